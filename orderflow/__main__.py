@@ -1,0 +1,3 @@
+from orderflow.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,43 @@
+"""Helpers shared by the subcommand modules."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from pydantic_settings import BaseSettings
+
+from orderflow.config import CommonSettings, load
+from orderflow.errors import ConfigError
+from orderflow.telemetry import setup_logging
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def settings_for(model: type[S], args: argparse.Namespace | None = None, **overrides: object) -> S:
+    """Load a settings model and set up logging from it."""
+    settings = load(model, **overrides)
+    if isinstance(settings, CommonSettings):
+        fmt = getattr(args, "log_format", None) or settings.log_format
+        setup_logging(settings.log_level, fmt)
+    return settings
+
+
+def add_log_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log-format", choices=("json", "text"), help="override LOG_FORMAT for this run"
+    )
+
+
+def parse_timestamp(value: str) -> datetime:
+    """ISO 8601 or unix seconds, as UTC; a clear error otherwise."""
+    try:
+        if value.replace(".", "", 1).isdigit():
+            return datetime.fromtimestamp(float(value), tz=UTC)
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"not a timestamp: {value!r} (use ISO 8601 like 2026-05-01T12:00:00Z, or unix seconds)"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,104 @@
+"""Settings shared by every service.
+
+Each service extends :class:`CommonSettings` with its own model (``orderflow.chain.settings``,
+``orderflow.strategy.settings`` …). Settings are read from the environment (names are the seed's
+where it had one: ``DATABASE_URL``, ``POLYGON_RPC_URL``; ``RUST_LOG`` became ``LOG_LEVEL``) and
+validated at start-up, so a bad value stops the process with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import platformdirs
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from orderflow.errors import ConfigError
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+POLYGON_CHAIN_ID = 137
+
+
+def default_data_dir() -> Path:
+    """Per-user data directory: ``~/.local/share/orderflow`` on Linux."""
+    return Path(platformdirs.user_data_dir("orderflow", appauthor=False))
+
+
+class CommonSettings(BaseSettings):
+    """Settings every orderflow process reads."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias="DATABASE_URL",
+        description=(
+            "PostgreSQL (>= 14) connection URL. Unset: an embedded PostgreSQL (pip package "
+            "pgserver) is started under ORDERFLOW_DATA_DIR."
+        ),
+    )
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        validation_alias="ORDERFLOW_DATA_DIR",
+        description="Where the embedded database and local state live.",
+    )
+    log_level: LogLevel = Field(
+        default="INFO",
+        validation_alias="LOG_LEVEL",
+        description="Log level (the seed's RUST_LOG).",
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        validation_alias="LOG_FORMAT",
+        description="json for machines (default), text for a terminal.",
+    )
+    chain_id: int = Field(
+        default=POLYGON_CHAIN_ID,
+        validation_alias="CHAIN_ID",
+        gt=0,
+        description="EVM chain id of the node and of every stored row (Polygon PoS = 137).",
+    )
+    health_port: int = Field(
+        default=8080,
+        validation_alias="HEALTH_PORT",
+        ge=0,
+        le=65535,
+        description="Port for /healthz, /readyz and /metrics (0 = disabled).",
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        scheme = value.get_secret_value().split("://", 1)[0]
+        if scheme not in ("postgres", "postgresql"):
+            raise ValueError(f"DATABASE_URL must start with postgresql://, got {scheme!r}://…")
+        return value
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load(model: type[S], **overrides: Any) -> S:
+    """Build a settings model from the environment, turning validation errors into ConfigError.
+
+    The message lists every offending variable with pydantic's reason, never the value itself
+    (it may be a secret).
+    """
+    try:
+        return model(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or model.__name__
+            lines.append(f"  {where}: {err['msg']}")
+        raise ConfigError(f"invalid {model.__name__} settings:\n" + "\n".join(lines)) from None

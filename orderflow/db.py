@@ -1,0 +1,72 @@
+"""Connections to PostgreSQL: the one place that turns settings into an asyncpg pool.
+
+Every stage takes a pool (or a connection) from here; SQL itself lives in one module per stage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from orderflow.config import CommonSettings
+from orderflow.embedded import ensure_server
+from orderflow.errors import DatabaseError
+
+MIN_SERVER_VERSION = 140000
+
+
+async def resolve_dsn(settings: CommonSettings) -> str:
+    """DATABASE_URL if set, else the embedded server's DSN (started on demand)."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    return await asyncio.to_thread(ensure_server, settings.data_dir)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for typename in ("json", "jsonb"):
+        await conn.set_type_codec(
+            typename, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, **kwargs: Any
+) -> asyncpg.Pool:
+    """A pool with JSON codecs installed; refuses servers older than PostgreSQL 14."""
+    try:
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, init=_init_connection, **kwargs
+        )
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise DatabaseError(f"cannot connect to PostgreSQL: {type(exc).__name__}: {exc}") from exc
+    assert pool is not None
+    version = await pool.fetchval("SHOW server_version_num")
+    if int(version) < MIN_SERVER_VERSION:
+        await pool.close()
+        raise DatabaseError(f"PostgreSQL >= 14 is required, the server is {version}")
+    return pool
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    """A single connection with the same codecs as the pool (for LISTEN and advisory locks)."""
+    try:
+        conn = await asyncpg.connect(dsn)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise DatabaseError(f"cannot connect to PostgreSQL: {type(exc).__name__}: {exc}") from exc
+    await _init_connection(conn)
+    return conn
+
+
+@asynccontextmanager
+async def open_pool(settings: CommonSettings, **kwargs: Any) -> AsyncIterator[asyncpg.Pool]:
+    """``async with open_pool(settings) as pool:`` — resolve, connect, close."""
+    pool = await create_pool(await resolve_dsn(settings), **kwargs)
+    try:
+        yield pool
+    finally:
+        await pool.close()

@@ -1,0 +1,63 @@
+"""The embedded PostgreSQL used when no DATABASE_URL is set.
+
+pgserver ships PostgreSQL binaries in a wheel; we keep the cluster under
+``<ORDERFLOW_DATA_DIR>/pgdata`` and talk to it over its Unix socket. The server outlives a
+single command (``cleanup_mode=None``) so that ``listen`` in one terminal and ``wallet`` in
+another share it; ``orderflow db stop`` shuts it down.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+from orderflow.errors import DatabaseError
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DB_NAME = "orderflow"
+
+
+def pgdata_dir(data_dir: Path) -> Path:
+    return data_dir / "pgdata"
+
+
+def ensure_server(data_dir: Path, *, dbname: str = EMBEDDED_DB_NAME) -> str:
+    """Start (or attach to) the embedded server and return a DSN for ``dbname``.
+
+    Blocking: call it before the event loop does real work, or in a thread.
+    """
+    import pgserver
+
+    pgdata = pgdata_dir(data_dir)
+    pgdata.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR in containers
+        try:
+            server = pgserver.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
+        except Exception as exc:  # pgserver raises bare exceptions with the pg_ctl output
+            raise DatabaseError(
+                f"could not start the embedded PostgreSQL in {pgdata}: {exc}"
+            ) from exc
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{dbname}';")
+    if "(1 row)" not in exists:
+        server.psql(f'CREATE DATABASE "{dbname}";')
+        log.info("created embedded database", extra={"database": dbname, "pgdata": str(pgdata)})
+    return str(server.get_uri(dbname))
+
+
+def stop_server(data_dir: Path) -> bool:
+    """Stop the embedded server if it runs. Returns whether one was running."""
+    import subprocess
+
+    from pgserver import pg_ctl  # type: ignore[attr-defined]
+
+    pgdata = pgdata_dir(data_dir)
+    if not (pgdata / "postmaster.pid").exists():
+        return False
+    try:
+        pg_ctl(["-D", str(pgdata), "-m", "fast", "-w", "stop"])
+    except subprocess.CalledProcessError:
+        return False
+    return True

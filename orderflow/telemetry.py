@@ -1,0 +1,172 @@
+"""Logs, metrics, traces and the health endpoints every long-running service serves.
+
+* Logs: one JSON object per line (or plain text for a terminal). ``extra={...}`` fields —
+  tx_hash, log_index, wallet, signal_id, order_id — become top-level keys. Secrets never reach
+  a log: settings hold them as ``SecretStr``.
+* Metrics: OpenTelemetry instruments, exported in Prometheus format on ``/metrics``.
+* Traces: an OpenTelemetry tracer provider; spans cross process boundaries as W3C
+  ``traceparent`` strings stored beside the rows they describe.
+* Health: ``/healthz`` (the process and its loop are alive) and ``/readyz`` (every registered
+  readiness check passes: database reachable, head lag under its threshold …).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from opentelemetry import metrics, trace
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+_STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_ATTRS and not key.startswith("_"):
+                payload[key] = value
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            payload["trace_id"] = f"{span.trace_id:032x}"
+        if record.exc_info:
+            payload["exc"] = self.formatException(record.exc_info)
+        return json.dumps(payload, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        base = f"{self.formatTime(record, '%H:%M:%S')} {record.levelname:<7} {record.getMessage()}"
+        extras = {
+            k: v
+            for k, v in record.__dict__.items()
+            if k not in _STANDARD_ATTRS and not k.startswith("_")
+        }
+        if extras:
+            base += "  " + " ".join(f"{k}={v}" for k, v in extras.items())
+        if record.exc_info:
+            base += "\n" + self.formatException(record.exc_info)
+        return base
+
+
+def setup_logging(level: str = "INFO", fmt: str = "json") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("asyncio", "websockets", "aiohttp.access", "web3", "urllib3", "httpx"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+_metrics_ready = False
+
+
+def setup_metrics(service: str) -> None:
+    """Install the OTel meter provider with a Prometheus reader (idempotent)."""
+    global _metrics_ready
+    if _metrics_ready:
+        return
+    resource = Resource.create({"service.name": f"orderflow-{service}"})
+    metrics.set_meter_provider(
+        MeterProvider(resource=resource, metric_readers=[PrometheusMetricReader()])
+    )
+    trace.set_tracer_provider(TracerProvider(resource=resource))
+    _metrics_ready = True
+
+
+def meter(name: str) -> metrics.Meter:
+    return metrics.get_meter(name)
+
+
+def tracer(name: str) -> trace.Tracer:
+    return trace.get_tracer(name)
+
+
+ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
+
+
+class HealthServer:
+    """Serves /healthz, /readyz and /metrics on one port.
+
+    ``/healthz`` fails when the event loop has not ticked for ``stall_secs`` (a wedged process);
+    ``/readyz`` runs every registered check and reports each one's detail.
+    """
+
+    def __init__(self, port: int, *, host: str = "0.0.0.0", stall_secs: float = 30.0) -> None:  # noqa: S104
+        self.port = port
+        self.host = host
+        self.stall_secs = stall_secs
+        self._checks: dict[str, ReadinessCheck] = {}
+        self._last_tick = time.monotonic()
+        self._runner: web.AppRunner | None = None
+        self._ticker: asyncio.Task[None] | None = None
+
+    def add_check(self, name: str, check: ReadinessCheck) -> None:
+        self._checks[name] = check
+
+    async def _healthz(self, _: web.Request) -> web.Response:
+        stalled = time.monotonic() - self._last_tick > self.stall_secs
+        return web.json_response({"ok": not stalled}, status=503 if stalled else 200)
+
+    async def readiness(self) -> tuple[bool, dict[str, str]]:
+        results: dict[str, str] = {}
+        ok = True
+        for name, check in self._checks.items():
+            try:
+                passed, detail = await asyncio.wait_for(check(), timeout=5)
+            except Exception as exc:
+                passed, detail = False, f"{type(exc).__name__}: {exc}"
+            ok &= passed
+            results[name] = ("ok: " if passed else "failing: ") + detail
+        return ok, results
+
+    async def _readyz(self, _: web.Request) -> web.Response:
+        ok, results = await self.readiness()
+        return web.json_response({"ok": ok, "checks": results}, status=200 if ok else 503)
+
+    async def _metrics(self, _: web.Request) -> web.Response:
+        body = generate_latest()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _tick(self) -> None:
+        while True:
+            self._last_tick = time.monotonic()
+            await asyncio.sleep(1)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/metrics", self._metrics)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        if self.port == 0 and site._server is not None:  # ephemeral port, for tests
+            sockets = getattr(site._server, "sockets", None) or []
+            if sockets:
+                self.port = sockets[0].getsockname()[1]
+        self._ticker = asyncio.create_task(self._tick())
+
+    async def stop(self) -> None:
+        if self._ticker:
+            self._ticker.cancel()
+        if self._runner:
+            await self._runner.cleanup()

@@ -1,0 +1,125 @@
+"""Shared fixtures: a real PostgreSQL for every test that asks for one.
+
+* ``DATABASE_URL`` set: that server is used (a maintenance connection creates test databases).
+* unset: one embedded PostgreSQL (pgserver) per test session, under a temporary directory.
+
+A template database is migrated once per session; each test gets a fresh copy
+(``CREATE DATABASE … TEMPLATE``, a few milliseconds) and it is dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from orderflow import db
+from orderflow.migrate import migrate
+
+TEMPLATE = "orderflow_test_template"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _with_database(dsn: str, name: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def pg_server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """DSN of a maintenance database on the test server."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield url
+        return
+    import pgserver
+
+    pgdata = tmp_path_factory.mktemp("pg") / "pgdata"
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    try:
+        yield str(server.get_uri("postgres"))
+    finally:
+        server.cleanup()
+
+
+async def _recreate_template(admin_dsn: str) -> None:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}"')
+        await conn.execute(f'CREATE DATABASE "{TEMPLATE}"')
+    finally:
+        await conn.close()
+    tconn = await db.connect(_with_database(admin_dsn, TEMPLATE))
+    try:
+        await migrate(tconn)
+    finally:
+        await tconn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server_dsn: str) -> str:
+    asyncio.run(_recreate_template(pg_server_dsn))
+    return TEMPLATE
+
+
+@pytest.fixture
+async def dsn(pg_server_dsn: str, pg_template: str) -> AsyncIterator[str]:
+    """A freshly migrated, empty database for one test."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(pg_server_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    finally:
+        await admin.close()
+    try:
+        yield _with_database(pg_server_dsn, name)
+    finally:
+        admin = await asyncpg.connect(pg_server_dsn)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture
+async def empty_dsn(pg_server_dsn: str) -> AsyncIterator[str]:
+    """An empty, unmigrated database (for migration tests)."""
+    name = f"e_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(pg_server_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield _with_database(pg_server_dsn, name)
+    finally:
+        admin = await asyncpg.connect(pg_server_dsn)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture
+async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    p = await db.create_pool(dsn, min_size=1, max_size=5)
+    try:
+        yield p
+    finally:
+        await p.close()
+
+
+def tool_path(name: str) -> Path:
+    """A pinned test binary (anvil, helm, kubectl), installed on first use."""
+    path = ROOT / "tools" / "bin" / name
+    if not path.exists():
+        import subprocess
+
+        subprocess.run(["bash", str(ROOT / "scripts" / "install-test-tools.sh")], check=True)
+    return path
