@@ -95,6 +95,7 @@ CREATE TABLE orderflow_trades (
     builder            evm_hash,                       -- V2/V3 only
     metadata           evm_hash,                       -- V2/V3 only
     match_log_index    INTEGER,                        -- the OrdersMatched this fill belongs to
+    traceparent        TEXT,                           -- W3C trace context of the ingest batch
     inserted_at        TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
     PRIMARY KEY (chain_id, tx_hash, log_index)
 );
@@ -283,6 +284,16 @@ CREATE TRIGGER orderflow_strategies_notify
     AFTER INSERT OR UPDATE ON orderflow_strategies
     FOR EACH ROW EXECUTE FUNCTION notify_strategy_change();
 
+-- Liveness of executor processes: the operator reports Degraded when this goes stale.
+CREATE TABLE orderflow_executor_heartbeats (
+    instance_id  TEXT        PRIMARY KEY,
+    is_leader    BOOLEAN     NOT NULL DEFAULT FALSE,
+    strategies   TEXT[]      NOT NULL DEFAULT '{}',
+    version      TEXT,
+    started_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    last_seen    TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
 CREATE TABLE orderflow_signals (
     id               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     strategy         TEXT        NOT NULL,
@@ -304,6 +315,7 @@ CREATE TABLE orderflow_signals (
     win_probability  DOUBLE PRECISION,
     size_usdc        usdc,
     inputs           JSONB       NOT NULL DEFAULT '{}'::jsonb,
+    traceparent      TEXT,
     pnl              usdc,
     created_at       TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
     trade_time       TIMESTAMPTZ NOT NULL,
