@@ -1,0 +1,56 @@
+"""The orderflow command: subcommands, errors, and the embedded default end to end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orderflow.cli import build_parser, main
+from orderflow.cli._common import parse_timestamp
+from orderflow.errors import ConfigError
+
+
+def test_help_lists_the_foundation_commands() -> None:
+    help_text = build_parser().format_help()
+    for command in ("migrate", "db"):
+        assert command in help_text
+
+
+def test_config_error_exits_2_with_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "mysql://nope")
+    assert main(["migrate"]) == 2
+    assert "DATABASE_URL" in capsys.readouterr().err
+
+
+def test_parse_timestamp_accepts_iso_and_unix() -> None:
+    assert parse_timestamp("2026-05-01T12:00:00Z").isoformat() == "2026-05-01T12:00:00+00:00"
+    assert parse_timestamp("0").year == 1970
+    with pytest.raises(ConfigError, match="not a timestamp"):
+        parse_timestamp("yesterday")
+
+
+def test_migrate_on_embedded_default(tmp_path: Path) -> None:
+    """No DATABASE_URL: `orderflow migrate` starts pgserver under ORDERFLOW_DATA_DIR."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["ORDERFLOW_DATA_DIR"] = str(tmp_path)
+    cmd = [sys.executable, "-m", "orderflow"]
+    try:
+        first = subprocess.run(
+            [*cmd, "migrate"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert first.returncode == 0, first.stderr
+        assert "001_core_schema.sql" in first.stdout
+        again = subprocess.run(
+            [*cmd, "migrate"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert again.returncode == 0, again.stderr
+        assert "applied 0 migration(s)" in again.stdout
+        assert (tmp_path / "pgdata" / "PG_VERSION").exists()
+    finally:
+        subprocess.run([*cmd, "db", "stop"], env=env, capture_output=True, timeout=60)
