@@ -1,0 +1,388 @@
+"""A small JSON-RPC client for the listener: WebSocket (with subscriptions) and HTTP.
+
+Why not web3.py's providers: the listener needs exactly five methods, request ids it controls,
+one ordered stream of subscription notifications behind a bounded queue, and every failure
+classified into what the caller should do next (see :mod:`orderflow.errors`):
+
+* :class:`RetryableRpcError` — timeouts, dropped connections, 5xx, rate limits: back off, retry;
+* :class:`RangeTooLargeError` — the node refused an eth_getLogs range (-32005, "query returned
+  more than", "response size exceeded", block-range limits, or a timed-out eth_getLogs): shrink;
+* :class:`FatalRpcError` — wrong chain id, bad credentials, unsupported method: stop and say why.
+
+RPC URLs usually carry an API key in their path or query. Nothing here logs or raises with the
+raw URL: :func:`redact_url` keeps only scheme, host and port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from orderflow.errors import FatalRpcError, RangeTooLargeError, RetryableRpcError, RpcError
+
+log = logging.getLogger(__name__)
+
+# Provider messages meaning "ask for fewer blocks" (Alchemy, Infura, QuickNode, geth, erigon …).
+_RANGE_MARKERS = (
+    "query returned more than",
+    "response size exceeded",
+    "response size should not",
+    "block range",
+    "range is too large",
+    "too many blocks",
+    "exceed maximum block range",
+    "log response size exceeded",
+    "query timeout exceeded",
+)
+_RATE_MARKERS = ("rate limit", "too many requests", "request rate", "daily request count")
+_AUTH_MARKERS = ("unauthorized", "forbidden", "api key", "apikey", "authenticat", "invalid key")
+_METHOD_MARKERS = ("method not found", "does not exist/is not available", "not supported")
+
+
+def redact_url(url: str) -> str:
+    """``scheme://host[:port]`` plus ``/…`` when a path or query was dropped (it may be a key)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    port = f":{parts.port}" if parts.port else ""
+    hidden = "/…" if (parts.path not in ("", "/") or parts.query or parts.username) else ""
+    return f"{parts.scheme}://{host}{port}{hidden}"
+
+
+def classify(method: str, endpoint: str, code: int | None, message: str) -> RpcError:
+    """Turn a JSON-RPC error object (or HTTP status as ``code``) into the right exception."""
+    lowered = message.lower()
+    where = f"{method} on {endpoint}"
+    if any(m in lowered for m in _RATE_MARKERS) or code == 429:
+        return RetryableRpcError(f"{where}: rate limited ({message}); backing off")
+    if code in (401, 403) or any(m in lowered for m in _AUTH_MARKERS):
+        return FatalRpcError(
+            f"{where}: the node refused our credentials ({message}); check the API key in "
+            "POLYGON_RPC_URL / POLYGON_HTTP_URL"
+        )
+    if code == -32601 or any(m in lowered for m in _METHOD_MARKERS):
+        return FatalRpcError(
+            f"{where}: the node does not support {method} ({message}); use a full node or a "
+            "provider that serves it"
+        )
+    if code in (-32005, 413) or any(m in lowered for m in _RANGE_MARKERS):
+        return RangeTooLargeError(f"{where}: range too large ({message})")
+    if code in (-32600, -32602):
+        return FatalRpcError(f"{where}: the node rejected the request as invalid ({message})")
+    return RetryableRpcError(f"{where}: error {code}: {message}")
+
+
+def timeout_error(method: str, endpoint: str, secs: float) -> RpcError:
+    """A timed-out eth_getLogs asks for a smaller range; anything else is retried."""
+    if method == "eth_getLogs":
+        return RangeTooLargeError(f"{method} on {endpoint}: no answer within {secs:g}s")
+    return RetryableRpcError(f"{method} on {endpoint}: no answer within {secs:g}s")
+
+
+class Transport(Protocol):
+    """One JSON-RPC request/response; both transports and the tests' fakes implement it."""
+
+    endpoint: str
+
+    async def request(self, method: str, params: list[Any]) -> Any: ...
+
+
+def _unwrap(method: str, endpoint: str, reply: Any) -> Any:
+    if not isinstance(reply, dict):
+        raise RetryableRpcError(f"{method} on {endpoint}: malformed reply {str(reply)[:200]}")
+    error = reply.get("error")
+    if error is not None:
+        if isinstance(error, dict):
+            raise classify(method, endpoint, error.get("code"), str(error.get("message", "")))
+        raise classify(method, endpoint, None, str(error))
+    return reply.get("result")
+
+
+class HttpTransport:
+    """JSON-RPC over HTTP(S) with httpx; one pooled client, ids from a counter."""
+
+    def __init__(self, url: str, *, timeout_secs: float = 30.0) -> None:
+        self._url = url
+        self.endpoint = redact_url(url)
+        self._timeout = timeout_secs
+        self._ids = itertools.count(1)
+        self._client = httpx.AsyncClient(timeout=timeout_secs)
+
+    async def request(self, method: str, params: list[Any]) -> Any:
+        body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
+        try:
+            response = await self._client.post(self._url, json=body)
+        except httpx.TimeoutException:
+            raise timeout_error(method, self.endpoint, self._timeout) from None
+        except httpx.TransportError as exc:
+            raise RetryableRpcError(
+                f"{method} on {self.endpoint}: {type(exc).__name__}; will retry"
+            ) from None
+        if response.status_code != 200:
+            try:
+                return _unwrap(method, self.endpoint, response.json())
+            except (ValueError, RetryableRpcError):
+                raise classify(
+                    method, self.endpoint, response.status_code, f"HTTP {response.status_code}"
+                ) from None
+        try:
+            reply = response.json()
+        except ValueError:
+            raise RetryableRpcError(f"{method} on {self.endpoint}: reply is not JSON") from None
+        return _unwrap(method, self.endpoint, reply)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One ``eth_subscription`` message: which subscription, and its payload."""
+
+    subscription: str
+    result: Any
+
+
+class WsTransport:
+    """JSON-RPC over one WebSocket, with subscriptions.
+
+    A reader task owns the socket's receive side: replies resolve their request's future,
+    notifications go, in arrival order, into one bounded queue (ordering between logs and heads
+    matters for reorg handling). When the queue is full the reader does not block — blocking
+    would also stall the replies the consumer may be waiting for — it marks the connection
+    overflowed; the consumer then gets a RetryableRpcError and resynchronises by backfill.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_secs: float = 30.0,
+        queue_size: int = 10_000,
+        max_message_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
+        self._url = url
+        self.endpoint = redact_url(url)
+        self._timeout = timeout_secs
+        self._max_message = max_message_bytes
+        self._ids = itertools.count(1)
+        self._pending: dict[int, tuple[asyncio.Future[Any], str]] = {}
+        self._subscriptions: set[str] = set()
+        self._queue: asyncio.Queue[Notification] = asyncio.Queue(maxsize=queue_size)
+        self._conn: ClientConnection | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._failure: RpcError | None = None
+
+    async def connect(self) -> None:
+        try:
+            self._conn = await asyncio.wait_for(
+                connect(self._url, max_size=self._max_message, open_timeout=None),
+                timeout=self._timeout,
+            )
+        except TimeoutError:
+            raise RetryableRpcError(f"connect to {self.endpoint}: timed out") from None
+        except websockets.InvalidStatus as exc:
+            status = exc.response.status_code
+            raise classify("connect", self.endpoint, status, f"HTTP {status}") from None
+        except (OSError, websockets.WebSocketException) as exc:
+            raise RetryableRpcError(
+                f"connect to {self.endpoint}: {type(exc).__name__}: {exc}"
+            ) from None
+        self._reader = asyncio.create_task(self._read(), name="rpc-ws-reader")
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+        self._fail(RetryableRpcError(f"connection to {self.endpoint} closed"))
+
+    async def __aenter__(self) -> WsTransport:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _fail(self, error: RpcError) -> None:
+        if self._failure is None:
+            self._failure = error
+        for future, _method in self._pending.values():
+            if not future.done():
+                future.set_exception(error)
+        self._pending.clear()
+
+    async def _read(self) -> None:
+        assert self._conn is not None
+        try:
+            async for raw in self._conn:
+                self._dispatch(raw)
+        except websockets.ConnectionClosed as exc:
+            self._fail(RetryableRpcError(f"connection to {self.endpoint} dropped: {exc}"))
+            return
+        except Exception as exc:  # a reader bug must not leave requests hanging forever
+            self._fail(RetryableRpcError(f"reading from {self.endpoint}: {exc!r}"))
+            raise
+        self._fail(RetryableRpcError(f"connection to {self.endpoint} closed by the node"))
+
+    def _dispatch(self, raw: str | bytes) -> None:
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            log.warning("non-JSON message from the node", extra={"endpoint": self.endpoint})
+            return
+        if isinstance(message, dict) and message.get("method") == "eth_subscription":
+            params = message.get("params") or {}
+            sub = params.get("subscription")
+            if sub not in self._subscriptions:
+                return  # a late message of a subscription we already dropped
+            try:
+                self._queue.put_nowait(Notification(sub, params.get("result")))
+            except asyncio.QueueFull:
+                self._fail(
+                    RetryableRpcError(
+                        f"subscription queue of {self._queue.maxsize} overflowed (storage fell "
+                        "behind the node): reconnecting and backfilling"
+                    )
+                )
+            return
+        if not isinstance(message, dict) or "id" not in message:
+            return
+        entry = self._pending.pop(message["id"], None)
+        if entry is None:
+            return
+        future, method = entry
+        if future.done():
+            return
+        try:
+            result = _unwrap(method, self.endpoint, message)
+        except RpcError as exc:
+            future.set_exception(exc)
+            return
+        if method == "eth_subscribe" and isinstance(result, str):
+            # Registered here, before any later notification is dispatched, so none is lost.
+            self._subscriptions.add(result)
+        future.set_result(result)
+
+    async def request(self, method: str, params: list[Any]) -> Any:
+        if self._failure is not None:
+            raise self._failure
+        if self._conn is None:
+            raise RetryableRpcError(f"{method} on {self.endpoint}: not connected")
+        request_id = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = (future, method)
+        body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+        try:
+            await self._conn.send(json.dumps(body))
+            return await asyncio.wait_for(future, timeout=self._timeout)
+        except TimeoutError:
+            raise timeout_error(method, self.endpoint, self._timeout) from None
+        except websockets.ConnectionClosed as exc:
+            raise RetryableRpcError(f"connection to {self.endpoint} dropped: {exc}") from None
+        finally:
+            self._pending.pop(request_id, None)
+
+    async def subscribe(self, kind: str, *params: Any) -> str:
+        """``eth_subscribe``; returns the subscription id its notifications carry."""
+        sub = await self.request("eth_subscribe", [kind, *params])
+        if not isinstance(sub, str):
+            raise FatalRpcError(f"eth_subscribe on {self.endpoint}: unexpected reply {sub!r}")
+        return sub
+
+    async def unsubscribe(self, sub: str) -> None:
+        self._subscriptions.discard(sub)
+        with contextlib.suppress(RpcError):
+            await self.request("eth_unsubscribe", [sub])
+
+    async def next_notification(self, wait_secs: float) -> Notification | None:
+        """The next notification, or None after ``wait_secs`` seconds of silence.
+
+        Raises the connection's failure (dropped, overflowed) once the queue is drained.
+        """
+        if self._queue.empty() and self._failure is not None:
+            raise self._failure
+        try:
+            return await asyncio.wait_for(self._queue.get(), timeout=wait_secs)
+        except TimeoutError:
+            if self._failure is not None:
+                raise self._failure from None
+            return None
+
+    @property
+    def failed(self) -> bool:
+        return self._failure is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """The parts of a block header the listener uses."""
+
+    number: int
+    hash: str
+    parent_hash: str
+    timestamp: datetime
+
+    @classmethod
+    def from_rpc(cls, raw: dict[str, Any]) -> Header:
+        return cls(
+            number=int(raw["number"], 16),
+            hash=str(raw["hash"]).lower(),
+            parent_hash=str(raw["parentHash"]).lower(),
+            timestamp=datetime.fromtimestamp(int(raw["timestamp"], 16), tz=UTC),
+        )
+
+
+class EthClient:
+    """The handful of typed eth_* calls the listener makes, over any :class:`Transport`."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    @property
+    def endpoint(self) -> str:
+        return self.transport.endpoint
+
+    async def chain_id(self) -> int:
+        return int(await self.transport.request("eth_chainId", []), 16)
+
+    async def check_chain_id(self, expected: int) -> None:
+        actual = await self.chain_id()
+        if actual != expected:
+            raise FatalRpcError(
+                f"the node at {self.endpoint} serves chain id {actual}, but CHAIN_ID is "
+                f"{expected}: point POLYGON_RPC_URL at a Polygon node or fix CHAIN_ID"
+            )
+
+    async def block_number(self) -> int:
+        return int(await self.transport.request("eth_blockNumber", []), 16)
+
+    async def get_logs(
+        self, from_block: int, to_block: int, log_filter: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        params = {**log_filter, "fromBlock": hex(from_block), "toBlock": hex(to_block)}
+        result = await self.transport.request("eth_getLogs", [params])
+        if not isinstance(result, list):
+            raise RetryableRpcError(f"eth_getLogs on {self.endpoint}: reply is not a list")
+        return result
+
+    async def header_by_number(self, number: int) -> Header | None:
+        raw = await self.transport.request("eth_getBlockByNumber", [hex(number), False])
+        return Header.from_rpc(raw) if raw else None
+
+    async def header_by_hash(self, block_hash: str) -> Header | None:
+        raw = await self.transport.request("eth_getBlockByHash", [block_hash, False])
+        return Header.from_rpc(raw) if raw else None

@@ -1,0 +1,190 @@
+"""ListenerSettings: what ``orderflow listen`` reads from the environment.
+
+Every field names its unit and why it exists. RPC URLs are ``SecretStr`` because providers put
+API keys in the path or query (``wss://polygon-mainnet.example/v2/<key>``); only
+:func:`orderflow.chain.rpc.redact_url` output ever reaches a log or an error message.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from orderflow.chain.contracts import MAINNET, ChainAddresses
+from orderflow.config import CommonSettings
+
+
+def _scheme(url: SecretStr) -> str:
+    return urlsplit(url.get_secret_value()).scheme.lower()
+
+
+class ListenerSettings(CommonSettings):
+    """Settings of the live + backfill listener (``orderflow listen``)."""
+
+    polygon_rpc_url: SecretStr | None = Field(
+        default=None,
+        validation_alias="POLYGON_RPC_URL",
+        description=(
+            "WebSocket JSON-RPC endpoint (ws:// or wss://) of a Polygon node: eth_subscribe to "
+            "logs and newHeads needs a WebSocket. Required by live listening (not by --from-file). "
+            "Treated as a secret (providers embed API keys)."
+        ),
+    )
+    polygon_http_url: SecretStr | None = Field(
+        default=None,
+        validation_alias="POLYGON_HTTP_URL",
+        description=(
+            "Optional HTTP(S) JSON-RPC endpoint for eth_getLogs backfills (some providers allow "
+            "larger ranges or cheaper calls over HTTP). Unset: backfill over the WebSocket."
+        ),
+    )
+    confirmations: int = Field(
+        default=3,
+        validation_alias="CONFIRMATIONS",
+        ge=0,
+        le=1000,
+        description=(
+            "Blocks a log's block must be buried under before it is stored (0 = store at once; "
+            "reorgs are still repaired). Polygon PoS finalises within a few blocks."
+        ),
+    )
+    start_block: int | None = Field(
+        default=None,
+        validation_alias="START_BLOCK",
+        ge=0,
+        description=(
+            "First block of a fresh database (no checkpoint yet). Unset: start at the head "
+            "(live only, no history). Ignored once a checkpoint exists."
+        ),
+    )
+    getlogs_initial_blocks: int = Field(
+        default=2_000,
+        validation_alias="GETLOGS_INITIAL_BLOCKS",
+        ge=1,
+        description="Block range of the first eth_getLogs call of a backfill.",
+    )
+    getlogs_max_blocks: int = Field(
+        default=10_000,
+        validation_alias="GETLOGS_MAX_BLOCKS",
+        ge=1,
+        description="The range never grows past this many blocks per eth_getLogs call.",
+    )
+    getlogs_min_blocks: int = Field(
+        default=1,
+        validation_alias="GETLOGS_MIN_BLOCKS",
+        ge=1,
+        description=(
+            "The range never shrinks below this; a node refusing even this range is a fatal "
+            "configuration problem (use a node with larger limits)."
+        ),
+    )
+    rpc_timeout_secs: float = Field(
+        default=30.0,
+        validation_alias="RPC_TIMEOUT_SECS",
+        gt=0,
+        description="Timeout of one JSON-RPC request (a timed-out eth_getLogs shrinks its range).",
+    )
+    silence_timeout_secs: float = Field(
+        default=60.0,
+        validation_alias="SILENCE_TIMEOUT_SECS",
+        gt=0,
+        description=(
+            "A subscription with no newHeads for this long is treated as dead: reconnect and "
+            "backfill. Polygon makes a block every ~2 s, so a minute of silence is a broken feed."
+        ),
+    )
+    reconnect_initial_secs: float = Field(
+        default=0.5,
+        validation_alias="RECONNECT_INITIAL_SECS",
+        gt=0,
+        description="First reconnect delay; doubles per failed attempt (with jitter).",
+    )
+    reconnect_max_secs: float = Field(
+        default=30.0,
+        validation_alias="RECONNECT_MAX_SECS",
+        gt=0,
+        description="Upper bound of the reconnect delay.",
+    )
+    ready_max_head_lag_blocks: int = Field(
+        default=50,
+        validation_alias="READY_MAX_HEAD_LAG_BLOCKS",
+        ge=0,
+        description=(
+            "/readyz fails while the stored checkpoint is more than this many blocks behind "
+            "the node's head (confirmations included)."
+        ),
+    )
+    reorg_window_blocks: int = Field(
+        default=256,
+        validation_alias="REORG_WINDOW_BLOCKS",
+        ge=2,
+        description=(
+            "Recent block hashes kept for reorg detection; a reorg deeper than this stops the "
+            "listener with an error instead of guessing."
+        ),
+    )
+    live_flush_secs: float = Field(
+        default=0.2,
+        validation_alias="LIVE_FLUSH_SECS",
+        gt=0,
+        description=(
+            "Live logs are stored per block; logs that arrive after their block's header wait "
+            "at most this long before being flushed."
+        ),
+    )
+    queue_size: int = Field(
+        default=10_000,
+        validation_alias="SUBSCRIPTION_QUEUE_SIZE",
+        ge=10,
+        description=(
+            "Bound of the subscription notification queue. Overflowing it (the database fell "
+            "far behind) drops the connection and resynchronises with a backfill."
+        ),
+    )
+    addresses: ChainAddresses = Field(
+        default=MAINNET,
+        validation_alias="CHAIN_ADDRESSES",
+        description=(
+            "JSON override of the watched contracts, e.g. for a fork or testnet: "
+            '{"exchanges": {"0x…": "V2"}, "ctf": "0x…"}. Default: Polygon mainnet.'
+        ),
+    )
+
+    @field_validator("polygon_rpc_url")
+    @classmethod
+    def _ws_only(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        scheme = _scheme(value)
+        if scheme not in ("ws", "wss"):
+            raise ValueError(
+                f"POLYGON_RPC_URL must be ws:// or wss:// (a WebSocket endpoint, needed for "
+                f"eth_subscribe), got {scheme or 'no scheme'}://… — for HTTP backfills set "
+                "POLYGON_HTTP_URL in addition"
+            )
+        return value
+
+    @field_validator("polygon_http_url")
+    @classmethod
+    def _http_only(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        scheme = _scheme(value)
+        if scheme not in ("http", "https"):
+            raise ValueError(f"POLYGON_HTTP_URL must be http:// or https://, got {scheme}://…")
+        return value
+
+    @model_validator(mode="after")
+    def _ranges(self) -> ListenerSettings:
+        if not (self.getlogs_min_blocks <= self.getlogs_initial_blocks <= self.getlogs_max_blocks):
+            raise ValueError(
+                "need GETLOGS_MIN_BLOCKS <= GETLOGS_INITIAL_BLOCKS <= GETLOGS_MAX_BLOCKS, got "
+                f"{self.getlogs_min_blocks} / {self.getlogs_initial_blocks} / "
+                f"{self.getlogs_max_blocks}"
+            )
+        if self.reconnect_initial_secs > self.reconnect_max_secs:
+            raise ValueError("RECONNECT_INITIAL_SECS must not exceed RECONNECT_MAX_SECS")
+        if self.confirmations >= self.reorg_window_blocks:
+            raise ValueError("CONFIRMATIONS must be smaller than REORG_WINDOW_BLOCKS")
+        return self
