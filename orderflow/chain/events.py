@@ -1,0 +1,197 @@
+"""What decoding produces: one frozen dataclass per event kind, each carrying its log's identity.
+
+Amounts stay integers in base units (6 decimals for both collateral and outcome shares) so
+nothing is rounded on the way to PostgreSQL; the ``Decimal`` properties are for readers.
+A fill's identity is ``(chain_id, tx_hash, log_index)`` — never the transaction hash alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Literal
+
+from orderflow.chain.contracts import ExchangeVersion
+from orderflow.chain.tokens import TokenInfo
+
+Side = Literal["BUY", "SELL"]
+FeeAsset = Literal["COLLATERAL", "SHARES"]
+
+UNIT = Decimal(1_000_000)  # 6 decimals: USDC.e, pUSD and CTF outcome tokens alike
+PRICE_QUANTUM = Decimal("1E-10")  # orderflow_trades.price is NUMERIC(20, 10)
+
+
+def units(base: int) -> Decimal:
+    """Base units (1e-6) as an exact Decimal of whole units."""
+    return Decimal(base) / UNIT
+
+
+def price_of(collateral: int, shares: int) -> Decimal:
+    """Collateral per share, rounded half-up to 10 places like PostgreSQL's NUMERIC(20, 10)."""
+    if shares == 0:
+        return Decimal(0)
+    return (Decimal(collateral) / Decimal(shares)).quantize(PRICE_QUANTUM, ROUND_HALF_UP)
+
+
+@dataclass(frozen=True, slots=True)
+class LogRef:
+    """Where a log sits in the chain. ``timestamp`` is None when the node omitted it."""
+
+    chain_id: int
+    block_number: int
+    block_hash: str
+    tx_hash: str
+    log_index: int
+    address: str
+    timestamp: datetime | None
+    # The raw log object, kept (not copied) so a log that cannot be stored still reaches the
+    # dead-letter table intact.
+    raw: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One OrderFilled, from the point of view of the order's owner (``maker``).
+
+    ``shares`` and ``collateral`` are gross base units. ``taker`` is the counterparty as
+    emitted, or the exchange itself for the taker order's aggregate row.
+    """
+
+    ref: LogRef
+    exchange_version: ExchangeVersion
+    order_hash: str
+    maker: str
+    taker: str
+    side: Side
+    token_id: int
+    shares: int
+    collateral: int
+    fee: int
+    fee_asset: FeeAsset
+    builder: str | None
+    metadata: str | None
+    is_taker_aggregate: bool
+
+    @property
+    def size(self) -> Decimal:
+        return units(self.shares)
+
+    @property
+    def usdc_size(self) -> Decimal:
+        return units(self.collateral)
+
+    @property
+    def fee_units(self) -> Decimal:
+        return units(self.fee)
+
+    @property
+    def price(self) -> Decimal:
+        return price_of(self.collateral, self.shares)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One OrdersMatched: a taker order against one or more maker orders (counted once)."""
+
+    ref: LogRef
+    exchange_version: ExchangeVersion
+    taker_order_hash: str
+    taker_wallet: str
+    side: Side
+    token_id: int
+    shares: int
+    collateral: int
+
+    @property
+    def size(self) -> Decimal:
+        return units(self.shares)
+
+    @property
+    def usdc_size(self) -> Decimal:
+        return units(self.collateral)
+
+    @property
+    def price(self) -> Decimal:
+        return price_of(self.collateral, self.shares)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRegistration:
+    """V1 TokenRegistered, with the pair already ordered by outcome (see tokens.py)."""
+
+    ref: LogRef
+    condition_id: str
+    token0: int
+    token1: int
+    tokens: tuple[TokenInfo, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionPreparation:
+    """ConditionalTokens ConditionPreparation, with the computed token ids of every outcome."""
+
+    ref: LogRef
+    condition_id: str
+    oracle: str
+    question_id: str
+    outcome_slot_count: int
+    neg_risk: bool
+    tokens: tuple[TokenInfo, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionResolution:
+    """ConditionalTokens ConditionResolution: outcome ``i`` pays numerator[i] / sum per share."""
+
+    ref: LogRef
+    condition_id: str
+    oracle: str
+    question_id: str
+    outcome_slot_count: int
+    payout_numerators: tuple[int, ...]
+
+    @property
+    def payouts(self) -> tuple[Decimal, ...]:
+        total = sum(self.payout_numerators)
+        return tuple(Decimal(n) / Decimal(total) for n in self.payout_numerators)
+
+    @property
+    def winning_outcome(self) -> int | None:
+        """The single outcome that pays, or None for a split payout."""
+        paying = [i for i, n in enumerate(self.payout_numerators) if n]
+        return paying[0] if len(paying) == 1 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """A known event orderflow deliberately does not store (FeeCharged, CTF transfers …)."""
+
+    ref: LogRef
+    topic0: str
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    """A log the node retracted (``removed: true``) after a reorg: never stored."""
+
+    ref: LogRef
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A log that could not be decoded, with the reason and whatever identity was parseable."""
+
+    raw: Mapping[str, Any]
+    reason: str
+    chain_id: int
+    tx_hash: str | None = None
+    log_index: int | None = None
+    block_number: int | None = None
+    address: str | None = None
+    topic0: str | None = None
+
+
+Event = Fill | Match | TokenRegistration | ConditionPreparation | ConditionResolution
+Decoded = Event | Ignored | Removed | DeadLetter
