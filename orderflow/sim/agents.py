@@ -1,0 +1,134 @@
+"""The simulated traders: hidden skill, bankroll, activity and a trading style.
+
+Skill is how well a wallet estimates a market's true probability: its private estimate is the
+truth plus Gaussian noise in log-odds space whose spread shrinks as skill grows (skill 1 knows
+the truth, skill 0 guesses with a spread of about ±2.7 log-odds). Styles:
+
+* ``skilled``      — good estimates, trades only with an edge, sizes with fractional Kelly;
+* ``retail``       — unskilled, small, trades its noisy opinion;
+* ``lucky``        — unskilled and rarely active: a handful of big-for-them bets, some of which
+                     win by chance (the reputation score must not take them for skill);
+* ``whale``        — unskilled but very large bankroll: big fills that look important;
+* ``panic``        — unskilled, sells everything when the price falls well below its entry;
+* ``market_maker`` — passive liquidity on the other side of every taker order (no opinion).
+
+Only the truth file knows these; the chain data shows fills alone.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Literal
+
+Style = Literal["skilled", "retail", "lucky", "whale", "panic", "market_maker"]
+
+# Share of trading wallets per style (market makers are added on top).
+STYLE_MIX: tuple[tuple[Style, float], ...] = (
+    ("skilled", 0.12),
+    ("retail", 0.40),
+    ("lucky", 0.20),
+    ("whale", 0.06),
+    ("panic", 0.22),
+)
+
+# Skilled wallets have skill >= this; the score-quality report calls them "truly skilled".
+SKILLED_THRESHOLD = 0.6
+
+
+@dataclass(slots=True)
+class Wallet:
+    """One trader and its mutable state during the run (cash and holdings in base units)."""
+
+    address: str
+    style: Style
+    skill: float
+    bankroll: int  # USDC base units (6 decimals)
+    activity: float  # taker decisions per day
+    panic_drop: float = 0.0  # panic sellers: fraction of the entry price that triggers a sale
+    cash: int = 0
+    holdings: dict[int, int] = field(default_factory=dict)  # token key -> shares (base units)
+    entry_cents: dict[int, int] = field(default_factory=dict)  # token key -> last entry price
+
+    @property
+    def noise_sd(self) -> float:
+        """Spread (log-odds) of this wallet's private estimate around the truth."""
+        return 2.7 * (1.0 - self.skill) + 0.05
+
+
+def _address(rng: random.Random) -> str:
+    return f"0x{rng.getrandbits(160):040x}"
+
+
+def _usdc(rng: random.Random, low: float, high: float) -> int:
+    """A bankroll drawn log-uniformly between low and high dollars, in base units."""
+    import math
+
+    dollars = math.exp(rng.uniform(math.log(low), math.log(high)))
+    return int(dollars) * 1_000_000
+
+
+def _make(rng: random.Random, style: Style) -> Wallet:
+    if style == "skilled":
+        return Wallet(
+            _address(rng),
+            style,
+            rng.uniform(0.7, 0.97),
+            _usdc(rng, 3_000, 30_000),
+            rng.uniform(3.0, 8.0),
+        )
+    if style == "retail":
+        return Wallet(
+            _address(rng),
+            style,
+            rng.uniform(0.0, 0.35),
+            _usdc(rng, 200, 4_000),
+            rng.uniform(0.5, 3.0),
+        )
+    if style == "lucky":
+        return Wallet(
+            _address(rng),
+            style,
+            rng.uniform(0.0, 0.15),
+            _usdc(rng, 300, 3_000),
+            rng.uniform(0.15, 0.5),
+        )
+    if style == "whale":
+        return Wallet(
+            _address(rng),
+            style,
+            rng.uniform(0.0, 0.3),
+            _usdc(rng, 60_000, 400_000),
+            rng.uniform(0.5, 2.0),
+        )
+    if style == "panic":
+        wallet = Wallet(
+            _address(rng),
+            style,
+            rng.uniform(0.05, 0.3),
+            _usdc(rng, 500, 6_000),
+            rng.uniform(1.0, 3.5),
+        )
+        wallet.panic_drop = rng.uniform(0.12, 0.3)
+        return wallet
+    return Wallet(_address(rng), style, 0.0, 10_000_000 * 1_000_000, 0.0)
+
+
+def make_wallets(rng: random.Random, count: int) -> list[Wallet]:
+    """``count`` trading wallets in STYLE_MIX proportions, then a few market makers.
+
+    Styles are assigned by exact quota (then shuffled) so that even small runs contain every
+    style.
+    """
+    styles: list[Style] = []
+    for style, share in STYLE_MIX:
+        styles.extend([style] * max(1, round(share * count)))
+    styles = styles[:count]
+    while len(styles) < count:
+        styles.append("retail")
+    rng.shuffle(styles)
+    wallets = [_make(rng, style) for style in styles]
+    wallets.extend(_make(rng, "market_maker") for _ in range(max(3, count // 40)))
+    for wallet in wallets:
+        wallet.cash = wallet.bankroll
+    return wallets

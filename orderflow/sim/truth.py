@@ -1,0 +1,106 @@
+"""The hidden truth of a simulated run, written beside the logs and read back by the reports.
+
+The chain data shows fills only. This file says what the simulator knew: each wallet's style and
+skill, each market's true probability and how it resolved. The demo and the backtest use it to
+judge the reputation score (:mod:`orderflow.sim.quality`); nothing in the trading path reads it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from orderflow.errors import ConfigError
+from orderflow.sim.agents import SKILLED_THRESHOLD, Style
+from orderflow.sim.config import SimConfig
+from orderflow.sim.world import World
+
+
+class TruthWallet(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    address: str
+    style: Style
+    skill: float | None = Field(description="0-1; None for market makers (no opinion).")
+    truly_skilled: bool = Field(description=f"skill >= {SKILLED_THRESHOLD}")
+    bankroll_usdc: int
+    activity_per_day: float
+
+
+class TruthMarket(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    condition_id: str
+    question_id: str
+    event: int = Field(description="Conditions of one neg-risk event share this number.")
+    neg_risk: bool
+    true_probability: float = Field(description="Hidden P(YES) the outcome was drawn from.")
+    payout_numerators: tuple[int, int]
+    token_ids: tuple[str, str] = Field(description="YES, NO token ids (decimal strings).")
+    created_at: datetime
+    resolves_at: datetime
+    resolved_in_run: bool
+
+
+class Truth(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    config: SimConfig
+    skilled_threshold: float = SKILLED_THRESHOLD
+    wallets: list[TruthWallet]
+    markets: list[TruthMarket]
+
+    def wallet_map(self) -> dict[str, TruthWallet]:
+        return {w.address: w for w in self.wallets}
+
+
+def truth_of(world: World) -> Truth:
+    end = world.config.start_time.timestamp() + world.config.days * 86_400
+    return Truth(
+        config=world.config,
+        wallets=[
+            TruthWallet(
+                address=w.address,
+                style=w.style,
+                skill=None if w.style == "market_maker" else round(w.skill, 6),
+                truly_skilled=w.style != "market_maker" and w.skill >= SKILLED_THRESHOLD,
+                bankroll_usdc=w.bankroll // 1_000_000,
+                activity_per_day=round(w.activity, 6),
+            )
+            for w in world.wallets
+        ],
+        markets=[
+            TruthMarket(
+                condition_id=c.condition_id,
+                question_id=c.question_id,
+                event=c.event,
+                neg_risk=c.neg_risk,
+                true_probability=round(c.true_p, 6),
+                payout_numerators=c.payouts,
+                token_ids=(str(c.token_ids[0]), str(c.token_ids[1])),
+                created_at=datetime.fromtimestamp(int(c.created_at), tz=UTC),
+                resolves_at=datetime.fromtimestamp(int(c.resolves_at), tz=UTC),
+                resolved_in_run=c.resolves_at <= end,
+            )
+            for c in world.conditions
+        ],
+    )
+
+
+def write_truth(truth: Truth, path: Path) -> None:
+    path.write_text(truth.model_dump_json(indent=1) + "\n", encoding="utf-8")
+
+
+def read_truth(path: Path) -> Truth:
+    """Load a truth file, with a ConfigError naming the file when it is missing or malformed."""
+    try:
+        return Truth.model_validate_json(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"--truth {path}: cannot read: {exc.strerror}") from None
+    except ValidationError as exc:
+        raise ConfigError(
+            f"--truth {path}: not a simulator truth file ({exc.error_count()} "
+            f"problems, first: {exc.errors()[0]['msg']})"
+        ) from None
