@@ -1,0 +1,19 @@
+"""The orderflow operator: reconciles ``TradingStrategy`` custom resources into the database.
+
+Modules, lowest first (only this package imports kopf/kubernetes):
+
+* ``spec``       the resource's spec model (StrategySettings + paused/killed/credentialsSecret);
+* ``crd``        generates the CRD from that model (``python -m orderflow_operator.crd``);
+* ``store``      all SQL: the strategy row, the status figures;
+* ``status``     pure functions building conditions and the status;
+* ``reconcile``  the handlers' logic as plain async functions over a pool;
+* ``config``     the operator's settings;
+* ``handlers``   the kopf wiring: registry, retries, events, the status timer;
+* ``runner``     starts kopf (namespaces, peering, liveness endpoint).
+"""
+
+from __future__ import annotations
+
+__all__ = ["GROUP", "KIND", "PLURAL", "VERSION"]
+
+from orderflow_operator.crd import GROUP, KIND, PLURAL, VERSION

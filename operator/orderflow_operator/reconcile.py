@@ -1,0 +1,168 @@
+"""What the operator does, as plain async functions over a pool: no kopf in here.
+
+The kopf handlers (``orderflow_operator.handlers``) only translate: they call these functions,
+patch the returned status, post the returned events and turn transient database errors into
+retries. Everything here is idempotent — running it twice with the same input writes nothing the
+second time — so kopf's resume-on-restart and retries are harmless.
+
+Invalid specs. A spec the model rejects (cross-field rules, live mode without credentials, a name
+the executor cannot use) is *not* applied: the previous settings stay in force, the status says
+why (Ready=False) and a Warning event is posted. The one exception is stopping: ``paused: true``
+or ``killed: true`` in an invalid spec are still applied to an existing row, because a person
+reaching for the brakes must not be blocked by a typo elsewhere in the spec. Un-pausing or
+un-killing needs a valid spec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import asyncpg
+from orderflow_operator import store
+from orderflow_operator.spec import ParsedSpec, parse_spec
+from orderflow_operator.status import Condition, build_status, previous_ready
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A Kubernetes Event to post on the resource."""
+
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    status: dict[str, Any]
+    events: list[Event] = field(default_factory=list)
+    write: store.WriteResult | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Which resource, and the row it maps to."""
+
+    namespace: str
+    name: str
+
+    @property
+    def source(self) -> str:
+        return store.source_for(self.namespace, self.name)
+
+
+def _switch_events(write: store.WriteResult, paused: bool, killed: bool) -> list[Event]:
+    events = []
+    if killed and not write.was_killed:
+        events.append(Event("Normal", "Killed", "trading stopped; live orders are cancelled"))
+    if not killed and write.was_killed:
+        events.append(Event("Normal", "Revived", "killed switched off"))
+    if paused and not write.was_paused:
+        events.append(Event("Normal", "Paused", "no new positions from now on"))
+    if not paused and write.was_paused:
+        events.append(Event("Normal", "Resumed", "new positions allowed again"))
+    return events
+
+
+async def reconcile(
+    pool: asyncpg.Pool,
+    target: Target,
+    spec: Mapping[str, Any] | None,
+    *,
+    generation: int | None,
+    previous_status: Mapping[str, Any],
+    stale_after_secs: float,
+) -> Result:
+    """Create/update/resume: write the spec into ``orderflow_strategies`` and compute the status."""
+    parsed = parse_spec(target.name, spec)
+    events: list[Event] = []
+    async with pool.acquire() as conn:
+        if isinstance(parsed, ParsedSpec):
+            write = await store.apply_strategy(
+                conn,
+                name=target.name,
+                source=target.source,
+                settings=parsed.settings.model_dump(mode="json"),
+                paused=parsed.paused,
+                killed=parsed.killed,
+            )
+            if write.outcome is store.Outcome.CONFLICT:
+                ready = Condition(
+                    "Ready",
+                    "False",
+                    "NameConflict",
+                    f"strategy {target.name!r} already exists, owned by {write.owner}",
+                )
+                events.append(Event("Warning", "NameConflict", ready.message))
+            else:
+                ready = Condition(
+                    "Ready", "True", "Applied", f"settings generation {write.generation} stored"
+                )
+                if write.outcome is store.Outcome.CREATED:
+                    events.append(Event("Normal", "Created", f"strategy {target.name} created"))
+                elif write.outcome is store.Outcome.UPDATED:
+                    events.append(
+                        Event("Normal", "Applied", f"settings generation {write.generation} stored")
+                    )
+                if write.outcome is not store.Outcome.UNCHANGED:
+                    events += _switch_events(write, parsed.paused, parsed.killed)
+        else:
+            write = None
+            if parsed.paused or parsed.killed:
+                write = await store.stop_strategy(
+                    conn,
+                    name=target.name,
+                    source=target.source,
+                    pause=parsed.paused,
+                    kill=parsed.killed,
+                )
+                if write.outcome is store.Outcome.UPDATED:
+                    events.append(
+                        Event("Normal", "Stopped", "invalid spec, but its pause/kill was applied")
+                    )
+            ready = Condition("Ready", "False", parsed.reason, parsed.message)
+            events.append(Event("Warning", parsed.reason, f"not applied: {parsed.message}"))
+        figures = await store.read_figures(conn, name=target.name, source=target.source)
+    status = build_status(
+        name=target.name,
+        ready=ready,
+        figures=figures,
+        previous=previous_status,
+        observed_generation=generation,
+        stale_after_secs=stale_after_secs,
+    )
+    return Result(status, events, write)
+
+
+async def refresh(
+    pool: asyncpg.Pool,
+    target: Target,
+    *,
+    generation: int | None,
+    previous_status: Mapping[str, Any],
+    stale_after_secs: float,
+) -> dict[str, Any]:
+    """The timer's job: re-read the figures and switches, keep the last Ready verdict."""
+    async with pool.acquire() as conn:
+        figures = await store.read_figures(conn, name=target.name, source=target.source)
+    return build_status(
+        name=target.name,
+        ready=previous_ready(previous_status),
+        figures=figures,
+        previous=previous_status,
+        observed_generation=previous_status.get("observedGeneration", generation),
+        stale_after_secs=stale_after_secs,
+    )
+
+
+async def finalize(pool: asyncpg.Pool, target: Target) -> Result:
+    """Deletion: kill the strategy and mark its row deleted before the resource goes."""
+    async with pool.acquire() as conn:
+        write = await store.retire_strategy(conn, name=target.name, source=target.source)
+    events = []
+    if write.outcome is store.Outcome.UPDATED:
+        message = "strategy killed and marked deleted; its history is kept"
+        events.append(Event("Normal", "Retired", message))
+    return Result({}, events, write)

@@ -1,0 +1,180 @@
+"""The TradingStrategy status, computed from facts: pure functions, no I/O.
+
+Conditions (Kubernetes style, ``lastTransitionTime`` only moves when ``status`` flips):
+
+* ``Ready``    the current spec generation is written to the database (False: InvalidSpec,
+               MissingCredentials, InvalidName, NameConflict, Deleting);
+* ``Paused``   / ``Killed``: the switches *as stored in the database*, i.e. as the executor sees
+               them, not as the spec asks;
+* ``Degraded`` the executor has not heartbeated for longer than the configured threshold (or
+               never did).
+
+``state`` is the one word ``kubectl get ts`` shows, most serious first:
+Killed > Paused > Invalid/Conflict > Degraded > Running (Pending before the first reconcile).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from orderflow_operator.store import Figures
+
+Truth = Literal["True", "False", "Unknown"]
+CONDITION_TYPES = ("Ready", "Paused", "Killed", "Degraded")
+_INVALID = {"InvalidSpec", "MissingCredentials", "InvalidName"}
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    type: str
+    status: Truth
+    reason: str
+    message: str = ""
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """RFC 3339 in UTC with a Z, as Kubernetes writes times."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def usd(value: Decimal) -> str:
+    """Exact decimal text with cents (never through float)."""
+    return str(value.quantize(Decimal("0.01")))
+
+
+def merge_conditions(
+    previous: Iterable[Mapping[str, Any]],
+    current: Iterable[Condition],
+    *,
+    now: datetime,
+    generation: int | None,
+) -> list[dict[str, Any]]:
+    """New condition dicts, keeping each one's lastTransitionTime unless its status changed."""
+    before = {c.get("type"): c for c in previous}
+    result: list[dict[str, Any]] = []
+    for cond in current:
+        old = before.get(cond.type)
+        changed = old is None or old.get("status") != cond.status
+        since = timestamp(now) if changed or old is None else old.get("lastTransitionTime")
+        item: dict[str, Any] = {
+            "type": cond.type,
+            "status": cond.status,
+            "reason": cond.reason,
+            "message": cond.message,
+            "lastTransitionTime": since,
+        }
+        if generation is not None:
+            item["observedGeneration"] = generation
+        result.append(item)
+    return result
+
+
+def previous_ready(status: Mapping[str, Any]) -> Condition | None:
+    """The Ready condition last written (the timer keeps it; only a reconcile changes it)."""
+    for cond in status.get("conditions") or ():
+        if cond.get("type") == "Ready":
+            return Condition(
+                "Ready",
+                cond.get("status", "Unknown"),
+                cond.get("reason", ""),
+                cond.get("message", ""),
+            )
+    return None
+
+
+def switch_conditions(figures: Figures) -> list[Condition]:
+    if not figures.owned:
+        why = "not applied: the strategy row is not this resource's"
+        return [
+            Condition("Paused", "Unknown", "NotApplied", why),
+            Condition("Killed", "Unknown", "NotApplied", why),
+        ]
+    return [
+        Condition("Paused", "True", "PausedBySpec", "no new positions are opened")
+        if figures.paused
+        else Condition("Paused", "False", "Running", "new positions allowed"),
+        Condition("Killed", "True", "KilledBySpec", "all trading stopped, live orders cancelled")
+        if figures.killed
+        else Condition("Killed", "False", "Alive", "trading allowed"),
+    ]
+
+
+def degraded_condition(figures: Figures, stale_after_secs: float) -> Condition:
+    age = figures.heartbeat_age_secs
+    if age is None:
+        return Condition(
+            "Degraded",
+            "True",
+            "NoExecutorHeartbeat",
+            "no executor has heartbeated for this strategy",
+        )
+    if age > stale_after_secs:
+        return Condition(
+            "Degraded",
+            "True",
+            "ExecutorHeartbeatStale",
+            f"last executor heartbeat {int(age)}s ago (threshold {int(stale_after_secs)}s)",
+        )
+    return Condition("Degraded", "False", "ExecutorAlive", f"executor heartbeat {int(age)}s ago")
+
+
+def state_of(conditions: Sequence[Condition]) -> str:
+    by_type = {c.type: c for c in conditions}
+    ready = by_type.get("Ready")
+    if by_type.get("Killed", Condition("", "False", "")).status == "True":
+        return "Killed"
+    if by_type.get("Paused", Condition("", "False", "")).status == "True":
+        return "Paused"
+    if ready is not None and ready.status == "False":
+        if ready.reason in _INVALID:
+            return "Invalid"
+        if ready.reason == "NameConflict":
+            return "Conflict"
+        return ready.reason or "NotReady"
+    if by_type.get("Degraded", Condition("", "False", "")).status == "True":
+        return "Degraded"
+    if ready is not None and ready.status == "True":
+        return "Running"
+    return "Pending"
+
+
+def build_status(
+    *,
+    name: str,
+    ready: Condition | None,
+    figures: Figures,
+    previous: Mapping[str, Any],
+    observed_generation: int | None,
+    stale_after_secs: float,
+) -> dict[str, Any]:
+    """The whole ``status`` to merge-patch (None values delete stale keys)."""
+    conditions = [
+        ready or Condition("Ready", "Unknown", "Pending", "not reconciled yet"),
+        *switch_conditions(figures),
+        degraded_condition(figures, stale_after_secs),
+    ]
+    age = figures.heartbeat_age_secs
+    return {
+        "observedGeneration": observed_generation,
+        "state": state_of(conditions),
+        "strategy": name,
+        "settingsGeneration": figures.generation if figures.owned else None,
+        "openPositions": figures.open_positions,
+        "todayPnlUsd": usd(figures.today_pnl),
+        "lastSignalAt": timestamp(figures.last_signal_at),
+        "executorHeartbeatAt": timestamp(figures.heartbeat_at),
+        "executorHeartbeatAgeSecs": None if age is None else int(age),
+        "figuresAt": timestamp(figures.now),
+        "conditions": merge_conditions(
+            previous.get("conditions") or (),
+            conditions,
+            now=figures.now,
+            generation=observed_generation,
+        ),
+    }

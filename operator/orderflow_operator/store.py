@@ -1,0 +1,221 @@
+"""All of the operator's SQL: the strategy row it owns and the figures its status reports.
+
+Ownership. The strategy's name in ``orderflow_strategies`` is the resource's plain
+``metadata.name``, because that is what people type (``orderflow strategy show whale-follow``,
+the executor's logs, the signals' ``strategy`` column). The namespace goes into ``source``
+(``k8s:<namespace>/<name>``): a row with another live owner (a CLI-made strategy, or a
+same-named resource in another namespace) is never overwritten — the resource reports
+``NameConflict`` instead. A row whose owner deleted it (``deleted_at`` set) may be taken over.
+
+Idempotence. Every write compares before it writes, so re-running a handler (operator restart,
+kopf retry) changes nothing, bumps no generation and sends no NOTIFY. The NOTIFY itself comes
+from the table's trigger (channel ``orderflow_strategies``); the executor LISTENs and applies
+changes within a second.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+
+def source_for(namespace: str, name: str) -> str:
+    """The ``source`` value that marks a row as owned by this resource."""
+    return f"k8s:{namespace}/{name}"
+
+
+class Outcome(enum.Enum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    CONFLICT = "conflict"  # another live owner has this name
+    ABSENT = "absent"  # nothing to update (no row of ours)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    outcome: Outcome
+    generation: int | None = None
+    owner: str | None = None  # the other owner, on CONFLICT
+    was_paused: bool = False  # the switches before this write (for the transition events)
+    was_killed: bool = False
+
+
+_LOCK_ROW = """
+SELECT settings, paused, killed, generation, source, deleted_at
+  FROM orderflow_strategies WHERE name = $1 FOR UPDATE
+"""
+
+
+async def apply_strategy(
+    conn: asyncpg.Connection,
+    *,
+    name: str,
+    source: str,
+    settings: dict[str, Any],
+    paused: bool,
+    killed: bool,
+) -> WriteResult:
+    """Create or update the row so it holds exactly these settings and switches."""
+    async with conn.transaction():
+        row = await conn.fetchrow(_LOCK_ROW, name)
+        if row is None:
+            generation = await conn.fetchval(
+                "INSERT INTO orderflow_strategies (name, settings, paused, killed, source)"
+                " VALUES ($1, $2, $3, $4, $5)"
+                " ON CONFLICT (name) DO NOTHING RETURNING generation",
+                name,
+                settings,
+                paused,
+                killed,
+                source,
+            )
+            if generation is None:  # lost a race with another writer: let the caller retry
+                raise asyncpg.SerializationError("strategy row appeared concurrently")
+            return WriteResult(Outcome.CREATED, generation)
+        if row["source"] != source and row["deleted_at"] is None:
+            return WriteResult(Outcome.CONFLICT, row["generation"], row["source"])
+        live = row["deleted_at"] is None
+        was_paused: bool = row["paused"] and live
+        was_killed: bool = row["killed"] and live
+        same = (
+            row["settings"] == settings
+            and row["paused"] == paused
+            and row["killed"] == killed
+            and row["source"] == source
+            and row["deleted_at"] is None
+        )
+        if same:
+            return WriteResult(
+                Outcome.UNCHANGED, row["generation"], was_paused=was_paused, was_killed=was_killed
+            )
+        generation = await conn.fetchval(
+            "UPDATE orderflow_strategies SET settings = $2, paused = $3, killed = $4,"
+            " source = $5, deleted_at = NULL, generation = generation + 1, updated_at = now()"
+            " WHERE name = $1 RETURNING generation",
+            name,
+            settings,
+            paused,
+            killed,
+            source,
+        )
+        return WriteResult(
+            Outcome.UPDATED, generation, was_paused=was_paused, was_killed=was_killed
+        )
+
+
+async def stop_strategy(
+    conn: asyncpg.Connection, *, name: str, source: str, pause: bool, kill: bool
+) -> WriteResult:
+    """Only ever turn the switches *on* (for a spec that cannot be applied: stopping is safe)."""
+    row = await conn.fetchrow(
+        "UPDATE orderflow_strategies SET paused = paused OR $3, killed = killed OR $4,"
+        " generation = generation + 1, updated_at = now()"
+        " WHERE name = $1 AND source = $2 AND deleted_at IS NULL"
+        "   AND ((NOT paused AND $3) OR (NOT killed AND $4))"
+        " RETURNING generation, paused, killed",
+        name,
+        source,
+        pause,
+        kill,
+    )
+    if row is None:
+        return WriteResult(Outcome.UNCHANGED)
+    return WriteResult(Outcome.UPDATED, row["generation"])
+
+
+async def retire_strategy(conn: asyncpg.Connection, *, name: str, source: str) -> WriteResult:
+    """The finalizer's write: kill the strategy and mark it deleted. Signals, positions and
+    performance rows are kept (they are history, keyed by name, not by a foreign key)."""
+    generation = await conn.fetchval(
+        "UPDATE orderflow_strategies SET killed = TRUE, deleted_at = now(),"
+        " generation = generation + 1, updated_at = now()"
+        " WHERE name = $1 AND source = $2 AND deleted_at IS NULL RETURNING generation",
+        name,
+        source,
+    )
+    return WriteResult(Outcome.UPDATED if generation is not None else Outcome.ABSENT, generation)
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """What the status reports, read in one round trip (all times from the database clock)."""
+
+    exists: bool
+    owned: bool
+    paused: bool
+    killed: bool
+    generation: int | None
+    open_positions: int
+    today_pnl: Decimal
+    last_signal_at: datetime | None
+    heartbeat_at: datetime | None
+    heartbeat_age_secs: float | None
+    now: datetime
+
+
+_FIGURES = """
+WITH s AS (
+    SELECT paused, killed, generation, source, deleted_at
+      FROM orderflow_strategies WHERE name = $1
+), today AS (
+    SELECT (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS start
+), hb AS (
+    SELECT max(last_seen) AS at FROM orderflow_executor_heartbeats
+     WHERE is_leader OR $1 = ANY(strategies)
+)
+SELECT
+    (SELECT count(*) FROM s) > 0 AS exists,
+    coalesce((SELECT source = $2 AND deleted_at IS NULL FROM s), FALSE) AS owned,
+    coalesce((SELECT paused FROM s), FALSE) AS paused,
+    coalesce((SELECT killed FROM s), FALSE) AS killed,
+    (SELECT generation FROM s) AS generation,
+    (SELECT count(*) FROM orderflow_positions WHERE strategy = $1 AND status = 'OPEN')
+        AS open_positions,
+    coalesce(
+        (SELECT total_pnl FROM orderflow_performance
+          WHERE strategy = $1 AND day = (now() AT TIME ZONE 'UTC')::date),
+        (SELECT coalesce(sum(realized_pnl), 0) FROM orderflow_positions, today
+          WHERE strategy = $1 AND status = 'CLOSED' AND closed_at >= today.start)
+        + (SELECT coalesce(sum(realized_pnl + unrealized_pnl), 0) FROM orderflow_positions
+            WHERE strategy = $1 AND status = 'OPEN')
+    ) AS today_pnl,
+    (SELECT max(created_at) FROM orderflow_signals WHERE strategy = $1) AS last_signal_at,
+    (SELECT at FROM hb) AS heartbeat_at,
+    extract(epoch FROM now() - (SELECT at FROM hb))::float8 AS heartbeat_age_secs,
+    now() AS now
+"""
+
+
+async def read_figures(conn: asyncpg.Connection, *, name: str, source: str) -> Figures:
+    """The row's switches as the executor sees them, and the live trading figures.
+
+    Today's P&L is ``orderflow_performance.total_pnl`` for today's UTC date when the accounting
+    has written it, else realized P&L of positions closed today plus realized and unrealized
+    P&L of the open ones.
+    """
+    row = await conn.fetchrow(_FIGURES, name, source)
+    assert row is not None
+    return Figures(
+        exists=row["exists"],
+        owned=row["owned"],
+        paused=row["paused"],
+        killed=row["killed"],
+        generation=row["generation"],
+        open_positions=row["open_positions"],
+        today_pnl=row["today_pnl"],
+        last_signal_at=row["last_signal_at"],
+        heartbeat_at=row["heartbeat_at"],
+        heartbeat_age_secs=row["heartbeat_age_secs"],
+        now=row["now"],
+    )
+
+
+async def ping(conn: asyncpg.Connection) -> bool:
+    """For the liveness probe: can we still talk to the database?"""
+    return bool(await conn.fetchval("SELECT TRUE"))
