@@ -1,0 +1,79 @@
+"""Live-trading credentials, read from the executor's environment (never from a strategy).
+
+``POLY_PRIVATE_KEY`` signs orders; ``POLY_FUNDER`` is the wallet that holds the funds when it is
+not the key's own address (a Polymarket proxy, Safe or deposit wallet); ``POLY_SIGNATURE_TYPE``
+(0 EOA, 1 POLY_PROXY, 2 POLY_GNOSIS_SAFE, 3 POLY_1271 deposit wallet) is checked against what the
+SDK derives from key and funder. API credentials (``POLY_API_KEY``, ``POLY_API_SECRET``,
+``POLY_API_PASSPHRASE``) are optional: without them the SDK derives them from the key (L1 auth).
+Every secret is a ``SecretStr``: it never reaches a log line, an error message or the database.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+WALLET_TYPE_SIGNATURE = {"EOA": 0, "POLY_PROXY": 1, "GNOSIS_SAFE": 2, "DEPOSIT_WALLET": 3}
+
+
+class LiveCredentials(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    private_key: SecretStr | None = Field(
+        default=None,
+        validation_alias="POLY_PRIVATE_KEY",
+        description="Hex private key that signs orders (0x-prefixed or not).",
+    )
+    funder: str | None = Field(
+        default=None,
+        validation_alias="POLY_FUNDER",
+        description="Funding wallet address; unset: the key's own address (EOA).",
+    )
+    signature_type: int | None = Field(
+        default=None,
+        ge=0,
+        le=3,
+        validation_alias="POLY_SIGNATURE_TYPE",
+        description="0 EOA, 1 POLY_PROXY, 2 POLY_GNOSIS_SAFE, 3 POLY_1271; checked, not guessed.",
+    )
+    api_key: SecretStr | None = Field(default=None, validation_alias="POLY_API_KEY")
+    api_secret: SecretStr | None = Field(default=None, validation_alias="POLY_API_SECRET")
+    api_passphrase: SecretStr | None = Field(default=None, validation_alias="POLY_API_PASSPHRASE")
+    clob_url: str | None = Field(
+        default=None,
+        validation_alias="POLY_CLOB_URL",
+        description="Override the CLOB REST URL (a staging or test server); unset: production.",
+    )
+
+    @field_validator("private_key", "api_key", "api_secret", "api_passphrase")
+    @classmethod
+    def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value().strip() else None
+
+    @field_validator("funder")
+    @classmethod
+    def _check_funder(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not (value.startswith("0x") and len(value) == 42):
+            raise ValueError("POLY_FUNDER must be a 0x-prefixed 20-byte address")
+        return value
+
+    @model_validator(mode="after")
+    def _api_all_or_none(self) -> Self:
+        given = [v is not None for v in (self.api_key, self.api_secret, self.api_passphrase)]
+        if any(given) and not all(given):
+            raise ValueError(
+                "set all of POLY_API_KEY, POLY_API_SECRET, POLY_API_PASSPHRASE or none of them"
+            )
+        if self.signature_type in (1, 2) and self.funder is None:
+            raise ValueError("POLY_SIGNATURE_TYPE 1 or 2 needs POLY_FUNDER (the proxy/Safe)")
+        return self
+
+    @property
+    def present(self) -> bool:
+        """Live trading is possible only with a signing key."""
+        return self.private_key is not None

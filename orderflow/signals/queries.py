@@ -1,0 +1,192 @@
+"""The signals stage's SQL: read new trades and build the decision pipeline's views; store signals.
+
+Wallet numbers are read through ``to_jsonb(row)`` so the executor keeps working whichever of the
+reputation stage's optional columns (``edge``, ``edge_se``, ``resolved_buys``) exist yet.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from orderflow.signals.decide import Decision
+from orderflow.signals.views import MarketView, TradeView, WalletView
+
+_TRADE_COLUMNS = """
+    t.id, t.chain_id, t.tx_hash, t.log_index, t.wallet_address, t.side, t.token_id,
+    COALESCE(t.market_id, tok.condition_id) AS market_id,
+    COALESCE(t.outcome_index, tok.outcome_index) AS outcome_index,
+    t.price, t.size, t.usdc_size, t.timestamp, t.traceparent
+"""
+
+_NEW_TRADES = f"""
+SELECT {_TRADE_COLUMNS}
+  FROM orderflow_trades t
+  LEFT JOIN orderflow_tokens tok ON tok.token_id = t.token_id
+ WHERE t.id > $1
+ ORDER BY t.id
+ LIMIT $2
+"""
+
+# Trades at or below the cursor inserted recently: a transaction that took an id before a
+# later one but committed after it is caught here (its signals are deduplicated by the UNIQUE key).
+_LATE_TRADES = f"""
+SELECT {_TRADE_COLUMNS}
+  FROM orderflow_trades t
+  LEFT JOIN orderflow_tokens tok ON tok.token_id = t.token_id
+ WHERE t.id <= $1 AND t.inserted_at >= clock_timestamp() - make_interval(secs => $2)
+ ORDER BY t.id
+"""
+
+
+def _trade(row: asyncpg.Record) -> TradeView:
+    return TradeView(
+        id=row["id"],
+        chain_id=row["chain_id"],
+        tx_hash=row["tx_hash"],
+        log_index=row["log_index"],
+        wallet=row["wallet_address"],
+        side=row["side"],
+        token_id=int(row["token_id"]),
+        market_id=row["market_id"],
+        outcome_index=row["outcome_index"],
+        price=row["price"],
+        size=row["size"],
+        usdc_size=row["usdc_size"],
+        timestamp=row["timestamp"],
+        traceparent=row["traceparent"],
+    )
+
+
+async def new_trades(conn: asyncpg.Connection, after_id: int, limit: int) -> list[TradeView]:
+    return [_trade(r) for r in await conn.fetch(_NEW_TRADES, after_id, limit)]
+
+
+async def late_trades(
+    conn: asyncpg.Connection, upto_id: int, lookback_secs: float
+) -> list[TradeView]:
+    return [_trade(r) for r in await conn.fetch(_LATE_TRADES, upto_id, lookback_secs)]
+
+
+async def max_trade_id(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT COALESCE(max(id), 0) FROM orderflow_trades"))
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+async def wallet_views(conn: asyncpg.Connection, addresses: Iterable[str]) -> dict[str, WalletView]:
+    rows = await conn.fetch(
+        "SELECT s.wallet_address, to_jsonb(s) AS j FROM orderflow_wallet_stats s"
+        " WHERE s.wallet_address = ANY($1::text[])",
+        sorted(set(addresses)),
+    )
+    views: dict[str, WalletView] = {}
+    for row in rows:
+        j = row["j"]
+        if isinstance(j, str):
+            j = json.loads(j)
+        views[row["wallet_address"]] = WalletView(
+            address=row["wallet_address"],
+            score=_float(j.get("reputation_score")),
+            tier=j.get("trader_tier"),
+            edge=_float(j.get("edge")),
+            edge_se=_float(j.get("edge_se")),
+            resolved_buys=int(j.get("resolved_buys") or 0),
+        )
+    return views
+
+
+_MARKETS = """
+SELECT x.key, x.token_id, x.market_id,
+       EXISTS (SELECT 1 FROM orderflow_market_outcomes o WHERE o.market_id = x.market_id)
+           AS resolved,
+       (SELECT t.price FROM orderflow_trades t WHERE t.token_id = x.token_id
+         ORDER BY t.timestamp DESC, t.id DESC LIMIT 1) AS last_price,
+       CASE WHEN $5 > 0 THEN
+           (SELECT max(t.price) FROM orderflow_trades t
+             WHERE t.token_id = x.token_id
+               AND t.timestamp >= x.ts - make_interval(secs => $5) AND t.timestamp < x.ts)
+       END AS window_high
+  FROM unnest($1::bigint[], $2::numeric[], $3::text[], $4::timestamptz[])
+       AS x(key, token_id, market_id, ts)
+"""
+
+
+async def market_views(
+    conn: asyncpg.Connection, trades: Sequence[TradeView], window_secs: float
+) -> dict[int, MarketView]:
+    """One view per trade (keyed by trade id); ``window_secs`` 0 skips the panic-sell high."""
+    if not trades:
+        return {}
+    rows = await conn.fetch(
+        _MARKETS,
+        [t.id for t in trades],
+        [Decimal(t.token_id) for t in trades],
+        [t.market_id for t in trades],
+        [t.timestamp for t in trades],
+        float(window_secs),
+    )
+    return {
+        r["key"]: MarketView(
+            token_id=int(r["token_id"]),
+            market_id=r["market_id"],
+            resolved=r["resolved"],
+            last_price=r["last_price"],
+            window_high=r["window_high"],
+        )
+        for r in rows
+    }
+
+
+_INSERT_SIGNAL = """
+INSERT INTO orderflow_signals (
+    strategy, signal_type, status, reason, chain_id, tx_hash, log_index, wallet_address,
+    wallet_score, token_id, market_id, outcome_index, side, trigger_price, confidence,
+    win_probability, size_usdc, inputs, traceparent, trade_time, decided_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'BUY', $13, $14, $15, $16, $17, $18,
+        $19, CASE WHEN $3 = 'PENDING' THEN NULL ELSE clock_timestamp() END)
+ON CONFLICT (strategy, signal_type, chain_id, tx_hash, log_index) DO NOTHING
+RETURNING id
+"""
+
+
+async def insert_signal(
+    conn: asyncpg.Connection,
+    strategy: str,
+    trade: TradeView,
+    wallet: WalletView,
+    decision: Decision,
+    *,
+    traceparent: str | None,
+) -> int | None:
+    """Store a decision; None when this strategy already has the signal (a replayed trade)."""
+    score = None if wallet.score is None else Decimal(repr(wallet.score)).quantize(Decimal("0.01"))
+    value = await conn.fetchval(
+        _INSERT_SIGNAL,
+        strategy,
+        decision.signal_type.value,
+        decision.status,
+        decision.reason.value,
+        trade.chain_id,
+        trade.tx_hash,
+        trade.log_index,
+        trade.wallet,
+        score,
+        Decimal(trade.token_id),
+        trade.market_id,
+        trade.outcome_index,
+        trade.price,
+        decision.confidence,
+        decision.win_probability,
+        decision.size_usdc,
+        decision.inputs,
+        traceparent,
+        trade.timestamp,
+    )
+    return None if value is None else int(value)

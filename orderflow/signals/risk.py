@@ -1,0 +1,95 @@
+"""Risk limits: each refusal is a named reason stored on the signal.
+
+Checked in this order (the first that fails is the reason):
+
+============================  ===========================================================
+``strategy_killed``           the strategy is killed: no order at all
+``strategy_paused``           the strategy is paused: nothing new is opened
+``stale``                     the fill is older than ``max_signal_age_secs`` (status EXPIRED)
+``market_resolved``           the market already has a resolution
+``resolves_soon``             the market's known end is closer than ``max_signal_age_secs``
+``no_price``                  no observed price for the token
+``price_moved``               the price rose more than ``max_price_move`` since the fill
+``wallet_unmeasured``         the wallet has no measured edge: no win probability
+``low_confidence``            confidence below ``min_signal_confidence``
+``position_exists``           the strategy already holds this token (no second position)
+``max_open_positions``        ``max_open_positions`` positions are open
+``daily_loss_limit``          realized + unrealized P&L since 00:00 UTC <= -``max_daily_loss``
+``no_edge``                   Kelly fraction <= 0 at the price we would pay
+``market_exposure_cap``       the market's exposure cap leaves less than the minimum size
+``below_min_size``            the Kelly stake is below the market's minimum order size
+============================  ===========================================================
+
+The per-trade cap (``max_position_usd``) reduces a stake rather than refusing it; a capped stake
+records ``capped_by`` in the signal's inputs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from orderflow.signals.views import MarketView, StrategyBook, TradeView
+from orderflow.strategy.settings import StrategySettings
+
+
+class Reason(StrEnum):
+    ACCEPTED = "accepted"
+    KILLED = "strategy_killed"
+    PAUSED = "strategy_paused"
+    STALE = "stale"
+    MARKET_RESOLVED = "market_resolved"
+    RESOLVES_SOON = "resolves_soon"
+    NO_PRICE = "no_price"
+    PRICE_MOVED = "price_moved"
+    LOW_CONFIDENCE = "low_confidence"
+    POSITION_EXISTS = "position_exists"
+    MAX_OPEN_POSITIONS = "max_open_positions"
+    DAILY_LOSS = "daily_loss_limit"
+    WALLET_UNMEASURED = "wallet_unmeasured"
+    NO_EDGE = "no_edge"
+    MARKET_EXPOSURE = "market_exposure_cap"
+    BELOW_MIN_SIZE = "below_min_size"
+
+
+def _dec(value: float) -> Decimal:
+    return Decimal(repr(value))
+
+
+def market_gates(
+    trade: TradeView,
+    market: MarketView,
+    book: StrategyBook,
+    settings: StrategySettings,
+    now: datetime,
+) -> Reason | None:
+    """Checks that need neither the wallet's numbers nor sizing."""
+    if book.killed:
+        return Reason.KILLED
+    if book.paused:
+        return Reason.PAUSED
+    if now - trade.timestamp > timedelta(seconds=settings.max_signal_age_secs):
+        return Reason.STALE
+    if market.resolved:
+        return Reason.MARKET_RESOLVED
+    if market.resolves_at is not None and market.resolves_at - now < timedelta(
+        seconds=settings.max_signal_age_secs
+    ):
+        return Reason.RESOLVES_SOON
+    if market.last_price is None:
+        return Reason.NO_PRICE
+    if market.last_price - trade.price > _dec(settings.max_price_move):
+        return Reason.PRICE_MOVED
+    return None
+
+
+def book_gates(trade: TradeView, book: StrategyBook, settings: StrategySettings) -> Reason | None:
+    """Limits that depend on what the strategy already holds and has lost today."""
+    if trade.token_id in book.open_positions:
+        return Reason.POSITION_EXISTS
+    if len(book.open_positions) >= settings.max_open_positions:
+        return Reason.MAX_OPEN_POSITIONS
+    if book.day_pnl <= -_dec(settings.max_daily_loss):
+        return Reason.DAILY_LOSS
+    return None

@@ -1,0 +1,63 @@
+"""Which fills are signals: FOLLOW_WHALE and FADE_DEGEN, defined precisely.
+
+FOLLOW_WHALE
+    A BUY fill by a wallet whose reputation score is at least ``min_whale_score``, worth at least
+    ``min_trigger_usd``: we buy the same outcome token.
+
+FADE_DEGEN (off unless ``enable_degen_fading``)
+    A *panic sell*: a SELL fill by a wallet scoring at most ``max_fade_score``, worth at least
+    ``min_trigger_usd``, at a price at least ``fade_price_drop`` (a fraction) below the token's
+    highest traded price during the ``fade_window_secs`` before the fill. We buy the token it
+    dumped, betting the low-skill seller capitulated at a bad price.
+
+Wallets without a score (not yet rated) never trigger anything.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+
+from orderflow.signals.views import MarketView, TradeView, WalletView
+from orderflow.strategy.settings import StrategySettings
+
+
+class SignalType(StrEnum):
+    FOLLOW_WHALE = "FOLLOW_WHALE"
+    FADE_DEGEN = "FADE_DEGEN"
+
+
+def price_drop(trade: TradeView, market: MarketView) -> Decimal | None:
+    """Fractional drop from the window's high to this fill's price (None: no prior trades)."""
+    high = market.window_high
+    if high is None or high <= 0:
+        return None
+    return (high - trade.price) / high
+
+
+def is_panic_sell(trade: TradeView, market: MarketView, settings: StrategySettings) -> bool:
+    drop = price_drop(trade, market)
+    return (
+        trade.side == "SELL" and drop is not None and drop >= Decimal(str(settings.fade_price_drop))
+    )
+
+
+def classify(
+    trade: TradeView, wallet: WalletView, market: MarketView, settings: StrategySettings
+) -> SignalType | None:
+    """The signal a fill triggers for a strategy, or None (no signal row is written then)."""
+    if wallet.score is None or trade.usdc_size < Decimal(str(settings.min_trigger_usd)):
+        return None
+    if (
+        settings.enable_whale_following
+        and trade.side == "BUY"
+        and wallet.score >= settings.min_whale_score
+    ):
+        return SignalType.FOLLOW_WHALE
+    if (
+        settings.enable_degen_fading
+        and wallet.score <= settings.max_fade_score
+        and is_panic_sell(trade, market, settings)
+    ):
+        return SignalType.FADE_DEGEN
+    return None

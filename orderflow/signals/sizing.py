@@ -1,0 +1,92 @@
+"""Fractional Kelly sizing for a binary share, rounded to what the exchange accepts.
+
+A share bought at price q pays 1 if it wins (probability p) and 0 otherwise. The Kelly fraction of
+bankroll to stake is ``f* = (p - q) / (1 - q)``; we stake ``f* x kelly_fraction x bankroll``,
+nothing when ``f* <= 0``, at most ``max_position_usd`` and at most what the market's exposure cap
+leaves. q is the *all-in* price we expect to pay: the observed price plus slippage rounded up to the
+market's tick, plus the taker fee per share (``rate x q x (1 - q)``). Shares are rounded down to
+0.01 and must reach the market's minimum order size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
+
+from orderflow.strategy.settings import StrategySettings
+
+SHARE_STEP = Decimal("0.01")
+USDC_STEP = Decimal("0.000001")
+_BPS = Decimal(10_000)
+
+
+def dec(value: float) -> Decimal:
+    """A settings float as the decimal it was written as (0.1 -> Decimal('0.1'))."""
+    return Decimal(repr(value))
+
+
+def round_up_to_tick(price: Decimal, tick: Decimal) -> Decimal:
+    return (price / tick).to_integral_value(rounding=ROUND_CEILING) * tick
+
+
+def entry_price(observed: Decimal, settings: StrategySettings, tick: Decimal) -> Decimal:
+    """Observed price plus slippage, rounded up to the tick, kept inside (0, 1)."""
+    slipped = observed * (1 + dec(settings.paper_slippage_bps) / _BPS)
+    price = round_up_to_tick(slipped, tick)
+    return min(max(price, tick), 1 - tick)
+
+
+def fee_per_share(price: Decimal, rate: Decimal) -> Decimal:
+    return rate * price * (1 - price)
+
+
+def kelly_fraction_of_bankroll(p: float, q: Decimal) -> Decimal:
+    """Full-Kelly fraction ``(p - q) / (1 - q)`` for a binary share (may be <= 0)."""
+    if q >= 1:
+        return Decimal(0)
+    return (dec(p) - q) / (1 - q)
+
+
+@dataclass(frozen=True, slots=True)
+class Sizing:
+    price: Decimal  # limit / paper fill price per share (on the tick)
+    all_in_price: Decimal  # price + fee per share: the q Kelly used
+    kelly_f: Decimal  # full-Kelly fraction
+    stake_usd: Decimal  # after kelly_fraction and caps, before rounding shares
+    shares: Decimal  # rounded down to SHARE_STEP; 0 when nothing should be bought
+    size_usdc: Decimal  # shares x price
+    capped_by: tuple[str, ...]  # limits that reduced the stake
+
+
+def size_position(
+    p: float,
+    observed: Decimal,
+    settings: StrategySettings,
+    *,
+    bankroll: Decimal,
+    market_exposure: Decimal,
+    tick: Decimal,
+) -> Sizing:
+    price = entry_price(observed, settings, tick)
+    all_in = price + fee_per_share(price, dec(settings.taker_fee_rate))
+    f = kelly_fraction_of_bankroll(p, all_in)
+    capped: list[str] = []
+    stake = max(Decimal(0), f) * dec(settings.kelly_fraction) * bankroll
+    cap = dec(settings.max_position_usd)
+    if stake > cap:
+        stake = cap
+        capped.append("max_position_usd")
+    room = max(Decimal(0), dec(settings.max_market_exposure_usd) - market_exposure)
+    if stake > room:
+        stake = room
+        capped.append("max_market_exposure_usd")
+    shares = (stake / all_in).quantize(SHARE_STEP, rounding=ROUND_DOWN) if stake > 0 else Decimal(0)
+    return Sizing(
+        price=price,
+        all_in_price=all_in,
+        kelly_f=f,
+        stake_usd=stake,
+        shares=shares,
+        size_usdc=(shares * price).quantize(USDC_STEP),
+        capped_by=tuple(capped),
+    )

@@ -1,0 +1,110 @@
+"""What the decision pipeline sees: plain, immutable snapshots with no database behind them.
+
+The executor builds these from PostgreSQL (``orderflow.signals.queries``); the walk-forward
+backtest builds them from its own as-of view of history. Either way :func:`evaluate` receives the
+same types, so live trading and backtests run the same decision code.
+
+Money and prices are ``Decimal`` (exact); probabilities and scores are floats (they are estimates,
+never stored as money).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+Side = Literal["BUY", "SELL"]
+
+
+@dataclass(frozen=True, slots=True)
+class TradeView:
+    """One stored fill (a row of ``orderflow_trades``) as seen from its owner, the wallet."""
+
+    chain_id: int
+    tx_hash: str
+    log_index: int
+    wallet: str
+    side: Side
+    token_id: int
+    price: Decimal
+    size: Decimal
+    usdc_size: Decimal
+    timestamp: datetime
+    market_id: str | None = None
+    outcome_index: int | None = None
+    id: int | None = None
+    traceparent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WalletView:
+    """The reputation stage's verdict on a wallet at decision time.
+
+    ``edge`` is the wallet's shrunk mean edge per resolved buy (payout minus entry price per
+    share, pulled toward 0 for small samples) and ``edge_se`` its standard error; both None when
+    reputation has not measured the wallet yet.
+    """
+
+    address: str
+    score: float | None
+    tier: str | None = None
+    edge: float | None = None
+    edge_se: float | None = None
+    resolved_buys: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MarketView:
+    """The traded token's market at decision time.
+
+    ``last_price`` is the latest observed trade price of the token (the price we would trade at
+    now); ``window_high`` the highest trade price of the token during the panic-sell look-back
+    window before the triggering fill (None when it did not trade then). ``resolves_at`` is the
+    scheduled end when a source knows it (on-chain data does not: then None).
+    """
+
+    token_id: int
+    market_id: str | None
+    resolved: bool = False
+    last_price: Decimal | None = None
+    window_high: Decimal | None = None
+    resolves_at: datetime | None = None
+    tick_size: Decimal | None = None
+    min_order_size: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenPosition:
+    """One open position of a strategy, as far as risk limits care."""
+
+    token_id: int
+    market_id: str | None
+    shares: Decimal
+    cost: Decimal
+    unrealized_pnl: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyBook:
+    """A strategy's state that limits what it may open next.
+
+    ``day_pnl`` is realized P&L of positions closed since 00:00 UTC plus the unrealized P&L of
+    every open position (marked at the latest price).
+    """
+
+    bankroll: Decimal
+    open_positions: Mapping[int, OpenPosition] = field(default_factory=dict)
+    day_pnl: Decimal = Decimal(0)
+    paused: bool = False
+    killed: bool = False
+
+    def market_exposure(self, market_id: str | None) -> Decimal:
+        if market_id is None:
+            return Decimal(0)
+        return sum(
+            (p.cost for p in self.open_positions.values() if p.market_id == market_id),
+            Decimal(0),
+        )
