@@ -1,0 +1,158 @@
+{{/*
+Pieces every orderflow pod shares: security contexts, writable scratch volumes for a read-only
+root filesystem, scheduling, and the environment (ConfigMap + Secret references).
+*/}}
+
+{{- define "orderflow.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.securityContext.runAsUser }}
+runAsGroup: {{ .Values.securityContext.runAsGroup }}
+fsGroup: {{ .Values.securityContext.fsGroup }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "orderflow.containerSecurityContext" -}}
+runAsNonRoot: true
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+privileged: false
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* /tmp (HOME, caches) and the data directory are the only writable paths. */}}
+{{- define "orderflow.volumes" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: 256Mi
+- name: data
+  emptyDir:
+    sizeLimit: 256Mi
+{{- end -}}
+
+{{- define "orderflow.volumeMounts" -}}
+- name: tmp
+  mountPath: /tmp
+- name: data
+  mountPath: /var/lib/orderflow
+{{- end -}}
+
+{{- define "orderflow.scheduling" -}}
+{{- with .Values.image.pullSecrets }}
+imagePullSecrets:
+{{- range . }}
+  - name: {{ . }}
+{{- end }}
+{{- end }}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+{{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+{{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.affinity }}
+affinity:
+{{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* Pod metadata: labels and the checksums that roll pods when config or Secret change. */}}
+{{- define "orderflow.podMetadata" -}}
+{{- $root := .root -}}
+labels:
+  {{- include "orderflow.componentLabels" . | nindent 2 }}
+  {{- with $root.Values.podLabels }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+annotations:
+  checksum/config: {{ include (print $root.Template.BasePath "/configmap.yaml") $root | sha256sum }}
+  {{- if .strategy }}
+  checksum/strategy: {{ include (print $root.Template.BasePath "/executor/configmap.yaml") $root | sha256sum }}
+  {{- end }}
+  {{- if not $root.Values.secrets.existingSecret }}
+  checksum/secret: {{ include (print $root.Template.BasePath "/secret.yaml") $root | sha256sum }}
+  {{- end }}
+  {{- with $root.Values.podAnnotations }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- end -}}
+
+{{/* Non-secret settings: the common ConfigMap, plus the strategy one for the executor. */}}
+{{- define "orderflow.envFrom" -}}
+envFrom:
+  - configMapRef:
+      name: {{ include "orderflow.fullname" .root }}
+  {{- if .strategy }}
+  - configMapRef:
+      name: {{ include "orderflow.componentName" (dict "root" .root "component" "strategy") }}
+  {{- end }}
+{{- end -}}
+
+{{- define "orderflow.env.database" -}}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "orderflow.secretName" . }}
+      key: DATABASE_URL
+{{- end -}}
+
+{{- define "orderflow.env.rpc" -}}
+- name: POLYGON_RPC_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "orderflow.secretName" . }}
+      key: POLYGON_RPC_URL
+{{- end -}}
+
+{{/*
+The executor's Polymarket credentials, key by key from credentials.existingSecret. The private
+key is required (the pod does not start without it); the others are optional because the API
+key can be derived from the private key and the funder/signature type have defaults.
+*/}}
+{{- define "orderflow.env.credentials" -}}
+{{- $secret := .Values.credentials.existingSecret -}}
+{{- range $key := list "POLY_PRIVATE_KEY" "POLY_FUNDER" "POLY_SIGNATURE_TYPE" "POLY_API_KEY" "POLY_API_SECRET" "POLY_API_PASSPHRASE" }}
+- name: {{ $key }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ $key }}
+      optional: {{ ne $key "POLY_PRIVATE_KEY" }}
+{{- end }}
+{{- end -}}
+
+{{/* The named container port every service listens on for health and metrics. */}}
+{{- define "orderflow.healthPort" -}}
+- name: http
+  containerPort: {{ .Values.config.healthPort }}
+  protocol: TCP
+{{- end -}}
+
+{{/* liveness/readiness/startup probes: (dict "live" "/healthz" "ready" "/readyz") */}}
+{{- define "orderflow.probes" -}}
+startupProbe:
+  httpGet:
+    path: {{ .live }}
+    port: http
+  periodSeconds: 5
+  failureThreshold: 60
+livenessProbe:
+  httpGet:
+    path: {{ .live }}
+    port: http
+  periodSeconds: 15
+  timeoutSeconds: 5
+  failureThreshold: 4
+readinessProbe:
+  httpGet:
+    path: {{ .ready }}
+    port: http
+  periodSeconds: 10
+  timeoutSeconds: 5
+  failureThreshold: 3
+{{- end -}}

@@ -1,0 +1,40 @@
+{{/*
+Invalid combinations of values that a JSON schema cannot express. Each message names the keys
+to change. Included once by validate.yaml, so `helm template`/`install`/`lint` all stop early.
+*/}}
+{{- define "orderflow.validate" -}}
+{{- $v := .Values -}}
+{{- $s := $v.executor.strategy -}}
+{{- if and $v.executor.enabled (eq $s.mode "live") (not $v.credentials.existingSecret) -}}
+{{- fail "executor.strategy.mode=live needs credentials.existingSecret: the name of a Secret with POLY_PRIVATE_KEY (and POLY_FUNDER, POLY_SIGNATURE_TYPE, POLY_API_KEY, POLY_API_SECRET, POLY_API_PASSPHRASE). Use mode=paper to trade without credentials." -}}
+{{- end -}}
+{{- if and $v.postgresql.enabled $v.secrets.existingSecret -}}
+{{- fail (printf "postgresql.enabled=true and secrets.existingSecret=%q both set DATABASE_URL: set secrets.existingSecret=\"\" to use the dev database (the chart then creates the Secret), or postgresql.enabled=false to use the existing Secret." $v.secrets.existingSecret) -}}
+{{- end -}}
+{{- if and $v.postgresql.enabled $v.secrets.databaseUrl -}}
+{{- fail "postgresql.enabled=true and secrets.databaseUrl both set DATABASE_URL: leave secrets.databaseUrl empty to use the dev database, or set postgresql.enabled=false." -}}
+{{- end -}}
+{{- if and $v.postgresql.enabled (not $v.postgresql.auth.password) -}}
+{{- fail "postgresql.enabled=true needs postgresql.auth.password (the dev database's password)." -}}
+{{- end -}}
+{{- if not $v.secrets.existingSecret -}}
+{{- if and (not $v.postgresql.enabled) (not $v.secrets.databaseUrl) -}}
+{{- fail "no database configured: set secrets.existingSecret (a Secret with DATABASE_URL), or secrets.databaseUrl, or postgresql.enabled=true for a dev database." -}}
+{{- end -}}
+{{- if and $v.listener.enabled (not $v.secrets.polygonRpcUrl) -}}
+{{- fail "listener.enabled=true needs a Polygon node: set secrets.polygonRpcUrl (wss://...) or secrets.existingSecret (a Secret with POLYGON_RPC_URL), or listener.enabled=false." -}}
+{{- end -}}
+{{- end -}}
+{{- if ge (float64 $s.maxFadeScore) (float64 $s.minWhaleScore) -}}
+{{- fail (printf "executor.strategy.maxFadeScore (%v) must be below executor.strategy.minWhaleScore (%v)." $s.maxFadeScore $s.minWhaleScore) -}}
+{{- end -}}
+{{- if gt (float64 $s.maxPositionUsd) (float64 $s.bankrollUsd) -}}
+{{- fail (printf "executor.strategy.maxPositionUsd (%v) exceeds executor.strategy.bankrollUsd (%v)." $s.maxPositionUsd $s.bankrollUsd) -}}
+{{- end -}}
+{{- if and $v.exampleStrategy.enabled (not $v.operator.enabled) -}}
+{{- fail "exampleStrategy.enabled=true needs operator.enabled=true: nothing would reconcile the TradingStrategy." -}}
+{{- end -}}
+{{- if and $v.metrics.serviceMonitor.enabled (not $v.metrics.service.enabled) -}}
+{{- fail "metrics.serviceMonitor.enabled=true needs metrics.service.enabled=true (the ServiceMonitor scrapes those Services)." -}}
+{{- end -}}
+{{- end -}}
