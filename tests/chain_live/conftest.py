@@ -1,0 +1,212 @@
+"""Fixtures for the live listener: a real anvil node, the LogRelay contract, a cuttable TCP proxy.
+
+* ``anvil``: ``anvil --port <free> --chain-id 137 --silent`` per test (about a second to start),
+  with the LogRelay runtime (contracts/relay.hex) installed by ``anvil_setCode`` at the REAL
+  Polymarket exchange and ConditionalTokens addresses, so emitted logs carry the real address,
+  topic0 and ABI data.
+* ``proxy``: a TCP proxy in front of anvil; ``cut()`` drops every open connection (a dropped
+  WebSocket as the listener sees it), ``refuse`` makes new connections fail.
+
+anvil facts these tests rely on (checked against anvil 1.7.1): logs from eth_getLogs and from
+the logs subscription carry ``blockTimestamp``; ``evm_revert`` and ``anvil_reorg`` emit the new
+chain's newHeads but no ``removed: true`` logs; automine gives every transaction its own block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from orderflow.chain import contracts
+from tests.conftest import tool_path
+
+RELAY_HEX = (Path(__file__).parent / "contracts" / "relay.hex").read_text().strip()
+WATCHED = [*contracts.MAINNET.exchanges, contracts.MAINNET.ctf]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def relay_calldata(topics: Sequence[str], data: str) -> str:
+    """The LogRelay's calldata for one log: k, the k topics, then the data bytes."""
+    words = [len(topics).to_bytes(32, "big").hex()]
+    words += [bytes.fromhex(t.removeprefix("0x")).rjust(32, b"\0").hex() for t in topics]
+    return "0x" + "".join(words) + data.removeprefix("0x")
+
+
+class Anvil:
+    """A running anvil process and async helpers to drive it over HTTP."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.http_url = f"http://127.0.0.1:{port}"
+        self.ws_url = f"ws://127.0.0.1:{port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._client = httpx.AsyncClient(timeout=30)
+        self._ids = 0
+        self.account = ""
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [str(tool_path("anvil")), "--port", str(self.port), "--chain-id", "137", "--silent"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("anvil did not start within 30 s")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+            self.proc = None
+
+    async def rpc(self, method: str, *params: Any) -> Any:
+        self._ids += 1
+        body = {"jsonrpc": "2.0", "id": self._ids, "method": method, "params": list(params)}
+        reply = (await self._client.post(self.http_url, json=body)).json()
+        if "error" in reply:
+            raise RuntimeError(f"anvil {method}: {reply['error']}")
+        return reply["result"]
+
+    async def setup(self) -> None:
+        self.account = (await self.rpc("eth_accounts"))[0]
+        for address in WATCHED:
+            await self.rpc("anvil_setCode", address, RELAY_HEX)
+
+    async def emit(self, raw_log: dict[str, Any]) -> str:
+        """Send one transaction making the relay at ``raw_log['address']`` emit that log."""
+        tx = {
+            "from": self.account,
+            "to": raw_log["address"],
+            "data": relay_calldata(raw_log["topics"], raw_log["data"]),
+            "gas": hex(1_000_000),
+        }
+        return str(await self.rpc("eth_sendTransaction", tx))
+
+    async def emit_block(self, raw_logs: Sequence[dict[str, Any]]) -> int:
+        """Emit several logs in ONE block (automine paused); returns the block number."""
+        await self.rpc("evm_setAutomine", False)
+        try:
+            for raw in raw_logs:
+                await self.emit(raw)
+            await self.rpc("evm_mine")
+        finally:
+            await self.rpc("evm_setAutomine", True)
+        return await self.head()
+
+    async def head(self) -> int:
+        return int(await self.rpc("eth_blockNumber"), 16)
+
+    async def mine(self, blocks: int = 1) -> None:
+        await self.rpc("anvil_mine", hex(blocks))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+@pytest.fixture
+def anvil_process() -> Iterator[Anvil]:
+    node = Anvil(free_port())
+    node.start()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture
+async def anvil(anvil_process: Anvil) -> AsyncIterator[Anvil]:
+    await anvil_process.setup()
+    try:
+        yield anvil_process
+    finally:
+        await anvil_process.aclose()
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:<port> to a target port; ``cut()`` kills live connections."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self.refuse = False
+        self.connections = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.CancelledError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.refuse:
+            writer.close()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            return
+        self.connections += 1
+        self._writers |= {writer, up_writer}
+        for task in (self._pipe(reader, up_writer), self._pipe(up_reader, writer)):
+            t = asyncio.create_task(task)
+            self._tasks.add(t)
+            t.add_done_callback(self._tasks.discard)
+
+    def cut(self) -> None:
+        """Drop every open connection abruptly (both directions)."""
+        for writer in self._writers:
+            transport = writer.transport
+            transport.abort()
+        self._writers.clear()
+
+    async def stop(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for t in list(self._tasks):
+            t.cancel()
+
+
+@pytest.fixture
+async def proxy(anvil: Anvil) -> AsyncIterator[TcpProxy]:
+    p = TcpProxy(anvil.port)
+    await p.start()
+    try:
+        yield p
+    finally:
+        await p.stop()
