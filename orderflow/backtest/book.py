@@ -1,0 +1,153 @@
+"""One follower's paper book during a replay: signals, positions, realized P&L by day, equity.
+
+Fills come from the executor's :func:`orderflow.execution.paper.paper_fill` and are booked with
+the one accounting implementation (:class:`orderflow.accounting.Position`); resolutions settle
+positions at the market's payout per share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from orderflow.accounting import Fill, Position
+from orderflow.backtest.followers import Intent
+from orderflow.backtest.tape import Tape
+from orderflow.execution.paper import paper_fill
+from orderflow.signals.sizing import dec
+from orderflow.signals.views import OpenPosition, StrategyBook, TradeView, WalletView
+
+ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class SignalRecord:
+    """One signal as the backtest saw it; ``pnl`` is set once its position is closed or marked."""
+
+    time: datetime
+    signal_type: str
+    status: str  # EXECUTED / SKIPPED (EXPIRED never happens: the replay decides at fill time)
+    reason: str
+    wallet: str
+    wallet_score: float | None
+    token_id: int
+    market_id: str | None
+    outcome_index: int | None
+    trigger_price: Decimal
+    tx_hash: str
+    log_index: int
+    confidence: float | None = None
+    win_probability: float | None = None
+    shares: Decimal = ZERO
+    price: Decimal | None = None
+    size_usdc: Decimal | None = None
+    fee: Decimal = ZERO
+    pnl: Decimal | None = None
+    closed_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class Held:
+    position: Position
+    token_id: int
+    market_id: str | None
+    outcome_index: int | None
+    signal: SignalRecord
+
+
+@dataclass
+class Book:
+    bankroll: Decimal
+    fee_rate: Decimal
+    open: dict[int, Held] = field(default_factory=dict)
+    closed: list[Held] = field(default_factory=list)
+    signals: list[SignalRecord] = field(default_factory=list)
+    realized_by_day: dict[date, Decimal] = field(default_factory=dict)
+    realized: Decimal = ZERO
+
+    def view(self, now: datetime, tape: Tape) -> StrategyBook:
+        """The executor's view of this book at ``now`` (day P&L = realized today + unrealized)."""
+        positions = {}
+        unrealized = ZERO
+        for token, held in self.open.items():
+            mark = tape.last_price(token)
+            upnl = held.position.mark(mark) if mark is not None else ZERO
+            unrealized += upnl
+            positions[token] = OpenPosition(
+                token, held.market_id, held.position.shares, held.position.cost_basis, upnl
+            )
+        day_pnl = self.realized_by_day.get(now.date(), ZERO) + unrealized
+        return StrategyBook(bankroll=self.bankroll, open_positions=positions, day_pnl=day_pnl)
+
+    def record(
+        self, trade: TradeView, wallet: WalletView, intent: Intent, now: datetime
+    ) -> SignalRecord:
+        """Store the signal and, when accepted, paper-fill it into a new position."""
+        signal = SignalRecord(
+            time=now,
+            signal_type=intent.signal_type,
+            status="EXECUTED" if intent.accepted else "SKIPPED",
+            reason=intent.reason,
+            wallet=trade.wallet,
+            wallet_score=wallet.score,
+            token_id=trade.token_id,
+            market_id=trade.market_id,
+            outcome_index=trade.outcome_index,
+            trigger_price=trade.price,
+            tx_hash=trade.tx_hash,
+            log_index=trade.log_index,
+            confidence=intent.confidence,
+            win_probability=intent.win_probability,
+        )
+        self.signals.append(signal)
+        if intent.accepted and intent.price is not None:
+            report = paper_fill(intent.shares, intent.price, self.fee_rate, now)
+            position = Position()
+            position.apply(
+                Fill("BUY", report.shares, report.usdc, report.fee, report.fee_asset, now)
+            )
+            signal.shares, signal.price = report.shares, report.price
+            signal.size_usdc, signal.fee = report.usdc, report.fee
+            self.open[trade.token_id] = Held(
+                position, trade.token_id, trade.market_id, trade.outcome_index, signal
+            )
+        return signal
+
+    def settle(self, market_id: str, payouts: tuple[Decimal, ...], when: datetime) -> None:
+        """Close every open position of a resolved market at its payout per share."""
+        for token, held in list(self.open.items()):
+            if held.market_id != market_id or held.outcome_index is None:
+                continue
+            realized = held.position.settle(payouts[held.outcome_index])
+            self._book_realized(realized, when)
+            held.signal.pnl = held.position.realized_pnl
+            held.signal.closed_at = when
+            self.closed.append(held)
+            del self.open[token]
+
+    def _book_realized(self, amount: Decimal, when: datetime) -> None:
+        self.realized += amount
+        day = when.date()
+        self.realized_by_day[day] = self.realized_by_day.get(day, ZERO) + amount
+
+    def unrealized(self, tape: Tape) -> Decimal:
+        total = ZERO
+        for token, held in self.open.items():
+            mark = tape.last_price(token)
+            if mark is not None:
+                total += held.position.mark(mark)
+        return total
+
+    def equity(self, tape: Tape) -> Decimal:
+        return self.bankroll + self.realized + self.unrealized(tape)
+
+    def mark_open_signals(self, tape: Tape) -> None:
+        """At the end of the replay: open positions carry their unrealized P&L as signal P&L."""
+        for token, held in self.open.items():
+            mark = tape.last_price(token)
+            held.signal.pnl = held.position.total_pnl(mark)
+
+
+def fee_rate_of(rate: float) -> Decimal:
+    return dec(rate)

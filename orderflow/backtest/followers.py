@@ -1,0 +1,153 @@
+"""Who the backtest follows: the strategy (the executor's own decision code) and two baselines.
+
+* :class:`StrategyFollower` calls :func:`orderflow.signals.evaluate` — signal rules, win
+  probability from the wallet's measured edge, Kelly sizing, every risk limit — exactly as the
+  executor does for a live fill.
+* :class:`BaselineFollower` ignores scores: it follows BUY fills of every wallet (``follow-all``)
+  or of a seeded random subset of wallets (``follow-random``) with a fixed stake, through the
+  executor's same market and book risk gates and the same entry-price rule (observed price plus
+  slippage, rounded up to the tick), so the only difference from the strategy is *whom* it
+  follows and how much it stakes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_DOWN, Decimal
+from typing import Protocol
+
+from orderflow.signals import StrategyBook, classify, evaluate
+from orderflow.signals.risk import book_gates, market_gates
+from orderflow.signals.sizing import SHARE_STEP, dec, entry_price, fee_per_share
+from orderflow.signals.views import MarketView, TradeView, WalletView
+from orderflow.strategy.settings import StrategySettings
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """A follower's decision on one fill; ``accepted`` ones are paper-filled."""
+
+    signal_type: str
+    accepted: bool
+    reason: str
+    shares: Decimal = Decimal(0)
+    price: Decimal | None = None
+    confidence: float | None = None
+    win_probability: float | None = None
+
+
+class Follower(Protocol):
+    name: str
+    settings: StrategySettings
+
+    def wants(self, trade: TradeView, wallet: WalletView, market: MarketView) -> bool:
+        """Cheap pre-check: can this fill be a signal at all? (Skips building the book view.)"""
+        ...
+
+    def decide(
+        self,
+        trade: TradeView,
+        wallet: WalletView,
+        market: MarketView,
+        book: StrategyBook,
+        now: datetime,
+    ) -> Intent | None: ...
+
+
+class StrategyFollower:
+    """The strategy under test: the executor's pure pipeline, unchanged."""
+
+    def __init__(self, settings: StrategySettings, name: str = "strategy") -> None:
+        self.name = name
+        self.settings = settings
+
+    def wants(self, trade: TradeView, wallet: WalletView, market: MarketView) -> bool:
+        return classify(trade, wallet, market, self.settings) is not None
+
+    def decide(
+        self,
+        trade: TradeView,
+        wallet: WalletView,
+        market: MarketView,
+        book: StrategyBook,
+        now: datetime,
+    ) -> Intent | None:
+        decision = evaluate(trade, wallet, market, book, self.settings, now)
+        if decision is None:
+            return None
+        return Intent(
+            signal_type=decision.signal_type.value,
+            accepted=decision.accepted,
+            reason=decision.reason.value,
+            shares=decision.shares,
+            price=decision.price,
+            confidence=decision.confidence,
+            win_probability=decision.win_probability,
+        )
+
+
+def in_random_subset(address: str, seed: int, share: float) -> bool:
+    """Stable, seeded membership: the same wallets are drawn whenever they first appear.
+
+    Drawing per address (a hash of seed and address) needs no list of future wallets, so the
+    random baseline has no look-ahead either.
+    """
+    digest = hashlib.sha256(f"{seed}:{address}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+class BaselineFollower:
+    """Follow BUY fills of every wallet, or of a random subset, with a fixed stake."""
+
+    def __init__(
+        self,
+        settings: StrategySettings,
+        *,
+        name: str,
+        stake_usd: Decimal,
+        random_share: float | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.stake = stake_usd
+        self.random_share = random_share
+        self.seed = seed
+        self.signal_type = "FOLLOW_ALL" if random_share is None else "FOLLOW_RANDOM"
+        self._min_trigger = dec(settings.min_trigger_usd)
+
+    def wants(self, trade: TradeView, wallet: WalletView, market: MarketView) -> bool:
+        if trade.side != "BUY" or trade.usdc_size < self._min_trigger:
+            return False
+        return self.random_share is None or in_random_subset(
+            trade.wallet, self.seed, self.random_share
+        )
+
+    def decide(
+        self,
+        trade: TradeView,
+        wallet: WalletView,
+        market: MarketView,
+        book: StrategyBook,
+        now: datetime,
+    ) -> Intent | None:
+        s = self.settings
+        if not self.wants(trade, wallet, market):
+            return None
+        gate = market_gates(trade, market, book, s, now) or book_gates(trade, book, s)
+        if gate is not None:
+            return Intent(self.signal_type, False, gate.value)
+        assert market.last_price is not None  # market_gates refused otherwise
+        tick = market.tick_size or dec(s.tick_size)
+        price = entry_price(market.last_price, s, tick)
+        all_in = price + fee_per_share(price, dec(s.taker_fee_rate))
+        room = max(
+            Decimal(0), dec(s.max_market_exposure_usd) - book.market_exposure(market.market_id)
+        )
+        stake = min(self.stake, room)
+        shares = (stake / all_in).quantize(SHARE_STEP, rounding=ROUND_DOWN)
+        if shares <= 0 or shares < (market.min_order_size or dec(s.min_order_size)):
+            return Intent(self.signal_type, False, "below_min_size")
+        return Intent(self.signal_type, True, "accepted", shares=shares, price=price)

@@ -1,0 +1,91 @@
+"""The backtest's SQL: stored trades and resolutions, read in time order, nothing else.
+
+All reads are bounded by time so a walk-forward step loads only its own window: memory stays
+proportional to one step's trades however long the stored history is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import asyncpg
+
+from orderflow.signals.views import TradeView
+
+_TRADES = """
+SELECT id, chain_id, tx_hash, log_index, wallet_address, side, token_id, price, size, usdc_size,
+       timestamp, market_id, outcome_index
+  FROM orderflow_trades
+ WHERE timestamp > $1 AND timestamp <= $2
+ ORDER BY timestamp, block_number, log_index
+"""
+
+_RESOLUTIONS = """
+SELECT market_id, payouts, resolved_at
+  FROM orderflow_market_outcomes
+ WHERE resolved_at > $1 AND resolved_at <= $2
+ ORDER BY resolved_at, market_id
+"""
+
+_BOUNDS = "SELECT min(timestamp), max(timestamp), count(*) FROM orderflow_trades"
+
+
+@dataclass(frozen=True, slots=True)
+class ResolutionEvent:
+    """A market's resolution, as known from ``resolved_at`` on (never earlier)."""
+
+    market_id: str
+    resolved_at: datetime
+    payouts: tuple[Decimal, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    first: datetime
+    last: datetime
+    trades: int
+
+
+async def bounds(conn: asyncpg.Connection) -> Bounds | None:
+    """Time span of the stored trades, or None when there are none."""
+    row = await conn.fetchrow(_BOUNDS)
+    if row is None or row[2] == 0:
+        return None
+    return Bounds(row[0], row[1], int(row[2]))
+
+
+async def trades_between(
+    conn: asyncpg.Connection, after: datetime, until: datetime
+) -> list[TradeView]:
+    """Trades with ``after < timestamp <= until``, in chain order."""
+    rows = await conn.fetch(_TRADES, after, until)
+    return [
+        TradeView(
+            chain_id=r["chain_id"],
+            tx_hash=r["tx_hash"],
+            log_index=r["log_index"],
+            wallet=r["wallet_address"],
+            side=r["side"],
+            token_id=int(r["token_id"]),
+            price=r["price"],
+            size=r["size"],
+            usdc_size=r["usdc_size"],
+            timestamp=r["timestamp"],
+            market_id=r["market_id"],
+            outcome_index=r["outcome_index"],
+            id=r["id"],
+        )
+        for r in rows
+    ]
+
+
+async def resolutions_between(
+    conn: asyncpg.Connection, after: datetime, until: datetime
+) -> list[ResolutionEvent]:
+    rows = await conn.fetch(_RESOLUTIONS, after, until)
+    return [
+        ResolutionEvent(r["market_id"], r["resolved_at"], tuple(Decimal(p) for p in r["payouts"]))
+        for r in rows
+    ]

@@ -1,0 +1,49 @@
+"""What the market looked like at a moment of the replay: prices seen so far, resolutions so far.
+
+The tape is fed in time order and answers only about the past: the last traded price of a token,
+its highest price in a look-back window before the current fill, and whether its market has a
+resolution *already*. It is the backtest's half of the as-of gate (the scorer is the other).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from orderflow.signals.views import MarketView, TradeView
+
+
+class Tape:
+    def __init__(self, fade_window_secs: float) -> None:
+        self._window = timedelta(seconds=fade_window_secs)
+        self._last: dict[int, Decimal] = {}
+        self._recent: dict[int, deque[tuple[datetime, Decimal]]] = {}
+        self.resolved: dict[str, tuple[Decimal, ...]] = {}
+
+    def last_price(self, token_id: int) -> Decimal | None:
+        return self._last.get(token_id)
+
+    def observe(self, trade: TradeView) -> MarketView:
+        """Record ``trade`` and return its market as a follower sees it right after the fill.
+
+        ``window_high`` covers the look-back window *before* this fill; ``last_price`` is this
+        fill's price (the latest observed price at decision time).
+        """
+        recent = self._recent.setdefault(trade.token_id, deque())
+        cutoff = trade.timestamp - self._window
+        while recent and recent[0][0] < cutoff:
+            recent.popleft()
+        high = max((p for _, p in recent), default=None)
+        recent.append((trade.timestamp, trade.price))
+        self._last[trade.token_id] = trade.price
+        return MarketView(
+            token_id=trade.token_id,
+            market_id=trade.market_id,
+            resolved=trade.market_id is not None and trade.market_id in self.resolved,
+            last_price=trade.price,
+            window_high=high,
+        )
+
+    def resolve(self, market_id: str, payouts: tuple[Decimal, ...]) -> None:
+        self.resolved[market_id] = payouts
