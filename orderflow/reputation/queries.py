@@ -1,0 +1,366 @@
+"""All of reputation's SQL, set-based: a handful of statements whatever the number of wallets.
+
+The run builds temporary tables inside one transaction (dropped on commit):
+
+    rep_positions   one row per (wallet, token): gross/net amounts, resolution, P&L, edge
+    rep_last_price  last traded price of every token still held in an unresolved market
+    rep_wallets     one row per wallet: the statistics and the factor inputs (``idx`` = 0..n-1)
+    rep_scores      factor values, score and tier per ``idx``, computed in numpy and sent back
+    rep_final       rep_wallets + rep_scores + the factors JSON, ready to persist
+
+**The as_of gate.** :data:`GATED_TRADES` and :data:`GATED_OUTCOMES` are the only way any
+statement here reads ``orderflow_trades`` and ``orderflow_market_outcomes``: trades with
+``timestamp <= $1`` and resolutions with ``resolved_at <= $1``. Parameter ``$1`` is always the
+cut-off (``now()`` for a live run), so no statement can see the future of a backtest.
+
+Accounting in SQL is the aggregate form of :mod:`orderflow.accounting` (average cost, fees in):
+
+* a resolved position's P&L is path-independent: received - paid + held x payout (when the wallet
+  sold more than it bought, the proceeds are scaled by bought / sold, the untracked-shares rule);
+* an unresolved position realizes, on what it sold, the proceeds minus the average cost of all its
+  buys; this equals the sequential average cost when the buys precede the sells (the usual case)
+  and approximates it otherwise; the rest is marked at the token's last traded price.
+"""
+
+from __future__ import annotations
+
+GATED_TRADES = "SELECT * FROM orderflow_trades WHERE timestamp <= $1::timestamptz"
+GATED_OUTCOMES = "SELECT * FROM orderflow_market_outcomes WHERE resolved_at <= $1::timestamptz"
+
+BUY_SHARES = "t.size - CASE WHEN t.fee_asset = 'SHARES' THEN t.fee ELSE 0 END"
+BUY_PAID = "t.usdc_size + CASE WHEN t.fee_asset = 'COLLATERAL' THEN t.fee ELSE 0 END"
+SELL_SHARES = "t.size + CASE WHEN t.fee_asset = 'SHARES' THEN t.fee ELSE 0 END"
+SELL_RECEIVED = "t.usdc_size - CASE WHEN t.fee_asset = 'COLLATERAL' THEN t.fee ELSE 0 END"
+
+POSITIONS = f"""
+CREATE TEMP TABLE rep_positions ON COMMIT DROP AS
+WITH agg AS (
+    SELECT t.wallet_address, t.token_id,
+           min(t.market_id) AS trade_market_id,
+           min(t.outcome_index) AS trade_outcome_index,
+           count(*) AS fills,
+           sum(t.usdc_size) AS volume,
+           coalesce(sum({BUY_SHARES}) FILTER (WHERE t.side = 'BUY'), 0) AS bought,
+           coalesce(sum({BUY_PAID}) FILTER (WHERE t.side = 'BUY'), 0) AS paid,
+           coalesce(sum(t.size) FILTER (WHERE t.side = 'BUY'), 0) AS bought_gross,
+           coalesce(sum(t.usdc_size) FILTER (WHERE t.side = 'BUY'), 0) AS paid_gross,
+           coalesce(sum({SELL_SHARES}) FILTER (WHERE t.side = 'SELL'), 0) AS sold,
+           coalesce(sum({SELL_RECEIVED}) FILTER (WHERE t.side = 'SELL'), 0) AS received,
+           sum(CASE WHEN t.fee_asset = 'COLLATERAL' THEN t.fee ELSE t.fee * t.price END) AS fees,
+           min(t.timestamp) AS first_at,
+           max(t.timestamp) AS last_at
+      FROM ({GATED_TRADES}) t
+     GROUP BY t.wallet_address, t.token_id
+), outcomes AS (
+    SELECT o.market_id, o.resolved_at, o.payouts,
+           (SELECT sum(x) FROM unnest(o.payouts) AS x) AS payout_sum,
+           (SELECT bool_or(x IS NULL OR x < 0 OR x > 1) FROM unnest(o.payouts) AS x) AS payout_bad
+      FROM ({GATED_OUTCOMES}) o
+), located AS (
+    SELECT a.*,
+           coalesce(a.trade_market_id, tk.condition_id) AS market_id,
+           coalesce(a.trade_outcome_index, tk.outcome_index) AS outcome_index
+      FROM agg a
+      LEFT JOIN orderflow_tokens tk
+        ON a.trade_market_id IS NULL AND tk.token_id = a.token_id
+), judged AS (
+    SELECT l.*, o.resolved_at, o.payouts,
+           CASE WHEN l.market_id IS NULL OR l.outcome_index IS NULL THEN 'UNKNOWN_TOKEN'
+                WHEN o.market_id IS NULL THEN NULL
+                WHEN coalesce(o.payout_sum, 0) = 0 THEN 'ZERO_PAYOUT'
+                WHEN o.payout_bad OR o.payouts[l.outcome_index + 1] IS NULL THEN 'BAD_PAYOUT'
+           END AS problem
+      FROM located l
+      LEFT JOIN outcomes o ON o.market_id = l.market_id
+), valued AS (
+    SELECT j.*,
+           CASE WHEN j.problem IS NULL AND j.resolved_at IS NOT NULL
+                THEN j.payouts[j.outcome_index + 1] END AS payout,
+           greatest(j.bought - j.sold, 0) AS held,
+           least(j.bought, j.sold) AS matched
+      FROM judged j
+)
+SELECT v.wallet_address, v.token_id, v.market_id, v.outcome_index, v.fills, v.volume,
+       v.bought, v.paid, v.bought_gross, v.paid_gross, v.sold, v.received, v.fees,
+       v.first_at, v.last_at, v.problem,
+       CASE WHEN v.problem IS NOT NULL THEN v.payouts::text END AS problem_payouts,
+       v.resolved_at, v.payout, v.held,
+       CASE WHEN v.payout IS NULL THEN NULL
+            WHEN v.bought >= v.sold THEN v.received - v.paid + v.held * v.payout
+            ELSE v.received * v.bought / v.sold - v.paid
+       END AS pnl,
+       CASE WHEN v.payout IS NOT NULL OR v.matched = 0 THEN 0
+            ELSE v.received * v.matched / v.sold - v.paid * v.matched / v.bought
+       END AS realized_open,
+       CASE WHEN v.payout IS NULL AND v.bought > 0 THEN v.paid * v.held / v.bought ELSE 0
+       END AS basis_open,
+       CASE WHEN v.payout IS NOT NULL AND v.bought_gross > 0
+            THEN (v.payout - v.paid_gross / v.bought_gross)::float8 END AS edge,
+       CASE WHEN v.payout IS NULL THEN NULL
+            WHEN v.bought <= v.sold THEN v.last_at
+            ELSE v.resolved_at END AS exited_at
+  FROM valued v
+"""
+
+LAST_PRICES = f"""
+CREATE TEMP TABLE rep_last_price ON COMMIT DROP AS
+SELECT h.token_id, lp.price
+  FROM (SELECT DISTINCT token_id FROM rep_positions WHERE payout IS NULL AND held > 0) h
+ CROSS JOIN LATERAL (
+       SELECT t.price FROM ({GATED_TRADES}) t
+        WHERE t.token_id = h.token_id
+        ORDER BY t.timestamp DESC, t.log_index DESC
+        LIMIT 1) lp
+"""
+
+WALLETS = """
+CREATE TEMP TABLE rep_wallets ON COMMIT DROP AS
+WITH pw AS (
+    SELECT p.wallet_address,
+           sum(p.fills) AS total_trades,
+           sum(p.volume) AS volume,
+           count(DISTINCT p.market_id) AS markets_traded,
+           min(p.first_at) AS first_at,
+           max(p.last_at) AS last_at,
+           sum(p.fees) AS fees,
+           sum(coalesce(p.pnl, p.realized_open)) AS realized_pnl,
+           sum(CASE WHEN p.payout IS NULL AND p.held > 0
+                    THEN p.held * coalesce(lp.price, 0) - p.basis_open ELSE 0 END)
+               AS unrealized_pnl,
+           count(*) FILTER (WHERE p.payout IS NULL AND p.held > 0) AS open_positions,
+           count(p.edge) AS edge_n,
+           avg(p.edge) AS edge_mean,
+           stddev_samp(p.edge) AS edge_sd
+      FROM rep_positions p
+      LEFT JOIN rep_last_price lp ON lp.token_id = p.token_id
+     GROUP BY p.wallet_address
+), mk AS (
+    SELECT wallet_address, market_id, sum(pnl) AS pnl, sum(paid) AS cost,
+           min(first_at) AS first_at, max(exited_at) AS exited_at
+      FROM rep_positions
+     WHERE payout IS NOT NULL
+     GROUP BY wallet_address, market_id
+), mw AS (
+    SELECT wallet_address,
+           count(*) AS resolved,
+           count(*) FILTER (WHERE pnl > 0) AS wins,
+           count(*) FILTER (WHERE pnl < 0) AS losses,
+           coalesce(sum(pnl) FILTER (WHERE pnl > 0), 0) AS gross_profit,
+           coalesce(-sum(pnl) FILTER (WHERE pnl < 0), 0) AS gross_loss,
+           sum(pnl) AS resolved_pnl,
+           sum(cost) AS resolved_cost,
+           count(*) FILTER (WHERE cost > 0) AS return_n,
+           avg((pnl / cost)::float8) FILTER (WHERE cost > 0) AS return_mean,
+           stddev_samp((pnl / cost)::float8) FILTER (WHERE cost > 0) AS return_sd,
+           avg(extract(epoch FROM exited_at - first_at)::float8) AS holding_secs
+      FROM mk
+     GROUP BY wallet_address
+)
+SELECT (row_number() OVER (ORDER BY pw.wallet_address) - 1)::int AS idx,
+       pw.*,
+       coalesce(mw.resolved, 0) AS resolved,
+       coalesce(mw.wins, 0) AS wins,
+       coalesce(mw.losses, 0) AS losses,
+       coalesce(mw.gross_profit, 0) AS gross_profit,
+       coalesce(mw.gross_loss, 0) AS gross_loss,
+       mw.resolved_pnl, mw.resolved_cost,
+       coalesce(mw.return_n, 0) AS return_n, mw.return_mean, mw.return_sd, mw.holding_secs
+  FROM pw
+  LEFT JOIN mw ON mw.wallet_address = pw.wallet_address
+"""
+
+# Factor inputs, one array per column, in idx order (cheap to ship: one value per wallet).
+INPUT_ARRAYS = """
+SELECT array_agg(wins::float8 ORDER BY idx) AS wins,
+       array_agg(losses::float8 ORDER BY idx) AS losses,
+       array_agg(resolved::float8 ORDER BY idx) AS resolved,
+       array_agg(gross_profit::float8 ORDER BY idx) AS gross_profit,
+       array_agg(gross_loss::float8 ORDER BY idx) AS gross_loss,
+       array_agg(return_n::float8 ORDER BY idx) AS return_n,
+       array_agg(coalesce(return_mean, 'NaN') ORDER BY idx) AS return_mean,
+       array_agg(coalesce(return_sd, 'NaN') ORDER BY idx) AS return_sd,
+       array_agg(volume::float8 ORDER BY idx) AS volume_usdc,
+       array_agg(edge_n::float8 ORDER BY idx) AS edge_n,
+       array_agg(coalesce(edge_mean, 'NaN') ORDER BY idx) AS edge_mean,
+       array_agg(coalesce(edge_sd, 'NaN') ORDER BY idx) AS edge_sd
+  FROM rep_wallets
+"""
+
+SCORES = """
+CREATE TEMP TABLE rep_scores ON COMMIT DROP AS
+SELECT (s.idx - 1)::int AS idx, s.wilson_lower, s.wilson_upper,
+       nullif(s.pf_shrunk, 'NaN') AS pf_shrunk, s.sharpe_shrunk, s.edge,
+       nullif(s.edge_se, 'NaN') AS edge_se, s.f_win, s.f_pf, s.f_cons, s.f_vol, s.f_timing,
+       s.raw_score,
+       s.score::numeric(4, 2) AS score, s.cap, s.tier
+  FROM unnest($1::float8[], $2::float8[], $3::float8[], $4::float8[], $5::float8[],
+              $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::float8[],
+              $11::float8[], $12::float8[], $13::float8[], $14::text[], $15::text[])
+       WITH ORDINALITY AS s(wilson_lower, wilson_upper, pf_shrunk, sharpe_shrunk, edge, edge_se,
+                            f_win, f_pf, f_cons, f_vol, f_timing, raw_score, score, cap, tier,
+                            idx)
+"""
+
+# $1..$5 = weights (win rate, profit factor, consistency, volume, timing).
+FINAL = """
+CREATE TEMP TABLE rep_final ON COMMIT DROP AS
+SELECT w.*, s.score, s.tier, s.edge AS edge_shrunk, s.edge_se, s.f_cons, s.f_timing,
+       jsonb_build_object(
+           'score', s.score, 'raw_score', round(s.raw_score::numeric, 4), 'capped', s.cap,
+           'win_rate', jsonb_build_object(
+               'value', s.f_win, 'weight', $1::float8, 'points', 10 * $1::float8 * s.f_win,
+               'wins', w.wins, 'losses', w.losses,
+               'wilson_lower', s.wilson_lower, 'wilson_upper', s.wilson_upper),
+           'profit_factor', jsonb_build_object(
+               'value', s.f_pf, 'weight', $2::float8, 'points', 10 * $2::float8 * s.f_pf,
+               'gross_profit', w.gross_profit, 'gross_loss', w.gross_loss,
+               'shrunk', s.pf_shrunk),
+           'consistency', jsonb_build_object(
+               'value', s.f_cons, 'weight', $3::float8, 'points', 10 * $3::float8 * s.f_cons,
+               'markets', w.return_n, 'mean_return', w.return_mean, 'sd_return', w.return_sd,
+               'sharpe_shrunk', s.sharpe_shrunk),
+           'volume', jsonb_build_object(
+               'value', s.f_vol, 'weight', $4::float8, 'points', 10 * $4::float8 * s.f_vol,
+               'volume_usdc', w.volume),
+           'timing', jsonb_build_object(
+               'value', s.f_timing, 'weight', $5::float8, 'points', 10 * $5::float8 * s.f_timing,
+               'edge', s.edge, 'edge_raw', w.edge_mean, 'edge_se', s.edge_se,
+               'resolved_buys', w.edge_n)
+       ) AS factors
+  FROM rep_wallets w
+  JOIN rep_scores s ON s.idx = w.idx
+"""
+
+# $1 = computed_at. Before the upsert: a snapshot only where score or tier changes.
+HISTORY = """
+INSERT INTO orderflow_reputation_history
+       (wallet_address, reputation_score, trader_tier, factors, resolved_positions, computed_at)
+SELECT f.wallet_address, f.score, f.tier, f.factors, f.resolved, $1::timestamptz
+  FROM rep_final f
+  LEFT JOIN orderflow_wallet_stats ws ON ws.wallet_address = f.wallet_address
+ WHERE ws.reputation_score IS DISTINCT FROM f.score
+    OR ws.trader_tier IS DISTINCT FROM f.tier
+"""
+
+# $1 = computed_at, $2 = as_of.
+UPSERT_STATS = """
+INSERT INTO orderflow_wallet_stats AS ws (
+    wallet_address, total_trades, total_volume_usdc, markets_traded, resolved_positions, wins,
+    losses, win_rate, gross_profit, gross_loss, profit_factor, realized_pnl, unrealized_pnl, roi,
+    consistency, timing, avg_holding_secs, first_trade_at, last_trade_at, reputation_score,
+    trader_tier, factors, computed_at, updated_at, edge, edge_raw, edge_se, resolved_buys,
+    fees_paid, open_positions, as_of)
+SELECT f.wallet_address, f.total_trades, f.volume, f.markets_traded, f.resolved, f.wins,
+       f.losses,
+       CASE WHEN f.wins + f.losses > 0 THEN f.wins::float8 / (f.wins + f.losses) END,
+       f.gross_profit, f.gross_loss,
+       CASE WHEN f.gross_loss > 0 THEN (f.gross_profit / f.gross_loss)::float8 END,
+       f.realized_pnl, f.unrealized_pnl,
+       CASE WHEN f.resolved_cost > 0 THEN (f.resolved_pnl / f.resolved_cost)::float8 END,
+       f.f_cons, f.f_timing, f.holding_secs, f.first_at, f.last_at, f.score, f.tier, f.factors,
+       $1::timestamptz, now(), f.edge_shrunk, f.edge_mean, f.edge_se, f.edge_n, f.fees,
+       f.open_positions, $2::timestamptz
+  FROM rep_final f
+ON CONFLICT (wallet_address) DO UPDATE SET
+    total_trades = EXCLUDED.total_trades,
+    total_volume_usdc = EXCLUDED.total_volume_usdc,
+    markets_traded = EXCLUDED.markets_traded,
+    resolved_positions = EXCLUDED.resolved_positions,
+    wins = EXCLUDED.wins,
+    losses = EXCLUDED.losses,
+    win_rate = EXCLUDED.win_rate,
+    gross_profit = EXCLUDED.gross_profit,
+    gross_loss = EXCLUDED.gross_loss,
+    profit_factor = EXCLUDED.profit_factor,
+    realized_pnl = EXCLUDED.realized_pnl,
+    unrealized_pnl = EXCLUDED.unrealized_pnl,
+    roi = EXCLUDED.roi,
+    consistency = EXCLUDED.consistency,
+    timing = EXCLUDED.timing,
+    avg_holding_secs = EXCLUDED.avg_holding_secs,
+    first_trade_at = EXCLUDED.first_trade_at,
+    last_trade_at = EXCLUDED.last_trade_at,
+    reputation_score = EXCLUDED.reputation_score,
+    trader_tier = EXCLUDED.trader_tier,
+    factors = EXCLUDED.factors,
+    computed_at = EXCLUDED.computed_at,
+    updated_at = EXCLUDED.updated_at,
+    edge = EXCLUDED.edge,
+    edge_raw = EXCLUDED.edge_raw,
+    edge_se = EXCLUDED.edge_se,
+    resolved_buys = EXCLUDED.resolved_buys,
+    fees_paid = EXCLUDED.fees_paid,
+    open_positions = EXCLUDED.open_positions,
+    as_of = EXCLUDED.as_of
+"""
+
+CLEAR_ISSUES = "DELETE FROM orderflow_reputation_issues"
+
+# $1 = computed_at, $2 = as_of.
+ISSUES = """
+INSERT INTO orderflow_reputation_issues
+       (kind, token_id, market_id, wallets, trades, detail, as_of, computed_at)
+SELECT problem, token_id, min(market_id), count(*), sum(fills),
+       CASE problem
+           WHEN 'UNKNOWN_TOKEN'
+               THEN 'no market_id on its trades and no orderflow_tokens row: cannot settle'
+           WHEN 'ZERO_PAYOUT' THEN 'market resolved with payouts ' || min(problem_payouts)
+                                   || ' summing to 0: treated as unresolved'
+           ELSE 'market resolved with payouts ' || min(problem_payouts)
+                || ' unusable for this outcome: treated as unresolved'
+       END,
+       $2::timestamptz, $1::timestamptz
+  FROM rep_positions
+ WHERE problem IS NOT NULL
+ GROUP BY problem, token_id
+"""
+
+ISSUE_COUNTS = """
+SELECT problem, count(*) AS positions, count(DISTINCT token_id) AS tokens
+  FROM rep_positions WHERE problem IS NOT NULL GROUP BY problem
+"""
+
+SCORE_ROWS = """
+SELECT f.wallet_address, f.score, f.tier, f.edge_shrunk AS edge, f.edge_mean AS edge_raw,
+       f.edge_se, f.edge_n AS resolved_buys, f.resolved, f.wins, f.losses, f.factors
+  FROM rep_final f
+"""
+
+# One wallet's fills with their market resolution (for `orderflow wallet` and the reference).
+# $1 = as_of, $2 = wallet.
+WALLET_FILLS = f"""
+SELECT t.token_id, t.side, t.size, t.usdc_size, t.fee, t.fee_asset, t.price, t.timestamp,
+       coalesce(t.market_id, tk.condition_id) AS market_id,
+       coalesce(t.outcome_index, tk.outcome_index) AS outcome_index,
+       o.payouts, o.resolved_at
+  FROM ({GATED_TRADES}) t
+  LEFT JOIN orderflow_tokens tk ON t.market_id IS NULL AND tk.token_id = t.token_id
+  LEFT JOIN ({GATED_OUTCOMES}) o ON o.market_id = coalesce(t.market_id, tk.condition_id)
+ WHERE t.wallet_address = $2
+ ORDER BY t.timestamp, t.chain_id, t.tx_hash, t.log_index
+"""
+
+# $1 = as_of, $2 = token ids.
+TOKEN_LAST_PRICES = f"""
+SELECT h.token_id, lp.price
+  FROM unnest($2::numeric[]) AS h(token_id)
+ CROSS JOIN LATERAL (
+       SELECT t.price FROM ({GATED_TRADES}) t
+        WHERE t.token_id = h.token_id
+        ORDER BY t.timestamp DESC, t.log_index DESC
+        LIMIT 1) lp
+"""
+
+WALLET_STATS = "SELECT * FROM orderflow_wallet_stats WHERE wallet_address = $1"
+
+WALLET_HISTORY = """
+SELECT reputation_score, trader_tier, resolved_positions, computed_at
+  FROM orderflow_reputation_history
+ WHERE wallet_address = $1
+ ORDER BY computed_at DESC
+ LIMIT $2
+"""
+
+ALL_WALLETS = f"SELECT DISTINCT wallet_address FROM ({GATED_TRADES}) t ORDER BY 1"
+
+RUN_LOCK_KEY = 0x6F72_6466_7265_7075  # "ordfrepu": one reputation run at a time

@@ -1,0 +1,216 @@
+"""Score every wallet: the set-based recompute, as a read-only API and as the persisted run.
+
+Public entry points:
+
+* :func:`compute_scores` -- scores as of a time, returned to the caller, nothing written
+  (backtests: ``await compute_scores(pool, as_of=t)``);
+* :func:`run_reputation` -- the CronJob: compute, snapshot changes into
+  ``orderflow_reputation_history``, upsert ``orderflow_wallet_stats``, replace
+  ``orderflow_reputation_issues``.
+
+Both read the database only through the as_of gate of :mod:`orderflow.reputation.queries`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeAlias
+
+import asyncpg
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from orderflow.reputation import queries as q
+from orderflow.reputation.factors import CAP_REASONS, TIERS, WalletInputs, score, weights
+from orderflow.reputation.settings import ReputationSettings
+
+log = logging.getLogger(__name__)
+
+Db: TypeAlias = "asyncpg.Pool | asyncpg.Connection"
+
+
+class WalletScore(BaseModel):
+    """One wallet's score as of a time (what a backtest or the executor needs)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    wallet_address: str
+    score: Decimal
+    tier: str
+    edge: float  # shrunk mean (payout - entry price) per share over resolved buys
+    edge_raw: float | None
+    edge_se: float | None
+    resolved_buys: int
+    resolved_positions: int
+    wins: int
+    losses: int
+    factors: dict[str, Any]
+
+
+class RunSummary(BaseModel):
+    """What one run did (logged, printed by the CLI)."""
+
+    as_of: datetime
+    computed_at: datetime
+    wallets: int = 0
+    positions: int = 0
+    history_rows: int = 0
+    tiers: dict[str, int] = {}
+    issues: dict[str, int] = {}
+    seconds: float = 0.0
+    skipped: bool = False
+
+
+@asynccontextmanager
+async def _connection(db: Db) -> AsyncIterator[asyncpg.Connection]:
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn:
+            yield conn
+    else:
+        yield db
+
+
+def _finite_or_nan(values: np.ndarray[Any, Any]) -> list[float]:
+    clean = np.where(np.isfinite(values), values, np.nan)
+    return [float(v) for v in clean.tolist()]
+
+
+async def _build(conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings) -> int:
+    """Create the temp tables up to ``rep_final`` inside the caller's transaction."""
+    await conn.execute(f"SET LOCAL work_mem = '{settings.work_mem}'")
+    await conn.execute(q.POSITIONS, as_of)
+    await conn.execute(q.LAST_PRICES, as_of)
+    await conn.execute(q.WALLETS)
+    row = await conn.fetchrow(q.INPUT_ARRAYS)
+    assert row is not None
+    n = len(row["wins"] or [])
+    columns = {k: np.asarray(v or [], dtype=np.float64) for k, v in row.items()}
+    result = score(WalletInputs(**columns), settings)
+    cap = [CAP_REASONS[i] for i in result.cap.tolist()]
+    tier = [TIERS[i] for i in result.tier.tolist()]
+    await conn.execute(
+        q.SCORES,
+        _finite_or_nan(result.wilson_lower),
+        _finite_or_nan(result.wilson_upper),
+        _finite_or_nan(result.profit_factor_shrunk),
+        _finite_or_nan(result.sharpe_shrunk),
+        _finite_or_nan(result.edge),
+        _finite_or_nan(result.edge_se),
+        _finite_or_nan(result.win_rate),
+        _finite_or_nan(result.profit_factor),
+        _finite_or_nan(result.consistency),
+        _finite_or_nan(result.volume),
+        _finite_or_nan(result.timing),
+        _finite_or_nan(result.raw_score),
+        _finite_or_nan(result.score),
+        cap,
+        tier,
+    )
+    w = weights(settings)
+    await conn.execute(
+        q.FINAL,
+        w["win_rate"],
+        w["profit_factor"],
+        w["consistency"],
+        w["volume"],
+        w["timing"],
+    )
+    return n
+
+
+async def _as_of(conn: asyncpg.Connection, as_of: datetime | None) -> datetime:
+    if as_of is not None:
+        return as_of
+    now = await conn.fetchval("SELECT now()")
+    assert isinstance(now, datetime)
+    return now
+
+
+def _nan_none(value: Any) -> float | None:
+    if value is None:
+        return None
+    f = float(value)
+    return None if f != f else f
+
+
+async def compute_scores(
+    db: Db, *, as_of: datetime | None = None, settings: ReputationSettings | None = None
+) -> dict[str, WalletScore]:
+    """Every wallet's score using only trades and resolutions known at ``as_of``.
+
+    Writes nothing (temporary tables only): safe to call from a backtest against a live
+    database. ``as_of=None`` means now.
+    """
+    settings = settings or ReputationSettings()
+    async with _connection(db) as conn, conn.transaction():
+        cutoff = await _as_of(conn, as_of)
+        await _build(conn, cutoff, settings)
+        rows = await conn.fetch(q.SCORE_ROWS)
+    return {
+        r["wallet_address"]: WalletScore(
+            wallet_address=r["wallet_address"],
+            score=r["score"],
+            tier=r["tier"],
+            edge=_nan_none(r["edge"]) or 0.0,
+            edge_raw=_nan_none(r["edge_raw"]),
+            edge_se=_nan_none(r["edge_se"]),
+            resolved_buys=r["resolved_buys"],
+            resolved_positions=r["resolved"],
+            wins=r["wins"],
+            losses=r["losses"],
+            factors=r["factors"],
+        )
+        for r in rows
+    }
+
+
+async def run_reputation(
+    db: Db, *, as_of: datetime | None = None, settings: ReputationSettings | None = None
+) -> RunSummary:
+    """Recompute and persist every wallet's statistics, score and tier in one transaction.
+
+    With ``as_of`` the rows (and history snapshots) are stamped ``computed_at = as_of``. A run
+    that finds another one in progress returns ``skipped=True`` without waiting.
+    """
+    settings = settings or ReputationSettings()
+    started = time.perf_counter()
+    async with _connection(db) as conn, conn.transaction():
+        now = await conn.fetchval("SELECT now()")
+        cutoff = as_of or now
+        computed_at = cutoff
+        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", q.RUN_LOCK_KEY):
+            log.warning("another reputation run holds the lock; skipping")
+            return RunSummary(as_of=cutoff, computed_at=computed_at, skipped=True)
+        wallets = await _build(conn, cutoff, settings)
+        positions = await conn.fetchval("SELECT count(*) FROM rep_positions")
+        history = await conn.execute(q.HISTORY, computed_at)
+        await conn.execute(q.UPSERT_STATS, computed_at, cutoff)
+        await conn.execute(q.CLEAR_ISSUES)
+        await conn.execute(q.ISSUES, computed_at, cutoff)
+        issues = {r["problem"]: r["positions"] for r in await conn.fetch(q.ISSUE_COUNTS)}
+        tiers = {
+            r["tier"]: r["n"]
+            for r in await conn.fetch("SELECT tier, count(*) AS n FROM rep_final GROUP BY tier")
+        }
+    summary = RunSummary(
+        as_of=cutoff,
+        computed_at=computed_at,
+        wallets=wallets,
+        positions=positions,
+        history_rows=int(history.split()[-1]),
+        tiers=tiers,
+        issues=issues,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    if issues:
+        log.warning(
+            "reputation inputs with problems (see orderflow_reputation_issues)",
+            extra={"issues": issues},
+        )
+    log.info("reputation run done", extra=summary.model_dump(mode="json"))
+    return summary
