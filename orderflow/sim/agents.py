@@ -1,8 +1,8 @@
 """The simulated traders: hidden skill, bankroll, activity and a trading style.
 
-Skill is how well a wallet estimates a market's true probability: its private estimate is the
-truth plus Gaussian noise in log-odds space whose spread shrinks as skill grows (skill 1 knows
-the truth, skill 0 guesses with a spread of about ±2.7 log-odds). Styles:
+Skill is how well a wallet estimates a market's true probability: in log-odds its private
+estimate is ``skill * truth + (1 - skill) * opinion`` plus a little noise, the opinion being
+independent of the truth (skill 1 knows the truth, skill 0 knows nothing). Styles:
 
 * ``skilled``      — good estimates, trades only with an edge, sizes with fractional Kelly;
 * ``retail``       — unskilled, small, trades its noisy opinion;
@@ -49,11 +49,6 @@ class Wallet:
     cash: int = 0
     holdings: dict[int, int] = field(default_factory=dict)  # token key -> shares (base units)
     entry_cents: dict[int, int] = field(default_factory=dict)  # token key -> last entry price
-
-    @property
-    def noise_sd(self) -> float:
-        """Spread (log-odds) of this wallet's private estimate around the truth."""
-        return 2.7 * (1.0 - self.skill) + 0.05
 
 
 def _address(rng: random.Random) -> str:

@@ -143,11 +143,18 @@ def _resolve(st: _State, now: float, index: int) -> None:
 
 
 def _belief(st: _State, wallet_index: int, c: Condition) -> float:
-    """The wallet's private estimate of P(YES), drawn once per wallet and condition."""
+    """The wallet's private estimate of P(YES), drawn once per wallet and condition.
+
+    In log-odds: ``skill * truth + (1 - skill) * opinion + noise``, where the opinion is drawn
+    independently of the truth. Skill 0 knows nothing (its buys win as often as the price says,
+    before costs); skill 1 knows the truth up to a little noise.
+    """
     key = (wallet_index, c.index)
     if key not in st.beliefs:
-        noise = st.rng.gauss(0.0, st.wallets[wallet_index].noise_sd)
-        st.beliefs[key] = sigmoid(logit(c.true_p) + noise)
+        skill = st.wallets[wallet_index].skill
+        opinion = st.rng.gauss(0.0, 1.5)
+        noise = st.rng.gauss(0.0, 0.25)
+        st.beliefs[key] = sigmoid(skill * logit(c.true_p) + (1.0 - skill) * opinion + noise)
     return st.beliefs[key]
 
 
