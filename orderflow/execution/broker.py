@@ -18,6 +18,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
+from orderflow.errors import ExecutionError
+
 Mode = Literal["paper", "live"]
 OrderStatus = Literal["OPEN", "FILLED", "CANCELED", "REJECTED"]
 
@@ -64,6 +66,10 @@ class OrderOutcome:
     reason: str | None = None
     filled_shares: Decimal = Decimal(0)  # cumulative, as the exchange reports it
     fills: tuple[FillReport, ...] = field(default=())
+
+
+class OrderInDoubtError(ExecutionError):
+    """The request may or may not have reached the exchange: reconcile, never resend blindly."""
 
 
 class Broker(Protocol):

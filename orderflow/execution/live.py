@@ -26,6 +26,7 @@ from orderflow.errors import ConfigError, ExecutionError
 from orderflow.execution.broker import (
     FillReport,
     Mode,
+    OrderInDoubtError,
     OrderOutcome,
     OrderRequest,
     OrderStatus,
@@ -36,10 +37,6 @@ from orderflow.execution.order_ids import candidate_order_ids
 
 log = logging.getLogger(__name__)
 MIN_EXPIRY_SECS = 200  # the SDK wants GTD expirations at least 180 s ahead
-
-
-class OrderInDoubtError(ExecutionError):
-    """The request may or may not have reached the exchange: reconcile, never resend blindly."""
 
 
 def _environment(clob_url: str | None) -> Any:

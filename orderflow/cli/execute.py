@@ -1,0 +1,109 @@
+"""``orderflow execute``: run the executor (signals, sizing, risk, paper or live orders)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+import asyncpg
+
+from orderflow import db
+from orderflow.cli._common import add_log_format, settings_for
+from orderflow.config import load
+from orderflow.errors import ConfigError
+from orderflow.execution.broker import Broker, Mode
+from orderflow.execution.credentials import LiveCredentials
+from orderflow.execution.engine import Executor
+from orderflow.execution.paper import PaperBroker
+from orderflow.execution.queries import insert_strategy_if_absent, strategy_rows
+from orderflow.execution.settings import ExecutorSettings
+from orderflow.migrate import migrate
+from orderflow.strategy.settings import StrategySettings
+from orderflow.telemetry import HealthServer, setup_metrics
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "execute",
+        help="trade the strategies in the database (paper by default) as trades arrive",
+        description="React to each stored trade within milliseconds (LISTEN/NOTIFY, 3 s polling "
+        "fallback), record FOLLOW_WHALE / FADE_DEGEN signals, size them with fractional Kelly, "
+        "apply risk limits and place paper or live orders. With no strategy in the database, "
+        "one named STRATEGY_NAME (default 'default') is created from the seed's variables.",
+    )
+    p.add_argument(
+        "--strategy",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="run only this strategy (repeatable; default: EXECUTOR_STRATEGIES or all)",
+    )
+    add_log_format(p)
+    p.set_defaults(handler=run)
+
+
+async def _ensure_default(conn: asyncpg.Connection, settings: ExecutorSettings) -> None:
+    if await strategy_rows(conn):
+        return
+    try:
+        strategy = StrategySettings.from_env()
+    except ValueError as exc:
+        raise ConfigError(f"strategy settings from the environment: {exc}") from None
+    if await insert_strategy_if_absent(
+        conn, settings.default_strategy, strategy.model_dump(mode="json"), source="env"
+    ):
+        log.info("created strategy from environment", extra={"strategy": settings.default_strategy})
+
+
+async def run(args: argparse.Namespace) -> int:
+    overrides: dict[str, object] = {}
+    if args.strategy:
+        overrides["strategies"] = args.strategy
+    settings = settings_for(ExecutorSettings, args, **overrides)
+    creds = load(LiveCredentials)
+    setup_metrics("executor")
+    dsn = await db.resolve_dsn(settings)
+    async with db.open_pool(settings) as pool:
+        async with pool.acquire() as conn:
+            await migrate(conn)
+            await _ensure_default(conn, settings)
+            rows = await strategy_rows(conn)
+        wanted = set(settings.strategies)
+        modes = {
+            StrategySettings.model_validate(r["settings"]).mode
+            for r in rows
+            if not wanted or r["name"] in wanted
+        }
+        brokers: dict[Mode, Broker] = {"paper": PaperBroker()}
+        if "live" in modes or creds.present:
+            if not creds.present:
+                raise ConfigError(
+                    "a strategy is in live mode (ENABLE_PAPER_TRADING=false) but POLY_PRIVATE_KEY "
+                    "is not set; set it or switch the strategy to paper"
+                )
+            from orderflow.execution.live import open_live_broker
+
+            brokers["live"] = await open_live_broker(creds)
+        executor = Executor(pool, dsn, settings, brokers)
+        health = HealthServer(settings.health_port) if settings.health_port else None
+
+        async def database() -> tuple[bool, str]:
+            await pool.fetchval("SELECT 1")
+            return True, "leader" if executor.is_leader else "standby"
+
+        if health:
+            health.add_check("database", database)
+            await health.start()
+        try:
+            await executor.run()
+        except asyncio.CancelledError:
+            pass
+        finally:
+            if health:
+                await health.stop()
+            for broker in brokers.values():
+                await broker.close()
+    return 0

@@ -1,0 +1,137 @@
+"""``orderflow strategy``: create, change, pause, resume, kill and inspect named strategies.
+
+Writes ``orderflow_strategies``; a running executor applies the change within a second (the
+table's trigger notifies it). The operator writes the same rows from TradingStrategy resources.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from typing import Any
+
+from pydantic import ValidationError
+
+from orderflow import db
+from orderflow.cli._common import add_log_format, settings_for
+from orderflow.config import CommonSettings
+from orderflow.errors import ConfigError
+from orderflow.execution import queries
+from orderflow.migrate import migrate
+from orderflow.strategy.settings import StrategySettings
+
+_FLAGS = {
+    "pause": ("paused", True),
+    "resume": ("paused", False),
+    "kill": ("killed", True),
+    "unkill": ("killed", False),
+}
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("strategy", help="manage named strategies (settings, pause, kill)")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    s = actions.add_parser("set", help="create or update a strategy's settings")
+    s.add_argument("name")
+    s.add_argument(
+        "--from-env",
+        action="store_true",
+        help="start from the seed's environment variables (MAX_POSITION_USD …)",
+    )
+    s.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set one field (snake_case or camelCase), e.g. --set kelly_fraction=0.1",
+    )
+    add_log_format(s)
+    for action, (flag, value) in _FLAGS.items():
+        a = actions.add_parser(action, help=f"set {flag}={str(value).lower()} (survives restarts)")
+        a.add_argument("name")
+        add_log_format(a)
+    add_log_format(actions.add_parser("list", help="list strategies"))
+    show = actions.add_parser("show", help="print a strategy as JSON")
+    show.add_argument("name")
+    add_log_format(show)
+    p.set_defaults(handler=run)
+
+
+def build_settings(
+    base: dict[str, Any] | None, *, from_env: bool, assignments: list[str]
+) -> StrategySettings:
+    """Existing settings (or defaults / env), with ``KEY=VALUE`` assignments applied."""
+    try:
+        if from_env:
+            values = StrategySettings.from_env().model_dump()
+        else:
+            values = StrategySettings.model_validate(base or {}).model_dump()
+        for item in assignments:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+            key = key.strip()
+            known = {n: n for n in StrategySettings.model_fields} | {
+                f.alias: n for n, f in StrategySettings.model_fields.items() if f.alias
+            }
+            if key not in known:
+                raise ConfigError(f"unknown strategy setting {key!r} (see `strategy show`)")
+            values[known[key]] = value.strip()
+        return StrategySettings.model_validate(values)
+    except ValidationError as exc:
+        problems = "\n".join(
+            f"  {'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigError(f"invalid strategy settings:\n{problems}") from None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+async def run(args: argparse.Namespace) -> int:
+    settings = settings_for(CommonSettings, args)
+    name = getattr(args, "name", None)
+    if name is not None and not _NAME.match(name):
+        raise ConfigError(
+            f"strategy name {name!r} must be lower-case letters, digits and inner dashes"
+        )
+    async with db.open_pool(settings, max_size=2) as pool, pool.acquire() as conn:
+        await migrate(conn)
+        if args.action == "list":
+            for row in await queries.strategy_rows(conn):
+                state = "killed" if row["killed"] else "paused" if row["paused"] else "active"
+                mode = row["settings"].get("mode", "paper")
+                print(f"{row['name']}\t{mode}\t{state}\tgeneration {row['generation']}")
+            return 0
+        row = await queries.strategy_row(conn, args.name)
+        if args.action == "show":
+            if row is None:
+                raise ConfigError(f"no strategy named {args.name!r}")
+            out = {
+                "name": row["name"],
+                "paused": row["paused"],
+                "killed": row["killed"],
+                "generation": row["generation"],
+                "source": row["source"],
+                "settings": row["settings"],
+            }
+            print(json.dumps(out, indent=2, default=str))
+            return 0
+        if args.action == "set":
+            base = None if row is None or row["deleted_at"] is not None else row["settings"]
+            new = build_settings(base, from_env=args.from_env, assignments=args.assignments)
+            await queries.upsert_strategy(
+                conn, args.name, new.model_dump(mode="json"), source="cli"
+            )
+            print(f"strategy {args.name} saved")
+            return 0
+        flag, value = _FLAGS[args.action]
+        if not await queries.set_strategy_flag(conn, args.name, flag, value):
+            raise ConfigError(f"no strategy named {args.name!r}")
+        print(f"strategy {args.name}: {flag}={str(value).lower()}")
+    return 0

@@ -1,0 +1,217 @@
+"""The ``orderflow execute`` process: lock, listen, decide, trade, settle, report.
+
+Loops of one executor:
+
+* **leadership** — take the trading lock or stand by (:mod:`orderflow.execution.leader`);
+* **trading** (leader only) — LISTEN on ``orderflow_trades`` and ``orderflow_strategies``; a
+  trade notification wakes the loop within milliseconds, and without one it polls every
+  ``poll_interval_secs`` (the seed's 3 s) plus sweeps recently inserted trades below the cursor
+  (late commits). Strategy rows are re-read on their notification and every
+  ``strategy_refresh_secs``; a strategy that becomes killed has its open orders cancelled at once;
+* **maintenance** (leader only) — mark open positions, settle resolved ones, reconcile open and
+  in-doubt orders, update today's performance row;
+* **heartbeat** — a row in ``orderflow_executor_heartbeats`` (leader or standby), which the
+  operator watches.
+
+On becoming leader it first repairs what a crash may have left: accepted signals without an
+order, and order intents the exchange may or may not have seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from orderflow import __version__, db
+from orderflow.execution import queries
+from orderflow.execution.broker import Broker, Mode
+from orderflow.execution.leader import LeaderLock
+from orderflow.execution.orders import OrderDesk
+from orderflow.execution.performance import update_performance
+from orderflow.execution.positions import settle_resolved
+from orderflow.execution.settings import ExecutorSettings
+from orderflow.execution.strategies import Change, StrategyRegistry
+from orderflow.execution.trading import Trader
+from orderflow.signals import queries as signal_queries
+
+log = logging.getLogger(__name__)
+
+TRADES_CHANNEL = "orderflow_trades"
+STRATEGIES_CHANNEL = "orderflow_strategies"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Executor:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        dsn: str,
+        settings: ExecutorSettings,
+        brokers: Mapping[Mode, Broker],
+        *,
+        desk: OrderDesk | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.pool = pool
+        self.dsn = dsn
+        self.settings = settings
+        self.clock = clock
+        self.registry = StrategyRegistry(settings.strategies)
+        self.lock = LeaderLock(dsn)
+        self.desk = desk or OrderDesk(pool, brokers)
+        self.trader = Trader(pool, self.desk)
+        self.is_leader = False
+        self.leading = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._trades_notified = False
+        self._strategy_names: set[str] = set()
+
+    # ---------------------------------------------------------------- notifications
+
+    def _on_trades(self, *_: Any) -> None:
+        self._trades_notified = True
+        self._wake.set()
+
+    def _on_strategy(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        self._strategy_names.add(payload)
+        self._wake.set()
+
+    # ---------------------------------------------------------------- loops
+
+    async def run(self) -> None:
+        """Run until cancelled: stand by, lead when the lock is free, heartbeat throughout."""
+        beat = asyncio.create_task(self._heartbeat_loop(), name="executor-heartbeat")
+        try:
+            while True:
+                if await self.lock.try_acquire():
+                    try:
+                        await self._lead()
+                    finally:
+                        self.is_leader = False
+                        self.leading.clear()
+                        await self.lock.release()
+                else:
+                    await asyncio.sleep(self.settings.leader_retry_secs)
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+            await self.lock.release()
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            try:
+                async with self.pool.acquire() as conn:
+                    await queries.heartbeat(
+                        conn,
+                        self.settings.instance_id,
+                        is_leader=self.is_leader,
+                        strategies=sorted(self.registry.states),
+                        version=__version__,
+                    )
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("heartbeat failed", extra={"error": str(exc)})
+            await asyncio.sleep(self.settings.heartbeat_secs)
+
+    async def _lead(self) -> None:
+        listen = await db.connect(self.dsn)
+        try:
+            await listen.add_listener(TRADES_CHANNEL, self._on_trades)
+            await listen.add_listener(STRATEGIES_CHANNEL, self._on_strategy)
+            async with self.pool.acquire() as conn:
+                await self.registry.refresh(conn)
+            await self.desk.abandon_orphans()
+            await self.desk.reconcile(intents=True)
+            self.is_leader = True
+            self.leading.set()
+            log.info("trading", extra={"strategies": sorted(self.registry.states)})
+            await self._trading_loop()
+        finally:
+            with contextlib.suppress(Exception):
+                await listen.close()
+
+    async def _trading_loop(self) -> None:
+        s = self.settings
+        now = time.monotonic()
+        next_poll = now  # catch up immediately
+        next_refresh = now + s.strategy_refresh_secs
+        next_maintenance = now
+        while True:
+            now = time.monotonic()
+            timeout = max(0.0, min(next_poll, next_refresh, next_maintenance) - now)
+            if not self._wake.is_set() and timeout > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+            self._wake.clear()
+            if not await self.lock.check():
+                return
+            now = time.monotonic()
+            if self._strategy_names:
+                names, self._strategy_names = self._strategy_names, set()
+                async with self.pool.acquire() as conn:
+                    changes = [await self.registry.refresh_one(conn, n) for n in sorted(names)]
+                await self._act_on([c for c in changes if c is not None])
+            if now >= next_refresh:
+                async with self.pool.acquire() as conn:
+                    await self._act_on(await self.registry.refresh(conn))
+                next_refresh = now + s.strategy_refresh_secs
+            polling = now >= next_poll
+            if self._trades_notified or polling:
+                self._trades_notified = False
+                await self.catch_up(sweep=polling)
+                if polling:
+                    next_poll = time.monotonic() + s.poll_interval_secs
+            if now >= next_maintenance:
+                await self.maintenance()
+                next_maintenance = time.monotonic() + s.maintenance_interval_secs
+
+    async def _act_on(self, changes: list[Change]) -> None:
+        for change in changes:
+            if change.killed_now:
+                log.warning("strategy killed", extra={"strategy": change.name})
+                await self.desk.cancel_strategy(change.name)
+
+    # ---------------------------------------------------------------- steps
+
+    async def catch_up(self, *, sweep: bool = False) -> int:
+        """Evaluate every trade past the strategies' cursors; returns new signals."""
+        strategies = self.registry.active()
+        if not strategies:
+            return 0
+        created = 0
+        after = min(st.cursor for st in strategies)
+        if sweep and self.settings.late_commit_secs > 0:
+            async with self.pool.acquire() as conn:
+                late = await signal_queries.late_trades(conn, after, self.settings.late_commit_secs)
+            created += await self.trader.process(late, strategies, self.clock(), replay=True)
+        while True:
+            async with self.pool.acquire() as conn:
+                trades = await signal_queries.new_trades(conn, after, self.settings.batch_size)
+            if not trades:
+                break
+            created += await self.trader.process(trades, strategies, self.clock())
+            after = trades[-1].id or after
+            if len(trades) < self.settings.batch_size:
+                break
+        return created
+
+    async def maintenance(self) -> None:
+        async with self.pool.acquire() as conn:
+            await queries.mark_open_positions(conn)
+            await settle_resolved(conn)
+        await self.desk.reconcile(intents=False)
+        await self.desk.reconcile_in_doubt()
+        now = self.clock()
+        async with self.pool.acquire() as conn:
+            for state in self.registry.active():
+                await update_performance(conn, state.name, state.bankroll, now)

@@ -1,0 +1,67 @@
+"""One trader: a PostgreSQL session advisory lock decides which executor trades.
+
+Every executor tries ``pg_try_advisory_lock`` on its own connection; the one that gets it trades,
+the others stand by and retry every ``leader_retry_secs``. The lock belongs to the session, so
+when the leader dies (or its connection drops) PostgreSQL releases it and a standby takes over.
+A leader checks its lock connection before each step and stops trading the moment it is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import asyncpg
+
+from orderflow import db
+
+log = logging.getLogger(__name__)
+
+# Fixed key shared by every executor on a database: "orderflow.execute" folded to 63 bits.
+EXECUTOR_LOCK_KEY = 0x6F72_6465_7865_6375
+
+
+class LeaderLock:
+    def __init__(self, dsn: str, key: int = EXECUTOR_LOCK_KEY) -> None:
+        self.dsn = dsn
+        self.key = key
+        self._conn: asyncpg.Connection | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed()
+
+    async def try_acquire(self) -> bool:
+        if self.held:
+            return True
+        conn = await db.connect(self.dsn)
+        try:
+            got = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.key))
+        except BaseException:
+            await conn.close()
+            raise
+        if not got:
+            await conn.close()
+            return False
+        self._conn = conn
+        log.info("took the trading lock")
+        return True
+
+    async def check(self) -> bool:
+        """True while the lock's session is alive."""
+        if self._conn is None:
+            return False
+        try:
+            await self._conn.fetchval("SELECT 1")
+            return True
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            log.error("lost the trading lock's connection")
+            await self.release()
+            return False
+
+    async def release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await conn.execute("SELECT pg_advisory_unlock($1)", self.key)
+            await conn.close()

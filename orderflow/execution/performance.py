@@ -1,0 +1,63 @@
+"""Daily performance rows: trades, win rate, P&L, Sharpe ratio and maximum drawdown.
+
+``orderflow_performance`` holds one row per UTC day and strategy. ``trades`` counts the
+strategy's fills that day; wins and losses count positions closed that day by the sign of their
+realized P&L; ``total_pnl`` is that day's realized P&L plus the open positions' unrealized P&L;
+``equity`` is bankroll + all realized P&L to date + unrealized P&L.
+
+Sharpe ratio: mean over standard deviation of daily returns (``total_pnl / bankroll``),
+annualised with sqrt(365) (prediction markets trade every day); None with fewer than two days or
+no variation. Maximum drawdown: the largest peak-to-trough fall of the equity series, as a
+fraction of the peak (0.1 = 10 %).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import asyncpg
+
+from orderflow.execution import queries
+
+
+def day_start(now: datetime) -> datetime:
+    now = now.astimezone(UTC)
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def sharpe_ratio(daily_returns: Sequence[float]) -> float | None:
+    if len(daily_returns) < 2:
+        return None
+    mean = sum(daily_returns) / len(daily_returns)
+    var = sum((r - mean) ** 2 for r in daily_returns) / (len(daily_returns) - 1)
+    if var <= 0:
+        return None
+    return mean / math.sqrt(var) * math.sqrt(365)
+
+
+def max_drawdown(equity: Sequence[float]) -> float | None:
+    if not equity:
+        return None
+    peak = equity[0]
+    worst = 0.0
+    for value in equity:
+        peak = max(peak, value)
+        if peak > 0:
+            worst = max(worst, (peak - value) / peak)
+    return worst
+
+
+async def update_performance(
+    conn: asyncpg.Connection, strategy: str, bankroll: Decimal, now: datetime
+) -> None:
+    start = day_start(now)
+    await queries.upsert_performance_day(conn, strategy, start, bankroll)
+    rows = await queries.performance_series(conn, strategy)
+    returns = [float(r["total_pnl"]) / float(bankroll) for r in rows]
+    equity = [float(r["equity"]) for r in rows if r["equity"] is not None]
+    await queries.set_performance_ratios(
+        conn, strategy, start, sharpe_ratio(returns), max_drawdown([float(bankroll), *equity])
+    )

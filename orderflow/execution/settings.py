@@ -1,0 +1,87 @@
+"""ExecutorSettings: how the ``orderflow execute`` process runs (not what it trades).
+
+What a strategy trades is its :class:`~orderflow.strategy.StrategySettings`, stored in
+``orderflow_strategies``; this model holds the process's own knobs.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
+
+from orderflow.config import CommonSettings
+
+
+def default_instance_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class ExecutorSettings(CommonSettings):
+    strategies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="EXECUTOR_STRATEGIES",
+        description="Comma-separated strategy names to run; empty: every strategy in the database.",
+    )
+    default_strategy: str = Field(
+        default="default",
+        validation_alias="STRATEGY_NAME",
+        description="Name of the strategy created from the seed's environment variables when the "
+        "database has none.",
+    )
+    instance_id: str = Field(
+        default_factory=default_instance_id,
+        validation_alias="EXECUTOR_INSTANCE_ID",
+        description="This process's id in orderflow_executor_heartbeats (default host-pid).",
+    )
+    poll_interval_secs: float = Field(
+        default=3.0,
+        gt=0,
+        validation_alias="EXECUTOR_POLL_INTERVAL_SECS",
+        description="Fallback poll for new trades when no notification arrives (the seed's 3 s).",
+    )
+    strategy_refresh_secs: float = Field(
+        default=0.5,
+        gt=0,
+        validation_alias="EXECUTOR_STRATEGY_REFRESH_SECS",
+        description="Re-read pause/kill/settings at least this often even without NOTIFY.",
+    )
+    maintenance_interval_secs: float = Field(
+        default=2.0,
+        gt=0,
+        validation_alias="EXECUTOR_MAINTENANCE_SECS",
+        description="Mark, settle, reconcile open orders and update performance this often.",
+    )
+    heartbeat_secs: float = Field(
+        default=5.0, gt=0, validation_alias="EXECUTOR_HEARTBEAT_SECS", description="Heartbeat."
+    )
+    leader_retry_secs: float = Field(
+        default=1.0,
+        gt=0,
+        validation_alias="EXECUTOR_LEADER_RETRY_SECS",
+        description="How often a standby executor tries to take the trading lock.",
+    )
+    batch_size: int = Field(
+        default=1000,
+        gt=0,
+        le=100_000,
+        validation_alias="EXECUTOR_BATCH_SIZE",
+        description="Trades read per query.",
+    )
+    late_commit_secs: float = Field(
+        default=30.0,
+        ge=0,
+        validation_alias="EXECUTOR_LATE_COMMIT_SECS",
+        description="Re-examine trades inserted this recently at or below the cursor (an earlier "
+        "id committed after a later one); duplicates are stopped by the signal key.",
+    )
+
+    @field_validator("strategies", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value

@@ -1,0 +1,129 @@
+"""The named strategies one executor runs, kept in step with ``orderflow_strategies``.
+
+Settings, pause and kill live in the database (so they survive restarts and the operator can
+write them). The executor re-reads a strategy when the table's trigger NOTIFYs its name, and
+re-reads all of them every ``strategy_refresh_secs`` in case a notification was missed, so a
+change applies within a second without a restart. A row whose settings fail validation keeps the
+strategy halted (nothing new is opened) with the validation error logged, instead of trading on
+stale or guessed settings.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+from pydantic import ValidationError
+
+from orderflow.execution import queries
+from orderflow.strategy.settings import StrategySettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class StrategyState:
+    name: str
+    settings: StrategySettings
+    paused: bool = False
+    killed: bool = False
+    generation: int = 0
+    cursor: int = 0
+    error: str | None = None
+
+    @property
+    def bankroll(self) -> Decimal:
+        return Decimal(repr(self.settings.bankroll_usd))
+
+    @property
+    def halted(self) -> bool:
+        """Opens nothing new: paused, killed, or its stored settings are invalid."""
+        return self.paused or self.killed or self.error is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What a refresh changed for one strategy (the engine acts on kills)."""
+
+    name: str
+    killed_now: bool = False
+    added: bool = False
+    removed: bool = False
+
+
+def _parse(row: asyncpg.Record) -> tuple[StrategySettings | None, str | None]:
+    raw: Any = row["settings"]
+    try:
+        return StrategySettings.model_validate(raw), None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        return None, f"invalid settings: {problems}"
+
+
+class StrategyRegistry:
+    """In-memory view of the strategies this executor runs (``only``: a subset by name)."""
+
+    def __init__(self, only: list[str] | None = None) -> None:
+        self.only = set(only or [])
+        self.states: dict[str, StrategyState] = {}
+
+    def active(self) -> list[StrategyState]:
+        return [self.states[n] for n in sorted(self.states)]
+
+    def _apply(self, row: asyncpg.Record) -> Change:
+        name = row["name"]
+        settings, error = _parse(row)
+        state = self.states.get(name)
+        added = state is None
+        if state is None:
+            if settings is None:
+                log.error("strategy not started", extra={"strategy": name, "error": error})
+                settings = StrategySettings()
+            state = StrategyState(name=name, settings=settings)
+            self.states[name] = state
+        was_killed = state.killed
+        if row["generation"] != state.generation or added:
+            if settings is not None:
+                if settings != state.settings and not added:
+                    log.info("strategy settings changed", extra={"strategy": name})
+                state.settings = settings
+            elif error != state.error:
+                log.error("strategy halted", extra={"strategy": name, "error": error})
+            state.error = error
+        state.paused = bool(row["paused"])
+        state.killed = bool(row["killed"])
+        state.generation = int(row["generation"])
+        return Change(name=name, killed_now=state.killed and not was_killed, added=added)
+
+    def _wanted(self, name: str) -> bool:
+        return not self.only or name in self.only
+
+    async def refresh(self, conn: asyncpg.Connection) -> list[Change]:
+        rows = [r for r in await queries.strategy_rows(conn) if self._wanted(r["name"])]
+        changes = [self._apply(r) for r in rows]
+        present = {r["name"] for r in rows}
+        for name in [n for n in self.states if n not in present]:
+            del self.states[name]
+            changes.append(Change(name=name, removed=True))
+        for change in changes:
+            if change.added:
+                self.states[change.name].cursor = await queries.ensure_cursor(conn, change.name)
+        return changes
+
+    async def refresh_one(self, conn: asyncpg.Connection, name: str) -> Change | None:
+        if not self._wanted(name):
+            return None
+        row = await queries.strategy_row(conn, name)
+        if row is None or row["deleted_at"] is not None:
+            if self.states.pop(name, None) is not None:
+                return Change(name=name, removed=True)
+            return None
+        change = self._apply(row)
+        if change.added:
+            self.states[name].cursor = await queries.ensure_cursor(conn, name)
+        return change

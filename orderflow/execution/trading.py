@@ -1,0 +1,221 @@
+"""From a batch of new trades to stored signals and placed orders, for every strategy.
+
+For each strategy: the trades past its cursor are pre-filtered cheaply (wallet score, size,
+enabled rules), the survivors get market views and the strategy's book, and
+:func:`orderflow.signals.evaluate` decides. Signals and the advanced cursor are committed in one
+transaction, so a restart neither skips nor repeats a trade; the UNIQUE signal key makes a
+replayed trade (late-commit sweep, a second executor) a no-op. Accepted signals are then sent as
+orders, each intent stored before sending.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+
+import asyncpg
+
+from orderflow.errors import ExecutionError
+from orderflow.execution import queries
+from orderflow.execution.broker import OrderRequest
+from orderflow.execution.orders import OrderDesk
+from orderflow.execution.performance import day_start
+from orderflow.execution.strategies import StrategyState
+from orderflow.execution.tracing import context_from, current_traceparent
+from orderflow.signals import queries as signal_queries
+from orderflow.signals.decide import Decision, evaluate
+from orderflow.signals.views import (
+    MarketView,
+    OpenPosition,
+    StrategyBook,
+    TradeView,
+    WalletView,
+)
+from orderflow.strategy.settings import StrategySettings
+from orderflow.telemetry import meter, tracer
+
+log = logging.getLogger(__name__)
+_tracer = tracer("orderflow.signals")
+_signals = meter("orderflow.signals").create_counter(
+    "orderflow_signals_total", description="Signals by type and status"
+)
+
+
+def may_trigger(trade: TradeView, wallet: WalletView | None, settings: StrategySettings) -> bool:
+    """Cheap pre-filter (no market data): can this fill be a signal for these settings?"""
+    if wallet is None or wallet.score is None:
+        return False
+    if trade.usdc_size < Decimal(repr(settings.min_trigger_usd)):
+        return False
+    if trade.side == "BUY":
+        return settings.enable_whale_following and wallet.score >= settings.min_whale_score
+    return settings.enable_degen_fading and wallet.score <= settings.max_fade_score
+
+
+async def load_book(conn: asyncpg.Connection, state: StrategyState, now: datetime) -> StrategyBook:
+    positions: dict[int, OpenPosition] = {}
+    unrealized = Decimal(0)
+    for row in await queries.open_positions(conn, state.name):
+        upnl = Decimal(0)
+        if row["last_price"] is not None:
+            upnl = row["shares"] * row["last_price"] - row["cost_basis"]
+        unrealized += upnl
+        positions[int(row["token_id"])] = OpenPosition(
+            token_id=int(row["token_id"]),
+            market_id=row["market_id"],
+            shares=row["shares"],
+            cost=row["cost_basis"],
+            unrealized_pnl=upnl,
+        )
+    realized = await queries.realized_since(conn, state.name, day_start(now))
+    return StrategyBook(
+        bankroll=state.bankroll,
+        open_positions=positions,
+        day_pnl=realized + unrealized,
+        paused=state.paused or state.error is not None,
+        killed=state.killed,
+    )
+
+
+def _with_position(book: StrategyBook, trade: TradeView, decision: Decision) -> StrategyBook:
+    """The book as the next trade of the same batch must see it (the order is on its way)."""
+    opened = OpenPosition(
+        token_id=trade.token_id,
+        market_id=trade.market_id,
+        shares=decision.shares,
+        cost=decision.size_usdc or Decimal(0),
+    )
+    return replace(book, open_positions={**book.open_positions, trade.token_id: opened})
+
+
+class Trader:
+    """Runs the decision pipeline for a batch of trades and hands accepted signals to the desk."""
+
+    def __init__(self, pool: asyncpg.Pool, desk: OrderDesk) -> None:
+        self.pool = pool
+        self.desk = desk
+
+    async def process(
+        self,
+        trades: Sequence[TradeView],
+        strategies: Sequence[StrategyState],
+        now: datetime,
+        *,
+        replay: bool = False,
+    ) -> int:
+        """Evaluate ``trades`` for every strategy; returns the number of new signals.
+
+        ``replay``: the trades may be at or below the cursors (late-commit sweep); they are
+        evaluated anyway and the signal key drops what was already recorded.
+        """
+        if not trades:
+            return 0
+        async with self.pool.acquire() as conn:
+            wallets = await signal_queries.wallet_views(conn, {t.wallet for t in trades})
+        created = 0
+        for state in strategies:
+            todo = [t for t in trades if replay or (t.id or 0) > state.cursor]
+            if todo:
+                created += await self._strategy(state, todo, wallets, now, replay=replay)
+        return created
+
+    async def _strategy(
+        self,
+        state: StrategyState,
+        trades: Sequence[TradeView],
+        wallets: dict[str, WalletView],
+        now: datetime,
+        *,
+        replay: bool,
+    ) -> int:
+        settings = state.settings
+        candidates = [t for t in trades if may_trigger(t, wallets.get(t.wallet), settings)]
+        accepted: list[tuple[int, TradeView, Decision, MarketView, str | None]] = []
+        created = 0
+        top = max((t.id or 0) for t in trades)
+        async with self.pool.acquire() as conn, conn.transaction():
+            if candidates:
+                window = settings.fade_window_secs if settings.enable_degen_fading else 0.0
+                markets = await signal_queries.market_views(conn, candidates, window)
+                book = await load_book(conn, state, now)
+                for trade in candidates:
+                    wallet = wallets[trade.wallet]
+                    market = markets[trade.id or 0]
+                    decision = evaluate(trade, wallet, market, book, settings, now)
+                    if decision is None:
+                        continue
+                    with _tracer.start_as_current_span(
+                        "orderflow.signal",
+                        context=context_from(trade.traceparent),
+                        attributes={
+                            "orderflow.strategy": state.name,
+                            "orderflow.tx_hash": trade.tx_hash,
+                            "orderflow.log_index": trade.log_index,
+                        },
+                    ):
+                        traceparent = current_traceparent()
+                        signal_id = await signal_queries.insert_signal(
+                            conn, state.name, trade, wallet, decision, traceparent=traceparent
+                        )
+                    if signal_id is None:
+                        continue  # already recorded (a replay)
+                    created += 1
+                    _signals.add(1, {"type": decision.signal_type.value, "status": decision.status})
+                    log.info(
+                        "signal",
+                        extra={
+                            "strategy": state.name,
+                            "signal_id": signal_id,
+                            "signal_type": decision.signal_type.value,
+                            "status": decision.status,
+                            "reason": decision.reason.value,
+                            "tx_hash": trade.tx_hash,
+                            "log_index": trade.log_index,
+                            "wallet": trade.wallet,
+                        },
+                    )
+                    if decision.accepted:
+                        book = _with_position(book, trade, decision)
+                        accepted.append((signal_id, trade, decision, market, traceparent))
+            if not replay:
+                await queries.set_cursor(conn, state.name, top)
+        if not replay:
+            state.cursor = max(state.cursor, top)
+        for signal_id, trade, decision, market, traceparent in accepted:
+            await self._order(state, signal_id, trade, decision, market, traceparent)
+        return created
+
+    async def _order(
+        self,
+        state: StrategyState,
+        signal_id: int,
+        trade: TradeView,
+        decision: Decision,
+        market: MarketView,
+        traceparent: str | None,
+    ) -> None:
+        assert decision.price is not None and market.last_price is not None
+        request = OrderRequest(
+            strategy=state.name,
+            token_id=trade.token_id,
+            side="BUY",
+            price=decision.price,
+            shares=decision.shares,
+            observed_price=market.last_price,
+            market_id=trade.market_id,
+            fee_rate=Decimal(repr(state.settings.taker_fee_rate)),
+        )
+        try:
+            await self.desk.place(
+                mode=state.settings.mode,
+                signal_id=signal_id,
+                request=request,
+                traceparent=traceparent,
+            )
+        except ExecutionError as exc:
+            log.error("order not placed", extra={"signal_id": signal_id, "error": str(exc)})
+            async with self.pool.acquire() as conn:
+                await queries.set_signal_status(conn, signal_id, "SKIPPED", f"order_failed: {exc}")
