@@ -1,0 +1,164 @@
+"""Import JSON-lines files of raw logs (``orderflow listen --from-file``, replays, the sample).
+
+Each line is one log object exactly as ``eth_getLogs`` returns it (hex strings, with the
+``blockTimestamp`` current nodes add). Lines go through the same decode and store path as the
+live listener, ``batch_size`` at a time, each batch one transaction. A line that is not JSON,
+or not a JSON object, becomes a dead letter naming the file and line; processing continues.
+
+Reading and decoding run in a worker thread one batch ahead of the database, so PostgreSQL
+inserts batch *n* while Python decodes batch *n + 1*.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+
+from orderflow.chain.contracts import MAINNET, ChainAddresses
+from orderflow.chain.decode import DecodedBatch, decode_batch
+from orderflow.chain.events import DeadLetter
+from orderflow.chain.store import Checkpoint, StoreStats, store_batch
+
+MAX_LINE_IN_DEAD_LETTER = 10_000  # characters of a malformed line kept for inspection
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What an import read and stored."""
+
+    path: str
+    lines: int = 0
+    logs: int = 0
+    malformed_lines: int = 0
+    batches: int = 0
+    elapsed_secs: float = 0.0
+    stored: StoreStats = field(default_factory=StoreStats)
+
+    @property
+    def logs_per_sec(self) -> float:
+        return self.lines / self.elapsed_secs if self.elapsed_secs > 0 else 0.0
+
+    def summary(self) -> str:
+        s = self.stored
+        return (
+            f"{self.path}: {self.lines} lines, {s.trades} trades stored "
+            f"({s.duplicate_trades} already present), {s.matches} matches, "
+            f"{s.conditions} conditions, {s.tokens} tokens, {s.outcomes} resolutions, "
+            f"{s.dead_letters} dead letters ({self.malformed_lines} malformed lines), "
+            f"{s.removed} removed, {s.ignored} ignored, in {self.elapsed_secs:.2f}s"
+        )
+
+
+@dataclass(slots=True)
+class _Chunk:
+    batch: DecodedBatch
+    lines: int
+    logs: int
+    malformed: int
+
+
+def _malformed(path: Path, number: int, text: str, why: str, chain_id: int) -> DeadLetter:
+    return DeadLetter(
+        raw={"file": path.name, "line": number, "text": text[:MAX_LINE_IN_DEAD_LETTER]},
+        reason=f"{path.name} line {number}: {why}",
+        chain_id=chain_id,
+    )
+
+
+def _chunks(
+    path: Path, batch_size: int, chain_id: int, addresses: ChainAddresses
+) -> Generator[_Chunk, None, None]:
+    """Read, parse and decode ``batch_size`` lines at a time (runs in a worker thread)."""
+    with path.open("r", encoding="utf-8", errors="replace") as fh:
+        number = 0
+        while True:
+            raws: list[object] = []
+            bad: list[DeadLetter] = []
+            lines = 0
+            for line in fh:
+                number += 1
+                text = line.strip()
+                if not text:
+                    continue
+                lines += 1
+                try:
+                    value = json.loads(text)
+                except ValueError as exc:
+                    bad.append(_malformed(path, number, text, f"not JSON ({exc})", chain_id))
+                else:
+                    if isinstance(value, dict):
+                        raws.append(value)
+                    else:
+                        why = f"a JSON {type(value).__name__}, not a log object"
+                        bad.append(_malformed(path, number, text, why, chain_id))
+                if lines >= batch_size:
+                    break
+            if not lines:
+                return
+            batch = decode_batch(raws, chain_id, addresses)  # type: ignore[arg-type]
+            batch.dead_letters.extend(bad)
+            yield _Chunk(batch, lines, len(raws), len(bad))
+
+
+async def ingest_file(
+    pool: asyncpg.Pool,
+    path: str | Path,
+    *,
+    chain_id: int,
+    batch_size: int = 5000,
+    addresses: ChainAddresses = MAINNET,
+    stream: str | None = None,
+    traceparent: str | None = None,
+) -> IngestReport:
+    """Decode and store every line of ``path``; return counts.
+
+    With ``stream`` set, that checkpoint advances to the highest block stored (a file import
+    never moves the live listener's checkpoint unless asked to).
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    source = Path(path)
+    report = IngestReport(path=str(source))
+    started = time.perf_counter()
+    chunks = _chunks(source, batch_size, chain_id, addresses)
+    sentinel = None
+
+    def next_chunk() -> _Chunk | None:
+        return next(chunks, sentinel)
+
+    upcoming = asyncio.ensure_future(asyncio.to_thread(next_chunk))
+    async with pool.acquire() as conn:
+        try:
+            while (chunk := await upcoming) is not None:
+                upcoming = asyncio.ensure_future(asyncio.to_thread(next_chunk))
+                top = chunk.batch.max_block()
+                checkpoint = (
+                    Checkpoint(stream, top) if stream is not None and top is not None else None
+                )
+                stats = await store_batch(
+                    conn,
+                    chunk.batch,
+                    chain_id=chain_id,
+                    checkpoint=checkpoint,
+                    traceparent=traceparent,
+                )
+                report.stored.add(stats)
+                report.lines += chunk.lines
+                report.logs += chunk.logs
+                report.malformed_lines += chunk.malformed
+                report.batches += 1
+        finally:
+            # A worker thread cannot be interrupted: let it finish its chunk, then close the file.
+            if not upcoming.done():
+                await asyncio.wait([upcoming])
+            if not upcoming.cancelled():
+                upcoming.exception()  # retrieved: an error already raised above is not re-logged
+            chunks.close()
+    report.elapsed_secs = time.perf_counter() - started
+    return report

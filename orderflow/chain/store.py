@@ -1,0 +1,468 @@
+"""Decoded batches into PostgreSQL: one transaction per call, idempotent, checkpointed.
+
+``store_batch`` writes, in ONE transaction: block headers, conditions and the token registry
+(so trades in the same batch already get their market), fills and matches (COPY into temporary
+tables, then ``INSERT … SELECT … ON CONFLICT DO NOTHING`` on the identity (chain, tx, log index)),
+match links, market back-fills for older trades whose token just became known, resolutions,
+dead letters, and finally the stream's checkpoint (only ever forward). A crash at any point
+leaves either all of it or none of it, so a restart from the checkpoint neither loses nor
+doubles a fill — the failure mode ethereum-etl's separate checkpoint file has.
+
+``rollback_from`` undoes everything derived from blocks at or above a height (a reorg).
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from orderflow.chain import store_sql as sql
+from orderflow.chain.decode import DecodedBatch
+from orderflow.chain.events import DeadLetter, Fill, LogRef, Match
+from orderflow.chain.tokens import TokenInfo, v3_token
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """How far a stream (``listener``, ``file:…``) has stored everything, inclusive."""
+
+    stream: str
+    block_number: int
+    block_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BlockHeader:
+    """A canonical block as the listener saw it (reorg checks, timestamps for bare logs)."""
+
+    number: int
+    hash: str
+    parent_hash: str | None
+    timestamp: datetime
+
+
+@dataclass(slots=True)
+class StoreStats:
+    """What one ``store_batch`` call changed (new rows only: replays count as duplicates)."""
+
+    trades: int = 0
+    duplicate_trades: int = 0
+    matches: int = 0
+    linked: int = 0
+    conditions: int = 0
+    tokens: int = 0
+    backfilled: int = 0
+    outcomes: int = 0
+    dead_letters: int = 0
+    blocks: int = 0
+    removed: int = 0
+    ignored: int = 0
+    checkpoint_advanced: bool = False
+
+    def add(self, other: StoreStats) -> None:
+        for f in fields(self):
+            if f.name != "checkpoint_advanced":
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        self.checkpoint_advanced |= other.checkpoint_advanced
+
+
+@dataclass(slots=True)
+class RollbackStats:
+    """Rows removed by ``rollback_from``."""
+
+    trades: int = 0
+    matches: int = 0
+    conditions: int = 0
+    tokens: int = 0
+    outcomes: int = 0
+    dead_letters: int = 0
+    blocks: int = 0
+    checkpoints: int = 0
+
+
+def _count(status: str) -> int:
+    """Row count from a command tag like ``INSERT 0 42`` / ``UPDATE 3``."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
+def dead_letter_key(raw: Mapping[str, Any]) -> tuple[str, str]:
+    """(sha256 of the canonical JSON, that JSON): identity and payload of a dead letter.
+
+    NUL characters cannot live in JSONB; they are replaced so a hostile log cannot abort the
+    batch that carries it.
+    """
+    text = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+    text = text.replace("\\u0000", "\\ufffd")
+    return hashlib.sha256(text.encode()).hexdigest(), text
+
+
+class _Times:
+    """Epoch seconds for each stored log: its own blockTimestamp, else a known block's."""
+
+    def __init__(self, known: dict[int, tuple[str, int]]) -> None:
+        self.known = known  # block number -> (hash, epoch)
+        self.memo: dict[datetime, int] = {}
+
+    def epoch(self, ref: LogRef) -> int | None:
+        ts = ref.timestamp
+        if ts is not None:
+            try:
+                return self.memo[ts]
+            except KeyError:
+                value = self.memo[ts] = int(ts.timestamp())
+                return value
+        hit = self.known.get(ref.block_number)
+        if hit is not None and hit[0] == ref.block_hash:
+            return hit[1]
+        return None
+
+
+async def _block_times(
+    conn: asyncpg.Connection,
+    chain_id: int,
+    refs: list[LogRef],
+    blocks: Sequence[BlockHeader],
+) -> _Times:
+    known = {b.number: (b.hash, int(b.timestamp.timestamp())) for b in blocks}
+    missing = sorted({r.block_number for r in refs if r.block_number not in known})
+    if missing:
+        for row in await conn.fetch(sql.SELECT_BLOCK_TIMES, chain_id, missing):
+            known[row["block_number"]] = (row["block_hash"], int(row["timestamp"].timestamp()))
+    return _Times(known)
+
+
+def _untimed(ref: LogRef, chain_id: int, kind: str) -> DeadLetter:
+    raw = ref.raw if ref.raw is not None else {"ref": repr(ref)}
+    return DeadLetter(
+        raw=raw,
+        reason=(
+            f"{kind} has no blockTimestamp and block {ref.block_number} ({ref.block_hash}) is "
+            "neither in orderflow_blocks nor among the batch's headers"
+        ),
+        chain_id=chain_id,
+        tx_hash=ref.tx_hash,
+        log_index=ref.log_index,
+        block_number=ref.block_number,
+        address=ref.address,
+        topic0=(ref.raw or {}).get("topics", [None])[0] if ref.raw else None,
+    )
+
+
+def _match_links(fills: list[Fill], matches: list[Match]) -> dict[tuple[str, int], int]:
+    """In-batch links: each fill → the first match of its exchange after it in its tx."""
+    by_key: dict[tuple[str, str], list[int]] = {}
+    for m in matches:
+        by_key.setdefault((m.ref.tx_hash, m.ref.address), []).append(m.ref.log_index)
+    if not by_key:
+        return {}
+    for indexes in by_key.values():
+        indexes.sort()
+    links: dict[tuple[str, int], int] = {}
+    for f in fills:
+        found = by_key.get((f.ref.tx_hash, f.ref.address))
+        if found is None:
+            continue
+        i = bisect.bisect_right(found, f.ref.log_index)
+        if i < len(found):
+            links[(f.ref.tx_hash, f.ref.log_index)] = found[i]
+    return links
+
+
+def _token_rows(tokens: Iterable[TokenInfo]) -> list[list[Any]]:
+    cols: list[list[Any]] = [[] for _ in range(8)]
+    for t in tokens:
+        cols[0].append(str(t.token_id))
+        cols[1].append(t.condition_id)
+        cols[2].append(t.outcome_index)
+        cols[3].append(None if t.complement_token_id is None else str(t.complement_token_id))
+        cols[4].append(t.neg_risk)
+        cols[5].append(t.collateral)
+        cols[6].append(t.generation)
+        cols[7].append(t.source)
+    return cols
+
+
+async def _insert_dead_letters(
+    conn: asyncpg.Connection, chain_id: int, letters: Sequence[DeadLetter]
+) -> None:
+    args = []
+    for d in letters:
+        digest, text = dead_letter_key(d.raw)
+        args.append(
+            (
+                digest,
+                chain_id,
+                d.tx_hash,
+                d.log_index,
+                d.block_number,
+                d.address,
+                d.topic0,
+                d.reason,
+                text,
+            )
+        )
+    await conn.executemany(sql.UPSERT_DEAD_LETTER, args)
+
+
+async def store_batch(
+    conn: asyncpg.Connection,
+    batch: DecodedBatch,
+    *,
+    chain_id: int,
+    blocks: Sequence[BlockHeader] = (),
+    checkpoint: Checkpoint | None = None,
+    traceparent: str | None = None,
+) -> StoreStats:
+    """Store a decoded batch and (optionally) advance a checkpoint, atomically.
+
+    Removed logs (``removed: true``) are counted, never stored. Logs without a timestamp take
+    their block's from ``blocks`` or ``orderflow_blocks`` (hash must match); otherwise they
+    become dead letters with that reason.
+    """
+    stats = StoreStats(removed=len(batch.removed), ignored=len(batch.ignored))
+    async with conn.transaction():
+        if blocks:
+            await conn.execute(
+                sql.UPSERT_BLOCKS,
+                chain_id,
+                [b.number for b in blocks],
+                [b.hash for b in blocks],
+                [b.parent_hash for b in blocks],
+                [b.timestamp for b in blocks],
+            )
+            stats.blocks = len(blocks)
+
+        untimed_refs = [
+            e.ref
+            for group in (
+                batch.fills,
+                batch.matches,
+                batch.registrations,
+                batch.conditions,
+                batch.resolutions,
+            )
+            for e in group
+            if e.ref.timestamp is None
+        ]
+        times = await _block_times(conn, chain_id, untimed_refs, blocks)
+        dead: list[DeadLetter] = list(batch.dead_letters)
+
+        # Conditions and tokens first, so this batch's trades join their market directly.
+        conditions = []
+        for cond in batch.conditions:
+            ts = times.epoch(cond.ref)
+            if ts is None:
+                dead.append(_untimed(cond.ref, chain_id, "ConditionPreparation"))
+            else:
+                conditions.append((cond, ts))
+        if conditions:
+            stats.conditions = _count(
+                await conn.execute(
+                    sql.INSERT_CONDITIONS,
+                    chain_id,
+                    [c.condition_id for c, _ in conditions],
+                    [c.oracle for c, _ in conditions],
+                    [c.question_id for c, _ in conditions],
+                    [c.outcome_slot_count for c, _ in conditions],
+                    [c.neg_risk for c, _ in conditions],
+                    [c.ref.block_number for c, _ in conditions],
+                    [c.ref.block_hash for c, _ in conditions],
+                    [c.ref.tx_hash for c, _ in conditions],
+                    [c.ref.log_index for c, _ in conditions],
+                    [ts for _, ts in conditions],
+                )
+            )
+        tokens: dict[int, TokenInfo] = {}
+        for cond, _ in conditions:
+            for t in cond.tokens:
+                tokens.setdefault(t.token_id, t)
+        for reg in batch.registrations:
+            for t in reg.tokens:
+                tokens.setdefault(t.token_id, t)
+        v3_ids = {f.token_id for f in batch.fills if f.exchange_version == "V3"}
+        v3_ids.update(m.token_id for m in batch.matches if m.exchange_version == "V3")
+        for tid in v3_ids - tokens.keys():
+            info = v3_token(tid)
+            if info is not None:
+                tokens[tid] = info
+        new_tokens: list[str] = []
+        if tokens:
+            rows = await conn.fetch(sql.INSERT_TOKENS, *_token_rows(tokens.values()))
+            new_tokens = [r[0] for r in rows]
+            stats.tokens = len(new_tokens)
+
+        await conn.execute(sql.CREATE_TEMP_TABLES)
+        touched: set[str] = set()
+        if batch.fills:
+            links = _match_links(batch.fills, batch.matches)
+            records: list[tuple[Any, ...]] = []
+            epoch = times.epoch
+            for f in batch.fills:
+                r = f.ref
+                ts = epoch(r)
+                if ts is None:
+                    dead.append(_untimed(r, chain_id, "OrderFilled"))
+                    continue
+                link = links.get((r.tx_hash, r.log_index))
+                if link is None:
+                    touched.add(r.tx_hash)
+                records.append(
+                    (
+                        r.tx_hash,
+                        r.log_index,
+                        r.block_number,
+                        r.block_hash,
+                        ts,
+                        r.address,
+                        f.exchange_version,
+                        f.order_hash,
+                        f.maker,
+                        f.taker,
+                        f.is_taker_aggregate,
+                        f.side,
+                        str(f.token_id),
+                        f.shares,
+                        f.collateral,
+                        f.fee,
+                        f.fee_asset,
+                        f.builder,
+                        f.metadata,
+                        link,
+                    )
+                )
+            await conn.copy_records_to_table(
+                "orderflow_tmp_fills", records=records, columns=sql.FILL_COLUMNS
+            )
+            stats.trades = _count(await conn.execute(sql.INSERT_TRADES, chain_id, traceparent))
+            stats.duplicate_trades = len(records) - stats.trades
+        if batch.matches:
+            match_records: list[tuple[Any, ...]] = []
+            for m in batch.matches:
+                r = m.ref
+                ts = times.epoch(r)
+                if ts is None:
+                    dead.append(_untimed(r, chain_id, "OrdersMatched"))
+                    continue
+                touched.add(r.tx_hash)
+                match_records.append(
+                    (
+                        r.tx_hash,
+                        r.log_index,
+                        r.block_number,
+                        r.block_hash,
+                        ts,
+                        r.address,
+                        m.exchange_version,
+                        m.taker_order_hash,
+                        m.taker_wallet,
+                        m.side,
+                        str(m.token_id),
+                        m.shares,
+                        m.collateral,
+                    )
+                )
+            await conn.copy_records_to_table(
+                "orderflow_tmp_matches", records=match_records, columns=sql.MATCH_COLUMNS
+            )
+            stats.matches = _count(await conn.execute(sql.INSERT_MATCHES, chain_id))
+        if touched and (batch.matches or stats.trades):
+            stats.linked = _count(await conn.execute(sql.LINK_MATCHES, chain_id, list(touched)))
+        if new_tokens:
+            stats.backfilled = _count(await conn.execute(sql.BACKFILL_TRADE_MARKETS, new_tokens))
+            await conn.execute(sql.BACKFILL_MATCH_MARKETS, new_tokens)
+
+        for res in batch.resolutions:
+            ts = times.epoch(res.ref)
+            if ts is None:
+                dead.append(_untimed(res.ref, chain_id, "ConditionResolution"))
+                continue
+            stats.outcomes += _count(
+                await conn.execute(
+                    sql.INSERT_OUTCOME,
+                    res.condition_id,
+                    res.oracle,
+                    res.question_id,
+                    res.outcome_slot_count,
+                    [str(n) for n in res.payout_numerators],
+                    [str(p) for p in res.payouts],
+                    res.winning_outcome,
+                    ts,
+                    chain_id,
+                    res.ref.block_number,
+                    res.ref.block_hash,
+                    res.ref.tx_hash,
+                    res.ref.log_index,
+                )
+            )
+        for reg in batch.registrations:
+            if times.epoch(reg.ref) is None:
+                # Tokens are facts about ids, so they are registered anyway; the log is still
+                # kept for the record since its time is unknown.
+                dead.append(_untimed(reg.ref, chain_id, "TokenRegistered"))
+
+        if dead:
+            await _insert_dead_letters(conn, chain_id, dead)
+            stats.dead_letters = len(dead)
+        if checkpoint is not None:
+            status = await conn.execute(
+                sql.ADVANCE_CHECKPOINT,
+                chain_id,
+                checkpoint.stream,
+                checkpoint.block_number,
+                checkpoint.block_hash,
+            )
+            stats.checkpoint_advanced = _count(status) > 0
+    return stats
+
+
+async def get_checkpoint(conn: asyncpg.Connection, chain_id: int, stream: str) -> Checkpoint | None:
+    """The stored checkpoint of a stream, or None before its first batch."""
+    row = await conn.fetchrow(sql.SELECT_CHECKPOINT, chain_id, stream)
+    if row is None:
+        return None
+    return Checkpoint(row["stream"], row["block_number"], row["block_hash"])
+
+
+async def rollback_from(
+    conn: asyncpg.Connection, chain_id: int, block_number: int
+) -> RollbackStats:
+    """Delete everything derived from blocks >= ``block_number``; rewind checkpoints before it.
+
+    Used when a reorg orphaned those blocks: the canonical logs are then fetched and stored
+    again. Wallet counters maintained by the insert trigger are decremented to match.
+    """
+    stats = RollbackStats()
+    async with conn.transaction():
+        per_wallet = await conn.fetch(sql.DELETE_TRADES, chain_id, block_number)
+        stats.trades = sum(r["n"] for r in per_wallet)
+        if per_wallet:
+            await conn.execute(
+                sql.UNDO_WALLET_STATS,
+                [r["wallet_address"] for r in per_wallet],
+                [r["n"] for r in per_wallet],
+                [r["volume"] for r in per_wallet],
+            )
+        stats.matches = _count(await conn.execute(sql.DELETE_MATCHES, chain_id, block_number))
+        stats.outcomes = _count(await conn.execute(sql.DELETE_OUTCOMES, chain_id, block_number))
+        gone = await conn.fetch(sql.DELETE_CONDITIONS, chain_id, block_number)
+        stats.conditions = len(gone)
+        if gone:
+            stats.tokens = _count(
+                await conn.execute(sql.DELETE_CONDITION_TOKENS, [r[0] for r in gone])
+            )
+        stats.dead_letters = _count(
+            await conn.execute(sql.DELETE_DEAD_LETTERS, chain_id, block_number)
+        )
+        # Rewind first: it reads the hash of the block just below, which is kept.
+        stats.checkpoints = _count(
+            await conn.execute(sql.REWIND_CHECKPOINTS, chain_id, block_number)
+        )
+        stats.blocks = _count(await conn.execute(sql.DELETE_BLOCKS, chain_id, block_number))
+    return stats

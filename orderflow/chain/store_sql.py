@@ -1,0 +1,253 @@
+"""The chain stage's SQL, in one place (see store.py for how the statements fit together).
+
+Batches go through per-connection temporary tables (``ON COMMIT DELETE ROWS``): COPY in, then
+one ``INSERT … SELECT … ON CONFLICT DO NOTHING`` into the ledger, so replays and overlapping
+ranges are harmless and the statement-level triggers see only genuinely new rows.
+Amounts travel as BIGINT base units and timestamps as epoch seconds (cheap to COPY); the
+conversion to exact NUMERIC units happens here, in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+CREATE_TEMP_TABLES = """
+CREATE TEMP TABLE IF NOT EXISTS orderflow_tmp_fills (
+    tx_hash text, log_index int, block_number bigint, block_hash text, ts bigint,
+    exchange text, exchange_version text, order_hash text, wallet text, taker text,
+    is_taker_aggregate bool, side text, token_id text, shares bigint, collateral bigint,
+    fee bigint, fee_asset text, builder text, metadata text, match_log_index int
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS orderflow_tmp_matches (
+    tx_hash text, log_index int, block_number bigint, block_hash text, ts bigint,
+    exchange text, exchange_version text, taker_order_hash text, taker_wallet text,
+    side text, token_id text, shares bigint, collateral bigint
+) ON COMMIT DELETE ROWS;
+"""
+
+FILL_COLUMNS = (
+    "tx_hash",
+    "log_index",
+    "block_number",
+    "block_hash",
+    "ts",
+    "exchange",
+    "exchange_version",
+    "order_hash",
+    "wallet",
+    "taker",
+    "is_taker_aggregate",
+    "side",
+    "token_id",
+    "shares",
+    "collateral",
+    "fee",
+    "fee_asset",
+    "builder",
+    "metadata",
+    "match_log_index",
+)
+MATCH_COLUMNS = (
+    "tx_hash",
+    "log_index",
+    "block_number",
+    "block_hash",
+    "ts",
+    "exchange",
+    "exchange_version",
+    "taker_order_hash",
+    "taker_wallet",
+    "side",
+    "token_id",
+    "shares",
+    "collateral",
+)
+
+# price = collateral / shares, 0 when no shares changed hands (keeps the CHECK and the row).
+INSERT_TRADES = """
+INSERT INTO orderflow_trades (
+    chain_id, tx_hash, log_index, block_number, block_hash, timestamp, exchange,
+    exchange_version, order_hash, wallet_address, taker_address, is_taker_aggregate, side,
+    token_id, market_id, outcome_index, price, size, usdc_size, fee, fee_asset, builder,
+    metadata, match_log_index, traceparent)
+SELECT $1, f.tx_hash, f.log_index, f.block_number, f.block_hash, to_timestamp(f.ts),
+       f.exchange, f.exchange_version, f.order_hash, f.wallet, f.taker, f.is_taker_aggregate,
+       f.side, f.token_id::numeric, k.condition_id, k.outcome_index,
+       CASE WHEN f.shares = 0 THEN 0 ELSE f.collateral::numeric / f.shares END,
+       f.shares / 1000000.0, f.collateral / 1000000.0, f.fee / 1000000.0, f.fee_asset,
+       f.builder, f.metadata, f.match_log_index, $2
+  FROM orderflow_tmp_fills f
+  LEFT JOIN orderflow_tokens k ON k.token_id = f.token_id::numeric
+ON CONFLICT (chain_id, tx_hash, log_index) DO NOTHING
+"""
+
+INSERT_MATCHES = """
+INSERT INTO orderflow_matches (
+    chain_id, tx_hash, log_index, block_number, block_hash, timestamp, exchange,
+    exchange_version, taker_order_hash, taker_wallet, side, token_id, market_id,
+    outcome_index, price, size, usdc_size)
+SELECT $1, m.tx_hash, m.log_index, m.block_number, m.block_hash, to_timestamp(m.ts),
+       m.exchange, m.exchange_version, m.taker_order_hash, m.taker_wallet, m.side,
+       m.token_id::numeric, k.condition_id, k.outcome_index,
+       CASE WHEN m.shares = 0 THEN 0 ELSE m.collateral::numeric / m.shares END,
+       m.shares / 1000000.0, m.collateral / 1000000.0
+  FROM orderflow_tmp_matches m
+  LEFT JOIN orderflow_tokens k ON k.token_id = m.token_id::numeric
+ON CONFLICT (chain_id, tx_hash, log_index) DO NOTHING
+"""
+
+# Fills stored earlier (another batch) that belong to a match stored now, or the reverse: a
+# fill belongs to the first match of its exchange after it in the same transaction.
+LINK_MATCHES = """
+UPDATE orderflow_trades t
+   SET match_log_index = m.log_index
+  FROM (SELECT tx_hash, exchange, log_index,
+               lag(log_index) OVER (PARTITION BY tx_hash, exchange ORDER BY log_index) AS prev
+          FROM orderflow_matches
+         WHERE chain_id = $1 AND tx_hash = ANY($2::text[])) m
+ WHERE t.chain_id = $1
+   AND t.tx_hash = m.tx_hash
+   AND t.exchange = m.exchange
+   AND t.log_index < m.log_index
+   AND t.log_index > coalesce(m.prev, -1)
+   AND t.match_log_index IS NULL
+"""
+
+INSERT_CONDITIONS = """
+INSERT INTO orderflow_conditions (
+    condition_id, oracle, question_id, outcome_slot_count, neg_risk, chain_id, block_number,
+    block_hash, tx_hash, log_index, timestamp)
+SELECT c.condition_id, c.oracle, c.question_id, c.slots, c.neg_risk, $1, c.block_number,
+       c.block_hash, c.tx_hash, c.log_index, to_timestamp(c.ts)
+  FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::bool[], $7::bigint[],
+              $8::text[], $9::text[], $10::int[], $11::bigint[])
+       AS c(condition_id, oracle, question_id, slots, neg_risk, block_number, block_hash,
+            tx_hash, log_index, ts)
+ON CONFLICT DO NOTHING
+"""
+
+INSERT_TOKENS = """
+INSERT INTO orderflow_tokens (
+    token_id, condition_id, outcome_index, complement_token_id, neg_risk, collateral,
+    generation, source)
+SELECT k.token_id::numeric, k.condition_id, k.outcome_index, k.complement::numeric,
+       k.neg_risk, k.collateral, k.generation, k.source
+  FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::bool[], $6::text[],
+              $7::text[], $8::text[])
+       AS k(token_id, condition_id, outcome_index, complement, neg_risk, collateral,
+            generation, source)
+ON CONFLICT (token_id) DO NOTHING
+RETURNING token_id::text
+"""
+
+BACKFILL_TRADE_MARKETS = """
+UPDATE orderflow_trades t
+   SET market_id = k.condition_id, outcome_index = k.outcome_index
+  FROM orderflow_tokens k
+ WHERE k.token_id = ANY($1::text[]::numeric[])
+   AND t.token_id = k.token_id
+   AND t.market_id IS NULL
+"""
+
+BACKFILL_MATCH_MARKETS = """
+UPDATE orderflow_matches m
+   SET market_id = k.condition_id, outcome_index = k.outcome_index
+  FROM orderflow_tokens k
+ WHERE k.token_id = ANY($1::text[]::numeric[])
+   AND m.token_id = k.token_id
+   AND m.market_id IS NULL
+"""
+
+INSERT_OUTCOME = """
+INSERT INTO orderflow_market_outcomes (
+    market_id, oracle, question_id, outcome_slot_count, payout_numerators, payouts,
+    winning_outcome, resolved_at, chain_id, block_number, block_hash, tx_hash, log_index)
+VALUES ($1, $2, $3, $4, $5::text[]::numeric[], $6::text[]::numeric[], $7, to_timestamp($8),
+        $9, $10, $11, $12, $13)
+ON CONFLICT (market_id) DO NOTHING
+"""
+
+UPSERT_DEAD_LETTER = """
+INSERT INTO orderflow_dead_letters AS d (
+    raw_sha256, chain_id, tx_hash, log_index, block_number, address, topic0, reason, raw)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb)
+ON CONFLICT (raw_sha256) DO UPDATE
+   SET times_seen = d.times_seen + 1, reason = EXCLUDED.reason
+"""
+
+UPSERT_BLOCKS = """
+INSERT INTO orderflow_blocks (chain_id, block_number, block_hash, parent_hash, timestamp)
+SELECT $1, b.number, b.hash, b.parent, b.ts
+  FROM unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[])
+       AS b(number, hash, parent, ts)
+ON CONFLICT (chain_id, block_number) DO UPDATE
+   SET block_hash = EXCLUDED.block_hash, parent_hash = EXCLUDED.parent_hash,
+       timestamp = EXCLUDED.timestamp
+"""
+
+SELECT_BLOCK_TIMES = """
+SELECT block_number, block_hash, timestamp
+  FROM orderflow_blocks
+ WHERE chain_id = $1 AND block_number = ANY($2::bigint[])
+"""
+
+ADVANCE_CHECKPOINT = """
+INSERT INTO orderflow_sync_checkpoints AS s (chain_id, stream, block_number, block_hash)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (chain_id, stream) DO UPDATE
+   SET block_number = EXCLUDED.block_number, block_hash = EXCLUDED.block_hash,
+       updated_at = now()
+ WHERE s.block_number <= EXCLUDED.block_number
+"""
+
+SELECT_CHECKPOINT = """
+SELECT stream, block_number, block_hash
+  FROM orderflow_sync_checkpoints
+ WHERE chain_id = $1 AND stream = $2
+"""
+
+# --- rollback ---------------------------------------------------------------------------------
+
+DELETE_TRADES = """
+WITH d AS (DELETE FROM orderflow_trades WHERE chain_id = $1 AND block_number >= $2
+           RETURNING wallet_address, usdc_size)
+SELECT wallet_address, count(*) AS n, sum(usdc_size) AS volume FROM d GROUP BY wallet_address
+"""
+
+# The insert trigger only ever adds; undo its counters for the deleted rows and recompute the
+# first/last trade times from what remains (separate statement: it must see the deletion).
+UNDO_WALLET_STATS = """
+UPDATE orderflow_wallet_stats s
+   SET total_trades = greatest(s.total_trades - u.n, 0),
+       total_volume_usdc = greatest(s.total_volume_usdc - u.volume, 0),
+       first_trade_at = (SELECT min(timestamp) FROM orderflow_trades t
+                          WHERE t.wallet_address = s.wallet_address),
+       last_trade_at = (SELECT max(timestamp) FROM orderflow_trades t
+                         WHERE t.wallet_address = s.wallet_address),
+       updated_at = now()
+  FROM unnest($1::text[], $2::bigint[], $3::numeric[]) AS u(wallet, n, volume)
+ WHERE s.wallet_address = u.wallet
+"""
+
+DELETE_MATCHES = "DELETE FROM orderflow_matches WHERE chain_id = $1 AND block_number >= $2"
+DELETE_OUTCOMES = "DELETE FROM orderflow_market_outcomes WHERE chain_id = $1 AND block_number >= $2"
+DELETE_CONDITIONS = """
+DELETE FROM orderflow_conditions WHERE chain_id = $1 AND block_number >= $2
+RETURNING condition_id
+"""
+# Tokens computed from a rolled-back ConditionPreparation; registry rows from other sources
+# (V1 TokenRegistered, V3 ids) carry no block and are verified facts about the ids anyway.
+DELETE_CONDITION_TOKENS = """
+DELETE FROM orderflow_tokens
+ WHERE source = 'ConditionPreparation' AND condition_id = ANY($1::text[])
+"""
+DELETE_DEAD_LETTERS = (
+    "DELETE FROM orderflow_dead_letters WHERE chain_id = $1 AND block_number >= $2"
+)
+DELETE_BLOCKS = "DELETE FROM orderflow_blocks WHERE chain_id = $1 AND block_number >= $2"
+REWIND_CHECKPOINTS = """
+UPDATE orderflow_sync_checkpoints
+   SET block_number = $2 - 1,
+       block_hash = (SELECT block_hash FROM orderflow_blocks
+                      WHERE chain_id = $1 AND block_number = $2 - 1),
+       updated_at = now()
+ WHERE chain_id = $1 AND block_number >= $2
+"""

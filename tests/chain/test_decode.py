@@ -1,0 +1,446 @@
+"""Decoding fills of every exchange generation, BUY and SELL, against hand-computed values."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from orderflow.chain import contracts as c
+from orderflow.chain.decode import decode_batch, decode_log
+from orderflow.chain.encode import (
+    encode_condition_preparation,
+    encode_condition_resolution,
+    encode_order_filled_v1,
+    encode_order_filled_v2,
+    encode_orders_matched_v1,
+    encode_orders_matched_v2,
+    encode_token_registered,
+)
+from orderflow.chain.events import (
+    ConditionPreparation,
+    ConditionResolution,
+    DeadLetter,
+    Fill,
+    Ignored,
+    Match,
+    Removed,
+    TokenRegistration,
+)
+from tests.chain.factory import addr, at, h32
+from tests.chain.test_contracts_tokens import BTC_NO, BTC_UP_DOWN, BTC_YES, SUBGRAPH_NEG, VECTORS
+
+NEG_YES, NEG_NO = VECTORS[2][2], VECTORS[2][3]
+V3_YES = 1 << 248 | 0xABCDEF << 120 | 2 << 104 | 7 << 8
+ALICE, BOB = addr(0xA11CE), addr(0xB0B)
+
+
+def fill_view(f: Fill) -> dict[str, Any]:
+    return {
+        "version": f.exchange_version,
+        "wallet": f.maker,
+        "side": f.side,
+        "token": f.token_id,
+        "size": f.size,
+        "usdc": f.usdc_size,
+        "price": f.price,
+        "fee": f.fee_units,
+        "fee_asset": f.fee_asset,
+        "aggregate": f.is_taker_aggregate,
+    }
+
+
+def test_real_v2_fill_from_polygon() -> None:
+    """tx 0xd4f61b…, log 1535 on CTF Exchange V2: BUY 5 shares at 0.71 for 3.55 pUSD + 0.03088.
+
+    Real: exchange, tx hash, log index, maker, side, amounts, fee, taker aggregate. Not
+    published with the sample and filled in here: order hash, token id, block hash/time.
+    """
+    raw = {
+        "address": "0xE111180000d2663C0091e4f400237545B87B996B",
+        "topics": [
+            "0xd543adfd945773f1a62f74f0ee55a5e3b9b1a28262980ba90b1a89f2ea84d8ee",
+            h32("0d"),
+            "0x000000000000000000000000204f72f35326db932158cba6adff0b9a1da95e14",
+            "0x000000000000000000000000e111180000d2663c0091e4f400237545b87b996b",
+        ],
+        "data": "0x"
+        + "".join(f"{w:064x}" for w in (0, BTC_YES, 3_550_000, 5_000_000, 30_880, 0, 0)),
+        "blockNumber": hex(86823944),
+        "blockHash": h32("86823944"),
+        "transactionHash": "0xd4f61be19b7de7ec1f92ddc0d6e0bf4057b12e01b528c8181baca93476f1bea8",
+        "transactionIndex": "0x3",
+        "logIndex": hex(1535),
+        "blockTimestamp": hex(1_779_000_000),
+        "removed": False,
+    }
+    fill = decode_log(raw, 137)
+    assert isinstance(fill, Fill)
+    assert fill.ref.tx_hash == (
+        "0xd4f61be19b7de7ec1f92ddc0d6e0bf4057b12e01b528c8181baca93476f1bea8"
+    )
+    assert fill.ref.log_index == 1535 and fill.ref.block_number == 86823944
+    assert fill.ref.address == c.V2_CTF_EXCHANGE
+    assert fill.ref.timestamp == datetime(2026, 5, 17, 6, 40, tzinfo=UTC)
+    assert fill_view(fill) == {
+        "version": "V2",
+        "wallet": "0x204f72f35326db932158cba6adff0b9a1da95e14",
+        "side": "BUY",
+        "token": BTC_YES,
+        "size": Decimal(5),
+        "usdc": Decimal("3.55"),
+        "price": Decimal("0.71"),
+        "fee": Decimal("0.03088"),
+        "fee_asset": "COLLATERAL",
+        "aggregate": True,
+    }
+    assert (fill.shares, fill.collateral, fill.fee) == (5_000_000, 3_550_000, 30_880)
+
+
+def _v1(exchange: str, *, buy: bool, token: int, taker: str) -> dict[str, Any]:
+    # BUY: gives 3.55 USDC for 5 shares, fee 0.05 shares. SELL: gives 2 shares for 0.58, fee
+    # 0.0058 USDC.
+    return encode_order_filled_v1(
+        at=at(10, 4),
+        order_hash=h32(0xABC),
+        maker=ALICE,
+        taker=taker,
+        maker_asset_id=0 if buy else token,
+        taker_asset_id=token if buy else 0,
+        maker_amount=3_550_000 if buy else 2_000_000,
+        taker_amount=5_000_000 if buy else 580_000,
+        fee=50_000 if buy else 5_800,
+        exchange=exchange,
+    )
+
+
+def _v2(exchange: str, *, buy: bool, token: int, taker: str) -> dict[str, Any]:
+    # BUY: 3.55 for 5 shares + 0.03088 fee. SELL: 2 shares for 0.58, fee 0.0058.
+    return encode_order_filled_v2(
+        at=at(10, 4),
+        order_hash=h32(0xABC),
+        maker=ALICE,
+        taker=taker,
+        side="BUY" if buy else "SELL",
+        token_id=token,
+        maker_amount=3_550_000 if buy else 2_000_000,
+        taker_amount=5_000_000 if buy else 580_000,
+        fee=30_880 if buy else 5_800,
+        exchange=exchange,
+    )
+
+
+BUY_V1 = {"side": "BUY", "size": Decimal(5), "usdc": Decimal("3.55"), "price": Decimal("0.71")}
+SELL = {"side": "SELL", "size": Decimal(2), "usdc": Decimal("0.58"), "price": Decimal("0.29")}
+
+CASES = [
+    # (name, raw log, expected fields)
+    (
+        "V1 BUY",
+        _v1(c.V1_CTF_EXCHANGE, buy=True, token=BTC_YES, taker=BOB),
+        {
+            **BUY_V1,
+            "version": "V1",
+            "token": BTC_YES,
+            "fee": Decimal("0.05"),
+            "fee_asset": "SHARES",
+            "aggregate": False,
+        },
+    ),
+    (
+        "V1 SELL",
+        _v1(c.V1_CTF_EXCHANGE, buy=False, token=BTC_NO, taker=BOB),
+        {
+            **SELL,
+            "version": "V1",
+            "token": BTC_NO,
+            "fee": Decimal("0.0058"),
+            "fee_asset": "COLLATERAL",
+            "aggregate": False,
+        },
+    ),
+    (
+        "V1 NegRisk BUY (taker aggregate)",
+        _v1(c.V1_NEG_RISK_CTF_EXCHANGE, buy=True, token=NEG_YES, taker=c.V1_NEG_RISK_CTF_EXCHANGE),
+        {
+            **BUY_V1,
+            "version": "V1",
+            "token": NEG_YES,
+            "fee": Decimal("0.05"),
+            "fee_asset": "SHARES",
+            "aggregate": True,
+        },
+    ),
+    (
+        "V1 NegRisk SELL",
+        _v1(c.V1_NEG_RISK_CTF_EXCHANGE, buy=False, token=NEG_NO, taker=BOB),
+        {
+            **SELL,
+            "version": "V1",
+            "token": NEG_NO,
+            "fee": Decimal("0.0058"),
+            "fee_asset": "COLLATERAL",
+            "aggregate": False,
+        },
+    ),
+    (
+        "V2 SELL",
+        _v2(c.V2_CTF_EXCHANGE, buy=False, token=BTC_NO, taker=BOB),
+        {
+            **SELL,
+            "version": "V2",
+            "token": BTC_NO,
+            "fee": Decimal("0.0058"),
+            "fee_asset": "COLLATERAL",
+            "aggregate": False,
+        },
+    ),
+    (
+        "V2 NegRisk BUY",
+        _v2(c.V2_NEG_RISK_CTF_EXCHANGE, buy=True, token=NEG_YES, taker=BOB),
+        {
+            **BUY_V1,
+            "version": "V2",
+            "token": NEG_YES,
+            "fee": Decimal("0.03088"),
+            "fee_asset": "COLLATERAL",
+            "aggregate": False,
+        },
+    ),
+    (
+        "V2 NegRisk SELL (taker aggregate)",
+        _v2(c.V2_NEG_RISK_CTF_EXCHANGE, buy=False, token=NEG_NO, taker=c.V2_NEG_RISK_CTF_EXCHANGE),
+        {
+            **SELL,
+            "version": "V2",
+            "token": NEG_NO,
+            "fee": Decimal("0.0058"),
+            "fee_asset": "COLLATERAL",
+            "aggregate": True,
+        },
+    ),
+    (
+        "V3 BUY",
+        _v2(c.V3_EXCHANGE, buy=True, token=V3_YES, taker=BOB),
+        {
+            **BUY_V1,
+            "version": "V3",
+            "token": V3_YES,
+            "fee": Decimal("0.03088"),
+            "fee_asset": "COLLATERAL",
+            "aggregate": False,
+        },
+    ),
+    (
+        "V3 SELL",
+        _v2(c.V3_EXCHANGE, buy=False, token=V3_YES | 1, taker=c.V3_EXCHANGE),
+        {
+            **SELL,
+            "version": "V3",
+            "token": V3_YES | 1,
+            "fee": Decimal("0.0058"),
+            "fee_asset": "COLLATERAL",
+            "aggregate": True,
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [(r, e) for _, r, e in CASES], ids=[n for n, _, _ in CASES]
+)
+def test_fills_of_every_generation(raw: dict[str, Any], expected: dict[str, Any]) -> None:
+    fill = decode_log(raw, 137)
+    assert isinstance(fill, Fill), fill
+    assert fill_view(fill) == {"wallet": ALICE, **expected}
+    assert fill.order_hash == h32(0xABC)
+    assert (fill.ref.block_number, fill.ref.log_index) == (10, 4)
+    assert fill.ref.address == raw["address"]
+    if expected["version"] == "V1":
+        assert fill.builder is None and fill.metadata is None
+    else:
+        assert fill.builder == "0x" + "00" * 32
+
+
+def test_orders_matched_v1_and_v2() -> None:
+    v1 = decode_log(
+        encode_orders_matched_v1(
+            at=at(3, 9),
+            taker_order_hash=h32(7),
+            taker_order_maker=BOB,
+            maker_asset_id=BTC_NO,
+            taker_asset_id=0,
+            maker_amount=10_000_000,
+            taker_amount=4_000_000,
+        ),
+        137,
+    )
+    assert isinstance(v1, Match)
+    assert (v1.side, v1.token_id, v1.size, v1.usdc_size, v1.price) == (
+        "SELL",
+        BTC_NO,
+        Decimal(10),
+        Decimal(4),
+        Decimal("0.4"),
+    )
+    assert v1.taker_wallet == BOB and v1.taker_order_hash == h32(7)
+    v2 = decode_log(
+        encode_orders_matched_v2(
+            at=at(3, 9),
+            taker_order_hash=h32(7),
+            taker_order_maker=BOB,
+            side="BUY",
+            token_id=BTC_YES,
+            maker_amount=1_200_000,
+            taker_amount=2_000_000,
+            exchange=c.V2_NEG_RISK_CTF_EXCHANGE,
+        ),
+        137,
+    )
+    assert isinstance(v2, Match)
+    assert (v2.exchange_version, v2.side, v2.size, v2.price) == ("V2", "BUY", 2, Decimal("0.6"))
+
+
+def test_ctf_and_registry_events() -> None:
+    oracle = "0x" + "55" * 20
+    prep = decode_log(
+        encode_condition_preparation(
+            at=at(1, 0),
+            condition_id=SUBGRAPH_NEG,
+            oracle=c.NEG_RISK_ADAPTER,
+            question_id=h32(9),
+            outcome_slot_count=2,
+        ),
+        137,
+    )
+    assert isinstance(prep, ConditionPreparation)
+    assert prep.neg_risk and prep.oracle == c.NEG_RISK_ADAPTER
+    assert [t.token_id for t in prep.tokens] == [NEG_YES, NEG_NO]
+    res = decode_log(
+        encode_condition_resolution(
+            at=at(2, 0),
+            condition_id=BTC_UP_DOWN,
+            oracle=oracle,
+            question_id=h32(9),
+            payout_numerators=[0, 1],
+        ),
+        137,
+    )
+    assert isinstance(res, ConditionResolution)
+    assert res.payout_numerators == (0, 1) and res.winning_outcome == 1
+    assert res.payouts == (Decimal(0), Decimal(1))
+    reg = decode_log(
+        encode_token_registered(
+            at=at(1, 1), token0=BTC_NO, token1=BTC_YES, condition_id=BTC_UP_DOWN
+        ),
+        137,
+    )
+    assert isinstance(reg, TokenRegistration)
+    assert [(t.token_id, t.outcome_index) for t in reg.tokens] == [(BTC_YES, 0), (BTC_NO, 1)]
+
+
+def _good() -> dict[str, Any]:
+    return _v2(c.V2_CTF_EXCHANGE, buy=True, token=BTC_YES, taker=BOB)
+
+
+def _with(**changes: Any) -> dict[str, Any]:
+    return {**_good(), **changes}
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (_with(data="0x1234"), "OrderFilled (V2) data is 2 bytes, expected 224"),
+        (_with(data="0x" + "zz" * 224), "OrderFilled (V2) data is not hex"),
+        (_with(topics=_good()["topics"][:3]), "OrderFilled (V2) has 3 topics, expected 4"),
+        (_with(topics=[]), "anonymous log (no topics)"),
+        (_with(topics=[h32(0x1234)]), "unknown topic0 0x" + "0" * 60 + "1234 from the V2"),
+        (_with(address=addr(0xDEAD)), "neither a watched exchange nor the CTF"),
+        (_with(blockNumber="12"), "blockNumber is not a 0x hex quantity"),
+        (_with(blockHash=None), "pending log"),
+        (_with(transactionHash="0x12"), "transactionHash is not a 32-byte 0x hex string"),
+        (_with(logIndex=None), "logIndex is missing"),
+        (
+            _with(topics=[*_good()["topics"][:2], "0x" + "ff" * 32, _good()["topics"][3]]),
+            "maker topic is not an address",
+        ),
+        (
+            _with(data="0x" + f"{2:064x}" + _good()["data"][66:]),
+            "side is 2, expected 0 (BUY) or 1 (SELL)",
+        ),
+        (
+            _with(address=c.V1_CTF_EXCHANGE),
+            "OrderFilled (0xd543adfd…) is not expected from the V1 exchange",
+        ),
+        (
+            _with(data="0x" + f"{0:064x}" + f"{1:064x}" + f"{1 << 70:064x}" + "0" * 256),
+            "exceeds 2**63",
+        ),
+    ],
+)
+def test_undecodable_logs_become_dead_letters_with_precise_reasons(
+    raw: dict[str, Any], reason: str
+) -> None:
+    out = decode_log(raw, 137)
+    assert isinstance(out, DeadLetter), out
+    assert reason in out.reason
+    assert out.raw is raw
+    assert out.chain_id == 137
+
+
+def test_dead_letter_keeps_what_identity_it_can() -> None:
+    out = decode_log(_with(data="0x"), 137)
+    assert isinstance(out, DeadLetter)
+    assert (out.block_number, out.log_index, out.address) == (10, 4, c.V2_CTF_EXCHANGE)
+    assert out.tx_hash == _good()["transactionHash"]
+    assert out.topic0 == c.TOPIC_ORDER_FILLED_V2
+    weird = decode_log({"nothing": True}, 137)
+    assert isinstance(weird, DeadLetter) and weird.tx_hash is None
+
+
+def test_v1_fill_with_two_tokens_is_a_dead_letter() -> None:
+    raw = encode_order_filled_v1(
+        at=at(1, 1),
+        order_hash=h32(1),
+        maker=ALICE,
+        taker=BOB,
+        maker_asset_id=BTC_YES,
+        taker_asset_id=BTC_NO,
+        maker_amount=1,
+        taker_amount=1,
+        fee=0,
+    )
+    out = decode_log(raw, 137)
+    assert isinstance(out, DeadLetter) and "exactly one asset id = 0" in out.reason
+
+
+def test_removed_ignored_and_batch_sorting() -> None:
+    fee_charged = {
+        **_good(),
+        "topics": [c.TOPIC_FEE_CHARGED_V2, "0x" + "0" * 64],
+        "data": "0x" + "0" * 64,
+    }
+    removed = {**_good(), "removed": True}
+    no_time = dict(_good())
+    del no_time["blockTimestamp"]
+    batch = decode_batch([_good(), fee_charged, removed, {"x": 1}, no_time], 137)
+    assert isinstance(decode_log(removed, 137), Removed)
+    assert isinstance(decode_log(fee_charged, 137), Ignored)
+    assert len(batch.fills) == 2 and batch.fills[1].ref.timestamp is None
+    assert len(batch.removed) == 1 and len(batch.ignored) == 1 and len(batch.dead_letters) == 1
+    assert len(batch) == 5 and batch.events == 2 and batch.max_block() == 10
+
+
+def test_uppercase_hex_is_normalised() -> None:
+    raw = _good()
+    raw = {
+        **raw,
+        "transactionHash": raw["transactionHash"].upper().replace("0X", "0x"),
+        "topics": [t.upper().replace("0X", "0x") for t in raw["topics"]],
+    }
+    fill = decode_log(raw, 137)
+    assert isinstance(fill, Fill)
+    assert fill.ref.tx_hash == _good()["transactionHash"]
+    assert fill.maker == ALICE
