@@ -187,26 +187,8 @@ def score(inputs: WalletInputs, s: ReputationSettings) -> Scores:
         + s.weight_volume * f_vol
         + s.weight_timing * f_timing
     )
-    final = np.round(raw, 2)
-    cap = np.zeros(final.shape, dtype=np.int8)
-    below_whale = (inputs.resolved < s.min_resolved_whale) & (final >= s.whale_score)
-    final = np.where(below_whale, np.round(s.whale_score - 0.01, 2), final)
-    cap[below_whale] = 1
-    below_smart = (inputs.resolved < s.min_resolved_smart) & (final >= s.smart_score)
-    final = np.where(below_smart, np.round(s.smart_score - 0.01, 2), final)
-    cap[below_smart] = 2
-    floored = (inputs.resolved < s.min_resolved_degen) & (final <= s.degen_score)
-    final = np.where(floored, np.round(s.degen_score + 0.01, 2), final)
-    cap[floored] = 3
-    final = np.clip(final, 0.0, 10.0)
-
-    tier = np.full(final.shape, TIERS.index("NOVICE"), dtype=np.int8)
-    tier[(final >= s.average_score) & (inputs.resolved >= s.min_resolved_average)] = TIERS.index(
-        "AVERAGE"
-    )
-    tier[final >= s.smart_score] = TIERS.index("SMART")
-    tier[final >= s.whale_score] = TIERS.index("WHALE")
-    tier[final <= s.degen_score] = TIERS.index("DEGEN")
+    final, cap = apply_evidence_caps(np.round(raw, 2), inputs.resolved, s)
+    tier = assign_tiers(final, inputs.resolved, s)
 
     return Scores(
         wilson_lower=wl,
@@ -225,6 +207,36 @@ def score(inputs: WalletInputs, s: ReputationSettings) -> Scores:
         cap=cap,
         tier=tier,
     )
+
+
+def apply_evidence_caps(
+    scores: Array, resolved: Array, s: ReputationSettings
+) -> tuple[Array, npt.NDArray[np.int8]]:
+    """Cap below WHALE / SMART and floor above DEGEN when too few markets have resolved."""
+    final = scores.copy()
+    cap = np.zeros(final.shape, dtype=np.int8)
+    below_whale = (resolved < s.min_resolved_whale) & (final >= s.whale_score)
+    final[below_whale] = round(s.whale_score - 0.01, 2)
+    cap[below_whale] = 1
+    below_smart = (resolved < s.min_resolved_smart) & (final >= s.smart_score)
+    final[below_smart] = round(s.smart_score - 0.01, 2)
+    cap[below_smart] = 2
+    floored = (resolved < s.min_resolved_degen) & (final <= s.degen_score)
+    final[floored] = round(s.degen_score + 0.01, 2)
+    cap[floored] = 3
+    return np.clip(final, 0.0, 10.0), cap
+
+
+def assign_tiers(scores: Array, resolved: Array, s: ReputationSettings) -> npt.NDArray[np.int8]:
+    """Index into :data:`TIERS` for each (score, resolved markets)."""
+    tier = np.full(scores.shape, TIERS.index("NOVICE"), dtype=np.int8)
+    tier[(scores >= s.average_score) & (resolved >= s.min_resolved_average)] = TIERS.index(
+        "AVERAGE"
+    )
+    tier[scores >= s.smart_score] = TIERS.index("SMART")
+    tier[scores >= s.whale_score] = TIERS.index("WHALE")
+    tier[scores <= s.degen_score] = TIERS.index("DEGEN")
+    return tier
 
 
 def weights(s: ReputationSettings) -> dict[str, float]:

@@ -68,7 +68,8 @@ WITH agg AS (
            CASE WHEN l.market_id IS NULL OR l.outcome_index IS NULL THEN 'UNKNOWN_TOKEN'
                 WHEN o.market_id IS NULL THEN NULL
                 WHEN coalesce(o.payout_sum, 0) = 0 THEN 'ZERO_PAYOUT'
-                WHEN o.payout_bad OR o.payouts[l.outcome_index + 1] IS NULL THEN 'BAD_PAYOUT'
+                WHEN o.payout_bad OR abs(o.payout_sum - 1) > 0.000001
+                     OR o.payouts[l.outcome_index + 1] IS NULL THEN 'BAD_PAYOUT'
            END AS problem
       FROM located l
       LEFT JOIN outcomes o ON o.market_id = l.market_id

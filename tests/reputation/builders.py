@@ -89,7 +89,9 @@ class Ledger:
 
     def resolve(self, market_no: int, payouts: list[str], at: datetime | timedelta) -> None:
         ts = T0 + at if isinstance(at, timedelta) else at
-        ps = [Decimal(x) for x in payouts]
+        nums = [Decimal(x) for x in payouts]
+        total = sum(nums, Decimal(0))
+        ps = [n / total for n in nums] if total else nums
         winner = ps.index(max(ps)) if ps.count(max(ps)) == 1 and max(ps) > 0 else None
         n = next(_counter)
         self.outcomes.append(
