@@ -75,3 +75,16 @@ app.kubernetes.io/component: {{ .component }}
 {{- $pg := .Values.postgresql -}}
 {{- printf "postgresql://%s:%s@%s:5432/%s" ($pg.auth.username | urlquery) ($pg.auth.password | urlquery) (include "orderflow.componentName" (dict "root" . "component" "postgresql")) $pg.auth.database -}}
 {{- end -}}
+
+{{/*
+A number as an environment value. Helm reads YAML numbers as float64 and prints large whole
+ones in exponent form (2500000 -> "2.5e+06"), which integer settings would refuse: whole
+numbers are printed as integers, others as they are.
+*/}}
+{{- define "orderflow.number" -}}
+{{- if eq (float64 .) (float64 (int64 .)) -}}
+{{- int64 . -}}
+{{- else -}}
+{{- . -}}
+{{- end -}}
+{{- end -}}

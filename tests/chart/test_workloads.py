@@ -1,0 +1,348 @@
+"""What matters in the rendered workloads: schedules, hooks, probes, rollout strategies, RBAC."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.chart.rendering import (
+    DEV_RPC,
+    NAMESPACE,
+    SCENARIOS,
+    VALUES_DEV,
+    VALUES_PROD,
+    Scenario,
+    by_kind,
+    component,
+    one,
+    pod_template,
+    render,
+    workloads,
+)
+
+pytestmark = pytest.mark.helm
+
+DEV = ("-f", str(VALUES_DEV), "--set", f"secrets.polygonRpcUrl={DEV_RPC}")
+SERVICES = {"listener", "executor", "operator"}
+
+
+def test_reputation_cronjob_defaults() -> None:
+    cron = one(render(), "CronJob", "-reputation")
+    spec = cron["spec"]
+    assert spec["schedule"] == "0 * * * *"
+    assert spec["concurrencyPolicy"] == "Forbid"
+    assert spec["successfulJobsHistoryLimit"] == 3
+    assert spec["failedJobsHistoryLimit"] == 3
+    assert spec["startingDeadlineSeconds"] > 0
+    job = spec["jobTemplate"]["spec"]
+    assert 0 < job["activeDeadlineSeconds"] < 3600, "a run must end before the next hourly slot"
+    container = job["template"]["spec"]["containers"][0]
+    assert container["args"] == ["reputation", "run"]
+    assert job["template"]["spec"]["restartPolicy"] == "Never"
+
+
+def test_reputation_schedule_comes_from_values() -> None:
+    cron = one(render("--set", "reputation.schedule=*/5 * * * *"), "CronJob", "-reputation")
+    assert cron["spec"]["schedule"] == "*/5 * * * *"
+    dev = one(render(*DEV), "CronJob", "-reputation")
+    assert dev["spec"]["schedule"] == "*/15 * * * *"
+    assert not by_kind(render("--set", "reputation.enabled=false"), "CronJob")
+
+
+def test_migrations_run_as_pre_install_and_pre_upgrade_hook() -> None:
+    docs = render()
+    job = one(docs, "Job", "-migrations")
+    annotations = job["metadata"]["annotations"]
+    assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert "helm.sh/hook-weight" in annotations
+    assert set(annotations["helm.sh/hook-delete-policy"].split(",")) == {
+        "before-hook-creation",
+        "hook-succeeded",
+    }
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"] == ["migrate"]
+    # A hook runs before the release's ConfigMap exists: nothing may come from it.
+    assert "envFrom" not in container
+    db_ref = {e["name"]: e for e in container["env"]}["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+    assert db_ref["name"] == "orderflow-secrets"  # the existing Secret, present before install
+
+
+def test_migrations_hook_gets_its_own_secret_when_the_chart_creates_one() -> None:
+    docs = render(*next(s for s in SCENARIOS if s.name == "values-secret").args)
+    job = one(docs, "Job", "-migrations")
+    hook_secret = one(docs, "Secret", "-migrations")
+    assert hook_secret["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert int(hook_secret["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(
+        job["metadata"]["annotations"]["helm.sh/hook-weight"]
+    ), "the Secret must exist before the Job starts"
+    env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert (
+        env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == hook_secret["metadata"]["name"]
+    )
+
+
+def test_migrations_with_dev_database_are_a_per_revision_job() -> None:
+    """A pre-install hook cannot wait for the release's own PostgreSQL: a plain Job retries."""
+    job = one(render(*DEV), "Job", "-migrations-r1")
+    assert "helm.sh/hook" not in job["metadata"].get("annotations", {})
+    assert job["spec"]["backoffLimit"] >= 3
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+def test_services_probe_the_real_health_endpoints(scenario: Scenario) -> None:
+    docs = render(*scenario.args)
+    seen = set()
+    for doc, spec in workloads(docs):
+        if component(doc) not in SERVICES:
+            continue
+        seen.add(component(doc))
+        (container,) = spec["containers"]
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports == {"http": 8080}
+        live, ready = container["livenessProbe"], container["readinessProbe"]
+        assert live["httpGet"] == {"path": "/healthz", "port": "http"}
+        expected_ready = "/healthz" if component(doc) == "operator" else "/readyz"
+        assert ready["httpGet"] == {"path": expected_ready, "port": "http"}
+        assert "exec" not in live and "exec" not in ready, "no pgrep-style probes"
+        assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+    assert seen == SERVICES
+
+
+def test_health_port_value_moves_port_and_env_together() -> None:
+    docs = render("--set", "config.healthPort=9090")
+    config = one(docs, "ConfigMap", "-orderflow")
+    assert config["data"]["HEALTH_PORT"] == "9090"
+    for doc, spec in workloads(docs):
+        if component(doc) in SERVICES:
+            assert spec["containers"][0]["ports"][0]["containerPort"] == 9090
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+def test_every_container_is_locked_down(scenario: Scenario) -> None:
+    for doc, spec in workloads(render(*scenario.args)):
+        where = f"{doc['kind']}/{doc['metadata']['name']}"
+        pod_sc = spec["securityContext"]
+        assert pod_sc["runAsNonRoot"] is True, where
+        assert pod_sc["runAsUser"] > 0, where
+        assert pod_sc["seccompProfile"] == {"type": "RuntimeDefault"}, where
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        for container in spec["containers"] + spec.get("initContainers", []):
+            sc = container["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False, where
+            assert sc["readOnlyRootFilesystem"] is True, where
+            assert sc["capabilities"] == {"drop": ["ALL"]}, where
+            assert sc.get("privileged", False) is False, where
+            mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+            assert "/tmp" in mounts, f"{where}: a read-only root needs a writable /tmp"
+            assert "emptyDir" in volumes[mounts["/tmp"]], where
+        # Only the operator talks to the Kubernetes API.
+        automount = spec.get("automountServiceAccountToken")
+        assert automount is (component(doc) == "operator"), where
+
+
+def test_executor_never_runs_two_traders_during_a_rollout() -> None:
+    for scenario in SCENARIOS:
+        deployment = one(render(*scenario.args), "Deployment", "-executor")
+        assert deployment["spec"]["strategy"] == {"type": "Recreate"}, scenario.name
+    operator = one(render(), "Deployment", "-operator")
+    assert operator["spec"]["strategy"] == {"type": "Recreate"}
+    assert operator["spec"]["replicas"] == 1
+
+
+def test_commands_per_role() -> None:
+    docs = render()
+    args = {component(doc): spec["containers"][0]["args"] for doc, spec in workloads(docs)}
+    assert args["listener"] == ["listen"]
+    assert args["executor"] == ["execute"]
+    assert args["operator"] == ["operator", "--namespace", NAMESPACE]
+    assert args["migrations"] == ["migrate"]
+    assert args["reputation"] == ["reputation", "run"]
+    cluster_wide = one(
+        render("--set", "operator.watchAllNamespaces=true"), "Deployment", "-operator"
+    )
+    assert cluster_wide["spec"]["template"]["spec"]["containers"][0]["args"] == ["operator", "-A"]
+
+
+def test_secrets_are_references_and_never_in_configmaps() -> None:
+    db = "postgresql://trader:s3cr3t-Pa55@db.internal:5432/orderflow"
+    rpc = "wss://polygon.example.invalid/v2/API-KEY-123"
+    docs = render(
+        "--set", "secrets.existingSecret=",
+        "--set", f"secrets.databaseUrl={db}",
+        "--set", f"secrets.polygonRpcUrl={rpc}",
+        "--set", "credentials.existingSecret=poly-creds",
+        "--set", "executor.strategy.mode=live",
+        "--set", "grafanaDashboard.enabled=true",
+    )  # fmt: skip
+    for config_map in by_kind(docs, "ConfigMap"):
+        text = repr(config_map)
+        for secret in (db, rpc, "s3cr3t-Pa55", "API-KEY-123"):
+            assert secret not in text, f"secret value in ConfigMap {config_map['metadata']['name']}"
+        assert not {"DATABASE_URL", "POLYGON_RPC_URL"} & set(config_map.get("data", {}))
+        assert not any(k.startswith("POLY_") for k in config_map.get("data", {}))
+    for doc, spec in workloads(docs):
+        for container in spec["containers"]:
+            for env in container.get("env", []):
+                if env["name"] in ("DATABASE_URL", "POLYGON_RPC_URL") or env["name"].startswith(
+                    "POLY_"
+                ):
+                    assert "value" not in env, f"{env['name']} inline in {doc['metadata']['name']}"
+                    assert "secretKeyRef" in env["valueFrom"]
+    secrets = {s["metadata"]["name"]: s for s in by_kind(docs, "Secret")}
+    assert secrets["of-orderflow"]["stringData"] == {"DATABASE_URL": db, "POLYGON_RPC_URL": rpc}
+
+
+def test_live_executor_gets_credentials_by_reference() -> None:
+    docs = render(
+        "--set", "executor.strategy.mode=live", "--set", "credentials.existingSecret=poly-creds"
+    )
+    executor = one(docs, "Deployment", "-executor")
+    env = {e["name"]: e for e in executor["spec"]["template"]["spec"]["containers"][0]["env"]}
+    key = env["POLY_PRIVATE_KEY"]["valueFrom"]["secretKeyRef"]
+    assert key == {"name": "poly-creds", "key": "POLY_PRIVATE_KEY", "optional": False}
+    assert {
+        "POLY_FUNDER",
+        "POLY_SIGNATURE_TYPE",
+        "POLY_API_KEY",
+        "POLY_API_SECRET",
+        "POLY_API_PASSPHRASE",
+    } <= set(env)
+    strategy = one(docs, "ConfigMap", "-strategy")
+    assert strategy["data"]["ENABLE_PAPER_TRADING"] == "false"
+    # Paper mode without credentials: no POLY_* variables at all.
+    paper = one(render(), "Deployment", "-executor")
+    names = {e["name"] for e in paper["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert not any(n.startswith("POLY_") for n in names)
+    # Only the executor ever sees the credentials.
+    for doc, spec in workloads(docs):
+        if component(doc) != "executor":
+            assert "poly-creds" not in repr(spec)
+
+
+def test_strategy_values_become_the_executor_environment(tmp_path: Path) -> None:
+    docs = render(
+        "--set-json",
+        "executor.strategy.kellyFraction=0.1",
+        "--set",
+        "executor.strategy.maxOpenPositions=12",
+    )
+    data = one(docs, "ConfigMap", "-strategy")["data"]
+    assert data["KELLY_FRACTION"] == "0.1"
+    assert data["MAX_OPEN_POSITIONS"] == "12"
+    assert data["ENABLE_PAPER_TRADING"] == "true"
+    # From a values file numbers are floats to Helm; big whole ones must not become "2.5e+06".
+    values = tmp_path / "big.yaml"
+    values.write_text(
+        "executor:\n  strategy:\n    bankrollUsd: 2500000\n    maxDailyLoss: 1234.5\n"
+    )
+    big = one(render("-f", str(values)), "ConfigMap", "-strategy")["data"]
+    assert (big["BANKROLL_USD"], big["MAX_DAILY_LOSS"]) == ("2500000", "1234.5")
+
+
+def _checksums(docs: list[dict[str, object]]) -> dict[str, dict[str, str]]:
+    return {
+        doc["metadata"]["name"]: {  # type: ignore[index]
+            k: v
+            for k, v in pod_template(doc)["metadata"].get("annotations", {}).items()
+            if k.startswith("checksum/")
+        }
+        for doc, _ in workloads(docs)  # type: ignore[arg-type]
+        if component(doc) in SERVICES  # type: ignore[arg-type]
+    }
+
+
+def test_config_changes_roll_the_pods() -> None:
+    base = _checksums(render(*DEV))
+    assert all("checksum/config" in c and "checksum/secret" in c for c in base.values())
+    assert "checksum/strategy" in base["of-orderflow-executor"]
+    level = _checksums(render(*DEV, "--set", "config.logLevel=INFO"))
+    assert all(level[n]["checksum/config"] != base[n]["checksum/config"] for n in base)
+    rpc = _checksums(render(*DEV, "--set", "secrets.polygonRpcUrl=wss://other.invalid"))
+    assert all(rpc[n]["checksum/secret"] != base[n]["checksum/secret"] for n in base)
+    kelly = _checksums(render(*DEV, "--set-json", "executor.strategy.kellyFraction=0.5"))
+    assert (
+        kelly["of-orderflow-executor"]["checksum/strategy"]
+        != base["of-orderflow-executor"]["checksum/strategy"]
+    )
+    assert kelly["of-orderflow-listener"] == base["of-orderflow-listener"]
+
+
+def test_operator_rbac_is_least_privilege() -> None:
+    docs = render()
+    (cluster_role,) = by_kind(docs, "ClusterRole")
+    for rule in cluster_role["rules"]:
+        assert set(rule["verbs"]) <= {"get", "list", "watch"}, f"cluster-wide write: {rule}"
+        assert "secrets" not in rule["resources"]
+    (role,) = by_kind(docs, "Role")
+    granted = {
+        (g, r): set(rule["verbs"])
+        for rule in role["rules"]
+        for g in rule["apiGroups"]
+        for r in rule["resources"]
+    }
+    assert granted[("orderflow.io", "tradingstrategies")] == {
+        "get",
+        "list",
+        "watch",
+        "patch",
+        "update",
+    }
+    assert granted[("orderflow.io", "tradingstrategies/status")] == {"get", "patch", "update"}
+    assert granted[("", "events")] == {"create"}
+    assert not any(r == "secrets" or "*" in verbs or r == "*" for (_, r), verbs in granted.items())
+    (binding,) = by_kind(docs, "RoleBinding")
+    account = one(docs, "ServiceAccount", "-operator")["metadata"]["name"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}
+    ]
+    operator = one(docs, "Deployment", "-operator")
+    assert operator["spec"]["template"]["spec"]["serviceAccountName"] == account
+
+
+def test_cluster_wide_operator_gets_a_cluster_role_for_its_resources() -> None:
+    docs = render("--set", "operator.watchAllNamespaces=true")
+    (cluster_role,) = by_kind(docs, "ClusterRole")
+    resources = {r for rule in cluster_role["rules"] for r in rule["resources"]}
+    assert {"tradingstrategies", "tradingstrategies/status", "clusterkopfpeerings"} <= resources
+    assert "secrets" not in resources
+
+
+def test_metrics_services_and_service_monitor() -> None:
+    docs = render(*("-f", str(VALUES_PROD)))
+    services = {s["metadata"]["name"]: s for s in by_kind(docs, "Service")}
+    assert set(services) == {"of-orderflow-listener-metrics", "of-orderflow-executor-metrics"}
+    for service in services.values():
+        assert service["spec"]["ports"][0]["targetPort"] == "http"
+        assert service["metadata"]["labels"]["orderflow.io/metrics"] == "true"
+    (monitor,) = by_kind(docs, "ServiceMonitor")
+    assert monitor["spec"]["selector"]["matchLabels"]["orderflow.io/metrics"] == "true"
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert not by_kind(render(), "ServiceMonitor")
+
+
+def test_dev_database_statefulset_with_claim() -> None:
+    docs = render(*DEV)
+    statefulset = one(docs, "StatefulSet", "-postgresql")
+    (claim,) = statefulset["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    secret = one(docs, "Secret", "of-orderflow")
+    assert secret["stringData"]["DATABASE_URL"] == (
+        "postgresql://orderflow:orderflow-dev-only@of-orderflow-postgresql:5432/orderflow"
+    )
+    assert not by_kind(render(), "StatefulSet"), "the dev database is off by default"
+    # Passwords with URL-reserved characters are escaped in DATABASE_URL.
+    odd = one(render(*DEV, "--set", "postgresql.auth.password=a@b/c"), "Secret", "of-orderflow")
+    assert "a%40b%2Fc@" in odd["stringData"]["DATABASE_URL"]
+
+
+def test_grafana_dashboard_configmap() -> None:
+    import json
+
+    docs = render("--set", "grafanaDashboard.enabled=true")
+    dashboard = one(docs, "ConfigMap", "-dashboard")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    board = json.loads(dashboard["data"]["orderflow.json"])
+    titles = " ".join(p["title"].lower() for p in board["panels"])
+    for topic in ("ingest", "head lag", "signals", "open positions", "p&l"):
+        assert topic in titles
