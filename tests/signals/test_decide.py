@@ -1,0 +1,228 @@
+"""The pure decision pipeline: rules, skip reasons, Kelly sizing, risk limits (no database)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from orderflow.signals import (
+    MarketView,
+    OpenPosition,
+    Reason,
+    SignalType,
+    StrategyBook,
+    TradeView,
+    WalletView,
+    evaluate,
+    kelly_fraction_of_bankroll,
+    size_position,
+)
+from orderflow.signals.model import confidence, win_probability
+from orderflow.strategy.settings import StrategySettings
+
+NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+TOKEN = 1234
+MARKET = "0x" + "ab" * 32
+D = Decimal
+
+
+def trade(**kw: object) -> TradeView:
+    base: dict[str, object] = {
+        "chain_id": 137,
+        "tx_hash": "0x" + "11" * 32,
+        "log_index": 1,
+        "wallet": "0x" + "aa" * 20,
+        "side": "BUY",
+        "token_id": TOKEN,
+        "price": D("0.50"),
+        "size": D("400"),
+        "usdc_size": D("200"),
+        "timestamp": NOW - timedelta(seconds=5),
+        "market_id": MARKET,
+        "outcome_index": 0,
+        "id": 1,
+    }
+    base.update(kw)
+    return TradeView(**base)  # type: ignore[arg-type]
+
+
+WHALE = WalletView("0x" + "aa" * 20, score=8.5, tier="WHALE", edge=0.10, edge_se=0.03)
+DEGEN = WalletView("0x" + "bb" * 20, score=1.5, tier="DEGEN", edge=-0.12, edge_se=0.04)
+MARKET_VIEW = MarketView(token_id=TOKEN, market_id=MARKET, last_price=D("0.50"))
+BOOK = StrategyBook(bankroll=D(10_000))
+SETTINGS = StrategySettings()
+
+
+def test_follow_whale_accepted_with_kelly_size() -> None:
+    d = evaluate(trade(), WHALE, MARKET_VIEW, BOOK, SETTINGS, NOW)
+    assert d is not None and d.signal_type is SignalType.FOLLOW_WHALE
+    assert d.status == "PENDING" and d.reason is Reason.ACCEPTED
+    # p = 0.50 + 0.10; q = 0.50 * 1.002 rounded up to the tick = 0.51
+    assert d.win_probability == pytest.approx(0.60)
+    assert d.price == D("0.51")
+    f = (D("0.6") - D("0.51")) / (1 - D("0.51"))
+    stake = f * D("0.25") * D(10_000)  # 459.18..., under the 1000 cap
+    assert d.shares == (stake / D("0.51")).quantize(D("0.01"), rounding="ROUND_DOWN")
+    assert d.inputs["sizing"]["capped_by"] == []
+
+
+def test_small_or_unscored_or_mid_wallets_are_not_signals() -> None:
+    assert evaluate(trade(usdc_size=D("10")), WHALE, MARKET_VIEW, BOOK, SETTINGS, NOW) is None
+    unscored = WalletView(WHALE.address, score=None)
+    assert evaluate(trade(), unscored, MARKET_VIEW, BOOK, SETTINGS, NOW) is None
+    mid = WalletView(WHALE.address, score=5.0, edge=0.1, edge_se=0.01)
+    assert evaluate(trade(), mid, MARKET_VIEW, BOOK, SETTINGS, NOW) is None
+    # A whale's SELL is not a follow signal.
+    assert evaluate(trade(side="SELL"), WHALE, MARKET_VIEW, BOOK, SETTINGS, NOW) is None
+    off = SETTINGS.model_copy(update={"enable_whale_following": False})
+    assert evaluate(trade(), WHALE, MARKET_VIEW, BOOK, off, NOW) is None
+
+
+def _fade(**kw: object) -> tuple[TradeView, MarketView, StrategySettings]:
+    t = trade(side="SELL", price=D("0.40"), wallet=DEGEN.address, **kw)
+    m = MarketView(token_id=TOKEN, market_id=MARKET, last_price=D("0.40"), window_high=D("0.50"))
+    return t, m, SETTINGS.model_copy(update={"enable_degen_fading": True})
+
+
+def test_fade_degen_panic_sell_definition() -> None:
+    t, m, s = _fade()
+    # Off by default.
+    assert evaluate(t, DEGEN, m, BOOK, SETTINGS, NOW) is None
+    d = evaluate(t, DEGEN, m, BOOK, s, NOW)
+    assert d is not None and d.signal_type is SignalType.FADE_DEGEN and d.accepted
+    # p mirrors the degen's (negative) edge: 0.40 + 0.12
+    assert d.win_probability == pytest.approx(0.52)
+    assert d.inputs["market"]["price_drop"] == "0.2"
+    # A drop smaller than fade_price_drop (10 %) is not a panic sell.
+    calm = MarketView(token_id=TOKEN, market_id=MARKET, last_price=D("0.40"), window_high=D("0.42"))
+    assert evaluate(t, DEGEN, calm, BOOK, s, NOW) is None
+    # No trades in the window: nothing to compare with, no signal.
+    empty = MarketView(token_id=TOKEN, market_id=MARKET, last_price=D("0.40"))
+    assert evaluate(t, DEGEN, empty, BOOK, s, NOW) is None
+    # A SELL by a high scorer is not faded.
+    assert evaluate(t, WHALE, m, BOOK, s, NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("trade_kw", "market_kw", "book_kw", "reason", "status"),
+    [
+        ({"timestamp": NOW - timedelta(seconds=121)}, {}, {}, Reason.STALE, "EXPIRED"),
+        ({}, {"resolved": True}, {}, Reason.MARKET_RESOLVED, "SKIPPED"),
+        ({}, {"resolves_at": NOW + timedelta(seconds=30)}, {}, Reason.RESOLVES_SOON, "SKIPPED"),
+        ({}, {"last_price": D("0.54")}, {}, Reason.PRICE_MOVED, "SKIPPED"),
+        ({}, {"last_price": None}, {}, Reason.NO_PRICE, "SKIPPED"),
+        ({}, {}, {"paused": True}, Reason.PAUSED, "SKIPPED"),
+        ({}, {}, {"killed": True}, Reason.KILLED, "SKIPPED"),
+        ({}, {}, {"day_pnl": D(-500)}, Reason.DAILY_LOSS, "SKIPPED"),
+    ],
+)
+def test_skip_reasons(
+    trade_kw: dict[str, object],
+    market_kw: dict[str, object],
+    book_kw: dict[str, object],
+    reason: Reason,
+    status: str,
+) -> None:
+    m = MarketView(**{"token_id": TOKEN, "market_id": MARKET, "last_price": D("0.50"), **market_kw})  # type: ignore[arg-type]
+    b = StrategyBook(**{"bankroll": D(10_000), **book_kw})  # type: ignore[arg-type]
+    d = evaluate(trade(**trade_kw), WHALE, m, b, SETTINGS, NOW)
+    assert d is not None and d.reason is reason and d.status == status
+
+
+def test_price_move_at_the_limit_is_still_accepted() -> None:
+    m = MarketView(token_id=TOKEN, market_id=MARKET, last_price=D("0.53"))
+    d = evaluate(trade(), WHALE, m, BOOK, SETTINGS, NOW)
+    assert d is not None and d.reason is not Reason.PRICE_MOVED
+
+
+def test_low_confidence_and_unmeasured_wallets() -> None:
+    noisy = WalletView(WHALE.address, score=8.0, edge=0.02, edge_se=0.1)  # Phi(0.2) = 0.579
+    d = evaluate(trade(), noisy, MARKET_VIEW, BOOK, SETTINGS, NOW)
+    assert d is not None and d.reason is Reason.LOW_CONFIDENCE
+    assert d.confidence == pytest.approx((0.8 * 0.5793) ** 0.5, abs=1e-3)
+    unmeasured = WalletView(WHALE.address, score=9.0)
+    d = evaluate(trade(), unmeasured, MARKET_VIEW, BOOK, SETTINGS, NOW)
+    assert d is not None and d.reason is Reason.WALLET_UNMEASURED
+
+
+def test_probability_is_never_score_over_ten() -> None:
+    a = WalletView(WHALE.address, score=9.9, edge=0.01, edge_se=0.001)
+    b = WalletView(WHALE.address, score=7.0, edge=0.01, edge_se=0.001)
+    t = trade()
+    assert win_probability(SignalType.FOLLOW_WHALE, t, a) == win_probability(
+        SignalType.FOLLOW_WHALE, t, b
+    )
+    assert confidence(SignalType.FOLLOW_WHALE, a) > confidence(SignalType.FOLLOW_WHALE, b)
+
+
+def test_risk_limits_on_the_book() -> None:
+    held = {TOKEN: OpenPosition(TOKEN, MARKET, D(100), D(50))}
+    d = evaluate(trade(), WHALE, MARKET_VIEW, StrategyBook(D(10_000), held), SETTINGS, NOW)
+    assert d is not None and d.reason is Reason.POSITION_EXISTS
+    others = {i: OpenPosition(i, None, D(1), D(1)) for i in range(5)}
+    d = evaluate(trade(), WHALE, MARKET_VIEW, StrategyBook(D(10_000), others), SETTINGS, NOW)
+    assert d is not None and d.reason is Reason.MAX_OPEN_POSITIONS
+    # Market exposure: 1,999 USDC already in another token of the same market.
+    near_cap = {9: OpenPosition(9, MARKET, D(4000), D(1999))}
+    d = evaluate(trade(), WHALE, MARKET_VIEW, StrategyBook(D(10_000), near_cap), SETTINGS, NOW)
+    assert d is not None and d.reason is Reason.MARKET_EXPOSURE
+    # Partly used: the stake is cut to the room left and says so.
+    half = {9: OpenPosition(9, MARKET, D(4000), D(1800))}
+    d = evaluate(trade(), WHALE, MARKET_VIEW, StrategyBook(D(10_000), half), SETTINGS, NOW)
+    assert d is not None and d.accepted
+    assert d.inputs["sizing"]["capped_by"] == ["max_market_exposure_usd"]
+    assert d.size_usdc is not None and d.size_usdc <= D(200)
+
+
+def test_per_trade_cap_and_min_size_and_no_edge() -> None:
+    rich = StrategyBook(bankroll=D(1_000_000))
+    s = SETTINGS.model_copy(update={"bankroll_usd": 1_000_000.0})
+    d = evaluate(trade(), WHALE, MARKET_VIEW, rich, s, NOW)
+    assert d is not None and d.accepted and d.inputs["sizing"]["capped_by"] == ["max_position_usd"]
+    assert d.size_usdc is not None and d.size_usdc <= D(1000)
+    tiny = StrategyBook(bankroll=D(20))
+    d = evaluate(
+        trade(),
+        WHALE,
+        MARKET_VIEW,
+        tiny,
+        SETTINGS.model_copy(update={"bankroll_usd": 20.0, "max_position_usd": 20.0}),
+        NOW,
+    )
+    assert d is not None and d.reason is Reason.BELOW_MIN_SIZE
+    weak = WalletView(WHALE.address, score=9.0, edge=0.005, edge_se=0.0001)
+    d = evaluate(trade(), weak, MARKET_VIEW, BOOK, SETTINGS, NOW)  # p = 0.505 < q = 0.51
+    assert d is not None and d.reason is Reason.NO_EDGE
+
+
+@pytest.mark.parametrize(
+    ("p", "q", "f"),
+    [
+        (0.6, D("0.5"), D("0.2")),
+        (0.5, D("0.5"), D("0")),
+        (0.4, D("0.5"), D("-0.2")),
+        (0.9, D("0.8"), D("0.5")),
+        (0.99, D("0.01"), D("0.98989898989898989898989899")),
+    ],
+)
+def test_kelly_fraction(p: float, q: Decimal, f: Decimal) -> None:
+    assert kelly_fraction_of_bankroll(p, q) == pytest.approx(f)
+
+
+def test_sizing_rounds_to_tick_and_shares_and_adds_fees() -> None:
+    s = SETTINGS.model_copy(update={"taker_fee_rate": 0.02, "paper_slippage_bps": 0.0})
+    sz = size_position(0.7, D("0.503"), s, bankroll=D(1000), market_exposure=D(0), tick=D("0.01"))
+    assert sz.price == D("0.51")
+    assert sz.all_in_price == D("0.51") + D("0.02") * D("0.51") * D("0.49")
+    assert sz.shares == sz.shares.quantize(D("0.01"))
+    assert sz.size_usdc == (sz.shares * D("0.51")).quantize(D("0.000001"))
+    coarse = size_position(
+        0.7, D("0.503"), s, bankroll=D(1000), market_exposure=D(0), tick=D("0.1")
+    )
+    assert coarse.price == D("0.6")
+    nothing = size_position(
+        0.4, D("0.5"), s, bankroll=D(1000), market_exposure=D(0), tick=D("0.01")
+    )
+    assert nothing.shares == 0 and nothing.kelly_f < 0
