@@ -1,0 +1,193 @@
+"""Fixtures for executor tests: rows as the listener and reputation stages write them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import pytest
+
+from orderflow.execution.broker import Broker, Mode
+from orderflow.execution.engine import Executor
+from orderflow.execution.paper import PaperBroker
+from orderflow.execution.settings import ExecutorSettings
+from orderflow.strategy.settings import StrategySettings
+
+WHALE = "0x" + "a1" * 20
+DEGEN = "0x" + "d1" * 20
+MARKET = "0x" + "c1" * 32
+TOKEN_YES = 111_111
+TOKEN_NO = 222_222
+_log_index = itertools.count(1)
+
+
+def tx() -> str:
+    return "0x" + secrets.token_hex(32)
+
+
+async def add_token(conn: asyncpg.Connection, token_id: int, market: str, outcome: int) -> None:
+    await conn.execute(
+        "INSERT INTO orderflow_tokens (token_id, condition_id, outcome_index, generation, source)"
+        " VALUES ($1, $2, $3, 'CTF', 'test') ON CONFLICT DO NOTHING",
+        Decimal(token_id),
+        market,
+        outcome,
+    )
+
+
+async def add_wallet(
+    conn: asyncpg.Connection,
+    address: str,
+    score: float,
+    *,
+    edge: float | None = 0.10,
+    edge_se: float | None = 0.02,
+    resolved_buys: int = 120,
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO orderflow_wallet_stats (wallet_address, reputation_score, trader_tier, edge,
+            edge_se, resolved_buys)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        ON CONFLICT (wallet_address) DO UPDATE SET reputation_score = EXCLUDED.reputation_score,
+            edge = EXCLUDED.edge, edge_se = EXCLUDED.edge_se,
+            resolved_buys = EXCLUDED.resolved_buys
+        """,
+        address,
+        Decimal(str(score)),
+        "WHALE" if score >= 7 else "DEGEN" if score <= 3 else "AVERAGE",
+        edge,
+        edge_se,
+        resolved_buys,
+    )
+
+
+async def add_trade(
+    conn: asyncpg.Connection,
+    *,
+    wallet: str = WHALE,
+    side: str = "BUY",
+    token_id: int = TOKEN_YES,
+    price: str = "0.50",
+    usdc: str = "500",
+    at: datetime | None = None,
+    market: str | None = MARKET,
+    outcome_index: int | None = 0,
+    traceparent: str | None = None,
+) -> int:
+    price_d = Decimal(price)
+    usdc_d = Decimal(usdc)
+    return int(
+        await conn.fetchval(
+            """
+            INSERT INTO orderflow_trades (chain_id, tx_hash, log_index, block_number, block_hash,
+                timestamp, exchange, exchange_version, order_hash, wallet_address, taker_address,
+                is_taker_aggregate, side, token_id, market_id, outcome_index, price, size,
+                usdc_size, fee, fee_asset, traceparent)
+            VALUES (137, $1, $2, 1, $3, $4, $5, 'V2', $6, $7, $8, false, $9, $10, $11, $12, $13,
+                    $14, $15, 0, 'COLLATERAL', $16)
+            RETURNING id
+            """,
+            tx(),
+            next(_log_index),
+            tx(),
+            at or datetime.now(UTC) - timedelta(seconds=1),
+            "0xe111180000d2663c0091e4f400237545b87b996b",
+            tx(),
+            wallet,
+            "0x" + "ee" * 20,
+            side,
+            Decimal(token_id),
+            market,
+            outcome_index,
+            price_d,
+            (usdc_d / price_d).quantize(Decimal("0.000001")),
+            usdc_d,
+            traceparent,
+        )
+    )
+
+
+async def resolve(conn: asyncpg.Connection, market: str, payouts: list[str]) -> None:
+    await conn.execute(
+        """
+        INSERT INTO orderflow_market_outcomes (market_id, oracle, question_id,
+            outcome_slot_count, payout_numerators, payouts, winning_outcome, resolved_at,
+            chain_id, block_number, block_hash, tx_hash, log_index)
+        VALUES ($1, $2, $3, $4, $5, $5, $6, now(), 137, 2, $7, $8, 0)
+        """,
+        market,
+        "0x" + "0f" * 20,
+        tx(),
+        len(payouts),
+        [Decimal(p) for p in payouts],
+        next((i for i, p in enumerate(payouts) if Decimal(p) == 1), None),
+        tx(),
+        tx(),
+    )
+
+
+async def add_strategy(
+    conn: asyncpg.Connection, name: str = "alpha", **settings: Any
+) -> StrategySettings:
+    model = StrategySettings.model_validate(settings)
+    await conn.execute(
+        "INSERT INTO orderflow_strategies (name, settings) VALUES ($1, $2)",
+        name,
+        model.model_dump(mode="json"),
+    )
+    return model
+
+
+def executor_settings(**kw: Any) -> ExecutorSettings:
+    base: dict[str, Any] = {
+        "DATABASE_URL": None,
+        "EXECUTOR_POLL_INTERVAL_SECS": 3.0,
+        "EXECUTOR_STRATEGY_REFRESH_SECS": 0.5,
+        "EXECUTOR_MAINTENANCE_SECS": 0.5,
+        "EXECUTOR_HEARTBEAT_SECS": 0.5,
+        "EXECUTOR_LEADER_RETRY_SECS": 0.2,
+        "EXECUTOR_INSTANCE_ID": "test-" + secrets.token_hex(3),
+    }
+    base.update(kw)
+    return ExecutorSettings(**base)
+
+
+async def wait_for(
+    check: Callable[[], Awaitable[Any]], *, timeout: float = 15.0, every: float = 0.05
+) -> Any:
+    """Poll ``check`` until it returns something truthy (tests never assert timings)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(every)
+
+
+@contextlib.asynccontextmanager
+async def running(executor: Executor) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(executor.run())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@pytest.fixture
+def make_executor(pool: asyncpg.Pool, dsn: str) -> Callable[..., Executor]:
+    def make(brokers: dict[Mode, Broker] | None = None, **kw: Any) -> Executor:
+        return Executor(pool, dsn, executor_settings(**kw), brokers or {"paper": PaperBroker()})
+
+    return make
