@@ -1,0 +1,75 @@
+"""``orderflow wallet ADDRESS``: a wallet's score broken into factors, statistics, positions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+
+from orderflow import db
+from orderflow.cli._common import add_log_format, parse_timestamp, settings_for
+from orderflow.errors import ConfigError
+from orderflow.migrate import migrate
+from orderflow.reputation import ReputationSettings
+from orderflow.reputation import queries as q
+from orderflow.reputation.explain import live_factors, render
+from orderflow.reputation.per_wallet import wallet_report
+
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "wallet", help="explain a wallet's score: factors, statistics, positions, history"
+    )
+    p.add_argument("address", help="the wallet (0x + 40 hex digits, any case)")
+    p.add_argument(
+        "--as-of",
+        metavar="TIMESTAMP",
+        help="replay positions from fills and resolutions known at this time",
+    )
+    p.add_argument("--history", type=int, default=10, metavar="N", help="score changes shown")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_log_format(p)
+    p.set_defaults(handler=run)
+
+
+async def run(args: argparse.Namespace) -> int:
+    if not _ADDRESS.match(args.address):
+        raise ConfigError(f"not a wallet address: {args.address!r} (expected 0x + 40 hex digits)")
+    address = args.address.lower()
+    as_of = parse_timestamp(args.as_of) if args.as_of is not None else None
+    settings = settings_for(ReputationSettings, args)
+    async with db.open_pool(settings, min_size=1, max_size=2) as pool, pool.acquire() as conn:
+        await migrate(conn)
+        stats = await conn.fetchrow(q.WALLET_STATS, address)
+        report = await wallet_report(conn, address, as_of=as_of, settings=settings)
+        history = await conn.fetch(q.WALLET_HISTORY, address, max(args.history, 0))
+    if args.json:
+        out = {
+            "wallet_address": address,
+            "stats": dict(stats) if stats else None,
+            "live": live_factors(report, settings),
+            "positions": [
+                {
+                    "token_id": str(tp.token_id),
+                    "market_id": tp.market_id,
+                    "outcome_index": tp.outcome_index,
+                    "shares": tp.position.shares,
+                    "avg_price": tp.position.avg_price,
+                    "cost_basis": tp.position.cost_basis,
+                    "realized_pnl": tp.position.realized_pnl,
+                    "fees_paid": tp.position.fees_paid,
+                    "payout": tp.payout,
+                    "problem": tp.problem,
+                    "last_price": tp.last_price,
+                    "unrealized_pnl": tp.unrealized,
+                }
+                for tp in report.positions
+            ],
+            "history": [dict(h) for h in history],
+        }
+        print(json.dumps(out, default=str, indent=2))
+    else:
+        print(render(stats, report, history))
+    return 0
