@@ -50,6 +50,8 @@ class WalkForwardResult:
     runs: list[Run]
     # The last step's scores (as of the last step's start): the report shows them.
     last_scores: Mapping[str, WalletView] = field(default_factory=dict)
+    # Last traded price of every token at the end (what open positions are marked at).
+    last_prices: dict[int, Decimal] = field(default_factory=dict)
 
 
 def make_run(follower: Follower) -> Run:
@@ -123,5 +125,13 @@ async def walk_forward(
     for run in runs:
         run.book.mark_open_signals(tape)
     return WalkForwardResult(
-        start, end, step, steps, trades_seen, resolutions_seen, runs, last_scores=scores
+        start,
+        end,
+        step,
+        steps,
+        trades_seen,
+        resolutions_seen,
+        runs,
+        last_scores=scores,
+        last_prices=tape.last_prices(),
     )

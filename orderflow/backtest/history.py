@@ -89,3 +89,14 @@ async def resolutions_between(
         ResolutionEvent(r["market_id"], r["resolved_at"], tuple(Decimal(p) for p in r["payouts"]))
         for r in rows
     ]
+
+
+_STRATEGY = "SELECT settings FROM orderflow_strategies WHERE name = $1 AND deleted_at IS NULL"
+
+
+async def strategy_settings_json(conn: asyncpg.Connection, name: str) -> dict[str, object] | None:
+    """A stored strategy's settings (JSON as written by ``orderflow strategy`` or the operator)."""
+    value = await conn.fetchval(_STRATEGY, name)
+    if value is None:
+        return None
+    return dict(value) if isinstance(value, dict) else None

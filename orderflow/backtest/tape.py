@@ -24,6 +24,9 @@ class Tape:
     def last_price(self, token_id: int) -> Decimal | None:
         return self._last.get(token_id)
 
+    def last_prices(self) -> dict[int, Decimal]:
+        return dict(self._last)
+
     def observe(self, trade: TradeView) -> MarketView:
         """Record ``trade`` and return its market as a follower sees it right after the fill.
 

@@ -1,0 +1,202 @@
+"""The demo's HTML report: one self-contained file, charts as inline SVG, no script, no network.
+
+Charts: equity curve of the strategy and both baselines; reputation score against hidden skill
+(one dot per wallet, coloured by hidden style); P&L by signal type. Tables repeat the console
+report. Everything is escaped: wallet addresses and reasons come from data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from html import escape
+
+from orderflow.backtest.metrics import RunSummary
+from orderflow.backtest.report import money, num, pct, verdict
+from orderflow.demo.pipeline import DemoResult
+from orderflow.demo.svg import PALETTE, Point, Series, bar_chart, line_chart, scatter_chart
+from orderflow.demo.text import top_wallets
+
+STYLE_COLORS = {
+    "skilled": PALETTE[2],
+    "retail": PALETTE[0],
+    "lucky": PALETTE[1],
+    "whale": PALETTE[4],
+    "panic": PALETTE[3],
+    "market_maker": PALETTE[6],
+}
+
+CSS = """
+body{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:13px}
+th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:right}
+th:first-child,td:first-child{text-align:left}
+.note{color:#555;font-size:13px}
+code{background:#f4f4f4;padding:1px 4px}
+"""
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    th = "".join(f"<th>{escape(h)}</th>" for h in head)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
+    )
+    return f"<table><tr>{th}</tr>{body}</table>"
+
+
+def equity_chart(result: DemoResult) -> str:
+    runs = result.backtest.result.runs
+    t0 = runs[0].equity[0][0].timestamp()
+    series = [
+        Series(
+            run.follower.name,
+            [((t.timestamp() - t0) / 86_400, float(v)) for t, v in run.equity],
+            PALETTE[i],
+        )
+        for i, run in enumerate(runs)
+    ]
+    return line_chart(
+        "Equity: strategy vs baselines (USDC)",
+        series,
+        x_label=f"days since {datetime.fromtimestamp(t0).date().isoformat()}",
+        y_label="equity, USDC",
+    )
+
+
+def skill_chart(result: DemoResult) -> str:
+    truth = result.truth.wallet_map()
+    points = []
+    for s in result.scores.values():
+        t = truth.get(s.wallet_address)
+        if t is None or t.skill is None:
+            continue
+        points.append(
+            Point(
+                t.skill,
+                float(s.score),
+                STYLE_COLORS.get(t.style, PALETTE[6]),
+                f"{s.wallet_address} {t.style} skill {t.skill:.2f} score {s.score} {s.tier}",
+            )
+        )
+    legend = [(k, v) for k, v in STYLE_COLORS.items() if k != "market_maker"]
+    return scatter_chart(
+        "Reputation score vs hidden skill (one dot per wallet)",
+        points,
+        x_label="hidden skill (0 = knows nothing, 1 = knows the truth)",
+        y_label="reputation score (0-10)",
+        legend=legend,
+    )
+
+
+def pnl_chart(summaries: list[RunSummary]) -> str:
+    bars = [(name, float(t.pnl)) for s in summaries for name, t in sorted(s.by_type.items())]
+    return bar_chart("P&L by signal type (USDC)", bars, y_label="P&L, USDC")
+
+
+def _summary_rows(summaries: list[RunSummary]) -> list[list[str]]:
+    return [
+        [
+            s.name,
+            str(s.signals),
+            str(s.executed),
+            str(s.positions_closed),
+            pct(s.win_rate),
+            money(s.pnl),
+            pct(s.return_on_stake),
+            num(s.sharpe),
+            money(-s.max_drawdown_usdc),
+        ]
+        for s in summaries
+    ]
+
+
+def _wallet_rows(result: DemoResult) -> list[list[str]]:
+    truth = result.truth.wallet_map()
+    rows = []
+    for s in top_wallets(result):
+        t = truth.get(s.wallet_address)
+        rows.append(
+            [
+                s.wallet_address,
+                s.tier,
+                f"{s.score:.2f}",
+                str(s.resolved_positions),
+                f"{s.edge:+.3f}",
+                "?" if t is None else t.style,
+                "-" if t is None or t.skill is None else f"{t.skill:.2f}",
+            ]
+        )
+    return rows
+
+
+def _signal_rows(result: DemoResult) -> list[list[str]]:
+    run = result.backtest.result.runs[0]
+    executed = [s for s in run.book.signals if s.status == "EXECUTED"]
+    return [
+        [
+            s.time.strftime("%Y-%m-%d %H:%M"),
+            s.signal_type,
+            s.wallet,
+            f"{s.wallet_score:.2f}" if s.wallet_score is not None else "-",
+            str(s.price),
+            str(s.shares),
+            money(s.pnl or Decimal(0)),
+            "closed" if s.closed_at else "open",
+        ]
+        for s in executed
+    ]
+
+
+def render_html(result: DemoResult) -> str:
+    q = result.quality
+    summaries = result.backtest.summaries
+    sim = result.sim
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        "<title>orderflow demo report</title>",
+        f"<style>{CSS}</style></head><body>",
+        "<h1>orderflow demo</h1>",
+        f"<p class='note'>Seed {sim.seed}: {sim.days:g} simulated days, {sim.markets} markets, "
+        f"{sim.wallets} wallets on the {escape(sim.exchange.upper())} exchanges; "
+        f"{result.logs} raw logs ingested through the listener's file path; "
+        f"{len(result.scores)} wallets scored. The paper strategy is the executor's decision "
+        "code replayed walk-forward: scores as of each step's start, resolutions only once "
+        "they happened.</p>",
+        "<h2>Would following the scores have paid?</h2>",
+        f"<p>{escape(verdict(summaries))}</p>",
+        _table(
+            [
+                "follower",
+                "signals",
+                "filled",
+                "closed",
+                "win rate",
+                "P&L USDC",
+                "on stake",
+                "Sharpe",
+                "max drawdown",
+            ],
+            _summary_rows(summaries),
+        ),
+        equity_chart(result),
+        pnl_chart(summaries),
+        "<h2>Does the score find skill?</h2>",
+        f"<p>Spearman rank correlation of score and hidden skill: <b>{num(q.spearman)}</b> "
+        f"over {q.wallets_scored} wallets (market makers excluded). WHALE/SMART wallets that "
+        f"are truly skilled: <b>{q.top_tier_truly_skilled}/{q.top_tier_wallets}</b> "
+        f"({pct(q.top_tier_precision)}). Skilled wallets that reached WHALE/SMART: "
+        f"{q.skilled_in_top_tier}/{q.skilled_wallets} ({pct(q.skilled_recall)}).</p>",
+        skill_chart(result),
+        "<h2>Top wallets, with the hidden truth beside them</h2>",
+        _table(
+            ["wallet", "tier", "score", "resolved", "edge", "hidden style", "hidden skill"],
+            _wallet_rows(result),
+        ),
+        "<h2>Strategy positions</h2>",
+        _table(
+            ["time", "signal", "followed wallet", "score", "price", "shares", "P&L", "state"],
+            _signal_rows(result),
+        ),
+        "</body></html>",
+    ]
+    return "\n".join(parts)

@@ -1,0 +1,142 @@
+"""The whole system in one call: simulate, ingest, score, replay the executor, judge the score.
+
+Every stage is the real one: the simulator's logs go through the listener's file path
+(:func:`orderflow.chain.ingest.ingest_file`: decode + store), reputation runs
+(:func:`orderflow.reputation.run_reputation`, persisted, so ``orderflow wallet`` works on the
+demo database), and the executor's decision code trades on paper in the walk-forward replay of
+:mod:`orderflow.backtest` — scores as of each step, resolutions once they happened — because the
+stream is history: the live executor would rightly expire every signal as stale against the wall
+clock. Only the report reads the hidden truth.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from orderflow.backtest import BacktestOptions, BacktestReport, run_backtest
+from orderflow.backtest.scoring import reputation_scorer
+from orderflow.chain.ingest import IngestReport, ingest_file
+from orderflow.db import create_pool
+from orderflow.demo.store import fresh_database, save_run
+from orderflow.errors import OrderflowError
+from orderflow.migrate import migrate
+from orderflow.reputation import ReputationSettings, WalletScore, compute_scores, run_reputation
+from orderflow.sim import (
+    ScoredWallet,
+    ScoreQuality,
+    SimConfig,
+    Truth,
+    score_quality,
+    simulate,
+    truth_of,
+    write_truth,
+)
+from orderflow.sim.emit import emit, write_logs
+from orderflow.strategy.settings import StrategySettings
+
+DEMO_STRATEGY = "demo"
+
+
+def demo_strategy(sim: SimConfig, **overrides: object) -> StrategySettings:
+    """Paper strategy for the demo: both signal types, the simulated fee, room for 20 positions."""
+    values: dict[str, object] = {
+        "enable_degen_fading": True,
+        "taker_fee_rate": sim.taker_fee_bps / 10_000 if sim.exchange == "v2" else 0.0,
+        "max_open_positions": 20,
+    }
+    values.update(overrides)
+    return StrategySettings.model_validate(values)
+
+
+@dataclass
+class DemoResult:
+    sim: SimConfig
+    logs_path: Path
+    truth_path: Path
+    database_dsn: str
+    logs: int
+    ingest: IngestReport
+    truth: Truth
+    scores: dict[str, WalletScore]
+    quality: ScoreQuality
+    backtest: BacktestReport
+    strategy: StrategySettings
+    signals_stored: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+async def run_demo(
+    server_dsn: str,
+    sim: SimConfig,
+    out_dir: Path,
+    strategy: StrategySettings,
+    *,
+    step_secs: float = 86_400.0,
+    reputation: ReputationSettings | None = None,
+) -> DemoResult:
+    """Run the pipeline into a fresh ``orderflow_demo`` database on ``server_dsn``'s server."""
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 2)
+        clock = now
+
+    dsn = await fresh_database(server_dsn)
+    pool = await create_pool(dsn, min_size=1, max_size=4)
+    try:
+        async with pool.acquire() as conn:
+            await migrate(conn)
+        lap("database")
+        world = simulate(sim)
+        emitted = emit(world)
+        logs_path, truth_path = out_dir / "logs.jsonl", out_dir / "truth.json"
+        write_logs(emitted.logs, logs_path)
+        truth = truth_of(world)
+        write_truth(truth, truth_path)
+        lap("simulate")
+        ingest = await ingest_file(pool, logs_path, chain_id=sim.chain_id)
+        lap("ingest")
+        end = sim.start_time + timedelta(days=sim.days)
+        await run_reputation(pool, as_of=end, settings=reputation)
+        scores = await compute_scores(pool, as_of=end, settings=reputation)
+        lap("reputation")
+        options = BacktestOptions(step_secs=step_secs)
+        async with pool.acquire() as conn:
+            report = await run_backtest(conn, strategy, options, reputation_scorer(reputation))
+            if report is None:
+                raise OrderflowError("the simulation produced no trades: nothing to replay")
+            stored = await save_run(
+                conn,
+                DEMO_STRATEGY,
+                strategy,
+                report.result.runs[0],
+                sim.chain_id,
+                report.result.last_prices,
+            )
+        lap("backtest")
+    finally:
+        await pool.close()
+    quality = score_quality(
+        [ScoredWallet(a, float(s.score), s.tier) for a, s in scores.items()], truth
+    )
+    return DemoResult(
+        sim=sim,
+        logs_path=logs_path,
+        truth_path=truth_path,
+        database_dsn=dsn,
+        logs=len(emitted.logs),
+        ingest=ingest,
+        truth=truth,
+        scores=scores,
+        quality=quality,
+        backtest=report,
+        strategy=strategy,
+        signals_stored=stored,
+        timings=timings,
+    )

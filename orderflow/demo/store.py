@@ -1,0 +1,178 @@
+"""The demo's SQL: a fresh database per run, and the strategy's replay written to the ledger.
+
+The demo writes its paper strategy into the same tables the executor uses
+(``orderflow_strategies``, ``orderflow_signals``, ``orderflow_positions``,
+``orderflow_performance``) so that everything the demo printed can be explored afterwards with
+SQL or the other commands pointed at the demo database.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from orderflow.backtest.book import Held, SignalRecord
+from orderflow.backtest.engine import Run
+from orderflow.db import connect
+from orderflow.strategy.settings import StrategySettings
+
+DEMO_DATABASE = "orderflow_demo"
+
+
+def with_database(dsn: str, name: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def redact(dsn: str) -> str:
+    """The DSN with any password replaced, fit for printing."""
+    parts = urlsplit(dsn)
+    if parts.password:
+        host = parts.netloc.rsplit("@", 1)[1]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
+    return urlunsplit(parts)
+
+
+async def fresh_database(server_dsn: str, name: str = DEMO_DATABASE) -> str:
+    """Drop and re-create ``name`` on the server of ``server_dsn``; return its DSN.
+
+    A fresh database per run keeps reruns clean and leaves the user's own database alone.
+    """
+    conn = await connect(server_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return with_database(server_dsn, name)
+
+
+_STRATEGY = """
+INSERT INTO orderflow_strategies (name, settings, source) VALUES ($1, $2, 'demo')
+ON CONFLICT (name) DO UPDATE SET settings = EXCLUDED.settings, updated_at = now()
+"""
+
+_SIGNAL = """
+INSERT INTO orderflow_signals
+    (strategy, signal_type, status, reason, chain_id, tx_hash, log_index, wallet_address,
+     wallet_score, token_id, market_id, outcome_index, side, trigger_price, confidence,
+     win_probability, size_usdc, pnl, trade_time, decided_at, resolved_at, inputs)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'BUY', $13, $14, $15, $16, $17, $18,
+        $18, $19, $20)
+ON CONFLICT (strategy, signal_type, chain_id, tx_hash, log_index) DO NOTHING
+RETURNING id
+"""
+
+_POSITION = """
+INSERT INTO orderflow_positions
+    (strategy, signal_id, token_id, market_id, outcome_index, status, shares, cost_basis,
+     avg_price, fees_paid, realized_pnl, mark_price, unrealized_pnl, opened_at, closed_at,
+     close_reason)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+"""
+
+_PERFORMANCE = """
+INSERT INTO orderflow_performance (day, strategy, equity, total_pnl, realized_pnl)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (day, strategy) DO UPDATE
+   SET equity = EXCLUDED.equity, total_pnl = EXCLUDED.total_pnl,
+       realized_pnl = EXCLUDED.realized_pnl, updated_at = now()
+"""
+
+
+async def save_run(
+    conn: asyncpg.Connection,
+    name: str,
+    settings: StrategySettings,
+    run: Run,
+    chain_id: int,
+    last_prices: dict[int, Decimal],
+) -> int:
+    """Write one follower's replay as strategy ``name``; returns the number of signals stored."""
+    held_by_signal: dict[int, Held] = {
+        id(h.signal): h for h in [*run.book.closed, *run.book.open.values()]
+    }
+    async with conn.transaction():
+        await conn.execute(_STRATEGY, name, json.loads(settings.model_dump_json()))
+        stored = 0
+        for signal in run.book.signals:
+            signal_id = await conn.fetchval(*_signal_args(name, chain_id, signal))
+            if signal_id is None:
+                continue
+            stored += 1
+            held = held_by_signal.get(id(signal))
+            if held is not None:
+                await conn.execute(*_position_args(name, signal_id, held, last_prices))
+        bankroll = run.book.bankroll
+        for when, equity in run.equity:
+            await conn.execute(
+                _PERFORMANCE,
+                when.date(),
+                name,
+                equity,
+                equity - bankroll,
+                _realized_until(run, when),
+            )
+    return stored
+
+
+def _realized_until(run: Run, when: datetime) -> Decimal:
+    return sum((v for day, v in run.book.realized_by_day.items() if day <= when.date()), Decimal(0))
+
+
+def _signal_args(name: str, chain_id: int, s: SignalRecord) -> tuple[object, ...]:
+    inputs = {"trigger_price": str(s.trigger_price), "source": "demo walk-forward replay"}
+    return (
+        _SIGNAL,
+        name,
+        s.signal_type,
+        s.status,
+        s.reason,
+        chain_id,
+        s.tx_hash,
+        s.log_index,
+        s.wallet,
+        s.wallet_score,
+        s.token_id,
+        s.market_id,
+        s.outcome_index,
+        s.trigger_price,
+        s.confidence,
+        s.win_probability,
+        s.size_usdc,
+        s.pnl,
+        s.time,
+        s.closed_at,
+        inputs,
+    )
+
+
+def _position_args(
+    name: str, signal_id: int, h: Held, last_prices: dict[int, Decimal]
+) -> tuple[object, ...]:
+    p = h.position
+    closed = h.signal.closed_at is not None
+    mark = None if closed else last_prices.get(h.token_id)
+    return (
+        _POSITION,
+        name,
+        signal_id,
+        h.token_id,
+        h.market_id,
+        h.outcome_index,
+        "CLOSED" if closed else "OPEN",
+        p.shares,
+        p.cost_basis,
+        p.avg_price,
+        p.fees_paid,
+        p.realized_pnl,
+        mark,
+        p.mark(mark) if mark is not None else Decimal(0),
+        p.opened_at,
+        h.signal.closed_at,
+        "resolved" if closed else None,
+    )
