@@ -124,21 +124,32 @@ class LiveSession:
     # --- checkpoint ---------------------------------------------------------------------------
 
     async def _load_checkpoint(self) -> store.Checkpoint | None:
+        """The stored checkpoint; ``state.checkpoint`` also covers "nothing before START_BLOCK"."""
         async with self.pool.acquire() as conn:
             cp = await store.get_checkpoint(conn, self.chain_id, STREAM)
-        self.state.checkpoint = cp.block_number if cp else None
+        start = self.settings.start_block
+        self.state.checkpoint = (
+            cp.block_number if cp else (start - 1 if start is not None else None)
+        )
         return cp
 
     async def _verified_checkpoint(self) -> store.Checkpoint | None:
-        """The checkpoint, after repairing a reorg of its block that happened while we were away."""
+        """The checkpoint, after repairing a reorg that happened while we were away.
+
+        The newest recorded block is compared with the node's: it is at or above the
+        checkpoint and covers logs stored ahead of it (zero confirmations), so a replaced
+        block there is found too.
+        """
         cp = await self._load_checkpoint()
-        if cp is None or not cp.block_hash:
+        top = self.window.highest
+        held = self.window.get(top) if top is not None else None
+        if top is None or held is None:
             return cp
-        canonical = await self.client.header_by_number(cp.block_number)
-        if canonical is not None and canonical.hash == cp.block_hash:
+        canonical = await self.client.header_by_number(top)
+        if canonical is not None and canonical.hash == held.hash:
             return cp
-        fork = min(cp.block_number, await self._fork_below(cp.block_number))
-        await self.repair(fork, reason="checkpoint block no longer canonical")
+        fork = min(top, await self._fork_below(top))
+        await self.repair(fork, reason="recorded block no longer canonical (reorg while away)")
         return await self._load_checkpoint()
 
     async def _fork_below(self, number: int) -> int:
@@ -331,6 +342,13 @@ class LiveSession:
                 log.info("log of a vanished block dropped", extra=_log_ids(raw))
             checkpoint = None
             headers = list(used)
+            # Record the header of every block we store logs of: a later start compares them
+            # with the node's (reorgs while away).
+            for raw in ready:
+                number = block_of(raw)
+                held = self.window.get(number) if number is not None else None
+                if held is not None:
+                    headers.append(held)
             if new_cp > cp:
                 cp_header = self.window.get(new_cp) or await self.client.header_by_number(new_cp)
                 if cp_header is not None:

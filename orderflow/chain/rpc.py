@@ -178,7 +178,8 @@ class WsTransport:
         self._ids = itertools.count(1)
         self._pending: dict[int, tuple[asyncio.Future[Any], str]] = {}
         self._subscriptions: set[str] = set()
-        self._queue: asyncio.Queue[Notification] = asyncio.Queue(maxsize=queue_size)
+        # None in the queue wakes a waiting consumer when the connection fails.
+        self._queue: asyncio.Queue[Notification | None] = asyncio.Queue(maxsize=queue_size)
         self._conn: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._failure: RpcError | None = None
@@ -220,6 +221,8 @@ class WsTransport:
     def _fail(self, error: RpcError) -> None:
         if self._failure is None:
             self._failure = error
+            with contextlib.suppress(asyncio.QueueFull):  # full: the consumer is not waiting
+                self._queue.put_nowait(None)
         for future, _method in self._pending.values():
             if not future.done():
                 future.set_exception(error)
@@ -316,11 +319,15 @@ class WsTransport:
         if self._queue.empty() and self._failure is not None:
             raise self._failure
         try:
-            return await asyncio.wait_for(self._queue.get(), timeout=wait_secs)
+            note = await asyncio.wait_for(self._queue.get(), timeout=wait_secs)
         except TimeoutError:
             if self._failure is not None:
                 raise self._failure from None
             return None
+        if note is None:
+            assert self._failure is not None
+            raise self._failure
+        return note
 
     @property
     def failed(self) -> bool:

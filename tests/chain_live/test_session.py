@@ -1,0 +1,101 @@
+"""A LiveSession driven step by step (no streaming loop): removed logs, duplicates, flushing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+
+from orderflow.chain.backfill import AdaptiveRange, IngestMetrics
+from orderflow.chain.live import ListenerState, LiveSession
+from orderflow.chain.reorg import BlockWindow
+from orderflow.chain.rpc import EthClient, Header, WsTransport
+from orderflow.chain.settings import ListenerSettings
+from tests.chain_live.conftest import Anvil
+from tests.chain_live.logs import order_filled_v2
+
+pytestmark = pytest.mark.anvil
+
+
+@pytest.fixture
+async def session(anvil: Anvil, pool: asyncpg.Pool) -> AsyncIterator[LiveSession]:
+    settings = ListenerSettings(POLYGON_RPC_URL=anvil.ws_url, CONFIRMATIONS=0, START_BLOCK=0)
+    async with WsTransport(anvil.ws_url) as ws:
+        s = LiveSession(
+            pool,
+            ws,
+            EthClient(ws),
+            settings,
+            state=ListenerState(),
+            metrics=IngestMetrics(),
+            window=BlockWindow(64),
+            ranges=AdaptiveRange(100, 1, 100),
+        )
+        await s.catch_up()
+        yield s
+
+
+async def last_log_and_head(anvil: Anvil) -> tuple[dict[str, Any], Header]:
+    logs = await anvil.rpc("eth_getLogs", {"fromBlock": "0x0", "toBlock": "latest"})
+    head = await anvil.rpc("eth_getBlockByNumber", "latest", False)
+    return logs[-1], Header.from_rpc(head)
+
+
+async def count(pool: asyncpg.Pool) -> int:
+    return int(await pool.fetchval("SELECT count(*) FROM orderflow_trades"))
+
+
+async def test_duplicate_notifications_store_one_row(
+    anvil: Anvil, pool: asyncpg.Pool, session: LiveSession
+) -> None:
+    await anvil.emit(order_filled_v2(order_hash=1))
+    raw, head = await last_log_and_head(anvil)
+    await session.on_log(raw)
+    await session.on_log(dict(raw))
+    await session.on_head(head)
+    await session.on_head(head)  # a repeated head is ignored
+    await session.on_log(raw)  # and the log once more, after its block was stored
+    await session.flush()
+    assert await count(pool) == 1
+    assert session.state.reorgs == 0
+
+
+async def test_removed_log_rolls_back_and_reingests_canonical(
+    anvil: Anvil, pool: asyncpg.Pool, session: LiveSession
+) -> None:
+    """anvil never sends ``removed: true``; hand the session one, as geth would on a reorg."""
+    await anvil.emit(order_filled_v2(order_hash=1))
+    raw, head = await last_log_and_head(anvil)
+    await session.on_log(raw)
+    await session.on_head(head)
+    assert await count(pool) == 1
+
+    await anvil.rpc("anvil_reorg", 1, [])  # the block is replaced by an empty one
+    await session.on_log({**raw, "removed": True})
+    assert session.state.reorgs == 1
+    assert await count(pool) == 0
+    await session.flush()  # re-ingest of the canonical block: nothing there now
+    assert await count(pool) == 0
+    assert session.state.checkpoint == head.number
+    stored = await pool.fetchval(
+        "SELECT block_hash FROM orderflow_sync_checkpoints WHERE stream = 'listener'"
+    )
+    new_head = await anvil.rpc("eth_getBlockByNumber", hex(head.number), False)
+    assert stored == new_head["hash"] != head.hash
+
+
+async def test_log_of_an_orphaned_block_is_not_stored(
+    anvil: Anvil, pool: asyncpg.Pool, session: LiveSession
+) -> None:
+    await anvil.emit(order_filled_v2(order_hash=1))
+    raw, head = await last_log_and_head(anvil)
+    await session.on_head(head)
+    # A late log claiming the same height under another block hash (an orphan).
+    await session.on_log({**raw, "blockHash": "0x" + "99" * 32})
+    await session.flush()
+    assert await count(pool) == 0
+    await session.on_log(raw)
+    await session.flush()
+    assert await count(pool) == 1
