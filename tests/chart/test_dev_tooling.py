@@ -1,0 +1,215 @@
+"""skaffold.yaml and the kind script, checked without a container engine: they refer to files
+that exist, agree with the chart's values, and the script is valid bash."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from tests.chart.rendering import CHART, VALUES_DEV, render
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.helm
+
+SKAFFOLD = yaml.safe_load((ROOT / "skaffold.yaml").read_text())
+UP = ROOT / "kind" / "up.sh"
+
+
+def _releases(section: dict[str, object]) -> list[dict[str, object]]:
+    return section["deploy"]["helm"]["releases"]  # type: ignore[index,no-any-return]
+
+
+def test_skaffold_builds_the_dockerfile_and_deploys_the_chart() -> None:
+    assert SKAFFOLD["apiVersion"].startswith("skaffold/v4")
+    sections = [SKAFFOLD, *SKAFFOLD["profiles"]]
+    for section in sections:
+        (artifact,) = section["build"]["artifacts"]
+        assert (ROOT / artifact["context"] / artifact["docker"]["dockerfile"]).is_file()
+        for release in _releases(section):
+            assert (ROOT / str(release["chartPath"])).resolve() == CHART
+            for values in release["valuesFiles"]:  # type: ignore[attr-defined]
+                assert (ROOT / values).is_file(), values
+            templates = release["setValueTemplates"]
+            assert templates["image.repository"] == f"{{{{.IMAGE_REPO_{artifact['image']}}}}}"  # type: ignore[index]
+            assert templates["image.tag"].startswith(f"{{{{.IMAGE_TAG_{artifact['image']}}}}}")  # type: ignore[index]
+
+
+def test_skaffold_profiles_kind_and_remote() -> None:
+    profiles = {p["name"]: p for p in SKAFFOLD["profiles"]}
+    assert set(profiles) == {"kind", "remote"}
+    assert profiles["kind"]["activation"] == [{"kubeContext": "kind-.*"}]
+    assert profiles["kind"]["build"]["local"]["push"] is False
+    assert profiles["remote"]["build"]["local"]["push"] is True
+    (remote,) = _releases(profiles["remote"])
+    assert remote["valuesFiles"] == ["charts/orderflow/values-prod.yaml"]
+    (kind,) = _releases(profiles["kind"])
+    assert kind["valuesFiles"] == ["charts/orderflow/values-dev.yaml"]
+
+
+def test_skaffold_values_render() -> None:
+    """What skaffold passes to helm (values file + --set) renders, with a substituted tag."""
+    for section in [SKAFFOLD, *SKAFFOLD["profiles"]]:
+        for release in _releases(section):
+            args: list[str] = []
+            for values in release["valuesFiles"]:  # type: ignore[attr-defined]
+                args += ["-f", str(ROOT / values)]
+            for key, value in {**release.get("setValues", {})}.items():  # type: ignore[dict-item]
+                args += ["--set", f"{key}={value}"]
+            args += ["--set", "image.repository=registry.example/orderflow"]
+            args += ["--set", "image.tag=abc123"]
+            if "secrets.polygonRpcUrl" in release["setValueTemplates"]:  # type: ignore[operator]
+                args += ["--set", "secrets.polygonRpcUrl=wss://node.invalid"]
+            docs = render(*args)
+            images = {
+                c["image"]
+                for d in docs
+                if d["kind"] in ("Deployment", "CronJob", "Job")
+                for c in (
+                    d["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+                    if d["kind"] == "CronJob"
+                    else d["spec"]["template"]["spec"]
+                )["containers"]
+            }
+            assert images == {"registry.example/orderflow:abc123"}
+
+
+def test_kind_cluster_config() -> None:
+    config = yaml.safe_load((ROOT / "kind" / "cluster.yaml").read_text())
+    assert config["kind"] == "Cluster"
+    assert config["apiVersion"] == "kind.x-k8s.io/v1alpha4"
+    assert any(n["role"] == "control-plane" for n in config["nodes"])
+
+
+def test_up_script_is_valid_bash() -> None:
+    subprocess.run(["bash", "-n", str(UP)], check=True)
+    if shutil.which("shellcheck"):
+        subprocess.run(["shellcheck", "-S", "warning", str(UP)], check=True)
+
+
+def test_up_script_uses_the_dev_values_and_image() -> None:
+    text = UP.read_text()
+    assert "values-dev.yaml" in text
+    assert 'kind create cluster --name "$CLUSTER_NAME" --config "$ROOT/kind/cluster.yaml"' in text
+    assert "images/Dockerfile" in text
+    # Every step the issue asks for: load the image, apply a strategy, wait for readiness.
+    for step in ("kind load", "apply -f", "wait --for=condition=Ready", "rollout status"):
+        assert step in text, step
+    # The default image is the one values-dev.yaml deploys, with a pull policy that works for a
+    # loaded image.
+    default_image = re.search(r'IMAGE="\$\{IMAGE:-([^}]+)\}"', text)
+    assert default_image
+    dev = yaml.safe_load(VALUES_DEV.read_text())["image"]
+    assert default_image.group(1) == f"{dev['repository']}:{dev['tag']}"
+    assert dev["pullPolicy"] in ("Never", "IfNotPresent")
+
+
+def test_up_script_refuses_to_run_without_a_node_url(tmp_path: object) -> None:
+    """It checks its inputs before touching any cluster (fake tools on PATH record calls)."""
+    from pathlib import Path
+
+    bin_dir = Path(str(tmp_path)) / "bin"
+    bin_dir.mkdir()
+    calls = Path(str(tmp_path)) / "calls"
+    for tool in ("kind", "kubectl", "helm", "docker"):
+        fake = bin_dir / tool
+        fake.write_text(f'#!/bin/sh\necho "{tool} $*" >> {calls}\n')
+        fake.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    proc = subprocess.run(["bash", str(UP)], capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode != 0
+    assert "POLYGON_RPC_URL" in proc.stderr
+    assert not calls.exists(), "nothing may run before the inputs are checked"
+    env["POLYGON_RPC_URL"] = "https://not-a-websocket"
+    proc = subprocess.run(["bash", str(UP)], capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode != 0
+    assert "ws:// or wss://" in proc.stderr
+
+
+FAKE_KUBECTL = """#!/bin/sh
+echo "kubectl $*" >> "$CALLS"
+case "$*" in
+  *" apply -f "*) echo "tradingstrategy.orderflow.io/whale-follow" ;;
+  *"get deployments,statefulsets"*)
+    echo deployment.apps/orderflow-listener; echo statefulset.apps/orderflow-postgresql ;;
+esac
+"""
+
+# The fake helm renders the exact arguments up.sh gives `helm upgrade --install` with the real
+# helm (`helm template`), so a wrong flag or value in the script fails here.
+FAKE_HELM = """#!/bin/sh
+echo "helm $*" >> "$CALLS"
+if [ "$1" = upgrade ]; then
+  shift 2
+  release="$1"; chart="$2"; shift 2
+  filtered=""
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --kube-context|--namespace) filtered="$filtered --namespace $2"; shift 2 ;;
+      --create-namespace) shift ;;
+      *) filtered="$filtered '$1'"; shift ;;
+    esac
+  done
+  eval "exec '$REAL_HELM' template '$release' '$chart' $filtered" > "$RENDERED"
+fi
+"""
+
+
+def test_up_script_steps_in_order(tmp_path: object) -> None:
+    """Run up.sh against recording fakes of kind/docker/kubectl and a helm that really renders."""
+    from pathlib import Path
+
+    from tests.conftest import tool_path
+
+    work = Path(str(tmp_path))
+    bin_dir = work / "bin"
+    bin_dir.mkdir()
+    calls, rendered = work / "calls", work / "rendered.yaml"
+    for tool in ("kind", "docker"):
+        (bin_dir / tool).write_text(f'#!/bin/sh\necho "{tool} $*" >> "$CALLS"\n')
+    (bin_dir / "kubectl").write_text(FAKE_KUBECTL)
+    (bin_dir / "helm").write_text(FAKE_HELM)
+    for fake in bin_dir.iterdir():
+        fake.chmod(0o755)
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "HOME": str(work),
+        "CALLS": str(calls),
+        "RENDERED": str(rendered),
+        "REAL_HELM": str(tool_path("helm")),
+        "POLYGON_RPC_URL": "wss://polygon.example.invalid/ws",
+    }
+    proc = subprocess.run(["bash", str(UP)], capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 0, proc.stderr
+    lines = calls.read_text().splitlines()
+    order = [
+        "kind create cluster --name orderflow",
+        "docker build -f",
+        "kind load docker-image orderflow:dev --name orderflow",
+        "helm upgrade --install orderflow",
+        "kubectl --context kind-orderflow wait --for=condition=Established",
+        "wait --for=condition=Complete",
+        "rollout status deployment.apps/orderflow-listener",
+        "wait --for=condition=Ready --timeout=600s pod",
+        "wait --for=condition=Ready --timeout=600s tradingstrategy.orderflow.io/whale-follow",
+    ]
+    positions = []
+    for step in order:
+        found = [i for i, line in enumerate(lines) if step in line]
+        assert found, f"up.sh never ran {step!r}:\n" + "\n".join(lines)
+        positions.append(found[0])
+    assert positions == sorted(positions), "steps out of order:\n" + "\n".join(lines)
+    # What helm rendered from the script's own arguments: dev database, the loaded image.
+    docs = [d for d in yaml.safe_load_all(rendered.read_text()) if d]
+    kinds = {d["kind"] for d in docs}
+    assert "StatefulSet" in kinds
+    images = {
+        c["image"]
+        for d in docs
+        if d["kind"] == "Deployment"
+        for c in d["spec"]["template"]["spec"]["containers"]
+    }
+    assert images == {"orderflow:dev"}
