@@ -346,3 +346,33 @@ def test_grafana_dashboard_configmap() -> None:
     titles = " ".join(p["title"].lower() for p in board["panels"])
     for topic in ("ingest", "head lag", "signals", "open positions", "p&l"):
         assert topic in titles
+
+
+def test_dashboard_queries_what_the_code_exports() -> None:
+    """Every Prometheus metric the dashboard plots is created somewhere in the package (counters
+    gain `_total` on export), and every SQL panel reads tables and columns of the migrations."""
+    import json
+    import re
+
+    from tests.conftest import ROOT
+
+    board = json.loads((ROOT / "charts/orderflow/dashboards/orderflow.json").read_text())
+    source = "\n".join(p.read_text() for p in (ROOT / "orderflow").rglob("*.py"))
+    exported = set()
+    for kind, name in re.findall(
+        r'create_(counter|gauge|histogram|up_down_counter)\(\s*"(\w+)"', source
+    ):
+        exported.add(name if kind != "counter" or name.endswith("_total") else f"{name}_total")
+    schema = "\n".join(p.read_text() for p in (ROOT / "migrations").glob("*.sql"))
+    for panel in board["panels"]:
+        for target in panel["targets"]:
+            if "expr" in target:
+                for metric in re.findall(r"\borderflow_\w+", target["expr"]):
+                    assert metric in exported, f"{panel['title']}: {metric} is not exported"
+            else:
+                query = target["rawSql"]
+                for table in re.findall(r"\bFROM\s+(\w+)", query):
+                    assert re.search(rf"CREATE TABLE {table}\b", schema), table
+                for column in ("strategy", "status", "cost_basis", "unrealized_pnl", "total_pnl"):
+                    if column in query:
+                        assert re.search(rf"^\s+{column}\s", schema, re.M), column
