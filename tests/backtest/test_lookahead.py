@@ -1,0 +1,93 @@
+"""The look-ahead trap: history where only knowledge of the future pays.
+
+Five "prophets" buy the winning side of 40 markets at 0.30 during the first ten days; every
+market resolves on day 20. Honestly replayed, nobody can know they are prophets before day 20,
+and by then there is nothing left to follow: the backtest must take no position and make
+nothing. The same backtest with a scorer that peeks (scores as of the end, whatever step it is
+asked about) follows them and profits — which proves the trap is armed, so the honest result
+is not an accident of thresholds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import asyncpg
+import pytest
+
+from orderflow.backtest import BacktestOptions, run_backtest
+from orderflow.backtest.engine import Scorer
+from orderflow.backtest.scoring import reputation_scorer
+from orderflow.signals.views import WalletView
+from orderflow.strategy.settings import StrategySettings
+from tests.backtest.factory import History, addr
+
+T0 = datetime(2026, 5, 1, tzinfo=UTC)
+END = T0 + timedelta(days=25)
+PROPHETS = [addr(f"prophet-{i}") for i in range(5)]
+SETTINGS = StrategySettings(max_open_positions=100, max_market_exposure_usd=5000)
+
+
+async def _trap(pool: asyncpg.Pool) -> History:
+    history = History()
+    for m in range(40):
+        market = history.market(f"m{m}")
+        for i, wallet in enumerate(PROPHETS):
+            at = T0 + timedelta(hours=6 * m + i + 1)  # days 0-10
+            history.trade(wallet, market, 0, "BUY", "0.30", "400", at)
+        history.resolve(market, 0, T0 + timedelta(days=20))
+    await history.store(pool)
+    return history
+
+
+def peeking(scorer: Scorer) -> Scorer:
+    """A scorer with the as-of gate removed: always answers as of the end of history."""
+
+    async def score(conn: asyncpg.Connection, as_of: datetime) -> Mapping[str, WalletView]:
+        return await scorer(conn, END)
+
+    return score
+
+
+@pytest.mark.parametrize("step_hours", [24, 6])
+async def test_honest_backtest_cannot_profit_from_the_future(
+    pool: asyncpg.Pool, step_hours: int
+) -> None:
+    await _trap(pool)
+    options = BacktestOptions(start=T0, end=END, step_secs=step_hours * 3600)
+    async with pool.acquire() as conn:
+        honest = await run_backtest(conn, SETTINGS, options, reputation_scorer())
+        leaky = await run_backtest(conn, SETTINGS, options, peeking(reputation_scorer()))
+    assert honest is not None and leaky is not None
+
+    # The trap is armed: seeing the future, the same code follows the prophets and profits.
+    assert leaky.strategy.executed > 0
+    assert leaky.strategy.pnl > Decimal(100)
+    assert {s.wallet for s in leaky.result.runs[0].book.signals} <= set(PROPHETS)
+
+    # The honest replay never gets to follow them, so it cannot make that money.
+    assert honest.strategy.executed == 0
+    assert honest.strategy.pnl == 0
+    reasons = {s.reason for s in honest.result.runs[0].book.signals}
+    assert "accepted" not in reasons
+
+
+async def test_positions_settle_only_when_the_resolution_happens(pool: asyncpg.Pool) -> None:
+    await _trap(pool)
+    options = BacktestOptions(start=T0, end=END, step_secs=86_400)
+    async with pool.acquire() as conn:
+        leaky = await run_backtest(conn, SETTINGS, options, peeking(reputation_scorer()))
+    assert leaky is not None
+    closed = [s for s in leaky.result.runs[0].book.signals if s.closed_at is not None]
+    assert closed
+    assert all(s.closed_at == T0 + timedelta(days=20) for s in closed)
+    # Before the resolution the equity can only reflect marks, never the payout.
+    resolved_at = T0 + timedelta(days=20)
+    equity = dict(leaky.result.runs[0].equity)
+    bankroll = Decimal(str(SETTINGS.bankroll_usd))
+    before = [v for t, v in equity.items() if t < resolved_at]
+    after = [v for t, v in equity.items() if t >= resolved_at]
+    assert max(before) - bankroll < Decimal(1)  # marked at the prophets' own 0.30: no gain yet
+    assert min(after) - bankroll > Decimal(100)
