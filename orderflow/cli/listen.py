@@ -1,0 +1,109 @@
+"""``orderflow listen``: follow Polygon live (with backfill), or import a file of logs.
+
+* ``orderflow listen`` — backfill from the checkpoint, then stream logs and newHeads over
+  POLYGON_RPC_URL until SIGTERM/SIGINT; serves /healthz, /readyz, /metrics on HEALTH_PORT.
+* ``orderflow listen --from-file PATH`` — store the raw eth_getLogs objects of a JSON-lines
+  file through the same decode + store path, print what was stored, exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from orderflow import db
+from orderflow.chain.ingest import ingest_file
+from orderflow.chain.listener import Listener, run_with_health
+from orderflow.chain.settings import ListenerSettings
+from orderflow.cli._common import add_log_format, settings_for
+from orderflow.errors import ConfigError
+from orderflow.migrate import migrate
+from orderflow.telemetry import setup_metrics
+
+log = logging.getLogger("orderflow.listen")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "listen",
+        help="ingest Polymarket fills from Polygon (live + backfill), or from a file",
+        description=(
+            "Without --from-file: backfill from the stored checkpoint to the head, then follow "
+            "the chain over the WebSocket in POLYGON_RPC_URL (reconnecting as needed) until "
+            "stopped. With --from-file: import raw logs and exit."
+        ),
+    )
+    p.add_argument(
+        "--from-file",
+        metavar="PATH",
+        type=Path,
+        help="JSON lines of raw eth_getLogs log objects to store (then exit)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=5000,
+        help="logs per transaction for --from-file (default 5000)",
+    )
+    add_log_format(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
+    """Validate arguments and settings here (synchronously), then hand back the coroutine."""
+    settings = settings_for(ListenerSettings, args)
+    if args.from_file is None:
+        return _live(settings)
+    if not args.from_file.is_file():
+        raise ConfigError(f"--from-file: no such file: {args.from_file}")
+    if args.batch_size < 1:
+        raise ConfigError("--batch-size must be at least 1")
+    return _from_file(settings, args.from_file, args.batch_size)
+
+
+async def _from_file(settings: ListenerSettings, path: Path, batch_size: int) -> int:
+    async with db.open_pool(settings) as pool:
+        async with pool.acquire() as conn:
+            await migrate(conn)
+        report = await ingest_file(
+            pool,
+            path,
+            chain_id=settings.chain_id,
+            batch_size=batch_size,
+            addresses=settings.addresses,
+        )
+    print(report.summary())
+    return 0
+
+
+async def _live(settings: ListenerSettings) -> int:
+    setup_metrics("listener")
+    async with db.open_pool(settings) as pool:
+        async with pool.acquire() as conn:
+            await migrate(conn)
+        listener = Listener(pool, settings)
+        log.info(
+            "listening",
+            extra={
+                "endpoint": listener.endpoint,
+                "confirmations": settings.confirmations,
+                "health_port": settings.health_port,
+            },
+        )
+        task = asyncio.create_task(run_with_health(listener, settings.health_port))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            log.info("stopped", extra={"checkpoint": listener.state.checkpoint})
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+    return 0
