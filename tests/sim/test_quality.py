@@ -1,0 +1,38 @@
+"""Score-quality measures: Spearman with ties, top-tier precision and recall."""
+
+from __future__ import annotations
+
+import pytest
+
+from orderflow.sim import ScoredWallet, SimConfig, score_quality, simulate, spearman, truth_of
+from orderflow.sim.quality import ranks
+
+
+def test_ranks_average_ties() -> None:
+    assert ranks([10.0, 20.0, 20.0, 5.0]) == [2.0, 3.5, 3.5, 1.0]
+
+
+def test_spearman_known_values() -> None:
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert spearman([1, 2, 3, 4, 5], [2, 1, 4, 3, 5]) == pytest.approx(0.8)
+    assert spearman([1, 2], [1, 2]) is None
+    assert spearman([1, 1, 1], [1, 2, 3]) is None
+
+
+def test_score_quality_counts_against_the_truth() -> None:
+    truth = truth_of(simulate(SimConfig.small(seed=9, days=1.0)))
+    by_style = {w.style: w for w in truth.wallets}
+    skilled, lucky, maker = by_style["skilled"], by_style["lucky"], by_style["market_maker"]
+    scores = [
+        ScoredWallet(skilled.address, 9.0, "WHALE"),
+        ScoredWallet(lucky.address, 8.0, "SMART"),
+        ScoredWallet(maker.address, 7.5, "SMART"),
+        ScoredWallet("0x" + "00" * 20, 9.9, "WHALE"),  # not in the truth: ignored
+    ]
+    q = score_quality(scores, truth)
+    assert q.wallets_scored == 3
+    assert (q.top_tier_wallets, q.top_tier_truly_skilled) == (3, 1)
+    assert q.top_tier_precision == pytest.approx(1 / 3)
+    assert (q.skilled_wallets, q.skilled_in_top_tier) == (1, 1)
+    assert q.spearman is None  # two wallets with a skill: too few
