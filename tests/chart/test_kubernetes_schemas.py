@@ -22,7 +22,7 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.helm
 
 KUBERNETES_VERSION = "1.35.0"
-CUSTOM_KINDS = {"TradingStrategy", "ServiceMonitor"}
+CUSTOM_KINDS = {"TradingStrategy", "ServiceMonitor", "KopfPeering", "ClusterKopfPeering"}
 CRD_FILE = CHART / "crds" / "tradingstrategies.yaml"
 
 
@@ -86,6 +86,10 @@ def test_every_object_is_valid(scenario: Scenario) -> None:
             validate_trading_strategy(doc)
         elif doc["kind"] == "ServiceMonitor":
             validate_service_monitor(doc)
+        elif doc["kind"] in ("KopfPeering", "ClusterKopfPeering"):
+            # kopf's peering CRDs have no spec; only identity matters.
+            assert doc["apiVersion"] == "kopf.dev/v1"
+            assert set(doc) == {"apiVersion", "kind", "metadata"}
         else:
             try:
                 validate_kubernetes(doc)

@@ -155,13 +155,14 @@ def test_commands_per_role() -> None:
     args = {component(doc): spec["containers"][0]["args"] for doc, spec in workloads(docs)}
     assert args["listener"] == ["listen"]
     assert args["executor"] == ["execute"]
-    assert args["operator"] == ["operator", "--namespace", NAMESPACE]
+    assert args["operator"] == ["operator", "--namespace", NAMESPACE, "--standalone"]
     assert args["migrations"] == ["migrate"]
     assert args["reputation"] == ["reputation", "run"]
     cluster_wide = one(
         render("--set", "operator.watchAllNamespaces=true"), "Deployment", "-operator"
     )
-    assert cluster_wide["spec"]["template"]["spec"]["containers"][0]["args"] == ["operator", "-A"]
+    cluster_args = cluster_wide["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert cluster_args == ["operator", "-A", "--standalone"]
 
 
 def test_secrets_are_references_and_never_in_configmaps() -> None:
@@ -304,8 +305,40 @@ def test_cluster_wide_operator_gets_a_cluster_role_for_its_resources() -> None:
     docs = render("--set", "operator.watchAllNamespaces=true")
     (cluster_role,) = by_kind(docs, "ClusterRole")
     resources = {r for rule in cluster_role["rules"] for r in rule["resources"]}
-    assert {"tradingstrategies", "tradingstrategies/status", "clusterkopfpeerings"} <= resources
+    assert {"tradingstrategies", "tradingstrategies/status"} <= resources
     assert "secrets" not in resources
+    assert "clusterkopfpeerings" not in resources, "standalone: no peering rights"
+
+
+@pytest.mark.parametrize("cluster_wide", [False, True])
+def test_operator_peering(cluster_wide: bool) -> None:
+    """With peering, replicas share one kopf peering object the operator may patch; without,
+    the operator runs --standalone and gets no peering rights at all."""
+    scope = ("--set", f"operator.watchAllNamespaces={str(cluster_wide).lower()}")
+    docs = render(*scope, "--set", "operator.peering.enabled=true", "--set", "operator.replicas=2")
+    kind, resource = (
+        ("ClusterKopfPeering", "clusterkopfpeerings")
+        if cluster_wide
+        else ("KopfPeering", "kopfpeerings")
+    )
+    (peering,) = by_kind(docs, kind)
+    assert peering["apiVersion"] == "kopf.dev/v1"
+    operator = one(docs, "Deployment", "-operator")
+    assert operator["spec"]["replicas"] == 2
+    container = operator["spec"]["template"]["spec"]["containers"][0]
+    assert "--standalone" not in container["args"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["OPERATOR_PEERING_NAME"] == peering["metadata"]["name"]
+    role = by_kind(docs, "ClusterRole" if cluster_wide else "Role")[0]
+    peering_rules = [r for r in role["rules"] if resource in r["resources"]]
+    assert peering_rules and peering_rules[0]["apiGroups"] == ["kopf.dev"]
+    standalone = render(*scope)
+    assert not by_kind(standalone, kind)
+    for role_kind in ("Role", "ClusterRole"):
+        for role in by_kind(standalone, role_kind):
+            assert not any("kopf.dev" in r["apiGroups"] for r in role["rules"])
+    # Cluster-wide: everything is in the ClusterRole, no empty namespaced Role.
+    assert bool(by_kind(standalone, "Role")) is not cluster_wide
 
 
 def test_metrics_services_and_service_monitor() -> None:

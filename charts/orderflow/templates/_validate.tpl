@@ -34,6 +34,9 @@ to change. Included once by validate.yaml, so `helm template`/`install`/`lint` a
 {{- if and $v.exampleStrategy.enabled (not $v.operator.enabled) -}}
 {{- fail "exampleStrategy.enabled=true needs operator.enabled=true: nothing would reconcile the TradingStrategy." -}}
 {{- end -}}
+{{- if and $v.operator.enabled (gt (int $v.operator.replicas) 1) (not $v.operator.peering.enabled) -}}
+{{- fail (printf "operator.replicas=%v needs operator.peering.enabled=true: without peering every replica would reconcile every TradingStrategy." $v.operator.replicas) -}}
+{{- end -}}
 {{- if and $v.metrics.serviceMonitor.enabled (not $v.metrics.service.enabled) -}}
 {{- fail "metrics.serviceMonitor.enabled=true needs metrics.service.enabled=true (the ServiceMonitor scrapes those Services)." -}}
 {{- end -}}
