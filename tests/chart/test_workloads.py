@@ -409,3 +409,28 @@ def test_dashboard_queries_what_the_code_exports() -> None:
                 for column in ("strategy", "status", "cost_basis", "unrealized_pnl", "total_pnl"):
                     if column in query:
                         assert re.search(rf"^\s+{column}\s", schema, re.M), column
+
+
+def test_component_extra_env_and_optional_http_rpc(tmp_path: Path) -> None:
+    values = tmp_path / "env.yaml"
+    values.write_text(
+        "listener:\n  extraEnv:\n    START_BLOCK: '65000000'\n"
+        "secrets:\n  existingSecret: ''\n  databaseUrl: postgresql://u:p@db/orderflow\n"
+        "  polygonRpcUrl: wss://node.invalid\n  polygonHttpUrl: https://node.invalid/rpc\n"
+    )
+    docs = render("-f", str(values))
+    env = {
+        component(doc): {e["name"]: e for e in spec["containers"][0].get("env", [])}
+        for doc, spec in workloads(docs)
+    }
+    assert env["listener"]["START_BLOCK"]["value"] == "65000000"
+    assert "START_BLOCK" not in env["executor"]
+    http = env["listener"]["POLYGON_HTTP_URL"]["valueFrom"]["secretKeyRef"]
+    assert http == {"name": "of-orderflow", "key": "POLYGON_HTTP_URL", "optional": True}
+    secret = one(docs, "Secret", "of-orderflow")
+    assert secret["stringData"]["POLYGON_HTTP_URL"] == "https://node.invalid/rpc"
+    # Numbers are refused: Helm would print a large one as 6.5e+07.
+    values.write_text("listener:\n  extraEnv:\n    START_BLOCK: 65000000\n")
+    from tests.chart.rendering import render_error
+
+    assert "/listener/extraEnv/START_BLOCK" in render_error("-f", str(values))

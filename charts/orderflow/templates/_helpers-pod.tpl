@@ -107,6 +107,20 @@ envFrom:
     secretKeyRef:
       name: {{ include "orderflow.secretName" . }}
       key: POLYGON_RPC_URL
+- name: POLYGON_HTTP_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "orderflow.secretName" . }}
+      key: POLYGON_HTTP_URL
+      optional: true
+{{- end -}}
+
+{{/* A component's own non-secret variables (<component>.extraEnv), sorted by name. */}}
+{{- define "orderflow.env.extra" -}}
+{{- range $name, $value := . }}
+- name: {{ $name }}
+  value: {{ $value | quote }}
+{{- end }}
 {{- end -}}
 
 {{/*
