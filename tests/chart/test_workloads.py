@@ -430,7 +430,8 @@ def test_component_extra_env_and_optional_http_rpc(tmp_path: Path) -> None:
     secret = one(docs, "Secret", "of-orderflow")
     assert secret["stringData"]["POLYGON_HTTP_URL"] == "https://node.invalid/rpc"
     # Numbers are refused: Helm would print a large one as 6.5e+07.
-    values.write_text("listener:\n  extraEnv:\n    START_BLOCK: 65000000\n")
+    numeric = tmp_path / "numeric.yaml"  # a new path: renders are memoised by argument list
+    numeric.write_text("listener:\n  extraEnv:\n    START_BLOCK: 65000000\n")
     from tests.chart.rendering import render_error
 
-    assert "/listener/extraEnv/START_BLOCK" in render_error("-f", str(values))
+    assert "/listener/extraEnv/START_BLOCK" in render_error("-f", str(numeric))
