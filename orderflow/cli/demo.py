@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from orderflow import db
@@ -16,7 +17,10 @@ from orderflow.cli.backtest import (
 from orderflow.cli.simulate import add_sim_options, sim_config
 from orderflow.config import CommonSettings
 from orderflow.demo import demo_strategy, render_html, render_text, run_demo
+from orderflow.demo.store import DEMO_DATABASE
 from orderflow.errors import ConfigError
+
+_DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,6 +40,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=Path("orderflow-demo"),
         help="where logs.jsonl, truth.json and report.html go (default ./orderflow-demo)",
     )
+    p.add_argument(
+        "--database",
+        default=DEMO_DATABASE,
+        help="name of the database to (re)create for the demo (default orderflow_demo)",
+    )
     add_log_format(p)
     p.set_defaults(handler=run)
 
@@ -48,6 +57,12 @@ def _out_dir(path: Path) -> Path:
     except OSError as exc:
         raise ConfigError(f"--out-dir: cannot create {path}: {exc.strerror}") from None
     return path
+
+
+def _database(name: str) -> str:
+    if not _DB_NAME.match(name):
+        raise ConfigError(f"--database: use lower-case letters, digits and _ (got {name!r})")
+    return name
 
 
 def _write(path: Path, text: str) -> None:
@@ -63,7 +78,9 @@ async def run(args: argparse.Namespace) -> int:
     settings = settings_for(CommonSettings, args, **quiet_logging({}))
     server_dsn = await db.resolve_dsn(settings)
     print("orderflow demo: simulating, ingesting, scoring and replaying (about a minute) …")
-    result = await run_demo(server_dsn, sim, out_dir, strategy, step_secs=step)
+    result = await run_demo(
+        server_dsn, sim, out_dir, strategy, step_secs=step, database=_database(args.database)
+    )
     html_path = out_dir / "report.html"
     _write(html_path, render_html(result))
     print(render_text(result, str(html_path)))

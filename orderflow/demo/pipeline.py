@@ -20,7 +20,7 @@ from orderflow.backtest import BacktestOptions, BacktestReport, run_backtest
 from orderflow.backtest.scoring import reputation_scorer
 from orderflow.chain.ingest import IngestReport, ingest_file
 from orderflow.db import create_pool
-from orderflow.demo.store import fresh_database, save_run
+from orderflow.demo.store import DEMO_DATABASE, fresh_database, save_run
 from orderflow.errors import OrderflowError
 from orderflow.migrate import migrate
 from orderflow.reputation import ReputationSettings, WalletScore, compute_scores, run_reputation
@@ -76,8 +76,9 @@ async def run_demo(
     *,
     step_secs: float = 86_400.0,
     reputation: ReputationSettings | None = None,
+    database: str = DEMO_DATABASE,
 ) -> DemoResult:
-    """Run the pipeline into a fresh ``orderflow_demo`` database on ``server_dsn``'s server."""
+    """Run the pipeline into a fresh ``database`` on ``server_dsn``'s server."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -87,7 +88,7 @@ async def run_demo(
         timings[name] = round(now - clock, 2)
         clock = now
 
-    dsn = await fresh_database(server_dsn)
+    dsn = await fresh_database(server_dsn, database)
     pool = await create_pool(dsn, min_size=1, max_size=4)
     try:
         async with pool.acquire() as conn:

@@ -1,0 +1,94 @@
+"""``orderflow demo --small`` end to end on a real PostgreSQL: every stage, both reports."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from orderflow.cli import main
+from orderflow.demo.store import redact, with_database
+
+
+def test_demo_small_runs_end_to_end(
+    pg_server_dsn: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", pg_server_dsn)
+    name = f"demo_{uuid.uuid4().hex[:10]}"
+    out = tmp_path / "demo"
+    code = main(["demo", "--small", "--seed", "2", "--out-dir", str(out), "--database", name])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    for needle in (
+        "Top 15 wallets",
+        "hidden style",
+        "Spearman",
+        "follow-all",
+        "follow-random",
+        "Verdict:",
+        "report.html",
+    ):
+        assert needle in text
+    html = (out / "report.html").read_text()
+    assert html.count("<svg") == 3
+    assert "<script" not in html and "http" not in html.replace(
+        'xmlns="http://www.w3.org/2000/svg"', ""
+    )
+    assert (out / "logs.jsonl").stat().st_size > 0 and (out / "truth.json").exists()
+
+    import asyncio
+
+    async def check() -> None:
+        conn = await asyncpg.connect(with_database(pg_server_dsn, name))
+        try:
+            trades = await conn.fetchval("SELECT count(*) FROM orderflow_trades")
+            scored = await conn.fetchval(
+                "SELECT count(*) FROM orderflow_wallet_stats WHERE reputation_score IS NOT NULL"
+            )
+            strategy = await conn.fetchval(
+                "SELECT count(*) FROM orderflow_strategies WHERE name = 'demo'"
+            )
+            executed = await conn.fetchval(
+                "SELECT count(*) FROM orderflow_signals WHERE strategy = 'demo' "
+                "AND status = 'EXECUTED'"
+            )
+            positions = await conn.fetchval(
+                "SELECT count(*) FROM orderflow_positions WHERE strategy = 'demo'"
+            )
+        finally:
+            await conn.close()
+        assert trades > 1000 and scored > 50 and strategy == 1
+        assert positions == executed
+        match = re.search(r"strategy\s+(\d+)\s+(\d+)", text)
+        assert match is not None and int(match.group(2)) == executed
+
+    asyncio.run(check())
+
+    # A rerun starts from a clean database: same seed, same numbers.
+    assert main(["demo", "--small", "--seed", "2", "--out-dir", str(out), "--database", name]) == 0
+    again = capsys.readouterr().out
+    table = re.compile(r"^(?:strategy|follow-all|follow-random) .*$", re.M)
+    assert len(table.findall(text)) == 3
+    assert table.findall(again) == table.findall(text)
+
+
+def test_demo_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--small", "--set", "kelly_fraction=2", "--out-dir", str(tmp_path)]) == 2
+    assert "kelly_fraction" in capsys.readouterr().err
+    assert main(["demo", "--step", "0", "--out-dir", str(tmp_path)]) == 2
+    assert "--step" in capsys.readouterr().err
+    assert main(["demo", "--database", "Bad-Name", "--out-dir", str(tmp_path)]) == 2
+    assert "--database" in capsys.readouterr().err
+    assert main(["demo", "--wallets", "1"]) == 2
+    assert "--wallets" in capsys.readouterr().err
+
+
+def test_redact_hides_passwords() -> None:
+    assert redact("postgresql://u:secret@h:5432/d") == "postgresql://u:***@h:5432/d"
+    assert redact("postgresql://u@h/d") == "postgresql://u@h/d"
