@@ -219,3 +219,27 @@ def test_helm_lint_fails_on_bad_values(tmp_path: Path) -> None:
     proc = helm("lint", str(CHART), "-f", _write(tmp_path, "listener:\n  replicas: many\n"))
     assert proc.returncode != 0
     assert "/listener/replicas" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [(), ("-f", str(VALUES_DEV), "--set", f"secrets.polygonRpcUrl={DEV_RPC}")],
+    ids=["default", "dev"],
+)
+def test_notes_point_at_objects_that_exist(args: tuple[str, ...]) -> None:
+    """NOTES.txt renders, and every object its kubectl commands name is in the release."""
+    proc = helm("install", "of", str(CHART), "--namespace", "trading", "--dry-run=client", *args)
+    assert proc.returncode == 0, proc.stderr
+    notes = proc.stdout.split("NOTES:", 1)[1]
+    names = {
+        (d["kind"], d["metadata"]["name"])
+        for d in yaml.safe_load_all(proc.stdout.split("NOTES:", 1)[0].split("MANIFEST:", 1)[1])
+        if d
+    }
+    kinds = {"deploy": "Deployment", "cronjob": "CronJob"}
+    referenced = re.findall(r"\b(deploy|cronjob)/([a-z0-9-]+)", notes)
+    assert referenced
+    for short, name in referenced:
+        assert (kinds[short], name) in names, f"NOTES mention {short}/{name}, not in the release"
+    assert "kubectl -n trading" in notes
+    assert "-l app.kubernetes.io/instance=of" in notes
