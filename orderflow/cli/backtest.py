@@ -138,16 +138,17 @@ def quiet_logging(overrides: dict[str, object]) -> dict[str, object]:
 async def run(args: argparse.Namespace) -> int:
     options = _options(args)
     truth = read_truth(args.truth) if args.truth is not None else None
+    # Without a stored strategy the settings are known now: refuse bad --set before any I/O.
+    strategy = None if args.strategy else strategy_from({}, args.set)
     settings = settings_for(CommonSettings, args, **quiet_logging({}))
     async with db.open_pool(settings, max_size=4) as pool, pool.acquire() as conn:
         await migrate(conn)
-        base: dict[str, object] = {}
-        if args.strategy:
+        if strategy is None:
             stored = await strategy_settings_json(conn, args.strategy)
             if stored is None:
                 raise ConfigError(f"--strategy: no strategy named {args.strategy!r}")
-            base = stored
-        strategy = strategy_from(base, args.set)
+            # Stored JSON may use the CRD's camelCase names: normalise before applying --set.
+            strategy = strategy_from(strategy_from(stored, []).model_dump(), args.set)
         reputation = ReputationSettings()
         report = await run_backtest(conn, strategy, options, reputation_scorer(reputation))
         if report is None:

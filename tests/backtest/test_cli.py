@@ -1,0 +1,111 @@
+"""``orderflow backtest`` from the command line: a report on stored history, clear errors."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from orderflow.cli import main
+from tests.backtest.factory import History, addr
+
+T0 = datetime(2026, 5, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--step", "0"], "--step"),
+        (["--step", "soon"], "--step"),
+        (["--start", "nope"], "--start"),
+        (["--start", "2026-05-02T00:00:00Z", "--end", "2026-05-01T00:00:00Z"], "--start/--end"),
+        (["--random-share", "1.5"], "--random-share"),
+        (["--baseline-stake", "lots"], "--baseline-stake"),
+        (["--baseline-stake", "-5"], "--baseline-stake"),
+        (["--set", "kelly_fraction=3"], "kelly_fraction"),
+        (["--set", "no_such_setting=1"], "no_such_setting"),
+        (["--set", "novalue"], "--set"),
+        (["--truth", "/nonexistent/truth.json"], "--truth"),
+    ],
+)
+def test_bad_arguments_exit_2_naming_them(
+    capsys: pytest.CaptureFixture[str], args: list[str], named: str
+) -> None:
+    assert main(["backtest", *args]) == 2
+    assert named in capsys.readouterr().err
+
+
+async def test_backtest_command_reports_and_writes_json(
+    dsn: str,
+    pool: asyncpg.Pool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    h = History()
+    market = h.market("m")
+    for i in range(5):
+        h.trade(addr(f"w{i}"), market, i % 2, "BUY", "0.50", "300", T0 + timedelta(hours=i))
+    h.resolve(market, 0, T0 + timedelta(days=1))
+    await h.store(pool)
+    out = tmp_path / "summary.json"
+    import asyncio
+
+    code = await asyncio.to_thread(
+        main, ["backtest", "--step", "12h", "--random-share", "0.5", "--json", str(out)]
+    )
+    text = capsys.readouterr().out
+    assert code == 0, text
+    assert "follow-all" in text and "Verdict:" in text
+    summaries = json.loads(out.read_text())
+    assert [s["name"] for s in summaries] == ["strategy", "follow-all", "follow-random"]
+    assert summaries[1]["executed"] == 2  # one position per token: YES and NO
+
+
+async def test_backtest_on_an_empty_database_says_so(
+    dsn: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    import asyncio
+
+    assert await asyncio.to_thread(main, ["backtest"]) == 1
+    assert "nothing to backtest" in capsys.readouterr().out
+
+
+async def test_unknown_stored_strategy_is_an_error(
+    dsn: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    import asyncio
+
+    assert await asyncio.to_thread(main, ["backtest", "--strategy", "ghost"]) == 2
+    assert "--strategy" in capsys.readouterr().err
+
+
+async def test_stored_strategy_settings_are_used_with_overrides(
+    dsn: str,
+    pool: asyncpg.Pool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    h = History()
+    market = h.market("m")
+    h.trade(addr("w"), market, 0, "BUY", "0.50", "300", T0)
+    await h.store(pool)
+    await pool.execute(
+        "INSERT INTO orderflow_strategies (name, settings) VALUES ('camel', $1)",
+        {"kellyFraction": 0.5, "maxOpenPositions": 7},
+    )
+    out = tmp_path / "s.json"
+    import asyncio
+
+    args = ["backtest", "--strategy", "camel", "--set", "min_trigger_usd=1000", "--json", str(out)]
+    assert await asyncio.to_thread(main, args) == 0, capsys.readouterr().err
+    # min_trigger_usd=1000 filters the 150 USDC fill for every follower.
+    assert [s["signals"] for s in json.loads(out.read_text())] == [0, 0, 0]

@@ -1,0 +1,119 @@
+"""Walk-forward mechanics on a hand-computed history, with a fixed scorer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+
+import asyncpg
+
+from orderflow.backtest import BacktestOptions, run_backtest
+from orderflow.backtest.followers import in_random_subset
+from orderflow.signals.views import WalletView
+from orderflow.strategy.settings import StrategySettings
+from tests.backtest.factory import History, addr
+
+T0 = datetime(2026, 5, 1, tzinfo=UTC)
+WHALE = addr("whale")
+NOBODY = addr("nobody")
+SETTINGS = StrategySettings()  # seed defaults: 25% Kelly, 10k bankroll, 20 bps slippage, no fee
+
+
+async def fixed_scores(conn: asyncpg.Connection, as_of: datetime) -> Mapping[str, WalletView]:
+    return {WHALE: WalletView(WHALE, 9.0, "WHALE", edge=0.10, edge_se=0.01, resolved_buys=50)}
+
+
+async def _history(pool: asyncpg.Pool) -> tuple[str, str]:
+    h = History()
+    won, lost = h.market("won"), h.market("lost")
+    h.trade(WHALE, won, 0, "BUY", "0.40", "500", T0 + timedelta(hours=1))
+    h.trade(NOBODY, won, 0, "BUY", "0.45", "200", T0 + timedelta(hours=2))
+    h.trade(WHALE, lost, 1, "BUY", "0.60", "500", T0 + timedelta(hours=3))
+    h.resolve(won, 0, T0 + timedelta(days=2))
+    h.resolve(lost, 0, T0 + timedelta(days=2))  # the whale's NO loses
+    h.trade(WHALE, won, 1, "BUY", "0.02", "5000", T0 + timedelta(days=3))  # after resolution
+    await h.store(pool)
+    return won, lost
+
+
+def _kelly_shares(p: Decimal, price: Decimal) -> Decimal:
+    stake = (p - price) / (1 - price) * Decimal("0.25") * Decimal(10_000)
+    return (stake / price).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+
+
+async def test_strategy_and_baselines_by_hand(pool: asyncpg.Pool) -> None:
+    await _history(pool)
+    options = BacktestOptions(
+        start=T0, end=T0 + timedelta(days=4), step_secs=86_400, random_share=1.0
+    )
+    async with pool.acquire() as conn:
+        report = await run_backtest(conn, SETTINGS, options, fixed_scores)
+    assert report is not None
+    strategy, follow_all, follow_random = report.summaries
+
+    # The whale's YES at 0.40: p = 0.40 + 0.10; we pay 0.40 * 1.002 rounded up to 0.41.
+    yes = _kelly_shares(Decimal("0.50"), Decimal("0.41"))
+    # The whale's NO at 0.60: p = 0.70; we pay 0.61.
+    no = _kelly_shares(Decimal("0.70"), Decimal("0.61"))
+    signals = report.result.runs[0].book.signals
+    assert [(s.signal_type, s.status, s.shares, s.price) for s in signals] == [
+        ("FOLLOW_WHALE", "EXECUTED", yes, Decimal("0.41")),
+        ("FOLLOW_WHALE", "EXECUTED", no, Decimal("0.61")),
+        ("FOLLOW_WHALE", "SKIPPED", Decimal(0), None),
+    ]
+    assert signals[2].reason == "market_resolved"
+    expected = yes * (1 - Decimal("0.41")) - no * Decimal("0.61")
+    assert strategy.pnl == expected.quantize(Decimal("0.000001"))
+    assert (strategy.wins, strategy.losses, strategy.win_rate) == (1, 1, 0.5)
+    assert strategy.by_type["FOLLOW_WHALE"].pnl == strategy.pnl
+    assert all(s.closed_at == T0 + timedelta(days=2) for s in signals[:2])
+
+    # Follow-all: every BUY of at least min_trigger_usd, 100 USDC each, at the same entry rule.
+    fills = [(s.wallet, s.status, s.price) for s in report.result.runs[1].book.signals]
+    assert fills == [
+        (WHALE, "EXECUTED", Decimal("0.41")),
+        (NOBODY, "SKIPPED", None),  # position_exists: one position per token
+        (WHALE, "EXECUTED", Decimal("0.61")),
+        (WHALE, "SKIPPED", None),  # market_resolved
+    ]
+    a = (Decimal(100) / Decimal("0.41")).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    b = (Decimal(100) / Decimal("0.61")).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    assert follow_all.pnl == (a * Decimal("0.59") - b * Decimal("0.61")).quantize(
+        Decimal("0.000001")
+    )
+    # A random share of 1.0 follows everyone: the same as follow-all.
+    assert follow_random.pnl == follow_all.pnl
+
+    # Equity: flat until the resolution day, then the realized P&L.
+    equity = report.result.runs[0].equity
+    assert equity[0] == (T0, Decimal(10_000))
+    assert equity[-1][1] == Decimal(10_000) + strategy.pnl
+
+
+async def test_scores_are_asked_as_of_each_step_start(pool: asyncpg.Pool) -> None:
+    await _history(pool)
+    asked: list[datetime] = []
+
+    async def recording(conn: asyncpg.Connection, as_of: datetime) -> Mapping[str, WalletView]:
+        asked.append(as_of)
+        return await fixed_scores(conn, as_of)
+
+    options = BacktestOptions(start=T0, end=T0 + timedelta(days=4), step_secs=6 * 3600)
+    async with pool.acquire() as conn:
+        report = await run_backtest(conn, SETTINGS, options, recording)
+    assert report is not None and report.result.steps == 16
+    assert asked == [T0 + timedelta(hours=6 * i) for i in range(16)]
+
+
+async def test_empty_history_gives_no_report(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        assert await run_backtest(conn, SETTINGS, BacktestOptions(), fixed_scores) is None
+
+
+def test_random_subset_is_seeded_and_proportional() -> None:
+    wallets = [addr(f"w{i}") for i in range(4000)]
+    chosen = [w for w in wallets if in_random_subset(w, 3, 0.1)]
+    assert 300 < len(chosen) < 500
+    assert chosen == [w for w in wallets if in_random_subset(w, 3, 0.1)]
+    assert chosen != [w for w in wallets if in_random_subset(w, 4, 0.1)]
