@@ -100,6 +100,7 @@ class Executor:
                         self.is_leader = False
                         self.leading.clear()
                         await self.lock.release()
+                        await asyncio.shield(self.beat())
                 else:
                     await asyncio.sleep(self.settings.leader_retry_secs)
         finally:
@@ -108,19 +109,23 @@ class Executor:
                 await beat
             await self.lock.release()
 
+    async def beat(self) -> None:
+        """Write this instance's heartbeat row (also right after a change of role)."""
+        try:
+            async with self.pool.acquire() as conn:
+                await queries.heartbeat(
+                    conn,
+                    self.settings.instance_id,
+                    is_leader=self.is_leader,
+                    strategies=sorted(self.registry.states),
+                    version=__version__,
+                )
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("heartbeat failed", extra={"error": str(exc)})
+
     async def _heartbeat_loop(self) -> None:
         while True:
-            try:
-                async with self.pool.acquire() as conn:
-                    await queries.heartbeat(
-                        conn,
-                        self.settings.instance_id,
-                        is_leader=self.is_leader,
-                        strategies=sorted(self.registry.states),
-                        version=__version__,
-                    )
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("heartbeat failed", extra={"error": str(exc)})
+            await self.beat()
             await asyncio.sleep(self.settings.heartbeat_secs)
 
     async def _lead(self) -> None:
@@ -134,6 +139,7 @@ class Executor:
             await self.desk.reconcile(intents=True)
             self.is_leader = True
             self.leading.set()
+            await self.beat()
             log.info("trading", extra={"strategies": sorted(self.registry.states)})
             await self._trading_loop()
         finally:

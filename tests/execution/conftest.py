@@ -174,6 +174,10 @@ async def wait_for(
         await asyncio.sleep(every)
 
 
+async def leading(executor: Executor, timeout: float = 15.0) -> None:
+    await asyncio.wait_for(executor.leading.wait(), timeout)
+
+
 @contextlib.asynccontextmanager
 async def running(executor: Executor) -> AsyncIterator[asyncio.Task[None]]:
     task = asyncio.create_task(executor.run())
