@@ -435,3 +435,23 @@ def test_component_extra_env_and_optional_http_rpc(tmp_path: Path) -> None:
     from tests.chart.rendering import render_error
 
     assert "/listener/extraEnv/START_BLOCK" in render_error("-f", str(numeric))
+
+
+def test_network_policies() -> None:
+    assert not by_kind(render(), "NetworkPolicy"), "off by default (needs an enforcing CNI)"
+    docs = render(*DEV, "--set", "networkPolicy.enabled=true")
+    policies = {p["metadata"]["name"]: p["spec"] for p in by_kind(docs, "NetworkPolicy")}
+    apps, database = policies["of-orderflow"], policies["of-orderflow-postgresql"]
+    (rule,) = apps["ingress"]
+    assert rule["ports"] == [{"port": 8080, "protocol": "TCP"}]
+    assert "from" not in rule  # metricsFrom empty: any source, but only on the health port
+    (db_rule,) = database["ingress"]
+    assert db_rule["ports"] == [{"port": 5432, "protocol": "TCP"}]
+    (peer,) = db_rule["from"]
+    assert peer["podSelector"]["matchLabels"]["app.kubernetes.io/instance"] == "of"
+    prod = render("-f", str(VALUES_PROD))
+    (prod_policy,) = by_kind(prod, "NetworkPolicy")
+    (prod_rule,) = prod_policy["spec"]["ingress"]
+    assert prod_rule["from"][0]["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "monitoring"
+    }
