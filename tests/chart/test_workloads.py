@@ -455,3 +455,18 @@ def test_network_policies() -> None:
     assert prod_rule["from"][0]["namespaceSelector"]["matchLabels"] == {
         "kubernetes.io/metadata.name": "monitoring"
     }
+
+
+def test_selectors_survive_upgrades() -> None:
+    """Selectors are immutable: they may only hold labels that never change between releases
+    (no chart version, no app version), and each one picks out exactly one component."""
+    stable = {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"}
+    docs = render(*DEV, "--set", "image.tag=9.9.9")
+    for doc in docs:
+        if doc["kind"] in ("Deployment", "StatefulSet"):
+            selector = doc["spec"]["selector"]["matchLabels"]
+            assert set(selector) == stable, doc["metadata"]["name"]
+            labels = pod_template(doc)["metadata"]["labels"]
+            assert selector.items() <= labels.items()
+        if doc["kind"] == "Service":
+            assert set(doc["spec"]["selector"]) == stable
