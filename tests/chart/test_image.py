@@ -218,3 +218,21 @@ def test_chart_command_lines_parse(capsys: pytest.CaptureFixture[str]) -> None:
             continue
         assert callable(namespace.handler)
     assert not rejected, "\n".join(rejected)
+
+
+def test_lock_file_pins_every_runtime_dependency() -> None:
+    """The image installs pyproject's dependencies with the lock as constraints: that only pins
+    them if the lock names every one of them with an exact version."""
+    pinned = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.\-]+)==(\S+)", line.strip())
+        if match:
+            pinned[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    missing = []
+    for requirement in dependencies:
+        name = re.match(r"^[A-Za-z0-9_.\-]+", requirement)
+        assert name, requirement
+        if re.sub(r"[-_.]+", "-", name.group(0)).lower() not in pinned:
+            missing.append(requirement)
+    assert not missing, f"runtime dependencies the lock does not pin: {missing}"
