@@ -10,6 +10,7 @@ CRD, ServiceMonitor against the fields the chart relies on.
 from __future__ import annotations
 
 import copy
+import socket
 from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
@@ -24,6 +25,17 @@ pytestmark = pytest.mark.helm
 KUBERNETES_VERSION = "1.35.0"
 CUSTOM_KINDS = {"TradingStrategy", "ServiceMonitor", "KopfPeering", "ClusterKopfPeering"}
 CRD_FILE = CHART / "crds" / "tradingstrategies.yaml"
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Validation must not reach the network: any socket connection in this process fails."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError("network access during schema validation")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 def validate_kubernetes(doc: Manifest) -> None:
