@@ -150,6 +150,30 @@ def _topic_address(topic: str, name: str) -> str:
     return "0x" + word[26:]
 
 
+def _fill_topics(t: list[str]) -> tuple[str, str, str]:
+    """orderHash, maker, taker from topics 1-3, checked with one ``fromhex`` (the hot path).
+
+    Anything unusual falls through to the field-by-field parsers, which name the bad field.
+    """
+    t1, t2, t3 = t[1], t[2], t[3]
+    try:
+        if (
+            len(t1) == len(t2) == len(t3) == 66
+            and t1[:2] == t2[:2] == t3[:2] == "0x"
+            and t2[2:26] == _ZERO_PAD
+            and t3[2:26] == _ZERO_PAD
+            and len(bytes.fromhex(t1[2:] + t2[26:] + t3[26:])) == 72
+        ):
+            return t1.lower(), "0x" + t2[26:].lower(), "0x" + t3[26:].lower()
+    except (ValueError, TypeError):
+        pass
+    return (
+        _hash32(t1, "orderHash"),
+        _topic_address(t2, "maker"),
+        _topic_address(t3, "taker"),
+    )
+
+
 def _data(raw: Mapping[str, Any], words: int, event: str) -> bytes:
     data = raw.get("data")
     if type(data) is not str or data[:2] not in ("0x", "0X"):
@@ -172,6 +196,27 @@ def _topics(raw: Mapping[str, Any], count: int, event: str) -> list[str]:
 
 def _word(payload: bytes, i: int) -> int:
     return int.from_bytes(payload[32 * i : 32 * i + 32], "big")
+
+
+_FILLED_NAMES = {v: f"OrderFilled ({v})" for v in ("V1", "V2", "V3")}
+_MATCHED_NAMES = {v: f"OrdersMatched ({v})" for v in ("V1", "V2", "V3")}
+_INT64_BITS = 63
+_MAX_PRICE = 10**10  # orderflow_trades.price is NUMERIC(20, 10)
+
+
+def _plausible(event: str, shares: int, collateral: int, fee: int) -> None:
+    """Reject amounts the ledger's columns cannot hold (no real fill comes near them).
+
+    The whole supply of USDC is below 2**63 base units, and a price is at most a few dollars a
+    share; a log beyond either is corrupt or hostile and must not abort its batch's insert.
+    """
+    if (shares | collateral | fee) >> _INT64_BITS:
+        raise _Bad(
+            f"{event} amount exceeds 2**63 base units (shares={shares}, "
+            f"collateral={collateral}, fee={fee})"
+        )
+    if shares and collateral >= shares * _MAX_PRICE:
+        raise _Bad(f"{event} price {collateral}/{shares} does not fit NUMERIC(20, 10)")
 
 
 def _side(word: int, event: str) -> str:
@@ -198,7 +243,7 @@ def _order_filled_v1(
     maker_amount = int.from_bytes(d[64:96], "big")
     taker_amount = int.from_bytes(d[96:128], "big")
     fee = int.from_bytes(d[128:160], "big")
-    taker = _topic_address(t[3], "taker")
+    order_hash, maker, taker = _fill_topics(t)
     if maker_asset == 0 and taker_asset != 0:  # gives collateral: BUY
         side, token, shares, collateral, fee_asset = (
             "BUY",
@@ -220,11 +265,12 @@ def _order_filled_v1(
             "OrderFilled (V1) needs exactly one asset id = 0 (collateral), got "
             f"makerAssetId={maker_asset} takerAssetId={taker_asset}"
         )
+    _plausible("OrderFilled (V1)", shares, collateral, fee)
     return Fill(
         ref,
         version,
-        _hash32(t[1], "orderHash"),
-        _topic_address(t[2], "maker"),
+        order_hash,
+        maker,
         taker,
         side,  # type: ignore[arg-type]
         token,
@@ -241,25 +287,29 @@ def _order_filled_v1(
 def _order_filled_v2(
     raw: Mapping[str, Any], ref: LogRef, version: ExchangeVersion, addrs: ChainAddresses
 ) -> Fill:
-    name = f"OrderFilled ({version})"
+    name = _FILLED_NAMES[version]
     t = _topics(raw, 4, name)
     d = _data(raw, 7, name)
     side = _side(int.from_bytes(d[0:32], "big"), name)
     maker_amount = int.from_bytes(d[64:96], "big")
     taker_amount = int.from_bytes(d[96:128], "big")
-    buy = side == "BUY"
-    taker = _topic_address(t[3], "taker")
+    fee = int.from_bytes(d[128:160], "big")
+    shares, collateral = (
+        (taker_amount, maker_amount) if side == "BUY" else (maker_amount, taker_amount)
+    )
+    _plausible(name, shares, collateral, fee)
+    order_hash, maker, taker = _fill_topics(t)
     return Fill(
         ref,
         version,
-        _hash32(t[1], "orderHash"),
-        _topic_address(t[2], "maker"),
+        order_hash,
+        maker,
         taker,
         side,  # type: ignore[arg-type]
         int.from_bytes(d[32:64], "big"),
-        taker_amount if buy else maker_amount,
-        maker_amount if buy else taker_amount,
-        int.from_bytes(d[128:160], "big"),
+        shares,
+        collateral,
+        fee,
         "COLLATERAL",
         "0x" + d[160:192].hex(),
         "0x" + d[192:224].hex(),
@@ -282,6 +332,7 @@ def _orders_matched_v1(
             "OrdersMatched (V1) needs exactly one asset id = 0 (collateral), got "
             f"makerAssetId={maker_asset} takerAssetId={taker_asset}"
         )
+    _plausible("OrdersMatched (V1)", shares, collateral, 0)
     return Match(
         ref,
         version,
@@ -297,12 +348,15 @@ def _orders_matched_v1(
 def _orders_matched_v2(
     raw: Mapping[str, Any], ref: LogRef, version: ExchangeVersion, addrs: ChainAddresses
 ) -> Match:
-    name = f"OrdersMatched ({version})"
+    name = _MATCHED_NAMES[version]
     t = _topics(raw, 3, name)
     d = _data(raw, 4, name)
     side = _side(_word(d, 0), name)
     maker_amount, taker_amount = _word(d, 2), _word(d, 3)
-    buy = side == "BUY"
+    shares, collateral = (
+        (taker_amount, maker_amount) if side == "BUY" else (maker_amount, taker_amount)
+    )
+    _plausible(name, shares, collateral, 0)
     return Match(
         ref,
         version,
@@ -310,8 +364,8 @@ def _orders_matched_v2(
         _topic_address(t[2], "takerOrderMaker"),
         side,  # type: ignore[arg-type]
         _word(d, 1),
-        taker_amount if buy else maker_amount,
-        maker_amount if buy else taker_amount,
+        shares,
+        collateral,
     )
 
 
@@ -404,13 +458,34 @@ def _event_name(topic0: str) -> str:
 
 
 class _BlockCache:
-    """Per-batch memo of block fields: many logs share one block."""
+    """Per-batch memo of parsed fields that many logs share (block number/time/hash, tx hash)."""
 
-    __slots__ = ("numbers", "times")
+    __slots__ = ("hashes", "numbers", "times")
 
     def __init__(self) -> None:
         self.numbers: dict[Any, int] = {}
         self.times: dict[Any, datetime] = {}
+        self.hashes: dict[Any, str] = {}
+
+
+def _cached_hash(cache: _BlockCache, value: Any, name: str) -> str:
+    try:
+        return cache.hashes[value]
+    except KeyError:
+        checked = cache.hashes[value] = _hash32(value, name)
+        return checked
+    except TypeError:  # unhashable garbage
+        return _hash32(value, name)
+
+
+def _log_index(value: Any) -> int:
+    # Fast path for the common "0x…" string; anything odd takes the strict parser.
+    if type(value) is str and value.isascii() and value.isalnum() and value[:2] == "0x":
+        try:
+            return int(value, 16)
+        except ValueError:
+            pass
+    return _quantity(value, "logIndex")
 
 
 def _ref(raw: Mapping[str, Any], chain_id: int, address: str, cache: _BlockCache) -> LogRef:
@@ -434,14 +509,15 @@ def _ref(raw: Mapping[str, Any], chain_id: int, address: str, cache: _BlockCache
                 raise _Bad(f"blockTimestamp {seconds} is not a valid time") from None
             if type(ts_raw) is str:
                 cache.times[ts_raw] = timestamp
-    if raw.get("blockHash") is None:
+    block_hash = raw.get("blockHash")
+    if block_hash is None:
         raise _Bad("pending log: blockHash is null (only mined logs can be stored)")
     return LogRef(
         chain_id,
         block_number,
-        _hash32(raw.get("blockHash"), "blockHash"),
-        _hash32(raw.get("transactionHash"), "transactionHash"),
-        _quantity(raw.get("logIndex"), "logIndex"),
+        _cached_hash(cache, block_hash, "blockHash"),
+        _cached_hash(cache, raw.get("transactionHash"), "transactionHash"),
+        _log_index(raw.get("logIndex")),
         address,
         timestamp,
         raw,
@@ -484,11 +560,14 @@ def _decode(
             raise _Bad("address is missing or not a string")
         address = address.lower()
         topics = raw.get("topics")
-        if type(topics) is not list or not all(type(t) is str for t in topics):
-            raise _Bad("topics is missing or not a list of strings")
+        if type(topics) is not list:
+            raise _Bad("topics is missing or not a list")
         if not topics:
             raise _Bad("anonymous log (no topics)")
-        topic0 = topics[0].lower()
+        topic0 = topics[0]
+        if type(topic0) is not str:
+            raise _Bad("topic0 is not a string")
+        topic0 = topic0.lower()
         ref = _ref(raw, chain_id, address, cache)
         if raw.get("removed") is True:
             return Removed(ref)

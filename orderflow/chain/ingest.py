@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -106,6 +107,67 @@ def _chunks(
             yield _Chunk(batch, lines, len(raws), len(bad))
 
 
+def _decoded(
+    raws: Iterable[Mapping[str, Any]], batch_size: int, chain_id: int, addresses: ChainAddresses
+) -> Generator[_Chunk, None, None]:
+    batch: list[Mapping[str, Any]] = []
+    for raw in raws:
+        batch.append(raw)
+        if len(batch) >= batch_size:
+            yield _Chunk(decode_batch(batch, chain_id, addresses), len(batch), len(batch), 0)
+            batch = []
+    if batch:
+        yield _Chunk(decode_batch(batch, chain_id, addresses), len(batch), len(batch), 0)
+
+
+async def _pipeline(
+    pool: asyncpg.Pool,
+    chunks: Generator[_Chunk, None, None],
+    report: IngestReport,
+    *,
+    chain_id: int,
+    stream: str | None,
+    traceparent: str | None,
+) -> IngestReport:
+    """Store chunks while the next one is produced (read + decoded) in a worker thread."""
+    started = time.perf_counter()
+
+    def next_chunk() -> _Chunk | None:
+        return next(chunks, None)
+
+    upcoming = asyncio.ensure_future(asyncio.to_thread(next_chunk))
+    async with pool.acquire() as conn:
+        try:
+            while (chunk := await upcoming) is not None:
+                upcoming = asyncio.ensure_future(asyncio.to_thread(next_chunk))
+                top = chunk.batch.max_block()
+                checkpoint = (
+                    Checkpoint(stream, top) if stream is not None and top is not None else None
+                )
+                stats = await store_batch(
+                    conn,
+                    chunk.batch,
+                    chain_id=chain_id,
+                    checkpoint=checkpoint,
+                    traceparent=traceparent,
+                    synchronous_commit=False,  # a file or in-memory replay can be redone
+                )
+                report.stored.add(stats)
+                report.lines += chunk.lines
+                report.logs += chunk.logs
+                report.malformed_lines += chunk.malformed
+                report.batches += 1
+        finally:
+            # A worker thread cannot be interrupted: let it finish its chunk, then close.
+            if not upcoming.done():
+                await asyncio.wait([upcoming])
+            if not upcoming.cancelled():
+                upcoming.exception()  # retrieved: an error already raised above is not re-logged
+            chunks.close()
+    report.elapsed_secs = time.perf_counter() - started
+    return report
+
+
 async def ingest_file(
     pool: asyncpg.Pool,
     path: str | Path,
@@ -124,41 +186,36 @@ async def ingest_file(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     source = Path(path)
-    report = IngestReport(path=str(source))
-    started = time.perf_counter()
     chunks = _chunks(source, batch_size, chain_id, addresses)
-    sentinel = None
+    return await _pipeline(
+        pool,
+        chunks,
+        IngestReport(path=str(source)),
+        chain_id=chain_id,
+        stream=stream,
+        traceparent=traceparent,
+    )
 
-    def next_chunk() -> _Chunk | None:
-        return next(chunks, sentinel)
 
-    upcoming = asyncio.ensure_future(asyncio.to_thread(next_chunk))
-    async with pool.acquire() as conn:
-        try:
-            while (chunk := await upcoming) is not None:
-                upcoming = asyncio.ensure_future(asyncio.to_thread(next_chunk))
-                top = chunk.batch.max_block()
-                checkpoint = (
-                    Checkpoint(stream, top) if stream is not None and top is not None else None
-                )
-                stats = await store_batch(
-                    conn,
-                    chunk.batch,
-                    chain_id=chain_id,
-                    checkpoint=checkpoint,
-                    traceparent=traceparent,
-                )
-                report.stored.add(stats)
-                report.lines += chunk.lines
-                report.logs += chunk.logs
-                report.malformed_lines += chunk.malformed
-                report.batches += 1
-        finally:
-            # A worker thread cannot be interrupted: let it finish its chunk, then close the file.
-            if not upcoming.done():
-                await asyncio.wait([upcoming])
-            if not upcoming.cancelled():
-                upcoming.exception()  # retrieved: an error already raised above is not re-logged
-            chunks.close()
-    report.elapsed_secs = time.perf_counter() - started
-    return report
+async def ingest_logs(
+    pool: asyncpg.Pool,
+    raws: Iterable[Mapping[str, Any]],
+    *,
+    chain_id: int,
+    batch_size: int = 5000,
+    addresses: ChainAddresses = MAINNET,
+    stream: str | None = None,
+    traceparent: str | None = None,
+) -> IngestReport:
+    """The same pipeline for log objects already in memory (replays, the benchmark)."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    chunks = _decoded(raws, batch_size, chain_id, addresses)
+    return await _pipeline(
+        pool,
+        chunks,
+        IngestReport(path="<memory>"),
+        chain_id=chain_id,
+        stream=stream,
+        traceparent=traceparent,
+    )

@@ -219,15 +219,22 @@ async def store_batch(
     blocks: Sequence[BlockHeader] = (),
     checkpoint: Checkpoint | None = None,
     traceparent: str | None = None,
+    synchronous_commit: bool = True,
 ) -> StoreStats:
     """Store a decoded batch and (optionally) advance a checkpoint, atomically.
 
     Removed logs (``removed: true``) are counted, never stored. Logs without a timestamp take
     their block's from ``blocks`` or ``orderflow_blocks`` (hash must match); otherwise they
     become dead letters with that reason.
+
+    ``synchronous_commit=False`` skips waiting for the WAL flush at commit: a crash may then
+    lose the last few batches — rows and checkpoint together, never one without the other —
+    which a replayable source (a file import, a backfill from the checkpoint) simply redoes.
     """
     stats = StoreStats(removed=len(batch.removed), ignored=len(batch.ignored))
     async with conn.transaction():
+        if not synchronous_commit:
+            await conn.execute("SET LOCAL synchronous_commit TO off")
         if blocks:
             await conn.execute(
                 sql.UPSERT_BLOCKS,

@@ -1,0 +1,450 @@
+"""Benchmark: chain ingest (decode + store) against web3.py's process_log + one INSERT per row.
+
+    .venv/bin/python benchmarks/ingest.py                 # 200,000 logs
+    .venv/bin/python benchmarks/ingest.py --logs 20000 --baseline-logs 2000
+
+Generates N raw logs with ``orderflow.chain.encode`` — a realistic mix of matches (1-3 maker
+fills, the taker's aggregate fill, OrdersMatched) and direct fills on all five exchanges, plus
+the ConditionPreparation of every market and some resolutions — then, in the same run, times
+
+* ours: ``ingest_logs`` — ``decode_batch`` + ``store_batch`` (COPY, one transaction per batch,
+  decoding one batch ahead in a worker thread) into a fresh migrated database;
+* ours from a file: ``ingest_file`` on the same logs written as JSON lines (adds JSON parsing:
+  what ``orderflow listen --from-file`` does);
+* the baseline on the first ``--baseline-logs`` OrderFilled logs: ``contract.events.OrderFilled()
+  .process_log(log)`` with the exchange's ABI, then one ``INSERT … ON CONFLICT DO NOTHING`` per
+  row in autocommit, as a straightforward listener would; its rate is extrapolated.
+
+Also prints decode-only rates (no database) for both. Uses ``--dsn`` / ``DATABASE_URL`` (a
+maintenance database on a server where it may create and drop ``orderflow_bench_*``) or else a
+private embedded PostgreSQL in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from orderflow import db  # noqa: E402
+from orderflow.chain import contracts as c  # noqa: E402
+from orderflow.chain.decode import decode_batch  # noqa: E402
+from orderflow.chain.encode import (  # noqa: E402
+    LogPosition,
+    encode_condition_preparation,
+    encode_condition_resolution,
+    encode_fill,
+    encode_match,
+)
+from orderflow.chain.ingest import ingest_file, ingest_logs  # noqa: E402
+from orderflow.chain.tokens import condition_id, ctf_position_ids  # noqa: E402
+from orderflow.migrate import migrate  # noqa: E402
+
+T0 = 1_777_000_000
+CHAIN_ID = 137
+EXCHANGES: list[tuple[str, str, str]] = [  # (address, version, market kind), with weights below
+    (c.V1_CTF_EXCHANGE, "V1", "std"),
+    (c.V1_NEG_RISK_CTF_EXCHANGE, "V1", "neg"),
+    (c.V2_CTF_EXCHANGE, "V2", "std"),
+    (c.V2_NEG_RISK_CTF_EXCHANGE, "V2", "neg"),
+    (c.V3_EXCHANGE, "V3", "v3"),
+]
+WEIGHTS = [25, 15, 30, 15, 15]
+
+
+def _h(rng: random.Random, bits: int = 256) -> str:
+    return f"0x{rng.getrandbits(bits):0{bits // 4}x}"
+
+
+def generate(n: int, seed: int = 7) -> list[dict[str, Any]]:
+    """N raw logs (deterministic for a seed), in chain order."""
+    rng = random.Random(seed)
+    logs: list[dict[str, Any]] = []
+    markets: dict[str, list[tuple[int, int]]] = {"std": [], "neg": [], "v3": []}
+    conditions: list[tuple[str, str, str]] = []
+    block = 70_000_000
+    for i in range(max(4, n // 4000)):
+        neg = i % 3 == 1
+        oracle = c.NEG_RISK_ADAPTER if neg else "0x" + "0a" * 20
+        question = _h(rng)
+        cid = condition_id(oracle, question, 2)
+        collateral = c.NEG_RISK_WRAPPED_COLLATERAL if neg else c.USDC_E
+        yes, no = ctf_position_ids(cid, 2, collateral)
+        markets["neg" if neg else "std"].append((yes, no))
+        conditions.append((cid, oracle, question))
+        pos = LogPosition(block, _h(rng), _h(rng), i, T0)
+        logs.append(
+            encode_condition_preparation(
+                at=pos, condition_id=cid, oracle=oracle, question_id=question, outcome_slot_count=2
+            )
+        )
+    for i in range(max(2, n // 8000)):
+        base = (1 << 248) | (rng.getrandbits(128) << 120) | (2 << 104) | (i << 8)
+        markets["v3"].append((base, base | 1))
+    wallets = [_h(rng, 160) for _ in range(max(50, n // 25))]
+    while len(logs) < n:
+        block += 1
+        block_hash = _h(rng)
+        ts = T0 + 2 * (block - 70_000_000)
+        log_index = 0
+        for _ in range(rng.randint(4, 12)):
+            exchange, version, kind = rng.choices(EXCHANGES, WEIGHTS)[0]
+            yes, no = rng.choice(markets[kind])
+            token = yes if rng.random() < 0.5 else no
+            tx = _h(rng)
+            cents = rng.randint(1, 99)
+
+            def pos(
+                li: int, b: int = block, tx: str = tx, bh: str = block_hash, ts: int = ts
+            ) -> LogPosition:
+                return LogPosition(b, bh, tx, li, ts)
+
+            if version == "V1" and rng.random() < 0.15:  # a direct fillOrder: no match event
+                shares = rng.randint(1, 5000) * 10_000
+                logs.append(
+                    encode_fill(
+                        "V1",
+                        at=pos(log_index),
+                        order_hash=_h(rng),
+                        maker=rng.choice(wallets),
+                        taker=rng.choice(wallets),
+                        side=rng.choice(("BUY", "SELL")),
+                        token_id=token,
+                        shares=shares,
+                        collateral=shares * cents // 100,
+                        exchange=exchange,
+                    )
+                )
+                log_index += 1
+                continue
+            taker = rng.choice(wallets)
+            taker_hash = _h(rng)
+            total = 0
+            for _ in range(rng.randint(1, 3)):
+                shares = rng.randint(1, 2000) * 10_000
+                total += shares
+                logs.append(
+                    encode_fill(
+                        version,
+                        at=pos(log_index),
+                        order_hash=_h(rng),  # type: ignore[arg-type]
+                        maker=rng.choice(wallets),
+                        taker=taker,
+                        side="SELL",
+                        token_id=token,
+                        shares=shares,
+                        collateral=shares * cents // 100,
+                        exchange=exchange,
+                    )
+                )
+                log_index += 1
+            fee = 0 if version == "V1" else total * cents * (100 - cents) // 10_000 // 50
+            logs.append(
+                encode_fill(
+                    version,
+                    at=pos(log_index),
+                    order_hash=taker_hash,
+                    maker=taker,  # type: ignore[arg-type]
+                    taker=exchange,
+                    side="BUY",
+                    token_id=token,
+                    shares=total,
+                    collateral=total * cents // 100,
+                    fee=fee,
+                    exchange=exchange,
+                )
+            )
+            logs.append(
+                encode_match(
+                    version,
+                    at=pos(log_index + 1),
+                    taker_order_hash=taker_hash,  # type: ignore[arg-type]
+                    taker_order_maker=taker,
+                    side="BUY",
+                    token_id=token,
+                    shares=total,
+                    collateral=total * cents // 100,
+                    exchange=exchange,
+                )
+            )
+            log_index += 2
+    logs = logs[: max(0, n - len(conditions) // 2)]
+    block += 1
+    for i, (cid, oracle, question) in enumerate(conditions[: n - len(logs)]):
+        logs.append(
+            encode_condition_resolution(
+                at=LogPosition(block, _h(rng), _h(rng), i, T0 + 10**6),
+                condition_id=cid,
+                oracle=oracle,
+                question_id=question,
+                payout_numerators=[1, 0] if i % 2 else [0, 1],
+            )
+        )
+    return logs
+
+
+# --- the baseline: web3 contract objects + one INSERT per row ----------------------------------
+
+
+def _event_abi(version: str) -> list[dict[str, Any]]:
+    def arg(name: str, typ: str, indexed: bool = False) -> dict[str, Any]:
+        return {"indexed": indexed, "name": name, "type": typ}
+
+    head = [
+        arg("orderHash", "bytes32", True),
+        arg("maker", "address", True),
+        arg("taker", "address", True),
+    ]
+    if version == "V1":
+        body = [
+            arg(n, "uint256")
+            for n in (
+                "makerAssetId",
+                "takerAssetId",
+                "makerAmountFilled",
+                "takerAmountFilled",
+                "fee",
+            )
+        ]
+    else:
+        body = [
+            arg("side", "uint8"),
+            arg("tokenId", "uint256"),
+            *(arg(n, "uint256") for n in ("makerAmountFilled", "takerAmountFilled", "fee")),
+            arg("builder", "bytes32"),
+            arg("metadata", "bytes32"),
+        ]
+    return [{"anonymous": False, "inputs": head + body, "name": "OrderFilled", "type": "event"}]
+
+
+BASELINE_INSERT = """
+INSERT INTO orderflow_trades (chain_id, tx_hash, log_index, block_number, block_hash, timestamp,
+    exchange, exchange_version, order_hash, wallet_address, taker_address, is_taker_aggregate,
+    side, token_id, price, size, usdc_size, fee, fee_asset)
+VALUES ($1, $2, $3, $4, $5, to_timestamp($6), $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+        $17, $18, $19)
+ON CONFLICT (chain_id, tx_hash, log_index) DO NOTHING
+"""
+
+
+def _baseline_row(contracts: dict[str, Any], log: dict[str, Any]) -> tuple[Any, ...]:
+    """What a straightforward listener does per log: web3 decodes, Python shapes the row."""
+    address = log["address"]
+    version = c.MAINNET.exchanges[address]
+    ev = contracts[address].events.OrderFilled().process_log(log)
+    a = ev["args"]
+    if version == "V1":
+        buy = a["makerAssetId"] == 0
+        token = a["takerAssetId"] if buy else a["makerAssetId"]
+        fee_asset = "SHARES" if buy else "COLLATERAL"
+    else:
+        buy = a["side"] == 0
+        token = a["tokenId"]
+        fee_asset = "COLLATERAL"
+    maker_amount, taker_amount = a["makerAmountFilled"], a["takerAmountFilled"]
+    shares, collateral = (taker_amount, maker_amount) if buy else (maker_amount, taker_amount)
+    unit = Decimal(1_000_000)
+    taker = a["taker"].lower()
+    return (
+        CHAIN_ID,
+        ev["transactionHash"],
+        int(ev["logIndex"], 16),
+        int(ev["blockNumber"], 16),
+        ev["blockHash"],
+        int(log["blockTimestamp"], 16),
+        address,
+        version,
+        "0x" + a["orderHash"].hex(),
+        a["maker"].lower(),
+        taker,
+        taker == address,
+        "BUY" if buy else "SELL",
+        token,
+        Decimal(collateral) / Decimal(shares) if shares else 0,
+        Decimal(shares) / unit,
+        Decimal(collateral) / unit,
+        Decimal(a["fee"]) / unit,
+        fee_asset,
+    )
+
+
+def baseline_contracts() -> dict[str, Any]:
+    from web3 import Web3
+
+    w3 = Web3()
+    return {
+        address: w3.eth.contract(address=Web3.to_checksum_address(address), abi=_event_abi(version))
+        for address, version in c.MAINNET.exchanges.items()
+    }
+
+
+async def run_baseline(dsn: str, fills: list[dict[str, Any]]) -> float:
+    contracts = baseline_contracts()
+    conn = await db.connect(dsn)
+    try:
+        started = time.perf_counter()
+        for log in fills:
+            await conn.execute(BASELINE_INSERT, *_baseline_row(contracts, log))
+        return time.perf_counter() - started
+    finally:
+        await conn.close()
+
+
+# --- harness -----------------------------------------------------------------------------------
+
+
+def _with_database(dsn: str, name: str) -> str:
+    return urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
+
+
+async def fresh_database(admin_dsn: str, created: list[str]) -> str:
+    name = f"orderflow_bench_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    created.append(name)
+    dsn = _with_database(admin_dsn, name)
+    conn = await db.connect(dsn)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return dsn
+
+
+def _rate(count: int, secs: float) -> float:
+    return count / secs if secs > 0 else float("inf")
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    print(f"generating {args.logs:,} logs …", flush=True)
+    logs = generate(args.logs, args.seed)
+    fills = [
+        log
+        for log in logs
+        if log["topics"][0] in (c.TOPIC_ORDER_FILLED_V1, c.TOPIC_ORDER_FILLED_V2)
+    ]
+    subset = fills[: args.baseline_logs]
+
+    # Decode only (no database): CPU cost of turning raw logs into rows.
+    started = time.perf_counter()
+    batch = decode_batch(logs, CHAIN_ID)
+    ours_decode = time.perf_counter() - started
+    assert not batch.dead_letters, batch.dead_letters[:1]
+    contracts = baseline_contracts()
+    started = time.perf_counter()
+    for log in subset:
+        contracts[log["address"]].events.OrderFilled().process_log(log)
+    web3_decode = time.perf_counter() - started
+    del batch
+
+    server = None
+    admin_dsn = args.dsn or os.environ.get("DATABASE_URL")
+    if not admin_dsn:
+        import pgserver  # the embedded server orderflow uses
+
+        data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="orderflow-bench-"))
+        server = pgserver.get_server(data_dir, cleanup_mode="delete")
+        admin_dsn = str(server.get_uri("postgres"))
+    created: list[str] = []
+    try:
+        dsn = await fresh_database(admin_dsn, created)
+        pool = await db.create_pool(dsn, min_size=1, max_size=2)
+        try:
+            report = await ingest_logs(pool, logs, chain_id=CHAIN_ID, batch_size=args.batch_size)
+            trades = await pool.fetchval("SELECT count(*) FROM orderflow_trades")
+        finally:
+            await pool.close()
+        ours = report.elapsed_secs
+        file_secs = None
+        if not args.no_file:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "logs.jsonl"
+                with path.open("w") as fh:
+                    for log in logs:
+                        fh.write(json.dumps(log) + "\n")
+                dsn2 = await fresh_database(admin_dsn, created)
+                pool = await db.create_pool(dsn2, min_size=1, max_size=2)
+                try:
+                    file_report = await ingest_file(
+                        pool, path, chain_id=CHAIN_ID, batch_size=args.batch_size
+                    )
+                finally:
+                    await pool.close()
+                file_secs = file_report.elapsed_secs
+        dsn3 = await fresh_database(admin_dsn, created)
+        base = await run_baseline(dsn3, subset)
+    finally:
+        admin = await asyncpg.connect(admin_dsn)
+        try:
+            for name in created:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+        if server is not None:
+            server.cleanup()
+
+    s = report.stored
+    print(
+        f"logs: {len(logs):,} ({len(fills):,} OrderFilled) -> {trades:,} trades, "
+        f"{s.matches:,} matches, {s.conditions} conditions, {s.tokens} tokens, "
+        f"{s.outcomes} resolutions, {s.linked:,} cross-batch links, "
+        f"{s.dead_letters} dead letters; batch size {args.batch_size}"
+    )
+    ours_rate = _rate(len(logs), ours)
+    base_rate = _rate(len(subset), base)
+    print(
+        f"decode only   ours {_rate(len(logs), ours_decode):>12,.0f} logs/s   "
+        f"web3 process_log {_rate(len(subset), web3_decode):>10,.0f} logs/s   "
+        f"x{_rate(len(logs), ours_decode) / _rate(len(subset), web3_decode):.1f}"
+    )
+    print(f"end to end    ours {ours_rate:>12,.0f} logs/s   ({ours:.2f} s for {len(logs):,})")
+    if file_secs is not None:
+        print(
+            f"from a file   ours {_rate(len(logs), file_secs):>12,.0f} logs/s   "
+            f"({file_secs:.2f} s, JSON parsing included)"
+        )
+    print(
+        f"baseline           {base_rate:>12,.0f} logs/s   ({base:.2f} s for {len(subset):,} "
+        f"fills: process_log + one INSERT each, extrapolated)"
+    )
+    print(f"ratio ours/baseline x{ours_rate / base_rate:.1f}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--logs", type=int, default=200_000, help="raw logs to generate (200,000)")
+    p.add_argument(
+        "--baseline-logs",
+        type=int,
+        default=5_000,
+        help="OrderFilled logs the baseline processes (rate extrapolated; 5,000)",
+    )
+    p.add_argument("--batch-size", type=int, default=5_000, help="logs per transaction (5,000)")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--no-file", action="store_true", help="skip the JSON-lines file run")
+    p.add_argument("--dsn", help="maintenance database URL (default DATABASE_URL, else embedded)")
+    p.add_argument("--data-dir", help="embedded server directory (default: a temporary one)")
+    return asyncio.run(main_async(p.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
