@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from pathlib import Path
+from xml.etree import ElementTree
 
 import asyncpg
 import pytest
@@ -36,7 +37,15 @@ def test_demo_small_runs_end_to_end(
     ):
         assert needle in text
     html = (out / "report.html").read_text()
-    assert html.count("<svg") == 3
+    svgs = re.findall(r"<svg.*?</svg>", html, re.S)
+    assert len(svgs) == 3
+    for svg in svgs:  # each chart is well-formed XML with drawn marks, not an empty frame
+        root = ElementTree.fromstring(svg)  # noqa: S314 (our own output)
+        assert (
+            root.findall(".//{http://www.w3.org/2000/svg}polyline")
+            or root.findall(".//{http://www.w3.org/2000/svg}circle")
+            or root.findall(".//{http://www.w3.org/2000/svg}rect")
+        )
     assert "<script" not in html and "http" not in html.replace(
         'xmlns="http://www.w3.org/2000/svg"', ""
     )
