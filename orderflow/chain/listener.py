@@ -142,7 +142,7 @@ class Listener:
     async def check_head_lag(self) -> tuple[bool, str]:
         state = self.state
         if state.head is None or state.head_seen_at is None or state.lag is None:
-            return False, "no head seen yet"
+            return False, "not synchronised yet (no head or no checkpoint)"
         age = time.monotonic() - state.head_seen_at
         if age > self.settings.silence_timeout_secs:
             return False, f"no new head for {age:.0f}s (node {self.endpoint})"

@@ -280,8 +280,12 @@ class LiveSession:
             fork = min(number, await self._fork_below(number))
             await self.repair(fork, reason="log removed by the node")
             return
-        self.buffer[number if number is not None else _NO_BLOCK].append(raw)
-        if self.pending_since is None:
+        key = number if number is not None else _NO_BLOCK
+        self.buffer[key].append(raw)
+        # Logs of blocks not yet confirmed wait for a head; only a log arriving after its
+        # block's turn (late, or unparseable) needs the flush timer.
+        confirmed = self.last_head is not None and key <= self.last_head.number - self.confirmations
+        if (confirmed or key == _NO_BLOCK) and self.pending_since is None:
             self.pending_since = time.monotonic()
 
     async def repair(self, fork: int, *, reason: str, through: int = 0) -> None:
@@ -321,8 +325,8 @@ class LiveSession:
         cp = self.state.checkpoint
         new_cp = head - max(self.confirmations, 1)
         ready_blocks = sorted(n for n in self.buffer if n <= upto)
+        self.pending_since = None  # everything at or below upto is taken now
         if not ready_blocks and new_cp <= cp:
-            self.pending_since = None if not self.buffer else self.pending_since
             return
         raws: list[Mapping[str, Any]] = []
         for number in ready_blocks:
@@ -332,7 +336,6 @@ class LiveSession:
                     log.info("log of an orphaned block dropped", extra=_log_ids(raw))
                     continue
                 raws.append(raw)
-        self.pending_since = time.monotonic() if self.buffer else None
         await self._store(raws, cp, new_cp)
 
     async def _store(self, raws: list[Mapping[str, Any]], cp: int, new_cp: int) -> None:

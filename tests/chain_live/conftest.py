@@ -93,22 +93,32 @@ class Anvil:
         for address in WATCHED:
             await self.rpc("anvil_setCode", address, RELAY_HEX)
 
-    async def emit(self, raw_log: dict[str, Any]) -> str:
-        """Send one transaction making the relay at ``raw_log['address']`` emit that log."""
+    async def emit(self, raw_log: dict[str, Any], *, wait: bool = True) -> str:
+        """Send one transaction making the relay at ``raw_log['address']`` emit that log.
+
+        anvil answers eth_sendTransaction once the transaction is in its pool; automine then
+        mines it in the background, so ``wait`` polls for the receipt.
+        """
         tx = {
             "from": self.account,
             "to": raw_log["address"],
             "data": relay_calldata(raw_log["topics"], raw_log["data"]),
             "gas": hex(1_000_000),
         }
-        return str(await self.rpc("eth_sendTransaction", tx))
+        tx_hash = str(await self.rpc("eth_sendTransaction", tx))
+        deadline = time.monotonic() + 30
+        while wait and await self.rpc("eth_getTransactionReceipt", tx_hash) is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"transaction {tx_hash} not mined within 30 s")
+            await asyncio.sleep(0.01)
+        return tx_hash
 
     async def emit_block(self, raw_logs: Sequence[dict[str, Any]]) -> int:
         """Emit several logs in ONE block (automine paused); returns the block number."""
         await self.rpc("evm_setAutomine", False)
         try:
             for raw in raw_logs:
-                await self.emit(raw)
+                await self.emit(raw, wait=False)
             await self.rpc("evm_mine")
         finally:
             await self.rpc("evm_setAutomine", True)

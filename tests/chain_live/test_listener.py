@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -304,3 +305,20 @@ async def test_confirmations_delay_storage(anvil: Anvil, pool: asyncpg.Pool) -> 
         assert await stored_trades(pool) == []  # one block deep: not yet
         await anvil.mine(1)
         await wait_until(count_is(pool, 1), what="the fill two blocks deep")
+
+
+async def test_readiness_checks(pool: asyncpg.Pool) -> None:
+    listener = Listener(pool, make_settings("ws://127.0.0.1:1", READY_MAX_HEAD_LAG_BLOCKS=5))
+    assert await listener.check_database() == (True, "database reachable")
+    ok, detail = await listener.check_head_lag()
+    assert not ok and "not synchronised" in detail
+    listener.state.head, listener.state.checkpoint = 100, 95
+    listener.state.head_seen_at = time.monotonic()
+    assert (await listener.check_head_lag())[0]
+    listener.state.checkpoint = 94
+    ok, detail = await listener.check_head_lag()
+    assert not ok and "lag 6 (max 5)" in detail
+    listener.state.checkpoint = 100
+    listener.state.head_seen_at = time.monotonic() - 3600
+    ok, detail = await listener.check_head_lag()
+    assert not ok and "no new head" in detail
