@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import asyncpg
+
 from orderflow_operator import store
 from orderflow_operator.spec import ParsedSpec, parse_spec
-from orderflow_operator.status import Condition, build_status, previous_ready
+from orderflow_operator.status import Condition, build_status
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,7 @@ class Result:
     status: dict[str, Any]
     events: list[Event] = field(default_factory=list)
     write: store.WriteResult | None = None
+    ready: Condition | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,26 +135,28 @@ async def reconcile(
         observed_generation=generation,
         stale_after_secs=stale_after_secs,
     )
-    return Result(status, events, write)
+    return Result(status, events, write, ready)
 
 
 async def refresh(
     pool: asyncpg.Pool,
     target: Target,
     *,
+    ready: Condition | None,
     generation: int | None,
     previous_status: Mapping[str, Any],
     stale_after_secs: float,
 ) -> dict[str, Any]:
-    """The timer's job: re-read the figures and switches, keep the last Ready verdict."""
+    """The timer's job: re-read the figures and switches; ``ready`` is the last reconcile's
+    verdict (the timer never changes it)."""
     async with pool.acquire() as conn:
         figures = await store.read_figures(conn, name=target.name, source=target.source)
     return build_status(
         name=target.name,
-        ready=previous_ready(previous_status),
+        ready=ready,
         figures=figures,
         previous=previous_status,
-        observed_generation=previous_status.get("observedGeneration", generation),
+        observed_generation=generation,
         stale_after_secs=stale_after_secs,
     )
 

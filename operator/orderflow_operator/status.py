@@ -75,19 +75,6 @@ def merge_conditions(
     return result
 
 
-def previous_ready(status: Mapping[str, Any]) -> Condition | None:
-    """The Ready condition last written (the timer keeps it; only a reconcile changes it)."""
-    for cond in status.get("conditions") or ():
-        if cond.get("type") == "Ready":
-            return Condition(
-                "Ready",
-                cond.get("status", "Unknown"),
-                cond.get("reason", ""),
-                cond.get("message", ""),
-            )
-    return None
-
-
 def switch_conditions(figures: Figures) -> list[Condition]:
     if not figures.owned:
         why = "not applied: the strategy row is not this resource's"

@@ -1,0 +1,44 @@
+"""The operator's settings: the common ones (DATABASE_URL, LOG_LEVEL, HEALTH_PORT …) and its own."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from orderflow.config import CommonSettings
+
+
+class OperatorSettings(CommonSettings):
+    """Read from the environment by ``orderflow operator``; tests construct it directly."""
+
+    status_interval_secs: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias="OPERATOR_STATUS_INTERVAL_SECS",
+        description="How often the status figures (open positions, P&L, heartbeat) are "
+        "refreshed from the database, per resource.",
+    )
+    heartbeat_stale_secs: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias="EXECUTOR_HEARTBEAT_STALE_SECS",
+        description="An executor heartbeat older than this makes the resource Degraded.",
+    )
+    retry_max_delay_secs: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias="OPERATOR_RETRY_MAX_DELAY_SECS",
+        description="Cap of the exponential backoff between retries after a transient error "
+        "(database unreachable, serialization failure).",
+    )
+    peering_name: str = Field(
+        default="orderflow",
+        min_length=1,
+        validation_alias="OPERATOR_PEERING_NAME",
+        description="Name of kopf's (Cluster)KopfPeering object shared by the operator replicas.",
+    )
+    priority: int | None = Field(
+        default=None,
+        validation_alias="OPERATOR_PRIORITY",
+        description="Peering priority. Unset: a random one per process, so that of several "
+        "replicas exactly one (the highest) works and the others stand by.",
+    )

@@ -1,0 +1,235 @@
+"""kopf wiring: a registry whose handlers call ``orderflow_operator.reconcile``.
+
+* create / update / resume -> :func:`reconcile.reconcile` (idempotent, so all three share it);
+* delete -> :func:`reconcile.finalize` behind kopf's finalizer ``orderflow.io/finalizer``: the
+  resource cannot disappear before its strategy is killed and marked deleted;
+* a timer per resource -> :func:`reconcile.refresh` (live figures, Degraded);
+* startup opens the pool and migrates; a liveness probe reports the database.
+
+Transient database trouble becomes :class:`kopf.TemporaryError` with exponential backoff and
+jitter; kopf then retries the handler. kopf's own state (progress, last-handled spec) lives in
+``orderflow.io/*`` annotations, so the status carries only what this operator writes.
+
+The registry is built by a function (not module-level decorators) so the CLI and the tests each
+get a fresh one bound to their own settings and database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import asyncpg
+import kopf
+
+from orderflow import db
+from orderflow.errors import DatabaseError
+from orderflow.migrate import migrate
+from orderflow_operator import reconcile, store
+from orderflow_operator.config import OperatorSettings
+from orderflow_operator.crd import GROUP, PLURAL, VERSION
+
+FINALIZER = f"{GROUP}/finalizer"
+RESOURCE = (GROUP, VERSION, PLURAL)
+
+_TRANSIENT = (
+    OSError,
+    asyncio.TimeoutError,
+    DatabaseError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+)
+
+
+def backoff(retry: int, cap: float) -> float:
+    """Exponential (1, 2, 4 … seconds) capped, with jitter so replicas and resources spread."""
+    return float(min(cap, 2.0**retry) * random.uniform(0.5, 1.0))
+
+
+def configure_kopf(settings: kopf.OperatorSettings) -> None:
+    """kopf settings that do not depend on the command line."""
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.posting.level = logging.WARNING  # only our own events, not every kopf log line
+    settings.posting.reporting_component = "orderflow-operator"
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+
+
+def _target(meta: Mapping[str, Any]) -> reconcile.Target:
+    return reconcile.Target(namespace=str(meta.get("namespace") or ""), name=str(meta["name"]))
+
+
+def _post(body: kopf.Body, events: list[reconcile.Event]) -> None:
+    for event in events:
+        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+
+
+def build_registry(config: OperatorSettings, dsn: str) -> kopf.OperatorRegistry:
+    """All handlers, bound to ``config`` and the database at ``dsn``."""
+    registry = kopf.OperatorRegistry()
+    cap = config.retry_max_delay_secs
+
+    def pool_of(memo: kopf.Memo) -> asyncpg.Pool:
+        pool = getattr(memo, "pool", None)
+        if pool is None:
+            raise kopf.TemporaryError("database pool not ready yet", delay=1)
+        return pool
+
+    @kopf.on.startup(registry=registry)
+    async def open_database(
+        settings: kopf.OperatorSettings, memo: kopf.Memo, retry: int, **_: Any
+    ) -> None:
+        configure_kopf(settings)
+        try:
+            pool = await db.create_pool(dsn, min_size=1, max_size=4)
+            async with pool.acquire() as conn:
+                await migrate(conn)
+        except _TRANSIENT as exc:
+            raise kopf.TemporaryError(
+                f"database not reachable: {exc}", delay=backoff(retry, cap)
+            ) from exc
+        memo.pool = pool
+
+    @kopf.on.cleanup(registry=registry)
+    async def close_database(memo: kopf.Memo, **_: Any) -> None:
+        pool = getattr(memo, "pool", None)
+        if pool is not None:
+            await pool.close()
+
+    @kopf.on.probe(id="database", registry=registry)
+    async def database_probe(memo: kopf.Memo, **_: Any) -> str:
+        """Reported on /healthz; never raises, so a database outage does not restart us."""
+        try:
+            async with pool_of(memo).acquire() as conn:
+                return "ok" if await store.ping(conn) else "failing"
+        except Exception as exc:
+            return f"failing: {type(exc).__name__}"
+
+    async def apply(
+        body: kopf.Body,
+        meta: kopf.Meta,
+        spec: kopf.Spec,
+        status: kopf.Status,
+        patch: kopf.Patch,
+        memo: kopf.Memo,
+        retry: int,
+        logger: logging.Logger | logging.LoggerAdapter[Any],
+    ) -> None:
+        target = _target(meta)
+        try:
+            result = await reconcile.reconcile(
+                pool_of(memo),
+                target,
+                dict(spec),
+                generation=meta.get("generation"),
+                previous_status=dict(status),
+                stale_after_secs=config.heartbeat_stale_secs,
+            )
+        except _TRANSIENT as exc:
+            delay = backoff(retry, cap)
+            logger.warning(f"transient error, retry in {delay:.1f}s: {exc}")
+            raise kopf.TemporaryError(str(exc), delay=delay) from exc
+        # Shared with this object's timer (kopf keeps one memo per object): the timer reports the
+        # verdict of the latest reconcile, never an older one read from a stale status.
+        memo.ready = result.ready
+        memo.generation = meta.get("generation")
+        patch.status.update(result.status)
+        _post(body, result.events)
+        outcome = result.write.outcome.value if result.write else "not-applied"
+        logger.info(f"reconciled strategy {target.name}: {outcome}, state {result.status['state']}")
+
+    @kopf.on.resume(*RESOURCE, id="reconcile-resume", registry=registry)
+    async def on_resume(
+        body: kopf.Body,
+        meta: kopf.Meta,
+        spec: kopf.Spec,
+        status: kopf.Status,
+        patch: kopf.Patch,
+        memo: kopf.Memo,
+        retry: int,
+        logger: Any,
+        **_: Any,
+    ) -> None:
+        await apply(body, meta, spec, status, patch, memo, retry, logger)
+
+    @kopf.on.create(*RESOURCE, id="reconcile-create", registry=registry)
+    async def on_create(
+        body: kopf.Body,
+        meta: kopf.Meta,
+        spec: kopf.Spec,
+        status: kopf.Status,
+        patch: kopf.Patch,
+        memo: kopf.Memo,
+        retry: int,
+        logger: Any,
+        **_: Any,
+    ) -> None:
+        await apply(body, meta, spec, status, patch, memo, retry, logger)
+
+    @kopf.on.update(*RESOURCE, id="reconcile-update", registry=registry)
+    async def on_update(
+        body: kopf.Body,
+        meta: kopf.Meta,
+        spec: kopf.Spec,
+        status: kopf.Status,
+        patch: kopf.Patch,
+        memo: kopf.Memo,
+        retry: int,
+        logger: Any,
+        **_: Any,
+    ) -> None:
+        await apply(body, meta, spec, status, patch, memo, retry, logger)
+
+    @kopf.on.delete(*RESOURCE, id="finalize", registry=registry)
+    async def on_delete(
+        body: kopf.Body, meta: kopf.Meta, memo: kopf.Memo, retry: int, logger: Any, **_: Any
+    ) -> None:
+        target = _target(meta)
+        try:
+            result = await reconcile.finalize(pool_of(memo), target)
+        except _TRANSIENT as exc:
+            raise kopf.TemporaryError(str(exc), delay=backoff(retry, cap)) from exc
+        _post(body, result.events)
+        outcome = result.write.outcome.value if result.write else "none"
+        logger.info(f"finalized strategy {target.name}: {outcome}")
+
+    @kopf.timer(
+        *RESOURCE,
+        id="refresh-status",
+        interval=config.status_interval_secs,
+        initial_delay=config.status_interval_secs,
+        registry=registry,
+    )
+    async def refresh_status(
+        meta: kopf.Meta, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo, **_: Any
+    ) -> None:
+        """Live figures; waits for this process's first reconcile of the object (resume or
+        create), whose Ready verdict and generation it then repeats."""
+        if getattr(memo, "ready", None) is None:
+            return
+        try:
+            fresh = await reconcile.refresh(
+                pool_of(memo),
+                _target(meta),
+                ready=memo.ready,
+                generation=memo.generation,
+                previous_status=dict(status),
+                stale_after_secs=config.heartbeat_stale_secs,
+            )
+        except _TRANSIENT as exc:
+            raise kopf.TemporaryError(str(exc), delay=backoff(1, cap)) from exc
+        patch.status.update(fresh)
+
+    return registry

@@ -1,0 +1,43 @@
+"""Start kopf with our registry: namespaces, peering (one active replica), liveness endpoint."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import kopf
+
+from orderflow_operator.config import OperatorSettings
+from orderflow_operator.handlers import build_registry
+
+
+def liveness_url(port: int) -> str | None:
+    """kopf's liveness endpoint on HEALTH_PORT (0 disables it)."""
+    return f"http://0.0.0.0:{port}/healthz" if port else None
+
+
+async def run(
+    config: OperatorSettings,
+    dsn: str,
+    *,
+    namespaces: Sequence[str] = (),
+    clusterwide: bool = False,
+    standalone: bool = False,
+) -> None:
+    """Run until SIGTERM/SIGINT.
+
+    Peering: replicas share the (Cluster)KopfPeering object ``config.peering_name``; kopf pauses
+    every operator that sees a live peer of higher *or equal* priority, so each process takes a
+    distinct random priority unless one is configured: the highest works, the others stand by
+    and take over within the peering lifetime when it stops heartbeating.
+    """
+    priority = config.priority if config.priority is not None else random.randint(1, 2**30)
+    await kopf.operator(
+        registry=build_registry(config, dsn),
+        clusterwide=clusterwide,
+        namespaces=list(namespaces),
+        standalone=standalone,
+        peering_name=None if standalone else config.peering_name,
+        priority=priority,
+        liveness_endpoint=liveness_url(config.health_port),
+    )

@@ -1,0 +1,226 @@
+"""Fixtures for the operator: a Kubernetes API stand-in (kmock) and the operator running on it.
+
+kmock's ``KubernetesEmulator`` keeps objects in memory and serves discovery, list, watch, create,
+patch and delete. :class:`ApiServer` adds the few things a real API server does that kopf and
+our status rely on: names for ``generateName`` objects (kopf's Events); ``uid``,
+``creationTimestamp`` and ``metadata.generation`` on create, the generation bumped whenever the
+spec changes; a new ``resourceVersion`` on every write, and HTTP 422 when a JSON patch's
+``test`` of the resourceVersion fails (kopf's optimistic concurrency for finalizers). Without
+fresh resource versions kopf cannot tell its own stale events from new ones and runs handlers
+twice. Lists carry the current resourceVersion and a watch started from it streams only what
+changed since (kmock 0.8 replays every object as ADDED, so kopf saw each object's first version
+again after acting on it); the watch also takes its snapshot and its position in the event stream
+atomically, so no change made in between is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import kmock
+import kopf
+import pytest
+import yaml
+from kopf.testing import KopfRunner
+from orderflow_operator.config import OperatorSettings
+from orderflow_operator.handlers import build_registry
+
+ROOT = Path(__file__).resolve().parents[2]
+CRD_FILE = ROOT / "charts" / "orderflow" / "crds" / "tradingstrategies.yaml"
+TS = "orderflow.io/v1alpha1/tradingstrategies"
+NAMESPACE = "trading"
+T = TypeVar("T")
+_VERSIONS = itertools.count(1)
+_LATEST = [0]  # the last resourceVersion handed out
+
+
+def _merge(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """RFC 7386 merge patch."""
+    out = dict(base)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+class ApiServer(kmock.KubernetesEmulator):
+    """kmock's emulator plus the metadata bookkeeping of a real API server (see module doc)."""
+
+    def _current(self, request: kmock.Request) -> dict[str, Any] | None:
+        try:
+            obj = self.objects[request.resource, request.namespace, request.name]
+        except KeyError:
+            return None
+        return None if obj.deleted else dict(obj.raw)
+
+    async def _serve_list(self, request: kmock.Request) -> Any:
+        payload = await super()._serve_list(request)
+        payload["metadata"]["resourceVersion"] = str(_LATEST[0])
+        return payload
+
+    async def _serve_watch(self, request: kmock.Request) -> AsyncIterator[Any]:
+        yield b""  # start the stream (as kmock does)
+        bus = self._buses[request.resource]
+        since = request.params.get("resourceVersion", "")
+        since_version = int(since) if since.isdigit() else -1
+        async with self._lock:  # writers publish under this lock: snapshot + mark are atomic
+            current = [
+                obj.raw
+                for (resource, _, _), obj in self.objects.items()
+                if resource == request.resource
+                and not obj.deleted
+                and int(obj.raw.get("metadata", {}).get("resourceVersion") or 0) > since_version
+            ]
+            mark = await bus.mark()
+        try:
+            for raw in current:
+                if self._watched(request, raw):
+                    yield {"type": "ADDED", "object": raw}
+            async for event in bus.stream(since=mark):
+                if self._watched(request, event.get("object", {})):
+                    yield event
+        finally:
+            await bus.unmark(mark)
+
+    @staticmethod
+    def _watched(request: kmock.Request, raw: Mapping[str, Any]) -> bool:
+        meta = raw.get("metadata", {})
+        return (request.namespace is None or meta.get("namespace") == request.namespace) and (
+            request.name is None or meta.get("name") == request.name
+        )
+
+    async def _handle(self, request: kmock.Request) -> Any:
+        data = request.data
+        _LATEST[0] = next(_VERSIONS)
+        version = str(_LATEST[0])
+        if request.resource is not None and isinstance(data, list):  # JSON patch
+            current = self._current(request) or {}
+            seen = current.get("metadata", {}).get("resourceVersion")
+            for op in data:
+                is_test = op.get("op") == "test" and op.get("path") == "/metadata/resourceVersion"
+                if is_test and op.get("value") != seen:
+                    raise kmock.KubernetesError(422, "Invalid", "resourceVersion mismatch")
+            data.append({"op": "add", "path": "/metadata/resourceVersion", "value": version})
+        if request.resource is not None and isinstance(data, dict):
+            if request.action in (kmock.action.CREATE, kmock.action.UPDATE):
+                data.setdefault("metadata", {})["resourceVersion"] = version
+            if request.action == kmock.action.CREATE:
+                meta = data.setdefault("metadata", {})
+                if not meta.get("name") and meta.get("generateName"):
+                    meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
+                meta.setdefault("uid", str(uuid.uuid4()))
+                meta.setdefault("generation", 1)
+                now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                meta.setdefault("creationTimestamp", now)
+            elif (
+                request.action == kmock.action.UPDATE
+                and request.subresource is None
+                and isinstance(data.get("spec"), Mapping)
+            ):
+                current = self._current(request)
+                if current is not None:
+                    spec = current.get("spec") or {}
+                    if _merge(spec, data["spec"]) != spec:
+                        generation = current.get("metadata", {}).get("generation", 1) + 1
+                        data.setdefault("metadata", {})["generation"] = generation
+        return await super()._handle(request)
+
+
+def register_resources(server: kmock.KubernetesEmulator) -> None:
+    """Discovery entries kopf needs, the namespace, and our CRD as an object."""
+    info = kmock.ResourceInfo
+    verbs = {"list", "watch", "get", "patch", "create", "update", "delete"}
+    server.resources[TS] = info(
+        kind="TradingStrategy",
+        singular="tradingstrategy",
+        shortnames={"ts"},
+        namespaced=True,
+        subresources={"status"},
+        verbs=verbs,
+    )
+    server.resources["v1/namespaces"] = info(
+        kind="Namespace", namespaced=False, verbs={"list", "watch", "get"}
+    )
+    server.resources["apiextensions.k8s.io/v1/customresourcedefinitions"] = info(
+        kind="CustomResourceDefinition", namespaced=False, verbs={"list", "watch", "get"}
+    )
+    server.resources["v1/events"] = info(
+        kind="Event", namespaced=True, verbs={"create", "list", "watch", "get"}
+    )
+    server.objects["v1/namespaces", None, NAMESPACE] = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": NAMESPACE},
+    }
+    crd = next(yaml.safe_load_all(CRD_FILE.read_text()))
+    server.objects[
+        "apiextensions.k8s.io/v1/customresourcedefinitions", None, crd["metadata"]["name"]
+    ] = crd
+
+
+@pytest.fixture
+def api(kmock: kmock.KubernetesEmulator) -> kmock.KubernetesEmulator:
+    register_resources(kmock)
+    return kmock
+
+
+def operator_config(**overrides: Any) -> OperatorSettings:
+    values: dict[str, Any] = {"status_interval_secs": 0.3, "heartbeat_stale_secs": 60.0}
+    values.update(overrides)
+    return OperatorSettings(**values)
+
+
+@asynccontextmanager
+async def operator_running(
+    server: kmock.KubernetesEmulator, dsn: str, config: OperatorSettings | None = None
+) -> AsyncIterator[KopfRunner]:
+    """The real kopf runtime (``kopf run -A --standalone``) in a thread, logged in to kmock.
+
+    Entering and leaving happen in a worker thread: the kmock server lives on this test's event
+    loop, which must keep serving while kopf starts and stops.
+    """
+    registry = build_registry(config or operator_config(), dsn)
+
+    @kopf.on.login(registry=registry)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        return kopf.ConnectionInfo(server=str(server.url).rstrip("/"))
+
+    runner = KopfRunner(["run", "-A", "--standalone", "--verbose"], registry=registry, timeout=60)
+    await asyncio.to_thread(runner.__enter__)
+    try:
+        yield runner
+    finally:
+        await asyncio.to_thread(runner.__exit__, None, None, None)
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    accept: Callable[[T], bool],
+    *,
+    what: str,
+    timeout: float = 30.0,
+) -> T:
+    """Poll ``probe`` until ``accept`` says yes; fail naming ``what`` and the last value seen.
+
+    The timeout is a generous safety net for a loaded machine, not an assertion about speed.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await probe()
+        if accept(value):
+            return value
+        if loop.time() > deadline:
+            pytest.fail(f"timed out waiting for {what}; last value: {value!r}")
+        await asyncio.sleep(0.05)
