@@ -65,7 +65,7 @@ async def test_notify_wakes_the_executor_and_polling_covers_lost_notifications(
         await leading(ex2)
         async with pool.acquire() as conn:
             await add_trade(conn, token_id=TOKEN_NO, outcome_index=1, price="0.30")
-        rows = await wait_for(_signals(pool, "token_id = 222222"))
+        rows = await wait_for(_signals(pool, f"token_id = {TOKEN_NO}"))
         assert rows[0]["status"] == "EXECUTED"
     assert await pool.fetchval("SELECT count(*) FROM orderflow_signals") == 2
 
@@ -109,7 +109,7 @@ async def test_settings_pause_and_kill_apply_without_restart_and_survive_it(
         await leading(ex2)
         async with pool.acquire() as conn:
             await add_trade(conn, token_id=TOKEN_NO, outcome_index=1)
-        rows = await wait_for(_signals(pool, "token_id = 222222"))
+        rows = await wait_for(_signals(pool, f"token_id = {TOKEN_NO}"))
         assert rows[0]["reason"] == "strategy_paused"
         # Kill while paused, then resume: still no order, the kill wins.
         await pool.execute(
@@ -166,7 +166,7 @@ async def test_two_executors_one_trader_and_takeover(
             await wait_for(second_leads)
             async with pool.acquire() as conn:
                 await add_trade(conn, token_id=TOKEN_NO, outcome_index=1)
-            await wait_for(_signals(pool, "token_id = 222222"))
+            await wait_for(_signals(pool, f"token_id = {TOKEN_NO}"))
     finally:
         first_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -1,0 +1,247 @@
+"""Live mode at its boundary: the official SDK against a local, verifying CLOB stand-in."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import asyncpg
+import pytest
+from eth_account import Account
+
+from orderflow.execution.broker import Broker, Mode
+from orderflow.execution.credentials import LiveCredentials
+from orderflow.execution.engine import Executor
+from orderflow.execution.live import LiveBroker, open_live_broker
+from orderflow.execution.orders import OrderDesk
+from orderflow.execution.paper import PaperBroker
+from tests.execution.conftest import (
+    MARKET,
+    TOKEN_NO,
+    TOKEN_YES,
+    WHALE,
+    add_strategy,
+    add_token,
+    add_trade,
+    add_wallet,
+    executor_settings,
+    leading,
+    running,
+    wait_for,
+)
+from tests.execution.fake_clob import FakeClob, Market
+
+KEY = "0x" + "4c" * 32
+ADDRESS = Account.from_key(KEY).address
+
+
+@pytest.fixture
+async def clob() -> AsyncIterator[FakeClob]:
+    server = FakeClob()
+    server.add_market(
+        Market(
+            condition_id=MARKET,
+            tokens=(TOKEN_YES, TOKEN_NO),
+            asks={TOKEN_YES: Decimal("0.50"), TOKEN_NO: Decimal("0.90")},
+        )
+    )
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def live(clob: FakeClob) -> AsyncIterator[LiveBroker]:
+    creds = LiveCredentials(POLY_PRIVATE_KEY=KEY, POLY_CLOB_URL=clob.url)
+    broker = await open_live_broker(creds)
+    try:
+        yield broker
+    finally:
+        await broker.close()
+
+
+async def _live_strategy(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        await add_strategy(conn, "live-one", mode="live")
+        await add_token(conn, TOKEN_YES, MARKET, 0)
+        await add_token(conn, TOKEN_NO, MARKET, 1)
+        await add_wallet(conn, WHALE, 8.5)
+
+
+def _executor(
+    pool: asyncpg.Pool, dsn: str, live: Broker, desk: type[OrderDesk] = OrderDesk
+) -> Executor:
+    brokers: dict[Mode, Broker] = {"paper": PaperBroker(), "live": live}
+    return Executor(pool, dsn, executor_settings(), brokers, desk=desk(pool, brokers))
+
+
+async def test_live_order_signed_authenticated_and_filled(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await _live_strategy(pool)
+    ex = _executor(pool, dsn, live)
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+        await add_trade(conn, price="0.50")
+    await ex.catch_up()
+    assert clob.rejections == []
+    assert ("POST", "/auth/api-key") in clob.requests  # API key derived with L1 auth
+    [(order_id, placed)] = clob.orders.items()
+    sent = placed["order"]
+    assert sent["signer"] == ADDRESS and sent["maker"] == ADDRESS and sent["signatureType"] == 0
+    assert sent["side"] == "BUY" and int(sent["tokenId"]) == TOKEN_YES
+    assert placed["price"] == Decimal("0.51") and placed["order_type"] == "GTD"
+    row = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    assert row["mode"] == "live" and row["status"] == "FILLED"
+    assert row["exchange_order_id"] == order_id and order_id in row["candidate_order_ids"]
+    assert row["client_order_id"] == str(sent["salt"])
+    assert Decimal(sent["takerAmount"]) / 10**6 == row["shares"]
+    fill = await pool.fetchrow("SELECT * FROM orderflow_fills")
+    assert fill["mode"] == "live" and fill["shares"] == row["shares"]
+    assert fill["usdc"] == Decimal(sent["makerAmount"]) / 10**6
+    sig = await pool.fetchrow("SELECT status, reason FROM orderflow_signals")
+    assert (sig["status"], sig["reason"]) == ("EXECUTED", "filled")
+    # Secrets never reach the logs or the database.
+    secret = clob.creds[ADDRESS.lower()].secret
+    for text in (caplog.text, str(dict(row))):
+        assert KEY[2:] not in text and secret not in text
+
+
+async def test_the_stand_in_refuses_bad_signatures_and_bad_hmac(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The checks are real: a tampered order or a wrong API secret is refused."""
+    await _live_strategy(pool)
+
+    class Tampering(LiveBroker):
+        async def prepare(self, request):  # type: ignore[no-untyped-def]
+            prepared = await super().prepare(request)
+            forged = Account.from_key("0x" + "77" * 32)
+            other = await LiveBroker.prepare(self, request)
+            bad = dataclasses.replace(
+                prepared.handle, salt=other.handle.salt
+            )  # signature no longer matches
+            del forged
+            return dataclasses.replace(prepared, handle=bad)
+
+    tampering = Tampering(live.client)
+    ex = _executor(pool, dsn, tampering)
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+        await add_trade(conn)
+    await ex.catch_up()
+    assert clob.rejections == ["invalid signature"] and clob.orders == {}
+    sig = await pool.fetchrow("SELECT status, reason FROM orderflow_signals")
+    assert sig["status"] == "SKIPPED" and sig["reason"].startswith("order_rejected")
+
+    wrong = LiveCredentials(
+        POLY_PRIVATE_KEY=KEY,
+        POLY_CLOB_URL=clob.url,
+        POLY_API_KEY=clob.creds[ADDRESS.lower()].key,
+        POLY_API_SECRET="c2VjcmV0LWJ1dC13cm9uZw==",
+        POLY_API_PASSPHRASE=clob.creds[ADDRESS.lower()].passphrase,
+    )
+    broker = await open_live_broker(wrong)  # the SDK re-derives after the 401
+    await broker.close()
+    assert "bad HMAC signature" in clob.rejections
+
+
+async def test_crash_between_storing_and_sending_is_not_resent(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    await _live_strategy(pool)
+
+    class Crashing(OrderDesk):
+        async def before_send(self, order_id: int) -> None:
+            raise SystemExit("power cut")
+
+    ex = _executor(pool, dsn, live, Crashing)
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+        await add_trade(conn)
+    with pytest.raises(SystemExit):
+        await ex.catch_up()
+    row = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    assert row["status"] == "INTENT" and len(row["candidate_order_ids"]) == 3
+    assert clob.orders == {}
+    # Restart: the intent is reconciled with the exchange, which never saw it: abandoned.
+    ex2 = _executor(pool, dsn, live)
+    async with running(ex2):
+        await leading(ex2)
+    row = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    assert row["status"] == "ABANDONED" and clob.orders == {}
+    sig = await pool.fetchrow("SELECT status, reason FROM orderflow_signals")
+    assert (sig["status"], sig["reason"]) == ("SKIPPED", "order_not_sent")
+    assert [r for r in clob.requests if r[0] == "GET" and r[1].startswith("/data/order/")]
+
+
+async def test_lost_response_is_reconciled_not_resent(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    await _live_strategy(pool)
+    clob.lose_next_response = True
+    ex = _executor(pool, dsn, live)
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+        await add_trade(conn)
+    await ex.catch_up()
+    assert len(clob.orders) == 1
+    row = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    assert row["status"] == "INTENT" and row["id"] in ex.desk.in_doubt
+    ex2 = _executor(pool, dsn, live)
+    async with running(ex2):
+        await leading(ex2)
+    row = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    [order_id] = clob.orders
+    assert row["status"] == "FILLED" and row["exchange_order_id"] == order_id
+    assert len(clob.orders) == 1 and [m for m, p in clob.requests if p == "/order"] == ["POST"]
+    fill = await pool.fetchrow("SELECT * FROM orderflow_fills")
+    assert fill["shares"] == row["shares"]
+    sig = await pool.fetchrow("SELECT status FROM orderflow_signals")
+    assert sig["status"] == "EXECUTED"
+
+
+async def test_kill_cancels_open_live_orders(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    await _live_strategy(pool)
+    ex = _executor(pool, dsn, live)
+    async with running(ex):
+        await leading(ex)
+        async with pool.acquire() as conn:
+            # NO trades at 0.30 but asks at 0.90: the order rests on the book.
+            await add_trade(conn, token_id=TOKEN_NO, outcome_index=1, price="0.30")
+
+        async def open_order() -> asyncpg.Record | None:
+            return await pool.fetchrow("SELECT * FROM orderflow_orders WHERE status = 'OPEN'")
+
+        row = await wait_for(open_order)
+        assert clob.orders[row["exchange_order_id"]]["status"] == "LIVE"
+        await pool.execute(
+            "UPDATE orderflow_strategies SET killed = true, generation = generation + 1"
+        )
+
+        async def cancelled() -> asyncpg.Record | None:
+            return await pool.fetchrow("SELECT * FROM orderflow_orders WHERE status = 'CANCELED'")
+
+        row = await wait_for(cancelled)
+    assert clob.orders[row["exchange_order_id"]]["status"] == "CANCELED"
+    sig = await pool.fetchrow("SELECT status, reason FROM orderflow_signals")
+    assert (sig["status"], sig["reason"]) == ("SKIPPED", "strategy_killed")
+
+
+def test_live_credentials_are_validated_without_echoing_secrets() -> None:
+    from orderflow.config import load
+    from orderflow.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        load(LiveCredentials, POLY_PRIVATE_KEY="0xdeadbeef-secret", POLY_API_KEY="only-one")
+    assert "POLY_API_SECRET" in str(err.value) and "deadbeef" not in str(err.value)
+    with pytest.raises(ConfigError):
+        load(LiveCredentials, POLY_PRIVATE_KEY=KEY, POLY_SIGNATURE_TYPE="2")
+    assert not load(LiveCredentials, POLY_PRIVATE_KEY=" ").present
