@@ -322,3 +322,15 @@ async def test_readiness_checks(pool: asyncpg.Pool) -> None:
     listener.state.head_seen_at = time.monotonic() - 3600
     ok, detail = await listener.check_head_lag()
     assert not ok and "no new head" in detail
+
+
+async def test_backfill_over_http_when_configured(anvil: Anvil, pool: asyncpg.Pool) -> None:
+    await anvil.emit(order_filled_v2(order_hash=1))
+    settings = make_settings(anvil.ws_url, POLYGON_HTTP_URL=anvil.http_url)
+    listener = Listener(pool, settings)
+    async with running(listener):
+        await wait_until(count_is(pool, 1), what="the backfilled fill")
+        await wait_until(streaming(listener), what="streaming")
+        await anvil.emit(order_filled_v2(order_hash=2))
+        await wait_until(count_is(pool, 2), what="the live fill")
+    assert await stored_trades(pool) == await canonical_fills(anvil)

@@ -1,0 +1,52 @@
+"""ListenerSettings: validation messages an operator can act on, and the addresses override."""
+
+from __future__ import annotations
+
+import pytest
+
+from orderflow.chain.contracts import MAINNET
+from orderflow.chain.settings import ListenerSettings
+from orderflow.config import load
+from orderflow.errors import ConfigError
+
+
+def test_defaults_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POLYGON_RPC_URL", "wss://polygon.example/v2/key")
+    monkeypatch.setenv("CONFIRMATIONS", "0")
+    s = load(ListenerSettings)
+    assert s.polygon_rpc_url is not None
+    assert s.confirmations == 0
+    assert s.addresses == MAINNET
+    assert "key" not in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"POLYGON_RPC_URL": "https://rpc.example/secret"}, "must be ws:// or wss://"),
+        ({"POLYGON_HTTP_URL": "ws://rpc.example/secret"}, "must be http:// or https://"),
+        ({"GETLOGS_INITIAL_BLOCKS": "50000"}, "GETLOGS_MIN_BLOCKS <= GETLOGS_INITIAL_BLOCKS"),
+        ({"RECONNECT_INITIAL_SECS": "60"}, "RECONNECT_INITIAL_SECS must not exceed"),
+        ({"CONFIRMATIONS": "300"}, "CONFIRMATIONS must be smaller than REORG_WINDOW_BLOCKS"),
+        ({"CONFIRMATIONS": "-1"}, "CONFIRMATIONS: Input should be greater than or equal to 0"),
+    ],
+)
+def test_invalid_values_are_named(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError, match=message) as info:
+        load(ListenerSettings)
+    assert "secret" not in str(info.value)
+
+
+def test_addresses_override_from_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    exchange = "0x" + "12" * 20
+    monkeypatch.setenv(
+        "CHAIN_ADDRESSES",
+        f'{{"exchanges": {{"{exchange.upper()}": "V2"}}, "ctf": "0x{"34" * 20}"}}',
+    )
+    s = load(ListenerSettings)
+    assert s.addresses.exchanges == {exchange: "V2"}
+    assert s.addresses.watched_addresses() == [exchange, "0x" + "34" * 20]
