@@ -30,9 +30,9 @@ OPTION_OF = {
 def add_sim_options(p: argparse.ArgumentParser) -> None:
     """Options shared with ``orderflow demo``."""
     p.add_argument("--seed", type=int, default=1, help="random seed (same seed, same bytes)")
-    p.add_argument("--markets", type=int, help="markets to simulate (default 36; --small 12)")
+    p.add_argument("--markets", type=int, help="markets to simulate (default 36; --small 20)")
     p.add_argument("--wallets", type=int, help="trading wallets (default 240; --small 80)")
-    p.add_argument("--days", type=float, help="days of history (default 30; --small 10)")
+    p.add_argument("--days", type=float, help="days of history (default 30; --small 14)")
     p.add_argument("--exchange", choices=("v2", "v1"), default="v2", help="exchange generation")
     p.add_argument("--neg-risk-share", type=float, help="share of neg-risk events (default 0.3)")
     p.add_argument("--fee-bps", type=int, help="V2 taker fee rate in bps (default 300)")

@@ -65,7 +65,7 @@ class SimConfig(BaseModel):
     @classmethod
     def small(cls, **overrides: object) -> SimConfig:
         """A configuration that runs end to end (simulate, ingest, score, backtest) in seconds."""
-        values: dict[str, object] = {"markets": 12, "wallets": 80, "days": 10.0}
+        values: dict[str, object] = {"markets": 20, "wallets": 80, "days": 14.0}
         values.update(overrides)
         return cls.model_validate(values)
 
