@@ -14,6 +14,6 @@ Modules, lowest first (only this package imports kopf/kubernetes):
 
 from __future__ import annotations
 
-__all__ = ["GROUP", "KIND", "PLURAL", "VERSION"]
-
-from orderflow_operator.crd import GROUP, KIND, PLURAL, VERSION
+# Nothing is imported here on purpose: `python -m orderflow_operator.crd` must not find its module
+# already imported, and `orderflow operator --help` must not pay for kopf.
+__all__: list[str] = []

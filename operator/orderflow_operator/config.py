@@ -18,10 +18,11 @@ class OperatorSettings(CommonSettings):
         "refreshed from the database, per resource.",
     )
     heartbeat_stale_secs: float = Field(
-        default=60.0,
+        default=30.0,
         gt=0,
         validation_alias="EXECUTOR_HEARTBEAT_STALE_SECS",
-        description="An executor heartbeat older than this makes the resource Degraded.",
+        description="A leader heartbeat older than this makes the resource Degraded (the "
+        "executor beats every EXECUTOR_HEARTBEAT_SECS, 5 s by default).",
     )
     retry_max_delay_secs: float = Field(
         default=60.0,

@@ -166,8 +166,7 @@ WITH s AS (
 ), today AS (
     SELECT (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS start
 ), hb AS (
-    SELECT max(last_seen) AS at FROM orderflow_executor_heartbeats
-     WHERE is_leader OR $1 = ANY(strategies)
+    SELECT max(last_seen) AS at FROM orderflow_executor_heartbeats WHERE is_leader
 )
 SELECT
     (SELECT count(*) FROM s) > 0 AS exists,
@@ -194,6 +193,9 @@ SELECT
 
 async def read_figures(conn: asyncpg.Connection, *, name: str, source: str) -> Figures:
     """The row's switches as the executor sees them, and the live trading figures.
+
+    The heartbeat is the trading leader's (``is_leader``): standbys do not trade, so their
+    heartbeats must not hide a dead leader.
 
     Today's P&L is ``orderflow_performance.total_pnl`` for today's UTC date when the accounting
     has written it, else realized P&L of positions closed today plus realized and unrealized
