@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,7 +15,7 @@ from orderflow.chain.reorg import BlockWindow
 from orderflow.chain.rpc import EthClient, Header, WsTransport
 from orderflow.chain.settings import ListenerSettings
 from tests.chain_live.conftest import Anvil
-from tests.chain_live.logs import order_filled_v2
+from tests.chain_live.logs import malformed_fill, order_filled_v2
 
 pytestmark = pytest.mark.anvil
 
@@ -99,3 +100,17 @@ async def test_log_of_an_orphaned_block_is_not_stored(
     await session.on_log(raw)
     await session.flush()
     assert await count(pool) == 1
+
+
+async def test_dead_letters_are_logged_with_their_identity(
+    anvil: Anvil, pool: asyncpg.Pool, session: LiveSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    tx = await anvil.emit(malformed_fill(1))
+    raw, head = await last_log_and_head(anvil)
+    caplog.set_level(logging.WARNING, logger="orderflow.chain.live")
+    await session.on_log(raw)
+    await session.on_head(head)
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_dead_letters") == 1
+    [record] = [r for r in caplog.records if "dead letter" in r.getMessage()]
+    assert record.__dict__["tx_hash"] == tx
+    assert record.__dict__["log_index"] == 0
