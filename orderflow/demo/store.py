@@ -18,6 +18,7 @@ import asyncpg
 from orderflow.backtest.book import Held, SignalRecord
 from orderflow.backtest.engine import Run
 from orderflow.db import connect
+from orderflow.errors import DatabaseError
 from orderflow.strategy.settings import StrategySettings
 
 DEMO_DATABASE = "orderflow_demo"
@@ -46,6 +47,11 @@ async def fresh_database(server_dsn: str, name: str = DEMO_DATABASE) -> str:
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.execute(f'CREATE DATABASE "{name}"')
+    except asyncpg.PostgresError as exc:
+        raise DatabaseError(
+            f"cannot re-create the demo database {name!r}: {exc} (the demo needs the CREATEDB "
+            "privilege; unset DATABASE_URL to use the embedded PostgreSQL instead)"
+        ) from exc
     finally:
         await conn.close()
     return with_database(server_dsn, name)

@@ -101,3 +101,21 @@ def test_demo_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_redact_hides_passwords() -> None:
     assert redact("postgresql://u:secret@h:5432/d") == "postgresql://u:***@h:5432/d"
     assert redact("postgresql://u@h/d") == "postgresql://u@h/d"
+
+
+async def test_fresh_database_without_privilege_is_a_clear_error(pg_server_dsn: str) -> None:
+    from orderflow.demo.store import fresh_database
+    from orderflow.errors import DatabaseError
+
+    role = f"r_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(pg_server_dsn)
+    try:
+        await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'pw' NOCREATEDB")
+        parts = pg_server_dsn.split("://", 1)[1]
+        rest = parts.split("@", 1)[1] if "@" in parts else parts
+        limited = f"postgresql://{role}:pw@{rest}"
+        with pytest.raises(DatabaseError, match="CREATEDB"):
+            await fresh_database(limited, f"demo_{uuid.uuid4().hex[:8]}")
+    finally:
+        await admin.execute(f"DROP ROLE IF EXISTS {role}")
+        await admin.close()
