@@ -47,6 +47,7 @@ _RANGE_MARKERS = (
 )
 _RATE_MARKERS = ("rate limit", "too many requests", "request rate", "daily request count")
 _AUTH_MARKERS = ("unauthorized", "forbidden", "api key", "apikey", "authenticat", "invalid key")
+_MESSAGE_TOO_BIG = 1009  # WebSocket close code: a frame/message over our max_size
 _METHOD_MARKERS = ("method not found", "does not exist/is not available", "not supported")
 
 
@@ -234,7 +235,19 @@ class WsTransport:
             async for raw in self._conn:
                 self._dispatch(raw)
         except websockets.ConnectionClosed as exc:
-            self._fail(RetryableRpcError(f"connection to {self.endpoint} dropped: {exc}"))
+            dropped = RetryableRpcError(f"connection to {self.endpoint} dropped: {exc}")
+            if exc.sent is not None and exc.sent.code == _MESSAGE_TOO_BIG:
+                # A reply over the message limit (a huge eth_getLogs): the request in flight
+                # should ask for less; later calls just see a dropped connection.
+                too_big = f"a reply exceeded the {self._max_message} byte WebSocket message limit"
+                for future, method in self._pending.values():
+                    if not future.done():
+                        future.set_exception(
+                            RangeTooLargeError(f"{method} on {self.endpoint}: {too_big}")
+                            if method == "eth_getLogs"
+                            else dropped
+                        )
+            self._fail(dropped)
             return
         except Exception as exc:  # a reader bug must not leave requests hanging forever
             self._fail(RetryableRpcError(f"reading from {self.endpoint}: {exc!r}"))

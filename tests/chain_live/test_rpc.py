@@ -19,6 +19,7 @@ from orderflow.chain.rpc import (
 )
 from orderflow.errors import FatalRpcError, RangeTooLargeError, RetryableRpcError
 from tests.chain_live.conftest import Anvil, TcpProxy, free_port
+from tests.chain_live.logs import order_filled_v2
 
 SECRET = "s3cr3t-api-key"
 
@@ -166,3 +167,14 @@ async def test_ws_queue_overflow_fails_the_connection(anvil: Anvil) -> None:
         await ws.next_notification(1)
         with pytest.raises(RetryableRpcError, match="overflowed"):
             await ws.next_notification(1)
+
+
+async def test_ws_reply_over_the_size_limit_shrinks_getlogs(anvil: Anvil) -> None:
+    for i in range(5):
+        await anvil.emit(order_filled_v2(order_hash=i))
+    async with WsTransport(anvil.ws_url, timeout_secs=10, max_message_bytes=2_000) as ws:
+        client = EthClient(ws)
+        with pytest.raises(RangeTooLargeError, match="message limit"):
+            await client.get_logs(0, 10, {})
+        with pytest.raises(RetryableRpcError):
+            await client.block_number()
