@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orderflow.chain.contracts import MAINNET
+from orderflow.chain.listener import backoff_delay
 from orderflow.chain.settings import ListenerSettings
 from orderflow.config import load
 from orderflow.errors import ConfigError
@@ -50,3 +51,10 @@ def test_addresses_override_from_json(monkeypatch: pytest.MonkeyPatch) -> None:
     s = load(ListenerSettings)
     assert s.addresses.exchanges == {exchange: "V2"}
     assert s.addresses.watched_addresses() == [exchange, "0x" + "34" * 20]
+
+
+def test_backoff_doubles_with_jitter_up_to_the_maximum() -> None:
+    for attempt, ceiling in [(0, 0.5), (1, 1.0), (2, 2.0), (6, 30.0), (100, 30.0)]:
+        delays = [backoff_delay(attempt, 0.5, 30.0) for _ in range(200)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert len(set(delays)) > 1  # jittered, so reconnecting clients spread out
