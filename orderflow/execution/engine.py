@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 TRADES_CHANNEL = "orderflow_trades"
 STRATEGIES_CHANNEL = "orderflow_strategies"
+LOCK_CHECK_SECS = 1.0
 
 
 def utcnow() -> datetime:
@@ -152,16 +153,21 @@ class Executor:
         next_poll = now  # catch up immediately
         next_refresh = now + s.strategy_refresh_secs
         next_maintenance = now
+        next_lock_check = now
         while True:
             now = time.monotonic()
-            timeout = max(0.0, min(next_poll, next_refresh, next_maintenance) - now)
+            due = min(next_poll, next_refresh, next_maintenance, next_lock_check)
+            timeout = max(0.0, due - now)
             if not self._wake.is_set() and timeout > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
-            if not await self.lock.check():
-                return
             now = time.monotonic()
+            if now >= next_lock_check:
+                # A round trip on the lock's session: at most once a second, not per trade.
+                if not await self.lock.check():
+                    return
+                next_lock_check = now + LOCK_CHECK_SECS
             if self._strategy_names:
                 names, self._strategy_names = self._strategy_names, set()
                 async with self.pool.acquire() as conn:

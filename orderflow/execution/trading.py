@@ -137,6 +137,10 @@ class Trader:
         created = 0
         top = max((t.id or 0) for t in trades)
         async with self.pool.acquire() as conn, conn.transaction():
+            # Signals and the cursor commit together; losing this commit in a crash loses both,
+            # and the trades are evaluated again, so it need not wait for the WAL flush. Order
+            # intents commit synchronously (and flush this one with them) before any send.
+            await conn.execute("SET LOCAL synchronous_commit TO OFF")
             if candidates:
                 window = settings.fade_window_secs if settings.enable_degen_fading else 0.0
                 markets = await signal_queries.market_views(conn, candidates, window)
