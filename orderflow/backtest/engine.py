@@ -10,7 +10,7 @@ the same tape side by side.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -19,7 +19,7 @@ import asyncpg
 
 from orderflow.backtest.book import Book
 from orderflow.backtest.followers import Follower
-from orderflow.backtest.history import ResolutionEvent, resolutions_between, trades_between
+from orderflow.backtest.history import ResolutionEvent, resolutions_between, stream_trades
 from orderflow.backtest.tape import Tape
 from orderflow.signals.sizing import dec
 from orderflow.signals.views import TradeView, WalletView
@@ -59,19 +59,18 @@ def make_run(follower: Follower) -> Run:
     return Run(follower, Book(bankroll=dec(s.bankroll_usd), fee_rate=dec(s.taker_fee_rate)))
 
 
-def _merge(
-    trades: Sequence[TradeView], resolutions: Sequence[ResolutionEvent]
-) -> list[TradeView | ResolutionEvent]:
+async def _merge(
+    trades: AsyncIterator[TradeView], resolutions: Sequence[ResolutionEvent]
+) -> AsyncIterator[TradeView | ResolutionEvent]:
     """Time order; a resolution comes before trades stamped at the same second."""
-    out: list[TradeView | ResolutionEvent] = []
     r = 0
-    for t in trades:
+    async for t in trades:
         while r < len(resolutions) and resolutions[r].resolved_at <= t.timestamp:
-            out.append(resolutions[r])
+            yield resolutions[r]
             r += 1
-        out.append(t)
-    out.extend(resolutions[r:])
-    return out
+        yield t
+    for res in resolutions[r:]:
+        yield res
 
 
 async def walk_forward(
@@ -99,9 +98,8 @@ async def walk_forward(
     while t0 < end:
         t1 = min(t0 + step, end)
         scores = await scorer(conn, t0)
-        trades = await trades_between(conn, t0, t1)
         resolutions = await resolutions_between(conn, t0, t1)
-        for item in _merge(trades, resolutions):
+        async for item in _merge(stream_trades(conn, t0, t1), resolutions):
             if isinstance(item, ResolutionEvent):
                 resolutions_seen += 1
                 tape.resolve(item.market_id, item.payouts)

@@ -6,6 +6,7 @@ proportional to one step's trades however long the stored history is.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -56,29 +57,35 @@ async def bounds(conn: asyncpg.Connection) -> Bounds | None:
     return Bounds(row[0], row[1], int(row[2]))
 
 
-async def trades_between(
-    conn: asyncpg.Connection, after: datetime, until: datetime
-) -> list[TradeView]:
-    """Trades with ``after < timestamp <= until``, in chain order."""
-    rows = await conn.fetch(_TRADES, after, until)
-    return [
-        TradeView(
-            chain_id=r["chain_id"],
-            tx_hash=r["tx_hash"],
-            log_index=r["log_index"],
-            wallet=r["wallet_address"],
-            side=r["side"],
-            token_id=int(r["token_id"]),
-            price=r["price"],
-            size=r["size"],
-            usdc_size=r["usdc_size"],
-            timestamp=r["timestamp"],
-            market_id=r["market_id"],
-            outcome_index=r["outcome_index"],
-            id=r["id"],
-        )
-        for r in rows
-    ]
+def _trade_view(r: asyncpg.Record) -> TradeView:
+    return TradeView(
+        chain_id=r["chain_id"],
+        tx_hash=r["tx_hash"],
+        log_index=r["log_index"],
+        wallet=r["wallet_address"],
+        side=r["side"],
+        token_id=int(r["token_id"]),
+        price=r["price"],
+        size=r["size"],
+        usdc_size=r["usdc_size"],
+        timestamp=r["timestamp"],
+        market_id=r["market_id"],
+        outcome_index=r["outcome_index"],
+        id=r["id"],
+    )
+
+
+async def stream_trades(
+    conn: asyncpg.Connection, after: datetime, until: datetime, *, prefetch: int = 5000
+) -> AsyncIterator[TradeView]:
+    """Trades with ``after < timestamp <= until`` in chain order, through a server-side cursor.
+
+    Memory stays bounded by ``prefetch`` however many fills a step holds (a day of mainnet is
+    about two million).
+    """
+    async with conn.transaction(readonly=True):
+        async for r in conn.cursor(_TRADES, after, until, prefetch=prefetch):
+            yield _trade_view(r)
 
 
 async def resolutions_between(
