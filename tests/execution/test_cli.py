@@ -1,0 +1,127 @@
+"""``orderflow strategy …`` and ``orderflow execute`` from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Iterator
+
+import asyncpg
+import pytest
+
+from orderflow.cli import build_parser, main
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, dsn: str) -> Iterator[str]:
+    handlers, level = logging.root.handlers[:], logging.root.level
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    monkeypatch.setenv("LOG_FORMAT", "text")
+    for name in (
+        "EXECUTOR_STRATEGIES",
+        "STRATEGY_NAME",
+        "ENABLE_PAPER_TRADING",
+        "POLY_PRIVATE_KEY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    yield dsn
+    # The CLI installs its own log handler on stderr; give the root logger back.
+    logging.root.handlers[:] = handlers
+    logging.root.setLevel(level)
+
+
+def test_strategy_set_show_pause_kill_list(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            [
+                "strategy",
+                "set",
+                "beta",
+                "--set",
+                "kelly_fraction=0.1",
+                "--set",
+                "maxOpenPositions=3",
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["strategy", "show", "beta"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["settings"]["kelly_fraction"] == 0.1
+    assert shown["settings"]["max_open_positions"] == 3
+    assert shown["paused"] is False and shown["killed"] is False
+    # Changing one field keeps the others.
+    assert main(["strategy", "set", "beta", "--set", "min_whale_score=8"]) == 0
+    assert main(["strategy", "pause", "beta"]) == 0
+    assert main(["strategy", "kill", "beta"]) == 0
+    capsys.readouterr()
+    assert main(["strategy", "show", "beta"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["settings"]["kelly_fraction"] == 0.1 and shown["settings"]["min_whale_score"] == 8
+    assert shown["paused"] is True and shown["killed"] is True and shown["generation"] == 4
+    assert main(["strategy", "resume", "beta"]) == 0
+    assert main(["strategy", "unkill", "beta"]) == 0
+    capsys.readouterr()
+    assert main(["strategy", "list"]) == 0
+    assert capsys.readouterr().out.split("\t")[:3] == ["beta", "paper", "active"]
+
+
+def test_strategy_from_env_and_errors(
+    env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MAX_POSITION_USD", "250")
+    monkeypatch.setenv("ENABLE_PAPER_TRADING", "false")
+    assert main(["strategy", "set", "gamma", "--from-env"]) == 0
+    capsys.readouterr()
+    main(["strategy", "show", "gamma"])
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["settings"]["max_position_usd"] == 250 and shown["settings"]["mode"] == "live"
+    assert main(["strategy", "set", "gamma", "--set", "kelly_fraction=3"]) == 2
+    assert "kelly_fraction" in capsys.readouterr().err
+    assert main(["strategy", "set", "gamma", "--set", "no_such=1"]) == 2
+    assert "no_such" in capsys.readouterr().err
+    assert main(["strategy", "set", "Bad_Name"]) == 2
+    assert main(["strategy", "pause", "missing"]) == 2
+
+
+def test_execute_refuses_live_mode_without_a_key(
+    env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ENABLE_PAPER_TRADING", "false")
+    monkeypatch.setenv("HEALTH_PORT", "0")
+    assert main(["execute"]) == 2
+    err = capsys.readouterr().err
+    assert "POLY_PRIVATE_KEY" in err
+
+
+async def test_execute_creates_the_env_strategy_and_heartbeats(
+    env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STRATEGY_NAME", "from-env")
+    monkeypatch.setenv("KELLY_FRACTION", "0.2")
+    monkeypatch.setenv("HEALTH_PORT", "0")
+    monkeypatch.setenv("EXECUTOR_HEARTBEAT_SECS", "0.2")
+    args = build_parser().parse_args(["execute"])
+    task = asyncio.create_task(args.handler(args))
+    conn = await asyncpg.connect(env)
+    try:
+        for _ in range(300):
+            row = await conn.fetchrow(
+                "SELECT is_leader, strategies FROM orderflow_executor_heartbeats WHERE is_leader"
+            )
+            if row is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert row is not None and row["strategies"] == ["from-env"]
+        settings = await conn.fetchval(
+            "SELECT settings FROM orderflow_strategies WHERE name = 'from-env'"
+        )
+        assert json.loads(settings)["kelly_fraction"] == 0.2
+    finally:
+        await conn.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
