@@ -19,7 +19,7 @@ import contextlib
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -153,11 +153,25 @@ async def anvil(anvil_process: Anvil) -> AsyncIterator[Anvil]:
         await anvil_process.aclose()
 
 
-class TcpProxy:
-    """Forwards 127.0.0.1:<port> to a target port; ``cut()`` kills live connections."""
+Upstream = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
+
+class TcpProxy:
+    """Forwards 127.0.0.1:<port> to a target; ``cut()`` kills live connections.
+
+    The target is a TCP port or any opener (e.g. PostgreSQL's unix socket).
+    """
+
+    def __init__(self, target: int | Upstream) -> None:
+        if isinstance(target, int):
+            port = target
+
+            async def upstream() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+                return await asyncio.open_connection("127.0.0.1", port)
+
+            self._upstream: Upstream = upstream
+        else:
+            self._upstream = target
         self.port = 0
         self.refuse = False
         self.connections = 0
@@ -185,7 +199,7 @@ class TcpProxy:
             writer.close()
             return
         try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+            up_reader, up_writer = await self._upstream()
         except OSError:
             writer.close()
             return

@@ -13,10 +13,12 @@ import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import pytest
 
+from orderflow import db
 from orderflow.chain import store
 from orderflow.chain.backfill import STREAM
 from orderflow.chain.listener import Listener
@@ -333,4 +335,61 @@ async def test_backfill_over_http_when_configured(anvil: Anvil, pool: asyncpg.Po
         await wait_until(streaming(listener), what="streaming")
         await anvil.emit(order_filled_v2(order_hash=2))
         await wait_until(count_is(pool, 2), what="the live fill")
+    assert await stored_trades(pool) == await canonical_fills(anvil)
+
+
+@contextlib.asynccontextmanager
+async def proxied_pool(dsn: str) -> AsyncIterator[tuple[asyncpg.Pool, TcpProxy]]:
+    """A pool whose connections go through a cuttable proxy to the test database."""
+    parts = urlsplit(dsn)
+    socket_dir = parse_qs(parts.query).get("host", [""])[0]
+    if socket_dir.startswith("/"):
+        path = f"{socket_dir}/.s.PGSQL.{parts.port or 5432}"
+
+        async def upstream() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+            return await asyncio.open_unix_connection(path)
+
+        proxy = TcpProxy(upstream)
+    else:
+        host, port = parts.hostname or "127.0.0.1", parts.port or 5432
+
+        async def tcp() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+            return await asyncio.open_connection(host, port)
+
+        proxy = TcpProxy(tcp)
+    await proxy.start()
+    user = parts.username or "postgres"
+    password = f":{parts.password}" if parts.password else ""
+    via = f"postgresql://{user}{password}@127.0.0.1:{proxy.port}{parts.path}"
+    p = await db.create_pool(via, min_size=1, max_size=3)
+    try:
+        yield p, proxy
+    finally:
+        await p.close()
+        await proxy.stop()
+
+
+async def test_lost_database_connection_is_survived(
+    anvil: Anvil, pool: asyncpg.Pool, dsn: str
+) -> None:
+    async with proxied_pool(dsn) as (via_proxy, db_proxy):
+        listener = Listener(via_proxy, make_settings(anvil.ws_url))
+        async with running(listener) as task:
+            await wait_until(streaming(listener), what="streaming")
+            await anvil.emit(order_filled_v2(order_hash=1))
+            await wait_until(count_is(pool, 1), what="first fill")
+            # The database goes away: pooled connections die, new ones are refused.
+            db_proxy.refuse = True
+            db_proxy.cut()
+            await anvil.emit(order_filled_v2(order_hash=2))
+
+            async def failed_over() -> bool:
+                return listener.state.reconnects >= 1
+
+            await wait_until(failed_over, what="the session to end on the lost database")
+            await anvil.emit(order_filled_v2(order_hash=3))
+            db_proxy.refuse = False
+            await wait_until(count_is(pool, 3), what="fills after the database came back")
+            assert not task.done()
+        assert listener.state.reconnects >= 1
     assert await stored_trades(pool) == await canonical_fills(anvil)
