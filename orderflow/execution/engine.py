@@ -138,12 +138,14 @@ class Executor:
                 await self.registry.refresh(conn)
             await self.desk.abandon_orphans()
             await self.desk.reconcile(intents=True)
+            self.trader.start_worker()
             self.is_leader = True
             self.leading.set()
             await self.beat()
             log.info("trading", extra={"strategies": sorted(self.registry.states)})
             await self._trading_loop()
         finally:
+            await self.trader.stop_worker()
             with contextlib.suppress(Exception):
                 await listen.close()
 

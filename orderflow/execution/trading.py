@@ -10,8 +10,10 @@ orders, each intent stored before sending.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -55,8 +57,14 @@ def may_trigger(trade: TradeView, wallet: WalletView | None, settings: StrategyS
     return settings.enable_degen_fading and wallet.score <= settings.max_fade_score
 
 
-async def load_book(conn: asyncpg.Connection, state: StrategyState, now: datetime) -> StrategyBook:
-    positions: dict[int, OpenPosition] = {}
+async def load_book(
+    conn: asyncpg.Connection,
+    state: StrategyState,
+    now: datetime,
+    inflight: Mapping[int, OpenPosition] | None = None,
+) -> StrategyBook:
+    """The strategy's book from its open positions, plus orders accepted but not yet booked."""
+    positions: dict[int, OpenPosition] = dict(inflight or {})
     unrealized = Decimal(0)
     for row in await queries.open_positions(conn, state.name):
         upnl = Decimal(0)
@@ -91,12 +99,53 @@ def _with_position(book: StrategyBook, trade: TradeView, decision: Decision) -> 
     return replace(book, open_positions={**book.open_positions, trade.token_id: opened})
 
 
-class Trader:
-    """Runs the decision pipeline for a batch of trades and hands accepted signals to the desk."""
+_Job = tuple[StrategyState, int, TradeView, Decision, MarketView, str | None]
 
-    def __init__(self, pool: asyncpg.Pool, desk: OrderDesk) -> None:
+
+class Trader:
+    """Runs the decision pipeline for a batch of trades and hands accepted signals to the desk.
+
+    With the order worker running (the engine starts it while leading), accepted signals are
+    queued and placed by a separate task, so a slow exchange never delays the next signal; the
+    orders on their way count in the strategy's book (``inflight``) until they are booked.
+    Without the worker (a backtest, a test calling :meth:`process` directly) orders are placed
+    before :meth:`process` returns.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, desk: OrderDesk, *, queue_size: int = 1000) -> None:
         self.pool = pool
         self.desk = desk
+        self.queue_size = queue_size
+        self.inflight: dict[str, dict[int, OpenPosition]] = {}
+        self._queue: asyncio.Queue[_Job] | None = None
+        self._worker: asyncio.Task[None] | None = None
+
+    def start_worker(self) -> None:
+        self._queue = asyncio.Queue(maxsize=self.queue_size)
+        self._worker = asyncio.create_task(self._work(self._queue), name="order-worker")
+
+    async def stop_worker(self) -> None:
+        """Stop placing; queued signals stay PENDING and are closed on the next start-up."""
+        worker, self._worker, self._queue = self._worker, None, None
+        if worker is not None:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+        self.inflight.clear()
+
+    async def drain(self) -> None:
+        if self._queue is not None:
+            await self._queue.join()
+
+    async def _work(self, queue: asyncio.Queue[_Job]) -> None:
+        while True:
+            job = await queue.get()
+            try:
+                await self._order(*job)
+            except Exception:
+                log.exception("order worker: unexpected error", extra={"signal_id": job[1]})
+            finally:
+                queue.task_done()
 
     async def process(
         self,
@@ -144,7 +193,7 @@ class Trader:
             if candidates:
                 window = settings.fade_window_secs if settings.enable_degen_fading else 0.0
                 markets = await signal_queries.market_views(conn, candidates, window)
-                book = await load_book(conn, state, now)
+                book = await load_book(conn, state, now, self.inflight.get(state.name))
                 for trade in candidates:
                     wallet = wallets[trade.wallet]
                     market = markets[trade.id or 0]
@@ -189,7 +238,17 @@ class Trader:
         if not replay:
             state.cursor = max(state.cursor, top)
         for signal_id, trade, decision, market, traceparent in accepted:
-            await self._order(state, signal_id, trade, decision, market, traceparent)
+            self.inflight.setdefault(state.name, {})[trade.token_id] = OpenPosition(
+                token_id=trade.token_id,
+                market_id=trade.market_id,
+                shares=decision.shares,
+                cost=decision.size_usdc or Decimal(0),
+            )
+            job: _Job = (state, signal_id, trade, decision, market, traceparent)
+            if self._queue is not None:
+                await self._queue.put(job)
+            else:
+                await self._order(*job)
         return created
 
     async def _order(
@@ -201,6 +260,25 @@ class Trader:
         market: MarketView,
         traceparent: str | None,
     ) -> None:
+        try:
+            await self._place(state, signal_id, trade, decision, market, traceparent)
+        finally:
+            self.inflight.get(state.name, {}).pop(trade.token_id, None)
+
+    async def _place(
+        self,
+        state: StrategyState,
+        signal_id: int,
+        trade: TradeView,
+        decision: Decision,
+        market: MarketView,
+        traceparent: str | None,
+    ) -> None:
+        if state.killed:
+            # Killed after the decision, before the order: send nothing.
+            async with self.pool.acquire() as conn:
+                await queries.set_signal_status(conn, signal_id, "SKIPPED", "strategy_killed")
+            return
         assert decision.price is not None and market.last_price is not None
         request = OrderRequest(
             strategy=state.name,
