@@ -6,6 +6,7 @@ which are a few dozen lines of SVG each, and the package stays free of a plottin
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -37,6 +38,20 @@ def _nice_range(lo: float, hi: float) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
+def nice_ticks(lo: float, hi: float, count: int = 7) -> list[float]:
+    """Round tick values (1, 2 or 5 times a power of ten apart) inside ``[lo, hi]``."""
+    raw = (hi - lo) / max(1, count - 1)
+    power = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
+    step = min((m * power for m in (1, 2, 2.5, 5, 10)), key=lambda c: abs(c - raw))
+    first = math.ceil(lo / step) * step
+    ticks = []
+    value = first
+    while value <= hi + step * 1e-9:
+        ticks.append(0.0 if abs(value) < step * 1e-9 else value)
+        value += step
+    return ticks
+
+
 def _frame(
     title: str,
     x_label: str,
@@ -57,8 +72,7 @@ def _frame(
         f'font-family="sans-serif" transform="rotate(-90 14 {HEIGHT / 2})">'
         f"{escape(y_label)}</text>",
     ]
-    for i in range(5):
-        value = y[0] + (y[1] - y[0]) * i / 4
+    for value in nice_ticks(*y):
         py = _py(value, y)
         out.append(
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{py:.1f}" y2="{py:.1f}" stroke="#e5e5e5"/>'
@@ -67,9 +81,7 @@ def _frame(
             f'<text x="{LEFT - 6}" y="{py + 4:.1f}" text-anchor="end" font-size="10" '
             f'font-family="sans-serif">{_fmt(value)}</text>'
         )
-    ticks = x_ticks or [
-        (x[0] + (x[1] - x[0]) * i / 4, _fmt(x[0] + (x[1] - x[0]) * i / 4)) for i in range(5)
-    ]
+    ticks = x_ticks or [(value, _fmt(value)) for value in nice_ticks(*x)]
     for value, label in ticks:
         px = _px(value, x)
         out.append(
@@ -84,6 +96,8 @@ def _frame(
 
 
 def _fmt(value: float) -> str:
+    if float(value).is_integer():
+        return f"{value:,.0f}"
     if abs(value) >= 1000:
         return f"{value:,.0f}"
     if abs(value) >= 10:
