@@ -51,3 +51,12 @@ def test_no_data_says_so() -> None:
         assert "no data" in svg
         _parse(svg)
     assert "no data" in empty_chart("t")
+
+
+def test_ticks_are_round_numbers_inside_the_range() -> None:
+    from orderflow.demo.svg import nice_ticks
+
+    assert nice_ticks(8491, 11525) == [8500, 9000, 9500, 10000, 10500, 11000, 11500]
+    assert nice_ticks(-1.43, 30.1) == [0, 5, 10, 15, 20, 25, 30]
+    ticks = nice_ticks(-822, 698)
+    assert 0 in ticks and all(-822 <= t <= 698 for t in ticks)
