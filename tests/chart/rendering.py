@@ -127,10 +127,15 @@ def pod_spec(doc: Manifest) -> dict[str, Any] | None:
     if kind in ("Deployment", "StatefulSet", "Job", "DaemonSet", "CronJob"):
         spec: dict[str, Any] = pod_template(doc)["spec"]
         return spec
+    if kind == "Pod":
+        pod: dict[str, Any] = doc["spec"]
+        return pod
     return None
 
 
 def pod_template(doc: Manifest) -> dict[str, Any]:
+    if doc["kind"] == "Pod":
+        return doc
     spec = doc["spec"]["jobTemplate"]["spec"] if doc["kind"] == "CronJob" else doc["spec"]
     template: dict[str, Any] = spec["template"]
     return template

@@ -152,7 +152,12 @@ def test_executor_never_runs_two_traders_during_a_rollout() -> None:
 
 def test_commands_per_role() -> None:
     docs = render()
-    args = {component(doc): spec["containers"][0]["args"] for doc, spec in workloads(docs)}
+    args = {
+        component(doc): spec["containers"][0]["args"]
+        for doc, spec in workloads(docs)
+        if component(doc) != "test"
+    }
+
     assert args["listener"] == ["listen"]
     assert args["executor"] == ["execute"]
     assert args["operator"] == ["operator", "--namespace", NAMESPACE, "--standalone"]
@@ -470,3 +475,22 @@ def test_selectors_survive_upgrades() -> None:
             assert selector.items() <= labels.items()
         if doc["kind"] == "Service":
             assert set(doc["spec"]["selector"]) == stable
+
+
+def test_helm_test_pod_checks_every_metrics_service() -> None:
+    docs = render()
+    (pod,) = [d for d in by_kind(docs, "Pod") if component(d) == "test"]
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    command = pod["spec"]["containers"][0]["command"]
+    services = {s["metadata"]["name"] for s in by_kind(docs, "Service")}
+    urls = [c for c in command if c.startswith("http://")]
+    assert {u.split("//")[1].split(":")[0] for u in urls} == services
+    assert {u.rsplit("/", 1)[1] for u in urls} == {"readyz", "metrics"}
+    # Under a restrictive NetworkPolicy the test pod is still let in.
+    prod = render("-f", str(VALUES_PROD))
+    (policy,) = by_kind(prod, "NetworkPolicy")
+    sources = policy["spec"]["ingress"][0]["from"]
+    assert any(
+        s.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/component") == "test"
+        for s in sources
+    )
