@@ -5,7 +5,8 @@
 #   3. install/upgrade the chart with charts/orderflow/values-dev.yaml (in-cluster dev PostgreSQL,
 #      paper trading),
 #   4. apply the example TradingStrategy (examples/whale-follow.yaml),
-#   5. wait until the migrations Job completed, every pod is ready and the strategy is Ready.
+#   5. wait until the migrations Job completed, every pod is ready and the strategy is Ready,
+#   6. run `helm test` (every service answers /readyz and /metrics through its Service).
 #
 # Usage:   POLYGON_RPC_URL=wss://your-polygon-node kind/up.sh
 # Needs:   kind, kubectl, helm (v3.8+ or v4) and docker (or podman: CONTAINER_ENGINE=podman).
@@ -138,6 +139,9 @@ kc wait --for=condition=Ready --timeout="$WAIT_TIMEOUT" pod \
   -l "$selector,app.kubernetes.io/component notin (migrations,reputation)"
 log "waiting for TradingStrategy $strategy"
 kc wait --for=condition=Ready --timeout="$WAIT_TIMEOUT" "$strategy"
+
+log "helm test: /readyz and /metrics of every service"
+helm test "$RELEASE" --kube-context "$CONTEXT" --namespace "$NAMESPACE" --logs
 
 trap - ERR
 kc get pods -l "$selector"

@@ -96,7 +96,13 @@ def test_up_script_uses_the_dev_values_and_image() -> None:
     assert 'kind create cluster --name "$CLUSTER_NAME" --config "$ROOT/kind/cluster.yaml"' in text
     assert "images/Dockerfile" in text
     # Every step the issue asks for: load the image, apply a strategy, wait for readiness.
-    for step in ("kind load", "apply -f", "wait --for=condition=Ready", "rollout status"):
+    for step in (
+        "kind load",
+        "apply -f",
+        "wait --for=condition=Ready",
+        "rollout status",
+        "helm test",
+    ):
         assert step in text, step
     # The default image is the one values-dev.yaml deploys, with a pull policy that works for a
     # loaded image.
@@ -195,6 +201,7 @@ def test_up_script_steps_in_order(tmp_path: object) -> None:
         "rollout status deployment.apps/orderflow-listener",
         "wait --for=condition=Ready --timeout=600s pod",
         "wait --for=condition=Ready --timeout=600s tradingstrategy.orderflow.io/whale-follow",
+        "helm test orderflow",
     ]
     positions = []
     for step in order:
