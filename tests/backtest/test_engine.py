@@ -117,3 +117,21 @@ def test_random_subset_is_seeded_and_proportional() -> None:
     assert 300 < len(chosen) < 500
     assert chosen == [w for w in wallets if in_random_subset(w, 3, 0.1)]
     assert chosen != [w for w in wallets if in_random_subset(w, 4, 0.1)]
+
+
+async def test_fills_of_unknown_tokens_stay_open_and_are_marked(pool: asyncpg.Pool) -> None:
+    h = History()
+    market = h.market("known")
+    h.trade(WHALE, market, 0, "BUY", "0.40", "500", T0 + timedelta(hours=1))
+    h.trade(NOBODY, market, 0, "BUY", "0.50", "100", T0 + timedelta(hours=5))
+    await h.store(pool)
+    # The listener stores fills of tokens it cannot place yet with market_id NULL.
+    await pool.execute("UPDATE orderflow_trades SET market_id = NULL, outcome_index = NULL")
+    options = BacktestOptions(start=T0, end=T0 + timedelta(days=1), step_secs=86_400)
+    async with pool.acquire() as conn:
+        report = await run_backtest(conn, SETTINGS, options, fixed_scores)
+    assert report is not None
+    strategy = report.summaries[0]
+    assert (strategy.executed, strategy.positions_closed, strategy.positions_open) == (1, 0, 1)
+    shares = _kelly_shares(Decimal("0.50"), Decimal("0.41"))
+    assert strategy.pnl == shares * (Decimal("0.50") - Decimal("0.41"))  # marked at 0.50
