@@ -243,3 +243,13 @@ def test_notes_point_at_objects_that_exist(args: tuple[str, ...]) -> None:
         assert (kinds[short], name) in names, f"NOTES mention {short}/{name}, not in the release"
     assert "kubectl -n trading" in notes
     assert "-l app.kubernetes.io/instance=of" in notes
+
+
+def test_readme_values_table_is_current() -> None:
+    """charts/orderflow/README.md lists every documented value with its default."""
+    from tests.chart.values_doc import render_readme
+
+    readme = (CHART / "README.md").read_text()
+    fresh = render_readme(readme, VALUES.read_text())
+    assert readme == fresh, "run: .venv/bin/python -m tests.chart.values_doc --write"
+    assert "| `executor.strategy.kellyFraction` | `0.25` |" in readme
