@@ -44,7 +44,10 @@ def timestamp(value: datetime | None) -> str | None:
 
 
 def usd(value: Decimal) -> str:
-    """Exact decimal text with cents (never through float)."""
+    """Exact decimal text, at least cents, never rounded (and never through float)."""
+    exponent = value.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -2:
+        return f"{value.normalize():f}"
     return str(value.quantize(Decimal("0.01")))
 
 
