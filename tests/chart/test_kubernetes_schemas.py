@@ -169,3 +169,14 @@ def test_crd_is_namespaced_with_short_name_and_status() -> None:
     assert "ts" in crd["spec"]["names"]["shortNames"]
     (version,) = crd["spec"]["versions"]
     assert version["subresources"] == {"status": {}}
+
+
+def test_operator_rbac_names_the_crd() -> None:
+    """The RBAC rules grant the group and plural the CRD actually declares."""
+    (crd,) = load_yaml(CRD_FILE)
+    group, plural = crd["spec"]["group"], crd["spec"]["names"]["plural"]
+    for args in ((), ("--set", "operator.watchAllNamespaces=true")):
+        docs = render(*args)
+        rules = [r for d in docs if d["kind"] in ("Role", "ClusterRole") for r in d["rules"]]
+        granted = {(g, r) for rule in rules for g in rule["apiGroups"] for r in rule["resources"]}
+        assert {(group, plural), (group, f"{plural}/status")} <= granted
