@@ -128,8 +128,14 @@ fi
 
 # 5. wait
 selector="app.kubernetes.io/instance=$RELEASE"
-log "waiting for the schema migrations"
-kc wait --for=condition=Complete --timeout="$WAIT_TIMEOUT" job -l "$selector,app.kubernetes.io/component=migrations"
+# With the dev database the migrations Job is a release object; as a hook (external database)
+# Helm already waited for it and deleted it on success.
+migrations="$(kc get jobs -l "$selector,app.kubernetes.io/component=migrations" -o name)"
+if [ -n "$migrations" ]; then
+  log "waiting for the schema migrations"
+  # shellcheck disable=SC2086  # one word per Job name
+  kc wait --for=condition=Complete --timeout="$WAIT_TIMEOUT" $migrations
+fi
 log "waiting for rollouts"
 for workload in $(kc get deployments,statefulsets -l "$selector" -o name); do
   kc rollout status "$workload" --timeout="$WAIT_TIMEOUT"

@@ -139,6 +139,7 @@ FAKE_KUBECTL = """#!/bin/sh
 echo "kubectl $*" >> "$CALLS"
 case "$*" in
   *" apply -f "*) echo "tradingstrategy.orderflow.io/whale-follow" ;;
+  *"get jobs"*) echo job.batch/orderflow-migrations-r1 ;;
   *"get deployments,statefulsets"*)
     echo deployment.apps/orderflow-listener; echo statefulset.apps/orderflow-postgresql ;;
 esac
@@ -197,7 +198,7 @@ def test_up_script_steps_in_order(tmp_path: object) -> None:
         "kind load docker-image orderflow:dev --name orderflow",
         "helm upgrade --install orderflow",
         "kubectl --context kind-orderflow wait --for=condition=Established",
-        "wait --for=condition=Complete",
+        "wait --for=condition=Complete --timeout=600s job.batch/orderflow-migrations-r1",
         "rollout status deployment.apps/orderflow-listener",
         "wait --for=condition=Ready --timeout=600s pod",
         "wait --for=condition=Ready --timeout=600s tradingstrategy.orderflow.io/whale-follow",
