@@ -95,8 +95,14 @@ if [ "${SKIP_BUILD:-0}" != "1" ]; then
   if [ "$CONTAINER_ENGINE" = "docker" ]; then
     kind load docker-image "$IMAGE" --name "$CLUSTER_NAME"
   else
+    # podman names a local image localhost/NAME; the pods ask for docker.io/library/NAME.
+    saved="$IMAGE"
+    case "$IMAGE" in
+      */*) ;;
+      *) saved="docker.io/library/$IMAGE"; "$CONTAINER_ENGINE" tag "$IMAGE" "$saved" ;;
+    esac
     archive="$(mktemp -t orderflow-image.XXXXXX.tar)"
-    "$CONTAINER_ENGINE" save -o "$archive" "$IMAGE"
+    "$CONTAINER_ENGINE" save -o "$archive" "$saved"
     kind load image-archive "$archive" --name "$CLUSTER_NAME"
     rm -f "$archive"
   fi
@@ -142,7 +148,7 @@ for workload in $(kc get deployments,statefulsets -l "$selector" -o name); do
 done
 log "waiting for every pod to be ready"
 kc wait --for=condition=Ready --timeout="$WAIT_TIMEOUT" pod \
-  -l "$selector,app.kubernetes.io/component notin (migrations,reputation)"
+  -l "$selector,app.kubernetes.io/component notin (migrations,reputation,test)"
 log "waiting for TradingStrategy $strategy"
 kc wait --for=condition=Ready --timeout="$WAIT_TIMEOUT" "$strategy"
 
