@@ -165,7 +165,8 @@ fi
 """
 
 
-def test_up_script_steps_in_order(tmp_path: object) -> None:
+@pytest.mark.parametrize("engine", ["docker", "podman"])
+def test_up_script_steps_in_order(tmp_path: object, engine: str) -> None:
     """Run up.sh against recording fakes of kind/docker/kubectl and a helm that really renders."""
     from pathlib import Path
 
@@ -175,7 +176,7 @@ def test_up_script_steps_in_order(tmp_path: object) -> None:
     bin_dir = work / "bin"
     bin_dir.mkdir()
     calls, rendered = work / "calls", work / "rendered.yaml"
-    for tool in ("kind", "docker"):
+    for tool in ("kind", engine):
         (bin_dir / tool).write_text(f'#!/bin/sh\necho "{tool} $*" >> "$CALLS"\n')
     (bin_dir / "kubectl").write_text(FAKE_KUBECTL)
     (bin_dir / "helm").write_text(FAKE_HELM)
@@ -188,14 +189,24 @@ def test_up_script_steps_in_order(tmp_path: object) -> None:
         "RENDERED": str(rendered),
         "REAL_HELM": str(tool_path("helm")),
         "POLYGON_RPC_URL": "wss://polygon.example.invalid/ws",
+        "CONTAINER_ENGINE": engine,
     }
     proc = subprocess.run(["bash", str(UP)], capture_output=True, text=True, env=env, check=False)
     assert proc.returncode == 0, proc.stderr
     lines = calls.read_text().splitlines()
+    load = (
+        ["kind load docker-image orderflow:dev --name orderflow"]
+        if engine == "docker"
+        else [
+            "podman tag orderflow:dev docker.io/library/orderflow:dev",
+            "podman save -o",
+            "kind load image-archive",
+        ]
+    )
     order = [
         "kind create cluster --name orderflow",
-        "docker build -f",
-        "kind load docker-image orderflow:dev --name orderflow",
+        f"{engine} build -f",
+        *load,
         "helm upgrade --install orderflow",
         "kubectl --context kind-orderflow wait --for=condition=Established",
         "wait --for=condition=Complete --timeout=600s job.batch/orderflow-migrations-r1",
