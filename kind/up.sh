@@ -78,12 +78,14 @@ diagnose() {
 }
 trap diagnose ERR
 
+# kind runs its nodes in the same engine (every kind command, not only create, needs to know).
+if [ "$CONTAINER_ENGINE" = "podman" ]; then export KIND_EXPERIMENTAL_PROVIDER=podman; fi
+
 # 1. cluster
 if kind get clusters 2>/dev/null | grep -qx "$CLUSTER_NAME"; then
   log "reusing kind cluster $CLUSTER_NAME"
 else
   log "creating kind cluster $CLUSTER_NAME"
-  if [ "$CONTAINER_ENGINE" = "podman" ]; then export KIND_EXPERIMENTAL_PROVIDER=podman; fi
   kind create cluster --name "$CLUSTER_NAME" --config "$ROOT/kind/cluster.yaml" --wait 120s
 fi
 
