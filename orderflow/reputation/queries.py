@@ -27,30 +27,59 @@ from __future__ import annotations
 GATED_TRADES = "SELECT * FROM orderflow_trades WHERE timestamp <= $1::timestamptz"
 GATED_OUTCOMES = "SELECT * FROM orderflow_market_outcomes WHERE resolved_at <= $1::timestamptz"
 
-BUY_SHARES = "t.size - CASE WHEN t.fee_asset = 'SHARES' THEN t.fee ELSE 0 END"
-BUY_PAID = "t.usdc_size + CASE WHEN t.fee_asset = 'COLLATERAL' THEN t.fee ELSE 0 END"
-SELL_SHARES = "t.size + CASE WHEN t.fee_asset = 'SHARES' THEN t.fee ELSE 0 END"
-SELL_RECEIVED = "t.usdc_size - CASE WHEN t.fee_asset = 'COLLATERAL' THEN t.fee ELSE 0 END"
-
 POSITIONS = f"""
 CREATE TEMP TABLE rep_positions ON COMMIT DROP AS
-WITH agg AS (
+WITH raw AS (
+    -- The one pass over the trades. Amounts are summed as integer micro-units (6 decimals,
+    -- exact; PostgreSQL accumulates int8 sums in 128 bits), which needs a third of the memory
+    -- of NUMERIC sums per group; fees only where non-zero. The token determines market and
+    -- outcome, so they are grouping keys rather than aggregates.
     SELECT t.wallet_address, t.token_id,
-           min(t.market_id) AS trade_market_id,
-           min(t.outcome_index) AS trade_outcome_index,
+           t.market_id AS trade_market_id,
+           t.outcome_index AS trade_outcome_index,
            count(*) AS fills,
-           sum(t.usdc_size) AS volume,
-           coalesce(sum({BUY_SHARES}) FILTER (WHERE t.side = 'BUY'), 0) AS bought,
-           coalesce(sum({BUY_PAID}) FILTER (WHERE t.side = 'BUY'), 0) AS paid,
-           coalesce(sum(t.size) FILTER (WHERE t.side = 'BUY'), 0) AS bought_gross,
-           coalesce(sum(t.usdc_size) FILTER (WHERE t.side = 'BUY'), 0) AS paid_gross,
-           coalesce(sum({SELL_SHARES}) FILTER (WHERE t.side = 'SELL'), 0) AS sold,
-           coalesce(sum({SELL_RECEIVED}) FILTER (WHERE t.side = 'SELL'), 0) AS received,
-           sum(CASE WHEN t.fee_asset = 'COLLATERAL' THEN t.fee ELSE t.fee * t.price END) AS fees,
+           coalesce(sum((t.size * 1000000)::int8) FILTER (WHERE t.side = 'BUY'), 0)
+               AS bought_gross_u,
+           coalesce(sum((t.usdc_size * 1000000)::int8) FILTER (WHERE t.side = 'BUY'), 0)
+               AS paid_gross_u,
+           coalesce(sum((t.size * 1000000)::int8) FILTER (WHERE t.side = 'SELL'), 0)
+               AS sold_gross_u,
+           coalesce(sum((t.usdc_size * 1000000)::int8) FILTER (WHERE t.side = 'SELL'), 0)
+               AS received_gross_u,
+           coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.side = 'BUY'
+                                       AND t.fee_asset = 'SHARES'), 0) AS fee_buy_shares,
+           coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.side = 'BUY'
+                                       AND t.fee_asset = 'COLLATERAL'), 0) AS fee_buy_usdc,
+           coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.side = 'SELL'
+                                       AND t.fee_asset = 'SHARES'), 0) AS fee_sell_shares,
+           coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.side = 'SELL'
+                                       AND t.fee_asset = 'COLLATERAL'), 0) AS fee_sell_usdc,
+           coalesce(sum(t.fee * t.price) FILTER (WHERE t.fee > 0
+                                                 AND t.fee_asset = 'SHARES'), 0) AS fee_share_value,
            min(t.timestamp) AS first_at,
            max(t.timestamp) AS last_at
       FROM ({GATED_TRADES}) t
-     GROUP BY t.wallet_address, t.token_id
+     GROUP BY t.wallet_address, t.token_id, t.market_id, t.outcome_index
+), agg AS (
+    -- Net amounts (see orderflow.accounting.Fill): BUY gets size - share fee and pays
+    -- collateral + collateral fee; SELL gives size + share fee and receives collateral - fee.
+    -- A token whose rows disagree on market_id (some NULL) is merged here.
+    SELECT wallet_address, token_id,
+           min(trade_market_id) AS trade_market_id,
+           min(trade_outcome_index) AS trade_outcome_index,
+           sum(fills) AS fills,
+           sum(paid_gross_u + received_gross_u) / 1000000 AS volume,
+           sum(bought_gross_u / 1000000 - fee_buy_shares) AS bought,
+           sum(paid_gross_u / 1000000 + fee_buy_usdc) AS paid,
+           sum(bought_gross_u) / 1000000 AS bought_gross,
+           sum(paid_gross_u) / 1000000 AS paid_gross,
+           sum(sold_gross_u / 1000000 + fee_sell_shares) AS sold,
+           sum(received_gross_u / 1000000 - fee_sell_usdc) AS received,
+           sum(fee_buy_usdc + fee_sell_usdc + fee_share_value) AS fees,
+           min(first_at) AS first_at,
+           max(last_at) AS last_at
+      FROM raw
+     GROUP BY wallet_address, token_id
 ), outcomes AS (
     SELECT o.market_id, o.resolved_at, o.payouts,
            (SELECT sum(x) FROM unnest(o.payouts) AS x) AS payout_sum,
@@ -116,75 +145,76 @@ SELECT h.token_id, lp.price
 
 WALLETS = """
 CREATE TEMP TABLE rep_wallets ON COMMIT DROP AS
-WITH pw AS (
-    SELECT p.wallet_address,
-           sum(p.fills) AS total_trades,
+WITH wm AS (
+    -- one row per (wallet, market): hash aggregation only, no sort; market NULL = unknown token
+    SELECT p.wallet_address, p.market_id,
+           sum(p.fills) AS fills,
            sum(p.volume) AS volume,
-           count(DISTINCT p.market_id) AS markets_traded,
            min(p.first_at) AS first_at,
            max(p.last_at) AS last_at,
            sum(p.fees) AS fees,
-           sum(coalesce(p.pnl, p.realized_open)) AS realized_pnl,
+           sum(coalesce(p.pnl, p.realized_open)) AS realized,
            sum(CASE WHEN p.payout IS NULL AND p.held > 0
-                    THEN p.held * coalesce(lp.price, 0) - p.basis_open ELSE 0 END)
-               AS unrealized_pnl,
+                    THEN p.held * coalesce(lp.price, 0) - p.basis_open ELSE 0 END) AS unrealized,
            count(*) FILTER (WHERE p.payout IS NULL AND p.held > 0) AS open_positions,
            count(p.edge) AS edge_n,
-           avg(p.edge) AS edge_mean,
-           stddev_samp(p.edge) AS edge_sd
+           sum(p.edge) AS edge_sum,
+           sum(p.edge * p.edge) AS edge_sq,
+           sum(p.pnl) AS pnl,
+           sum(p.paid) FILTER (WHERE p.payout IS NOT NULL) AS cost,
+           min(p.first_at) FILTER (WHERE p.payout IS NOT NULL) AS resolved_first_at,
+           max(p.exited_at) AS exited_at
       FROM rep_positions p
       LEFT JOIN rep_last_price lp ON lp.token_id = p.token_id
-     GROUP BY p.wallet_address
-), mk AS (
-    SELECT wallet_address, market_id, sum(pnl) AS pnl, sum(paid) AS cost,
-           min(first_at) AS first_at, max(exited_at) AS exited_at
-      FROM rep_positions
-     WHERE payout IS NOT NULL
-     GROUP BY wallet_address, market_id
-), mw AS (
-    SELECT wallet_address,
-           count(*) AS resolved,
-           count(*) FILTER (WHERE pnl > 0) AS wins,
-           count(*) FILTER (WHERE pnl < 0) AS losses,
-           coalesce(sum(pnl) FILTER (WHERE pnl > 0), 0) AS gross_profit,
-           coalesce(-sum(pnl) FILTER (WHERE pnl < 0), 0) AS gross_loss,
-           sum(pnl) AS resolved_pnl,
-           sum(cost) AS resolved_cost,
-           count(*) FILTER (WHERE cost > 0) AS return_n,
-           avg((pnl / cost)::float8) FILTER (WHERE cost > 0) AS return_mean,
-           stddev_samp((pnl / cost)::float8) FILTER (WHERE cost > 0) AS return_sd,
-           avg(extract(epoch FROM exited_at - first_at)::float8) AS holding_secs
-      FROM mk
-     GROUP BY wallet_address
+     GROUP BY p.wallet_address, p.market_id
 )
-SELECT (row_number() OVER (ORDER BY pw.wallet_address) - 1)::int AS idx,
-       pw.*,
-       coalesce(mw.resolved, 0) AS resolved,
-       coalesce(mw.wins, 0) AS wins,
-       coalesce(mw.losses, 0) AS losses,
-       coalesce(mw.gross_profit, 0) AS gross_profit,
-       coalesce(mw.gross_loss, 0) AS gross_loss,
-       mw.resolved_pnl, mw.resolved_cost,
-       coalesce(mw.return_n, 0) AS return_n, mw.return_mean, mw.return_sd, mw.holding_secs
-  FROM pw
-  LEFT JOIN mw ON mw.wallet_address = pw.wallet_address
+SELECT (row_number() OVER () - 1)::int AS idx,
+       wallet_address,
+       sum(fills) AS total_trades,
+       sum(volume) AS volume,
+       count(market_id) AS markets_traded,
+       min(first_at) AS first_at,
+       max(last_at) AS last_at,
+       sum(fees) AS fees,
+       sum(realized) AS realized_pnl,
+       sum(unrealized) AS unrealized_pnl,
+       sum(open_positions) AS open_positions,
+       sum(edge_n) AS edge_n,
+       sum(edge_sum) / nullif(sum(edge_n), 0) AS edge_mean,
+       sqrt(greatest((sum(edge_sq) - sum(edge_sum) ^ 2 / nullif(sum(edge_n), 0))
+                     / nullif(sum(edge_n) - 1, 0), 0)) AS edge_sd,
+       count(pnl) AS resolved,
+       count(*) FILTER (WHERE pnl > 0) AS wins,
+       count(*) FILTER (WHERE pnl < 0) AS losses,
+       coalesce(sum(pnl) FILTER (WHERE pnl > 0), 0) AS gross_profit,
+       coalesce(-sum(pnl) FILTER (WHERE pnl < 0), 0) AS gross_loss,
+       sum(pnl) AS resolved_pnl,
+       sum(cost) AS resolved_cost,
+       count(*) FILTER (WHERE pnl IS NOT NULL AND cost > 0) AS return_n,
+       avg(pnl::float8 / cost::float8) FILTER (WHERE pnl IS NOT NULL AND cost > 0) AS return_mean,
+       stddev_samp(pnl::float8 / cost::float8) FILTER (WHERE pnl IS NOT NULL AND cost > 0)
+           AS return_sd,
+       avg(extract(epoch FROM exited_at - resolved_first_at)::float8) FILTER (WHERE pnl IS NOT NULL)
+           AS holding_secs
+  FROM wm
+ GROUP BY wallet_address
 """
 
 # Factor inputs, one array per column, in idx order (cheap to ship: one value per wallet).
 INPUT_ARRAYS = """
-SELECT array_agg(wins::float8 ORDER BY idx) AS wins,
-       array_agg(losses::float8 ORDER BY idx) AS losses,
-       array_agg(resolved::float8 ORDER BY idx) AS resolved,
-       array_agg(gross_profit::float8 ORDER BY idx) AS gross_profit,
-       array_agg(gross_loss::float8 ORDER BY idx) AS gross_loss,
-       array_agg(return_n::float8 ORDER BY idx) AS return_n,
-       array_agg(coalesce(return_mean, 'NaN') ORDER BY idx) AS return_mean,
-       array_agg(coalesce(return_sd, 'NaN') ORDER BY idx) AS return_sd,
-       array_agg(volume::float8 ORDER BY idx) AS volume_usdc,
-       array_agg(edge_n::float8 ORDER BY idx) AS edge_n,
-       array_agg(coalesce(edge_mean, 'NaN') ORDER BY idx) AS edge_mean,
-       array_agg(coalesce(edge_sd, 'NaN') ORDER BY idx) AS edge_sd
-  FROM rep_wallets
+SELECT array_agg(wins::float8) AS wins,
+       array_agg(losses::float8) AS losses,
+       array_agg(resolved::float8) AS resolved,
+       array_agg(gross_profit::float8) AS gross_profit,
+       array_agg(gross_loss::float8) AS gross_loss,
+       array_agg(return_n::float8) AS return_n,
+       array_agg(coalesce(return_mean, 'NaN')) AS return_mean,
+       array_agg(coalesce(return_sd, 'NaN')) AS return_sd,
+       array_agg(volume::float8) AS volume_usdc,
+       array_agg(edge_n::float8) AS edge_n,
+       array_agg(coalesce(edge_mean, 'NaN')) AS edge_mean,
+       array_agg(coalesce(edge_sd, 'NaN')) AS edge_sd
+  FROM (SELECT * FROM rep_wallets ORDER BY idx) AS w
 """
 
 SCORES = """

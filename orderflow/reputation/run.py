@@ -83,8 +83,11 @@ def _finite_or_nan(values: np.ndarray[Any, Any]) -> list[float]:
 async def _build(conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings) -> int:
     """Create the temp tables up to ``rep_final`` inside the caller's transaction."""
     await conn.execute(f"SET LOCAL work_mem = '{settings.work_mem}'")
+    await conn.execute(f"SET LOCAL max_parallel_workers_per_gather = {settings.parallel_workers}")
     await conn.execute(q.POSITIONS, as_of)
+    await conn.execute("ANALYZE rep_positions")  # temp tables have no statistics otherwise
     await conn.execute(q.LAST_PRICES, as_of)
+    await conn.execute("ANALYZE rep_last_price")
     await conn.execute(q.WALLETS)
     row = await conn.fetchrow(q.INPUT_ARRAYS)
     assert row is not None

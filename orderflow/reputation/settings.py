@@ -32,6 +32,14 @@ class ReputationSettings(CommonSettings):
         pattern=r"^\d+\s*(kB|MB|GB)$",
         description="PostgreSQL work_mem for the recompute's aggregations (SET LOCAL).",
     )
+    parallel_workers: int = Field(
+        default=0,
+        ge=0,
+        le=16,
+        description="max_parallel_workers_per_gather for the recompute (SET LOCAL). 0 by default: "
+        "grouping millions of (wallet, token) pairs gains little from partial aggregation and "
+        "its finalize step costs more than it saves on a small machine.",
+    )
 
     # Weights (the seed's): must sum to 1.
     weight_win_rate: float = Field(default=0.40, ge=0, le=1, description="Win-rate weight.")

@@ -1,0 +1,284 @@
+"""Benchmark: full reputation recompute on a synthetic database vs the seed's per-wallet loop.
+
+    .venv/bin/python benchmarks/reputation.py                       # 1,000,000 wallets, 20M trades
+    .venv/bin/python benchmarks/reputation.py --wallets 10000 --trades 200000
+
+Builds a fresh database (generate_series in SQL: one INSERT per million trades), then in the same
+run times
+
+* the set-based recompute, ``run_reputation`` (what ``orderflow reputation run`` does), and
+* the seed's per-wallet loop on a subset (one query per wallet, replay and score in Python:
+  ``orderflow.reputation.per_wallet.wallet_report``),
+
+and prints both rates (wallets per second) and their ratio. Uses ``--dsn`` / ``DATABASE_URL``
+(a maintenance database on a server where it may create and drop ``orderflow_bench_*``) or else
+starts a private embedded PostgreSQL under ``--data-dir``.
+
+Synthetic market model: each market has a winning outcome; each wallet has a skill s in
+[-0.15, 0.15] and picks the winning token with probability 0.5 + s, at a price uniform in
+[0.05, 0.95]; fills come in episodes of four in one market (three buys, then a sell of part of
+the position); 80% of markets resolve before the scoring time; 1 in 10,000 trades is in a token
+with no market (exercises the issues path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from orderflow import db  # noqa: E402
+from orderflow.migrate import migrate  # noqa: E402
+from orderflow.reputation import ReputationSettings, run_reputation  # noqa: E402
+from orderflow.reputation.per_wallet import wallet_report  # noqa: E402
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+AS_OF = T0 + timedelta(days=200)
+SECONDARY_INDEXES = (
+    "orderflow_trades_wallet_time",
+    "orderflow_trades_market",
+    "orderflow_trades_token_time",
+    "orderflow_trades_timestamp",
+    "orderflow_trades_block",
+)
+
+# $1 = first trade number, $2 = last, $3 = wallets, $4 = markets, $5 = seconds in the period.
+# Trade i belongs to wallet w = i mod W and is that wallet's k-th fill (k = i div W); fills
+# come in episodes of 4 (e = k div 4) in market m = hash(w, e) mod M.
+INSERT_TRADES = """
+WITH base AS (
+    SELECT i, i % $3 AS w, i / $3 AS k
+      FROM generate_series($1::bigint, $2::bigint) AS i
+), ep AS (
+    SELECT i, w, k, k % 4 AS step,
+           (abs(hashint8(w * 1000003 + k / 4)) % $4) AS m
+      FROM base
+), dec AS (
+    SELECT ep.*,
+           (abs(hashint8(m)) % 2) AS winner,
+           ((abs(hashint8(w)) % 301) - 150) / 1000.0 AS skill,
+           (abs(hashint8(w * 7 + k / 4)) % 1000) / 1000.0 AS u_pick,
+           0.05 + (abs(hashint8(i)) % 91) / 100.0 AS price,
+           1 + abs(hashint8(i * 3)) % 200 AS shares
+      FROM ep
+)
+INSERT INTO orderflow_trades (
+    chain_id, tx_hash, log_index, block_number, block_hash, timestamp, exchange,
+    exchange_version, order_hash, wallet_address, taker_address, is_taker_aggregate, side,
+    token_id, market_id, outcome_index, price, size, usdc_size, fee, fee_asset)
+SELECT 137,
+       '0x' || lpad(to_hex(i), 64, '0'),
+       0,
+       40000000 + i / 50,
+       '0x' || lpad(to_hex(i / 50), 64, '0'),
+       $6::timestamptz + make_interval(secs => (abs(hashint8(m * 13 + w)) % $5) + step * 60),
+       '0xe111180000d2663c0091e4f400237545b87b996b',
+       'V2',
+       '0x' || lpad(to_hex(i), 64, 'f'),
+       '0x' || lpad(to_hex(w), 40, '0'),
+       '0xe111180000d2663c0091e4f400237545b87b996b',
+       step = 0,
+       CASE WHEN step = 3 THEN 'SELL' ELSE 'BUY' END,
+       CASE WHEN i % 10000 = 7 THEN 900000000 + i
+            ELSE m * 2 + CASE WHEN u_pick < 0.5 + skill THEN winner ELSE 1 - winner END END,
+       CASE WHEN i % 10000 = 7 THEN NULL ELSE '0x' || lpad(to_hex(m), 64, '0') END,
+       CASE WHEN i % 10000 = 7 THEN NULL
+            ELSE (CASE WHEN u_pick < 0.5 + skill THEN winner ELSE 1 - winner END)::smallint END,
+       price,
+       CASE WHEN step = 3 THEN shares / 2 ELSE shares END,
+       round(price * CASE WHEN step = 3 THEN shares / 2 ELSE shares END, 6),
+       CASE WHEN step = 0 THEN round(price * shares * 0.001, 6) ELSE 0 END,
+       'COLLATERAL'
+  FROM dec
+"""
+
+# $1 = markets, $2 = T0, $3 = seconds in the period: 80% resolve inside the period.
+INSERT_OUTCOMES = """
+INSERT INTO orderflow_market_outcomes (
+    market_id, oracle, question_id, outcome_slot_count, payout_numerators, payouts,
+    winning_outcome, resolved_at, chain_id, block_number, block_hash, tx_hash, log_index)
+SELECT '0x' || lpad(to_hex(m), 64, '0'),
+       '0xd91e80cf2e7be2e162c6513ced06f1dd0da35296',
+       '0x' || lpad(to_hex(m), 64, 'a'),
+       2,
+       CASE WHEN abs(hashint8(m)) % 2 = 0 THEN ARRAY[1, 0]::numeric[] ELSE ARRAY[0, 1] END,
+       CASE WHEN abs(hashint8(m)) % 2 = 0 THEN ARRAY[1, 0]::numeric[] ELSE ARRAY[0, 1] END,
+       (abs(hashint8(m)) % 2)::smallint,
+       $2::timestamptz + make_interval(secs => $3 + 86400 + (abs(hashint8(m * 5)) % 86400)),
+       137, 50000000 + m, '0x' || lpad(to_hex(m), 64, 'b'), '0x' || lpad(to_hex(m), 64, 'c'), 0
+  FROM generate_series(0, $1 - 1) AS m
+ WHERE abs(hashint8(m * 11)) % 10 < 8
+"""
+
+
+def _with_database(dsn: str, name: str) -> str:
+    return urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
+
+
+async def build(dsn: str, wallets: int, trades: int, markets: int, chunk: int) -> dict[str, float]:
+    timings: dict[str, float] = {}
+    conn = await db.connect(dsn)
+    try:
+        await migrate(conn)
+        await conn.execute("ALTER TABLE orderflow_trades DISABLE TRIGGER USER")
+        for name in SECONDARY_INDEXES:
+            await conn.execute(f"DROP INDEX IF EXISTS {name}")
+        await conn.execute(
+            "ALTER TABLE orderflow_trades DROP CONSTRAINT IF EXISTS orderflow_trades_pkey"
+        )
+        await conn.execute(
+            "ALTER TABLE orderflow_trades DROP CONSTRAINT IF EXISTS orderflow_trades_id_key"
+        )
+        period = 150 * 86400
+        started = time.perf_counter()
+        for lo in range(0, trades, chunk):
+            hi = min(trades, lo + chunk) - 1
+            await conn.execute(INSERT_TRADES, lo, hi, wallets, markets, period, T0)
+            print(f"  loaded {hi + 1:>12,} / {trades:,} trades", file=sys.stderr, flush=True)
+        await conn.execute(INSERT_OUTCOMES, markets, T0, period)
+        timings["load_secs"] = time.perf_counter() - started
+        started = time.perf_counter()
+        await conn.execute(
+            "ALTER TABLE orderflow_trades ADD PRIMARY KEY (chain_id, tx_hash, log_index)"
+        )
+        await conn.execute(
+            "CREATE INDEX orderflow_trades_wallet_time ON orderflow_trades (wallet_address, "
+            "timestamp)"
+        )
+        await conn.execute(
+            "CREATE INDEX orderflow_trades_token_time ON orderflow_trades (token_id, timestamp)"
+        )
+        await conn.execute("ALTER TABLE orderflow_trades ENABLE TRIGGER USER")
+        await conn.execute("VACUUM ANALYZE orderflow_trades")
+        await conn.execute("ANALYZE orderflow_market_outcomes")
+        timings["index_secs"] = time.perf_counter() - started
+    finally:
+        await conn.close()
+    return timings
+
+
+async def per_wallet_loop(dsn: str, wallets: int, sample: int) -> tuple[float, int]:
+    """The seed's way: for each wallet, query its trades, compute, score. Sequential."""
+    step = max(1, wallets // sample)
+    addresses = [f"0x{w:040x}" for w in range(0, wallets, step)][:sample]
+    conn = await db.connect(dsn)
+    try:
+        started = time.perf_counter()
+        for address in addresses:
+            await wallet_report(conn, address, as_of=AS_OF)
+        return time.perf_counter() - started, len(addresses)
+    finally:
+        await conn.close()
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    server = None
+    admin_dsn = args.dsn or os.environ.get("DATABASE_URL")
+    if not admin_dsn:
+        import pgserver  # the embedded server orderflow uses
+
+        data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="orderflow-bench-"))
+        server = pgserver.get_server(data_dir, cleanup_mode="delete" if not args.keep else None)
+        admin_dsn = str(server.get_uri("postgres"))
+        # Our own throw-away server: fewer checkpoints while loading millions of rows.
+        admin = await asyncpg.connect(admin_dsn)
+        await admin.execute("ALTER SYSTEM SET max_wal_size = '8GB'")
+        await admin.execute("ALTER SYSTEM SET checkpoint_timeout = '30min'")
+        await admin.execute("SELECT pg_reload_conf()")
+        await admin.close()
+    name = args.reuse or f"orderflow_bench_{uuid.uuid4().hex[:8]}"
+    if not args.reuse:
+        admin = await asyncpg.connect(admin_dsn)
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.close()
+    dsn = _with_database(admin_dsn, name)
+    markets = args.markets or max(10, args.wallets // 10)
+    try:
+        timings = {"load_secs": float("nan"), "index_secs": float("nan")}
+        if not args.reuse:
+            print(
+                f"building {name}: {args.wallets:,} wallets, {args.trades:,} trades, "
+                f"{markets:,} markets …",
+                file=sys.stderr,
+            )
+            timings = await build(dsn, args.wallets, args.trades, markets, args.chunk)
+            print(f"built in {timings}", file=sys.stderr, flush=True)
+        if args.build_only:
+            return 0
+        settings = ReputationSettings(work_mem=args.work_mem)
+        pool = await db.create_pool(dsn, min_size=1, max_size=2)
+        try:
+            started = time.perf_counter()
+            summary = await run_reputation(pool, as_of=AS_OF, settings=settings)
+            full_secs = time.perf_counter() - started
+            second = time.perf_counter()
+            await run_reputation(pool, as_of=AS_OF, settings=settings)
+            rerun_secs = time.perf_counter() - second
+        finally:
+            await pool.close()
+        loop_secs, loop_wallets = await per_wallet_loop(dsn, args.wallets, args.baseline_wallets)
+    finally:
+        if not args.keep:
+            admin = await asyncpg.connect(admin_dsn)
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
+        if server is not None and not args.keep:
+            server.cleanup()
+
+    full_rate = summary.wallets / full_secs if full_secs else float("inf")
+    loop_rate = loop_wallets / loop_secs if loop_secs else float("inf")
+    print(
+        f"synthetic database: {args.wallets:,} wallets, {args.trades:,} trades, "
+        f"{markets:,} markets; load {timings['load_secs']:.1f} s, "
+        f"indexes+analyze {timings['index_secs']:.1f} s"
+    )
+    print(
+        f"full recompute (set-based): {summary.wallets:,} wallets, {summary.positions:,} "
+        f"positions in {full_secs:.1f} s = {full_rate:,.0f} wallets/s "
+        f"(second run, with history unchanged: {rerun_secs:.1f} s)"
+    )
+    print(f"tiers: {summary.tiers}  issues: {summary.issues}")
+    print(
+        f"seed per-wallet loop: {loop_wallets:,} wallets in {loop_secs:.2f} s = "
+        f"{loop_rate:,.1f} wallets/s -> all {args.wallets:,} would take "
+        f"{args.wallets / loop_rate:,.0f} s"
+    )
+    print(f"ratio set-based / per-wallet: {full_rate / loop_rate:,.1f}x")
+    target = 120.0
+    verdict = "meets" if full_secs <= target else "MISSES"
+    print(f"target <= {target:.0f} s for the full recompute: {verdict} ({full_secs:.1f} s)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--wallets", type=int, default=1_000_000)
+    p.add_argument("--trades", type=int, default=20_000_000)
+    p.add_argument("--markets", type=int, default=0, help="default: wallets / 10")
+    p.add_argument(
+        "--baseline-wallets", type=int, default=500, help="wallets timed with the per-wallet loop"
+    )
+    p.add_argument("--chunk", type=int, default=1_000_000, help="trades per INSERT")
+    p.add_argument("--work-mem", default="256MB")
+    p.add_argument("--dsn", help="maintenance database URL (default DATABASE_URL, else embedded)")
+    p.add_argument("--data-dir", help="embedded server directory (default: a temporary one)")
+    p.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    p.add_argument("--build-only", action="store_true", help="build (use with --keep) and stop")
+    p.add_argument("--reuse", metavar="DATABASE", help="time an existing benchmark database")
+    return asyncio.run(main_async(p.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
