@@ -26,6 +26,8 @@ from orderflow.signals.views import TradeView, WalletView
 
 # Scores as of a time: address -> the reputation stage's verdict, using only what was known then.
 Scorer = Callable[[asyncpg.Connection, datetime], Awaitable[Mapping[str, WalletView]]]
+# Told every step's scores as they are used (e.g. to measure score quality over time).
+ScoreObserver = Callable[[datetime, Mapping[str, WalletView]], None]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -81,6 +83,7 @@ async def walk_forward(
     start: datetime,
     end: datetime,
     step: timedelta,
+    on_scores: ScoreObserver | None = None,
 ) -> WalkForwardResult:
     """Replay ``(start, end]`` in steps of ``step`` for every follower."""
     if step <= timedelta(0):
@@ -98,6 +101,8 @@ async def walk_forward(
     while t0 < end:
         t1 = min(t0 + step, end)
         scores = await scorer(conn, t0)
+        if on_scores is not None:
+            on_scores(t0, scores)
         resolutions = await resolutions_between(conn, t0, t1)
         async for item in _merge(stream_trades(conn, t0, t1), resolutions):
             if isinstance(item, ResolutionEvent):

@@ -14,7 +14,7 @@ from typing import Self
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from orderflow.backtest.engine import Scorer, WalkForwardResult, walk_forward
+from orderflow.backtest.engine import ScoreObserver, Scorer, WalkForwardResult, walk_forward
 from orderflow.backtest.followers import BaselineFollower, Follower, StrategyFollower
 from orderflow.backtest.history import bounds
 from orderflow.backtest.metrics import RunSummary, summarize
@@ -84,6 +84,7 @@ async def run_backtest(
     settings: StrategySettings,
     options: BacktestOptions,
     scorer: Scorer,
+    on_scores: ScoreObserver | None = None,
 ) -> BacktestReport | None:
     """Walk forward over the stored trades; None when there is nothing to replay."""
     span = await bounds(conn)
@@ -96,6 +97,12 @@ async def run_backtest(
         return None
     step = timedelta(seconds=options.step_secs)
     result = await walk_forward(
-        conn, followers_for(settings, options), scorer, start=start, end=end, step=step
+        conn,
+        followers_for(settings, options),
+        scorer,
+        start=start,
+        end=end,
+        step=step,
+        on_scores=on_scores,
     )
     return BacktestReport(options, settings, result, [summarize(run, step) for run in result.runs])

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from orderflow import db
 from orderflow.backtest import BacktestOptions, render, run_backtest
 from orderflow.backtest.history import strategy_settings_json
+from orderflow.backtest.quality import QualityOverTime
 from orderflow.backtest.scoring import reputation_scorer
 from orderflow.cli._common import add_log_format, parse_timestamp, settings_for
 from orderflow.config import CommonSettings
@@ -150,7 +151,10 @@ async def run(args: argparse.Namespace) -> int:
             # Stored JSON may use the CRD's camelCase names: normalise before applying --set.
             strategy = strategy_from(strategy_from(stored, []).model_dump(), args.set)
         reputation = ReputationSettings()
-        report = await run_backtest(conn, strategy, options, reputation_scorer(reputation))
+        over_time = QualityOverTime(truth) if truth is not None else None
+        report = await run_backtest(
+            conn, strategy, options, reputation_scorer(reputation), on_scores=over_time
+        )
         if report is None:
             print(
                 "no stored trades in that period: nothing to backtest "
@@ -169,6 +173,8 @@ async def run(args: argparse.Namespace) -> int:
                 f"{q.wallets_scored} wallets; WHALE/SMART truly skilled "
                 f"{q.top_tier_truly_skilled}/{q.top_tier_wallets}."
             )
+            if over_time is not None:
+                print(f"Score quality as known during the replay: {over_time.summary()}")
     if args.json is not None:
         payload = [s.model_dump(mode="json") for s in report.summaries]
         args.json.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")

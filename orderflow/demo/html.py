@@ -12,6 +12,7 @@ from decimal import Decimal
 from html import escape
 
 from orderflow.backtest.metrics import RunSummary
+from orderflow.backtest.quality import StepQuality
 from orderflow.backtest.report import money, num, pct, verdict
 from orderflow.demo.pipeline import DemoResult
 from orderflow.demo.svg import PALETTE, Point, Series, bar_chart, line_chart, scatter_chart
@@ -85,6 +86,32 @@ def skill_chart(result: DemoResult) -> str:
         x_label="hidden skill (0 = knows nothing, 1 = knows the truth)",
         y_label="reputation score (0-10)",
         legend=legend,
+    )
+
+
+def quality_chart(result: DemoResult) -> str:
+    steps = result.quality_over_time
+    if not steps:
+        return ""
+    t0 = steps[0].as_of.timestamp()
+
+    def day(s: StepQuality) -> float:
+        return (s.as_of.timestamp() - t0) / 86_400
+
+    rho = [(day(s), s.quality.spearman) for s in steps if s.quality.spearman is not None]
+    precision = [
+        (day(s), s.quality.top_tier_precision)
+        for s in steps
+        if s.quality.top_tier_precision is not None
+    ]
+    return line_chart(
+        "Score quality as known at each step (no look-ahead)",
+        [
+            Series("Spearman(score, skill)", rho, PALETTE[0]),
+            Series("share of WHALE/SMART truly skilled", precision, PALETTE[2]),
+        ],
+        x_label=f"days since {steps[0].as_of.date().isoformat()}",
+        y_label="correlation / share",
     )
 
 
@@ -187,6 +214,7 @@ def render_html(result: DemoResult) -> str:
         f"({pct(q.top_tier_precision)}). Skilled wallets that reached WHALE/SMART: "
         f"{q.skilled_in_top_tier}/{q.skilled_wallets} ({pct(q.skilled_recall)}).</p>",
         skill_chart(result),
+        quality_chart(result),
         "<h2>Top wallets, with the hidden truth beside them</h2>",
         _table(
             ["wallet", "tier", "score", "resolved", "edge", "hidden style", "hidden skill"],

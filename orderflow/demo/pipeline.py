@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from orderflow.backtest import BacktestOptions, BacktestReport, run_backtest
+from orderflow.backtest.quality import QualityOverTime, StepQuality
 from orderflow.backtest.scoring import reputation_scorer
 from orderflow.chain.ingest import IngestReport, ingest_file
 from orderflow.db import create_pool
@@ -65,6 +66,7 @@ class DemoResult:
     backtest: BacktestReport
     strategy: StrategySettings
     signals_stored: int
+    quality_over_time: list[StepQuality] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -109,7 +111,10 @@ async def run_demo(
         lap("reputation")
         options = BacktestOptions(step_secs=step_secs)
         async with pool.acquire() as conn:
-            report = await run_backtest(conn, strategy, options, reputation_scorer(reputation))
+            over_time = QualityOverTime(truth)
+            report = await run_backtest(
+                conn, strategy, options, reputation_scorer(reputation), on_scores=over_time
+            )
             if report is None:
                 raise OrderflowError("the simulation produced no trades: nothing to replay")
             stored = await save_run(
@@ -139,5 +144,6 @@ async def run_demo(
         backtest=report,
         strategy=strategy,
         signals_stored=stored,
+        quality_over_time=over_time.steps,
         timings=timings,
     )

@@ -51,6 +51,18 @@ def _positions_lines(result: DemoResult) -> list[str]:
     return lines
 
 
+def _over_time(result: DemoResult) -> str:
+    steps = result.quality_over_time
+    if not steps:
+        return "n/a"
+    stride = max(1, len(steps) // 4)
+    return "; ".join(
+        f"{s.as_of:%b %d} rho {num(s.quality.spearman)}, top tiers "
+        f"{s.quality.top_tier_truly_skilled}/{s.quality.top_tier_wallets} skilled"
+        for s in steps[stride - 1 :: stride][-4:]
+    )
+
+
 def render_text(result: DemoResult, html_path: str) -> str:
     q = result.quality
     ing = result.ingest
@@ -73,6 +85,7 @@ def render_text(result: DemoResult, html_path: str) -> str:
         f"{q.top_tier_truly_skilled}/{q.top_tier_wallets} ({pct(q.top_tier_precision)}); "
         f"skilled wallets reaching WHALE/SMART: {q.skilled_in_top_tier}/{q.skilled_wallets} "
         f"({pct(q.skilled_recall)}).",
+        "Score quality as known during the replay (scores as of each step): " + _over_time(result),
         "",
         "Paper trading replay (the executor's decision code, walk-forward, scores as of each "
         "step):",

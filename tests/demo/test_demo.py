@@ -38,7 +38,7 @@ def test_demo_small_runs_end_to_end(
         assert needle in text
     html = (out / "report.html").read_text()
     svgs = re.findall(r"<svg.*?</svg>", html, re.S)
-    assert len(svgs) == 3
+    assert len(svgs) == 4
     for svg in svgs:  # each chart is well-formed XML with drawn marks, not an empty frame
         root = ElementTree.fromstring(svg)  # noqa: S314 (our own output)
         assert (
