@@ -8,10 +8,11 @@
 #   5. wait until the migrations Job completed, every pod is ready and the strategy is Ready,
 #   6. run `helm test` (every service answers /readyz and /metrics through its Service).
 #
-# Usage:   POLYGON_RPC_URL=wss://your-polygon-node kind/up.sh
+# Usage:   POLYGON_RPC_URL=wss://your-polygon-node kind/up.sh     (or just kind/up.sh)
 # Needs:   kind, kubectl, helm (v3.8+ or v4) and docker (or podman: CONTAINER_ENGINE=podman).
 # Options (environment):
-#   POLYGON_RPC_URL     Polygon WebSocket endpoint for the listener (required unless NO_LISTENER=1)
+#   POLYGON_RPC_URL     Polygon WebSocket endpoint for the listener (default: the public,
+#                       rate-limited endpoint in values-dev.yaml)
 #   NO_LISTENER=1       install without the listener (no node needed; nothing is ingested)
 #   CLUSTER_NAME        kind cluster name             (default: orderflow)
 #   NAMESPACE           namespace of the release      (default: orderflow)
@@ -50,7 +51,7 @@ listener_args=()
 if [ "${NO_LISTENER:-0}" = "1" ]; then
   listener_args=(--set listener.enabled=false)
 elif [ -z "${POLYGON_RPC_URL:-}" ]; then
-  die "set POLYGON_RPC_URL=wss://... (a Polygon node's WebSocket endpoint), or NO_LISTENER=1"
+  log "POLYGON_RPC_URL not set: the listener uses the public endpoint of values-dev.yaml"
 else
   case "$POLYGON_RPC_URL" in
     ws://*|wss://*) ;;

@@ -113,26 +113,29 @@ def test_up_script_uses_the_dev_values_and_image() -> None:
     assert dev["pullPolicy"] in ("Never", "IfNotPresent")
 
 
-def test_up_script_refuses_to_run_without_a_node_url(tmp_path: object) -> None:
-    """It checks its inputs before touching any cluster (fake tools on PATH record calls)."""
+def test_up_script_checks_its_inputs_before_touching_a_cluster(tmp_path: object) -> None:
+    """A bad node URL or a missing tool stops it before anything runs (fakes record calls)."""
     from pathlib import Path
 
     bin_dir = Path(str(tmp_path)) / "bin"
     bin_dir.mkdir()
     calls = Path(str(tmp_path)) / "calls"
-    for tool in ("kind", "kubectl", "helm", "docker"):
+    for tool in ("kind", "kubectl", "helm"):
         fake = bin_dir / tool
         fake.write_text(f'#!/bin/sh\necho "{tool} $*" >> {calls}\n')
         fake.chmod(0o755)
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path)}
     proc = subprocess.run(["bash", str(UP)], capture_output=True, text=True, env=env, check=False)
     assert proc.returncode != 0
-    assert "POLYGON_RPC_URL" in proc.stderr
-    assert not calls.exists(), "nothing may run before the inputs are checked"
+    assert "docker is not installed" in proc.stderr
+    docker = bin_dir / "docker"
+    docker.write_text(f'#!/bin/sh\necho "docker $*" >> {calls}\n')
+    docker.chmod(0o755)
     env["POLYGON_RPC_URL"] = "https://not-a-websocket"
     proc = subprocess.run(["bash", str(UP)], capture_output=True, text=True, env=env, check=False)
     assert proc.returncode != 0
     assert "ws:// or wss://" in proc.stderr
+    assert not calls.exists(), "nothing may run before the inputs are checked"
 
 
 FAKE_KUBECTL = """#!/bin/sh
@@ -232,3 +235,13 @@ def test_up_script_steps_in_order(tmp_path: object, engine: str) -> None:
         for c in d["spec"]["template"]["spec"]["containers"]
     }
     assert images == {"orderflow:dev"}
+
+
+def test_dev_values_install_as_they_are() -> None:
+    """`helm install orderflow charts/orderflow -f values-dev.yaml` needs nothing else."""
+    docs = render("-f", str(VALUES_DEV))
+    (secret,) = [
+        d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == "of-orderflow"
+    ]
+    assert secret["stringData"]["POLYGON_RPC_URL"].startswith("wss://")
+    assert secret["stringData"]["DATABASE_URL"].startswith("postgresql://")
