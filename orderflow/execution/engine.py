@@ -138,6 +138,7 @@ class Executor:
                 await self.registry.refresh(conn)
             await self.desk.abandon_orphans()
             await self.desk.reconcile(intents=True)
+            await self.trader.open_connection(self.dsn)
             self.trader.start_worker()
             self.is_leader = True
             self.leading.set()
@@ -146,6 +147,7 @@ class Executor:
             await self._trading_loop()
         finally:
             await self.trader.stop_worker()
+            await self.trader.close_connection()
             with contextlib.suppress(Exception):
                 await listen.close()
 
@@ -205,11 +207,11 @@ class Executor:
         created = 0
         after = min(st.cursor for st in strategies)
         if sweep and self.settings.late_commit_secs > 0:
-            async with self.pool.acquire() as conn:
+            async with self.trader.connection() as conn:
                 late = await signal_queries.late_trades(conn, after, self.settings.late_commit_secs)
             created += await self.trader.process(late, strategies, self.clock(), replay=True)
         while True:
-            async with self.pool.acquire() as conn:
+            async with self.trader.connection() as conn:
                 trades = await signal_queries.new_trades(conn, after, self.settings.batch_size)
             if not trades:
                 break

@@ -113,25 +113,24 @@ _LAST_PRICE = """(SELECT t.price FROM orderflow_trades t WHERE t.token_id = p.to
                    ORDER BY t.timestamp DESC, t.id DESC LIMIT 1)"""
 
 
-async def open_positions(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.Record]:
+async def book_rows(
+    conn: asyncpg.Connection, strategy: str, since: datetime
+) -> list[asyncpg.Record]:
+    """Open positions with their latest price, each row also carrying the realized P&L of
+    positions closed since ``since`` (one row with NULL position columns when none is open)."""
     return list(
         await conn.fetch(
-            f"SELECT p.id, p.token_id, p.market_id, p.shares, p.cost_basis,"
-            f" {_LAST_PRICE} AS last_price"
-            " FROM orderflow_positions p WHERE p.strategy = $1 AND p.status = 'OPEN'",
+            f"""
+            SELECT r.realized, p.id, p.token_id, p.market_id, p.shares, p.cost_basis,
+                   {_LAST_PRICE} AS last_price
+              FROM (SELECT COALESCE(sum(realized_pnl), 0) AS realized FROM orderflow_positions
+                     WHERE strategy = $1 AND status = 'CLOSED' AND closed_at >= $2) r
+              LEFT JOIN orderflow_positions p ON p.strategy = $1 AND p.status = 'OPEN'
+            """,
             strategy,
+            since,
         )
     )
-
-
-async def realized_since(conn: asyncpg.Connection, strategy: str, since: datetime) -> Decimal:
-    value = await conn.fetchval(
-        "SELECT COALESCE(sum(realized_pnl), 0) FROM orderflow_positions"
-        " WHERE strategy = $1 AND status = 'CLOSED' AND closed_at >= $2",
-        strategy,
-        since,
-    )
-    return Decimal(value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -149,13 +148,6 @@ async def set_signal_status(
         status,
         reason,
     )
-
-
-async def signal_traceparent(conn: asyncpg.Connection, signal_id: int) -> str | None:
-    value = await conn.fetchval(
-        "SELECT traceparent FROM orderflow_signals WHERE id = $1", signal_id
-    )
-    return None if value is None else str(value)
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
 
+from orderflow import db
 from orderflow.errors import ExecutionError
 from orderflow.execution import queries
 from orderflow.execution.broker import OrderRequest
@@ -66,7 +67,11 @@ async def load_book(
     """The strategy's book from its open positions, plus orders accepted but not yet booked."""
     positions: dict[int, OpenPosition] = dict(inflight or {})
     unrealized = Decimal(0)
-    for row in await queries.open_positions(conn, state.name):
+    rows = await queries.book_rows(conn, state.name, day_start(now))
+    realized = Decimal(rows[0]["realized"]) if rows else Decimal(0)
+    for row in rows:
+        if row["id"] is None:
+            continue
         upnl = Decimal(0)
         if row["last_price"] is not None:
             upnl = row["shares"] * row["last_price"] - row["cost_basis"]
@@ -78,7 +83,6 @@ async def load_book(
             cost=row["cost_basis"],
             unrealized_pnl=upnl,
         )
-    realized = await queries.realized_since(conn, state.name, day_start(now))
     return StrategyBook(
         bankroll=state.bankroll,
         open_positions=positions,
@@ -119,6 +123,34 @@ class Trader:
         self.inflight: dict[str, dict[int, OpenPosition]] = {}
         self._queue: asyncio.Queue[_Job] | None = None
         self._worker: asyncio.Task[None] | None = None
+        self.conn: asyncpg.Connection | None = None
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """The signal path's connection: a dedicated one while leading, else one from the pool."""
+        if self.conn is not None:
+            yield self.conn
+        else:
+            async with self.pool.acquire() as conn:
+                yield conn
+
+    async def open_connection(self, dsn: str) -> None:
+        """A dedicated connection for the decision path (fewer round trips per trade).
+
+        Signals and the cursor commit together; losing such a commit in a crash loses both and
+        the trades are evaluated again, so these commits need not wait for the WAL flush
+        (``synchronous_commit = off``). Order intents go through the pool and commit
+        synchronously, which flushes everything before them, before anything is sent.
+        """
+        conn = await db.connect(dsn)
+        await conn.execute("SET synchronous_commit TO OFF")
+        self.conn = conn
+
+    async def close_connection(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
 
     def start_worker(self) -> None:
         self._queue = asyncio.Queue(maxsize=self.queue_size)
@@ -162,7 +194,7 @@ class Trader:
         """
         if not trades:
             return 0
-        async with self.pool.acquire() as conn:
+        async with self.connection() as conn:
             wallets = await signal_queries.wallet_views(conn, {t.wallet for t in trades})
         created = 0
         for state in strategies:
@@ -185,11 +217,7 @@ class Trader:
         accepted: list[tuple[int, TradeView, Decision, MarketView, str | None]] = []
         created = 0
         top = max((t.id or 0) for t in trades)
-        async with self.pool.acquire() as conn, conn.transaction():
-            # Signals and the cursor commit together; losing this commit in a crash loses both,
-            # and the trades are evaluated again, so it need not wait for the WAL flush. Order
-            # intents commit synchronously (and flush this one with them) before any send.
-            await conn.execute("SET LOCAL synchronous_commit TO OFF")
+        async with self.connection() as conn, conn.transaction():
             if candidates:
                 window = settings.fade_window_secs if settings.enable_degen_fading else 0.0
                 markets = await signal_queries.market_views(conn, candidates, window)

@@ -72,10 +72,6 @@ async def late_trades(
     return [_trade(r) for r in await conn.fetch(_LATE_TRADES, upto_id, lookback_secs)]
 
 
-async def max_trade_id(conn: asyncpg.Connection) -> int:
-    return int(await conn.fetchval("SELECT COALESCE(max(id), 0) FROM orderflow_trades"))
-
-
 def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
