@@ -494,3 +494,16 @@ def test_helm_test_pod_checks_every_metrics_service() -> None:
         s.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/component") == "test"
         for s in sources
     )
+
+
+def test_dev_pods_wait_for_the_dev_database() -> None:
+    docs = render(*DEV)
+    database = one(docs, "Service", "-postgresql")["metadata"]["name"]
+    waiting = set()
+    for doc, spec in workloads(docs):
+        for init in spec.get("initContainers", []):
+            assert init["name"] == "wait-for-database"
+            assert init["command"][-2:] == [database, "5432"]
+            waiting.add(component(doc))
+    assert waiting == {"listener", "executor", "operator", "migrations", "reputation"}
+    assert not any(spec.get("initContainers") for _, spec in workloads(render()))

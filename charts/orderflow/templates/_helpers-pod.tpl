@@ -170,3 +170,44 @@ readinessProbe:
   timeoutSeconds: 5
   failureThreshold: 3
 {{- end -}}
+
+{{/*
+With the dev database, pods start together with PostgreSQL: an init container waits until it
+accepts TCP connections, so services start once instead of crash-looping into long back-offs.
+Renders nothing for an external database. Indented for a pod spec.
+*/}}
+{{- define "orderflow.waitForDatabase" -}}
+{{- if .Values.postgresql.enabled }}
+initContainers:
+  - name: wait-for-database
+    image: {{ include "orderflow.image" . }}
+    imagePullPolicy: {{ .Values.image.pullPolicy }}
+    command:
+      - python
+      - -c
+      - |
+        import socket, sys, time
+        host, port, deadline = sys.argv[1], int(sys.argv[2]), time.monotonic() + 600
+        while True:
+            try:
+                socket.create_connection((host, port), timeout=3).close()
+                break
+            except OSError as exc:
+                if time.monotonic() > deadline:
+                    sys.exit(f"{host}:{port} still unreachable: {exc}")
+                print(f"waiting for {host}:{port}: {exc}", flush=True)
+                time.sleep(2)
+      - {{ include "orderflow.componentName" (dict "root" . "component" "postgresql") | quote }}
+      - "5432"
+    resources:
+      requests:
+        cpu: 10m
+        memory: 32Mi
+      limits:
+        memory: 64Mi
+    securityContext:
+      {{- include "orderflow.containerSecurityContext" . | nindent 6 }}
+    volumeMounts:
+      {{- include "orderflow.volumeMounts" . | nindent 6 }}
+{{- end }}
+{{- end -}}
