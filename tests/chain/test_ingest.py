@@ -1,0 +1,207 @@
+"""File import: the shipped sample stores exactly the expected rows; malformed lines are kept."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import asyncpg
+
+from orderflow.chain.ingest import ingest_file, ingest_logs
+from orderflow.chain.store import get_checkpoint
+from tests.chain import sample_logs as s
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "samples" / "polymarket-logs.jsonl"
+MALFORMED = Path(__file__).parent / "data" / "malformed.jsonl"
+
+
+def test_shipped_sample_matches_its_generator() -> None:
+    assert SAMPLE.read_text() == s.render(), "regenerate: python -m tests.chain.sample_logs"
+
+
+async def test_sample_import_stores_the_expected_rows(pool: asyncpg.Pool) -> None:
+    report = await ingest_file(pool, SAMPLE, chain_id=137, batch_size=4)
+    stored = report.stored
+    assert (report.lines, report.batches, stored.dead_letters) == (17, 5, 0)
+    assert (stored.trades, stored.matches, stored.conditions, stored.outcomes) == (9, 3, 2, 1)
+    assert stored.tokens == 7  # 2 + 2 prepared, 2 from TokenRegistered, 1 ExchangeV3 id
+    rows = await pool.fetch(
+        "SELECT wallet_address, side, size, usdc_size, price, fee, fee_asset, is_taker_aggregate,"
+        " market_id, outcome_index, exchange_version, match_log_index"
+        " FROM orderflow_trades ORDER BY block_number, log_index"
+    )
+    assert [tuple(r) for r in rows] == [
+        (
+            s._w(0xA1),
+            "SELL",
+            Decimal(10),
+            Decimal("4.2"),
+            Decimal("0.42"),
+            Decimal(0),
+            "COLLATERAL",
+            False,
+            s.STD,
+            0,
+            "V1",
+            13,
+        ),
+        (
+            s._w(0xA2),
+            "SELL",
+            Decimal(20),
+            Decimal("8.4"),
+            Decimal("0.42"),
+            Decimal("0.084"),
+            "COLLATERAL",
+            False,
+            s.STD,
+            0,
+            "V1",
+            13,
+        ),
+        (
+            s._w(0xC0),
+            "BUY",
+            Decimal(30),
+            Decimal("12.6"),
+            Decimal("0.42"),
+            Decimal("0.3"),
+            "SHARES",
+            True,
+            s.STD,
+            0,
+            "V1",
+            13,
+        ),
+        (
+            s._w(0xA3),
+            "SELL",
+            Decimal(50),
+            Decimal("11.5"),
+            Decimal("0.23"),
+            Decimal("0.023"),
+            "COLLATERAL",
+            False,
+            s.NEG,
+            1,
+            "V1",
+            None,
+        ),
+        (
+            s.REAL_MAKER,
+            "BUY",
+            Decimal(5),
+            Decimal("3.55"),
+            Decimal("0.71"),
+            Decimal("0.03088"),
+            "COLLATERAL",
+            True,
+            s.BTC,
+            0,
+            "V2",
+            None,
+        ),
+        (
+            s._w(0xA4),
+            "SELL",
+            Decimal(8),
+            Decimal(2),
+            Decimal("0.25"),
+            Decimal(0),
+            "COLLATERAL",
+            False,
+            s.NEG,
+            1,
+            "V2",
+            2,
+        ),
+        (
+            s._w(0xC1),
+            "BUY",
+            Decimal(8),
+            Decimal(2),
+            Decimal("0.25"),
+            Decimal("0.03"),
+            "COLLATERAL",
+            True,
+            s.NEG,
+            1,
+            "V2",
+            2,
+        ),
+        (
+            s._w(0xA5),
+            "BUY",
+            Decimal(12),
+            Decimal("7.2"),
+            Decimal("0.6"),
+            Decimal(0),
+            "COLLATERAL",
+            False,
+            "0x" + format(s.V3_YES, "064x"),
+            0,
+            "V3",
+            7,
+        ),
+        (
+            s._w(0xC2),
+            "SELL",
+            Decimal(12),
+            Decimal("7.2"),
+            Decimal("0.6"),
+            Decimal("0.0432"),
+            "COLLATERAL",
+            True,
+            "0x" + format(s.V3_YES, "064x"),
+            0,
+            "V3",
+            7,
+        ),
+    ]
+    real = await pool.fetchrow(
+        "SELECT tx_hash, log_index, exchange, timestamp FROM orderflow_trades"
+        " WHERE wallet_address = $1",
+        s.REAL_MAKER,
+    )
+    assert (real["tx_hash"], real["log_index"]) == (s.REAL_TX, 1535)
+    assert real["exchange"] == "0xe111180000d2663c0091e4f400237545b87b996b"
+    outcome = await pool.fetchrow("SELECT winning_outcome, payouts FROM orderflow_market_outcomes")
+    assert (outcome[0], outcome[1]) == (0, [Decimal(1), Decimal(0)])
+    # market volume counts each match once: the OrdersMatched rows
+    volume = await pool.fetchval("SELECT sum(usdc_size) FROM orderflow_matches")
+    assert volume == Decimal("21.8")
+
+    again = await ingest_file(pool, SAMPLE, chain_id=137)
+    assert (again.stored.trades, again.stored.duplicate_trades, again.stored.tokens) == (0, 9, 0)
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_trades") == 9
+
+
+async def test_malformed_lines_become_dead_letters_and_processing_continues(
+    pool: asyncpg.Pool,
+) -> None:
+    report = await ingest_file(pool, MALFORMED, chain_id=137, stream="file:malformed")
+    assert (report.lines, report.logs, report.malformed_lines) == (6, 3, 3)
+    stored = report.stored
+    assert (stored.matches, stored.trades, stored.removed, stored.dead_letters) == (1, 0, 1, 4)
+    reasons = sorted(r[0] for r in await pool.fetch("SELECT reason FROM orderflow_dead_letters"))
+    assert reasons[0].startswith("OrderFilled (V3) data is 49 bytes, expected 224")
+    assert reasons[1:] == [
+        "malformed.jsonl line 2: not JSON (Expecting value: line 1 column 1 (char 0))",
+        "malformed.jsonl line 4: a JSON list, not a log object",
+        "malformed.jsonl line 7: a JSON str, not a log object",
+    ]
+    raw = await pool.fetchval(
+        "SELECT raw FROM orderflow_dead_letters WHERE tx_hash IS NULL ORDER BY raw->>'line' LIMIT 1"
+    )
+    assert raw == {"file": "malformed.jsonl", "line": 2, "text": "this is not json {"}
+    async with pool.acquire() as conn:
+        checkpoint = await get_checkpoint(conn, 137, "file:malformed")
+    assert checkpoint is not None and checkpoint.block_number == 88_000_000
+
+
+async def test_ingest_logs_from_memory(pool: asyncpg.Pool) -> None:
+    report = await ingest_logs(pool, s.build(), chain_id=137, batch_size=3)
+    assert (report.batches, report.stored.trades, report.stored.matches) == (6, 9, 3)
+    assert report.logs_per_sec > 0
+    assert "9 trades stored" in report.summary()
