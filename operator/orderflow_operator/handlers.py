@@ -76,10 +76,25 @@ def _post(body: kopf.Body, events: list[reconcile.Event]) -> None:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
 
 
-def build_registry(config: OperatorSettings, dsn: str) -> kopf.OperatorRegistry:
-    """All handlers, bound to ``config`` and the database at ``dsn``."""
+def build_registry(
+    config: OperatorSettings, dsn: str, *, login: bool = True
+) -> kopf.OperatorRegistry:
+    """All handlers, bound to ``config`` and the database at ``dsn``.
+
+    ``login``: authenticate like kubectl (in-cluster service account, else the kubeconfig).
+    A registry made here does not get kopf's implicit fallback logins (only kopf's global default
+    registry has them), so we register the same one explicitly; tests pass ``login=False`` and
+    add their own.
+    """
     registry = kopf.OperatorRegistry()
     cap = config.retry_max_delay_secs
+
+    if login:
+
+        @kopf.on.login(registry=registry)
+        def kubernetes_login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+            info: kopf.ConnectionInfo | None = kopf.login_via_client(**kwargs)
+            return info
 
     def pool_of(memo: kopf.Memo) -> asyncpg.Pool:
         pool = getattr(memo, "pool", None)

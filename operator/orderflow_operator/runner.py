@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Sequence
 
 import kopf
@@ -23,6 +24,7 @@ async def run(
     namespaces: Sequence[str] = (),
     clusterwide: bool = False,
     standalone: bool = False,
+    stop_flag: threading.Event | None = None,
 ) -> None:
     """Run until SIGTERM/SIGINT.
 
@@ -30,6 +32,9 @@ async def run(
     every operator that sees a live peer of higher *or equal* priority, so each process takes a
     distinct random priority unless one is configured: the highest works, the others stand by
     and take over within the peering lifetime when it stops heartbeating.
+
+    Credentials: in-cluster service account, else the kubeconfig (kopf's own login handlers).
+    ``stop_flag`` stops it from another thread (tests; signals only work in the main thread).
     """
     priority = config.priority if config.priority is not None else random.randint(1, 2**30)
     await kopf.operator(
@@ -40,4 +45,5 @@ async def run(
         peering_name=None if standalone else config.peering_name,
         priority=priority,
         liveness_endpoint=liveness_url(config.health_port),
+        stop_flag=stop_flag,
     )

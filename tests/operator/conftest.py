@@ -190,7 +190,7 @@ async def operator_running(
     Entering and leaving happen in a worker thread: the kmock server lives on this test's event
     loop, which must keep serving while kopf starts and stops.
     """
-    registry = build_registry(config or operator_config(), dsn)
+    registry = build_registry(config or operator_config(), dsn, login=False)
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:

@@ -1,0 +1,112 @@
+"""The operator as `orderflow operator` starts it: kopf's own login (a kubeconfig pointing at
+kmock), the liveness endpoint on HEALTH_PORT, and a clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import kmock
+import pytest
+import yaml
+from orderflow_operator import runner
+
+from orderflow import db
+from orderflow.cli import build_parser
+from tests.operator.conftest import NAMESPACE, ApiServer, eventually, operator_config
+
+pytestmark = pytest.mark.kmock(cls=ApiServer)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def kubeconfig(path: Path, server: str) -> Path:
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "kmock", "cluster": {"server": server}}],
+                "users": [{"name": "test", "user": {"token": "not-a-secret"}}],
+                "contexts": [{"name": "kmock", "context": {"cluster": "kmock", "user": "test"}}],
+                "current-context": "kmock",
+            }
+        )
+    )
+    return path
+
+
+async def test_runner_logs_in_serves_healthz_and_stops(
+    api: kmock.KubernetesEmulator, dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_file = str(kubeconfig(tmp_path / "config", str(api.url)))
+    monkeypatch.setenv("KUBECONFIG", config_file)
+    # the client library reads KUBECONFIG once, at import time
+    monkeypatch.setattr("kubernetes.config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION", config_file)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    port = free_port()
+    config = operator_config(health_port=port)
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def operate() -> None:
+        try:
+            asyncio.run(runner.run(config, dsn, clusterwide=True, standalone=True, stop_flag=stop))
+        except BaseException as exc:  # reported to the test below
+            failure.append(exc)
+
+    thread = threading.Thread(target=operate)
+    thread.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def health() -> tuple[int, Any]:
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                        return resp.status, await resp.json()
+                except aiohttp.ClientConnectionError:
+                    return 0, None
+
+            _, body = await eventually(
+                health, lambda r: r[0] == 200 and bool(r[1]), what="/healthz"
+            )
+            assert body == {"database": "ok"}
+
+        url = f"/apis/orderflow.io/v1alpha1/namespaces/{NAMESPACE}/tradingstrategies"
+        spec = {"metadata": {"name": "via-kubeconfig", "namespace": NAMESPACE}, "spec": {}}
+        async with api.post(url, json=spec) as resp:
+            assert resp.status == 200
+        conn = await db.connect(dsn)
+        try:
+
+            async def row() -> Any:
+                return await conn.fetchval(
+                    "SELECT source FROM orderflow_strategies WHERE name = 'via-kubeconfig'"
+                )
+
+            assert await eventually(row, bool, what="the row") == f"k8s:{NAMESPACE}/via-kubeconfig"
+        finally:
+            await conn.close()
+    finally:
+        stop.set()
+        await asyncio.to_thread(thread.join, 60)
+    assert not thread.is_alive()
+    assert not failure, failure
+
+
+def test_cli_parses_scope_flags() -> None:
+    parser = build_parser()
+    args = parser.parse_args(["operator", "-n", "trading", "-n", "research", "--standalone"])
+    assert args.namespace == ["trading", "research"] and args.standalone
+    args = parser.parse_args(["operator", "-A", "--priority", "7"])
+    assert args.all_namespaces and args.priority == 7 and not args.standalone
+    with pytest.raises(SystemExit):
+        parser.parse_args(["operator", "-A", "-n", "trading"])
