@@ -1,0 +1,42 @@
+"""The ingest benchmark runs end to end at a tiny size (figures are printed, never asserted)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from orderflow.chain.decode import decode_batch
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "ingest.py"
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("ingest_benchmark", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generated_logs_all_decode() -> None:
+    logs = _load().generate(3000, seed=3)
+    assert len(logs) == 3000
+    batch = decode_batch(logs, 137)
+    assert not batch.dead_letters
+    assert batch.fills and batch.matches and batch.conditions and batch.resolutions
+    assert {f.exchange_version for f in batch.fills} == {"V1", "V2", "V3"}
+
+
+def test_benchmark_smoke(pg_server_dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = _load().main(
+        ["--logs", "400", "--baseline-logs", "20", "--batch-size", "150", "--dsn", pg_server_dsn]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "end to end    ours" in out and "ratio ours/baseline" in out
+    assert "0 dead letters" in out
