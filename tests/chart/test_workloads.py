@@ -507,3 +507,14 @@ def test_dev_pods_wait_for_the_dev_database() -> None:
             waiting.add(component(doc))
     assert waiting == {"listener", "executor", "operator", "migrations", "reputation"}
     assert not any(spec.get("initContainers") for _, spec in workloads(render()))
+
+
+def test_disruption_budgets_only_for_replicated_components() -> None:
+    assert not by_kind(render(), "PodDisruptionBudget"), "a one-pod budget would block drains"
+    docs = render(*next(s for s in SCENARIOS if s.name == "all-features").args)
+    budgets = {b["metadata"]["name"]: b["spec"] for b in by_kind(docs, "PodDisruptionBudget")}
+    assert set(budgets) == {"of-orderflow-executor", "of-orderflow-operator"}
+    for name, spec in budgets.items():
+        assert spec["maxUnavailable"] == 1
+        deployment = one(docs, "Deployment", name.removeprefix("of-orderflow"))
+        assert spec["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
