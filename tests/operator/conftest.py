@@ -181,11 +181,56 @@ def operator_config(**overrides: Any) -> OperatorSettings:
     return OperatorSettings(**values)
 
 
+PEERINGS = "kopf.dev/v1/clusterkopfpeerings"
+
+
+def register_peering(server: kmock.KubernetesEmulator, name: str) -> None:
+    """kopf's cluster-wide peering resource and one peering object (what the chart installs)."""
+    server.resources[PEERINGS] = kmock.ResourceInfo(
+        kind="ClusterKopfPeering",
+        namespaced=False,
+        verbs={"list", "watch", "get", "patch", "create", "update", "delete"},
+    )
+    server.objects[PEERINGS, None, name] = {
+        "apiVersion": "kopf.dev/v1",
+        "kind": "ClusterKopfPeering",
+        "metadata": {"name": name, "resourceVersion": "1"},
+    }
+
+
+@pytest.fixture
+async def second_dsn(pg_server_dsn: str, pg_template: str) -> AsyncIterator[str]:
+    """Another fresh migrated database (to tell apart what each operator replica wrote)."""
+    import asyncpg
+
+    from tests.conftest import _with_database
+
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(pg_server_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    finally:
+        await admin.close()
+    try:
+        yield _with_database(pg_server_dsn, name)
+    finally:
+        admin = await asyncpg.connect(pg_server_dsn)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
 @asynccontextmanager
 async def operator_running(
-    server: kmock.KubernetesEmulator, dsn: str, config: OperatorSettings | None = None
+    server: kmock.KubernetesEmulator,
+    dsn: str,
+    config: OperatorSettings | None = None,
+    *,
+    peering: tuple[str, int] | None = None,
 ) -> AsyncIterator[KopfRunner]:
-    """The real kopf runtime (``kopf run -A --standalone``) in a thread, logged in to kmock.
+    """The real kopf runtime in a thread, logged in to kmock: ``kopf run -A --standalone``, or
+    with ``peering=(name, priority)`` as one of several replicas.
 
     Entering and leaving happen in a worker thread: the kmock server lives on this test's event
     loop, which must keep serving while kopf starts and stops.
@@ -196,7 +241,12 @@ async def operator_running(
     def login(**_: Any) -> kopf.ConnectionInfo:
         return kopf.ConnectionInfo(server=str(server.url).rstrip("/"))
 
-    runner = KopfRunner(["run", "-A", "--standalone", "--verbose"], registry=registry, timeout=60)
+    if peering is None:
+        scope = ["--standalone"]
+    else:
+        scope = ["--peering", peering[0], "--priority", str(peering[1])]
+    args = ["run", "-A", *scope, "--verbose"]
+    runner = KopfRunner(args, registry=registry, timeout=60)
     await asyncio.to_thread(runner.__enter__)
     try:
         yield runner
