@@ -249,6 +249,7 @@ async def main_async(args: argparse.Namespace) -> int:
         f"positions in {full_secs:.1f} s = {full_rate:,.0f} wallets/s "
         f"(second run, with history unchanged: {rerun_secs:.1f} s)"
     )
+    print(f"stages (s): {summary.stages}")
     print(f"tiers: {summary.tiers}  issues: {summary.issues}")
     print(
         f"seed per-wallet loop: {loop_wallets:,} wallets in {loop_secs:.2f} s = "

@@ -29,62 +29,66 @@ GATED_OUTCOMES = "SELECT * FROM orderflow_market_outcomes WHERE resolved_at <= $
 
 POSITIONS = f"""
 CREATE TEMP TABLE rep_positions ON COMMIT DROP AS
-WITH raw AS (
-    -- The one pass over the trades. Amounts are summed as integer micro-units (6 decimals,
-    -- exact; PostgreSQL accumulates int8 sums in 128 bits), which needs a third of the memory
-    -- of NUMERIC sums per group; fees only where non-zero. The token determines market and
-    -- outcome, so they are grouping keys rather than aggregates.
-    SELECT t.wallet_address, t.token_id,
-           t.market_id AS trade_market_id,
-           t.outcome_index AS trade_outcome_index,
-           count(*) AS fills,
-           coalesce(sum((t.size * 1000000)::int8) FILTER (WHERE t.side = 'BUY'), 0)
-               AS bought_gross_u,
-           coalesce(sum((t.usdc_size * 1000000)::int8) FILTER (WHERE t.side = 'BUY'), 0)
-               AS paid_gross_u,
-           coalesce(sum((t.size * 1000000)::int8) FILTER (WHERE t.side = 'SELL'), 0)
-               AS sold_gross_u,
-           coalesce(sum((t.usdc_size * 1000000)::int8) FILTER (WHERE t.side = 'SELL'), 0)
-               AS received_gross_u,
-           coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.side = 'BUY'
-                                       AND t.fee_asset = 'SHARES'), 0) AS fee_buy_shares,
-           coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.side = 'BUY'
-                                       AND t.fee_asset = 'COLLATERAL'), 0) AS fee_buy_usdc,
-           coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.side = 'SELL'
-                                       AND t.fee_asset = 'SHARES'), 0) AS fee_sell_shares,
-           coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.side = 'SELL'
-                                       AND t.fee_asset = 'COLLATERAL'), 0) AS fee_sell_usdc,
-           coalesce(sum(t.fee * t.price) FILTER (WHERE t.fee > 0
-                                                 AND t.fee_asset = 'SHARES'), 0) AS fee_share_value,
-           min(t.timestamp) AS first_at,
-           max(t.timestamp) AS last_at
-      FROM ({GATED_TRADES}) t
-     GROUP BY t.wallet_address, t.token_id, t.market_id, t.outcome_index
-), agg AS (
-    -- Net amounts (see orderflow.accounting.Fill): BUY gets size - share fee and pays
-    -- collateral + collateral fee; SELL gives size + share fee and receives collateral - fee.
-    -- A token whose rows disagree on market_id (some NULL) is merged here.
-    SELECT wallet_address, token_id,
-           min(trade_market_id) AS trade_market_id,
-           min(trade_outcome_index) AS trade_outcome_index,
-           sum(fills) AS fills,
-           sum(paid_gross_u + received_gross_u) / 1000000 AS volume,
-           sum(bought_gross_u / 1000000 - fee_buy_shares) AS bought,
-           sum(paid_gross_u / 1000000 + fee_buy_usdc) AS paid,
-           sum(bought_gross_u) / 1000000 AS bought_gross,
-           sum(paid_gross_u) / 1000000 AS paid_gross,
-           sum(sold_gross_u / 1000000 + fee_sell_shares) AS sold,
-           sum(received_gross_u / 1000000 - fee_sell_usdc) AS received,
-           sum(fee_buy_usdc + fee_sell_usdc + fee_share_value) AS fees,
-           min(first_at) AS first_at,
-           max(last_at) AS last_at
-      FROM raw
-     GROUP BY wallet_address, token_id
-), outcomes AS (
-    SELECT o.market_id, o.resolved_at, o.payouts,
-           (SELECT sum(x) FROM unnest(o.payouts) AS x) AS payout_sum,
-           (SELECT bool_or(x IS NULL OR x < 0 OR x > 1) FROM unnest(o.payouts) AS x) AS payout_bad
+WITH agg AS (
+    -- The one pass over the trades, one hash aggregation by (wallet, token). Amounts are summed
+    -- as integer micro-units (6 decimals, exact: int8 sums accumulate in 128 bits), which needs
+    -- a third of the memory of NUMERIC sums per group; fees are added only where non-zero.
+    -- Net amounts follow orderflow.accounting.Fill: a BUY gets size - share fee and pays
+    -- collateral + collateral fee; a SELL gives size + share fee and receives collateral - fee.
+    SELECT wallet_address, token_id, trade_market_id, trade_outcome_index, fills, first_at,
+           last_at,
+           (paid_gross_u + received_gross_u) / 1000000 AS volume,
+           bought_gross_u / 1000000 - fee_buy_shares AS bought,
+           paid_gross_u / 1000000 + fee_buy_usdc AS paid,
+           bought_gross_u / 1000000 AS bought_gross,
+           paid_gross_u / 1000000 AS paid_gross,
+           sold_gross_u / 1000000 + fee_sell_shares AS sold,
+           received_gross_u / 1000000 - fee_sell_usdc AS received,
+           fee_buy_usdc + fee_sell_usdc + fee_share_value AS fees
+      FROM (
+        SELECT t.wallet_address, t.token_id,
+               min(t.market_id COLLATE "C") AS trade_market_id,
+               min(t.outcome_index) AS trade_outcome_index,
+               count(*) AS fills,
+               coalesce(sum((t.size * 1000000)::int8) FILTER (WHERE t.side = 'BUY'), 0)
+                   AS bought_gross_u,
+               coalesce(sum((t.usdc_size * 1000000)::int8) FILTER (WHERE t.side = 'BUY'), 0)
+                   AS paid_gross_u,
+               coalesce(sum((t.size * 1000000)::int8) FILTER (WHERE t.side = 'SELL'), 0)
+                   AS sold_gross_u,
+               coalesce(sum((t.usdc_size * 1000000)::int8) FILTER (WHERE t.side = 'SELL'), 0)
+                   AS received_gross_u,
+               coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.side = 'BUY'
+                                           AND t.fee_asset = 'SHARES'), 0) AS fee_buy_shares,
+               coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.side = 'BUY'
+                                           AND t.fee_asset = 'COLLATERAL'), 0) AS fee_buy_usdc,
+               coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.side = 'SELL'
+                                           AND t.fee_asset = 'SHARES'), 0) AS fee_sell_shares,
+               coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.side = 'SELL'
+                                           AND t.fee_asset = 'COLLATERAL'), 0) AS fee_sell_usdc,
+               coalesce(sum(t.fee * t.price) FILTER (WHERE t.fee > 0 AND t.fee_asset = 'SHARES'),
+                        0) AS fee_share_value,
+               min(t.timestamp) AS first_at,
+               max(t.timestamp) AS last_at
+          FROM ({GATED_TRADES}) t
+         GROUP BY t.wallet_address, t.token_id
+      ) AS sums
+), markets AS (
+    -- one row per resolved market with what is wrong with its payouts, if anything
+    SELECT o.market_id, o.resolved_at,
+           CASE WHEN coalesce(c.total, 0) = 0 THEN 'ZERO_PAYOUT'
+                WHEN c.bad OR abs(c.total - 1) > 0.000001 THEN 'BAD_PAYOUT'
+           END AS market_problem,
+           o.payouts::text AS payouts_text
       FROM ({GATED_OUTCOMES}) o
+     CROSS JOIN LATERAL (
+           SELECT sum(x) AS total, bool_or(x IS NULL OR x < 0 OR x > 1) AS bad
+             FROM unnest(o.payouts) AS x) c
+), payouts AS (
+    -- one row per (resolved market, outcome): per-share payout, no array access per position
+    SELECT o.market_id, (u.ordinality - 1)::smallint AS outcome_index, u.payout
+      FROM ({GATED_OUTCOMES}) o
+     CROSS JOIN LATERAL unnest(o.payouts) WITH ORDINALITY AS u(payout, ordinality)
 ), located AS (
     SELECT a.*,
            coalesce(a.trade_market_id, tk.condition_id) AS market_id,
@@ -93,19 +97,20 @@ WITH raw AS (
       LEFT JOIN orderflow_tokens tk
         ON a.trade_market_id IS NULL AND tk.token_id = a.token_id
 ), judged AS (
-    SELECT l.*, o.resolved_at, o.payouts,
+    SELECT l.*, m.resolved_at, m.payouts_text,
            CASE WHEN l.market_id IS NULL OR l.outcome_index IS NULL THEN 'UNKNOWN_TOKEN'
-                WHEN o.market_id IS NULL THEN NULL
-                WHEN coalesce(o.payout_sum, 0) = 0 THEN 'ZERO_PAYOUT'
-                WHEN o.payout_bad OR abs(o.payout_sum - 1) > 0.000001
-                     OR o.payouts[l.outcome_index + 1] IS NULL THEN 'BAD_PAYOUT'
-           END AS problem
+                WHEN m.market_id IS NULL THEN NULL
+                WHEN m.market_problem IS NOT NULL THEN m.market_problem
+                WHEN p.payout IS NULL THEN 'BAD_PAYOUT'
+           END AS problem,
+           p.payout AS listed_payout
       FROM located l
-      LEFT JOIN outcomes o ON o.market_id = l.market_id
+      LEFT JOIN markets m ON m.market_id = l.market_id
+      LEFT JOIN payouts p ON p.market_id = l.market_id AND p.outcome_index = l.outcome_index
 ), valued AS (
     SELECT j.*,
            CASE WHEN j.problem IS NULL AND j.resolved_at IS NOT NULL
-                THEN j.payouts[j.outcome_index + 1] END AS payout,
+                THEN j.listed_payout END AS payout,
            greatest(j.bought - j.sold, 0) AS held,
            least(j.bought, j.sold) AS matched
       FROM judged j
@@ -113,7 +118,7 @@ WITH raw AS (
 SELECT v.wallet_address, v.token_id, v.market_id, v.outcome_index, v.fills, v.volume,
        v.bought, v.paid, v.bought_gross, v.paid_gross, v.sold, v.received, v.fees,
        v.first_at, v.last_at, v.problem,
-       CASE WHEN v.problem IS NOT NULL THEN v.payouts::text END AS problem_payouts,
+       CASE WHEN v.problem IS NOT NULL THEN v.payouts_text END AS problem_payouts,
        v.resolved_at, v.payout, v.held,
        CASE WHEN v.payout IS NULL THEN NULL
             WHEN v.bought >= v.sold THEN v.received - v.paid + v.held * v.payout
@@ -125,7 +130,7 @@ SELECT v.wallet_address, v.token_id, v.market_id, v.outcome_index, v.fills, v.vo
        CASE WHEN v.payout IS NULL AND v.bought > 0 THEN v.paid * v.held / v.bought ELSE 0
        END AS basis_open,
        CASE WHEN v.payout IS NOT NULL AND v.bought_gross > 0
-            THEN (v.payout - v.paid_gross / v.bought_gross)::float8 END AS edge,
+            THEN v.payout::float8 - v.paid_gross::float8 / v.bought_gross::float8 END AS edge,
        CASE WHEN v.payout IS NULL THEN NULL
             WHEN v.bought <= v.sold THEN v.last_at
             ELSE v.resolved_at END AS exited_at

@@ -63,6 +63,7 @@ class RunSummary(BaseModel):
     tiers: dict[str, int] = {}
     issues: dict[str, int] = {}
     seconds: float = 0.0
+    stages: dict[str, float] = {}
     skipped: bool = False
 
 
@@ -80,15 +81,37 @@ def _finite_or_nan(values: np.ndarray[Any, Any]) -> list[float]:
     return [float(v) for v in clean.tolist()]
 
 
-async def _build(conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings) -> int:
+class _Stopwatch:
+    """Seconds per stage, reported in the run summary (and by the benchmark)."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.stages[name] = round(now - self._last, 3)
+        self._last = now
+
+
+async def _build(
+    conn: asyncpg.Connection,
+    as_of: datetime,
+    settings: ReputationSettings,
+    watch: _Stopwatch | None = None,
+) -> int:
     """Create the temp tables up to ``rep_final`` inside the caller's transaction."""
+    watch = watch or _Stopwatch()
     await conn.execute(f"SET LOCAL work_mem = '{settings.work_mem}'")
     await conn.execute(f"SET LOCAL max_parallel_workers_per_gather = {settings.parallel_workers}")
     await conn.execute(q.POSITIONS, as_of)
     await conn.execute("ANALYZE rep_positions")  # temp tables have no statistics otherwise
+    watch.lap("positions")
     await conn.execute(q.LAST_PRICES, as_of)
     await conn.execute("ANALYZE rep_last_price")
+    watch.lap("last_prices")
     await conn.execute(q.WALLETS)
+    watch.lap("wallets")
     row = await conn.fetchrow(q.INPUT_ARRAYS)
     assert row is not None
     n = len(row["wins"] or [])
@@ -123,6 +146,7 @@ async def _build(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
         w["volume"],
         w["timing"],
     )
+    watch.lap("score")
     return n
 
 
@@ -189,10 +213,13 @@ async def run_reputation(
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", q.RUN_LOCK_KEY):
             log.warning("another reputation run holds the lock; skipping")
             return RunSummary(as_of=cutoff, computed_at=computed_at, skipped=True)
-        wallets = await _build(conn, cutoff, settings)
+        watch = _Stopwatch()
+        wallets = await _build(conn, cutoff, settings, watch)
         positions = await conn.fetchval("SELECT count(*) FROM rep_positions")
         history = await conn.execute(q.HISTORY, computed_at)
+        watch.lap("history")
         await conn.execute(q.UPSERT_STATS, computed_at, cutoff)
+        watch.lap("upsert")
         await conn.execute(q.CLEAR_ISSUES)
         await conn.execute(q.ISSUES, computed_at, cutoff)
         issues = {r["problem"]: r["positions"] for r in await conn.fetch(q.ISSUE_COUNTS)}
@@ -209,6 +236,7 @@ async def run_reputation(
         tiers=tiers,
         issues=issues,
         seconds=round(time.perf_counter() - started, 3),
+        stages=watch.stages,
     )
     if issues:
         log.warning(

@@ -1,0 +1,23 @@
+"""benchmarks/reputation.py runs end to end at a tiny size (figures are printed, not asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_benchmark_runs_at_tiny_size(pg_server_dsn: str) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "reputation.py"), "--wallets", "300",
+         "--trades", "6000", "--baseline-wallets", "10", "--chunk", "2500",
+         "--dsn", pg_server_dsn],
+        capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    assert "full recompute (set-based): 300 wallets" in out
+    assert "seed per-wallet loop: 10 wallets" in out
+    assert "ratio set-based / per-wallet" in out
