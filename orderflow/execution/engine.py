@@ -30,6 +30,7 @@ from typing import Any
 import asyncpg
 
 from orderflow import __version__, db
+from orderflow.errors import DatabaseError
 from orderflow.execution import queries
 from orderflow.execution.broker import Broker, Mode
 from orderflow.execution.leader import LeaderLock
@@ -94,16 +95,29 @@ class Executor:
         beat = asyncio.create_task(self._heartbeat_loop(), name="executor-heartbeat")
         try:
             while True:
-                if await self.lock.try_acquire():
+                try:
+                    acquired = await self.lock.try_acquire()
+                except DatabaseError as exc:
+                    log.error("cannot reach the database", extra={"error": str(exc)})
+                    acquired = False
+                if acquired:
                     try:
                         await self._lead()
+                    except (
+                        OSError,
+                        DatabaseError,
+                        asyncpg.PostgresError,
+                        asyncpg.InterfaceError,
+                    ) as exc:
+                        # Step down and stand by again: a standby (or this process, once the
+                        # database is back) takes over after repairing what was left.
+                        log.error("stopped trading: database error", extra={"error": str(exc)})
                     finally:
                         self.is_leader = False
                         self.leading.clear()
                         await self.lock.release()
                         await asyncio.shield(self.beat())
-                else:
-                    await asyncio.sleep(self.settings.leader_retry_secs)
+                await asyncio.sleep(self.settings.leader_retry_secs)
         finally:
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -11,7 +11,9 @@ import asyncpg
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
+from orderflow import db
 from orderflow.execution.engine import Executor
+from orderflow.execution.paper import PaperBroker
 from tests.execution.conftest import (
     MARKET,
     TOKEN_NO,
@@ -21,6 +23,7 @@ from tests.execution.conftest import (
     add_token,
     add_trade,
     add_wallet,
+    executor_settings,
     leading,
     running,
     wait_for,
@@ -193,3 +196,27 @@ async def test_one_trace_from_listener_insert_to_order(
     assert sig["traceparent"].split("-")[1] == trace_id
     assert order["traceparent"].split("-")[1] == trace_id
     assert sig["traceparent"] != parent and order["traceparent"] != sig["traceparent"]
+
+
+async def test_leader_that_loses_its_session_steps_down_and_recovers(
+    pool: asyncpg.Pool, dsn: str
+) -> None:
+    await _base(pool)
+    own_pool = await db.create_pool(dsn, min_size=1, max_size=4)
+    ex = Executor(own_pool, dsn, executor_settings(), {"paper": PaperBroker()})
+    try:
+        async with running(ex):
+            await leading(ex)
+            # Every session of the executor dies (a database restart, a network cut).
+            await pool.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name = ''"
+                " AND pid <> ALL($1::int[])",
+                [c._con.get_server_pid() for c in pool._holders if c._con is not None],
+            )
+            async with pool.acquire() as conn:
+                await add_trade(conn)
+            rows = await wait_for(_signals(pool), timeout=30)
+            assert rows[0]["status"] == "EXECUTED" and ex.is_leader
+    finally:
+        await own_pool.close()
