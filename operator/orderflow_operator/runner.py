@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 from collections.abc import Sequence
@@ -10,6 +11,24 @@ import kopf
 
 from orderflow_operator.config import OperatorSettings
 from orderflow_operator.handlers import build_registry
+
+
+class KopfRecordFilter(logging.Filter):
+    """kopf attaches its whole OperatorSettings (and a posting flag) to every per-object log
+    record, for its Event poster, which runs first (it hangs on the ``kopf.objects`` logger). Our
+    JSON lines keep the object reference (``k8s_ref``) and drop the rest."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.__dict__.pop("settings", None)
+        record.__dict__.pop("k8s_skip", None)
+        return True
+
+
+def quiet_kopf_records() -> None:
+    """Install :class:`KopfRecordFilter` on the root handlers (idempotent)."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, KopfRecordFilter) for f in handler.filters):
+            handler.addFilter(KopfRecordFilter())
 
 
 def liveness_url(port: int) -> str | None:
@@ -36,6 +55,7 @@ async def run(
     Credentials: in-cluster service account, else the kubeconfig (kopf's own login handlers).
     ``stop_flag`` stops it from another thread (tests; signals only work in the main thread).
     """
+    quiet_kopf_records()
     priority = config.priority if config.priority is not None else random.randint(1, 2**30)
     await kopf.operator(
         registry=build_registry(config, dsn),

@@ -110,3 +110,23 @@ def test_cli_parses_scope_flags() -> None:
     assert args.all_namespaces and args.priority == 7 and not args.standalone
     with pytest.raises(SystemExit):
         parser.parse_args(["operator", "-A", "-n", "trading"])
+
+
+def test_json_logs_keep_the_object_reference_not_kopf_settings() -> None:
+    import json
+    import logging
+
+    import kopf
+
+    from orderflow.telemetry import JsonFormatter
+
+    record = logging.LogRecord("kopf.objects", logging.INFO, __file__, 1, "handled", (), None)
+    record.__dict__.update(
+        settings=kopf.OperatorSettings(),
+        k8s_skip=False,
+        k8s_ref={"namespace": "trading", "name": "whale"},
+    )
+    assert runner.KopfRecordFilter().filter(record)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["k8s_ref"] == {"namespace": "trading", "name": "whale"}
+    assert "settings" not in line and "k8s_skip" not in line
