@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -21,8 +22,9 @@ import pytest
 from orderflow import db
 from orderflow.chain import store
 from orderflow.chain.backfill import STREAM
-from orderflow.chain.listener import Listener
+from orderflow.chain.listener import Listener, run_with_health
 from orderflow.chain.settings import ListenerSettings
+from orderflow.errors import ConfigError
 from tests.chain_live.conftest import Anvil, TcpProxy
 from tests.chain_live.logs import malformed_fill, order_filled_v2, wait_until
 
@@ -395,3 +397,13 @@ async def test_lost_database_connection_is_survived(
             assert not task.done()
         assert listener.state.reconnects >= 1
     assert await stored_trades(pool) == await canonical_fills(anvil)
+
+
+async def test_busy_health_port_is_a_config_error(pool: asyncpg.Pool) -> None:
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", 0))  # noqa: S104 - the health server binds all interfaces
+        busy.listen()
+        port = busy.getsockname()[1]
+        listener = Listener(pool, make_settings("ws://127.0.0.1:1"))
+        with pytest.raises(ConfigError, match=f"HEALTH_PORT={port}"):
+            await run_with_health(listener, port)
