@@ -407,3 +407,25 @@ async def test_busy_health_port_is_a_config_error(pool: asyncpg.Pool) -> None:
         listener = Listener(pool, make_settings("ws://127.0.0.1:1"))
         with pytest.raises(ConfigError, match=f"HEALTH_PORT={port}"):
             await run_with_health(listener, port)
+
+
+async def test_reorg_of_unconfirmed_blocks_never_reaches_the_database(
+    anvil: Anvil, pool: asyncpg.Pool
+) -> None:
+    listener = Listener(pool, make_settings(anvil.ws_url, CONFIRMATIONS=1))
+    async with running(listener):
+        await wait_until(streaming(listener), what="streaming")
+        snapshot = await anvil.rpc("evm_snapshot")
+        await anvil.emit(order_filled_v2(order_hash=1))  # block 1: buffered, unconfirmed
+
+        async def head_one() -> bool:
+            return listener.state.head == 1
+
+        await wait_until(head_one, what="head 1")
+        await anvil.rpc("evm_revert", snapshot)
+        await anvil.emit(order_filled_v2(order_hash=2, side=1))  # another block 1
+        await anvil.mine(1)  # confirms it
+        await wait_until(count_is(pool, 1), what="the canonical fill")
+        assert (await pool.fetchval("SELECT side FROM orderflow_trades")) == "SELL"
+    assert await stored_trades(pool) == await canonical_fills(anvil)
+    assert listener.state.reorgs == 1
