@@ -107,11 +107,14 @@ def build_registry(
         settings: kopf.OperatorSettings, memo: kopf.Memo, retry: int, **_: Any
     ) -> None:
         configure_kopf(settings)
+        pool: asyncpg.Pool | None = None
         try:
             pool = await db.create_pool(dsn, min_size=1, max_size=4)
             async with pool.acquire() as conn:
                 await migrate(conn)
         except _TRANSIENT as exc:
+            if pool is not None:
+                await pool.close()
             raise kopf.TemporaryError(
                 f"database not reachable: {exc}", delay=backoff(retry, cap)
             ) from exc

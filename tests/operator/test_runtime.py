@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import kmock
 import pytest
+from orderflow_operator import reconcile
 
 from orderflow import db
 from tests.operator.conftest import NAMESPACE, TS, ApiServer, eventually, operator_running
@@ -275,3 +276,32 @@ async def test_status_figures_and_degraded(
         )
         st = await wait_status(api, "busy", state="Degraded")
         assert condition(st, "Degraded")["reason"] == "ExecutorHeartbeatStale"
+
+
+async def test_transient_database_errors_are_retried(
+    api: kmock.KubernetesEmulator,
+    dsn: str,
+    conn: asyncpg.Connection,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first attempt of the update meets a dropped connection (what asyncpg raises when
+    PostgreSQL restarts under a query); kopf retries it after a backoff and it goes through."""
+    real = reconcile.reconcile
+    failures = [asyncpg.ConnectionDoesNotExistError("connection was closed in the middle")]
+
+    async def flaky(*args: Any, **kwargs: Any) -> reconcile.Result:
+        if args[2].get("paused") and failures:
+            raise failures.pop()
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(reconcile, "reconcile", flaky)
+    async with operator_running(api, dsn):
+        await apply(api, manifest("sturdy"))
+        await wait_row(conn, "sturdy", paused=False)
+        await patch_spec(api, "sturdy", paused=True)
+        await wait_row(conn, "sturdy", paused=True)
+        await wait_status(api, "sturdy", state="Paused", observedGeneration=2)
+    assert not failures
+    retried = [r for r in caplog.records if "transient error, retry in" in r.getMessage()]
+    assert len(retried) == 1
