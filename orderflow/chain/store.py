@@ -311,6 +311,7 @@ async def store_batch(
             links = _match_links(batch.fills, batch.matches)
             records: list[tuple[Any, ...]] = []
             epoch = times.epoch
+            token_text: dict[int, str] = {}  # a batch trades few tokens; int->str is not free
             for f in batch.fills:
                 r = f.ref
                 ts = epoch(r)
@@ -334,7 +335,8 @@ async def store_batch(
                         f.taker,
                         f.is_taker_aggregate,
                         f.side,
-                        str(f.token_id),
+                        token_text.get(f.token_id)
+                        or token_text.setdefault(f.token_id, str(f.token_id)),
                         f.shares,
                         f.collateral,
                         f.fee,
