@@ -31,8 +31,12 @@ async def names(dsn: str) -> list[str]:
         await conn.close()
 
 
+def logged(caplog: pytest.LogCaptureFixture, words: str) -> bool:
+    return any(words in r.getMessage() for r in caplog.records)
+
+
 async def test_only_the_leader_works_and_the_standby_takes_over(
-    api: kmock.KubernetesEmulator, dsn: str, second_dsn: str
+    api: kmock.KubernetesEmulator, dsn: str, second_dsn: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     register_peering(api, "orderflow")
     async with operator_running(api, second_dsn, peering=("orderflow", 10)):
@@ -55,6 +59,7 @@ async def test_only_the_leader_works_and_the_standby_takes_over(
             await eventually(handled, lambda s: "state" in s, what="the leader's status")
             assert await names(dsn) == ["first"]
             assert await names(second_dsn) == []  # the standby (priority 10) did nothing
+            assert logged(caplog, "Pausing operations in favour of")  # kopf's peering said so
 
         # the leader is gone: the standby resumes and handles what comes next
         body = {"metadata": {"name": "second", "namespace": NAMESPACE}, "spec": {}}
@@ -66,3 +71,4 @@ async def test_only_the_leader_works_and_the_standby_takes_over(
 
         found = await eventually(standby_names, lambda n: "second" in n, what="the takeover")
         assert "second" in found
+        assert logged(caplog, "Resuming operations after the pause")
