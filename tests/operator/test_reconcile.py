@@ -213,3 +213,27 @@ async def test_stop_on_a_missing_row_is_a_no_op(pool: asyncpg.Pool, kill: bool) 
             conn, name="nothing", source="k8s:x/nothing", pause=True, kill=kill
         )
     assert r.outcome is store.Outcome.UNCHANGED
+
+
+def _strict(schema: dict[str, Any]) -> dict[str, Any]:
+    """The CRD's schema with unknown keys forbidden: the API server would prune them."""
+    out = dict(schema)
+    if "properties" in out:
+        out["properties"] = {k: _strict(v) for k, v in out["properties"].items()}
+        out["additionalProperties"] = False
+    if "items" in out:
+        out["items"] = _strict(out["items"])
+    return out
+
+
+async def test_the_status_written_fits_the_crd_status_schema(pool: asyncpg.Pool) -> None:
+    import jsonschema
+    from orderflow_operator.crd import status_schema
+
+    await pool.execute(
+        "INSERT INTO orderflow_executor_heartbeats (instance_id, is_leader) VALUES ('l', TRUE)"
+    )
+    for spec in ({}, {"paused": True}, {"maxFadeScore": 9}):
+        status = (await run(pool, spec)).status
+        present = {k: v for k, v in status.items() if v is not None}  # None = delete the key
+        jsonschema.Draft4Validator(_strict(status_schema())).validate(present)
