@@ -231,21 +231,44 @@ def build_registry(
         registry=registry,
     )
     async def refresh_status(
-        meta: kopf.Meta, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo, **_: Any
+        body: kopf.Body,
+        meta: kopf.Meta,
+        spec: kopf.Spec,
+        status: kopf.Status,
+        patch: kopf.Patch,
+        memo: kopf.Memo,
+        **_: Any,
     ) -> None:
         """Live figures; waits for this process's first reconcile of the object (resume or
-        create), whose Ready verdict and generation it then repeats."""
-        if getattr(memo, "ready", None) is None:
+        create), whose Ready verdict and generation it then repeats. A resource blocked by a
+        name conflict is reconciled again on each tick, so it takes over as soon as the other
+        owner lets go (deletes its row); its Warning is not repeated."""
+        ready = getattr(memo, "ready", None)
+        if ready is None:
             return
+        target = _target(meta)
         try:
-            fresh = await reconcile.refresh(
-                pool_of(memo),
-                _target(meta),
-                ready=memo.ready,
-                generation=memo.generation,
-                previous_status=dict(status),
-                stale_after_secs=config.heartbeat_stale_secs,
-            )
+            if ready.reason == "NameConflict":
+                result = await reconcile.reconcile(
+                    pool_of(memo),
+                    target,
+                    dict(spec),
+                    generation=memo.generation,
+                    previous_status=dict(status),
+                    stale_after_secs=config.heartbeat_stale_secs,
+                )
+                memo.ready = result.ready
+                _post(body, [e for e in result.events if e.type == "Normal"])
+                fresh = result.status
+            else:
+                fresh = await reconcile.refresh(
+                    pool_of(memo),
+                    target,
+                    ready=ready,
+                    generation=memo.generation,
+                    previous_status=dict(status),
+                    stale_after_secs=config.heartbeat_stale_secs,
+                )
         except _TRANSIENT as exc:
             raise kopf.TemporaryError(str(exc), delay=backoff(1, cap)) from exc
         patch.status.update(fresh)

@@ -305,3 +305,25 @@ async def test_transient_database_errors_are_retried(
     assert not failures
     retried = [r for r in caplog.records if "transient error, retry in" in r.getMessage()]
     assert len(retried) == 1
+
+
+async def test_a_name_conflict_resolves_when_the_other_owner_lets_go(
+    api: kmock.KubernetesEmulator, dsn: str, conn: asyncpg.Connection
+) -> None:
+    await conn.execute(
+        "INSERT INTO orderflow_strategies (name, settings, source) VALUES ('taken', '{}', 'cli')"
+    )
+    async with operator_running(api, dsn):
+        await apply(api, manifest("taken", kellyFraction=0.15))
+        st = await wait_status(api, "taken", state="Conflict")
+        assert condition(st, "Ready")["reason"] == "NameConflict"
+        assert (await row(conn, "taken"))["settings"] == {}  # type: ignore[index]
+
+        # `orderflow strategy delete taken` (the CLI's owner lets go): the resource takes over
+        await conn.execute(
+            "UPDATE orderflow_strategies SET deleted_at = now() WHERE name = 'taken'"
+        )
+        r = await wait_row(conn, "taken", source=f"k8s:{NAMESPACE}/taken")
+        assert r["settings"]["kelly_fraction"] == 0.15 and r["deleted_at"] is None
+        st = await wait_status(api, "taken", settingsGeneration=2)
+        assert condition(st, "Ready")["reason"] == "Applied"
