@@ -130,7 +130,7 @@ async def _block_times(
     refs: list[LogRef],
     blocks: Sequence[BlockHeader],
 ) -> _Times:
-    known = {b.number: (b.hash, int(b.timestamp.timestamp())) for b in blocks}
+    known = {b.number: (b.hash.lower(), int(b.timestamp.timestamp())) for b in blocks}
     missing = sorted({r.block_number for r in refs if r.block_number not in known})
     if missing:
         for row in await conn.fetch(sql.SELECT_BLOCK_TIMES, chain_id, missing):
@@ -240,8 +240,8 @@ async def store_batch(
                 sql.UPSERT_BLOCKS,
                 chain_id,
                 [b.number for b in blocks],
-                [b.hash for b in blocks],
-                [b.parent_hash for b in blocks],
+                [b.hash.lower() for b in blocks],
+                [b.parent_hash.lower() if b.parent_hash else None for b in blocks],
                 [b.timestamp for b in blocks],
             )
             stats.blocks = len(blocks)
