@@ -319,7 +319,7 @@ async def test_a_name_conflict_resolves_when_the_other_owner_lets_go(
         assert condition(st, "Ready")["reason"] == "NameConflict"
         assert (await row(conn, "taken"))["settings"] == {}  # type: ignore[index]
 
-        # `orderflow strategy delete taken` (the CLI's owner lets go): the resource takes over
+        # the other owner retires its row (deleted_at set): the resource takes over
         await conn.execute(
             "UPDATE orderflow_strategies SET deleted_at = now() WHERE name = 'taken'"
         )
