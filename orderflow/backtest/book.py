@@ -45,6 +45,12 @@ class SignalRecord:
     fee: Decimal = ZERO
     pnl: Decimal | None = None
     closed_at: datetime | None = None
+    close_reason: str | None = None  # "resolved" or "exit" (sold after the leader sold)
+    side: str = "BUY"  # SELL: an exit signal (its P&L is booked on the entry's signal)
+
+    @property
+    def is_entry(self) -> bool:
+        return self.side == "BUY"
 
 
 @dataclass(slots=True)
@@ -100,8 +106,11 @@ class Book:
             confidence=intent.confidence,
             win_probability=intent.win_probability,
         )
+        signal.side = intent.side
         self.signals.append(signal)
-        if intent.accepted and intent.price is not None:
+        if intent.accepted and intent.price is not None and intent.side == "SELL":
+            self._exit(trade, intent, signal, now)
+        elif intent.accepted and intent.price is not None:
             report = paper_fill(intent.shares, intent.price, self.fee_rate, now)
             position = Position()
             position.apply(
@@ -114,6 +123,27 @@ class Book:
             )
         return signal
 
+    def leaders(self) -> dict[int, tuple[str, str]]:
+        """Per held token: who its position followed in, and with which signal type."""
+        return {t: (h.signal.wallet, h.signal.signal_type) for t, h in self.open.items()}
+
+    def _exit(self, trade: TradeView, intent: Intent, signal: SignalRecord, now: datetime) -> None:
+        """Sell a held position in full at the exit's limit price (paper), closing it."""
+        held = self.open.pop(trade.token_id, None)
+        if held is None:
+            signal.status, signal.reason = "SKIPPED", "no_position"
+            return
+        report = paper_fill(intent.shares, intent.price or Decimal(0), self.fee_rate, now)
+        realized = held.position.apply(
+            Fill("SELL", report.shares, report.usdc, report.fee, report.fee_asset, now)
+        )
+        self._book_realized(realized, now)
+        signal.shares, signal.price = report.shares, report.price
+        signal.size_usdc, signal.fee = report.usdc, report.fee
+        held.signal.pnl = held.position.realized_pnl
+        held.signal.closed_at, held.signal.close_reason = now, "exit"
+        self.closed.append(held)
+
     def settle(self, market_id: str, payouts: tuple[Decimal, ...], when: datetime) -> None:
         """Close every open position of a resolved market at its payout per share."""
         for token, held in list(self.open.items()):
@@ -122,7 +152,7 @@ class Book:
             realized = held.position.settle(payouts[held.outcome_index])
             self._book_realized(realized, when)
             held.signal.pnl = held.position.realized_pnl
-            held.signal.closed_at = when
+            held.signal.closed_at, held.signal.close_reason = when, "resolved"
             self.closed.append(held)
             del self.open[token]
 

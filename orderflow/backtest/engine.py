@@ -118,7 +118,9 @@ async def walk_forward(
             for run in runs:
                 if not run.follower.wants(item, wallet, market):
                     continue
-                intent = run.follower.decide(item, wallet, market, run.book.view(now, tape), now)
+                intent = run.follower.decide(
+                    item, wallet, market, run.book.view(now, tape), now, run.book.leaders()
+                )
                 if intent is not None:
                     run.book.record(item, wallet, intent, now)
         for run in runs:

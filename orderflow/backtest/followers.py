@@ -13,10 +13,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
-from typing import Protocol
+from typing import Literal, Protocol
 
 from orderflow.signals import StrategyBook, classify, evaluate
 from orderflow.signals.risk import book_gates, market_gates
@@ -36,6 +37,11 @@ class Intent:
     price: Decimal | None = None
     confidence: float | None = None
     win_probability: float | None = None
+    side: Literal["BUY", "SELL"] = "BUY"  # SELL: an exit of a position the book holds
+
+
+# Per held token: the wallet its position followed in and the signal type that opened it.
+Leaders = Mapping[int, tuple[str, str]]
 
 
 class Follower(Protocol):
@@ -53,6 +59,7 @@ class Follower(Protocol):
         market: MarketView,
         book: StrategyBook,
         now: datetime,
+        leaders: Leaders,
     ) -> Intent | None: ...
 
 
@@ -73,6 +80,7 @@ class StrategyFollower:
         market: MarketView,
         book: StrategyBook,
         now: datetime,
+        leaders: Leaders,
     ) -> Intent | None:
         decision = evaluate(trade, wallet, market, book, self.settings, now)
         if decision is None:
@@ -132,6 +140,7 @@ class BaselineFollower:
         market: MarketView,
         book: StrategyBook,
         now: datetime,
+        leaders: Leaders,
     ) -> Intent | None:
         s = self.settings
         if not self.wants(trade, wallet, market):

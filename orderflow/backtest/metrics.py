@@ -99,7 +99,8 @@ def summarize(run: Run, step: timedelta) -> RunSummary:
     book = run.book
     signals = book.signals
     executed = [s for s in signals if s.status == "EXECUTED"]
-    closed = [s for s in executed if _closed(s)]
+    entries = [s for s in executed if s.is_entry]  # one position each; exits close them
+    closed = [s for s in entries if _closed(s)]
     wins = sum(1 for s in closed if (s.pnl or ZERO) > 0)
     by_type: dict[str, TypeSummary] = {}
     for s in signals:
@@ -107,15 +108,16 @@ def summarize(run: Run, step: timedelta) -> RunSummary:
         t.signals += 1
         if s.status == "EXECUTED":
             t.executed += 1
+        if s.status == "EXECUTED" and s.is_entry:
             t.pnl += s.pnl or ZERO
             if _closed(s):
                 if (s.pnl or ZERO) > 0:
                     t.wins += 1
                 else:
                     t.losses += 1
-    staked = sum(((s.size_usdc or ZERO) + s.fee for s in executed), ZERO)
-    pnl = sum((s.pnl or ZERO for s in executed), ZERO)
-    unrealized = sum((s.pnl or ZERO for s in executed if not _closed(s)), ZERO)
+    staked = sum(((s.size_usdc or ZERO) + s.fee for s in entries), ZERO)
+    pnl = sum((s.pnl or ZERO for s in entries), ZERO)
+    unrealized = sum((s.pnl or ZERO for s in entries if not _closed(s)), ZERO)
     values = [v for _, v in run.equity]
     dd, dd_pct = max_drawdown(values)
     return RunSummary(
@@ -124,7 +126,7 @@ def summarize(run: Run, step: timedelta) -> RunSummary:
         executed=len(executed),
         skipped=len(signals) - len(executed),
         positions_closed=len(closed),
-        positions_open=len(executed) - len(closed),
+        positions_open=len(entries) - len(closed),
         wins=wins,
         losses=len(closed) - wins,
         win_rate=wins / len(closed) if closed else None,
@@ -140,5 +142,5 @@ def summarize(run: Run, step: timedelta) -> RunSummary:
         skip_reasons=dict(
             Counter(s.reason for s in signals if s.status != "EXECUTED").most_common()
         ),
-        followed_wallets=len({s.wallet for s in executed}),
+        followed_wallets=len({s.wallet for s in entries}),
     )

@@ -158,7 +158,7 @@ def _wallet_rows(result: DemoResult) -> list[list[str]]:
 
 def _signal_rows(result: DemoResult) -> list[list[str]]:
     run = result.backtest.result.runs[0]
-    executed = [s for s in run.book.signals if s.status == "EXECUTED"]
+    executed = [s for s in run.book.signals if s.status == "EXECUTED" and s.is_entry]
     return [
         [
             s.time.strftime("%Y-%m-%d %H:%M"),

@@ -67,7 +67,7 @@ INSERT INTO orderflow_signals
     (strategy, signal_type, status, reason, chain_id, tx_hash, log_index, wallet_address,
      wallet_score, token_id, market_id, outcome_index, side, trigger_price, confidence,
      win_probability, size_usdc, pnl, trade_time, decided_at, resolved_at, inputs)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'BUY', $13, $14, $15, $16, $17, $18,
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $21, $13, $14, $15, $16, $17, $18,
         $18, $19, $20)
 ON CONFLICT (strategy, signal_type, chain_id, tx_hash, log_index) DO NOTHING
 RETURNING id
@@ -154,6 +154,7 @@ def _signal_args(name: str, chain_id: int, s: SignalRecord) -> tuple[object, ...
         s.time,
         s.closed_at,
         inputs,
+        s.side,
     )
 
 
@@ -180,5 +181,5 @@ def _position_args(
         p.mark(mark) if mark is not None else Decimal(0),
         p.opened_at,
         h.signal.closed_at,
-        "resolved" if closed else None,
+        h.signal.close_reason,
     )

@@ -36,7 +36,7 @@ def _wallet_lines(result: DemoResult) -> list[str]:
 
 def _positions_lines(result: DemoResult) -> list[str]:
     run = result.backtest.result.runs[0]
-    executed = [s for s in run.book.signals if s.status == "EXECUTED"]
+    executed = [s for s in run.book.signals if s.status == "EXECUTED" and s.is_entry]
     best = sorted(executed, key=lambda s: s.pnl or Decimal(0), reverse=True)
     lines = [
         f"Strategy '{DEMO_STRATEGY}' positions: {len(run.book.closed)} closed, "

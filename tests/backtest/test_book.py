@@ -1,0 +1,76 @@
+"""The replay's paper book: entries, exits in full, settlement, and what each signal carries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from orderflow.backtest.book import Book
+from orderflow.backtest.followers import Intent
+from orderflow.backtest.tape import Tape
+from orderflow.signals.views import TradeView, WalletView
+
+T0 = datetime(2026, 5, 1, tzinfo=UTC)
+LEADER = "0x" + "11" * 20
+
+
+def _trade(side: str, price: str, at: datetime, n: int) -> TradeView:
+    return TradeView(
+        chain_id=137,
+        tx_hash="0x" + f"{n:064x}",
+        log_index=n,
+        wallet=LEADER,
+        side=side,  # type: ignore[arg-type]
+        token_id=7,
+        price=Decimal(price),
+        size=Decimal(100),
+        usdc_size=Decimal(price) * 100,
+        timestamp=at,
+        market_id="0x" + "ab" * 32,
+        outcome_index=0,
+    )
+
+
+def test_exit_sells_the_whole_position_and_books_its_pnl_on_the_entry() -> None:
+    book = Book(bankroll=Decimal(1000), fee_rate=Decimal("0.02"))
+    wallet = WalletView(LEADER, 9.0)
+    entry = book.record(
+        _trade("BUY", "0.40", T0, 1),
+        wallet,
+        Intent("FOLLOW_WHALE", True, "accepted", Decimal(100), Decimal("0.41")),
+        T0,
+    )
+    assert book.leaders() == {7: (LEADER, "FOLLOW_WHALE")}
+    # fee = shares x rate x p x (1 - p): 100 x 0.02 x 0.41 x 0.59
+    assert entry.fee == Decimal("0.483800") and entry.size_usdc == Decimal("41.000000")
+    later = T0 + timedelta(hours=3)
+    exit_ = book.record(
+        _trade("SELL", "0.60", later, 2),
+        wallet,
+        Intent(
+            "FOLLOW_WHALE", True, "exit_with_leader", Decimal(100), Decimal("0.59"), side="SELL"
+        ),
+        later,
+    )
+    assert book.open == {} and book.leaders() == {}
+    sell_fee = Decimal(100) * Decimal("0.02") * Decimal("0.59") * Decimal("0.41")
+    expected = (Decimal(59) - sell_fee) - (Decimal(41) + entry.fee)
+    assert entry.pnl == expected.quantize(Decimal("0.000001"))
+    assert (entry.closed_at, entry.close_reason) == (later, "exit")
+    assert exit_.side == "SELL" and exit_.pnl is None and not exit_.is_entry
+    assert book.realized == entry.pnl
+    assert book.equity(Tape(900)) == Decimal(1000) + entry.pnl
+    # Nothing is left to settle.
+    book.settle("0x" + "ab" * 32, (Decimal(1), Decimal(0)), later + timedelta(days=1))
+    assert entry.close_reason == "exit"
+
+
+def test_exit_without_a_position_is_recorded_as_skipped() -> None:
+    book = Book(bankroll=Decimal(1000), fee_rate=Decimal(0))
+    signal = book.record(
+        _trade("SELL", "0.60", T0, 1),
+        WalletView(LEADER, 9.0),
+        Intent("FOLLOW_WHALE", True, "exit_with_leader", Decimal(10), Decimal("0.59"), side="SELL"),
+        T0,
+    )
+    assert (signal.status, signal.reason) == ("SKIPPED", "no_position")
