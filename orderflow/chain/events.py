@@ -201,3 +201,73 @@ class DeadLetter:
 
 Event = Fill | Match | TokenRegistration | ConditionPreparation | ConditionResolution
 Decoded = Event | Ignored | Removed | DeadLetter
+
+
+@dataclass(slots=True)
+class DecodedBatch:
+    """A batch of logs sorted by kind, in input order within each kind."""
+
+    fills: list[Fill] = field(default_factory=list)
+    matches: list[Match] = field(default_factory=list)
+    registrations: list[TokenRegistration] = field(default_factory=list)
+    conditions: list[ConditionPreparation] = field(default_factory=list)
+    resolutions: list[ConditionResolution] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    removed: list[LogRef] = field(default_factory=list)
+    ignored: list[LogRef] = field(default_factory=list)
+
+    def add(self, item: Decoded) -> None:
+        if isinstance(item, Fill):
+            self.fills.append(item)
+        elif isinstance(item, Match):
+            self.matches.append(item)
+        elif isinstance(item, DeadLetter):
+            self.dead_letters.append(item)
+        elif isinstance(item, TokenRegistration):
+            self.registrations.append(item)
+        elif isinstance(item, ConditionPreparation):
+            self.conditions.append(item)
+        elif isinstance(item, ConditionResolution):
+            self.resolutions.append(item)
+        elif isinstance(item, Removed):
+            self.removed.append(item.ref)
+        else:
+            self.ignored.append(item.ref)
+
+    def extend(self, other: DecodedBatch) -> None:
+        self.fills.extend(other.fills)
+        self.matches.extend(other.matches)
+        self.registrations.extend(other.registrations)
+        self.conditions.extend(other.conditions)
+        self.resolutions.extend(other.resolutions)
+        self.dead_letters.extend(other.dead_letters)
+        self.removed.extend(other.removed)
+        self.ignored.extend(other.ignored)
+
+    @property
+    def events(self) -> int:
+        """Number of storable events (fills, matches, registrations, conditions, resolutions)."""
+        return (
+            len(self.fills)
+            + len(self.matches)
+            + len(self.registrations)
+            + len(self.conditions)
+            + len(self.resolutions)
+        )
+
+    def __len__(self) -> int:
+        return self.events + len(self.dead_letters) + len(self.removed) + len(self.ignored)
+
+    def max_block(self) -> int | None:
+        """Highest block number of any decoded or retracted log (None for an empty batch)."""
+        refs = [
+            *(e.ref for e in self.fills),
+            *(e.ref for e in self.matches),
+            *(e.ref for e in self.registrations),
+            *(e.ref for e in self.conditions),
+            *(e.ref for e in self.resolutions),
+            *self.ignored,
+        ]
+        numbers = [r.block_number for r in refs]
+        numbers.extend(d.block_number for d in self.dead_letters if d.block_number is not None)
+        return max(numbers, default=None)
