@@ -211,6 +211,205 @@ async def _insert_dead_letters(
     await conn.executemany(sql.UPSERT_DEAD_LETTER, args)
 
 
+class _Writer:
+    """The steps of one ``store_batch`` transaction, sharing its connection and tallies."""
+
+    def __init__(
+        self, conn: asyncpg.Connection, chain_id: int, times: _Times, dead: list[DeadLetter]
+    ) -> None:
+        self.conn = conn
+        self.chain_id = chain_id
+        self.times = times
+        self.dead = dead  # grows with logs that cannot be stored (no known timestamp)
+        self.stats = StoreStats()
+        self.touched: set[str] = set()  # transactions whose match links may need SQL
+
+    def _timed(self, ref: LogRef, kind: str) -> int | None:
+        ts = self.times.epoch(ref)
+        if ts is None:
+            self.dead.append(_untimed(ref, self.chain_id, kind))
+        return ts
+
+    async def blocks(self, blocks: Sequence[BlockHeader]) -> None:
+        await self.conn.execute(
+            sql.UPSERT_BLOCKS,
+            self.chain_id,
+            [b.number for b in blocks],
+            [b.hash.lower() for b in blocks],
+            [b.parent_hash.lower() if b.parent_hash else None for b in blocks],
+            [b.timestamp for b in blocks],
+        )
+        self.stats.blocks = len(blocks)
+
+    async def registry(self, batch: DecodedBatch) -> list[str]:
+        """Conditions, then every token they, TokenRegistered and V3 ids define; new ids."""
+        conditions = [
+            (c, ts)
+            for c in batch.conditions
+            if (ts := self._timed(c.ref, "ConditionPreparation")) is not None
+        ]
+        if conditions:
+            self.stats.conditions = _count(
+                await self.conn.execute(
+                    sql.INSERT_CONDITIONS,
+                    self.chain_id,
+                    [c.condition_id for c, _ in conditions],
+                    [c.oracle for c, _ in conditions],
+                    [c.question_id for c, _ in conditions],
+                    [c.outcome_slot_count for c, _ in conditions],
+                    [c.neg_risk for c, _ in conditions],
+                    [c.ref.block_number for c, _ in conditions],
+                    [c.ref.block_hash for c, _ in conditions],
+                    [c.ref.tx_hash for c, _ in conditions],
+                    [c.ref.log_index for c, _ in conditions],
+                    [ts for _, ts in conditions],
+                )
+            )
+        tokens: dict[int, TokenInfo] = {}
+        for cond, _ in conditions:
+            for t in cond.tokens:
+                tokens.setdefault(t.token_id, t)
+        for reg in batch.registrations:
+            # Tokens are facts about ids: registered even when the log's time is unknown (the
+            # log itself is then kept as a dead letter for the record).
+            self._timed(reg.ref, "TokenRegistered")
+            for t in reg.tokens:
+                tokens.setdefault(t.token_id, t)
+        v3_ids = {f.token_id for f in batch.fills if f.exchange_version == "V3"}
+        v3_ids.update(m.token_id for m in batch.matches if m.exchange_version == "V3")
+        for tid in v3_ids - tokens.keys():
+            info = v3_token(tid)
+            if info is not None:
+                tokens[tid] = info
+        if not tokens:
+            return []
+        rows = await self.conn.fetch(sql.INSERT_TOKENS, *_token_rows(tokens.values()))
+        self.stats.tokens = len(rows)
+        return [r[0] for r in rows]
+
+    async def fills(self, batch: DecodedBatch, traceparent: str | None) -> None:
+        links = _match_links(batch.fills, batch.matches)
+        records: list[tuple[Any, ...]] = []
+        epoch = self.times.epoch
+        token_text: dict[int, str] = {}  # a batch trades few tokens; int->str is not free
+        for f in batch.fills:
+            r = f.ref
+            ts = epoch(r)
+            if ts is None:
+                self.dead.append(_untimed(r, self.chain_id, "OrderFilled"))
+                continue
+            link = links.get((r.tx_hash, r.log_index))
+            if link is None:
+                self.touched.add(r.tx_hash)
+            token = token_text.get(f.token_id) or token_text.setdefault(f.token_id, str(f.token_id))
+            records.append(
+                (
+                    r.tx_hash,
+                    r.log_index,
+                    r.block_number,
+                    r.block_hash,
+                    ts,
+                    r.address,
+                    f.exchange_version,
+                    f.order_hash,
+                    f.maker,
+                    f.taker,
+                    f.is_taker_aggregate,
+                    f.side,
+                    token,
+                    f.shares,
+                    f.collateral,
+                    f.fee,
+                    f.fee_asset,
+                    f.builder,
+                    f.metadata,
+                    link,
+                )
+            )
+        await self.conn.copy_records_to_table(
+            "orderflow_tmp_fills", records=records, columns=sql.FILL_COLUMNS
+        )
+        inserted = _count(await self.conn.execute(sql.INSERT_TRADES, self.chain_id, traceparent))
+        self.stats.trades = inserted
+        self.stats.duplicate_trades = len(records) - inserted
+
+    async def matches(self, batch: DecodedBatch) -> None:
+        records: list[tuple[Any, ...]] = []
+        for m in batch.matches:
+            r = m.ref
+            ts = self._timed(r, "OrdersMatched")
+            if ts is None:
+                continue
+            self.touched.add(r.tx_hash)
+            records.append(
+                (
+                    r.tx_hash,
+                    r.log_index,
+                    r.block_number,
+                    r.block_hash,
+                    ts,
+                    r.address,
+                    m.exchange_version,
+                    m.taker_order_hash,
+                    m.taker_wallet,
+                    m.side,
+                    str(m.token_id),
+                    m.shares,
+                    m.collateral,
+                )
+            )
+        await self.conn.copy_records_to_table(
+            "orderflow_tmp_matches", records=records, columns=sql.MATCH_COLUMNS
+        )
+        self.stats.matches = _count(await self.conn.execute(sql.INSERT_MATCHES, self.chain_id))
+
+    async def links(self) -> None:
+        """Fills and matches of one transaction stored by different batches."""
+        self.stats.linked = _count(
+            await self.conn.execute(sql.LINK_MATCHES, self.chain_id, list(self.touched))
+        )
+
+    async def backfill_markets(self, new_tokens: list[str]) -> None:
+        self.stats.backfilled = _count(
+            await self.conn.execute(sql.BACKFILL_TRADE_MARKETS, new_tokens)
+        )
+        await self.conn.execute(sql.BACKFILL_MATCH_MARKETS, new_tokens)
+
+    async def resolutions(self, batch: DecodedBatch) -> None:
+        for res in batch.resolutions:
+            ts = self._timed(res.ref, "ConditionResolution")
+            if ts is None:
+                continue
+            self.stats.outcomes += _count(
+                await self.conn.execute(
+                    sql.INSERT_OUTCOME,
+                    res.condition_id,
+                    res.oracle,
+                    res.question_id,
+                    res.outcome_slot_count,
+                    [str(n) for n in res.payout_numerators],
+                    [str(p) for p in res.payouts],
+                    res.winning_outcome,
+                    ts,
+                    self.chain_id,
+                    res.ref.block_number,
+                    res.ref.block_hash,
+                    res.ref.tx_hash,
+                    res.ref.log_index,
+                )
+            )
+
+    async def checkpoint(self, checkpoint: Checkpoint) -> None:
+        status = await self.conn.execute(
+            sql.ADVANCE_CHECKPOINT,
+            self.chain_id,
+            checkpoint.stream,
+            checkpoint.block_number,
+            checkpoint.block_hash,
+        )
+        self.stats.checkpoint_advanced = _count(status) > 0
+
+
 async def store_batch(
     conn: asyncpg.Connection,
     batch: DecodedBatch,
@@ -231,22 +430,10 @@ async def store_batch(
     lose the last few batches — rows and checkpoint together, never one without the other —
     which a replayable source (a file import, a backfill from the checkpoint) simply redoes.
     """
-    stats = StoreStats(removed=len(batch.removed), ignored=len(batch.ignored))
     async with conn.transaction():
         if not synchronous_commit:
             await conn.execute("SET LOCAL synchronous_commit TO off")
-        if blocks:
-            await conn.execute(
-                sql.UPSERT_BLOCKS,
-                chain_id,
-                [b.number for b in blocks],
-                [b.hash.lower() for b in blocks],
-                [b.parent_hash.lower() if b.parent_hash else None for b in blocks],
-                [b.timestamp for b in blocks],
-            )
-            stats.blocks = len(blocks)
-
-        untimed_refs = [
+        untimed = [
             e.ref
             for group in (
                 batch.fills,
@@ -258,176 +445,30 @@ async def store_batch(
             for e in group
             if e.ref.timestamp is None
         ]
-        times = await _block_times(conn, chain_id, untimed_refs, blocks)
-        dead: list[DeadLetter] = list(batch.dead_letters)
-
-        # Conditions and tokens first, so this batch's trades join their market directly.
-        conditions = []
-        for cond in batch.conditions:
-            ts = times.epoch(cond.ref)
-            if ts is None:
-                dead.append(_untimed(cond.ref, chain_id, "ConditionPreparation"))
-            else:
-                conditions.append((cond, ts))
-        if conditions:
-            stats.conditions = _count(
-                await conn.execute(
-                    sql.INSERT_CONDITIONS,
-                    chain_id,
-                    [c.condition_id for c, _ in conditions],
-                    [c.oracle for c, _ in conditions],
-                    [c.question_id for c, _ in conditions],
-                    [c.outcome_slot_count for c, _ in conditions],
-                    [c.neg_risk for c, _ in conditions],
-                    [c.ref.block_number for c, _ in conditions],
-                    [c.ref.block_hash for c, _ in conditions],
-                    [c.ref.tx_hash for c, _ in conditions],
-                    [c.ref.log_index for c, _ in conditions],
-                    [ts for _, ts in conditions],
-                )
-            )
-        tokens: dict[int, TokenInfo] = {}
-        for cond, _ in conditions:
-            for t in cond.tokens:
-                tokens.setdefault(t.token_id, t)
-        for reg in batch.registrations:
-            for t in reg.tokens:
-                tokens.setdefault(t.token_id, t)
-        v3_ids = {f.token_id for f in batch.fills if f.exchange_version == "V3"}
-        v3_ids.update(m.token_id for m in batch.matches if m.exchange_version == "V3")
-        for tid in v3_ids - tokens.keys():
-            info = v3_token(tid)
-            if info is not None:
-                tokens[tid] = info
-        new_tokens: list[str] = []
-        if tokens:
-            rows = await conn.fetch(sql.INSERT_TOKENS, *_token_rows(tokens.values()))
-            new_tokens = [r[0] for r in rows]
-            stats.tokens = len(new_tokens)
-
+        times = await _block_times(conn, chain_id, untimed, blocks)
+        w = _Writer(conn, chain_id, times, list(batch.dead_letters))
+        if blocks:
+            await w.blocks(blocks)
+        # The registry first, so this batch's trades join their market directly.
+        new_tokens = await w.registry(batch)
         await conn.execute(sql.CREATE_TEMP_TABLES)
-        touched: set[str] = set()
         if batch.fills:
-            links = _match_links(batch.fills, batch.matches)
-            records: list[tuple[Any, ...]] = []
-            epoch = times.epoch
-            token_text: dict[int, str] = {}  # a batch trades few tokens; int->str is not free
-            for f in batch.fills:
-                r = f.ref
-                ts = epoch(r)
-                if ts is None:
-                    dead.append(_untimed(r, chain_id, "OrderFilled"))
-                    continue
-                link = links.get((r.tx_hash, r.log_index))
-                if link is None:
-                    touched.add(r.tx_hash)
-                records.append(
-                    (
-                        r.tx_hash,
-                        r.log_index,
-                        r.block_number,
-                        r.block_hash,
-                        ts,
-                        r.address,
-                        f.exchange_version,
-                        f.order_hash,
-                        f.maker,
-                        f.taker,
-                        f.is_taker_aggregate,
-                        f.side,
-                        token_text.get(f.token_id)
-                        or token_text.setdefault(f.token_id, str(f.token_id)),
-                        f.shares,
-                        f.collateral,
-                        f.fee,
-                        f.fee_asset,
-                        f.builder,
-                        f.metadata,
-                        link,
-                    )
-                )
-            await conn.copy_records_to_table(
-                "orderflow_tmp_fills", records=records, columns=sql.FILL_COLUMNS
-            )
-            stats.trades = _count(await conn.execute(sql.INSERT_TRADES, chain_id, traceparent))
-            stats.duplicate_trades = len(records) - stats.trades
+            await w.fills(batch, traceparent)
         if batch.matches:
-            match_records: list[tuple[Any, ...]] = []
-            for m in batch.matches:
-                r = m.ref
-                ts = times.epoch(r)
-                if ts is None:
-                    dead.append(_untimed(r, chain_id, "OrdersMatched"))
-                    continue
-                touched.add(r.tx_hash)
-                match_records.append(
-                    (
-                        r.tx_hash,
-                        r.log_index,
-                        r.block_number,
-                        r.block_hash,
-                        ts,
-                        r.address,
-                        m.exchange_version,
-                        m.taker_order_hash,
-                        m.taker_wallet,
-                        m.side,
-                        str(m.token_id),
-                        m.shares,
-                        m.collateral,
-                    )
-                )
-            await conn.copy_records_to_table(
-                "orderflow_tmp_matches", records=match_records, columns=sql.MATCH_COLUMNS
-            )
-            stats.matches = _count(await conn.execute(sql.INSERT_MATCHES, chain_id))
-        if touched and (batch.matches or stats.trades):
-            stats.linked = _count(await conn.execute(sql.LINK_MATCHES, chain_id, list(touched)))
+            await w.matches(batch)
+        if w.touched and (batch.matches or w.stats.trades):
+            await w.links()
         if new_tokens:
-            stats.backfilled = _count(await conn.execute(sql.BACKFILL_TRADE_MARKETS, new_tokens))
-            await conn.execute(sql.BACKFILL_MATCH_MARKETS, new_tokens)
-
-        for res in batch.resolutions:
-            ts = times.epoch(res.ref)
-            if ts is None:
-                dead.append(_untimed(res.ref, chain_id, "ConditionResolution"))
-                continue
-            stats.outcomes += _count(
-                await conn.execute(
-                    sql.INSERT_OUTCOME,
-                    res.condition_id,
-                    res.oracle,
-                    res.question_id,
-                    res.outcome_slot_count,
-                    [str(n) for n in res.payout_numerators],
-                    [str(p) for p in res.payouts],
-                    res.winning_outcome,
-                    ts,
-                    chain_id,
-                    res.ref.block_number,
-                    res.ref.block_hash,
-                    res.ref.tx_hash,
-                    res.ref.log_index,
-                )
-            )
-        for reg in batch.registrations:
-            if times.epoch(reg.ref) is None:
-                # Tokens are facts about ids, so they are registered anyway; the log is still
-                # kept for the record since its time is unknown.
-                dead.append(_untimed(reg.ref, chain_id, "TokenRegistered"))
-
-        if dead:
-            await _insert_dead_letters(conn, chain_id, dead)
-            stats.dead_letters = len(dead)
+            await w.backfill_markets(new_tokens)
+        await w.resolutions(batch)
+        if w.dead:
+            await _insert_dead_letters(conn, chain_id, w.dead)
         if checkpoint is not None:
-            status = await conn.execute(
-                sql.ADVANCE_CHECKPOINT,
-                chain_id,
-                checkpoint.stream,
-                checkpoint.block_number,
-                checkpoint.block_hash,
-            )
-            stats.checkpoint_advanced = _count(status) > 0
+            await w.checkpoint(checkpoint)
+    stats = w.stats
+    stats.dead_letters = len(w.dead)
+    stats.removed = len(batch.removed)
+    stats.ignored = len(batch.ignored)
     return stats
 
 
