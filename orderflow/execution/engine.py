@@ -47,6 +47,15 @@ log = logging.getLogger(__name__)
 TRADES_CHANNEL = "orderflow_trades"
 STRATEGIES_CHANNEL = "orderflow_strategies"
 LOCK_CHECK_SECS = 1.0
+# What a lost or restarted database looks like from asyncpg (a session killed while idle can
+# surface as InternalClientError on its next use).
+DB_ERRORS = (
+    OSError,
+    DatabaseError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
 
 
 def utcnow() -> datetime:
@@ -103,12 +112,7 @@ class Executor:
                 if acquired:
                     try:
                         await self._lead()
-                    except (
-                        OSError,
-                        DatabaseError,
-                        asyncpg.PostgresError,
-                        asyncpg.InterfaceError,
-                    ) as exc:
+                    except DB_ERRORS as exc:
                         # Step down and stand by again: a standby (or this process, once the
                         # database is back) takes over after repairing what was left.
                         log.error("stopped trading: database error", extra={"error": str(exc)})
@@ -135,7 +139,7 @@ class Executor:
                     strategies=sorted(self.registry.states),
                     version=__version__,
                 )
-        except (OSError, asyncpg.PostgresError) as exc:
+        except DB_ERRORS as exc:
             log.warning("heartbeat failed", extra={"error": str(exc)})
 
     async def _heartbeat_loop(self) -> None:

@@ -54,7 +54,12 @@ class LeaderLock:
         try:
             await self._conn.fetchval("SELECT 1")
             return True
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        except (
+            OSError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            asyncpg.InternalClientError,
+        ):
             log.error("lost the trading lock's connection")
             await self.release()
             return False

@@ -62,7 +62,15 @@ async def book_fill(
         fill=fill,
     )
     position = await load_position(conn, position_id)
-    await queries.store_position(conn, position_id, position, mark_price=fill.price)
+    exited = order["side"] == "SELL" and position.shares == 0
+    await queries.store_position(
+        conn, position_id, position, mark_price=fill.price, close_reason="exit" if exited else None
+    )
+    if exited:
+        # Closed by selling (the leader's exit): the opening signal carries the P&L.
+        opener = await queries.position_signal(conn, position_id)
+        if opener is not None:
+            await queries.set_signal_pnl(conn, opener, position.realized_pnl)
     return position_id
 
 

@@ -122,10 +122,12 @@ async def book_rows(
         await conn.fetch(
             f"""
             SELECT r.realized, p.id, p.token_id, p.market_id, p.shares, p.cost_basis,
-                   {_LAST_PRICE} AS last_price
+                   {_LAST_PRICE} AS last_price, s.wallet_address AS leader,
+                   s.signal_type AS leader_type
               FROM (SELECT COALESCE(sum(realized_pnl), 0) AS realized FROM orderflow_positions
                      WHERE strategy = $1 AND status = 'CLOSED' AND closed_at >= $2) r
               LEFT JOIN orderflow_positions p ON p.strategy = $1 AND p.status = 'OPEN'
+              LEFT JOIN orderflow_signals s ON s.id = p.signal_id
             """,
             strategy,
             since,
@@ -410,6 +412,13 @@ async def mark_open_positions(conn: asyncpg.Connection) -> None:
          WHERE p.id = m.id AND m.price IS NOT NULL
         """
     )
+
+
+async def position_signal(conn: asyncpg.Connection, position_id: int) -> int | None:
+    value = await conn.fetchval(
+        "SELECT signal_id FROM orderflow_positions WHERE id = $1", position_id
+    )
+    return None if value is None else int(value)
 
 
 async def set_signal_pnl(conn: asyncpg.Connection, signal_id: int, pnl: Decimal) -> None:

@@ -30,6 +30,7 @@ from orderflow.execution.strategies import StrategyState
 from orderflow.execution.tracing import context_from, current_traceparent
 from orderflow.signals import queries as signal_queries
 from orderflow.signals.decide import Decision, evaluate
+from orderflow.signals.exits import HeldPosition, exit_decision
 from orderflow.signals.views import (
     MarketView,
     OpenPosition,
@@ -58,38 +59,52 @@ def may_trigger(trade: TradeView, wallet: WalletView | None, settings: StrategyS
     return settings.enable_degen_fading and wallet.score <= settings.max_fade_score
 
 
-async def load_book(
+async def load_book_and_holdings(
     conn: asyncpg.Connection,
     state: StrategyState,
     now: datetime,
     inflight: Mapping[int, OpenPosition] | None = None,
-) -> StrategyBook:
-    """The strategy's book from its open positions, plus orders accepted but not yet booked."""
+) -> tuple[StrategyBook, dict[int, HeldPosition]]:
+    """The strategy's book (open positions plus orders accepted but not yet booked) and, per
+    held token, who the position followed in (for exits)."""
     positions: dict[int, OpenPosition] = dict(inflight or {})
+    held: dict[int, HeldPosition] = {}
     unrealized = Decimal(0)
     rows = await queries.book_rows(conn, state.name, day_start(now))
     realized = Decimal(rows[0]["realized"]) if rows else Decimal(0)
     for row in rows:
         if row["id"] is None:
             continue
+        token = int(row["token_id"])
         upnl = Decimal(0)
         if row["last_price"] is not None:
             upnl = row["shares"] * row["last_price"] - row["cost_basis"]
         unrealized += upnl
-        positions[int(row["token_id"])] = OpenPosition(
-            token_id=int(row["token_id"]),
+        positions[token] = OpenPosition(
+            token_id=token,
             market_id=row["market_id"],
             shares=row["shares"],
             cost=row["cost_basis"],
             unrealized_pnl=upnl,
         )
-    return StrategyBook(
+        held[token] = HeldPosition(token, row["shares"], row["leader"], row["leader_type"])
+    book = StrategyBook(
         bankroll=state.bankroll,
         open_positions=positions,
         day_pnl=realized + unrealized,
         paused=state.paused or state.error is not None,
         killed=state.killed,
     )
+    return book, held
+
+
+async def load_book(
+    conn: asyncpg.Connection,
+    state: StrategyState,
+    now: datetime,
+    inflight: Mapping[int, OpenPosition] | None = None,
+) -> StrategyBook:
+    return (await load_book_and_holdings(conn, state, now, inflight))[0]
 
 
 def _with_position(book: StrategyBook, trade: TradeView, decision: Decision) -> StrategyBook:
@@ -124,6 +139,8 @@ class Trader:
         self._queue: asyncio.Queue[_Job] | None = None
         self._worker: asyncio.Task[None] | None = None
         self.conn: asyncpg.Connection | None = None
+        self.exiting: set[tuple[str, int]] = set()
+        self._traceparents: dict[int, str | None] = {}
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -164,6 +181,7 @@ class Trader:
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
         self.inflight.clear()
+        self.exiting.clear()
 
     async def drain(self) -> None:
         if self._queue is not None:
@@ -214,70 +232,114 @@ class Trader:
     ) -> int:
         settings = state.settings
         candidates = [t for t in trades if may_trigger(t, wallets.get(t.wallet), settings)]
-        accepted: list[tuple[int, TradeView, Decision, MarketView, str | None]] = []
+        sells = [t for t in trades if t.side == "SELL"]
+        accepted: list[_Job] = []
         created = 0
         top = max((t.id or 0) for t in trades)
         async with self.connection() as conn, conn.transaction():
-            if candidates:
+            if candidates or sells:
+                book, held = await load_book_and_holdings(
+                    conn, state, now, self.inflight.get(state.name)
+                )
+                exits = [
+                    t
+                    for t in sells
+                    if t.token_id in held
+                    and held[t.token_id].leader == t.wallet
+                    and (state.name, t.token_id) not in self.exiting
+                ]
+                todo = {t.id: t for t in [*candidates, *exits]}
                 window = settings.fade_window_secs if settings.enable_degen_fading else 0.0
-                markets = await signal_queries.market_views(conn, candidates, window)
-                book = await load_book(conn, state, now, self.inflight.get(state.name))
+                markets = await signal_queries.market_views(conn, list(todo.values()), window)
+                for trade in exits:
+                    market = markets[trade.id or 0]
+                    decision = exit_decision(
+                        trade, held.pop(trade.token_id, None), market, book, settings, now
+                    )
+                    if decision is None:
+                        continue
+                    wallet = wallets.get(trade.wallet) or WalletView(trade.wallet, None)
+                    signal_id = await self._record(conn, state, trade, wallet, decision)
+                    if signal_id is None:
+                        continue
+                    created += 1
+                    if decision.accepted:
+                        self.exiting.add((state.name, trade.token_id))
+                        accepted.append((state, signal_id, trade, decision, market, None))
                 for trade in candidates:
                     wallet = wallets[trade.wallet]
                     market = markets[trade.id or 0]
                     decision = evaluate(trade, wallet, market, book, settings, now)
                     if decision is None:
                         continue
-                    with _tracer.start_as_current_span(
-                        "orderflow.signal",
-                        context=context_from(trade.traceparent),
-                        attributes={
-                            "orderflow.strategy": state.name,
-                            "orderflow.tx_hash": trade.tx_hash,
-                            "orderflow.log_index": trade.log_index,
-                        },
-                    ):
-                        traceparent = current_traceparent()
-                        signal_id = await signal_queries.insert_signal(
-                            conn, state.name, trade, wallet, decision, traceparent=traceparent
-                        )
+                    signal_id = await self._record(conn, state, trade, wallet, decision)
                     if signal_id is None:
                         continue  # already recorded (a replay)
                     created += 1
-                    _signals.add(1, {"type": decision.signal_type.value, "status": decision.status})
-                    log.info(
-                        "signal",
-                        extra={
-                            "strategy": state.name,
-                            "signal_id": signal_id,
-                            "signal_type": decision.signal_type.value,
-                            "status": decision.status,
-                            "reason": decision.reason.value,
-                            "tx_hash": trade.tx_hash,
-                            "log_index": trade.log_index,
-                            "wallet": trade.wallet,
-                        },
-                    )
                     if decision.accepted:
                         book = _with_position(book, trade, decision)
-                        accepted.append((signal_id, trade, decision, market, traceparent))
+                        accepted.append((state, signal_id, trade, decision, market, None))
             if not replay:
                 await queries.set_cursor(conn, state.name, top)
         if not replay:
             state.cursor = max(state.cursor, top)
-        for signal_id, trade, decision, market, traceparent in accepted:
-            self.inflight.setdefault(state.name, {})[trade.token_id] = OpenPosition(
-                token_id=trade.token_id,
-                market_id=trade.market_id,
-                shares=decision.shares,
-                cost=decision.size_usdc or Decimal(0),
-            )
-            job: _Job = (state, signal_id, trade, decision, market, traceparent)
+        for job in accepted:
+            _, signal_id, trade, decision, _, _ = job
+            if decision.side == "BUY":
+                self.inflight.setdefault(state.name, {})[trade.token_id] = OpenPosition(
+                    token_id=trade.token_id,
+                    market_id=trade.market_id,
+                    shares=decision.shares,
+                    cost=decision.size_usdc or Decimal(0),
+                )
+            job = (*job[:5], self._traceparents.pop(signal_id, None))
             if self._queue is not None:
                 await self._queue.put(job)
             else:
                 await self._order(*job)
         return created
+
+    async def _record(
+        self,
+        conn: asyncpg.Connection,
+        state: StrategyState,
+        trade: TradeView,
+        wallet: WalletView,
+        decision: Decision,
+    ) -> int | None:
+        """Store one decision under a span continuing the listener's trace."""
+        with _tracer.start_as_current_span(
+            "orderflow.signal",
+            context=context_from(trade.traceparent),
+            attributes={
+                "orderflow.strategy": state.name,
+                "orderflow.tx_hash": trade.tx_hash,
+                "orderflow.log_index": trade.log_index,
+            },
+        ):
+            traceparent = current_traceparent()
+            signal_id = await signal_queries.insert_signal(
+                conn, state.name, trade, wallet, decision, traceparent=traceparent
+            )
+        if signal_id is None:
+            return None
+        self._traceparents[signal_id] = traceparent
+        _signals.add(1, {"type": decision.signal_type.value, "status": decision.status})
+        log.info(
+            "signal",
+            extra={
+                "strategy": state.name,
+                "signal_id": signal_id,
+                "signal_type": decision.signal_type.value,
+                "side": decision.side,
+                "status": decision.status,
+                "reason": decision.reason.value,
+                "tx_hash": trade.tx_hash,
+                "log_index": trade.log_index,
+                "wallet": trade.wallet,
+            },
+        )
+        return signal_id
 
     async def _order(
         self,
@@ -291,7 +353,10 @@ class Trader:
         try:
             await self._place(state, signal_id, trade, decision, market, traceparent)
         finally:
-            self.inflight.get(state.name, {}).pop(trade.token_id, None)
+            if decision.side == "BUY":
+                self.inflight.get(state.name, {}).pop(trade.token_id, None)
+            else:
+                self.exiting.discard((state.name, trade.token_id))
 
     async def _place(
         self,
@@ -311,7 +376,7 @@ class Trader:
         request = OrderRequest(
             strategy=state.name,
             token_id=trade.token_id,
-            side="BUY",
+            side=decision.side,
             price=decision.price,
             shares=decision.shares,
             observed_price=market.last_price,

@@ -34,6 +34,7 @@ class Decision:
     win_probability: float | None = None
     sizing: Sizing | None = None
     inputs: dict[str, Any] = field(default_factory=dict)
+    side: Literal["BUY", "SELL"] = "BUY"  # SELL: an exit (orderflow.signals.exits)
 
     @property
     def accepted(self) -> bool:

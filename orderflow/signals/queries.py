@@ -145,7 +145,7 @@ INSERT INTO orderflow_signals (
     strategy, signal_type, status, reason, chain_id, tx_hash, log_index, wallet_address,
     wallet_score, token_id, market_id, outcome_index, side, trigger_price, confidence,
     win_probability, size_usdc, inputs, traceparent, trade_time, decided_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'BUY', $13, $14, $15, $16, $17, $18,
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $20, $13, $14, $15, $16, $17, $18,
         $19, CASE WHEN $3 = 'PENDING' THEN NULL ELSE clock_timestamp() END)
 ON CONFLICT (strategy, signal_type, chain_id, tx_hash, log_index) DO NOTHING
 RETURNING id
@@ -184,5 +184,6 @@ async def insert_signal(
         decision.inputs,
         traceparent,
         trade.timestamp,
+        decision.side,
     )
     return None if value is None else int(value)

@@ -36,6 +36,7 @@ from orderflow.strategy.settings import StrategySettings
 
 class Reason(StrEnum):
     ACCEPTED = "accepted"
+    EXIT_WITH_LEADER = "exit_with_leader"
     KILLED = "strategy_killed"
     PAUSED = "strategy_paused"
     STALE = "stale"

@@ -178,3 +178,65 @@ async def test_daily_loss_limit_counts_unrealized(
     async with pool.acquire() as conn:
         last = await conn.fetchrow("SELECT status, reason FROM orderflow_signals ORDER BY id DESC")
     assert (last["status"], last["reason"]) == ("SKIPPED", "daily_loss_limit")
+
+
+async def test_exit_with_the_leader_closes_the_position(
+    pool: asyncpg.Pool, make_executor: Callable[..., Executor]
+) -> None:
+    ex = make_executor()
+    await _setup(pool, ex, enableDegenFading=True)
+    async with pool.acquire() as conn:
+        await add_trade(conn, price="0.50")
+        # A panic sell by the degen (the token traded at 0.60 a minute ago): a FADE_DEGEN buy.
+        await add_trade(
+            conn,
+            wallet="0x" + "99" * 20,
+            token_id=TOKEN_NO,
+            price="0.60",
+            outcome_index=1,
+            at=datetime.now(UTC) - timedelta(minutes=1),
+        )
+        await add_trade(
+            conn, wallet=DEGEN, side="SELL", token_id=TOKEN_NO, price="0.45", outcome_index=1
+        )
+    assert await ex.catch_up() == 2
+    async with pool.acquire() as conn:
+        # Someone else selling our token, and the whale selling a token we do not hold: nothing.
+        await add_trade(conn, wallet="0x" + "99" * 20, side="SELL", price="0.55")
+        await add_trade(conn, wallet=WHALE, side="SELL", token_id=333, market=None, price="0.5")
+    assert await ex.catch_up() == 0
+    async with pool.acquire() as conn:
+        await add_trade(conn, wallet=WHALE, side="SELL", price="0.60", usdc="300")
+    assert await ex.catch_up() == 1
+    async with pool.acquire() as conn:
+        exit_sig = await conn.fetchrow("SELECT * FROM orderflow_signals WHERE side = 'SELL'")
+        assert exit_sig["signal_type"] == "FOLLOW_WHALE" and exit_sig["status"] == "EXECUTED"
+        assert exit_sig["inputs"]["exit"]["leader_sell_price"] == "0.6000000000"
+        sell = await conn.fetchrow(
+            "SELECT o.* FROM orderflow_orders o WHERE o.signal_id = $1", exit_sig["id"]
+        )
+        assert sell["side"] == "SELL" and sell["price"] == Decimal("0.59")  # 0.60 - 20 bps, down
+        pos = await conn.fetchrow(
+            "SELECT * FROM orderflow_positions WHERE token_id = $1", Decimal(TOKEN_YES)
+        )
+        buy = await conn.fetchrow(
+            "SELECT * FROM orderflow_fills WHERE side = 'BUY' AND position_id = $1", pos["id"]
+        )
+        assert pos["status"] == "CLOSED" and pos["close_reason"] == "exit" and pos["shares"] == 0
+        proceeds = (buy["shares"] * Decimal("0.59")).quantize(Decimal("0.000001"))
+        assert pos["realized_pnl"] == proceeds - buy["usdc"] - buy["fee"]
+        opener = await conn.fetchval(
+            "SELECT pnl FROM orderflow_signals WHERE id = $1", pos["signal_id"]
+        )
+        assert opener == pos["realized_pnl"]
+        # The faded position is held to resolution whatever the degen does next.
+        await add_trade(
+            conn, wallet=DEGEN, side="SELL", token_id=TOKEN_NO, price="0.44", outcome_index=1
+        )
+    await ex.catch_up()
+    async with pool.acquire() as conn:
+        assert (
+            await conn.fetchval("SELECT count(*) FROM orderflow_positions WHERE status = 'OPEN'")
+            == 1
+        )
+        assert await conn.fetchval("SELECT count(*) FROM orderflow_orders WHERE side = 'SELL'") == 1

@@ -226,3 +226,25 @@ def test_sizing_rounds_to_tick_and_shares_and_adds_fees() -> None:
         0.4, D("0.5"), s, bankroll=D(1000), market_exposure=D(0), tick=D("0.01")
     )
     assert nothing.shares == 0 and nothing.kelly_f < 0
+
+
+def test_exit_decision_follows_only_the_leader_out() -> None:
+    from orderflow.signals.exits import HeldPosition, exit_decision
+
+    held = HeldPosition(TOKEN, D(100), WHALE.address, "FOLLOW_WHALE")
+    sell = trade(side="SELL", price=D("0.70"))
+    m = MarketView(token_id=TOKEN, market_id=MARKET, last_price=D("0.70"))
+    d = exit_decision(sell, held, m, BOOK, SETTINGS, NOW)
+    assert d is not None and d.side == "SELL" and d.reason is Reason.EXIT_WITH_LEADER
+    assert d.shares == D(100) and d.price == D("0.69")
+    assert exit_decision(trade(), held, m, BOOK, SETTINGS, NOW) is None  # a buy
+    other = trade(side="SELL", wallet="0x" + "cc" * 20)
+    assert exit_decision(other, held, m, BOOK, SETTINGS, NOW) is None
+    faded = HeldPosition(TOKEN, D(100), WHALE.address, "FADE_DEGEN")
+    assert exit_decision(sell, faded, m, BOOK, SETTINGS, NOW) is None
+    resolved = MarketView(token_id=TOKEN, market_id=MARKET, last_price=D("0.7"), resolved=True)
+    assert exit_decision(sell, held, resolved, BOOK, SETTINGS, NOW) is None
+    paused = exit_decision(sell, held, m, StrategyBook(D(10_000), paused=True), SETTINGS, NOW)
+    assert paused is not None and paused.accepted  # pausing does not freeze risk
+    killed = exit_decision(sell, held, m, StrategyBook(D(10_000), killed=True), SETTINGS, NOW)
+    assert killed is not None and killed.reason is Reason.KILLED and not killed.accepted

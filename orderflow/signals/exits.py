@@ -1,0 +1,88 @@
+"""Following the leader out: a FOLLOW_WHALE position is sold when the wallet it followed sells.
+
+The entry copied a skilled wallet's judgement that the token is underpriced; when that wallet
+sells the token, the judgement is withdrawn, so the strategy sells its whole position too (an
+exit signal: ``FOLLOW_WHALE`` with side ``SELL``, reason ``exit_with_leader``). The sell is a
+limit at the observed price minus ``paper_slippage_bps``, rounded *down* to the tick.
+
+* paused strategies still exit (pausing stops new positions, it does not freeze risk);
+* killed strategies send nothing: the exit is recorded SKIPPED ``strategy_killed``;
+* a resolved market is not exited: settlement closes the position at its payout.
+
+Positions opened by FADE_DEGEN are held to resolution (the faded wallet's later trades say
+nothing about the bet).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal
+
+from orderflow.signals.decide import Decision
+from orderflow.signals.risk import Reason
+from orderflow.signals.rules import SignalType
+from orderflow.signals.sizing import USDC_STEP, Sizing, dec, fee_per_share
+from orderflow.signals.views import MarketView, StrategyBook, TradeView
+from orderflow.strategy.settings import StrategySettings
+
+_BPS = Decimal(10_000)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldPosition:
+    """An open position and who it followed in (the wallet of the signal that opened it)."""
+
+    token_id: int
+    shares: Decimal
+    leader: str | None
+    signal_type: str | None
+
+
+def exit_price(observed: Decimal, settings: StrategySettings, tick: Decimal) -> Decimal:
+    slipped = observed * (1 - dec(settings.paper_slippage_bps) / _BPS)
+    price = (slipped / tick).to_integral_value(rounding=ROUND_FLOOR) * tick
+    return min(max(price, tick), 1 - tick)
+
+
+def exit_decision(
+    trade: TradeView,
+    held: HeldPosition | None,
+    market: MarketView,
+    book: StrategyBook,
+    settings: StrategySettings,
+    now: datetime,
+) -> Decision | None:
+    """The exit a fill triggers, or None (not our leader selling a token we hold)."""
+    if trade.side != "SELL" or held is None or held.shares <= 0:
+        return None
+    if held.signal_type != SignalType.FOLLOW_WHALE.value or held.leader != trade.wallet:
+        return None
+    if market.resolved:
+        return None
+    inputs = {
+        "exit": {
+            "leader_sell_price": str(trade.price),
+            "leader_sell_size": str(trade.size),
+            "held_shares": str(held.shares),
+            "last_price": None if market.last_price is None else str(market.last_price),
+            "age_secs": round((now - trade.timestamp).total_seconds(), 3),
+        }
+    }
+    signal = SignalType.FOLLOW_WHALE
+    if book.killed:
+        return Decision(signal, "SKIPPED", Reason.KILLED, inputs=inputs, side="SELL")
+    tick = market.tick_size or dec(settings.tick_size)
+    price = exit_price(market.last_price or trade.price, settings, tick)
+    sizing = Sizing(
+        price=price,
+        all_in_price=price - fee_per_share(price, dec(settings.taker_fee_rate)),
+        kelly_f=Decimal(0),
+        stake_usd=Decimal(0),
+        shares=held.shares,
+        size_usdc=(held.shares * price).quantize(USDC_STEP),
+        capped_by=(),
+    )
+    return Decision(
+        signal, "PENDING", Reason.EXIT_WITH_LEADER, sizing=sizing, inputs=inputs, side="SELL"
+    )
