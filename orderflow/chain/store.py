@@ -431,6 +431,7 @@ async def store_batch(
     which a replayable source (a file import, a backfill from the checkpoint) simply redoes.
     """
     async with conn.transaction():
+        await conn.execute(sql.WRITER_LOCK)
         if not synchronous_commit:
             await conn.execute("SET LOCAL synchronous_commit TO off")
         untimed = [
@@ -490,6 +491,7 @@ async def rollback_from(
     """
     stats = RollbackStats()
     async with conn.transaction():
+        await conn.execute(sql.WRITER_LOCK)
         per_wallet = await conn.fetch(sql.DELETE_TRADES, chain_id, block_number)
         stats.trades = sum(r["n"] for r in per_wallet)
         if per_wallet:

@@ -21,7 +21,16 @@ CREATE TEMP TABLE IF NOT EXISTS orderflow_tmp_matches (
     exchange text, exchange_version text, taker_order_hash text, taker_wallet text,
     side text, token_id text, shares bigint, collateral bigint
 ) ON COMMIT DELETE ROWS;
+-- Empty already after a commit; not when store_batch runs twice in one outer transaction.
+DELETE FROM orderflow_tmp_fills;
+DELETE FROM orderflow_tmp_matches;
 """
+
+# One ledger writer at a time per database (transaction-scoped advisory lock): two writers
+# (the listener and a file import, two listener pods) would otherwise upsert the same wallet
+# counters and match links in different orders and could deadlock. Key: b"ordfchai" (the
+# migration lock is b"ordfmigr").
+WRITER_LOCK = f"SELECT pg_advisory_xact_lock({0x6F72_6466_6368_6169})"
 
 FILL_COLUMNS = (
     "tx_hash",

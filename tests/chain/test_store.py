@@ -418,3 +418,44 @@ async def test_rollback_removes_orphaned_blocks_and_rewinds(pool: asyncpg.Pool) 
             )
             == 0
         )
+
+
+async def _wait_until_blocked(pool: asyncpg.Pool, pid: int) -> None:
+    """Poll until backend ``pid`` waits on a lock (advisory or row): no fixed sleeps."""
+    import asyncio
+
+    for _ in range(600):
+        waiting = await pool.fetchval(
+            "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid
+        )
+        if waiting:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the second writer never blocked")
+
+
+async def test_concurrent_writers_queue_instead_of_deadlocking(pool: asyncpg.Pool) -> None:
+    """Writer A holds rows of a batch; writer B stores an overlapping batch in reverse order;
+    A then stores more rows that B would have locked. Without the writer lock this is a
+    deadlock (PostgreSQL aborts one); with it B waits for A, and every log is stored once."""
+    import asyncio
+
+    logs = [log for tx in range(20) for log in match_tx(2 + tx, 100 + tx)]
+    async with pool.acquire() as a, pool.acquire() as b:
+        b_pid = await b.fetchval("SELECT pg_backend_pid()")
+        async with a.transaction():
+            await store_batch(a, decode_batch(logs[:30], 137), chain_id=137)
+            task = asyncio.create_task(
+                store_batch(b, decode_batch(list(reversed(logs[20:])), 137), chain_id=137)
+            )
+            await _wait_until_blocked(pool, b_pid)
+            await store_batch(a, decode_batch(logs[30:40], 137), chain_id=137)
+        stats = await task
+        # B's 60 logs hold 45 fills: 15 that A stored first, 30 only B has
+        assert (stats.trades, stats.duplicate_trades) == (30, 15)
+        assert await a.fetchval("SELECT count(*) FROM orderflow_trades") == 60
+        assert await a.fetchval("SELECT sum(total_trades) FROM orderflow_wallet_stats") == 60
+        assert (
+            await a.fetchval("SELECT count(*) FROM orderflow_trades WHERE match_log_index IS NULL")
+            == 0
+        )
