@@ -151,7 +151,7 @@ def _untimed(ref: LogRef, chain_id: int, kind: str) -> DeadLetter:
         log_index=ref.log_index,
         block_number=ref.block_number,
         address=ref.address,
-        topic0=(ref.raw or {}).get("topics", [None])[0] if ref.raw else None,
+        topic0=str(ref.raw["topics"][0]).lower() if ref.raw else None,  # decoded: it exists
     )
 
 
