@@ -76,7 +76,7 @@ def _chunks(
     path: Path, batch_size: int, chain_id: int, addresses: ChainAddresses
 ) -> Generator[_Chunk, None, None]:
     """Read, parse and decode ``batch_size`` lines at a time (runs in a worker thread)."""
-    with path.open("r", encoding="utf-8", errors="replace") as fh:
+    with path.open("r", encoding="utf-8-sig", errors="replace") as fh:  # BOM-tolerant
         number = 0
         while True:
             raws: list[object] = []

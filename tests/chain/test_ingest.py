@@ -205,3 +205,10 @@ async def test_ingest_logs_from_memory(pool: asyncpg.Pool) -> None:
     assert (report.batches, report.stored.trades, report.stored.matches) == (6, 9, 3)
     assert report.logs_per_sec > 0
     assert "9 trades stored" in report.summary()
+
+
+async def test_bom_and_crlf_are_tolerated(pool: asyncpg.Pool, tmp_path: Path) -> None:
+    path = tmp_path / "windows.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + SAMPLE.read_text().replace("\n", "\r\n").encode())
+    report = await ingest_file(pool, path, chain_id=137)
+    assert (report.lines, report.malformed_lines, report.stored.trades) == (17, 0, 9)
