@@ -20,6 +20,8 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Literal, Protocol
 
 from orderflow.signals import StrategyBook, classify, evaluate
+from orderflow.signals.decide import Decision
+from orderflow.signals.exits import HeldPosition, exit_decision
 from orderflow.signals.risk import book_gates, market_gates
 from orderflow.signals.sizing import SHARE_STEP, dec, entry_price, fee_per_share
 from orderflow.signals.views import MarketView, TradeView, WalletView
@@ -64,14 +66,19 @@ class Follower(Protocol):
 
 
 class StrategyFollower:
-    """The strategy under test: the executor's pure pipeline, unchanged."""
+    """The strategy under test: the executor's pure pipeline, unchanged.
+
+    Like the executor, a SELL by the wallet a FOLLOW_WHALE position followed in is first offered
+    to :func:`orderflow.signals.exits.exit_decision` (sell the position too); any other fill goes
+    to :func:`orderflow.signals.evaluate`.
+    """
 
     def __init__(self, settings: StrategySettings, name: str = "strategy") -> None:
         self.name = name
         self.settings = settings
 
     def wants(self, trade: TradeView, wallet: WalletView, market: MarketView) -> bool:
-        return classify(trade, wallet, market, self.settings) is not None
+        return trade.side == "SELL" or classify(trade, wallet, market, self.settings) is not None
 
     def decide(
         self,
@@ -82,18 +89,28 @@ class StrategyFollower:
         now: datetime,
         leaders: Leaders,
     ) -> Intent | None:
+        lead = leaders.get(trade.token_id) if trade.side == "SELL" else None
+        position = book.open_positions.get(trade.token_id)
+        if lead is not None and position is not None:
+            held = HeldPosition(trade.token_id, position.shares, lead[0], lead[1])
+            exit_ = exit_decision(trade, held, market, book, self.settings, now)
+            if exit_ is not None:
+                return _intent(exit_)
         decision = evaluate(trade, wallet, market, book, self.settings, now)
-        if decision is None:
-            return None
-        return Intent(
-            signal_type=decision.signal_type.value,
-            accepted=decision.accepted,
-            reason=decision.reason.value,
-            shares=decision.shares,
-            price=decision.price,
-            confidence=decision.confidence,
-            win_probability=decision.win_probability,
-        )
+        return None if decision is None else _intent(decision)
+
+
+def _intent(decision: Decision) -> Intent:
+    return Intent(
+        signal_type=decision.signal_type.value,
+        accepted=decision.accepted,
+        reason=decision.reason.value,
+        shares=decision.shares,
+        price=decision.price,
+        confidence=decision.confidence,
+        win_probability=decision.win_probability,
+        side=decision.side,
+    )
 
 
 def in_random_subset(address: str, seed: int, share: float) -> bool:

@@ -135,3 +135,24 @@ async def test_fills_of_unknown_tokens_stay_open_and_are_marked(pool: asyncpg.Po
     assert (strategy.executed, strategy.positions_closed, strategy.positions_open) == (1, 0, 1)
     shares = _kelly_shares(Decimal("0.50"), Decimal("0.41"))
     assert strategy.pnl == shares * (Decimal("0.50") - Decimal("0.41"))  # marked at 0.50
+
+
+async def test_strategy_exits_when_its_leader_sells(pool: asyncpg.Pool) -> None:
+    """The executor's exit rule, replayed: the followed wallet sells, so does the strategy."""
+    h = History()
+    market = h.market("exit")
+    h.trade(WHALE, market, 0, "BUY", "0.40", "500", T0 + timedelta(hours=1))
+    h.trade(WHALE, market, 0, "SELL", "0.55", "500", T0 + timedelta(hours=5))
+    h.resolve(market, 1, T0 + timedelta(days=2))  # YES loses: holding on would have cost all
+    await h.store(pool)
+    options = BacktestOptions(start=T0, end=T0 + timedelta(days=3), step_secs=86_400)
+    async with pool.acquire() as conn:
+        report = await run_backtest(conn, SETTINGS, options, fixed_scores)
+    assert report is not None
+    entry, exit_ = report.result.runs[0].book.signals
+    assert (entry.side, exit_.side, exit_.reason) == ("BUY", "SELL", "exit_with_leader")
+    # Sold at 0.55 less 20 bps, rounded down to the tick: 0.54.
+    assert exit_.price == Decimal("0.54") and exit_.shares == entry.shares
+    assert entry.close_reason == "exit" and entry.closed_at == T0 + timedelta(hours=5)
+    assert entry.pnl == entry.shares * (Decimal("0.54") - Decimal("0.41"))
+    assert report.strategy.pnl == entry.pnl and report.strategy.positions_open == 0
