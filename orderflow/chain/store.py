@@ -109,6 +109,9 @@ class _Times:
     def __init__(self, known: dict[int, tuple[str, int]]) -> None:
         self.known = known  # block number -> (hash, epoch)
         self.memo: dict[datetime, int] = {}
+        # Logs that lacked a timestamp and got their block's: an earlier batch may have
+        # dead-lettered the very same raw object while the block was still unknown.
+        self.resolved: list[Mapping[str, Any]] = []
 
     def epoch(self, ref: LogRef) -> int | None:
         ts = ref.timestamp
@@ -120,6 +123,8 @@ class _Times:
                 return value
         hit = self.known.get(ref.block_number)
         if hit is not None and hit[0] == ref.block_hash:
+            if ref.raw is not None:
+                self.resolved.append(ref.raw)
             return hit[1]
         return None
 
@@ -462,6 +467,9 @@ async def store_batch(
         if new_tokens:
             await w.backfill_markets(new_tokens)
         await w.resolutions(batch)
+        if times.resolved:  # stored now: their old "no blockTimestamp" dead letters are moot
+            digests = list({dead_letter_key(raw)[0] for raw in times.resolved})
+            await conn.execute(sql.DELETE_RESOLVED_DEAD_LETTERS, digests)
         if w.dead:
             await _insert_dead_letters(conn, chain_id, w.dead)
         if checkpoint is not None:

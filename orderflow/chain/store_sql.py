@@ -182,6 +182,11 @@ ON CONFLICT (raw_sha256) DO UPDATE
    SET times_seen = d.times_seen + 1, reason = EXCLUDED.reason
 """
 
+DELETE_RESOLVED_DEAD_LETTERS = """
+DELETE FROM orderflow_dead_letters
+ WHERE raw_sha256 = ANY($1::text[]) AND reason LIKE '%has no blockTimestamp%'
+"""
+
 UPSERT_BLOCKS = """
 INSERT INTO orderflow_blocks (chain_id, block_number, block_hash, parent_hash, timestamp)
 SELECT $1, b.number, b.hash, b.parent, b.ts

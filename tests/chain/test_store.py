@@ -309,6 +309,7 @@ async def test_missing_timestamps_come_from_blocks_or_become_dead_letters(
         await store_batch(conn, decode_batch([], 137), chain_id=137, blocks=[later])
         again = await store_batch(conn, decode_batch(logs, 137), chain_id=137)
         assert again.trades == 3 and again.dead_letters == 0
+        assert await conn.fetchval("SELECT count(*) FROM orderflow_dead_letters") == 0
         assert (
             await conn.fetchval(
                 "SELECT count(*) FROM orderflow_trades WHERE timestamp = '2026-05-01T00:00:02Z'"
