@@ -70,10 +70,14 @@ def test_demo_small_runs_end_to_end(
             positions = await conn.fetchval(
                 "SELECT count(*) FROM orderflow_positions WHERE strategy = 'demo'"
             )
+            entries = await conn.fetchval(
+                "SELECT count(*) FROM orderflow_signals WHERE strategy = 'demo' "
+                "AND status = 'EXECUTED' AND side = 'BUY'"
+            )
         finally:
             await conn.close()
         assert trades > 1000 and scored > 50 and strategy == 1
-        assert positions == executed
+        assert positions == entries  # one position per executed entry; exits close them
         match = re.search(r"strategy\s+(\d+)\s+(\d+)", text)
         assert match is not None and int(match.group(2)) == executed
 
