@@ -28,12 +28,12 @@ def ensure_server(data_dir: Path, *, dbname: str = EMBEDDED_DB_NAME) -> str:
 
     Blocking: call it before the event loop does real work, or in a thread.
     """
-    import pgserver
-
     pgdata = pgdata_dir(data_dir)
     pgdata.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR in containers
+        import pgserver
+
         try:
             server = pgserver.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
         except Exception as exc:  # pgserver raises bare exceptions with the pg_ctl output

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -32,20 +34,26 @@ def _with_database(dsn: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """DSN of a maintenance database on the test server."""
+def pg_server_dsn() -> Iterator[str]:
+    """DSN of a maintenance database on the test server.
+
+    The embedded server's data lives in its own ``mkdtemp`` directory, not under pytest's
+    basetemp: pytest prunes older sessions' basetemps, which would pull the data directory from
+    under a concurrently running session.
+    """
     url = os.environ.get("DATABASE_URL")
     if url:
         yield url
         return
     import pgserver
 
-    pgdata = tmp_path_factory.mktemp("pg") / "pgdata"
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    root = Path(tempfile.mkdtemp(prefix="orderflow-test-pg-"))
+    server = pgserver.get_server(root / "pgdata", cleanup_mode="stop")
     try:
         yield str(server.get_uri("postgres"))
     finally:
         server.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 async def _recreate_template(admin_dsn: str) -> None:
