@@ -6,7 +6,7 @@ The run builds temporary tables inside one transaction (dropped on commit):
     rep_last_price  last traded price of every token still held in an unresolved market
     rep_wallets     one row per wallet: the statistics and the factor inputs (``idx`` = 0..n-1)
     rep_scores      factor values, score and tier per ``idx``, computed in numpy and sent back
-    rep_final       rep_wallets + rep_scores + the factors JSON, ready to persist
+    rep_final       view: rep_wallets + rep_scores + the factors JSON, ready to persist
 
 **The as_of gate.** :data:`GATED_TRADES` and :data:`GATED_OUTCOMES` are the only way any
 statement here reads ``orderflow_trades`` and ``orderflow_market_outcomes``: trades with
@@ -115,11 +115,11 @@ WITH agg AS (
            least(j.bought, j.sold) AS matched
       FROM judged j
 )
-SELECT v.wallet_address, v.token_id, v.market_id, v.outcome_index, v.fills, v.volume,
-       v.bought, v.paid, v.bought_gross, v.paid_gross, v.sold, v.received, v.fees,
+-- Only what later statements read (a narrow table is cheaper to write and re-read).
+SELECT v.wallet_address, v.token_id, v.market_id, v.fills, v.volume, v.paid, v.fees,
        v.first_at, v.last_at, v.problem,
        CASE WHEN v.problem IS NOT NULL THEN v.payouts_text END AS problem_payouts,
-       v.resolved_at, v.payout, v.held,
+       v.payout, v.held,
        CASE WHEN v.payout IS NULL THEN NULL
             WHEN v.bought >= v.sold THEN v.received - v.paid + v.held * v.payout
             ELSE v.received * v.bought / v.sold - v.paid
@@ -237,35 +237,51 @@ SELECT (s.idx - 1)::int AS idx, s.wilson_lower, s.wilson_upper,
                             idx)
 """
 
-# $1..$5 = weights (win rate, profit factor, consistency, volume, timing).
-FINAL = """
-CREATE TEMP TABLE rep_final ON COMMIT DROP AS
+_FINAL = """
+CREATE TEMP VIEW rep_final AS
 SELECT w.*, s.score, s.tier, s.edge AS edge_shrunk, s.edge_se, s.f_cons, s.f_timing,
        jsonb_build_object(
            'score', s.score, 'raw_score', round(s.raw_score::numeric, 4), 'capped', s.cap,
            'win_rate', jsonb_build_object(
-               'value', s.f_win, 'weight', $1::float8, 'points', 10 * $1::float8 * s.f_win,
+               'value', s.f_win, 'weight', {W1}, 'points', 10 * {W1} * s.f_win,
                'wins', w.wins, 'losses', w.losses,
                'wilson_lower', s.wilson_lower, 'wilson_upper', s.wilson_upper),
            'profit_factor', jsonb_build_object(
-               'value', s.f_pf, 'weight', $2::float8, 'points', 10 * $2::float8 * s.f_pf,
+               'value', s.f_pf, 'weight', {W2}, 'points', 10 * {W2} * s.f_pf,
                'gross_profit', w.gross_profit, 'gross_loss', w.gross_loss,
                'shrunk', s.pf_shrunk),
            'consistency', jsonb_build_object(
-               'value', s.f_cons, 'weight', $3::float8, 'points', 10 * $3::float8 * s.f_cons,
+               'value', s.f_cons, 'weight', {W3}, 'points', 10 * {W3} * s.f_cons,
                'markets', w.return_n, 'mean_return', w.return_mean, 'sd_return', w.return_sd,
                'sharpe_shrunk', s.sharpe_shrunk),
            'volume', jsonb_build_object(
-               'value', s.f_vol, 'weight', $4::float8, 'points', 10 * $4::float8 * s.f_vol,
+               'value', s.f_vol, 'weight', {W4}, 'points', 10 * {W4} * s.f_vol,
                'volume_usdc', w.volume),
            'timing', jsonb_build_object(
-               'value', s.f_timing, 'weight', $5::float8, 'points', 10 * $5::float8 * s.f_timing,
+               'value', s.f_timing, 'weight', {W5}, 'points', 10 * {W5} * s.f_timing,
                'edge', s.edge, 'edge_raw', w.edge_mean, 'edge_se', s.edge_se,
                'resolved_buys', w.edge_n)
        ) AS factors
   FROM rep_wallets w
   JOIN rep_scores s ON s.idx = w.idx
 """
+
+
+def final_view(weights: dict[str, float]) -> str:
+    """``rep_final``: a view (not a table) so the factors JSON is only built for the rows a
+    statement actually writes -- every wallet in the upsert, changed ones in the history.
+    Weights are inlined as float literals (views take no parameters)."""
+    return _FINAL.format(
+        W1=f"{float(weights['win_rate'])!r}::float8",
+        W2=f"{float(weights['profit_factor'])!r}::float8",
+        W3=f"{float(weights['consistency'])!r}::float8",
+        W4=f"{float(weights['volume'])!r}::float8",
+        W5=f"{float(weights['timing'])!r}::float8",
+    )
+
+
+# Views are not dropped on commit like the temp tables they read: drop it explicitly.
+DROP_FINAL = "DROP VIEW IF EXISTS rep_final"
 
 # $1 = computed_at. Before the upsert: a snapshot only where score or tier changes.
 HISTORY = """

@@ -137,15 +137,7 @@ async def _build(
         cap,
         tier,
     )
-    w = weights(settings)
-    await conn.execute(
-        q.FINAL,
-        w["win_rate"],
-        w["profit_factor"],
-        w["consistency"],
-        w["volume"],
-        w["timing"],
-    )
+    await conn.execute(q.final_view(weights(settings)))
     watch.lap("score")
     return n
 
@@ -178,6 +170,7 @@ async def compute_scores(
         cutoff = await _as_of(conn, as_of)
         await _build(conn, cutoff, settings)
         rows = await conn.fetch(q.SCORE_ROWS)
+        await conn.execute(q.DROP_FINAL)
     return {
         r["wallet_address"]: WalletScore(
             wallet_address=r["wallet_address"],
@@ -227,6 +220,7 @@ async def run_reputation(
             r["tier"]: r["n"]
             for r in await conn.fetch("SELECT tier, count(*) AS n FROM rep_final GROUP BY tier")
         }
+        await conn.execute(q.DROP_FINAL)
     summary = RunSummary(
         as_of=cutoff,
         computed_at=computed_at,
