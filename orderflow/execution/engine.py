@@ -38,15 +38,17 @@ from orderflow.execution.orders import OrderDesk
 from orderflow.execution.performance import update_performance
 from orderflow.execution.positions import settle_resolved
 from orderflow.execution.settings import ExecutorSettings
-from orderflow.execution.strategies import Change, StrategyRegistry
+from orderflow.execution.strategies import Change, StrategyRegistry, StrategyState
 from orderflow.execution.trading import Trader
 from orderflow.signals import queries as signal_queries
+from orderflow.signals.views import TradeView
 
 log = logging.getLogger(__name__)
 
 TRADES_CHANNEL = "orderflow_trades"
 STRATEGIES_CHANNEL = "orderflow_strategies"
 LOCK_CHECK_SECS = 1.0
+MAX_GAP_IDS = 10_000  # a larger jump in ids is not waited for id by id
 # What a lost or restarted database looks like from asyncpg (a session killed while idle can
 # surface as InternalClientError on its next use).
 DB_ERRORS = (
@@ -86,6 +88,9 @@ class Executor:
         self._wake = asyncio.Event()
         self._trades_notified = False
         self._strategy_names: set[str] = set()
+        self._gaps: dict[int, float] = {}  # trade ids skipped over -> when first noticed
+        self._max_seen = 0
+        self._swept = False
 
     # ---------------------------------------------------------------- notifications
 
@@ -158,6 +163,10 @@ class Executor:
             await self.desk.reconcile(intents=True)
             await self.trader.open_connection(self.dsn)
             self.trader.start_worker()
+            self._gaps.clear()
+            self._swept = False
+            active = self.registry.active()
+            self._max_seen = min((st.cursor for st in active), default=0)
             self.is_leader = True
             self.leading.set()
             await self.beat()
@@ -217,22 +226,60 @@ class Executor:
 
     # ---------------------------------------------------------------- steps
 
+    def _note_ids(self, trades: list[TradeView]) -> None:
+        """Remember ids skipped over: they may belong to transactions that commit later."""
+        now = time.monotonic()
+        for trade in trades:
+            tid = trade.id or 0
+            if tid > self._max_seen + 1:
+                missing = range(self._max_seen + 1, tid)
+                if len(missing) <= MAX_GAP_IDS:
+                    self._gaps.update(dict.fromkeys(missing, now))
+            self._gaps.pop(tid, None)
+            self._max_seen = max(self._max_seen, tid)
+
+    async def _sweep(self, strategies: list[StrategyState]) -> int:
+        """Evaluate trades that filled a gap in the ids seen so far (late commits)."""
+        horizon = time.monotonic() - self.settings.late_commit_secs
+        for tid in [t for t, seen in self._gaps.items() if seen < horizon]:
+            del self._gaps[tid]  # never committed (rolled back): give up on it
+        if not self._gaps:
+            return 0
+        async with self.trader.connection() as conn:
+            late = await signal_queries.trades_by_id(conn, self._gaps)
+        for trade in late:
+            self._gaps.pop(trade.id or 0, None)
+        return await self.trader.process(late, strategies, self.clock(), replay=True)
+
     async def catch_up(self, *, sweep: bool = False) -> int:
-        """Evaluate every trade past the strategies' cursors; returns new signals."""
+        """Evaluate every trade past the strategies' cursors; returns new signals.
+
+        ``sweep``: also evaluate trades that committed late below the cursor — at the first
+        catch-up of a leadership the recent window below the cursor (nothing is known about it
+        yet), afterwards only the ids this executor saw skipped.
+        """
         strategies = self.registry.active()
         if not strategies:
             return 0
         created = 0
         after = min(st.cursor for st in strategies)
+        self._max_seen = max(self._max_seen, after)
         if sweep and self.settings.late_commit_secs > 0:
-            async with self.trader.connection() as conn:
-                late = await signal_queries.late_trades(conn, after, self.settings.late_commit_secs)
-            created += await self.trader.process(late, strategies, self.clock(), replay=True)
+            if not self._swept:
+                async with self.trader.connection() as conn:
+                    late = await signal_queries.late_trades(
+                        conn, after, self.settings.late_commit_secs
+                    )
+                created += await self.trader.process(late, strategies, self.clock(), replay=True)
+                self._swept = True
+            else:
+                created += await self._sweep(strategies)
         while True:
             async with self.trader.connection() as conn:
                 trades = await signal_queries.new_trades(conn, after, self.settings.batch_size)
             if not trades:
                 break
+            self._note_ids(trades)
             created += await self.trader.process(trades, strategies, self.clock())
             after = trades[-1].id or after
             if len(trades) < self.settings.batch_size:

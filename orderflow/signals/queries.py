@@ -32,13 +32,23 @@ SELECT {_TRADE_COLUMNS}
  LIMIT $2
 """
 
-# Trades at or below the cursor inserted recently: a transaction that took an id before a
-# later one but committed after it is caught here (its signals are deduplicated by the UNIQUE key).
+# Trades just at or below the cursor inserted recently (start-up sweep): a transaction that took
+# an id before a later one but committed after it is caught here; signals of trades seen before
+# are deduplicated by the UNIQUE key. Bounded by id so it stays an index range scan.
 _LATE_TRADES = f"""
 SELECT {_TRADE_COLUMNS}
   FROM orderflow_trades t
   LEFT JOIN orderflow_tokens tok ON tok.token_id = t.token_id
- WHERE t.id <= $1 AND t.inserted_at >= clock_timestamp() - make_interval(secs => $2)
+ WHERE t.id <= $1 AND t.id > $1 - $3
+   AND t.inserted_at >= clock_timestamp() - make_interval(secs => $2)
+ ORDER BY t.id
+"""
+
+_TRADES_BY_ID = f"""
+SELECT {_TRADE_COLUMNS}
+  FROM orderflow_trades t
+  LEFT JOIN orderflow_tokens tok ON tok.token_id = t.token_id
+ WHERE t.id = ANY($1::bigint[])
  ORDER BY t.id
 """
 
@@ -67,9 +77,14 @@ async def new_trades(conn: asyncpg.Connection, after_id: int, limit: int) -> lis
 
 
 async def late_trades(
-    conn: asyncpg.Connection, upto_id: int, lookback_secs: float
+    conn: asyncpg.Connection, upto_id: int, lookback_secs: float, max_ids: int = 10_000
 ) -> list[TradeView]:
-    return [_trade(r) for r in await conn.fetch(_LATE_TRADES, upto_id, lookback_secs)]
+    rows = await conn.fetch(_LATE_TRADES, upto_id, lookback_secs, max_ids)
+    return [_trade(r) for r in rows]
+
+
+async def trades_by_id(conn: asyncpg.Connection, ids: Iterable[int]) -> list[TradeView]:
+    return [_trade(r) for r in await conn.fetch(_TRADES_BY_ID, sorted(ids))]
 
 
 def _float(value: Any) -> float | None:

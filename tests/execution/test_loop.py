@@ -220,3 +220,31 @@ async def test_leader_that_loses_its_session_steps_down_and_recovers(
             assert rows[0]["status"] == "EXECUTED" and ex.is_leader
     finally:
         await own_pool.close()
+
+
+async def test_a_trade_committed_after_a_later_id_is_not_missed(
+    pool: asyncpg.Pool, make_executor: Callable[..., Executor]
+) -> None:
+    await _base(pool)
+    ex = make_executor(EXECUTOR_POLL_INTERVAL_SECS=0.3)
+    async with running(ex):
+        await leading(ex)
+        slow = await pool.acquire()
+        try:
+            tx = slow.transaction()
+            await tx.start()
+            # Another wallet: the wallet-stats trigger would otherwise serialise the two inserts.
+            other = "0x" + "a2" * 20
+            await add_wallet(slow, other, 8.5)
+            early_id = await add_trade(slow, wallet=other, token_id=TOKEN_NO, outcome_index=1)
+            async with pool.acquire() as conn:
+                late_id = await add_trade(conn)  # a higher id, committed first
+            assert late_id > early_id
+            await wait_for(_signals(pool))
+            assert ex.registry.states["alpha"].cursor >= late_id
+            await tx.commit()
+        finally:
+            await pool.release(slow)
+        rows = await wait_for(_signals(pool, f"token_id = {TOKEN_NO}"))
+        assert rows[0]["status"] == "EXECUTED"
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_signals") == 2
