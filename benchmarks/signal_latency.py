@@ -145,7 +145,8 @@ async def run_mode(
         rows = await feeder.fetch(
             "SELECT EXTRACT(EPOCH FROM s.created_at - t.inserted_at) * 1000 AS ms"
             " FROM orderflow_signals s JOIN orderflow_trades t"
-            " ON t.tx_hash = s.tx_hash AND t.log_index = s.log_index WHERE t.id > $1",
+            " ON t.tx_hash = s.tx_hash AND t.log_index = s.log_index WHERE t.id > $1"
+            " ORDER BY t.id",
             first,
         )
         return [float(r["ms"]) for r in rows]
