@@ -240,3 +240,36 @@ async def test_exit_with_the_leader_closes_the_position(
             == 1
         )
         assert await conn.fetchval("SELECT count(*) FROM orderflow_orders WHERE side = 'SELL'") == 1
+
+
+async def test_several_strategies_each_with_own_settings_bankroll_and_pnl(
+    pool: asyncpg.Pool, make_executor: Callable[..., Executor]
+) -> None:
+    ex = make_executor()
+    async with pool.acquire() as conn:
+        await add_strategy(conn, "small", bankrollUsd=2000.0, maxPositionUsd=500.0)
+        await add_strategy(conn, "picky", minWhaleScore=9.0)
+        await add_strategy(
+            conn, "big", bankrollUsd=50_000.0, maxPositionUsd=5000.0, maxMarketExposureUsd=10_000.0
+        )
+        await add_token(conn, TOKEN_YES, MARKET, 0)
+        await add_wallet(conn, WHALE, 8.5, edge=0.10, edge_se=0.02)
+        await ex.registry.refresh(conn)
+        await add_trade(conn, price="0.50")
+    assert await ex.catch_up() == 2
+    async with pool.acquire() as conn:
+        sizes = dict(
+            await conn.fetch(
+                "SELECT strategy, size_usdc FROM orderflow_signals WHERE status = 'EXECUTED'"
+            )
+        )
+        assert set(sizes) == {"small", "big"}  # "picky" follows only scores >= 9
+        assert sizes["big"] > sizes["small"] * 20  # Kelly on each bankroll
+        await resolve(conn, MARKET, ["1", "0"])
+    await ex.maintenance()
+    async with pool.acquire() as conn:
+        perf = {r["strategy"]: r for r in await conn.fetch("SELECT * FROM orderflow_performance")}
+    assert set(perf) == {"small", "picky", "big"}
+    assert perf["picky"]["trades"] == 0 and perf["picky"]["realized_pnl"] == 0
+    assert perf["big"]["realized_pnl"] > perf["small"]["realized_pnl"] > 0
+    assert perf["small"]["equity"] == Decimal(2000) + perf["small"]["realized_pnl"]
