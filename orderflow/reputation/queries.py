@@ -115,20 +115,25 @@ WITH agg AS (
            least(j.bought, j.sold) AS matched
       FROM judged j
 )
--- Only what later statements read (a narrow table is cheaper to write and re-read).
-SELECT v.wallet_address, v.token_id, v.market_id, v.fills, v.volume, v.paid, v.fees,
+-- Only what later statements read (a narrow table is cheaper to write and re-read). Money
+-- leaves this statement as int8 micro-USDC (_u), each position rounded to the chain's unit,
+-- so the aggregations below add integers, not NUMERICs.
+SELECT v.wallet_address, v.token_id, v.market_id, v.fills,
+       (v.volume * 1000000)::int8 AS volume_u,
+       (v.paid * 1000000)::int8 AS paid_u,
+       (v.fees * 1000000)::int8 AS fees_u,
        v.first_at, v.last_at, v.problem,
        CASE WHEN v.problem IS NOT NULL THEN v.payouts_text END AS problem_payouts,
        v.payout, v.held,
-       CASE WHEN v.payout IS NULL THEN NULL
-            WHEN v.bought >= v.sold THEN v.received - v.paid + v.held * v.payout
-            ELSE v.received * v.bought / v.sold - v.paid
-       END AS pnl,
-       CASE WHEN v.payout IS NOT NULL OR v.matched = 0 THEN 0
-            ELSE v.received * v.matched / v.sold - v.paid * v.matched / v.bought
-       END AS realized_open,
-       CASE WHEN v.payout IS NULL AND v.bought > 0 THEN v.paid * v.held / v.bought ELSE 0
-       END AS basis_open,
+       (CASE WHEN v.payout IS NULL THEN NULL
+             WHEN v.bought >= v.sold THEN v.received - v.paid + v.held * v.payout
+             ELSE v.received * v.bought / v.sold - v.paid
+        END * 1000000)::int8 AS pnl_u,
+       (CASE WHEN v.payout IS NOT NULL OR v.matched = 0 THEN 0
+             ELSE v.received * v.matched / v.sold - v.paid * v.matched / v.bought
+        END * 1000000)::int8 AS realized_open_u,
+       (CASE WHEN v.payout IS NULL AND v.bought > 0 THEN v.paid * v.held / v.bought ELSE 0
+        END * 1000000)::int8 AS basis_open_u,
        CASE WHEN v.payout IS NOT NULL AND v.bought_gross > 0
             THEN v.payout::float8 - v.paid_gross::float8 / v.bought_gross::float8 END AS edge,
        CASE WHEN v.payout IS NULL THEN NULL
@@ -151,22 +156,24 @@ SELECT h.token_id, lp.price
 WALLETS = """
 CREATE TEMP TABLE rep_wallets ON COMMIT DROP AS
 WITH wm AS (
-    -- one row per (wallet, market): hash aggregation only, no sort; market NULL = unknown token
+    -- one row per (wallet, market): hash aggregation only, no sort; market NULL = unknown token.
+    -- pnl and cost are micro-USDC here (their ratio is unit-free).
     SELECT p.wallet_address, p.market_id,
            sum(p.fills) AS fills,
-           sum(p.volume) AS volume,
+           sum(p.volume_u) AS volume_u,
            min(p.first_at) AS first_at,
            max(p.last_at) AS last_at,
-           sum(p.fees) AS fees,
-           sum(coalesce(p.pnl, p.realized_open)) AS realized,
+           sum(p.fees_u) AS fees_u,
+           sum(coalesce(p.pnl_u, p.realized_open_u)) AS realized_u,
            sum(CASE WHEN p.payout IS NULL AND p.held > 0
-                    THEN p.held * coalesce(lp.price, 0) - p.basis_open ELSE 0 END) AS unrealized,
+                    THEN (p.held * coalesce(lp.price, 0) * 1000000)::int8 - p.basis_open_u
+                    ELSE 0 END) AS unrealized_u,
            count(*) FILTER (WHERE p.payout IS NULL AND p.held > 0) AS open_positions,
            count(p.edge) AS edge_n,
            sum(p.edge) AS edge_sum,
            sum(p.edge * p.edge) AS edge_sq,
-           sum(p.pnl) AS pnl,
-           sum(p.paid) FILTER (WHERE p.payout IS NOT NULL) AS cost,
+           sum(p.pnl_u) AS pnl,
+           sum(p.paid_u) FILTER (WHERE p.payout IS NOT NULL) AS cost,
            min(p.first_at) FILTER (WHERE p.payout IS NOT NULL) AS resolved_first_at,
            max(p.exited_at) AS exited_at
       FROM rep_positions p
@@ -176,13 +183,13 @@ WITH wm AS (
 SELECT (row_number() OVER () - 1)::int AS idx,
        wallet_address,
        sum(fills) AS total_trades,
-       sum(volume) AS volume,
+       sum(volume_u) / 1000000 AS volume,
        count(market_id) AS markets_traded,
        min(first_at) AS first_at,
        max(last_at) AS last_at,
-       sum(fees) AS fees,
-       sum(realized) AS realized_pnl,
-       sum(unrealized) AS unrealized_pnl,
+       sum(fees_u) / 1000000 AS fees,
+       sum(realized_u) / 1000000 AS realized_pnl,
+       sum(unrealized_u) / 1000000 AS unrealized_pnl,
        sum(open_positions) AS open_positions,
        sum(edge_n) AS edge_n,
        sum(edge_sum) / nullif(sum(edge_n), 0) AS edge_mean,
@@ -191,10 +198,10 @@ SELECT (row_number() OVER () - 1)::int AS idx,
        count(pnl) AS resolved,
        count(*) FILTER (WHERE pnl > 0) AS wins,
        count(*) FILTER (WHERE pnl < 0) AS losses,
-       coalesce(sum(pnl) FILTER (WHERE pnl > 0), 0) AS gross_profit,
-       coalesce(-sum(pnl) FILTER (WHERE pnl < 0), 0) AS gross_loss,
-       sum(pnl) AS resolved_pnl,
-       sum(cost) AS resolved_cost,
+       coalesce(sum(pnl) FILTER (WHERE pnl > 0), 0) / 1000000 AS gross_profit,
+       coalesce(-sum(pnl) FILTER (WHERE pnl < 0), 0) / 1000000 AS gross_loss,
+       sum(pnl) / 1000000 AS resolved_pnl,
+       sum(cost) / 1000000 AS resolved_cost,
        count(*) FILTER (WHERE pnl IS NOT NULL AND cost > 0) AS return_n,
        avg(pnl::float8 / cost::float8) FILTER (WHERE pnl IS NOT NULL AND cost > 0) AS return_mean,
        stddev_samp(pnl::float8 / cost::float8) FILTER (WHERE pnl IS NOT NULL AND cost > 0)
@@ -344,6 +351,17 @@ ON CONFLICT (wallet_address) DO UPDATE SET
     fees_paid = EXCLUDED.fees_paid,
     open_positions = EXCLUDED.open_positions,
     as_of = EXCLUDED.as_of
+-- A wallet whose figures did not change is not rewritten (most wallets between two hourly
+-- runs): its computed_at / as_of say when its values were last (re)computed differently.
+WHERE (ws.total_trades, ws.total_volume_usdc, ws.markets_traded, ws.resolved_positions,
+       ws.realized_pnl, ws.unrealized_pnl, ws.fees_paid, ws.open_positions, ws.first_trade_at,
+       ws.last_trade_at, ws.reputation_score, ws.trader_tier, ws.factors)
+      IS DISTINCT FROM
+      (EXCLUDED.total_trades, EXCLUDED.total_volume_usdc, EXCLUDED.markets_traded,
+       EXCLUDED.resolved_positions, EXCLUDED.realized_pnl, EXCLUDED.unrealized_pnl,
+       EXCLUDED.fees_paid, EXCLUDED.open_positions, EXCLUDED.first_trade_at,
+       EXCLUDED.last_trade_at, EXCLUDED.reputation_score, EXCLUDED.trader_tier,
+       EXCLUDED.factors)
 """
 
 CLEAR_ISSUES = "DELETE FROM orderflow_reputation_issues"

@@ -197,3 +197,20 @@ async def test_concurrent_run_is_skipped(pool: asyncpg.Pool, dsn: str) -> None:
     finally:
         await other.close()
     assert not (await run_reputation(pool)).skipped
+
+
+async def test_unchanged_wallets_are_not_rewritten(pool: asyncpg.Pool) -> None:
+    led = Ledger()
+    led.trade(1, "BUY", "100", "0.40", market_no=1)
+    led.trade(2, "BUY", "100", "0.40", market_no=2)
+    await led.flush(pool)
+    await run_reputation(pool)
+    before = {r[0]: r[1] for r in await pool.fetch(
+        "SELECT wallet_address, computed_at FROM orderflow_wallet_stats")}  # fmt: skip
+    led.trade(2, "SELL", "50", "0.60", market_no=2, at=timedelta(hours=1))
+    await led.flush(pool)
+    await run_reputation(pool)
+    after = {r[0]: r[1] for r in await pool.fetch(
+        "SELECT wallet_address, computed_at FROM orderflow_wallet_stats")}  # fmt: skip
+    assert after[wallet(1)] == before[wallet(1)]
+    assert after[wallet(2)] > before[wallet(2)]
