@@ -49,15 +49,20 @@ def ensure_server(data_dir: Path, *, dbname: str = EMBEDDED_DB_NAME) -> str:
 
 def stop_server(data_dir: Path) -> bool:
     """Stop the embedded server if it runs. Returns whether one was running."""
+    import os
     import subprocess
-
-    from pgserver import pg_ctl  # type: ignore[attr-defined]
 
     pgdata = pgdata_dir(data_dir)
     if not (pgdata / "postmaster.pid").exists():
         return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pgserver import pg_ctl  # type: ignore[attr-defined]
+
+    # pgserver runs PostgreSQL as the system user 'pgserver' when started by root.
+    user = "pgserver" if os.geteuid() == 0 else None
     try:
-        pg_ctl(["-D", str(pgdata), "-m", "fast", "-w", "stop"])
+        pg_ctl(["-m", "fast", "-w", "stop"], pgdata=pgdata, user=user)
     except subprocess.CalledProcessError:
         return False
     return True

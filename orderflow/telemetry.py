@@ -71,7 +71,15 @@ def setup_logging(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("asyncio", "websockets", "aiohttp.access", "web3", "urllib3", "httpx"):
+    for noisy in (
+        "asyncio",
+        "websockets",
+        "aiohttp.access",
+        "web3",
+        "urllib3",
+        "httpx",
+        "pgserver",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

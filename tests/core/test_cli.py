@@ -52,5 +52,10 @@ def test_migrate_on_embedded_default(tmp_path: Path) -> None:
         assert again.returncode == 0, again.stderr
         assert "applied 0 migration(s)" in again.stdout
         assert (tmp_path / "pgdata" / "PG_VERSION").exists()
+        stop = subprocess.run(
+            [*cmd, "db", "stop"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert stop.stdout.strip() == "stopped", stop.stderr
+        assert not (tmp_path / "pgdata" / "postmaster.pid").exists()
     finally:
         subprocess.run([*cmd, "db", "stop"], env=env, capture_output=True, timeout=60)
