@@ -292,6 +292,10 @@ class Executor:
             await settle_resolved(conn)
         await self.desk.reconcile(intents=False)
         await self.desk.reconcile_in_doubt()
+        for state in self.registry.active():
+            if state.killed:
+                # An order adopted by reconciliation after the kill is cancelled too.
+                await self.desk.cancel_strategy(state.name)
         now = self.clock()
         async with self.pool.acquire() as conn:
             for state in self.registry.active():

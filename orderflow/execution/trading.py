@@ -15,7 +15,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import asyncpg
@@ -45,6 +45,11 @@ log = logging.getLogger(__name__)
 _tracer = tracer("orderflow.signals")
 _signals = meter("orderflow.signals").create_counter(
     "orderflow_signals_total", description="Signals by type and status"
+)
+_latency = meter("orderflow.signals").create_histogram(
+    "orderflow_signal_latency_seconds",
+    unit="s",
+    description="From the trade row's insert to its signal row (host clock vs database clock)",
 )
 
 
@@ -325,6 +330,8 @@ class Trader:
             return None
         self._traceparents[signal_id] = traceparent
         _signals.add(1, {"type": decision.signal_type.value, "status": decision.status})
+        if trade.inserted_at is not None:
+            _latency.record(max(0.0, (datetime.now(UTC) - trade.inserted_at).total_seconds()))
         log.info(
             "signal",
             extra={

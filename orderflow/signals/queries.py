@@ -20,7 +20,7 @@ _TRADE_COLUMNS = """
     t.id, t.chain_id, t.tx_hash, t.log_index, t.wallet_address, t.side, t.token_id,
     COALESCE(t.market_id, tok.condition_id) AS market_id,
     COALESCE(t.outcome_index, tok.outcome_index) AS outcome_index,
-    t.price, t.size, t.usdc_size, t.timestamp, t.traceparent
+    t.price, t.size, t.usdc_size, t.timestamp, t.traceparent, t.inserted_at
 """
 
 _NEW_TRADES = f"""
@@ -69,6 +69,7 @@ def _trade(row: asyncpg.Record) -> TradeView:
         usdc_size=row["usdc_size"],
         timestamp=row["timestamp"],
         traceparent=row["traceparent"],
+        inserted_at=row["inserted_at"],
     )
 
 

@@ -37,6 +37,7 @@ class TradeView:
     outcome_index: int | None = None
     id: int | None = None
     traceparent: str | None = None
+    inserted_at: datetime | None = None  # when the listener stored it (latency metric only)
 
 
 @dataclass(frozen=True, slots=True)

@@ -248,3 +248,27 @@ async def test_a_trade_committed_after_a_later_id_is_not_missed(
         rows = await wait_for(_signals(pool, f"token_id = {TOKEN_NO}"))
         assert rows[0]["status"] == "EXECUTED"
     assert await pool.fetchval("SELECT count(*) FROM orderflow_signals") == 2
+
+
+async def test_signal_and_order_metrics_are_exported(
+    pool: asyncpg.Pool, make_executor: Callable[..., Executor]
+) -> None:
+    from prometheus_client import generate_latest
+
+    from orderflow.telemetry import setup_metrics
+
+    setup_metrics("executor")
+    await _base(pool)
+    ex = make_executor()
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+        await add_trade(conn)
+    await ex.catch_up()
+    lines = generate_latest().decode().splitlines()
+
+    def sample(name: str, *labels: str) -> list[str]:
+        return [ln for ln in lines if ln.startswith(name + "{") and all(x in ln for x in labels)]
+
+    assert sample("orderflow_signals_total", 'status="PENDING"', 'type="FOLLOW_WHALE"')
+    assert sample("orderflow_orders_total", 'mode="paper"', 'status="FILLED"')
+    assert sample("orderflow_signal_latency_seconds_bucket")
