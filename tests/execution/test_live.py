@@ -245,3 +245,33 @@ def test_live_credentials_are_validated_without_echoing_secrets() -> None:
     with pytest.raises(ConfigError):
         load(LiveCredentials, POLY_PRIVATE_KEY=KEY, POLY_SIGNATURE_TYPE="2")
     assert not load(LiveCredentials, POLY_PRIVATE_KEY=" ").present
+
+
+async def test_a_resting_order_filled_later_is_booked_by_reconciliation(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    await _live_strategy(pool)
+    ex = _executor(pool, dsn, live)
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+        await add_trade(conn, token_id=TOKEN_NO, outcome_index=1, price="0.30")
+    await ex.catch_up()
+    row = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    assert (
+        row["status"] == "OPEN" and await pool.fetchval("SELECT count(*) FROM orderflow_fills") == 0
+    )
+    assert (await pool.fetchrow("SELECT status FROM orderflow_signals"))["status"] == "PENDING"
+    # Someone sells into it at the exchange: half now, the rest later.
+    placed = clob.orders[row["exchange_order_id"]]
+    placed["matched"] = placed["shares"] / 2
+    await ex.maintenance()
+    assert (await pool.fetchrow("SELECT status FROM orderflow_signals"))["status"] == "EXECUTED"
+    placed["matched"], placed["status"] = placed["shares"], "MATCHED"
+    await ex.maintenance()
+    await ex.maintenance()  # nothing new: booked once
+    row = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    fills = await pool.fetch("SELECT shares, price FROM orderflow_fills ORDER BY id")
+    assert row["status"] == "FILLED" and len(fills) == 2
+    assert sum(f["shares"] for f in fills) == row["shares"]
+    pos = await pool.fetchrow("SELECT * FROM orderflow_positions")
+    assert pos["shares"] == row["shares"] and pos["status"] == "OPEN"
