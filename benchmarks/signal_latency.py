@@ -11,9 +11,11 @@ one strategy while a separate connection plays the listener and commits whale fi
 * ``poll``: the seed's design, no notifications (trigger disabled), a poll every
   ``--baseline-poll-secs`` (3 s).
 
-Latency = the signal row's ``created_at`` minus the trade row's ``inserted_at``: both read from the
-database clock, and ``inserted_at`` is taken inside the insert (just before its commit), so the
-figure slightly overstates the commit-to-signal time. Every trade creates a signal (each is in its
+Latency = the signal row's ``created_at`` (database clock) minus the moment the trade's commit was
+acknowledged to the feeder (host clock; the database runs on the same host). Measuring from the
+row's ``inserted_at`` instead would add the commit's own WAL flush, which on a disk shared with
+other busy databases occasionally takes hundreds of milliseconds before the executor can even
+see the row. Every trade creates a signal (each is in its
 own token; once ``max_open_positions`` is reached they are SKIPPED, which is a signal row too),
 and accepted ones are filled on paper before the next trade is evaluated, as in production.
 
@@ -31,6 +33,7 @@ import secrets
 import statistics
 import sys
 import tempfile
+import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -118,15 +121,18 @@ async def run_mode(
         try:
             await asyncio.wait_for(executor.leading.wait(), 30)
             first = int(await feeder.fetchval("SELECT COALESCE(max(id), 0) FROM orderflow_trades"))
+            committed: dict[str, float] = {}
             for _ in range(trades):
+                tx_hash = "0x" + secrets.token_hex(32)
                 await feeder.execute(
                     INSERT,
-                    "0x" + secrets.token_hex(32),
+                    tx_hash,
                     datetime.now(UTC),
                     WHALE,
                     Decimal(secrets.randbits(250)),
                     MARKET,
                 )
+                committed[tx_hash] = time.time()  # the commit is acknowledged
                 await asyncio.sleep(interval)
             deadline = asyncio.get_running_loop().time() + poll_secs + 30
             while True:
@@ -143,13 +149,15 @@ async def run_mode(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         rows = await feeder.fetch(
-            "SELECT EXTRACT(EPOCH FROM s.created_at - t.inserted_at) * 1000 AS ms"
+            "SELECT t.tx_hash, EXTRACT(EPOCH FROM s.created_at) AS signal_at,"
+            " EXTRACT(EPOCH FROM s.created_at - t.inserted_at) * 1000 AS from_insert_ms"
             " FROM orderflow_signals s JOIN orderflow_trades t"
             " ON t.tx_hash = s.tx_hash AND t.log_index = s.log_index WHERE t.id > $1"
             " ORDER BY t.id",
             first,
         )
-        return [float(r["ms"]) for r in rows]
+        # Commit acknowledged (host clock) -> signal row written (database clock, same host).
+        return [(float(r["signal_at"]) - committed[r["tx_hash"]]) * 1000 for r in rows]
     finally:
         await feeder.close()
         await pool.close()
