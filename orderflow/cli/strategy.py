@@ -47,6 +47,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="KEY=VALUE",
         help="set one field (snake_case or camelCase), e.g. --set kelly_fraction=0.1",
     )
+    s.add_argument(
+        "--force",
+        action="store_true",
+        help="also overwrite a strategy managed by a TradingStrategy resource",
+    )
     add_log_format(s)
     for action, (flag, value) in _FLAGS.items():
         a = actions.add_parser(action, help=f"set {flag}={str(value).lower()} (survives restarts)")
@@ -122,7 +127,13 @@ async def run(args: argparse.Namespace) -> int:
             }
             print(json.dumps(out, indent=2, default=str))
             return 0
+        managed_by = _kubernetes_owner(row)
         if args.action == "set":
+            if managed_by and not args.force:
+                raise ConfigError(
+                    f"strategy {args.name!r} is managed by the TradingStrategy {managed_by}: "
+                    "change the resource (kubectl edit/patch), or pass --force"
+                )
             base = None if row is None or row["deleted_at"] is not None else row["settings"]
             new = build_settings(base, from_env=args.from_env, assignments=args.assignments)
             await queries.upsert_strategy(
@@ -131,7 +142,27 @@ async def run(args: argparse.Namespace) -> int:
             print(f"strategy {args.name} saved")
             return 0
         flag, value = _FLAGS[args.action]
+        if managed_by and not value:
+            # Stopping always works from here; releasing the brakes is the resource's job, or
+            # the operator's next reconcile would silently contradict it.
+            raise ConfigError(
+                f"strategy {args.name!r} is managed by the TradingStrategy {managed_by}: "
+                f"set spec.{flag}=false on the resource instead"
+            )
         if not await queries.set_strategy_flag(conn, args.name, flag, value):
             raise ConfigError(f"no strategy named {args.name!r}")
         print(f"strategy {args.name}: {flag}={str(value).lower()}")
+        if managed_by:
+            print(
+                f"note: managed by the TradingStrategy {managed_by}; also set spec.{flag}=true "
+                "there, or the operator restores the resource's value when it next reconciles"
+            )
     return 0
+
+
+def _kubernetes_owner(row: Any) -> str | None:
+    """``namespace/name`` of the TradingStrategy that owns a live strategy row, if any."""
+    if row is None or row["deleted_at"] is not None:
+        return None
+    source = str(row["source"] or "")
+    return source.removeprefix("k8s:") if source.startswith("k8s:") else None

@@ -125,3 +125,33 @@ async def test_execute_creates_the_env_strategy_and_heartbeats(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def test_strategy_cli_respects_resources_that_own_a_strategy(
+    env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A row written by the operator is the resource's: the CLI may stop it, not rewrite it."""
+
+    async def adopt() -> None:
+        conn = await asyncpg.connect(env)
+        try:
+            await conn.execute(
+                "UPDATE orderflow_strategies SET source = 'k8s:trading/whales'"
+                " WHERE name = 'whales'"
+            )
+        finally:
+            await conn.close()
+
+    assert main(["strategy", "set", "whales"]) == 0
+    asyncio.run(adopt())
+    capsys.readouterr()
+    assert main(["strategy", "set", "whales", "--set", "kelly_fraction=0.1"]) == 2
+    assert "trading/whales" in capsys.readouterr().err
+    assert main(["strategy", "kill", "whales"]) == 0
+    assert "spec.killed=true" in capsys.readouterr().out
+    assert main(["strategy", "unkill", "whales"]) == 2
+    assert main(["strategy", "set", "whales", "--force", "--set", "kelly_fraction=0.1"]) == 0
+    capsys.readouterr()
+    main(["strategy", "show", "whales"])
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["killed"] is True and shown["settings"]["kelly_fraction"] == 0.1
