@@ -89,7 +89,7 @@ async def _loop(pool: asyncpg.Pool, settings: ReputationSettings) -> None:
                 print(json.dumps(summary.model_dump(mode="json")), flush=True)
             except DatabaseError as exc:
                 log.error("reputation run failed: %s", exc)
-            except OSError as exc:
+            except (asyncpg.PostgresError, OSError) as exc:
                 log.error("reputation run failed: %s: %s", type(exc).__name__, exc)
             jitter = random.uniform(0, min(30.0, settings.calculation_interval_secs / 10))
             await asyncio.sleep(settings.calculation_interval_secs + jitter)
