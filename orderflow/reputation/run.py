@@ -25,6 +25,7 @@ import asyncpg
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from orderflow.errors import DatabaseError
 from orderflow.reputation import queries as q
 from orderflow.reputation.factors import CAP_REASONS, TIERS, WalletInputs, score, weights
 from orderflow.reputation.settings import ReputationSettings
@@ -69,11 +70,19 @@ class RunSummary(BaseModel):
 
 @asynccontextmanager
 async def _connection(db: Db) -> AsyncIterator[asyncpg.Connection]:
-    if isinstance(db, asyncpg.Pool):
-        async with db.acquire() as conn:
-            yield conn
-    else:
-        yield db
+    """A connection from a pool or the one given; PostgreSQL errors become DatabaseError.
+
+    (An amount too large for int8 micro-units, 9.2e12 USDC or shares in one fill, is such an
+    error: it stops the run with a message rather than a traceback.)
+    """
+    try:
+        if isinstance(db, asyncpg.Pool):
+            async with db.acquire() as conn:
+                yield conn
+        else:
+            yield db
+    except asyncpg.PostgresError as exc:
+        raise DatabaseError(f"reputation run failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _finite_or_nan(values: np.ndarray[Any, Any]) -> list[float]:

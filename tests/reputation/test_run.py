@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal as D
 
 import asyncpg
+import pytest
 
 from orderflow.reputation import compute_scores, run_reputation
 from orderflow.reputation.queries import RUN_LOCK_KEY
@@ -214,3 +215,13 @@ async def test_unchanged_wallets_are_not_rewritten(pool: asyncpg.Pool) -> None:
         "SELECT wallet_address, computed_at FROM orderflow_wallet_stats")}  # fmt: skip
     assert after[wallet(1)] == before[wallet(1)]
     assert after[wallet(2)] > before[wallet(2)]
+
+
+async def test_database_errors_are_reported_as_database_error(pool: asyncpg.Pool) -> None:
+    from orderflow.errors import DatabaseError
+
+    led = Ledger()
+    led.trade(1, "BUY", "10000000000000", "0.5", market_no=1)  # 1e13 shares: beyond int8 micro
+    await led.flush(pool)
+    with pytest.raises(DatabaseError, match="reputation run failed"):
+        await run_reputation(pool)
