@@ -55,10 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    handler = args.handler
     try:
-        result = handler(args)
+        args = parser.parse_args(argv)
+        result = args.handler(args)
         if inspect.iscoroutine(result):
             result = asyncio.run(result)
     except ConfigError as exc:

@@ -59,3 +59,29 @@ def test_migrate_on_embedded_default(tmp_path: Path) -> None:
         assert not (tmp_path / "pgdata" / "postmaster.pid").exists()
     finally:
         subprocess.run([*cmd, "db", "stop"], env=env, capture_output=True, timeout=60)
+
+
+def test_config_error_raised_while_parsing_arguments_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ConfigError from an argparse ``type=`` converter is a usage error, not a traceback."""
+    import argparse
+
+    from orderflow import cli
+
+    def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+        p = sub.add_parser("when")
+        p.add_argument("at", type=parse_timestamp)
+        p.set_defaults(handler=lambda args: 0)
+
+    real = cli.build_parser
+
+    def build() -> argparse.ArgumentParser:
+        parser = real()
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        register(sub)
+        return parser
+
+    monkeypatch.setattr(cli, "build_parser", build)
+    assert cli.main(["when", "yesterday"]) == 2
+    assert "not a timestamp" in capsys.readouterr().err
