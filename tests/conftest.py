@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -76,42 +77,40 @@ def pg_template(pg_server_dsn: str) -> str:
     return TEMPLATE
 
 
-@pytest.fixture
-async def dsn(pg_server_dsn: str, pg_template: str) -> AsyncIterator[str]:
-    """A freshly migrated, empty database for one test."""
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    admin = await asyncpg.connect(pg_server_dsn)
+@asynccontextmanager
+async def scratch_database(
+    server_dsn: str, *, template: str | None = None, prefix: str = "t"
+) -> AsyncIterator[str]:
+    """Create a uniquely named database (optionally from a template), yield its DSN, drop it."""
+    name = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    clause = f' TEMPLATE "{template}"' if template else ""
+    admin = await asyncpg.connect(server_dsn)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+        await admin.execute(f'CREATE DATABASE "{name}"{clause}')
     finally:
         await admin.close()
     try:
-        yield _with_database(pg_server_dsn, name)
+        yield _with_database(server_dsn, name)
     finally:
-        admin = await asyncpg.connect(pg_server_dsn)
+        admin = await asyncpg.connect(server_dsn)
         try:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+@pytest.fixture
+async def dsn(pg_server_dsn: str, pg_template: str) -> AsyncIterator[str]:
+    """A freshly migrated, empty database for one test."""
+    async with scratch_database(pg_server_dsn, template=pg_template) as url:
+        yield url
 
 
 @pytest.fixture
 async def empty_dsn(pg_server_dsn: str) -> AsyncIterator[str]:
     """An empty, unmigrated database (for migration tests)."""
-    name = f"e_{uuid.uuid4().hex[:16]}"
-    admin = await asyncpg.connect(pg_server_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield _with_database(pg_server_dsn, name)
-    finally:
-        admin = await asyncpg.connect(pg_server_dsn)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+    async with scratch_database(pg_server_dsn, prefix="e") as url:
+        yield url
 
 
 @pytest.fixture

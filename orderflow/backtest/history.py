@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import asyncpg
 
+from orderflow.signals.queries import trade_view
 from orderflow.signals.views import TradeView
 
 _TRADES = """
@@ -57,24 +58,6 @@ async def bounds(conn: asyncpg.Connection) -> Bounds | None:
     return Bounds(row[0], row[1], int(row[2]))
 
 
-def _trade_view(r: asyncpg.Record) -> TradeView:
-    return TradeView(
-        chain_id=r["chain_id"],
-        tx_hash=r["tx_hash"],
-        log_index=r["log_index"],
-        wallet=r["wallet_address"],
-        side=r["side"],
-        token_id=int(r["token_id"]),
-        price=r["price"],
-        size=r["size"],
-        usdc_size=r["usdc_size"],
-        timestamp=r["timestamp"],
-        market_id=r["market_id"],
-        outcome_index=r["outcome_index"],
-        id=r["id"],
-    )
-
-
 async def stream_trades(
     conn: asyncpg.Connection, after: datetime, until: datetime, *, prefetch: int = 5000
 ) -> AsyncIterator[TradeView]:
@@ -85,7 +68,7 @@ async def stream_trades(
     """
     async with conn.transaction(readonly=True):
         async for r in conn.cursor(_TRADES, after, until, prefetch=prefetch):
-            yield _trade_view(r)
+            yield trade_view(r)
 
 
 async def resolutions_between(

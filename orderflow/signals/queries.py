@@ -53,7 +53,8 @@ SELECT {_TRADE_COLUMNS}
 """
 
 
-def _trade(row: asyncpg.Record) -> TradeView:
+def trade_view(row: asyncpg.Record) -> TradeView:
+    """A stored trade row as the decision pipeline sees it (the backtest reads the same way)."""
     return TradeView(
         id=row["id"],
         chain_id=row["chain_id"],
@@ -68,24 +69,24 @@ def _trade(row: asyncpg.Record) -> TradeView:
         size=row["size"],
         usdc_size=row["usdc_size"],
         timestamp=row["timestamp"],
-        traceparent=row["traceparent"],
-        inserted_at=row["inserted_at"],
+        traceparent=row.get("traceparent"),
+        inserted_at=row.get("inserted_at"),
     )
 
 
 async def new_trades(conn: asyncpg.Connection, after_id: int, limit: int) -> list[TradeView]:
-    return [_trade(r) for r in await conn.fetch(_NEW_TRADES, after_id, limit)]
+    return [trade_view(r) for r in await conn.fetch(_NEW_TRADES, after_id, limit)]
 
 
 async def late_trades(
     conn: asyncpg.Connection, upto_id: int, lookback_secs: float, max_ids: int = 10_000
 ) -> list[TradeView]:
     rows = await conn.fetch(_LATE_TRADES, upto_id, lookback_secs, max_ids)
-    return [_trade(r) for r in rows]
+    return [trade_view(r) for r in rows]
 
 
 async def trades_by_id(conn: asyncpg.Connection, ids: Iterable[int]) -> list[TradeView]:
-    return [_trade(r) for r in await conn.fetch(_TRADES_BY_ID, sorted(ids))]
+    return [trade_view(r) for r in await conn.fetch(_TRADES_BY_ID, sorted(ids))]
 
 
 def _float(value: Any) -> float | None:

@@ -201,24 +201,10 @@ def register_peering(server: kmock.KubernetesEmulator, name: str) -> None:
 @pytest.fixture
 async def second_dsn(pg_server_dsn: str, pg_template: str) -> AsyncIterator[str]:
     """Another fresh migrated database (to tell apart what each operator replica wrote)."""
-    import asyncpg
+    from tests.conftest import scratch_database
 
-    from tests.conftest import _with_database
-
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    admin = await asyncpg.connect(pg_server_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
-    finally:
-        await admin.close()
-    try:
-        yield _with_database(pg_server_dsn, name)
-    finally:
-        admin = await asyncpg.connect(pg_server_dsn)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+    async with scratch_database(pg_server_dsn, template=pg_template) as url:
+        yield url
 
 
 @asynccontextmanager
