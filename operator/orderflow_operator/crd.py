@@ -20,6 +20,7 @@ import sys
 from typing import Any, TextIO
 
 import yaml
+
 from orderflow_operator.spec import TradingStrategySpec
 
 GROUP = "orderflow.io"

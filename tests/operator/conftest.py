@@ -29,6 +29,7 @@ import kopf
 import pytest
 import yaml
 from kopf.testing import KopfRunner
+
 from orderflow_operator.config import OperatorSettings
 from orderflow_operator.handlers import build_registry
 

@@ -13,6 +13,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+
 from orderflow_operator import crd
 from orderflow_operator.spec import ParsedSpec, parse_spec
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+
 from orderflow_operator import store
 from orderflow_operator.reconcile import Result, Target, finalize, reconcile, refresh
 
@@ -228,6 +229,7 @@ def _strict(schema: dict[str, Any]) -> dict[str, Any]:
 
 async def test_the_status_written_fits_the_crd_status_schema(pool: asyncpg.Pool) -> None:
     import jsonschema
+
     from orderflow_operator.crd import status_schema
 
     await pool.execute(

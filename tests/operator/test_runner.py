@@ -13,10 +13,10 @@ import aiohttp
 import kmock
 import pytest
 import yaml
-from orderflow_operator import runner
 
 from orderflow import db
 from orderflow.cli import build_parser
+from orderflow_operator import runner
 from tests.operator.conftest import NAMESPACE, ApiServer, eventually, operator_config
 
 pytestmark = pytest.mark.kmock(cls=ApiServer)

@@ -14,9 +14,9 @@ from typing import Any
 import asyncpg
 import kmock
 import pytest
-from orderflow_operator import reconcile
 
 from orderflow import db
+from orderflow_operator import reconcile
 from tests.operator.conftest import NAMESPACE, TS, ApiServer, eventually, operator_running
 
 pytestmark = pytest.mark.kmock(cls=ApiServer)

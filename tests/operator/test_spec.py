@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from orderflow_operator.spec import ParsedSpec, SpecProblem, TradingStrategySpec, parse_spec
 
 from orderflow.strategy import StrategySettings
+from orderflow_operator.spec import ParsedSpec, SpecProblem, TradingStrategySpec, parse_spec
 
 
 def test_spec_fields_are_the_settings_fields_plus_three() -> None:
