@@ -135,6 +135,11 @@ def build_registry(
         except Exception as exc:
             return f"failing: {type(exc).__name__}"
 
+    # One reconcile for create, update and resume (operator restart): kopf registers the same
+    # function under three handler ids.
+    @kopf.on.resume(*RESOURCE, id="reconcile-resume", registry=registry)
+    @kopf.on.create(*RESOURCE, id="reconcile-create", registry=registry)
+    @kopf.on.update(*RESOURCE, id="reconcile-update", registry=registry)
     async def apply(
         body: kopf.Body,
         meta: kopf.Meta,
@@ -144,6 +149,7 @@ def build_registry(
         memo: kopf.Memo,
         retry: int,
         logger: logging.Logger | logging.LoggerAdapter[Any],
+        **_: Any,
     ) -> None:
         target = _target(meta)
         try:
@@ -167,48 +173,6 @@ def build_registry(
         _post(body, result.events)
         outcome = result.write.outcome.value if result.write else "not-applied"
         logger.info(f"reconciled strategy {target.name}: {outcome}, state {result.status['state']}")
-
-    @kopf.on.resume(*RESOURCE, id="reconcile-resume", registry=registry)
-    async def on_resume(
-        body: kopf.Body,
-        meta: kopf.Meta,
-        spec: kopf.Spec,
-        status: kopf.Status,
-        patch: kopf.Patch,
-        memo: kopf.Memo,
-        retry: int,
-        logger: Any,
-        **_: Any,
-    ) -> None:
-        await apply(body, meta, spec, status, patch, memo, retry, logger)
-
-    @kopf.on.create(*RESOURCE, id="reconcile-create", registry=registry)
-    async def on_create(
-        body: kopf.Body,
-        meta: kopf.Meta,
-        spec: kopf.Spec,
-        status: kopf.Status,
-        patch: kopf.Patch,
-        memo: kopf.Memo,
-        retry: int,
-        logger: Any,
-        **_: Any,
-    ) -> None:
-        await apply(body, meta, spec, status, patch, memo, retry, logger)
-
-    @kopf.on.update(*RESOURCE, id="reconcile-update", registry=registry)
-    async def on_update(
-        body: kopf.Body,
-        meta: kopf.Meta,
-        spec: kopf.Spec,
-        status: kopf.Status,
-        patch: kopf.Patch,
-        memo: kopf.Memo,
-        retry: int,
-        logger: Any,
-        **_: Any,
-    ) -> None:
-        await apply(body, meta, spec, status, patch, memo, retry, logger)
 
     @kopf.on.delete(*RESOURCE, id="finalize", registry=registry)
     async def on_delete(
