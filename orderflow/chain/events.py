@@ -57,8 +57,28 @@ class LogRef:
     raw: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
+class _Amounts:
+    """Exact unit amounts and price of an event carrying base-unit ``shares`` and ``collateral``."""
+
+    __slots__ = ()
+    shares: int
+    collateral: int
+
+    @property
+    def size(self) -> Decimal:
+        return units(self.shares)
+
+    @property
+    def usdc_size(self) -> Decimal:
+        return units(self.collateral)
+
+    @property
+    def price(self) -> Decimal:
+        return price_of(self.collateral, self.shares)
+
+
 @dataclass(slots=True)
-class Fill:
+class Fill(_Amounts):
     """One OrderFilled, from the point of view of the order's owner (``maker``).
 
     ``shares`` and ``collateral`` are gross base units. ``taker`` is the counterparty as
@@ -81,24 +101,12 @@ class Fill:
     is_taker_aggregate: bool
 
     @property
-    def size(self) -> Decimal:
-        return units(self.shares)
-
-    @property
-    def usdc_size(self) -> Decimal:
-        return units(self.collateral)
-
-    @property
     def fee_units(self) -> Decimal:
         return units(self.fee)
 
-    @property
-    def price(self) -> Decimal:
-        return price_of(self.collateral, self.shares)
-
 
 @dataclass(slots=True)
-class Match:
+class Match(_Amounts):
     """One OrdersMatched: a taker order against one or more maker orders (counted once)."""
 
     ref: LogRef
@@ -109,18 +117,6 @@ class Match:
     token_id: int
     shares: int
     collateral: int
-
-    @property
-    def size(self) -> Decimal:
-        return units(self.shares)
-
-    @property
-    def usdc_size(self) -> Decimal:
-        return units(self.collateral)
-
-    @property
-    def price(self) -> Decimal:
-        return price_of(self.collateral, self.shares)
 
 
 @dataclass(slots=True)
