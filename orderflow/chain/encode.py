@@ -258,6 +258,38 @@ def encode_condition_resolution(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Terms:
+    """A trade's terms in an order's fields: a BUY gives collateral (makerAmount) for shares
+    (takerAmount), a SELL the reverse; V1 says which side by which asset id is 0 (collateral)."""
+
+    maker_asset_id: int
+    taker_asset_id: int
+    maker_amount: int
+    taker_amount: int
+    exchange: str
+
+    @classmethod
+    def of(
+        cls,
+        version: ExchangeVersion,
+        side: SideLike,
+        token_id: int,
+        shares: int,
+        collateral: int,
+        exchange: str | None,
+    ) -> _Terms:
+        buy = _side_word(side) == 0
+        default = {"V1": c.V1_CTF_EXCHANGE, "V2": c.V2_CTF_EXCHANGE}.get(version, c.V3_EXCHANGE)
+        return cls(
+            maker_asset_id=0 if buy else token_id,
+            taker_asset_id=token_id if buy else 0,
+            maker_amount=collateral if buy else shares,
+            taker_amount=shares if buy else collateral,
+            exchange=exchange or default,
+        )
+
+
 def encode_fill(
     version: ExchangeVersion,
     *,
@@ -278,22 +310,20 @@ def encode_fill(
     (makerAmount) for shares (takerAmount), a SELL the reverse; V1 encodes the side as which
     asset id is 0.
     """
-    buy = _side_word(side) == 0
-    maker_amount, taker_amount = (collateral, shares) if buy else (shares, collateral)
+    terms = _Terms.of(version, side, token_id, shares, collateral, exchange)
     if version == "V1":
         return encode_order_filled_v1(
             at=at,
             order_hash=order_hash,
             maker=maker,
             taker=taker,
-            maker_asset_id=0 if buy else token_id,
-            taker_asset_id=token_id if buy else 0,
-            maker_amount=maker_amount,
-            taker_amount=taker_amount,
+            maker_asset_id=terms.maker_asset_id,
+            taker_asset_id=terms.taker_asset_id,
+            maker_amount=terms.maker_amount,
+            taker_amount=terms.taker_amount,
             fee=fee,
-            exchange=exchange or c.V1_CTF_EXCHANGE,
+            exchange=terms.exchange,
         )
-    default = c.V2_CTF_EXCHANGE if version == "V2" else c.V3_EXCHANGE
     return encode_order_filled_v2(
         at=at,
         order_hash=order_hash,
@@ -301,10 +331,10 @@ def encode_fill(
         taker=taker,
         side=side,
         token_id=token_id,
-        maker_amount=maker_amount,
-        taker_amount=taker_amount,
+        maker_amount=terms.maker_amount,
+        taker_amount=terms.taker_amount,
         fee=fee,
-        exchange=exchange or default,
+        exchange=terms.exchange,
     )
 
 
@@ -321,27 +351,25 @@ def encode_match(
     exchange: str | None = None,
 ) -> dict[str, Any]:
     """An OrdersMatched of any generation from the taker order's terms."""
-    buy = _side_word(side) == 0
-    maker_amount, taker_amount = (collateral, shares) if buy else (shares, collateral)
+    terms = _Terms.of(version, side, token_id, shares, collateral, exchange)
     if version == "V1":
         return encode_orders_matched_v1(
             at=at,
             taker_order_hash=taker_order_hash,
             taker_order_maker=taker_order_maker,
-            maker_asset_id=0 if buy else token_id,
-            taker_asset_id=token_id if buy else 0,
-            maker_amount=maker_amount,
-            taker_amount=taker_amount,
-            exchange=exchange or c.V1_CTF_EXCHANGE,
+            maker_asset_id=terms.maker_asset_id,
+            taker_asset_id=terms.taker_asset_id,
+            maker_amount=terms.maker_amount,
+            taker_amount=terms.taker_amount,
+            exchange=terms.exchange,
         )
-    default = c.V2_CTF_EXCHANGE if version == "V2" else c.V3_EXCHANGE
     return encode_orders_matched_v2(
         at=at,
         taker_order_hash=taker_order_hash,
         taker_order_maker=taker_order_maker,
         side=side,
         token_id=token_id,
-        maker_amount=maker_amount,
-        taker_amount=taker_amount,
-        exchange=exchange or default,
+        maker_amount=terms.maker_amount,
+        taker_amount=terms.taker_amount,
+        exchange=terms.exchange,
     )
