@@ -63,50 +63,32 @@ def _usdc(rng: random.Random, low: float, high: float) -> int:
     return int(dollars) * 1_000_000
 
 
+# Per trading style: hidden skill range, bankroll range (USDC), activity range.
+_PROFILES: dict[Style, tuple[tuple[float, float], tuple[int, int], tuple[float, float]]] = {
+    "skilled": ((0.7, 0.97), (3_000, 30_000), (3.0, 8.0)),
+    "retail": ((0.0, 0.35), (200, 4_000), (0.5, 3.0)),
+    "lucky": ((0.0, 0.15), (300, 3_000), (0.15, 0.5)),
+    "whale": ((0.0, 0.3), (60_000, 400_000), (0.5, 2.0)),
+    "panic": ((0.05, 0.3), (500, 6_000), (1.0, 3.5)),
+}
+
+
 def _make(rng: random.Random, style: Style) -> Wallet:
-    if style == "skilled":
-        return Wallet(
-            _address(rng),
-            style,
-            rng.uniform(0.7, 0.97),
-            _usdc(rng, 3_000, 30_000),
-            rng.uniform(3.0, 8.0),
-        )
-    if style == "retail":
-        return Wallet(
-            _address(rng),
-            style,
-            rng.uniform(0.0, 0.35),
-            _usdc(rng, 200, 4_000),
-            rng.uniform(0.5, 3.0),
-        )
-    if style == "lucky":
-        return Wallet(
-            _address(rng),
-            style,
-            rng.uniform(0.0, 0.15),
-            _usdc(rng, 300, 3_000),
-            rng.uniform(0.15, 0.5),
-        )
-    if style == "whale":
-        return Wallet(
-            _address(rng),
-            style,
-            rng.uniform(0.0, 0.3),
-            _usdc(rng, 60_000, 400_000),
-            rng.uniform(0.5, 2.0),
-        )
+    profile = _PROFILES.get(style)
+    if profile is None:  # market maker: passive liquidity, no view, deep pockets
+        return Wallet(_address(rng), style, 0.0, 10_000_000 * 1_000_000, 0.0)
+    (skill_lo, skill_hi), (bank_lo, bank_hi), (act_lo, act_hi) = profile
+    # Draw order (address, skill, bankroll, activity, panic drop) is part of the seed contract.
+    wallet = Wallet(
+        _address(rng),
+        style,
+        rng.uniform(skill_lo, skill_hi),
+        _usdc(rng, bank_lo, bank_hi),
+        rng.uniform(act_lo, act_hi),
+    )
     if style == "panic":
-        wallet = Wallet(
-            _address(rng),
-            style,
-            rng.uniform(0.05, 0.3),
-            _usdc(rng, 500, 6_000),
-            rng.uniform(1.0, 3.5),
-        )
         wallet.panic_drop = rng.uniform(0.12, 0.3)
-        return wallet
-    return Wallet(_address(rng), style, 0.0, 10_000_000 * 1_000_000, 0.0)
+    return wallet
 
 
 def make_wallets(rng: random.Random, count: int) -> list[Wallet]:
