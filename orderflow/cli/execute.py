@@ -20,7 +20,7 @@ from orderflow.execution.queries import insert_strategy_if_absent, strategy_rows
 from orderflow.execution.settings import ExecutorSettings
 from orderflow.migrate import migrate
 from orderflow.strategy.settings import StrategySettings
-from orderflow.telemetry import HealthServer, setup_metrics
+from orderflow.telemetry import HealthServer, setup_telemetry
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ async def run(args: argparse.Namespace) -> int:
         overrides["strategies"] = args.strategy
     settings = settings_for(ExecutorSettings, args, **overrides)
     creds = load(LiveCredentials)
-    setup_metrics("executor")
+    setup_telemetry("executor")
     dsn = await db.resolve_dsn(settings)
     async with db.open_pool(settings) as pool:
         async with pool.acquire() as conn:
