@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 
 import asyncpg
 
@@ -97,11 +98,15 @@ async def run(args: argparse.Namespace) -> int:
         if health:
             health.add_check("database", database)
             await health.start()
+        loop, main = asyncio.get_running_loop(), asyncio.current_task()
+        if main is not None:  # SIGTERM (a pod stopping) ends the run like Ctrl-C, cleanly
+            loop.add_signal_handler(signal.SIGTERM, main.cancel)
         try:
             await executor.run()
         except asyncio.CancelledError:
             pass
         finally:
+            loop.remove_signal_handler(signal.SIGTERM)
             if health:
                 await health.stop()
             for broker in brokers.values():
