@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TextIO
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from opentelemetry import metrics, trace
@@ -283,19 +284,31 @@ def setup_tracing(service: str) -> TracingSettings:
     global _tracer_provider
     settings = load(TracingSettings)
     if _tracer_provider is None:
-        _tracer_provider = TracerProvider(
-            resource=_resource(service), sampler=settings.build_sampler(), shutdown_on_exit=False
-        )
+        installed = trace.get_tracer_provider()
+        if isinstance(installed, TracerProvider):  # set up by an embedding program (or a test)
+            _tracer_provider = installed
+        else:
+            _tracer_provider = TracerProvider(
+                resource=_resource(service),
+                sampler=settings.build_sampler(),
+                shutdown_on_exit=False,  # shutdown_tracing() flushes, at the end of main()
+            )
+            trace.set_tracer_provider(_tracer_provider)
         _tracer_provider.add_span_processor(_export)
-        trace.set_tracer_provider(_tracer_provider)
     if settings.exports and _export.batch is None:
         _export.exporter = OTLPSpanExporter()  # endpoint, headers, timeout … from the environment
         _export.batch = BatchSpanProcessor(_export.exporter)
         log.info(
             "exporting traces over OTLP/HTTP",
-            extra={"endpoint": settings.traces_endpoint or settings.endpoint},
+            extra={"endpoint": _without_credentials(settings.traces_endpoint or settings.endpoint)},
         )
     return settings
+
+
+def _without_credentials(url: str | None) -> str:
+    """``url`` without a ``user:password@`` part (a URL may carry one; a log line may not)."""
+    parts = urlsplit(url or "")
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def trace_exporter() -> SpanExporter | None:

@@ -138,3 +138,21 @@ async def test_sampler_always_off_exports_nothing_and_marks_rows_unsampled(
     rows = await pool.fetch("SELECT DISTINCT traceparent FROM orderflow_trades")
     # W3C trace flags: bit 0 "sampled" is off (bit 1, "random trace id", may be on).
     assert rows and all(int(r["traceparent"].split("-")[3], 16) & 1 == 0 for r in rows)
+
+
+def test_the_endpoint_is_logged_without_credentials(
+    no_otel_env: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "https://tenant:pa55word@collector:4318")
+    with caplog.at_level("INFO", logger="orderflow.telemetry"):
+        telemetry.setup_tracing("test")
+    try:
+        assert telemetry.trace_exporter() is not None
+        (record,) = [
+            r for r in caplog.records if r.getMessage() == "exporting traces over OTLP/HTTP"
+        ]
+        assert record.__dict__["endpoint"] == "https://collector:4318"
+        assert "pa55word" not in caplog.text
+    finally:
+        telemetry.shutdown_tracing()
+    assert telemetry.trace_exporter() is None
