@@ -26,7 +26,7 @@ from orderflow.chain.contracts import ChainAddresses
 from orderflow.chain.decode import DecodedBatch, decode_batch
 from orderflow.chain.rpc import EthClient, Header
 from orderflow.errors import FatalRpcError, RangeTooLargeError, RetryableRpcError
-from orderflow.telemetry import current_traceparent
+from orderflow.tracing import current_traceparent
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,8 @@ from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.decode import DecodedBatch, decode_batch
 from orderflow.chain.events import DeadLetter
 from orderflow.chain.store import Checkpoint, StoreStats, store_batch
-from orderflow.telemetry import context_from, current_traceparent, tracer
+from orderflow.telemetry import tracer
+from orderflow.tracing import context_from, current_traceparent
 
 MAX_LINE_IN_DEAD_LETTER = 10_000  # characters of a malformed line kept for inspection
 _tracer = tracer("orderflow.chain.ingest")

@@ -52,7 +52,7 @@ from orderflow.chain.reorg import BlockWindow, conflicts, find_fork_point, prune
 from orderflow.chain.rpc import EthClient, Header, WsTransport
 from orderflow.chain.settings import ListenerSettings
 from orderflow.errors import RetryableRpcError
-from orderflow.telemetry import current_traceparent
+from orderflow.tracing import current_traceparent
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from orderflow import __version__
 from orderflow.cli._common import logging_for
 from orderflow.config import LogSettings, load
 from orderflow.errors import ConfigError, OrderflowError
-from orderflow.telemetry import shutdown_tracing
+from orderflow.tracing import shutdown_tracing
 
 # Subcommand modules, in the order `orderflow --help` lists them.
 COMMANDS: tuple[str, ...] = (

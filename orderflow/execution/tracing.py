@@ -16,7 +16,8 @@ from typing import Any
 from opentelemetry.trace import Span
 
 from orderflow.execution.broker import FillReport
-from orderflow.telemetry import context_from, current_traceparent, tracer
+from orderflow.telemetry import tracer
+from orderflow.tracing import context_from, current_traceparent
 
 __all__ = ["context_from", "current_traceparent", "fill_span"]
 

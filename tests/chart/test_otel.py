@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from orderflow.telemetry import TracingSettings
+from orderflow.tracing import TracingSettings
 from tests.chart.rendering import (
     SCENARIOS,
     Manifest,

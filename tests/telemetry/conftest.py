@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from orderflow import telemetry
+from orderflow import tracing
 from tests.chain_live.conftest import anvil, anvil_process  # noqa: F401  (fixtures)
 from tests.execution.conftest import make_executor  # noqa: F401  (fixture)
 from tests.telemetry.receiver import OtlpReceiver
@@ -51,10 +51,10 @@ async def exporting(
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", f"{SECRET_HEADER}={SECRET_VALUE}")
-    telemetry.setup_tracing("test")
-    assert telemetry.trace_exporter() is not None
+    tracing.setup_tracing("test")
+    assert tracing.trace_exporter() is not None
     try:
         yield receiver
     finally:
         # The export runs in the SDK's thread and this loop serves the receiver: never block it.
-        await asyncio.to_thread(telemetry.shutdown_tracing)
+        await asyncio.to_thread(tracing.shutdown_tracing)

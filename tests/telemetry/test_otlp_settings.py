@@ -10,9 +10,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from orderflow import telemetry
+from orderflow import telemetry, tracing
 from orderflow.errors import ConfigError
-from orderflow.telemetry import TracingSettings
+from orderflow.tracing import TracingSettings
 from tests.telemetry.conftest import OTEL_VARIABLES
 from tests.telemetry.receiver import OtlpReceiver
 
@@ -26,14 +26,14 @@ def test_without_otel_variables_no_exporter_is_created(
     def refuse(*_: object, **__: object) -> None:
         raise AssertionError("an exporter was created without any OTEL_* variable")
 
-    monkeypatch.setattr(telemetry, "OTLPSpanExporter", refuse)
-    settings = telemetry.setup_tracing("test")
+    monkeypatch.setattr(tracing, "OTLPSpanExporter", refuse)
+    settings = tracing.setup_tracing("test")
     assert not settings.exports
-    assert telemetry.trace_exporter() is None
+    assert tracing.trace_exporter() is None
     # Spans are still real: their context links the rows they write and the log lines.
     with telemetry.tracer("test").start_as_current_span("work"):
-        assert telemetry.current_traceparent() is not None
-    telemetry.shutdown_tracing()
+        assert tracing.current_traceparent() is not None
+    tracing.shutdown_tracing()
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_bad_values_stop_the_start_naming_the_variable(
 ) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=name):
-        telemetry.setup_tracing("test")
+        tracing.setup_tracing("test")
 
 
 def test_sampler_follows_the_standard_names(
@@ -144,15 +144,15 @@ def test_the_endpoint_is_logged_without_credentials(
     no_otel_env: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "https://tenant:pa55word@collector:4318")
-    with caplog.at_level("INFO", logger="orderflow.telemetry"):
-        telemetry.setup_tracing("test")
+    with caplog.at_level("INFO", logger="orderflow.tracing"):
+        tracing.setup_tracing("test")
     try:
-        assert telemetry.trace_exporter() is not None
+        assert tracing.trace_exporter() is not None
         (record,) = [
             r for r in caplog.records if r.getMessage() == "exporting traces over OTLP/HTTP"
         ]
         assert record.__dict__["endpoint"] == "https://collector:4318"
         assert "pa55word" not in caplog.text
     finally:
-        telemetry.shutdown_tracing()
-    assert telemetry.trace_exporter() is None
+        tracing.shutdown_tracing()
+    assert tracing.trace_exporter() is None

@@ -14,7 +14,7 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from orderflow import telemetry
+from orderflow import tracing
 from orderflow.chain.listener import Listener
 from orderflow.execution.engine import Executor
 from tests.chain_live.conftest import Anvil
@@ -82,7 +82,7 @@ async def test_one_exported_trace_from_ingested_trade_to_paper_fill(
     assert signal["status"] == "EXECUTED" and order["status"] == "FILLED"
     assert order["mode"] == "paper"
 
-    await asyncio.to_thread(telemetry.shutdown_tracing)  # what a clean exit does
+    await asyncio.to_thread(tracing.shutdown_tracing)  # what a clean exit does
     got = exporting.received
 
     # The trade row's traceparent names a real, exported span: the listener's ingest batch.
