@@ -6,7 +6,8 @@ Stages, one subpackage each, in the direction data flows:
 * ``orderflow.reputation`` — score wallets 0-10 from their settled record.
 * ``orderflow.signals`` / ``orderflow.execution`` — follow skilled wallets, size, limit, fill.
 
-Shared plumbing lives in small modules: ``config``, ``db``, ``telemetry``, ``errors``.
+Shared plumbing lives in small modules: ``config``, ``db``, ``telemetry``, ``tracing``,
+``errors``.
 """
 
 __version__ = "0.1.0"

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from orderflow.errors import ConfigError
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LogFormat = Literal["json", "text"]
 
 POLYGON_CHAIN_ID = 137
 
@@ -27,10 +28,40 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("orderflow", appauthor=False))
 
 
-class CommonSettings(BaseSettings):
-    """Settings every orderflow process reads."""
+class LogSettings(BaseSettings):
+    """How every orderflow command logs (read before anything else, by every command)."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    log_level: LogLevel = Field(
+        default="INFO",
+        validation_alias="LOG_LEVEL",
+        description="Log level (the seed's RUST_LOG).",
+    )
+    log_format: LogFormat | None = Field(
+        default=None,
+        validation_alias="LOG_FORMAT",
+        description=(
+            "json or text. Unset: text in a terminal (stdout and stderr both TTYs), json "
+            "anywhere else (containers, pipes, files)."
+        ),
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().lower() or None
+        return value
+
+
+class CommonSettings(LogSettings):
+    """Settings every orderflow process reads."""
 
     database_url: SecretStr | None = Field(
         default=None,
@@ -45,16 +76,6 @@ class CommonSettings(BaseSettings):
         validation_alias="ORDERFLOW_DATA_DIR",
         description="Where the embedded database and local state live.",
     )
-    log_level: LogLevel = Field(
-        default="INFO",
-        validation_alias="LOG_LEVEL",
-        description="Log level (the seed's RUST_LOG).",
-    )
-    log_format: Literal["json", "text"] = Field(
-        default="json",
-        validation_alias="LOG_FORMAT",
-        description="json for machines (default), text for a terminal.",
-    )
     chain_id: int = Field(
         default=POLYGON_CHAIN_ID,
         validation_alias="CHAIN_ID",
@@ -68,11 +89,6 @@ class CommonSettings(BaseSettings):
         le=65535,
         description="Port for /healthz, /readyz and /metrics (0 = disabled).",
     )
-
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper_level(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
 
     @field_validator("database_url")
     @classmethod

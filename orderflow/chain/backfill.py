@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from opentelemetry import propagate
 
 from orderflow import telemetry
 from orderflow.chain import store
@@ -27,6 +26,7 @@ from orderflow.chain.contracts import ChainAddresses
 from orderflow.chain.decode import DecodedBatch, decode_batch
 from orderflow.chain.rpc import EthClient, Header
 from orderflow.errors import FatalRpcError, RangeTooLargeError, RetryableRpcError
+from orderflow.tracing import current_traceparent
 
 log = logging.getLogger(__name__)
 
@@ -166,12 +166,6 @@ def block_rows(headers: Iterable[Header]) -> list[store.BlockHeader]:
         store.BlockHeader(h.number, h.hash, h.parent_hash, h.timestamp)
         for _, h in sorted(by_number.items())
     ]
-
-
-def current_traceparent() -> str | None:
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    return carrier.get("traceparent")
 
 
 @dataclass

@@ -25,8 +25,11 @@ from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.decode import DecodedBatch, decode_batch
 from orderflow.chain.events import DeadLetter
 from orderflow.chain.store import Checkpoint, StoreStats, store_batch
+from orderflow.telemetry import tracer
+from orderflow.tracing import context_from, current_traceparent
 
 MAX_LINE_IN_DEAD_LETTER = 10_000  # characters of a malformed line kept for inspection
+_tracer = tracer("orderflow.chain.ingest")
 
 
 @dataclass(slots=True)
@@ -144,14 +147,19 @@ async def _pipeline(
                 checkpoint = (
                     Checkpoint(stream, top) if stream is not None and top is not None else None
                 )
-                stats = await store_batch(
-                    conn,
-                    chunk.batch,
-                    chain_id=chain_id,
-                    checkpoint=checkpoint,
-                    traceparent=traceparent,
-                    synchronous_commit=False,  # a file or in-memory replay can be redone
-                )
+                with _tracer.start_as_current_span(
+                    "ingest.batch",
+                    context=context_from(traceparent),
+                    attributes={"logs": chunk.logs, "fills": len(chunk.batch.fills)},
+                ):
+                    stats = await store_batch(
+                        conn,
+                        chunk.batch,
+                        chain_id=chain_id,
+                        checkpoint=checkpoint,
+                        traceparent=current_traceparent(),
+                        synchronous_commit=False,  # a file or in-memory replay can be redone
+                    )
                 report.stored.add(stats)
                 report.lines += chunk.lines
                 report.logs += chunk.logs

@@ -45,7 +45,6 @@ from orderflow.chain.backfill import (
     IngestMetrics,
     block_of,
     block_rows,
-    current_traceparent,
     fill_timestamps,
 )
 from orderflow.chain.decode import decode_batch
@@ -53,6 +52,7 @@ from orderflow.chain.reorg import BlockWindow, conflicts, find_fork_point, prune
 from orderflow.chain.rpc import EthClient, Header, WsTransport
 from orderflow.chain.settings import ListenerSettings
 from orderflow.errors import RetryableRpcError
+from orderflow.tracing import current_traceparent
 
 log = logging.getLogger(__name__)
 

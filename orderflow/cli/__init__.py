@@ -15,7 +15,10 @@ import sys
 from collections.abc import Sequence
 
 from orderflow import __version__
+from orderflow.cli._common import logging_for
+from orderflow.config import LogSettings, load
 from orderflow.errors import ConfigError, OrderflowError
+from orderflow.tracing import shutdown_tracing
 
 # Subcommand modules, in the order `orderflow --help` lists them.
 COMMANDS: tuple[str, ...] = (
@@ -57,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        logging_for(load(LogSettings), args)  # commands with settings refine it
         result = args.handler(args)
         if inspect.iscoroutine(result):
             result = asyncio.run(result)
@@ -69,4 +73,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        shutdown_tracing()  # send the spans still queued (no-op when nothing is exported)
     return int(result or 0)

@@ -8,19 +8,24 @@ from typing import TypeVar
 
 from pydantic_settings import BaseSettings
 
-from orderflow.config import CommonSettings, load
+from orderflow.config import LogSettings, load
 from orderflow.errors import ConfigError
 from orderflow.telemetry import setup_logging
 
 S = TypeVar("S", bound=BaseSettings)
 
 
+def logging_for(settings: LogSettings, args: argparse.Namespace | None = None) -> None:
+    """The one logging rule of every command: --log-format, else LOG_FORMAT, else the terminal
+    decides (text when a person watches, JSON for containers, pipes and files)."""
+    setup_logging(settings.log_level, getattr(args, "log_format", None) or settings.log_format)
+
+
 def settings_for(model: type[S], args: argparse.Namespace | None = None, **overrides: object) -> S:
     """Load a settings model and set up logging from it."""
     settings = load(model, **overrides)
-    if isinstance(settings, CommonSettings):
-        fmt = getattr(args, "log_format", None) or settings.log_format
-        setup_logging(settings.log_level, fmt)
+    if isinstance(settings, LogSettings):
+        logging_for(settings, args)
     return settings
 
 

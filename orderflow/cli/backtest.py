@@ -128,11 +128,9 @@ def _options(args: argparse.Namespace) -> BacktestOptions:
 
 
 def quiet_logging(overrides: dict[str, object]) -> dict[str, object]:
-    """Terminal commands log warnings as text unless LOG_LEVEL / LOG_FORMAT say otherwise."""
+    """Report commands log warnings only unless LOG_LEVEL says otherwise."""
     if not os.environ.get("LOG_LEVEL"):
         overrides["LOG_LEVEL"] = "WARNING"
-    if not os.environ.get("LOG_FORMAT"):
-        overrides["LOG_FORMAT"] = "text"
     return overrides
 
 

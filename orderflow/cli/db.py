@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = settings_for(CommonSettings, args, LOG_FORMAT="text")
+    settings = settings_for(CommonSettings, args)
     if settings.database_url is not None:
         print("DATABASE_URL is set: the embedded database is not used")
         return 0

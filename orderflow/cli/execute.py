@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 
 import asyncpg
 
@@ -20,7 +21,7 @@ from orderflow.execution.queries import insert_strategy_if_absent, strategy_rows
 from orderflow.execution.settings import ExecutorSettings
 from orderflow.migrate import migrate
 from orderflow.strategy.settings import StrategySettings
-from orderflow.telemetry import HealthServer, setup_metrics
+from orderflow.telemetry import HealthServer, setup_telemetry
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ async def run(args: argparse.Namespace) -> int:
         overrides["strategies"] = args.strategy
     settings = settings_for(ExecutorSettings, args, **overrides)
     creds = load(LiveCredentials)
-    setup_metrics("executor")
+    setup_telemetry("executor")
     dsn = await db.resolve_dsn(settings)
     async with db.open_pool(settings) as pool:
         async with pool.acquire() as conn:
@@ -97,11 +98,15 @@ async def run(args: argparse.Namespace) -> int:
         if health:
             health.add_check("database", database)
             await health.start()
+        loop, main = asyncio.get_running_loop(), asyncio.current_task()
+        if main is not None:  # SIGTERM (a pod stopping) ends the run like Ctrl-C, cleanly
+            loop.add_signal_handler(signal.SIGTERM, main.cancel)
         try:
             await executor.run()
         except asyncio.CancelledError:
             pass
         finally:
+            loop.remove_signal_handler(signal.SIGTERM)
             if health:
                 await health.stop()
             for broker in brokers.values():

@@ -23,7 +23,7 @@ from orderflow.chain.settings import ListenerSettings
 from orderflow.cli._common import add_log_format, settings_for
 from orderflow.errors import ConfigError
 from orderflow.migrate import migrate
-from orderflow.telemetry import setup_metrics
+from orderflow.telemetry import setup_telemetry
 
 log = logging.getLogger("orderflow.listen")
 
@@ -57,6 +57,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
     """Validate arguments and settings here (synchronously), then hand back the coroutine."""
     settings = settings_for(ListenerSettings, args)
+    setup_telemetry("listener")
     if args.from_file is None:
         return _live(settings)
     if not args.from_file.is_file():
@@ -82,7 +83,6 @@ async def _from_file(settings: ListenerSettings, path: Path, batch_size: int) ->
 
 
 async def _live(settings: ListenerSettings) -> int:
-    setup_metrics("listener")
     async with db.open_pool(settings) as pool:
         async with pool.acquire() as conn:
             await migrate(conn)

@@ -16,7 +16,7 @@ from orderflow.cli._common import add_log_format, parse_timestamp, settings_for
 from orderflow.errors import ConfigError, DatabaseError
 from orderflow.migrate import migrate
 from orderflow.reputation import ReputationSettings, run_reputation
-from orderflow.telemetry import HealthServer, setup_metrics
+from orderflow.telemetry import HealthServer, setup_telemetry
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ async def run(args: argparse.Namespace) -> int:
 
 async def _loop(pool: asyncpg.Pool, settings: ReputationSettings) -> None:
     """Run every ``calculation_interval_secs``; a failed run is logged and retried next time."""
-    setup_metrics("reputation")
+    setup_telemetry("reputation")
     health = HealthServer(settings.health_port) if settings.health_port else None
     last_ok = time.monotonic()
 

@@ -26,7 +26,7 @@ from orderflow.execution.broker import (
     OrderRequest,
 )
 from orderflow.execution.positions import book_fill
-from orderflow.execution.tracing import context_from, current_traceparent
+from orderflow.execution.tracing import context_from, current_traceparent, fill_span
 from orderflow.telemetry import meter, tracer
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,8 @@ class OrderDesk:
             row = await queries.order_row(conn, order_id)
             await queries.update_order(conn, order_id, outcome, sent=sent)
             for fill in outcome.fills:
-                await book_fill(conn, order=row, fill=fill, outcome_index=row["outcome_index"])
+                with fill_span(row, fill):
+                    await book_fill(conn, order=row, fill=fill, outcome_index=row["outcome_index"])
             filled = outcome.filled_shares > 0 or Decimal(row["filled_shares"]) > 0
             if filled and row["signal_status"] != "EXECUTED":
                 await queries.set_signal_status(conn, row["signal_id"], "EXECUTED", "filled")

@@ -93,6 +93,10 @@ SCENARIOS = (
             "nodeSelector.pool=trading",
             "--set",
             "config.extraEnv.OTEL_SERVICE_NAMESPACE=orderflow",
+            "--set",
+            "otel.endpoint=http://otel-collector.observability:4318",
+            "--set",
+            "otel.headersSecret=otel-headers",
         ),
     ),
     Scenario(

@@ -22,6 +22,18 @@ def test_log_level_is_case_insensitive(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load(CommonSettings).log_level == "DEBUG"
 
 
+def test_log_format_unset_leaves_it_to_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LOG_FORMAT", raising=False)
+    assert load(CommonSettings).log_format is None
+    monkeypatch.setenv("LOG_FORMAT", "")
+    assert load(CommonSettings).log_format is None
+    monkeypatch.setenv("LOG_FORMAT", "TEXT")
+    assert load(CommonSettings).log_format == "text"
+    monkeypatch.setenv("LOG_FORMAT", "xml")
+    with pytest.raises(ConfigError, match="LOG_FORMAT"):
+        load(CommonSettings)
+
+
 def test_bad_database_url_names_the_variable_not_the_secret(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

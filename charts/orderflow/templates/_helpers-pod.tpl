@@ -211,3 +211,45 @@ initContainers:
       {{- include "orderflow.volumeMounts" . | nindent 6 }}
 {{- end }}
 {{- end -}}
+
+{{/*
+OpenTelemetry trace export, the standard OTEL_* variables: (dict "root" . "component" "listener").
+Renders nothing while otel.endpoint is empty (no exporter is created, nothing leaves the pod).
+The pod's namespace and name join every span's resource (downward API).
+*/}}
+{{- define "orderflow.env.otel" -}}
+{{- $o := .root.Values.otel -}}
+{{- if $o.endpoint }}
+- name: OTEL_SERVICE_NAME
+  value: {{ printf "orderflow-%s" .component | quote }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ $o.endpoint | quote }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: http/protobuf
+{{- with $o.headersSecret }}
+- name: OTEL_EXPORTER_OTLP_HEADERS
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $o.headersSecretKey }}
+{{- end }}
+- name: OTEL_TRACES_SAMPLER
+  value: {{ $o.sampler | quote }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ include "orderflow.number" $o.samplerArg | quote }}
+- name: OTEL_K8S_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+- name: OTEL_K8S_POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+{{- $attrs := list "k8s.namespace.name=$(OTEL_K8S_NAMESPACE)" "k8s.pod.name=$(OTEL_K8S_POD_NAME)" }}
+{{- range $key, $value := $o.resourceAttributes }}
+{{- $attrs = append $attrs (printf "%s=%s" $key $value) }}
+{{- end }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ join "," $attrs | quote }}
+{{- end }}
+{{- end -}}

@@ -37,6 +37,9 @@ to change. Included once by validate.yaml, so `helm template`/`install`/`lint` a
 {{- if and $v.operator.enabled (gt (int $v.operator.replicas) 1) (not $v.operator.peering.enabled) -}}
 {{- fail (printf "operator.replicas=%v needs operator.peering.enabled=true: without peering every replica would reconcile every TradingStrategy." $v.operator.replicas) -}}
 {{- end -}}
+{{- if and $v.otel.headersSecret (not $v.otel.endpoint) -}}
+{{- fail "otel.headersSecret is set but otel.endpoint is empty: set otel.endpoint (the collector's OTLP/HTTP URL, e.g. http://otel-collector:4318) or leave otel.headersSecret empty." -}}
+{{- end -}}
 {{- if and $v.metrics.serviceMonitor.enabled (not $v.metrics.service.enabled) -}}
 {{- fail "metrics.serviceMonitor.enabled=true needs metrics.service.enabled=true (the ServiceMonitor scrapes those Services)." -}}
 {{- end -}}
