@@ -17,26 +17,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orderflow.errors import ConfigError
+from orderflow.sim.agents import SKILLED_THRESHOLD, Style
 from orderflow.sim.config import SimConfig
 from orderflow.sim.world import World
-
-Style = Literal[
-    "retail",
-    "whale",
-    "panic_seller",
-    "market_maker",
-    "penny_picker",
-    "wash",
-    "lucky",
-]
-
-# truly_skilled = skill >= this (probability units: 3 cents of information edge).
-SKILLED_THRESHOLD = 0.03
 
 
 class TruthWallet(BaseModel):
@@ -98,17 +85,18 @@ class Truth(BaseModel):
 
 def truth_of(world: World) -> Truth:
     end = world.config.start_time.timestamp() + world.config.days * 86_400
-    legacy: dict[str, Style] = {"skilled": "retail", "panic": "panic_seller"}
     return Truth(
         config=world.config,
         wallets=[
             TruthWallet(
                 address=w.address,
-                style=legacy.get(w.style, w.style),  # type: ignore[arg-type]
+                style=w.style,
                 skill=round(w.skill, 6),
                 truly_skilled=w.skill >= SKILLED_THRESHOLD,
                 bankroll_usdc=w.bankroll // 1_000_000,
                 activity_per_day=round(w.activity, 6),
+                wash_ring=w.wash_ring,
+                showcase=w.showcase,
             )
             for w in world.wallets
         ],
@@ -124,9 +112,17 @@ def truth_of(world: World) -> Truth:
                 created_at=datetime.fromtimestamp(int(c.created_at), tz=UTC),
                 resolves_at=datetime.fromtimestamp(int(c.resolves_at), tz=UTC),
                 resolved_in_run=c.resolves_at <= end,
-                close_price=0.5,
+                close_price=c.close_price(min(end, c.resolves_at)),
             )
             for c in world.conditions
+        ],
+        wash_rings=[
+            WashRing(
+                ring=r.ring,
+                wallets=[world.wallets[i].address for i in r.members],
+                showcase=None if r.showcase is None else world.wallets[r.showcase].address,
+            )
+            for r in world.rings
         ],
     )
 
