@@ -191,14 +191,14 @@ def _requote(st: State, now: float, ci: int, mi: int) -> None:
     for level in range(LEVELS):
         size = _round_shares(c.depth * (1.0 + 0.5 * level))
         bid_c, ask_c = bid - level, ask + level
-        if bid_c >= 1 and (inventory < cap or no >= size):  # buying YES grows the exposure
-            if no >= size:  # sell NO at 1 - bid: a YES bid backed by inventory
+        if bid_c >= 1 and inventory < cap:
+            if no - yes >= size:  # long NO: sell some (at 1 - bid), a YES bid from inventory
                 book.add(Order(st.hash32(), mi, "SELL", 1, 100 - bid_c, size, st.next_seq()))
                 no -= size
             else:
                 book.add(Order(st.hash32(), mi, "BUY", 0, bid_c, size, st.next_seq()))
-        if ask_c <= 99 and (inventory > -cap or yes >= size):
-            if yes >= size:
+        if ask_c <= 99 and inventory > -cap:
+            if yes - no >= size:  # long YES: sell some
                 book.add(Order(st.hash32(), mi, "SELL", 0, ask_c, size, st.next_seq()))
                 yes -= size
             else:

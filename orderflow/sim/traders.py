@@ -14,7 +14,7 @@ from orderflow.sim.markets import HOUR
 OPINION_SD = 0.04  # sd of a wallet's opinion of a market, independent of the truth
 CANDIDATES = 3  # markets a taker looks at per decision
 SLIPPAGE_CENTS = 2  # how far past the best price a taker's limit goes
-WASH_EVENTS_PER_MEMBER_DAY = 0.8
+WASH_EVENTS_PER_MEMBER_DAY = 2.0
 
 
 def view(st: State, wi: int, ci: int, now: float) -> float:
