@@ -12,6 +12,7 @@ from orderflow.cli._common import add_log_format, parse_timestamp
 from orderflow.errors import ConfigError
 from orderflow.sim import SimConfig, simulate, truth_of, write_truth
 from orderflow.sim.emit import emit, write_logs
+from orderflow.sim.truth import population_summary
 
 # SimConfig field -> the option that sets it (error messages name the option).
 OPTION_OF = {
@@ -102,10 +103,12 @@ def run(args: argparse.Namespace) -> int:
     world = simulate(cfg)
     emitted = emit(world)
     write_logs(emitted.logs, out)
-    write_truth(truth_of(world), truth_path)
+    truth = truth_of(world)
+    write_truth(truth, truth_path)
     print(
         f"simulated {cfg.days:g} days, {len(world.conditions)} conditions, "
         f"{len(world.wallets)} wallets: {len(emitted.logs)} logs ({len(emitted.fills)} fills) "
         f"-> {out}, truth -> {truth_path} in {time.perf_counter() - started:.1f}s"
     )
+    print(population_summary(truth))
     return 0

@@ -172,7 +172,6 @@ def refresh(st: State, now: float, ci: int) -> Book:
 
 def _requote(st: State, now: float, ci: int, mi: int) -> None:
     c, w, book = st.conditions[ci], st.wallets[mi], st.books[ci]
-    book.cancel_owner(mi)
     book.quoted_at[mi] = now
     yes, no = w.holdings.get(ci * 2, 0), w.holdings.get(ci * 2 + 1, 0)
     pair = min(yes, no)
@@ -188,21 +187,28 @@ def _requote(st: State, now: float, ci: int, mi: int) -> None:
     fair = fair_value(st, mi, c, now) - skew
     bid = max(1, min(97, math.floor((fair - w.half_spread) * 100 + 1e-9)))
     ask = min(99, max(bid + 1, math.ceil((fair + w.half_spread) * 100 - 1e-9)))
+    key = (bid, ask, yes, no)
+    if book.quote_key.get(mi) == key:  # nothing filled, nothing moved: the quotes stand
+        return
+    book.quote_key[mi] = key
+    book.cancel_owner(mi)
+    orders = []
     for level in range(LEVELS):
         size = _round_shares(c.depth * (1.0 + 0.5 * level))
         bid_c, ask_c = bid - level, ask + level
         if bid_c >= 1 and inventory < cap:
             if no - yes >= size:  # long NO: sell some (at 1 - bid), a YES bid from inventory
-                book.add(Order(st.hash32(), mi, "SELL", 1, 100 - bid_c, size, st.next_seq()))
+                orders.append(Order(mi, "SELL", 1, 100 - bid_c, size, st.next_seq()))
                 no -= size
             else:
-                book.add(Order(st.hash32(), mi, "BUY", 0, bid_c, size, st.next_seq()))
+                orders.append(Order(mi, "BUY", 0, bid_c, size, st.next_seq()))
         if ask_c <= 99 and inventory > -cap:
             if yes - no >= size:  # long YES: sell some
-                book.add(Order(st.hash32(), mi, "SELL", 0, ask_c, size, st.next_seq()))
+                orders.append(Order(mi, "SELL", 0, ask_c, size, st.next_seq()))
                 yes -= size
             else:
-                book.add(Order(st.hash32(), mi, "BUY", 1, 100 - ask_c, size, st.next_seq()))
+                orders.append(Order(mi, "BUY", 1, 100 - ask_c, size, st.next_seq()))
+    book.add(*orders)
 
 
 # --- trading ----------------------------------------------------------------------------------
@@ -272,6 +278,9 @@ def _record(
     fills = []
     for t in takes:
         o, maker = t.order, st.wallets[t.order.owner]
+        if not o.order_hash:
+            o.order_hash = st.hash32()
+        st.books[ci].quote_key.pop(o.owner, None)  # its quotes changed: renew them next time
         collateral = t.shares * o.cents // 100
         mkey = ci * 2 + o.outcome
         if o.side == "BUY":
@@ -308,7 +317,7 @@ def direct(
     if shares < MIN_SHARES:
         return None
     other = 1 - outcome
-    order = Order(st.hash32(), maker, side, other, 100 - cents, shares, st.next_seq())
+    order = Order(maker, side, other, 100 - cents, shares, st.next_seq())
     if side == "SELL":
         have_t = st.wallets[taker].holdings.get(ci * 2 + outcome, 0)
         have_m = st.wallets[maker].holdings.get(ci * 2 + other, 0)

@@ -9,10 +9,10 @@ S = 1_000_000  # one share in base units
 
 def _book() -> Book:
     book = Book()
-    book.add(Order("0x01", 1, "SELL", 0, 61, 10 * S, 1))  # YES ask 61 (transfer)
-    book.add(Order("0x02", 2, "BUY", 1, 40, 10 * S, 2))  # NO bid 40 = YES ask 60 (mint)
-    book.add(Order("0x03", 3, "BUY", 0, 58, 10 * S, 3))  # YES bid 58 (transfer)
-    book.add(Order("0x04", 4, "SELL", 1, 41, 10 * S, 4))  # NO ask 41 = YES bid 59 (merge)
+    book.add(Order(1, "SELL", 0, 61, 10 * S, 1, "0x01"))  # YES ask 61 (transfer)
+    book.add(Order(2, "BUY", 1, 40, 10 * S, 2, "0x02"))  # NO bid 40 = YES ask 60 (mint)
+    book.add(Order(3, "BUY", 0, 58, 10 * S, 3, "0x03"))  # YES bid 58 (transfer)
+    book.add(Order(4, "SELL", 1, 41, 10 * S, 4, "0x04"))  # NO ask 41 = YES bid 59 (merge)
     return book
 
 
