@@ -40,11 +40,19 @@ def add_sim_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start", help="time of the first block, ISO 8601 or unix seconds")
     p.add_argument("--start-block", type=int, help="number of the first block")
     p.add_argument("--small", action="store_true", help="a small world that runs in seconds")
+    p.add_argument(
+        "--adapter-events",
+        action="store_true",
+        help="also emit the NegRiskAdapter's own split/merge/conversion logs "
+        "(a listener that does not ignore them dead-letters them)",
+    )
 
 
 def sim_config(args: argparse.Namespace) -> SimConfig:
     """Build the SimConfig from parsed options; a bad value is a ConfigError naming its option."""
     values: dict[str, object] = {"seed": args.seed, "exchange": args.exchange}
+    if args.adapter_events:
+        values["adapter_events"] = True
     for field, value in (
         ("markets", args.markets),
         ("wallets", args.wallets),

@@ -85,12 +85,27 @@ class Merge:
 
 
 @dataclass(frozen=True, slots=True)
+class Conversion:
+    """NegRiskAdapter.convertPositions: ``amount`` NO of each leg in ``index_set`` (bit i = leg
+    i of the event) became ``amount`` YES of every other leg plus (legs converted - 1) *
+    ``amount`` collateral."""
+
+    time: float
+    condition: int  # the event's first leg
+    wallet: str
+    market_id: str
+    index_set: int
+    amount: int
+    yes_legs: tuple[int, ...]  # condition indices of the legs whose YES the wallet received
+
+
+@dataclass(frozen=True, slots=True)
 class Resolution:
     time: float
     condition: int
 
 
-Event = Preparation | Split | Merge | Match | Resolution
+Event = Preparation | Split | Merge | Conversion | Match | Resolution
 
 
 @dataclass
@@ -103,6 +118,8 @@ class State:
     end: float
     books: list[Book] = field(default_factory=list)
     makers_of: list[list[int]] = field(default_factory=list)  # condition -> maker indices
+    event_makers: dict[int, list[int]] = field(default_factory=dict)  # event -> maker indices
+    legs: dict[int, list[int]] = field(default_factory=dict)  # neg-risk event -> its conditions
     open: list[int] = field(default_factory=list)
     opinions: dict[tuple[int, int], float] = field(default_factory=dict)
     heap: list[tuple[float, int, str, int, int]] = field(default_factory=list)
@@ -141,9 +158,12 @@ def open_market(st: State, now: float, ci: int) -> None:
     c = st.conditions[ci]
     st.open.append(ci)
     st.events.append(Preparation(now, ci))
-    makers = [i for i, w in enumerate(st.wallets) if w.style == "market_maker"]
-    chosen = st.rng.sample(makers, min(len(makers), st.rng.randint(2, 4)))
-    st.makers_of[ci] = sorted(chosen)
+    chosen = st.event_makers.get(c.event)
+    if chosen is None:  # the same makers quote every leg of a neg-risk event
+        makers = [i for i, w in enumerate(st.wallets) if w.style == "market_maker"]
+        chosen = sorted(st.rng.sample(makers, min(len(makers), st.rng.randint(2, 4))))
+        st.event_makers[c.event] = chosen
+    st.makers_of[ci] = chosen
     for mi in st.makers_of[ci]:
         amount = _round_shares(c.depth * st.rng.uniform(1.0, 3.0))
         w = st.wallets[mi]
@@ -181,6 +201,9 @@ def _requote(st: State, now: float, ci: int, mi: int) -> None:
         yes, no = yes - amount, no - amount
         w.cash += amount
         st.events.append(Merge(now, ci, w.address, amount))
+    if c.neg_risk and no >= 4 * c.depth:
+        _convert(st, now, c, mi)
+        yes, no = w.holdings.get(ci * 2, 0), w.holdings.get(ci * 2 + 1, 0)
     inventory = yes - no  # net YES exposure
     skew = max(-0.05, min(0.05, 0.02 * inventory / (3 * c.depth)))
     cap = INVENTORY_CAP_LEVELS * c.depth
@@ -209,6 +232,27 @@ def _requote(st: State, now: float, ci: int, mi: int) -> None:
             else:
                 orders.append(Order(mi, "BUY", 1, 100 - ask_c, size, st.next_seq()))
     book.add(*orders)
+
+
+def _convert(st: State, now: float, c: Condition, mi: int) -> None:
+    """A maker long NO on two or more legs of an event converts them through the adapter:
+    NO on legs A and B is worth the same as one collateral plus YES on every other leg."""
+    w = st.wallets[mi]
+    legs = st.legs[c.event]
+    heavy = [(i, li) for i, li in enumerate(legs) if w.holdings.get(li * 2 + 1, 0) >= 2 * c.depth]
+    if len(heavy) < 2 or any(st.conditions[li].resolved for li in legs):
+        return
+    amount = _round_shares(min(w.holdings[li * 2 + 1] for _, li in heavy) - c.depth)
+    index_set = sum(1 << i for i, _ in heavy)
+    for _, li in heavy:
+        w.holdings[li * 2 + 1] -= amount
+    yes_legs = tuple(li for i, li in enumerate(legs) if not index_set >> i & 1)
+    for li in yes_legs:
+        w.holdings[li * 2] = w.holdings.get(li * 2, 0) + amount
+    w.cash += (len(heavy) - 1) * amount
+    for li in {c.index, *(li for _, li in heavy)}:
+        st.books[li].quote_key.pop(mi, None)
+    st.events.append(Conversion(now, legs[0], w.address, c.market_id, index_set, amount, yes_legs))
 
 
 # --- trading ----------------------------------------------------------------------------------
