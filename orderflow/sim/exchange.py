@@ -367,6 +367,12 @@ def direct(
         have_m = st.wallets[maker].holdings.get(ci * 2 + other, 0)
         if min(have_t, have_m) < shares:
             return None
+    else:
+        for wi, cost in ((taker, shares * cents // 100), (maker, shares * (100 - cents) // 100)):
+            w = st.wallets[wi]
+            while w.cash < cost * 102 // 100:  # short of cash: the owner tops the wallet up
+                w.deposited += w.bankroll
+                w.cash += w.bankroll
     return _record(
         st, now, taker, ci, outcome, side, [Take(order, shares, cents)], reason, wash=True
     )
