@@ -21,6 +21,7 @@ from orderflow.errors import ConfigError, OrderflowError
 COMMANDS: tuple[str, ...] = (
     "migrate",
     "listen",
+    "importer",  # `orderflow import`
     "reputation",
     "wallet",
     "strategy",
