@@ -178,6 +178,8 @@ def detect(columns: list[str], source: str) -> Layout:
         elif not v1:
             required += ["maker_asset_id", "taker_asset_id"]
     missing = [f for f in required if f not in found]
+    if missing and id_derives:  # refused anyway: say the id is no log index either
+        missing.insert(0, "log_index")
     name = _layout_name(kind, found, generation)
     if missing:
         raise LayoutError(_refusal(source, name, kind, missing, found))
@@ -209,7 +211,11 @@ def _refusal(
         "and exchange: orderflow imports no approximate identities"
     )
     if "log_index" in missing and "id" in found:
-        text += " (the id column does not carry a log index)"
+        text += (
+            " (an id column stands in for the log index only when it is "
+            "'<transaction hash>-<log index>'; the Polymarket subgraph's id is "
+            "transactionHash_orderHash, which does not carry a log index)"
+        )
     if kind in ("fills", "matches") and "log_index" in missing:
         text += (
             ". Get the fills with their log index (e.g. a Parquet/SQL export of the OrderFilled "

@@ -19,3 +19,7 @@ async def chain_pool(pg_server_dsn: str, pg_template: str) -> AsyncIterator[asyn
             yield p
         finally:
             await p.close()
+
+
+# The real node of the listener's tests (anvil with the relay at the exchange addresses).
+from tests.chain_live.conftest import anvil, anvil_process  # noqa: E402, F401

@@ -88,9 +88,7 @@ def fills_of(logs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def matches_of(
-    logs: Iterable[dict[str, Any]], *, block_hash: bool = False
-) -> list[dict[str, Any]]:
+def matches_of(logs: Iterable[dict[str, Any]], *, block_hash: bool = False) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for raw in logs:
         topic0 = raw["topics"][0]
@@ -153,7 +151,8 @@ def dune_row(f: dict[str, Any]) -> dict[str, Any]:
         "contract_address": f["address"],
         "evt_tx_hash": f["tx"],
         "evt_index": f["log_index"],
-        "evt_block_time": datetime.fromtimestamp(f["ts"], UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        "evt_block_time": datetime.fromtimestamp(f["ts"], UTC)
+        .strftime("%Y-%m-%d %H:%M:%S UTC")
         .replace(" UTC", "+00:00"),
         "evt_block_number": f["block"],
         "orderHash": f["order_hash"],
@@ -224,7 +223,8 @@ def blocks_of(logs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     seen: dict[int, dict[str, Any]] = {}
     for raw in logs:
         n = _q(raw["blockNumber"])
-        seen[n] = {"block_number": n, "block_hash": raw["blockHash"], "timestamp": _q(raw["blockTimestamp"])}
+        ts = _q(raw["blockTimestamp"])
+        seen[n] = {"block_number": n, "block_hash": raw["blockHash"], "timestamp": ts}
     return [seen[n] for n in sorted(seen)]
 
 
@@ -238,7 +238,9 @@ def write_parquet(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
     return path
 
 
-def write_csv(path: Path, rows: Sequence[dict[str, Any]], *, columns: Sequence[str] | None = None) -> Path:
+def write_csv(
+    path: Path, rows: Sequence[dict[str, Any]], *, columns: Sequence[str] | None = None
+) -> Path:
     cols = list(columns or rows[0].keys())
     opener = gzip.open if path.name.endswith(".gz") else open
     with opener(path, "wt", newline="", encoding="utf-8") as fh:  # type: ignore[operator]

@@ -62,8 +62,13 @@ async def _assert_same(pool: asyncpg.Pool, chain_pool: asyncpg.Pool) -> None:
 
 @pytest.mark.parametrize(
     ("source", "fills_layout"),
-    [("sim-v1", "snake"), ("sim-v1", "dune"), ("sim-v2", "snake"), ("sim-v2", "camel"),
-     ("sample", "snake")],
+    [
+        ("sim-v1", "snake"),
+        ("sim-v1", "dune"),
+        ("sim-v2", "snake"),
+        ("sim-v2", "camel"),
+        ("sample", "snake"),
+    ],
 )
 async def test_dump_import_equals_raw_log_import(
     pool: asyncpg.Pool, chain_pool: asyncpg.Pool, tmp_path: Path, source: str, fills_layout: str
@@ -134,7 +139,8 @@ async def test_sample_jsonl_imports_as_raw_logs(
 async def test_missing_block_hashes_stop_before_storing(pool: asyncpg.Pool, tmp_path: Path) -> None:
     fills = d.fills_of(sim_logs("v1", seed=12))
     path = d.write_parquet(tmp_path / "orderfilled.parquet", [d.snake_row(f) for f in fills])
-    with pytest.raises(HistoryError, match=r"hash of block \d+ is unknown.*Import the blocks first"):
+    unknown = r"hash of block \d+ is unknown.*Import the blocks first"
+    with pytest.raises(HistoryError, match=unknown):
         await import_file(pool, path, chain_id=137)
     assert await pool.fetchval("SELECT count(*) FROM orderflow_trades") == 0
     async with pool.acquire() as conn:
