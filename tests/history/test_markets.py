@@ -18,7 +18,7 @@ from tests.history import dumps as d
 from tests.history.test_exactly_once import SAMPLE, sample_logs
 
 # Real markets (docs: ../shared/polymarket.md test vectors): Gamma's clobTokenIds of "Bitcoin Up
-# or Down – December 31, 12:00PM-12:15PM ET" and the subgraph tests' neg-risk condition.
+# or Down - December 31, 12:00PM-12:15PM ET" and the subgraph tests' neg-risk condition.
 BTC = "0x2e6af11e4b853b05ba7135239b21d77e808889b6ce1e735de856c94c4e5b5fce"
 BTC_IDS = [
     "8851848546962572193739008211889046036776198486765606333032192644001246174440",
@@ -76,7 +76,7 @@ async def test_gamma_rows_verified_resolved_and_replaced_by_the_chain(
             closed=True,
             outcomePrices='["0", "1"]',
             closedTime="2026-06-23 08:00:00+00",
-        ),  # fmt: skip
+        ),
         gamma(
             NEG,
             NEG_IDS,
@@ -84,7 +84,7 @@ async def test_gamma_rows_verified_resolved_and_replaced_by_the_chain(
             closed=True,
             outcomePrices=["1", "0"],
             closedTime="2026-06-20T00:00:00Z",
-        ),  # fmt: skip
+        ),
         gamma(USDC, list(reversed(USDC_IDS))),  # line 4: ids in the wrong order
         gamma(NEG, NEG_IDS, negRisk=False),  # line 5: the wrong collateral for these ids
         gamma(
@@ -93,7 +93,7 @@ async def test_gamma_rows_verified_resolved_and_replaced_by_the_chain(
             closed=True,
             outcomePrices='["0.9995", "0.0005"]',
             closedTime="2026-06-21T00:00:00Z",
-        ),  # not exact: tokens, no resolution  # fmt: skip
+        ),  # not exact: tokens, no resolution
         gamma("0x" + "77" * 32, [], closed=True),  # an AMM-era market: no CLOB tokens
         gamma(OTHER, other_ids, closed=True, outcomePrices='["1", "0"]'),  # no closedTime
     ]
