@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from orderflow.chain import contracts as c
@@ -57,6 +58,8 @@ def uint(value: object, name: str) -> int:
         if value < 0:
             raise RowError(f"{name} is negative: {value}")
         return value
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return uint(int(value), name)  # Parquet decimal(78, 0) columns
     if isinstance(value, str):
         text = value.strip()
         if text.isdigit() and text.isascii():
@@ -103,8 +106,8 @@ def timestamp(value: object) -> int | None:
     """Unix seconds from seconds, a datetime, or ISO 8601 text; None when absent."""
     if value is None or value == "":
         return None
-    if isinstance(value, datetime):
-        return int(value.timestamp())
+    if isinstance(value, datetime):  # a zone-less time in an export is UTC, as chain times are
+        return int((value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp())
     if type(value) is int:
         return value
     if isinstance(value, str):
@@ -115,13 +118,13 @@ def timestamp(value: object) -> int | None:
             return uint(text, "timestamp")
         if re.search(r"[+-]\d\d$", text):  # Gamma's "2023-03-10 18:04:29+00"
             text += ":00"
+        elif text.endswith(" UTC"):  # Dune's "2022-11-21 19:49:29.000 UTC"
+            text = text[:-4] + "+00:00"
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             raise RowError(f"timestamp is not unix seconds or ISO 8601: {_shown(value)}") from None
-        if parsed.tzinfo is None:
-            raise RowError(f"timestamp has no time zone: {_shown(value)}")
-        return int(parsed.timestamp())
+        return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp())
     raise RowError(f"timestamp is not unix seconds or ISO 8601: {_shown(value)}")
 
 
