@@ -246,9 +246,9 @@ async def _markets(
 
 def _block_rows(
     layout: Layout, rows: list[Row], bad: list[BadLine], decoder: RowDecoder
-) -> tuple[list[BlockHeader], list[Any]]:
+) -> tuple[list[tuple[int, BlockHeader]], list[Any]]:
     col = layout.columns
-    headers: list[BlockHeader] = []
+    headers: list[tuple[int, BlockHeader]] = []
     dead = [decoder.dead(b.number, b.reason, text=b.text) for b in bad]
     for row in rows:
         v = row.values
@@ -257,17 +257,46 @@ def _block_rows(
             if ts is None:
                 raise RowError("timestamp is missing")
             parent = v.get(col["parent_hash"]) if "parent_hash" in col else None
-            headers.append(
-                BlockHeader(
-                    uint(v.get(col["block_number"]), "block number"),
-                    hash32(v.get(col["block_hash"]), "block hash"),
-                    hash32(parent, "parent hash") if parent else None,
-                    datetime.fromtimestamp(ts, UTC),
-                )
+            header = BlockHeader(
+                uint(v.get(col["block_number"]), "block number"),
+                hash32(v.get(col["block_hash"]), "block hash"),
+                hash32(parent, "parent hash") if parent else None,
+                datetime.fromtimestamp(ts, UTC),
             )
+            headers.append((row.number, header))
         except (RowError, OverflowError, OSError) as exc:
             dead.append(decoder.dead(row.number, str(exc), values=v))
     return headers, dead
+
+
+SELECT_KNOWN_BLOCKS = """
+SELECT block_number, block_hash FROM orderflow_blocks
+ WHERE chain_id = $1 AND block_number = ANY($2::bigint[])
+"""
+
+
+async def _new_headers(
+    conn: asyncpg.Connection,
+    chain_id: int,
+    headers: list[tuple[int, BlockHeader]],
+    dead: list[Any],
+    decoder: RowDecoder,
+) -> list[BlockHeader]:
+    """Headers orderflow does not know yet. A known block is never replaced by a file: the same
+    hash is skipped, a different one is reported (the listener's headers are the chain's)."""
+    known = {
+        r["block_number"]: r["block_hash"]
+        for r in await conn.fetch(SELECT_KNOWN_BLOCKS, chain_id, [h.number for _, h in headers])
+    }
+    fresh = []
+    for line, h in headers:
+        stored = known.get(h.number)
+        if stored is None:
+            fresh.append(h)
+        elif stored != h.hash:
+            reason = f"block {h.number}: the file says {h.hash}, orderflow_blocks has {stored}"
+            dead.append(decoder.dead(line, reason + "; not replaced"))
+    return fresh
 
 
 async def _blocks(
@@ -290,7 +319,8 @@ async def _blocks(
     async with pool.acquire() as conn:
         try:
             while (item := await ahead.get()) is not None:
-                headers, dead, read, fraction = item
+                numbered, dead, read, fraction = item
+                headers = await _new_headers(conn, chain_id, numbered, dead, decoder)
                 await store_batch(
                     conn,
                     DecodedBatch(dead_letters=dead),

@@ -63,3 +63,23 @@ async def test_malformed_json_lines_are_dead_letters(pool: asyncpg.Pool, tmp_pat
     reasons = sorted(r[0] for r in await pool.fetch("SELECT reason FROM orderflow_dead_letters"))
     assert reasons[0].startswith("fills.jsonl line 2: not JSON")
     assert reasons[1] == "fills.jsonl line 4: a JSON list, not a row"
+
+
+async def test_a_blocks_file_never_replaces_a_known_block(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    logs = sim_logs("v1", seed=23)
+    blocks = d.blocks_of(logs)
+    first = await import_file(pool, d.write_csv(tmp_path / "b1.csv", blocks), chain_id=137)
+    assert first.blocks == len(blocks)
+    changed = [dict(b) for b in blocks]
+    changed[1]["block_hash"] = "0x" + "ee" * 32  # line 3
+    changed.append({"block_number": 1, "block_hash": "0x" + "ab" * 32, "timestamp": 1})
+    again = await import_file(pool, d.write_csv(tmp_path / "b2.csv", changed), chain_id=137)
+    assert (again.blocks, again.dead_letters) == (1, 1)
+    reason = await pool.fetchval("SELECT reason FROM orderflow_dead_letters")
+    assert reason.startswith(f"b2.csv line 3: block {blocks[1]['block_number']}: the file says")
+    kept = await pool.fetchval(
+        "SELECT block_hash FROM orderflow_blocks WHERE block_number = $1", blocks[1]["block_number"]
+    )
+    assert kept == blocks[1]["block_hash"]
