@@ -70,7 +70,13 @@ async def _import(settings: ListenerSettings, args: argparse.Namespace) -> int:
     setup_metrics("import")
     health = HealthServer(args.metrics_port) if args.metrics_port else None
     if health is not None:
-        await health.start()
+        try:
+            await health.start()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot serve metrics on --metrics-port {args.metrics_port}: "
+                f"{exc.strerror or exc}"
+            ) from None
     try:
         async with db.open_pool(settings) as pool:
             async with pool.acquire() as conn:
