@@ -74,8 +74,7 @@ async def _import(settings: ListenerSettings, args: argparse.Namespace) -> int:
             await health.start()
         except OSError as exc:
             raise ConfigError(
-                f"cannot serve metrics on --metrics-port {args.metrics_port}: "
-                f"{exc.strerror or exc}"
+                f"cannot serve metrics on --metrics-port {args.metrics_port}: {exc.strerror or exc}"
             ) from None
     try:
         async with db.open_pool(settings) as pool:
