@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,7 @@ from opentelemetry import propagate
 
 from orderflow import telemetry
 from orderflow.chain import store
-from orderflow.chain.contracts import ChainAddresses
+from orderflow.chain.contracts import TOPIC_CONDITION_PREPARATION, ChainAddresses
 from orderflow.chain.decode import DecodedBatch, decode_batch
 from orderflow.chain.reorg import BlockWindow
 from orderflow.chain.rpc import EthClient, Header
@@ -69,6 +69,26 @@ class IngestMetrics:
             "orderflow_listener_head_lag_blocks",
             unit="{block}",
             description="Node head minus the stored checkpoint",
+        )
+        self.sync_done = meter.create_gauge(
+            "orderflow_listener_condition_sync_blocks_done",
+            unit="{block}",
+            description="Blocks of the one-time condition sync read so far",
+        )
+        self.sync_total = meter.create_gauge(
+            "orderflow_listener_condition_sync_blocks_total",
+            unit="{block}",
+            description="Blocks the one-time condition sync covers in all",
+        )
+        self.sync_rate = meter.create_gauge(
+            "orderflow_listener_condition_sync_blocks_per_second",
+            unit="{block}/s",
+            description="Condition sync speed since this process started it",
+        )
+        self.sync_eta = meter.create_gauge(
+            "orderflow_listener_condition_sync_eta_seconds",
+            unit="s",
+            description="Estimated time left of the condition sync (0 when complete)",
         )
 
     def count_batch(self, batch: DecodedBatch) -> None:
@@ -153,6 +173,13 @@ async def fill_timestamps(
     return ready, list(used.values()), orphans
 
 
+def _topic0(raw: Mapping[str, Any]) -> str | None:
+    topics = raw.get("topics")
+    if isinstance(topics, list) and topics and isinstance(topics[0], str):
+        return topics[0].lower()
+    return None
+
+
 def block_of(raw: Mapping[str, Any]) -> int | None:
     """A raw log's block number, or None when it is missing or malformed."""
     try:
@@ -229,6 +256,7 @@ class Backfiller:
         end_headers: bool = True,
         untimed_conditions: bool = False,
         decode_in_thread: bool = False,
+        on_range: Callable[[int, int], None] | None = None,
     ) -> None:
         self.pool = pool
         self.client = client
@@ -243,6 +271,7 @@ class Backfiller:
         self.end_headers = end_headers
         self.untimed_conditions = untimed_conditions
         self.decode_in_thread = decode_in_thread
+        self.on_range = on_range
         self._filter = log_filter if log_filter is not None else addresses.log_filter()
         self._verify_from = 0
         self._tracer = telemetry.tracer("orderflow.chain.backfill")
@@ -272,6 +301,8 @@ class Backfiller:
             self.ranges.success()
             report.ranges += 1
             report.range_sizes.append(end - start + 1)
+            if self.on_range is not None:
+                self.on_range(start, end)
             start = stored + 1
         return report
 
@@ -342,7 +373,15 @@ class Backfiller:
             verified = await self._verified_headers(start, end, raws)
             for header in verified.values():
                 self.headers.put(header)
-            ready, used, orphans = await fill_timestamps(raws, self.headers)
+            if self.untimed_conditions:
+                # ConditionPreparation needs no time here (its tokens are the point): no
+                # header request for a node that leaves blockTimestamp out.
+                timeless = [r for r in raws if _topic0(r) == TOPIC_CONDITION_PREPARATION]
+                rest = [r for r in raws if _topic0(r) != TOPIC_CONDITION_PREPARATION]
+                ready, used, orphans = await fill_timestamps(rest, self.headers)
+                ready += timeless
+            else:
+                ready, used, orphans = await fill_timestamps(raws, self.headers)
             if orphans:
                 raise _Reorganised(f"{len(orphans)} log(s) name a block the node no longer has")
             if self.decode_in_thread:

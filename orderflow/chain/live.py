@@ -72,6 +72,7 @@ class ListenerState:
     reconnects: int = 0
     reorgs: int = 0
     sessions: int = 0
+    conditions_synced: bool = False
 
     @property
     def lag(self) -> int | None:
