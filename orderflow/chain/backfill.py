@@ -341,7 +341,7 @@ class Backfiller:
         Raises _Reorganised when a log's blockHash is not its block's hash any more.
         """
         wanted = {n for r in raws if (n := block_of(r)) is not None and n >= self._verify_from}
-        if self.end_headers or end >= self._verify_from:
+        if self.end_headers:
             wanted.add(end)
         fetched = await self._headers_by_number(wanted)
         if end in wanted and fetched[end] is None:

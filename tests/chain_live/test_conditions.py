@@ -9,6 +9,7 @@ checkpoint, not from the start.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,8 +21,11 @@ from aiohttp import web
 
 from orderflow.chain import contracts as c
 from orderflow.chain import store
-from orderflow.chain.conditions import CONDITIONS_STREAM
+from orderflow.chain.backfill import STREAM, IngestMetrics
+from orderflow.chain.conditions import CONDITIONS_STREAM, ConditionSync
+from orderflow.chain.decode import decode_batch
 from orderflow.chain.listener import Listener
+from orderflow.chain.rpc import EthClient, HttpTransport
 from tests.chain_live.conftest import Anvil, free_port
 from tests.chain_live.logs import (
     condition_of,
@@ -92,6 +96,7 @@ class GatedNode:
     url: str = ""
     refuse_from: int | None = None
     ctf_ranges: list[tuple[int, int, bool]] = field(default_factory=list)  # (from, to, refused)
+    methods: Counter[str] = field(default_factory=Counter)
 
 
 @pytest.fixture
@@ -101,6 +106,7 @@ async def gated(anvil: Anvil) -> AsyncIterator[GatedNode]:
 
     async def handle(request: web.Request) -> web.StreamResponse:
         body = await request.json()
+        node.methods[body["method"]] += 1
         if body["method"] == "eth_getLogs" and body["params"][0]["address"] == [
             c.CONDITIONAL_TOKENS
         ]:
@@ -199,3 +205,36 @@ async def test_the_condition_sync_maps_old_markets_and_resumes_after_a_stop(
     async with running(listener):
         await wait_until(synced, what="the sync to find itself complete")
     assert gated.ctf_ranges[-1][:2] != (0, 1)
+
+
+async def test_the_sync_costs_one_getlogs_per_range_and_headers_only_near_its_end(
+    anvil: Anvil, gated: GatedNode, pool: asyncpg.Pool
+) -> None:
+    """The request count docs/listener.md extrapolates to mainnet, measured."""
+    for q in range(6):  # blocks 1-6: deep history as seen from the sync's end
+        await anvil.emit(condition_preparation(10 + q))
+    await anvil.mine(400)  # blocks 7-406
+    await anvil.emit(condition_preparation(20))  # block 407: within the reorg window of the end
+    await anvil.emit(condition_resolution(10))  # block 408
+    target = await anvil.head()
+    async with pool.acquire() as conn:  # the listener's stream starts at the target
+        await store.store_batch(
+            conn,
+            decode_batch([], 137),
+            chain_id=137,
+            checkpoint=store.Checkpoint(STREAM, target),
+        )
+    settings = make_settings(
+        anvil.ws_url, CONDITION_SYNC_FROM_BLOCK=0, CONDITION_SYNC_MAX_BLOCKS=100
+    )
+    transport = HttpTransport(gated.url)
+    try:
+        sync = ConditionSync(pool, EthClient(transport), settings, metrics=IngestMetrics())
+        report = await sync.run()
+    finally:
+        await transport.aclose()
+    assert report is not None
+    assert (report.conditions, report.resolutions) == (7, 1)
+    ranges = -(-(target + 1) // 100)  # blocks 0..target in ranges of 100
+    assert gated.methods == Counter(eth_getLogs=ranges, eth_getBlockByNumber=2)
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_tokens") == 14
