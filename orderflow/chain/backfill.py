@@ -4,6 +4,12 @@ Each range is fetched, given block timestamps where the node left them out, deco
 stored with the checkpoint in ONE transaction (``store.store_batch``): a crash between ranges
 loses nothing and repeats nothing that matters (rows are idempotent on (chain, tx, log index)).
 
+Logs of blocks that can still reorganise (within ``REORG_WINDOW_BLOCKS`` of the target) are
+checked against their block headers, fetched after the logs; a mismatch (the chain moved
+between the two requests) reads the range again. Those headers are stored with the range, so
+every recent block holding a stored log has its header in ``orderflow_blocks`` for the reorg
+checks of a later start.
+
 Ranges adapt to the node: a refusal ("query returned more than …", -32005, size limits) or a
 timed-out eth_getLogs halves the range; a few successes in a row double it again, up to the
 configured maximum. A node that refuses even the minimum range is a configuration problem and

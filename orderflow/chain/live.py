@@ -18,10 +18,18 @@ are stored at once but the checkpoint waits one block, because nodes may deliver
 just after its header. The same log arriving twice (subscription and backfill, or a replay) is
 harmless: the store is idempotent on (chain id, tx hash, log index).
 
-Reorgs (a head contradicting a held hash, or a ``removed: true`` log) drop the buffered logs of
-the orphaned heights, ``rollback_from`` the fork point, and re-ingest the canonical blocks with
-eth_getLogs. Any RPC failure or silence propagates to :mod:`orderflow.chain.listener`, which
-reconnects with backoff and starts a new session (step 1 again).
+Reorgs (a head contradicting a held hash, a head two or more above the newest held block whose
+top no longer is the node's, or a ``removed: true`` log) drop the buffered logs of the
+orphaned heights, ``rollback_from`` the fork point, and re-ingest the canonical blocks with
+eth_getLogs. Heights whose heads never came are read with eth_getLogs too. Any RPC failure or
+silence propagates to :mod:`orderflow.chain.listener`, which reconnects with backoff and starts
+a new session (step 1 again).
+
+A notification the transport had to drop (its queue full: storage fell behind) is never
+passed silently: from then on the checkpoint stays below the dropped item's block, and when
+the session ends it is moved back there if it had already passed it (a late log), so the
+next session's backfill reads that block again. The same holds for late logs still buffered
+when a session ends for any reason.
 """
 
 from __future__ import annotations
@@ -226,8 +234,13 @@ class LiveSession:
         log.info("streaming", extra={"from_block": self.covered_to + 1})
         try:
             await self._stream(heads_sub, logs_sub)
-        except RetryableRpcError:
-            await self._keep_unstored()
+        except Exception:
+            # Whatever ended the session (the node, the queue, the database): nothing it
+            # received and did not store may stay behind the checkpoint.
+            try:
+                await self._keep_unstored()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("could not move the checkpoint back", extra={"reason": repr(exc)})
             raise
 
     def _resync_from(self) -> int | None:
