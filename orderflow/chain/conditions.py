@@ -149,7 +149,7 @@ class ConditionSync:
                         await conn.execute(
                             _INSERT_PLAN,
                             self.chain_id,
-                            self.settings.condition_sync_from_block,
+                            self._first_block(stream.block_number),
                             stream.block_number,
                         )
                         row = await conn.fetchrow(_SELECT_PLAN, self.chain_id)
@@ -162,6 +162,15 @@ class ConditionSync:
         first = row["from_block"]
         next_block = max(first, cp.block_number + 1) if cp is not None else first
         return SyncPlan(first, row["to_block"], next_block)
+
+    def _first_block(self, stream_start: int) -> int:
+        """CONDITION_SYNC_FROM_BLOCK; by default the CTF's mainnet deployment, unless the
+        chain is younger than that (a local node with the contracts deployed anew): then 0."""
+        first = self.settings.condition_sync_from_block
+        explicit = "condition_sync_from_block" in self.settings.model_fields_set
+        if not explicit and first > stream_start:
+            return 0
+        return first
 
     async def run(self) -> BackfillReport | None:
         """Sync what is left (nothing once complete); returns the report of this run."""

@@ -156,7 +156,10 @@ class ListenerSettings(CommonSettings):
         default=CTF_DEPLOY_BLOCK,
         validation_alias="CONDITION_SYNC_FROM_BLOCK",
         ge=0,
-        description="First block of the condition sync (default: the CTF's deployment block).",
+        description=(
+            "First block of the condition sync. Default: the CTF's mainnet deployment block, "
+            "or 0 on a chain younger than that (a local node with the contracts deployed anew)."
+        ),
     )
     condition_sync_max_blocks: int = Field(
         default=10_000,

@@ -238,3 +238,29 @@ async def test_the_sync_costs_one_getlogs_per_range_and_headers_only_near_its_en
     ranges = -(-(target + 1) // 100)  # blocks 0..target in ranges of 100
     assert gated.methods == Counter(eth_getLogs=ranges, eth_getBlockByNumber=2)
     assert await pool.fetchval("SELECT count(*) FROM orderflow_tokens") == 14
+
+
+async def test_started_at_the_head_after_a_market_was_created_every_fill_gets_its_market(
+    anvil: Anvil, pool: asyncpg.Pool
+) -> None:
+    """No START_BLOCK, default sync start: on a chain younger than the CTF's mainnet
+    deployment block (a local node with the contracts deployed anew) the sync reads from 0."""
+    await anvil.emit(condition_preparation(5))  # the market exists before the listener
+    await anvil.emit(order_filled_v2(order_hash=1, token_id=token_of(5, 0)))  # never stored
+    settings = make_settings(anvil.ws_url, START_BLOCK=None)
+    assert settings.condition_sync_from_block == c.CTF_DEPLOY_BLOCK
+    listener = Listener(pool, settings)
+    async with running(listener) as task:
+        await wait_until(streaming(listener), what="streaming")
+        await anvil.emit(order_filled_v2(order_hash=2, token_id=token_of(5, 1)))
+        await anvil.emit(order_filled_v2(order_hash=3, token_id=token_of(5, 0)))
+
+        async def synced() -> bool:
+            return listener.state.conditions_synced
+
+        await wait_until(synced, what="the condition sync")
+        market = condition_of(5)
+        await wait_until(markets_are(pool, [(market, 1), (market, 0)]), what="both mapped")
+        assert not task.done()
+    plan = await pool.fetchrow("SELECT from_block, to_block FROM orderflow_condition_sync")
+    assert plan["from_block"] == 0 and plan["to_block"] >= 2
