@@ -96,6 +96,11 @@ async def test_b_reorg_with_skipped_heads_and_no_removed_logs(
         )
         await anvil.emit(order_filled_v2(order_hash=4))
         await anvil.mine(1)
+
+        async def three_withheld() -> bool:
+            return len(relay.dropped) >= 3
+
+        await wait_until(three_withheld, what="heads 1-3 of the new chain withheld")
         relay.drop_heads = False
         await anvil.mine(1)  # head 4 of the new chain: two or more heights above the last
         await wait_until(is_canonical(pool, anvil), what="the canonical chain")
