@@ -33,9 +33,9 @@ from orderflow.chain.backfill import (
     Backfiller,
     BackfillReport,
     HeaderCache,
-    IngestMetrics,
 )
 from orderflow.chain.contracts import TOPIC_CONDITION_PREPARATION, TOPIC_CONDITION_RESOLUTION
+from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.rpc import EthClient
 from orderflow.chain.settings import ListenerSettings
 

@@ -20,8 +20,9 @@ import time
 
 import asyncpg
 
-from orderflow.chain.backfill import AdaptiveRange, IngestMetrics
+from orderflow.chain.backfill import AdaptiveRange
 from orderflow.chain.conditions import ConditionSync
+from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.live import ListenerState, LiveSession
 from orderflow.chain.reorg import BlockWindow
 from orderflow.chain.rpc import EthClient, HttpTransport, WsTransport, redact_url

@@ -50,13 +50,13 @@ from orderflow.chain.backfill import (
     AdaptiveRange,
     Backfiller,
     HeaderCache,
-    IngestMetrics,
     block_of,
     block_rows,
     current_traceparent,
     fill_timestamps,
 )
 from orderflow.chain.decode import decode_batch
+from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.reorg import BlockWindow, conflicts, find_fork_point, prune_blocks
 from orderflow.chain.rpc import EthClient, Header, WsTransport
 from orderflow.chain.settings import ListenerSettings

@@ -21,10 +21,11 @@ from aiohttp import web
 
 from orderflow.chain import contracts as c
 from orderflow.chain import store
-from orderflow.chain.backfill import STREAM, IngestMetrics
+from orderflow.chain.backfill import STREAM
 from orderflow.chain.conditions import CONDITIONS_STREAM, ConditionSync
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.listener import Listener
+from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.rpc import EthClient, HttpTransport
 from tests.chain_live.conftest import Anvil, free_port
 from tests.chain_live.logs import (
