@@ -264,11 +264,19 @@ class WsRelay:
         self.port = 0
         self._server: Any = None
         self._holding = False
+        self._logs_only = False
         self.held: list[str | bytes] = []
         self._clients: set[ServerConnection] = set()
 
-    def hold(self) -> None:
+    def hold(self, *, logs_only: bool = False) -> None:
+        """Hold notifications back from now on (only logs: heads then arrive first)."""
         self._holding = True
+        self._logs_only = logs_only
+
+    async def cut(self) -> None:
+        """Close every client connection (the listener sees its WebSocket drop)."""
+        for client in list(self._clients):
+            await client.close()
 
     async def send_held(self, count: int | None = None, *, interval: float = 0.0) -> None:
         """Send the first ``count`` held notifications (all by default), ``interval`` apart.
@@ -292,6 +300,8 @@ class WsRelay:
     def _hold(self, message: str | bytes) -> bool:
         text = message.decode() if isinstance(message, bytes) else message
         if not self._holding or '"eth_subscription"' not in text:
+            return False
+        if self._logs_only and '"parentHash"' in text:
             return False
         self.held.append(message)
         return True

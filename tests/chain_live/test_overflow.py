@@ -100,3 +100,43 @@ async def test_flooded_subscription_resynchronises_from_the_first_dropped_block(
     assert listener.state.reconnects >= 1  # the overflow ended that session
     total = await pool.fetchval("SELECT sum(total_trades) FROM orderflow_wallet_stats")
     assert total == 12
+
+
+async def test_a_late_log_buffered_when_the_connection_drops_is_read_again(
+    anvil: Anvil, relay: WsRelay, pool: asyncpg.Pool
+) -> None:
+    """A node that sends a block's head before its logs, then drops the connection while a
+    late log waits for its flush: the checkpoint had passed that block; before the fix the
+    next session backfilled after it and the fill was lost."""
+    settings = make_settings(relay.ws_url, LIVE_FLUSH_SECS=30)
+    listener = Listener(pool, settings)
+    async with running(listener) as task:
+        await wait_until(streaming(listener), what="streaming")
+        relay.hold(logs_only=True)
+        late = await anvil.emit(order_filled_v2(order_hash=1))  # block 1: head now, log later
+        await anvil.mine(2)  # heads 2 and 3: the checkpoint passes block 1
+
+        async def passed() -> bool:
+            return (await checkpoint(pool) or 0) >= 2
+
+        await wait_until(passed, what="the checkpoint past block 1")
+        await relay.send_held()  # the late log: buffered, its flush 30 s away
+        await asyncio.sleep(0.3)
+        sessions = listener.state.sessions
+        await relay.cut()
+
+        async def reconnected() -> bool:
+            return listener.state.sessions > sessions and listener.state.streaming
+
+        await wait_until(reconnected, what="a new session")
+        await wait_until(
+            lambda: _stored(pool, late), what="the late log, read again by the backfill"
+        )
+        assert not task.done()
+    assert await stored_trades(pool) == await canonical_fills(anvil)
+
+
+async def _stored(pool: asyncpg.Pool, tx_hash: str) -> bool:
+    return bool(
+        await pool.fetchval("SELECT count(*) FROM orderflow_trades WHERE tx_hash = $1", tx_hash)
+    )
