@@ -82,7 +82,8 @@ class SyncPlan:
 
 
 class Progress:
-    """Blocks done, speed and time left; logged every few seconds and kept as gauges."""
+    """Blocks done, speed and time left: logged after the first range and then every 10 s,
+    and kept as gauges."""
 
     def __init__(self, plan: SyncPlan, metrics: IngestMetrics) -> None:
         self.total = plan.total
@@ -90,7 +91,7 @@ class Progress:
         self._done_at_start = plan.done
         self._metrics = metrics
         self._started = time.monotonic()
-        self._logged = self._started
+        self._logged: float | None = None  # the first range is reported at once
         metrics.sync_total.set(self.total)
         metrics.sync_done.set(self.done)
 
@@ -104,7 +105,7 @@ class Progress:
         self._metrics.sync_rate.set(round(rate, 1))
         if eta is not None:
             self._metrics.sync_eta.set(round(eta))
-        if now - self._logged >= _PROGRESS_EVERY_SECS:
+        if self._logged is None or now - self._logged >= _PROGRESS_EVERY_SECS:
             self._logged = now
             log.info(
                 "condition sync progress",
