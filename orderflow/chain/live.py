@@ -34,6 +34,7 @@ when a session ends for any reason.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
@@ -129,6 +130,7 @@ class LiveSession:
         self.pending_since: float | None = None
         self.covered_to = 0  # blocks <= this come from eth_getLogs, above from the subscription
         self.last_head: Header | None = None
+        self.storing_from: int | None = None  # lowest block of a store in flight
         self._heads_seen = 0
         self._tracer = telemetry.tracer("orderflow.chain.live")
 
@@ -234,9 +236,9 @@ class LiveSession:
         log.info("streaming", extra={"from_block": self.covered_to + 1})
         try:
             await self._stream(heads_sub, logs_sub)
-        except Exception:
-            # Whatever ended the session (the node, the queue, the database): nothing it
-            # received and did not store may stay behind the checkpoint.
+        except (Exception, asyncio.CancelledError):
+            # Whatever ended the session (the node, the queue, the database, a stop): nothing
+            # it received and did not store may stay behind the checkpoint.
             try:
                 await self._keep_unstored()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -253,6 +255,8 @@ class LiveSession:
         if cp is None:
             return None
         candidates = [n for n in self.buffer if _NO_BLOCK < n <= cp]
+        if self.storing_from is not None:
+            candidates.append(self.storing_from)
         if self.ws.dropped_from_block is not None:
             candidates.append(self.ws.dropped_from_block)
         low = min(candidates, default=None)
@@ -420,7 +424,12 @@ class LiveSession:
                     log.info("log of an orphaned block dropped", extra=_log_ids(raw))
                     continue
                 raws.append(raw)
+        # Until they are committed, these logs are neither in the buffer nor in the database.
+        self.storing_from = min(
+            (n for raw in raws if (n := block_of(raw)) is not None), default=None
+        )
         await self._store(raws, cp, new_cp)
+        self.storing_from = None
 
     async def _store(self, raws: list[Mapping[str, Any]], cp: int, new_cp: int) -> None:
         with self._tracer.start_as_current_span("live.flush", attributes={"logs": len(raws)}):
