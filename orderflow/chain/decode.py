@@ -38,6 +38,7 @@ from orderflow.chain.events import (
 )
 from orderflow.chain.fields import (
     FieldError,
+    block_number,
     check_amounts,
     data_words,
     exact_topics,
@@ -49,6 +50,7 @@ from orderflow.chain.fields import (
     topic_address,
     word,
 )
+from orderflow.chain.storable import storable_text
 from orderflow.chain.tokens import MAX_OUTCOME_SLOTS, ctf_tokens, resolve_registered_pair
 
 __all__ = ["DecodedBatch", "decode_batch", "decode_log"]
@@ -314,11 +316,11 @@ def _cached_hash(cache: _BlockCache, value: Any, name: str) -> str:
 def _ref(raw: Mapping[str, Any], chain_id: int, address: str, cache: _BlockCache) -> LogRef:
     bn_raw = raw.get("blockNumber")
     try:
-        block_number = cache.numbers[bn_raw]
+        number = cache.numbers[bn_raw]
     except (KeyError, TypeError):
-        block_number = quantity(bn_raw, "blockNumber")
+        number = block_number(bn_raw)
         if type(bn_raw) is str:
-            cache.numbers[bn_raw] = block_number
+            cache.numbers[bn_raw] = number
     ts_raw = raw.get("blockTimestamp")
     timestamp: datetime | None = None
     if ts_raw is not None:
@@ -337,7 +339,7 @@ def _ref(raw: Mapping[str, Any], chain_id: int, address: str, cache: _BlockCache
         raise FieldError("pending log: blockHash is null (only mined logs can be stored)")
     return LogRef(
         chain_id,
-        block_number,
+        number,
         _cached_hash(cache, block_hash, "blockHash"),
         _cached_hash(cache, raw.get("transactionHash"), "transactionHash"),
         log_index(raw.get("logIndex")),
@@ -363,10 +365,10 @@ def _dead(raw: Mapping[str, Any], reason: str, chain_id: int) -> DeadLetter:
         reason=reason,
         chain_id=chain_id,
         tx_hash=opt(lambda: hash32(raw.get("transactionHash"), "transactionHash")),
-        log_index=opt(lambda: quantity(raw.get("logIndex"), "logIndex")),
-        block_number=opt(lambda: quantity(raw.get("blockNumber"), "blockNumber")),
-        address=address.lower()[:100] if isinstance(address, str) else None,
-        topic0=topics[0].lower()[:100]
+        log_index=opt(lambda: log_index(raw.get("logIndex"))),
+        block_number=opt(lambda: block_number(raw.get("blockNumber"))),
+        address=storable_text(address.lower(), 100) if isinstance(address, str) else None,
+        topic0=storable_text(topics[0].lower(), 100)
         if isinstance(topics, list) and topics and isinstance(topics[0], str)
         else None,
     )
@@ -414,7 +416,10 @@ def _decode(
             )
         raise FieldError(f"unknown topic0 {topic0} from the {emitter} {address}")
     except FieldError as exc:
-        return _dead(raw, str(exc), chain_id)
+        return _dead(raw, storable_text(str(exc), 2000), chain_id)
+    except Exception as exc:  # a decoder bug on hostile input: one dead letter, not a dead batch
+        reason = f"cannot decode: {type(exc).__name__}: {exc}"
+        return _dead(raw, storable_text(reason, 2000), chain_id)
 
 
 def decode_log(

@@ -14,8 +14,6 @@ doubles a fill — the failure mode ethereum-etl's separate checkpoint file has.
 from __future__ import annotations
 
 import bisect
-import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -26,6 +24,8 @@ import asyncpg
 from orderflow.chain import store_sql as sql
 from orderflow.chain.decode import DecodedBatch
 from orderflow.chain.events import DeadLetter, Fill, LogRef, Match
+from orderflow.chain.fields import MAX_BLOCK_NUMBER, MAX_LOG_INDEX
+from orderflow.chain.storable import storable_key, storable_text
 from orderflow.chain.tokens import TokenInfo, v3_token
 
 
@@ -95,12 +95,10 @@ def _count(status: str) -> int:
 def dead_letter_key(raw: Mapping[str, Any]) -> tuple[str, str]:
     """(sha256 of the canonical JSON, that JSON): identity and payload of a dead letter.
 
-    NUL characters cannot live in JSONB; they are replaced so a hostile log cannot abort the
-    batch that carries it.
+    Whatever the raw object holds (NaN, lone surrogates, NUL, huge or deep values) the JSON is
+    made storable (``storable.storable_json``) so a hostile log cannot abort its batch.
     """
-    text = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
-    text = text.replace("\\u0000", "\\ufffd")
-    return hashlib.sha256(text.encode()).hexdigest(), text
+    return storable_key(raw)
 
 
 class _Times:
@@ -194,6 +192,14 @@ def _token_rows(tokens: Iterable[TokenInfo]) -> list[list[Any]]:
     return cols
 
 
+def _opt_text(value: object, limit: int) -> str | None:
+    return None if value is None else storable_text(value, limit)
+
+
+def _opt_int(value: int | None, maximum: int) -> int | None:
+    return value if value is not None and 0 <= value <= maximum else None
+
+
 async def _insert_dead_letters(
     conn: asyncpg.Connection, chain_id: int, letters: Sequence[DeadLetter]
 ) -> None:
@@ -204,12 +210,12 @@ async def _insert_dead_letters(
             (
                 digest,
                 chain_id,
-                d.tx_hash,
-                d.log_index,
-                d.block_number,
-                d.address,
-                d.topic0,
-                d.reason,
+                _opt_text(d.tx_hash, 100),
+                _opt_int(d.log_index, MAX_LOG_INDEX),
+                _opt_int(d.block_number, MAX_BLOCK_NUMBER),
+                _opt_text(d.address, 100),
+                _opt_text(d.topic0, 100),
+                storable_text(d.reason, 2000),
                 text,
             )
         )
