@@ -17,6 +17,7 @@ charge fees in collateral. ``is_taker_aggregate`` is true when the taker is the 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -53,7 +54,7 @@ from orderflow.chain.fields import (
 from orderflow.chain.storable import storable_text
 from orderflow.chain.tokens import MAX_OUTCOME_SLOTS, ctf_tokens, resolve_registered_pair
 
-__all__ = ["DecodedBatch", "decode_batch", "decode_log"]
+__all__ = ["DecodedBatch", "decode_batch", "decode_batch_async", "decode_log"]
 
 _FILLED_NAMES = {v: f"OrderFilled ({v})" for v in ("V1", "V2", "V3")}
 _MATCHED_NAMES = {v: f"OrdersMatched ({v})" for v in ("V1", "V2", "V3")}
@@ -443,3 +444,30 @@ def decode_batch(
         else:
             batch.add(item)
     return batch
+
+
+# Decoding is pure CPU. A ConditionPreparation with 256 outcomes derives 256 token ids (two
+# 254-bit modular exponentiations each: about 0.1 s of CPU), and a large batch takes a while
+# too; on the listener's event loop either would stall heads, pings and /healthz.
+_OFF_LOOP_LOGS = 500
+
+
+def _needs_thread(raws: list[Any], addresses: ChainAddresses) -> bool:
+    if len(raws) >= _OFF_LOOP_LOGS:
+        return True
+    ctf = addresses.ctf
+    return any(
+        isinstance(r, Mapping) and isinstance(a := r.get("address"), str) and a.lower() == ctf
+        for r in raws
+    )
+
+
+async def decode_batch_async(
+    raws: Iterable[Mapping[str, Any]], chain_id: int, addresses: ChainAddresses = MAINNET
+) -> DecodedBatch:
+    """:func:`decode_batch` for code on the event loop: batches that may take long (many logs,
+    or ConditionalTokens events, whose token ids are derived here) run in a worker thread."""
+    items = list(raws)
+    if _needs_thread(items, addresses):
+        return await asyncio.to_thread(decode_batch, items, chain_id, addresses)
+    return decode_batch(items, chain_id, addresses)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.db_errors import retry_transient
 from orderflow.chain.decode import DecodedBatch, decode_batch
 from orderflow.chain.events import DeadLetter
+from orderflow.chain.storable import loads_tolerant
 from orderflow.chain.store import Checkpoint, StoreStats
 from orderflow.chain.store_guard import store_batch_isolating
 
@@ -90,11 +90,9 @@ def _parse(number: int, line: str) -> _Line | None:
     if not text:
         return None
     try:
-        value = json.loads(text)
+        value = loads_tolerant(text)
     except ValueError as exc:
         return _Line(number, None, text, f"not JSON ({str(exc)[:200]})")
-    except RecursionError:
-        return _Line(number, None, text, "not JSON (nested deeper than the parser allows)")
     if not isinstance(value, dict):
         return _Line(number, None, text, f"a JSON {type(value).__name__}, not a log object")
     return _Line(number, value, text)

@@ -48,10 +48,11 @@ from orderflow.chain.backfill import (
     current_traceparent,
     fill_timestamps,
 )
-from orderflow.chain.decode import decode_batch
+from orderflow.chain.decode import decode_batch, decode_batch_async
 from orderflow.chain.reorg import BlockWindow, conflicts, find_fork_point, prune_blocks
 from orderflow.chain.rpc import EthClient, Header, WsTransport
 from orderflow.chain.settings import ListenerSettings
+from orderflow.chain.store_guard import store_batch_isolating
 from orderflow.errors import RetryableRpcError
 
 log = logging.getLogger(__name__)
@@ -358,9 +359,9 @@ class LiveSession:
                     checkpoint = store.Checkpoint(STREAM, new_cp, cp_header.hash)
                     headers += self.window.between(cp + 1, new_cp)
                     headers.append(cp_header)
-            batch = decode_batch(ready, self.chain_id, self.settings.addresses)
+            batch = await decode_batch_async(ready, self.chain_id, self.settings.addresses)
             async with self.pool.acquire() as conn:
-                await store.store_batch(
+                await store_batch_isolating(
                     conn,
                     batch,
                     chain_id=self.chain_id,

@@ -20,6 +20,7 @@ import contextlib
 import itertools
 import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -29,26 +30,27 @@ import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
+from orderflow.chain.provider_errors import classify, timeout_error
+from orderflow.chain.storable import loads_tolerant
 from orderflow.errors import FatalRpcError, RangeTooLargeError, RetryableRpcError, RpcError
+
+__all__ = [
+    "EthClient",
+    "Header",
+    "HttpTransport",
+    "Notification",
+    "Transport",
+    "WsTransport",
+    "classify",
+    "redact_url",
+    "timeout_error",
+]
 
 log = logging.getLogger(__name__)
 
-# Provider messages meaning "ask for fewer blocks" (Alchemy, Infura, QuickNode, geth, erigon …).
-_RANGE_MARKERS = (
-    "query returned more than",
-    "response size exceeded",
-    "response size should not",
-    "block range",
-    "range is too large",
-    "too many blocks",
-    "exceed maximum block range",
-    "log response size exceeded",
-    "query timeout exceeded",
-)
-_RATE_MARKERS = ("rate limit", "too many requests", "request rate", "daily request count")
-_AUTH_MARKERS = ("unauthorized", "forbidden", "api key", "apikey", "authenticat", "invalid key")
 _MESSAGE_TOO_BIG = 1009  # WebSocket close code: a frame/message over our max_size
-_METHOD_MARKERS = ("method not found", "does not exist/is not available", "not supported")
+_SUBSCRIPTION_ID = re.compile(r'"subscription"\s*:\s*"(0x[0-9a-fA-F]{1,64})"')
+MAX_UNPARSEABLE = 100_000  # characters of an unparseable notification kept for its dead letter
 
 
 def redact_url(url: str) -> str:
@@ -58,36 +60,6 @@ def redact_url(url: str) -> str:
     port = f":{parts.port}" if parts.port else ""
     hidden = "/…" if (parts.path not in ("", "/") or parts.query or parts.username) else ""
     return f"{parts.scheme}://{host}{port}{hidden}"
-
-
-def classify(method: str, endpoint: str, code: int | None, message: str) -> RpcError:
-    """Turn a JSON-RPC error object (or HTTP status as ``code``) into the right exception."""
-    lowered = message.lower()
-    where = f"{method} on {endpoint}"
-    if any(m in lowered for m in _RATE_MARKERS) or code == 429:
-        return RetryableRpcError(f"{where}: rate limited ({message}); backing off")
-    if code in (401, 403) or any(m in lowered for m in _AUTH_MARKERS):
-        return FatalRpcError(
-            f"{where}: the node refused our credentials ({message}); check the API key in "
-            "POLYGON_RPC_URL / POLYGON_HTTP_URL"
-        )
-    if code == -32601 or any(m in lowered for m in _METHOD_MARKERS):
-        return FatalRpcError(
-            f"{where}: the node does not support {method} ({message}); use a full node or a "
-            "provider that serves it"
-        )
-    if code in (-32005, 413) or any(m in lowered for m in _RANGE_MARKERS):
-        return RangeTooLargeError(f"{where}: range too large ({message})")
-    if code in (-32600, -32602):
-        return FatalRpcError(f"{where}: the node rejected the request as invalid ({message})")
-    return RetryableRpcError(f"{where}: error {code}: {message}")
-
-
-def timeout_error(method: str, endpoint: str, secs: float) -> RpcError:
-    """A timed-out eth_getLogs asks for a smaller range; anything else is retried."""
-    if method == "eth_getLogs":
-        return RangeTooLargeError(f"{method} on {endpoint}: no answer within {secs:g}s")
-    return RetryableRpcError(f"{method} on {endpoint}: no answer within {secs:g}s")
 
 
 class Transport(Protocol):
@@ -104,7 +76,14 @@ def _unwrap(method: str, endpoint: str, reply: Any) -> Any:
     error = reply.get("error")
     if error is not None:
         if isinstance(error, dict):
-            raise classify(method, endpoint, error.get("code"), str(error.get("message", "")))
+            code = error.get("code")
+            raise classify(
+                method,
+                endpoint,
+                code if type(code) is int else None,
+                str(error.get("message", ""))[:2000],
+                error.get("data"),
+            )
         raise classify(method, endpoint, None, str(error))
     return reply.get("result")
 
@@ -131,13 +110,13 @@ class HttpTransport:
             ) from None
         if response.status_code != 200:
             try:
-                return _unwrap(method, self.endpoint, response.json())
+                return _unwrap(method, self.endpoint, loads_tolerant(response.content))
             except (ValueError, RetryableRpcError):
                 raise classify(
                     method, self.endpoint, response.status_code, f"HTTP {response.status_code}"
                 ) from None
         try:
-            reply = response.json()
+            reply = loads_tolerant(response.content)
         except ValueError:
             raise RetryableRpcError(f"{method} on {self.endpoint}: reply is not JSON") from None
         return _unwrap(method, self.endpoint, reply)
@@ -256,10 +235,11 @@ class WsTransport:
 
     def _dispatch(self, raw: str | bytes) -> None:
         try:
-            message = json.loads(raw)
+            message = loads_tolerant(raw)
         except ValueError:
-            log.warning("non-JSON message from the node", extra={"endpoint": self.endpoint})
-            return
+            message = self._unparseable(raw)
+            if message is None:
+                return
         if isinstance(message, dict) and message.get("method") == "eth_subscription":
             params = message.get("params") or {}
             sub = params.get("subscription")
@@ -292,6 +272,24 @@ class WsTransport:
             # Registered here, before any later notification is dispatched, so none is lost.
             self._subscriptions.add(result)
         future.set_result(result)
+
+    def _unparseable(self, raw: str | bytes) -> dict[str, Any] | None:
+        """A message that is not JSON at all. If it names one of our subscriptions it becomes
+        that subscription's notification with ``{"unparseable": text}`` as payload, so the
+        decoder keeps it as a dead letter (a log notification never vanishes silently);
+        anything else is logged and dropped (None)."""
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        sub = _SUBSCRIPTION_ID.search(text[:100_000])
+        if sub is not None and sub.group(1) in self._subscriptions:
+            return {
+                "method": "eth_subscription",
+                "params": {
+                    "subscription": sub.group(1),
+                    "result": {"unparseable": text[:MAX_UNPARSEABLE]},
+                },
+            }
+        log.warning("non-JSON message from the node", extra={"endpoint": self.endpoint})
+        return None
 
     async def request(self, method: str, params: list[Any]) -> Any:
         if self._failure is not None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -95,3 +96,60 @@ def storable_key(raw: object) -> tuple[str, str]:
     """(sha256 of :func:`storable_json`, that JSON): the identity and payload of a dead letter."""
     text = storable_json(raw)
     return hashlib.sha256(text.encode()).hexdigest(), text
+
+
+# --- reading: JSON a node or a file sends, parsed whatever it holds ----------------------------
+
+_MAX_PARSE_DEPTH = 64
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+
+
+def _int_or_text(digits: str) -> int | str:
+    # int() refuses more than 4300 digits (CVE-2020-10735 guard): keep those as text.
+    return int(digits) if len(digits) <= 4000 else digits
+
+
+def _flatten_deep(text: str, max_depth: int = _MAX_PARSE_DEPTH) -> str:
+    """``text`` with every array/object nested deeper than ``max_depth`` replaced by a string.
+
+    Linear in the text (one C-level regex pass over strings and brackets); used only after the
+    plain parser ran out of stack, so its cost is never paid by ordinary replies.
+    """
+    out: list[str] = []
+    depth = 0
+    cut_from: int | None = None
+    last = 0
+    for m in _TOKENS.finditer(text):
+        token = m.group()
+        if token[0] == '"':
+            continue
+        if token in ("[", "{"):
+            depth += 1
+            if depth == max_depth + 1 and cut_from is None:
+                cut_from = m.start()
+        else:
+            if depth == max_depth + 1 and cut_from is not None:
+                out.append(text[last:cut_from])
+                out.append(f'"<nested deeper than {max_depth} levels>"')
+                last = m.end()
+                cut_from = None
+            depth -= 1
+    out.append(text[last:])
+    return "".join(out)
+
+
+def loads_tolerant(raw: str | bytes) -> Any:
+    """``json.loads`` that survives what a hostile peer can send inside otherwise valid JSON.
+
+    Integers past 4000 digits stay strings, structures nested deeper than 64 levels become a
+    string saying so (the rest of the document is kept), NaN/Infinity parse as floats (the
+    decoder refuses them in any field it reads). Raises ValueError when it is not JSON at all.
+    """
+    try:
+        return json.loads(raw, parse_int=_int_or_text)
+    except RecursionError:
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        try:
+            return json.loads(_flatten_deep(text), parse_int=_int_or_text)
+        except RecursionError:
+            raise ValueError("JSON nested deeper than the parser allows") from None

@@ -72,7 +72,8 @@ CASES = [
     Hostile("huge data", "data", '"0x' + "ab" * 300_000 + '"'),
     Hostile("huge integer", "logIndex", "9" * 5000),
     Hostile("timestamp past year 9999", "blockTimestamp", '"0xffffffffffff"'),
-    Hostile("deeply nested value", "removed", DEEP),
+    Hostile("deeply nested logIndex", "logIndex", DEEP),
+    Hostile("deeply nested unread field", "removed", DEEP, stored=True),
     Hostile("deeply nested line", "", DEEP),
     Hostile("a bare string line", "", '"\\ud800"'),
 ]
