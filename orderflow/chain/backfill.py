@@ -276,7 +276,9 @@ class Backfiller:
             self.headers.put(end_header)
             ready, used, orphans = await fill_timestamps(raws, self.headers)
             if orphans or any(
-                block_of(r) == end and str(r.get("blockHash")).lower() != end_header.hash
+                block_of(r) == end
+                and _is_hash(r.get("blockHash"))  # a malformed one is a dead letter, not a fork
+                and str(r.get("blockHash")).lower() != end_header.hash
                 for r in raws
             ):
                 raise RetryableRpcError(

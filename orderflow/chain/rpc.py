@@ -395,7 +395,8 @@ class EthClient:
         result = await self.transport.request("eth_getLogs", [params])
         if not isinstance(result, list):
             raise RetryableRpcError(f"eth_getLogs on {self.endpoint}: reply is not a list")
-        return result
+        # An entry that is not an object is kept (as a dead letter, by the decoder).
+        return [r if isinstance(r, dict) else {"value": r} for r in result]
 
     async def header_by_number(self, number: int) -> Header | None:
         raw = await self.transport.request("eth_getBlockByNumber", [hex(number), False])

@@ -234,3 +234,7 @@ async def proxy(anvil: Anvil) -> AsyncIterator[TcpProxy]:
         yield p
     finally:
         await p.stop()
+
+
+# The hostile-values WebSocket stand-in (its module imports the fixtures above).
+from tests.chain_live.standin import standin  # noqa: E402, F401
