@@ -10,7 +10,9 @@ PostgreSQL reports a failover, a restart or a crash recovery as errors a client 
 * class 40 — ``40001`` serialization_failure and ``40P01`` deadlock_detected: the transaction
   was rolled back and may simply be run again;
 * class 53 — insufficient resources (``53300`` too_many_connections, out of disk or memory);
-* ``25006`` read_only_sql_transaction — connected to a standby that has not been promoted yet.
+* ``25006`` read_only_sql_transaction — connected to a standby that has not been promoted yet;
+* asyncpg's InternalClientError "another operation is in progress", seen on a pooled connection
+  that received 57P01 while idle.
 
 Everything else (a constraint violated, a missing table, a syntax error) is a bug or a data
 problem that retrying cannot fix; data problems are isolated by ``store_guard``.
@@ -36,6 +38,9 @@ TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
     pg.InsufficientResourcesError,
     pg.ReadOnlySQLTransactionError,
     asyncpg.InterfaceError,
+    # A FATAL (57P01) arriving on an idle pooled connection leaves asyncpg's protocol state
+    # confused; the next use raises this. The connection is discarded and a new one used.
+    asyncpg.InternalClientError,
     OSError,  # refused / reset connections, including TimeoutError
 )
 

@@ -219,7 +219,8 @@ def classify(
     getlogs = method == "eth_getLogs"
     if code == 429 or any(m in lowered for m in _RATE_MARKERS):
         return RetryableRpcError(f"{where}: rate limited ({message}); backing off")
-    if getlogs and (code == 413 or any(m in lowered for m in _RANGE_MARKERS)):
+    # -32005 is "limit exceeded" (EIP-1474); on eth_getLogs, without rate wording, a range limit.
+    if getlogs and (code in (413, -32005) or any(m in lowered for m in _RANGE_MARKERS)):
         limit = stated_block_limit(text)
         stated = f"; the provider allows {limit} blocks" if limit else ""
         return BlockRangeError(f"{where}: range refused ({message}){stated}", max_blocks=limit)

@@ -6,7 +6,7 @@ Every message is forwarded both ways unchanged, except:
   payloads as JSON *text* (NaN, lone surrogates … only exist as text), sent right after it;
 * ``eth_getLogs`` replies get the same extra logs appended (text spliced into the reply);
 * ``getlogs_error`` answers eth_getLogs with a scripted error object instead (provider
-  wordings), ``getlogs_hang`` makes eth_getLogs hang that many seconds first.
+  wordings), ``getlogs_hang`` makes the next ``hang_calls`` eth_getLogs hang that long.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ class StandIn:
     url: str = ""
     mutate: Mutator | None = None
     getlogs_error: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
-    getlogs_hang: float = 0.0
+    getlogs_hang: float = 0.0  # seconds each of the next ``hang_calls`` eth_getLogs hangs
+    hang_calls: int = 0
     getlogs_calls: list[tuple[int, int]] = field(default_factory=list)
     injected: int = 0
 
@@ -96,7 +97,8 @@ async def standin(anvil: Anvil) -> AsyncIterator[StandIn]:
                     if method == "eth_getLogs":
                         p = body["params"][0]
                         state.getlogs_calls.append((int(p["fromBlock"], 16), int(p["toBlock"], 16)))
-                        if state.getlogs_hang:
+                        if state.hang_calls > 0:
+                            state.hang_calls -= 1
                             await asyncio.sleep(state.getlogs_hang)
                         error = state.getlogs_error(p) if state.getlogs_error else None
                         if error is not None:

@@ -59,12 +59,13 @@ def test_redact_url_hides_keys_in_path_query_and_userinfo() -> None:
             "eth_subscribe",
             FatalRpcError,
         ),
-        (-32602, "invalid argument 0", "eth_getBlockByHash", FatalRpcError),
+        # Not a configuration problem (e.g. a hostile block hash asked about): retried.
+        (-32602, "invalid argument 0", "eth_getBlockByHash", RetryableRpcError),
     ],
 )
 def test_classification(code: int, message: str, method: str, expected: type) -> None:
     error = classify(method, "wss://node.example/…", code, message)
-    assert type(error) is expected
+    assert isinstance(error, expected)
     assert method in str(error)
 
 
