@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orderflow.chain import contracts as c
+from orderflow.chain.amounts import correct_taker_amounts
 from orderflow.chain.contracts import MAINNET, ChainAddresses, ExchangeVersion
 from orderflow.chain.events import (
     ConditionPreparation,
@@ -30,6 +31,7 @@ from orderflow.chain.events import (
     DeadLetter,
     Decoded,
     DecodedBatch,
+    FeeRefund,
     Fill,
     Ignored,
     LogRef,
@@ -270,6 +272,49 @@ def _condition_resolution(
     )
 
 
+def _word_address(payload: bytes, i: int, name: str) -> str:
+    chunk = payload[32 * i : 32 * i + 32]
+    if any(chunk[:12]):
+        raise FieldError(f"{name} is not an address (non-zero high bytes)")
+    return "0x" + chunk[12:].hex()
+
+
+def _fee_refunded(raw: Mapping[str, Any], ref: LogRef, addrs: ChainAddresses) -> FeeRefund:
+    """FeeModule v2.0.0: FeeRefunded(bytes32 indexed orderHash, address indexed to, uint256 id,
+    uint256 refund, uint256 indexed feeCharged)."""
+    name = "FeeRefunded"
+    t = exact_topics(raw, 4, name)
+    d = data_words(raw, 2, name)
+    token_id, refund = word(d, 0), word(d, 1)
+    fee_charged = int(hash32(t[3], "feeCharged"), 16)
+    check_amounts(name, 0, 0, refund | fee_charged)
+    return FeeRefund(
+        ref,
+        topic_address(t[2], "to"),
+        token_id,
+        refund,
+        order_hash=hash32(t[1], "orderHash"),
+        fee_charged=fee_charged,
+    )
+
+
+def _fee_refunded_2023(raw: Mapping[str, Any], ref: LogRef, addrs: ChainAddresses) -> FeeRefund:
+    """FeeModule (2023): FeeRefunded(address token, address to, uint256 id, uint256 amount),
+    nothing indexed."""
+    name = "FeeRefunded (2023)"
+    exact_topics(raw, 1, name)
+    d = data_words(raw, 4, name)
+    _word_address(d, 0, "token")
+    refund = word(d, 3)
+    check_amounts(name, 0, 0, refund)
+    return FeeRefund(ref, _word_address(d, 1, "to"), word(d, 2), refund)
+
+
+_FEE_MODULE_DECODERS: dict[str, CtfDecoder] = {
+    c.TOPIC_FEE_REFUNDED: _fee_refunded,
+    c.TOPIC_FEE_REFUNDED_2023: _fee_refunded_2023,
+}
+
 _EXCHANGE_DECODERS: dict[tuple[ExchangeVersion, str], Decoder] = {
     ("V1", c.TOPIC_ORDER_FILLED_V1): _order_filled_v1,
     ("V1", c.TOPIC_ORDERS_MATCHED_V1): _orders_matched_v1,
@@ -406,11 +451,26 @@ def _decode(
             ctf_decoder = _CTF_DECODERS.get(topic0)
             if ctf_decoder is not None:
                 return ctf_decoder(raw, ref, addrs)
-        else:
-            raise FieldError(f"log from {address}, which is neither a watched exchange nor the CTF")
+        elif address in addrs.fee_modules:
+            fee_decoder = _FEE_MODULE_DECODERS.get(topic0)
+            if fee_decoder is not None:
+                return fee_decoder(raw, ref, addrs)
+        elif address != addrs.neg_risk_adapter:
+            raise FieldError(
+                f"log from {address}, which is neither a watched exchange, the CTF, a FeeModule "
+                "nor the NegRiskAdapter"
+            )
         if topic0 in c.IGNORED_TOPICS:
             return Ignored(ref, topic0)
-        emitter = f"{version} exchange" if version else "ConditionalTokens"
+        emitter = (
+            f"{version} exchange"
+            if version
+            else "ConditionalTokens"
+            if address == addrs.ctf
+            else "FeeModule"
+            if address in addrs.fee_modules
+            else "NegRiskAdapter"
+        )
         if topic0 in c.EVENT_SIGNATURES:
             raise FieldError(
                 f"{_event_name(topic0)} ({topic0[:10]}…) is not expected from the {emitter}"
@@ -433,7 +493,10 @@ def decode_log(
 def decode_batch(
     raws: Iterable[Mapping[str, Any]], chain_id: int, addresses: ChainAddresses = MAINNET
 ) -> DecodedBatch:
-    """Decode many logs, sorted into a :class:`DecodedBatch` (input order kept per kind)."""
+    """Decode many logs, sorted into a :class:`DecodedBatch` (input order kept per kind).
+
+    A match's taker fill gets the amounts actually executed (``amounts.py``): pass whole
+    transactions, as the listener (whole blocks) and the file import do."""
     batch = DecodedBatch()
     cache = _BlockCache()
     fills_append = batch.fills.append
@@ -443,6 +506,7 @@ def decode_batch(
             fills_append(item)
         else:
             batch.add(item)
+    correct_taker_amounts(batch)
     return batch
 
 

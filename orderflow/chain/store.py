@@ -26,6 +26,8 @@ from orderflow.chain.decode import DecodedBatch
 from orderflow.chain.events import DeadLetter, Fill, LogRef, Match
 from orderflow.chain.fields import MAX_BLOCK_NUMBER, MAX_LOG_INDEX
 from orderflow.chain.storable import storable_key, storable_text
+from orderflow.chain.store_refunds import DELETE_FROM_BLOCK as DELETE_REFUNDS_FROM_BLOCK
+from orderflow.chain.store_refunds import insert_refunds, link_refunds
 from orderflow.chain.tokens import TokenInfo, v3_token
 
 
@@ -60,6 +62,8 @@ class StoreStats:
     tokens: int = 0
     backfilled: int = 0
     outcomes: int = 0
+    refunds: int = 0
+    refunds_applied: int = 0
     dead_letters: int = 0
     blocks: int = 0
     removed: int = 0
@@ -380,6 +384,14 @@ class _Writer:
             await self.conn.execute(sql.LINK_MATCHES, self.chain_id, list(self.touched))
         )
 
+    async def refunds(self, batch: DecodedBatch) -> None:
+        """FeeModule refunds: stored, then applied to their fills (store_refunds.py)."""
+        rows = [
+            (r, ts) for r in batch.refunds if (ts := self._timed(r.ref, "FeeRefunded")) is not None
+        ]
+        self.stats.refunds = await insert_refunds(self.conn, self.chain_id, rows)
+        self.stats.refunds_applied = await link_refunds(self.conn, self.chain_id)
+
     async def backfill_markets(self, new_tokens: list[str]) -> None:
         self.stats.backfilled = _count(
             await self.conn.execute(sql.BACKFILL_TRADE_MARKETS, new_tokens)
@@ -453,6 +465,7 @@ async def store_batch(
                 batch.registrations,
                 batch.conditions,
                 batch.resolutions,
+                batch.refunds,
             )
             for e in group
             if e.ref.timestamp is None
@@ -470,6 +483,8 @@ async def store_batch(
             await w.matches(batch)
         if w.touched and (batch.matches or w.stats.trades):
             await w.links()
+        if batch.refunds or w.stats.trades:
+            await w.refunds(batch)
         if new_tokens:
             await w.backfill_markets(new_tokens)
         await w.resolutions(batch)
@@ -516,6 +531,7 @@ async def rollback_from(
                 [r["volume"] for r in per_wallet],
             )
         stats.matches = _count(await conn.execute(sql.DELETE_MATCHES, chain_id, block_number))
+        await conn.execute(DELETE_REFUNDS_FROM_BLOCK, chain_id, block_number)
         stats.outcomes = _count(await conn.execute(sql.DELETE_OUTCOMES, chain_id, block_number))
         gone = await conn.fetch(sql.DELETE_CONDITIONS, chain_id, block_number)
         stats.conditions = len(gone)

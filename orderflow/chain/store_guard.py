@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 import asyncpg
 
@@ -24,6 +23,7 @@ from orderflow.chain.events import (
     ConditionResolution,
     DeadLetter,
     DecodedBatch,
+    FeeRefund,
     Fill,
     LogRef,
     Match,
@@ -45,7 +45,15 @@ REFUSED_DATA: tuple[type[BaseException], ...] = (
     OverflowError,
 )
 
-Item = Fill | Match | TokenRegistration | ConditionPreparation | ConditionResolution | DeadLetter
+Item = (
+    Fill
+    | Match
+    | TokenRegistration
+    | ConditionPreparation
+    | ConditionResolution
+    | FeeRefund
+    | DeadLetter
+)
 
 
 def _items(batch: DecodedBatch) -> list[Item]:
@@ -54,23 +62,16 @@ def _items(batch: DecodedBatch) -> list[Item]:
         *batch.conditions,
         *batch.fills,
         *batch.matches,
+        *batch.refunds,
         *batch.resolutions,
         *batch.dead_letters,
-        *_extra_items(batch),
     ]
-
-
-def _extra_items(batch: DecodedBatch) -> list[Any]:
-    return list(getattr(batch, "refunds", ()))
 
 
 def _batch_of(items: Sequence[Item]) -> DecodedBatch:
     part = DecodedBatch()
     for item in items:
-        if type(item).__name__ == "FeeRefund":
-            part.refunds.append(item)  # type: ignore[attr-defined]
-        else:
-            part.add(item)
+        part.add(item)
     return part
 
 
