@@ -218,7 +218,7 @@ class ChainAddresses(BaseModel):
     usdc_e: str = USDC_E
     pusd: str = PUSD
     position_manager: str = POSITION_MANAGER
-    fee_modules: frozenset[str] = FEE_MODULES
+    fee_modules: frozenset[str] = frozenset()  # MAINNET lists Polymarket's
 
     @field_validator("exchanges", mode="before")
     @classmethod
@@ -303,4 +303,5 @@ MAINNET = ChainAddresses(
         V3_EXCHANGE: "V3",
     },
     neg_risk_exchanges=frozenset({V1_NEG_RISK_CTF_EXCHANGE, V2_NEG_RISK_CTF_EXCHANGE}),
+    fee_modules=FEE_MODULES,
 )

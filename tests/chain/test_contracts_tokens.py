@@ -175,9 +175,7 @@ def test_chain_addresses_normalise_and_validate() -> None:
         ctf="0x4D97DCd97eC945f40cF65F87097ACe5EA0476045",
     )
     assert custom.exchanges == {c.V2_CTF_EXCHANGE: "V2"}
-    assert custom.topics() == [
-        [c.TOPIC_ORDER_FILLED_V2, c.TOPIC_ORDERS_MATCHED_V2, *c.CTF_TOPICS, *c.FEE_MODULE_TOPICS]
-    ]
+    assert custom.topics() == [[c.TOPIC_ORDER_FILLED_V2, c.TOPIC_ORDERS_MATCHED_V2, *c.CTF_TOPICS]]
     with pytest.raises(ValidationError, match="not an address"):
         ChainAddresses(exchanges={"0x123": "V1"})
     with pytest.raises(ValidationError, match="neg_risk_exchanges"):

@@ -8,7 +8,11 @@ second import changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import asyncpg
@@ -19,6 +23,7 @@ from orderflow.chain.events import DeadLetter
 from orderflow.chain.ingest import ingest_file
 from orderflow.chain.storable import storable_json
 from orderflow.chain.store import store_batch
+from orderflow.chain.store_guard import store_batch_isolating
 from tests.chain.hostile import CASES, Hostile, fill
 
 
@@ -62,8 +67,6 @@ async def test_a_value_the_database_refuses_isolates_only_its_log(pool: asyncpg.
     """Defence in depth: if a log passes decoding but the database refuses it (here a fill whose
     wallet is not an address — the decoder never produces one), the batch is stored in parts
     and that one log becomes a dead letter naming the database's reason."""
-    from orderflow.chain.store_guard import store_batch_isolating
-
     batch = decode_batch([fill(10, i, i) for i in range(1, 6)], 137)
     batch.fills[2].maker = "0xnot-an-address"
     with pytest.raises(asyncpg.PostgresError):
@@ -77,3 +80,29 @@ async def test_a_value_the_database_refuses_isolates_only_its_log(pool: asyncpg.
     assert isinstance(batch.dead_letters, list) and not any(
         isinstance(d, DeadLetter) and d.log_index == 3 for d in batch.dead_letters
     )
+
+
+async def test_orderflow_listen_from_file_survives_every_hostile_value(
+    dsn: str, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """The same cases through the CLI as a process, all in one file and one batch."""
+    lines = []
+    for i, case in enumerate(CASES):
+        lines.append(json.dumps(fill(20 + i, 1, 100 + i)))
+        lines.append(case.line(fill(20 + i, 2, 100 + i)))
+    path = tmp_path / "hostile.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLYGON_", "DATABASE_"))}
+    env.update(DATABASE_URL=dsn, ORDERFLOW_DATA_DIR=str(tmp_path), LOG_FORMAT="text")
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "orderflow", "listen", "--from-file", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    stored = sum(1 for c in CASES if c.stored)
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_trades") == len(CASES) + stored
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_dead_letters") == len(CASES) - stored
