@@ -24,25 +24,47 @@ between the previous OrdersMatched of that exchange and this one.
 
 from __future__ import annotations
 
-import bisect
-from collections import defaultdict
-
 from orderflow.chain.events import DecodedBatch, Fill, Match
 
 
-def _executed(taker: Fill, makers: list[Fill]) -> int | None:
-    total = 0
-    for m in makers:
-        if taker.side == "BUY":
-            if m.side == "SELL" and m.token_id == taker.token_id:
-                total += m.collateral
-            elif m.side == "BUY" and m.token_id != taker.token_id:
-                total += m.shares - m.collateral
-            else:
-                return None  # not a shape a match can have: leave the report alone
+def _correct(match: Match, segment: list[Fill]) -> bool:
+    """Rebuild the taker's giving amount of one match from its maker fills (in place)."""
+    taker: Fill | None = None
+    makers: list[Fill] = []
+    for f in segment:
+        if f.is_taker_aggregate:
+            if f.order_hash == match.taker_order_hash:
+                if taker is not None:
+                    return False  # two aggregates for one order: leave the report alone
+                taker = f
         else:
-            total += m.shares
-    return total
+            makers.append(f)
+    if taker is None or not makers:
+        return False
+    executed = 0
+    if taker.side == "BUY":
+        token = taker.token_id
+        for m in makers:
+            if m.side == "SELL" and m.token_id == token:
+                executed += m.collateral  # transfer
+            elif m.side == "BUY" and m.token_id != token:
+                executed += m.shares - m.collateral  # mint
+            else:
+                return False  # not a shape a match can have
+        if 0 < executed < taker.collateral:
+            taker.collateral = executed
+            if match.side == "BUY" and executed < match.collateral:
+                match.collateral = executed
+            return True
+        return False
+    for m in makers:
+        executed += m.shares  # transfer (maker BUY) or merge (maker SELL of the complement)
+    if 0 < executed < taker.shares:
+        taker.shares = executed
+        if match.side == "SELL" and executed < match.shares:
+            match.shares = executed
+        return True
+    return False
 
 
 def correct_taker_amounts(batch: DecodedBatch) -> int:
@@ -50,44 +72,56 @@ def correct_taker_amounts(batch: DecodedBatch) -> int:
     matches were corrected. Runs on a decoded batch, in place, before storage."""
     if not batch.matches or not batch.fills:
         return 0
-    fills: dict[tuple[str, str], list[Fill]] = defaultdict(list)
-    for f in batch.fills:
-        fills[(f.ref.tx_hash, f.ref.address)].append(f)
-    matches: dict[tuple[str, str], list[Match]] = defaultdict(list)
+    # Keyed by transaction (a str: cheaper than a tuple per fill); exchanges split below.
+    matches: dict[str, list[Match]] = {}
     for m in batch.matches:
-        matches[(m.ref.tx_hash, m.ref.address)].append(m)
+        tx = m.ref.tx_hash
+        try:
+            matches[tx].append(m)
+        except KeyError:
+            matches[tx] = [m]
+    fills: dict[str, list[Fill]] = {}
+    for f in batch.fills:
+        tx = f.ref.tx_hash
+        if tx in matches:
+            try:
+                fills[tx].append(f)
+            except KeyError:
+                fills[tx] = [f]
     corrected = 0
-    for key, group in matches.items():
-        in_tx = sorted(fills.get(key, ()), key=lambda f: f.ref.log_index)
-        if not in_tx:
+    for tx, in_tx in fills.items():
+        group = matches[tx]
+        exchanges = {m.ref.address for m in group}
+        exchanges.update(f.ref.address for f in in_tx)
+        if len(exchanges) == 1:
+            corrected += _correct_tx(group, in_tx)
             continue
-        indexes = [f.ref.log_index for f in in_tx]
-        previous = -1
-        for match in sorted(group, key=lambda m: m.ref.log_index):
-            lo = bisect.bisect_right(indexes, previous)
-            hi = bisect.bisect_left(indexes, match.ref.log_index)
-            previous = match.ref.log_index
-            segment = in_tx[lo:hi]
-            takers = [
-                f
-                for f in segment
-                if f.is_taker_aggregate and f.order_hash == match.taker_order_hash
-            ]
-            makers = [f for f in segment if not f.is_taker_aggregate]
-            if len(takers) != 1 or not makers:
-                continue
-            taker = takers[0]
-            executed = _executed(taker, makers)
-            if executed is None or executed <= 0:
-                continue
-            if taker.side == "BUY" and executed < taker.collateral:
-                taker.collateral = executed
-                if match.side == "BUY" and executed < match.collateral:
-                    match.collateral = executed
-                corrected += 1
-            elif taker.side == "SELL" and executed < taker.shares:
-                taker.shares = executed
-                if match.side == "SELL" and executed < match.shares:
-                    match.shares = executed
-                corrected += 1
+        for exchange in exchanges:
+            ours = [m for m in group if m.ref.address == exchange]
+            if ours:
+                theirs = [f for f in in_tx if f.ref.address == exchange]
+                corrected += _correct_tx(ours, theirs)
     return corrected
+
+
+def _correct_tx(group: list[Match], in_tx: list[Fill]) -> int:
+    """One exchange's matches and fills in one transaction: each match takes the fills
+    between the previous match and itself."""
+    if len(group) > 1:
+        group.sort(key=_log_index)
+    if len(in_tx) > 1:
+        in_tx.sort(key=_log_index)  # already in order in practice
+    corrected = 0
+    i, n = 0, len(in_tx)
+    for match in group:
+        end = match.ref.log_index
+        start = i
+        while i < n and in_tx[i].ref.log_index < end:
+            i += 1
+        if i > start and _correct(match, in_tx[start:i]):
+            corrected += 1
+    return corrected
+
+
+def _log_index(event: Fill | Match) -> int:
+    return event.ref.log_index

@@ -269,3 +269,23 @@ def test_fee_refunded_decodes_both_layouts() -> None:
         84_000,
         None,
     )
+
+
+def test_fills_of_another_exchange_in_the_same_transaction_are_not_its_makers() -> None:
+    logs = over_specified_v1_buy()
+    other = encode_order_filled_v2(
+        at=at(10, 1, 1),  # between the V1 maker fill (0) and taker fill (moved to 2)
+        order_hash=h32(0xE),
+        maker=MAKER2,
+        taker=TAKER,
+        side=1,
+        token_id=BTC_YES,
+        maker_amount=1_000_000,
+        taker_amount=900_000,
+        fee=0,
+    )
+    logs[1]["logIndex"], logs[2]["logIndex"] = hex(2), hex(3)
+    batch = decode_batch([logs[0], other, logs[1], logs[2]], 137)
+    taker = next(f for f in batch.fills if f.maker == TAKER)
+    assert taker.collateral == 24_000_000  # from the V1 maker only, not + the V2 fill
+    assert batch.fills[1].collateral == 900_000
