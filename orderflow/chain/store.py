@@ -390,7 +390,9 @@ class _Writer:
             (r, ts) for r in batch.refunds if (ts := self._timed(r.ref, "FeeRefunded")) is not None
         ]
         self.stats.refunds = await insert_refunds(self.conn, self.chain_id, rows)
-        self.stats.refunds_applied = await link_refunds(self.conn, self.chain_id)
+        txs = {r.ref.tx_hash for r in batch.refunds}
+        txs.update(f.ref.tx_hash for f in batch.fills if f.exchange_version == "V1")
+        self.stats.refunds_applied = await link_refunds(self.conn, self.chain_id, sorted(txs))
 
     async def backfill_markets(self, new_tokens: list[str]) -> None:
         self.stats.backfilled = _count(
@@ -483,7 +485,7 @@ async def store_batch(
             await w.matches(batch)
         if w.touched and (batch.matches or w.stats.trades):
             await w.links()
-        if batch.refunds or w.stats.trades:
+        if batch.refunds or batch.fills:
             await w.refunds(batch)
         if new_tokens:
             await w.backfill_markets(new_tokens)

@@ -2,8 +2,9 @@
 
 Called by ``store.store_batch`` inside its transaction, after the fills. A refund and its fill
 share a transaction, so they normally arrive in the same batch; a refund stored before its fill
-(a batch split by ``store_guard``) stays unlinked until the fill comes, because linking looks
-at every unlinked refund (a partial index keeps that cheap) whenever new trades are stored.
+(a batch split by ``store_guard``) stays unlinked until the fill comes: linking looks at the
+unlinked refunds (a partial index) of every transaction with a refund or a V1 fill in the
+batch.
 
 Matching (within one transaction, fills of the V1 exchanges only):
 
@@ -44,7 +45,7 @@ ON CONFLICT (chain_id, tx_hash, log_index) DO NOTHING
 SELECT_UNLINKED = """
 SELECT tx_hash, log_index, wallet_address, token_id::text AS token_id, refund, order_hash
   FROM orderflow_fee_refunds
- WHERE chain_id = $1 AND trade_log_index IS NULL
+ WHERE chain_id = $1 AND trade_log_index IS NULL AND tx_hash = ANY($2::text[])
 """
 
 SELECT_CANDIDATES = """
@@ -150,8 +151,13 @@ async def insert_refunds(
     return int(status.rsplit(" ", 1)[-1])
 
 
-async def link_refunds(conn: asyncpg.Connection, chain_id: int) -> int:
-    """Apply every refund still waiting for its fill to that fill; returns how many."""
+async def link_refunds(conn: asyncpg.Connection, chain_id: int, tx_hashes: list[str]) -> int:
+    """Apply the refunds of these transactions still waiting for their fill; returns how many.
+
+    ``tx_hashes``: the transactions of the batch's refunds and V1 fills (refunds apply to V1
+    fills only, so a batch of V2/V3 trades costs nothing here)."""
+    if not tx_hashes:
+        return 0
     waiting = [
         _Refund(
             r["tx_hash"],
@@ -161,7 +167,7 @@ async def link_refunds(conn: asyncpg.Connection, chain_id: int) -> int:
             r["refund"],
             r["order_hash"],
         )
-        for r in await conn.fetch(SELECT_UNLINKED, chain_id)
+        for r in await conn.fetch(SELECT_UNLINKED, chain_id, tx_hashes)
     ]
     if not waiting:
         return 0
