@@ -2,12 +2,17 @@
 
 Why not web3.py's providers: the listener needs exactly five methods, request ids it controls,
 one ordered stream of subscription notifications behind a bounded queue, and every failure
-classified into what the caller should do next (see :mod:`orderflow.errors`):
+classified into what the caller should do next (each provider's wording:
+:mod:`orderflow.chain.provider_errors`):
 
 * :class:`RetryableRpcError` — timeouts, dropped connections, 5xx, rate limits: back off, retry;
 * :class:`RangeTooLargeError` — the node refused an eth_getLogs range (-32005, "query returned
   more than", "response size exceeded", block-range limits, or a timed-out eth_getLogs): shrink;
 * :class:`FatalRpcError` — wrong chain id, bad credentials, unsupported method: stop and say why.
+
+Replies are parsed with :func:`~orderflow.chain.storable.loads_tolerant` (huge integers, deep
+nesting); a subscription message that is not JSON at all still reaches the decoder, as a
+dead letter.
 
 RPC URLs usually carry an API key in their path or query. Nothing here logs or raises with the
 raw URL: :func:`redact_url` keeps only scheme, host and port.
