@@ -35,6 +35,7 @@ import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
+from orderflow.chain.fields import FieldError, quantity
 from orderflow.chain.provider_errors import classify, timeout_error
 from orderflow.chain.storable import loads_tolerant
 from orderflow.errors import FatalRpcError, RangeTooLargeError, RetryableRpcError, RpcError
@@ -246,9 +247,11 @@ class WsTransport:
             if message is None:
                 return
         if isinstance(message, dict) and message.get("method") == "eth_subscription":
-            params = message.get("params") or {}
+            params = message.get("params")
+            if not isinstance(params, dict):
+                return
             sub = params.get("subscription")
-            if sub not in self._subscriptions:
+            if not isinstance(sub, str) or sub not in self._subscriptions:
                 return  # a late message of a subscription we already dropped
             try:
                 self._queue.put_nowait(Notification(sub, params.get("result")))
@@ -260,8 +263,8 @@ class WsTransport:
                     )
                 )
             return
-        if not isinstance(message, dict) or "id" not in message:
-            return
+        if not isinstance(message, dict) or type(message.get("id")) is not int:
+            return  # our request ids are ints; anything else is not a reply to us
         entry = self._pending.pop(message["id"], None)
         if entry is None:
             return
@@ -379,8 +382,27 @@ class EthClient:
     def endpoint(self) -> str:
         return self.transport.endpoint
 
+    def _quantity(self, method: str, value: Any) -> int:
+        try:
+            return quantity(value, "result")
+        except FieldError as exc:
+            raise RetryableRpcError(
+                f"{method} on {self.endpoint}: malformed reply ({exc})"
+            ) from None
+
+    def _header(self, method: str, raw: Any) -> Header | None:
+        if not raw:
+            return None
+        try:
+            return Header.from_rpc(raw)
+        except (KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
+            raise RetryableRpcError(
+                f"{method} on {self.endpoint}: malformed block header "
+                f"({type(exc).__name__}: {str(exc)[:200]})"
+            ) from None
+
     async def chain_id(self) -> int:
-        return int(await self.transport.request("eth_chainId", []), 16)
+        return self._quantity("eth_chainId", await self.transport.request("eth_chainId", []))
 
     async def check_chain_id(self, expected: int) -> None:
         actual = await self.chain_id()
@@ -391,7 +413,9 @@ class EthClient:
             )
 
     async def block_number(self) -> int:
-        return int(await self.transport.request("eth_blockNumber", []), 16)
+        return self._quantity(
+            "eth_blockNumber", await self.transport.request("eth_blockNumber", [])
+        )
 
     async def get_logs(
         self, from_block: int, to_block: int, log_filter: dict[str, Any]
@@ -405,8 +429,8 @@ class EthClient:
 
     async def header_by_number(self, number: int) -> Header | None:
         raw = await self.transport.request("eth_getBlockByNumber", [hex(number), False])
-        return Header.from_rpc(raw) if raw else None
+        return self._header("eth_getBlockByNumber", raw)
 
     async def header_by_hash(self, block_hash: str) -> Header | None:
         raw = await self.transport.request("eth_getBlockByHash", [block_hash, False])
-        return Header.from_rpc(raw) if raw else None
+        return self._header("eth_getBlockByHash", raw)
