@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 
 _NO_BLOCK = -1  # buffer key of logs without a usable blockNumber (decode dead-letters them)
 _PRUNE_EVERY_HEADS = 100
+_REMOVAL_AHEAD = 64  # a removed log may name a block this far above the newest head seen
 
 
 @dataclass
@@ -278,6 +279,9 @@ class LiveSession:
             raw = {"value": raw}  # decode turns it into a dead letter
         number = block_of(raw)
         if raw.get("removed") is True and number is not None:
+            if not self._plausible_removal(number):
+                log.warning("removed log outside the blocks we track: ignored", extra=_log_ids(raw))
+                return
             fork = min(number, await self._fork_below(number))
             await self.repair(fork, reason="log removed by the node")
             return
@@ -288,6 +292,15 @@ class LiveSession:
         confirmed = self.last_head is not None and key <= self.last_head.number - self.confirmations
         if (confirmed or key == _NO_BLOCK) and self.pending_since is None:
             self.pending_since = time.monotonic()
+
+    def _plausible_removal(self, number: int) -> bool:
+        """A ``removed: true`` log can only retract a block between the oldest header we hold
+        and just above the newest head. Outside that, it is corrupt or hostile: acting on it
+        would walk down from an absurd height (2**62) or roll back below the window; a real
+        deep reorg is still caught by the heads."""
+        newest = max(self.state.head or 0, self.last_head.number if self.last_head else 0)
+        lowest = self.window.lowest
+        return (lowest is None or number >= lowest) and number <= newest + _REMOVAL_AHEAD
 
     async def repair(self, fork: int, *, reason: str, through: int = 0) -> None:
         """Roll back everything from ``fork`` up; the next flush re-ingests it canonically.

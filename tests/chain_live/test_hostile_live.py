@@ -10,6 +10,7 @@ and keep running; a restart must not die on the same logs.
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import asyncpg
@@ -111,3 +112,27 @@ async def test_hostile_values_in_getlogs_replies_survive_a_restart(
     checkpoint = await pool.fetchval("SELECT block_number FROM orderflow_sync_checkpoints")
     assert checkpoint >= last_block
     assert standin.injected > 0
+
+
+async def test_removed_logs_naming_absurd_blocks_are_ignored(
+    anvil: Anvil, standin: StandIn, pool: asyncpg.Pool
+) -> None:
+    """``removed: true`` with a block number far above the head (2**62) or below every block
+    we hold: no walk down from an absurd height, no rollback, the listener keeps running."""
+    listener = Listener(pool, make_settings(standin.url))
+    async with running(listener) as task:
+        await wait_until(streaming(listener), what="streaming")
+        await anvil.emit(order_filled_v2(order_hash=1))
+        await wait_until(lambda: _at_least(pool, 1), what="first fill")
+        for bad in (2**62, 0):
+
+            def mutate(raw: dict[str, Any], bad: int = bad) -> list[str]:
+                return [json.dumps({**raw, "removed": True, "blockNumber": hex(bad)})]
+
+            standin.mutate = mutate
+            await anvil.emit(order_filled_v2(order_hash=10 + bad % 7))
+            standin.mutate = None
+        await anvil.emit(order_filled_v2(order_hash=99))
+        await wait_until(lambda: _at_least(pool, 4), what="every real fill, none rolled back")
+        assert not task.done()
+        assert listener.state.reorgs == 0
