@@ -41,6 +41,13 @@ class Intent:
     win_probability: float | None = None
     side: Literal["BUY", "SELL"] = "BUY"  # SELL: an exit of a position the book holds
 
+    @property
+    def status(self) -> str:
+        """As the executor records it: a stale signal EXPIRED, another refusal SKIPPED."""
+        if self.accepted:
+            return "EXECUTED"
+        return "EXPIRED" if self.reason == "stale" else "SKIPPED"
+
 
 # Per held token: the wallet its position followed in and the signal type that opened it.
 Leaders = Mapping[int, tuple[str, str]]

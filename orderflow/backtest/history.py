@@ -18,7 +18,7 @@ from orderflow.signals.views import TradeView
 
 _TRADES = """
 SELECT id, chain_id, tx_hash, log_index, wallet_address, side, token_id, price, size, usdc_size,
-       timestamp, market_id, outcome_index
+       timestamp, market_id, outcome_index, is_taker_aggregate
   FROM orderflow_trades
  WHERE timestamp > $1 AND timestamp <= $2
  ORDER BY timestamp, block_number, log_index
@@ -44,6 +44,22 @@ class ResolutionEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredFill:
+    """A stored fill and whether it is the taker's row (the aggressor's aggregate).
+
+    Only a taker's row is a decision someone made at that moment; a maker row is a resting
+    order someone else chose to hit, so it is never a signal (but its price is still a price).
+    """
+
+    view: TradeView
+    taker: bool
+
+    @property
+    def timestamp(self) -> datetime:
+        return self.view.timestamp
+
+
+@dataclass(frozen=True, slots=True)
 class Bounds:
     first: datetime
     last: datetime
@@ -60,7 +76,7 @@ async def bounds(conn: asyncpg.Connection) -> Bounds | None:
 
 async def stream_trades(
     conn: asyncpg.Connection, after: datetime, until: datetime, *, prefetch: int = 5000
-) -> AsyncIterator[TradeView]:
+) -> AsyncIterator[StoredFill]:
     """Trades with ``after < timestamp <= until`` in chain order, through a server-side cursor.
 
     Memory stays bounded by ``prefetch`` however many fills a step holds (a day of mainnet is
@@ -68,7 +84,7 @@ async def stream_trades(
     """
     async with conn.transaction(readonly=True):
         async for r in conn.cursor(_TRADES, after, until, prefetch=prefetch):
-            yield trade_view(r)
+            yield StoredFill(trade_view(r), bool(r["is_taker_aggregate"]))
 
 
 async def resolutions_between(

@@ -14,11 +14,24 @@ from typing import Self
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from orderflow.backtest.engine import ScoreObserver, Scorer, WalkForwardResult, walk_forward
+from orderflow.backtest.engine import (
+    Execution,
+    ScoreObserver,
+    Scorer,
+    WalkForwardResult,
+    walk_forward,
+)
 from orderflow.backtest.followers import BaselineFollower, Follower, StrategyFollower
 from orderflow.backtest.history import bounds
 from orderflow.backtest.metrics import RunSummary, summarize
 from orderflow.strategy.settings import StrategySettings
+
+# The default latency, from what the pipeline measures (docs/backtest.md "Latency"): the listener
+# stores a log once CONFIRMATIONS (3) Polygon blocks of ~2 s bury it (6 s) and it sees a block on
+# average ~1 s after its timestamp; the executor's signal p99 is 8 ms (docs/benchmarks.md "signal
+# latency"); placing a CLOB order is a ~1 s HTTPS round trip (assumed, not measured here).
+DEFAULT_LATENCY_SECS = 3 * 2.0 + 1.0 + 0.008 + 1.0
+DEFAULT_BOOK_WINDOW_SECS = 1800.0
 
 
 class BacktestOptions(BaseModel):
@@ -42,6 +55,24 @@ class BacktestOptions(BaseModel):
         default=0.1, gt=0, le=1, description="Share of wallets the random baseline follows."
     )
     seed: int = Field(default=0, ge=0, description="Seed of the random-wallets baseline.")
+    latency_secs: float = Field(
+        default=DEFAULT_LATENCY_SECS,
+        ge=0,
+        description="From the leader's fill to our order at the exchange (decision and fill).",
+    )
+    book_window_secs: float = Field(
+        default=DEFAULT_BOOK_WINDOW_SECS,
+        gt=0,
+        description="How long after the order the chain may reveal the book it met; nothing "
+        "traded in it means no fill.",
+    )
+
+    @property
+    def execution(self) -> Execution:
+        return Execution(
+            latency=timedelta(seconds=self.latency_secs),
+            window=timedelta(seconds=self.book_window_secs),
+        )
 
     @model_validator(mode="after")
     def _order(self) -> Self:
@@ -104,5 +135,6 @@ async def run_backtest(
         end=end,
         step=step,
         on_scores=on_scores,
+        execution=options.execution,
     )
     return BacktestReport(options, settings, result, [summarize(run, step) for run in result.runs])

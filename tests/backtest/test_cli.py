@@ -50,6 +50,7 @@ async def test_backtest_command_reports_and_writes_json(
     market = h.market("m")
     for i in range(5):
         h.trade(addr(f"w{i}"), market, i % 2, "BUY", "0.50", "300", T0 + timedelta(hours=i))
+        h.ask(market, i % 2, "0.50", "1000", T0 + timedelta(hours=i, minutes=1))
     h.resolve(market, 0, T0 + timedelta(days=1))
     await h.store(pool)
     out = tmp_path / "summary.json"

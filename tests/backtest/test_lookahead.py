@@ -37,6 +37,7 @@ async def _trap(pool: asyncpg.Pool) -> History:
         for i, wallet in enumerate(PROPHETS):
             at = T0 + timedelta(hours=6 * m + i + 1)  # days 0-10
             history.trade(wallet, market, 0, "BUY", "0.30", "400", at)
+            history.ask(market, 0, "0.30", "4000", at + timedelta(minutes=1))  # the book after
         history.resolve(market, 0, T0 + timedelta(days=20))
     await history.store(pool)
     return history
