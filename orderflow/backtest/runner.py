@@ -24,6 +24,7 @@ from orderflow.backtest.engine import (
 from orderflow.backtest.followers import BaselineFollower, Follower, StrategyFollower
 from orderflow.backtest.history import bounds
 from orderflow.backtest.metrics import RunSummary, summarize
+from orderflow.backtest.verdict import FollowerVerdict, by_market, judge
 from orderflow.strategy.settings import StrategySettings
 
 # The default latency, from what the pipeline measures (docs/backtest.md "Latency"): the listener
@@ -67,6 +68,13 @@ class BacktestOptions(BaseModel):
         "traded in it means no fill.",
     )
 
+    confidence: float = Field(
+        default=0.95, gt=0, lt=1, description="Confidence level of the verdict's interval."
+    )
+    bootstrap_draws: int = Field(
+        default=2000, ge=100, description="Bootstrap draws (markets resampled) per interval."
+    )
+
     @property
     def execution(self) -> Execution:
         return Execution(
@@ -89,6 +97,7 @@ class BacktestReport:
     settings: StrategySettings
     result: WalkForwardResult
     summaries: list[RunSummary]
+    verdicts: list[FollowerVerdict]
 
     @property
     def strategy(self) -> RunSummary:
@@ -137,4 +146,11 @@ async def run_backtest(
         on_scores=on_scores,
         execution=options.execution,
     )
-    return BacktestReport(options, settings, result, [summarize(run, step) for run in result.runs])
+    verdicts = judge(
+        [(run.follower.name, by_market(run.book.signals)) for run in result.runs],
+        confidence=options.confidence,
+        draws=options.bootstrap_draws,
+        seed=options.seed,
+    )
+    summaries = [summarize(run, step) for run in result.runs]
+    return BacktestReport(options, settings, result, summaries, verdicts)

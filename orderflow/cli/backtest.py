@@ -15,6 +15,7 @@ from orderflow import db
 from orderflow.backtest import BacktestOptions, render, run_backtest
 from orderflow.backtest.history import strategy_settings_json
 from orderflow.backtest.quality import QualityOverTime
+from orderflow.backtest.runner import DEFAULT_BOOK_WINDOW_SECS, DEFAULT_LATENCY_SECS
 from orderflow.backtest.scoring import reputation_scorer
 from orderflow.cli._common import add_log_format, parse_timestamp, settings_for
 from orderflow.config import CommonSettings
@@ -65,6 +66,30 @@ def add_strategy_options(p: argparse.ArgumentParser) -> None:
         help="override a strategy setting (snake_case field of StrategySettings), repeatable",
     )
     p.add_argument("--step", default="1d", help="walk-forward step: 3600, 30m, 6h, 1d (default)")
+    p.add_argument(
+        "--latency",
+        help="leader's fill to our order at the exchange, e.g. 8s (default "
+        f"{DEFAULT_LATENCY_SECS:g} s: confirmations + signal + order placement)",
+    )
+    p.add_argument(
+        "--book-window",
+        help="how long after our order the chain may reveal the book it met, e.g. 30m "
+        f"(default {DEFAULT_BOOK_WINDOW_SECS / 60:g}m); nothing traded in it: no fill",
+    )
+
+
+def execution_values(args: argparse.Namespace) -> dict[str, object]:
+    """``--latency`` / ``--book-window`` as BacktestOptions fields (only those given)."""
+    values: dict[str, object] = {}
+    if args.latency is not None:
+        values["latency_secs"] = (
+            0.0
+            if args.latency.strip() in ("0", "0s")
+            else parse_duration(args.latency, "--latency")
+        )
+    if args.book_window is not None:
+        values["book_window_secs"] = parse_duration(args.book_window, "--book-window")
+    return values
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -99,6 +124,7 @@ def _options(args: argparse.Namespace) -> BacktestOptions:
         "step_secs": parse_duration(args.step, "--step"),
         "random_share": args.random_share,
         "seed": args.seed,
+        **execution_values(args),
     }
     try:
         values["baseline_stake_usd"] = Decimal(args.baseline_stake)
@@ -119,6 +145,8 @@ def _options(args: argparse.Namespace) -> BacktestOptions:
             "baseline_stake_usd": "--baseline-stake",
             "random_share": "--random-share",
             "seed": "--seed",
+            "latency_secs": "--latency",
+            "book_window_secs": "--book-window",
         }
         problems = []
         for e in exc.errors():

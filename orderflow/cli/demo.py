@@ -10,6 +10,7 @@ from orderflow import db
 from orderflow.cli._common import add_log_format, settings_for
 from orderflow.cli.backtest import (
     add_strategy_options,
+    execution_values,
     parse_duration,
     quiet_logging,
     strategy_from,
@@ -45,6 +46,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=DEMO_DATABASE,
         help="name of the database to (re)create for the demo (default orderflow_demo)",
     )
+    p.add_argument(
+        "--seeds",
+        type=int,
+        help="histories to pool for the verdict's interval: this seed and the next ones "
+        "(default 3; --small 1); the report details the first",
+    )
     add_log_format(p)
     p.set_defaults(handler=run)
 
@@ -74,12 +81,23 @@ async def run(args: argparse.Namespace) -> int:
     step = parse_duration(args.step, "--step")
     base = demo_strategy(sim).model_dump()
     strategy = strategy_from(base, args.set)
+    execution = execution_values(args)
+    seeds = args.seeds if args.seeds is not None else (1 if args.small else 3)
+    if not 1 <= seeds <= 20:
+        raise ConfigError(f"--seeds: between 1 and 20, got {seeds}")
     out_dir = _out_dir(args.out_dir)
     settings = settings_for(CommonSettings, args, **quiet_logging({}))
     server_dsn = await db.resolve_dsn(settings)
     print("orderflow demo: simulating, ingesting, scoring and replaying (about a minute) …")
     result = await run_demo(
-        server_dsn, sim, out_dir, strategy, step_secs=step, database=_database(args.database)
+        server_dsn,
+        sim,
+        out_dir,
+        strategy,
+        step_secs=step,
+        database=_database(args.database),
+        extra_seeds=seeds - 1,
+        execution=execution,
     )
     html_path = out_dir / "report.html"
     _write(html_path, render_html(result))

@@ -190,7 +190,7 @@ def render_html(result: DemoResult) -> str:
         "code replayed walk-forward: scores as of each step's start, resolutions only once "
         "they happened.</p>",
         "<h2>Would following the scores have paid?</h2>",
-        f"<p>{escape(verdict(summaries))}</p>",
+        f"<p>{escape(verdict(result.backtest))}</p>",
         _table(
             [
                 "follower",

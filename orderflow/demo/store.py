@@ -9,8 +9,10 @@ SQL or the other commands pointed at the demo database.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -183,3 +185,57 @@ def _position_args(
         h.signal.closed_at,
         h.signal.close_reason,
     )
+
+
+_FLAGGED = """
+SELECT s.wallet_address, to_jsonb(s) AS j
+  FROM orderflow_wallet_stats s
+ WHERE cardinality(s.flags) > 0
+ ORDER BY s.reputation_score DESC NULLS LAST, s.wallet_address
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class FlaggedWallet:
+    """A wallet the reputation run flagged (MARKET_MAKER, WASH, PENNY_PICKER), as it stored it."""
+
+    address: str
+    flags: tuple[str, ...]
+    score: float | None
+    tier: str | None
+    edge: float | None
+    edge_se: float | None
+    p_edge_above_cost: float | None
+    p_edge_below_zero: float | None
+    events_resolved: int
+    clv_edge: float | None
+    maker_volume_share: float | None
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+async def flagged_wallets(conn: asyncpg.Connection) -> list[FlaggedWallet]:
+    """Every flagged wallet of the last reputation run, highest score first."""
+    out = []
+    for row in await conn.fetch(_FLAGGED):
+        j = row["j"]
+        if isinstance(j, str):
+            j = json.loads(j)
+        out.append(
+            FlaggedWallet(
+                address=row["wallet_address"],
+                flags=tuple(j.get("flags") or ()),
+                score=_num(j.get("reputation_score")),
+                tier=j.get("trader_tier"),
+                edge=_num(j.get("edge")),
+                edge_se=_num(j.get("edge_se")),
+                p_edge_above_cost=_num(j.get("p_edge_above_cost")),
+                p_edge_below_zero=_num(j.get("p_edge_below_zero")),
+                events_resolved=int(j.get("events_resolved") or 0),
+                clv_edge=_num(j.get("clv_edge")),
+                maker_volume_share=_num(j.get("maker_volume_share")),
+            )
+        )
+    return out
