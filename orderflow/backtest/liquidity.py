@@ -21,9 +21,10 @@ means no fill (the signal is skipped ``no_liquidity``).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
@@ -35,18 +36,15 @@ Side = Literal["BUY", "SELL"]
 LevelKey = tuple[str, int]  # (tx_hash, log_index) of the maker fill
 ZERO = Decimal(0)
 
-_LEVELS = """
-SELECT t.tx_hash, t.log_index, t.timestamp,
-       CASE WHEN t.token_id = $1 THEN t.price ELSE 1 - t.price END AS price,
-       t.size
+# Every maker fill of a time range, with its token's complement: each is a level of two books.
+_MAKER_FILLS = """
+SELECT t.tx_hash, t.log_index, t.timestamp, t.token_id, t.side, t.price, t.size,
+       tok.complement_token_id
   FROM orderflow_trades t
- WHERE NOT t.is_taker_aggregate
-   AND t.timestamp > $3 AND t.timestamp <= $4
-   AND ((t.token_id = $1 AND t.side = $5) OR (t.token_id = $2 AND t.side = $6))
+  LEFT JOIN orderflow_tokens tok ON tok.token_id = t.token_id
+ WHERE NOT t.is_taker_aggregate AND t.timestamp > $1 AND t.timestamp <= $2
  ORDER BY t.timestamp, t.block_number, t.log_index
 """
-
-_COMPLEMENT = "SELECT complement_token_id FROM orderflow_tokens WHERE token_id = $1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,16 +122,44 @@ def walk(
 
 
 class ChainDepth:
-    """Reads revealed levels from ``orderflow_trades`` (any stored history, simulated or real)."""
+    """Reads revealed levels from ``orderflow_trades`` (any stored history, simulated or real).
 
-    def __init__(self) -> None:
-        self._complements: dict[int, int | None] = {}
+    Requests come in time order (decision times only grow), so maker fills are read in chunks
+    of ``chunk`` ahead and dropped once behind every later request: one query per chunk rather
+    than one per signal, and memory bounded by a chunk plus the window.
 
-    async def complement(self, conn: asyncpg.Connection, token_id: int) -> int | None:
-        if token_id not in self._complements:
-            value = await conn.fetchval(_COMPLEMENT, Decimal(token_id))
-            self._complements[token_id] = None if value is None else int(value)
-        return self._complements[token_id]
+    A maker SELL of token ``X`` at ``p`` is an ask of ``X`` at ``p`` and, through a merge, a bid
+    of its complement at ``1 - p``; a maker BUY of ``X`` is a bid of ``X`` and, through a mint,
+    an ask of the complement at ``1 - p``.
+    """
+
+    def __init__(self, chunk: timedelta = timedelta(hours=6)) -> None:
+        self.chunk = chunk
+        self._books: dict[tuple[int, Side], list[Level]] = {}
+        self._loaded: datetime | None = None
+        self._floor: datetime | None = None
+
+    async def _load(self, conn: asyncpg.Connection, after: datetime, until: datetime) -> None:
+        if self._loaded is None or after < (self._floor or after) or after > self._loaded:
+            self._books, self._loaded = {}, after  # first use, a jump, or asked about the past
+        self._floor = after
+        self._books = {
+            key: [lv for lv in levels if lv.time > after] for key, levels in self._books.items()
+        }
+        end = max(until, self._loaded + self.chunk)
+        for r in await conn.fetch(_MAKER_FILLS, self._loaded, end):
+            key: LevelKey = (r["tx_hash"], r["log_index"])
+            token, price = int(r["token_id"]), r["price"]
+            own: Side = "BUY" if r["side"] == "SELL" else "SELL"  # a taker BUY meets asks
+            self._books.setdefault((token, own), []).append(
+                Level(key, r["timestamp"], price, r["size"])
+            )
+            if r["complement_token_id"] is not None:
+                other: Side = "SELL" if own == "BUY" else "BUY"
+                self._books.setdefault((int(r["complement_token_id"]), other), []).append(
+                    Level(key, r["timestamp"], 1 - price, r["size"])
+                )
+        self._loaded = end
 
     async def levels(
         self,
@@ -144,18 +170,8 @@ class ChainDepth:
         until: datetime,
     ) -> list[Level]:
         """Levels a taker on ``side`` of ``token_id`` meets, revealed in ``(after, until]``."""
-        complement = await self.complement(conn, token_id)
-        same, other = ("SELL", "BUY") if side == "BUY" else ("BUY", "SELL")
-        rows = await conn.fetch(
-            _LEVELS,
-            Decimal(token_id),
-            None if complement is None else Decimal(complement),
-            after,
-            until,
-            same,
-            other,
-        )
-        return [
-            Level((r["tx_hash"], r["log_index"]), r["timestamp"], r["price"], r["size"])
-            for r in rows
-        ]
+        if self._loaded is None or until > self._loaded or after < (self._floor or after):
+            await self._load(conn, after, until)
+        book = self._books.get((token_id, side), [])
+        times = [lv.time for lv in book]
+        return book[bisect_right(times, after) : bisect_right(times, until)]

@@ -80,6 +80,7 @@ class DemoResult:
     timings: dict[str, float] = field(default_factory=dict)
     # The verdict pooled over every seed run (this one and the extra ones), markets kept apart.
     seeds: list[int] = field(default_factory=list)
+    seeds_skipped: list[int] = field(default_factory=list)  # not run: the time budget was spent
     pooled: list[FollowerVerdict] = field(default_factory=list)
 
 
@@ -127,10 +128,11 @@ async def run_demo(
     database: str = DEMO_DATABASE,
     extra_seeds: int = 0,
     execution: dict[str, object] | None = None,
+    seed_budget_secs: float = 60.0,
 ) -> DemoResult:
     """Run the pipeline into a fresh ``database`` on ``server_dsn``'s server."""
     timings: dict[str, float] = {}
-    clock = time.perf_counter()
+    clock = started = time.perf_counter()
 
     def lap(name: str) -> None:
         nonlocal clock
@@ -189,8 +191,12 @@ async def run_demo(
         await pool.close()
     seeds = [sim.seed]
     pooled = markets_of(report, f"{sim.seed}:")
+    skipped: list[int] = []
     for k in range(1, extra_seeds + 1):
         other = sim.model_copy(update={"seed": sim.seed + k})
+        if time.perf_counter() - started > seed_budget_secs:
+            skipped.append(other.seed)  # keep the demo within its time: say so, pool fewer
+            continue
         extra = await replay_seed(
             server_dsn, other, out_dir, strategy, options, reputation, f"{database}_extra"
         )
@@ -199,9 +205,9 @@ async def run_demo(
             pooled, markets_of(extra, f"{other.seed}:"), strict=True
         ):
             markets.update(more)
-    if extra_seeds:
-        lap(f"{extra_seeds} more seeds")
-    verdicts = judge(pooled, seed=sim.seed) if extra_seeds else report.verdicts
+    if len(seeds) > 1:
+        lap(f"{len(seeds) - 1} more seeds")
+    verdicts = judge(pooled, seed=sim.seed) if len(seeds) > 1 else report.verdicts
     quality = score_quality(
         [ScoredWallet(a, float(s.score), s.tier) for a, s in scores.items()], truth
     )
@@ -223,5 +229,6 @@ async def run_demo(
         quality_over_time=over_time.steps,
         timings=timings,
         seeds=seeds,
+        seeds_skipped=skipped,
         pooled=verdicts,
     )

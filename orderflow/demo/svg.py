@@ -155,8 +155,10 @@ def scatter_chart(
     y_label: str,
     legend: Sequence[tuple[str, str]] = (),
     diagonal: bool = False,
+    segments: Sequence[tuple[Point, Point]] = (),
 ) -> str:
-    """One dot per point; ``diagonal`` draws y = x (e.g. "paid the leader's price")."""
+    """One dot per point; ``diagonal`` draws y = x (e.g. "paid the leader's price");
+    ``segments`` joins pairs of points (e.g. the leader's fill and ours) with a thin line."""
     if not points:
         return empty_chart(title)
     xs, ys = [p.x for p in points], [p.y for p in points]
@@ -170,6 +172,11 @@ def scatter_chart(
         out.append(
             f'<line x1="{_px(lo, x):.1f}" y1="{_py(lo, y):.1f}" x2="{_px(hi, x):.1f}" '
             f'y2="{_py(hi, y):.1f}" stroke="#999" stroke-dasharray="4 3"/>'
+        )
+    for a, b in segments:
+        out.append(
+            f'<line x1="{_px(a.x, x):.1f}" y1="{_py(a.y, y):.1f}" x2="{_px(b.x, x):.1f}" '
+            f'y2="{_py(b.y, y):.1f}" stroke="#bbb"/>'
         )
     for p in points:
         out.append(
