@@ -29,6 +29,8 @@ T0 = datetime(2026, 5, 1, tzinfo=UTC)
         (["--set", "no_such_setting=1"], "no_such_setting"),
         (["--set", "novalue"], "--set"),
         (["--truth", "/nonexistent/truth.json"], "--truth"),
+        (["--latency", "later"], "--latency"),
+        (["--book-window", "0"], "--book-window"),
     ],
 )
 def test_bad_arguments_exit_2_naming_them(
@@ -61,7 +63,7 @@ async def test_backtest_command_reports_and_writes_json(
     )
     text = capsys.readouterr().out
     assert code == 0, text
-    assert "follow-all" in text and "Verdict:" in text
+    assert "follow-all" in text and "Verdict: INCONCLUSIVE" in text  # two markets: no interval
     summaries = json.loads(out.read_text())
     assert [s["name"] for s in summaries] == ["strategy", "follow-all", "follow-random"]
     assert summaries[1]["executed"] == 2  # one position per token: YES and NO
