@@ -9,7 +9,8 @@ several times faster than a keccak object per hash, and nothing checks these has
 Per match, in log order (polymarket.md's maker/taker pattern): one OrderFilled per maker order
 (``taker`` = the taker order's owner), then the taker order's aggregate OrderFilled (``taker`` =
 the exchange itself), then OrdersMatched. V1 runs also register each condition's token pair on
-the exchange (TokenRegistered, both orders of the pair), as the V1 operator did.
+the exchange (TokenRegistered, both orders of the pair), as the V1 operator did. Market makers'
+splits and merges are the CTF's PositionSplit / PositionsMerge (:mod:`orderflow.chain.encode_ctf`).
 
 Alongside the logs, :class:`IntendedFill` records say what each OrderFilled *means* — the
 trades the listener must decode — so a test can check the round trip exactly.
@@ -34,7 +35,8 @@ from orderflow.chain.encode import (
     encode_match,
     encode_token_registered,
 )
-from orderflow.sim.engine import Match, Preparation, Resolution
+from orderflow.chain.encode_ctf import encode_position_split, encode_positions_merge
+from orderflow.sim.exchange import Match, Merge, Preparation, Resolution, Split
 from orderflow.sim.markets import Condition
 from orderflow.sim.world import World
 
@@ -132,6 +134,22 @@ def emit(world: World, addresses: ChainAddresses = MAINNET) -> Emitted:
                     oracle=world.oracle_of(c_, addresses),
                     question_id=c_.question_id,
                     payout_numerators=list(c_.payouts),
+                    ctf=addresses.ctf,
+                )
+            )
+        elif isinstance(event, Split | Merge):
+            encode = encode_position_split if isinstance(event, Split) else encode_positions_merge
+            out.logs.append(
+                encode(
+                    at=chain.at(),
+                    # a neg-risk split goes through the NegRiskAdapter, which wraps the
+                    # collateral first: the CTF sees the adapter and the wrapped collateral
+                    stakeholder=addresses.neg_risk_adapter if c_.neg_risk else event.wallet,
+                    collateral=addresses.neg_risk_wrapped_collateral
+                    if c_.neg_risk
+                    else addresses.usdc_e,
+                    condition_id=c_.condition_id,
+                    amount=event.amount,
                     ctf=addresses.ctf,
                 )
             )
