@@ -41,6 +41,22 @@ SELECT t.wallet_address,
 """
 
 
+_MEDIAN_RESOLUTION = """
+SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY resolved_at)
+  FROM orderflow_market_outcomes
+ WHERE resolved_at > $1 AND resolved_at <= $2
+"""
+
+
+async def median_resolution(
+    conn: asyncpg.Connection, start: datetime, end: datetime
+) -> datetime | None:
+    """When half the markets resolving in ``(start, end]`` had resolved: a fair date to score
+    as of (half the outcomes behind the scores, half ahead to test them on)."""
+    value: datetime | None = await conn.fetchval(_MEDIAN_RESOLUTION, start, end)
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Realised:
     buys: int

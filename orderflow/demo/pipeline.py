@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from orderflow.backtest import BacktestOptions, BacktestReport, run_backtest
-from orderflow.backtest.forward import ForwardTest, forward_test
+from orderflow.backtest.forward import ForwardTest, forward_test, median_resolution
 from orderflow.backtest.quality import QualityOverTime, StepQuality
 from orderflow.backtest.scoring import reputation_scorer
 from orderflow.backtest.verdict import FollowerVerdict, MarketResult, by_market, judge
@@ -181,10 +181,13 @@ async def run_demo(
             )
         lap("backtest")
         async with pool.acquire() as conn:
-            # Scores as of the middle of the history against the edge realised after it.
-            middle = sim.start_time + timedelta(days=sim.days / 2)
+            # Scores as of the date half the markets had resolved, against the edge realised
+            # after it (the middle of the history if nothing resolved).
+            as_of = await median_resolution(conn, sim.start_time, end) or (
+                sim.start_time + timedelta(days=sim.days / 2)
+            )
             forward = await forward_test(
-                conn, reputation_scorer(reputation), as_of=middle, end=end, seed=sim.seed
+                conn, reputation_scorer(reputation), as_of=as_of, end=end, seed=sim.seed
             )
         lap("forward test")
     finally:

@@ -31,35 +31,40 @@ def _entries(result: DemoResult, follower: int = 0) -> list[SignalRecord]:
 
 
 def fills_chart(result: DemoResult) -> str:
-    """Each strategy entry: the leader's fill and ours, in time and price, joined by a line."""
-    entries = _entries(result)
+    """Every follower's entries: the leader's fill (grey) and ours (the follower's colour), in
+    time and price, joined by a line — the latency and the book moved us from one to the other."""
     t0 = result.backtest.result.start.timestamp()
     points: list[Point] = []
     segments: list[tuple[Point, Point]] = []
-    for s in entries:
-        assert s.price is not None and s.trigger_time is not None
-        delay = (s.time - s.trigger_time).total_seconds()
-        leader = Point(
-            (s.trigger_time.timestamp() - t0) / 86_400,
-            float(s.trigger_price),
-            LEADER_COLOR,
-            f"leader {s.wallet} {s.side} at {s.trigger_price} ({s.trigger_time:%Y-%m-%d %H:%M:%S})",
-        )
-        ours = Point(
-            (s.time.timestamp() - t0) / 86_400,
-            float(s.price),
-            PALETTE[1],
-            f"our fill: {s.shares} shares at {s.price} (limit {s.limit_price}), {delay:.0f} s "
-            f"later, {s.levels} level(s) of the book",
-        )
-        points += [leader, ours]
-        segments.append((leader, ours))
+    runs = result.backtest.result.runs
+    for i, run in enumerate(runs):
+        for s in _entries(result, i):
+            assert s.price is not None and s.trigger_time is not None
+            delay = (s.time - s.trigger_time).total_seconds()
+            leader = Point(
+                (s.trigger_time.timestamp() - t0) / 86_400,
+                float(s.trigger_price),
+                LEADER_COLOR,
+                f"leader {s.wallet} {s.side} at {s.trigger_price} "
+                f"({s.trigger_time:%Y-%m-%d %H:%M:%S})",
+            )
+            ours = Point(
+                (s.time.timestamp() - t0) / 86_400,
+                float(s.price),
+                PALETTE[i],
+                f"{run.follower.name}: {s.shares:.2f} shares at {s.price} (limit "
+                f"{s.limit_price}), {delay:.0f} s later, {s.levels} level(s) of the book",
+            )
+            points += [leader, ours]
+            segments.append((leader, ours))
+    legend = [("leader's fill", LEADER_COLOR)]
+    legend += [(f"{run.follower.name} fill", PALETTE[i]) for i, run in enumerate(runs)]
     return scatter_chart(
-        "The strategy's fills against its leaders' (price and time)",
+        "Followers' fills against their leaders' (price and time)",
         points,
         x_label=f"days since {result.backtest.result.start:%Y-%m-%d}",
         y_label="price per share",
-        legend=[("leader's fill", LEADER_COLOR), ("our fill (latency later)", PALETTE[1])],
+        legend=legend,
         segments=segments,
     )
 

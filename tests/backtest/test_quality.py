@@ -51,19 +51,25 @@ def test_auc_counts_pairs_and_ties_with_its_standard_error() -> None:
 
 
 def test_score_quality_reports_auc_and_market_makers_in_the_top_tiers() -> None:
-    truth = truth_of(simulate(SimConfig.small(seed=3, days=1.0)))
-    makers = [w for w in truth.wallets if w.style == "market_maker"]
+    truth = truth_of(simulate(SimConfig.small(seed=3, days=2.0)))
     skilled = [w for w in truth.wallets if w.truly_skilled]
-    others = [w for w in truth.wallets if not w.truly_skilled and w.style != "market_maker"]
-    assert makers and skilled and others
-    # Skilled wallets score 9, market makers 8 and in the top tier, everyone else 1.
+    makers = [w for w in truth.wallets if w.style == "market_maker" and not w.truly_skilled]
+    wash = [w for w in truth.wallets if is_wash(w) and not w.truly_skilled]
+    others = [w for w in truth.wallets if w not in skilled + makers + wash]
+    assert makers and skilled and others and wash
+    # Skilled wallets score 9, unskilled market makers 8 and wash wallets 7 (both in the top
+    # tiers), everyone else 1.
     scored = [ScoredWallet(w.address, 9.0, "SMART") for w in skilled]
     scored += [ScoredWallet(w.address, 8.0, "WHALE") for w in makers]
+    scored += [ScoredWallet(w.address, 7.0, "SMART") for w in wash]
     scored += [ScoredWallet(w.address, 1.0, "NOVICE") for w in others]
     q = score_quality(scored, truth)
     assert q.auc == 1.0 and q.auc_se is not None
-    assert q.top_tier_market_makers == len(makers) and q.top_tier_wash == 0
-    assert q.top_tier_wallets == len(makers) + len(skilled)
+    top = skilled + makers + wash  # a skilled market maker is still a market maker
+    assert q.top_tier_market_makers == sum(w.style == "market_maker" for w in top)
+    assert q.top_tier_wash == sum(is_wash(w) for w in top)
+    assert q.top_tier_market_makers >= len(makers) and q.top_tier_wash >= len(wash)
+    assert q.top_tier_wallets == len(makers) + len(skilled) + len(wash)
     assert q.top_tier_truly_skilled == len(skilled)
 
 

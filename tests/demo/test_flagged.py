@@ -19,7 +19,7 @@ async def test_flagged_wallets_are_listed_with_their_hidden_style(pool: asyncpg.
     truth = truth_of(simulate(SimConfig.small(seed=3, days=1.0)))
     maker = next(w for w in truth.wallets if w.style == "market_maker")
     retail = next(w for w in truth.wallets if w.style == "retail")
-    plain = next(w for w in truth.wallets if w.style == "skilled")
+    plain = next(w for w in truth.wallets if w.truly_skilled)
     await pool.execute(
         _ROW, maker.address, 6.5, "AVERAGE", -0.01, 0.02, ["MARKET_MAKER"], 0.1, 0.6, 40, 0.0, 0.97
     )
@@ -47,4 +47,6 @@ async def test_flagged_wallets_are_listed_with_their_hidden_style(pool: asyncpg.
     assert [r[col["flags"]] for r in rows] == ["WASH,PENNY_PICKER", "MARKET_MAKER"]
     assert [r[col["hidden style"]] for r in rows] == ["retail", "market_maker"]
     assert rows[1][col["maker share"]] == "0.97" and rows[0][col["CLV"]] == "-"
-    assert rows[0][col["P(edge > cost)"]] == "0.90" and rows[1][col["hidden skill"]] == "-"
+    assert rows[0][col["P(edge > cost)"]] == "0.90"
+    assert rows[1][col["hidden skill"]] == f"{maker.skill:.2f}"
+    assert rows[1][col["wash ring"]] == "-"

@@ -182,7 +182,7 @@ def test_report_renders_in_chromium_with_every_chart_drawn(
     expected = [
         "Return per dollar staked, seed 2",
         "Return per dollar staked, seeds 2, 3 pooled",
-        "The strategy's fills against its leaders' (price and time)",
+        "Followers' fills against their leaders' (price and time)",
         "Price we paid against the leader's price (dashed: the same price)",
         "Equity: strategy vs baselines (USDC)",
         "P&L by signal type (USDC)",
