@@ -113,8 +113,8 @@ def compare(
         min_buys=min_buys,
         wallets=len(pairs),
         spearman=spearman([s for s, _ in ranked], [e for _, e in ranked]),
-        top_tier=return_interval(top, seed=seed),
-        others=return_interval(rest, seed=seed),
+        top_tier=return_interval(top, seed=seed, units="wallets"),
+        others=return_interval(rest, seed=seed, units="wallets"),
         top_tier_wallets=len(top),
     )
 
@@ -132,3 +132,13 @@ async def forward_test(
     scores = await scorer(conn, as_of)
     realised = await realised_after(conn, as_of, end)
     return compare(scores, realised, as_of=as_of, end=end, min_buys=min_buys, seed=seed)
+
+
+def forward_text(f: ForwardTest) -> str:
+    rho = "n/a" if f.spearman is None else f"{f.spearman:.2f}"
+    return (
+        f"Forward test: scores as of {f.as_of.isoformat()} against the return per dollar realised "
+        f"after it ({f.wallets} wallets with >= {f.min_buys} resolved taker buys): Spearman "
+        f"{rho}; WHALE/SMART then ({f.top_tier_wallets}): {f.top_tier.describe('realised')}; "
+        f"everyone else: {f.others.describe('realised')}."
+    )

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from orderflow import db
 from orderflow.backtest import BacktestOptions, render, run_backtest
+from orderflow.backtest.forward import forward_test, forward_text, median_resolution
 from orderflow.backtest.history import strategy_settings_json
 from orderflow.backtest.quality import QualityOverTime
 from orderflow.backtest.runner import DEFAULT_BOOK_WINDOW_SECS, DEFAULT_LATENCY_SECS
@@ -190,16 +191,24 @@ async def run(args: argparse.Namespace) -> int:
             )
             return 1
         print(render(report))
+        scorer = reputation_scorer(reputation)
+        r = report.result
+        as_of = await median_resolution(conn, r.start, r.end)
+        if as_of is not None:
+            print("\n" + forward_text(await forward_test(conn, scorer, as_of=as_of, end=r.end)))
         if truth is not None:
             scores = await compute_scores(conn, as_of=report.result.end, settings=reputation)
             q = score_quality(
                 [ScoredWallet(a, float(s.score), s.tier) for a, s in scores.items()], truth
             )
+            auc = "n/a" if q.auc is None else f"{q.auc:.2f} ± {q.auc_se or 0:.2f}"
             print(
-                f"\nScore quality (scores as of {report.result.end.isoformat()}): Spearman "
+                f"\nScore quality (scores as of {report.result.end.isoformat()}): AUC skilled vs "
+                f"not {auc}; Spearman "
                 f"{q.spearman if q.spearman is None else round(q.spearman, 3)} over "
                 f"{q.wallets_scored} wallets; WHALE/SMART truly skilled "
-                f"{q.top_tier_truly_skilled}/{q.top_tier_wallets}."
+                f"{q.top_tier_truly_skilled}/{q.top_tier_wallets}, of which market makers "
+                f"{q.top_tier_market_makers}, wash wallets {q.top_tier_wash}."
             )
             if over_time is not None:
                 print(f"Score quality as known during the replay: {over_time.summary()}")
