@@ -207,6 +207,12 @@ def _verdict_section(result: DemoResult) -> list[str]:
         _table(INTERVAL_HEAD, interval_rows(report.verdicts)),
         verdict_chart(report.verdicts, f"Return per dollar staked, seed {result.sim.seed}"),
     ]
+    if result.seeds_skipped:
+        skipped = ", ".join(str(s) for s in result.seeds_skipped)
+        out.append(
+            f"<p class='note'>Seeds {escape(skipped)} were not run: the demo keeps to its time "
+            "(an explicit <code>--seeds N</code> runs them all).</p>"
+        )
     if len(result.seeds) > 1:
         seeds = ", ".join(str(s) for s in result.seeds)
         pooled = result.pooled
