@@ -185,7 +185,7 @@ def _signal_rows(result: DemoResult) -> list[list[str]]:
             s.wallet,
             f"{s.wallet_score:.2f}" if s.wallet_score is not None else "-",
             str(s.price),
-            str(s.shares),
+            f"{s.shares:.2f}",
             money(s.pnl or Decimal(0)),
             "closed" if s.closed_at else "open",
         ]

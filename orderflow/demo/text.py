@@ -48,7 +48,7 @@ def _positions_lines(result: DemoResult) -> list[str]:
     for s in best[:3] + best[-3:] if len(best) > 6 else best:
         state = "closed" if s.closed_at else "open"
         lines.append(
-            f"  {s.signal_type:<12} {s.wallet[:12]}… {s.shares:>9} sh @ {s.price} "
+            f"  {s.signal_type:<12} {s.wallet[:12]}… {s.shares:>9.2f} sh @ {s.price} "
             f"-> {money(s.pnl or Decimal(0))} ({state})"
         )
     return lines
