@@ -10,7 +10,10 @@ import asyncpg
 
 from orderflow.backtest import BacktestOptions, run_backtest
 from orderflow.backtest.followers import in_random_subset
-from orderflow.signals.views import WalletView
+from orderflow.signals.model import win_probability
+from orderflow.signals.rules import SignalType
+from orderflow.signals.sizing import entry_price, size_position
+from orderflow.signals.views import TradeView, WalletView
 from orderflow.strategy.settings import StrategySettings
 from tests.backtest.factory import History, addr
 
@@ -20,8 +23,11 @@ NOBODY = addr("nobody")
 SETTINGS = StrategySettings()  # seed defaults: 25% Kelly, 10k bankroll, 20 bps slippage, no fee
 
 
+_SCORES = {WHALE: WalletView(WHALE, 9.0, "WHALE", edge=0.10, edge_se=0.01, resolved_buys=50)}
+
+
 async def fixed_scores(conn: asyncpg.Connection, as_of: datetime) -> Mapping[str, WalletView]:
-    return {WHALE: WalletView(WHALE, 9.0, "WHALE", edge=0.10, edge_se=0.01, resolved_buys=50)}
+    return _SCORES
 
 
 async def _history(pool: asyncpg.Pool) -> tuple[str, str]:
@@ -40,9 +46,24 @@ async def _history(pool: asyncpg.Pool) -> tuple[str, str]:
     return won, lost
 
 
-def _kelly_shares(p: Decimal, price: Decimal) -> Decimal:
-    stake = (p - price) / (1 - price) * Decimal("0.25") * Decimal(10_000)
-    return (stake / price).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+def _kelly_shares(trigger: str, market: str) -> Decimal:
+    """The executor's own sizing for a whale BUY at ``trigger`` with the book at ``market``."""
+    trade = TradeView(
+        137, "0x", 0, WHALE, "BUY", 1, Decimal(trigger), Decimal(500), Decimal(200), T0
+    )
+    (view,) = (v for v in _SCORES.values())
+    p = win_probability(SignalType.FOLLOW_WHALE, trade, view)
+    assert p is not None
+    sizing = size_position(
+        p,
+        Decimal(market),
+        SETTINGS,
+        bankroll=Decimal(10_000),
+        market_exposure=Decimal(0),
+        tick=Decimal("0.01"),
+    )
+    assert sizing.price == entry_price(Decimal(market), SETTINGS, Decimal("0.01"))
+    return sizing.shares
 
 
 async def test_strategy_and_baselines_by_hand(pool: asyncpg.Pool) -> None:
@@ -55,11 +76,12 @@ async def test_strategy_and_baselines_by_hand(pool: asyncpg.Pool) -> None:
     assert report is not None
     strategy, follow_all, follow_random = report.summaries
 
-    # The whale's YES at 0.40: p = 0.40 + 0.10; Kelly at the limit 0.40 * 1.002 rounded up to
-    # 0.41; the offer it meets 8 s later is 0.40, so it pays 0.40.
-    yes = _kelly_shares(Decimal("0.50"), Decimal("0.41"))
-    # The whale's NO at 0.60: p = 0.70; limit 0.61, filled at 0.60.
-    no = _kelly_shares(Decimal("0.70"), Decimal("0.61"))
+    # The whale's YES at 0.40: the executor sizes at the limit 0.40 * 1.002 rounded up to 0.41
+    # (the best offer 8 s later is 0.40) and it pays that offer's 0.40.
+    yes = _kelly_shares("0.40", "0.40")
+    # The whale's NO at 0.60: limit 0.61, filled at 0.60.
+    no = _kelly_shares("0.60", "0.60")
+    assert yes > 0 and no > 0
     signals = report.result.runs[0].book.signals
     assert [(s.signal_type, s.status, s.shares, s.price, s.limit_price) for s in signals] == [
         ("FOLLOW_WHALE", "EXECUTED", yes, Decimal("0.40"), Decimal("0.41")),
@@ -139,7 +161,7 @@ async def test_fills_of_unknown_tokens_stay_open_and_are_marked(pool: asyncpg.Po
     assert report is not None
     strategy = report.summaries[0]
     assert (strategy.executed, strategy.positions_closed, strategy.positions_open) == (1, 0, 1)
-    shares = _kelly_shares(Decimal("0.50"), Decimal("0.41"))
+    shares = _kelly_shares("0.40", "0.40")
     assert strategy.pnl == shares * (Decimal("0.50") - Decimal("0.40"))  # marked at 0.50
 
 

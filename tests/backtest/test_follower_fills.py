@@ -26,7 +26,7 @@ SETTINGS = StrategySettings()  # 20 bps slippage, max price move 0.03, max signa
 
 
 async def whale_scores(conn: asyncpg.Connection, as_of: datetime) -> Mapping[str, WalletView]:
-    return {WHALE: WalletView(WHALE, 9.0, "WHALE", edge=0.10, edge_se=0.01, resolved_buys=50)}
+    return {WHALE: WalletView(WHALE, 9.0, "WHALE", edge=0.30, edge_se=0.01, resolved_buys=50)}
 
 
 async def _run(
@@ -131,7 +131,7 @@ async def test_own_impact_raises_the_next_fill(pool: asyncpg.Pool) -> None:
     h = History()
     m = h.market("m")
     h.trade(WHALE, m, 0, "BUY", "0.40", "1000", T)
-    h.ask(m, 0, "0.40", "300", T + _s(600))
+    h.ask(m, 0, "0.40", "50", T + _s(600))
     h.ask(m, 0, "0.41", "100000", T + _s(700))
     h.trade(WHALE, m, 0, "SELL", "0.40", "1000", T + _s(60))
     h.bid(m, 0, "0.40", "100000", T + _s(90))
@@ -141,7 +141,7 @@ async def test_own_impact_raises_the_next_fill(pool: asyncpg.Pool) -> None:
     entry, exit_, again = strategy
     assert (entry.status, exit_.status, again.status) == ("EXECUTED",) * 3
     assert exit_.side == "SELL" and exit_.price == Decimal("0.40")
-    assert entry.shares > 300  # took all 300 at 0.40, the rest at 0.41
+    assert entry.shares > 50  # took all 50 at 0.40, the rest at 0.41
     assert entry.price is not None and Decimal("0.40") < entry.price < Decimal("0.41")
     assert again.price == Decimal("0.41")  # the 0.40 offer is no longer there for us
 
