@@ -69,7 +69,7 @@ INSERT INTO orderflow_signals
     (strategy, signal_type, status, reason, chain_id, tx_hash, log_index, wallet_address,
      wallet_score, token_id, market_id, outcome_index, side, trigger_price, confidence,
      win_probability, size_usdc, pnl, trade_time, decided_at, resolved_at, inputs)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $21, $13, $14, $15, $16, $17, $18,
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $21, $13, $14, $15, $16, $17, $22,
         $18, $19, $20)
 ON CONFLICT (strategy, signal_type, chain_id, tx_hash, log_index) DO NOTHING
 RETURNING id
@@ -133,7 +133,17 @@ def _realized_until(run: Run, when: datetime) -> Decimal:
 
 
 def _signal_args(name: str, chain_id: int, s: SignalRecord) -> tuple[object, ...]:
-    inputs = {"trigger_price": str(s.trigger_price), "source": "demo walk-forward replay"}
+    inputs = {
+        "trigger_price": str(s.trigger_price),
+        "source": "demo walk-forward replay",
+        "fill": {  # what walking the revealed book gave (docs/backtest.md)
+            "limit_price": None if s.limit_price is None else str(s.limit_price),
+            "avg_price": None if s.price is None else str(s.price),
+            "shares": str(s.shares),
+            "fee": str(s.fee),
+            "levels": s.levels,
+        },
+    }
     return (
         _SIGNAL,
         name,
@@ -157,6 +167,7 @@ def _signal_args(name: str, chain_id: int, s: SignalRecord) -> tuple[object, ...
         s.closed_at,
         inputs,
         s.side,
+        s.trigger_time or s.time,  # trade_time: the leader's fill; decided_at: ours
     )
 
 

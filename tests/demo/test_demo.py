@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -82,8 +83,15 @@ def test_demo_small_runs_end_to_end(
                 "SELECT count(*) FROM orderflow_signals WHERE strategy = 'demo' "
                 "AND status = 'EXECUTED' AND side = 'BUY'"
             )
+            delays = {
+                r[0]
+                for r in await conn.fetch(
+                    "SELECT decided_at - trade_time FROM orderflow_signals WHERE strategy = 'demo'"
+                )
+            }
         finally:
             await conn.close()
+        assert delays <= {timedelta(seconds=8.008)}  # decided the latency after the leader
         assert trades > 1000 and scored > 50 and strategy == 1
         assert positions == entries  # one position per executed entry; exits close them
         match = re.search(r"strategy\s+(\d+)\s+(\d+)", text)
