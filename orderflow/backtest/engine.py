@@ -28,7 +28,15 @@ from orderflow.backtest.history import (
     resolutions_between,
     stream_trades,
 )
-from orderflow.backtest.liquidity import ChainDepth, Level, LevelKey, Side, best_price, walk
+from orderflow.backtest.liquidity import (
+    ChainDepth,
+    Level,
+    LevelKey,
+    Side,
+    best_price,
+    plausible,
+    walk,
+)
 from orderflow.backtest.tape import Tape
 from orderflow.signals.sizing import dec
 from orderflow.signals.views import MarketView, TradeView, WalletView
@@ -160,9 +168,10 @@ class _Replay:
 
     async def _levels(self, p: Pending, side: Side, cache: dict[Side, list[Level]]) -> list[Level]:
         if side not in cache:
-            cache[side] = await self.depth.levels(
+            revealed = await self.depth.levels(
                 self.conn, p.trade.token_id, side, p.due, p.due + self.execution.window
             )
+            cache[side] = plausible(revealed, side, p.trade.price)
         return cache[side]
 
     async def _decide(self, p: Pending) -> None:

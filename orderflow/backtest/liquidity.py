@@ -79,6 +79,19 @@ def _better_first(levels: Iterable[Level], side: Side) -> list[Level]:
     return sorted(levels, key=lambda lv: (-lv.price, lv.time, lv.key))
 
 
+def plausible(levels: Iterable[Level], side: Side, leader_price: Decimal) -> list[Level]:
+    """The levels that could have been resting when the leader traded.
+
+    An ask *below* the leader's own price (a bid above it, for a sell) would have filled the
+    leader first, so it was posted after the leader's trade — typically a pre-arranged cross (a
+    wash ring's off-market trade) that nobody else could have hit. Counting it would flatter the
+    follower; it is left out.
+    """
+    if side == "BUY":
+        return [lv for lv in levels if lv.price >= leader_price]
+    return [lv for lv in levels if lv.price <= leader_price]
+
+
 def available(level: Level, consumed: Mapping[LevelKey, Decimal]) -> Decimal:
     return max(ZERO, level.shares - consumed.get(level.key, ZERO))
 

@@ -182,3 +182,18 @@ async def test_maker_rows_are_never_copied_and_one_trade_is_followed_once(
         ]
     yes = follow_all[0].token_id
     assert {s.token_id for s in follow_all} == {yes}  # never the NO leg of the same trade
+
+
+async def test_offers_better_than_the_leaders_price_were_not_there_for_us(
+    pool: asyncpg.Pool,
+) -> None:
+    """An ask below the whale's price would have filled the whale first: posted later (e.g. a
+    wash ring's pre-arranged cross at 0.20); the follower meets the 0.41 offer instead."""
+    h = History()
+    m = h.market("m")
+    h.trade(WHALE, m, 0, "BUY", "0.40", "1000", T)
+    h.ask(m, 0, "0.20", "10000", T + _s(30))
+    h.ask(m, 0, "0.41", "10000", T + _s(60))
+    await h.store(pool)
+    signals = (await _run(pool)).result.runs[1].book.signals  # follow-all
+    assert [(s.status, s.price, s.levels) for s in signals] == [("EXECUTED", Decimal("0.41"), 1)]
