@@ -213,6 +213,18 @@ async def run(args: argparse.Namespace) -> int:
             if over_time is not None:
                 print(f"Score quality as known during the replay: {over_time.summary()}")
     if args.json is not None:
-        payload = [s.model_dump(mode="json") for s in report.summaries]
+        payload = []
+        for summary, v in zip(report.summaries, report.verdicts, strict=True):
+            row = summary.model_dump(mode="json")
+            i = v.interval
+            row["verdict"] = {
+                "verdict": v.verdict,
+                "return_per_dollar": i.estimate,
+                "ci_low": i.low,
+                "ci_high": i.high,
+                "confidence": i.confidence,
+                "markets": i.markets,
+            }
+            payload.append(row)
         args.json.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     return 0

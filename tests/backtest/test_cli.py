@@ -67,6 +67,8 @@ async def test_backtest_command_reports_and_writes_json(
     summaries = json.loads(out.read_text())
     assert [s["name"] for s in summaries] == ["strategy", "follow-all", "follow-random"]
     assert summaries[1]["executed"] == 2  # one position per token: YES and NO
+    assert summaries[1]["verdict"]["verdict"] == "INCONCLUSIVE"
+    assert summaries[1]["verdict"]["markets"] == 1 and summaries[1]["verdict"]["ci_low"] is None
 
 
 async def test_backtest_on_an_empty_database_says_so(
