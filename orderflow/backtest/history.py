@@ -6,7 +6,7 @@ proportional to one step's trades however long the stored history is.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -95,6 +95,23 @@ async def resolutions_between(
         ResolutionEvent(r["market_id"], r["resolved_at"], tuple(Decimal(p) for p in r["payouts"]))
         for r in rows
     ]
+
+
+# A neg-risk condition's question id is its event (the NegRiskAdapter market id) in the first 31
+# bytes plus the candidate's index in the last byte: every leg of one event shares the prefix.
+# Any other condition is its own event (the reputation run groups the same way).
+_EVENTS = """
+SELECT condition_id,
+       CASE WHEN neg_risk THEN left(question_id, 64) || '00' ELSE condition_id END AS event_id
+  FROM orderflow_conditions
+ WHERE condition_id = ANY($1::text[])
+"""
+
+
+async def event_ids(conn: asyncpg.Connection, market_ids: Iterable[str]) -> dict[str, str]:
+    """Condition id -> event id (the legs of a neg-risk event share one) for known conditions."""
+    rows = await conn.fetch(_EVENTS, sorted(set(market_ids)))
+    return {r["condition_id"]: r["event_id"] for r in rows}
 
 
 _STRATEGY = "SELECT settings FROM orderflow_strategies WHERE name = $1 AND deleted_at IS NULL"

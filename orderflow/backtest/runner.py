@@ -6,7 +6,7 @@ outside (0, 1]) are refused before any work, with the option's name in the messa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Self
@@ -22,7 +22,7 @@ from orderflow.backtest.engine import (
     walk_forward,
 )
 from orderflow.backtest.followers import BaselineFollower, Follower, StrategyFollower
-from orderflow.backtest.history import bounds
+from orderflow.backtest.history import bounds, event_ids
 from orderflow.backtest.metrics import RunSummary, summarize
 from orderflow.backtest.verdict import FollowerVerdict, by_market, judge
 from orderflow.strategy.settings import StrategySettings
@@ -98,6 +98,7 @@ class BacktestReport:
     result: WalkForwardResult
     summaries: list[RunSummary]
     verdicts: list[FollowerVerdict]
+    events: dict[str, str] = field(default_factory=dict)  # market id -> event id
 
     @property
     def strategy(self) -> RunSummary:
@@ -146,11 +147,13 @@ async def run_backtest(
         on_scores=on_scores,
         execution=options.execution,
     )
+    traded = {s.market_id for run in result.runs for s in run.book.signals if s.market_id}
+    events = await event_ids(conn, traded)
     verdicts = judge(
-        [(run.follower.name, by_market(run.book.signals)) for run in result.runs],
+        [(run.follower.name, by_market(run.book.signals, events=events)) for run in result.runs],
         confidence=options.confidence,
         draws=options.bootstrap_draws,
         seed=options.seed,
     )
     summaries = [summarize(run, step) for run in result.runs]
-    return BacktestReport(options, settings, result, summaries, verdicts)
+    return BacktestReport(options, settings, result, summaries, verdicts, events)

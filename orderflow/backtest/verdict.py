@@ -1,11 +1,12 @@
 """The verdict with error bars: P&L per dollar staked, a bootstrap interval, PAID / LOST / ?
 
 A follower's positions are not independent: positions in one market (or one neg-risk event) win
-or lose together. So the unit of resampling is the market: the bootstrap draws markets with
-replacement, and each draw's return on stake is ``sum(P&L) / sum(staked)`` over the markets
-drawn (a ratio estimator: big stakes weigh more, as they do in the account). The interval is the
-central ``confidence`` share of the draws (percentile bootstrap). The verdict reads the interval,
-never the sign of the point estimate:
+or lose together. So the unit of resampling is the event (a neg-risk event's legs together, any
+other market alone — called "markets" below): the bootstrap draws them with replacement, and
+each draw's return on stake is ``sum(P&L) / sum(staked)`` over the markets drawn (a ratio
+estimator: big stakes weigh more, as they do in the account). The interval is the central
+``confidence`` share of the draws (percentile bootstrap). The verdict reads the interval, never
+the sign of the point estimate:
 
 * **PAID** — the whole interval is above zero;
 * **LOST** — the whole interval is below zero;
@@ -76,14 +77,19 @@ class Interval:
         )
 
 
-def by_market(signals: Iterable[SignalRecord], label: str = "") -> dict[str, MarketResult]:
-    """Executed entries grouped by market (by token when the market is unknown)."""
+def by_market(
+    signals: Iterable[SignalRecord], label: str = "", events: Mapping[str, str] | None = None
+) -> dict[str, MarketResult]:
+    """Executed entries grouped by event (``events``: market id -> event id; the legs of a
+    neg-risk event resolve together, exactly one wins), else by market, else by token."""
     pnl: dict[str, Decimal] = {}
     staked: dict[str, Decimal] = {}
+    events = events or {}
     for s in signals:
         if s.status != "EXECUTED" or not s.is_entry:
             continue
-        key = f"{label}{s.market_id or s.token_id}"
+        market = s.market_id or str(s.token_id)
+        key = f"{label}{events.get(market, market)}"
         pnl[key] = pnl.get(key, ZERO) + (s.pnl or ZERO)
         staked[key] = staked.get(key, ZERO) + (s.size_usdc or ZERO) + s.fee
     return {k: MarketResult(float(pnl[k]), float(staked[k])) for k in pnl}

@@ -85,7 +85,10 @@ class DemoResult:
 
 
 def markets_of(report: BacktestReport, label: str) -> list[tuple[str, dict[str, MarketResult]]]:
-    return [(run.follower.name, by_market(run.book.signals, label)) for run in report.result.runs]
+    return [
+        (run.follower.name, by_market(run.book.signals, label, report.events))
+        for run in report.result.runs
+    ]
 
 
 async def replay_seed(

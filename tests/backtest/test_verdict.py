@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
+from decimal import Decimal
 
+import asyncpg
+
+from orderflow.backtest.book import SignalRecord
+from orderflow.backtest.history import event_ids
 from orderflow.backtest.verdict import (
     MIN_MARKETS,
     MarketResult,
+    by_market,
     difference_interval,
     judge,
     return_interval,
     sentence,
 )
+from tests.backtest.factory import ORACLE, h32
+
+T0 = datetime(2026, 5, 1, tzinfo=UTC)
 
 
 def _markets(returns: list[float], stake: float = 100.0) -> dict[str, MarketResult]:
@@ -77,3 +87,64 @@ def test_judge_and_sentence() -> None:
     assert text.startswith("Verdict: PAID") and "95% CI [" in text and "follow-all" in text
     empty = judge([("strategy", {}), ("follow-all", baseline)])
     assert sentence(empty).startswith("Verdict: INCONCLUSIVE")
+
+
+def _entry(market: str, pnl: str, staked: str) -> SignalRecord:
+    return SignalRecord(
+        time=T0,
+        signal_type="FOLLOW_WHALE",
+        status="EXECUTED",
+        reason="accepted",
+        wallet="0x" + "11" * 20,
+        wallet_score=9.0,
+        token_id=1,
+        market_id=market,
+        outcome_index=0,
+        trigger_price=Decimal("0.5"),
+        tx_hash="0x",
+        log_index=0,
+        size_usdc=Decimal(staked),
+        pnl=Decimal(pnl),
+    )
+
+
+def test_the_legs_of_a_neg_risk_event_are_resampled_together() -> None:
+    signals = [_entry("a", "10", "100"), _entry("b", "-5", "50"), _entry("c", "1", "10")]
+    assert by_market(signals) == {
+        "a": MarketResult(10.0, 100.0),
+        "b": MarketResult(-5.0, 50.0),
+        "c": MarketResult(1.0, 10.0),
+    }
+    events = {"a": "event-1", "b": "event-1"}  # two candidates of one neg-risk event
+    assert by_market(signals, "s1:", events) == {
+        "s1:event-1": MarketResult(5.0, 150.0),
+        "s1:c": MarketResult(1.0, 10.0),
+    }
+
+
+async def test_event_ids_group_neg_risk_legs_by_question_prefix(pool: asyncpg.Pool) -> None:
+    prefix = "0x" + "ab" * 31
+    rows = [
+        (h32("leg0"), prefix + "00", True),
+        (h32("leg1"), prefix + "01", True),
+        (h32("plain"), h32("q"), False),
+    ]
+    for n, (condition, question, neg_risk) in enumerate(rows):
+        await pool.execute(
+            "INSERT INTO orderflow_conditions (condition_id, oracle, question_id, "
+            "outcome_slot_count, neg_risk, chain_id, block_number, tx_hash, log_index) "
+            "VALUES ($1, $2, $3, 2, $4, 137, 1, $5, $6)",
+            condition,
+            ORACLE,
+            question,
+            neg_risk,
+            h32("tx"),
+            n,
+        )
+    async with pool.acquire() as conn:
+        events = await event_ids(conn, [r[0] for r in rows] + [h32("unknown")])
+    assert events == {
+        rows[0][0]: prefix + "00",
+        rows[1][0]: prefix + "00",
+        rows[2][0]: rows[2][0],
+    }
