@@ -136,7 +136,7 @@ def _trader(rng: random.Random, style: Style) -> Wallet:
 
 def _maker(rng: random.Random) -> Wallet:
     wallet = Wallet(_address(rng), "market_maker", draw_skill(rng), 2_000_000 * 1_000_000, 0.0)
-    wallet.half_spread = rng.uniform(0.008, 0.025)
+    wallet.half_spread = rng.uniform(0.01, 0.03)
     wallet.refresh_secs = rng.uniform(60.0, 900.0)
     return wallet
 

@@ -22,21 +22,19 @@ SHARE_STEP = 10_000  # fills are whole hundredths of a share (base units: 6 deci
 class Order:
     """A resting maker order, in its owner's terms (its own token, side and price)."""
 
-    order_hash: str
     owner: int  # wallet index
     side: Side
     outcome: int  # 0 = YES token, 1 = NO token
     cents: int  # limit price of its own token
     remaining: int  # shares, base units
     seq: int  # arrival number: time priority within a price
+    order_hash: str = ""  # given when first filled (an unfilled order never reaches the chain)
+    yes_cents: int = field(init=False)  # its price as a YES price
+    is_yes_bid: bool = field(init=False)  # BUY YES or SELL NO
 
-    @property
-    def yes_cents(self) -> int:
-        return self.cents if self.outcome == 0 else 100 - self.cents
-
-    @property
-    def is_yes_bid(self) -> bool:
-        return (self.side == "BUY") == (self.outcome == 0)
+    def __post_init__(self) -> None:
+        self.yes_cents = self.cents if self.outcome == 0 else 100 - self.cents
+        self.is_yes_bid = (self.side == "BUY") == (self.outcome == 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,14 +51,14 @@ class Book:
     bids: list[Order] = field(default_factory=list)  # YES bids, best (highest) first
     asks: list[Order] = field(default_factory=list)  # YES asks, best (lowest) first
     quoted_at: dict[int, float] = field(default_factory=dict)  # maker -> last requote time
+    # maker -> (bid, ask, YES held, NO held) of its standing quotes, dropped once one fills
+    quote_key: dict[int, tuple[int, int, int, int]] = field(default_factory=dict)
 
-    def add(self, order: Order) -> None:
-        if order.is_yes_bid:
-            self.bids.append(order)
-            self.bids.sort(key=lambda o: (-o.yes_cents, o.seq))
-        else:
-            self.asks.append(order)
-            self.asks.sort(key=lambda o: (o.yes_cents, o.seq))
+    def add(self, *orders: Order) -> None:
+        for order in orders:
+            (self.bids if order.is_yes_bid else self.asks).append(order)
+        self.bids.sort(key=lambda o: (-o.yes_cents, o.seq))
+        self.asks.sort(key=lambda o: (o.yes_cents, o.seq))
 
     def cancel_owner(self, owner: int) -> None:
         self.bids = [o for o in self.bids if o.owner != owner]
@@ -70,6 +68,7 @@ class Book:
         self.bids.clear()
         self.asks.clear()
         self.quoted_at.clear()
+        self.quote_key.clear()
 
     def best_yes(self, bid: bool) -> int | None:
         side = self.bids if bid else self.asks

@@ -16,6 +16,7 @@ from orderflow.sim.agents import Ring, Wallet
 from orderflow.sim.book import Book
 from orderflow.sim.config import SimConfig
 from orderflow.sim.exchange import (
+    Conversion,
     Event,
     Match,
     Merge,
@@ -30,7 +31,17 @@ from orderflow.sim.markets import Condition
 
 DAY = 86_400.0
 
-__all__ = ["DAY", "Event", "Match", "Merge", "Preparation", "Resolution", "Split", "run"]
+__all__ = [
+    "DAY",
+    "Conversion",
+    "Event",
+    "Match",
+    "Merge",
+    "Preparation",
+    "Resolution",
+    "Split",
+    "run",
+]
 
 
 def run(
@@ -46,6 +57,9 @@ def run(
     st.books = [Book() for _ in conditions]
     st.makers_of = [[] for _ in conditions]
     st.holdings = {i: w.holdings for i, w in enumerate(wallets)}
+    for c in conditions:
+        if c.neg_risk:
+            st.legs.setdefault(c.event, []).append(c.index)
     for c in conditions:
         st.push(c.created_at, "open", c.index)
         if c.resolves_at <= st.end:

@@ -85,12 +85,27 @@ class Merge:
 
 
 @dataclass(frozen=True, slots=True)
+class Conversion:
+    """NegRiskAdapter.convertPositions: ``amount`` NO of each leg in ``index_set`` (bit i = leg
+    i of the event) became ``amount`` YES of every other leg plus (legs converted - 1) *
+    ``amount`` collateral."""
+
+    time: float
+    condition: int  # the event's first leg
+    wallet: str
+    market_id: str
+    index_set: int
+    amount: int
+    yes_legs: tuple[int, ...]  # condition indices of the legs whose YES the wallet received
+
+
+@dataclass(frozen=True, slots=True)
 class Resolution:
     time: float
     condition: int
 
 
-Event = Preparation | Split | Merge | Match | Resolution
+Event = Preparation | Split | Merge | Conversion | Match | Resolution
 
 
 @dataclass
@@ -103,6 +118,8 @@ class State:
     end: float
     books: list[Book] = field(default_factory=list)
     makers_of: list[list[int]] = field(default_factory=list)  # condition -> maker indices
+    event_makers: dict[int, list[int]] = field(default_factory=dict)  # event -> maker indices
+    legs: dict[int, list[int]] = field(default_factory=dict)  # neg-risk event -> its conditions
     open: list[int] = field(default_factory=list)
     opinions: dict[tuple[int, int], float] = field(default_factory=dict)
     heap: list[tuple[float, int, str, int, int]] = field(default_factory=list)
@@ -141,9 +158,12 @@ def open_market(st: State, now: float, ci: int) -> None:
     c = st.conditions[ci]
     st.open.append(ci)
     st.events.append(Preparation(now, ci))
-    makers = [i for i, w in enumerate(st.wallets) if w.style == "market_maker"]
-    chosen = st.rng.sample(makers, min(len(makers), st.rng.randint(2, 4)))
-    st.makers_of[ci] = sorted(chosen)
+    chosen = st.event_makers.get(c.event)
+    if chosen is None:  # the same makers quote every leg of a neg-risk event
+        makers = [i for i, w in enumerate(st.wallets) if w.style == "market_maker"]
+        chosen = sorted(st.rng.sample(makers, min(len(makers), st.rng.randint(2, 4))))
+        st.event_makers[c.event] = chosen
+    st.makers_of[ci] = chosen
     for mi in st.makers_of[ci]:
         amount = _round_shares(c.depth * st.rng.uniform(1.0, 3.0))
         w = st.wallets[mi]
@@ -172,7 +192,6 @@ def refresh(st: State, now: float, ci: int) -> Book:
 
 def _requote(st: State, now: float, ci: int, mi: int) -> None:
     c, w, book = st.conditions[ci], st.wallets[mi], st.books[ci]
-    book.cancel_owner(mi)
     book.quoted_at[mi] = now
     yes, no = w.holdings.get(ci * 2, 0), w.holdings.get(ci * 2 + 1, 0)
     pair = min(yes, no)
@@ -182,27 +201,58 @@ def _requote(st: State, now: float, ci: int, mi: int) -> None:
         yes, no = yes - amount, no - amount
         w.cash += amount
         st.events.append(Merge(now, ci, w.address, amount))
+    if c.neg_risk and no >= 4 * c.depth:
+        _convert(st, now, c, mi)
+        yes, no = w.holdings.get(ci * 2, 0), w.holdings.get(ci * 2 + 1, 0)
     inventory = yes - no  # net YES exposure
     skew = max(-0.05, min(0.05, 0.02 * inventory / (3 * c.depth)))
     cap = INVENTORY_CAP_LEVELS * c.depth
     fair = fair_value(st, mi, c, now) - skew
     bid = max(1, min(97, math.floor((fair - w.half_spread) * 100 + 1e-9)))
     ask = min(99, max(bid + 1, math.ceil((fair + w.half_spread) * 100 - 1e-9)))
+    key = (bid, ask, yes, no)
+    if book.quote_key.get(mi) == key:  # nothing filled, nothing moved: the quotes stand
+        return
+    book.quote_key[mi] = key
+    book.cancel_owner(mi)
+    orders = []
     for level in range(LEVELS):
         size = _round_shares(c.depth * (1.0 + 0.5 * level))
         bid_c, ask_c = bid - level, ask + level
         if bid_c >= 1 and inventory < cap:
             if no - yes >= size:  # long NO: sell some (at 1 - bid), a YES bid from inventory
-                book.add(Order(st.hash32(), mi, "SELL", 1, 100 - bid_c, size, st.next_seq()))
+                orders.append(Order(mi, "SELL", 1, 100 - bid_c, size, st.next_seq()))
                 no -= size
             else:
-                book.add(Order(st.hash32(), mi, "BUY", 0, bid_c, size, st.next_seq()))
+                orders.append(Order(mi, "BUY", 0, bid_c, size, st.next_seq()))
         if ask_c <= 99 and inventory > -cap:
             if yes - no >= size:  # long YES: sell some
-                book.add(Order(st.hash32(), mi, "SELL", 0, ask_c, size, st.next_seq()))
+                orders.append(Order(mi, "SELL", 0, ask_c, size, st.next_seq()))
                 yes -= size
             else:
-                book.add(Order(st.hash32(), mi, "BUY", 1, 100 - ask_c, size, st.next_seq()))
+                orders.append(Order(mi, "BUY", 1, 100 - ask_c, size, st.next_seq()))
+    book.add(*orders)
+
+
+def _convert(st: State, now: float, c: Condition, mi: int) -> None:
+    """A maker long NO on two or more legs of an event converts them through the adapter:
+    NO on legs A and B is worth the same as one collateral plus YES on every other leg."""
+    w = st.wallets[mi]
+    legs = st.legs[c.event]
+    heavy = [(i, li) for i, li in enumerate(legs) if w.holdings.get(li * 2 + 1, 0) >= 2 * c.depth]
+    if len(heavy) < 2 or any(st.conditions[li].resolved for li in legs):
+        return
+    amount = _round_shares(min(w.holdings[li * 2 + 1] for _, li in heavy) - c.depth)
+    index_set = sum(1 << i for i, _ in heavy)
+    for _, li in heavy:
+        w.holdings[li * 2 + 1] -= amount
+    yes_legs = tuple(li for i, li in enumerate(legs) if not index_set >> i & 1)
+    for li in yes_legs:
+        w.holdings[li * 2] = w.holdings.get(li * 2, 0) + amount
+    w.cash += (len(heavy) - 1) * amount
+    for li in {c.index, *(li for _, li in heavy)}:
+        st.books[li].quote_key.pop(mi, None)
+    st.events.append(Conversion(now, legs[0], w.address, c.market_id, index_set, amount, yes_legs))
 
 
 # --- trading ----------------------------------------------------------------------------------
@@ -272,6 +322,9 @@ def _record(
     fills = []
     for t in takes:
         o, maker = t.order, st.wallets[t.order.owner]
+        if not o.order_hash:
+            o.order_hash = st.hash32()
+        st.books[ci].quote_key.pop(o.owner, None)  # its quotes changed: renew them next time
         collateral = t.shares * o.cents // 100
         mkey = ci * 2 + o.outcome
         if o.side == "BUY":
@@ -308,12 +361,18 @@ def direct(
     if shares < MIN_SHARES:
         return None
     other = 1 - outcome
-    order = Order(st.hash32(), maker, side, other, 100 - cents, shares, st.next_seq())
+    order = Order(maker, side, other, 100 - cents, shares, st.next_seq())
     if side == "SELL":
         have_t = st.wallets[taker].holdings.get(ci * 2 + outcome, 0)
         have_m = st.wallets[maker].holdings.get(ci * 2 + other, 0)
         if min(have_t, have_m) < shares:
             return None
+    else:
+        for wi, cost in ((taker, shares * cents // 100), (maker, shares * (100 - cents) // 100)):
+            w = st.wallets[wi]
+            while w.cash < cost * 102 // 100:  # short of cash: the owner tops the wallet up
+                w.deposited += w.bankroll
+                w.cash += w.bankroll
     return _record(
         st, now, taker, ci, outcome, side, [Take(order, shares, cents)], reason, wash=True
     )

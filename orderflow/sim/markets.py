@@ -51,6 +51,7 @@ class Condition:
     path: list[float]  # hidden P(YES) at created_at + k hours
     lag_hours: int  # the public probability is the path this many hours ago
     depth: int  # market makers' size per price level, shares (base units)
+    market_id: str = ""  # neg-risk: the NegRiskAdapter's market id (question id, low byte 0)
     condition_id: str = ""  # filled in by the id step (keccak of oracle, question, slots)
     token_ids: tuple[int, int] = (0, 0)
     resolved: bool = False
@@ -139,12 +140,14 @@ def make_conditions(
             winner = rng.choices(range(n), weights=priors)[0]
             paths = _posterior_paths(rng, priors, winner, hours, information)
             depth = rng.randint(100, 600)
+            # NegRiskIdLib: a market id has a zero low byte; question i's id is market id + i.
+            market_id = rng.getrandbits(256) & ~0xFF
             for i, p in enumerate(priors):
                 payouts = (1, 0) if i == winner else (0, 1)
                 conditions.append(
                     Condition(
                         len(conditions),
-                        _hex32(rng),
+                        f"0x{market_id + i:064x}",
                         True,
                         event,
                         p,
@@ -154,6 +157,7 @@ def make_conditions(
                         paths[i],
                         lag,
                         depth * 1_000_000,
+                        market_id=f"0x{market_id:064x}",
                     )
                 )
         else:

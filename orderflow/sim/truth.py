@@ -127,6 +127,26 @@ def truth_of(world: World) -> Truth:
     )
 
 
+def population_summary(truth: Truth) -> str:
+    """One line: wallets per style, how many are truly skilled, the wash rings."""
+    counts: dict[str, list[int]] = {}
+    for w in truth.wallets:
+        n = counts.setdefault(w.style, [0, 0])
+        n[0] += 1
+        n[1] += w.truly_skilled
+    styles = ", ".join(
+        f"{n} {style} ({k} skilled)" if k else f"{n} {style}"
+        for style, (n, k) in sorted(counts.items(), key=lambda kv: -kv[1][0])
+    )
+    showcases = sum(r.showcase is not None for r in truth.wash_rings)
+    skilled = sum(w.truly_skilled for w in truth.wallets)
+    return (
+        f"{len(truth.wallets)} wallets: {styles}; {skilled} truly skilled "
+        f"(skill >= {truth.skilled_threshold}); {len(truth.wash_rings)} wash rings "
+        f"({showcases} with a showcase wallet)"
+    )
+
+
 def write_truth(truth: Truth, path: Path) -> None:
     path.write_text(truth.model_dump_json(indent=1) + "\n", encoding="utf-8")
 

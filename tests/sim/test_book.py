@@ -9,10 +9,10 @@ S = 1_000_000  # one share in base units
 
 def _book() -> Book:
     book = Book()
-    book.add(Order("0x01", 1, "SELL", 0, 61, 10 * S, 1))  # YES ask 61 (transfer)
-    book.add(Order("0x02", 2, "BUY", 1, 40, 10 * S, 2))  # NO bid 40 = YES ask 60 (mint)
-    book.add(Order("0x03", 3, "BUY", 0, 58, 10 * S, 3))  # YES bid 58 (transfer)
-    book.add(Order("0x04", 4, "SELL", 1, 41, 10 * S, 4))  # NO ask 41 = YES bid 59 (merge)
+    book.add(Order(1, "SELL", 0, 61, 10 * S, 1, "0x01"))  # YES ask 61 (transfer)
+    book.add(Order(2, "BUY", 1, 40, 10 * S, 2, "0x02"))  # NO bid 40 = YES ask 60 (mint)
+    book.add(Order(3, "BUY", 0, 58, 10 * S, 3, "0x03"))  # YES bid 58 (transfer)
+    book.add(Order(4, "SELL", 1, 41, 10 * S, 4, "0x04"))  # NO ask 41 = YES bid 59 (merge)
     return book
 
 
@@ -59,3 +59,19 @@ def test_a_sell_of_no_merges_against_a_yes_sell_and_skips_own_orders() -> None:
     takes = book.walk("SELL", 0, 50, 5 * S, 0, 9, {1: {}, 2: {}, 3: {}, 4: {}}, 0)
     assert [(t.order.order_hash, t.shares, t.taker_cents) for t in takes] == [("0x03", 5 * S, 58)]
     assert [o.order_hash for o in book.bids] == ["0x03"]
+
+
+def test_market_makers_lean_toward_the_truth_by_their_skill() -> None:
+    import random
+
+    from orderflow.sim import SimConfig
+    from orderflow.sim.agents import Wallet
+    from orderflow.sim.exchange import State, fair_value
+    from orderflow.sim.markets import Condition
+
+    c = Condition(0, "0x00", False, 0, 0.5, 0.0, 1e9, (1, 0), [0.5, 0.6, 0.52], 1, 100 * S)
+    wallets = [Wallet("0x01", "market_maker", skill, 0, 0.0) for skill in (0.0, 0.04, -0.04)]
+    st = State(SimConfig(), random.Random(0), wallets, [], [c], 1e9)
+    hour1, hour2 = 3600.0, 7200.0  # public = the path one hour earlier
+    assert [round(fair_value(st, i, c, hour1), 4) for i in range(3)] == [0.5, 0.54, 0.46]
+    assert [round(fair_value(st, i, c, hour2), 4) for i in range(3)] == [0.6, 0.56, 0.64]

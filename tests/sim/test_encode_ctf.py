@@ -5,7 +5,15 @@ from __future__ import annotations
 from orderflow.chain import contracts as c
 from orderflow.chain.decode import decode_log
 from orderflow.chain.encode import LogPosition
-from orderflow.chain.encode_ctf import encode_position_split, encode_positions_merge
+from orderflow.chain.encode_ctf import (
+    TOPIC_ADAPTER_POSITION_SPLIT,
+    TOPIC_ADAPTER_POSITIONS_CONVERTED,
+    TOPIC_ADAPTER_POSITIONS_MERGE,
+    encode_adapter_split_or_merge,
+    encode_position_split,
+    encode_positions_converted,
+    encode_positions_merge,
+)
 from orderflow.chain.events import Ignored
 from orderflow.chain.tokens import keccak256
 
@@ -46,3 +54,32 @@ def test_the_decoder_ignores_them_rather_than_dead_lettering() -> None:
             at=AT, stakeholder=WALLET, collateral=c.USDC_E, condition_id=CONDITION, amount=1
         )
         assert isinstance(decode_log(log, 137), Ignored)
+
+
+def test_adapter_events_layout() -> None:
+    # topic0s of Polymarket's NegRiskAdapter events (keccak-256 of the signatures)
+    assert TOPIC_ADAPTER_POSITION_SPLIT == (
+        "0xbbed930dbfb7907ae2d60ddf78345610214f26419a0128df39b6cc3d9e5df9b0"
+    )
+    assert TOPIC_ADAPTER_POSITIONS_MERGE == (
+        "0xba33ac50d8894676597e6e35dc09cff59854708b642cd069d21eb9c7ca072a04"
+    )
+    assert TOPIC_ADAPTER_POSITIONS_CONVERTED == (
+        "0xb03d19dddbc72a87e735ff0ea3b57bef133ebe44e1894284916a84044deb367e"
+    )
+    split = encode_adapter_split_or_merge(
+        at=AT, merge=False, stakeholder=WALLET, condition_id=CONDITION, amount=7
+    )
+    assert split["address"] == c.NEG_RISK_ADAPTER
+    assert split["topics"] == [
+        TOPIC_ADAPTER_POSITION_SPLIT,
+        "0x" + "00" * 12 + "12" * 20,
+        CONDITION,
+    ]
+    assert split["data"] == "0x" + f"{7:064x}"
+    market = "0x" + "56" * 31 + "00"
+    converted = encode_positions_converted(
+        at=AT, stakeholder=WALLET, market_id=market, index_set=0b101, amount=9
+    )
+    assert converted["topics"][1:] == ["0x" + "00" * 12 + "12" * 20, market, f"0x{5:064x}"]
+    assert converted["data"] == "0x" + f"{9:064x}"

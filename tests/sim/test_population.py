@@ -100,3 +100,26 @@ def test_most_wallets_lose_makers_win_and_a_quarter_of_volume_is_wash() -> None:
     matches = [e for e in world.events if isinstance(e, Match)]
     wash = sum(e.usdc for e in matches if e.wash) / sum(e.usdc for e in matches)
     assert 0.15 < wash < 0.35
+
+
+def test_styles_trade_as_described() -> None:
+    world = simulate(SimConfig(seed=6, days=20.0))
+    style = {w.address: w.style for w in world.wallets}
+    bets: dict[str, int] = defaultdict(int)
+    for e in world.events:
+        if not isinstance(e, Match):
+            continue
+        if style[e.taker] == "penny_picker":
+            assert e.side == "BUY" and 95 * e.shares <= 100 * e.usdc <= 99 * e.shares
+        if not e.wash and e.side == "BUY":
+            bets[e.taker] += 1
+        for m in e.makers:  # only market makers rest orders on the book; wash rings cross
+            assert style[m.wallet] == "market_maker" or (e.wash and style[m.wallet] == "wash")
+    lucky = sorted(bets[w.address] for w in world.wallets if w.style == "lucky")
+    assert lucky[len(lucky) // 2] <= 6  # a handful of bets
+    assert {e.reason for e in world.events if isinstance(e, Match)} >= {
+        *PROFILES,
+        "exit",
+        "panic",
+        "wash-showcase",
+    }

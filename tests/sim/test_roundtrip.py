@@ -14,7 +14,7 @@ from orderflow.chain.decode import decode_batch
 from orderflow.chain.ingest import ingest_file
 from orderflow.sim import SimConfig, simulate
 from orderflow.sim.emit import emit, write_logs
-from orderflow.sim.engine import Match, Merge, Preparation, Resolution, Split
+from orderflow.sim.engine import Conversion, Match, Merge, Preparation, Resolution, Split
 
 CFG = {"markets": 6, "wallets": 30, "days": 3.0}
 
@@ -160,9 +160,11 @@ async def test_listener_file_path_stores_every_intended_trade(
     write_logs(out.logs, path)
     report = await ingest_file(pool, path, chain_id=137)
     assert report.stored.dead_letters == 0
-    # Market makers' splits and merges are on the chain, recognised and ignored.
+    # Market makers' splits and merges (and the CTF side of conversions: one split per leg
+    # whose YES the wallet receives) are on the chain, recognised and ignored.
     splits = sum(isinstance(e, Split | Merge) for e in world.events)
-    assert splits and report.stored.ignored == splits
+    converted = sum(len(e.yes_legs) for e in world.events if isinstance(e, Conversion))
+    assert splits and report.stored.ignored == splits + converted
     rows = await pool.fetch(
         "SELECT tx_hash, log_index, wallet_address, side, token_id, size, usdc_size, fee, "
         "is_taker_aggregate, market_id, outcome_index FROM orderflow_trades "
@@ -183,3 +185,39 @@ async def test_listener_file_path_stores_every_intended_trade(
         assert (row["market_id"], row["outcome_index"]) == cond_of[meant.token_id]
     outcomes = await pool.fetchval("SELECT count(*) FROM orderflow_market_outcomes")
     assert outcomes == sum(isinstance(e, Resolution) for e in world.events)
+
+
+def test_neg_risk_conversions_and_adapter_events() -> None:
+    """Conversions happen on neg-risk events; with adapter_events the adapter's own logs are
+    added (the only logs from the adapter), and every other log stays as it was."""
+    cfg = SimConfig(seed=16, markets=10, wallets=40, days=10.0, neg_risk_share=0.6)
+    world = simulate(cfg)
+    conversions = [e for e in world.events if isinstance(e, Conversion)]
+    assert conversions
+    legs: dict[int, list[int]] = {}
+    for cond in world.conditions:
+        if cond.neg_risk:
+            legs.setdefault(cond.event, []).append(cond.index)
+    for e in conversions:
+        event_legs = legs[world.conditions[e.condition].event]
+        assert bin(e.index_set).count("1") >= 2 and e.index_set >> len(event_legs) == 0
+        assert e.yes_legs == tuple(
+            li for i, li in enumerate(event_legs) if not e.index_set >> i & 1
+        )
+        # NegRiskIdLib: question id = market id + index
+        first = world.conditions[event_legs[0]]
+        assert first.question_id == e.market_id and int(e.market_id, 16) & 0xFF == 0
+    plain = emit(world).logs
+    with_adapter = emit(simulate(cfg.model_copy(update={"adapter_events": True}))).logs
+    adapter_logs = [x for x in with_adapter if x["address"] == c.NEG_RISK_ADAPTER]
+    neg_splits = sum(
+        isinstance(e, Split | Merge) and world.conditions[e.condition].neg_risk
+        for e in world.events
+    )
+    assert len(adapter_logs) == neg_splits + len(conversions)
+
+    def strip(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in x.items() if k != "logIndex"} for x in logs]
+
+    others = [x for x in with_adapter if x["address"] != c.NEG_RISK_ADAPTER]
+    assert strip(others) == strip(plain)
