@@ -123,9 +123,11 @@ def quality_chart(result: DemoResult) -> str:
         for s in steps
         if s.quality.top_tier_precision is not None
     ]
+    roc = [(day(s), s.quality.auc) for s in steps if s.quality.auc is not None]
     return line_chart(
         "Score quality as known at each step (no look-ahead)",
         [
+            Series("AUC, skilled vs not", roc, PALETTE[1]),
             Series("Spearman(score, skill)", rho, PALETTE[0]),
             Series("share of WHALE/SMART truly skilled", precision, PALETTE[2]),
         ],

@@ -236,6 +236,7 @@ def flagged_rows(flagged: Sequence[FlaggedWallet], truth: Truth) -> list[list[st
     for w in flagged:
         t = tw.get(w.address)
         ring = getattr(t, "wash_ring", None)
+        showcase = " (showcase)" if getattr(t, "showcase", False) else ""
         rows.append(
             [
                 w.address,
@@ -251,7 +252,7 @@ def flagged_rows(flagged: Sequence[FlaggedWallet], truth: Truth) -> list[list[st
                 _f(w.maker_volume_share, ".2f"),
                 "?" if t is None else t.style,
                 "-" if t is None or t.skill is None else f"{t.skill:.2f}",
-                "-" if ring is None else str(ring),
+                "-" if ring is None else f"{ring}{showcase}",
             ]
         )
     return rows

@@ -60,7 +60,7 @@ def _over_time(result: DemoResult) -> str:
         return "n/a"
     stride = max(1, len(steps) // 4)
     return "; ".join(
-        f"{s.as_of:%b %d} rho {num(s.quality.spearman)}, top tiers "
+        f"{s.as_of:%b %d} AUC {num(s.quality.auc)}, rho {num(s.quality.spearman)}, top tiers "
         f"{s.quality.top_tier_truly_skilled}/{s.quality.top_tier_wallets} skilled"
         for s in steps[stride - 1 :: stride][-4:]
     )
