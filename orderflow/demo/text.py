@@ -7,7 +7,7 @@ from decimal import Decimal
 from orderflow.backtest.report import money, num, render
 from orderflow.backtest.verdict import sentence
 from orderflow.demo.pipeline import DEMO_STRATEGY, DemoResult
-from orderflow.demo.sections import flagged_rows, interval_rows, quality_rows
+from orderflow.demo.sections import fill_summary, flagged_rows, interval_rows, quality_rows
 from orderflow.demo.store import redact
 from orderflow.reputation import WalletScore
 
@@ -129,6 +129,8 @@ def render_text(result: DemoResult, html_path: str) -> str:
         "Paper trading replay (the executor's decision code, walk-forward, scores as of each "
         "step):",
         render(result.backtest),
+        "",
+        "How the follower traded: " + fill_summary(result),
         "",
         *_positions_lines(result),
         "",
