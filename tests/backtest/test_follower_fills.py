@@ -13,10 +13,10 @@ from decimal import ROUND_DOWN, Decimal
 import asyncpg
 
 from orderflow.backtest import BacktestOptions, BacktestReport, run_backtest
-from orderflow.backtest.liquidity import Level, best_price, walk
+from orderflow.backtest.liquidity import ChainDepth, Level, best_price, walk
 from orderflow.signals.views import WalletView
 from orderflow.strategy.settings import StrategySettings
-from tests.backtest.factory import History, addr
+from tests.backtest.factory import History, addr, token_of
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
 T = T0 + timedelta(hours=1)  # the leader's fill
@@ -197,3 +197,46 @@ async def test_offers_better_than_the_leaders_price_were_not_there_for_us(
     await h.store(pool)
     signals = (await _run(pool)).result.runs[1].book.signals  # follow-all
     assert [(s.status, s.price, s.levels) for s in signals] == [("EXECUTED", Decimal("0.41"), 1)]
+
+
+async def test_the_book_includes_the_complements_makers_at_one_minus_their_price(
+    pool: asyncpg.Pool,
+) -> None:
+    """A maker buying NO at 0.59 is an ask of YES at 0.41 (matched by minting); a maker selling
+    NO at 0.45 is a bid of YES at 0.55 (by merging). Read in small chunks or one big one alike."""
+    h = History()
+    m = h.market("m")
+    yes, no = token_of(m, 0), token_of(m, 1)
+    h.trade(addr("mm1"), m, 1, "BUY", "0.59", "1000", T + _s(30), taker=False)
+    h.trade(addr("mm2"), m, 1, "SELL", "0.45", "700", T + _s(90), taker=False)
+    h.ask(m, 0, "0.42", "300", T + _s(150))
+    h.bid(m, 0, "0.54", "200", T + _s(210))
+    # A second market for the replay below: the whale's YES, then a maker buying NO at 0.59.
+    m2 = h.market("m2")
+    h.trade(WHALE, m2, 0, "BUY", "0.40", "1000", T)
+    h.trade(addr("mm1"), m2, 1, "BUY", "0.59", "100000", T + _s(30), taker=False)
+    await h.store(pool)
+    windows = [(T + _s(10 * i), T + _s(10 * i + 200)) for i in range(20)]
+    async with pool.acquire() as conn:
+        for chunk in (timedelta(seconds=15), timedelta(hours=6)):
+            depth = ChainDepth(chunk)
+            asks = [await depth.levels(conn, yes, "BUY", a, b) for a, b in windows]
+            bids = [await depth.levels(conn, yes, "SELL", a, b) for a, b in windows]
+            no_asks = await depth.levels(conn, no, "BUY", T, T + _s(300))
+            assert [(lv.price, lv.shares) for lv in asks[0]] == [
+                (Decimal("0.41"), Decimal(1000)),
+                (Decimal("0.42"), Decimal(300)),
+            ]
+            assert [lv.price for lv in asks[3]] == [Decimal("0.42")]  # (T+30 s, T+230 s]
+            assert [(lv.price, lv.shares) for lv in bids[0]] == [(Decimal("0.55"), Decimal(700))]
+            assert [lv.price for lv in bids[8]] == [Decimal("0.55"), Decimal("0.54")]
+            assert [lv.price for lv in no_asks] == [Decimal("0.45"), Decimal("0.46")]
+            if chunk == timedelta(seconds=15):
+                small = (asks, bids)
+            else:
+                assert (asks, bids) == small
+    # In a replay: the whale's YES at 0.40 fills against the minted 0.41 offer.
+    signals = (await _run(pool)).result.runs[1].book.signals
+    assert [(s.status, s.price) for s in signals if s.market_id == m2] == [
+        ("EXECUTED", Decimal("0.41"))
+    ]
