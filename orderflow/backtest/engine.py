@@ -48,6 +48,13 @@ ScoreObserver = Callable[[datetime, Mapping[str, WalletView]], None]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+# The default latency, from what the pipeline measures (docs/backtest.md "Latency"): the listener
+# stores a log once CONFIRMATIONS (3) Polygon blocks of ~2 s bury it (6 s) and it sees a block on
+# average ~1 s after its timestamp; the executor's signal p99 is 8 ms (docs/benchmarks.md "signal
+# latency"); placing a CLOB order is a ~1 s HTTPS round trip (assumed, not measured here).
+DEFAULT_LATENCY_SECS = 3 * 2.0 + 1.0 + 0.008 + 1.0
+DEFAULT_BOOK_WINDOW_SECS = 1800.0
+
 
 @dataclass(frozen=True)
 class Execution:
@@ -59,8 +66,8 @@ class Execution:
     later trades in the token); nothing in it means no fill.
     """
 
-    latency: timedelta = timedelta(seconds=8)
-    window: timedelta = timedelta(minutes=30)
+    latency: timedelta = timedelta(seconds=DEFAULT_LATENCY_SECS)
+    window: timedelta = timedelta(seconds=DEFAULT_BOOK_WINDOW_SECS)
 
 
 @dataclass

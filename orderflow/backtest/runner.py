@@ -15,6 +15,8 @@ import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from orderflow.backtest.engine import (
+    DEFAULT_BOOK_WINDOW_SECS,
+    DEFAULT_LATENCY_SECS,
     Execution,
     ScoreObserver,
     Scorer,
@@ -26,13 +28,6 @@ from orderflow.backtest.history import bounds, event_ids
 from orderflow.backtest.metrics import RunSummary, summarize
 from orderflow.backtest.verdict import FollowerVerdict, by_market, judge
 from orderflow.strategy.settings import StrategySettings
-
-# The default latency, from what the pipeline measures (docs/backtest.md "Latency"): the listener
-# stores a log once CONFIRMATIONS (3) Polygon blocks of ~2 s bury it (6 s) and it sees a block on
-# average ~1 s after its timestamp; the executor's signal p99 is 8 ms (docs/benchmarks.md "signal
-# latency"); placing a CLOB order is a ~1 s HTTPS round trip (assumed, not measured here).
-DEFAULT_LATENCY_SECS = 3 * 2.0 + 1.0 + 0.008 + 1.0
-DEFAULT_BOOK_WINDOW_SECS = 1800.0
 
 
 class BacktestOptions(BaseModel):
