@@ -52,15 +52,18 @@ th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:right}
 th:first-child,td:first-child{text-align:left}
 .note{color:#555;font-size:13px}
 code{background:#f4f4f4;padding:1px 4px}
+table.text td:last-child,table.text th:last-child{text-align:left}
+table.narrow{font-size:12px}
 """
 
 
-def _table(head: list[str], rows: list[list[str]]) -> str:
+def _table(head: list[str], rows: list[list[str]], cls: str = "") -> str:
     th = "".join(f"<th>{escape(h)}</th>" for h in head)
     body = "".join(
         "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
     )
-    return f"<table><tr>{th}</tr>{body}</table>"
+    klass = f" class='{cls}'" if cls else ""
+    return f"<table{klass}><tr>{th}</tr>{body}</table>"
 
 
 def equity_chart(result: DemoResult) -> str:
@@ -102,7 +105,8 @@ def skill_chart(result: DemoResult) -> str:
     return scatter_chart(
         "Reputation score vs hidden skill (one dot per wallet)",
         points,
-        x_label="hidden skill (0 = knows nothing, 1 = knows the truth)",
+        x_label="hidden skill (information edge in probability units; 0 = knows nothing the "
+        "market does not)",
         y_label="reputation score (0-10)",
         legend=legend,
     )
@@ -235,7 +239,15 @@ def _flagged_section(result: DemoResult) -> list[str]:
             "picker) in this history.</p>"
         )
         return out
-    out.append(_table(FLAGGED_HEAD, flagged_rows(result.flagged, result.truth)))
+    out.append(
+        "<p class='note'>Addresses shortened; the full ones are in the demo database: "
+        "<code>SELECT wallet_address, flags FROM orderflow_wallet_stats WHERE "
+        "cardinality(flags) &gt; 0</code>.</p>"
+    )
+    rows = flagged_rows(result.flagged, result.truth)
+    for row in rows:
+        row[0] = f"{row[0][:10]}…{row[0][-4:]}"
+    out.append(_table(FLAGGED_HEAD, rows, "narrow"))
     return out
 
 
@@ -275,7 +287,7 @@ def render_html(result: DemoResult) -> str:
         equity_chart(result),
         pnl_chart(summaries),
         "<h2>Does the score find skill?</h2>",
-        _table(["measure", "value", "what it means"], quality_rows(result)),
+        _table(["measure", "value", "what it means"], quality_rows(result), "text"),
         skill_chart(result),
         quality_chart(result),
         *_flagged_section(result),
