@@ -142,7 +142,8 @@ def difference_interval(
     draws: int = DEFAULT_DRAWS,
     seed: int = 0,
 ) -> Interval:
-    """Return on stake of ``a`` minus that of ``b``, the same markets drawn for both."""
+    """Return on stake of ``a`` minus that of ``b``, the same markets drawn for both; no
+    interval unless each side staked in at least ``MIN_MARKETS`` markets."""
     keys = sorted(set(a) | set(b))
     empty = MarketResult(0.0, 0.0)
     pairs = [(a.get(k, empty), b.get(k, empty)) for k in keys]
@@ -152,8 +153,10 @@ def difference_interval(
         return None if ra is None or rb is None else ra - rb
 
     estimate = diff(pairs)
-    if estimate is None or len(pairs) < MIN_MARKETS:
-        return Interval(estimate, None, None, len(pairs), confidence)
+    staked_a = sum(1 for r in a.values() if r.staked > 0)
+    staked_b = sum(1 for r in b.values() if r.staked > 0)
+    if estimate is None or min(staked_a, staked_b) < MIN_MARKETS:
+        return Interval(estimate, None, None, len(pairs), confidence)  # one side too thin
     rng = random.Random(seed)
     n = len(pairs)
     samples = []

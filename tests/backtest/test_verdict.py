@@ -71,6 +71,9 @@ def test_paired_difference_draws_the_same_markets() -> None:
     assert d.verdict == "PAID"
     assert d.low is not None and d.high is not None
     assert abs(d.low - 0.1) < 1e-9 and abs(d.high - 0.1) < 1e-9
+    # A side with fewer than MIN_MARKETS markets gets no interval, however many the other has.
+    thin = difference_interval(_markets(base[: MIN_MARKETS - 1]), b)
+    assert thin.low is None and thin.verdict == "INCONCLUSIVE"
     # Unpaired, each interval alone would span zero.
     assert return_interval(a).verdict == return_interval(b).verdict == "INCONCLUSIVE"
 
