@@ -70,13 +70,30 @@ def _public_order(signed: SignedOrder) -> dict[str, Any]:
     }
 
 
-def _status(raw: str) -> OrderStatus:
-    value = raw.upper()
-    if "MATCHED" in value or "FILLED" in value:
-        return "FILLED"
-    if "CANCEL" in value or "EXPIRED" in value or "INVALID" in value:
-        return "CANCELED"
-    return "OPEN"
+# The CLOB's order statuses, by exact value (``ORDER_STATUS_`` prefix and case removed). A
+# substring match once mapped UNMATCHED to FILLED. Anything unknown stays OPEN: the order keeps
+# being reconciled (and counted as exposure) until the exchange says more.
+_STATUSES: dict[str, OrderStatus] = {
+    "LIVE": "OPEN",
+    "DELAYED": "OPEN",
+    "MATCHED": "FILLED",
+    "UNMATCHED": "CANCELED",  # a marketable order that found nothing to match: nothing filled
+    "CANCELED": "CANCELED",
+    "CANCELLED": "CANCELED",
+    "CANCELED_MARKET_RESOLVED": "CANCELED",
+    "INVALID": "CANCELED",
+    "EXPIRED": "CANCELED",
+}
+
+
+def order_status(raw: str) -> OrderStatus:
+    """The executor's status for a CLOB order status string."""
+    value = raw.strip().upper().removeprefix("ORDER_STATUS_")
+    status = _STATUSES.get(value)
+    if status is None:
+        log.warning("unknown CLOB order status; kept open", extra={"status": raw})
+        return "OPEN"
+    return status
 
 
 async def open_live_broker(creds: LiveCredentials) -> LiveBroker:
@@ -217,7 +234,7 @@ class LiveBroker:
                         at=datetime.now(UTC),
                     ),
                 )
-            status = _status(found.status)
+            status = order_status(found.status)
             if status == "OPEN" and matched >= found.original_size:
                 status = "FILLED"
             return OrderOutcome(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -196,3 +197,21 @@ def make_executor(pool: asyncpg.Pool, dsn: str) -> Callable[..., Executor]:
         return Executor(pool, dsn, executor_settings(**kw), brokers or {"paper": PaperBroker()})
 
     return make
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, dsn: str) -> Iterator[str]:
+    handlers, level = logging.root.handlers[:], logging.root.level
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    monkeypatch.setenv("LOG_FORMAT", "text")
+    for name in (
+        "EXECUTOR_STRATEGIES",
+        "STRATEGY_NAME",
+        "ENABLE_PAPER_TRADING",
+        "POLY_PRIVATE_KEY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    yield dsn
+    # The CLI installs its own log handler on stderr; give the root logger back.
+    logging.root.handlers[:] = handlers
+    logging.root.setLevel(level)
