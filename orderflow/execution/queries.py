@@ -76,6 +76,45 @@ async def set_strategy_flag(conn: asyncpg.Connection, name: str, flag: str, valu
     return bool(status.endswith(" 1"))
 
 
+async def last_valid_settings(conn: asyncpg.Connection, name: str) -> dict[str, Any] | None:
+    value = await conn.fetchval(
+        "SELECT settings FROM orderflow_strategy_valid_settings WHERE name = $1", name
+    )
+    return None if value is None else dict(value)
+
+
+async def save_valid_settings(
+    conn: asyncpg.Connection, name: str, settings: dict[str, Any], generation: int
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO orderflow_strategy_valid_settings (name, settings, generation)
+        VALUES ($1, $2, $3)
+        ON CONFLICT (name) DO UPDATE SET settings = EXCLUDED.settings,
+            generation = EXCLUDED.generation, saved_at = now()
+        WHERE orderflow_strategy_valid_settings.generation < EXCLUDED.generation
+        """,
+        name,
+        settings,
+        generation,
+    )
+
+
+async def live_exposure_strategies(conn: asyncpg.Connection) -> set[str]:
+    """Strategies holding live positions or live orders (they need the live broker)."""
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT p.strategy FROM orderflow_positions p
+          JOIN orderflow_fills f ON f.position_id = p.id AND f.mode = 'live'
+         WHERE p.status = 'OPEN'
+        UNION
+        SELECT strategy FROM orderflow_orders
+         WHERE mode = 'live' AND status IN ('INTENT', 'OPEN')
+        """
+    )
+    return {str(r["strategy"]) for r in rows}
+
+
 # --------------------------------------------------------------------------------------------
 # Cursors
 # --------------------------------------------------------------------------------------------
@@ -113,24 +152,22 @@ _LAST_PRICE = """(SELECT t.price FROM orderflow_trades t WHERE t.token_id = p.to
                    ORDER BY t.timestamp DESC, t.id DESC LIMIT 1)"""
 
 
-async def book_rows(
-    conn: asyncpg.Connection, strategy: str, since: datetime
-) -> list[asyncpg.Record]:
-    """Open positions with their latest price, each row also carrying the realized P&L of
-    positions closed since ``since`` (one row with NULL position columns when none is open)."""
+async def book_rows(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.Record]:
+    """Open positions with their latest price, the wallet they followed in, and the mode of
+    their fills (an exit goes where the position is, whatever the strategy's mode now)."""
     return list(
         await conn.fetch(
             f"""
-            SELECT r.realized, p.id, p.token_id, p.market_id, p.shares, p.cost_basis,
+            SELECT p.id, p.token_id, p.market_id, p.shares, p.cost_basis,
                    {_LAST_PRICE} AS last_price, s.wallet_address AS leader,
-                   s.signal_type AS leader_type
-              FROM (SELECT COALESCE(sum(realized_pnl), 0) AS realized FROM orderflow_positions
-                     WHERE strategy = $1 AND status = 'CLOSED' AND closed_at >= $2) r
-              LEFT JOIN orderflow_positions p ON p.strategy = $1 AND p.status = 'OPEN'
+                   s.signal_type AS leader_type,
+                   (SELECT f.mode FROM orderflow_fills f WHERE f.position_id = p.id
+                     ORDER BY f.id LIMIT 1) AS mode
+              FROM orderflow_positions p
               LEFT JOIN orderflow_signals s ON s.id = p.signal_id
+             WHERE p.strategy = $1 AND p.status = 'OPEN'
             """,
             strategy,
-            since,
         )
     )
 
@@ -240,6 +277,59 @@ async def orders_in(
             strategy,
         )
     )
+
+
+async def orders_to_reconcile(
+    conn: asyncpg.Connection, closed_since: datetime, strategy: str | None = None
+) -> list[asyncpg.Record]:
+    """Open and intended orders, plus orders cancelled recently without their full size filled
+    (a fill that happened before the cancel may reach the trades after it)."""
+    return list(
+        await conn.fetch(
+            _ORDER + " WHERE (o.status IN ('OPEN', 'INTENT') OR (o.status = 'CANCELED'"
+            " AND o.updated_at >= $1 AND o.filled_shares < o.shares AND o.mode = 'live'))"
+            " AND ($2::text IS NULL OR o.strategy = $2) ORDER BY o.id",
+            closed_since,
+            strategy,
+        )
+    )
+
+
+async def booked_fill_keys(conn: asyncpg.Connection, order_id: int) -> set[str]:
+    """The exchange trade ids already booked for an order (a key may join several)."""
+    rows = await conn.fetch("SELECT fill_key FROM orderflow_fills WHERE order_id = $1", order_id)
+    return {key for r in rows for key in str(r["fill_key"]).split(",")}
+
+
+async def live_orders(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.Record]:
+    """The strategy's orders that may still trade (resting, or sent and in doubt), with the
+    remaining size and the token's market and latest price: they count in its exposure."""
+    return list(
+        await conn.fetch(
+            f"""
+            SELECT o.id, o.token_id, COALESCE(o.market_id, tok.condition_id) AS market_id,
+                   o.side, o.price, o.shares - o.filled_shares AS remaining, o.mode,
+                   {_LAST_PRICE.replace("p.token_id", "o.token_id")} AS last_price
+              FROM orderflow_orders o
+              LEFT JOIN orderflow_tokens tok ON tok.token_id = o.token_id
+             WHERE o.strategy = $1 AND o.status IN ('INTENT', 'OPEN')
+            """,
+            strategy,
+        )
+    )
+
+
+async def strategies_with_orders_to_cancel(conn: asyncpg.Connection) -> list[str]:
+    """Strategies that are killed, deleted or gone but still have live orders."""
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT o.strategy FROM orderflow_orders o
+          LEFT JOIN orderflow_strategies s ON s.name = o.strategy
+         WHERE o.status IN ('INTENT', 'OPEN') AND o.mode = 'live'
+           AND (s.name IS NULL OR s.killed OR s.deleted_at IS NOT NULL)
+        """
+    )
+    return [str(r["strategy"]) for r in rows]
 
 
 async def order_row(conn: asyncpg.Connection, order_id: int) -> asyncpg.Record:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 import pytest
@@ -72,11 +74,34 @@ async def _live_strategy(pool: asyncpg.Pool) -> None:
         await add_wallet(conn, WHALE, 8.5)
 
 
+class Clock:
+    """The executor's clock, movable (GTD expiry is minutes away)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
 def _executor(
-    pool: asyncpg.Pool, dsn: str, live: Broker, desk: type[OrderDesk] = OrderDesk
+    pool: asyncpg.Pool,
+    dsn: str,
+    live: Broker,
+    desk: type[OrderDesk] = OrderDesk,
+    clock: Clock | None = None,
+    **settings: Any,
 ) -> Executor:
     brokers: dict[Mode, Broker] = {"paper": PaperBroker(), "live": live}
-    return Executor(pool, dsn, executor_settings(), brokers, desk=desk(pool, brokers))
+    clock = clock or Clock()
+    return Executor(
+        pool,
+        dsn,
+        executor_settings(**settings),
+        brokers,
+        desk=desk(pool, brokers, clock=clock),
+        clock=clock,
+    )
 
 
 async def test_live_order_signed_authenticated_and_filled(
@@ -169,12 +194,22 @@ async def test_crash_between_storing_and_sending_is_not_resent(
     row = await pool.fetchrow("SELECT * FROM orderflow_orders")
     assert row["status"] == "INTENT" and len(row["candidate_order_ids"]) == 3
     assert clob.orders == {}
-    # Restart: the intent is reconciled with the exchange, which never saw it: abandoned.
-    ex2 = _executor(pool, dsn, live)
+    # Restart: the intent is reconciled with the exchange, which has not seen it. The signed
+    # order stays valid until its expiry, so it stays in doubt (and counts as exposure) ...
+    clock = Clock()
+    ex2 = _executor(pool, dsn, live, clock=clock)
     async with running(ex2):
         await leading(ex2)
-    row = await pool.fetchrow("SELECT * FROM orderflow_orders")
-    assert row["status"] == "ABANDONED" and clob.orders == {}
+        row = await pool.fetchrow("SELECT * FROM orderflow_orders")
+        assert row["status"] == "INTENT" and row["id"] in ex2.desk.in_doubt
+        # ... until its expiry has passed and the trades show no fill: abandoned, never resent.
+        clock.offset = timedelta(minutes=10)
+
+        async def abandoned() -> asyncpg.Record | None:
+            return await pool.fetchrow("SELECT * FROM orderflow_orders WHERE status = 'ABANDONED'")
+
+        row = await wait_for(abandoned)
+    assert clob.orders == {}
     sig = await pool.fetchrow("SELECT status, reason FROM orderflow_signals")
     assert (sig["status"], sig["reason"]) == ("SKIPPED", "order_not_sent")
     assert [r for r in clob.requests if r[0] == "GET" and r[1].startswith("/data/order/")]
@@ -261,12 +296,13 @@ async def test_a_resting_order_filled_later_is_booked_by_reconciliation(
         row["status"] == "OPEN" and await pool.fetchval("SELECT count(*) FROM orderflow_fills") == 0
     )
     assert (await pool.fetchrow("SELECT status FROM orderflow_signals"))["status"] == "PENDING"
-    # Someone sells into it at the exchange: half now, the rest later.
+    # Someone sells into it at the exchange: half now, the rest later. The exchange's order
+    # endpoint forgets the order once it is fully matched; the trades have every fill.
     placed = clob.orders[row["exchange_order_id"]]
-    placed["matched"] = placed["shares"] / 2
+    clob.fill(row["exchange_order_id"], placed["shares"] / 2)
     await ex.maintenance()
     assert (await pool.fetchrow("SELECT status FROM orderflow_signals"))["status"] == "EXECUTED"
-    placed["matched"], placed["status"] = placed["shares"], "MATCHED"
+    clob.fill(row["exchange_order_id"])
     await ex.maintenance()
     await ex.maintenance()  # nothing new: booked once
     row = await pool.fetchrow("SELECT * FROM orderflow_orders")

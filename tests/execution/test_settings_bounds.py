@@ -15,7 +15,6 @@ from orderflow.strategy.settings import StrategySettings
 from orderflow_operator.spec import ParsedSpec, parse_spec
 
 
-
 @pytest.mark.parametrize(
     "values",
     [
