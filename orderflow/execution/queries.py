@@ -433,10 +433,14 @@ async def insert_fill(
 
 
 async def position_fills(conn: asyncpg.Connection, position_id: int) -> list[asyncpg.Record]:
+    """A position's fills in the order they were booked. Not by ``filled_at``: a placement
+    fill is stamped with our clock and a later fill with the exchange's (whole seconds), so an
+    exit could sort before the buy it sells; an exit is only ever placed after its buy is
+    booked."""
     return list(
         await conn.fetch(
             "SELECT side, shares, usdc, fee, fee_asset, filled_at FROM orderflow_fills"
-            " WHERE position_id = $1 ORDER BY filled_at, id",
+            " WHERE position_id = $1 ORDER BY id",
             position_id,
         )
     )

@@ -217,3 +217,27 @@ def env(monkeypatch: pytest.MonkeyPatch, dsn: str) -> Iterator[str]:
     # The CLI installs its own log handler on stderr; give the root logger back.
     logging.root.handlers[:] = handlers
     logging.root.setLevel(level)
+
+
+@pytest.fixture
+async def clob() -> AsyncIterator[Any]:
+    """The CLOB stand-in (tests/execution/fake_clob.py) with the test market."""
+    from tests.execution.livekit import start_clob
+
+    server = await start_clob()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def live(clob: Any) -> AsyncIterator[Any]:
+    """The live broker: the official SDK, authenticated against the stand-in."""
+    from tests.execution.livekit import login
+
+    broker = await login(clob)
+    try:
+        yield broker
+    finally:
+        await broker.close()

@@ -125,6 +125,10 @@ class FakeClob:
         self.lose_next_response = False
         self.forgetful = False
         self.delay = 0.0
+        # Slow routes: a path ending in "/" delays every path under it, else that exact path.
+        self.path_delays: dict[str, float] = {}
+        self.pending: dict[str, int] = {}  # requests of a slow route being held right now
+        self.answered: dict[str, int] = {}  # requests of a slow route answered so far
         self.faults: list[Fault] = []
         self.collateral: Decimal | None = None  # USDC balance; None: unlimited
         self.allowance = True
@@ -180,6 +184,14 @@ class FakeClob:
         self.requests.append((request.method, request.path))
         if self.delay:
             await asyncio.sleep(self.delay)
+        for route, seconds in list(self.path_delays.items()):
+            if request.path == route or (route.endswith("/") and request.path.startswith(route)):
+                self.pending[route] = self.pending.get(route, 0) + 1
+                try:
+                    await asyncio.sleep(seconds)
+                finally:
+                    self.pending[route] -= 1
+                self.answered[route] = self.answered.get(route, 0) + 1
         for fault in self.faults:
             if (
                 fault.times > 0
