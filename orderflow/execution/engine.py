@@ -89,6 +89,7 @@ class Executor:
         self.desk = desk or OrderDesk(pool, brokers, clock=clock)
         self.trader = Trader(pool, self.desk, clock=clock)
         self.kills = KillSwitch(self.desk)
+        self.trader.after_kill = self.kills.request
         self._maintaining: asyncio.Task[None] | None = None
         self.is_leader = False
         self.leading = asyncio.Event()

@@ -203,16 +203,12 @@ class OrderDesk:
         in doubt (every intent when ``intents``: at start-up, when none can be in flight)."""
         async with self.pool.acquire() as conn:
             rows = await queries.orders_to_reconcile(conn, self.clock() - self.lookback, strategy)
-        rows = [r for r in rows if r["status"] != "INTENT" or intents or r["id"] in self.in_doubt]
+        if intents:
+            # Nothing is in flight (start-up): every intent is in doubt until settled, also
+            # when the exchange cannot be asked right now.
+            self.in_doubt.update(r["id"] for r in rows if r["status"] == "INTENT")
+        rows = [r for r in rows if r["status"] != "INTENT" or r["id"] in self.in_doubt]
         await self._reconcile_rows(rows)
-
-    async def reconcile_in_doubt(self) -> None:
-        """Kept for callers of the old API: in-doubt intents are part of :meth:`reconcile`."""
-        if not self.in_doubt:
-            return
-        async with self.pool.acquire() as conn:
-            rows = [await queries.order_row(conn, oid) for oid in sorted(self.in_doubt)]
-        await self._reconcile_rows([r for r in rows if r["status"] == "INTENT"])
 
     async def _reconcile_rows(self, rows: Iterable[asyncpg.Record]) -> None:
         by_mode: dict[Mode, list[asyncpg.Record]] = {}

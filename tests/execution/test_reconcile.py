@@ -8,6 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import asyncpg
+import pytest
 
 from orderflow.execution.broker import OrderOutcome
 from orderflow.execution.live import LiveBroker
@@ -167,3 +168,50 @@ async def test_a_database_error_after_the_send_leaves_the_order_in_doubt(
     assert len(clob.orders) == 1
     [fill] = await _fills(pool)
     assert fill["shares"] == order["shares"]
+
+
+async def test_killed_between_send_and_record_with_the_exchange_down_at_restart(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The process dies after the exchange matched the order and before anything was
+    recorded; the next executor starts while the exchange answers 503. The order stays in
+    doubt (and counts as exposure) until the exchange answers; then its fill is booked. Nothing
+    is sent twice."""
+    await live_strategy(pool)
+
+    class Dying(OrderDesk):
+        async def apply(self, order_id: int, outcome: OrderOutcome, *, sent: bool) -> None:
+            raise SystemExit("kill -9")
+
+    ex = live_executor(pool, dsn, live, Dying)
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+        await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # matched at placement
+    with pytest.raises(SystemExit):
+        await ex.catch_up()
+    assert await pool.fetchval("SELECT status FROM orderflow_orders") == "INTENT"
+    down = clob.fail("GET", "/data/", 503)
+    restarted = live_executor(pool, dsn, live)
+    async with running(restarted):
+        await leading(restarted)
+        order = await pool.fetchrow("SELECT * FROM orderflow_orders")
+        assert order["status"] == "INTENT" and order["id"] in restarted.desk.in_doubt
+        async with pool.acquire() as conn:
+            await add_trade(conn, token_id=TOKEN_YES, price="0.50")
+
+        async def decided() -> asyncpg.Record | None:
+            return await pool.fetchrow(
+                "SELECT * FROM orderflow_signals WHERE id > 1 AND status <> 'PENDING'"
+            )
+
+        again = await wait_for(decided)
+        assert again["reason"] == "position_exists"
+        down.times = 0  # the exchange is back
+
+        async def filled() -> asyncpg.Record | None:
+            return await pool.fetchrow("SELECT * FROM orderflow_orders WHERE status = 'FILLED'")
+
+        order = await wait_for(filled)
+    [fill] = await _fills(pool)
+    assert fill["shares"] == order["shares"]
+    assert [m for m, p in clob.requests if p == "/order"] == ["POST"]
