@@ -63,7 +63,7 @@ async def test_backtest_command_reports_and_writes_json(
     assert "follow-all" in text and "Verdict:" in text
     summaries = json.loads(out.read_text())
     assert [s["name"] for s in summaries] == ["strategy", "follow-all", "follow-random"]
-    assert summaries[1]["executed"] == 2  # one position per token: YES and NO
+    assert summaries[1]["executed"] == 1  # one position per market: YES, then NO is refused
 
 
 async def test_backtest_on_an_empty_database_says_so(
