@@ -404,8 +404,8 @@ class FakeClob:
         if size < market.min_size:
             return self._reject(
                 400,
-                f"order {order_id} is invalid. Size ({size.normalize()}) lower than the minimum: "
-                f"{market.min_size.normalize()}",
+                f"order {order_id} is invalid. Size ({size.normalize():f}) lower than the minimum: "
+                f"{market.min_size.normalize():f}",
             )
         if not self._affordable(side, token, price, size):
             return self._reject(400, "not enough balance / allowance")
