@@ -17,6 +17,7 @@ bought. The old formula (lifetime unrealized + realized of positions closed toda
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -47,13 +48,22 @@ SELECT p.id, (SELECT t.price FROM orderflow_trades t
 """
 
 
+@dataclass(frozen=True, slots=True)
+class DayPnl:
+    realized: Decimal  # realized since midnight (partial sells and settlements included)
+    total: Decimal  # realized since midnight + change of unrealized since midnight's mark
+
+
 class DayMarks:
-    """Midnight marks (realized + unrealized P&L at 00:00 UTC) per position, cached per day."""
+    """Midnight marks (realized, unrealized P&L at 00:00 UTC) per position, cached per day."""
 
     def __init__(self) -> None:
-        self._marks: dict[tuple[int, datetime], Decimal] = {}
+        self._marks: dict[tuple[int, datetime], tuple[Decimal, Decimal]] = {}
 
     async def day_pnl(self, conn: asyncpg.Connection, strategy: str, since: datetime) -> Decimal:
+        return (await self.day(conn, strategy, since)).total
+
+    async def day(self, conn: asyncpg.Connection, strategy: str, since: datetime) -> DayPnl:
         rows = await conn.fetch(_POSITIONS, strategy, since)
         missing = [
             int(r["id"])
@@ -62,16 +72,22 @@ class DayMarks:
         ]
         if missing:
             await self._load(conn, missing, since)
-        total = Decimal(0)
+        zero = (Decimal(0), Decimal(0))
+        realized = total = Decimal(0)
         for r in rows:
-            now = Decimal(r["realized_pnl"])
+            unrealized = Decimal(0)
             if r["status"] == "OPEN" and r["last_price"] is not None:
-                now += Decimal(r["shares"]) * Decimal(r["last_price"]) - Decimal(r["cost_basis"])
-            mark = self._marks.get((int(r["id"]), since), Decimal(0))
-            total += now - (mark if r["before_midnight"] else Decimal(0))
+                unrealized = Decimal(r["shares"]) * Decimal(r["last_price"]) - Decimal(
+                    r["cost_basis"]
+                )
+            mid_realized, mid_unrealized = (
+                self._marks.get((int(r["id"]), since), zero) if r["before_midnight"] else zero
+            )
+            realized += Decimal(r["realized_pnl"]) - mid_realized
+            total += Decimal(r["realized_pnl"]) + unrealized - mid_realized - mid_unrealized
         if len(self._marks) > 100_000:  # yesterday's marks are never read again
             self._marks = {k: v for k, v in self._marks.items() if k[1] == since}
-        return total
+        return DayPnl(realized=realized, total=total)
 
     async def _load(self, conn: asyncpg.Connection, ids: list[int], since: datetime) -> None:
         fills: dict[int, list[Fill]] = {i: [] for i in ids}
@@ -89,8 +105,8 @@ class DayMarks:
         prices = {int(r["id"]): r["price"] for r in await conn.fetch(_MIDNIGHT_PRICES, ids, since)}
         for pid in ids:
             position = replay(fills[pid])
-            mark = position.realized_pnl
             price = prices.get(pid)
+            unrealized = Decimal(0)
             if price is not None and position.shares > 0:
-                mark += position.mark(Decimal(price))
-            self._marks[(pid, since)] = mark
+                unrealized = position.mark(Decimal(price))
+            self._marks[(pid, since)] = (position.realized_pnl, unrealized)

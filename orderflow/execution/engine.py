@@ -35,7 +35,7 @@ import asyncpg
 
 from orderflow import __version__, db
 from orderflow.errors import DatabaseError
-from orderflow.execution import queries
+from orderflow.execution import order_queries, queries
 from orderflow.execution.broker import Broker, Mode
 from orderflow.execution.leader import LeaderLock
 from orderflow.execution.orders import OrderDesk
@@ -319,7 +319,7 @@ class Executor:
             await settle_resolved(conn)
             # Killed, deleted or unknown strategies that still have live orders (an order
             # adopted by reconciliation after the kill, a deletion while the leader was away).
-            doomed = await queries.strategies_with_orders_to_cancel(conn)
+            doomed = await order_queries.strategies_with_orders_to_cancel(conn)
         for name in doomed:
             if self.registry.wanted(name):
                 self.kills.request(name)
@@ -327,4 +327,4 @@ class Executor:
         now = self.clock()
         async with self.pool.acquire() as conn:
             for state in self.registry.active():
-                await update_performance(conn, state.name, state.bankroll, now)
+                await update_performance(conn, state.name, state.bankroll, now, self.trader.marks)

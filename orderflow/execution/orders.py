@@ -28,7 +28,7 @@ from typing import Any
 import asyncpg
 
 from orderflow.errors import ExecutionError
-from orderflow.execution import queries
+from orderflow.execution import order_queries, queries
 from orderflow.execution.broker import (
     Broker,
     ExchangeFill,
@@ -123,7 +123,7 @@ class OrderDesk:
                     )
                 return None
             async with self.pool.acquire() as conn:
-                order_id = await queries.insert_order_intent(
+                order_id = await order_queries.insert_order_intent(
                     conn,
                     signal_id=signal_id,
                     mode=mode,
@@ -136,7 +136,7 @@ class OrderDesk:
             if refused is not None:
                 # Paused, killed or stale while queued: nothing was sent.
                 async with self.pool.acquire() as conn, conn.transaction():
-                    await queries.abandon_order(conn, order_id, f"not sent: {refused}")
+                    await order_queries.abandon_order(conn, order_id, f"not sent: {refused}")
                     await queries.set_signal_status(conn, signal_id, "SKIPPED", refused)
                 return None
             try:
@@ -167,8 +167,8 @@ class OrderDesk:
     async def apply(self, order_id: int, outcome: OrderOutcome, *, sent: bool) -> None:
         """Book an outcome: order row, fills into positions, the signal's status."""
         async with self.pool.acquire() as conn, conn.transaction():
-            row = await queries.order_row(conn, order_id)
-            await queries.update_order(conn, order_id, outcome, sent=sent)
+            row = await order_queries.order_row(conn, order_id)
+            await order_queries.update_order(conn, order_id, outcome, sent=sent)
             for fill in outcome.fills:
                 await book_fill(conn, order=row, fill=fill, outcome_index=row["outcome_index"])
             filled = outcome.filled_shares > 0 or Decimal(row["filled_shares"]) > 0
@@ -202,7 +202,9 @@ class OrderDesk:
         """Ask the exchange about open orders, recently cancelled ones (late fills) and intents
         in doubt (every intent when ``intents``: at start-up, when none can be in flight)."""
         async with self.pool.acquire() as conn:
-            rows = await queries.orders_to_reconcile(conn, self.clock() - self.lookback, strategy)
+            rows = await order_queries.orders_to_reconcile(
+                conn, self.clock() - self.lookback, strategy
+            )
         if intents:
             # Nothing is in flight (start-up): every intent is in doubt until settled, also
             # when the exchange cannot be asked right now.
@@ -253,12 +255,12 @@ class OrderDesk:
     ) -> None:
         async with self._locked(row["id"]):
             async with self.pool.acquire() as conn:
-                fresh = await queries.order_row(conn, row["id"])
-                booked = await queries.booked_fill_keys(conn, row["id"])
+                fresh = await order_queries.order_row(conn, row["id"])
+                booked = await order_queries.booked_fill_keys(conn, row["id"])
             verdict = settle(fresh, fills, found, booked, self.clock())
             if verdict.abandon:
                 async with self.pool.acquire() as conn, conn.transaction():
-                    await queries.abandon_order(conn, row["id"], verdict.reason or "unknown")
+                    await order_queries.abandon_order(conn, row["id"], verdict.reason or "unknown")
                     await queries.set_signal_status(
                         conn, row["signal_id"], "SKIPPED", "order_not_sent"
                     )
@@ -273,7 +275,7 @@ class OrderDesk:
     async def abandon_orphans(self) -> None:
         """Accepted signals whose intent was never stored: the order was never sent."""
         async with self.pool.acquire() as conn:
-            for signal_id in await queries.pending_signals_without_order(conn):
+            for signal_id in await order_queries.pending_signals_without_order(conn):
                 await queries.set_signal_status(
                     conn, signal_id, "SKIPPED", "interrupted_before_order"
                 )
@@ -285,7 +287,7 @@ class OrderDesk:
         still open afterwards. Raises :class:`ExecutionError` when the exchange fails (the
         engine retries with backoff)."""
         async with self.pool.acquire() as conn:
-            rows = await queries.orders_in(conn, ["OPEN", "INTENT"], strategy)
+            rows = await order_queries.orders_in(conn, ["OPEN", "INTENT"], strategy)
         live = [r for r in rows if r["mode"] != "paper"]
         if not live:
             return 0
@@ -322,4 +324,4 @@ class OrderDesk:
         with contextlib.suppress(ExecutionError):
             await self.reconcile(intents=False, strategy=strategy)
         async with self.pool.acquire() as conn:
-            return len(await queries.orders_in(conn, ["OPEN"], strategy))
+            return len(await order_queries.orders_in(conn, ["OPEN"], strategy))

@@ -167,7 +167,7 @@ class FakeClob:
         r.add_get("/data/order/{order_id}", self.get_order)
         r.add_get("/data/trades", self.get_trades)
         r.add_delete("/orders", self.cancel_orders)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()

@@ -9,7 +9,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.live import LiveBroker
-from orderflow.execution.trading import load_book
+from orderflow.execution.book import load_book
 from tests.execution.conftest import (
     MARKET,
     TOKEN_NO,

@@ -123,7 +123,7 @@ async def test_a_kill_is_not_held_up_by_slow_reconciliation(
                 market, token = await new_market(clob, conn, n)
                 await add_trade(conn, token_id=token, market=market, price="0.30")
         ids = await _resting(pool, clob, 4)
-        clob.path_delays["/data/order/"] = 3.0  # a slow exchange, for lookups
+        clob.path_delays["/data/order/"] = 5.0  # a slow exchange, for lookups
         await wait_for(lambda: _true(clob.pending.get("/data/order/", 0) > 0))
         lookups_done = clob.answered.get("/data/order/", 0)
         await _kill(pool, "live-one")
@@ -154,6 +154,7 @@ async def test_a_pause_stops_orders_already_queued(
             "UPDATE orderflow_strategies SET paused = true, generation = generation + 1"
         )
         await wait_for(lambda: _true(ex.registry.states["live-one"].paused))
+        await asyncio.sleep(0.3)  # an order whose check passed before the pause may still land
         posted = clob.requests.count(("POST", "/order"))
         await ex.trader.drain()
         await asyncio.sleep(0.2)
