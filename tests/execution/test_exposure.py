@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import asyncpg
 
-from orderflow.execution.live import LiveBroker
 from orderflow.execution.book import load_book
+from orderflow.execution.live import LiveBroker
 from tests.execution.conftest import (
     MARKET,
     TOKEN_NO,
