@@ -104,7 +104,7 @@ def settle(
         return book("CANCELED", row["status_reason"]) if fresh else Verdict()
     if found is not None:
         new: OrderStatus = found.status
-        if new == "FILLED" and total < shares:
+        if new == "FILLED" and total < shares and not expired:
             new = "OPEN"  # matched, but not all of it is in the trades yet
         if new == status and not fresh:
             return Verdict()

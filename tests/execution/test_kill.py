@@ -105,7 +105,11 @@ async def test_deleting_a_strategy_cancels_its_live_orders(
             " generation = generation + 1 WHERE name = 'live-one'"
         )
         await wait_for(lambda: _true(clob.orders[order_id]["status"] == "CANCELED"))
-    assert await pool.fetchval("SELECT status FROM orderflow_orders") == "CANCELED"
+
+        async def booked() -> bool:
+            return await pool.fetchval("SELECT status FROM orderflow_orders") == "CANCELED"
+
+        await wait_for(booked)
 
 
 async def test_a_kill_is_not_held_up_by_slow_reconciliation(

@@ -89,3 +89,29 @@ def test_crd_carries_the_upper_bounds() -> None:
     spec = crd.crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
     for field in ("bankrollUsd", "maxPositionUsd", "maxMarketExposureUsd", "maxDailyLoss"):
         assert "maximum" in spec["properties"][field], field
+
+
+def test_cli_repairs_a_stored_row_that_no_longer_validates(
+    env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    import asyncpg
+
+    assert main(["strategy", "set", "omega"]) == 0
+
+    async def corrupt() -> None:
+        conn = await asyncpg.connect(env)
+        try:
+            await conn.execute(
+                "UPDATE orderflow_strategies SET settings = settings || '{\"kelly_fraction\": 5}'"
+            )
+        finally:
+            await conn.close()
+
+    asyncio.run(corrupt())
+    capsys.readouterr()
+    assert main(["strategy", "set", "omega", "--set", "kelly_fraction=0.2"]) == 0
+    capsys.readouterr()
+    assert main(["strategy", "show", "omega"]) == 0
+    assert json.loads(capsys.readouterr().out)["settings"]["kelly_fraction"] == 0.2

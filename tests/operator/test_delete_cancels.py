@@ -67,6 +67,11 @@ async def test_deleting_a_live_strategy_cancels_its_resting_orders(
                     return str(clob.orders[order_id]["status"])
 
                 await eventually(cancelled, lambda s: s == "CANCELED", what="the cancel")
+
+                async def booked() -> str:
+                    return str(await conn.fetchval("SELECT status FROM orderflow_orders"))
+
+                await eventually(booked, lambda s: s == "CANCELED", what="the cancel booked")
         row = await conn.fetchrow("SELECT * FROM orderflow_strategies WHERE name = 'whale'")
         assert row["killed"] and row["deleted_at"] is not None
         status = await conn.fetchval("SELECT status FROM orderflow_orders")
