@@ -129,6 +129,10 @@ class Executor:
                         # Step down and stand by again: a standby (or this process, once the
                         # database is back) takes over after repairing what was left.
                         log.error("stopped trading: database error", extra={"error": str(exc)})
+                    except Exception:
+                        # Anything else: step down too, rather than exit. A process that stays
+                        # up takes the lead again and can still carry out a kill.
+                        log.exception("stopped trading: unexpected error")
                     finally:
                         self.is_leader = False
                         self.leading.clear()

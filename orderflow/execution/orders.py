@@ -36,6 +36,7 @@ from orderflow.execution.broker import (
     OrderInDoubtError,
     OrderOutcome,
     OrderRequest,
+    PreparedOrder,
 )
 from orderflow.execution.positions import book_fill
 from orderflow.execution.settlement import order_ids, settle
@@ -115,7 +116,7 @@ class OrderDesk:
             attributes={"orderflow.signal_id": signal_id, "orderflow.mode": mode},
         ) as span:
             try:
-                prepared = await broker.prepare(request)
+                prepared: PreparedOrder = await self._call(broker.prepare(request))
             except ExecutionError as exc:
                 async with self.pool.acquire() as conn:
                     await queries.set_signal_status(
