@@ -5,6 +5,7 @@ the other strategies keep trading."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import asyncpg
 
@@ -19,7 +20,7 @@ from tests.execution.conftest import (
     wait_for,
 )
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import live_executor, live_strategy, new_market
+from tests.execution.livekit import Clock, live_executor, live_strategy, new_market
 
 
 async def _resting(pool: asyncpg.Pool, clob: FakeClob, n: int = 1) -> list[str]:
@@ -168,3 +169,27 @@ async def test_a_pause_stops_orders_already_queued(
         )
         assert len(skipped) == 5 - posted
         clob.path_delays.clear()
+
+
+async def test_a_queued_order_that_grew_stale_is_not_sent(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """Signal age is checked again just before sending: an order queued behind a slow
+    exchange past ``max_signal_age_secs`` is dropped (SKIPPED ``stale``), not sent late."""
+    await live_strategy(pool, max_open_positions=10)
+    clock = Clock()
+    ex = live_executor(pool, dsn, live, clock=clock)
+    async with running(ex):
+        await leading(ex)
+        clob.path_delays["/order"] = 1.0
+        async with pool.acquire() as conn:
+            for n in range(1, 3):
+                market, token = await new_market(clob, conn, n)
+                await add_trade(conn, token_id=token, market=market, price="0.30")
+        await wait_for(lambda: _true(clob.pending.get("/order", 0) > 0))
+        clock.offset = timedelta(minutes=10)  # the second one has waited far too long
+        await ex.trader.drain()
+        clob.path_delays.clear()
+    assert clob.requests.count(("POST", "/order")) == 1
+    rows = await pool.fetch("SELECT status, reason FROM orderflow_signals ORDER BY id")
+    assert [r["reason"] for r in rows][1] == "stale"
