@@ -66,7 +66,7 @@ async def test_backtest_command_reports_and_writes_json(
     assert "follow-all" in text and "Verdict: INCONCLUSIVE" in text  # two markets: no interval
     summaries = json.loads(out.read_text())
     assert [s["name"] for s in summaries] == ["strategy", "follow-all", "follow-random"]
-    assert summaries[1]["executed"] == 2  # one position per token: YES and NO
+    assert summaries[1]["executed"] == 1  # one position per market: YES, then NO is refused
     assert summaries[1]["verdict"]["verdict"] == "INCONCLUSIVE"
     assert summaries[1]["verdict"]["markets"] == 1 and summaries[1]["verdict"]["ci_low"] is None
 
