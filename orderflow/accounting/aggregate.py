@@ -32,7 +32,9 @@ from decimal import Decimal
 ZERO = Decimal(0)
 
 
-def resolved_pnl(bought: Decimal, paid: Decimal, sold: Decimal, received: Decimal, payout: Decimal) -> Decimal:
+def resolved_pnl(
+    bought: Decimal, paid: Decimal, sold: Decimal, received: Decimal, payout: Decimal
+) -> Decimal:
     """P&L of a resolved position from its totals (net of fees); see the module docstring."""
     if bought >= sold:
         return received - paid + (bought - sold) * payout

@@ -179,9 +179,7 @@ class Position:
         held = max(ZERO, self.bought_shares - self.sold_shares)
         excess = max(ZERO, self.sold_shares - self.bought_shares)
         self.untracked_shares_sold = excess
-        self.untracked_proceeds = (
-            self.sell_proceeds * excess / self.sold_shares if excess else ZERO
-        )
+        self.untracked_proceeds = self.sell_proceeds * excess / self.sold_shares if excess else ZERO
         self.total_received = self.sell_proceeds + held * payout_per_share
         self.realized_pnl = total
         self.shares = ZERO
