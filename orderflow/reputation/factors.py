@@ -13,8 +13,9 @@ Steps (docs/reputation.md works an example of each):
 
 1. **Yardsticks.** Outcome edge per dollar ``V / S`` with standard error ``sqrt(null_var) / S``;
    closing-line edge ``Vc / S`` with the ratio estimator's standard error, floored at
-   ``clv_se_floor`` x the outcome's (``clv_min_events`` events needed). Combined by inverse
-   variance into the measured edge ``m`` and its standard error ``se``.
+   ``clv_se_floor`` x the outcome's (``clv_min_events`` events needed). The measured edge ``m``
+   and its standard error ``se`` are the closing line's where it exists, else the outcome's
+   (the outcome is the closing line plus the close's noise: not independent evidence).
 2. **Empirical Bayes.** The population prior N(mu, tau^2) is estimated from every unflagged
    wallet with evidence (DerSimonian-Laird: tau^2 = the spread of ``m`` beyond what the standard
    errors explain, at least ``prior_sd_floor``^2). Posterior mean and standard deviation per wallet;
@@ -150,12 +151,12 @@ def yardsticks(i: WalletInputs, s: ReputationSettings) -> tuple[Array, ...]:
     clv_se = _div(np.sqrt(resid), i.stake)
     clv_se = np.where(i.events >= s.clv_min_events, clv_se, np.nan)
     clv_se = np.fmax(clv_se, s.clv_se_floor * outcome_se)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        w_o = np.where(outcome_se > 0, 1.0 / outcome_se**2, np.nan)
-        w_c = np.where(clv_se > 0, 1.0 / clv_se**2, 0.0)
-        w_c = np.nan_to_num(w_c)
-        combined = (w_o * outcome + w_c * np.nan_to_num(clv)) / (w_o + w_c)
-        combined_se = 1.0 / np.sqrt(w_o + w_c)
+    # The closing line already holds what the outcome says about the decision (the outcome is
+    # the closing line plus the close's own noise), so the two are not independent evidence:
+    # the closing line is the measurement where it exists, the outcome otherwise.
+    use_clv = np.isfinite(clv_se) & np.isfinite(clv)
+    combined = np.where(use_clv, clv, outcome)
+    combined_se = np.where(use_clv, clv_se, outcome_se)
     measured = np.isfinite(combined) & np.isfinite(combined_se) & (combined_se > 0)
     combined = np.where(measured, combined, np.nan)
     combined_se = np.where(measured, combined_se, np.nan)

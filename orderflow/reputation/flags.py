@@ -6,7 +6,7 @@
 * ``WASH`` -- at least ``wash_min_share`` of its volume is against one counterparty (over
   ``wash_min_fills`` fills) and either that counterparty is as concentrated on it (a closed pair)
   or their fills sat on average ``wash_deviation`` or more away from the token's prevailing price
-  (the last trade of the token by anyone else before the fill);
+  (the last trade of the token by anyone else within ``wash_window_secs`` before the fill);
 * ``PENNY_PICKER`` -- more than ``penny_share_flag`` of the USDC it spent on buys went to
   outcomes priced above 0.9 (favourites that win 95 % of the time at zero edge).
 

@@ -293,21 +293,27 @@ async def wallet_report(
         if tp.payout is not None:
             tp.position.settle(tp.payout)
     if positions:
+        resolved = [tp for tp in positions if tp.payout is not None]
         closes = await conn.fetch(
             q.TOKEN_CLOSES,
             cutoff,
-            [Decimal(tp.token_id) for tp in positions],
-            [tp.resolved_at if tp.payout is not None else cutoff for tp in positions],
+            [Decimal(tp.token_id) for tp in resolved],
+            [tp.resolved_at for tp in resolved],
+            settings.clv_horizon,
         )
         by_id = {int(r["token_id"]): r for r in closes}
-        for tp in positions:
+        for tp in resolved:
             r = by_id.get(tp.token_id)
-            if r is None:
+            if r is None or (tp.taker_first_at is not None and tp.taker_first_at > r["close_at"]):
                 continue
-            if tp.payout is None:
-                tp.last_price = Decimal(str(r["close_price"]))
             own_last = last_fill[tp.token_id] >= r["close_at"]
             tp.close = r["prev_price"] if own_last else r["close_price"]
+        open_tokens = [Decimal(tp.token_id) for tp in positions if tp.payout is None]
+        marks = await conn.fetch(q.TOKEN_LAST_PRICES, cutoff, open_tokens)
+        last = {int(r["token_id"]): r["price"] for r in marks}
+        for tp in positions:
+            if tp.payout is None:
+                tp.last_price = last.get(tp.token_id)
     prior, behaviour = _stored(stats)
     inputs = _inputs(positions, behaviour)
     return WalletReport(

@@ -152,6 +152,7 @@ WITH agg AS (
 -- .aggregate) leave as float8: they feed statistics, not balances.
 SELECT v.wallet_address, v.token_id, v.market_id, v.event_id, v.fills,
        (v.volume * 1000000)::int8 AS volume_u,
+       ((v.bought_gross + v.sold_gross) * 1000000)::int8 AS shares_u,
        (v.paid * 1000000)::int8 AS paid_u,
        (v.fees * 1000000)::int8 AS fees_u,
        v.first_at, v.last_at, v.taker_first_at, v.problem, v.resolved_at,
@@ -183,48 +184,61 @@ SELECT v.wallet_address, v.token_id, v.market_id, v.event_id, v.fills,
   FROM valued v
 """
 
-# Closing price of every token a decision was taken in, or still held unresolved: the last
-# trade at or before its resolution (or the cut-off), and the trade before that (used for a
-# wallet that took part in the last trade itself: its own trade does not make its closing line).
+# Closing line of every token a decision was taken in: the last trade at or before the token's
+# closing time -- ``clv_horizon`` of the way from its first trade to its resolution ($2; the cut-off
+# for an unresolved token) -- and the trade before that (used for a wallet that took part in that
+# trade itself: its own trade does not make its closing line). Also the last price of every token
+# still held in an unresolved market (its mark). $1 = as_of, $2 = clv_horizon.
 CLOSES = f"""
 CREATE TEMP TABLE rep_close ON COMMIT DROP AS
+WITH k AS (
+    SELECT token_id, bool_or(resolved) AS resolved,
+           min(first_at) + (coalesce(min(resolved_at) FILTER (WHERE resolved), $1::timestamptz)
+                            - min(first_at)) * $2::float8 AS closes_at
+      FROM rep_positions
+     GROUP BY token_id
+    HAVING bool_or(tb > 0 OR ts > 0) OR bool_or(NOT resolved AND held > 0)
+)
 SELECT k.token_id, c1.price::float8 AS close_price, c1.timestamp AS close_at,
-       c2.price::float8 AS prev_price
-  FROM (SELECT token_id, min(CASE WHEN resolved THEN resolved_at ELSE $1::timestamptz END)
-                   AS cutoff
-          FROM rep_positions
-         WHERE tb > 0 OR ts > 0 OR (NOT resolved AND held > 0)
-         GROUP BY token_id) k
- CROSS JOIN LATERAL (
+       c2.price::float8 AS prev_price, m.price AS mark_price
+  FROM k
+  LEFT JOIN LATERAL (
        SELECT t.price, t.timestamp FROM ({GATED_TRADES}) t
-        WHERE t.token_id = k.token_id AND t.timestamp <= k.cutoff
+        WHERE t.token_id = k.token_id AND t.timestamp <= k.closes_at
         ORDER BY t.timestamp DESC, t.log_index DESC
-        LIMIT 1) c1
+        LIMIT 1) c1 ON k.resolved
   LEFT JOIN LATERAL (
        SELECT t.price FROM ({GATED_TRADES}) t
         WHERE t.token_id = k.token_id AND t.timestamp < c1.timestamp
         ORDER BY t.timestamp DESC, t.log_index DESC
-        LIMIT 1) c2 ON TRUE
+        LIMIT 1) c2 ON k.resolved
+  LEFT JOIN LATERAL (
+       SELECT t.price FROM ({GATED_TRADES}) t
+        WHERE t.token_id = k.token_id
+        ORDER BY t.timestamp DESC, t.log_index DESC
+        LIMIT 1) m ON NOT k.resolved
 """
 
 # Counterparty concentration (wash trading). Every maker row names its counterparty (the taker
-# order's owner) in taker_address; the pair's volume counts for both wallets. Kept: a wallet's
+# order's owner) in taker_address; the pair's volume, in shares (a maker buying the complement of
+# what the taker buys trades as many shares for a different amount of collateral), counts for
+# both wallets against all the shares they traded. Kept: a wallet's
 # counterparties that carry at least $2 of its volume (with $2 >= 0.5 at most one per wallet),
 # whether the counterparty is as concentrated on it (mutual), and how far their fills were from
-# the token's prevailing price (the last trade of the token before the fill by anyone else).
-# $1 = as_of, $2 = minimum share.
+# the token's prevailing price (the last trade of the token by anyone else in the $3 seconds
+# before the fill; none: unknown). $1 = as_of, $2 = minimum share, $3 = window.
 WASH = f"""
 CREATE TEMP TABLE rep_wash ON COMMIT DROP AS
 WITH pairs AS (
     SELECT least(t.wallet_address, t.taker_address) AS a,
            greatest(t.wallet_address, t.taker_address) AS b,
-           sum(t.usdc_size) AS vol, count(*) AS n
+           sum(t.size) AS vol, count(*) AS n
       FROM ({GATED_TRADES}) t
      WHERE NOT t.is_taker_aggregate AND t.taker_address <> t.exchange
        AND t.taker_address <> t.wallet_address
      GROUP BY 1, 2
 ), vol AS (
-    SELECT wallet_address, sum(volume_u)::numeric / 1000000 AS volume
+    SELECT wallet_address, sum(shares_u)::numeric / 1000000 AS volume
       FROM rep_positions GROUP BY wallet_address
 ), dir AS (
     SELECT a AS w, b AS cp, vol, n FROM pairs
@@ -246,6 +260,7 @@ WITH pairs AS (
       LEFT JOIN LATERAL (
             SELECT o.price FROM ({GATED_TRADES}) o
              WHERE o.token_id = t.token_id AND o.timestamp <= t.timestamp
+               AND o.timestamp >= t.timestamp - make_interval(secs => $3::float8)
                AND o.wallet_address NOT IN (top.w, top.cp)
                AND o.taker_address NOT IN (top.w, top.cp)
              ORDER BY o.timestamp DESC, o.log_index DESC
@@ -267,11 +282,11 @@ _STAKE = DECISION_STAKE_SQL.format(v="p")
 WALLETS = f"""
 CREATE TEMP TABLE rep_wallets ON COMMIT DROP AS
 WITH pos AS (
-    -- A decision is a taker fill; it is judged when its token's market has resolved. The
-    -- closing line of a wallet that took part in the token's last trade is the trade before.
+    -- A decision is a taker fill; it is judged when its token's market has resolved.
     SELECT p.*,
-           CASE WHEN NOT p.resolved AND p.held > 0 THEN rc.close_price END AS mark_price,
-           CASE WHEN rc.close_at IS NULL THEN NULL
+           CASE WHEN NOT p.resolved AND p.held > 0 THEN rc.mark_price END AS mark_price,
+           -- no closing line for a decision taken after the close (judged by its outcome)
+           CASE WHEN rc.close_at IS NULL OR p.taker_first_at > rc.close_at THEN NULL
                 WHEN p.last_at >= rc.close_at THEN rc.prev_price
                 ELSE rc.close_price END AS close_y,
            p.resolved AND (p.tb > 0 OR p.short > 0) AS judged,
@@ -594,14 +609,20 @@ SELECT h.token_id, lp.price
         LIMIT 1) lp
 """
 
-# Closing lines for one wallet's tokens (as CLOSES): $1 = as_of, $2 = token ids, $3 = cut-offs.
+# Closing lines for one wallet's tokens (as CLOSES): $1 = as_of, $2 = token ids, $3 = resolution
+# times (NULL: unresolved), $4 = clv_horizon. The token's first trade is anyone's.
 TOKEN_CLOSES = f"""
 SELECT h.token_id, c1.price::float8 AS close_price, c1.timestamp AS close_at,
        c2.price::float8 AS prev_price
-  FROM unnest($2::numeric[], $3::timestamptz[]) AS h(token_id, cutoff)
+  FROM unnest($2::numeric[], $3::timestamptz[]) AS h(token_id, resolved_at)
+ CROSS JOIN LATERAL (
+       SELECT min(t.timestamp) AS first_at FROM ({GATED_TRADES}) t
+        WHERE t.token_id = h.token_id) f
  CROSS JOIN LATERAL (
        SELECT t.price, t.timestamp FROM ({GATED_TRADES}) t
-        WHERE t.token_id = h.token_id AND t.timestamp <= h.cutoff
+        WHERE t.token_id = h.token_id
+          AND t.timestamp <= f.first_at + (coalesce(h.resolved_at, $1::timestamptz) - f.first_at)
+                                          * $4::float8
         ORDER BY t.timestamp DESC, t.log_index DESC
         LIMIT 1) c1
   LEFT JOIN LATERAL (

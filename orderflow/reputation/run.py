@@ -136,10 +136,10 @@ async def _build(
     await conn.execute(q.POSITIONS, as_of)
     await conn.execute("ANALYZE rep_positions")  # temp tables have no statistics otherwise
     watch.lap("positions")
-    await conn.execute(q.CLOSES, as_of)
+    await conn.execute(q.CLOSES, as_of, settings.clv_horizon)
     await conn.execute("ANALYZE rep_close")
     watch.lap("closes")
-    await conn.execute(q.WASH, as_of, settings.wash_min_share)
+    await conn.execute(q.WASH, as_of, settings.wash_min_share, settings.wash_window_secs)
     watch.lap("counterparties")
     await conn.execute(q.WALLETS)
     watch.lap("wallets")

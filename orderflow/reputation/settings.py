@@ -62,6 +62,13 @@ class ReputationSettings(CommonSettings):
     )
 
     # Edge estimate (orderflow.reputation.evidence).
+    clv_horizon: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="A token's closing line is its last trade at this fraction of the way from "
+        "its first trade to its resolution (1: the last trade before resolution).",
+    )
     clv_min_events: int = Field(
         default=5, ge=2, description="Resolved events needed before closing-line value counts."
     )
@@ -96,7 +103,7 @@ class ReputationSettings(CommonSettings):
         default=0.95, gt=0.5, lt=1, description="WHALE: P(edge > follower_cost) at least this."
     )
     smart_probability: float = Field(
-        default=0.80, gt=0.5, lt=1, description="SMART: P(edge > follower_cost) at least this."
+        default=0.90, gt=0.5, lt=1, description="SMART: P(edge > follower_cost) at least this."
     )
     degen_probability: float = Field(
         default=0.95, gt=0.5, lt=1, description="DEGEN: P(edge < 0) at least this."
@@ -105,7 +112,7 @@ class ReputationSettings(CommonSettings):
         default=0.05, gt=0, lt=1, description="Bayesian false discovery rate of the WHALE set."
     )
     smart_fdr: float = Field(
-        default=0.10, gt=0, lt=1, description="Bayesian false discovery rate of WHALE + SMART."
+        default=0.05, gt=0, lt=1, description="Bayesian false discovery rate of WHALE + SMART."
     )
     degen_fdr: float = Field(
         default=0.05, gt=0, lt=1, description="Bayesian false discovery rate of the DEGEN set."
@@ -166,6 +173,12 @@ class ReputationSettings(CommonSettings):
         lt=1,
         description="WASH (one-sided concentration): mean distance of the pair's fills from "
         "the token's prevailing price at least this.",
+    )
+    wash_window_secs: float = Field(
+        default=3600.0,
+        gt=0,
+        description="WASH: the prevailing price is the token's last trade by anyone else within "
+        "this many seconds before the fill.",
     )
     flag_min_volume: float = Field(
         default=100.0, ge=0, description="USDC of volume before any behaviour flag is set."

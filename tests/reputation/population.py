@@ -1,17 +1,18 @@
 """A small market world for reputation tests, independent of ``orderflow.sim``.
 
-Markets have a true probability; the traded price starts mispriced (in log-odds) and converges
-to the truth by the close, so a wallet that buys what is underpriced sees the price move its way
-(closing-line value) and, on average, wins more often than its entry price implied. Every trade
-is a real match against a maker (:mod:`tests.reputation.chainbook`), imported through the
-listener's pipeline.
+Each market's price is a calibrated martingale: a latent Brownian path W on [0, 1] decides the
+outcome (YES wins when W(1) + c > 0) and the price at time f is P(YES | W(f)) =
+Phi((W(f) + c) / sqrt(1 - f)). Nobody who only sees prices has an edge, per share or per dollar;
+a skilled wallet sees part of the path ahead, so the price later moves its way (closing-line
+value) and it wins more often than its entry price implied. Every trade is a real match against a
+maker (:mod:`tests.reputation.chainbook`), imported through the listener's pipeline.
 
 Behaviours (each one a function of the world, a wallet and how much it trades):
 
 * :func:`noise_taker` -- random side at the market price plus half the spread (no skill);
-* :func:`skilled_taker` -- with probability ``skill`` buys the side the market underprices, else
-  a random side (hidden skill = ``skill``);
-* :func:`edge_taker` -- buys at ``edge`` below the true probability (a planted edge per share);
+* :func:`skilled_taker` -- sees the price ``skill`` x half the remaining time ahead and buys the
+  side it will rise on (hidden skill = ``skill``; 0 = a random side);
+* :func:`edge_taker` -- buys at ``edge`` below the market's price (a planted edge per share);
 * :func:`penny_picker` -- buys favourites priced above 0.9 at the market price (no edge);
 * :func:`lucky` -- three buys near 0.50 of outcomes that win;
 * :func:`wash_pair` -- a showcase wallet buys the eventual winner at 0.50 from its partner while
@@ -42,27 +43,51 @@ def _sigmoid(x: float) -> float:
     return 1 / (1 + math.exp(-x))
 
 
+_STEPS = 400
+
+
+def _phi(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def _phi_inv(p: float) -> float:
+    lo, hi = -10.0, 10.0
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if _phi(mid) < p else (lo, mid)
+    return (lo + hi) / 2
+
+
 @dataclass
 class Spec:
     market: Market
-    p_true: float  # of outcome 0 (YES)
-    winner: int
     opens: float
     resolves: float
-    mispricing: float  # log-odds at opening
+    offset: float  # c: the opening price is Phi(c)
+    path: list[float]  # W on a grid of _STEPS + 1 points over [0, 1]
 
-    def fair(self, outcome: int) -> float:
-        return self.p_true if outcome == 0 else 1 - self.p_true
+    @property
+    def winner(self) -> int:
+        return 0 if self.path[-1] + self.offset > 0 else 1
+
+    @property
+    def opening(self) -> float:
+        return _phi(self.offset)
+
+    def frac(self, t: float) -> float:
+        return min(1.0, max(0.0, (t - self.opens) / (self.resolves - self.opens)))
+
+    def yes(self, f: float) -> float:
+        k = min(_STEPS - 1, int(f * _STEPS))
+        return _phi((self.path[k] + self.offset) / math.sqrt(1.0 - k / _STEPS))
 
     def price(self, t: float, outcome: int) -> float:
-        frac = min(1.0, max(0.0, (t - self.opens) / (self.resolves - self.opens)))
-        yes = _sigmoid(_logit(self.p_true) + self.mispricing * (1 - frac) ** 2)
-        yes = min(0.99, max(0.01, round(yes, 2)))
+        yes = min(0.99, max(0.01, round(self.yes(self.frac(t)), 2)))
         return yes if outcome == 0 else round(1 - yes, 2)
 
     def time(self, rng: random.Random, early: bool = False) -> float:
         span = self.resolves - self.opens
-        return self.opens + span * (rng.uniform(0.0, 0.4) if early else rng.uniform(0.0, 0.95))
+        return self.opens + span * (rng.uniform(0.0, 0.5) if early else rng.uniform(0.0, 0.95))
 
 
 @dataclass
@@ -72,7 +97,6 @@ class World:
     neg_risk_events: int = 6
     favourites: int = 0  # extra markets with a favourite above 0.9
     makers: int = 3
-    mispricing_sd: float = 0.6
     chain: Chain = field(default_factory=Chain)
     specs: list[Spec] = field(default_factory=list)
     rng: random.Random = field(init=False)
@@ -81,33 +105,36 @@ class World:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         horizon = 60 * DAY
+        self.horizon = 60 * DAY
         for _ in range(self.markets):
-            p = self.rng.uniform(0.1, 0.9)
-            self._add(p, horizon)
+            self._add(self.rng.uniform(0.1, 0.9))
         for _ in range(self.favourites):
-            p = self.rng.uniform(0.92, 0.985)
-            self._add(p if self.rng.random() < 0.5 else 1 - p, horizon, mispricing=0.0)
-        for e in range(self.neg_risk_events):
-            legs = self.rng.randint(3, 4)
-            weights = [self.rng.gammavariate(1.5, 1.0) for _ in range(legs)]
-            total = sum(weights)
-            probs = [min(0.9, max(0.05, w / total)) for w in weights]
-            win = self.rng.choices(range(legs), weights=probs)[0]
-            opens = self.rng.uniform(0, 0.2) * horizon
-            resolves = opens + self.rng.uniform(0.5, 0.8) * horizon
-            for leg, p in enumerate(probs):
+            p = self.rng.uniform(0.95, 0.99)
+            self._add(p if self.rng.random() < 0.5 else 1 - p)
+        for e in range(self.neg_risk_events):  # legs of one event, each its own binary question
+            opens = self.rng.uniform(0, 0.2) * self.horizon
+            resolves = opens + self.rng.uniform(0.5, 0.8) * self.horizon
+            for leg in range(self.rng.randint(3, 4)):
                 m = self.chain.market(opens - 1, event=1000 * self.seed + e, leg=leg)
-                mis = self.rng.gauss(0.0, self.mispricing_sd)
-                self.specs.append(Spec(m, p, 0 if leg == win else 1, opens, resolves, mis))
+                self._add(self.rng.uniform(0.1, 0.5), m, opens, resolves)
         self.maker_wallets = [self.new_wallet() for _ in range(self.makers)]
 
-    def _add(self, p: float, horizon: float, mispricing: float | None = None) -> None:
-        opens = self.rng.uniform(0, 0.2) * horizon
-        resolves = opens + self.rng.uniform(0.5, 0.8) * horizon
-        m = self.chain.market(opens - 1)
-        winner = 0 if self.rng.random() < p else 1
-        mis = self.rng.gauss(0.0, self.mispricing_sd) if mispricing is None else mispricing
-        self.specs.append(Spec(m, p, winner, opens, resolves, mis))
+    def _add(
+        self,
+        opening: float,
+        m: Market | None = None,
+        opens: float | None = None,
+        resolves: float | None = None,
+    ) -> None:
+        if opens is None or resolves is None:
+            opens = self.rng.uniform(0, 0.2) * self.horizon
+            resolves = opens + self.rng.uniform(0.5, 0.8) * self.horizon
+        market = m or self.chain.market(opens - 1)
+        w, path, step = 0.0, [0.0], math.sqrt(1.0 / _STEPS)
+        for _ in range(_STEPS):
+            w += self.rng.gauss(0.0, step)
+            path.append(w)
+        self.specs.append(Spec(market, opens, resolves, _phi_inv(opening), path))
 
     def new_wallet(self) -> str:
         w = wallet(1000 * (self.seed % 1000) + self._next_wallet)
@@ -137,7 +164,7 @@ class World:
 
     def pick(self, n: int, *, binary_only: bool = False) -> list[Spec]:
         pool = [s for s in self.specs if not (binary_only and s.market.neg_risk)]
-        pool = [s for s in pool if 0.05 < s.p_true < 0.95]
+        pool = [s for s in pool if 0.05 < s.opening < 0.95]
         return self.rng.sample(pool, min(n, len(pool)))
 
     async def finish(self, db: asyncpg.Pool) -> None:
@@ -157,35 +184,38 @@ def noise_taker(w: World, who: str, events: int, usd: float = 100.0) -> None:
 def skilled_taker(w: World, who: str, events: int, skill: float, usd: float = 100.0) -> None:
     for s in w.pick(events):
         t = s.time(w.rng, early=True)
-        if w.rng.random() < skill:
-            outcome = 0 if s.price(t, 0) < s.p_true else 1
-        else:
-            outcome = w.rng.randrange(2)
+        f = s.frac(t)
+        ahead = s.yes(f + skill * 0.5 * (1 - f)) - s.yes(f)
+        outcome = w.rng.randrange(2) if skill <= 0 or ahead == 0 else (0 if ahead > 0 else 1)
         w.take(s, t, who, outcome, usd * w.rng.uniform(0.5, 1.5))
 
 
 def edge_taker(w: World, who: str, events: int, edge: float, usd: float = 100.0) -> None:
+    """Buys ``edge`` below the market, a while before the close (random side)."""
     for s in w.pick(events, binary_only=True):
         outcome = w.rng.randrange(2)
-        q = round(s.fair(outcome) - edge, 2)
+        t = s.opens + (s.resolves - s.opens) * w.rng.uniform(0.5, 0.75)
+        q = round(s.price(t, outcome) - edge, 2)
         if not 0.02 <= q <= 0.98:
             continue
-        w.take(s, s.time(w.rng), who, outcome, usd, price=q)
+        w.take(s, t, who, outcome, usd, price=q)
 
 
 def penny_picker(w: World, who: str, events: int, usd: float = 200.0) -> None:
-    favourites = [s for s in w.specs if max(s.p_true, 1 - s.p_true) > 0.9]
+    times = {id(s): s.time(w.rng) for s in w.specs}
+    favourites = [
+        s for s in w.specs if max(s.price(times[id(s)], 0), s.price(times[id(s)], 1)) > 0.9
+    ]
     for s in w.rng.sample(favourites, min(events, len(favourites))):
-        outcome = 0 if s.p_true > 0.5 else 1
-        t = s.time(w.rng)
+        t = times[id(s)]
+        outcome = 0 if s.price(t, 0) > 0.5 else 1
         w.take(s, t, who, outcome, usd, price=min(0.99, s.price(t, outcome)))
 
 
 def lucky(w: World, who: str, usd: float = 100.0) -> None:
-    coin_flips = [s for s in w.specs if 0.4 <= s.p_true <= 0.6 and not s.market.neg_risk]
+    coin_flips = [s for s in w.specs if 0.4 <= s.opening <= 0.6 and not s.market.neg_risk]
     for s in w.rng.sample(coin_flips, min(3, len(coin_flips))):
-        t = s.time(w.rng)
-        w.take(s, t, who, s.winner, usd)
+        w.take(s, s.opens + 1, who, s.winner, usd)
 
 
 def wash_pair(w: World, showcase: str, partner: str, events: int, usd: float = 500.0) -> None:

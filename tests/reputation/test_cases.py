@@ -155,7 +155,13 @@ async def test_skilled_takers_reach_the_top_tiers_given_enough_events(
     rows = {who: await stats(pool, who) for who in skilled}
     tiers = {who: r["trader_tier"] for who, r in rows.items()}
     detail = [
-        (skilled[w], r["trader_tier"], {k: round(v, 4) for k, v in r["factors"]["posterior"].items()})
+        (
+            skilled[w],
+            r["trader_tier"],
+            r["flags"],
+            round(r["p_edge_above_cost"], 3),
+            r["factors"]["behaviour"] if r["flags"] else None,
+        )
         for w, r in rows.items()
     ]
     assert all(t in TOP for t in tiers.values()), detail
@@ -172,14 +178,13 @@ async def test_skilled_takers_reach_the_top_tiers_given_enough_events(
 
 async def test_fill_order_case_agrees_between_sql_and_replay(pool: asyncpg.Pool) -> None:
     """Sell 100 untracked YES at 0.60 (fee 0.72), then buy 100 at 0.50 (fee 0.75); YES wins."""
-    w = World(seed=17, markets=4, neg_risk_events=0)
-    s = w.specs[0]
+    w = World(seed=17, markets=6, neg_risk_events=0)
+    s = next(x for x in w.specs if x.winner == 0)
     who = w.new_wallet()
     mm = w.maker_wallets[0]
     t = s.opens + 10
     w.chain.trade(s.market, t, who, "SELL", 0, 100, 0.60, mm, fee=0.72)
     w.chain.trade(s.market, t + 60, who, "BUY", 0, 100, 0.50, mm, fee=0.75)
-    s.winner = 0
     await w.finish(pool)
     await run_reputation(pool)
     row = await stats(pool, who)
