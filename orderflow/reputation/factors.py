@@ -59,6 +59,7 @@ class WalletInputs:
     clv_sq: Array  # sum over events of clv_value^2
     clv_stake: Array  # sum over events of clv_value x stake
     stake_sq: Array  # sum over events of stake^2
+    clv_null_var: Array  # null_var of the decisions without a closing line (valued at outcome)
     wins: Array  # events with value > 0
     expected_wins: Array  # sum of the entry-implied win probabilities
     wins_var: Array  # sum of q (1 - q)
@@ -147,10 +148,13 @@ def yardsticks(i: WalletInputs, s: ReputationSettings) -> tuple[Array, ...]:
     outcome_se = _div(np.sqrt(np.maximum(i.null_var, 0.0)), i.stake)
     clv = _div(i.clv_value, i.stake)
     c = np.nan_to_num(clv)
+    # sample variance of the ratio estimator, plus the outcome's null variance for decisions
+    # that had no closing line (their "closing line" is the outcome: its noise is the null's)
     resid = np.maximum(i.clv_sq - 2.0 * c * i.clv_stake + c * c * i.stake_sq, 0.0)
+    resid = resid + np.maximum(i.clv_null_var, 0.0)
     clv_se = _div(np.sqrt(resid), i.stake)
     clv_se = np.where(i.events >= s.clv_min_events, clv_se, np.nan)
-    clv_se = np.fmax(clv_se, s.clv_se_floor * outcome_se)
+    clv_se = np.where(np.isfinite(clv_se), np.fmax(clv_se, s.clv_se_floor * outcome_se), np.nan)
     # The closing line already holds what the outcome says about the decision (the outcome is
     # the closing line plus the close's own noise), so the two are not independent evidence:
     # the closing line is the measurement where it exists, the outcome otherwise.

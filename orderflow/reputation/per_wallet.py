@@ -141,6 +141,7 @@ class _Event:
     stake: float = 0.0
     shares: float = 0.0
     null_var: float = 0.0
+    unclosed_var: float = 0.0
     decided_at: datetime | None = None
 
 
@@ -164,7 +165,10 @@ def _events(positions: list[TokenPosition]) -> list[_Event]:
         e.clv += clv
         e.stake += stake
         e.shares += shares
-        e.null_var += (t.taker_bought**2 + tp.short**2) * qbar * (1 - qbar)
+        var = (t.taker_bought**2 + tp.short**2) * qbar * (1 - qbar)
+        e.null_var += var
+        if tp.close is None:
+            e.unclosed_var += var
         if tp.taker_first_at is not None and (
             e.decided_at is None or tp.taker_first_at < e.decided_at
         ):
@@ -196,6 +200,7 @@ def _inputs(positions: list[TokenPosition], wash: Mapping[str, Any]) -> WalletIn
         clv_sq=one(total(e.clv * e.clv for e in events)),
         clv_stake=one(total(e.clv * e.stake for e in events)),
         stake_sq=one(total(e.stake * e.stake for e in events)),
+        clv_null_var=one(total(e.unclosed_var for e in events)),
         wins=one(sum(1 for e in events if e.value > 0)),
         expected_wins=one(total(qs)),
         wins_var=one(total(x * (1 - x) for x in qs)),

@@ -300,7 +300,9 @@ WITH pos AS (
            CASE WHEN p.judged THEN {_STAKE} END AS stake,
            CASE WHEN p.judged THEN p.tb + p.short END AS x,
            CASE WHEN p.judged THEN (p.tb * p.tb + p.short * p.short) * p.qbar * (1 - p.qbar)
-           END AS nvar
+           END AS nvar,
+           CASE WHEN p.judged AND p.close_y IS NULL
+                THEN (p.tb * p.tb + p.short * p.short) * p.qbar * (1 - p.qbar) END AS nvar_unclosed
       FROM pos p
 ), we AS (
     -- one row per (wallet, event): hash aggregation only; event NULL = unknown token.
@@ -321,7 +323,7 @@ WITH pos AS (
            min(p.first_at) FILTER (WHERE p.resolved) AS resolved_first_at,
            max(p.exited_at) AS exited_at,
            sum(p.vo) AS vo, sum(p.vc) AS vc, sum(p.stake) AS stake, sum(p.x) AS x,
-           sum(p.nvar) AS nvar,
+           sum(p.nvar) AS nvar, sum(p.nvar_unclosed) AS nvar_unclosed,
            min(p.taker_first_at) FILTER (WHERE p.judged) AS decided_at,
            sum(p.taker_volume_u) AS taker_volume_u,
            sum(p.penny_u) AS penny_u,
@@ -366,6 +368,7 @@ SELECT (row_number() OVER () - 1)::int AS idx,
        coalesce(sum(vc * vc) FILTER (WHERE stake > 0), 0) AS clv_sq,
        coalesce(sum(vc * stake) FILTER (WHERE stake > 0), 0) AS clv_stake,
        coalesce(sum(stake * stake) FILTER (WHERE stake > 0), 0) AS stake_sq,
+       coalesce(sum(nvar_unclosed) FILTER (WHERE stake > 0), 0) AS clv_null_var,
        count(*) FILTER (WHERE stake > 0 AND vo > 0)::float8 AS wins,
        coalesce(sum(q) FILTER (WHERE stake > 0), 0) AS expected_wins,
        coalesce(sum(q * (1 - q)) FILTER (WHERE stake > 0), 0) AS wins_var,

@@ -128,25 +128,33 @@ class ReputationSettings(CommonSettings):
     min_events_whale: int = Field(
         default=20,
         ge=1,
-        validation_alias=AliasChoices("min_events_whale", "min_resolved_whale"),
+        validation_alias=AliasChoices(
+            "min_events_whale", "REPUTATION_MIN_EVENTS_WHALE", "REPUTATION_MIN_RESOLVED_WHALE"
+        ),
         description="Fewer resolved events: never WHALE.",
     )
     min_events_smart: int = Field(
         default=10,
         ge=1,
-        validation_alias=AliasChoices("min_events_smart", "min_resolved_smart"),
+        validation_alias=AliasChoices(
+            "min_events_smart", "REPUTATION_MIN_EVENTS_SMART", "REPUTATION_MIN_RESOLVED_SMART"
+        ),
         description="Fewer resolved events: never SMART.",
     )
     min_events_average: int = Field(
         default=5,
         ge=0,
-        validation_alias=AliasChoices("min_events_average", "min_resolved_average"),
+        validation_alias=AliasChoices(
+            "min_events_average", "REPUTATION_MIN_EVENTS_AVERAGE", "REPUTATION_MIN_RESOLVED_AVERAGE"
+        ),
         description="Fewer resolved events: NOVICE (unless DEGEN).",
     )
     min_events_degen: int = Field(
         default=10,
         ge=1,
-        validation_alias=AliasChoices("min_events_degen", "min_resolved_degen"),
+        validation_alias=AliasChoices(
+            "min_events_degen", "REPUTATION_MIN_EVENTS_DEGEN", "REPUTATION_MIN_RESOLVED_DEGEN"
+        ),
         description="Fewer resolved events: never DEGEN (never faded).",
     )
 
