@@ -14,8 +14,8 @@ Steps (docs/reputation.md works an example of each):
 1. **Yardsticks.** Outcome edge per dollar ``V / S`` with standard error ``sqrt(null_var) / S``;
    closing-line edge ``Vc / S`` with the ratio estimator's standard error, floored at
    ``clv_se_floor`` x the outcome's (``clv_min_events`` events needed). The measured edge ``m``
-   and its standard error ``se`` are the closing line's where it exists, else the outcome's
-   (the outcome is the closing line plus the close's noise: not independent evidence).
+   is the closing line plus the outcome's excess over it, shrunk by how much edge closing lines
+   miss across the population (:func:`measurement`); the outcome alone without a closing line.
 2. **Empirical Bayes.** The population prior N(mu, tau^2) is estimated from every unflagged
    wallet with evidence (DerSimonian-Laird: tau^2 = the spread of ``m`` beyond what the standard
    errors explain, at least ``prior_sd_floor``^2). Posterior mean and standard deviation per wallet;
@@ -112,9 +112,7 @@ class Scores:
     score: Array  # rounded to 2 decimals, inside the tier's band
     flags: npt.NDArray[np.int8]  # bit set over FLAGS
     tier: npt.NDArray[np.int8]  # index into TIERS
-    prior_mean: float
-    prior_sd: float
-    prior_mean_se: float
+    prior: Prior
 
     def tier_names(self) -> list[str]:
         return [TIERS[i] for i in self.tier.tolist()]
@@ -142,8 +140,20 @@ def _centred_tanh(z: Array, scale: float) -> Array:
     return np.asarray(0.5 + 0.5 * np.tanh(z / scale), dtype=np.float64)
 
 
-def yardsticks(i: WalletInputs, s: ReputationSettings) -> tuple[Array, ...]:
-    """Outcome and closing-line edges per dollar with standard errors, and their combination."""
+@dataclass(frozen=True, slots=True)
+class Prior:
+    """What the population says: the spread of true edges and of closing-line misses."""
+
+    mean: float  # mu, capped at 0
+    sd: float  # tau
+    mean_se: float  # standard error of mu
+    miss_sd: float  # kappa: spread of the edge the closing line does not see
+
+
+def yardsticks(i: WalletInputs, s: ReputationSettings) -> tuple[Array, Array, Array, Array, Array]:
+    """Outcome and closing-line edges per dollar with their standard errors (NaN: none), and
+    the null standard error of the outcome's excess over the closing line (the part of the
+    decisions that had a closing line of their own)."""
     outcome = _div(i.value, i.stake)
     outcome_se = _div(np.sqrt(np.maximum(i.null_var, 0.0)), i.stake)
     clv = _div(i.clv_value, i.stake)
@@ -155,22 +165,42 @@ def yardsticks(i: WalletInputs, s: ReputationSettings) -> tuple[Array, ...]:
     clv_se = _div(np.sqrt(resid), i.stake)
     clv_se = np.where(i.events >= s.clv_min_events, clv_se, np.nan)
     clv_se = np.where(np.isfinite(clv_se), np.fmax(clv_se, s.clv_se_floor * outcome_se), np.nan)
-    # The closing line already holds what the outcome says about the decision (the outcome is
-    # the closing line plus the close's own noise), so the two are not independent evidence:
-    # the closing line is the measurement where it exists, the outcome otherwise.
-    use_clv = np.isfinite(clv_se) & np.isfinite(clv)
-    combined = np.where(use_clv, clv, outcome)
-    combined_se = np.where(use_clv, clv_se, outcome_se)
-    measured = np.isfinite(combined) & np.isfinite(combined_se) & (combined_se > 0)
-    combined = np.where(measured, combined, np.nan)
-    combined_se = np.where(measured, combined_se, np.nan)
-    return outcome, outcome_se, clv, clv_se, combined, combined_se
+    resid_se = _div(np.sqrt(np.maximum(i.null_var - i.clv_null_var, 0.0)), i.stake)
+    return outcome, outcome_se, np.where(np.isfinite(clv_se), clv, np.nan), clv_se, resid_se
+
+
+def measurement(
+    outcome: Array, outcome_se: Array, clv: Array, clv_se: Array, resid_se: Array, miss_sd: float
+) -> tuple[Array, Array]:
+    """The measured edge and its standard error from both yardsticks.
+
+    The outcome is the closing line plus what happened after the close, so the two are not
+    independent evidence. The closing line is the base; the outcome's excess over it, r, is
+    edge the close did not see (a stale or inefficient close) or noise (null standard error
+    ``resid_se``): it is added shrunk by ``miss_sd^2 / (miss_sd^2 + resid_se^2)`` (``miss_sd``:
+    the spread of such misses across wallets, estimated from the data). Without a closing line,
+    the outcome alone.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rse = np.nan_to_num(resid_se)
+        w = miss_sd**2 / (miss_sd**2 + rse**2)
+        m = clv + w * (outcome - clv)
+        se = np.sqrt(clv_se**2 + (w * rse) ** 2)
+    use_clv = np.isfinite(m) & np.isfinite(se)
+    m = np.where(use_clv, m, outcome)
+    se = np.where(use_clv, se, outcome_se)
+    ok = np.isfinite(m) & np.isfinite(se) & (se > 0)
+    return np.where(ok, m, np.nan), np.where(ok, se, np.nan)
 
 
 def population_prior(
     m: Array, se: Array, use: npt.NDArray[np.bool_], floor: float
-) -> tuple[float, float]:
-    """(mu, tau): DerSimonian-Laird estimate of the spread of true edges across wallets."""
+) -> tuple[float, float, float]:
+    """(mu, tau, se of mu): the population's mean edge and the spread of true edges across
+    wallets (DerSimonian-Laird: the spread of ``m`` beyond what the standard errors explain, at
+    least ``floor``). mu is capped at 0: takers as a whole pay the spread and the fees to the
+    makers, so a positive population mean is noise -- shrinking toward it would lift every wallet
+    with no evidence of its own."""
     ok = use & np.isfinite(m) & np.isfinite(se) & (se > 0)
     k = int(ok.sum())
     if k < 3:
@@ -202,18 +232,38 @@ def bayes_fdr(prob: Array, eligible: npt.NDArray[np.bool_], alpha: float) -> npt
     return out
 
 
-def score(
-    i: WalletInputs, s: ReputationSettings, prior: tuple[float, float] | None = None
-) -> Scores:
+def estimate_prior(
+    outcome: Array,
+    outcome_se: Array,
+    clv: Array,
+    clv_se: Array,
+    resid_se: Array,
+    use: npt.NDArray[np.bool_],
+    floor: float,
+) -> Prior:
+    """The population prior from every wallet in ``use`` (unflagged)."""
+    closed = use & np.isfinite(clv) & (np.nan_to_num(resid_se) > 0)
+    _, kappa, _ = population_prior(outcome - clv, resid_se, closed, floor)
+    m, se = measurement(outcome, outcome_se, clv, clv_se, resid_se, kappa)
+    mu, tau, mu_se = population_prior(m, se, use, floor)
+    return Prior(mu, tau, mu_se, kappa)
+
+
+def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) -> Scores:
     """Yardsticks, posterior, flags, tiers, factors and the 0-10 score for every wallet.
 
-    ``prior`` (mu, tau, se of mu) replaces the population estimate (a single wallet replayed alone is
-    scored with the prior of the last full run).
+    ``prior`` replaces the population estimate (a single wallet replayed alone is scored with
+    the prior of the last full run).
     """
-    outcome, outcome_se, clv, clv_se, m, se = yardsticks(i, s)
+    outcome, outcome_se, clv, clv_se, resid_se = yardsticks(i, s)
     flags = flag_bits(i, s)
     flagged = flags != 0
-    mu, tau, mu_se = prior or population_prior(m, se, ~flagged, s.prior_sd_floor)
+    if prior is None:
+        prior = estimate_prior(
+            outcome, outcome_se, clv, clv_se, resid_se, ~flagged, s.prior_sd_floor
+        )
+    m, se = measurement(outcome, outcome_se, clv, clv_se, resid_se, prior.miss_sd)
+    mu, tau, mu_se = prior.mean, prior.sd, prior.mean_se
     measured = np.isfinite(m)
     with np.errstate(divide="ignore", invalid="ignore"):
         precision = np.where(measured, 1.0 / se**2, 0.0) + 1.0 / tau**2
@@ -313,9 +363,7 @@ def score(
         score=final,
         flags=flags,
         tier=tier,
-        prior_mean=mu,
-        prior_sd=tau,
-        prior_mean_se=mu_se,
+        prior=prior,
     )
 
 

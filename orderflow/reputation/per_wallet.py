@@ -27,7 +27,7 @@ import numpy as np
 
 from orderflow.accounting import Position, TakerTotals, decision_value, fill_from_trade
 from orderflow.reputation import queries as q
-from orderflow.reputation.factors import Scores, WalletInputs, score
+from orderflow.reputation.factors import Prior, Scores, WalletInputs, score
 from orderflow.reputation.flags import PENNY_PRICE
 from orderflow.reputation.settings import ReputationSettings
 
@@ -222,15 +222,17 @@ def _inputs(positions: list[TokenPosition], wash: Mapping[str, Any]) -> WalletIn
     )
 
 
-def _stored(
-    stats: Mapping[str, Any] | None,
-) -> tuple[tuple[float, float, float] | None, dict[str, Any]]:
+def _stored(stats: Mapping[str, Any] | None) -> tuple[Prior | None, dict[str, Any]]:
     factors = (stats or {}).get("factors") or {}
     post = factors.get("posterior") or {}
     prior = None
     if post.get("prior_sd") is not None and post.get("prior_mean") is not None:
-        mu_se = float(post.get("prior_mean_se") or 0.0)
-        prior = (float(post["prior_mean"]), float(post["prior_sd"]), mu_se)
+        prior = Prior(
+            mean=float(post["prior_mean"]),
+            sd=float(post["prior_sd"]),
+            mean_se=float(post.get("prior_mean_se") or 0.0),
+            miss_sd=float(post.get("close_miss_sd") or 0.0),
+        )
     return prior, dict(factors.get("behaviour") or {})
 
 
@@ -326,7 +328,9 @@ async def wallet_report(
         as_of=cutoff,
         positions=positions,
         inputs=inputs,
-        scores=score(inputs, settings, prior=prior or (0.0, settings.prior_sd_floor, 0.0)),
+        scores=score(
+            inputs, settings, prior=prior or Prior(0.0, settings.prior_sd_floor, 0.0, 0.0)
+        ),
         trades=len(rows),
         realized_pnl=sum((tp.position.realized_pnl for tp in positions), ZERO),
         unrealized_pnl=sum((tp.unrealized for tp in positions), ZERO),

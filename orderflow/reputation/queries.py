@@ -29,6 +29,7 @@ from orderflow.accounting.aggregate import (
     DECISION_VALUE_SQL,
     RESOLVED_PNL_SQL,
 )
+from orderflow.reputation.factors import Prior
 
 GATED_TRADES = "SELECT * FROM orderflow_trades WHERE timestamp <= $1::timestamptz"
 GATED_OUTCOMES = "SELECT * FROM orderflow_market_outcomes WHERE resolved_at <= $1::timestamptz"
@@ -436,6 +437,7 @@ SELECT w.*, {SCORE_COLS}, s.tier, s.flags,
                'edge', s.edge, 'sd', s.edge_se, 'p_edge_above_cost', s.p_above_cost,
                'p_edge_below_zero', s.p_below_zero, 'follower_cost', {COST},
                'prior_mean', {MU}, 'prior_sd', {TAU}, 'prior_mean_se', {MU_SE},
+               'close_miss_sd', {KAPPA},
                'measured', s.edge_raw, 'measured_se', s.edge_raw_se,
                'outcome_edge', s.outcome_edge, 'outcome_se', s.outcome_se,
                'clv_edge', s.clv_edge, 'clv_se', s.clv_se, 'events', w.events),
@@ -471,7 +473,7 @@ SELECT w.*, {SCORE_COLS}, s.tier, s.flags,
 """
 
 
-def final_view(weights: dict[str, float], cost: float, prior: tuple[float, float, float]) -> str:
+def final_view(weights: dict[str, float], cost: float, prior: Prior) -> str:
     """``rep_final``: a view (not a table) so the factors JSON is only built for the rows a
     statement actually writes -- every wallet in the upsert, changed ones in the history.
     Weights and the prior are inlined as float literals (views take no parameters)."""
@@ -486,9 +488,10 @@ def final_view(weights: dict[str, float], cost: float, prior: tuple[float, float
         W4=lit(weights["volume"]),
         W5=lit(weights["timing"]),
         COST=lit(cost),
-        MU=lit(prior[0]),
-        TAU=lit(prior[1]),
-        MU_SE=lit(prior[2]),
+        MU=lit(prior.mean),
+        TAU=lit(prior.sd),
+        MU_SE=lit(prior.mean_se),
+        KAPPA=lit(prior.miss_sd),
         SCORE_COLS=", ".join(f"s.{c}" for c in SCORE_COLUMNS),
     )
 

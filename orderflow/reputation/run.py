@@ -155,13 +155,7 @@ async def _build(
         result.tier_names(),
         [",".join(f) for f in result.flag_names()],
     )
-    await conn.execute(
-        q.final_view(
-            weights(settings),
-            settings.follower_cost,
-            (result.prior_mean, result.prior_sd, result.prior_mean_se),
-        )
-    )
+    await conn.execute(q.final_view(weights(settings), settings.follower_cost, result.prior))
     watch.lap("score")
     return n
 

@@ -14,7 +14,8 @@ Win probability p (what Kelly needs)
     ``p = q - edge x (1 - q)``.
     p is clipped to [0.02, 0.98]: no estimate of ours is surer than that, and near 0 or 1 Kelly
     stakes explode (sizing caps the Kelly fraction as well). A wallet the run has not measured
-    (no resolved event) gives no p (no trade): the score is never turned into a probability.
+    (no edge: the stats row of a wallet without a resolved event carries none to the executor)
+    gives no p (no trade): the score is never turned into a probability.
 
 Confidence (compared with ``min_signal_confidence``)
     The posterior probability that the bet is right: P(edge > follower's cost) to follow,
@@ -44,7 +45,7 @@ def _finite(x: float | None) -> bool:
 
 
 def win_probability(signal: SignalType, trade: TradeView, wallet: WalletView) -> float | None:
-    if not _finite(wallet.edge) or wallet.resolved_buys <= 0:
+    if not _finite(wallet.edge):
         return None
     assert wallet.edge is not None
     q = float(trade.price)
@@ -60,7 +61,7 @@ def confidence(signal: SignalType, wallet: WalletView) -> float:
     if not _finite(wallet.edge) or not _finite(wallet.edge_se):
         return 0.0
     assert wallet.edge is not None and wallet.edge_se is not None
-    if wallet.edge_se <= 0 or wallet.resolved_buys <= 0:
+    if wallet.edge_se <= 0:
         return 0.0
     stored = (
         wallet.p_edge_above_cost if signal is SignalType.FOLLOW_WHALE else wallet.p_edge_below_zero

@@ -100,14 +100,20 @@ def _float(value: Any) -> float | None:
 
 
 def wallet_view_from_stats(j: Mapping[str, Any]) -> WalletView:
-    """A WalletView from an ``orderflow_wallet_stats`` row (a record or its JSON)."""
+    """A WalletView from an ``orderflow_wallet_stats`` row (a record or its JSON).
+
+    A wallet without a resolved event has only the population prior as its posterior: no edge
+    of its own, so none is passed on (the executor then never trades on it).
+    """
+    events = int(j.get("events_resolved") or j.get("resolved_buys") or 0)
+    measured = events > 0
     return WalletView(
         address=j["wallet_address"],
         score=_float(j.get("reputation_score")),
         tier=j.get("trader_tier"),
-        edge=_float(j.get("edge")),
-        edge_se=_float(j.get("edge_se")),
-        resolved_buys=int(j.get("events_resolved") or j.get("resolved_buys") or 0),
+        edge=_float(j.get("edge")) if measured else None,
+        edge_se=_float(j.get("edge_se")) if measured else None,
+        resolved_buys=events,
         flags=tuple(j.get("flags") or ()),
         p_edge_above_cost=_float(j.get("p_edge_above_cost")),
         p_edge_below_zero=_float(j.get("p_edge_below_zero")),

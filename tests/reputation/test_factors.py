@@ -16,6 +16,7 @@ from orderflow.reputation.factors import (
     TIERS,
     WalletInputs,
     bayes_fdr,
+    measurement,
     place_in_band,
     population_prior,
     score,
@@ -66,7 +67,8 @@ def bettor(events: int, price: float, wins: int, usd: float = 100.0) -> WalletIn
 def test_null_variance_gives_a_penny_picker_no_tiny_standard_error() -> None:
     # 30 buys at 0.97, all won: no loss yet, but the standard error is what a zero-edge bettor
     # at 0.97 would show, sqrt(30 x 0.97 x 0.03) / (30 x 0.97) per dollar of stake.
-    outcome, se, _, _, m, m_se = yardsticks(bettor(30, 0.97, 30), S)
+    outcome, se, clv, clv_se, rse = yardsticks(bettor(30, 0.97, 30), S)
+    m, m_se = measurement(outcome, se, clv, clv_se, rse, 0.05)
     assert outcome[0] == pytest.approx(0.03 / 0.97)
     assert se[0] == pytest.approx(math.sqrt(0.03 / 0.97 / 30), rel=1e-9)
     assert outcome[0] / se[0] < 1.0  # one standard error: no evidence
@@ -79,12 +81,22 @@ def test_closing_line_is_floored_and_needs_events() -> None:
     i = WalletInputs(**{**{f.name: getattr(i, f.name) for f in fields(i)},
                         "clv_value": np.array([100.0]), "clv_sq": np.array([500.0]),
                         "clv_stake": np.array([10_000.0]), "stake_sq": np.array([200_000.0])})  # fmt: skip
-    outcome, outcome_se, clv, clv_se, m, se = yardsticks(i, S)
+    i = WalletInputs(**{**{f.name: getattr(i, f.name) for f in fields(i)},
+                        "clv_null_var": np.array([0.0])})  # fmt: skip
+    outcome, outcome_se, clv, clv_se, rse = yardsticks(i, S)
+    assert rse[0] == outcome_se[0]  # every decision had a close
     assert clv[0] == pytest.approx(100 / 2000)
     assert clv_se[0] >= S.clv_se_floor * outcome_se[0]
+    # closes that miss nothing (kappa = 0): the closing line is the measurement
+    m, se = measurement(outcome, outcome_se, clv, clv_se, rse, 0.0)
     assert m[0] == clv[0] and se[0] == clv_se[0]
+    # closes that miss a lot: the outcome's excess over the close counts (nearly) in full
+    m, se = measurement(outcome, outcome_se, clv, clv_se, rse, 10.0)
+    assert m[0] == pytest.approx(outcome[0], abs=1e-3) and se[0] > outcome_se[0]
     few = yardsticks(i, S.model_copy(update={"clv_min_events": 21}))
-    assert math.isnan(few[3][0]) and few[4][0] == outcome[0]
+    assert math.isnan(few[3][0]) and math.isnan(few[2][0])
+    m, se = measurement(*few, 0.05)  # no closing line: the outcome
+    assert m[0] == outcome[0] and se[0] == outcome_se[0]
 
 
 def test_population_prior_spread_and_cap() -> None:
