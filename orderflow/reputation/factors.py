@@ -17,8 +17,8 @@ Steps (docs/reputation.md works an example of each):
    is the closing line plus the outcome's excess over it, shrunk by how much edge closing lines
    miss across the population (:func:`measurement`); the outcome alone without a closing line.
 2. **Empirical Bayes.** The population prior N(mu, tau^2) is estimated from every unflagged
-   wallet with evidence (DerSimonian-Laird: tau^2 = the spread of ``m`` beyond what the standard
-   errors explain, at least ``prior_sd_floor``^2). Posterior mean and standard deviation per wallet;
+   wallet with evidence (method of moments: tau^2 = the spread of ``m`` around mu beyond what the
+   standard errors explain, at least ``prior_sd_floor``^2; mu capped at 0). Posterior mean and standard deviation per wallet;
    ``P(edge > follower_cost)`` and ``P(edge < 0)`` from the normal posterior.
 3. **Flags** (:mod:`orderflow.reputation.flags`).
 4. **Tiers** from the posterior with a Bayesian false-discovery-rate control over all wallets
@@ -194,27 +194,29 @@ def measurement(
 
 
 def population_prior(
-    m: Array, se: Array, use: npt.NDArray[np.bool_], floor: float
+    m: Array, se: Array, use: npt.NDArray[np.bool_], floor: float, *, centre: float | None = None
 ) -> tuple[float, float, float]:
     """(mu, tau, se of mu): the population's mean edge and the spread of true edges across
-    wallets (DerSimonian-Laird: the spread of ``m`` beyond what the standard errors explain, at
-    least ``floor``). mu is capped at 0: takers as a whole pay the spread and the fees to the
-    makers, so a positive population mean is noise -- shrinking toward it would lift every wallet
-    with no evidence of its own."""
+    wallets, by the method of moments around the mean actually used: tau^2 = the weighted mean
+    of (m - mu)^2 - se^2, at least ``floor``^2.
+
+    mu is capped at 0 (``centre`` fixes it instead): takers as a whole pay the spread and the fees
+    to the makers, so a positive population mean is noise -- shrinking toward it would lift every
+    wallet with no evidence of its own. Measuring the spread around the capped mean keeps a
+    population where everyone has the same real edge from being shrunk to nothing.
+    """
     ok = use & np.isfinite(m) & np.isfinite(se) & (se > 0)
     k = int(ok.sum())
     if k < 3:
-        return 0.0, floor, 0.0
+        return (centre or 0.0), floor, 0.0
     x, v = m[ok], se[ok] ** 2
     w = 1.0 / v
-    mu_fixed = float(np.sum(w * x) / np.sum(w))
-    q = float(np.sum(w * (x - mu_fixed) ** 2))
-    denom = float(np.sum(w) - np.sum(w * w) / np.sum(w))
-    tau2 = max(0.0, (q - (k - 1)) / denom) if denom > 0 else 0.0
-    tau2 = max(tau2, floor * floor)
+    mu = centre if centre is not None else min(float(np.sum(w * x) / np.sum(w)), 0.0)
+    tau2 = max(float(np.sum(w * ((x - mu) ** 2 - v)) / np.sum(w)), floor * floor)
     w2 = 1.0 / (v + tau2)
-    mu = float(np.sum(w2 * x) / np.sum(w2))
-    return min(mu, 0.0), math.sqrt(tau2), math.sqrt(1.0 / float(np.sum(w2)))
+    if centre is None:
+        mu = min(float(np.sum(w2 * x) / np.sum(w2)), 0.0)
+    return mu, math.sqrt(tau2), math.sqrt(1.0 / float(np.sum(w2)))
 
 
 def bayes_fdr(prob: Array, eligible: npt.NDArray[np.bool_], alpha: float) -> npt.NDArray[np.bool_]:
@@ -243,7 +245,7 @@ def estimate_prior(
 ) -> Prior:
     """The population prior from every wallet in ``use`` (unflagged)."""
     closed = use & np.isfinite(clv) & (np.nan_to_num(resid_se) > 0)
-    _, kappa, _ = population_prior(outcome - clv, resid_se, closed, floor)
+    _, kappa, _ = population_prior(outcome - clv, resid_se, closed, floor, centre=0.0)
     m, se = measurement(outcome, outcome_se, clv, clv_se, resid_se, kappa)
     mu, tau, mu_se = population_prior(m, se, use, floor)
     return Prior(mu, tau, mu_se, kappa)

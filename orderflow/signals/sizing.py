@@ -7,7 +7,7 @@ leaves. q is the *all-in* price we expect to pay: the observed price plus slippa
 market's tick, plus the taker fee per share (``rate x q x (1 - q)``). Shares are rounded down to
 0.01 and must reach the market's minimum order size.
 
-The full-Kelly fraction is capped at :data:`MAX_KELLY` (0.2) before ``kelly_fraction`` applies:
+The full-Kelly fraction is capped at :data:`MAX_KELLY` (0.5) before ``kelly_fraction`` applies:
 an estimated p near 1 (or a price near 0) would otherwise ask for most of the bankroll on one
 binary outcome, and the estimate is never that good.
 """
@@ -20,7 +20,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from orderflow.strategy.settings import StrategySettings
 
 SHARE_STEP = Decimal("0.01")
-MAX_KELLY = Decimal("0.2")
+MAX_KELLY = Decimal("0.5")
 USDC_STEP = Decimal("0.000001")
 _BPS = Decimal(10_000)
 

@@ -21,7 +21,8 @@ SETTINGS = StrategySettings()  # seed defaults: 25% Kelly, 10k bankroll, 20 bps 
 
 
 async def fixed_scores(conn: asyncpg.Connection, as_of: datetime) -> Mapping[str, WalletView]:
-    return {WHALE: WalletView(WHALE, 9.0, "WHALE", edge=0.10, edge_se=0.01, resolved_buys=50)}
+    # edge is per dollar (reputation v2): +0.25 a dollar is +0.10 a share at 0.40
+    return {WHALE: WalletView(WHALE, 9.0, "WHALE", edge=0.25, edge_se=0.01, resolved_buys=50)}
 
 
 async def _history(pool: asyncpg.Pool) -> tuple[str, str]:
@@ -52,10 +53,10 @@ async def test_strategy_and_baselines_by_hand(pool: asyncpg.Pool) -> None:
     assert report is not None
     strategy, follow_all, follow_random = report.summaries
 
-    # The whale's YES at 0.40: p = 0.40 + 0.10; we pay 0.40 * 1.002 rounded up to 0.41.
+    # The whale's YES at 0.40: p = 0.40 + 0.25 x 0.40; we pay 0.40 * 1.002 rounded up to 0.41.
     yes = _kelly_shares(Decimal("0.50"), Decimal("0.41"))
-    # The whale's NO at 0.60: p = 0.70; we pay 0.61.
-    no = _kelly_shares(Decimal("0.70"), Decimal("0.61"))
+    # The whale's NO at 0.60: p = 0.60 + 0.25 x 0.60 = 0.75; we pay 0.61.
+    no = _kelly_shares(Decimal("0.75"), Decimal("0.61"))
     signals = report.result.runs[0].book.signals
     assert [(s.signal_type, s.status, s.shares, s.price) for s in signals] == [
         ("FOLLOW_WHALE", "EXECUTED", yes, Decimal("0.41")),

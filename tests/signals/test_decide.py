@@ -171,7 +171,7 @@ def test_near_certain_probabilities_do_not_bet_the_bankroll() -> None:
     d = evaluate(trade(price=D("0.02")), sure, cheap, big, s, NOW)
     assert d is not None and d.accepted and d.sizing is not None
     assert d.sizing.kelly_f > D("0.9")  # full Kelly would stake ~97 % of the bankroll
-    assert d.sizing.stake_usd == D("0.2") * D(1_000_000)  # capped at MAX_KELLY
+    assert d.sizing.stake_usd == D("0.5") * D(1_000_000)  # capped at MAX_KELLY
     assert "max_kelly" in d.sizing.capped_by
 
 
