@@ -8,12 +8,13 @@ through the listener's pipeline and scored by ``run_reputation``:
 * skill present: Spearman(score, hidden skill) >= 0.5 over active wallets, and no lucky, penny,
   market-making or wash-showcase wallet in WHALE or SMART.
 
-Two seeds each here (cheap enough for CI); ``figures`` prints more seeds when run as a script:
-``python -m tests.reputation.test_population`` (needs DATABASE_URL).
+Two seeds each here (cheap enough for CI). More seeds, printed:
+``REPUTATION_POPULATION_SEEDS=8 pytest tests/reputation/test_population.py -k figures -s``.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -142,3 +143,25 @@ async def test_with_skill_the_score_ranks_it(pool: asyncpg.Pool, seed: int) -> N
     assert f.rho is not None and f.rho >= 0.5, f
     assert f.styled_in_top == [], f
     assert f.top > 0.0, f  # the skilled are found, not just nobody promoted
+
+
+@pytest.mark.skipif(
+    not os.environ.get("REPUTATION_POPULATION_SEEDS"), reason="REPUTATION_POPULATION_SEEDS unset"
+)
+async def test_figures_across_seeds(pg_server_dsn: str, pg_template: str) -> None:
+    from orderflow import db
+    from tests.conftest import scratch_database
+
+    rows = []
+    for seed in range(1, int(os.environ["REPUTATION_POPULATION_SEEDS"]) + 1):
+        for skilled in (False, True):
+            async with scratch_database(pg_server_dsn, template=pg_template) as url:
+                pool = await db.create_pool(url, min_size=1, max_size=3)
+                try:
+                    f = await measure(pool, 1000 + seed, skilled=skilled)
+                finally:
+                    await pool.close()
+            rows.append((seed, skilled, f))
+            rho = "-" if f.rho is None else f"{f.rho:.3f}"
+            print(f"seed {seed} skilled={skilled!s:5} wallets={f.wallets} whale={f.whale:.3f} "
+                  f"top={f.top:.3f} rho={rho} styled_in_top={f.styled_in_top}", flush=True)  # fmt: skip
