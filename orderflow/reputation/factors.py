@@ -18,8 +18,9 @@ Steps (docs/reputation.md works an example of each):
    miss across the population (:func:`measurement`); the outcome alone without a closing line.
 2. **Empirical Bayes.** The population prior N(mu, tau^2) is estimated from every unflagged
    wallet with evidence (method of moments: tau^2 = the spread of ``m`` around mu beyond what the
-   standard errors explain, at least ``prior_sd_floor``^2; mu capped at 0). Posterior mean and standard deviation per wallet;
-   ``P(edge > follower_cost)`` and ``P(edge < 0)`` from the normal posterior.
+   standard errors explain, at least ``prior_sd_floor``^2; mu capped at 0). Posterior mean and
+   standard deviation per wallet; ``P(edge > follower_cost)`` and ``P(edge < 0)`` from the normal
+   posterior.
 3. **Flags** (:mod:`orderflow.reputation.flags`).
 4. **Tiers** from the posterior with a Bayesian false-discovery-rate control over all wallets
    (:func:`bayes_fdr`): WHALE, SMART, DEGEN, AVERAGE, NOVICE.

@@ -49,10 +49,8 @@ def win_probability(signal: SignalType, trade: TradeView, wallet: WalletView) ->
         return None
     assert wallet.edge is not None
     q = float(trade.price)
-    if signal is SignalType.FOLLOW_WHALE:
-        p = q + wallet.edge * q
-    else:
-        p = q - wallet.edge * (1.0 - q)
+    follow = signal is SignalType.FOLLOW_WHALE
+    p = q + wallet.edge * q if follow else q - wallet.edge * (1.0 - q)
     return min(P_MAX, max(P_MIN, p))
 
 

@@ -6,14 +6,16 @@ from decimal import Decimal as D
 
 import pytest
 
-from orderflow.accounting import TakerTotals, decision_value, resolved_pnl
 from orderflow.accounting import (
     Fill,
     Position,
     SubgraphPosition,
+    TakerTotals,
+    decision_value,
     fill_from_trade,
     payouts_from_numerators,
     replay,
+    resolved_pnl,
 )
 
 

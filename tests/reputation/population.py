@@ -104,7 +104,6 @@ class World:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
-        horizon = 60 * DAY
         self.horizon = 60 * DAY
         for _ in range(self.markets):
             self._add(self.rng.uniform(0.1, 0.9))

@@ -166,7 +166,7 @@ async def test_skilled_takers_reach_the_top_tiers_given_enough_events(
     ]
     assert all(t in TOP for t in tiers.values()), detail
     assert sum(t == "WHALE" for t in tiers.values()) >= 2, tiers
-    for who, edge in skilled.items():
+    for who in skilled:
         s = await stats(pool, who)
         assert s["flags"] == []
         assert s["p_edge_above_cost"] >= 0.8

@@ -36,6 +36,12 @@ def inputs(n: int = 1, **kw: float) -> WalletInputs:
     return WalletInputs(**base)
 
 
+def with_(i: WalletInputs, **kw: float) -> WalletInputs:
+    values = {f.name: getattr(i, f.name) for f in fields(i)}
+    values.update({k: np.full(len(i.events), v) for k, v in kw.items()})
+    return WalletInputs(**values)
+
+
 def bettor(events: int, price: float, wins: int, usd: float = 100.0) -> WalletInputs:
     """``events`` buys of ``usd`` at ``price``, ``wins`` of them won; the closing line is the
     outcome (what the run uses when a token has no close of its own)."""
@@ -68,7 +74,7 @@ def test_null_variance_gives_a_penny_picker_no_tiny_standard_error() -> None:
     # 30 buys at 0.97, all won: no loss yet, but the standard error is what a zero-edge bettor
     # at 0.97 would show, sqrt(30 x 0.97 x 0.03) / (30 x 0.97) per dollar of stake.
     outcome, se, clv, clv_se, rse = yardsticks(bettor(30, 0.97, 30), S)
-    m, m_se = measurement(outcome, se, clv, clv_se, rse, 0.05)
+    _, m_se = measurement(outcome, se, clv, clv_se, rse, 0.05)
     assert outcome[0] == pytest.approx(0.03 / 0.97)
     assert se[0] == pytest.approx(math.sqrt(0.03 / 0.97 / 30), rel=1e-9)
     assert outcome[0] / se[0] < 1.0  # one standard error: no evidence
@@ -78,11 +84,8 @@ def test_null_variance_gives_a_penny_picker_no_tiny_standard_error() -> None:
 
 def test_closing_line_is_floored_and_needs_events() -> None:
     i = bettor(20, 0.5, 10)
-    i = WalletInputs(**{**{f.name: getattr(i, f.name) for f in fields(i)},
-                        "clv_value": np.array([100.0]), "clv_sq": np.array([500.0]),
-                        "clv_stake": np.array([10_000.0]), "stake_sq": np.array([200_000.0])})  # fmt: skip
-    i = WalletInputs(**{**{f.name: getattr(i, f.name) for f in fields(i)},
-                        "clv_null_var": np.array([0.0])})  # fmt: skip
+    i = with_(i, clv_value=100.0, clv_sq=500.0, clv_stake=10_000.0, stake_sq=200_000.0)
+    i = with_(i, clv_null_var=0.0)
     outcome, outcome_se, clv, clv_se, rse = yardsticks(i, S)
     assert rse[0] == outcome_se[0]  # every decision had a close
     assert clv[0] == pytest.approx(100 / 2000)
@@ -104,7 +107,7 @@ def test_population_prior_spread_and_cap() -> None:
     se = np.full(400, 0.1)
     truth = rng.normal(0.02, 0.05, 400)
     m = truth + rng.normal(0, 0.1, 400)
-    mu, tau, mu_se = population_prior(m, se, np.ones(400, bool), 0.005)
+    mu, tau, _ = population_prior(m, se, np.ones(400, bool), 0.005)
     assert tau == pytest.approx(0.05, abs=0.015)
     assert mu == 0.0  # a positive population mean is capped at 0
     null = rng.normal(-0.01, 0.1, 400)
@@ -154,8 +157,12 @@ def test_flags() -> None:
 def test_flagged_wallets_are_never_top_and_wash_never_degen() -> None:
     strong = bettor(400, 0.5, 290)
     weak = bettor(400, 0.5, 120)
-    both = WalletInputs(**{f.name: np.concatenate([getattr(strong, f.name)] * 3 + [getattr(weak, f.name)] * 3)
-                           for f in fields(WalletInputs)})  # fmt: skip
+    both = WalletInputs(
+        **{
+            f.name: np.concatenate([getattr(strong, f.name)] * 3 + [getattr(weak, f.name)] * 3)
+            for f in fields(WalletInputs)
+        }
+    )
     plain = score(both, S)
     assert plain.tier_names() == ["WHALE"] * 3 + ["DEGEN"] * 3
     assert (plain.score[:3] >= 7).all() and (plain.score[3:] <= 3).all()

@@ -163,5 +163,8 @@ async def test_figures_across_seeds(pg_server_dsn: str, pg_template: str) -> Non
                     await pool.close()
             rows.append((seed, skilled, f))
             rho = "-" if f.rho is None else f"{f.rho:.3f}"
-            print(f"seed {seed} skilled={skilled!s:5} wallets={f.wallets} whale={f.whale:.3f} "
-                  f"top={f.top:.3f} rho={rho} styled_in_top={f.styled_in_top}", flush=True)  # fmt: skip
+            print(
+                f"seed {seed} skilled={skilled!s:5} wallets={f.wallets} whale={f.whale:.3f} "
+                f"top={f.top:.3f} rho={rho} styled_in_top={f.styled_in_top}",
+                flush=True,
+            )
