@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from orderflow.reputation.factors import WalletInputs
 
 FLAGS = ("MARKET_MAKER", "WASH", "PENNY_PICKER")
-PENNY_PRICE = 0.9  # also in orderflow.reputation.queries (penny_u)
+PENNY_PRICE = 0.9  # orderflow.reputation.queries (penny_u) and per_wallet use it
 
 
 def flag_bits(i: WalletInputs, s: ReputationSettings) -> npt.NDArray[np.int8]:

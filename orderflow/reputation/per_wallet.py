@@ -178,7 +178,7 @@ def _events(positions: list[TokenPosition]) -> list[_Event]:
 
 def _inputs(positions: list[TokenPosition], wash: Mapping[str, Any]) -> WalletInputs:
     events = _events(positions)
-    times = [e.decided_at for e in events if e.decided_at is not None]
+    times = [tp.taker_first_at for tp in positions if tp.judged and tp.taker_first_at is not None]
     mid = min(times) + (max(times) - min(times)) / 2 if times else None
     qs = [_clip(e.stake / e.shares) for e in events]
     early = [mid is not None and e.decided_at is not None and e.decided_at <= mid for e in events]

@@ -30,6 +30,7 @@ from orderflow.accounting.aggregate import (
     RESOLVED_PNL_SQL,
 )
 from orderflow.reputation.factors import Prior
+from orderflow.reputation.flags import PENNY_PRICE
 
 GATED_TRADES = "SELECT * FROM orderflow_trades WHERE timestamp <= $1::timestamptz"
 GATED_OUTCOMES = "SELECT * FROM orderflow_market_outcomes WHERE resolved_at <= $1::timestamptz"
@@ -44,6 +45,7 @@ WITH agg AS (
     -- collateral + collateral fee; a SELL gives size + share fee and receives collateral - fee.
     -- Taker fills (is_taker_aggregate: the row of the order that crossed the book) are summed
     -- apart: they are the wallet's decisions; its maker fills are liquidity provision.
+    -- The one pass over the trades, one hash aggregation by (wallet, token).
     SELECT wallet_address, token_id, trade_market_id, trade_outcome_index, fills, first_at,
            last_at,
            (paid_gross_u + received_gross_u) / 1000000 AS volume,
@@ -63,40 +65,40 @@ WITH agg AS (
                min(t.market_id COLLATE "C") AS trade_market_id,
                min(t.outcome_index) AS trade_outcome_index,
                count(*) AS fills,
-               coalesce(sum((t.size * 1000000)::int8) FILTER (WHERE t.side = 'BUY'), 0)
-                   AS bought_gross_u,
-               coalesce(sum((t.usdc_size * 1000000)::int8) FILTER (WHERE t.side = 'BUY'), 0)
-                   AS paid_gross_u,
-               coalesce(sum((t.size * 1000000)::int8) FILTER (WHERE t.side = 'SELL'), 0)
-                   AS sold_gross_u,
-               coalesce(sum((t.usdc_size * 1000000)::int8) FILTER (WHERE t.side = 'SELL'), 0)
-                   AS received_gross_u,
-               coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.side = 'BUY'
+               coalesce(sum(t.s) FILTER (WHERE t.buy), 0) AS bought_gross_u,
+               coalesce(sum(t.c) FILTER (WHERE t.buy), 0) AS paid_gross_u,
+               coalesce(sum(t.s) FILTER (WHERE NOT t.buy), 0) AS sold_gross_u,
+               coalesce(sum(t.c) FILTER (WHERE NOT t.buy), 0) AS received_gross_u,
+               coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.buy
                                            AND t.fee_asset = 'SHARES'), 0) AS fee_buy_shares,
-               coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.side = 'BUY'
+               coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.buy
                                            AND t.fee_asset = 'COLLATERAL'), 0) AS fee_buy_usdc,
-               coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.side = 'SELL'
+               coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND NOT t.buy
                                            AND t.fee_asset = 'SHARES'), 0) AS fee_sell_shares,
-               coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.side = 'SELL'
+               coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND NOT t.buy
                                            AND t.fee_asset = 'COLLATERAL'), 0) AS fee_sell_usdc,
                coalesce(sum(t.fee * t.price) FILTER (WHERE t.fee > 0 AND t.fee_asset = 'SHARES'),
                         0) AS fee_share_value,
-               coalesce(sum((t.size * 1000000)::int8)
-                        FILTER (WHERE t.is_taker_aggregate AND t.side = 'BUY'), 0) AS tb_u,
-               coalesce(sum((t.usdc_size * 1000000)::int8)
-                        FILTER (WHERE t.is_taker_aggregate AND t.side = 'BUY'), 0) AS tcb_u,
-               coalesce(sum((t.size * 1000000)::int8)
-                        FILTER (WHERE t.is_taker_aggregate AND t.side = 'SELL'), 0) AS ts_u,
-               coalesce(sum((t.usdc_size * 1000000)::int8)
-                        FILTER (WHERE t.is_taker_aggregate AND t.side = 'SELL'), 0) AS tr_u,
+               coalesce(sum(t.s) FILTER (WHERE t.taker AND t.buy), 0) AS tb_u,
+               coalesce(sum(t.c) FILTER (WHERE t.taker AND t.buy), 0) AS tcb_u,
+               coalesce(sum(t.s) FILTER (WHERE t.taker AND NOT t.buy), 0) AS ts_u,
+               coalesce(sum(t.c) FILTER (WHERE t.taker AND NOT t.buy), 0) AS tr_u,
                coalesce(sum(CASE WHEN t.fee_asset = 'SHARES' THEN t.fee * t.price ELSE t.fee END)
-                        FILTER (WHERE t.is_taker_aggregate AND t.fee > 0), 0) AS taker_fee,
-               coalesce(sum((t.usdc_size * 1000000)::int8)
-                        FILTER (WHERE t.side = 'BUY' AND t.price > 0.9), 0) AS penny_u,
-               min(t.timestamp) FILTER (WHERE t.is_taker_aggregate) AS taker_first_at,
+                        FILTER (WHERE t.taker AND t.fee > 0), 0) AS taker_fee,
+               coalesce(sum(t.c) FILTER (WHERE t.buy AND t.price > {PENNY_PRICE}), 0) AS penny_u,
+               min(t.timestamp) FILTER (WHERE t.taker) AS taker_first_at,
                min(t.timestamp) AS first_at,
                max(t.timestamp) AS last_at
-          FROM ({GATED_TRADES}) t
+          FROM (
+            -- each amount cast to micro-units once per row (OFFSET 0 keeps the planner from
+            -- folding the casts back into every aggregate that reads them)
+            SELECT g.wallet_address, g.token_id, g.market_id, g.outcome_index, g.timestamp,
+                   g.price, g.fee, g.fee_asset, g.is_taker_aggregate AS taker,
+                   g.side = 'BUY' AS buy,
+                   (g.size * 1000000)::int8 AS s, (g.usdc_size * 1000000)::int8 AS c
+              FROM ({GATED_TRADES}) g
+            OFFSET 0
+          ) AS t
          GROUP BY t.wallet_address, t.token_id
       ) AS sums
 ), markets AS (
@@ -332,9 +334,12 @@ WITH pos AS (
       FROM dec p
      GROUP BY p.wallet_address, p.event_id
 ), span AS (
+    -- the middle of the wallet's span of judged decisions: early and late halves
     SELECT wallet_address,
-           min(decided_at) + (max(decided_at) - min(decided_at)) / 2 AS mid
-      FROM we WHERE stake > 0 GROUP BY wallet_address
+           min(taker_first_at) + (max(taker_first_at) - min(taker_first_at)) / 2 AS mid
+      FROM rep_positions
+     WHERE resolved AND (tb > 0 OR short > 0)
+     GROUP BY wallet_address
 ), ev AS (
     SELECT we.*,
            least(0.99, greatest(0.01, we.stake / nullif(we.x, 0))) AS q,
