@@ -192,3 +192,25 @@ async def test_fill_order_case_agrees_between_sql_and_replay(pool: asyncpg.Pool)
     async with pool.acquire() as conn:
         report = await wallet_report(conn, who, stats=row)
     assert report.realized_pnl == Decimal("8.53")
+
+
+async def test_neg_risk_legs_are_one_piece_of_evidence(pool: asyncpg.Pool) -> None:
+    """Buying three candidates of one neg-risk event is one event, not three."""
+    w = World(seed=18, markets=3, neg_risk_events=0)
+    legs = [w.chain.market(0.0, event=77, leg=i) for i in range(3)]
+    who, mm = w.new_wallet(), w.maker_wallets[0]
+    for i, leg in enumerate(legs):
+        w.chain.trade(leg, 100.0 + i, who, "BUY", 0, 100, 0.30, mm, mint=True)
+        w.chain.resolve(leg, 1000.0, 0 if i == 1 else 1)
+    plain = w.specs[0]
+    w.chain.trade(plain.market, plain.opens + 5, who, "BUY", 0, 100, 0.50, mm, mint=True)
+    await w.finish(pool)
+    await run_reputation(pool)
+    s = await stats(pool, who)
+    assert s["events_resolved"] == 2  # the neg-risk event once, the standard market once
+    assert s["resolved_positions"] == 2 and s["markets_traded"] == 2
+    # the event's three legs net into one P&L: 100 - 90 = +10
+    assert s["factors"]["win_rate"]["wins"] >= 1
+    async with pool.acquire() as conn:
+        report = await wallet_report(conn, who, stats=s)
+    assert report.inputs.events[0] == 2
