@@ -51,10 +51,7 @@ WITH agg AS (
            (paid_gross_u + received_gross_u) / 1000000 AS volume,
            bought_gross_u / 1000000 - fee_buy_shares AS bought,
            paid_gross_u / 1000000 + fee_buy_usdc AS paid,
-           bought_gross_u / 1000000 AS bought_gross,
-           paid_gross_u / 1000000 AS paid_gross,
-           sold_gross_u / 1000000 AS sold_gross,
-           received_gross_u / 1000000 AS received_gross,
+           bought_gross_u, sold_gross_u, received_gross_u,
            sold_gross_u / 1000000 + fee_sell_shares AS sold,
            received_gross_u / 1000000 - fee_sell_usdc AS received,
            fee_buy_usdc + fee_sell_usdc + fee_share_value AS fees,
@@ -155,7 +152,7 @@ WITH agg AS (
 -- .aggregate) leave as float8: they feed statistics, not balances.
 SELECT v.wallet_address, v.token_id, v.market_id, v.event_id, v.fills,
        (v.volume * 1000000)::int8 AS volume_u,
-       ((v.bought_gross + v.sold_gross) * 1000000)::int8 AS shares_u,
+       v.bought_gross_u + v.sold_gross_u AS shares_u,
        (v.paid * 1000000)::int8 AS paid_u,
        (v.fees * 1000000)::int8 AS fees_u,
        v.first_at, v.last_at, v.taker_first_at, v.problem, v.resolved_at,
@@ -175,12 +172,13 @@ SELECT v.wallet_address, v.token_id, v.market_id, v.event_id, v.fills,
        v.tb_u::float8 / 1000000 AS tb, v.tcb_u::float8 / 1000000 AS tcb,
        v.ts_u::float8 / 1000000 AS ts, v.tr_u::float8 / 1000000 AS tr,
        v.taker_fee::float8 AS tfee,
-       CASE WHEN v.bought_gross > 0
-            THEN least(1.0, v.sold_gross::float8 / v.bought_gross::float8) ELSE 0.0 END AS exited,
-       CASE WHEN v.sold_gross > 0
-            THEN v.received_gross::float8 / v.sold_gross::float8 ELSE 0.0 END AS exit_price,
-       CASE WHEN v.sold_gross > v.bought_gross AND v.ts_u > 0
-            THEN (v.sold_gross - v.bought_gross)::float8 * v.ts_u / (v.sold_gross * 1000000)::float8
+       CASE WHEN v.bought_gross_u > 0
+            THEN least(1.0, v.sold_gross_u::float8 / v.bought_gross_u) ELSE 0.0 END AS exited,
+       CASE WHEN v.sold_gross_u > 0
+            THEN v.received_gross_u::float8 / v.sold_gross_u ELSE 0.0 END AS exit_price,
+       CASE WHEN v.sold_gross_u > v.bought_gross_u AND v.ts_u > 0
+            THEN (v.sold_gross_u - v.bought_gross_u)::float8 * v.ts_u
+                 / (v.sold_gross_u::float8 * 1000000)
             ELSE 0.0 END AS short,
        CASE WHEN v.ts_u > 0 THEN v.tr_u::float8 / v.ts_u ELSE 0.0 END AS short_price,
        v.taker_volume_u, v.penny_u, v.buy_u
