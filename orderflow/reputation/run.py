@@ -26,6 +26,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from orderflow.errors import DatabaseError
+from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation import queries as q
 from orderflow.reputation.factors import WalletInputs, score, weights
 from orderflow.reputation.settings import ReputationSettings
@@ -136,12 +137,12 @@ async def _build(
     await conn.execute(q.POSITIONS, as_of)
     await conn.execute("ANALYZE rep_positions")  # temp tables have no statistics otherwise
     watch.lap("positions")
-    await conn.execute(q.CLOSES, as_of, settings.clv_horizon)
+    await conn.execute(ev.CLOSES, as_of, settings.clv_horizon)
     await conn.execute("ANALYZE rep_close")
     watch.lap("closes")
-    await conn.execute(q.WASH, as_of, settings.wash_min_share, settings.wash_window_secs)
+    await conn.execute(ev.WASH, as_of, settings.wash_min_share, settings.wash_window_secs)
     watch.lap("counterparties")
-    await conn.execute(q.WALLETS)
+    await conn.execute(ev.WALLETS)
     watch.lap("wallets")
     columns = WalletInputs.columns()
     row = await conn.fetchrow(q.input_arrays(columns))
