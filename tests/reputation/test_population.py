@@ -94,6 +94,8 @@ class Figures:
     top: float
     rho: float | None
     styled_in_top: list[str]
+    rho_roi: float | None = None  # the same ranking by plain realized ROI, for comparison
+    rho_edge: float | None = None  # ... by the posterior edge alone
 
 
 async def measure(db: asyncpg.Pool, seed: int, *, skilled: bool) -> Figures:
@@ -101,7 +103,8 @@ async def measure(db: asyncpg.Pool, seed: int, *, skilled: bool) -> Figures:
     await w.finish(db)
     await run_reputation(db)
     rows = await db.fetch(
-        "SELECT wallet_address, reputation_score, trader_tier FROM orderflow_wallet_stats"
+        "SELECT wallet_address, reputation_score, trader_tier, coalesce(roi, 0) AS roi,"
+        " coalesce(edge, 0) AS edge FROM orderflow_wallet_stats"
         " WHERE wallet_address = ANY($1::text[])",
         list(pop.skill),
     )
@@ -109,16 +112,20 @@ async def measure(db: asyncpg.Pool, seed: int, *, skilled: bool) -> Figures:
     score = {r["wallet_address"]: float(r["reputation_score"]) for r in rows}
     active = [a for a in pop.skill if a in score]
     n = len(active)
-    rho = None
+    rho = rho_roi = rho_edge = None
     if skilled:
-        rho = spearman(
-            np.array([score[a] for a in active]), np.array([pop.skill[a] for a in active])
-        )
+        hidden = np.array([pop.skill[a] for a in active])
+        rho = spearman(np.array([score[a] for a in active]), hidden)
+        by = {r["wallet_address"]: r for r in rows}
+        rho_roi = spearman(np.array([float(by[a]["roi"]) for a in active]), hidden)
+        rho_edge = spearman(np.array([float(by[a]["edge"]) for a in active]), hidden)
     return Figures(
         wallets=n,
         whale=sum(tier[a] == "WHALE" for a in active) / n,
         top=sum(tier[a] in TOP for a in active) / n,
         rho=rho,
+        rho_roi=rho_roi,
+        rho_edge=rho_edge,
         styled_in_top=[
             f"{pop.style[a]} {tier[a]}"
             for a in pop.style
@@ -165,6 +172,7 @@ async def test_figures_across_seeds(pg_server_dsn: str, pg_template: str) -> Non
             rho = "-" if f.rho is None else f"{f.rho:.3f}"
             print(
                 f"seed {seed} skilled={skilled!s:5} wallets={f.wallets} whale={f.whale:.3f} "
-                f"top={f.top:.3f} rho={rho} styled_in_top={f.styled_in_top}",
+                f"top={f.top:.3f} rho={rho} (roi {f.rho_roi}, edge {f.rho_edge}) "
+                f"styled_in_top={f.styled_in_top}",
                 flush=True,
             )
