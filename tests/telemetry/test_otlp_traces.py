@@ -18,7 +18,7 @@ from orderflow import tracing
 from orderflow.chain.listener import Listener
 from orderflow.execution.engine import Executor
 from tests.chain_live.conftest import Anvil
-from tests.chain_live.logs import order_filled_v2, wait_until
+from tests.chain_live.logs import V2_EXCHANGE, order_filled_v2, wait_until
 from tests.chain_live.test_listener import make_settings, running
 from tests.execution.conftest import (
     MARKET,
@@ -51,13 +51,15 @@ async def test_one_exported_trace_from_ingested_trade_to_paper_fill(
         await add_wallet(conn, WHALE, 8.5, edge=0.10, edge_se=0.02)
         await ex.registry.refresh(conn)
 
-    # The whale buys 1200 shares at 0.50 (600 USDC), on chain; the listener stores it.
+    # The whale buys 1200 shares at 0.50 (600 USDC) as the taker of a match (the exchange is
+    # the counterparty of the taker's aggregate fill): only a taker's decision is a signal.
     listener = Listener(pool, make_settings(anvil.ws_url, DATABASE_URL=dsn))
     async with running(listener):
         await anvil.emit(
             order_filled_v2(
                 order_hash=7,
                 maker=WHALE,
+                taker=V2_EXCHANGE,
                 token_id=TOKEN_YES,
                 maker_amount=600_000_000,
                 taker_amount=1_200_000_000,
