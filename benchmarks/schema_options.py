@@ -34,6 +34,7 @@ import random
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -54,35 +55,58 @@ def _cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def generate(n: int, seed: int = 11) -> list[tuple[Any, ...]]:
-    """Fill rows in store_sql.FILL_COLUMNS order (hex text, as the decoder yields them)."""
-    rng = random.Random(seed)
-    wallets = [f"0x{rng.getrandbits(160):040x}" for _ in range(max(n // 5, 10))]
-    tokens = [rng.getrandbits(256) for _ in range(max(n // 75, 4))]
-    rows: list[tuple[Any, ...]] = []
-    block, ts, log_index = 70_000_000, T0, 0
-    exchange = "0xe111180000d2663c0091e4f400237545b87b996b"
-    block_hash = f"0x{rng.getrandbits(256):064x}"
-    while len(rows) < n:
-        if rng.random() < 0.3:
-            block, ts, log_index = block + 1, ts + 2, 0
-            block_hash = f"0x{rng.getrandbits(256):064x}"
-        tx = f"0x{rng.getrandbits(256):064x}"
-        token = str(tokens[int(len(tokens) * rng.random() ** 2)])
-        for _ in range(rng.randint(1, 4)):
-            wallet = wallets[int(len(wallets) * rng.random() ** 3)]
-            shares = rng.randint(1, 5_000) * 1_000_000
-            rows.append(
-                (
-                    tx, log_index, block, block_hash, ts, exchange, "V2",
-                    f"0x{rng.getrandbits(256):064x}", wallet, exchange, False,
-                    rng.choice(("BUY", "SELL")), token, shares,
-                    shares * rng.randint(1, 99) // 100, 0, "COLLATERAL",
-                    "0x" + "00" * 32, "0x" + "00" * 32, None,
-                )
-            )  # fmt: skip
-            log_index += 1
-    return rows[:n]
+class Fills:
+    """Fill rows in store_sql.FILL_COLUMNS order (hex text, as the decoder yields them).
+
+    Streams: ``batches`` yields one transaction's rows at a time, so 10 M fills need no more
+    memory than the wallet and token pools (about 1 wallet per 5 fills, 1 token per 75)."""
+
+    def __init__(self, n: int, seed: int = 11) -> None:
+        self.n = n
+        self.seed = seed
+        rng = random.Random(seed)
+        self.wallets = [f"0x{rng.getrandbits(160):040x}" for _ in range(max(n // 5, 10))]
+        self.tokens = [rng.getrandbits(256) for _ in range(max(n // 75, 4))]
+
+    def token_ids(self) -> list[str]:
+        return sorted({str(t) for t in self.tokens})
+
+    def batches(self, size: int) -> Iterator[list[tuple[Any, ...]]]:
+        rng = random.Random(self.seed + 1)
+        wallets, tokens = self.wallets, self.tokens
+        block, ts, log_index = 70_000_000, T0, 0
+        exchange = "0xe111180000d2663c0091e4f400237545b87b996b"
+        block_hash = f"0x{rng.getrandbits(256):064x}"
+        rows: list[tuple[Any, ...]] = []
+        made = 0
+        while made < self.n:
+            if rng.random() < 0.3:
+                block, ts, log_index = block + 1, ts + 2, 0
+                block_hash = f"0x{rng.getrandbits(256):064x}"
+            tx = f"0x{rng.getrandbits(256):064x}"
+            token = str(tokens[int(len(tokens) * rng.random() ** 2)])
+            for _ in range(rng.randint(1, 4)):
+                wallet = wallets[int(len(wallets) * rng.random() ** 3)]
+                shares = rng.randint(1, 5_000) * 1_000_000
+                rows.append(
+                    (
+                        tx, log_index, block, block_hash, ts, exchange, "V2",
+                        f"0x{rng.getrandbits(256):064x}", wallet, exchange, False,
+                        rng.choice(("BUY", "SELL")), token, shares,
+                        shares * rng.randint(1, 99) // 100, 0, "COLLATERAL",
+                        "0x" + "00" * 32, "0x" + "00" * 32, None,
+                    )
+                )  # fmt: skip
+                log_index += 1
+                made += 1
+                if made >= self.n:
+                    break
+            if len(rows) >= size:
+                yield rows[:size]
+                rows = rows[size:]
+        while rows:
+            yield rows[:size]
+            rows = rows[size:]
 
 
 # ---- option DDL -------------------------------------------------------------------------------
@@ -255,7 +279,7 @@ def _b(h: str | None) -> bytes | None:
 
 
 async def run_option(
-    admin_dsn: str, option: str, rows: list[tuple[Any, ...]], batch: int
+    admin_dsn: str, option: str, fills: Fills, batch: int, report_every: int
 ) -> dict[str, float]:
     name = f"orderflow_opt_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(admin_dsn)
@@ -264,7 +288,7 @@ async def run_option(
     dsn = urlunsplit(urlsplit(admin_dsn)._replace(path=f"/{name}"))
     conn = await asyncpg.connect(dsn)
     try:
-        return await _run(conn, option, rows, batch)
+        return await _run(conn, option, fills, batch, report_every)
     finally:
         await conn.close()
         admin = await asyncpg.connect(admin_dsn)
@@ -273,9 +297,9 @@ async def run_option(
 
 
 async def _run(
-    conn: asyncpg.Connection, option: str, rows: list[tuple[Any, ...]], batch: int
+    conn: asyncpg.Connection, option: str, fills: Fills, batch: int, report_every: int
 ) -> dict[str, float]:
-    tokens = sorted({r[12] for r in rows})
+    tokens = fills.token_ids()
     wd = Dictionary(W_UPSERT)
     kd = Dictionary(K_UPSERT)
     if option in ("current", "no_stats", "pk_only", "part", "part_bare"):
@@ -305,8 +329,9 @@ async def _run(
     await conn.execute("CHECKPOINT")
     pid = await conn.fetchval("SELECT pg_backend_pid()")
     cpu0, wall0, py0 = _cpu(pid), time.perf_counter(), time.process_time()
-    for i in range(0, len(rows), batch):
-        chunk = rows[i : i + batch]
+    done = 0
+    seg_cpu, seg_wall, seg_done = cpu0, wall0, 0
+    for chunk in fills.batches(batch):
         async with conn.transaction():
             if option in ("current", "no_stats", "pk_only", "part", "part_bare"):
                 await conn.execute(store_sql.CREATE_TEMP_TABLES)
@@ -344,6 +369,16 @@ async def _run(
                 await conn.execute("TRUNCATE s")
                 await conn.copy_records_to_table("s", records=recs)
                 await conn.execute(IDS_INSERT)
+        done += len(chunk)
+        if report_every and done - seg_done >= report_every:
+            c, w = _cpu(pid), time.perf_counter()
+            print(
+                f"  {option}: {done:>12,} fills stored; last {done - seg_done:,}: backend"
+                f" {(c - seg_cpu) / (done - seg_done) * 1e6:.1f} us/row, wall"
+                f" {(done - seg_done) / (w - seg_wall):,.0f} rows/s, load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+            seg_cpu, seg_wall, seg_done = c, w, done
     cpu1, wall1, py1 = _cpu(pid), time.perf_counter(), time.process_time()
     out = {"backend_cpu": cpu1 - cpu0, "wall": wall1 - wall0, "python_cpu": py1 - py0}
     table = "t" if option in ("bytea", "ids", "ids_part", "ids_part_bare") else "orderflow_trades"
@@ -364,11 +399,11 @@ async def _run(
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    rows = generate(args.fills)
-    print(f"{len(rows):,} fills, {args.batch:,} per transaction; load {os.getloadavg()}")
+    fills = Fills(args.fills)
+    print(f"{args.fills:,} fills, {args.batch:,} per transaction; load {os.getloadavg()}")
     for option in args.only.split(","):
-        r = await run_option(args.dsn, option, rows, args.batch)
-        n = len(rows)
+        r = await run_option(args.dsn, option, fills, args.batch, args.report_every)
+        n = args.fills
         extra = ""
         if "index_build_cpu" in r:
             extra = (
@@ -389,6 +424,9 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--fills", type=int, default=150_000)
     p.add_argument("--batch", type=int, default=5_000)
+    p.add_argument(
+        "--report-every", type=int, default=0, help="print the cost of every N fills (growth)"
+    )
     p.add_argument(
         "--only",
         default="current,no_stats,pk_only,part,part_bare,bytea,ids,ids_part,ids_part_bare",
