@@ -481,6 +481,24 @@ async def store_batch(
     return stats
 
 
+async def store_tokens(conn: asyncpg.Connection, tokens: Sequence[TokenInfo]) -> tuple[int, int]:
+    """Add verified registry rows (e.g. from Gamma markets) and join older trades to them.
+
+    The same statements as ``store_batch`` uses for its registry, in one transaction under the
+    writer lock; existing ids are kept. Returns (new tokens, trades that got their market).
+    """
+    if not tokens:
+        return 0, 0
+    async with conn.transaction():
+        await conn.execute(sql.WRITER_LOCK)
+        new = [r[0] for r in await conn.fetch(sql.INSERT_TOKENS, *_token_rows(tokens))]
+        backfilled = 0
+        if new:
+            backfilled = _count(await conn.execute(sql.BACKFILL_TRADE_MARKETS, new))
+            await conn.execute(sql.BACKFILL_MATCH_MARKETS, new)
+    return len(new), backfilled
+
+
 async def get_checkpoint(conn: asyncpg.Connection, chain_id: int, stream: str) -> Checkpoint | None:
     """The stored checkpoint of a stream, or None before its first batch."""
     row = await conn.fetchrow(sql.SELECT_CHECKPOINT, chain_id, stream)

@@ -165,13 +165,23 @@ UPDATE orderflow_matches m
    AND m.market_id IS NULL
 """
 
+# A chain resolution replaces one imported from Gamma rows (source 'gamma', migration 009) and
+# is never replaced itself: the first chain row for a market stays.
 INSERT_OUTCOME = """
 INSERT INTO orderflow_market_outcomes (
     market_id, oracle, question_id, outcome_slot_count, payout_numerators, payouts,
     winning_outcome, resolved_at, chain_id, block_number, block_hash, tx_hash, log_index)
 VALUES ($1, $2, $3, $4, $5::text[]::numeric[], $6::text[]::numeric[], $7, to_timestamp($8),
         $9, $10, $11, $12, $13)
-ON CONFLICT (market_id) DO NOTHING
+ON CONFLICT (market_id) DO UPDATE
+   SET oracle = EXCLUDED.oracle, question_id = EXCLUDED.question_id,
+       outcome_slot_count = EXCLUDED.outcome_slot_count,
+       payout_numerators = EXCLUDED.payout_numerators, payouts = EXCLUDED.payouts,
+       winning_outcome = EXCLUDED.winning_outcome, resolved_at = EXCLUDED.resolved_at,
+       chain_id = EXCLUDED.chain_id, block_number = EXCLUDED.block_number,
+       block_hash = EXCLUDED.block_hash, tx_hash = EXCLUDED.tx_hash,
+       log_index = EXCLUDED.log_index, source = 'chain'
+ WHERE orderflow_market_outcomes.source = 'gamma'
 """
 
 UPSERT_DEAD_LETTER = """

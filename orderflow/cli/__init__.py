@@ -24,6 +24,7 @@ from orderflow.tracing import shutdown_tracing
 COMMANDS: tuple[str, ...] = (
     "migrate",
     "listen",
+    "importer",  # `orderflow import`
     "reputation",
     "wallet",
     "strategy",

@@ -12,6 +12,7 @@ from orderflow.cli._common import add_log_format, parse_timestamp
 from orderflow.errors import ConfigError
 from orderflow.sim import SimConfig, simulate, truth_of, write_truth
 from orderflow.sim.emit import emit, write_logs
+from orderflow.sim.truth import population_summary
 
 # SimConfig field -> the option that sets it (error messages name the option).
 OPTION_OF = {
@@ -39,11 +40,19 @@ def add_sim_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start", help="time of the first block, ISO 8601 or unix seconds")
     p.add_argument("--start-block", type=int, help="number of the first block")
     p.add_argument("--small", action="store_true", help="a small world that runs in seconds")
+    p.add_argument(
+        "--adapter-events",
+        action="store_true",
+        help="also emit the NegRiskAdapter's own split/merge/conversion logs "
+        "(a listener that does not ignore them dead-letters them)",
+    )
 
 
 def sim_config(args: argparse.Namespace) -> SimConfig:
     """Build the SimConfig from parsed options; a bad value is a ConfigError naming its option."""
     values: dict[str, object] = {"seed": args.seed, "exchange": args.exchange}
+    if args.adapter_events:
+        values["adapter_events"] = True
     for field, value in (
         ("markets", args.markets),
         ("wallets", args.wallets),
@@ -102,10 +111,12 @@ def run(args: argparse.Namespace) -> int:
     world = simulate(cfg)
     emitted = emit(world)
     write_logs(emitted.logs, out)
-    write_truth(truth_of(world), truth_path)
+    truth = truth_of(world)
+    write_truth(truth, truth_path)
     print(
         f"simulated {cfg.days:g} days, {len(world.conditions)} conditions, "
         f"{len(world.wallets)} wallets: {len(emitted.logs)} logs ({len(emitted.fills)} fills) "
         f"-> {out}, truth -> {truth_path} in {time.perf_counter() - started:.1f}s"
     )
+    print(population_summary(truth))
     return 0

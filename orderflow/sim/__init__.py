@@ -1,14 +1,18 @@
 """A seeded, agent-based Polymarket: chain logs as the contracts emit them, plus the hidden truth.
 
-Pipeline (each step a small module):
+Pipeline (each step a small module; docs/simulator.md describes the model and its parameters):
 
-* ``config``  — :class:`SimConfig`, validated input (seed, sizes, exchange generation);
-* ``agents``  — wallets with hidden skill, bankroll, activity and style;
-* ``markets`` — binary and neg-risk conditions, true probabilities, flow-driven prices;
-* ``engine``  — the event loop: decisions, matches against market makers, resolutions;
-* ``world``   — wires them together and computes on-chain ids (``orderflow.chain.tokens``);
-* ``emit``    — blocks, transactions and raw JSON-RPC logs (``orderflow.chain.encode``);
-* ``truth``   — the hidden truth file; ``quality`` — score against hidden skill.
+* ``config``   — :class:`SimConfig`, validated input (seed, sizes, exchange generation);
+* ``agents``   — wallets: a style (how they trade) and a skill (what they know), independent;
+* ``markets``  — binary and neg-risk conditions, hidden probabilities that are martingales;
+* ``book``     — one order book per condition, matched the way the CLOB matches;
+* ``exchange`` — market makers' quotes, matching, splits/merges/conversions, settlement;
+* ``traders``  — takers' and wash rings' decisions;
+* ``engine``   — the event loop;
+* ``world``    — wires them together and computes on-chain ids (``orderflow.chain.tokens``);
+* ``emit``     — blocks, transactions and raw JSON-RPC logs (``orderflow.chain.encode``,
+  ``orderflow.chain.encode_ctf``);
+* ``truth``    — the hidden truth file; ``quality`` — score against hidden skill.
 """
 
 from orderflow.sim.config import SimConfig

@@ -1,54 +1,103 @@
-"""The simulated traders: hidden skill, bankroll, activity and a trading style.
+"""The simulated wallets: a style (how they trade) and a skill (what they know), independent.
 
-Skill is how well a wallet estimates a market's true probability: in log-odds its private
-estimate is ``skill * truth + (1 - skill) * opinion`` plus a little noise, the opinion being
-independent of the truth (skill 1 knows the truth, skill 0 knows nothing). Styles:
+Skill is an information edge in probability units, drawn from ONE distribution for every style
+(market makers and wash traders included): most wallets know nothing the market does not (skill
+near 0, some slightly misinformed), ``SKILLED_SHARE`` of them know 3 to 10 cents more. A
+wallet's view of P(YES) is the public probability moved ``skill`` toward the hidden current
+probability (never past it; a negative skill moves it away), plus opinion noise that has
+nothing to do with the truth. The view decides *which* trade among the candidates its style
+proposes; the style alone decides when it trades, how much, at which prices and when it exits.
+So volume, activity, sizing and exits carry no information about skill; only edge does.
 
-* ``skilled``      — good estimates, trades only with an edge, sizes with fractional Kelly;
-* ``retail``       — unskilled, small, trades its noisy opinion;
-* ``lucky``        — unskilled and rarely active: a handful of big-for-them bets, some of which
-                     win by chance (the reputation score must not take them for skill);
-* ``whale``        — unskilled but very large bankroll: big fills that look important;
-* ``panic``        — unskilled, sells everything when the price falls well below its entry;
-* ``market_maker`` — passive liquidity on the other side of every taker order (no opinion).
+Styles (shares of the trading wallets; market makers come on top):
 
-Only the truth file knows these; the chain data shows fills alone.
+* ``retail``       — small bankroll, a few bets a week, sometimes exits early;
+* ``whale``        — very large bankroll and orders that walk the book;
+* ``panic_seller`` — retail that dumps a position when its price falls well below the entry;
+* ``penny_picker`` — buys favourites at 0.95-0.99 (calibrated prices: no edge but skill's);
+* ``lucky``        — small wallet, a handful of long-shot bets (some win by chance);
+* ``wash``         — member of a wash ring: churns volume with its partners off the book; one
+                     member of most rings is the *showcase* that buys near-certain winners at
+                     0.50 from its partners; wash wallets also place a few real bets;
+* ``market_maker`` — rests orders on both sides of several books and earns the spread; its
+                     quotes lean toward the truth by its skill.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from typing import Literal
 
-Style = Literal["skilled", "retail", "lucky", "whale", "panic", "market_maker"]
+Style = Literal[
+    "retail",
+    "whale",
+    "panic_seller",
+    "market_maker",
+    "penny_picker",
+    "wash",
+    "lucky",
+]
 
-# Share of trading wallets per style (market makers are added on top).
-STYLE_MIX: tuple[tuple[Style, float], ...] = (
-    ("skilled", 0.12),
-    ("retail", 0.40),
-    ("lucky", 0.20),
-    ("whale", 0.06),
-    ("panic", 0.22),
-)
+# truly_skilled = skill >= this (3 cents of information edge).
+SKILLED_THRESHOLD = 0.03
+# Share of every style drawn from the skilled part of the distribution.
+SKILLED_SHARE = 0.05
+UNSKILLED_SD = 0.01  # the rest: skill ~ N(0, 0.01)
+SKILLED_RANGE = (0.03, 0.10)
 
-# Skilled wallets have skill >= this; the score-quality report calls them "truly skilled".
-SKILLED_THRESHOLD = 0.6
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """How one style trades: its share of the population and its ranges."""
+
+    share: float
+    bankroll: tuple[int, int]  # USDC, drawn log-uniformly
+    activity: tuple[float, float]  # own decisions per day
+    bet: tuple[float, float]  # fraction of the bankroll per bet
+    exit_prob: float  # chance that a decision is an exit when it holds something
+    price_range: tuple[float, float]  # prices it buys at
+
+
+PROFILES: dict[Style, Profile] = {
+    "retail": Profile(0.47, (200, 5_000), (1.0, 6.0), (0.03, 0.10), 0.25, (0.05, 0.95)),
+    "whale": Profile(0.04, (50_000, 400_000), (1.0, 4.0), (0.01, 0.04), 0.25, (0.05, 0.95)),
+    "panic_seller": Profile(0.13, (300, 6_000), (2.0, 7.0), (0.04, 0.12), 0.05, (0.05, 0.95)),
+    "penny_picker": Profile(0.08, (2_000, 30_000), (2.0, 8.0), (0.02, 0.08), 0.0, (0.95, 0.99)),
+    "lucky": Profile(0.13, (100, 1_500), (0.05, 0.25), (0.15, 0.40), 0.0, (0.03, 0.40)),
+    "wash": Profile(0.15, (2_000, 20_000), (0.3, 1.0), (0.03, 0.10), 0.2, (0.05, 0.95)),
+}
 
 
 @dataclass(slots=True)
 class Wallet:
-    """One trader and its mutable state during the run (cash and holdings in base units)."""
+    """One wallet and its mutable state during the run (cash and holdings in base units)."""
 
     address: str
     style: Style
     skill: float
     bankroll: int  # USDC base units (6 decimals)
-    activity: float  # taker decisions per day
-    panic_drop: float = 0.0  # panic sellers: fraction of the entry price that triggers a sale
+    activity: float  # own decisions per day
+    bet: tuple[float, float] = (0.0, 0.0)
+    exit_prob: float = 0.0
+    price_range: tuple[float, float] = (0.05, 0.95)
+    panic_drop: float = 0.0  # panic sellers: fall from the entry price that triggers a sale
+    wash_ring: int | None = None
+    showcase: bool = False
+    half_spread: float = 0.0  # market makers
+    refresh_secs: float = 0.0  # market makers: how often their quotes are renewed
     cash: int = 0
+    deposited: int = 0  # collateral put in: the bankroll, plus a top-up whenever it ran short
     holdings: dict[int, int] = field(default_factory=dict)  # token key -> shares (base units)
     entry_cents: dict[int, int] = field(default_factory=dict)  # token key -> last entry price
+
+
+@dataclass(frozen=True, slots=True)
+class Ring:
+    ring: int
+    members: tuple[int, ...]  # wallet indices
+    showcase: int | None
 
 
 def _address(rng: random.Random) -> str:
@@ -57,55 +106,96 @@ def _address(rng: random.Random) -> str:
 
 def _usdc(rng: random.Random, low: float, high: float) -> int:
     """A bankroll drawn log-uniformly between low and high dollars, in base units."""
-    import math
-
     dollars = math.exp(rng.uniform(math.log(low), math.log(high)))
     return int(dollars) * 1_000_000
 
 
-# Per trading style: hidden skill range, bankroll range (USDC), activity range.
-_PROFILES: dict[Style, tuple[tuple[float, float], tuple[int, int], tuple[float, float]]] = {
-    "skilled": ((0.7, 0.97), (3_000, 30_000), (3.0, 8.0)),
-    "retail": ((0.0, 0.35), (200, 4_000), (0.5, 3.0)),
-    "lucky": ((0.0, 0.15), (300, 3_000), (0.15, 0.5)),
-    "whale": ((0.0, 0.3), (60_000, 400_000), (0.5, 2.0)),
-    "panic": ((0.05, 0.3), (500, 6_000), (1.0, 3.5)),
-}
+def draw_skill(rng: random.Random) -> float:
+    """One draw from the skill distribution shared by every style."""
+    if rng.random() < SKILLED_SHARE:
+        return rng.uniform(*SKILLED_RANGE)
+    return rng.gauss(0.0, UNSKILLED_SD)
 
 
-def _make(rng: random.Random, style: Style) -> Wallet:
-    profile = _PROFILES.get(style)
-    if profile is None:  # market maker: passive liquidity, no view, deep pockets
-        return Wallet(_address(rng), style, 0.0, 10_000_000 * 1_000_000, 0.0)
-    (skill_lo, skill_hi), (bank_lo, bank_hi), (act_lo, act_hi) = profile
-    # Draw order (address, skill, bankroll, activity, panic drop) is part of the seed contract.
+def _trader(rng: random.Random, style: Style) -> Wallet:
+    p = PROFILES[style]
     wallet = Wallet(
         _address(rng),
         style,
-        rng.uniform(skill_lo, skill_hi),
-        _usdc(rng, bank_lo, bank_hi),
-        rng.uniform(act_lo, act_hi),
+        draw_skill(rng),
+        _usdc(rng, *p.bankroll),
+        rng.uniform(*p.activity),
+        p.bet,
+        p.exit_prob,
+        p.price_range,
     )
-    if style == "panic":
+    if style == "panic_seller":
         wallet.panic_drop = rng.uniform(0.12, 0.3)
     return wallet
 
 
-def make_wallets(rng: random.Random, count: int) -> list[Wallet]:
-    """``count`` trading wallets in STYLE_MIX proportions, then a few market makers.
+def _maker(rng: random.Random) -> Wallet:
+    wallet = Wallet(_address(rng), "market_maker", draw_skill(rng), 2_000_000 * 1_000_000, 0.0)
+    wallet.half_spread = rng.uniform(0.01, 0.03)
+    wallet.refresh_secs = rng.uniform(60.0, 900.0)
+    return wallet
+
+
+def make_wallets(rng: random.Random, count: int) -> tuple[list[Wallet], list[Ring]]:
+    """``count`` trading wallets in PROFILES proportions, then market makers, then wash rings.
 
     Styles are assigned by exact quota (then shuffled) so that even small runs contain every
-    style.
+    style. Every wallet's skill comes from :func:`draw_skill`; so that each run has market
+    makers with and without skill, when all makers fall on one side one maker swaps its skill
+    with a random wallet of the other side (the skills drawn, as a multiset, are unchanged).
     """
     styles: list[Style] = []
-    for style, share in STYLE_MIX:
-        styles.extend([style] * max(1, round(share * count)))
+    for style, profile in PROFILES.items():
+        styles.extend([style] * max(3 if style == "wash" else 1, round(profile.share * count)))
     styles = styles[:count]
     while len(styles) < count:
         styles.append("retail")
     rng.shuffle(styles)
-    wallets = [_make(rng, style) for style in styles]
-    wallets.extend(_make(rng, "market_maker") for _ in range(max(3, count // 40)))
+    wallets = [_trader(rng, style) for style in styles]
+    makers = [_maker(rng) for _ in range(max(4, count // 30))]
+    wallets.extend(makers)
+    _mix_maker_skill(rng, wallets)
+    rings = _rings(rng, wallets)
     for wallet in wallets:
-        wallet.cash = wallet.bankroll
-    return wallets
+        wallet.cash = wallet.deposited = wallet.bankroll
+    return wallets, rings
+
+
+def _mix_maker_skill(rng: random.Random, wallets: list[Wallet]) -> None:
+    makers = [w for w in wallets if w.style == "market_maker"]
+    for want_skilled in (True, False):
+        if any((m.skill >= SKILLED_THRESHOLD) == want_skilled for m in makers):
+            continue
+        donors = [
+            w
+            for w in wallets
+            if w.style != "market_maker" and (w.skill >= SKILLED_THRESHOLD) == want_skilled
+        ]
+        if donors:
+            donor, maker = rng.choice(donors), rng.choice(makers)
+            donor.skill, maker.skill = maker.skill, donor.skill
+
+
+def _rings(rng: random.Random, wallets: list[Wallet]) -> list[Ring]:
+    """Group wash wallets into rings of 3 to 5; most rings get a showcase wallet."""
+    wash = [i for i, w in enumerate(wallets) if w.style == "wash"]
+    rings: list[Ring] = []
+    while len(wash) >= 3:
+        size = min(len(wash), rng.randint(3, 5))
+        if len(wash) - size in (1, 2):
+            size = len(wash)
+        members, wash = tuple(wash[:size]), wash[size:]
+        showcase = members[0] if not rings or rng.random() < 0.7 else None
+        ring = Ring(len(rings), members, showcase)
+        for i in members:
+            wallets[i].wash_ring = ring.ring
+            wallets[i].showcase = i == showcase
+        rings.append(ring)
+    for i in wash:  # too few left for a ring: they trade as retail would
+        wallets[i].style = "retail"
+    return rings

@@ -55,6 +55,13 @@ class SimConfig(BaseModel):
         default=None, ge=1, description="Number of the first block. Default depends on exchange."
     )
     chain_id: int = Field(default=137, gt=0, description="Chain id written into the truth file.")
+    adapter_events: bool = Field(
+        default=False,
+        description="Also emit the NegRiskAdapter's own PositionSplit / PositionsMerge / "
+        "PositionsConverted logs (the listener dead-letters logs from the adapter until it "
+        "ignores them); the CTF's side of neg-risk splits, merges and conversions is always "
+        "emitted.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Self:

@@ -9,7 +9,8 @@ several times faster than a keccak object per hash, and nothing checks these has
 Per match, in log order (polymarket.md's maker/taker pattern): one OrderFilled per maker order
 (``taker`` = the taker order's owner), then the taker order's aggregate OrderFilled (``taker`` =
 the exchange itself), then OrdersMatched. V1 runs also register each condition's token pair on
-the exchange (TokenRegistered, both orders of the pair), as the V1 operator did.
+the exchange (TokenRegistered, both orders of the pair), as the V1 operator did. Market makers'
+splits and merges are the CTF's PositionSplit / PositionsMerge (:mod:`orderflow.chain.encode_ctf`).
 
 Alongside the logs, :class:`IntendedFill` records say what each OrderFilled *means* — the
 trades the listener must decode — so a test can check the round trip exactly.
@@ -34,7 +35,13 @@ from orderflow.chain.encode import (
     encode_match,
     encode_token_registered,
 )
-from orderflow.sim.engine import Match, Preparation, Resolution
+from orderflow.chain.encode_ctf import (
+    encode_adapter_split_or_merge,
+    encode_position_split,
+    encode_positions_converted,
+    encode_positions_merge,
+)
+from orderflow.sim.exchange import Conversion, Match, Merge, Preparation, Resolution, Split
 from orderflow.sim.markets import Condition
 from orderflow.sim.world import World
 
@@ -135,9 +142,78 @@ def emit(world: World, addresses: ChainAddresses = MAINNET) -> Emitted:
                     ctf=addresses.ctf,
                 )
             )
+        elif isinstance(event, Split | Merge):
+            _split_or_merge(out, chain, world, c_, event, addresses)
+        elif isinstance(event, Conversion):
+            _conversion(out, chain, world, event, addresses)
         else:
             _match(out, chain, c_, event, version)
     return out
+
+
+def _split_or_merge(
+    out: Emitted,
+    chain: _Chain,
+    world: World,
+    cond: Condition,
+    event: Split | Merge,
+    addresses: ChainAddresses,
+) -> None:
+    """The CTF's PositionSplit / PositionsMerge; a neg-risk one goes through the adapter, which
+    wraps the collateral first (the CTF sees the adapter and the wrapped collateral) and, with
+    ``adapter_events``, logs its own event naming the wallet."""
+    merge = isinstance(event, Merge)
+    encode = encode_positions_merge if merge else encode_position_split
+    out.logs.append(
+        encode(
+            at=chain.at(),
+            stakeholder=addresses.neg_risk_adapter if cond.neg_risk else event.wallet,
+            collateral=addresses.neg_risk_wrapped_collateral if cond.neg_risk else addresses.usdc_e,
+            condition_id=cond.condition_id,
+            amount=event.amount,
+            ctf=addresses.ctf,
+        )
+    )
+    if cond.neg_risk and world.config.adapter_events:
+        out.logs.append(
+            encode_adapter_split_or_merge(
+                at=chain.at(),
+                merge=merge,
+                stakeholder=event.wallet,
+                condition_id=cond.condition_id,
+                amount=event.amount,
+                adapter=addresses.neg_risk_adapter,
+            )
+        )
+
+
+def _conversion(
+    out: Emitted, chain: _Chain, world: World, event: Conversion, addresses: ChainAddresses
+) -> None:
+    """convertPositions: the adapter splits wrapped collateral on every leg whose YES the
+    wallet receives (CTF PositionSplit, stakeholder the adapter), then logs PositionsConverted."""
+    for leg in event.yes_legs:
+        out.logs.append(
+            encode_position_split(
+                at=chain.at(),
+                stakeholder=addresses.neg_risk_adapter,
+                collateral=addresses.neg_risk_wrapped_collateral,
+                condition_id=world.conditions[leg].condition_id,
+                amount=event.amount,
+                ctf=addresses.ctf,
+            )
+        )
+    if world.config.adapter_events:
+        out.logs.append(
+            encode_positions_converted(
+                at=chain.at(),
+                stakeholder=event.wallet,
+                market_id=event.market_id,
+                index_set=event.index_set,
+                amount=event.amount,
+                adapter=addresses.neg_risk_adapter,
+            )
+        )
 
 
 def _prepare(

@@ -1,13 +1,19 @@
-"""Simulated markets: hidden true probabilities, outcomes drawn from them, prices moved by flow.
+"""Simulated markets: a hidden probability that is a martingale toward the outcome.
 
 A *condition* is one binary question (two outcome tokens, YES = outcome 0, NO = outcome 1). A
 standard market is one condition; a neg-risk event is a set of binary conditions, one per
 candidate, prepared by the NegRiskAdapter, of which exactly one resolves YES.
 
-Price model (log-odds of YES): ``permanent + transient``. A taker order of ``usdc`` moves both
-by ``±usdc / liquidity / 2``; the transient half decays with a half-life of a few hours. So
-informed flow pushes prices toward the truth for good, while a burst of panic selling overshoots
-and then partly comes back — the pattern FADE_DEGEN bets on.
+The outcome is drawn first from the prior (``true_p``). Information then arrives as a noisy
+signal whose drift depends on the outcome (``dZ = mu * [won] dt + dW``), and the hidden
+probability is the Bayesian posterior given the signal so far, hour by hour: a martingale that
+starts at the prior and ends near 0 or 1. For a neg-risk event every leg gets its own signal
+and the posteriors are normalised together, so the legs always sum to 1.
+
+The *public* probability, the one market makers without skill quote around, is the same
+posterior ``lag`` hours ago: the posterior given less information, hence calibrated too (a
+public price of 0.2 wins 20 % of the time). Skilled wallets see part of the gap between the
+public and the current probability (see :mod:`orderflow.sim.agents`).
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ import math
 import random
 from dataclasses import dataclass
 
-TRANSIENT_HALF_LIFE_SECS = 4 * 3600.0
+HOUR = 3600.0
 MIN_CENTS = 1
 MAX_CENTS = 99
+_LOGIT_CAP = 7.0  # posteriors kept inside [0.0009, 0.9991]
 
 
 def logit(p: float) -> float:
@@ -31,44 +38,40 @@ def sigmoid(x: float) -> float:
 
 @dataclass(slots=True)
 class Condition:
-    """One binary condition and its mutable price state."""
+    """One binary condition: its hidden path and its run-time state."""
 
     index: int  # position in the run's list; token keys are index*2 + outcome
     question_id: str
     neg_risk: bool
     event: int  # index of its market (a neg-risk event groups several conditions)
-    true_p: float  # hidden probability that YES wins
+    true_p: float  # prior P(YES) the outcome was drawn from
     created_at: float  # unix seconds
     resolves_at: float  # unix seconds (may be after the end of the run: stays open)
     payouts: tuple[int, int]  # payout numerators (YES, NO) it resolves with
-    liquidity: float  # USDC of taker flow that moves log-odds by 1
-    permanent: float = 0.0
-    transient: float = 0.0
-    last_update: float = 0.0
+    path: list[float]  # hidden P(YES) at created_at + k hours
+    lag_hours: int  # the public probability is the path this many hours ago
+    depth: int  # market makers' size per price level, shares (base units)
+    market_id: str = ""  # neg-risk: the NegRiskAdapter's market id (question id, low byte 0)
     condition_id: str = ""  # filled in by the id step (keccak of oracle, question, slots)
     token_ids: tuple[int, int] = (0, 0)
     resolved: bool = False
+    close_cents: int = 0  # YES price of the last trade on the book (0: none yet)
 
-    def yes_price(self, now: float) -> float:
-        self._decay(now)
-        return sigmoid(self.permanent + self.transient)
+    def _at(self, now: float, lag: int) -> float:
+        k = int((now - self.created_at) // HOUR) - lag
+        return self.path[max(0, min(k, len(self.path) - 1))]
 
-    def price(self, outcome: int, now: float) -> float:
-        p = self.yes_price(now)
-        return p if outcome == 0 else 1.0 - p
+    def truth(self, now: float) -> float:
+        """Hidden P(YES) given everything known at ``now``."""
+        return self._at(now, 0)
 
-    def impact(self, outcome: int, buy: bool, usdc: float, now: float) -> None:
-        """Move the price after a taker order of ``usdc`` on ``outcome``."""
-        self._decay(now)
-        direction = 1.0 if (outcome == 0) == buy else -1.0
-        delta = direction * usdc / self.liquidity
-        self.permanent = max(-5.0, min(5.0, self.permanent + delta / 2))
-        self.transient = max(-3.0, min(3.0, self.transient + delta / 2))
+    def public(self, now: float) -> float:
+        """P(YES) given the public information at ``now`` (the truth ``lag_hours`` ago)."""
+        return self._at(now, self.lag_hours)
 
-    def _decay(self, now: float) -> None:
-        if now > self.last_update:
-            self.transient *= 0.5 ** ((now - self.last_update) / TRANSIENT_HALF_LIFE_SECS)
-            self.last_update = now
+    def close_price(self, now: float) -> float:
+        """Last traded YES price, or the public probability when nothing traded."""
+        return self.close_cents / 100 if self.close_cents else round(self.public(now), 2)
 
 
 def to_cents(price: float) -> int:
@@ -76,8 +79,39 @@ def to_cents(price: float) -> int:
     return max(MIN_CENTS, min(MAX_CENTS, round(price * 100)))
 
 
-def _question_id(rng: random.Random) -> str:
+def _hex32(rng: random.Random) -> str:
     return f"0x{rng.getrandbits(256):064x}"
+
+
+def _posterior_paths(
+    rng: random.Random, priors: list[float], winner: int, hours: int, information: float
+) -> list[list[float]]:
+    """Hourly posteriors of "leg i wins" for legs with ``priors``, given per-leg signals.
+
+    Leg i's signal drifts by ``mu`` per hour when it is the winner; the posterior of leg i is
+    proportional to ``prior_i * exp(mu * Z_i)`` (one leg: the usual two-hypothesis likelihood
+    ratio ``exp(mu Z - mu^2 t / 2)``). ``information`` = mu^2 * hours: how sure the market is
+    by the end (about 2: still unsure; 12: nearly certain).
+    """
+    mu = math.sqrt(information / max(1, hours))
+    legs = len(priors)
+    z = [0.0] * legs
+    paths: list[list[float]] = [[p] for p in priors]
+    logs = [math.log(p) for p in priors]
+    for k in range(1, hours + 1):
+        for i in range(legs):
+            z[i] += rng.gauss(mu if i == winner else 0.0, 1.0)
+        if legs == 1:
+            lp = logs[0] - math.log1p(-priors[0]) + mu * z[0] - mu * mu * k / 2
+            paths[0].append(sigmoid(max(-_LOGIT_CAP, min(_LOGIT_CAP, lp))))
+            continue
+        weights = [logs[i] + mu * z[i] for i in range(legs)]
+        top = max(weights)
+        expw = [math.exp(x - top) for x in weights]
+        total = sum(expw)
+        for i in range(legs):
+            paths[i].append(min(0.9991, max(0.0009, expw[i] / total)))
+    return paths
 
 
 def make_conditions(
@@ -86,9 +120,7 @@ def make_conditions(
     """Conditions for ``markets`` markets, a ``neg_risk_share`` of them multi-outcome events.
 
     Each market opens in the first quarter of the run and resolves 20 % to 85 % of the run's
-    length after its opening, so most resolve inside the run and a few stay open. The opening
-    price is the truth blurred by about 0.7 log-odds: the market starts wrong and informed flow
-    corrects it.
+    length after its opening, so most resolve inside the run and a few stay open.
     """
     conditions: list[Condition] = []
     neg_quota = round(markets * neg_risk_share)
@@ -97,56 +129,56 @@ def make_conditions(
     for event, neg_risk in enumerate(kinds):
         created = start + rng.uniform(0.0, 0.25) * span
         resolves = created + rng.uniform(0.2, 0.85) * span
+        hours = max(1, int((resolves - created) // HOUR))
+        information = rng.uniform(2.0, 9.0)
+        lag = rng.randint(12, 48)
         if neg_risk:
-            n = rng.randint(3, 5)
-            weights = [rng.gammavariate(1.2, 1.0) for _ in range(n)]
+            n = rng.randint(3, 6)
+            weights = [rng.gammavariate(1.2, 1.0) + 0.05 for _ in range(n)]
             total = sum(weights)
-            probs = [max(0.01, min(0.97, w / total)) for w in weights]
-            winner = rng.choices(range(n), weights=probs)[0]
-            liquidity = rng.uniform(3_000.0, 15_000.0)
-            for i, p in enumerate(probs):
+            priors = [w / total for w in weights]
+            winner = rng.choices(range(n), weights=priors)[0]
+            paths = _posterior_paths(rng, priors, winner, hours, information)
+            depth = rng.randint(100, 600)
+            # NegRiskIdLib: a market id has a zero low byte; question i's id is market id + i.
+            market_id = rng.getrandbits(256) & ~0xFF
+            for i, p in enumerate(priors):
                 payouts = (1, 0) if i == winner else (0, 1)
                 conditions.append(
-                    _condition(
-                        rng, len(conditions), True, event, p, created, resolves, payouts, liquidity
+                    Condition(
+                        len(conditions),
+                        f"0x{market_id + i:064x}",
+                        True,
+                        event,
+                        p,
+                        created,
+                        resolves,
+                        payouts,
+                        paths[i],
+                        lag,
+                        depth * 1_000_000,
+                        market_id=f"0x{market_id:064x}",
                     )
                 )
         else:
-            p = rng.uniform(0.08, 0.92)
-            ambiguous = rng.random() < 0.03  # a question that resolves 50/50
+            p = rng.uniform(0.05, 0.95)
             won = rng.random() < p
+            ambiguous = rng.random() < 0.02  # a question that resolves 50/50
+            paths = _posterior_paths(rng, [p], 0 if won else -1, hours, information)
             payouts = (1, 1) if ambiguous else (1, 0) if won else (0, 1)
-            liquidity = rng.uniform(5_000.0, 30_000.0)
             conditions.append(
-                _condition(
-                    rng, len(conditions), False, event, p, created, resolves, payouts, liquidity
+                Condition(
+                    len(conditions),
+                    _hex32(rng),
+                    False,
+                    event,
+                    p,
+                    created,
+                    resolves,
+                    payouts,
+                    paths[0],
+                    lag,
+                    rng.randint(200, 1500) * 1_000_000,
                 )
             )
     return conditions
-
-
-def _condition(
-    rng: random.Random,
-    index: int,
-    neg_risk: bool,
-    event: int,
-    true_p: float,
-    created: float,
-    resolves: float,
-    payouts: tuple[int, int],
-    liquidity: float,
-) -> Condition:
-    start_logodds = logit(true_p) + rng.gauss(0.0, 0.7)
-    return Condition(
-        index=index,
-        question_id=_question_id(rng),
-        neg_risk=neg_risk,
-        event=event,
-        true_p=true_p,
-        created_at=created,
-        resolves_at=resolves,
-        payouts=payouts,
-        liquidity=liquidity,
-        permanent=max(-4.0, min(4.0, start_logodds)),
-        last_update=created,
-    )

@@ -1,8 +1,16 @@
 """The hidden truth of a simulated run, written beside the logs and read back by the reports.
 
 The chain data shows fills only. This file says what the simulator knew: each wallet's style and
-skill, each market's true probability and how it resolved. The demo and the backtest use it to
-judge the reputation score (:mod:`orderflow.sim.quality`); nothing in the trading path reads it.
+skill, every wash ring, each market's true probability, closing price and how it resolved. The
+demo and the backtest use it to judge the reputation score (:mod:`orderflow.sim.quality`);
+nothing in the trading path reads it.
+
+``skill`` is the wallet's information edge in probability units, the same scale for every style:
+when the wallet forms its view of a market, the view is the public price moved ``skill`` toward
+the hidden current probability (at most the whole gap), plus opinion noise independent of the
+truth. +0.04 means its view is 4 cents closer to the truth than the market's; 0 knows nothing
+the market does not; a negative skill is misinformed. Skill is drawn from one distribution for
+every style, so nothing but the edge of its trades reveals it (see docs/simulator.md).
 """
 
 from __future__ import annotations
@@ -23,10 +31,17 @@ class TruthWallet(BaseModel):
 
     address: str
     style: Style
-    skill: float | None = Field(description="0-1; None for market makers (no opinion).")
-    truly_skilled: bool = Field(description=f"skill >= {SKILLED_THRESHOLD}")
+    skill: float = Field(
+        description="Information edge in probability units (e.g. 0.04: its view is 4 cents "
+        "closer to the truth than the market's). Every wallet has one, market makers included."
+    )
+    truly_skilled: bool = Field(description=f"skill >= skilled_threshold ({SKILLED_THRESHOLD})")
     bankroll_usdc: int
     activity_per_day: float
+    wash_ring: int | None = Field(default=None, description="Its wash ring's number, if any.")
+    showcase: bool = Field(
+        default=False, description="The ring's showcase wallet (buys winners cheap from partners)."
+    )
 
 
 class TruthMarket(BaseModel):
@@ -42,6 +57,17 @@ class TruthMarket(BaseModel):
     created_at: datetime
     resolves_at: datetime
     resolved_in_run: bool
+    close_price: float = Field(
+        description="Last traded YES price before resolution (or before the end of the run)."
+    )
+
+
+class WashRing(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    ring: int
+    wallets: list[str]
+    showcase: str | None = None
 
 
 class Truth(BaseModel):
@@ -51,6 +77,7 @@ class Truth(BaseModel):
     skilled_threshold: float = SKILLED_THRESHOLD
     wallets: list[TruthWallet]
     markets: list[TruthMarket]
+    wash_rings: list[WashRing] = Field(default_factory=list)
 
     def wallet_map(self) -> dict[str, TruthWallet]:
         return {w.address: w for w in self.wallets}
@@ -64,10 +91,12 @@ def truth_of(world: World) -> Truth:
             TruthWallet(
                 address=w.address,
                 style=w.style,
-                skill=None if w.style == "market_maker" else round(w.skill, 6),
-                truly_skilled=w.style != "market_maker" and w.skill >= SKILLED_THRESHOLD,
+                skill=round(w.skill, 6),
+                truly_skilled=w.skill >= SKILLED_THRESHOLD,
                 bankroll_usdc=w.bankroll // 1_000_000,
                 activity_per_day=round(w.activity, 6),
+                wash_ring=w.wash_ring,
+                showcase=w.showcase,
             )
             for w in world.wallets
         ],
@@ -83,9 +112,38 @@ def truth_of(world: World) -> Truth:
                 created_at=datetime.fromtimestamp(int(c.created_at), tz=UTC),
                 resolves_at=datetime.fromtimestamp(int(c.resolves_at), tz=UTC),
                 resolved_in_run=c.resolves_at <= end,
+                close_price=c.close_price(min(end, c.resolves_at)),
             )
             for c in world.conditions
         ],
+        wash_rings=[
+            WashRing(
+                ring=r.ring,
+                wallets=[world.wallets[i].address for i in r.members],
+                showcase=None if r.showcase is None else world.wallets[r.showcase].address,
+            )
+            for r in world.rings
+        ],
+    )
+
+
+def population_summary(truth: Truth) -> str:
+    """One line: wallets per style, how many are truly skilled, the wash rings."""
+    counts: dict[str, list[int]] = {}
+    for w in truth.wallets:
+        n = counts.setdefault(w.style, [0, 0])
+        n[0] += 1
+        n[1] += w.truly_skilled
+    styles = ", ".join(
+        f"{n} {style} ({k} skilled)" if k else f"{n} {style}"
+        for style, (n, k) in sorted(counts.items(), key=lambda kv: -kv[1][0])
+    )
+    showcases = sum(r.showcase is not None for r in truth.wash_rings)
+    skilled = sum(w.truly_skilled for w in truth.wallets)
+    return (
+        f"{len(truth.wallets)} wallets: {styles}; {skilled} truly skilled "
+        f"(skill >= {truth.skilled_threshold}); {len(truth.wash_rings)} wash rings "
+        f"({showcases} with a showcase wallet)"
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.tokens import condition_id, ctf_tokens, keccak256
-from orderflow.sim.agents import Wallet, make_wallets
+from orderflow.sim.agents import Ring, Wallet, make_wallets
 from orderflow.sim.config import SimConfig
 from orderflow.sim.engine import DAY, Event, run
 from orderflow.sim.markets import Condition, make_conditions
@@ -29,6 +29,7 @@ class World:
 
     config: SimConfig
     wallets: list[Wallet]
+    rings: list[Ring]
     conditions: list[Condition]
     events: list[Event]
 
@@ -40,7 +41,7 @@ def simulate(cfg: SimConfig, addresses: ChainAddresses = MAINNET) -> World:
     """Run the simulator for ``cfg``: same config, same world."""
     rng = random.Random(cfg.seed)
     start = cfg.start_time.timestamp()
-    wallets = make_wallets(rng, cfg.wallets)
+    wallets, rings = make_wallets(rng, cfg.wallets)
     conditions = make_conditions(rng, cfg.markets, cfg.neg_risk_share, start, cfg.days * DAY)
     for c in conditions:
         oracle = addresses.neg_risk_adapter if c.neg_risk else SIM_STANDARD_ORACLE
@@ -49,5 +50,5 @@ def simulate(cfg: SimConfig, addresses: ChainAddresses = MAINNET) -> World:
             c.condition_id, 2, neg_risk=c.neg_risk, source="sim", addresses=addresses
         )
         c.token_ids = (tokens[0].token_id, tokens[1].token_id)
-    events = run(cfg, rng, wallets, conditions)
-    return World(cfg, wallets, conditions, events)
+    events = run(cfg, rng, wallets, rings, conditions)
+    return World(cfg, wallets, rings, conditions, events)

@@ -87,3 +87,16 @@ def test_bad_truth_file_is_a_clear_error(tmp_path: Path) -> None:
         read_truth(bad)
     with pytest.raises(ConfigError, match="cannot read"):
         read_truth(tmp_path / "absent.json")
+
+
+def test_adapter_events_option(tmp_path: Path) -> None:
+    from orderflow.chain import contracts as c
+
+    logs, truth = tmp_path / "logs.jsonl", tmp_path / "truth.json"
+    args = ["--seed", "2", "--small", "--days", "6", "--neg-risk-share", "0.8"]
+    out = ["--out", str(logs), "--truth", str(truth)]
+    assert main(["simulate", *args, *out]) == 0
+    assert c.NEG_RISK_ADAPTER not in logs.read_text()
+    assert main(["simulate", *args, "--adapter-events", *out]) == 0
+    assert c.NEG_RISK_ADAPTER in logs.read_text()
+    assert read_truth(truth).config.adapter_events

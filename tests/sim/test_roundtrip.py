@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pytest
@@ -13,7 +14,7 @@ from orderflow.chain.decode import decode_batch
 from orderflow.chain.ingest import ingest_file
 from orderflow.sim import SimConfig, simulate
 from orderflow.sim.emit import emit, write_logs
-from orderflow.sim.engine import Match, Preparation, Resolution
+from orderflow.sim.engine import Conversion, Match, Merge, Preparation, Resolution, Split
 
 CFG = {"markets": 6, "wallets": 30, "days": 3.0}
 
@@ -98,7 +99,9 @@ def test_every_match_is_makers_then_taker_aggregate_then_orders_matched() -> Non
     world = simulate(SimConfig(seed=13, **CFG))
     out = emit(world)
     batch = decode_batch(out.logs, 137)
-    fills_by_tx: dict[str, list[object]] = {}
+    fills_by_tx: dict[str, list[Any]] = {}
+    kinds: Counter[str] = Counter()
+    sizes: Counter[int] = Counter()
     for f in batch.fills:
         fills_by_tx.setdefault(f.ref.tx_hash, []).append(f)
     assert len(batch.matches) == sum(isinstance(e, Match) for e in world.events)
@@ -109,13 +112,25 @@ def test_every_match_is_makers_then_taker_aggregate_then_orders_matched() -> Non
         assert aggregate.maker == m.taker_wallet and aggregate.side == m.side
         assert aggregate.ref.log_index == m.ref.log_index - 1
         assert all(not f.is_taker_aggregate and f.taker == m.taker_wallet for f in makers)
-        # Every maker fills part of the taker order: shares add up (transfer or mint alike).
+        # Every maker fills part of the taker order: shares add up (transfer, mint, merge).
         assert sum(f.shares for f in makers) == aggregate.shares == m.shares
+        taker_collateral = 0
         for f in makers:
             if f.token_id == m.token_id:  # transfer: the opposite side of the same token
-                assert f.side != m.side and f.price == aggregate.price
-            else:  # mint: a BUY of the complement at 1 - price
-                assert f.side == "BUY" and f.price + aggregate.price == 1
+                assert f.side != m.side
+                taker_collateral += f.collateral
+            else:  # mint (BUY + BUY) or merge (SELL + SELL) of the complement at 1 - price
+                assert f.side == m.side
+                taker_collateral += f.shares - f.collateral
+        # ... each at the maker's price: the taker's collateral is the sum over its makers.
+        assert aggregate.collateral == taker_collateral
+        kinds.update(
+            "transfer" if f.token_id == m.token_id else "mint" if f.side == "BUY" else "merge"
+            for f in makers
+        )
+        sizes.update([len(makers)])
+    assert {"transfer", "mint", "merge"} <= set(kinds)
+    assert max(sizes) >= 2  # some takers meet several makers
 
 
 def test_blocks_are_two_seconds_apart_and_in_order() -> None:
@@ -145,6 +160,11 @@ async def test_listener_file_path_stores_every_intended_trade(
     write_logs(out.logs, path)
     report = await ingest_file(pool, path, chain_id=137)
     assert report.stored.dead_letters == 0
+    # Market makers' splits and merges (and the CTF side of conversions: one split per leg
+    # whose YES the wallet receives) are on the chain, recognised and ignored.
+    splits = sum(isinstance(e, Split | Merge) for e in world.events)
+    converted = sum(len(e.yes_legs) for e in world.events if isinstance(e, Conversion))
+    assert splits and report.stored.ignored == splits + converted
     rows = await pool.fetch(
         "SELECT tx_hash, log_index, wallet_address, side, token_id, size, usdc_size, fee, "
         "is_taker_aggregate, market_id, outcome_index FROM orderflow_trades "
@@ -165,3 +185,39 @@ async def test_listener_file_path_stores_every_intended_trade(
         assert (row["market_id"], row["outcome_index"]) == cond_of[meant.token_id]
     outcomes = await pool.fetchval("SELECT count(*) FROM orderflow_market_outcomes")
     assert outcomes == sum(isinstance(e, Resolution) for e in world.events)
+
+
+def test_neg_risk_conversions_and_adapter_events() -> None:
+    """Conversions happen on neg-risk events; with adapter_events the adapter's own logs are
+    added (the only logs from the adapter), and every other log stays as it was."""
+    cfg = SimConfig(seed=16, markets=10, wallets=40, days=10.0, neg_risk_share=0.6)
+    world = simulate(cfg)
+    conversions = [e for e in world.events if isinstance(e, Conversion)]
+    assert conversions
+    legs: dict[int, list[int]] = {}
+    for cond in world.conditions:
+        if cond.neg_risk:
+            legs.setdefault(cond.event, []).append(cond.index)
+    for e in conversions:
+        event_legs = legs[world.conditions[e.condition].event]
+        assert bin(e.index_set).count("1") >= 2 and e.index_set >> len(event_legs) == 0
+        assert e.yes_legs == tuple(
+            li for i, li in enumerate(event_legs) if not e.index_set >> i & 1
+        )
+        # NegRiskIdLib: question id = market id + index
+        first = world.conditions[event_legs[0]]
+        assert first.question_id == e.market_id and int(e.market_id, 16) & 0xFF == 0
+    plain = emit(world).logs
+    with_adapter = emit(simulate(cfg.model_copy(update={"adapter_events": True}))).logs
+    adapter_logs = [x for x in with_adapter if x["address"] == c.NEG_RISK_ADAPTER]
+    neg_splits = sum(
+        isinstance(e, Split | Merge) and world.conditions[e.condition].neg_risk
+        for e in world.events
+    )
+    assert len(adapter_logs) == neg_splits + len(conversions)
+
+    def strip(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in x.items() if k != "logIndex"} for x in logs]
+
+    others = [x for x in with_adapter if x["address"] != c.NEG_RISK_ADAPTER]
+    assert strip(others) == strip(plain)

@@ -1,0 +1,321 @@
+"""Benchmark: ``orderflow import`` of a V1 OrderFilled dump, per format, against a row-by-row load.
+
+    .venv/bin/python benchmarks/history_import.py                  # 200,000 fills
+    .venv/bin/python benchmarks/history_import.py --rows 20000 --baseline-rows 2000
+
+Generates N OrderFilled rows in the layout of the public Parquet dumps (snake_case,
+``transaction_hash`` without 0x, ``contract`` names, amounts as decimal strings, no block hash)
+plus the blocks file that supplies their hashes, writes the same rows as Parquet, gzip'd CSV and
+gzip'd JSON lines, and in the same run times
+
+* ours: ``import_file`` of each (the listener's decode + ``store_batch`` path, one transaction
+  per ``--batch-size`` rows, reading one batch ahead in a worker thread) into a fresh migrated
+  database whose blocks were imported first;
+* the obvious baseline on the first ``--baseline-rows`` rows of the CSV: ``csv.DictReader``,
+  derive the trade row in Python, one ``INSERT … ON CONFLICT DO NOTHING`` per row in
+  autocommit (what a straightforward loader does); its rate is extrapolated.
+
+Prints the machine's load average before and after: the machine these figures come from is
+shared, so they are lower bounds of what an idle machine does. Uses ``--dsn`` / ``DATABASE_URL``
+(a maintenance database where it may create and drop ``orderflow_bench_*``) or else a private
+embedded PostgreSQL in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import gzip
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from orderflow import db  # noqa: E402
+from orderflow.chain import contracts as c  # noqa: E402
+from orderflow.chain.tokens import condition_id, ctf_position_ids  # noqa: E402
+from orderflow.history import import_file  # noqa: E402
+from orderflow.history.progress import Progress  # noqa: E402
+from orderflow.migrate import migrate  # noqa: E402
+
+T0 = 1_700_000_000
+FIRST_BLOCK = 50_000_000
+CONTRACTS = [("CTF_EXCHANGE", c.V1_CTF_EXCHANGE, False), ("NEG_RISK_CTF_EXCHANGE",
+             c.V1_NEG_RISK_CTF_EXCHANGE, True)]  # fmt: skip
+
+
+def _hex(rng: random.Random, nbytes: int) -> str:
+    return f"{rng.getrandbits(8 * nbytes):0{2 * nbytes}x}"
+
+
+def generate(n: int, seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(fill rows, block rows): N V1 fills, 4-12 per block, in chain order."""
+    rng = random.Random(seed)
+    tokens: dict[bool, list[int]] = {False: [], True: []}
+    for i in range(max(4, n // 4000)):
+        neg = i % 3 == 1
+        oracle = c.NEG_RISK_ADAPTER if neg else "0x" + "0a" * 20
+        cid = condition_id(oracle, "0x" + _hex(rng, 32), 2)
+        collateral = c.NEG_RISK_WRAPPED_COLLATERAL if neg else c.USDC_E
+        tokens[neg].extend(ctf_position_ids(cid, 2, collateral))
+    wallets = ["0x" + _hex(rng, 20).upper() for _ in range(max(50, n // 25))]
+    fills: list[dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = []
+    block = FIRST_BLOCK
+    while len(fills) < n:
+        block += 1
+        ts = T0 + 2 * (block - FIRST_BLOCK)
+        blocks.append({"block_number": block, "block_hash": "0x" + _hex(rng, 32), "timestamp": ts})
+        for log_index in range(rng.randint(4, 12)):
+            name, address, neg = rng.choice(CONTRACTS)
+            token = rng.choice(tokens[neg])
+            shares = rng.randint(1, 5000) * 10_000
+            collateral = shares * rng.randint(1, 99) // 100
+            buy = rng.random() < 0.5
+            taker = address if rng.random() < 0.3 else rng.choice(wallets)
+            fills.append(
+                {
+                    "timestamp": ts,
+                    "block_number": block,
+                    "transaction_hash": _hex(rng, 32),
+                    "log_index": log_index,
+                    "contract": name,
+                    "order_hash": _hex(rng, 32),
+                    "maker": rng.choice(wallets),
+                    "taker": taker,
+                    "maker_asset_id": "0" if buy else str(token),
+                    "taker_asset_id": str(token) if buy else "0",
+                    "maker_amount_filled": str(collateral if buy else shares),
+                    "taker_amount_filled": str(shares if buy else collateral),
+                    "fee": "0",
+                }
+            )
+    return fills[:n], blocks
+
+
+def write_all(
+    tmp: Path, fills: list[dict[str, Any]], blocks: list[dict[str, Any]]
+) -> dict[str, Path]:
+    paths = {
+        "parquet": tmp / "orderfilled.parquet",
+        "csv.gz": tmp / "orderfilled.csv.gz",
+        "jsonl.gz": tmp / "orderfilled.jsonl.gz",
+    }
+    pq.write_table(pa.Table.from_pylist(fills), paths["parquet"], row_group_size=100_000)
+    with gzip.open(paths["csv.gz"], "wt", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(fills[0]))
+        w.writeheader()
+        w.writerows(fills)
+    with gzip.open(paths["jsonl.gz"], "wt") as fh:
+        for row in fills:
+            fh.write(json.dumps(row) + "\n")
+    pq.write_table(pa.Table.from_pylist(blocks), tmp / "blocks.parquet")
+    return paths
+
+
+# --- the baseline: one INSERT per row ----------------------------------------------------------
+
+BASELINE_INSERT = """
+INSERT INTO orderflow_trades (
+    chain_id, tx_hash, log_index, block_number, block_hash, timestamp, exchange,
+    exchange_version, order_hash, wallet_address, taker_address, is_taker_aggregate, side,
+    token_id, price, size, usdc_size, fee, fee_asset)
+VALUES (137, $1, $2, $3, $4, to_timestamp($5), $6, 'V1', $7, $8, $9, $10, $11, $12::numeric,
+        $13, $14, $15, $16, $17)
+ON CONFLICT (chain_id, tx_hash, log_index) DO NOTHING
+"""
+NAMES = {name: address for name, address, _ in CONTRACTS}
+UNIT = Decimal(1_000_000)
+
+
+async def run_baseline(dsn: str, path: Path, hashes: dict[int, str], limit: int) -> float:
+    conn = await db.connect(dsn)
+    try:
+        started = time.perf_counter()
+        with gzip.open(path, "rt", newline="") as fh:
+            for i, row in enumerate(csv.DictReader(fh)):
+                if i >= limit:
+                    break
+                buy = row["maker_asset_id"] == "0"
+                maker_amt, taker_amt = (
+                    int(row["maker_amount_filled"]),
+                    int(row["taker_amount_filled"]),
+                )
+                shares, collateral = (taker_amt, maker_amt) if buy else (maker_amt, taker_amt)
+                exchange = NAMES[row["contract"]]
+                taker = row["taker"].lower()
+                block = int(row["block_number"])
+                await conn.execute(
+                    BASELINE_INSERT,
+                    "0x" + row["transaction_hash"],
+                    int(row["log_index"]),
+                    block,
+                    hashes[block],
+                    int(row["timestamp"]),
+                    exchange,
+                    "0x" + row["order_hash"],
+                    row["maker"].lower(),
+                    taker,
+                    taker == exchange,
+                    "BUY" if buy else "SELL",
+                    row["taker_asset_id"] if buy else row["maker_asset_id"],
+                    (Decimal(collateral) / shares).quantize(Decimal("1E-10")) if shares else 0,
+                    Decimal(shares) / UNIT,
+                    Decimal(collateral) / UNIT,
+                    Decimal(int(row["fee"])) / UNIT,
+                    "SHARES" if buy else "COLLATERAL",
+                )
+        return time.perf_counter() - started
+    finally:
+        await conn.close()
+
+
+# --- harness -----------------------------------------------------------------------------------
+
+
+async def fresh_database(admin_dsn: str, created: list[str]) -> str:
+    name = f"orderflow_bench_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    created.append(name)
+    dsn = urlunsplit(urlsplit(admin_dsn)._replace(path=f"/{name}"))
+    conn = await db.connect(dsn)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return dsn
+
+
+def _cpu_secs(pid: int | None) -> float | None:
+    """CPU seconds (user + system) of a local process, from /proc; None if not readable."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+class _Quiet(Progress):
+    def __init__(self, name: str, kind: str) -> None:
+        super().__init__(name, kind)
+        self.show = False
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    print(f"before: {_load()}", flush=True)
+    print(f"generating {args.rows:,} V1 OrderFilled rows …", flush=True)
+    fills, blocks = generate(args.rows, args.seed)
+    server = None
+    admin_dsn = args.dsn or os.environ.get("DATABASE_URL")
+    if not admin_dsn:
+        import pgserver
+
+        data_dir = Path(tempfile.mkdtemp(prefix="orderflow-bench-"))
+        server = pgserver.get_server(data_dir, cleanup_mode="delete")
+        admin_dsn = str(server.get_uri("postgres"))
+    created: list[str] = []
+    results: list[tuple[str, float, float]] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = write_all(Path(tmp), fills, blocks)
+            for fmt, path in paths.items():
+                dsn = await fresh_database(admin_dsn, created)
+                pool = await db.create_pool(dsn, min_size=1, max_size=1)
+                try:
+                    blocks_report = await import_file(
+                        pool, Path(tmp) / "blocks.parquet", chain_id=137,
+                        batch_size=args.batch_size, progress_factory=_Quiet,
+                    )  # fmt: skip
+                    # One connection: its backend does all the storing. CPU seconds of both
+                    # sides say what an idle machine would do (this one is shared).
+                    backend = await pool.fetchval("SELECT pg_backend_pid()") if server else None
+                    server0, client0 = _cpu_secs(backend), time.process_time()
+                    report = await import_file(
+                        pool, path, chain_id=137, batch_size=args.batch_size,
+                        progress_factory=_Quiet,
+                    )  # fmt: skip
+                    server1, client_cpu = _cpu_secs(backend), time.process_time() - client0
+                finally:
+                    await pool.close()
+                assert report.stored.trades == len(fills), report.summary()
+                assert report.dead_letters == 0
+                results.append((fmt, report.rows_per_sec, blocks_report.rows_per_sec))
+                size = path.stat().st_size / 1e6
+                cpu = ""
+                if server0 is not None and server1 is not None:
+                    server_cpu = server1 - server0
+                    bound = len(fills) / max(server_cpu, client_cpu)
+                    cpu = (
+                        f"; cpu python {client_cpu:.1f} s, postgres {server_cpu:.1f} s -> "
+                        f"{bound:,.0f} rows/s with a core each"
+                    )
+                print(
+                    f"{fmt:<9} {report.rows_per_sec:>10,.0f} rows/s  ({report.elapsed_secs:.1f} s, "
+                    f"{size:.1f} MB; blocks first at {blocks_report.rows_per_sec:,.0f} rows/s"
+                    f"{cpu})",
+                    flush=True,
+                )
+            dsn = await fresh_database(admin_dsn, created)
+            hashes = {b["block_number"]: b["block_hash"] for b in blocks}
+            limit = min(args.baseline_rows, len(fills))
+            base_secs = await run_baseline(dsn, paths["csv.gz"], hashes, limit)
+    finally:
+        admin = await asyncpg.connect(admin_dsn)
+        try:
+            for name in created:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+        if server is not None:
+            server.cleanup()
+    base_rate = limit / base_secs
+    print(
+        f"baseline  {base_rate:>10,.0f} rows/s  (csv.DictReader + one INSERT per row, "
+        f"{limit:,} rows in {base_secs:.1f} s, extrapolated)"
+    )
+    for fmt, rate, _ in results:
+        print(f"ratio {fmt:<9} x{rate / base_rate:.1f}")
+    print(f"after: {_load()}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--rows", type=int, default=200_000, help="fills to generate (200,000)")
+    p.add_argument(
+        "--baseline-rows", type=int, default=5_000, help="rows the baseline loads (5,000)"
+    )
+    p.add_argument("--batch-size", type=int, default=10_000, help="rows per transaction (10,000)")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--dsn", help="maintenance database URL (default DATABASE_URL, else embedded)")
+    return asyncio.run(main_async(p.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,244 @@
+"""Which published layout a file is, from its column names, and what it lacks.
+
+Column names are compared normalised (lower case, only letters and digits), so the subgraph's
+camelCase (``transactionHash``, ``makerAmountFilled``), SQL exports' snake_case
+(``transaction_hash``, ``maker_amount_filled``) and Dune's ``evt_`` names meet in one table of
+spellings per field. A layout is chosen by the fields it has; a fill layout without the log's
+identity (transaction hash + log index, or an ``id`` they derive from), its block or its
+exchange is refused with the missing fields named: no approximate identities.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from orderflow.history.errors import LayoutError
+
+Kind = Literal["fills", "matches", "logs", "markets", "blocks"]
+
+
+def normalise(column: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", column.lower())
+
+
+# canonical field -> accepted spellings (normalised), in order of preference
+SPELLINGS: dict[str, tuple[str, ...]] = {
+    "tx_hash": ("transactionhash", "txhash", "evttxhash"),
+    "log_index": ("logindex", "evtindex"),
+    "block_number": ("blocknumber", "evtblocknumber"),
+    "block_hash": ("blockhash", "evtblockhash"),
+    "timestamp": ("blocktimestamp", "timestamp", "evtblocktime", "blocktime"),
+    "exchange": ("contractaddress", "exchangeaddress", "exchange", "contract", "address"),
+    "order_hash": ("orderhash",),
+    "maker": ("maker",),
+    "taker": ("taker",),
+    "maker_asset_id": ("makerassetid",),
+    "taker_asset_id": ("takerassetid",),
+    "maker_amount": ("makeramountfilled", "makeramount"),
+    "taker_amount": ("takeramountfilled", "takeramount"),
+    "fee": ("fee",),
+    "side": ("side",),
+    "token_id": ("tokenid",),
+    "builder": ("builder",),
+    "metadata": ("metadata",),
+    "taker_order_hash": ("takerorderhash",),
+    "taker_order_maker": ("takerordermaker",),
+    "id": ("id",),
+    "data": ("data",),
+    "topics": ("topics",),
+    "topic0": ("topic0",),
+    "topic1": ("topic1",),
+    "topic2": ("topic2",),
+    "topic3": ("topic3",),
+    "removed": ("removed",),
+    "condition_id": ("conditionid",),
+    "clob_token_ids": ("clobtokenids",),
+    "outcomes": ("outcomes",),
+    "outcome_prices": ("outcomeprices",),
+    "neg_risk": ("negrisk",),
+    "closed": ("closed",),
+    "question_id": ("questionid",),
+    "resolved_by": ("resolvedby",),
+    "closed_time": ("closedtime",),
+    "parent_hash": ("parenthash",),
+}
+
+# Original spellings to name in error messages (one camelCase, one snake_case).
+_SHOWN: dict[str, str] = {
+    "tx_hash": "transactionHash / transaction_hash / evt_tx_hash",
+    "log_index": "logIndex / log_index / evt_index",
+    "block_number": "blockNumber / block_number / evt_block_number",
+    "exchange": "contract_address / contract / exchange (the emitting exchange)",
+    "order_hash": "orderHash / order_hash",
+    "fee": "fee",
+    "maker": "maker",
+    "taker": "taker",
+    "maker_amount": "makerAmountFilled / maker_amount_filled",
+    "taker_amount": "takerAmountFilled / taker_amount_filled",
+    "maker_asset_id": "makerAssetId / maker_asset_id (V1) or side + tokenId (V2)",
+    "taker_asset_id": "takerAssetId / taker_asset_id (V1) or side + tokenId (V2)",
+    "taker_order_hash": "takerOrderHash / taker_order_hash",
+    "taker_order_maker": "takerOrderMaker / taker_order_maker",
+    "data": "data",
+    "topics": "topics (a list) or topic0..topic3",
+    "condition_id": "conditionId / condition_id",
+    "clob_token_ids": "clobTokenIds / clob_token_ids",
+    "block_hash": "blockHash / block_hash",
+    "timestamp": "timestamp / block_timestamp",
+}
+
+_FILL_CORE = ("order_hash", "maker", "taker", "maker_amount", "taker_amount", "fee")
+_MATCH_CORE = ("taker_order_hash", "taker_order_maker", "maker_amount", "taker_amount")
+_LOCATION = ("tx_hash", "log_index", "block_number", "exchange")
+_REQUIRED: dict[Kind, tuple[str, ...]] = {
+    "fills": (*_LOCATION, *_FILL_CORE),
+    "matches": (*_LOCATION, *_MATCH_CORE),
+    "logs": ("tx_hash", "log_index", "block_number", "exchange", "data", "topics"),
+    "markets": ("condition_id", "clob_token_ids"),
+    "blocks": ("block_number", "block_hash", "timestamp"),
+}
+
+# A log id that carries the log index: "<tx hash>-<log index>" / "<tx hash>_<log index>".
+_ID_WITH_LOG_INDEX = re.compile(r"^(?:0x)?([0-9a-fA-F]{64})[-_:](\d{1,9})$")
+
+
+@dataclass(slots=True)
+class Layout:
+    """A file's layout: its kind, which column holds each field, and how V1/V2 fills are told."""
+
+    kind: Kind
+    columns: dict[str, str]  # canonical field -> the file's column name
+    name: str
+    id_derives_log_index: bool = False
+    generation: Literal["V1", "V2", "any"] = "any"
+    notes: list[str] = field(default_factory=list)
+
+    def has(self, canonical: str) -> bool:
+        return canonical in self.columns
+
+
+def _map_columns(columns: Iterable[str]) -> dict[str, str]:
+    by_norm: dict[str, str] = {}
+    for col in columns:
+        by_norm.setdefault(normalise(col), col)
+    found: dict[str, str] = {}
+    for canonical, spellings in SPELLINGS.items():
+        for spelling in spellings:
+            if spelling in by_norm:
+                found[canonical] = by_norm[spelling]
+                break
+    return found
+
+
+def _kind(found: Mapping[str, str]) -> Kind | None:
+    if "data" in found and ("topics" in found or "topic0" in found):
+        return "logs"
+    if "condition_id" in found and ("clob_token_ids" in found or "outcomes" in found):
+        return "markets"
+    if "taker_order_hash" in found:
+        return "matches"
+    if {"maker_amount", "order_hash", "maker_asset_id", "token_id"} & found.keys():
+        return "fills"
+    if "block_hash" in found and "block_number" in found:
+        return "blocks"
+    return None
+
+
+def _named(fields: Iterable[str]) -> str:
+    return "; ".join(f"{f} ({_SHOWN.get(f, f)})" for f in fields)
+
+
+def detect(columns: list[str], source: str) -> Layout:
+    """The layout of a file with these columns, or LayoutError naming what is missing."""
+    found = _map_columns(columns)
+    kind = _kind(found)
+    if kind is None:
+        raise LayoutError(
+            f"{source}: not a layout orderflow imports (columns: {', '.join(columns[:20])}). "
+            "Known: OrderFilled / OrdersMatched rows, raw logs, Gamma /markets rows, blocks"
+        )
+    if kind == "logs" and "topics" not in found:
+        found["topics"] = found["topic0"]  # topic0..topic3 columns stand in for the list
+    required = list(_REQUIRED[kind])
+    id_derives = False
+    if kind in ("fills", "matches", "logs") and "log_index" not in found and "id" in found:
+        id_derives = True  # checked on the first row: the id must be "<tx hash>-<log index>"
+        required.remove("log_index")
+        if "tx_hash" not in found:
+            required.remove("tx_hash")
+    generation: Literal["V1", "V2", "any"] = "any"
+    if kind in ("fills", "matches"):
+        v1 = "maker_asset_id" in found and "taker_asset_id" in found
+        v2 = "side" in found and "token_id" in found
+        if v1 != v2:
+            generation = "V1" if v1 else "V2"
+        elif not v1:
+            required += ["maker_asset_id", "taker_asset_id"]
+    missing = [f for f in required if f not in found]
+    if missing and id_derives:  # refused anyway: say the id is no log index either
+        missing.insert(0, "log_index")
+    name = _layout_name(kind, found, generation)
+    if missing:
+        raise LayoutError(_refusal(source, name, kind, missing, found))
+    return Layout(kind, found, name, id_derives, generation)
+
+
+def _layout_name(kind: Kind, found: Mapping[str, str], generation: str) -> str:
+    if kind == "fills" and "id" in found and "log_index" not in found:
+        return "OrderFilled rows (the Polymarket subgraph's orderFilledEvents)"
+    if kind == "fills" and not ({"order_hash", "fee", "log_index"} & found.keys()):
+        return "OrderFilled rows (poly_data's orderFilled.csv)"
+    if kind == "fills":
+        return f"OrderFilled rows ({generation})"
+    if kind == "matches":
+        return f"OrdersMatched rows ({generation})"
+    if kind == "logs":
+        return "raw logs"
+    if kind == "markets":
+        return "Gamma /markets rows"
+    return "blocks"
+
+
+def _refusal(
+    source: str, name: str, kind: Kind, missing: list[str], found: Mapping[str, str]
+) -> str:
+    text = (
+        f"{source}: {name} lack {_named(missing)}. "
+        "A fill's identity is (chain, transaction hash, log index) and its row needs its block "
+        "and exchange: orderflow imports no approximate identities"
+    )
+    if "log_index" in missing and "id" in found:
+        text += (
+            " (an id column stands in for the log index only when it is "
+            "'<transaction hash>-<log index>'; the Polymarket subgraph's id is "
+            "transactionHash_orderHash, which does not carry a log index)"
+        )
+    if kind in ("fills", "matches") and "log_index" in missing:
+        text += (
+            ". Get the fills with their log index (e.g. a Parquet/SQL export of the OrderFilled "
+            "events with log_index and block_number), or backfill these blocks from a node "
+            "with `orderflow listen` and START_BLOCK"
+        )
+    return text
+
+
+def split_log_id(value: object) -> tuple[str, int] | None:
+    """(tx hash, log index) from an id like ``0x<64 hex>-<n>``, or None."""
+    if not isinstance(value, str):
+        return None
+    m = _ID_WITH_LOG_INDEX.match(value.strip())
+    if m is None:
+        return None
+    return "0x" + m.group(1).lower(), int(m.group(2))
+
+
+def refuse_underived_id(source: str, layout: Layout, value: object) -> LayoutError:
+    return LayoutError(
+        f"{source}: {layout.name} lack log_index ({_SHOWN['log_index']}); their id {value!r} "
+        "does not derive one (it is not '<transaction hash>-<log index>'; the Polymarket "
+        "subgraph's id is transactionHash_orderHash, which two fills of one order in one "
+        "transaction share). orderflow imports no approximate identities"
+    )

@@ -1,0 +1,230 @@
+"""Gamma ``/markets`` rows → the token registry and (exact) resolutions.
+
+A row's ``clobTokenIds`` (in the order of ``outcomes``) are trusted only when they are the CTF
+position ids of its ``conditionId`` (``orderflow.chain.tokens``): under the wrapped NegRisk
+collateral when ``negRisk`` is true, under USDC.e otherwise (both are tried when the row does
+not say). A row that disagrees is reported as a dead letter and nothing of it is stored.
+
+A resolution is taken only from a closed market whose final ``outcomePrices`` are exactly 0 and
+1 (one winner) and which says when it closed (``closedTime``); it is stored with
+``source = 'gamma'`` and replaced by the chain's ConditionResolution when the listener stores it
+(a chain resolution is never replaced). Prices like 0.9995 or a 50/50 split are not guessed at.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import asyncpg
+
+from orderflow.chain.contracts import ChainAddresses
+from orderflow.chain.events import DeadLetter
+from orderflow.chain.store import store_tokens
+from orderflow.chain.tokens import TokenInfo, ctf_tokens
+from orderflow.history.layouts import Layout
+from orderflow.history.rows import RowError, address, hash32, jsonable, timestamp, uint
+from orderflow.history.sources import Row
+
+INSERT_GAMMA_OUTCOMES = """
+INSERT INTO orderflow_market_outcomes (
+    market_id, oracle, question_id, outcome_slot_count, payout_numerators, payouts,
+    winning_outcome, resolved_at, chain_id, source)
+SELECT o.market_id, o.oracle, o.question_id, o.slots, o.numerators::numeric[],
+       o.numerators::numeric[], o.winner, to_timestamp(o.ts), $1, 'gamma'
+  FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[],
+              $8::bigint[]) AS o(market_id, oracle, question_id, slots, numerators, winner, ts)
+ON CONFLICT (market_id) DO NOTHING
+"""
+
+
+@dataclass(slots=True)
+class Resolution:
+    condition_id: str
+    oracle: str | None
+    question_id: str | None
+    prices: tuple[int, ...]
+    resolved_at: int
+
+    @property
+    def winner(self) -> int:
+        return self.prices.index(1)
+
+
+@dataclass(slots=True)
+class MarketBatch:
+    tokens: list[TokenInfo] = field(default_factory=list)
+    resolutions: list[Resolution] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    markets: int = 0
+    skipped: int = 0  # rows without CLOB tokens (AMM-era markets) or not yet tradeable
+
+
+def _list(value: object, name: str) -> list[Any]:
+    if isinstance(value, list | tuple):
+        return list(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return []
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            raise RowError(f"{name} is not a JSON list: {text[:80]!r}") from None
+        if isinstance(parsed, list):
+            return parsed
+    if value is None:
+        return []
+    raise RowError(f"{name} is not a list: {str(value)[:80]!r}")
+
+
+def _flag(value: object) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")
+    if isinstance(value, int):
+        return bool(value)
+    return None
+
+
+def _exact_prices(values: list[Any]) -> tuple[int, ...] | None:
+    """(0, 1, …) when every final price is exactly 0 or 1 and exactly one is 1."""
+    out: list[int] = []
+    for v in values:
+        try:
+            d = Decimal(str(v).strip())
+        except InvalidOperation:
+            return None
+        if d not in (0, 1):
+            return None
+        out.append(int(d))
+    return tuple(out) if out.count(1) == 1 else None
+
+
+class MarketRows:
+    """Verifies one file's Gamma rows (one instance per file)."""
+
+    def __init__(
+        self, layout: Layout, source: str, unit: str, chain_id: int, addresses: ChainAddresses
+    ) -> None:
+        self.col = layout.columns
+        self.source = source
+        self.unit = unit
+        self.chain_id = chain_id
+        self.addresses = addresses
+
+    def _get(self, values: Mapping[str, Any], canonical: str) -> Any:
+        column = self.col.get(canonical)
+        return None if column is None else values.get(column)
+
+    def _dead(self, row: Row, reason: str) -> DeadLetter:
+        return DeadLetter(
+            raw={"file": self.source, self.unit: row.number, "row": jsonable(row.values)},
+            reason=f"{self.source} {self.unit} {row.number}: {reason}",
+            chain_id=self.chain_id,
+        )
+
+    def parse(self, rows: Sequence[Row]) -> MarketBatch:
+        out = MarketBatch()
+        for row in rows:
+            try:
+                self._row(row, out)
+            except RowError as exc:
+                out.dead.append(self._dead(row, str(exc)))
+        return out
+
+    def _row(self, row: Row, out: MarketBatch) -> None:
+        v = row.values
+        tokens = [uint(t, "clobTokenIds entry") for t in _list(self._get(v, "clob_token_ids"), "x")]
+        if not tokens:
+            out.skipped += 1
+            return
+        condition = hash32(self._get(v, "condition_id"), "conditionId")
+        outcomes = _list(self._get(v, "outcomes"), "outcomes")
+        if outcomes and len(outcomes) != len(tokens):
+            raise RowError(f"{len(outcomes)} outcomes but {len(tokens)} clobTokenIds")
+        if len(tokens) < 2:
+            raise RowError(f"{len(tokens)} clobTokenIds: a condition has at least 2 outcomes")
+        neg_risk = _flag(self._get(v, "neg_risk"))
+        infos = self._verified(condition, tokens, neg_risk)
+        out.tokens.extend(infos)
+        out.markets += 1
+        resolution = self._resolution(v, condition)
+        if resolution is not None:
+            out.resolutions.append(resolution)
+
+    def _verified(
+        self, condition: str, tokens: list[int], neg_risk: bool | None
+    ) -> tuple[TokenInfo, ...]:
+        tried = (neg_risk,) if neg_risk is not None else (False, True)
+        for nr in tried:
+            infos = ctf_tokens(
+                condition, len(tokens), neg_risk=nr, source="gamma", addresses=self.addresses
+            )
+            if [t.token_id for t in infos] == tokens:
+                return infos
+        expected = ctf_tokens(
+            condition,
+            len(tokens),
+            neg_risk=bool(neg_risk),
+            source="gamma",
+            addresses=self.addresses,
+        )
+        ids = [t.token_id for t in expected]
+        how = (
+            "in the other order"
+            if sorted(ids) == sorted(tokens)
+            else f"expected {[str(i) for i in ids]}"
+        )
+        raise RowError(
+            f"clobTokenIds do not match the CTF position ids of condition {condition} "
+            f"(negRisk={neg_risk}): {how}; not stored"
+        )
+
+    def _resolution(self, v: Mapping[str, Any], condition: str) -> Resolution | None:
+        closed = _flag(self._get(v, "closed"))
+        if closed is False or "outcome_prices" not in self.col:
+            return None
+        prices = _exact_prices(_list(self._get(v, "outcome_prices"), "outcomePrices"))
+        if prices is None:
+            return None
+        when = timestamp(self._get(v, "closed_time"))
+        if when is None:
+            return None  # no time: a resolution at an invented time would leak look-ahead
+        oracle_raw, question_raw = self._get(v, "resolved_by"), self._get(v, "question_id")
+        try:
+            oracle = address(oracle_raw, "resolvedBy") if oracle_raw else None
+        except RowError:
+            oracle = None
+        try:
+            question = hash32(question_raw, "questionID") if question_raw else None
+        except RowError:
+            question = None
+        return Resolution(condition, oracle, question, prices, when)
+
+
+async def store_markets(
+    conn: asyncpg.Connection, chain_id: int, batch: MarketBatch
+) -> tuple[int, int, int]:
+    """(new tokens, trades that got their market, new gamma resolutions)."""
+    new_tokens, backfilled = await store_tokens(conn, batch.tokens)
+    resolved = 0
+    if batch.resolutions:
+        rs = batch.resolutions
+        status = await conn.execute(
+            INSERT_GAMMA_OUTCOMES,
+            chain_id,
+            [r.condition_id for r in rs],
+            [r.oracle for r in rs],
+            [r.question_id for r in rs],
+            [len(r.prices) for r in rs],
+            ["{" + ",".join(str(p) for p in r.prices) + "}" for r in rs],
+            [r.winner for r in rs],
+            [r.resolved_at for r in rs],
+        )
+        resolved = int(status.rsplit(" ", 1)[-1])
+    return new_tokens, backfilled, resolved

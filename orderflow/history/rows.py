@@ -1,0 +1,327 @@
+"""A dump's row → the raw log the contract emitted, so the listener's own decoder reads it.
+
+Rows of OrderFilled / OrdersMatched exports are re-encoded with ``orderflow.chain.encode`` (the
+exact inverse of the decoder) and raw-log rows are reassembled; ``orderflow.chain.decode`` then
+produces the very events it produces for ``eth_getLogs`` output, and ``store_batch`` stores them.
+There is one decoding and one storage path: a row imported here and the same log seen by the
+listener become the same database row.
+
+Values are parsed strictly: amounts must be whole numbers (a float or ``1e6`` is refused, not
+rounded), hashes 32 bytes, addresses 20 bytes, with or without ``0x`` (some exports drop it) and in
+any case (checksummed exports). A value that does not parse raises :class:`RowError`, which the
+caller turns into a dead letter with the file, the line and this reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from orderflow.chain import contracts as c
+from orderflow.chain.contracts import ChainAddresses
+from orderflow.chain.encode import (
+    ZERO32,
+    LogPosition,
+    encode_order_filled_v1,
+    encode_order_filled_v2,
+    encode_orders_matched_v1,
+    encode_orders_matched_v2,
+)
+from orderflow.history.layouts import Layout, split_log_id
+
+# Exchange names as exports spell them (e.g. a ``contract`` column) -> mainnet address.
+EXCHANGE_NAMES: dict[str, str] = {
+    "CTFEXCHANGE": c.V1_CTF_EXCHANGE,
+    "NEGRISKCTFEXCHANGE": c.V1_NEG_RISK_CTF_EXCHANGE,
+    "NEGRISKEXCHANGE": c.V1_NEG_RISK_CTF_EXCHANGE,
+    "CTFEXCHANGEV2": c.V2_CTF_EXCHANGE,
+    "NEGRISKCTFEXCHANGEV2": c.V2_NEG_RISK_CTF_EXCHANGE,
+    "NEGRISKEXCHANGEV2": c.V2_NEG_RISK_CTF_EXCHANGE,
+    "EXCHANGEV3": c.V3_EXCHANGE,
+}
+
+
+class RowError(ValueError):
+    """A value of a row that does not parse (the message names the field and the value)."""
+
+
+def _shown(value: object) -> str:
+    return repr(value)[:80]
+
+
+def uint(value: object, name: str) -> int:
+    if type(value) is int:
+        if value < 0:
+            raise RowError(f"{name} is negative: {value}")
+        return value
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return uint(int(value), name)  # Parquet decimal(78, 0) columns
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit() and text.isascii():
+            return int(text)
+        if text[:2] in ("0x", "0X") and len(text) > 2:
+            try:
+                return int(text, 16)
+            except ValueError:
+                pass
+    if value is None or value == "":
+        raise RowError(f"{name} is missing")
+    raise RowError(f"{name} is not a whole number: {_shown(value)}")
+
+
+def _hex_body(value: object, nbytes: int, name: str) -> str:
+    if isinstance(value, bytes | bytearray):
+        if len(value) != nbytes:
+            raise RowError(f"{name} is {len(value)} bytes, expected {nbytes}")
+        return bytes(value).hex()
+    if value is None or value == "":
+        raise RowError(f"{name} is missing")
+    if not isinstance(value, str):
+        raise RowError(f"{name} is not hex: {_shown(value)}")
+    text = value.strip()
+    body = text[2:] if text[:2] in ("0x", "0X") else text
+    if len(body) != 2 * nbytes:
+        raise RowError(f"{name} is not {nbytes} bytes of hex: {_shown(value)}")
+    try:
+        bytes.fromhex(body)
+    except ValueError:
+        raise RowError(f"{name} is not hex: {_shown(value)}") from None
+    return body.lower()
+
+
+def hash32(value: object, name: str) -> str:
+    return "0x" + _hex_body(value, 32, name)
+
+
+def address(value: object, name: str) -> str:
+    return "0x" + _hex_body(value, 20, name)
+
+
+def timestamp(value: object) -> int | None:
+    """Unix seconds from seconds, a datetime, or ISO 8601 text; None when absent."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):  # a zone-less time in an export is UTC, as chain times are
+        return int((value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp())
+    if type(value) is int:
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return int(text)
+        if text[:2] == "0x":  # eth_getLogs' blockTimestamp
+            return uint(text, "timestamp")
+        if re.search(r"[+-]\d\d$", text):  # Gamma's "2023-03-10 18:04:29+00"
+            text += ":00"
+        elif text.endswith(" UTC"):  # Dune's "2022-11-21 19:49:29.000 UTC"
+            text = text[:-4] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise RowError(f"timestamp is not unix seconds or ISO 8601: {_shown(value)}") from None
+        return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp())
+    raise RowError(f"timestamp is not unix seconds or ISO 8601: {_shown(value)}")
+
+
+def exchange_of(value: object, addresses: ChainAddresses) -> str:
+    """The exchange address from an address or an export's contract name; unknown → RowError."""
+    if isinstance(value, str) and value.strip()[:2] not in ("0x", "0X"):
+        named = EXCHANGE_NAMES.get(value.strip().upper().replace("_", "").replace(" ", ""))
+        if named is None:
+            raise RowError(f"unknown exchange {_shown(value)}")
+        value = named
+    addr = address(value, "exchange")
+    if addr not in addresses.exchanges:
+        raise RowError(f"unknown exchange {addr} (not a watched Polymarket exchange)")
+    return addr
+
+
+def side(value: object) -> int:
+    if isinstance(value, str):
+        text = value.strip().upper()
+        if text in ("0", "BUY"):
+            return 0
+        if text in ("1", "SELL"):
+            return 1
+    elif type(value) is int and value in (0, 1):
+        return value
+    raise RowError(f"side is not 0/1/BUY/SELL: {_shown(value)}")
+
+
+def jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A row as JSON-safe values (bytes as 0x hex, datetimes as ISO) for a dead letter."""
+    out: dict[str, Any] = {}
+    for k, v in values.items():
+        if isinstance(v, bytes | bytearray):
+            out[k] = "0x" + bytes(v).hex()
+        elif isinstance(v, datetime):
+            out[k] = v.isoformat()
+        elif isinstance(v, str | int | float | bool) or v is None:
+            out[k] = v
+        else:
+            out[k] = json.loads(json.dumps(v, default=str))
+    return out
+
+
+class RowEncoder:
+    """Turns one layout's rows into raw logs; block hashes come from the row or ``known``."""
+
+    def __init__(self, layout: Layout, addresses: ChainAddresses) -> None:
+        self.layout = layout
+        self.addresses = addresses
+        self.col = layout.columns
+
+    def _get(self, values: Mapping[str, Any], canonical: str) -> Any:
+        column = self.col.get(canonical)
+        return None if column is None else values.get(column)
+
+    def identity(self, values: Mapping[str, Any]) -> tuple[str, int, int]:
+        """(tx hash, log index, block number) of a row; RowError when they do not parse."""
+        if self.layout.id_derives_log_index:
+            derived = split_log_id(self._get(values, "id"))
+            if derived is None:
+                raise RowError(f"id does not carry a log index: {_shown(self._get(values, 'id'))}")
+            tx, index = derived
+        else:
+            tx = hash32(self._get(values, "tx_hash"), "transaction hash")
+            index = uint(self._get(values, "log_index"), "log index")
+        return tx, index, uint(self._get(values, "block_number"), "block number")
+
+    def row_block_hash(self, values: Mapping[str, Any]) -> str | None:
+        if "block_hash" not in self.col:
+            return None
+        raw = self._get(values, "block_hash")
+        return None if raw is None or raw == "" else hash32(raw, "block hash")
+
+    def encode(
+        self, values: Mapping[str, Any], identity: tuple[str, int, int], block_hash: str
+    ) -> dict[str, Any]:
+        tx, index, block = identity
+        at = LogPosition(block, block_hash, tx, index, timestamp(self._get(values, "timestamp")))
+        kind = self.layout.kind
+        if kind == "logs":
+            return self._raw(values, at)
+        exchange = exchange_of(self._get(values, "exchange"), self.addresses)
+        version = self.addresses.exchanges[exchange]
+        if kind == "fills":
+            return self._fill(values, at, exchange, version)
+        return self._match(values, at, exchange, version)
+
+    def _fill(
+        self, v: Mapping[str, Any], at: LogPosition, exchange: str, version: str
+    ) -> dict[str, Any]:
+        g = self._get
+        common: dict[str, Any] = {
+            "at": at,
+            "order_hash": hash32(g(v, "order_hash"), "order hash"),
+            "maker": address(g(v, "maker"), "maker"),
+            "taker": address(g(v, "taker"), "taker"),
+            "maker_amount": uint(g(v, "maker_amount"), "maker amount"),
+            "taker_amount": uint(g(v, "taker_amount"), "taker amount"),
+            "fee": uint(g(v, "fee"), "fee"),
+            "exchange": exchange,
+        }
+        if version == "V1":
+            maker_asset, taker_asset = self._asset_ids(v)
+            return encode_order_filled_v1(
+                maker_asset_id=maker_asset, taker_asset_id=taker_asset, **common
+            )
+        side_word, token = self._side_token(v)
+        return encode_order_filled_v2(
+            side=side_word,  # type: ignore[arg-type]
+            token_id=token,
+            builder=self._opt_hash(v, "builder"),
+            metadata=self._opt_hash(v, "metadata"),
+            **common,
+        )
+
+    def _present(self, v: Mapping[str, Any], *canonical: str) -> bool:
+        return all(self._get(v, c) not in (None, "") for c in canonical)
+
+    def _asset_ids(self, v: Mapping[str, Any]) -> tuple[int, int]:
+        """V1 asset ids; from (side, token id) when a unified export gives only those."""
+        if self._present(v, "maker_asset_id", "taker_asset_id") or not self._present(
+            v, "side", "token_id"
+        ):
+            return (
+                uint(self._get(v, "maker_asset_id"), "maker asset id"),
+                uint(self._get(v, "taker_asset_id"), "taker asset id"),
+            )
+        token = uint(self._get(v, "token_id"), "token id")
+        return (0, token) if side(self._get(v, "side")) == 0 else (token, 0)
+
+    def _side_token(self, v: Mapping[str, Any]) -> tuple[int, int]:
+        """V2 (side, token id); from the asset ids when an export maps V2 onto V1 columns."""
+        if self._present(v, "side", "token_id") or not self._present(
+            v, "maker_asset_id", "taker_asset_id"
+        ):
+            return side(self._get(v, "side")), uint(self._get(v, "token_id"), "token id")
+        maker_asset = uint(self._get(v, "maker_asset_id"), "maker asset id")
+        taker_asset = uint(self._get(v, "taker_asset_id"), "taker asset id")
+        if (maker_asset == 0) == (taker_asset == 0):
+            raise RowError(
+                f"exactly one asset id must be 0 (collateral): {maker_asset}, {taker_asset}"
+            )
+        return (0, taker_asset) if maker_asset == 0 else (1, maker_asset)
+
+    def _opt_hash(self, v: Mapping[str, Any], canonical: str) -> str:
+        raw = self._get(v, canonical)
+        return ZERO32 if raw is None or raw == "" else hash32(raw, canonical)
+
+    def _match(
+        self, v: Mapping[str, Any], at: LogPosition, exchange: str, version: str
+    ) -> dict[str, Any]:
+        g = self._get
+        common: dict[str, Any] = {
+            "at": at,
+            "taker_order_hash": hash32(g(v, "taker_order_hash"), "taker order hash"),
+            "taker_order_maker": address(g(v, "taker_order_maker"), "taker order maker"),
+            "maker_amount": uint(g(v, "maker_amount"), "maker amount"),
+            "taker_amount": uint(g(v, "taker_amount"), "taker amount"),
+            "exchange": exchange,
+        }
+        if version == "V1":
+            maker_asset, taker_asset = self._asset_ids(v)
+            return encode_orders_matched_v1(
+                maker_asset_id=maker_asset, taker_asset_id=taker_asset, **common
+            )
+        side_word, token = self._side_token(v)
+        return encode_orders_matched_v2(
+            side=side_word,  # type: ignore[arg-type]
+            token_id=token,
+            **common,
+        )
+
+    def _raw(self, v: Mapping[str, Any], at: LogPosition) -> dict[str, Any]:
+        """A raw-log row (eth_getLogs JSON, BigQuery/cryo log tables) as an eth_getLogs object."""
+        topics_value = self._get(v, "topics")
+        if "topics" in self.col and self.col["topics"] != self.col.get("topic0"):
+            if isinstance(topics_value, str):
+                try:
+                    topics_value = json.loads(topics_value)
+                except ValueError:
+                    topics_value = topics_value.split(",") if topics_value else []
+            topics = list(topics_value or [])
+        else:
+            topics = [self._get(v, f"topic{i}") for i in range(4)]
+            while topics and (topics[-1] is None or topics[-1] == ""):
+                topics.pop()
+        data = self._get(v, "data")
+        log: dict[str, Any] = {
+            "address": address(self._get(v, "exchange"), "address"),
+            "topics": [hash32(t, "topic") for t in topics],
+            "data": "0x" + bytes(data).hex() if isinstance(data, bytes | bytearray) else data,
+            "blockNumber": at.block_number,
+            "blockHash": at.block_hash,
+            "transactionHash": at.tx_hash,
+            "logIndex": at.log_index,
+            "removed": self._get(v, "removed") in (True, "true", "True"),
+        }
+        if at.timestamp is not None:
+            log["blockTimestamp"] = at.timestamp
+        return log

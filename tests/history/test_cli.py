@@ -1,0 +1,76 @@
+"""``orderflow import`` as a process, and its progress (terminal line and Prometheus metrics)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+from prometheus_client import generate_latest
+
+from orderflow.history import import_file
+from orderflow.history.progress import Progress
+from orderflow.telemetry import setup_metrics
+from tests.history import dumps as d
+from tests.history.test_exactly_once import sim_logs
+
+
+def cli_env(dsn: str, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLYGON_", "DATABASE_"))}
+    env.update(DATABASE_URL=dsn, ORDERFLOW_DATA_DIR=str(tmp_path), LOG_FORMAT="text")
+    return env
+
+
+async def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "orderflow", "import", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_import_command_imports_in_order_and_refuses_by_name(
+    dsn: str, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    logs = sim_logs("v1", seed=31)
+    fills = d.fills_of(logs)
+    blocks = d.write_csv(tmp_path / "blocks.csv.gz", d.blocks_of(logs))
+    dump = d.write_parquet(tmp_path / "fills.parquet", [d.snake_row(f) for f in fills])
+    done = await run_cli(cli_env(dsn, tmp_path), str(blocks), str(dump))
+    assert done.returncode == 0, done.stderr
+    assert f"{len(fills)} trades stored (0 already present)" in done.stdout
+    assert "(the listener continues from the next)" in done.stdout
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_trades") == len(fills)
+
+    subgraph = d.write_csv(tmp_path / "orderFilledEvents.csv", [d.subgraph_row(f) for f in fills])
+    refused = await run_cli(cli_env(dsn, tmp_path), str(subgraph))
+    assert refused.returncode == 1
+    assert "lack log_index (logIndex / log_index / evt_index)" in refused.stderr
+
+    wrong_kind = await run_cli(cli_env(dsn, tmp_path), "--kind", "markets", str(dump))
+    assert wrong_kind.returncode == 1 and "not markets rows" in wrong_kind.stderr
+    missing = await run_cli(cli_env(dsn, tmp_path), str(tmp_path / "nope.csv"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+async def test_progress_on_a_terminal_and_as_metrics(pool: asyncpg.Pool, tmp_path: Path) -> None:
+    setup_metrics("test")
+    logs = sim_logs("v2", seed=32)
+    path = d.write_jsonl(tmp_path / "fills.jsonl", [d.camel_row(f) for f in d.fills_of(logs)])
+    out = io.StringIO()
+    progress = Progress("fills.jsonl", "fills", stream=out, every=0.0)
+    report = await import_file(pool, path, chain_id=137, batch_size=5, progress=progress)
+    text = out.getvalue()
+    assert text.startswith("\rfills.jsonl: 5 rows, ") and "rows/s" in text
+    assert f"{report.rows} rows" in text and "100.0%, ETA 0m00s" in text
+    metrics = generate_latest().decode()
+    assert 'orderflow_import_rows_total{kind="fills"' in metrics
+    assert "orderflow_import_progress_ratio" in metrics
+    assert "orderflow_import_eta_seconds" in metrics

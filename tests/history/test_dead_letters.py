@@ -1,0 +1,85 @@
+"""Bad rows become dead letters with the file, the line and the reason; the rest is imported."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import asyncpg
+
+from orderflow.history import import_file
+from tests.history import dumps as d
+from tests.history.test_exactly_once import sim_logs
+
+
+async def test_bad_rows_are_dead_letters_and_the_rest_is_imported(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    logs = sim_logs("v1", seed=21)
+    fills = [d.dune_row(f) for f in d.fills_of(logs)]
+    assert len(fills) > 10
+    fills[2]["makerAmountFilled"] = "12.5"  # line 4: not a whole number
+    fills[4]["maker"] = ""  # line 6: missing
+    fills[6]["contract_address"] = "0x" + "11" * 20  # line 8: not a Polymarket exchange
+    fills[8]["takerAssetId"] = fills[8]["makerAssetId"] = "7"  # line 10: the decoder refuses
+    await import_file(pool, d.write_csv(tmp_path / "blocks.csv", d.blocks_of(logs)), chain_id=137)
+    report = await import_file(
+        pool, d.write_csv(tmp_path / "fills.csv", fills), chain_id=137, batch_size=3
+    )
+
+    assert report.dead_letters == 4
+    assert report.stored.trades == len(fills) - 4
+    letters = await pool.fetch(
+        "SELECT reason, raw, tx_hash, log_index FROM orderflow_dead_letters ORDER BY reason"
+    )
+    reasons = [r["reason"] for r in letters]
+    assert reasons == [
+        "fills.csv line 10: OrderFilled (V1) needs exactly one asset id = 0 (collateral), got "
+        "makerAssetId=7 takerAssetId=7",
+        "fills.csv line 4: maker amount is not a whole number: '12.5'",
+        "fills.csv line 6: maker is missing",
+        f"fills.csv line 8: unknown exchange 0x{'11' * 20} (not a watched Polymarket exchange)",
+    ]
+    raw = letters[2]["raw"]
+    raw = json.loads(raw) if isinstance(raw, str) else raw
+    assert (raw["file"], raw["line"], raw["row"]["maker"]) == ("fills.csv", 6, "")
+    assert letters[2]["tx_hash"] == fills[4]["evt_tx_hash"]
+    assert letters[2]["log_index"] == int(fills[4]["evt_index"])
+    # Importing the file again stores nothing twice and counts the dead letters as seen again.
+    again = await import_file(pool, tmp_path / "fills.csv", chain_id=137)
+    assert (again.stored.trades, again.dead_letters) == (0, 4)
+    assert await pool.fetchval("SELECT sum(times_seen) FROM orderflow_dead_letters") == 8
+
+
+async def test_malformed_json_lines_are_dead_letters(pool: asyncpg.Pool, tmp_path: Path) -> None:
+    logs = sim_logs("v2", seed=22)
+    rows = [json.dumps(d.camel_row(f)) for f in d.fills_of(logs)]
+    rows.insert(1, "{not json")
+    rows.insert(3, "[1, 2]")
+    path = tmp_path / "fills.jsonl"
+    path.write_text("\n".join(rows) + "\n")
+    report = await import_file(pool, path, chain_id=137)
+    assert report.dead_letters == 2
+    reasons = sorted(r[0] for r in await pool.fetch("SELECT reason FROM orderflow_dead_letters"))
+    assert reasons[0].startswith("fills.jsonl line 2: not JSON")
+    assert reasons[1] == "fills.jsonl line 4: a JSON list, not a row"
+
+
+async def test_a_blocks_file_never_replaces_a_known_block(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    logs = sim_logs("v1", seed=23)
+    blocks = d.blocks_of(logs)
+    first = await import_file(pool, d.write_csv(tmp_path / "b1.csv", blocks), chain_id=137)
+    assert first.blocks == len(blocks)
+    changed = [dict(b) for b in blocks]
+    changed[1]["block_hash"] = "0x" + "ee" * 32  # line 3
+    changed.append({"block_number": 1, "block_hash": "0x" + "ab" * 32, "timestamp": 1})
+    again = await import_file(pool, d.write_csv(tmp_path / "b2.csv", changed), chain_id=137)
+    assert (again.blocks, again.dead_letters) == (1, 1)
+    reason = await pool.fetchval("SELECT reason FROM orderflow_dead_letters")
+    assert reason.startswith(f"b2.csv line 3: block {blocks[1]['block_number']}: the file says")
+    kept = await pool.fetchval(
+        "SELECT block_hash FROM orderflow_blocks WHERE block_number = $1", blocks[1]["block_number"]
+    )
+    assert kept == blocks[1]["block_hash"]

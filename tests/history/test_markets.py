@@ -1,0 +1,146 @@
+"""Gamma /markets rows: token ids checked against the CTF derivation, exact resolutions only,
+marked 'gamma' and replaced by the chain's ConditionResolution."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from orderflow.chain import contracts as c
+from orderflow.chain.ingest import ingest_file, ingest_logs
+from orderflow.chain.tokens import ctf_tokens
+from orderflow.history import import_file
+from tests.history import dumps as d
+from tests.history.test_exactly_once import SAMPLE, sample_logs
+
+# Real markets (docs: ../shared/polymarket.md test vectors): Gamma's clobTokenIds of "Bitcoin Up
+# or Down - December 31, 12:00PM-12:15PM ET" and the subgraph tests' neg-risk condition.
+BTC = "0x2e6af11e4b853b05ba7135239b21d77e808889b6ce1e735de856c94c4e5b5fce"
+BTC_IDS = [
+    "8851848546962572193739008211889046036776198486765606333032192644001246174440",
+    "10181859819235412241349111952383458602722012323104397550162049365057126390549",
+]
+NEG = "0xbf5ba08b3a0c4dd741f00759282e38e9bfa9ad59aa623ed13d26a8786c1e5afc"
+NEG_IDS = [
+    "84121562275746951169805992721206824933074826856805500029198362509460400440947",
+    "6492254133524731704185750998715576231739345323060925006131340263114065023619",
+]
+USDC = "0xfc690d5069b296bb9278af0cba42c02666e0999e4a4009ed97ea4a885f045457"
+USDC_IDS = [
+    "73716170047628147940237270507900673332129573201293655532643868111690843426372",
+    "2890213445014127424511466931609154310536269586265875141655148162320150952197",
+]
+OTHER = "0x" + "5a" * 32
+
+
+def gamma(condition: str, ids: list[str], **extra: Any) -> dict[str, Any]:
+    row = {
+        "id": "12345",
+        "question": "?",
+        "conditionId": condition,
+        "outcomes": json.dumps(["Yes", "No"]),
+        "clobTokenIds": json.dumps(ids),
+        "negRisk": False,
+        "closed": False,
+        "outcomePrices": json.dumps(["0.5", "0.5"]),
+        "closedTime": None,
+        "questionID": "0x" + "a1".rjust(64, "0"),
+        "resolvedBy": "0x6a9d222616c90fca5754cd1333cfd9b7fb6a4f74",
+    }
+    row.update(extra)
+    return row
+
+
+async def test_gamma_rows_verified_resolved_and_replaced_by_the_chain(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    # The sample's fills first, without their conditions: no market yet.
+    fills = [
+        raw
+        for raw in sample_logs()
+        if raw["topics"][0] in (c.TOPIC_ORDER_FILLED_V1, c.TOPIC_ORDER_FILLED_V2)
+    ]
+    await ingest_logs(pool, fills, chain_id=137)
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_trades WHERE market_id IS NULL") > 0
+
+    other_ids = [str(t.token_id) for t in ctf_tokens(OTHER, 2, neg_risk=False, source="t")]
+    rows = [
+        # BTC closed with exact final prices: a resolution (deliberately the chain's opposite)
+        gamma(
+            BTC,
+            BTC_IDS,
+            closed=True,
+            outcomePrices='["0", "1"]',
+            closedTime="2026-06-23 08:00:00+00",
+        ),
+        gamma(
+            NEG,
+            NEG_IDS,
+            negRisk=True,
+            closed=True,
+            outcomePrices=["1", "0"],
+            closedTime="2026-06-20T00:00:00Z",
+        ),
+        gamma(USDC, list(reversed(USDC_IDS))),  # line 4: ids in the wrong order
+        gamma(NEG, NEG_IDS, negRisk=False),  # line 5: the wrong collateral for these ids
+        gamma(
+            OTHER,
+            other_ids,
+            closed=True,
+            outcomePrices='["0.9995", "0.0005"]',
+            closedTime="2026-06-21T00:00:00Z",
+        ),  # not exact: tokens, no resolution
+        gamma("0x" + "77" * 32, [], closed=True),  # an AMM-era market: no CLOB tokens
+        gamma(OTHER, other_ids, closed=True, outcomePrices='["1", "0"]'),  # no closedTime
+    ]
+    path = d.write_jsonl(tmp_path / "markets.jsonl", rows)
+    report = await import_file(pool, path, chain_id=137)
+
+    assert (report.markets, report.markets_skipped, report.dead_letters) == (4, 1, 2)
+    assert report.tokens == 6 and report.gamma_resolutions == 2
+    assert report.trades_joined == await pool.fetchval(
+        "SELECT count(*) FROM orderflow_trades WHERE market_id = ANY($1::text[])", [BTC, NEG]
+    )
+    assert report.trades_joined > 0
+    reasons = sorted(r[0] for r in await pool.fetch("SELECT reason FROM orderflow_dead_letters"))
+    assert reasons[0].startswith(
+        f"markets.jsonl line 3: clobTokenIds do not match the CTF position ids of condition {USDC}"
+    )
+    assert reasons[0].endswith("in the other order; not stored")
+    assert reasons[1].startswith("markets.jsonl line 4: clobTokenIds do not match")
+    assert "negRisk=False" in reasons[1]
+    stored = await pool.fetch("SELECT condition_id FROM orderflow_tokens WHERE generation = 'CTF'")
+    assert {r["condition_id"] for r in stored} == {BTC, NEG, OTHER}  # USDC row not stored
+
+    outcomes = {
+        r["market_id"]: r
+        for r in await pool.fetch(
+            "SELECT market_id, source, winning_outcome, payouts, block_number, resolved_at"
+            " FROM orderflow_market_outcomes"
+        )
+    }
+    assert set(outcomes) == {BTC, NEG}
+    assert outcomes[BTC]["source"] == "gamma" and outcomes[BTC]["winning_outcome"] == 1
+    assert outcomes[BTC]["payouts"] == [Decimal(0), Decimal(1)]
+    assert outcomes[BTC]["block_number"] is None
+    assert outcomes[BTC]["resolved_at"].isoformat() == "2026-06-23T08:00:00+00:00"
+
+    # The chain's ConditionResolution (BTC resolves YES in the sample) replaces Gamma's.
+    await ingest_file(pool, SAMPLE, chain_id=137)
+    btc = await pool.fetchrow("SELECT * FROM orderflow_market_outcomes WHERE market_id = $1", BTC)
+    assert (btc["source"], btc["winning_outcome"], btc["block_number"]) == ("chain", 0, 88_100_000)
+    assert btc["payout_numerators"] == [Decimal(1), Decimal(0)]
+    neg = await pool.fetchrow(
+        "SELECT source FROM orderflow_market_outcomes WHERE market_id = $1", NEG
+    )
+    assert neg["source"] == "gamma"
+
+    # Gamma never replaces the chain: importing the markets again changes nothing.
+    again = await import_file(pool, path, chain_id=137)
+    assert (again.tokens, again.gamma_resolutions) == (0, 0)
+    still = await pool.fetchrow("SELECT * FROM orderflow_market_outcomes WHERE market_id = $1", BTC)
+    assert dict(still) == dict(btc)
