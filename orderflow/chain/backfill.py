@@ -4,6 +4,12 @@ Each range is fetched, given block timestamps where the node left them out, deco
 stored with the checkpoint in ONE transaction (``store.store_batch``): a crash between ranges
 loses nothing and repeats nothing that matters (rows are idempotent on (chain, tx, log index)).
 
+Logs of blocks that can still reorganise (within ``REORG_WINDOW_BLOCKS`` of the target) are
+checked against their block headers, fetched after the logs; a mismatch (the chain moved
+between the two requests) reads the range again. Those headers are stored with the range, so
+every recent block holding a stored log has its header in ``orderflow_blocks`` for the reorg
+checks of a later start.
+
 Ranges adapt to the node: a refusal ("query returned more than …", -32005, size limits) or a
 timed-out eth_getLogs halves the range; a few successes in a row double it again, up to the
 configured maximum. A node that refuses even the minimum range is a configuration problem and
@@ -12,9 +18,10 @@ stops the backfill with a FatalRpcError saying so.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +29,10 @@ import asyncpg
 
 from orderflow import telemetry
 from orderflow.chain import store
-from orderflow.chain.contracts import ChainAddresses
-from orderflow.chain.decode import DecodedBatch, decode_batch
+from orderflow.chain.contracts import TOPIC_CONDITION_PREPARATION, ChainAddresses
+from orderflow.chain.decode import decode_batch
+from orderflow.chain.listener_metrics import IngestMetrics
+from orderflow.chain.reorg import BlockWindow
 from orderflow.chain.rpc import EthClient, Header
 from orderflow.errors import FatalRpcError, RangeTooLargeError, RetryableRpcError
 from orderflow.tracing import current_traceparent
@@ -32,47 +41,6 @@ log = logging.getLogger(__name__)
 
 STREAM = "listener"
 """Checkpoint stream name of the live + backfill listener (orderflow_sync_checkpoints.stream)."""
-
-
-class IngestMetrics:
-    """The listener's OpenTelemetry instruments (exported on /metrics by the HealthServer)."""
-
-    def __init__(self) -> None:
-        meter = telemetry.meter("orderflow.chain.listener")
-        self.logs = meter.create_counter(
-            "orderflow_listener_logs", unit="{log}", description="Raw logs received and decoded"
-        )
-        self.trades = meter.create_counter(
-            "orderflow_listener_trades", unit="{trade}", description="Trades (fills) stored"
-        )
-        self.dead_letters = meter.create_counter(
-            "orderflow_listener_dead_letters",
-            unit="{log}",
-            description="Logs that could not be decoded (kept in orderflow_dead_letters)",
-        )
-        self.reorgs = meter.create_counter(
-            "orderflow_listener_reorgs", unit="{reorg}", description="Reorganisations repaired"
-        )
-        self.reconnects = meter.create_counter(
-            "orderflow_listener_reconnects",
-            unit="{reconnect}",
-            description="WebSocket reconnections after a failure or silence",
-        )
-        self.range_shrinks = meter.create_counter(
-            "orderflow_listener_range_shrinks",
-            unit="{shrink}",
-            description="eth_getLogs ranges halved after a refusal or timeout",
-        )
-        self.head_lag = meter.create_gauge(
-            "orderflow_listener_head_lag_blocks",
-            unit="{block}",
-            description="Node head minus the stored checkpoint",
-        )
-
-    def count_batch(self, batch: DecodedBatch) -> None:
-        self.logs.add(len(batch))
-        self.trades.add(len(batch.fills))
-        self.dead_letters.add(len(batch.dead_letters))
 
 
 @dataclass
@@ -151,6 +119,13 @@ async def fill_timestamps(
     return ready, list(used.values()), orphans
 
 
+def _topic0(raw: Mapping[str, Any]) -> str | None:
+    topics = raw.get("topics")
+    if isinstance(topics, list) and topics and isinstance(topics[0], str):
+        return topics[0].lower()
+    return None
+
+
 def block_of(raw: Mapping[str, Any]) -> int | None:
     """A raw log's block number, or None when it is missing or malformed."""
     try:
@@ -179,11 +154,30 @@ class BackfillReport:
     fills: int = 0
     dead_letters: int = 0
     shrinks: int = 0
+    refetches: int = 0
+    conditions: int = 0
+    resolutions: int = 0
     range_sizes: list[int] = field(default_factory=list)
 
 
+class _Reorganised(Exception):
+    """The logs of a range and the node's headers disagree: the chain moved while we read."""
+
+
+_REFETCHES = 5  # a range whose logs and headers disagree is read again this many times
+_HEADER_CONCURRENCY = 8
+
+
 class Backfiller:
-    """Fetches, decodes and stores [from, to] range by range, advancing the checkpoint."""
+    """Fetches, decodes and stores [from, to] range by range, advancing the checkpoint.
+
+    Every log of a block within ``verify_depth`` blocks of ``to`` (the part of the chain that
+    can still reorganise) is checked against that block's header, fetched from the node after
+    the logs; a mismatch means the chain moved between the two requests and the range is read
+    again. Those headers, and each range's end header, are stored with the range, so a later
+    start finds the fork point of a reorg that happened while the listener was stopped.
+    Deeper blocks are not checked: a reorg below the window is a ReorgError anyway.
+    """
 
     def __init__(
         self,
@@ -196,6 +190,13 @@ class Backfiller:
         headers: HeaderCache,
         metrics: IngestMetrics | None = None,
         stream: str = STREAM,
+        log_filter: dict[str, object] | None = None,
+        window: BlockWindow | None = None,
+        verify_depth: int = 256,
+        end_headers: bool = True,
+        untimed_conditions: bool = False,
+        decode_in_thread: bool = False,
+        on_range: Callable[[int, int], None] | None = None,
     ) -> None:
         self.pool = pool
         self.client = client
@@ -205,11 +206,19 @@ class Backfiller:
         self.headers = headers
         self.metrics = metrics
         self.stream = stream
-        self._filter = addresses.log_filter()
+        self.window = window
+        self.verify_depth = verify_depth
+        self.end_headers = end_headers
+        self.untimed_conditions = untimed_conditions
+        self.decode_in_thread = decode_in_thread
+        self.on_range = on_range
+        self._filter = log_filter if log_filter is not None else addresses.log_filter()
+        self._verify_from = 0
         self._tracer = telemetry.tracer("orderflow.chain.backfill")
 
     async def run(self, from_block: int, to_block: int) -> BackfillReport:
         report = BackfillReport(from_block, to_block)
+        self._verify_from = to_block - self.verify_depth + 1
         start = from_block
         while start <= to_block:
             end = min(to_block, start + self.ranges.size - 1)
@@ -232,43 +241,115 @@ class Backfiller:
             self.ranges.success()
             report.ranges += 1
             report.range_sizes.append(end - start + 1)
+            if self.on_range is not None:
+                self.on_range(start, end)
             start = stored + 1
         return report
 
     async def _range(self, start: int, end: int, report: BackfillReport) -> int:
-        """Fetch and store [start, end]; returns ``end``."""
+        """Fetch and store [start, end], reading it again while the chain moves under it."""
+        for attempt in range(_REFETCHES + 1):
+            try:
+                return await self._range_once(start, end, report)
+            except _Reorganised as exc:
+                report.refetches += 1
+                if attempt == _REFETCHES:
+                    raise RetryableRpcError(
+                        f"blocks {start}-{end} kept changing while read ({exc}); retrying later"
+                    ) from None
+                log.warning(
+                    "the chain reorganised while a range was read: reading it again",
+                    extra={"from_block": start, "to_block": end, "reason": str(exc)},
+                )
+                await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
+        raise AssertionError("unreachable")
+
+    async def _headers_by_number(self, numbers: Iterable[int]) -> dict[int, Header | None]:
+        gate = asyncio.Semaphore(_HEADER_CONCURRENCY)
+
+        async def one(number: int) -> tuple[int, Header | None]:
+            async with gate:
+                return number, await self.client.header_by_number(number)
+
+        return dict(await asyncio.gather(*(one(n) for n in sorted(set(numbers)))))
+
+    async def _verified_headers(
+        self, start: int, end: int, raws: Sequence[Mapping[str, Any]]
+    ) -> dict[int, Header]:
+        """Headers (fetched after the logs) of the recent blocks holding logs, and of ``end``.
+
+        Raises _Reorganised when a log's blockHash is not its block's hash any more.
+        """
+        wanted = {n for r in raws if (n := block_of(r)) is not None and n >= self._verify_from}
+        if self.end_headers:
+            wanted.add(end)
+        fetched = await self._headers_by_number(wanted)
+        if end in wanted and fetched[end] is None:
+            raise RetryableRpcError(
+                f"eth_getBlockByNumber on {self.client.endpoint}: block {end} not found "
+                "(node behind its own eth_blockNumber?)"
+            )
+        headers: dict[int, Header] = {}
+        for number, header in fetched.items():
+            if header is None:
+                raise _Reorganised(f"block {number} of a log is gone")
+            headers[number] = header
+        for raw in raws:
+            log_block = block_of(raw)
+            held = headers.get(log_block) if log_block is not None else None
+            if held is not None and str(raw.get("blockHash", "")).lower() != held.hash:
+                raise _Reorganised(
+                    f"a log of block {held.number} names block hash {raw.get('blockHash')}, "
+                    f"the node now has {held.hash}"
+                )
+        return headers
+
+    async def _range_once(self, start: int, end: int, report: BackfillReport) -> int:
+        """Fetch and store [start, end] once; returns ``end``."""
         with self._tracer.start_as_current_span(
             "backfill.range", attributes={"from_block": start, "to_block": end}
         ):
             raws = await self.client.get_logs(start, end, self._filter)
-            end_header = await self.client.header_by_number(end)
-            if end_header is None:
-                raise RetryableRpcError(
-                    f"eth_getBlockByNumber on {self.client.endpoint}: block {end} not found "
-                    "(node behind its own eth_blockNumber?)"
-                )
-            self.headers.put(end_header)
-            ready, used, orphans = await fill_timestamps(raws, self.headers)
-            if orphans or any(
-                block_of(r) == end and str(r.get("blockHash")).lower() != end_header.hash
-                for r in raws
-            ):
-                raise RetryableRpcError(
-                    f"the chain reorganised while blocks {start}-{end} were fetched; retrying"
-                )
-            batch = decode_batch(ready, self.chain_id, self.addresses)
+            verified = await self._verified_headers(start, end, raws)
+            for header in verified.values():
+                self.headers.put(header)
+            if self.untimed_conditions:
+                # ConditionPreparation needs no time here (its tokens are the point): no
+                # header request for a node that leaves blockTimestamp out.
+                timeless = [r for r in raws if _topic0(r) == TOPIC_CONDITION_PREPARATION]
+                rest = [r for r in raws if _topic0(r) != TOPIC_CONDITION_PREPARATION]
+                ready, used, orphans = await fill_timestamps(rest, self.headers)
+                ready += timeless
+            else:
+                ready, used, orphans = await fill_timestamps(raws, self.headers)
+            if orphans:
+                raise _Reorganised(f"{len(orphans)} log(s) name a block the node no longer has")
+            if self.decode_in_thread:
+                batch = await asyncio.to_thread(decode_batch, ready, self.chain_id, self.addresses)
+            else:
+                batch = decode_batch(ready, self.chain_id, self.addresses)
+            end_header = verified.get(end)
             async with self.pool.acquire() as conn:
                 await store.store_batch(
                     conn,
                     batch,
                     chain_id=self.chain_id,
-                    blocks=block_rows([*used, end_header]),
-                    checkpoint=store.Checkpoint(self.stream, end, end_header.hash),
+                    blocks=block_rows([*used, *verified.values()]),
+                    checkpoint=store.Checkpoint(
+                        self.stream, end, end_header.hash if end_header else None
+                    ),
                     traceparent=current_traceparent(),
+                    addresses=self.addresses,
+                    untimed_conditions=self.untimed_conditions,
                 )
+        if self.window is not None:
+            for header in verified.values():
+                self.window.add(header)
         report.logs += len(raws)
         report.fills += len(batch.fills)
         report.dead_letters += len(batch.dead_letters)
+        report.conditions += len(batch.conditions)
+        report.resolutions += len(batch.resolutions)
         if self.metrics:
             self.metrics.count_batch(batch)
         for dead in batch.dead_letters:

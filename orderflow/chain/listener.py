@@ -20,7 +20,9 @@ import time
 
 import asyncpg
 
-from orderflow.chain.backfill import AdaptiveRange, IngestMetrics
+from orderflow.chain.backfill import AdaptiveRange
+from orderflow.chain.conditions import ConditionSync
+from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.live import ListenerState, LiveSession
 from orderflow.chain.reorg import BlockWindow
 from orderflow.chain.rpc import EthClient, HttpTransport, WsTransport, redact_url
@@ -75,6 +77,69 @@ class Listener:
         self.endpoint = redact_url(self._ws_url)
 
     async def run(self) -> None:
+        """Sessions until cancelled or a fatal error; the condition sync runs beside them."""
+        sync = (
+            asyncio.create_task(self._sync_conditions(), name="condition-sync")
+            if self.settings.condition_sync
+            else None
+        )
+        sessions = asyncio.create_task(self._sessions(), name="listener-sessions")
+        try:
+            if sync is not None:
+                await asyncio.wait({sync, sessions}, return_when=asyncio.FIRST_EXCEPTION)
+                if sync.done() and not sync.cancelled() and sync.exception() is not None:
+                    raise sync.exception()  # type: ignore[misc]
+            await sessions
+        finally:
+            for task in (sync, sessions):
+                if task is not None and not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+    async def _sync_conditions(self) -> None:
+        """The one-time condition sync, retried with backoff until it completes."""
+        attempt = 0
+        while True:
+            transport: WsTransport | HttpTransport = (
+                HttpTransport(
+                    self.settings.polygon_http_url.get_secret_value(),
+                    timeout_secs=self.settings.rpc_timeout_secs,
+                )
+                if self.settings.polygon_http_url is not None
+                else WsTransport(
+                    self._ws_url,
+                    timeout_secs=self.settings.rpc_timeout_secs,
+                    queue_size=self.settings.queue_size,
+                )
+            )
+            try:
+                if isinstance(transport, WsTransport):
+                    await transport.connect()
+                sync = ConditionSync(
+                    self.pool, EthClient(transport), self.settings, metrics=self.metrics
+                )
+                await sync.run()
+                self.state.conditions_synced = True
+                return
+            except _TRANSIENT as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            finally:
+                if isinstance(transport, WsTransport):
+                    await transport.close()
+                else:
+                    await transport.aclose()
+            delay = backoff_delay(
+                attempt, self.settings.reconnect_initial_secs, self.settings.reconnect_max_secs
+            )
+            attempt += 1
+            log.warning(
+                "condition sync interrupted; resuming from its checkpoint",
+                extra={"reason": reason, "delay_secs": round(delay, 3), "attempt": attempt},
+            )
+            await asyncio.sleep(delay)
+
+    async def _sessions(self) -> None:
         attempt = 0
         while True:
             ws = WsTransport(

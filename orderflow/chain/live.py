@@ -18,14 +18,23 @@ are stored at once but the checkpoint waits one block, because nodes may deliver
 just after its header. The same log arriving twice (subscription and backfill, or a replay) is
 harmless: the store is idempotent on (chain id, tx hash, log index).
 
-Reorgs (a head contradicting a held hash, or a ``removed: true`` log) drop the buffered logs of
-the orphaned heights, ``rollback_from`` the fork point, and re-ingest the canonical blocks with
-eth_getLogs. Any RPC failure or silence propagates to :mod:`orderflow.chain.listener`, which
-reconnects with backoff and starts a new session (step 1 again).
+Reorgs (a head contradicting a held hash, a head two or more above the newest held block whose
+top no longer is the node's, or a ``removed: true`` log) drop the buffered logs of the
+orphaned heights, ``rollback_from`` the fork point, and re-ingest the canonical blocks with
+eth_getLogs. Heights whose heads never came are read with eth_getLogs too. Any RPC failure or
+silence propagates to :mod:`orderflow.chain.listener`, which reconnects with backoff and starts
+a new session (step 1 again).
+
+A notification the transport had to drop (its queue full: storage fell behind) is never
+passed silently: from then on the checkpoint stays below the dropped item's block, and when
+the session ends it is moved back there if it had already passed it (a late log), so the
+next session's backfill reads that block again. The same holds for late logs still buffered
+when a session ends for any reason.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
@@ -42,12 +51,12 @@ from orderflow.chain.backfill import (
     AdaptiveRange,
     Backfiller,
     HeaderCache,
-    IngestMetrics,
     block_of,
     block_rows,
     fill_timestamps,
 )
 from orderflow.chain.decode import decode_batch
+from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.reorg import BlockWindow, conflicts, find_fork_point, prune_blocks
 from orderflow.chain.rpc import EthClient, Header, WsTransport
 from orderflow.chain.settings import ListenerSettings
@@ -72,6 +81,7 @@ class ListenerState:
     reconnects: int = 0
     reorgs: int = 0
     sessions: int = 0
+    conditions_synced: bool = False
 
     @property
     def lag(self) -> int | None:
@@ -113,11 +123,14 @@ class LiveSession:
             ranges=ranges,
             headers=self.headers,
             metrics=metrics,
+            window=window,
+            verify_depth=settings.reorg_window_blocks,
         )
         self.buffer: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
         self.pending_since: float | None = None
         self.covered_to = 0  # blocks <= this come from eth_getLogs, above from the subscription
         self.last_head: Header | None = None
+        self.storing_from: int | None = None  # lowest block of a store in flight
         self._heads_seen = 0
         self._tracer = telemetry.tracer("orderflow.chain.live")
 
@@ -221,7 +234,55 @@ class LiveSession:
         await self.catch_up()
         self.state.streaming = True
         log.info("streaming", extra={"from_block": self.covered_to + 1})
-        await self._stream(heads_sub, logs_sub)
+        try:
+            await self._stream(heads_sub, logs_sub)
+        except (Exception, asyncio.CancelledError):
+            # Whatever ended the session (the node, the queue, the database, a stop): nothing
+            # it received and did not store may stay behind the checkpoint.
+            try:
+                await self._keep_unstored()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("could not move the checkpoint back", extra={"reason": repr(exc)})
+            raise
+
+    def _resync_from(self) -> int | None:
+        """The lowest block whose logs may not all be stored although the checkpoint passed it.
+
+        A notification the transport dropped (queue full), or a late log still in the buffer
+        when the session ends: the next session must read the chain again from there.
+        """
+        cp = self.state.checkpoint
+        if cp is None:
+            return None
+        candidates = [n for n in self.buffer if _NO_BLOCK < n <= cp]
+        if self.storing_from is not None:
+            candidates.append(self.storing_from)
+        if self.ws.dropped_from_block is not None:
+            candidates.append(self.ws.dropped_from_block)
+        low = min(candidates, default=None)
+        return low if low is not None and low <= cp else None
+
+    async def _keep_unstored(self) -> None:
+        """Move the checkpoint back below anything this session received but did not store."""
+        if self.ws.overflowed:
+            log.warning(
+                "subscription notifications were dropped (queue full): resynchronising",
+                extra={
+                    "dropped": self.ws.dropped,
+                    "from_block": self.ws.dropped_from_block,
+                    "checkpoint": self.state.checkpoint,
+                },
+            )
+        low = self._resync_from()
+        if low is None:
+            return
+        async with self.pool.acquire() as conn:
+            await store.rewind_checkpoint(conn, self.chain_id, STREAM, low - 1)
+        self.state.checkpoint = low - 1
+        log.warning(
+            "checkpoint moved back: the next session reads these blocks again",
+            extra={"block": low - 1},
+        )
 
     async def _stream(self, heads_sub: str, logs_sub: str) -> None:
         silence = self.settings.silence_timeout_secs
@@ -262,6 +323,8 @@ class LiveSession:
             await self.repair(
                 fork, reason="new head contradicts a held block hash", through=header.number
             )
+        elif (top := self.window.highest) is not None and header.number > top + 1:
+            await self._skipped_heads(top, header)
         self.window.add(header)
         self.headers.put(header)
         self.last_head = header
@@ -271,6 +334,31 @@ class LiveSession:
         if self._heads_seen % _PRUNE_EVERY_HEADS == 0:
             async with self.pool.acquire() as conn:
                 await prune_blocks(conn, self.chain_id, header.number - self.window.size)
+
+    async def _skipped_heads(self, top: int, header: Header) -> None:
+        """A head more than one above the newest held block: some heads never came.
+
+        Nodes skip heads (load, their own reorgs) and some never send ``removed: true``, so
+        the blocks in between are unverified: the newest held block is compared with the
+        node's (a reorg below the gap is repaired), and the skipped heights are read with
+        eth_getLogs instead of trusting whatever the subscription delivered for them.
+        """
+        held = self.window.get(top)
+        canonical = await self.client.header_by_number(top)
+        if held is not None and (canonical is None or canonical.hash != held.hash):
+            fork = min(top, await self._fork_below(top))
+            await self.repair(
+                fork,
+                reason=f"heads {top + 1}-{header.number - 1} skipped and block {top} replaced",
+                through=header.number,
+            )
+            return
+        if self.covered_to < header.number - 1:
+            log.info(
+                "heads skipped: reading the blocks in between with eth_getLogs",
+                extra={"from_block": top + 1, "to_block": header.number - 1},
+            )
+            self.covered_to = header.number - 1
 
     async def on_log(self, raw: Any) -> None:
         if not isinstance(raw, Mapping):
@@ -336,7 +424,12 @@ class LiveSession:
                     log.info("log of an orphaned block dropped", extra=_log_ids(raw))
                     continue
                 raws.append(raw)
+        # Until they are committed, these logs are neither in the buffer nor in the database.
+        self.storing_from = min(
+            (n for raw in raws if (n := block_of(raw)) is not None), default=None
+        )
         await self._store(raws, cp, new_cp)
+        self.storing_from = None
 
     async def _store(self, raws: list[Mapping[str, Any]], cp: int, new_cp: int) -> None:
         with self._tracer.start_as_current_span("live.flush", attributes={"logs": len(raws)}):
@@ -344,6 +437,9 @@ class LiveSession:
             for raw in orphans:
                 log.info("log of a vanished block dropped", extra=_log_ids(raw))
             checkpoint = None
+            dropped = self.ws.dropped_from_block
+            if dropped is not None:
+                new_cp = min(new_cp, dropped - 1)  # never past a notification we lost
             headers = list(used)
             # Record the header of every block we store logs of: a later start compares them
             # with the node's (reorgs while away).

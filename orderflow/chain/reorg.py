@@ -6,6 +6,8 @@ caught. A reorg shows up as
 
 * a new head whose parent hash differs from the hash we hold for the block below it, or whose
   own number we already hold under another hash (the chain got shorter or was replaced);
+* a new head two or more above the newest held block (heads skipped, as some nodes do around
+  their own reorgs) while the newest held block is no longer the node's at its height;
 * a log delivered with ``removed: true``;
 * at start-up, a checkpoint whose block hash the node no longer has at that height.
 

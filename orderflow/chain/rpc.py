@@ -146,6 +146,20 @@ class HttpTransport:
         await self._client.aclose()
 
 
+def notification_block(result: Any) -> int | None:
+    """The block a notification is about (a log's ``blockNumber``, a head's ``number``)."""
+    if not isinstance(result, dict):
+        return None
+    value = result.get("blockNumber", result.get("number"))
+    if type(value) is not str or not value.startswith("0x") or len(value) > 18:
+        return None
+    try:
+        number = int(value, 16)
+    except ValueError:
+        return None
+    return number if number < 1 << 63 else None
+
+
 @dataclass(frozen=True, slots=True)
 class Notification:
     """One ``eth_subscription`` message: which subscription, and its payload."""
@@ -184,6 +198,12 @@ class WsTransport:
         self._conn: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._failure: RpcError | None = None
+        # Overflow bookkeeping: after the first notification that did not fit, every later one
+        # is dropped too (the consumer sees a clean prefix) and the lowest block among them is
+        # kept, so the listener can read the chain again from there (see live.py).
+        self.overflowed = False
+        self.dropped = 0
+        self.dropped_from_block: int | None = None
 
     async def connect(self) -> None:
         try:
@@ -265,9 +285,15 @@ class WsTransport:
             sub = params.get("subscription")
             if sub not in self._subscriptions:
                 return  # a late message of a subscription we already dropped
+            result = params.get("result")
+            if self.overflowed:
+                self._note_dropped(result)
+                return
             try:
-                self._queue.put_nowait(Notification(sub, params.get("result")))
+                self._queue.put_nowait(Notification(sub, result))
             except asyncio.QueueFull:
+                self.overflowed = True
+                self._note_dropped(result)
                 self._fail(
                     RetryableRpcError(
                         f"subscription queue of {self._queue.maxsize} overflowed (storage fell "
@@ -292,6 +318,14 @@ class WsTransport:
             # Registered here, before any later notification is dispatched, so none is lost.
             self._subscriptions.add(result)
         future.set_result(result)
+
+    def _note_dropped(self, result: Any) -> None:
+        self.dropped += 1
+        number = notification_block(result)
+        if number is not None and (
+            self.dropped_from_block is None or number < self.dropped_from_block
+        ):
+            self.dropped_from_block = number
 
     async def request(self, method: str, params: list[Any]) -> Any:
         if self._failure is not None:

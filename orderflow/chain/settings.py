@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from orderflow.chain.contracts import MAINNET, ChainAddresses
+from orderflow.chain.contracts import CTF_DEPLOY_BLOCK, MAINNET, ChainAddresses
 from orderflow.config import CommonSettings
 
 
@@ -140,6 +140,35 @@ class ListenerSettings(CommonSettings):
         description=(
             "Bound of the subscription notification queue. Overflowing it (the database fell "
             "far behind) drops the connection and resynchronises with a backfill."
+        ),
+    )
+    condition_sync: bool = Field(
+        default=True,
+        validation_alias="CONDITION_SYNC",
+        description=(
+            "On the first start, read every ConditionPreparation and ConditionResolution of "
+            "ConditionalTokens from CONDITION_SYNC_FROM_BLOCK up to where the listener's own "
+            "stream begins, so markets created before it are mapped (runs beside the live "
+            "listener, resumable). false: only markets seen by the stream itself."
+        ),
+    )
+    condition_sync_from_block: int = Field(
+        default=CTF_DEPLOY_BLOCK,
+        validation_alias="CONDITION_SYNC_FROM_BLOCK",
+        ge=0,
+        description=(
+            "First block of the condition sync. Default: the CTF's mainnet deployment block, "
+            "or 0 on a chain younger than that (a local node with the contracts deployed anew)."
+        ),
+    )
+    condition_sync_max_blocks: int = Field(
+        default=10_000,
+        validation_alias="CONDITION_SYNC_MAX_BLOCKS",
+        ge=1,
+        description=(
+            "eth_getLogs block range of the condition sync (it starts there and halves on "
+            "refusal like the backfill). CTF conditions are sparse: providers that limit by "
+            "results rather than blocks accept far larger ranges, and each request covers more."
         ),
     )
     addresses: ChainAddresses = Field(

@@ -24,9 +24,10 @@ from typing import Any
 import asyncpg
 
 from orderflow.chain import store_sql as sql
+from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.decode import DecodedBatch
-from orderflow.chain.events import DeadLetter, Fill, LogRef, Match
-from orderflow.chain.tokens import TokenInfo, v3_token
+from orderflow.chain.events import ConditionPreparation, DeadLetter, Fill, LogRef, Match
+from orderflow.chain.tokens import TokenInfo, condition_tokens, v3_token
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,11 +221,18 @@ class _Writer:
     """The steps of one ``store_batch`` transaction, sharing its connection and tallies."""
 
     def __init__(
-        self, conn: asyncpg.Connection, chain_id: int, times: _Times, dead: list[DeadLetter]
+        self,
+        conn: asyncpg.Connection,
+        chain_id: int,
+        times: _Times,
+        dead: list[DeadLetter],
+        addresses: ChainAddresses,
     ) -> None:
         self.conn = conn
         self.chain_id = chain_id
         self.times = times
+        self.addresses = addresses
+        self.untimed_conditions = False  # keep conditions without a known time (time NULL)
         self.dead = dead  # grows with logs that cannot be stored (no known timestamp)
         self.stats = StoreStats()
         self.touched: set[str] = set()  # transactions whose match links may need SQL
@@ -247,12 +255,19 @@ class _Writer:
         self.stats.blocks = len(blocks)
 
     async def registry(self, batch: DecodedBatch) -> list[str]:
-        """Conditions, then every token they, TokenRegistered and V3 ids define; new ids."""
-        conditions = [
-            (c, ts)
-            for c in batch.conditions
-            if (ts := self._timed(c.ref, "ConditionPreparation")) is not None
-        ]
+        """Conditions, then every token they, resolutions, TokenRegistered and V3 ids define.
+
+        Returns the token ids that are new to the registry (their older trades get a market).
+        """
+        conditions: list[tuple[ConditionPreparation, int | None]] = []
+        for c in batch.conditions:
+            if self.untimed_conditions:
+                ts = self.times.epoch(c.ref)
+            else:
+                ts = self._timed(c.ref, "ConditionPreparation")
+                if ts is None:
+                    continue
+            conditions.append((c, ts))
         if conditions:
             self.stats.conditions = _count(
                 await self.conn.execute(
@@ -279,6 +294,19 @@ class _Writer:
             # log itself is then kept as a dead letter for the record).
             self._timed(reg.ref, "TokenRegistered")
             for t in reg.tokens:
+                tokens.setdefault(t.token_id, t)
+        for res in batch.resolutions:
+            # A resolution names the condition's oracle, question and outcome count: exactly
+            # what its token ids are computed from, so markets prepared before our first
+            # block are mapped too (facts about the ids, whatever the log's time).
+            for t in condition_tokens(
+                res.condition_id,
+                res.oracle,
+                res.question_id,
+                res.outcome_slot_count,
+                source="ConditionResolution",
+                addresses=self.addresses,
+            ):
                 tokens.setdefault(t.token_id, t)
         v3_ids = {f.token_id for f in batch.fills if f.exchange_version == "V3"}
         v3_ids.update(m.token_id for m in batch.matches if m.exchange_version == "V3")
@@ -424,6 +452,8 @@ async def store_batch(
     checkpoint: Checkpoint | None = None,
     traceparent: str | None = None,
     synchronous_commit: bool = True,
+    addresses: ChainAddresses = MAINNET,
+    untimed_conditions: bool = False,
 ) -> StoreStats:
     """Store a decoded batch and (optionally) advance a checkpoint, atomically.
 
@@ -434,6 +464,11 @@ async def store_batch(
     ``synchronous_commit=False`` skips waiting for the WAL flush at commit: a crash may then
     lose the last few batches — rows and checkpoint together, never one without the other —
     which a replayable source (a file import, a backfill from the checkpoint) simply redoes.
+
+    ``addresses`` says which oracle makes a condition neg-risk (tokens derived from a
+    ConditionResolution). ``untimed_conditions=True`` (the condition sync) keeps a
+    ConditionPreparation whose block time is unknown with a NULL time instead of
+    dead-lettering it: its tokens are what matters.
     """
     async with conn.transaction():
         await conn.execute(sql.WRITER_LOCK)
@@ -452,7 +487,8 @@ async def store_batch(
             if e.ref.timestamp is None
         ]
         times = await _block_times(conn, chain_id, untimed, blocks)
-        w = _Writer(conn, chain_id, times, list(batch.dead_letters))
+        w = _Writer(conn, chain_id, times, list(batch.dead_letters), addresses)
+        w.untimed_conditions = untimed_conditions
         if blocks:
             await w.blocks(blocks)
         # The registry first, so this batch's trades join their market directly.
@@ -505,6 +541,20 @@ async def get_checkpoint(conn: asyncpg.Connection, chain_id: int, stream: str) -
     if row is None:
         return None
     return Checkpoint(row["stream"], row["block_number"], row["block_hash"])
+
+
+async def rewind_checkpoint(
+    conn: asyncpg.Connection, chain_id: int, stream: str, block_number: int
+) -> bool:
+    """Move a stream's checkpoint back to ``block_number`` if it is beyond it; True if moved.
+
+    Nothing is deleted: the blocks after it are simply read again (the store is idempotent),
+    e.g. after the subscription dropped a notification of a block the checkpoint had passed.
+    """
+    async with conn.transaction():
+        await conn.execute(sql.WRITER_LOCK)
+        status = await conn.execute(sql.REWIND_CHECKPOINT, chain_id, stream, block_number)
+    return _count(status) > 0
 
 
 async def rollback_from(

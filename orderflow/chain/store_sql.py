@@ -222,6 +222,15 @@ ON CONFLICT (chain_id, stream) DO UPDATE
  WHERE s.block_number <= EXCLUDED.block_number
 """
 
+REWIND_CHECKPOINT = """
+UPDATE orderflow_sync_checkpoints
+   SET block_number = $3,
+       block_hash = (SELECT block_hash FROM orderflow_blocks
+                      WHERE chain_id = $1 AND block_number = $3),
+       updated_at = now()
+ WHERE chain_id = $1 AND stream = $2 AND block_number > $3
+"""
+
 SELECT_CHECKPOINT = """
 SELECT stream, block_number, block_hash
   FROM orderflow_sync_checkpoints

@@ -154,6 +154,38 @@ def ctf_tokens(
     )
 
 
+def condition_tokens(
+    condition: str,
+    oracle: str,
+    question_id: str,
+    outcome_slot_count: int,
+    *,
+    source: str,
+    addresses: ChainAddresses = MAINNET,
+) -> tuple[TokenInfo, ...]:
+    """Registry rows of a condition known from its (oracle, question id, outcome count).
+
+    ConditionPreparation and ConditionResolution both carry these: a market prepared before
+    the listener's first block is mapped from its resolution. The condition is neg-risk when
+    its oracle is the NegRiskAdapter (wrapped collateral), else backed by USDC.e — also for
+    markets created under CLOB V2, whose collateral adapters split pUSD into the same USDC.e /
+    wrapped-collateral positions. Nothing (an empty tuple) when the condition id does not
+    follow from the other three fields or the outcome count is out of range.
+    """
+    if not 2 <= outcome_slot_count <= MAX_OUTCOME_SLOTS:
+        return ()
+    try:
+        derived = condition_id(oracle, question_id, outcome_slot_count)
+    except ValueError:
+        return ()
+    if derived != condition.lower():
+        return ()
+    neg_risk = oracle.lower() == addresses.neg_risk_adapter
+    return ctf_tokens(
+        condition, outcome_slot_count, neg_risk=neg_risk, source=source, addresses=addresses
+    )
+
+
 def resolve_registered_pair(
     token0: int,
     token1: int,

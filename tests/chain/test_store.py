@@ -21,9 +21,11 @@ from orderflow.chain.store import (
     BlockHeader,
     Checkpoint,
     get_checkpoint,
+    rewind_checkpoint,
     rollback_from,
     store_batch,
 )
+from orderflow.chain.tokens import condition_id, ctf_position_ids
 from tests.chain.factory import T0, addr, at, block_hash, h32
 from tests.chain.test_contracts_tokens import BTC_NO, BTC_UP_DOWN, BTC_YES, SUBGRAPH_NEG, VECTORS
 
@@ -460,3 +462,80 @@ async def test_concurrent_writers_queue_instead_of_deadlocking(pool: asyncpg.Poo
             await a.fetchval("SELECT count(*) FROM orderflow_trades WHERE match_log_index IS NULL")
             == 0
         )
+
+
+async def test_a_resolution_maps_a_market_prepared_before_the_first_block(
+    pool: asyncpg.Pool,
+) -> None:
+    """No ConditionPreparation ever seen: the resolution's fields give the token ids."""
+    oracle, question = addr(0x0AC1E), h32(0x77)
+    plain = condition_id(oracle, question, 2)
+    neg = condition_id(c.NEG_RISK_ADAPTER, question, 2)
+    yes = ctf_position_ids(plain, 2, c.USDC_E)[0]
+    neg_no = ctf_position_ids(neg, 2, c.NEG_RISK_WRAPPED_COLLATERAL)[1]
+
+    def fill(block: int, token: int, tx: int) -> dict[str, Any]:
+        return encode_fill(
+            "V2",
+            at=at(block, 0, tx),
+            order_hash=h32(tx),
+            maker=ALICE,
+            taker=BOB,
+            side="BUY",
+            token_id=token,
+            shares=1_000_000,
+            collateral=600_000,
+        )
+
+    def resolve(block: int, condition: str, by: str) -> dict[str, Any]:
+        return encode_condition_resolution(
+            at=at(block, 0, tx=block * 100),
+            condition_id=condition,
+            oracle=by,
+            question_id=question,
+            payout_numerators=[1, 0],
+        )
+
+    async with pool.acquire() as conn:
+        await store_batch(
+            conn, decode_batch([fill(2, yes, 1), fill(3, neg_no, 2)], 137), chain_id=137
+        )
+        assert {r["market_id"] for r in await trades(conn)} == {None}
+        stats = await store_batch(
+            conn,
+            decode_batch([resolve(9, plain, oracle), resolve(9, neg, c.NEG_RISK_ADAPTER)], 137),
+            chain_id=137,
+        )
+        assert (stats.tokens, stats.backfilled, stats.outcomes) == (4, 2, 2)
+        rows = await trades(conn)
+        assert [(r["market_id"], r["outcome_index"]) for r in rows] == [(plain, 0), (neg, 1)]
+        registry = await conn.fetch(
+            "SELECT condition_id, neg_risk, collateral, source FROM orderflow_tokens"
+            " WHERE token_id = ANY($1::text[]::numeric[])",
+            [str(yes), str(neg_no)],
+        )
+        assert {tuple(r) for r in registry} == {
+            (plain, False, c.USDC_E, "ConditionResolution"),
+            (neg, True, c.NEG_RISK_WRAPPED_COLLATERAL, "ConditionResolution"),
+        }
+        # Again: nothing new, nothing updated (idempotent).
+        stats = await store_batch(
+            conn, decode_batch([resolve(9, plain, oracle)], 137), chain_id=137
+        )
+        assert (stats.tokens, stats.backfilled) == (0, 0)
+        # A resolution whose id does not follow from its fields maps nothing.
+        stats = await store_batch(
+            conn, decode_batch([resolve(10, h32(0xBAD), oracle)], 137), chain_id=137
+        )
+        assert stats.tokens == 0
+
+
+async def test_rewind_checkpoint_only_moves_back(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        await store_batch(
+            conn, decode_batch([], 137), chain_id=137, checkpoint=Checkpoint("listener", 20)
+        )
+        assert await rewind_checkpoint(conn, 137, "listener", 25) is False
+        assert await rewind_checkpoint(conn, 137, "listener", 12) is True
+        cp = await get_checkpoint(conn, 137, "listener")
+        assert cp is not None and cp.block_number == 12

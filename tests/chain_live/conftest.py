@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import subprocess
 import time
@@ -25,6 +26,9 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect as ws_connect
+from websockets.asyncio.server import ServerConnection
+from websockets.asyncio.server import serve as ws_serve
 
 from orderflow.chain import contracts
 from tests.conftest import tool_path
@@ -234,3 +238,122 @@ async def proxy(anvil: Anvil) -> AsyncIterator[TcpProxy]:
         yield p
     finally:
         await p.stop()
+
+
+def _chain_order(message: str | bytes) -> tuple[int, int, int]:
+    result = json.loads(message)["params"]["result"]
+    if "parentHash" in result:
+        return int(result["number"], 16), 1, 0
+    return int(result["blockNumber"], 16), 0, int(result["logIndex"], 16)
+
+
+class WsRelay:
+    """A WebSocket relay in front of anvil that can withhold ``newHeads`` notifications.
+
+    Providers skip heads (under load, around their own reorgs) and some never send
+    ``removed: true``; anvil does neither on its own. ``drop_heads`` makes the relay swallow
+    every head notification while it is true (logs and replies pass untouched).
+    ``hold()`` keeps every later notification back until ``send_held(n)`` passes on the first
+    n of them (a node whose messages come in bursts, timed by the test).
+    """
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.drop_heads = False
+        self.dropped: list[int] = []
+        self.port = 0
+        self._server: Any = None
+        self._holding = False
+        self._logs_only = False
+        self.held: list[str | bytes] = []
+        self._clients: set[ServerConnection] = set()
+
+    def hold(self, *, logs_only: bool = False) -> None:
+        """Hold notifications back from now on (only logs: heads then arrive first)."""
+        self._holding = True
+        self._logs_only = logs_only
+
+    async def cut(self) -> None:
+        """Close every client connection (the listener sees its WebSocket drop)."""
+        for client in list(self._clients):
+            await client.close()
+
+    async def send_held(self, count: int | None = None, *, interval: float = 0.0) -> None:
+        """Send the first ``count`` held notifications (all by default), ``interval`` apart.
+
+        Held messages go out in chain order — a block's logs (by log index), then its head —
+        whatever order the node produced them in.
+        """
+        self.held.sort(key=_chain_order)
+        take = len(self.held) if count is None else count
+        batch, self.held = self.held[:take], self.held[take:]
+        for message in batch:
+            for client in list(self._clients):
+                await client.send(message)
+            if interval:
+                await asyncio.sleep(interval)
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def _hold(self, message: str | bytes) -> bool:
+        text = message.decode() if isinstance(message, bytes) else message
+        if not self._holding or '"eth_subscription"' not in text:
+            return False
+        if self._logs_only and '"parentHash"' in text:
+            return False
+        self.held.append(message)
+        return True
+
+    def _keep(self, message: str | bytes) -> bool:
+        if not self.drop_heads:
+            return True
+        try:
+            parsed = json.loads(message)
+            result = parsed["params"]["result"]
+        except (ValueError, KeyError, TypeError):
+            return True
+        if parsed.get("method") == "eth_subscription" and "parentHash" in result:
+            self.dropped.append(int(result["number"], 16))
+            return False
+        return True
+
+    async def _handle(self, client: ServerConnection) -> None:
+        self._clients.add(client)
+        async with ws_connect(self.upstream, max_size=None) as node:
+
+            async def up() -> None:
+                async for message in client:
+                    await node.send(message)
+
+            async def down() -> None:
+                async for message in node:
+                    if self._keep(message) and not self._hold(message):
+                        await client.send(message)
+
+            tasks = [asyncio.create_task(up()), asyncio.create_task(down())]
+            with contextlib.suppress(Exception):
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for t in tasks:
+                t.cancel()
+        self._clients.discard(client)
+
+    async def start(self) -> None:
+        self._server = await ws_serve(self._handle, "127.0.0.1", 0, max_size=None)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+@pytest.fixture
+async def relay(anvil: Anvil) -> AsyncIterator[WsRelay]:
+    r = WsRelay(anvil.ws_url)
+    await r.start()
+    try:
+        yield r
+    finally:
+        await r.stop()

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from orderflow.chain import contracts as c
+from orderflow.chain.tokens import condition_id, ctf_position_ids
 
 V2_EXCHANGE = c.V2_CTF_EXCHANGE
 ALICE = "0x" + "a1" * 20
@@ -68,3 +69,47 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+ORACLE = "0x" + "0c" * 20
+
+
+def condition_of(question: int, *, oracle: str = ORACLE, slots: int = 2) -> str:
+    """The condition id ConditionalTokens gives (oracle, question id, outcome count)."""
+    return condition_id(oracle, "0x" + word(question), slots)
+
+
+def token_of(question: int, outcome: int, *, oracle: str = ORACLE) -> int:
+    """The CTF position id of one outcome (USDC.e collateral, or wrapped for neg-risk)."""
+    collateral = c.NEG_RISK_WRAPPED_COLLATERAL if oracle == c.NEG_RISK_ADAPTER else c.USDC_E
+    return ctf_position_ids(condition_of(question, oracle=oracle), 2, collateral)[outcome]
+
+
+def condition_preparation(question: int, *, oracle: str = ORACLE) -> dict[str, Any]:
+    """ConditionalTokens ConditionPreparation of a binary condition."""
+    return {
+        "address": c.CONDITIONAL_TOKENS,
+        "topics": [
+            c.TOPIC_CONDITION_PREPARATION,
+            condition_of(question, oracle=oracle),
+            "0x" + word(oracle),
+            "0x" + word(question),
+        ],
+        "data": "0x" + word(2),
+    }
+
+
+def condition_resolution(
+    question: int, payouts: tuple[int, int] = (1, 0), *, oracle: str = ORACLE
+) -> dict[str, Any]:
+    """ConditionalTokens ConditionResolution (payoutNumerators is a dynamic array)."""
+    return {
+        "address": c.CONDITIONAL_TOKENS,
+        "topics": [
+            c.TOPIC_CONDITION_RESOLUTION,
+            condition_of(question, oracle=oracle),
+            "0x" + word(oracle),
+            "0x" + word(question),
+        ],
+        "data": "0x" + "".join(word(v) for v in (2, 64, 2, *payouts)),
+    }

@@ -94,6 +94,7 @@ async def test_live_listen_serves_health_and_stops_on_sigterm(
         HEALTH_PORT=str(port),
         CONFIRMATIONS="0",
         START_BLOCK="0",
+        CONDITION_SYNC_FROM_BLOCK="0",
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "orderflow", "listen"],
@@ -129,6 +130,15 @@ async def test_live_listen_serves_health_and_stops_on_sigterm(
             await wait_until(counted, what="the trades metric")
             metrics = (await http.get("/metrics")).text
             assert "orderflow_listener_head_lag_blocks" in metrics
+
+            async def synced() -> bool:
+                text = (await http.get("/metrics")).text
+                pattern = r"^orderflow_listener_condition_sync_eta_seconds(\{[^}]*\})? 0\.0$"
+                return re.search(pattern, text, re.M) is not None
+
+            await wait_until(synced, what="the condition sync's ETA to reach 0")
+            metrics = (await http.get("/metrics")).text
+            assert "orderflow_listener_condition_sync_blocks_done" in metrics
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -138,3 +148,8 @@ async def test_live_listen_serves_health_and_stops_on_sigterm(
             raise
     assert proc.returncode == 0, err
     assert "streaming" in err
+    assert "condition sync: reading every ConditionalTokens condition once (first start)" in err
+    assert re.search(
+        r"condition sync progress .*blocks_done=(\d+) blocks_total=\1 .*eta_secs=0", err
+    )
+    assert "condition sync complete" in err

@@ -9,7 +9,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from orderflow.chain.backfill import AdaptiveRange, IngestMetrics
+from orderflow.chain.backfill import AdaptiveRange
+from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.live import ListenerState, LiveSession
 from orderflow.chain.reorg import BlockWindow
 from orderflow.chain.rpc import EthClient, Header, WsTransport

@@ -1,0 +1,67 @@
+"""The listener's OpenTelemetry instruments, exported on /metrics by the HealthServer."""
+
+from __future__ import annotations
+
+from orderflow import telemetry
+from orderflow.chain.decode import DecodedBatch
+
+
+class IngestMetrics:
+    """The listener's OpenTelemetry instruments (exported on /metrics by the HealthServer)."""
+
+    def __init__(self) -> None:
+        meter = telemetry.meter("orderflow.chain.listener")
+        self.logs = meter.create_counter(
+            "orderflow_listener_logs", unit="{log}", description="Raw logs received and decoded"
+        )
+        self.trades = meter.create_counter(
+            "orderflow_listener_trades", unit="{trade}", description="Trades (fills) stored"
+        )
+        self.dead_letters = meter.create_counter(
+            "orderflow_listener_dead_letters",
+            unit="{log}",
+            description="Logs that could not be decoded (kept in orderflow_dead_letters)",
+        )
+        self.reorgs = meter.create_counter(
+            "orderflow_listener_reorgs", unit="{reorg}", description="Reorganisations repaired"
+        )
+        self.reconnects = meter.create_counter(
+            "orderflow_listener_reconnects",
+            unit="{reconnect}",
+            description="WebSocket reconnections after a failure or silence",
+        )
+        self.range_shrinks = meter.create_counter(
+            "orderflow_listener_range_shrinks",
+            unit="{shrink}",
+            description="eth_getLogs ranges halved after a refusal or timeout",
+        )
+        self.head_lag = meter.create_gauge(
+            "orderflow_listener_head_lag_blocks",
+            unit="{block}",
+            description="Node head minus the stored checkpoint",
+        )
+        self.sync_done = meter.create_gauge(
+            "orderflow_listener_condition_sync_blocks_done",
+            unit="{block}",
+            description="Blocks of the one-time condition sync read so far",
+        )
+        self.sync_total = meter.create_gauge(
+            "orderflow_listener_condition_sync_blocks_total",
+            unit="{block}",
+            description="Blocks the one-time condition sync covers in all",
+        )
+        self.sync_rate = meter.create_gauge(
+            "orderflow_listener_condition_sync_blocks_per_second",
+            unit="{block}/s",
+            description="Condition sync speed since this process started it",
+        )
+        self.sync_eta = meter.create_gauge(
+            "orderflow_listener_condition_sync_eta_seconds",
+            unit="s",
+            description="Estimated time left of the condition sync (0 when complete)",
+        )
+
+    def count_batch(self, batch: DecodedBatch) -> None:
+        self.logs.add(len(batch))
+        self.trades.add(len(batch.fills))
+        self.dead_letters.add(len(batch.dead_letters))

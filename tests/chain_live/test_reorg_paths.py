@@ -1,0 +1,170 @@
+"""Reorgs the listener must survive beyond the easy case (issue 13, item 3), on a real anvil.
+
+(a) a reorg while the listener is stopped right after a backfill: the fork point must be found
+    among the headers of every block that holds a stored log, not only each range's end;
+(b) a reorg plus skipped heads on a node that never sends ``removed: true``;
+(c) a reorg between a range's eth_getLogs and the fetch of its headers.
+
+Each test ends with the database equal to what the node holds (every canonical fill stored
+once, no orphan) and the listener still running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiohttp import web
+
+from orderflow.chain.listener import Listener
+from tests.chain_live.conftest import Anvil, WsRelay, free_port, relay_calldata
+from tests.chain_live.logs import order_filled_v2, wait_until
+from tests.chain_live.test_listener import (
+    canonical_fills,
+    count_is,
+    make_settings,
+    running,
+    stored_trades,
+    streaming,
+)
+
+pytestmark = pytest.mark.anvil
+
+
+def replacement(anvil: Anvil, order_hash: int) -> dict[str, Any]:
+    """A transaction emitting one fill, in the shape anvil_reorg takes."""
+    raw = order_filled_v2(order_hash=order_hash, side=1, maker_amount=5_000_000)
+    return {
+        "from": anvil.account,
+        "to": raw["address"],
+        "data": relay_calldata(raw["topics"], raw["data"]),
+        "gas": hex(1_000_000),
+    }
+
+
+def is_canonical(pool: asyncpg.Pool, anvil: Anvil) -> Any:
+    async def check() -> bool:
+        return await stored_trades(pool) == await canonical_fills(anvil)
+
+    return check
+
+
+async def test_a_reorg_while_stopped_right_after_a_backfill(
+    anvil: Anvil, pool: asyncpg.Pool
+) -> None:
+    for i in range(4):  # blocks 1-4, stored by ONE backfill range
+        await anvil.emit(order_filled_v2(order_hash=10 + i))
+    listener = Listener(pool, make_settings(anvil.ws_url))
+    async with running(listener):
+        await wait_until(count_is(pool, 4), what="the backfill")
+        await wait_until(streaming(listener), what="streaming")
+    # Stopped: blocks 2-4 are replaced; the new block 2 holds another fill.
+    await anvil.rpc("anvil_reorg", 3, [[replacement(anvil, 99), 0]])
+    listener = Listener(pool, make_settings(anvil.ws_url))
+    async with running(listener) as task:
+        await wait_until(is_canonical(pool, anvil), what="the canonical chain after restart")
+        await wait_until(streaming(listener), what="streaming after restart")
+        await anvil.emit(order_filled_v2(order_hash=50))
+        await wait_until(count_is(pool, 3), what="a live fill after the repair")
+        assert not task.done()
+    assert await stored_trades(pool) == await canonical_fills(anvil)
+    assert listener.state.reorgs == 1
+    total = await pool.fetchval("SELECT sum(total_trades) FROM orderflow_wallet_stats")
+    assert total == 3
+
+
+async def test_b_reorg_with_skipped_heads_and_no_removed_logs(
+    anvil: Anvil, relay: WsRelay, pool: asyncpg.Pool
+) -> None:
+    listener = Listener(pool, make_settings(relay.ws_url))
+    async with running(listener) as task:
+        await wait_until(streaming(listener), what="streaming")
+        snapshot = await anvil.rpc("evm_snapshot")
+        await anvil.emit(order_filled_v2(order_hash=1))
+        await anvil.emit(order_filled_v2(order_hash=2))
+        await wait_until(count_is(pool, 2), what="two fills")
+        orphaned = await stored_trades(pool)
+        # The node reorganises and announces none of the new chain's first three heads.
+        relay.drop_heads = True
+        await anvil.rpc("evm_revert", snapshot)
+        await anvil.emit(
+            order_filled_v2(order_hash=3, side=1, maker_amount=5_000_000, taker_amount=3_550_000)
+        )
+        await anvil.emit(order_filled_v2(order_hash=4))
+        await anvil.mine(1)
+
+        async def three_withheld() -> bool:
+            return len(relay.dropped) >= 3
+
+        await wait_until(three_withheld, what="heads 1-3 of the new chain withheld")
+        relay.drop_heads = False
+        await anvil.mine(1)  # head 4 of the new chain: two or more heights above the last
+        await wait_until(is_canonical(pool, anvil), what="the canonical chain")
+        assert not task.done()
+    assert len(relay.dropped) >= 3
+    stored = await stored_trades(pool)
+    assert len(stored) == 2 and not set(orphaned) & set(stored)
+    assert listener.state.reorgs >= 1
+    total = await pool.fetchval("SELECT sum(total_trades) FROM orderflow_wallet_stats")
+    assert total == 2
+
+
+@dataclass
+class ReorgingNode:
+    """HTTP JSON-RPC in front of anvil: reorganises the chain right after one eth_getLogs."""
+
+    url: str = ""
+    reorg_after_getlogs: tuple[int, list[Any]] | None = None  # anvil_reorg's parameters
+    calls: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+async def reorging(anvil: Anvil) -> AsyncIterator[ReorgingNode]:
+    node = ReorgingNode()
+    upstream = httpx.AsyncClient(base_url=anvil.http_url, timeout=30)
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        node.calls.append(body["method"])
+        reply = (await upstream.post("/", json=body)).json()
+        if body["method"] == "eth_getLogs" and node.reorg_after_getlogs and reply["result"]:
+            depth, txs = node.reorg_after_getlogs
+            node.reorg_after_getlogs = None
+            await anvil.rpc("anvil_reorg", depth, txs)  # the reply below is now stale
+        return web.json_response(reply)
+
+    app = web.Application()
+    app.router.add_post("/", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    node.url = f"http://127.0.0.1:{port}/"
+    try:
+        yield node
+    finally:
+        await runner.cleanup()
+        await upstream.aclose()
+
+
+async def test_c_reorg_between_getlogs_and_the_header_fetch(
+    anvil: Anvil, reorging: ReorgingNode, pool: asyncpg.Pool
+) -> None:
+    for i in range(3):  # fills in blocks 1-3, then two empty blocks: the range ends at 5
+        await anvil.emit(order_filled_v2(order_hash=20 + i))
+    await anvil.mine(2)
+    reorging.reorg_after_getlogs = (4, [[replacement(anvil, 77), 0]])  # blocks 2-5 replaced
+    settings = make_settings(anvil.ws_url, POLYGON_HTTP_URL=reorging.url)
+    listener = Listener(pool, settings)
+    async with running(listener) as task:
+        await wait_until(streaming(listener), what="streaming")
+        await wait_until(is_canonical(pool, anvil), what="the canonical chain")
+        await anvil.emit(order_filled_v2(order_hash=30))
+        await wait_until(count_is(pool, 3), what="a live fill")
+        assert not task.done()
+    assert reorging.reorg_after_getlogs is None  # the reorg did happen mid-range
+    assert await stored_trades(pool) == await canonical_fills(anvil)
