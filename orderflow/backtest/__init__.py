@@ -1,13 +1,17 @@
 """Walk-forward backtest over stored trades: would following the scores have paid?
 
-* ``history`` — the SQL (trades and resolutions between two times);
+* ``history`` — the SQL (trades and resolutions between two times, events of markets);
 * ``tape``    — prices and resolutions seen so far (the replay's half of the as-of gate);
 * ``followers`` — the strategy (the executor's :func:`orderflow.signals.evaluate`) and two
-  baselines (follow every wallet; follow seeded random wallets);
-* ``book``    — paper fills (:func:`orderflow.execution.paper.paper_fill`) booked with
-  :class:`orderflow.accounting.Position`;
-* ``engine``  — the walk-forward loop, scores as of each step's start;
-* ``metrics`` / ``report`` — P&L, win rate, Sharpe, drawdown, per signal type, in words.
+  baselines (follow every taker; follow seeded random wallets);
+* ``liquidity`` — the book a follower meets, as the chain reveals it (maker fills of later
+  trades), and walking its depth with the taker fee and the follower's own footprint;
+* ``book``    — fills booked with :class:`orderflow.accounting.Position`;
+* ``engine``  — the walk-forward loop: scores as of each step's start, signals decided and
+  filled a latency after the leader;
+* ``metrics`` / ``verdict`` / ``forward`` / ``report`` — P&L, win rate, Sharpe, drawdown per
+  signal type; P&L per dollar with a bootstrap interval and PAID / LOST / INCONCLUSIVE; the
+  score's forward test; all in words.
 """
 
 from orderflow.backtest.engine import Scorer, WalkForwardResult, walk_forward

@@ -1,8 +1,9 @@
 """One follower's paper book during a replay: signals, positions, realized P&L by day, equity.
 
-Fills come from the executor's :func:`orderflow.execution.paper.paper_fill` and are booked with
-the one accounting implementation (:class:`orderflow.accounting.Position`); resolutions settle
-positions at the market's payout per share.
+Fills come from walking the revealed book (:mod:`orderflow.backtest.liquidity`, the executor's
+paper fee per level) and are booked with the one accounting implementation
+(:class:`orderflow.accounting.Position`); resolutions settle positions at the market's payout
+per share.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from decimal import Decimal
 
 from orderflow.accounting import Fill, Position
 from orderflow.backtest.followers import Intent
+from orderflow.backtest.liquidity import DepthFill
 from orderflow.backtest.tape import Tape
-from orderflow.execution.paper import paper_fill
 from orderflow.signals.sizing import dec
 from orderflow.signals.views import OpenPosition, StrategyBook, TradeView, WalletView
 
 ZERO = Decimal(0)
+PRICE_STEP = Decimal("0.000001")
+NO_LIQUIDITY = "no_liquidity"
 
 
 @dataclass(slots=True)
@@ -27,7 +30,7 @@ class SignalRecord:
 
     time: datetime
     signal_type: str
-    status: str  # EXECUTED / SKIPPED (EXPIRED never happens: the replay decides at fill time)
+    status: str  # EXECUTED / SKIPPED / EXPIRED (stale: the latency exceeded the signal's age)
     reason: str
     wallet: str
     wallet_score: float | None
@@ -47,6 +50,9 @@ class SignalRecord:
     closed_at: datetime | None = None
     close_reason: str | None = None  # "resolved" or "exit" (sold after the leader sold)
     side: str = "BUY"  # SELL: an exit signal (its P&L is booked on the entry's signal)
+    trigger_time: datetime | None = None  # the leader's fill (``time`` is ours: + latency)
+    limit_price: Decimal | None = None  # the order's limit (the executor's sizing price)
+    levels: int = 0  # book levels the fill walked through
 
     @property
     def is_entry(self) -> bool:
@@ -87,13 +93,22 @@ class Book:
         return StrategyBook(bankroll=self.bankroll, open_positions=positions, day_pnl=day_pnl)
 
     def record(
-        self, trade: TradeView, wallet: WalletView, intent: Intent, now: datetime
+        self,
+        trade: TradeView,
+        wallet: WalletView,
+        intent: Intent,
+        now: datetime,
+        fill: DepthFill | None = None,
     ) -> SignalRecord:
-        """Store the signal and, when accepted, paper-fill it into a new position."""
+        """Store the signal; an accepted one is booked with what walking the book gave.
+
+        ``fill`` is None or empty when nothing was revealed within the window: the signal is
+        then SKIPPED ``no_liquidity`` (an order nobody could fill).
+        """
         signal = SignalRecord(
             time=now,
             signal_type=intent.signal_type,
-            status="EXECUTED" if intent.accepted else "SKIPPED",
+            status=intent.status,
             reason=intent.reason,
             wallet=trade.wallet,
             wallet_score=wallet.score,
@@ -105,41 +120,49 @@ class Book:
             log_index=trade.log_index,
             confidence=intent.confidence,
             win_probability=intent.win_probability,
+            trigger_time=trade.timestamp,
+            limit_price=intent.price,
         )
         signal.side = intent.side
         self.signals.append(signal)
-        if intent.accepted and intent.price is not None and intent.side == "SELL":
-            self._exit(trade, intent, signal, now)
-        elif intent.accepted and intent.price is not None:
-            report = paper_fill(intent.shares, intent.price, self.fee_rate, now)
+        if not intent.accepted:
+            return signal
+        if intent.side == "SELL" and trade.token_id not in self.open:
+            signal.status, signal.reason = "SKIPPED", "no_position"
+        elif fill is None or fill.shares <= 0:
+            signal.status, signal.reason = "SKIPPED", NO_LIQUIDITY
+        elif intent.side == "SELL":
+            self._exit(trade, fill, signal, now)
+        else:
             position = Position()
-            position.apply(
-                Fill("BUY", report.shares, report.usdc, report.fee, report.fee_asset, now)
-            )
-            signal.shares, signal.price = report.shares, report.price
-            signal.size_usdc, signal.fee = report.usdc, report.fee
+            position.apply(Fill("BUY", fill.shares, fill.usdc, fill.fee, "COLLATERAL", now))
+            self._filled(signal, fill)
             self.open[trade.token_id] = Held(
                 position, trade.token_id, trade.market_id, trade.outcome_index, signal
             )
         return signal
 
+    @staticmethod
+    def _filled(signal: SignalRecord, fill: DepthFill) -> None:
+        signal.shares, signal.size_usdc, signal.fee = fill.shares, fill.usdc, fill.fee
+        price = fill.price
+        signal.price = None if price is None else price.quantize(PRICE_STEP)
+        signal.levels = fill.levels
+
     def leaders(self) -> dict[int, tuple[str, str]]:
         """Per held token: who its position followed in, and with which signal type."""
         return {t: (h.signal.wallet, h.signal.signal_type) for t, h in self.open.items()}
 
-    def _exit(self, trade: TradeView, intent: Intent, signal: SignalRecord, now: datetime) -> None:
-        """Sell a held position in full at the exit's limit price (paper), closing it."""
-        held = self.open.pop(trade.token_id, None)
-        if held is None:
-            signal.status, signal.reason = "SKIPPED", "no_position"
-            return
-        report = paper_fill(intent.shares, intent.price or Decimal(0), self.fee_rate, now)
-        realized = held.position.apply(
-            Fill("SELL", report.shares, report.usdc, report.fee, report.fee_asset, now)
-        )
+    def _exit(self, trade: TradeView, fill: DepthFill, signal: SignalRecord, now: datetime) -> None:
+        """Sell what the bids within the limit took; the position closes once it is all sold."""
+        held = self.open[trade.token_id]
+        shares = min(fill.shares, held.position.shares)
+        realized = held.position.apply(Fill("SELL", shares, fill.usdc, fill.fee, "COLLATERAL", now))
         self._book_realized(realized, now)
-        signal.shares, signal.price = report.shares, report.price
-        signal.size_usdc, signal.fee = report.usdc, report.fee
+        self._filled(signal, fill)
+        if held.position.shares > 0:
+            return  # partly sold: the rest stays open (and is settled or marked later)
+        del self.open[trade.token_id]
         held.signal.pnl = held.position.realized_pnl
         held.signal.closed_at, held.signal.close_reason = now, "exit"
         self.closed.append(held)

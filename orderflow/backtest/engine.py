@@ -2,27 +2,44 @@
 
 At the start of every step ``[T, T + step)`` the scorer is asked for wallet scores *as of T*
 (the reputation stage's as-of gate: trades with timestamp <= T, resolutions with resolved_at <=
-T). Then the step's trades and resolutions are replayed in time order: a resolution settles
-positions only from its ``resolved_at`` on, and a trade is judged with the scores of T and the
-prices seen up to and including itself. Several followers (the strategy and its baselines) watch
-the same tape side by side.
+T). Then the step's trades and resolutions are replayed in time order. A taker's fill (only a
+taker's row is someone's decision) that a follower wants becomes a pending signal, decided
+``latency`` later — by then the tape holds every fill and resolution up to that moment — and
+filled against the book revealed after it (:mod:`orderflow.backtest.liquidity`). Several
+followers (the strategy and its baselines) watch the same tape side by side, each with its own
+book and its own footprint on the market's depth.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
 
-from orderflow.backtest.book import Book
-from orderflow.backtest.followers import Follower
-from orderflow.backtest.history import ResolutionEvent, resolutions_between, stream_trades
+from orderflow.backtest.book import NO_LIQUIDITY, Book
+from orderflow.backtest.followers import Follower, Intent
+from orderflow.backtest.history import (
+    ResolutionEvent,
+    StoredFill,
+    resolutions_between,
+    stream_trades,
+)
+from orderflow.backtest.liquidity import (
+    ChainDepth,
+    Level,
+    LevelKey,
+    Side,
+    best_price,
+    plausible,
+    walk,
+)
 from orderflow.backtest.tape import Tape
 from orderflow.signals.sizing import dec
-from orderflow.signals.views import TradeView, WalletView
+from orderflow.signals.views import MarketView, TradeView, WalletView
 
 # Scores as of a time: address -> the reputation stage's verdict, using only what was known then.
 Scorer = Callable[[asyncpg.Connection, datetime], Awaitable[Mapping[str, WalletView]]]
@@ -30,6 +47,27 @@ Scorer = Callable[[asyncpg.Connection, datetime], Awaitable[Mapping[str, WalletV
 ScoreObserver = Callable[[datetime, Mapping[str, WalletView]], None]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# The default latency, from what the pipeline measures (docs/backtest.md "Latency"): the listener
+# stores a log once CONFIRMATIONS (3) Polygon blocks of ~2 s bury it (6 s) and it sees a block on
+# average ~1 s after its timestamp; the executor's signal p99 is 8 ms (docs/benchmarks.md "signal
+# latency"); placing a CLOB order is a ~1 s HTTPS round trip (assumed, not measured here).
+DEFAULT_LATENCY_SECS = 3 * 2.0 + 1.0 + 0.008 + 1.0
+DEFAULT_BOOK_WINDOW_SECS = 1800.0
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How a follower's order reaches the market.
+
+    ``latency``: from the leader's fill (its block time) to our order at the exchange — the
+    decision is taken then, with what the tape shows then, and the order meets the book as it
+    stands then. ``window``: how long after that the chain may reveal the book (maker fills of
+    later trades in the token); nothing in it means no fill.
+    """
+
+    latency: timedelta = timedelta(seconds=DEFAULT_LATENCY_SECS)
+    window: timedelta = timedelta(seconds=DEFAULT_BOOK_WINDOW_SECS)
 
 
 @dataclass
@@ -39,6 +77,20 @@ class Run:
     follower: Follower
     book: Book
     equity: list[tuple[datetime, Decimal]] = field(default_factory=list)
+    # Shares this follower took from each revealed maker order: its own impact on the book.
+    consumed: dict[LevelKey, Decimal] = field(default_factory=dict)
+
+
+@dataclass(order=True)
+class Pending:
+    """A taker's fill some followers want, waiting for its decision time (fill + latency)."""
+
+    due: datetime
+    seq: int
+    trade: TradeView = field(compare=False)
+    wallet: WalletView = field(compare=False)
+    market: MarketView = field(compare=False)  # as seen right after the leader's fill
+    runs: list[Run] = field(compare=False)
 
 
 @dataclass
@@ -50,6 +102,7 @@ class WalkForwardResult:
     trades_replayed: int
     resolutions_seen: int
     runs: list[Run]
+    execution: Execution = field(default_factory=Execution)
     # The last step's scores (as of the last step's start): the report shows them.
     last_scores: Mapping[str, WalletView] = field(default_factory=dict)
     # Last traded price of every token at the end (what open positions are marked at).
@@ -62,8 +115,8 @@ def make_run(follower: Follower) -> Run:
 
 
 async def _merge(
-    trades: AsyncIterator[TradeView], resolutions: Sequence[ResolutionEvent]
-) -> AsyncIterator[TradeView | ResolutionEvent]:
+    trades: AsyncIterator[StoredFill], resolutions: Sequence[ResolutionEvent]
+) -> AsyncIterator[StoredFill | ResolutionEvent]:
     """Time order; a resolution comes before trades stamped at the same second."""
     r = 0
     async for t in trades:
@@ -75,6 +128,94 @@ async def _merge(
         yield res
 
 
+def _exit_side(trade: TradeView, run: Run, resolved: bool) -> Side:
+    """SELL (meet the bids) when this fill is the leader of a held FOLLOW_WHALE selling."""
+    lead = run.book.leaders().get(trade.token_id)
+    if (
+        trade.side == "SELL"
+        and not resolved
+        and lead is not None
+        and lead == (trade.wallet, "FOLLOW_WHALE")
+    ):
+        return "SELL"
+    return "BUY"
+
+
+class _Replay:
+    """The mutable state of one replay: tape, runs, pending signals, the depth reader."""
+
+    def __init__(
+        self, conn: asyncpg.Connection, runs: list[Run], tape: Tape, execution: Execution
+    ) -> None:
+        self.conn, self.runs, self.tape, self.execution = conn, runs, tape, execution
+        self.depth = ChainDepth()
+        self.pending: list[Pending] = []
+        self._seq = 0
+
+    def observe(self, fill: StoredFill, wallet: WalletView) -> None:
+        """Feed the tape; schedule the fill's decision for every follower that wants it."""
+        market = self.tape.observe(fill.view)
+        if not fill.taker:
+            return  # a maker's fill is not a decision: never copied
+        wanting = [r for r in self.runs if r.follower.wants(fill.view, wallet, market)]
+        if wanting:
+            self._seq += 1
+            due = fill.timestamp + self.execution.latency
+            heapq.heappush(
+                self.pending, Pending(due, self._seq, fill.view, wallet, market, wanting)
+            )
+
+    async def drain(self, before: datetime | None, inclusive: bool = False) -> None:
+        """Decide every pending signal due before ``before`` (all of them when None)."""
+        while self.pending:
+            due = self.pending[0].due
+            if before is not None and (due > before or (due == before and not inclusive)):
+                return
+            await self._decide(heapq.heappop(self.pending))
+
+    async def _levels(self, p: Pending, side: Side, cache: dict[Side, list[Level]]) -> list[Level]:
+        if side not in cache:
+            revealed = await self.depth.levels(
+                self.conn, p.trade.token_id, side, p.due, p.due + self.execution.window
+            )
+            cache[side] = plausible(revealed, side, p.trade.price)
+        return cache[side]
+
+    async def _decide(self, p: Pending) -> None:
+        resolved = p.market.market_id is not None and p.market.market_id in self.tape.resolved
+        cache: dict[Side, list[Level]] = {}
+        for run in p.runs:
+            side = _exit_side(p.trade, run, resolved)
+            intent = await self._intent(p, run, side, resolved, cache)
+            if intent is not None and intent.side != side:  # e.g. no exit after all: a fade
+                side = intent.side
+                intent = await self._intent(p, run, side, resolved, cache)
+            if intent is None:
+                continue
+            fill = None
+            if intent.accepted and intent.price is not None:
+                levels = await self._levels(p, side, cache)
+                shares = intent.shares
+                held = run.book.open.get(p.trade.token_id)
+                if side == "SELL" and held is not None:
+                    shares = min(shares, held.position.shares)
+                fee = run.book.fee_rate
+                fill = walk(levels, side, shares, intent.price, fee, run.consumed, p.due)
+            run.book.record(p.trade, p.wallet, intent, p.due, fill)
+
+    async def _intent(
+        self, p: Pending, run: Run, side: Side, resolved: bool, cache: dict[Side, list[Level]]
+    ) -> Intent | None:
+        levels = await self._levels(p, side, cache)
+        best = best_price(levels, side, run.consumed)
+        market = replace(p.market, last_price=best, resolved=resolved)
+        book = run.book.view(p.due, self.tape)
+        intent = run.follower.decide(p.trade, p.wallet, market, book, p.due, run.book.leaders())
+        if intent is not None and best is None and intent.reason == "no_price":
+            intent = replace(intent, reason=NO_LIQUIDITY)
+        return intent
+
+
 async def walk_forward(
     conn: asyncpg.Connection,
     followers: Sequence[Follower],
@@ -84,10 +225,12 @@ async def walk_forward(
     end: datetime,
     step: timedelta,
     on_scores: ScoreObserver | None = None,
+    execution: Execution | None = None,
 ) -> WalkForwardResult:
     """Replay ``(start, end]`` in steps of ``step`` for every follower."""
     if step <= timedelta(0):
         raise ValueError("step must be positive")
+    execution = execution or Execution()
     fade_window = max(f.settings.fade_window_secs for f in followers)
     tape = Tape(fade_window)
     for res in await resolutions_between(conn, EPOCH, start):
@@ -95,6 +238,7 @@ async def walk_forward(
     runs = [make_run(f) for f in followers]
     for run in runs:
         run.equity.append((start, run.book.bankroll))
+    replay = _Replay(conn, runs, tape, execution)
     steps = trades_seen = resolutions_seen = 0
     scores: Mapping[str, WalletView] = {}
     t0 = start
@@ -106,27 +250,23 @@ async def walk_forward(
         resolutions = await resolutions_between(conn, t0, t1)
         async for item in _merge(stream_trades(conn, t0, t1), resolutions):
             if isinstance(item, ResolutionEvent):
+                await replay.drain(item.resolved_at)
                 resolutions_seen += 1
                 tape.resolve(item.market_id, item.payouts)
                 for run in runs:
                     run.book.settle(item.market_id, item.payouts, item.resolved_at)
                 continue
+            # Fills at the same second as a decision are seen before it (the book is after).
+            await replay.drain(item.timestamp)
             trades_seen += 1
-            market = tape.observe(item)
-            wallet = scores.get(item.wallet) or WalletView(item.wallet, None)
-            now = item.timestamp
-            for run in runs:
-                if not run.follower.wants(item, wallet, market):
-                    continue
-                intent = run.follower.decide(
-                    item, wallet, market, run.book.view(now, tape), now, run.book.leaders()
-                )
-                if intent is not None:
-                    run.book.record(item, wallet, intent, now)
+            wallet = scores.get(item.view.wallet) or WalletView(item.view.wallet, None)
+            replay.observe(item, wallet)
+        await replay.drain(t1, inclusive=True)
         for run in runs:
             run.equity.append((t1, run.book.equity(tape)))
         steps += 1
         t0 = t1
+    await replay.drain(None)  # signals due after the end: decided on what the chain shows
     for run in runs:
         run.book.mark_open_signals(tape)
     return WalkForwardResult(
@@ -137,6 +277,7 @@ async def walk_forward(
         trades_seen,
         resolutions_seen,
         runs,
+        execution=execution,
         last_scores=scores,
         last_prices=tape.last_prices(),
     )

@@ -3,11 +3,12 @@
 * :class:`StrategyFollower` calls :func:`orderflow.signals.evaluate` — signal rules, win
   probability from the wallet's measured edge, Kelly sizing, every risk limit — exactly as the
   executor does for a live fill.
-* :class:`BaselineFollower` ignores scores: it follows BUY fills of every wallet (``follow-all``)
-  or of a seeded random subset of wallets (``follow-random``) with a fixed stake, through the
-  executor's same market and book risk gates and the same entry-price rule (observed price plus
-  slippage, rounded up to the tick), so the only difference from the strategy is *whom* it
-  follows and how much it stakes.
+* :class:`BaselineFollower` ignores scores: it follows taker BUYs of every wallet
+  (``follow-all``) or of a seeded random subset of wallets (``follow-random``) with a fixed
+  stake, through the executor's same market and book risk gates and the same entry-price rule
+  (the book's best price plus slippage, rounded up to the tick), so the only difference from the
+  strategy is *whom* it follows and how much it stakes. (The engine offers followers taker rows
+  only, decided a latency later against the revealed book: :mod:`orderflow.backtest.engine`.)
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ class Intent:
     confidence: float | None = None
     win_probability: float | None = None
     side: Literal["BUY", "SELL"] = "BUY"  # SELL: an exit of a position the book holds
+
+    @property
+    def status(self) -> str:
+        """As the executor records it: a stale signal EXPIRED, another refusal SKIPPED."""
+        if self.accepted:
+            return "EXECUTED"
+        return "EXPIRED" if self.reason == "stale" else "SKIPPED"
 
 
 # Per held token: the wallet its position followed in and the signal type that opened it.

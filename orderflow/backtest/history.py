@@ -6,7 +6,7 @@ proportional to one step's trades however long the stored history is.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -18,7 +18,7 @@ from orderflow.signals.views import TradeView
 
 _TRADES = """
 SELECT id, chain_id, tx_hash, log_index, wallet_address, side, token_id, price, size, usdc_size,
-       timestamp, market_id, outcome_index
+       timestamp, market_id, outcome_index, is_taker_aggregate
   FROM orderflow_trades
  WHERE timestamp > $1 AND timestamp <= $2
  ORDER BY timestamp, block_number, log_index
@@ -44,6 +44,22 @@ class ResolutionEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredFill:
+    """A stored fill and whether it is the taker's row (the aggressor's aggregate).
+
+    Only a taker's row is a decision someone made at that moment; a maker row is a resting
+    order someone else chose to hit, so it is never a signal (but its price is still a price).
+    """
+
+    view: TradeView
+    taker: bool
+
+    @property
+    def timestamp(self) -> datetime:
+        return self.view.timestamp
+
+
+@dataclass(frozen=True, slots=True)
 class Bounds:
     first: datetime
     last: datetime
@@ -60,7 +76,7 @@ async def bounds(conn: asyncpg.Connection) -> Bounds | None:
 
 async def stream_trades(
     conn: asyncpg.Connection, after: datetime, until: datetime, *, prefetch: int = 5000
-) -> AsyncIterator[TradeView]:
+) -> AsyncIterator[StoredFill]:
     """Trades with ``after < timestamp <= until`` in chain order, through a server-side cursor.
 
     Memory stays bounded by ``prefetch`` however many fills a step holds (a day of mainnet is
@@ -68,7 +84,7 @@ async def stream_trades(
     """
     async with conn.transaction(readonly=True):
         async for r in conn.cursor(_TRADES, after, until, prefetch=prefetch):
-            yield trade_view(r)
+            yield StoredFill(trade_view(r), bool(r["is_taker_aggregate"]))
 
 
 async def resolutions_between(
@@ -79,6 +95,23 @@ async def resolutions_between(
         ResolutionEvent(r["market_id"], r["resolved_at"], tuple(Decimal(p) for p in r["payouts"]))
         for r in rows
     ]
+
+
+# A neg-risk condition's question id is its event (the NegRiskAdapter market id) in the first 31
+# bytes plus the candidate's index in the last byte: every leg of one event shares the prefix.
+# Any other condition is its own event (the reputation run groups the same way).
+_EVENTS = """
+SELECT condition_id,
+       CASE WHEN neg_risk THEN left(question_id, 64) || '00' ELSE condition_id END AS event_id
+  FROM orderflow_conditions
+ WHERE condition_id = ANY($1::text[])
+"""
+
+
+async def event_ids(conn: asyncpg.Connection, market_ids: Iterable[str]) -> dict[str, str]:
+    """Condition id -> event id (the legs of a neg-risk event share one) for known conditions."""
+    rows = await conn.fetch(_EVENTS, sorted(set(market_ids)))
+    return {r["condition_id"]: r["event_id"] for r in rows}
 
 
 _STRATEGY = "SELECT settings FROM orderflow_strategies WHERE name = $1 AND deleted_at IS NULL"

@@ -1,7 +1,8 @@
 """Plain-text rendering of a backtest: one table for the strategy and its baselines, then detail.
 
 The last line answers the question the backtest exists for — would following the scores have
-paid, and did it beat following everyone or random wallets — in words, without spin.
+paid, and did it beat following everyone or random wallets — in words, from the intervals of
+:mod:`orderflow.backtest.verdict` (PAID / LOST / INCONCLUSIVE), never from the sign alone.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from decimal import Decimal
 
 from orderflow.backtest.metrics import RunSummary
 from orderflow.backtest.runner import BacktestReport
+from orderflow.backtest.verdict import sentence
 
 
 def money(value: Decimal) -> str:
@@ -39,30 +41,31 @@ def summary_table(summaries: list[RunSummary]) -> list[str]:
     return lines
 
 
-def verdict(summaries: list[RunSummary]) -> str:
-    strategy, *baselines = summaries
-    if strategy.executed == 0:
-        return (
-            "Verdict: the strategy took no position in this period, so the history cannot say "
-            "whether following the scores would have paid."
+def verdict(report: BacktestReport) -> str:
+    """The verdict from the strategy's interval (never from the sign of its P&L)."""
+    text = sentence(report.verdicts)
+    strategy = report.strategy
+    if strategy.executed and strategy.positions_closed < 30:
+        text += (
+            f" Only {strategy.positions_closed} positions closed (the rest are marked at the last "
+            "traded price)."
         )
-    paid = "would have PAID" if strategy.pnl > 0 else "would NOT have paid"
-    beats = [
-        b.name for b in baselines if (strategy.return_on_stake or 0) > (b.return_on_stake or 0)
-    ]
-    loses = [b.name for b in baselines if b.name not in beats]
-    parts = [
-        f"Verdict: following the scores {paid} ({money(strategy.pnl)} USDC, "
-        f"{pct(strategy.return_on_stake)} on stake, {strategy.positions_closed} closed "
-        f"positions)."
-    ]
-    if beats:
-        parts.append(f"Per dollar staked it beat {', '.join(beats)}.")
-    if loses:
-        parts.append(f"It did not beat {', '.join(loses)}.")
-    if strategy.positions_closed < 30:
-        parts.append("Few closed positions: treat the figures as anecdote, not evidence.")
-    return " ".join(parts)
+    return text
+
+
+def interval_table(report: BacktestReport) -> list[str]:
+    head = f"{'follower':<14}{'on stake':>10}   {'interval':<26}{'markets':>8}  verdict"
+    lines = [head, "-" * (len(head) + 8)]
+    for v in report.verdicts:
+        i = v.interval
+        est = "n/a" if i.estimate is None else f"{i.estimate * 100:+.1f}%"
+        ci = (
+            "n/a"
+            if i.low is None or i.high is None
+            else f"[{i.low * 100:+.1f}%, {i.high * 100:+.1f}%]"
+        )
+        lines.append(f"{v.name:<14}{est:>10}   {ci:<26}{i.markets:>8}  {v.verdict}")
+    return lines
 
 
 def render(report: BacktestReport) -> str:
@@ -88,5 +91,13 @@ def render(report: BacktestReport) -> str:
         if s.skip_reasons:
             top = ", ".join(f"{k} {v}" for k, v in list(s.skip_reasons.items())[:5])
             lines.append(f"  skipped: {top}")
-    lines += ["", verdict(report.summaries)]
+    confidence = f"{report.options.confidence * 100:.0f}%"
+    lines += [
+        "",
+        f"P&L per dollar staked, {confidence} bootstrap interval over markets "
+        f"({report.options.bootstrap_draws} draws):",
+        *interval_table(report),
+        "",
+        verdict(report),
+    ]
     return "\n".join(lines)

@@ -6,7 +6,7 @@ outside (0, 1]) are refused before any work, with the option's name in the messa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Self
@@ -14,10 +14,19 @@ from typing import Self
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from orderflow.backtest.engine import ScoreObserver, Scorer, WalkForwardResult, walk_forward
+from orderflow.backtest.engine import (
+    DEFAULT_BOOK_WINDOW_SECS,
+    DEFAULT_LATENCY_SECS,
+    Execution,
+    ScoreObserver,
+    Scorer,
+    WalkForwardResult,
+    walk_forward,
+)
 from orderflow.backtest.followers import BaselineFollower, Follower, StrategyFollower
-from orderflow.backtest.history import bounds
+from orderflow.backtest.history import bounds, event_ids
 from orderflow.backtest.metrics import RunSummary, summarize
+from orderflow.backtest.verdict import FollowerVerdict, by_market, judge
 from orderflow.strategy.settings import StrategySettings
 
 
@@ -42,6 +51,31 @@ class BacktestOptions(BaseModel):
         default=0.1, gt=0, le=1, description="Share of wallets the random baseline follows."
     )
     seed: int = Field(default=0, ge=0, description="Seed of the random-wallets baseline.")
+    latency_secs: float = Field(
+        default=DEFAULT_LATENCY_SECS,
+        ge=0,
+        description="From the leader's fill to our order at the exchange (decision and fill).",
+    )
+    book_window_secs: float = Field(
+        default=DEFAULT_BOOK_WINDOW_SECS,
+        gt=0,
+        description="How long after the order the chain may reveal the book it met; nothing "
+        "traded in it means no fill.",
+    )
+
+    confidence: float = Field(
+        default=0.95, gt=0, lt=1, description="Confidence level of the verdict's interval."
+    )
+    bootstrap_draws: int = Field(
+        default=2000, ge=100, description="Bootstrap draws (markets resampled) per interval."
+    )
+
+    @property
+    def execution(self) -> Execution:
+        return Execution(
+            latency=timedelta(seconds=self.latency_secs),
+            window=timedelta(seconds=self.book_window_secs),
+        )
 
     @model_validator(mode="after")
     def _order(self) -> Self:
@@ -58,6 +92,8 @@ class BacktestReport:
     settings: StrategySettings
     result: WalkForwardResult
     summaries: list[RunSummary]
+    verdicts: list[FollowerVerdict]
+    events: dict[str, str] = field(default_factory=dict)  # market id -> event id
 
     @property
     def strategy(self) -> RunSummary:
@@ -104,5 +140,15 @@ async def run_backtest(
         end=end,
         step=step,
         on_scores=on_scores,
+        execution=options.execution,
     )
-    return BacktestReport(options, settings, result, [summarize(run, step) for run in result.runs])
+    traded = {s.market_id for run in result.runs for s in run.book.signals if s.market_id}
+    events = await event_ids(conn, traded)
+    verdicts = judge(
+        [(run.follower.name, by_market(run.book.signals, events=events)) for run in result.runs],
+        confidence=options.confidence,
+        draws=options.bootstrap_draws,
+        seed=options.seed,
+    )
+    summaries = [summarize(run, step) for run in result.runs]
+    return BacktestReport(options, settings, result, summaries, verdicts, events)

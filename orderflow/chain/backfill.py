@@ -30,11 +30,13 @@ import asyncpg
 from orderflow import telemetry
 from orderflow.chain import store
 from orderflow.chain.contracts import TOPIC_CONDITION_PREPARATION, ChainAddresses
-from orderflow.chain.decode import decode_batch
+from orderflow.chain.decode import decode_batch, decode_batch_async
+from orderflow.chain.fields import FieldError, block_number, hash32
 from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.reorg import BlockWindow
 from orderflow.chain.rpc import EthClient, Header
-from orderflow.errors import FatalRpcError, RangeTooLargeError, RetryableRpcError
+from orderflow.chain.store_guard import store_batch_isolating
+from orderflow.errors import RangeTooLargeError, RetryableRpcError
 from orderflow.tracing import current_traceparent
 
 log = logging.getLogger(__name__)
@@ -53,12 +55,17 @@ class AdaptiveRange:
     grow_after: int = 3
     _streak: int = 0
 
-    def shrink(self) -> bool:
-        """Halve the range; False when it is already at the minimum (nothing left to try)."""
+    def shrink(self, to: int | None = None) -> bool:
+        """Halve the range, or cut it to ``to`` blocks (a limit the provider stated, which also
+        becomes the new maximum); False when it is already at the minimum."""
         self._streak = 0
         if self.size <= self.min_size:
             return False
-        self.size = max(self.min_size, self.size // 2)
+        if to is not None and to < self.size:
+            self.max_size = max(self.min_size, min(self.max_size, to))
+            self.size = max(self.min_size, to)
+        else:
+            self.size = max(self.min_size, self.size // 2)
         return True
 
     def success(self) -> None:
@@ -107,7 +114,7 @@ async def fill_timestamps(
     used: dict[str, Header] = {}
     orphans: list[Mapping[str, Any]] = []
     for raw in raws:
-        if raw.get("blockTimestamp") is not None or not isinstance(raw.get("blockHash"), str):
+        if raw.get("blockTimestamp") is not None or not _is_hash(raw.get("blockHash")):
             ready.append(raw)  # malformed logs go on to decode, which dead-letters them
             continue
         header = await headers.by_hash(raw["blockHash"])
@@ -126,11 +133,21 @@ def _topic0(raw: Mapping[str, Any]) -> str | None:
     return None
 
 
-def block_of(raw: Mapping[str, Any]) -> int | None:
-    """A raw log's block number, or None when it is missing or malformed."""
+def _is_hash(value: Any) -> bool:
+    """A 32-byte 0x hash: only those are worth asking the node about (a hostile string would
+    make it answer "invalid params")."""
     try:
-        return int(raw["blockNumber"], 16)
-    except (KeyError, TypeError, ValueError):
+        hash32(value, "blockHash")
+    except FieldError:
+        return False
+    return True
+
+
+def block_of(raw: Mapping[str, Any]) -> int | None:
+    """A raw log's block number, or None when it is missing, malformed or out of range."""
+    try:
+        return block_number(raw["blockNumber"])
+    except (KeyError, FieldError):
         return None
 
 
@@ -228,10 +245,13 @@ class Backfiller:
                 report.shrinks += 1
                 if self.metrics:
                     self.metrics.range_shrinks.add(1)
-                if not self.ranges.shrink():
-                    raise FatalRpcError(
+                if not self.ranges.shrink(getattr(exc, "max_blocks", None)):
+                    # Never fatal: a hanging or overloaded provider recovers. The session ends
+                    # and the listener reconnects after its backoff, forever, saying why.
+                    raise RetryableRpcError(
                         f"{exc}; the range is already at GETLOGS_MIN_BLOCKS="
-                        f"{self.ranges.min_size}: use a node with larger eth_getLogs limits"
+                        f"{self.ranges.min_size}: backing off and retrying (if this repeats, "
+                        "the node is down or its eth_getLogs limits are too small)"
                     ) from None
                 log.info(
                     "eth_getLogs range refused, shrinking",
@@ -297,7 +317,11 @@ class Backfiller:
         for raw in raws:
             log_block = block_of(raw)
             held = headers.get(log_block) if log_block is not None else None
-            if held is not None and str(raw.get("blockHash", "")).lower() != held.hash:
+            if (
+                held is not None
+                and _is_hash(raw.get("blockHash"))  # a malformed one is a dead letter, not a fork
+                and str(raw.get("blockHash")).lower() != held.hash
+            ):
                 raise _Reorganised(
                     f"a log of block {held.number} names block hash {raw.get('blockHash')}, "
                     f"the node now has {held.hash}"
@@ -327,10 +351,10 @@ class Backfiller:
             if self.decode_in_thread:
                 batch = await asyncio.to_thread(decode_batch, ready, self.chain_id, self.addresses)
             else:
-                batch = decode_batch(ready, self.chain_id, self.addresses)
+                batch = await decode_batch_async(ready, self.chain_id, self.addresses)
             end_header = verified.get(end)
             async with self.pool.acquire() as conn:
-                await store.store_batch(
+                await store_batch_isolating(
                     conn,
                     batch,
                     chain_id=self.chain_id,

@@ -17,11 +17,13 @@ charge fees in collateral. ``is_taker_aggregate`` is true when the taker is the 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from orderflow.chain import contracts as c
+from orderflow.chain.amounts import correct_taker_amounts
 from orderflow.chain.contracts import MAINNET, ChainAddresses, ExchangeVersion
 from orderflow.chain.events import (
     ConditionPreparation,
@@ -29,6 +31,7 @@ from orderflow.chain.events import (
     DeadLetter,
     Decoded,
     DecodedBatch,
+    FeeRefund,
     Fill,
     Ignored,
     LogRef,
@@ -38,6 +41,7 @@ from orderflow.chain.events import (
 )
 from orderflow.chain.fields import (
     FieldError,
+    block_number,
     check_amounts,
     data_words,
     exact_topics,
@@ -49,9 +53,10 @@ from orderflow.chain.fields import (
     topic_address,
     word,
 )
+from orderflow.chain.storable import storable_text
 from orderflow.chain.tokens import MAX_OUTCOME_SLOTS, ctf_tokens, resolve_registered_pair
 
-__all__ = ["DecodedBatch", "decode_batch", "decode_log"]
+__all__ = ["DecodedBatch", "decode_batch", "decode_batch_async", "decode_log"]
 
 _FILLED_NAMES = {v: f"OrderFilled ({v})" for v in ("V1", "V2", "V3")}
 _MATCHED_NAMES = {v: f"OrdersMatched ({v})" for v in ("V1", "V2", "V3")}
@@ -267,6 +272,49 @@ def _condition_resolution(
     )
 
 
+def _word_address(payload: bytes, i: int, name: str) -> str:
+    chunk = payload[32 * i : 32 * i + 32]
+    if any(chunk[:12]):
+        raise FieldError(f"{name} is not an address (non-zero high bytes)")
+    return "0x" + chunk[12:].hex()
+
+
+def _fee_refunded(raw: Mapping[str, Any], ref: LogRef, addrs: ChainAddresses) -> FeeRefund:
+    """FeeModule v2.0.0: FeeRefunded(bytes32 indexed orderHash, address indexed to, uint256 id,
+    uint256 refund, uint256 indexed feeCharged)."""
+    name = "FeeRefunded"
+    t = exact_topics(raw, 4, name)
+    d = data_words(raw, 2, name)
+    token_id, refund = word(d, 0), word(d, 1)
+    fee_charged = int(hash32(t[3], "feeCharged"), 16)
+    check_amounts(name, 0, 0, refund | fee_charged)
+    return FeeRefund(
+        ref,
+        topic_address(t[2], "to"),
+        token_id,
+        refund,
+        order_hash=hash32(t[1], "orderHash"),
+        fee_charged=fee_charged,
+    )
+
+
+def _fee_refunded_2023(raw: Mapping[str, Any], ref: LogRef, addrs: ChainAddresses) -> FeeRefund:
+    """FeeModule (2023): FeeRefunded(address token, address to, uint256 id, uint256 amount),
+    nothing indexed."""
+    name = "FeeRefunded (2023)"
+    exact_topics(raw, 1, name)
+    d = data_words(raw, 4, name)
+    _word_address(d, 0, "token")
+    refund = word(d, 3)
+    check_amounts(name, 0, 0, refund)
+    return FeeRefund(ref, _word_address(d, 1, "to"), word(d, 2), refund)
+
+
+_FEE_MODULE_DECODERS: dict[str, CtfDecoder] = {
+    c.TOPIC_FEE_REFUNDED: _fee_refunded,
+    c.TOPIC_FEE_REFUNDED_2023: _fee_refunded_2023,
+}
+
 _EXCHANGE_DECODERS: dict[tuple[ExchangeVersion, str], Decoder] = {
     ("V1", c.TOPIC_ORDER_FILLED_V1): _order_filled_v1,
     ("V1", c.TOPIC_ORDERS_MATCHED_V1): _orders_matched_v1,
@@ -314,11 +362,11 @@ def _cached_hash(cache: _BlockCache, value: Any, name: str) -> str:
 def _ref(raw: Mapping[str, Any], chain_id: int, address: str, cache: _BlockCache) -> LogRef:
     bn_raw = raw.get("blockNumber")
     try:
-        block_number = cache.numbers[bn_raw]
+        number = cache.numbers[bn_raw]
     except (KeyError, TypeError):
-        block_number = quantity(bn_raw, "blockNumber")
+        number = block_number(bn_raw)
         if type(bn_raw) is str:
-            cache.numbers[bn_raw] = block_number
+            cache.numbers[bn_raw] = number
     ts_raw = raw.get("blockTimestamp")
     timestamp: datetime | None = None
     if ts_raw is not None:
@@ -337,7 +385,7 @@ def _ref(raw: Mapping[str, Any], chain_id: int, address: str, cache: _BlockCache
         raise FieldError("pending log: blockHash is null (only mined logs can be stored)")
     return LogRef(
         chain_id,
-        block_number,
+        number,
         _cached_hash(cache, block_hash, "blockHash"),
         _cached_hash(cache, raw.get("transactionHash"), "transactionHash"),
         log_index(raw.get("logIndex")),
@@ -363,10 +411,10 @@ def _dead(raw: Mapping[str, Any], reason: str, chain_id: int) -> DeadLetter:
         reason=reason,
         chain_id=chain_id,
         tx_hash=opt(lambda: hash32(raw.get("transactionHash"), "transactionHash")),
-        log_index=opt(lambda: quantity(raw.get("logIndex"), "logIndex")),
-        block_number=opt(lambda: quantity(raw.get("blockNumber"), "blockNumber")),
-        address=address.lower()[:100] if isinstance(address, str) else None,
-        topic0=topics[0].lower()[:100]
+        log_index=opt(lambda: log_index(raw.get("logIndex"))),
+        block_number=opt(lambda: block_number(raw.get("blockNumber"))),
+        address=storable_text(address.lower(), 100) if isinstance(address, str) else None,
+        topic0=storable_text(topics[0].lower(), 100)
         if isinstance(topics, list) and topics and isinstance(topics[0], str)
         else None,
     )
@@ -403,18 +451,36 @@ def _decode(
             ctf_decoder = _CTF_DECODERS.get(topic0)
             if ctf_decoder is not None:
                 return ctf_decoder(raw, ref, addrs)
-        else:
-            raise FieldError(f"log from {address}, which is neither a watched exchange nor the CTF")
+        elif address in addrs.fee_modules:
+            fee_decoder = _FEE_MODULE_DECODERS.get(topic0)
+            if fee_decoder is not None:
+                return fee_decoder(raw, ref, addrs)
+        elif address != addrs.neg_risk_adapter:
+            raise FieldError(
+                f"log from {address}, which is neither a watched exchange, the CTF, a FeeModule "
+                "nor the NegRiskAdapter"
+            )
         if topic0 in c.IGNORED_TOPICS:
             return Ignored(ref, topic0)
-        emitter = f"{version} exchange" if version else "ConditionalTokens"
+        emitter = (
+            f"{version} exchange"
+            if version
+            else "ConditionalTokens"
+            if address == addrs.ctf
+            else "FeeModule"
+            if address in addrs.fee_modules
+            else "NegRiskAdapter"
+        )
         if topic0 in c.EVENT_SIGNATURES:
             raise FieldError(
                 f"{_event_name(topic0)} ({topic0[:10]}…) is not expected from the {emitter}"
             )
         raise FieldError(f"unknown topic0 {topic0} from the {emitter} {address}")
     except FieldError as exc:
-        return _dead(raw, str(exc), chain_id)
+        return _dead(raw, storable_text(str(exc), 2000), chain_id)
+    except Exception as exc:  # a decoder bug on hostile input: one dead letter, not a dead batch
+        reason = f"cannot decode: {type(exc).__name__}: {exc}"
+        return _dead(raw, storable_text(reason, 2000), chain_id)
 
 
 def decode_log(
@@ -427,7 +493,10 @@ def decode_log(
 def decode_batch(
     raws: Iterable[Mapping[str, Any]], chain_id: int, addresses: ChainAddresses = MAINNET
 ) -> DecodedBatch:
-    """Decode many logs, sorted into a :class:`DecodedBatch` (input order kept per kind)."""
+    """Decode many logs, sorted into a :class:`DecodedBatch` (input order kept per kind).
+
+    A match's taker fill gets the amounts actually executed (``amounts.py``): pass whole
+    transactions, as the listener (whole blocks) and the file import do."""
     batch = DecodedBatch()
     cache = _BlockCache()
     fills_append = batch.fills.append
@@ -437,4 +506,32 @@ def decode_batch(
             fills_append(item)
         else:
             batch.add(item)
+    correct_taker_amounts(batch)
     return batch
+
+
+# Decoding is pure CPU. A ConditionPreparation with 256 outcomes derives 256 token ids (two
+# 254-bit modular exponentiations each: about 0.1 s of CPU), and a large batch takes a while
+# too; on the listener's event loop either would stall heads, pings and /healthz.
+_OFF_LOOP_LOGS = 500
+
+
+def _needs_thread(raws: list[Any], addresses: ChainAddresses) -> bool:
+    if len(raws) >= _OFF_LOOP_LOGS:
+        return True
+    ctf = addresses.ctf
+    return any(
+        isinstance(r, Mapping) and isinstance(a := r.get("address"), str) and a.lower() == ctf
+        for r in raws
+    )
+
+
+async def decode_batch_async(
+    raws: Iterable[Mapping[str, Any]], chain_id: int, addresses: ChainAddresses = MAINNET
+) -> DecodedBatch:
+    """:func:`decode_batch` for code on the event loop: batches that may take long (many logs,
+    or ConditionalTokens events, whose token ids are derived here) run in a worker thread."""
+    items = list(raws)
+    if _needs_thread(items, addresses):
+        return await asyncio.to_thread(decode_batch, items, chain_id, addresses)
+    return decode_batch(items, chain_id, addresses)

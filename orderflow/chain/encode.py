@@ -373,3 +373,47 @@ def encode_match(
         taker_amount=terms.taker_amount,
         exchange=terms.exchange,
     )
+
+
+def encode_fee_refunded(
+    *,
+    at: LogPosition,
+    order_hash: str,
+    to: str,
+    token_id: int,
+    refund: int,
+    fee_charged: int,
+    module: str = "0xe3f18acc55091e2c48d883fc8c8413319d4ab7b0",
+) -> dict[str, Any]:
+    """FeeModule v2.0.0 (2025): FeeRefunded(bytes32 indexed orderHash, address indexed to,
+    uint256 id, uint256 refund, uint256 indexed feeCharged)."""
+    return raw_log(
+        module,
+        [
+            c.TOPIC_FEE_REFUNDED,
+            _hash_topic(order_hash),
+            _address_topic(to),
+            "0x" + _word(fee_charged),
+        ],
+        [token_id, refund],
+        at,
+    )
+
+
+def encode_fee_refunded_2023(
+    *,
+    at: LogPosition,
+    token: str,
+    to: str,
+    token_id: int,
+    amount: int,
+    module: str = "0x56c79347e95530c01a2fc76e732f9566da16e113",
+) -> dict[str, Any]:
+    """FeeModule (2023): FeeRefunded(address token, address to, uint256 id, uint256 amount),
+    nothing indexed: four data words."""
+    return raw_log(
+        module,
+        [c.TOPIC_FEE_REFUNDED_2023],
+        [int(_address_topic(token), 16), int(_address_topic(to), 16), token_id, amount],
+        at,
+    )

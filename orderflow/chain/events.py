@@ -167,6 +167,23 @@ class ConditionResolution:
 
 
 @dataclass(slots=True)
+class FeeRefund:
+    """A FeeModule's FeeRefunded: part of a V1 fill's fee paid back to the order's owner.
+
+    ``token_id`` says in what: 0 = collateral (a SELL's fee), else the outcome token (a BUY's
+    fee, taken in shares). ``order_hash`` and ``fee_charged`` exist in the 2025 module's event
+    only; the 2023 module's refunds are matched to their fill by wallet and asset instead.
+    """
+
+    ref: LogRef
+    wallet: str
+    token_id: int
+    refund: int
+    order_hash: str | None = None
+    fee_charged: int | None = None
+
+
+@dataclass(slots=True)
 class Ignored:
     """A known event orderflow deliberately does not store (FeeCharged, CTF transfers …)."""
 
@@ -195,7 +212,7 @@ class DeadLetter:
     topic0: str | None = None
 
 
-Event = Fill | Match | TokenRegistration | ConditionPreparation | ConditionResolution
+Event = Fill | Match | TokenRegistration | ConditionPreparation | ConditionResolution | FeeRefund
 Decoded = Event | Ignored | Removed | DeadLetter
 
 
@@ -208,6 +225,7 @@ class DecodedBatch:
     registrations: list[TokenRegistration] = field(default_factory=list)
     conditions: list[ConditionPreparation] = field(default_factory=list)
     resolutions: list[ConditionResolution] = field(default_factory=list)
+    refunds: list[FeeRefund] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     removed: list[LogRef] = field(default_factory=list)
     ignored: list[LogRef] = field(default_factory=list)
@@ -225,6 +243,8 @@ class DecodedBatch:
             self.conditions.append(item)
         elif isinstance(item, ConditionResolution):
             self.resolutions.append(item)
+        elif isinstance(item, FeeRefund):
+            self.refunds.append(item)
         elif isinstance(item, Removed):
             self.removed.append(item.ref)
         else:
@@ -236,19 +256,22 @@ class DecodedBatch:
         self.registrations.extend(other.registrations)
         self.conditions.extend(other.conditions)
         self.resolutions.extend(other.resolutions)
+        self.refunds.extend(other.refunds)
         self.dead_letters.extend(other.dead_letters)
         self.removed.extend(other.removed)
         self.ignored.extend(other.ignored)
 
     @property
     def events(self) -> int:
-        """Number of storable events (fills, matches, registrations, conditions, resolutions)."""
+        """Number of storable events (fills, matches, registrations, conditions, resolutions,
+        fee refunds)."""
         return (
             len(self.fills)
             + len(self.matches)
             + len(self.registrations)
             + len(self.conditions)
             + len(self.resolutions)
+            + len(self.refunds)
         )
 
     def __len__(self) -> int:
@@ -262,6 +285,7 @@ class DecodedBatch:
             *(e.ref for e in self.registrations),
             *(e.ref for e in self.conditions),
             *(e.ref for e in self.resolutions),
+            *(e.ref for e in self.refunds),
             *self.ignored,
         ]
         numbers = [r.block_number for r in refs]

@@ -124,11 +124,39 @@ def side_of(value: int, event: str) -> str:
     raise FieldError(f"{event} side is {value}, expected 0 (BUY) or 1 (SELL)")
 
 
+# Bounds of the ledger's columns: log indexes are INTEGER, block numbers BIGINT. No real chain
+# comes near either; a value beyond them is corrupt or hostile and must not reach the database.
+MAX_LOG_INDEX = 2**31 - 1
+MAX_BLOCK_NUMBER = 2**63 - 1
+
+
+def bounded(value: Any, name: str, maximum: int) -> int:
+    """A hex quantity no larger than ``maximum`` (the column it is stored in)."""
+    number = quantity(value, name)
+    if number > maximum:
+        raise FieldError(f"{name} {number:#x} exceeds {maximum:#x}, the largest the ledger stores")
+    return number
+
+
 def log_index(value: Any) -> int:
-    # Fast path for the common "0x…" string; anything odd takes the strict parser.
-    if type(value) is str and value.isascii() and value.isalnum() and value[:2] == "0x":
+    # Fast path for the common "0x…" string (at most 8 hex digits); anything odd takes the
+    # strict parser, which also names a value out of range.
+    if (
+        type(value) is str
+        and len(value) <= 10
+        and value.isascii()
+        and value.isalnum()
+        and value[:2] == "0x"
+    ):
         try:
-            return int(value, 16)
+            number = int(value, 16)
         except ValueError:
             pass
-    return quantity(value, "logIndex")
+        else:
+            if number <= MAX_LOG_INDEX:
+                return number
+    return bounded(value, "logIndex", MAX_LOG_INDEX)
+
+
+def block_number(value: Any) -> int:
+    return bounded(value, "blockNumber", MAX_BLOCK_NUMBER)

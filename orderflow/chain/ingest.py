@@ -12,9 +12,9 @@ inserts batch *n* while Python decodes batch *n + 1*.
 from __future__ import annotations
 
 import asyncio
-import json
+import functools
 import time
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,12 @@ from typing import Any
 import asyncpg
 
 from orderflow.chain.contracts import MAINNET, ChainAddresses
+from orderflow.chain.db_errors import retry_transient
 from orderflow.chain.decode import DecodedBatch, decode_batch
 from orderflow.chain.events import DeadLetter
-from orderflow.chain.store import Checkpoint, StoreStats, store_batch
+from orderflow.chain.storable import loads_tolerant
+from orderflow.chain.store import Checkpoint, StoreStats
+from orderflow.chain.store_guard import store_batch_isolating
 from orderflow.telemetry import tracer
 from orderflow.tracing import context_from, current_traceparent
 
@@ -75,52 +78,77 @@ def _malformed(path: Path, number: int, text: str, why: str, chain_id: int) -> D
     )
 
 
+@dataclass(slots=True)
+class _Line:
+    number: int
+    value: Any  # the parsed object, or None with ``error`` set
+    text: str
+    error: str | None = None
+
+
+def _parse(number: int, line: str) -> _Line | None:
+    # A byte-order mark starts the file, and also any file appended to it (cat a.jsonl b.jsonl):
+    # the first is removed by the utf-8-sig codec, the others here.
+    text = line.strip().lstrip("\ufeff").strip()
+    if not text:
+        return None
+    try:
+        value = loads_tolerant(text)
+    except ValueError as exc:
+        return _Line(number, None, text, f"not JSON ({str(exc)[:200]})")
+    if not isinstance(value, dict):
+        return _Line(number, None, text, f"a JSON {type(value).__name__}, not a log object")
+    return _Line(number, value, text)
+
+
+def _tx_of(value: Any) -> Any:
+    return value.get("transactionHash") if isinstance(value, dict) else None
+
+
+def _grouped(
+    items: Iterable[Any], batch_size: int, tx_of: Callable[[Any], Any]
+) -> Generator[list[Any], None, None]:
+    """Batches of ``batch_size`` items, extended so no transaction is split between two.
+
+    The taker-amount correction and the links between fills, matches and fee refunds work on a
+    whole transaction; the live listener and the backfill store whole blocks anyway. A batch
+    grows by at most another ``batch_size`` items for one transaction.
+    """
+    batch: list[Any] = []
+    for item in items:
+        if len(batch) >= batch_size:
+            tx = tx_of(batch[-1])
+            if tx is None or tx != tx_of(item) or len(batch) >= 2 * batch_size:
+                yield batch
+                batch = []
+        batch.append(item)
+    if batch:
+        yield batch
+
+
 def _chunks(
     path: Path, batch_size: int, chain_id: int, addresses: ChainAddresses
 ) -> Generator[_Chunk, None, None]:
     """Read, parse and decode ``batch_size`` lines at a time (runs in a worker thread)."""
     with path.open("r", encoding="utf-8-sig", errors="replace") as fh:  # BOM-tolerant
-        number = 0
-        while True:
-            raws: list[object] = []
-            bad: list[DeadLetter] = []
-            lines = 0
-            for line in fh:
-                number += 1
-                text = line.strip()
-                if not text:
-                    continue
-                lines += 1
-                try:
-                    value = json.loads(text)
-                except ValueError as exc:
-                    bad.append(_malformed(path, number, text, f"not JSON ({exc})", chain_id))
-                else:
-                    if isinstance(value, dict):
-                        raws.append(value)
-                    else:
-                        why = f"a JSON {type(value).__name__}, not a log object"
-                        bad.append(_malformed(path, number, text, why, chain_id))
-                if lines >= batch_size:
-                    break
-            if not lines:
-                return
-            batch = decode_batch(raws, chain_id, addresses)  # type: ignore[arg-type]
+        parsed = (p for number, line in enumerate(fh, 1) if (p := _parse(number, line)))
+        for group in _grouped(parsed, batch_size, lambda p: _tx_of(p.value)):
+            raws = [p.value for p in group if p.error is None]
+            bad = [
+                _malformed(path, p.number, p.text, p.error, chain_id)
+                for p in group
+                if p.error is not None
+            ]
+            batch = decode_batch(raws, chain_id, addresses)
             batch.dead_letters.extend(bad)
-            yield _Chunk(batch, lines, len(raws), len(bad))
+            yield _Chunk(batch, len(group), len(raws), len(bad))
 
 
 def _decoded(
     raws: Iterable[Mapping[str, Any]], batch_size: int, chain_id: int, addresses: ChainAddresses
 ) -> Generator[_Chunk, None, None]:
-    batch: list[Mapping[str, Any]] = []
-    for raw in raws:
-        batch.append(raw)
-        if len(batch) >= batch_size:
-            yield _Chunk(decode_batch(batch, chain_id, addresses), len(batch), len(batch), 0)
-            batch = []
-    if batch:
-        yield _Chunk(decode_batch(batch, chain_id, addresses), len(batch), len(batch), 0)
+    for group in _grouped(raws, batch_size, _tx_of):
+        yield _Chunk(decode_batch(group, chain_id, addresses), len(group), len(group), 0)
 
 
 async def _pipeline(
@@ -131,6 +159,7 @@ async def _pipeline(
     chain_id: int,
     stream: str | None,
     traceparent: str | None,
+    addresses: ChainAddresses,
 ) -> IngestReport:
     """Store chunks while the next one is produced (read + decoded) in a worker thread."""
     started = time.perf_counter()
@@ -138,40 +167,46 @@ async def _pipeline(
     def next_chunk() -> _Chunk | None:
         return next(chunks, None)
 
+    async def store(chunk: _Chunk, checkpoint: Checkpoint | None) -> StoreStats:
+        # A fresh connection per attempt: after a failover the old one is gone.
+        async with pool.acquire() as conn:
+            return await store_batch_isolating(
+                conn,
+                chunk.batch,
+                chain_id=chain_id,
+                checkpoint=checkpoint,
+                traceparent=current_traceparent(),  # the ingest.batch span around this call
+                synchronous_commit=False,  # a file or in-memory replay can be redone
+                addresses=addresses,
+            )
+
     upcoming = asyncio.ensure_future(asyncio.to_thread(next_chunk))
-    async with pool.acquire() as conn:
-        try:
-            while (chunk := await upcoming) is not None:
-                upcoming = asyncio.ensure_future(asyncio.to_thread(next_chunk))
-                top = chunk.batch.max_block()
-                checkpoint = (
-                    Checkpoint(stream, top) if stream is not None and top is not None else None
+    try:
+        while (chunk := await upcoming) is not None:
+            upcoming = asyncio.ensure_future(asyncio.to_thread(next_chunk))
+            top = chunk.batch.max_block()
+            checkpoint = Checkpoint(stream, top) if stream is not None and top is not None else None
+            with _tracer.start_as_current_span(
+                "ingest.batch",
+                context=context_from(traceparent),
+                attributes={"logs": chunk.logs, "fills": len(chunk.batch.fills)},
+            ):
+                stats = await retry_transient(
+                    functools.partial(store, chunk, checkpoint),
+                    what=f"store batch {report.batches + 1}",
                 )
-                with _tracer.start_as_current_span(
-                    "ingest.batch",
-                    context=context_from(traceparent),
-                    attributes={"logs": chunk.logs, "fills": len(chunk.batch.fills)},
-                ):
-                    stats = await store_batch(
-                        conn,
-                        chunk.batch,
-                        chain_id=chain_id,
-                        checkpoint=checkpoint,
-                        traceparent=current_traceparent(),
-                        synchronous_commit=False,  # a file or in-memory replay can be redone
-                    )
-                report.stored.add(stats)
-                report.lines += chunk.lines
-                report.logs += chunk.logs
-                report.malformed_lines += chunk.malformed
-                report.batches += 1
-        finally:
-            # A worker thread cannot be interrupted: let it finish its chunk, then close.
-            if not upcoming.done():
-                await asyncio.wait([upcoming])
-            if not upcoming.cancelled():
-                upcoming.exception()  # retrieved: an error already raised above is not re-logged
-            chunks.close()
+            report.stored.add(stats)
+            report.lines += chunk.lines
+            report.logs += chunk.logs
+            report.malformed_lines += chunk.malformed
+            report.batches += 1
+    finally:
+        # A worker thread cannot be interrupted: let it finish its chunk, then close.
+        if not upcoming.done():
+            await asyncio.wait([upcoming])
+        if not upcoming.cancelled():
+            upcoming.exception()  # retrieved: an error already raised above is not re-logged
+        chunks.close()
     report.elapsed_secs = time.perf_counter() - started
     return report
 
@@ -202,6 +237,7 @@ async def ingest_file(
         chain_id=chain_id,
         stream=stream,
         traceparent=traceparent,
+        addresses=addresses,
     )
 
 
@@ -226,4 +262,5 @@ async def ingest_logs(
         chain_id=chain_id,
         stream=stream,
         traceparent=traceparent,
+        addresses=addresses,
     )

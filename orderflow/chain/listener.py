@@ -22,6 +22,7 @@ import asyncpg
 
 from orderflow.chain.backfill import AdaptiveRange
 from orderflow.chain.conditions import ConditionSync
+from orderflow.chain.db_errors import TRANSIENT_DB_ERRORS
 from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.live import ListenerState, LiveSession
 from orderflow.chain.reorg import BlockWindow
@@ -33,12 +34,11 @@ from orderflow.telemetry import HealthServer
 log = logging.getLogger(__name__)
 
 # Failures a new connection can cure: the node, the network, or a lost database connection.
+# Database failovers and restarts (57P01, 57P03, class 08, 40001/40P01 …) included.
 _TRANSIENT: tuple[type[BaseException], ...] = (
     RetryableRpcError,
     RangeTooLargeError,
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
+    *TRANSIENT_DB_ERRORS,
 )
 
 

@@ -55,11 +55,12 @@ from orderflow.chain.backfill import (
     block_rows,
     fill_timestamps,
 )
-from orderflow.chain.decode import decode_batch
+from orderflow.chain.decode import decode_batch, decode_batch_async
 from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.reorg import BlockWindow, conflicts, find_fork_point, prune_blocks
 from orderflow.chain.rpc import EthClient, Header, WsTransport
 from orderflow.chain.settings import ListenerSettings
+from orderflow.chain.store_guard import store_batch_isolating
 from orderflow.errors import RetryableRpcError
 from orderflow.tracing import current_traceparent
 
@@ -67,6 +68,7 @@ log = logging.getLogger(__name__)
 
 _NO_BLOCK = -1  # buffer key of logs without a usable blockNumber (decode dead-letters them)
 _PRUNE_EVERY_HEADS = 100
+_REMOVAL_AHEAD = 64  # a removed log may name a block this far above the newest head seen
 
 
 @dataclass
@@ -365,6 +367,9 @@ class LiveSession:
             raw = {"value": raw}  # decode turns it into a dead letter
         number = block_of(raw)
         if raw.get("removed") is True and number is not None:
+            if not self._plausible_removal(number):
+                log.warning("removed log outside the blocks we track: ignored", extra=_log_ids(raw))
+                return
             fork = min(number, await self._fork_below(number))
             await self.repair(fork, reason="log removed by the node")
             return
@@ -375,6 +380,15 @@ class LiveSession:
         confirmed = self.last_head is not None and key <= self.last_head.number - self.confirmations
         if (confirmed or key == _NO_BLOCK) and self.pending_since is None:
             self.pending_since = time.monotonic()
+
+    def _plausible_removal(self, number: int) -> bool:
+        """A ``removed: true`` log can only retract a block between the oldest header we hold
+        and just above the newest head. Outside that, it is corrupt or hostile: acting on it
+        would walk down from an absurd height (2**62) or roll back below the window; a real
+        deep reorg is still caught by the heads."""
+        newest = max(self.state.head or 0, self.last_head.number if self.last_head else 0)
+        lowest = self.window.lowest
+        return (lowest is None or number >= lowest) and number <= newest + _REMOVAL_AHEAD
 
     async def repair(self, fork: int, *, reason: str, through: int = 0) -> None:
         """Roll back everything from ``fork`` up; the next flush re-ingests it canonically.
@@ -454,15 +468,16 @@ class LiveSession:
                     checkpoint = store.Checkpoint(STREAM, new_cp, cp_header.hash)
                     headers += self.window.between(cp + 1, new_cp)
                     headers.append(cp_header)
-            batch = decode_batch(ready, self.chain_id, self.settings.addresses)
+            batch = await decode_batch_async(ready, self.chain_id, self.settings.addresses)
             async with self.pool.acquire() as conn:
-                await store.store_batch(
+                await store_batch_isolating(
                     conn,
                     batch,
                     chain_id=self.chain_id,
                     blocks=block_rows(headers),
                     checkpoint=checkpoint,
                     traceparent=current_traceparent(),
+                    addresses=self.settings.addresses,
                 )
         if checkpoint is not None:
             self.state.checkpoint = checkpoint.block_number

@@ -2,12 +2,17 @@
 
 Why not web3.py's providers: the listener needs exactly five methods, request ids it controls,
 one ordered stream of subscription notifications behind a bounded queue, and every failure
-classified into what the caller should do next (see :mod:`orderflow.errors`):
+classified into what the caller should do next (each provider's wording:
+:mod:`orderflow.chain.provider_errors`):
 
 * :class:`RetryableRpcError` — timeouts, dropped connections, 5xx, rate limits: back off, retry;
 * :class:`RangeTooLargeError` — the node refused an eth_getLogs range (-32005, "query returned
   more than", "response size exceeded", block-range limits, or a timed-out eth_getLogs): shrink;
 * :class:`FatalRpcError` — wrong chain id, bad credentials, unsupported method: stop and say why.
+
+Replies are parsed with :func:`~orderflow.chain.storable.loads_tolerant` (huge integers, deep
+nesting); a subscription message that is not JSON at all still reaches the decoder, as a
+dead letter.
 
 RPC URLs usually carry an API key in their path or query. Nothing here logs or raises with the
 raw URL: :func:`redact_url` keeps only scheme, host and port.
@@ -20,6 +25,7 @@ import contextlib
 import itertools
 import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -29,26 +35,28 @@ import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
+from orderflow.chain.fields import FieldError, quantity
+from orderflow.chain.provider_errors import classify, timeout_error
+from orderflow.chain.storable import loads_tolerant
 from orderflow.errors import FatalRpcError, RangeTooLargeError, RetryableRpcError, RpcError
+
+__all__ = [
+    "EthClient",
+    "Header",
+    "HttpTransport",
+    "Notification",
+    "Transport",
+    "WsTransport",
+    "classify",
+    "redact_url",
+    "timeout_error",
+]
 
 log = logging.getLogger(__name__)
 
-# Provider messages meaning "ask for fewer blocks" (Alchemy, Infura, QuickNode, geth, erigon …).
-_RANGE_MARKERS = (
-    "query returned more than",
-    "response size exceeded",
-    "response size should not",
-    "block range",
-    "range is too large",
-    "too many blocks",
-    "exceed maximum block range",
-    "log response size exceeded",
-    "query timeout exceeded",
-)
-_RATE_MARKERS = ("rate limit", "too many requests", "request rate", "daily request count")
-_AUTH_MARKERS = ("unauthorized", "forbidden", "api key", "apikey", "authenticat", "invalid key")
 _MESSAGE_TOO_BIG = 1009  # WebSocket close code: a frame/message over our max_size
-_METHOD_MARKERS = ("method not found", "does not exist/is not available", "not supported")
+_SUBSCRIPTION_ID = re.compile(r'"subscription"\s*:\s*"(0x[0-9a-fA-F]{1,64})"')
+MAX_UNPARSEABLE = 100_000  # characters of an unparseable notification kept for its dead letter
 
 
 def redact_url(url: str) -> str:
@@ -58,36 +66,6 @@ def redact_url(url: str) -> str:
     port = f":{parts.port}" if parts.port else ""
     hidden = "/…" if (parts.path not in ("", "/") or parts.query or parts.username) else ""
     return f"{parts.scheme}://{host}{port}{hidden}"
-
-
-def classify(method: str, endpoint: str, code: int | None, message: str) -> RpcError:
-    """Turn a JSON-RPC error object (or HTTP status as ``code``) into the right exception."""
-    lowered = message.lower()
-    where = f"{method} on {endpoint}"
-    if any(m in lowered for m in _RATE_MARKERS) or code == 429:
-        return RetryableRpcError(f"{where}: rate limited ({message}); backing off")
-    if code in (401, 403) or any(m in lowered for m in _AUTH_MARKERS):
-        return FatalRpcError(
-            f"{where}: the node refused our credentials ({message}); check the API key in "
-            "POLYGON_RPC_URL / POLYGON_HTTP_URL"
-        )
-    if code == -32601 or any(m in lowered for m in _METHOD_MARKERS):
-        return FatalRpcError(
-            f"{where}: the node does not support {method} ({message}); use a full node or a "
-            "provider that serves it"
-        )
-    if code in (-32005, 413) or any(m in lowered for m in _RANGE_MARKERS):
-        return RangeTooLargeError(f"{where}: range too large ({message})")
-    if code in (-32600, -32602):
-        return FatalRpcError(f"{where}: the node rejected the request as invalid ({message})")
-    return RetryableRpcError(f"{where}: error {code}: {message}")
-
-
-def timeout_error(method: str, endpoint: str, secs: float) -> RpcError:
-    """A timed-out eth_getLogs asks for a smaller range; anything else is retried."""
-    if method == "eth_getLogs":
-        return RangeTooLargeError(f"{method} on {endpoint}: no answer within {secs:g}s")
-    return RetryableRpcError(f"{method} on {endpoint}: no answer within {secs:g}s")
 
 
 class Transport(Protocol):
@@ -104,7 +82,14 @@ def _unwrap(method: str, endpoint: str, reply: Any) -> Any:
     error = reply.get("error")
     if error is not None:
         if isinstance(error, dict):
-            raise classify(method, endpoint, error.get("code"), str(error.get("message", "")))
+            code = error.get("code")
+            raise classify(
+                method,
+                endpoint,
+                code if type(code) is int else None,
+                str(error.get("message", ""))[:2000],
+                error.get("data"),
+            )
         raise classify(method, endpoint, None, str(error))
     return reply.get("result")
 
@@ -131,13 +116,13 @@ class HttpTransport:
             ) from None
         if response.status_code != 200:
             try:
-                return _unwrap(method, self.endpoint, response.json())
+                return _unwrap(method, self.endpoint, loads_tolerant(response.content))
             except (ValueError, RetryableRpcError):
                 raise classify(
                     method, self.endpoint, response.status_code, f"HTTP {response.status_code}"
                 ) from None
         try:
-            reply = response.json()
+            reply = loads_tolerant(response.content)
         except ValueError:
             raise RetryableRpcError(f"{method} on {self.endpoint}: reply is not JSON") from None
         return _unwrap(method, self.endpoint, reply)
@@ -276,14 +261,17 @@ class WsTransport:
 
     def _dispatch(self, raw: str | bytes) -> None:
         try:
-            message = json.loads(raw)
+            message = loads_tolerant(raw)
         except ValueError:
-            log.warning("non-JSON message from the node", extra={"endpoint": self.endpoint})
-            return
+            message = self._unparseable(raw)
+            if message is None:
+                return
         if isinstance(message, dict) and message.get("method") == "eth_subscription":
-            params = message.get("params") or {}
+            params = message.get("params")
+            if not isinstance(params, dict):
+                return
             sub = params.get("subscription")
-            if sub not in self._subscriptions:
+            if not isinstance(sub, str) or sub not in self._subscriptions:
                 return  # a late message of a subscription we already dropped
             result = params.get("result")
             if self.overflowed:
@@ -301,8 +289,8 @@ class WsTransport:
                     )
                 )
             return
-        if not isinstance(message, dict) or "id" not in message:
-            return
+        if not isinstance(message, dict) or type(message.get("id")) is not int:
+            return  # our request ids are ints; anything else is not a reply to us
         entry = self._pending.pop(message["id"], None)
         if entry is None:
             return
@@ -326,6 +314,24 @@ class WsTransport:
             self.dropped_from_block is None or number < self.dropped_from_block
         ):
             self.dropped_from_block = number
+
+    def _unparseable(self, raw: str | bytes) -> dict[str, Any] | None:
+        """A message that is not JSON at all. If it names one of our subscriptions it becomes
+        that subscription's notification with ``{"unparseable": text}`` as payload, so the
+        decoder keeps it as a dead letter (a log notification never vanishes silently);
+        anything else is logged and dropped (None)."""
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        sub = _SUBSCRIPTION_ID.search(text[:100_000])
+        if sub is not None and sub.group(1) in self._subscriptions:
+            return {
+                "method": "eth_subscription",
+                "params": {
+                    "subscription": sub.group(1),
+                    "result": {"unparseable": text[:MAX_UNPARSEABLE]},
+                },
+            }
+        log.warning("non-JSON message from the node", extra={"endpoint": self.endpoint})
+        return None
 
     async def request(self, method: str, params: list[Any]) -> Any:
         if self._failure is not None:
@@ -410,8 +416,27 @@ class EthClient:
     def endpoint(self) -> str:
         return self.transport.endpoint
 
+    def _quantity(self, method: str, value: Any) -> int:
+        try:
+            return quantity(value, "result")
+        except FieldError as exc:
+            raise RetryableRpcError(
+                f"{method} on {self.endpoint}: malformed reply ({exc})"
+            ) from None
+
+    def _header(self, method: str, raw: Any) -> Header | None:
+        if not raw:
+            return None
+        try:
+            return Header.from_rpc(raw)
+        except (KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
+            raise RetryableRpcError(
+                f"{method} on {self.endpoint}: malformed block header "
+                f"({type(exc).__name__}: {str(exc)[:200]})"
+            ) from None
+
     async def chain_id(self) -> int:
-        return int(await self.transport.request("eth_chainId", []), 16)
+        return self._quantity("eth_chainId", await self.transport.request("eth_chainId", []))
 
     async def check_chain_id(self, expected: int) -> None:
         actual = await self.chain_id()
@@ -422,7 +447,9 @@ class EthClient:
             )
 
     async def block_number(self) -> int:
-        return int(await self.transport.request("eth_blockNumber", []), 16)
+        return self._quantity(
+            "eth_blockNumber", await self.transport.request("eth_blockNumber", [])
+        )
 
     async def get_logs(
         self, from_block: int, to_block: int, log_filter: dict[str, Any]
@@ -431,12 +458,13 @@ class EthClient:
         result = await self.transport.request("eth_getLogs", [params])
         if not isinstance(result, list):
             raise RetryableRpcError(f"eth_getLogs on {self.endpoint}: reply is not a list")
-        return result
+        # An entry that is not an object is kept (as a dead letter, by the decoder).
+        return [r if isinstance(r, dict) else {"value": r} for r in result]
 
     async def header_by_number(self, number: int) -> Header | None:
         raw = await self.transport.request("eth_getBlockByNumber", [hex(number), False])
-        return Header.from_rpc(raw) if raw else None
+        return self._header("eth_getBlockByNumber", raw)
 
     async def header_by_hash(self, block_hash: str) -> Header | None:
         raw = await self.transport.request("eth_getBlockByHash", [block_hash, False])
-        return Header.from_rpc(raw) if raw else None
+        return self._header("eth_getBlockByHash", raw)

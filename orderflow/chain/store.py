@@ -14,8 +14,6 @@ doubles a fill — the failure mode ethereum-etl's separate checkpoint file has.
 from __future__ import annotations
 
 import bisect
-import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -27,6 +25,10 @@ from orderflow.chain import store_sql as sql
 from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.decode import DecodedBatch
 from orderflow.chain.events import ConditionPreparation, DeadLetter, Fill, LogRef, Match
+from orderflow.chain.fields import MAX_BLOCK_NUMBER, MAX_LOG_INDEX
+from orderflow.chain.storable import storable_key, storable_text
+from orderflow.chain.store_refunds import DELETE_FROM_BLOCK as DELETE_REFUNDS_FROM_BLOCK
+from orderflow.chain.store_refunds import insert_refunds, link_refunds
 from orderflow.chain.tokens import TokenInfo, condition_tokens, v3_token
 
 
@@ -61,6 +63,8 @@ class StoreStats:
     tokens: int = 0
     backfilled: int = 0
     outcomes: int = 0
+    refunds: int = 0
+    refunds_applied: int = 0
     dead_letters: int = 0
     blocks: int = 0
     removed: int = 0
@@ -96,12 +100,10 @@ def _count(status: str) -> int:
 def dead_letter_key(raw: Mapping[str, Any]) -> tuple[str, str]:
     """(sha256 of the canonical JSON, that JSON): identity and payload of a dead letter.
 
-    NUL characters cannot live in JSONB; they are replaced so a hostile log cannot abort the
-    batch that carries it.
+    Whatever the raw object holds (NaN, lone surrogates, NUL, huge or deep values) the JSON is
+    made storable (``storable.storable_json``) so a hostile log cannot abort its batch.
     """
-    text = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
-    text = text.replace("\\u0000", "\\ufffd")
-    return hashlib.sha256(text.encode()).hexdigest(), text
+    return storable_key(raw)
 
 
 class _Times:
@@ -195,6 +197,14 @@ def _token_rows(tokens: Iterable[TokenInfo]) -> list[list[Any]]:
     return cols
 
 
+def _opt_text(value: object, limit: int) -> str | None:
+    return None if value is None else storable_text(value, limit)
+
+
+def _opt_int(value: int | None, maximum: int) -> int | None:
+    return value if value is not None and 0 <= value <= maximum else None
+
+
 async def _insert_dead_letters(
     conn: asyncpg.Connection, chain_id: int, letters: Sequence[DeadLetter]
 ) -> None:
@@ -205,12 +215,12 @@ async def _insert_dead_letters(
             (
                 digest,
                 chain_id,
-                d.tx_hash,
-                d.log_index,
-                d.block_number,
-                d.address,
-                d.topic0,
-                d.reason,
+                _opt_text(d.tx_hash, 100),
+                _opt_int(d.log_index, MAX_LOG_INDEX),
+                _opt_int(d.block_number, MAX_BLOCK_NUMBER),
+                _opt_text(d.address, 100),
+                _opt_text(d.topic0, 100),
+                storable_text(d.reason, 2000),
                 text,
             )
         )
@@ -402,6 +412,16 @@ class _Writer:
             await self.conn.execute(sql.LINK_MATCHES, self.chain_id, list(self.touched))
         )
 
+    async def refunds(self, batch: DecodedBatch) -> None:
+        """FeeModule refunds: stored, then applied to their fills (store_refunds.py)."""
+        rows = [
+            (r, ts) for r in batch.refunds if (ts := self._timed(r.ref, "FeeRefunded")) is not None
+        ]
+        self.stats.refunds = await insert_refunds(self.conn, self.chain_id, rows)
+        txs = {r.ref.tx_hash for r in batch.refunds}
+        txs.update(f.ref.tx_hash for f in batch.fills if f.exchange_version == "V1")
+        self.stats.refunds_applied = await link_refunds(self.conn, self.chain_id, sorted(txs))
+
     async def backfill_markets(self, new_tokens: list[str]) -> None:
         self.stats.backfilled = _count(
             await self.conn.execute(sql.BACKFILL_TRADE_MARKETS, new_tokens)
@@ -482,6 +502,7 @@ async def store_batch(
                 batch.registrations,
                 batch.conditions,
                 batch.resolutions,
+                batch.refunds,
             )
             for e in group
             if e.ref.timestamp is None
@@ -500,6 +521,8 @@ async def store_batch(
             await w.matches(batch)
         if w.touched and (batch.matches or w.stats.trades):
             await w.links()
+        if batch.refunds or batch.fills:
+            await w.refunds(batch)
         if new_tokens:
             await w.backfill_markets(new_tokens)
         await w.resolutions(batch)
@@ -578,6 +601,7 @@ async def rollback_from(
                 [r["volume"] for r in per_wallet],
             )
         stats.matches = _count(await conn.execute(sql.DELETE_MATCHES, chain_id, block_number))
+        await conn.execute(DELETE_REFUNDS_FROM_BLOCK, chain_id, block_number)
         stats.outcomes = _count(await conn.execute(sql.DELETE_OUTCOMES, chain_id, block_number))
         gone = await conn.fetch(sql.DELETE_CONDITIONS, chain_id, block_number)
         stats.conditions = len(gone)

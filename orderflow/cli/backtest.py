@@ -13,6 +13,8 @@ from pydantic import ValidationError
 
 from orderflow import db
 from orderflow.backtest import BacktestOptions, render, run_backtest
+from orderflow.backtest.engine import DEFAULT_BOOK_WINDOW_SECS, DEFAULT_LATENCY_SECS
+from orderflow.backtest.forward import forward_test, forward_text, median_resolution
 from orderflow.backtest.history import strategy_settings_json
 from orderflow.backtest.quality import QualityOverTime
 from orderflow.backtest.scoring import reputation_scorer
@@ -65,6 +67,30 @@ def add_strategy_options(p: argparse.ArgumentParser) -> None:
         help="override a strategy setting (snake_case field of StrategySettings), repeatable",
     )
     p.add_argument("--step", default="1d", help="walk-forward step: 3600, 30m, 6h, 1d (default)")
+    p.add_argument(
+        "--latency",
+        help="leader's fill to our order at the exchange, e.g. 8s (default "
+        f"{DEFAULT_LATENCY_SECS:g} s: confirmations + signal + order placement)",
+    )
+    p.add_argument(
+        "--book-window",
+        help="how long after our order the chain may reveal the book it met, e.g. 30m "
+        f"(default {DEFAULT_BOOK_WINDOW_SECS / 60:g}m); nothing traded in it: no fill",
+    )
+
+
+def execution_values(args: argparse.Namespace) -> dict[str, object]:
+    """``--latency`` / ``--book-window`` as BacktestOptions fields (only those given)."""
+    values: dict[str, object] = {}
+    if args.latency is not None:
+        values["latency_secs"] = (
+            0.0
+            if args.latency.strip() in ("0", "0s")
+            else parse_duration(args.latency, "--latency")
+        )
+    if args.book_window is not None:
+        values["book_window_secs"] = parse_duration(args.book_window, "--book-window")
+    return values
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -99,6 +125,7 @@ def _options(args: argparse.Namespace) -> BacktestOptions:
         "step_secs": parse_duration(args.step, "--step"),
         "random_share": args.random_share,
         "seed": args.seed,
+        **execution_values(args),
     }
     try:
         values["baseline_stake_usd"] = Decimal(args.baseline_stake)
@@ -119,6 +146,8 @@ def _options(args: argparse.Namespace) -> BacktestOptions:
             "baseline_stake_usd": "--baseline-stake",
             "random_share": "--random-share",
             "seed": "--seed",
+            "latency_secs": "--latency",
+            "book_window_secs": "--book-window",
         }
         problems = []
         for e in exc.errors():
@@ -160,20 +189,40 @@ async def run(args: argparse.Namespace) -> int:
             )
             return 1
         print(render(report))
+        scorer = reputation_scorer(reputation)
+        r = report.result
+        as_of = await median_resolution(conn, r.start, r.end)
+        if as_of is not None:
+            print("\n" + forward_text(await forward_test(conn, scorer, as_of=as_of, end=r.end)))
         if truth is not None:
             scores = await compute_scores(conn, as_of=report.result.end, settings=reputation)
             q = score_quality(
                 [ScoredWallet(a, float(s.score), s.tier) for a, s in scores.items()], truth
             )
+            auc = "n/a" if q.auc is None else f"{q.auc:.2f} ± {q.auc_se or 0:.2f}"
             print(
-                f"\nScore quality (scores as of {report.result.end.isoformat()}): Spearman "
+                f"\nScore quality (scores as of {report.result.end.isoformat()}): AUC skilled vs "
+                f"not {auc}; Spearman "
                 f"{q.spearman if q.spearman is None else round(q.spearman, 3)} over "
                 f"{q.wallets_scored} wallets; WHALE/SMART truly skilled "
-                f"{q.top_tier_truly_skilled}/{q.top_tier_wallets}."
+                f"{q.top_tier_truly_skilled}/{q.top_tier_wallets}, of which market makers "
+                f"{q.top_tier_market_makers}, wash wallets {q.top_tier_wash}."
             )
             if over_time is not None:
                 print(f"Score quality as known during the replay: {over_time.summary()}")
     if args.json is not None:
-        payload = [s.model_dump(mode="json") for s in report.summaries]
+        payload = []
+        for summary, v in zip(report.summaries, report.verdicts, strict=True):
+            row = summary.model_dump(mode="json")
+            i = v.interval
+            row["verdict"] = {
+                "verdict": v.verdict,
+                "return_per_dollar": i.estimate,
+                "ci_low": i.low,
+                "ci_high": i.high,
+                "confidence": i.confidence,
+                "markets": i.markets,
+            }
+            payload.append(row)
         args.json.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from orderflow import db
 from orderflow.cli._common import add_log_format, settings_for
 from orderflow.cli.backtest import (
     add_strategy_options,
+    execution_values,
     parse_duration,
     quiet_logging,
     strategy_from,
@@ -20,6 +22,7 @@ from orderflow.demo import demo_strategy, render_html, render_text, run_demo
 from orderflow.demo.store import DEMO_DATABASE
 from orderflow.errors import ConfigError
 
+DEMO_BOOK_WINDOW_SECS = 6 * 3600.0
 _DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -44,6 +47,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--database",
         default=DEMO_DATABASE,
         help="name of the database to (re)create for the demo (default orderflow_demo)",
+    )
+    p.add_argument(
+        "--seeds",
+        type=int,
+        help="histories to pool for the verdict's interval: this seed and the next ones "
+        "(default 3, fewer when another would end the demo after 75 s; --small 1); the report "
+        "details the first",
     )
     add_log_format(p)
     p.set_defaults(handler=run)
@@ -74,12 +84,26 @@ async def run(args: argparse.Namespace) -> int:
     step = parse_duration(args.step, "--step")
     base = demo_strategy(sim).model_dump()
     strategy = strategy_from(base, args.set)
+    # The simulated markets trade a few times a day per token (median ~1.5 h between taker
+    # orders, docs/backtest.md): the book is revealed over hours, not minutes.
+    execution = {"book_window_secs": DEMO_BOOK_WINDOW_SECS, **execution_values(args)}
+    seeds = args.seeds if args.seeds is not None else (1 if args.small else 3)
+    if not 1 <= seeds <= 20:
+        raise ConfigError(f"--seeds: between 1 and 20, got {seeds}")
     out_dir = _out_dir(args.out_dir)
     settings = settings_for(CommonSettings, args, **quiet_logging({}))
     server_dsn = await db.resolve_dsn(settings)
     print("orderflow demo: simulating, ingesting, scoring and replaying (about a minute) …")
     result = await run_demo(
-        server_dsn, sim, out_dir, strategy, step_secs=step, database=_database(args.database)
+        server_dsn,
+        sim,
+        out_dir,
+        strategy,
+        step_secs=step,
+        database=_database(args.database),
+        extra_seeds=seeds - 1,
+        seed_budget_secs=math.inf if args.seeds is not None else 75.0,
+        execution=execution,
     )
     html_path = out_dir / "report.html"
     _write(html_path, render_html(result))

@@ -8,6 +8,7 @@ import logging
 import signal
 
 import asyncpg
+from pydantic import ValidationError
 
 from orderflow import db
 from orderflow.cli._common import add_log_format, settings_for
@@ -17,7 +18,12 @@ from orderflow.execution.broker import Broker, Mode
 from orderflow.execution.credentials import LiveCredentials
 from orderflow.execution.engine import Executor
 from orderflow.execution.paper import PaperBroker
-from orderflow.execution.queries import insert_strategy_if_absent, strategy_rows
+from orderflow.execution.queries import (
+    insert_strategy_if_absent,
+    last_valid_settings,
+    live_exposure_strategies,
+    strategy_rows,
+)
 from orderflow.execution.settings import ExecutorSettings
 from orderflow.migrate import migrate
 from orderflow.strategy.settings import StrategySettings
@@ -59,6 +65,33 @@ async def _ensure_default(conn: asyncpg.Connection, settings: ExecutorSettings) 
         log.info("created strategy from environment", extra={"strategy": settings.default_strategy})
 
 
+async def _modes(
+    conn: asyncpg.Connection, rows: list[asyncpg.Record], wanted: set[str]
+) -> set[str]:
+    """The modes the wanted strategies trade in. A row whose settings do not validate never
+    stops the start-up: it counts with its last valid settings (the executor halts it), and a
+    strategy holding live positions or orders needs the live broker whatever its settings say
+    (its exits go where its positions are)."""
+    modes: set[str] = set()
+    for row in rows:
+        if wanted and row["name"] not in wanted:
+            continue
+        try:
+            modes.add(StrategySettings.model_validate(row["settings"]).mode)
+        except ValidationError as exc:
+            log.error(
+                "strategy settings invalid; it starts halted",
+                extra={"strategy": row["name"], "error": str(exc).splitlines()[0]},
+            )
+            last = await last_valid_settings(conn, row["name"])
+            if last is not None and last.get("mode") == "live":
+                modes.add("live")
+    exposed = await live_exposure_strategies(conn)
+    if any(not wanted or name in wanted for name in exposed):
+        modes.add("live")
+    return modes
+
+
 async def run(args: argparse.Namespace) -> int:
     overrides: dict[str, object] = {}
     if args.strategy:
@@ -72,12 +105,7 @@ async def run(args: argparse.Namespace) -> int:
             await migrate(conn)
             await _ensure_default(conn, settings)
             rows = await strategy_rows(conn)
-        wanted = set(settings.strategies)
-        modes = {
-            StrategySettings.model_validate(r["settings"]).mode
-            for r in rows
-            if not wanted or r["name"] in wanted
-        }
+            modes = await _modes(conn, rows, set(settings.strategies))
         brokers: dict[Mode, Broker] = {"paper": PaperBroker()}
         if "live" in modes or creds.present:
             if not creds.present:

@@ -69,10 +69,9 @@ def build_settings(
 ) -> StrategySettings:
     """Existing settings (or defaults / env), with ``KEY=VALUE`` assignments applied."""
     try:
-        if from_env:
-            values = StrategySettings.from_env().model_dump()
-        else:
-            values = StrategySettings.model_validate(base or {}).model_dump()
+        # Stored values are taken as they are, so a row that no longer validates can be
+        # repaired with --set (validation happens once, after the assignments).
+        values = StrategySettings.from_env().model_dump() if from_env else dict(base or {})
         for item in assignments:
             key, sep, value = item.partition("=")
             if not sep or not key.strip():

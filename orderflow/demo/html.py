@@ -1,8 +1,12 @@
 """The demo's HTML report: one self-contained file, charts as inline SVG, no script, no network.
 
-Charts: equity curve of the strategy and both baselines; reputation score against hidden skill
-(one dot per wallet, coloured by hidden style); P&L by signal type. Tables repeat the console
-report. Everything is escaped: wallet addresses and reasons come from data.
+Charts: the verdict's intervals (this seed, and pooled over the seeds run); the strategy's fills
+against its leaders' in time and price; price paid against the leader's price; equity curves of
+the strategy and both baselines; P&L by signal type; reputation score against hidden skill (one
+dot per wallet, coloured by hidden style); score quality at each step. Tables: the intervals,
+the followers' summary, score quality (with the forward test), the flagged wallets with their
+hidden style, the top wallets, the strategy's positions. Everything is escaped: wallet addresses
+and reasons come from data.
 """
 
 from __future__ import annotations
@@ -14,7 +18,18 @@ from html import escape
 from orderflow.backtest.metrics import RunSummary
 from orderflow.backtest.quality import StepQuality
 from orderflow.backtest.report import money, num, pct, verdict
+from orderflow.backtest.verdict import sentence
 from orderflow.demo.pipeline import DemoResult
+from orderflow.demo.sections import (
+    FLAGGED_HEAD,
+    fill_summary,
+    fills_chart,
+    flagged_rows,
+    interval_rows,
+    quality_rows,
+    slippage_chart,
+    verdict_chart,
+)
 from orderflow.demo.svg import PALETTE, Point, Series, bar_chart, line_chart, scatter_chart
 from orderflow.demo.text import top_wallets
 
@@ -24,7 +39,10 @@ STYLE_COLORS = {
     "lucky": PALETTE[1],
     "whale": PALETTE[4],
     "panic": PALETTE[3],
+    "panic_seller": PALETTE[3],
     "market_maker": PALETTE[6],
+    "penny_picker": PALETTE[5],
+    "wash": "#e377c2",
 }
 
 CSS = """
@@ -34,15 +52,18 @@ th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:right}
 th:first-child,td:first-child{text-align:left}
 .note{color:#555;font-size:13px}
 code{background:#f4f4f4;padding:1px 4px}
+table.text td:last-child,table.text th:last-child{text-align:left}
+table.narrow{font-size:12px}
 """
 
 
-def _table(head: list[str], rows: list[list[str]]) -> str:
+def _table(head: list[str], rows: list[list[str]], cls: str = "") -> str:
     th = "".join(f"<th>{escape(h)}</th>" for h in head)
     body = "".join(
         "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
     )
-    return f"<table><tr>{th}</tr>{body}</table>"
+    klass = f" class='{cls}'" if cls else ""
+    return f"<table{klass}><tr>{th}</tr>{body}</table>"
 
 
 def equity_chart(result: DemoResult) -> str:
@@ -75,15 +96,17 @@ def skill_chart(result: DemoResult) -> str:
             Point(
                 t.skill,
                 float(s.score),
-                STYLE_COLORS.get(t.style, PALETTE[6]),
+                STYLE_COLORS.get(t.style, "#17becf"),
                 f"{s.wallet_address} {t.style} skill {t.skill:.2f} score {s.score} {s.tier}",
             )
         )
-    legend = [(k, v) for k, v in STYLE_COLORS.items() if k != "market_maker"]
+    present = {t.style for t in truth.values() if t.skill is not None}
+    legend = [(k, v) for k, v in STYLE_COLORS.items() if k in present]
     return scatter_chart(
         "Reputation score vs hidden skill (one dot per wallet)",
         points,
-        x_label="hidden skill (0 = knows nothing, 1 = knows the truth)",
+        x_label="hidden skill (information edge in probability units; 0 = knows nothing the "
+        "market does not)",
         y_label="reputation score (0-10)",
         legend=legend,
     )
@@ -104,9 +127,11 @@ def quality_chart(result: DemoResult) -> str:
         for s in steps
         if s.quality.top_tier_precision is not None
     ]
+    roc = [(day(s), s.quality.auc) for s in steps if s.quality.auc is not None]
     return line_chart(
         "Score quality as known at each step (no look-ahead)",
         [
+            Series("AUC, skilled vs not", roc, PALETTE[1]),
             Series("Spearman(score, skill)", rho, PALETTE[0]),
             Series("share of WHALE/SMART truly skilled", precision, PALETTE[2]),
         ],
@@ -166,7 +191,7 @@ def _signal_rows(result: DemoResult) -> list[list[str]]:
             s.wallet,
             f"{s.wallet_score:.2f}" if s.wallet_score is not None else "-",
             str(s.price),
-            str(s.shares),
+            f"{s.shares:.2f}",
             money(s.pnl or Decimal(0)),
             "closed" if s.closed_at else "open",
         ]
@@ -174,8 +199,59 @@ def _signal_rows(result: DemoResult) -> list[list[str]]:
     ]
 
 
+INTERVAL_HEAD = ["follower", "P&L per $ staked", "95% interval", "markets", "verdict"]
+
+
+def _verdict_section(result: DemoResult) -> list[str]:
+    report = result.backtest
+    out = [
+        "<h2>Would following the scores have paid?</h2>",
+        f"<p><b>{escape(verdict(report))}</b></p>",
+        "<p class='note'>The interval is a bootstrap over markets (positions in one market win "
+        "or lose together); PAID or LOST only when the whole interval is on one side of zero, "
+        "INCONCLUSIVE otherwise. Baselines are compared on the same markets drawn.</p>",
+        _table(INTERVAL_HEAD, interval_rows(report.verdicts)),
+        verdict_chart(report.verdicts, f"Return per dollar staked, seed {result.sim.seed}"),
+    ]
+    if result.seeds_skipped:
+        skipped = ", ".join(str(s) for s in result.seeds_skipped)
+        out.append(
+            f"<p class='note'>Seeds {escape(skipped)} were not run: the demo keeps to its time "
+            "(an explicit <code>--seeds N</code> runs them all).</p>"
+        )
+    if len(result.seeds) > 1:
+        seeds = ", ".join(str(s) for s in result.seeds)
+        pooled = result.pooled
+        out += [
+            f"<h3>Pooled over seeds {escape(seeds)}</h3>",
+            f"<p><b>{escape(sentence(pooled))}</b></p>",
+            _table(INTERVAL_HEAD, interval_rows(pooled)),
+            verdict_chart(pooled, f"Return per dollar staked, seeds {seeds} pooled"),
+        ]
+    return out
+
+
+def _flagged_section(result: DemoResult) -> list[str]:
+    out = ["<h2>Flagged wallets, with the hidden truth beside them</h2>"]
+    if not result.flagged:
+        out.append(
+            "<p class='note'>The reputation run flagged no wallet (market maker, wash, penny "
+            "picker) in this history.</p>"
+        )
+        return out
+    out.append(
+        "<p class='note'>Addresses shortened; the full ones are in the demo database: "
+        "<code>SELECT wallet_address, flags FROM orderflow_wallet_stats WHERE "
+        "cardinality(flags) &gt; 0</code>.</p>"
+    )
+    rows = flagged_rows(result.flagged, result.truth)
+    for row in rows:
+        row[0] = f"{row[0][:10]}…{row[0][-4:]}"
+    out.append(_table(FLAGGED_HEAD, rows, "narrow"))
+    return out
+
+
 def render_html(result: DemoResult) -> str:
-    q = result.quality
     summaries = result.backtest.summaries
     sim = result.sim
     parts = [
@@ -189,8 +265,11 @@ def render_html(result: DemoResult) -> str:
         f"{len(result.scores)} wallets scored. The paper strategy is the executor's decision "
         "code replayed walk-forward: scores as of each step's start, resolutions only once "
         "they happened.</p>",
-        "<h2>Would following the scores have paid?</h2>",
-        f"<p>{escape(verdict(summaries))}</p>",
+        *_verdict_section(result),
+        "<h2>How the follower traded</h2>",
+        f"<p>{escape(fill_summary(result))}</p>",
+        fills_chart(result),
+        slippage_chart(result),
         _table(
             [
                 "follower",
@@ -208,13 +287,10 @@ def render_html(result: DemoResult) -> str:
         equity_chart(result),
         pnl_chart(summaries),
         "<h2>Does the score find skill?</h2>",
-        f"<p>Spearman rank correlation of score and hidden skill: <b>{num(q.spearman)}</b> "
-        f"over {q.wallets_scored} wallets (market makers excluded). WHALE/SMART wallets that "
-        f"are truly skilled: <b>{q.top_tier_truly_skilled}/{q.top_tier_wallets}</b> "
-        f"({pct(q.top_tier_precision)}). Skilled wallets that reached WHALE/SMART: "
-        f"{q.skilled_in_top_tier}/{q.skilled_wallets} ({pct(q.skilled_recall)}).</p>",
+        _table(["measure", "value", "what it means"], quality_rows(result), "text"),
         skill_chart(result),
         quality_chart(result),
+        *_flagged_section(result),
         "<h2>Top wallets, with the hidden truth beside them</h2>",
         _table(
             ["wallet", "tier", "score", "resolved", "edge", "hidden style", "hidden skill"],

@@ -9,8 +9,10 @@ SQL or the other commands pointed at the demo database.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -67,7 +69,7 @@ INSERT INTO orderflow_signals
     (strategy, signal_type, status, reason, chain_id, tx_hash, log_index, wallet_address,
      wallet_score, token_id, market_id, outcome_index, side, trigger_price, confidence,
      win_probability, size_usdc, pnl, trade_time, decided_at, resolved_at, inputs)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $21, $13, $14, $15, $16, $17, $18,
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $21, $13, $14, $15, $16, $17, $22,
         $18, $19, $20)
 ON CONFLICT (strategy, signal_type, chain_id, tx_hash, log_index) DO NOTHING
 RETURNING id
@@ -131,7 +133,17 @@ def _realized_until(run: Run, when: datetime) -> Decimal:
 
 
 def _signal_args(name: str, chain_id: int, s: SignalRecord) -> tuple[object, ...]:
-    inputs = {"trigger_price": str(s.trigger_price), "source": "demo walk-forward replay"}
+    inputs = {
+        "trigger_price": str(s.trigger_price),
+        "source": "demo walk-forward replay",
+        "fill": {  # what walking the revealed book gave (docs/backtest.md)
+            "limit_price": None if s.limit_price is None else str(s.limit_price),
+            "avg_price": None if s.price is None else str(s.price),
+            "shares": str(s.shares),
+            "fee": str(s.fee),
+            "levels": s.levels,
+        },
+    }
     return (
         _SIGNAL,
         name,
@@ -155,6 +167,7 @@ def _signal_args(name: str, chain_id: int, s: SignalRecord) -> tuple[object, ...
         s.closed_at,
         inputs,
         s.side,
+        s.trigger_time or s.time,  # trade_time: the leader's fill; decided_at: ours
     )
 
 
@@ -183,3 +196,57 @@ def _position_args(
         h.signal.closed_at,
         h.signal.close_reason,
     )
+
+
+_FLAGGED = """
+SELECT s.wallet_address, to_jsonb(s) AS j
+  FROM orderflow_wallet_stats s
+ WHERE cardinality(s.flags) > 0
+ ORDER BY s.reputation_score DESC NULLS LAST, s.wallet_address
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class FlaggedWallet:
+    """A wallet the reputation run flagged (MARKET_MAKER, WASH, PENNY_PICKER), as it stored it."""
+
+    address: str
+    flags: tuple[str, ...]
+    score: float | None
+    tier: str | None
+    edge: float | None
+    edge_se: float | None
+    p_edge_above_cost: float | None
+    p_edge_below_zero: float | None
+    events_resolved: int
+    clv_edge: float | None
+    maker_volume_share: float | None
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+async def flagged_wallets(conn: asyncpg.Connection) -> list[FlaggedWallet]:
+    """Every flagged wallet of the last reputation run, highest score first."""
+    out = []
+    for row in await conn.fetch(_FLAGGED):
+        j = row["j"]
+        if isinstance(j, str):
+            j = json.loads(j)
+        out.append(
+            FlaggedWallet(
+                address=row["wallet_address"],
+                flags=tuple(j.get("flags") or ()),
+                score=_num(j.get("reputation_score")),
+                tier=j.get("trader_tier"),
+                edge=_num(j.get("edge")),
+                edge_se=_num(j.get("edge_se")),
+                p_edge_above_cost=_num(j.get("p_edge_above_cost")),
+                p_edge_below_zero=_num(j.get("p_edge_below_zero")),
+                events_resolved=int(j.get("events_resolved") or 0),
+                clv_edge=_num(j.get("clv_edge")),
+                maker_volume_share=_num(j.get("maker_volume_share")),
+            )
+        )
+    return out

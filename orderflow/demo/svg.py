@@ -154,12 +154,30 @@ def scatter_chart(
     x_label: str,
     y_label: str,
     legend: Sequence[tuple[str, str]] = (),
+    diagonal: bool = False,
+    segments: Sequence[tuple[Point, Point]] = (),
 ) -> str:
+    """One dot per point; ``diagonal`` draws y = x (e.g. "paid the leader's price");
+    ``segments`` joins pairs of points (e.g. the leader's fill and ours) with a thin line."""
     if not points:
         return empty_chart(title)
-    x = _nice_range(min(p.x for p in points), max(p.x for p in points))
-    y = _nice_range(min(p.y for p in points), max(p.y for p in points))
+    xs, ys = [p.x for p in points], [p.y for p in points]
+    if diagonal:  # one scale for both axes, so y = x is the 45-degree line
+        xs = ys = [min(*xs, *ys), max(*xs, *ys)]
+    x = _nice_range(min(xs), max(xs))
+    y = _nice_range(min(ys), max(ys))
     out = _frame(title, x_label, y_label, x, y)
+    if diagonal:
+        lo, hi = max(x[0], y[0]), min(x[1], y[1])
+        out.append(
+            f'<line x1="{_px(lo, x):.1f}" y1="{_py(lo, y):.1f}" x2="{_px(hi, x):.1f}" '
+            f'y2="{_py(hi, y):.1f}" stroke="#999" stroke-dasharray="4 3"/>'
+        )
+    for a, b in segments:
+        out.append(
+            f'<line x1="{_px(a.x, x):.1f}" y1="{_py(a.y, y):.1f}" x2="{_px(b.x, x):.1f}" '
+            f'y2="{_py(b.y, y):.1f}" stroke="#bbb"/>'
+        )
     for p in points:
         out.append(
             f'<circle cx="{_px(p.x, x):.1f}" cy="{_py(p.y, y):.1f}" r="4" fill="{p.color}" '
@@ -193,6 +211,49 @@ def bar_chart(title: str, bars: Sequence[tuple[str, float]], *, y_label: str) ->
     out.append(
         f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="#333"/>'
     )
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorBar:
+    name: str
+    estimate: float
+    low: float | None
+    high: float | None
+    color: str = PALETTE[0]
+
+
+def interval_chart(title: str, bars: Sequence[ErrorBar], *, y_label: str) -> str:
+    """A point estimate per category with its interval as a vertical bar; a line at zero."""
+    if not bars:
+        return empty_chart(title)
+    values = [0.0]
+    for b in bars:
+        values += [b.estimate] + [v for v in (b.low, b.high) if v is not None]
+    y = _nice_range(min(values), max(values))
+    n = len(bars)
+    x = (0.0, float(n))
+    ticks = [(i + 0.5, b.name) for i, b in enumerate(bars)]
+    out = _frame(title, "", y_label, x, y, ticks)
+    zero = _py(0.0, y)
+    out.append(
+        f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="#333"/>'
+    )
+    for i, b in enumerate(bars):
+        cx = _px(i + 0.5, x)
+        if b.low is not None and b.high is not None:
+            top, bottom = _py(b.high, y), _py(b.low, y)
+            out.append(
+                f'<path d="M{cx:.1f},{top:.1f} V{bottom:.1f} M{cx - 8:.1f},{top:.1f} '
+                f'H{cx + 8:.1f} M{cx - 8:.1f},{bottom:.1f} H{cx + 8:.1f}" stroke="{b.color}" '
+                f'stroke-width="2" fill="none"><title>{escape(b.name)}: '
+                f"{b.low:,.3f} to {b.high:,.3f}</title></path>"
+            )
+        out.append(
+            f'<circle cx="{cx:.1f}" cy="{_py(b.estimate, y):.1f}" r="5" fill="{b.color}">'
+            f"<title>{escape(b.name)}: {b.estimate:,.3f}</title></circle>"
+        )
     out.append("</svg>")
     return "\n".join(out)
 

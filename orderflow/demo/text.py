@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from orderflow.backtest.report import money, num, pct, render
+from orderflow.backtest.report import money, num, render
+from orderflow.backtest.verdict import sentence
 from orderflow.demo.pipeline import DEMO_STRATEGY, DemoResult
+from orderflow.demo.sections import fill_summary, flagged_rows, interval_rows, quality_rows
 from orderflow.demo.store import redact
 from orderflow.reputation import WalletScore
 
 TOP_WALLETS = 15
+FLAGGED_LINES = 15
 
 
 def top_wallets(result: DemoResult, n: int = TOP_WALLETS) -> list[WalletScore]:
@@ -45,7 +48,7 @@ def _positions_lines(result: DemoResult) -> list[str]:
     for s in best[:3] + best[-3:] if len(best) > 6 else best:
         state = "closed" if s.closed_at else "open"
         lines.append(
-            f"  {s.signal_type:<12} {s.wallet[:12]}… {s.shares:>9} sh @ {s.price} "
+            f"  {s.signal_type:<12} {s.wallet[:12]}… {s.shares:>9.2f} sh @ {s.price} "
             f"-> {money(s.pnl or Decimal(0))} ({state})"
         )
     return lines
@@ -57,14 +60,51 @@ def _over_time(result: DemoResult) -> str:
         return "n/a"
     stride = max(1, len(steps) // 4)
     return "; ".join(
-        f"{s.as_of:%b %d} rho {num(s.quality.spearman)}, top tiers "
+        f"{s.as_of:%b %d} AUC {num(s.quality.auc)}, rho {num(s.quality.spearman)}, top tiers "
         f"{s.quality.top_tier_truly_skilled}/{s.quality.top_tier_wallets} skilled"
         for s in steps[stride - 1 :: stride][-4:]
     )
 
 
+def _quality_lines(result: DemoResult) -> list[str]:
+    rows = quality_rows(result)
+    width = max(len(r[0]) for r in rows)
+    return [f"  {m:<{width}}  {v:<24} {what}" for m, v, what in rows]
+
+
+def _flagged_lines(result: DemoResult) -> list[str]:
+    if not result.flagged:
+        return ["Flagged wallets: none (market maker, wash, penny picker) in this history."]
+    lines = [f"Flagged wallets ({len(result.flagged)}), with the hidden style beside them:"]
+    head = f"  {'wallet':<14}{'flags':<26}{'tier':<9}{'score':>6}{'edge':>8}{'maker':>7}"
+    lines.append(head + f"   {'hidden style':<14}{'skill':>6}  ring")
+    for r in flagged_rows(result.flagged[:FLAGGED_LINES], result.truth):
+        lines.append(
+            f"  {r[0][:12]}… {r[1]:<26}{r[2]:<9}{r[3]:>6}{r[4]:>8}{r[10]:>7}   "
+            f"{r[11]:<14}{r[12]:>6}  {r[13]}"
+        )
+    if len(result.flagged) > FLAGGED_LINES:
+        lines.append(f"  … {len(result.flagged) - FLAGGED_LINES} more in the HTML report")
+    return lines
+
+
+def _pooled_lines(result: DemoResult) -> list[str]:
+    if result.seeds_skipped:
+        skipped = ", ".join(str(s) for s in result.seeds_skipped)
+        note = [f"Seeds {skipped} not run: the demo's time budget was spent (see --seeds)."]
+    else:
+        note = []
+    if len(result.seeds) < 2:
+        return note
+    seeds = ", ".join(str(s) for s in result.seeds)
+    lines = [f"Pooled over seeds {seeds} (markets of every history, resampled together):"]
+    for name, est, ci, markets, verdict in interval_rows(result.pooled):
+        lines.append(f"  {name:<22}{est:>9}  {ci:<26}{markets:>6}  {verdict}")
+    lines += [sentence(result.pooled), *note, ""]
+    return lines
+
+
 def render_text(result: DemoResult, html_path: str) -> str:
-    q = result.quality
     ing = result.ingest
     sim = result.sim
     lines = [
@@ -80,19 +120,21 @@ def render_text(result: DemoResult, html_path: str) -> str:
         f"Top {TOP_WALLETS} wallets by score, with the hidden truth beside them:",
         *_wallet_lines(result),
         "",
-        f"Score quality against the hidden truth: Spearman(score, skill) = {num(q.spearman)} "
-        f"over {q.wallets_scored} wallets; WHALE/SMART wallets truly skilled: "
-        f"{q.top_tier_truly_skilled}/{q.top_tier_wallets} ({pct(q.top_tier_precision)}); "
-        f"skilled wallets reaching WHALE/SMART: {q.skilled_in_top_tier}/{q.skilled_wallets} "
-        f"({pct(q.skilled_recall)}).",
+        "Score quality against the hidden truth:",
+        *_quality_lines(result),
         "Score quality as known during the replay (scores as of each step): " + _over_time(result),
+        "",
+        *_flagged_lines(result),
         "",
         "Paper trading replay (the executor's decision code, walk-forward, scores as of each "
         "step):",
         render(result.backtest),
         "",
+        "How the follower traded: " + fill_summary(result),
+        "",
         *_positions_lines(result),
         "",
+        *_pooled_lines(result),
         f"HTML report with charts: {html_path}",
         f"Demo database: {redact(result.database_dsn)}",
         "  explore it: DATABASE_URL='<that URL>' orderflow wallet <ADDRESS>",

@@ -7,12 +7,16 @@ and never branches on the mode again. An order goes through three steps, each wi
 1. :meth:`Broker.prepare` builds the order (live: signs it with the SDK) and returns its client
    id and the exchange ids it may get; the executor stores this *intent* before sending;
 2. :meth:`Broker.send` posts it and reports status and fills;
-3. after a crash, :meth:`Broker.lookup` asks the exchange what became of an intent (None: the
-   exchange never saw it, so it is abandoned, never resent).
+3. reconciliation asks the exchange what became of it: :meth:`Broker.lookup` reads the order's
+   status (None: the order endpoint does not show it, which on the real CLOB also means "fully
+   matched"), :meth:`Broker.fills` reads the account's trades, the one complete record of fills
+   (of resting orders too). An intent the exchange may have seen is never resent: it stays in
+   doubt until its expiry has passed and the trades show no fill.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -50,6 +54,9 @@ class PreparedOrder:
 
 @dataclass(frozen=True, slots=True)
 class FillReport:
+    """One fill of an order. ``fill_key`` is the exchange's trade id (several, comma-joined,
+    when a placement response reports the total of several trades), ``"paper"`` for paper."""
+
     fill_key: str
     shares: Decimal
     usdc: Decimal
@@ -68,8 +75,26 @@ class OrderOutcome:
     fills: tuple[FillReport, ...] = field(default=())
 
 
+@dataclass(frozen=True, slots=True)
+class ExchangeFill:
+    """A fill of one of our orders as the account's trades report it."""
+
+    order_id: str  # the exchange's order id (its EIP-712 hash)
+    fill: FillReport
+
+
+@dataclass(frozen=True, slots=True)
+class CancelResult:
+    canceled: tuple[str, ...] = ()
+    not_canceled: tuple[str, ...] = ()  # unknown or no longer live at the exchange
+
+
 class OrderInDoubtError(ExecutionError):
     """The request may or may not have reached the exchange: reconcile, never resend blindly."""
+
+
+class ExchangeBusyError(ExecutionError):
+    """The exchange did not process the request (5xx, 429, no connection): retry later."""
 
 
 class Broker(Protocol):
@@ -79,10 +104,15 @@ class Broker(Protocol):
 
     async def send(self, order: PreparedOrder) -> OrderOutcome: ...
 
-    async def lookup(
-        self, order_ids: tuple[str, ...], *, price: Decimal, filled_shares: Decimal
-    ) -> OrderOutcome | None: ...
+    async def lookup(self, order_ids: tuple[str, ...]) -> OrderOutcome | None:
+        """The order's status under the first id the order endpoint knows (no fills: those
+        come from :meth:`fills`); None when it shows none of them."""
+        ...
 
-    async def cancel(self, order_ids: list[str]) -> list[str]: ...
+    async def fills(self, order_ids: Collection[str], since: datetime) -> list[ExchangeFill]:
+        """Our fills of these orders since ``since``, from the account's trades."""
+        ...
+
+    async def cancel(self, order_ids: list[str]) -> CancelResult: ...
 
     async def close(self) -> None: ...

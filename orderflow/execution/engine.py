@@ -7,9 +7,13 @@ Loops of one executor:
   trade notification wakes the loop within milliseconds, and without one it polls every
   ``poll_interval_secs`` (the seed's 3 s) plus sweeps recently inserted trades below the cursor
   (late commits). Strategy rows are re-read on their notification and every
-  ``strategy_refresh_secs``; a strategy that becomes killed has its open orders cancelled at once;
-* **maintenance** (leader only) — mark open positions, settle resolved ones, reconcile open and
-  in-doubt orders, update today's performance row;
+  ``strategy_refresh_secs``;
+* **kill switch** (leader only) — a strategy that becomes killed, or is deleted, gets a task of
+  its own that cancels its live orders at once and retries with backoff while the exchange fails
+  (503, 429, no connection); nothing it meets stops the executor or the other strategies;
+* **maintenance** (leader only, a task of its own so a slow exchange never delays a kill or a
+  trade) — mark open positions, settle resolved ones, reconcile orders from the account's
+  trades, re-arm the kill switch of killed strategies with live orders, update performance;
 * **heartbeat** — a row in ``orderflow_executor_heartbeats`` (leader or standby), which the
   operator watches.
 
@@ -31,7 +35,7 @@ import asyncpg
 
 from orderflow import __version__, db
 from orderflow.errors import DatabaseError
-from orderflow.execution import queries
+from orderflow.execution import order_queries, queries
 from orderflow.execution.broker import Broker, Mode
 from orderflow.execution.leader import LeaderLock
 from orderflow.execution.orders import OrderDesk
@@ -39,6 +43,7 @@ from orderflow.execution.performance import update_performance
 from orderflow.execution.positions import settle_resolved
 from orderflow.execution.settings import ExecutorSettings
 from orderflow.execution.strategies import Change, StrategyRegistry, StrategyState
+from orderflow.execution.switch import KillSwitch
 from orderflow.execution.trading import Trader
 from orderflow.signals import queries as signal_queries
 from orderflow.signals.views import TradeView
@@ -81,8 +86,11 @@ class Executor:
         self.clock = clock
         self.registry = StrategyRegistry(settings.strategies)
         self.lock = LeaderLock(dsn)
-        self.desk = desk or OrderDesk(pool, brokers)
-        self.trader = Trader(pool, self.desk)
+        self.desk = desk or OrderDesk(pool, brokers, clock=clock)
+        self.trader = Trader(pool, self.desk, clock=clock)
+        self.kills = KillSwitch(self.desk)
+        self.trader.after_kill = self.kills.request
+        self._maintaining: asyncio.Task[None] | None = None
         self.is_leader = False
         self.leading = asyncio.Event()
         self._wake = asyncio.Event()
@@ -121,6 +129,10 @@ class Executor:
                         # Step down and stand by again: a standby (or this process, once the
                         # database is back) takes over after repairing what was left.
                         log.error("stopped trading: database error", extra={"error": str(exc)})
+                    except Exception:
+                        # Anything else: step down too, rather than exit. A process that stays
+                        # up takes the lead again and can still carry out a kill.
+                        log.exception("stopped trading: unexpected error")
                     finally:
                         self.is_leader = False
                         self.leading.clear()
@@ -173,6 +185,8 @@ class Executor:
             log.info("trading", extra={"strategies": sorted(self.registry.states)})
             await self._trading_loop()
         finally:
+            await self._stop_maintenance()
+            await self.kills.stop()
             await self.trader.stop_worker()
             await self.trader.close_connection()
             with contextlib.suppress(Exception):
@@ -214,15 +228,32 @@ class Executor:
                 await self.catch_up(sweep=polling)
                 if polling:
                     next_poll = time.monotonic() + s.poll_interval_secs
-            if now >= next_maintenance:
-                await self.maintenance()
+            if self._maintaining is not None and self._maintaining.done():
+                task, self._maintaining = self._maintaining, None
+                error = task.exception()
+                if isinstance(error, DB_ERRORS):
+                    raise error  # step down, as if the loop itself had met it
+                if error is not None:
+                    log.error("maintenance failed", exc_info=error)
+            if now >= next_maintenance and self._maintaining is None:
+                self._maintaining = asyncio.create_task(self.maintenance(), name="maintenance")
                 next_maintenance = time.monotonic() + s.maintenance_interval_secs
+
+    async def _stop_maintenance(self) -> None:
+        task, self._maintaining = self._maintaining, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
 
     async def _act_on(self, changes: list[Change]) -> None:
         for change in changes:
-            if change.killed_now:
-                log.warning("strategy killed", extra={"strategy": change.name})
-                await self.desk.cancel_strategy(change.name)
+            if change.killed_now or change.removed:
+                log.warning(
+                    "strategy killed" if change.killed_now else "strategy removed",
+                    extra={"strategy": change.name},
+                )
+                self.kills.request(change.name)
 
     # ---------------------------------------------------------------- steps
 
@@ -290,13 +321,14 @@ class Executor:
         async with self.pool.acquire() as conn:
             await queries.mark_open_positions(conn)
             await settle_resolved(conn)
+            # Killed, deleted or unknown strategies that still have live orders (an order
+            # adopted by reconciliation after the kill, a deletion while the leader was away).
+            doomed = await order_queries.strategies_with_orders_to_cancel(conn)
+        for name in doomed:
+            if self.registry.wanted(name):
+                self.kills.request(name)
         await self.desk.reconcile(intents=False)
-        await self.desk.reconcile_in_doubt()
-        for state in self.registry.active():
-            if state.killed:
-                # An order adopted by reconciliation after the kill is cancelled too.
-                await self.desk.cancel_strategy(state.name)
         now = self.clock()
         async with self.pool.acquire() as conn:
             for state in self.registry.active():
-                await update_performance(conn, state.name, state.bankroll, now)
+                await update_performance(conn, state.name, state.bankroll, now, self.trader.marks)

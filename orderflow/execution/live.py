@@ -6,6 +6,11 @@ minutes later instead of resting forever. The SDK looks up the market's tick siz
 flag, builds the V2 order (salt, maker, signer, amounts, side, signature type, timestamp,
 metadata, builder), signs it (EIP-712) and authenticates requests with L2 HMAC headers.
 
+Fills are read from the account's trades (``GET /data/trades``), the exchange's complete record:
+the order endpoint answers nothing for a fully matched order (py-clob-client issue 217), so it
+only tells whether an order is still live. Each fill is keyed by its trade id, so a fill reported
+both in a placement response and in the trades is booked once.
+
 Only this module imports the SDK; the rest of the executor sees the :class:`Broker` protocol.
 """
 
@@ -14,16 +19,21 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Collection
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from polymarket import AsyncSecureClient, PolymarketError, RequestRejectedError
 from polymarket.environments import PRODUCTION
+from polymarket.errors import RateLimitError, UnexpectedResponseError
 from polymarket.models import AcceptedOrder, ApiKeyCreds, SignedOrder
 
 from orderflow.errors import ConfigError, ExecutionError
 from orderflow.execution.broker import (
+    CancelResult,
+    ExchangeBusyError,
+    ExchangeFill,
     FillReport,
     Mode,
     OrderInDoubtError,
@@ -37,6 +47,19 @@ from orderflow.execution.order_ids import candidate_order_ids
 
 log = logging.getLogger(__name__)
 MIN_EXPIRY_SECS = 200  # the SDK wants GTD expirations at least 180 s ahead
+USDC_STEP = Decimal("0.000001")
+_BPS = Decimal(10_000)
+
+
+def _fee(shares: Decimal, price: Decimal, rate: Decimal) -> Decimal:
+    """The V2 fee in collateral: ``shares x rate x p x (1 - p)``."""
+    return (shares * rate * price * (1 - price)).quantize(USDC_STEP)
+
+
+def _busy(what: str, exc: PolymarketError) -> ExchangeBusyError:
+    status = getattr(exc, "status", None)
+    detail = f"http {status}" if status is not None else type(exc).__name__
+    return ExchangeBusyError(f"{what} failed: {detail}")
 
 
 def _environment(clob_url: str | None) -> Any:
@@ -70,13 +93,30 @@ def _public_order(signed: SignedOrder) -> dict[str, Any]:
     }
 
 
-def _status(raw: str) -> OrderStatus:
-    value = raw.upper()
-    if "MATCHED" in value or "FILLED" in value:
-        return "FILLED"
-    if "CANCEL" in value or "EXPIRED" in value or "INVALID" in value:
-        return "CANCELED"
-    return "OPEN"
+# The CLOB's order statuses, by exact value (``ORDER_STATUS_`` prefix and case removed). A
+# substring match once mapped UNMATCHED to FILLED. Anything unknown stays OPEN: the order keeps
+# being reconciled (and counted as exposure) until the exchange says more.
+_STATUSES: dict[str, OrderStatus] = {
+    "LIVE": "OPEN",
+    "DELAYED": "OPEN",
+    "MATCHED": "FILLED",
+    "UNMATCHED": "CANCELED",  # a marketable order that found nothing to match: nothing filled
+    "CANCELED": "CANCELED",
+    "CANCELLED": "CANCELED",
+    "CANCELED_MARKET_RESOLVED": "CANCELED",
+    "INVALID": "CANCELED",
+    "EXPIRED": "CANCELED",
+}
+
+
+def order_status(raw: str) -> OrderStatus:
+    """The executor's status for a CLOB order status string."""
+    value = raw.strip().upper().removeprefix("ORDER_STATUS_")
+    status = _STATUSES.get(value)
+    if status is None:
+        log.warning("unknown CLOB order status; kept open", extra={"status": raw})
+        return "OPEN"
+    return status
 
 
 async def open_live_broker(creds: LiveCredentials) -> LiveBroker:
@@ -153,10 +193,13 @@ class LiveBroker:
     async def send(self, order: PreparedOrder) -> OrderOutcome:
         try:
             response = await self.client.post_order(order.handle)
+        except RateLimitError:
+            # Throttled before the exchange processed anything: nothing was placed.
+            return OrderOutcome(status="REJECTED", reason="http 429: rate limited")
         except RequestRejectedError as exc:
             if exc.status is not None and 400 <= exc.status < 500 and exc.status != 408:
                 return OrderOutcome(status="REJECTED", reason=f"http {exc.status}: {exc}")
-            raise OrderInDoubtError(f"order post failed: {type(exc).__name__}") from None
+            raise OrderInDoubtError(f"order post failed: http {exc.status}") from None
         except PolymarketError as exc:
             raise OrderInDoubtError(f"order post failed: {type(exc).__name__}") from None
         if not isinstance(response, AcceptedOrder):
@@ -164,25 +207,26 @@ class LiveBroker:
         req = order.request
         fills: tuple[FillReport, ...] = ()
         filled = Decimal(0)
-        if response.status == "matched" and response.taking_amount > 0:
-            # BUY: we make collateral and take shares; SELL the reverse.
+        if response.taking_amount > 0 and response.trade_ids:
+            # BUY: we make collateral and take shares; SELL the reverse. The total of the
+            # placement's trades, keyed by their ids (the trades endpoint reports the same ids).
             if req.side == "BUY":
                 shares, usdc = response.taking_amount, response.making_amount
             else:
                 shares, usdc = response.making_amount, response.taking_amount
             price = (usdc / shares) if shares else req.price
-            fee = (shares * req.fee_rate * price * (1 - price)).quantize(Decimal("0.000001"))
             fills = (
                 FillReport(
-                    fill_key=f"{response.order_id}:{shares}",
+                    fill_key=",".join(sorted(response.trade_ids)),
                     shares=shares,
                     usdc=usdc,
-                    fee=fee,
+                    fee=_fee(shares, price, req.fee_rate),
                     price=price,
                     at=datetime.now(UTC),
                 ),
             )
             filled = shares
+        # Matched without trade ids (or "delayed"): the fills are booked from the trades.
         status: OrderStatus = "FILLED" if filled >= req.shares else "OPEN"
         return OrderOutcome(
             status=status,
@@ -191,48 +235,84 @@ class LiveBroker:
             fills=fills,
         )
 
-    async def lookup(
-        self, order_ids: tuple[str, ...], *, price: Decimal, filled_shares: Decimal
-    ) -> OrderOutcome | None:
+    async def lookup(self, order_ids: tuple[str, ...]) -> OrderOutcome | None:
         for order_id in order_ids:
             try:
                 found = await self.client.get_order(order_id=order_id)
             except RequestRejectedError as exc:
                 if exc.status == 404:
                     continue
-                raise OrderInDoubtError(f"order lookup failed: http {exc.status}") from None
+                raise _busy("order lookup", exc) from None
+            except UnexpectedResponseError:
+                continue  # the CLOB answers nothing (null) for an order that is no longer open
             except PolymarketError as exc:
-                raise OrderInDoubtError(f"order lookup failed: {type(exc).__name__}") from None
-            matched = found.size_matched
-            fills: tuple[FillReport, ...] = ()
-            if matched > filled_shares:
-                delta = matched - filled_shares
-                fills = (
-                    FillReport(
-                        fill_key=f"{order_id}:{matched}",
-                        shares=delta,
-                        usdc=(delta * found.price).quantize(Decimal("0.000001")),
-                        fee=Decimal(0),
-                        price=found.price,
-                        at=datetime.now(UTC),
-                    ),
-                )
-            status = _status(found.status)
-            if status == "OPEN" and matched >= found.original_size:
+                raise _busy("order lookup", exc) from None
+            status = order_status(found.status)
+            if status == "OPEN" and found.size_matched >= found.original_size:
                 status = "FILLED"
             return OrderOutcome(
-                status=status, exchange_order_id=order_id, filled_shares=matched, fills=fills
+                status=status, exchange_order_id=order_id, filled_shares=found.size_matched
             )
         return None
 
-    async def cancel(self, order_ids: list[str]) -> list[str]:
-        if not order_ids:
+    async def fills(self, order_ids: Collection[str], since: datetime) -> list[ExchangeFill]:
+        wanted = set(order_ids)
+        if not wanted:
             return []
+        found: list[ExchangeFill] = []
+        after = str(max(0, int(since.timestamp())))
+        try:
+            async for page in self.client.list_account_trades(after=after):
+                for trade in page.items:
+                    if trade.status == "FAILED":
+                        continue  # never settled: not a fill
+                    if trade.trader_side == "TAKER" and trade.taker_order_id in wanted:
+                        rate = trade.fee_rate_bps / _BPS
+                        found.append(self._fill(trade.taker_order_id, trade, trade.size, rate))
+                    for maker in trade.maker_orders:
+                        if maker.order_id in wanted:
+                            rate = (maker.fee_rate_bps or Decimal(0)) / _BPS
+                            found.append(
+                                self._fill(
+                                    maker.order_id, trade, maker.matched_amount, rate, maker.price
+                                )
+                            )
+        except PolymarketError as exc:
+            raise _busy("trades", exc) from None
+        return found
+
+    @staticmethod
+    def _fill(
+        order_id: str,
+        trade: Any,
+        shares: Decimal,
+        rate: Decimal,
+        price: Decimal | None = None,
+    ) -> ExchangeFill:
+        px = trade.price if price is None else price
+        return ExchangeFill(
+            order_id=order_id,
+            fill=FillReport(
+                fill_key=str(trade.id),
+                shares=shares,
+                usdc=(shares * px).quantize(USDC_STEP),
+                fee=_fee(shares, px, rate),
+                price=px,
+                at=trade.matched_at,
+            ),
+        )
+
+    async def cancel(self, order_ids: list[str]) -> CancelResult:
+        if not order_ids:
+            return CancelResult()
         try:
             response = await self.client.cancel_orders(order_ids=order_ids)
         except PolymarketError as exc:
-            raise ExecutionError(f"cancel failed: {type(exc).__name__}: {exc}") from None
-        return [str(o) for o in response.canceled]
+            raise _busy("cancel", exc) from None
+        return CancelResult(
+            canceled=tuple(str(o) for o in response.canceled),
+            not_canceled=tuple(str(o) for o in response.not_canceled),
+        )
 
     async def close(self) -> None:
         await self.client.close()

@@ -2,30 +2,44 @@
 
 ``place`` stores the order's intent (``orderflow_orders`` status INTENT, with the client id and
 the exchange ids it can get) and commits it *before* the broker sends anything. Whatever happens
-next — a fill, a rejection, a timeout, the process dying — the row tells a restarted executor
-what to ask the exchange about. ``reconcile`` does that asking: an intent the exchange knows is
-adopted (its status and fills are booked), an intent it never saw is ABANDONED, never resent
-(the signal behind it is stale by then anyway).
+next — a fill, a rejection, a timeout, a database error, the process dying — the row tells the
+executor what to ask the exchange about, and the order counts in the strategy's exposure until
+it is settled. Just before sending, the strategy's pause, kill and the signal's age are checked
+again (``guard``): an order queued behind a slow exchange is not sent after a pause.
+
+``reconcile`` asks the exchange (:mod:`orderflow.execution.settlement` decides): fills come from
+the account's trades, each booked once under its trade id; an intent is adopted when the
+exchange knows it, and abandoned only when its expiry has passed and the trades show no fill —
+never resent. ``cancel_strategy`` is the kill switch's one attempt: every live order of the
+strategy (intents in doubt included, by their candidate ids), in parallel batches; the engine
+retries it with backoff while the exchange fails.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
 from orderflow.errors import ExecutionError
-from orderflow.execution import queries
+from orderflow.execution import order_queries, queries
 from orderflow.execution.broker import (
     Broker,
+    ExchangeFill,
     Mode,
     OrderInDoubtError,
     OrderOutcome,
     OrderRequest,
+    PreparedOrder,
 )
 from orderflow.execution.positions import book_fill
+from orderflow.execution.settlement import order_ids, settle
 from orderflow.execution.tracing import context_from, current_traceparent, fill_span
 from orderflow.telemetry import meter, tracer
 
@@ -34,15 +48,35 @@ _tracer = tracer("orderflow.execution")
 _orders = meter("orderflow.execution").create_counter(
     "orderflow_orders_total", description="Orders by mode and resulting status"
 )
+CANCEL_BATCH = 100  # order ids per cancel request (several requests go out in parallel)
+LOOKUP_CONCURRENCY = 8
+
+Guard = Callable[[], str | None]  # a reason not to send (None: send)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 class OrderDesk:
     """Sends orders through the broker of each mode and books what comes back."""
 
-    def __init__(self, pool: asyncpg.Pool, brokers: Mapping[Mode, Broker]) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        brokers: Mapping[Mode, Broker],
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        lookback_secs: float = 900.0,
+        call_timeout_secs: float = 10.0,
+    ) -> None:
         self.pool = pool
         self.brokers = brokers
+        self.clock = clock
+        self.lookback = timedelta(seconds=lookback_secs)
+        self.call_timeout = call_timeout_secs
         self.in_doubt: set[int] = set()
+        self._locks: dict[int, asyncio.Lock] = {}
 
     def broker(self, mode: Mode) -> Broker:
         broker = self.brokers.get(mode)
@@ -50,10 +84,31 @@ class OrderDesk:
             raise ExecutionError(f"no {mode} broker (live mode needs POLY_PRIVATE_KEY)")
         return broker
 
+    async def _call(self, call: Awaitable[Any]) -> Any:
+        """An exchange call that cannot hang the caller (a timeout leaves things in doubt)."""
+        try:
+            return await asyncio.wait_for(call, self.call_timeout)
+        except TimeoutError:
+            raise OrderInDoubtError("the exchange did not answer in time") from None
+
+    @contextlib.asynccontextmanager
+    async def _locked(self, order_id: int) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(order_id, asyncio.Lock())
+        async with lock:
+            yield
+
+    # ---------------------------------------------------------------- placing
+
     async def place(
-        self, *, mode: Mode, signal_id: int, request: OrderRequest, traceparent: str | None
+        self,
+        *,
+        mode: Mode,
+        signal_id: int,
+        request: OrderRequest,
+        traceparent: str | None,
+        guard: Guard | None = None,
     ) -> OrderOutcome | None:
-        """Prepare, store the intent, send, book. None when the outcome is in doubt."""
+        """Prepare, store the intent, send, book. None when not sent or the outcome is in doubt."""
         broker = self.broker(mode)
         with _tracer.start_as_current_span(
             "orderflow.order",
@@ -61,7 +116,7 @@ class OrderDesk:
             attributes={"orderflow.signal_id": signal_id, "orderflow.mode": mode},
         ) as span:
             try:
-                prepared = await broker.prepare(request)
+                prepared: PreparedOrder = await self._call(broker.prepare(request))
             except ExecutionError as exc:
                 async with self.pool.acquire() as conn:
                     await queries.set_signal_status(
@@ -69,7 +124,7 @@ class OrderDesk:
                     )
                 return None
             async with self.pool.acquire() as conn:
-                order_id = await queries.insert_order_intent(
+                order_id = await order_queries.insert_order_intent(
                     conn,
                     signal_id=signal_id,
                     mode=mode,
@@ -78,8 +133,15 @@ class OrderDesk:
                 )
             span.set_attribute("orderflow.order_id", order_id)
             await self.before_send(order_id)
+            refused = guard() if guard is not None else None
+            if refused is not None:
+                # Paused, killed or stale while queued: nothing was sent.
+                async with self.pool.acquire() as conn, conn.transaction():
+                    await order_queries.abandon_order(conn, order_id, f"not sent: {refused}")
+                    await queries.set_signal_status(conn, signal_id, "SKIPPED", refused)
+                return None
             try:
-                outcome = await broker.send(prepared)
+                outcome: OrderOutcome = await self._call(broker.send(prepared))
             except OrderInDoubtError as exc:
                 log.warning(
                     "order in doubt; will reconcile",
@@ -87,7 +149,17 @@ class OrderDesk:
                 )
                 self.in_doubt.add(order_id)
                 return None
-            await self.apply(order_id, outcome, sent=True)
+            try:
+                await self.apply(order_id, outcome, sent=True)
+            except Exception as exc:
+                # Sent, but not recorded (database trouble): the order stays INTENT, which
+                # counts as exposure, and is reconciled from the exchange rather than resent.
+                self.in_doubt.add(order_id)
+                log.error(
+                    "order sent but not recorded; in doubt until reconciled",
+                    extra={"order_id": order_id, "error": f"{type(exc).__name__}: {exc}"},
+                )
+                return None
             return outcome
 
     async def before_send(self, order_id: int) -> None:
@@ -96,8 +168,8 @@ class OrderDesk:
     async def apply(self, order_id: int, outcome: OrderOutcome, *, sent: bool) -> None:
         """Book an outcome: order row, fills into positions, the signal's status."""
         async with self.pool.acquire() as conn, conn.transaction():
-            row = await queries.order_row(conn, order_id)
-            await queries.update_order(conn, order_id, outcome, sent=sent)
+            row = await order_queries.order_row(conn, order_id)
+            await order_queries.update_order(conn, order_id, outcome, sent=sent)
             for fill in outcome.fills:
                 with fill_span(row, fill):
                     await book_fill(conn, order=row, fill=fill, outcome_index=row["outcome_index"])
@@ -112,6 +184,7 @@ class OrderDesk:
                 await queries.set_signal_status(
                     conn, row["signal_id"], "SKIPPED", outcome.reason or "order_unfilled"
                 )
+        self.in_doubt.discard(order_id)
         _orders.add(1, {"mode": row["mode"], "status": outcome.status})
         log.info(
             "order",
@@ -121,93 +194,136 @@ class OrderDesk:
                 "strategy": row["strategy"],
                 "status": outcome.status,
                 "exchange_order_id": outcome.exchange_order_id,
+                "fills": len(outcome.fills),
             },
         )
 
-    async def reconcile(self, *, intents: bool) -> None:
-        """Ask the exchange about OPEN orders (and INTENT ones when ``intents``)."""
-        statuses = ["OPEN", "INTENT"] if intents else ["OPEN"]
-        async with self.pool.acquire() as conn:
-            rows = await queries.orders_in(conn, statuses)
-        for row in rows:
-            if row["status"] == "INTENT" and not intents and row["id"] not in self.in_doubt:
-                continue
-            await self._reconcile_one(row)
+    # ---------------------------------------------------------------- reconciling
 
-    async def reconcile_in_doubt(self) -> None:
-        if not self.in_doubt:
-            return
+    async def reconcile(self, *, intents: bool, strategy: str | None = None) -> None:
+        """Ask the exchange about open orders, recently cancelled ones (late fills) and intents
+        in doubt (every intent when ``intents``: at start-up, when none can be in flight)."""
         async with self.pool.acquire() as conn:
-            rows = [await queries.order_row(conn, oid) for oid in sorted(self.in_doubt)]
-        for row in rows:
-            await self._reconcile_one(row)
-
-    async def _reconcile_one(self, row: asyncpg.Record) -> None:
-        broker = self.brokers.get(row["mode"])
-        if broker is None:
-            return
-        ids = (
-            (row["exchange_order_id"],)
-            if row["exchange_order_id"]
-            else tuple(row["candidate_order_ids"])
-        )
-        try:
-            outcome = await broker.lookup(
-                ids, price=row["price"], filled_shares=Decimal(row["filled_shares"])
+            rows = await order_queries.orders_to_reconcile(
+                conn, self.clock() - self.lookback, strategy
             )
-        except ExecutionError as exc:
-            log.warning("reconcile failed", extra={"order_id": row["id"], "error": str(exc)})
-            return
-        self.in_doubt.discard(row["id"])
-        if outcome is None:
-            if row["status"] == "INTENT":
+        if intents:
+            # Nothing is in flight (start-up): every intent is in doubt until settled, also
+            # when the exchange cannot be asked right now.
+            self.in_doubt.update(r["id"] for r in rows if r["status"] == "INTENT")
+        rows = [r for r in rows if r["status"] != "INTENT" or r["id"] in self.in_doubt]
+        await self._reconcile_rows(rows)
+
+    async def _reconcile_rows(self, rows: Iterable[asyncpg.Record]) -> None:
+        by_mode: dict[Mode, list[asyncpg.Record]] = {}
+        for row in rows:
+            by_mode.setdefault(row["mode"], []).append(row)
+        for mode, group in by_mode.items():
+            broker = self.brokers.get(mode)
+            if broker is None:
+                continue
+            try:
+                await self._reconcile_group(broker, group)
+            except ExecutionError as exc:
+                log.warning("reconcile failed", extra={"mode": mode, "error": str(exc)})
+
+    async def _reconcile_group(self, broker: Broker, rows: list[asyncpg.Record]) -> None:
+        ids = {oid for row in rows for oid in order_ids(row)}
+        since = min(row["created_at"] for row in rows) - timedelta(minutes=1)
+        fills: list[ExchangeFill] = await self._call(broker.fills(ids, since))
+        by_order: dict[str, list[ExchangeFill]] = {}
+        for f in fills:
+            by_order.setdefault(f.order_id, []).append(f)
+        gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+
+        async def one(row: asyncpg.Record) -> None:
+            mine = [f for oid in order_ids(row) for f in by_order.get(oid, [])]
+            found = None
+            if row["status"] != "CANCELED":
+                async with gate:
+                    try:
+                        found = await self._call(broker.lookup(order_ids(row)))
+                    except ExecutionError as exc:
+                        log.warning(
+                            "order lookup failed", extra={"order_id": row["id"], "error": str(exc)}
+                        )
+                        return
+            await self._settle_one(row, mine, found)
+
+        await asyncio.gather(*(one(row) for row in rows))
+
+    async def _settle_one(
+        self, row: asyncpg.Record, fills: list[ExchangeFill], found: OrderOutcome | None
+    ) -> None:
+        async with self._locked(row["id"]):
+            async with self.pool.acquire() as conn:
+                fresh = await order_queries.order_row(conn, row["id"])
+                booked = await order_queries.booked_fill_keys(conn, row["id"])
+            verdict = settle(fresh, fills, found, booked, self.clock())
+            if verdict.abandon:
                 async with self.pool.acquire() as conn, conn.transaction():
-                    await queries.abandon_order(conn, row["id"], "unknown to the exchange")
+                    await order_queries.abandon_order(conn, row["id"], verdict.reason or "unknown")
                     await queries.set_signal_status(
                         conn, row["signal_id"], "SKIPPED", "order_not_sent"
                     )
+                self.in_doubt.discard(row["id"])
                 log.warning("order intent abandoned", extra={"order_id": row["id"]})
-            return
-        if outcome.status != row["status"] or outcome.fills:
-            await self.apply(row["id"], outcome, sent=True)
+            elif verdict.outcome is None:
+                if fresh["status"] == "INTENT":
+                    self.in_doubt.add(row["id"])  # still in doubt: asked again next time
+            else:
+                await self.apply(row["id"], verdict.outcome, sent=True)
 
     async def abandon_orphans(self) -> None:
         """Accepted signals whose intent was never stored: the order was never sent."""
         async with self.pool.acquire() as conn:
-            for signal_id in await queries.pending_signals_without_order(conn):
+            for signal_id in await order_queries.pending_signals_without_order(conn):
                 await queries.set_signal_status(
                     conn, signal_id, "SKIPPED", "interrupted_before_order"
                 )
 
-    async def cancel_strategy(self, strategy: str) -> list[str]:
-        """Kill switch: cancel the strategy's open orders at the exchange."""
+    # ---------------------------------------------------------------- the kill switch
+
+    async def cancel_strategy(self, strategy: str) -> int:
+        """One attempt at cancelling every live order of ``strategy``; returns how many are
+        still open afterwards. Raises :class:`ExecutionError` when the exchange fails (the
+        engine retries with backoff)."""
         async with self.pool.acquire() as conn:
-            rows = await queries.orders_in(conn, ["OPEN"], strategy)
-        cancelled: list[str] = []
-        by_mode: dict[Mode, list[asyncpg.Record]] = {}
-        for row in rows:
-            by_mode.setdefault(row["mode"], []).append(row)
-        for mode, orders in by_mode.items():
+            rows = await order_queries.orders_in(conn, ["OPEN", "INTENT"], strategy)
+        live = [r for r in rows if r["mode"] != "paper"]
+        if not live:
+            return 0
+        cancelled: set[str] = set()
+        for mode in {r["mode"] for r in live}:
             broker = self.brokers.get(mode)
-            ids = [r["exchange_order_id"] for r in orders if r["exchange_order_id"]]
-            if broker is None or not ids:
+            if broker is None:
                 continue
-            done = set(await broker.cancel(ids))
-            cancelled.extend(done)
-            for row in orders:
-                if row["exchange_order_id"] in done:
-                    await self.apply(
-                        row["id"],
-                        OrderOutcome(
-                            status="CANCELED",
-                            exchange_order_id=row["exchange_order_id"],
-                            reason="strategy_killed",
-                            filled_shares=Decimal(row["filled_shares"]),
-                        ),
-                        sent=True,
-                    )
+            ids = [oid for r in live if r["mode"] == mode for oid in order_ids(r)]
+            batches = [ids[i : i + CANCEL_BATCH] for i in range(0, len(ids), CANCEL_BATCH)]
+            results = await asyncio.gather(*(self._call(broker.cancel(b)) for b in batches))
+            for result in results:
+                cancelled.update(result.canceled)
+        for row in live:
+            hit = [oid for oid in order_ids(row) if oid in cancelled]
+            if not hit:
+                continue
+            async with self._locked(row["id"]):
+                await self.apply(
+                    row["id"],
+                    OrderOutcome(
+                        status="CANCELED",
+                        exchange_order_id=hit[0],
+                        reason="strategy_killed",
+                        filled_shares=Decimal(row["filled_shares"]),
+                    ),
+                    sent=True,
+                )
         if cancelled:
             log.warning(
                 "kill: cancelled open orders", extra={"strategy": strategy, "n": len(cancelled)}
             )
-        return cancelled
+        # Book what filled before the cancel, settle what the exchange did not cancel.
+        with contextlib.suppress(ExecutionError):
+            await self.reconcile(intents=False, strategy=strategy)
+        async with self.pool.acquire() as conn:
+            return len(await order_queries.orders_in(conn, ["OPEN"], strategy))

@@ -10,10 +10,13 @@ on top of the gross amount (as the V2 exchange charges it).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from orderflow.execution.broker import (
+    CancelResult,
+    ExchangeFill,
     FillReport,
     Mode,
     OrderOutcome,
@@ -50,15 +53,16 @@ class PaperBroker:
             fills=(fill,),
         )
 
-    async def lookup(
-        self, order_ids: tuple[str, ...], *, price: Decimal, filled_shares: Decimal
-    ) -> OrderOutcome | None:
+    async def lookup(self, order_ids: tuple[str, ...]) -> OrderOutcome | None:
         # A paper order is filled in the same step that sends it; an intent left behind by a
         # crash was never filled.
         return None
 
-    async def cancel(self, order_ids: list[str]) -> list[str]:
+    async def fills(self, order_ids: Collection[str], since: datetime) -> list[ExchangeFill]:
         return []
+
+    async def cancel(self, order_ids: list[str]) -> CancelResult:
+        return CancelResult(not_canceled=tuple(order_ids))
 
     async def close(self) -> None:
         return None

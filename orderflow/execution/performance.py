@@ -2,8 +2,11 @@
 
 ``orderflow_performance`` holds one row per UTC day and strategy. ``trades`` counts the
 strategy's fills that day; wins and losses count positions closed that day by the sign of their
-realized P&L; ``total_pnl`` is that day's realized P&L plus the open positions' unrealized P&L;
-``equity`` is bankroll + all realized P&L to date + unrealized P&L.
+realized P&L; ``realized_pnl`` is P&L realized since 00:00 UTC (partial sells included),
+``total_pnl`` the P&L since 00:00 UTC (realized since midnight plus the change of unrealized P&L
+since midnight's mark: :mod:`orderflow.execution.daypnl`, the number the daily loss limit uses),
+``unrealized_pnl`` the open positions' unrealized P&L now; ``equity`` is bankroll + all realized
+P&L to date + unrealized P&L.
 
 Sharpe ratio: mean over standard deviation of daily returns (``total_pnl / bankroll``),
 annualised with sqrt(365) (prediction markets trade every day); None with fewer than two days or
@@ -21,6 +24,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution import queries
+from orderflow.execution.daypnl import DayMarks
 
 
 def day_start(now: datetime) -> datetime:
@@ -51,10 +55,17 @@ def max_drawdown(equity: Sequence[float]) -> float | None:
 
 
 async def update_performance(
-    conn: asyncpg.Connection, strategy: str, bankroll: Decimal, now: datetime
+    conn: asyncpg.Connection,
+    strategy: str,
+    bankroll: Decimal,
+    now: datetime,
+    marks: DayMarks | None = None,
 ) -> None:
     start = day_start(now)
-    await queries.upsert_performance_day(conn, strategy, start, bankroll)
+    day = await (marks or DayMarks()).day(conn, strategy, start)
+    await queries.upsert_performance_day(
+        conn, strategy, start, bankroll, realized=day.realized, total=day.total
+    )
     rows = await queries.performance_series(conn, strategy)
     returns = [float(r["total_pnl"]) / float(bankroll) for r in rows]
     equity = [float(r["equity"]) for r in rows if r["equity"] is not None]

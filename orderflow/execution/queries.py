@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from orderflow.accounting import Position
-from orderflow.execution.broker import FillReport, OrderOutcome, PreparedOrder
+from orderflow.execution.broker import FillReport
 
 # --------------------------------------------------------------------------------------------
 # Strategies
@@ -76,6 +76,45 @@ async def set_strategy_flag(conn: asyncpg.Connection, name: str, flag: str, valu
     return bool(status.endswith(" 1"))
 
 
+async def last_valid_settings(conn: asyncpg.Connection, name: str) -> dict[str, Any] | None:
+    value = await conn.fetchval(
+        "SELECT settings FROM orderflow_strategy_valid_settings WHERE name = $1", name
+    )
+    return None if value is None else dict(value)
+
+
+async def save_valid_settings(
+    conn: asyncpg.Connection, name: str, settings: dict[str, Any], generation: int
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO orderflow_strategy_valid_settings (name, settings, generation)
+        VALUES ($1, $2, $3)
+        ON CONFLICT (name) DO UPDATE SET settings = EXCLUDED.settings,
+            generation = EXCLUDED.generation, saved_at = now()
+        WHERE orderflow_strategy_valid_settings.generation < EXCLUDED.generation
+        """,
+        name,
+        settings,
+        generation,
+    )
+
+
+async def live_exposure_strategies(conn: asyncpg.Connection) -> set[str]:
+    """Strategies holding live positions or live orders (they need the live broker)."""
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT p.strategy FROM orderflow_positions p
+          JOIN orderflow_fills f ON f.position_id = p.id AND f.mode = 'live'
+         WHERE p.status = 'OPEN'
+        UNION
+        SELECT strategy FROM orderflow_orders
+         WHERE mode = 'live' AND status IN ('INTENT', 'OPEN')
+        """
+    )
+    return {str(r["strategy"]) for r in rows}
+
+
 # --------------------------------------------------------------------------------------------
 # Cursors
 # --------------------------------------------------------------------------------------------
@@ -109,28 +148,26 @@ async def set_cursor(conn: asyncpg.Connection, strategy: str, last_trade_id: int
 # The strategy's book (what risk limits see)
 # --------------------------------------------------------------------------------------------
 
-_LAST_PRICE = """(SELECT t.price FROM orderflow_trades t WHERE t.token_id = p.token_id
+LAST_PRICE = """(SELECT t.price FROM orderflow_trades t WHERE t.token_id = p.token_id
                    ORDER BY t.timestamp DESC, t.id DESC LIMIT 1)"""
 
 
-async def book_rows(
-    conn: asyncpg.Connection, strategy: str, since: datetime
-) -> list[asyncpg.Record]:
-    """Open positions with their latest price, each row also carrying the realized P&L of
-    positions closed since ``since`` (one row with NULL position columns when none is open)."""
+async def book_rows(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.Record]:
+    """Open positions with their latest price, the wallet they followed in, and the mode of
+    their fills (an exit goes where the position is, whatever the strategy's mode now)."""
     return list(
         await conn.fetch(
             f"""
-            SELECT r.realized, p.id, p.token_id, p.market_id, p.shares, p.cost_basis,
-                   {_LAST_PRICE} AS last_price, s.wallet_address AS leader,
-                   s.signal_type AS leader_type
-              FROM (SELECT COALESCE(sum(realized_pnl), 0) AS realized FROM orderflow_positions
-                     WHERE strategy = $1 AND status = 'CLOSED' AND closed_at >= $2) r
-              LEFT JOIN orderflow_positions p ON p.strategy = $1 AND p.status = 'OPEN'
+            SELECT p.id, p.token_id, p.market_id, p.shares, p.cost_basis,
+                   {LAST_PRICE} AS last_price, s.wallet_address AS leader,
+                   s.signal_type AS leader_type,
+                   (SELECT f.mode FROM orderflow_fills f WHERE f.position_id = p.id
+                     ORDER BY f.id LIMIT 1) AS mode
+              FROM orderflow_positions p
               LEFT JOIN orderflow_signals s ON s.id = p.signal_id
+             WHERE p.strategy = $1 AND p.status = 'OPEN'
             """,
             strategy,
-            since,
         )
     )
 
@@ -150,110 +187,6 @@ async def set_signal_status(
         status,
         reason,
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Orders
-# --------------------------------------------------------------------------------------------
-
-
-async def insert_order_intent(
-    conn: asyncpg.Connection,
-    *,
-    signal_id: int,
-    mode: str,
-    order: PreparedOrder,
-    traceparent: str | None,
-) -> int:
-    req = order.request
-    return int(
-        await conn.fetchval(
-            """
-            INSERT INTO orderflow_orders (strategy, signal_id, mode, client_order_id,
-                candidate_order_ids, token_id, market_id, side, price, shares, signed_order,
-                traceparent)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-            RETURNING id
-            """,
-            req.strategy,
-            signal_id,
-            mode,
-            order.client_order_id,
-            list(order.candidate_order_ids),
-            Decimal(req.token_id),
-            req.market_id,
-            req.side,
-            req.price,
-            req.shares,
-            order.signed,
-            traceparent,
-        )
-    )
-
-
-async def update_order(
-    conn: asyncpg.Connection, order_id: int, outcome: OrderOutcome, *, sent: bool
-) -> None:
-    await conn.execute(
-        """
-        UPDATE orderflow_orders SET
-            status = $2,
-            exchange_order_id = COALESCE($3, exchange_order_id),
-            status_reason = $4,
-            filled_shares = GREATEST(filled_shares, $5),
-            sent_at = CASE WHEN $6 THEN COALESCE(sent_at, clock_timestamp()) ELSE sent_at END,
-            updated_at = clock_timestamp()
-        WHERE id = $1
-        """,
-        order_id,
-        outcome.status,
-        outcome.exchange_order_id,
-        outcome.reason,
-        outcome.filled_shares,
-        sent,
-    )
-
-
-async def abandon_order(conn: asyncpg.Connection, order_id: int, reason: str) -> None:
-    await conn.execute(
-        "UPDATE orderflow_orders SET status = 'ABANDONED', status_reason = $2,"
-        " updated_at = clock_timestamp() WHERE id = $1",
-        order_id,
-        reason,
-    )
-
-
-_ORDER = """
-SELECT o.*, s.outcome_index, s.status AS signal_status
-  FROM orderflow_orders o JOIN orderflow_signals s ON s.id = o.signal_id
-"""
-
-
-async def orders_in(
-    conn: asyncpg.Connection, statuses: list[str], strategy: str | None = None
-) -> list[asyncpg.Record]:
-    return list(
-        await conn.fetch(
-            _ORDER + " WHERE o.status = ANY($1::text[]) AND ($2::text IS NULL OR o.strategy = $2)"
-            " ORDER BY o.id",
-            statuses,
-            strategy,
-        )
-    )
-
-
-async def order_row(conn: asyncpg.Connection, order_id: int) -> asyncpg.Record:
-    row: asyncpg.Record = await conn.fetchrow(_ORDER + " WHERE o.id = $1", order_id)
-    return row
-
-
-async def pending_signals_without_order(conn: asyncpg.Connection) -> list[int]:
-    """Accepted signals whose order intent was never stored (the process stopped in between)."""
-    rows = await conn.fetch(
-        "SELECT s.id FROM orderflow_signals s WHERE s.status = 'PENDING'"
-        " AND NOT EXISTS (SELECT 1 FROM orderflow_orders o WHERE o.signal_id = s.id)"
-    )
-    return [int(r["id"]) for r in rows]
 
 
 # --------------------------------------------------------------------------------------------
@@ -343,10 +276,14 @@ async def insert_fill(
 
 
 async def position_fills(conn: asyncpg.Connection, position_id: int) -> list[asyncpg.Record]:
+    """A position's fills in the order they were booked. Not by ``filled_at``: a placement
+    fill is stamped with our clock and a later fill with the exchange's (whole seconds), so an
+    exit could sort before the buy it sells; an exit is only ever placed after its buy is
+    booked."""
     return list(
         await conn.fetch(
             "SELECT side, shares, usdc, fee, fee_asset, filled_at FROM orderflow_fills"
-            " WHERE position_id = $1 ORDER BY filled_at, id",
+            " WHERE position_id = $1 ORDER BY id",
             position_id,
         )
     )
@@ -407,7 +344,7 @@ async def mark_open_positions(conn: asyncpg.Connection) -> None:
         f"""
         UPDATE orderflow_positions p SET mark_price = m.price,
                unrealized_pnl = p.shares * m.price - p.cost_basis
-          FROM (SELECT p.id, {_LAST_PRICE} AS price FROM orderflow_positions p
+          FROM (SELECT p.id, {LAST_PRICE} AS price FROM orderflow_positions p
                  WHERE p.status = 'OPEN') m
          WHERE p.id = m.id AND m.price IS NOT NULL
         """
@@ -462,14 +399,21 @@ async def heartbeat(
 
 
 async def upsert_performance_day(
-    conn: asyncpg.Connection, strategy: str, day_start: datetime, bankroll: Decimal
+    conn: asyncpg.Connection,
+    strategy: str,
+    day_start: datetime,
+    bankroll: Decimal,
+    *,
+    realized: Decimal,
+    total: Decimal,
 ) -> None:
+    """Today's row: ``realized`` and ``total`` are the P&L realized since 00:00 UTC and the
+    P&L since 00:00 UTC (orderflow.execution.daypnl)."""
     await conn.execute(
         """
         WITH closed AS (
             SELECT count(*) FILTER (WHERE realized_pnl > 0) AS wins,
-                   count(*) FILTER (WHERE realized_pnl < 0) AS losses,
-                   COALESCE(sum(realized_pnl), 0) AS realized
+                   count(*) FILTER (WHERE realized_pnl < 0) AS losses
               FROM orderflow_positions
              WHERE strategy = $1 AND status = 'CLOSED'
                AND closed_at >= $2 AND closed_at < $2 + interval '1 day'),
@@ -479,17 +423,16 @@ async def upsert_performance_day(
         unreal AS (
             SELECT COALESCE(sum(unrealized_pnl), 0) AS u FROM orderflow_positions
              WHERE strategy = $1 AND status = 'OPEN'),
-        before AS (
+        booked AS (
             SELECT COALESCE(sum(realized_pnl), 0) AS r FROM orderflow_positions
-             WHERE strategy = $1 AND status = 'CLOSED' AND closed_at < $2)
+             WHERE strategy = $1)
         INSERT INTO orderflow_performance AS perf (day, strategy, trades, wins, losses, win_rate,
             realized_pnl, unrealized_pnl, total_pnl, equity, updated_at)
         SELECT ($2 AT TIME ZONE 'UTC')::date, $1, traded.n, closed.wins, closed.losses,
                CASE WHEN closed.wins + closed.losses > 0
                     THEN closed.wins::float8 / (closed.wins + closed.losses) END,
-               closed.realized, unreal.u, closed.realized + unreal.u,
-               $3 + before.r + closed.realized + unreal.u, now()
-          FROM closed, traded, unreal, before
+               $4, unreal.u, $5, $3 + booked.r + unreal.u, now()
+          FROM closed, traded, unreal, booked
         ON CONFLICT (day, strategy) DO UPDATE SET
             trades = EXCLUDED.trades, wins = EXCLUDED.wins, losses = EXCLUDED.losses,
             win_rate = EXCLUDED.win_rate, realized_pnl = EXCLUDED.realized_pnl,
@@ -499,6 +442,8 @@ async def upsert_performance_day(
         strategy,
         day_start,
         bankroll,
+        realized,
+        total,
     )
 
 

@@ -4,8 +4,11 @@ Settings, pause and kill live in the database (so they survive restarts and the 
 write them). The executor re-reads a strategy when the table's trigger NOTIFYs its name, and
 re-reads all of them every ``strategy_refresh_secs`` in case a notification was missed, so a
 change applies within a second without a restart. A row whose settings fail validation keeps the
-strategy halted (nothing new is opened) with the validation error logged, instead of trading on
-stale or guessed settings.
+strategy halted (nothing new is opened) with the validation error logged, under its last valid
+settings — the ones it had, or, after a restart or a failover, the ones stored in
+``orderflow_strategy_valid_settings`` whenever settings were applied — never the defaults (which
+are paper: a live strategy would close its live positions on paper). Its exits still go out,
+to where its positions are.
 """
 
 from __future__ import annotations
@@ -65,6 +68,17 @@ def _parse(row: asyncpg.Record) -> tuple[StrategySettings | None, str | None]:
         return None, f"invalid settings: {problems}"
 
 
+async def _last_valid(conn: asyncpg.Connection, name: str) -> StrategySettings:
+    """The settings this strategy last ran with (defaults only if it never had valid ones)."""
+    raw = await queries.last_valid_settings(conn, name)
+    if raw is not None:
+        try:
+            return StrategySettings.model_validate(raw)
+        except ValidationError:
+            pass
+    return StrategySettings()
+
+
 class StrategyRegistry:
     """In-memory view of the strategies this executor runs (``only``: a subset by name)."""
 
@@ -75,15 +89,22 @@ class StrategyRegistry:
     def active(self) -> list[StrategyState]:
         return [self.states[n] for n in sorted(self.states)]
 
-    def _apply(self, row: asyncpg.Record) -> Change:
+    async def _apply(self, conn: asyncpg.Connection, row: asyncpg.Record) -> Change:
         name = row["name"]
         settings, error = _parse(row)
         state = self.states.get(name)
         added = state is None
+        if settings is not None and (state is None or row["generation"] != state.generation):
+            await queries.save_valid_settings(
+                conn, name, settings.model_dump(mode="json"), int(row["generation"])
+            )
         if state is None:
             if settings is None:
-                log.error("strategy not started", extra={"strategy": name, "error": error})
-                settings = StrategySettings()
+                settings = await _last_valid(conn, name)
+                log.error(
+                    "strategy halted: invalid settings",
+                    extra={"strategy": name, "error": error, "mode": settings.mode},
+                )
             state = StrategyState(name=name, settings=settings)
             self.states[name] = state
         was_killed = state.killed
@@ -100,30 +121,37 @@ class StrategyRegistry:
         state.generation = int(row["generation"])
         return Change(name=name, killed_now=state.killed and not was_killed, added=added)
 
-    def _wanted(self, name: str) -> bool:
+    def wanted(self, name: str) -> bool:
         return not self.only or name in self.only
 
+    def _remove(self, name: str) -> Change | None:
+        state = self.states.pop(name, None)
+        if state is None:
+            return None
+        # Deleted: orders still queued for it must not go out (they hold this object).
+        state.killed = True
+        return Change(name=name, removed=True)
+
     async def refresh(self, conn: asyncpg.Connection) -> list[Change]:
-        rows = [r for r in await queries.strategy_rows(conn) if self._wanted(r["name"])]
-        changes = [self._apply(r) for r in rows]
+        rows = [r for r in await queries.strategy_rows(conn) if self.wanted(r["name"])]
+        changes = [await self._apply(conn, r) for r in rows]
         present = {r["name"] for r in rows}
         for name in [n for n in self.states if n not in present]:
-            del self.states[name]
-            changes.append(Change(name=name, removed=True))
+            change = self._remove(name)
+            if change is not None:
+                changes.append(change)
         for change in changes:
             if change.added:
                 self.states[change.name].cursor = await queries.ensure_cursor(conn, change.name)
         return changes
 
     async def refresh_one(self, conn: asyncpg.Connection, name: str) -> Change | None:
-        if not self._wanted(name):
+        if not self.wanted(name):
             return None
         row = await queries.strategy_row(conn, name)
         if row is None or row["deleted_at"] is not None:
-            if self.states.pop(name, None) is not None:
-                return Change(name=name, removed=True)
-            return None
-        change = self._apply(row)
+            return self._remove(name)
+        change = await self._apply(conn, row)
         if change.added:
             self.states[name].cursor = await queries.ensure_cursor(conn, name)
         return change

@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -23,14 +23,15 @@ import asyncpg
 from orderflow import db
 from orderflow.errors import ExecutionError
 from orderflow.execution import queries
-from orderflow.execution.broker import OrderRequest
+from orderflow.execution.book import load_book_and_holdings, order_exposure
+from orderflow.execution.broker import Mode, OrderRequest
+from orderflow.execution.daypnl import DayMarks
 from orderflow.execution.orders import OrderDesk
-from orderflow.execution.performance import day_start
 from orderflow.execution.strategies import StrategyState
 from orderflow.execution.tracing import context_from, current_traceparent
 from orderflow.signals import queries as signal_queries
 from orderflow.signals.decide import Decision, evaluate
-from orderflow.signals.exits import HeldPosition, exit_decision
+from orderflow.signals.exits import exit_decision
 from orderflow.signals.views import (
     MarketView,
     OpenPosition,
@@ -64,54 +65,6 @@ def may_trigger(trade: TradeView, wallet: WalletView | None, settings: StrategyS
     return settings.enable_degen_fading and wallet.score <= settings.max_fade_score
 
 
-async def load_book_and_holdings(
-    conn: asyncpg.Connection,
-    state: StrategyState,
-    now: datetime,
-    inflight: Mapping[int, OpenPosition] | None = None,
-) -> tuple[StrategyBook, dict[int, HeldPosition]]:
-    """The strategy's book (open positions plus orders accepted but not yet booked) and, per
-    held token, who the position followed in (for exits)."""
-    positions: dict[int, OpenPosition] = dict(inflight or {})
-    held: dict[int, HeldPosition] = {}
-    unrealized = Decimal(0)
-    rows = await queries.book_rows(conn, state.name, day_start(now))
-    realized = Decimal(rows[0]["realized"]) if rows else Decimal(0)
-    for row in rows:
-        if row["id"] is None:
-            continue
-        token = int(row["token_id"])
-        upnl = Decimal(0)
-        if row["last_price"] is not None:
-            upnl = row["shares"] * row["last_price"] - row["cost_basis"]
-        unrealized += upnl
-        positions[token] = OpenPosition(
-            token_id=token,
-            market_id=row["market_id"],
-            shares=row["shares"],
-            cost=row["cost_basis"],
-            unrealized_pnl=upnl,
-        )
-        held[token] = HeldPosition(token, row["shares"], row["leader"], row["leader_type"])
-    book = StrategyBook(
-        bankroll=state.bankroll,
-        open_positions=positions,
-        day_pnl=realized + unrealized,
-        paused=state.paused or state.error is not None,
-        killed=state.killed,
-    )
-    return book, held
-
-
-async def load_book(
-    conn: asyncpg.Connection,
-    state: StrategyState,
-    now: datetime,
-    inflight: Mapping[int, OpenPosition] | None = None,
-) -> StrategyBook:
-    return (await load_book_and_holdings(conn, state, now, inflight))[0]
-
-
 def _with_position(book: StrategyBook, trade: TradeView, decision: Decision) -> StrategyBook:
     """The book as the next trade of the same batch must see it (the order is on its way)."""
     opened = OpenPosition(
@@ -123,7 +76,15 @@ def _with_position(book: StrategyBook, trade: TradeView, decision: Decision) -> 
     return replace(book, open_positions={**book.open_positions, trade.token_id: opened})
 
 
-_Job = tuple[StrategyState, int, TradeView, Decision, MarketView, str | None]
+@dataclass(frozen=True, slots=True)
+class _Job:
+    state: StrategyState
+    signal_id: int
+    trade: TradeView
+    decision: Decision
+    market: MarketView
+    mode: Mode
+    traceparent: str | None = None
 
 
 class Trader:
@@ -136,10 +97,22 @@ class Trader:
     before :meth:`process` returns.
     """
 
-    def __init__(self, pool: asyncpg.Pool, desk: OrderDesk, *, queue_size: int = 1000) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        desk: OrderDesk,
+        *,
+        queue_size: int = 1000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.pool = pool
         self.desk = desk
         self.queue_size = queue_size
+        self.clock = clock
+        self.marks = DayMarks()
+        # Called with a strategy's name when an order of it went out although it was killed
+        # meanwhile (the engine re-arms the kill switch).
+        self.after_kill: Callable[[str], None] | None = None
         self.inflight: dict[str, dict[int, OpenPosition]] = {}
         self._queue: asyncio.Queue[_Job] | None = None
         self._worker: asyncio.Task[None] | None = None
@@ -196,9 +169,9 @@ class Trader:
         while True:
             job = await queue.get()
             try:
-                await self._order(*job)
+                await self._order(job)
             except Exception:
-                log.exception("order worker: unexpected error", extra={"signal_id": job[1]})
+                log.exception("order worker: unexpected error", extra={"signal_id": job.signal_id})
             finally:
                 queue.task_done()
 
@@ -243,14 +216,16 @@ class Trader:
         top = max((t.id or 0) for t in trades)
         async with self.connection() as conn, conn.transaction():
             if candidates or sells:
-                book, held = await load_book_and_holdings(
-                    conn, state, now, self.inflight.get(state.name)
+                book, holdings = await load_book_and_holdings(
+                    conn, state, now, self.inflight.get(state.name), self.marks
                 )
+                held = holdings.held
                 exits = [
                     t
                     for t in sells
                     if t.token_id in held
                     and held[t.token_id].leader == t.wallet
+                    and t.token_id not in holdings.exiting
                     and (state.name, t.token_id) not in self.exiting
                 ]
                 todo = {t.id: t for t in [*candidates, *exits]}
@@ -270,7 +245,10 @@ class Trader:
                     created += 1
                     if decision.accepted:
                         self.exiting.add((state.name, trade.token_id))
-                        accepted.append((state, signal_id, trade, decision, market, None))
+                        # An exit goes where the position is (a live position is never
+                        # closed on paper, whatever the strategy's mode says now).
+                        mode = holdings.modes.get(trade.token_id, settings.mode)
+                        accepted.append(_Job(state, signal_id, trade, decision, market, mode))
                 for trade in candidates:
                     wallet = wallets[trade.wallet]
                     market = markets[trade.id or 0]
@@ -283,25 +261,28 @@ class Trader:
                     created += 1
                     if decision.accepted:
                         book = _with_position(book, trade, decision)
-                        accepted.append((state, signal_id, trade, decision, market, None))
+                        accepted.append(
+                            _Job(state, signal_id, trade, decision, market, settings.mode)
+                        )
             if not replay:
                 await queries.set_cursor(conn, state.name, top)
         if not replay:
             state.cursor = max(state.cursor, top)
         for job in accepted:
-            _, signal_id, trade, decision, _, _ = job
+            trade, decision = job.trade, job.decision
             if decision.side == "BUY":
-                self.inflight.setdefault(state.name, {})[trade.token_id] = OpenPosition(
-                    token_id=trade.token_id,
-                    market_id=trade.market_id,
-                    shares=decision.shares,
-                    cost=decision.size_usdc or Decimal(0),
+                self.inflight.setdefault(state.name, {})[trade.token_id] = order_exposure(
+                    trade.token_id,
+                    trade.market_id,
+                    decision.shares,
+                    decision.price or Decimal(0),
+                    job.market.last_price,
                 )
-            job = (*job[:5], self._traceparents.pop(signal_id, None))
+            job = replace(job, traceparent=self._traceparents.pop(job.signal_id, None))
             if self._queue is not None:
                 await self._queue.put(job)
             else:
-                await self._order(*job)
+                await self._order(job)
         return created
 
     async def _record(
@@ -348,54 +329,58 @@ class Trader:
         )
         return signal_id
 
-    async def _order(
-        self,
-        state: StrategyState,
-        signal_id: int,
-        trade: TradeView,
-        decision: Decision,
-        market: MarketView,
-        traceparent: str | None,
-    ) -> None:
+    async def _order(self, job: _Job) -> None:
         try:
-            await self._place(state, signal_id, trade, decision, market, traceparent)
+            await self._place(job)
         finally:
-            if decision.side == "BUY":
-                self.inflight.get(state.name, {}).pop(trade.token_id, None)
+            state, token = job.state, job.trade.token_id
+            if job.decision.side == "BUY":
+                self.inflight.get(state.name, {}).pop(token, None)
             else:
-                self.exiting.discard((state.name, trade.token_id))
+                self.exiting.discard((state.name, token))
+            if state.killed and job.mode == "live" and self.after_kill is not None:
+                self.after_kill(state.name)  # sent as the kill came: cancel it too
 
-    async def _place(
-        self,
-        state: StrategyState,
-        signal_id: int,
-        trade: TradeView,
-        decision: Decision,
-        market: MarketView,
-        traceparent: str | None,
-    ) -> None:
+    def _guard(self, job: _Job) -> str | None:
+        """Why a queued order must not go out now (None: send it): checked again just before
+        sending, because a slow exchange can keep an order queued for seconds."""
+        state, decision = job.state, job.decision
         if state.killed:
-            # Killed after the decision, before the order: send nothing.
+            return "strategy_killed"
+        if decision.side == "BUY":
+            if state.paused or state.error is not None:
+                return "strategy_paused"
+            age = (self.clock() - job.trade.timestamp).total_seconds()
+            if age > state.settings.max_signal_age_secs:
+                return "stale"
+        return None
+
+    async def _place(self, job: _Job) -> None:
+        state, signal_id, decision, market = job.state, job.signal_id, job.decision, job.market
+        refused = self._guard(job)
+        if refused is not None:
+            # Paused, killed or stale after the decision, before the order: send nothing.
             async with self.pool.acquire() as conn:
-                await queries.set_signal_status(conn, signal_id, "SKIPPED", "strategy_killed")
+                await queries.set_signal_status(conn, signal_id, "SKIPPED", refused)
             return
         assert decision.price is not None and market.last_price is not None
         request = OrderRequest(
             strategy=state.name,
-            token_id=trade.token_id,
+            token_id=job.trade.token_id,
             side=decision.side,
             price=decision.price,
             shares=decision.shares,
             observed_price=market.last_price,
-            market_id=trade.market_id,
+            market_id=job.trade.market_id,
             fee_rate=Decimal(repr(state.settings.taker_fee_rate)),
         )
         try:
             await self.desk.place(
-                mode=state.settings.mode,
+                mode=job.mode,
                 signal_id=signal_id,
                 request=request,
-                traceparent=traceparent,
+                traceparent=job.traceparent,
+                guard=lambda: self._guard(job),
             )
         except ExecutionError as exc:
             log.error("order not placed", extra={"signal_id": signal_id, "error": str(exc)})

@@ -12,16 +12,17 @@ Checked in this order (the first that fails is the reason):
 ``price_moved``               the price rose more than ``max_price_move`` since the fill
 ``wallet_unmeasured``         the wallet has no measured edge: no win probability
 ``low_confidence``            confidence below ``min_signal_confidence``
-``position_exists``           the strategy already holds this token (no second position)
-``max_open_positions``        ``max_open_positions`` positions are open
-``daily_loss_limit``          realized + unrealized P&L since 00:00 UTC <= -``max_daily_loss``
+``position_exists``           the strategy holds, or has a live order in, this market (any outcome)
+``max_open_positions``        ``max_open_positions`` markets have positions or live orders
+``daily_loss_limit``          P&L since 00:00 UTC (live orders included) <= -``max_daily_loss``
 ``no_edge``                   Kelly fraction <= 0 at the price we would pay
 ``market_exposure_cap``       the market's exposure cap leaves less than the minimum size
 ``below_min_size``            the Kelly stake is below the market's minimum order size
 ============================  ===========================================================
 
 The per-trade cap (``max_position_usd``) reduces a stake rather than refusing it; a capped stake
-records ``capped_by`` in the signal's inputs.
+records ``capped_by`` in the signal's inputs. Live orders (resting, in flight, in doubt) are part of
+the book: they count as positions and exposure until they fill, are cancelled or expire.
 """
 
 from __future__ import annotations
@@ -87,9 +88,9 @@ def market_gates(
 
 def book_gates(trade: TradeView, book: StrategyBook, settings: StrategySettings) -> Reason | None:
     """Limits that depend on what the strategy already holds and has lost today."""
-    if trade.token_id in book.open_positions:
+    if book.holds(trade.token_id, trade.market_id):
         return Reason.POSITION_EXISTS
-    if len(book.open_positions) >= settings.max_open_positions:
+    if book.open_count() >= settings.max_open_positions:
         return Reason.MAX_OPEN_POSITIONS
     if book.day_pnl <= -_dec(settings.max_daily_loss):
         return Reason.DAILY_LOSS

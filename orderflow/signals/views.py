@@ -79,7 +79,9 @@ class MarketView:
 
 @dataclass(frozen=True, slots=True)
 class OpenPosition:
-    """One open position of a strategy, as far as risk limits care."""
+    """One open position of a strategy, as far as risk limits care. The executor folds its
+    resting and in-flight BUY orders in (their remaining size at their limit price): exposure is
+    what is held plus what may still fill."""
 
     token_id: int
     market_id: str | None
@@ -92,8 +94,10 @@ class OpenPosition:
 class StrategyBook:
     """A strategy's state that limits what it may open next.
 
-    ``day_pnl`` is realized P&L of positions closed since 00:00 UTC plus the unrealized P&L of
-    every open position (marked at the latest price).
+    ``open_positions`` holds positions and live (resting, in-flight or in-doubt) BUY orders by
+    token. ``day_pnl`` is the P&L since 00:00 UTC: realized since midnight (partial sells
+    included) plus the change of unrealized P&L since midnight's mark, minus what live orders
+    would lose at once if they filled at their limit now (see docs/executor.md).
     """
 
     bankroll: Decimal
@@ -109,3 +113,16 @@ class StrategyBook:
             (p.cost for p in self.open_positions.values() if p.market_id == market_id),
             Decimal(0),
         )
+
+    def holds(self, token_id: int, market_id: str | None) -> bool:
+        """A position or live order in this token, or in any outcome of its market: one
+        position per market (a YES and a NO of one market is a locked loss, not two bets)."""
+        if token_id in self.open_positions:
+            return True
+        return market_id is not None and any(
+            p.market_id == market_id for p in self.open_positions.values()
+        )
+
+    def open_count(self) -> int:
+        """Open positions, counted by market (by token when the market is unknown)."""
+        return len({p.market_id or str(p.token_id) for p in self.open_positions.values()})

@@ -1,11 +1,18 @@
 """Score quality against the hidden truth: does the reputation score find skill?
 
-Two numbers, both honest about their sample:
+Each figure is honest about its sample:
 
-* Spearman rank correlation between each scored wallet's reputation score and its hidden skill
-  (market makers excluded: they have no opinion, so no skill to find);
-* the share of wallets the score puts in the top tiers (WHALE, SMART) that are truly skilled
-  (market makers count as not skilled there: following them would not pay either).
+* AUC: the probability that a truly skilled wallet scores above an unskilled one (Mann-Whitney;
+  0.5 is a coin, 1 a perfect ranking), with its Hanley-McNeil standard error;
+* Spearman rank correlation between each scored wallet's score and its hidden skill (wallets the
+  truth gives no skill, e.g. market makers of the first simulator, excluded);
+* precision of the top tiers (WHALE, SMART): the share of those wallets that are truly skilled,
+  and recall: the share of skilled wallets that got there;
+* who else got there: market makers and wash-ring wallets in the top tiers (following either
+  does not pay: one earns a spread, the other trades with itself).
+
+The forward test (scores as of a date against the edge realised after it) needs the ledger, not
+the truth: :mod:`orderflow.backtest.forward`.
 """
 
 from __future__ import annotations
@@ -50,6 +57,31 @@ def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     return sxy / math.sqrt(sxx * syy)
 
 
+def auc(positives: Sequence[float], negatives: Sequence[float]) -> tuple[float, float] | None:
+    """Mann-Whitney AUC of ``positives`` above ``negatives`` (ties count half) and its
+    Hanley-McNeil (1982) standard error; None when either side is empty."""
+    n1, n0 = len(positives), len(negatives)
+    if n1 == 0 or n0 == 0:
+        return None
+    r = ranks([*positives, *negatives])
+    u = sum(r[:n1]) - n1 * (n1 + 1) / 2
+    a = u / (n1 * n0)
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    var = (a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n0 - 1) * (q2 - a * a)) / (n1 * n0)
+    return a, math.sqrt(max(var, 0.0))
+
+
+MARKET_MAKER_STYLES = frozenset({"market_maker"})
+WASH_STYLES = frozenset({"wash"})
+
+
+def is_wash(wallet: object) -> bool:
+    """A wash-ring member (the second simulator's truth names its ring; its style says so)."""
+    return getattr(wallet, "wash_ring", None) is not None or getattr(wallet, "style", "") in (
+        WASH_STYLES
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ScoredWallet:
     address: str
@@ -65,6 +97,10 @@ class ScoreQuality:
     top_tier_truly_skilled: int
     skilled_wallets: int
     skilled_in_top_tier: int
+    auc: float | None = None
+    auc_se: float | None = None
+    top_tier_market_makers: int = 0
+    top_tier_wash: int = 0
 
     @property
     def top_tier_precision(self) -> float | None:
@@ -86,6 +122,7 @@ def score_quality(scores: Sequence[ScoredWallet], truth: Truth) -> ScoreQuality:
     with_skill = [(s.score, t.skill) for s, t in pairs if t.skill is not None]
     top = [(s, t) for s, t in pairs if s.tier in TOP_TIERS]
     skilled = [(s, t) for s, t in pairs if t.truly_skilled]
+    roc = auc([s.score for s, _ in skilled], [s.score for s, t in pairs if not t.truly_skilled])
     return ScoreQuality(
         wallets_scored=len(pairs),
         spearman=spearman([a for a, _ in with_skill], [b for _, b in with_skill]),
@@ -93,4 +130,8 @@ def score_quality(scores: Sequence[ScoredWallet], truth: Truth) -> ScoreQuality:
         top_tier_truly_skilled=sum(1 for _, t in top if t.truly_skilled),
         skilled_wallets=len(skilled),
         skilled_in_top_tier=sum(1 for s, _ in skilled if s.tier in TOP_TIERS),
+        auc=None if roc is None else roc[0],
+        auc_se=None if roc is None else roc[1],
+        top_tier_market_makers=sum(1 for _, t in top if t.style in MARKET_MAKER_STYLES),
+        top_tier_wash=sum(1 for _, t in top if is_wash(t)),
     )

@@ -23,6 +23,11 @@ from pydantic.alias_generators import to_camel
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Score = Annotated[float, Field(ge=0.0, le=10.0)]
+# Upper bounds where money is at stake. A billion USDC is far above any real bankroll and keeps
+# every amount the executor derives (stakes, shares, fees, P&L) inside Decimal's 28 digits and
+# PostgreSQL's NUMERIC(38, 6); infinity and NaN are refused for every float (``allow_inf_nan``).
+MAX_USD = 1e9
+MAX_SECS = 7 * 86_400.0
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -32,7 +37,11 @@ class StrategySettings(BaseModel):
     """Everything that decides what a strategy trades and how much."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        allow_inf_nan=False,
     )
 
     mode: Literal["paper", "live"] = Field(
@@ -41,7 +50,10 @@ class StrategySettings(BaseModel):
         "(needs credentials in the executor's environment). Env: ENABLE_PAPER_TRADING.",
     )
     bankroll_usd: float = Field(
-        default=10_000.0, gt=0, description="Capital the Kelly fraction applies to, in USDC."
+        default=10_000.0,
+        gt=0,
+        le=MAX_USD,
+        description="Capital the Kelly fraction applies to, in USDC.",
     )
     enable_whale_following: bool = Field(
         default=True, description="Emit FOLLOW_WHALE signals for high-score wallets' buys."
@@ -59,10 +71,17 @@ class StrategySettings(BaseModel):
         default=0.25, gt=0.0, le=1.0, description="Fraction of the full Kelly stake to bet."
     )
     max_position_usd: float = Field(
-        default=1000.0, gt=0, description="Per-trade cap in USDC (seed MAX_POSITION_USD)."
+        default=1000.0,
+        gt=0,
+        le=MAX_USD,
+        description="Per-trade cap in USDC (seed MAX_POSITION_USD).",
     )
     max_market_exposure_usd: float = Field(
-        default=2000.0, gt=0, description="Cap on open cost across all tokens of one market, USDC."
+        default=2000.0,
+        gt=0,
+        le=MAX_USD,
+        description="Cap on open cost across all tokens of one market (positions and live "
+        "orders), USDC.",
     )
     max_open_positions: int = Field(
         default=5, ge=0, le=1000, description="Open positions allowed at once."
@@ -70,14 +89,16 @@ class StrategySettings(BaseModel):
     max_daily_loss: float = Field(
         default=500.0,
         gt=0,
-        description="USDC; realized plus unrealized P&L since 00:00 UTC below -this stops new "
-        "positions until the next UTC day.",
+        le=MAX_USD,
+        description="USDC; P&L since 00:00 UTC (realized since midnight plus the change of "
+        "unrealized P&L since midnight's mark) at or below -this stops new positions until the "
+        "next UTC day.",
     )
     min_signal_confidence: Probability = Field(
         default=0.7, description="Signals below this confidence (0-1) are skipped."
     )
     min_trigger_usd: float = Field(
-        default=50.0, ge=0, description="Ignore fills smaller than this many USDC."
+        default=50.0, ge=0, le=MAX_USD, description="Ignore fills smaller than this many USDC."
     )
     max_price_move: Probability = Field(
         default=0.03,
@@ -85,7 +106,11 @@ class StrategySettings(BaseModel):
         "the triggering fill.",
     )
     max_signal_age_secs: float = Field(
-        default=120.0, gt=0, description="Signals older than this when processed expire."
+        default=120.0,
+        gt=0,
+        le=MAX_SECS,
+        description="Signals older than this when processed (or when their order is about to "
+        "be sent) expire.",
     )
     fade_price_drop: Probability = Field(
         default=0.10,
@@ -93,7 +118,10 @@ class StrategySettings(BaseModel):
         "fraction within fade_window_secs.",
     )
     fade_window_secs: float = Field(
-        default=900.0, gt=0, description="Look-back window for the panic-sell price drop."
+        default=900.0,
+        gt=0,
+        le=MAX_SECS,
+        description="Look-back window for the panic-sell price drop.",
     )
     paper_slippage_bps: float = Field(
         default=20.0, ge=0, le=10_000, description="Paper fills pay this much over the price."
@@ -103,9 +131,11 @@ class StrategySettings(BaseModel):
         description="Fee rate for our taker orders: fee = shares * rate * p * (1 - p) in USDC.",
     )
     tick_size: float = Field(
-        default=0.01, gt=0, lt=1, description="Price tick of the markets traded."
+        default=0.01, ge=0.0001, lt=1, description="Price tick of the markets traded."
     )
-    min_order_size: float = Field(default=5.0, ge=0, description="Minimum order size in shares.")
+    min_order_size: float = Field(
+        default=5.0, ge=0, le=1e6, description="Minimum order size in shares."
+    )
 
     @model_validator(mode="after")
     def _cross_field(self) -> Self:

@@ -21,6 +21,9 @@ def addr(name: str) -> str:
     return "0x" + hashlib.sha256(name.encode()).hexdigest()[:40]
 
 
+MAKER = "0x" + "4d" * 20
+
+
 def token_of(market: str, outcome: int) -> int:
     return int(h32("token", market, outcome), 16) >> 8
 
@@ -54,7 +57,10 @@ class History:
         price: str,
         shares: str,
         at: datetime,
+        *,
+        taker: bool = True,
     ) -> None:
+        """A fill of ``wallet``: its taker row (a decision) or, ``taker=False``, a maker row."""
         self._n += 1
         p, s = Decimal(price), Decimal(shares)
         self.trades.append(
@@ -69,8 +75,8 @@ class History:
                 "V2",
                 h32("order", self._n),
                 wallet,
-                EXCHANGE,
-                True,
+                EXCHANGE if taker else addr("some taker"),
+                taker,
                 side,
                 Decimal(token_of(market, outcome)),
                 market,
@@ -82,6 +88,14 @@ class History:
                 "COLLATERAL",
             )
         )
+
+    def ask(self, market: str, outcome: int, price: str, shares: str, at: datetime) -> None:
+        """Resting liquidity revealed at ``at``: a market maker's SELL of the token was filled."""
+        self.trade(MAKER, market, outcome, "SELL", price, shares, at, taker=False)
+
+    def bid(self, market: str, outcome: int, price: str, shares: str, at: datetime) -> None:
+        """A maker's BUY of the token, filled at ``at`` (a bid a follower could sell into)."""
+        self.trade(MAKER, market, outcome, "BUY", price, shares, at, taker=False)
 
     def resolve(self, market: str, winner: int, at: datetime) -> None:
         self._n += 1

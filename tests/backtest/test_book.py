@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from orderflow.backtest.book import Book
 from orderflow.backtest.followers import Intent
+from orderflow.backtest.liquidity import DepthFill
 from orderflow.backtest.tape import Tape
 from orderflow.signals.views import TradeView, WalletView
 
@@ -39,6 +40,7 @@ def test_exit_sells_the_whole_position_and_books_its_pnl_on_the_entry() -> None:
         wallet,
         Intent("FOLLOW_WHALE", True, "accepted", Decimal(100), Decimal("0.41")),
         T0,
+        DepthFill(Decimal(100), Decimal("41.000000"), Decimal("0.483800"), 1),
     )
     assert book.leaders() == {7: (LEADER, "FOLLOW_WHALE")}
     # fee = shares x rate x p x (1 - p): 100 x 0.02 x 0.41 x 0.59
@@ -51,6 +53,7 @@ def test_exit_sells_the_whole_position_and_books_its_pnl_on_the_entry() -> None:
             "FOLLOW_WHALE", True, "exit_with_leader", Decimal(100), Decimal("0.59"), side="SELL"
         ),
         later,
+        DepthFill(Decimal(100), Decimal(59), Decimal(100) * Decimal("0.02") * Decimal("0.2419"), 1),
     )
     assert book.open == {} and book.leaders() == {}
     sell_fee = Decimal(100) * Decimal("0.02") * Decimal("0.59") * Decimal("0.41")
@@ -74,3 +77,38 @@ def test_exit_without_a_position_is_recorded_as_skipped() -> None:
         T0,
     )
     assert (signal.status, signal.reason) == ("SKIPPED", "no_position")
+
+
+def test_accepted_order_with_nothing_to_fill_is_skipped_no_liquidity() -> None:
+    book = Book(bankroll=Decimal(1000), fee_rate=Decimal(0))
+    signal = book.record(
+        _trade("BUY", "0.40", T0, 1),
+        WalletView(LEADER, 9.0),
+        Intent("FOLLOW_WHALE", True, "accepted", Decimal(100), Decimal("0.41")),
+        T0,
+        DepthFill(Decimal(0), Decimal(0), Decimal(0), 0),
+    )
+    assert (signal.status, signal.reason) == ("SKIPPED", "no_liquidity") and book.open == {}
+
+
+def test_partial_exit_keeps_the_rest_open() -> None:
+    book = Book(bankroll=Decimal(1000), fee_rate=Decimal(0))
+    wallet = WalletView(LEADER, 9.0)
+    entry = book.record(
+        _trade("BUY", "0.40", T0, 1),
+        wallet,
+        Intent("FOLLOW_WHALE", True, "accepted", Decimal(100), Decimal("0.41")),
+        T0,
+        DepthFill(Decimal(100), Decimal(40), Decimal(0), 1),
+    )
+    book.record(
+        _trade("SELL", "0.50", T0, 2),
+        wallet,
+        Intent(
+            "FOLLOW_WHALE", True, "exit_with_leader", Decimal(100), Decimal("0.49"), side="SELL"
+        ),
+        T0,
+        DepthFill(Decimal(30), Decimal(15), Decimal(0), 1),  # only 30 shares of bids
+    )
+    assert book.open[7].position.shares == Decimal(70) and entry.closed_at is None
+    assert book.realized == Decimal(30) * (Decimal("0.50") - Decimal("0.40"))

@@ -29,6 +29,8 @@ T0 = datetime(2026, 5, 1, tzinfo=UTC)
         (["--set", "no_such_setting=1"], "no_such_setting"),
         (["--set", "novalue"], "--set"),
         (["--truth", "/nonexistent/truth.json"], "--truth"),
+        (["--latency", "later"], "--latency"),
+        (["--book-window", "0"], "--book-window"),
     ],
 )
 def test_bad_arguments_exit_2_naming_them(
@@ -50,6 +52,7 @@ async def test_backtest_command_reports_and_writes_json(
     market = h.market("m")
     for i in range(5):
         h.trade(addr(f"w{i}"), market, i % 2, "BUY", "0.50", "300", T0 + timedelta(hours=i))
+        h.ask(market, i % 2, "0.50", "1000", T0 + timedelta(hours=i, minutes=1))
     h.resolve(market, 0, T0 + timedelta(days=1))
     await h.store(pool)
     out = tmp_path / "summary.json"
@@ -60,10 +63,12 @@ async def test_backtest_command_reports_and_writes_json(
     )
     text = capsys.readouterr().out
     assert code == 0, text
-    assert "follow-all" in text and "Verdict:" in text
+    assert "follow-all" in text and "Verdict: INCONCLUSIVE" in text  # two markets: no interval
     summaries = json.loads(out.read_text())
     assert [s["name"] for s in summaries] == ["strategy", "follow-all", "follow-random"]
-    assert summaries[1]["executed"] == 2  # one position per token: YES and NO
+    assert summaries[1]["executed"] == 1  # one position per market: YES, then NO is refused
+    assert summaries[1]["verdict"]["verdict"] == "INCONCLUSIVE"
+    assert summaries[1]["verdict"]["markets"] == 1 and summaries[1]["verdict"]["ci_low"] is None
 
 
 async def test_backtest_on_an_empty_database_says_so(

@@ -10,7 +10,10 @@ import asyncpg
 
 from orderflow.backtest import BacktestOptions, run_backtest
 from orderflow.backtest.followers import in_random_subset
-from orderflow.signals.views import WalletView
+from orderflow.signals.model import win_probability
+from orderflow.signals.rules import SignalType
+from orderflow.signals.sizing import entry_price, size_position
+from orderflow.signals.views import TradeView, WalletView
 from orderflow.strategy.settings import StrategySettings
 from tests.backtest.factory import History, addr
 
@@ -20,16 +23,22 @@ NOBODY = addr("nobody")
 SETTINGS = StrategySettings()  # seed defaults: 25% Kelly, 10k bankroll, 20 bps slippage, no fee
 
 
+_SCORES = {WHALE: WalletView(WHALE, 9.0, "WHALE", edge=0.10, edge_se=0.01, resolved_buys=50)}
+
+
 async def fixed_scores(conn: asyncpg.Connection, as_of: datetime) -> Mapping[str, WalletView]:
-    return {WHALE: WalletView(WHALE, 9.0, "WHALE", edge=0.10, edge_se=0.01, resolved_buys=50)}
+    return _SCORES
 
 
 async def _history(pool: asyncpg.Pool) -> tuple[str, str]:
     h = History()
     won, lost = h.market("won"), h.market("lost")
     h.trade(WHALE, won, 0, "BUY", "0.40", "500", T0 + timedelta(hours=1))
+    h.ask(won, 0, "0.40", "5000", T0 + timedelta(hours=1, minutes=1))  # the book we meet
     h.trade(NOBODY, won, 0, "BUY", "0.45", "200", T0 + timedelta(hours=2))
+    h.ask(won, 0, "0.45", "5000", T0 + timedelta(hours=2, minutes=1))
     h.trade(WHALE, lost, 1, "BUY", "0.60", "500", T0 + timedelta(hours=3))
+    h.ask(lost, 1, "0.60", "5000", T0 + timedelta(hours=3, minutes=1))
     h.resolve(won, 0, T0 + timedelta(days=2))
     h.resolve(lost, 0, T0 + timedelta(days=2))  # the whale's NO loses
     h.trade(WHALE, won, 1, "BUY", "0.02", "5000", T0 + timedelta(days=3))  # after resolution
@@ -37,9 +46,24 @@ async def _history(pool: asyncpg.Pool) -> tuple[str, str]:
     return won, lost
 
 
-def _kelly_shares(p: Decimal, price: Decimal) -> Decimal:
-    stake = (p - price) / (1 - price) * Decimal("0.25") * Decimal(10_000)
-    return (stake / price).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+def _kelly_shares(trigger: str, market: str) -> Decimal:
+    """The executor's own sizing for a whale BUY at ``trigger`` with the book at ``market``."""
+    trade = TradeView(
+        137, "0x", 0, WHALE, "BUY", 1, Decimal(trigger), Decimal(500), Decimal(200), T0
+    )
+    (view,) = (v for v in _SCORES.values())
+    p = win_probability(SignalType.FOLLOW_WHALE, trade, view)
+    assert p is not None
+    sizing = size_position(
+        p,
+        Decimal(market),
+        SETTINGS,
+        bankroll=Decimal(10_000),
+        market_exposure=Decimal(0),
+        tick=Decimal("0.01"),
+    )
+    assert sizing.price == entry_price(Decimal(market), SETTINGS, Decimal("0.01"))
+    return sizing.shares
 
 
 async def test_strategy_and_baselines_by_hand(pool: asyncpg.Pool) -> None:
@@ -52,18 +76,21 @@ async def test_strategy_and_baselines_by_hand(pool: asyncpg.Pool) -> None:
     assert report is not None
     strategy, follow_all, follow_random = report.summaries
 
-    # The whale's YES at 0.40: p = 0.40 + 0.10; we pay 0.40 * 1.002 rounded up to 0.41.
-    yes = _kelly_shares(Decimal("0.50"), Decimal("0.41"))
-    # The whale's NO at 0.60: p = 0.70; we pay 0.61.
-    no = _kelly_shares(Decimal("0.70"), Decimal("0.61"))
+    # The whale's YES at 0.40: the executor sizes at the limit 0.40 * 1.002 rounded up to 0.41
+    # (the best offer 8 s later is 0.40) and it pays that offer's 0.40.
+    yes = _kelly_shares("0.40", "0.40")
+    # The whale's NO at 0.60: limit 0.61, filled at 0.60.
+    no = _kelly_shares("0.60", "0.60")
+    assert yes > 0 and no > 0
     signals = report.result.runs[0].book.signals
-    assert [(s.signal_type, s.status, s.shares, s.price) for s in signals] == [
-        ("FOLLOW_WHALE", "EXECUTED", yes, Decimal("0.41")),
-        ("FOLLOW_WHALE", "EXECUTED", no, Decimal("0.61")),
-        ("FOLLOW_WHALE", "SKIPPED", Decimal(0), None),
+    assert [(s.signal_type, s.status, s.shares, s.price, s.limit_price) for s in signals] == [
+        ("FOLLOW_WHALE", "EXECUTED", yes, Decimal("0.40"), Decimal("0.41")),
+        ("FOLLOW_WHALE", "EXECUTED", no, Decimal("0.60"), Decimal("0.61")),
+        ("FOLLOW_WHALE", "SKIPPED", Decimal(0), None, None),
     ]
+    assert signals[0].time == signals[0].trigger_time + timedelta(seconds=8.008)
     assert signals[2].reason == "market_resolved"
-    expected = yes * (1 - Decimal("0.41")) - no * Decimal("0.61")
+    expected = yes * (1 - Decimal("0.40")) - no * Decimal("0.60")
     assert strategy.pnl == expected.quantize(Decimal("0.000001"))
     assert (strategy.wins, strategy.losses, strategy.win_rate) == (1, 1, 0.5)
     assert strategy.by_type["FOLLOW_WHALE"].pnl == strategy.pnl
@@ -72,14 +99,14 @@ async def test_strategy_and_baselines_by_hand(pool: asyncpg.Pool) -> None:
     # Follow-all: every BUY of at least min_trigger_usd, 100 USDC each, at the same entry rule.
     fills = [(s.wallet, s.status, s.price) for s in report.result.runs[1].book.signals]
     assert fills == [
-        (WHALE, "EXECUTED", Decimal("0.41")),
+        (WHALE, "EXECUTED", Decimal("0.40")),
         (NOBODY, "SKIPPED", None),  # position_exists: one position per token
-        (WHALE, "EXECUTED", Decimal("0.61")),
+        (WHALE, "EXECUTED", Decimal("0.60")),
         (WHALE, "SKIPPED", None),  # market_resolved
     ]
     a = (Decimal(100) / Decimal("0.41")).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
     b = (Decimal(100) / Decimal("0.61")).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
-    assert follow_all.pnl == (a * Decimal("0.59") - b * Decimal("0.61")).quantize(
+    assert follow_all.pnl == (a * Decimal("0.60") - b * Decimal("0.60")).quantize(
         Decimal("0.000001")
     )
     # A random share of 1.0 follows everyone: the same as follow-all.
@@ -123,6 +150,7 @@ async def test_fills_of_unknown_tokens_stay_open_and_are_marked(pool: asyncpg.Po
     h = History()
     market = h.market("known")
     h.trade(WHALE, market, 0, "BUY", "0.40", "500", T0 + timedelta(hours=1))
+    h.ask(market, 0, "0.40", "5000", T0 + timedelta(hours=1, minutes=1))
     h.trade(NOBODY, market, 0, "BUY", "0.50", "100", T0 + timedelta(hours=5))
     await h.store(pool)
     # The listener stores fills of tokens it cannot place yet with market_id NULL.
@@ -133,8 +161,8 @@ async def test_fills_of_unknown_tokens_stay_open_and_are_marked(pool: asyncpg.Po
     assert report is not None
     strategy = report.summaries[0]
     assert (strategy.executed, strategy.positions_closed, strategy.positions_open) == (1, 0, 1)
-    shares = _kelly_shares(Decimal("0.50"), Decimal("0.41"))
-    assert strategy.pnl == shares * (Decimal("0.50") - Decimal("0.41"))  # marked at 0.50
+    shares = _kelly_shares("0.40", "0.40")
+    assert strategy.pnl == shares * (Decimal("0.50") - Decimal("0.40"))  # marked at 0.50
 
 
 async def test_strategy_exits_when_its_leader_sells(pool: asyncpg.Pool) -> None:
@@ -142,7 +170,9 @@ async def test_strategy_exits_when_its_leader_sells(pool: asyncpg.Pool) -> None:
     h = History()
     market = h.market("exit")
     h.trade(WHALE, market, 0, "BUY", "0.40", "500", T0 + timedelta(hours=1))
+    h.ask(market, 0, "0.40", "5000", T0 + timedelta(hours=1, minutes=1))
     h.trade(WHALE, market, 0, "SELL", "0.55", "500", T0 + timedelta(hours=5))
+    h.bid(market, 0, "0.55", "5000", T0 + timedelta(hours=5, minutes=1))
     h.resolve(market, 1, T0 + timedelta(days=2))  # YES loses: holding on would have cost all
     await h.store(pool)
     options = BacktestOptions(start=T0, end=T0 + timedelta(days=3), step_secs=86_400)
@@ -151,8 +181,10 @@ async def test_strategy_exits_when_its_leader_sells(pool: asyncpg.Pool) -> None:
     assert report is not None
     entry, exit_ = report.result.runs[0].book.signals
     assert (entry.side, exit_.side, exit_.reason) == ("BUY", "SELL", "exit_with_leader")
-    # Sold at 0.55 less 20 bps, rounded down to the tick: 0.54.
-    assert exit_.price == Decimal("0.54") and exit_.shares == entry.shares
-    assert entry.close_reason == "exit" and entry.closed_at == T0 + timedelta(hours=5)
-    assert entry.pnl == entry.shares * (Decimal("0.54") - Decimal("0.41"))
+    # A limit at the best bid 0.55 less 20 bps, rounded down to the tick: 0.54; the bid is 0.55.
+    assert exit_.limit_price == Decimal("0.54") and exit_.price == Decimal("0.55")
+    assert exit_.shares == entry.shares
+    decided = T0 + timedelta(hours=5, seconds=8.008)
+    assert entry.close_reason == "exit" and entry.closed_at == decided
+    assert entry.pnl == entry.shares * (Decimal("0.55") - Decimal("0.40"))
     assert report.strategy.pnl == entry.pnl and report.strategy.positions_open == 0

@@ -37,9 +37,33 @@ async def _trap(pool: asyncpg.Pool) -> History:
         for i, wallet in enumerate(PROPHETS):
             at = T0 + timedelta(hours=6 * m + i + 1)  # days 0-10
             history.trade(wallet, market, 0, "BUY", "0.30", "400", at)
+            history.ask(market, 0, "0.30", "4000", at + timedelta(minutes=1))  # the book after
         history.resolve(market, 0, T0 + timedelta(days=20))
     await history.store(pool)
     return history
+
+
+_RECORD = """
+SELECT t.wallet_address, count(*) AS n
+  FROM orderflow_trades t
+  JOIN orderflow_market_outcomes o ON o.market_id = t.market_id
+ WHERE t.is_taker_aggregate AND t.side = 'BUY' AND t.timestamp <= $1 AND o.resolved_at <= $1
+   AND o.payouts[t.outcome_index + 1] = 1
+ GROUP BY t.wallet_address
+"""
+
+
+async def record_scorer(conn: asyncpg.Connection, as_of: datetime) -> Mapping[str, WalletView]:
+    """A scorer that knows only the record as of ``as_of``: 10 resolved winning buys make a
+    WHALE. Independent of the reputation model, so the trap tests the replay's own discipline
+    (the reputation stage's as-of gate has its own tests; the second test below uses it)."""
+    return {
+        r["wallet_address"]: WalletView(
+            r["wallet_address"], 9.0, "WHALE", edge=0.3, edge_se=0.05, resolved_buys=r["n"]
+        )
+        for r in await conn.fetch(_RECORD, as_of)
+        if r["n"] >= 10
+    }
 
 
 def peeking(scorer: Scorer) -> Scorer:
@@ -58,8 +82,10 @@ async def test_honest_backtest_cannot_profit_from_the_future(
     await _trap(pool)
     options = BacktestOptions(start=T0, end=END, step_secs=step_hours * 3600)
     async with pool.acquire() as conn:
-        honest = await run_backtest(conn, SETTINGS, options, reputation_scorer())
-        leaky = await run_backtest(conn, SETTINGS, options, peeking(reputation_scorer()))
+        honest = await run_backtest(conn, SETTINGS, options, record_scorer)
+        leaky = await run_backtest(conn, SETTINGS, options, peeking(record_scorer))
+        # The reputation stage's own scorer, honestly: nobody to follow before day 20 either.
+        reputation = await run_backtest(conn, SETTINGS, options, reputation_scorer())
     assert honest is not None and leaky is not None
 
     # The trap is armed: seeing the future, the same code follows the prophets and profits.
@@ -72,13 +98,14 @@ async def test_honest_backtest_cannot_profit_from_the_future(
     assert honest.strategy.pnl == 0
     reasons = {s.reason for s in honest.result.runs[0].book.signals}
     assert "accepted" not in reasons
+    assert reputation is not None and reputation.strategy.executed == 0
 
 
 async def test_positions_settle_only_when_the_resolution_happens(pool: asyncpg.Pool) -> None:
     await _trap(pool)
     options = BacktestOptions(start=T0, end=END, step_secs=86_400)
     async with pool.acquire() as conn:
-        leaky = await run_backtest(conn, SETTINGS, options, peeking(reputation_scorer()))
+        leaky = await run_backtest(conn, SETTINGS, options, peeking(record_scorer))
     assert leaky is not None
     closed = [s for s in leaky.result.runs[0].book.signals if s.closed_at is not None]
     assert closed

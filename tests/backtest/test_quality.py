@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from orderflow.backtest.quality import QualityOverTime
 from orderflow.signals.views import WalletView
-from orderflow.sim import SimConfig, simulate, truth_of
+from orderflow.sim import ScoredWallet, SimConfig, score_quality, simulate, truth_of
+from orderflow.sim.quality import auc, is_wash
 
 
 def test_each_step_is_measured_with_its_own_scores() -> None:
@@ -35,3 +37,47 @@ def test_each_step_is_measured_with_its_own_scores() -> None:
     assert perfect.top_tier_precision == 1.0
     assert reversed_.spearman is not None and reversed_.spearman < -0.99
     assert "rho 1.00" in observer.summary() and "rho -1.00" in observer.summary()
+
+
+def test_auc_counts_pairs_and_ties_with_its_standard_error() -> None:
+    perfect = auc([3.0, 4.0, 5.0], [1.0, 2.0])
+    assert perfect is not None and perfect[0] == 1.0
+    assert auc([1.0, 2.0], [3.0, 4.0, 5.0]) == (0.0, 0.0)
+    tied = auc([1.0, 1.0], [1.0, 1.0])
+    assert tied is not None and tied[0] == 0.5
+    half = auc([1.0, 4.0], [2.0, 3.0])  # pairs won: (4>2, 4>3) of four
+    assert half is not None and half[0] == 0.5 and half[1] > 0
+    assert auc([], [1.0]) is None
+
+
+def test_score_quality_reports_auc_and_market_makers_in_the_top_tiers() -> None:
+    truth = truth_of(simulate(SimConfig.small(seed=3, days=2.0)))
+    skilled = [w for w in truth.wallets if w.truly_skilled]
+    makers = [w for w in truth.wallets if w.style == "market_maker" and not w.truly_skilled]
+    wash = [w for w in truth.wallets if is_wash(w) and not w.truly_skilled]
+    others = [w for w in truth.wallets if w not in skilled + makers + wash]
+    assert makers and skilled and others and wash
+    # Skilled wallets score 9, unskilled market makers 8 and wash wallets 7 (both in the top
+    # tiers), everyone else 1.
+    scored = [ScoredWallet(w.address, 9.0, "SMART") for w in skilled]
+    scored += [ScoredWallet(w.address, 8.0, "WHALE") for w in makers]
+    scored += [ScoredWallet(w.address, 7.0, "SMART") for w in wash]
+    scored += [ScoredWallet(w.address, 1.0, "NOVICE") for w in others]
+    q = score_quality(scored, truth)
+    assert q.auc == 1.0 and q.auc_se is not None
+    top = skilled + makers + wash  # a skilled market maker is still a market maker
+    assert q.top_tier_market_makers == sum(w.style == "market_maker" for w in top)
+    assert q.top_tier_wash == sum(is_wash(w) for w in top)
+    assert q.top_tier_market_makers >= len(makers) and q.top_tier_wash >= len(wash)
+    assert q.top_tier_wallets == len(makers) + len(skilled) + len(wash)
+    assert q.top_tier_truly_skilled == len(skilled)
+
+
+def test_wash_wallets_are_known_by_their_ring_or_style() -> None:
+    @dataclass
+    class W:
+        style: str
+        wash_ring: int | None = None
+
+    assert is_wash(W("wash")) and is_wash(W("retail", wash_ring=2))
+    assert not is_wash(W("retail")) and not is_wash(W("market_maker"))

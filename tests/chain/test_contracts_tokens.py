@@ -139,14 +139,18 @@ def test_v3_token_rejects_malformed_ids() -> None:
 
 
 def test_topic0_constants_are_keccak_of_their_signatures() -> None:
-    assert len(c.EVENT_SIGNATURES) == 13
+    assert len(c.EVENT_SIGNATURES) == 35
+    assert c.TOPIC_TRANSFER_BATCH == (
+        "0x4a39dc06d4c0dbc64b70af90fd698a233a518aa5d07e595d983b8c0526c8f7fb"
+    )
     for topic, signature in c.EVENT_SIGNATURES.items():
         assert "0x" + keccak256(signature.encode()).hex() == topic, signature
 
 
 def test_mainnet_filter_lists_every_exchange_and_the_ctf() -> None:
     watched = MAINNET.watched_addresses()
-    assert len(watched) == 6 and watched[-1] == c.CONDITIONAL_TOKENS
+    assert len(watched) == 10 and watched[5] == c.CONDITIONAL_TOKENS
+    assert set(watched[6:]) == c.FEE_MODULES
     assert all(a == a.lower() for a in watched)
     (topics,) = MAINNET.topics()
     assert set(topics) == {
@@ -157,6 +161,8 @@ def test_mainnet_filter_lists_every_exchange_and_the_ctf() -> None:
         c.TOPIC_ORDERS_MATCHED_V2,
         c.TOPIC_CONDITION_PREPARATION,
         c.TOPIC_CONDITION_RESOLUTION,
+        c.TOPIC_FEE_REFUNDED,
+        c.TOPIC_FEE_REFUNDED_2023,
     }
     assert c.TOPIC_TRANSFER_SINGLE not in topics
     assert MAINNET.version_of(c.V3_EXCHANGE) == "V3"

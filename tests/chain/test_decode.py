@@ -357,7 +357,7 @@ def _with(**changes: Any) -> dict[str, Any]:
         (_with(topics=_good()["topics"][:3]), "OrderFilled (V2) has 3 topics, expected 4"),
         (_with(topics=[]), "anonymous log (no topics)"),
         (_with(topics=[h32(0x1234)]), "unknown topic0 0x" + "0" * 60 + "1234 from the V2"),
-        (_with(address=addr(0xDEAD)), "neither a watched exchange nor the CTF"),
+        (_with(address=addr(0xDEAD)), "neither a watched exchange, the CTF"),
         (_with(blockNumber="12"), "blockNumber is not a 0x hex quantity"),
         (_with(blockHash=None), "pending log"),
         (_with(transactionHash="0x12"), "transactionHash is not a 32-byte 0x hex string"),

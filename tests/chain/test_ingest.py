@@ -23,7 +23,8 @@ def test_shipped_sample_matches_its_generator() -> None:
 async def test_sample_import_stores_the_expected_rows(pool: asyncpg.Pool) -> None:
     report = await ingest_file(pool, SAMPLE, chain_id=137, batch_size=4)
     stored = report.stored
-    assert (report.lines, report.batches, stored.dead_letters) == (17, 5, 0)
+    # 4 batches, not 5: a batch is extended to the end of the transaction it stops in.
+    assert (report.lines, report.batches, stored.dead_letters) == (17, 4, 0)
     assert (stored.trades, stored.matches, stored.conditions, stored.outcomes) == (9, 3, 2, 1)
     assert stored.tokens == 7  # 2 + 2 prepared, 2 from TokenRegistered, 1 ExchangeV3 id
     rows = await pool.fetch(
@@ -202,7 +203,8 @@ async def test_malformed_lines_become_dead_letters_and_processing_continues(
 
 async def test_ingest_logs_from_memory(pool: asyncpg.Pool) -> None:
     report = await ingest_logs(pool, s.build(), chain_id=137, batch_size=3)
-    assert (report.batches, report.stored.trades, report.stored.matches) == (6, 9, 3)
+    # 5 batches of 3, not 6: no transaction is split between two batches.
+    assert (report.batches, report.stored.trades, report.stored.matches) == (5, 9, 3)
     assert report.logs_per_sec > 0
     assert "9 trades stored" in report.summary()
 
@@ -212,3 +214,15 @@ async def test_bom_and_crlf_are_tolerated(pool: asyncpg.Pool, tmp_path: Path) ->
     path.write_bytes(b"\xef\xbb\xbf" + SAMPLE.read_text().replace("\n", "\r\n").encode())
     report = await ingest_file(pool, path, chain_id=137)
     assert (report.lines, report.malformed_lines, report.stored.trades) == (17, 0, 9)
+
+
+async def test_a_bom_in_the_middle_of_an_appended_file_is_not_a_dead_letter(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """``cat a.jsonl b.jsonl`` where b was saved with a BOM: the BOM starts a middle line."""
+    lines = SAMPLE.read_text().splitlines()
+    path = tmp_path / "appended.jsonl"
+    bom = "\ufeff"
+    path.write_text(bom + "\n".join(lines[:8]) + "\n" + bom + "\n".join(lines[8:]) + "\n")
+    report = await ingest_file(pool, path, chain_id=137)
+    assert (report.stored.dead_letters, report.stored.trades) == (0, 9)

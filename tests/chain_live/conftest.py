@@ -357,3 +357,7 @@ async def relay(anvil: Anvil) -> AsyncIterator[WsRelay]:
         yield r
     finally:
         await r.stop()
+
+
+# The hostile-values WebSocket stand-in (its module imports the fixtures above).
+from tests.chain_live.standin import standin  # noqa: E402, F401

@@ -20,7 +20,7 @@ from aiohttp import web
 from orderflow.chain.backfill import AdaptiveRange, Backfiller, HeaderCache, fill_timestamps
 from orderflow.chain.contracts import MAINNET
 from orderflow.chain.rpc import EthClient, HttpTransport
-from orderflow.errors import FatalRpcError
+from orderflow.errors import RetryableRpcError
 from tests.chain_live.conftest import Anvil, free_port
 from tests.chain_live.logs import order_filled_v2
 
@@ -112,13 +112,14 @@ async def test_range_shrinks_on_refusal_and_grows_back(
     await transport.aclose()
 
 
-async def test_refusal_at_the_minimum_range_is_fatal(
+async def test_refusal_at_the_minimum_range_backs_off_instead_of_stopping(
     anvil: Anvil, limited: LimitedNode, pool: asyncpg.Pool
 ) -> None:
+    """Retryable, not fatal: the listener's session ends and reconnects after its backoff."""
     await fills_in_blocks(anvil, 3)
     limited.limit = 1
     transport = HttpTransport(limited.url)
-    with pytest.raises(FatalRpcError, match="GETLOGS_MIN_BLOCKS=2"):
+    with pytest.raises(RetryableRpcError, match=r"GETLOGS_MIN_BLOCKS=2.*backing off"):
         await backfiller(pool, EthClient(transport), AdaptiveRange(8, 2, 8)).run(1, 3)
     await transport.aclose()
 

@@ -341,7 +341,9 @@ async def test_backfill_over_http_when_configured(anvil: Anvil, pool: asyncpg.Po
 
 
 @contextlib.asynccontextmanager
-async def proxied_pool(dsn: str) -> AsyncIterator[tuple[asyncpg.Pool, TcpProxy]]:
+async def proxied_pool(
+    dsn: str, proxy_class: type[TcpProxy] = TcpProxy
+) -> AsyncIterator[tuple[asyncpg.Pool, Any]]:
     """A pool whose connections go through a cuttable proxy to the test database."""
     parts = urlsplit(dsn)
     socket_dir = parse_qs(parts.query).get("host", [""])[0]
@@ -351,14 +353,14 @@ async def proxied_pool(dsn: str) -> AsyncIterator[tuple[asyncpg.Pool, TcpProxy]]
         async def upstream() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
             return await asyncio.open_unix_connection(path)
 
-        proxy = TcpProxy(upstream)
+        proxy = proxy_class(upstream)
     else:
         host, port = parts.hostname or "127.0.0.1", parts.port or 5432
 
         async def tcp() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
             return await asyncio.open_connection(host, port)
 
-        proxy = TcpProxy(tcp)
+        proxy = proxy_class(tcp)
     await proxy.start()
     user = parts.username or "postgres"
     password = f":{parts.password}" if parts.password else ""

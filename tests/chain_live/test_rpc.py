@@ -59,12 +59,13 @@ def test_redact_url_hides_keys_in_path_query_and_userinfo() -> None:
             "eth_subscribe",
             FatalRpcError,
         ),
-        (-32602, "invalid argument 0", "eth_getBlockByHash", FatalRpcError),
+        # Not a configuration problem (e.g. a hostile block hash asked about): retried.
+        (-32602, "invalid argument 0", "eth_getBlockByHash", RetryableRpcError),
     ],
 )
 def test_classification(code: int, message: str, method: str, expected: type) -> None:
     error = classify(method, "wss://node.example/…", code, message)
-    assert type(error) is expected
+    assert isinstance(error, expected)
     assert method in str(error)
 
 
@@ -178,3 +179,30 @@ async def test_ws_reply_over_the_size_limit_shrinks_getlogs(anvil: Anvil) -> Non
             await client.get_logs(0, 10, {})
         with pytest.raises(RetryableRpcError):
             await client.block_number()
+
+
+async def test_malformed_replies_are_retried_never_fatal_nor_a_crash(
+    stub: tuple[str, list[dict[str, Any]]],
+) -> None:
+    """A node answering garbage where a quantity or a header belongs: a retryable error (the
+    listener reconnects with backoff), never a ValueError that would stop it."""
+    url, replies = stub
+    transport = HttpTransport(url, timeout_secs=2)
+    client = EthClient(transport)
+    replies += [
+        {"result": "0xzz"},
+        {"result": None},
+        {"result": {"number": "0x1", "hash": "0x00", "parentHash": "0x00", "timestamp": "nope"}},
+        {"result": {"number": "0x1"}},
+        {"result": [{"address": "0x1"}, "not an object", 7]},
+    ]
+    with pytest.raises(RetryableRpcError, match="malformed reply"):
+        await client.chain_id()
+    with pytest.raises(RetryableRpcError, match="malformed reply"):
+        await client.block_number()
+    for _ in range(2):
+        with pytest.raises(RetryableRpcError, match="malformed block header"):
+            await client.header_by_number(1)
+    logs = await client.get_logs(1, 2, {"address": []})
+    assert logs == [{"address": "0x1"}, {"value": "not an object"}, {"value": 7}]
+    await transport.aclose()

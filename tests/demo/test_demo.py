@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -33,12 +34,20 @@ def test_demo_small_runs_end_to_end(
         "follow-all",
         "follow-random",
         "Verdict:",
+        "95% bootstrap interval over markets",
+        "AUC, skilled vs not",
+        "market makers in the top tiers",
+        "wash wallets in the top tiers",
+        "forward test: Spearman",
+        "Flagged wallets",
         "report.html",
     ):
         assert needle in text
+    # The verdict is read from the interval: one of three words, never a bare sign.
+    assert re.search(r"Verdict: (PAID|LOST|INCONCLUSIVE) ", text)
     html = (out / "report.html").read_text()
     svgs = re.findall(r"<svg.*?</svg>", html, re.S)
-    assert len(svgs) == 4
+    assert len(svgs) == 7  # verdict, fills, prices, equity, P&L by type, skill, quality
     for svg in svgs:  # each chart is well-formed XML with drawn marks, not an empty frame
         root = ElementTree.fromstring(svg)  # noqa: S314 (our own output)
         assert (
@@ -74,8 +83,15 @@ def test_demo_small_runs_end_to_end(
                 "SELECT count(*) FROM orderflow_signals WHERE strategy = 'demo' "
                 "AND status = 'EXECUTED' AND side = 'BUY'"
             )
+            delays = {
+                r[0]
+                for r in await conn.fetch(
+                    "SELECT decided_at - trade_time FROM orderflow_signals WHERE strategy = 'demo'"
+                )
+            }
         finally:
             await conn.close()
+        assert delays <= {timedelta(seconds=8.008)}  # decided the latency after the leader
         assert trades > 1000 and scored > 50 and strategy == 1
         assert positions == entries  # one position per executed entry; exits close them
         match = re.search(r"strategy\s+(\d+)\s+(\d+)", text)
@@ -87,7 +103,7 @@ def test_demo_small_runs_end_to_end(
     assert main(["demo", "--small", "--seed", "2", "--out-dir", str(out), "--database", name]) == 0
     again = capsys.readouterr().out
     table = re.compile(r"^(?:strategy|follow-all|follow-random) .*$", re.M)
-    assert len(table.findall(text)) == 3
+    assert len(table.findall(text)) == 6  # the summary table and the interval table
     assert table.findall(again) == table.findall(text)
 
 
@@ -100,6 +116,10 @@ def test_demo_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "--database" in capsys.readouterr().err
     assert main(["demo", "--wallets", "1"]) == 2
     assert "--wallets" in capsys.readouterr().err
+    assert main(["demo", "--seeds", "0", "--out-dir", str(tmp_path)]) == 2
+    assert "--seeds" in capsys.readouterr().err
+    assert main(["demo", "--latency", "soon", "--out-dir", str(tmp_path)]) == 2
+    assert "--latency" in capsys.readouterr().err
 
 
 def test_redact_hides_passwords() -> None:

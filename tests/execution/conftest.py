@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -26,6 +27,8 @@ DEGEN = "0x" + "d1" * 20
 MARKET = "0x2e6af11e4b853b05ba7135239b21d77e808889b6ce1e735de856c94c4e5b5fce"
 TOKEN_YES = 8851848546962572193739008211889046036776198486765606333032192644001246174440
 TOKEN_NO = 10181859819235412241349111952383458602722012323104397550162049365057126390549
+# Another market, for tests that need two independent positions (one position per market).
+MARKET_B = "0x" + "b2" * 32
 _log_index = itertools.count(1)
 
 
@@ -196,3 +199,45 @@ def make_executor(pool: asyncpg.Pool, dsn: str) -> Callable[..., Executor]:
         return Executor(pool, dsn, executor_settings(**kw), brokers or {"paper": PaperBroker()})
 
     return make
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, dsn: str) -> Iterator[str]:
+    handlers, level = logging.root.handlers[:], logging.root.level
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    monkeypatch.setenv("LOG_FORMAT", "text")
+    for name in (
+        "EXECUTOR_STRATEGIES",
+        "STRATEGY_NAME",
+        "ENABLE_PAPER_TRADING",
+        "POLY_PRIVATE_KEY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    yield dsn
+    # The CLI installs its own log handler on stderr; give the root logger back.
+    logging.root.handlers[:] = handlers
+    logging.root.setLevel(level)
+
+
+@pytest.fixture
+async def clob() -> AsyncIterator[Any]:
+    """The CLOB stand-in (tests/execution/fake_clob.py) with the test market."""
+    from tests.execution.livekit import start_clob
+
+    server = await start_clob()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def live(clob: Any) -> AsyncIterator[Any]:
+    """The live broker: the official SDK, authenticated against the stand-in."""
+    from tests.execution.livekit import login
+
+    broker = await login(clob)
+    try:
+        yield broker
+    finally:
+        await broker.close()

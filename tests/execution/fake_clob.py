@@ -14,16 +14,36 @@ accepts:
   recover to ``signer``; an EOA order (signature type 0) must have ``maker == signer``; price on
   the market's tick; ``owner`` = the API key. Its id is the order's EIP-712 hash.
 
-Matching is a one-level book per token: a BUY whose limit reaches the ask fills in full at the
-limit, otherwise it rests (status ``live``). ``lose_next_response`` accepts the next order and
-drops the connection without answering (a response lost in transit).
+What the exchange does with an order, no kinder than the real one:
+
+* matching against a one-level book per token: a BUY whose limit reaches the ask, or a SELL whose
+  limit reaches the bid, fills at the limit up to the size resting there (``ask_sizes`` /
+  ``bid_sizes``; unlimited when absent); the remainder rests (``live``). A resting order fills
+  later when the test calls :meth:`FakeClob.fill` (a counterparty takes it);
+* refusals with the real CLOB's statuses and bodies: HTTP 400 ``not enough balance / allowance``
+  (collateral for BUYs, shares for SELLs, both net of what live orders reserve, or no allowance),
+  HTTP 400 ``order 0x… is invalid. Size (1.08) lower than the minimum: 5`` (py-clob-client
+  issue 301), ``invalid expiration``, HTTP 429 when rate limited;
+* GTD orders expire at their ``expiration`` (on the exchange's clock, which tests can move);
+* a fully matched order is gone from ``GET /data/order/{id}`` (the real CLOB answers nothing,
+  py-clob-client issue 217: "it will be in get_trades") and its fills are in ``GET /data/trades``
+  (paginated, as the account's trades: ``trader_side`` TAKER for fills at placement, MAKER with
+  our entry in ``maker_orders`` for fills of a resting order);
+* neg-risk markets (the order must be signed for the neg-risk exchange).
+
+Variations: ``delay`` (a slow exchange, seconds before each answer), ``faults`` (the next answers
+of a route are 503/429/… without processing), ``lose_next_response`` (the next order is accepted
+and the connection dropped without an answer), ``forgetful`` (every order that is not live is
+gone from ``GET /data/order/{id}``, cancelled and expired ones too).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
+import itertools
 import json
 import secrets
 import time
@@ -66,6 +86,24 @@ class Market:
     neg_risk: bool = False
     tick: Decimal = Decimal("0.01")
     asks: dict[int, Decimal] = field(default_factory=dict)
+    ask_sizes: dict[int, Decimal] = field(default_factory=dict)  # absent: unlimited
+    bids: dict[int, Decimal] = field(default_factory=dict)
+    bid_sizes: dict[int, Decimal] = field(default_factory=dict)
+    min_size: Decimal = Decimal(5)
+
+
+@dataclass
+class Fault:
+    """The next ``times`` requests to ``method path*`` get ``status`` without being processed."""
+
+    method: str
+    path: str
+    status: int
+    times: int = 1_000_000
+    body: dict[str, Any] = field(default_factory=lambda: {"error": "service unavailable"})
+
+
+RATE_LIMITED = {"error": "Too Many Requests"}
 
 
 @dataclass
@@ -83,9 +121,33 @@ class FakeClob:
         self.orders: dict[str, dict[str, Any]] = {}  # by order hash
         self.requests: list[tuple[str, str]] = []
         self.rejections: list[str] = []
+        self.trades: list[dict[str, Any]] = []
         self.lose_next_response = False
+        self.forgetful = False
+        self.delay = 0.0
+        # Slow routes: a path ending in "/" delays every path under it, else that exact path.
+        self.path_delays: dict[str, float] = {}
+        self.pending: dict[str, int] = {}  # requests of a slow route being held right now
+        self.answered: dict[str, int] = {}  # requests of a slow route answered so far
+        self.faults: list[Fault] = []
+        self.collateral: Decimal | None = None  # USDC balance; None: unlimited
+        self.allowance = True
+        self.holdings: dict[int, Decimal] = {}  # outcome shares held (what SELLs can sell)
+        self.clock_offset = 0.0  # move the exchange's clock (GTD expiry)
+        self.page_size = 2  # small pages, so readers must follow next_cursor
+        self.cancel_log: list[tuple[float, str]] = []  # (monotonic time, order id) cancelled
         self.url = ""
+        self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
+
+    def now(self) -> float:
+        return time.time() + self.clock_offset
+
+    def fail(self, method: str, path: str, status: int, times: int = 1_000_000) -> Fault:
+        body = RATE_LIMITED if status == 429 else {"error": "service unavailable"}
+        fault = Fault(method, path, status, times, body)
+        self.faults.append(fault)
+        return fault
 
     def add_market(self, market: Market) -> None:
         for token in market.tokens:
@@ -103,8 +165,9 @@ class FakeClob:
         r.add_get("/clob-markets/{condition}", self.clob_market)
         r.add_post("/order", self.post_order)
         r.add_get("/data/order/{order_id}", self.get_order)
+        r.add_get("/data/trades", self.get_trades)
         r.add_delete("/orders", self.cancel_orders)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -119,6 +182,26 @@ class FakeClob:
     @web.middleware
     async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.requests.append((request.method, request.path))
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        for route, seconds in list(self.path_delays.items()):
+            if request.path == route or (route.endswith("/") and request.path.startswith(route)):
+                self.pending[route] = self.pending.get(route, 0) + 1
+                try:
+                    await asyncio.sleep(seconds)
+                finally:
+                    self.pending[route] -= 1
+                self.answered[route] = self.answered.get(route, 0) + 1
+        for fault in self.faults:
+            if (
+                fault.times > 0
+                and fault.method == request.method
+                and request.path.startswith(fault.path)
+            ):
+                fault.times -= 1
+                headers = {"Retry-After": "1"} if fault.status == 429 else None
+                return web.json_response(fault.body, status=fault.status, headers=headers)
+        self._expire()
         return await handler(request)  # type: ignore[no-any-return]
 
     def _reject(self, status: int, message: str) -> web.Response:
@@ -285,11 +368,12 @@ class FakeClob:
         payload = json.loads(body)
         order = payload["order"]
         if payload.get("owner") != creds.key:
-            return self._reject(400, "owner is not the API key")
-        market = self.markets.get(int(order["tokenId"]))
+            return self._reject(400, "the order owner has to be the owner of the API KEY")
+        token = int(order["tokenId"])
+        market = self.markets.get(token)
         if market is None:
             return self._reject(400, "unknown token")
-        exchange, version = self.exchange_for(int(order["tokenId"]), market)
+        exchange, version = self.exchange_for(token, market)
         order_id, signable = self.order_hash(order, exchange, version)
         try:
             signer = Account.recover_message(signable, signature=order["signature"])
@@ -302,45 +386,181 @@ class FakeClob:
         if order["maker"].lower() != creds.address.lower() and int(order["signatureType"]) == 0:
             return self._reject(400, "order maker is not the API key's address")
         expiration = int(order["expiration"])
-        if payload["orderType"] == "GTD" and expiration <= time.time():
+        if payload["orderType"] == "GTD" and expiration <= self.now():
             return self._reject(400, "invalid expiration")
         maker, taker = Decimal(order["makerAmount"]), Decimal(order["takerAmount"])
         side = order["side"]
         shares, usdc = (taker, maker) if side == "BUY" else (maker, taker)
         price = usdc / shares
+        size = shares / 10**6
         if price % market.tick != 0:
             return self._reject(400, f"price {price} not on tick {market.tick}")
         if order_id in self.orders:
-            return self._reject(400, "order already exists")
-        ask = market.asks.get(int(order["tokenId"]))
-        matched = side == "BUY" and ask is not None and ask <= price
-        self.orders[order_id] = {
+            return self._reject(
+                400,
+                f"order {order_id} is invalid. Duplicated. Same order has already been placed, "
+                "can't be placed again",
+            )
+        if size < market.min_size:
+            return self._reject(
+                400,
+                f"order {order_id} is invalid. Size ({size.normalize():f}) lower than the minimum: "
+                f"{market.min_size.normalize():f}",
+            )
+        if not self._affordable(side, token, price, size):
+            return self._reject(400, "not enough balance / allowance")
+        if side == "BUY":
+            level, depth = market.asks.get(token), market.ask_sizes.get(token)
+            crosses = level is not None and level <= price
+        else:
+            level, depth = market.bids.get(token), market.bid_sizes.get(token)
+            crosses = level is not None and level >= price
+        matched = Decimal(0)
+        if crosses:
+            matched = size if depth is None else min(size, depth)
+            if depth is not None:
+                (market.ask_sizes if side == "BUY" else market.bid_sizes)[token] = depth - matched
+        placed: dict[str, Any] = {
             "order": order,
             "price": price,
-            "shares": shares / 10**6,
-            "matched": shares / 10**6 if matched else Decimal(0),
-            "status": "MATCHED" if matched else "LIVE",
+            "shares": size,
+            "matched": Decimal(0),
+            "status": "LIVE",
             "condition_id": market.condition_id,
             "owner": creds.key,
+            "maker_address": creds.address,
             "order_type": payload["orderType"],
+            "expiration": expiration,
+            "trades": [],
         }
+        self.orders[order_id] = placed
+        trade_ids = [self._trade(order_id, matched, taker=True)] if matched > 0 else []
         if self.lose_next_response:
             self.lose_next_response = False
             assert request.transport is not None
             request.transport.close()
             return web.Response(status=500)
+        gross = (matched * price).quantize(Decimal("0.000001"))
+        making, taking = (gross, matched) if side == "BUY" else (matched, gross)
         return web.json_response(
             {
                 "success": True,
                 "errorMsg": "",
                 "orderID": order_id,
-                "status": "matched" if matched else "live",
-                "makingAmount": str(maker / 10**6) if matched else "0",
-                "takingAmount": str(taker / 10**6) if matched else "0",
-                "transactionsHashes": ["0x" + secrets.token_hex(32)] if matched else [],
-                "tradeIDs": [secrets.token_hex(8)] if matched else [],
+                "status": "matched" if matched > 0 else "live",
+                "makingAmount": str(making) if matched > 0 else "0",
+                "takingAmount": str(taking) if matched > 0 else "0",
+                "transactionsHashes": ["0x" + secrets.token_hex(32)] if matched > 0 else [],
+                "tradeIDs": trade_ids,
             }
         )
+
+    def _reserved(self, side: str, token: int | None) -> Decimal:
+        total = Decimal(0)
+        for placed in self.orders.values():
+            o = placed["order"]
+            if placed["status"] != "LIVE" or o["side"] != side:
+                continue
+            if token is not None and int(o["tokenId"]) != token:
+                continue
+            rest = placed["shares"] - placed["matched"]
+            total += rest * placed["price"] if side == "BUY" else rest
+        return total
+
+    def _affordable(self, side: str, token: int, price: Decimal, size: Decimal) -> bool:
+        if not self.allowance:
+            return False
+        if side == "BUY":
+            if self.collateral is None:
+                return True
+            return self._reserved("BUY", None) + price * size <= self.collateral
+        return self._reserved("SELL", token) + size <= self.holdings.get(token, Decimal(0))
+
+    def _trade(self, order_id: str, shares: Decimal, *, taker: bool) -> str:
+        """Record a fill of our order: as the taker at placement, or as a resting maker."""
+        placed = self.orders[order_id]
+        o = placed["order"]
+        token, side, price = int(o["tokenId"]), o["side"], placed["price"]
+        placed["matched"] += shares
+        if placed["matched"] >= placed["shares"]:
+            placed["status"] = "MATCHED"
+        usdc = shares * price
+        if side == "BUY":
+            self.holdings[token] = self.holdings.get(token, Decimal(0)) + shares
+            if self.collateral is not None:
+                self.collateral -= usdc
+        else:
+            self.holdings[token] = self.holdings.get(token, Decimal(0)) - shares
+            if self.collateral is not None:
+                self.collateral += usdc
+        trade_id = f"trade-{next(self._ids)}-{secrets.token_hex(4)}"
+        other_side = "SELL" if side == "BUY" else "BUY"
+        market = self.markets[token]
+        ours = {
+            "order_id": order_id,
+            "asset_id": str(token),
+            "maker_address": placed["maker_address"],
+            "owner": placed["owner"],
+            "side": side,
+            "price": str(price),
+            "matched_amount": str(shares),
+            "outcome": "Yes",
+            "fee_rate_bps": "0",
+        }
+        theirs = {
+            **ours,
+            "order_id": "0x" + secrets.token_hex(32),
+            "maker_address": "0x" + "0b" * 20,
+            "owner": "someone-else",
+            "side": other_side,
+        }
+        now = int(self.now())
+        self.trades.append(
+            {
+                "id": trade_id,
+                "taker_order_id": order_id if taker else "0x" + secrets.token_hex(32),
+                "market": market.condition_id,
+                "asset_id": str(token),
+                "side": side if taker else other_side,
+                "size": str(shares),
+                "fee_rate_bps": "0",
+                "price": str(price),
+                "status": "TRADE_STATUS_MATCHED",
+                "match_time": str(now),
+                "last_update": str(now),
+                "outcome": "Yes",
+                "bucket_index": 0,
+                "owner": placed["owner"] if taker else "someone-else",
+                "maker_address": placed["maker_address"] if taker else "0x" + "0b" * 20,
+                "transaction_hash": "0x" + secrets.token_hex(32),
+                "maker_orders": [theirs] if taker else [ours],
+                "trader_side": "TAKER" if taker else "MAKER",
+                "_owners": {placed["owner"]},
+            }
+        )
+        placed["trades"].append(trade_id)
+        return trade_id
+
+    def fill(self, order_id: str, shares: Decimal | None = None) -> str:
+        """A counterparty takes (part of) our resting order: a MAKER fill, in /data/trades."""
+        placed = self.orders[order_id]
+        assert placed["status"] == "LIVE", placed["status"]
+        rest = placed["shares"] - placed["matched"]
+        return self._trade(order_id, rest if shares is None else min(shares, rest), taker=False)
+
+    def _expire(self) -> None:
+        now = self.now()
+        for placed in self.orders.values():
+            if (
+                placed["status"] == "LIVE"
+                and placed["order_type"] == "GTD"
+                and placed["expiration"] <= now
+            ):
+                placed["status"] = "EXPIRED"
+
+    def live_orders(self) -> list[str]:
+        self._expire()
+        return [oid for oid, p in self.orders.items() if p["status"] == "LIVE"]
 
     async def get_order(self, request: web.Request) -> web.Response:
         creds, problem = await self._l2(request)
@@ -349,6 +569,9 @@ class FakeClob:
         found = self.orders.get(request.match_info["order_id"])
         if found is None or found["owner"] != creds.key:
             return self._reject(404, "order not found")
+        gone = found["status"] == "MATCHED" or (self.forgetful and found["status"] != "LIVE")
+        if gone:
+            return web.json_response(None)  # what the real CLOB answers for a closed order
         o = found["order"]
         return web.json_response(
             {
@@ -364,10 +587,31 @@ class FakeClob:
                 "outcome": "Yes",
                 "order_type": found["order_type"],
                 "status": found["status"],
-                "associate_trades": [],
+                "associate_trades": found["trades"],
                 "created_at": int(int(o["timestamp"]) / 1000),
                 "expiration": o["expiration"],
             }
+        )
+
+    async def get_trades(self, request: web.Request) -> web.Response:
+        creds, problem = await self._l2(request)
+        if creds is None:
+            return self._reject(401, problem)
+        q = request.query
+        after = int(q["after"]) if q.get("after", "").isdigit() else None
+        mine = [
+            {k: v for k, v in t.items() if not k.startswith("_")}
+            for t in self.trades
+            if creds.key in t["_owners"]
+            and (after is None or int(t["match_time"]) >= after)
+            and (not q.get("id") or t["id"] == q["id"])
+        ]
+        start = int(base64.b64decode(q["next_cursor"]).decode()) if q.get("next_cursor") else 0
+        page = mine[start : start + self.page_size]
+        end = start + len(page)
+        cursor = "LTE=" if end >= len(mine) else base64.b64encode(str(end).encode()).decode()
+        return web.json_response(
+            {"data": page, "next_cursor": cursor, "limit": self.page_size, "count": len(page)}
         )
 
     async def cancel_orders(self, request: web.Request) -> web.Response:
@@ -377,9 +621,13 @@ class FakeClob:
         canceled, not_canceled = [], {}
         for order_id in json.loads(body):
             found = self.orders.get(order_id)
-            if found is None or found["status"] != "LIVE":
-                not_canceled[order_id] = "not open"
+            if found is None or found["owner"] != creds.key:
+                not_canceled[order_id] = "order not found"
+                continue
+            if found["status"] != "LIVE":
+                not_canceled[order_id] = "order can't be canceled"
                 continue
             found["status"] = "CANCELED"
+            self.cancel_log.append((time.monotonic(), order_id))
             canceled.append(order_id)
         return web.json_response({"canceled": canceled, "not_canceled": not_canceled})

@@ -5,31 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
-from collections.abc import Iterator
 
 import asyncpg
 import pytest
 
 from orderflow.cli import build_parser, main
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, dsn: str) -> Iterator[str]:
-    handlers, level = logging.root.handlers[:], logging.root.level
-    monkeypatch.setenv("DATABASE_URL", dsn)
-    monkeypatch.setenv("LOG_FORMAT", "text")
-    for name in (
-        "EXECUTOR_STRATEGIES",
-        "STRATEGY_NAME",
-        "ENABLE_PAPER_TRADING",
-        "POLY_PRIVATE_KEY",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    yield dsn
-    # The CLI installs its own log handler on stderr; give the root logger back.
-    logging.root.handlers[:] = handlers
-    logging.root.setLevel(level)
 
 
 def test_strategy_set_show_pause_kill_list(env: str, capsys: pytest.CaptureFixture[str]) -> None:

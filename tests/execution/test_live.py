@@ -4,87 +4,36 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+from datetime import timedelta
 from decimal import Decimal
 
 import asyncpg
 import pytest
 from eth_account import Account
 
-from orderflow.execution.broker import Broker, Mode
 from orderflow.execution.credentials import LiveCredentials
-from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker, open_live_broker
 from orderflow.execution.orders import OrderDesk
-from orderflow.execution.paper import PaperBroker
 from tests.execution.conftest import (
-    MARKET,
     TOKEN_NO,
     TOKEN_YES,
-    WHALE,
-    add_strategy,
-    add_token,
     add_trade,
-    add_wallet,
-    executor_settings,
     leading,
     running,
     wait_for,
 )
-from tests.execution.fake_clob import FakeClob, Market
+from tests.execution.fake_clob import FakeClob
+from tests.execution.livekit import KEY, Clock, live_executor, live_strategy
 
-KEY = "0x" + "4c" * 32
 ADDRESS = Account.from_key(KEY).address
-
-
-@pytest.fixture
-async def clob() -> AsyncIterator[FakeClob]:
-    server = FakeClob()
-    server.add_market(
-        Market(
-            condition_id=MARKET,
-            tokens=(TOKEN_YES, TOKEN_NO),
-            asks={TOKEN_YES: Decimal("0.50"), TOKEN_NO: Decimal("0.90")},
-        )
-    )
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
-async def live(clob: FakeClob) -> AsyncIterator[LiveBroker]:
-    creds = LiveCredentials(POLY_PRIVATE_KEY=KEY, POLY_CLOB_URL=clob.url)
-    broker = await open_live_broker(creds)
-    try:
-        yield broker
-    finally:
-        await broker.close()
-
-
-async def _live_strategy(pool: asyncpg.Pool) -> None:
-    async with pool.acquire() as conn:
-        await add_strategy(conn, "live-one", mode="live")
-        await add_token(conn, TOKEN_YES, MARKET, 0)
-        await add_token(conn, TOKEN_NO, MARKET, 1)
-        await add_wallet(conn, WHALE, 8.5)
-
-
-def _executor(
-    pool: asyncpg.Pool, dsn: str, live: Broker, desk: type[OrderDesk] = OrderDesk
-) -> Executor:
-    brokers: dict[Mode, Broker] = {"paper": PaperBroker(), "live": live}
-    return Executor(pool, dsn, executor_settings(), brokers, desk=desk(pool, brokers))
 
 
 async def test_live_order_signed_authenticated_and_filled(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    await _live_strategy(pool)
-    ex = _executor(pool, dsn, live)
+    await live_strategy(pool)
+    ex = live_executor(pool, dsn, live)
     async with pool.acquire() as conn:
         await ex.registry.refresh(conn)
         await add_trade(conn, price="0.50")
@@ -116,7 +65,7 @@ async def test_the_stand_in_refuses_bad_signatures_and_bad_hmac(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
 ) -> None:
     """The checks are real: a tampered order or a wrong API secret is refused."""
-    await _live_strategy(pool)
+    await live_strategy(pool)
 
     class Tampering(LiveBroker):
         async def prepare(self, request):  # type: ignore[no-untyped-def]
@@ -130,7 +79,7 @@ async def test_the_stand_in_refuses_bad_signatures_and_bad_hmac(
             return dataclasses.replace(prepared, handle=bad)
 
     tampering = Tampering(live.client)
-    ex = _executor(pool, dsn, tampering)
+    ex = live_executor(pool, dsn, tampering)
     async with pool.acquire() as conn:
         await ex.registry.refresh(conn)
         await add_trade(conn)
@@ -154,13 +103,13 @@ async def test_the_stand_in_refuses_bad_signatures_and_bad_hmac(
 async def test_crash_between_storing_and_sending_is_not_resent(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
 ) -> None:
-    await _live_strategy(pool)
+    await live_strategy(pool)
 
     class Crashing(OrderDesk):
         async def before_send(self, order_id: int) -> None:
             raise SystemExit("power cut")
 
-    ex = _executor(pool, dsn, live, Crashing)
+    ex = live_executor(pool, dsn, live, Crashing)
     async with pool.acquire() as conn:
         await ex.registry.refresh(conn)
         await add_trade(conn)
@@ -169,12 +118,22 @@ async def test_crash_between_storing_and_sending_is_not_resent(
     row = await pool.fetchrow("SELECT * FROM orderflow_orders")
     assert row["status"] == "INTENT" and len(row["candidate_order_ids"]) == 3
     assert clob.orders == {}
-    # Restart: the intent is reconciled with the exchange, which never saw it: abandoned.
-    ex2 = _executor(pool, dsn, live)
+    # Restart: the intent is reconciled with the exchange, which has not seen it. The signed
+    # order stays valid until its expiry, so it stays in doubt (and counts as exposure) ...
+    clock = Clock()
+    ex2 = live_executor(pool, dsn, live, clock=clock)
     async with running(ex2):
         await leading(ex2)
-    row = await pool.fetchrow("SELECT * FROM orderflow_orders")
-    assert row["status"] == "ABANDONED" and clob.orders == {}
+        row = await pool.fetchrow("SELECT * FROM orderflow_orders")
+        assert row["status"] == "INTENT" and row["id"] in ex2.desk.in_doubt
+        # ... until its expiry has passed and the trades show no fill: abandoned, never resent.
+        clock.offset = timedelta(minutes=10)
+
+        async def abandoned() -> asyncpg.Record | None:
+            return await pool.fetchrow("SELECT * FROM orderflow_orders WHERE status = 'ABANDONED'")
+
+        row = await wait_for(abandoned)
+    assert clob.orders == {}
     sig = await pool.fetchrow("SELECT status, reason FROM orderflow_signals")
     assert (sig["status"], sig["reason"]) == ("SKIPPED", "order_not_sent")
     assert [r for r in clob.requests if r[0] == "GET" and r[1].startswith("/data/order/")]
@@ -183,9 +142,9 @@ async def test_crash_between_storing_and_sending_is_not_resent(
 async def test_lost_response_is_reconciled_not_resent(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
 ) -> None:
-    await _live_strategy(pool)
+    await live_strategy(pool)
     clob.lose_next_response = True
-    ex = _executor(pool, dsn, live)
+    ex = live_executor(pool, dsn, live)
     async with pool.acquire() as conn:
         await ex.registry.refresh(conn)
         await add_trade(conn)
@@ -193,7 +152,7 @@ async def test_lost_response_is_reconciled_not_resent(
     assert len(clob.orders) == 1
     row = await pool.fetchrow("SELECT * FROM orderflow_orders")
     assert row["status"] == "INTENT" and row["id"] in ex.desk.in_doubt
-    ex2 = _executor(pool, dsn, live)
+    ex2 = live_executor(pool, dsn, live)
     async with running(ex2):
         await leading(ex2)
     row = await pool.fetchrow("SELECT * FROM orderflow_orders")
@@ -209,8 +168,8 @@ async def test_lost_response_is_reconciled_not_resent(
 async def test_kill_cancels_open_live_orders(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
 ) -> None:
-    await _live_strategy(pool)
-    ex = _executor(pool, dsn, live)
+    await live_strategy(pool)
+    ex = live_executor(pool, dsn, live)
     async with running(ex):
         await leading(ex)
         async with pool.acquire() as conn:
@@ -250,8 +209,8 @@ def test_live_credentials_are_validated_without_echoing_secrets() -> None:
 async def test_a_resting_order_filled_later_is_booked_by_reconciliation(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
 ) -> None:
-    await _live_strategy(pool)
-    ex = _executor(pool, dsn, live)
+    await live_strategy(pool)
+    ex = live_executor(pool, dsn, live)
     async with pool.acquire() as conn:
         await ex.registry.refresh(conn)
         await add_trade(conn, token_id=TOKEN_NO, outcome_index=1, price="0.30")
@@ -261,12 +220,13 @@ async def test_a_resting_order_filled_later_is_booked_by_reconciliation(
         row["status"] == "OPEN" and await pool.fetchval("SELECT count(*) FROM orderflow_fills") == 0
     )
     assert (await pool.fetchrow("SELECT status FROM orderflow_signals"))["status"] == "PENDING"
-    # Someone sells into it at the exchange: half now, the rest later.
+    # Someone sells into it at the exchange: half now, the rest later. The exchange's order
+    # endpoint forgets the order once it is fully matched; the trades have every fill.
     placed = clob.orders[row["exchange_order_id"]]
-    placed["matched"] = placed["shares"] / 2
+    clob.fill(row["exchange_order_id"], placed["shares"] / 2)
     await ex.maintenance()
     assert (await pool.fetchrow("SELECT status FROM orderflow_signals"))["status"] == "EXECUTED"
-    placed["matched"], placed["status"] = placed["shares"], "MATCHED"
+    clob.fill(row["exchange_order_id"])
     await ex.maintenance()
     await ex.maintenance()  # nothing new: booked once
     row = await pool.fetchrow("SELECT * FROM orderflow_orders")

@@ -16,6 +16,7 @@ from orderflow.execution.engine import Executor
 from orderflow.execution.paper import PaperBroker
 from tests.execution.conftest import (
     MARKET,
+    MARKET_B,
     TOKEN_NO,
     TOKEN_YES,
     WHALE,
@@ -34,7 +35,7 @@ async def _base(pool: asyncpg.Pool, **settings: object) -> None:
     async with pool.acquire() as conn:
         await add_strategy(conn, "alpha", **settings)
         await add_token(conn, TOKEN_YES, MARKET, 0)
-        await add_token(conn, TOKEN_NO, MARKET, 1)
+        await add_token(conn, TOKEN_NO, MARKET_B, 1)
         await add_wallet(conn, WHALE, 8.5)
 
 
@@ -67,7 +68,7 @@ async def test_notify_wakes_the_executor_and_polling_covers_lost_notifications(
     async with running(ex2):
         await leading(ex2)
         async with pool.acquire() as conn:
-            await add_trade(conn, token_id=TOKEN_NO, outcome_index=1, price="0.30")
+            await add_trade(conn, token_id=TOKEN_NO, market=MARKET_B, outcome_index=1, price="0.30")
         rows = await wait_for(_signals(pool, f"token_id = {TOKEN_NO}"))
         assert rows[0]["status"] == "EXECUTED"
     assert await pool.fetchval("SELECT count(*) FROM orderflow_signals") == 2
@@ -111,7 +112,7 @@ async def test_settings_pause_and_kill_apply_without_restart_and_survive_it(
     async with running(ex2):
         await leading(ex2)
         async with pool.acquire() as conn:
-            await add_trade(conn, token_id=TOKEN_NO, outcome_index=1)
+            await add_trade(conn, token_id=TOKEN_NO, market=MARKET_B, outcome_index=1)
         rows = await wait_for(_signals(pool, f"token_id = {TOKEN_NO}"))
         assert rows[0]["reason"] == "strategy_paused"
         # Kill while paused, then resume: still no order, the kill wins.
@@ -121,7 +122,7 @@ async def test_settings_pause_and_kill_apply_without_restart_and_survive_it(
         )
         await wait_for(lambda: _true(ex2.registry.states["alpha"].killed))
         async with pool.acquire() as conn:
-            await add_trade(conn, token_id=TOKEN_NO, outcome_index=1, price="0.35")
+            await add_trade(conn, token_id=TOKEN_NO, market=MARKET_B, outcome_index=1, price="0.35")
         rows = await wait_for(_signals(pool, "reason = 'strategy_killed'"))
         assert rows[0]["status"] == "SKIPPED"
     assert await pool.fetchval("SELECT count(*) FROM orderflow_orders") == 0
@@ -168,7 +169,7 @@ async def test_two_executors_one_trader_and_takeover(
 
             await wait_for(second_leads)
             async with pool.acquire() as conn:
-                await add_trade(conn, token_id=TOKEN_NO, outcome_index=1)
+                await add_trade(conn, token_id=TOKEN_NO, market=MARKET_B, outcome_index=1)
             await wait_for(_signals(pool, f"token_id = {TOKEN_NO}"))
     finally:
         first_task.cancel()
@@ -236,7 +237,9 @@ async def test_a_trade_committed_after_a_later_id_is_not_missed(
             # Another wallet: the wallet-stats trigger would otherwise serialise the two inserts.
             other = "0x" + "a2" * 20
             await add_wallet(slow, other, 8.5)
-            early_id = await add_trade(slow, wallet=other, token_id=TOKEN_NO, outcome_index=1)
+            early_id = await add_trade(
+                slow, wallet=other, token_id=TOKEN_NO, market=MARKET_B, outcome_index=1
+            )
             async with pool.acquire() as conn:
                 late_id = await add_trade(conn)  # a higher id, committed first
             assert late_id > early_id

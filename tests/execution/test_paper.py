@@ -12,6 +12,7 @@ from orderflow.execution.engine import Executor
 from tests.execution.conftest import (
     DEGEN,
     MARKET,
+    MARKET_B,
     TOKEN_NO,
     TOKEN_YES,
     WHALE,
@@ -27,7 +28,7 @@ async def _setup(pool: asyncpg.Pool, ex: Executor, **settings: object) -> None:
     async with pool.acquire() as conn:
         await add_strategy(conn, "alpha", **settings)
         await add_token(conn, TOKEN_YES, MARKET, 0)
-        await add_token(conn, TOKEN_NO, MARKET, 1)
+        await add_token(conn, TOKEN_NO, MARKET_B, 1)
         await add_wallet(conn, WHALE, 8.5, edge=0.10, edge_se=0.02)
         await add_wallet(conn, DEGEN, 1.0, edge=-0.15, edge_se=0.03)
         await ex.registry.refresh(conn)
@@ -84,7 +85,7 @@ async def test_losing_position_and_each_trade_processed_once(
     ex = make_executor()
     await _setup(pool, ex)
     async with pool.acquire() as conn:
-        await add_trade(conn, token_id=TOKEN_NO, price="0.40", outcome_index=1)
+        await add_trade(conn, token_id=TOKEN_NO, market=MARKET_B, price="0.40", outcome_index=1)
     assert await ex.catch_up() == 1
     # Replays (polling, the late-commit sweep, a restarted executor) change nothing.
     assert await ex.catch_up(sweep=True) == 0
@@ -94,7 +95,7 @@ async def test_losing_position_and_each_trade_processed_once(
     assert await fresh.catch_up(sweep=True) == 0
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM orderflow_orders") == 1
-        await resolve(conn, MARKET, ["1", "0"])
+        await resolve(conn, MARKET_B, ["1", "0"])
     await ex.maintenance()
     async with pool.acquire() as conn:
         pos = await conn.fetchrow("SELECT * FROM orderflow_positions")
@@ -138,12 +139,19 @@ async def test_skip_reasons_recorded_from_stored_trades(
             conn,
             wallet="0x" + "99" * 20,
             token_id=TOKEN_NO,
+            market=MARKET_B,
             price="0.60",
             outcome_index=1,
             at=datetime.now(UTC) - timedelta(minutes=5),
         )
         await add_trade(
-            conn, wallet=DEGEN, side="SELL", token_id=TOKEN_NO, price="0.45", outcome_index=1
+            conn,
+            wallet=DEGEN,
+            side="SELL",
+            token_id=TOKEN_NO,
+            market=MARKET_B,
+            price="0.45",
+            outcome_index=1,
         )
         # then a whale buy while one position is open: max_open_positions = 1
         await add_trade(conn, token_id=TOKEN_YES, price="0.40")
@@ -192,12 +200,19 @@ async def test_exit_with_the_leader_closes_the_position(
             conn,
             wallet="0x" + "99" * 20,
             token_id=TOKEN_NO,
+            market=MARKET_B,
             price="0.60",
             outcome_index=1,
             at=datetime.now(UTC) - timedelta(minutes=1),
         )
         await add_trade(
-            conn, wallet=DEGEN, side="SELL", token_id=TOKEN_NO, price="0.45", outcome_index=1
+            conn,
+            wallet=DEGEN,
+            side="SELL",
+            token_id=TOKEN_NO,
+            market=MARKET_B,
+            price="0.45",
+            outcome_index=1,
         )
     assert await ex.catch_up() == 2
     async with pool.acquire() as conn:
@@ -231,7 +246,13 @@ async def test_exit_with_the_leader_closes_the_position(
         assert opener == pos["realized_pnl"]
         # The faded position is held to resolution whatever the degen does next.
         await add_trade(
-            conn, wallet=DEGEN, side="SELL", token_id=TOKEN_NO, price="0.44", outcome_index=1
+            conn,
+            wallet=DEGEN,
+            side="SELL",
+            token_id=TOKEN_NO,
+            market=MARKET_B,
+            price="0.44",
+            outcome_index=1,
         )
     await ex.catch_up()
     async with pool.acquire() as conn:

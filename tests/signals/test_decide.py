@@ -164,13 +164,18 @@ def test_risk_limits_on_the_book() -> None:
     others = {i: OpenPosition(i, None, D(1), D(1)) for i in range(5)}
     d = evaluate(trade(), WHALE, MARKET_VIEW, StrategyBook(D(10_000), others), SETTINGS, NOW)
     assert d is not None and d.reason is Reason.MAX_OPEN_POSITIONS
-    # Market exposure: 1,999 USDC already in another token of the same market.
-    near_cap = {9: OpenPosition(9, MARKET, D(4000), D(1999))}
-    d = evaluate(trade(), WHALE, MARKET_VIEW, StrategyBook(D(10_000), near_cap), SETTINGS, NOW)
+    # One position per market: a position (or live order) in another outcome of the same
+    # market refuses a second one (a YES and a NO of one market is a locked loss).
+    other_outcome = {9: OpenPosition(9, MARKET, D(4000), D(1800))}
+    d = evaluate(trade(), WHALE, MARKET_VIEW, StrategyBook(D(10_000), other_outcome), SETTINGS, NOW)
+    assert d is not None and d.reason is Reason.POSITION_EXISTS
+    # Market exposure cap below the minimum size: refused.
+    tight = SETTINGS.model_copy(update={"max_market_exposure_usd": 1.0})
+    d = evaluate(trade(), WHALE, MARKET_VIEW, BOOK, tight, NOW)
     assert d is not None and d.reason is Reason.MARKET_EXPOSURE
-    # Partly used: the stake is cut to the room left and says so.
-    half = {9: OpenPosition(9, MARKET, D(4000), D(1800))}
-    d = evaluate(trade(), WHALE, MARKET_VIEW, StrategyBook(D(10_000), half), SETTINGS, NOW)
+    # A cap that leaves room: the stake is cut to it and says so.
+    capped = SETTINGS.model_copy(update={"max_market_exposure_usd": 200.0})
+    d = evaluate(trade(), WHALE, MARKET_VIEW, BOOK, capped, NOW)
     assert d is not None and d.accepted
     assert d.inputs["sizing"]["capped_by"] == ["max_market_exposure_usd"]
     assert d.size_usdc is not None and d.size_usdc <= D(200)

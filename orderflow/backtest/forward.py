@@ -1,0 +1,144 @@
+"""Forward test of the score: scores as of a date against the edge wallets realised after it.
+
+Works on any stored history (it needs no truth file): the scorer is asked for every wallet's
+verdict as of ``as_of`` (the as-of gate: nothing after it is read), then each wallet's *taker*
+BUYs after ``as_of`` in markets resolved by ``end`` are settled at their payouts. A score that
+finds skill ranks wallets by the edge they go on to realise; a score that finds luck or volume
+does not.
+
+Reported: Spearman rank correlation of score and realised return per dollar over wallets with
+at least ``min_buys`` such buys; the pooled realised return per dollar of the wallets in the top
+tiers at ``as_of`` and of everyone else, each with a bootstrap interval over wallets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from orderflow.backtest.engine import Scorer
+from orderflow.backtest.verdict import Interval, MarketResult, return_interval
+from orderflow.signals.views import WalletView
+from orderflow.sim.quality import TOP_TIERS, spearman
+
+_REALISED = """
+SELECT t.wallet_address,
+       count(*) AS buys,
+       sum(t.usdc_size + CASE WHEN t.fee_asset = 'COLLATERAL' THEN t.fee ELSE t.fee * t.price END)
+           AS staked,
+       sum(t.size * o.payouts[COALESCE(t.outcome_index, tok.outcome_index) + 1] - t.usdc_size
+           - CASE WHEN t.fee_asset = 'COLLATERAL' THEN t.fee ELSE t.fee * t.price END) AS pnl
+  FROM orderflow_trades t
+  LEFT JOIN orderflow_tokens tok ON tok.token_id = t.token_id
+  JOIN orderflow_market_outcomes o ON o.market_id = COALESCE(t.market_id, tok.condition_id)
+ WHERE t.is_taker_aggregate AND t.side = 'BUY'
+   AND t.timestamp > $1 AND t.timestamp <= $2 AND o.resolved_at <= $2
+   AND COALESCE(t.outcome_index, tok.outcome_index) IS NOT NULL
+ GROUP BY t.wallet_address
+"""
+
+
+_MEDIAN_RESOLUTION = """
+SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY resolved_at)
+  FROM orderflow_market_outcomes
+ WHERE resolved_at > $1 AND resolved_at <= $2
+"""
+
+
+async def median_resolution(
+    conn: asyncpg.Connection, start: datetime, end: datetime
+) -> datetime | None:
+    """When half the markets resolving in ``(start, end]`` had resolved: a fair date to score
+    as of (half the outcomes behind the scores, half ahead to test them on)."""
+    value: datetime | None = await conn.fetchval(_MEDIAN_RESOLUTION, start, end)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Realised:
+    buys: int
+    pnl: float
+    staked: float
+
+    @property
+    def edge(self) -> float | None:
+        return None if self.staked <= 0 else self.pnl / self.staked
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardTest:
+    as_of: datetime
+    end: datetime
+    min_buys: int
+    wallets: int  # scored at as_of with at least min_buys resolved taker buys after it
+    spearman: float | None
+    top_tier: Interval  # pooled realised return per dollar of WHALE/SMART wallets at as_of
+    others: Interval
+    top_tier_wallets: int
+
+
+async def realised_after(
+    conn: asyncpg.Connection, as_of: datetime, end: datetime
+) -> dict[str, Realised]:
+    rows = await conn.fetch(_REALISED, as_of, end)
+    return {
+        r["wallet_address"]: Realised(int(r["buys"]), float(r["pnl"]), float(r["staked"]))
+        for r in rows
+    }
+
+
+def compare(
+    scores: Mapping[str, WalletView],
+    realised: Mapping[str, Realised],
+    *,
+    as_of: datetime,
+    end: datetime,
+    min_buys: int = 5,
+    seed: int = 0,
+) -> ForwardTest:
+    pairs = [
+        (view, realised[a])
+        for a, view in scores.items()
+        if view.score is not None and a in realised and realised[a].buys >= min_buys
+    ]
+    ranked = [(v.score, r.edge) for v, r in pairs if v.score is not None and r.edge is not None]
+    top = {v.address: MarketResult(r.pnl, r.staked) for v, r in pairs if v.tier in TOP_TIERS}
+    rest = {v.address: MarketResult(r.pnl, r.staked) for v, r in pairs if v.tier not in TOP_TIERS}
+    return ForwardTest(
+        as_of=as_of,
+        end=end,
+        min_buys=min_buys,
+        wallets=len(pairs),
+        spearman=spearman([s for s, _ in ranked], [e for _, e in ranked]),
+        top_tier=return_interval(top, seed=seed, units="wallets"),
+        others=return_interval(rest, seed=seed, units="wallets"),
+        top_tier_wallets=len(top),
+    )
+
+
+async def forward_test(
+    conn: asyncpg.Connection,
+    scorer: Scorer,
+    *,
+    as_of: datetime,
+    end: datetime,
+    min_buys: int = 5,
+    seed: int = 0,
+) -> ForwardTest:
+    """Score as of ``as_of``; compare with what each wallet realised in ``(as_of, end]``."""
+    scores = await scorer(conn, as_of)
+    realised = await realised_after(conn, as_of, end)
+    return compare(scores, realised, as_of=as_of, end=end, min_buys=min_buys, seed=seed)
+
+
+def forward_text(f: ForwardTest) -> str:
+    rho = "n/a" if f.spearman is None else f"{f.spearman:.2f}"
+    return (
+        f"Forward test: scores as of {f.as_of.isoformat()} against the return per dollar realised "
+        f"after it ({f.wallets} wallets with >= {f.min_buys} resolved taker buys): Spearman "
+        f"{rho}; WHALE/SMART then ({f.top_tier_wallets}): {f.top_tier.describe('realised')}; "
+        f"everyone else: {f.others.describe('realised')}."
+    )

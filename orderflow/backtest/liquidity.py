@@ -1,0 +1,190 @@
+"""The order book a follower meets, as far as the chain reveals it.
+
+The chain shows fills, not the book. What it does show is every maker order that was filled:
+a maker fill is resting liquidity that was there until a taker consumed it. So the book a
+follower's order meets ``latency`` after its leader's trade is taken to be the maker fills of
+the *next* trades in the same token, after that moment and within ``window``: their prices are
+the levels, their sizes the depth. Those makers had their orders resting when the follower
+arrived (or shortly after) — the follower would have taken them before the later taker did.
+
+A follower BUYing token ``T`` meets the asks of ``T``: maker orders selling ``T`` at ``p``, and
+maker orders buying the complement token at ``q`` (matched by minting, an ask of ``T`` at
+``1 - q`` in Polymarket's unified book). A follower SELLing meets the bids: makers buying ``T``,
+and makers selling the complement (merged, a bid of ``T`` at ``1 - q``).
+
+The follower walks the levels best price first up to its limit price, each level at its own
+price, paying the taker fee on each (the executor's paper fee formula). Its own impact stays:
+every share it took is remembered (per follower) and is not there for its next order, so a
+second order in the same token walks further up the book. Nothing revealed within the window
+means no fill (the signal is skipped ``no_liquidity``).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, MutableMapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Literal
+
+import asyncpg
+
+from orderflow.execution.paper import paper_fill
+
+Side = Literal["BUY", "SELL"]
+LevelKey = tuple[str, int]  # (tx_hash, log_index) of the maker fill
+ZERO = Decimal(0)
+
+# Every maker fill of a time range, with its token's complement: each is a level of two books.
+_MAKER_FILLS = """
+SELECT t.tx_hash, t.log_index, t.timestamp, t.token_id, t.side, t.price, t.size,
+       tok.complement_token_id
+  FROM orderflow_trades t
+  LEFT JOIN orderflow_tokens tok ON tok.token_id = t.token_id
+ WHERE NOT t.is_taker_aggregate AND t.timestamp > $1 AND t.timestamp <= $2
+ ORDER BY t.timestamp, t.block_number, t.log_index
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """One revealed maker order, priced in the followed token."""
+
+    key: LevelKey
+    time: datetime
+    price: Decimal
+    shares: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class DepthFill:
+    """What walking the book gave: gross shares and collateral, fees, levels touched."""
+
+    shares: Decimal
+    usdc: Decimal
+    fee: Decimal
+    levels: int
+
+    @property
+    def price(self) -> Decimal | None:
+        """Average price per share (None when nothing filled)."""
+        return None if self.shares <= 0 else self.usdc / self.shares
+
+
+def _better_first(levels: Iterable[Level], side: Side) -> list[Level]:
+    """Best price first for a taker on ``side`` (cheapest ask / highest bid), then oldest."""
+    if side == "BUY":
+        return sorted(levels, key=lambda lv: (lv.price, lv.time, lv.key))
+    return sorted(levels, key=lambda lv: (-lv.price, lv.time, lv.key))
+
+
+def plausible(levels: Iterable[Level], side: Side, leader_price: Decimal) -> list[Level]:
+    """The levels that could have been resting when the leader traded.
+
+    An ask *below* the leader's own price (a bid above it, for a sell) would have filled the
+    leader first, so it was posted after the leader's trade — typically a pre-arranged cross (a
+    wash ring's off-market trade) that nobody else could have hit. Counting it would flatter the
+    follower; it is left out.
+    """
+    if side == "BUY":
+        return [lv for lv in levels if lv.price >= leader_price]
+    return [lv for lv in levels if lv.price <= leader_price]
+
+
+def available(level: Level, consumed: Mapping[LevelKey, Decimal]) -> Decimal:
+    return max(ZERO, level.shares - consumed.get(level.key, ZERO))
+
+
+def best_price(
+    levels: Iterable[Level], side: Side, consumed: Mapping[LevelKey, Decimal]
+) -> Decimal | None:
+    """The price a taker on ``side`` would get first, after the follower's own consumption."""
+    for level in _better_first(levels, side):
+        if available(level, consumed) > 0:
+            return level.price
+    return None
+
+
+def walk(
+    levels: Iterable[Level],
+    side: Side,
+    shares: Decimal,
+    limit: Decimal,
+    fee_rate: Decimal,
+    consumed: MutableMapping[LevelKey, Decimal],
+    at: datetime,
+) -> DepthFill:
+    """Take up to ``shares`` from the best levels within ``limit``; remember what was taken."""
+    remaining, usdc, fee, touched = shares, ZERO, ZERO, 0
+    for level in _better_first(levels, side):
+        if remaining <= 0:
+            break
+        if (side == "BUY" and level.price > limit) or (side == "SELL" and level.price < limit):
+            break
+        take = min(available(level, consumed), remaining)
+        if take <= 0:
+            continue
+        report = paper_fill(take, level.price, fee_rate, at)
+        usdc += report.usdc
+        fee += report.fee
+        remaining -= take
+        touched += 1
+        consumed[level.key] = consumed.get(level.key, ZERO) + take
+    return DepthFill(shares - remaining, usdc, fee, touched)
+
+
+class ChainDepth:
+    """Reads revealed levels from ``orderflow_trades`` (any stored history, simulated or real).
+
+    Requests come in time order (decision times only grow), so maker fills are read in chunks
+    of ``chunk`` ahead and dropped once behind every later request: one query per chunk rather
+    than one per signal, and memory bounded by a chunk plus the window.
+
+    A maker SELL of token ``X`` at ``p`` is an ask of ``X`` at ``p`` and, through a merge, a bid
+    of its complement at ``1 - p``; a maker BUY of ``X`` is a bid of ``X`` and, through a mint,
+    an ask of the complement at ``1 - p``.
+    """
+
+    def __init__(self, chunk: timedelta = timedelta(hours=6)) -> None:
+        self.chunk = chunk
+        self._books: dict[tuple[int, Side], list[Level]] = {}
+        self._loaded: datetime | None = None
+        self._floor: datetime | None = None
+
+    async def _load(self, conn: asyncpg.Connection, after: datetime, until: datetime) -> None:
+        if self._loaded is None or after < (self._floor or after) or after > self._loaded:
+            self._books, self._loaded = {}, after  # first use, a jump, or asked about the past
+        self._floor = after
+        self._books = {
+            key: [lv for lv in levels if lv.time > after] for key, levels in self._books.items()
+        }
+        end = max(until, self._loaded + self.chunk)
+        for r in await conn.fetch(_MAKER_FILLS, self._loaded, end):
+            key: LevelKey = (r["tx_hash"], r["log_index"])
+            token, price = int(r["token_id"]), r["price"]
+            own: Side = "BUY" if r["side"] == "SELL" else "SELL"  # a taker BUY meets asks
+            self._books.setdefault((token, own), []).append(
+                Level(key, r["timestamp"], price, r["size"])
+            )
+            if r["complement_token_id"] is not None:
+                other: Side = "SELL" if own == "BUY" else "BUY"
+                self._books.setdefault((int(r["complement_token_id"]), other), []).append(
+                    Level(key, r["timestamp"], 1 - price, r["size"])
+                )
+        self._loaded = end
+
+    async def levels(
+        self,
+        conn: asyncpg.Connection,
+        token_id: int,
+        side: Side,
+        after: datetime,
+        until: datetime,
+    ) -> list[Level]:
+        """Levels a taker on ``side`` of ``token_id`` meets, revealed in ``(after, until]``."""
+        if self._loaded is None or until > self._loaded or after < (self._floor or after):
+            await self._load(conn, after, until)
+        book = self._books.get((token_id, side), [])
+        times = [lv.time for lv in book]
+        return book[bisect_right(times, after) : bisect_right(times, until)]

@@ -1,0 +1,127 @@
+"""The taker's executed amounts, from the maker fills of its match.
+
+When the operator passes ``matchOrders`` a taker fill amount larger than the makers need, the
+exchange pulls that amount from the taker, fills the makers, and refunds the leftover — but the
+taker's OrderFilled and the OrdersMatched still report the full amount (checked against the
+real V1 exchange, and V2 mint/merge/mixed matches). Example: a BUY at a 0.62 limit with a
+taker fill amount of 24.8 USDC against a maker selling 40 shares at 0.60: the taker paid 24.0,
+its OrderFilled says 24.8 (0.62 a share).
+
+The maker fills of the same match carry what was executed, so the taker's "giving" amount is
+rebuilt from them:
+
+* taker BUY (gives collateral): a maker SELL of the same token received ``collateral`` of it
+  (a transfer); a maker BUY of the complement (a mint) put up ``collateral`` and the taker the
+  rest of the ``shares`` minted, ``shares - collateral``;
+* taker SELL (gives shares): every maker took ``shares`` of them (a maker BUY of the same
+  token: transfer; a maker SELL of the complement: merge).
+
+The taker's "receiving" amount already includes any surplus and is right as emitted. The fix
+applies only when the rebuilt amount is positive and smaller than the reported one; the taker's
+fee is left as charged. Fills and the match are those of one exchange in one transaction,
+between the previous OrdersMatched of that exchange and this one.
+"""
+
+from __future__ import annotations
+
+from orderflow.chain.events import DecodedBatch, Fill, Match
+
+
+def _correct(match: Match, segment: list[Fill]) -> bool:
+    """Rebuild the taker's giving amount of one match from its maker fills (in place)."""
+    taker: Fill | None = None
+    makers: list[Fill] = []
+    for f in segment:
+        if f.is_taker_aggregate:
+            if f.order_hash == match.taker_order_hash:
+                if taker is not None:
+                    return False  # two aggregates for one order: leave the report alone
+                taker = f
+        else:
+            makers.append(f)
+    if taker is None or not makers:
+        return False
+    executed = 0
+    if taker.side == "BUY":
+        token = taker.token_id
+        for m in makers:
+            if m.side == "SELL" and m.token_id == token:
+                executed += m.collateral  # transfer
+            elif m.side == "BUY" and m.token_id != token:
+                executed += m.shares - m.collateral  # mint
+            else:
+                return False  # not a shape a match can have
+        if 0 < executed < taker.collateral:
+            taker.collateral = executed
+            if match.side == "BUY" and executed < match.collateral:
+                match.collateral = executed
+            return True
+        return False
+    for m in makers:
+        executed += m.shares  # transfer (maker BUY) or merge (maker SELL of the complement)
+    if 0 < executed < taker.shares:
+        taker.shares = executed
+        if match.side == "SELL" and executed < match.shares:
+            match.shares = executed
+        return True
+    return False
+
+
+def correct_taker_amounts(batch: DecodedBatch) -> int:
+    """Set each match's taker fill (and the match) to its executed amounts; returns how many
+    matches were corrected. Runs on a decoded batch, in place, before storage."""
+    if not batch.matches or not batch.fills:
+        return 0
+    # Keyed by transaction (a str: cheaper than a tuple per fill); exchanges split below.
+    matches: dict[str, list[Match]] = {}
+    for m in batch.matches:
+        tx = m.ref.tx_hash
+        try:
+            matches[tx].append(m)
+        except KeyError:
+            matches[tx] = [m]
+    fills: dict[str, list[Fill]] = {}
+    for f in batch.fills:
+        tx = f.ref.tx_hash
+        if tx in matches:
+            try:
+                fills[tx].append(f)
+            except KeyError:
+                fills[tx] = [f]
+    corrected = 0
+    for tx, in_tx in fills.items():
+        group = matches[tx]
+        exchanges = {m.ref.address for m in group}
+        exchanges.update(f.ref.address for f in in_tx)
+        if len(exchanges) == 1:
+            corrected += _correct_tx(group, in_tx)
+            continue
+        for exchange in exchanges:
+            ours = [m for m in group if m.ref.address == exchange]
+            if ours:
+                theirs = [f for f in in_tx if f.ref.address == exchange]
+                corrected += _correct_tx(ours, theirs)
+    return corrected
+
+
+def _correct_tx(group: list[Match], in_tx: list[Fill]) -> int:
+    """One exchange's matches and fills in one transaction: each match takes the fills
+    between the previous match and itself."""
+    if len(group) > 1:
+        group.sort(key=_log_index)
+    if len(in_tx) > 1:
+        in_tx.sort(key=_log_index)  # already in order in practice
+    corrected = 0
+    i, n = 0, len(in_tx)
+    for match in group:
+        end = match.ref.log_index
+        start = i
+        while i < n and in_tx[i].ref.log_index < end:
+            i += 1
+        if i > start and _correct(match, in_tx[start:i]):
+            corrected += 1
+    return corrected
+
+
+def _log_index(event: Fill | Match) -> int:
+    return event.ref.log_index

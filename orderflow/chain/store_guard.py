@@ -1,0 +1,184 @@
+"""``store_batch`` that one refused value cannot defeat: the rest of the batch is stored.
+
+Decoding checks every value against the ledger's columns first (``fields.py``: log indexes fit
+INTEGER, block numbers BIGINT, amounts and prices their NUMERICs; ``storable.py``: dead letters
+are valid ``jsonb``/``text``), so in the normal case a batch is ONE transaction with no extra
+round trip. This module is the defence in depth behind those checks: when PostgreSQL (or
+asyncpg's encoder) still refuses a batch because of its *data* — never for a lost connection,
+which propagates so the caller retries — the batch is stored again in halves, recursively, and
+each log that is refused on its own becomes a dead letter with the database's reason. The
+checkpoint moves only with the last part, so a crash half-way repeats the parts (idempotent)
+rather than skipping them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import asyncpg
+
+from orderflow.chain.contracts import MAINNET, ChainAddresses
+from orderflow.chain.events import (
+    ConditionPreparation,
+    ConditionResolution,
+    DeadLetter,
+    DecodedBatch,
+    FeeRefund,
+    Fill,
+    LogRef,
+    Match,
+    TokenRegistration,
+)
+from orderflow.chain.storable import storable_text
+from orderflow.chain.store import BlockHeader, Checkpoint, StoreStats, store_batch
+
+log = logging.getLogger(__name__)
+
+# What "the database refuses these values" looks like: SQLSTATE classes 22 (data exception),
+# 23 (integrity constraint, e.g. a domain CHECK), 54 (program limit, e.g. a row too big), and
+# asyncpg's client-side encoding errors (a str that is not UTF-8, an int out of range).
+REFUSED_DATA: tuple[type[BaseException], ...] = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    asyncpg.ProgramLimitExceededError,
+    UnicodeError,
+    OverflowError,
+)
+
+Item = (
+    Fill
+    | Match
+    | TokenRegistration
+    | ConditionPreparation
+    | ConditionResolution
+    | FeeRefund
+    | DeadLetter
+)
+
+
+def _items(batch: DecodedBatch) -> list[Item]:
+    return [
+        *batch.registrations,
+        *batch.conditions,
+        *batch.fills,
+        *batch.matches,
+        *batch.refunds,
+        *batch.resolutions,
+        *batch.dead_letters,
+    ]
+
+
+def _batch_of(items: Sequence[Item]) -> DecodedBatch:
+    part = DecodedBatch()
+    for item in items:
+        part.add(item)
+    return part
+
+
+def _refused(item: Item, exc: BaseException, chain_id: int) -> DeadLetter:
+    reason = f"refused by the database: {type(exc).__name__}: {exc}"
+    if isinstance(item, DeadLetter):
+        # The dead letter itself was refused: keep its text representation instead.
+        return DeadLetter(
+            raw={"unstorable": storable_text(repr(item.raw), 5000)},
+            reason=storable_text(f"{item.reason}; then {reason}", 2000),
+            chain_id=chain_id,
+        )
+    ref: LogRef = item.ref
+    return DeadLetter(
+        raw=ref.raw if ref.raw is not None else {"ref": repr(ref)},
+        reason=storable_text(reason, 2000),
+        chain_id=chain_id,
+        tx_hash=ref.tx_hash,
+        log_index=ref.log_index,
+        block_number=ref.block_number,
+        address=ref.address,
+    )
+
+
+async def store_batch_isolating(
+    conn: asyncpg.Connection,
+    batch: DecodedBatch,
+    *,
+    chain_id: int,
+    blocks: Sequence[BlockHeader] = (),
+    checkpoint: Checkpoint | None = None,
+    traceparent: str | None = None,
+    synchronous_commit: bool = True,
+    addresses: ChainAddresses = MAINNET,
+    untimed_conditions: bool = False,
+) -> StoreStats:
+    """``store.store_batch``, except that values the database refuses cost only their own log."""
+    try:
+        return await store_batch(
+            conn,
+            batch,
+            chain_id=chain_id,
+            blocks=blocks,
+            checkpoint=checkpoint,
+            traceparent=traceparent,
+            synchronous_commit=synchronous_commit,
+            addresses=addresses,
+            untimed_conditions=untimed_conditions,
+        )
+    except REFUSED_DATA as exc:
+        log.warning(
+            "the database refused a batch; storing it in parts to isolate the bad log",
+            extra={"reason": storable_text(str(exc), 500), "events": len(batch)},
+        )
+    stats = StoreStats()
+
+    async def attempt(items: Sequence[Item], known_bad: bool) -> None:
+        if not items:
+            return
+        if not known_bad:
+            try:
+                stats.add(
+                    await store_batch(
+                        conn,
+                        _batch_of(items),
+                        chain_id=chain_id,
+                        blocks=blocks,
+                        traceparent=traceparent,
+                        synchronous_commit=synchronous_commit,
+                        addresses=addresses,
+                        untimed_conditions=untimed_conditions,
+                    )
+                )
+                return
+            except REFUSED_DATA as exc:
+                if len(items) == 1:
+                    letter = _refused(items[0], exc, chain_id)
+                    log.warning(
+                        "log refused by the database kept as a dead letter",
+                        extra={
+                            "tx_hash": letter.tx_hash,
+                            "log_index": letter.log_index,
+                            "reason": letter.reason,
+                        },
+                    )
+                    await attempt([letter], known_bad=False)
+                    return
+        middle = len(items) // 2
+        await attempt(items[:middle], known_bad=False)
+        await attempt(items[middle:], known_bad=False)
+
+    items = _items(batch)
+    if items:
+        await attempt(items, known_bad=len(items) > 1)
+    rest = DecodedBatch(removed=list(batch.removed), ignored=list(batch.ignored))
+    stats.add(
+        await store_batch(
+            conn,
+            rest,
+            chain_id=chain_id,
+            blocks=blocks,
+            checkpoint=checkpoint,
+            traceparent=traceparent,
+            synchronous_commit=synchronous_commit,
+            addresses=addresses,
+            untimed_conditions=untimed_conditions,
+        )
+    )
+    return stats

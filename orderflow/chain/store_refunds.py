@@ -1,0 +1,198 @@
+"""FeeModule refunds: stored, linked to the fill they refund, and taken off that fill's fee.
+
+Called by ``store.store_batch`` inside its transaction, after the fills. A refund and its fill
+share a transaction, so they normally arrive in the same batch; a refund stored before its fill
+(a batch split by ``store_guard``) stays unlinked until the fill comes: linking looks at the
+unlinked refunds (a partial index) of every transaction with a refund or a V1 fill in the
+batch.
+
+Matching (within one transaction, fills of the V1 exchanges only):
+
+* 2025 module — the fill whose order hash and wallet are the refund's;
+* 2023 module — a maker fill (not the taker's aggregate row) of the refund's wallet whose fee
+  asset is the refunded asset (``token_id`` 0: collateral, a SELL; else that token, a BUY);
+* in both, a fill not refunded yet whose fee covers the refund, the lowest log index first.
+
+A refund is applied once: the fill's ``fee_refunded`` goes from 0 to the refund and its ``fee``
+down by as much, in the same statement that records the link. A rollback deletes both rows
+(same block), and a re-ingested fill is linked again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import asyncpg
+
+from orderflow.chain.events import FeeRefund
+
+INSERT_REFUNDS = """
+INSERT INTO orderflow_fee_refunds (
+    chain_id, tx_hash, log_index, block_number, block_hash, timestamp, fee_module,
+    wallet_address, token_id, refund, order_hash, fee_charged)
+SELECT $1, r.tx_hash, r.log_index, r.block_number, r.block_hash, to_timestamp(r.ts), r.module,
+       r.wallet, r.token_id::numeric, r.refund::numeric / 1000000,
+       r.order_hash, r.fee_charged::numeric / 1000000
+  FROM unnest($2::text[], $3::int[], $4::bigint[], $5::text[], $6::bigint[], $7::text[],
+              $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+       AS r(tx_hash, log_index, block_number, block_hash, ts, module, wallet, token_id, refund,
+            order_hash, fee_charged)
+ON CONFLICT (chain_id, tx_hash, log_index) DO NOTHING
+"""
+
+SELECT_UNLINKED = """
+SELECT tx_hash, log_index, wallet_address, token_id::text AS token_id, refund, order_hash
+  FROM orderflow_fee_refunds
+ WHERE chain_id = $1 AND trade_log_index IS NULL AND tx_hash = ANY($2::text[])
+"""
+
+SELECT_CANDIDATES = """
+SELECT tx_hash, log_index, order_hash, wallet_address, token_id::text AS token_id, fee_asset,
+       is_taker_aggregate, fee
+  FROM orderflow_trades
+ WHERE chain_id = $1 AND tx_hash = ANY($2::text[]) AND exchange_version = 'V1'
+   AND fee_refunded = 0
+"""
+
+APPLY = """
+WITH links AS (
+    SELECT * FROM unnest($2::text[], $3::int[], $4::int[], $5::numeric[])
+             AS l(tx_hash, refund_log_index, trade_log_index, refund)
+), trades AS (
+    UPDATE orderflow_trades t
+       SET fee = t.fee - l.refund, fee_refunded = l.refund
+      FROM links l
+     WHERE t.chain_id = $1 AND t.tx_hash = l.tx_hash AND t.log_index = l.trade_log_index
+       AND t.fee_refunded = 0 AND t.fee >= l.refund
+    RETURNING t.tx_hash, t.log_index
+)
+UPDATE orderflow_fee_refunds r
+   SET trade_log_index = l.trade_log_index
+  FROM links l JOIN trades t ON t.tx_hash = l.tx_hash AND t.log_index = l.trade_log_index
+ WHERE r.chain_id = $1 AND r.tx_hash = l.tx_hash AND r.log_index = l.refund_log_index
+"""
+
+DELETE_FROM_BLOCK = "DELETE FROM orderflow_fee_refunds WHERE chain_id = $1 AND block_number >= $2"
+
+
+@dataclass(frozen=True, slots=True)
+class _Refund:
+    tx_hash: str
+    log_index: int
+    wallet: str
+    token_id: str
+    refund: Decimal
+    order_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    tx_hash: str
+    log_index: int
+    order_hash: str
+    wallet: str
+    token_id: str
+    fee_asset: str
+    is_taker_aggregate: bool
+    fee: Decimal
+
+
+def _fits(r: _Refund, t: _Candidate) -> bool:
+    if t.tx_hash != r.tx_hash or t.wallet != r.wallet or t.fee < r.refund:
+        return False
+    if r.order_hash is not None:
+        return t.order_hash == r.order_hash
+    if t.is_taker_aggregate:
+        return False  # the 2023 module refunds maker orders only
+    if not int(r.token_id):
+        return t.fee_asset == "COLLATERAL"
+    return t.fee_asset == "SHARES" and t.token_id == r.token_id
+
+
+def assign(
+    refunds: Sequence[_Refund], candidates: Sequence[_Candidate]
+) -> list[tuple[_Refund, _Candidate]]:
+    """Each refund to one fill, each fill at most once, in log order (pure; tested alone)."""
+    taken: set[tuple[str, int]] = set()
+    links = []
+    ordered = sorted(candidates, key=lambda c: (c.tx_hash, c.log_index))
+    for r in sorted(refunds, key=lambda r: (r.tx_hash, r.log_index)):
+        for t in ordered:
+            if (t.tx_hash, t.log_index) not in taken and _fits(r, t):
+                taken.add((t.tx_hash, t.log_index))
+                links.append((r, t))
+                break
+    return links
+
+
+async def insert_refunds(
+    conn: asyncpg.Connection, chain_id: int, rows: Sequence[tuple[FeeRefund, int]]
+) -> int:
+    """Store refunds (each with its block's epoch seconds); returns how many were new."""
+    if not rows:
+        return 0
+    status = await conn.execute(
+        INSERT_REFUNDS,
+        chain_id,
+        [r.ref.tx_hash for r, _ in rows],
+        [r.ref.log_index for r, _ in rows],
+        [r.ref.block_number for r, _ in rows],
+        [r.ref.block_hash for r, _ in rows],
+        [ts for _, ts in rows],
+        [r.ref.address for r, _ in rows],
+        [r.wallet for r, _ in rows],
+        [str(r.token_id) for r, _ in rows],
+        [str(r.refund) for r, _ in rows],
+        [r.order_hash for r, _ in rows],
+        [None if r.fee_charged is None else str(r.fee_charged) for r, _ in rows],
+    )
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def link_refunds(conn: asyncpg.Connection, chain_id: int, tx_hashes: list[str]) -> int:
+    """Apply the refunds of these transactions still waiting for their fill; returns how many.
+
+    ``tx_hashes``: the transactions of the batch's refunds and V1 fills (refunds apply to V1
+    fills only, so a batch of V2/V3 trades costs nothing here)."""
+    if not tx_hashes:
+        return 0
+    waiting = [
+        _Refund(
+            r["tx_hash"],
+            r["log_index"],
+            r["wallet_address"],
+            r["token_id"],
+            r["refund"],
+            r["order_hash"],
+        )
+        for r in await conn.fetch(SELECT_UNLINKED, chain_id, tx_hashes)
+    ]
+    if not waiting:
+        return 0
+    candidates = [
+        _Candidate(
+            c["tx_hash"],
+            c["log_index"],
+            c["order_hash"],
+            c["wallet_address"],
+            c["token_id"],
+            c["fee_asset"],
+            c["is_taker_aggregate"],
+            c["fee"],
+        )
+        for c in await conn.fetch(SELECT_CANDIDATES, chain_id, sorted({r.tx_hash for r in waiting}))
+    ]
+    links = assign(waiting, candidates)
+    if not links:
+        return 0
+    status = await conn.execute(
+        APPLY,
+        chain_id,
+        [r.tx_hash for r, _ in links],
+        [r.log_index for r, _ in links],
+        [t.log_index for _, t in links],
+        [r.refund for r, _ in links],
+    )
+    return int(status.rsplit(" ", 1)[-1])

@@ -1,0 +1,120 @@
+"""A strategy's book as the risk limits see it: positions, live orders and orders on their way.
+
+Open positions come from ``orderflow_positions``; live orders (resting, in doubt) from
+``orderflow_orders``; orders accepted but not yet stored from the trader's ``inflight``. Each live
+BUY counts as the position it becomes if it fills (remaining size at its limit price) until it
+fills, is cancelled or expires, and what it would lose at once if it filled now counts against the
+daily loss budget. ``day_pnl`` is P&L since 00:00 UTC (:mod:`orderflow.execution.daypnl`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import asyncpg
+
+from orderflow.execution import order_queries, queries
+from orderflow.execution.broker import Mode
+from orderflow.execution.daypnl import DayMarks
+from orderflow.execution.performance import day_start
+from orderflow.execution.strategies import StrategyState
+from orderflow.signals.exits import HeldPosition
+from orderflow.signals.views import OpenPosition, StrategyBook
+
+
+@dataclass(frozen=True, slots=True)
+class Holdings:
+    """Per held token: who the position followed in (for exits) and where it trades."""
+
+    held: dict[int, HeldPosition]
+    modes: dict[int, Mode]
+    exiting: set[int]  # tokens with a live SELL order: no second exit while it rests
+
+
+def order_exposure(
+    token: int, market: str | None, remaining: Decimal, price: Decimal, last: Decimal | None
+) -> OpenPosition:
+    """A live BUY as the position it becomes if it fills; its mark loss if it filled now."""
+    loss = (price - last) * remaining if last is not None and last < price else Decimal(0)
+    return OpenPosition(token, market, remaining, remaining * price, -loss)
+
+
+def merge(book: dict[int, OpenPosition], extra: OpenPosition) -> None:
+    held = book.get(extra.token_id)
+    if held is None:
+        book[extra.token_id] = extra
+        return
+    book[extra.token_id] = OpenPosition(
+        extra.token_id,
+        held.market_id or extra.market_id,
+        held.shares + extra.shares,
+        held.cost + extra.cost,
+        held.unrealized_pnl + extra.unrealized_pnl,
+    )
+
+
+async def load_book_and_holdings(
+    conn: asyncpg.Connection,
+    state: StrategyState,
+    now: datetime,
+    inflight: Mapping[int, OpenPosition] | None = None,
+    marks: DayMarks | None = None,
+) -> tuple[StrategyBook, Holdings]:
+    """The strategy's book — open positions, live orders (resting, in doubt) and orders
+    accepted but not yet stored (``inflight``), each counted until it fills, is cancelled or
+    expires — and, per held token, who the position followed in and where it trades."""
+    positions: dict[int, OpenPosition] = {}
+    held: dict[int, HeldPosition] = {}
+    modes: dict[int, Mode] = {}
+    for row in await queries.book_rows(conn, state.name):
+        token = int(row["token_id"])
+        upnl = Decimal(0)
+        if row["last_price"] is not None:
+            upnl = row["shares"] * row["last_price"] - row["cost_basis"]
+        positions[token] = OpenPosition(
+            token_id=token,
+            market_id=row["market_id"],
+            shares=row["shares"],
+            cost=row["cost_basis"],
+            unrealized_pnl=upnl,
+        )
+        held[token] = HeldPosition(token, row["shares"], row["leader"], row["leader_type"])
+        modes[token] = row["mode"] or state.settings.mode
+    exiting: set[int] = set()
+    pending_loss = Decimal(0)
+    for row in await order_queries.live_orders(conn, state.name):
+        token = int(row["token_id"])
+        if row["side"] == "SELL":
+            exiting.add(token)
+            continue
+        if row["remaining"] <= 0:
+            continue
+        order = order_exposure(
+            token, row["market_id"], row["remaining"], row["price"], row["last_price"]
+        )
+        pending_loss += order.unrealized_pnl
+        merge(positions, order)
+    for order in (inflight or {}).values():
+        pending_loss += order.unrealized_pnl
+        merge(positions, order)
+    day_pnl = await (marks or DayMarks()).day_pnl(conn, state.name, day_start(now))
+    book = StrategyBook(
+        bankroll=state.bankroll,
+        open_positions=positions,
+        day_pnl=day_pnl + pending_loss,
+        paused=state.paused or state.error is not None,
+        killed=state.killed,
+    )
+    return book, Holdings(held, modes, exiting)
+
+
+async def load_book(
+    conn: asyncpg.Connection,
+    state: StrategyState,
+    now: datetime,
+    inflight: Mapping[int, OpenPosition] | None = None,
+) -> StrategyBook:
+    return (await load_book_and_holdings(conn, state, now, inflight))[0]

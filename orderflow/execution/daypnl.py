@@ -1,0 +1,112 @@
+"""P&L since 00:00 UTC, for the daily loss limit.
+
+``day P&L = (realized + unrealized now) - (realized + unrealized at midnight)`` summed over the
+strategy's positions that are open now or were closed since midnight. Realized P&L includes
+partial sells; unrealized is marked at the token's latest trade price. Midnight's mark is computed
+from history, so it needs no process running at midnight: the position's fills before midnight
+replayed through :func:`orderflow.accounting.replay`, marked at the token's last trade price
+before midnight (from ``orderflow_trades``, the trade tape). A position opened today has a zero
+mark. Marks are cached per position and day (fills before midnight do not change).
+
+Worked example (docs/executor.md has it too): bought 100 shares at 0.50 yesterday (cost 50),
+yesterday's last price 0.70, so midnight's mark is +20 unrealized. Today 40 shares are sold at
+0.60 (realized +4) and the price is now 0.55 (unrealized on 60 shares: 60 x 0.55 - 30 = +3).
+Day P&L = (4 + 3) - (0 + 20) = -13: a loss today, although the position is up since it was
+bought. The old formula (lifetime unrealized + realized of positions closed today) said +3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import asyncpg
+
+from orderflow.accounting import Fill, replay
+
+_POSITIONS = """
+SELECT p.id, p.status, p.realized_pnl, p.shares, p.cost_basis,
+       (SELECT t.price FROM orderflow_trades t WHERE t.token_id = p.token_id
+         ORDER BY t.timestamp DESC, t.id DESC LIMIT 1) AS last_price,
+       EXISTS (SELECT 1 FROM orderflow_fills f
+                WHERE f.position_id = p.id AND f.filled_at < $2) AS before_midnight
+  FROM orderflow_positions p
+ WHERE p.strategy = $1 AND (p.status = 'OPEN' OR p.closed_at >= $2)
+"""
+
+_MIDNIGHT_FILLS = """
+SELECT position_id, side, shares, usdc, fee, fee_asset, filled_at FROM orderflow_fills
+ WHERE position_id = ANY($1::bigint[]) AND filled_at < $2 ORDER BY position_id, filled_at, id
+"""
+
+_MIDNIGHT_PRICES = """
+SELECT p.id, (SELECT t.price FROM orderflow_trades t
+               WHERE t.token_id = p.token_id AND t.timestamp < $2
+               ORDER BY t.timestamp DESC, t.id DESC LIMIT 1) AS price
+  FROM orderflow_positions p WHERE p.id = ANY($1::bigint[])
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DayPnl:
+    realized: Decimal  # realized since midnight (partial sells and settlements included)
+    total: Decimal  # realized since midnight + change of unrealized since midnight's mark
+
+
+class DayMarks:
+    """Midnight marks (realized, unrealized P&L at 00:00 UTC) per position, cached per day."""
+
+    def __init__(self) -> None:
+        self._marks: dict[tuple[int, datetime], tuple[Decimal, Decimal]] = {}
+
+    async def day_pnl(self, conn: asyncpg.Connection, strategy: str, since: datetime) -> Decimal:
+        return (await self.day(conn, strategy, since)).total
+
+    async def day(self, conn: asyncpg.Connection, strategy: str, since: datetime) -> DayPnl:
+        rows = await conn.fetch(_POSITIONS, strategy, since)
+        missing = [
+            int(r["id"])
+            for r in rows
+            if r["before_midnight"] and (int(r["id"]), since) not in self._marks
+        ]
+        if missing:
+            await self._load(conn, missing, since)
+        zero = (Decimal(0), Decimal(0))
+        realized = total = Decimal(0)
+        for r in rows:
+            unrealized = Decimal(0)
+            if r["status"] == "OPEN" and r["last_price"] is not None:
+                unrealized = Decimal(r["shares"]) * Decimal(r["last_price"]) - Decimal(
+                    r["cost_basis"]
+                )
+            mid_realized, mid_unrealized = (
+                self._marks.get((int(r["id"]), since), zero) if r["before_midnight"] else zero
+            )
+            realized += Decimal(r["realized_pnl"]) - mid_realized
+            total += Decimal(r["realized_pnl"]) + unrealized - mid_realized - mid_unrealized
+        if len(self._marks) > 100_000:  # yesterday's marks are never read again
+            self._marks = {k: v for k, v in self._marks.items() if k[1] == since}
+        return DayPnl(realized=realized, total=total)
+
+    async def _load(self, conn: asyncpg.Connection, ids: list[int], since: datetime) -> None:
+        fills: dict[int, list[Fill]] = {i: [] for i in ids}
+        for r in await conn.fetch(_MIDNIGHT_FILLS, ids, since):
+            fills[int(r["position_id"])].append(
+                Fill(
+                    side=r["side"],
+                    shares=r["shares"],
+                    usdc=r["usdc"],
+                    fee=r["fee"],
+                    fee_asset=r["fee_asset"],
+                    timestamp=r["filled_at"],
+                )
+            )
+        prices = {int(r["id"]): r["price"] for r in await conn.fetch(_MIDNIGHT_PRICES, ids, since)}
+        for pid in ids:
+            position = replay(fills[pid])
+            price = prices.get(pid)
+            unrealized = Decimal(0)
+            if price is not None and position.shares > 0:
+                unrealized = position.mark(Decimal(price))
+            self._marks[(pid, since)] = (position.realized_pnl, unrealized)

@@ -1,0 +1,166 @@
+"""The execution stage's SQL for orders: intents, status changes, what to reconcile or cancel,
+and the live orders that count in a strategy's exposure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import asyncpg
+
+from orderflow.execution.broker import OrderOutcome, PreparedOrder
+from orderflow.execution.queries import LAST_PRICE
+
+# --------------------------------------------------------------------------------------------
+
+
+async def insert_order_intent(
+    conn: asyncpg.Connection,
+    *,
+    signal_id: int,
+    mode: str,
+    order: PreparedOrder,
+    traceparent: str | None,
+) -> int:
+    req = order.request
+    return int(
+        await conn.fetchval(
+            """
+            INSERT INTO orderflow_orders (strategy, signal_id, mode, client_order_id,
+                candidate_order_ids, token_id, market_id, side, price, shares, signed_order,
+                traceparent)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+            RETURNING id
+            """,
+            req.strategy,
+            signal_id,
+            mode,
+            order.client_order_id,
+            list(order.candidate_order_ids),
+            Decimal(req.token_id),
+            req.market_id,
+            req.side,
+            req.price,
+            req.shares,
+            order.signed,
+            traceparent,
+        )
+    )
+
+
+async def update_order(
+    conn: asyncpg.Connection, order_id: int, outcome: OrderOutcome, *, sent: bool
+) -> None:
+    await conn.execute(
+        """
+        UPDATE orderflow_orders SET
+            status = $2,
+            exchange_order_id = COALESCE($3, exchange_order_id),
+            status_reason = $4,
+            filled_shares = GREATEST(filled_shares, $5),
+            sent_at = CASE WHEN $6 THEN COALESCE(sent_at, clock_timestamp()) ELSE sent_at END,
+            updated_at = clock_timestamp()
+        WHERE id = $1
+        """,
+        order_id,
+        outcome.status,
+        outcome.exchange_order_id,
+        outcome.reason,
+        outcome.filled_shares,
+        sent,
+    )
+
+
+async def abandon_order(conn: asyncpg.Connection, order_id: int, reason: str) -> None:
+    await conn.execute(
+        "UPDATE orderflow_orders SET status = 'ABANDONED', status_reason = $2,"
+        " updated_at = clock_timestamp() WHERE id = $1",
+        order_id,
+        reason,
+    )
+
+
+_ORDER = """
+SELECT o.*, s.outcome_index, s.status AS signal_status
+  FROM orderflow_orders o JOIN orderflow_signals s ON s.id = o.signal_id
+"""
+
+
+async def orders_in(
+    conn: asyncpg.Connection, statuses: list[str], strategy: str | None = None
+) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            _ORDER + " WHERE o.status = ANY($1::text[]) AND ($2::text IS NULL OR o.strategy = $2)"
+            " ORDER BY o.id",
+            statuses,
+            strategy,
+        )
+    )
+
+
+async def orders_to_reconcile(
+    conn: asyncpg.Connection, closed_since: datetime, strategy: str | None = None
+) -> list[asyncpg.Record]:
+    """Open and intended orders, plus orders cancelled recently without their full size filled
+    (a fill that happened before the cancel may reach the trades after it)."""
+    return list(
+        await conn.fetch(
+            _ORDER + " WHERE (o.status IN ('OPEN', 'INTENT') OR (o.status = 'CANCELED'"
+            " AND o.updated_at >= $1 AND o.filled_shares < o.shares AND o.mode = 'live'))"
+            " AND ($2::text IS NULL OR o.strategy = $2) ORDER BY o.id",
+            closed_since,
+            strategy,
+        )
+    )
+
+
+async def booked_fill_keys(conn: asyncpg.Connection, order_id: int) -> set[str]:
+    """The exchange trade ids already booked for an order (a key may join several)."""
+    rows = await conn.fetch("SELECT fill_key FROM orderflow_fills WHERE order_id = $1", order_id)
+    return {key for r in rows for key in str(r["fill_key"]).split(",")}
+
+
+async def live_orders(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.Record]:
+    """The strategy's orders that may still trade (resting, or sent and in doubt), with the
+    remaining size and the token's market and latest price: they count in its exposure."""
+    return list(
+        await conn.fetch(
+            f"""
+            SELECT o.id, o.token_id, COALESCE(o.market_id, tok.condition_id) AS market_id,
+                   o.side, o.price, o.shares - o.filled_shares AS remaining, o.mode,
+                   {LAST_PRICE.replace("p.token_id", "o.token_id")} AS last_price
+              FROM orderflow_orders o
+              LEFT JOIN orderflow_tokens tok ON tok.token_id = o.token_id
+             WHERE o.strategy = $1 AND o.status IN ('INTENT', 'OPEN')
+            """,
+            strategy,
+        )
+    )
+
+
+async def strategies_with_orders_to_cancel(conn: asyncpg.Connection) -> list[str]:
+    """Strategies that are killed, deleted or gone but still have live orders."""
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT o.strategy FROM orderflow_orders o
+          LEFT JOIN orderflow_strategies s ON s.name = o.strategy
+         WHERE o.status IN ('INTENT', 'OPEN') AND o.mode = 'live'
+           AND (s.name IS NULL OR s.killed OR s.deleted_at IS NOT NULL)
+        """
+    )
+    return [str(r["strategy"]) for r in rows]
+
+
+async def order_row(conn: asyncpg.Connection, order_id: int) -> asyncpg.Record:
+    row: asyncpg.Record = await conn.fetchrow(_ORDER + " WHERE o.id = $1", order_id)
+    return row
+
+
+async def pending_signals_without_order(conn: asyncpg.Connection) -> list[int]:
+    """Accepted signals whose order intent was never stored (the process stopped in between)."""
+    rows = await conn.fetch(
+        "SELECT s.id FROM orderflow_signals s WHERE s.status = 'PENDING'"
+        " AND NOT EXISTS (SELECT 1 FROM orderflow_orders o WHERE o.signal_id = s.id)"
+    )
+    return [int(r["id"]) for r in rows]

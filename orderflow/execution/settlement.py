@@ -1,0 +1,123 @@
+"""What the exchange's answers mean for one of our orders (pure: no I/O, no clock).
+
+Inputs: the order's row, our fills of it in the account's trades, what the order endpoint says
+(None: it shows the order under none of its ids), the trade ids already booked, and the time.
+
+* Fills come only from the trades, each once (a trade id already booked is skipped, also when a
+  placement response booked several trades under one joined key).
+* The order endpoint decides only whether the order is still live. The real CLOB answers nothing
+  for a fully matched order, so "not shown" means "closed" for an order we know was sent: FILLED
+  when the trades account for its whole size, else CANCELED once its expiry has passed (until
+  then it stays OPEN and keeps counting as exposure: a fill may still show up).
+* An intent (maybe sent, maybe not) is adopted as soon as the exchange shows it or a fill of it;
+  it is ABANDONED only when its expiry has passed and the trades show no fill. Never resent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from orderflow.execution.broker import ExchangeFill, FillReport, OrderOutcome, OrderStatus
+
+# Clock skew between us and the exchange: an order is treated as expired this long after its
+# expiration time.
+EXPIRY_GRACE = timedelta(seconds=30)
+# An order without an expiration (GTC) is given up on after this long in doubt.
+NO_EXPIRY_DOUBT = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    outcome: OrderOutcome | None = None  # what to book (None: nothing new)
+    abandon: bool = False
+    reason: str | None = None
+
+
+def order_ids(row: Mapping[str, Any]) -> tuple[str, ...]:
+    """The exchange ids to ask about: the known one, else every candidate."""
+    if row["exchange_order_id"]:
+        return (str(row["exchange_order_id"]),)
+    return tuple(str(c) for c in row["candidate_order_ids"] or ())
+
+
+def expiry(row: Mapping[str, Any]) -> datetime | None:
+    """When the signed order stops being valid (None: paper, never at the exchange)."""
+    signed = row["signed_order"]
+    if not signed:
+        return None
+    raw = int(str(signed.get("expiration") or 0))
+    if raw <= 0:
+        created: datetime = row["created_at"]
+        return created + NO_EXPIRY_DOUBT
+    return datetime.fromtimestamp(raw, tz=UTC)
+
+
+def new_fills(fills: Sequence[ExchangeFill], booked: set[str]) -> tuple[FillReport, ...]:
+    seen = set(booked)
+    out: list[FillReport] = []
+    for f in fills:
+        keys = set(f.fill.fill_key.split(","))
+        if keys & seen:
+            continue
+        seen |= keys
+        out.append(f.fill)
+    return tuple(out)
+
+
+def settle(
+    row: Mapping[str, Any],
+    fills: Sequence[ExchangeFill],
+    found: OrderOutcome | None,
+    booked: set[str],
+    now: datetime,
+) -> Verdict:
+    status: str = row["status"]
+    if status not in ("INTENT", "OPEN", "CANCELED"):
+        return Verdict()
+    fresh = new_fills(fills, booked)
+    shares = Decimal(row["shares"])
+    total = Decimal(row["filled_shares"]) + sum((f.shares for f in fresh), Decimal(0))
+    until = expiry(row)
+    expired = until is None or now > until + EXPIRY_GRACE
+    exchange_id = row["exchange_order_id"] or (
+        found.exchange_order_id if found is not None else None
+    )
+    if exchange_id is None and fills:
+        exchange_id = fills[0].order_id
+
+    def book(new_status: OrderStatus, reason: str | None = None) -> Verdict:
+        return Verdict(
+            OrderOutcome(
+                status=new_status,
+                exchange_order_id=exchange_id,
+                reason=reason,
+                filled_shares=total,
+                fills=fresh,
+            )
+        )
+
+    if status == "CANCELED":  # closed: only fills that happened before the cancel
+        return book("CANCELED", row["status_reason"]) if fresh else Verdict()
+    if found is not None:
+        new: OrderStatus = found.status
+        if new == "FILLED" and total < shares and not expired:
+            new = "OPEN"  # matched, but not all of it is in the trades yet
+        if new == status and not fresh:
+            return Verdict()
+        return book(new, "expired" if new == "CANCELED" and expired else None)
+    if total >= shares:
+        return book("FILLED")
+    if status == "OPEN" or total > 0:
+        if expired:
+            return book("CANCELED", "expired")
+        if fresh or status == "INTENT":
+            return book("OPEN")  # adopted: the exchange has it
+        return Verdict()
+    # An intent the exchange shows nowhere, and no fill of it.
+    if expired:
+        return Verdict(abandon=True, reason="unknown to the exchange after its expiry")
+    return Verdict()

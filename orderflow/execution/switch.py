@@ -1,0 +1,72 @@
+"""The kill switch: cancel a strategy's live orders now, and keep at it until they are gone.
+
+Each killed (or deleted) strategy gets one task. It asks the desk to cancel every live order of
+the strategy (batches in parallel) and, while the exchange fails — 503, 429, a timeout, no
+connection — retries with exponential backoff (50 ms doubling to 2 s). Nothing it meets escapes:
+the executor and the other strategies keep trading. The task ends when no order of the strategy
+is open; the maintenance loop re-arms it while a killed strategy still has live orders (an intent
+adopted after the kill, say).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from orderflow.execution.orders import OrderDesk
+
+log = logging.getLogger(__name__)
+FIRST_RETRY_SECS = 0.05
+MAX_RETRY_SECS = 2.0
+
+
+class KillSwitch:
+    def __init__(self, desk: OrderDesk) -> None:
+        self.desk = desk
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+
+    def request(self, strategy: str) -> None:
+        """Start cancelling ``strategy``'s orders (no-op while a task for it runs)."""
+        task = self.tasks.get(strategy)
+        if task is not None and not task.done():
+            return
+        self.tasks[strategy] = asyncio.create_task(self._run(strategy), name=f"kill-{strategy}")
+
+    async def _run(self, strategy: str) -> None:
+        delay = FIRST_RETRY_SECS
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                remaining = await self.desk.cancel_strategy(strategy)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "kill: cancel failed; retrying",
+                    extra={
+                        "strategy": strategy,
+                        "attempt": attempt,
+                        "retry_in_secs": delay,
+                        "error": f"{type(exc).__name__}: {exc}",
+                    },
+                )
+            else:
+                if remaining == 0:
+                    return
+            await asyncio.sleep(delay)
+            delay = min(MAX_RETRY_SECS, delay * 2)
+
+    async def wait(self) -> None:
+        """Until every running kill has finished (tests)."""
+        while any(not t.done() for t in self.tasks.values()):
+            await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+
+    async def stop(self) -> None:
+        tasks, self.tasks = list(self.tasks.values()), {}
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task

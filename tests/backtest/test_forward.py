@@ -1,0 +1,62 @@
+"""Forward test: scores as of a date against the edge each wallet realised after it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from orderflow.backtest.forward import forward_test, realised_after
+from orderflow.signals.views import WalletView
+from tests.backtest.factory import History, addr
+
+T0 = datetime(2026, 5, 1, tzinfo=UTC)
+AS_OF = T0 + timedelta(days=5)
+END = T0 + timedelta(days=20)
+GOOD, BAD, MID = addr("good"), addr("bad"), addr("mid")
+
+
+async def _history(pool: asyncpg.Pool) -> None:
+    h = History()
+    for i in range(12):
+        m = h.market(f"m{i}")
+        at = AS_OF + timedelta(hours=i + 1)
+        h.trade(GOOD, m, 0, "BUY", "0.40", "100", at)  # YES wins: +0.60 a share
+        h.trade(BAD, m, 1, "BUY", "0.50", "100", at)  # NO loses
+        h.trade(MID, m, i % 2, "BUY", "0.50", "100", at)  # half and half
+        # Not counted: before the date, a maker row, a market that never resolves.
+        h.trade(BAD, m, 0, "BUY", "0.10", "1000", T0 + timedelta(hours=i))
+        h.trade(BAD, m, 0, "BUY", "0.10", "1000", at, taker=False)
+        h.resolve(m, 0, AS_OF + timedelta(days=3))
+    open_market = h.market("open")
+    h.trade(GOOD, open_market, 0, "BUY", "0.90", "1000", AS_OF + timedelta(hours=1))
+    await h.store(pool)
+
+
+async def scores(conn: asyncpg.Connection, as_of: datetime) -> Mapping[str, WalletView]:
+    assert as_of == AS_OF
+    return {
+        GOOD: WalletView(GOOD, 9.0, "WHALE"),
+        MID: WalletView(MID, 5.0, "AVERAGE"),
+        BAD: WalletView(BAD, 2.0, "DEGEN"),
+    }
+
+
+async def test_realised_edge_after_the_date_only_taker_buys_of_resolved_markets(
+    pool: asyncpg.Pool,
+) -> None:
+    await _history(pool)
+    async with pool.acquire() as conn:
+        realised = await realised_after(conn, AS_OF, END)
+        result = await forward_test(conn, scores, as_of=AS_OF, end=END)
+    good, bad, mid = realised[GOOD], realised[BAD], realised[MID]
+    assert (good.buys, bad.buys, mid.buys) == (12, 12, 12)
+    assert good.edge == pytest.approx(0.60 / 0.40)
+    assert bad.edge == pytest.approx(-1.0)
+    assert mid.edge == pytest.approx(0.0)
+    assert result.wallets == 3 and result.spearman == pytest.approx(1.0)
+    assert result.top_tier_wallets == 1
+    assert result.top_tier.estimate == pytest.approx(1.5)
+    assert result.others.estimate == pytest.approx(-0.5)

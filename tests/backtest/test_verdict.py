@@ -1,0 +1,153 @@
+"""The verdict reads the interval, not the sign: bootstrap over markets, paired comparisons."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import asyncpg
+
+from orderflow.backtest.book import SignalRecord
+from orderflow.backtest.history import event_ids
+from orderflow.backtest.verdict import (
+    MIN_MARKETS,
+    MarketResult,
+    by_market,
+    difference_interval,
+    judge,
+    return_interval,
+    sentence,
+)
+from tests.backtest.factory import ORACLE, h32
+
+T0 = datetime(2026, 5, 1, tzinfo=UTC)
+
+
+def _markets(returns: list[float], stake: float = 100.0) -> dict[str, MarketResult]:
+    return {f"m{i}": MarketResult(r * stake, stake) for i, r in enumerate(returns)}
+
+
+def test_consistent_gains_pay_and_consistent_losses_lose() -> None:
+    rng = random.Random(1)
+    up = return_interval(_markets([0.2 + rng.uniform(-0.1, 0.1) for _ in range(40)]))
+    assert up.verdict == "PAID" and up.low is not None and up.low > 0
+    assert up.estimate is not None and up.low < up.estimate < (up.high or 0)
+    down = return_interval(_markets([-0.2 + rng.uniform(-0.1, 0.1) for _ in range(40)]))
+    assert down.verdict == "LOST" and down.high is not None and down.high < 0
+
+
+def test_a_positive_total_driven_by_one_market_is_inconclusive() -> None:
+    """One big winner among many small losers: P&L > 0, but the interval spans zero."""
+    returns = [-0.3] * 29 + [12.0]
+    interval = return_interval(_markets(returns))
+    assert interval.estimate is not None and interval.estimate > 0  # the sign says "paid"
+    assert interval.verdict == "INCONCLUSIVE"  # the interval does not
+    assert interval.low is not None and interval.low < 0 < (interval.high or 0)
+
+
+def test_too_few_markets_give_no_interval() -> None:
+    interval = return_interval(_markets([0.5] * (MIN_MARKETS - 1)))
+    assert interval.estimate == 0.5 and interval.low is None
+    assert interval.verdict == "INCONCLUSIVE"
+    assert "no interval" in interval.describe()
+    nothing = return_interval({})
+    assert nothing.estimate is None and nothing.verdict == "INCONCLUSIVE"
+
+
+def test_ratio_weighs_stakes_and_the_interval_is_seeded() -> None:
+    markets = {"a": MarketResult(90.0, 100.0), "b": MarketResult(-10.0, 900.0)}
+    assert return_interval(markets).estimate == 80.0 / 1000.0
+    many = _markets([random.Random(i).uniform(-0.5, 0.6) for i in range(30)])
+    assert return_interval(many, seed=3) == return_interval(many, seed=3)
+    assert return_interval(many, seed=3).low != return_interval(many, seed=4).low
+
+
+def test_paired_difference_draws_the_same_markets() -> None:
+    # b earns exactly 0.1 less per dollar in every market: the difference has no spread at all.
+    base = [0.05 + 0.8 * (-1) ** i for i in range(30)]  # +0.85, -0.75, ...: mean 0.05
+    a, b = _markets(base), _markets([r - 0.1 for r in base])
+    d = difference_interval(a, b)
+    assert d.verdict == "PAID"
+    assert d.low is not None and d.high is not None
+    assert abs(d.low - 0.1) < 1e-9 and abs(d.high - 0.1) < 1e-9
+    # A side with fewer than MIN_MARKETS markets gets no interval, however many the other has.
+    thin = difference_interval(_markets(base[: MIN_MARKETS - 1]), b)
+    assert thin.low is None and thin.verdict == "INCONCLUSIVE"
+    # Unpaired, each interval alone would span zero.
+    assert return_interval(a).verdict == return_interval(b).verdict == "INCONCLUSIVE"
+
+
+def test_judge_and_sentence() -> None:
+    rng = random.Random(2)
+    strategy = _markets([0.3 + rng.uniform(-0.1, 0.1) for _ in range(20)])
+    baseline = _markets([rng.uniform(-0.4, 0.4) for _ in range(20)])
+    verdicts = judge([("strategy", strategy), ("follow-all", baseline)])
+    assert verdicts[0].verdict == "PAID"
+    assert [c.baseline for c in verdicts[0].comparisons] == ["follow-all"]
+    assert verdicts[1].comparisons == ()
+    text = sentence(verdicts)
+    assert text.startswith("Verdict: PAID") and "95% CI [" in text and "follow-all" in text
+    empty = judge([("strategy", {}), ("follow-all", baseline)])
+    assert sentence(empty).startswith("Verdict: INCONCLUSIVE")
+
+
+def _entry(market: str, pnl: str, staked: str) -> SignalRecord:
+    return SignalRecord(
+        time=T0,
+        signal_type="FOLLOW_WHALE",
+        status="EXECUTED",
+        reason="accepted",
+        wallet="0x" + "11" * 20,
+        wallet_score=9.0,
+        token_id=1,
+        market_id=market,
+        outcome_index=0,
+        trigger_price=Decimal("0.5"),
+        tx_hash="0x",
+        log_index=0,
+        size_usdc=Decimal(staked),
+        pnl=Decimal(pnl),
+    )
+
+
+def test_the_legs_of_a_neg_risk_event_are_resampled_together() -> None:
+    signals = [_entry("a", "10", "100"), _entry("b", "-5", "50"), _entry("c", "1", "10")]
+    assert by_market(signals) == {
+        "a": MarketResult(10.0, 100.0),
+        "b": MarketResult(-5.0, 50.0),
+        "c": MarketResult(1.0, 10.0),
+    }
+    events = {"a": "event-1", "b": "event-1"}  # two candidates of one neg-risk event
+    assert by_market(signals, "s1:", events) == {
+        "s1:event-1": MarketResult(5.0, 150.0),
+        "s1:c": MarketResult(1.0, 10.0),
+    }
+
+
+async def test_event_ids_group_neg_risk_legs_by_question_prefix(pool: asyncpg.Pool) -> None:
+    prefix = "0x" + "ab" * 31
+    rows = [
+        (h32("leg0"), prefix + "00", True),
+        (h32("leg1"), prefix + "01", True),
+        (h32("plain"), h32("q"), False),
+    ]
+    for n, (condition, question, neg_risk) in enumerate(rows):
+        await pool.execute(
+            "INSERT INTO orderflow_conditions (condition_id, oracle, question_id, "
+            "outcome_slot_count, neg_risk, chain_id, block_number, tx_hash, log_index) "
+            "VALUES ($1, $2, $3, 2, $4, 137, 1, $5, $6)",
+            condition,
+            ORACLE,
+            question,
+            neg_risk,
+            h32("tx"),
+            n,
+        )
+    async with pool.acquire() as conn:
+        events = await event_ids(conn, [r[0] for r in rows] + [h32("unknown")])
+    assert events == {
+        rows[0][0]: prefix + "00",
+        rows[1][0]: prefix + "00",
+        rows[2][0]: rows[2][0],
+    }

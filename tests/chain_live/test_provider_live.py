@@ -1,0 +1,165 @@
+"""Provider failures against the running listener: stated range limits, hangs, a database
+that is starting up or shutting down (57P03 / 57P01). The listener never stops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import struct
+from typing import Any
+
+import asyncpg
+import pytest
+
+from orderflow.chain.listener import Listener
+from tests.chain_live.conftest import Anvil, TcpProxy
+from tests.chain_live.logs import order_filled_v2, wait_until
+from tests.chain_live.standin import StandIn
+from tests.chain_live.test_listener import (
+    count_is,
+    make_settings,
+    proxied_pool,
+    running,
+    streaming,
+)
+
+pytestmark = pytest.mark.anvil
+
+LIMIT = 5
+
+
+def refuse_wide(code: int, wording: str) -> Any:
+    def answer(params: dict[str, Any]) -> dict[str, Any] | None:
+        span = int(params["toBlock"], 16) - int(params["fromBlock"], 16) + 1
+        if span > LIMIT:
+            return {"code": code, "message": wording.format(span=span, limit=LIMIT)}
+        return None
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("code", "wording"),
+    [
+        (
+            -32602,
+            "eth_getLogs and eth_newFilter are limited to a {limit} blocks range",
+        ),  # QuickNode
+        (-32602, "range {span} exceeds limit of {limit}"),  # Infura
+        (35, "ranges over {limit} blocks are not supported on freetier"),  # dRPC
+    ],
+    ids=["QuickNode", "Infura", "dRPC"],
+)
+async def test_a_stated_block_limit_is_obeyed_at_once(
+    anvil: Anvil, standin: StandIn, pool: asyncpg.Pool, code: int, wording: str
+) -> None:
+    for i in range(12):
+        await anvil.emit(order_filled_v2(order_hash=100 + i))
+    standin.getlogs_error = refuse_wide(code, wording)
+    settings = make_settings(
+        standin.url, GETLOGS_INITIAL_BLOCKS=64, GETLOGS_MAX_BLOCKS=64, GETLOGS_MIN_BLOCKS=1
+    )
+    listener = Listener(pool, settings)
+    async with running(listener) as task:
+        await wait_until(streaming(listener), what="streaming")
+        await wait_until(count_is(pool, 12), what="the backfilled fills")
+        assert not task.done()
+    spans = [b - a + 1 for a, b in standin.getlogs_calls]
+    refused = [s for s in spans if s > LIMIT]
+    assert len(refused) == 1, spans  # one refusal, then straight to the stated size
+    assert max(s for s in spans if s <= LIMIT) == LIMIT
+    assert (listener.ranges.size, listener.ranges.max_size) == (LIMIT, LIMIT)
+    assert listener.state.reconnects == 0
+
+
+async def test_a_hanging_provider_is_waited_out_never_fatal(
+    anvil: Anvil, standin: StandIn, pool: asyncpg.Pool
+) -> None:
+    """eth_getLogs hangs past RPC_TIMEOUT_SECS many times in a row: the range halves down to
+    the minimum, then the listener backs off and retries (reconnecting) until the provider
+    answers again, and stores everything."""
+    for i in range(4):
+        await anvil.emit(order_filled_v2(order_hash=200 + i))
+    standin.getlogs_hang, standin.hang_calls = 0.6, 8
+    settings = make_settings(
+        standin.url,
+        RPC_TIMEOUT_SECS=0.3,
+        GETLOGS_INITIAL_BLOCKS=4,
+        GETLOGS_MAX_BLOCKS=4,
+        GETLOGS_MIN_BLOCKS=1,
+    )
+    listener = Listener(pool, settings)
+    async with running(listener) as task:
+        await wait_until(count_is(pool, 4), what="the fills once the provider answers", timeout=60)
+        await wait_until(streaming(listener), what="streaming")
+        assert not task.done()
+        await anvil.emit(order_filled_v2(order_hash=299))
+        await wait_until(count_is(pool, 5), what="a live fill after the hang")
+    assert listener.state.reconnects >= 1  # it reached the minimum and backed off
+    assert standin.hang_calls == 0
+
+
+# --- PostgreSQL failover: 57P01 on live connections, 57P03 on new ones --------------------------
+
+
+def _error_response(code: str, message: str) -> bytes:
+    fields = b"".join(
+        tag + value.encode() + b"\0"
+        for tag, value in ((b"S", "FATAL"), (b"V", "FATAL"), (b"C", code), (b"M", message))
+    )
+    body = fields + b"\0"
+    return b"E" + struct.pack("!i", len(body) + 4) + body
+
+
+class StartingUpProxy(TcpProxy):
+    """A TcpProxy that, while ``starting_up``, answers every new connection the way a server in
+    recovery does: FATAL 57P03 "the database system is starting up"."""
+
+    starting_up = False
+    answered = 0
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.starting_up:
+            await super()._handle(reader, writer)
+            return
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            length = struct.unpack("!i", await reader.readexactly(4))[0]
+            packet = await reader.readexactly(length - 4)
+            if packet[:4] == struct.pack("!i", 80877103):  # SSLRequest: "no SSL", then startup
+                writer.write(b"N")
+                length = struct.unpack("!i", await reader.readexactly(4))[0]
+                await reader.readexactly(length - 4)
+            writer.write(_error_response("57P03", "the database system is starting up"))
+            await writer.drain()
+            self.answered += 1
+        writer.close()
+
+
+async def test_database_failover_57p01_then_57p03_is_retried(
+    anvil: Anvil, pool: asyncpg.Pool, dsn: str
+) -> None:
+    async with proxied_pool(dsn, StartingUpProxy) as (via_proxy, proxy):
+        listener = Listener(via_proxy, make_settings(anvil.ws_url))
+        async with running(listener) as task:
+            await wait_until(streaming(listener), what="streaming")
+            await anvil.emit(order_filled_v2(order_hash=1))
+            await wait_until(count_is(pool, 1), what="first fill")
+            # Failover: the server terminates our sessions (57P01 admin_shutdown) and, while
+            # the standby is promoted, refuses new ones with 57P03.
+            proxy.starting_up = True
+            await pool.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE pid <> pg_backend_pid() AND datname = current_database()"
+            )
+            await anvil.emit(order_filled_v2(order_hash=2))
+
+            async def refused_some() -> bool:
+                return proxy.answered >= 2
+
+            await wait_until(refused_some, what="reconnects refused with 57P03")
+            assert not task.done()
+            proxy.starting_up = False
+            await anvil.emit(order_filled_v2(order_hash=3))
+            await wait_until(count_is(pool, 3), what="fills after the failover")
+            assert not task.done()
+        assert listener.state.reconnects >= 1

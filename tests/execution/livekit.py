@@ -1,0 +1,98 @@
+"""Live-mode test kit: the CLOB stand-in, the SDK logged in to it, a movable clock, and an
+executor wired to both (shared by the live tests)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from orderflow.execution.broker import Broker, Mode
+from orderflow.execution.credentials import LiveCredentials
+from orderflow.execution.engine import Executor
+from orderflow.execution.live import LiveBroker, open_live_broker
+from orderflow.execution.orders import OrderDesk
+from orderflow.execution.paper import PaperBroker
+from tests.execution.conftest import (
+    MARKET,
+    TOKEN_NO,
+    TOKEN_YES,
+    WHALE,
+    add_strategy,
+    add_token,
+    add_wallet,
+    executor_settings,
+)
+from tests.execution.fake_clob import FakeClob, Market
+
+KEY = "0x" + "4c" * 32
+
+
+async def start_clob() -> FakeClob:
+    server = FakeClob()
+    server.add_market(
+        Market(
+            condition_id=MARKET,
+            tokens=(TOKEN_YES, TOKEN_NO),
+            asks={TOKEN_YES: Decimal("0.50"), TOKEN_NO: Decimal("0.90")},
+        )
+    )
+    await server.start()
+    return server
+
+
+async def login(clob: FakeClob) -> LiveBroker:
+    return await open_live_broker(LiveCredentials(POLY_PRIVATE_KEY=KEY, POLY_CLOB_URL=clob.url))
+
+
+async def live_strategy(pool: asyncpg.Pool, name: str = "live-one", **settings: Any) -> None:
+    async with pool.acquire() as conn:
+        await add_strategy(conn, name, mode="live", **settings)
+        await add_token(conn, TOKEN_YES, MARKET, 0)
+        await add_token(conn, TOKEN_NO, MARKET, 1)
+        await add_wallet(conn, WHALE, 8.5)
+
+
+class Clock:
+    """The executor's clock, movable (GTD expiry is minutes away)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+def live_executor(
+    pool: asyncpg.Pool,
+    dsn: str,
+    live: Broker,
+    desk: type[OrderDesk] = OrderDesk,
+    clock: Clock | None = None,
+    **settings: Any,
+) -> Executor:
+    brokers: dict[Mode, Broker] = {"paper": PaperBroker(), "live": live}
+    clock = clock or Clock()
+    return Executor(
+        pool,
+        dsn,
+        executor_settings(**settings),
+        brokers,
+        desk=desk(pool, brokers, clock=clock),
+        clock=clock,
+    )
+
+
+async def new_market(
+    clob: FakeClob, conn: asyncpg.Connection, n: int, *, ask: str | None = None
+) -> tuple[str, int]:
+    """Another market (condition id, YES token) known to the stand-in and the database."""
+    market = "0x" + f"{n:02x}" * 32
+    token = int("7" * 70) + 2 * n
+    asks = {token: Decimal(ask)} if ask else {}
+    clob.add_market(Market(condition_id=market, tokens=(token, token + 1), asks=asks))
+    await add_token(conn, token, market, 0)
+    await add_token(conn, token + 1, market, 1)
+    return market, token

@@ -1,0 +1,111 @@
+"""Daily loss as P&L since 00:00 UTC (issue 15, item 8): realized since midnight, partial sells
+included, plus the change of unrealized P&L since midnight's mark (the worked example of
+docs/executor.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import asyncpg
+
+from orderflow.execution.book import load_book
+from orderflow.execution.engine import Executor
+from orderflow.execution.performance import day_start
+from orderflow.execution.positions import load_position
+from orderflow.execution.queries import store_position
+from tests.execution.conftest import (
+    MARKET,
+    MARKET_B,
+    TOKEN_NO,
+    TOKEN_YES,
+    WHALE,
+    add_strategy,
+    add_token,
+    add_trade,
+    add_wallet,
+)
+
+OTHER = "0x" + "0c" * 20
+
+
+async def _replay(conn: asyncpg.Connection, position_id: int) -> None:
+    await store_position(conn, position_id, await load_position(conn, position_id))
+
+
+async def test_day_pnl_is_the_change_since_midnight(
+    pool: asyncpg.Pool, make_executor: Callable[..., Executor]
+) -> None:
+    now = datetime.now(UTC)
+    midnight = day_start(now)
+    async with pool.acquire() as conn:
+        await add_strategy(conn, "alpha", max_daily_loss=10.0)
+        await add_token(conn, TOKEN_YES, MARKET, 0)
+        await add_token(conn, TOKEN_NO, MARKET_B, 1)
+        await add_wallet(conn, WHALE, 8.5)
+    ex = make_executor()
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+        await add_trade(conn, token_id=TOKEN_YES, price="0.50")
+    await ex.catch_up()
+    async with pool.acquire() as conn:
+        # Yesterday: bought 100 shares at 0.50 (cost 50); the last trade before midnight 0.70.
+        position_id = await conn.fetchval("SELECT id FROM orderflow_positions")
+        await conn.execute(
+            "UPDATE orderflow_fills SET shares = 100, usdc = 50, fee = 0, price = 0.5,"
+            " filled_at = $1",
+            midnight - timedelta(hours=2),
+        )
+        await add_trade(conn, wallet=OTHER, price="0.70", at=midnight - timedelta(hours=1))
+        # Today: 40 shares sold at 0.60 (realized +4), the price is now 0.55.
+        order_id = await conn.fetchval("SELECT id FROM orderflow_orders")
+        await conn.execute(
+            "INSERT INTO orderflow_fills (order_id, position_id, strategy, mode, fill_key,"
+            " token_id, side, price, shares, usdc, fee, filled_at) VALUES ($1, $2, 'alpha',"
+            " 'paper', 'sell-1', $3, 'SELL', 0.60, 40, 24, 0, $4)",
+            order_id,
+            position_id,
+            Decimal(TOKEN_YES),
+            now,
+        )
+        await _replay(conn, position_id)
+        await add_trade(conn, wallet=OTHER, price="0.55", at=now)
+        book = await load_book(conn, ex.registry.states["alpha"], now)
+        # (4 realized + 3 unrealized on 60 shares) - (20 unrealized at midnight) = -13.
+        # The old formula (lifetime unrealized + realized of positions closed today) said +3.
+        assert book.day_pnl == Decimal(-13)
+        await add_trade(conn, token_id=TOKEN_NO, market=MARKET_B, outcome_index=1, price="0.40")
+    await ex.catch_up()
+    reason = await pool.fetchval(
+        "SELECT reason FROM orderflow_signals WHERE token_id = $1", Decimal(TOKEN_NO)
+    )
+    assert reason == "daily_loss_limit"
+
+
+async def test_yesterdays_loss_does_not_block_today(
+    pool: asyncpg.Pool, make_executor: Callable[..., Executor]
+) -> None:
+    """A position that lost 30 before midnight and has not moved since: today's P&L is 0."""
+    now = datetime.now(UTC)
+    midnight = day_start(now)
+    async with pool.acquire() as conn:
+        await add_strategy(conn, "alpha", max_daily_loss=10.0)
+        await add_token(conn, TOKEN_YES, MARKET, 0)
+        await add_wallet(conn, WHALE, 8.5)
+    ex = make_executor()
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+        await add_trade(conn, token_id=TOKEN_YES, price="0.50")
+    await ex.catch_up()
+    async with pool.acquire() as conn:
+        position_id = await conn.fetchval("SELECT id FROM orderflow_positions")
+        await conn.execute(
+            "UPDATE orderflow_fills SET shares = 100, usdc = 50, fee = 0, filled_at = $1",
+            midnight - timedelta(hours=3),
+        )
+        await _replay(conn, position_id)
+        await add_trade(conn, wallet=OTHER, price="0.20", at=midnight - timedelta(hours=1))
+        await add_trade(conn, wallet=OTHER, price="0.20", at=now)
+        book = await load_book(conn, ex.registry.states["alpha"], now)
+    assert book.day_pnl == 0

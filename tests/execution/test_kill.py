@@ -1,0 +1,195 @@
+"""The kill and the pause always work (issue 15, items 1, 7 and 9): with the exchange failing or
+slow, when a strategy is deleted, and for orders already queued; the executor keeps running and
+the other strategies keep trading."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import asyncpg
+
+from orderflow.execution.live import LiveBroker
+from tests.execution.conftest import (
+    MARKET_B,
+    TOKEN_NO,
+    add_strategy,
+    add_trade,
+    leading,
+    running,
+    wait_for,
+)
+from tests.execution.fake_clob import FakeClob
+from tests.execution.livekit import Clock, live_executor, live_strategy, new_market
+
+
+async def _resting(pool: asyncpg.Pool, clob: FakeClob, n: int = 1) -> list[str]:
+    """Wait for ``n`` live orders resting at the exchange; their ids."""
+
+    async def rows() -> list[asyncpg.Record] | None:
+        found = await pool.fetch("SELECT * FROM orderflow_orders WHERE status = 'OPEN'")
+        return list(found) if len(found) >= n else None
+
+    found = await wait_for(rows)
+    ids = [r["exchange_order_id"] for r in found]
+    assert all(clob.orders[i]["status"] == "LIVE" for i in ids)
+    return ids
+
+
+async def _kill(pool: asyncpg.Pool, name: str) -> None:
+    await pool.execute(
+        "UPDATE orderflow_strategies SET killed = true, generation = generation + 1"
+        " WHERE name = $1",
+        name,
+    )
+
+
+async def test_a_kill_while_the_exchange_fails_never_crashes_the_executor(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """Item 1: the cancel answered 503 then 429 escaped the loop and stopped every strategy."""
+    await live_strategy(pool)
+    async with pool.acquire() as conn:
+        await add_strategy(conn, "paper-two")
+    ex = live_executor(pool, dsn, live)
+    async with running(ex) as task:
+        await leading(ex)
+        async with pool.acquire() as conn:
+            # NO trades at 0.30 but asks at 0.90: the live order rests on the book.
+            await add_trade(conn, token_id=TOKEN_NO, outcome_index=1, price="0.30")
+        [order_id] = await _resting(pool, clob)
+        failing = clob.fail("DELETE", "/orders", 503, times=3)
+        limited = clob.fail("DELETE", "/orders", 429, times=2)
+        await _kill(pool, "live-one")
+        await wait_for(lambda: _true(failing.times == 0 and limited.times == 0))
+        # Still running, and the other strategy still trades.
+        assert not task.done()
+        async with pool.acquire() as conn:
+            await add_trade(conn, token_id=TOKEN_NO + 7, market=MARKET_B, price="0.40")
+
+        async def traded() -> asyncpg.Record | None:
+            return await pool.fetchrow(
+                "SELECT * FROM orderflow_signals WHERE strategy = 'paper-two'"
+                " AND status = 'EXECUTED' AND token_id = $1",
+                TOKEN_NO + 7,
+            )
+
+        await wait_for(traded)
+        # The kill got through once the exchange recovered.
+
+        async def cancelled() -> asyncpg.Record | None:
+            return await pool.fetchrow("SELECT * FROM orderflow_orders WHERE status = 'CANCELED'")
+
+        row = await wait_for(cancelled)
+        assert not task.done()
+    assert row["exchange_order_id"] == order_id and clob.orders[order_id]["status"] == "CANCELED"
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_deleting_a_strategy_cancels_its_live_orders(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """Item 7: the operator's finalizer marks the row killed and deleted; the executor dropped
+    the strategy without cancelling anything."""
+    await live_strategy(pool)
+    ex = live_executor(pool, dsn, live)
+    async with running(ex):
+        await leading(ex)
+        async with pool.acquire() as conn:
+            await add_trade(conn, token_id=TOKEN_NO, outcome_index=1, price="0.30")
+        [order_id] = await _resting(pool, clob)
+        await pool.execute(
+            "UPDATE orderflow_strategies SET killed = true, deleted_at = now(),"
+            " generation = generation + 1 WHERE name = 'live-one'"
+        )
+        await wait_for(lambda: _true(clob.orders[order_id]["status"] == "CANCELED"))
+
+        async def booked() -> bool:
+            return await pool.fetchval("SELECT status FROM orderflow_orders") == "CANCELED"
+
+        await wait_for(booked)
+
+
+async def test_a_kill_is_not_held_up_by_slow_reconciliation(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """Item 9: order lookups ran one after another inside the trading loop, so a kill waited
+    for all of them. The cancel now reaches the exchange while the lookups are still pending,
+    in one request for every open order."""
+    await live_strategy(pool, max_open_positions=10)
+    ex = live_executor(pool, dsn, live, EXECUTOR_MAINTENANCE_SECS=0.2)
+    async with running(ex):
+        await leading(ex)
+        async with pool.acquire() as conn:
+            for n in range(1, 5):
+                market, token = await new_market(clob, conn, n)
+                await add_trade(conn, token_id=token, market=market, price="0.30")
+        ids = await _resting(pool, clob, 4)
+        clob.path_delays["/data/order/"] = 5.0  # a slow exchange, for lookups
+        await wait_for(lambda: _true(clob.pending.get("/data/order/", 0) > 0))
+        lookups_done = clob.answered.get("/data/order/", 0)
+        await _kill(pool, "live-one")
+        await wait_for(lambda: _true(all(clob.orders[i]["status"] == "CANCELED" for i in ids)))
+        # Every cancel went out before a single slow lookup of that maintenance pass answered.
+        assert clob.answered.get("/data/order/", 0) == lookups_done
+        cancels = [r for r in clob.requests if r == ("DELETE", "/orders")]
+        assert len(cancels) == 1
+        clob.path_delays.clear()
+
+
+async def test_a_pause_stops_orders_already_queued(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """Item 9: four queued orders reached the exchange seconds after a pause. Each queued order
+    now re-checks pause, kill and age just before it is sent."""
+    await live_strategy(pool, max_open_positions=10)
+    ex = live_executor(pool, dsn, live)
+    async with running(ex):
+        await leading(ex)
+        clob.path_delays["/order"] = 1.0  # each order takes a second to place
+        async with pool.acquire() as conn:
+            for n in range(1, 6):
+                market, token = await new_market(clob, conn, n)
+                await add_trade(conn, token_id=token, market=market, price="0.30")
+        await wait_for(lambda: _true(clob.pending.get("/order", 0) > 0))
+        await pool.execute(
+            "UPDATE orderflow_strategies SET paused = true, generation = generation + 1"
+        )
+        await wait_for(lambda: _true(ex.registry.states["live-one"].paused))
+        await asyncio.sleep(0.3)  # an order whose check passed before the pause may still land
+        posted = clob.requests.count(("POST", "/order"))
+        await ex.trader.drain()
+        await asyncio.sleep(0.2)
+        assert clob.requests.count(("POST", "/order")) == posted
+        skipped = await pool.fetch(
+            "SELECT * FROM orderflow_signals WHERE reason = 'strategy_paused'"
+        )
+        assert len(skipped) == 5 - posted
+        clob.path_delays.clear()
+
+
+async def test_a_queued_order_that_grew_stale_is_not_sent(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """Signal age is checked again just before sending: an order queued behind a slow
+    exchange past ``max_signal_age_secs`` is dropped (SKIPPED ``stale``), not sent late."""
+    await live_strategy(pool, max_open_positions=10)
+    clock = Clock()
+    ex = live_executor(pool, dsn, live, clock=clock)
+    async with running(ex):
+        await leading(ex)
+        clob.path_delays["/order"] = 1.0
+        async with pool.acquire() as conn:
+            for n in range(1, 3):
+                market, token = await new_market(clob, conn, n)
+                await add_trade(conn, token_id=token, market=market, price="0.30")
+        await wait_for(lambda: _true(clob.pending.get("/order", 0) > 0))
+        clock.offset = timedelta(minutes=10)  # the second one has waited far too long
+        await ex.trader.drain()
+        clob.path_delays.clear()
+    assert clob.requests.count(("POST", "/order")) == 1
+    rows = await pool.fetch("SELECT status, reason FROM orderflow_signals ORDER BY id")
+    assert [r["reason"] for r in rows][1] == "stale"

@@ -1,0 +1,30 @@
+"""The CLOB's order statuses map by exact value (issue 15, item 12): a substring match mapped
+UNMATCHED to FILLED."""
+
+from __future__ import annotations
+
+import pytest
+
+from orderflow.execution.live import order_status
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        ("LIVE", "OPEN"),
+        ("live", "OPEN"),
+        ("ORDER_STATUS_LIVE", "OPEN"),
+        ("delayed", "OPEN"),
+        ("MATCHED", "FILLED"),
+        ("ORDER_STATUS_MATCHED", "FILLED"),
+        ("UNMATCHED", "CANCELED"),
+        ("unmatched", "CANCELED"),
+        ("CANCELED", "CANCELED"),
+        ("ORDER_STATUS_CANCELED_MARKET_RESOLVED", "CANCELED"),
+        ("ORDER_STATUS_INVALID", "CANCELED"),
+        ("EXPIRED", "CANCELED"),
+        ("SOMETHING_NEW", "OPEN"),
+    ],
+)
+def test_order_status_maps_by_exact_value(raw: str, status: str) -> None:
+    assert order_status(raw) == status

@@ -1,0 +1,96 @@
+"""The stand-in refuses what the real CLOB refuses, with its statuses and bodies, and the executor
+records each refusal on the signal (nothing booked, nothing counted afterwards); a neg-risk market
+takes orders signed for the neg-risk exchange."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import asyncpg
+import pytest
+
+from orderflow.execution.live import LiveBroker
+from tests.execution.conftest import TOKEN_YES, add_trade
+from tests.execution.fake_clob import FakeClob, Market
+from tests.execution.livekit import live_executor, live_strategy
+
+
+async def _one_buy(pool: asyncpg.Pool, dsn: str, live: LiveBroker, **trade: object) -> str:
+    ex = live_executor(pool, dsn, live)
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+        await add_trade(conn, **trade)  # type: ignore[arg-type]
+    await ex.catch_up()
+    row = await pool.fetchrow("SELECT status, reason FROM orderflow_signals")
+    assert row["status"] == "SKIPPED"
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_fills") == 0
+    assert await pool.fetchval("SELECT status FROM orderflow_orders") == "REJECTED"
+    return str(row["reason"])
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("collateral", "not enough balance / allowance"),
+        ("allowance", "not enough balance / allowance"),
+        ("min_size", "lower than the minimum: 5000"),
+        ("rate_limit", "http 429"),
+    ],
+)
+async def test_refusals_are_recorded_on_the_signal(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker, setup: str, message: str
+) -> None:
+    await live_strategy(pool)
+    if setup == "collateral":
+        clob.collateral = Decimal(10)
+    elif setup == "allowance":
+        clob.allowance = False
+    elif setup == "min_size":
+        clob.markets[TOKEN_YES].min_size = Decimal(5000)
+    else:
+        clob.fail("POST", "/order", 429, times=1)
+    reason = await _one_buy(pool, dsn, live, token_id=TOKEN_YES, price="0.50")
+    assert reason.startswith("order_rejected") and message in reason, reason
+    assert [o for o in clob.orders.values() if o["status"] == "LIVE"] == []
+
+
+async def test_a_sell_beyond_the_shares_held_is_refused(clob: FakeClob, live: LiveBroker) -> None:
+    from orderflow.execution.broker import OrderRequest
+
+    request = OrderRequest(
+        strategy="s",
+        token_id=TOKEN_YES,
+        side="SELL",
+        price=Decimal("0.40"),
+        shares=Decimal(10),
+        observed_price=Decimal("0.40"),
+    )
+    outcome = await live.send(await live.prepare(request))
+    assert outcome.status == "REJECTED" and "not enough balance / allowance" in (
+        outcome.reason or ""
+    )
+
+
+async def test_a_neg_risk_market_takes_orders_signed_for_its_exchange(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    from tests.execution.conftest import add_token
+
+    await live_strategy(pool)
+    market = "0x" + "4e" * 32
+    token = int("5" * 70)
+    clob.add_market(
+        Market(market, (token, token + 1), neg_risk=True, asks={token: Decimal("0.50")})
+    )
+    async with pool.acquire() as conn:
+        await add_token(conn, token, market, 0)
+    ex = live_executor(pool, dsn, live)
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+        await add_trade(conn, token_id=token, market=market, price="0.50")
+    await ex.catch_up()
+    assert clob.rejections == []
+    row = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    assert row["status"] == "FILLED" and row["exchange_order_id"] in clob.orders
+    exchange, _ = FakeClob.exchange_for(token, clob.markets[token])
+    assert exchange.lower().startswith("0xe2222")  # the neg-risk CTF exchange

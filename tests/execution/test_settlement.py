@@ -1,0 +1,76 @@
+"""What the exchange's answers mean for one order (pure): fills once, closed when gone, intents
+in doubt until their expiry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from orderflow.execution.broker import ExchangeFill, FillReport, OrderOutcome
+from orderflow.execution.settlement import settle
+
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+EXPIRES = NOW + timedelta(minutes=5)
+
+
+def row(status: str, filled: str = "0", *, signed: bool = True, **kw: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "status": status,
+        "shares": Decimal(100),
+        "filled_shares": Decimal(filled),
+        "exchange_order_id": "0xid" if status != "INTENT" else None,
+        "candidate_order_ids": ["0xid", "0xother"],
+        "signed_order": {"expiration": str(int(EXPIRES.timestamp()))} if signed else None,
+        "created_at": NOW - timedelta(minutes=1),
+        "status_reason": None,
+    }
+    return base | kw
+
+
+def fill(key: str, shares: str) -> ExchangeFill:
+    report = FillReport(key, Decimal(shares), Decimal(shares) / 2, Decimal(0), Decimal("0.5"), NOW)
+    return ExchangeFill("0xid", report)
+
+
+LATER = EXPIRES + timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    ("order", "fills", "found", "booked", "now", "expected"),
+    [
+        (row("OPEN"), [], OrderOutcome("OPEN", "0xid"), set(), NOW, None),
+        (row("OPEN"), [fill("t1", "100")], None, set(), NOW, ("FILLED", ["t1"])),
+        (row("OPEN", "40"), [fill("t1", "40")], None, {"t1"}, NOW, None),
+        (row("OPEN", "40"), [fill("t1", "40")], None, {"t1"}, LATER, ("CANCELED", [])),
+        (row("INTENT"), [], None, set(), NOW, None),
+        (row("INTENT"), [], None, set(), LATER, "abandon"),
+        (row("INTENT"), [fill("t1", "30")], None, set(), NOW, ("OPEN", ["t1"])),
+        (row("INTENT"), [], OrderOutcome("OPEN", "0xid"), set(), LATER, ("OPEN", [])),
+        (row("OPEN"), [fill("a", "10"), fill("b", "10")], None, {"a"}, NOW, ("OPEN", ["b"])),
+        (row("OPEN", "20"), [fill("a,b", "20")], None, {"b"}, NOW, None),
+        (row("CANCELED", "10"), [fill("t2", "5")], None, set(), NOW, ("CANCELED", ["t2"])),
+        (row("OPEN"), [], OrderOutcome("FILLED", "0xid"), set(), NOW, None),
+        (row("INTENT", signed=False), [], None, set(), NOW, "abandon"),
+    ],
+)
+def test_settle(
+    order: dict[str, Any],
+    fills: list[ExchangeFill],
+    found: OrderOutcome | None,
+    booked: set[str],
+    now: datetime,
+    expected: Any,
+) -> None:
+    verdict = settle(order, fills, found, booked, now)
+    if expected is None:
+        assert verdict.outcome is None and not verdict.abandon
+    elif expected == "abandon":
+        assert verdict.abandon and verdict.outcome is None
+    else:
+        assert verdict.outcome is not None
+        status, keys = expected
+        assert verdict.outcome.status == status
+        assert [f.fill_key for f in verdict.outcome.fills] == keys
