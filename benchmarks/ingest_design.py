@@ -30,6 +30,7 @@ import asyncio
 import io
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -325,6 +326,7 @@ async def main_async(args: argparse.Namespace) -> None:
         await admin.close()
         if server is not None:
             server.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
     n = design["logs"]
     writer = design["backend_cpu"] + design["parent_cpu"]
     print(
