@@ -60,7 +60,7 @@ INSERT INTO orderflow_trades (chain_id, tx_hash, log_index, block_number, block_
     exchange, exchange_version, order_hash, wallet_address, taker_address, is_taker_aggregate,
     side, token_id, market_id, outcome_index, price, size, usdc_size, fee, fee_asset)
 VALUES (137, $1, 0, 1, $1, $2, '0xe111180000d2663c0091e4f400237545b87b996b', 'V2', $1, $3,
-        '0xeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee', false, 'BUY', $4, $5, 0, 0.5, 1000, 500, 0,
+        '0xe111180000d2663c0091e4f400237545b87b996b', true, 'BUY', $4, $5, 0, 0.5, 1000, 500, 0,
         'COLLATERAL')
 """
 

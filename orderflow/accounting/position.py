@@ -10,14 +10,17 @@ Method (average cost, fees included):
 * a SELL relieves ``cost_basis`` in proportion to the shares sold (``avg_price`` does not change)
   and realizes ``net proceeds - relieved basis``;
 * ``settle(payout)`` is the market's resolution: every held share pays its outcome's payout
-  fraction of 1 USDC (1 or 0 usually, 0.5 in a 50/50, any fraction in general), realizing
-  ``shares * payout - cost_basis``;
+  fraction of 1 USDC (1 or 0 usually, 0.5 in a 50/50, any fraction in general). The resolved
+  position's total P&L is :func:`orderflow.accounting.aggregate.resolved_pnl` of its totals, so it
+  does not depend on the order of the fills (the set-based SQL computes the same formula);
 * ``mark(price)`` values what is still held at a price (unrealized P&L).
 
 Selling more shares than the position holds (shares that came from outside the tracked fills:
-a CTF split, a transfer) realizes nothing for the excess, like Polymarket's own P&L subgraph;
-the excess shares and their proceeds are counted in ``untracked_shares_sold`` /
-``untracked_proceeds`` so nothing disappears silently.
+a CTF split, a transfer) realizes nothing for the excess while the market is open, like
+Polymarket's own P&L subgraph; the excess shares and their proceeds are counted in
+``untracked_shares_sold`` / ``untracked_proceeds`` so nothing disappears silently. At settlement
+the excess is judged on the totals (shares sold beyond all shares bought), which makes the result
+independent of the fill order.
 
 Money is :class:`~decimal.Decimal` throughout; nothing here rounds (callers storing into
 ``NUMERIC(38, 6)`` columns let PostgreSQL round at 6 decimals).
@@ -29,6 +32,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
+
+from orderflow.accounting.aggregate import resolved_pnl
 
 Side = Literal["BUY", "SELL"]
 FeeAsset = Literal["COLLATERAL", "SHARES"]
@@ -104,6 +109,7 @@ class Position:
     sold_shares: Decimal = ZERO
     total_paid: Decimal = ZERO
     total_received: Decimal = ZERO
+    sell_proceeds: Decimal = ZERO
     untracked_shares_sold: Decimal = ZERO
     untracked_proceeds: Decimal = ZERO
     settled_payout: Decimal | None = None
@@ -139,6 +145,7 @@ class Position:
         proceeds = fill.net_usdc
         self.sold_shares += sold
         self.total_received += proceeds
+        self.sell_proceeds += proceeds
         held = min(sold, self.shares)
         if sold > held:
             excess = sold - held
@@ -161,9 +168,20 @@ class Position:
         """Resolve the market: each held share pays ``payout_per_share``; return realized P&L."""
         if not ZERO <= payout_per_share <= 1:
             raise ValueError(f"a payout per share is between 0 and 1, got {payout_per_share}")
-        realized = self.shares * payout_per_share - self.cost_basis
-        self.total_received += self.shares * payout_per_share
-        self.realized_pnl += realized
+        total = resolved_pnl(
+            self.bought_shares,
+            self.total_paid,
+            self.sold_shares,
+            self.sell_proceeds,
+            payout_per_share,
+        )
+        realized = total - self.realized_pnl
+        held = max(ZERO, self.bought_shares - self.sold_shares)
+        excess = max(ZERO, self.sold_shares - self.bought_shares)
+        self.untracked_shares_sold = excess
+        self.untracked_proceeds = self.sell_proceeds * excess / self.sold_shares if excess else ZERO
+        self.total_received = self.sell_proceeds + held * payout_per_share
+        self.realized_pnl = total
         self.shares = ZERO
         self.cost_basis = ZERO
         self.settled_payout = payout_per_share

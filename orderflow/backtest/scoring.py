@@ -27,6 +27,9 @@ def wallet_view(s: WalletScore) -> WalletView:
         edge=s.edge if measured else None,
         edge_se=s.edge_se if measured else None,
         resolved_buys=s.resolved_buys,
+        flags=s.flags,
+        p_edge_above_cost=s.p_edge_above_cost if measured else None,
+        p_edge_below_zero=s.p_edge_below_zero if measured else None,
     )
 
 

@@ -16,7 +16,13 @@ rebuilt from them:
 * taker SELL (gives shares): every maker took ``shares`` of them (a maker BUY of the same
   token: transfer; a maker SELL of the complement: merge).
 
-The taker's "receiving" amount already includes any surplus and is right as emitted. The fix
+The taker's "receiving" amount already includes any surplus and is right as emitted, which
+makes it the check that every maker fill of the match is at hand: the makers must deliver
+exactly what the taker received (taker BUY: the shares of maker SELLs plus the pairs minted
+with maker BUYs of the complement; taker SELL: the collateral of maker BUYs plus the merge
+proceeds ``shares - collateral`` of maker SELLs of the complement). When they do not — only part
+of a transaction at hand (a dump cut in the middle of one, an unsorted file) — the reported
+amounts are kept: a correction from some of the makers would store less than was paid. The fix
 applies only when the rebuilt amount is positive and smaller than the reported one; the taker's
 fee is left as charged. Fills and the match are those of one exchange in one transaction,
 between the previous OrdersMatched of that exchange and this one.
@@ -41,9 +47,9 @@ def _correct(match: Match, segment: list[Fill]) -> bool:
             makers.append(f)
     if taker is None or not makers:
         return False
-    executed = 0
+    executed = delivered = 0
+    token = taker.token_id
     if taker.side == "BUY":
-        token = taker.token_id
         for m in makers:
             if m.side == "SELL" and m.token_id == token:
                 executed += m.collateral  # transfer
@@ -51,6 +57,9 @@ def _correct(match: Match, segment: list[Fill]) -> bool:
                 executed += m.shares - m.collateral  # mint
             else:
                 return False  # not a shape a match can have
+            delivered += m.shares
+        if delivered != taker.shares:
+            return False  # not every maker fill of the match is at hand
         if 0 < executed < taker.collateral:
             taker.collateral = executed
             if match.side == "BUY" and executed < match.collateral:
@@ -58,7 +67,15 @@ def _correct(match: Match, segment: list[Fill]) -> bool:
             return True
         return False
     for m in makers:
-        executed += m.shares  # transfer (maker BUY) or merge (maker SELL of the complement)
+        if m.side == "BUY" and m.token_id == token:
+            delivered += m.collateral  # transfer
+        elif m.side == "SELL" and m.token_id != token:
+            delivered += m.shares - m.collateral  # merge
+        else:
+            return False
+        executed += m.shares
+    if delivered != taker.collateral:
+        return False
     if 0 < executed < taker.shares:
         taker.shares = executed
         if match.side == "SELL" and executed < match.shares:

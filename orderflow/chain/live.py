@@ -378,8 +378,8 @@ class LiveSession:
             raw = {"value": raw}  # decode turns it into a dead letter
         number = block_of(raw)
         if raw.get("removed") is True and number is not None:
-            if not self._plausible_removal(number):
-                log.warning("removed log outside the blocks we track: ignored", extra=_log_ids(raw))
+            if not self._plausible_removal(number, raw.get("blockHash")):
+                log.warning("removed log of a block we do not hold: ignored", extra=_log_ids(raw))
                 return
             fork = min(number, await self._fork_below(number))
             await self.repair(fork, reason="log removed by the node")
@@ -392,14 +392,19 @@ class LiveSession:
         if (confirmed or key == _NO_BLOCK) and self.pending_since is None:
             self.pending_since = time.monotonic()
 
-    def _plausible_removal(self, number: int) -> bool:
+    def _plausible_removal(self, number: int, block_hash: Any) -> bool:
         """A ``removed: true`` log can only retract a block between the oldest header we hold
-        and just above the newest head. Outside that, it is corrupt or hostile: acting on it
-        would walk down from an absurd height (2**62) or roll back below the window; a real
-        deep reorg is still caught by the heads."""
+        and just above the newest head, and where we hold that height's header, only the
+        block of that hash. Outside that, it is corrupt, hostile or already handled (the head
+        that replaced the block came first): acting on it would walk down from an absurd
+        height (2**62), roll back below the window, or roll back a block the node never
+        retracted; a real reorg is still caught by the heads."""
         newest = max(self.state.head or 0, self.last_head.number if self.last_head else 0)
         lowest = self.window.lowest
-        return (lowest is None or number >= lowest) and number <= newest + _REMOVAL_AHEAD
+        if (lowest is not None and number < lowest) or number > newest + _REMOVAL_AHEAD:
+            return False
+        held = self.window.get(number)
+        return held is None or str(block_hash).lower() == held.hash
 
     async def repair(self, fork: int, *, reason: str, through: int = 0) -> None:
         """Roll back everything from ``fork`` up; the next flush re-ingests it canonically.

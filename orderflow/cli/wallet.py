@@ -43,7 +43,7 @@ async def run(args: argparse.Namespace) -> int:
     async with db.open_pool(settings, min_size=1, max_size=2) as pool, pool.acquire() as conn:
         await migrate(conn)
         stats = await conn.fetchrow(q.WALLET_STATS, address)
-        report = await wallet_report(conn, address, as_of=as_of, settings=settings)
+        report = await wallet_report(conn, address, as_of=as_of, settings=settings, stats=stats)
         history = await conn.fetch(q.WALLET_HISTORY, address, max(args.history, 0))
     if args.json:
         out = {
@@ -64,6 +64,8 @@ async def run(args: argparse.Namespace) -> int:
                     "problem": tp.problem,
                     "last_price": tp.last_price,
                     "unrealized_pnl": tp.unrealized,
+                    "taker_volume": tp.taker_volume,
+                    "volume": tp.volume,
                 }
                 for tp in report.positions
             ],

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +29,7 @@ from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.decode import DecodedBatch
 from orderflow.chain.store import BlockHeader, Checkpoint, StoreStats, store_batch
 from orderflow.history.errors import HistoryError
-from orderflow.history.events import RowDecoder
+from orderflow.history.events import Parsed, RowDecoder
 from orderflow.history.layouts import Kind, Layout, detect
 from orderflow.history.markets import MarketRows, store_markets
 from orderflow.history.progress import Progress
@@ -170,8 +170,8 @@ async def _events(
     decoder = RowDecoder(layout, reader.path.name, _unit(reader), chain_id, addresses)
 
     def parsed() -> Generator[Any, None, None]:
-        for rows, bad in reader.batches(batch_size):
-            yield decoder.parse(rows, bad), reader.progress()
+        batches = ((decoder.parse(r, b), reader.progress()) for r, b in reader.batches(batch_size))
+        yield from whole_transactions(batches, batch_size)
 
     top: tuple[int, str] | None = None
     ahead = _Prefetch(parsed())
@@ -200,6 +200,41 @@ async def _events(
                     conn, DecodedBatch(), chain_id=chain_id, checkpoint=Checkpoint(stream, *top)
                 )
             report.handed_over = hand_over
+
+
+def whole_transactions(
+    batches: Iterable[tuple[Parsed, float | None]], batch_size: int
+) -> Generator[tuple[Parsed, float | None], None, None]:
+    """The parsed batches, each extended so no transaction is split between two.
+
+    The taker-amount correction and the links between fills, matches and fee refunds work on a
+    whole transaction (``orderflow.chain.amounts``); the listener stores whole blocks and
+    ``listen --from-file`` whole transactions, so a dump must too or its rows would differ. The
+    rows of a transaction continuing at the start of the next batch move into the batch where
+    it began (a file keeps a transaction's rows together when it is in chain order). As in
+    ``listen --from-file``, a batch grows by at most another ``batch_size`` rows (a transaction
+    larger than that is cut; its match then keeps the amounts it reported).
+    """
+    held: tuple[Parsed, float | None] | None = None
+    for parsed, fraction in batches:
+        if held is not None:
+            prev = held[0]
+            tx = prev.rows[-1][1][0] if prev.rows else None
+            cut = 0
+            room = max(2 * batch_size - len(prev.rows), 0)
+            while cut < min(len(parsed.rows), room) and parsed.rows[cut][1][0] == tx:
+                cut += 1
+            prev.rows.extend(parsed.rows[:cut])
+            del parsed.rows[:cut]
+            if not parsed.rows:  # all of it belonged to that transaction
+                prev.dead.extend(parsed.dead)
+                prev.read += parsed.read
+                held = (prev, fraction)
+                continue
+            yield held
+        held = (parsed, fraction)
+    if held is not None:
+        yield held
 
 
 async def _markets(

@@ -1,8 +1,9 @@
-"""Text for ``orderflow wallet ADDRESS``: the score broken into factors, statistics, positions.
+"""Text for ``orderflow wallet ADDRESS``: tier, posterior, flags with their figures, the five
+factors, statistics, positions and history.
 
-The score and its factors are the stored ones (the last ``orderflow reputation run``); positions
-are replayed live from the wallet's fills (:mod:`orderflow.reputation.per_wallet`). A wallet not
-scored yet is explained from the live replay.
+The score, flags and factors are the stored ones (the last ``orderflow reputation run``);
+positions are replayed live from the wallet's fills (:mod:`orderflow.reputation.per_wallet`). A
+wallet not scored yet is explained from the live replay (with a neutral prior).
 """
 
 from __future__ import annotations
@@ -11,16 +12,27 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from orderflow.reputation.factors import FACTORS
+from orderflow.reputation.factors import FACTORS, weights
 from orderflow.reputation.per_wallet import TokenPosition, WalletReport
 from orderflow.reputation.settings import ReputationSettings
 
 _DETAIL_KEYS: dict[str, tuple[str, ...]] = {
-    "win_rate": ("wins", "losses", "wilson_lower", "wilson_upper"),
-    "profit_factor": ("gross_profit", "gross_loss", "shrunk"),
-    "consistency": ("markets", "mean_return", "sd_return", "sharpe_shrunk"),
-    "volume": ("volume_usdc",),
-    "timing": ("edge", "edge_raw", "edge_se", "resolved_buys"),
+    "win_rate": ("events", "wins", "expected_wins", "z"),
+    "profit_factor": ("gross_profit", "gross_loss", "null_loss", "shrunk"),
+    "consistency": ("z_early", "z_late", "persistence_z"),
+    "volume": ("volume_usdc", "events"),
+    "timing": ("clv_edge", "clv_se"),
+}
+_FLAG_FIGURES: dict[str, tuple[str, ...]] = {
+    "MARKET_MAKER": ("maker_volume_share",),
+    "WASH": (
+        "top_counterparty",
+        "top_counterparty_share",
+        "counterparty_share_back",
+        "pair_fills",
+        "pair_price_deviation",
+    ),
+    "PENNY_PICKER": ("penny_stake_share",),
 }
 
 
@@ -28,10 +40,17 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return "nan" if value != value else f"{value:.4g}"
     if isinstance(value, Decimal):
         return f"{value:,.2f}"
     return str(value)
+
+
+def _f(x: Any) -> float | None:
+    if x is None:
+        return None
+    v = float(x)
+    return None if v != v else v
 
 
 def live_factors(
@@ -39,14 +58,7 @@ def live_factors(
 ) -> dict[str, Any]:
     """The factors JSON (same shape as the stored one) from a live per-wallet replay."""
     s, i = report.scores, report.inputs
-    w = settings or ReputationSettings()
-    weights = {
-        "win_rate": w.weight_win_rate,
-        "profit_factor": w.weight_profit_factor,
-        "consistency": w.weight_consistency,
-        "volume": w.weight_volume,
-        "timing": w.weight_timing,
-    }
+    w = weights(settings or ReputationSettings())
     values = {
         "win_rate": s.win_rate[0],
         "profit_factor": s.profit_factor[0],
@@ -56,41 +68,57 @@ def live_factors(
     }
     details: dict[str, dict[str, Any]] = {
         "win_rate": {
-            "wins": int(i.wins[0]),
-            "losses": int(i.losses[0]),
-            "wilson_lower": float(s.wilson_lower[0]),
-            "wilson_upper": float(s.wilson_upper[0]),
+            "events": _f(i.events[0]),
+            "wins": _f(i.wins[0]),
+            "expected_wins": _f(i.expected_wins[0]),
+            "z": _f(s.win_z[0]),
         },
         "profit_factor": {
-            "gross_profit": float(i.gross_profit[0]),
-            "gross_loss": float(i.gross_loss[0]),
-            "shrunk": float(s.profit_factor_shrunk[0]),
+            "gross_profit": _f(i.gross_profit[0]),
+            "gross_loss": _f(i.gross_loss[0]),
+            "null_loss": _f(i.null_loss[0]),
+            "shrunk": _f(s.profit_factor_shrunk[0]),
         },
-        "consistency": {
-            "markets": int(i.return_n[0]),
-            "mean_return": float(i.return_mean[0]),
-            "sd_return": float(i.return_sd[0]),
-            "sharpe_shrunk": float(s.sharpe_shrunk[0]),
-        },
-        "volume": {"volume_usdc": float(i.volume_usdc[0])},
-        "timing": {
-            "edge": float(s.edge[0]),
-            "edge_raw": float(i.edge_mean[0]),
-            "edge_se": float(s.edge_se[0]),
-            "resolved_buys": int(i.edge_n[0]),
-        },
+        "consistency": {"persistence_z": _f(s.persistence_z[0])},
+        "volume": {"volume_usdc": _f(i.volume[0]), "events": _f(i.events[0])},
+        "timing": {"clv_edge": _f(s.clv_edge[0]), "clv_se": _f(s.clv_se[0])},
     }
     out: dict[str, Any] = {
         "score": float(s.score[0]),
         "raw_score": float(s.raw_score[0]),
-        "capped": s.cap_names()[0],
         "tier": s.tier_names()[0],
+        "flags": s.flag_names()[0],
+        "posterior": {
+            "edge": _f(s.edge[0]),
+            "sd": _f(s.edge_se[0]),
+            "p_edge_above_cost": _f(s.p_above_cost[0]),
+            "p_edge_below_zero": _f(s.p_below_zero[0]),
+            "prior_mean": s.prior.mean,
+            "prior_sd": s.prior.sd,
+            "prior_mean_se": s.prior.mean_se,
+            "close_miss_sd": s.prior.miss_sd,
+            "measured": _f(s.edge_raw[0]),
+            "measured_se": _f(s.edge_raw_se[0]),
+            "outcome_edge": _f(s.outcome_edge[0]),
+            "outcome_se": _f(s.outcome_se[0]),
+            "clv_edge": _f(s.clv_edge[0]),
+            "clv_se": _f(s.clv_se[0]),
+            "events": _f(i.events[0]),
+        },
+        "behaviour": {
+            "maker_volume_share": _f(s.maker_share[0]),
+            "penny_stake_share": _f(s.penny_share[0]),
+            "top_counterparty_share": _f(i.wash_share[0]),
+            "counterparty_share_back": _f(i.wash_counterparty_share[0]),
+            "pair_fills": _f(i.wash_fills[0]),
+            "pair_price_deviation": _f(i.wash_deviation[0]),
+        },
     }
     for f in FACTORS:
         out[f] = {
             "value": float(values[f]),
-            "weight": weights[f],
-            "points": 10 * weights[f] * float(values[f]),
+            "weight": w[f],
+            "points": 10 * w[f] * float(values[f]),
             **details[f],
         }
     return out
@@ -108,11 +136,41 @@ def _position_line(tp: TokenPosition) -> str:
         status = "CLOSED"
     market = (tp.market_id or "?")[:10] + "…"
     avg = _fmt(p.avg_price) if p.avg_price is not None else "-"
+    taker = f"{float(tp.taker_volume / tp.volume):.0%}" if tp.volume else "-"
     return (
         f"  {str(tp.token_id)[:12]:<12} {market:<12} {_fmt(tp.outcome_index):>3} "
         f"{_fmt(p.shares):>12} {avg:>8} {_fmt(p.bought_shares):>12} {_fmt(p.total_paid):>12} "
-        f"{_fmt(p.realized_pnl):>12} {_fmt(p.fees_paid):>8}  {status}"
+        f"{_fmt(p.realized_pnl):>12} {_fmt(p.fees_paid):>8} {taker:>6}  {status}"
     )
+
+
+def _posterior_lines(factors: Mapping[str, Any]) -> list[str]:
+    post = factors.get("posterior") or {}
+    if not post:
+        return []
+    return [
+        f"edge per dollar on taker decisions (fee-net), {_fmt(post.get('events'))} resolved "
+        "events:",
+        f"  posterior {_fmt(post.get('edge'))} ± {_fmt(post.get('sd'))}   "
+        f"P(edge > cost {_fmt(post.get('follower_cost'))}) = "
+        f"{_fmt(post.get('p_edge_above_cost'))}   P(edge < 0) = "
+        f"{_fmt(post.get('p_edge_below_zero'))}",
+        f"  measured {_fmt(post.get('measured'))} ± {_fmt(post.get('measured_se'))} = outcome "
+        f"{_fmt(post.get('outcome_edge'))} ± {_fmt(post.get('outcome_se'))} with closing line "
+        f"{_fmt(post.get('clv_edge'))} ± {_fmt(post.get('clv_se'))}",
+        f"  population prior {_fmt(post.get('prior_mean'))} ± {_fmt(post.get('prior_sd'))}",
+    ]
+
+
+def _flag_lines(factors: Mapping[str, Any]) -> list[str]:
+    flags = list(factors.get("flags") or [])
+    behaviour = factors.get("behaviour") or {}
+    lines = ["behaviour flags: " + (", ".join(flags) if flags else "none")]
+    for name, keys in _FLAG_FIGURES.items():
+        mark = "*" if name in flags else " "
+        figures = ", ".join(f"{k}={_fmt(behaviour.get(k))}" for k in keys)
+        lines.append(f" {mark} {name:<13} {figures}")
+    return lines
 
 
 def render(
@@ -135,8 +193,9 @@ def render(
             f"not scored by a reputation run yet; live: score {factors['score']:.2f} "
             f"tier {factors.get('tier', '?')}"
         )
-    if factors.get("capped"):
-        lines.append(f"evidence rule applied: {factors['capped']}")
+    lines.append("")
+    lines.extend(_posterior_lines(factors))
+    lines.extend(_flag_lines(factors))
     lines.append("")
     lines.append(f"  {'factor':<14} {'value':>6} {'weight':>7} {'points':>7}  inputs")
     for f in FACTORS:
@@ -146,7 +205,9 @@ def render(
             f"  {f:<14} {_fmt(d.get('value')):>6} {_fmt(d.get('weight')):>7} "
             f"{_fmt(d.get('points')):>7}  {inputs}"
         )
-    lines.append(f"  {'raw score':<14} {_fmt(factors.get('raw_score')):>6}")
+    lines.append(
+        f"  {'raw score':<14} {_fmt(factors.get('raw_score')):>6}  (placed in the tier's band)"
+    )
     if stats:
         lines.append("")
         lines.append("statistics (last run)")
@@ -154,7 +215,8 @@ def render(
             "total_trades", "total_volume_usdc", "markets_traded", "resolved_positions", "wins",
             "losses", "win_rate", "gross_profit", "gross_loss", "profit_factor", "realized_pnl",
             "unrealized_pnl", "roi", "fees_paid", "avg_holding_secs", "open_positions", "edge",
-            "edge_se", "resolved_buys", "first_trade_at", "last_trade_at",
+            "edge_se", "p_edge_above_cost", "p_edge_below_zero", "events_resolved", "clv_edge",
+            "clv_se", "maker_volume_share", "flags", "first_trade_at", "last_trade_at",
         ):  # fmt: skip
             lines.append(f"  {key:<20} {_fmt(stats.get(key))}")
     lines.append("")
@@ -165,7 +227,7 @@ def render(
     if report.positions:
         lines.append(
             f"  {'token':<12} {'market':<12} {'out':>3} {'shares':>12} {'avg':>8} "
-            f"{'bought':>12} {'paid':>12} {'realized':>12} {'fees':>8}  status"
+            f"{'bought':>12} {'paid':>12} {'realized':>12} {'fees':>8} {'taker':>6}  status"
         )
         lines.extend(_position_line(tp) for tp in report.positions)
     if history:
@@ -174,6 +236,7 @@ def render(
         for h in history:
             lines.append(
                 f"  {h['computed_at']:%Y-%m-%d %H:%M} {h['reputation_score']:>6} "
-                f"{h['trader_tier']:<8} resolved={_fmt(h['resolved_positions'])}"
+                f"{h['trader_tier']:<8} resolved={_fmt(h['resolved_positions'])} "
+                f"flags={','.join(h.get('flags') or []) or '-'}"
             )
     return "\n".join(lines)

@@ -1,184 +1,335 @@
-"""The score: five factors in [0, 1], their weighted sum on 0-10, evidence caps and the tier.
+"""The score: a wallet's fee-net edge on its taker decisions, its posterior, five factors, flags,
+tier and 0-10 score. Vectorised (numpy): the full recompute scores a million wallets in one call.
 
-Vectorised (numpy): the full recompute scores a million wallets in one call, and
-``orderflow wallet`` / the per-wallet reference call the same functions with arrays of one.
+Inputs (:class:`WalletInputs`) are per-wallet sums over *resolved events* (a neg-risk event's legs
+are one event) of the wallet's taker decisions, valued by :mod:`orderflow.accounting.aggregate`:
 
-Every factor is centred on 0.5 = "no evidence either way": it moves toward 1 only when a
-confidence bound or a shrunk estimate says the wallet is better than chance, toward 0 only when it
-says it is worse. Luck on a small sample therefore stays near 0.5, and a wallet with no resolved
-market scores about 4.5-5.5 (AVERAGE). docs/reputation.md works an example of each:
+* ``value`` / ``stake``: fee-net USDC won and USDC at risk against the outcome;
+* ``null_var``: the variance ``value`` would have if the wallet had no edge (a buy of x shares at
+  q: x^2 q (1 - q)) -- the noise a penny picker's unbroken run of wins cannot hide;
+* ``clv_value`` and its sums of squares: the same decisions valued at the closing price.
 
-* **win rate** -- Wilson interval of wins / (wins + losses) over resolved markets: a lower bound
-  above 0.5 maps linearly onto (0.5, 1] reaching 1 at ``win_rate_target``; an upper bound below
-  0.5 maps onto [0, 0.5) reaching 0 at ``win_rate_floor``; otherwise 0.5. 3/3 has bounds
-  (0.44, 1) -> 0.5; 140/200 has a lower bound of 0.63 -> 0.94.
-* **profit factor** -- pf = (gross profit + k m) / (gross loss + k m), m = the wallet's mean
-  absolute P&L per resolved market, k = ``profit_factor_prior_positions`` (k pseudo wins and k
-  pseudo losses of the wallet's own size); 0.5 + 0.5 ln(pf) / ln(target), clipped.
-* **consistency** -- Sharpe ratio of per-market returns (P&L / cost), mean shrunk by n / (n + k),
-  variance pooled with k pseudo observations of ``consistency_prior_sd``;
-  0.5 + 0.5 sharpe / target, clipped.
-* **volume** -- log10(volume / floor) / log10(target / floor), clipped to [0, 1] (experience, not
-  skill: it has the smallest weight but one).
-* **timing** -- the wallet's edge: mean over resolved buy positions of (payout - average entry
-  price), shrunk by n / (n + k); 0.5 + 0.5 edge / ``timing_target_edge``, clipped. A wallet that
-  buys at 0.40 what resolves to 1 got in before the price moved its way.
+Steps (docs/reputation.md works an example of each):
 
-Evidence: fewer than ``min_resolved_whale`` resolved markets caps the score just below
-``whale_score`` (likewise SMART); fewer than ``min_resolved_degen`` floors it just above
-``degen_score``, so a wallet we know little about is never followed nor faded.
-
-Tiers: DEGEN at or below ``degen_score``; WHALE / SMART at or above their scores; AVERAGE at or
-above ``average_score`` with at least ``min_resolved_average`` resolved markets; NOVICE otherwise
-(little evidence, or a score between DEGEN and AVERAGE).
+1. **Yardsticks.** Outcome edge per dollar ``V / S`` with standard error ``sqrt(null_var) / S``;
+   closing-line edge ``Vc / S`` with the ratio estimator's standard error, floored at
+   ``clv_se_floor`` x the outcome's (``clv_min_events`` events needed). The measured edge ``m``
+   is the closing line plus the outcome's excess over it, shrunk by how much edge closing lines
+   miss across the population (:func:`measurement`); the outcome alone without a closing line.
+2. **Empirical Bayes.** The population prior N(mu, tau^2) is estimated from every unflagged
+   wallet with evidence (method of moments: tau^2 = the spread of ``m`` around mu beyond what the
+   standard errors explain, at least ``prior_sd_floor``^2; mu capped at 0). Posterior mean and
+   standard deviation per wallet; ``P(edge > follower_cost)`` and ``P(edge < 0)`` from the normal
+   posterior.
+3. **Flags** (:mod:`orderflow.reputation.flags`).
+4. **Tiers** from the posterior with a Bayesian false-discovery-rate control over all wallets
+   (:func:`bayes_fdr`): WHALE, SMART, DEGEN, AVERAGE, NOVICE.
+5. **Factors and score.** Five factors in [0, 1], 0.5 = no evidence either way; their weighted sum
+   ``raw`` (0-10) is placed inside the tier's band, so WHALE <=> score >= whale_score and DEGEN
+   <=> score <= degen_score: the score is monotone in the posterior across tiers, ordered by the
+   factors within one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 
 import numpy as np
 import numpy.typing as npt
 
+from orderflow.reputation.flags import FLAGS, flag_bits
 from orderflow.reputation.settings import ReputationSettings
 
 Array = npt.NDArray[np.float64]
 
 TIERS = ("WHALE", "SMART", "AVERAGE", "NOVICE", "DEGEN")
 FACTORS = ("win_rate", "profit_factor", "consistency", "volume", "timing")
-# Why a score was capped or floored (0 = untouched).
-CAP_REASONS = (None, "capped_below_whale", "capped_below_smart", "floored_above_degen")
 
 
 @dataclass(frozen=True, slots=True)
 class WalletInputs:
-    """Per-wallet statistics the factors need, one array element per wallet (float64)."""
+    """Per-wallet sums, one array element per wallet (float64), over resolved events with taker
+    decisions unless said otherwise."""
 
-    wins: Array
-    losses: Array
-    resolved: Array  # resolved markets (wins + losses + break-even)
-    gross_profit: Array
-    gross_loss: Array  # positive number
-    return_n: Array  # resolved markets with a cost (a return is defined)
-    return_mean: Array
-    return_sd: Array  # sample standard deviation; NaN or 0 when n < 2
-    volume_usdc: Array
-    edge_n: Array  # resolved buy positions
-    edge_mean: Array
-    edge_sd: Array
+    events: Array  # resolved events with a taker decision
+    value: Array  # fee-net USDC against the outcome
+    stake: Array  # USDC at risk
+    null_var: Array  # variance of value under no edge
+    clv_value: Array  # fee-net USDC against the closing price
+    clv_sq: Array  # sum over events of clv_value^2
+    clv_stake: Array  # sum over events of clv_value x stake
+    stake_sq: Array  # sum over events of stake^2
+    clv_null_var: Array  # null_var of the decisions without a closing line (valued at outcome)
+    wins: Array  # events with value > 0
+    expected_wins: Array  # sum of the entry-implied win probabilities
+    wins_var: Array  # sum of q (1 - q)
+    gross_profit: Array  # sum of positive event values
+    gross_loss: Array  # sum of -negative event values
+    null_loss: Array  # expected gross loss under no edge: sum x q (1 - q)
+    value_early: Array  # value / null_var of the events in the first half of the wallet's span
+    var_early: Array
+    value_late: Array
+    var_late: Array
+    volume: Array  # USDC, every fill
+    taker_volume: Array
+    buy_volume: Array
+    penny_volume: Array  # USDC of buys at prices above 0.9
+    wash_share: Array  # share of volume against the top counterparty (0: none kept)
+    wash_counterparty_share: Array  # the counterparty's share against this wallet
+    wash_deviation: Array  # mean |price - prevailing| of the pair's fills (NaN: unknown)
+    wash_fills: Array
+
+    @classmethod
+    def columns(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
 
 
 @dataclass(frozen=True, slots=True)
 class Scores:
-    """Factor values, score and tier per wallet, aligned with the inputs."""
+    """Everything the run stores per wallet, aligned with the inputs."""
 
-    wilson_lower: Array
-    wilson_upper: Array
+    outcome_edge: Array
+    outcome_se: Array
+    clv_edge: Array
+    clv_se: Array
+    edge_raw: Array  # combined measurement
+    edge_raw_se: Array
+    edge: Array  # posterior mean
+    edge_se: Array  # posterior standard deviation
+    p_above_cost: Array
+    p_below_zero: Array
+    win_z: Array
     profit_factor_shrunk: Array
-    sharpe_shrunk: Array
-    edge: Array  # shrunk edge per share (the executor's p = entry price + edge)
-    edge_se: Array  # standard error of the unshrunk mean edge (NaN when n < 2)
+    persistence_z: Array
+    maker_share: Array
+    penny_share: Array
     win_rate: Array
     profit_factor: Array
     consistency: Array
     volume: Array
     timing: Array
     raw_score: Array
-    score: Array  # rounded to 2 decimals, after evidence caps
-    cap: npt.NDArray[np.int8]  # index into CAP_REASONS
+    score: Array  # rounded to 2 decimals, inside the tier's band
+    flags: npt.NDArray[np.int8]  # bit set over FLAGS
     tier: npt.NDArray[np.int8]  # index into TIERS
+    prior: Prior
 
     def tier_names(self) -> list[str]:
         return [TIERS[i] for i in self.tier.tolist()]
 
-    def cap_names(self) -> list[str | None]:
-        return [CAP_REASONS[i] for i in self.cap.tolist()]
+    def flag_names(self) -> list[list[str]]:
+        return [[f for b, f in enumerate(FLAGS) if bits & (1 << b)] for bits in self.flags.tolist()]
 
 
-def _clip01(x: Array) -> Array:
-    return np.clip(np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
+_ERF = np.vectorize(math.erf, otypes=[np.float64])
 
 
-def _centred(x: Array) -> Array:
-    """0.5 + 0.5 x clipped to [0, 1]: x = -1 (confidently bad) .. +1 (confidently good)."""
-    x = np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0)
-    return np.asarray(np.clip(0.5 + 0.5 * x, 0.0, 1.0), dtype=np.float64)
+def _norm_cdf(x: Array) -> Array:
+    z = np.nan_to_num(np.asarray(x, dtype=np.float64), nan=0.0, posinf=40.0, neginf=-40.0)
+    out = np.asarray(0.5 * (1.0 + _ERF(z / math.sqrt(2.0))), dtype=np.float64)
+    return np.where(np.isnan(x), np.nan, out)
 
 
-def wilson_lower(wins: Array, n: Array, z: float) -> Array:
-    """Wilson score interval lower bound; 0 where n = 0."""
+def _div(a: Array, b: Array) -> Array:
     with np.errstate(divide="ignore", invalid="ignore"):
-        p = wins / n
-        z2 = z * z
-        centre = p + z2 / (2 * n)
-        margin = z * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-        lower = (centre - margin) / (1 + z2 / n)
-    return np.where(n > 0, np.clip(lower, 0.0, 1.0), 0.0)
+        return np.where(b > 0, a / np.where(b > 0, b, 1.0), np.nan)
 
 
-def shrunk_profit_factor(gp: Array, gl: Array, n: Array, k: float) -> Array:
-    """(gp + k m) / (gl + k m), m = (gp + gl) / n; 1 when nothing resolved or no P&L at all."""
+def _centred_tanh(z: Array, scale: float) -> Array:
+    z = np.nan_to_num(z, nan=0.0, posinf=10.0 * scale, neginf=-10.0 * scale)
+    return np.asarray(0.5 + 0.5 * np.tanh(z / scale), dtype=np.float64)
+
+
+@dataclass(frozen=True, slots=True)
+class Prior:
+    """What the population says: the spread of true edges and of closing-line misses."""
+
+    mean: float  # mu, capped at 0
+    sd: float  # tau
+    mean_se: float  # standard error of mu
+    miss_sd: float  # kappa: spread of the edge the closing line does not see
+
+
+def yardsticks(i: WalletInputs, s: ReputationSettings) -> tuple[Array, Array, Array, Array, Array]:
+    """Outcome and closing-line edges per dollar with their standard errors (NaN: none), and
+    the null standard error of the outcome's excess over the closing line (the part of the
+    decisions that had a closing line of their own)."""
+    outcome = _div(i.value, i.stake)
+    outcome_se = _div(np.sqrt(np.maximum(i.null_var, 0.0)), i.stake)
+    clv = _div(i.clv_value, i.stake)
+    c = np.nan_to_num(clv)
+    # sample variance of the ratio estimator, plus the outcome's null variance for decisions
+    # that had no closing line (their "closing line" is the outcome: its noise is the null's)
+    resid = np.maximum(i.clv_sq - 2.0 * c * i.clv_stake + c * c * i.stake_sq, 0.0)
+    resid = resid + np.maximum(i.clv_null_var, 0.0)
+    clv_se = _div(np.sqrt(resid), i.stake)
+    clv_se = np.where(i.events >= s.clv_min_events, clv_se, np.nan)
+    clv_se = np.where(np.isfinite(clv_se), np.fmax(clv_se, s.clv_se_floor * outcome_se), np.nan)
+    resid_se = _div(np.sqrt(np.maximum(i.null_var - i.clv_null_var, 0.0)), i.stake)
+    return outcome, outcome_se, np.where(np.isfinite(clv_se), clv, np.nan), clv_se, resid_se
+
+
+def measurement(
+    outcome: Array, outcome_se: Array, clv: Array, clv_se: Array, resid_se: Array, miss_sd: float
+) -> tuple[Array, Array]:
+    """The measured edge and its standard error from both yardsticks.
+
+    The outcome is the closing line plus what happened after the close, so the two are not
+    independent evidence. The closing line is the base; the outcome's excess over it, r, is
+    edge the close did not see (a stale or inefficient close) or noise (null standard error
+    ``resid_se``): it is added shrunk by ``miss_sd^2 / (miss_sd^2 + resid_se^2)`` (``miss_sd``:
+    the spread of such misses across wallets, estimated from the data). Without a closing line,
+    the outcome alone.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
-        m = np.where(n > 0, (gp + gl) / n, 0.0)
-        num = gp + k * m
-        den = gl + k * m
-        pf = np.where(den > 0, num / den, np.where(num > 0, np.inf, 1.0))
-    return pf
+        rse = np.nan_to_num(resid_se)
+        w = miss_sd**2 / (miss_sd**2 + rse**2)
+        m = clv + w * (outcome - clv)
+        se = np.sqrt(clv_se**2 + (w * rse) ** 2)
+    use_clv = np.isfinite(m) & np.isfinite(se)
+    m = np.where(use_clv, m, outcome)
+    se = np.where(use_clv, se, outcome_se)
+    ok = np.isfinite(m) & np.isfinite(se) & (se > 0)
+    return np.where(ok, m, np.nan), np.where(ok, se, np.nan)
 
 
-def shrunk_sharpe(mean: Array, sd: Array, n: Array, k: float, prior_sd: float) -> Array:
-    """Mean shrunk by n/(n+k) over the sd pooled with k pseudo observations of prior_sd."""
-    sd = np.nan_to_num(sd, nan=0.0)
-    mean = np.nan_to_num(mean, nan=0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shrunk_mean = np.where(n > 0, mean * n / (n + k), 0.0)
-        dof = np.maximum(n - 1, 0)
-        var = np.where(dof + k > 0, (dof * sd * sd + k * prior_sd**2) / (dof + k), prior_sd**2)
-        sharpe = shrunk_mean / np.sqrt(var)
-    return np.where(n > 0, np.nan_to_num(sharpe, nan=0.0), 0.0)
+def population_prior(
+    m: Array, se: Array, use: npt.NDArray[np.bool_], floor: float, *, centre: float | None = None
+) -> tuple[float, float, float]:
+    """(mu, tau, se of mu): the population's mean edge and the spread of true edges across
+    wallets, by the method of moments around the mean actually used: tau^2 = the weighted mean
+    of (m - mu)^2 - se^2, at least ``floor``^2.
+
+    mu is capped at 0 (``centre`` fixes it instead): takers as a whole pay the spread and the fees
+    to the makers, so a positive population mean is noise -- shrinking toward it would lift every
+    wallet with no evidence of its own. Measuring the spread around the capped mean keeps a
+    population where everyone has the same real edge from being shrunk to nothing.
+    """
+    ok = use & np.isfinite(m) & np.isfinite(se) & (se > 0)
+    k = int(ok.sum())
+    if k < 3:
+        return (centre or 0.0), floor, 0.0
+    x, v = m[ok], se[ok] ** 2
+    w = 1.0 / v
+    mu = centre if centre is not None else min(float(np.sum(w * x) / np.sum(w)), 0.0)
+    tau2 = max(float(np.sum(w * ((x - mu) ** 2 - v)) / np.sum(w)), floor * floor)
+    w2 = 1.0 / (v + tau2)
+    if centre is None:
+        mu = min(float(np.sum(w2 * x) / np.sum(w2)), 0.0)
+    return mu, math.sqrt(tau2), math.sqrt(1.0 / float(np.sum(w2)))
 
 
-def shrunk_edge(mean: Array, n: Array, k: float) -> Array:
-    """Mean edge shrunk toward 0 by n / (n + k); 0 when there is no resolved buy."""
-    mean = np.nan_to_num(mean, nan=0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(n > 0, mean * n / (n + k), 0.0)
+def bayes_fdr(prob: Array, eligible: npt.NDArray[np.bool_], alpha: float) -> npt.NDArray[np.bool_]:
+    """The largest set of eligible wallets, taken by decreasing ``prob``, whose mean posterior
+    probability of being a false discovery (1 - prob) is at most ``alpha``."""
+    out = np.zeros(prob.shape, dtype=bool)
+    idx = np.flatnonzero(eligible & np.isfinite(prob))
+    if idx.size == 0:
+        return out
+    order = idx[np.argsort(-prob[idx], kind="stable")]
+    false = np.cumsum(1.0 - prob[order]) / np.arange(1, order.size + 1)
+    ok = np.flatnonzero(false <= alpha)
+    if ok.size:
+        out[order[: ok[-1] + 1]] = True
+    return out
 
 
-def score(inputs: WalletInputs, s: ReputationSettings) -> Scores:
-    """Every factor, the weighted 0-10 score, the evidence caps and the tier."""
-    decided = inputs.wins + inputs.losses
-    wl = wilson_lower(inputs.wins, decided, s.wilson_z)
-    wu = 1.0 - wilson_lower(inputs.losses, decided, s.wilson_z)  # upper bound on the win rate
-    better = _clip01((wl - 0.5) / (s.win_rate_target - 0.5))
-    worse = _clip01((0.5 - wu) / (0.5 - s.win_rate_floor))
-    f_win = np.where(wl > 0.5, 0.5 + 0.5 * better, np.where(wu < 0.5, 0.5 - 0.5 * worse, 0.5))
+def estimate_prior(
+    outcome: Array,
+    outcome_se: Array,
+    clv: Array,
+    clv_se: Array,
+    resid_se: Array,
+    use: npt.NDArray[np.bool_],
+    floor: float,
+) -> Prior:
+    """The population prior from every wallet in ``use`` (unflagged)."""
+    closed = use & np.isfinite(clv) & (np.nan_to_num(resid_se) > 0)
+    _, kappa, _ = population_prior(outcome - clv, resid_se, closed, floor, centre=0.0)
+    m, se = measurement(outcome, outcome_se, clv, clv_se, resid_se, kappa)
+    mu, tau, mu_se = population_prior(m, se, use, floor)
+    return Prior(mu, tau, mu_se, kappa)
 
-    pf = shrunk_profit_factor(
-        inputs.gross_profit, inputs.gross_loss, inputs.resolved, s.profit_factor_prior_positions
-    )
-    with np.errstate(divide="ignore"):
-        f_pf = _centred(np.log(pf) / np.log(s.profit_factor_target))
 
-    sharpe = shrunk_sharpe(
-        inputs.return_mean,
-        inputs.return_sd,
-        inputs.return_n,
-        s.consistency_prior_positions,
-        s.consistency_prior_sd,
-    )
-    f_cons = _centred(sharpe / s.consistency_target_sharpe)
+def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) -> Scores:
+    """Yardsticks, posterior, flags, tiers, factors and the 0-10 score for every wallet.
 
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f_vol = _clip01(
-            np.log10(np.maximum(inputs.volume_usdc, 0.0) / s.volume_floor_usdc)
-            / np.log10(s.volume_target_usdc / s.volume_floor_usdc)
+    ``prior`` replaces the population estimate (a single wallet replayed alone is scored with
+    the prior of the last full run).
+    """
+    outcome, outcome_se, clv, clv_se, resid_se = yardsticks(i, s)
+    flags = flag_bits(i, s)
+    flagged = flags != 0
+    if prior is None:
+        prior = estimate_prior(
+            outcome, outcome_se, clv, clv_se, resid_se, ~flagged, s.prior_sd_floor
         )
-
-    edge = shrunk_edge(inputs.edge_mean, inputs.edge_n, s.edge_prior_positions)
+    m, se = measurement(outcome, outcome_se, clv, clv_se, resid_se, prior.miss_sd)
+    mu, tau, mu_se = prior.mean, prior.sd, prior.mean_se
+    measured = np.isfinite(m)
     with np.errstate(divide="ignore", invalid="ignore"):
-        edge_se = np.where(inputs.edge_n >= 2, inputs.edge_sd / np.sqrt(inputs.edge_n), np.nan)
-    f_timing = _centred(edge / s.timing_target_edge)
+        precision = np.where(measured, 1.0 / se**2, 0.0) + 1.0 / tau**2
+        post_var = 1.0 / precision
+        post_mean = (np.where(measured, m / se**2, 0.0) + mu / tau**2) * post_var
+        # the prior mean is itself an estimate: its uncertainty passes through the shrinkage
+        weight_on_mu = post_var / tau**2
+        post_var = post_var + (weight_on_mu * mu_se) ** 2
+    post_sd = np.sqrt(post_var)
+    p_above = 1.0 - _norm_cdf((s.follower_cost - post_mean) / post_sd)
+    p_below = _norm_cdf(-post_mean / post_sd)
+
+    events = i.events
+    clean = ~flagged
+    wash = (flags & (1 << FLAGS.index("WASH"))) != 0
+    whale = (
+        clean
+        & (events >= s.min_events_whale)
+        & (p_above >= s.whale_probability)
+        & bayes_fdr(p_above, clean & (events >= s.min_events_whale), s.whale_fdr)
+    )
+    top = bayes_fdr(p_above, clean & (events >= s.min_events_smart), s.smart_fdr)
+    smart = ~whale & clean & (events >= s.min_events_smart) & (p_above >= s.smart_probability) & top
+    degen_ok = ~wash & (events >= s.min_events_degen)
+    degen = (
+        degen_ok
+        & (p_below >= s.degen_probability)
+        & bayes_fdr(p_below, degen_ok, s.degen_fdr)
+        & ~whale
+        & ~smart
+    )
+    tier = np.full(events.shape, TIERS.index("NOVICE"), dtype=np.int8)
+    tier[events >= s.min_events_average] = TIERS.index("AVERAGE")
+    tier[smart] = TIERS.index("SMART")
+    tier[whale] = TIERS.index("WHALE")
+    tier[degen] = TIERS.index("DEGEN")
+
+    # -- factors ---------------------------------------------------------------------------
+    shrink = np.sqrt(_div(events, events + s.factor_prior_events))
+    win_z = _div(i.wins - i.expected_wins, np.sqrt(i.wins_var))
+    f_win = _centred_tanh(win_z * shrink, s.factor_z_scale)
+
+    k_null = s.profit_factor_prior_events * np.nan_to_num(_div(i.null_loss, events))
+    gp = np.fmax(i.gross_profit, i.null_loss) + k_null
+    gl = np.fmax(i.gross_loss, i.null_loss) + k_null
+    pf = np.where((gp > 0) & (gl > 0), _div(gp, gl), 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f_pf = np.clip(0.5 + 0.5 * np.log(pf) / math.log(s.profit_factor_target), 0.0, 1.0)
+    f_pf = np.nan_to_num(f_pf, nan=0.5)
+
+    z1 = _div(i.value_early, np.sqrt(i.var_early))
+    z2 = _div(i.value_late, np.sqrt(i.var_late))
+    z1, z2 = np.nan_to_num(z1), np.nan_to_num(z2)
+    both_bad = np.where((z1 < 0) & (z2 < 0), np.maximum(z1, z2), 0.0)
+    persistence = np.where((z1 > 0) & (z2 > 0), np.minimum(z1, z2), both_bad)
+    f_cons = _centred_tanh(persistence, s.factor_z_scale)
+
+    evidence = np.clip(np.log1p(events) / math.log1p(s.volume_target_events), 0.0, 1.0)
+    post_z = _div(post_mean - mu, np.where(measured, se, np.nan))
+    f_vol = 0.5 + 0.5 * evidence * np.tanh(np.nan_to_num(post_z) / s.factor_z_scale)
+
+    clv_z = _div(np.nan_to_num(clv), np.where(np.isfinite(clv_se), clv_se, np.nan))
+    f_timing = _centred_tanh(clv_z * shrink, s.factor_z_scale)
 
     raw = 10.0 * (
         s.weight_win_rate * f_win
@@ -187,16 +338,25 @@ def score(inputs: WalletInputs, s: ReputationSettings) -> Scores:
         + s.weight_volume * f_vol
         + s.weight_timing * f_timing
     )
-    final, cap = apply_evidence_caps(np.round(raw, 2), inputs.resolved, s)
-    tier = assign_tiers(final, inputs.resolved, s)
-
+    final = place_in_band(raw, tier, s)
+    maker_share = np.clip(1.0 - _div(i.taker_volume, i.volume), 0.0, 1.0)
+    penny_share = _div(i.penny_volume, i.buy_volume)
     return Scores(
-        wilson_lower=wl,
-        wilson_upper=wu,
+        outcome_edge=outcome,
+        outcome_se=outcome_se,
+        clv_edge=clv,
+        clv_se=clv_se,
+        edge_raw=m,
+        edge_raw_se=se,
+        edge=post_mean,
+        edge_se=post_sd,
+        p_above_cost=p_above,
+        p_below_zero=p_below,
+        win_z=win_z,
         profit_factor_shrunk=pf,
-        sharpe_shrunk=sharpe,
-        edge=edge,
-        edge_se=edge_se,
+        persistence_z=persistence,
+        maker_share=maker_share,
+        penny_share=penny_share,
         win_rate=f_win,
         profit_factor=f_pf,
         consistency=f_cons,
@@ -204,39 +364,23 @@ def score(inputs: WalletInputs, s: ReputationSettings) -> Scores:
         timing=f_timing,
         raw_score=raw,
         score=final,
-        cap=cap,
+        flags=flags,
         tier=tier,
+        prior=prior,
     )
 
 
-def apply_evidence_caps(
-    scores: Array, resolved: Array, s: ReputationSettings
-) -> tuple[Array, npt.NDArray[np.int8]]:
-    """Cap below WHALE / SMART and floor above DEGEN when too few markets have resolved."""
-    final = scores.copy()
-    cap = np.zeros(final.shape, dtype=np.int8)
-    below_whale = (resolved < s.min_resolved_whale) & (final >= s.whale_score)
-    final[below_whale] = round(s.whale_score - 0.01, 2)
-    cap[below_whale] = 1
-    below_smart = (resolved < s.min_resolved_smart) & (final >= s.smart_score)
-    final[below_smart] = round(s.smart_score - 0.01, 2)
-    cap[below_smart] = 2
-    floored = (resolved < s.min_resolved_degen) & (final <= s.degen_score)
-    final[floored] = round(s.degen_score + 0.01, 2)
-    cap[floored] = 3
-    return np.clip(final, 0.0, 10.0), cap
-
-
-def assign_tiers(scores: Array, resolved: Array, s: ReputationSettings) -> npt.NDArray[np.int8]:
-    """Index into :data:`TIERS` for each (score, resolved markets)."""
-    tier = np.full(scores.shape, TIERS.index("NOVICE"), dtype=np.int8)
-    tier[(scores >= s.average_score) & (resolved >= s.min_resolved_average)] = TIERS.index(
-        "AVERAGE"
-    )
-    tier[scores >= s.smart_score] = TIERS.index("SMART")
-    tier[scores >= s.whale_score] = TIERS.index("WHALE")
-    tier[scores <= s.degen_score] = TIERS.index("DEGEN")
-    return tier
+def place_in_band(raw: Array, tier: npt.NDArray[np.int8], s: ReputationSettings) -> Array:
+    """The raw 0-10 factor sum mapped linearly into the tier's band (2 decimals)."""
+    lo = np.full(raw.shape, round(s.degen_score + 0.01, 2))
+    hi = np.full(raw.shape, round(s.smart_score - 0.01, 2))
+    whale, smart, degen = (tier == TIERS.index(t) for t in ("WHALE", "SMART", "DEGEN"))
+    lo[whale], hi[whale] = s.whale_score, 10.0
+    lo[smart], hi[smart] = s.smart_score, round(s.whale_score - 0.01, 2)
+    lo[degen], hi[degen] = 0.0, s.degen_score
+    x = np.clip(np.nan_to_num(raw, nan=5.0), 0.0, 10.0) / 10.0
+    placed = np.round(lo + (hi - lo) * x, 2)
+    return np.asarray(np.clip(placed, lo, hi), dtype=np.float64)
 
 
 def weights(s: ReputationSettings) -> dict[str, float]:

@@ -2,17 +2,21 @@
 
 Two uses:
 
-* ``orderflow wallet ADDRESS`` shows a wallet's positions (exact sequential average cost) next
-  to its stored score;
-* it is the seed's per-wallet loop (one query per wallet), kept as the reference the set-based
-  recompute is checked against in tests and timed against in ``benchmarks/reputation.py``.
+* ``orderflow wallet ADDRESS`` shows a wallet's positions (exact sequential average cost while a
+  market is open, the order-independent totals once it resolved) and its evidence next to its
+  stored score;
+* it is the per-wallet reference the set-based recompute is checked against in tests and timed
+  against in ``benchmarks/reputation.py``.
 
-Statistics follow the same definitions as :mod:`orderflow.reputation.queries`.
+Evidence follows the same definitions as :mod:`orderflow.reputation.queries` (the decision
+valuation is :func:`orderflow.accounting.decision_value` in both). A wallet replayed alone is
+scored with the population prior of the last full run (or a neutral one); its counterparty
+figures (wash trading) come from that run too: they need every other wallet's fills.
 """
 
 from __future__ import annotations
 
-import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -21,9 +25,10 @@ from typing import Any
 import asyncpg
 import numpy as np
 
-from orderflow.accounting import Position, fill_from_trade
+from orderflow.accounting import Position, TakerTotals, decision_value, fill_from_trade
 from orderflow.reputation import queries as q
-from orderflow.reputation.factors import Scores, WalletInputs, score
+from orderflow.reputation.factors import Prior, Scores, WalletInputs, score
+from orderflow.reputation.flags import PENNY_PRICE
 from orderflow.reputation.settings import ReputationSettings
 
 ZERO = Decimal(0)
@@ -36,32 +41,63 @@ class TokenPosition:
     token_id: int
     market_id: str | None
     outcome_index: int | None
+    event_id: str | None = None
     position: Position = field(default_factory=Position)
     bought_gross: Decimal = ZERO
     paid_gross: Decimal = ZERO
+    sold_gross: Decimal = ZERO
+    received_gross: Decimal = ZERO
+    taker_bought: Decimal = ZERO
+    taker_paid: Decimal = ZERO
+    taker_sold: Decimal = ZERO
+    taker_received: Decimal = ZERO
+    taker_fee: Decimal = ZERO
+    taker_first_at: datetime | None = None
+    penny: Decimal = ZERO
     volume: Decimal = ZERO
     payouts: list[Decimal] | None = None
     resolved_at: datetime | None = None
     problem: str | None = None
     payout: Decimal | None = None
     last_price: Decimal | None = None
+    close: float | None = None  # closing line (not the wallet's own last trade)
 
     @property
     def entry_price(self) -> Decimal | None:
         return self.paid_gross / self.bought_gross if self.bought_gross else None
 
     @property
-    def edge(self) -> float | None:
-        entry = self.entry_price
-        if self.payout is None or entry is None:
-            return None
-        return float(self.payout - entry)
-
-    @property
     def unrealized(self) -> Decimal:
         if self.payout is not None or not self.position.is_open or self.last_price is None:
             return ZERO
         return self.position.mark(self.last_price)
+
+    @property
+    def taker_volume(self) -> Decimal:
+        return self.taker_paid + self.taker_received
+
+    def totals(self) -> TakerTotals:
+        return TakerTotals(
+            bought=float(self.bought_gross),
+            sold=float(self.sold_gross),
+            received=float(self.received_gross),
+            taker_bought=float(self.taker_bought),
+            taker_paid=float(self.taker_paid),
+            taker_sold=float(self.taker_sold),
+            taker_received=float(self.taker_received),
+            taker_fee=float(self.taker_fee),
+        )
+
+    @property
+    def short(self) -> float:
+        t = self.totals()
+        if t.sold > t.bought and t.taker_sold > 0:
+            return (t.sold - t.bought) * t.taker_sold / t.sold
+        return 0.0
+
+    @property
+    def judged(self) -> bool:
+        return self.payout is not None and (self.taker_bought > 0 or self.short > 0)
 
 
 @dataclass
@@ -98,43 +134,132 @@ def _judge(tp: TokenPosition) -> None:
         tp.payout = tp.payouts[tp.outcome_index]
 
 
-def _mean_sd(values: list[float]) -> tuple[float, float]:
-    if not values:
-        return float("nan"), float("nan")
-    sd = statistics.stdev(values) if len(values) >= 2 else float("nan")
-    return statistics.fmean(values), sd
+@dataclass
+class _Event:
+    value: float = 0.0
+    clv: float = 0.0
+    stake: float = 0.0
+    shares: float = 0.0
+    null_var: float = 0.0
+    unclosed_var: float = 0.0
+    decided_at: datetime | None = None
 
 
-def _inputs(positions: list[TokenPosition]) -> WalletInputs:
-    markets: dict[str, list[Decimal]] = {}
+def _clip(x: float) -> float:
+    return min(0.99, max(0.01, x))
+
+
+def _events(positions: list[TokenPosition]) -> list[_Event]:
+    events: dict[str | None, _Event] = {}
     for tp in positions:
-        if tp.payout is not None and tp.market_id is not None:
-            m = markets.setdefault(tp.market_id, [ZERO, ZERO])
-            m[0] += tp.position.realized_pnl
-            m[1] += tp.position.total_paid
-    pnls = [m[0] for m in markets.values()]
-    returns = [float(m[0] / m[1]) for m in markets.values() if m[1] > 0]
-    edges = [e for e in (tp.edge for tp in positions) if e is not None]
-    r_mean, r_sd = _mean_sd(returns)
-    e_mean, e_sd = _mean_sd(edges)
+        if not tp.judged or tp.payout is None:
+            continue
+        t = tp.totals()
+        payout = float(tp.payout)
+        value, stake = decision_value(t, payout)
+        clv, _ = decision_value(t, tp.close if tp.close is not None else payout)
+        shares = t.taker_bought + tp.short
+        qbar = _clip((t.taker_paid + t.taker_received) / (t.taker_bought + t.taker_sold))
+        e = events.setdefault(tp.event_id, _Event())
+        e.value += value
+        e.clv += clv
+        e.stake += stake
+        e.shares += shares
+        var = (t.taker_bought**2 + tp.short**2) * qbar * (1 - qbar)
+        e.null_var += var
+        if tp.close is None:
+            e.unclosed_var += var
+        if tp.taker_first_at is not None and (
+            e.decided_at is None or tp.taker_first_at < e.decided_at
+        ):
+            e.decided_at = tp.taker_first_at
+    return [e for e in events.values() if e.stake > 0]
+
+
+def _inputs(positions: list[TokenPosition], wash: Mapping[str, Any]) -> WalletInputs:
+    events = _events(positions)
+    times = [tp.taker_first_at for tp in positions if tp.judged and tp.taker_first_at is not None]
+    mid = min(times) + (max(times) - min(times)) / 2 if times else None
+    qs = [_clip(e.stake / e.shares) for e in events]
+    early = [mid is not None and e.decided_at is not None and e.decided_at <= mid for e in events]
 
     def one(x: float) -> np.ndarray[Any, np.dtype[np.float64]]:
         return np.array([x], dtype=np.float64)
 
+    def total(values: Any) -> float:
+        return float(sum(values, 0.0))
+
+    volume = float(sum((tp.volume for tp in positions), ZERO))
+    deviation = wash.get("pair_price_deviation")
     return WalletInputs(
-        wins=one(sum(1 for p in pnls if p > 0)),
-        losses=one(sum(1 for p in pnls if p < 0)),
-        resolved=one(len(pnls)),
-        gross_profit=one(float(sum((p for p in pnls if p > 0), ZERO))),
-        gross_loss=one(float(-sum((p for p in pnls if p < 0), ZERO))),
-        return_n=one(len(returns)),
-        return_mean=one(r_mean),
-        return_sd=one(r_sd),
-        volume_usdc=one(float(sum((tp.volume for tp in positions), ZERO))),
-        edge_n=one(len(edges)),
-        edge_mean=one(e_mean),
-        edge_sd=one(e_sd),
+        events=one(len(events)),
+        value=one(total(e.value for e in events)),
+        stake=one(total(e.stake for e in events)),
+        null_var=one(total(e.null_var for e in events)),
+        clv_value=one(total(e.clv for e in events)),
+        clv_sq=one(total(e.clv * e.clv for e in events)),
+        clv_stake=one(total(e.clv * e.stake for e in events)),
+        stake_sq=one(total(e.stake * e.stake for e in events)),
+        clv_null_var=one(total(e.unclosed_var for e in events)),
+        wins=one(sum(1 for e in events if e.value > 0)),
+        expected_wins=one(total(qs)),
+        wins_var=one(total(x * (1 - x) for x in qs)),
+        gross_profit=one(total(e.value for e in events if e.value > 0)),
+        gross_loss=one(-total(e.value for e in events if e.value < 0)),
+        null_loss=one(total(e.shares * x * (1 - x) for e, x in zip(events, qs, strict=True))),
+        value_early=one(total(e.value for e, k in zip(events, early, strict=True) if k)),
+        var_early=one(total(e.null_var for e, k in zip(events, early, strict=True) if k)),
+        value_late=one(total(e.value for e, k in zip(events, early, strict=True) if not k)),
+        var_late=one(total(e.null_var for e, k in zip(events, early, strict=True) if not k)),
+        volume=one(volume),
+        taker_volume=one(float(sum((tp.taker_volume for tp in positions), ZERO))),
+        buy_volume=one(float(sum((tp.paid_gross for tp in positions), ZERO))),
+        penny_volume=one(float(sum((tp.penny for tp in positions), ZERO))),
+        wash_share=one(float(wash.get("top_counterparty_share") or 0.0)),
+        wash_counterparty_share=one(float(wash.get("counterparty_share_back") or 0.0)),
+        wash_deviation=one(float("nan") if deviation is None else float(deviation)),
+        wash_fills=one(float(wash.get("pair_fills") or 0.0)),
     )
+
+
+def _stored(stats: Mapping[str, Any] | None) -> tuple[Prior | None, dict[str, Any]]:
+    factors = (stats or {}).get("factors") or {}
+    post = factors.get("posterior") or {}
+    prior = None
+    if post.get("prior_sd") is not None and post.get("prior_mean") is not None:
+        prior = Prior(
+            mean=float(post["prior_mean"]),
+            sd=float(post["prior_sd"]),
+            mean_se=float(post.get("prior_mean_se") or 0.0),
+            miss_sd=float(post.get("close_miss_sd") or 0.0),
+        )
+    return prior, dict(factors.get("behaviour") or {})
+
+
+def _apply(tp: TokenPosition, row: Mapping[str, Any]) -> None:
+    fill = fill_from_trade(row)
+    tp.position.apply(fill)
+    size, usdc = row["size"], row["usdc_size"]
+    tp.volume += usdc
+    taker = bool(row["is_taker_aggregate"])
+    if row["side"] == "BUY":
+        tp.bought_gross += size
+        tp.paid_gross += usdc
+        if row["price"] > Decimal(str(PENNY_PRICE)):
+            tp.penny += usdc
+        if taker:
+            tp.taker_bought += size
+            tp.taker_paid += usdc
+    else:
+        tp.sold_gross += size
+        tp.received_gross += usdc
+        if taker:
+            tp.taker_sold += size
+            tp.taker_received += usdc
+    if taker:
+        tp.taker_fee += fill.fee_usdc
+        if tp.taker_first_at is None or row["timestamp"] < tp.taker_first_at:
+            tp.taker_first_at = row["timestamp"]
 
 
 async def wallet_report(
@@ -143,12 +268,17 @@ async def wallet_report(
     *,
     as_of: datetime | None = None,
     settings: ReputationSettings | None = None,
+    stats: Mapping[str, Any] | None = None,
 ) -> WalletReport:
-    """Replay one wallet's fills (as of ``as_of``, default now) and score it."""
+    """Replay one wallet's fills (as of ``as_of``, default now) and score it.
+
+    ``stats`` is the wallet's stored row (for the run's prior and counterparty figures).
+    """
     settings = settings or ReputationSettings()
     cutoff = as_of or await conn.fetchval("SELECT now()")
     rows = await conn.fetch(q.WALLET_FILLS, cutoff, wallet)
     by_token: dict[int, TokenPosition] = {}
+    last_fill: dict[int, datetime] = {}
     for row in rows:
         token_id = int(row["token_id"])
         tp = by_token.get(token_id)
@@ -158,32 +288,49 @@ async def wallet_report(
                 token_id=token_id,
                 market_id=row["market_id"],
                 outcome_index=row["outcome_index"],
+                event_id=row["event_id"],
                 payouts=list(payouts) if payouts is not None else None,
                 resolved_at=row["resolved_at"],
             )
-        tp.position.apply(fill_from_trade(row))
-        tp.volume += row["usdc_size"]
-        if row["side"] == "BUY":
-            tp.bought_gross += row["size"]
-            tp.paid_gross += row["usdc_size"]
+        _apply(tp, row)
+        last_fill[token_id] = max(last_fill.get(token_id, row["timestamp"]), row["timestamp"])
     positions = list(by_token.values())
     for tp in positions:
         _judge(tp)
         if tp.payout is not None:
             tp.position.settle(tp.payout)
-    open_tokens = [Decimal(tp.token_id) for tp in positions if tp.payout is None]
-    if open_tokens:
-        prices = await conn.fetch(q.TOKEN_LAST_PRICES, cutoff, open_tokens)
-        last = {int(r["token_id"]): r["price"] for r in prices}
+    if positions:
+        resolved = [tp for tp in positions if tp.payout is not None]
+        closes = await conn.fetch(
+            q.TOKEN_CLOSES,
+            cutoff,
+            [Decimal(tp.token_id) for tp in resolved],
+            [tp.resolved_at for tp in resolved],
+            settings.clv_horizon,
+        )
+        by_id = {int(r["token_id"]): r for r in closes}
+        for tp in resolved:
+            r = by_id.get(tp.token_id)
+            if r is None or (tp.taker_first_at is not None and tp.taker_first_at > r["close_at"]):
+                continue
+            own_last = last_fill[tp.token_id] >= r["close_at"]
+            tp.close = r["prev_price"] if own_last else r["close_price"]
+        open_tokens = [Decimal(tp.token_id) for tp in positions if tp.payout is None]
+        marks = await conn.fetch(q.TOKEN_LAST_PRICES, cutoff, open_tokens)
+        last = {int(r["token_id"]): r["price"] for r in marks}
         for tp in positions:
-            tp.last_price = last.get(tp.token_id)
-    inputs = _inputs(positions)
+            if tp.payout is None:
+                tp.last_price = last.get(tp.token_id)
+    prior, behaviour = _stored(stats)
+    inputs = _inputs(positions, behaviour)
     return WalletReport(
         wallet_address=wallet,
         as_of=cutoff,
         positions=positions,
         inputs=inputs,
-        scores=score(inputs, settings),
+        scores=score(
+            inputs, settings, prior=prior or Prior(0.0, settings.prior_sd_floor, 0.0, 0.0)
+        ),
         trades=len(rows),
         realized_pnl=sum((tp.position.realized_pnl for tp in positions), ZERO),
         unrealized_pnl=sum((tp.unrealized for tp in positions), ZERO),

@@ -26,8 +26,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from orderflow.errors import DatabaseError
+from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation import queries as q
-from orderflow.reputation.factors import CAP_REASONS, TIERS, WalletInputs, score, weights
+from orderflow.reputation.factors import WalletInputs, score, weights
 from orderflow.reputation.settings import ReputationSettings
 
 log = logging.getLogger(__name__)
@@ -43,14 +44,24 @@ class WalletScore(BaseModel):
     wallet_address: str
     score: Decimal
     tier: str
-    edge: float  # shrunk mean (payout - entry price) per share over resolved buys
-    edge_raw: float | None
-    edge_se: float | None
-    resolved_buys: int
-    resolved_positions: int
+    edge: float  # posterior mean fee-net edge per dollar on taker decisions
+    edge_raw: float | None  # measured (unshrunk) edge per dollar
+    edge_se: float | None  # posterior standard deviation
+    resolved_buys: int  # resolved events with taker decisions (= events_resolved)
+    resolved_positions: int  # resolved events (P&L of every fill)
     wins: int
     losses: int
     factors: dict[str, Any]
+    flags: tuple[str, ...] = ()
+    p_edge_above_cost: float | None = None
+    p_edge_below_zero: float | None = None
+    clv_edge: float | None = None
+    clv_se: float | None = None
+    maker_volume_share: float | None = None
+
+    @property
+    def events_resolved(self) -> int:
+        return self.resolved_buys
 
 
 class RunSummary(BaseModel):
@@ -90,6 +101,16 @@ def _finite_or_nan(values: np.ndarray[Any, Any]) -> list[float]:
     return [float(v) for v in clean.tolist()]
 
 
+# rep_scores column -> Scores attribute where the names differ.
+_SCORE_ATTRS = {
+    "f_win": "win_rate",
+    "f_pf": "profit_factor",
+    "f_cons": "consistency",
+    "f_vol": "volume",
+    "f_timing": "timing",
+}
+
+
 class _Stopwatch:
     """Seconds per stage, reported in the run summary (and by the benchmark)."""
 
@@ -116,37 +137,26 @@ async def _build(
     await conn.execute(q.POSITIONS, as_of)
     await conn.execute("ANALYZE rep_positions")  # temp tables have no statistics otherwise
     watch.lap("positions")
-    await conn.execute(q.LAST_PRICES, as_of)
-    await conn.execute("ANALYZE rep_last_price")
-    watch.lap("last_prices")
-    await conn.execute(q.WALLETS)
+    await conn.execute(ev.CLOSES, as_of, settings.clv_horizon)
+    await conn.execute("ANALYZE rep_close")
+    watch.lap("closes")
+    await conn.execute(ev.WASH, as_of, settings.wash_min_share, settings.wash_window_secs)
+    watch.lap("counterparties")
+    await conn.execute(ev.WALLETS)
     watch.lap("wallets")
-    row = await conn.fetchrow(q.INPUT_ARRAYS)
+    columns = WalletInputs.columns()
+    row = await conn.fetchrow(q.input_arrays(columns))
     assert row is not None
-    n = len(row["wins"] or [])
-    columns = {k: np.asarray(v or [], dtype=np.float64) for k, v in row.items()}
-    result = score(WalletInputs(**columns), settings)
-    cap = [CAP_REASONS[i] for i in result.cap.tolist()]
-    tier = [TIERS[i] for i in result.tier.tolist()]
+    arrays = {k: np.asarray(row[k] or [], dtype=np.float64) for k in columns}
+    n = len(arrays["events"])
+    result = score(WalletInputs(**arrays), settings)
     await conn.execute(
-        q.SCORES,
-        _finite_or_nan(result.wilson_lower),
-        _finite_or_nan(result.wilson_upper),
-        _finite_or_nan(result.profit_factor_shrunk),
-        _finite_or_nan(result.sharpe_shrunk),
-        _finite_or_nan(result.edge),
-        _finite_or_nan(result.edge_se),
-        _finite_or_nan(result.win_rate),
-        _finite_or_nan(result.profit_factor),
-        _finite_or_nan(result.consistency),
-        _finite_or_nan(result.volume),
-        _finite_or_nan(result.timing),
-        _finite_or_nan(result.raw_score),
-        _finite_or_nan(result.score),
-        cap,
-        tier,
+        q.scores_table(),
+        *(_finite_or_nan(getattr(result, _SCORE_ATTRS.get(c, c))) for c in q.SCORE_COLUMNS),
+        result.tier_names(),
+        [",".join(f) for f in result.flag_names()],
     )
-    await conn.execute(q.final_view(weights(settings)))
+    await conn.execute(q.final_view(weights(settings), settings.follower_cost, result.prior))
     watch.lap("score")
     return n
 
@@ -188,11 +198,17 @@ async def compute_scores(
             edge=_nan_none(r["edge"]) or 0.0,
             edge_raw=_nan_none(r["edge_raw"]),
             edge_se=_nan_none(r["edge_se"]),
-            resolved_buys=r["resolved_buys"],
+            resolved_buys=int(r["events"]),
             resolved_positions=r["resolved"],
             wins=r["wins"],
             losses=r["losses"],
             factors=r["factors"],
+            flags=tuple(r["flags"]),
+            p_edge_above_cost=_nan_none(r["p_above_cost"]),
+            p_edge_below_zero=_nan_none(r["p_below_zero"]),
+            clv_edge=_nan_none(r["clv_edge"]),
+            clv_se=_nan_none(r["clv_se"]),
+            maker_volume_share=_nan_none(r["maker_share"]),
         )
         for r in rows
     }

@@ -1,7 +1,8 @@
 """ReputationSettings: how often to score, and every parameter of the score.
 
 Environment names: ``CALCULATION_INTERVAL_SECONDS`` (the seed's), the rest ``REPUTATION_<FIELD>``
-(e.g. ``REPUTATION_WILSON_Z=2.33``). docs/reputation.md explains each formula with an example.
+(e.g. ``REPUTATION_WHALE_PROBABILITY=0.99``). docs/reputation.md explains each formula with an
+example.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from orderflow.config import CommonSettings
+from orderflow.strategy.settings import StrategySettings
 
 
 class ReputationSettings(CommonSettings):
-    """Factor weights and parameters, tier thresholds, evidence minimums, schedule."""
+    """Factor weights, the edge model, tier probabilities, evidence minimums, flags, schedule."""
 
     model_config = SettingsConfigDict(
         env_prefix="REPUTATION_", extra="ignore", populate_by_name=True
@@ -48,78 +50,146 @@ class ReputationSettings(CommonSettings):
     weight_volume: float = Field(default=0.10, ge=0, le=1, description="Volume weight.")
     weight_timing: float = Field(default=0.05, ge=0, le=1, description="Timing weight.")
 
-    # Win rate: Wilson bounds; centred on 0.5 (no evidence), see orderflow.reputation.factors.
-    wilson_z: float = Field(
-        default=1.96, gt=0, description="z of the Wilson lower bound on the win rate (1.96: 95%)."
-    )
-    win_rate_floor: float = Field(
-        default=0.35, ge=0, lt=0.5, description="Wilson upper bound that maps to factor 0."
-    )
-    win_rate_target: float = Field(
-        default=0.65, gt=0.5, le=1, description="Wilson lower bound that maps to factor 1."
+    # The follower's cost per dollar: what a copy of a taker decision pays that the leader did
+    # not. Default: the strategy's default paper slippage (20 bps) plus its default taker fee rate
+    # (0) x (1 - 0.5), i.e. 0.002 (orderflow.strategy.settings.StrategySettings).
+    follower_cost: float = Field(
+        default_factory=lambda: _default_follower_cost(),
+        ge=0,
+        lt=1,
+        description="Cost per dollar of following a decision (taker fee + slippage); WHALE needs "
+        "P(edge > this) high.",
     )
 
-    # Profit factor with a prior of k pseudo-positions winning and losing the wallet's mean size.
-    profit_factor_prior_positions: float = Field(
-        default=10.0, ge=0, description="k: pseudo win + pseudo loss added to profit and loss."
+    # Edge estimate (orderflow.reputation.evidence).
+    clv_horizon: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="A token's closing line is its last trade at this fraction of the way from "
+        "its first trade to its resolution (1: the last trade before resolution).",
+    )
+    clv_min_events: int = Field(
+        default=5, ge=2, description="Resolved events needed before closing-line value counts."
+    )
+    clv_se_floor: float = Field(
+        default=0.35,
+        gt=0,
+        description="Closing-line value's standard error is at least this x the outcome "
+        "yardstick's (its evidence counts at most 1 / floor^2 times as much).",
+    )
+    prior_sd_floor: float = Field(
+        default=0.005, gt=0, description="Smallest spread of true edges the prior may assume."
+    )
+
+    # Factors: each is 0.5 + 0.5 tanh(z / factor_z_scale) of an evidence z, shrunk by
+    # sqrt(n / (n + factor_prior_events)) (see orderflow.reputation.factors).
+    factor_z_scale: float = Field(default=2.0, gt=0, description="z that maps to 0.5 + 0.38.")
+    factor_prior_events: float = Field(
+        default=20.0, ge=0, description="Pseudo events shrinking the win-rate and timing z."
+    )
+    profit_factor_prior_events: float = Field(
+        default=10.0, ge=0, description="Null events added to gross profit and gross loss."
     )
     profit_factor_target: float = Field(
-        default=2.5,
-        gt=1,
-        description="Shrunk profit factor that maps to 1 (1/target maps to 0; log scale).",
+        default=1.5, gt=1, description="Fee-net profit factor that maps to 1 (1/target to 0)."
+    )
+    volume_target_events: float = Field(
+        default=100.0, gt=1, description="Events at which the volume (evidence) factor is full."
     )
 
-    # Consistency: shrunk Sharpe ratio of per-market returns (pnl / cost).
-    consistency_prior_positions: float = Field(
-        default=10.0, ge=0, description="k: pseudo positions shrinking mean return toward 0."
+    # Tiers from the posterior. The score (0-10) is placed inside the tier's band.
+    whale_probability: float = Field(
+        default=0.95, gt=0.5, lt=1, description="WHALE: P(edge > follower_cost) at least this."
     )
-    consistency_prior_sd: float = Field(
-        default=1.0, gt=0, description="Prior standard deviation of a per-market return."
+    smart_probability: float = Field(
+        default=0.90, gt=0.5, lt=1, description="SMART: P(edge > follower_cost) at least this."
     )
-    consistency_target_sharpe: float = Field(
-        default=0.5,
-        gt=0,
-        description="Shrunk per-market Sharpe ratio that maps to 1 (-target maps to 0).",
+    degen_probability: float = Field(
+        default=0.95, gt=0.5, lt=1, description="DEGEN: P(edge < 0) at least this."
     )
+    whale_fdr: float = Field(
+        default=0.05, gt=0, lt=1, description="Bayesian false discovery rate of the WHALE set."
+    )
+    smart_fdr: float = Field(
+        default=0.05, gt=0, lt=1, description="Bayesian false discovery rate of WHALE + SMART."
+    )
+    degen_fdr: float = Field(
+        default=0.05, gt=0, lt=1, description="Bayesian false discovery rate of the DEGEN set."
+    )
+    whale_score: float = Field(default=7.0, ge=0, le=10, description="WHALE band: [this, 10].")
+    smart_score: float = Field(default=5.5, ge=0, le=10, description="SMART band starts here.")
+    average_score: float = Field(
+        default=4.0, ge=0, le=10, description="Kept for compatibility: not used by the tiers."
+    )
+    degen_score: float = Field(default=3.0, ge=0, le=10, description="DEGEN band: [0, this].")
 
-    # Volume: log scale between a floor and a target, USDC traded by the wallet itself.
-    volume_floor_usdc: float = Field(default=100.0, gt=0, description="Maps to factor 0.")
-    volume_target_usdc: float = Field(default=1_000_000.0, gt=0, description="Maps to factor 1.")
-
-    # Timing / edge: mean (payout - average entry price) over resolved buy positions.
-    edge_prior_positions: float = Field(
-        default=20.0,
-        ge=0,
-        description="k: edge is shrunk toward 0 by n / (n + k), n = resolved buy positions.",
+    # Evidence minimums, in resolved events with taker decisions.
+    min_events_whale: int = Field(
+        default=20,
+        ge=1,
+        validation_alias=AliasChoices(
+            "min_events_whale", "REPUTATION_MIN_EVENTS_WHALE", "REPUTATION_MIN_RESOLVED_WHALE"
+        ),
+        description="Fewer resolved events: never WHALE.",
     )
-    timing_target_edge: float = Field(
-        default=0.10,
-        gt=0,
-        description="Shrunk edge (USDC per share) that maps to 1 (-target maps to 0).",
+    min_events_smart: int = Field(
+        default=10,
+        ge=1,
+        validation_alias=AliasChoices(
+            "min_events_smart", "REPUTATION_MIN_EVENTS_SMART", "REPUTATION_MIN_RESOLVED_SMART"
+        ),
+        description="Fewer resolved events: never SMART.",
     )
-
-    # Tiers (0-10). whale_score and degen_score match the seed's MIN_WHALE_SCORE / MAX_FADE_SCORE.
-    whale_score: float = Field(default=7.0, ge=0, le=10, description="WHALE at or above this.")
-    smart_score: float = Field(default=5.5, ge=0, le=10, description="SMART at or above this.")
-    average_score: float = Field(default=4.0, ge=0, le=10, description="AVERAGE at or above.")
-    degen_score: float = Field(default=3.0, ge=0, le=10, description="DEGEN at or below this.")
-
-    # Evidence minimums (resolved markets): below them the score is capped / floored.
-    min_resolved_whale: int = Field(
-        default=20, ge=0, description="Fewer resolved markets: score capped below whale_score."
-    )
-    min_resolved_smart: int = Field(
-        default=10, ge=0, description="Fewer resolved markets: score capped below smart_score."
-    )
-    min_resolved_average: int = Field(
+    min_events_average: int = Field(
         default=5,
         ge=0,
-        description="Fewer resolved markets: NOVICE (unless DEGEN) whatever the score.",
+        validation_alias=AliasChoices(
+            "min_events_average", "REPUTATION_MIN_EVENTS_AVERAGE", "REPUTATION_MIN_RESOLVED_AVERAGE"
+        ),
+        description="Fewer resolved events: NOVICE (unless DEGEN).",
     )
-    min_resolved_degen: int = Field(
+    min_events_degen: int = Field(
         default=10,
+        ge=1,
+        validation_alias=AliasChoices(
+            "min_events_degen", "REPUTATION_MIN_EVENTS_DEGEN", "REPUTATION_MIN_RESOLVED_DEGEN"
+        ),
+        description="Fewer resolved events: never DEGEN (never faded).",
+    )
+
+    # Behaviour flags (orderflow.reputation.flags).
+    maker_share_flag: float = Field(
+        default=0.5, ge=0, le=1, description="MARKET_MAKER: maker share of volume above this."
+    )
+    penny_share_flag: float = Field(
+        default=0.5,
         ge=0,
-        description="Fewer resolved markets: score floored above degen_score (never faded).",
+        le=1,
+        description="PENNY_PICKER: share of buy stake at prices above penny_price above this.",
+    )
+    wash_min_share: float = Field(
+        default=0.5,
+        ge=0.5,
+        le=1,
+        description="WASH: at least this share of the wallet's volume against one counterparty",
+    )
+    wash_min_fills: int = Field(default=3, ge=1, description="WASH: fills of the pair needed.")
+    wash_deviation: float = Field(
+        default=0.10,
+        gt=0,
+        lt=1,
+        description="WASH (one-sided concentration): mean distance of the pair's fills from "
+        "the token's prevailing price at least this.",
+    )
+    wash_window_secs: float = Field(
+        default=3600.0,
+        gt=0,
+        description="WASH: the prevailing price is the token's last trade by anyone else within "
+        "this many seconds before the fill.",
+    )
+    flag_min_volume: float = Field(
+        default=100.0, ge=0, description="USDC of volume before any behaviour flag is set."
     )
 
     @model_validator(mode="after")
@@ -133,19 +203,23 @@ class ReputationSettings(CommonSettings):
         )
         if abs(total - 1.0) > 1e-9:
             raise ValueError(f"the five factor weights must sum to 1, they sum to {total:g}")
-        if not self.degen_score < self.average_score <= self.smart_score <= self.whale_score:
+        if not self.degen_score < self.smart_score <= self.whale_score:
             raise ValueError(
-                "tier thresholds must satisfy degen_score < average_score <= smart_score "
-                f"<= whale_score, got {self.degen_score}, {self.average_score}, "
-                f"{self.smart_score}, {self.whale_score}"
+                "tier bands must satisfy degen_score < smart_score <= whale_score, got "
+                f"{self.degen_score}, {self.smart_score}, {self.whale_score}"
             )
-        if self.win_rate_floor >= self.win_rate_target:
-            raise ValueError("win_rate_floor must be below win_rate_target")
-        if self.volume_floor_usdc >= self.volume_target_usdc:
-            raise ValueError("volume_floor_usdc must be below volume_target_usdc")
-        if not self.min_resolved_average <= self.min_resolved_smart <= self.min_resolved_whale:
+        if not self.min_events_average <= self.min_events_smart <= self.min_events_whale:
             raise ValueError(
-                "evidence minimums must satisfy min_resolved_average <= min_resolved_smart "
-                "<= min_resolved_whale"
+                "evidence minimums must satisfy min_events_average <= min_events_smart "
+                "<= min_events_whale"
             )
+        if self.smart_probability > self.whale_probability:
+            raise ValueError("smart_probability must not exceed whale_probability")
         return self
+
+
+def _default_follower_cost() -> float:
+    fields = StrategySettings.model_fields
+    slippage = float(fields["paper_slippage_bps"].default) / 10_000
+    fee_rate = float(fields["taker_fee_rate"].default)
+    return slippage + fee_rate * 0.5

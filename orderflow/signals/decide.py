@@ -66,6 +66,7 @@ def _inputs(
             "size": str(trade.size),
             "usdc_size": str(trade.usdc_size),
             "side": trade.side,
+            "is_taker": trade.is_taker,
             "age_secs": round((now - trade.timestamp).total_seconds(), 3),
         },
         "wallet": {
@@ -74,6 +75,9 @@ def _inputs(
             "edge": wallet.edge,
             "edge_se": wallet.edge_se,
             "resolved_buys": wallet.resolved_buys,
+            "flags": list(wallet.flags),
+            "p_edge_above_cost": wallet.p_edge_above_cost,
+            "p_edge_below_zero": wallet.p_edge_below_zero,
         },
         "market": {
             "last_price": _s(market.last_price),

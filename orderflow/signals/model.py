@@ -1,23 +1,27 @@
-"""Win probability and confidence of a signal, from the followed wallet's measured edge.
+"""Win probability and confidence of a signal, from the followed wallet's posterior edge.
 
-The reputation stage measures, per wallet, ``edge``: the mean of (payout - entry price) per share
-over its resolved buys, shrunk toward 0 for small samples, and ``edge_se``, its standard error.
+The reputation stage stores, per wallet, the posterior of its fee-net edge *per dollar* on its
+taker decisions: ``edge`` (posterior mean, shrunk toward the population), ``edge_se`` (posterior
+standard deviation), ``p_edge_above_cost`` = P(edge > a follower's cost) and ``p_edge_below_zero``
+= P(edge < 0), over ``resolved_buys`` resolved events.
 
 Win probability p (what Kelly needs)
-    FOLLOW_WHALE: ``p = q_w + edge`` where ``q_w`` is the price the wallet paid. A wallet that on
-    average buys 6 cents below what its shares pay out, buying at 0.55, implies a fair value of
-    0.61 for this share.
-    FADE_DEGEN: ``p = q_w - edge``: the same edge mirrored to the sell side. A low-skill wallet's
-    edge is negative (it overpays); we assume it also undersells by as much, so the token it
-    dumped at ``q_w`` is worth ``q_w + |edge|``.
-    p is clipped to [0.001, 0.999]. A wallet without a measured edge gives no p (no trade): the
-    score is never turned into a probability (score / 10 has no calibration behind it).
+    FOLLOW_WHALE: ``p = q + edge x q``: entry price plus the posterior edge per share (a dollar
+    at price q buys 1/q shares, so the edge per share is ``edge x q``). A wallet with a posterior
+    edge of +0.10 per dollar buying at 0.55 implies a fair value of 0.605.
+    FADE_DEGEN: the token the wallet dumped at q; a sell at q risks ``1 - q`` per share, so a
+    seller with edge e (negative) per dollar leaves ``-e x (1 - q)`` per share on the table:
+    ``p = q - edge x (1 - q)``.
+    p is clipped to [0.02, 0.98]: no estimate of ours is surer than that, and near 0 or 1 Kelly
+    stakes explode (sizing caps the Kelly fraction as well). A wallet the run has not measured
+    (no edge: the stats row of a wallet without a resolved event carries none to the executor)
+    gives no p (no trade): the score is never turned into a probability.
 
 Confidence (compared with ``min_signal_confidence``)
-    The geometric mean of two numbers in [0, 1]: how far the score is into the rule's side of the
-    scale (``score / 10`` to follow, ``1 - score / 10`` to fade), and how sure the record is that
-    the edge has the sign we bet on, ``Phi(edge / edge_se)`` (normal approximation; ``Phi(-edge /
-    edge_se)`` to fade). A high score on a short or noisy record therefore gives low confidence.
+    The posterior probability that the bet is right: P(edge > follower's cost) to follow,
+    P(edge < 0) to fade, as stored by the run; for an older row without them, ``Phi(edge /
+    edge_se)``. A missing, zero or NaN standard error means no confidence at all (0): a record
+    with no measured uncertainty is not a certainty.
 """
 
 from __future__ import annotations
@@ -28,35 +32,43 @@ from decimal import Decimal
 from orderflow.signals.rules import SignalType
 from orderflow.signals.views import TradeView, WalletView
 
-P_MIN = 0.001
-P_MAX = 0.999
+P_MIN = 0.02
+P_MAX = 0.98
 
 
 def _phi(z: float) -> float:
     return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
 
 
+def _finite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)
+
+
 def win_probability(signal: SignalType, trade: TradeView, wallet: WalletView) -> float | None:
-    if wallet.edge is None:
+    if not _finite(wallet.edge):
         return None
-    edge = wallet.edge if signal is SignalType.FOLLOW_WHALE else -wallet.edge
-    return min(P_MAX, max(P_MIN, float(trade.price) + edge))
-
-
-def edge_certainty(signal: SignalType, wallet: WalletView) -> float:
-    """P(true edge has the sign we bet on) under a normal approximation."""
-    if wallet.edge is None:
-        return 0.0
-    edge = wallet.edge if signal is SignalType.FOLLOW_WHALE else -wallet.edge
-    if wallet.edge_se is None or wallet.edge_se <= 0:
-        return 1.0 if edge > 0 else (0.5 if edge == 0 else 0.0)
-    return _phi(edge / wallet.edge_se)
+    assert wallet.edge is not None
+    q = float(trade.price)
+    follow = signal is SignalType.FOLLOW_WHALE
+    p = q + wallet.edge * q if follow else q - wallet.edge * (1.0 - q)
+    return min(P_MAX, max(P_MIN, p))
 
 
 def confidence(signal: SignalType, wallet: WalletView) -> float:
-    score = 0.0 if wallet.score is None else min(10.0, max(0.0, wallet.score)) / 10.0
-    side = score if signal is SignalType.FOLLOW_WHALE else 1.0 - score
-    return math.sqrt(side * edge_certainty(signal, wallet))
+    """Posterior probability that the edge is on our side (0 without a usable uncertainty)."""
+    if not _finite(wallet.edge) or not _finite(wallet.edge_se):
+        return 0.0
+    assert wallet.edge is not None and wallet.edge_se is not None
+    if wallet.edge_se <= 0:
+        return 0.0
+    stored = (
+        wallet.p_edge_above_cost if signal is SignalType.FOLLOW_WHALE else wallet.p_edge_below_zero
+    )
+    if _finite(stored):
+        assert stored is not None
+        return min(1.0, max(0.0, stored))
+    edge = wallet.edge if signal is SignalType.FOLLOW_WHALE else -wallet.edge
+    return _phi(edge / wallet.edge_se)
 
 
 def as_decimal(value: float) -> Decimal:

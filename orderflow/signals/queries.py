@@ -1,13 +1,14 @@
 """The signals stage's SQL: read new trades and build the decision pipeline's views; store signals.
 
 Wallet numbers are read through ``to_jsonb(row)`` so the executor keeps working whichever of the
-reputation stage's optional columns (``edge``, ``edge_se``, ``resolved_buys``) exist yet.
+reputation stage's optional columns (``edge``, ``edge_se``, ``events_resolved``, ``flags``,
+``p_edge_above_cost``, ...) exist yet.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +21,8 @@ _TRADE_COLUMNS = """
     t.id, t.chain_id, t.tx_hash, t.log_index, t.wallet_address, t.side, t.token_id,
     COALESCE(t.market_id, tok.condition_id) AS market_id,
     COALESCE(t.outcome_index, tok.outcome_index) AS outcome_index,
-    t.price, t.size, t.usdc_size, t.timestamp, t.traceparent, t.inserted_at
+    t.price, t.size, t.usdc_size, t.timestamp, t.traceparent, t.inserted_at,
+    t.is_taker_aggregate
 """
 
 _NEW_TRADES = f"""
@@ -71,6 +73,7 @@ def trade_view(row: asyncpg.Record) -> TradeView:
         timestamp=row["timestamp"],
         traceparent=row.get("traceparent"),
         inserted_at=row.get("inserted_at"),
+        is_taker=row.get("is_taker_aggregate"),
     )
 
 
@@ -90,7 +93,31 @@ async def trades_by_id(conn: asyncpg.Connection, ids: Iterable[int]) -> list[Tra
 
 
 def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
+    if value is None:
+        return None
+    f = float(value)
+    return None if f != f else f
+
+
+def wallet_view_from_stats(j: Mapping[str, Any]) -> WalletView:
+    """A WalletView from an ``orderflow_wallet_stats`` row (a record or its JSON).
+
+    A wallet without a resolved event has only the population prior as its posterior: no edge
+    of its own, so none is passed on (the executor then never trades on it).
+    """
+    events = int(j.get("events_resolved") or j.get("resolved_buys") or 0)
+    measured = events > 0
+    return WalletView(
+        address=j["wallet_address"],
+        score=_float(j.get("reputation_score")),
+        tier=j.get("trader_tier"),
+        edge=_float(j.get("edge")) if measured else None,
+        edge_se=_float(j.get("edge_se")) if measured else None,
+        resolved_buys=events,
+        flags=tuple(j.get("flags") or ()),
+        p_edge_above_cost=_float(j.get("p_edge_above_cost")),
+        p_edge_below_zero=_float(j.get("p_edge_below_zero")),
+    )
 
 
 async def wallet_views(conn: asyncpg.Connection, addresses: Iterable[str]) -> dict[str, WalletView]:
@@ -104,14 +131,7 @@ async def wallet_views(conn: asyncpg.Connection, addresses: Iterable[str]) -> di
         j = row["j"]
         if isinstance(j, str):
             j = json.loads(j)
-        views[row["wallet_address"]] = WalletView(
-            address=row["wallet_address"],
-            score=_float(j.get("reputation_score")),
-            tier=j.get("trader_tier"),
-            edge=_float(j.get("edge")),
-            edge_se=_float(j.get("edge_se")),
-            resolved_buys=int(j.get("resolved_buys") or 0),
-        )
+        views[row["wallet_address"]] = wallet_view_from_stats(j)
     return views
 
 

@@ -10,7 +10,11 @@ FADE_DEGEN (off unless ``enable_degen_fading``)
     highest traded price during the ``fade_window_secs`` before the fill. We buy the token it
     dumped, betting the low-skill seller capitulated at a bad price.
 
-Wallets without a score (not yet rated) never trigger anything.
+Never a signal: a wallet without a score (not yet rated); a *maker* fill (the wallet's resting
+order was crossed by someone else: liquidity provision, not a decision -- only the row of the
+order that crossed the book, ``is_taker``, is); a wallet with a behaviour flag is never followed
+(MARKET_MAKER, WASH, PENNY_PICKER: their record is not copyable skill) and a WASH wallet is never
+faded (its losses are staged for a partner).
 """
 
 from __future__ import annotations
@@ -48,15 +52,19 @@ def classify(
     """The signal a fill triggers for a strategy, or None (no signal row is written then)."""
     if wallet.score is None or trade.usdc_size < Decimal(str(settings.min_trigger_usd)):
         return None
+    if trade.is_taker is False:
+        return None
     if (
         settings.enable_whale_following
         and trade.side == "BUY"
         and wallet.score >= settings.min_whale_score
+        and not wallet.flags
     ):
         return SignalType.FOLLOW_WHALE
     if (
         settings.enable_degen_fading
         and wallet.score <= settings.max_fade_score
+        and "WASH" not in wallet.flags
         and is_panic_sell(trade, market, settings)
     ):
         return SignalType.FADE_DEGEN

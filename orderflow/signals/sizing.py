@@ -6,6 +6,10 @@ nothing when ``f* <= 0``, at most ``max_position_usd`` and at most what the mark
 leaves. q is the *all-in* price we expect to pay: the observed price plus slippage rounded up to the
 market's tick, plus the taker fee per share (``rate x q x (1 - q)``). Shares are rounded down to
 0.01 and must reach the market's minimum order size.
+
+The full-Kelly fraction is capped at :data:`MAX_KELLY` (0.5) before ``kelly_fraction`` applies:
+an estimated p near 1 (or a price near 0) would otherwise ask for most of the bankroll on one
+binary outcome, and the estimate is never that good.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from orderflow.strategy.settings import StrategySettings
 
 SHARE_STEP = Decimal("0.01")
+MAX_KELLY = Decimal("0.5")
 USDC_STEP = Decimal("0.000001")
 _BPS = Decimal(10_000)
 
@@ -71,7 +76,9 @@ def size_position(
     all_in = price + fee_per_share(price, dec(settings.taker_fee_rate))
     f = kelly_fraction_of_bankroll(p, all_in)
     capped: list[str] = []
-    stake = max(Decimal(0), f) * dec(settings.kelly_fraction) * bankroll
+    if f > MAX_KELLY:
+        capped.append("max_kelly")
+    stake = min(max(Decimal(0), f), MAX_KELLY) * dec(settings.kelly_fraction) * bankroll
     cap = dec(settings.max_position_usd)
     if stake > cap:
         stake = cap

@@ -38,15 +38,21 @@ class TradeView:
     id: int | None = None
     traceparent: str | None = None
     inserted_at: datetime | None = None  # when the listener stored it (latency metric only)
+    # True: the row of the order that crossed the book (is_taker_aggregate), the wallet's own
+    # decision; False: its resting order was filled (liquidity provision, never a signal);
+    # None: not known (hand-built views).
+    is_taker: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class WalletView:
     """The reputation stage's verdict on a wallet at decision time.
 
-    ``edge`` is the wallet's shrunk mean edge per resolved buy (payout minus entry price per
-    share, pulled toward 0 for small samples) and ``edge_se`` its standard error; both None when
-    reputation has not measured the wallet yet.
+    ``edge`` is the posterior mean of the wallet's fee-net edge per dollar on its taker decisions
+    (shrunk toward the population) and ``edge_se`` its posterior standard deviation;
+    ``p_edge_above_cost`` / ``p_edge_below_zero`` the posterior probabilities the run stored;
+    ``resolved_buys`` the resolved events behind them (0: not measured); ``flags`` the behaviour
+    flags (MARKET_MAKER, WASH, PENNY_PICKER: never followed; WASH: never faded).
     """
 
     address: str
@@ -55,6 +61,9 @@ class WalletView:
     edge: float | None = None
     edge_se: float | None = None
     resolved_buys: int = 0
+    flags: tuple[str, ...] = ()
+    p_edge_above_cost: float | None = None
+    p_edge_below_zero: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

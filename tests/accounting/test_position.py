@@ -10,9 +10,12 @@ from orderflow.accounting import (
     Fill,
     Position,
     SubgraphPosition,
+    TakerTotals,
+    decision_value,
     fill_from_trade,
     payouts_from_numerators,
     replay,
+    resolved_pnl,
 )
 
 
@@ -113,6 +116,38 @@ def test_selling_untracked_shares_realizes_nothing_for_the_excess() -> None:
     assert p.untracked_shares_sold == D(20)
     assert p.untracked_proceeds == D(10)
     assert p.shares == 0
+
+
+def test_resolved_pnl_does_not_depend_on_fill_order() -> None:
+    """Issue 11: sell 100 untracked at 0.60, then buy 100 at 0.50, YES wins (fees 0.75 + 0.72).
+
+    The replay used to book +49.25 (the sell realized nothing, the 100 bought paid 100) while the
+    set-based SQL booked +8.53; both now give the totals' answer in either order.
+    """
+    sell_first = [sell("100", "60", "0.72"), buy("100", "50", "0.75")]
+    buy_first = list(reversed(sell_first))
+    a = replay(sell_first, D(1))
+    b = replay(buy_first, D(1))
+    assert a.realized_pnl == b.realized_pnl == D("60") - D("0.72") - D("50.75") == D("8.53")
+    assert a.untracked_shares_sold == b.untracked_shares_sold == 0
+    assert resolved_pnl(D(100), D("50.75"), D(100), D("59.28"), D(1)) == D("8.53")
+
+
+def test_taker_decisions_count_their_exits() -> None:
+    """Buy at 0.40, sell at 0.60 before a NO resolution: +0.20 a share, not -0.40."""
+    t = TakerTotals(
+        bought=100, sold=100, received=60, taker_bought=100, taker_paid=40, taker_sold=100,
+        taker_received=60, taker_fee=0,
+    )  # fmt: skip
+    value, stake = decision_value(t, 0.0)
+    assert abs(value - 20.0) < 1e-12 and stake == 40.0
+    held = TakerTotals(100, 0, 0, 100, 40, 0, 0, 1.0)
+    assert decision_value(held, 1.0) == (59.0, 40.0)
+    assert decision_value(held, 0.0) == (-41.0, 40.0)
+    # A taker sell of shares never bought (a split's YES sold at 0.70) bets against the outcome.
+    short = TakerTotals(0, 50, 35, 0, 0, 50, 35, 0)
+    value, stake = decision_value(short, 0.0)
+    assert abs(value - 35.0) < 1e-12 and abs(stake - 15.0) < 1e-12
 
 
 def test_reopening_after_close_restarts_the_average() -> None:

@@ -289,3 +289,61 @@ def test_fills_of_another_exchange_in_the_same_transaction_are_not_its_makers() 
     taker = next(f for f in batch.fills if f.maker == TAKER)
     assert taker.collateral == 24_000_000  # from the V1 maker only, not + the V2 fill
     assert batch.fills[1].collateral == 900_000
+
+
+def two_maker_v1_buy(block: int = 30, tx: int = 3, first: int = 0) -> list[dict[str, Any]]:
+    """V1 matchOrders: taker BUY of 30 shares reporting 12.6 USDC.e (0.42) against makers
+    selling 10 and 20 shares at 0.40: it paid 12.0. Maker fills, taker fill, OrdersMatched."""
+
+    def maker(i: int, who: str, shares: int, usdc: int) -> dict[str, Any]:
+        return encode_order_filled_v1(
+            at=at(block, first + i, tx),
+            order_hash=h32(0x200 + i),
+            maker=who,
+            taker=TAKER,
+            maker_asset_id=BTC_YES,
+            taker_asset_id=0,
+            maker_amount=shares,
+            taker_amount=usdc,
+            fee=0,
+        )
+
+    taker_fill = encode_order_filled_v1(
+        at=at(block, first + 2, tx),
+        order_hash=h32(0x2FF),
+        maker=TAKER,
+        taker=V1,
+        maker_asset_id=0,
+        taker_asset_id=BTC_YES,
+        maker_amount=12_600_000,
+        taker_amount=30_000_000,
+        fee=0,
+    )
+    match = encode_orders_matched_v1(
+        at=at(block, first + 3, tx),
+        taker_order_hash=h32(0x2FF),
+        taker_order_maker=TAKER,
+        maker_asset_id=0,
+        taker_asset_id=BTC_YES,
+        maker_amount=12_600_000,
+        taker_amount=30_000_000,
+    )
+    return [
+        maker(0, MAKER, 10_000_000, 4_000_000),
+        maker(1, MAKER2, 20_000_000, 8_000_000),
+        taker_fill,
+        match,
+    ]
+
+
+def test_a_match_missing_some_of_its_makers_keeps_the_reported_amounts() -> None:
+    """Only part of the transaction at hand (a batch cut after its first maker fill): the makers
+    present deliver 20 of the 30 shares the taker received, so they are not the whole match and
+    the taker's amounts stay as reported — never the 8.0 (0.27) of the makers present."""
+    logs = two_maker_v1_buy()
+    whole = decode_batch(logs, 137)
+    assert (whole.fills[2].collateral, whole.matches[0].collateral) == (12_000_000, 12_000_000)
+    part = decode_batch(logs[1:], 137)
+    taker = next(f for f in part.fills if f.maker == TAKER)
+    assert (taker.collateral, taker.shares) == (12_600_000, 30_000_000)
+    assert part.matches[0].collateral == 12_600_000

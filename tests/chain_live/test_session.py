@@ -88,6 +88,26 @@ async def test_removed_log_rolls_back_and_reingests_canonical(
     assert stored == new_head["hash"] != head.hash
 
 
+async def test_removed_log_naming_another_hash_than_the_held_block_is_ignored(
+    anvil: Anvil, pool: asyncpg.Pool, session: LiveSession
+) -> None:
+    """A removal retracts one block (number and hash). Naming a height we hold under another
+    hash (the head that replaced it came first, or a hostile value such as block 0 with a
+    later block's hash) retracts nothing of ours: no rollback, no reorg counted."""
+    await anvil.emit(order_filled_v2(order_hash=1))
+    raw, head = await last_log_and_head(anvil)
+    await session.on_log(raw)
+    await session.on_head(head)
+    assert await count(pool) == 1
+    await session.on_log({**raw, "removed": True, "blockHash": "0x" + "99" * 32})
+    lowest = session.window.lowest
+    assert lowest is not None and lowest < head.number
+    await session.on_log({**raw, "removed": True, "blockNumber": hex(lowest)})
+    await session.flush()
+    assert session.state.reorgs == 0
+    assert await count(pool) == 1
+
+
 async def test_log_of_an_orphaned_block_is_not_stored(
     anvil: Anvil, pool: asyncpg.Pool, session: LiveSession
 ) -> None:

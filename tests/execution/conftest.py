@@ -95,7 +95,7 @@ async def add_trade(
                 timestamp, exchange, exchange_version, order_hash, wallet_address, taker_address,
                 is_taker_aggregate, side, token_id, market_id, outcome_index, price, size,
                 usdc_size, fee, fee_asset, traceparent)
-            VALUES (137, $1, $2, 1, $3, $4, $5, 'V2', $6, $7, $8, false, $9, $10, $11, $12, $13,
+            VALUES (137, $1, $2, 1, $3, $4, $5, 'V2', $6, $7, $8, true, $9, $10, $11, $12, $13,
                     $14, $15, 0, 'COLLATERAL', $16)
             RETURNING id
             """,
@@ -106,7 +106,7 @@ async def add_trade(
             "0xe111180000d2663c0091e4f400237545b87b996b",
             tx(),
             wallet,
-            "0x" + "ee" * 20,
+            "0xe111180000d2663c0091e4f400237545b87b996b",  # the taker's row: taker = exchange
             side,
             Decimal(token_id),
             market,

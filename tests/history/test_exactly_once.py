@@ -4,6 +4,7 @@ a raw-log import of the same blocks afterwards adds nothing; the listener takes 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from orderflow.history import HISTORY_STREAM, import_file
 from orderflow.history.errors import HistoryError
 from orderflow.sim import SimConfig, simulate
 from orderflow.sim.emit import emit
+from tests.chain.factory import h32
+from tests.chain.test_amounts import two_maker_v1_buy
 from tests.history import dumps as d
 from tests.history.compare import rows
 
@@ -134,6 +137,26 @@ async def test_sample_jsonl_imports_as_raw_logs(
     assert report.kind == "logs" and report.dead_letters == 0
     await _assert_same(pool, chain_pool)
     assert await pool.fetch("SELECT * FROM orderflow_market_outcomes") is not None
+
+
+async def test_a_transaction_cut_by_a_batch_boundary_imports_whole(
+    pool: asyncpg.Pool, chain_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """Batches of 3 lines cut the match after its first maker fill: the import keeps the
+    transaction in one batch, so the taker's amount is corrected from all its makers (12.0
+    paid, not the 12.6 reported, nor the 8.0 of the makers after the cut), as the listener."""
+    logs = sample_logs()[:2] + two_maker_v1_buy() + sample_logs()[2:3]
+    path = tmp_path / "cut.jsonl"
+    path.write_text("".join(json.dumps(raw) + "\n" for raw in logs))
+    await ingest_logs(chain_pool, logs, chain_id=137)
+    report = await import_file(pool, path, chain_id=137, batch_size=3)
+    assert report.dead_letters == 0
+    await _assert_same(pool, chain_pool)
+    paid = await pool.fetchval(
+        "SELECT usdc_size FROM orderflow_trades WHERE order_hash = $1", h32(0x2FF)
+    )
+    assert paid == Decimal(12)
+    assert report.batches == 2  # the lines after the cut joined the first batch
 
 
 async def test_missing_block_hashes_stop_before_storing(pool: asyncpg.Pool, tmp_path: Path) -> None:

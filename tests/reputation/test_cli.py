@@ -50,13 +50,19 @@ async def test_run_once_then_explain(
         "RESOLVED payout 1",
         "OPEN mark",
         "score history",
+        "P(edge > cost 0.002)",
+        # its fills are all maker rows (resting orders others crossed): flagged, with the figure
+        "behaviour flags: MARKET_MAKER",
+        "MARKET_MAKER  maker_volume_share=1",
     ):
-        assert needle in text
+        assert needle in text, text
 
     assert await cli("wallet", wallet(1), "--json") == 0
     data = json.loads(capsys.readouterr().out)
     assert data["stats"]["wins"] == 9 and len(data["positions"]) == 13
     assert data["live"]["score"] == float(data["stats"]["reputation_score"])
+    assert data["stats"]["flags"] == ["MARKET_MAKER"] and data["live"]["flags"] == ["MARKET_MAKER"]
+    assert data["stats"]["events_resolved"] == 0  # no taker decision: no evidence of skill
 
 
 async def test_run_as_of(seeded: str, pool: asyncpg.Pool) -> None:

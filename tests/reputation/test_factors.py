@@ -1,8 +1,11 @@
-"""Each factor at its boundaries, the evidence caps, the tiers and the luck cases (no database)."""
+"""The numpy parts of the score at their boundaries (no database): yardsticks, prior, posterior,
+false-discovery control, flags, bands, settings. The issue's cases are in test_cases.py, built
+through the import path; these only pin the formulas docs/reputation.md works through."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 
 import numpy as np
 import pytest
@@ -12,251 +15,182 @@ from orderflow.errors import ConfigError
 from orderflow.reputation.factors import (
     TIERS,
     WalletInputs,
-    apply_evidence_caps,
-    assign_tiers,
+    bayes_fdr,
+    measurement,
+    place_in_band,
+    population_prior,
     score,
-    shrunk_edge,
-    shrunk_profit_factor,
-    shrunk_sharpe,
-    wilson_lower,
+    yardsticks,
 )
+from orderflow.reputation.flags import FLAGS, flag_bits
 from orderflow.reputation.settings import ReputationSettings
 
 S = ReputationSettings()
 
 
-def a(*xs: float) -> np.ndarray:
-    return np.array(xs, dtype=np.float64)
+def inputs(n: int = 1, **kw: float) -> WalletInputs:
+    base = {f.name: np.zeros(n) for f in fields(WalletInputs)}
+    base["wash_deviation"] = np.full(n, np.nan)
+    for k, v in kw.items():
+        base[k] = np.full(n, float(v))
+    return WalletInputs(**base)
 
 
-def wallet(
-    wins: int = 0,
-    losses: int = 0,
-    *,
-    gross_profit: float = 0.0,
-    gross_loss: float = 0.0,
-    return_mean: float = math.nan,
-    return_sd: float = math.nan,
-    volume: float = 0.0,
-    edge_mean: float = math.nan,
-    edge_sd: float = math.nan,
-    edge_n: int | None = None,
-) -> WalletInputs:
-    n = wins + losses
-    return WalletInputs(
-        wins=a(wins),
-        losses=a(losses),
-        resolved=a(n),
-        gross_profit=a(gross_profit),
-        gross_loss=a(gross_loss),
-        return_n=a(n),
-        return_mean=a(return_mean),
-        return_sd=a(return_sd),
-        volume_usdc=a(volume),
-        edge_n=a(n if edge_n is None else edge_n),
-        edge_mean=a(edge_mean),
-        edge_sd=a(edge_sd),
+def with_(i: WalletInputs, **kw: float) -> WalletInputs:
+    values = {f.name: getattr(i, f.name) for f in fields(i)}
+    values.update({k: np.full(len(i.events), v) for k, v in kw.items()})
+    return WalletInputs(**values)
+
+
+def bettor(events: int, price: float, wins: int, usd: float = 100.0) -> WalletInputs:
+    """``events`` buys of ``usd`` at ``price``, ``wins`` of them won; the closing line is the
+    outcome (what the run uses when a token has no close of its own)."""
+    shares = usd / price
+    win, loss = shares * (1 - price), -usd
+    value = wins * win + (events - wins) * loss
+    return inputs(
+        clv_value=value,
+        clv_sq=wins * win**2 + (events - wins) * loss**2,
+        clv_stake=value * usd,
+        stake_sq=events * usd**2,
+        clv_null_var=events * shares**2 * price * (1 - price),
+        events=events,
+        value=value,
+        stake=events * usd,
+        null_var=events * shares**2 * price * (1 - price),
+        wins=wins,
+        expected_wins=events * price,
+        wins_var=events * price * (1 - price),
+        gross_profit=wins * shares * (1 - price),
+        gross_loss=(events - wins) * usd,
+        null_loss=events * shares * price * (1 - price),
+        volume=events * usd,
+        taker_volume=events * usd,
+        buy_volume=events * usd,
     )
 
 
-# -- win rate ---------------------------------------------------------------------------------
+def test_null_variance_gives_a_penny_picker_no_tiny_standard_error() -> None:
+    # 30 buys at 0.97, all won: no loss yet, but the standard error is what a zero-edge bettor
+    # at 0.97 would show, sqrt(30 x 0.97 x 0.03) / (30 x 0.97) per dollar of stake.
+    outcome, se, clv, clv_se, rse = yardsticks(bettor(30, 0.97, 30), S)
+    _, m_se = measurement(outcome, se, clv, clv_se, rse, 0.05)
+    assert outcome[0] == pytest.approx(0.03 / 0.97)
+    assert se[0] == pytest.approx(math.sqrt(0.03 / 0.97 / 30), rel=1e-9)
+    assert outcome[0] / se[0] < 1.0  # one standard error: no evidence
+    # without a closing line, its outcomes' tiny sample variance does not shrink that either
+    assert m_se[0] >= se[0]
 
 
-def test_wilson_lower_bound_known_values() -> None:
-    lb = wilson_lower(a(3, 140, 0), a(3, 200, 0), 1.96)
-    assert lb[0] == pytest.approx(0.4385, abs=1e-4)
-    assert lb[1] == pytest.approx(0.6328, abs=1e-3)
-    assert lb[2] == 0.0
+def test_closing_line_is_floored_and_needs_events() -> None:
+    i = bettor(20, 0.5, 10)
+    i = with_(i, clv_value=100.0, clv_sq=500.0, clv_stake=10_000.0, stake_sq=200_000.0)
+    i = with_(i, clv_null_var=0.0)
+    outcome, outcome_se, clv, clv_se, rse = yardsticks(i, S)
+    assert rse[0] == outcome_se[0]  # every decision had a close
+    assert clv[0] == pytest.approx(100 / 2000)
+    assert clv_se[0] >= S.clv_se_floor * outcome_se[0]
+    # closes that miss nothing (kappa = 0): the closing line is the measurement
+    m, se = measurement(outcome, outcome_se, clv, clv_se, rse, 0.0)
+    assert m[0] == clv[0] and se[0] == clv_se[0]
+    # closes that miss a lot: the outcome's excess over the close counts (nearly) in full
+    m, se = measurement(outcome, outcome_se, clv, clv_se, rse, 10.0)
+    assert m[0] == pytest.approx(outcome[0], abs=1e-3) and se[0] > outcome_se[0]
+    few = yardsticks(i, S.model_copy(update={"clv_min_events": 21}))
+    assert math.isnan(few[3][0]) and math.isnan(few[2][0])
+    m, se = measurement(*few, 0.05)  # no closing line: the outcome
+    assert m[0] == outcome[0] and se[0] == outcome_se[0]
 
 
-def test_win_rate_factor_boundaries() -> None:
-    assert score(wallet(), S).win_rate[0] == 0.5  # nothing decided: neutral
-    assert score(wallet(3, 0), S).win_rate[0] == 0.5  # bounds (0.44, 1) straddle 0.5
-    assert score(wallet(1000, 0), S).win_rate[0] == 1.0  # lower bound far above the target
-    assert score(wallet(0, 1000), S).win_rate[0] == 0.0  # upper bound far below the floor
-    # 140/200: lower bound 0.633 -> 0.5 + 0.5 * (0.633 - 0.5) / (0.65 - 0.5)
-    assert score(wallet(140, 60), S).win_rate[0] == pytest.approx(0.944, abs=2e-3)
+def test_population_prior_spread_and_cap() -> None:
+    rng = np.random.default_rng(1)
+    se = np.full(400, 0.1)
+    truth = rng.normal(0.02, 0.05, 400)
+    m = truth + rng.normal(0, 0.1, 400)
+    mu, tau, _ = population_prior(m, se, np.ones(400, bool), 0.005)
+    assert tau == pytest.approx(0.05, abs=0.015)
+    assert mu == 0.0  # a positive population mean is capped at 0
+    null = rng.normal(-0.01, 0.1, 400)
+    mu, tau, _ = population_prior(null, se, np.ones(400, bool), 0.005)
+    assert mu == pytest.approx(-0.01, abs=0.015) and tau < 0.03
 
 
-# -- profit factor ----------------------------------------------------------------------------
+def test_bayes_fdr_takes_the_largest_set_with_mean_error_below_alpha() -> None:
+    p = np.array([0.99, 0.97, 0.90, 0.80, 0.999])
+    chosen = bayes_fdr(p, np.ones(5, bool), 0.05)
+    # sorted errors 0.001, 0.01, 0.03, 0.10, 0.20: running means 0.001, 0.0055, 0.0137, 0.035, 0.068
+    assert chosen.tolist() == [True, True, True, False, True]
+    assert not bayes_fdr(p, np.zeros(5, bool), 0.05).any()
 
 
-def test_profit_factor_prior() -> None:
-    # 3 wins of 10, no loss: m = 10, (30 + 100) / (0 + 100) = 1.3 instead of infinity.
-    assert shrunk_profit_factor(a(30), a(0), a(3), 10)[0] == pytest.approx(1.3)
-    assert shrunk_profit_factor(a(0), a(0), a(0), 10)[0] == 1.0
-    assert math.isinf(shrunk_profit_factor(a(5), a(0), a(1), 0)[0])
+def test_score_is_placed_in_the_tier_band() -> None:
+    raw = np.array([0.0, 10.0, 5.0, 5.0, 10.0])
+    tier = np.array([TIERS.index(t) for t in ("WHALE", "SMART", "AVERAGE", "DEGEN", "NOVICE")],
+                    dtype=np.int8)  # fmt: skip
+    assert place_in_band(raw, tier, S).tolist() == [7.0, 6.99, 4.25, 1.5, 5.49]
 
 
-def test_profit_factor_factor_boundaries() -> None:
-    s = ReputationSettings(profit_factor_prior_positions=0)
-    assert score(wallet(1, 1, gross_profit=10, gross_loss=10), s).profit_factor[0] == 0.5
-    assert score(wallet(1, 1, gross_profit=25, gross_loss=10), s).profit_factor[0] == (
-        pytest.approx(1.0)
-    )
-    assert score(wallet(1, 1, gross_profit=10, gross_loss=25), s).profit_factor[0] == (
-        pytest.approx(0.0)
-    )
-    assert score(wallet(1, 0, gross_profit=10), s).profit_factor[0] == 1.0  # infinite pf
-    assert score(wallet(), s).profit_factor[0] == 0.5
-
-
-# -- consistency ------------------------------------------------------------------------------
-
-
-def test_consistency_boundaries() -> None:
-    assert shrunk_sharpe(a(math.nan), a(math.nan), a(0), 10, 1.0)[0] == 0.0
-    s = ReputationSettings(consistency_prior_positions=0)
-    # k = 0: plain Sharpe; mean 0.5, sd 1 -> 0.5 = target -> 1.
-    assert score(wallet(5, 5, return_mean=0.5, return_sd=1.0), s).consistency[0] == 1.0
-    assert score(wallet(5, 5, return_mean=-0.5, return_sd=1.0), s).consistency[0] == 0.0
-    assert score(wallet(5, 5, return_mean=0.0, return_sd=1.0), s).consistency[0] == 0.5
-    # 3 perfect wins: mean shrunk 1 * 3/13, sd pooled with 10 prior obs of 1 -> ~0.25 -> 0.75.
-    three = score(wallet(3, 0, return_mean=1.0, return_sd=0.0), S).consistency[0]
-    assert three == pytest.approx(0.5 + 0.5 * (3 / 13) / math.sqrt(10 / 12) / 0.5)
-
-
-# -- volume -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("volume", "factor"),
-    [(0, 0.0), (50, 0.0), (100, 0.0), (10_000, 0.5), (1_000_000, 1.0), (5e7, 1.0)],
-)
-def test_volume_boundaries(volume: float, factor: float) -> None:
-    assert score(wallet(volume=volume), S).volume[0] == pytest.approx(factor)
-
-
-# -- timing / edge ----------------------------------------------------------------------------
-
-
-def test_edge_shrinkage_and_timing_boundaries() -> None:
-    assert shrunk_edge(a(0.3), a(20), 20)[0] == pytest.approx(0.15)
-    assert shrunk_edge(a(math.nan), a(0), 20)[0] == 0.0
-    s = ReputationSettings(edge_prior_positions=0)
-    assert score(wallet(5, 5, edge_mean=0.1), s).timing[0] == pytest.approx(1.0)
-    assert score(wallet(5, 5, edge_mean=-0.1), s).timing[0] == pytest.approx(0.0)
-    assert score(wallet(5, 5, edge_mean=0.0), s).timing[0] == 0.5
-    assert score(wallet(), S).timing[0] == 0.5
-    se = score(wallet(8, 8, edge_mean=0.1, edge_sd=0.4), S).edge_se[0]
-    assert se == pytest.approx(0.1)  # 0.4 / sqrt(16)
-    assert math.isnan(score(wallet(1, 0, edge_mean=0.1), S).edge_se[0])
-
-
-# -- caps and tiers ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("value", "resolved", "tier"),
-    [
-        (7.0, 20, "WHALE"),
-        (6.99, 20, "SMART"),
-        (5.5, 10, "SMART"),
-        (5.49, 10, "AVERAGE"),
-        (4.0, 5, "AVERAGE"),
-        (4.0, 4, "NOVICE"),
-        (3.99, 50, "NOVICE"),
-        (3.01, 50, "NOVICE"),
-        (3.0, 50, "DEGEN"),
-        (0.0, 50, "DEGEN"),
-        (10.0, 1000, "WHALE"),
-    ],
-)
-def test_tier_boundaries(value: float, resolved: int, tier: str) -> None:
-    assert TIERS[int(assign_tiers(a(value), a(resolved), S)[0])] == tier
-
-
-def test_evidence_caps() -> None:
-    final, cap = apply_evidence_caps(a(9.0, 9.0, 9.0, 1.0, 1.0), a(19, 9, 20, 9, 10), S)
-    assert final.tolist() == [6.99, 5.49, 9.0, 3.01, 1.0]
-    assert cap.tolist() == [1, 2, 0, 3, 0]
-
-
-# -- luck -------------------------------------------------------------------------------------
-
-
-def test_three_of_three_is_not_a_whale() -> None:
-    lucky = wallet(
+def test_flags() -> None:
+    i = inputs(
         3,
-        0,
-        gross_profit=30,
-        return_mean=1.0,
-        return_sd=0.0,
-        volume=1e6,
-        edge_mean=0.5,
-        edge_sd=0.0,
+        volume=1000,
+        taker_volume=1000,
+        buy_volume=1000,
+        wash_share=0.0,
+        wash_counterparty_share=0.0,
     )
-    result = score(lucky, S)
-    assert result.tier_names() == ["NOVICE"]
-    assert result.score[0] < S.smart_score
-    # Without the evidence minimums the shrinkage alone still keeps it below WHALE.
-    assert result.raw_score[0] < S.whale_score
+    mm = inputs(volume=1000, taker_volume=300, buy_volume=500)
+    penny = inputs(volume=1000, taker_volume=1000, buy_volume=1000, penny_volume=600)
+    wash = inputs(volume=1000, taker_volume=1000, wash_share=0.8, wash_counterparty_share=0.9,
+                  wash_fills=5)  # fmt: skip
+    thin = inputs(volume=1000, taker_volume=1000, wash_share=0.8, wash_counterparty_share=0.1,
+                  wash_fills=5, wash_deviation=0.01)  # fmt: skip
+    small = inputs(volume=50, taker_volume=0)
+    assert flag_bits(i, S).tolist() == [0, 0, 0]
+    assert flag_bits(mm, S)[0] == 1 << FLAGS.index("MARKET_MAKER")
+    assert flag_bits(penny, S)[0] == 1 << FLAGS.index("PENNY_PICKER")
+    assert flag_bits(wash, S)[0] == 1 << FLAGS.index("WASH")
+    assert flag_bits(thin, S)[0] == 0  # one-sided concentration at market prices: a thin market
+    assert flag_bits(small, S)[0] == 0
 
 
-def test_one_hundred_forty_of_two_hundred_can_be_a_whale() -> None:
-    skilled = wallet(
-        140,
-        60,
-        gross_profit=1400,
-        gross_loss=600,
-        return_mean=0.4,
-        return_sd=0.92,
-        volume=4000,
-        edge_mean=0.2,
-        edge_sd=0.45,
+def test_flagged_wallets_are_never_top_and_wash_never_degen() -> None:
+    strong = bettor(400, 0.5, 290)
+    weak = bettor(400, 0.5, 120)
+    both = WalletInputs(
+        **{
+            f.name: np.concatenate([getattr(strong, f.name)] * 3 + [getattr(weak, f.name)] * 3)
+            for f in fields(WalletInputs)
+        }
     )
-    result = score(skilled, S)
-    assert result.tier_names() == ["WHALE"]
-    assert result.score[0] >= 7.0
-
-
-def test_coin_flipper_is_average_and_reliable_loser_is_degen() -> None:
-    flipper = wallet(
-        100,
-        100,
-        gross_profit=1000,
-        gross_loss=1000,
-        return_mean=0.0,
-        return_sd=1.0,
-        volume=4000,
-        edge_mean=0.0,
-        edge_sd=0.5,
-    )
-    loser = wallet(
-        60,
-        140,
-        gross_profit=600,
-        gross_loss=1400,
-        return_mean=-0.4,
-        return_sd=0.9,
-        volume=4000,
-        edge_mean=-0.2,
-        edge_sd=0.45,
-    )
-    assert score(flipper, S).tier_names() == ["AVERAGE"]
-    assert score(loser, S).tier_names() == ["DEGEN"]
-
-
-def test_no_evidence_is_never_faded() -> None:
-    loser = wallet(0, 3, gross_loss=30, return_mean=-1.0, return_sd=0.0, edge_mean=-0.5)
-    result = score(loser, S)
-    assert result.tier_names() == ["NOVICE"]
-    assert result.score[0] > S.degen_score
-
-
-# -- settings ---------------------------------------------------------------------------------
+    plain = score(both, S)
+    assert plain.tier_names() == ["WHALE"] * 3 + ["DEGEN"] * 3
+    assert (plain.score[:3] >= 7).all() and (plain.score[3:] <= 3).all()
+    pair = np.array([0, 0, 0.9, 0, 0, 0.9])
+    flagged = WalletInputs(**{**{f.name: getattr(both, f.name) for f in fields(both)},
+                              "wash_share": pair, "wash_counterparty_share": pair,
+                              "wash_fills": np.full(6, 10.0)})  # fmt: skip
+    out = score(flagged, S)
+    assert out.tier_names() == ["WHALE", "WHALE", "AVERAGE", "DEGEN", "DEGEN", "AVERAGE"]
+    assert out.flag_names()[2] == ["WASH"] and 3.0 < out.score[5] < 5.5
 
 
 def test_settings_reject_inconsistent_values() -> None:
-    with pytest.raises(ConfigError, match="sum to 1"):
-        load(ReputationSettings, weight_win_rate=0.5)
-    with pytest.raises(ConfigError, match="tier thresholds"):
-        load(ReputationSettings, degen_score=5.0)
+    with pytest.raises(ValueError, match="sum to 1"):
+        ReputationSettings(weight_volume=0.2)
+    with pytest.raises(ValueError, match="evidence minimums"):
+        ReputationSettings(min_events_smart=50)
+    with pytest.raises(ValueError, match="smart_probability"):
+        ReputationSettings(smart_probability=0.99)
 
 
 def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REPUTATION_WHALE_PROBABILITY", "0.99")
+    monkeypatch.setenv("REPUTATION_MIN_RESOLVED_WHALE", "30")
     monkeypatch.setenv("CALCULATION_INTERVAL_SECONDS", "60")
-    monkeypatch.setenv("REPUTATION_WILSON_Z", "2.33")
     s = load(ReputationSettings)
-    assert s.calculation_interval_secs == 60
-    assert s.wilson_z == 2.33
+    assert (s.whale_probability, s.min_events_whale, s.calculation_interval_secs) == (0.99, 30, 60)
+    assert s.follower_cost == pytest.approx(0.002)  # strategy defaults: 20 bps slippage, no fee
+    monkeypatch.setenv("REPUTATION_WHALE_PROBABILITY", "2")
+    with pytest.raises(ConfigError):
+        load(ReputationSettings)

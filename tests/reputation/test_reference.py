@@ -1,8 +1,8 @@
 """The set-based recompute agrees with the per-wallet replay through orderflow.accounting.
 
-Random wallets, markets (binary, 50/50, three-outcome), fees of both kinds, partial sells and
-open positions; buys precede sells within a position, the case where the set-based average
-cost is exact (see orderflow.reputation.queries).
+Random wallets, markets (binary, 50/50, three-outcome), fees of both kinds, partial sells, open
+positions, maker and taker fills; buys precede sells within a position, the case where the
+set-based average cost of an *open* position is exact (a resolved one is exact in any order).
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ def build(seed: int) -> Ledger:
                     fee_asset=asset,
                     version=version,
                     at=start + timedelta(minutes=k),
+                    taker_aggregate=rng.random() < 0.7,
                 )
             if rng.random() < 0.5:
                 sold = (bought * Decimal(rng.randint(1, 100)) / 100).quantize(Decimal("0.01"))
@@ -75,6 +76,7 @@ def build(seed: int) -> Ledger:
                         outcome=o,
                         fee=fee,
                         at=start + timedelta(hours=1),
+                        taker_aggregate=rng.random() < 0.5,
                     )
     return led
 
@@ -95,24 +97,33 @@ async def test_set_based_equals_per_wallet_replay(pool: asyncpg.Pool) -> None:
     assert len(stats) == 25
     async with pool.acquire() as conn:
         for address, s in stats.items():
-            rep = await wallet_report(conn, address)
-            inp = rep.inputs
+            rep = await wallet_report(conn, address, stats=s)
+            inp, sc = rep.inputs, rep.scores
             assert s["total_trades"] == rep.trades
-            assert s["resolved_positions"] == inp.resolved[0]
-            assert (s["wins"], s["losses"]) == (inp.wins[0], inp.losses[0])
             # The set-based run rounds each position to micro-USDC; the replay does not round.
             tol = Decimal("0.000001") * (len(rep.positions) + 1)
             assert abs(s["realized_pnl"] - rep.realized_pnl) <= tol
             assert abs(s["unrealized_pnl"] - rep.unrealized_pnl) <= tol
-            assert close(float(s["gross_profit"]), inp.gross_profit[0], 1e-8)
-            assert close(float(s["total_volume_usdc"]), inp.volume_usdc[0])
-            assert close(s["edge_raw"], float(inp.edge_mean[0]))
-            assert close(s["edge_se"], float(rep.scores.edge_se[0]))
-            assert s["resolved_buys"] == inp.edge_n[0]
-            assert float(s["reputation_score"]) == rep.scores.score[0]
-            assert s["trader_tier"] == rep.scores.tier_names()[0]
+            assert close(float(s["total_volume_usdc"]), inp.volume[0])
+            # the evidence: the same decisions, valued the same way
+            assert s["events_resolved"] == inp.events[0]
+            post = s["factors"]["posterior"]
+            assert close(post["outcome_edge"], _nan(sc.outcome_edge[0]), 1e-6)
+            assert close(post["outcome_se"], _nan(sc.outcome_se[0]), 1e-6)
+            assert close(s["clv_edge"], _nan(sc.clv_edge[0]), 1e-6)
+            assert close(s["clv_se"], _nan(sc.clv_se[0]), 1e-6)
+            assert close(s["edge"], float(sc.edge[0]), 1e-6)
+            assert close(s["p_edge_above_cost"], float(sc.p_above_cost[0]), 1e-6)
+            assert close(s["maker_volume_share"], float(sc.maker_share[0]), 1e-9)
+            assert s["factors"]["win_rate"]["wins"] == inp.wins[0]
+            assert s["trader_tier"] == sc.tier_names()[0]
+            assert abs(float(s["reputation_score"]) - sc.score[0]) <= 0.011
             assert scores[address].score == s["reputation_score"]
-    assert sum(1 for s in stats.values() if s["resolved_positions"] > 0) > 10
+    assert sum(1 for s in stats.values() if s["events_resolved"] > 0) > 10
+
+
+def _nan(x: float) -> float | None:
+    return None if math.isnan(x) else float(x)
 
 
 async def test_per_wallet_report_for_unknown_wallet(pool: asyncpg.Pool) -> None:
@@ -120,3 +131,4 @@ async def test_per_wallet_report_for_unknown_wallet(pool: asyncpg.Pool) -> None:
         rep = await wallet_report(conn, wallet(12345))
     assert rep.trades == 0 and rep.positions == []
     assert rep.scores.tier_names() == ["NOVICE"]
+    assert rep.inputs.events[0] == 0

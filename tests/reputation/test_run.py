@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from datetime import timedelta
 from decimal import Decimal as D
 
@@ -12,6 +13,10 @@ import pytest
 from orderflow.reputation import compute_scores, run_reputation
 from orderflow.reputation.queries import RUN_LOCK_KEY
 from tests.reputation.builders import T0, Ledger, market, wallet
+
+
+def H(hours: int) -> timedelta:
+    return timedelta(hours=hours)
 
 
 async def stats(pool: asyncpg.Pool, who: int) -> asyncpg.Record:
@@ -32,8 +37,8 @@ async def test_empty_database(pool: asyncpg.Pool) -> None:
 async def test_hand_computed_wallet(pool: asyncpg.Pool) -> None:
     led = Ledger()
     # Market 1: buy 100 YES @ 0.40 (fee 0.50), sell 40 @ 0.55; resolves YES: P&L = 22 + 60 - 40.5
-    led.trade(1, "BUY", "100", "0.40", market_no=1, fee="0.5", at=timedelta(hours=1))
-    led.trade(1, "SELL", "40", "0.55", market_no=1, at=timedelta(hours=2))
+    led.trade(1, "BUY", "100", "0.40", market_no=1, fee="0.5", at=H(1), taker_aggregate=True)
+    led.trade(1, "SELL", "40", "0.55", market_no=1, at=H(2), taker_aggregate=True)
     led.resolve(1, ["1", "0"], timedelta(days=1))
     # Market 2: V1 buy of NO with a 2-share fee, 50/50 resolution: 98 * 0.5 - 30 = 19.
     led.trade(
@@ -47,10 +52,11 @@ async def test_hand_computed_wallet(pool: asyncpg.Pool) -> None:
         fee_asset="SHARES",
         version="V1",
         at=timedelta(hours=3),
+        taker_aggregate=True,
     )
     led.resolve(2, ["1", "1"], timedelta(days=1))
     # Market 3: buy at 0.70, resolves NO: -70.
-    led.trade(1, "BUY", "100", "0.70", market_no=3, at=timedelta(hours=4))
+    led.trade(1, "BUY", "100", "0.70", market_no=3, at=H(4), taker_aggregate=True)
     led.resolve(3, ["0", "1"], timedelta(days=1))
     # Market 4 unresolved: holds 10 bought at 0.50, last traded (by someone else) at 0.80.
     led.trade(1, "BUY", "10", "0.50", market_no=4, at=timedelta(hours=5))
@@ -69,11 +75,19 @@ async def test_hand_computed_wallet(pool: asyncpg.Pool) -> None:
     assert s["total_volume_usdc"] == D(40 + 22 + 30 + 70 + 5)
     assert s["fees_paid"] == D("0.5") + D("0.6")  # 2 shares at 0.30
     assert s["open_positions"] == 1
-    assert s["resolved_buys"] == 3
-    # edges: 1 - 0.40, 0.5 - 0.30, 0 - 0.70 -> mean 0.0333
-    assert abs(s["edge_raw"] - (0.6 + 0.2 - 0.7) / 3) < 1e-12
-    assert abs(s["edge"] - s["edge_raw"] * 3 / 23) < 1e-12
-    assert s["trader_tier"] == "NOVICE"  # 3 resolved markets: not enough evidence
+    assert s["events_resolved"] == s["resolved_buys"] == 3
+    # Taker decisions against the outcome (fee-net): market 1 bought 100 at 0.40 (fee 0.50) and
+    # sold 40 of them at 0.55 before YES won: 100 x (0.4 x 0.55 + 0.6 x 1) - 40.50 = 41.50;
+    # market 2: 100 x 0.5 - 30 - 0.60 (2 fee shares at 0.30) = 19.40; market 3: -70.
+    post = s["factors"]["posterior"]
+    assert post["outcome_edge"] == pytest.approx((41.5 + 19.4 - 70) / 140)
+    q1 = (40 + 22) / 140
+    null_var = 100**2 * q1 * (1 - q1) + 100**2 * 0.21 + 100**2 * 0.21
+    assert post["outcome_se"] == pytest.approx(null_var**0.5 / 140)
+    assert s["factors"]["win_rate"]["wins"] == 2
+    assert s["factors"]["win_rate"]["expected_wins"] == pytest.approx(40 / 100 + 0.3 + 0.7)
+    assert s["trader_tier"] == "NOVICE"  # 3 resolved events: not enough evidence
+    assert s["flags"] == [] and s["maker_volume_share"] == pytest.approx(5 / 167)  # market 4
     assert set(s["factors"]) >= {"win_rate", "profit_factor", "consistency", "volume", "timing"}
     points = sum(
         s["factors"][f]["points"]
@@ -93,7 +107,7 @@ async def test_wallet_with_no_resolved_market(pool: asyncpg.Pool) -> None:
     assert s["win_rate"] is None and s["profit_factor"] is None and s["roi"] is None
     assert s["unrealized_pnl"] == D(10)  # 100 * 0.30 - 20
     assert s["trader_tier"] == "NOVICE"
-    assert s["edge"] == 0.0 and s["edge_se"] is None
+    assert s["events_resolved"] == 0 and s["clv_edge"] is None
 
 
 async def test_taker_address_is_never_credited(pool: asyncpg.Pool) -> None:
@@ -108,20 +122,29 @@ async def test_taker_address_is_never_credited(pool: asyncpg.Pool) -> None:
 async def test_luck_cases_end_to_end(pool: asyncpg.Pool) -> None:
     led = Ledger()
     for m in range(1, 4):  # wallet 1: three wins out of three, big size
-        led.trade(1, "BUY", "10000", "0.50", market_no=m, at=timedelta(hours=m))
+        led.trade(1, "BUY", "10000", "0.50", market_no=m, at=H(m), taker_aggregate=True)
         led.resolve(m, ["1", "0"], timedelta(days=2))
     for i in range(200):  # wallet 2: 140 wins of 200 buying at 0.50
         m = 100 + i
-        led.trade(2, "BUY", "20", "0.50", market_no=m, at=timedelta(minutes=i))
+        led.trade(
+            2, "BUY", "20", "0.50", market_no=m, at=timedelta(minutes=i), taker_aggregate=True
+        )
         led.resolve(m, ["1", "0"] if i < 140 else ["0", "1"], timedelta(days=2))
+    rng = random.Random(5)
+    for w in range(10, 30):  # the population: coin flips at 0.50
+        for m in rng.sample(range(100, 300), 40):
+            led.trade(w, "BUY", "20", "0.50", market_no=m, outcome=rng.randrange(2),
+                      at=timedelta(minutes=m), taker_aggregate=True)  # fmt: skip
     await led.flush(pool)
     scores = await compute_scores(pool)
-    assert scores[wallet(1)].tier != "WHALE"
-    assert scores[wallet(1)].score < D(7)
-    assert scores[wallet(2)].tier == "WHALE"
+    assert scores[wallet(1)].tier == "NOVICE"
+    assert scores[wallet(1)].score < D("5.5")
+    assert scores[wallet(2)].tier == "WHALE", str(scores[wallet(2)].factors["posterior"])
     assert scores[wallet(2)].score >= D(7)
     assert scores[wallet(2)].resolved_buys == 200
-    assert abs(scores[wallet(2)].edge - 0.2 * 200 / 220) < 1e-9
+    assert scores[wallet(2)].p_edge_above_cost is not None
+    assert scores[wallet(2)].p_edge_above_cost >= 0.95
+    assert sum(s.tier in ("WHALE", "SMART") for s in scores.values()) == 1
 
 
 async def test_as_of_ignores_later_trades_and_resolutions(pool: asyncpg.Pool) -> None:
@@ -148,8 +171,8 @@ async def test_as_of_ignores_later_trades_and_resolutions(pool: asyncpg.Pool) ->
 
 async def test_history_only_when_score_or_tier_changes(pool: asyncpg.Pool) -> None:
     led = Ledger()
-    led.trade(1, "BUY", "100", "0.40", market_no=1)
-    led.trade(2, "BUY", "100", "0.40", market_no=2)
+    led.trade(1, "BUY", "100", "0.40", market_no=1, taker_aggregate=True)
+    led.trade(2, "BUY", "100", "0.40", market_no=2, taker_aggregate=True)
     await led.flush(pool)
     assert (await run_reputation(pool)).history_rows == 2
     assert (await run_reputation(pool)).history_rows == 0

@@ -48,8 +48,9 @@ def trade(**kw: object) -> TradeView:
     return TradeView(**base)  # type: ignore[arg-type]
 
 
-WHALE = WalletView("0x" + "aa" * 20, score=8.5, tier="WHALE", edge=0.10, edge_se=0.03)
-DEGEN = WalletView("0x" + "bb" * 20, score=1.5, tier="DEGEN", edge=-0.12, edge_se=0.04)
+# edges are per dollar: +0.20 per dollar at 0.50 is +0.10 per share
+WHALE = WalletView("0x" + "aa" * 20, score=8.5, tier="WHALE", edge=0.20, edge_se=0.06)
+DEGEN = WalletView("0x" + "bb" * 20, score=1.5, tier="DEGEN", edge=-0.20, edge_se=0.04)
 MARKET_VIEW = MarketView(token_id=TOKEN, market_id=MARKET, last_price=D("0.50"))
 BOOK = StrategyBook(bankroll=D(10_000))
 SETTINGS = StrategySettings()
@@ -59,7 +60,7 @@ def test_follow_whale_accepted_with_kelly_size() -> None:
     d = evaluate(trade(), WHALE, MARKET_VIEW, BOOK, SETTINGS, NOW)
     assert d is not None and d.signal_type is SignalType.FOLLOW_WHALE
     assert d.status == "PENDING" and d.reason is Reason.ACCEPTED
-    # p = 0.50 + 0.10; q = 0.50 * 1.002 rounded up to the tick = 0.51
+    # p = 0.50 + 0.20 x 0.50; q = 0.50 * 1.002 rounded up to the tick = 0.51
     assert d.win_probability == pytest.approx(0.60)
     assert d.price == D("0.51")
     f = (D("0.6") - D("0.51")) / (1 - D("0.51"))
@@ -92,7 +93,7 @@ def test_fade_degen_panic_sell_definition() -> None:
     assert evaluate(t, DEGEN, m, BOOK, SETTINGS, NOW) is None
     d = evaluate(t, DEGEN, m, BOOK, s, NOW)
     assert d is not None and d.signal_type is SignalType.FADE_DEGEN and d.accepted
-    # p mirrors the degen's (negative) edge: 0.40 + 0.12
+    # the seller's (negative) edge per dollar at risk, 1 - 0.40 a share: 0.40 + 0.20 x 0.60
     assert d.win_probability == pytest.approx(0.52)
     assert d.inputs["market"]["price_drop"] == "0.2"
     # A drop smaller than fade_price_drop (10 %) is not a panic sell.
@@ -141,20 +142,61 @@ def test_low_confidence_and_unmeasured_wallets() -> None:
     noisy = WalletView(WHALE.address, score=8.0, edge=0.02, edge_se=0.1)  # Phi(0.2) = 0.579
     d = evaluate(trade(), noisy, MARKET_VIEW, BOOK, SETTINGS, NOW)
     assert d is not None and d.reason is Reason.LOW_CONFIDENCE
-    assert d.confidence == pytest.approx((0.8 * 0.5793) ** 0.5, abs=1e-3)
+    assert d.confidence == pytest.approx(0.5793, abs=1e-3)
+    stored = WalletView(WHALE.address, score=8.0, edge=0.2, edge_se=0.06, p_edge_above_cost=0.65)
+    assert confidence(SignalType.FOLLOW_WHALE, stored) == 0.65  # the run's posterior wins
     unmeasured = WalletView(WHALE.address, score=9.0)
     d = evaluate(trade(), unmeasured, MARKET_VIEW, BOOK, SETTINGS, NOW)
     assert d is not None and d.reason is Reason.WALLET_UNMEASURED
 
 
-def test_probability_is_never_score_over_ten() -> None:
-    a = WalletView(WHALE.address, score=9.9, edge=0.01, edge_se=0.001)
-    b = WalletView(WHALE.address, score=7.0, edge=0.01, edge_se=0.001)
+@pytest.mark.parametrize("se", [None, 0.0, float("nan"), -1.0])
+def test_no_uncertainty_means_no_confidence(se: float | None) -> None:
+    """Issue 11: one resolved buy used to give confidence 0.92; no standard error gives none."""
+    one_buy = WalletView(WHALE.address, score=9.0, edge=0.5, edge_se=se, resolved_buys=1)
+    assert confidence(SignalType.FOLLOW_WHALE, one_buy) == 0.0
+    d = evaluate(trade(), one_buy, MARKET_VIEW, BOOK, SETTINGS, NOW)
+    assert d is not None and d.reason is Reason.LOW_CONFIDENCE
+
+
+def test_near_certain_probabilities_do_not_bet_the_bankroll() -> None:
+    sure = WalletView(WHALE.address, score=9.9, edge=50.0, edge_se=0.01)  # p would be > 1
+    assert win_probability(SignalType.FOLLOW_WHALE, trade(price=D("0.02")), sure) == 0.98
+    big = StrategyBook(bankroll=D(1_000_000))
+    s = SETTINGS.model_copy(
+        update={"bankroll_usd": 1e6, "max_position_usd": 1e6, "max_market_exposure_usd": 1e6,
+                "kelly_fraction": 1.0}
+    )  # fmt: skip
+    cheap = MarketView(token_id=TOKEN, market_id=MARKET, last_price=D("0.02"))
+    d = evaluate(trade(price=D("0.02")), sure, cheap, big, s, NOW)
+    assert d is not None and d.accepted and d.sizing is not None
+    assert d.sizing.kelly_f > D("0.9")  # full Kelly would stake ~97 % of the bankroll
+    assert d.sizing.stake_usd == D("0.5") * D(1_000_000)  # capped at MAX_KELLY
+    assert "max_kelly" in d.sizing.capped_by
+
+
+def test_maker_fills_and_flagged_wallets_are_never_signals() -> None:
+    maker_fill = trade(is_taker=False)
+    assert evaluate(maker_fill, WHALE, MARKET_VIEW, BOOK, SETTINGS, NOW) is None
+    assert evaluate(trade(is_taker=True), WHALE, MARKET_VIEW, BOOK, SETTINGS, NOW) is not None
+    for flag in ("MARKET_MAKER", "WASH", "PENNY_PICKER"):
+        flagged = WalletView(WHALE.address, 9.5, "AVERAGE", 0.2, 0.06, 50, flags=(flag,))
+        assert evaluate(trade(), flagged, MARKET_VIEW, BOOK, SETTINGS, NOW) is None
+    t, m, s = _fade()
+    wash = WalletView(DEGEN.address, 1.0, "DEGEN", -0.2, 0.04, 50, flags=("WASH",))
+    assert evaluate(t, wash, m, BOOK, s, NOW) is None
+    penny = WalletView(DEGEN.address, 1.0, "DEGEN", -0.2, 0.04, 50, flags=("PENNY_PICKER",))
+    assert evaluate(t, penny, m, BOOK, s, NOW) is not None  # only a WASH wallet is never faded
+
+
+def test_probability_and_confidence_are_never_the_score() -> None:
+    a = WalletView(WHALE.address, score=9.9, edge=0.01, edge_se=0.02)
+    b = WalletView(WHALE.address, score=7.0, edge=0.01, edge_se=0.02)
     t = trade()
     assert win_probability(SignalType.FOLLOW_WHALE, t, a) == win_probability(
         SignalType.FOLLOW_WHALE, t, b
     )
-    assert confidence(SignalType.FOLLOW_WHALE, a) > confidence(SignalType.FOLLOW_WHALE, b)
+    assert confidence(SignalType.FOLLOW_WHALE, a) == confidence(SignalType.FOLLOW_WHALE, b)
 
 
 def test_risk_limits_on_the_book() -> None:
@@ -197,7 +239,7 @@ def test_per_trade_cap_and_min_size_and_no_edge() -> None:
         NOW,
     )
     assert d is not None and d.reason is Reason.BELOW_MIN_SIZE
-    weak = WalletView(WHALE.address, score=9.0, edge=0.005, edge_se=0.0001)
+    weak = WalletView(WHALE.address, score=9.0, edge=0.01, edge_se=0.0001)
     d = evaluate(trade(), weak, MARKET_VIEW, BOOK, SETTINGS, NOW)  # p = 0.505 < q = 0.51
     assert d is not None and d.reason is Reason.NO_EDGE
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -85,8 +87,12 @@ def test_sampler_follows_the_standard_names(
     assert TracingSettings().build_sampler().get_description() == "AlwaysOffSampler"
 
 
-async def _import(dsn: str, tmp_path: Path, **otel: str) -> None:
-    """``orderflow listen --from-file`` in its own process (a fresh provider), to its end."""
+BATCH_SIZE = 4
+
+
+async def _import(dsn: str, tmp_path: Path, **otel: str) -> str:
+    """``orderflow listen --from-file`` in its own process (a fresh provider), to its end;
+    returns the summary it prints."""
     env = {k: v for k, v in os.environ.items() if k not in OTEL_VARIABLES}
     env.update(DATABASE_URL=dsn, ORDERFLOW_DATA_DIR=str(tmp_path), HEALTH_PORT="0", **otel)
     proc = await asyncio.create_subprocess_exec(
@@ -97,19 +103,20 @@ async def _import(dsn: str, tmp_path: Path, **otel: str) -> None:
         "--from-file",
         str(SAMPLE),
         "--batch-size",
-        "4",
+        str(BATCH_SIZE),
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    _, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
     assert proc.returncode == 0, err.decode()
+    return out.decode()
 
 
 async def test_a_command_exports_its_batches_and_flushes_them_on_exit(
     receiver: OtlpReceiver, pool: asyncpg.Pool, dsn: str, tmp_path: Path
 ) -> None:
-    await _import(
+    summary = await _import(
         dsn,
         tmp_path,
         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=f"{receiver.endpoint}/v1/traces",
@@ -117,8 +124,16 @@ async def test_a_command_exports_its_batches_and_flushes_them_on_exit(
         # Far longer than the run: every span can only arrive through the exit flush.
         OTEL_BSP_SCHEDULE_DELAY="600000",
     )
+    found = re.search(r"(\d+) lines, .* in (\d+) batches", summary)
+    assert found, summary
+    lines, stored = int(found[1]), int(found[2])
+    # A batch is BATCH_SIZE lines, extended to the end of its transaction by at most as many
+    # again: several batches, whatever the file's transactions.
+    assert math.ceil(lines / (2 * BATCH_SIZE)) <= stored <= math.ceil(lines / BATCH_SIZE)
+    assert stored > 1
+    # One span per stored batch, every one of them through the exit flush.
     batches = receiver.received.named("ingest.batch")
-    assert len(batches) == 5  # 17 lines, 4 per batch
+    assert len(batches) == stored
     assert {s.resource["service.name"] for s in batches} == {"orderflow-import-test"}
     assert sum(s.attributes["fills"] for s in batches) > 0
     rows = await pool.fetch("SELECT DISTINCT traceparent FROM orderflow_trades")
