@@ -27,6 +27,7 @@ import asyncio
 import json
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -71,9 +72,15 @@ def _h(rng: random.Random, bits: int = 256) -> str:
     return f"0x{rng.getrandbits(bits):0{bits // 4}x}"
 
 
-def generate(n: int, seed: int = 7) -> list[dict[str, Any]]:
-    """N raw logs (deterministic for a seed), in chain order."""
+def generate(
+    n: int, seed: int = 7, versions: tuple[str, ...] | None = None
+) -> list[dict[str, Any]]:
+    """N raw logs (deterministic for a seed), in chain order; ``versions`` keeps some exchanges."""
     rng = random.Random(seed)
+    weights = [
+        w if versions is None or e[1] in versions else 0
+        for e, w in zip(EXCHANGES, WEIGHTS, strict=True)
+    ]
     logs: list[dict[str, Any]] = []
     markets: dict[str, list[tuple[int, int]]] = {"std": [], "neg": [], "v3": []}
     conditions: list[tuple[str, str, str]] = []
@@ -103,7 +110,7 @@ def generate(n: int, seed: int = 7) -> list[dict[str, Any]]:
         ts = T0 + 2 * (block - 70_000_000)
         log_index = 0
         for _ in range(rng.randint(4, 12)):
-            exchange, version, kind = rng.choices(EXCHANGES, WEIGHTS)[0]
+            exchange, version, kind = rng.choices(EXCHANGES, weights)[0]
             yes, no = rng.choice(markets[kind])
             token = yes if rng.random() < 0.5 else no
             tx = _h(rng)
@@ -344,9 +351,23 @@ def _rate(count: int, secs: float) -> float:
     return count / secs if secs > 0 else float("inf")
 
 
+def time_cli(dsn: str, path: Path, batch_size: int) -> float:
+    """Wall seconds of ``orderflow listen --from-file PATH`` in a child process (start-up,
+    migrations and the final summary included): the way a user imports a file."""
+    env = {**os.environ, "DATABASE_URL": dsn, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "orderflow", "listen", "--from-file", str(path)]
+    cmd += ["--batch-size", str(batch_size)]
+    started = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    secs = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"orderflow listen --from-file failed: {done.stderr[-2000:]}")
+    return secs
+
+
 async def main_async(args: argparse.Namespace) -> int:
     print(f"generating {args.logs:,} logs …", flush=True)
-    logs = generate(args.logs, args.seed)
+    logs = generate(args.logs, args.seed, ("V2",) if args.v2_only else None)
     fills = [
         log
         for log in logs
@@ -390,6 +411,7 @@ async def main_async(args: argparse.Namespace) -> int:
             await pool.close()
         ours = report.elapsed_secs
         file_secs = None
+        cli_secs = None
         if not args.no_file:
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "logs.jsonl"
@@ -405,6 +427,9 @@ async def main_async(args: argparse.Namespace) -> int:
                 finally:
                     await pool.close()
                 file_secs = file_report.elapsed_secs
+                if args.cli:
+                    dsn4 = await fresh_database(admin_dsn, created)
+                    cli_secs = time_cli(dsn4, path, args.batch_size)
         dsn3 = await fresh_database(admin_dsn, created)
         base = await run_baseline(dsn3, subset)
     finally:
@@ -444,6 +469,12 @@ async def main_async(args: argparse.Namespace) -> int:
             f"from a file   ours {_rate(len(logs), file_secs):>12,.0f} logs/s   "
             f"({file_secs:.2f} s, JSON parsing included)"
         )
+    if cli_secs is not None:
+        print(
+            f"orderflow listen --from-file {_rate(len(logs), cli_secs):>8,.0f} logs/s   "
+            f"({cli_secs:.2f} s wall in a child process, start-up included)"
+        )
+    print(f"load average {os.getloadavg()[0]:.1f}")
     print(
         f"baseline           {base_rate:>12,.0f} logs/s   ({base:.2f} s for {len(subset):,} "
         f"fills: process_log + one INSERT each, extrapolated)"
@@ -464,6 +495,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=5_000, help="logs per transaction (5,000)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--no-file", action="store_true", help="skip the JSON-lines file run")
+    p.add_argument("--v2-only", action="store_true", help="only the two V2 exchanges' logs")
+    p.add_argument(
+        "--cli", action="store_true", help="also time `orderflow listen --from-file` on the file"
+    )
     p.add_argument("--dsn", help="maintenance database URL (default DATABASE_URL, else embedded)")
     p.add_argument("--data-dir", help="embedded server directory (default: a temporary one)")
     return asyncio.run(main_async(p.parse_args(argv)))

@@ -169,6 +169,41 @@ async def build(dsn: str, wallets: int, trades: int, markets: int, chunk: int) -
     return timings
 
 
+# The floor any wallet-level scoring has to beat: one aggregation of every trade by wallet.
+BARE_GROUP_BY = """
+SELECT count(*) FROM (
+    SELECT wallet_address, count(*), sum(usdc_size), min(timestamp), max(timestamp)
+      FROM orderflow_trades GROUP BY wallet_address) g
+"""
+
+
+async def bare_group_by(dsn: str, work_mem: str) -> float:
+    """Seconds for BARE_GROUP_BY on the benchmark table (same work_mem as the run)."""
+    conn = await db.connect(dsn)
+    try:
+        await conn.execute(f"SET work_mem = '{work_mem}'")
+        started = time.perf_counter()
+        await conn.fetchval(BARE_GROUP_BY)
+        return time.perf_counter() - started
+    finally:
+        await conn.close()
+
+
+async def trades_disk_bytes(dsn: str) -> int:
+    """Heap + indexes + TOAST of orderflow_trades (and its partitions, if any)."""
+    conn = await db.connect(dsn)
+    try:
+        value = await conn.fetchval(
+            "SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c"
+            " WHERE c.oid = 'orderflow_trades'::regclass"
+            " OR c.oid IN (SELECT inhrelid FROM pg_inherits"
+            "              WHERE inhparent = 'orderflow_trades'::regclass)"
+        )
+        return int(value or 0)
+    finally:
+        await conn.close()
+
+
 async def per_wallet_loop(dsn: str, wallets: int, sample: int) -> tuple[float, int]:
     """The seed's way: for each wallet, query its trades, compute, score. Sequential."""
     step = max(1, wallets // sample)
@@ -228,6 +263,8 @@ async def main_async(args: argparse.Namespace) -> int:
             rerun_secs = time.perf_counter() - second
         finally:
             await pool.close()
+        bare_secs = await bare_group_by(dsn, args.work_mem)
+        disk = await trades_disk_bytes(dsn)
         loop_secs, loop_wallets = await per_wallet_loop(dsn, args.wallets, args.baseline_wallets)
     finally:
         if not args.keep:
@@ -250,6 +287,15 @@ async def main_async(args: argparse.Namespace) -> int:
         f"(second run, with history unchanged: {rerun_secs:.1f} s)"
     )
     print(f"stages (s): {summary.stages}")
+    print(
+        f"bare GROUP BY wallet over the same trades: {bare_secs:.1f} s -> full recompute = "
+        f"{full_secs / bare_secs:.2f}x the bare aggregation (goal <= 4.5x)"
+    )
+    print(
+        f"disk: orderflow_trades {disk / 1e9:.2f} GB = "
+        f"{disk / max(args.trades, 1) * 1e6 / 1e6:,.0f} MB per million fills; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"tiers: {summary.tiers}  issues: {summary.issues}")
     print(
         f"seed per-wallet loop: {loop_wallets:,} wallets in {loop_secs:.2f} s = "

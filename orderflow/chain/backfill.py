@@ -37,6 +37,7 @@ from orderflow.chain.reorg import BlockWindow
 from orderflow.chain.rpc import EthClient, Header
 from orderflow.chain.store_guard import store_batch_isolating
 from orderflow.errors import RangeTooLargeError, RetryableRpcError
+from orderflow.progress import Progress
 from orderflow.tracing import current_traceparent
 
 log = logging.getLogger(__name__)
@@ -233,7 +234,10 @@ class Backfiller:
         self._verify_from = 0
         self._tracer = telemetry.tracer("orderflow.chain.backfill")
 
-    async def run(self, from_block: int, to_block: int) -> BackfillReport:
+    async def run(
+        self, from_block: int, to_block: int, *, progress: Progress | None = None
+    ) -> BackfillReport:
+        """Store [from_block, to_block]; ``progress`` (unit: blocks, count: logs) follows it."""
         report = BackfillReport(from_block, to_block)
         self._verify_from = to_block - self.verify_depth + 1
         start = from_block
@@ -263,7 +267,11 @@ class Backfiller:
             report.range_sizes.append(end - start + 1)
             if self.on_range is not None:
                 self.on_range(start, end)
+            if progress is not None:
+                progress.update(stored - from_block + 1, count=report.logs)
             start = stored + 1
+        if progress is not None:
+            progress.finish()
         return report
 
     async def _range(self, start: int, end: int, report: BackfillReport) -> int:

@@ -28,6 +28,7 @@ from orderflow.chain.events import DeadLetter
 from orderflow.chain.storable import loads_tolerant
 from orderflow.chain.store import Checkpoint, StoreStats
 from orderflow.chain.store_guard import store_batch_isolating
+from orderflow.progress import Progress
 from orderflow.telemetry import tracer
 from orderflow.tracing import context_from, current_traceparent
 
@@ -69,6 +70,7 @@ class _Chunk:
     lines: int
     logs: int
     malformed: int
+    position: int = 0  # how far into the source this chunk ends (file characters, or logs)
 
 
 def _malformed(path: Path, number: int, text: str, why: str, chain_id: int) -> DeadLetter:
@@ -131,8 +133,16 @@ def _chunks(
     path: Path, batch_size: int, chain_id: int, addresses: ChainAddresses
 ) -> Generator[_Chunk, None, None]:
     """Read, parse and decode ``batch_size`` lines at a time (runs in a worker thread)."""
+    read = 0  # characters of the file read so far (progress; = bytes for ASCII JSON)
+
+    def numbered(fh: Iterable[str]) -> Generator[tuple[int, str], None, None]:
+        nonlocal read
+        for number, line in enumerate(fh, 1):
+            read += len(line)
+            yield number, line
+
     with path.open("r", encoding="utf-8-sig", errors="replace") as fh:  # BOM-tolerant
-        parsed = (p for number, line in enumerate(fh, 1) if (p := _parse(number, line)))
+        parsed = (p for number, line in numbered(fh) if (p := _parse(number, line)))
         for group in _grouped(parsed, batch_size, lambda p: _tx_of(p.value)):
             raws = [p.value for p in group if p.error is None]
             bad = [
@@ -142,14 +152,16 @@ def _chunks(
             ]
             batch = decode_batch(raws, chain_id, addresses)
             batch.dead_letters.extend(bad)
-            yield _Chunk(batch, len(group), len(raws), len(bad))
+            yield _Chunk(batch, len(group), len(raws), len(bad), read)
 
 
 def _decoded(
     raws: Iterable[Mapping[str, Any]], batch_size: int, chain_id: int, addresses: ChainAddresses
 ) -> Generator[_Chunk, None, None]:
+    done = 0
     for group in _grouped(raws, batch_size, _tx_of):
-        yield _Chunk(decode_batch(group, chain_id, addresses), len(group), len(group), 0)
+        done += len(group)
+        yield _Chunk(decode_batch(group, chain_id, addresses), len(group), len(group), 0, done)
 
 
 async def _pipeline(
@@ -161,6 +173,7 @@ async def _pipeline(
     stream: str | None,
     traceparent: str | None,
     addresses: ChainAddresses,
+    progress: Progress | None = None,
 ) -> IngestReport:
     """Store chunks while the next one is produced (read + decoded) in a worker thread."""
     started = time.perf_counter()
@@ -201,6 +214,8 @@ async def _pipeline(
             report.logs += chunk.logs
             report.malformed_lines += chunk.malformed
             report.batches += 1
+            if progress is not None:
+                progress.update(chunk.position, count=report.lines)
     finally:
         # A worker thread cannot be interrupted: let it finish its chunk, then close.
         if not upcoming.done():
@@ -209,6 +224,9 @@ async def _pipeline(
             upcoming.exception()  # retrieved: an error already raised above is not re-logged
         chunks.close()
     report.elapsed_secs = time.perf_counter() - started
+    if progress is not None:  # the whole source is done (characters vs bytes aside)
+        progress.update(progress.total if progress.total is not None else progress.done)
+        progress.finish()
     return report
 
 
@@ -221,11 +239,13 @@ async def ingest_file(
     addresses: ChainAddresses = MAINNET,
     stream: str | None = None,
     traceparent: str | None = None,
+    progress: Progress | None = None,
 ) -> IngestReport:
     """Decode and store every line of ``path``; return counts.
 
     With ``stream`` set, that checkpoint advances to the highest block stored (a file import
-    never moves the live listener's checkpoint unless asked to).
+    never moves the live listener's checkpoint unless asked to). ``progress`` (unit: characters
+    of the file, count: lines) is updated after every stored batch.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -239,6 +259,7 @@ async def ingest_file(
         stream=stream,
         traceparent=traceparent,
         addresses=addresses,
+        progress=progress,
     )
 
 
@@ -251,8 +272,9 @@ async def ingest_logs(
     addresses: ChainAddresses = MAINNET,
     stream: str | None = None,
     traceparent: str | None = None,
+    progress: Progress | None = None,
 ) -> IngestReport:
-    """The same pipeline for log objects already in memory (replays, the benchmark)."""
+    """The same pipeline for log objects already in memory (unit of ``progress``: logs)."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     chunks = _decoded(raws, batch_size, chain_id, addresses)
@@ -264,4 +286,5 @@ async def ingest_logs(
         stream=stream,
         traceparent=traceparent,
         addresses=addresses,
+        progress=progress,
     )

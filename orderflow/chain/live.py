@@ -62,9 +62,14 @@ from orderflow.chain.rpc import EthClient, Header, WsTransport
 from orderflow.chain.settings import ListenerSettings
 from orderflow.chain.store_guard import store_batch_isolating
 from orderflow.errors import RetryableRpcError
+from orderflow.progress import Progress
 from orderflow.tracing import current_traceparent
 
 log = logging.getLogger(__name__)
+
+# A catch-up at least this long shows its progress (blocks, rate, ETA) on a terminal, in the logs
+# and as orderflow_progress_* metrics (job="backfill"): a history backfill runs for hours.
+BACKFILL_PROGRESS_BLOCKS = 1_000
 
 _NO_BLOCK = -1  # buffer key of logs without a usable blockNumber (decode dead-letters them)
 _PRUNE_EVERY_HEADS = 100
@@ -186,7 +191,13 @@ class LiveSession:
         else:
             start = cp.block_number + 1
         if start <= target:
-            report = await self.backfiller.run(start, target)
+            blocks = target - start + 1
+            progress = (
+                Progress("backfill", unit="blocks", total=blocks, count_unit="logs")
+                if blocks >= BACKFILL_PROGRESS_BLOCKS
+                else None
+            )
+            report = await self.backfiller.run(start, target, progress=progress)
             self.state.checkpoint = target
             log.info(
                 "backfilled",

@@ -23,6 +23,7 @@ from orderflow.chain.settings import ListenerSettings
 from orderflow.cli._common import add_log_format, settings_for
 from orderflow.errors import ConfigError
 from orderflow.migrate import migrate
+from orderflow.progress import Progress
 from orderflow.telemetry import setup_telemetry
 
 log = logging.getLogger("orderflow.listen")
@@ -64,10 +65,10 @@ def run(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
         raise ConfigError(f"--from-file: no such file: {args.from_file}")
     if args.batch_size < 1:
         raise ConfigError("--batch-size must be at least 1")
-    return _from_file(settings, args.from_file, args.batch_size)
+    return _from_file(settings, args.from_file, args.batch_size, args.from_file.stat().st_size)
 
 
-async def _from_file(settings: ListenerSettings, path: Path, batch_size: int) -> int:
+async def _from_file(settings: ListenerSettings, path: Path, batch_size: int, size: int) -> int:
     async with db.open_pool(settings) as pool:
         async with pool.acquire() as conn:
             await migrate(conn)
@@ -77,6 +78,7 @@ async def _from_file(settings: ListenerSettings, path: Path, batch_size: int) ->
             chain_id=settings.chain_id,
             batch_size=batch_size,
             addresses=settings.addresses,
+            progress=Progress(f"import {path.name}", unit="bytes", total=size, count_unit="lines"),
         )
     print(report.summary())
     return 0

@@ -112,6 +112,26 @@ async def test_range_shrinks_on_refusal_and_grows_back(
     await transport.aclose()
 
 
+async def test_backfill_reports_its_progress_range_by_range(
+    anvil: Anvil, limited: LimitedNode, pool: asyncpg.Pool
+) -> None:
+    import io
+
+    from orderflow.progress import Progress
+
+    await fills_in_blocks(anvil, 12)
+    transport = HttpTransport(limited.url)
+    progress = Progress("backfill", unit="blocks", total=12, count_unit="logs",
+                        stream=io.StringIO(), log_interval=0.0)  # fmt: skip
+    report = await backfiller(pool, EthClient(transport), AdaptiveRange(4, 1, 4)).run(
+        1, 12, progress=progress
+    )
+    assert report.ranges == 3
+    assert (progress.done, progress.total, progress.count) == (12, 12, report.logs)
+    assert progress.fraction() == 1.0
+    await transport.aclose()
+
+
 async def test_refusal_at_the_minimum_range_backs_off_instead_of_stopping(
     anvil: Anvil, limited: LimitedNode, pool: asyncpg.Pool
 ) -> None:

@@ -21,3 +21,5 @@ def test_benchmark_runs_at_tiny_size(pg_server_dsn: str) -> None:
     assert "full recompute (set-based): 300 wallets" in out
     assert "seed per-wallet loop: 10 wallets" in out
     assert "ratio set-based / per-wallet" in out
+    assert "bare GROUP BY wallet over the same trades" in out
+    assert "MB per million fills" in out
