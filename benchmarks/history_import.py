@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import csv
 import gzip
+import io
 import json
 import os
 import random
@@ -50,8 +51,8 @@ from orderflow import db  # noqa: E402
 from orderflow.chain import contracts as c  # noqa: E402
 from orderflow.chain.tokens import condition_id, ctf_position_ids  # noqa: E402
 from orderflow.history import import_file  # noqa: E402
-from orderflow.history.progress import Progress  # noqa: E402
 from orderflow.migrate import migrate  # noqa: E402
+from orderflow.progress import Progress  # noqa: E402
 
 T0 = 1_700_000_000
 FIRST_BLOCK = 50_000_000
@@ -221,10 +222,11 @@ def _load() -> str:
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
 
 
-class _Quiet(Progress):
-    def __init__(self, name: str, kind: str) -> None:
-        super().__init__(name, kind)
-        self.show = False
+def _quiet(path: Path) -> Progress:
+    """A progress that neither draws nor logs (the benchmark prints its own figures)."""
+    unit = "rows" if path.suffix == ".parquet" else "bytes"
+    return Progress(f"import {path.name}", unit=unit, total=None, count_unit="rows",
+                    stream=io.StringIO(), log_interval=float("inf"))  # fmt: skip
 
 
 async def main_async(args: argparse.Namespace) -> int:
@@ -250,7 +252,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 try:
                     blocks_report = await import_file(
                         pool, Path(tmp) / "blocks.parquet", chain_id=137,
-                        batch_size=args.batch_size, progress_factory=_Quiet,
+                        batch_size=args.batch_size, progress=_quiet(Path(tmp) / "blocks.parquet"),
                     )  # fmt: skip
                     # One connection: its backend does all the storing. CPU seconds of both
                     # sides say what an idle machine would do (this one is shared).
@@ -258,7 +260,7 @@ async def main_async(args: argparse.Namespace) -> int:
                     server0, client0 = _cpu_secs(backend), time.process_time()
                     report = await import_file(
                         pool, path, chain_id=137, batch_size=args.batch_size,
-                        progress_factory=_Quiet,
+                        progress=_quiet(path),
                     )  # fmt: skip
                     server1, client_cpu = _cpu_secs(backend), time.process_time() - client0
                 finally:

@@ -9,8 +9,12 @@ far as ``count``); the tracker
 * draws one line on a terminal (``\\r``-rewritten, at most once per ``min_interval`` seconds), or,
   when the stream is not a terminal (containers, pipes), logs one line every ``log_interval``
   seconds, and
-* sets the ``orderflow_progress_*`` gauges (done, total, rate, ETA; attribute ``job``) exported on
-  ``/metrics``.
+* sets the ``orderflow_progress_*`` gauges (done, total, rate, count rate, ETA; attribute ``job``)
+  exported on ``/metrics``.
+
+Every long job uses it: ``listen --from-file`` (bytes, lines), the catch-up backfill (blocks,
+logs), ``orderflow import`` (bytes or Parquet rows, rows, dead letters) and the one-time
+condition sync (blocks; a log line after its first range, then every 10 s).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import logging
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TextIO
 
 from orderflow import telemetry
@@ -38,6 +42,10 @@ class _Gauges:
         )
         self.rate = meter.create_gauge(
             "orderflow_progress_rate", description="Units per second over the recent window"
+        )
+        self.count_rate = meter.create_gauge(
+            "orderflow_progress_count_rate",
+            description="Lines, logs or rows per second over the recent window",
         )
         self.eta = meter.create_gauge(
             "orderflow_progress_eta_seconds", unit="s", description="Estimated seconds left"
@@ -71,12 +79,17 @@ class Progress:
         unit: str,
         total: int | None,
         count_unit: str | None = None,
+        done: int = 0,
         stream: TextIO | None = None,
         min_interval: float = 0.5,
         log_interval: float = 30.0,
         window_secs: float = 30.0,
+        log_first: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``done``: units already done before this run (a resumed job); the rates and the
+        final line count only what this run does. ``log_first``: when not on a terminal, log
+        the first update at once rather than after ``log_interval``."""
         self.job = job
         self.unit = unit
         self.total = total
@@ -86,12 +99,15 @@ class Progress:
         self.log_interval = log_interval
         self.window_secs = window_secs
         self.clock = clock
-        self.done = 0
+        self.done = done
         self.count = 0
+        self.dead = 0
         self.started = clock()
-        self._samples: deque[tuple[float, int, int]] = deque([(self.started, 0, 0)])
+        self._done_at_start = done
+        self._samples: deque[tuple[float, int, int]] = deque([(self.started, done, 0)])
         self._drawn = float("-inf")
-        self._logged = self.started
+        self._logged = float("-inf") if log_first else self.started
+        self._extra: dict[str, object] = {}
         self._tty = _is_tty(self.stream)
         self._attrs = {"job": job}
 
@@ -129,14 +145,27 @@ class Progress:
 
     # -- updates ---------------------------------------------------------------------------------
 
-    def update(self, done: int, *, count: int | None = None, total: int | None = None) -> None:
-        """Record that ``done`` units (and ``count`` lines/logs/blocks) are finished so far."""
+    def update(
+        self,
+        done: int,
+        *,
+        count: int | None = None,
+        total: int | None = None,
+        dead: int | None = None,
+        extra: Mapping[str, object] | None = None,
+    ) -> None:
+        """Record that ``done`` units (and ``count`` lines/logs/rows, ``dead`` dead letters)
+        are finished so far; ``extra`` fields go with the log line (e.g. the last block)."""
         now = self.clock()
         if total is not None:
             self.total = total
         self.done = done
         if count is not None:
             self.count = count
+        if dead is not None:
+            self.dead = dead
+        if extra is not None:
+            self._extra = dict(extra)
         self._samples.append((now, self.done, self.count))
         while len(self._samples) > 2 and now - self._samples[1][0] >= self.window_secs:
             self._samples.popleft()
@@ -149,6 +178,10 @@ class Progress:
         elif now - self._logged >= self.log_interval:
             self._logged = now
             log.info(self.render(), extra=self._fields())
+
+    def publish(self) -> None:
+        """Set the gauges to where the job stands (e.g. a job found complete at its start)."""
+        self._publish()
 
     def finish(self) -> None:
         """The final line (kept on a terminal) and the gauges at their end values."""
@@ -176,28 +209,35 @@ class Progress:
             parts.append(f"({fraction * 100:.1f} %)")
         if final:
             elapsed = self.clock() - self.started
-            rate = self.count / elapsed if self.count_unit and elapsed > 0 else 0.0
-            if not self.count_unit and elapsed > 0:
-                rate = self.done / elapsed
+            did = self.count if self.count_unit else self.done - self._done_at_start
+            rate = did / elapsed if elapsed > 0 else 0.0
             unit = self.count_unit or self.unit
             parts.append(f"in {_duration(elapsed)}, {rate:,.0f} {unit}/s")
-            return " ".join(parts)
+            return " ".join(parts) + self._dead_part()
         if self.count_unit is not None:
             parts.append(f"{self.count_rate():,.0f} {self.count_unit}/s")
         else:
             parts.append(f"{self.rate():,.0f} {self.unit}/s")
         eta = self.eta_secs()
         parts.append(f"ETA {_duration(eta)}" if eta is not None else "ETA unknown")
-        return " ".join(parts)
+        return " ".join(parts) + self._dead_part()
+
+    def _dead_part(self) -> str:
+        return f", {self.dead:,} dead letters" if self.dead else ""
 
     def _fields(self) -> dict[str, object]:
+        fraction = self.fraction()
+        eta = self.eta_secs()
         return {
             "job": self.job,
             "done": self.done,
             "total": self.total,
+            "percent": round(100 * fraction, 1) if fraction is not None else None,
             "count": self.count,
+            "dead_letters": self.dead,
             "rate": round(self.rate(), 1),
-            "eta_secs": self.eta_secs(),
+            "eta_secs": round(eta) if eta is not None else None,
+            **self._extra,
         }
 
     def _publish(self) -> None:
@@ -206,6 +246,8 @@ class Progress:
         if self.total is not None:
             g.total.set(self.total, self._attrs)
         g.rate.set(self.rate(), self._attrs)
+        if self.count_unit is not None:
+            g.count_rate.set(self.count_rate(), self._attrs)
         eta = self.eta_secs()
         if eta is not None:
             g.eta.set(eta, self._attrs)

@@ -38,11 +38,15 @@ from orderflow.chain.contracts import TOPIC_CONDITION_PREPARATION, TOPIC_CONDITI
 from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.rpc import EthClient
 from orderflow.chain.settings import ListenerSettings
+from orderflow.progress import Progress
 
 log = logging.getLogger(__name__)
 
 CONDITIONS_STREAM = "conditions"
 """Checkpoint stream of the condition sync (orderflow_sync_checkpoints.stream)."""
+
+SYNC_JOB = "condition sync"
+"""The ``job`` of the sync's progress line and ``orderflow_progress_*`` gauges."""
 
 _PROGRESS_EVERY_SECS = 10.0
 _WAIT_FOR_STREAM_SECS = 0.5
@@ -81,43 +85,17 @@ class SyncPlan:
         return self.next_block > self.to_block
 
 
-class Progress:
-    """Blocks done, speed and time left: logged after the first range and then every 10 s,
-    and kept as gauges."""
-
-    def __init__(self, plan: SyncPlan, metrics: IngestMetrics) -> None:
-        self.total = plan.total
-        self.done = plan.done
-        self._done_at_start = plan.done
-        self._metrics = metrics
-        self._started = time.monotonic()
-        self._logged: float | None = None  # the first range is reported at once
-        metrics.sync_total.set(self.total)
-        metrics.sync_done.set(self.done)
-
-    def advance(self, start: int, end: int) -> None:
-        self.done += end - start + 1
-        now = time.monotonic()
-        elapsed = now - self._started
-        rate = (self.done - self._done_at_start) / elapsed if elapsed > 0 else 0.0
-        eta = (self.total - self.done) / rate if rate > 0 else None
-        self._metrics.sync_done.set(self.done)
-        self._metrics.sync_rate.set(round(rate, 1))
-        if eta is not None:
-            self._metrics.sync_eta.set(round(eta))
-        if self._logged is None or now - self._logged >= _PROGRESS_EVERY_SECS:
-            self._logged = now
-            log.info(
-                "condition sync progress",
-                extra={
-                    "to_block": end,
-                    "blocks_done": self.done,
-                    "blocks_total": self.total,
-                    "percent": round(100 * self.done / self.total, 1) if self.total else 100.0,
-                    "blocks_per_sec": round(rate),
-                    "eta_secs": round(eta) if eta is not None else None,
-                },
-            )
+def sync_progress(plan: SyncPlan) -> Progress:
+    """The sync's progress (job ``condition sync``, in blocks): a log line after the first
+    range, then every 10 s, and the ``orderflow_progress_*`` gauges."""
+    return Progress(
+        SYNC_JOB,
+        unit="blocks",
+        total=plan.total,
+        done=plan.done,
+        log_interval=_PROGRESS_EVERY_SECS,
+        log_first=True,
+    )
 
 
 class ConditionSync:
@@ -178,7 +156,7 @@ class ConditionSync:
         plan = await self.plan()
         if plan.complete:
             await self._mark_complete()
-            self.metrics.sync_eta.set(0)
+            sync_progress(plan).publish()  # done = total, ETA 0
             return None
         log.info(
             "condition sync: reading every ConditionalTokens condition once "
@@ -190,7 +168,11 @@ class ConditionSync:
                 "blocks_total": plan.total,
             },
         )
-        progress = Progress(plan, self.metrics)
+        progress = sync_progress(plan)
+
+        def advance(start: int, end: int) -> None:
+            progress.update(progress.done + end - start + 1, extra={"to_block": end})
+
         addresses = self.settings.addresses
         backfiller = Backfiller(
             self.pool,
@@ -208,12 +190,12 @@ class ConditionSync:
             end_headers=False,
             untimed_conditions=True,
             decode_in_thread=True,
-            on_range=progress.advance,
+            on_range=advance,
         )
         started = time.monotonic()
         report = await backfiller.run(plan.next_block, plan.to_block)
         await self._mark_complete()
-        self.metrics.sync_eta.set(0)
+        progress.finish()  # the final line; the gauges at done = total, ETA 0
         log.info(
             "condition sync complete",
             extra={

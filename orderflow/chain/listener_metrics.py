@@ -40,26 +40,6 @@ class IngestMetrics:
             unit="{block}",
             description="Node head minus the stored checkpoint",
         )
-        self.sync_done = meter.create_gauge(
-            "orderflow_listener_condition_sync_blocks_done",
-            unit="{block}",
-            description="Blocks of the one-time condition sync read so far",
-        )
-        self.sync_total = meter.create_gauge(
-            "orderflow_listener_condition_sync_blocks_total",
-            unit="{block}",
-            description="Blocks the one-time condition sync covers in all",
-        )
-        self.sync_rate = meter.create_gauge(
-            "orderflow_listener_condition_sync_blocks_per_second",
-            unit="{block}/s",
-            description="Condition sync speed since this process started it",
-        )
-        self.sync_eta = meter.create_gauge(
-            "orderflow_listener_condition_sync_eta_seconds",
-            unit="s",
-            description="Estimated time left of the condition sync (0 when complete)",
-        )
 
     def count_batch(self, batch: DecodedBatch) -> None:
         self.logs.add(len(batch))

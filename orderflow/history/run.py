@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,14 +32,18 @@ from orderflow.history.errors import HistoryError
 from orderflow.history.events import Parsed, RowDecoder
 from orderflow.history.layouts import Kind, Layout, detect
 from orderflow.history.markets import MarketRows, store_markets
-from orderflow.history.progress import Progress
+from orderflow.history.metrics import counters
 from orderflow.history.rows import RowError, hash32, timestamp, uint
 from orderflow.history.sources import BadLine, Row, RowReader
+from orderflow.progress import Progress
 
 HISTORY_STREAM = "history"
 """Checkpoint stream recording the last block covered by imported files."""
 
 T = TypeVar("T")
+
+Position = tuple[int, int | None]
+"""How far through the file a batch ends: (done, total) in the reader's ``position_unit``."""
 
 
 @dataclass(slots=True)
@@ -113,6 +117,12 @@ class _Prefetch:
         self.gen.close()
 
 
+def _advance(prog: Progress, report: ImportReport, read: int, dead: int, at: Position) -> None:
+    """After a batch: the import's counters, then the file's progress."""
+    counters().add(report.kind, read, dead)
+    prog.update(at[0], total=at[1], count=report.rows, dead=report.dead_letters)
+
+
 def _unit(reader: RowReader) -> str:
     return "row" if reader.format == "parquet" else "line"
 
@@ -127,9 +137,11 @@ async def import_file(
     kind: Kind | None = None,
     hand_over: bool = True,
     progress: Progress | None = None,
-    progress_factory: Callable[[str, str], Progress] | None = None,
 ) -> ImportReport:
-    """Import one file; raises LayoutError (refused layout) or HistoryError (cannot go on)."""
+    """Import one file; raises LayoutError (refused layout) or HistoryError (cannot go on).
+
+    ``progress`` (by default one for the job ``import FILE``: bytes of the file, or rows of a
+    Parquet file's count, with rows and dead letters) is updated after every batch."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     source = Path(path)
@@ -140,7 +152,12 @@ async def import_file(
         if kind is not None and layout.kind != kind:
             raise HistoryError(f"{source.name}: {layout.name}, not {kind} rows")
         report.layout, report.kind = layout.name, layout.kind
-        prog = progress or (progress_factory or Progress)(source.name, layout.kind)
+        prog = progress or Progress(
+            f"import {source.name}",
+            unit=reader.position_unit,
+            total=reader.position()[1],
+            count_unit="rows",
+        )
         try:
             if layout.kind == "markets":
                 await _markets(pool, reader, layout, report, prog, chain_id, addresses, batch_size)
@@ -151,7 +168,7 @@ async def import_file(
                     pool, reader, layout, report, prog, chain_id, addresses, batch_size, hand_over
                 )
         finally:
-            prog.done()
+            prog.finish()
     report.elapsed_secs = time.perf_counter() - started
     return report
 
@@ -170,7 +187,7 @@ async def _events(
     decoder = RowDecoder(layout, reader.path.name, _unit(reader), chain_id, addresses)
 
     def parsed() -> Generator[Any, None, None]:
-        batches = ((decoder.parse(r, b), reader.progress()) for r, b in reader.batches(batch_size))
+        batches = ((decoder.parse(r, b), reader.position()) for r, b in reader.batches(batch_size))
         yield from whole_transactions(batches, batch_size)
 
     top: tuple[int, str] | None = None
@@ -178,7 +195,7 @@ async def _events(
     async with pool.acquire() as conn:
         try:
             while (item := await ahead.get()) is not None:
-                batch_rows, fraction = item
+                batch_rows, at = item
                 await decoder.resolve_hashes(conn, batch_rows)
                 encoded = await asyncio.to_thread(decoder.encode, batch_rows)
                 stats = await store_batch(
@@ -190,7 +207,7 @@ async def _events(
                 report.batches += 1
                 if encoded.top is not None and (top is None or encoded.top[0] > top[0]):
                     top = encoded.top
-                prog.update(batch_rows.read, stats.dead_letters, fraction)
+                _advance(prog, report, batch_rows.read, stats.dead_letters, at)
         finally:
             await ahead.close()
         if top is not None:
@@ -203,8 +220,8 @@ async def _events(
 
 
 def whole_transactions(
-    batches: Iterable[tuple[Parsed, float | None]], batch_size: int
-) -> Generator[tuple[Parsed, float | None], None, None]:
+    batches: Iterable[tuple[Parsed, Position]], batch_size: int
+) -> Generator[tuple[Parsed, Position], None, None]:
     """The parsed batches, each extended so no transaction is split between two.
 
     The taker-amount correction and the links between fills, matches and fee refunds work on a
@@ -215,8 +232,8 @@ def whole_transactions(
     ``listen --from-file``, a batch grows by at most another ``batch_size`` rows (a transaction
     larger than that is cut; its match then keeps the amounts it reported).
     """
-    held: tuple[Parsed, float | None] | None = None
-    for parsed, fraction in batches:
+    held: tuple[Parsed, Position] | None = None
+    for parsed, at in batches:
         if held is not None:
             prev = held[0]
             tx = prev.rows[-1][1][0] if prev.rows else None
@@ -229,10 +246,10 @@ def whole_transactions(
             if not parsed.rows:  # all of it belonged to that transaction
                 prev.dead.extend(parsed.dead)
                 prev.read += parsed.read
-                held = (prev, fraction)
+                held = (prev, at)
                 continue
             yield held
-        held = (parsed, fraction)
+        held = (parsed, at)
     if held is not None:
         yield held
 
@@ -254,13 +271,13 @@ async def _markets(
         for rows, bad in reader.batches(batch_size):
             batch = markets.parse(rows)
             batch.dead.extend(decoder.dead(b.number, b.reason, text=b.text) for b in bad)
-            yield batch, len(rows) + len(bad), reader.progress()
+            yield batch, len(rows) + len(bad), reader.position()
 
     ahead = _Prefetch(parsed())
     async with pool.acquire() as conn:
         try:
             while (item := await ahead.get()) is not None:
-                batch, read, fraction = item
+                batch, read, at = item
                 tokens, joined, resolved = await store_markets(conn, chain_id, batch)
                 if batch.dead:
                     await store_batch(
@@ -274,7 +291,7 @@ async def _markets(
                 report.tokens += tokens
                 report.trades_joined += joined
                 report.gamma_resolutions += resolved
-                prog.update(read, len(batch.dead), fraction)
+                _advance(prog, report, read, len(batch.dead), at)
         finally:
             await ahead.close()
 
@@ -348,13 +365,13 @@ async def _blocks(
     def parsed() -> Generator[Any, None, None]:
         for rows, bad in reader.batches(batch_size):
             headers, dead = _block_rows(layout, rows, bad, decoder)
-            yield headers, dead, len(rows) + len(bad), reader.progress()
+            yield headers, dead, len(rows) + len(bad), reader.position()
 
     ahead = _Prefetch(parsed())
     async with pool.acquire() as conn:
         try:
             while (item := await ahead.get()) is not None:
-                numbered, dead, read, fraction = item
+                numbered, dead, read, at = item
                 headers = await _new_headers(conn, chain_id, numbered, dead, decoder)
                 await store_batch(
                     conn,
@@ -367,6 +384,6 @@ async def _blocks(
                 report.blocks += len(headers)
                 report.dead_letters += len(dead)
                 report.batches += 1
-                prog.update(read, len(dead), fraction)
+                _advance(prog, report, read, len(dead), at)
         finally:
             await ahead.close()

@@ -3,8 +3,9 @@
 Memory is bounded by the batch size: CSV and JSON lines are read line by line, Parquet row
 group by row group (``ParquetFile.iter_batches``). Every row carries its position for dead
 letters: the line number in a text file (the header is line 1 of a CSV), the row number (from 1)
-in a Parquet file. ``progress()`` says how far through the file the reader is (0..1), for ETAs:
-bytes consumed of the (compressed) file for text, rows read of the metadata's count for Parquet.
+in a Parquet file. ``position()`` says how far through the file the reader is, in
+``position_unit``, for ETAs: bytes consumed of the (compressed) file for text, rows read of the
+metadata's count for Parquet; ``progress()`` is the same as a fraction (0..1).
 """
 
 from __future__ import annotations
@@ -144,16 +145,28 @@ class RowReader:
 
     # --- progress -----------------------------------------------------------------------------
 
-    def progress(self) -> float | None:
-        """Fraction of the file consumed so far (None when it cannot be told)."""
+    @property
+    def position_unit(self) -> str:
+        """The unit of ``position()``: rows for Parquet, bytes of the file for text."""
+        return "rows" if self.format == "parquet" else "bytes"
+
+    def position(self) -> tuple[int, int | None]:
+        """(done, total) in ``position_unit``; total None when it cannot be told."""
         if self._total_rows is not None:
-            return self._rows_read / self._total_rows if self._total_rows else 1.0
+            return self._rows_read, self._total_rows
         if self._raw is not None and self.size:
             try:
-                return min(1.0, self._raw.tell() / self.size)
+                return min(self._raw.tell(), self.size), self.size
             except (OSError, ValueError):
-                return None
-        return None
+                return 0, None
+        return 0, None
+
+    def progress(self) -> float | None:
+        """Fraction of the file consumed so far (None when it cannot be told)."""
+        done, total = self.position()
+        if total is None:
+            return None
+        return done / total if total else 1.0
 
     @property
     def total_rows(self) -> int | None:

@@ -133,12 +133,12 @@ async def test_live_listen_serves_health_and_stops_on_sigterm(
 
             async def synced() -> bool:
                 text = (await http.get("/metrics")).text
-                pattern = r"^orderflow_listener_condition_sync_eta_seconds(\{[^}]*\})? 0\.0$"
+                pattern = r'^orderflow_progress_eta_seconds\{job="condition sync"[^}]*\} 0\.0$'
                 return re.search(pattern, text, re.M) is not None
 
             await wait_until(synced, what="the condition sync's ETA to reach 0")
             metrics = (await http.get("/metrics")).text
-            assert "orderflow_listener_condition_sync_blocks_done" in metrics
+            assert 'orderflow_progress_done{job="condition sync"' in metrics
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -149,7 +149,6 @@ async def test_live_listen_serves_health_and_stops_on_sigterm(
     assert proc.returncode == 0, err
     assert "streaming" in err
     assert "condition sync: reading every ConditionalTokens condition once (first start)" in err
-    assert re.search(
-        r"condition sync progress .*blocks_done=(\d+) blocks_total=\1 .*eta_secs=0", err
-    )
+    final = r"condition sync: ([\d,]+) / \1 blocks \(100\.0 %\) .* done=(\d+) total=\2 "
+    assert re.search(final + r".*eta_secs=0", err)
     assert "condition sync complete" in err

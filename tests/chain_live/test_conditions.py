@@ -9,6 +9,7 @@ checkpoint, not from the start.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -209,7 +210,7 @@ async def test_the_condition_sync_maps_old_markets_and_resumes_after_a_stop(
 
 
 async def test_the_sync_costs_one_getlogs_per_range_and_headers_only_near_its_end(
-    anvil: Anvil, gated: GatedNode, pool: asyncpg.Pool
+    anvil: Anvil, gated: GatedNode, pool: asyncpg.Pool, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The request count docs/listener.md extrapolates to mainnet, measured."""
     for q in range(6):  # blocks 1-6: deep history as seen from the sync's end
@@ -231,10 +232,17 @@ async def test_the_sync_costs_one_getlogs_per_range_and_headers_only_near_its_en
     transport = HttpTransport(gated.url)
     try:
         sync = ConditionSync(pool, EthClient(transport), settings, metrics=IngestMetrics())
-        report = await sync.run()
+        with caplog.at_level(logging.INFO, logger="orderflow.progress"):
+            report = await sync.run()
     finally:
         await transport.aclose()
     assert report is not None
+    # Its progress (orderflow.progress): a line after the first range, a final one at the end.
+    lines = [r for r in caplog.records if r.name == "orderflow.progress"]
+    assert lines[0].getMessage().startswith(f"condition sync: 100 / {target + 1:,} blocks (")
+    assert (lines[0].__dict__["to_block"], lines[0].__dict__["done"]) == (99, 100)
+    assert lines[-1].__dict__["done"] == lines[-1].__dict__["total"] == target + 1
+    assert lines[-1].__dict__["eta_secs"] == 0 and "(100.0 %) in " in lines[-1].getMessage()
     assert (report.conditions, report.resolutions) == (7, 1)
     ranges = -(-(target + 1) // 100)  # blocks 0..target in ranges of 100
     assert gated.methods == Counter(eth_getLogs=ranges, eth_getBlockByNumber=2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ import asyncpg
 from prometheus_client import generate_latest
 
 from orderflow.history import import_file
-from orderflow.history.progress import Progress
+from orderflow.progress import Progress
 from orderflow.telemetry import setup_metrics
 from tests.history import dumps as d
 from tests.history.test_exactly_once import sim_logs
@@ -60,17 +61,54 @@ async def test_import_command_imports_in_order_and_refuses_by_name(
     assert missing.returncode == 2 and "no such file" in missing.stderr
 
 
+def gauge(metrics: str, name: str, job: str) -> float | None:
+    """The value of ``orderflow_progress_<name>{job=...}`` in a Prometheus exposition."""
+    pattern = rf'^orderflow_progress_{name}\{{job="{re.escape(job)}"[^}}]*\}} (\S+)$'
+    found = re.search(pattern, metrics, re.M)
+    return float(found.group(1)) if found else None
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
 async def test_progress_on_a_terminal_and_as_metrics(pool: asyncpg.Pool, tmp_path: Path) -> None:
     setup_metrics("test")
     logs = sim_logs("v2", seed=32)
-    path = d.write_jsonl(tmp_path / "fills.jsonl", [d.camel_row(f) for f in d.fills_of(logs)])
-    out = io.StringIO()
-    progress = Progress("fills.jsonl", "fills", stream=out, every=0.0)
+    rows = [d.camel_row(f) for f in d.fills_of(logs)]
+    rows.insert(3, {**rows[0], "makerAmountFilled": "12.5"})  # one dead letter
+    path = d.write_jsonl(tmp_path / "fills.jsonl", rows)
+    size = path.stat().st_size
+    out = Terminal()
+    progress = Progress("import fills.jsonl", unit="bytes", total=None, count_unit="rows",
+                        stream=out, min_interval=0.0)  # fmt: skip
     report = await import_file(pool, path, chain_id=137, batch_size=5, progress=progress)
-    text = out.getvalue()
-    assert text.startswith("\rfills.jsonl: 5 rows, ") and "rows/s" in text
-    assert f"{report.rows} rows" in text and "100.0%, ETA 0m00s" in text
+    assert report.dead_letters == 1
+    lines = out.getvalue().split("\r\x1b[2K")[1:]
+    assert lines[0].startswith("import fills.jsonl: 5 rows ") and " bytes (" in lines[0]
+    assert "rows/s ETA " in lines[0] and lines[0].endswith(", 1 dead letters")
+    final = lines[-1]
+    assert final.startswith(f"import fills.jsonl: {report.rows:,} rows {size:,} / {size:,} bytes")
+    assert "(100.0 %) in 0:00:" in final and final.endswith(" rows/s, 1 dead letters\n")
     metrics = generate_latest().decode()
     assert 'orderflow_import_rows_total{kind="fills"' in metrics
-    assert "orderflow_import_progress_ratio" in metrics
-    assert "orderflow_import_eta_seconds" in metrics
+    assert 'orderflow_import_dead_letters_total{kind="fills"' in metrics
+    job = "import fills.jsonl"
+    assert gauge(metrics, "done", job) == gauge(metrics, "total", job) == size
+    assert gauge(metrics, "eta_seconds", job) == 0.0
+    assert gauge(metrics, "rate", job) is not None
+    assert gauge(metrics, "count_rate", job) is not None
+
+
+async def test_import_makes_its_own_progress_in_parquet_rows(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    setup_metrics("test")
+    blocks = d.blocks_of(sim_logs("v1", seed=33))
+    path = d.write_parquet(tmp_path / "own.parquet", blocks)
+    report = await import_file(pool, path, chain_id=137, batch_size=4)
+    assert report.rows == len(blocks) > 4
+    metrics = generate_latest().decode()
+    job = "import own.parquet"
+    assert gauge(metrics, "done", job) == gauge(metrics, "total", job) == len(blocks)

@@ -101,3 +101,49 @@ def test_gauges_are_exported_with_the_job() -> None:
     assert done and done[0].endswith(" 1000.0"), text[-3000:]
     eta = [line for line in mine if line.startswith("orderflow_progress_eta_seconds")]
     assert eta and eta[0].endswith(" 8.0")
+
+
+def test_a_resumed_job_counts_only_this_runs_work(caplog: pytest.LogCaptureFixture) -> None:
+    """The condition sync resumes half-way: rate, ETA and final line count this run only."""
+    clock = Clock()
+    p = Progress("condition sync", unit="blocks", total=1_000, done=600, stream=io.StringIO(),
+                 log_interval=10, log_first=True, clock=clock)  # fmt: skip
+    assert p.fraction() == pytest.approx(0.6) and p.rate() == 0.0
+    with caplog.at_level(logging.INFO, logger="orderflow.progress"):
+        clock.now += 2
+        p.update(700, extra={"to_block": 699})  # logged at once (log_first)
+        clock.now += 2
+        p.update(800, extra={"to_block": 799})  # within 10 s of the first: not logged
+        assert p.rate() == pytest.approx(50)
+        assert p.eta_secs() == pytest.approx(4)
+        clock.now += 4
+        p.update(1_000, extra={"to_block": 999})
+        p.finish()
+    lines = [r for r in caplog.records if r.name == "orderflow.progress"]
+    assert len(lines) == 2
+    first = lines[0].__dict__
+    assert (first["done"], first["total"], first["percent"], first["to_block"]) == (
+        700, 1_000, 70.0, 699
+    )  # fmt: skip
+    assert first["eta_secs"] == 6  # 300 blocks left at 50 blocks/s
+    assert "in 0:00:08, 50 blocks/s" in lines[1].getMessage()  # 400 blocks in 8 s, not 1,000
+    assert lines[1].__dict__["eta_secs"] == 0
+
+
+def test_dead_letters_are_on_the_line_and_rows_per_second_a_gauge() -> None:
+    telemetry.setup_metrics("orderflow-test")
+    clock = Clock()
+    out = Terminal()
+    p = Progress("import dead-test.csv", unit="bytes", total=10_000, count_unit="rows",
+                 stream=out, min_interval=0, clock=clock)  # fmt: skip
+    clock.now += 2
+    p.update(5_000, count=400, dead=3)
+    assert out.getvalue().endswith("200 rows/s ETA 0:00:02, 3 dead letters")
+    clock.now += 2
+    p.update(10_000, count=800, dead=3)
+    p.finish()
+    assert out.getvalue().endswith("in 0:00:04, 200 rows/s, 3 dead letters\n")
+    text = generate_latest().decode()
+    mine = [line for line in text.splitlines() if "dead-test.csv" in line]
+    rate = [line for line in mine if line.startswith("orderflow_progress_count_rate")]
+    assert rate and rate[0].endswith(" 200.0"), text[-3000:]
