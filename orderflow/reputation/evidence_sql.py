@@ -49,10 +49,9 @@ SELECT k.token_id, c1.price::float8 AS close_price, c1.timestamp AS close_at,
 # shares (a maker buying the complement of what the taker buys trades as many shares):
 #
 # * concentration on a few counterparties: the share of a wallet's volume against its top $4
-#   counterparties, kept when at least $2, with how closed that is -- the share of those partners'
-#   own volume that is against the group (the wallet, its top partners and their top partners:
-#   two hops). A taker against the few makers of a thin market is concentrated, but the makers'
-#   volume is not;
+#   counterparties (its group), kept when at least $2, with how closed the group is -- the share
+#   of those partners' own volume that is against the group (the wallet or one another). A taker
+#   against the few makers of a thin market is concentrated, but the makers' volume is not;
 # * off-market fills: each fill's price, on the market's outcome-0 scale (1 - price for outcome 1;
 #   the token itself when the market is unknown), against the prevailing price set by OTHER
 #   wallets -- the volume-weighted mean price of the market's matches in the same $3-second
@@ -99,32 +98,25 @@ WITH f AS (
       FROM grp g JOIN tot t ON t.w = g.w
      WHERE t.vol > 0 AND g.vol >= $2::numeric * t.vol
 ), members AS (
-    -- the group: the wallet, its top partners and theirs (two hops: a ring where each member
-    -- trades with its neighbours is one group); at most 1 + k + k * k members
-    SELECT c.w, c.w AS member FROM conc c
-    UNION
-    SELECT c.w, r1.cp FROM conc c JOIN ranked r1 ON r1.w = c.w AND r1.r <= $4::int
-    UNION
-    SELECT c.w, r2.cp
-      FROM conc c
-      JOIN ranked r1 ON r1.w = c.w AND r1.r <= $4::int
-      JOIN ranked r2 ON r2.w = r1.cp AND r2.r <= $4::int
+    SELECT c.w, r.cp AS member FROM conc c JOIN ranked r ON r.w = c.w AND r.r <= $4::int
+    UNION ALL
+    SELECT c.w, c.w FROM conc c
 ), inside AS (
-    -- each top partner's volume against the rest of the group
-    SELECT r.w, r.cp AS partner, sum(pp.vol) AS vol
-      FROM ranked r
-      JOIN members h ON h.w = r.w AND h.member <> r.cp
-      JOIN pairs pp ON pp.w = r.cp AND pp.cp = h.member
-     WHERE r.r <= $4::int
-     GROUP BY r.w, r.cp
+    -- each partner's volume against the rest of the group (the wallet or another partner)
+    SELECT g.w, g.member AS partner, sum(pp.vol) AS vol
+      FROM members g
+      JOIN members h ON h.w = g.w AND h.member <> g.member
+      JOIN pairs pp ON pp.w = g.member AND pp.cp = h.member
+     WHERE g.member <> g.w
+     GROUP BY g.w, g.member
 ), closed AS (
-    -- the wallet's top partners' volume against the group / their whole volume
-    SELECT c.w, (sum(coalesce(i.vol, 0)) / nullif(sum(pt.vol), 0))::float8 AS back
-      FROM conc c
-      JOIN ranked r ON r.w = c.w AND r.r <= $4::int
-      JOIN tot pt ON pt.w = r.cp
-      LEFT JOIN inside i ON i.w = c.w AND i.partner = r.cp
-     GROUP BY c.w
+    -- the partners' volume against the group / their whole volume
+    SELECT g.w, (sum(coalesce(i.vol, 0)) / nullif(sum(pt.vol), 0))::float8 AS back
+      FROM members g
+      JOIN tot pt ON pt.w = g.member
+      LEFT JOIN inside i ON i.w = g.w AND i.partner = g.member
+     WHERE g.member <> g.w
+     GROUP BY g.w
 ), bk AS (
     SELECT mk, b, sum(size) AS s, sum(size * p0) AS sp, count(*) AS n FROM f GROUP BY mk, b
 ), wb AS (

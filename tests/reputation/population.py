@@ -242,14 +242,21 @@ def wash_ring(
 
 
 def round_trip_ring(w: World, ring: list[str], events: int, usd: float = 300.0) -> None:
-    """The ring trades among itself at the market price, for volume: each pair buys from each
-    other in turn (the maker minting the other side), nothing against the rest of the market."""
+    """The ring trades among itself at the market price, for volume: in each market every member
+    buys from every other (the maker minting the other side) and sells back, nothing against the
+    rest of the market."""
     for s in w.pick(events):
         t = s.time(w.rng)
         for i, taker in enumerate(ring):
-            maker = ring[(i + 1) % len(ring)]
-            outcome = w.rng.randrange(2)
-            w.take(s, t + 60 * i, taker, outcome, usd, maker=maker)
+            for j, maker in enumerate(ring):
+                if i == j:
+                    continue
+                at = t + 60 * (len(ring) * i + j)
+                outcome = w.rng.randrange(2)
+                q = min(0.99, s.price(at, outcome) + HALF_SPREAD)
+                shares = round(usd / q, 2)
+                w.chain.trade(s.market, at, taker, "BUY", outcome, shares, q, maker, mint=True)
+                w.chain.trade(s.market, at + 30, taker, "SELL", outcome, shares, q, maker)
 
 
 def news_taker(w: World, who: str, events: int, usd: float = 200.0) -> None:
