@@ -60,7 +60,30 @@ SELECT k.token_id, c1.price::float8 AS close_price, c1.timestamp AS close_at,
 #   smallest distance to those three prices, so a taker who trades right after a price jump sits
 #   on the price that follows and is not off-market; a fill with no other trade around is unknown.
 #
-# $1 = as_of, $2 = minimum group share, $3 = bucket seconds, $4 = top-k, $5 = off-market distance.
+# Two passes: the wallets off-market against everyone (pass 1) are left out of the market that
+# pass 2 measures everyone against, so a ring's fills at its own price do not make a genuine
+# trader at the real price look off-market where the ring dominates the trading.
+#
+# $1 = as_of, $2 = minimum group share, $3 = bucket seconds, $4 = top-k, $5 = off-market distance,
+# $6 = off-market share, $7 = minimum fills.
+# The others' prevailing price around each (wallet, market, bucket): the market's sums in the
+# bucket before, the same bucket and the one after, less the wallet's own sums ({bk}, {wb}).
+_REF = """
+    SELECT x.w, x.mk, x.b,
+           min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
+               FILTER (WHERE d.d = -1) AS r_before,
+           min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
+               FILTER (WHERE d.d = 0) AS r_same,
+           min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
+               FILTER (WHERE d.d = 1) AS r_after
+      FROM wb x
+     CROSS JOIN (VALUES (-1), (0), (1)) d(d)
+      JOIN {bk} bk ON bk.mk = x.mk AND bk.b = x.b + d.d
+      LEFT JOIN {wb} y ON y.w = x.w AND y.mk = x.mk AND y.b = x.b + d.d
+     WHERE bk.n > coalesce(y.n, 0) AND bk.s > coalesce(y.s, 0)
+     GROUP BY x.w, x.mk, x.b"""
+_LEAST = "least(abs(i.p0 - r.r_before), abs(i.p0 - r.r_same), abs(i.p0 - r.r_after))"
+
 WASH = f"""
 CREATE TEMP TABLE rep_wash ON COMMIT DROP AS
 WITH f AS (
@@ -122,29 +145,41 @@ WITH f AS (
 ), wb AS (
     SELECT w, mk, b, sum(size) AS s, sum(size * p0) AS sp, count(*) AS n
       FROM inv GROUP BY w, mk, b
-), ref AS (
-    SELECT x.w, x.mk, x.b,
-           min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
-               FILTER (WHERE d.d = -1) AS r_before,
-           min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
-               FILTER (WHERE d.d = 0) AS r_same,
-           min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
-               FILTER (WHERE d.d = 1) AS r_after
-      FROM wb x
-     CROSS JOIN (VALUES (-1), (0), (1)) d(d)
-      JOIN bk ON bk.mk = x.mk AND bk.b = x.b + d.d
-      LEFT JOIN wb y ON y.w = x.w AND y.mk = x.mk AND y.b = x.b + d.d
-     WHERE bk.n > coalesce(y.n, 0) AND bk.s > coalesce(y.s, 0)
-     GROUP BY x.w, x.mk, x.b
+), ref AS ({_REF.format(bk="bk", wb="wb")}
 ), dev AS (
-    SELECT i.w, i.size,
-           least(abs(i.p0 - r.r_before), abs(i.p0 - r.r_same), abs(i.p0 - r.r_after)) AS d
+    SELECT i.w, i.size, {_LEAST} AS d
       FROM inv i JOIN ref r ON r.w = i.w AND r.mk = i.mk AND r.b = i.b
+), off1 AS (
+    -- pass 1: off-market by its figures against everyone else
+    SELECT d.w
+      FROM dev d JOIN tot t ON t.w = d.w
+     GROUP BY d.w, t.vol
+    HAVING count(*) FILTER (WHERE d.d >= $5::numeric) >= $7::int
+       AND coalesce(sum(d.size) FILTER (WHERE d.d >= $5::numeric), 0) >= $6::numeric * t.vol
+), clean AS (
+    -- pass 2's market: the matches of two wallets neither of which pass 1 found off-market (a
+    -- ring's own fills at its price must not make the prevailing price a genuine trader is
+    -- measured against)
+    SELECT f.* FROM f
+     WHERE NOT EXISTS (SELECT 1 FROM off1 o WHERE o.w = f.m)
+       AND NOT EXISTS (SELECT 1 FROM off1 o WHERE o.w = f.k)
+), bk2 AS (
+    SELECT mk, b, sum(size) AS s, sum(size * p0) AS sp, count(*) AS n FROM clean GROUP BY mk, b
+), wb2 AS (
+    SELECT w, mk, b, sum(size) AS s, sum(size * p0) AS sp, count(*) AS n
+      FROM (SELECT m AS w, mk, b, size, p0 FROM clean
+            UNION ALL
+            SELECT k, mk, b, size, p0 FROM clean) c
+     GROUP BY w, mk, b
+), ref2 AS ({_REF.format(bk="bk2", wb="wb2")}
+), dev2 AS (
+    SELECT i.w, i.size, {_LEAST} AS d
+      FROM inv i JOIN ref2 r ON r.w = i.w AND r.mk = i.mk AND r.b = i.b
 ), off AS (
     SELECT d.w, sum(d.size * d.d) / nullif(sum(d.size), 0) AS deviation,
            sum(d.size) FILTER (WHERE d.d >= $5::numeric) AS off_vol,
            count(*) FILTER (WHERE d.d >= $5::numeric) AS off_n
-      FROM dev d GROUP BY d.w
+      FROM dev2 d GROUP BY d.w
 )
 SELECT t.w AS wallet_address, c.top_cp AS counterparty, coalesce(c.share, 0.0) AS share,
        coalesce(c.n, 0) AS pair_fills, coalesce(cl.back, 0.0)::float8 AS counterparty_share,

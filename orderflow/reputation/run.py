@@ -147,6 +147,8 @@ async def _build(
         settings.wash_window_secs,
         settings.wash_top_k,
         settings.wash_deviation,
+        settings.wash_off_share,
+        settings.wash_min_fills,
     )
     watch.lap("counterparties")
     await conn.execute(ev.WALLETS)
