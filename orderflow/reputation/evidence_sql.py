@@ -80,7 +80,7 @@ _REF = """
      CROSS JOIN (VALUES (-1), (0), (1)) d(d)
       JOIN {bk} bk ON bk.mk = x.mk AND bk.b = x.b + d.d
       LEFT JOIN {wb} y ON y.w = x.w AND y.mk = x.mk AND y.b = x.b + d.d
-     WHERE bk.n > coalesce(y.n, 0) AND bk.s > coalesce(y.s, 0)
+     WHERE bk.n > coalesce(y.n, 0) AND bk.s - coalesce(y.s, 0) >= 0.000001
      GROUP BY x.w, x.mk, x.b"""
 _LEAST = "least(abs(i.p0 - r.r_before), abs(i.p0 - r.r_same), abs(i.p0 - r.r_after))"
 
@@ -89,8 +89,8 @@ CREATE TEMP TABLE rep_wash ON COMMIT DROP AS
 WITH f AS (
     SELECT t.wallet_address AS m, t.taker_address AS k, t.size,
            coalesce(t.market_id::text, t.token_id::text) AS mk,
-           CASE WHEN t.market_id IS NOT NULL AND t.outcome_index = 1 THEN 1 - t.price
-                ELSE t.price END AS p0,
+           (CASE WHEN t.market_id IS NOT NULL AND t.outcome_index = 1 THEN 1 - t.price
+                 ELSE t.price END)::float8 AS p0,
            floor(extract(epoch FROM t.timestamp) / $3::float8)::int8 AS b
       FROM ({GATED_TRADES}) t
      WHERE NOT t.is_taker_aggregate AND t.taker_address <> t.exchange
@@ -141,9 +141,10 @@ WITH f AS (
      WHERE g.member <> g.w
      GROUP BY g.w
 ), bk AS (
-    SELECT mk, b, sum(size) AS s, sum(size * p0) AS sp, count(*) AS n FROM f GROUP BY mk, b
+    SELECT mk, b, sum(size::float8) AS s, sum(size::float8 * p0) AS sp, count(*) AS n
+      FROM f GROUP BY mk, b
 ), wb AS (
-    SELECT w, mk, b, sum(size) AS s, sum(size * p0) AS sp, count(*) AS n
+    SELECT w, mk, b, sum(size::float8) AS s, sum(size::float8 * p0) AS sp, count(*) AS n
       FROM inv GROUP BY w, mk, b
 ), ref AS ({_REF.format(bk="bk", wb="wb")}
 ), dev AS (
@@ -154,8 +155,8 @@ WITH f AS (
     SELECT d.w
       FROM dev d JOIN tot t ON t.w = d.w
      GROUP BY d.w, t.vol
-    HAVING count(*) FILTER (WHERE d.d >= $5::numeric) >= $7::int
-       AND coalesce(sum(d.size) FILTER (WHERE d.d >= $5::numeric), 0) >= $6::numeric * t.vol
+    HAVING count(*) FILTER (WHERE d.d >= $5::float8) >= $7::int
+       AND coalesce(sum(d.size) FILTER (WHERE d.d >= $5::float8), 0) >= $6::float8 * t.vol::float8
 ), clean AS (
     -- pass 2's market: the matches of two wallets neither of which pass 1 found off-market (a
     -- ring's own fills at its price must not make the prevailing price a genuine trader is
@@ -164,9 +165,10 @@ WITH f AS (
      WHERE NOT EXISTS (SELECT 1 FROM off1 o WHERE o.w = f.m)
        AND NOT EXISTS (SELECT 1 FROM off1 o WHERE o.w = f.k)
 ), bk2 AS (
-    SELECT mk, b, sum(size) AS s, sum(size * p0) AS sp, count(*) AS n FROM clean GROUP BY mk, b
+    SELECT mk, b, sum(size::float8) AS s, sum(size::float8 * p0) AS sp, count(*) AS n
+      FROM clean GROUP BY mk, b
 ), wb2 AS (
-    SELECT w, mk, b, sum(size) AS s, sum(size * p0) AS sp, count(*) AS n
+    SELECT w, mk, b, sum(size::float8) AS s, sum(size::float8 * p0) AS sp, count(*) AS n
       FROM (SELECT m AS w, mk, b, size, p0 FROM clean
             UNION ALL
             SELECT k, mk, b, size, p0 FROM clean) c
@@ -176,15 +178,16 @@ WITH f AS (
     SELECT i.w, i.size, {_LEAST} AS d
       FROM inv i JOIN ref2 r ON r.w = i.w AND r.mk = i.mk AND r.b = i.b
 ), off AS (
-    SELECT d.w, sum(d.size * d.d) / nullif(sum(d.size), 0) AS deviation,
-           sum(d.size) FILTER (WHERE d.d >= $5::numeric) AS off_vol,
-           count(*) FILTER (WHERE d.d >= $5::numeric) AS off_n
+    SELECT d.w, sum(d.size::float8 * d.d) / nullif(sum(d.size::float8), 0) AS deviation,
+           sum(d.size) FILTER (WHERE d.d >= $5::float8) AS off_vol,
+           count(*) FILTER (WHERE d.d >= $5::float8) AS off_n
       FROM dev2 d GROUP BY d.w
 )
 SELECT t.w AS wallet_address, c.top_cp AS counterparty, coalesce(c.share, 0.0) AS share,
        coalesce(c.n, 0) AS pair_fills, coalesce(cl.back, 0.0)::float8 AS counterparty_share,
        o.deviation::float8 AS deviation,
-       coalesce(o.off_vol / t.vol, 0.0)::float8 AS off_share, coalesce(o.off_n, 0) AS off_fills
+       coalesce(o.off_vol::float8 / t.vol::float8, 0.0) AS off_share,
+       coalesce(o.off_n, 0) AS off_fills
   FROM tot t
   LEFT JOIN conc c ON c.w = t.w
   LEFT JOIN closed cl ON cl.w = t.w
