@@ -44,60 +44,155 @@ SELECT k.token_id, c1.price::float8 AS close_price, c1.timestamp AS close_at,
         LIMIT 1) m ON NOT k.resolved
 """
 
-# Counterparty concentration (wash trading). Every maker row names its counterparty (the taker
-# order's owner) in taker_address; the pair's volume, in shares (a maker buying the complement of
-# what the taker buys trades as many shares for a different amount of collateral), counts for
-# both wallets against all the shares they traded. Kept: a wallet's
-# counterparties that carry at least $2 of its volume (with $2 >= 0.5 at most one per wallet),
-# whether the counterparty is as concentrated on it (mutual), and how far their fills were from
-# the token's prevailing price (the last trade of the token by anyone else in the $3 seconds
-# before the fill; none: unknown). $1 = as_of, $2 = minimum share, $3 = window.
+# Wash trading, both ways the issue defines it, from the maker rows (each match once, naming both
+# parties: the maker in wallet_address, the taker order's owner in taker_address), volume in
+# shares (a maker buying the complement of what the taker buys trades as many shares):
+#
+# * concentration on a few counterparties: the share of a wallet's volume against its top $4
+#   counterparties (its group), kept when at least $2, with how closed the group is -- the share
+#   of those partners' own volume that is against the group (the wallet or one another). A taker
+#   against the few makers of a thin market is concentrated, but the makers' volume is not;
+# * off-market fills: each fill's price, on the market's outcome-0 scale (1 - price for outcome 1;
+#   the token itself when the market is unknown), against the prevailing price set by OTHER
+#   wallets -- the volume-weighted mean price of the market's matches in the same $3-second
+#   bucket, the one before and the one after, each without the wallet's own matches (bucket sums
+#   minus the wallet's sums: set-based, no per-fill look-up). The fill's deviation is the
+#   smallest distance to those three prices, so a taker who trades right after a price jump sits
+#   on the price that follows and is not off-market; a fill with no other trade around is unknown.
+#
+# Two passes: the wallets off-market against everyone (pass 1) are left out of the market that
+# pass 2 measures everyone against, so a ring's fills at its own price do not make a genuine
+# trader at the real price look off-market where the ring dominates the trading.
+#
+# $1 = as_of, $2 = minimum group share, $3 = bucket seconds, $4 = top-k, $5 = off-market distance,
+# $6 = off-market share, $7 = minimum fills.
+# The others' prevailing price around each (wallet, market, bucket): the market's sums in the
+# bucket before, the same bucket and the one after, less the wallet's own sums ({bk}, {wb}).
+_REF = """
+    SELECT x.w, x.mk, x.b,
+           min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
+               FILTER (WHERE d.d = -1) AS r_before,
+           min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
+               FILTER (WHERE d.d = 0) AS r_same,
+           min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
+               FILTER (WHERE d.d = 1) AS r_after
+      FROM wb x
+     CROSS JOIN (VALUES (-1), (0), (1)) d(d)
+      JOIN {bk} bk ON bk.mk = x.mk AND bk.b = x.b + d.d
+      LEFT JOIN {wb} y ON y.w = x.w AND y.mk = x.mk AND y.b = x.b + d.d
+     WHERE bk.n > coalesce(y.n, 0) AND bk.s - coalesce(y.s, 0) >= 0.000001
+     GROUP BY x.w, x.mk, x.b"""
+_LEAST = "least(abs(i.p0 - r.r_before), abs(i.p0 - r.r_same), abs(i.p0 - r.r_after))"
+
 WASH = f"""
 CREATE TEMP TABLE rep_wash ON COMMIT DROP AS
-WITH pairs AS (
-    SELECT least(t.wallet_address, t.taker_address) AS a,
-           greatest(t.wallet_address, t.taker_address) AS b,
-           sum(t.size) AS vol, count(*) AS n
+WITH f AS (
+    SELECT t.wallet_address AS m, t.taker_address AS k, t.size,
+           coalesce(t.market_id::text, t.token_id::text) AS mk,
+           (CASE WHEN t.market_id IS NOT NULL AND t.outcome_index = 1 THEN 1 - t.price
+                 ELSE t.price END)::float8 AS p0,
+           floor(extract(epoch FROM t.timestamp) / $3::float8)::int8 AS b
       FROM ({GATED_TRADES}) t
      WHERE NOT t.is_taker_aggregate AND t.taker_address <> t.exchange
        AND t.taker_address <> t.wallet_address
-     GROUP BY 1, 2
-), vol AS (
-    SELECT wallet_address, sum(shares_u)::numeric / 1000000 AS volume
-      FROM rep_positions GROUP BY wallet_address
-), dir AS (
-    SELECT a AS w, b AS cp, vol, n FROM pairs
+), inv AS (
+    SELECT m AS w, k AS cp, size, mk, p0, b FROM f
     UNION ALL
-    SELECT b, a, vol, n FROM pairs
-), big AS (
-    SELECT d.w, d.cp, d.vol, d.n, (d.vol / v.volume)::float8 AS share
-      FROM dir d JOIN vol v ON v.wallet_address = d.w
-     WHERE v.volume > 0 AND d.vol >= $2::numeric * v.volume
-), top AS (
-    SELECT DISTINCT ON (w) w, cp, vol, n, share FROM big ORDER BY w, share DESC, cp
+    SELECT k, m, size, mk, p0, b FROM f
+), pairs AS (
+    SELECT w, cp, sum(size) AS vol, count(*) AS n FROM inv GROUP BY w, cp
+), tot AS (
+    -- a wallet's whole volume in shares, from its own rows (a counterparty with no rows of its
+    -- own has no known volume, so cannot close a group)
+    SELECT wallet_address AS w, sum(shares_u)::numeric / 1000000 AS vol
+      FROM rep_positions GROUP BY wallet_address
+), ranked AS (
+    SELECT p.w, p.cp, p.vol, p.n,
+           row_number() OVER (PARTITION BY p.w ORDER BY p.vol DESC, p.cp) AS r
+      FROM pairs p
+), grp AS (
+    SELECT r.w, sum(r.vol) AS vol, sum(r.n) AS n,
+           (array_agg(r.cp ORDER BY r.r))[1] AS top_cp, count(*) AS k
+      FROM ranked r
+     WHERE r.r <= $4::int
+     GROUP BY r.w
+), conc AS (
+    SELECT g.w, g.top_cp, g.n, (g.vol / t.vol)::float8 AS share
+      FROM grp g JOIN tot t ON t.w = g.w
+     WHERE t.vol > 0 AND g.vol >= $2::numeric * t.vol
+), members AS (
+    SELECT c.w, r.cp AS member FROM conc c JOIN ranked r ON r.w = c.w AND r.r <= $4::int
+    UNION ALL
+    SELECT c.w, c.w FROM conc c
+), inside AS (
+    -- each partner's volume against the rest of the group (the wallet or another partner)
+    SELECT g.w, g.member AS partner, sum(pp.vol) AS vol
+      FROM members g
+      JOIN members h ON h.w = g.w AND h.member <> g.member
+      JOIN pairs pp ON pp.w = g.member AND pp.cp = h.member
+     WHERE g.member <> g.w
+     GROUP BY g.w, g.member
+), closed AS (
+    -- the partners' volume against the group / their whole volume
+    SELECT g.w, (sum(coalesce(i.vol, 0)) / nullif(sum(pt.vol), 0))::float8 AS back
+      FROM members g
+      JOIN tot pt ON pt.w = g.member
+      LEFT JOIN inside i ON i.w = g.w AND i.partner = g.member
+     WHERE g.member <> g.w
+     GROUP BY g.w
+), bk AS (
+    SELECT mk, b, sum(size::float8) AS s, sum(size::float8 * p0) AS sp, count(*) AS n
+      FROM f GROUP BY mk, b
+), wb AS (
+    SELECT w, mk, b, sum(size::float8) AS s, sum(size::float8 * p0) AS sp, count(*) AS n
+      FROM inv GROUP BY w, mk, b
+), ref AS ({_REF.format(bk="bk", wb="wb")}
 ), dev AS (
-    SELECT top.w, sum(t.usdc_size * abs(t.price - pv.price)) / nullif(sum(t.usdc_size)
-               FILTER (WHERE pv.price IS NOT NULL), 0) AS deviation
-      FROM top
-      JOIN ({GATED_TRADES}) t
-        ON (t.wallet_address = top.w AND t.taker_address = top.cp)
-        OR (t.wallet_address = top.cp AND t.taker_address = top.w)
-      LEFT JOIN LATERAL (
-            SELECT o.price FROM ({GATED_TRADES}) o
-             WHERE o.token_id = t.token_id AND o.timestamp <= t.timestamp
-               AND o.timestamp >= t.timestamp - make_interval(secs => $3::float8)
-               AND o.wallet_address NOT IN (top.w, top.cp)
-               AND o.taker_address NOT IN (top.w, top.cp)
-             ORDER BY o.timestamp DESC, o.log_index DESC
-             LIMIT 1) pv ON TRUE
-     WHERE NOT t.is_taker_aggregate
-     GROUP BY top.w
+    SELECT i.w, i.size, {_LEAST} AS d
+      FROM inv i JOIN ref r ON r.w = i.w AND r.mk = i.mk AND r.b = i.b
+), off1 AS (
+    -- pass 1: off-market by its figures against everyone else
+    SELECT d.w
+      FROM dev d JOIN tot t ON t.w = d.w
+     GROUP BY d.w, t.vol
+    HAVING count(*) FILTER (WHERE d.d >= $5::float8) >= $7::int
+       AND coalesce(sum(d.size) FILTER (WHERE d.d >= $5::float8), 0) >= $6::float8 * t.vol::float8
+), clean AS (
+    -- pass 2's market: the matches of two wallets neither of which pass 1 found off-market (a
+    -- ring's own fills at its price must not make the prevailing price a genuine trader is
+    -- measured against)
+    SELECT f.* FROM f
+     WHERE NOT EXISTS (SELECT 1 FROM off1 o WHERE o.w = f.m)
+       AND NOT EXISTS (SELECT 1 FROM off1 o WHERE o.w = f.k)
+), bk2 AS (
+    SELECT mk, b, sum(size::float8) AS s, sum(size::float8 * p0) AS sp, count(*) AS n
+      FROM clean GROUP BY mk, b
+), wb2 AS (
+    SELECT w, mk, b, sum(size::float8) AS s, sum(size::float8 * p0) AS sp, count(*) AS n
+      FROM (SELECT m AS w, mk, b, size, p0 FROM clean
+            UNION ALL
+            SELECT k, mk, b, size, p0 FROM clean) c
+     GROUP BY w, mk, b
+), ref2 AS ({_REF.format(bk="bk2", wb="wb2")}
+), dev2 AS (
+    SELECT i.w, i.size, {_LEAST} AS d
+      FROM inv i JOIN ref2 r ON r.w = i.w AND r.mk = i.mk AND r.b = i.b
+), off AS (
+    SELECT d.w, sum(d.size::float8 * d.d) / nullif(sum(d.size::float8), 0) AS deviation,
+           sum(d.size) FILTER (WHERE d.d >= $5::float8) AS off_vol,
+           count(*) FILTER (WHERE d.d >= $5::float8) AS off_n
+      FROM dev2 d GROUP BY d.w
 )
-SELECT top.w AS wallet_address, top.cp AS counterparty, top.share, top.n AS pair_fills,
-       coalesce(back.share, 0.0) AS counterparty_share, dev.deviation::float8 AS deviation
-  FROM top
-  LEFT JOIN big back ON back.w = top.cp AND back.cp = top.w
-  LEFT JOIN dev ON dev.w = top.w
+SELECT t.w AS wallet_address, c.top_cp AS counterparty, coalesce(c.share, 0.0) AS share,
+       coalesce(c.n, 0) AS pair_fills, coalesce(cl.back, 0.0)::float8 AS counterparty_share,
+       o.deviation::float8 AS deviation,
+       coalesce(o.off_vol::float8 / t.vol::float8, 0.0) AS off_share,
+       coalesce(o.off_n, 0) AS off_fills
+  FROM tot t
+  LEFT JOIN conc c ON c.w = t.w
+  LEFT JOIN closed cl ON cl.w = t.w
+  LEFT JOIN off o ON o.w = t.w
+ WHERE c.w IS NOT NULL OR o.off_n > 0
 """
 
 _VO = DECISION_VALUE_SQL.format(v="p", y="p.payout_f")
@@ -215,6 +310,8 @@ SELECT (row_number() OVER () - 1)::int AS idx,
        coalesce(min(w.counterparty_share), 0.0) AS wash_counterparty_share,
        coalesce(min(w.deviation), 'NaN') AS wash_deviation,
        coalesce(min(w.pair_fills), 0)::float8 AS wash_fills,
+       coalesce(min(w.off_share), 0.0) AS wash_off_share,
+       coalesce(min(w.off_fills), 0)::float8 AS wash_off_fills,
        min(w.counterparty) AS wash_counterparty
   FROM ev
   LEFT JOIN rep_wash w ON w.wallet_address = ev.wallet_address

@@ -27,10 +27,12 @@ _FLAG_FIGURES: dict[str, tuple[str, ...]] = {
     "MARKET_MAKER": ("maker_volume_share",),
     "WASH": (
         "top_counterparty",
-        "top_counterparty_share",
-        "counterparty_share_back",
-        "pair_fills",
-        "pair_price_deviation",
+        "group_share",
+        "group_closed_share",
+        "group_fills",
+        "price_deviation",
+        "off_market_share",
+        "off_market_fills",
     ),
     "PENNY_PICKER": ("penny_stake_share",),
 }
@@ -108,10 +110,12 @@ def live_factors(
         "behaviour": {
             "maker_volume_share": _f(s.maker_share[0]),
             "penny_stake_share": _f(s.penny_share[0]),
-            "top_counterparty_share": _f(i.wash_share[0]),
-            "counterparty_share_back": _f(i.wash_counterparty_share[0]),
-            "pair_fills": _f(i.wash_fills[0]),
-            "pair_price_deviation": _f(i.wash_deviation[0]),
+            "group_share": _f(i.wash_share[0]),
+            "group_closed_share": _f(i.wash_counterparty_share[0]),
+            "group_fills": _f(i.wash_fills[0]),
+            "price_deviation": _f(i.wash_deviation[0]),
+            "off_market_share": _f(i.wash_off_share[0]),
+            "off_market_fills": _f(i.wash_off_fills[0]),
         },
     }
     for f in FACTORS:

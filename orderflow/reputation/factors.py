@@ -75,10 +75,12 @@ class WalletInputs:
     taker_volume: Array
     buy_volume: Array
     penny_volume: Array  # USDC of buys at prices above 0.9
-    wash_share: Array  # share of volume against the top counterparty (0: none kept)
-    wash_counterparty_share: Array  # the counterparty's share against this wallet
-    wash_deviation: Array  # mean |price - prevailing| of the pair's fills (NaN: unknown)
-    wash_fills: Array
+    wash_share: Array  # share of volume against the top-k counterparties (0: below the minimum)
+    wash_counterparty_share: Array  # those partners' share of their volume against the group
+    wash_deviation: Array  # mean |price - prevailing| of the wallet's fills (NaN: unknown)
+    wash_fills: Array  # fills with the group
+    wash_off_share: Array  # share of volume filled off-market
+    wash_off_fills: Array  # off-market fills
 
     @classmethod
     def columns(cls) -> tuple[str, ...]:

@@ -3,10 +3,13 @@
 * ``MARKET_MAKER`` -- more than ``maker_share_flag`` of the wallet's volume is on the maker side
   of its fills (resting orders that others crossed): its profit is the spread and rebates, its
   fills are not decisions a follower can take seconds later;
-* ``WASH`` -- at least ``wash_min_share`` of its volume is against one counterparty (over
-  ``wash_min_fills`` fills) and either that counterparty is as concentrated on it (a closed pair)
-  or their fills sat on average ``wash_deviation`` or more away from the token's prevailing price
-  (the last trade of the token by anyone else within ``wash_window_secs`` before the fill);
+* ``WASH`` -- either (a) at least ``wash_min_share`` of its volume is against its top
+  ``wash_top_k`` counterparties (over ``wash_min_fills`` fills) and at least ``wash_min_share`` of
+  those partners' own volume is against the group (a closed ring), or (b) at least
+  ``wash_off_share`` of its volume (over ``wash_min_fills`` fills) was filled ``wash_deviation`` or
+  more away from every prevailing price around the fill set by other wallets (the volume-weighted
+  price of the market's other trades in the same ``wash_window_secs`` bucket, the one before and
+  the one after: a taker trading right after news sits on the price that follows);
 * ``PENNY_PICKER`` -- more than ``penny_share_flag`` of the USDC it spent on buys went to
   outcomes priced above 0.9 (favourites that win 95 % of the time at zero edge).
 
@@ -37,9 +40,13 @@ def flag_bits(i: WalletInputs, s: ReputationSettings) -> npt.NDArray[np.int8]:
         penny = np.where(i.buy_volume > 0, i.penny_volume / i.buy_volume, 0.0)
     enough = i.volume >= s.flag_min_volume
     mm = enough & (1.0 - taker > s.maker_share_flag)
-    concentrated = (i.wash_share >= s.wash_min_share) & (i.wash_fills >= s.wash_min_fills)
-    off_price = np.nan_to_num(i.wash_deviation, nan=0.0) >= s.wash_deviation
-    wash = enough & concentrated & ((i.wash_counterparty_share >= s.wash_min_share) | off_price)
+    ring = (
+        (i.wash_share >= s.wash_min_share)
+        & (i.wash_fills >= s.wash_min_fills)
+        & (i.wash_counterparty_share >= s.wash_min_share)
+    )
+    off_market = (i.wash_off_share >= s.wash_off_share) & (i.wash_off_fills >= s.wash_min_fills)
+    wash = enough & (ring | off_market)
     pp = enough & (penny > s.penny_share_flag)
     bits = (
         mm.astype(np.int8) * (1 << FLAGS.index("MARKET_MAKER"))

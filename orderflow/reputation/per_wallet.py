@@ -190,7 +190,7 @@ def _inputs(positions: list[TokenPosition], wash: Mapping[str, Any]) -> WalletIn
         return float(sum(values, 0.0))
 
     volume = float(sum((tp.volume for tp in positions), ZERO))
-    deviation = wash.get("pair_price_deviation")
+    deviation = wash.get("price_deviation")
     return WalletInputs(
         events=one(len(events)),
         value=one(total(e.value for e in events)),
@@ -215,10 +215,12 @@ def _inputs(positions: list[TokenPosition], wash: Mapping[str, Any]) -> WalletIn
         taker_volume=one(float(sum((tp.taker_volume for tp in positions), ZERO))),
         buy_volume=one(float(sum((tp.paid_gross for tp in positions), ZERO))),
         penny_volume=one(float(sum((tp.penny for tp in positions), ZERO))),
-        wash_share=one(float(wash.get("top_counterparty_share") or 0.0)),
-        wash_counterparty_share=one(float(wash.get("counterparty_share_back") or 0.0)),
+        wash_share=one(float(wash.get("group_share") or 0.0)),
+        wash_counterparty_share=one(float(wash.get("group_closed_share") or 0.0)),
         wash_deviation=one(float("nan") if deviation is None else float(deviation)),
-        wash_fills=one(float(wash.get("pair_fills") or 0.0)),
+        wash_fills=one(float(wash.get("group_fills") or 0.0)),
+        wash_off_share=one(float(wash.get("off_market_share") or 0.0)),
+        wash_off_fills=one(float(wash.get("off_market_fills") or 0.0)),
     )
 
 

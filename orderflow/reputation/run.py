@@ -140,7 +140,16 @@ async def _build(
     await conn.execute(ev.CLOSES, as_of, settings.clv_horizon)
     await conn.execute("ANALYZE rep_close")
     watch.lap("closes")
-    await conn.execute(ev.WASH, as_of, settings.wash_min_share, settings.wash_window_secs)
+    await conn.execute(
+        ev.WASH,
+        as_of,
+        settings.wash_min_share,
+        settings.wash_window_secs,
+        settings.wash_top_k,
+        settings.wash_deviation,
+        settings.wash_off_share,
+        settings.wash_min_fills,
+    )
     watch.lap("counterparties")
     await conn.execute(ev.WALLETS)
     watch.lap("wallets")

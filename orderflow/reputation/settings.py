@@ -170,23 +170,37 @@ class ReputationSettings(CommonSettings):
     )
     wash_min_share: float = Field(
         default=0.5,
-        ge=0.5,
+        gt=0,
         le=1,
-        description="WASH: at least this share of the wallet's volume against one counterparty",
+        description="WASH (concentration): at least this share of the wallet's volume against "
+        "its top wash_top_k counterparties, and at least this share of those partners' own "
+        "volume against the group (a closed ring, not the few makers of a thin market).",
     )
-    wash_min_fills: int = Field(default=3, ge=1, description="WASH: fills of the pair needed.")
+    wash_top_k: int = Field(
+        default=3, ge=1, le=10, description="WASH: counterparties that make a wallet's group."
+    )
+    wash_min_fills: int = Field(
+        default=3, ge=1, description="WASH: fills with the group (or off-market fills) needed."
+    )
     wash_deviation: float = Field(
         default=0.10,
         gt=0,
         lt=1,
-        description="WASH (one-sided concentration): mean distance of the pair's fills from "
-        "the token's prevailing price at least this.",
+        description="WASH (off-market): a fill this far or farther from every prevailing price "
+        "around it (set by other wallets) is off-market.",
+    )
+    wash_off_share: float = Field(
+        default=0.25,
+        gt=0,
+        le=1,
+        description="WASH (off-market): at least this share of the wallet's volume in "
+        "off-market fills (and at least wash_min_fills of them).",
     )
     wash_window_secs: float = Field(
         default=3600.0,
         gt=0,
-        description="WASH: the prevailing price is the token's last trade by anyone else within "
-        "this many seconds before the fill.",
+        description="WASH: the prevailing price is the volume-weighted price of other wallets' "
+        "trades of the market in this many seconds' bucket, the one before or the one after.",
     )
     flag_min_volume: float = Field(
         default=100.0, ge=0, description="USDC of volume before any behaviour flag is set."

@@ -226,3 +226,48 @@ def wash_pair(w: World, showcase: str, partner: str, events: int, usd: float = 5
         other = w.new_wallet()
         w.take(s, t - 600, other, s.winner, 50.0, price=0.95)
         w.take(s, t, showcase, s.winner, usd, price=0.50, maker=partner)
+
+
+def wash_ring(
+    w: World, showcase: str, partners: list[str], events: int, usd: float = 500.0
+) -> None:
+    """The showcase buys the winner at 0.50 from one of several partners in turn; the market
+    trades it at ~0.95 (others before and after the fill)."""
+    chosen = w.rng.sample(w.specs, min(events, len(w.specs)))
+    for n, s in enumerate(chosen):
+        t = s.resolves - 0.05 * (s.resolves - s.opens)
+        for dt in (-600.0, 600.0):
+            w.take(s, t + dt, w.new_wallet(), s.winner, 50.0, price=0.95)
+        w.take(s, t, showcase, s.winner, usd, price=0.50, maker=partners[n % len(partners)])
+
+
+def round_trip_ring(w: World, ring: list[str], events: int, usd: float = 300.0) -> None:
+    """The ring trades among itself at the market price, for volume: in each market every member
+    buys from every other (the maker minting the other side) and sells back, nothing against the
+    rest of the market."""
+    for s in w.pick(events):
+        t = s.time(w.rng)
+        for i, taker in enumerate(ring):
+            for j, maker in enumerate(ring):
+                if i == j:
+                    continue
+                at = t + 60 * (len(ring) * i + j)
+                outcome = w.rng.randrange(2)
+                q = min(0.99, s.price(at, outcome) + HALF_SPREAD)
+                shares = round(usd / q, 2)
+                w.chain.trade(s.market, at, taker, "BUY", outcome, shares, q, maker, mint=True)
+                w.chain.trade(s.market, at + 30, taker, "SELL", outcome, shares, q, maker)
+
+
+def news_taker(w: World, who: str, events: int, usd: float = 200.0) -> None:
+    """Buys right after a price jump, at the new price, from the market's makers; the market
+    trades at the old price just before and at the new one after (others)."""
+    for s in w.pick(events, binary_only=True):
+        t = s.opens + (s.resolves - s.opens) * w.rng.uniform(0.3, 0.7)
+        before = s.price(t - 1800, s.winner)
+        after = min(0.97, max(before + 0.3, 0.85))  # the news: the winner jumps
+        for dt in (-1800.0, -300.0):
+            w.take(s, t + dt, w.new_wallet(), s.winner, 50.0, price=before)
+        w.take(s, t + 5, who, s.winner, usd * w.rng.uniform(0.5, 1.5), price=after)
+        for dt in (600.0, 2400.0, 5000.0):
+            w.take(s, t + dt, w.new_wallet(), s.winner, 50.0, price=after)

@@ -97,8 +97,8 @@ async def test_wash_pair_is_flagged_never_top_and_never_faded(pool: asyncpg.Pool
     assert p["trader_tier"] != "DEGEN" and float(p["reputation_score"]) > 3.0
     behaviour = s["factors"]["behaviour"]
     assert behaviour["top_counterparty"] == partner
-    assert behaviour["top_counterparty_share"] > 0.9
-    assert behaviour["pair_price_deviation"] > 0.4  # 0.50 against a market at 0.95
+    assert behaviour["group_share"] > 0.9
+    assert behaviour["price_deviation"] > 0.4  # 0.50 against a market at 0.95
     # The executor neither follows the showcase nor fades the partner's panic "sells".
     settings = StrategySettings(enable_degen_fading=True, max_fade_score=3.0)
     buy = TradeView(137, "0x" + "1" * 64, 1, showcase, "BUY", 1, Decimal("0.5"), Decimal(1000),
