@@ -31,7 +31,7 @@ from orderflow import telemetry
 from orderflow.chain import store
 from orderflow.chain.contracts import TOPIC_CONDITION_PREPARATION, ChainAddresses
 from orderflow.chain.decode import decode_batch, decode_batch_async
-from orderflow.chain.fields import FieldError, block_number, hash32
+from orderflow.chain.fields import FieldError, block_number, hash32, topic0_of
 from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.reorg import BlockWindow
 from orderflow.chain.rpc import EthClient, Header
@@ -125,13 +125,6 @@ async def fill_timestamps(
         used[header.hash] = header
         ready.append({**raw, "blockTimestamp": hex(int(header.timestamp.timestamp()))})
     return ready, list(used.values()), orphans
-
-
-def _topic0(raw: Mapping[str, Any]) -> str | None:
-    topics = raw.get("topics")
-    if isinstance(topics, list) and topics and isinstance(topics[0], str):
-        return topics[0].lower()
-    return None
 
 
 def _is_hash(value: Any) -> bool:
@@ -348,8 +341,8 @@ class Backfiller:
             if self.untimed_conditions:
                 # ConditionPreparation needs no time here (its tokens are the point): no
                 # header request for a node that leaves blockTimestamp out.
-                timeless = [r for r in raws if _topic0(r) == TOPIC_CONDITION_PREPARATION]
-                rest = [r for r in raws if _topic0(r) != TOPIC_CONDITION_PREPARATION]
+                timeless = [r for r in raws if topic0_of(r) == TOPIC_CONDITION_PREPARATION]
+                rest = [r for r in raws if topic0_of(r) != TOPIC_CONDITION_PREPARATION]
                 ready, used, orphans = await fill_timestamps(rest, self.headers)
                 ready += timeless
             else:

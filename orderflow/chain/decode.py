@@ -50,6 +50,7 @@ from orderflow.chain.fields import (
     log_index,
     quantity,
     side_of,
+    topic0_of,
     topic_address,
     word,
 )
@@ -404,8 +405,8 @@ def _dead(raw: Mapping[str, Any], reason: str, chain_id: int) -> DeadLetter:
         except (FieldError, KeyError, TypeError, ValueError, IndexError, AttributeError):
             return None
 
-    topics = raw.get("topics")
     address = raw.get("address")
+    topic0 = topic0_of(raw)
     return DeadLetter(
         raw=raw,
         reason=reason,
@@ -414,9 +415,7 @@ def _dead(raw: Mapping[str, Any], reason: str, chain_id: int) -> DeadLetter:
         log_index=opt(lambda: log_index(raw.get("logIndex"))),
         block_number=opt(lambda: block_number(raw.get("blockNumber"))),
         address=storable_text(address.lower(), 100) if isinstance(address, str) else None,
-        topic0=storable_text(topics[0].lower(), 100)
-        if isinstance(topics, list) and topics and isinstance(topics[0], str)
-        else None,
+        topic0=storable_text(topic0, 100) if topic0 is not None else None,
     )
 
 

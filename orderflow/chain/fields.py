@@ -48,6 +48,14 @@ def topic_address(topic: str, name: str) -> str:
     return "0x" + word[26:]
 
 
+def topic0_of(raw: Mapping[str, Any]) -> str | None:
+    """A raw log's topic0 in lower case, or None when its topics are missing or malformed."""
+    topics = raw.get("topics")
+    if isinstance(topics, list) and topics and isinstance(topics[0], str):
+        return topics[0].lower()
+    return None
+
+
 def fill_topics(t: list[str]) -> tuple[str, str, str]:
     """orderHash, maker, taker from topics 1-3, checked with one ``fromhex`` (the hot path).
 
