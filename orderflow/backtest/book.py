@@ -77,9 +77,35 @@ class Book:
     signals: list[SignalRecord] = field(default_factory=list)
     realized_by_day: dict[date, Decimal] = field(default_factory=dict)
     realized: Decimal = ZERO
+    # Unrealized P&L at 00:00 UTC of ``_day`` of the positions open then (the executor's mark).
+    _day: date | None = field(default=None, init=False)
+    _midnight_unrealized: Decimal = field(default=ZERO, init=False)
+
+    def _roll(self, now: datetime, tape: Tape) -> None:
+        """On the first look at a new day, mark the open positions at midnight's prices.
+
+        Called before anything changes the book on that day, so the open positions are the ones
+        held at midnight.
+        """
+        day = now.date()
+        if day == self._day:
+            return
+        self._day = day
+        total = ZERO
+        for token, held in self.open.items():
+            mark = tape.midnight_price(token, day)
+            if mark is not None:
+                total += held.position.mark(mark)
+        self._midnight_unrealized = total
 
     def view(self, now: datetime, tape: Tape) -> StrategyBook:
-        """The executor's view of this book at ``now`` (day P&L = realized today + unrealized)."""
+        """The executor's view of this book at ``now``.
+
+        Day P&L as :mod:`orderflow.execution.daypnl` computes it: realized since midnight plus
+        the change of unrealized since midnight's mark (a position up since it was bought but
+        down today is a loss today).
+        """
+        self._roll(now, tape)
         positions = {}
         unrealized = ZERO
         for token, held in self.open.items():
@@ -89,7 +115,8 @@ class Book:
             positions[token] = OpenPosition(
                 token, held.market_id, held.position.shares, held.position.cost_basis, upnl
             )
-        day_pnl = self.realized_by_day.get(now.date(), ZERO) + unrealized
+        realized_today = self.realized_by_day.get(now.date(), ZERO)
+        day_pnl = realized_today + unrealized - self._midnight_unrealized
         return StrategyBook(bankroll=self.bankroll, open_positions=positions, day_pnl=day_pnl)
 
     def record(
@@ -167,8 +194,11 @@ class Book:
         held.signal.closed_at, held.signal.close_reason = now, "exit"
         self.closed.append(held)
 
-    def settle(self, market_id: str, payouts: tuple[Decimal, ...], when: datetime) -> None:
+    def settle(
+        self, market_id: str, payouts: tuple[Decimal, ...], when: datetime, tape: Tape
+    ) -> None:
         """Close every open position of a resolved market at its payout per share."""
+        self._roll(when, tape)
         for token, held in list(self.open.items()):
             if held.market_id != market_id or held.outcome_index is None:
                 continue

@@ -254,7 +254,7 @@ async def walk_forward(
                 resolutions_seen += 1
                 tape.resolve(item.market_id, item.payouts)
                 for run in runs:
-                    run.book.settle(item.market_id, item.payouts, item.resolved_at)
+                    run.book.settle(item.market_id, item.payouts, item.resolved_at, tape)
                 continue
             # Fills at the same second as a decision are seen before it (the book is after).
             await replay.drain(item.timestamp)

@@ -8,7 +8,7 @@ resolution *already*. It is the backtest's half of the as-of gate (the scorer is
 from __future__ import annotations
 
 from collections import deque
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from orderflow.signals.views import MarketView, TradeView
@@ -20,6 +20,9 @@ class Tape:
         self._last: dict[int, Decimal] = {}
         self._recent: dict[int, deque[tuple[datetime, Decimal]]] = {}
         self.resolved: dict[str, tuple[Decimal, ...]] = {}
+        # Last prices before 00:00 UTC of ``_day``, the day of the latest observed fill.
+        self._day: date | None = None
+        self._before_day: dict[int, Decimal] = {}
 
     def last_price(self, token_id: int) -> Decimal | None:
         return self._last.get(token_id)
@@ -27,12 +30,27 @@ class Tape:
     def last_prices(self) -> dict[int, Decimal]:
         return dict(self._last)
 
+    def midnight_price(self, token_id: int, day: date) -> Decimal | None:
+        """The token's last traded price before 00:00 UTC of ``day`` (a day not yet in the past).
+
+        What the executor marks a position at when it computes the day's P&L
+        (:mod:`orderflow.execution.daypnl`): the replay asks only about the current day.
+        """
+        if self._day is None or day > self._day:
+            return self._last.get(token_id)  # nothing observed on ``day`` yet
+        if day < self._day:
+            raise ValueError(f"the tape is past {day}: it keeps only the current midnight")
+        return self._before_day.get(token_id)
+
     def observe(self, trade: TradeView) -> MarketView:
         """Record ``trade`` and return its market as a follower sees it right after the fill.
 
         ``window_high`` covers the look-back window *before* this fill; ``last_price`` is this
         fill's price (the latest observed price at decision time).
         """
+        day = trade.timestamp.date()
+        if self._day is None or day > self._day:
+            self._day, self._before_day = day, dict(self._last)
         recent = self._recent.setdefault(trade.token_id, deque())
         cutoff = trade.timestamp - self._window
         while recent and recent[0][0] < cutoff:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from orderflow.backtest.book import Book
 from orderflow.backtest.followers import Intent
 from orderflow.backtest.liquidity import DepthFill
@@ -64,7 +66,7 @@ def test_exit_sells_the_whole_position_and_books_its_pnl_on_the_entry() -> None:
     assert book.realized == entry.pnl
     assert book.equity(Tape(900)) == Decimal(1000) + entry.pnl
     # Nothing is left to settle.
-    book.settle("0x" + "ab" * 32, (Decimal(1), Decimal(0)), later + timedelta(days=1))
+    book.settle("0x" + "ab" * 32, (Decimal(1), Decimal(0)), later + timedelta(days=1), Tape(900))
     assert entry.close_reason == "exit"
 
 
@@ -112,3 +114,50 @@ def test_partial_exit_keeps_the_rest_open() -> None:
     )
     assert book.open[7].position.shares == Decimal(70) and entry.closed_at is None
     assert book.realized == Decimal(30) * (Decimal("0.50") - Decimal("0.40"))
+
+
+def test_day_pnl_is_the_executors_change_since_midnights_mark() -> None:
+    """docs/executor.md's worked example: up since bought, down today, is a loss today."""
+    book = Book(bankroll=Decimal(1000), fee_rate=Decimal(0))
+    tape = Tape(900)
+    wallet = WalletView(LEADER, 9.0)
+    yesterday = T0 + timedelta(hours=10)
+    buy = _trade("BUY", "0.50", yesterday, 1)
+    tape.observe(buy)
+    book.view(yesterday, tape)
+    book.record(
+        buy,
+        wallet,
+        Intent("FOLLOW_WHALE", True, "accepted", Decimal(100), Decimal("0.50")),
+        yesterday,
+        DepthFill(Decimal(100), Decimal(50), Decimal(0), 1),
+    )
+    late = _trade("BUY", "0.70", yesterday + timedelta(hours=12), 2)
+    tape.observe(late)
+    assert book.view(late.timestamp, tape).day_pnl == Decimal(20)  # yesterday: +20
+    today = T0 + timedelta(days=1, hours=9)
+    sell = _trade("SELL", "0.60", today, 3)
+    tape.observe(sell)
+    assert book.view(today, tape).day_pnl == Decimal(-10)  # 0.70 -> 0.60 on 100 shares
+    book.record(
+        sell,
+        wallet,
+        Intent("FOLLOW_WHALE", True, "exit", Decimal(40), Decimal("0.60"), side="SELL"),
+        today,
+        DepthFill(Decimal(40), Decimal(24), Decimal(0), 1),
+    )
+    tape.observe(_trade("BUY", "0.55", today + timedelta(hours=1), 4))
+    # realized +4 on 40 shares, unrealized now 60 x 0.55 - 30 = +3, midnight's mark +20
+    assert book.view(today + timedelta(hours=1), tape).day_pnl == Decimal(-13)
+
+
+def test_tape_keeps_the_prices_before_the_current_midnight() -> None:
+    tape = Tape(900)
+    tape.observe(_trade("BUY", "0.40", T0 + timedelta(hours=23), 1))
+    tomorrow = (T0 + timedelta(days=1)).date()
+    assert tape.midnight_price(7, tomorrow) == Decimal("0.40")  # nothing seen on that day yet
+    tape.observe(_trade("BUY", "0.45", T0 + timedelta(days=1, hours=1), 2))
+    assert tape.midnight_price(7, tomorrow) == Decimal("0.40")
+    assert tape.last_price(7) == Decimal("0.45")
+    with pytest.raises(ValueError):
+        tape.midnight_price(7, T0.date())
