@@ -324,13 +324,15 @@ class OrderDesk:
             if not hit:
                 continue
             async with self._locked(row["id"]):
+                async with self.pool.acquire() as conn:  # a reversal may have come in between
+                    fresh = await order_queries.order_row(conn, row["id"])
                 await self.apply(
                     row["id"],
                     OrderOutcome(
                         status="CANCELED",
                         exchange_order_id=hit[0],
                         reason="strategy_killed",
-                        filled_shares=Decimal(row["filled_shares"]),
+                        filled_shares=Decimal(fresh["filled_shares"]),
                     ),
                     sent=True,
                 )

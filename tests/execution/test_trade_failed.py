@@ -5,13 +5,15 @@ reversal; a killed strategy still sends nothing. Live mode against the CLOB stan
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
+from orderflow import migrate
 from orderflow.execution.book import load_book
 from orderflow.execution.broker import OrderOutcome
 from orderflow.execution.engine import Executor
@@ -19,7 +21,7 @@ from orderflow.execution.live import LiveBroker
 from orderflow.execution.trade_status import Amounts, order_after_reversal, reversal_amounts
 from tests.execution.conftest import MARKET, TOKEN_NO, TOKEN_YES, add_trade
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import live_executor, live_strategy, new_market
+from tests.execution.livekit import Clock, live_executor, live_strategy, new_market
 
 OTHER = "0x" + "0c" * 20
 
@@ -300,3 +302,45 @@ async def test_a_killed_strategy_still_sends_nothing_after_a_reversal(
     later = await pool.fetch("SELECT status, reason FROM orderflow_signals WHERE id > 1")
     assert [tuple(r) for r in later] == [("SKIPPED", "strategy_killed")]
     assert _posts(clob) == 1
+
+
+async def test_a_trade_pending_past_the_horizon_is_given_up_on(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The settlement horizon (EXECUTOR_TRADE_SETTLEMENT_HORIZON_SECS, a day by default): a
+    trade still not final after it is kept as booked, with a warning, and no longer asked."""
+    ex = await _bought(pool, dsn, live)
+    [tid] = await _trade_rows(pool)
+    clock = Clock()
+    later = live_executor(pool, dsn, live, clock=clock)
+    await later.maintenance()
+    assert (await _trade_rows(pool))[tid]["gave_up_at"] is None
+    clock.offset = timedelta(days=1, minutes=1)
+    await later.maintenance()
+    assert (await _trade_rows(pool))[tid]["gave_up_at"] is not None
+    asked = sum(1 for _, p in clob.requests if p == "/data/trades")
+    clob.settle(tid, "FAILED")
+    await later.maintenance()
+    await ex.maintenance()
+    assert sum(1 for _, p in clob.requests if p == "/data/trades") == asked
+    assert len(await _fills(pool)) == 1
+
+
+async def test_migration_015_tracks_the_live_fills_of_the_last_day(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """Fills booked before migration 015 existed get their trades tracked (its backfill,
+    re-run here on a database where they are missing)."""
+    await _bought(pool, dsn, live)
+    [before] = (await _trade_rows(pool)).values()
+    sql = (Path(migrate.migrations_dir()) / "015_trade_settlement.sql").read_text()
+    backfill = sql[sql.index("INSERT INTO orderflow_fill_trades") :]
+    await pool.execute("DELETE FROM orderflow_fill_trades")
+    await pool.execute(backfill)
+    [after] = (await _trade_rows(pool)).values()
+    assert (after["trade_id"], after["fill_id"], after["status"]) == (
+        before["trade_id"],
+        before["fill_id"],
+        "MATCHED",
+    )
+    assert after["final_at"] is None
