@@ -13,13 +13,13 @@ A FAILED trade books an exact reversal of what it had booked: a row of ``orderfl
 ``reverses`` = the fill, fill key ``<trade id>:reversal`` (the UNIQUE key books it once, also
 across restarts), positive amounts. When the fill is that trade alone, or every other trade of a
 placement fill has failed too, the reversal is the whole remainder of the fill (exact to the
-micro-dollar); otherwise it is the failed trade's part as the trades endpoint reports it
-(shares, collateral, fee). Positions, the daily P&L and performance replay fills net of
-reversals (view ``orderflow_net_fills``). The order's filled amounts go down by the same amounts:
-an open order stays open (its unfilled part is still live), a FILLED order is open again if the
-exchange shows it live, else CANCELED ``trade_failed`` (unknown — the exchange does not answer —
-stays open: counted as exposure until the reconciliation closes it). A signal left without any
-fill is SKIPPED ``trade_failed`` (PENDING while its order is still open).
+micro-dollar); otherwise it is the failed trade's part as the trades endpoint reports it (shares
+and collateral; the fee pro rata). Positions, the daily P&L and performance replay fills net of
+reversals (view ``orderflow_net_fills``). The order's filled amounts go down by the same
+amounts: an open order stays open (its unfilled part is still live), a FILLED order is open
+again if the exchange shows it live, else CANCELED ``trade_failed`` (unknown — the exchange does
+not answer — stays open: counted as exposure until the reconciliation closes it). A signal left
+without any fill is SKIPPED ``trade_failed`` (PENDING while its order is still open).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 import asyncpg
@@ -44,6 +44,7 @@ from orderflow.execution.settlement import order_ids
 
 log = logging.getLogger(__name__)
 REVERSAL_SUFFIX = ":reversal"
+USDC_STEP = Decimal("0.000001")
 LOOKUP_CONCURRENCY = 8
 
 
@@ -66,10 +67,13 @@ def our_part(parts: Sequence[ExchangeFill]) -> Amounts:
 
 def reversal_amounts(net: Amounts, part: Amounts, whole: bool) -> Amounts:
     """What a failed trade takes back from a booked fill (``net``: what is left of it).
-    ``whole``: every trade of the fill has failed, so nothing of it may remain."""
-    if whole:
+    ``whole``: every trade of the fill has failed, so nothing of it may remain. Otherwise the
+    trade's shares and collateral, and the fill's fee pro rata to the shares (a placement fill's
+    fee was charged on its total; pro rata keeps what is left a valid fill)."""
+    if whole or part.shares >= net.shares:
         return net
-    return Amounts(min(part.shares, net.shares), min(part.usdc, net.usdc), min(part.fee, net.fee))
+    fee = (net.fee * part.shares / net.shares).quantize(USDC_STEP, rounding=ROUND_DOWN)
+    return Amounts(part.shares, min(part.usdc, net.usdc), fee)
 
 
 def order_after_reversal(
@@ -135,8 +139,13 @@ class TradeSettlement:
                         extra={"trade_id": row["trade_id"], "error": str(exc)},
                     )
                     return
-            if parts:
+            if not parts:
+                return  # not shown (yet): asked again next time
+            try:
                 await self._update(broker, row, parts)
+            except (asyncpg.PostgresError, ValueError):
+                # One trade that cannot be booked must not hold up the others: logged, retried.
+                log.exception("trade status not booked", extra={"trade_id": row["trade_id"]})
 
         await asyncio.gather(*(one(row) for row in rows))
 

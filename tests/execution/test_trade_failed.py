@@ -60,10 +60,16 @@ async def _bought(pool: asyncpg.Pool, dsn: str, live: LiveBroker, **settings: An
 def test_reversal_amounts() -> None:
     net = Amounts(Decimal(75), Decimal("37.5"), Decimal("0.9"))
     part = Amounts(Decimal(25), Decimal("12.5"), Decimal(0))
-    assert reversal_amounts(net, part, whole=False) == part
+    # The trade's shares and collateral; the fill's fee pro rata to the shares.
+    assert reversal_amounts(net, part, whole=False) == Amounts(
+        Decimal(25), Decimal("12.5"), Decimal("0.3")
+    )
     assert reversal_amounts(net, part, whole=True) == net  # the last trade: all that is left
     big = Amounts(Decimal(80), Decimal(40), Decimal(1))
     assert reversal_amounts(net, big, whole=False) == net  # never more than booked
+    tiny = Amounts(Decimal(3), Decimal("1.5"), Decimal("0.000001"))
+    odd = Amounts(Decimal(1), Decimal("0.5"), Decimal(0))
+    assert reversal_amounts(tiny, odd, whole=False) == odd  # the fee rounded down
 
 
 @pytest.mark.parametrize(
