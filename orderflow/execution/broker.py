@@ -12,6 +12,10 @@ and never branches on the mode again. An order goes through three steps, each wi
    matched"), :meth:`Broker.fills` reads the account's trades, the one complete record of fills
    (of resting orders too). An intent the exchange may have seen is never resent: it stays in
    doubt until its expiry has passed and the trades show no fill.
+
+A matched trade still has to settle on chain (MATCHED → MINED → CONFIRMED, or RETRYING → FAILED):
+:meth:`Broker.trade` reads one trade's settlement status, until it is final
+(:mod:`orderflow.execution.trade_status` reverses a booked fill whose trade FAILED).
 """
 
 from __future__ import annotations
@@ -55,7 +59,10 @@ class PreparedOrder:
 @dataclass(frozen=True, slots=True)
 class FillReport:
     """One fill of an order. ``fill_key`` is the exchange's trade id (several, comma-joined,
-    when a placement response reports the total of several trades), ``"paper"`` for paper."""
+    when a placement response reports the total of several trades), ``"paper"`` for paper.
+    ``trade_status`` is the trade's settlement status when the trades endpoint reported it
+    (``MATCHED``, ``MINED``, ``RETRYING``, ``CONFIRMED``, ``FAILED``, …); None for a placement
+    fill (just matched) and for paper."""
 
     fill_key: str
     shares: Decimal
@@ -64,6 +71,7 @@ class FillReport:
     price: Decimal
     at: datetime
     fee_asset: Literal["COLLATERAL", "SHARES"] = "COLLATERAL"
+    trade_status: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +118,13 @@ class Broker(Protocol):
         ...
 
     async def fills(self, order_ids: Collection[str], since: datetime) -> list[ExchangeFill]:
-        """Our fills of these orders since ``since``, from the account's trades."""
+        """Our fills of these orders since ``since``, from the account's trades (trades that
+        FAILED on chain are left out: they are not fills)."""
+        ...
+
+    async def trade(self, trade_id: str, order_ids: Collection[str]) -> list[ExchangeFill]:
+        """Our part(s) of one trade (as fills of these orders), with its settlement status in
+        ``fill.trade_status``; empty when the exchange does not show it."""
         ...
 
     async def cancel(self, order_ids: list[str]) -> CancelResult: ...

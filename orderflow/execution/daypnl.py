@@ -6,7 +6,8 @@ partial sells; unrealized is marked at the token's latest trade price. Midnight'
 from history, so it needs no process running at midnight: the position's fills before midnight
 replayed through :func:`orderflow.accounting.replay`, marked at the token's last trade price
 before midnight (from ``orderflow_trades``, the trade tape). A position opened today has a zero
-mark. Marks are cached per position and day (fills before midnight do not change).
+mark. Fills are net of reversals (a trade that failed on chain never happened). Marks are cached
+per position, day and number of reversals (fills before midnight change only by a reversal).
 
 Worked example (docs/executor.md has it too): bought 100 shares at 0.50 yesterday (cost 50),
 yesterday's last price 0.70, so midnight's mark is +20 unrealized. Today 40 shares are sold at
@@ -29,14 +30,16 @@ _POSITIONS = """
 SELECT p.id, p.status, p.realized_pnl, p.shares, p.cost_basis,
        (SELECT t.price FROM orderflow_trades t WHERE t.token_id = p.token_id
          ORDER BY t.timestamp DESC, t.id DESC LIMIT 1) AS last_price,
-       EXISTS (SELECT 1 FROM orderflow_fills f
-                WHERE f.position_id = p.id AND f.filled_at < $2) AS before_midnight
+       EXISTS (SELECT 1 FROM orderflow_net_fills f
+                WHERE f.position_id = p.id AND f.filled_at < $2) AS before_midnight,
+       (SELECT count(*) FROM orderflow_fills f
+         WHERE f.position_id = p.id AND f.reverses IS NOT NULL) AS reversals
   FROM orderflow_positions p
  WHERE p.strategy = $1 AND (p.status = 'OPEN' OR p.closed_at >= $2)
 """
 
 _MIDNIGHT_FILLS = """
-SELECT position_id, side, shares, usdc, fee, fee_asset, filled_at FROM orderflow_fills
+SELECT position_id, side, shares, usdc, fee, fee_asset, filled_at FROM orderflow_net_fills
  WHERE position_id = ANY($1::bigint[]) AND filled_at < $2 ORDER BY position_id, filled_at, id
 """
 
@@ -58,18 +61,19 @@ class DayMarks:
     """Midnight marks (realized, unrealized P&L at 00:00 UTC) per position, cached per day."""
 
     def __init__(self) -> None:
-        self._marks: dict[tuple[int, datetime], tuple[Decimal, Decimal]] = {}
+        self._marks: dict[tuple[int, datetime, int], tuple[Decimal, Decimal]] = {}
 
     async def day_pnl(self, conn: asyncpg.Connection, strategy: str, since: datetime) -> Decimal:
         return (await self.day(conn, strategy, since)).total
 
     async def day(self, conn: asyncpg.Connection, strategy: str, since: datetime) -> DayPnl:
         rows = await conn.fetch(_POSITIONS, strategy, since)
-        missing = [
-            int(r["id"])
+        missing = {
+            int(r["id"]): int(r["reversals"])
             for r in rows
-            if r["before_midnight"] and (int(r["id"]), since) not in self._marks
-        ]
+            if r["before_midnight"]
+            and (int(r["id"]), since, int(r["reversals"])) not in self._marks
+        }
         if missing:
             await self._load(conn, missing, since)
         zero = (Decimal(0), Decimal(0))
@@ -81,7 +85,9 @@ class DayMarks:
                     r["cost_basis"]
                 )
             mid_realized, mid_unrealized = (
-                self._marks.get((int(r["id"]), since), zero) if r["before_midnight"] else zero
+                self._marks.get((int(r["id"]), since, int(r["reversals"])), zero)
+                if r["before_midnight"]
+                else zero
             )
             realized += Decimal(r["realized_pnl"]) - mid_realized
             total += Decimal(r["realized_pnl"]) + unrealized - mid_realized - mid_unrealized
@@ -89,7 +95,10 @@ class DayMarks:
             self._marks = {k: v for k, v in self._marks.items() if k[1] == since}
         return DayPnl(realized=realized, total=total)
 
-    async def _load(self, conn: asyncpg.Connection, ids: list[int], since: datetime) -> None:
+    async def _load(
+        self, conn: asyncpg.Connection, versions: dict[int, int], since: datetime
+    ) -> None:
+        ids = list(versions)
         fills: dict[int, list[Fill]] = {i: [] for i in ids}
         for r in await conn.fetch(_MIDNIGHT_FILLS, ids, since):
             fills[int(r["position_id"])].append(
@@ -109,4 +118,4 @@ class DayMarks:
             unrealized = Decimal(0)
             if price is not None and position.shares > 0:
                 unrealized = position.mark(Decimal(price))
-            self._marks[(pid, since)] = (position.realized_pnl, unrealized)
+            self._marks[(pid, since, versions[pid])] = (position.realized_pnl, unrealized)

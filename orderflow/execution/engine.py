@@ -86,7 +86,12 @@ class Executor:
         self.clock = clock
         self.registry = StrategyRegistry(settings.strategies)
         self.lock = LeaderLock(dsn)
-        self.desk = desk or OrderDesk(pool, brokers, clock=clock)
+        self.desk = desk or OrderDesk(
+            pool,
+            brokers,
+            clock=clock,
+            settlement_horizon_secs=settings.trade_settlement_horizon_secs,
+        )
         self.trader = Trader(pool, self.desk, clock=clock)
         self.kills = KillSwitch(self.desk)
         self.trader.after_kill = self.kills.request

@@ -9,7 +9,9 @@ metadata, builder), signs it (EIP-712) and authenticates requests with L2 HMAC h
 Fills are read from the account's trades (``GET /data/trades``), the exchange's complete record:
 the order endpoint answers nothing for a fully matched order (py-clob-client issue 217), so it
 only tells whether an order is still live. Each fill is keyed by its trade id, so a fill reported
-both in a placement response and in the trades is booked once.
+both in a placement response and in the trades is booked once. A booked trade's settlement status
+is read by its id (``GET /data/trades?id=``, as the SDK's own settlement waiter does) until it is
+CONFIRMED or FAILED.
 
 Only this module imports the SDK; the rest of the executor sees the :class:`Broker` protocol.
 """
@@ -266,20 +268,36 @@ class LiveBroker:
                 for trade in page.items:
                     if trade.status == "FAILED":
                         continue  # never settled: not a fill
-                    if trade.trader_side == "TAKER" and trade.taker_order_id in wanted:
-                        rate = trade.fee_rate_bps / _BPS
-                        found.append(self._fill(trade.taker_order_id, trade, trade.size, rate))
-                    for maker in trade.maker_orders:
-                        if maker.order_id in wanted:
-                            rate = (maker.fee_rate_bps or Decimal(0)) / _BPS
-                            found.append(
-                                self._fill(
-                                    maker.order_id, trade, maker.matched_amount, rate, maker.price
-                                )
-                            )
+                    found.extend(self._ours(trade, wanted))
         except PolymarketError as exc:
             raise _busy("trades", exc) from None
         return found
+
+    async def trade(self, trade_id: str, order_ids: Collection[str]) -> list[ExchangeFill]:
+        wanted = set(order_ids)
+        found: list[ExchangeFill] = []
+        try:
+            async for page in self.client.list_account_trades(id=trade_id):
+                for trade in page.items:
+                    if str(trade.id) == trade_id:
+                        found.extend(self._ours(trade, wanted))
+        except PolymarketError as exc:
+            raise _busy("trade", exc) from None
+        return found
+
+    @classmethod
+    def _ours(cls, trade: Any, wanted: set[str]) -> list[ExchangeFill]:
+        """Our fills in one trade: our order as its taker, or our entries in its maker orders."""
+        out: list[ExchangeFill] = []
+        if trade.trader_side == "TAKER" and trade.taker_order_id in wanted:
+            rate = trade.fee_rate_bps / _BPS
+            out.append(cls._fill(trade.taker_order_id, trade, trade.size, rate))
+        for maker in trade.maker_orders:
+            if maker.order_id in wanted:
+                rate = (maker.fee_rate_bps or Decimal(0)) / _BPS
+                shares = maker.matched_amount
+                out.append(cls._fill(maker.order_id, trade, shares, rate, maker.price))
+        return out
 
     @staticmethod
     def _fill(
@@ -299,6 +317,7 @@ class LiveBroker:
                 fee=_fee(shares, px, rate),
                 price=px,
                 at=trade.matched_at,
+                trade_status=str(trade.status),
             ),
         )
 

@@ -10,7 +10,9 @@ again (``guard``): an order queued behind a slow exchange is not sent after a pa
 ``reconcile`` asks the exchange (:mod:`orderflow.execution.settlement` decides): fills come from
 the account's trades, each booked once under its trade id; an intent is adopted when the
 exchange knows it, and abandoned only when its expiry has passed and the trades show no fill —
-never resent. ``cancel_strategy`` is the kill switch's one attempt: every live order of the
+never resent. Each pass then follows the on-chain settlement of booked live fills
+(:mod:`orderflow.execution.trade_status`: a trade that FAILED is reversed, once).
+``cancel_strategy`` is the kill switch's one attempt: every live order of the
 strategy (intents in doubt included, by their candidate ids), in parallel batches; the engine
 retries it with backoff while the exchange fails.
 """
@@ -28,7 +30,7 @@ from typing import Any
 import asyncpg
 
 from orderflow.errors import ExecutionError
-from orderflow.execution import order_queries, queries
+from orderflow.execution import order_queries, queries, trade_queries
 from orderflow.execution.broker import (
     Broker,
     ExchangeFill,
@@ -41,6 +43,7 @@ from orderflow.execution.broker import (
 from orderflow.execution.positions import book_fill
 from orderflow.execution.settlement import order_ids, settle
 from orderflow.execution.tracing import context_from, current_traceparent, fill_span
+from orderflow.execution.trade_status import TradeSettlement
 from orderflow.telemetry import meter, tracer
 
 log = logging.getLogger(__name__)
@@ -69,6 +72,7 @@ class OrderDesk:
         clock: Callable[[], datetime] = utcnow,
         lookback_secs: float = 900.0,
         call_timeout_secs: float = 10.0,
+        settlement_horizon_secs: float = 86_400.0,
     ) -> None:
         self.pool = pool
         self.brokers = brokers
@@ -77,6 +81,14 @@ class OrderDesk:
         self.call_timeout = call_timeout_secs
         self.in_doubt: set[int] = set()
         self._locks: dict[int, asyncio.Lock] = {}
+        self.settlement = TradeSettlement(
+            pool,
+            brokers,
+            call=self._call,
+            locked=self._locked,
+            clock=lambda: self.clock(),
+            horizon=timedelta(seconds=settlement_horizon_secs),
+        )
 
     def broker(self, mode: Mode) -> Broker:
         broker = self.brokers.get(mode)
@@ -173,6 +185,8 @@ class OrderDesk:
             for fill in outcome.fills:
                 with fill_span(row, fill):
                     await book_fill(conn, order=row, fill=fill, outcome_index=row["outcome_index"])
+                if row["mode"] == "live":
+                    await trade_queries.record_trades(conn, order_id, fill)
             filled = outcome.filled_shares > 0 or Decimal(row["filled_shares"]) > 0
             if filled and row["signal_status"] != "EXECUTED":
                 await queries.set_signal_status(conn, row["signal_id"], "EXECUTED", "filled")
@@ -213,6 +227,8 @@ class OrderDesk:
             self.in_doubt.update(r["id"] for r in rows if r["status"] == "INTENT")
         rows = [r for r in rows if r["status"] != "INTENT" or r["id"] in self.in_doubt]
         await self._reconcile_rows(rows)
+        # Booked live fills whose trades have not settled on chain yet (FILLED orders too).
+        await self.settlement.track(strategy)
 
     async def _reconcile_rows(self, rows: Iterable[asyncpg.Record]) -> None:
         by_mode: dict[Mode, list[asyncpg.Record]] = {}
@@ -308,13 +324,15 @@ class OrderDesk:
             if not hit:
                 continue
             async with self._locked(row["id"]):
+                async with self.pool.acquire() as conn:  # a reversal may have come in between
+                    fresh = await order_queries.order_row(conn, row["id"])
                 await self.apply(
                     row["id"],
                     OrderOutcome(
                         status="CANCELED",
                         exchange_order_id=hit[0],
                         reason="strategy_killed",
-                        filled_shares=Decimal(row["filled_shares"]),
+                        filled_shares=Decimal(fresh["filled_shares"]),
                     ),
                     sent=True,
                 )

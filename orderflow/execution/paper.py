@@ -61,6 +61,9 @@ class PaperBroker:
     async def fills(self, order_ids: Collection[str], since: datetime) -> list[ExchangeFill]:
         return []
 
+    async def trade(self, trade_id: str, order_ids: Collection[str]) -> list[ExchangeFill]:
+        return []  # paper fills have no trades to settle
+
     async def cancel(self, order_ids: list[str]) -> CancelResult:
         return CancelResult(not_canceled=tuple(order_ids))
 

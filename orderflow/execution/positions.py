@@ -14,7 +14,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.accounting import Fill, Position, replay
-from orderflow.execution import queries
+from orderflow.execution import queries, trade_queries
 from orderflow.execution.broker import FillReport
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,37 @@ async def book_fill(
         if opener is not None:
             await queries.set_signal_pnl(conn, opener, position.realized_pnl)
     return position_id
+
+
+async def restate_position(conn: asyncpg.Connection, position_id: int) -> Position:
+    """Re-derive a position after one of its fills was reversed (its trade failed on chain):
+    the replay of what is left. No fill left: CLOSED ``trade_failed`` (it never existed); no
+    share left: closed by its sells; shares again in a position a sell had closed (the sell
+    failed): OPEN again, so the limits and the exit rule see them. A resolved market settles
+    the reopened position at the next maintenance tick."""
+    state = await trade_queries.position_state(conn, position_id)
+    fills = await queries.position_fills(conn, position_id)
+    position = await load_position(conn, position_id)
+    mark = state["mark_price"]
+    if not fills:
+        await queries.store_position(conn, position_id, position, close_reason="trade_failed")
+    elif position.shares == 0:
+        closing = "exit" if state["status"] == "OPEN" else None
+        await queries.store_position(conn, position_id, position, close_reason=closing)
+        opener = state["signal_id"]
+        if opener is not None:
+            await queries.set_signal_pnl(conn, opener, position.realized_pnl)
+    else:
+        if state["status"] == "CLOSED" and not await trade_queries.reopen_position(
+            conn, position_id
+        ):
+            log.error(
+                "a sell failed on chain but its position cannot reopen (another open position "
+                "in the token): the shares are held outside the book",
+                extra={"position_id": position_id, "shares": str(position.shares)},
+            )
+        await queries.store_position(conn, position_id, position, mark_price=mark)
+    return position
 
 
 async def settle_resolved(conn: asyncpg.Connection) -> list[tuple[str, int, Decimal]]:

@@ -276,13 +276,14 @@ async def insert_fill(
 
 
 async def position_fills(conn: asyncpg.Connection, position_id: int) -> list[asyncpg.Record]:
-    """A position's fills in the order they were booked. Not by ``filled_at``: a placement
+    """A position's fills, net of reversals (a trade that failed on chain), in the order they
+    were booked. Not by ``filled_at``: a placement
     fill is stamped with our clock and a later fill with the exchange's (whole seconds), so an
     exit could sort before the buy it sells; an exit is only ever placed after its buy is
     booked."""
     return list(
         await conn.fetch(
-            "SELECT side, shares, usdc, fee, fee_asset, filled_at FROM orderflow_fills"
+            "SELECT side, shares, usdc, fee, fee_asset, filled_at FROM orderflow_net_fills"
             " WHERE position_id = $1 ORDER BY id",
             position_id,
         )
@@ -418,7 +419,7 @@ async def upsert_performance_day(
              WHERE strategy = $1 AND status = 'CLOSED'
                AND closed_at >= $2 AND closed_at < $2 + interval '1 day'),
         traded AS (
-            SELECT count(*) AS n FROM orderflow_fills
+            SELECT count(*) AS n FROM orderflow_net_fills
              WHERE strategy = $1 AND filled_at >= $2 AND filled_at < $2 + interval '1 day'),
         unreal AS (
             SELECT COALESCE(sum(unrealized_pnl), 0) AS u FROM orderflow_positions

@@ -78,6 +78,15 @@ class ExecutorSettings(CommonSettings):
         description="Re-examine trades inserted this recently at or below the cursor (an earlier "
         "id committed after a later one); duplicates are stopped by the signal key.",
     )
+    trade_settlement_horizon_secs: float = Field(
+        default=86_400.0,
+        gt=0,
+        le=30 * 86_400,
+        validation_alias="EXECUTOR_TRADE_SETTLEMENT_HORIZON_SECS",
+        description="How long the trades of a booked live fill are followed until they settle on "
+        "chain (CONFIRMED or FAILED); a trade still pending after this is kept as booked, with a "
+        "warning.",
+    )
 
     @field_validator("strategies", mode="before")
     @classmethod

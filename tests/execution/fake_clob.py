@@ -29,7 +29,15 @@ What the exchange does with an order, no kinder than the real one:
   py-clob-client issue 217: "it will be in get_trades") and its fills are in ``GET /data/trades``
   (paginated, as the account's trades: ``trader_side`` TAKER for fills at placement, MAKER with
   our entry in ``maker_orders`` for fills of a resting order);
-* neg-risk markets (the order must be signed for the neg-risk exchange).
+* neg-risk markets (the order must be signed for the neg-risk exchange);
+* settlement on chain: each trade starts ``TRADE_STATUS_MATCHED`` (the REST wire form, as the
+  real ``/data/trades`` serialises it) and the test moves it on with :meth:`FakeClob.settle`:
+  MINED, CONFIRMED, RETRYING (resubmitted: a new transaction hash), FAILED (for good: the
+  transfer never happened, so the balances it moved come back). ``last_update`` follows. What
+  the real CLOB does with the order's matched size after a failed trade is not documented: the
+  stand-in leaves the order as it was (a fully matched order stays gone from the order endpoint);
+* several makers at a level (``ask_lots`` / ``bid_lots``): a taker order matched against k of
+  them gets k trades, and the placement response lists the k trade ids.
 
 Variations: ``delay`` (a slow exchange, seconds before each answer), ``faults`` (the next answers
 of a route are 503/429/… without processing), ``lose_next_response`` (the next order is accepted
@@ -90,6 +98,10 @@ class Market:
     bids: dict[int, Decimal] = field(default_factory=dict)
     bid_sizes: dict[int, Decimal] = field(default_factory=dict)
     min_size: Decimal = Decimal(5)
+    # The makers' orders resting at the level, in queue order (absent: one maker): a match takes
+    # them in turn, one trade each.
+    ask_lots: dict[int, list[Decimal]] = field(default_factory=dict)
+    bid_lots: dict[int, list[Decimal]] = field(default_factory=dict)
 
 
 @dataclass
@@ -434,7 +446,8 @@ class FakeClob:
             "trades": [],
         }
         self.orders[order_id] = placed
-        trade_ids = [self._trade(order_id, matched, taker=True)] if matched > 0 else []
+        lots = (market.ask_lots if side == "BUY" else market.bid_lots).get(token)
+        trade_ids = [self._trade(order_id, q, taker=True) for q in self._split(matched, lots)]
         if self.lose_next_response:
             self.lose_next_response = False
             assert request.transport is not None
@@ -475,6 +488,25 @@ class FakeClob:
                 return True
             return self._reserved("BUY", None) + price * size <= self.collateral
         return self._reserved("SELL", token) + size <= self.holdings.get(token, Decimal(0))
+
+    @staticmethod
+    def _split(matched: Decimal, lots: list[Decimal] | None) -> list[Decimal]:
+        """The match's pieces, one per maker order it takes (consumed from ``lots``)."""
+        if matched <= 0:
+            return []
+        if not lots:
+            return [matched]
+        pieces: list[Decimal] = []
+        while matched > 0 and lots:
+            take = min(matched, lots[0])
+            pieces.append(take)
+            matched -= take
+            lots[0] -= take
+            if lots[0] <= 0:
+                lots.pop(0)
+        if matched > 0:
+            pieces.append(matched)
+        return pieces
 
     def _trade(self, order_id: str, shares: Decimal, *, taker: bool) -> str:
         """Record a fill of our order: as the taker at placement, or as a resting maker."""
@@ -536,10 +568,31 @@ class FakeClob:
                 "maker_orders": [theirs] if taker else [ours],
                 "trader_side": "TAKER" if taker else "MAKER",
                 "_owners": {placed["owner"]},
+                "_moved": (token, side, shares, usdc),
             }
         )
         placed["trades"].append(trade_id)
         return trade_id
+
+    def trade(self, trade_id: str) -> dict[str, Any]:
+        return next(t for t in self.trades if t["id"] == trade_id)
+
+    def settle(self, trade_id: str, status: str) -> None:
+        """Move a trade on in its on-chain settlement: MINED, CONFIRMED, RETRYING or FAILED."""
+        assert status in ("MATCHED", "MINED", "CONFIRMED", "RETRYING", "FAILED"), status
+        t = self.trade(trade_id)
+        previous = t["status"].removeprefix("TRADE_STATUS_")
+        assert previous not in ("CONFIRMED", "FAILED"), f"{trade_id} is final: {previous}"
+        t["status"] = "TRADE_STATUS_" + status
+        t["last_update"] = str(int(self.now()))
+        if status == "RETRYING":
+            t["transaction_hash"] = "0x" + secrets.token_hex(32)  # resubmitted
+        if status == "FAILED":
+            token, side, shares, usdc = t["_moved"]
+            sign = -1 if side == "BUY" else 1
+            self.holdings[token] = self.holdings.get(token, Decimal(0)) + sign * shares
+            if self.collateral is not None:
+                self.collateral -= sign * usdc
 
     def fill(self, order_id: str, shares: Decimal | None = None) -> str:
         """A counterparty takes (part of) our resting order: a MAKER fill, in /data/trades."""
