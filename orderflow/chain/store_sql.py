@@ -71,6 +71,8 @@ MATCH_COLUMNS = (
 )
 
 # price = collateral / shares, 0 when no shares changed hands (keeps the CHECK and the row).
+# A fill's stored identity is (chain, block, log index): orderflow_trades' primary key since it
+# is partitioned by block (migration 012); its partitions exist before this runs (partitions.py).
 INSERT_TRADES = """
 INSERT INTO orderflow_trades (
     chain_id, tx_hash, log_index, block_number, block_hash, timestamp, exchange,
@@ -85,7 +87,7 @@ SELECT $1, f.tx_hash, f.log_index, f.block_number, f.block_hash, to_timestamp(f.
        f.builder, f.metadata, f.match_log_index, $2
   FROM orderflow_tmp_fills f
   LEFT JOIN orderflow_tokens k ON k.token_id = f.token_id::numeric
-ON CONFLICT (chain_id, tx_hash, log_index) DO NOTHING
+ON CONFLICT (chain_id, block_number, log_index) DO NOTHING
 """
 
 INSERT_MATCHES = """
