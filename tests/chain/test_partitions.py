@@ -17,6 +17,7 @@ from orderflow import db
 from orderflow.chain import partitions
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.store import BlockHeader, Checkpoint, rollback_from, store_batch
+from orderflow.cli import main
 from orderflow.migrate import migrate, migrations_dir
 from tests.chain.factory import T0, block_hash
 from tests.chain.test_store import ALICE, CAROL, match_tx
@@ -88,12 +89,17 @@ async def test_two_writers_make_a_partition_once(pool: asyncpg.Pool) -> None:
         assert sorted(made) == [0, 2]
         assert await partitions.ensure(a, 70 * SPAN, 71 * SPAN) == 0
         names = [p.name for p in await partitions.partitions(a)]
-        assert names == ["orderflow_trades_p0000", "orderflow_trades_p0070", "orderflow_trades_p0071"]
+        assert names == [
+            "orderflow_trades_p0000",
+            "orderflow_trades_p0070",
+            "orderflow_trades_p0071",
+        ]
 
 
 async def test_inserts_still_notify_the_executor(pool: asyncpg.Pool) -> None:
     got: asyncio.Queue[str] = asyncio.Queue()
     async with pool.acquire() as listener, pool.acquire() as writer:
+
         def heard(*args: object) -> None:
             got.put_nowait(str(args[3]))
 
@@ -202,3 +208,32 @@ async def test_migration_refuses_two_rows_for_one_log(empty_dsn: str, tmp_path: 
         ) == "r"  # fmt: skip
     finally:
         await conn.close()
+
+
+async def test_cli_lists_detaches_and_attaches(
+    pool: asyncpg.Pool,
+    dsn: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    async with pool.acquire() as conn:
+        await store_batch(conn, decode_batch([*match_tx(EDGE - 1, 7), *match_tx(EDGE, 8)], 137),
+                          chain_id=137, checkpoint=Checkpoint("listener", EDGE, block_hash(EDGE)))  # fmt: skip
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+
+    async def cli(*argv: str) -> int:
+        return await asyncio.to_thread(main, list(argv))
+
+    assert await cli("db", "partitions") == 0
+    listed = capsys.readouterr().out
+    assert "orderflow_trades_p0061" in listed and "orderflow_trades_p0062" in listed
+    # the listener's partition (newest checkpoint) is refused; the older one detaches
+    assert await cli("db", "partitions", "detach", "orderflow_trades_p0062") != 0
+    assert await cli("db", "partitions", "detach", "orderflow_trades_p0061") == 0
+    assert "pg_dump -Fc -t orderflow_trades_p0061" in capsys.readouterr().out
+    async with pool.acquire() as conn:
+        assert await _where(conn) == {"orderflow_trades_p0062": 3}
+    assert await cli("db", "partitions", "attach", "orderflow_trades_p0061") == 0
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM orderflow_trades") == 6
