@@ -1,4 +1,4 @@
-"""The partitions of ``orderflow_trades`` (migration 012): made before rows arrive, listed, detached.
+"""``orderflow_trades``' partitions (migration 012): made before rows arrive, listed, detached.
 
 ``orderflow_trades`` is partitioned by ``RANGE (block_number)``, one partition per 1,296,000 blocks
 (30 days of Polygon's 2-second blocks), named ``orderflow_trades_p<n>`` for blocks

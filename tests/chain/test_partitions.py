@@ -216,9 +216,10 @@ async def test_cli_lists_detaches_and_attaches(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    logs = [*match_tx(EDGE - 1, 7), *match_tx(EDGE, 8)]
     async with pool.acquire() as conn:
-        await store_batch(conn, decode_batch([*match_tx(EDGE - 1, 7), *match_tx(EDGE, 8)], 137),
-                          chain_id=137, checkpoint=Checkpoint("listener", EDGE, block_hash(EDGE)))  # fmt: skip
+        head = Checkpoint("listener", EDGE, block_hash(EDGE))
+        await store_batch(conn, decode_batch(logs, 137), chain_id=137, checkpoint=head)
     monkeypatch.setenv("DATABASE_URL", dsn)
     monkeypatch.setenv("LOG_LEVEL", "WARNING")
 
