@@ -96,6 +96,19 @@ async def test_two_writers_make_a_partition_once(pool: asyncpg.Pool) -> None:
         ]
 
 
+async def test_a_new_partition_does_not_wait_for_readers_or_writers(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as writer, pool.acquire() as maker:
+        await store_batch(writer, decode_batch(match_tx(EDGE, 8), 137), chain_id=137)
+        async with writer.transaction():
+            # an open transaction that read and wrote orderflow_trades holds its locks ...
+            await writer.fetchval("SELECT count(*) FROM orderflow_trades")
+            await writer.execute("UPDATE orderflow_trades SET fee_refunded = 0")
+            # ... and another connection still makes (and attaches) a partition at once
+            await maker.execute("SET lock_timeout = '5s'")
+            assert await partitions.ensure(maker, 80 * SPAN, 80 * SPAN) == 1
+            await maker.execute("RESET lock_timeout")
+
+
 async def test_inserts_still_notify_the_executor(pool: asyncpg.Pool) -> None:
     got: asyncio.Queue[str] = asyncio.Queue()
     async with pool.acquire() as listener, pool.acquire() as writer:
