@@ -337,7 +337,7 @@ async def _run(
         await migrate(conn)
         if option in ("current", "no_stats", "pk_only"):
             # the shipped table is partitioned (migration 012): its partitions for these fills
-            await conn.execute("SELECT orderflow_trades_ensure_partitions(69000000, 71999999)")
+            await conn.execute("SELECT orderflow_ensure_partitions(69000000, 71999999)")
         if option in ("part", "part_bare"):
             await conn.execute(PART_TEXT + (PART_TEXT_INDEXES if option == "part" else ""))
         elif option != "current":

@@ -71,8 +71,9 @@ MATCH_COLUMNS = (
 )
 
 # price = collateral / shares, 0 when no shares changed hands (keeps the CHECK and the row).
-# A fill's stored identity is (chain, block, log index): orderflow_trades' primary key since it
-# is partitioned by block (migration 012); its partitions exist before this runs (partitions.py).
+# A fill's (and a match's) stored identity is (chain, block, log index): the primary key since
+# the table is partitioned by block (migration 012); partitions exist before this runs
+# (partitions.py).
 INSERT_TRADES = """
 INSERT INTO orderflow_trades (
     chain_id, tx_hash, log_index, block_number, block_hash, timestamp, exchange,
@@ -102,7 +103,7 @@ SELECT $1, m.tx_hash, m.log_index, m.block_number, m.block_hash, to_timestamp(m.
        m.shares / 1000000.0, m.collateral / 1000000.0
   FROM orderflow_tmp_matches m
   LEFT JOIN orderflow_tokens k ON k.token_id = m.token_id::numeric
-ON CONFLICT (chain_id, tx_hash, log_index) DO NOTHING
+ON CONFLICT (chain_id, block_number, log_index) DO NOTHING
 """
 
 # Fills stored earlier (another batch) that belong to a match stored now, or the reverse: a

@@ -1,9 +1,10 @@
-"""``orderflow db``: the embedded database (url, stop) and the trades partitions.
+"""``orderflow db``: the embedded database (url, stop) and the block-range partitions.
 
-``orderflow db partitions [list]`` lists ``orderflow_trades``' partitions (block range, rows,
-size, attached or not); ``detach NAME`` detaches an old one (``CONCURRENTLY``: readers and
-writers carry on), leaving a plain table to archive with ``pg_dump -t NAME`` and then drop;
-``attach NAME`` puts a detached one back.
+``orderflow db partitions [list]`` lists the partitions of ``orderflow_trades`` and
+``orderflow_matches`` (block range, rows, size, attached or not); ``detach N`` detaches partition
+N of both (``CONCURRENTLY``: readers and writers carry on), leaving plain tables to archive with
+``pg_dump -t`` and then drop; ``attach N`` puts them back. N is a number (61) or a partition's
+name (orderflow_trades_p0061).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from orderflow.migrate import migrate
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "db", help="the embedded PostgreSQL (url, stop) and orderflow_trades' partitions"
+        "db", help="the embedded PostgreSQL (url, stop) and the trades/matches partitions"
     )
     p.add_argument(
         "action",
@@ -33,14 +34,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         nargs="?",
         choices=("list", "detach", "attach"),
         default="list",
-        help="partitions: list (default), detach NAME or attach NAME",
+        help="partitions: list (default), detach N or attach N",
     )
-    p.add_argument("name", nargs="?", help="the partition, e.g. orderflow_trades_p0042")
+    p.add_argument("name", nargs="?", help="the partition: 61, or orderflow_trades_p0061")
     p.add_argument(
         "--blocking",
         action="store_true",
-        help="detach without CONCURRENTLY (briefly blocks readers and writers; can run in a "
-        "transaction)",
+        help="detach without CONCURRENTLY (briefly blocks readers and writers)",
     )
     add_log_format(p)
     p.set_defaults(handler=run)
@@ -70,26 +70,32 @@ def _size(n: int) -> str:
 
 async def _partitions(args: argparse.Namespace, settings: CommonSettings) -> int:
     if args.what != "list" and not args.name:
-        print(f"orderflow db partitions {args.what} needs a partition name (see the list)")
+        print(f"orderflow db partitions {args.what} needs a partition (see the list)")
         return 2
     async with db.open_pool(settings, min_size=1, max_size=1) as pool, pool.acquire() as conn:
         await migrate(conn)
         if args.what == "detach":
-            part = await partitions.detach(conn, args.name, concurrently=not args.blocking)
+            done = await partitions.detach(conn, args.name, concurrently=not args.blocking)
+            p = done[0]
+            names = " ".join(f"-t {d.name}" for d in done)
             print(
-                f"detached {part.name} (blocks {part.first_block:,} to {part.last_block:,}):"
-                f" archive it with `pg_dump -Fc -t {part.name} -f {part.name}.dump <database>`,"
-                f" then `DROP TABLE {part.name}`; or put it back with"
-                f" `orderflow db partitions attach {part.name}`"
+                f"detached partition {p.number} (blocks {p.first_block:,} to {p.last_block:,}):"
+                f" {', '.join(d.name for d in done)}. Archive: `pg_dump -Fc {names}"
+                f" -f partition_{p.number:04d}.dump <database>`, then DROP TABLE them; or put"
+                f" them back: `orderflow db partitions attach {p.number}`"
             )
             return 0
         if args.what == "attach":
-            part = await partitions.attach(conn, args.name)
-            print(f"attached {part.name} (blocks {part.first_block:,} to {part.last_block:,})")
+            done = await partitions.attach(conn, args.name)
+            p = done[0]
+            print(
+                f"attached partition {p.number} (blocks {p.first_block:,} to {p.last_block:,}):"
+                f" {', '.join(d.name for d in done)}"
+            )
             return 0
-        print(f"{'partition':<24} {'blocks':>27} {'rows (est.)':>12} {'size':>9}  state")
+        print(f"{'partition':<26} {'blocks':>27} {'rows (est.)':>12} {'size':>9}  state")
         for p in await partitions.partitions(conn):
             blocks = f"{p.first_block:,}-{p.last_block:,}"
             state = "attached" if p.attached else "DETACHED"
-            print(f"{p.name:<24} {blocks:>27} {p.rows_estimate:>12,} {_size(p.bytes):>9}  {state}")
+            print(f"{p.name:<26} {blocks:>27} {p.rows_estimate:>12,} {_size(p.bytes):>9}  {state}")
     return 0

@@ -26,9 +26,9 @@ SPAN = 1_296_000
 EDGE = 62 * SPAN  # first block of partition 62 (80,352,000)
 
 
-async def _where(conn: asyncpg.Connection) -> dict[str, int]:
+async def _where(conn: asyncpg.Connection, table: str = "orderflow_trades") -> dict[str, int]:
     rows = await conn.fetch(
-        "SELECT tableoid::regclass::text AS part, count(*) AS n FROM orderflow_trades GROUP BY 1"
+        f"SELECT tableoid::regclass::text AS part, count(*) AS n FROM {table} GROUP BY 1"
     )
     return {r["part"]: r["n"] for r in rows}
 
@@ -52,6 +52,10 @@ async def test_batches_across_a_boundary_replay_and_roll_back(pool: asyncpg.Pool
         )
         assert first.trades == 6
         assert await _where(conn) == {"orderflow_trades_p0061": 3, "orderflow_trades_p0062": 3}
+        assert await _where(conn, "orderflow_matches") == {
+            "orderflow_matches_p0061": 1,
+            "orderflow_matches_p0062": 1,
+        }
         ids = [r[0] for r in await conn.fetch("SELECT id FROM orderflow_trades ORDER BY id")]
         assert len(set(ids)) == 6
         # exactly once: the same logs again (alone and twice in one batch) add nothing
@@ -64,8 +68,9 @@ async def test_batches_across_a_boundary_replay_and_roll_back(pool: asyncpg.Pool
         assert carol == 2
         # a reorg from the last block of partition 61: both partitions lose their rows
         stats = await rollback_from(conn, 137, EDGE - 1)
-        assert stats.trades == 6
+        assert (stats.trades, stats.matches) == (6, 2)
         assert await _where(conn) == {}
+        assert await _where(conn, "orderflow_matches") == {}
         assert (
             await conn.fetchval(
                 "SELECT total_trades FROM orderflow_wallet_stats WHERE wallet_address = $1", ALICE
@@ -76,7 +81,7 @@ async def test_batches_across_a_boundary_replay_and_roll_back(pool: asyncpg.Pool
         canon = [{**log, "blockHash": block_hash(int(log["blockNumber"], 16), fork=1)}
                  for log in logs]  # fmt: skip
         redo = await store_batch(conn, decode_batch(canon, 137), chain_id=137)
-        assert redo.trades == 6
+        assert (redo.trades, redo.matches) == (6, 2)
         assert await conn.fetchval("SELECT min(id) FROM orderflow_trades") > max(ids)
 
 
@@ -86,13 +91,13 @@ async def test_two_writers_make_a_partition_once(pool: asyncpg.Pool) -> None:
             partitions.ensure(a, 70 * SPAN, 71 * SPAN + 5),
             partitions.ensure(b, 70 * SPAN + 9, 71 * SPAN),
         )
-        assert sorted(made) == [0, 2]
+        assert sorted(made) == [0, 4]  # partitions 70 and 71 of trades and matches
         assert await partitions.ensure(a, 70 * SPAN, 71 * SPAN) == 0
         names = [p.name for p in await partitions.partitions(a)]
         assert names == [
-            "orderflow_trades_p0000",
-            "orderflow_trades_p0070",
-            "orderflow_trades_p0071",
+            partitions.name_of(n, table)
+            for n in (0, 70, 71)
+            for table in ("orderflow_trades", "orderflow_matches")
         ]
 
 
@@ -105,7 +110,7 @@ async def test_a_new_partition_does_not_wait_for_readers_or_writers(pool: asyncp
             await writer.execute("UPDATE orderflow_trades SET fee_refunded = 0")
             # ... and another connection still makes (and attaches) a partition at once
             await maker.execute("SET lock_timeout = '5s'")
-            assert await partitions.ensure(maker, 80 * SPAN, 80 * SPAN) == 1
+            assert await partitions.ensure(maker, 80 * SPAN, 80 * SPAN) == 2
             await maker.execute("RESET lock_timeout")
 
 
@@ -136,6 +141,17 @@ SELECT 137, '0x' || lpad(to_hex(i), 64, '0'), i % 5, $1::bigint + i,
 """
 
 
+INSERT_MATCHES = """
+INSERT INTO orderflow_matches (chain_id, tx_hash, log_index, block_number, block_hash, timestamp,
+    exchange, exchange_version, taker_order_hash, taker_wallet, side, token_id, price, size,
+    usdc_size)
+SELECT 137, '0x' || lpad(to_hex(i), 63, '0') || 'd', 9, $1::bigint + i - 1,
+       '0x' || lpad(to_hex(i), 64, 'b'), to_timestamp(1700000000 + i), '0x' || repeat('e1', 20),
+       'V2', '0x' || lpad(to_hex(i), 64, 'c'), '0x' || repeat('aa', 20), 'BUY', 7, 0.5, 10, 5
+  FROM generate_series(1, $2::int) AS i
+"""
+
+
 async def test_migration_keeps_every_row_id_trigger_and_index(
     empty_dsn: str, tmp_path: Path
 ) -> None:
@@ -149,7 +165,9 @@ async def test_migration_keeps_every_row_id_trigger_and_index(
         await migrate(conn, before_012)
         await conn.execute(INSERT_ROWS, EDGE - 2000, 3000)  # partitions 61 and 62
         await conn.execute("DELETE FROM orderflow_trades WHERE id > 2990")  # ids 2991.. used
+        await conn.execute(INSERT_MATCHES, EDGE - 500, 1000)
         rows = await conn.fetch("SELECT * FROM orderflow_trades ORDER BY id")
+        matches = await conn.fetch("SELECT * FROM orderflow_matches ORDER BY block_number")
         stats = await conn.fetch("SELECT * FROM orderflow_wallet_stats ORDER BY 1")
         triggers = await conn.fetch(
             "SELECT tgname, tgtype, tgfoid FROM pg_trigger"
@@ -163,6 +181,11 @@ async def test_migration_keeps_every_row_id_trigger_and_index(
             "SELECT relkind::text FROM pg_class WHERE oid = 'orderflow_trades'::regclass"
         ) == "p"  # fmt: skip
         assert await conn.fetch("SELECT * FROM orderflow_trades ORDER BY id") == rows
+        assert await conn.fetch("SELECT * FROM orderflow_matches ORDER BY block_number") == matches
+        assert await _where(conn, "orderflow_matches") == {
+            "orderflow_matches_p0061": 500,
+            "orderflow_matches_p0062": 500,
+        }
         assert await conn.fetch("SELECT * FROM orderflow_wallet_stats ORDER BY 1") == stats
         assert await _where(conn) == {
             "orderflow_trades_p0061": sum(r["block_number"] < EDGE for r in rows),
@@ -245,9 +268,12 @@ async def test_cli_lists_detaches_and_attaches(
     # the listener's partition (newest checkpoint) is refused; the older one detaches
     assert await cli("db", "partitions", "detach", "orderflow_trades_p0062") != 0
     assert await cli("db", "partitions", "detach", "orderflow_trades_p0061") == 0
-    assert "pg_dump -Fc -t orderflow_trades_p0061" in capsys.readouterr().out
+    assert "pg_dump -Fc -t orderflow_trades_p0061 -t orderflow_matches_p0061" in (
+        capsys.readouterr().out
+    )
     async with pool.acquire() as conn:
         assert await _where(conn) == {"orderflow_trades_p0062": 3}
-    assert await cli("db", "partitions", "attach", "orderflow_trades_p0061") == 0
+    assert await cli("db", "partitions", "attach", "61") == 0
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM orderflow_trades") == 6
+        assert await conn.fetchval("SELECT count(*) FROM orderflow_matches") == 2
