@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from orderflow import db  # noqa: E402
+from orderflow.chain import partitions  # noqa: E402
 from orderflow.migrate import migrate  # noqa: E402
 from orderflow.reputation import ReputationSettings, run_reputation  # noqa: E402
 from orderflow.reputation.per_wallet import wallet_report  # noqa: E402
@@ -80,7 +81,7 @@ INSERT INTO orderflow_trades (
     token_id, market_id, outcome_index, price, size, usdc_size, fee, fee_asset)
 SELECT 137,
        '0x' || lpad(to_hex(i), 64, '0'),
-       0,
+       i % 50,
        40000000 + i / 50,
        '0x' || lpad(to_hex(i / 50), 64, '0'),
        $6::timestamptz + make_interval(secs => (abs(hashint8(m * 13 + w)) % $5) + step * 60),
@@ -142,6 +143,8 @@ async def build(dsn: str, wallets: int, trades: int, markets: int, chunk: int) -
             "ALTER TABLE orderflow_trades DROP CONSTRAINT IF EXISTS orderflow_trades_id_key"
         )
         period = 150 * 86400
+        # 50 trades a block from block 40,000,000: their partitions (migration 012)
+        await partitions.ensure(conn, 40_000_000, 40_000_000 + trades // 50)
         started = time.perf_counter()
         for lo in range(0, trades, chunk):
             hi = min(trades, lo + chunk) - 1
@@ -151,7 +154,7 @@ async def build(dsn: str, wallets: int, trades: int, markets: int, chunk: int) -
         timings["load_secs"] = time.perf_counter() - started
         started = time.perf_counter()
         await conn.execute(
-            "ALTER TABLE orderflow_trades ADD PRIMARY KEY (chain_id, tx_hash, log_index)"
+            "ALTER TABLE orderflow_trades ADD PRIMARY KEY (chain_id, block_number, log_index)"
         )
         await conn.execute(
             "CREATE INDEX orderflow_trades_wallet_time ON orderflow_trades (wallet_address, "

@@ -335,14 +335,17 @@ async def _run(
     kd = Dictionary(K_UPSERT)
     if option in ("current", "no_stats", "pk_only", "part", "part_bare"):
         await migrate(conn)
+        if option in ("current", "no_stats", "pk_only"):
+            # the shipped table is partitioned (migration 012): its partitions for these fills
+            await conn.execute("SELECT orderflow_ensure_partitions(69000000, 71999999)")
         if option in ("part", "part_bare"):
             await conn.execute(PART_TEXT + (PART_TEXT_INDEXES if option == "part" else ""))
         elif option != "current":
             await conn.execute("DROP TRIGGER orderflow_trades_wallet_stats ON orderflow_trades")
         if option == "pk_only":
             await conn.execute("DROP TRIGGER orderflow_trades_notify ON orderflow_trades")
-            for ix in ("wallet_time", "market", "token_time", "timestamp", "block"):
-                await conn.execute(f"DROP INDEX orderflow_trades_{ix}")
+            for ix in ("wallet_time", "market", "token_time", "timestamp", "block", "id", "tx"):
+                await conn.execute(f"DROP INDEX IF EXISTS orderflow_trades_{ix}")
         await conn.execute(
             "INSERT INTO orderflow_tokens (token_id, condition_id, outcome_index, generation,"
             " source) SELECT t::numeric, '0x' || repeat('ab', 32), 0, 'CTF', 'bench'"

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import os
 import secrets
 import statistics
@@ -53,13 +54,14 @@ from orderflow.migrate import migrate  # noqa: E402
 from orderflow.strategy.settings import StrategySettings  # noqa: E402
 
 WHALE = "0x" + "a1" * 20
+_LOG_INDEX = itertools.count()
 MARKET = "0x" + "c1" * 32
 
 INSERT = """
 INSERT INTO orderflow_trades (chain_id, tx_hash, log_index, block_number, block_hash, timestamp,
     exchange, exchange_version, order_hash, wallet_address, taker_address, is_taker_aggregate,
     side, token_id, market_id, outcome_index, price, size, usdc_size, fee, fee_asset)
-VALUES (137, $1, 0, 1, $1, $2, '0xe111180000d2663c0091e4f400237545b87b996b', 'V2', $1, $3,
+VALUES (137, $1, $6, 1, $1, $2, '0xe111180000d2663c0091e4f400237545b87b996b', 'V2', $1, $3,
         '0xe111180000d2663c0091e4f400237545b87b996b', true, 'BUY', $4, $5, 0, 0.5, 1000, 500, 0,
         'COLLATERAL')
 """
@@ -131,6 +133,7 @@ async def run_mode(
                     WHALE,
                     Decimal(secrets.randbits(250)),
                     MARKET,
+                    next(_LOG_INDEX),  # (block, log index) is the trade's identity
                 )
                 committed[tx_hash] = time.time()  # the commit is acknowledged
                 await asyncio.sleep(interval)

@@ -21,6 +21,7 @@ from typing import Any
 
 import asyncpg
 
+from orderflow.chain import partitions
 from orderflow.chain import store_sql as sql
 from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.decode import DecodedBatch
@@ -490,6 +491,8 @@ async def store_batch(
     ConditionPreparation whose block time is unknown with a NULL time instead of
     dead-lettering it: its tokens are what matters.
     """
+    # orderflow_trades' partitions for these fills, in a short transaction of their own
+    await partitions.ensure_for_batch(conn, batch)
     async with conn.transaction():
         await conn.execute(sql.WRITER_LOCK)
         if not synchronous_commit:

@@ -71,6 +71,9 @@ MATCH_COLUMNS = (
 )
 
 # price = collateral / shares, 0 when no shares changed hands (keeps the CHECK and the row).
+# A fill's (and a match's) stored identity is (chain, block, log index): the primary key since
+# the table is partitioned by block (migration 012); partitions exist before this runs
+# (partitions.py).
 INSERT_TRADES = """
 INSERT INTO orderflow_trades (
     chain_id, tx_hash, log_index, block_number, block_hash, timestamp, exchange,
@@ -85,7 +88,7 @@ SELECT $1, f.tx_hash, f.log_index, f.block_number, f.block_hash, to_timestamp(f.
        f.builder, f.metadata, f.match_log_index, $2
   FROM orderflow_tmp_fills f
   LEFT JOIN orderflow_tokens k ON k.token_id = f.token_id::numeric
-ON CONFLICT (chain_id, tx_hash, log_index) DO NOTHING
+ON CONFLICT (chain_id, block_number, log_index) DO NOTHING
 """
 
 INSERT_MATCHES = """
@@ -100,7 +103,7 @@ SELECT $1, m.tx_hash, m.log_index, m.block_number, m.block_hash, to_timestamp(m.
        m.shares / 1000000.0, m.collateral / 1000000.0
   FROM orderflow_tmp_matches m
   LEFT JOIN orderflow_tokens k ON k.token_id = m.token_id::numeric
-ON CONFLICT (chain_id, tx_hash, log_index) DO NOTHING
+ON CONFLICT (chain_id, block_number, log_index) DO NOTHING
 """
 
 # Fills stored earlier (another batch) that belong to a match stored now, or the reverse: a

@@ -1,22 +1,55 @@
-"""``orderflow db``: the embedded database (url, stop)."""
+"""``orderflow db``: the embedded database (url, stop) and the block-range partitions.
+
+``orderflow db partitions [list]`` lists the partitions of ``orderflow_trades`` and
+``orderflow_matches`` (block range, rows, size, attached or not); ``detach N`` detaches partition
+N of both (``CONCURRENTLY``: readers and writers carry on), leaving plain tables to archive with
+``pg_dump -t`` and then drop; ``attach N`` puts them back. N is a number (61) or a partition's
+name (orderflow_trades_p0061).
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 
-from orderflow.cli._common import settings_for
+from orderflow import db
+from orderflow.chain import partitions
+from orderflow.cli._common import add_log_format, settings_for
 from orderflow.config import CommonSettings
 from orderflow.embedded import ensure_server, stop_server
+from orderflow.migrate import migrate
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("db", help="manage the embedded PostgreSQL (when DATABASE_URL is unset)")
-    p.add_argument("action", choices=("url", "stop"), help="print its URL (starting it) or stop it")
+    p = sub.add_parser(
+        "db", help="the embedded PostgreSQL (url, stop) and the trades/matches partitions"
+    )
+    p.add_argument(
+        "action",
+        choices=("url", "stop", "partitions"),
+        help="print the embedded database's URL (starting it), stop it, or manage partitions",
+    )
+    p.add_argument(
+        "what",
+        nargs="?",
+        choices=("list", "detach", "attach"),
+        default="list",
+        help="partitions: list (default), detach N or attach N",
+    )
+    p.add_argument("name", nargs="?", help="the partition: 61, or orderflow_trades_p0061")
+    p.add_argument(
+        "--blocking",
+        action="store_true",
+        help="detach without CONCURRENTLY (briefly blocks readers and writers)",
+    )
+    add_log_format(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_for(CommonSettings, args)
+    if args.action == "partitions":
+        return asyncio.run(_partitions(args, settings))
     if settings.database_url is not None:
         print("DATABASE_URL is set: the embedded database is not used")
         return 0
@@ -24,4 +57,45 @@ def run(args: argparse.Namespace) -> int:
         print(ensure_server(settings.data_dir))
     else:
         print("stopped" if stop_server(settings.data_dir) else "not running")
+    return 0
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1024:
+            return f"{n} {unit}"
+        n //= 1024
+    return f"{n} TB"
+
+
+async def _partitions(args: argparse.Namespace, settings: CommonSettings) -> int:
+    if args.what != "list" and not args.name:
+        print(f"orderflow db partitions {args.what} needs a partition (see the list)")
+        return 2
+    async with db.open_pool(settings, min_size=1, max_size=1) as pool, pool.acquire() as conn:
+        await migrate(conn)
+        if args.what == "detach":
+            done = await partitions.detach(conn, args.name, concurrently=not args.blocking)
+            p = done[0]
+            names = " ".join(f"-t {d.name}" for d in done)
+            print(
+                f"detached partition {p.number} (blocks {p.first_block:,} to {p.last_block:,}):"
+                f" {', '.join(d.name for d in done)}. Archive: `pg_dump -Fc {names}"
+                f" -f partition_{p.number:04d}.dump <database>`, then DROP TABLE them; or put"
+                f" them back: `orderflow db partitions attach {p.number}`"
+            )
+            return 0
+        if args.what == "attach":
+            done = await partitions.attach(conn, args.name)
+            p = done[0]
+            print(
+                f"attached partition {p.number} (blocks {p.first_block:,} to {p.last_block:,}):"
+                f" {', '.join(d.name for d in done)}"
+            )
+            return 0
+        print(f"{'partition':<26} {'blocks':>27} {'rows (est.)':>12} {'size':>9}  state")
+        for p in await partitions.partitions(conn):
+            blocks = f"{p.first_block:,}-{p.last_block:,}"
+            state = "attached" if p.attached else "DETACHED"
+            print(f"{p.name:<26} {blocks:>27} {p.rows_estimate:>12,} {_size(p.bytes):>9}  {state}")
     return 0

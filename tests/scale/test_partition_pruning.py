@@ -1,8 +1,9 @@
-"""The partitioned trades layout of docs/scaling.md §3: which queries prune, and cheap detaching.
+"""The partitioned trades table of migration 012 (docs/scaling.md §3.4): which queries prune.
 
-The layout is built here on the migrated schema (the shipped columns, partitioned by block
-range, identity (chain, block, log index)); the plans are PostgreSQL's own (EXPLAIN), so the
-claims of §3.4 are checked against the real planner rather than asserted in prose.
+Run against the real migrated ``orderflow_trades`` (partitions made by the same SQL function the
+store calls); the plans are PostgreSQL's own (EXPLAIN ANALYZE), so the claims of §3.4 are checked
+against the real planner rather than asserted in prose. The store's own rollback statement is
+the one explained.
 """
 
 from __future__ import annotations
@@ -12,28 +13,17 @@ import json
 import asyncpg
 import pytest
 
+from orderflow.chain import partitions
+from orderflow.chain import store_sql as sql
+
 PER_PARTITION = 1_296_000  # 30 days of 2-second blocks
 FIRST = 50 * PER_PARTITION
 
-LAYOUT = """
-ALTER TABLE orderflow_trades RENAME TO orderflow_trades_flat;
-CREATE TABLE orderflow_trades (
-    LIKE orderflow_trades_flat INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING IDENTITY,
-    PRIMARY KEY (chain_id, block_number, log_index)) PARTITION BY RANGE (block_number);
-CREATE INDEX ON orderflow_trades (wallet_address, timestamp);
-CREATE INDEX ON orderflow_trades (token_id, timestamp);
-CREATE INDEX ON orderflow_trades (tx_hash);
-"""
-
 
 async def _layout(conn: asyncpg.Connection, months: int) -> None:
-    await conn.execute(LAYOUT)
-    for m in range(months):
-        lo = FIRST + m * PER_PARTITION
-        await conn.execute(
-            f"CREATE TABLE orderflow_trades_m{m} PARTITION OF orderflow_trades"
-            f" FOR VALUES FROM ({lo}) TO ({lo + PER_PARTITION})"
-        )
+    assert await partitions.span_blocks(conn) == PER_PARTITION
+    # the store's function makes each month's partition of orderflow_trades and orderflow_matches
+    assert await partitions.ensure(conn, FIRST, FIRST + months * PER_PARTITION - 1) == 2 * months
     # 40 fills a month, two wallets, two tokens
     await conn.execute(
         """
@@ -54,6 +44,10 @@ async def _layout(conn: asyncpg.Connection, months: int) -> None:
     await conn.execute("ANALYZE orderflow_trades")
 
 
+def _name(m: int) -> str:
+    return partitions.name_of(50 + m)
+
+
 async def _scanned(conn: asyncpg.Connection, query: str, *args: object) -> set[str]:
     """Partitions the executed plan touched (pruned at plan or run time are left out)."""
     plan = json.loads(
@@ -66,7 +60,7 @@ async def _scanned(conn: asyncpg.Connection, query: str, *args: object) -> set[s
         # a partition never executed (Actual Loops 0) was pruned at run time
         if (
             isinstance(rel, str)
-            and rel.startswith("orderflow_trades_m")
+            and rel.startswith("orderflow_trades_p")
             and node.get("Actual Loops", 1)
         ):
             found.add(rel)
@@ -75,6 +69,16 @@ async def _scanned(conn: asyncpg.Connection, query: str, *args: object) -> set[s
 
     walk(plan[0]["Plan"])
     return found
+
+
+async def _rollback_scanned(conn: asyncpg.Connection, from_block: int) -> set[str]:
+    """The store's own rollback DELETE, explained and executed, then undone."""
+    tr = conn.transaction()
+    await tr.start()
+    try:
+        return await _scanned(conn, sql.DELETE_TRADES, 137, from_block)
+    finally:
+        await tr.rollback()
 
 
 @pytest.mark.asyncio
@@ -91,19 +95,18 @@ async def test_queries_that_bound_the_block_prune_to_their_partitions(dsn: str) 
             1,
             newest,
         )
-        assert recent == {"orderflow_trades_m5"}
-        # rollback of a reorg near the head: the newest partition only
-        rollback = await _scanned(
-            conn, "SELECT count(*) FROM orderflow_trades WHERE chain_id = 137"
-            " AND block_number >= $1", newest + 100
-        )  # fmt: skip
-        assert rollback == {"orderflow_trades_m5"}
-        # an --as-of scoring scan: the partitions up to the as-of block
+        assert recent == {_name(5)}
+        # rollback of a reorg near the head (the store's statement): the newest partition only
+        assert await _rollback_scanned(conn, newest + 100) == {_name(5)}
+        # ... and across a partition boundary: the two partitions it spans
+        assert await _rollback_scanned(conn, newest - 100) == {_name(4), _name(5)}
+        # an --as-of scoring scan: the partitions up to the as-of block (partition 0, for
+        # development chains, is empty here but not pruned: it is below the bound)
         as_of = await _scanned(
             conn, "SELECT wallet_address, count(*) FROM orderflow_trades"
             " WHERE block_number < $1 GROUP BY 1", FIRST + 2 * PER_PARTITION
         )  # fmt: skip
-        assert as_of == {"orderflow_trades_m0", "orderflow_trades_m1"}
+        assert as_of == {partitions.name_of(0), _name(0), _name(1)}
         # a wallet's history without a block bound: every partition (an index probe in each)
         wallet = await _scanned(
             conn, "SELECT * FROM orderflow_trades WHERE wallet_address = $1"
@@ -118,26 +121,44 @@ async def test_queries_that_bound_the_block_prune_to_their_partitions(dsn: str) 
         assert [r["block_number"] for r in rows] == sorted(
             (r["block_number"] for r in rows), reverse=True
         )
+        # ... and with a block bound too, it prunes like the token's
+        bounded = await _scanned(
+            conn, "SELECT * FROM orderflow_trades WHERE wallet_address = $1"
+            " AND block_number >= $2 ORDER BY timestamp DESC LIMIT 5", "0x" + "aa" * 20, newest
+        )  # fmt: skip
+        assert bounded == {_name(5)}
     finally:
         await conn.close()
 
 
 @pytest.mark.asyncio
-async def test_old_month_detaches_without_touching_the_others(dsn: str) -> None:
+async def test_old_month_detaches_and_the_rest_keeps_working(dsn: str) -> None:
     conn = await asyncpg.connect(dsn)
     try:
         await _layout(conn, months=3)
         before = await conn.fetchval("SELECT count(*) FROM orderflow_trades")
-        await conn.execute("ALTER TABLE orderflow_trades DETACH PARTITION orderflow_trades_m0")
+        detached = await partitions.detach(conn, _name(0))  # CONCURRENTLY
+        assert [(p.name, p.attached) for p in detached] == [
+            (_name(0), False),
+            (partitions.name_of(50, "orderflow_matches"), False),
+        ]
         after = await conn.fetchval("SELECT count(*) FROM orderflow_trades")
         assert (before, after) == (120, 80)
         # the detached month is a plain table with its rows, ready for pg_dump / a cold tablespace
-        assert await conn.fetchval("SELECT count(*) FROM orderflow_trades_m0") == 40
-        # and it can come back (re-attach validates the range with one scan of that table only)
-        await conn.execute(
-            f"ALTER TABLE orderflow_trades ATTACH PARTITION orderflow_trades_m0"
-            f" FOR VALUES FROM ({FIRST}) TO ({FIRST + PER_PARTITION})"
+        assert await conn.fetchval(f"SELECT count(*) FROM {_name(0)}") == 40
+        listed = {p.name: p for p in await partitions.partitions(conn)}
+        assert not listed[_name(0)].attached and listed[_name(1)].attached
+        # the queries that matter still run on what remains
+        assert await _rollback_scanned(conn, FIRST + 2 * PER_PARTITION) == {_name(2)}
+        wallet = await conn.fetchval(
+            "SELECT count(*) FROM orderflow_trades WHERE wallet_address = $1", "0x" + "aa" * 20
         )
+        assert wallet == 40
+        # a writer reaching the archived range is told so instead of storing half a month
+        with pytest.raises(asyncpg.RaiseError, match="not attached"):
+            await partitions.ensure(conn, FIRST + 5, FIRST + 5)
+        # and it can come back (re-attach validates the range with one scan of that table only)
+        assert all(p.attached for p in await partitions.attach(conn, _name(0)))
         assert await conn.fetchval("SELECT count(*) FROM orderflow_trades") == before
         # identity: the same log twice is one row (ON CONFLICT on the partition key's identity)
         status = await conn.execute(

@@ -1,0 +1,167 @@
+"""Block-range partitions (migration 012): made before rows arrive, listed, detached, attached.
+
+``orderflow_trades`` and ``orderflow_matches`` are partitioned by ``RANGE (block_number)``, one
+partition per 1,296,000 blocks (30 days of Polygon's 2-second blocks), named ``<table>_p<n>`` for
+blocks ``[n * 1296000, (n + 1) * 1296000)``; partition ``n`` of both tables holds the same
+blocks and they are detached and attached together. There is no default partition (attaching a
+range later would scan it), so a writer makes sure the partitions of its rows exist first:
+:func:`ensure_for_batch` before each stored batch, in its own short transaction (the SQL function
+``orderflow_ensure_partitions`` is idempotent and safe with two writers; a new partition is
+created as a plain table and attached, which does not block readers or other writers).
+
+An old partition is detached (``DETACH PARTITION … CONCURRENTLY``: readers and writers carry
+on) and becomes a plain table holding its month of fills or matches; archiving it means
+``pg_dump -t <name>`` to cold storage and then ``DROP TABLE <name>`` (or moving it to a
+tablespace on slower disk). Re-attaching validates its range with one scan of that table only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+import asyncpg
+
+from orderflow.chain.decode import DecodedBatch
+from orderflow.errors import ConfigError
+
+TABLES = ("orderflow_trades", "orderflow_matches")
+_NUMBER = re.compile(r"^(?:(?:orderflow_trades|orderflow_matches)_)?p?(\d{1,6})$")
+
+ENSURE = "SELECT orderflow_ensure_partitions($1::bigint, $2::bigint)"
+SPAN = "SELECT orderflow_partition_blocks()"
+
+# Attached partitions and tables named like one that are not attached (detached for archiving).
+# Row counts are the planner's estimates (reltuples): cheap.
+LIST = r"""
+SELECT p.relname AS parent, c.relname AS name,
+       substring(c.relname from '_p([0-9]+)$')::bigint AS number,
+       i.inhrelid IS NOT NULL AS attached,
+       greatest(c.reltuples, 0)::bigint AS rows_estimate,
+       pg_total_relation_size(c.oid) AS bytes
+  FROM unnest($1::text[]) AS t(parent_name)
+  JOIN pg_class p ON p.oid = to_regclass(t.parent_name)
+  JOIN pg_class c ON c.relname ~ ('^' || t.parent_name || '_p[0-9]{4,}$')
+                 AND c.relnamespace = p.relnamespace AND c.relkind = 'r'
+  LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND i.inhparent = p.oid
+ ORDER BY number, array_position($1::text[], p.relname::text)
+"""
+
+# The newest block any stream has stored: its partition is where the listener writes.
+NEWEST_CHECKPOINT = "SELECT max(block_number) FROM orderflow_sync_checkpoints"
+
+
+@dataclass(frozen=True)
+class Partition:
+    table: str
+    name: str
+    number: int
+    first_block: int
+    last_block: int
+    attached: bool
+    rows_estimate: int
+    bytes: int
+
+
+def number_of(name: str) -> int:
+    """The partition number in ``61``, ``p0061`` or ``orderflow_trades_p0061``."""
+    m = _NUMBER.match(name.strip())
+    if m is None:
+        raise ConfigError(
+            f"not a partition: {name!r} (expected a number like 61, or orderflow_trades_p0061)"
+        )
+    return int(m.group(1))
+
+
+def name_of(number: int, table: str = "orderflow_trades") -> str:
+    return f"{table}_p{number:04d}"
+
+
+def block_range(blocks: Iterable[int]) -> tuple[int, int] | None:
+    lo: int | None = None
+    hi: int | None = None
+    for b in blocks:
+        if lo is None or b < lo:
+            lo = b
+        if hi is None or b > hi:
+            hi = b
+    return None if lo is None or hi is None else (lo, hi)
+
+
+async def ensure(conn: asyncpg.Connection, lo: int, hi: int) -> int:
+    """Create the missing partitions (of both tables) for blocks ``lo..hi``; how many."""
+    return int(await conn.fetchval(ENSURE, lo, hi))
+
+
+async def ensure_for_batch(conn: asyncpg.Connection, batch: DecodedBatch) -> int:
+    """The partitions a batch's fills and matches go to (one catalog probe when they exist)."""
+    span = block_range(e.ref.block_number for group in (batch.fills, batch.matches) for e in group)
+    return 0 if span is None else await ensure(conn, *span)
+
+
+async def span_blocks(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval(SPAN))
+
+
+async def partitions(conn: asyncpg.Connection) -> list[Partition]:
+    """Every partition of both tables, attached or detached, by number then table."""
+    span = await span_blocks(conn)
+    return [
+        Partition(
+            table=r["parent"],
+            name=r["name"],
+            number=r["number"],
+            first_block=r["number"] * span,
+            last_block=(r["number"] + 1) * span - 1,
+            attached=r["attached"],
+            rows_estimate=r["rows_estimate"],
+            bytes=r["bytes"],
+        )
+        for r in await conn.fetch(LIST, list(TABLES))
+    ]
+
+
+async def _of(conn: asyncpg.Connection, name: str) -> tuple[int, list[Partition]]:
+    n = number_of(name)
+    found = [p for p in await partitions(conn) if p.number == n]
+    if not found:
+        raise ConfigError(f"no partition {n} ({name_of(n)}): see `orderflow db partitions`")
+    return n, found
+
+
+async def detach(
+    conn: asyncpg.Connection, name: str, *, concurrently: bool = True
+) -> list[Partition]:
+    """Detach partition ``name`` of both tables (each stays a plain table with its rows).
+
+    Refuses the partition holding the newest checkpointed block (where the listener writes).
+    ``concurrently`` (the default) does not block readers and writers; it cannot run inside a
+    transaction block, so ``conn`` must not be in one.
+    """
+    _, found = await _of(conn, name)
+    attached = [p for p in found if p.attached]
+    if not attached:
+        raise ConfigError(f"partition {found[0].number} is not attached")
+    newest = await conn.fetchval(NEWEST_CHECKPOINT)
+    if newest is not None and found[0].first_block <= newest <= found[0].last_block:
+        raise ConfigError(
+            f"partition {found[0].number} holds block {newest}, the newest checkpointed block:"
+            " the listener writes there; detach only older partitions"
+        )
+    how = " CONCURRENTLY" if concurrently else ""
+    for p in attached:
+        await conn.execute(f'ALTER TABLE {p.table} DETACH PARTITION "{p.name}"{how}')
+    return [replace(p, attached=False) for p in found]
+
+
+async def attach(conn: asyncpg.Connection, name: str) -> list[Partition]:
+    """Re-attach partition ``name`` of both tables (one scan of each to validate its range)."""
+    _, found = await _of(conn, name)
+    for p in found:
+        if not p.attached:
+            await conn.execute(
+                f'ALTER TABLE {p.table} ATTACH PARTITION "{p.name}"'
+                f" FOR VALUES FROM ({p.first_block}) TO ({p.last_block + 1})"
+            )
+    return [replace(p, attached=True) for p in found]
