@@ -133,10 +133,13 @@ WITH f AS (
      WHERE g.member <> g.w
      GROUP BY g.w, g.member
 ), closed AS (
-    -- the partners' volume against the group / their whole volume
-    SELECT g.w, (sum(coalesce(i.vol, 0)) / nullif(sum(pt.vol), 0))::float8 AS back
+    -- each partner's volume against the group / its whole volume, averaged with weights the
+    -- partner's volume against the wallet (a large outsider that fills the k-th place of a
+    -- smaller ring must not open it: weighting by its own volume would let it dominate)
+    SELECT g.w, (sum(r.vol * coalesce(i.vol, 0) / pt.vol) / nullif(sum(r.vol), 0))::float8 AS back
       FROM members g
-      JOIN tot pt ON pt.w = g.member
+      JOIN tot pt ON pt.w = g.member AND pt.vol > 0
+      JOIN ranked r ON r.w = g.w AND r.cp = g.member
       LEFT JOIN inside i ON i.w = g.w AND i.partner = g.member
      WHERE g.member <> g.w
      GROUP BY g.w
@@ -175,24 +178,54 @@ WITH f AS (
      GROUP BY w, mk, b
 ), ref2 AS ({_REF.format(bk="bk2", wb="wb2")}
 ), dev2 AS (
-    SELECT i.w, i.size, {_LEAST} AS d
+    SELECT i.w, i.cp, i.size, {_LEAST} AS d
       FROM inv i JOIN ref2 r ON r.w = i.w AND r.mk = i.mk AND r.b = i.b
 ), off AS (
     SELECT d.w, sum(d.size::float8 * d.d) / nullif(sum(d.size::float8), 0) AS deviation,
            sum(d.size) FILTER (WHERE d.d >= $5::float8) AS off_vol,
            count(*) FILTER (WHERE d.d >= $5::float8) AS off_n
       FROM dev2 d GROUP BY d.w
+), hosts AS (
+    -- wallets that meet WASH's figures (orderflow.reputation.flags; only its minimum USDC
+    -- volume is checked later, in numpy): a closed group, or enough off-market volume
+    SELECT c.w, 'ring' AS how FROM conc c JOIN closed cl ON cl.w = c.w
+     WHERE c.n >= $7::int AND cl.back >= $2::float8
+    UNION ALL
+    SELECT o.w, 'off' FROM off o JOIN tot t ON t.w = o.w
+     WHERE o.off_n >= $7::int AND o.off_vol::float8 >= $6::float8 * t.vol::float8
+), offpair AS (
+    SELECT d.w, d.cp, sum(d.size) AS vol, count(*) AS n
+      FROM dev2 d WHERE d.d >= $5::float8 GROUP BY d.w, d.cp
+), hosted AS (
+    -- the wash counterparties of each such host, with their share of the host's volume: its
+    -- top-k group members (a ring), the other side of its off-market fills (off-market)
+    SELECT r.cp AS member, r.w AS host, r.vol, r.vol / t.vol AS share
+      FROM hosts h JOIN ranked r ON r.w = h.w AND r.r <= $4::int JOIN tot t ON t.w = h.w
+     WHERE h.how = 'ring' AND r.n >= $7::int
+    UNION ALL
+    SELECT p.cp, p.w, p.vol, p.vol / t.vol
+      FROM hosts h JOIN offpair p ON p.w = h.w JOIN tot t ON t.w = h.w
+     WHERE h.how = 'off' AND p.n >= $7::int
+), host AS (
+    -- each member's largest host (most volume with it), with that volume's share of the
+    -- member's own volume too (a market maker trades a little with everyone)
+    SELECT DISTINCT ON (x.member) x.member, x.host, x.share::float8 AS share,
+           (x.vol / t.vol)::float8 AS own_share
+      FROM hosted x JOIN tot t ON t.w = x.member AND t.vol > 0
+     ORDER BY x.member, x.vol DESC, x.host
 )
 SELECT t.w AS wallet_address, c.top_cp AS counterparty, coalesce(c.share, 0.0) AS share,
        coalesce(c.n, 0) AS pair_fills, coalesce(cl.back, 0.0)::float8 AS counterparty_share,
        o.deviation::float8 AS deviation,
        coalesce(o.off_vol::float8 / t.vol::float8, 0.0) AS off_share,
-       coalesce(o.off_n, 0) AS off_fills
+       coalesce(o.off_n, 0) AS off_fills,
+       h.host, coalesce(h.share, 0.0) AS host_share, coalesce(h.own_share, 0.0) AS host_own_share
   FROM tot t
   LEFT JOIN conc c ON c.w = t.w
   LEFT JOIN closed cl ON cl.w = t.w
   LEFT JOIN off o ON o.w = t.w
- WHERE c.w IS NOT NULL OR o.off_n > 0
+  LEFT JOIN host h ON h.member = t.w
+ WHERE c.w IS NOT NULL OR o.off_n > 0 OR h.member IS NOT NULL
 """
 
 _VO = DECISION_VALUE_SQL.format(v="p", y="p.payout_f")
@@ -262,7 +295,7 @@ WITH pos AS (
            least(0.99, greatest(0.01, we.stake / nullif(we.x, 0))) AS q,
            we.decided_at <= span.mid AS early
       FROM we LEFT JOIN span ON span.wallet_address = we.wallet_address
-)
+), numbered AS (
 SELECT (row_number() OVER () - 1)::int AS idx,
        ev.wallet_address,
        sum(fills) AS total_trades,
@@ -312,8 +345,16 @@ SELECT (row_number() OVER () - 1)::int AS idx,
        coalesce(min(w.pair_fills), 0)::float8 AS wash_fills,
        coalesce(min(w.off_share), 0.0) AS wash_off_share,
        coalesce(min(w.off_fills), 0)::float8 AS wash_off_fills,
-       min(w.counterparty) AS wash_counterparty
+       min(w.counterparty) AS wash_counterparty,
+       min(w.host) AS wash_host_address,
+       coalesce(min(w.host_share), 0.0) AS wash_host_share,
+       coalesce(min(w.host_own_share), 0.0) AS wash_host_own_share
   FROM ev
   LEFT JOIN rep_wash w ON w.wallet_address = ev.wallet_address
  GROUP BY ev.wallet_address
+)
+-- a wash counterparty's host as an index into the same arrays (numpy reads the host's flags)
+SELECT n.*, h.idx::float8 AS wash_host
+  FROM numbered n
+  LEFT JOIN numbered h ON h.wallet_address = n.wash_host_address
 """
