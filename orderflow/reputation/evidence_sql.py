@@ -96,9 +96,9 @@ WITH f AS (
      WHERE NOT t.is_taker_aggregate AND t.taker_address <> t.exchange
        AND t.taker_address <> t.wallet_address
 ), inv AS (
-    SELECT m AS w, k AS cp, size, mk, p0, b FROM f
+    SELECT m AS w, k AS cp, size, mk, p0, b, false AS taker FROM f
     UNION ALL
-    SELECT k, m, size, mk, p0, b FROM f
+    SELECT k, m, size, mk, p0, b, true FROM f
 ), pairs AS (
     SELECT w, cp, sum(size) AS vol, count(*) AS n FROM inv GROUP BY w, cp
 ), tot AS (
@@ -178,8 +178,33 @@ WITH f AS (
      GROUP BY w, mk, b
 ), ref2 AS ({_REF.format(bk="bk2", wb="wb2")}
 ), dev2 AS (
-    SELECT i.w, i.cp, i.size, {_LEAST} AS d
+    SELECT i.w, i.cp, i.size, i.mk, i.b, i.taker, {_LEAST} AS d
       FROM inv i JOIN ref2 r ON r.w = i.w AND r.mk = i.mk AND r.b = i.b
+), taker_off AS (
+    -- the off-market share of each wallet's matches as the taker, per (market, bucket)
+    SELECT d.w, d.mk, d.b,
+           (sum(d.size) FILTER (WHERE d.d >= $5::float8))::float8 / sum(d.size)::float8 AS frac
+      FROM dev2 d
+     WHERE d.taker
+     GROUP BY d.w, d.mk, d.b
+    HAVING count(*) FILTER (WHERE d.d >= $5::float8) > 0
+), offtok AS (
+    -- ... carried to the wallet's own taker rows there: the decisions the edge must not count
+    -- (orderflow.reputation.evidence_sql.WALLETS subtracts them), in the units of rep_positions
+    SELECT t.wallet_address AS w, t.token_id,
+           coalesce(sum(t.size::float8 * x.frac) FILTER (WHERE t.side = 'BUY'), 0) AS tb,
+           coalesce(sum(t.usdc_size::float8 * x.frac) FILTER (WHERE t.side = 'BUY'), 0) AS tcb,
+           coalesce(sum(t.size::float8 * x.frac) FILTER (WHERE t.side <> 'BUY'), 0) AS ts,
+           coalesce(sum(t.usdc_size::float8 * x.frac) FILTER (WHERE t.side <> 'BUY'), 0) AS tr,
+           coalesce(sum(x.frac * (CASE WHEN t.fee_asset = 'SHARES' THEN t.fee * t.price
+                                       ELSE t.fee END)::float8) FILTER (WHERE t.fee > 0), 0)
+               AS tfee
+      FROM ({GATED_TRADES}) t
+      JOIN taker_off x
+        ON x.w = t.wallet_address AND x.mk = coalesce(t.market_id::text, t.token_id::text)
+       AND x.b = floor(extract(epoch FROM t.timestamp) / $3::float8)::int8
+     WHERE t.is_taker_aggregate
+     GROUP BY t.wallet_address, t.token_id
 ), off AS (
     SELECT d.w, sum(d.size::float8 * d.d) / nullif(sum(d.size::float8), 0) AS deviation,
            sum(d.size) FILTER (WHERE d.d >= $5::float8) AS off_vol,
@@ -214,27 +239,57 @@ WITH f AS (
       FROM hosted x JOIN tot t ON t.w = x.member AND t.vol > 0
      ORDER BY x.member, x.vol DESC, x.host
 )
-SELECT t.w AS wallet_address, c.top_cp AS counterparty, coalesce(c.share, 0.0) AS share,
+SELECT t.w AS wallet_address, NULL::numeric AS token_id,
+       c.top_cp AS counterparty, coalesce(c.share, 0.0) AS share,
        coalesce(c.n, 0) AS pair_fills, coalesce(cl.back, 0.0)::float8 AS counterparty_share,
        o.deviation::float8 AS deviation,
        coalesce(o.off_vol::float8 / t.vol::float8, 0.0) AS off_share,
        coalesce(o.off_n, 0) AS off_fills,
-       h.host, coalesce(h.share, 0.0) AS host_share, coalesce(h.own_share, 0.0) AS host_own_share
+       h.host, coalesce(h.share, 0.0) AS host_share, coalesce(h.own_share, 0.0) AS host_own_share,
+       NULL::float8 AS off_tb, NULL::float8 AS off_tcb, NULL::float8 AS off_ts,
+       NULL::float8 AS off_tr, NULL::float8 AS off_tfee
   FROM tot t
   LEFT JOIN conc c ON c.w = t.w
   LEFT JOIN closed cl ON cl.w = t.w
   LEFT JOIN off o ON o.w = t.w
   LEFT JOIN host h ON h.member = t.w
  WHERE c.w IS NOT NULL OR o.off_n > 0 OR h.member IS NOT NULL
+UNION ALL
+SELECT w, token_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, tb, tcb, ts, tr,
+       tfee
+  FROM offtok
 """
 
+# A decision amount of rep_positions less its off-market part (adj in WALLETS).
+_LESS = (
+    "CASE WHEN o.token_id IS NULL THEN p.{c}"
+    " WHEN p.{c} - o.off_{c} > 0.0000005 THEN p.{c} - o.off_{c} ELSE 0.0 END"
+)
 _VO = DECISION_VALUE_SQL.format(v="p", y="p.payout_f")
 _VC = DECISION_VALUE_SQL.format(v="p", y="coalesce(p.close_y, p.payout_f)")
 _STAKE = DECISION_STAKE_SQL.format(v="p")
 
 WALLETS = f"""
 CREATE TEMP TABLE rep_wallets ON COMMIT DROP AS
-WITH pos AS (
+WITH adj AS (
+    -- rep_positions with its taker fills that were off-market (rep_wash's per-token rows: a
+    -- price nobody else paid around them is no evidence of skill) taken out of the decisions;
+    -- a remainder below a micro-unit is none
+    SELECT p.wallet_address, p.token_id, p.event_id, p.fills, p.volume_u, p.first_at, p.last_at,
+           p.fees_u, p.pnl_u, p.realized_open_u, p.resolved, p.held, p.basis_open_u, p.paid_u,
+           p.exited_at, p.taker_first_at, p.taker_volume_u, p.penny_u, p.buy_u, p.payout_f,
+           p.exited, p.exit_price,
+           {_LESS.format(c="tb")} AS tb, {_LESS.format(c="tcb")} AS tcb,
+           {_LESS.format(c="ts")} AS ts, {_LESS.format(c="tr")} AS tr,
+           {_LESS.format(c="tfee")} AS tfee,
+           CASE WHEN o.token_id IS NULL THEN p.short
+                WHEN p.ts > 0 THEN p.short * {_LESS.format(c="ts")} / p.ts ELSE 0.0 END AS short,
+           CASE WHEN o.token_id IS NULL THEN p.short_price
+                WHEN {_LESS.format(c="ts")} > 0 THEN {_LESS.format(c="tr")} / {_LESS.format(c="ts")}
+                ELSE 0.0 END AS short_price
+      FROM rep_positions p
+      LEFT JOIN rep_wash o ON o.wallet_address = p.wallet_address AND o.token_id = p.token_id
+), pos AS (
     -- A decision is a taker fill; it is judged when its token's market has resolved.
     SELECT p.*,
            CASE WHEN NOT p.resolved AND p.held > 0 THEN rc.mark_price END AS mark_price,
@@ -244,7 +299,7 @@ WITH pos AS (
                 ELSE rc.close_price END AS close_y,
            p.resolved AND (p.tb > 0 OR p.short > 0) AS judged,
            least(0.99, greatest(0.01, (p.tcb + p.tr) / nullif(p.tb + p.ts, 0))) AS qbar
-      FROM rep_positions p
+      FROM adj p
       LEFT JOIN rep_close rc ON rc.token_id = p.token_id
 ), dec AS (
     SELECT p.*,
@@ -287,7 +342,7 @@ WITH pos AS (
     -- the middle of the wallet's span of judged decisions: early and late halves
     SELECT wallet_address,
            min(taker_first_at) + (max(taker_first_at) - min(taker_first_at)) / 2 AS mid
-      FROM rep_positions
+      FROM adj
      WHERE resolved AND (tb > 0 OR short > 0)
      GROUP BY wallet_address
 ), ev AS (
@@ -350,7 +405,7 @@ SELECT (row_number() OVER () - 1)::int AS idx,
        coalesce(min(w.host_share), 0.0) AS wash_host_share,
        coalesce(min(w.host_own_share), 0.0) AS wash_host_own_share
   FROM ev
-  LEFT JOIN rep_wash w ON w.wallet_address = ev.wallet_address
+  LEFT JOIN rep_wash w ON w.wallet_address = ev.wallet_address AND w.token_id IS NULL
  GROUP BY ev.wallet_address
 )
 -- a wash counterparty's host as an index into the same arrays (numpy reads the host's flags)
