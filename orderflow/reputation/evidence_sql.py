@@ -183,7 +183,8 @@ WITH f AS (
 ), taker_off AS (
     -- the off-market share of each wallet's matches as the taker, per (market, bucket)
     SELECT d.w, d.mk, d.b,
-           (sum(d.size) FILTER (WHERE d.d >= $5::float8))::float8 / sum(d.size)::float8 AS frac
+           (sum(d.size) FILTER (WHERE d.d >= $5::float8))::float8
+               / nullif(sum(d.size)::float8, 0) AS frac
       FROM dev2 d
      WHERE d.taker
      GROUP BY d.w, d.mk, d.b
@@ -224,11 +225,11 @@ WITH f AS (
 ), hosted AS (
     -- the wash counterparties of each such host, with their share of the host's volume: its
     -- top-k group members (a ring), the other side of its off-market fills (off-market)
-    SELECT r.cp AS member, r.w AS host, r.vol, r.vol / t.vol AS share
+    SELECT r.cp AS member, r.w AS host, r.vol, r.vol / nullif(t.vol, 0) AS share
       FROM hosts h JOIN ranked r ON r.w = h.w AND r.r <= $4::int JOIN tot t ON t.w = h.w
      WHERE h.how = 'ring' AND r.n >= $7::int
     UNION ALL
-    SELECT p.cp, p.w, p.vol, p.vol / t.vol
+    SELECT p.cp, p.w, p.vol, p.vol / nullif(t.vol, 0)
       FROM hosts h JOIN offpair p ON p.w = h.w JOIN tot t ON t.w = h.w
      WHERE h.how = 'off' AND p.n >= $7::int
 ), host AS (
