@@ -121,9 +121,10 @@ WITH f AS (
       FROM grp g JOIN tot t ON t.w = g.w
      WHERE t.vol > 0 AND g.vol >= $2::numeric * t.vol
 ), members AS (
-    SELECT c.w, r.cp AS member FROM conc c JOIN ranked r ON r.w = c.w AND r.r <= $4::int
+    -- the group: the wallet and its top-k partners (with their volume against it)
+    SELECT c.w, r.cp AS member, r.vol FROM conc c JOIN ranked r ON r.w = c.w AND r.r <= $4::int
     UNION ALL
-    SELECT c.w, c.w FROM conc c
+    SELECT c.w, c.w, NULL FROM conc c
 ), inside AS (
     -- each partner's volume against the rest of the group (the wallet or another partner)
     SELECT g.w, g.member AS partner, sum(pp.vol) AS vol
@@ -136,10 +137,9 @@ WITH f AS (
     -- each partner's volume against the group / its whole volume, averaged with weights the
     -- partner's volume against the wallet (a large outsider that fills the k-th place of a
     -- smaller ring must not open it: weighting by its own volume would let it dominate)
-    SELECT g.w, (sum(r.vol * coalesce(i.vol, 0) / pt.vol) / nullif(sum(r.vol), 0))::float8 AS back
+    SELECT g.w, (sum(g.vol * coalesce(i.vol, 0) / pt.vol) / nullif(sum(g.vol), 0))::float8 AS back
       FROM members g
       JOIN tot pt ON pt.w = g.member AND pt.vol > 0
-      JOIN ranked r ON r.w = g.w AND r.cp = g.member
       LEFT JOIN inside i ON i.w = g.w AND i.partner = g.member
      WHERE g.member <> g.w
      GROUP BY g.w
