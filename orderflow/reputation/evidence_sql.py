@@ -66,53 +66,22 @@ SELECT k.token_id, c1.price::float8 AS close_price, c1.timestamp AS close_at,
 #
 # $1 = as_of, $2 = minimum group share, $3 = bucket seconds, $4 = top-k, $5 = off-market distance,
 # $6 = off-market share, $7 = minimum fills.
-
-
-def _others(o: str, own: str, k: str) -> str:
-    """The prevailing price of the other wallets in bucket ``o`` (a row of the market's bucket
-    sums): the bucket less the wallet's own sums there (``x.{k}s``, ``x.{k}sp``, ``x.{k}n`` when
-    ``own``), NULL when no other match or volume is left."""
-
-    def mine(c: str) -> str:
-        return f"x.{k}{c}" if own == "TRUE" else f"CASE WHEN {own} THEN x.{k}{c} ELSE 0 END"
-
-    return (
-        f"CASE WHEN {o}.n > {mine('n')} AND {o}.s - {mine('s')} >= 0.000001"
-        f" THEN ({o}.sp - {mine('sp')}) / ({o}.s - {mine('s')}) END"
-    )
-
-
-# The others' prevailing price around each (wallet, market, bucket) of {wb}: the market's sums in
-# the bucket before, the same bucket and the one after ({bk}), less the wallet's own sums there
-# ({wb}'s s, sp, n: its own row, and its neighbours in bucket order by lag/lead -- one sort, no
-# self-join).
-_REF = (
-    """
-    SELECT * FROM (
-    SELECT x.w, x.mk, x.b, """
-    + _others("bp", "x.pb = x.b - 1", "p")
-    + """ AS r_before,
-           """
-    + _others("b0", "TRUE", "")
-    + """ AS r_same,
-           """
-    + _others("ba", "x.nxb = x.b + 1", "nx")
-    + """ AS r_after
-      FROM (SELECT w, mk, b, s, sp, n,
-                   lag(b) OVER o AS pb, lag(s) OVER o AS ps, lag(sp) OVER o AS psp,
-                   lag(n) OVER o AS pn, lead(b) OVER o AS nxb, lead(s) OVER o AS nxs,
-                   lead(sp) OVER o AS nxsp, lead(n) OVER o AS nxn
-              FROM ({wb}) k WINDOW o AS (PARTITION BY w, mk ORDER BY b)) x
-      LEFT JOIN {bk} bp ON bp.mk = x.mk AND bp.b = x.b - 1
-      LEFT JOIN {bk} b0 ON b0.mk = x.mk AND b0.b = x.b
-      LEFT JOIN {bk} ba ON ba.mk = x.mk AND ba.b = x.b + 1
-    ) r0 WHERE r0.r_before IS NOT NULL OR r0.r_same IS NOT NULL OR r0.r_after IS NOT NULL"""
-)
-# Pass 2 measures every wallet's buckets (wb: those pass 1 left out too) against the clean
-# market (bk2), less the wallet's own sums in that market (wb2; none for a wallet left out).
-_OWN2 = """
-    SELECT k.w, k.mk, k.b, coalesce(y.s, 0) AS s, coalesce(y.sp, 0) AS sp, coalesce(y.n, 0) AS n
-      FROM wb k LEFT JOIN wb2 y ON y.w = k.w AND y.mk = k.mk AND y.b = k.b"""
+# The others' prevailing price around each (wallet, market, bucket): the market's sums in the
+# bucket before, the same bucket and the one after, less the wallet's own sums ({bk}, {wb}).
+_REF = """
+    SELECT x.w, x.mk, x.b,
+           min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
+               FILTER (WHERE d.d = -1) AS r_before,
+           min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
+               FILTER (WHERE d.d = 0) AS r_same,
+           min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
+               FILTER (WHERE d.d = 1) AS r_after
+      FROM wb x
+     CROSS JOIN (VALUES (-1), (0), (1)) d(d)
+      JOIN {bk} bk ON bk.mk = x.mk AND bk.b = x.b + d.d
+      LEFT JOIN {wb} y ON y.w = x.w AND y.mk = x.mk AND y.b = x.b + d.d
+     WHERE bk.n > coalesce(y.n, 0) AND bk.s - coalesce(y.s, 0) >= 0.000001
+     GROUP BY x.w, x.mk, x.b"""
 _LEAST = "least(abs(i.p0 - r.r_before), abs(i.p0 - r.r_same), abs(i.p0 - r.r_after))"
 
 WASH = f"""
@@ -180,7 +149,7 @@ WITH f AS (
 ), wb AS (
     SELECT w, mk, b, sum(size::float8) AS s, sum(size::float8 * p0) AS sp, count(*) AS n
       FROM inv GROUP BY w, mk, b
-), ref AS ({_REF.format(bk="bk", wb="SELECT * FROM wb")}
+), ref AS ({_REF.format(bk="bk", wb="wb")}
 ), dev AS (
     SELECT i.w, i.size, {_LEAST} AS d
       FROM inv i JOIN ref r ON r.w = i.w AND r.mk = i.mk AND r.b = i.b
@@ -207,7 +176,7 @@ WITH f AS (
             UNION ALL
             SELECT k, mk, b, size, p0 FROM clean) c
      GROUP BY w, mk, b
-), ref2 AS ({_REF.format(bk="bk2", wb=_OWN2)}
+), ref2 AS ({_REF.format(bk="bk2", wb="wb2")}
 ), dev2 AS (
     SELECT i.w, i.cp, i.size, i.mk, i.b, i.taker, {_LEAST} AS d
       FROM inv i JOIN ref2 r ON r.w = i.w AND r.mk = i.mk AND r.b = i.b
