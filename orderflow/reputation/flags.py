@@ -11,7 +11,7 @@
   price of the market's other trades in the same ``wash_window_secs`` bucket, the one before and
   the one after: a taker trading right after news sits on the price that follows);
 * ``WASH_COUNTERPARTY`` -- not WASH itself, but a WASH wallet's counterparty (its host,
-  :data:`orderflow.reputation.evidence_sql.WASH`: the WASH wallet it trades most with): one of
+  :data:`orderflow.reputation.wash_sql.WASH`: the WASH wallet it trades most with): one of
   the host's top ``wash_top_k`` group members (a ring) or the other side of its off-market
   fills, over ``wash_min_fills`` fills, holding at least ``wash_counterparty_min_share`` of the
   host's volume (a market maker that merely filled a few of a ring member's orders holds less).

@@ -5,7 +5,7 @@ The run builds temporary tables inside one transaction (dropped on commit):
     rep_positions   one row per (wallet, token): gross/net amounts, taker sums, resolution, P&L
     rep_close       closing line / mark price per token      (orderflow.reputation.evidence_sql)
     rep_wash        counterparty / off-market figures per wallet, off-market taker volume per
-                    (wallet, token)                          (orderflow.reputation.evidence_sql)
+                    (wallet, token)                              (orderflow.reputation.wash_sql)
     rep_wallets     one row per wallet: statistics and evidence sums, ``idx`` = 0..n-1 (same)
     rep_scores      factor values, score and tier per ``idx``, computed in numpy and sent back
     rep_final       view: rep_wallets + rep_scores + the factors JSON, ready to persist
