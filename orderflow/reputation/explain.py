@@ -35,6 +35,7 @@ _FLAG_FIGURES: dict[str, tuple[str, ...]] = {
         "off_market_fills",
     ),
     "PENNY_PICKER": ("penny_stake_share",),
+    "WASH_COUNTERPARTY": ("wash_host", "wash_host_share", "wash_host_own_share"),
 }
 
 
@@ -116,6 +117,8 @@ def live_factors(
             "price_deviation": _f(i.wash_deviation[0]),
             "off_market_share": _f(i.wash_off_share[0]),
             "off_market_fills": _f(i.wash_off_fills[0]),
+            "wash_host_share": _f(i.wash_host_share[0]),
+            "wash_host_own_share": _f(i.wash_host_own_share[0]),
         },
     }
     for f in FACTORS:

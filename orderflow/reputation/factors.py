@@ -81,6 +81,9 @@ class WalletInputs:
     wash_fills: Array  # fills with the group
     wash_off_share: Array  # share of volume filled off-market
     wash_off_fills: Array  # off-market fills
+    wash_host_share: Array  # share of the host's volume against this wallet (0: no host)
+    wash_host_own_share: Array  # share of this wallet's volume against its host
+    wash_host: Array  # the host's index in these arrays (NaN: none; see flags.HOST_KNOWN_WASH)
 
     @classmethod
     def columns(cls) -> tuple[str, ...]:
@@ -283,7 +286,10 @@ def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) ->
 
     events = i.events
     clean = ~flagged
-    wash = (flags & (1 << FLAGS.index("WASH"))) != 0
+    # a wash wallet or counterparty is never faded: its losses may be staged for the ring
+    unfadable = (
+        flags & ((1 << FLAGS.index("WASH")) | (1 << FLAGS.index("WASH_COUNTERPARTY")))
+    ) != 0
     whale = (
         clean
         & (events >= s.min_events_whale)
@@ -292,7 +298,7 @@ def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) ->
     )
     top = bayes_fdr(p_above, clean & (events >= s.min_events_smart), s.smart_fdr)
     smart = ~whale & clean & (events >= s.min_events_smart) & (p_above >= s.smart_probability) & top
-    degen_ok = ~wash & (events >= s.min_events_degen)
+    degen_ok = ~unfadable & (events >= s.min_events_degen)
     degen = (
         degen_ok
         & (p_below >= s.degen_probability)

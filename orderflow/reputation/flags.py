@@ -10,11 +10,20 @@
   more away from every prevailing price around the fill set by other wallets (the volume-weighted
   price of the market's other trades in the same ``wash_window_secs`` bucket, the one before and
   the one after: a taker trading right after news sits on the price that follows);
+* ``WASH_COUNTERPARTY`` -- not WASH itself, but a WASH wallet's counterparty (its host,
+  :data:`orderflow.reputation.wash_sql.WASH`: the WASH wallet it trades most with): one of
+  the host's top ``wash_top_k`` group members (a ring) or the other side of its off-market
+  fills, over ``wash_min_fills`` fills, holding at least ``wash_counterparty_min_share`` of the
+  host's volume (a market maker that merely filled a few of a ring member's orders holds less).
+  A ring partner that makes markets elsewhere has a small ring share of its own volume (shown
+  as ``wash_host_own_share``), so WASH misses it; its losses may be staged for the ring all the
+  same (set whatever the wallet's volume);
 * ``PENNY_PICKER`` -- more than ``penny_share_flag`` of the USDC it spent on buys went to
   outcomes priced above 0.9 (favourites that win 95 % of the time at zero edge).
 
-No flag below ``flag_min_volume`` USDC of volume. A flagged wallet is never WHALE or SMART (so
-never followed); a WASH wallet is never DEGEN (so never faded).
+No flag below ``flag_min_volume`` USDC of volume (but WASH_COUNTERPARTY, whose host must have
+it). A flagged wallet is never WHALE or SMART (so never followed); a WASH or WASH_COUNTERPARTY
+wallet is never DEGEN (so never faded).
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ from orderflow.reputation.settings import ReputationSettings
 if TYPE_CHECKING:
     from orderflow.reputation.factors import WalletInputs
 
-FLAGS = ("MARKET_MAKER", "WASH", "PENNY_PICKER")
+FLAGS = ("MARKET_MAKER", "WASH", "PENNY_PICKER", "WASH_COUNTERPARTY")
 PENNY_PRICE = 0.9  # orderflow.reputation.queries (penny_u) and per_wallet use it
 
 
@@ -48,9 +57,29 @@ def flag_bits(i: WalletInputs, s: ReputationSettings) -> npt.NDArray[np.int8]:
     off_market = (i.wash_off_share >= s.wash_off_share) & (i.wash_off_fills >= s.wash_min_fills)
     wash = enough & (ring | off_market)
     pp = enough & (penny > s.penny_share_flag)
+    counterparty = (
+        ~wash & (i.wash_host_share >= s.wash_counterparty_min_share) & host_is_wash(i, wash)
+    )
     bits = (
         mm.astype(np.int8) * (1 << FLAGS.index("MARKET_MAKER"))
         | wash.astype(np.int8) * (1 << FLAGS.index("WASH"))
         | pp.astype(np.int8) * (1 << FLAGS.index("PENNY_PICKER"))
+        | counterparty.astype(np.int8) * (1 << FLAGS.index("WASH_COUNTERPARTY"))
     )
     return np.asarray(bits, dtype=np.int8)
+
+
+# ``WalletInputs.wash_host`` when the host is not in the arrays but the last full run found it
+# WASH (a wallet replayed alone by orderflow.reputation.per_wallet).
+HOST_KNOWN_WASH = -1.0
+
+
+def host_is_wash(i: WalletInputs, wash: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Whether each wallet's host (``wash_host``: an index into the same arrays, NaN: none) is
+    WASH."""
+    host = i.wash_host
+    inside = np.isfinite(host) & (host >= 0) & (host < wash.size)
+    at = np.where(inside, host, 0).astype(np.int64)
+    return np.asarray(
+        np.where(inside, wash[at] if wash.size else False, host == HOST_KNOWN_WASH), dtype=bool
+    )

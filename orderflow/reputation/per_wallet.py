@@ -11,7 +11,8 @@ Two uses:
 Evidence follows the same definitions as :mod:`orderflow.reputation.queries` (the decision
 valuation is :func:`orderflow.accounting.decision_value` in both). A wallet replayed alone is
 scored with the population prior of the last full run (or a neutral one); its counterparty
-figures (wash trading) come from that run too: they need every other wallet's fills.
+figures (wash trading) come from that run too: they need every other wallet's fills (and so
+does whether its host, for WASH_COUNTERPARTY, is WASH).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import numpy as np
 from orderflow.accounting import Position, TakerTotals, decision_value, fill_from_trade
 from orderflow.reputation import queries as q
 from orderflow.reputation.factors import Prior, Scores, WalletInputs, score
-from orderflow.reputation.flags import PENNY_PRICE
+from orderflow.reputation.flags import HOST_KNOWN_WASH, PENNY_PRICE
 from orderflow.reputation.settings import ReputationSettings
 
 ZERO = Decimal(0)
@@ -176,7 +177,11 @@ def _events(positions: list[TokenPosition]) -> list[_Event]:
     return [e for e in events.values() if e.stake > 0]
 
 
-def _inputs(positions: list[TokenPosition], wash: Mapping[str, Any]) -> WalletInputs:
+def _inputs(
+    positions: list[TokenPosition], wash: Mapping[str, Any], host_wash: bool = False
+) -> WalletInputs:
+    """``wash``: the counterparty figures of the last full run (its ``behaviour``);
+    ``host_wash``: that run found the wallet's host WASH."""
     events = _events(positions)
     times = [tp.taker_first_at for tp in positions if tp.judged and tp.taker_first_at is not None]
     mid = min(times) + (max(times) - min(times)) / 2 if times else None
@@ -221,10 +226,15 @@ def _inputs(positions: list[TokenPosition], wash: Mapping[str, Any]) -> WalletIn
         wash_fills=one(float(wash.get("group_fills") or 0.0)),
         wash_off_share=one(float(wash.get("off_market_share") or 0.0)),
         wash_off_fills=one(float(wash.get("off_market_fills") or 0.0)),
+        wash_host_share=one(float(wash.get("wash_host_share") or 0.0)),
+        wash_host_own_share=one(float(wash.get("wash_host_own_share") or 0.0)),
+        wash_host=one(HOST_KNOWN_WASH if host_wash else float("nan")),
     )
 
 
-def _stored(stats: Mapping[str, Any] | None) -> tuple[Prior | None, dict[str, Any]]:
+def _stored(stats: Mapping[str, Any] | None) -> tuple[Prior | None, dict[str, Any], bool]:
+    """The last run's prior, counterparty figures and whether it found the wallet's host WASH
+    (the wallet was WASH_COUNTERPARTY then)."""
     factors = (stats or {}).get("factors") or {}
     post = factors.get("posterior") or {}
     prior = None
@@ -235,7 +245,8 @@ def _stored(stats: Mapping[str, Any] | None) -> tuple[Prior | None, dict[str, An
             mean_se=float(post.get("prior_mean_se") or 0.0),
             miss_sd=float(post.get("close_miss_sd") or 0.0),
         )
-    return prior, dict(factors.get("behaviour") or {})
+    host_wash = "WASH_COUNTERPARTY" in (factors.get("flags") or ())
+    return prior, dict(factors.get("behaviour") or {}), host_wash
 
 
 def _apply(tp: TokenPosition, row: Mapping[str, Any]) -> None:
@@ -323,8 +334,8 @@ async def wallet_report(
         for tp in positions:
             if tp.payout is None:
                 tp.last_price = last.get(tp.token_id)
-    prior, behaviour = _stored(stats)
-    inputs = _inputs(positions, behaviour)
+    prior, behaviour, host_wash = _stored(stats)
+    inputs = _inputs(positions, behaviour, host_wash)
     return WalletReport(
         wallet_address=wallet,
         as_of=cutoff,

@@ -4,7 +4,8 @@ The run builds temporary tables inside one transaction (dropped on commit):
 
     rep_positions   one row per (wallet, token): gross/net amounts, taker sums, resolution, P&L
     rep_close       closing line / mark price per token      (orderflow.reputation.evidence_sql)
-    rep_wash        top counterparty per concentrated wallet (orderflow.reputation.evidence_sql)
+    rep_wash        counterparty / off-market figures per wallet, off-market taker volume per
+                    (wallet, token)                              (orderflow.reputation.wash_sql)
     rep_wallets     one row per wallet: statistics and evidence sums, ``idx`` = 0..n-1 (same)
     rep_scores      factor values, score and tier per ``idx``, computed in numpy and sent back
     rep_final       view: rep_wallets + rep_scores + the factors JSON, ready to persist
@@ -236,7 +237,9 @@ SELECT w.*, {SCORE_COLS}, s.tier, s.flags,
                'group_fills', w.wash_fills,
                'price_deviation', nullif(w.wash_deviation, 'NaN'),
                'off_market_share', w.wash_off_share,
-               'off_market_fills', w.wash_off_fills),
+               'off_market_fills', w.wash_off_fills,
+               'wash_host', w.wash_host_address, 'wash_host_share', w.wash_host_share,
+               'wash_host_own_share', w.wash_host_own_share),
            'win_rate', jsonb_build_object(
                'value', s.f_win, 'weight', {W1}, 'points', 10 * {W1} * s.f_win,
                'events', w.events, 'wins', w.wins, 'expected_wins', w.expected_wins,

@@ -202,6 +202,14 @@ class ReputationSettings(CommonSettings):
         description="WASH: the prevailing price is the volume-weighted price of other wallets' "
         "trades of the market in this many seconds' bucket, the one before or the one after.",
     )
+    wash_counterparty_min_share: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="WASH_COUNTERPARTY: a wallet with at least this share of a WASH wallet's "
+        "volume (as one of its top wash_top_k group members, or on the other side of its "
+        "off-market fills, over wash_min_fills fills) is never DEGEN, WHALE or SMART.",
+    )
     flag_min_volume: float = Field(
         default=100.0, ge=0, description="USDC of volume before any behaviour flag is set."
     )

@@ -13,8 +13,8 @@ FADE_DEGEN (off unless ``enable_degen_fading``)
 Never a signal: a wallet without a score (not yet rated); a *maker* fill (the wallet's resting
 order was crossed by someone else: liquidity provision, not a decision -- only the row of the
 order that crossed the book, ``is_taker``, is); a wallet with a behaviour flag is never followed
-(MARKET_MAKER, WASH, PENNY_PICKER: their record is not copyable skill) and a WASH wallet is never
-faded (its losses are staged for a partner).
+(MARKET_MAKER, WASH, PENNY_PICKER, WASH_COUNTERPARTY: their record is not copyable skill) and a
+WASH or WASH_COUNTERPARTY wallet is never faded (its losses may be staged for a partner).
 """
 
 from __future__ import annotations
@@ -24,6 +24,10 @@ from enum import StrEnum
 
 from orderflow.signals.views import MarketView, TradeView, WalletView
 from orderflow.strategy.settings import StrategySettings
+
+# Never faded, whatever the score (a MAX_FADE_SCORE above the DEGEN band included): a wash wallet's
+# or a wash counterparty's losses may be staged for its ring.
+UNFADABLE = frozenset({"WASH", "WASH_COUNTERPARTY"})
 
 
 class SignalType(StrEnum):
@@ -64,7 +68,7 @@ def classify(
     if (
         settings.enable_degen_fading
         and wallet.score <= settings.max_fade_score
-        and "WASH" not in wallet.flags
+        and not UNFADABLE.intersection(wallet.flags)
         and is_panic_sell(trade, market, settings)
     ):
         return SignalType.FADE_DEGEN

@@ -52,7 +52,8 @@ class WalletView:
     (shrunk toward the population) and ``edge_se`` its posterior standard deviation;
     ``p_edge_above_cost`` / ``p_edge_below_zero`` the posterior probabilities the run stored;
     ``resolved_buys`` the resolved events behind them (0: not measured); ``flags`` the behaviour
-    flags (MARKET_MAKER, WASH, PENNY_PICKER: never followed; WASH: never faded).
+    flags (MARKET_MAKER, WASH, PENNY_PICKER, WASH_COUNTERPARTY: never followed; WASH and
+    WASH_COUNTERPARTY: never faded).
     """
 
     address: str
