@@ -58,15 +58,22 @@ class Chain:
     _tx: int = 0
     _order: int = 0
     _questions: int = 0
+    # Log indexes are per block on a real chain: each transaction's logs start after the
+    # previous transaction's in the same block ((block, log index) is a log's identity).
+    _tx_base: dict[int, int] = field(default_factory=dict)
+    _block_next: dict[int, int] = field(default_factory=dict)
 
     def _at(self, t: float, log_index: int) -> LogPosition:
         secs = int(t)
         block = 1_000_000 + secs // 2
+        base = self._tx_base.setdefault(self._tx, self._block_next.get(block, 0))
+        index = base + log_index
+        self._block_next[block] = max(self._block_next.get(block, 0), index + 1)
         return LogPosition(
             block_number=block,
             block_hash=f"0x{block:064x}",
             tx_hash=f"0x{0xF0000000 + self._tx:064x}",
-            log_index=log_index,
+            log_index=index,
             timestamp=T0 + secs - secs % 2,
         )
 
