@@ -187,7 +187,7 @@ async def _events(
     decoder = RowDecoder(layout, reader.path.name, _unit(reader), chain_id, addresses)
 
     def parsed() -> Generator[Any, None, None]:
-        batches = ((decoder.parse(r, b), reader.position()) for r, b in reader.batches(batch_size))
+        batches = ((decoder.parse(b), reader.position()) for b in reader.column_batches(batch_size))
         yield from whole_transactions(batches, batch_size)
 
     top: tuple[int, str] | None = None
