@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from orderflow.chain.contracts import ExchangeVersion
 from orderflow.chain.encode import (
     LogPosition,
     encode_order_filled_v1,
@@ -31,7 +32,7 @@ from orderflow.chain.encode import (
     encode_orders_matched_v1,
     encode_orders_matched_v2,
 )
-from orderflow.chain.events import Fill, LogRef, Match
+from orderflow.chain.events import FeeAsset, Fill, LogRef, Match, Side
 from orderflow.chain.fields import MAX_BLOCK_NUMBER, MAX_LOG_INDEX, check_amounts
 from orderflow.history.rows import RowEncoder, address, exchange_of, hash32, timestamp, uint
 
@@ -58,11 +59,11 @@ class Prepared(NamedTuple):
 
     fill: bool
     exchange: str
-    version: str
+    version: ExchangeVersion
     order_hash: str
     maker: str
     taker: str
-    side: str
+    side: Side
     token: int
     shares: int
     collateral: int
@@ -197,21 +198,21 @@ def event_of(
             p.side,
             p.token,
             p.shares,
-            p.collateral,  # type: ignore[arg-type]
+            p.collateral,
         )
-    fee_asset = "SHARES" if p.version == "V1" and p.side == "BUY" else "COLLATERAL"
+    fee_asset: FeeAsset = "SHARES" if p.version == "V1" and p.side == "BUY" else "COLLATERAL"
     return Fill(
         ref,
-        p.version,  # type: ignore[arg-type]
+        p.version,
         p.order_hash,
         p.maker,
         p.taker,
-        p.side,  # type: ignore[arg-type]
+        p.side,
         p.token,
         p.shares,
         p.collateral,
         p.fee,
-        fee_asset,  # type: ignore[arg-type]
+        fee_asset,
         p.builder,
         p.metadata,
         p.taker == p.exchange,

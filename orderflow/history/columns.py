@@ -229,10 +229,11 @@ def prepared(enc: RowEncoder, batch: Batch) -> list[Prepared | None]:
                 add(None)
                 continue
         else:
-            word, token = sides[i], tokens[i]
-            if word is None or word is FAIL or token is None:
+            word, maybe_token = sides[i], tokens[i]
+            if word is None or word is FAIL or maybe_token is None:
                 add(None)
                 continue
+            token = maybe_token
             buy = word == 0
             if fill:
                 builder, metadata = builders[i], metadatas[i]
@@ -263,6 +264,6 @@ def prepared(enc: RowEncoder, batch: Batch) -> list[Prepared | None]:
                 builder,
                 metadata,
                 seconds,
-            )  # fmt: skip
+            )
         )
     return out

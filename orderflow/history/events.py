@@ -21,7 +21,7 @@ import asyncpg
 from orderflow.chain.amounts import correct_taker_amounts
 from orderflow.chain.contracts import ChainAddresses
 from orderflow.chain.decode import DecodedBatch, decode_batch, decode_log
-from orderflow.chain.events import DeadLetter, Decoded
+from orderflow.chain.events import DeadLetter, Decoded, Fill
 from orderflow.chain.fields import FieldError
 from orderflow.history import columns
 from orderflow.history.build import (
@@ -225,7 +225,10 @@ class RowDecoder:
                     batch.add(item)
                 continue
             event = event_of(p, identity, good_hash, chain_id, when)
-            (fills if p.fill else matches)(event)  # type: ignore[operator]
+            if type(event) is Fill:
+                fills(event)
+            else:
+                matches(event)  # type: ignore[arg-type]
         if len(checked) > 100_000:
             checked.clear()
         correct_taker_amounts(batch)

@@ -142,7 +142,8 @@ def _check_column_parse(decoder: RowDecoder, parsed: Any) -> None:
 def _same(built: DecodedBatch, reference: DecodedBatch) -> None:
     assert len(built.fills) == len(reference.fills)
     assert len(built.matches) == len(reference.matches)
-    for a, b in zip([*built.fills, *built.matches], [*reference.fills, *reference.matches]):
+    pairs = zip([*built.fills, *built.matches], [*reference.fills, *reference.matches], strict=True)
+    for a, b in pairs:
         assert a == b  # every field, the LogRef's too (the correction applied alike)
         assert dict(a.ref.raw or {}) == dict(b.ref.raw or {})  # the raw log it carries
     dead = [(x.reason, x.raw, astuple(x)[2:]) for x in built.dead_letters]
@@ -212,7 +213,7 @@ def test_unusual_values_the_strict_parsers_accept_are_stored_alike() -> None:
     assert (p.side, p.token, p.shares, p.collateral) == ("BUY", 99, 32, 16)
     with pytest.raises(RowError):
         prepare(decoder.encoder, {**row, "fee": "1.5"})
-    assert columns._uints(["1", " 1", "0x1", "", None, -1, 5, "١"]) == [
+    assert columns._uints(["1", " 1", "0x1", "", None, -1, 5, "\u0661"]) == [
         1, None, None, None, None, None, 5, None,
     ]  # fmt: skip
     assert columns._hexes(["0X" + "AB" * 32, "ab" * 32, "zz" * 32, b"\x01" * 32, 5], 32) == [
