@@ -102,6 +102,14 @@ class RowDecoder:
             block_number=block,
         )
 
+    def check_first_id(self, row: Row) -> None:
+        """A layout whose ``id`` stands in for the log index: the file's first row must show
+        that it does (``<tx hash>-<log index>``), or the file is refused."""
+        value = row.values.get(self.layout.columns["id"])
+        if split_log_id(value) is None:
+            raise refuse_underived_id(self.source, self.layout, value)
+        self._checked_id = True
+
     def parse(self, batch: Batch) -> Parsed:
         """Identities of a batch's rows, and the event fields of fill and match rows (runs in
         the reader thread): column-wise (``columns.py``), the strict per-row parsers for a
@@ -110,10 +118,7 @@ class RowDecoder:
         out = Parsed(read=len(rows) + len(batch.bad))
         out.dead.extend(self.dead(b.number, b.reason, text=b.text) for b in batch.bad)
         if not self._checked_id and rows:
-            value = rows[0].values.get(self.layout.columns["id"])
-            if split_log_id(value) is None:
-                raise refuse_underived_id(self.source, self.layout, value)
-            self._checked_id = True
+            self.check_first_id(rows[0])
         ids, owns = columns.identities(self.encoder, batch)
         fields: list[Prepared | None] = (
             [None] * len(rows)

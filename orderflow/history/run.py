@@ -35,6 +35,7 @@ from orderflow.history.events import Parsed, RowDecoder
 from orderflow.history.layouts import Kind, Layout, detect
 from orderflow.history.markets import MarketRows, store_markets
 from orderflow.history.metrics import counters
+from orderflow.history.parallel import auto_workers, parsed_in_workers
 from orderflow.history.rows import RowError, hash32, timestamp, uint
 from orderflow.history.sources import BadLine, Row, RowReader
 from orderflow.progress import Progress
@@ -140,13 +141,16 @@ async def import_file(
     hand_over: bool = True,
     progress: Progress | None = None,
     via_raw_logs: bool = False,
+    workers: int | None = None,
 ) -> ImportReport:
     """Import one file; raises LayoutError (refused layout) or HistoryError (cannot go on).
 
     ``progress`` (by default one for the job ``import FILE``: bytes of the file, or rows of a
     Parquet file's count, with rows and dead letters) is updated after every batch.
     ``via_raw_logs`` takes every fill and match row through its raw log and the listener's
-    decoder (the reference path the shortcut is tested and benchmarked against)."""
+    decoder (the reference path the shortcut is tested and benchmarked against). ``workers``
+    processes parse a fill or match file's batches (``parallel.py``; 0: in this process; None:
+    as many as the machine has cores to spare, for files of 64 MB and more)."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     source = Path(path)
@@ -180,6 +184,7 @@ async def import_file(
                     batch_size,
                     hand_over,
                     via_raw_logs,
+                    auto_workers(reader, layout) if workers is None else workers,
                 )
         finally:
             prog.finish()
@@ -198,11 +203,18 @@ async def _events(
     batch_size: int,
     hand_over: bool,
     via_raw_logs: bool,
+    workers: int,
 ) -> None:
     decoder = RowDecoder(layout, reader.path.name, _unit(reader), chain_id, addresses)
 
     def parsed() -> Generator[Any, None, None]:
-        batches = ((decoder.parse(b), reader.position()) for b in reader.column_batches(batch_size))
+        batches: Iterable[tuple[Parsed, Position]]
+        if workers > 0 and layout.kind != "logs":
+            batches = parsed_in_workers(reader, decoder, batch_size, workers)
+        else:
+            batches = (
+                (decoder.parse(b), reader.position()) for b in reader.column_batches(batch_size)
+            )
         yield from whole_transactions(batches, batch_size)
 
     top: tuple[int, str] | None = None

@@ -197,6 +197,7 @@ class RowReader:
                 value = None
             if isinstance(value, dict):
                 self._first = value
+                self._first_text = text
                 return list(value)
             self._first_bad = BadLine(self._line_no, text, "not a JSON object")
             return []
@@ -307,30 +308,43 @@ class RowReader:
             yield batch
 
     def _json_batches(self, size: int) -> Iterator[tuple[list[Row], list[BadLine]]]:
-        assert self._text is not None
         rows: list[Row] = []
         bad: list[BadLine] = []
+        for lines in self.line_chunks(size):
+            for number, text in lines:
+                row = json_row(number, text)
+                (rows if isinstance(row, Row) else bad).append(row)  # type: ignore[arg-type]
+            yield rows, bad
+            rows, bad = [], []
+
+    def line_chunks(self, size: int) -> Iterator[list[tuple[int, str]]]:
+        """A JSON-lines file's non-blank lines, stripped, with their numbers, ``size`` at a time."""
+        assert self._text is not None
+        lines: list[tuple[int, str]] = []
         if self._first is not None:
-            rows.append(Row(self._line_no, self._first))
+            lines.append((self._line_no, self._first_text))
         elif getattr(self, "_first_bad", None) is not None:
-            bad.append(self._first_bad)
+            lines.append((self._first_bad.number, self._first_bad.text))
         number = getattr(self, "_line_no", 0)
         for line in self._text:
             number += 1
             text = line.strip()
             if not text:
                 continue
-            try:
-                value = json.loads(text)
-            except ValueError as exc:
-                bad.append(BadLine(number, text, f"not JSON ({exc})"))
-            else:
-                if isinstance(value, dict):
-                    rows.append(Row(number, value))
-                else:
-                    bad.append(BadLine(number, text, f"a JSON {type(value).__name__}, not a row"))
-            if len(rows) + len(bad) >= size:
-                yield rows, bad
-                rows, bad = [], []
-        if rows or bad:
-            yield rows, bad
+            lines.append((number, text))
+            if len(lines) >= size:
+                yield lines
+                lines = []
+        if lines:
+            yield lines
+
+
+def json_row(number: int, text: str) -> Row | BadLine:
+    """One JSON line as a row, or the reason it is not one."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        return BadLine(number, text, f"not JSON ({exc})")
+    if isinstance(value, dict):
+        return Row(number, value)
+    return BadLine(number, text, f"a JSON {type(value).__name__}, not a row")
