@@ -11,6 +11,8 @@ gzip'd JSON lines, and in the same run times
 * ours: ``import_file`` of each (rows parsed column-wise into the listener's events, the
   listener's ``store_batch``, one transaction per ``--batch-size`` rows, reading one batch ahead
   in a worker thread) into a fresh migrated database whose blocks were imported first;
+* with ``--workers 1,2``: the same import with that many parsing processes (``workers=``),
+  their CPU counted apart (children of the benchmark, reaped when the import ends);
 * the reference, unless ``--no-reference``: the same import with ``via_raw_logs=True`` — every
   row re-encoded into its raw log and read back by the listener's decoder, the path before the
   shortcut — and the same-run ratio of the two;
@@ -229,6 +231,7 @@ async def run_ours(
     expected: int,
     via_raw_logs: bool,
     server: Any,
+    workers: int,
 ) -> tuple[float, float, str]:
     """(rows/s, blocks file rows/s, a line of figures) of one import into a fresh database."""
     dsn = await fresh_database(admin_dsn, created)
@@ -241,20 +244,23 @@ async def run_ours(
         # One connection: its backend does all the storing. CPU seconds of both sides say what
         # an idle machine would do (this one is shared).
         backend = await pool.fetchval("SELECT pg_backend_pid()") if server else None
-        server0, client0 = _cpu_secs(backend), time.process_time()
+        server0, client0, children0 = _cpu_secs(backend), time.process_time(), _children()
         report = await import_file(
             pool, path, chain_id=137, batch_size=args.batch_size, progress=_quiet(path),
-            via_raw_logs=via_raw_logs,
+            via_raw_logs=via_raw_logs, workers=workers,
         )  # fmt: skip
         server1, client_cpu = _cpu_secs(backend), time.process_time() - client0
+        workers_cpu = _children() - children0  # the pool's processes, reaped when it shut down
     finally:
         await pool.close()
     assert report.stored.trades == expected, report.summary()
     assert report.dead_letters == 0
     cpu = f"; python {client_cpu / expected * 1e6:.1f} us/row"
+    if workers:
+        cpu += f" + workers {workers_cpu / expected * 1e6:.1f} us/row"
     if server0 is not None and server1 is not None:
         server_cpu = server1 - server0
-        bound = expected / max(server_cpu, client_cpu)
+        bound = expected / max(server_cpu, client_cpu, workers_cpu / workers if workers else 0)
         cpu += (
             f", postgres {server_cpu / expected * 1e6:.1f} us/row -> {bound:,.0f} rows/s "
             "with a core each"
@@ -264,6 +270,12 @@ async def run_ours(
         f"{report.rows_per_sec:>10,.0f} rows/s  ({report.elapsed_secs:.1f} s, {size:.1f} MB{cpu})"
     )
     return report.rows_per_sec, blocks_report.rows_per_sec, line
+
+
+def _children() -> float:
+    """CPU seconds of this process's reaped children (the import's worker processes)."""
+    t = os.times()
+    return t.children_user + t.children_system
 
 
 def _load() -> str:
@@ -296,17 +308,30 @@ async def main_async(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             paths = write_all(Path(tmp), fills, blocks)
             for fmt, path in paths.items():
-                rates: dict[bool, float] = {}
-                for via in (False, True) if args.reference else (False,):
+                rates: dict[tuple[bool, int], float] = {}
+                runs = [(False, 0), *((False, w) for w in args.workers if w)]
+                for via, workers in [*runs, *([(True, 0)] if args.reference else [])]:
                     rate, blocks_rate, line = await run_ours(
-                        args, admin_dsn, created, Path(tmp), path, len(fills), via, server
+                        args, admin_dsn, created, Path(tmp), path, len(fills), via, server, workers
                     )
-                    rates[via] = rate
-                    name = f"{fmt} (raw-log round trip)" if via else fmt
+                    rates[via, workers] = rate
+                    name = (
+                        f"{fmt} (raw-log round trip)"
+                        if via
+                        else f"{fmt} ({workers} workers)"
+                        if workers
+                        else fmt
+                    )
                     print(f"{name:<30} {line}", flush=True)
-                results.append((fmt, rates[False], blocks_rate))
-                if True in rates:
-                    print(f"ratio {fmt:<9} shortcut / round trip x{rates[False] / rates[True]:.2f}")
+                results.append((fmt, rates[False, 0], blocks_rate))
+                for (via, workers), rate in rates.items():
+                    if via or not workers:
+                        continue
+                    ratio = rate / rates[False, 0]
+                    print(f"ratio {fmt:<9} {workers} workers / in process x{ratio:.2f}")
+                if (True, 0) in rates:
+                    ratio = rates[False, 0] / rates[True, 0]
+                    print(f"ratio {fmt:<9} shortcut / round trip x{ratio:.2f}")
             dsn = await fresh_database(admin_dsn, created)
             hashes = {b["block_number"]: b["block_hash"] for b in blocks}
             limit = min(args.baseline_rows, len(fills))
@@ -339,6 +364,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--batch-size", type=int, default=10_000, help="rows per transaction (10,000)")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--workers",
+        type=lambda v: [int(w) for w in v.split(",")],
+        default=[0],
+        help="also import with these numbers of parsing processes, e.g. 1,2 (default: only 0)",
+    )
     p.add_argument(
         "--no-reference",
         dest="reference",

@@ -29,6 +29,7 @@ FAIL: Any = object()
 """A value the fast path does not take (where ``None`` is a legitimate value)."""
 
 _MAX_SECONDS = 253_402_300_799
+_new = tuple.__new__
 _MAX_PRICE = 10**10
 
 
@@ -248,22 +249,7 @@ def prepared(enc: RowEncoder, batch: Batch) -> list[Prepared | None]:
         ):
             add(None)
             continue
-        add(
-            Prepared(
-                fill,
-                address,
-                version,
-                order_hash,
-                maker,
-                taker,
-                "BUY" if buy else "SELL",
-                token,
-                shares,
-                collateral,
-                fee,
-                builder,
-                metadata,
-                seconds,
-            )
-        )
+        fields = (fill, address, version, order_hash, maker, taker, "BUY" if buy else "SELL",
+                  token, shares, collateral, fee, builder, metadata, seconds)  # fmt: skip
+        add(_new(Prepared, fields))  # Prepared(*fields), without its Python-level __new__
     return out
