@@ -27,6 +27,7 @@ from orderflow.chain.events import DeadLetter
 from orderflow.history.build import Prepared
 from orderflow.history.events import Parsed, RowDecoder
 from orderflow.history.layouts import Layout
+from orderflow.history.memory import fewer_collections
 from orderflow.history.sources import (
     Batch,
     Row,
@@ -58,6 +59,7 @@ def auto_workers(reader: RowReader, layout: Layout) -> int:
 
 def _start(layout: Layout, source: str, unit: str, chain_id: int, addrs: ChainAddresses) -> None:
     global _DECODER
+    fewer_collections()
     _DECODER = RowDecoder(layout, source, unit, chain_id, addrs)
     _DECODER._checked_id = True  # the main process checks the file's first row
 
@@ -88,7 +90,9 @@ def _batch(columns: list[str], chunk: tuple[Any, ...]) -> Batch:
     elif kind == "parquet":
         _, start, record_batch = chunk
         batch = Batch(columns, record_batch)
-        batch.rows = [_ColumnarRow(start + i + 1, batch, i) for i in range(record_batch.num_rows)]
+        batch.rows = [
+            _ColumnarRow(start + i + 1, record_batch, i) for i in range(record_batch.num_rows)
+        ]
     else:
         batch = Batch(columns)
         for number, text in chunk[1]:

@@ -34,6 +34,7 @@ from orderflow.history.errors import HistoryError
 from orderflow.history.events import Parsed, RowDecoder
 from orderflow.history.layouts import Kind, Layout, detect
 from orderflow.history.markets import MarketRows, store_markets
+from orderflow.history.memory import collecting_less
 from orderflow.history.metrics import counters
 from orderflow.history.parallel import auto_workers, parsed_in_workers
 from orderflow.history.rows import RowError, hash32, timestamp, uint
@@ -156,7 +157,7 @@ async def import_file(
     source = Path(path)
     report = ImportReport(path=str(source))
     started = time.perf_counter()
-    with RowReader(source) as reader:
+    with collecting_less(), RowReader(source) as reader:
         layout = detect(reader.columns, source.name)
         if kind is not None and layout.kind != kind:
             raise HistoryError(f"{source.name}: {layout.name}, not {kind} rows")

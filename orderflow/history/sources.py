@@ -64,17 +64,18 @@ class _FieldsRow(Row):
 
 
 class _ColumnarRow(Row):
-    """Row ``index`` of a Parquet record batch's columns (decoded to Python per column)."""
+    """Row ``index`` of a Parquet record batch (no reference back to the batch's rows: no
+    cycle, so a batch is freed as soon as it is done with, whatever the collector does)."""
 
-    __slots__ = ("_batch", "_index")
+    __slots__ = ("_index", "_record_batch")
 
-    def __init__(self, number: int, batch: Batch, index: int) -> None:
+    def __init__(self, number: int, record_batch: Any, index: int) -> None:
         super().__init__(number)
-        self._batch, self._index = batch, index
+        self._record_batch, self._index = record_batch, index
 
     def _build(self) -> dict[str, Any]:
-        batch, i = self._batch, self._index
-        return {name: batch.column(name)[i] for name in batch.names}
+        values: dict[str, Any] = self._record_batch.slice(self._index, 1).to_pylist()[0]
+        return values
 
 
 class Batch:
@@ -89,6 +90,13 @@ class Batch:
         self.bad: list[BadLine] = []
         self._source = source  # a pyarrow RecordBatch, a list of CSV field lists, or None
         self._cache: dict[str, list[Any]] = {}
+
+    def arrow(self, name: str) -> Any:
+        """The column as a pyarrow array when the batch is a Parquet record batch, else None."""
+        src = self._source
+        if src is None or isinstance(src, list):
+            return None
+        return src.column(len(self.names) - 1 - self.names[::-1].index(name))
 
     def column(self, name: str) -> list[Any]:
         try:
@@ -273,7 +281,8 @@ class RowReader:
                 start = self._rows_read
                 self._rows_read += record_batch.num_rows
                 batch.rows = [
-                    _ColumnarRow(start + i + 1, batch, i) for i in range(record_batch.num_rows)
+                    _ColumnarRow(start + i + 1, record_batch, i)
+                    for i in range(record_batch.num_rows)
                 ]
                 yield batch
 
