@@ -69,47 +69,6 @@ def _is_hex(body: str, nbytes: int) -> bool:
         return False
 
 
-def _arrow_hexes(array: Any, nbytes: int) -> list[str | None] | None:
-    """:func:`_hexes` of a Parquet string column, computed by Arrow; None for other types."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
-        return None
-    # A match is "0x" + 2n hex or 2n hex (an unprefixed body cannot start with 0x: x is no hex).
-    ok = pc.match_substring_regex(array, f"^(0[xX])?[0-9a-fA-F]{{{2 * nbytes}}}$")
-    body = pc.utf8_lower(pc.replace_substring_regex(array, "^0[xX]", ""))
-    full = pc.binary_join_element_wise("0x", body, "")
-    out: list[str | None] = pc.if_else(ok, full, pa.scalar(None, full.type)).to_pylist()
-    return out
-
-
-def _arrow_uints(array: Any) -> list[int | None] | None:
-    """:func:`_uints` of a Parquet string column of plain digits (at most 18: an int64), cast
-    by Arrow; None when the column is of another type or holds anything else."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
-        return None
-    if pc.all(pc.match_substring_regex(array, "^[0-9]{1,18}$")).as_py() is False:
-        return None
-    out: list[int | None] = pc.cast(array, pa.int64()).to_pylist()
-    return out
-
-
-def hexes_of(batch: Batch, name: str, nbytes: int) -> list[str | None]:
-    array = batch.arrow(name)
-    out = None if array is None else _arrow_hexes(array, nbytes)
-    return _hexes(batch.column(name), nbytes) if out is None else out
-
-
-def uints_of(batch: Batch, name: str) -> list[int | None]:
-    array = batch.arrow(name)
-    out = None if array is None else _arrow_uints(array)
-    return _uints(batch.column(name)) if out is None else out
-
-
 def _uints(values: list[Any]) -> list[int | None]:
     """Whole numbers from ASCII digit strings (at most 78 digits: a uint256) and ints >= 0."""
     return [
@@ -186,9 +145,9 @@ def identities(enc: RowEncoder, batch: Batch) -> tuple[list[Identity | None], li
     if enc.layout.id_derives_log_index:
         ids: list[Identity | None] = [None] * n
     else:
-        txs = hexes_of(batch, cols["tx_hash"], 32)
-        indexes = uints_of(batch, cols["log_index"])
-        blocks = uints_of(batch, cols["block_number"])
+        txs = _hexes(batch.column(cols["tx_hash"]), 32)
+        indexes = _uints(batch.column(cols["log_index"]))
+        blocks = _uints(batch.column(cols["block_number"]))
         ids = [
             None
             if t is None or i is None or b is None or i > MAX_LOG_INDEX or b > MAX_BLOCK_NUMBER
@@ -216,14 +175,6 @@ def prepared(enc: RowEncoder, batch: Batch) -> list[Prepared | None]:
         name = cols.get(canonical)
         return missing if name is None else batch.column(name)
 
-    def hexes(canonical: str, nbytes: int) -> list[str | None]:
-        name = cols.get(canonical)
-        return missing if name is None else hexes_of(batch, name, nbytes)
-
-    def uints(canonical: str) -> list[int | None]:
-        name = cols.get(canonical)
-        return missing if name is None else uints_of(batch, name)
-
     addresses = enc.addresses
 
     def exchange(value: Any) -> tuple[str, str]:
@@ -234,19 +185,19 @@ def prepared(enc: RowEncoder, batch: Batch) -> list[Prepared | None]:
     times = _memo(col("timestamp"), _seconds)
     fill = enc.layout.kind == "fills"
     if fill:
-        hashes = hexes("order_hash", 32)
-        makers = hexes("maker", 20)
-        takers: list[Any] = hexes("taker", 20)
-        fees: list[Any] = uints("fee")
+        hashes = _hexes(col("order_hash"), 32)
+        makers = _hexes(col("maker"), 20)
+        takers: list[Any] = _hexes(col("taker"), 20)
+        fees: list[Any] = _uints(col("fee"))
         builders = _opt_hexes(col("builder"))
         metadatas = _opt_hexes(col("metadata"))
     else:
-        hashes = hexes("taker_order_hash", 32)
-        makers = hexes("taker_order_maker", 20)
+        hashes = _hexes(col("taker_order_hash"), 32)
+        makers = _hexes(col("taker_order_maker"), 20)
         takers, fees = [""] * n, [0] * n
         builders = metadatas = missing
-    maker_amounts = uints("maker_amount")
-    taker_amounts = uints("taker_amount")
+    maker_amounts = _uints(col("maker_amount"))
+    taker_amounts = _uints(col("taker_amount"))
     maker_assets = _token_uints(col("maker_asset_id"))
     taker_assets = _token_uints(col("taker_asset_id"))
     sides = _memo(col("side"), side) if "side" in cols else missing

@@ -91,13 +91,6 @@ class Batch:
         self._source = source  # a pyarrow RecordBatch, a list of CSV field lists, or None
         self._cache: dict[str, list[Any]] = {}
 
-    def arrow(self, name: str) -> Any:
-        """The column as a pyarrow array when the batch is a Parquet record batch, else None."""
-        src = self._source
-        if src is None or isinstance(src, list):
-            return None
-        return src.column(len(self.names) - 1 - self.names[::-1].index(name))
-
     def column(self, name: str) -> list[Any]:
         try:
             return self._cache[name]
