@@ -121,3 +121,24 @@ def test_workers_parse_batch_by_batch_as_the_main_process_does(tmp_path: Path, n
     in_process = parsed(0)
     assert len(in_process) > 6 and any(dead for _, dead, _, _ in in_process)
     assert parsed(2) == in_process
+
+
+def test_workers_by_default_only_for_large_fill_files_and_spare_cores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orderflow.history import parallel
+
+    path = d.write_csv(
+        tmp_path / "fills.csv", [d.dune_row(f) for f in d.fills_of(sim_logs("v1", 44))]
+    )
+    with RowReader(path) as reader:
+        layout = detect(reader.columns, path.name)
+        monkeypatch.setattr(parallel.os, "cpu_count", lambda: 8)
+        assert parallel.auto_workers(reader, layout) == 0  # a small file: not worth starting
+        monkeypatch.setattr(parallel, "MIN_AUTO_BYTES", 1)
+        assert parallel.auto_workers(reader, layout) == 4  # 8 cores: at most 4
+        monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+        assert parallel.auto_workers(reader, layout) == 0  # the import and PostgreSQL's cores
+        monkeypatch.setattr(parallel.os, "cpu_count", lambda: 8)
+        layout.kind = "markets"
+        assert parallel.auto_workers(reader, layout) == 0
