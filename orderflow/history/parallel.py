@@ -30,6 +30,7 @@ from orderflow.history.layouts import Layout
 from orderflow.history.memory import fewer_collections
 from orderflow.history.sources import (
     Batch,
+    RecordRows,
     Row,
     RowReader,
     _ColumnarRow,
@@ -90,9 +91,8 @@ def _batch(columns: list[str], chunk: tuple[Any, ...]) -> Batch:
     elif kind == "parquet":
         _, start, record_batch = chunk
         batch = Batch(columns, record_batch)
-        batch.rows = [
-            _ColumnarRow(start + i + 1, record_batch, i) for i in range(record_batch.num_rows)
-        ]
+        rows = RecordRows(record_batch)
+        batch.rows = [_ColumnarRow(start + i + 1, rows, i) for i in range(record_batch.num_rows)]
     else:
         batch = Batch(columns)
         for number, text in chunk[1]:

@@ -63,19 +63,34 @@ class _FieldsRow(Row):
         return dict(zip(self._columns, self._fields, strict=True))
 
 
+class RecordRows:
+    """A Parquet record batch's rows as dicts, decoded all at once on the first request (no
+    reference to the rows that use it: no cycle, so a batch is freed as soon as it is done
+    with, whatever the cyclic collector does)."""
+
+    __slots__ = ("_dicts", "record_batch")
+
+    def __init__(self, record_batch: Any) -> None:
+        self.record_batch = record_batch
+        self._dicts: list[dict[str, Any]] | None = None
+
+    def row(self, index: int) -> dict[str, Any]:
+        if self._dicts is None:
+            self._dicts = self.record_batch.to_pylist()
+        return self._dicts[index]
+
+
 class _ColumnarRow(Row):
-    """Row ``index`` of a Parquet record batch (no reference back to the batch's rows: no
-    cycle, so a batch is freed as soon as it is done with, whatever the collector does)."""
+    """Row ``index`` of a Parquet record batch."""
 
-    __slots__ = ("_index", "_record_batch")
+    __slots__ = ("_index", "_rows")
 
-    def __init__(self, number: int, record_batch: Any, index: int) -> None:
+    def __init__(self, number: int, rows: RecordRows, index: int) -> None:
         super().__init__(number)
-        self._record_batch, self._index = record_batch, index
+        self._rows, self._index = rows, index
 
     def _build(self) -> dict[str, Any]:
-        values: dict[str, Any] = self._record_batch.slice(self._index, 1).to_pylist()[0]
-        return values
+        return self._rows.row(self._index)
 
 
 class Batch:
@@ -273,9 +288,9 @@ class RowReader:
                 batch = Batch(self.columns, record_batch)
                 start = self._rows_read
                 self._rows_read += record_batch.num_rows
+                shared = RecordRows(record_batch)
                 batch.rows = [
-                    _ColumnarRow(start + i + 1, record_batch, i)
-                    for i in range(record_batch.num_rows)
+                    _ColumnarRow(start + i + 1, shared, i) for i in range(record_batch.num_rows)
                 ]
                 yield batch
 
