@@ -9,8 +9,10 @@ row the shortcut does not take) is rebuilt from it. Results are consumed in file
 twice as many batches as workers are in flight, so memory stays bounded by the batch size.
 
 Block hashes, events, the taker-amount correction and storing stay in the main process (they
-need the database and whole transactions); the workers take the parsing, which is most of the
-Python time per row once events are built directly.
+need the database and whole transactions); the workers take the parsing. That pays for JSON
+lines (the JSON parsing moves too); for Parquet and CSV, handing a batch over and taking the
+results back costs the main process about as much as parsing it (docs/benchmarks.md), so
+``auto_workers`` leaves those in process.
 """
 
 from __future__ import annotations
@@ -51,9 +53,15 @@ _DECODER: RowDecoder | None = None
 
 
 def auto_workers(reader: RowReader, layout: Layout) -> int:
-    """Workers for ``workers=None``: one per core beyond the two the main process and
-    PostgreSQL use (at most 4), for fill and match files large enough to pay for starting."""
-    if layout.kind not in ("fills", "matches") or reader.size < MIN_AUTO_BYTES:
+    """Workers for ``workers=None``: for fill and match files of JSON lines large enough to pay
+    for starting them, one per core beyond the two the main process and PostgreSQL use (at most
+    4). Parquet and CSV batches cost the main process about as much to hand over and take back
+    as to parse (docs/benchmarks.md), so they are parsed in process unless asked."""
+    if (
+        layout.kind not in ("fills", "matches")
+        or reader.format != "jsonl"
+        or reader.size < MIN_AUTO_BYTES
+    ):
         return 0
     return max(0, min(4, (os.cpu_count() or 1) - 2))
 
