@@ -59,7 +59,7 @@ async def test_workers_store_what_the_main_process_stores(
         path = d.write_parquet(tmp_path / name, table)  # Parquet: typed, unspoilt
     elif layout == "dune":
         table = _spoilt([d.dune_row(f) for f in fills], "makerAmountFilled", "maker")
-        path = d.write_jsonl(tmp_path / name, table)
+        path = d.write_csv(tmp_path / name, table)
     else:
         table = _spoilt([d.camel_row(f) for f in fills], "makerAmountFilled", "maker")
         path = d.write_jsonl(tmp_path / name, table)
@@ -85,7 +85,7 @@ async def test_a_refused_id_is_refused_before_the_workers_parse(
     ]  # an id that is no log index, and no evt_index column
     for r in rows_:
         del r["evt_index"]
-    path = d.write_jsonl(tmp_path / "fills.csv", rows_)
+    path = d.write_csv(tmp_path / "fills.csv", rows_)
     with pytest.raises(LayoutError, match="does not derive one"):
         await import_file(pool, path, chain_id=137, workers=2)
     assert await pool.fetchval("SELECT count(*) FROM orderflow_trades") == 0
@@ -100,7 +100,7 @@ def test_workers_parse_batch_by_batch_as_the_main_process_does(tmp_path: Path, n
     if name.endswith(".parquet"):
         path = d.write_parquet(tmp_path / name, [{k: str(v) for k, v in r.items()} for r in table])
     elif name.endswith(".csv"):
-        path = d.write_jsonl(tmp_path / name, table)
+        path = d.write_csv(tmp_path / name, table)
     else:
         path = d.write_jsonl(tmp_path / name, table)
 
