@@ -8,9 +8,14 @@ Generates N OrderFilled rows in the layout of the public Parquet dumps (snake_ca
 plus the blocks file that supplies their hashes, writes the same rows as Parquet, gzip'd CSV and
 gzip'd JSON lines, and in the same run times
 
-* ours: ``import_file`` of each (the listener's decode + ``store_batch`` path, one transaction
-  per ``--batch-size`` rows, reading one batch ahead in a worker thread) into a fresh migrated
-  database whose blocks were imported first;
+* ours: ``import_file`` of each (rows parsed column-wise into the listener's events, the
+  listener's ``store_batch``, one transaction per ``--batch-size`` rows, reading one batch ahead
+  in a worker thread) into a fresh migrated database whose blocks were imported first;
+* with ``--workers 1,2``: the same import with that many parsing processes (``workers=``),
+  their CPU counted apart (children of the benchmark, reaped when the import ends);
+* the reference, unless ``--no-reference``: the same import with ``via_raw_logs=True`` — every
+  row re-encoded into its raw log and read back by the listener's decoder, the path before the
+  shortcut — and the same-run ratio of the two;
 * the obvious baseline on the first ``--baseline-rows`` rows of the CSV: ``csv.DictReader``,
   derive the trade row in Python, one ``INSERT … ON CONFLICT DO NOTHING`` per row in
   autocommit (what a straightforward loader does); its rate is extrapolated.
@@ -220,6 +225,62 @@ def _cpu_secs(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def run_ours(
+    args: argparse.Namespace,
+    admin_dsn: str,
+    created: list[str],
+    tmp: Path,
+    path: Path,
+    expected: int,
+    via_raw_logs: bool,
+    server: Any,
+    workers: int,
+) -> tuple[float, float, str]:
+    """(rows/s, blocks file rows/s, a line of figures) of one import into a fresh database."""
+    dsn = await fresh_database(admin_dsn, created)
+    pool = await db.create_pool(dsn, min_size=1, max_size=1)
+    try:
+        blocks_report = await import_file(
+            pool, tmp / "blocks.parquet", chain_id=137, batch_size=args.batch_size,
+            progress=_quiet(tmp / "blocks.parquet"),
+        )  # fmt: skip
+        # One connection: its backend does all the storing. CPU seconds of both sides say what
+        # an idle machine would do (this one is shared).
+        backend = await pool.fetchval("SELECT pg_backend_pid()") if server else None
+        server0, client0, children0 = _cpu_secs(backend), time.process_time(), _children()
+        report = await import_file(
+            pool, path, chain_id=137, batch_size=args.batch_size, progress=_quiet(path),
+            via_raw_logs=via_raw_logs, workers=workers,
+        )  # fmt: skip
+        server1, client_cpu = _cpu_secs(backend), time.process_time() - client0
+        workers_cpu = _children() - children0  # the pool's processes, reaped when it shut down
+    finally:
+        await pool.close()
+    assert report.stored.trades == expected, report.summary()
+    assert report.dead_letters == 0
+    cpu = f"; python {client_cpu / expected * 1e6:.1f} us/row"
+    if workers:
+        cpu += f" + workers {workers_cpu / expected * 1e6:.1f} us/row"
+    if server0 is not None and server1 is not None:
+        server_cpu = server1 - server0
+        bound = expected / max(server_cpu, client_cpu, workers_cpu / workers if workers else 0)
+        cpu += (
+            f", postgres {server_cpu / expected * 1e6:.1f} us/row -> {bound:,.0f} rows/s "
+            "with a core each"
+        )
+    size = path.stat().st_size / 1e6  # noqa: ASYNC240 (a benchmark's one stat)
+    line = (
+        f"{report.rows_per_sec:>10,.0f} rows/s  ({report.elapsed_secs:.1f} s, {size:.1f} MB{cpu})"
+    )
+    return report.rows_per_sec, blocks_report.rows_per_sec, line
+
+
+def _children() -> float:
+    """CPU seconds of this process's reaped children (the import's worker processes)."""
+    t = os.times()
+    return t.children_user + t.children_system
+
+
 def _load() -> str:
     one, five, fifteen = os.getloadavg()
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
@@ -250,42 +311,30 @@ async def main_async(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             paths = write_all(Path(tmp), fills, blocks)
             for fmt, path in paths.items():
-                dsn = await fresh_database(admin_dsn, created)
-                pool = await db.create_pool(dsn, min_size=1, max_size=1)
-                try:
-                    blocks_report = await import_file(
-                        pool, Path(tmp) / "blocks.parquet", chain_id=137,
-                        batch_size=args.batch_size, progress=_quiet(Path(tmp) / "blocks.parquet"),
-                    )  # fmt: skip
-                    # One connection: its backend does all the storing. CPU seconds of both
-                    # sides say what an idle machine would do (this one is shared).
-                    backend = await pool.fetchval("SELECT pg_backend_pid()") if server else None
-                    server0, client0 = _cpu_secs(backend), time.process_time()
-                    report = await import_file(
-                        pool, path, chain_id=137, batch_size=args.batch_size,
-                        progress=_quiet(path),
-                    )  # fmt: skip
-                    server1, client_cpu = _cpu_secs(backend), time.process_time() - client0
-                finally:
-                    await pool.close()
-                assert report.stored.trades == len(fills), report.summary()
-                assert report.dead_letters == 0
-                results.append((fmt, report.rows_per_sec, blocks_report.rows_per_sec))
-                size = path.stat().st_size / 1e6
-                cpu = ""
-                if server0 is not None and server1 is not None:
-                    server_cpu = server1 - server0
-                    bound = len(fills) / max(server_cpu, client_cpu)
-                    cpu = (
-                        f"; cpu python {client_cpu:.1f} s, postgres {server_cpu:.1f} s -> "
-                        f"{bound:,.0f} rows/s with a core each"
+                rates: dict[tuple[bool, int], float] = {}
+                runs = [(False, 0), *((False, w) for w in args.workers if w)]
+                for via, workers in [*runs, *([(True, 0)] if args.reference else [])]:
+                    rate, blocks_rate, line = await run_ours(
+                        args, admin_dsn, created, Path(tmp), path, len(fills), via, server, workers
                     )
-                print(
-                    f"{fmt:<9} {report.rows_per_sec:>10,.0f} rows/s  ({report.elapsed_secs:.1f} s, "
-                    f"{size:.1f} MB; blocks first at {blocks_report.rows_per_sec:,.0f} rows/s"
-                    f"{cpu})",
-                    flush=True,
-                )
+                    rates[via, workers] = rate
+                    name = (
+                        f"{fmt} (raw-log round trip)"
+                        if via
+                        else f"{fmt} ({workers} workers)"
+                        if workers
+                        else fmt
+                    )
+                    print(f"{name:<30} {line}", flush=True)
+                results.append((fmt, rates[False, 0], blocks_rate))
+                for (via, workers), rate in rates.items():
+                    if via or not workers:
+                        continue
+                    ratio = rate / rates[False, 0]
+                    print(f"ratio {fmt:<9} {workers} workers / in process x{ratio:.2f}")
+                if (True, 0) in rates:
+                    ratio = rates[False, 0] / rates[True, 0]
+                    print(f"ratio {fmt:<9} shortcut / round trip x{ratio:.2f}")
             dsn = await fresh_database(admin_dsn, created)
             hashes = {b["block_number"]: b["block_hash"] for b in blocks}
             limit = min(args.baseline_rows, len(fills))
@@ -318,6 +367,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--batch-size", type=int, default=10_000, help="rows per transaction (10,000)")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--workers",
+        type=lambda v: [int(w) for w in v.split(",")],
+        default=[0],
+        help="also import with these numbers of parsing processes, e.g. 1,2 (default: only 0)",
+    )
+    p.add_argument(
+        "--no-reference",
+        dest="reference",
+        action="store_false",
+        help="skip the same-run import through the raw-log round trip (the pre-shortcut path)",
+    )
     p.add_argument("--dsn", help="maintenance database URL (default DATABASE_URL, else embedded)")
     return asyncio.run(main_async(p.parse_args(argv)))
 

@@ -2,27 +2,40 @@
 
 Each row's identity (tx hash, log index, block) is parsed first; its block hash comes from the
 row, or else from the blocks orderflow already knows (``orderflow_blocks``: a listener's headers
-or an imported blocks file). The row is then encoded back into its raw log and the whole batch
-decoded by ``orderflow.chain.decode`` — the listener's decoder — so what is stored is exactly
-what the listener would store. A row whose values do not parse, whose exchange is unknown, or
-that the decoder refuses, becomes a dead letter naming the file, the line and the reason.
+or an imported blocks file). A fill or match row then becomes the event the listener's decoder
+would produce from its raw log, built directly (``build.py``, held equal to the round trip by
+the tests); a row the shortcut does not take, and every raw-log row, is encoded back into its raw
+log and decoded by ``orderflow.chain.decode`` — the listener's decoder. A row whose values do not
+parse, whose exchange is unknown, or that the decoder refuses, becomes a dead letter naming the
+file, the line and the reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
+from orderflow.chain.amounts import correct_taker_amounts
 from orderflow.chain.contracts import ChainAddresses
-from orderflow.chain.decode import DecodedBatch, decode_batch
-from orderflow.chain.events import DeadLetter
+from orderflow.chain.decode import DecodedBatch, decode_batch, decode_log
+from orderflow.chain.events import DeadLetter, Decoded, Fill
+from orderflow.chain.fields import FieldError
+from orderflow.history import columns
+from orderflow.history.build import (
+    Prepared,
+    Times,
+    check_position,
+    checked_block_hash,
+    event_of,
+    prepare,
+)
 from orderflow.history.errors import HistoryError
 from orderflow.history.layouts import Layout, refuse_underived_id, split_log_id
 from orderflow.history.rows import RowEncoder, RowError, jsonable
-from orderflow.history.sources import BadLine, Row
+from orderflow.history.sources import Batch, Row
 
 MAX_TEXT_IN_DEAD_LETTER = 10_000
 SELECT_BLOCK_HASHES = """
@@ -35,7 +48,10 @@ SELECT block_number, block_hash FROM orderflow_blocks
 class Parsed:
     """A batch of rows with their identities, before block hashes are known."""
 
-    rows: list[tuple[Row, tuple[str, int, int], str | None]] = field(default_factory=list)
+    # (row, identity, its own block hash or None, its event fields when parsed column-wise)
+    rows: list[tuple[Row, tuple[str, int, int], str | None, Prepared | None]] = field(
+        default_factory=list
+    )
     dead: list[DeadLetter] = field(default_factory=list)
     read: int = 0
 
@@ -59,6 +75,8 @@ class RowDecoder:
         self.encoder = RowEncoder(layout, addresses)
         self.hashes: dict[int, str] = {}  # block number -> hash (bounded: cleared when large)
         self._checked_id = not layout.id_derives_log_index
+        self._times = Times()
+        self._checked_hashes: dict[str, str] = {}
 
     def dead(
         self,
@@ -84,31 +102,47 @@ class RowDecoder:
             block_number=block,
         )
 
-    def parse(self, rows: Sequence[Row], bad: Sequence[BadLine]) -> Parsed:
-        """Identities of a batch's rows (runs in the reader thread)."""
-        out = Parsed(read=len(rows) + len(bad))
-        out.dead.extend(self.dead(b.number, b.reason, text=b.text) for b in bad)
-        for row in rows:
-            if not self._checked_id:
-                value = row.values.get(self.layout.columns["id"])
-                if split_log_id(value) is None:
-                    raise refuse_underived_id(self.source, self.layout, value)
-                self._checked_id = True
-            try:
-                identity = self.encoder.identity(row.values)
-                own_hash = self.encoder.row_block_hash(row.values)
-            except RowError as exc:
-                out.dead.append(self.dead(row.number, str(exc), values=row.values))
-                continue
-            out.rows.append((row, identity, own_hash))
+    def check_first_id(self, row: Row) -> None:
+        """A layout whose ``id`` stands in for the log index: the file's first row must show
+        that it does (``<tx hash>-<log index>``), or the file is refused."""
+        value = row.values.get(self.layout.columns["id"])
+        if split_log_id(value) is None:
+            raise refuse_underived_id(self.source, self.layout, value)
+        self._checked_id = True
+
+    def parse(self, batch: Batch) -> Parsed:
+        """Identities of a batch's rows, and the event fields of fill and match rows (runs in
+        the reader thread): column-wise (``columns.py``), the strict per-row parsers for a
+        row the column-wise pass does not take."""
+        rows = batch.rows
+        out = Parsed(read=len(rows) + len(batch.bad))
+        out.dead.extend(self.dead(b.number, b.reason, text=b.text) for b in batch.bad)
+        if not self._checked_id and rows:
+            self.check_first_id(rows[0])
+        ids, owns = columns.identities(self.encoder, batch)
+        fields: list[Prepared | None] = (
+            [None] * len(rows)
+            if self.layout.kind == "logs"
+            else columns.prepared(self.encoder, batch)
+        )
+        add = out.rows.append
+        for row, identity, own, prepared in zip(rows, ids, owns, fields, strict=True):
+            if identity is None or own is columns.FAIL:
+                try:
+                    identity = self.encoder.identity(row.values)
+                    own = self.encoder.row_block_hash(row.values)
+                except RowError as exc:
+                    out.dead.append(self.dead(row.number, str(exc), values=row.values))
+                    continue
+            add((row, identity, own, prepared))
         return out
 
     async def resolve_hashes(self, conn: asyncpg.Connection, parsed: Parsed) -> None:
         """Learn the hash of every block the batch needs; stop if one is unknown."""
-        for _, (_, _, block), own in parsed.rows:
+        for _, (_, _, block), own, _ in parsed.rows:
             if own is not None:
                 self.hashes[block] = own
-        missing = sorted({b for _, (_, _, b), own in parsed.rows if b not in self.hashes})
+        missing = sorted({b for _, (_, _, b), _, _ in parsed.rows if b not in self.hashes})
         if not missing:
             return
         if len(self.hashes) > 1_000_000:
@@ -125,12 +159,22 @@ class RowDecoder:
                 "nothing of this batch was stored"
             )
 
-    def encode(self, parsed: Parsed) -> Encoded:
-        """Raw logs for the parsed rows, decoded by the listener's decoder."""
+    def encode(self, parsed: Parsed, *, via_raw_logs: bool = False) -> Encoded:
+        """The decoded batch of the parsed rows (block hashes resolved).
+
+        Fill and match rows are built directly (``build.py``); a row the shortcut does not
+        take, every raw-log row, and every row when ``via_raw_logs`` (the reference path the
+        tests and the benchmark compare with) is encoded into its raw log and decoded by the
+        listener's decoder."""
+        if via_raw_logs or self.layout.kind == "logs":
+            return self._via_raw_logs(parsed)
+        return self._built(parsed)
+
+    def _via_raw_logs(self, parsed: Parsed) -> Encoded:
         raws: list[dict[str, Any]] = []
         origin: dict[int, Row] = {}
         dead = list(parsed.dead)
-        for row, identity, own in parsed.rows:
+        for row, identity, own, _ in parsed.rows:
             block_hash = own if own is not None else self.hashes[identity[2]]
             try:
                 raw = self.encoder.encode(row.values, identity, block_hash)
@@ -143,21 +187,83 @@ class RowDecoder:
         for letter in batch.dead_letters:  # refused by the decoder: name the file and line
             src = origin.get(id(letter.raw))
             if src is not None:
-                letter.reason = f"{self.source} {self.unit} {src.number}: {letter.reason}"
-                letter.raw = {
-                    "file": self.source,
-                    self.unit: src.number,
-                    "row": jsonable(src.values),
-                    "log": dict(letter.raw),
-                }
+                self._locate(letter, src)
         batch.dead_letters.extend(dead)
-        top: tuple[int, str] | None = None
-        for group in (batch.fills, batch.matches, batch.conditions, batch.resolutions):
-            for e in group:  # type: ignore[attr-defined]
-                ref = e.ref
-                if top is None or ref.block_number > top[0]:
-                    top = (ref.block_number, ref.block_hash)
-        for ref in (*batch.ignored, *(r.ref for r in batch.registrations)):
+        return Encoded(batch, _top(batch))
+
+    def _locate(self, letter: DeadLetter, src: Row) -> None:
+        letter.reason = f"{self.source} {self.unit} {src.number}: {letter.reason}"
+        letter.raw = {
+            "file": self.source,
+            self.unit: src.number,
+            "row": jsonable(src.values),
+            "log": dict(letter.raw),
+        }
+
+    def _built(self, parsed: Parsed) -> Encoded:
+        """The shortcut, row by row; a row it does not take goes through its raw log alone
+        (``decode_log``), in its place, so the batch is the one ``_via_raw_logs`` builds."""
+        batch = DecodedBatch()
+        refused: list[DeadLetter] = []  # by the decoder: first, as decode_batch returns them
+        dead = list(parsed.dead)
+        enc, chain_id, hashes, times = self.encoder, self.chain_id, self.hashes, self._times
+        checked = self._checked_hashes
+        fills, matches = batch.fills.append, batch.matches.append
+        for row, identity, own, p in parsed.rows:
+            block_hash = own if own is not None else hashes[identity[2]]
+            try:
+                try:
+                    good_hash = checked[block_hash]
+                except KeyError:
+                    good_hash = checked[block_hash] = checked_block_hash(block_hash)
+                check_position(identity)
+                if p is None:
+                    p = prepare(enc, row.values)
+                when = times.of(p.timestamp)
+            except (RowError, FieldError, ValueError, OverflowError, OSError):
+                item: Decoded | None = self._one_via_raw_log(row, identity, block_hash, dead)
+                if item is None:
+                    continue
+                if isinstance(item, DeadLetter):
+                    refused.append(item)
+                else:
+                    batch.add(item)
+                continue
+            event = event_of(p, identity, good_hash, chain_id, when)
+            if type(event) is Fill:
+                fills(event)
+            else:
+                matches(event)  # type: ignore[arg-type]
+        if len(checked) > 100_000:
+            checked.clear()
+        correct_taker_amounts(batch)
+        batch.dead_letters.extend(refused)
+        batch.dead_letters.extend(dead)
+        return Encoded(batch, _top(batch))
+
+    def _one_via_raw_log(
+        self, row: Row, identity: tuple[str, int, int], block_hash: str, dead: list[DeadLetter]
+    ) -> Decoded | None:
+        try:
+            raw = self.encoder.encode(row.values, identity, block_hash)
+        except (RowError, ValueError) as exc:
+            dead.append(self.dead(row.number, str(exc), values=row.values, identity=identity))
+            return None
+        item = decode_log(raw, self.chain_id, self.encoder.addresses)
+        if isinstance(item, DeadLetter):
+            self._locate(item, row)
+        return item
+
+
+def _top(batch: DecodedBatch) -> tuple[int, str] | None:
+    """The highest block of the batch's stored (or ignored) events, with its hash."""
+    top: tuple[int, str] | None = None
+    for group in (batch.fills, batch.matches, batch.conditions, batch.resolutions):
+        for e in group:  # type: ignore[attr-defined]
+            ref = e.ref
             if top is None or ref.block_number > top[0]:
                 top = (ref.block_number, ref.block_hash)
-        return Encoded(batch, top)
+    for ref in (*batch.ignored, *(r.ref for r in batch.registrations)):
+        if top is None or ref.block_number > top[0]:
+            top = (ref.block_number, ref.block_hash)
+    return top

@@ -1,11 +1,13 @@
 """``import_file``: one history file into PostgreSQL, batch by batch, then the hand-over.
 
 The file's layout decides what it becomes (see layouts.py): OrderFilled / OrdersMatched rows
-and raw logs go through the listener's decoder and ``store_batch`` (one transaction per batch,
+become the listener's events (built directly, events.py) and raw logs go through the listener's
+decoder, both stored by ``store_batch`` (one transaction per batch,
 idempotent on (chain, tx hash, log index)); Gamma markets rows become registry tokens and
 resolutions; blocks rows become ``orderflow_blocks`` headers (the block hashes dumps lack).
 
-Reading (and parsing identities) runs in a worker thread one batch ahead of the database.
+Reading and parsing (column-wise: identities, and the event fields of fill and match rows) run
+in a worker thread one batch ahead of the database.
 After the last batch of a file of events, the highest block it covered is recorded as the
 checkpoint of the ``history`` stream and — the hand-over, unless ``hand_over=False`` — of the
 ``listener`` stream, so ``orderflow listen`` continues from the next block. Checkpoints only
@@ -32,7 +34,9 @@ from orderflow.history.errors import HistoryError
 from orderflow.history.events import Parsed, RowDecoder
 from orderflow.history.layouts import Kind, Layout, detect
 from orderflow.history.markets import MarketRows, store_markets
+from orderflow.history.memory import collecting_less
 from orderflow.history.metrics import counters
+from orderflow.history.parallel import auto_workers, parsed_in_workers
 from orderflow.history.rows import RowError, hash32, timestamp, uint
 from orderflow.history.sources import BadLine, Row, RowReader
 from orderflow.progress import Progress
@@ -137,17 +141,23 @@ async def import_file(
     kind: Kind | None = None,
     hand_over: bool = True,
     progress: Progress | None = None,
+    via_raw_logs: bool = False,
+    workers: int | None = None,
 ) -> ImportReport:
     """Import one file; raises LayoutError (refused layout) or HistoryError (cannot go on).
 
     ``progress`` (by default one for the job ``import FILE``: bytes of the file, or rows of a
-    Parquet file's count, with rows and dead letters) is updated after every batch."""
+    Parquet file's count, with rows and dead letters) is updated after every batch.
+    ``via_raw_logs`` takes every fill and match row through its raw log and the listener's
+    decoder (the reference path the shortcut is tested and benchmarked against). ``workers``
+    processes parse a fill or match file's batches (``parallel.py``; 0: in this process; None:
+    as many as the machine has cores to spare, for files of 64 MB and more)."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     source = Path(path)
     report = ImportReport(path=str(source))
     started = time.perf_counter()
-    with RowReader(source) as reader:
+    with collecting_less(), RowReader(source) as reader:
         layout = detect(reader.columns, source.name)
         if kind is not None and layout.kind != kind:
             raise HistoryError(f"{source.name}: {layout.name}, not {kind} rows")
@@ -165,7 +175,17 @@ async def import_file(
                 await _blocks(pool, reader, layout, report, prog, chain_id, batch_size)
             else:
                 await _events(
-                    pool, reader, layout, report, prog, chain_id, addresses, batch_size, hand_over
+                    pool,
+                    reader,
+                    layout,
+                    report,
+                    prog,
+                    chain_id,
+                    addresses,
+                    batch_size,
+                    hand_over,
+                    via_raw_logs,
+                    auto_workers(reader, layout) if workers is None else workers,
                 )
         finally:
             prog.finish()
@@ -183,11 +203,19 @@ async def _events(
     addresses: ChainAddresses,
     batch_size: int,
     hand_over: bool,
+    via_raw_logs: bool,
+    workers: int,
 ) -> None:
     decoder = RowDecoder(layout, reader.path.name, _unit(reader), chain_id, addresses)
 
     def parsed() -> Generator[Any, None, None]:
-        batches = ((decoder.parse(r, b), reader.position()) for r, b in reader.batches(batch_size))
+        batches: Iterable[tuple[Parsed, Position]]
+        if workers > 0 and layout.kind != "logs":
+            batches = parsed_in_workers(reader, decoder, batch_size, workers)
+        else:
+            batches = (
+                (decoder.parse(b), reader.position()) for b in reader.column_batches(batch_size)
+            )
         yield from whole_transactions(batches, batch_size)
 
     top: tuple[int, str] | None = None
@@ -197,7 +225,9 @@ async def _events(
             while (item := await ahead.get()) is not None:
                 batch_rows, at = item
                 await decoder.resolve_hashes(conn, batch_rows)
-                encoded = await asyncio.to_thread(decoder.encode, batch_rows)
+                encoded = await asyncio.to_thread(
+                    decoder.encode, batch_rows, via_raw_logs=via_raw_logs
+                )
                 stats = await store_batch(
                     conn, encoded.batch, chain_id=chain_id, synchronous_commit=False
                 )

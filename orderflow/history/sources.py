@@ -28,12 +28,99 @@ _PARQUET_MAGIC = b"PAR1"
 csv.field_size_limit(16 * 1024 * 1024)  # Gamma rows carry long descriptions
 
 
-@dataclass(slots=True)
 class Row:
-    """One row of a file: its position (line or row number) and its values by column name."""
+    """One row of a file: its position (line or row number) and its values by column name.
 
-    number: int
-    values: dict[str, Any]
+    Rows the import reads by column (Parquet, CSV) build their ``values`` dict only when asked
+    (a dead letter, a row the fast path does not take)."""
+
+    __slots__ = ("_values", "number")
+
+    def __init__(self, number: int, values: dict[str, Any] | None = None) -> None:
+        self.number = number
+        self._values = values
+
+    @property
+    def values(self) -> dict[str, Any]:
+        if self._values is None:
+            self._values = self._build()
+        return self._values
+
+    def _build(self) -> dict[str, Any]:
+        return {}
+
+
+class _FieldsRow(Row):
+    """A CSV line's fields, by position in the header."""
+
+    __slots__ = ("_columns", "_fields")
+
+    def __init__(self, number: int, columns: list[str], fields: list[str]) -> None:
+        super().__init__(number)
+        self._columns, self._fields = columns, fields
+
+    def _build(self) -> dict[str, Any]:
+        return dict(zip(self._columns, self._fields, strict=True))
+
+
+class RecordRows:
+    """A Parquet record batch's rows as dicts, decoded all at once on the first request (no
+    reference to the rows that use it: no cycle, so a batch is freed as soon as it is done
+    with, whatever the cyclic collector does)."""
+
+    __slots__ = ("_dicts", "record_batch")
+
+    def __init__(self, record_batch: Any) -> None:
+        self.record_batch = record_batch
+        self._dicts: list[dict[str, Any]] | None = None
+
+    def row(self, index: int) -> dict[str, Any]:
+        if self._dicts is None:
+            self._dicts = self.record_batch.to_pylist()
+        return self._dicts[index]
+
+
+class _ColumnarRow(Row):
+    """Row ``index`` of a Parquet record batch."""
+
+    __slots__ = ("_index", "_rows")
+
+    def __init__(self, number: int, rows: RecordRows, index: int) -> None:
+        super().__init__(number)
+        self._rows, self._index = rows, index
+
+    def _build(self) -> dict[str, Any]:
+        return self._rows.row(self._index)
+
+
+class Batch:
+    """Rows read together, with their values by column (``column(name)``, aligned with
+    ``rows``): what the import's column-wise parsing reads."""
+
+    __slots__ = ("_cache", "_source", "bad", "names", "rows")
+
+    def __init__(self, names: list[str], source: Any = None) -> None:
+        self.names = names
+        self.rows: list[Row] = []
+        self.bad: list[BadLine] = []
+        self._source = source  # a pyarrow RecordBatch, a list of CSV field lists, or None
+        self._cache: dict[str, list[Any]] = {}
+
+    def column(self, name: str) -> list[Any]:
+        try:
+            return self._cache[name]
+        except KeyError:
+            pass
+        src = self._source
+        if src is None:  # JSON objects
+            return self._cache.setdefault(name, [r.values.get(name) for r in self.rows])
+        at = len(self.names) - 1 - self.names[::-1].index(name)  # a repeated name: the last,
+        if isinstance(src, list):  # CSV field lists, one per row      # as in the row's dict
+            values = [fields[at] for fields in src]
+        else:
+            values = src.column(at).to_pylist()
+        self._cache[name] = values
+        return values
 
 
 @dataclass(slots=True)
@@ -126,6 +213,7 @@ class RowReader:
                 value = None
             if isinstance(value, dict):
                 self._first = value
+                self._first_text = text
                 return list(value)
             self._first_bad = BadLine(self._line_no, text, "not a JSON object")
             return []
@@ -183,61 +271,97 @@ class RowReader:
             yield from self._json_batches(size)
 
     def _parquet_batches(self, size: int) -> Iterator[tuple[list[Row], list[BadLine]]]:
-        for record_batch in self._parquet.iter_batches(batch_size=size):
-            values = record_batch.to_pylist()
-            start = self._rows_read
-            self._rows_read += len(values)
-            yield [Row(start + i + 1, v) for i, v in enumerate(values)], []
+        for batch in self.column_batches(size):
+            yield batch.rows, batch.bad
+
+    def column_batches(self, size: int) -> Iterator[Batch]:
+        """Like ``batches``, with the batch's values by column (see :class:`Batch`)."""
+        if self.format == "jsonl":
+            for rows, bad in self._json_batches(size):
+                batch = Batch(self.columns)
+                batch.rows, batch.bad = rows, bad
+                yield batch
+        elif self.format == "csv":
+            yield from self._csv_column_batches(size)
+        else:
+            for record_batch in self._parquet.iter_batches(batch_size=size):
+                batch = Batch(self.columns, record_batch)
+                start = self._rows_read
+                self._rows_read += record_batch.num_rows
+                shared = RecordRows(record_batch)
+                batch.rows = [
+                    _ColumnarRow(start + i + 1, shared, i) for i in range(record_batch.num_rows)
+                ]
+                yield batch
 
     def _csv_batches(self, size: int) -> Iterator[tuple[list[Row], list[BadLine]]]:
+        for batch in self._csv_column_batches(size):
+            yield batch.rows, batch.bad
+
+    def _csv_column_batches(self, size: int) -> Iterator[Batch]:
         assert self._text is not None
         reader = csv.reader(self._text, delimiter=self._delimiter)
         columns = self.columns
         width = len(columns)
-        rows: list[Row] = []
-        bad: list[BadLine] = []
+        fields_of: list[list[str]] = []
+        batch = Batch(columns, fields_of)
         for fields in reader:
             number = reader.line_num + 1  # the header was line 1
             if not fields:
                 continue
             if len(fields) != width:
                 text = self._delimiter.join(fields)
-                bad.append(
+                batch.bad.append(
                     BadLine(number, text, f"{len(fields)} fields where the header has {width}")
                 )
             else:
-                rows.append(Row(number, dict(zip(columns, fields, strict=True))))
-            if len(rows) + len(bad) >= size:
-                yield rows, bad
-                rows, bad = [], []
-        if rows or bad:
-            yield rows, bad
+                batch.rows.append(_FieldsRow(number, columns, fields))
+                fields_of.append(fields)
+            if len(batch.rows) + len(batch.bad) >= size:
+                yield batch
+                fields_of = []
+                batch = Batch(columns, fields_of)
+        if batch.rows or batch.bad:
+            yield batch
 
     def _json_batches(self, size: int) -> Iterator[tuple[list[Row], list[BadLine]]]:
-        assert self._text is not None
         rows: list[Row] = []
         bad: list[BadLine] = []
+        for lines in self.line_chunks(size):
+            for number, text in lines:
+                row = json_row(number, text)
+                (rows if isinstance(row, Row) else bad).append(row)  # type: ignore[arg-type]
+            yield rows, bad
+            rows, bad = [], []
+
+    def line_chunks(self, size: int) -> Iterator[list[tuple[int, str]]]:
+        """A JSON-lines file's non-blank lines, stripped, with their numbers, ``size`` at a time."""
+        assert self._text is not None
+        lines: list[tuple[int, str]] = []
         if self._first is not None:
-            rows.append(Row(self._line_no, self._first))
+            lines.append((self._line_no, self._first_text))
         elif getattr(self, "_first_bad", None) is not None:
-            bad.append(self._first_bad)
+            lines.append((self._first_bad.number, self._first_bad.text))
         number = getattr(self, "_line_no", 0)
         for line in self._text:
             number += 1
             text = line.strip()
             if not text:
                 continue
-            try:
-                value = json.loads(text)
-            except ValueError as exc:
-                bad.append(BadLine(number, text, f"not JSON ({exc})"))
-            else:
-                if isinstance(value, dict):
-                    rows.append(Row(number, value))
-                else:
-                    bad.append(BadLine(number, text, f"a JSON {type(value).__name__}, not a row"))
-            if len(rows) + len(bad) >= size:
-                yield rows, bad
-                rows, bad = [], []
-        if rows or bad:
-            yield rows, bad
+            lines.append((number, text))
+            if len(lines) >= size:
+                yield lines
+                lines = []
+        if lines:
+            yield lines
+
+
+def json_row(number: int, text: str) -> Row | BadLine:
+    """One JSON line as a row, or the reason it is not one."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        return BadLine(number, text, f"not JSON ({exc})")
+    if isinstance(value, dict):
+        return Row(number, value)
+    return BadLine(number, text, f"a JSON {type(value).__name__}, not a row")
