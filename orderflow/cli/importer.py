@@ -42,6 +42,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--batch-size", type=int, default=10_000, help="rows per transaction (default 10000)"
     )
     p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help=(
+            "processes parsing a fill or match file's batches (0: in this process; default:"
+            " the cores to spare, for files of 64 MB and more)"
+        ),
+    )
+    p.add_argument(
         "--no-hand-over",
         action="store_true",
         help="do not move the listener's checkpoint to the last imported block",
@@ -63,6 +72,8 @@ def run(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
             raise ConfigError(f"no such file: {path}")
     if args.batch_size < 1:
         raise ConfigError("--batch-size must be at least 1")
+    if args.workers is not None and args.workers < 0:
+        raise ConfigError("--workers must be 0 or more")
     return _import(settings, args)
 
 
@@ -89,6 +100,7 @@ async def _import(settings: ListenerSettings, args: argparse.Namespace) -> int:
                     batch_size=args.batch_size,
                     kind=args.kind,
                     hand_over=not args.no_hand_over,
+                    workers=args.workers,
                 )
                 print(report.summary(), flush=True)
     finally:

@@ -44,7 +44,7 @@ async def test_import_command_imports_in_order_and_refuses_by_name(
     fills = d.fills_of(logs)
     blocks = d.write_csv(tmp_path / "blocks.csv.gz", d.blocks_of(logs))
     dump = d.write_parquet(tmp_path / "fills.parquet", [d.snake_row(f) for f in fills])
-    done = await run_cli(cli_env(dsn, tmp_path), str(blocks), str(dump))
+    done = await run_cli(cli_env(dsn, tmp_path), "--workers", "1", str(blocks), str(dump))
     assert done.returncode == 0, done.stderr
     assert f"{len(fills)} trades stored (0 already present)" in done.stdout
     assert "(the listener continues from the next)" in done.stdout
@@ -59,6 +59,8 @@ async def test_import_command_imports_in_order_and_refuses_by_name(
     assert wrong_kind.returncode == 1 and "not markets rows" in wrong_kind.stderr
     missing = await run_cli(cli_env(dsn, tmp_path), str(tmp_path / "nope.csv"))
     assert missing.returncode == 2 and "no such file" in missing.stderr
+    negative = await run_cli(cli_env(dsn, tmp_path), "--workers", "-1", str(dump))
+    assert negative.returncode == 2 and "--workers must be 0 or more" in negative.stderr
 
 
 def gauge(metrics: str, name: str, job: str) -> float | None:
