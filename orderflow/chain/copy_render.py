@@ -91,9 +91,7 @@ def _esc(value: object) -> str:
     if value is False:
         return "f"
     text = str(value)
-    return (
-        text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    )
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _fill_record(f: Fill, ts: int, link: int | None) -> tuple[object, ...]:

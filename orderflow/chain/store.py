@@ -13,8 +13,8 @@ doubles a fill — the failure mode ethereum-etl's separate checkpoint file has.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
 import io
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
