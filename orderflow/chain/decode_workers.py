@@ -16,14 +16,18 @@ A batch whose fills cannot be rendered without the database (a log without ``blo
 whose time comes from ``orderflow_blocks``) comes back decoded only (``rows`` None) and is
 rendered by the writer, exactly as ``store_batch`` does for every other caller. A decoding
 process that dies (killed, out of memory) fails the import with :class:`DecodeWorkerError`
-naming the lines it held; every earlier batch is stored, none after it.
+naming the lines it held; every earlier batch is stored, none after it. A decoding process
+whose parent is gone (kill -9) exits within half a second.
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -93,10 +97,20 @@ def decode_lines(
 # --- the decoding processes ---------------------------------------------------------------------
 
 _context: dict[str, Any] = {}
+_PARENT_CHECK_SECS = 0.5
 
 
-def _init(file_name: str, chain_id: int, addresses: ChainAddresses) -> None:
+def _init(file_name: str, chain_id: int, addresses: ChainAddresses, parent: int) -> None:
     _context.update(file_name=file_name, chain_id=chain_id, addresses=addresses)
+    threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """End this process once its parent is gone (kill -9 leaves no decoding process behind:
+    a worker idle on its task queue would otherwise wait for ever)."""
+    while os.getppid() == parent:
+        time.sleep(_PARENT_CHECK_SECS)
+    os._exit(1)
 
 
 def _decode_in_child(data: bytes, first_line: int) -> Chunk:
@@ -107,6 +121,8 @@ def _decode_in_child(data: bytes, first_line: int) -> Chunk:
 
 class Decoders:
     """``workers`` decoding processes (0: a thread), fed batches in order, results in order."""
+
+    task: Callable[[bytes, int], Chunk] = staticmethod(_decode_in_child)  # what a process runs
 
     def __init__(
         self, workers: int, file_name: str, chain_id: int, addresses: ChainAddresses
@@ -123,7 +139,7 @@ class Decoders:
                 max_workers=workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init,
-                initargs=(file_name, chain_id, addresses),
+                initargs=(file_name, chain_id, addresses, os.getpid()),
             )
 
     @property
@@ -143,7 +159,7 @@ class Decoders:
                 self.chain_id,
                 self.addresses,
             )
-        future: Future[Chunk] = self._pool.submit(_decode_in_child, lines.data, lines.first_line)
+        future: Future[Chunk] = self._pool.submit(self.task, lines.data, lines.first_line)
         return asyncio.wrap_future(future)
 
     async def result(self, future: asyncio.Future[Chunk], lines: LineBatch) -> Chunk:
