@@ -504,6 +504,9 @@ async def main_async(args: argparse.Namespace) -> int:
         f"fills: process_log + one INSERT each, extrapolated)"
     )
     print(f"ratio ours/baseline x{ours_rate / base_rate:.1f}")
+    if cli_secs is not None:
+        cli_rate = _rate(len(logs), cli_secs)
+        print(f"ratio listen --from-file/baseline x{cli_rate / base_rate:.1f}")
     return 0
 
 
