@@ -103,8 +103,10 @@ def _tx_of(number: int, raw: bytes) -> Any:
     return line.value.get("transactionHash") if line is not None and line.error is None else None
 
 
-def _physical_lines(fh: IO[bytes]) -> Generator[tuple[bytes, int], None, None]:
-    """Every line of the file (without its ending), each with the bytes read so far."""
+def _line_blocks(fh: IO[bytes]) -> Generator[tuple[list[bytes], int, bool], None, None]:
+    """The file's lines (without their endings) a block at a time, with the bytes read so far
+    and whether every line of the block starts with ``{`` (then none is blank: no per-line
+    check is needed)."""
     offset = 0
     rest = b""
     while True:
@@ -126,8 +128,8 @@ def _physical_lines(fh: IO[bytes]) -> Generator[tuple[bytes, int], None, None]:
         lines = head.split(b"\n")
         if lines[-1] == b"":
             lines.pop()  # after the last line end
-        for line in lines:
-            yield line, offset
+        if lines:
+            yield lines, offset, all(line[:1] == b"{" for line in lines)
         if not block:
             return
 
@@ -155,21 +157,35 @@ def line_batches(path: Path, batch_size: int) -> Generator[LineBatch, None, None
         last: tuple[int, bytes] | None = None  # the batch's last non-blank line
         last_tx: Any = _UNKNOWN
         end = 0
-        for number, (raw, read) in enumerate(_physical_lines(fh), 1):
-            if not _blank(raw):
-                if logs >= batch_size and last is not None:
-                    if last_tx is _UNKNOWN:
-                        last_tx = _tx_of(*last)
-                    tx = _tx_of(number, raw)
-                    if last_tx is None or tx != last_tx or logs >= 2 * batch_size:
-                        yield LineBatch(b"\n".join(lines), first, len(lines), end)
-                        lines, first, logs = [], number, 0
-                    last_tx = tx
-                else:
-                    last_tx = _UNKNOWN
-                logs += 1
-                last = (number, raw)
-            lines.append(raw)
-            end = read
+        before = 0  # lines of the file before the current block
+        for block, read, objects in _line_blocks(fh):
+            i = 0
+            while i < len(block):
+                if objects and logs < batch_size:  # the common case: whole slices, no checks
+                    take = block[i : i + batch_size - logs]
+                    lines += take
+                    logs += len(take)
+                    i += len(take)
+                    last, last_tx = (before + i, take[-1]), _UNKNOWN
+                    end = read
+                    continue
+                number, raw = before + i + 1, block[i]
+                if objects or not _blank(raw):
+                    if logs >= batch_size and last is not None:
+                        if last_tx is _UNKNOWN:
+                            last_tx = _tx_of(*last)
+                        tx = _tx_of(number, raw)
+                        if last_tx is None or tx != last_tx or logs >= 2 * batch_size:
+                            yield LineBatch(b"\n".join(lines), first, len(lines), end)
+                            lines, first, logs = [], number, 0
+                        last_tx = tx
+                    else:
+                        last_tx = _UNKNOWN
+                    logs += 1
+                    last = (number, raw)
+                lines.append(raw)
+                end = read
+                i += 1
+            before += len(block)
         if lines:
             yield LineBatch(b"\n".join(lines), first, len(lines), end)
