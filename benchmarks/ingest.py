@@ -485,13 +485,19 @@ async def main_async(args: argparse.Namespace) -> int:
             n = len(logs)
             back, children = file_cpu1 - file_cpu0, file_report.decode_cpu_secs
             # With decoding processes the parent's own CPU excludes theirs; with a thread
-            # (--workers 0) it includes it.
-            parent = file_parent - (children if args.workers == 0 else 0.0)
+            # (--workers 0) it includes it, and both share the parent's GIL (one core).
+            if args.workers:
+                parent = file_parent
+                busiest = max(back, parent, children / args.workers)
+            else:
+                parent = file_parent - children
+                busiest = max(back, file_parent)
+            # Two idle cores: no process beyond one core, all of them within two.
+            bound = n / max(busiest, (back + parent + children) / 2)
             print(
                 f"  cpu per log: backend {back / n * 1e6:.1f} us, decoding "
                 f"{children / n * 1e6:.1f} us, writer {parent / n * 1e6:.1f} us -> "
-                f"{n / max(back + parent, children, (back + parent + children) / 2):,.0f} "
-                "logs/s on two idle cores"
+                f"{bound:,.0f} logs/s on two idle cores"
             )
     if cli_secs is not None:
         print(

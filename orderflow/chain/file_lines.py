@@ -187,5 +187,5 @@ def line_batches(path: Path, batch_size: int) -> Generator[LineBatch, None, None
                 end = read
                 i += 1
             before += len(block)
-        if lines:
+        if logs:  # not for a file of blank lines only
             yield LineBatch(b"\n".join(lines), first, len(lines), end)

@@ -139,6 +139,14 @@ async def test_sample_through_workers(pool: asyncpg.Pool) -> None:
     assert (again.stored.trades, again.stored.duplicate_trades) == (0, 9)
 
 
+async def test_empty_and_blank_files_import_nothing(pool: asyncpg.Pool, tmp_path: Path) -> None:
+    for content in (b"", b"\n \r\n\n"):
+        path = tmp_path / "empty.jsonl"
+        path.write_bytes(content)
+        report = await ingest_file(pool, path, chain_id=137, workers=2)
+        assert (report.lines, report.batches, report.stored.dead_letters) == (0, 0, 0)
+
+
 # --- a decoding process that dies ---------------------------------------------------------------
 
 
