@@ -353,12 +353,17 @@ def _rate(count: int, secs: float) -> float:
     return count / secs if secs > 0 else float("inf")
 
 
-def time_cli(dsn: str, path: Path, batch_size: int, workers: int) -> float:
+def time_cli(
+    dsn: str, path: Path, batch_size: int, workers: int | None, root: Path = ROOT
+) -> float:
     """Wall seconds of ``orderflow listen --from-file PATH`` in a child process (start-up,
-    migrations and the final summary included): the way a user imports a file."""
-    env = {**os.environ, "DATABASE_URL": dsn, "PYTHONPATH": str(ROOT)}
+    migrations and the final summary included): the way a user imports a file. ``root``: the
+    source tree to run (``--compare-tree``: an older checkout, without ``--workers``)."""
+    env = {**os.environ, "DATABASE_URL": dsn, "PYTHONPATH": str(root)}
     cmd = [sys.executable, "-m", "orderflow", "listen", "--from-file", str(path)]
-    cmd += ["--batch-size", str(batch_size), "--workers", str(workers)]
+    cmd += ["--batch-size", str(batch_size)]
+    if workers is not None:
+        cmd += ["--workers", str(workers)]
     started = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     secs = time.perf_counter() - started
@@ -415,6 +420,7 @@ async def main_async(args: argparse.Namespace) -> int:
         file_secs = None
         cli_secs = None
         file_cpu0 = file_cpu1 = None
+        other_secs = None
         file_parent = 0.0
         if not args.no_file:
             with tempfile.TemporaryDirectory() as tmp:
@@ -442,6 +448,10 @@ async def main_async(args: argparse.Namespace) -> int:
                 if args.cli:
                     dsn4 = await fresh_database(admin_dsn, created)
                     cli_secs = time_cli(dsn4, path, args.batch_size, args.workers)
+                    if args.compare_tree:
+                        dsn5 = await fresh_database(admin_dsn, created)
+                        tree = Path(args.compare_tree)
+                        other_secs = time_cli(dsn5, path, args.batch_size, None, tree)
         dsn3 = await fresh_database(admin_dsn, created)
         base = await run_baseline(dsn3, subset)
     finally:
@@ -504,6 +514,11 @@ async def main_async(args: argparse.Namespace) -> int:
             f"orderflow listen --from-file {_rate(len(logs), cli_secs):>8,.0f} logs/s   "
             f"({cli_secs:.2f} s wall in a child process, start-up included)"
         )
+    if other_secs is not None and cli_secs is not None:
+        print(
+            f"  the same with {args.compare_tree}: {_rate(len(logs), other_secs):,.0f} logs/s "
+            f"({other_secs:.2f} s) -> x{other_secs / cli_secs:.2f} for this tree"
+        )
     print("load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     print(
         f"baseline           {base_rate:>12,.0f} logs/s   ({base:.2f} s for {len(subset):,} "
@@ -534,6 +549,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--v2-only", action="store_true", help="only the two V2 exchanges' logs")
     p.add_argument(
         "--cli", action="store_true", help="also time `orderflow listen --from-file` on the file"
+    )
+    p.add_argument(
+        "--compare-tree",
+        help="with --cli: also time `listen --from-file` of another source tree (e.g. an "
+        "older commit from `git archive`), same file, same run",
     )
     p.add_argument("--dsn", help="maintenance database URL (default DATABASE_URL, else embedded)")
     p.add_argument("--data-dir", help="embedded server directory (default: a temporary one)")
