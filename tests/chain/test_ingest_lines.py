@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
 
 import asyncpg
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from orderflow.chain import file_lines
 from orderflow.chain import store_sql as sql
@@ -15,6 +18,8 @@ from orderflow.chain.copy_render import own_timestamps, render
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.file_lines import line_batches, parse_line
 from tests.chain import sample_logs as s
+
+_UNESCAPE = {"t": "\t", "n": "\n", "r": "\r"}
 
 TRICKY = (
     b"\xef\xbb\xbf" + json.dumps({"a": 1}).encode() + b"\r\n"  # BOM, CRLF
@@ -94,3 +99,38 @@ async def test_copy_text_carries_hand_built_values_exactly(pool: asyncpg.Pool) -
         got = await conn.fetch("SELECT order_hash, builder FROM orderflow_tmp_fills")
     assert tuple(got[0]) == (fill.order_hash, None)
     assert [r[0] for r in got[1:]] == [f.order_hash for f in batch.fills[1:]]
+
+
+def _copy_fields(line: str) -> list[str | None]:
+    """One line of COPY text format read as PostgreSQL reads it."""
+    out: list[str | None] = []
+    for f in line.split("\t"):
+        if f == "\\N":
+            out.append(None)
+            continue
+        chars: list[str] = []
+        i = 0
+        while i < len(f):
+            if f[i] == "\\":
+                chars.append(_UNESCAPE.get(f[i + 1], f[i + 1]))
+                i += 2
+            else:
+                chars.append(f[i])
+                i += 1
+        out.append("".join(chars))
+    return out
+
+
+_FILL = decode_batch(s.build(), 137).fills[0]
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
+
+
+@given(order_hash=_TEXT, maker=_TEXT)
+def test_any_text_value_reads_back_as_itself(order_hash: str, maker: str) -> None:
+    fill = dataclasses.replace(_FILL, order_hash=order_hash, maker=maker)
+    rows, _ = render([fill], [], own_timestamps())
+    text = rows.fills.decode()
+    assert text.endswith("\n") and text.count("\n") == 1
+    fields = _copy_fields(text[:-1])
+    assert len(fields) == len(sql.FILL_COLUMNS)
+    assert (fields[7], fields[8], fields[0]) == (order_hash, maker, _FILL.ref.tx_hash)
