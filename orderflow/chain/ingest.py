@@ -20,7 +20,7 @@ import functools
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,7 +117,7 @@ def _decoded(
         )
 
 
-async def _in_thread(chunks: Generator[Chunk, None, None]) -> AsyncIterator[Chunk]:
+async def _in_thread(chunks: Generator[Chunk, None, None]) -> AsyncGenerator[Chunk, None]:
     """Chunks produced one ahead in a worker thread."""
 
     def next_chunk() -> Chunk | None:
@@ -137,7 +137,9 @@ async def _in_thread(chunks: Generator[Chunk, None, None]) -> AsyncIterator[Chun
         chunks.close()
 
 
-async def _from_decoders(path: Path, batch_size: int, decoders: Decoders) -> AsyncIterator[Chunk]:
+async def _from_decoders(
+    path: Path, batch_size: int, decoders: Decoders
+) -> AsyncGenerator[Chunk, None]:
     """The file's batches, decoded ``decoders.ahead`` batches ahead, in file order."""
     batches = line_batches(path, batch_size)
 
@@ -169,7 +171,7 @@ async def _from_decoders(path: Path, batch_size: int, decoders: Decoders) -> Asy
 
 async def _pipeline(
     pool: asyncpg.Pool,
-    chunks: AsyncIterator[Chunk],
+    chunks: AsyncGenerator[Chunk, None],
     report: IngestReport,
     *,
     chain_id: int,
@@ -231,7 +233,7 @@ async def _pipeline(
             if progress is not None:
                 progress.update(chunk.position, count=report.lines)
     finally:
-        await chunks.aclose()  # type: ignore[attr-defined]
+        await chunks.aclose()
     report.elapsed_secs = time.perf_counter() - started
     if progress is not None:  # the whole source is done
         progress.update(progress.total if progress.total is not None else progress.done)
