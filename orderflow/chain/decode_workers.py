@@ -23,13 +23,15 @@ whose parent is gone (kill -9) exits within half a second.
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +73,36 @@ def decode_lines(
 ) -> Chunk:
     """Parse, decode and (``render_rows``) render the lines of ``data`` (joined by ``\\n``)."""
     cpu0 = time.thread_time()
+    with _collector_paused():
+        chunk = _decode(data, first_line, file_name, chain_id, addresses, render_rows)
+    chunk.cpu_secs = time.thread_time() - cpu0
+    return chunk
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a batch is decoded.
+
+    A batch allocates tens of thousands of dicts, lists and events that all stay alive until it
+    is rendered, and every collection walks them again: a third of the decoding CPU (≈ 9 of
+    26 µs per log, measured). They hold no reference cycles; reference counting frees them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _decode(
+    data: bytes,
+    first_line: int,
+    file_name: str,
+    chain_id: int,
+    addresses: ChainAddresses,
+    render_rows: bool,
+) -> Chunk:
     parsed = [
         p for i, raw in enumerate(data.split(b"\n")) if (p := parse_line(first_line + i, raw))
     ]
@@ -91,7 +123,7 @@ def decode_lines(
             batch.matches = []
             for ref in (*batch.ignored, *batch.removed):
                 ref.raw = None  # counted only: not worth sending back
-    return Chunk(batch, rows, len(parsed), len(raws), len(bad), top, time.thread_time() - cpu0)
+    return Chunk(batch, rows, len(parsed), len(raws), len(bad), top)
 
 
 # --- the decoding processes ---------------------------------------------------------------------
