@@ -9,8 +9,10 @@ the ConditionPreparation of every market and some resolutions — then, in the s
 
 * ours: ``ingest_logs`` — ``decode_batch`` + ``store_batch`` (COPY, one transaction per batch,
   decoding one batch ahead in a worker thread) into a fresh migrated database;
-* ours from a file: ``ingest_file`` on the same logs written as JSON lines (adds JSON parsing:
-  what ``orderflow listen --from-file`` does);
+* ours from a file: ``ingest_file`` on the same logs written as JSON lines with ``--workers``
+  decoding processes (adds JSON parsing: what ``orderflow listen --from-file`` does), with the
+  CPU per log of the PostgreSQL backend, the decoding processes and the writing process, and the
+  rate those allow on two idle cores;
 * the baseline on the first ``--baseline-logs`` OrderFilled logs: ``contract.events.OrderFilled()
   .process_log(log)`` with the exchange's ABI, then one ``INSERT … ON CONFLICT DO NOTHING`` per
   row in autocommit, as a straightforward listener would; its rate is extrapolated.
@@ -355,12 +357,17 @@ def _rate(count: int, secs: float) -> float:
     return count / secs if secs > 0 else float("inf")
 
 
-def time_cli(dsn: str, path: Path, batch_size: int) -> float:
+def time_cli(
+    dsn: str, path: Path, batch_size: int, workers: int | None, root: Path = ROOT
+) -> float:
     """Wall seconds of ``orderflow listen --from-file PATH`` in a child process (start-up,
-    migrations and the final summary included): the way a user imports a file."""
-    env = {**os.environ, "DATABASE_URL": dsn, "PYTHONPATH": str(ROOT)}
+    migrations and the final summary included): the way a user imports a file. ``root``: the
+    source tree to run (``--compare-tree``: an older checkout, without ``--workers``)."""
+    env = {**os.environ, "DATABASE_URL": dsn, "PYTHONPATH": str(root)}
     cmd = [sys.executable, "-m", "orderflow", "listen", "--from-file", str(path)]
     cmd += ["--batch-size", str(batch_size)]
+    if workers is not None:
+        cmd += ["--workers", str(workers)]
     started = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     secs = time.perf_counter() - started
@@ -416,6 +423,9 @@ async def main_async(args: argparse.Namespace) -> int:
         ours = report.elapsed_secs
         file_secs = None
         cli_secs = None
+        file_cpu0 = file_cpu1 = None
+        other_secs = None
+        file_parent = 0.0
         if not args.no_file:
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "logs.jsonl"
@@ -423,17 +433,29 @@ async def main_async(args: argparse.Namespace) -> int:
                     for log in logs:
                         fh.write(json.dumps(log) + "\n")
                 dsn2 = await fresh_database(admin_dsn, created)
-                pool = await db.create_pool(dsn2, min_size=1, max_size=2)
+                pool = await db.create_pool(dsn2, min_size=1, max_size=1)
                 try:
+                    backend = await pool.fetchval("SELECT pg_backend_pid()") if server else None
+                    file_cpu0, parent0 = _cpu_secs(backend), time.process_time()
                     file_report = await ingest_file(
-                        pool, path, chain_id=CHAIN_ID, batch_size=args.batch_size
+                        pool,
+                        path,
+                        chain_id=CHAIN_ID,
+                        batch_size=args.batch_size,
+                        workers=args.workers,
                     )
+                    file_cpu1 = _cpu_secs(backend)
+                    file_parent = time.process_time() - parent0
                 finally:
                     await pool.close()
                 file_secs = file_report.elapsed_secs
                 if args.cli:
                     dsn4 = await fresh_database(admin_dsn, created)
-                    cli_secs = time_cli(dsn4, path, args.batch_size)
+                    cli_secs = time_cli(dsn4, path, args.batch_size, args.workers)
+                    if args.compare_tree:
+                        dsn5 = await fresh_database(admin_dsn, created)
+                        tree = Path(args.compare_tree)
+                        other_secs = time_cli(dsn5, path, args.batch_size, None, tree)
         dsn3 = await fresh_database(admin_dsn, created)
         base = await run_baseline(dsn3, subset)
     finally:
@@ -471,19 +493,45 @@ async def main_async(args: argparse.Namespace) -> int:
     if file_secs is not None:
         print(
             f"from a file   ours {_rate(len(logs), file_secs):>12,.0f} logs/s   "
-            f"({file_secs:.2f} s, JSON parsing included)"
+            f"({file_secs:.2f} s, JSON parsing included, {args.workers} decoding processes)"
         )
+        if file_cpu0 is not None and file_cpu1 is not None:
+            n = len(logs)
+            back, children = file_cpu1 - file_cpu0, file_report.decode_cpu_secs
+            # With decoding processes the parent's own CPU excludes theirs; with a thread
+            # (--workers 0) it includes it, and both share the parent's GIL (one core).
+            if args.workers:
+                parent = file_parent
+                busiest = max(back, parent, children / args.workers)
+            else:
+                parent = file_parent - children
+                busiest = max(back, file_parent)
+            # Two idle cores: no process beyond one core, all of them within two.
+            bound = n / max(busiest, (back + parent + children) / 2)
+            print(
+                f"  cpu per log: backend {back / n * 1e6:.1f} us, decoding "
+                f"{children / n * 1e6:.1f} us, writer {parent / n * 1e6:.1f} us -> "
+                f"{bound:,.0f} logs/s on two idle cores"
+            )
     if cli_secs is not None:
         print(
             f"orderflow listen --from-file {_rate(len(logs), cli_secs):>8,.0f} logs/s   "
             f"({cli_secs:.2f} s wall in a child process, start-up included)"
         )
-    print(f"load average {os.getloadavg()[0]:.1f}")
+    if other_secs is not None and cli_secs is not None:
+        print(
+            f"  the same with {args.compare_tree}: {_rate(len(logs), other_secs):,.0f} logs/s "
+            f"({other_secs:.2f} s) -> x{other_secs / cli_secs:.2f} for this tree"
+        )
+    print("load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     print(
         f"baseline           {base_rate:>12,.0f} logs/s   ({base:.2f} s for {len(subset):,} "
         f"fills: process_log + one INSERT each, extrapolated)"
     )
     print(f"ratio ours/baseline x{ours_rate / base_rate:.1f}")
+    if cli_secs is not None:
+        cli_rate = _rate(len(logs), cli_secs)
+        print(f"ratio listen --from-file/baseline x{cli_rate / base_rate:.1f}")
     return 0
 
 
@@ -498,10 +546,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--batch-size", type=int, default=5_000, help="logs per transaction (5,000)")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--workers", type=int, default=2, help="decoding processes for the file runs (2)"
+    )
     p.add_argument("--no-file", action="store_true", help="skip the JSON-lines file run")
     p.add_argument("--v2-only", action="store_true", help="only the two V2 exchanges' logs")
     p.add_argument(
         "--cli", action="store_true", help="also time `orderflow listen --from-file` on the file"
+    )
+    p.add_argument(
+        "--compare-tree",
+        help="with --cli: also time `listen --from-file` of another source tree (e.g. an "
+        "older commit from `git archive`), same file, same run",
     )
     p.add_argument("--dsn", help="maintenance database URL (default DATABASE_URL, else embedded)")
     p.add_argument("--data-dir", help="embedded server directory (default: a temporary one)")

@@ -2,19 +2,25 @@
 
 Each line is one log object exactly as ``eth_getLogs`` returns it (hex strings, with the
 ``blockTimestamp`` current nodes add). Lines go through the same decode and store path as the
-live listener, ``batch_size`` at a time, each batch one transaction. A line that is not JSON,
-or not a JSON object, becomes a dead letter naming the file and line; processing continues.
+live listener, ``batch_size`` at a time (extended so no transaction is split), each batch one
+transaction. A line that is not JSON, or not a JSON object, becomes a dead letter naming the
+file and line; processing continues.
 
-Reading and decoding run in a worker thread one batch ahead of the database, so PostgreSQL
-inserts batch *n* while Python decodes batch *n + 1*.
+A file is read here as bytes and cut into batches of lines (``file_lines.py``); the batches are
+parsed, decoded and rendered as COPY text ahead of the database by ``workers`` child processes
+(``decode_workers.py``; 0 = one worker thread), and stored here strictly in file order, each
+with its checkpoint in one transaction (``store.store_batch``). Logs already in memory
+(``ingest_logs``) are decoded one batch ahead in a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import time
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections import deque
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,16 +29,17 @@ import asyncpg
 
 from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.db_errors import retry_transient
-from orderflow.chain.decode import DecodedBatch, decode_batch
-from orderflow.chain.events import DeadLetter
-from orderflow.chain.storable import loads_tolerant
-from orderflow.chain.store import Checkpoint, StoreStats
-from orderflow.chain.store_guard import store_batch_isolating
+from orderflow.chain.decode import decode_batch
+from orderflow.chain.decode_workers import Chunk, Decoders
+from orderflow.chain.file_lines import LineBatch, line_batches
+from orderflow.chain.storable import storable_text
+from orderflow.chain.store import Checkpoint, StoreStats, store_batch
+from orderflow.chain.store_guard import REFUSED_DATA, store_batch_isolating
 from orderflow.progress import Progress
 from orderflow.telemetry import tracer
 from orderflow.tracing import context_from, current_traceparent
 
-MAX_LINE_IN_DEAD_LETTER = 10_000  # characters of a malformed line kept for inspection
+log = logging.getLogger(__name__)
 _tracer = tracer("orderflow.chain.ingest")
 
 
@@ -46,6 +53,7 @@ class IngestReport:
     malformed_lines: int = 0
     batches: int = 0
     elapsed_secs: float = 0.0
+    decode_cpu_secs: float = 0.0  # CPU spent parsing, decoding and rendering (all workers)
     stored: StoreStats = field(default_factory=StoreStats)
 
     @property
@@ -62,46 +70,6 @@ class IngestReport:
             f"{s.removed} removed, {s.ignored} ignored, in {self.batches} batches, "
             f"{self.elapsed_secs:.2f}s"
         )
-
-
-@dataclass(slots=True)
-class _Chunk:
-    batch: DecodedBatch
-    lines: int
-    logs: int
-    malformed: int
-    position: int = 0  # how far into the source this chunk ends (file characters, or logs)
-
-
-def _malformed(path: Path, number: int, text: str, why: str, chain_id: int) -> DeadLetter:
-    return DeadLetter(
-        raw={"file": path.name, "line": number, "text": text[:MAX_LINE_IN_DEAD_LETTER]},
-        reason=f"{path.name} line {number}: {why}",
-        chain_id=chain_id,
-    )
-
-
-@dataclass(slots=True)
-class _Line:
-    number: int
-    value: Any  # the parsed object, or None with ``error`` set
-    text: str
-    error: str | None = None
-
-
-def _parse(number: int, line: str) -> _Line | None:
-    # A byte-order mark starts the file, and also any file appended to it (cat a.jsonl b.jsonl):
-    # the first is removed by the utf-8-sig codec, the others here.
-    text = line.strip().lstrip("\ufeff").strip()
-    if not text:
-        return None
-    try:
-        value = loads_tolerant(text)
-    except ValueError as exc:
-        return _Line(number, None, text, f"not JSON ({str(exc)[:200]})")
-    if not isinstance(value, dict):
-        return _Line(number, None, text, f"a JSON {type(value).__name__}, not a log object")
-    return _Line(number, value, text)
 
 
 def _tx_of(value: Any) -> Any:
@@ -129,44 +97,81 @@ def _grouped(
         yield batch
 
 
-def _chunks(
-    path: Path, batch_size: int, chain_id: int, addresses: ChainAddresses
-) -> Generator[_Chunk, None, None]:
-    """Read, parse and decode ``batch_size`` lines at a time (runs in a worker thread)."""
-    read = 0  # characters of the file read so far (progress; = bytes for ASCII JSON)
-
-    def numbered(fh: Iterable[str]) -> Generator[tuple[int, str], None, None]:
-        nonlocal read
-        for number, line in enumerate(fh, 1):
-            read += len(line)
-            yield number, line
-
-    with path.open("r", encoding="utf-8-sig", errors="replace") as fh:  # BOM-tolerant
-        parsed = (p for number, line in numbered(fh) if (p := _parse(number, line)))
-        for group in _grouped(parsed, batch_size, lambda p: _tx_of(p.value)):
-            raws = [p.value for p in group if p.error is None]
-            bad = [
-                _malformed(path, p.number, p.text, p.error, chain_id)
-                for p in group
-                if p.error is not None
-            ]
-            batch = decode_batch(raws, chain_id, addresses)
-            batch.dead_letters.extend(bad)
-            yield _Chunk(batch, len(group), len(raws), len(bad), read)
-
-
 def _decoded(
     raws: Iterable[Mapping[str, Any]], batch_size: int, chain_id: int, addresses: ChainAddresses
-) -> Generator[_Chunk, None, None]:
+) -> Generator[Chunk, None, None]:
     done = 0
     for group in _grouped(raws, batch_size, _tx_of):
         done += len(group)
-        yield _Chunk(decode_batch(group, chain_id, addresses), len(group), len(group), 0, done)
+        started = time.thread_time()
+        batch = decode_batch(group, chain_id, addresses)
+        yield Chunk(
+            batch,
+            None,
+            len(group),
+            len(group),
+            0,
+            batch.max_block(),
+            time.thread_time() - started,
+            done,
+        )
+
+
+async def _in_thread(chunks: Generator[Chunk, None, None]) -> AsyncGenerator[Chunk, None]:
+    """Chunks produced one ahead in a worker thread."""
+
+    def next_chunk() -> Chunk | None:
+        return next(chunks, None)
+
+    upcoming = asyncio.ensure_future(asyncio.to_thread(next_chunk))
+    try:
+        while (chunk := await upcoming) is not None:
+            upcoming = asyncio.ensure_future(asyncio.to_thread(next_chunk))
+            yield chunk
+    finally:
+        # A worker thread cannot be interrupted: let it finish its chunk, then close.
+        if not upcoming.done():
+            await asyncio.wait([upcoming])
+        if not upcoming.cancelled():
+            upcoming.exception()  # retrieved: an error already raised above is not re-logged
+        chunks.close()
+
+
+async def _from_decoders(
+    path: Path, batch_size: int, decoders: Decoders
+) -> AsyncGenerator[Chunk, None]:
+    """The file's batches, decoded ``decoders.ahead`` batches ahead, in file order."""
+    batches = line_batches(path, batch_size)
+
+    def next_batch() -> LineBatch | None:
+        return next(batches, None)
+
+    pending: deque[tuple[asyncio.Future[Chunk], LineBatch]] = deque()
+    try:
+        while True:
+            while len(pending) < decoders.ahead:
+                lines = await asyncio.to_thread(next_batch)
+                if lines is None:
+                    break
+                pending.append((decoders.submit(lines), lines))
+            if not pending:
+                return
+            future, lines = pending.popleft()
+            yield await decoders.result(future, lines)
+    finally:
+        for future, _ in pending:
+            future.cancel()
+        if pending:
+            await asyncio.wait([f for f, _ in pending])
+            for future, _ in pending:
+                if not future.cancelled():
+                    future.exception()  # retrieved: the import already failed or stopped
+        batches.close()
 
 
 async def _pipeline(
     pool: asyncpg.Pool,
-    chunks: Generator[_Chunk, None, None],
+    chunks: AsyncGenerator[Chunk, None],
     report: IngestReport,
     *,
     chain_id: int,
@@ -174,36 +179,46 @@ async def _pipeline(
     traceparent: str | None,
     addresses: ChainAddresses,
     progress: Progress | None = None,
+    decoders: Decoders | None = None,
 ) -> IngestReport:
-    """Store chunks while the next one is produced (read + decoded) in a worker thread."""
+    """Store chunks in order while the next ones are decoded."""
     started = time.perf_counter()
 
-    def next_chunk() -> _Chunk | None:
-        return next(chunks, None)
-
-    async def store(chunk: _Chunk, checkpoint: Checkpoint | None) -> StoreStats:
+    async def store(chunk: Chunk, checkpoint: Checkpoint | None) -> StoreStats:
         # A fresh connection per attempt: after a failover the old one is gone.
         async with pool.acquire() as conn:
-            return await store_batch_isolating(
-                conn,
-                chunk.batch,
-                chain_id=chain_id,
-                checkpoint=checkpoint,
-                traceparent=current_traceparent(),  # the ingest.batch span around this call
-                synchronous_commit=False,  # a file or in-memory replay can be redone
-                addresses=addresses,
-            )
+            options: dict[str, Any] = {
+                "chain_id": chain_id,
+                "checkpoint": checkpoint,
+                "traceparent": current_traceparent(),  # the ingest.batch span around this call
+                "synchronous_commit": False,  # a file or in-memory replay can be redone
+                "addresses": addresses,
+            }
+            batch = chunk.batch
+            if chunk.rows is not None:
+                try:
+                    return await store_batch(conn, batch, rows=chunk.rows, **options)
+                except REFUSED_DATA as exc:
+                    # Decoded values never get here; if one does, the guarded path below
+                    # isolates it (it needs the decoded events: decode this batch again).
+                    log.warning(
+                        "the database refused a rendered batch; storing it event by event",
+                        extra={"reason": storable_text(str(exc), 500)},
+                    )
+                    assert decoders is not None and chunk.source is not None
+                    redo = await asyncio.to_thread(decoders.redecode, chunk.source)
+                    batch = redo.batch
+            return await store_batch_isolating(conn, batch, **options)
 
-    upcoming = asyncio.ensure_future(asyncio.to_thread(next_chunk))
     try:
-        while (chunk := await upcoming) is not None:
-            upcoming = asyncio.ensure_future(asyncio.to_thread(next_chunk))
-            top = chunk.batch.max_block()
+        async for chunk in chunks:
+            top = chunk.top
             checkpoint = Checkpoint(stream, top) if stream is not None and top is not None else None
+            fills = chunk.rows.fill_count if chunk.rows is not None else len(chunk.batch.fills)
             with _tracer.start_as_current_span(
                 "ingest.batch",
                 context=context_from(traceparent),
-                attributes={"logs": chunk.logs, "fills": len(chunk.batch.fills)},
+                attributes={"logs": chunk.logs, "fills": fills},
             ):
                 stats = await retry_transient(
                     functools.partial(store, chunk, checkpoint),
@@ -213,18 +228,14 @@ async def _pipeline(
             report.lines += chunk.lines
             report.logs += chunk.logs
             report.malformed_lines += chunk.malformed
+            report.decode_cpu_secs += chunk.cpu_secs
             report.batches += 1
             if progress is not None:
                 progress.update(chunk.position, count=report.lines)
     finally:
-        # A worker thread cannot be interrupted: let it finish its chunk, then close.
-        if not upcoming.done():
-            await asyncio.wait([upcoming])
-        if not upcoming.cancelled():
-            upcoming.exception()  # retrieved: an error already raised above is not re-logged
-        chunks.close()
+        await chunks.aclose()
     report.elapsed_secs = time.perf_counter() - started
-    if progress is not None:  # the whole source is done (characters vs bytes aside)
+    if progress is not None:  # the whole source is done
         progress.update(progress.total if progress.total is not None else progress.done)
         progress.finish()
     return report
@@ -240,27 +251,33 @@ async def ingest_file(
     stream: str | None = None,
     traceparent: str | None = None,
     progress: Progress | None = None,
+    workers: int = 0,
 ) -> IngestReport:
     """Decode and store every line of ``path``; return counts.
 
     With ``stream`` set, that checkpoint advances to the highest block stored (a file import
-    never moves the live listener's checkpoint unless asked to). ``progress`` (unit: characters
-    of the file, count: lines) is updated after every stored batch.
+    never moves the live listener's checkpoint unless asked to). ``progress`` (unit: bytes of
+    the file, count: lines) is updated after every stored batch. ``workers``: decoding child
+    processes (0: one worker thread in this process); the stored rows are the same either way.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     source = Path(path)
-    chunks = _chunks(source, batch_size, chain_id, addresses)
-    return await _pipeline(
-        pool,
-        chunks,
-        IngestReport(path=str(source)),
-        chain_id=chain_id,
-        stream=stream,
-        traceparent=traceparent,
-        addresses=addresses,
-        progress=progress,
-    )
+    decoders = await asyncio.to_thread(Decoders, workers, source.name, chain_id, addresses)
+    try:
+        return await _pipeline(
+            pool,
+            _from_decoders(source, batch_size, decoders),
+            IngestReport(path=str(source)),
+            chain_id=chain_id,
+            stream=stream,
+            traceparent=traceparent,
+            addresses=addresses,
+            progress=progress,
+            decoders=decoders,
+        )
+    finally:
+        await asyncio.to_thread(decoders.close)
 
 
 async def ingest_logs(
@@ -277,7 +294,7 @@ async def ingest_logs(
     """The same pipeline for log objects already in memory (unit of ``progress``: logs)."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    chunks = _decoded(raws, batch_size, chain_id, addresses)
+    chunks = _in_thread(_decoded(raws, batch_size, chain_id, addresses))
     return await _pipeline(
         pool,
         chunks,

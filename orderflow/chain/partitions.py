@@ -94,9 +94,13 @@ async def ensure(conn: asyncpg.Connection, lo: int, hi: int) -> int:
     return int(await conn.fetchval(ENSURE, lo, hi))
 
 
-async def ensure_for_batch(conn: asyncpg.Connection, batch: DecodedBatch) -> int:
-    """The partitions a batch's fills and matches go to (one catalog probe when they exist)."""
-    span = block_range(e.ref.block_number for group in (batch.fills, batch.matches) for e in group)
+async def ensure_for_batch(
+    conn: asyncpg.Connection, batch: DecodedBatch, rendered: tuple[int, int] | None = None
+) -> int:
+    """The partitions a batch's fills and matches go to (one catalog probe when they exist);
+    ``rendered``: the block span of fills and matches passed already rendered (``CopyRows``)."""
+    blocks = [e.ref.block_number for group in (batch.fills, batch.matches) for e in group]
+    span = block_range([*blocks, *(rendered or ())])
     return 0 if span is None else await ensure(conn, *span)
 
 

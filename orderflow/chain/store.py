@@ -13,7 +13,7 @@ doubles a fill — the failure mode ethereum-etl's separate checkpoint file has.
 
 from __future__ import annotations
 
-import bisect
+import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -24,8 +24,9 @@ import asyncpg
 from orderflow.chain import partitions
 from orderflow.chain import store_sql as sql
 from orderflow.chain.contracts import MAINNET, ChainAddresses
+from orderflow.chain.copy_render import CopyRows, render
 from orderflow.chain.decode import DecodedBatch
-from orderflow.chain.events import ConditionPreparation, DeadLetter, Fill, LogRef, Match
+from orderflow.chain.events import ConditionPreparation, DeadLetter, Fill, LogRef
 from orderflow.chain.fields import MAX_BLOCK_NUMBER, MAX_LOG_INDEX
 from orderflow.chain.storable import storable_key, storable_text
 from orderflow.chain.store_refunds import DELETE_FROM_BLOCK as DELETE_REFUNDS_FROM_BLOCK
@@ -164,26 +165,6 @@ def _untimed(ref: LogRef, chain_id: int, kind: str) -> DeadLetter:
     )
 
 
-def _match_links(fills: list[Fill], matches: list[Match]) -> dict[tuple[str, int], int]:
-    """In-batch links: each fill → the first match of its exchange after it in its tx."""
-    by_key: dict[tuple[str, str], list[int]] = {}
-    for m in matches:
-        by_key.setdefault((m.ref.tx_hash, m.ref.address), []).append(m.ref.log_index)
-    if not by_key:
-        return {}
-    for indexes in by_key.values():
-        indexes.sort()
-    links: dict[tuple[str, int], int] = {}
-    for f in fills:
-        found = by_key.get((f.ref.tx_hash, f.ref.address))
-        if found is None:
-            continue
-        i = bisect.bisect_right(found, f.ref.log_index)
-        if i < len(found):
-            links[(f.ref.tx_hash, f.ref.log_index)] = found[i]
-    return links
-
-
 def _token_rows(tokens: Iterable[TokenInfo]) -> list[list[Any]]:
     cols: list[list[Any]] = [[] for _ in range(8)]
     for t in tokens:
@@ -265,7 +246,7 @@ class _Writer:
         )
         self.stats.blocks = len(blocks)
 
-    async def registry(self, batch: DecodedBatch) -> list[str]:
+    async def registry(self, batch: DecodedBatch, v3_ids: Iterable[int]) -> list[str]:
         """Conditions, then every token they, resolutions, TokenRegistered and V3 ids define.
 
         Returns the token ids that are new to the registry (their older trades get a market).
@@ -319,9 +300,9 @@ class _Writer:
                 addresses=self.addresses,
             ):
                 tokens.setdefault(t.token_id, t)
-        v3_ids = {f.token_id for f in batch.fills if f.exchange_version == "V3"}
-        v3_ids.update(m.token_id for m in batch.matches if m.exchange_version == "V3")
-        for tid in v3_ids - tokens.keys():
+        for tid in v3_ids:
+            if tid in tokens:
+                continue
             info = v3_token(tid)
             if info is not None:
                 tokens[tid] = info
@@ -331,81 +312,29 @@ class _Writer:
         self.stats.tokens = len(rows)
         return [r[0] for r in rows]
 
-    async def fills(self, batch: DecodedBatch, traceparent: str | None) -> None:
-        links = _match_links(batch.fills, batch.matches)
-        records: list[tuple[Any, ...]] = []
-        epoch = self.times.epoch
-        token_text: dict[int, str] = {}  # a batch trades few tokens; int->str is not free
-        for f in batch.fills:
-            r = f.ref
-            ts = epoch(r)
-            if ts is None:
-                self.dead.append(_untimed(r, self.chain_id, "OrderFilled"))
-                continue
-            link = links.get((r.tx_hash, r.log_index))
-            if link is None:
-                self.touched.add(r.tx_hash)
-            token = token_text.get(f.token_id) or token_text.setdefault(f.token_id, str(f.token_id))
-            records.append(
-                (
-                    r.tx_hash,
-                    r.log_index,
-                    r.block_number,
-                    r.block_hash,
-                    ts,
-                    r.address,
-                    f.exchange_version,
-                    f.order_hash,
-                    f.maker,
-                    f.taker,
-                    f.is_taker_aggregate,
-                    f.side,
-                    token,
-                    f.shares,
-                    f.collateral,
-                    f.fee,
-                    f.fee_asset,
-                    f.builder,
-                    f.metadata,
-                    link,
-                )
+    async def rows(self, rows: CopyRows, traceparent: str | None) -> None:
+        """Fills and matches: COPY their rendered rows into the staging tables, then insert."""
+        self.touched.update(rows.touched)
+        if rows.fill_count:
+            await self.conn.copy_to_table(
+                "orderflow_tmp_fills",
+                source=io.BytesIO(rows.fills),
+                columns=sql.FILL_COLUMNS,
+                format="text",
             )
-        await self.conn.copy_records_to_table(
-            "orderflow_tmp_fills", records=records, columns=sql.FILL_COLUMNS
-        )
-        inserted = _count(await self.conn.execute(sql.INSERT_TRADES, self.chain_id, traceparent))
-        self.stats.trades = inserted
-        self.stats.duplicate_trades = len(records) - inserted
-
-    async def matches(self, batch: DecodedBatch) -> None:
-        records: list[tuple[Any, ...]] = []
-        for m in batch.matches:
-            r = m.ref
-            ts = self._timed(r, "OrdersMatched")
-            if ts is None:
-                continue
-            self.touched.add(r.tx_hash)
-            records.append(
-                (
-                    r.tx_hash,
-                    r.log_index,
-                    r.block_number,
-                    r.block_hash,
-                    ts,
-                    r.address,
-                    m.exchange_version,
-                    m.taker_order_hash,
-                    m.taker_wallet,
-                    m.side,
-                    str(m.token_id),
-                    m.shares,
-                    m.collateral,
-                )
+            inserted = _count(
+                await self.conn.execute(sql.INSERT_TRADES, self.chain_id, traceparent)
             )
-        await self.conn.copy_records_to_table(
-            "orderflow_tmp_matches", records=records, columns=sql.MATCH_COLUMNS
-        )
-        self.stats.matches = _count(await self.conn.execute(sql.INSERT_MATCHES, self.chain_id))
+            self.stats.trades = inserted
+            self.stats.duplicate_trades = rows.fill_count - inserted
+        if rows.match_count:
+            await self.conn.copy_to_table(
+                "orderflow_tmp_matches",
+                source=io.BytesIO(rows.matches),
+                columns=sql.MATCH_COLUMNS,
+                format="text",
+            )
+            self.stats.matches = _count(await self.conn.execute(sql.INSERT_MATCHES, self.chain_id))
 
     async def links(self) -> None:
         """Fills and matches of one transaction stored by different batches."""
@@ -413,14 +342,14 @@ class _Writer:
             await self.conn.execute(sql.LINK_MATCHES, self.chain_id, list(self.touched))
         )
 
-    async def refunds(self, batch: DecodedBatch) -> None:
+    async def refunds(self, batch: DecodedBatch, v1_txs: Iterable[str]) -> None:
         """FeeModule refunds: stored, then applied to their fills (store_refunds.py)."""
         rows = [
             (r, ts) for r in batch.refunds if (ts := self._timed(r.ref, "FeeRefunded")) is not None
         ]
         self.stats.refunds = await insert_refunds(self.conn, self.chain_id, rows)
         txs = {r.ref.tx_hash for r in batch.refunds}
-        txs.update(f.ref.tx_hash for f in batch.fills if f.exchange_version == "V1")
+        txs.update(v1_txs)
         self.stats.refunds_applied = await link_refunds(self.conn, self.chain_id, sorted(txs))
 
     async def backfill_markets(self, new_tokens: list[str]) -> None:
@@ -475,6 +404,7 @@ async def store_batch(
     synchronous_commit: bool = True,
     addresses: ChainAddresses = MAINNET,
     untimed_conditions: bool = False,
+    rows: CopyRows | None = None,
 ) -> StoreStats:
     """Store a decoded batch and (optionally) advance a checkpoint, atomically.
 
@@ -490,9 +420,15 @@ async def store_batch(
     ConditionResolution). ``untimed_conditions=True`` (the condition sync) keeps a
     ConditionPreparation whose block time is unknown with a NULL time instead of
     dead-lettering it: its tokens are what matters.
+
+    ``rows``: the batch's fills and matches already rendered (``copy_render.render`` with the
+    logs' own timestamps, in a file import's decoding processes); ``batch`` then holds
+    everything else and no fills or matches.
     """
+    if rows is not None and (batch.fills or batch.matches):
+        raise ValueError("store_batch: pass fills and matches either rendered or in the batch")
     # orderflow_trades' partitions for these fills, in a short transaction of their own
-    await partitions.ensure_for_batch(conn, batch)
+    await partitions.ensure_for_batch(conn, batch, rows.blocks if rows is not None else None)
     async with conn.transaction():
         await conn.execute(sql.WRITER_LOCK)
         if not synchronous_commit:
@@ -513,19 +449,22 @@ async def store_batch(
         times = await _block_times(conn, chain_id, untimed, blocks)
         w = _Writer(conn, chain_id, times, list(batch.dead_letters), addresses)
         w.untimed_conditions = untimed_conditions
+        if rows is None:
+            rows, late = render(batch.fills, batch.matches, times.epoch)
+            w.dead.extend(
+                _untimed(e.ref, chain_id, "OrderFilled" if isinstance(e, Fill) else "OrdersMatched")
+                for e in late
+            )
         if blocks:
             await w.blocks(blocks)
         # The registry first, so this batch's trades join their market directly.
-        new_tokens = await w.registry(batch)
+        new_tokens = await w.registry(batch, rows.v3_tokens)
         await conn.execute(sql.CREATE_TEMP_TABLES)
-        if batch.fills:
-            await w.fills(batch, traceparent)
-        if batch.matches:
-            await w.matches(batch)
-        if w.touched and (batch.matches or w.stats.trades):
+        await w.rows(rows, traceparent)
+        if w.touched and (rows.match_count or w.stats.trades):
             await w.links()
-        if batch.refunds or batch.fills:
-            await w.refunds(batch)
+        if batch.refunds or rows.v1_txs:
+            await w.refunds(batch, rows.v1_txs)
         if new_tokens:
             await w.backfill_markets(new_tokens)
         await w.resolutions(batch)

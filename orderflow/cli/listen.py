@@ -51,6 +51,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=5000,
         help="logs per transaction for --from-file (default 5000)",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help=(
+            "processes that parse and decode --from-file's lines while this one stores them "
+            "(default 2; 0: decode in a thread of this process)"
+        ),
+    )
     add_log_format(p)
     p.set_defaults(handler=run)
 
@@ -65,10 +74,15 @@ def run(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
         raise ConfigError(f"--from-file: no such file: {args.from_file}")
     if args.batch_size < 1:
         raise ConfigError("--batch-size must be at least 1")
-    return _from_file(settings, args.from_file, args.batch_size, args.from_file.stat().st_size)
+    if args.workers < 0:
+        raise ConfigError("--workers must be 0 (decode in this process) or more")
+    size = args.from_file.stat().st_size
+    return _from_file(settings, args.from_file, args.batch_size, size, args.workers)
 
 
-async def _from_file(settings: ListenerSettings, path: Path, batch_size: int, size: int) -> int:
+async def _from_file(
+    settings: ListenerSettings, path: Path, batch_size: int, size: int, workers: int
+) -> int:
     async with db.open_pool(settings) as pool:
         async with pool.acquire() as conn:
             await migrate(conn)
@@ -79,6 +93,7 @@ async def _from_file(settings: ListenerSettings, path: Path, batch_size: int, si
             batch_size=batch_size,
             addresses=settings.addresses,
             progress=Progress(f"import {path.name}", unit="bytes", total=size, count_unit="lines"),
+            workers=workers,
         )
     print(report.summary())
     return 0
