@@ -31,29 +31,9 @@ from orderflow.reputation.factors import Prior
 from orderflow.reputation.flags import PENNY_PRICE
 from orderflow.reputation.gate import GATED_OUTCOMES, GATED_TRADES
 
-POSITIONS = f"""
-CREATE TEMP TABLE rep_positions ON COMMIT DROP AS
-WITH agg AS (
-    -- The one pass over the trades, one hash aggregation by (wallet, token). Amounts are summed
-    -- as integer micro-units (6 decimals, exact: int8 sums accumulate in 128 bits), which needs
-    -- a third of the memory of NUMERIC sums per group; fees are added only where non-zero.
-    -- Net amounts follow orderflow.accounting.Fill: a BUY gets size - share fee and pays
-    -- collateral + collateral fee; a SELL gives size + share fee and receives collateral - fee.
-    -- Taker fills (is_taker_aggregate: the row of the order that crossed the book) are summed
-    -- apart: they are the wallet's decisions; its maker fills are liquidity provision.
-    -- The one pass over the trades, one hash aggregation by (wallet, token).
-    SELECT wallet_address, token_id, trade_market_id, trade_outcome_index, fills, first_at,
-           last_at,
-           (paid_gross_u + received_gross_u) / 1000000 AS volume,
-           bought_gross_u / 1000000 - fee_buy_shares AS bought,
-           paid_gross_u / 1000000 + fee_buy_usdc AS paid,
-           bought_gross_u, sold_gross_u, received_gross_u,
-           sold_gross_u / 1000000 + fee_sell_shares AS sold,
-           received_gross_u / 1000000 - fee_sell_usdc AS received,
-           fee_buy_usdc + fee_sell_usdc + fee_share_value AS fees,
-           tb_u, tcb_u, ts_u, tr_u, taker_fee, penny_u, paid_gross_u AS buy_u,
-           tcb_u + tr_u AS taker_volume_u, taker_first_at
-      FROM (
+# The per-(wallet, token) sums, aggregated from the gated trades (any as_of). Migration 011's
+# orderflow_position_sums_sql is the same aggregation over a batch of rows (the stored sums).
+_SUMS_SCAN = f"""
         SELECT t.wallet_address, t.token_id,
                min(t.market_id COLLATE "C") AS trade_market_id,
                min(t.outcome_index) AS trade_outcome_index,
@@ -93,7 +73,54 @@ WITH agg AS (
             OFFSET 0
           ) AS t
          GROUP BY t.wallet_address, t.token_id
-      ) AS sums
+"""
+
+# The same sums read from orderflow_position_sums (migration 011), for a run at the present: the
+# int8 sums leave as NUMERIC like sum(int8) does, and a NUMERIC fee sum brought back to zero by a
+# deletion as the literal 0 the scan's coalesce gives (same value and display scale).
+_SUMS_STORED = """
+        SELECT a.wallet_address, a.token_id, a.trade_market_id, a.trade_outcome_index, a.fills,
+               a.bought_gross_u::numeric AS bought_gross_u, a.paid_gross_u::numeric AS paid_gross_u,
+               a.sold_gross_u::numeric AS sold_gross_u,
+               a.received_gross_u::numeric AS received_gross_u,
+               CASE WHEN a.fee_buy_shares = 0 THEN 0 ELSE a.fee_buy_shares END AS fee_buy_shares,
+               CASE WHEN a.fee_buy_usdc = 0 THEN 0 ELSE a.fee_buy_usdc END AS fee_buy_usdc,
+               CASE WHEN a.fee_sell_shares = 0 THEN 0 ELSE a.fee_sell_shares END AS fee_sell_shares,
+               CASE WHEN a.fee_sell_usdc = 0 THEN 0 ELSE a.fee_sell_usdc END AS fee_sell_usdc,
+               CASE WHEN a.fee_share_value = 0 THEN 0 ELSE a.fee_share_value END
+                   AS fee_share_value,
+               a.tb_u::numeric AS tb_u, a.tcb_u::numeric AS tcb_u, a.ts_u::numeric AS ts_u,
+               a.tr_u::numeric AS tr_u,
+               CASE WHEN a.taker_fee = 0 THEN 0 ELSE a.taker_fee END AS taker_fee,
+               a.penny_u::numeric AS penny_u, a.taker_first_at, a.first_at, a.last_at
+          FROM orderflow_position_sums a
+         WHERE a.fills > 0 @ONLY@
+"""
+
+_POSITIONS = f"""
+CREATE TEMP TABLE rep_positions ON COMMIT DROP AS
+WITH agg AS (
+    -- The one pass over the trades, one hash aggregation by (wallet, token). Amounts are summed
+    -- as integer micro-units (6 decimals, exact: int8 sums accumulate in 128 bits), which needs
+    -- a third of the memory of NUMERIC sums per group; fees are added only where non-zero.
+    -- Net amounts follow orderflow.accounting.Fill: a BUY gets size - share fee and pays
+    -- collateral + collateral fee; a SELL gives size + share fee and receives collateral - fee.
+    -- Taker fills (is_taker_aggregate: the row of the order that crossed the book) are summed
+    -- apart: they are the wallet's decisions; its maker fills are liquidity provision.
+    -- The one pass over the trades, one hash aggregation by (wallet, token).
+    SELECT wallet_address, token_id, trade_market_id, trade_outcome_index, fills, first_at,
+           last_at,
+           (paid_gross_u + received_gross_u) / 1000000 AS volume,
+           bought_gross_u / 1000000 - fee_buy_shares AS bought,
+           paid_gross_u / 1000000 + fee_buy_usdc AS paid,
+           bought_gross_u, sold_gross_u, received_gross_u,
+           sold_gross_u / 1000000 + fee_sell_shares AS sold,
+           received_gross_u / 1000000 - fee_sell_usdc AS received,
+           fee_buy_usdc + fee_sell_usdc + fee_share_value AS fees,
+           tb_u, tcb_u, ts_u, tr_u, taker_fee, penny_u, paid_gross_u AS buy_u,
+           tcb_u + tr_u AS taker_volume_u, taker_first_at
+      FROM (
+@SUMS@      ) AS sums
 ), markets AS (
     -- one row per resolved market with what is wrong with its payouts, if anything
     SELECT o.market_id, o.resolved_at,
@@ -180,6 +207,19 @@ SELECT v.wallet_address, v.token_id, v.market_id, v.event_id, v.fills,
        v.taker_volume_u, v.penny_u, v.buy_u
   FROM valued v
 """
+
+
+def positions(*, stored: bool = False, only: str = "") -> str:
+    """``rep_positions``: from the trades gated at ``$1`` (default), or from the stored sums
+    (``stored``: a run at the present, every fill at or before ``$1``); ``only`` restricts the
+    stored rows (an SQL condition on ``a``, e.g. the incremental run's wallets)."""
+    if not stored:
+        return _POSITIONS.replace("@SUMS@", _SUMS_SCAN)
+    stored_sums = _SUMS_STORED.replace("@ONLY@", f"AND ({only})" if only else "")
+    return _POSITIONS.replace("@SUMS@", stored_sums)
+
+
+POSITIONS = positions()
 
 
 def input_arrays(columns: tuple[str, ...]) -> str:
@@ -438,5 +478,8 @@ SELECT reputation_score, trader_tier, resolved_positions, computed_at, flags
 """
 
 ALL_WALLETS = f"SELECT DISTINCT wallet_address FROM ({GATED_TRADES}) t ORDER BY 1"
+
+# Any fill stamped after $1 (the sums cannot be cut at a time)? Index-only on the time index.
+FILLS_AFTER = "SELECT EXISTS (SELECT 1 FROM orderflow_trades WHERE timestamp > $1::timestamptz)"
 
 RUN_LOCK_KEY = 0x6F72_6466_7265_7075  # "ordfrepu": one reputation run at a time

@@ -77,6 +77,7 @@ class RunSummary(BaseModel):
     seconds: float = 0.0
     stages: dict[str, float] = {}
     skipped: bool = False
+    source: str = "trades"  # "sums": positions read from orderflow_position_sums (migration 011)
 
 
 @asynccontextmanager
@@ -124,17 +125,32 @@ class _Stopwatch:
         self._last = now
 
 
+async def _stored(conn: asyncpg.Connection, as_of: datetime | None, cutoff: datetime) -> bool:
+    """Whether the positions can come from the stored sums (migration 011) rather than a scan:
+    a run at the present (``as_of`` not given) with no fill stamped after the cut-off (a block
+    time ahead of the database clock; the sums hold every stored fill)."""
+    if as_of is not None:
+        return False
+    ahead = await conn.fetchval(q.FILLS_AFTER, cutoff)
+    return not ahead
+
+
 async def _build(
     conn: asyncpg.Connection,
     as_of: datetime,
     settings: ReputationSettings,
     watch: _Stopwatch | None = None,
+    *,
+    stored: bool = False,
 ) -> int:
-    """Create the temp tables up to ``rep_final`` inside the caller's transaction."""
+    """Create the temp tables up to ``rep_final`` inside the caller's transaction.
+
+    ``stored``: the positions from the per-(wallet, token) sums instead of a scan of the trades
+    gated at ``as_of`` (same rows: see :func:`_stored`)."""
     watch = watch or _Stopwatch()
     await conn.execute(f"SET LOCAL work_mem = '{settings.work_mem}'")
     await conn.execute(f"SET LOCAL max_parallel_workers_per_gather = {settings.parallel_workers}")
-    await conn.execute(q.POSITIONS, as_of)
+    await conn.execute(q.positions(stored=stored), as_of)
     await conn.execute("ANALYZE rep_positions")  # temp tables have no statistics otherwise
     watch.lap("positions")
     await conn.execute(ev.CLOSES, as_of, settings.clv_horizon)
@@ -196,7 +212,7 @@ async def compute_scores(
     settings = settings or ReputationSettings()
     async with _connection(db) as conn, conn.transaction():
         cutoff = await _as_of(conn, as_of)
-        await _build(conn, cutoff, settings)
+        await _build(conn, cutoff, settings, stored=await _stored(conn, as_of, cutoff))
         rows = await conn.fetch(q.SCORE_ROWS)
         await conn.execute(q.DROP_FINAL)
     return {
@@ -241,7 +257,8 @@ async def run_reputation(
             log.warning("another reputation run holds the lock; skipping")
             return RunSummary(as_of=cutoff, computed_at=computed_at, skipped=True)
         watch = _Stopwatch()
-        wallets = await _build(conn, cutoff, settings, watch)
+        stored = await _stored(conn, as_of, cutoff)
+        wallets = await _build(conn, cutoff, settings, watch, stored=stored)
         positions = await conn.fetchval("SELECT count(*) FROM rep_positions")
         history = await conn.execute(q.HISTORY, computed_at)
         watch.lap("history")
@@ -265,6 +282,7 @@ async def run_reputation(
         issues=issues,
         seconds=round(time.perf_counter() - started, 3),
         stages=watch.stages,
+        source="sums" if stored else "trades",
     )
     if issues:
         log.warning(
