@@ -2,11 +2,12 @@
 -- reputation run reads one narrow row per position instead of scanning every fill
 -- (docs/scaling.md 3.3, docs/reputation.md "Speed: aggregates and incremental runs").
 --
--- The columns are exactly the sums of queries.POSITIONS' `agg` (integer micro-units as int8, fees
--- as NUMERIC, counts, first/last times), so a position read from here equals one aggregated from
--- the trades. Sums are corrected by subtraction when fills are deleted (rollback_from on a reorg)
--- or updated (fee refunds, market ids back-filled); the min/max columns, which do not subtract,
--- are recomputed for the touched keys from orderflow_trades by index (reorgs are small).
+-- The columns are exactly the sums of queries.POSITIONS' `agg` (integer micro-units, fees, counts,
+-- first/last times; NUMERIC, so no fill the trades table accepts can fail the trigger), so a
+-- position read from here equals one aggregated from the trades. Sums are corrected by
+-- subtraction when fills are deleted (rollback_from on a reorg) or updated (fee refunds, market
+-- ids back-filled); the min/max columns, which do not subtract, are recomputed for the touched
+-- keys from orderflow_trades by index (reorgs are small).
 -- A key whose fills all went keeps a row with fills = 0 until the next run has seen it.
 -- `dirty` marks keys changed since the last live run took them (the incremental run's input).
 
@@ -16,21 +17,21 @@ CREATE TABLE orderflow_position_sums (
     trade_market_id     TEXT COLLATE "C",
     trade_outcome_index SMALLINT,
     fills               BIGINT        NOT NULL,
-    bought_gross_u      BIGINT        NOT NULL,
-    paid_gross_u        BIGINT        NOT NULL,
-    sold_gross_u        BIGINT        NOT NULL,
-    received_gross_u    BIGINT        NOT NULL,
+    bought_gross_u      NUMERIC        NOT NULL,
+    paid_gross_u        NUMERIC        NOT NULL,
+    sold_gross_u        NUMERIC        NOT NULL,
+    received_gross_u    NUMERIC        NOT NULL,
     fee_buy_shares      NUMERIC       NOT NULL,
     fee_buy_usdc        NUMERIC       NOT NULL,
     fee_sell_shares     NUMERIC       NOT NULL,
     fee_sell_usdc       NUMERIC       NOT NULL,
     fee_share_value     NUMERIC       NOT NULL,
-    tb_u                BIGINT        NOT NULL,
-    tcb_u               BIGINT        NOT NULL,
-    ts_u                BIGINT        NOT NULL,
-    tr_u                BIGINT        NOT NULL,
+    tb_u                NUMERIC        NOT NULL,
+    tcb_u               NUMERIC        NOT NULL,
+    ts_u                NUMERIC        NOT NULL,
+    tr_u                NUMERIC        NOT NULL,
     taker_fee           NUMERIC       NOT NULL,
-    penny_u             BIGINT        NOT NULL,
+    penny_u             NUMERIC        NOT NULL,
     taker_first_at      TIMESTAMPTZ,
     first_at            TIMESTAMPTZ,
     last_at             TIMESTAMPTZ,
@@ -51,10 +52,10 @@ SELECT t.wallet_address::text AS wallet_address, t.token_id::numeric AS token_id
        min(t.market_id::text COLLATE "C") AS trade_market_id,
        min(t.outcome_index) AS trade_outcome_index,
        count(*) AS fills,
-       coalesce(sum(t.s) FILTER (WHERE t.buy), 0)::int8 AS bought_gross_u,
-       coalesce(sum(t.c) FILTER (WHERE t.buy), 0)::int8 AS paid_gross_u,
-       coalesce(sum(t.s) FILTER (WHERE NOT t.buy), 0)::int8 AS sold_gross_u,
-       coalesce(sum(t.c) FILTER (WHERE NOT t.buy), 0)::int8 AS received_gross_u,
+       coalesce(sum(t.s) FILTER (WHERE t.buy), 0) AS bought_gross_u,
+       coalesce(sum(t.c) FILTER (WHERE t.buy), 0) AS paid_gross_u,
+       coalesce(sum(t.s) FILTER (WHERE NOT t.buy), 0) AS sold_gross_u,
+       coalesce(sum(t.c) FILTER (WHERE NOT t.buy), 0) AS received_gross_u,
        coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.buy AND t.fee_asset = 'SHARES'), 0)
            AS fee_buy_shares,
        coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.buy AND t.fee_asset = 'COLLATERAL'), 0)
@@ -65,20 +66,21 @@ SELECT t.wallet_address::text AS wallet_address, t.token_id::numeric AS token_id
                                    AND t.fee_asset = 'COLLATERAL'), 0) AS fee_sell_usdc,
        coalesce(sum(t.fee * t.price) FILTER (WHERE t.fee > 0 AND t.fee_asset = 'SHARES'), 0)
            AS fee_share_value,
-       coalesce(sum(t.s) FILTER (WHERE t.taker AND t.buy), 0)::int8 AS tb_u,
-       coalesce(sum(t.c) FILTER (WHERE t.taker AND t.buy), 0)::int8 AS tcb_u,
-       coalesce(sum(t.s) FILTER (WHERE t.taker AND NOT t.buy), 0)::int8 AS ts_u,
-       coalesce(sum(t.c) FILTER (WHERE t.taker AND NOT t.buy), 0)::int8 AS tr_u,
+       coalesce(sum(t.s) FILTER (WHERE t.taker AND t.buy), 0) AS tb_u,
+       coalesce(sum(t.c) FILTER (WHERE t.taker AND t.buy), 0) AS tcb_u,
+       coalesce(sum(t.s) FILTER (WHERE t.taker AND NOT t.buy), 0) AS ts_u,
+       coalesce(sum(t.c) FILTER (WHERE t.taker AND NOT t.buy), 0) AS tr_u,
        coalesce(sum(CASE WHEN t.fee_asset = 'SHARES' THEN t.fee * t.price ELSE t.fee END)
                 FILTER (WHERE t.taker AND t.fee > 0), 0) AS taker_fee,
-       coalesce(sum(t.c) FILTER (WHERE t.buy AND t.price > 0.9), 0)::int8 AS penny_u,
+       coalesce(sum(t.c) FILTER (WHERE t.buy AND t.price > 0.9), 0) AS penny_u,
        min(t.timestamp) FILTER (WHERE t.taker) AS taker_first_at,
        min(t.timestamp) AS first_at,
        max(t.timestamp) AS last_at
   FROM (SELECT g.wallet_address, g.token_id, g.market_id, g.outcome_index, g.timestamp,
                g.price, g.fee, g.fee_asset, g.is_taker_aggregate AS taker,
                g.side = 'BUY' AS buy,
-               (g.size * 1000000)::int8 AS s, (g.usdc_size * 1000000)::int8 AS c
+               (g.size * 1000000)::numeric(38, 0) AS s,
+               (g.usdc_size * 1000000)::numeric(38, 0) AS c
           FROM %s g) AS t
  GROUP BY t.wallet_address, t.token_id
 $q$, src)
@@ -247,36 +249,75 @@ CREATE TRIGGER orderflow_trades_position_sums_update
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION orderflow_position_sums_on_update();
 
--- Resolutions, deleted or inserted, change the positions of their markets' holders.
+-- Changes outside the trades that move positions: a resolution (judged, P&L), a condition (its
+-- event: neg-risk legs share one), a registry row (the market of a token whose fills had none).
+-- The incremental run rescores every holder of the tokens concerned.
 CREATE TABLE orderflow_reputation_dirty_markets (
     market_id TEXT PRIMARY KEY
 );
+CREATE TABLE orderflow_reputation_dirty_tokens (
+    token_id NUMERIC PRIMARY KEY
+);
 
-CREATE FUNCTION orderflow_outcomes_dirty() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION orderflow_reputation_mark() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- TG_ARGV[0]: the column naming the market; tokens also mark themselves
     IF TG_OP = 'DELETE' THEN
-        INSERT INTO orderflow_reputation_dirty_markets
-        SELECT DISTINCT market_id FROM old_rows ON CONFLICT DO NOTHING;
+        EXECUTE format('INSERT INTO orderflow_reputation_dirty_markets'
+                       ' SELECT DISTINCT %I FROM old_rows ON CONFLICT DO NOTHING', TG_ARGV[0]);
+        IF TG_TABLE_NAME = 'orderflow_tokens' THEN
+            INSERT INTO orderflow_reputation_dirty_tokens
+            SELECT DISTINCT token_id FROM old_rows ON CONFLICT DO NOTHING;
+        END IF;
     ELSE
-        INSERT INTO orderflow_reputation_dirty_markets
-        SELECT DISTINCT market_id FROM new_rows ON CONFLICT DO NOTHING;
+        EXECUTE format('INSERT INTO orderflow_reputation_dirty_markets'
+                       ' SELECT DISTINCT %I FROM new_rows ON CONFLICT DO NOTHING', TG_ARGV[0]);
+        IF TG_TABLE_NAME = 'orderflow_tokens' THEN
+            INSERT INTO orderflow_reputation_dirty_tokens
+            SELECT DISTINCT token_id FROM new_rows ON CONFLICT DO NOTHING;
+        END IF;
     END IF;
     RETURN NULL;
 END;
 $$;
 
-CREATE TRIGGER orderflow_market_outcomes_dirty_insert
-    AFTER INSERT ON orderflow_market_outcomes
+CREATE TRIGGER orderflow_market_outcomes_mark_insert AFTER INSERT ON orderflow_market_outcomes
     REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION orderflow_outcomes_dirty();
-CREATE TRIGGER orderflow_market_outcomes_dirty_update
-    AFTER UPDATE ON orderflow_market_outcomes
+    FOR EACH STATEMENT EXECUTE FUNCTION orderflow_reputation_mark('market_id');
+CREATE TRIGGER orderflow_market_outcomes_mark_update AFTER UPDATE ON orderflow_market_outcomes
     REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION orderflow_outcomes_dirty();
-CREATE TRIGGER orderflow_market_outcomes_dirty_delete
-    AFTER DELETE ON orderflow_market_outcomes
+    FOR EACH STATEMENT EXECUTE FUNCTION orderflow_reputation_mark('market_id');
+CREATE TRIGGER orderflow_market_outcomes_mark_delete AFTER DELETE ON orderflow_market_outcomes
     REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION orderflow_outcomes_dirty();
+    FOR EACH STATEMENT EXECUTE FUNCTION orderflow_reputation_mark('market_id');
+CREATE TRIGGER orderflow_conditions_mark_insert AFTER INSERT ON orderflow_conditions
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION orderflow_reputation_mark('condition_id');
+CREATE TRIGGER orderflow_conditions_mark_update AFTER UPDATE ON orderflow_conditions
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION orderflow_reputation_mark('condition_id');
+CREATE TRIGGER orderflow_conditions_mark_delete AFTER DELETE ON orderflow_conditions
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION orderflow_reputation_mark('condition_id');
+CREATE TRIGGER orderflow_tokens_mark_insert AFTER INSERT ON orderflow_tokens
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION orderflow_reputation_mark('condition_id');
+CREATE TRIGGER orderflow_tokens_mark_update AFTER UPDATE ON orderflow_tokens
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION orderflow_reputation_mark('condition_id');
+CREATE TRIGGER orderflow_tokens_mark_delete AFTER DELETE ON orderflow_tokens
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION orderflow_reputation_mark('condition_id');
+
+-- Whether the stored per-wallet inputs of the last live full run (orderflow_reputation_inputs,
+-- orderflow_reputation_wash: created by the run itself, with the columns its SQL produces) are
+-- current, and for which SQL and settings (orderflow.reputation.incremental).
+CREATE TABLE orderflow_reputation_state (
+    id          BOOLEAN     PRIMARY KEY DEFAULT TRUE CHECK (id),
+    valid       BOOLEAN     NOT NULL,
+    fingerprint TEXT,
+    updated_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+);
 
 -- The present state, once (a large database: one scan of orderflow_trades).
 DO $$

@@ -76,23 +76,24 @@ _SUMS_SCAN = f"""
 """
 
 # The same sums read from orderflow_position_sums (migration 011), for a run at the present: the
-# int8 sums leave as NUMERIC like sum(int8) does, and a NUMERIC fee sum brought back to zero by a
+# micro-unit sums pass through int8 (an amount too large for it stops the run, as in the scan),
+# and a NUMERIC fee sum brought back to zero by a
 # deletion as the literal 0 the scan's coalesce gives (same value and display scale).
 _SUMS_STORED = """
         SELECT a.wallet_address, a.token_id, a.trade_market_id, a.trade_outcome_index, a.fills,
-               a.bought_gross_u::numeric AS bought_gross_u, a.paid_gross_u::numeric AS paid_gross_u,
-               a.sold_gross_u::numeric AS sold_gross_u,
-               a.received_gross_u::numeric AS received_gross_u,
+               a.bought_gross_u::int8::numeric AS bought_gross_u, a.paid_gross_u::int8::numeric AS paid_gross_u,
+               a.sold_gross_u::int8::numeric AS sold_gross_u,
+               a.received_gross_u::int8::numeric AS received_gross_u,
                CASE WHEN a.fee_buy_shares = 0 THEN 0 ELSE a.fee_buy_shares END AS fee_buy_shares,
                CASE WHEN a.fee_buy_usdc = 0 THEN 0 ELSE a.fee_buy_usdc END AS fee_buy_usdc,
                CASE WHEN a.fee_sell_shares = 0 THEN 0 ELSE a.fee_sell_shares END AS fee_sell_shares,
                CASE WHEN a.fee_sell_usdc = 0 THEN 0 ELSE a.fee_sell_usdc END AS fee_sell_usdc,
                CASE WHEN a.fee_share_value = 0 THEN 0 ELSE a.fee_share_value END
                    AS fee_share_value,
-               a.tb_u::numeric AS tb_u, a.tcb_u::numeric AS tcb_u, a.ts_u::numeric AS ts_u,
-               a.tr_u::numeric AS tr_u,
+               a.tb_u::int8::numeric AS tb_u, a.tcb_u::int8::numeric AS tcb_u, a.ts_u::int8::numeric AS ts_u,
+               a.tr_u::int8::numeric AS tr_u,
                CASE WHEN a.taker_fee = 0 THEN 0 ELSE a.taker_fee END AS taker_fee,
-               a.penny_u::numeric AS penny_u, a.taker_first_at, a.first_at, a.last_at
+               a.penny_u::int8::numeric AS penny_u, a.taker_first_at, a.first_at, a.last_at
           FROM orderflow_position_sums a
          WHERE a.fills > 0 @ONLY@
 """
@@ -223,12 +224,18 @@ POSITIONS = positions()
 
 
 def input_arrays(columns: tuple[str, ...]) -> str:
-    """The factor inputs, one float8 array per column, in idx order (one value per wallet)."""
+    """The factor inputs, one float8 array per column, one value per wallet in address order
+    (the population step's sums then add in the same order whatever built ``rep_wallets``: a
+    full and an incremental run agree to the last bit), with the wallets' ``idx``."""
     cols = ",\n       ".join(f"array_agg(coalesce({c}::float8, 'NaN')) AS {c}" for c in columns)
-    return f"SELECT {cols}\n  FROM (SELECT * FROM rep_wallets ORDER BY idx) AS w"
+    return (
+        f"SELECT array_agg(idx) AS idx, {cols}\n"
+        '  FROM (SELECT * FROM rep_wallets ORDER BY wallet_address COLLATE "C") AS w'
+    )
 
 
-# Per-wallet results computed in numpy, sent back as arrays ($1.. in SCORE_COLUMNS order).
+# Per-wallet results computed in numpy, sent back as arrays ($1.. in SCORE_COLUMNS order, then
+# tiers, flags and the wallets' idx).
 SCORE_COLUMNS = (
     "outcome_edge", "outcome_se", "clv_edge", "clv_se", "edge_raw", "edge_raw_se", "edge",
     "edge_se", "p_above_cost", "p_below_zero", "win_z", "profit_factor_shrunk", "persistence_z",
@@ -247,10 +254,10 @@ def scores_table() -> str:
     )
     return f"""
 CREATE TEMP TABLE rep_scores ON COMMIT DROP AS
-SELECT (s.idx - 1)::int AS idx, {cols}, s.tier,
+SELECT s.idx, {cols}, s.tier,
        coalesce(string_to_array(nullif(s.flags, ''), ','), '{{}}'::text[]) AS flags
-  FROM unnest({params}, ${n + 1}::text[], ${n + 2}::text[])
-       WITH ORDINALITY AS s({names}, tier, flags, idx)
+  FROM unnest({params}, ${n + 1}::text[], ${n + 2}::text[], ${n + 3}::int[])
+       AS s({names}, tier, flags, idx)
 """
 
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 
 from orderflow.errors import DatabaseError
 from orderflow.reputation import evidence_sql as ev
+from orderflow.reputation import incremental as inc
 from orderflow.reputation import queries as q
 from orderflow.reputation.factors import WalletInputs, score, weights
 from orderflow.reputation.settings import ReputationSettings
@@ -78,6 +79,8 @@ class RunSummary(BaseModel):
     stages: dict[str, float] = {}
     skipped: bool = False
     source: str = "trades"  # "sums": positions read from orderflow_position_sums (migration 011)
+    incremental: bool = False  # only the wallets whose inputs changed were recomputed
+    rescored: int = 0  # wallets whose statistics were recomputed (all of them in a full run)
 
 
 @asynccontextmanager
@@ -169,6 +172,11 @@ async def _build(
     watch.lap("counterparties")
     await conn.execute(ev.WALLETS)
     watch.lap("wallets")
+    return await _score(conn, settings, watch)
+
+
+async def _score(conn: asyncpg.Connection, settings: ReputationSettings, watch: _Stopwatch) -> int:
+    """The population step over ``rep_wallets``: ``rep_scores`` and the ``rep_final`` view."""
     columns = WalletInputs.columns()
     row = await conn.fetchrow(q.input_arrays(columns))
     assert row is not None
@@ -180,6 +188,7 @@ async def _build(
         *(_finite_or_nan(getattr(result, _SCORE_ATTRS.get(c, c))) for c in q.SCORE_COLUMNS),
         result.tier_names(),
         [",".join(f) for f in result.flag_names()],
+        list(row["idx"] or []),
     )
     await conn.execute(q.final_view(weights(settings), settings.follower_cost, result.prior))
     watch.lap("score")
@@ -240,12 +249,19 @@ async def compute_scores(
 
 
 async def run_reputation(
-    db: Db, *, as_of: datetime | None = None, settings: ReputationSettings | None = None
+    db: Db,
+    *,
+    as_of: datetime | None = None,
+    settings: ReputationSettings | None = None,
+    full: bool = False,
 ) -> RunSummary:
     """Recompute and persist every wallet's statistics, score and tier in one transaction.
 
-    With ``as_of`` the rows (and history snapshots) are stamped ``computed_at = as_of``. A run
-    that finds another one in progress returns ``skipped=True`` without waiting.
+    A run at the present is incremental when the last live full run left its inputs
+    (:mod:`orderflow.reputation.incremental`; ``full=True`` forces the full recompute); the
+    result is the same either way. With ``as_of`` the trades are scanned and the rows (and
+    history snapshots) are stamped ``computed_at = as_of``. A run that finds another one in
+    progress returns ``skipped=True`` without waiting.
     """
     settings = settings or ReputationSettings()
     started = time.perf_counter()
@@ -258,14 +274,26 @@ async def run_reputation(
             return RunSummary(as_of=cutoff, computed_at=computed_at, skipped=True)
         watch = _Stopwatch()
         stored = await _stored(conn, as_of, cutoff)
-        wallets = await _build(conn, cutoff, settings, watch, stored=stored)
+        incremental = stored and not full and await inc.ready(conn, settings)
+        rescored = None
+        if incremental:
+            await conn.execute(f"SET LOCAL work_mem = '{settings.work_mem}'")
+            rescored, stages = await inc.build(conn, cutoff, settings)
+            watch.stages.update(stages)
+            watch.lap("incremental")
+            wallets = await _score(conn, settings, watch)
+        else:
+            wallets = await _build(conn, cutoff, settings, watch, stored=stored)
+            await (inc.save(conn, settings) if stored else inc.invalidate(conn))
+            watch.lap("saved")
         positions = await conn.fetchval("SELECT count(*) FROM rep_positions")
         history = await conn.execute(q.HISTORY, computed_at)
         watch.lap("history")
         await conn.execute(q.UPSERT_STATS, computed_at, cutoff)
         watch.lap("upsert")
-        await conn.execute(q.CLEAR_ISSUES)
-        await conn.execute(q.ISSUES, computed_at, cutoff)
+        if not incremental:  # the incremental build replaced the dirty tokens' issues
+            await conn.execute(q.CLEAR_ISSUES)
+            await conn.execute(q.ISSUES, computed_at, cutoff)
         issues = {r["problem"]: r["positions"] for r in await conn.fetch(q.ISSUE_COUNTS)}
         tiers = {
             r["tier"]: r["n"]
@@ -283,6 +311,8 @@ async def run_reputation(
         seconds=round(time.perf_counter() - started, 3),
         stages=watch.stages,
         source="sums" if stored else "trades",
+        incremental=incremental,
+        rescored=wallets if rescored is None else rescored,
     )
     if issues:
         log.warning(
