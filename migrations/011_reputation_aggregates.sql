@@ -316,6 +316,7 @@ CREATE TABLE orderflow_reputation_state (
     id          BOOLEAN     PRIMARY KEY DEFAULT TRUE CHECK (id),
     valid       BOOLEAN     NOT NULL,
     fingerprint TEXT,
+    as_of       TIMESTAMPTZ,  -- the cut-off of the run that left them
     updated_at  TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 

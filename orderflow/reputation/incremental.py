@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from datetime import datetime
 
 import asyncpg
@@ -41,6 +42,7 @@ from orderflow.reputation.settings import ReputationSettings
 
 INPUTS = "orderflow_reputation_inputs"
 WASH = "orderflow_reputation_wash"
+CLOSES = "orderflow_reputation_closes"
 
 
 def fingerprint(settings: ReputationSettings) -> str:
@@ -56,7 +58,7 @@ async def ready(conn: asyncpg.Connection, settings: ReputationSettings) -> bool:
     stored = await conn.fetchval(
         "SELECT fingerprint FROM orderflow_reputation_state WHERE id AND valid"
     )
-    return stored == fingerprint(settings)
+    return bool(stored == fingerprint(settings))
 
 
 async def invalidate(conn: asyncpg.Connection) -> None:
@@ -68,9 +70,11 @@ async def invalidate(conn: asyncpg.Connection) -> None:
     )
 
 
-async def _claim(conn: asyncpg.Connection) -> None:
+async def _claim(conn: asyncpg.Connection, as_of: datetime) -> None:
     """Take the changes since the last run into temp tables; marks are cleared in this
-    transaction (a change committed after this statement stays marked for the next run)."""
+    transaction (a change committed after this statement stays marked for the next run).
+    A resolution stamped between the last run's cut-off and this one's counts as a change
+    (stored before it was due, it becomes visible with time alone)."""
     await conn.execute(
         """CREATE TEMP TABLE rep_dirty_keys ON COMMIT DROP AS
            WITH d AS (UPDATE orderflow_position_sums SET dirty = FALSE WHERE dirty
@@ -80,17 +84,26 @@ async def _claim(conn: asyncpg.Connection) -> None:
     await conn.execute(
         """CREATE TEMP TABLE rep_dirty_markets ON COMMIT DROP AS
            WITH d AS (DELETE FROM orderflow_reputation_dirty_markets RETURNING market_id)
-           SELECT * FROM d"""
+           SELECT market_id FROM d
+           UNION SELECT o.market_id FROM orderflow_market_outcomes o
+            WHERE o.resolved_at <= $1::timestamptz
+              AND o.resolved_at > (SELECT s.as_of FROM orderflow_reputation_state s)""",
+        as_of,
     )
+    # tokens whose market, resolution or registry row changed: every holder is rescored
     await conn.execute(
-        """CREATE TEMP TABLE rep_dirty_tokens ON COMMIT DROP AS
+        """CREATE TEMP TABLE rep_marked_tokens ON COMMIT DROP AS
            WITH d AS (DELETE FROM orderflow_reputation_dirty_tokens RETURNING token_id)
            SELECT token_id FROM d
-           UNION SELECT token_id FROM rep_dirty_keys
            UNION SELECT s.token_id FROM orderflow_position_sums s
                   JOIN rep_dirty_markets m ON m.market_id = s.trade_market_id
            UNION SELECT k.token_id FROM orderflow_tokens k
                   JOIN rep_dirty_markets m ON m.market_id = k.condition_id"""
+    )
+    # ... and those with changed fills: their closing line and mark are recomputed
+    await conn.execute(
+        """CREATE TEMP TABLE rep_dirty_tokens ON COMMIT DROP AS
+           SELECT token_id FROM rep_marked_tokens UNION SELECT token_id FROM rep_dirty_keys"""
     )
 
 
@@ -102,19 +115,22 @@ async def clear(conn: asyncpg.Connection) -> None:
     await conn.execute("DELETE FROM orderflow_position_sums WHERE fills = 0")
 
 
-async def save(conn: asyncpg.Connection, settings: ReputationSettings) -> None:
+async def save(conn: asyncpg.Connection, settings: ReputationSettings, as_of: datetime) -> None:
     """After a live full run: keep ``rep_wallets`` and ``rep_wash`` for the next runs."""
     await clear(conn)
-    for table, source in ((INPUTS, "rep_wallets"), (WASH, "rep_wash")):
+    for table, source in ((INPUTS, "rep_wallets"), (WASH, "rep_wash"), (CLOSES, "rep_close")):
         await conn.execute(f"DROP TABLE IF EXISTS {table}")
         await conn.execute(f"CREATE TABLE {table} AS SELECT * FROM {source}")
     await conn.execute(f"ALTER TABLE {INPUTS} DROP COLUMN idx, ADD PRIMARY KEY (wallet_address)")
     await conn.execute(f"ALTER TABLE {WASH} ADD PRIMARY KEY (wallet_address)")
+    await conn.execute(f"ALTER TABLE {CLOSES} ADD PRIMARY KEY (token_id)")
     await conn.execute(
-        "INSERT INTO orderflow_reputation_state (id, valid, fingerprint, updated_at)"
-        " VALUES (TRUE, TRUE, $1, now())"
-        " ON CONFLICT (id) DO UPDATE SET valid = TRUE, fingerprint = $1, updated_at = now()",
+        "INSERT INTO orderflow_reputation_state (id, valid, fingerprint, as_of, updated_at)"
+        " VALUES (TRUE, TRUE, $1, $2, now())"
+        " ON CONFLICT (id) DO UPDATE SET valid = TRUE, fingerprint = $1, as_of = $2,"
+        " updated_at = now()",
         fingerprint(settings),
+        as_of,
     )
 
 
@@ -159,8 +175,6 @@ async def build(
     """``rep_positions`` (dirty wallets), ``rep_close``, ``rep_wash`` and ``rep_wallets`` (every
     wallet, from the stored inputs); returns the number of wallets rescored and stage times.
     The caller then scores ``rep_wallets`` as after a full build."""
-    import time
-
     stages: dict[str, float] = {}
     last = time.perf_counter()
 
@@ -170,32 +184,18 @@ async def build(
         stages[name] = round(now - last, 3)
         last = now
 
-    await _claim(conn)
+    await _claim(conn, as_of)
     lap("changes")
     await _wash(conn, as_of, settings)
     lap("counterparties")
+    # the closing lines and marks of the changed tokens, over all their positions
     await conn.execute(
-        """CREATE TEMP TABLE rep_dirty_wallets ON COMMIT DROP AS
-           SELECT wallet_address FROM rep_dirty_keys
-           UNION SELECT s.wallet_address FROM orderflow_position_sums s
-                  JOIN rep_dirty_tokens t ON t.token_id = s.token_id
-           UNION SELECT wallet_address FROM rep_wash_changed"""
-    )
-    await conn.execute("ALTER TABLE rep_dirty_wallets ADD PRIMARY KEY (wallet_address)")
-    # every position in the tokens the dirty wallets hold: a closing line is the token's
-    await conn.execute(
-        q.positions(
-            stored=True,
-            only="a.token_id IN (SELECT s.token_id FROM orderflow_position_sums s"
-            " JOIN rep_dirty_wallets d ON d.wallet_address = s.wallet_address)",
-        ),
+        q.positions(stored=True, only="a.token_id IN (SELECT token_id FROM rep_dirty_tokens)"),
         as_of,
     )
     await conn.execute("ANALYZE rep_positions")
-    lap("positions")
     await conn.execute(ev.CLOSES, as_of, settings.clv_horizon)
-    await conn.execute("ANALYZE rep_close")
-    # the problems of the dirty tokens (all their positions are here)
+    # their problems (all their positions are here)
     await conn.execute(
         "DELETE FROM orderflow_reputation_issues i USING rep_dirty_tokens t"
         " WHERE i.token_id = t.token_id"
@@ -203,21 +203,58 @@ async def build(
     await conn.execute(
         q.ISSUES.replace(
             "WHERE problem IS NOT NULL",
-            "WHERE problem IS NOT NULL"
-            " AND token_id IN (SELECT token_id FROM rep_dirty_tokens)",
+            "WHERE problem IS NOT NULL AND token_id IN (SELECT token_id FROM rep_dirty_tokens)",
         ),
         as_of,
         as_of,
     )
+    await conn.execute("DROP TABLE rep_positions")
+    # tokens whose line or mark moved: every holder is rescored
     await conn.execute(
-        "DELETE FROM rep_positions p WHERE NOT EXISTS"
-        " (SELECT 1 FROM rep_dirty_wallets d WHERE d.wallet_address = p.wallet_address)"
+        f"""CREATE TEMP TABLE rep_moved_tokens ON COMMIT DROP AS
+            SELECT coalesce(n.token_id, o.token_id) AS token_id
+              FROM rep_close n
+              FULL JOIN (SELECT c.* FROM {CLOSES} c
+                          JOIN rep_dirty_tokens t ON t.token_id = c.token_id) o
+                ON o.token_id = n.token_id
+             WHERE n IS DISTINCT FROM o"""
     )
+    await conn.execute(
+        f"DELETE FROM {CLOSES} c USING rep_dirty_tokens t WHERE t.token_id = c.token_id"
+    )
+    await conn.execute(f"INSERT INTO {CLOSES} SELECT * FROM rep_close")
+    await conn.execute("DROP TABLE rep_close")
     lap("closes")
+    await conn.execute(
+        """CREATE TEMP TABLE rep_dirty_wallets ON COMMIT DROP AS
+           SELECT wallet_address FROM rep_dirty_keys
+           UNION SELECT s.wallet_address FROM orderflow_position_sums s
+                  JOIN (SELECT token_id FROM rep_moved_tokens
+                        UNION SELECT token_id FROM rep_marked_tokens) t
+                    ON t.token_id = s.token_id
+           UNION SELECT wallet_address FROM rep_wash_changed"""
+    )
+    await conn.execute("ALTER TABLE rep_dirty_wallets ADD PRIMARY KEY (wallet_address)")
+    await conn.execute(
+        q.positions(
+            stored=True,
+            only="a.wallet_address IN (SELECT wallet_address FROM rep_dirty_wallets)",
+        ),
+        as_of,
+    )
+    await conn.execute("ANALYZE rep_positions")
+    await conn.execute(
+        f"""CREATE TEMP TABLE rep_close ON COMMIT DROP AS
+            SELECT c.* FROM {CLOSES} c
+             WHERE c.token_id IN (SELECT token_id FROM rep_positions)"""
+    )
+    await conn.execute("ANALYZE rep_close")
+    lap("positions")
     await conn.execute(ev.WALLETS)
     rescored = await conn.fetchval("SELECT count(*) FROM rep_wallets")
     await conn.execute(
-        f"DELETE FROM {INPUTS} i USING rep_dirty_wallets d WHERE d.wallet_address = i.wallet_address"
+        f"DELETE FROM {INPUTS} i USING rep_dirty_wallets d"
+        " WHERE d.wallet_address = i.wallet_address"
     )
     columns = await conn.fetch(
         "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0"
@@ -231,6 +268,10 @@ async def build(
         f"""CREATE TEMP TABLE rep_wallets ON COMMIT DROP AS
             SELECT (row_number() OVER () - 1)::int AS idx, {names}
               FROM {INPUTS}"""
+    )
+    await conn.execute("DELETE FROM orderflow_position_sums WHERE fills = 0 AND NOT dirty")
+    await conn.execute(
+        "UPDATE orderflow_reputation_state SET as_of = $1, updated_at = now()", as_of
     )
     lap("wallets")
     return int(rescored), stages

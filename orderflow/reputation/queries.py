@@ -81,7 +81,8 @@ _SUMS_SCAN = f"""
 # deletion as the literal 0 the scan's coalesce gives (same value and display scale).
 _SUMS_STORED = """
         SELECT a.wallet_address, a.token_id, a.trade_market_id, a.trade_outcome_index, a.fills,
-               a.bought_gross_u::int8::numeric AS bought_gross_u, a.paid_gross_u::int8::numeric AS paid_gross_u,
+               a.bought_gross_u::int8::numeric AS bought_gross_u,
+               a.paid_gross_u::int8::numeric AS paid_gross_u,
                a.sold_gross_u::int8::numeric AS sold_gross_u,
                a.received_gross_u::int8::numeric AS received_gross_u,
                CASE WHEN a.fee_buy_shares = 0 THEN 0 ELSE a.fee_buy_shares END AS fee_buy_shares,
@@ -90,7 +91,8 @@ _SUMS_STORED = """
                CASE WHEN a.fee_sell_usdc = 0 THEN 0 ELSE a.fee_sell_usdc END AS fee_sell_usdc,
                CASE WHEN a.fee_share_value = 0 THEN 0 ELSE a.fee_share_value END
                    AS fee_share_value,
-               a.tb_u::int8::numeric AS tb_u, a.tcb_u::int8::numeric AS tcb_u, a.ts_u::int8::numeric AS ts_u,
+               a.tb_u::int8::numeric AS tb_u, a.tcb_u::int8::numeric AS tcb_u,
+               a.ts_u::int8::numeric AS ts_u,
                a.tr_u::int8::numeric AS tr_u,
                CASE WHEN a.taker_fee = 0 THEN 0 ELSE a.taker_fee END AS taker_fee,
                a.penny_u::int8::numeric AS penny_u, a.taker_first_at, a.first_at, a.last_at

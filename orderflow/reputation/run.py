@@ -284,7 +284,7 @@ async def run_reputation(
             wallets = await _score(conn, settings, watch)
         else:
             wallets = await _build(conn, cutoff, settings, watch, stored=stored)
-            await (inc.save(conn, settings) if stored else inc.invalidate(conn))
+            await (inc.save(conn, settings, cutoff) if stored else inc.invalidate(conn))
             watch.lap("saved")
         positions = await conn.fetchval("SELECT count(*) FROM rep_positions")
         history = await conn.execute(q.HISTORY, computed_at)

@@ -71,7 +71,7 @@ async def test_incremental_equals_full(pool: asyncpg.Pool) -> None:
     await assert_sums_match(pool)
 
     second = await run_reputation(pool)
-    assert second.incremental and 0 < second.rescored
+    assert second.incremental and second.rescored > 0
     incremental = await persisted(pool)
     inc_scores = await compute_scores(pool)
 

@@ -63,7 +63,13 @@ def same_scores(a: dict[str, WalletScore], b: dict[str, WalletScore]) -> None:
     assert a.keys() == b.keys()
     for who, x in a.items():
         y = b[who]
-        assert (x.tier, x.score, x.flags, x.wins, x.losses) == (y.tier, y.score, y.flags, y.wins, y.losses), who
+        assert (x.tier, x.score, x.flags, x.wins, x.losses) == (
+            y.tier,
+            y.score,
+            y.flags,
+            y.wins,
+            y.losses,
+        ), who
         assert abs(x.edge - y.edge) <= 1e-9, who
         assert x.factors == y.factors, who
 
