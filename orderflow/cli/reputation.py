@@ -67,10 +67,12 @@ async def run(args: argparse.Namespace) -> int:
         async with pool.acquire() as conn:
             await migrate(conn)
         if args.interval is None:
-            summary = await run_reputation(pool, as_of=as_of, settings=settings, full=args.full)
+            summary = await run_reputation(
+                pool, as_of=as_of, settings=settings, full=getattr(args, "full", False)
+            )
             print(json.dumps(summary.model_dump(mode="json")))
             return 0
-        await _loop(pool, settings, full=args.full)
+        await _loop(pool, settings, full=getattr(args, "full", False))
     return 0
 
 
