@@ -320,10 +320,11 @@ CREATE TABLE orderflow_reputation_state (
     updated_at  TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 
--- The present state, once (a large database: one scan of orderflow_trades).
+-- The present state, once (a large database: one scan of orderflow_trades). Not marked dirty:
+-- there are no stored inputs yet, so the first run is a full one and reads every row anyway.
 DO $$
 BEGIN
-    EXECUTE 'INSERT INTO orderflow_position_sums SELECT s.*, TRUE FROM ('
+    EXECUTE 'INSERT INTO orderflow_position_sums SELECT s.*, FALSE FROM ('
             || orderflow_position_sums_sql('orderflow_trades') || ') s';
 END;
 $$;

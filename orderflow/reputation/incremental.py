@@ -108,7 +108,8 @@ async def _claim(conn: asyncpg.Connection, as_of: datetime) -> None:
 
 
 async def clear(conn: asyncpg.Connection) -> None:
-    """After a live full run: every change is taken; keys whose fills all went are dropped."""
+    """Before a live full run reads: every change so far is taken; keys whose fills all went
+    are dropped."""
     await conn.execute("UPDATE orderflow_position_sums SET dirty = FALSE WHERE dirty")
     await conn.execute("DELETE FROM orderflow_reputation_dirty_markets")
     await conn.execute("DELETE FROM orderflow_reputation_dirty_tokens")
@@ -116,8 +117,8 @@ async def clear(conn: asyncpg.Connection) -> None:
 
 
 async def save(conn: asyncpg.Connection, settings: ReputationSettings, as_of: datetime) -> None:
-    """After a live full run: keep ``rep_wallets`` and ``rep_wash`` for the next runs."""
-    await clear(conn)
+    """After a live full run (which called :func:`clear` before reading): keep ``rep_wallets``,
+    ``rep_wash`` and ``rep_close`` for the next runs."""
     for table, source in ((INPUTS, "rep_wallets"), (WASH, "rep_wash"), (CLOSES, "rep_close")):
         await conn.execute(f"DROP TABLE IF EXISTS {table}")
         await conn.execute(f"CREATE TABLE {table} AS SELECT * FROM {source}")

@@ -283,6 +283,8 @@ async def run_reputation(
             watch.lap("incremental")
             wallets = await _score(conn, settings, watch)
         else:
+            if stored:  # before reading: a change committed from here on stays marked
+                await inc.clear(conn)
             wallets = await _build(conn, cutoff, settings, watch, stored=stored)
             await (inc.save(conn, settings, cutoff) if stored else inc.invalidate(conn))
             watch.lap("saved")
