@@ -31,6 +31,7 @@ from orderflow.reputation import incremental as inc
 from orderflow.reputation import queries as q
 from orderflow.reputation.factors import WalletInputs, score, weights
 from orderflow.reputation.settings import ReputationSettings
+from orderflow.reputation.sums_sql import FILLS_AFTER
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ async def _stored(conn: asyncpg.Connection, as_of: datetime | None, cutoff: date
     time ahead of the database clock; the sums hold every stored fill)."""
     if as_of is not None:
         return False
-    ahead = await conn.fetchval(q.FILLS_AFTER, cutoff)
+    ahead = await conn.fetchval(FILLS_AFTER, cutoff)
     return not ahead
 
 
