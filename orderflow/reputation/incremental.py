@@ -43,6 +43,7 @@ from orderflow.reputation.settings import ReputationSettings
 INPUTS = "orderflow_reputation_inputs"
 WASH = "orderflow_reputation_wash"
 CLOSES = "orderflow_reputation_closes"
+_CREATE_POSITIONS = "CREATE TEMP TABLE rep_positions ON COMMIT DROP AS"
 
 
 def fingerprint(settings: ReputationSettings) -> str:
@@ -209,7 +210,6 @@ async def build(
         as_of,
         as_of,
     )
-    await conn.execute("DROP TABLE rep_positions")
     # tokens whose line or mark moved: every holder is rescored
     await conn.execute(
         f"""CREATE TEMP TABLE rep_moved_tokens ON COMMIT DROP AS
@@ -236,11 +236,17 @@ async def build(
            UNION SELECT wallet_address FROM rep_wash_changed"""
     )
     await conn.execute("ALTER TABLE rep_dirty_wallets ADD PRIMARY KEY (wallet_address)")
+    # the dirty wallets' positions: those in the changed tokens are loaded already
+    await conn.execute(
+        "DELETE FROM rep_positions p WHERE NOT EXISTS"
+        " (SELECT 1 FROM rep_dirty_wallets d WHERE d.wallet_address = p.wallet_address)"
+    )
     await conn.execute(
         q.positions(
             stored=True,
-            only="a.wallet_address IN (SELECT wallet_address FROM rep_dirty_wallets)",
-        ),
+            only="a.wallet_address IN (SELECT wallet_address FROM rep_dirty_wallets)"
+            " AND a.token_id NOT IN (SELECT token_id FROM rep_dirty_tokens)",
+        ).replace(_CREATE_POSITIONS, "INSERT INTO rep_positions"),
         as_of,
     )
     await conn.execute("ANALYZE rep_positions")
