@@ -173,10 +173,14 @@ $q$, src);
 END;
 $f$;
 
-CREATE FUNCTION orderflow_position_sums_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+-- The insert trigger (every batch of the hot path) runs the statement as static SQL, written
+-- into its body here: its plan is cached per session instead of made for every batch.
+DO $$
 BEGIN
-    EXECUTE orderflow_position_sums_add_sql('new_rows', TRUE);
-    RETURN NULL;
+    EXECUTE format(
+        'CREATE FUNCTION orderflow_position_sums_on_insert() RETURNS trigger'
+        ' LANGUAGE plpgsql AS %L',
+        'BEGIN ' || orderflow_position_sums_add_sql('new_rows', TRUE) || '; RETURN NULL; END;');
 END;
 $$;
 
