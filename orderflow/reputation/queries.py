@@ -349,6 +349,12 @@ SELECT problem, count(*) AS positions, count(DISTINCT token_id) AS tokens
   FROM rep_positions WHERE problem IS NOT NULL GROUP BY problem
 """
 
+# The same from the stored issues (an incremental run holds only the dirty wallets' positions).
+STORED_ISSUE_COUNTS = """
+SELECT kind AS problem, sum(wallets) AS positions, count(*) AS tokens
+  FROM orderflow_reputation_issues GROUP BY kind
+"""
+
 SCORE_ROWS = """
 SELECT f.wallet_address, f.score, f.tier, f.edge, f.edge_raw, f.edge_se, f.events, f.resolved,
        f.pnl_wins AS wins, f.pnl_losses AS losses, f.factors, f.flags, f.p_above_cost,

@@ -297,7 +297,8 @@ async def run_reputation(
         if not incremental:  # the incremental build replaced the dirty tokens' issues
             await conn.execute(q.CLEAR_ISSUES)
             await conn.execute(q.ISSUES, computed_at, cutoff)
-        issues = {r["problem"]: r["positions"] for r in await conn.fetch(q.ISSUE_COUNTS)}
+        counts = q.STORED_ISSUE_COUNTS if incremental else q.ISSUE_COUNTS
+        issues = {r["problem"]: r["positions"] for r in await conn.fetch(counts)}
         tiers = {
             r["tier"]: r["n"]
             for r in await conn.fetch("SELECT tier, count(*) AS n FROM rep_final GROUP BY tier")
