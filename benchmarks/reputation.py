@@ -12,7 +12,8 @@ then in the same run times
 * the same recompute as of a past time (``--as-of``: scans the trades);
 * a bare ``GROUP BY wallet`` over the trades (the floor; the ratio is the issue's goal);
 * an incremental run after inserting 4 % new trades (through the triggers, stamped at the
-  present: "incremental: N new trades, W wallets rescored in X s");
+  present: "incremental: N new trades, W wallets rescored in X s"), and another after a small
+  change (0.4 % new trades by 2 % of the wallets in 2 % of the markets);
 * the seed's per-wallet loop on a subset (one query per wallet, replay and score in Python:
   ``orderflow.reputation.per_wallet.wallet_report``),
 
@@ -280,15 +281,16 @@ async def main_async(args: argparse.Namespace) -> int:
             scan_secs = time.perf_counter() - started
             await run_reputation(pool, settings=settings, full=True)  # inputs for the next run
             new_trades = max(1, args.trades * 4 // 100)
+            # the synthetic trades, stamped within the last hour
+            recent_trades = INSERT_TRADES.replace(
+                "$6::timestamptz + make_interval(secs => (abs(hashint8(m * 13 + w)) % $5)"
+                " + step * 60)",
+                "greatest($6::timestamptz, now() - make_interval(secs => i % 3600 + $5 * 0))",
+            )
             async with pool.acquire() as conn:
                 started = time.perf_counter()
                 await conn.execute(
-                    INSERT_TRADES.replace(
-                        "$6::timestamptz + make_interval(secs => (abs(hashint8(m * 13 + w)) % $5)"
-                        " + step * 60)",
-                        "greatest($6::timestamptz,"
-                        " now() - make_interval(secs => i % 3600 + $5 * 0))",
-                    ),
+                    recent_trades,
                     args.trades,
                     args.trades + new_trades - 1,
                     args.wallets,
@@ -300,6 +302,22 @@ async def main_async(args: argparse.Namespace) -> int:
             started = time.perf_counter()
             inc = await run_reputation(pool, settings=settings)
             inc_secs = time.perf_counter() - started
+            # a small change: 0.4 % new trades by 2 % of the wallets in 2 % of the markets
+            small = max(1, args.trades // 250)
+            few_wallets, few_markets = max(1, args.wallets // 50), max(1, markets // 50)
+            async with pool.acquire() as conn:
+                await conn.execute(
+                    recent_trades,
+                    args.trades + new_trades,
+                    args.trades + new_trades + small - 1,
+                    few_wallets,
+                    few_markets,
+                    150 * 86400,
+                    T0,
+                )
+            started = time.perf_counter()
+            inc_small = await run_reputation(pool, settings=settings)
+            small_secs = time.perf_counter() - started
         finally:
             await pool.close()
         disk = await trades_disk_bytes(dsn)
@@ -343,6 +361,11 @@ async def main_async(args: argparse.Namespace) -> int:
         f"through the triggers)"
     )
     print(f"incremental stages (s): {inc.stages}")
+    print(
+        f"incremental after a small change ({small:,} new trades by {few_wallets:,} wallets in "
+        f"{few_markets:,} markets): {inc_small.rescored:,} wallets rescored in {small_secs:.1f} s; "
+        f"stages (s): {inc_small.stages}"
+    )
     print(
         f"disk: orderflow_trades {disk / 1e9:.2f} GB = "
         f"{disk / max(args.trades, 1) * 1e6 / 1e6:,.0f} MB per million fills; "
