@@ -1,16 +1,23 @@
-"""Benchmark: full reputation recompute on a synthetic database vs the seed's per-wallet loop.
+"""Benchmark: reputation recompute (full and incremental) on a synthetic database.
 
     .venv/bin/python benchmarks/reputation.py                       # 1,000,000 wallets, 20M trades
     .venv/bin/python benchmarks/reputation.py --wallets 10000 --trades 200000
 
-Builds a fresh database (generate_series in SQL: one INSERT per million trades), then in the same
-run times
+Builds a fresh database (generate_series in SQL: one INSERT per million trades, then the
+per-(wallet, token) sums of migration 011 in one INSERT ... SELECT, as a history import does),
+then in the same run times
 
-* the set-based recompute, ``run_reputation`` (what ``orderflow reputation run`` does), and
+* the full recompute at the present from the stored sums (``orderflow reputation run --full``),
+  and again with nothing changed;
+* the same recompute as of a past time (``--as-of``: scans the trades);
+* a bare ``GROUP BY wallet`` over the trades (the floor; the ratio is the issue's goal);
+* an incremental run after inserting 4 % new trades (through the triggers, stamped at the
+  present: "incremental: N new trades, W wallets rescored in X s"), and another after a small
+  change (0.4 % new trades by 2 % of the wallets in 2 % of the markets);
 * the seed's per-wallet loop on a subset (one query per wallet, replay and score in Python:
   ``orderflow.reputation.per_wallet.wallet_report``),
 
-and prints both rates (wallets per second) and their ratio. Uses ``--dsn`` / ``DATABASE_URL``
+and prints the rates (wallets per second) and ratios. Uses ``--dsn`` / ``DATABASE_URL``
 (a maintenance database on a server where it may create and drop ``orderflow_bench_*``) or else
 starts a private embedded PostgreSQL under ``--data-dir``.
 
@@ -167,6 +174,12 @@ async def build(dsn: str, wallets: int, trades: int, markets: int, chunk: int) -
         await conn.execute("VACUUM ANALYZE orderflow_trades")
         await conn.execute("ANALYZE orderflow_market_outcomes")
         timings["index_secs"] = time.perf_counter() - started
+        started = time.perf_counter()
+        sums = await conn.fetchval("SELECT orderflow_position_sums_sql('orderflow_trades')")
+        await conn.execute("TRUNCATE orderflow_position_sums")
+        await conn.execute(f"INSERT INTO orderflow_position_sums SELECT s.*, FALSE FROM ({sums}) s")
+        await conn.execute("VACUUM ANALYZE orderflow_position_sums")
+        timings["sums_secs"] = time.perf_counter() - started
     finally:
         await conn.close()
     return timings
@@ -244,7 +257,7 @@ async def main_async(args: argparse.Namespace) -> int:
     dsn = _with_database(admin_dsn, name)
     markets = args.markets or max(10, args.wallets // 10)
     try:
-        timings = {"load_secs": float("nan"), "index_secs": float("nan")}
+        timings = {"load_secs": float("nan"), "index_secs": float("nan"), "sums_secs": float("nan")}
         if not args.reuse:
             print(
                 f"building {name}: {args.wallets:,} wallets, {args.trades:,} trades, "
@@ -258,15 +271,58 @@ async def main_async(args: argparse.Namespace) -> int:
         settings = ReputationSettings(work_mem=args.work_mem)
         pool = await db.create_pool(dsn, min_size=1, max_size=2)
         try:
+            bare_before = await bare_group_by(dsn, args.work_mem)
             started = time.perf_counter()
-            summary = await run_reputation(pool, as_of=AS_OF, settings=settings)
+            summary = await run_reputation(pool, settings=settings, full=True)
             full_secs = time.perf_counter() - started
             second = time.perf_counter()
-            await run_reputation(pool, as_of=AS_OF, settings=settings)
+            await run_reputation(pool, settings=settings, full=True)
             rerun_secs = time.perf_counter() - second
+            bare_secs = min(bare_before, await bare_group_by(dsn, args.work_mem))
+            started = time.perf_counter()
+            scan = await run_reputation(pool, as_of=AS_OF, settings=settings)
+            scan_secs = time.perf_counter() - started
+            await run_reputation(pool, settings=settings, full=True)  # inputs for the next run
+            new_trades = max(1, args.trades * 4 // 100)
+            # the synthetic trades, stamped within the last hour
+            recent_trades = INSERT_TRADES.replace(
+                "$6::timestamptz + make_interval(secs => (abs(hashint8(m * 13 + w)) % $5)"
+                " + step * 60)",
+                "greatest($6::timestamptz, now() - make_interval(secs => i % 3600 + $5 * 0))",
+            )
+            async with pool.acquire() as conn:
+                started = time.perf_counter()
+                await conn.execute(
+                    recent_trades,
+                    args.trades,
+                    args.trades + new_trades - 1,
+                    args.wallets,
+                    markets,
+                    150 * 86400,
+                    T0,
+                )
+                insert_secs = time.perf_counter() - started
+            started = time.perf_counter()
+            inc = await run_reputation(pool, settings=settings)
+            inc_secs = time.perf_counter() - started
+            # a small change: 0.4 % new trades by 2 % of the wallets in 2 % of the markets
+            small = max(1, args.trades // 250)
+            few_wallets, few_markets = max(1, args.wallets // 50), max(1, markets // 50)
+            async with pool.acquire() as conn:
+                await conn.execute(
+                    recent_trades,
+                    args.trades + new_trades,
+                    args.trades + new_trades + small - 1,
+                    few_wallets,
+                    few_markets,
+                    150 * 86400,
+                    T0,
+                )
+            started = time.perf_counter()
+            inc_small = await run_reputation(pool, settings=settings)
+            small_secs = time.perf_counter() - started
         finally:
             await pool.close()
-        bare_secs = await bare_group_by(dsn, args.work_mem)
         disk = await trades_disk_bytes(dsn)
         loop_secs, loop_wallets = await per_wallet_loop(dsn, args.wallets, args.baseline_wallets)
     finally:
@@ -285,14 +341,33 @@ async def main_async(args: argparse.Namespace) -> int:
         f"indexes+analyze {timings['index_secs']:.1f} s"
     )
     print(
+        f"per-(wallet, token) sums built in {timings.get('sums_secs', float('nan')):.1f} s "
+        f"(once, as after a history import)"
+    )
+    print(
         f"full recompute (set-based): {summary.wallets:,} wallets, {summary.positions:,} "
-        f"positions in {full_secs:.1f} s = {full_rate:,.0f} wallets/s "
+        f"positions in {full_secs:.1f} s = {full_rate:,.0f} wallets/s, from the stored sums "
         f"(second run, with history unchanged: {rerun_secs:.1f} s)"
     )
     print(f"stages (s): {summary.stages}")
     print(
         f"bare GROUP BY wallet over the same trades: {bare_secs:.1f} s -> full recompute = "
         f"{full_secs / bare_secs:.2f}x the bare aggregation (goal <= 4.5x)"
+    )
+    print(
+        f"as-of recompute (scans the trades): {scan.wallets:,} wallets in {scan_secs:.1f} s "
+        f"= {scan_secs / bare_secs:.2f}x the bare aggregation; stages (s): {scan.stages}"
+    )
+    print(
+        f"incremental: {new_trades:,} new trades, {inc.rescored:,} wallets rescored in "
+        f"{inc_secs:.1f} s ({inc.wallets:,} scored; inserting them took {insert_secs:.1f} s "
+        f"through the triggers)"
+    )
+    print(f"incremental stages (s): {inc.stages}")
+    print(
+        f"incremental after a small change ({small:,} new trades by {few_wallets:,} wallets in "
+        f"{few_markets:,} markets): {inc_small.rescored:,} wallets rescored in {small_secs:.1f} s; "
+        f"stages (s): {inc_small.stages}"
     )
     print(
         f"disk: orderflow_trades {disk / 1e9:.2f} GB = "

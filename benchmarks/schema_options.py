@@ -341,7 +341,12 @@ async def _run(
         if option in ("part", "part_bare"):
             await conn.execute(PART_TEXT + (PART_TEXT_INDEXES if option == "part" else ""))
         elif option != "current":
-            await conn.execute("DROP TRIGGER orderflow_trades_wallet_stats ON orderflow_trades")
+            # the wallet counters (migration 001), kept by the sums trigger since migration 011
+            for trigger in (
+                "orderflow_trades_wallet_stats",
+                "orderflow_trades_position_sums_insert",
+            ):
+                await conn.execute(f"DROP TRIGGER IF EXISTS {trigger} ON orderflow_trades")
         if option == "pk_only":
             await conn.execute("DROP TRIGGER orderflow_trades_notify ON orderflow_trades")
             for ix in ("wallet_time", "market", "token_time", "timestamp", "block", "id", "tx"):

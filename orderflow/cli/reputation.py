@@ -44,6 +44,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="use only trades and resolutions known at this time (ISO 8601 or unix seconds); "
         "rows and history are stamped with it",
     )
+    r.add_argument(
+        "--full",
+        action="store_true",
+        help="recompute every wallet (default: only the wallets whose inputs changed since the "
+        "last run, when that run left its inputs; the scores are the same either way)",
+    )
     add_log_format(r)
     r.set_defaults(handler=run)
 
@@ -61,14 +67,16 @@ async def run(args: argparse.Namespace) -> int:
         async with pool.acquire() as conn:
             await migrate(conn)
         if args.interval is None:
-            summary = await run_reputation(pool, as_of=as_of, settings=settings)
+            summary = await run_reputation(
+                pool, as_of=as_of, settings=settings, full=getattr(args, "full", False)
+            )
             print(json.dumps(summary.model_dump(mode="json")))
             return 0
-        await _loop(pool, settings)
+        await _loop(pool, settings, full=getattr(args, "full", False))
     return 0
 
 
-async def _loop(pool: asyncpg.Pool, settings: ReputationSettings) -> None:
+async def _loop(pool: asyncpg.Pool, settings: ReputationSettings, *, full: bool = False) -> None:
     """Run every ``calculation_interval_secs``; a failed run is logged and retried next time."""
     setup_telemetry("reputation")
     health = HealthServer(settings.health_port) if settings.health_port else None
@@ -84,7 +92,7 @@ async def _loop(pool: asyncpg.Pool, settings: ReputationSettings) -> None:
     try:
         while True:
             try:
-                summary = await run_reputation(pool, settings=settings)
+                summary = await run_reputation(pool, settings=settings, full=full)
                 last_ok = time.monotonic()
                 print(json.dumps(summary.model_dump(mode="json")), flush=True)
             except DatabaseError as exc:

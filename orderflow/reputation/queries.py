@@ -29,10 +29,10 @@ from __future__ import annotations
 
 from orderflow.accounting.aggregate import RESOLVED_PNL_SQL
 from orderflow.reputation.factors import Prior
-from orderflow.reputation.flags import PENNY_PRICE
 from orderflow.reputation.gate import GATED_OUTCOMES, GATED_TRADES
+from orderflow.reputation.sums_sql import SUMS_SCAN, SUMS_STORED
 
-POSITIONS = f"""
+_POSITIONS = f"""
 CREATE TEMP TABLE rep_positions ON COMMIT DROP AS
 WITH agg AS (
     -- The one pass over the trades, one hash aggregation by (wallet, token). Amounts are summed
@@ -55,46 +55,7 @@ WITH agg AS (
            tb_u, tcb_u, ts_u, tr_u, taker_fee, penny_u, paid_gross_u AS buy_u,
            tcb_u + tr_u AS taker_volume_u, taker_first_at
       FROM (
-        SELECT t.wallet_address, t.token_id,
-               min(t.market_id COLLATE "C") AS trade_market_id,
-               min(t.outcome_index) AS trade_outcome_index,
-               count(*) AS fills,
-               coalesce(sum(t.s) FILTER (WHERE t.buy), 0) AS bought_gross_u,
-               coalesce(sum(t.c) FILTER (WHERE t.buy), 0) AS paid_gross_u,
-               coalesce(sum(t.s) FILTER (WHERE NOT t.buy), 0) AS sold_gross_u,
-               coalesce(sum(t.c) FILTER (WHERE NOT t.buy), 0) AS received_gross_u,
-               coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.buy
-                                           AND t.fee_asset = 'SHARES'), 0) AS fee_buy_shares,
-               coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.buy
-                                           AND t.fee_asset = 'COLLATERAL'), 0) AS fee_buy_usdc,
-               coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND NOT t.buy
-                                           AND t.fee_asset = 'SHARES'), 0) AS fee_sell_shares,
-               coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND NOT t.buy
-                                           AND t.fee_asset = 'COLLATERAL'), 0) AS fee_sell_usdc,
-               coalesce(sum(t.fee * t.price) FILTER (WHERE t.fee > 0 AND t.fee_asset = 'SHARES'),
-                        0) AS fee_share_value,
-               coalesce(sum(t.s) FILTER (WHERE t.taker AND t.buy), 0) AS tb_u,
-               coalesce(sum(t.c) FILTER (WHERE t.taker AND t.buy), 0) AS tcb_u,
-               coalesce(sum(t.s) FILTER (WHERE t.taker AND NOT t.buy), 0) AS ts_u,
-               coalesce(sum(t.c) FILTER (WHERE t.taker AND NOT t.buy), 0) AS tr_u,
-               coalesce(sum(CASE WHEN t.fee_asset = 'SHARES' THEN t.fee * t.price ELSE t.fee END)
-                        FILTER (WHERE t.taker AND t.fee > 0), 0) AS taker_fee,
-               coalesce(sum(t.c) FILTER (WHERE t.buy AND t.price > {PENNY_PRICE}), 0) AS penny_u,
-               min(t.timestamp) FILTER (WHERE t.taker) AS taker_first_at,
-               min(t.timestamp) AS first_at,
-               max(t.timestamp) AS last_at
-          FROM (
-            -- each amount cast to micro-units once per row (OFFSET 0 keeps the planner from
-            -- folding the casts back into every aggregate that reads them)
-            SELECT g.wallet_address, g.token_id, g.market_id, g.outcome_index, g.timestamp,
-                   g.price, g.fee, g.fee_asset, g.is_taker_aggregate AS taker,
-                   g.side = 'BUY' AS buy,
-                   (g.size * 1000000)::int8 AS s, (g.usdc_size * 1000000)::int8 AS c
-              FROM ({GATED_TRADES}) g
-            OFFSET 0
-          ) AS t
-         GROUP BY t.wallet_address, t.token_id
-      ) AS sums
+@SUMS@      ) AS sums
 ), markets AS (
     -- one row per resolved market with what is wrong with its payouts, if anything
     SELECT o.market_id, o.resolved_at,
@@ -183,13 +144,32 @@ SELECT v.wallet_address, v.token_id, v.market_id, v.event_id, v.fills,
 """
 
 
+def positions(*, stored: bool = False, only: str = "") -> str:
+    """``rep_positions``: from the trades gated at ``$1`` (default), or from the stored sums
+    (``stored``: a run at the present, every fill at or before ``$1``); ``only`` restricts the
+    stored rows (an SQL condition on ``a``, e.g. the incremental run's wallets)."""
+    if not stored:
+        return _POSITIONS.replace("@SUMS@", SUMS_SCAN)
+    stored_sums = SUMS_STORED.replace("@ONLY@", f"AND ({only})" if only else "")
+    return _POSITIONS.replace("@SUMS@", stored_sums)
+
+
+POSITIONS = positions()
+
+
 def input_arrays(columns: tuple[str, ...]) -> str:
-    """The factor inputs, one float8 array per column, in idx order (one value per wallet)."""
+    """The factor inputs, one float8 array per column, one value per wallet in address order
+    (the population step's sums then add in the same order whatever built ``rep_wallets``: a
+    full and an incremental run agree to the last bit), with the wallets' ``idx``."""
     cols = ",\n       ".join(f"array_agg(coalesce({c}::float8, 'NaN')) AS {c}" for c in columns)
-    return f"SELECT {cols}\n  FROM (SELECT * FROM rep_wallets ORDER BY idx) AS w"
+    return (
+        f"SELECT array_agg(idx) AS idx, {cols}\n"
+        '  FROM (SELECT * FROM rep_wallets ORDER BY wallet_address COLLATE "C") AS w'
+    )
 
 
-# Per-wallet results computed in numpy, sent back as arrays ($1.. in SCORE_COLUMNS order).
+# Per-wallet results computed in numpy, sent back as arrays ($1.. in SCORE_COLUMNS order, then
+# tiers, flags and the wallets' idx).
 SCORE_COLUMNS = (
     "outcome_edge", "outcome_se", "clv_edge", "clv_se", "edge_raw", "edge_raw_se", "edge",
     "edge_se", "p_above_cost", "p_below_zero", "win_z", "profit_factor_shrunk", "persistence_z",
@@ -208,10 +188,10 @@ def scores_table() -> str:
     )
     return f"""
 CREATE TEMP TABLE rep_scores ON COMMIT DROP AS
-SELECT (s.idx - 1)::int AS idx, {cols}, s.tier,
+SELECT s.idx, {cols}, s.tier,
        coalesce(string_to_array(nullif(s.flags, ''), ','), '{{}}'::text[]) AS flags
-  FROM unnest({params}, ${n + 1}::text[], ${n + 2}::text[])
-       WITH ORDINALITY AS s({names}, tier, flags, idx)
+  FROM unnest({params}, ${n + 1}::text[], ${n + 2}::text[], ${n + 3}::int[])
+       AS s({names}, tier, flags, idx)
 """
 
 
@@ -370,6 +350,12 @@ SELECT problem, token_id, min(market_id), count(*), sum(fills),
 ISSUE_COUNTS = """
 SELECT problem, count(*) AS positions, count(DISTINCT token_id) AS tokens
   FROM rep_positions WHERE problem IS NOT NULL GROUP BY problem
+"""
+
+# The same from the stored issues (an incremental run holds only the dirty wallets' positions).
+STORED_ISSUE_COUNTS = """
+SELECT kind AS problem, sum(wallets) AS positions, count(*) AS tokens
+  FROM orderflow_reputation_issues GROUP BY kind
 """
 
 SCORE_ROWS = """

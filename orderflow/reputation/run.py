@@ -27,9 +27,11 @@ from pydantic import BaseModel, ConfigDict
 
 from orderflow.errors import DatabaseError
 from orderflow.reputation import evidence_sql as ev
+from orderflow.reputation import incremental as inc
 from orderflow.reputation import queries as q
 from orderflow.reputation.factors import WalletInputs, score, weights
 from orderflow.reputation.settings import ReputationSettings
+from orderflow.reputation.sums_sql import FILLS_AFTER
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,9 @@ class RunSummary(BaseModel):
     seconds: float = 0.0
     stages: dict[str, float] = {}
     skipped: bool = False
+    source: str = "trades"  # "sums": positions read from orderflow_position_sums (migration 011)
+    incremental: bool = False  # only the wallets whose inputs changed were recomputed
+    rescored: int = 0  # wallets whose statistics were recomputed (all of them in a full run)
 
 
 @asynccontextmanager
@@ -124,17 +129,32 @@ class _Stopwatch:
         self._last = now
 
 
+async def _stored(conn: asyncpg.Connection, as_of: datetime | None, cutoff: datetime) -> bool:
+    """Whether the positions can come from the stored sums (migration 011) rather than a scan:
+    a run at the present (``as_of`` not given) with no fill stamped after the cut-off (a block
+    time ahead of the database clock; the sums hold every stored fill)."""
+    if as_of is not None:
+        return False
+    ahead = await conn.fetchval(FILLS_AFTER, cutoff)
+    return not ahead
+
+
 async def _build(
     conn: asyncpg.Connection,
     as_of: datetime,
     settings: ReputationSettings,
     watch: _Stopwatch | None = None,
+    *,
+    stored: bool = False,
 ) -> int:
-    """Create the temp tables up to ``rep_final`` inside the caller's transaction."""
+    """Create the temp tables up to ``rep_final`` inside the caller's transaction.
+
+    ``stored``: the positions from the per-(wallet, token) sums instead of a scan of the trades
+    gated at ``as_of`` (same rows: see :func:`_stored`)."""
     watch = watch or _Stopwatch()
     await conn.execute(f"SET LOCAL work_mem = '{settings.work_mem}'")
     await conn.execute(f"SET LOCAL max_parallel_workers_per_gather = {settings.parallel_workers}")
-    await conn.execute(q.POSITIONS, as_of)
+    await conn.execute(q.positions(stored=stored), as_of)
     await conn.execute("ANALYZE rep_positions")  # temp tables have no statistics otherwise
     watch.lap("positions")
     await conn.execute(ev.CLOSES, as_of, settings.clv_horizon)
@@ -153,6 +173,11 @@ async def _build(
     watch.lap("counterparties")
     await conn.execute(ev.WALLETS)
     watch.lap("wallets")
+    return await _score(conn, settings, watch)
+
+
+async def _score(conn: asyncpg.Connection, settings: ReputationSettings, watch: _Stopwatch) -> int:
+    """The population step over ``rep_wallets``: ``rep_scores`` and the ``rep_final`` view."""
     columns = WalletInputs.columns()
     row = await conn.fetchrow(q.input_arrays(columns))
     assert row is not None
@@ -164,6 +189,7 @@ async def _build(
         *(_finite_or_nan(getattr(result, _SCORE_ATTRS.get(c, c))) for c in q.SCORE_COLUMNS),
         result.tier_names(),
         [",".join(f) for f in result.flag_names()],
+        list(row["idx"] or []),
     )
     await conn.execute(q.final_view(weights(settings), settings.follower_cost, result.prior))
     watch.lap("score")
@@ -196,7 +222,7 @@ async def compute_scores(
     settings = settings or ReputationSettings()
     async with _connection(db) as conn, conn.transaction():
         cutoff = await _as_of(conn, as_of)
-        await _build(conn, cutoff, settings)
+        await _build(conn, cutoff, settings, stored=await _stored(conn, as_of, cutoff))
         rows = await conn.fetch(q.SCORE_ROWS)
         await conn.execute(q.DROP_FINAL)
     return {
@@ -224,12 +250,19 @@ async def compute_scores(
 
 
 async def run_reputation(
-    db: Db, *, as_of: datetime | None = None, settings: ReputationSettings | None = None
+    db: Db,
+    *,
+    as_of: datetime | None = None,
+    settings: ReputationSettings | None = None,
+    full: bool = False,
 ) -> RunSummary:
     """Recompute and persist every wallet's statistics, score and tier in one transaction.
 
-    With ``as_of`` the rows (and history snapshots) are stamped ``computed_at = as_of``. A run
-    that finds another one in progress returns ``skipped=True`` without waiting.
+    A run at the present is incremental when the last live full run left its inputs
+    (:mod:`orderflow.reputation.incremental`; ``full=True`` forces the full recompute); the
+    result is the same either way. With ``as_of`` the trades are scanned and the rows (and
+    history snapshots) are stamped ``computed_at = as_of``. A run that finds another one in
+    progress returns ``skipped=True`` without waiting.
     """
     settings = settings or ReputationSettings()
     started = time.perf_counter()
@@ -241,15 +274,31 @@ async def run_reputation(
             log.warning("another reputation run holds the lock; skipping")
             return RunSummary(as_of=cutoff, computed_at=computed_at, skipped=True)
         watch = _Stopwatch()
-        wallets = await _build(conn, cutoff, settings, watch)
+        stored = await _stored(conn, as_of, cutoff)
+        incremental = stored and not full and await inc.ready(conn, settings)
+        rescored = None
+        if incremental:
+            await conn.execute(f"SET LOCAL work_mem = '{settings.work_mem}'")
+            rescored, stages = await inc.build(conn, cutoff, settings)
+            watch.stages.update(stages)
+            watch.lap("incremental")
+            wallets = await _score(conn, settings, watch)
+        else:
+            if stored:  # before reading: a change committed from here on stays marked
+                await inc.clear(conn)
+            wallets = await _build(conn, cutoff, settings, watch, stored=stored)
+            await (inc.save(conn, settings, cutoff) if stored else inc.invalidate(conn))
+            watch.lap("saved")
         positions = await conn.fetchval("SELECT count(*) FROM rep_positions")
         history = await conn.execute(q.HISTORY, computed_at)
         watch.lap("history")
         await conn.execute(q.UPSERT_STATS, computed_at, cutoff)
         watch.lap("upsert")
-        await conn.execute(q.CLEAR_ISSUES)
-        await conn.execute(q.ISSUES, computed_at, cutoff)
-        issues = {r["problem"]: r["positions"] for r in await conn.fetch(q.ISSUE_COUNTS)}
+        if not incremental:  # the incremental build replaced the dirty tokens' issues
+            await conn.execute(q.CLEAR_ISSUES)
+            await conn.execute(q.ISSUES, computed_at, cutoff)
+        counts = q.STORED_ISSUE_COUNTS if incremental else q.ISSUE_COUNTS
+        issues = {r["problem"]: r["positions"] for r in await conn.fetch(counts)}
         tiers = {
             r["tier"]: r["n"]
             for r in await conn.fetch("SELECT tier, count(*) AS n FROM rep_final GROUP BY tier")
@@ -265,6 +314,9 @@ async def run_reputation(
         issues=issues,
         seconds=round(time.perf_counter() - started, 3),
         stages=watch.stages,
+        source="sums" if stored else "trades",
+        incremental=incremental,
+        rescored=wallets if rescored is None else rescored,
     )
     if issues:
         log.warning(

@@ -48,7 +48,7 @@ async def test_migrate_twice_applies_once(empty_dsn: str) -> None:
         assert {"orderflow_top_wallets", "orderflow_hot_signals"} <= tables
         assert (
             await conn.fetchval(
-                "SELECT count(*) FROM pg_proc WHERE proname = 'update_wallet_stats'"
+                "SELECT count(*) FROM pg_proc WHERE proname = 'orderflow_position_sums_on_insert'"
             )
             == 1
         )

@@ -22,4 +22,6 @@ def test_benchmark_runs_at_tiny_size(pg_server_dsn: str) -> None:
     assert "seed per-wallet loop: 10 wallets" in out
     assert "ratio set-based / per-wallet" in out
     assert "bare GROUP BY wallet over the same trades" in out
+    assert "incremental: 240 new trades," in out
+    assert "as-of recompute (scans the trades): 300 wallets" in out
     assert "MB per million fills" in out

@@ -1,0 +1,284 @@
+"""The incremental run: rescore only the wallets whose statistics can have changed.
+
+A live full run (positions from the stored sums, migration 011) keeps what the next run needs:
+
+* ``orderflow_reputation_inputs`` -- every wallet's row of ``rep_wallets`` (the per-wallet
+  statistics and evidence sums the population step reads);
+* ``orderflow_reputation_wash`` -- ``rep_wash`` (the counterparty evidence);
+* ``orderflow_reputation_state`` -- a fingerprint of the SQL and settings that made them.
+
+Both tables are created by the run from the temporary tables (``CREATE TABLE ... AS``), so they
+always have the columns the current SQL produces; the fingerprint says whether they are usable.
+An incremental run then, in the caller's transaction:
+
+1. takes the changes: sums rows marked dirty by the triggers (new, deleted, updated fills) and
+   the markets / tokens whose resolution, condition or registry row changed;
+2. recomputes the counterparty evidence (``WASH``, over the trades, against every wallet's share
+   volume from the sums) and adds the wallets whose evidence changed;
+3. dirty wallets = wallets of dirty rows + every holder of a dirty token (its resolution, closing
+   line, mark or problem moved) + wallets whose wash evidence changed;
+4. loads every position in the tokens of those wallets (a closing line is the token's, over all
+   its holders), builds the closing lines, then keeps the dirty wallets' positions and computes
+   their ``rep_wallets`` rows;
+5. replaces their stored inputs, and scores the whole population from the stored inputs (the
+   empirical-Bayes prior and the false-discovery control are population-wide).
+
+The caller persists ``rep_final`` as after a full run (the upsert writes only changed rows).
+Equality with a full recompute is tested in ``tests/reputation/test_incremental_run.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from datetime import datetime
+
+import asyncpg
+
+from orderflow.reputation import evidence_sql as ev
+from orderflow.reputation import queries as q
+from orderflow.reputation.settings import ReputationSettings
+
+INPUTS = "orderflow_reputation_inputs"
+WASH = "orderflow_reputation_wash"
+CLOSES = "orderflow_reputation_closes"
+_CREATE_POSITIONS = "CREATE TEMP TABLE rep_positions ON COMMIT DROP AS"
+
+
+def fingerprint(settings: ReputationSettings) -> str:
+    """What the stored inputs depend on besides the data: the SQL and the settings."""
+    text = "\n".join(
+        (q.positions(stored=True), ev.CLOSES, ev.WASH, ev.WALLETS, settings.model_dump_json())
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def ready(conn: asyncpg.Connection, settings: ReputationSettings) -> bool:
+    """Whether the stored inputs were made by a live full run with this SQL and settings."""
+    stored = await conn.fetchval(
+        "SELECT fingerprint FROM orderflow_reputation_state WHERE id AND valid"
+    )
+    return bool(stored == fingerprint(settings))
+
+
+async def invalidate(conn: asyncpg.Connection) -> None:
+    """A run that did not leave the stored inputs current (a scan, an as_of run)."""
+    await conn.execute(
+        "INSERT INTO orderflow_reputation_state (id, valid, fingerprint, updated_at)"
+        " VALUES (TRUE, FALSE, NULL, now())"
+        " ON CONFLICT (id) DO UPDATE SET valid = FALSE, updated_at = now()"
+    )
+
+
+async def _claim(conn: asyncpg.Connection, as_of: datetime) -> None:
+    """Take the changes since the last run into temp tables; marks are cleared in this
+    transaction (a change committed after this statement stays marked for the next run).
+    A resolution stamped between the last run's cut-off and this one's counts as a change
+    (stored before it was due, it becomes visible with time alone)."""
+    await conn.execute(
+        """CREATE TEMP TABLE rep_dirty_keys ON COMMIT DROP AS
+           WITH d AS (UPDATE orderflow_position_sums SET dirty = FALSE WHERE dirty
+                      RETURNING wallet_address, token_id)
+           SELECT * FROM d"""
+    )
+    await conn.execute(
+        """CREATE TEMP TABLE rep_dirty_markets ON COMMIT DROP AS
+           WITH d AS (DELETE FROM orderflow_reputation_dirty_markets RETURNING market_id)
+           SELECT market_id FROM d
+           UNION SELECT o.market_id FROM orderflow_market_outcomes o
+            WHERE o.resolved_at <= $1::timestamptz
+              AND o.resolved_at > (SELECT s.as_of FROM orderflow_reputation_state s)""",
+        as_of,
+    )
+    # tokens whose market, resolution or registry row changed: every holder is rescored
+    await conn.execute(
+        """CREATE TEMP TABLE rep_marked_tokens ON COMMIT DROP AS
+           WITH d AS (DELETE FROM orderflow_reputation_dirty_tokens RETURNING token_id)
+           SELECT token_id FROM d
+           UNION SELECT s.token_id FROM orderflow_position_sums s
+                  JOIN rep_dirty_markets m ON m.market_id = s.trade_market_id
+           UNION SELECT k.token_id FROM orderflow_tokens k
+                  JOIN rep_dirty_markets m ON m.market_id = k.condition_id"""
+    )
+    # ... and those with changed fills: their closing line and mark are recomputed
+    await conn.execute(
+        """CREATE TEMP TABLE rep_dirty_tokens ON COMMIT DROP AS
+           SELECT token_id FROM rep_marked_tokens UNION SELECT token_id FROM rep_dirty_keys"""
+    )
+
+
+async def clear(conn: asyncpg.Connection) -> None:
+    """Before a live full run reads: every change so far is taken; keys whose fills all went
+    are dropped."""
+    await conn.execute("UPDATE orderflow_position_sums SET dirty = FALSE WHERE dirty")
+    await conn.execute("DELETE FROM orderflow_reputation_dirty_markets")
+    await conn.execute("DELETE FROM orderflow_reputation_dirty_tokens")
+    await conn.execute("DELETE FROM orderflow_position_sums WHERE fills = 0")
+
+
+async def save(conn: asyncpg.Connection, settings: ReputationSettings, as_of: datetime) -> None:
+    """After a live full run (which called :func:`clear` before reading): keep ``rep_wallets``,
+    ``rep_wash`` and ``rep_close`` for the next runs."""
+    for table, source in ((INPUTS, "rep_wallets"), (WASH, "rep_wash"), (CLOSES, "rep_close")):
+        await conn.execute(f"DROP TABLE IF EXISTS {table}")
+        await conn.execute(f"CREATE TABLE {table} AS SELECT * FROM {source}")
+    await conn.execute(f"ALTER TABLE {INPUTS} DROP COLUMN idx, ADD PRIMARY KEY (wallet_address)")
+    await conn.execute(f"ALTER TABLE {WASH} ADD PRIMARY KEY (wallet_address)")
+    await conn.execute(f"ALTER TABLE {CLOSES} ADD PRIMARY KEY (token_id)")
+    await conn.execute(
+        "INSERT INTO orderflow_reputation_state (id, valid, fingerprint, as_of, updated_at)"
+        " VALUES (TRUE, TRUE, $1, $2, now())"
+        " ON CONFLICT (id) DO UPDATE SET valid = TRUE, fingerprint = $1, as_of = $2,"
+        " updated_at = now()",
+        fingerprint(settings),
+        as_of,
+    )
+
+
+async def _wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings) -> None:
+    """``rep_wash`` over every wallet, reading only the share volume of ``rep_positions`` (a
+    thin stand-in from the sums); ``rep_wash_changed``: wallets whose row differs from the
+    stored one; the stored rows are replaced."""
+    await conn.execute(
+        """CREATE TEMP TABLE rep_positions ON COMMIT DROP AS
+           SELECT wallet_address, sum(bought_gross_u + sold_gross_u)::numeric AS shares_u
+             FROM orderflow_position_sums WHERE fills > 0 GROUP BY wallet_address"""
+    )
+    await conn.execute(
+        ev.WASH,
+        as_of,
+        settings.wash_min_share,
+        settings.wash_window_secs,
+        settings.wash_top_k,
+        settings.wash_deviation,
+        settings.wash_off_share,
+        settings.wash_min_fills,
+    )
+    await conn.execute("DROP TABLE rep_positions")
+    await conn.execute(
+        f"""CREATE TEMP TABLE rep_wash_changed ON COMMIT DROP AS
+            SELECT coalesce(n.wallet_address, o.wallet_address) AS wallet_address
+              FROM rep_wash n FULL JOIN {WASH} o ON o.wallet_address = n.wallet_address
+             WHERE n IS DISTINCT FROM o"""
+    )
+    await conn.execute(
+        f"DELETE FROM {WASH} o USING rep_wash_changed c WHERE c.wallet_address = o.wallet_address"
+    )
+    await conn.execute(
+        f"""INSERT INTO {WASH} SELECT n.* FROM rep_wash n
+             JOIN rep_wash_changed c ON c.wallet_address = n.wallet_address"""
+    )
+
+
+async def build(
+    conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings
+) -> tuple[int, dict[str, float]]:
+    """``rep_positions`` (dirty wallets), ``rep_close``, ``rep_wash`` and ``rep_wallets`` (every
+    wallet, from the stored inputs); returns the number of wallets rescored and stage times.
+    The caller then scores ``rep_wallets`` as after a full build."""
+    stages: dict[str, float] = {}
+    last = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        stages[name] = round(now - last, 3)
+        last = now
+
+    await _claim(conn, as_of)
+    lap("changes")
+    await _wash(conn, as_of, settings)
+    lap("counterparties")
+    # the closing lines and marks of the changed tokens, over all their positions
+    await conn.execute(
+        q.positions(stored=True, only="a.token_id IN (SELECT token_id FROM rep_dirty_tokens)"),
+        as_of,
+    )
+    await conn.execute("ANALYZE rep_positions")
+    await conn.execute(ev.CLOSES, as_of, settings.clv_horizon)
+    # their problems (all their positions are here)
+    await conn.execute(
+        "DELETE FROM orderflow_reputation_issues i USING rep_dirty_tokens t"
+        " WHERE i.token_id = t.token_id"
+    )
+    await conn.execute(
+        q.ISSUES.replace(
+            "WHERE problem IS NOT NULL",
+            "WHERE problem IS NOT NULL AND token_id IN (SELECT token_id FROM rep_dirty_tokens)",
+        ),
+        as_of,
+        as_of,
+    )
+    # tokens whose line or mark moved: every holder is rescored
+    await conn.execute(
+        f"""CREATE TEMP TABLE rep_moved_tokens ON COMMIT DROP AS
+            SELECT coalesce(n.token_id, o.token_id) AS token_id
+              FROM rep_close n
+              FULL JOIN (SELECT c.* FROM {CLOSES} c
+                          JOIN rep_dirty_tokens t ON t.token_id = c.token_id) o
+                ON o.token_id = n.token_id
+             WHERE n IS DISTINCT FROM o"""
+    )
+    await conn.execute(
+        f"DELETE FROM {CLOSES} c USING rep_dirty_tokens t WHERE t.token_id = c.token_id"
+    )
+    await conn.execute(f"INSERT INTO {CLOSES} SELECT * FROM rep_close")
+    await conn.execute("DROP TABLE rep_close")
+    lap("closes")
+    await conn.execute(
+        """CREATE TEMP TABLE rep_dirty_wallets ON COMMIT DROP AS
+           SELECT wallet_address FROM rep_dirty_keys
+           UNION SELECT s.wallet_address FROM orderflow_position_sums s
+                  JOIN (SELECT token_id FROM rep_moved_tokens
+                        UNION SELECT token_id FROM rep_marked_tokens) t
+                    ON t.token_id = s.token_id
+           UNION SELECT wallet_address FROM rep_wash_changed"""
+    )
+    await conn.execute("ALTER TABLE rep_dirty_wallets ADD PRIMARY KEY (wallet_address)")
+    # the dirty wallets' positions: those in the changed tokens are loaded already
+    await conn.execute(
+        "DELETE FROM rep_positions p WHERE NOT EXISTS"
+        " (SELECT 1 FROM rep_dirty_wallets d WHERE d.wallet_address = p.wallet_address)"
+    )
+    await conn.execute(
+        q.positions(
+            stored=True,
+            only="a.wallet_address IN (SELECT wallet_address FROM rep_dirty_wallets)"
+            " AND a.token_id NOT IN (SELECT token_id FROM rep_dirty_tokens)",
+        ).replace(_CREATE_POSITIONS, "INSERT INTO rep_positions"),
+        as_of,
+    )
+    await conn.execute("ANALYZE rep_positions")
+    await conn.execute(
+        f"""CREATE TEMP TABLE rep_close ON COMMIT DROP AS
+            SELECT c.* FROM {CLOSES} c
+             WHERE c.token_id IN (SELECT token_id FROM rep_positions)"""
+    )
+    await conn.execute("ANALYZE rep_close")
+    lap("positions")
+    await conn.execute(ev.WALLETS)
+    rescored = await conn.fetchval("SELECT count(*) FROM rep_wallets")
+    await conn.execute(
+        f"DELETE FROM {INPUTS} i USING rep_dirty_wallets d"
+        " WHERE d.wallet_address = i.wallet_address"
+    )
+    columns = await conn.fetch(
+        "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0"
+        " AND NOT attisdropped ORDER BY attnum",
+        INPUTS,
+    )
+    names = ", ".join(json.dumps(r["attname"]) for r in columns)
+    await conn.execute(f"INSERT INTO {INPUTS} ({names}) SELECT {names} FROM rep_wallets")
+    await conn.execute("DROP TABLE rep_wallets")
+    await conn.execute(
+        f"""CREATE TEMP TABLE rep_wallets ON COMMIT DROP AS
+            SELECT (row_number() OVER () - 1)::int AS idx, {names}
+              FROM {INPUTS}"""
+    )
+    await conn.execute("DELETE FROM orderflow_position_sums WHERE fills = 0 AND NOT dirty")
+    await conn.execute(
+        "UPDATE orderflow_reputation_state SET as_of = $1, updated_at = now()", as_of
+    )
+    lap("wallets")
+    return int(rescored), stages

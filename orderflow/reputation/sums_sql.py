@@ -1,0 +1,84 @@
+"""The per-(wallet, token) sums of the positions pass, from the trades or from the stored sums.
+
+:data:`SUMS_SCAN` aggregates the trades gated at ``$1`` (any as_of); :data:`SUMS_STORED` reads
+``orderflow_position_sums`` (migration 011), whose triggers apply the same aggregation,
+``orderflow_position_sums_sql``, to each batch. :func:`orderflow.reputation.queries.positions`
+puts either into ``rep_positions``.
+"""
+
+from __future__ import annotations
+
+from orderflow.reputation.flags import PENNY_PRICE
+from orderflow.reputation.gate import GATED_TRADES
+
+# The per-(wallet, token) sums, aggregated from the gated trades (any as_of). Migration 011's
+# orderflow_position_sums_sql is the same aggregation over a batch of rows (the stored sums).
+SUMS_SCAN = f"""
+        SELECT t.wallet_address, t.token_id,
+               min(t.market_id COLLATE "C") AS trade_market_id,
+               min(t.outcome_index) AS trade_outcome_index,
+               count(*) AS fills,
+               coalesce(sum(t.s) FILTER (WHERE t.buy), 0) AS bought_gross_u,
+               coalesce(sum(t.c) FILTER (WHERE t.buy), 0) AS paid_gross_u,
+               coalesce(sum(t.s) FILTER (WHERE NOT t.buy), 0) AS sold_gross_u,
+               coalesce(sum(t.c) FILTER (WHERE NOT t.buy), 0) AS received_gross_u,
+               coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.buy
+                                           AND t.fee_asset = 'SHARES'), 0) AS fee_buy_shares,
+               coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.buy
+                                           AND t.fee_asset = 'COLLATERAL'), 0) AS fee_buy_usdc,
+               coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND NOT t.buy
+                                           AND t.fee_asset = 'SHARES'), 0) AS fee_sell_shares,
+               coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND NOT t.buy
+                                           AND t.fee_asset = 'COLLATERAL'), 0) AS fee_sell_usdc,
+               coalesce(sum(t.fee * t.price) FILTER (WHERE t.fee > 0 AND t.fee_asset = 'SHARES'),
+                        0) AS fee_share_value,
+               coalesce(sum(t.s) FILTER (WHERE t.taker AND t.buy), 0) AS tb_u,
+               coalesce(sum(t.c) FILTER (WHERE t.taker AND t.buy), 0) AS tcb_u,
+               coalesce(sum(t.s) FILTER (WHERE t.taker AND NOT t.buy), 0) AS ts_u,
+               coalesce(sum(t.c) FILTER (WHERE t.taker AND NOT t.buy), 0) AS tr_u,
+               coalesce(sum(CASE WHEN t.fee_asset = 'SHARES' THEN t.fee * t.price ELSE t.fee END)
+                        FILTER (WHERE t.taker AND t.fee > 0), 0) AS taker_fee,
+               coalesce(sum(t.c) FILTER (WHERE t.buy AND t.price > {PENNY_PRICE}), 0) AS penny_u,
+               min(t.timestamp) FILTER (WHERE t.taker) AS taker_first_at,
+               min(t.timestamp) AS first_at,
+               max(t.timestamp) AS last_at
+          FROM (
+            -- each amount cast to micro-units once per row (OFFSET 0 keeps the planner from
+            -- folding the casts back into every aggregate that reads them)
+            SELECT g.wallet_address, g.token_id, g.market_id, g.outcome_index, g.timestamp,
+                   g.price, g.fee, g.fee_asset, g.is_taker_aggregate AS taker,
+                   g.side = 'BUY' AS buy,
+                   (g.size * 1000000)::int8 AS s, (g.usdc_size * 1000000)::int8 AS c
+              FROM ({GATED_TRADES}) g
+            OFFSET 0
+          ) AS t
+         GROUP BY t.wallet_address, t.token_id
+"""
+
+# The same sums read from orderflow_position_sums (migration 011), for a run at the present: the
+# micro-unit sums pass through int8 (an amount too large for it stops the run, as in the scan),
+# and a NUMERIC fee sum brought back to zero by a
+# deletion as the literal 0 the scan's coalesce gives (same value and display scale).
+SUMS_STORED = """
+        SELECT a.wallet_address, a.token_id, a.trade_market_id, a.trade_outcome_index, a.fills,
+               a.bought_gross_u::int8::numeric AS bought_gross_u,
+               a.paid_gross_u::int8::numeric AS paid_gross_u,
+               a.sold_gross_u::int8::numeric AS sold_gross_u,
+               a.received_gross_u::int8::numeric AS received_gross_u,
+               CASE WHEN a.fee_buy_shares = 0 THEN 0 ELSE a.fee_buy_shares END AS fee_buy_shares,
+               CASE WHEN a.fee_buy_usdc = 0 THEN 0 ELSE a.fee_buy_usdc END AS fee_buy_usdc,
+               CASE WHEN a.fee_sell_shares = 0 THEN 0 ELSE a.fee_sell_shares END AS fee_sell_shares,
+               CASE WHEN a.fee_sell_usdc = 0 THEN 0 ELSE a.fee_sell_usdc END AS fee_sell_usdc,
+               CASE WHEN a.fee_share_value = 0 THEN 0 ELSE a.fee_share_value END
+                   AS fee_share_value,
+               a.tb_u::int8::numeric AS tb_u, a.tcb_u::int8::numeric AS tcb_u,
+               a.ts_u::int8::numeric AS ts_u,
+               a.tr_u::int8::numeric AS tr_u,
+               CASE WHEN a.taker_fee = 0 THEN 0 ELSE a.taker_fee END AS taker_fee,
+               a.penny_u::int8::numeric AS penny_u, a.taker_first_at, a.first_at, a.last_at
+          FROM orderflow_position_sums a
+         WHERE a.fills > 0 @ONLY@
+"""
+
+# Any fill stamped after $1 (the sums cannot be cut at a time)? Index-only on the time index.
+FILLS_AFTER = "SELECT EXISTS (SELECT 1 FROM orderflow_trades WHERE timestamp > $1::timestamptz)"

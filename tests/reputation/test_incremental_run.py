@@ -1,0 +1,94 @@
+"""An incremental run gives what a full recompute gives on the same data.
+
+Data -> a full run -> new fills, a reorg (rollback_from) and resolutions -> an incremental run;
+then the same final data scored by a full run (``full=True``) and by the trade scan: identical
+scores, tiers, flags and persisted statistics.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from orderflow.chain.store import rollback_from
+from orderflow.reputation import compute_scores, run_reputation
+from tests.reputation.population import World, noise_taker, skilled_taker, wash_pair
+from tests.reputation.test_incremental_sums import assert_sums_match, same_scores, scan_scores
+
+_STATS = """
+SELECT wallet_address, total_trades, total_volume_usdc, markets_traded, resolved_positions, wins,
+       losses, gross_profit, gross_loss, realized_pnl, unrealized_pnl, first_trade_at,
+       last_trade_at, reputation_score, trader_tier, flags, edge, edge_se, clv_edge,
+       events_resolved, factors
+  FROM orderflow_wallet_stats ORDER BY wallet_address
+"""
+
+
+async def persisted(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+    return [dict(r) for r in await pool.fetch(_STATS)]
+
+
+def close(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> None:
+    assert [r["wallet_address"] for r in a] == [r["wallet_address"] for r in b]
+    for x, y in zip(a, b, strict=True):
+        for k, v in x.items():
+            if isinstance(v, float):
+                assert abs(v - y[k]) <= 1e-9, (x["wallet_address"], k)
+            else:
+                assert v == y[k], (x["wallet_address"], k)
+
+
+async def test_incremental_equals_full(pool: asyncpg.Pool) -> None:
+    w = World(seed=31, markets=40, neg_risk_events=3, favourites=6, makers=3)
+    takers = [w.new_wallet() for _ in range(30)]
+    for who in takers:
+        skilled_taker(w, who, int(w.rng.uniform(5, 20)), w.rng.random(), usd=150.0)
+    wash_pair(w, w.new_wallet(), w.new_wallet(), 6)
+    # resolve only the first half of the markets now, the rest later
+    later = w.specs[len(w.specs) // 2 :]
+    for s in w.specs[: len(w.specs) // 2]:
+        w.chain.resolve(s.market, s.resolves, s.winner)
+    await w.chain.ingest(pool)
+
+    first = await run_reputation(pool)
+    assert (first.source, first.incremental) == ("sums", False)
+    nothing = await run_reputation(pool)  # no change: nobody rescored, nothing rewritten
+    assert (nothing.incremental, nothing.rescored, nothing.history_rows) == (True, 0, 0)
+
+    # new fills by old and new wallets, a reorg of the newest blocks, then the resolutions
+    for who in takers[:8]:
+        noise_taker(w, who, 3, usd=300.0)
+    newcomer = w.new_wallet()
+    skilled_taker(w, newcomer, 6, 0.8, usd=200.0)
+    await w.chain.ingest(pool)
+    top = await pool.fetchval("SELECT max(block_number) FROM orderflow_trades")
+    async with pool.acquire() as conn:
+        assert (await rollback_from(conn, 137, top - 50)).trades > 0
+    for s in later:
+        w.chain.resolve(s.market, s.resolves, s.winner)
+    await w.chain.ingest(pool)
+    await assert_sums_match(pool)
+
+    second = await run_reputation(pool)
+    assert second.incremental and second.rescored > 0
+    incremental = await persisted(pool)
+    inc_scores = await compute_scores(pool)
+
+    third = await run_reputation(pool, full=True)
+    assert not third.incremental and third.history_rows == 0  # nothing left to change
+    close(await persisted(pool), incremental)
+    same_scores(await compute_scores(pool), inc_scores)
+    same_scores(await scan_scores(pool), inc_scores)
+
+
+async def test_as_of_run_makes_the_next_run_full(pool: asyncpg.Pool) -> None:
+    w = World(seed=32, markets=12, neg_risk_events=1, favourites=2, makers=2)
+    for _ in range(8):
+        skilled_taker(w, w.new_wallet(), 5, 0.5)
+    await w.finish(pool)
+    assert not (await run_reputation(pool)).incremental
+    assert (await run_reputation(pool)).incremental
+    past = await pool.fetchval("SELECT max(timestamp) FROM orderflow_trades")
+    assert (await run_reputation(pool, as_of=past)).source == "trades"
+    assert not (await run_reputation(pool)).incremental
