@@ -196,8 +196,5 @@ SELECT (row_number() OVER () - 1)::int AS idx,
   LEFT JOIN rep_wash w ON w.wallet_address = ev.wallet_address AND w.token_id IS NULL
  GROUP BY ev.wallet_address
 )
--- a wash counterparty's host as an index into the same arrays (numpy reads the host's flags)
-SELECT n.*, h.idx::float8 AS wash_host
-  FROM numbered n
-  LEFT JOIN numbered h ON h.wallet_address = n.wash_host_address
+SELECT * FROM numbered
 """

@@ -124,7 +124,8 @@ async def save(conn: asyncpg.Connection, settings: ReputationSettings, as_of: da
         await conn.execute(f"DROP TABLE IF EXISTS {table}")
         await conn.execute(f"CREATE TABLE {table} AS SELECT * FROM {source}")
     await conn.execute(f"ALTER TABLE {INPUTS} DROP COLUMN idx, ADD PRIMARY KEY (wallet_address)")
-    await conn.execute(f"ALTER TABLE {WASH} ADD PRIMARY KEY (wallet_address)")
+    # one row per wallet with figures (token_id NULL) and per (wallet, token) off-market amounts
+    await conn.execute(f"CREATE INDEX ON {WASH} (wallet_address)")
     await conn.execute(f"ALTER TABLE {CLOSES} ADD PRIMARY KEY (token_id)")
     await conn.execute(
         "INSERT INTO orderflow_reputation_state (id, valid, fingerprint, as_of, updated_at)"
@@ -158,16 +159,17 @@ async def _wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
     await conn.execute("DROP TABLE rep_positions")
     await conn.execute(
         f"""CREATE TEMP TABLE rep_wash_changed ON COMMIT DROP AS
-            SELECT coalesce(n.wallet_address, o.wallet_address) AS wallet_address
-              FROM rep_wash n FULL JOIN {WASH} o ON o.wallet_address = n.wallet_address
-             WHERE n IS DISTINCT FROM o"""
+            SELECT DISTINCT wallet_address
+              FROM ((SELECT * FROM rep_wash EXCEPT ALL SELECT * FROM {WASH})
+                    UNION ALL
+                    (SELECT * FROM {WASH} EXCEPT ALL SELECT * FROM rep_wash)) AS d"""
     )
     await conn.execute(
         f"DELETE FROM {WASH} o USING rep_wash_changed c WHERE c.wallet_address = o.wallet_address"
     )
     await conn.execute(
         f"""INSERT INTO {WASH} SELECT n.* FROM rep_wash n
-             JOIN rep_wash_changed c ON c.wallet_address = n.wallet_address"""
+             WHERE n.wallet_address IN (SELECT wallet_address FROM rep_wash_changed)"""
     )
 
 

@@ -162,10 +162,16 @@ def input_arrays(columns: tuple[str, ...]) -> str:
     (the population step's sums then add in the same order whatever built ``rep_wallets``: a
     full and an incremental run agree to the last bit), with the wallets' ``idx``."""
     cols = ",\n       ".join(f"array_agg(coalesce({c}::float8, 'NaN')) AS {c}" for c in columns)
-    return (
-        f"SELECT array_agg(idx) AS idx, {cols}\n"
-        '  FROM (SELECT * FROM rep_wallets ORDER BY wallet_address COLLATE "C") AS w'
-    )
+    return f"""
+SELECT array_agg(idx) AS idx, {cols}
+  FROM (SELECT w.*, h.pos::float8 AS wash_host
+          FROM (SELECT r.*, row_number() OVER (ORDER BY r.wallet_address COLLATE "C") - 1 AS pos
+                  FROM rep_wallets r) AS w
+          -- a wash counterparty's host as its position in these arrays (numpy reads its flags)
+          LEFT JOIN (SELECT wallet_address,
+                            row_number() OVER (ORDER BY wallet_address COLLATE "C") - 1 AS pos
+                       FROM rep_wallets) AS h ON h.wallet_address = w.wash_host_address
+         ORDER BY w.pos) AS w"""
 
 
 # Per-wallet results computed in numpy, sent back as arrays ($1.. in SCORE_COLUMNS order, then
