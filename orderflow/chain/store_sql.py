@@ -242,10 +242,17 @@ SELECT stream, block_number, block_hash
 
 # --- rollback ---------------------------------------------------------------------------------
 
+# Rows of a bulk import's pending range (migration 014) were never added to the counters: they
+# do not count here (their wallets are still listed, so their first/last times are recomputed).
 DELETE_TRADES = """
 WITH d AS (DELETE FROM orderflow_trades WHERE chain_id = $1 AND block_number >= $2
-           RETURNING wallet_address, usdc_size)
-SELECT wallet_address, count(*) AS n, sum(usdc_size) AS volume FROM d GROUP BY wallet_address
+           RETURNING wallet_address, usdc_size, id),
+     c AS (SELECT d.*, EXISTS (SELECT 1 FROM orderflow_position_sums_pending)
+                       AND orderflow_position_sums_is_pending(d.id) AS pending
+             FROM d)
+SELECT wallet_address, count(*) AS deleted, count(*) FILTER (WHERE NOT pending) AS n,
+       coalesce(sum(usdc_size) FILTER (WHERE NOT pending), 0) AS volume
+  FROM c GROUP BY wallet_address
 """
 
 # The insert trigger only ever adds; undo its counters for the deleted rows and recompute the
