@@ -335,6 +335,8 @@ class _Writer:
             )
             self.stats.trades = inserted
             self.stats.duplicate_trades = rows.fill_count - inserted
+            if inserted < rows.fill_count:
+                await self.collisions(sql.COLLIDING_FILLS, "OrderFilled")
         if rows.match_count:
             await self.conn.copy_to_table(
                 "orderflow_tmp_matches",
@@ -343,6 +345,27 @@ class _Writer:
                 format="text",
             )
             self.stats.matches = _count(await self.conn.execute(sql.INSERT_MATCHES, self.chain_id))
+            if self.stats.matches < rows.match_count:
+                await self.collisions(sql.COLLIDING_MATCHES, "OrdersMatched")
+
+    async def collisions(self, query: str, kind: str) -> None:
+        """Dead letters for staged rows dropped because another log holds their identity."""
+        for r in await self.conn.fetch(query, self.chain_id):
+            self.dead.append(
+                DeadLetter(
+                    raw={"staged": kind, **dict(r)},
+                    reason=(
+                        f"{kind} at block {r['block_number']}, log index {r['log_index']} "
+                        f"(tx {r['tx_hash']}) not stored: that (chain, block, log index) is "
+                        f"already held by tx {r['stored_tx']} — two logs cannot share it"
+                    ),
+                    chain_id=self.chain_id,
+                    tx_hash=r["tx_hash"],
+                    log_index=r["log_index"],
+                    block_number=r["block_number"],
+                    address=r["exchange"],
+                )
+            )
 
     async def links(self) -> None:
         """Fills and matches of one transaction stored by different batches."""
