@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from orderflow import db
-from orderflow.chain import ingest, pending_sums
+from orderflow.chain import ingest, partitions, pending_sums
 from orderflow.chain.ingest import ingest_logs
 from orderflow.chain.store import rollback_from
 from orderflow.reputation import compute_scores, run_reputation
@@ -174,3 +174,26 @@ async def test_a_bulk_replay_adds_nothing(pool: asyncpg.Pool) -> None:
     assert await state(pool) == before
     async with pool.acquire() as conn:
         assert await pending_sums.pending(conn) == 0
+
+
+async def test_detaching_a_partition_folds_its_pending_sums_first(
+    pool: asyncpg.Pool, other_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logs = ordered_logs(3)
+
+    async def killed_before_the_fold(pool: asyncpg.Pool) -> int:
+        return 0
+
+    monkeypatch.setattr(ingest, "fold_in", killed_before_the_fold)
+    await ingest_logs(pool, logs, chain_id=137, batch_size=60, bulk=True)
+    await ingest_logs(other_pool, logs, chain_id=137, batch_size=60)
+    total = await pool.fetchval("SELECT count(*) FROM orderflow_trades")
+    holding = await pool.fetchval(  # the oldest partition holding fills
+        "SELECT tableoid::regclass::text FROM orderflow_trades ORDER BY block_number LIMIT 1"
+    )
+    async with pool.acquire() as conn:
+        assert await pending_sums.pending(conn) == 1
+        await partitions.detach(conn, holding, concurrently=False)
+        assert await pending_sums.pending(conn) == 0
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_trades") < total
+    assert await state(pool) == await state(other_pool)  # the detached fills' sums stay
