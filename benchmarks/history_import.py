@@ -20,6 +20,9 @@ gzip'd JSON lines, and in the same run times
   derive the trade row in Python, one ``INSERT … ON CONFLICT DO NOTHING`` per row in
   autocommit (what a straightforward loader does); its rate is extrapolated.
 
+Every import runs in bulk mode, as ``orderflow import`` does (``--no-bulk``: batch by batch;
+``--compare-bulk``: also each format batch by batch in process, with the same-run ratio).
+
 Prints the machine's load average before and after: the machine these figures come from is
 shared, so they are lower bounds of what an idle machine does. Uses ``--dsn`` / ``DATABASE_URL``
 (a maintenance database where it may create and drop ``orderflow_bench_*``) or else a private
@@ -235,6 +238,7 @@ async def run_ours(
     via_raw_logs: bool,
     server: Any,
     workers: int,
+    bulk: bool = True,
 ) -> tuple[float, float, str]:
     """(rows/s, blocks file rows/s, a line of figures) of one import into a fresh database."""
     dsn = await fresh_database(admin_dsn, created)
@@ -250,7 +254,7 @@ async def run_ours(
         server0, client0, children0 = _cpu_secs(backend), time.process_time(), _children()
         report = await import_file(
             pool, path, chain_id=137, batch_size=args.batch_size, progress=_quiet(path),
-            via_raw_logs=via_raw_logs, workers=workers,
+            via_raw_logs=via_raw_logs, workers=workers, bulk=bulk,
         )  # fmt: skip
         server1, client_cpu = _cpu_secs(backend), time.process_time() - client0
         workers_cpu = _children() - children0  # the pool's processes, reaped when it shut down
@@ -315,8 +319,9 @@ async def main_async(args: argparse.Namespace) -> int:
                 runs = [(False, 0), *((False, w) for w in args.workers if w)]
                 for via, workers in [*runs, *([(True, 0)] if args.reference else [])]:
                     rate, blocks_rate, line = await run_ours(
-                        args, admin_dsn, created, Path(tmp), path, len(fills), via, server, workers
-                    )
+                        args, admin_dsn, created, Path(tmp), path, len(fills), via, server, workers,
+                        bulk=not args.no_bulk,
+                    )  # fmt: skip
                     rates[via, workers] = rate
                     name = (
                         f"{fmt} (raw-log round trip)"
@@ -335,6 +340,13 @@ async def main_async(args: argparse.Namespace) -> int:
                 if (True, 0) in rates:
                     ratio = rates[False, 0] / rates[True, 0]
                     print(f"ratio {fmt:<9} shortcut / round trip x{ratio:.2f}")
+                if args.compare_bulk and not args.no_bulk:
+                    rate, _, line = await run_ours(
+                        args, admin_dsn, created, Path(tmp), path, len(fills), False, server, 0,
+                        bulk=False,
+                    )  # fmt: skip
+                    print(f"{fmt + ' (batch by batch)':<30} {line}", flush=True)
+                    print(f"ratio {fmt:<9} bulk / batch by batch x{rates[False, 0] / rate:.2f}")
             dsn = await fresh_database(admin_dsn, created)
             hashes = {b["block_number"]: b["block_hash"] for b in blocks}
             limit = min(args.baseline_rows, len(fills))
@@ -378,6 +390,16 @@ def main(argv: list[str] | None = None) -> int:
         dest="reference",
         action="store_false",
         help="skip the same-run import through the raw-log round trip (the pre-shortcut path)",
+    )
+    p.add_argument(
+        "--no-bulk",
+        action="store_true",
+        help="import batch by batch (the per-(wallet, token) sums kept per batch, not deferred)",
+    )
+    p.add_argument(
+        "--compare-bulk",
+        action="store_true",
+        help="also import each format batch by batch (in process) and print the same-run ratio",
     )
     p.add_argument("--dsn", help="maintenance database URL (default DATABASE_URL, else embedded)")
     return asyncio.run(main_async(p.parse_args(argv)))

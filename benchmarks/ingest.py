@@ -17,6 +17,10 @@ the ConditionPreparation of every market and some resolutions — then, in the s
   .process_log(log)`` with the exchange's ABI, then one ``INSERT … ON CONFLICT DO NOTHING`` per
   row in autocommit, as a straightforward listener would; its rate is extrapolated.
 
+Both store in bulk mode (``--no-bulk``: batch by batch), as ``listen --from-file`` does by
+default: the per-(wallet, token) sums are added once at the end of the import (its time and
+backend CPU included).
+
 Also prints decode-only rates (no database) for both. Uses ``--dsn`` / ``DATABASE_URL`` (a
 maintenance database on a server where it may create and drop ``orderflow_bench_*``) or else a
 private embedded PostgreSQL in a temporary directory.
@@ -358,7 +362,12 @@ def _rate(count: int, secs: float) -> float:
 
 
 def time_cli(
-    dsn: str, path: Path, batch_size: int, workers: int | None, root: Path = ROOT
+    dsn: str,
+    path: Path,
+    batch_size: int,
+    workers: int | None,
+    root: Path = ROOT,
+    no_bulk: bool = False,
 ) -> float:
     """Wall seconds of ``orderflow listen --from-file PATH`` in a child process (start-up,
     migrations and the final summary included): the way a user imports a file. ``root``: the
@@ -368,6 +377,8 @@ def time_cli(
     cmd += ["--batch-size", str(batch_size)]
     if workers is not None:
         cmd += ["--workers", str(workers)]
+    if no_bulk:
+        cmd += ["--no-bulk"]
     started = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     secs = time.perf_counter() - started
@@ -415,7 +426,9 @@ async def main_async(args: argparse.Namespace) -> int:
             # says what the run would take on an idle machine, which the shared one is not.
             backend = await pool.fetchval("SELECT pg_backend_pid()") if server else None
             server_cpu0, client_cpu0 = _cpu_secs(backend), time.process_time()
-            report = await ingest_logs(pool, logs, chain_id=CHAIN_ID, batch_size=args.batch_size)
+            report = await ingest_logs(
+                pool, logs, chain_id=CHAIN_ID, batch_size=args.batch_size, bulk=not args.no_bulk
+            )
             server_cpu1, client_cpu = _cpu_secs(backend), time.process_time() - client_cpu0
             trades = await pool.fetchval("SELECT count(*) FROM orderflow_trades")
         finally:
@@ -443,6 +456,7 @@ async def main_async(args: argparse.Namespace) -> int:
                         chain_id=CHAIN_ID,
                         batch_size=args.batch_size,
                         workers=args.workers,
+                        bulk=not args.no_bulk,
                     )
                     file_cpu1 = _cpu_secs(backend)
                     file_parent = time.process_time() - parent0
@@ -451,7 +465,9 @@ async def main_async(args: argparse.Namespace) -> int:
                 file_secs = file_report.elapsed_secs
                 if args.cli:
                     dsn4 = await fresh_database(admin_dsn, created)
-                    cli_secs = time_cli(dsn4, path, args.batch_size, args.workers)
+                    cli_secs = time_cli(
+                        dsn4, path, args.batch_size, args.workers, no_bulk=args.no_bulk
+                    )
                     if args.compare_tree:
                         dsn5 = await fresh_database(admin_dsn, created)
                         tree = Path(args.compare_tree)
@@ -473,7 +489,8 @@ async def main_async(args: argparse.Namespace) -> int:
         f"logs: {len(logs):,} ({len(fills):,} OrderFilled) -> {trades:,} trades, "
         f"{s.matches:,} matches, {s.conditions} conditions, {s.tokens} tokens, "
         f"{s.outcomes} resolutions, {s.linked:,} cross-batch links, "
-        f"{s.dead_letters} dead letters; batch size {args.batch_size}"
+        f"{s.dead_letters} dead letters; batch size {args.batch_size}; "
+        f"{'batch by batch (--no-bulk)' if args.no_bulk else 'bulk mode'}"
     )
     ours_rate = _rate(len(logs), ours)
     base_rate = _rate(len(subset), base)
@@ -558,6 +575,11 @@ def main(argv: list[str] | None = None) -> int:
         "--compare-tree",
         help="with --cli: also time `listen --from-file` of another source tree (e.g. an "
         "older commit from `git archive`), same file, same run",
+    )
+    p.add_argument(
+        "--no-bulk",
+        action="store_true",
+        help="store batch by batch (the per-(wallet, token) sums kept per batch, not deferred)",
     )
     p.add_argument("--dsn", help="maintenance database URL (default DATABASE_URL, else embedded)")
     p.add_argument("--data-dir", help="embedded server directory (default: a temporary one)")

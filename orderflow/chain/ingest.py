@@ -32,6 +32,7 @@ from orderflow.chain.db_errors import retry_transient
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.decode_workers import Chunk, Decoders
 from orderflow.chain.file_lines import LineBatch, line_batches
+from orderflow.chain.pending_sums import fold_in
 from orderflow.chain.storable import storable_text
 from orderflow.chain.store import Checkpoint, StoreStats, store_batch
 from orderflow.chain.store_guard import REFUSED_DATA, store_batch_isolating
@@ -180,6 +181,7 @@ async def _pipeline(
     addresses: ChainAddresses,
     progress: Progress | None = None,
     decoders: Decoders | None = None,
+    bulk: bool = False,
 ) -> IngestReport:
     """Store chunks in order while the next ones are decoded."""
     started = time.perf_counter()
@@ -193,6 +195,7 @@ async def _pipeline(
                 "traceparent": current_traceparent(),  # the ingest.batch span around this call
                 "synchronous_commit": False,  # a file or in-memory replay can be redone
                 "addresses": addresses,
+                "bulk": bulk,
             }
             batch = chunk.batch
             if chunk.rows is not None:
@@ -234,6 +237,8 @@ async def _pipeline(
                 progress.update(chunk.position, count=report.lines)
     finally:
         await chunks.aclose()
+    if bulk:  # the sums the batches deferred (a crash before this: the next reputation run)
+        await retry_transient(functools.partial(fold_in, pool), what="fold the deferred sums")
     report.elapsed_secs = time.perf_counter() - started
     if progress is not None:  # the whole source is done
         progress.update(progress.total if progress.total is not None else progress.done)
@@ -252,6 +257,7 @@ async def ingest_file(
     traceparent: str | None = None,
     progress: Progress | None = None,
     workers: int = 0,
+    bulk: bool = False,
 ) -> IngestReport:
     """Decode and store every line of ``path``; return counts.
 
@@ -259,6 +265,7 @@ async def ingest_file(
     never moves the live listener's checkpoint unless asked to). ``progress`` (unit: bytes of
     the file, count: lines) is updated after every stored batch. ``workers``: decoding child
     processes (0: one worker thread in this process); the stored rows are the same either way.
+    ``bulk``: defer the per-(wallet, token) sums to the end of the import (``store_batch``).
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -275,6 +282,7 @@ async def ingest_file(
             addresses=addresses,
             progress=progress,
             decoders=decoders,
+            bulk=bulk,
         )
     finally:
         await asyncio.to_thread(decoders.close)
@@ -290,6 +298,7 @@ async def ingest_logs(
     stream: str | None = None,
     traceparent: str | None = None,
     progress: Progress | None = None,
+    bulk: bool = False,
 ) -> IngestReport:
     """The same pipeline for log objects already in memory (unit of ``progress``: logs)."""
     if batch_size < 1:
@@ -304,4 +313,5 @@ async def ingest_logs(
         traceparent=traceparent,
         addresses=addresses,
         progress=progress,
+        bulk=bulk,
     )

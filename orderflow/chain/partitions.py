@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 import asyncpg
 
 from orderflow.chain.decode import DecodedBatch
+from orderflow.chain.pending_sums import fold as fold_pending_sums
 from orderflow.errors import ConfigError
 
 TABLES = ("orderflow_trades", "orderflow_matches")
@@ -140,6 +141,7 @@ async def detach(
     """Detach partition ``name`` of both tables (each stays a plain table with its rows).
 
     Refuses the partition holding the newest checkpointed block (where the listener writes).
+    Folds the per-(wallet, token) sums a bulk import left pending first (``pending_sums``).
     ``concurrently`` (the default) does not block readers and writers; it cannot run inside a
     transaction block, so ``conn`` must not be in one.
     """
@@ -153,6 +155,8 @@ async def detach(
             f"partition {found[0].number} holds block {newest}, the newest checkpointed block:"
             " the listener writes there; detach only older partitions"
         )
+    # Sums a bulk import deferred: folded first, or the detached rows would never be.
+    await fold_pending_sums(conn)
     how = " CONCURRENTLY" if concurrently else ""
     for p in attached:
         await conn.execute(f'ALTER TABLE {p.table} DETACH PARTITION "{p.name}"{how}')

@@ -94,6 +94,14 @@ class RollbackStats:
     checkpoints: int = 0
 
 
+def _settings(synchronous_commit: bool, bulk: bool) -> str:
+    """The transaction's SET LOCAL statements (one round trip)."""
+    parts = [] if synchronous_commit else ["SET LOCAL synchronous_commit TO off"]
+    if bulk:
+        parts.append("SET LOCAL orderflow.bulk = 'on'")
+    return "; ".join(parts)
+
+
 def _count(status: str) -> int:
     """Row count from a command tag like ``INSERT 0 42`` / ``UPDATE 3``."""
     return int(status.rsplit(" ", 1)[-1])
@@ -327,6 +335,8 @@ class _Writer:
             )
             self.stats.trades = inserted
             self.stats.duplicate_trades = rows.fill_count - inserted
+            if inserted < rows.fill_count:
+                await self.collisions(sql.COLLIDING_FILLS, "OrderFilled")
         if rows.match_count:
             await self.conn.copy_to_table(
                 "orderflow_tmp_matches",
@@ -335,6 +345,27 @@ class _Writer:
                 format="text",
             )
             self.stats.matches = _count(await self.conn.execute(sql.INSERT_MATCHES, self.chain_id))
+            if self.stats.matches < rows.match_count:
+                await self.collisions(sql.COLLIDING_MATCHES, "OrdersMatched")
+
+    async def collisions(self, query: str, kind: str) -> None:
+        """Dead letters for staged rows dropped because another log holds their identity."""
+        for r in await self.conn.fetch(query, self.chain_id):
+            self.dead.append(
+                DeadLetter(
+                    raw={"staged": kind, **dict(r)},
+                    reason=(
+                        f"{kind} at block {r['block_number']}, log index {r['log_index']} "
+                        f"(tx {r['tx_hash']}) not stored: that (chain, block, log index) is "
+                        f"already held by tx {r['stored_tx']} — two logs cannot share it"
+                    ),
+                    chain_id=self.chain_id,
+                    tx_hash=r["tx_hash"],
+                    log_index=r["log_index"],
+                    block_number=r["block_number"],
+                    address=r["exchange"],
+                )
+            )
 
     async def links(self) -> None:
         """Fills and matches of one transaction stored by different batches."""
@@ -405,6 +436,7 @@ async def store_batch(
     addresses: ChainAddresses = MAINNET,
     untimed_conditions: bool = False,
     rows: CopyRows | None = None,
+    bulk: bool = False,
 ) -> StoreStats:
     """Store a decoded batch and (optionally) advance a checkpoint, atomically.
 
@@ -424,6 +456,11 @@ async def store_batch(
     ``rows``: the batch's fills and matches already rendered (``copy_render.render`` with the
     logs' own timestamps, in a file import's decoding processes); ``batch`` then holds
     everything else and no fills or matches.
+
+    ``bulk=True`` (a file or history import) leaves the new trades out of the per-(wallet,
+    token) sums and wallet counters and records their id range as pending instead, in this
+    transaction (migration 014); ``pending_sums.fold`` adds them later, at the end of the
+    import or before a reputation run reads the sums.
     """
     if rows is not None and (batch.fills or batch.matches):
         raise ValueError("store_batch: pass fills and matches either rendered or in the batch")
@@ -431,8 +468,8 @@ async def store_batch(
     await partitions.ensure_for_batch(conn, batch, rows.blocks if rows is not None else None)
     async with conn.transaction():
         await conn.execute(sql.WRITER_LOCK)
-        if not synchronous_commit:
-            await conn.execute("SET LOCAL synchronous_commit TO off")
+        if not synchronous_commit or bulk:
+            await conn.execute(_settings(synchronous_commit, bulk))
         untimed = [
             e.ref
             for group in (
@@ -534,7 +571,7 @@ async def rollback_from(
     async with conn.transaction():
         await conn.execute(sql.WRITER_LOCK)
         per_wallet = await conn.fetch(sql.DELETE_TRADES, chain_id, block_number)
-        stats.trades = sum(r["n"] for r in per_wallet)
+        stats.trades = sum(r["deleted"] for r in per_wallet)
         if per_wallet:
             await conn.execute(
                 sql.UNDO_WALLET_STATS,

@@ -108,6 +108,7 @@ async def store_batch_isolating(
     synchronous_commit: bool = True,
     addresses: ChainAddresses = MAINNET,
     untimed_conditions: bool = False,
+    bulk: bool = False,
 ) -> StoreStats:
     """``store.store_batch``, except that values the database refuses cost only their own log."""
     try:
@@ -121,6 +122,7 @@ async def store_batch_isolating(
             synchronous_commit=synchronous_commit,
             addresses=addresses,
             untimed_conditions=untimed_conditions,
+            bulk=bulk,
         )
     except REFUSED_DATA as exc:
         log.warning(
@@ -144,6 +146,7 @@ async def store_batch_isolating(
                         synchronous_commit=synchronous_commit,
                         addresses=addresses,
                         untimed_conditions=untimed_conditions,
+                        bulk=bulk,
                     )
                 )
                 return
@@ -179,6 +182,7 @@ async def store_batch_isolating(
             synchronous_commit=synchronous_commit,
             addresses=addresses,
             untimed_conditions=untimed_conditions,
+            bulk=bulk,
         )
     )
     return stats

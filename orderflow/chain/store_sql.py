@@ -106,6 +106,19 @@ SELECT $1, m.tx_hash, m.log_index, m.block_number, m.block_hash, to_timestamp(m.
 ON CONFLICT (chain_id, block_number, log_index) DO NOTHING
 """
 
+# Staged rows the insert dropped although they are not replays: another log already holds their
+# (chain, block, log index) under a different transaction hash (hostile or broken input; a
+# canonical chain never has two). Run only when the insert stored fewer rows than were staged.
+COLLIDING = """
+SELECT s.tx_hash, s.log_index, s.block_number, s.block_hash, s.exchange, t.tx_hash AS stored_tx
+  FROM {staging} s
+  JOIN {table} t
+    ON t.chain_id = $1 AND t.block_number = s.block_number AND t.log_index = s.log_index
+ WHERE t.tx_hash <> s.tx_hash
+"""
+COLLIDING_FILLS = COLLIDING.format(staging="orderflow_tmp_fills", table="orderflow_trades")
+COLLIDING_MATCHES = COLLIDING.format(staging="orderflow_tmp_matches", table="orderflow_matches")
+
 # Fills stored earlier (another batch) that belong to a match stored now, or the reverse: a
 # fill belongs to the first match of its exchange after it in the same transaction.
 LINK_MATCHES = """
@@ -200,13 +213,18 @@ DELETE FROM orderflow_dead_letters
  WHERE raw_sha256 = ANY($1::text[]) AND reason LIKE '%has no blockTimestamp%'
 """
 
+# A header without a parent hash keeps the one stored for the same block (same hash); a
+# different block at that height (a reorg) takes the new header's, even NULL.
 UPSERT_BLOCKS = """
-INSERT INTO orderflow_blocks (chain_id, block_number, block_hash, parent_hash, timestamp)
+INSERT INTO orderflow_blocks AS o (chain_id, block_number, block_hash, parent_hash, timestamp)
 SELECT $1, b.number, b.hash, b.parent, b.ts
   FROM unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[])
        AS b(number, hash, parent, ts)
 ON CONFLICT (chain_id, block_number) DO UPDATE
-   SET block_hash = EXCLUDED.block_hash, parent_hash = EXCLUDED.parent_hash,
+   SET block_hash = EXCLUDED.block_hash,
+       parent_hash = CASE WHEN o.block_hash = EXCLUDED.block_hash
+                          THEN coalesce(EXCLUDED.parent_hash, o.parent_hash)
+                          ELSE EXCLUDED.parent_hash END,
        timestamp = EXCLUDED.timestamp
 """
 
@@ -242,10 +260,17 @@ SELECT stream, block_number, block_hash
 
 # --- rollback ---------------------------------------------------------------------------------
 
+# Rows of a bulk import's pending range (migration 014) were never added to the counters: they
+# do not count here (their wallets are still listed, so their first/last times are recomputed).
 DELETE_TRADES = """
 WITH d AS (DELETE FROM orderflow_trades WHERE chain_id = $1 AND block_number >= $2
-           RETURNING wallet_address, usdc_size)
-SELECT wallet_address, count(*) AS n, sum(usdc_size) AS volume FROM d GROUP BY wallet_address
+           RETURNING wallet_address, usdc_size, id),
+     c AS (SELECT d.*, EXISTS (SELECT 1 FROM orderflow_position_sums_pending)
+                       AND orderflow_position_sums_is_pending(d.id) AS pending
+             FROM d)
+SELECT wallet_address, count(*) AS deleted, count(*) FILTER (WHERE NOT pending) AS n,
+       coalesce(sum(usdc_size) FILTER (WHERE NOT pending), 0) AS volume
+  FROM c GROUP BY wallet_address
 """
 
 # The insert trigger only ever adds; undo its counters for the deleted rows and recompute the

@@ -56,6 +56,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="do not move the listener's checkpoint to the last imported block",
     )
     p.add_argument(
+        "--no-bulk",
+        action="store_true",
+        help=(
+            "keep the per-(wallet, token) sums current batch by batch (default: bulk mode, "
+            "the sums are added once at the end of each file; docs/history.md)"
+        ),
+    )
+    p.add_argument(
         "--metrics-port",
         type=int,
         default=0,
@@ -101,6 +109,7 @@ async def _import(settings: ListenerSettings, args: argparse.Namespace) -> int:
                     kind=args.kind,
                     hand_over=not args.no_hand_over,
                     workers=args.workers,
+                    bulk=not args.no_bulk,
                 )
                 print(report.summary(), flush=True)
     finally:

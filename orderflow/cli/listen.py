@@ -60,6 +60,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "(default 2; 0: decode in a thread of this process)"
         ),
     )
+    p.add_argument(
+        "--no-bulk",
+        action="store_true",
+        help=(
+            "keep the per-(wallet, token) sums current batch by batch during --from-file "
+            "(default: bulk mode, the sums are added once at the end; docs/listener.md)"
+        ),
+    )
     add_log_format(p)
     p.set_defaults(handler=run)
 
@@ -77,11 +85,13 @@ def run(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
     if args.workers < 0:
         raise ConfigError("--workers must be 0 (decode in this process) or more")
     size = args.from_file.stat().st_size
-    return _from_file(settings, args.from_file, args.batch_size, size, args.workers)
+    return _from_file(
+        settings, args.from_file, args.batch_size, size, args.workers, bulk=not args.no_bulk
+    )
 
 
 async def _from_file(
-    settings: ListenerSettings, path: Path, batch_size: int, size: int, workers: int
+    settings: ListenerSettings, path: Path, batch_size: int, size: int, workers: int, *, bulk: bool
 ) -> int:
     async with db.open_pool(settings) as pool:
         async with pool.acquire() as conn:
@@ -94,6 +104,7 @@ async def _from_file(
             addresses=settings.addresses,
             progress=Progress(f"import {path.name}", unit="bytes", total=size, count_unit="lines"),
             workers=workers,
+            bulk=bulk,
         )
     print(report.summary())
     return 0

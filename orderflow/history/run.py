@@ -29,6 +29,7 @@ import asyncpg
 from orderflow.chain.backfill import STREAM
 from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.decode import DecodedBatch
+from orderflow.chain.pending_sums import fold as fold_pending_sums
 from orderflow.chain.store import BlockHeader, Checkpoint, StoreStats, store_batch
 from orderflow.history.errors import HistoryError
 from orderflow.history.events import Parsed, RowDecoder
@@ -143,6 +144,7 @@ async def import_file(
     progress: Progress | None = None,
     via_raw_logs: bool = False,
     workers: int | None = None,
+    bulk: bool = False,
 ) -> ImportReport:
     """Import one file; raises LayoutError (refused layout) or HistoryError (cannot go on).
 
@@ -151,7 +153,8 @@ async def import_file(
     ``via_raw_logs`` takes every fill and match row through its raw log and the listener's
     decoder (the reference path the shortcut is tested and benchmarked against). ``workers``
     processes parse a fill or match file's batches (``parallel.py``; 0: in this process; None:
-    as many as the machine has cores to spare, for files of 64 MB and more)."""
+    as many as the machine has cores to spare, for files of 64 MB and more). ``bulk`` defers
+    the per-(wallet, token) sums of the fills to the end of the file (``store_batch``)."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     source = Path(path)
@@ -186,6 +189,7 @@ async def import_file(
                     hand_over,
                     via_raw_logs,
                     auto_workers(reader, layout) if workers is None else workers,
+                    bulk,
                 )
         finally:
             prog.finish()
@@ -205,6 +209,7 @@ async def _events(
     hand_over: bool,
     via_raw_logs: bool,
     workers: int,
+    bulk: bool,
 ) -> None:
     decoder = RowDecoder(layout, reader.path.name, _unit(reader), chain_id, addresses)
 
@@ -229,7 +234,7 @@ async def _events(
                     decoder.encode, batch_rows, via_raw_logs=via_raw_logs
                 )
                 stats = await store_batch(
-                    conn, encoded.batch, chain_id=chain_id, synchronous_commit=False
+                    conn, encoded.batch, chain_id=chain_id, synchronous_commit=False, bulk=bulk
                 )
                 report.stored.add(stats)
                 report.rows += batch_rows.read
@@ -240,6 +245,8 @@ async def _events(
                 _advance(prog, report, batch_rows.read, stats.dead_letters, at)
         finally:
             await ahead.close()
+        if bulk:  # the sums the batches deferred (a crash before this: the next reputation run)
+            await fold_pending_sums(conn)
         if top is not None:
             report.last_block = top[0]
             for stream in (HISTORY_STREAM, STREAM) if hand_over else (HISTORY_STREAM,):

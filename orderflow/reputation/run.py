@@ -25,6 +25,7 @@ import asyncpg
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from orderflow.chain.pending_sums import fold as fold_pending_sums
 from orderflow.errors import DatabaseError
 from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation import incremental as inc
@@ -266,6 +267,8 @@ async def run_reputation(
     """
     settings = settings or ReputationSettings()
     started = time.perf_counter()
+    async with _connection(db) as conn:  # sums a bulk import deferred, in their own transaction
+        await fold_pending_sums(conn)
     async with _connection(db) as conn, conn.transaction():
         now = await conn.fetchval("SELECT now()")
         cutoff = as_of or now

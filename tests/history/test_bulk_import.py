@@ -1,0 +1,62 @@
+"""``orderflow import`` in bulk mode: the per-(wallet, token) sums of the imported fills end up
+as the listener's batch-by-batch store leaves them, whether the import folds them itself or a
+later fold (the reputation run's) does after an import that stopped before its end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from orderflow.chain import pending_sums
+from orderflow.chain.ingest import ingest_logs
+from orderflow.history import import_file
+from orderflow.history import run as history_run
+from tests.chain.test_bulk_sums import state
+from tests.history import dumps as d
+from tests.history.test_exactly_once import _assert_same, gamma_rows, sim_logs
+
+
+async def _files(
+    tmp_path: Path, logs: list[dict[str, Any]], chain_pool: asyncpg.Pool
+) -> list[Path]:
+    fills = [d.camel_row(f) for f in d.fills_of(logs)]
+    return [
+        d.write_jsonl(tmp_path / "fills.jsonl.gz", fills),
+        d.write_parquet(tmp_path / "matches.parquet", d.matches_of(logs, block_hash=True)),
+        d.write_jsonl(tmp_path / "markets.jsonl", await gamma_rows(chain_pool)),
+    ]
+
+
+@pytest.mark.parametrize("folded_by", ["the import", "a later fold"])
+async def test_a_bulk_import_leaves_the_sums_of_the_listeners_store(
+    pool: asyncpg.Pool,
+    chain_pool: asyncpg.Pool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    folded_by: str,
+) -> None:
+    logs = sim_logs("v2", seed=13)
+    reference = await ingest_logs(chain_pool, logs, chain_id=137, batch_size=37)
+    assert reference.stored.trades > 20
+    if folded_by == "a later fold":
+
+        async def stopped_before_its_fold(conn: asyncpg.Connection) -> int:
+            return 0
+
+        monkeypatch.setattr(history_run, "fold_pending_sums", stopped_before_its_fold)
+    for path in await _files(tmp_path, logs, chain_pool):
+        report = await import_file(pool, path, chain_id=137, batch_size=16, bulk=True)
+        assert report.dead_letters == 0
+    await _assert_same(pool, chain_pool)
+    async with pool.acquire() as conn:
+        left = await pending_sums.pending(conn)
+        if folded_by == "a later fold":
+            assert left > 0
+            assert await pending_sums.fold(conn) == left
+        else:
+            assert left == 0
+        assert await pending_sums.pending(conn) == 0
+    assert await state(pool) == await state(chain_pool)
