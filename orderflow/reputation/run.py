@@ -133,7 +133,8 @@ class _Stopwatch:
 async def _stored(conn: asyncpg.Connection, as_of: datetime | None, cutoff: datetime) -> bool:
     """Whether the positions can come from the stored sums (migration 011) rather than a scan:
     a run at the present (``as_of`` not given) with no fill stamped after the cut-off (a block
-    time ahead of the database clock; the sums hold every stored fill)."""
+    time ahead of the database clock) and no bulk-imported rows whose sums are pending (the
+    read-only ``compute_scores`` does not fold them): the sums then hold every stored fill."""
     if as_of is not None:
         return False
     ahead = await conn.fetchval(FILLS_AFTER, cutoff)

@@ -152,6 +152,11 @@ async def test_an_import_that_never_folded_scores_like_a_batch_by_batch_one(
     # counted: for the next run to see; no run has seen a pending row)
     assert folded == await state(other_pool)
 
+    # Read-only scores while sums are pending (compute_scores folds nothing): from the trades.
+    same_scores(await compute_scores(pool), await compute_scores(other_pool))
+    async with pool.acquire() as conn:
+        assert await pending_sums.pending(conn) == 2
+
     # The reputation run folds before it reads: the same sums, counters and scores.
     bulk_run = await run_reputation(pool)
     plain_run = await run_reputation(other_pool)
