@@ -19,9 +19,9 @@ An incremental run then, in the caller's transaction:
    closing line or problem moved + wallets whose wash evidence changed; the holders of a token
    whose mark alone moved are not rescored: their stored unrealized P&L (the one figure the mark
    feeds) moves by the exact micro-unit difference;
-4. loads every position in the tokens of those wallets (a closing line is the token's, over all
-   its holders), builds the closing lines, then keeps the dirty wallets' positions and computes
-   their ``rep_wallets`` rows;
+4. loads every position in the changed tokens (a closing line is the token's, over all its
+   holders; only the columns the closing lines, problems and marks read), builds the closing
+   lines, then loads the dirty wallets' positions and computes their ``rep_wallets`` rows;
 5. replaces their stored inputs, and scores the whole population from the stored inputs (the
    empirical-Bayes prior and the false-discovery control are population-wide).
 
@@ -45,7 +45,6 @@ from orderflow.reputation.settings import ReputationSettings
 INPUTS = "orderflow_reputation_inputs"
 WASH = "orderflow_reputation_wash"
 CLOSES = "orderflow_reputation_closes"
-_CREATE_POSITIONS = "CREATE TEMP TABLE rep_positions ON COMMIT DROP AS"
 
 
 def fingerprint(settings: ReputationSettings) -> str:
@@ -241,9 +240,12 @@ async def build(
     lap("changes")
     await _wash(conn, as_of, settings)
     lap("counterparties")
-    # the closing lines and marks of the changed tokens, over all their positions
+    # the closing lines and marks of the changed tokens, over all their positions (the columns
+    # those statements read)
     await conn.execute(
-        q.positions(stored=True, only="a.token_id IN (SELECT token_id FROM rep_dirty_tokens)"),
+        q.positions(
+            stored=True, only="a.token_id IN (SELECT token_id FROM rep_dirty_tokens)", light=True
+        ),
         as_of,
     )
     await conn.execute("ANALYZE rep_positions")
@@ -279,17 +281,12 @@ async def build(
     )
     await conn.execute("ALTER TABLE rep_dirty_wallets ADD PRIMARY KEY (wallet_address)")
     await conn.execute(_APPLY_MARKS)
-    # the dirty wallets' positions: those in the changed tokens are loaded already
-    await conn.execute(
-        "DELETE FROM rep_positions p WHERE NOT EXISTS"
-        " (SELECT 1 FROM rep_dirty_wallets d WHERE d.wallet_address = p.wallet_address)"
-    )
+    # the dirty wallets' positions, every column
+    await conn.execute("DROP TABLE rep_positions")
     await conn.execute(
         q.positions(
-            stored=True,
-            only="a.wallet_address IN (SELECT wallet_address FROM rep_dirty_wallets)"
-            " AND a.token_id NOT IN (SELECT token_id FROM rep_dirty_tokens)",
-        ).replace(_CREATE_POSITIONS, "INSERT INTO rep_positions"),
+            stored=True, only="a.wallet_address IN (SELECT wallet_address FROM rep_dirty_wallets)"
+        ),
         as_of,
     )
     await conn.execute("ANALYZE rep_positions")

@@ -12,6 +12,7 @@ from decimal import Decimal as D
 
 import asyncpg
 
+from orderflow.reputation import queries as q
 from orderflow.reputation import run_reputation
 from tests.reputation.builders import Ledger, wallet
 from tests.reputation.test_incremental_run import close, persisted
@@ -74,3 +75,29 @@ async def test_a_moved_mark_updates_holders_without_rescoring(pool: asyncpg.Pool
     sixth = await run_reputation(pool, full=True)
     assert sixth.history_rows == 0
     close(await persisted(pool), after)
+
+
+async def test_light_positions_are_the_full_ones_narrowed(pool: asyncpg.Pool) -> None:
+    led = Ledger()
+    led.trade(1, "BUY", "100", "0.40", market_no=1, fee="0.5", at=H(1), taker_aggregate=True)
+    led.trade(1, "SELL", "130", "0.55", market_no=1, fee="2", fee_asset="SHARES", at=H(2))
+    led.trade(2, "BUY", "7.25", "0.30", market_no=2, outcome=1, at=H(3), taker_aggregate=True)
+    led.trade(3, "BUY", "5", "0.5", market_no=None, token_id=777, at=H(4))
+    led.resolve(1, ["1", "0"], timedelta(days=1))
+    led.resolve(2, ["0", "0"], timedelta(days=1))
+    await led.flush(pool)
+    columns = (
+        "wallet_address, token_id, market_id, fills, first_at, problem, resolved_at,"
+        " problem_payouts, resolved, held, tb, ts"
+    )
+    rows = {}
+    async with pool.acquire() as conn:
+        for light in (False, True):
+            async with conn.transaction():
+                now = await conn.fetchval("SELECT now()")
+                await conn.execute(q.positions(stored=True, light=light), now)
+                rows[light] = [
+                    tuple(r)
+                    for r in await conn.fetch(f"SELECT {columns} FROM rep_positions ORDER BY 1, 2")
+                ]
+    assert len(rows[True]) == 3 and rows[True] == rows[False]
