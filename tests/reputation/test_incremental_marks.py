@@ -101,3 +101,24 @@ async def test_light_positions_are_the_full_ones_narrowed(pool: asyncpg.Pool) ->
                     for r in await conn.fetch(f"SELECT {columns} FROM rep_positions ORDER BY 1, 2")
                 ]
     assert len(rows[True]) == 3 and rows[True] == rows[False]
+
+
+async def test_wallet_rows_are_stored_uncompressed(pool: asyncpg.Pool) -> None:
+    """Migration 013: the rewritten rows skip pglz (a row of about 2 kB would pass the default
+    TOAST threshold), so no run compresses or decompresses a wallet's factors."""
+    options = await pool.fetchval(
+        "SELECT reloptions FROM pg_class WHERE oid = 'orderflow_wallet_stats'::regclass"
+    )
+    assert "toast_tuple_target=8160" in options
+    led = Ledger()
+    for who in HOLDERS:
+        led.trade(who, "BUY", "50", "0.30", market_no=2, at=H(who), taker_aggregate=True)
+    led.resolve(2, ["1", "0"], timedelta(days=2))
+    await led.flush(pool)
+    await run_reputation(pool)
+    sizes = await pool.fetch(
+        "SELECT pg_column_compression(factors) AS c, pg_column_size(factors) AS n"
+        " FROM orderflow_wallet_stats"
+    )
+    assert len(sizes) == len(HOLDERS)
+    assert all(r["c"] is None and r["n"] > 1000 for r in sizes)
