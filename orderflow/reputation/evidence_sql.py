@@ -149,6 +149,7 @@ SELECT (row_number() OVER () - 1)::int AS idx,
        sum(fees_u) / 1000000 AS fees,
        sum(realized_u) / 1000000 AS realized_pnl,
        sum(unrealized_u) / 1000000 AS unrealized_pnl,
+       sum(unrealized_u) AS unrealized_u,  -- kept: the incremental run moves it by a mark delta
        sum(open_positions) AS open_positions,
        count(pnl) AS resolved,
        count(*) FILTER (WHERE pnl > 0) AS pnl_wins,

@@ -15,11 +15,13 @@ An incremental run then, in the caller's transaction:
    the markets / tokens whose resolution, condition or registry row changed;
 2. recomputes the counterparty evidence (``WASH``, over the trades, against every wallet's share
    volume from the sums) and adds the wallets whose evidence changed;
-3. dirty wallets = wallets of dirty rows + every holder of a dirty token (its resolution, closing
-   line, mark or problem moved) + wallets whose wash evidence changed;
-4. loads every position in the tokens of those wallets (a closing line is the token's, over all
-   its holders), builds the closing lines, then keeps the dirty wallets' positions and computes
-   their ``rep_wallets`` rows;
+3. dirty wallets = wallets of dirty rows + every holder of a dirty token whose resolution,
+   closing line or problem moved + wallets whose wash evidence changed; the holders of a token
+   whose mark alone moved are not rescored: their stored unrealized P&L (the one figure the mark
+   feeds) moves by the exact micro-unit difference;
+4. loads every position in the changed tokens (a closing line is the token's, over all its
+   holders; only the columns the closing lines, problems and marks read), builds the closing
+   lines, then loads the dirty wallets' positions and computes their ``rep_wallets`` rows;
 5. replaces their stored inputs, and scores the whole population from the stored inputs (the
    empirical-Bayes prior and the false-discovery control are population-wide).
 
@@ -43,7 +45,6 @@ from orderflow.reputation.settings import ReputationSettings
 INPUTS = "orderflow_reputation_inputs"
 WASH = "orderflow_reputation_wash"
 CLOSES = "orderflow_reputation_closes"
-_CREATE_POSITIONS = "CREATE TEMP TABLE rep_positions ON COMMIT DROP AS"
 
 
 def fingerprint(settings: ReputationSettings) -> str:
@@ -173,6 +174,53 @@ async def _wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
     )
 
 
+# A dirty token's stored closing line and mark (NULLs: none) against the new ones.
+_LINES = f"""
+SELECT t.token_id, n.mark_price AS new_mark, o.mark_price AS old_mark,
+       (n.close_price, n.close_at, n.prev_price) IS DISTINCT FROM
+       (o.close_price, o.close_at, o.prev_price) AS line_moved
+  FROM rep_dirty_tokens t
+  LEFT JOIN rep_close n ON n.token_id = t.token_id
+  LEFT JOIN {CLOSES} o ON o.token_id = t.token_id
+"""
+
+# Holders of a token whose mark alone moved: the mark is read by one thing in ``WALLETS``, the
+# unrealized P&L (``held x mark`` in micro-units per open position, an exact integer sum per
+# wallet), so their stored row moves by the integer difference, computed with WALLETS' own
+# expression from the positions of the dirty tokens (all loaded). Wallets rescored anyway are
+# left to the rescoring.
+_MARK_DELTA = """
+CREATE TEMP TABLE rep_mark_delta ON COMMIT DROP AS
+SELECT p.wallet_address,
+       sum((p.held * coalesce(m.new_mark, 0) * 1000000)::int8
+           - (p.held * coalesce(m.old_mark, 0) * 1000000)::int8) AS delta
+  FROM rep_positions p
+  JOIN rep_token_moves m ON m.token_id = p.token_id AND NOT m.line_moved
+ WHERE NOT p.resolved AND p.held > 0
+ GROUP BY p.wallet_address
+"""
+
+_APPLY_MARKS = f"""
+UPDATE {INPUTS} i
+   SET unrealized_u = i.unrealized_u + d.delta,
+       unrealized_pnl = (i.unrealized_u + d.delta) / 1000000
+  FROM rep_mark_delta d
+ WHERE d.wallet_address = i.wallet_address AND d.delta <> 0
+   AND NOT EXISTS (SELECT 1 FROM rep_dirty_wallets w WHERE w.wallet_address = d.wallet_address)
+"""
+
+
+async def _moves(conn: asyncpg.Connection) -> None:
+    """Before the dirty tokens' stored lines are replaced: ``rep_moved_tokens`` (closing line
+    moved: every holder is rescored) and ``rep_mark_delta`` (mark alone moved: see above)."""
+    await conn.execute(f"CREATE TEMP TABLE rep_token_moves ON COMMIT DROP AS {_LINES}")
+    await conn.execute(
+        """CREATE TEMP TABLE rep_moved_tokens ON COMMIT DROP AS
+           SELECT token_id FROM rep_token_moves WHERE line_moved"""
+    )
+    await conn.execute(_MARK_DELTA)
+
+
 async def build(
     conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings
 ) -> tuple[int, dict[str, float]]:
@@ -192,9 +240,12 @@ async def build(
     lap("changes")
     await _wash(conn, as_of, settings)
     lap("counterparties")
-    # the closing lines and marks of the changed tokens, over all their positions
+    # the closing lines and marks of the changed tokens, over all their positions (the columns
+    # those statements read)
     await conn.execute(
-        q.positions(stored=True, only="a.token_id IN (SELECT token_id FROM rep_dirty_tokens)"),
+        q.positions(
+            stored=True, only="a.token_id IN (SELECT token_id FROM rep_dirty_tokens)", light=True
+        ),
         as_of,
     )
     await conn.execute("ANALYZE rep_positions")
@@ -212,16 +263,7 @@ async def build(
         as_of,
         as_of,
     )
-    # tokens whose line or mark moved: every holder is rescored
-    await conn.execute(
-        f"""CREATE TEMP TABLE rep_moved_tokens ON COMMIT DROP AS
-            SELECT coalesce(n.token_id, o.token_id) AS token_id
-              FROM rep_close n
-              FULL JOIN (SELECT c.* FROM {CLOSES} c
-                          JOIN rep_dirty_tokens t ON t.token_id = c.token_id) o
-                ON o.token_id = n.token_id
-             WHERE n IS DISTINCT FROM o"""
-    )
+    await _moves(conn)
     await conn.execute(
         f"DELETE FROM {CLOSES} c USING rep_dirty_tokens t WHERE t.token_id = c.token_id"
     )
@@ -238,17 +280,13 @@ async def build(
            UNION SELECT wallet_address FROM rep_wash_changed"""
     )
     await conn.execute("ALTER TABLE rep_dirty_wallets ADD PRIMARY KEY (wallet_address)")
-    # the dirty wallets' positions: those in the changed tokens are loaded already
-    await conn.execute(
-        "DELETE FROM rep_positions p WHERE NOT EXISTS"
-        " (SELECT 1 FROM rep_dirty_wallets d WHERE d.wallet_address = p.wallet_address)"
-    )
+    await conn.execute(_APPLY_MARKS)
+    # the dirty wallets' positions, every column
+    await conn.execute("DROP TABLE rep_positions")
     await conn.execute(
         q.positions(
-            stored=True,
-            only="a.wallet_address IN (SELECT wallet_address FROM rep_dirty_wallets)"
-            " AND a.token_id NOT IN (SELECT token_id FROM rep_dirty_tokens)",
-        ).replace(_CREATE_POSITIONS, "INSERT INTO rep_positions"),
+            stored=True, only="a.wallet_address IN (SELECT wallet_address FROM rep_dirty_wallets)"
+        ),
         as_of,
     )
     await conn.execute("ANALYZE rep_positions")

@@ -1,0 +1,124 @@
+"""A new trade that only moves an open token's mark does not rescore its other holders.
+
+The mark (the token's last price) feeds one figure, the holders' unrealized P&L: the incremental
+run moves their stored rows by the exact micro-unit difference instead of rescoring them, and a
+full recompute on the same data agrees with every persisted figure.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal as D
+
+import asyncpg
+
+from orderflow.reputation import queries as q
+from orderflow.reputation import run_reputation
+from tests.reputation.builders import Ledger, wallet
+from tests.reputation.test_incremental_run import close, persisted
+
+HOLDERS = range(1, 7)
+
+
+def H(hours: int) -> timedelta:
+    return timedelta(hours=hours)
+
+
+async def unrealized(pool: asyncpg.Pool, who: int) -> D:
+    value = await pool.fetchval(
+        "SELECT unrealized_pnl FROM orderflow_wallet_stats WHERE wallet_address = $1", wallet(who)
+    )
+    assert isinstance(value, D)
+    return value
+
+
+async def test_a_moved_mark_updates_holders_without_rescoring(pool: asyncpg.Pool) -> None:
+    led = Ledger()
+    for who in HOLDERS:  # open positions in market 1 (unresolved), decisions in market 2
+        led.trade(who, "BUY", f"{10 * who}.5", "0.40", market_no=1, at=H(who), taker_aggregate=True)
+        led.trade(who, "BUY", "50", "0.30", market_no=2, at=H(who), taker_aggregate=True)
+    led.trade(3, "SELL", "5", "0.45", market_no=1, at=H(10), taker_aggregate=True)
+    led.resolve(2, ["1", "0"], timedelta(days=2))
+    await led.flush(pool)
+    first = await run_reputation(pool)
+    assert not first.incremental
+    assert await unrealized(pool, 1) == D("0.525")  # 10.5 x (0.45 - 0.40): marked at 0.45
+
+    # a newcomer's fill moves market 1's mark to 0.7; an outcome-1 fill leaves it alone
+    led.trade(50, "BUY", "3", "0.70", market_no=1, at=H(30), taker_aggregate=True)
+    led.trade(51, "BUY", "3", "0.31", market_no=1, outcome=1, at=H(31), taker_aggregate=True)
+    await led.flush(pool)
+    second = await run_reputation(pool)
+    assert second.incremental
+    assert second.rescored == 2  # the two new wallets, not the six holders
+    assert await unrealized(pool, 1) == D("3.15")  # 10.5 x (0.70 - 0.40)
+    incremental = await persisted(pool)
+
+    third = await run_reputation(pool, full=True)
+    assert not third.incremental and third.history_rows == 0
+    close(await persisted(pool), incremental)
+
+    # the holder that sold, now rescored for its own fill, then fills removed (as a
+    # reorg does): the mark falls back to 0.40
+    led.trade(3, "BUY", "1", "0.65", market_no=1, at=H(40), taker_aggregate=True)
+    await led.flush(pool)
+    fourth = await run_reputation(pool)
+    assert fourth.incremental and fourth.rescored == 1
+    await pool.execute(
+        "DELETE FROM orderflow_trades WHERE wallet_address = ANY($1::text[])",
+        [wallet(3), wallet(50)],
+    )
+    fifth = await run_reputation(pool)
+    assert fifth.incremental and fifth.rescored == 0  # wallet 3's row is gone, 50's too
+    assert await unrealized(pool, 1) == D(0)
+    after = await persisted(pool)
+    sixth = await run_reputation(pool, full=True)
+    assert sixth.history_rows == 0
+    close(await persisted(pool), after)
+
+
+async def test_light_positions_are_the_full_ones_narrowed(pool: asyncpg.Pool) -> None:
+    led = Ledger()
+    led.trade(1, "BUY", "100", "0.40", market_no=1, fee="0.5", at=H(1), taker_aggregate=True)
+    led.trade(1, "SELL", "130", "0.55", market_no=1, fee="2", fee_asset="SHARES", at=H(2))
+    led.trade(2, "BUY", "7.25", "0.30", market_no=2, outcome=1, at=H(3), taker_aggregate=True)
+    led.trade(3, "BUY", "5", "0.5", market_no=None, token_id=777, at=H(4))
+    led.resolve(1, ["1", "0"], timedelta(days=1))
+    led.resolve(2, ["0", "0"], timedelta(days=1))
+    await led.flush(pool)
+    columns = (
+        "wallet_address, token_id, market_id, fills, first_at, problem, resolved_at,"
+        " problem_payouts, resolved, held, tb, ts"
+    )
+    rows = {}
+    async with pool.acquire() as conn:
+        for light in (False, True):
+            async with conn.transaction():
+                now = await conn.fetchval("SELECT now()")
+                await conn.execute(q.positions(stored=True, light=light), now)
+                rows[light] = [
+                    tuple(r)
+                    for r in await conn.fetch(f"SELECT {columns} FROM rep_positions ORDER BY 1, 2")
+                ]
+    assert len(rows[True]) == 3 and rows[True] == rows[False]
+
+
+async def test_wallet_rows_are_stored_uncompressed(pool: asyncpg.Pool) -> None:
+    """Migration 013: the rewritten rows skip pglz (a row of about 2 kB would pass the default
+    TOAST threshold), so no run compresses or decompresses a wallet's factors."""
+    options = await pool.fetchval(
+        "SELECT reloptions FROM pg_class WHERE oid = 'orderflow_wallet_stats'::regclass"
+    )
+    assert "toast_tuple_target=8160" in options
+    led = Ledger()
+    for who in HOLDERS:
+        led.trade(who, "BUY", "50", "0.30", market_no=2, at=H(who), taker_aggregate=True)
+    led.resolve(2, ["1", "0"], timedelta(days=2))
+    await led.flush(pool)
+    await run_reputation(pool)
+    sizes = await pool.fetch(
+        "SELECT pg_column_compression(factors) AS c, pg_column_size(factors) AS n"
+        " FROM orderflow_wallet_stats"
+    )
+    assert len(sizes) == len(HOLDERS)
+    assert all(r["c"] is None and r["n"] > 1000 for r in sizes)
