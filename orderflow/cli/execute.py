@@ -18,13 +18,13 @@ from orderflow.execution.broker import Broker, Mode
 from orderflow.execution.credentials import LiveCredentials
 from orderflow.execution.engine import Executor
 from orderflow.execution.paper import PaperBroker
-from orderflow.execution.queries import (
+from orderflow.execution.settings import ExecutorSettings
+from orderflow.execution.strategy_queries import (
     insert_strategy_if_absent,
     last_valid_settings,
     live_exposure_strategies,
     strategy_rows,
 )
-from orderflow.execution.settings import ExecutorSettings
 from orderflow.migrate import migrate
 from orderflow.strategy.settings import StrategySettings
 from orderflow.telemetry import HealthServer, setup_telemetry

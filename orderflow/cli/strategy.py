@@ -17,7 +17,7 @@ from orderflow import db
 from orderflow.cli._common import add_log_format, settings_for
 from orderflow.config import CommonSettings
 from orderflow.errors import ConfigError
-from orderflow.execution import queries
+from orderflow.execution import strategy_queries
 from orderflow.migrate import migrate
 from orderflow.strategy.settings import StrategySettings
 
@@ -107,12 +107,12 @@ async def run(args: argparse.Namespace) -> int:
     async with db.open_pool(settings, max_size=2) as pool, pool.acquire() as conn:
         await migrate(conn)
         if args.action == "list":
-            for row in await queries.strategy_rows(conn):
+            for row in await strategy_queries.strategy_rows(conn):
                 state = "killed" if row["killed"] else "paused" if row["paused"] else "active"
                 mode = row["settings"].get("mode", "paper")
                 print(f"{row['name']}\t{mode}\t{state}\tgeneration {row['generation']}")
             return 0
-        row = await queries.strategy_row(conn, args.name)
+        row = await strategy_queries.strategy_row(conn, args.name)
         if args.action == "show":
             if row is None:
                 raise ConfigError(f"no strategy named {args.name!r}")
@@ -135,7 +135,7 @@ async def run(args: argparse.Namespace) -> int:
                 )
             base = None if row is None or row["deleted_at"] is not None else row["settings"]
             new = build_settings(base, from_env=args.from_env, assignments=args.assignments)
-            await queries.upsert_strategy(
+            await strategy_queries.upsert_strategy(
                 conn, args.name, new.model_dump(mode="json"), source="cli"
             )
             print(f"strategy {args.name} saved")
@@ -148,7 +148,7 @@ async def run(args: argparse.Namespace) -> int:
                 f"strategy {args.name!r} is managed by the TradingStrategy {managed_by}: "
                 f"set spec.{flag}=false on the resource instead"
             )
-        if not await queries.set_strategy_flag(conn, args.name, flag, value):
+        if not await strategy_queries.set_strategy_flag(conn, args.name, flag, value):
             raise ConfigError(f"no strategy named {args.name!r}")
         print(f"strategy {args.name}: {flag}={str(value).lower()}")
         if managed_by:

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from orderflow.execution import order_queries, queries
+from orderflow.execution import order_queries, position_queries
 from orderflow.execution.broker import Mode
 from orderflow.execution.daypnl import DayMarks
 from orderflow.execution.performance import day_start
@@ -69,7 +69,7 @@ async def load_book_and_holdings(
     positions: dict[int, OpenPosition] = {}
     held: dict[int, HeldPosition] = {}
     modes: dict[int, Mode] = {}
-    for row in await queries.book_rows(conn, state.name):
+    for row in await position_queries.book_rows(conn, state.name):
         token = int(row["token_id"])
         upnl = Decimal(0)
         if row["last_price"] is not None:

@@ -35,7 +35,7 @@ import asyncpg
 
 from orderflow import __version__, db
 from orderflow.errors import DatabaseError
-from orderflow.execution import order_queries, queries
+from orderflow.execution import order_queries, position_queries, strategy_queries
 from orderflow.execution.broker import Broker, Mode
 from orderflow.execution.leader import LeaderLock
 from orderflow.execution.orders import OrderDesk
@@ -154,7 +154,7 @@ class Executor:
         """Write this instance's heartbeat row (also right after a change of role)."""
         try:
             async with self.pool.acquire() as conn:
-                await queries.heartbeat(
+                await strategy_queries.heartbeat(
                     conn,
                     self.settings.instance_id,
                     is_leader=self.is_leader,
@@ -324,7 +324,7 @@ class Executor:
 
     async def maintenance(self) -> None:
         async with self.pool.acquire() as conn:
-            await queries.mark_open_positions(conn)
+            await position_queries.mark_open_positions(conn)
             await settle_resolved(conn)
             # Killed, deleted or unknown strategies that still have live orders (an order
             # adopted by reconciliation after the kill, a deletion while the leader was away).

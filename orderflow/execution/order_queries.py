@@ -9,7 +9,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.broker import OrderOutcome, PreparedOrder
-from orderflow.execution.queries import LAST_PRICE
+from orderflow.execution.position_queries import LAST_PRICE
 
 # --------------------------------------------------------------------------------------------
 

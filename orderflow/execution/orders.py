@@ -30,7 +30,7 @@ from typing import Any
 import asyncpg
 
 from orderflow.errors import ExecutionError
-from orderflow.execution import order_queries, queries, trade_queries
+from orderflow.execution import order_queries, position_queries, trade_queries
 from orderflow.execution.broker import (
     Broker,
     ExchangeFill,
@@ -131,7 +131,7 @@ class OrderDesk:
                 prepared: PreparedOrder = await self._call(broker.prepare(request))
             except ExecutionError as exc:
                 async with self.pool.acquire() as conn:
-                    await queries.set_signal_status(
+                    await position_queries.set_signal_status(
                         conn, signal_id, "SKIPPED", f"order_build_failed: {exc}"
                     )
                 return None
@@ -150,7 +150,7 @@ class OrderDesk:
                 # Paused, killed or stale while queued: nothing was sent.
                 async with self.pool.acquire() as conn, conn.transaction():
                     await order_queries.abandon_order(conn, order_id, f"not sent: {refused}")
-                    await queries.set_signal_status(conn, signal_id, "SKIPPED", refused)
+                    await position_queries.set_signal_status(conn, signal_id, "SKIPPED", refused)
                 return None
             try:
                 outcome: OrderOutcome = await self._call(broker.send(prepared))
@@ -189,13 +189,15 @@ class OrderDesk:
                     await trade_queries.record_trades(conn, order_id, fill)
             filled = outcome.filled_shares > 0 or Decimal(row["filled_shares"]) > 0
             if filled and row["signal_status"] != "EXECUTED":
-                await queries.set_signal_status(conn, row["signal_id"], "EXECUTED", "filled")
+                await position_queries.set_signal_status(
+                    conn, row["signal_id"], "EXECUTED", "filled"
+                )
             elif not filled and outcome.status == "REJECTED":
-                await queries.set_signal_status(
+                await position_queries.set_signal_status(
                     conn, row["signal_id"], "SKIPPED", f"order_rejected: {outcome.reason}"
                 )
             elif not filled and outcome.status == "CANCELED":
-                await queries.set_signal_status(
+                await position_queries.set_signal_status(
                     conn, row["signal_id"], "SKIPPED", outcome.reason or "order_unfilled"
                 )
         self.in_doubt.discard(order_id)
@@ -279,7 +281,7 @@ class OrderDesk:
             if verdict.abandon:
                 async with self.pool.acquire() as conn, conn.transaction():
                     await order_queries.abandon_order(conn, row["id"], verdict.reason or "unknown")
-                    await queries.set_signal_status(
+                    await position_queries.set_signal_status(
                         conn, row["signal_id"], "SKIPPED", "order_not_sent"
                     )
                 self.in_doubt.discard(row["id"])
@@ -294,7 +296,7 @@ class OrderDesk:
         """Accepted signals whose intent was never stored: the order was never sent."""
         async with self.pool.acquire() as conn:
             for signal_id in await order_queries.pending_signals_without_order(conn):
-                await queries.set_signal_status(
+                await position_queries.set_signal_status(
                     conn, signal_id, "SKIPPED", "interrupted_before_order"
                 )
 

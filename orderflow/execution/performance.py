@@ -23,7 +23,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from orderflow.execution import queries
+from orderflow.execution import performance_queries
 from orderflow.execution.daypnl import DayMarks
 
 
@@ -63,12 +63,12 @@ async def update_performance(
 ) -> None:
     start = day_start(now)
     day = await (marks or DayMarks()).day(conn, strategy, start)
-    await queries.upsert_performance_day(
+    await performance_queries.upsert_performance_day(
         conn, strategy, start, bankroll, realized=day.realized, total=day.total
     )
-    rows = await queries.performance_series(conn, strategy)
+    rows = await performance_queries.performance_series(conn, strategy)
     returns = [float(r["total_pnl"]) / float(bankroll) for r in rows]
     equity = [float(r["equity"]) for r in rows if r["equity"] is not None]
-    await queries.set_performance_ratios(
+    await performance_queries.set_performance_ratios(
         conn, strategy, start, sharpe_ratio(returns), max_drawdown([float(bankroll), *equity])
     )

@@ -14,7 +14,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.accounting import Fill, Position, replay
-from orderflow.execution import queries, trade_queries
+from orderflow.execution import position_queries, trade_queries
 from orderflow.execution.broker import FillReport
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ async def load_position(conn: asyncpg.Connection, position_id: int) -> Position:
             fee_asset=r["fee_asset"],
             timestamp=r["filled_at"],
         )
-        for r in await queries.position_fills(conn, position_id)
+        for r in await position_queries.position_fills(conn, position_id)
     ]
     return replay(fills)
 
@@ -43,7 +43,7 @@ async def book_fill(
     outcome_index: int | None,
 ) -> int:
     """Record one fill of an order and re-derive its position; returns the position id."""
-    position_id = await queries.open_position_for(
+    position_id = await position_queries.open_position_for(
         conn,
         strategy=order["strategy"],
         signal_id=order["signal_id"],
@@ -51,7 +51,7 @@ async def book_fill(
         market_id=order["market_id"],
         outcome_index=outcome_index,
     )
-    await queries.insert_fill(
+    await position_queries.insert_fill(
         conn,
         order_id=order["id"],
         position_id=position_id,
@@ -63,14 +63,14 @@ async def book_fill(
     )
     position = await load_position(conn, position_id)
     exited = order["side"] == "SELL" and position.shares == 0
-    await queries.store_position(
+    await position_queries.store_position(
         conn, position_id, position, mark_price=fill.price, close_reason="exit" if exited else None
     )
     if exited:
         # Closed by selling (the leader's exit): the opening signal carries the P&L.
-        opener = await queries.position_signal(conn, position_id)
+        opener = await position_queries.position_signal(conn, position_id)
         if opener is not None:
-            await queries.set_signal_pnl(conn, opener, position.realized_pnl)
+            await position_queries.set_signal_pnl(conn, opener, position.realized_pnl)
     return position_id
 
 
@@ -81,17 +81,19 @@ async def restate_position(conn: asyncpg.Connection, position_id: int) -> Positi
     failed): OPEN again, so the limits and the exit rule see them. A resolved market settles
     the reopened position at the next maintenance tick."""
     state = await trade_queries.position_state(conn, position_id)
-    fills = await queries.position_fills(conn, position_id)
+    fills = await position_queries.position_fills(conn, position_id)
     position = await load_position(conn, position_id)
     mark = state["mark_price"]
     if not fills:
-        await queries.store_position(conn, position_id, position, close_reason="trade_failed")
+        await position_queries.store_position(
+            conn, position_id, position, close_reason="trade_failed"
+        )
     elif position.shares == 0:
         closing = "exit" if state["status"] == "OPEN" else None
-        await queries.store_position(conn, position_id, position, close_reason=closing)
+        await position_queries.store_position(conn, position_id, position, close_reason=closing)
         opener = state["signal_id"]
         if opener is not None:
-            await queries.set_signal_pnl(conn, opener, position.realized_pnl)
+            await position_queries.set_signal_pnl(conn, opener, position.realized_pnl)
     else:
         if state["status"] == "CLOSED" and not await trade_queries.reopen_position(
             conn, position_id
@@ -101,22 +103,24 @@ async def restate_position(conn: asyncpg.Connection, position_id: int) -> Positi
                 "in the token): the shares are held outside the book",
                 extra={"position_id": position_id, "shares": str(position.shares)},
             )
-        await queries.store_position(conn, position_id, position, mark_price=mark)
+        await position_queries.store_position(conn, position_id, position, mark_price=mark)
     return position
 
 
 async def settle_resolved(conn: asyncpg.Connection) -> list[tuple[str, int, Decimal]]:
     """Close every open position whose market resolved; returns (strategy, id, realized P&L)."""
     settled: list[tuple[str, int, Decimal]] = []
-    for row in await queries.resolvable_positions(conn):
+    for row in await position_queries.resolvable_positions(conn):
         if row["payout"] is None:
             continue
         async with conn.transaction():
             position = await load_position(conn, row["id"])
             position.settle(Decimal(row["payout"]))
-            await queries.store_position(conn, row["id"], position, close_reason="resolved")
+            await position_queries.store_position(
+                conn, row["id"], position, close_reason="resolved"
+            )
             if row["signal_id"] is not None:
-                await queries.set_signal_pnl(conn, row["signal_id"], position.realized_pnl)
+                await position_queries.set_signal_pnl(conn, row["signal_id"], position.realized_pnl)
         log.info(
             "position settled",
             extra={

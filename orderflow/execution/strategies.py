@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 from pydantic import ValidationError
 
-from orderflow.execution import queries
+from orderflow.execution import strategy_queries
 from orderflow.strategy.settings import StrategySettings
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def _parse(row: asyncpg.Record) -> tuple[StrategySettings | None, str | None]:
 
 async def _last_valid(conn: asyncpg.Connection, name: str) -> StrategySettings:
     """The settings this strategy last ran with (defaults only if it never had valid ones)."""
-    raw = await queries.last_valid_settings(conn, name)
+    raw = await strategy_queries.last_valid_settings(conn, name)
     if raw is not None:
         try:
             return StrategySettings.model_validate(raw)
@@ -95,7 +95,7 @@ class StrategyRegistry:
         state = self.states.get(name)
         added = state is None
         if settings is not None and (state is None or row["generation"] != state.generation):
-            await queries.save_valid_settings(
+            await strategy_queries.save_valid_settings(
                 conn, name, settings.model_dump(mode="json"), int(row["generation"])
             )
         if state is None:
@@ -133,7 +133,7 @@ class StrategyRegistry:
         return Change(name=name, removed=True)
 
     async def refresh(self, conn: asyncpg.Connection) -> list[Change]:
-        rows = [r for r in await queries.strategy_rows(conn) if self.wanted(r["name"])]
+        rows = [r for r in await strategy_queries.strategy_rows(conn) if self.wanted(r["name"])]
         changes = [await self._apply(conn, r) for r in rows]
         present = {r["name"] for r in rows}
         for name in [n for n in self.states if n not in present]:
@@ -142,16 +142,18 @@ class StrategyRegistry:
                 changes.append(change)
         for change in changes:
             if change.added:
-                self.states[change.name].cursor = await queries.ensure_cursor(conn, change.name)
+                self.states[change.name].cursor = await strategy_queries.ensure_cursor(
+                    conn, change.name
+                )
         return changes
 
     async def refresh_one(self, conn: asyncpg.Connection, name: str) -> Change | None:
         if not self.wanted(name):
             return None
-        row = await queries.strategy_row(conn, name)
+        row = await strategy_queries.strategy_row(conn, name)
         if row is None or row["deleted_at"] is not None:
             return self._remove(name)
         change = await self._apply(conn, row)
         if change.added:
-            self.states[name].cursor = await queries.ensure_cursor(conn, name)
+            self.states[name].cursor = await strategy_queries.ensure_cursor(conn, name)
         return change

@@ -36,7 +36,7 @@ from typing import Any
 import asyncpg
 
 from orderflow.errors import ExecutionError
-from orderflow.execution import order_queries, queries
+from orderflow.execution import order_queries, position_queries
 from orderflow.execution import trade_queries as tq
 from orderflow.execution.broker import Broker, ExchangeFill, Mode, OrderOutcome, OrderStatus
 from orderflow.execution.positions import restate_position
@@ -223,7 +223,7 @@ class TradeSettlement:
         fresh = await order_queries.order_row(conn, order_id)
         if Decimal(fresh["filled_shares"]) <= 0:
             closed = fresh["status"] not in ("OPEN", "INTENT")
-            await queries.set_signal_status(
+            await position_queries.set_signal_status(
                 conn, order["signal_id"], "SKIPPED" if closed else "PENDING", "trade_failed"
             )
         return amounts

@@ -22,7 +22,7 @@ import asyncpg
 
 from orderflow import db
 from orderflow.errors import ExecutionError
-from orderflow.execution import queries
+from orderflow.execution import position_queries, strategy_queries
 from orderflow.execution.book import load_book_and_holdings, order_exposure
 from orderflow.execution.broker import Mode, OrderRequest
 from orderflow.execution.daypnl import DayMarks
@@ -265,7 +265,7 @@ class Trader:
                             _Job(state, signal_id, trade, decision, market, settings.mode)
                         )
             if not replay:
-                await queries.set_cursor(conn, state.name, top)
+                await strategy_queries.set_cursor(conn, state.name, top)
         if not replay:
             state.cursor = max(state.cursor, top)
         for job in accepted:
@@ -361,7 +361,7 @@ class Trader:
         if refused is not None:
             # Paused, killed or stale after the decision, before the order: send nothing.
             async with self.pool.acquire() as conn:
-                await queries.set_signal_status(conn, signal_id, "SKIPPED", refused)
+                await position_queries.set_signal_status(conn, signal_id, "SKIPPED", refused)
             return
         assert decision.price is not None and market.last_price is not None
         request = OrderRequest(
@@ -385,4 +385,6 @@ class Trader:
         except ExecutionError as exc:
             log.error("order not placed", extra={"signal_id": signal_id, "error": str(exc)})
             async with self.pool.acquire() as conn:
-                await queries.set_signal_status(conn, signal_id, "SKIPPED", f"order_failed: {exc}")
+                await position_queries.set_signal_status(
+                    conn, signal_id, "SKIPPED", f"order_failed: {exc}"
+                )

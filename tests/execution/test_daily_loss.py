@@ -13,8 +13,8 @@ import asyncpg
 from orderflow.execution.book import load_book
 from orderflow.execution.engine import Executor
 from orderflow.execution.performance import day_start
+from orderflow.execution.position_queries import store_position
 from orderflow.execution.positions import load_position
-from orderflow.execution.queries import store_position
 from tests.execution.conftest import (
     MARKET,
     MARKET_B,

@@ -1,0 +1,88 @@
+"""The execution stage's SQL for performance: one row per UTC day and strategy."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import asyncpg
+
+# --------------------------------------------------------------------------------------------
+# Performance (one row per UTC day and strategy)
+# --------------------------------------------------------------------------------------------
+
+
+async def upsert_performance_day(
+    conn: asyncpg.Connection,
+    strategy: str,
+    day_start: datetime,
+    bankroll: Decimal,
+    *,
+    realized: Decimal,
+    total: Decimal,
+) -> None:
+    """Today's row: ``realized`` and ``total`` are the P&L realized since 00:00 UTC and the
+    P&L since 00:00 UTC (orderflow.execution.daypnl)."""
+    await conn.execute(
+        """
+        WITH closed AS (
+            SELECT count(*) FILTER (WHERE realized_pnl > 0) AS wins,
+                   count(*) FILTER (WHERE realized_pnl < 0) AS losses
+              FROM orderflow_positions
+             WHERE strategy = $1 AND status = 'CLOSED'
+               AND closed_at >= $2 AND closed_at < $2 + interval '1 day'),
+        traded AS (
+            SELECT count(*) AS n FROM orderflow_net_fills
+             WHERE strategy = $1 AND filled_at >= $2 AND filled_at < $2 + interval '1 day'),
+        unreal AS (
+            SELECT COALESCE(sum(unrealized_pnl), 0) AS u FROM orderflow_positions
+             WHERE strategy = $1 AND status = 'OPEN'),
+        booked AS (
+            SELECT COALESCE(sum(realized_pnl), 0) AS r FROM orderflow_positions
+             WHERE strategy = $1)
+        INSERT INTO orderflow_performance AS perf (day, strategy, trades, wins, losses, win_rate,
+            realized_pnl, unrealized_pnl, total_pnl, equity, updated_at)
+        SELECT ($2 AT TIME ZONE 'UTC')::date, $1, traded.n, closed.wins, closed.losses,
+               CASE WHEN closed.wins + closed.losses > 0
+                    THEN closed.wins::float8 / (closed.wins + closed.losses) END,
+               $4, unreal.u, $5, $3 + booked.r + unreal.u, now()
+          FROM closed, traded, unreal, booked
+        ON CONFLICT (day, strategy) DO UPDATE SET
+            trades = EXCLUDED.trades, wins = EXCLUDED.wins, losses = EXCLUDED.losses,
+            win_rate = EXCLUDED.win_rate, realized_pnl = EXCLUDED.realized_pnl,
+            unrealized_pnl = EXCLUDED.unrealized_pnl, total_pnl = EXCLUDED.total_pnl,
+            equity = EXCLUDED.equity, updated_at = now()
+        """,
+        strategy,
+        day_start,
+        bankroll,
+        realized,
+        total,
+    )
+
+
+async def performance_series(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            "SELECT day, total_pnl, equity FROM orderflow_performance WHERE strategy = $1"
+            " ORDER BY day",
+            strategy,
+        )
+    )
+
+
+async def set_performance_ratios(
+    conn: asyncpg.Connection,
+    strategy: str,
+    day_start: datetime,
+    sharpe: float | None,
+    max_drawdown: float | None,
+) -> None:
+    await conn.execute(
+        "UPDATE orderflow_performance SET sharpe_ratio = $3, max_drawdown = $4"
+        " WHERE strategy = $1 AND day = ($2 AT TIME ZONE 'UTC')::date",
+        strategy,
+        day_start,
+        sharpe,
+        max_drawdown,
+    )

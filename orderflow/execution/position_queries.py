@@ -1,0 +1,233 @@
+"""The execution stage's SQL for positions: the strategy's book, fills, positions and the
+status and P&L of the signals they answer."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import asyncpg
+
+from orderflow.accounting import Position
+from orderflow.execution.broker import FillReport
+
+# --------------------------------------------------------------------------------------------
+# The strategy's book (what risk limits see)
+# --------------------------------------------------------------------------------------------
+
+LAST_PRICE = """(SELECT t.price FROM orderflow_trades t WHERE t.token_id = p.token_id
+                   ORDER BY t.timestamp DESC, t.id DESC LIMIT 1)"""
+
+
+async def book_rows(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.Record]:
+    """Open positions with their latest price, the wallet they followed in, and the mode of
+    their fills (an exit goes where the position is, whatever the strategy's mode now)."""
+    return list(
+        await conn.fetch(
+            f"""
+            SELECT p.id, p.token_id, p.market_id, p.shares, p.cost_basis,
+                   {LAST_PRICE} AS last_price, s.wallet_address AS leader,
+                   s.signal_type AS leader_type,
+                   (SELECT f.mode FROM orderflow_fills f WHERE f.position_id = p.id
+                     ORDER BY f.id LIMIT 1) AS mode
+              FROM orderflow_positions p
+              LEFT JOIN orderflow_signals s ON s.id = p.signal_id
+             WHERE p.strategy = $1 AND p.status = 'OPEN'
+            """,
+            strategy,
+        )
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Signals (status changes after the decision)
+# --------------------------------------------------------------------------------------------
+
+
+async def set_signal_status(
+    conn: asyncpg.Connection, signal_id: int, status: str, reason: str | None
+) -> None:
+    await conn.execute(
+        "UPDATE orderflow_signals SET status = $2, reason = COALESCE($3, reason),"
+        " decided_at = COALESCE(decided_at, clock_timestamp()) WHERE id = $1",
+        signal_id,
+        status,
+        reason,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Fills and positions
+# --------------------------------------------------------------------------------------------
+
+
+async def open_position_for(
+    conn: asyncpg.Connection,
+    *,
+    strategy: str,
+    signal_id: int | None,
+    token_id: int,
+    market_id: str | None,
+    outcome_index: int | None,
+) -> int:
+    """The strategy's OPEN position in the token, created if there is none."""
+    existing = await conn.fetchval(
+        "SELECT id FROM orderflow_positions WHERE strategy = $1 AND token_id = $2"
+        " AND status = 'OPEN'",
+        strategy,
+        Decimal(token_id),
+    )
+    if existing is not None:
+        return int(existing)
+    return int(
+        await conn.fetchval(
+            """
+            INSERT INTO orderflow_positions (strategy, signal_id, token_id, market_id,
+                outcome_index)
+            SELECT $1, $2, $3, COALESCE($4, tok.condition_id), COALESCE($5, tok.outcome_index)
+              FROM (SELECT 1) one
+              LEFT JOIN orderflow_tokens tok ON tok.token_id = $3
+            RETURNING id
+            """,
+            strategy,
+            signal_id,
+            Decimal(token_id),
+            market_id,
+            outcome_index,
+        )
+    )
+
+
+async def insert_fill(
+    conn: asyncpg.Connection,
+    *,
+    order_id: int,
+    position_id: int,
+    strategy: str,
+    mode: str,
+    token_id: int,
+    side: str,
+    fill: FillReport,
+) -> bool:
+    inserted = await conn.fetchval(
+        """
+        INSERT INTO orderflow_fills (order_id, position_id, strategy, mode, fill_key, token_id,
+            side, price, shares, usdc, fee, fee_asset, filled_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+        ON CONFLICT (order_id, fill_key) DO NOTHING
+        RETURNING id
+        """,
+        order_id,
+        position_id,
+        strategy,
+        mode,
+        fill.fill_key,
+        Decimal(token_id),
+        side,
+        fill.price,
+        fill.shares,
+        fill.usdc,
+        fill.fee,
+        fill.fee_asset,
+        fill.at,
+    )
+    if inserted is not None:
+        await conn.execute(
+            "UPDATE orderflow_orders SET filled_usdc = filled_usdc + $2, fee = fee + $3"
+            " WHERE id = $1",
+            order_id,
+            fill.usdc,
+            fill.fee,
+        )
+    return inserted is not None
+
+
+async def position_fills(conn: asyncpg.Connection, position_id: int) -> list[asyncpg.Record]:
+    """A position's fills, net of reversals (a trade that failed on chain), in the order they
+    were booked. Not by ``filled_at``: a placement
+    fill is stamped with our clock and a later fill with the exchange's (whole seconds), so an
+    exit could sort before the buy it sells; an exit is only ever placed after its buy is
+    booked."""
+    return list(
+        await conn.fetch(
+            "SELECT side, shares, usdc, fee, fee_asset, filled_at FROM orderflow_net_fills"
+            " WHERE position_id = $1 ORDER BY id",
+            position_id,
+        )
+    )
+
+
+async def store_position(
+    conn: asyncpg.Connection,
+    position_id: int,
+    position: Position,
+    *,
+    close_reason: str | None = None,
+    mark_price: Decimal | None = None,
+) -> None:
+    unrealized = position.mark(mark_price) if mark_price is not None else Decimal(0)
+    await conn.execute(
+        """
+        UPDATE orderflow_positions SET
+            shares = $2, cost_basis = $3, avg_price = $4, fees_paid = $5, realized_pnl = $6,
+            mark_price = COALESCE($7, mark_price), unrealized_pnl = $8,
+            status = CASE WHEN $9::text IS NULL THEN status ELSE 'CLOSED' END,
+            closed_at = CASE WHEN $9::text IS NULL THEN closed_at ELSE clock_timestamp() END,
+            close_reason = COALESCE($9, close_reason)
+        WHERE id = $1
+        """,
+        position_id,
+        position.shares,
+        position.cost_basis,
+        position.avg_price,
+        position.fees_paid,
+        position.realized_pnl,
+        mark_price,
+        unrealized,
+        close_reason,
+    )
+
+
+async def resolvable_positions(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Open positions whose market has a resolution, with the payout per share of their token."""
+    return list(
+        await conn.fetch(
+            """
+            SELECT p.id, p.strategy, p.signal_id,
+                   o.payouts[COALESCE(p.outcome_index, tok.outcome_index) + 1] AS payout
+              FROM orderflow_positions p
+              LEFT JOIN orderflow_tokens tok ON tok.token_id = p.token_id
+              JOIN orderflow_market_outcomes o
+                ON o.market_id = COALESCE(p.market_id, tok.condition_id)
+             WHERE p.status = 'OPEN'
+               AND COALESCE(p.outcome_index, tok.outcome_index) IS NOT NULL
+             ORDER BY p.id
+            """
+        )
+    )
+
+
+async def mark_open_positions(conn: asyncpg.Connection) -> None:
+    await conn.execute(
+        f"""
+        UPDATE orderflow_positions p SET mark_price = m.price,
+               unrealized_pnl = p.shares * m.price - p.cost_basis
+          FROM (SELECT p.id, {LAST_PRICE} AS price FROM orderflow_positions p
+                 WHERE p.status = 'OPEN') m
+         WHERE p.id = m.id AND m.price IS NOT NULL
+        """
+    )
+
+
+async def position_signal(conn: asyncpg.Connection, position_id: int) -> int | None:
+    value = await conn.fetchval(
+        "SELECT signal_id FROM orderflow_positions WHERE id = $1", position_id
+    )
+    return None if value is None else int(value)
+
+
+async def set_signal_pnl(conn: asyncpg.Connection, signal_id: int, pnl: Decimal) -> None:
+    await conn.execute(
+        "UPDATE orderflow_signals SET pnl = $2, resolved_at = clock_timestamp() WHERE id = $1",
+        signal_id,
+        pnl,
+    )
