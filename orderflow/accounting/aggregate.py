@@ -1,5 +1,5 @@
 """Order-independent accounting of a holder's fills in one token: the formulas both the set-based
-SQL (:mod:`orderflow.reputation.queries`) and the per-wallet replay use.
+SQL (:mod:`orderflow.reputation.positions_sql`) and the per-wallet replay use.
 
 A resolved position's P&L depends only on the totals of its fills, never on their order:
 
@@ -85,7 +85,7 @@ def decision_value(t: TakerTotals, yardstick: float) -> tuple[float, float]:
 
 
 # The same valuation in SQL, over a row ``v`` with the columns tb, tcb, tfee, exited, exit_price,
-# short, short_price (see orderflow.reputation.queries) and a yardstick expression ``y``.
+# short, short_price (see orderflow.reputation.positions_sql) and a yardstick expression ``y``.
 DECISION_VALUE_SQL = (
     "({v}.tb * ({v}.exited * {v}.exit_price + (1.0 - {v}.exited) * ({y}))"
     " - {v}.tcb - {v}.tfee + {v}.short * ({v}.short_price - ({y})))"

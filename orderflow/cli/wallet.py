@@ -10,8 +10,7 @@ from orderflow import db
 from orderflow.cli._common import add_log_format, parse_timestamp, settings_for
 from orderflow.errors import ConfigError
 from orderflow.migrate import migrate
-from orderflow.reputation import ReputationSettings
-from orderflow.reputation import queries as q
+from orderflow.reputation import ReputationSettings, wallet_sql
 from orderflow.reputation.explain import live_factors, render
 from orderflow.reputation.per_wallet import wallet_report
 
@@ -42,9 +41,9 @@ async def run(args: argparse.Namespace) -> int:
     settings = settings_for(ReputationSettings, args)
     async with db.open_pool(settings, min_size=1, max_size=2) as pool, pool.acquire() as conn:
         await migrate(conn)
-        stats = await conn.fetchrow(q.WALLET_STATS, address)
+        stats = await conn.fetchrow(wallet_sql.WALLET_STATS, address)
         report = await wallet_report(conn, address, as_of=as_of, settings=settings, stats=stats)
-        history = await conn.fetch(q.WALLET_HISTORY, address, max(args.history, 0))
+        history = await conn.fetch(wallet_sql.WALLET_HISTORY, address, max(args.history, 0))
     if args.json:
         out = {
             "wallet_address": address,

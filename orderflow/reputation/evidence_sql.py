@@ -1,7 +1,7 @@
 """Reputation's evidence statements: closing lines, the per-wallet evidence sums (and WASH, from
 :mod:`orderflow.reputation.wash_sql`, re-exported: the run calls the three in this order).
 
-Run after ``rep_positions`` (:data:`orderflow.reputation.queries.POSITIONS`), inside the same
+Run after ``rep_positions`` (:data:`orderflow.reputation.positions_sql.POSITIONS`), inside the same
 transaction, reading trades only through the as_of gate (:data:`GATED_TRADES`).
 """
 

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from orderflow.reputation.factors import WalletInputs
 
 FLAGS = ("MARKET_MAKER", "WASH", "PENNY_PICKER", "WASH_COUNTERPARTY")
-PENNY_PRICE = 0.9  # orderflow.reputation.queries (penny_u) and per_wallet use it
+PENNY_PRICE = 0.9  # orderflow.reputation.sums_sql (penny_u) and per_wallet use it
 
 
 def flag_bits(i: WalletInputs, s: ReputationSettings) -> npt.NDArray[np.int8]:

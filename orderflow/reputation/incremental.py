@@ -39,7 +39,7 @@ from datetime import datetime
 import asyncpg
 
 from orderflow.reputation import evidence_sql as ev
-from orderflow.reputation import queries as q
+from orderflow.reputation import persist_sql, positions_sql
 from orderflow.reputation.settings import ReputationSettings
 
 INPUTS = "orderflow_reputation_inputs"
@@ -50,7 +50,13 @@ CLOSES = "orderflow_reputation_closes"
 def fingerprint(settings: ReputationSettings) -> str:
     """What the stored inputs depend on besides the data: the SQL and the settings."""
     text = "\n".join(
-        (q.positions(stored=True), ev.CLOSES, ev.WASH, ev.WALLETS, settings.model_dump_json())
+        (
+            positions_sql.positions(stored=True),
+            ev.CLOSES,
+            ev.WASH,
+            ev.WALLETS,
+            settings.model_dump_json(),
+        )
     )
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -243,7 +249,7 @@ async def build(
     # the closing lines and marks of the changed tokens, over all their positions (the columns
     # those statements read)
     await conn.execute(
-        q.positions(
+        positions_sql.positions(
             stored=True, only="a.token_id IN (SELECT token_id FROM rep_dirty_tokens)", light=True
         ),
         as_of,
@@ -256,7 +262,7 @@ async def build(
         " WHERE i.token_id = t.token_id"
     )
     await conn.execute(
-        q.ISSUES.replace(
+        persist_sql.ISSUES.replace(
             "WHERE problem IS NOT NULL",
             "WHERE problem IS NOT NULL AND token_id IN (SELECT token_id FROM rep_dirty_tokens)",
         ),
@@ -284,7 +290,7 @@ async def build(
     # the dirty wallets' positions, every column
     await conn.execute("DROP TABLE rep_positions")
     await conn.execute(
-        q.positions(
+        positions_sql.positions(
             stored=True, only="a.wallet_address IN (SELECT wallet_address FROM rep_dirty_wallets)"
         ),
         as_of,

@@ -8,7 +8,7 @@ Two uses:
 * it is the per-wallet reference the set-based recompute is checked against in tests and timed
   against in ``benchmarks/reputation.py``.
 
-Evidence follows the same definitions as :mod:`orderflow.reputation.queries` (the decision
+Evidence follows the same definitions as :mod:`orderflow.reputation.positions_sql` (the decision
 valuation is :func:`orderflow.accounting.decision_value` in both). A wallet replayed alone is
 scored with the population prior of the last full run (or a neutral one); its counterparty
 figures (wash trading) come from that run too: they need every other wallet's fills (and so
@@ -27,7 +27,7 @@ import asyncpg
 import numpy as np
 
 from orderflow.accounting import Position, TakerTotals, decision_value, fill_from_trade
-from orderflow.reputation import queries as q
+from orderflow.reputation import wallet_sql
 from orderflow.reputation.factors import Prior, Scores, WalletInputs, score
 from orderflow.reputation.flags import HOST_KNOWN_WASH, PENNY_PRICE
 from orderflow.reputation.settings import ReputationSettings
@@ -289,7 +289,7 @@ async def wallet_report(
     """
     settings = settings or ReputationSettings()
     cutoff = as_of or await conn.fetchval("SELECT now()")
-    rows = await conn.fetch(q.WALLET_FILLS, cutoff, wallet)
+    rows = await conn.fetch(wallet_sql.WALLET_FILLS, cutoff, wallet)
     by_token: dict[int, TokenPosition] = {}
     last_fill: dict[int, datetime] = {}
     for row in rows:
@@ -315,7 +315,7 @@ async def wallet_report(
     if positions:
         resolved = [tp for tp in positions if tp.payout is not None]
         closes = await conn.fetch(
-            q.TOKEN_CLOSES,
+            wallet_sql.TOKEN_CLOSES,
             cutoff,
             [Decimal(tp.token_id) for tp in resolved],
             [tp.resolved_at for tp in resolved],
@@ -329,7 +329,7 @@ async def wallet_report(
             own_last = last_fill[tp.token_id] >= r["close_at"]
             tp.close = r["prev_price"] if own_last else r["close_price"]
         open_tokens = [Decimal(tp.token_id) for tp in positions if tp.payout is None]
-        marks = await conn.fetch(q.TOKEN_LAST_PRICES, cutoff, open_tokens)
+        marks = await conn.fetch(wallet_sql.TOKEN_LAST_PRICES, cutoff, open_tokens)
         last = {int(r["token_id"]): r["price"] for r in marks}
         for tp in positions:
             if tp.payout is None:

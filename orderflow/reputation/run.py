@@ -8,7 +8,7 @@ Public entry points:
   ``orderflow_reputation_history``, upsert ``orderflow_wallet_stats``, replace
   ``orderflow_reputation_issues``.
 
-Both read the database only through the as_of gate of :mod:`orderflow.reputation.queries`.
+Both read the database only through the as_of gate of :mod:`orderflow.reputation.gate`.
 """
 
 from __future__ import annotations
@@ -29,12 +29,14 @@ from orderflow.chain.pending_sums import fold as fold_pending_sums
 from orderflow.errors import DatabaseError
 from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation import incremental as inc
-from orderflow.reputation import queries as q
+from orderflow.reputation import persist_sql, positions_sql, scores_sql
 from orderflow.reputation.factors import WalletInputs, score, weights
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.sums_sql import FILLS_AFTER
 
 log = logging.getLogger(__name__)
+
+RUN_LOCK_KEY = 0x6F72_6466_7265_7075  # "ordfrepu": one reputation run at a time
 
 Db: TypeAlias = "asyncpg.Pool | asyncpg.Connection"
 
@@ -156,7 +158,7 @@ async def _build(
     watch = watch or _Stopwatch()
     await conn.execute(f"SET LOCAL work_mem = '{settings.work_mem}'")
     await conn.execute(f"SET LOCAL max_parallel_workers_per_gather = {settings.parallel_workers}")
-    await conn.execute(q.positions(stored=stored), as_of)
+    await conn.execute(positions_sql.positions(stored=stored), as_of)
     await conn.execute("ANALYZE rep_positions")  # temp tables have no statistics otherwise
     watch.lap("positions")
     await conn.execute(ev.CLOSES, as_of, settings.clv_horizon)
@@ -181,19 +183,24 @@ async def _build(
 async def _score(conn: asyncpg.Connection, settings: ReputationSettings, watch: _Stopwatch) -> int:
     """The population step over ``rep_wallets``: ``rep_scores`` and the ``rep_final`` view."""
     columns = WalletInputs.columns()
-    row = await conn.fetchrow(q.input_arrays(columns))
+    row = await conn.fetchrow(scores_sql.input_arrays(columns))
     assert row is not None
     arrays = {k: np.asarray(row[k] or [], dtype=np.float64) for k in columns}
     n = len(arrays["events"])
     result = score(WalletInputs(**arrays), settings)
     await conn.execute(
-        q.scores_table(),
-        *(_finite_or_nan(getattr(result, _SCORE_ATTRS.get(c, c))) for c in q.SCORE_COLUMNS),
+        scores_sql.scores_table(),
+        *(
+            _finite_or_nan(getattr(result, _SCORE_ATTRS.get(c, c)))
+            for c in scores_sql.SCORE_COLUMNS
+        ),
         result.tier_names(),
         [",".join(f) for f in result.flag_names()],
         list(row["idx"] or []),
     )
-    await conn.execute(q.final_view(weights(settings), settings.follower_cost, result.prior))
+    await conn.execute(
+        scores_sql.final_view(weights(settings), settings.follower_cost, result.prior)
+    )
     watch.lap("score")
     return n
 
@@ -225,8 +232,8 @@ async def compute_scores(
     async with _connection(db) as conn, conn.transaction():
         cutoff = await _as_of(conn, as_of)
         await _build(conn, cutoff, settings, stored=await _stored(conn, as_of, cutoff))
-        rows = await conn.fetch(q.SCORE_ROWS)
-        await conn.execute(q.DROP_FINAL)
+        rows = await conn.fetch(scores_sql.SCORE_ROWS)
+        await conn.execute(scores_sql.DROP_FINAL)
     return {
         r["wallet_address"]: WalletScore(
             wallet_address=r["wallet_address"],
@@ -274,7 +281,7 @@ async def run_reputation(
         now = await conn.fetchval("SELECT now()")
         cutoff = as_of or now
         computed_at = cutoff
-        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", q.RUN_LOCK_KEY):
+        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RUN_LOCK_KEY):
             log.warning("another reputation run holds the lock; skipping")
             return RunSummary(as_of=cutoff, computed_at=computed_at, skipped=True)
         watch = _Stopwatch()
@@ -294,20 +301,20 @@ async def run_reputation(
             await (inc.save(conn, settings, cutoff) if stored else inc.invalidate(conn))
             watch.lap("saved")
         positions = await conn.fetchval("SELECT count(*) FROM rep_positions")
-        history = await conn.execute(q.HISTORY, computed_at)
+        history = await conn.execute(persist_sql.HISTORY, computed_at)
         watch.lap("history")
-        await conn.execute(q.UPSERT_STATS, computed_at, cutoff)
+        await conn.execute(persist_sql.UPSERT_STATS, computed_at, cutoff)
         watch.lap("upsert")
         if not incremental:  # the incremental build replaced the dirty tokens' issues
-            await conn.execute(q.CLEAR_ISSUES)
-            await conn.execute(q.ISSUES, computed_at, cutoff)
-        counts = q.STORED_ISSUE_COUNTS if incremental else q.ISSUE_COUNTS
+            await conn.execute(persist_sql.CLEAR_ISSUES)
+            await conn.execute(persist_sql.ISSUES, computed_at, cutoff)
+        counts = persist_sql.STORED_ISSUE_COUNTS if incremental else persist_sql.ISSUE_COUNTS
         issues = {r["problem"]: r["positions"] for r in await conn.fetch(counts)}
         tiers = {
             r["tier"]: r["n"]
             for r in await conn.fetch("SELECT tier, count(*) AS n FROM rep_final GROUP BY tier")
         }
-        await conn.execute(q.DROP_FINAL)
+        await conn.execute(scores_sql.DROP_FINAL)
     summary = RunSummary(
         as_of=cutoff,
         computed_at=computed_at,

@@ -2,7 +2,7 @@
 
 :data:`SUMS_SCAN` aggregates the trades gated at ``$1`` (any as_of); :data:`SUMS_STORED` reads
 ``orderflow_position_sums`` (migration 011), whose triggers apply the same aggregation,
-``orderflow_position_sums_sql``, to each batch. :func:`orderflow.reputation.queries.positions`
+``orderflow_position_sums_sql``, to each batch. :func:`orderflow.reputation.positions_sql.positions`
 puts either into ``rep_positions``.
 """
 

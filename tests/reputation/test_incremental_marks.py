@@ -12,8 +12,7 @@ from decimal import Decimal as D
 
 import asyncpg
 
-from orderflow.reputation import queries as q
-from orderflow.reputation import run_reputation
+from orderflow.reputation import positions_sql, run_reputation
 from tests.reputation.builders import Ledger, wallet
 from tests.reputation.test_incremental_run import close, persisted
 
@@ -95,7 +94,7 @@ async def test_light_positions_are_the_full_ones_narrowed(pool: asyncpg.Pool) ->
         for light in (False, True):
             async with conn.transaction():
                 now = await conn.fetchval("SELECT now()")
-                await conn.execute(q.positions(stored=True, light=light), now)
+                await conn.execute(positions_sql.positions(stored=True, light=light), now)
                 rows[light] = [
                     tuple(r)
                     for r in await conn.fetch(f"SELECT {columns} FROM rep_positions ORDER BY 1, 2")

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from orderflow.reputation import compute_scores, run_reputation
-from orderflow.reputation.queries import RUN_LOCK_KEY
+from orderflow.reputation.run import RUN_LOCK_KEY
 from tests.reputation.builders import T0, Ledger, market, wallet
 
 

@@ -1,0 +1,91 @@
+"""What a reputation run writes: score history snapshots, ``orderflow_wallet_stats``, and the
+issues found in ``rep_positions`` (see :mod:`orderflow.reputation.positions_sql`)."""
+
+from __future__ import annotations
+
+# $1 = computed_at. Before the upsert: a snapshot only where score or tier changes.
+HISTORY = """
+INSERT INTO orderflow_reputation_history
+       (wallet_address, reputation_score, trader_tier, factors, resolved_positions, computed_at,
+        flags)
+SELECT f.wallet_address, f.score, f.tier, f.factors, f.resolved, $1::timestamptz, f.flags
+  FROM rep_final f
+  LEFT JOIN orderflow_wallet_stats ws ON ws.wallet_address = f.wallet_address
+ WHERE ws.reputation_score IS DISTINCT FROM f.score
+    OR ws.trader_tier IS DISTINCT FROM f.tier
+    OR ws.flags IS DISTINCT FROM f.flags
+"""
+
+# $1 = computed_at, $2 = as_of. wins / losses / gross profit and loss / profit_factor / roi are
+# the wallet's P&L per resolved event (all its fills); edge, edge_se and the probabilities are the
+# posterior of its taker decisions (see orderflow.reputation.factors).
+_STATS_COLUMNS = (
+    "total_trades", "total_volume_usdc", "markets_traded", "resolved_positions", "wins", "losses",
+    "win_rate", "gross_profit", "gross_loss", "profit_factor", "realized_pnl", "unrealized_pnl",
+    "roi", "consistency", "timing", "avg_holding_secs", "first_trade_at", "last_trade_at",
+    "reputation_score", "trader_tier", "factors", "computed_at", "updated_at", "edge", "edge_raw",
+    "edge_se", "resolved_buys", "fees_paid", "open_positions", "as_of", "flags",
+    "p_edge_above_cost", "p_edge_below_zero", "events_resolved", "clv_edge", "clv_se",
+    "maker_volume_share",
+)  # fmt: skip
+_UNCHANGED = (
+    "total_trades", "total_volume_usdc", "markets_traded", "resolved_positions", "realized_pnl",
+    "unrealized_pnl", "fees_paid", "open_positions", "first_trade_at", "last_trade_at",
+    "reputation_score", "trader_tier", "factors", "flags",
+)  # fmt: skip
+
+UPSERT_STATS = f"""
+INSERT INTO orderflow_wallet_stats AS ws (wallet_address, {", ".join(_STATS_COLUMNS)})
+SELECT f.wallet_address, f.total_trades, f.volume_usdc, f.markets_traded, f.resolved,
+       f.pnl_wins, f.pnl_losses,
+       CASE WHEN f.pnl_wins + f.pnl_losses > 0
+            THEN f.pnl_wins::float8 / (f.pnl_wins + f.pnl_losses) END,
+       f.pnl_gross_profit, f.pnl_gross_loss,
+       CASE WHEN f.pnl_gross_loss > 0 THEN (f.pnl_gross_profit / f.pnl_gross_loss)::float8 END,
+       f.realized_pnl, f.unrealized_pnl,
+       CASE WHEN f.resolved_cost > 0 THEN (f.resolved_pnl / f.resolved_cost)::float8 END,
+       f.f_cons, f.f_timing, f.holding_secs, f.first_at, f.last_at, f.score, f.tier, f.factors,
+       $1::timestamptz, now(), f.edge, f.edge_raw, f.edge_se, f.events::int, f.fees,
+       f.open_positions, $2::timestamptz, f.flags, f.p_above_cost, f.p_below_zero,
+       f.events::int, f.clv_edge, f.clv_se, f.maker_share
+  FROM rep_final f
+ON CONFLICT (wallet_address) DO UPDATE SET
+    {", ".join(f"{c} = EXCLUDED.{c}" for c in _STATS_COLUMNS)}
+-- A wallet whose figures did not change is not rewritten (most wallets between two hourly
+-- runs): its computed_at / as_of say when its values were last (re)computed differently.
+WHERE ({", ".join(f"ws.{c}" for c in _UNCHANGED)})
+      IS DISTINCT FROM
+      ({", ".join(f"EXCLUDED.{c}" for c in _UNCHANGED)})
+"""
+
+CLEAR_ISSUES = "DELETE FROM orderflow_reputation_issues"
+
+# $1 = computed_at, $2 = as_of.
+ISSUES = """
+INSERT INTO orderflow_reputation_issues
+       (kind, token_id, market_id, wallets, trades, detail, as_of, computed_at)
+SELECT problem, token_id, min(market_id), count(*), sum(fills),
+       CASE problem
+           WHEN 'UNKNOWN_TOKEN'
+               THEN 'no market_id on its trades and no orderflow_tokens row: cannot settle'
+           WHEN 'ZERO_PAYOUT' THEN 'market resolved with payouts ' || min(problem_payouts)
+                                   || ' summing to 0: treated as unresolved'
+           ELSE 'market resolved with payouts ' || min(problem_payouts)
+                || ' unusable for this outcome: treated as unresolved'
+       END,
+       $2::timestamptz, $1::timestamptz
+  FROM rep_positions
+ WHERE problem IS NOT NULL
+ GROUP BY problem, token_id
+"""
+
+ISSUE_COUNTS = """
+SELECT problem, count(*) AS positions, count(DISTINCT token_id) AS tokens
+  FROM rep_positions WHERE problem IS NOT NULL GROUP BY problem
+"""
+
+# The same from the stored issues (an incremental run holds only the dirty wallets' positions).
+STORED_ISSUE_COUNTS = """
+SELECT kind AS problem, sum(wallets) AS positions, count(*) AS tokens
+  FROM orderflow_reputation_issues GROUP BY kind
+"""

@@ -1,0 +1,135 @@
+"""The score half of the run's SQL: the factor inputs out of ``rep_wallets``, the numpy results
+back as ``rep_scores``, and ``rep_final`` (wallets + scores + the factors JSON) with the rows
+read from it (see :mod:`orderflow.reputation.positions_sql` for the whole run)."""
+
+from __future__ import annotations
+
+from orderflow.reputation.factors import Prior
+
+
+def input_arrays(columns: tuple[str, ...]) -> str:
+    """The factor inputs, one float8 array per column, one value per wallet in address order
+    (the population step's sums then add in the same order whatever built ``rep_wallets``: a
+    full and an incremental run agree to the last bit), with the wallets' ``idx``."""
+    cols = ",\n       ".join(f"array_agg(coalesce({c}::float8, 'NaN')) AS {c}" for c in columns)
+    return f"""
+SELECT array_agg(idx) AS idx, {cols}
+  FROM (SELECT w.*, h.pos::float8 AS wash_host
+          FROM (SELECT r.*, row_number() OVER (ORDER BY r.wallet_address COLLATE "C") - 1 AS pos
+                  FROM rep_wallets r) AS w
+          -- a wash counterparty's host as its position in these arrays (numpy reads its flags)
+          LEFT JOIN (SELECT wallet_address,
+                            row_number() OVER (ORDER BY wallet_address COLLATE "C") - 1 AS pos
+                       FROM rep_wallets) AS h ON h.wallet_address = w.wash_host_address
+         ORDER BY w.pos) AS w"""
+
+
+# Per-wallet results computed in numpy, sent back as arrays ($1.. in SCORE_COLUMNS order, then
+# tiers, flags and the wallets' idx).
+SCORE_COLUMNS = (
+    "outcome_edge", "outcome_se", "clv_edge", "clv_se", "edge_raw", "edge_raw_se", "edge",
+    "edge_se", "p_above_cost", "p_below_zero", "win_z", "profit_factor_shrunk", "persistence_z",
+    "maker_share", "penny_share", "f_win", "f_pf", "f_cons", "f_vol", "f_timing", "raw_score",
+    "score",
+)  # fmt: skip
+
+
+def scores_table() -> str:
+    n = len(SCORE_COLUMNS)
+    params = ", ".join(f"${k}::float8[]" for k in range(1, n + 1))
+    names = ", ".join(SCORE_COLUMNS)
+    cols = ", ".join(
+        f"nullif(s.{c}, 'NaN') AS {c}" if c != "score" else "s.score::numeric(4, 2) AS score"
+        for c in SCORE_COLUMNS
+    )
+    return f"""
+CREATE TEMP TABLE rep_scores ON COMMIT DROP AS
+SELECT s.idx, {cols}, s.tier,
+       coalesce(string_to_array(nullif(s.flags, ''), ','), '{{}}'::text[]) AS flags
+  FROM unnest({params}, ${n + 1}::text[], ${n + 2}::text[], ${n + 3}::int[])
+       AS s({names}, tier, flags, idx)
+"""
+
+
+_FINAL = """
+CREATE TEMP VIEW rep_final AS
+SELECT w.*, {SCORE_COLS}, s.tier, s.flags,
+       jsonb_build_object(
+           'score', s.score, 'raw_score', round(s.raw_score::numeric, 4), 'tier', s.tier,
+           'flags', to_jsonb(s.flags),
+           'posterior', jsonb_build_object(
+               'edge', s.edge, 'sd', s.edge_se, 'p_edge_above_cost', s.p_above_cost,
+               'p_edge_below_zero', s.p_below_zero, 'follower_cost', {COST},
+               'prior_mean', {MU}, 'prior_sd', {TAU}, 'prior_mean_se', {MU_SE},
+               'close_miss_sd', {KAPPA},
+               'measured', s.edge_raw, 'measured_se', s.edge_raw_se,
+               'outcome_edge', s.outcome_edge, 'outcome_se', s.outcome_se,
+               'clv_edge', s.clv_edge, 'clv_se', s.clv_se, 'events', w.events),
+           'behaviour', jsonb_build_object(
+               'maker_volume_share', s.maker_share, 'penny_stake_share', s.penny_share,
+               'top_counterparty', w.wash_counterparty,
+               'group_share', w.wash_share,
+               'group_closed_share', w.wash_counterparty_share,
+               'group_fills', w.wash_fills,
+               'price_deviation', nullif(w.wash_deviation, 'NaN'),
+               'off_market_share', w.wash_off_share,
+               'off_market_fills', w.wash_off_fills,
+               'wash_host', w.wash_host_address, 'wash_host_share', w.wash_host_share,
+               'wash_host_own_share', w.wash_host_own_share),
+           'win_rate', jsonb_build_object(
+               'value', s.f_win, 'weight', {W1}, 'points', 10 * {W1} * s.f_win,
+               'events', w.events, 'wins', w.wins, 'expected_wins', w.expected_wins,
+               'z', s.win_z),
+           'profit_factor', jsonb_build_object(
+               'value', s.f_pf, 'weight', {W2}, 'points', 10 * {W2} * s.f_pf,
+               'gross_profit', w.gross_profit, 'gross_loss', w.gross_loss,
+               'null_loss', w.null_loss, 'shrunk', s.profit_factor_shrunk),
+           'consistency', jsonb_build_object(
+               'value', s.f_cons, 'weight', {W3}, 'points', 10 * {W3} * s.f_cons,
+               'z_early', w.value_early / nullif(sqrt(w.var_early), 0),
+               'z_late', w.value_late / nullif(sqrt(w.var_late), 0),
+               'persistence_z', s.persistence_z),
+           'volume', jsonb_build_object(
+               'value', s.f_vol, 'weight', {W4}, 'points', 10 * {W4} * s.f_vol,
+               'volume_usdc', w.volume_usdc, 'events', w.events),
+           'timing', jsonb_build_object(
+               'value', s.f_timing, 'weight', {W5}, 'points', 10 * {W5} * s.f_timing,
+               'clv_edge', s.clv_edge, 'clv_se', s.clv_se)
+       ) AS factors
+  FROM rep_wallets w
+  JOIN rep_scores s ON s.idx = w.idx
+"""
+
+
+def final_view(weights: dict[str, float], cost: float, prior: Prior) -> str:
+    """``rep_final``: a view (not a table) so the factors JSON is only built for the rows a
+    statement actually writes -- every wallet in the upsert, changed ones in the history.
+    Weights and the prior are inlined as float literals (views take no parameters)."""
+
+    def lit(x: float) -> str:
+        return f"{float(x)!r}::float8"
+
+    return _FINAL.format(
+        W1=lit(weights["win_rate"]),
+        W2=lit(weights["profit_factor"]),
+        W3=lit(weights["consistency"]),
+        W4=lit(weights["volume"]),
+        W5=lit(weights["timing"]),
+        COST=lit(cost),
+        MU=lit(prior.mean),
+        TAU=lit(prior.sd),
+        MU_SE=lit(prior.mean_se),
+        KAPPA=lit(prior.miss_sd),
+        SCORE_COLS=", ".join(f"s.{c}" for c in SCORE_COLUMNS),
+    )
+
+
+# Views are not dropped on commit like the temp tables they read: drop it explicitly.
+DROP_FINAL = "DROP VIEW IF EXISTS rep_final"
+
+SCORE_ROWS = """
+SELECT f.wallet_address, f.score, f.tier, f.edge, f.edge_raw, f.edge_se, f.events, f.resolved,
+       f.pnl_wins AS wins, f.pnl_losses AS losses, f.factors, f.flags, f.p_above_cost,
+       f.p_below_zero, f.clv_edge, f.clv_se, f.maker_share
+  FROM rep_final f
+"""

@@ -1,0 +1,69 @@
+"""Reads for one wallet (``orderflow wallet``, the per-wallet reference in
+:mod:`orderflow.reputation.per_wallet`), through the same as_of gate as the run's SQL."""
+
+from __future__ import annotations
+
+from orderflow.reputation.gate import GATED_OUTCOMES, GATED_TRADES
+
+# One wallet's fills with their market resolution (for `orderflow wallet` and the reference).
+# $1 = as_of, $2 = wallet.
+WALLET_FILLS = f"""
+SELECT t.token_id, t.side, t.size, t.usdc_size, t.fee, t.fee_asset, t.price, t.timestamp,
+       t.is_taker_aggregate, coalesce(t.market_id, tk.condition_id) AS market_id,
+       CASE WHEN c.neg_risk THEN left(c.question_id, 64) || '00'
+            ELSE coalesce(t.market_id, tk.condition_id) END AS event_id,
+       coalesce(t.outcome_index, tk.outcome_index) AS outcome_index,
+       o.payouts, o.resolved_at
+  FROM ({GATED_TRADES}) t
+  LEFT JOIN orderflow_tokens tk ON t.market_id IS NULL AND tk.token_id = t.token_id
+  LEFT JOIN orderflow_conditions c ON c.condition_id = coalesce(t.market_id, tk.condition_id)
+  LEFT JOIN ({GATED_OUTCOMES}) o ON o.market_id = coalesce(t.market_id, tk.condition_id)
+ WHERE t.wallet_address = $2
+ ORDER BY t.timestamp, t.chain_id, t.tx_hash, t.log_index
+"""
+
+# $1 = as_of, $2 = token ids.
+TOKEN_LAST_PRICES = f"""
+SELECT h.token_id, lp.price
+  FROM unnest($2::numeric[]) AS h(token_id)
+ CROSS JOIN LATERAL (
+       SELECT t.price FROM ({GATED_TRADES}) t
+        WHERE t.token_id = h.token_id
+        ORDER BY t.timestamp DESC, t.log_index DESC
+        LIMIT 1) lp
+"""
+
+# Closing lines for one wallet's tokens (as CLOSES): $1 = as_of, $2 = token ids, $3 = resolution
+# times (NULL: unresolved), $4 = clv_horizon. The token's first trade is anyone's.
+TOKEN_CLOSES = f"""
+SELECT h.token_id, c1.price::float8 AS close_price, c1.timestamp AS close_at,
+       c2.price::float8 AS prev_price
+  FROM unnest($2::numeric[], $3::timestamptz[]) AS h(token_id, resolved_at)
+ CROSS JOIN LATERAL (
+       SELECT min(t.timestamp) AS first_at FROM ({GATED_TRADES}) t
+        WHERE t.token_id = h.token_id) f
+ CROSS JOIN LATERAL (
+       SELECT t.price, t.timestamp FROM ({GATED_TRADES}) t
+        WHERE t.token_id = h.token_id
+          AND t.timestamp <= f.first_at + (coalesce(h.resolved_at, $1::timestamptz) - f.first_at)
+                                          * $4::float8
+        ORDER BY t.timestamp DESC, t.log_index DESC
+        LIMIT 1) c1
+  LEFT JOIN LATERAL (
+       SELECT t.price FROM ({GATED_TRADES}) t
+        WHERE t.token_id = h.token_id AND t.timestamp < c1.timestamp
+        ORDER BY t.timestamp DESC, t.log_index DESC
+        LIMIT 1) c2 ON TRUE
+"""
+
+WALLET_STATS = "SELECT * FROM orderflow_wallet_stats WHERE wallet_address = $1"
+
+WALLET_HISTORY = """
+SELECT reputation_score, trader_tier, resolved_positions, computed_at, flags
+  FROM orderflow_reputation_history
+ WHERE wallet_address = $1
+ ORDER BY computed_at DESC
+ LIMIT $2
+"""
+
+ALL_WALLETS = f"SELECT DISTINCT wallet_address FROM ({GATED_TRADES}) t ORDER BY 1"
