@@ -7,14 +7,15 @@ layout from the column names (layouts.py), and stores what it can store exactly:
   the raw log and stored through the listener's decode + ``store_batch`` path (events.py);
 * Gamma ``/markets`` rows: token ids verified against the CTF derivation, exact resolutions
   (markets.py);
-* blocks rows: the block hashes and times fill dumps lack (run.py).
+* blocks rows: the block hashes and times fill dumps lack (blocks.py).
 
 See docs/history.md.
 """
 
 from orderflow.history.errors import HistoryError, LayoutError
 from orderflow.history.layouts import Layout, detect
-from orderflow.history.run import HISTORY_STREAM, ImportReport, import_file
+from orderflow.history.report import ImportReport
+from orderflow.history.run import HISTORY_STREAM, import_file
 
 __all__ = [
     "HISTORY_STREAM",

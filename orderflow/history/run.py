@@ -4,10 +4,11 @@ The file's layout decides what it becomes (see layouts.py): OrderFilled / Orders
 become the listener's events (built directly, events.py) and raw logs go through the listener's
 decoder, both stored by ``store_batch`` (one transaction per batch,
 idempotent on (chain, tx hash, log index)); Gamma markets rows become registry tokens and
-resolutions; blocks rows become ``orderflow_blocks`` headers (the block hashes dumps lack).
+resolutions (markets.py); blocks rows become ``orderflow_blocks`` headers (the block hashes
+dumps lack, blocks.py). What an import read and stored is its ``ImportReport`` (report.py).
 
 Reading and parsing (column-wise: identities, and the event fields of fill and match rows) run
-in a worker thread one batch ahead of the database.
+in a worker thread one batch ahead of the database (prefetch.py).
 After the last batch of a file of events, the highest block it covered is recorded as the
 checkpoint of the ``history`` stream and — the hand-over, unless ``hand_over=False`` — of the
 ``listener`` stream, so ``orderflow listen`` continues from the next block. Checkpoints only
@@ -19,10 +20,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Generator, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 
@@ -30,106 +29,21 @@ from orderflow.chain.backfill import STREAM
 from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.decode import DecodedBatch
 from orderflow.chain.pending_sums import fold as fold_pending_sums
-from orderflow.chain.store import BlockHeader, Checkpoint, StoreStats, store_batch
+from orderflow.chain.store import Checkpoint, store_batch
+from orderflow.history.blocks import import_blocks
 from orderflow.history.errors import HistoryError
 from orderflow.history.events import Parsed, RowDecoder
 from orderflow.history.layouts import Kind, Layout, detect
 from orderflow.history.markets import MarketRows, store_markets
 from orderflow.history.memory import collecting_less
-from orderflow.history.metrics import counters
 from orderflow.history.parallel import auto_workers, parsed_in_workers
-from orderflow.history.rows import RowError, hash32, timestamp, uint
-from orderflow.history.sources import BadLine, Row, RowReader
+from orderflow.history.prefetch import Prefetch
+from orderflow.history.report import ImportReport, Position, advance, line_unit
+from orderflow.history.sources import RowReader
 from orderflow.progress import Progress
 
 HISTORY_STREAM = "history"
 """Checkpoint stream recording the last block covered by imported files."""
-
-T = TypeVar("T")
-
-Position = tuple[int, int | None]
-"""How far through the file a batch ends: (done, total) in the reader's ``position_unit``."""
-
-
-@dataclass(slots=True)
-class ImportReport:
-    """What one file import read and stored."""
-
-    path: str
-    layout: str = ""
-    kind: str = ""
-    rows: int = 0
-    dead_letters: int = 0
-    batches: int = 0
-    elapsed_secs: float = 0.0
-    stored: StoreStats = field(default_factory=StoreStats)
-    last_block: int | None = None
-    handed_over: bool = False
-    markets: int = 0
-    markets_skipped: int = 0
-    tokens: int = 0
-    trades_joined: int = 0
-    gamma_resolutions: int = 0
-    blocks: int = 0
-
-    @property
-    def rows_per_sec(self) -> float:
-        return self.rows / self.elapsed_secs if self.elapsed_secs > 0 else 0.0
-
-    def summary(self) -> str:
-        head = f"{self.path} ({self.layout}): {self.rows:,} rows in {self.elapsed_secs:.1f}s "
-        head += f"({self.rows_per_sec:,.0f} rows/s), {self.dead_letters:,} dead letters"
-        if self.kind == "markets":
-            return (
-                f"{head}; {self.markets:,} markets verified ({self.markets_skipped:,} without "
-                f"CLOB tokens), {self.tokens:,} new tokens, {self.trades_joined:,} trades joined "
-                f"to their market, {self.gamma_resolutions:,} resolutions from Gamma"
-            )
-        if self.kind == "blocks":
-            return f"{head}; {self.blocks:,} blocks"
-        s = self.stored
-        text = (
-            f"{head}; {s.trades:,} trades stored ({s.duplicate_trades:,} already present), "
-            f"{s.matches:,} matches, {s.conditions:,} conditions, {s.outcomes:,} resolutions"
-        )
-        if self.last_block is not None:
-            text += f"; last block {self.last_block:,}"
-            text += " (the listener continues from the next)" if self.handed_over else ""
-        return text
-
-
-class _Prefetch:
-    """Runs a generator in a worker thread, one item ahead of its consumer."""
-
-    def __init__(self, gen: Generator[T, None, None]) -> None:  # type: ignore[type-var]
-        self.gen = gen
-        self.next: asyncio.Future[Any] = self._ask()
-
-    def _ask(self) -> asyncio.Future[Any]:
-        return asyncio.ensure_future(asyncio.to_thread(lambda: next(self.gen, None)))
-
-    async def get(self) -> Any:
-        item = await self.next
-        if item is not None:
-            self.next = self._ask()
-        return item
-
-    async def close(self) -> None:
-        if not self.next.done():
-            await asyncio.wait([self.next])
-        if not self.next.cancelled():
-            self.next.exception()
-        self.gen.close()
-
-
-def _advance(prog: Progress, report: ImportReport, read: int, dead: int, at: Position) -> None:
-    """After a batch: the import's counters, then the file's progress."""
-    counters().add(report.kind, read, dead)
-    prog.update(at[0], total=at[1], count=report.rows, dead=report.dead_letters)
-
-
-def _unit(reader: RowReader) -> str:
-    return "row" if reader.format == "parquet" else "line"
 
 
 async def import_file(
@@ -175,7 +89,7 @@ async def import_file(
             if layout.kind == "markets":
                 await _markets(pool, reader, layout, report, prog, chain_id, addresses, batch_size)
             elif layout.kind == "blocks":
-                await _blocks(pool, reader, layout, report, prog, chain_id, batch_size)
+                await import_blocks(pool, reader, layout, report, prog, chain_id, batch_size)
             else:
                 await _events(
                     pool,
@@ -211,7 +125,7 @@ async def _events(
     workers: int,
     bulk: bool,
 ) -> None:
-    decoder = RowDecoder(layout, reader.path.name, _unit(reader), chain_id, addresses)
+    decoder = RowDecoder(layout, reader.path.name, line_unit(reader), chain_id, addresses)
 
     def parsed() -> Generator[Any, None, None]:
         batches: Iterable[tuple[Parsed, Position]]
@@ -224,7 +138,7 @@ async def _events(
         yield from whole_transactions(batches, batch_size)
 
     top: tuple[int, str] | None = None
-    ahead = _Prefetch(parsed())
+    ahead = Prefetch(parsed())
     async with pool.acquire() as conn:
         try:
             while (item := await ahead.get()) is not None:
@@ -242,7 +156,7 @@ async def _events(
                 report.batches += 1
                 if encoded.top is not None and (top is None or encoded.top[0] > top[0]):
                     top = encoded.top
-                _advance(prog, report, batch_rows.read, stats.dead_letters, at)
+                advance(prog, report, batch_rows.read, stats.dead_letters, at)
         finally:
             await ahead.close()
         if bulk:  # the sums the batches deferred (a crash before this: the next reputation run)
@@ -301,8 +215,8 @@ async def _markets(
     addresses: ChainAddresses,
     batch_size: int,
 ) -> None:
-    markets = MarketRows(layout, reader.path.name, _unit(reader), chain_id, addresses)
-    decoder = RowDecoder(layout, reader.path.name, _unit(reader), chain_id, addresses)
+    markets = MarketRows(layout, reader.path.name, line_unit(reader), chain_id, addresses)
+    decoder = RowDecoder(layout, reader.path.name, line_unit(reader), chain_id, addresses)
 
     def parsed() -> Generator[Any, None, None]:
         for rows, bad in reader.batches(batch_size):
@@ -310,7 +224,7 @@ async def _markets(
             batch.dead.extend(decoder.dead(b.number, b.reason, text=b.text) for b in bad)
             yield batch, len(rows) + len(bad), reader.position()
 
-    ahead = _Prefetch(parsed())
+    ahead = Prefetch(parsed())
     async with pool.acquire() as conn:
         try:
             while (item := await ahead.get()) is not None:
@@ -328,99 +242,6 @@ async def _markets(
                 report.tokens += tokens
                 report.trades_joined += joined
                 report.gamma_resolutions += resolved
-                _advance(prog, report, read, len(batch.dead), at)
-        finally:
-            await ahead.close()
-
-
-def _block_rows(
-    layout: Layout, rows: list[Row], bad: list[BadLine], decoder: RowDecoder
-) -> tuple[list[tuple[int, BlockHeader]], list[Any]]:
-    col = layout.columns
-    headers: list[tuple[int, BlockHeader]] = []
-    dead = [decoder.dead(b.number, b.reason, text=b.text) for b in bad]
-    for row in rows:
-        v = row.values
-        try:
-            ts = timestamp(v.get(col["timestamp"]))
-            if ts is None:
-                raise RowError("timestamp is missing")
-            parent = v.get(col["parent_hash"]) if "parent_hash" in col else None
-            header = BlockHeader(
-                uint(v.get(col["block_number"]), "block number"),
-                hash32(v.get(col["block_hash"]), "block hash"),
-                hash32(parent, "parent hash") if parent else None,
-                datetime.fromtimestamp(ts, UTC),
-            )
-            headers.append((row.number, header))
-        except (RowError, OverflowError, OSError) as exc:
-            dead.append(decoder.dead(row.number, str(exc), values=v))
-    return headers, dead
-
-
-SELECT_KNOWN_BLOCKS = """
-SELECT block_number, block_hash FROM orderflow_blocks
- WHERE chain_id = $1 AND block_number = ANY($2::bigint[])
-"""
-
-
-async def _new_headers(
-    conn: asyncpg.Connection,
-    chain_id: int,
-    headers: list[tuple[int, BlockHeader]],
-    dead: list[Any],
-    decoder: RowDecoder,
-) -> list[BlockHeader]:
-    """Headers orderflow does not know yet. A known block is never replaced by a file: the same
-    hash is skipped, a different one is reported (the listener's headers are the chain's)."""
-    known = {
-        r["block_number"]: r["block_hash"]
-        for r in await conn.fetch(SELECT_KNOWN_BLOCKS, chain_id, [h.number for _, h in headers])
-    }
-    fresh = []
-    for line, h in headers:
-        stored = known.get(h.number)
-        if stored is None:
-            fresh.append(h)
-        elif stored != h.hash:
-            reason = f"block {h.number}: the file says {h.hash}, orderflow_blocks has {stored}"
-            dead.append(decoder.dead(line, reason + "; not replaced"))
-    return fresh
-
-
-async def _blocks(
-    pool: asyncpg.Pool,
-    reader: RowReader,
-    layout: Layout,
-    report: ImportReport,
-    prog: Progress,
-    chain_id: int,
-    batch_size: int,
-) -> None:
-    decoder = RowDecoder(layout, reader.path.name, _unit(reader), chain_id, MAINNET)
-
-    def parsed() -> Generator[Any, None, None]:
-        for rows, bad in reader.batches(batch_size):
-            headers, dead = _block_rows(layout, rows, bad, decoder)
-            yield headers, dead, len(rows) + len(bad), reader.position()
-
-    ahead = _Prefetch(parsed())
-    async with pool.acquire() as conn:
-        try:
-            while (item := await ahead.get()) is not None:
-                numbered, dead, read, at = item
-                headers = await _new_headers(conn, chain_id, numbered, dead, decoder)
-                await store_batch(
-                    conn,
-                    DecodedBatch(dead_letters=dead),
-                    chain_id=chain_id,
-                    blocks=headers,
-                    synchronous_commit=False,
-                )
-                report.rows += read
-                report.blocks += len(headers)
-                report.dead_letters += len(dead)
-                report.batches += 1
-                _advance(prog, report, read, len(dead), at)
+                advance(prog, report, read, len(batch.dead), at)
         finally:
             await ahead.close()

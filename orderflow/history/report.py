@@ -1,0 +1,70 @@
+"""What one file import read and stored (``ImportReport``), and its progress after each batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from orderflow.chain.store import StoreStats
+from orderflow.history.metrics import counters
+from orderflow.history.sources import RowReader
+from orderflow.progress import Progress
+
+Position = tuple[int, int | None]
+"""How far through the file a batch ends: (done, total) in the reader's ``position_unit``."""
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What one file import read and stored."""
+
+    path: str
+    layout: str = ""
+    kind: str = ""
+    rows: int = 0
+    dead_letters: int = 0
+    batches: int = 0
+    elapsed_secs: float = 0.0
+    stored: StoreStats = field(default_factory=StoreStats)
+    last_block: int | None = None
+    handed_over: bool = False
+    markets: int = 0
+    markets_skipped: int = 0
+    tokens: int = 0
+    trades_joined: int = 0
+    gamma_resolutions: int = 0
+    blocks: int = 0
+
+    @property
+    def rows_per_sec(self) -> float:
+        return self.rows / self.elapsed_secs if self.elapsed_secs > 0 else 0.0
+
+    def summary(self) -> str:
+        head = f"{self.path} ({self.layout}): {self.rows:,} rows in {self.elapsed_secs:.1f}s "
+        head += f"({self.rows_per_sec:,.0f} rows/s), {self.dead_letters:,} dead letters"
+        if self.kind == "markets":
+            return (
+                f"{head}; {self.markets:,} markets verified ({self.markets_skipped:,} without "
+                f"CLOB tokens), {self.tokens:,} new tokens, {self.trades_joined:,} trades joined "
+                f"to their market, {self.gamma_resolutions:,} resolutions from Gamma"
+            )
+        if self.kind == "blocks":
+            return f"{head}; {self.blocks:,} blocks"
+        s = self.stored
+        text = (
+            f"{head}; {s.trades:,} trades stored ({s.duplicate_trades:,} already present), "
+            f"{s.matches:,} matches, {s.conditions:,} conditions, {s.outcomes:,} resolutions"
+        )
+        if self.last_block is not None:
+            text += f"; last block {self.last_block:,}"
+            text += " (the listener continues from the next)" if self.handed_over else ""
+        return text
+
+
+def advance(prog: Progress, report: ImportReport, read: int, dead: int, at: Position) -> None:
+    """After a batch: the import's counters, then the file's progress."""
+    counters().add(report.kind, read, dead)
+    prog.update(at[0], total=at[1], count=report.rows, dead=report.dead_letters)
+
+
+def line_unit(reader: RowReader) -> str:
+    return "row" if reader.format == "parquet" else "line"
