@@ -56,9 +56,8 @@ from orderflow.chain.encode import (  # noqa: E402
     LogPosition,
     encode_condition_preparation,
     encode_condition_resolution,
-    encode_fill,
-    encode_match,
 )
+from orderflow.chain.encode_trades import encode_fill, encode_match  # noqa: E402
 from orderflow.chain.ingest import ingest_file, ingest_logs  # noqa: E402
 from orderflow.chain.tokens import condition_id, ctf_position_ids  # noqa: E402
 from orderflow.migrate import migrate  # noqa: E402

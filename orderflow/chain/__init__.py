@@ -7,15 +7,19 @@ Modules (one concern each):
 * ``events`` — the decoded event dataclasses (``Fill``, ``Match`` …, ``DeadLetter``);
 * ``fields`` — parsers of a raw log's hex fields, each failing with the field's name;
 * ``decode`` — raw JSON-RPC logs → events, pure and fast (``decode_log``, ``decode_batch``;
-  ``decode_batch_async`` off the event loop when a batch may take long);
+  ``decode_batch_async`` off the event loop when a batch may take long); ``decode_events`` —
+  one decoder per (emitter, topic0) and the tables that choose them;
 * ``amounts`` — a match's taker fill gets the amounts its makers executed;
 * ``storable`` — any value a node or a file carries made storable (dead letters), and JSON
   parsing that survives hostile documents;
 * ``encode`` — the inverse, building raw logs exactly as the contracts emit them;
+  ``encode_trades`` — OrderFilled / OrdersMatched from a trade's terms; ``encode_ctf`` — the
+  CTF's position events;
 * ``store`` (+ ``store_sql``) — one PostgreSQL transaction per batch: rows, registry, dead
   letters, checkpoint; ``rollback_from`` for reorgs; ``store_refunds`` — FeeModule refunds
   linked to their fills; ``store_guard`` — a value the database refuses costs only its log;
 * ``ingest`` — JSON-lines files of raw logs through decode + store;
-* ``rpc``, ``backfill``, ``live``, ``listener``, ``reorg``, ``settings`` — the listener;
-  ``provider_errors`` and ``db_errors`` — what each provider's and PostgreSQL's errors mean.
+* ``rpc`` (+ ``rpc_http``, ``rpc_ws``), ``backfill``, ``live``, ``listener``, ``reorg``,
+  ``settings`` — the listener; ``provider_errors`` and ``db_errors`` — what each provider's
+  and PostgreSQL's errors mean.
 """

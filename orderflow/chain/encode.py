@@ -5,6 +5,10 @@ properties) and the ingest benchmark. Output matches ``eth_getLogs``: lower-case
 quantities as minimal hex (``0x1a``), indexed fields in ``topics`` (addresses left-padded to 32
 bytes), the rest ABI-encoded in ``data`` as 32-byte words, plus ``blockTimestamp`` as current
 nodes add it (omit it with ``timestamp=None``).
+
+This module encodes one event from its fields; :mod:`orderflow.chain.encode_trades` builds an
+OrderFilled / OrdersMatched of any generation from a trade's terms (``encode_fill``,
+``encode_match``), and :mod:`orderflow.chain.encode_ctf` the CTF's position events.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from orderflow.chain import contracts as c
-from orderflow.chain.contracts import ExchangeVersion
 
 ZERO32 = "0x" + "00" * 32
 SideLike = Literal["BUY", "SELL", 0, 1]
@@ -255,123 +258,6 @@ def encode_condition_resolution(
         ],
         [n, 64, n, *payout_numerators],
         at,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class _Terms:
-    """A trade's terms in an order's fields: a BUY gives collateral (makerAmount) for shares
-    (takerAmount), a SELL the reverse; V1 says which side by which asset id is 0 (collateral)."""
-
-    maker_asset_id: int
-    taker_asset_id: int
-    maker_amount: int
-    taker_amount: int
-    exchange: str
-
-    @classmethod
-    def of(
-        cls,
-        version: ExchangeVersion,
-        side: SideLike,
-        token_id: int,
-        shares: int,
-        collateral: int,
-        exchange: str | None,
-    ) -> _Terms:
-        buy = _side_word(side) == 0
-        default = {"V1": c.V1_CTF_EXCHANGE, "V2": c.V2_CTF_EXCHANGE}.get(version, c.V3_EXCHANGE)
-        return cls(
-            maker_asset_id=0 if buy else token_id,
-            taker_asset_id=token_id if buy else 0,
-            maker_amount=collateral if buy else shares,
-            taker_amount=shares if buy else collateral,
-            exchange=exchange or default,
-        )
-
-
-def encode_fill(
-    version: ExchangeVersion,
-    *,
-    at: LogPosition,
-    order_hash: str,
-    maker: str,
-    taker: str,
-    side: SideLike,
-    token_id: int,
-    shares: int,
-    collateral: int,
-    fee: int = 0,
-    exchange: str | None = None,
-) -> dict[str, Any]:
-    """An OrderFilled of any generation from a trade's terms (the simulator's entry point).
-
-    Maps (side, shares, collateral) onto the generation's fields: a BUY gives collateral
-    (makerAmount) for shares (takerAmount), a SELL the reverse; V1 encodes the side as which
-    asset id is 0.
-    """
-    terms = _Terms.of(version, side, token_id, shares, collateral, exchange)
-    if version == "V1":
-        return encode_order_filled_v1(
-            at=at,
-            order_hash=order_hash,
-            maker=maker,
-            taker=taker,
-            maker_asset_id=terms.maker_asset_id,
-            taker_asset_id=terms.taker_asset_id,
-            maker_amount=terms.maker_amount,
-            taker_amount=terms.taker_amount,
-            fee=fee,
-            exchange=terms.exchange,
-        )
-    return encode_order_filled_v2(
-        at=at,
-        order_hash=order_hash,
-        maker=maker,
-        taker=taker,
-        side=side,
-        token_id=token_id,
-        maker_amount=terms.maker_amount,
-        taker_amount=terms.taker_amount,
-        fee=fee,
-        exchange=terms.exchange,
-    )
-
-
-def encode_match(
-    version: ExchangeVersion,
-    *,
-    at: LogPosition,
-    taker_order_hash: str,
-    taker_order_maker: str,
-    side: SideLike,
-    token_id: int,
-    shares: int,
-    collateral: int,
-    exchange: str | None = None,
-) -> dict[str, Any]:
-    """An OrdersMatched of any generation from the taker order's terms."""
-    terms = _Terms.of(version, side, token_id, shares, collateral, exchange)
-    if version == "V1":
-        return encode_orders_matched_v1(
-            at=at,
-            taker_order_hash=taker_order_hash,
-            taker_order_maker=taker_order_maker,
-            maker_asset_id=terms.maker_asset_id,
-            taker_asset_id=terms.taker_asset_id,
-            maker_amount=terms.maker_amount,
-            taker_amount=terms.taker_amount,
-            exchange=terms.exchange,
-        )
-    return encode_orders_matched_v2(
-        at=at,
-        taker_order_hash=taker_order_hash,
-        taker_order_maker=taker_order_maker,
-        side=side,
-        token_id=token_id,
-        maker_amount=terms.maker_amount,
-        taker_amount=terms.taker_amount,
-        exchange=terms.exchange,
     )
 
 

@@ -26,7 +26,9 @@ from orderflow.chain.db_errors import TRANSIENT_DB_ERRORS
 from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.live import ListenerState, LiveSession
 from orderflow.chain.reorg import BlockWindow
-from orderflow.chain.rpc import EthClient, HttpTransport, WsTransport, redact_url
+from orderflow.chain.rpc import EthClient
+from orderflow.chain.rpc_http import HttpTransport, redact_url
+from orderflow.chain.rpc_ws import WsTransport
 from orderflow.chain.settings import ListenerSettings
 from orderflow.errors import ConfigError, RangeTooLargeError, RetryableRpcError
 from orderflow.telemetry import HealthServer

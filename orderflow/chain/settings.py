@@ -2,7 +2,7 @@
 
 Every field names its unit and why it exists. RPC URLs are ``SecretStr`` because providers put
 API keys in the path or query (``wss://polygon-mainnet.example/v2/<key>``); only
-:func:`orderflow.chain.rpc.redact_url` output ever reaches a log or an error message.
+:func:`orderflow.chain.rpc_http.redact_url` output ever reaches a log or an error message.
 """
 
 from __future__ import annotations

@@ -31,8 +31,6 @@ from orderflow.chain.encode import (
     LogPosition,
     encode_condition_preparation,
     encode_condition_resolution,
-    encode_fill,
-    encode_match,
     encode_token_registered,
 )
 from orderflow.chain.encode_ctf import (
@@ -41,6 +39,7 @@ from orderflow.chain.encode_ctf import (
     encode_positions_converted,
     encode_positions_merge,
 )
+from orderflow.chain.encode_trades import encode_fill, encode_match
 from orderflow.sim.exchange import Conversion, Match, Merge, Preparation, Resolution, Split
 from orderflow.sim.markets import Condition
 from orderflow.sim.world import World

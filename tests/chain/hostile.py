@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from orderflow.chain.encode import encode_fill
+from orderflow.chain.encode_trades import encode_fill
 from tests.chain.factory import addr, at, h32
 
 TOKEN = 8851848546962572193739008211889046036776198486765606333032192644001246174440

@@ -21,11 +21,10 @@ from orderflow.chain.encode import (
     LogPosition,
     encode_condition_preparation,
     encode_condition_resolution,
-    encode_fill,
-    encode_match,
     encode_order_filled_v2,
     encode_token_registered,
 )
+from orderflow.chain.encode_trades import encode_fill, encode_match
 
 BTC = "0x2e6af11e4b853b05ba7135239b21d77e808889b6ce1e735de856c94c4e5b5fce"
 BTC_YES = 8851848546962572193739008211889046036776198486765606333032192644001246174440

@@ -9,13 +9,8 @@ from hypothesis import strategies as st
 
 from orderflow.chain import contracts as c
 from orderflow.chain.decode import decode_log
-from orderflow.chain.encode import (
-    LogPosition,
-    encode_condition_resolution,
-    encode_fill,
-    encode_match,
-    encode_order_filled_v2,
-)
+from orderflow.chain.encode import LogPosition, encode_condition_resolution, encode_order_filled_v2
+from orderflow.chain.encode_trades import encode_fill, encode_match
 from orderflow.chain.events import ConditionResolution, DeadLetter, Fill, Match
 
 hashes = st.binary(min_size=32, max_size=32).map(lambda b: "0x" + b.hex())

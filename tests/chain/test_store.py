@@ -13,10 +13,9 @@ from orderflow.chain.decode import decode_batch
 from orderflow.chain.encode import (
     encode_condition_preparation,
     encode_condition_resolution,
-    encode_fill,
-    encode_match,
     encode_token_registered,
 )
+from orderflow.chain.encode_trades import encode_fill, encode_match
 from orderflow.chain.store import (
     BlockHeader,
     Checkpoint,

@@ -19,7 +19,8 @@ from aiohttp import web
 
 from orderflow.chain.backfill import AdaptiveRange, Backfiller, HeaderCache, fill_timestamps
 from orderflow.chain.contracts import MAINNET
-from orderflow.chain.rpc import EthClient, HttpTransport
+from orderflow.chain.rpc import EthClient
+from orderflow.chain.rpc_http import HttpTransport
 from orderflow.errors import RetryableRpcError
 from tests.chain_live.conftest import Anvil, free_port
 from tests.chain_live.logs import order_filled_v2

@@ -27,7 +27,8 @@ from orderflow.chain.conditions import CONDITIONS_STREAM, ConditionSync
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.listener import Listener
 from orderflow.chain.listener_metrics import IngestMetrics
-from orderflow.chain.rpc import EthClient, HttpTransport
+from orderflow.chain.rpc import EthClient
+from orderflow.chain.rpc_http import HttpTransport
 from tests.chain_live.conftest import Anvil, free_port
 from tests.chain_live.logs import (
     condition_of,

@@ -9,14 +9,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from orderflow.chain.rpc import (
-    EthClient,
-    HttpTransport,
-    WsTransport,
-    classify,
-    redact_url,
-    timeout_error,
-)
+from orderflow.chain.provider_errors import classify, timeout_error
+from orderflow.chain.rpc import EthClient
+from orderflow.chain.rpc_http import HttpTransport, redact_url
+from orderflow.chain.rpc_ws import WsTransport
 from orderflow.errors import FatalRpcError, RangeTooLargeError, RetryableRpcError
 from tests.chain_live.conftest import Anvil, TcpProxy, free_port
 from tests.chain_live.logs import order_filled_v2

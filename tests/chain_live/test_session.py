@@ -13,7 +13,8 @@ from orderflow.chain.backfill import AdaptiveRange
 from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.live import ListenerState, LiveSession
 from orderflow.chain.reorg import BlockWindow
-from orderflow.chain.rpc import EthClient, Header, WsTransport
+from orderflow.chain.rpc import EthClient, Header
+from orderflow.chain.rpc_ws import WsTransport
 from orderflow.chain.settings import ListenerSettings
 from tests.chain_live.conftest import Anvil
 from tests.chain_live.logs import malformed_fill, order_filled_v2

@@ -18,7 +18,8 @@ import pytest
 from orderflow.chain.backfill import AdaptiveRange, Backfiller, HeaderCache
 from orderflow.chain.contracts import MAINNET
 from orderflow.chain.listener import Listener
-from orderflow.chain.rpc import EthClient, HttpTransport
+from orderflow.chain.rpc import EthClient
+from orderflow.chain.rpc_http import HttpTransport
 from orderflow.history import import_file
 from tests.chain_live.conftest import Anvil
 from tests.chain_live.logs import order_filled_v2, wait_until

@@ -20,9 +20,8 @@ from orderflow.chain.encode import (
     LogPosition,
     encode_condition_preparation,
     encode_condition_resolution,
-    encode_fill,
-    encode_match,
 )
+from orderflow.chain.encode_trades import encode_fill, encode_match
 from orderflow.chain.ingest import ingest_logs
 from orderflow.chain.tokens import condition_id, ctf_tokens
 
