@@ -45,7 +45,6 @@ from typing import Any
 import asyncpg
 
 from orderflow import telemetry
-from orderflow.chain import store
 from orderflow.chain.backfill import (
     STREAM,
     AdaptiveRange,
@@ -55,11 +54,14 @@ from orderflow.chain.backfill import (
     block_rows,
     fill_timestamps,
 )
+from orderflow.chain.checkpoints import Checkpoint, get_checkpoint, rewind_checkpoint
 from orderflow.chain.decode import decode_batch, decode_batch_async
 from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.reorg import BlockWindow, conflicts, find_fork_point, prune_blocks
+from orderflow.chain.rollback import rollback_from
 from orderflow.chain.rpc import EthClient, Header, WsTransport
 from orderflow.chain.settings import ListenerSettings
+from orderflow.chain.store import store_batch
 from orderflow.chain.store_guard import store_batch_isolating
 from orderflow.errors import RetryableRpcError
 from orderflow.progress import Progress
@@ -143,17 +145,17 @@ class LiveSession:
 
     # --- checkpoint ---------------------------------------------------------------------------
 
-    async def _load_checkpoint(self) -> store.Checkpoint | None:
+    async def _load_checkpoint(self) -> Checkpoint | None:
         """The stored checkpoint; ``state.checkpoint`` also covers "nothing before START_BLOCK"."""
         async with self.pool.acquire() as conn:
-            cp = await store.get_checkpoint(conn, self.chain_id, STREAM)
+            cp = await get_checkpoint(conn, self.chain_id, STREAM)
         start = self.settings.start_block
         self.state.checkpoint = (
             cp.block_number if cp else (start - 1 if start is not None else None)
         )
         return cp
 
-    async def _verified_checkpoint(self) -> store.Checkpoint | None:
+    async def _verified_checkpoint(self) -> Checkpoint | None:
         """The checkpoint, after repairing a reorg that happened while we were away.
 
         The newest recorded block is compared with the node's: it is at or above the
@@ -216,12 +218,12 @@ class LiveSession:
         if header is None:
             raise RetryableRpcError(f"block {number} not found on {self.client.endpoint}")
         async with self.pool.acquire() as conn:
-            await store.store_batch(
+            await store_batch(
                 conn,
                 decode_batch([], self.chain_id, self.settings.addresses),
                 chain_id=self.chain_id,
                 blocks=block_rows([header]),
-                checkpoint=store.Checkpoint(STREAM, number, header.hash),
+                checkpoint=Checkpoint(STREAM, number, header.hash),
             )
         self.window.add(header)
         self.state.checkpoint = number
@@ -290,7 +292,7 @@ class LiveSession:
         if low is None:
             return
         async with self.pool.acquire() as conn:
-            await store.rewind_checkpoint(conn, self.chain_id, STREAM, low - 1)
+            await rewind_checkpoint(conn, self.chain_id, STREAM, low - 1)
         self.state.checkpoint = low - 1
         log.warning(
             "checkpoint moved back: the next session reads these blocks again",
@@ -423,7 +425,7 @@ class LiveSession:
             del self.buffer[number]
         self.window.drop_from(fork)
         async with self.pool.acquire() as conn:
-            await store.rollback_from(conn, self.chain_id, fork)
+            await rollback_from(conn, self.chain_id, fork)
         await self._load_checkpoint()
 
     # --- storing --------------------------------------------------------------------------------
@@ -481,7 +483,7 @@ class LiveSession:
             if new_cp > cp:
                 cp_header = self.window.get(new_cp) or await self.client.header_by_number(new_cp)
                 if cp_header is not None:
-                    checkpoint = store.Checkpoint(STREAM, new_cp, cp_header.hash)
+                    checkpoint = Checkpoint(STREAM, new_cp, cp_header.hash)
                     headers += self.window.between(cp + 1, new_cp)
                     headers.append(cp_header)
             batch = await decode_batch_async(ready, self.chain_id, self.settings.addresses)
