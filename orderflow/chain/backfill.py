@@ -28,7 +28,8 @@ from typing import Any
 import asyncpg
 
 from orderflow import telemetry
-from orderflow.chain import store
+from orderflow.chain.block_times import BlockHeader
+from orderflow.chain.checkpoints import Checkpoint
 from orderflow.chain.contracts import TOPIC_CONDITION_PREPARATION, ChainAddresses
 from orderflow.chain.decode import decode_batch, decode_batch_async
 from orderflow.chain.fields import FieldError, block_number, hash32, topic0_of
@@ -145,11 +146,11 @@ def block_of(raw: Mapping[str, Any]) -> int | None:
         return None
 
 
-def block_rows(headers: Iterable[Header]) -> list[store.BlockHeader]:
+def block_rows(headers: Iterable[Header]) -> list[BlockHeader]:
     """Our RPC headers as the store's block rows (deduplicated by number, last one wins)."""
     by_number = {h.number: h for h in headers}
     return [
-        store.BlockHeader(h.number, h.hash, h.parent_hash, h.timestamp)
+        BlockHeader(h.number, h.hash, h.parent_hash, h.timestamp)
         for _, h in sorted(by_number.items())
     ]
 
@@ -360,7 +361,7 @@ class Backfiller:
                     batch,
                     chain_id=self.chain_id,
                     blocks=block_rows([*used, *verified.values()]),
-                    checkpoint=store.Checkpoint(
+                    checkpoint=Checkpoint(
                         self.stream, end, end_header.hash if end_header else None
                     ),
                     traceparent=current_traceparent(),

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from orderflow.chain import store
 from orderflow.chain.backfill import (
     STREAM,
     AdaptiveRange,
@@ -34,6 +33,7 @@ from orderflow.chain.backfill import (
     BackfillReport,
     HeaderCache,
 )
+from orderflow.chain.checkpoints import get_checkpoint
 from orderflow.chain.contracts import TOPIC_CONDITION_PREPARATION, TOPIC_CONDITION_RESOLUTION
 from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.rpc import EthClient
@@ -123,7 +123,7 @@ class ConditionSync:
             async with self.pool.acquire() as conn:
                 row = await conn.fetchrow(_SELECT_PLAN, self.chain_id)
                 if row is None:
-                    stream = await store.get_checkpoint(conn, self.chain_id, STREAM)
+                    stream = await get_checkpoint(conn, self.chain_id, STREAM)
                     if stream is not None:
                         await conn.execute(
                             _INSERT_PLAN,
@@ -133,7 +133,7 @@ class ConditionSync:
                         )
                         row = await conn.fetchrow(_SELECT_PLAN, self.chain_id)
                 if row is not None:
-                    cp = await store.get_checkpoint(conn, self.chain_id, CONDITIONS_STREAM)
+                    cp = await get_checkpoint(conn, self.chain_id, CONDITIONS_STREAM)
                     break
             # The listener's stream has not stored its first block yet: where it starts
             # (START_BLOCK, or the head) is where the sync ends.

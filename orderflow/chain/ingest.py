@@ -27,6 +27,7 @@ from typing import Any
 
 import asyncpg
 
+from orderflow.chain.checkpoints import Checkpoint
 from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.db_errors import retry_transient
 from orderflow.chain.decode import decode_batch
@@ -34,7 +35,7 @@ from orderflow.chain.decode_workers import Chunk, Decoders
 from orderflow.chain.file_lines import LineBatch, line_batches
 from orderflow.chain.pending_sums import fold_in
 from orderflow.chain.storable import storable_text
-from orderflow.chain.store import Checkpoint, StoreStats, store_batch
+from orderflow.chain.store import StoreStats, store_batch
 from orderflow.chain.store_guard import REFUSED_DATA, store_batch_isolating
 from orderflow.progress import Progress
 from orderflow.telemetry import tracer

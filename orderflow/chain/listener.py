@@ -24,7 +24,8 @@ from orderflow.chain.backfill import AdaptiveRange
 from orderflow.chain.conditions import ConditionSync
 from orderflow.chain.db_errors import TRANSIENT_DB_ERRORS
 from orderflow.chain.listener_metrics import IngestMetrics
-from orderflow.chain.live import ListenerState, LiveSession
+from orderflow.chain.listener_state import ListenerState
+from orderflow.chain.live import LiveSession
 from orderflow.chain.reorg import BlockWindow
 from orderflow.chain.rpc import EthClient
 from orderflow.chain.rpc_http import HttpTransport, redact_url

@@ -30,6 +30,10 @@ passed silently: from then on the checkpoint stays below the dropped item's bloc
 the session ends it is moved back there if it had already passed it (a late log), so the
 next session's backfill reads that block again. The same holds for late logs still buffered
 when a session ends for any reason.
+
+The buffer, ``flush`` (step 5) and that last rule are :mod:`orderflow.chain.live_store`'s
+(``LiveStore``, which ``LiveSession`` extends); the session's state is a
+:class:`~orderflow.chain.listener_state.ListenerState`.
 """
 
 from __future__ import annotations
@@ -37,33 +41,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
-from orderflow import telemetry
-from orderflow.chain import store
-from orderflow.chain.backfill import (
-    STREAM,
-    AdaptiveRange,
-    Backfiller,
-    HeaderCache,
-    block_of,
-    block_rows,
-    fill_timestamps,
-)
-from orderflow.chain.decode import decode_batch, decode_batch_async
-from orderflow.chain.listener_metrics import IngestMetrics
-from orderflow.chain.reorg import BlockWindow, conflicts, find_fork_point, prune_blocks
-from orderflow.chain.rpc import EthClient, Header, WsTransport
-from orderflow.chain.settings import ListenerSettings
-from orderflow.chain.store_guard import store_batch_isolating
+from orderflow.chain.backfill import STREAM, block_of, block_rows
+from orderflow.chain.checkpoints import Checkpoint, get_checkpoint
+from orderflow.chain.decode import decode_batch
+from orderflow.chain.live_store import NO_BLOCK, LiveStore, log_ids
+from orderflow.chain.reorg import conflicts, find_fork_point, prune_blocks
+from orderflow.chain.rollback import rollback_from
+from orderflow.chain.rpc import Header
+from orderflow.chain.store import store_batch
 from orderflow.errors import RetryableRpcError
 from orderflow.progress import Progress
-from orderflow.tracing import current_traceparent
 
 log = logging.getLogger(__name__)
 
@@ -71,89 +63,29 @@ log = logging.getLogger(__name__)
 # and as orderflow_progress_* metrics (job="backfill"): a history backfill runs for hours.
 BACKFILL_PROGRESS_BLOCKS = 1_000
 
-_NO_BLOCK = -1  # buffer key of logs without a usable blockNumber (decode dead-letters them)
 _PRUNE_EVERY_HEADS = 100
 _REMOVAL_AHEAD = 64  # a removed log may name a block this far above the newest head seen
 
 
-@dataclass
-class ListenerState:
-    """Progress shared with /readyz and tests (monotonic clock for ages)."""
+class LiveSession(LiveStore):
+    """One WebSocket connection's worth of listening (see the module docstring).
 
-    head: int | None = None
-    head_seen_at: float | None = None
-    checkpoint: int | None = None
-    connected: bool = False
-    streaming: bool = False
-    reconnects: int = 0
-    reorgs: int = 0
-    sessions: int = 0
-    conditions_synced: bool = False
-
-    @property
-    def lag(self) -> int | None:
-        if self.head is None or self.checkpoint is None:
-            return None
-        return max(0, self.head - self.checkpoint)
-
-
-class LiveSession:
-    """One WebSocket connection's worth of listening (see the module docstring)."""
-
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        ws: WsTransport,
-        backfill_client: EthClient,
-        settings: ListenerSettings,
-        *,
-        state: ListenerState,
-        metrics: IngestMetrics,
-        window: BlockWindow,
-        ranges: AdaptiveRange,
-    ) -> None:
-        self.pool = pool
-        self.ws = ws
-        self.client = EthClient(ws)
-        self.settings = settings
-        self.chain_id = settings.chain_id
-        self.confirmations = settings.confirmations
-        self.state = state
-        self.metrics = metrics
-        self.window = window
-        self.headers = HeaderCache(backfill_client)
-        self.backfiller = Backfiller(
-            pool,
-            backfill_client,
-            chain_id=settings.chain_id,
-            addresses=settings.addresses,
-            ranges=ranges,
-            headers=self.headers,
-            metrics=metrics,
-            window=window,
-            verify_depth=settings.reorg_window_blocks,
-        )
-        self.buffer: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
-        self.pending_since: float | None = None
-        self.covered_to = 0  # blocks <= this come from eth_getLogs, above from the subscription
-        self.last_head: Header | None = None
-        self.storing_from: int | None = None  # lowest block of a store in flight
-        self._heads_seen = 0
-        self._tracer = telemetry.tracer("orderflow.chain.live")
+    The buffer, ``flush`` and what happens to unstored logs at the end are ``LiveStore``'s.
+    """
 
     # --- checkpoint ---------------------------------------------------------------------------
 
-    async def _load_checkpoint(self) -> store.Checkpoint | None:
+    async def _load_checkpoint(self) -> Checkpoint | None:
         """The stored checkpoint; ``state.checkpoint`` also covers "nothing before START_BLOCK"."""
         async with self.pool.acquire() as conn:
-            cp = await store.get_checkpoint(conn, self.chain_id, STREAM)
+            cp = await get_checkpoint(conn, self.chain_id, STREAM)
         start = self.settings.start_block
         self.state.checkpoint = (
             cp.block_number if cp else (start - 1 if start is not None else None)
         )
         return cp
 
-    async def _verified_checkpoint(self) -> store.Checkpoint | None:
+    async def _verified_checkpoint(self) -> Checkpoint | None:
         """The checkpoint, after repairing a reorg that happened while we were away.
 
         The newest recorded block is compared with the node's: it is at or above the
@@ -216,12 +148,12 @@ class LiveSession:
         if header is None:
             raise RetryableRpcError(f"block {number} not found on {self.client.endpoint}")
         async with self.pool.acquire() as conn:
-            await store.store_batch(
+            await store_batch(
                 conn,
                 decode_batch([], self.chain_id, self.settings.addresses),
                 chain_id=self.chain_id,
                 blocks=block_rows([header]),
-                checkpoint=store.Checkpoint(STREAM, number, header.hash),
+                checkpoint=Checkpoint(STREAM, number, header.hash),
             )
         self.window.add(header)
         self.state.checkpoint = number
@@ -257,45 +189,6 @@ class LiveSession:
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("could not move the checkpoint back", extra={"reason": repr(exc)})
             raise
-
-    def _resync_from(self) -> int | None:
-        """The lowest block whose logs may not all be stored although the checkpoint passed it.
-
-        A notification the transport dropped (queue full), or a late log still in the buffer
-        when the session ends: the next session must read the chain again from there.
-        """
-        cp = self.state.checkpoint
-        if cp is None:
-            return None
-        candidates = [n for n in self.buffer if _NO_BLOCK < n <= cp]
-        if self.storing_from is not None:
-            candidates.append(self.storing_from)
-        if self.ws.dropped_from_block is not None:
-            candidates.append(self.ws.dropped_from_block)
-        low = min(candidates, default=None)
-        return low if low is not None and low <= cp else None
-
-    async def _keep_unstored(self) -> None:
-        """Move the checkpoint back below anything this session received but did not store."""
-        if self.ws.overflowed:
-            log.warning(
-                "subscription notifications were dropped (queue full): resynchronising",
-                extra={
-                    "dropped": self.ws.dropped,
-                    "from_block": self.ws.dropped_from_block,
-                    "checkpoint": self.state.checkpoint,
-                },
-            )
-        low = self._resync_from()
-        if low is None:
-            return
-        async with self.pool.acquire() as conn:
-            await store.rewind_checkpoint(conn, self.chain_id, STREAM, low - 1)
-        self.state.checkpoint = low - 1
-        log.warning(
-            "checkpoint moved back: the next session reads these blocks again",
-            extra={"block": low - 1},
-        )
 
     async def _stream(self, heads_sub: str, logs_sub: str) -> None:
         silence = self.settings.silence_timeout_secs
@@ -379,17 +272,17 @@ class LiveSession:
         number = block_of(raw)
         if raw.get("removed") is True and number is not None:
             if not self._plausible_removal(number, raw.get("blockHash")):
-                log.warning("removed log of a block we do not hold: ignored", extra=_log_ids(raw))
+                log.warning("removed log of a block we do not hold: ignored", extra=log_ids(raw))
                 return
             fork = min(number, await self._fork_below(number))
             await self.repair(fork, reason="log removed by the node")
             return
-        key = number if number is not None else _NO_BLOCK
+        key = number if number is not None else NO_BLOCK
         self.buffer[key].append(raw)
         # Logs of blocks not yet confirmed wait for a head; only a log arriving after its
         # block's turn (late, or unparseable) needs the flush timer.
         confirmed = self.last_head is not None and key <= self.last_head.number - self.confirmations
-        if (confirmed or key == _NO_BLOCK) and self.pending_since is None:
+        if (confirmed or key == NO_BLOCK) and self.pending_since is None:
             self.pending_since = time.monotonic()
 
     def _plausible_removal(self, number: int, block_hash: Any) -> bool:
@@ -423,94 +316,5 @@ class LiveSession:
             del self.buffer[number]
         self.window.drop_from(fork)
         async with self.pool.acquire() as conn:
-            await store.rollback_from(conn, self.chain_id, fork)
+            await rollback_from(conn, self.chain_id, fork)
         await self._load_checkpoint()
-
-    # --- storing --------------------------------------------------------------------------------
-
-    async def flush(self) -> None:
-        """Store every buffered block at or below head - confirmations, with the checkpoint."""
-        if self.last_head is None or self.state.checkpoint is None:
-            return
-        head = self.last_head.number
-        upto = head - self.confirmations
-        via_getlogs = min(upto, self.covered_to)
-        if self.state.checkpoint < via_getlogs:
-            await self.backfiller.run(self.state.checkpoint + 1, via_getlogs)
-            self.state.checkpoint = via_getlogs
-            for number in [n for n in self.buffer if _NO_BLOCK < n <= via_getlogs]:
-                del self.buffer[number]
-        cp = self.state.checkpoint
-        new_cp = head - max(self.confirmations, 1)
-        ready_blocks = sorted(n for n in self.buffer if n <= upto)
-        self.pending_since = None  # everything at or below upto is taken now
-        if not ready_blocks and new_cp <= cp:
-            return
-        raws: list[Mapping[str, Any]] = []
-        for number in ready_blocks:
-            for raw in self.buffer.pop(number):
-                held = self.window.get(number)
-                if held is not None and str(raw.get("blockHash", "")).lower() != held.hash:
-                    log.info("log of an orphaned block dropped", extra=_log_ids(raw))
-                    continue
-                raws.append(raw)
-        # Until they are committed, these logs are neither in the buffer nor in the database.
-        self.storing_from = min(
-            (n for raw in raws if (n := block_of(raw)) is not None), default=None
-        )
-        await self._store(raws, cp, new_cp)
-        self.storing_from = None
-
-    async def _store(self, raws: list[Mapping[str, Any]], cp: int, new_cp: int) -> None:
-        with self._tracer.start_as_current_span("live.flush", attributes={"logs": len(raws)}):
-            ready, used, orphans = await fill_timestamps(raws, self.headers)
-            for raw in orphans:
-                log.info("log of a vanished block dropped", extra=_log_ids(raw))
-            checkpoint = None
-            dropped = self.ws.dropped_from_block
-            if dropped is not None:
-                new_cp = min(new_cp, dropped - 1)  # never past a notification we lost
-            headers = list(used)
-            # Record the header of every block we store logs of: a later start compares them
-            # with the node's (reorgs while away).
-            for raw in ready:
-                number = block_of(raw)
-                held = self.window.get(number) if number is not None else None
-                if held is not None:
-                    headers.append(held)
-            if new_cp > cp:
-                cp_header = self.window.get(new_cp) or await self.client.header_by_number(new_cp)
-                if cp_header is not None:
-                    checkpoint = store.Checkpoint(STREAM, new_cp, cp_header.hash)
-                    headers += self.window.between(cp + 1, new_cp)
-                    headers.append(cp_header)
-            batch = await decode_batch_async(ready, self.chain_id, self.settings.addresses)
-            async with self.pool.acquire() as conn:
-                await store_batch_isolating(
-                    conn,
-                    batch,
-                    chain_id=self.chain_id,
-                    blocks=block_rows(headers),
-                    checkpoint=checkpoint,
-                    traceparent=current_traceparent(),
-                    addresses=self.settings.addresses,
-                )
-        if checkpoint is not None:
-            self.state.checkpoint = checkpoint.block_number
-            if self.state.lag is not None:
-                self.metrics.head_lag.set(self.state.lag)
-        self.metrics.count_batch(batch)
-        for fill in batch.fills:
-            log.debug(
-                "fill stored",
-                extra={"tx_hash": fill.ref.tx_hash, "log_index": fill.ref.log_index},
-            )
-        for dead in batch.dead_letters:
-            log.warning(
-                "undecodable log kept as a dead letter",
-                extra={"tx_hash": dead.tx_hash, "log_index": dead.log_index, "reason": dead.reason},
-            )
-
-
-def _log_ids(raw: Mapping[str, Any]) -> dict[str, Any]:
-    return {"tx_hash": raw.get("transactionHash"), "log_index": raw.get("logIndex")}

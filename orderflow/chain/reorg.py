@@ -16,7 +16,7 @@ height, comparing our hashes with the node's canonical ones, until they agree. A
 window cannot be located safely: :class:`~orderflow.errors.ReorgError` stops the listener.
 
 The SQL here is the listener's own reads of ``orderflow_blocks`` (the writes are
-``store.store_batch`` and ``store.rollback_from``).
+``store.store_batch`` and ``rollback.rollback_from``).
 """
 
 from __future__ import annotations

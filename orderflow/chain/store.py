@@ -8,49 +8,36 @@ dead letters, and finally the stream's checkpoint (only ever forward). A crash a
 leaves either all of it or none of it, so a restart from the checkpoint neither loses nor
 doubles a fill — the failure mode ethereum-etl's separate checkpoint file has.
 
-``rollback_from`` undoes everything derived from blocks at or above a height (a reorg).
+Beside it, one concern each: ``checkpoints`` (read and rewind a stream's checkpoint),
+``rollback`` (``rollback_from``: undo everything from a height up, a reorg), ``block_times``
+(the time of logs without one), ``dead_letters``, ``store_tokens`` (registry rows from
+outside the chain), ``store_refunds`` and ``store_sql`` (the statements).
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
-from typing import Any
 
 import asyncpg
 
 from orderflow.chain import partitions
 from orderflow.chain import store_sql as sql
+from orderflow.chain.block_times import BlockHeader, BlockTimes, block_times
+from orderflow.chain.checkpoints import Checkpoint
 from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.copy_render import CopyRows, render
+from orderflow.chain.dead_letters import dead_letter_key, insert_dead_letters, untimed_dead_letter
 from orderflow.chain.decode import DecodedBatch
 from orderflow.chain.events import ConditionPreparation, DeadLetter, Fill, LogRef
-from orderflow.chain.fields import MAX_BLOCK_NUMBER, MAX_LOG_INDEX
-from orderflow.chain.storable import storable_key, storable_text
-from orderflow.chain.store_refunds import DELETE_FROM_BLOCK as DELETE_REFUNDS_FROM_BLOCK
 from orderflow.chain.store_refunds import insert_refunds, link_refunds
+from orderflow.chain.store_sql import row_count
+from orderflow.chain.store_tokens import token_columns
 from orderflow.chain.tokens import TokenInfo, condition_tokens, v3_token
 
-
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
-    """How far a stream (``listener``, ``file:…``) has stored everything, inclusive."""
-
-    stream: str
-    block_number: int
-    block_hash: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BlockHeader:
-    """A canonical block as the listener saw it (reorg checks, timestamps for bare logs)."""
-
-    number: int
-    hash: str
-    parent_hash: str | None
-    timestamp: datetime
+# store_batch's parameter types, importable from here as before the split.
+__all__ = ["BlockHeader", "Checkpoint", "StoreStats", "store_batch"]
 
 
 @dataclass(slots=True)
@@ -80,141 +67,12 @@ class StoreStats:
         self.checkpoint_advanced |= other.checkpoint_advanced
 
 
-@dataclass(slots=True)
-class RollbackStats:
-    """Rows removed by ``rollback_from``."""
-
-    trades: int = 0
-    matches: int = 0
-    conditions: int = 0
-    tokens: int = 0
-    outcomes: int = 0
-    dead_letters: int = 0
-    blocks: int = 0
-    checkpoints: int = 0
-
-
 def _settings(synchronous_commit: bool, bulk: bool) -> str:
     """The transaction's SET LOCAL statements (one round trip)."""
     parts = [] if synchronous_commit else ["SET LOCAL synchronous_commit TO off"]
     if bulk:
         parts.append("SET LOCAL orderflow.bulk = 'on'")
     return "; ".join(parts)
-
-
-def _count(status: str) -> int:
-    """Row count from a command tag like ``INSERT 0 42`` / ``UPDATE 3``."""
-    return int(status.rsplit(" ", 1)[-1])
-
-
-def dead_letter_key(raw: Mapping[str, Any]) -> tuple[str, str]:
-    """(sha256 of the canonical JSON, that JSON): identity and payload of a dead letter.
-
-    Whatever the raw object holds (NaN, lone surrogates, NUL, huge or deep values) the JSON is
-    made storable (``storable.storable_json``) so a hostile log cannot abort its batch.
-    """
-    return storable_key(raw)
-
-
-class _Times:
-    """Epoch seconds for each stored log: its own blockTimestamp, else a known block's."""
-
-    def __init__(self, known: dict[int, tuple[str, int]]) -> None:
-        self.known = known  # block number -> (hash, epoch)
-        self.memo: dict[datetime, int] = {}
-        # Logs that lacked a timestamp and got their block's: an earlier batch may have
-        # dead-lettered the very same raw object while the block was still unknown.
-        self.resolved: list[Mapping[str, Any]] = []
-
-    def epoch(self, ref: LogRef) -> int | None:
-        ts = ref.timestamp
-        if ts is not None:
-            try:
-                return self.memo[ts]
-            except KeyError:
-                value = self.memo[ts] = int(ts.timestamp())
-                return value
-        hit = self.known.get(ref.block_number)
-        if hit is not None and hit[0] == ref.block_hash:
-            if ref.raw is not None:
-                self.resolved.append(ref.raw)
-            return hit[1]
-        return None
-
-
-async def _block_times(
-    conn: asyncpg.Connection,
-    chain_id: int,
-    refs: list[LogRef],
-    blocks: Sequence[BlockHeader],
-) -> _Times:
-    known = {b.number: (b.hash.lower(), int(b.timestamp.timestamp())) for b in blocks}
-    missing = sorted({r.block_number for r in refs if r.block_number not in known})
-    if missing:
-        for row in await conn.fetch(sql.SELECT_BLOCK_TIMES, chain_id, missing):
-            known[row["block_number"]] = (row["block_hash"], int(row["timestamp"].timestamp()))
-    return _Times(known)
-
-
-def _untimed(ref: LogRef, chain_id: int, kind: str) -> DeadLetter:
-    raw = ref.raw if ref.raw is not None else {"ref": repr(ref)}
-    return DeadLetter(
-        raw=raw,
-        reason=(
-            f"{kind} has no blockTimestamp and block {ref.block_number} ({ref.block_hash}) is "
-            "neither in orderflow_blocks nor among the batch's headers"
-        ),
-        chain_id=chain_id,
-        tx_hash=ref.tx_hash,
-        log_index=ref.log_index,
-        block_number=ref.block_number,
-        address=ref.address,
-        topic0=str(ref.raw["topics"][0]).lower() if ref.raw else None,  # decoded: it exists
-    )
-
-
-def _token_rows(tokens: Iterable[TokenInfo]) -> list[list[Any]]:
-    cols: list[list[Any]] = [[] for _ in range(8)]
-    for t in tokens:
-        cols[0].append(str(t.token_id))
-        cols[1].append(t.condition_id)
-        cols[2].append(t.outcome_index)
-        cols[3].append(None if t.complement_token_id is None else str(t.complement_token_id))
-        cols[4].append(t.neg_risk)
-        cols[5].append(t.collateral)
-        cols[6].append(t.generation)
-        cols[7].append(t.source)
-    return cols
-
-
-def _opt_text(value: object, limit: int) -> str | None:
-    return None if value is None else storable_text(value, limit)
-
-
-def _opt_int(value: int | None, maximum: int) -> int | None:
-    return value if value is not None and 0 <= value <= maximum else None
-
-
-async def _insert_dead_letters(
-    conn: asyncpg.Connection, chain_id: int, letters: Sequence[DeadLetter]
-) -> None:
-    args = []
-    for d in letters:
-        digest, text = dead_letter_key(d.raw)
-        args.append(
-            (
-                digest,
-                chain_id,
-                _opt_text(d.tx_hash, 100),
-                _opt_int(d.log_index, MAX_LOG_INDEX),
-                _opt_int(d.block_number, MAX_BLOCK_NUMBER),
-                _opt_text(d.address, 100),
-                _opt_text(d.topic0, 100),
-                storable_text(d.reason, 2000),
-                text,
-            )
-        )
-    await conn.executemany(sql.UPSERT_DEAD_LETTER, args)
 
 
 class _Writer:
@@ -224,7 +82,7 @@ class _Writer:
         self,
         conn: asyncpg.Connection,
         chain_id: int,
-        times: _Times,
+        times: BlockTimes,
         dead: list[DeadLetter],
         addresses: ChainAddresses,
     ) -> None:
@@ -240,7 +98,7 @@ class _Writer:
     def _timed(self, ref: LogRef, kind: str) -> int | None:
         ts = self.times.epoch(ref)
         if ts is None:
-            self.dead.append(_untimed(ref, self.chain_id, kind))
+            self.dead.append(untimed_dead_letter(ref, self.chain_id, kind))
         return ts
 
     async def blocks(self, blocks: Sequence[BlockHeader]) -> None:
@@ -269,7 +127,7 @@ class _Writer:
                     continue
             conditions.append((c, ts))
         if conditions:
-            self.stats.conditions = _count(
+            self.stats.conditions = row_count(
                 await self.conn.execute(
                     sql.INSERT_CONDITIONS,
                     self.chain_id,
@@ -316,7 +174,7 @@ class _Writer:
                 tokens[tid] = info
         if not tokens:
             return []
-        rows = await self.conn.fetch(sql.INSERT_TOKENS, *_token_rows(tokens.values()))
+        rows = await self.conn.fetch(sql.INSERT_TOKENS, *token_columns(tokens.values()))
         self.stats.tokens = len(rows)
         return [r[0] for r in rows]
 
@@ -330,7 +188,7 @@ class _Writer:
                 columns=sql.FILL_COLUMNS,
                 format="text",
             )
-            inserted = _count(
+            inserted = row_count(
                 await self.conn.execute(sql.INSERT_TRADES, self.chain_id, traceparent)
             )
             self.stats.trades = inserted
@@ -344,7 +202,9 @@ class _Writer:
                 columns=sql.MATCH_COLUMNS,
                 format="text",
             )
-            self.stats.matches = _count(await self.conn.execute(sql.INSERT_MATCHES, self.chain_id))
+            self.stats.matches = row_count(
+                await self.conn.execute(sql.INSERT_MATCHES, self.chain_id)
+            )
             if self.stats.matches < rows.match_count:
                 await self.collisions(sql.COLLIDING_MATCHES, "OrdersMatched")
 
@@ -369,7 +229,7 @@ class _Writer:
 
     async def links(self) -> None:
         """Fills and matches of one transaction stored by different batches."""
-        self.stats.linked = _count(
+        self.stats.linked = row_count(
             await self.conn.execute(sql.LINK_MATCHES, self.chain_id, list(self.touched))
         )
 
@@ -384,7 +244,7 @@ class _Writer:
         self.stats.refunds_applied = await link_refunds(self.conn, self.chain_id, sorted(txs))
 
     async def backfill_markets(self, new_tokens: list[str]) -> None:
-        self.stats.backfilled = _count(
+        self.stats.backfilled = row_count(
             await self.conn.execute(sql.BACKFILL_TRADE_MARKETS, new_tokens)
         )
         await self.conn.execute(sql.BACKFILL_MATCH_MARKETS, new_tokens)
@@ -394,7 +254,7 @@ class _Writer:
             ts = self._timed(res.ref, "ConditionResolution")
             if ts is None:
                 continue
-            self.stats.outcomes += _count(
+            self.stats.outcomes += row_count(
                 await self.conn.execute(
                     sql.INSERT_OUTCOME,
                     res.condition_id,
@@ -421,7 +281,7 @@ class _Writer:
             checkpoint.block_number,
             checkpoint.block_hash,
         )
-        self.stats.checkpoint_advanced = _count(status) > 0
+        self.stats.checkpoint_advanced = row_count(status) > 0
 
 
 async def store_batch(
@@ -483,13 +343,15 @@ async def store_batch(
             for e in group
             if e.ref.timestamp is None
         ]
-        times = await _block_times(conn, chain_id, untimed, blocks)
+        times = await block_times(conn, chain_id, untimed, blocks)
         w = _Writer(conn, chain_id, times, list(batch.dead_letters), addresses)
         w.untimed_conditions = untimed_conditions
         if rows is None:
             rows, late = render(batch.fills, batch.matches, times.epoch)
             w.dead.extend(
-                _untimed(e.ref, chain_id, "OrderFilled" if isinstance(e, Fill) else "OrdersMatched")
+                untimed_dead_letter(
+                    e.ref, chain_id, "OrderFilled" if isinstance(e, Fill) else "OrdersMatched"
+                )
                 for e in late
             )
         if blocks:
@@ -509,91 +371,11 @@ async def store_batch(
             digests = list({dead_letter_key(raw)[0] for raw in times.resolved})
             await conn.execute(sql.DELETE_RESOLVED_DEAD_LETTERS, digests)
         if w.dead:
-            await _insert_dead_letters(conn, chain_id, w.dead)
+            await insert_dead_letters(conn, chain_id, w.dead)
         if checkpoint is not None:
             await w.checkpoint(checkpoint)
     stats = w.stats
     stats.dead_letters = len(w.dead)
     stats.removed = len(batch.removed)
     stats.ignored = len(batch.ignored)
-    return stats
-
-
-async def store_tokens(conn: asyncpg.Connection, tokens: Sequence[TokenInfo]) -> tuple[int, int]:
-    """Add verified registry rows (e.g. from Gamma markets) and join older trades to them.
-
-    The same statements as ``store_batch`` uses for its registry, in one transaction under the
-    writer lock; existing ids are kept. Returns (new tokens, trades that got their market).
-    """
-    if not tokens:
-        return 0, 0
-    async with conn.transaction():
-        await conn.execute(sql.WRITER_LOCK)
-        new = [r[0] for r in await conn.fetch(sql.INSERT_TOKENS, *_token_rows(tokens))]
-        backfilled = 0
-        if new:
-            backfilled = _count(await conn.execute(sql.BACKFILL_TRADE_MARKETS, new))
-            await conn.execute(sql.BACKFILL_MATCH_MARKETS, new)
-    return len(new), backfilled
-
-
-async def get_checkpoint(conn: asyncpg.Connection, chain_id: int, stream: str) -> Checkpoint | None:
-    """The stored checkpoint of a stream, or None before its first batch."""
-    row = await conn.fetchrow(sql.SELECT_CHECKPOINT, chain_id, stream)
-    if row is None:
-        return None
-    return Checkpoint(row["stream"], row["block_number"], row["block_hash"])
-
-
-async def rewind_checkpoint(
-    conn: asyncpg.Connection, chain_id: int, stream: str, block_number: int
-) -> bool:
-    """Move a stream's checkpoint back to ``block_number`` if it is beyond it; True if moved.
-
-    Nothing is deleted: the blocks after it are simply read again (the store is idempotent),
-    e.g. after the subscription dropped a notification of a block the checkpoint had passed.
-    """
-    async with conn.transaction():
-        await conn.execute(sql.WRITER_LOCK)
-        status = await conn.execute(sql.REWIND_CHECKPOINT, chain_id, stream, block_number)
-    return _count(status) > 0
-
-
-async def rollback_from(
-    conn: asyncpg.Connection, chain_id: int, block_number: int
-) -> RollbackStats:
-    """Delete everything derived from blocks >= ``block_number``; rewind checkpoints before it.
-
-    Used when a reorg orphaned those blocks: the canonical logs are then fetched and stored
-    again. Wallet counters maintained by the insert trigger are decremented to match.
-    """
-    stats = RollbackStats()
-    async with conn.transaction():
-        await conn.execute(sql.WRITER_LOCK)
-        per_wallet = await conn.fetch(sql.DELETE_TRADES, chain_id, block_number)
-        stats.trades = sum(r["deleted"] for r in per_wallet)
-        if per_wallet:
-            await conn.execute(
-                sql.UNDO_WALLET_STATS,
-                [r["wallet_address"] for r in per_wallet],
-                [r["n"] for r in per_wallet],
-                [r["volume"] for r in per_wallet],
-            )
-        stats.matches = _count(await conn.execute(sql.DELETE_MATCHES, chain_id, block_number))
-        await conn.execute(DELETE_REFUNDS_FROM_BLOCK, chain_id, block_number)
-        stats.outcomes = _count(await conn.execute(sql.DELETE_OUTCOMES, chain_id, block_number))
-        gone = await conn.fetch(sql.DELETE_CONDITIONS, chain_id, block_number)
-        stats.conditions = len(gone)
-        if gone:
-            stats.tokens = _count(
-                await conn.execute(sql.DELETE_CONDITION_TOKENS, [r[0] for r in gone])
-            )
-        stats.dead_letters = _count(
-            await conn.execute(sql.DELETE_DEAD_LETTERS, chain_id, block_number)
-        )
-        # Rewind first: it reads the hash of the block just below, which is kept.
-        stats.checkpoints = _count(
-            await conn.execute(sql.REWIND_CHECKPOINTS, chain_id, block_number)
-        )
-        stats.blocks = _count(await conn.execute(sql.DELETE_BLOCKS, chain_id, block_number))
     return stats

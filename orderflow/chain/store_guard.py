@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from orderflow.chain.block_times import BlockHeader
+from orderflow.chain.checkpoints import Checkpoint
 from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.events import (
     ConditionPreparation,
@@ -31,7 +33,7 @@ from orderflow.chain.events import (
     TokenRegistration,
 )
 from orderflow.chain.storable import storable_text
-from orderflow.chain.store import BlockHeader, Checkpoint, StoreStats, store_batch
+from orderflow.chain.store import StoreStats, store_batch
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""The chain stage's SQL, in one place (see store.py for how the statements fit together).
+"""The chain stage's SQL, in one place (see store.py for how the statements fit together;
+checkpoints.py, rollback.py, dead_letters.py and store_tokens.py run the rest).
 
 Batches go through per-connection temporary tables (``ON COMMIT DELETE ROWS``): COPY in, then
 one ``INSERT … SELECT … ON CONFLICT DO NOTHING`` into the ledger, so replays and overlapping
@@ -8,6 +9,12 @@ conversion to exact NUMERIC units happens here, in PostgreSQL.
 """
 
 from __future__ import annotations
+
+
+def row_count(status: str) -> int:
+    """Row count from a command tag like ``INSERT 0 42`` / ``UPDATE 3``."""
+    return int(status.rsplit(" ", 1)[-1])
+
 
 CREATE_TEMP_TABLES = """
 CREATE TEMP TABLE IF NOT EXISTS orderflow_tmp_fills (

@@ -23,7 +23,7 @@ import asyncpg
 
 from orderflow.chain.contracts import ChainAddresses
 from orderflow.chain.events import DeadLetter
-from orderflow.chain.store import store_tokens
+from orderflow.chain.store_tokens import store_tokens
 from orderflow.chain.tokens import TokenInfo, ctf_tokens
 from orderflow.history.layouts import Layout
 from orderflow.history.rows import RowError, address, hash32, jsonable, timestamp, uint

@@ -26,7 +26,8 @@ from orderflow.chain.encode import (
     encode_orders_matched_v2,
 )
 from orderflow.chain.ingest import ingest_logs
-from orderflow.chain.store import rollback_from, store_batch
+from orderflow.chain.rollback import rollback_from
+from orderflow.chain.store import store_batch
 from tests.chain.factory import addr, at, h32
 from tests.chain.sample_logs import BTC_NO, BTC_YES
 

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from orderflow.chain.block_times import BlockHeader
 from orderflow.chain.decode import decode_batch
-from orderflow.chain.store import BlockHeader, store_batch
+from orderflow.chain.store import store_batch
 from tests.chain.factory import block_hash
 from tests.chain.test_store import match_tx
 

@@ -17,7 +17,7 @@ import pytest
 from orderflow import db
 from orderflow.chain import ingest, partitions, pending_sums
 from orderflow.chain.ingest import ingest_logs
-from orderflow.chain.store import rollback_from
+from orderflow.chain.rollback import rollback_from
 from orderflow.reputation import compute_scores, run_reputation
 from tests.conftest import scratch_database
 from tests.reputation.chainbook import _key

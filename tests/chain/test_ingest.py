@@ -7,8 +7,8 @@ from pathlib import Path
 
 import asyncpg
 
+from orderflow.chain.checkpoints import get_checkpoint
 from orderflow.chain.ingest import ingest_file, ingest_logs
-from orderflow.chain.store import get_checkpoint
 from tests.chain import sample_logs as s
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,10 +18,10 @@ import pytest
 
 from orderflow import db
 from orderflow.chain import decode_workers
+from orderflow.chain.checkpoints import get_checkpoint
 from orderflow.chain.contracts import MAINNET, TOPIC_ORDER_FILLED_V1, TOPIC_ORDER_FILLED_V2
 from orderflow.chain.decode_workers import Chunk, Decoders, DecodeWorkerError
 from orderflow.chain.ingest import IngestReport, _from_decoders, _pipeline, ingest_file
-from orderflow.chain.store import get_checkpoint
 from orderflow.sim import SimConfig, simulate
 from orderflow.sim.emit import emit
 from tests.conftest import scratch_database

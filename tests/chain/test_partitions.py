@@ -15,8 +15,11 @@ import pytest
 
 from orderflow import db
 from orderflow.chain import partitions
+from orderflow.chain.block_times import BlockHeader
+from orderflow.chain.checkpoints import Checkpoint
 from orderflow.chain.decode import decode_batch
-from orderflow.chain.store import BlockHeader, Checkpoint, rollback_from, store_batch
+from orderflow.chain.rollback import rollback_from
+from orderflow.chain.store import store_batch
 from orderflow.cli import main
 from orderflow.migrate import migrate, migrations_dir
 from tests.chain.factory import T0, block_hash

@@ -9,6 +9,8 @@ from typing import Any
 import asyncpg
 
 from orderflow.chain import contracts as c
+from orderflow.chain.block_times import BlockHeader
+from orderflow.chain.checkpoints import Checkpoint, get_checkpoint, rewind_checkpoint
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.encode import (
     encode_condition_preparation,
@@ -16,14 +18,8 @@ from orderflow.chain.encode import (
     encode_token_registered,
 )
 from orderflow.chain.encode_trades import encode_fill, encode_match
-from orderflow.chain.store import (
-    BlockHeader,
-    Checkpoint,
-    get_checkpoint,
-    rewind_checkpoint,
-    rollback_from,
-    store_batch,
-)
+from orderflow.chain.rollback import rollback_from
+from orderflow.chain.store import store_batch
 from orderflow.chain.tokens import condition_id, ctf_position_ids
 from tests.chain.factory import T0, addr, at, block_hash, h32
 from tests.chain.test_contracts_tokens import BTC_NO, BTC_UP_DOWN, BTC_YES, SUBGRAPH_NEG, VECTORS

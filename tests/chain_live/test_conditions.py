@@ -21,14 +21,15 @@ import pytest
 from aiohttp import web
 
 from orderflow.chain import contracts as c
-from orderflow.chain import store
 from orderflow.chain.backfill import STREAM
+from orderflow.chain.checkpoints import Checkpoint, get_checkpoint
 from orderflow.chain.conditions import CONDITIONS_STREAM, ConditionSync
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.listener import Listener
 from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.rpc import EthClient
 from orderflow.chain.rpc_http import HttpTransport
+from orderflow.chain.store import store_batch
 from tests.chain_live.conftest import Anvil, free_port
 from tests.chain_live.logs import (
     condition_of,
@@ -137,7 +138,7 @@ async def gated(anvil: Anvil) -> AsyncIterator[GatedNode]:
 
 async def sync_checkpoint(pool: asyncpg.Pool) -> int | None:
     async with pool.acquire() as conn:
-        cp = await store.get_checkpoint(conn, 137, CONDITIONS_STREAM)
+        cp = await get_checkpoint(conn, 137, CONDITIONS_STREAM)
     return cp.block_number if cp else None
 
 
@@ -221,11 +222,11 @@ async def test_the_sync_costs_one_getlogs_per_range_and_headers_only_near_its_en
     await anvil.emit(condition_resolution(10))  # block 408
     target = await anvil.head()
     async with pool.acquire() as conn:  # the listener's stream starts at the target
-        await store.store_batch(
+        await store_batch(
             conn,
             decode_batch([], 137),
             chain_id=137,
-            checkpoint=store.Checkpoint(STREAM, target),
+            checkpoint=Checkpoint(STREAM, target),
         )
     settings = make_settings(
         anvil.ws_url, CONDITION_SYNC_FROM_BLOCK=0, CONDITION_SYNC_MAX_BLOCKS=100

@@ -20,8 +20,8 @@ import asyncpg
 import pytest
 
 from orderflow import db
-from orderflow.chain import store
 from orderflow.chain.backfill import STREAM
+from orderflow.chain.checkpoints import get_checkpoint
 from orderflow.chain.listener import Listener, run_with_health
 from orderflow.chain.settings import ListenerSettings
 from orderflow.errors import ConfigError
@@ -77,7 +77,7 @@ async def canonical_fills(anvil: Anvil) -> list[tuple[str, int, int, str]]:
 
 async def checkpoint(pool: asyncpg.Pool) -> int | None:
     async with pool.acquire() as conn:
-        cp = await store.get_checkpoint(conn, 137, STREAM)
+        cp = await get_checkpoint(conn, 137, STREAM)
     return cp.block_number if cp else None
 
 

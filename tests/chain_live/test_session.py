@@ -11,7 +11,8 @@ import pytest
 
 from orderflow.chain.backfill import AdaptiveRange
 from orderflow.chain.listener_metrics import IngestMetrics
-from orderflow.chain.live import ListenerState, LiveSession
+from orderflow.chain.listener_state import ListenerState
+from orderflow.chain.live import LiveSession
 from orderflow.chain.reorg import BlockWindow
 from orderflow.chain.rpc import EthClient, Header
 from orderflow.chain.rpc_ws import WsTransport

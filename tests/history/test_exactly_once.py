@@ -12,8 +12,8 @@ import asyncpg
 import pytest
 
 from orderflow.chain.backfill import STREAM
+from orderflow.chain.checkpoints import get_checkpoint
 from orderflow.chain.ingest import ingest_file, ingest_logs
-from orderflow.chain.store import get_checkpoint
 from orderflow.history import HISTORY_STREAM, import_file
 from orderflow.history.errors import HistoryError
 from orderflow.sim import SimConfig, simulate

@@ -9,8 +9,8 @@ import asyncpg
 import pytest
 
 from orderflow.chain.backfill import STREAM
+from orderflow.chain.checkpoints import get_checkpoint
 from orderflow.chain.contracts import MAINNET
-from orderflow.chain.store import get_checkpoint
 from orderflow.history import import_file
 from orderflow.history.errors import LayoutError
 from orderflow.history.events import RowDecoder

@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from orderflow.chain.store import rollback_from
+from orderflow.chain.rollback import rollback_from
 from orderflow.reputation import compute_scores, run_reputation
 from tests.reputation.population import World, noise_taker, skilled_taker, wash_pair
 from tests.reputation.test_incremental_sums import assert_sums_match, same_scores, scan_scores

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from orderflow.chain.store import rollback_from
+from orderflow.chain.rollback import rollback_from
 from orderflow.reputation import compute_scores
 from orderflow.reputation.run import WalletScore
 from tests.reputation.population import (

@@ -1,0 +1,74 @@
+"""Dead letters: logs that cannot be stored, kept with their reason in ``orderflow_dead_letters``.
+
+A dead letter's identity is the sha256 of its raw log's canonical JSON (``dead_letter_key``), so
+a replay upserts the same row. ``store.store_batch`` writes them in its transaction
+(``insert_dead_letters``), including logs whose time is unknown (``untimed_dead_letter``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import asyncpg
+
+from orderflow.chain import store_sql as sql
+from orderflow.chain.events import DeadLetter, LogRef
+from orderflow.chain.fields import MAX_BLOCK_NUMBER, MAX_LOG_INDEX
+from orderflow.chain.storable import storable_key, storable_text
+
+
+def dead_letter_key(raw: Mapping[str, Any]) -> tuple[str, str]:
+    """(sha256 of the canonical JSON, that JSON): identity and payload of a dead letter.
+
+    Whatever the raw object holds (NaN, lone surrogates, NUL, huge or deep values) the JSON is
+    made storable (``storable.storable_json``) so a hostile log cannot abort its batch.
+    """
+    return storable_key(raw)
+
+
+def untimed_dead_letter(ref: LogRef, chain_id: int, kind: str) -> DeadLetter:
+    raw = ref.raw if ref.raw is not None else {"ref": repr(ref)}
+    return DeadLetter(
+        raw=raw,
+        reason=(
+            f"{kind} has no blockTimestamp and block {ref.block_number} ({ref.block_hash}) is "
+            "neither in orderflow_blocks nor among the batch's headers"
+        ),
+        chain_id=chain_id,
+        tx_hash=ref.tx_hash,
+        log_index=ref.log_index,
+        block_number=ref.block_number,
+        address=ref.address,
+        topic0=str(ref.raw["topics"][0]).lower() if ref.raw else None,  # decoded: it exists
+    )
+
+
+def _opt_text(value: object, limit: int) -> str | None:
+    return None if value is None else storable_text(value, limit)
+
+
+def _opt_int(value: int | None, maximum: int) -> int | None:
+    return value if value is not None and 0 <= value <= maximum else None
+
+
+async def insert_dead_letters(
+    conn: asyncpg.Connection, chain_id: int, letters: Sequence[DeadLetter]
+) -> None:
+    args = []
+    for d in letters:
+        digest, text = dead_letter_key(d.raw)
+        args.append(
+            (
+                digest,
+                chain_id,
+                _opt_text(d.tx_hash, 100),
+                _opt_int(d.log_index, MAX_LOG_INDEX),
+                _opt_int(d.block_number, MAX_BLOCK_NUMBER),
+                _opt_text(d.address, 100),
+                _opt_text(d.topic0, 100),
+                storable_text(d.reason, 2000),
+                text,
+            )
+        )
+    await conn.executemany(sql.UPSERT_DEAD_LETTER, args)

@@ -1,0 +1,225 @@
+"""The storing half of a live session: buffered logs into the database with the checkpoint.
+
+Logs from the subscription are buffered per block (``LiveStore.buffer``); ``flush`` stores the
+blocks at or below head - confirmations in one ``store_batch_isolating`` together with their
+headers and the checkpoint (head - max(confirmations, 1)). Heights marked for eth_getLogs
+(``covered_to``: before the subscription, skipped heads, a reorg) are read by the backfiller
+instead of taken from the buffer.
+
+A notification the transport had to drop (its queue full: storage fell behind) is never
+passed silently: from then on the checkpoint stays below the dropped item's block, and when
+the session ends ``_keep_unstored`` moves it back there if it had already passed it (a late
+log), so the next session's backfill reads that block again. The same holds for late logs
+still buffered, or a store in flight, when a session ends for any reason.
+
+:class:`~orderflow.chain.live.LiveSession` (connecting, streaming, reorgs) builds on this class.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+import asyncpg
+
+from orderflow import telemetry
+from orderflow.chain.backfill import (
+    STREAM,
+    AdaptiveRange,
+    Backfiller,
+    HeaderCache,
+    block_of,
+    block_rows,
+    fill_timestamps,
+)
+from orderflow.chain.checkpoints import Checkpoint, rewind_checkpoint
+from orderflow.chain.decode import decode_batch_async
+from orderflow.chain.listener_metrics import IngestMetrics
+from orderflow.chain.listener_state import ListenerState
+from orderflow.chain.reorg import BlockWindow
+from orderflow.chain.rpc import EthClient, Header, WsTransport
+from orderflow.chain.settings import ListenerSettings
+from orderflow.chain.store_guard import store_batch_isolating
+from orderflow.tracing import current_traceparent
+
+# The live session's one logger (and tracer), whichever of its two modules logs.
+log = logging.getLogger("orderflow.chain.live")
+
+NO_BLOCK = -1  # buffer key of logs without a usable blockNumber (decode dead-letters them)
+
+
+class LiveStore:
+    """A live session's log buffer and how it is stored (see the module docstring)."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        ws: WsTransport,
+        backfill_client: EthClient,
+        settings: ListenerSettings,
+        *,
+        state: ListenerState,
+        metrics: IngestMetrics,
+        window: BlockWindow,
+        ranges: AdaptiveRange,
+    ) -> None:
+        self.pool = pool
+        self.ws = ws
+        self.client = EthClient(ws)
+        self.settings = settings
+        self.chain_id = settings.chain_id
+        self.confirmations = settings.confirmations
+        self.state = state
+        self.metrics = metrics
+        self.window = window
+        self.headers = HeaderCache(backfill_client)
+        self.backfiller = Backfiller(
+            pool,
+            backfill_client,
+            chain_id=settings.chain_id,
+            addresses=settings.addresses,
+            ranges=ranges,
+            headers=self.headers,
+            metrics=metrics,
+            window=window,
+            verify_depth=settings.reorg_window_blocks,
+        )
+        self.buffer: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
+        self.pending_since: float | None = None
+        self.covered_to = 0  # blocks <= this come from eth_getLogs, above from the subscription
+        self.last_head: Header | None = None
+        self.storing_from: int | None = None  # lowest block of a store in flight
+        self._heads_seen = 0
+        self._tracer = telemetry.tracer("orderflow.chain.live")
+
+    # --- nothing received may stay behind the checkpoint ----------------------------------------
+
+    def _resync_from(self) -> int | None:
+        """The lowest block whose logs may not all be stored although the checkpoint passed it.
+
+        A notification the transport dropped (queue full), or a late log still in the buffer
+        when the session ends: the next session must read the chain again from there.
+        """
+        cp = self.state.checkpoint
+        if cp is None:
+            return None
+        candidates = [n for n in self.buffer if NO_BLOCK < n <= cp]
+        if self.storing_from is not None:
+            candidates.append(self.storing_from)
+        if self.ws.dropped_from_block is not None:
+            candidates.append(self.ws.dropped_from_block)
+        low = min(candidates, default=None)
+        return low if low is not None and low <= cp else None
+
+    async def _keep_unstored(self) -> None:
+        """Move the checkpoint back below anything this session received but did not store."""
+        if self.ws.overflowed:
+            log.warning(
+                "subscription notifications were dropped (queue full): resynchronising",
+                extra={
+                    "dropped": self.ws.dropped,
+                    "from_block": self.ws.dropped_from_block,
+                    "checkpoint": self.state.checkpoint,
+                },
+            )
+        low = self._resync_from()
+        if low is None:
+            return
+        async with self.pool.acquire() as conn:
+            await rewind_checkpoint(conn, self.chain_id, STREAM, low - 1)
+        self.state.checkpoint = low - 1
+        log.warning(
+            "checkpoint moved back: the next session reads these blocks again",
+            extra={"block": low - 1},
+        )
+
+    # --- storing --------------------------------------------------------------------------------
+
+    async def flush(self) -> None:
+        """Store every buffered block at or below head - confirmations, with the checkpoint."""
+        if self.last_head is None or self.state.checkpoint is None:
+            return
+        head = self.last_head.number
+        upto = head - self.confirmations
+        via_getlogs = min(upto, self.covered_to)
+        if self.state.checkpoint < via_getlogs:
+            await self.backfiller.run(self.state.checkpoint + 1, via_getlogs)
+            self.state.checkpoint = via_getlogs
+            for number in [n for n in self.buffer if NO_BLOCK < n <= via_getlogs]:
+                del self.buffer[number]
+        cp = self.state.checkpoint
+        new_cp = head - max(self.confirmations, 1)
+        ready_blocks = sorted(n for n in self.buffer if n <= upto)
+        self.pending_since = None  # everything at or below upto is taken now
+        if not ready_blocks and new_cp <= cp:
+            return
+        raws: list[Mapping[str, Any]] = []
+        for number in ready_blocks:
+            for raw in self.buffer.pop(number):
+                held = self.window.get(number)
+                if held is not None and str(raw.get("blockHash", "")).lower() != held.hash:
+                    log.info("log of an orphaned block dropped", extra=log_ids(raw))
+                    continue
+                raws.append(raw)
+        # Until they are committed, these logs are neither in the buffer nor in the database.
+        self.storing_from = min(
+            (n for raw in raws if (n := block_of(raw)) is not None), default=None
+        )
+        await self._store(raws, cp, new_cp)
+        self.storing_from = None
+
+    async def _store(self, raws: list[Mapping[str, Any]], cp: int, new_cp: int) -> None:
+        with self._tracer.start_as_current_span("live.flush", attributes={"logs": len(raws)}):
+            ready, used, orphans = await fill_timestamps(raws, self.headers)
+            for raw in orphans:
+                log.info("log of a vanished block dropped", extra=log_ids(raw))
+            checkpoint = None
+            dropped = self.ws.dropped_from_block
+            if dropped is not None:
+                new_cp = min(new_cp, dropped - 1)  # never past a notification we lost
+            headers = list(used)
+            # Record the header of every block we store logs of: a later start compares them
+            # with the node's (reorgs while away).
+            for raw in ready:
+                number = block_of(raw)
+                held = self.window.get(number) if number is not None else None
+                if held is not None:
+                    headers.append(held)
+            if new_cp > cp:
+                cp_header = self.window.get(new_cp) or await self.client.header_by_number(new_cp)
+                if cp_header is not None:
+                    checkpoint = Checkpoint(STREAM, new_cp, cp_header.hash)
+                    headers += self.window.between(cp + 1, new_cp)
+                    headers.append(cp_header)
+            batch = await decode_batch_async(ready, self.chain_id, self.settings.addresses)
+            async with self.pool.acquire() as conn:
+                await store_batch_isolating(
+                    conn,
+                    batch,
+                    chain_id=self.chain_id,
+                    blocks=block_rows(headers),
+                    checkpoint=checkpoint,
+                    traceparent=current_traceparent(),
+                    addresses=self.settings.addresses,
+                )
+        if checkpoint is not None:
+            self.state.checkpoint = checkpoint.block_number
+            if self.state.lag is not None:
+                self.metrics.head_lag.set(self.state.lag)
+        self.metrics.count_batch(batch)
+        for fill in batch.fills:
+            log.debug(
+                "fill stored",
+                extra={"tx_hash": fill.ref.tx_hash, "log_index": fill.ref.log_index},
+            )
+        for dead in batch.dead_letters:
+            log.warning(
+                "undecodable log kept as a dead letter",
+                extra={"tx_hash": dead.tx_hash, "log_index": dead.log_index, "reason": dead.reason},
+            )
+
+
+def log_ids(raw: Mapping[str, Any]) -> dict[str, Any]:
+    return {"tx_hash": raw.get("transactionHash"), "log_index": raw.get("logIndex")}
