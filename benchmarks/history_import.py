@@ -54,6 +54,9 @@ import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # proc_cpu
+
+from proc_cpu import cpu_seconds_or_none  # noqa: E402
 
 from orderflow import db  # noqa: E402
 from orderflow.chain import contracts as c  # noqa: E402
@@ -217,17 +220,6 @@ async def fresh_database(admin_dsn: str, created: list[str]) -> str:
     return dsn
 
 
-def _cpu_secs(pid: int | None) -> float | None:
-    """CPU seconds (user + system) of a local process, from /proc; None if not readable."""
-    if pid is None:
-        return None
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def run_ours(
     args: argparse.Namespace,
     admin_dsn: str,
@@ -251,12 +243,12 @@ async def run_ours(
         # One connection: its backend does all the storing. CPU seconds of both sides say what
         # an idle machine would do (this one is shared).
         backend = await pool.fetchval("SELECT pg_backend_pid()") if server else None
-        server0, client0, children0 = _cpu_secs(backend), time.process_time(), _children()
+        server0, client0, children0 = cpu_seconds_or_none(backend), time.process_time(), _children()
         report = await import_file(
             pool, path, chain_id=137, batch_size=args.batch_size, progress=_quiet(path),
             via_raw_logs=via_raw_logs, workers=workers, bulk=bulk,
         )  # fmt: skip
-        server1, client_cpu = _cpu_secs(backend), time.process_time() - client0
+        server1, client_cpu = cpu_seconds_or_none(backend), time.process_time() - client0
         workers_cpu = _children() - children0  # the pool's processes, reaped when it shut down
     finally:
         await pool.close()

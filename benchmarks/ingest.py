@@ -47,6 +47,9 @@ import asyncpg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # proc_cpu
+
+from proc_cpu import cpu_seconds_or_none  # noqa: E402
 
 from orderflow import db  # noqa: E402
 from orderflow.chain import contracts as c  # noqa: E402
@@ -345,17 +348,6 @@ async def fresh_database(admin_dsn: str, created: list[str]) -> str:
     return dsn
 
 
-def _cpu_secs(pid: int | None) -> float | None:
-    """CPU seconds (user + system) of a local process, from /proc; None if not readable."""
-    if pid is None:
-        return None
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _rate(count: int, secs: float) -> float:
     return count / secs if secs > 0 else float("inf")
 
@@ -424,11 +416,12 @@ async def main_async(args: argparse.Namespace) -> int:
             # One connection: its server process does all the storing; its CPU time (and ours)
             # says what the run would take on an idle machine, which the shared one is not.
             backend = await pool.fetchval("SELECT pg_backend_pid()") if server else None
-            server_cpu0, client_cpu0 = _cpu_secs(backend), time.process_time()
+            server_cpu0, client_cpu0 = cpu_seconds_or_none(backend), time.process_time()
             report = await ingest_logs(
                 pool, logs, chain_id=CHAIN_ID, batch_size=args.batch_size, bulk=not args.no_bulk
             )
-            server_cpu1, client_cpu = _cpu_secs(backend), time.process_time() - client_cpu0
+            server_cpu1 = cpu_seconds_or_none(backend)
+            client_cpu = time.process_time() - client_cpu0
             trades = await pool.fetchval("SELECT count(*) FROM orderflow_trades")
         finally:
             await pool.close()
@@ -448,7 +441,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 pool = await db.create_pool(dsn2, min_size=1, max_size=1)
                 try:
                     backend = await pool.fetchval("SELECT pg_backend_pid()") if server else None
-                    file_cpu0, parent0 = _cpu_secs(backend), time.process_time()
+                    file_cpu0, parent0 = cpu_seconds_or_none(backend), time.process_time()
                     file_report = await ingest_file(
                         pool,
                         path,
@@ -457,7 +450,7 @@ async def main_async(args: argparse.Namespace) -> int:
                         workers=args.workers,
                         bulk=not args.no_bulk,
                     )
-                    file_cpu1 = _cpu_secs(backend)
+                    file_cpu1 = cpu_seconds_or_none(backend)
                     file_parent = time.process_time() - parent0
                 finally:
                     await pool.close()

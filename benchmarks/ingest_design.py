@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from ingest import generate  # noqa: E402
+from proc_cpu import cpu_seconds  # noqa: E402
 
 from orderflow import db  # noqa: E402
 from orderflow.chain.decode import decode_batch  # noqa: E402
@@ -220,11 +221,6 @@ def _ranges(path: Path, lines_per_batch: int) -> list[tuple[str, int, int]]:
     return out
 
 
-def _cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def run_design(dsn: str, path: Path, batch: int, workers: int) -> dict[str, float]:
     conn = await db.connect(dsn)
     await conn.execute(SCHEMA)
@@ -237,7 +233,7 @@ async def run_design(dsn: str, path: Path, batch: int, workers: int) -> dict[str
     await conn.execute(STAGING)
     pid = await conn.fetchval("SELECT pg_backend_pid()")
     loop = asyncio.get_running_loop()
-    started, cpu0, py0 = time.perf_counter(), _cpu(pid), time.process_time()
+    started, cpu0, py0 = time.perf_counter(), cpu_seconds(pid), time.process_time()
     child_us = 0
     logs = 0
     with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -259,11 +255,11 @@ async def run_design(dsn: str, path: Path, batch: int, workers: int) -> dict[str
                 await conn.execute(INSERT_MATCHES, CHAIN_ID)
                 await conn.execute(CHECKPOINT, "file", top)
     elapsed = time.perf_counter() - started
-    backend = _cpu(pid) - cpu0
+    backend = cpu_seconds(pid) - cpu0
     py = time.process_time() - py0
-    c1, t1 = _cpu(pid), time.perf_counter()
+    c1, t1 = cpu_seconds(pid), time.perf_counter()
     await conn.execute(SECONDARY)
-    index_cpu, index_wall = _cpu(pid) - c1, time.perf_counter() - t1
+    index_cpu, index_wall = cpu_seconds(pid) - c1, time.perf_counter() - t1
     trades = await conn.fetchval("SELECT count(*) FROM p_trades")
     await conn.close()
     return {
@@ -284,13 +280,13 @@ async def run_shipped(dsn: str, path: Path, batch: int) -> dict[str, float]:
     await conn.close()
     pool = await db.create_pool(dsn, min_size=1, max_size=1)
     pid = await pool.fetchval("SELECT pg_backend_pid()")
-    cpu0, py0 = _cpu(pid), time.process_time()
+    cpu0, py0 = cpu_seconds(pid), time.process_time()
     report = await ingest_file(pool, path, chain_id=CHAIN_ID, batch_size=batch)
     out = {
         "logs": report.logs,
         "trades": report.stored.trades,
         "wall": report.elapsed_secs,
-        "backend_cpu": _cpu(pid) - cpu0,
+        "backend_cpu": cpu_seconds(pid) - cpu0,
         "parent_cpu": time.process_time() - py0,
     }
     await pool.close()

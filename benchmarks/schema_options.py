@@ -46,16 +46,14 @@ import asyncpg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # proc_cpu
+
+from proc_cpu import cpu_seconds  # noqa: E402
 
 from orderflow.chain import store_sql  # noqa: E402
 from orderflow.migrate import migrate  # noqa: E402
 
 T0 = 1_777_000_000
-
-
-def _cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Fills:
@@ -369,7 +367,7 @@ async def _run(
         await conn.execute(NOTIFY_ONLY + ids_table(option != "ids", indexed) + agg)
     await conn.execute("CHECKPOINT")
     pid = await conn.fetchval("SELECT pg_backend_pid()")
-    cpu0, wall0, py0 = _cpu(pid), time.perf_counter(), time.process_time()
+    cpu0, wall0, py0 = cpu_seconds(pid), time.perf_counter(), time.process_time()
     done = 0
     seg_cpu, seg_wall, seg_done = cpu0, wall0, 0
     for chunk in fills.batches(batch):
@@ -415,7 +413,7 @@ async def _run(
                     await conn.execute(AGG_UPSERT)
         done += len(chunk)
         if report_every and done - seg_done >= report_every:
-            c, w = _cpu(pid), time.perf_counter()
+            c, w = cpu_seconds(pid), time.perf_counter()
             print(
                 f"  {option}: {done:>12,} fills stored; last {done - seg_done:,}: backend"
                 f" {(c - seg_cpu) / (done - seg_done) * 1e6:.1f} us/row, wall"
@@ -423,7 +421,7 @@ async def _run(
                 flush=True,
             )
             seg_cpu, seg_wall, seg_done = c, w, done
-    cpu1, wall1, py1 = _cpu(pid), time.perf_counter(), time.process_time()
+    cpu1, wall1, py1 = cpu_seconds(pid), time.perf_counter(), time.process_time()
     out = {"backend_cpu": cpu1 - cpu0, "wall": wall1 - wall0, "python_cpu": py1 - py0}
     table = (
         "orderflow_trades"
@@ -440,9 +438,10 @@ async def _run(
         / 1e6
     )
     if option in ("ids_part_bare", "part_bare"):
-        c0, t0 = _cpu(pid), time.perf_counter()
+        c0, t0 = cpu_seconds(pid), time.perf_counter()
         await conn.execute(IDS_INDEXES if option == "ids_part_bare" else PART_TEXT_INDEXES)
-        out["index_build_cpu"], out["index_build_wall"] = _cpu(pid) - c0, time.perf_counter() - t0
+        out["index_build_cpu"] = cpu_seconds(pid) - c0
+        out["index_build_wall"] = time.perf_counter() - t0
     return out
 
 
