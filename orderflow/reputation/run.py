@@ -32,7 +32,7 @@ from orderflow.reputation import incremental as inc
 from orderflow.reputation import persist_sql, positions_sql, scores_sql
 from orderflow.reputation.factors import WalletInputs, score, weights
 from orderflow.reputation.settings import ReputationSettings
-from orderflow.reputation.sums_sql import FILLS_AFTER
+from orderflow.reputation.sums_sql import SUMS_MAY_MISS_FILLS
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +139,8 @@ async def _stored(conn: asyncpg.Connection, as_of: datetime | None, cutoff: date
     read-only ``compute_scores`` does not fold them): the sums then hold every stored fill."""
     if as_of is not None:
         return False
-    ahead = await conn.fetchval(FILLS_AFTER, cutoff)
-    return not ahead
+    incomplete = await conn.fetchval(SUMS_MAY_MISS_FILLS, cutoff)
+    return not incomplete
 
 
 async def _build(

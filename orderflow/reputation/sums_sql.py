@@ -83,7 +83,7 @@ SUMS_STORED = """
 # Any fill stamped after $1 (the sums cannot be cut at a time)? Index-only on the time index.
 # Whether the sums may miss fills: one stamped after the cut-off, or rows of a bulk import whose
 # sums are still pending (an import killed before its fold, or one running now; migration 014).
-FILLS_AFTER = """
+SUMS_MAY_MISS_FILLS = """
 SELECT EXISTS (SELECT 1 FROM orderflow_trades WHERE timestamp > $1::timestamptz)
     OR EXISTS (SELECT 1 FROM orderflow_position_sums_pending)
 """
