@@ -13,6 +13,7 @@ import asyncpg
 
 from orderflow.chain.rollback import rollback_from
 from orderflow.reputation import compute_scores, run_reputation
+from tests.reputation.chainbook import Market
 from tests.reputation.population import World, noise_taker, skilled_taker, wash_pair
 from tests.reputation.test_incremental_sums import assert_sums_match, same_scores, scan_scores
 
@@ -23,6 +24,12 @@ SELECT wallet_address, total_trades, total_volume_usdc, markets_traded, resolved
        events_resolved, factors
   FROM orderflow_wallet_stats ORDER BY wallet_address
 """
+
+
+_ISSUES = (
+    "SELECT kind, token_id, market_id, wallets, trades, detail FROM orderflow_reputation_issues"
+    " ORDER BY kind, token_id"
+)
 
 
 async def persisted(pool: asyncpg.Pool) -> list[dict[str, Any]]:
@@ -61,6 +68,9 @@ async def test_incremental_equals_full(pool: asyncpg.Pool) -> None:
         noise_taker(w, who, 3, usd=300.0)
     newcomer = w.new_wallet()
     skilled_taker(w, newcomer, 6, 0.8, usd=200.0)
+    # a token no condition registers: a problem the incremental run must report
+    ghost = Market("0x" + "ee" * 32, "0x" + "ef" * 32, takers[1], False, (7_777_001, 7_777_002))
+    w.chain.trade(ghost, later[0].opens + 60, newcomer, "BUY", 0, 10.0, 0.5, takers[2])
     await w.chain.ingest(pool)
     top = await pool.fetchval("SELECT max(block_number) FROM orderflow_trades")
     async with pool.acquire() as conn:
@@ -74,10 +84,13 @@ async def test_incremental_equals_full(pool: asyncpg.Pool) -> None:
     assert second.incremental and second.rescored > 0
     incremental = await persisted(pool)
     inc_scores = await compute_scores(pool)
+    inc_issues = await pool.fetch(_ISSUES)
+    assert [r["kind"] for r in inc_issues] == ["UNKNOWN_TOKEN"]
 
     third = await run_reputation(pool, full=True)
     assert not third.incremental and third.history_rows == 0  # nothing left to change
     close(await persisted(pool), incremental)
+    assert await pool.fetch(_ISSUES) == inc_issues  # the problems found, not when
     same_scores(await compute_scores(pool), inc_scores)
     same_scores(await scan_scores(pool), inc_scores)
 
