@@ -256,19 +256,13 @@ async def build(
     )
     await conn.execute("ANALYZE rep_positions")
     await conn.execute(ev.CLOSES, as_of, settings.clv_horizon)
-    # their problems (all their positions are here)
+    # their problems: rep_positions holds exactly the changed tokens' positions, so the run's
+    # own ISSUES statement rewrites theirs and no other token's
     await conn.execute(
         "DELETE FROM orderflow_reputation_issues i USING rep_dirty_tokens t"
         " WHERE i.token_id = t.token_id"
     )
-    await conn.execute(
-        persist_sql.ISSUES.replace(
-            "WHERE problem IS NOT NULL",
-            "WHERE problem IS NOT NULL AND token_id IN (SELECT token_id FROM rep_dirty_tokens)",
-        ),
-        as_of,
-        as_of,
-    )
+    await conn.execute(persist_sql.ISSUES, as_of, as_of)
     await _moves(conn)
     await conn.execute(
         f"DELETE FROM {CLOSES} c USING rep_dirty_tokens t WHERE t.token_id = c.token_id"
