@@ -45,6 +45,11 @@ class CopyRows:
     v3_tokens: list[int] = field(default_factory=list)
     # Lowest and highest block of the rendered rows (the partitions they go to), None if none.
     blocks: tuple[int, int] | None = None
+    # The first and last rendered row in chain order: (block, log index, tx hash), None if none.
+    # A transaction's logs are consecutive in its block, so only the transactions of these two
+    # can have logs outside the batch between them (store.py: which links need SQL).
+    first: tuple[int, int, str] | None = None
+    last: tuple[int, int, str] | None = None
 
 
 def match_links(fills: Sequence[Fill], matches: Sequence[Match]) -> dict[tuple[str, int], int]:
@@ -230,10 +235,11 @@ def render(
         rows.matches = text.encode()
     else:
         rows.matches = _escaped([_match_record(m, ts) for m, ts in timed_matches])
-    numbers = [f.ref.block_number for f, _, _ in timed] + [
-        m.ref.block_number for m, _ in timed_matches
-    ]
-    rows.blocks = (min(numbers), max(numbers)) if numbers else None
+    positions = [(f.ref.block_number, f.ref.log_index, f.ref.tx_hash) for f, _, _ in timed]
+    positions += [(m.ref.block_number, m.ref.log_index, m.ref.tx_hash) for m, _ in timed_matches]
+    if positions:
+        rows.first, rows.last = min(positions), max(positions)
+        rows.blocks = (rows.first[0], rows.last[0])
     rows.touched = list(touched)
     rows.v1_txs = list(v1_txs)
     rows.v3_tokens = list(v3)

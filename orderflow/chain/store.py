@@ -67,12 +67,16 @@ class StoreStats:
         self.checkpoint_advanced |= other.checkpoint_advanced
 
 
-def _settings(synchronous_commit: bool, bulk: bool) -> str:
-    """The transaction's SET LOCAL statements (one round trip)."""
-    parts = [] if synchronous_commit else ["SET LOCAL synchronous_commit TO off"]
+def _prologue(synchronous_commit: bool, bulk: bool) -> str:
+    """The transaction's first statements, sent as one: the writer lock, its SET LOCAL
+    settings, the (emptied) staging tables."""
+    parts = [sql.WRITER_LOCK]
+    if not synchronous_commit:
+        parts.append("SET LOCAL synchronous_commit TO off")
     if bulk:
         parts.append("SET LOCAL orderflow.bulk = 'on'")
-    return "; ".join(parts)
+    parts.append(sql.CREATE_TEMP_TABLES)
+    return ";\n".join(parts)
 
 
 class _Writer:
@@ -178,9 +182,29 @@ class _Writer:
         self.stats.tokens = len(rows)
         return [r[0] for r in rows]
 
+    async def link_candidates(self, rows: CopyRows) -> None:
+        """The transactions whose match links may need SQL (``links``), before the insert.
+
+        The renderer links a fill to its match inside the batch; SQL is needed only for a
+        transaction whose fills and matches are stored by different batches. A transaction's
+        logs are consecutive in its block, so when no fill or match is stored yet anywhere
+        between the batch's first and last row (chain order), only the transactions of those
+        two rows can have logs in another batch; otherwise every transaction with an unlinked
+        fill or a match may."""
+        if not rows.touched or rows.first is None or rows.last is None:
+            return
+        stored = await self.conn.fetchval(
+            sql.ROWS_BETWEEN, self.chain_id, *rows.first[:2], *rows.last[:2]
+        )
+        if stored:
+            self.touched.update(rows.touched)
+        else:
+            edges = (rows.first[2], rows.last[2])
+            self.touched.update(tx for tx in rows.touched if tx in edges)
+
     async def rows(self, rows: CopyRows, traceparent: str | None) -> None:
         """Fills and matches: COPY their rendered rows into the staging tables, then insert."""
-        self.touched.update(rows.touched)
+        await self.link_candidates(rows)
         if rows.fill_count:
             await self.conn.copy_to_table(
                 "orderflow_tmp_fills",
@@ -327,9 +351,8 @@ async def store_batch(
     # orderflow_trades' partitions for these fills, in a short transaction of their own
     await partitions.ensure_for_batch(conn, batch, rows.blocks if rows is not None else None)
     async with conn.transaction():
-        await conn.execute(sql.WRITER_LOCK)
-        if not synchronous_commit or bulk:
-            await conn.execute(_settings(synchronous_commit, bulk))
+        # the lock, the settings and the staging tables in one round trip
+        await conn.execute(_prologue(synchronous_commit, bulk))
         untimed = [
             e.ref
             for group in (
@@ -358,7 +381,6 @@ async def store_batch(
             await w.blocks(blocks)
         # The registry first, so this batch's trades join their market directly.
         new_tokens = await w.registry(batch, rows.v3_tokens)
-        await conn.execute(sql.CREATE_TEMP_TABLES)
         await w.rows(rows, traceparent)
         if w.touched and (rows.match_count or w.stats.trades):
             await w.links()

@@ -126,6 +126,19 @@ SELECT s.tx_hash, s.log_index, s.block_number, s.block_hash, s.exchange, t.tx_ha
 COLLIDING_FILLS = COLLIDING.format(staging="orderflow_tmp_fills", table="orderflow_trades")
 COLLIDING_MATCHES = COLLIDING.format(staging="orderflow_tmp_matches", table="orderflow_matches")
 
+# Whether a fill or match is stored between two positions (chain order, both included): the
+# store asks before inserting a batch, for its first and last row (store._Writer.link_candidates).
+ROWS_BETWEEN = """
+SELECT EXISTS (SELECT 1 FROM orderflow_trades
+                WHERE chain_id = $1 AND block_number BETWEEN $2::bigint AND $4::bigint
+                  AND (block_number, log_index) >= ($2::bigint, $3::int)
+                  AND (block_number, log_index) <= ($4::bigint, $5::int))
+    OR EXISTS (SELECT 1 FROM orderflow_matches
+                WHERE chain_id = $1 AND block_number BETWEEN $2::bigint AND $4::bigint
+                  AND (block_number, log_index) >= ($2::bigint, $3::int)
+                  AND (block_number, log_index) <= ($4::bigint, $5::int))
+"""
+
 # Fills stored earlier (another batch) that belong to a match stored now, or the reverse: a
 # fill belongs to the first match of its exchange after it in the same transaction.
 LINK_MATCHES = """

@@ -222,6 +222,40 @@ async def test_match_links_across_batches_and_direct_fills_stay_unlinked(
         ]
 
 
+async def test_match_links_when_fills_and_matches_come_from_separate_batches(
+    pool: asyncpg.Pool,
+) -> None:
+    # Three whole transactions, their fills stored first and their matches by a later batch
+    # (e.g. a file of fills, then one of matches): the middle one is neither the first nor the
+    # last row of the matches' batch, but fills stored between those rows make it link all.
+    logs = [log for tx in range(3) for log in match_tx(2, 7 + tx, first_log=4 * tx)]
+    fills = [log for i, log in enumerate(logs) if i % 4 != 3]
+    matches = [log for i, log in enumerate(logs) if i % 4 == 3]
+    async with pool.acquire() as conn:
+        await store_batch(conn, decode_batch(fills, 137), chain_id=137)
+        stats = await store_batch(conn, decode_batch(matches, 137), chain_id=137)
+        assert stats.linked == 9
+        rows = await trades(conn)
+        assert [(r["log_index"], r["match_log_index"]) for r in rows] == [
+            (i, 4 * (i // 4) + 3) for i in range(12) if i % 4 != 3
+        ]
+
+
+async def test_match_links_when_a_reimport_cuts_batches_elsewhere(pool: asyncpg.Pool) -> None:
+    # A first import stopped inside transaction 8 (its first two fills stored, unlinked); a
+    # re-import stores transactions 7 to 9 in one batch: 8 sits in the middle of that batch, its
+    # stored fills are replays (not inserted again), and they still get their match.
+    logs = [log for tx in range(3) for log in match_tx(2, 7 + tx, first_log=4 * tx)]
+    async with pool.acquire() as conn:
+        await store_batch(conn, decode_batch(logs[:6], 137), chain_id=137)
+        stats = await store_batch(conn, decode_batch(logs, 137), chain_id=137)
+        assert (stats.trades, stats.duplicate_trades, stats.linked) == (4, 5, 2)
+        rows = await trades(conn)
+        assert [(r["log_index"], r["match_log_index"]) for r in rows] == [
+            (i, 4 * (i // 4) + 3) for i in range(12) if i % 4 != 3
+        ]
+
+
 async def test_resolution_fills_market_outcomes(pool: asyncpg.Pool) -> None:
     res = encode_condition_resolution(
         at=at(9, 2, 90),
