@@ -1,73 +1,89 @@
 -- Per-partition time and id ranges of orderflow_trades, so readers bounded by time or by id also
 -- bound the block and PostgreSQL prunes partitions (issue 14 item 2; docs/scaling.md §3.4).
 --
--- orderflow_trade_partition_ranges holds, for every attached partition of orderflow_trades, a
--- range covering its rows: min(timestamp), max(timestamp), max(id). It may be wider than the
--- rows (a reorg's rollback deletes rows and leaves it as it was), never narrower, in every
--- snapshot:
---   * a statement trigger (insert, update) widens the range of each partition the statement's
---     rows went to, in the writer's transaction: a snapshot that sees a row sees its range;
+-- orderflow_trade_partition_ranges holds rows (relid = a partition, min_ts, max_ts, max_id); the
+-- union of a partition's rows covers its rows' timestamps and ids. It may be wider than they
+-- are (a reorg's rollback deletes rows and leaves it), never narrower, in every snapshot:
+--   * a statement trigger (insert, update) appends, in the writer's transaction, a row for each
+--     partition the statement's rows went to when they are not covered yet (rounded out: hour
+--     boundaries, ids to the next multiple of 4096, so a listener appends about once an hour or
+--     per 4096 fills): a snapshot that sees a row of orderflow_trades sees its cover. Appending
+--     takes no lock a concurrent writer waits for (two writers into one partition never
+--     serialise here: the executor's late-commit sweep still has late commits to find);
+--   * past 8 rows for a partition, the trigger folds them into one: the rows it can lock at once
+--     (FOR UPDATE SKIP LOCKED: it never waits) are deleted and their union inserted, in one
+--     statement of the writer's transaction;
 --   * orderflow_ensure_partitions (replaced below, otherwise unchanged) gives a partition it
---     makes an empty range in the same transaction ('infinity', '-infinity', 0);
---   * orderflow_trade_ranges_refresh() recomputes exact ranges (migration, `partitions attach`),
---     holding a SHARE lock on each partition so no write slips past it.
--- A row is keyed by the partition's oid (and names it, for people and for an oid reused by
--- another table, whose row the trigger then makes cover everything).
+--     makes an empty row in the same transaction ('infinity', '-infinity', 0);
+--   * orderflow_trade_ranges_refresh() replaces them with one exact row per partition
+--     (migration, `orderflow db partitions attach`), holding a SHARE lock on each partition so no
+--     write slips past it.
 -- The readers' bounds are scalar subqueries over this table and pg_inherits, written once in
 -- orderflow/chain/pruning.py (part of each reader's statement: planned and cached with it, and
 -- evaluated in its snapshot): the lowest block a row with timestamp >= t, or with id > i, can be
--- in; the highest block a row with timestamp <= t can be in. An attached partition without a
--- range (attached by hand, or restored by pg_restore: new oids) makes them give no bound at all
--- until orderflow_trade_ranges_refresh() is run: never a wrong bound, only a missed pruning.
+-- in; the highest block a row with timestamp <= t can be in. An attached partition with no row
+-- (attached by hand, or restored by pg_restore: new oids) makes them give no bound at all until
+-- orderflow_trade_ranges_refresh() is run: never a wrong bound, only a missed pruning. Rows of an
+-- oid reused by another table only widen its cover.
 -- A history import writes old blocks with new ids: that partition's max(id) grows, so a cursor
--- reader (id > i) still reads it.
--- Out-of-order timestamps are safe: a partition is included when its own range says it may
--- hold a matching row, whatever its neighbours hold.
+-- reader (id > i) still reads it. Out-of-order timestamps are safe: a partition is included
+-- when its own cover says it may hold a matching row, whatever its neighbours hold.
 
 CREATE TABLE orderflow_trade_partition_ranges (
-    relid       OID         PRIMARY KEY,   -- the partition (pg_class.oid)
+    relid       OID         NOT NULL,      -- the partition (pg_class.oid)
     relname     NAME        NOT NULL,      -- its name when the row was written
     first_block BIGINT      NOT NULL,
     last_block  BIGINT      NOT NULL,
-    min_ts      TIMESTAMPTZ NOT NULL,      -- 'infinity' while empty
-    max_ts      TIMESTAMPTZ NOT NULL,      -- '-infinity' while empty
-    max_id      BIGINT      NOT NULL       -- 0 while empty
+    min_ts      TIMESTAMPTZ NOT NULL,      -- 'infinity' for an empty partition
+    max_ts      TIMESTAMPTZ NOT NULL,      -- '-infinity' for an empty partition
+    max_id      BIGINT      NOT NULL       -- 0 for an empty partition
 );
+CREATE INDEX orderflow_trade_partition_ranges_relid ON orderflow_trade_partition_ranges (relid);
 
 -- The partition of orderflow_trades named for partition number n (migration 012's layout).
 CREATE FUNCTION orderflow_trades_partition_name(n BIGINT) RETURNS TEXT
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$SELECT 'orderflow_trades_p' || lpad(n::text, 4, '0')$$;
 
--- Widen the ranges of the partitions a statement's rows went to (insert and update). A range
--- already covering them is not written (no row lock: an update of other columns, e.g. a market
--- id back-fill, stays lock-free here).
+-- Cover the rows of a statement (insert, update): append a row for each partition they went to
+-- and its rows do not cover yet; fold a partition's rows into one past 8.
 CREATE FUNCTION orderflow_trade_ranges_widen() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    span CONSTANT BIGINT := orderflow_partition_blocks();
+    span  CONSTANT BIGINT := orderflow_partition_blocks();
+    grain CONSTANT BIGINT := 4096;
+    g     RECORD;
 BEGIN
-    INSERT INTO orderflow_trade_partition_ranges AS r
-           (relid, relname, first_block, last_block, min_ts, max_ts, max_id)
-    SELECT c.oid, c.relname, g.n * span, (g.n + 1) * span - 1, g.min_ts, g.max_ts, g.max_id
-      FROM (SELECT block_number / span AS n, min(timestamp) AS min_ts,
-                   max(timestamp) AS max_ts, max(id) AS max_id
-              FROM new_rows GROUP BY 1) g
-      JOIN pg_class c ON c.oid = to_regclass(quote_ident(orderflow_trades_partition_name(g.n)))
-     WHERE NOT EXISTS (SELECT 1 FROM orderflow_trade_partition_ranges x
-                        WHERE x.relid = c.oid AND x.relname = c.relname
-                          AND x.min_ts <= g.min_ts AND x.max_ts >= g.max_ts
-                          AND x.max_id >= g.max_id)
-     ORDER BY c.oid
-    ON CONFLICT (relid) DO UPDATE SET
-        -- same table: widen; an oid now naming another table: a range covering everything
-        min_ts  = CASE WHEN r.relname = EXCLUDED.relname
-                       THEN least(r.min_ts, EXCLUDED.min_ts) ELSE '-infinity' END,
-        max_ts  = CASE WHEN r.relname = EXCLUDED.relname
-                       THEN greatest(r.max_ts, EXCLUDED.max_ts) ELSE 'infinity' END,
-        max_id  = CASE WHEN r.relname = EXCLUDED.relname
-                       THEN greatest(r.max_id, EXCLUDED.max_id) ELSE 9223372036854775807 END,
-        relname = EXCLUDED.relname,
-        first_block = EXCLUDED.first_block,
-        last_block  = EXCLUDED.last_block;
+    FOR g IN
+        SELECT s.n, s.lo, s.hi, s.top, p.relid
+          FROM (SELECT block_number / span AS n, min(timestamp) AS lo, max(timestamp) AS hi,
+                       max(id) AS top
+                  FROM new_rows GROUP BY 1) s
+         CROSS JOIN LATERAL (SELECT to_regclass(quote_ident(orderflow_trades_partition_name(s.n)))::oid
+                                 AS relid) p
+         WHERE p.relid IS NOT NULL
+           AND NOT EXISTS (
+               SELECT 1 FROM orderflow_trade_partition_ranges r
+                WHERE r.relid = p.relid
+               HAVING min(r.min_ts) <= s.lo AND max(r.max_ts) >= s.hi AND max(r.max_id) >= s.top)
+    LOOP
+        INSERT INTO orderflow_trade_partition_ranges
+               (relid, relname, first_block, last_block, min_ts, max_ts, max_id)
+        VALUES (g.relid, orderflow_trades_partition_name(g.n), g.n * span, (g.n + 1) * span - 1,
+                date_trunc('hour', g.lo), date_trunc('hour', g.hi) + interval '1 hour',
+                (g.top / grain + 1) * grain);
+        CONTINUE WHEN (SELECT count(*) FROM orderflow_trade_partition_ranges r
+                        WHERE r.relid = g.relid) <= 8;
+        WITH folded AS (
+            DELETE FROM orderflow_trade_partition_ranges r
+             WHERE r.ctid = ANY(ARRAY(SELECT x.ctid FROM orderflow_trade_partition_ranges x
+                                       WHERE x.relid = g.relid FOR UPDATE SKIP LOCKED))
+            RETURNING r.*
+        )
+        INSERT INTO orderflow_trade_partition_ranges
+               (relid, relname, first_block, last_block, min_ts, max_ts, max_id)
+        SELECT relid, max(relname), min(first_block), max(last_block), min(min_ts), max(max_ts),
+               max(max_id)
+          FROM folded GROUP BY relid;
+    END LOOP;
     RETURN NULL;
 END
 $$;
@@ -82,9 +98,9 @@ CREATE TRIGGER orderflow_trades_ranges_update
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION orderflow_trade_ranges_widen();
 
--- Exact ranges for the attached partitions of orderflow_trades (all, or the one named), from
--- their own indexes (timestamp, id: two endpoint probes each); rows of tables no longer attached
--- are forgotten. Each partition is SHARE-locked first (waits for its writers, blocks new ones
+-- One exact row for each attached partition of orderflow_trades (all, or the one named), from
+-- its own indexes (timestamp, id: endpoint probes); rows of tables no longer attached are
+-- forgotten. Each partition is SHARE-locked first (waits for its writers, blocks new ones
 -- until the caller's commit), so no row is stored that the recomputed range misses.
 CREATE FUNCTION orderflow_trade_ranges_refresh(only_part regclass DEFAULT NULL) RETURNS INTEGER
 LANGUAGE plpgsql AS $$
@@ -114,14 +130,11 @@ BEGIN
         EXECUTE format('LOCK TABLE %I IN SHARE MODE', p.relname);
         EXECUTE format('SELECT min(timestamp), max(timestamp), max(id) FROM %I', p.relname)
            INTO lo, hi, top;
-        INSERT INTO orderflow_trade_partition_ranges AS r
+        DELETE FROM orderflow_trade_partition_ranges WHERE relid = p.oid;
+        INSERT INTO orderflow_trade_partition_ranges
                (relid, relname, first_block, last_block, min_ts, max_ts, max_id)
         VALUES (p.oid, p.relname, n * span, (n + 1) * span - 1, coalesce(lo, 'infinity'),
-                coalesce(hi, '-infinity'), coalesce(top, 0))
-        ON CONFLICT (relid) DO UPDATE SET
-            relname = EXCLUDED.relname, first_block = EXCLUDED.first_block,
-            last_block = EXCLUDED.last_block, min_ts = EXCLUDED.min_ts,
-            max_ts = EXCLUDED.max_ts, max_id = EXCLUDED.max_id;
+                coalesce(hi, '-infinity'), coalesce(top, 0));
         done := done + 1;
     END LOOP;
     RETURN done;
@@ -129,7 +142,7 @@ END
 $$;
 
 -- orderflow_ensure_partitions of migration 012, giving each orderflow_trades partition it makes
--- an empty range in the same transaction (the only change).
+-- an empty row in the same transaction (the only change).
 CREATE OR REPLACE FUNCTION orderflow_ensure_partitions(lo BIGINT, hi BIGINT) RETURNS INTEGER
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -176,12 +189,8 @@ BEGIN
             IF tbl = 'orderflow_trades' THEN
                 INSERT INTO orderflow_trade_partition_ranges
                        (relid, relname, first_block, last_block, min_ts, max_ts, max_id)
-                SELECT c.oid, c.relname, n * span, (n + 1) * span - 1, 'infinity', '-infinity', 0
-                  FROM pg_class c WHERE c.oid = to_regclass(part)
-                ON CONFLICT (relid) DO UPDATE SET  -- a stale row of a reused oid
-                    relname = EXCLUDED.relname, first_block = EXCLUDED.first_block,
-                    last_block = EXCLUDED.last_block, min_ts = EXCLUDED.min_ts,
-                    max_ts = EXCLUDED.max_ts, max_id = EXCLUDED.max_id;
+                VALUES (to_regclass(part)::oid, part, n * span, (n + 1) * span - 1, 'infinity',
+                        '-infinity', 0);
             END IF;
             made := made + 1;
         END LOOP;

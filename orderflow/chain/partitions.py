@@ -51,7 +51,10 @@ SELECT p.relname AS parent, c.relname AS name,
 
 # A partition's time and id range (migration 018, read by orderflow.chain.pruning): forgotten
 # when it is detached, recomputed from its rows when it is attached.
-FORGET_RANGE = "DELETE FROM orderflow_trade_partition_ranges WHERE relname = ANY($1::text[])"
+FORGET_RANGE = """
+DELETE FROM orderflow_trade_partition_ranges
+ WHERE relid IN (SELECT to_regclass(quote_ident(n))::oid FROM unnest($1::text[]) AS n)
+"""
 REFRESH_RANGE = "SELECT orderflow_trade_ranges_refresh($1::regclass)"
 
 # The newest block any stream has stored: its partition is where the listener writes.
