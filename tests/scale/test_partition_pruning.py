@@ -9,7 +9,6 @@ the one explained.
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,7 +17,7 @@ import asyncpg
 import pytest
 
 from orderflow.backtest import forward, history, liquidity
-from orderflow.chain import partitions
+from orderflow.chain import partitions, pruning
 from orderflow.chain import store_sql as sql
 from orderflow.reputation import wallet_sql
 from orderflow.signals import queries as signals
@@ -191,17 +190,6 @@ async def test_old_month_detaches_and_the_rest_keeps_working(dsn: str) -> None:
 # The readers' own statements with their block bounds (migration 018, orderflow/chain/pruning.py)
 # ------------------------------------------------------------------------------------------------
 
-_BOUND = re.compile(
-    r"(?:\w+\.)?block_number [<>]= \(SELECT CASE WHEN b\.v .*?GROUP BY b\.v\)", re.DOTALL
-)
-
-
-def _unbounded(query: str) -> str:
-    """The reader's statement as it was before migration 018: every block bound made TRUE."""
-    stripped, n = _BOUND.subn("TRUE", query)
-    assert n >= 1, "no block bound in this statement"
-    return stripped
-
 
 def _at(i: int) -> datetime:
     """The time of fill ``i`` of the layout (fills are 18 hours apart, 40 a month)."""
@@ -232,7 +220,7 @@ async def _subplans(conn: asyncpg.Connection, query: str, *args: object) -> dict
 async def _same_rows(conn: asyncpg.Connection, query: str, *args: object) -> list[asyncpg.Record]:
     """The statement's rows, checked equal to those of the statement without its bounds."""
     rows = await conn.fetch(query, *args)
-    assert rows == await conn.fetch(_unbounded(query), *args)
+    assert rows == await conn.fetch(pruning.without_bounds(query), *args)
     return rows
 
 
