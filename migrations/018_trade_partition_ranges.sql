@@ -12,7 +12,8 @@
 --     serialise here: the executor's late-commit sweep still has late commits to find);
 --   * past 8 rows for a partition, the trigger folds them into one: the rows it can lock at once
 --     (FOR UPDATE SKIP LOCKED: it never waits) are deleted and their union inserted, in one
---     statement of the writer's transaction;
+--     statement of the writer's transaction (a reader sees the rows before or after, never
+--     neither);
 --   * orderflow_ensure_partitions (replaced below, otherwise unchanged) gives a partition it
 --     makes an empty row in the same transaction ('infinity', '-infinity', 0);
 --   * orderflow_trade_ranges_refresh() replaces them with one exact row per partition
@@ -44,38 +45,32 @@ CREATE INDEX orderflow_trade_partition_ranges_relid ON orderflow_trade_partition
 CREATE FUNCTION orderflow_trades_partition_name(n BIGINT) RETURNS TEXT
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$SELECT 'orderflow_trades_p' || lpad(n::text, 4, '0')$$;
 
--- Cover the rows of a statement (insert, update): append a row for each partition they went to
--- and its rows do not cover yet; fold a partition's rows into one past 8.
-CREATE FUNCTION orderflow_trade_ranges_widen() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Cover rows of partition n (times lo..hi, ids up to top): append a row unless the partition's
+-- rows cover them already; past 8 rows, fold those it can lock at once into one.
+CREATE FUNCTION orderflow_trade_ranges_cover(n BIGINT, lo TIMESTAMPTZ, hi TIMESTAMPTZ, top BIGINT)
+RETURNS VOID LANGUAGE plpgsql AS $$
 DECLARE
     span  CONSTANT BIGINT := orderflow_partition_blocks();
     grain CONSTANT BIGINT := 4096;
-    g     RECORD;
+    part  CONSTANT TEXT := orderflow_trades_partition_name(n);
+    rel   OID;
 BEGIN
-    FOR g IN
-        SELECT s.n, s.lo, s.hi, s.top, p.relid
-          FROM (SELECT block_number / span AS n, min(timestamp) AS lo, max(timestamp) AS hi,
-                       max(id) AS top
-                  FROM new_rows GROUP BY 1) s
-         CROSS JOIN LATERAL (SELECT to_regclass(quote_ident(orderflow_trades_partition_name(s.n)))::oid
-                                 AS relid) p
-         WHERE p.relid IS NOT NULL
-           AND NOT EXISTS (
-               SELECT 1 FROM orderflow_trade_partition_ranges r
-                WHERE r.relid = p.relid
-               HAVING min(r.min_ts) <= s.lo AND max(r.max_ts) >= s.hi AND max(r.max_id) >= s.top)
-    LOOP
-        INSERT INTO orderflow_trade_partition_ranges
-               (relid, relname, first_block, last_block, min_ts, max_ts, max_id)
-        VALUES (g.relid, orderflow_trades_partition_name(g.n), g.n * span, (g.n + 1) * span - 1,
-                date_trunc('hour', g.lo), date_trunc('hour', g.hi) + interval '1 hour',
-                (g.top / grain + 1) * grain);
-        CONTINUE WHEN (SELECT count(*) FROM orderflow_trade_partition_ranges r
-                        WHERE r.relid = g.relid) <= 8;
+    rel := to_regclass(quote_ident(part));
+    IF rel IS NULL OR EXISTS (
+           SELECT 1 FROM orderflow_trade_partition_ranges r
+            WHERE r.relid = rel
+           HAVING min(r.min_ts) <= lo AND max(r.max_ts) >= hi AND max(r.max_id) >= top) THEN
+        RETURN;
+    END IF;
+    INSERT INTO orderflow_trade_partition_ranges
+           (relid, relname, first_block, last_block, min_ts, max_ts, max_id)
+    VALUES (rel, part, n * span, (n + 1) * span - 1, date_trunc('hour', lo),
+            date_trunc('hour', hi) + interval '1 hour', (top / grain + 1) * grain);
+    IF (SELECT count(*) FROM orderflow_trade_partition_ranges r WHERE r.relid = rel) > 8 THEN
         WITH folded AS (
             DELETE FROM orderflow_trade_partition_ranges r
              WHERE r.ctid = ANY(ARRAY(SELECT x.ctid FROM orderflow_trade_partition_ranges x
-                                       WHERE x.relid = g.relid FOR UPDATE SKIP LOCKED))
+                                       WHERE x.relid = rel FOR UPDATE SKIP LOCKED))
             RETURNING r.*
         )
         INSERT INTO orderflow_trade_partition_ranges
@@ -83,7 +78,37 @@ BEGIN
         SELECT relid, max(relname), min(first_block), max(last_block), min(min_ts), max(max_ts),
                max(max_id)
           FROM folded GROUP BY relid;
-    END LOOP;
+    END IF;
+END
+$$;
+
+-- The statement trigger (insert, update): one pass over the rows when they are all in one
+-- partition (a listener's batch), a grouped one otherwise.
+CREATE FUNCTION orderflow_trade_ranges_widen() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    span CONSTANT BIGINT := orderflow_partition_blocks();
+    blo  BIGINT;
+    bhi  BIGINT;
+    lo   TIMESTAMPTZ;
+    hi   TIMESTAMPTZ;
+    top  BIGINT;
+    g    RECORD;
+BEGIN
+    SELECT min(block_number), max(block_number), min(timestamp), max(timestamp), max(id)
+      INTO blo, bhi, lo, hi, top
+      FROM new_rows;
+    IF blo IS NULL THEN
+        RETURN NULL;
+    ELSIF blo / span = bhi / span THEN
+        PERFORM orderflow_trade_ranges_cover(blo / span, lo, hi, top);
+    ELSE
+        FOR g IN SELECT block_number / span AS n, min(timestamp) AS lo, max(timestamp) AS hi,
+                        max(id) AS top
+                   FROM new_rows GROUP BY 1 ORDER BY 1
+        LOOP
+            PERFORM orderflow_trade_ranges_cover(g.n, g.lo, g.hi, g.top);
+        END LOOP;
+    END IF;
     RETURN NULL;
 END
 $$;

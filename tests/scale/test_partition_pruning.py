@@ -8,6 +8,7 @@ the one explained.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -224,7 +225,9 @@ async def _same_rows(conn: asyncpg.Connection, query: str, *args: object) -> lis
     return rows
 
 
-async def _live(conn: asyncpg.Connection, first: int, count: int, block: int, at: int) -> None:
+async def _live(
+    conn: asyncpg.Connection, first: int, count: int, block: int, at: int, wallet: str = "cc"
+) -> None:
     """``count`` fills from index ``first`` at block ``block`` on, stamped from fill ``at``'s time
     (a history import: old blocks, new ids; or a stamp out of its partition's order)."""
     await conn.execute(
@@ -235,7 +238,7 @@ async def _live(conn: asyncpg.Connection, first: int, count: int, block: int, at
         SELECT 137, '0x' || lpad(to_hex(i), 64, '0'), 1, $2::bigint + i - $1,
                '0x' || lpad(to_hex(i), 64, 'b'), $3::timestamptz + (i - $1) * interval '1 hour',
                '0x' || repeat('e1', 20), 'V2', '0x' || lpad(to_hex(i), 64, 'c'),
-               '0x' || repeat('cc', 20), '0x' || repeat('e1', 20), i % 2 = 0, 'SELL', 1,
+               '0x' || repeat($5, 20), '0x' || repeat('e1', 20), i % 2 = 0, 'SELL', 1,
                0.25, 4, 1, 'COLLATERAL'
           FROM generate_series($1::int, $1::int + $4::int - 1) AS i
         """,
@@ -243,6 +246,7 @@ async def _live(conn: asyncpg.Connection, first: int, count: int, block: int, at
         block,
         _at(at),
         count,
+        wallet,
     )
 
 
@@ -420,3 +424,39 @@ async def test_a_partition_attached_by_hand_disables_the_bounds_until_refreshed(
         assert await _scanned(conn, history._TRADES, *late) == _months(2, 3)
     finally:
         await conn.close()
+
+
+@pytest.mark.asyncio
+async def test_two_writers_of_a_partition_never_wait_and_its_cover_folds(dsn: str) -> None:
+    a = await asyncpg.connect(dsn)
+    b = await asyncpg.connect(dsn)
+    try:
+        await _layout(a, months=2)
+        tr = a.transaction()
+        await tr.start()
+        await _move_ids_to(a, 10_000)
+        await _live(a, 1000, 1, FIRST + 10, at=300)  # not committed yet, nor its cover
+        # a second writer of the same partition does not wait for the first one's commit (another
+        # wallet: the per-(wallet, token) sums of migration 011 would serialise the two)
+        await asyncio.wait_for(_live(b, 1100, 1, FIRST + 11, at=301, wallet="dd"), timeout=30)
+        # statements beyond the cover (ids moved on past the 4,096 rounding, later stamps):
+        # each appends a row; past 8 they are folded, never waiting either
+        for k in range(12):
+            await _move_ids_to(b, 20_000 * (k + 1))
+            await asyncio.wait_for(
+                _live(b, 2000 + k, 1, FIRST + 100 + k, at=310 + k, wallet="dd"), timeout=30
+            )
+        covers = "SELECT count(*) FROM orderflow_trade_partition_ranges WHERE relname = $1"
+        assert await b.fetchval(covers, _name(0)) <= 9
+        await tr.commit()
+        assert await b.fetchval(covers, _name(0)) <= 10
+        # every row of both writers is read through the bounds (month 0's late stamps make its
+        # cover reach past month 1's; partition 0, empty, is below every bound)
+        late = (_at(299), _at(400))
+        assert len(await _same_rows(b, history._TRADES, *late)) == 14
+        assert await _scanned(b, history._TRADES, *late) == _months(0, 1)
+        assert len(await _same_rows(b, signals._NEW_TRADES, 5_000, 100)) == 14
+        assert await _scanned(b, signals._NEW_TRADES, 5_000, 100) == _months(0, 1)
+    finally:
+        await a.close()
+        await b.close()
