@@ -25,7 +25,9 @@
 -- in; the highest block a row with timestamp <= t can be in. An attached partition with no row
 -- (attached by hand, or restored by pg_restore: new oids) makes them give no bound at all until
 -- orderflow_trade_ranges_refresh() is run: never a wrong bound, only a missed pruning. Rows of an
--- oid reused by another table only widen its cover.
+-- oid reused by another table only widen its cover. (A table detached by hand keeps its rows
+-- here: written to while detached and attached back by hand, it needs the refresh;
+-- `orderflow db partitions detach` forgets them.)
 -- A history import writes old blocks with new ids: that partition's max(id) grows, so a cursor
 -- reader (id > i) still reads it. Out-of-order timestamps are safe: a partition is included
 -- when its own cover says it may hold a matching row, whatever its neighbours hold.
