@@ -21,10 +21,11 @@ import asyncpg
 
 from orderflow.backtest.engine import Scorer
 from orderflow.backtest.verdict import Interval, MarketResult, return_interval
+from orderflow.chain import pruning
 from orderflow.signals.views import WalletView
 from orderflow.sim.quality import TOP_TIERS, spearman
 
-_REALISED = """
+_REALISED = f"""
 SELECT t.wallet_address,
        count(*) AS buys,
        sum(t.usdc_size + CASE WHEN t.fee_asset = 'COLLATERAL' THEN t.fee ELSE t.fee * t.price END)
@@ -36,6 +37,7 @@ SELECT t.wallet_address,
   JOIN orderflow_market_outcomes o ON o.market_id = COALESCE(t.market_id, tok.condition_id)
  WHERE t.is_taker_aggregate AND t.side = 'BUY'
    AND t.timestamp > $1 AND t.timestamp <= $2 AND o.resolved_at <= $2
+   AND {pruning.since("$1", "t")} AND {pruning.until("$2", "t")}
    AND COALESCE(t.outcome_index, tok.outcome_index) IS NOT NULL
  GROUP BY t.wallet_address
 """

@@ -13,14 +13,15 @@ from decimal import Decimal
 
 import asyncpg
 
+from orderflow.chain import pruning
 from orderflow.signals.queries import trade_view
 from orderflow.signals.views import TradeView
 
-_TRADES = """
+_TRADES = f"""
 SELECT id, chain_id, tx_hash, log_index, wallet_address, side, token_id, price, size, usdc_size,
        timestamp, market_id, outcome_index, is_taker_aggregate
   FROM orderflow_trades
- WHERE timestamp > $1 AND timestamp <= $2
+ WHERE timestamp > $1 AND timestamp <= $2 AND {pruning.since("$1")} AND {pruning.until("$2")}
  ORDER BY timestamp, block_number, log_index
 """
 

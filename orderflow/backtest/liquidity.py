@@ -30,6 +30,7 @@ from typing import Literal
 
 import asyncpg
 
+from orderflow.chain import pruning
 from orderflow.execution.paper import paper_fill
 
 Side = Literal["BUY", "SELL"]
@@ -37,12 +38,13 @@ LevelKey = tuple[str, int]  # (tx_hash, log_index) of the maker fill
 ZERO = Decimal(0)
 
 # Every maker fill of a time range, with its token's complement: each is a level of two books.
-_MAKER_FILLS = """
+_MAKER_FILLS = f"""
 SELECT t.tx_hash, t.log_index, t.timestamp, t.token_id, t.side, t.price, t.size,
        tok.complement_token_id
   FROM orderflow_trades t
   LEFT JOIN orderflow_tokens tok ON tok.token_id = t.token_id
  WHERE NOT t.is_taker_aggregate AND t.timestamp > $1 AND t.timestamp <= $2
+   AND {pruning.since("$1", "t")} AND {pruning.until("$2", "t")}
  ORDER BY t.timestamp, t.block_number, t.log_index
 """
 

@@ -49,6 +49,14 @@ SELECT p.relname AS parent, c.relname AS name,
  ORDER BY number, array_position($1::text[], p.relname::text)
 """
 
+# A partition's time and id range (migration 018, read by orderflow.chain.pruning): forgotten
+# when it is detached, recomputed from its rows when it is attached.
+FORGET_RANGE = """
+DELETE FROM orderflow_trade_partition_ranges
+ WHERE relid IN (SELECT to_regclass(quote_ident(n))::oid FROM unnest($1::text[]) AS n)
+"""
+REFRESH_RANGE = "SELECT orderflow_trade_ranges_refresh($1::regclass)"
+
 # The newest block any stream has stored: its partition is where the listener writes.
 NEWEST_CHECKPOINT = "SELECT max(block_number) FROM orderflow_sync_checkpoints"
 
@@ -160,16 +168,25 @@ async def detach(
     how = " CONCURRENTLY" if concurrently else ""
     for p in attached:
         await conn.execute(f'ALTER TABLE {p.table} DETACH PARTITION "{p.name}"{how}')
+    # its time and id range (migration 018) goes too: re-attached, it is recomputed
+    await conn.execute(FORGET_RANGE, [p.name for p in attached])
     return [replace(p, attached=False) for p in found]
 
 
 async def attach(conn: asyncpg.Connection, name: str) -> list[Partition]:
-    """Re-attach partition ``name`` of both tables (one scan of each to validate its range)."""
+    """Re-attach partition ``name`` of both tables (one scan of each to validate its range),
+    with the trades partition's time and id range recomputed (migration 018)."""
     _, found = await _of(conn, name)
-    for p in found:
-        if not p.attached:
-            await conn.execute(
-                f'ALTER TABLE {p.table} ATTACH PARTITION "{p.name}"'
-                f" FOR VALUES FROM ({p.first_block}) TO ({p.last_block + 1})"
-            )
+    async with conn.transaction():
+        for p in found:
+            if not p.attached:
+                await conn.execute(
+                    f'ALTER TABLE {p.table} ATTACH PARTITION "{p.name}"'
+                    f" FOR VALUES FROM ({p.first_block}) TO ({p.last_block + 1})"
+                )
+        # the rows came back without an insert: their time and id range is recomputed (in the
+        # same transaction, so no reader sees the partition without it)
+        for p in found:
+            if p.table == "orderflow_trades":
+                await conn.execute(REFRESH_RANGE, f'"{p.name}"')
     return [replace(p, attached=True) for p in found]

@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from orderflow.chain import pruning
 from orderflow.signals.decide import Decision
 from orderflow.signals.views import MarketView, TradeView, WalletView
 
@@ -29,7 +30,7 @@ _NEW_TRADES = f"""
 SELECT {_TRADE_COLUMNS}
   FROM orderflow_trades t
   LEFT JOIN orderflow_tokens tok ON tok.token_id = t.token_id
- WHERE t.id > $1
+ WHERE t.id > $1 AND {pruning.after_id("$1", "t")}
  ORDER BY t.id
  LIMIT $2
 """
@@ -41,7 +42,7 @@ _LATE_TRADES = f"""
 SELECT {_TRADE_COLUMNS}
   FROM orderflow_trades t
   LEFT JOIN orderflow_tokens tok ON tok.token_id = t.token_id
- WHERE t.id <= $1 AND t.id > $1 - $3
+ WHERE t.id <= $1 AND t.id > $1 - $3 AND {pruning.after_id("$1 - $3", "t")}
    AND t.inserted_at >= clock_timestamp() - make_interval(secs => $2)
  ORDER BY t.id
 """
@@ -51,6 +52,7 @@ SELECT {_TRADE_COLUMNS}
   FROM orderflow_trades t
   LEFT JOIN orderflow_tokens tok ON tok.token_id = t.token_id
  WHERE t.id = ANY($1::bigint[])
+   AND {pruning.after_id("(SELECT min(i) - 1 FROM unnest($1::bigint[]) i)", "t")}
  ORDER BY t.id
 """
 
@@ -135,7 +137,11 @@ async def wallet_views(conn: asyncpg.Connection, addresses: Iterable[str]) -> di
     return views
 
 
-_MARKETS = """
+_WINDOWS_START = "(SELECT min(w) FROM unnest($4::timestamptz[]) w) - make_interval(secs => $5)"
+
+# The panic-sell high reads the look-back window before each trade: bounded by block from the
+# earliest window's start (one bound for the statement).
+_MARKETS = f"""
 SELECT x.key, x.token_id, x.market_id,
        EXISTS (SELECT 1 FROM orderflow_market_outcomes o WHERE o.market_id = x.market_id)
            AS resolved,
@@ -144,7 +150,8 @@ SELECT x.key, x.token_id, x.market_id,
        CASE WHEN $5 > 0 THEN
            (SELECT max(t.price) FROM orderflow_trades t
              WHERE t.token_id = x.token_id
-               AND t.timestamp >= x.ts - make_interval(secs => $5) AND t.timestamp < x.ts)
+               AND t.timestamp >= x.ts - make_interval(secs => $5) AND t.timestamp < x.ts
+               AND {pruning.since(_WINDOWS_START, "t")})
        END AS window_high
   FROM unnest($1::bigint[], $2::numeric[], $3::text[], $4::timestamptz[])
        AS x(key, token_id, market_id, ts)

@@ -37,3 +37,10 @@ def test_ingest_design_stores_every_fill_once(pg_server_dsn: str) -> None:
     assert fills > 0
     assert "design  :" in out and "shipped :" in out and "speed-up" in out
     assert f"stored {fills:,} / {fills:,}" in out, out
+
+
+def test_pruning_measures_every_reader(pg_server_dsn: str) -> None:
+    out = _run("pruning.py", "--partitions", "3", "--fills", "200", "--runs", "5",
+               "--dsn", pg_server_dsn)  # fmt: skip
+    assert out.count(" pages ") == 5 * 2, out
+    assert "executor: new trades" in out and "--as-of: every wallet" in out
