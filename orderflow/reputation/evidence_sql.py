@@ -26,7 +26,7 @@ WITH k AS (
                             - min(first_at)) * $2::float8 AS closes_at
       FROM rep_positions
      GROUP BY token_id
-    HAVING bool_or(tb > 0 OR ts > 0) OR bool_or(NOT resolved AND held > 0)
+    HAVING bool_or(tb > 0 OR ts > 0) OR bool_or(NOT resolved AND held_u > 0)
 )
 SELECT k.token_id, c1.price::float8 AS close_price, c1.timestamp AS close_at,
        c2.price::float8 AS prev_price, m.price AS mark_price
@@ -64,7 +64,7 @@ WITH adj AS (
     -- price nobody else paid around them is no evidence of skill) taken out of the decisions;
     -- a remainder below a micro-unit is none
     SELECT p.wallet_address, p.token_id, p.event_id, p.fills, p.volume_u, p.first_at, p.last_at,
-           p.fees_u, p.pnl_u, p.realized_open_u, p.resolved, p.held, p.basis_open_u, p.paid_u,
+           p.fees_u, p.pnl_u, p.realized_open_u, p.resolved, p.held_u, p.basis_open_u, p.paid_u,
            p.exited_at, p.taker_first_at, p.taker_volume_u, p.penny_u, p.buy_u, p.payout_f,
            p.exited, p.exit_price,
            {_LESS.format(c="tb")} AS tb, {_LESS.format(c="tcb")} AS tcb,
@@ -80,7 +80,7 @@ WITH adj AS (
 ), pos AS (
     -- A decision is a taker fill; it is judged when its token's market has resolved.
     SELECT p.*,
-           CASE WHEN NOT p.resolved AND p.held > 0 THEN rc.mark_price END AS mark_price,
+           CASE WHEN NOT p.resolved AND p.held_u > 0 THEN rc.mark_price END AS mark_price,
            -- no closing line for a decision taken after the close (judged by its outcome)
            CASE WHEN rc.close_at IS NULL OR p.taker_first_at > rc.close_at THEN NULL
                 WHEN p.last_at >= rc.close_at THEN rc.prev_price
@@ -110,10 +110,10 @@ WITH adj AS (
            max(p.last_at) AS last_at,
            sum(p.fees_u) AS fees_u,
            sum(coalesce(p.pnl_u, p.realized_open_u)) AS realized_u,
-           sum(CASE WHEN NOT p.resolved AND p.held > 0
-                    THEN (p.held * coalesce(p.mark_price, 0) * 1000000)::int8 - p.basis_open_u
+           sum(CASE WHEN NOT p.resolved AND p.held_u > 0
+                    THEN (p.held_u * coalesce(p.mark_price, 0))::int8 - p.basis_open_u
                     ELSE 0 END) AS unrealized_u,
-           count(*) FILTER (WHERE NOT p.resolved AND p.held > 0) AS open_positions,
+           count(*) FILTER (WHERE NOT p.resolved AND p.held_u > 0) AS open_positions,
            sum(p.pnl_u) AS pnl,
            sum(p.paid_u) FILTER (WHERE p.resolved) AS cost,
            min(p.first_at) FILTER (WHERE p.resolved) AS resolved_first_at,
