@@ -89,6 +89,7 @@ WITH adj AS (
            least(0.99, greatest(0.01, (p.tcb + p.tr) / nullif(p.tb + p.ts, 0))) AS qbar
       FROM adj p
       LEFT JOIN rep_close rc ON rc.token_id = p.token_id
+    OFFSET 0  -- close_y and qbar computed once per row, not at each reference below
 ), dec AS (
     SELECT p.*,
            CASE WHEN p.judged THEN {_VO} END AS vo,
@@ -100,30 +101,32 @@ WITH adj AS (
            CASE WHEN p.judged AND p.close_y IS NULL
                 THEN (p.tb * p.tb + p.short * p.short) * p.qbar * (1 - p.qbar) END AS nvar_unclosed
       FROM pos p
+    OFFSET 0
 ), we AS (
     -- one row per (wallet, event): hash aggregation only; event NULL = unknown token.
-    -- pnl and cost are micro-USDC here (their ratio is unit-free).
+    -- pnl and cost are micro-USDC here (their ratio is unit-free). Integer sums leave as int8:
+    -- the wallet-level sums below then add in 128-bit integers, not NUMERICs.
     SELECT p.wallet_address, p.event_id,
-           sum(p.fills) AS fills,
-           sum(p.volume_u) AS volume_u,
+           sum(p.fills)::int8 AS fills,
+           sum(p.volume_u)::int8 AS volume_u,
            min(p.first_at) AS first_at,
            max(p.last_at) AS last_at,
-           sum(p.fees_u) AS fees_u,
-           sum(coalesce(p.pnl_u, p.realized_open_u)) AS realized_u,
+           sum(p.fees_u)::int8 AS fees_u,
+           sum(coalesce(p.pnl_u, p.realized_open_u))::int8 AS realized_u,
            sum(CASE WHEN NOT p.resolved AND p.held_u > 0
                     THEN (p.held_u * coalesce(p.mark_price, 0))::int8 - p.basis_open_u
-                    ELSE 0 END) AS unrealized_u,
+                    ELSE 0 END)::int8 AS unrealized_u,
            count(*) FILTER (WHERE NOT p.resolved AND p.held_u > 0) AS open_positions,
-           sum(p.pnl_u) AS pnl,
-           sum(p.paid_u) FILTER (WHERE p.resolved) AS cost,
+           sum(p.pnl_u)::int8 AS pnl,
+           (sum(p.paid_u) FILTER (WHERE p.resolved))::int8 AS cost,
            min(p.first_at) FILTER (WHERE p.resolved) AS resolved_first_at,
            max(p.exited_at) AS exited_at,
            sum(p.vo) AS vo, sum(p.vc) AS vc, sum(p.stake) AS stake, sum(p.x) AS x,
            sum(p.nvar) AS nvar, sum(p.nvar_unclosed) AS nvar_unclosed,
            min(p.taker_first_at) FILTER (WHERE p.judged) AS decided_at,
-           sum(p.taker_volume_u) AS taker_volume_u,
-           sum(p.penny_u) AS penny_u,
-           sum(p.buy_u) AS buy_u
+           sum(p.taker_volume_u)::int8 AS taker_volume_u,
+           sum(p.penny_u)::int8 AS penny_u,
+           sum(p.buy_u)::int8 AS buy_u
       FROM dec p
      GROUP BY p.wallet_address, p.event_id
 ), span AS (

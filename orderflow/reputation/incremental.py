@@ -254,7 +254,7 @@ async def build(
         ),
         as_of,
     )
-    await conn.execute("ANALYZE rep_positions")
+    await conn.execute(positions_sql.ANALYZE_LIGHT)
     await conn.execute(ev.CLOSES, as_of, settings.clv_horizon)
     # their problems: rep_positions holds exactly the changed tokens' positions, so the run's
     # own ISSUES statement rewrites theirs and no other token's
@@ -289,7 +289,7 @@ async def build(
         ),
         as_of,
     )
-    await conn.execute("ANALYZE rep_positions")
+    await conn.execute(positions_sql.ANALYZE)
     await conn.execute(
         f"""CREATE TEMP TABLE rep_close ON COMMIT DROP AS
             SELECT c.* FROM {CLOSES} c

@@ -186,3 +186,9 @@ def positions(*, stored: bool = False, only: str = "", light: bool = False) -> s
 
 
 POSITIONS = positions()
+
+# Statistics for the planner on the columns later statements join and group by (temp tables have
+# none otherwise; the other 30-odd columns would cost more to sample than the statements they
+# plan); ANALYZE_LIGHT after ``positions(light=True)``.
+ANALYZE = "ANALYZE rep_positions (wallet_address, token_id, event_id, problem)"
+ANALYZE_LIGHT = "ANALYZE rep_positions (wallet_address, token_id, problem)"
