@@ -105,8 +105,9 @@ async def _connection(db: Db) -> AsyncIterator[asyncpg.Connection]:
 
 
 def _finite_or_nan(values: np.ndarray[Any, Any]) -> list[float]:
-    clean = np.where(np.isfinite(values), values, np.nan)
-    return [float(v) for v in clean.tolist()]
+    clean = np.where(np.isfinite(values), values, np.nan).astype(np.float64)
+    floats: list[float] = clean.tolist()  # Python floats already (no per-value float())
+    return floats
 
 
 # rep_scores column -> Scores attribute where the names differ.
