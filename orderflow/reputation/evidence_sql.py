@@ -26,7 +26,7 @@ WITH k AS (
                             - min(first_at)) * $2::float8 AS closes_at
       FROM rep_positions
      GROUP BY token_id
-    HAVING bool_or(tb > 0 OR ts > 0) OR bool_or(NOT resolved AND held > 0)
+    HAVING bool_or(tb > 0 OR ts > 0) OR bool_or(NOT resolved AND held_u > 0)
 )
 SELECT k.token_id, c1.price::float8 AS close_price, c1.timestamp AS close_at,
        c2.price::float8 AS prev_price, m.price AS mark_price
@@ -64,7 +64,7 @@ WITH adj AS (
     -- price nobody else paid around them is no evidence of skill) taken out of the decisions;
     -- a remainder below a micro-unit is none
     SELECT p.wallet_address, p.token_id, p.event_id, p.fills, p.volume_u, p.first_at, p.last_at,
-           p.fees_u, p.pnl_u, p.realized_open_u, p.resolved, p.held, p.basis_open_u, p.paid_u,
+           p.fees_u, p.pnl_u, p.realized_open_u, p.resolved, p.held_u, p.basis_open_u, p.paid_u,
            p.exited_at, p.taker_first_at, p.taker_volume_u, p.penny_u, p.buy_u, p.payout_f,
            p.exited, p.exit_price,
            {_LESS.format(c="tb")} AS tb, {_LESS.format(c="tcb")} AS tcb,
@@ -80,7 +80,7 @@ WITH adj AS (
 ), pos AS (
     -- A decision is a taker fill; it is judged when its token's market has resolved.
     SELECT p.*,
-           CASE WHEN NOT p.resolved AND p.held > 0 THEN rc.mark_price END AS mark_price,
+           CASE WHEN NOT p.resolved AND p.held_u > 0 THEN rc.mark_price END AS mark_price,
            -- no closing line for a decision taken after the close (judged by its outcome)
            CASE WHEN rc.close_at IS NULL OR p.taker_first_at > rc.close_at THEN NULL
                 WHEN p.last_at >= rc.close_at THEN rc.prev_price
@@ -89,6 +89,7 @@ WITH adj AS (
            least(0.99, greatest(0.01, (p.tcb + p.tr) / nullif(p.tb + p.ts, 0))) AS qbar
       FROM adj p
       LEFT JOIN rep_close rc ON rc.token_id = p.token_id
+    OFFSET 0  -- close_y and qbar computed once per row, not at each reference below
 ), dec AS (
     SELECT p.*,
            CASE WHEN p.judged THEN {_VO} END AS vo,
@@ -100,30 +101,32 @@ WITH adj AS (
            CASE WHEN p.judged AND p.close_y IS NULL
                 THEN (p.tb * p.tb + p.short * p.short) * p.qbar * (1 - p.qbar) END AS nvar_unclosed
       FROM pos p
+    OFFSET 0
 ), we AS (
     -- one row per (wallet, event): hash aggregation only; event NULL = unknown token.
-    -- pnl and cost are micro-USDC here (their ratio is unit-free).
+    -- pnl and cost are micro-USDC here (their ratio is unit-free). Integer sums leave as int8:
+    -- the wallet-level sums below then add in 128-bit integers, not NUMERICs.
     SELECT p.wallet_address, p.event_id,
-           sum(p.fills) AS fills,
-           sum(p.volume_u) AS volume_u,
+           sum(p.fills)::int8 AS fills,
+           sum(p.volume_u)::int8 AS volume_u,
            min(p.first_at) AS first_at,
            max(p.last_at) AS last_at,
-           sum(p.fees_u) AS fees_u,
-           sum(coalesce(p.pnl_u, p.realized_open_u)) AS realized_u,
-           sum(CASE WHEN NOT p.resolved AND p.held > 0
-                    THEN (p.held * coalesce(p.mark_price, 0) * 1000000)::int8 - p.basis_open_u
-                    ELSE 0 END) AS unrealized_u,
-           count(*) FILTER (WHERE NOT p.resolved AND p.held > 0) AS open_positions,
-           sum(p.pnl_u) AS pnl,
-           sum(p.paid_u) FILTER (WHERE p.resolved) AS cost,
+           sum(p.fees_u)::int8 AS fees_u,
+           sum(coalesce(p.pnl_u, p.realized_open_u))::int8 AS realized_u,
+           sum(CASE WHEN NOT p.resolved AND p.held_u > 0
+                    THEN (p.held_u * coalesce(p.mark_price, 0))::int8 - p.basis_open_u
+                    ELSE 0 END)::int8 AS unrealized_u,
+           count(*) FILTER (WHERE NOT p.resolved AND p.held_u > 0) AS open_positions,
+           sum(p.pnl_u)::int8 AS pnl,
+           (sum(p.paid_u) FILTER (WHERE p.resolved))::int8 AS cost,
            min(p.first_at) FILTER (WHERE p.resolved) AS resolved_first_at,
            max(p.exited_at) AS exited_at,
            sum(p.vo) AS vo, sum(p.vc) AS vc, sum(p.stake) AS stake, sum(p.x) AS x,
            sum(p.nvar) AS nvar, sum(p.nvar_unclosed) AS nvar_unclosed,
            min(p.taker_first_at) FILTER (WHERE p.judged) AS decided_at,
-           sum(p.taker_volume_u) AS taker_volume_u,
-           sum(p.penny_u) AS penny_u,
-           sum(p.buy_u) AS buy_u
+           sum(p.taker_volume_u)::int8 AS taker_volume_u,
+           sum(p.penny_u)::int8 AS penny_u,
+           sum(p.buy_u)::int8 AS buy_u
       FROM dec p
      GROUP BY p.wallet_address, p.event_id
 ), span AS (

@@ -198,11 +198,11 @@ SELECT t.token_id, n.mark_price AS new_mark, o.mark_price AS old_mark,
 _MARK_DELTA = """
 CREATE TEMP TABLE rep_mark_delta ON COMMIT DROP AS
 SELECT p.wallet_address,
-       sum((p.held * coalesce(m.new_mark, 0) * 1000000)::int8
-           - (p.held * coalesce(m.old_mark, 0) * 1000000)::int8) AS delta
+       sum((p.held_u * coalesce(m.new_mark, 0))::int8
+           - (p.held_u * coalesce(m.old_mark, 0))::int8) AS delta
   FROM rep_positions p
   JOIN rep_token_moves m ON m.token_id = p.token_id AND NOT m.line_moved
- WHERE NOT p.resolved AND p.held > 0
+ WHERE NOT p.resolved AND p.held_u > 0
  GROUP BY p.wallet_address
 """
 
@@ -254,7 +254,7 @@ async def build(
         ),
         as_of,
     )
-    await conn.execute("ANALYZE rep_positions")
+    await conn.execute(positions_sql.ANALYZE_LIGHT)
     await conn.execute(ev.CLOSES, as_of, settings.clv_horizon)
     # their problems: rep_positions holds exactly the changed tokens' positions, so the run's
     # own ISSUES statement rewrites theirs and no other token's
@@ -289,7 +289,7 @@ async def build(
         ),
         as_of,
     )
-    await conn.execute("ANALYZE rep_positions")
+    await conn.execute(positions_sql.ANALYZE)
     await conn.execute(
         f"""CREATE TEMP TABLE rep_close ON COMMIT DROP AS
             SELECT c.* FROM {CLOSES} c

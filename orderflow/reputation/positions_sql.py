@@ -49,18 +49,26 @@ WITH agg AS (
     -- apart: they are the wallet's decisions; its maker fills are liquidity provision.
     -- The one pass over the trades, one hash aggregation by (wallet, token).
     SELECT wallet_address, token_id, trade_market_id, trade_outcome_index, fills, first_at,
-           last_at,
-           (paid_gross_u + received_gross_u) / 1000000 AS volume,
-           bought_gross_u / 1000000 - fee_buy_shares AS bought,
-           paid_gross_u / 1000000 + fee_buy_usdc AS paid,
+           last_at, paid_gross_u + received_gross_u AS volume_u,
+           -- net amounts in micro-units: NUMERIC (a fee need not be whole micro-units), but no
+           -- division; a zero fee (the usual case) leaves the integer as it is
+           CASE WHEN fee_buy_shares = 0 THEN bought_gross_u::numeric
+                ELSE bought_gross_u - fee_buy_shares * 1000000 END AS bought,
+           CASE WHEN fee_buy_usdc = 0 THEN paid_gross_u::numeric
+                ELSE paid_gross_u + fee_buy_usdc * 1000000 END AS paid,
            bought_gross_u, sold_gross_u, received_gross_u,
-           sold_gross_u / 1000000 + fee_sell_shares AS sold,
-           received_gross_u / 1000000 - fee_sell_usdc AS received,
+           CASE WHEN fee_sell_shares = 0 THEN sold_gross_u::numeric
+                ELSE sold_gross_u + fee_sell_shares * 1000000 END AS sold,
+           CASE WHEN fee_sell_usdc = 0 THEN received_gross_u::numeric
+                ELSE received_gross_u - fee_sell_usdc * 1000000 END AS received,
            fee_buy_usdc + fee_sell_usdc + fee_share_value AS fees,
            tb_u, tcb_u, ts_u, tr_u, taker_fee, penny_u, paid_gross_u AS buy_u,
            tcb_u + tr_u AS taker_volume_u, taker_first_at
       FROM (
 @SUMS@      ) AS sums
+    -- OFFSET 0: each net amount computed once per row (a flattened subquery would repeat its
+    -- expression wherever a later column reads it)
+    OFFSET 0
 ), markets AS (
     -- one row per resolved market with what is wrong with its payouts, if anything
     SELECT o.market_id, o.resolved_at,
@@ -105,30 +113,32 @@ WITH agg AS (
     SELECT j.*,
            CASE WHEN j.problem IS NULL AND j.resolved_at IS NOT NULL
                 THEN j.listed_payout END AS payout,
-           greatest(j.bought - j.sold, 0) AS held,
+           greatest(j.bought - j.sold, 0) AS held_u,
            least(j.bought, j.sold) AS matched
       FROM judged j
+    OFFSET 0
 )
 -- Only what later statements read (a narrow table is cheaper to write and re-read). Money
 -- leaves this statement as int8 micro-USDC (_u), each position rounded to the chain's unit,
--- so the aggregations below add integers, not NUMERICs. Decision inputs (orderflow.accounting
+-- so the aggregations below add integers, not NUMERICs; it is computed in micro-units (the net
+-- amounts of ``valued`` are micro-units: the P&L formulas are homogeneous in them, and only a
+-- position that needs a division pays for one). Decision inputs (orderflow.accounting
 -- .aggregate) leave as float8: they feed statistics, not balances.
-SELECT v.wallet_address, v.token_id, v.market_id, v.event_id, v.fills,
-       (v.volume * 1000000)::int8 AS volume_u,
+SELECT v.wallet_address, v.token_id, v.market_id, v.event_id, v.fills, v.volume_u,
        v.bought_gross_u + v.sold_gross_u AS shares_u,
-       (v.paid * 1000000)::int8 AS paid_u,
-       (v.fees * 1000000)::int8 AS fees_u,
+       v.paid::int8 AS paid_u,
+       CASE WHEN v.fees = 0 THEN 0 ELSE (v.fees * 1000000)::int8 END AS fees_u,
        v.first_at, v.last_at, v.taker_first_at, v.problem, v.resolved_at,
        CASE WHEN v.problem IS NOT NULL THEN v.payouts_text END AS problem_payouts,
-       v.payout::float8 AS payout_f, v.payout IS NOT NULL AS resolved, v.held,
+       v.payout::float8 AS payout_f, v.payout IS NOT NULL AS resolved, v.held_u,
        (CASE WHEN v.payout IS NULL THEN NULL
              ELSE {RESOLVED_PNL_SQL.format(v="v")}
-        END * 1000000)::int8 AS pnl_u,
+        END)::int8 AS pnl_u,
        (CASE WHEN v.payout IS NOT NULL OR v.matched = 0 THEN 0
              ELSE v.received * v.matched / v.sold - v.paid * v.matched / v.bought
-        END * 1000000)::int8 AS realized_open_u,
-       (CASE WHEN v.payout IS NULL AND v.bought > 0 THEN v.paid * v.held / v.bought ELSE 0
-        END * 1000000)::int8 AS basis_open_u,
+        END)::int8 AS realized_open_u,
+       (CASE WHEN v.payout IS NULL AND v.bought > 0 AND v.held_u > 0
+             THEN v.paid * v.held_u / v.bought ELSE 0 END)::int8 AS basis_open_u,
        CASE WHEN v.payout IS NULL THEN NULL
             WHEN v.bought <= v.sold THEN v.last_at
             ELSE v.resolved_at END AS exited_at,
@@ -154,7 +164,7 @@ SELECT v.wallet_address, v.token_id, v.market_id, v.event_id, v.fills,
 _LIGHT_SELECT = """SELECT v.wallet_address, v.token_id, v.market_id, v.fills, v.first_at,
        v.problem, v.resolved_at,
        CASE WHEN v.problem IS NOT NULL THEN v.payouts_text END AS problem_payouts,
-       v.payout IS NOT NULL AS resolved, v.held,
+       v.payout IS NOT NULL AS resolved, v.held_u,
        v.tb_u::float8 / 1000000 AS tb, v.ts_u::float8 / 1000000 AS ts
   FROM valued v
 """
@@ -176,3 +186,9 @@ def positions(*, stored: bool = False, only: str = "", light: bool = False) -> s
 
 
 POSITIONS = positions()
+
+# Statistics for the planner on the columns later statements join and group by (temp tables have
+# none otherwise; the other 30-odd columns would cost more to sample than the statements they
+# plan); ANALYZE_LIGHT after ``positions(light=True)``.
+ANALYZE = "ANALYZE rep_positions (wallet_address, token_id, event_id, problem)"
+ANALYZE_LIGHT = "ANALYZE rep_positions (wallet_address, token_id, problem)"

@@ -105,8 +105,9 @@ async def _connection(db: Db) -> AsyncIterator[asyncpg.Connection]:
 
 
 def _finite_or_nan(values: np.ndarray[Any, Any]) -> list[float]:
-    clean = np.where(np.isfinite(values), values, np.nan)
-    return [float(v) for v in clean.tolist()]
+    clean = np.where(np.isfinite(values), values, np.nan).astype(np.float64)
+    floats: list[float] = clean.tolist()  # Python floats already (no per-value float())
+    return floats
 
 
 # rep_scores column -> Scores attribute where the names differ.
@@ -130,6 +131,11 @@ class _Stopwatch:
         now = time.perf_counter()
         self.stages[name] = round(now - self._last, 3)
         self._last = now
+
+    def take(self, stages: dict[str, float]) -> None:
+        """Stages timed elsewhere (the incremental build), up to now."""
+        self.stages.update(stages)
+        self._last = time.perf_counter()
 
 
 async def _stored(conn: asyncpg.Connection, as_of: datetime | None, cutoff: datetime) -> bool:
@@ -159,7 +165,7 @@ async def _build(
     await conn.execute(f"SET LOCAL work_mem = '{settings.work_mem}'")
     await conn.execute(f"SET LOCAL max_parallel_workers_per_gather = {settings.parallel_workers}")
     await conn.execute(positions_sql.positions(stored=stored), as_of)
-    await conn.execute("ANALYZE rep_positions")  # temp tables have no statistics otherwise
+    await conn.execute(positions_sql.ANALYZE)
     watch.lap("positions")
     await conn.execute(ev.CLOSES, as_of, settings.clv_horizon)
     await conn.execute("ANALYZE rep_close")
@@ -187,7 +193,9 @@ async def _score(conn: asyncpg.Connection, settings: ReputationSettings, watch: 
     assert row is not None
     arrays = {k: np.asarray(row[k] or [], dtype=np.float64) for k in columns}
     n = len(arrays["events"])
+    watch.lap("score_inputs")
     result = score(WalletInputs(**arrays), settings)
+    watch.lap("score")
     await conn.execute(
         scores_sql.scores_table(),
         *(
@@ -201,7 +209,7 @@ async def _score(conn: asyncpg.Connection, settings: ReputationSettings, watch: 
     await conn.execute(
         scores_sql.final_view(weights(settings), settings.follower_cost, result.prior)
     )
-    watch.lap("score")
+    watch.lap("score_table")
     return n
 
 
@@ -291,8 +299,7 @@ async def run_reputation(
         if incremental:
             await conn.execute(f"SET LOCAL work_mem = '{settings.work_mem}'")
             rescored, stages = await inc.build(conn, cutoff, settings)
-            watch.stages.update(stages)
-            watch.lap("incremental")
+            watch.take(stages)
             wallets = await _score(conn, settings, watch)
         else:
             if stored:  # before reading: a change committed from here on stays marked

@@ -18,10 +18,10 @@ SUMS_SCAN = f"""
                min(t.market_id COLLATE "C") AS trade_market_id,
                min(t.outcome_index) AS trade_outcome_index,
                count(*) AS fills,
-               coalesce(sum(t.s) FILTER (WHERE t.buy), 0) AS bought_gross_u,
-               coalesce(sum(t.c) FILTER (WHERE t.buy), 0) AS paid_gross_u,
-               coalesce(sum(t.s) FILTER (WHERE NOT t.buy), 0) AS sold_gross_u,
-               coalesce(sum(t.c) FILTER (WHERE NOT t.buy), 0) AS received_gross_u,
+               coalesce(sum(t.s) FILTER (WHERE t.buy), 0)::int8 AS bought_gross_u,
+               coalesce(sum(t.c) FILTER (WHERE t.buy), 0)::int8 AS paid_gross_u,
+               coalesce(sum(t.s) FILTER (WHERE NOT t.buy), 0)::int8 AS sold_gross_u,
+               coalesce(sum(t.c) FILTER (WHERE NOT t.buy), 0)::int8 AS received_gross_u,
                coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.buy
                                            AND t.fee_asset = 'SHARES'), 0) AS fee_buy_shares,
                coalesce(sum(t.fee) FILTER (WHERE t.fee > 0 AND t.buy
@@ -32,13 +32,14 @@ SUMS_SCAN = f"""
                                            AND t.fee_asset = 'COLLATERAL'), 0) AS fee_sell_usdc,
                coalesce(sum(t.fee * t.price) FILTER (WHERE t.fee > 0 AND t.fee_asset = 'SHARES'),
                         0) AS fee_share_value,
-               coalesce(sum(t.s) FILTER (WHERE t.taker AND t.buy), 0) AS tb_u,
-               coalesce(sum(t.c) FILTER (WHERE t.taker AND t.buy), 0) AS tcb_u,
-               coalesce(sum(t.s) FILTER (WHERE t.taker AND NOT t.buy), 0) AS ts_u,
-               coalesce(sum(t.c) FILTER (WHERE t.taker AND NOT t.buy), 0) AS tr_u,
+               coalesce(sum(t.s) FILTER (WHERE t.taker AND t.buy), 0)::int8 AS tb_u,
+               coalesce(sum(t.c) FILTER (WHERE t.taker AND t.buy), 0)::int8 AS tcb_u,
+               coalesce(sum(t.s) FILTER (WHERE t.taker AND NOT t.buy), 0)::int8 AS ts_u,
+               coalesce(sum(t.c) FILTER (WHERE t.taker AND NOT t.buy), 0)::int8 AS tr_u,
                coalesce(sum(CASE WHEN t.fee_asset = 'SHARES' THEN t.fee * t.price ELSE t.fee END)
                         FILTER (WHERE t.taker AND t.fee > 0), 0) AS taker_fee,
-               coalesce(sum(t.c) FILTER (WHERE t.buy AND t.price > {PENNY_PRICE}), 0) AS penny_u,
+               coalesce(sum(t.c) FILTER (WHERE t.buy AND t.price > {PENNY_PRICE}), 0)::int8
+                   AS penny_u,
                min(t.timestamp) FILTER (WHERE t.taker) AS taker_first_at,
                min(t.timestamp) AS first_at,
                max(t.timestamp) AS last_at
@@ -56,26 +57,26 @@ SUMS_SCAN = f"""
 """
 
 # The same sums read from orderflow_position_sums (migration 011), for a run at the present: the
-# micro-unit sums pass through int8 (an amount too large for it stops the run, as in the scan),
+# micro-unit sums leave as int8, as the scan's (an amount too large for it stops the run),
 # and a NUMERIC fee sum brought back to zero by a
 # deletion as the literal 0 the scan's coalesce gives (same value and display scale).
 SUMS_STORED = """
         SELECT a.wallet_address, a.token_id, a.trade_market_id, a.trade_outcome_index, a.fills,
-               a.bought_gross_u::int8::numeric AS bought_gross_u,
-               a.paid_gross_u::int8::numeric AS paid_gross_u,
-               a.sold_gross_u::int8::numeric AS sold_gross_u,
-               a.received_gross_u::int8::numeric AS received_gross_u,
+               a.bought_gross_u::int8 AS bought_gross_u,
+               a.paid_gross_u::int8 AS paid_gross_u,
+               a.sold_gross_u::int8 AS sold_gross_u,
+               a.received_gross_u::int8 AS received_gross_u,
                CASE WHEN a.fee_buy_shares = 0 THEN 0 ELSE a.fee_buy_shares END AS fee_buy_shares,
                CASE WHEN a.fee_buy_usdc = 0 THEN 0 ELSE a.fee_buy_usdc END AS fee_buy_usdc,
                CASE WHEN a.fee_sell_shares = 0 THEN 0 ELSE a.fee_sell_shares END AS fee_sell_shares,
                CASE WHEN a.fee_sell_usdc = 0 THEN 0 ELSE a.fee_sell_usdc END AS fee_sell_usdc,
                CASE WHEN a.fee_share_value = 0 THEN 0 ELSE a.fee_share_value END
                    AS fee_share_value,
-               a.tb_u::int8::numeric AS tb_u, a.tcb_u::int8::numeric AS tcb_u,
-               a.ts_u::int8::numeric AS ts_u,
-               a.tr_u::int8::numeric AS tr_u,
+               a.tb_u::int8 AS tb_u, a.tcb_u::int8 AS tcb_u,
+               a.ts_u::int8 AS ts_u,
+               a.tr_u::int8 AS tr_u,
                CASE WHEN a.taker_fee = 0 THEN 0 ELSE a.taker_fee END AS taker_fee,
-               a.penny_u::int8::numeric AS penny_u, a.taker_first_at, a.first_at, a.last_at
+               a.penny_u::int8 AS penny_u, a.taker_first_at, a.first_at, a.last_at
           FROM orderflow_position_sums a
          WHERE a.fills > 0 @ONLY@
 """

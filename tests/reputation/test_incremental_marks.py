@@ -87,7 +87,7 @@ async def test_light_positions_are_the_full_ones_narrowed(pool: asyncpg.Pool) ->
     await led.flush(pool)
     columns = (
         "wallet_address, token_id, market_id, fills, first_at, problem, resolved_at,"
-        " problem_payouts, resolved, held, tb, ts"
+        " problem_payouts, resolved, held_u, tb, ts"
     )
     rows = {}
     async with pool.acquire() as conn:
