@@ -17,8 +17,9 @@ from orderflow.reputation import ReputationSettings, WalletScore, compute_scores
 from orderflow.signals.views import WalletView
 
 
-def wallet_view(s: WalletScore) -> WalletView:
-    """The executor's view of a reputation verdict (no resolved buys: no measured edge)."""
+def wallet_view(s: WalletScore, follower_cost: float | None = None) -> WalletView:
+    """The executor's view of a reputation verdict (no resolved buys: no measured edge);
+    ``follower_cost``: the cost per dollar the run judged the edge against."""
     measured = s.resolved_buys > 0
     return WalletView(
         address=s.wallet_address,
@@ -30,12 +31,15 @@ def wallet_view(s: WalletScore) -> WalletView:
         flags=s.flags,
         p_edge_above_cost=s.p_edge_above_cost if measured else None,
         p_edge_below_zero=s.p_edge_below_zero if measured else None,
+        follower_cost=follower_cost,
     )
 
 
 def reputation_scorer(settings: ReputationSettings | None = None) -> Scorer:
+    cost = (settings or ReputationSettings()).follower_cost
+
     async def score(conn: asyncpg.Connection, as_of: datetime) -> Mapping[str, WalletView]:
         scores = await compute_scores(conn, as_of=as_of, settings=settings)
-        return {address: wallet_view(s) for address, s in scores.items()}
+        return {address: wallet_view(s, cost) for address, s in scores.items()}
 
     return score

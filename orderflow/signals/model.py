@@ -18,10 +18,14 @@ Win probability p (what Kelly needs)
     gives no p (no trade): the score is never turned into a probability.
 
 Confidence (compared with ``min_signal_confidence``)
-    The posterior probability that the bet is right: P(edge > follower's cost) to follow,
-    P(edge < 0) to fade, as stored by the run; for an older row without them, ``Phi(edge /
-    edge_se)``. A missing, zero or NaN standard error means no confidence at all (0): a record
-    with no measured uncertainty is not a certainty.
+    The posterior probability that the bet is right after costs: P(edge > c) to follow, as
+    stored by the run, and P(edge < -c) to fade, from the posterior edge and its standard
+    deviation (the posterior is normal), where c is the follower's cost the run used (a fader
+    crosses the same spread and pays the same fees, so a seller losing less than c per dollar
+    is not worth fading: P(edge < 0) would fade mild losers at a loss). For an older row without
+    the cost, the stored P(edge < 0); without stored probabilities, ``Phi(edge / edge_se)``.
+    A missing, zero or NaN standard error means no confidence at all (0): a record with no
+    measured uncertainty is not a certainty.
 """
 
 from __future__ import annotations
@@ -61,6 +65,9 @@ def confidence(signal: SignalType, wallet: WalletView) -> float:
     assert wallet.edge is not None and wallet.edge_se is not None
     if wallet.edge_se <= 0:
         return 0.0
+    if signal is SignalType.FADE_DEGEN and _finite(wallet.follower_cost):
+        assert wallet.follower_cost is not None
+        return _phi((-wallet.follower_cost - wallet.edge) / wallet.edge_se)
     stored = (
         wallet.p_edge_above_cost if signal is SignalType.FOLLOW_WHALE else wallet.p_edge_below_zero
     )

@@ -119,7 +119,20 @@ def wallet_view_from_stats(j: Mapping[str, Any]) -> WalletView:
         flags=tuple(j.get("flags") or ()),
         p_edge_above_cost=_float(j.get("p_edge_above_cost")),
         p_edge_below_zero=_float(j.get("p_edge_below_zero")),
+        follower_cost=_follower_cost(j.get("factors")),
     )
+
+
+def _follower_cost(factors: Any) -> float | None:
+    """The follower's cost the run judged the wallet's edge against (its ``factors``)."""
+    if isinstance(factors, str):
+        factors = json.loads(factors)
+    if not isinstance(factors, Mapping):
+        return None
+    posterior = factors.get("posterior")
+    if not isinstance(posterior, Mapping):
+        return None
+    return _float(posterior.get("follower_cost"))
 
 
 async def wallet_views(conn: asyncpg.Connection, addresses: Iterable[str]) -> dict[str, WalletView]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -20,6 +21,7 @@ from orderflow.signals import (
     size_position,
 )
 from orderflow.signals.model import confidence, win_probability
+from orderflow.signals.queries import wallet_view_from_stats
 from orderflow.strategy.settings import StrategySettings
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -295,3 +297,41 @@ def test_exit_decision_follows_only_the_leader_out() -> None:
     assert paused is not None and paused.accepted  # pausing does not freeze risk
     killed = exit_decision(sell, held, m, StrategyBook(D(10_000), killed=True), SETTINGS, NOW)
     assert killed is not None and killed.reason is Reason.KILLED and not killed.accepted
+
+
+def test_fading_needs_the_seller_to_lose_more_than_our_cost() -> None:
+    """A mild loser is surely below 0 but not below -cost: fading it pays more than it earns.
+
+    P(edge < 0) = Phi(2.5) = 0.994 would fade it; P(edge < -0.02) = Phi(-2.5) = 0.006 does not.
+    """
+    t, m, s = _fade()
+    mild = WalletView(DEGEN.address, 1.5, "DEGEN", -0.01, 0.004, 80, follower_cost=0.02)
+    assert confidence(SignalType.FADE_DEGEN, mild) == pytest.approx(0.00621, abs=1e-4)
+    d = evaluate(t, mild, m, BOOK, s, NOW)
+    assert d is not None and d.reason is Reason.LOW_CONFIDENCE
+    # the same wallet judged with no cost in its row: the stored P(edge < 0) as before
+    legacy = WalletView(DEGEN.address, 1.5, "DEGEN", -0.01, 0.004, 80, p_edge_below_zero=0.994)
+    assert confidence(SignalType.FADE_DEGEN, legacy) == 0.994
+    heavy = WalletView(DEGEN.address, 1.0, "DEGEN", -0.20, 0.04, 80, follower_cost=0.02)
+    assert confidence(SignalType.FADE_DEGEN, heavy) == pytest.approx(0.99999660, abs=1e-6)
+    d = evaluate(t, heavy, m, BOOK, s, NOW)
+    assert d is not None and d.accepted
+
+
+@pytest.mark.parametrize("as_text", [False, True])
+def test_wallet_view_reads_the_runs_follower_cost(as_text: bool) -> None:
+    factors = {"posterior": {"edge": -0.01, "sd": 0.004, "follower_cost": 0.02}}
+    row = {
+        "wallet_address": DEGEN.address,
+        "reputation_score": 1.5,
+        "trader_tier": "DEGEN",
+        "edge": -0.01,
+        "edge_se": 0.004,
+        "events_resolved": 80,
+        "p_edge_below_zero": 0.994,
+        "factors": json.dumps(factors) if as_text else factors,
+    }
+    view = wallet_view_from_stats(row)
+    assert view.follower_cost == 0.02
+    assert confidence(SignalType.FADE_DEGEN, view) < 0.01
+    assert wallet_view_from_stats({**row, "factors": None}).follower_cost is None
