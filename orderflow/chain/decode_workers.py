@@ -38,6 +38,7 @@ from typing import Any
 from orderflow.chain.contracts import ChainAddresses
 from orderflow.chain.copy_render import CopyRows, own_timestamps, render
 from orderflow.chain.decode import decode_batch
+from orderflow.chain.decode_fast import render_lines
 from orderflow.chain.events import DecodedBatch
 from orderflow.chain.file_lines import LineBatch, malformed, parse_line
 from orderflow.errors import OrderflowError
@@ -103,6 +104,23 @@ def _decode(
     addresses: ChainAddresses,
     render_rows: bool,
 ) -> Chunk:
+    if render_rows:
+        fast = render_lines(data, first_line, file_name, chain_id, addresses)
+        if fast is not None:
+            return Chunk(*fast)
+    return decode_lines_general(data, first_line, file_name, chain_id, addresses, render_rows)
+
+
+def decode_lines_general(
+    data: bytes,
+    first_line: int,
+    file_name: str,
+    chain_id: int,
+    addresses: ChainAddresses,
+    render_rows: bool = True,
+) -> Chunk:
+    """:func:`decode_lines` without the fast path (``decode_fast``): every log through
+    ``decode_batch`` and ``copy_render.render``. The reference the fast path is tested against."""
     parsed = [
         p for i, raw in enumerate(data.split(b"\n")) if (p := parse_line(first_line + i, raw))
     ]
