@@ -35,8 +35,10 @@ from collections.abc import Sequence
 from orderflow.chain.events import DecodedBatch, FillFields, MatchFields
 
 
-def _correct(match: MatchFields, segment: list[FillFields]) -> bool:
-    """Rebuild the taker's giving amount of one match from its maker fills (in place)."""
+def correct_match(match: MatchFields, segment: Sequence[FillFields]) -> bool:
+    """Rebuild the taker's giving amount of one match from its maker fills (in place);
+    ``segment``: the fills of its exchange and transaction after the previous match, in log
+    order. True when the amounts were lowered."""
     taker: FillFields | None = None
     makers: list[FillFields] = []
     for f in segment:
@@ -143,7 +145,7 @@ def _correct_tx(group: list[MatchFields], in_tx: list[FillFields]) -> int:
         start = i
         while i < n and in_tx[i].ref.log_index < end:
             i += 1
-        if i > start and _correct(match, in_tx[start:i]):
+        if i > start and correct_match(match, in_tx[start:i]):
             corrected += 1
     return corrected
 

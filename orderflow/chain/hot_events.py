@@ -1,0 +1,337 @@
+"""One hot log (OrderFilled / OrdersMatched of a known exchange) → a light record and row text.
+
+The file import's fast path (``decode_fast.py``) calls :meth:`HotLogs.take` for each parsed
+log object. It keeps the log only when ``decode`` would turn it into a Fill or a Match, and then
+with exactly the values ``decode_events`` gives them, read with the same parsers (``fields.py``:
+``data_words``, ``hash32``, ``topic_address``, ``block_number``, ``log_index``,
+``check_amounts``, ``quantity``); anything else is refused (False or any exception) and left to
+``decode``. What differs is only the cost: block fields, hashes, wallets and token ids are
+memoised per batch, a data payload is split by one ``struct`` call, and no ``LogRef`` or
+``Fill`` is built — the record carries its staging row's text (``copy_render``'s columns) with
+the amounts the taker correction may still lower, and the fields that correction and the
+match links read (``events.FillFields``, ``MatchFields``).
+
+``fill_topics`` is not called: for any topics it equals ``hash32`` of the order hash and
+``topic_address`` of maker and taker (same values, same refusals), which memoise per wallet.
+"""
+
+from __future__ import annotations
+
+import struct
+from datetime import UTC, datetime
+from typing import Any
+
+from orderflow.chain import contracts as c
+from orderflow.chain.contracts import ChainAddresses
+from orderflow.chain.copy_render import NULL
+from orderflow.chain.fields import (
+    block_number,
+    check_amounts,
+    data_words,
+    hash32,
+    log_index,
+    quantity,
+    topic_address,
+)
+
+__all__ = ["HotFill", "HotLogs", "HotMatch"]
+
+
+class HotFill:
+    """A fill as the fast path keeps it: what the cross-log steps read, and its row's text."""
+
+    __slots__ = (
+        "address",
+        "block_number",
+        "collateral",
+        "head",
+        "is_taker_aggregate",
+        "link",
+        "log_index",
+        "order_hash",
+        "shares",
+        "side",
+        "tail",
+        "token_id",
+        "tx_hash",
+        "version",
+    )
+
+    def __init__(
+        self,
+        tx_hash: str,
+        log_index: int,
+        address: str,
+        version: str,
+        block_number: int,
+        is_taker_aggregate: bool,
+        order_hash: str,
+        side: str,
+        token_id: int,
+        shares: int,
+        collateral: int,
+        head: str,
+        tail: str,
+    ) -> None:
+        self.tx_hash = tx_hash
+        self.log_index = log_index
+        self.address = address
+        self.version = version
+        self.block_number = block_number
+        self.is_taker_aggregate = is_taker_aggregate
+        self.order_hash = order_hash
+        self.side = side
+        self.token_id = token_id
+        self.shares = shares
+        self.collateral = collateral
+        self.head = head  # the row up to the token id, with its tab
+        self.tail = tail  # fee … metadata, with a tab after each
+        self.link: int | None = None  # the log index of its match, once known
+
+    @property
+    def ref(self) -> HotFill:
+        return self
+
+
+class HotMatch:
+    """A match as the fast path keeps it."""
+
+    __slots__ = (
+        "address",
+        "block_number",
+        "collateral",
+        "head",
+        "log_index",
+        "shares",
+        "side",
+        "taker_order_hash",
+        "token_id",
+        "tx_hash",
+        "version",
+    )
+
+    def __init__(
+        self,
+        tx_hash: str,
+        log_index: int,
+        address: str,
+        version: str,
+        block_number: int,
+        taker_order_hash: str,
+        side: str,
+        token_id: int,
+        shares: int,
+        collateral: int,
+        head: str,
+    ) -> None:
+        self.tx_hash = tx_hash
+        self.log_index = log_index
+        self.address = address
+        self.version = version
+        self.block_number = block_number
+        self.taker_order_hash = taker_order_hash
+        self.side = side
+        self.token_id = token_id
+        self.shares = shares
+        self.collateral = collateral
+        self.head = head  # the row up to the token id, with its tab
+
+    @property
+    def ref(self) -> HotMatch:
+        return self
+
+
+_FILL_V1, _FILL_V2, _MATCH_V1, _MATCH_V2 = range(4)
+_KINDS: dict[str, dict[str, int]] = {
+    "V1": {c.TOPIC_ORDER_FILLED_V1: _FILL_V1, c.TOPIC_ORDERS_MATCHED_V1: _MATCH_V1},
+    "V2": {c.TOPIC_ORDER_FILLED_V2: _FILL_V2, c.TOPIC_ORDERS_MATCHED_V2: _MATCH_V2},
+    "V3": {c.TOPIC_ORDER_FILLED_V2: _FILL_V2, c.TOPIC_ORDERS_MATCHED_V2: _MATCH_V2},
+}
+# Data payloads cut into words; an amount is its 24 high bytes (zero: below 2**64, else
+# ``check_amounts`` refuses it anyway) and a uint64.
+_FILL_V2_WORDS = struct.Struct(">32s32s24sQ24sQ24sQ32s32s")  # side, token, 3 amounts, 2 bytes32
+_FILL_V1_WORDS = struct.Struct(">32s32s24sQ24sQ24sQ")  # 2 asset ids, 3 amounts
+_MATCH_WORDS = struct.Struct(">32s32s24sQ24sQ")  # side (V1: asset id), token/asset id, 2 amounts
+_ZERO = bytes(32)
+_HIGH = bytes(24)
+_ONE = bytes(31) + b"\x01"
+
+
+def _epoch(value: str) -> int:
+    """``blockTimestamp`` as ``decode`` then ``copy_render.own_timestamps`` read it."""
+    return int(datetime.fromtimestamp(quantity(value, "blockTimestamp"), UTC).timestamp())
+
+
+class HotLogs:
+    """One batch's hot events (``events``, in input order) and the memos many logs share."""
+
+    def __init__(self, addresses: ChainAddresses) -> None:
+        self.events: list[HotFill | HotMatch] = []
+        self.routes = {a: (a, v, _KINDS[v]) for a, v in addresses.exchanges.items()}
+        self.numbers: dict[str, int] = {}
+        self.epochs: dict[str, int] = {}
+        self.indexes: dict[str, int] = {}
+        self.hashes: dict[str, str] = {}
+        self.wallets: dict[str, str] = {}
+        self.tokens: dict[bytes, tuple[int, str]] = {}
+
+    def _hash(self, value: Any) -> str:
+        if type(value) is not str:
+            raise TypeError("not a string")
+        checked = self.hashes[value] = hash32(value, "hash")
+        return checked
+
+    def _wallet(self, topic: Any) -> str:
+        if type(topic) is not str:
+            raise TypeError("not a string")
+        wallet = self.wallets[topic] = topic_address(topic, "wallet")
+        return wallet
+
+    def _token(self, word: bytes) -> tuple[int, str]:
+        token = int.from_bytes(word, "big")
+        pair = self.tokens[word] = (token, str(token))
+        return pair
+
+    def take(self, raw: dict[str, Any]) -> bool:
+        """Keep ``raw`` if it is a well-formed hot event (True); else leave it to ``decode``
+        (False, or any exception: ``decode`` then names the problem or decodes it)."""
+        route = self.routes.get(raw["address"])
+        if route is None:
+            address = raw["address"]
+            if type(address) is not str or (route := self.routes.get(address.lower())) is None:
+                return False
+        address, version, kinds = route
+        topics = raw["topics"]
+        if type(topics) is not list:
+            return False
+        t0 = topics[0]
+        kind = kinds.get(t0)
+        if kind is None and (type(t0) is not str or (kind := kinds.get(t0.lower())) is None):
+            return False
+        if raw.get("removed") is True:
+            return False
+        bn, ts, li = raw["blockNumber"], raw["blockTimestamp"], raw["logIndex"]
+        if type(bn) is not str or type(ts) is not str or type(li) is not str:
+            return False
+        number = self.numbers.get(bn)
+        if number is None:
+            number = self.numbers[bn] = block_number(bn)
+        epoch = self.epochs.get(ts)
+        if epoch is None:
+            epoch = self.epochs[ts] = _epoch(ts)
+        index = self.indexes.get(li)
+        if index is None:
+            index = self.indexes[li] = log_index(li)
+        bh, tx = raw["blockHash"], raw["transactionHash"]
+        block_hash = (type(bh) is str and self.hashes.get(bh)) or self._hash(bh)
+        tx_hash = (type(tx) is str and self.hashes.get(tx)) or self._hash(tx)
+        where = f"{tx_hash}\t{index}\t{number}\t{block_hash}\t{epoch}\t{address}\t{version}\t"
+        if kind >= _MATCH_V1:
+            return self._match(raw, kind, topics, where, tx_hash, index, address, version, number)
+        # decode_events._order_filled_v1 / _order_filled_v2, without the dataclasses.
+        if len(topics) != 4:
+            return False
+        if kind == _FILL_V2:
+            side_w, token_w, h1, maker_amount, h2, taker_amount, h3, fee, builder, meta = (
+                _FILL_V2_WORDS.unpack(data_words(raw, 7, "OrderFilled"))
+            )
+            if side_w == _ZERO:
+                side, shares, collateral = "BUY", taker_amount, maker_amount
+            elif side_w == _ONE:
+                side, shares, collateral = "SELL", maker_amount, taker_amount
+            else:
+                return False
+            tail = f"{fee}\tCOLLATERAL\t0x{builder.hex()}\t0x{meta.hex()}\t"
+        else:
+            maker_w, taker_w, h1, maker_amount, h2, taker_amount, h3, fee = _FILL_V1_WORDS.unpack(
+                data_words(raw, 5, "OrderFilled (V1)")
+            )
+            if maker_w == _ZERO and taker_w != _ZERO:
+                side, token_w, shares, collateral = "BUY", taker_w, taker_amount, maker_amount
+                tail = f"{fee}\tSHARES\t{NULL}\t{NULL}\t"
+            elif taker_w == _ZERO and maker_w != _ZERO:
+                side, token_w, shares, collateral = "SELL", maker_w, maker_amount, taker_amount
+                tail = f"{fee}\tCOLLATERAL\t{NULL}\t{NULL}\t"
+            else:
+                return False
+        if not h1 == h2 == h3 == _HIGH:
+            return False
+        check_amounts("OrderFilled", shares, collateral, fee)
+        t1, t2, t3 = topics[1], topics[2], topics[3]
+        order_hash = hash32(t1, "orderHash")
+        maker = (type(t2) is str and self.wallets.get(t2)) or self._wallet(t2)
+        taker = (type(t3) is str and self.wallets.get(t3)) or self._wallet(t3)
+        token, token_text = self.tokens.get(token_w) or self._token(token_w)
+        aggregate = taker == address
+        head = (
+            f"{where}{order_hash}\t{maker}\t{taker}\t{'t' if aggregate else 'f'}\t{side}\t"
+            f"{token_text}\t"
+        )
+        self.events.append(
+            HotFill(
+                tx_hash, index, address, version, number, aggregate, order_hash, side, token,
+                shares, collateral, head, tail,
+            )
+        )  # fmt: skip
+        return True
+
+    def _match(
+        self,
+        raw: dict[str, Any],
+        kind: int,
+        topics: list[Any],
+        where: str,
+        tx_hash: str,
+        index: int,
+        address: str,
+        version: str,
+        number: int,
+    ) -> bool:
+        """decode_events._orders_matched_v1 / _orders_matched_v2, without the dataclasses."""
+        if len(topics) != 3:
+            return False
+        first, second, h1, maker_amount, h2, taker_amount = _MATCH_WORDS.unpack(
+            data_words(raw, 4, "OrdersMatched")
+        )
+        if kind == _MATCH_V2:
+            if first == _ZERO:
+                side = "BUY"
+            elif first == _ONE:
+                side = "SELL"
+            else:
+                return False
+            token_w = second
+        elif first == _ZERO and second != _ZERO:
+            side, token_w = "BUY", second
+        elif second == _ZERO and first != _ZERO:
+            side, token_w = "SELL", first
+        else:
+            return False
+        if not h1 == h2 == _HIGH:
+            return False
+        if side == "BUY":
+            shares, collateral = taker_amount, maker_amount
+        else:
+            shares, collateral = maker_amount, taker_amount
+        check_amounts("OrdersMatched", shares, collateral, 0)
+        taker_hash = hash32(topics[1], "takerOrderHash")
+        t2 = topics[2]
+        wallet = (type(t2) is str and self.wallets.get(t2)) or self._wallet(t2)
+        token, token_text = self.tokens.get(token_w) or self._token(token_w)
+        head = f"{where}{taker_hash}\t{wallet}\t{side}\t{token_text}\t"
+        self.events.append(
+            HotMatch(
+                tx_hash,
+                index,
+                address,
+                version,
+                number,
+                taker_hash,
+                side,
+                token,
+                shares,
+                collateral,
+                head,
+            )
+        )
+        return True
