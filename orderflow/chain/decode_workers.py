@@ -71,11 +71,22 @@ def decode_lines(
     addresses: ChainAddresses,
     *,
     render_rows: bool = True,
+    fast: bool = True,
 ) -> Chunk:
-    """Parse, decode and (``render_rows``) render the lines of ``data`` (joined by ``\\n``)."""
+    """Parse, decode and (``render_rows``) render the lines of ``data`` (joined by ``\\n``).
+
+    ``fast``: the hot events the fast way (``decode_fast``; the same chunk, a fraction of the
+    CPU). False: every log through ``decode_batch`` and ``copy_render.render``, the reference
+    the fast path is tested and measured against."""
     cpu0 = time.thread_time()
     with _collector_paused():
-        chunk = _decode(data, first_line, file_name, chain_id, addresses, render_rows)
+        if render_rows and fast:
+            rendered = render_lines(data, first_line, file_name, chain_id, addresses)
+            chunk = Chunk(*rendered) if rendered is not None else None
+        else:
+            chunk = None
+        if chunk is None:
+            chunk = _decode(data, first_line, file_name, chain_id, addresses, render_rows)
     chunk.cpu_secs = time.thread_time() - cpu0
     return chunk
 
@@ -104,23 +115,6 @@ def _decode(
     addresses: ChainAddresses,
     render_rows: bool,
 ) -> Chunk:
-    if render_rows:
-        fast = render_lines(data, first_line, file_name, chain_id, addresses)
-        if fast is not None:
-            return Chunk(*fast)
-    return decode_lines_general(data, first_line, file_name, chain_id, addresses, render_rows)
-
-
-def decode_lines_general(
-    data: bytes,
-    first_line: int,
-    file_name: str,
-    chain_id: int,
-    addresses: ChainAddresses,
-    render_rows: bool = True,
-) -> Chunk:
-    """:func:`decode_lines` without the fast path (``decode_fast``): every log through
-    ``decode_batch`` and ``copy_render.render``. The reference the fast path is tested against."""
     parsed = [
         p for i, raw in enumerate(data.split(b"\n")) if (p := parse_line(first_line + i, raw))
     ]

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from orderflow.chain import contracts as c
 from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.decode_fast import render_lines
-from orderflow.chain.decode_workers import Chunk, decode_lines, decode_lines_general
+from orderflow.chain.decode_workers import Chunk, decode_lines
 from orderflow.sim import SimConfig, simulate
 from orderflow.sim.emit import emit
 from tests.chain import sample_logs
@@ -72,7 +72,7 @@ def same(
     """Decode ``lines`` both ways, assert the chunks are identical; ``fast``: whether the fast
     path must (True) or must not (False) have taken the batch."""
     data = b"\n".join(x.encode() if isinstance(x, str) else x for x in lines)
-    general = decode_lines_general(data, first_line, "f.jsonl", 137, addresses)
+    general = decode_lines(data, first_line, "f.jsonl", 137, addresses, fast=False)
     chunk = decode_lines(data, first_line, "f.jsonl", 137, addresses)
     if general.rows is not None and chunk.rows is not None:
         assert chunk.rows.fills == general.rows.fills
@@ -140,12 +140,11 @@ def test_taker_amounts_are_corrected_as_in_decode_batch() -> None:
     cases += a.maker_sell_with_fee_and_2023_refund()
     for seed in range(3):
         logs = overpaid(GENERATE(1500, seed=seed), seed)
-        general = decode_lines_general(
-            "\n".join(dumps(logs)).encode(), 1, "f.jsonl", 137, MAINNET
+        general = decode_lines(
+            "\n".join(dumps(logs)).encode(), 1, "f.jsonl", 137, MAINNET, fast=False
         )
-        untouched = decode_lines_general(
-            "\n".join(dumps(GENERATE(1500, seed=seed))).encode(), 1, "f.jsonl", 137, MAINNET
-        )
+        original = "\n".join(dumps(GENERATE(1500, seed=seed))).encode()
+        untouched = decode_lines(original, 1, "f.jsonl", 137, MAINNET, fast=False)
         assert general.rows is not None and untouched.rows is not None
         # The makers say what was executed: the raised amounts are corrected back.
         assert logs != GENERATE(1500, seed=seed)
