@@ -146,7 +146,7 @@ def render_lines(
     bad: list[DeadLetter] = []
     lines = logs = 0
     for i, raw in enumerate(data.split(b"\n")):
-        b = raw.strip()
+        b = raw if raw[:1] == b"{" and raw[-1:] == b"}" else raw.strip()
         if b[:1] == b"{" and b[-1:] == b"}":  # file_lines.parse_line's first step
             try:
                 value = orjson.loads(b)

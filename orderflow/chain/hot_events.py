@@ -225,8 +225,8 @@ class HotLogs:
         bh, tx = raw["blockHash"], raw["transactionHash"]
         block_hash = (type(bh) is str and self.hashes.get(bh)) or self._hash(bh)
         tx_hash = (type(tx) is str and self.hashes.get(tx)) or self._hash(tx)
-        where = f"{tx_hash}\t{index}\t{number}\t{block_hash}\t{epoch}\t{address}\t{version}\t"
         if kind >= _MATCH_V1:
+            where = f"{tx_hash}\t{index}\t{number}\t{block_hash}\t{epoch}\t{address}\t{version}\t"
             return self._match(raw, kind, topics, where, tx_hash, index, address, version, number)
         # decode_events._order_filled_v1 / _order_filled_v2, without the dataclasses.
         if len(topics) != 4:
@@ -264,8 +264,8 @@ class HotLogs:
         token, token_text = self.tokens.get(token_w) or self._token(token_w)
         aggregate = taker == address
         head = (
-            f"{where}{order_hash}\t{maker}\t{taker}\t{'t' if aggregate else 'f'}\t{side}\t"
-            f"{token_text}\t"
+            f"{tx_hash}\t{index}\t{number}\t{block_hash}\t{epoch}\t{address}\t{version}\t"
+            f"{order_hash}\t{maker}\t{taker}\t{'t' if aggregate else 'f'}\t{side}\t{token_text}\t"
         )
         self.events.append(
             HotFill(
