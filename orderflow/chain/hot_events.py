@@ -3,16 +3,17 @@
 The file import's fast path (``decode_fast.py``) calls :meth:`HotLogs.take` for each parsed
 log object. It keeps the log only when ``decode`` would turn it into a Fill or a Match, and then
 with exactly the values ``decode_events`` gives them, read with the same parsers (``fields.py``:
-``data_words``, ``hash32``, ``topic_address``, ``block_number``, ``log_index``,
-``check_amounts``, ``quantity``); anything else is refused (False or any exception) and left to
-``decode``. What differs is only the cost: block fields, hashes, wallets and token ids are
-memoised per batch, a data payload is split by one ``struct`` call, and no ``LogRef`` or
-``Fill`` is built — the record carries its staging row's text (``copy_render``'s columns) with
-the amounts the taker correction may still lower, and the fields that correction and the
-match links read (``events.FillFields``, ``MatchFields``).
-
-``fill_topics`` is not called: for any topics it equals ``hash32`` of the order hash and
-``topic_address`` of maker and taker (same values, same refusals), which memoise per wallet.
+``hash32``, ``topic_address``, ``block_number``, ``log_index``, ``check_amounts``,
+``quantity``); anything else is refused (False or any exception) and left to ``decode``. What
+differs is only the cost: block fields, hashes, wallets and token ids are memoised per batch,
+the data payload and the order hash are checked by one ``fromhex`` (``0x`` strings of the exact
+length only: a subset of what ``data_words`` and ``hash32`` take, read the same way) and split
+by one ``struct`` call, and no ``LogRef`` or ``Fill`` is built — the record carries its staging
+row's text (``copy_render``'s columns) with the amounts the taker correction may still lower,
+and the fields that correction and the match links read (``events.FillFields``,
+``MatchFields``). ``fill_topics`` is not called: for any topics it equals ``hash32`` of the
+order hash and ``topic_address`` of maker and taker (same values, same refusals), which memoise
+per wallet.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from orderflow.chain.copy_render import NULL
 from orderflow.chain.fields import (
     block_number,
     check_amounts,
-    data_words,
     hash32,
     log_index,
     quantity,
@@ -149,12 +149,25 @@ _KINDS: dict[str, dict[str, int]] = {
 }
 # Data payloads cut into words; an amount is its 24 high bytes (zero: below 2**64, else
 # ``check_amounts`` refuses it anyway) and a uint64.
-_FILL_V2_WORDS = struct.Struct(">32s32s24sQ24sQ24sQ32s32s")  # side, token, 3 amounts, 2 bytes32
-_FILL_V1_WORDS = struct.Struct(">32s32s24sQ24sQ24sQ")  # 2 asset ids, 3 amounts
-_MATCH_WORDS = struct.Struct(">32s32s24sQ24sQ")  # side (V1: asset id), token/asset id, 2 amounts
+# Each is followed by the 32 bytes of the order hash topic (checked, not read: see _payload).
+_FILL_V2_WORDS = struct.Struct(">32s32s24sQ24sQ24sQ32s32s32x")  # side, token, 3 amounts, 2 words
+_FILL_V1_WORDS = struct.Struct(">32s32s24sQ24sQ24sQ32x")  # 2 asset ids, 3 amounts
+_MATCH_WORDS = struct.Struct(">32s32s24sQ24sQ32x")  # side (V1: asset id), token/asset id, 2 amounts
 _ZERO = bytes(32)
 _HIGH = bytes(24)
 _ONE = bytes(31) + b"\x01"
+
+
+def _payload(data: Any, topic: Any, words: int) -> bytes:
+    """``data``'s words then ``topic``'s 32 bytes, in one ``fromhex``: ``data_words`` and
+    ``hash32`` for lower-case ``0x`` strings of the exact length (a subset of what those
+    accept, read the same way); anything else raises and is left to ``decode``."""
+    if data[:2] != "0x" or topic[:2] != "0x" or len(data) != 2 + 64 * words or len(topic) != 66:
+        raise ValueError("not the plain shape")
+    payload = bytes.fromhex(data[2:] + topic[2:])
+    if len(payload) != 32 * words + 32:  # whitespace, which fromhex skips
+        raise ValueError("not the plain shape")
+    return payload
 
 
 def _epoch(value: str) -> int:
@@ -233,7 +246,7 @@ class HotLogs:
             return False
         if kind == _FILL_V2:
             side_w, token_w, h1, maker_amount, h2, taker_amount, h3, fee, builder, meta = (
-                _FILL_V2_WORDS.unpack(data_words(raw, 7, "OrderFilled"))
+                _FILL_V2_WORDS.unpack(_payload(raw["data"], topics[1], 7))
             )
             if side_w == _ZERO:
                 side, shares, collateral = "BUY", taker_amount, maker_amount
@@ -244,7 +257,7 @@ class HotLogs:
             tail = f"{fee}\tCOLLATERAL\t0x{builder.hex()}\t0x{meta.hex()}\t"
         else:
             maker_w, taker_w, h1, maker_amount, h2, taker_amount, h3, fee = _FILL_V1_WORDS.unpack(
-                data_words(raw, 5, "OrderFilled (V1)")
+                _payload(raw["data"], topics[1], 5)
             )
             if maker_w == _ZERO and taker_w != _ZERO:
                 side, token_w, shares, collateral = "BUY", taker_w, taker_amount, maker_amount
@@ -258,7 +271,7 @@ class HotLogs:
             return False
         check_amounts("OrderFilled", shares, collateral, fee)
         t1, t2, t3 = topics[1], topics[2], topics[3]
-        order_hash = hash32(t1, "orderHash")
+        order_hash = t1.lower()  # hash32(t1), checked by _payload
         maker = (type(t2) is str and self.wallets.get(t2)) or self._wallet(t2)
         taker = (type(t3) is str and self.wallets.get(t3)) or self._wallet(t3)
         token, token_text = self.tokens.get(token_w) or self._token(token_w)
@@ -291,7 +304,7 @@ class HotLogs:
         if len(topics) != 3:
             return False
         first, second, h1, maker_amount, h2, taker_amount = _MATCH_WORDS.unpack(
-            data_words(raw, 4, "OrdersMatched")
+            _payload(raw["data"], topics[1], 4)
         )
         if kind == _MATCH_V2:
             if first == _ZERO:
@@ -314,7 +327,7 @@ class HotLogs:
         else:
             shares, collateral = maker_amount, taker_amount
         check_amounts("OrdersMatched", shares, collateral, 0)
-        taker_hash = hash32(topics[1], "takerOrderHash")
+        taker_hash = topics[1].lower()  # hash32(topics[1]), checked by _payload
         t2 = topics[2]
         wallet = (type(t2) is str and self.wallets.get(t2)) or self._wallet(t2)
         token, token_text = self.tokens.get(token_w) or self._token(token_w)

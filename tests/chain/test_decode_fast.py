@@ -174,6 +174,8 @@ def test_blank_lines_bom_and_crlf_remnants() -> None:
     lines.insert(30, "this is not json {")
     lines.insert(31, "[1, 2]")
     same(lines, fast=True, first_line=40)
+    same([""], fast=True)
+    same(["", "  ", "{}"], fast=True)
 
 
 # --- a hot event's fields corrupted one at a time ----------------------------------------------
