@@ -1,20 +1,20 @@
-"""The file import's fast path: lines of hot events straight to COPY text, no dataclasses.
+"""The file import's fast path: a batch of lines whose hot events go straight to COPY text.
 
 Nearly every log of a file import is an OrderFilled or OrdersMatched of a known exchange. For
-those, :func:`render_lines` goes from the parsed JSON object to the staging row's text: the
-same field parsers as ``decode`` (``fields.py``: ``data_words``, ``fill_topics``, ``side_of``,
-``check_amounts``, ``hash32`` …), per-batch memos of the block fields, and one light record per
-fill or match instead of a ``LogRef`` and a ``Fill``. The cross-log steps are the shared ones:
-``amounts.correct_events`` (a match's taker fill gets its executed amounts) and
-``copy_render.match_links`` run on the light records.
+those, :func:`render_lines` goes from the parsed JSON object to the staging row's text with no
+``LogRef`` or ``Fill`` in between (``hot_events.py``: the same field parsers as ``decode``,
+per-batch memos, one light record per event). The cross-log steps are the shared ones:
+``amounts.correct_match`` per match (a taker fill gets its executed amounts) and the match links,
+worked out per transaction in one pass (:func:`_link`), or — for a batch not in chain order —
+``amounts.correct_events`` and ``copy_render.match_links`` themselves, on the light records.
 
-A log is taken here only when it has exactly the shape that ``decode`` turns into a Fill or a
+A log is taken as hot only when it has exactly the shape that ``decode`` turns into a Fill or a
 Match: string fields, a known exchange and topic, ``blockTimestamp`` present, ``removed`` not
 true, the right topic count and data length, every field parser satisfied. Anything else — a
 malformed value, another event, a retracted log — is decoded by ``decode.log_decoder``, one log
 at a time, exactly as ``decode_batch`` would, so dead letters and every other event are the
 general path's own. If that decoder returns a Fill or a Match after all (a hot event in a shape
-this module does not take, e.g. without ``blockTimestamp``), the batch is not this module's:
+the fast path does not take, e.g. without ``blockTimestamp``), the batch is not this module's:
 :func:`render_lines` returns None and the caller decodes the whole batch the general way.
 ``tests/chain/test_decode_fast.py`` checks both paths give the same chunk, byte for byte.
 """
