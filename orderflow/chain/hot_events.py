@@ -2,18 +2,16 @@
 
 The file import's fast path (``decode_fast.py``) calls :meth:`HotLogs.take` for each parsed
 log object. It keeps the log only when ``decode`` would turn it into a Fill or a Match, and then
-with exactly the values ``decode_events`` gives them, read with the same parsers (``fields.py``:
-``hash32``, ``topic_address``, ``block_number``, ``log_index``, ``check_amounts``,
-``quantity``); anything else is refused (False or any exception) and left to ``decode``. What
-differs is only the cost: block fields, hashes, wallets and token ids are memoised per batch,
-the data payload and the order hash are checked by one ``fromhex`` (``0x`` strings of the exact
-length only: a subset of what ``data_words`` and ``hash32`` take, read the same way) and split
-by one ``struct`` call, and no ``LogRef`` or ``Fill`` is built — the record carries its staging
-row's text (``copy_render``'s columns) with the amounts the taker correction may still lower,
-and the fields that correction and the match links read (``events.FillFields``,
-``MatchFields``). ``fill_topics`` is not called: for any topics it equals ``hash32`` of the
-order hash and ``topic_address`` of maker and taker (same values, same refusals), which memoise
-per wallet.
+with exactly the values ``decode_events`` gives them; anything else is refused (False or any
+exception) and left to ``decode``. What differs is only the cost. Block numbers, times, log
+indexes and hashes go through the same parsers as in ``decode`` (``fields.py``), memoised per
+batch; ``check_amounts`` is the same call. The data payload, the order hash and the wallet
+topics are checked by one ``fromhex`` (:func:`_payload`) and split by one ``struct`` call: that
+takes ``0x`` strings of the exact length and zero-padded wallet topics only — a subset of what
+``data_words``, ``hash32`` and ``topic_address`` (i.e. ``fill_topics``) accept, read the same
+way. No ``LogRef`` or ``Fill`` is built: the record carries its staging row's text
+(``copy_render``'s columns) around the amounts the taker correction may still lower, and the
+fields that correction and the match links read (``events.FillFields``, ``MatchFields``).
 """
 
 from __future__ import annotations
@@ -31,7 +29,6 @@ from orderflow.chain.fields import (
     hash32,
     log_index,
     quantity,
-    topic_address,
 )
 
 __all__ = ["HotFill", "HotLogs", "HotMatch"]
@@ -149,23 +146,35 @@ _KINDS: dict[str, dict[str, int]] = {
 }
 # Data payloads cut into words; an amount is its 24 high bytes (zero: below 2**64, else
 # ``check_amounts`` refuses it anyway) and a uint64.
-# Each is followed by the 32 bytes of the order hash topic (checked, not read: see _payload).
-_FILL_V2_WORDS = struct.Struct(">32s32s24sQ24sQ24sQ32s32s32x")  # side, token, 3 amounts, 2 words
-_FILL_V1_WORDS = struct.Struct(">32s32s24sQ24sQ24sQ32x")  # 2 asset ids, 3 amounts
-_MATCH_WORDS = struct.Struct(">32s32s24sQ24sQ32x")  # side (V1: asset id), token/asset id, 2 amounts
+# Each is followed by the topics' bytes (checked, not read: see _payload): order hash and two
+# wallets after a fill's words, order hash, its wallet and 20 zero bytes after a match's.
+_FILL_V2_WORDS = struct.Struct(">32s32s24sQ24sQ24sQ32s32s72x")  # side, token, 3 amounts, 2 words
+_FILL_V1_WORDS = struct.Struct(">32s32s24sQ24sQ24sQ72x")  # 2 asset ids, 3 amounts
+_MATCH_WORDS = struct.Struct(">32s32s24sQ24sQ72x")  # side (V1: asset id), token/asset id, 2 amounts
+_PAD = "0x" + "0" * 24  # an address topic's first 26 characters
 _ZERO = bytes(32)
 _HIGH = bytes(24)
 _ONE = bytes(31) + b"\x01"
 
 
-def _payload(data: Any, topic: Any, words: int) -> bytes:
-    """``data``'s words then ``topic``'s 32 bytes, in one ``fromhex``: ``data_words`` and
-    ``hash32`` for lower-case ``0x`` strings of the exact length (a subset of what those
-    accept, read the same way); anything else raises and is left to ``decode``."""
-    if data[:2] != "0x" or topic[:2] != "0x" or len(data) != 2 + 64 * words or len(topic) != 66:
+def _payload(data: Any, words: int, order: Any, first: Any, second: Any = _PAD + "0" * 40) -> bytes:
+    """``data``'s words, then the bytes of the ``order`` hash topic and of the ``first`` and
+    ``second`` wallet topics (their 20 address bytes), in one ``fromhex``; raises unless every
+    one is a ``0x`` string of the exact length, the wallets zero-padded (see the module
+    docstring)."""
+    if (
+        data[:2] != "0x"
+        or order[:2] != "0x"
+        or first[:26] != _PAD
+        or second[:26] != _PAD
+        or len(data) != 2 + 64 * words
+        or len(order) != 66
+        or len(first) != 66
+        or len(second) != 66
+    ):
         raise ValueError("not the plain shape")
-    payload = bytes.fromhex(data[2:] + topic[2:])
-    if len(payload) != 32 * words + 32:  # whitespace, which fromhex skips
+    payload = bytes.fromhex(data[2:] + order[2:] + first[26:] + second[26:])
+    if len(payload) != 32 * words + 72:  # whitespace, which fromhex skips
         raise ValueError("not the plain shape")
     return payload
 
@@ -185,7 +194,6 @@ class HotLogs:
         self.epochs: dict[str, int] = {}
         self.indexes: dict[str, int] = {}
         self.hashes: dict[str, str] = {}
-        self.wallets: dict[str, str] = {}
         self.tokens: dict[bytes, tuple[int, str]] = {}
 
     def _hash(self, value: Any) -> str:
@@ -193,12 +201,6 @@ class HotLogs:
             raise TypeError("not a string")
         checked = self.hashes[value] = hash32(value, "hash")
         return checked
-
-    def _wallet(self, topic: Any) -> str:
-        if type(topic) is not str:
-            raise TypeError("not a string")
-        wallet = self.wallets[topic] = topic_address(topic, "wallet")
-        return wallet
 
     def _token(self, word: bytes) -> tuple[int, str]:
         token = int.from_bytes(word, "big")
@@ -246,7 +248,7 @@ class HotLogs:
             return False
         if kind == _FILL_V2:
             side_w, token_w, h1, maker_amount, h2, taker_amount, h3, fee, builder, meta = (
-                _FILL_V2_WORDS.unpack(_payload(raw["data"], topics[1], 7))
+                _FILL_V2_WORDS.unpack(_payload(raw["data"], 7, topics[1], topics[2], topics[3]))
             )
             if side_w == _ZERO:
                 side, shares, collateral = "BUY", taker_amount, maker_amount
@@ -257,7 +259,7 @@ class HotLogs:
             tail = f"{fee}\tCOLLATERAL\t0x{builder.hex()}\t0x{meta.hex()}\t"
         else:
             maker_w, taker_w, h1, maker_amount, h2, taker_amount, h3, fee = _FILL_V1_WORDS.unpack(
-                _payload(raw["data"], topics[1], 5)
+                _payload(raw["data"], 5, topics[1], topics[2], topics[3])
             )
             if maker_w == _ZERO and taker_w != _ZERO:
                 side, token_w, shares, collateral = "BUY", taker_w, taker_amount, maker_amount
@@ -271,9 +273,8 @@ class HotLogs:
             return False
         check_amounts("OrderFilled", shares, collateral, fee)
         t1, t2, t3 = topics[1], topics[2], topics[3]
-        order_hash = t1.lower()  # hash32(t1), checked by _payload
-        maker = (type(t2) is str and self.wallets.get(t2)) or self._wallet(t2)
-        taker = (type(t3) is str and self.wallets.get(t3)) or self._wallet(t3)
+        # fill_topics(topics), checked by _payload:
+        order_hash, maker, taker = t1.lower(), "0x" + t2[26:].lower(), "0x" + t3[26:].lower()
         token, token_text = self.tokens.get(token_w) or self._token(token_w)
         aggregate = taker == address
         head = (
@@ -304,7 +305,7 @@ class HotLogs:
         if len(topics) != 3:
             return False
         first, second, h1, maker_amount, h2, taker_amount = _MATCH_WORDS.unpack(
-            _payload(raw["data"], topics[1], 4)
+            _payload(raw["data"], 4, topics[1], topics[2])
         )
         if kind == _MATCH_V2:
             if first == _ZERO:
@@ -327,9 +328,8 @@ class HotLogs:
         else:
             shares, collateral = maker_amount, taker_amount
         check_amounts("OrdersMatched", shares, collateral, 0)
-        taker_hash = topics[1].lower()  # hash32(topics[1]), checked by _payload
-        t2 = topics[2]
-        wallet = (type(t2) is str and self.wallets.get(t2)) or self._wallet(t2)
+        # hash32(topics[1]) and topic_address(topics[2]), checked by _payload:
+        taker_hash, wallet = topics[1].lower(), "0x" + topics[2][26:].lower()
         token, token_text = self.tokens.get(token_w) or self._token(token_w)
         head = f"{where}{taker_hash}\t{wallet}\t{side}\t{token_text}\t"
         self.events.append(
