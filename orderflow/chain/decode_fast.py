@@ -31,61 +31,37 @@ from orderflow.chain.copy_render import NULL, CopyRows, match_links
 from orderflow.chain.decode import log_decoder
 from orderflow.chain.events import DeadLetter, DecodedBatch, Fill, Match
 from orderflow.chain.file_lines import malformed, parse_line
-from orderflow.chain.hot_events import HotFill, HotLogs, HotMatch
+from orderflow.chain.hot_events import HotLogs
 
 __all__ = ["Rendered", "render_lines"]
 
 
-def _link(events: list[HotFill | HotMatch]) -> tuple[list[HotFill], list[HotMatch]]:
-    """Split ``events`` into fills and matches, correct the takers' amounts
-    (``amounts.correct_events``) and set each fill's ``link`` (``copy_render.match_links``).
+def _link(hot: HotLogs) -> None:
+    """Correct the takers' amounts (``amounts.correct_events``) and set each fill's ``link``
+    (``copy_render.match_links``).
 
-    Done in one pass, per transaction: a match takes the fills since the previous match of its
-    transaction. That is what the two functions compute when each transaction's hot logs come
-    from one exchange with strictly increasing log indexes, as a chain orders them; otherwise
-    (a shuffled or duplicated file) the two functions themselves run on the whole batch."""
-    fills: list[HotFill] = []
-    matches: list[HotMatch] = []
-    # Per transaction: its exchange, last log index, and the fills since its last match.
-    open_txs: dict[str, tuple[str, int, list[HotFill]]] = {}
-    segments: list[tuple[HotMatch, list[HotFill]]] = []
-    regular = True
-    for e in events:
-        tx, index = e.tx_hash, e.log_index
-        state = open_txs.get(tx)
-        pending: list[HotFill]
-        if state is None:
-            exchange, pending = e.address, []
-        else:
-            exchange, last, pending = state
-            if exchange != e.address or index <= last:
-                regular = False
-        if isinstance(e, HotFill):
-            fills.append(e)
-            pending.append(e)
-            open_txs[tx] = (exchange, index, pending)
-        else:
-            matches.append(e)
-            if pending:
-                segments.append((e, pending))
-            open_txs[tx] = (exchange, index, [])
-    if regular:
-        for match, segment in segments:
+    ``HotLogs.take`` follows each transaction as its logs arrive: a match takes the fills since
+    the previous match of its transaction (``segments``). That is what the two functions
+    compute when each transaction's hot logs come from one exchange with strictly increasing log
+    indexes, as a chain orders them (``regular``); otherwise (a shuffled or duplicated file) the
+    two functions themselves run on the whole batch."""
+    if hot.regular:
+        for match, segment in hot.segments:
             correct_match(match, segment)
             link = match.log_index
             for f in segment:
                 f.link = link
-    else:
-        correct_events(fills, matches)
-        links = match_links(fills, matches)
-        for f in fills:
-            f.link = links.get((f.tx_hash, f.log_index))
-    return fills, matches
+        return
+    correct_events(hot.fills, hot.matches)
+    links = match_links(hot.fills, hot.matches)
+    for f in hot.fills:
+        f.link = links.get((f.tx_hash, f.log_index))
 
 
-def _rows(events: list[HotFill | HotMatch]) -> CopyRows:
+def _rows(hot: HotLogs) -> CopyRows:
     """The staging rows, as ``copy_render.render`` writes them for the same events."""
-    fills, matches = _link(events)
+    _link(hot)
+    fills, matches = hot.fills, hot.matches
     touched: dict[str, None] = {}
     v1_txs: dict[str, None] = {}
     v3: dict[int, None] = {}
@@ -109,7 +85,8 @@ def _rows(events: list[HotFill | HotMatch]) -> CopyRows:
             v3[m.token_id] = None
         touched[m.tx_hash] = None
         out.append(f"{m.head}{m.shares}\t{m.collateral}\n")
-    numbers = [e.block_number for e in events]
+    numbers = [f.block_number for f in fills]
+    numbers += [m.block_number for m in matches]
     return CopyRows(
         fills=fill_text.encode(),
         fill_count=len(fills),
@@ -174,7 +151,7 @@ def render_lines(
             return None
         batch.add(item)
     batch.dead_letters.extend(bad)
-    rows = _rows(hot.events)
+    rows = _rows(hot)
     top = batch.max_block()
     if rows.blocks is not None:
         top = rows.blocks[1] if top is None else max(top, rows.blocks[1])

@@ -153,6 +153,7 @@ _FILL_V1_WORDS = struct.Struct(">32s32s24sQ24sQ24sQ72x")  # 2 asset ids, 3 amoun
 _MATCH_WORDS = struct.Struct(">32s32s24sQ24sQ72x")  # side (V1: asset id), token/asset id, 2 amounts
 _PAD = "0x" + "0" * 24  # an address topic's first 26 characters
 _ZERO = bytes(32)
+_ZERO_HEX = "0x" + "0" * 64
 _HIGH = bytes(24)
 _ONE = bytes(31) + b"\x01"
 
@@ -188,7 +189,13 @@ class HotLogs:
     """One batch's hot events (``events``, in input order) and the memos many logs share."""
 
     def __init__(self, addresses: ChainAddresses) -> None:
-        self.events: list[HotFill | HotMatch] = []
+        self.fills: list[HotFill] = []
+        self.matches: list[HotMatch] = []
+        # The match links, as the logs arrive (see decode_fast._link): per transaction its
+        # exchange, last log index and the fills since its last match; each match with those.
+        self.open: dict[str, list[Any]] = {}
+        self.segments: list[tuple[HotMatch, list[HotFill]]] = []
+        self.regular = True  # every transaction from one exchange, log indexes increasing
         self.routes = {a: (a, v, _KINDS[v]) for a, v in addresses.exchanges.items()}
         self.numbers: dict[str, int] = {}
         self.epochs: dict[str, int] = {}
@@ -256,7 +263,10 @@ class HotLogs:
                 side, shares, collateral = "SELL", maker_amount, taker_amount
             else:
                 return False
-            tail = f"{fee}\tCOLLATERAL\t0x{builder.hex()}\t0x{meta.hex()}\t"
+            tail = (
+                f"{fee}\tCOLLATERAL\t{_ZERO_HEX if builder == _ZERO else '0x' + builder.hex()}\t"
+                f"{_ZERO_HEX if meta == _ZERO else '0x' + meta.hex()}\t"
+            )
         else:
             maker_w, taker_w, h1, maker_amount, h2, taker_amount, h3, fee = _FILL_V1_WORDS.unpack(
                 _payload(raw["data"], 5, topics[1], topics[2], topics[3])
@@ -281,12 +291,19 @@ class HotLogs:
             f"{tx_hash}\t{index}\t{number}\t{block_hash}\t{epoch}\t{address}\t{version}\t"
             f"{order_hash}\t{maker}\t{taker}\t{'t' if aggregate else 'f'}\t{side}\t{token_text}\t"
         )
-        self.events.append(
-            HotFill(
-                tx_hash, index, address, version, number, aggregate, order_hash, side, token,
-                shares, collateral, head, tail,
-            )
+        fill = HotFill(
+            tx_hash, index, address, version, number, aggregate, order_hash, side, token,
+            shares, collateral, head, tail,
         )  # fmt: skip
+        self.fills.append(fill)
+        state = self.open.get(tx_hash)
+        if state is None:
+            self.open[tx_hash] = [address, index, [fill]]
+        else:
+            if state[0] != address or index <= state[1]:
+                self.regular = False
+            state[1] = index
+            state[2].append(fill)
         return True
 
     def _match(
@@ -332,19 +349,19 @@ class HotLogs:
         taker_hash, wallet = topics[1].lower(), "0x" + topics[2][26:].lower()
         token, token_text = self.tokens.get(token_w) or self._token(token_w)
         head = f"{where}{taker_hash}\t{wallet}\t{side}\t{token_text}\t"
-        self.events.append(
-            HotMatch(
-                tx_hash,
-                index,
-                address,
-                version,
-                number,
-                taker_hash,
-                side,
-                token,
-                shares,
-                collateral,
-                head,
-            )
-        )
+        match = HotMatch(
+            tx_hash, index, address, version, number, taker_hash, side, token, shares,
+            collateral, head,
+        )  # fmt: skip
+        self.matches.append(match)
+        state = self.open.get(tx_hash)
+        if state is None:
+            self.open[tx_hash] = [address, index, []]
+        else:
+            if state[0] != address or index <= state[1]:
+                self.regular = False
+            state[1] = index
+            if state[2]:
+                self.segments.append((match, state[2]))
+                state[2] = []
         return True
