@@ -121,10 +121,14 @@ def render_lines(
     decode = log_decoder(chain_id, addresses)
     batch = DecodedBatch()
     bad: list[DeadLetter] = []
-    lines = logs = 0
+    lines = logs = 0  # of the logs decode takes (the hot ones are counted at the end)
     for i, raw in enumerate(data.split(b"\n")):
-        b = raw if raw[:1] == b"{" and raw[-1:] == b"}" else raw.strip()
-        if b[:1] == b"{" and b[-1:] == b"}":  # file_lines.parse_line's first step
+        b: bytes | None = raw
+        if raw[:1] != b"{" or raw[-1:] != b"}":
+            b = raw.strip()
+            if b[:1] != b"{" or b[-1:] != b"}":
+                b = None
+        if b is not None:  # file_lines.parse_line's first step
             try:
                 value = orjson.loads(b)
             except orjson.JSONDecodeError:
@@ -135,8 +139,6 @@ def render_lines(
                 except Exception:  # KeyError, TypeError, FieldError …: decode's business
                     taken = False
                 if taken:
-                    lines += 1
-                    logs += 1
                     continue
         line = parse_line(first_line + i, raw)  # everything else exactly as the general path
         if line is None:
@@ -157,4 +159,5 @@ def render_lines(
         top = rows.blocks[1] if top is None else max(top, rows.blocks[1])
     for ref in (*batch.ignored, *batch.removed):
         ref.raw = None  # counted only: not worth sending back
-    return Rendered(batch, rows, lines, logs, len(bad), top)
+    hot_logs = rows.fill_count + rows.match_count
+    return Rendered(batch, rows, lines + hot_logs, logs + hot_logs, len(bad), top)

@@ -4,14 +4,15 @@ The file import's fast path (``decode_fast.py``) calls :meth:`HotLogs.take` for 
 log object. It keeps the log only when ``decode`` would turn it into a Fill or a Match, and then
 with exactly the values ``decode_events`` gives them; anything else is refused (False or any
 exception) and left to ``decode``. What differs is only the cost. Block numbers, times, log
-indexes and hashes go through the same parsers as in ``decode`` (``fields.py``), memoised per
-batch; ``check_amounts`` is the same call. The data payload, the order hash and the wallet
-topics are checked by one ``fromhex`` (:func:`_payload`) and split by one ``struct`` call: that
-takes ``0x`` strings of the exact length and zero-padded wallet topics only — a subset of what
-``data_words``, ``hash32`` and ``topic_address`` (i.e. ``fill_topics``) accept, read the same
-way. No ``LogRef`` or ``Fill`` is built: the record carries its staging row's text
-(``copy_render``'s columns) around the amounts the taker correction may still lower, and the
-fields that correction and the match links read (``events.FillFields``, ``MatchFields``).
+indexes and block hashes go through the same parsers as in ``decode`` (``fields.py``), memoised
+per batch; ``check_amounts`` is the same call. The data payload, the transaction and order
+hashes and the wallet topics are checked by one ``fromhex`` (:func:`_payload`) and split by one
+``struct`` call: that takes ``0x`` strings of the exact length and zero-padded wallet topics
+only — a subset of what ``data_words``, ``hash32`` and ``topic_address`` (i.e. ``fill_topics``)
+accept, read the same way. No ``LogRef`` or ``Fill`` is built: the record carries its staging
+row's text (``copy_render``'s columns) around the amounts the taker correction may still lower,
+and the fields that correction and the match links read (``events.FillFields``,
+``MatchFields``).
 """
 
 from __future__ import annotations
@@ -146,11 +147,12 @@ _KINDS: dict[str, dict[str, int]] = {
 }
 # Data payloads cut into words; an amount is its 24 high bytes (zero: below 2**64, else
 # ``check_amounts`` refuses it anyway) and a uint64.
-# Each is followed by the topics' bytes (checked, not read: see _payload): order hash and two
-# wallets after a fill's words, order hash, its wallet and 20 zero bytes after a match's.
-_FILL_V2_WORDS = struct.Struct(">32s32s24sQ24sQ24sQ32s32s72x")  # side, token, 3 amounts, 2 words
-_FILL_V1_WORDS = struct.Struct(">32s32s24sQ24sQ24sQ72x")  # 2 asset ids, 3 amounts
-_MATCH_WORDS = struct.Struct(">32s32s24sQ24sQ72x")  # side (V1: asset id), token/asset id, 2 amounts
+# Each is followed by the bytes of the transaction hash and the topics (checked, not read: see
+# _payload): order hash and two wallets after a fill's words, order hash, its wallet and 20 zero
+# bytes after a match's.
+_FILL_V2_WORDS = struct.Struct(">32s32s24sQ24sQ24sQ32s32s104x")  # side, token, 3 amounts, 2 words
+_FILL_V1_WORDS = struct.Struct(">32s32s24sQ24sQ24sQ104x")  # 2 asset ids, 3 amounts
+_MATCH_WORDS = struct.Struct(">32s32s24sQ24sQ104x")  # side (V1: asset id), token/asset id, amounts
 _PAD = "0x" + "0" * 24  # an address topic's first 26 characters
 _ZERO = bytes(32)
 _ZERO_HEX = "0x" + "0" * 64
@@ -158,24 +160,28 @@ _HIGH = bytes(24)
 _ONE = bytes(31) + b"\x01"
 
 
-def _payload(data: Any, words: int, order: Any, first: Any, second: Any = _PAD + "0" * 40) -> bytes:
-    """``data``'s words, then the bytes of the ``order`` hash topic and of the ``first`` and
-    ``second`` wallet topics (their 20 address bytes), in one ``fromhex``; raises unless every
-    one is a ``0x`` string of the exact length, the wallets zero-padded (see the module
-    docstring)."""
+def _payload(
+    data: Any, words: int, tx: Any, order: Any, first: Any, second: Any = _PAD + "0" * 40
+) -> bytes:
+    """``data``'s words, then the bytes of the ``tx`` hash, the ``order`` hash topic and the
+    ``first`` and ``second`` wallet topics (their 20 address bytes), in one ``fromhex``; raises
+    unless every one is a ``0x`` string of the exact length, the wallets zero-padded (see the
+    module docstring)."""
     if (
         data[:2] != "0x"
+        or tx[:2] != "0x"
         or order[:2] != "0x"
         or first[:26] != _PAD
         or second[:26] != _PAD
         or len(data) != 2 + 64 * words
+        or len(tx) != 66
         or len(order) != 66
         or len(first) != 66
         or len(second) != 66
     ):
         raise ValueError("not the plain shape")
-    payload = bytes.fromhex(data[2:] + order[2:] + first[26:] + second[26:])
-    if len(payload) != 32 * words + 72:  # whitespace, which fromhex skips
+    payload = bytes.fromhex(data[2:] + tx[2:] + order[2:] + first[26:] + second[26:])
+    if len(payload) != 32 * words + 104:  # whitespace, which fromhex skips
         raise ValueError("not the plain shape")
     return payload
 
@@ -197,17 +203,19 @@ class HotLogs:
         self.segments: list[tuple[HotMatch, list[HotFill]]] = []
         self.regular = True  # every transaction from one exchange, log indexes increasing
         self.routes = {a: (a, v, _KINDS[v]) for a, v in addresses.exchanges.items()}
-        self.numbers: dict[str, int] = {}
-        self.epochs: dict[str, int] = {}
         self.indexes: dict[str, int] = {}
-        self.hashes: dict[str, str] = {}
+        # (blockNumber, blockTimestamp, blockHash, exchange) → the row's text from the block
+        # number to the exchange generation, each field parsed as ``decode`` does.
+        self.blocks: dict[tuple[str, str, str, str], tuple[int, str]] = {}
         self.tokens: dict[bytes, tuple[int, str]] = {}
 
-    def _hash(self, value: Any) -> str:
-        if type(value) is not str:
-            raise TypeError("not a string")
-        checked = self.hashes[value] = hash32(value, "hash")
-        return checked
+    def _block(self, bn: str, ts: str, bh: Any, address: str, version: str) -> tuple[int, str]:
+        if type(bh) is not str:
+            raise TypeError("blockHash is not a string")
+        number = block_number(bn)
+        text = f"{number}\t{hash32(bh, 'blockHash')}\t{_epoch(ts)}\t{address}\t{version}\t"
+        block = self.blocks[bn, ts, bh, address] = (number, text)
+        return block
 
     def _token(self, word: bytes) -> tuple[int, str]:
         token = int.from_bytes(word, "big")
@@ -235,27 +243,21 @@ class HotLogs:
         bn, ts, li = raw["blockNumber"], raw["blockTimestamp"], raw["logIndex"]
         if type(bn) is not str or type(ts) is not str or type(li) is not str:
             return False
-        number = self.numbers.get(bn)
-        if number is None:
-            number = self.numbers[bn] = block_number(bn)
-        epoch = self.epochs.get(ts)
-        if epoch is None:
-            epoch = self.epochs[ts] = _epoch(ts)
         index = self.indexes.get(li)
         if index is None:
             index = self.indexes[li] = log_index(li)
         bh, tx = raw["blockHash"], raw["transactionHash"]
-        block_hash = (type(bh) is str and self.hashes.get(bh)) or self._hash(bh)
-        tx_hash = (type(tx) is str and self.hashes.get(tx)) or self._hash(tx)
+        number, block = self.blocks.get((bn, ts, bh, address)) or self._block(
+            bn, ts, bh, address, version
+        )
         if kind >= _MATCH_V1:
-            where = f"{tx_hash}\t{index}\t{number}\t{block_hash}\t{epoch}\t{address}\t{version}\t"
-            return self._match(raw, kind, topics, where, tx_hash, index, address, version, number)
+            return self._match(raw, kind, topics, block, tx, index, address, version, number)
         # decode_events._order_filled_v1 / _order_filled_v2, without the dataclasses.
         if len(topics) != 4:
             return False
         if kind == _FILL_V2:
             side_w, token_w, h1, maker_amount, h2, taker_amount, h3, fee, builder, meta = (
-                _FILL_V2_WORDS.unpack(_payload(raw["data"], 7, topics[1], topics[2], topics[3]))
+                _FILL_V2_WORDS.unpack(_payload(raw["data"], 7, tx, topics[1], topics[2], topics[3]))
             )
             if side_w == _ZERO:
                 side, shares, collateral = "BUY", taker_amount, maker_amount
@@ -269,7 +271,7 @@ class HotLogs:
             )
         else:
             maker_w, taker_w, h1, maker_amount, h2, taker_amount, h3, fee = _FILL_V1_WORDS.unpack(
-                _payload(raw["data"], 5, topics[1], topics[2], topics[3])
+                _payload(raw["data"], 5, tx, topics[1], topics[2], topics[3])
             )
             if maker_w == _ZERO and taker_w != _ZERO:
                 side, token_w, shares, collateral = "BUY", taker_w, taker_amount, maker_amount
@@ -283,13 +285,14 @@ class HotLogs:
             return False
         check_amounts("OrderFilled", shares, collateral, fee)
         t1, t2, t3 = topics[1], topics[2], topics[3]
-        # fill_topics(topics), checked by _payload:
-        order_hash, maker, taker = t1.lower(), "0x" + t2[26:].lower(), "0x" + t3[26:].lower()
+        # hash32(tx) and fill_topics(topics), checked by _payload:
+        tx_hash, order_hash = tx.lower(), t1.lower()
+        maker, taker = "0x" + t2[26:].lower(), "0x" + t3[26:].lower()
         token, token_text = self.tokens.get(token_w) or self._token(token_w)
         aggregate = taker == address
         head = (
-            f"{tx_hash}\t{index}\t{number}\t{block_hash}\t{epoch}\t{address}\t{version}\t"
-            f"{order_hash}\t{maker}\t{taker}\t{'t' if aggregate else 'f'}\t{side}\t{token_text}\t"
+            f"{tx_hash}\t{index}\t{block}{order_hash}\t{maker}\t{taker}\t"
+            f"{'t' if aggregate else 'f'}\t{side}\t{token_text}\t"
         )
         fill = HotFill(
             tx_hash, index, address, version, number, aggregate, order_hash, side, token,
@@ -311,8 +314,8 @@ class HotLogs:
         raw: dict[str, Any],
         kind: int,
         topics: list[Any],
-        where: str,
-        tx_hash: str,
+        block: str,
+        tx: str,
         index: int,
         address: str,
         version: str,
@@ -322,7 +325,7 @@ class HotLogs:
         if len(topics) != 3:
             return False
         first, second, h1, maker_amount, h2, taker_amount = _MATCH_WORDS.unpack(
-            _payload(raw["data"], 4, topics[1], topics[2])
+            _payload(raw["data"], 4, tx, topics[1], topics[2])
         )
         if kind == _MATCH_V2:
             if first == _ZERO:
@@ -345,10 +348,11 @@ class HotLogs:
         else:
             shares, collateral = maker_amount, taker_amount
         check_amounts("OrdersMatched", shares, collateral, 0)
-        # hash32(topics[1]) and topic_address(topics[2]), checked by _payload:
-        taker_hash, wallet = topics[1].lower(), "0x" + topics[2][26:].lower()
+        # hash32(tx), hash32(topics[1]) and topic_address(topics[2]), checked by _payload:
+        tx_hash, taker_hash = tx.lower(), topics[1].lower()
+        wallet = "0x" + topics[2][26:].lower()
         token, token_text = self.tokens.get(token_w) or self._token(token_w)
-        head = f"{where}{taker_hash}\t{wallet}\t{side}\t{token_text}\t"
+        head = f"{tx_hash}\t{index}\t{block}{taker_hash}\t{wallet}\t{side}\t{token_text}\t"
         match = HotMatch(
             tx_hash, index, address, version, number, taker_hash, side, token, shares,
             collateral, head,

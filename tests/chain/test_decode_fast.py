@@ -191,6 +191,7 @@ def _mutations(value: Any) -> list[Any]:
             value.upper(),
             value[:2] + value[2:].upper(),
             "0X" + value[2:],
+            "00" + value[2:],
             value[:-1],
             value + "0",
             value + "00",
