@@ -21,9 +21,10 @@ Both store in bulk mode (``--no-bulk``: batch by batch), as ``listen --from-file
 default: the per-(wallet, token) sums are added once at the end of the import (its time and
 backend CPU included).
 
-Also prints decode-only rates (no database) for both. Uses ``--dsn`` / ``DATABASE_URL`` (a
-maintenance database on a server where it may create and drop ``orderflow_bench_*``) or else a
-private embedded PostgreSQL in a temporary directory.
+Also prints decode-only rates (no database) for both, and the CPU per log of what a decoding
+process does (parse, decode, render COPY text) on the fast path and on the general one. Uses
+``--dsn`` / ``DATABASE_URL`` (a maintenance database on a server where it may create and drop
+``orderflow_bench_*``) or else a private embedded PostgreSQL in a temporary directory.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from orderflow import db  # noqa: E402
 from orderflow.chain import contracts as c  # noqa: E402
 from orderflow.chain import partitions  # noqa: E402
 from orderflow.chain.decode import decode_batch  # noqa: E402
+from orderflow.chain.decode_workers import decode_lines  # noqa: E402
 from orderflow.chain.encode import (  # noqa: E402
     LogPosition,
     encode_condition_preparation,
@@ -327,6 +329,20 @@ async def run_baseline(dsn: str, fills: list[dict[str, Any]]) -> float:
 # --- harness -----------------------------------------------------------------------------------
 
 
+def decode_in_child(logs: list[dict[str, Any]], batch_size: int) -> tuple[float, float]:
+    """CPU seconds of what a decoding process does with the logs as JSON lines (parse, decode,
+    render COPY text): the fast path (``decode_fast``) and the general one, batch by batch
+    alternately so both see the same machine."""
+    fast = general = 0.0
+    for i in range(0, len(logs), batch_size):
+        data = "\n".join(json.dumps(log) for log in logs[i : i + batch_size]).encode()
+        fast += decode_lines(data, i + 1, "bench.jsonl", CHAIN_ID, c.MAINNET).cpu_secs
+        general += decode_lines(
+            data, i + 1, "bench.jsonl", CHAIN_ID, c.MAINNET, fast=False
+        ).cpu_secs
+    return fast, general
+
+
 def _with_database(dsn: str, name: str) -> str:
     return urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
 
@@ -399,6 +415,7 @@ async def main_async(args: argparse.Namespace) -> int:
         contracts[log["address"]].events.OrderFilled().process_log(log)
     web3_decode = time.perf_counter() - started
     del batch
+    fast_cpu, general_cpu = decode_in_child(logs, args.batch_size)
 
     server = None
     admin_dsn = args.dsn or os.environ.get("DATABASE_URL")
@@ -490,6 +507,11 @@ async def main_async(args: argparse.Namespace) -> int:
         f"decode only   ours {_rate(len(logs), ours_decode):>12,.0f} logs/s   "
         f"web3 process_log {_rate(len(subset), web3_decode):>10,.0f} logs/s   "
         f"x{_rate(len(logs), ours_decode) / _rate(len(subset), web3_decode):.1f}"
+    )
+    print(
+        f"decode+render in a child: {fast_cpu / len(logs) * 1e6:.1f} us/log fast vs "
+        f"{general_cpu / len(logs) * 1e6:.1f} us/log general, same run "
+        f"(x{general_cpu / fast_cpu:.2f}; JSON parsing included, CPU time)"
     )
     print(f"end to end    ours {ours_rate:>12,.0f} logs/s   ({ours:.2f} s for {len(logs):,})")
     if server_cpu0 is not None and server_cpu1 is not None:

@@ -30,13 +30,17 @@ between the previous OrdersMatched of that exchange and this one.
 
 from __future__ import annotations
 
-from orderflow.chain.events import DecodedBatch, Fill, Match
+from collections.abc import Sequence
+
+from orderflow.chain.events import DecodedBatch, FillFields, MatchFields
 
 
-def _correct(match: Match, segment: list[Fill]) -> bool:
-    """Rebuild the taker's giving amount of one match from its maker fills (in place)."""
-    taker: Fill | None = None
-    makers: list[Fill] = []
+def correct_match(match: MatchFields, segment: Sequence[FillFields]) -> bool:
+    """Rebuild the taker's giving amount of one match from its maker fills (in place);
+    ``segment``: the fills of its exchange and transaction after the previous match, in log
+    order. True when the amounts were lowered."""
+    taker: FillFields | None = None
+    makers: list[FillFields] = []
     for f in segment:
         if f.is_taker_aggregate:
             if f.order_hash == match.taker_order_hash:
@@ -87,27 +91,33 @@ def _correct(match: Match, segment: list[Fill]) -> bool:
 def correct_taker_amounts(batch: DecodedBatch) -> int:
     """Set each match's taker fill (and the match) to its executed amounts; returns how many
     matches were corrected. Runs on a decoded batch, in place, before storage."""
-    if not batch.matches or not batch.fills:
+    return correct_events(batch.fills, batch.matches)
+
+
+def correct_events(fills: Sequence[FillFields], matches: Sequence[MatchFields]) -> int:
+    """:func:`correct_taker_amounts` of a batch's ``fills`` and ``matches`` (in input order):
+    Fill and Match objects, or the file import's light records of them (``decode_fast``)."""
+    if not matches or not fills:
         return 0
     # Keyed by transaction (a str: cheaper than a tuple per fill); exchanges split below.
-    matches: dict[str, list[Match]] = {}
-    for m in batch.matches:
+    by_tx: dict[str, list[MatchFields]] = {}
+    for m in matches:
         tx = m.ref.tx_hash
         try:
-            matches[tx].append(m)
+            by_tx[tx].append(m)
         except KeyError:
-            matches[tx] = [m]
-    fills: dict[str, list[Fill]] = {}
-    for f in batch.fills:
+            by_tx[tx] = [m]
+    fills_by_tx: dict[str, list[FillFields]] = {}
+    for f in fills:
         tx = f.ref.tx_hash
-        if tx in matches:
+        if tx in by_tx:
             try:
-                fills[tx].append(f)
+                fills_by_tx[tx].append(f)
             except KeyError:
-                fills[tx] = [f]
+                fills_by_tx[tx] = [f]
     corrected = 0
-    for tx, in_tx in fills.items():
-        group = matches[tx]
+    for tx, in_tx in fills_by_tx.items():
+        group = by_tx[tx]
         exchanges = {m.ref.address for m in group}
         exchanges.update(f.ref.address for f in in_tx)
         if len(exchanges) == 1:
@@ -121,7 +131,7 @@ def correct_taker_amounts(batch: DecodedBatch) -> int:
     return corrected
 
 
-def _correct_tx(group: list[Match], in_tx: list[Fill]) -> int:
+def _correct_tx(group: list[MatchFields], in_tx: list[FillFields]) -> int:
     """One exchange's matches and fills in one transaction: each match takes the fills
     between the previous match and itself."""
     if len(group) > 1:
@@ -135,10 +145,10 @@ def _correct_tx(group: list[Match], in_tx: list[Fill]) -> int:
         start = i
         while i < n and in_tx[i].ref.log_index < end:
             i += 1
-        if i > start and _correct(match, in_tx[start:i]):
+        if i > start and correct_match(match, in_tx[start:i]):
             corrected += 1
     return corrected
 
 
-def _log_index(event: Fill | Match) -> int:
+def _log_index(event: FillFields | MatchFields) -> int:
     return event.ref.log_index

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from orderflow.chain.events import Fill, LogRef, Match
+from orderflow.chain.events import Fill, Located, LogRef, Match
 
 Epoch = Callable[[LogRef], int | None]
 """Epoch seconds of a log's block, or None when it is not known (the log is dead-lettered)."""
@@ -52,8 +52,9 @@ class CopyRows:
     last: tuple[int, int, str] | None = None
 
 
-def match_links(fills: Sequence[Fill], matches: Sequence[Match]) -> dict[tuple[str, int], int]:
-    """In-batch links: each fill → the first match of its exchange after it in its tx."""
+def match_links(fills: Sequence[Located], matches: Sequence[Located]) -> dict[tuple[str, int], int]:
+    """In-batch links: each fill → the first match of its exchange after it in its tx (Fill and
+    Match objects, or the file import's light records of them)."""
     by_key: dict[tuple[str, str], list[int]] = {}
     for m in matches:
         by_key.setdefault((m.ref.tx_hash, m.ref.address), []).append(m.ref.log_index)

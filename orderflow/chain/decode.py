@@ -49,7 +49,7 @@ from orderflow.chain.fields import (
 )
 from orderflow.chain.storable import storable_text
 
-__all__ = ["DecodedBatch", "decode_batch", "decode_batch_async", "decode_log"]
+__all__ = ["DecodedBatch", "decode_batch", "decode_batch_async", "decode_log", "log_decoder"]
 
 
 class _BlockCache:
@@ -200,6 +200,19 @@ def decode_log(
 ) -> Decoded:
     """Decode one raw log object (as eth_getLogs / eth_subscribe return it)."""
     return _decode(raw, chain_id, addresses, _BlockCache())
+
+
+def log_decoder(
+    chain_id: int, addresses: ChainAddresses = MAINNET
+) -> Callable[[Mapping[str, Any]], Decoded]:
+    """:func:`decode_log` for the logs of one batch, sharing their parsed block fields (what
+    ``decode_batch`` does per log, without the taker-amount correction across logs)."""
+    cache = _BlockCache()
+
+    def decode(raw: Mapping[str, Any]) -> Decoded:
+        return _decode(raw, chain_id, addresses, cache)
+
+    return decode
 
 
 def decode_batch(

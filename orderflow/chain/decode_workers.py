@@ -38,6 +38,7 @@ from typing import Any
 from orderflow.chain.contracts import ChainAddresses
 from orderflow.chain.copy_render import CopyRows, own_timestamps, render
 from orderflow.chain.decode import decode_batch
+from orderflow.chain.decode_fast import render_lines
 from orderflow.chain.events import DecodedBatch
 from orderflow.chain.file_lines import LineBatch, malformed, parse_line
 from orderflow.errors import OrderflowError
@@ -70,11 +71,22 @@ def decode_lines(
     addresses: ChainAddresses,
     *,
     render_rows: bool = True,
+    fast: bool = True,
 ) -> Chunk:
-    """Parse, decode and (``render_rows``) render the lines of ``data`` (joined by ``\\n``)."""
+    """Parse, decode and (``render_rows``) render the lines of ``data`` (joined by ``\\n``).
+
+    ``fast``: the hot events the fast way (``decode_fast``; the same chunk, a fraction of the
+    CPU). False: every log through ``decode_batch`` and ``copy_render.render``, the reference
+    the fast path is tested and measured against."""
     cpu0 = time.thread_time()
     with _collector_paused():
-        chunk = _decode(data, first_line, file_name, chain_id, addresses, render_rows)
+        if render_rows and fast:
+            rendered = render_lines(data, first_line, file_name, chain_id, addresses)
+            chunk = Chunk(*rendered) if rendered is not None else None
+        else:
+            chunk = None
+        if chunk is None:
+            chunk = _decode(data, first_line, file_name, chain_id, addresses, render_rows)
     chunk.cpu_secs = time.thread_time() - cpu0
     return chunk
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from orderflow.chain.contracts import ExchangeVersion
 from orderflow.chain.tokens import TokenInfo
@@ -117,6 +117,55 @@ class Match(_Amounts):
     token_id: int
     shares: int
     collateral: int
+
+
+# --- what the cross-log logic reads (amounts.py, copy_render.match_links) ---------------------
+# Fill, Match and LogRef have these fields; so do the file import's light records of the hot
+# events (decode_fast.py), which never build a Fill: one implementation serves both.
+
+
+class RefFields(Protocol):
+    """A log's place: the transaction, its index there, and the emitting exchange."""
+
+    @property
+    def tx_hash(self) -> str: ...
+    @property
+    def log_index(self) -> int: ...
+    @property
+    def address(self) -> str: ...
+
+
+class Located(Protocol):
+    @property
+    def ref(self) -> RefFields: ...
+
+
+class FillFields(Located, Protocol):
+    """What the taker-amount correction reads of a fill (and may lower: shares, collateral)."""
+
+    shares: int
+    collateral: int
+
+    @property
+    def is_taker_aggregate(self) -> bool: ...
+    @property
+    def order_hash(self) -> str: ...
+    @property
+    def side(self) -> str: ...
+    @property
+    def token_id(self) -> int: ...
+
+
+class MatchFields(Located, Protocol):
+    """What the taker-amount correction reads of a match (and may lower: shares, collateral)."""
+
+    shares: int
+    collateral: int
+
+    @property
+    def taker_order_hash(self) -> str: ...
+    @property
+    def side(self) -> str: ...
 
 
 @dataclass(slots=True)
