@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
 
 import asyncpg
 
@@ -33,38 +32,12 @@ from orderflow.chain.decode import DecodedBatch
 from orderflow.chain.events import ConditionPreparation, DeadLetter, Fill, LogRef
 from orderflow.chain.store_refunds import insert_refunds, link_refunds
 from orderflow.chain.store_sql import row_count
+from orderflow.chain.store_stats import StoreStats
 from orderflow.chain.store_tokens import token_columns
 from orderflow.chain.tokens import TokenInfo, condition_tokens, v3_token
 
 # store_batch's parameter types, importable from here as before the split.
 __all__ = ["BlockHeader", "Checkpoint", "StoreStats", "store_batch"]
-
-
-@dataclass(slots=True)
-class StoreStats:
-    """What one ``store_batch`` call changed (new rows only: replays count as duplicates)."""
-
-    trades: int = 0
-    duplicate_trades: int = 0
-    matches: int = 0
-    linked: int = 0
-    conditions: int = 0
-    tokens: int = 0
-    backfilled: int = 0
-    outcomes: int = 0
-    refunds: int = 0
-    refunds_applied: int = 0
-    dead_letters: int = 0
-    blocks: int = 0
-    removed: int = 0
-    ignored: int = 0
-    checkpoint_advanced: bool = False
-
-    def add(self, other: StoreStats) -> None:
-        for f in fields(self):
-            if f.name != "checkpoint_advanced":
-                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
-        self.checkpoint_advanced |= other.checkpoint_advanced
 
 
 def _prologue(synchronous_commit: bool, bulk: bool) -> str:

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from orderflow.reputation.factors import FACTORS, weights
+from orderflow.reputation.factors import FACTORS
 from orderflow.reputation.per_wallet import TokenPosition, WalletReport
-from orderflow.reputation.settings import ReputationSettings
+from orderflow.reputation.settings import ReputationSettings, weights
 
 _DETAIL_KEYS: dict[str, tuple[str, ...]] = {
     "win_rate": ("events", "wins", "expected_wins", "z"),

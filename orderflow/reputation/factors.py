@@ -389,13 +389,3 @@ def place_in_band(raw: Array, tier: npt.NDArray[np.int8], s: ReputationSettings)
     x = np.clip(np.nan_to_num(raw, nan=5.0), 0.0, 10.0) / 10.0
     placed = np.round(lo + (hi - lo) * x, 2)
     return np.asarray(np.clip(placed, lo, hi), dtype=np.float64)
-
-
-def weights(s: ReputationSettings) -> dict[str, float]:
-    return {
-        "win_rate": s.weight_win_rate,
-        "profit_factor": s.weight_profit_factor,
-        "consistency": s.weight_consistency,
-        "volume": s.weight_volume,
-        "timing": s.weight_timing,
-    }

@@ -30,8 +30,8 @@ from orderflow.errors import DatabaseError
 from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation import incremental as inc
 from orderflow.reputation import persist_sql, positions_sql, scores_sql
-from orderflow.reputation.factors import WalletInputs, score, weights
-from orderflow.reputation.settings import ReputationSettings
+from orderflow.reputation.factors import WalletInputs, score
+from orderflow.reputation.settings import ReputationSettings, weights
 from orderflow.reputation.sums_sql import SUMS_MAY_MISS_FILLS
 
 log = logging.getLogger(__name__)

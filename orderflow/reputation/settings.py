@@ -245,3 +245,14 @@ def _default_follower_cost() -> float:
     slippage = float(fields["paper_slippage_bps"].default) / 10_000
     fee_rate = float(fields["taker_fee_rate"].default)
     return slippage + fee_rate * 0.5
+
+
+def weights(s: ReputationSettings) -> dict[str, float]:
+    """The five factors' weights in the 0-10 score, by factor name."""
+    return {
+        "win_rate": s.weight_win_rate,
+        "profit_factor": s.weight_profit_factor,
+        "consistency": s.weight_consistency,
+        "volume": s.weight_volume,
+        "timing": s.weight_timing,
+    }
