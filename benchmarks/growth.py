@@ -265,7 +265,7 @@ async def _grow(
     dsn: str, chain: GrowingChain, fills: int, batch_size: int
 ) -> tuple[int, int, float, float | None, float]:
     """Ingest up to ``fills``: (trades stored, logs, wall s, backend CPU s, python CPU s)."""
-    logs_before = chain.logs
+    logs_before, fills_before = chain.logs, chain.fills
     pool = await db.create_pool(dsn, min_size=1, max_size=1)  # one backend does all the storing
     try:
         backend = await pool.fetchval("SELECT pg_backend_pid()")
@@ -281,6 +281,8 @@ async def _grow(
     finally:
         await pool.close()
     assert report.stored.dead_letters == 0, report.summary()
+    # every generated fill stored once (the generator counts what the store does)
+    assert report.stored.trades == chain.fills - fills_before, report.summary()
     server = server1 - server0 if server0 is not None and server1 is not None else None
     return report.stored.trades, chain.logs - logs_before, wall, server, client
 
