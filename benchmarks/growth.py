@@ -30,45 +30,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import random
 import sys
 import tempfile
 import time
-from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))  # proc_cpu, ingest
+sys.path.insert(0, str(ROOT / "benchmarks"))  # proc_cpu, ingest, growth_chain
 
-from ingest import (  # noqa: E402
-    CHAIN_ID,
-    T0,
-    WEIGHTS,
-    _h,
-    fresh_database,
-    prepare_market,
-    trading_block,
-    v3_market,
-)
+from growth_chain import GrowingChain  # noqa: E402
+from ingest import CHAIN_ID, fresh_database  # noqa: E402
 from proc_cpu import cpu_seconds_or_none  # noqa: E402
 
 from orderflow import db  # noqa: E402
-from orderflow.chain import contracts as c  # noqa: E402
-from orderflow.chain.encode import LogPosition, encode_condition_resolution  # noqa: E402
 from orderflow.chain.ingest import ingest_logs  # noqa: E402
 from orderflow.reputation import ReputationSettings, run_reputation  # noqa: E402
-
-FILL_TOPICS = frozenset((c.TOPIC_ORDER_FILLED_V1, c.TOPIC_ORDER_FILLED_V2))
-FIRST_BLOCK = 70_000_000
-CROWD = 64  # recent traders remembered per market
-_ADDRESS_MASK = (1 << 160) - 1
-_ADDRESS_MULT = 0x9E3779B97F4A7C15F39CC0605CEDC8341082276B  # odd: i -> address is one-to-one
 
 # The floor of any wallet-level scoring: one aggregation of every fill by wallet (counted on the
 # server, so the time is PostgreSQL's, not the transfer of one row per wallet).
@@ -82,130 +62,22 @@ TREE_BYTES = (
 )
 
 
-def _address(i: int) -> str:
-    return f"0x{(i * _ADDRESS_MULT + 1) & _ADDRESS_MASK:040x}"
+@dataclass
+class Score:
+    """The full reputation run and the bare aggregation on the whole table at a checkpoint."""
 
-
-class GrowingChain:
-    """An endless, deterministic chain of Polymarket trading, generated block by block.
-
-    Wallets: ``max(1000, fills / fills_per_wallet)`` exist at any time, each fill's wallets drawn
-    uniformly from them (the early ones accumulate more history, as on the real chain), except
-    that with probability ``repeat`` a fill goes to one of the market's recent traders instead
-    (a wallet trades a market several times: about 3 fills per (wallet, token)). Markets:
-    ``active`` binary CTF markets trade at once; every ``fills_per_market`` fills a new one is
-    prepared and the oldest resolves (its ConditionResolution in the same block), so by N fills
-    about N / fills_per_market markets are resolved. V3 markets (no resolution events) rotate at
-    the same pace, half as many.
-    """
-
-    def __init__(
-        self,
-        *,
-        seed: int,
-        fills_per_wallet: int,
-        fills_per_market: int,
-        active: int,
-        repeat: float = 0.7,
-    ) -> None:
-        if active < 3:
-            raise ValueError("at least 3 active markets (one of each kind)")
-        self.rng = random.Random(seed)
-        self.repeat = repeat
-        self.fills_per_wallet = fills_per_wallet
-        self.fills_per_market = fills_per_market
-        self.active = active
-        self.block = FIRST_BLOCK
-        self.fills = 0  # OrderFilled logs generated so far (each is one row of orderflow_trades)
-        self.logs = 0
-        self.markets_prepared = 0
-        self.markets_resolved = 0
-        self._kinds: dict[str, list[tuple[int, int]]] = {"std": [], "neg": [], "v3": []}
-        self._open: deque[tuple[str, tuple[int, int], tuple[str, str, str], int]] = deque()
-        self._v3: deque[tuple[int, int]] = deque()
-        self._next_market = fills_per_market
-        self._wallets = 1000
-        self._market: tuple[int, int] = (0, 0)
-        self._crowds: dict[tuple[int, int], deque[int]] = {}  # recent traders of open markets
-
-    def _pick_market(self, kind: str) -> tuple[int, int]:
-        self._market = self.rng.choice(self._kinds[kind])
-        return self._market
-
-    def _pick_wallet(self) -> str:
-        """A wallet for the market just picked: one of its recent traders with probability
-        ``repeat``, else any wallet (who joins them): wallets come back to their markets."""
-        crowd = self._crowds.setdefault(self._market, deque(maxlen=CROWD))
-        if crowd and self.rng.random() < self.repeat:
-            return _address(self.rng.choice(crowd))
-        i = self.rng.randrange(self._wallets)
-        crowd.append(i)
-        return _address(i)
-
-    def _market_logs(self, block_hash: str, ts: int, count: int) -> list[dict[str, Any]]:
-        """``count`` new markets, each retiring the oldest open one once ``active`` are open."""
-        logs: list[dict[str, Any]] = []
-        rng = self.rng
-        for _ in range(count):
-            i = self.markets_prepared
-            position = LogPosition(self.block, block_hash, _h(rng), len(logs), ts)
-            kind, tokens, condition, log = prepare_market(rng, i, lambda p=position: p)
-            self._kinds[kind].append(tokens)
-            self._open.append((kind, tokens, condition, i))
-            logs.append(log)
-            self.markets_prepared += 1
-            if i % 2 == 0:
-                self._v3.append(v3_market(rng, i // 2))
-                self._kinds["v3"].append(self._v3[-1])
-            if len(self._open) > self.active:
-                old_kind, old_tokens, (cid, oracle, question), j = self._open.popleft()
-                self._kinds[old_kind].remove(old_tokens)
-                self._crowds.pop(old_tokens, None)
-                logs.append(
-                    encode_condition_resolution(
-                        at=LogPosition(self.block, block_hash, _h(rng), len(logs), ts),
-                        condition_id=cid,
-                        oracle=oracle,
-                        question_id=question,
-                        payout_numerators=[1, 0] if j % 2 else [0, 1],
-                    )
-                )
-                self.markets_resolved += 1
-            if len(self._v3) > self.active // 2:
-                retired = self._v3.popleft()
-                self._kinds["v3"].remove(retired)
-                self._crowds.pop(retired, None)
-        return logs
-
-    def until(self, fills: int) -> Iterator[dict[str, Any]]:
-        """Raw logs, whole blocks, until at least ``fills`` fills have been generated."""
-        rng = self.rng
-        while self.fills < fills:
-            self.block += 1
-            block_hash = _h(rng)
-            ts = T0 + 2 * (self.block - FIRST_BLOCK)
-            new = self.active if self.markets_prepared == 0 else 0
-            while self.fills >= self._next_market:
-                new += 1
-                self._next_market += self.fills_per_market
-            head = self._market_logs(block_hash, ts, new) if new else []
-            self._wallets = max(self._wallets, self.fills // self.fills_per_wallet)
-            trades = trading_block(
-                rng,
-                LogPosition(self.block, block_hash, "", len(head), ts),
-                WEIGHTS,
-                self._pick_market,
-                self._pick_wallet,
-            )
-            self.fills += sum(1 for log in trades if log["topics"][0] in FILL_TOPICS)
-            self.logs += len(head) + len(trades)
-            yield from head
-            yield from trades
+    wallets: int
+    positions: int
+    secs: float
+    cpu: float | None  # its backend's CPU seconds (None: a remote server)
+    source: str
+    bare_secs: float
+    stages: dict[str, float]
 
 
 @dataclass
 class Point:
-    """One checkpoint: the segment's ingest and the whole table's size and scoring."""
+    """One checkpoint: the segment's ingest, the whole table's size and (maybe) its scoring."""
 
     fills: int
     segment_fills: int
@@ -216,14 +88,9 @@ class Point:
     trades_bytes: int
     matches_bytes: int
     database_bytes: int
-    wallets: int
-    positions: int
-    score_secs: float
-    score_cpu: float | None
-    score_source: str
-    bare_secs: float
     resolved: int
-    stages: dict[str, float]
+    wallets: int  # in the generator so far
+    score: Score | None
     load: tuple[float, float, float]
 
     def lines(self) -> list[str]:
@@ -234,9 +101,8 @@ class Point:
             if self.backend_cpu is not None
             else "backend CPU n/a (remote server)"
         )
-        score_cpu = f", backend CPU {self.score_cpu:.1f} s" if self.score_cpu is not None else ""
-        return [
-            f"== {self.fills:,} fills stored ({self.wallets:,} wallets scored, "
+        out = [
+            f"== {self.fills:,} fills stored ({self.wallets:,} wallets, "
             f"{self.resolved:,} markets resolved)",
             f"  ingest of the last {self.segment_fills:,} fills ({self.segment_logs:,} logs): "
             f"{self.segment_fills / self.ingest_secs:,.0f} fills/s wall "
@@ -246,12 +112,18 @@ class Point:
             f"  disk: trades {self.trades_bytes / 1e6 / m:,.0f} MB + matches "
             f"{self.matches_bytes / 1e6 / m:,.0f} MB per M fills; whole database "
             f"{self.database_bytes / 1e9:.2f} GB = {self.database_bytes / 1e6 / m:,.0f} MB per M",
-            f"  full reputation run: {self.score_secs:.1f} s ({self.score_secs / m:.1f} s per M "
-            f"fills{score_cpu}; {self.positions:,} positions from {self.score_source}); bare "
-            f"GROUP BY wallet {self.bare_secs:.2f} s (x{self.score_secs / self.bare_secs:.0f})",
-            f"  reputation stages (s): {self.stages}",
-            "  load average {:.1f} {:.1f} {:.1f}".format(*self.load),
         ]
+        r = self.score
+        if r is not None:
+            cpu = f", backend CPU {r.cpu:.1f} s" if r.cpu is not None else ""
+            out += [
+                f"  full reputation run: {r.secs:.1f} s ({r.secs / m:.1f} s per M fills{cpu}; "
+                f"{r.wallets:,} wallets, {r.positions:,} positions from {r.source}); bare "
+                f"GROUP BY wallet {r.bare_secs:.2f} s (x{r.secs / r.bare_secs:.0f})",
+                f"  reputation stages (s): {r.stages}",
+            ]
+        out.append("  load average {:.1f} {:.1f} {:.1f}".format(*self.load))
+        return out
 
 
 def parse_count(text: str) -> int:
@@ -287,16 +159,23 @@ async def _grow(
     return report.stored.trades, chain.logs - logs_before, wall, server, client
 
 
-async def _measure(
-    dsn: str, settings: ReputationSettings
-) -> tuple[int, int, int, float, float | None, Any]:
-    """(trades bytes, matches bytes, database bytes, bare GROUP BY s, scoring CPU, summary)."""
+async def _disk(dsn: str) -> tuple[int, int, int]:
+    """Bytes of orderflow_trades, orderflow_matches (partitions and indexes) and the database."""
+    conn = await db.connect(dsn)
+    try:
+        trades = await conn.fetchval(TREE_BYTES, "orderflow_trades")
+        matches = await conn.fetchval(TREE_BYTES, "orderflow_matches")
+        database = await conn.fetchval("SELECT pg_database_size(current_database())")
+    finally:
+        await conn.close()
+    return int(trades), int(matches), int(database)
+
+
+async def _score(dsn: str, settings: ReputationSettings) -> Score:
+    """The bare GROUP BY, then the full run the CLI's ``reputation run --full`` does."""
     pool = await db.create_pool(dsn, min_size=1, max_size=1)  # the run uses one at a time
     try:
         async with pool.acquire() as conn:
-            trades = await conn.fetchval(TREE_BYTES, "orderflow_trades")
-            matches = await conn.fetchval(TREE_BYTES, "orderflow_matches")
-            database = await conn.fetchval("SELECT pg_database_size(current_database())")
             await conn.execute(f"SET work_mem = '{settings.work_mem}'")
             started = time.perf_counter()
             await conn.fetchval(BARE_GROUP_BY)
@@ -306,17 +185,26 @@ async def _measure(
         cpu0 = cpu_seconds_or_none(backend)
         started = time.perf_counter()
         summary = await run_reputation(pool, settings=settings, full=True)
-        summary.seconds = time.perf_counter() - started
+        secs = time.perf_counter() - started
         cpu1 = cpu_seconds_or_none(backend)
         if await pool.fetchval("SELECT pg_backend_pid()") != backend:
             cpu0 = None
     finally:
         await pool.close()
-    cpu = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
-    return int(trades), int(matches), int(database), bare, cpu, summary
+    return Score(
+        wallets=summary.wallets,
+        positions=summary.positions,
+        secs=secs,
+        cpu=cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None,
+        source=summary.source,
+        bare_secs=bare,
+        stages=summary.stages,
+    )
 
 
-async def run(args: argparse.Namespace, points: list[int]) -> list[Point]:
+async def run(
+    args: argparse.Namespace, points: list[int], score_at: set[int] | None
+) -> list[Point]:
     server = None
     admin_dsn = args.dsn or os.environ.get("DATABASE_URL")
     if not admin_dsn:
@@ -342,7 +230,8 @@ async def run(args: argparse.Namespace, points: list[int]) -> list[Point]:
         for target in points:
             trades, logs, wall, backend, python = await _grow(dsn, chain, target, args.batch_size)
             stored += trades
-            t_bytes, m_bytes, d_bytes, bare, score_cpu, summary = await _measure(dsn, settings)
+            t_bytes, m_bytes, d_bytes = await _disk(dsn)
+            scored = score_at is None or target in score_at
             point = Point(
                 fills=stored,
                 segment_fills=trades,
@@ -353,14 +242,9 @@ async def run(args: argparse.Namespace, points: list[int]) -> list[Point]:
                 trades_bytes=t_bytes,
                 matches_bytes=m_bytes,
                 database_bytes=d_bytes,
-                wallets=summary.wallets,
-                positions=summary.positions,
-                score_secs=summary.seconds,
-                score_cpu=score_cpu,
-                score_source=summary.source,
-                bare_secs=bare,
                 resolved=chain.markets_resolved,
-                stages=summary.stages,
+                wallets=chain.wallets,
+                score=await _score(dsn, settings) if scored else None,
                 load=os.getloadavg(),
             )
             results.append(point)
@@ -380,21 +264,28 @@ async def run(args: argparse.Namespace, points: list[int]) -> list[Point]:
 def table(points: list[Point]) -> str:
     """The checkpoints as a Markdown table (what docs/benchmarks.md "growth" shows)."""
     rows = [
-        "| fills | wallets | segment fills/s wall | backend us/fill | python us/fill | "
-        "positions | trades+matches MB/M | database MB/M | full run s | s per M fills "
-        "| bare GROUP BY s "
-        "| load (1 min) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| fills | segment fills/s wall | backend us/fill | python us/fill | trades+matches MB/M "
+        "| database MB/M | wallets scored | positions | full run s | s per M fills | backend "
+        "CPU s | bare GROUP BY s | load (1 min) |",
+        "|" + "---:|" * 13,
     ]
     for p in points:
         m, seg = p.fills / 1e6, max(p.segment_fills, 1)
         backend = f"{p.backend_cpu / seg * 1e6:.1f}" if p.backend_cpu is not None else "n/a"
+        r = p.score
+        if r is None:
+            score = "| | | not scored | | | | "
+        else:
+            cpu = f"{r.cpu:.1f}" if r.cpu is not None else "n/a"
+            score = (
+                f"| {r.wallets:,} | {r.positions:,} | {r.secs:.1f} | {r.secs / m:.1f} | {cpu} "
+                f"| {r.bare_secs:.2f} "
+            )
         rows.append(
-            f"| {p.fills:,} | {p.wallets:,} | {p.segment_fills / p.ingest_secs:,.0f} | {backend} "
-            f"| {p.python_cpu / seg * 1e6:.1f} | {p.positions:,} "
+            f"| {p.fills:,} | {p.segment_fills / p.ingest_secs:,.0f} | {backend} "
+            f"| {p.python_cpu / seg * 1e6:.1f} "
             f"| {(p.trades_bytes + p.matches_bytes) / 1e6 / m:,.0f} "
-            f"| {p.database_bytes / 1e6 / m:,.0f} | {p.score_secs:.1f} | {p.score_secs / m:.1f} "
-            f"| {p.bare_secs:.2f} | {p.load[0]:.1f} |"
+            f"| {p.database_bytes / 1e6 / m:,.0f} {score}| {p.load[0]:.1f} |"
         )
     return "\n".join(rows)
 
@@ -405,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
         "--points", default="1M,10M", help="checkpoints, fills in the table (1M,10M; 100M: hours)"
     )
     p.add_argument("--quick", action="store_true", help="checkpoints 100k,300k (smoke test)")
+    p.add_argument(
+        "--score-at",
+        help="score only at these checkpoints ('none': ingest and disk only; default: all)",
+    )
     p.add_argument("--fills-per-wallet", type=int, default=15, help="one new wallet per N (15)")
     p.add_argument("--fills-per-market", type=int, default=2000, help="a new market per N (2000)")
     p.add_argument("--active-markets", type=int, default=200, help="markets open at once (200)")
@@ -420,7 +315,10 @@ def main(argv: list[str] | None = None) -> int:
     points = sorted(
         {parse_count(x) for x in ("100k,300k" if args.quick else args.points).split(",")}
     )
-    results = asyncio.run(run(args, points))
+    score_at = None
+    if args.score_at is not None:
+        score_at = {parse_count(x) for x in args.score_at.split(",") if x not in ("", "none")}
+    results = asyncio.run(run(args, points, score_at))
     print(table(results))
     return 0
 
