@@ -30,7 +30,7 @@ class GrowingChain:
     Wallets: ``max(1000, fills / fills_per_wallet)`` exist at any time, each fill's wallets drawn
     uniformly from them (the early ones accumulate more history, as on the real chain), except
     that with probability ``repeat`` a fill goes to one of the market's recent traders instead
-    (a wallet trades a market several times: about 3 fills per (wallet, token)). Markets:
+    (a wallet trades a market several times: about 2 fills per (wallet, token)). Markets:
     ``active`` binary CTF markets trade at once; every ``fills_per_market`` fills a new one is
     prepared and the oldest resolves (its ConditionResolution in the same block), so by N fills
     about N / fills_per_market markets are resolved. V3 markets (no resolution events) rotate at
