@@ -56,6 +56,7 @@ DELETE FROM orderflow_trade_partition_ranges
  WHERE relid IN (SELECT to_regclass(quote_ident(n))::oid FROM unnest($1::text[]) AS n)
 """
 REFRESH_RANGE = "SELECT orderflow_trade_ranges_refresh($1::regclass)"
+REFRESH_ALL_RANGES = "SELECT orderflow_trade_ranges_refresh()"
 
 # The newest block any stream has stored: its partition is where the listener writes.
 NEWEST_CHECKPOINT = "SELECT max(block_number) FROM orderflow_sync_checkpoints"
@@ -190,3 +191,13 @@ async def attach(conn: asyncpg.Connection, name: str) -> list[Partition]:
             if p.table == "orderflow_trades":
                 await conn.execute(REFRESH_RANGE, f'"{p.name}"')
     return [replace(p, attached=True) for p in found]
+
+
+async def refresh_ranges(conn: asyncpg.Connection) -> int:
+    """Recompute every attached trades partition's time and id range from its rows (migration
+    018); returns how many. Needed after rows arrived without the insert trigger (a load with
+    triggers disabled, a data-only restore into an attached partition): until then a reader
+    bounded by time or id can skip those rows."""
+    async with conn.transaction():
+        count: int = await conn.fetchval(REFRESH_ALL_RANGES)
+    return count

@@ -4,7 +4,8 @@
 ``orderflow_matches`` (block range, rows, size, attached or not); ``detach N`` detaches partition
 N of both (``CONCURRENTLY``: readers and writers carry on), leaving plain tables to archive with
 ``pg_dump -t`` and then drop; ``attach N`` puts them back. N is a number (61) or a partition's
-name (orderflow_trades_p0061).
+name (orderflow_trades_p0061). ``refresh`` recomputes every attached partition's time and id
+range (migration 018) from its rows: after rows were loaded without the table's triggers.
 """
 
 from __future__ import annotations
@@ -32,9 +33,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "what",
         nargs="?",
-        choices=("list", "detach", "attach"),
+        choices=("list", "detach", "attach", "refresh"),
         default="list",
-        help="partitions: list (default), detach N or attach N",
+        help=(
+            "partitions: list (default), detach N, attach N, or refresh (recompute the time "
+            "and id ranges the readers prune by, after a load without triggers)"
+        ),
     )
     p.add_argument("name", nargs="?", help="the partition: 61, or orderflow_trades_p0061")
     p.add_argument(
@@ -69,7 +73,7 @@ def _size(n: int) -> str:
 
 
 async def _partitions(args: argparse.Namespace, settings: CommonSettings) -> int:
-    if args.what != "list" and not args.name:
+    if args.what in ("detach", "attach") and not args.name:
         print(f"orderflow db partitions {args.what} needs a partition (see the list)")
         return 2
     async with db.open_pool(settings, min_size=1, max_size=1) as pool, pool.acquire() as conn:
@@ -92,6 +96,10 @@ async def _partitions(args: argparse.Namespace, settings: CommonSettings) -> int
                 f"attached partition {p.number} (blocks {p.first_block:,} to {p.last_block:,}):"
                 f" {', '.join(d.name for d in done)}"
             )
+            return 0
+        if args.what == "refresh":
+            count = await partitions.refresh_ranges(conn)
+            print(f"recomputed the time and id ranges of {count} trades partition(s)")
             return 0
         print(f"{'partition':<26} {'blocks':>27} {'rows (est.)':>12} {'size':>9}  state")
         for p in await partitions.partitions(conn):

@@ -103,3 +103,41 @@ async def test_two_writers_of_a_partition_never_wait_and_its_cover_folds(dsn: st
     finally:
         await a.close()
         await b.close()
+
+
+@pytest.mark.asyncio
+async def test_rows_loaded_without_triggers_need_a_refresh(
+    dsn: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A load with the triggers off leaves a partition's cover as it was: a reader bounded by
+    time skips the new rows until `orderflow db partitions refresh` recomputes the covers."""
+    from orderflow.cli import main
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        await layout(conn, months=4)
+        early = (at_fill(5), at_fill(30))
+        rows = await same_rows(conn, history._TRADES, *early)
+        # a row of month 3 moved into the early window behind the triggers' back
+        await conn.execute("ALTER TABLE orderflow_trades DISABLE TRIGGER USER")
+        await conn.execute(
+            f"UPDATE {name(3)} SET timestamp = $1 WHERE block_number = $2",
+            at_fill(10),
+            FIRST + 3 * PER_PARTITION,
+        )
+        await conn.execute("ALTER TABLE orderflow_trades ENABLE TRIGGER USER")
+        bounded = await conn.fetch(history._TRADES, *early)
+        assert len(bounded) == len(rows)  # the stale cover hides the moved row
+    finally:
+        await conn.close()
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    assert await asyncio.to_thread(main, ["db", "partitions", "refresh"]) == 0
+    assert "recomputed the time and id ranges of 5 trades partition(s)" in capsys.readouterr().out
+    conn = await asyncpg.connect(dsn)
+    try:
+        found = await same_rows(conn, history._TRADES, *early)
+        assert len(found) == len(rows) + 1
+        assert name(3) in await scanned(conn, history._TRADES, *early)
+    finally:
+        await conn.close()
