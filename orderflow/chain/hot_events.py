@@ -18,6 +18,7 @@ and the fields that correction and the match links read (``events.FillFields``,
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,104 +36,45 @@ from orderflow.chain.fields import (
 __all__ = ["HotFill", "HotLogs", "HotMatch"]
 
 
+@dataclass(slots=True, eq=False)  # compared and hashed by identity
 class HotFill:
     """A fill as the fast path keeps it: what the cross-log steps read, and its row's text."""
 
-    __slots__ = (
-        "address",
-        "block_number",
-        "collateral",
-        "head",
-        "is_taker_aggregate",
-        "link",
-        "log_index",
-        "order_hash",
-        "shares",
-        "side",
-        "tail",
-        "token_id",
-        "tx_hash",
-        "version",
-    )
-
-    def __init__(
-        self,
-        tx_hash: str,
-        log_index: int,
-        address: str,
-        version: str,
-        block_number: int,
-        is_taker_aggregate: bool,
-        order_hash: str,
-        side: str,
-        token_id: int,
-        shares: int,
-        collateral: int,
-        head: str,
-        tail: str,
-    ) -> None:
-        self.tx_hash = tx_hash
-        self.log_index = log_index
-        self.address = address
-        self.version = version
-        self.block_number = block_number
-        self.is_taker_aggregate = is_taker_aggregate
-        self.order_hash = order_hash
-        self.side = side
-        self.token_id = token_id
-        self.shares = shares
-        self.collateral = collateral
-        self.head = head  # the row up to the token id, with its tab
-        self.tail = tail  # fee … metadata, with a tab after each
-        self.link: int | None = None  # the log index of its match, once known
+    tx_hash: str
+    log_index: int
+    address: str
+    version: str
+    block_number: int
+    is_taker_aggregate: bool
+    order_hash: str
+    side: str
+    token_id: int
+    shares: int
+    collateral: int
+    head: str  # the row up to the token id, with its tab
+    tail: str  # fee … metadata, with a tab after each
+    link: int | None = field(default=None, init=False)  # its match's log index, once known
 
     @property
     def ref(self) -> HotFill:
         return self
 
 
+@dataclass(slots=True, eq=False)  # compared and hashed by identity
 class HotMatch:
     """A match as the fast path keeps it."""
 
-    __slots__ = (
-        "address",
-        "block_number",
-        "collateral",
-        "head",
-        "log_index",
-        "shares",
-        "side",
-        "taker_order_hash",
-        "token_id",
-        "tx_hash",
-        "version",
-    )
-
-    def __init__(
-        self,
-        tx_hash: str,
-        log_index: int,
-        address: str,
-        version: str,
-        block_number: int,
-        taker_order_hash: str,
-        side: str,
-        token_id: int,
-        shares: int,
-        collateral: int,
-        head: str,
-    ) -> None:
-        self.tx_hash = tx_hash
-        self.log_index = log_index
-        self.address = address
-        self.version = version
-        self.block_number = block_number
-        self.taker_order_hash = taker_order_hash
-        self.side = side
-        self.token_id = token_id
-        self.shares = shares
-        self.collateral = collateral
-        self.head = head  # the row up to the token id, with its tab
+    tx_hash: str
+    log_index: int
+    address: str
+    version: str
+    block_number: int
+    taker_order_hash: str
+    side: str
+    token_id: int
+    shares: int
+    collateral: int
+    head: str  # the row up to the token id, with its tab
 
     @property
     def ref(self) -> HotMatch:
