@@ -31,20 +31,18 @@ import argparse
 import asyncio
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-import asyncpg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))  # proc_cpu, ingest, growth_chain
 
 from growth_chain import GrowingChain  # noqa: E402
-from ingest import CHAIN_ID, fresh_database  # noqa: E402
+from ingest import CHAIN_ID  # noqa: E402
 from proc_cpu import cpu_seconds_or_none  # noqa: E402
+from scratch_db import scratch_server  # noqa: E402
 
 from orderflow import db  # noqa: E402
 from orderflow.chain.ingest import ingest_logs  # noqa: E402
@@ -205,15 +203,6 @@ async def _score(dsn: str, settings: ReputationSettings) -> Score:
 async def run(
     args: argparse.Namespace, points: list[int], score_at: set[int] | None
 ) -> list[Point]:
-    server = None
-    admin_dsn = args.dsn or os.environ.get("DATABASE_URL")
-    if not admin_dsn:
-        import pgserver  # the embedded server orderflow uses
-
-        data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="orderflow-growth-"))
-        server = pgserver.get_server(data_dir, cleanup_mode="delete")
-        admin_dsn = str(server.get_uri("postgres"))
-    created: list[str] = []
     results: list[Point] = []
     chain = GrowingChain(
         seed=args.seed,
@@ -223,9 +212,12 @@ async def run(
         repeat=args.repeat,
     )
     settings = ReputationSettings(work_mem=args.work_mem)
-    try:
-        dsn = await fresh_database(admin_dsn, created)
-        print(f"growing {created[-1]} to {', '.join(f'{p:,}' for p in points)} fills", flush=True)
+    async with scratch_server(args.dsn, args.data_dir, "orderflow-growth-") as scratch:
+        dsn = await scratch.fresh()
+        print(
+            f"growing {scratch.created[-1]} to {', '.join(f'{p:,}' for p in points)} fills",
+            flush=True,
+        )
         stored = 0
         for target in points:
             trades, logs, wall, backend, python = await _grow(dsn, chain, target, args.batch_size)
@@ -249,15 +241,6 @@ async def run(
             )
             results.append(point)
             print("\n".join(point.lines()), flush=True)
-    finally:
-        admin = await asyncpg.connect(admin_dsn)
-        try:
-            for name in created:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-        if server is not None:
-            server.cleanup()
     return results
 
 

@@ -42,13 +42,10 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -57,13 +54,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))  # proc_cpu
 
 from proc_cpu import cpu_seconds_or_none  # noqa: E402
+from scratch_db import Scratch, scratch_server  # noqa: E402
 
 from orderflow import db  # noqa: E402
 from orderflow.chain import contracts as c  # noqa: E402
 from orderflow.chain import partitions  # noqa: E402
 from orderflow.chain.tokens import condition_id, ctf_position_ids  # noqa: E402
 from orderflow.history import import_file  # noqa: E402
-from orderflow.migrate import migrate  # noqa: E402
 from orderflow.progress import Progress  # noqa: E402
 
 T0 = 1_700_000_000
@@ -203,37 +200,18 @@ async def run_baseline(dsn: str, path: Path, hashes: dict[int, str], limit: int)
 # --- harness -----------------------------------------------------------------------------------
 
 
-async def fresh_database(admin_dsn: str, created: list[str]) -> str:
-    name = f"orderflow_bench_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(admin_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    created.append(name)
-    dsn = urlunsplit(urlsplit(admin_dsn)._replace(path=f"/{name}"))
-    conn = await db.connect(dsn)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    return dsn
-
-
 async def run_ours(
     args: argparse.Namespace,
-    admin_dsn: str,
-    created: list[str],
+    scratch: Scratch,
     tmp: Path,
     path: Path,
     expected: int,
     via_raw_logs: bool,
-    server: Any,
     workers: int,
     bulk: bool = True,
 ) -> tuple[float, float, str]:
     """(rows/s, blocks file rows/s, a line of figures) of one import into a fresh database."""
-    dsn = await fresh_database(admin_dsn, created)
+    dsn = await scratch.fresh()
     pool = await db.create_pool(dsn, min_size=1, max_size=1)
     try:
         blocks_report = await import_file(
@@ -242,7 +220,7 @@ async def run_ours(
         )  # fmt: skip
         # One connection: its backend does all the storing. CPU seconds of both sides say what
         # an idle machine would do (this one is shared).
-        backend = await pool.fetchval("SELECT pg_backend_pid()") if server else None
+        backend = await pool.fetchval("SELECT pg_backend_pid()") if scratch.local else None
         server0, client0, children0 = cpu_seconds_or_none(backend), time.process_time(), _children()
         report = await import_file(
             pool, path, chain_id=137, batch_size=args.batch_size, progress=_quiet(path),
@@ -293,17 +271,8 @@ async def main_async(args: argparse.Namespace) -> int:
     print(f"before: {_load()}", flush=True)
     print(f"generating {args.rows:,} V1 OrderFilled rows …", flush=True)
     fills, blocks = generate(args.rows, args.seed)
-    server = None
-    admin_dsn = args.dsn or os.environ.get("DATABASE_URL")
-    if not admin_dsn:
-        import pgserver
-
-        data_dir = Path(tempfile.mkdtemp(prefix="orderflow-bench-"))
-        server = pgserver.get_server(data_dir, cleanup_mode="delete")
-        admin_dsn = str(server.get_uri("postgres"))
-    created: list[str] = []
     results: list[tuple[str, float, float]] = []
-    try:
+    async with scratch_server(args.dsn) as scratch:
         with tempfile.TemporaryDirectory() as tmp:
             paths = write_all(Path(tmp), fills, blocks)
             for fmt, path in paths.items():
@@ -311,7 +280,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 runs = [(False, 0), *((False, w) for w in args.workers if w)]
                 for via, workers in [*runs, *([(True, 0)] if args.reference else [])]:
                     rate, blocks_rate, line = await run_ours(
-                        args, admin_dsn, created, Path(tmp), path, len(fills), via, server, workers,
+                        args, scratch, Path(tmp), path, len(fills), via, workers,
                         bulk=not args.no_bulk,
                     )  # fmt: skip
                     rates[via, workers] = rate
@@ -334,24 +303,15 @@ async def main_async(args: argparse.Namespace) -> int:
                     print(f"ratio {fmt:<9} shortcut / round trip x{ratio:.2f}")
                 if args.compare_bulk and not args.no_bulk:
                     rate, _, line = await run_ours(
-                        args, admin_dsn, created, Path(tmp), path, len(fills), False, server, 0,
+                        args, scratch, Path(tmp), path, len(fills), False, 0,
                         bulk=False,
                     )  # fmt: skip
                     print(f"{fmt + ' (batch by batch)':<30} {line}", flush=True)
                     print(f"ratio {fmt:<9} bulk / batch by batch x{rates[False, 0] / rate:.2f}")
-            dsn = await fresh_database(admin_dsn, created)
+            dsn = await scratch.fresh()
             hashes = {b["block_number"]: b["block_hash"] for b in blocks}
             limit = min(args.baseline_rows, len(fills))
             base_secs = await run_baseline(dsn, paths["csv.gz"], hashes, limit)
-    finally:
-        admin = await asyncpg.connect(admin_dsn)
-        try:
-            for name in created:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-        if server is not None:
-            server.cleanup()
     base_rate = limit / base_secs
     print(
         f"baseline  {base_rate:>10,.0f} rows/s  (csv.DictReader + one INSERT per row, "

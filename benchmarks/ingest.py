@@ -38,20 +38,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
-
-import asyncpg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))  # proc_cpu
 
 from proc_cpu import cpu_seconds_or_none  # noqa: E402
+from scratch_db import scratch_server  # noqa: E402
 
 from orderflow import db  # noqa: E402
 from orderflow.chain import contracts as c  # noqa: E402
@@ -66,7 +63,6 @@ from orderflow.chain.encode import (  # noqa: E402
 from orderflow.chain.encode_trades import encode_fill, encode_match  # noqa: E402
 from orderflow.chain.ingest import ingest_file, ingest_logs  # noqa: E402
 from orderflow.chain.tokens import condition_id, ctf_position_ids  # noqa: E402
-from orderflow.migrate import migrate  # noqa: E402
 
 T0 = 1_777_000_000
 CHAIN_ID = 137
@@ -380,27 +376,6 @@ def decode_in_child(logs: list[dict[str, Any]], batch_size: int) -> tuple[float,
     return fast, general
 
 
-def _with_database(dsn: str, name: str) -> str:
-    return urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
-
-
-async def fresh_database(admin_dsn: str, created: list[str]) -> str:
-    name = f"orderflow_bench_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(admin_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    created.append(name)
-    dsn = _with_database(admin_dsn, name)
-    conn = await db.connect(dsn)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    return dsn
-
-
 def _rate(count: int, secs: float) -> float:
     return count / secs if secs > 0 else float("inf")
 
@@ -454,22 +429,13 @@ async def main_async(args: argparse.Namespace) -> int:
     del batch
     fast_cpu, general_cpu = decode_in_child(logs, args.batch_size)
 
-    server = None
-    admin_dsn = args.dsn or os.environ.get("DATABASE_URL")
-    if not admin_dsn:
-        import pgserver  # the embedded server orderflow uses
-
-        data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="orderflow-bench-"))
-        server = pgserver.get_server(data_dir, cleanup_mode="delete")
-        admin_dsn = str(server.get_uri("postgres"))
-    created: list[str] = []
-    try:
-        dsn = await fresh_database(admin_dsn, created)
+    async with scratch_server(args.dsn, args.data_dir) as scratch:
+        dsn = await scratch.fresh()
         pool = await db.create_pool(dsn, min_size=1, max_size=1)
         try:
             # One connection: its server process does all the storing; its CPU time (and ours)
             # says what the run would take on an idle machine, which the shared one is not.
-            backend = await pool.fetchval("SELECT pg_backend_pid()") if server else None
+            backend = await pool.fetchval("SELECT pg_backend_pid()") if scratch.local else None
             server_cpu0, client_cpu0 = cpu_seconds_or_none(backend), time.process_time()
             report = await ingest_logs(
                 pool, logs, chain_id=CHAIN_ID, batch_size=args.batch_size, bulk=not args.no_bulk
@@ -491,10 +457,12 @@ async def main_async(args: argparse.Namespace) -> int:
                 with path.open("w") as fh:
                     for log in logs:
                         fh.write(json.dumps(log) + "\n")
-                dsn2 = await fresh_database(admin_dsn, created)
+                dsn2 = await scratch.fresh()
                 pool = await db.create_pool(dsn2, min_size=1, max_size=1)
                 try:
-                    backend = await pool.fetchval("SELECT pg_backend_pid()") if server else None
+                    backend = (
+                        await pool.fetchval("SELECT pg_backend_pid()") if scratch.local else None
+                    )
                     file_cpu0, parent0 = cpu_seconds_or_none(backend), time.process_time()
                     file_report = await ingest_file(
                         pool,
@@ -510,25 +478,16 @@ async def main_async(args: argparse.Namespace) -> int:
                     await pool.close()
                 file_secs = file_report.elapsed_secs
                 if args.cli:
-                    dsn4 = await fresh_database(admin_dsn, created)
+                    dsn4 = await scratch.fresh()
                     cli_secs = time_cli(
                         dsn4, path, args.batch_size, args.workers, no_bulk=args.no_bulk
                     )
                     if args.compare_tree:
-                        dsn5 = await fresh_database(admin_dsn, created)
+                        dsn5 = await scratch.fresh()
                         tree = Path(args.compare_tree)
                         other_secs = time_cli(dsn5, path, args.batch_size, None, tree)
-        dsn3 = await fresh_database(admin_dsn, created)
+        dsn3 = await scratch.fresh()
         base = await run_baseline(dsn3, subset)
-    finally:
-        admin = await asyncpg.connect(admin_dsn)
-        try:
-            for name in created:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-        if server is not None:
-            server.cleanup()
 
     s = report.stored
     print(
