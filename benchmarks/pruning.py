@@ -20,12 +20,9 @@ import asyncio
 import json
 import os
 import sys
-import tempfile
-import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -34,10 +31,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))  # proc_cpu
 
 from proc_cpu import cpu_seconds  # noqa: E402
+from scratch_db import scratch_server  # noqa: E402
 
 from orderflow.backtest import history  # noqa: E402
 from orderflow.chain import partitions, pruning  # noqa: E402
-from orderflow.migrate import migrate  # noqa: E402
 from orderflow.reputation import wallet_sql  # noqa: E402
 from orderflow.signals import queries as signals  # noqa: E402
 
@@ -88,7 +85,6 @@ async def _pages(conn: asyncpg.Connection, query: str, args: tuple[object, ...])
 async def measure(dsn: str, months: int, fills: int, runs: int) -> None:
     conn = await asyncpg.connect(dsn)
     try:
-        await migrate(conn)
         await partitions.ensure(conn, FIRST, FIRST + months * SPAN - 1)
         for m in range(months):
             await conn.execute(FILL, FIRST + m * SPAN, m * fills, fills, SPAN, T0 + m * MONTH,
@@ -127,27 +123,8 @@ async def measure(dsn: str, months: int, fills: int, runs: int) -> None:
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    server = None
-    admin = args.dsn or os.environ.get("DATABASE_URL")
-    if not admin:
-        import pgserver
-
-        server = pgserver.get_server(Path(tempfile.mkdtemp(prefix="orderflow-bench-")),
-                                     cleanup_mode="delete")  # fmt: skip
-        admin = str(server.get_uri("postgres"))
-    name = f"orderflow_bench_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(admin)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    try:
-        await measure(urlunsplit(urlsplit(admin)._replace(path=f"/{name}")), args.partitions,
-                      args.fills, args.runs)  # fmt: skip
-    finally:
-        conn = await asyncpg.connect(admin)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await conn.close()
-        if server is not None:
-            server.cleanup()
+    async with scratch_server(args.dsn) as scratch:
+        await measure(await scratch.fresh(), args.partitions, args.fills, args.runs)
 
 
 def main(argv: list[str] | None = None) -> None:
