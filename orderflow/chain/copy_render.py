@@ -29,6 +29,9 @@ _FILL_FIELDS = 20  # len(store_sql.FILL_COLUMNS)
 _MATCH_FIELDS = 13  # len(store_sql.MATCH_COLUMNS)
 
 
+Position = tuple[int, int, str]  # (block number, log index, tx hash): chain order
+
+
 @dataclass(slots=True)
 class CopyRows:
     """Staging rows of one batch, and what the statements after the COPY need to know."""
@@ -43,13 +46,23 @@ class CopyRows:
     # (registered from their structure): of every event, stored or dead-lettered.
     v1_txs: list[str] = field(default_factory=list)
     v3_tokens: list[int] = field(default_factory=list)
-    # Lowest and highest block of the rendered rows (the partitions they go to), None if none.
-    blocks: tuple[int, int] | None = None
     # The first and last rendered row in chain order: (block, log index, tx hash), None if none.
     # A transaction's logs are consecutive in its block, so only the transactions of these two
     # can have logs outside the batch between them (store.py: which links need SQL).
-    first: tuple[int, int, str] | None = None
-    last: tuple[int, int, str] | None = None
+    first: Position | None = None
+    last: Position | None = None
+
+    @property
+    def blocks(self) -> tuple[int, int] | None:
+        """Lowest and highest block of the rendered rows (the partitions they go to)."""
+        if self.first is None or self.last is None:
+            return None
+        return self.first[0], self.last[0]
+
+    def span(self, positions: Sequence[Position]) -> None:
+        """Set ``first`` and ``last`` from the rows' (block, log index, tx hash)."""
+        if positions:
+            self.first, self.last = min(positions), max(positions)
 
 
 def match_links(fills: Sequence[Located], matches: Sequence[Located]) -> dict[tuple[str, int], int]:
@@ -238,9 +251,7 @@ def render(
         rows.matches = _escaped([_match_record(m, ts) for m, ts in timed_matches])
     positions = [(f.ref.block_number, f.ref.log_index, f.ref.tx_hash) for f, _, _ in timed]
     positions += [(m.ref.block_number, m.ref.log_index, m.ref.tx_hash) for m, _ in timed_matches]
-    if positions:
-        rows.first, rows.last = min(positions), max(positions)
-        rows.blocks = (rows.first[0], rows.last[0])
+    rows.span(positions)
     rows.touched = list(touched)
     rows.v1_txs = list(v1_txs)
     rows.v3_tokens = list(v3)

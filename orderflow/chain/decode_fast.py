@@ -85,11 +85,7 @@ def _rows(hot: HotLogs) -> CopyRows:
             v3[m.token_id] = None
         touched[m.tx_hash] = None
         out.append(f"{m.head}{m.shares}\t{m.collateral}\n")
-    # the first and last row in chain order, as copy_render.render gives them
-    positions = [(f.block_number, f.log_index, f.tx_hash) for f in fills]
-    positions += [(m.block_number, m.log_index, m.tx_hash) for m in matches]
-    first, last = (min(positions), max(positions)) if positions else (None, None)
-    return CopyRows(
+    rows = CopyRows(
         fills=fill_text.encode(),
         fill_count=len(fills),
         matches="".join(out).encode(),
@@ -97,10 +93,11 @@ def _rows(hot: HotLogs) -> CopyRows:
         touched=list(touched),
         v1_txs=list(v1_txs),
         v3_tokens=list(v3),
-        blocks=(first[0], last[0]) if first is not None and last is not None else None,
-        first=first,
-        last=last,
     )
+    positions = [(f.block_number, f.log_index, f.tx_hash) for f in fills]
+    positions += [(m.block_number, m.log_index, m.tx_hash) for m in matches]
+    rows.span(positions)
+    return rows
 
 
 class Rendered(NamedTuple):
