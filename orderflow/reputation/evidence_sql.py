@@ -83,7 +83,12 @@ WITH adj AS (
                 WHEN {_LESS.format(c="ts")} > 0 THEN {_LESS.format(c="tr")} / {_LESS.format(c="ts")}
                 ELSE 0.0 END AS short_price
       FROM rep_positions p
-      LEFT JOIN rep_wash o ON o.wallet_address = p.wallet_address AND o.token_id = p.token_id
+      -- rep_wash's one row per (wallet, token), grouped so the planner knows the key unique
+      -- and hashes these few rows rather than the positions (the temp table has no statistics)
+      LEFT JOIN (SELECT wallet_address, token_id, min(off_tb) AS off_tb, min(off_tcb) AS off_tcb,
+                        min(off_ts) AS off_ts, min(off_tr) AS off_tr, min(off_tfee) AS off_tfee
+                   FROM rep_wash WHERE token_id IS NOT NULL GROUP BY wallet_address, token_id) o
+        ON o.wallet_address = p.wallet_address AND o.token_id = p.token_id
     OFFSET 0  -- each adjusted amount computed once per row
 ), pos AS (
     -- A decision is a taker fill; it is judged when its token's market has resolved.
