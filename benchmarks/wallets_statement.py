@@ -111,9 +111,9 @@ async def main_async(args: argparse.Namespace) -> int:
         await conn.close()
     print(f"{wallets:,} wallets, {positions:,} positions, work_mem {args.work_mem}")
     for name, runs in times.items():
-        cpu = " ".join(f"{c:.2f}" for c, _ in runs)
-        wall = " ".join(f"{w:.2f}" for _, w in runs)
-        print(f"{name}: backend CPU {cpu} s; wall {wall} s")
+        cpus = " ".join(f"{c:.2f}" for c, _ in runs)
+        walls = " ".join(f"{w:.2f}" for _, w in runs)
+        print(f"{name}: backend CPU {cpus} s; wall {walls} s")
     best = {k: min(c for c, _ in v) for k, v in times.items()}
     print(f"current / old backend CPU (best of {args.repeat}): {best['current'] / best['old']:.2f}")
     print(f"rows differing: {differing:,}; largest relative difference of a float: {worst:.2e}")
