@@ -7,7 +7,9 @@ wallets' positions) must still agree to the last bit, so the statement is run he
 population under other plans and row orders: every row must come out bit for bit the same. The
 statement as it was on main fails that check (asserted, so the check is known to bite), and the
 current statement gives exactly what main's gives when main's aggregations are fed in a fixed
-order (:data:`tests.reputation.wallets_frozen.FROZEN_ORDERED`).
+order (:data:`tests.reputation.wallets_frozen.FROZEN_ORDERED`). End to end, the inputs an
+incremental run stores equal a full run's to the bit (main's statement: three rescored wallets'
+rows off in their last bits).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from orderflow.reputation import evidence_sql
+from orderflow.reputation import evidence_sql, run_reputation
+from orderflow.reputation.incremental import INPUTS
 from tests.reputation.population import World, noise_taker, skilled_taker, wash_pair
 from tests.reputation.wallets_frozen import (
     FROZEN_MAIN,
@@ -139,3 +142,40 @@ async def test_same_rows_as_main_fed_in_a_fixed_order(pool: asyncpg.Pool, seed: 
         assert await differing_rows(conn, "rep_wallets", "rep_wallets_ordered") == 0
         # against main itself: the same but for the order of float terms (last bits)
         assert largest_relative_difference(now, main) < 1e-9
+
+
+async def test_incremental_inputs_equal_a_full_runs_to_the_bit(pool: asyncpg.Pool) -> None:
+    """The stored per-wallet inputs after an incremental run against a full run's on the same
+    data: not one bit apart (the scores compare exactly only if these do)."""
+    w = World(seed=44, markets=30, neg_risk_events=5, favourites=4, makers=3)
+    takers = [w.new_wallet() for _ in range(30)]
+    for who in takers:
+        skilled_taker(w, who, int(w.rng.uniform(8, 25)), w.rng.random(), usd=150.0)
+    spreaders = [w.new_wallet() for _ in range(3)]
+    for who in spreaders:
+        _leg_spreader(w, who, 80.0)
+    wash_pair(w, w.new_wallet(), w.new_wallet(), 6)
+    later = [s for n, s in enumerate(w.specs) if n % 2 and not s.market.neg_risk]
+    for s in w.specs:
+        if s not in later:
+            w.chain.resolve(s.market, s.resolves, s.winner)
+    await w.chain.ingest(pool)
+    assert not (await run_reputation(pool)).incremental
+
+    # new fills by three wallets in markets still open, against a new maker: they and it are
+    # rescored (the other holders' marks move by an exact integer), from a rep_positions of
+    # their positions alone
+    maker = w.new_wallet()  # a new maker: the old ones' counterparty figures stay as they were
+    for who in (takers[0], takers[1], spreaders[0]):
+        for s in later[:4]:
+            at = s.opens + 0.9 * (s.resolves - s.opens)
+            w.take(s, at, who, w.rng.randrange(2), 300.0, maker=maker)
+    await w.chain.ingest(pool)
+    second = await run_reputation(pool)
+    assert second.incremental and 3 <= second.rescored < 20
+    await pool.execute(f"CREATE TABLE inputs_incremental AS SELECT * FROM {INPUTS}")
+
+    assert not (await run_reputation(pool, full=True)).incremental
+    async with pool.acquire() as conn:
+        assert await conn.fetchval(f"SELECT count(*) FROM {INPUTS}") > 40
+        assert await differing_rows(conn, INPUTS, "inputs_incremental") == 0
