@@ -57,6 +57,13 @@ _VO = DECISION_VALUE_SQL.format(v="p", y="p.payout_f")
 _VC = DECISION_VALUE_SQL.format(v="p", y="coalesce(p.close_y, p.payout_f)")
 _STAKE = DECISION_STAKE_SQL.format(v="p")
 
+# The per-wallet sums, every one independent of the row order the plan happens to produce (a
+# full and an incremental run must agree to the last bit): integers and intervals are summed
+# exactly; the float8 sums (the decisions' values, stakes and variances) add their rows in one
+# fixed order, the positions sorted by (wallet, event, token) before the events' sums and the
+# events by (wallet, event) before the wallet's. That sort also lets both aggregations stream
+# (grouped input, no hash tables), and the wallet's span of decisions comes from a window over
+# the same sorted events instead of a third aggregation.
 WALLETS = f"""
 CREATE TEMP TABLE rep_wallets ON COMMIT DROP AS
 WITH adj AS (
@@ -76,7 +83,13 @@ WITH adj AS (
                 WHEN {_LESS.format(c="ts")} > 0 THEN {_LESS.format(c="tr")} / {_LESS.format(c="ts")}
                 ELSE 0.0 END AS short_price
       FROM rep_positions p
-      LEFT JOIN rep_wash o ON o.wallet_address = p.wallet_address AND o.token_id = p.token_id
+      -- rep_wash's one row per (wallet, token), grouped so the planner knows the key unique
+      -- and hashes these few rows rather than the positions (the temp table has no statistics)
+      LEFT JOIN (SELECT wallet_address, token_id, min(off_tb) AS off_tb, min(off_tcb) AS off_tcb,
+                        min(off_ts) AS off_ts, min(off_tr) AS off_tr, min(off_tfee) AS off_tfee
+                   FROM rep_wash WHERE token_id IS NOT NULL GROUP BY wallet_address, token_id) o
+        ON o.wallet_address = p.wallet_address AND o.token_id = p.token_id
+    OFFSET 0  -- each adjusted amount computed once per row
 ), pos AS (
     -- A decision is a taker fill; it is judged when its token's market has resolved.
     SELECT p.*,
@@ -91,7 +104,19 @@ WITH adj AS (
       LEFT JOIN rep_close rc ON rc.token_id = p.token_id
     OFFSET 0  -- close_y and qbar computed once per row, not at each reference below
 ), dec AS (
-    SELECT p.*,
+    -- one narrow row per position, only what the sums read, in the fixed order (COLLATE "C":
+    -- a byte order, the cheapest to sort; the token orders an event's positions)
+    SELECT p.wallet_address COLLATE "C" AS w, p.event_id COLLATE "C" AS e,
+           p.fills, p.volume_u, p.first_at, p.last_at, p.fees_u,
+           coalesce(p.pnl_u, p.realized_open_u) AS realized_u,
+           -- an open position's unrealized P&L in micro-units (NULL: none open)
+           CASE WHEN NOT p.resolved AND p.held_u > 0
+                THEN (p.held_u * coalesce(p.mark_price, 0))::int8 - p.basis_open_u
+           END AS unrealized_u,
+           p.pnl_u, CASE WHEN p.resolved THEN p.paid_u END AS cost_u,
+           CASE WHEN p.resolved THEN p.first_at END AS resolved_first_at, p.exited_at,
+           CASE WHEN p.judged THEN p.taker_first_at END AS decided_at,
+           p.taker_volume_u, p.penny_u, p.buy_u,
            CASE WHEN p.judged THEN {_VO} END AS vo,
            CASE WHEN p.judged THEN {_VC} END AS vc,
            CASE WHEN p.judged THEN {_STAKE} END AS stake,
@@ -101,52 +126,48 @@ WITH adj AS (
            CASE WHEN p.judged AND p.close_y IS NULL
                 THEN (p.tb * p.tb + p.short * p.short) * p.qbar * (1 - p.qbar) END AS nvar_unclosed
       FROM pos p
-    OFFSET 0
+     ORDER BY 1, 2, p.token_id
 ), we AS (
-    -- one row per (wallet, event): hash aggregation only; event NULL = unknown token.
-    -- pnl and cost are micro-USDC here (their ratio is unit-free). Integer sums leave as int8:
-    -- the wallet-level sums below then add in 128-bit integers, not NUMERICs.
-    SELECT p.wallet_address, p.event_id,
+    -- one row per (wallet, event); event NULL = unknown token. pnl and cost are micro-USDC here
+    -- (their ratio is unit-free). Integer sums leave as int8: the wallet-level sums below then
+    -- add in 128-bit integers, not NUMERICs.
+    SELECT p.w, p.e,
            sum(p.fills)::int8 AS fills,
            sum(p.volume_u)::int8 AS volume_u,
            min(p.first_at) AS first_at,
            max(p.last_at) AS last_at,
            sum(p.fees_u)::int8 AS fees_u,
-           sum(coalesce(p.pnl_u, p.realized_open_u))::int8 AS realized_u,
-           sum(CASE WHEN NOT p.resolved AND p.held_u > 0
-                    THEN (p.held_u * coalesce(p.mark_price, 0))::int8 - p.basis_open_u
-                    ELSE 0 END)::int8 AS unrealized_u,
-           count(*) FILTER (WHERE NOT p.resolved AND p.held_u > 0) AS open_positions,
+           sum(p.realized_u)::int8 AS realized_u,
+           coalesce(sum(p.unrealized_u), 0)::int8 AS unrealized_u,
+           count(p.unrealized_u) AS open_positions,
            sum(p.pnl_u)::int8 AS pnl,
-           (sum(p.paid_u) FILTER (WHERE p.resolved))::int8 AS cost,
-           min(p.first_at) FILTER (WHERE p.resolved) AS resolved_first_at,
-           max(p.exited_at) AS exited_at,
+           sum(p.cost_u)::int8 AS cost,
+           max(p.exited_at) - min(p.resolved_first_at) AS held_for,
            sum(p.vo) AS vo, sum(p.vc) AS vc, sum(p.stake) AS stake, sum(p.x) AS x,
            sum(p.nvar) AS nvar, sum(p.nvar_unclosed) AS nvar_unclosed,
-           min(p.taker_first_at) FILTER (WHERE p.judged) AS decided_at,
+           min(p.decided_at) AS decided_at,
+           max(p.decided_at) AS decided_last,
            sum(p.taker_volume_u)::int8 AS taker_volume_u,
            sum(p.penny_u)::int8 AS penny_u,
            sum(p.buy_u)::int8 AS buy_u
       FROM dec p
-     GROUP BY p.wallet_address, p.event_id
-), span AS (
-    -- the middle of the wallet's span of judged decisions: early and late halves
-    SELECT wallet_address,
-           min(taker_first_at) + (max(taker_first_at) - min(taker_first_at)) / 2 AS mid
-      FROM adj
-     WHERE resolved AND (tb > 0 OR short > 0)
-     GROUP BY wallet_address
+     GROUP BY p.w, p.e
 ), ev AS (
+    -- the middle of the wallet's span of judged decisions (a window over the wallet's events):
+    -- early and late halves; in (wallet, event) order for the wallet's sums
     SELECT we.*,
            least(0.99, greatest(0.01, we.stake / nullif(we.x, 0))) AS q,
-           we.decided_at <= span.mid AS early
-      FROM we LEFT JOIN span ON span.wallet_address = we.wallet_address
-), numbered AS (
-SELECT (row_number() OVER () - 1)::int AS idx,
-       ev.wallet_address,
+           we.decided_at <= min(we.decided_at) OVER s
+                            + (max(we.decided_last) OVER s - min(we.decided_at) OVER s) / 2
+               AS early
+      FROM we
+    WINDOW s AS (PARTITION BY we.w)
+     ORDER BY we.w, we.e
+), wallets AS (
+SELECT w,
        sum(fills) AS total_trades,
        sum(volume_u) / 1000000 AS volume_usdc,
-       count(event_id) AS markets_traded,
+       count(e) AS markets_traded,
        min(first_at) AS first_at,
        max(last_at) AS last_at,
        sum(fees_u) / 1000000 AS fees,
@@ -161,8 +182,9 @@ SELECT (row_number() OVER () - 1)::int AS idx,
        coalesce(-sum(pnl) FILTER (WHERE pnl < 0), 0) / 1000000 AS pnl_gross_loss,
        sum(pnl) / 1000000 AS resolved_pnl,
        sum(cost) / 1000000 AS resolved_cost,
-       avg(extract(epoch FROM exited_at - resolved_first_at)::float8) FILTER (WHERE pnl IS NOT NULL)
-           AS holding_secs,
+       -- the mean holding time: an exact sum of intervals, one rounding to float8
+       extract(epoch FROM sum(held_for) FILTER (WHERE pnl IS NOT NULL))::float8
+           / count(held_for) FILTER (WHERE pnl IS NOT NULL) AS holding_secs,
        count(*) FILTER (WHERE stake > 0)::float8 AS events,
        coalesce(sum(vo) FILTER (WHERE stake > 0), 0) AS value,
        coalesce(sum(stake) FILTER (WHERE stake > 0), 0) AS stake,
@@ -185,20 +207,31 @@ SELECT (row_number() OVER () - 1)::int AS idx,
        sum(volume_u)::float8 / 1000000 AS volume,
        sum(taker_volume_u)::float8 / 1000000 AS taker_volume,
        sum(buy_u)::float8 / 1000000 AS buy_volume,
-       sum(penny_u)::float8 / 1000000 AS penny_volume,
-       coalesce(min(w.share), 0.0) AS wash_share,
-       coalesce(min(w.counterparty_share), 0.0) AS wash_counterparty_share,
-       coalesce(min(w.deviation), 'NaN') AS wash_deviation,
-       coalesce(min(w.pair_fills), 0)::float8 AS wash_fills,
-       coalesce(min(w.off_share), 0.0) AS wash_off_share,
-       coalesce(min(w.off_fills), 0)::float8 AS wash_off_fills,
-       min(w.counterparty) AS wash_counterparty,
-       min(w.host) AS wash_host_address,
-       coalesce(min(w.host_share), 0.0) AS wash_host_share,
-       coalesce(min(w.host_own_share), 0.0) AS wash_host_own_share
+       sum(penny_u)::float8 / 1000000 AS penny_volume
   FROM ev
-  LEFT JOIN rep_wash w ON w.wallet_address = ev.wallet_address AND w.token_id IS NULL
- GROUP BY ev.wallet_address
+ GROUP BY w
 )
-SELECT * FROM numbered
+-- the wallet's counterparty figures (rep_wash: at most one row per wallet with token_id NULL),
+-- joined to the 1 row per wallet rather than to its events
+SELECT (row_number() OVER () - 1)::int AS idx,
+       a.w COLLATE "default" AS wallet_address,
+       a.total_trades, a.volume_usdc, a.markets_traded, a.first_at, a.last_at, a.fees,
+       a.realized_pnl, a.unrealized_pnl, a.unrealized_u, a.open_positions, a.resolved,
+       a.pnl_wins, a.pnl_losses, a.pnl_gross_profit, a.pnl_gross_loss, a.resolved_pnl,
+       a.resolved_cost, a.holding_secs, a.events, a.value, a.stake, a.null_var, a.clv_value,
+       a.clv_sq, a.clv_stake, a.stake_sq, a.clv_null_var, a.wins, a.expected_wins, a.wins_var,
+       a.gross_profit, a.gross_loss, a.null_loss, a.value_early, a.var_early, a.value_late,
+       a.var_late, a.volume, a.taker_volume, a.buy_volume, a.penny_volume,
+       coalesce(w.share, 0.0) AS wash_share,
+       coalesce(w.counterparty_share, 0.0) AS wash_counterparty_share,
+       coalesce(w.deviation, 'NaN') AS wash_deviation,
+       coalesce(w.pair_fills, 0)::float8 AS wash_fills,
+       coalesce(w.off_share, 0.0) AS wash_off_share,
+       coalesce(w.off_fills, 0)::float8 AS wash_off_fills,
+       w.counterparty::text AS wash_counterparty,
+       w.host::text AS wash_host_address,
+       coalesce(w.host_share, 0.0) AS wash_host_share,
+       coalesce(w.host_own_share, 0.0) AS wash_host_own_share
+  FROM wallets a
+  LEFT JOIN rep_wash w ON w.wallet_address = a.w COLLATE "default" AND w.token_id IS NULL
 """

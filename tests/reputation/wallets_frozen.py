@@ -1,0 +1,130 @@
+"""Frozen copies of the wallets statement (``orderflow.reputation.evidence_sql.WALLETS``) as it
+was before its sums were made order-independent, and the set-up that statement runs after.
+
+* :data:`FROZEN_MAIN` -- the statement as rendered on main (commit eccb9b5), hash-aggregated: its
+  float8 sums add rows in whatever order the hash tables give;
+* :data:`FROZEN_ORDERED` -- the same statement with its two aggregations fed in a fixed order
+  (positions by wallet, event, token; events by wallet, event), nothing else changed: the values
+  the current statement must reproduce bit for bit.
+
+Test helpers only: nothing in orderflow reads this module.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from orderflow.reputation import evidence_sql, positions_sql
+from orderflow.reputation.settings import ReputationSettings
+
+# The statement as rendered on main at eccb9b5 (its SQL fragments included), verbatim.
+FROZEN_MAIN = (Path(__file__).parent / "wallets_frozen_main.sql").read_text()
+
+
+def _once(sql: str, old: str, new: str) -> str:
+    assert sql.count(old) == 1, old
+    return sql.replace(old, new)
+
+
+# Its two aggregations fed in a fixed order, and nothing else changed.
+FROZEN_ORDERED = _once(
+    _once(
+        FROZEN_MAIN,
+        "      FROM dec p\n",
+        "      FROM (SELECT * FROM dec\n"
+        '             ORDER BY wallet_address COLLATE "C", event_id COLLATE "C", token_id) p\n',
+    ),
+    "  FROM ev\n"
+    "  LEFT JOIN rep_wash w ON w.wallet_address = ev.wallet_address AND w.token_id IS NULL\n",
+    "  FROM (SELECT ev.*, w AS wash FROM ev\n"
+    "          LEFT JOIN rep_wash w\n"
+    "            ON w.wallet_address = ev.wallet_address AND w.token_id IS NULL\n"
+    '         ORDER BY ev.wallet_address COLLATE "C", ev.event_id COLLATE "C") ev\n',
+).replace("min(w.", "min((ev.wash).")
+
+
+async def prepare(conn: asyncpg.Connection, as_of: datetime) -> None:
+    """``rep_positions``, ``rep_close`` and ``rep_wash`` as a full run builds them before its
+    wallets statement (``orderflow.reputation.run._build``), from a scan of the trades."""
+    s = ReputationSettings()
+    await conn.execute(f"SET LOCAL work_mem = '{s.work_mem}'")
+    await conn.execute(positions_sql.POSITIONS, as_of)
+    await conn.execute(positions_sql.ANALYZE)
+    await conn.execute(evidence_sql.CLOSES, as_of, s.clv_horizon)
+    await conn.execute("ANALYZE rep_close")
+    await conn.execute(
+        evidence_sql.WASH,
+        as_of,
+        s.wash_min_share,
+        s.wash_window_secs,
+        s.wash_top_k,
+        s.wash_deviation,
+        s.wash_off_share,
+        s.wash_min_fills,
+    )
+
+
+def _bits(v: Any) -> Any:
+    """A value compared to the last bit (a float by its hex form: NaN equals NaN)."""
+    return v.hex() if isinstance(v, float) else v
+
+
+async def wallets(conn: asyncpg.Connection, sql: str) -> dict[str, tuple[Any, ...]]:
+    """``rep_wallets`` made by ``sql``: each wallet's row without ``idx``, floats as bits."""
+    await conn.execute("DROP TABLE IF EXISTS rep_wallets")
+    await conn.execute(sql)
+    rows = await conn.fetch("SELECT * FROM rep_wallets")
+    return {r["wallet_address"]: tuple(_bits(v) for k, v in r.items() if k != "idx") for r in rows}
+
+
+async def columns(conn: asyncpg.Connection) -> list[tuple[str, str, int]]:
+    """``rep_wallets``' columns: name, type and collation, in order."""
+    rows = await conn.fetch(
+        "SELECT attname, atttypid::regtype::text, attcollation::int FROM pg_attribute"
+        " WHERE attrelid = 'rep_wallets'::regclass AND attnum > 0 AND NOT attisdropped"
+        " ORDER BY attnum"
+    )
+    return [tuple(r) for r in rows]
+
+
+async def differing_rows(conn: asyncpg.Connection, a: str, b: str) -> int:
+    """Rows of table ``a`` not in ``b`` plus rows of ``b`` not in ``a`` (EXCEPT ALL both ways,
+    ``idx`` left out)."""
+    names = [
+        r[0]
+        for r in await conn.fetch(
+            "SELECT quote_ident(attname) FROM pg_attribute WHERE attrelid = $1::regclass"
+            " AND attnum > 0 AND NOT attisdropped AND attname <> 'idx' ORDER BY attnum",
+            a,
+        )
+    ]
+    cols = ", ".join(names)
+    return int(
+        await conn.fetchval(
+            f"""SELECT count(*) FROM ((SELECT {cols} FROM {a} EXCEPT ALL SELECT {cols} FROM {b})
+                UNION ALL (SELECT {cols} FROM {b} EXCEPT ALL SELECT {cols} FROM {a})) d"""
+        )
+    )
+
+
+def largest_relative_difference(
+    a: dict[str, tuple[Any, ...]], b: dict[str, tuple[Any, ...]]
+) -> float:
+    """The largest |x - y| / max(|x|, |y|) over the float columns of two wallets' rows (other
+    columns must be equal); 0.0 when every value is the same."""
+    assert a.keys() == b.keys()
+    worst = 0.0
+    for who, row in a.items():
+        for x, y in zip(row, b[who], strict=True):
+            if x == y:
+                continue
+            assert isinstance(x, str) and isinstance(y, str), (who, x, y)
+            fx, fy = float.fromhex(x), float.fromhex(y)
+            assert not (math.isnan(fx) or math.isnan(fy)), (who, x, y)
+            worst = max(worst, abs(fx - fy) / max(abs(fx), abs(fy)))
+    return worst
