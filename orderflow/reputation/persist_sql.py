@@ -3,17 +3,27 @@ issues found in ``rep_positions`` (see :mod:`orderflow.reputation.positions_sql`
 
 from __future__ import annotations
 
-# $1 = computed_at. Before the upsert: a snapshot only where score or tier changes.
-HISTORY = """
-INSERT INTO orderflow_reputation_history
-       (wallet_address, reputation_score, trader_tier, factors, resolved_positions, computed_at,
-        flags)
-SELECT f.wallet_address, f.score, f.tier, f.factors, f.resolved, $1::timestamptz, f.flags
+# Before the upsert: the wallets whose score, tier or flags change (no factors JSON is built).
+HISTORY_WALLETS = """
+CREATE TEMP TABLE rep_history ON COMMIT DROP AS
+SELECT f.wallet_address
   FROM rep_final f
   LEFT JOIN orderflow_wallet_stats ws ON ws.wallet_address = f.wallet_address
  WHERE ws.reputation_score IS DISTINCT FROM f.score
     OR ws.trader_tier IS DISTINCT FROM f.tier
     OR ws.flags IS DISTINCT FROM f.flags
+"""
+
+# $1 = computed_at. After the upsert: their snapshots, copied from the rows just written (the
+# factors JSON is built once per wallet, by the upsert).
+HISTORY = """
+INSERT INTO orderflow_reputation_history
+       (wallet_address, reputation_score, trader_tier, factors, resolved_positions, computed_at,
+        flags)
+SELECT ws.wallet_address, ws.reputation_score, ws.trader_tier, ws.factors,
+       ws.resolved_positions, $1::timestamptz, ws.flags
+  FROM rep_history h
+  JOIN orderflow_wallet_stats ws ON ws.wallet_address = h.wallet_address
 """
 
 # $1 = computed_at, $2 = as_of. wins / losses / gross profit and loss / profit_factor / roi are

@@ -4,50 +4,61 @@ read from it (see :mod:`orderflow.reputation.positions_sql` for the whole run)."
 
 from __future__ import annotations
 
-from orderflow.reputation.factors import Prior
+from orderflow.reputation.factors import TIERS, Prior
+from orderflow.reputation.flags import FLAGS
 
 
-def input_arrays(columns: tuple[str, ...]) -> str:
-    """The factor inputs, one float8 array per column, one value per wallet in address order
-    (the population step's sums then add in the same order whatever built ``rep_wallets``: a
-    full and an incremental run agree to the last bit), with the wallets' ``idx``."""
-    cols = ",\n       ".join(f"array_agg(coalesce({c}::float8, 'NaN')) AS {c}" for c in columns)
+def inputs_copy(columns: tuple[str, ...]) -> str:
+    """The query of the factor inputs, read as a binary COPY stream (:mod:`orderflow.reputation.binary_copy`): one
+    row per wallet in address order (the population step's sums then add in the same order
+    whatever built ``rep_wallets``: a full and an incremental run agree to the last bit), the
+    wallet's ``idx`` (int4) then one float8 per column (NaN: none)."""
+    cols = ",\n       ".join(f"coalesce({c}::float8, 'NaN')" for c in columns)
     return f"""
-SELECT array_agg(idx) AS idx, {cols}
+SELECT w.idx::int4, {cols}
   FROM (SELECT w.*, h.pos::float8 AS wash_host
           FROM (SELECT r.*, row_number() OVER (ORDER BY r.wallet_address COLLATE "C") - 1 AS pos
                   FROM rep_wallets r) AS w
-          -- a wash counterparty's host as its position in these arrays (numpy reads its flags)
+          -- a wash counterparty's host as its position in these rows (numpy reads its flags)
           LEFT JOIN (SELECT wallet_address,
                             row_number() OVER (ORDER BY wallet_address COLLATE "C") - 1 AS pos
                        FROM rep_wallets) AS h ON h.wallet_address = w.wash_host_address
          ORDER BY w.pos) AS w"""
 
 
-# Per-wallet results computed in numpy, sent back as arrays ($1.. in SCORE_COLUMNS order, then
-# tiers, flags and the wallets' idx).
+# Per-wallet results computed in numpy, sent back by binary COPY into ``rep_scores_in`` (NaN for
+# none; the tier as its index in TIERS, the flags as their bit set over FLAGS), then
+# ``rep_scores`` with NULLs, the score as numeric and the tier and flags by name.
 SCORE_COLUMNS = (
     "outcome_edge", "outcome_se", "clv_edge", "clv_se", "edge_raw", "edge_raw_se", "edge",
     "edge_se", "p_above_cost", "p_below_zero", "win_z", "profit_factor_shrunk", "persistence_z",
     "maker_share", "penny_share", "f_win", "f_pf", "f_cons", "f_vol", "f_timing", "raw_score",
     "score",
 )  # fmt: skip
+SCORES_IN_COLUMNS = (
+    ("idx", "int4"), *((c, "float8") for c in SCORE_COLUMNS), ("tier", "int2"), ("flags", "int2")
+)
+SCORES_IN = f"""
+CREATE TEMP TABLE rep_scores_in ({", ".join(f"{c} {t}" for c, t in SCORES_IN_COLUMNS)})
+    ON COMMIT DROP
+"""
 
 
 def scores_table() -> str:
-    n = len(SCORE_COLUMNS)
-    params = ", ".join(f"${k}::float8[]" for k in range(1, n + 1))
-    names = ", ".join(SCORE_COLUMNS)
+    """``rep_scores`` from ``rep_scores_in``."""
     cols = ", ".join(
         f"nullif(s.{c}, 'NaN') AS {c}" if c != "score" else "s.score::numeric(4, 2) AS score"
         for c in SCORE_COLUMNS
     )
+    tiers = ", ".join(f"'{t}'" for t in TIERS)
+    flags = ", ".join(f"'{f}'" for f in FLAGS)
     return f"""
 CREATE TEMP TABLE rep_scores ON COMMIT DROP AS
-SELECT s.idx, {cols}, s.tier,
-       coalesce(string_to_array(nullif(s.flags, ''), ','), '{{}}'::text[]) AS flags
-  FROM unnest({params}, ${n + 1}::text[], ${n + 2}::text[], ${n + 3}::int[])
-       AS s({names}, tier, flags, idx)
+SELECT s.idx, {cols}, (ARRAY[{tiers}])[s.tier + 1] AS tier,
+       CASE WHEN s.flags = 0 THEN '{{}}'::text[]
+            ELSE ARRAY(SELECT f.name FROM unnest(ARRAY[{flags}]) WITH ORDINALITY AS f(name, bit)
+                        WHERE s.flags & (1 << (f.bit::int - 1)) <> 0 ORDER BY f.bit) END AS flags
+  FROM rep_scores_in s
 """
 
 
