@@ -27,9 +27,9 @@ from pydantic import BaseModel, ConfigDict
 
 from orderflow.chain.pending_sums import fold as fold_pending_sums
 from orderflow.errors import DatabaseError
+from orderflow.reputation import binary_copy, persist_sql, positions_sql, scores_sql
 from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation import incremental as inc
-from orderflow.reputation import binary_copy, persist_sql, positions_sql, scores_sql
 from orderflow.reputation.factors import WalletInputs, score
 from orderflow.reputation.settings import ReputationSettings, weights
 from orderflow.reputation.sums_sql import SUMS_MAY_MISS_FILLS
@@ -315,7 +315,9 @@ async def run_reputation(
             watch.lap("saved")
         positions = await conn.fetchval("SELECT count(*) FROM rep_positions")
         await conn.execute(persist_sql.HISTORY_WALLETS)
-        await conn.execute(persist_sql.UPSERT_STATS, computed_at, cutoff)
+        if incremental:
+            await conn.execute(inc.OWN_UNCHANGED)
+        await conn.execute(persist_sql.upsert_stats(reuse_own=incremental), computed_at, cutoff)
         watch.lap("upsert")
         history = await conn.execute(persist_sql.HISTORY, computed_at)
         watch.lap("history")
