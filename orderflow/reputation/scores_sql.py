@@ -69,11 +69,10 @@ SELECT s.idx, {cols}, (ARRAY[{tiers}])[s.tier + 1] AS tier,
 # The factors JSON in two parts. ``factors_moving``: what the population (prior, closing-line
 # miss, false-discovery cuts) moves with every run for every wallet -- score, tier, flags (a
 # wash host's flags reach its counterparties), the posterior and the volume factor;
-# ``factors`` = the wallet's own part || factors_moving. A wallet whose own inputs did not change
-# keeps its stored own part and gets only factors_moving anew (persist_sql.upsert_stats): the
-# same JSON, for the moving part's share of the cost.
+# ``factors`` = the wallet's own part and factors_moving's keys. A wallet whose own inputs did
+# not change keeps its stored own part and gets only factors_moving anew
+# (persist_sql.upsert_stats): the same JSON, for the moving part's share of the cost.
 _MOVING = """
-jsonb_build_object(
     'score', s.score, 'raw_score', round(s.raw_score::numeric, 4), 'tier', s.tier,
     'flags', to_jsonb(s.flags),
     'posterior', jsonb_build_object(
@@ -86,10 +85,9 @@ jsonb_build_object(
         'clv_edge', s.clv_edge, 'clv_se', s.clv_se, 'events', w.events),
     'volume', jsonb_build_object(
         'value', s.f_vol, 'weight', {W4}, 'points', 10 * {W4} * s.f_vol,
-        'volume_usdc', w.volume_usdc, 'events', w.events))"""
+        'volume_usdc', w.volume_usdc, 'events', w.events)"""
 
 _OWN = """
-jsonb_build_object(
     'behaviour', jsonb_build_object(
         'maker_volume_share', s.maker_share, 'penny_stake_share', s.penny_share,
         'top_counterparty', w.wash_counterparty,
@@ -116,13 +114,14 @@ jsonb_build_object(
         'persistence_z', s.persistence_z),
     'timing', jsonb_build_object(
         'value', s.f_timing, 'weight', {W5}, 'points', 10 * {W5} * s.f_timing,
-        'clv_edge', s.clv_edge, 'clv_se', s.clv_se))"""
+        'clv_edge', s.clv_edge, 'clv_se', s.clv_se)"""
 
+# One jsonb_build_object for the whole JSON (a `||` of the two parts would serialise it twice).
 _FINAL = f"""
 CREATE TEMP VIEW rep_final AS
 SELECT w.*, {{SCORE_COLS}}, s.tier, s.flags,
-       {_OWN} || {_MOVING} AS factors,
-       {_MOVING} AS factors_moving
+       jsonb_build_object({_OWN},{_MOVING}) AS factors,
+       jsonb_build_object({_MOVING}) AS factors_moving
   FROM rep_wallets w
   JOIN rep_scores s ON s.idx = w.idx
 """
