@@ -35,26 +35,41 @@ import hashlib
 import json
 import time
 from datetime import datetime
+from pathlib import Path
 
 import asyncpg
 
 from orderflow.reputation import evidence_sql as ev
-from orderflow.reputation import persist_sql, positions_sql
+from orderflow.reputation import factors, flags, persist_sql, positions_sql, scores_sql
 from orderflow.reputation.settings import ReputationSettings
 
 INPUTS = "orderflow_reputation_inputs"
 WASH = "orderflow_reputation_wash"
 CLOSES = "orderflow_reputation_closes"
 
+# After build: the wallets whose inputs were not recomputed. Their stored factors JSON keeps its
+# own part (persist_sql.upsert_stats); by induction it is the one the last full run built, as
+# the fingerprint (SQL, settings, scoring code) has not changed since.
+OWN_UNCHANGED = """
+CREATE TEMP TABLE rep_own_unchanged ON COMMIT DROP AS
+SELECT w.wallet_address FROM rep_wallets w
+ WHERE NOT EXISTS (SELECT 1 FROM rep_dirty_wallets d WHERE d.wallet_address = w.wallet_address)
+"""
+
 
 def fingerprint(settings: ReputationSettings) -> str:
-    """What the stored inputs depend on besides the data: the SQL and the settings."""
+    """What the stored inputs depend on besides the data: the SQL and the settings -- and,
+    since an incremental run keeps the stored factors' own part of the wallets it does not
+    rescore (:data:`OWN_UNCHANGED`), the code that scores and the SQL that builds the JSON."""
+    code = b"".join(Path(m.__file__).read_bytes() for m in (factors, flags) if m.__file__)
     text = "\n".join(
         (
             positions_sql.positions(stored=True),
             ev.CLOSES,
             ev.WASH,
             ev.WALLETS,
+            scores_sql.JSON_SQL,
+            hashlib.sha256(code).hexdigest(),
             settings.model_dump_json(),
         )
     )

@@ -3,17 +3,27 @@ issues found in ``rep_positions`` (see :mod:`orderflow.reputation.positions_sql`
 
 from __future__ import annotations
 
-# $1 = computed_at. Before the upsert: a snapshot only where score or tier changes.
-HISTORY = """
-INSERT INTO orderflow_reputation_history
-       (wallet_address, reputation_score, trader_tier, factors, resolved_positions, computed_at,
-        flags)
-SELECT f.wallet_address, f.score, f.tier, f.factors, f.resolved, $1::timestamptz, f.flags
+# Before the upsert: the wallets whose score, tier or flags change (no factors JSON is built).
+HISTORY_WALLETS = """
+CREATE TEMP TABLE rep_history ON COMMIT DROP AS
+SELECT f.wallet_address
   FROM rep_final f
   LEFT JOIN orderflow_wallet_stats ws ON ws.wallet_address = f.wallet_address
  WHERE ws.reputation_score IS DISTINCT FROM f.score
     OR ws.trader_tier IS DISTINCT FROM f.tier
     OR ws.flags IS DISTINCT FROM f.flags
+"""
+
+# $1 = computed_at. After the upsert: their snapshots, copied from the rows just written (the
+# factors JSON is built once per wallet, by the upsert).
+HISTORY = """
+INSERT INTO orderflow_reputation_history
+       (wallet_address, reputation_score, trader_tier, factors, resolved_positions, computed_at,
+        flags)
+SELECT ws.wallet_address, ws.reputation_score, ws.trader_tier, ws.factors,
+       ws.resolved_positions, $1::timestamptz, ws.flags
+  FROM rep_history h
+  JOIN orderflow_wallet_stats ws ON ws.wallet_address = h.wallet_address
 """
 
 # $1 = computed_at, $2 = as_of. wins / losses / gross profit and loss / profit_factor / roi are
@@ -34,7 +44,26 @@ _UNCHANGED = (
     "reputation_score", "trader_tier", "factors", "flags",
 )  # fmt: skip
 
-UPSERT_STATS = f"""
+
+def upsert_stats(*, reuse_own: bool) -> str:
+    """The upsert of ``rep_final`` into ``orderflow_wallet_stats``. ``reuse_own``: the wallets
+    listed in ``rep_own_unchanged`` (an incremental run's wallets whose inputs were not
+    recomputed) keep their stored factors' own part and get only ``factors_moving`` anew
+    (scores_sql: the same JSON as a full build)."""
+    factors = (
+        "CASE WHEN o.wallet_address IS NOT NULL AND old.factors IS NOT NULL"
+        " THEN old.factors || f.factors_moving ELSE f.factors END"
+        if reuse_own
+        else "f.factors"
+    )
+    joins = (
+        """
+  LEFT JOIN rep_own_unchanged o ON o.wallet_address = f.wallet_address
+  LEFT JOIN orderflow_wallet_stats old ON old.wallet_address = o.wallet_address"""
+        if reuse_own
+        else ""
+    )
+    return f"""
 INSERT INTO orderflow_wallet_stats AS ws (wallet_address, {", ".join(_STATS_COLUMNS)})
 SELECT f.wallet_address, f.total_trades, f.volume_usdc, f.markets_traded, f.resolved,
        f.pnl_wins, f.pnl_losses,
@@ -44,11 +73,11 @@ SELECT f.wallet_address, f.total_trades, f.volume_usdc, f.markets_traded, f.reso
        CASE WHEN f.pnl_gross_loss > 0 THEN (f.pnl_gross_profit / f.pnl_gross_loss)::float8 END,
        f.realized_pnl, f.unrealized_pnl,
        CASE WHEN f.resolved_cost > 0 THEN (f.resolved_pnl / f.resolved_cost)::float8 END,
-       f.f_cons, f.f_timing, f.holding_secs, f.first_at, f.last_at, f.score, f.tier, f.factors,
+       f.f_cons, f.f_timing, f.holding_secs, f.first_at, f.last_at, f.score, f.tier, {factors},
        $1::timestamptz, now(), f.edge, f.edge_raw, f.edge_se, f.events::int, f.fees,
        f.open_positions, $2::timestamptz, f.flags, f.p_above_cost, f.p_below_zero,
        f.events::int, f.clv_edge, f.clv_se, f.maker_share
-  FROM rep_final f
+  FROM rep_final f{joins}
 ON CONFLICT (wallet_address) DO UPDATE SET
     {", ".join(f"{c} = EXCLUDED.{c}" for c in _STATS_COLUMNS)}
 -- A wallet whose figures did not change is not rewritten (most wallets between two hourly
@@ -57,6 +86,7 @@ WHERE ({", ".join(f"ws.{c}" for c in _UNCHANGED)})
       IS DISTINCT FROM
       ({", ".join(f"EXCLUDED.{c}" for c in _UNCHANGED)})
 """
+
 
 CLEAR_ISSUES = "DELETE FROM orderflow_reputation_issues"
 

@@ -27,9 +27,9 @@ from pydantic import BaseModel, ConfigDict
 
 from orderflow.chain.pending_sums import fold as fold_pending_sums
 from orderflow.errors import DatabaseError
+from orderflow.reputation import binary_copy, persist_sql, positions_sql, scores_sql
 from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation import incremental as inc
-from orderflow.reputation import persist_sql, positions_sql, scores_sql
 from orderflow.reputation.factors import WalletInputs, score
 from orderflow.reputation.settings import ReputationSettings, weights
 from orderflow.reputation.sums_sql import SUMS_MAY_MISS_FILLS
@@ -104,10 +104,8 @@ async def _connection(db: Db) -> AsyncIterator[asyncpg.Connection]:
         raise DatabaseError(f"reputation run failed: {type(exc).__name__}: {exc}") from exc
 
 
-def _finite_or_nan(values: np.ndarray[Any, Any]) -> list[float]:
-    clean = np.where(np.isfinite(values), values, np.nan).astype(np.float64)
-    floats: list[float] = clean.tolist()  # Python floats already (no per-value float())
-    return floats
+def _finite_or_nan(values: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    return np.where(np.isfinite(values), values, np.nan).astype(np.float64)
 
 
 # rep_scores column -> Scores attribute where the names differ.
@@ -187,25 +185,33 @@ async def _build(
 
 
 async def _score(conn: asyncpg.Connection, settings: ReputationSettings, watch: _Stopwatch) -> int:
-    """The population step over ``rep_wallets``: ``rep_scores`` and the ``rep_final`` view."""
+    """The population step over ``rep_wallets``: ``rep_scores`` and the ``rep_final`` view.
+    Rows travel both ways as binary COPY (:mod:`orderflow.reputation.binary_copy`)."""
     columns = WalletInputs.columns()
-    row = await conn.fetchrow(scores_sql.input_arrays(columns))
-    assert row is not None
-    arrays = {k: np.asarray(row[k] or [], dtype=np.float64) for k in columns}
-    n = len(arrays["events"])
+    stream = bytearray()
+
+    async def take(chunk: bytes) -> None:
+        stream.extend(chunk)
+
+    await conn.copy_from_query(scores_sql.inputs_copy(columns), output=take, format="binary")
+    arrays = binary_copy.decode((("idx", "int4"), *((c, "float8") for c in columns)), stream)
+    n = len(arrays["idx"])
     watch.lap("score_inputs")
-    result = score(WalletInputs(**arrays), settings)
+    result = score(WalletInputs(**{c: arrays[c] for c in columns}), settings)
     watch.lap("score")
-    await conn.execute(
-        scores_sql.scores_table(),
-        *(
-            _finite_or_nan(getattr(result, _SCORE_ATTRS.get(c, c)))
-            for c in scores_sql.SCORE_COLUMNS
-        ),
-        result.tier_names(),
-        [",".join(f) for f in result.flag_names()],
-        list(row["idx"] or []),
+    values: dict[str, Any] = {
+        c: _finite_or_nan(getattr(result, _SCORE_ATTRS.get(c, c))) for c in scores_sql.SCORE_COLUMNS
+    }
+    values.update(idx=arrays["idx"], tier=result.tier, flags=result.flags)
+    await conn.execute(scores_sql.SCORES_IN)
+    await conn.copy_to_table(
+        "rep_scores_in",
+        # a memoryview: asyncpg would take bytes for a file name
+        source=memoryview(binary_copy.encode(scores_sql.SCORES_IN_COLUMNS, values)),
+        format="binary",
     )
+    await conn.execute(scores_sql.scores_table())
+    await conn.execute("DROP TABLE rep_scores_in")
     await conn.execute(
         scores_sql.final_view(weights(settings), settings.follower_cost, result.prior)
     )
@@ -308,10 +314,13 @@ async def run_reputation(
             await (inc.save(conn, settings, cutoff) if stored else inc.invalidate(conn))
             watch.lap("saved")
         positions = await conn.fetchval("SELECT count(*) FROM rep_positions")
+        await conn.execute(persist_sql.HISTORY_WALLETS)
+        if incremental:
+            await conn.execute(inc.OWN_UNCHANGED)
+        await conn.execute(persist_sql.upsert_stats(reuse_own=incremental), computed_at, cutoff)
+        watch.lap("upsert")
         history = await conn.execute(persist_sql.HISTORY, computed_at)
         watch.lap("history")
-        await conn.execute(persist_sql.UPSERT_STATS, computed_at, cutoff)
-        watch.lap("upsert")
         if not incremental:  # the incremental build replaced the dirty tokens' issues
             await conn.execute(persist_sql.CLEAR_ISSUES)
             await conn.execute(persist_sql.ISSUES, computed_at, cutoff)
