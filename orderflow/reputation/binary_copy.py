@@ -49,7 +49,9 @@ def encode(columns: Sequence[tuple[str, str]], values: Mapping[str, npt.ArrayLik
     return HEADER + rows.tobytes() + TRAILER
 
 
-def decode(columns: Sequence[tuple[str, str]], stream: bytes) -> dict[str, npt.NDArray[np.generic]]:
+def decode(
+    columns: Sequence[tuple[str, str]], stream: bytes | bytearray
+) -> dict[str, npt.NDArray[np.generic]]:
     """The columns of a COPY ... TO STDOUT (FORMAT binary) stream of non-NULL fixed-width
     fields, as native-endian arrays. Raises ValueError on anything else (a NULL, a column
     count or width that differs: the stream would not split into equal records)."""

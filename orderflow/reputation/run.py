@@ -197,7 +197,9 @@ async def _score(conn: asyncpg.Connection, settings: ReputationSettings, watch: 
     arrays = binary_copy.decode((("idx", "int4"), *((c, "float8") for c in columns)), stream)
     n = len(arrays["idx"])
     watch.lap("score_inputs")
-    result = score(WalletInputs(**{c: arrays[c] for c in columns}), settings)
+    result = score(
+        WalletInputs(**{c: np.asarray(arrays[c], dtype=np.float64) for c in columns}), settings
+    )
     watch.lap("score")
     values: dict[str, Any] = {
         c: _finite_or_nan(getattr(result, _SCORE_ATTRS.get(c, c))) for c in scores_sql.SCORE_COLUMNS
