@@ -60,6 +60,10 @@ BEFORE_016 = "; ".join(
 VARIANTS: dict[str, str] = {
     "016": "",
     "before 016": BEFORE_016,
+    # both built by CREATE INDEX in the transaction, as "before 016" is (batch mode)
+    "016 rebuilt": "; ".join(
+        f"DROP INDEX {t}_tx; CREATE INDEX {t}_tx ON {t} USING hash (tx_hash)" for t in (_T, _M)
+    ),
 }
 for _name, _ddl in {
     "-tx": f"DROP INDEX {_T}_tx",
@@ -71,6 +75,8 @@ for _name, _ddl in {
     "-sums_trigger": f"DROP TRIGGER {_T}_position_sums_insert ON {_T}",
     "-notify_trigger": f"DROP TRIGGER {_T}_notify ON {_T}",
     "-ranges_trigger": f"DROP TRIGGER {_T}_ranges_insert ON {_T}",
+    "-sums_token": "DROP INDEX orderflow_position_sums_token",  # what the fold writes
+    "-sums_dirty": "DROP INDEX orderflow_position_sums_dirty",
     "tx_hash": f"DROP INDEX {_T}_tx; CREATE INDEX {_T}_tx ON {_T} USING hash (tx_hash)",
     "timestamp_brin": (
         f"DROP INDEX {_T}_timestamp; CREATE INDEX {_T}_timestamp ON {_T} USING brin (timestamp)"

@@ -112,8 +112,10 @@ async def _bitmap_parents(conn: asyncpg.Connection, query: str, *args: object) -
 def _served(reads: dict[str, set[str]], parents: set[str], table: str) -> bool:
     """Every read of ``table``'s partitions goes through its ``_tx`` index."""
     ways = reads.get(table, set())
-    return bool(ways) and "Seq Scan" not in ways and (
-        f"{table}_tx" in ways or (ways <= {"Bitmap Heap Scan"} and f"{table}_tx" in parents)
+    return (
+        bool(ways)
+        and "Seq Scan" not in ways
+        and (f"{table}_tx" in ways or (ways <= {"Bitmap Heap Scan"} and f"{table}_tx" in parents))
     )
 
 
