@@ -25,7 +25,8 @@ import os
 import sys
 import tempfile
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from ingest import CHAIN_ID, generate  # noqa: E402
 from scratch_db import scratch_server  # noqa: E402
 
 from orderflow import db  # noqa: E402
-from orderflow.chain import partitions, pending_sums  # noqa: E402
+from orderflow.chain import partitions, pending_sums, store_refunds  # noqa: E402
 from orderflow.chain import store_sql as sql  # noqa: E402
 from orderflow.chain.decode import decode_batch  # noqa: E402
 from orderflow.chain.ingest import ingest_file  # noqa: E402
@@ -99,6 +100,26 @@ LABELS = {
 }
 
 
+@contextmanager
+def statements_for(ddl: str) -> Iterator[None]:
+    """With the indexes before migration 016, the store's statements as they were then: the
+    chain an index condition of lookups by transaction (the btree's leading column), not the
+    filter that keeps the hash index alone (store_sql.CHAIN_FILTER)."""
+    if not ddl.startswith(BEFORE_016):
+        yield
+        return
+    names = ((sql, "LINK_MATCHES"), (store_refunds, "SELECT_CANDIDATES"), (store_refunds, "APPLY"))
+    saved = [getattr(m, n) for m, n in names]
+    for m, n in names:
+        setattr(m, n, getattr(m, n).replace(sql.CHAIN_FILTER, "chain_id = $1"))
+    LABELS[sql.LINK_MATCHES] = "links"
+    try:
+        yield
+    finally:
+        for (m, n), text in zip(names, saved, strict=True):
+            setattr(m, n, text)
+
+
 def schedstat_secs(pid: int) -> float:
     """CPU seconds process ``pid`` has run (nanosecond resolution)."""
     return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
@@ -156,7 +177,7 @@ async def run_variant(dsn: str, ddl: str, path: Path, logs: int) -> dict[str, fl
             await conn.close()
     pool = await db.create_pool(dsn, min_size=1, max_size=1)
     try:
-        with StatementClock() as clock:
+        with statements_for(ddl), StatementClock() as clock:
             report = await ingest_file(
                 pool, path, chain_id=CHAIN_ID, batch_size=5000, workers=2, bulk=True
             )
@@ -193,7 +214,7 @@ async def batch_rounds(
             try:
                 if VARIANTS[name]:
                     await conn.execute(VARIANTS[name])
-                with StatementClock() as clock:
+                with statements_for(VARIANTS[name]), StatementClock() as clock:
                     for batch in decoded:
                         await store_batch(conn, batch, chain_id=CHAIN_ID, bulk=True)
                     await pending_sums.fold(conn)
