@@ -2,18 +2,26 @@
 on the real store path, statement by statement (issue 14; docs/benchmarks.md "Ingest: cost per
 index").
 
-    .venv/bin/python benchmarks/ingest_indexes.py --logs 50000 --runs 2
-    .venv/bin/python benchmarks/ingest_indexes.py --variants shipped,-market,-timestamp
+    .venv/bin/python benchmarks/ingest_indexes.py --logs 100000 --runs 12
+    .venv/bin/python benchmarks/ingest_indexes.py --variants "016,before 016" --mode import
 
-Generates V2 logs (``benchmarks/ingest.py``'s generator), writes them as JSON lines, then for each
-variant: a fresh migrated scratch database, the variant's DDL (one index or trigger dropped, or
-replaced by another form), and ``ingest_file(..., workers=2, bulk=True)`` — what ``orderflow
-listen --from-file`` runs — on the same file. The backend's CPU is read from
-``/proc/<pid>/schedstat`` (nanoseconds) around every statement the store sends, so each
-statement's share is its own: the trades insert (its statement triggers included), the matches
-insert, the links, the end-of-import fold, and the rest. Variants run in rotation, ``--runs``
-times, so each sees the same machine; the load average is printed with each run. Needs the
-private embedded server (no ``--dsn``): its backends' CPU is read from /proc.
+The backend's CPU is read from ``/proc/<pid>/schedstat`` (nanoseconds) around every statement the
+store sends, so each statement's share is its own: the trades insert (its statement triggers
+included), the matches insert, the match links, COPY, the end-of-import fold, and the rest
+(prologue, BEGIN, COMMIT). A variant is DDL applied to the migrated schema: "016" (as migrated),
+"before 016" (main's indexes, and the store's statements as they were), and, from main's schema,
+one index or trigger dropped ("-tx", "-market", …) or replaced ("tx_hash", "timestamp_brin", …).
+
+* ``--mode batch`` (default): ``--logs`` V2 logs imported into one database; then each round,
+  every variant stores the next ``--batches`` batches of 5,000 logs with ``store_batch`` (bulk
+  mode) and folds them, in a transaction that applies its DDL first and is rolled back; the dead
+  rows are vacuumed after each round. Same rows, same table, same minute for every variant.
+* ``--mode import``: a fresh database per variant and the whole import of ``--logs`` logs by
+  ``ingest_file(..., workers=2, bulk=True)`` (what ``listen --from-file`` runs), fold included.
+
+Variants run in rotation, ``--runs`` times; the table gives the median (minimum) per statement,
+the load average is printed with each round. Needs a server on this machine (the private embedded
+one, or ``--dsn``): its backends' CPU is read from /proc.
 """
 
 from __future__ import annotations
@@ -255,7 +263,7 @@ async def main_async(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "logs.jsonl"
         path.write_text("".join(json.dumps(log) + "\n" for log in logs))
-        async with scratch_server(None, args.data_dir) as scratch:
+        async with scratch_server(args.dsn, args.data_dir) as scratch:
             if args.mode == "batch":
                 dsn = await scratch.fresh()
                 await run_variant(dsn, "", path, len(logs))  # the table the batches go to
@@ -309,6 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--variants", help=f"comma-separated subset of: {', '.join(VARIANTS)}")
+    p.add_argument(
+        "--dsn", help="maintenance database URL of a server on this machine (default: embedded)"
+    )
     p.add_argument("--data-dir", help="embedded server directory (default: a temporary one)")
     return asyncio.run(main_async(p.parse_args(argv)))
 
