@@ -25,7 +25,13 @@
 --
 -- On a partitioned table the indexes are partitioned indexes: each statement below builds or
 -- drops them on every partition (SHARE / ACCESS EXCLUSIVE locks for the migration's duration),
--- and a partition made later (orderflow_ensure_partitions: ATTACH PARTITION) gets them too.
+-- and a partition made later (orderflow_ensure_partitions: ATTACH PARTITION) gets them too. A
+-- partition detached before this migration (`orderflow db partitions detach`) and attached after
+-- it gets the hash index built by ATTACH PARTITION; its old btrees stay until dropped by hand.
+--
+-- The store's lookups by transaction check the chain as a filter, not an index condition
+-- (store_sql.CHAIN_FILTER): with the chain an index condition, a generic plan could AND the hash
+-- index with the primary key's chain_id prefix, which matches every row.
 
 DROP INDEX orderflow_trades_market;
 DROP INDEX orderflow_matches_market;
