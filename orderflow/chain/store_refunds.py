@@ -27,6 +27,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.chain.events import FeeRefund
+from orderflow.chain.store_sql import CHAIN_FILTER
 
 INSERT_REFUNDS = """
 INSERT INTO orderflow_fee_refunds (
@@ -48,15 +49,16 @@ SELECT tx_hash, log_index, wallet_address, token_id::text AS token_id, refund, o
  WHERE chain_id = $1 AND trade_log_index IS NULL AND tx_hash = ANY($2::text[])
 """
 
-SELECT_CANDIDATES = """
+# Trades by transaction: the chain a filter, not an index condition (store_sql.CHAIN_FILTER).
+SELECT_CANDIDATES = f"""
 SELECT tx_hash, log_index, order_hash, wallet_address, token_id::text AS token_id, fee_asset,
        is_taker_aggregate, fee
   FROM orderflow_trades
- WHERE chain_id = $1 AND tx_hash = ANY($2::text[]) AND exchange_version = 'V1'
+ WHERE {CHAIN_FILTER} AND tx_hash = ANY($2::text[]) AND exchange_version = 'V1'
    AND fee_refunded = 0
 """
 
-APPLY = """
+APPLY = f"""
 WITH links AS (
     SELECT * FROM unnest($2::text[], $3::int[], $4::int[], $5::numeric[])
              AS l(tx_hash, refund_log_index, trade_log_index, refund)
@@ -64,7 +66,7 @@ WITH links AS (
     UPDATE orderflow_trades t
        SET fee = t.fee - l.refund, fee_refunded = l.refund
       FROM links l
-     WHERE t.chain_id = $1 AND t.tx_hash = l.tx_hash AND t.log_index = l.trade_log_index
+     WHERE t.{CHAIN_FILTER} AND t.tx_hash = l.tx_hash AND t.log_index = l.trade_log_index
        AND t.fee_refunded = 0 AND t.fee >= l.refund
     RETURNING t.tx_hash, t.log_index
 )

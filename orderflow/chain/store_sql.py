@@ -139,16 +139,23 @@ SELECT EXISTS (SELECT 1 FROM orderflow_trades
                   AND (block_number, log_index) <= ($4::bigint, $5::int))
 """
 
+# Lookups by transaction go through the hash index <table>_tx (tx_hash), migration 016; the
+# chain is checked on the few rows found, written `chain_id IS NOT DISTINCT FROM $1` (the column
+# is NOT NULL: the same as `=`) so that it is never an index condition: a generic plan, or one
+# made before the partition has statistics, would otherwise AND the transaction index with a
+# bitmap of the primary key's chain_id prefix, i.e. every row of the partition.
+CHAIN_FILTER = "chain_id IS NOT DISTINCT FROM $1"
+
 # Fills stored earlier (another batch) that belong to a match stored now, or the reverse: a
 # fill belongs to the first match of its exchange after it in the same transaction.
-LINK_MATCHES = """
+LINK_MATCHES = f"""
 UPDATE orderflow_trades t
    SET match_log_index = m.log_index
   FROM (SELECT tx_hash, exchange, log_index,
                lag(log_index) OVER (PARTITION BY tx_hash, exchange ORDER BY log_index) AS prev
           FROM orderflow_matches
-         WHERE chain_id = $1 AND tx_hash = ANY($2::text[])) m
- WHERE t.chain_id = $1
+         WHERE {CHAIN_FILTER} AND tx_hash = ANY($2::text[])) m
+ WHERE t.{CHAIN_FILTER}
    AND t.tx_hash = m.tx_hash
    AND t.exchange = m.exchange
    AND t.log_index < m.log_index

@@ -230,8 +230,7 @@ async def test_migration_keeps_every_row_id_trigger_and_index(
             "orderflow_trades_pkey",
             "orderflow_trades_id",
             "orderflow_trades_tx",
-            "orderflow_trades_wallet_time",
-            "orderflow_trades_market",
+            "orderflow_trades_wallet_time",  # (orderflow_trades_market: dropped by 016)
             "orderflow_trades_token_time",
             "orderflow_trades_timestamp",
         }

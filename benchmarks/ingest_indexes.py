@@ -1,0 +1,328 @@
+"""Benchmark: the PostgreSQL backend's CPU per log of each index and trigger of orderflow_trades
+on the real store path, statement by statement (issue 14; docs/benchmarks.md "Ingest: cost per
+index").
+
+    .venv/bin/python benchmarks/ingest_indexes.py --logs 100000 --runs 12
+    .venv/bin/python benchmarks/ingest_indexes.py --variants "016,before 016" --mode import
+
+The backend's CPU is read from ``/proc/<pid>/schedstat`` (nanoseconds) around every statement the
+store sends, so each statement's share is its own: the trades insert (its statement triggers
+included), the matches insert, the match links, COPY, the end-of-import fold, and the rest
+(prologue, BEGIN, COMMIT). A variant is DDL applied to the migrated schema: "016" (as migrated),
+"before 016" (main's indexes, and the store's statements as they were), and, from main's schema,
+one index or trigger dropped ("-tx", "-market", …) or replaced ("tx_hash", "timestamp_brin", …).
+
+* ``--mode batch`` (default): ``--logs`` V2 logs imported into one database; then each round,
+  every variant stores the next ``--batches`` batches of 5,000 logs with ``store_batch`` (bulk
+  mode) and folds them, in a transaction that applies its DDL first and is rolled back; the dead
+  rows are vacuumed after each round. Same rows, same table, same minute for every variant.
+* ``--mode import``: a fresh database per variant and the whole import of ``--logs`` logs by
+  ``ingest_file(..., workers=2, bulk=True)`` (what ``listen --from-file`` runs), fold included.
+
+Variants run in rotation, ``--runs`` times; the table gives the median (minimum) per statement,
+the load average is printed with each round. Needs a server on this machine (the private embedded
+one, or ``--dsn``): its backends' CPU is read from /proc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from ingest import CHAIN_ID, generate  # noqa: E402
+from scratch_db import scratch_server  # noqa: E402
+
+from orderflow import db  # noqa: E402
+from orderflow.chain import partitions, pending_sums, store_refunds  # noqa: E402
+from orderflow.chain import store_sql as sql  # noqa: E402
+from orderflow.chain.decode import decode_batch  # noqa: E402
+from orderflow.chain.ingest import ingest_file  # noqa: E402
+from orderflow.chain.store import store_batch  # noqa: E402
+
+_T = "orderflow_trades"
+# name -> DDL applied after the migrations (none: the schema as migrated)
+_M = "orderflow_matches"
+# The schema before migration 016: market indexes, btree (chain_id, tx_hash, log_index).
+BEFORE_016 = "; ".join(
+    f"DROP INDEX IF EXISTS {t}_tx; DROP INDEX IF EXISTS {t}_market;"
+    f" CREATE INDEX {t}_tx ON {t} (chain_id, tx_hash, log_index);"
+    f" CREATE INDEX {t}_market ON {t} (market_id, timestamp)"
+    for t in (_T, _M)
+)
+# name -> DDL applied after the migrations (none: the schema as migrated); the one-at-a-time
+# variants start from the schema before migration 016, as measured for it.
+VARIANTS: dict[str, str] = {
+    "016": "",
+    "before 016": BEFORE_016,
+    # both built by CREATE INDEX in the transaction, as "before 016" is (batch mode)
+    "016 rebuilt": "; ".join(
+        f"DROP INDEX {t}_tx; CREATE INDEX {t}_tx ON {t} USING hash (tx_hash)" for t in (_T, _M)
+    ),
+}
+for _name, _ddl in {
+    "-tx": f"DROP INDEX {_T}_tx",
+    "-id": f"DROP INDEX {_T}_id",
+    "-wallet_time": f"DROP INDEX {_T}_wallet_time",
+    "-market": f"DROP INDEX {_T}_market",
+    "-token_time": f"DROP INDEX {_T}_token_time",
+    "-timestamp": f"DROP INDEX {_T}_timestamp",
+    "-sums_trigger": f"DROP TRIGGER {_T}_position_sums_insert ON {_T}",
+    "-notify_trigger": f"DROP TRIGGER {_T}_notify ON {_T}",
+    "-ranges_trigger": f"DROP TRIGGER {_T}_ranges_insert ON {_T}",
+    "-sums_token": "DROP INDEX orderflow_position_sums_token",  # what the fold writes
+    "-sums_dirty": "DROP INDEX orderflow_position_sums_dirty",
+    "tx_hash": f"DROP INDEX {_T}_tx; CREATE INDEX {_T}_tx ON {_T} USING hash (tx_hash)",
+    "timestamp_brin": (
+        f"DROP INDEX {_T}_timestamp; CREATE INDEX {_T}_timestamp ON {_T} USING brin (timestamp)"
+    ),
+    "id_brin": f"DROP INDEX {_T}_id; CREATE INDEX {_T}_id ON {_T} USING brin (id)",
+    "-market,tx_hash": (
+        f"DROP INDEX {_T}_market; DROP INDEX {_T}_tx;"
+        f" CREATE INDEX {_T}_tx ON {_T} USING hash (tx_hash)"
+    ),
+}.items():
+    VARIANTS[_name] = f"{BEFORE_016}; {_ddl}"
+
+# statement text -> label (anything else: "other", with BEGIN/COMMIT and the prologue)
+LABELS = {
+    sql.INSERT_TRADES: "trades insert",
+    sql.INSERT_MATCHES: "matches insert",
+    sql.LINK_MATCHES: "links",
+    sql.ROWS_BETWEEN: "links",
+    pending_sums.FOLD: "fold",
+}
+
+
+@contextmanager
+def statements_for(ddl: str) -> Iterator[None]:
+    """With the indexes before migration 016, the store's statements as they were then: the
+    chain an index condition of lookups by transaction (the btree's leading column), not the
+    filter that keeps the hash index alone (store_sql.CHAIN_FILTER)."""
+    if not ddl.startswith(BEFORE_016):
+        yield
+        return
+    names = ((sql, "LINK_MATCHES"), (store_refunds, "SELECT_CANDIDATES"), (store_refunds, "APPLY"))
+    saved = [getattr(m, n) for m, n in names]
+    for m, n in names:
+        setattr(m, n, getattr(m, n).replace(sql.CHAIN_FILTER, "chain_id = $1"))
+    LABELS[sql.LINK_MATCHES] = "links"
+    try:
+        yield
+    finally:
+        for (m, n), text in zip(names, saved, strict=True):
+            setattr(m, n, text)
+
+
+def schedstat_secs(pid: int) -> float:
+    """CPU seconds process ``pid`` has run (nanosecond resolution)."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+
+
+class StatementClock:
+    """Backend CPU per statement label: wraps the asyncpg methods the store calls."""
+
+    METHODS = ("execute", "fetch", "fetchval", "fetchrow", "copy_to_table")
+
+    def __init__(self) -> None:
+        self.secs: defaultdict[str, float] = defaultdict(float)
+        self.saved: dict[str, Any] = {}
+
+    def _label(self, method: str, query: Any) -> str:
+        if method == "copy_to_table":
+            return "copy"
+        return LABELS.get(query, "other") if isinstance(query, str) else "other"
+
+    def __enter__(self) -> StatementClock:
+        cls = asyncpg.connection.Connection
+        for name in self.METHODS:
+            original = getattr(cls, name)
+            self.saved[name] = original
+            setattr(cls, name, self._wrap(name, original))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name, original in self.saved.items():
+            setattr(asyncpg.connection.Connection, name, original)
+
+    def _wrap(
+        self, name: str, original: Callable[..., Awaitable[Any]]
+    ) -> Callable[..., Awaitable[Any]]:
+        clock = self
+
+        async def timed(conn: asyncpg.Connection, query: Any = None, *a: Any, **kw: Any) -> Any:
+            pid = conn.get_server_pid()
+            before = schedstat_secs(pid)
+            try:
+                return await original(conn, query, *a, **kw)
+            finally:
+                clock.secs[clock._label(name, query)] += schedstat_secs(pid) - before
+
+        return timed
+
+
+async def run_variant(dsn: str, ddl: str, path: Path, logs: int) -> dict[str, float]:
+    """µs of backend CPU per log, by statement label, of one import into ``dsn``."""
+    if ddl:
+        conn = await db.connect(dsn)
+        try:
+            await conn.execute(ddl)
+        finally:
+            await conn.close()
+    pool = await db.create_pool(dsn, min_size=1, max_size=1)
+    try:
+        with statements_for(ddl), StatementClock() as clock:
+            report = await ingest_file(
+                pool, path, chain_id=CHAIN_ID, batch_size=5000, workers=2, bulk=True
+            )
+        trades = await pool.fetchval(f"SELECT count(*) FROM {_T}")
+    finally:
+        await pool.close()
+    assert report.stored.dead_letters == 0 and trades > 0
+    per = {k: v / logs * 1e6 for k, v in clock.secs.items()}
+    per["store total"] = sum(v for k, v in per.items() if k != "fold")
+    per["trades"] = trades
+    return per
+
+
+COLUMNS = ("trades insert", "matches insert", "links", "copy", "other", "store total", "fold")
+
+
+async def batch_rounds(
+    conn: asyncpg.Connection, names: list[str], batches: list[list[dict[str, Any]]], runs: int
+) -> dict[str, list[dict[str, float]]]:
+    """Interleaved A/B on one database: each round, every variant in turn stores ``batches``
+    with the real ``store_batch`` (bulk) and folds them, inside a transaction that applies the
+    variant's DDL first and is rolled back at the end; the dead rows are vacuumed away after
+    each round. Same rows, same table, same minute for every variant."""
+    logs = sum(len(b) for b in batches)
+    decoded = [decode_batch(b, CHAIN_ID) for b in batches]
+    blocks = [int(log["blockNumber"], 16) for b in batches for log in b]
+    await partitions.ensure(conn, min(blocks), max(blocks))
+    results: defaultdict[str, list[dict[str, float]]] = defaultdict(list)
+    for run in range(runs):
+        order = names[run % len(names) :] + names[: run % len(names)]
+        for name in order:
+            tx = conn.transaction()
+            await tx.start()
+            try:
+                if VARIANTS[name]:
+                    await conn.execute(VARIANTS[name])
+                with statements_for(VARIANTS[name]), StatementClock() as clock:
+                    for batch in decoded:
+                        await store_batch(conn, batch, chain_id=CHAIN_ID, bulk=True)
+                    await pending_sums.fold(conn)
+            finally:
+                await tx.rollback()
+            per = {k: v / logs * 1e6 for k, v in clock.secs.items()}
+            per["store total"] = sum(v for k, v in per.items() if k != "fold")
+            results[name].append(per)
+        await conn.execute("VACUUM orderflow_trades, orderflow_matches, orderflow_position_sums")
+        print(f"round {run + 1}/{runs}, load " + _load(), flush=True)
+    return results
+
+
+def _load() -> str:
+    return "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+
+
+def _table(results: dict[str, list[dict[str, float]]], names: list[str]) -> None:
+    print("| variant | " + " | ".join(COLUMNS) + " |")
+    print("|---|" + "---:|" * len(COLUMNS))
+    for name in names:
+        cells = []
+        for c in COLUMNS:
+            vals = sorted(r.get(c, 0.0) for r in results[name])
+            cells.append(f"{vals[len(vals) // 2]:.1f} ({vals[0]:.1f})")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    names = args.variants.split(",") if args.variants else list(VARIANTS)
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+    extra = args.batches * 5000 if args.mode == "batch" else 0
+    logs = generate(args.logs + extra + 5000, args.seed, ("V2",))
+    tail, logs = logs[args.logs : args.logs + extra], logs[: args.logs]
+    results: defaultdict[str, list[dict[str, float]]] = defaultdict(list)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "logs.jsonl"
+        path.write_text("".join(json.dumps(log) + "\n" for log in logs))
+        async with scratch_server(args.dsn, args.data_dir) as scratch:
+            if args.mode == "batch":
+                dsn = await scratch.fresh()
+                await run_variant(dsn, "", path, len(logs))  # the table the batches go to
+                conn = await db.connect(dsn)
+                try:
+                    await conn.execute("VACUUM ANALYZE")
+                    batches = [tail[i : i + 5000] for i in range(0, extra, 5000)]
+                    print(
+                        f"{len(logs):,} V2 logs stored; {len(tail):,} more stored and rolled "
+                        f"back per variant and round, in batches of 5,000; load {_load()}",
+                        flush=True,
+                    )
+                    results.update(await batch_rounds(conn, names, batches, args.runs))
+                finally:
+                    await conn.close()
+            else:
+                print(f"{len(logs):,} V2 logs, a fresh database per variant", flush=True)
+                for run in range(args.runs):
+                    for name in names if run % 2 == 0 else names[::-1]:
+                        per = await run_variant(
+                            await scratch.fresh(), VARIANTS[name], path, len(logs)
+                        )
+                        results[name].append(per)
+                        print(
+                            f"run {run + 1} {name:<16} "
+                            + " ".join(f"{c} {per.get(c, 0):.1f}" for c in COLUMNS)
+                            + f" | load {_load()}",
+                            flush=True,
+                        )
+    print(f"\nbackend µs per log, median (minimum) of {args.runs} runs ({args.mode} mode)")
+    _table(results, names)
+    print("load average " + _load())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument(
+        "--logs", type=int, default=50_000, help="V2 logs imported first / per import (50,000)"
+    )
+    p.add_argument("--runs", type=int, default=2, help="rotations over the variants (2)")
+    p.add_argument(
+        "--mode",
+        choices=("batch", "import"),
+        default="batch",
+        help="batch: interleaved rolled-back batches on one database (default); import: a "
+        "whole import into a fresh database per variant",
+    )
+    p.add_argument(
+        "--batches", type=int, default=2, help="batch mode: 5,000-log batches per variant (2)"
+    )
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--variants", help=f"comma-separated subset of: {', '.join(VARIANTS)}")
+    p.add_argument(
+        "--dsn", help="maintenance database URL of a server on this machine (default: embedded)"
+    )
+    p.add_argument("--data-dir", help="embedded server directory (default: a temporary one)")
+    return asyncio.run(main_async(p.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,40 @@
+"""The per-index ingest benchmark runs at a tiny size in both modes (figures are not asserted)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from orderflow.chain import store_sql
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _load() -> ModuleType:
+    sys.path.insert(0, str(BENCHMARKS))  # its sibling modules (ingest, scratch_db)
+    spec = importlib.util.spec_from_file_location(
+        "ingest_indexes_benchmark", BENCHMARKS / "ingest_indexes.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("mode", ["batch", "import"])
+def test_ingest_indexes_smoke(
+    pg_server_dsn: str, mode: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--logs", "3000", "--batches", "1", "--runs", "1", "--mode", mode]
+    code = _load().main([*args, "--variants", "016,before 016,-market", "--dsn", pg_server_dsn])
+    out = capsys.readouterr().out
+    assert code == 0
+    for variant in ("016", "before 016", "-market"):
+        assert f"| {variant} | " in out
+    # the store's statements are its own again after the "before 016" variants
+    assert store_sql.CHAIN_FILTER in store_sql.LINK_MATCHES
