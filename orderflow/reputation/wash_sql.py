@@ -79,7 +79,8 @@ WITH f AS (
       FROM rep_positions GROUP BY wallet_address
 ), ranked AS (
     SELECT p.w, p.cp, p.vol, p.n,
-           row_number() OVER (PARTITION BY p.w ORDER BY p.vol DESC, p.cp) AS r
+           row_number() OVER (PARTITION BY p.w COLLATE "C" ORDER BY p.vol DESC, p.cp COLLATE "C")
+               AS r
       FROM pairs p
 ), grp AS (
     SELECT r.w, sum(r.vol) AS vol, sum(r.n) AS n,
@@ -88,7 +89,7 @@ WITH f AS (
      WHERE r.r <= $4::int
      GROUP BY r.w
 ), conc AS (
-    SELECT g.w, g.top_cp, g.n, (g.vol / t.vol)::float8 AS share
+    SELECT g.w, g.top_cp, g.n, (g.vol / t.vol)::float8 AS share, t.vol AS tvol
       FROM grp g JOIN tot t ON t.w = g.w
      WHERE t.vol > 0 AND g.vol >= $2::numeric * t.vol
 ), members AS (
@@ -177,38 +178,44 @@ WITH f AS (
        AND x.b = floor(extract(epoch FROM t.timestamp) / $3::float8)::int8
      WHERE t.is_taker_aggregate
      GROUP BY t.wallet_address, t.token_id
-), off AS (
+), off AS MATERIALIZED (
+    -- materialized as when `hosts` read it too: its float8 sum in the order dev2 comes in
     SELECT d.w, sum(d.size::float8 * d.d) / nullif(sum(d.size::float8), 0) AS deviation,
            sum(d.size) FILTER (WHERE d.d >= $5::float8) AS off_vol,
            count(*) FILTER (WHERE d.d >= $5::float8) AS off_n
       FROM dev2 d GROUP BY d.w
-), hosts AS (
-    -- wallets that meet WASH's figures (orderflow.reputation.flags; only its minimum USDC
-    -- volume is checked later, in numpy): a closed group, or enough off-market volume
-    SELECT c.w, 'ring' AS how FROM conc c JOIN closed cl ON cl.w = c.w
-     WHERE c.n >= $7::int AND cl.back >= $2::float8
-    UNION ALL
-    SELECT o.w, 'off' FROM off o JOIN tot t ON t.w = o.w
-     WHERE o.off_n >= $7::int AND o.off_vol::float8 >= $6::float8 * t.vol::float8
 ), offpair AS (
     SELECT d.w, d.cp, sum(d.size) AS vol, count(*) AS n
       FROM dev2 d WHERE d.d >= $5::float8 GROUP BY d.w, d.cp
 ), hosted AS (
-    -- the wash counterparties of each such host, with their share of the host's volume: its
-    -- top-k group members (a ring), the other side of its off-market fills (off-market)
-    SELECT r.cp AS member, r.w AS host, r.vol, r.vol / nullif(t.vol, 0) AS share
-      FROM hosts h JOIN ranked r ON r.w = h.w AND r.r <= $4::int JOIN tot t ON t.w = h.w
-     WHERE h.how = 'ring' AND r.n >= $7::int
+    -- the wash counterparties of each host -- a wallet that meets WASH's figures
+    -- (orderflow.reputation.flags; only its minimum USDC volume is checked later, in numpy) --
+    -- with their share of the host's volume: a closed group's top-k members (a ring) ...
+    SELECT r.cp AS member, r.w AS host, r.vol, r.vol / nullif(c.tvol, 0) AS share
+      FROM conc c
+      JOIN closed cl ON cl.w = c.w
+      JOIN ranked r ON r.w = c.w AND r.r <= $4::int
+     WHERE c.n >= $7::int AND cl.back >= $2::float8 AND r.n >= $7::int
     UNION ALL
-    SELECT p.cp, p.w, p.vol, p.vol / nullif(t.vol, 0)
-      FROM hosts h JOIN offpair p ON p.w = h.w JOIN tot t ON t.w = h.w
-     WHERE h.how = 'off' AND p.n >= $7::int
+    -- ... and the other side of the off-market fills of a wallet with enough off-market volume
+    -- (its figures of `off`, from its off-market pairs; its volume from tot, attached by a
+    -- window over both rather than a join: the pairs' row count is unknown to the planner, and
+    -- a nested loop over tot was quadratic)
+    SELECT y.cp, y.w, y.vol, y.vol / nullif(y.tvol, 0)
+      FROM (SELECT x.w, x.cp, x.vol, x.n, max(x.tvol) OVER w AS tvol,
+                   sum(x.n) OVER w AS off_n, sum(x.vol) OVER w AS off_vol
+              FROM (SELECT w, cp, vol, n, NULL::numeric AS tvol FROM offpair
+                    UNION ALL
+                    SELECT w, NULL, NULL, NULL, vol FROM tot) x
+            WINDOW w AS (PARTITION BY x.w COLLATE "C")) y
+     WHERE y.cp IS NOT NULL AND y.n >= $7::int
+       AND y.off_n >= $7::int AND y.off_vol::float8 >= $6::float8 * y.tvol::float8
 ), host AS (
-    -- each member's largest host (most volume with it), with that volume's share of the
-    -- member's own volume too (a market maker trades a little with everyone)
-    SELECT DISTINCT ON (x.member) x.member, x.host, x.share::float8 AS share,
-           (x.vol / t.vol)::float8 AS own_share
-      FROM hosted x JOIN tot t ON t.w = x.member AND t.vol > 0
+    -- each member's largest host (most volume with it); the final join keeps the members with
+    -- a volume of their own and adds that volume's share of it (a market maker trades a little
+    -- with everyone)
+    SELECT DISTINCT ON (x.member) x.member, x.host, x.share::float8 AS share, x.vol
+      FROM hosted x
      ORDER BY x.member, x.vol DESC, x.host
 )
 SELECT t.w AS wallet_address, NULL::numeric AS token_id,
@@ -217,14 +224,15 @@ SELECT t.w AS wallet_address, NULL::numeric AS token_id,
        o.deviation::float8 AS deviation,
        coalesce(o.off_vol::float8 / t.vol::float8, 0.0) AS off_share,
        coalesce(o.off_n, 0) AS off_fills,
-       h.host, coalesce(h.share, 0.0) AS host_share, coalesce(h.own_share, 0.0) AS host_own_share,
+       h.host, coalesce(h.share, 0.0) AS host_share,
+       coalesce((h.vol / t.vol)::float8, 0.0) AS host_own_share,
        NULL::float8 AS off_tb, NULL::float8 AS off_tcb, NULL::float8 AS off_ts,
        NULL::float8 AS off_tr, NULL::float8 AS off_tfee
   FROM tot t
   LEFT JOIN conc c ON c.w = t.w
   LEFT JOIN closed cl ON cl.w = t.w
   LEFT JOIN off o ON o.w = t.w
-  LEFT JOIN host h ON h.member = t.w
+  LEFT JOIN host h ON h.member = t.w AND t.vol > 0
  WHERE c.w IS NOT NULL OR o.off_n > 0 OR h.member IS NOT NULL
 UNION ALL
 SELECT w, token_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, tb, tcb, ts, tr,
