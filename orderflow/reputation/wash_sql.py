@@ -97,14 +97,18 @@ WITH f AS (
     SELECT c.w, r.cp AS member, r.vol FROM conc c JOIN ranked r ON r.w = c.w AND r.r <= $4::int
     UNION ALL
     SELECT c.w, c.w, NULL FROM conc c
-), inside AS (
-    -- each partner's volume against the rest of the group (the wallet or another partner)
-    SELECT g.w, g.member AS partner, sum(pp.vol) AS vol
-      FROM members g
-      JOIN members h ON h.w = g.w AND h.member <> g.member
-      JOIN pairs pp ON pp.w = g.member AND pp.cp = h.member
+), gp AS MATERIALIZED (
+    -- each partner with the rest of the group (the wallet or another partner): a few rows per
+    -- group, then looked up in pairs (rather than all pairs against the members first)
+    SELECT g.w, g.member AS partner, h.member AS other
+      FROM members g JOIN members h ON h.w = g.w AND h.member <> g.member
      WHERE g.member <> g.w
-     GROUP BY g.w, g.member
+), inside AS (
+    -- each partner's volume against the rest of the group
+    SELECT x.w, x.partner, sum(pp.vol) AS vol
+      FROM gp x
+      JOIN pairs pp ON pp.w = x.partner COLLATE "C" AND pp.cp = x.other COLLATE "C"
+     GROUP BY x.w, x.partner
 ), closed AS (
     -- each partner's volume against the group / its whole volume, averaged with weights the
     -- partner's volume against the wallet (a large outsider that fills the k-th place of a
