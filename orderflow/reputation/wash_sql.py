@@ -40,7 +40,7 @@ from orderflow.reputation.gate import GATED_TRADES
 # The others' prevailing price around each (wallet, market, bucket): the market's sums in the
 # bucket before, the same bucket and the one after, less the wallet's own sums ({bk}, {wb}).
 _REF = """
-    SELECT x.w, x.mk, x.b,
+    SELECT x.w{c} AS w, x.mk{c} AS mk, x.b,
            min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
                FILTER (WHERE d.d = -1) AS r_before,
            min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
@@ -50,9 +50,13 @@ _REF = """
       FROM wb x
      CROSS JOIN (VALUES (-1), (0), (1)) d(d)
       JOIN {bk} bk ON bk.mk = x.mk AND bk.b = x.b + d.d
-      LEFT JOIN {wb} y ON y.w = x.w AND y.mk = x.mk AND y.b = x.b + d.d
+      LEFT JOIN {wb} y ON y.w = x.w{c} AND y.mk = x.mk{c} AND y.b = x.b + d.d
      WHERE bk.n > coalesce(y.n, 0) AND bk.s - coalesce(y.s, 0) >= 0.000001
-     GROUP BY x.w, x.mk, x.b"""
+     GROUP BY x.w{c}, x.mk{c}, x.b"""
+# Pass 1 sorts and groups the wallets and markets in C order ({c}: the same order for these
+# ASCII keys, cheaper comparisons; equality is byte equality either way); pass 2 keeps the
+# default, so that its plan, and the order its float8 sums are taken in, stay as they were.
+_C = ' COLLATE "C"'
 _LEAST = "least(abs(i.p0 - r.r_before), abs(i.p0 - r.r_same), abs(i.p0 - r.r_after))"
 
 WASH = f"""
@@ -125,15 +129,15 @@ WITH f AS (
 ), wb AS (
     SELECT w, mk, b, sum(size::float8) AS s, sum(size::float8 * p0) AS sp, count(*) AS n
       FROM inv GROUP BY w, mk, b
-), ref AS ({_REF.format(bk="bk", wb="wb")}
+), ref AS ({_REF.format(bk="bk", wb="wb", c=_C)}
 ), dev AS (
     SELECT i.w, i.size, {_LEAST} AS d
-      FROM inv i JOIN ref r ON r.w = i.w AND r.mk = i.mk AND r.b = i.b
+      FROM inv i JOIN ref r ON r.w = i.w COLLATE "C" AND r.mk = i.mk COLLATE "C" AND r.b = i.b
 ), off1 AS (
     -- pass 1: off-market by its figures against everyone else
-    SELECT d.w
+    SELECT d.w COLLATE "C" AS w
       FROM dev d JOIN tot t ON t.w = d.w
-     GROUP BY d.w, t.vol
+     GROUP BY d.w COLLATE "C", t.vol
     HAVING count(*) FILTER (WHERE d.d >= $5::float8) >= $7::int
        AND coalesce(sum(d.size) FILTER (WHERE d.d >= $5::float8), 0) >= $6::float8 * t.vol::float8
 ), clean AS (
@@ -141,8 +145,8 @@ WITH f AS (
     -- ring's own fills at its price must not make the prevailing price a genuine trader is
     -- measured against)
     SELECT f.* FROM f
-     WHERE NOT EXISTS (SELECT 1 FROM off1 o WHERE o.w = f.m)
-       AND NOT EXISTS (SELECT 1 FROM off1 o WHERE o.w = f.k)
+     WHERE NOT EXISTS (SELECT 1 FROM off1 o WHERE o.w = f.m COLLATE "C")
+       AND NOT EXISTS (SELECT 1 FROM off1 o WHERE o.w = f.k COLLATE "C")
 ), bk2 AS (
     SELECT mk, b, sum(size::float8) AS s, sum(size::float8 * p0) AS sp, count(*) AS n
       FROM clean GROUP BY mk, b
@@ -152,7 +156,7 @@ WITH f AS (
             UNION ALL
             SELECT k, mk, b, size, p0 FROM clean) c
      GROUP BY w, mk, b
-), ref2 AS ({_REF.format(bk="bk2", wb="wb2")}
+), ref2 AS ({_REF.format(bk="bk2", wb="wb2", c="")}
 ), dev2 AS (
     SELECT i.w, i.cp, i.size, i.mk, i.b, i.taker, {_LEAST} AS d
       FROM inv i JOIN ref2 r ON r.w = i.w AND r.mk = i.mk AND r.b = i.b
