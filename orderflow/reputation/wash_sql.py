@@ -37,6 +37,17 @@ from orderflow.reputation.gate import GATED_TRADES
 #
 # $1 = as_of, $2 = minimum group share, $3 = bucket seconds, $4 = top-k, $5 = off-market distance,
 # $6 = off-market share, $7 = minimum fills.
+#
+# Cost (docs/benchmarks.md "WASH statement (this session)"). The CTEs' row counts are unknown to
+# the planner (it sees a few hundred where there are hundreds of thousands), so no join may be
+# one a nested loop would make quadratic: the hosts' counterparties get the host's volume from
+# a window over the pairs and tot, not a join. Sorts of wallet and market keys are in C order
+# where the statement is free to choose (the same order for these lower-case hex / decimal
+# keys; equality is byte equality either way). What sums float8 values -- the bucket and wallet
+# sums of both passes, ``off``'s deviation, ``offtok`` -- is left as it was, and so is every row
+# estimate feeding it: their plans, hence the order the sums are taken in, are the previous
+# statement's, and the rows are identical to the last bit (tests/reputation/
+# test_wash_identity.py runs the previous statement, kept in tests/reputation/wash_reference.py).
 # The others' prevailing price around each (wallet, market, bucket): the market's sums in the
 # bucket before, the same bucket and the one after, less the wallet's own sums ({bk}, {wb}).
 _REF = """
