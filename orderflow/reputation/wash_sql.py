@@ -85,8 +85,15 @@ WITH f AS (
     SELECT m AS w, k AS cp, size, mk, p0, b, false AS taker FROM f
     UNION ALL
     SELECT k, m, size, mk, p0, b, true FROM f
+), pair AS (
+    -- each pair of wallets once: their volume together is the same seen from either side
+    SELECT CASE WHEN m COLLATE "C" < k THEN m ELSE k END AS a,
+           CASE WHEN m COLLATE "C" < k THEN k ELSE m END AS b, sum(size) AS vol, count(*) AS n
+      FROM f GROUP BY 1, 2
 ), pairs AS (
-    SELECT w, cp, sum(size) AS vol, count(*) AS n FROM inv GROUP BY w, cp
+    SELECT a AS w, b AS cp, vol, n FROM pair
+    UNION ALL
+    SELECT b, a, vol, n FROM pair
 ), tot AS (
     -- a wallet's whole volume in shares, from its own rows (a counterparty with no rows of its
     -- own has no known volume, so cannot close a group)
