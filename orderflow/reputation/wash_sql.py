@@ -48,6 +48,7 @@ from orderflow.reputation.gate import GATED_TRADES
 # estimate feeding it: their plans, hence the order the sums are taken in, are the previous
 # statement's, and the rows are identical to the last bit (tests/reputation/
 # test_wash_identity.py runs the previous statement, kept in tests/reputation/wash_reference.py).
+
 # The others' prevailing price around each (wallet, market, bucket): the market's sums in the
 # bucket before, the same bucket and the one after, less the wallet's own sums ({bk}, {wb}).
 _REF = """
@@ -87,13 +88,13 @@ WITH f AS (
     SELECT k, m, size, mk, p0, b, true FROM f
 ), pair AS (
     -- each pair of wallets once: their volume together is the same seen from either side
-    SELECT CASE WHEN m COLLATE "C" < k THEN m ELSE k END AS a,
-           CASE WHEN m COLLATE "C" < k THEN k ELSE m END AS b, sum(size) AS vol, count(*) AS n
+    SELECT CASE WHEN m COLLATE "C" < k THEN m ELSE k END AS lo,
+           CASE WHEN m COLLATE "C" < k THEN k ELSE m END AS hi, sum(size) AS vol, count(*) AS n
       FROM f GROUP BY 1, 2
 ), pairs AS (
-    SELECT a AS w, b AS cp, vol, n FROM pair
+    SELECT lo AS w, hi AS cp, vol, n FROM pair
     UNION ALL
-    SELECT b, a, vol, n FROM pair
+    SELECT hi, lo, vol, n FROM pair
 ), tot AS (
     -- a wallet's whole volume in shares, from its own rows (a counterparty with no rows of its
     -- own has no known volume, so cannot close a group)
