@@ -3,15 +3,19 @@
 ``wash_reference.OLD_WASH`` is the statement before it was made cheaper (frozen). Both run in one
 transaction on the same ``rep_positions`` and trades, and their ``rep_wash`` rows are compared
 with EXCEPT ALL both ways (every column: float8 ones compared exactly), together with the
-columns' types and collations. Populations: the wash tests' rings, off-market showcases, market
-makers and news takers, and randomized ones (a few wallets trading with one another at market
-and off-market prices in crowded buckets), under the default settings and under settings that
-exercise more paths (small buckets, a smaller group, fewer fills).
+columns' types and collations. The parts that sum float8 values must also be planned as before
+(the plan decides the order of the sums; a small population may give the same rows under
+another plan, a large one would not). Populations: the wash tests' rings, off-market
+showcases, market makers and news takers, and randomized ones (a few wallets trading with one
+another at market and off-market prices in crowded buckets), under the default settings and
+under settings that exercise more paths (small buckets, a smaller group, fewer fills).
 """
 
 from __future__ import annotations
 
+import json
 import random
+from typing import Any
 
 import asyncpg
 import pytest
@@ -42,6 +46,11 @@ COLUMNS = """
 SELECT attname, atttypid::regtype::text, attcollation FROM pg_attribute
  WHERE attrelid = $1::regclass AND attnum > 0 ORDER BY attnum
 """
+# The parts that sum float8 values (and what they read): their plans decide the order the sums
+# are taken in, so the new statement must plan them as the old one did. Compared: node types,
+# strategies, join types and row estimates (not sort keys, which carry COLLATE "C" in pass 1).
+FLOAT_PARTS = ("CTE f", "CTE inv", "CTE wb", "CTE off1", "CTE clean", "CTE wb2", "CTE dev2",
+               "CTE off", "offtok")  # fmt: skip
 SETTINGS = {
     "default": ReputationSettings(),
     "tight": ReputationSettings(
@@ -53,6 +62,34 @@ SETTINGS = {
         wash_min_share=0.3,
     ),
 }
+
+
+def _shape(node: dict[str, Any]) -> tuple[Any, ...]:
+    name = node.get("Subplan Name", "")
+    return (
+        node["Node Type"],
+        node.get("Strategy"),
+        node.get("Join Type"),
+        node.get("Parent Relationship"),
+        node["Plan Rows"],
+        name if name.startswith("CTE") else None,
+        tuple(_shape(c) for c in node.get("Plans", [])),
+    )
+
+
+def _parts(node: dict[str, Any], out: dict[str, tuple[Any, ...]]) -> dict[str, tuple[Any, ...]]:
+    name = node.get("Subplan Name", "") or node.get("Alias", "")
+    if name in FLOAT_PARTS:
+        out[name] = _shape(node)
+    for child in node.get("Plans", []):
+        _parts(child, out)
+    return out
+
+
+async def float_plans(conn: asyncpg.Connection, statement: str, *args: Any) -> dict[str, Any]:
+    raw = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {statement}", *args)
+    plan = raw if isinstance(raw, list) else json.loads(raw)  # the pool may decode json
+    return _parts(plan[0]["Plan"], {})
 
 
 async def compare(pool: asyncpg.Pool, settings: ReputationSettings) -> dict[str, int]:
@@ -70,6 +107,9 @@ async def compare(pool: asyncpg.Pool, settings: ReputationSettings) -> dict[str,
         now = await conn.fetchval("SELECT now()")
         await conn.execute(THIN_POSITIONS)
         await conn.execute("ANALYZE rep_positions")
+        old_plans = await float_plans(conn, OLD_WASH, now, *args)
+        assert {"CTE f", "CTE off1", "CTE dev2", "CTE off", "offtok"} <= set(old_plans)
+        assert await float_plans(conn, WASH, now, *args) == old_plans
         await conn.execute(OLD_WASH, now, *args)
         await conn.execute("ALTER TABLE rep_wash RENAME TO rep_wash_old")
         await conn.execute(WASH, now, *args)
