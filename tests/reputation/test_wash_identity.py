@@ -48,7 +48,9 @@ SELECT attname, atttypid::regtype::text, attcollation FROM pg_attribute
 """
 # The parts that sum float8 values (and what they read): their plans decide the order the sums
 # are taken in, so the new statement must plan them as the old one did. Compared: node types,
-# strategies, join types and row estimates (not sort keys, which carry COLLATE "C" in pass 1).
+# strategies, join types and row estimates (not sort keys, which carry COLLATE "C" in pass 1);
+# of pass 1 (off1), which sums float8 only in its bucket sums and otherwise takes min() and
+# exact sums, its row estimate and those sums' plans.
 FLOAT_PARTS = ("CTE f", "CTE inv", "CTE wb", "CTE off1", "CTE clean", "CTE wb2", "CTE dev2",
                "CTE off", "offtok")  # fmt: skip
 SETTINGS = {
@@ -77,9 +79,22 @@ def _shape(node: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
+def _sums(node: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The aggregations reading a CTE directly under ``node`` (pass 1's bucket sums)."""
+    children = node.get("Plans", [])
+    own = (
+        [_shape(node)]
+        if node["Node Type"] == "Aggregate" and [c["Node Type"] for c in children] == ["CTE Scan"]
+        else []
+    )
+    return own + [s for c in children for s in _sums(c)]
+
+
 def _parts(node: dict[str, Any], out: dict[str, tuple[Any, ...]]) -> dict[str, tuple[Any, ...]]:
     name = node.get("Subplan Name", "") or node.get("Alias", "")
-    if name in FLOAT_PARTS:
+    if name == "CTE off1":  # pass 1: its row estimate and its float8 sums (the rest is min())
+        out[name] = (node["Plan Rows"], tuple(_sums(node)))
+    elif name in FLOAT_PARTS:
         out[name] = _shape(node)
     for child in node.get("Plans", []):
         _parts(child, out)
