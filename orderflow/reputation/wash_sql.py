@@ -37,10 +37,22 @@ from orderflow.reputation.gate import GATED_TRADES
 #
 # $1 = as_of, $2 = minimum group share, $3 = bucket seconds, $4 = top-k, $5 = off-market distance,
 # $6 = off-market share, $7 = minimum fills.
+#
+# Cost (docs/benchmarks.md "WASH statement (this session)"). The CTEs' row counts are unknown to
+# the planner (it sees a few hundred where there are hundreds of thousands), so no join may be
+# one a nested loop would make quadratic: the hosts' counterparties get the host's volume from
+# a window over the pairs and tot, not a join. Sorts of wallet and market keys are in C order
+# where the statement is free to choose (the same order for these lower-case hex / decimal
+# keys; equality is byte equality either way). What sums float8 values -- the bucket and wallet
+# sums of both passes, ``off``'s deviation, ``offtok`` -- is left as it was, and so is every row
+# estimate feeding it: their plans, hence the order the sums are taken in, are the previous
+# statement's, and the rows are identical to the last bit (tests/reputation/
+# test_wash_identity.py runs the previous statement, kept in tests/reputation/wash_reference.py).
+
 # The others' prevailing price around each (wallet, market, bucket): the market's sums in the
 # bucket before, the same bucket and the one after, less the wallet's own sums ({bk}, {wb}).
 _REF = """
-    SELECT x.w, x.mk, x.b,
+    SELECT x.w{c} AS w, x.mk{c} AS mk, x.b,
            min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
                FILTER (WHERE d.d = -1) AS r_before,
            min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
@@ -50,9 +62,13 @@ _REF = """
       FROM wb x
      CROSS JOIN (VALUES (-1), (0), (1)) d(d)
       JOIN {bk} bk ON bk.mk = x.mk AND bk.b = x.b + d.d
-      LEFT JOIN {wb} y ON y.w = x.w AND y.mk = x.mk AND y.b = x.b + d.d
+      LEFT JOIN {wb} y ON y.w = x.w{c} AND y.mk = x.mk{c} AND y.b = x.b + d.d
      WHERE bk.n > coalesce(y.n, 0) AND bk.s - coalesce(y.s, 0) >= 0.000001
-     GROUP BY x.w, x.mk, x.b"""
+     GROUP BY x.w{c}, x.mk{c}, x.b"""
+# Pass 1 sorts and groups the wallets and markets in C order ({c}: the same order for these
+# ASCII keys, cheaper comparisons; equality is byte equality either way); pass 2 keeps the
+# default, so that its plan, and the order its float8 sums are taken in, stay as they were.
+_C = ' COLLATE "C"'
 _LEAST = "least(abs(i.p0 - r.r_before), abs(i.p0 - r.r_same), abs(i.p0 - r.r_after))"
 
 WASH = f"""
@@ -70,8 +86,15 @@ WITH f AS (
     SELECT m AS w, k AS cp, size, mk, p0, b, false AS taker FROM f
     UNION ALL
     SELECT k, m, size, mk, p0, b, true FROM f
+), pair AS (
+    -- each pair of wallets once: their volume together is the same seen from either side
+    SELECT CASE WHEN m COLLATE "C" < k THEN m ELSE k END AS lo,
+           CASE WHEN m COLLATE "C" < k THEN k ELSE m END AS hi, sum(size) AS vol, count(*) AS n
+      FROM f GROUP BY 1, 2
 ), pairs AS (
-    SELECT w, cp, sum(size) AS vol, count(*) AS n FROM inv GROUP BY w, cp
+    SELECT lo AS w, hi AS cp, vol, n FROM pair
+    UNION ALL
+    SELECT hi, lo, vol, n FROM pair
 ), tot AS (
     -- a wallet's whole volume in shares, from its own rows (a counterparty with no rows of its
     -- own has no known volume, so cannot close a group)
@@ -79,7 +102,8 @@ WITH f AS (
       FROM rep_positions GROUP BY wallet_address
 ), ranked AS (
     SELECT p.w, p.cp, p.vol, p.n,
-           row_number() OVER (PARTITION BY p.w ORDER BY p.vol DESC, p.cp) AS r
+           row_number() OVER (PARTITION BY p.w COLLATE "C" ORDER BY p.vol DESC, p.cp COLLATE "C")
+               AS r
       FROM pairs p
 ), grp AS (
     SELECT r.w, sum(r.vol) AS vol, sum(r.n) AS n,
@@ -88,7 +112,7 @@ WITH f AS (
      WHERE r.r <= $4::int
      GROUP BY r.w
 ), conc AS (
-    SELECT g.w, g.top_cp, g.n, (g.vol / t.vol)::float8 AS share
+    SELECT g.w, g.top_cp, g.n, (g.vol / t.vol)::float8 AS share, t.vol AS tvol
       FROM grp g JOIN tot t ON t.w = g.w
      WHERE t.vol > 0 AND g.vol >= $2::numeric * t.vol
 ), members AS (
@@ -96,14 +120,18 @@ WITH f AS (
     SELECT c.w, r.cp AS member, r.vol FROM conc c JOIN ranked r ON r.w = c.w AND r.r <= $4::int
     UNION ALL
     SELECT c.w, c.w, NULL FROM conc c
-), inside AS (
-    -- each partner's volume against the rest of the group (the wallet or another partner)
-    SELECT g.w, g.member AS partner, sum(pp.vol) AS vol
-      FROM members g
-      JOIN members h ON h.w = g.w AND h.member <> g.member
-      JOIN pairs pp ON pp.w = g.member AND pp.cp = h.member
+), gp AS MATERIALIZED (
+    -- each partner with the rest of the group (the wallet or another partner): a few rows per
+    -- group, then looked up in pairs (rather than all pairs against the members first)
+    SELECT g.w, g.member AS partner, h.member AS other
+      FROM members g JOIN members h ON h.w = g.w AND h.member <> g.member
      WHERE g.member <> g.w
-     GROUP BY g.w, g.member
+), inside AS (
+    -- each partner's volume against the rest of the group
+    SELECT x.w, x.partner, sum(pp.vol) AS vol
+      FROM gp x
+      JOIN pairs pp ON pp.w = x.partner COLLATE "C" AND pp.cp = x.other COLLATE "C"
+     GROUP BY x.w, x.partner
 ), closed AS (
     -- each partner's volume against the group / its whole volume, averaged with weights the
     -- partner's volume against the wallet (a large outsider that fills the k-th place of a
@@ -120,15 +148,15 @@ WITH f AS (
 ), wb AS (
     SELECT w, mk, b, sum(size::float8) AS s, sum(size::float8 * p0) AS sp, count(*) AS n
       FROM inv GROUP BY w, mk, b
-), ref AS ({_REF.format(bk="bk", wb="wb")}
+), ref AS ({_REF.format(bk="bk", wb="wb", c=_C)}
 ), dev AS (
     SELECT i.w, i.size, {_LEAST} AS d
-      FROM inv i JOIN ref r ON r.w = i.w AND r.mk = i.mk AND r.b = i.b
+      FROM inv i JOIN ref r ON r.w = i.w COLLATE "C" AND r.mk = i.mk COLLATE "C" AND r.b = i.b
 ), off1 AS (
     -- pass 1: off-market by its figures against everyone else
-    SELECT d.w
+    SELECT d.w COLLATE "C" AS w
       FROM dev d JOIN tot t ON t.w = d.w
-     GROUP BY d.w, t.vol
+     GROUP BY d.w COLLATE "C", t.vol
     HAVING count(*) FILTER (WHERE d.d >= $5::float8) >= $7::int
        AND coalesce(sum(d.size) FILTER (WHERE d.d >= $5::float8), 0) >= $6::float8 * t.vol::float8
 ), clean AS (
@@ -136,8 +164,8 @@ WITH f AS (
     -- ring's own fills at its price must not make the prevailing price a genuine trader is
     -- measured against)
     SELECT f.* FROM f
-     WHERE NOT EXISTS (SELECT 1 FROM off1 o WHERE o.w = f.m)
-       AND NOT EXISTS (SELECT 1 FROM off1 o WHERE o.w = f.k)
+     WHERE NOT EXISTS (SELECT 1 FROM off1 o WHERE o.w = f.m COLLATE "C")
+       AND NOT EXISTS (SELECT 1 FROM off1 o WHERE o.w = f.k COLLATE "C")
 ), bk2 AS (
     SELECT mk, b, sum(size::float8) AS s, sum(size::float8 * p0) AS sp, count(*) AS n
       FROM clean GROUP BY mk, b
@@ -147,7 +175,7 @@ WITH f AS (
             UNION ALL
             SELECT k, mk, b, size, p0 FROM clean) c
      GROUP BY w, mk, b
-), ref2 AS ({_REF.format(bk="bk2", wb="wb2")}
+), ref2 AS ({_REF.format(bk="bk2", wb="wb2", c="")}
 ), dev2 AS (
     SELECT i.w, i.cp, i.size, i.mk, i.b, i.taker, {_LEAST} AS d
       FROM inv i JOIN ref2 r ON r.w = i.w AND r.mk = i.mk AND r.b = i.b
@@ -177,38 +205,44 @@ WITH f AS (
        AND x.b = floor(extract(epoch FROM t.timestamp) / $3::float8)::int8
      WHERE t.is_taker_aggregate
      GROUP BY t.wallet_address, t.token_id
-), off AS (
+), off AS MATERIALIZED (
+    -- materialized as when `hosts` read it too: its float8 sum in the order dev2 comes in
     SELECT d.w, sum(d.size::float8 * d.d) / nullif(sum(d.size::float8), 0) AS deviation,
            sum(d.size) FILTER (WHERE d.d >= $5::float8) AS off_vol,
            count(*) FILTER (WHERE d.d >= $5::float8) AS off_n
       FROM dev2 d GROUP BY d.w
-), hosts AS (
-    -- wallets that meet WASH's figures (orderflow.reputation.flags; only its minimum USDC
-    -- volume is checked later, in numpy): a closed group, or enough off-market volume
-    SELECT c.w, 'ring' AS how FROM conc c JOIN closed cl ON cl.w = c.w
-     WHERE c.n >= $7::int AND cl.back >= $2::float8
-    UNION ALL
-    SELECT o.w, 'off' FROM off o JOIN tot t ON t.w = o.w
-     WHERE o.off_n >= $7::int AND o.off_vol::float8 >= $6::float8 * t.vol::float8
 ), offpair AS (
     SELECT d.w, d.cp, sum(d.size) AS vol, count(*) AS n
       FROM dev2 d WHERE d.d >= $5::float8 GROUP BY d.w, d.cp
 ), hosted AS (
-    -- the wash counterparties of each such host, with their share of the host's volume: its
-    -- top-k group members (a ring), the other side of its off-market fills (off-market)
-    SELECT r.cp AS member, r.w AS host, r.vol, r.vol / nullif(t.vol, 0) AS share
-      FROM hosts h JOIN ranked r ON r.w = h.w AND r.r <= $4::int JOIN tot t ON t.w = h.w
-     WHERE h.how = 'ring' AND r.n >= $7::int
+    -- the wash counterparties of each host -- a wallet that meets WASH's figures
+    -- (orderflow.reputation.flags; only its minimum USDC volume is checked later, in numpy) --
+    -- with their share of the host's volume: a closed group's top-k members (a ring) ...
+    SELECT r.cp AS member, r.w AS host, r.vol, r.vol / nullif(c.tvol, 0) AS share
+      FROM conc c
+      JOIN closed cl ON cl.w = c.w
+      JOIN ranked r ON r.w = c.w AND r.r <= $4::int
+     WHERE c.n >= $7::int AND cl.back >= $2::float8 AND r.n >= $7::int
     UNION ALL
-    SELECT p.cp, p.w, p.vol, p.vol / nullif(t.vol, 0)
-      FROM hosts h JOIN offpair p ON p.w = h.w JOIN tot t ON t.w = h.w
-     WHERE h.how = 'off' AND p.n >= $7::int
+    -- ... and the other side of the off-market fills of a wallet with enough off-market volume
+    -- (its figures of `off`, from its off-market pairs; its volume from tot, attached by a
+    -- window over both rather than a join: the pairs' row count is unknown to the planner, and
+    -- a nested loop over tot was quadratic)
+    SELECT y.cp, y.w, y.vol, y.vol / nullif(y.tvol, 0)
+      FROM (SELECT x.w, x.cp, x.vol, x.n, max(x.tvol) OVER w AS tvol,
+                   sum(x.n) OVER w AS off_n, sum(x.vol) OVER w AS off_vol
+              FROM (SELECT w, cp, vol, n, NULL::numeric AS tvol FROM offpair
+                    UNION ALL
+                    SELECT w, NULL, NULL, NULL, vol FROM tot) x
+            WINDOW w AS (PARTITION BY x.w COLLATE "C")) y
+     WHERE y.cp IS NOT NULL AND y.n >= $7::int
+       AND y.off_n >= $7::int AND y.off_vol::float8 >= $6::float8 * y.tvol::float8
 ), host AS (
-    -- each member's largest host (most volume with it), with that volume's share of the
-    -- member's own volume too (a market maker trades a little with everyone)
-    SELECT DISTINCT ON (x.member) x.member, x.host, x.share::float8 AS share,
-           (x.vol / t.vol)::float8 AS own_share
-      FROM hosted x JOIN tot t ON t.w = x.member AND t.vol > 0
+    -- each member's largest host (most volume with it); the final join keeps the members with
+    -- a volume of their own and adds that volume's share of it (a market maker trades a little
+    -- with everyone)
+    SELECT DISTINCT ON (x.member) x.member, x.host, x.share::float8 AS share, x.vol
+      FROM hosted x
      ORDER BY x.member, x.vol DESC, x.host
 )
 SELECT t.w AS wallet_address, NULL::numeric AS token_id,
@@ -217,14 +251,15 @@ SELECT t.w AS wallet_address, NULL::numeric AS token_id,
        o.deviation::float8 AS deviation,
        coalesce(o.off_vol::float8 / t.vol::float8, 0.0) AS off_share,
        coalesce(o.off_n, 0) AS off_fills,
-       h.host, coalesce(h.share, 0.0) AS host_share, coalesce(h.own_share, 0.0) AS host_own_share,
+       h.host, coalesce(h.share, 0.0) AS host_share,
+       coalesce((h.vol / t.vol)::float8, 0.0) AS host_own_share,
        NULL::float8 AS off_tb, NULL::float8 AS off_tcb, NULL::float8 AS off_ts,
        NULL::float8 AS off_tr, NULL::float8 AS off_tfee
   FROM tot t
   LEFT JOIN conc c ON c.w = t.w
   LEFT JOIN closed cl ON cl.w = t.w
   LEFT JOIN off o ON o.w = t.w
-  LEFT JOIN host h ON h.member = t.w
+  LEFT JOIN host h ON h.member = t.w AND t.vol > 0
  WHERE c.w IS NOT NULL OR o.off_n > 0 OR h.member IS NOT NULL
 UNION ALL
 SELECT w, token_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, tb, tcb, ts, tr,
