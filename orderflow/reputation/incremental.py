@@ -42,6 +42,7 @@ import asyncpg
 from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation import factors, flags, persist_sql, positions_sql, scores_sql
 from orderflow.reputation.settings import ReputationSettings
+from orderflow.reputation.wash_sql import wash_settings
 
 INPUTS = "orderflow_reputation_inputs"
 WASH = "orderflow_reputation_wash"
@@ -168,16 +169,7 @@ async def _wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
            SELECT wallet_address, sum(bought_gross_u + sold_gross_u)::numeric AS shares_u
              FROM orderflow_position_sums WHERE fills > 0 GROUP BY wallet_address"""
     )
-    await conn.execute(
-        ev.WASH,
-        as_of,
-        settings.wash_min_share,
-        settings.wash_window_secs,
-        settings.wash_top_k,
-        settings.wash_deviation,
-        settings.wash_off_share,
-        settings.wash_min_fills,
-    )
+    await conn.execute(ev.WASH, as_of, *wash_settings(settings))
     await conn.execute("DROP TABLE rep_positions")
     await conn.execute(
         f"""CREATE TEMP TABLE rep_wash_changed ON COMMIT DROP AS

@@ -33,6 +33,7 @@ from orderflow.reputation import incremental as inc
 from orderflow.reputation.factors import WalletInputs, score
 from orderflow.reputation.settings import ReputationSettings, weights
 from orderflow.reputation.sums_sql import SUMS_MAY_MISS_FILLS
+from orderflow.reputation.wash_sql import wash_settings
 
 log = logging.getLogger(__name__)
 
@@ -168,16 +169,7 @@ async def _build(
     await conn.execute(ev.CLOSES, as_of, settings.clv_horizon)
     await conn.execute("ANALYZE rep_close")
     watch.lap("closes")
-    await conn.execute(
-        ev.WASH,
-        as_of,
-        settings.wash_min_share,
-        settings.wash_window_secs,
-        settings.wash_top_k,
-        settings.wash_deviation,
-        settings.wash_off_share,
-        settings.wash_min_fills,
-    )
+    await conn.execute(ev.WASH, as_of, *wash_settings(settings))
     watch.lap("counterparties")
     await conn.execute(ev.WALLETS)
     watch.lap("wallets")

@@ -9,6 +9,7 @@ through the as_of gate (:data:`GATED_TRADES`); read by
 from __future__ import annotations
 
 from orderflow.reputation.gate import GATED_TRADES
+from orderflow.reputation.settings import ReputationSettings
 
 # Wash trading, both ways the issue defines it, from the maker rows (each match once, naming both
 # parties: the maker in wallet_address, the taker order's owner in taker_address), volume in
@@ -266,3 +267,15 @@ SELECT w, token_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 
        tfee
   FROM offtok
 """
+
+
+def wash_settings(settings: ReputationSettings) -> tuple[float, float, int, float, float, int]:
+    """``WASH``'s parameters after the cut-off ($2..$7), in its order."""
+    return (
+        settings.wash_min_share,
+        settings.wash_window_secs,
+        settings.wash_top_k,
+        settings.wash_deviation,
+        settings.wash_off_share,
+        settings.wash_min_fills,
+    )

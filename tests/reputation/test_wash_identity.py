@@ -21,7 +21,7 @@ import asyncpg
 import pytest
 
 from orderflow.reputation import ReputationSettings
-from orderflow.reputation.wash_sql import WASH
+from orderflow.reputation.wash_sql import WASH, wash_settings
 from tests.reputation.population import (
     HALF_SPREAD,
     World,
@@ -109,14 +109,7 @@ async def float_plans(conn: asyncpg.Connection, statement: str, *args: Any) -> d
 
 async def compare(pool: asyncpg.Pool, settings: ReputationSettings) -> dict[str, int]:
     """Run both statements; assert equal rows and columns; return what the rows hold."""
-    args = (
-        settings.wash_min_share,
-        settings.wash_window_secs,
-        settings.wash_top_k,
-        settings.wash_deviation,
-        settings.wash_off_share,
-        settings.wash_min_fills,
-    )
+    args = wash_settings(settings)
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(f"SET LOCAL work_mem = '{settings.work_mem}'")
         now = await conn.fetchval("SELECT now()")
