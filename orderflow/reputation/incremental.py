@@ -129,6 +129,10 @@ async def _claim(conn: asyncpg.Connection, as_of: datetime) -> None:
         """CREATE TEMP TABLE rep_dirty_tokens ON COMMIT DROP AS
            SELECT token_id FROM rep_marked_tokens UNION SELECT token_id FROM rep_dirty_keys"""
     )
+    # their sizes for the planner (a temp table has no statistics: taken for 200 rows, the
+    # changed tokens' positions were read by an index probe per token even when every token had
+    # changed -- 590 k random heap reads instead of one scan: 100 k wallets, 80 k new trades)
+    await conn.execute("ANALYZE rep_dirty_tokens")
 
 
 async def clear(conn: asyncpg.Connection) -> None:
@@ -287,6 +291,7 @@ async def build(
            UNION SELECT wallet_address FROM rep_wash_changed"""
     )
     await conn.execute("ALTER TABLE rep_dirty_wallets ADD PRIMARY KEY (wallet_address)")
+    await conn.execute("ANALYZE rep_dirty_wallets")
     await conn.execute(_APPLY_MARKS)
     # the dirty wallets' positions, every column
     await conn.execute("DROP TABLE rep_positions")
