@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import asyncpg
 import numpy as np
 import numpy.typing as npt
 
@@ -70,3 +71,27 @@ def decode(
     ):
         raise ValueError("binary COPY stream has a NULL or a field of unexpected width")
     return {name: rows[name].astype(np.dtype(TYPES[t]).newbyteorder("=")) for name, t in columns}
+
+
+async def read(
+    conn: asyncpg.Connection, query: str, columns: Sequence[tuple[str, str]]
+) -> dict[str, npt.NDArray[np.generic]]:
+    """The rows of ``query`` (its columns in ``columns``' order and types), by binary COPY."""
+    stream = bytearray()
+
+    async def take(chunk: bytes) -> None:
+        stream.extend(chunk)
+
+    await conn.copy_from_query(query, output=take, format="binary")
+    return decode(columns, stream)
+
+
+async def write(
+    conn: asyncpg.Connection,
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    values: Mapping[str, npt.ArrayLike],
+) -> None:
+    """``values`` into ``table`` (its columns in ``columns``' order and types), by binary COPY."""
+    # a memoryview: asyncpg would take bytes for a file name
+    await conn.copy_to_table(table, source=memoryview(encode(columns, values)), format="binary")

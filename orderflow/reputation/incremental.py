@@ -25,7 +25,8 @@ An incremental run then, in the caller's transaction:
 5. replaces their stored inputs, and scores the whole population from the stored inputs (the
    empirical-Bayes prior and the false-discovery control are population-wide).
 
-The caller persists ``rep_final`` as after a full run (the upsert writes only changed rows).
+The caller persists ``rep_final`` as after a full run (the upsert writes only changed rows),
+told by ``rep_own_unchanged`` which wallets keep their stored JSON's own part.
 Equality with a full recompute is tested in ``tests/reputation/test_incremental_run.py``.
 """
 
@@ -48,10 +49,10 @@ INPUTS = "orderflow_reputation_inputs"
 WASH = "orderflow_reputation_wash"
 CLOSES = "orderflow_reputation_closes"
 
-# After build: the wallets whose inputs were not recomputed. Their stored factors JSON keeps its
-# own part (persist_sql.upsert_stats); by induction it is the one the last full run built, as
-# the fingerprint (SQL, settings, scoring code) has not changed since.
-OWN_UNCHANGED = """
+# The wallets whose inputs were not recomputed. Their stored factors JSON keeps its own part
+# (persist_sql.upsert_stats); by induction it is the one the last full run built, as the
+# fingerprint (SQL, settings, scoring code) has not changed since.
+_OWN_UNCHANGED = """
 CREATE TEMP TABLE rep_own_unchanged ON COMMIT DROP AS
 SELECT w.wallet_address FROM rep_wallets w
  WHERE NOT EXISTS (SELECT 1 FROM rep_dirty_wallets d WHERE d.wallet_address = w.wallet_address)
@@ -61,7 +62,7 @@ SELECT w.wallet_address FROM rep_wallets w
 def fingerprint(settings: ReputationSettings) -> str:
     """What the stored inputs depend on besides the data: the SQL and the settings -- and,
     since an incremental run keeps the stored factors' own part of the wallets it does not
-    rescore (:data:`OWN_UNCHANGED`), the code that scores and the SQL that builds the JSON."""
+    rescore (:data:`_OWN_UNCHANGED`), the code that scores and the SQL that builds the JSON."""
     code = b"".join(Path(m.__file__).read_bytes() for m in (factors, flags) if m.__file__)
     text = "\n".join(
         (
@@ -241,9 +242,9 @@ async def _moves(conn: asyncpg.Connection) -> None:
 async def build(
     conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings
 ) -> tuple[int, dict[str, float]]:
-    """``rep_positions`` (dirty wallets), ``rep_close``, ``rep_wash`` and ``rep_wallets`` (every
-    wallet, from the stored inputs); returns the number of wallets rescored and stage times.
-    The caller then scores ``rep_wallets`` as after a full build."""
+    """``rep_positions`` (dirty wallets), ``rep_close``, ``rep_wash``, ``rep_wallets`` (every
+    wallet, from the stored inputs) and ``rep_own_unchanged``; returns the number of wallets
+    rescored and stage times. The caller then scores ``rep_wallets`` as after a full build."""
     stages: dict[str, float] = {}
     last = time.perf_counter()
 
@@ -329,6 +330,7 @@ async def build(
               FROM {INPUTS}"""
     )
     await conn.execute("DELETE FROM orderflow_position_sums WHERE fills = 0 AND NOT dirty")
+    await conn.execute(_OWN_UNCHANGED)
     await conn.execute(
         "UPDATE orderflow_reputation_state SET as_of = $1, updated_at = now()", as_of
     )

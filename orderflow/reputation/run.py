@@ -180,13 +180,9 @@ async def _score(conn: asyncpg.Connection, settings: ReputationSettings, watch: 
     """The population step over ``rep_wallets``: ``rep_scores`` and the ``rep_final`` view.
     Rows travel both ways as binary COPY (:mod:`orderflow.reputation.binary_copy`)."""
     columns = WalletInputs.columns()
-    stream = bytearray()
-
-    async def take(chunk: bytes) -> None:
-        stream.extend(chunk)
-
-    await conn.copy_from_query(scores_sql.inputs_copy(columns), output=take, format="binary")
-    arrays = binary_copy.decode((("idx", "int4"), *((c, "float8") for c in columns)), stream)
+    arrays = await binary_copy.read(
+        conn, scores_sql.inputs_copy(columns), scores_sql.inputs_layout(columns)
+    )
     n = len(arrays["idx"])
     watch.lap("score_inputs")
     result = score(
@@ -198,12 +194,7 @@ async def _score(conn: asyncpg.Connection, settings: ReputationSettings, watch: 
     }
     values.update(idx=arrays["idx"], tier=result.tier, flags=result.flags)
     await conn.execute(scores_sql.SCORES_IN)
-    await conn.copy_to_table(
-        "rep_scores_in",
-        # a memoryview: asyncpg would take bytes for a file name
-        source=memoryview(binary_copy.encode(scores_sql.SCORES_IN_COLUMNS, values)),
-        format="binary",
-    )
+    await binary_copy.write(conn, "rep_scores_in", scores_sql.SCORES_IN_COLUMNS, values)
     await conn.execute(scores_sql.scores_table())
     await conn.execute("DROP TABLE rep_scores_in")
     await conn.execute(
@@ -309,8 +300,6 @@ async def run_reputation(
             watch.lap("saved")
         positions = await conn.fetchval("SELECT count(*) FROM rep_positions")
         await conn.execute(persist_sql.HISTORY_WALLETS)
-        if incremental:
-            await conn.execute(inc.OWN_UNCHANGED)
         await conn.execute(persist_sql.upsert_stats(reuse_own=incremental), computed_at, cutoff)
         watch.lap("upsert")
         history = await conn.execute(persist_sql.HISTORY, computed_at)

@@ -8,6 +8,11 @@ from orderflow.reputation.factors import TIERS, Prior
 from orderflow.reputation.flags import FLAGS
 
 
+def inputs_layout(columns: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The columns of :func:`inputs_copy` with their types."""
+    return (("idx", "int4"), *((c, "float8") for c in columns))
+
+
 def inputs_copy(columns: tuple[str, ...]) -> str:
     """The query of the factor inputs, read as a binary COPY stream
     (:mod:`orderflow.reputation.binary_copy`): one row per wallet in address order (the
@@ -131,8 +136,8 @@ JSON_SQL = _FINAL
 
 
 def final_view(weights: dict[str, float], cost: float, prior: Prior) -> str:
-    """``rep_final``: a view (not a table) so the factors JSON is only built for the rows a
-    statement actually writes -- every wallet in the upsert, changed ones in the history.
+    """``rep_final``: a view (not a table) so the factors JSON is only built where a statement
+    reads it -- by the upsert, for every wallet (the history copies the rows it wrote).
     Weights and the prior are inlined as float literals (views take no parameters)."""
 
     def lit(x: float) -> str:

@@ -22,36 +22,22 @@ async def test_round_trip_through_postgres(pool: asyncpg.Pool) -> None:
     }
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("CREATE TEMP TABLE t (i int4, s int2, b int8, x float8) ON COMMIT DROP")
-        await conn.copy_to_table(
-            "t", source=memoryview(binary_copy.encode(COLUMNS, values)), format="binary"
-        )
+        await binary_copy.write(conn, "t", COLUMNS, values)
         rows = await conn.fetch("SELECT i, s, b, x FROM t ORDER BY i")
         assert [r["b"] for r in rows] == values["b"].tolist()
         assert [r["s"] for r in rows] == values["s"].tolist()
         stored = np.array([r["x"] for r in rows])
         assert np.array_equal(stored, values["x"], equal_nan=True)  # to the bit, NaN kept
 
-        stream = bytearray()
-
-        async def take(chunk: bytes) -> None:
-            stream.extend(chunk)
-
-        await conn.copy_from_query(
-            "SELECT i, s, b, x FROM t ORDER BY i", output=take, format="binary"
-        )
-        back = binary_copy.decode(COLUMNS, bytes(stream))
+        back = await binary_copy.read(conn, "SELECT i, s, b, x FROM t ORDER BY i", COLUMNS)
         for name, _ in COLUMNS:
             assert np.array_equal(back[name], values[name], equal_nan=True), name
         assert back["x"].dtype == np.float64 and back["x"].dtype.isnative
 
         # a NULL cannot be read as a fixed-width record: refused, not misread
         await conn.execute("UPDATE t SET x = NULL WHERE i = 0")
-        stream.clear()
-        await conn.copy_from_query(
-            "SELECT i, s, b, x FROM t ORDER BY i", output=take, format="binary"
-        )
         with pytest.raises(ValueError, match=r"NULL|fixed-width"):
-            binary_copy.decode(COLUMNS, bytes(stream))
+            await binary_copy.read(conn, "SELECT i, s, b, x FROM t ORDER BY i", COLUMNS)
 
 
 def test_refuses_what_is_not_a_copy_stream() -> None:
