@@ -29,7 +29,8 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from orderflow.reputation import evidence_sql, positions_sql  # noqa: E402
+from orderflow.reputation import evidence_sql  # noqa: E402
+from orderflow.reputation.run import build_evidence  # noqa: E402
 from orderflow.reputation.settings import ReputationSettings  # noqa: E402
 
 
@@ -40,23 +41,7 @@ def backend_cpu(pid: int) -> float:
 
 
 async def prepare(conn: asyncpg.Connection, s: ReputationSettings) -> None:
-    now = datetime.now(UTC)
-    await conn.execute(f"SET LOCAL work_mem = '{s.work_mem}'")
-    await conn.execute(f"SET LOCAL max_parallel_workers_per_gather = {s.parallel_workers}")
-    await conn.execute(positions_sql.positions(stored=True), now)
-    await conn.execute(positions_sql.ANALYZE)
-    await conn.execute(evidence_sql.CLOSES, now, s.clv_horizon)
-    await conn.execute("ANALYZE rep_close")
-    await conn.execute(
-        evidence_sql.WASH,
-        now,
-        s.wash_min_share,
-        s.wash_window_secs,
-        s.wash_top_k,
-        s.wash_deviation,
-        s.wash_off_share,
-        s.wash_min_fills,
-    )
+    await build_evidence(conn, datetime.now(UTC), s, stored=True)
 
 
 async def compare(conn: asyncpg.Connection, a: str, b: str) -> tuple[int, float]:

@@ -148,15 +148,16 @@ async def _stored(conn: asyncpg.Connection, as_of: datetime | None, cutoff: date
     return not incomplete
 
 
-async def _build(
+async def build_evidence(
     conn: asyncpg.Connection,
     as_of: datetime,
     settings: ReputationSettings,
     watch: _Stopwatch | None = None,
     *,
     stored: bool = False,
-) -> int:
-    """Create the temp tables up to ``rep_final`` inside the caller's transaction.
+) -> None:
+    """``rep_positions``, ``rep_close`` and ``rep_wash``, what the wallets statement reads,
+    inside the caller's transaction.
 
     ``stored``: the positions from the per-(wallet, token) sums instead of a scan of the trades
     gated at ``as_of`` (same rows: see :func:`_stored`)."""
@@ -171,6 +172,20 @@ async def _build(
     watch.lap("closes")
     await conn.execute(ev.WASH, as_of, *wash_settings(settings))
     watch.lap("counterparties")
+
+
+async def _build(
+    conn: asyncpg.Connection,
+    as_of: datetime,
+    settings: ReputationSettings,
+    watch: _Stopwatch | None = None,
+    *,
+    stored: bool = False,
+) -> int:
+    """Create the temp tables up to ``rep_final`` inside the caller's transaction (``stored``:
+    see :func:`build_evidence`)."""
+    watch = watch or _Stopwatch()
+    await build_evidence(conn, as_of, settings, watch, stored=stored)
     await conn.execute(ev.WALLETS)
     watch.lap("wallets")
     return await _score(conn, settings, watch)

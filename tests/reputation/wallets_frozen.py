@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 
-from orderflow.reputation import evidence_sql, positions_sql
+from orderflow.reputation.run import build_evidence
 from orderflow.reputation.settings import ReputationSettings
 
 # The statement as rendered on main at eccb9b5 (its SQL fragments included), verbatim.
@@ -50,23 +50,8 @@ FROZEN_ORDERED = _once(
 
 async def prepare(conn: asyncpg.Connection, as_of: datetime) -> None:
     """``rep_positions``, ``rep_close`` and ``rep_wash`` as a full run builds them before its
-    wallets statement (``orderflow.reputation.run._build``), from a scan of the trades."""
-    s = ReputationSettings()
-    await conn.execute(f"SET LOCAL work_mem = '{s.work_mem}'")
-    await conn.execute(positions_sql.POSITIONS, as_of)
-    await conn.execute(positions_sql.ANALYZE)
-    await conn.execute(evidence_sql.CLOSES, as_of, s.clv_horizon)
-    await conn.execute("ANALYZE rep_close")
-    await conn.execute(
-        evidence_sql.WASH,
-        as_of,
-        s.wash_min_share,
-        s.wash_window_secs,
-        s.wash_top_k,
-        s.wash_deviation,
-        s.wash_off_share,
-        s.wash_min_fills,
-    )
+    wallets statement, from a scan of the trades."""
+    await build_evidence(conn, as_of, ReputationSettings())
 
 
 def _bits(v: Any) -> Any:
