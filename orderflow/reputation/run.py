@@ -210,7 +210,7 @@ async def _score(conn: asyncpg.Connection, settings: ReputationSettings, watch: 
     values.update(idx=arrays["idx"], tier=result.tier, flags=result.flags)
     await conn.execute(scores_sql.SCORES_IN)
     await binary_copy.write(conn, "rep_scores_in", scores_sql.SCORES_IN_COLUMNS, values)
-    await conn.execute(scores_sql.scores_table())
+    await conn.execute(scores_sql.SCORES_TABLE)
     await conn.execute("DROP TABLE rep_scores_in")
     await conn.execute(
         scores_sql.final_view(weights(settings), settings.follower_cost, result.prior)

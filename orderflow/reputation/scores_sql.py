@@ -53,19 +53,18 @@ CREATE TEMP TABLE rep_scores_in ({", ".join(f"{c} {t}" for c, t in SCORES_IN_COL
 """
 
 
-def scores_table() -> str:
-    """``rep_scores`` from ``rep_scores_in``."""
-    cols = ", ".join(
-        f"nullif(s.{c}, 'NaN') AS {c}" if c != "score" else "s.score::numeric(4, 2) AS score"
-        for c in SCORE_COLUMNS
-    )
-    tiers = ", ".join(f"'{t}'" for t in TIERS)
-    flags = ", ".join(f"'{f}'" for f in FLAGS)
-    return f"""
+# ``rep_scores`` from ``rep_scores_in``.
+_TIERS = ", ".join(f"'{t}'" for t in TIERS)
+_FLAGS = ", ".join(f"'{f}'" for f in FLAGS)
+_SCORE_VALUES = ", ".join(
+    f"nullif(s.{c}, 'NaN') AS {c}" if c != "score" else "s.score::numeric(4, 2) AS score"
+    for c in SCORE_COLUMNS
+)
+SCORES_TABLE = f"""
 CREATE TEMP TABLE rep_scores ON COMMIT DROP AS
-SELECT s.idx, {cols}, (ARRAY[{tiers}])[s.tier + 1] AS tier,
+SELECT s.idx, {_SCORE_VALUES}, (ARRAY[{_TIERS}])[s.tier + 1] AS tier,
        CASE WHEN s.flags = 0 THEN '{{}}'::text[]
-            ELSE ARRAY(SELECT f.name FROM unnest(ARRAY[{flags}]) WITH ORDINALITY AS f(name, bit)
+            ELSE ARRAY(SELECT f.name FROM unnest(ARRAY[{_FLAGS}]) WITH ORDINALITY AS f(name, bit)
                         WHERE s.flags & (1 << (f.bit::int - 1)) <> 0 ORDER BY f.bit) END AS flags
   FROM rep_scores_in s
 """
