@@ -47,7 +47,11 @@ async def run(args: argparse.Namespace) -> int:
     if args.json:
         out = {
             "wallet_address": address,
-            "stats": dict(stats) if stats else None,
+            "stats": (
+                {k: v for k, v in stats.items() if k not in wallet_sql.FIGURE_COLUMNS}
+                if stats
+                else None
+            ),
             "live": live_factors(report, settings),
             "positions": [
                 {

@@ -25,8 +25,7 @@ An incremental run then, in the caller's transaction:
 5. replaces their stored inputs, and scores the whole population from the stored inputs (the
    empirical-Bayes prior and the false-discovery control are population-wide).
 
-The caller persists ``rep_final`` as after a full run (the upsert writes only changed rows),
-told by ``rep_own_unchanged`` which wallets keep their stored JSON's own part.
+The caller persists ``rep_final`` as after a full run (the upsert writes only changed rows).
 Equality with a full recompute is tested in ``tests/reputation/test_incremental_run.py``.
 """
 
@@ -36,12 +35,11 @@ import hashlib
 import json
 import time
 from datetime import datetime
-from pathlib import Path
 
 import asyncpg
 
 from orderflow.reputation import evidence_sql as ev
-from orderflow.reputation import factors, flags, persist_sql, positions_sql, scores_sql
+from orderflow.reputation import persist_sql, positions_sql
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.wash_sql import wash_settings
 
@@ -49,29 +47,16 @@ INPUTS = "orderflow_reputation_inputs"
 WASH = "orderflow_reputation_wash"
 CLOSES = "orderflow_reputation_closes"
 
-# The wallets whose inputs were not recomputed. Their stored factors JSON keeps its own part
-# (persist_sql.upsert_stats); by induction it is the one the last full run built, as the
-# fingerprint (SQL, settings, scoring code) has not changed since.
-_OWN_UNCHANGED = """
-CREATE TEMP TABLE rep_own_unchanged ON COMMIT DROP AS
-SELECT w.wallet_address FROM rep_wallets w
- WHERE NOT EXISTS (SELECT 1 FROM rep_dirty_wallets d WHERE d.wallet_address = w.wallet_address)
-"""
-
 
 def fingerprint(settings: ReputationSettings) -> str:
-    """What the stored inputs depend on besides the data: the SQL and the settings -- and,
-    since an incremental run keeps the stored factors' own part of the wallets it does not
-    rescore (:data:`_OWN_UNCHANGED`), the code that scores and the SQL that builds the JSON."""
-    code = b"".join(Path(m.__file__).read_bytes() for m in (factors, flags) if m.__file__)
+    """What the stored inputs depend on besides the data: the SQL and the settings. (The scores
+    and the factors' figures are computed from the inputs by every run, none is kept.)"""
     text = "\n".join(
         (
             positions_sql.positions(stored=True),
             ev.CLOSES,
             ev.WASH,
             ev.WALLETS,
-            scores_sql.JSON_SQL,
-            hashlib.sha256(code).hexdigest(),
             settings.model_dump_json(),
         )
     )
@@ -243,7 +228,7 @@ async def build(
     conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings
 ) -> tuple[int, dict[str, float]]:
     """``rep_positions`` (dirty wallets), ``rep_close``, ``rep_wash``, ``rep_wallets`` (every
-    wallet, from the stored inputs) and ``rep_own_unchanged``; returns the number of wallets
+    wallet, from the stored inputs); returns the number of wallets
     rescored and stage times. The caller then scores ``rep_wallets`` as after a full build."""
     stages: dict[str, float] = {}
     last = time.perf_counter()
@@ -330,7 +315,6 @@ async def build(
               FROM {INPUTS}"""
     )
     await conn.execute("DELETE FROM orderflow_position_sums WHERE fills = 0 AND NOT dirty")
-    await conn.execute(_OWN_UNCHANGED)
     await conn.execute(
         "UPDATE orderflow_reputation_state SET as_of = $1, updated_at = now()", as_of
     )

@@ -3,7 +3,7 @@ issues found in ``rep_positions`` (see :mod:`orderflow.reputation.positions_sql`
 
 from __future__ import annotations
 
-# Before the upsert: the wallets whose score, tier or flags change (no factors JSON is built).
+# Before the upsert: the wallets whose score, tier or flags change.
 HISTORY_WALLETS = """
 CREATE TEMP TABLE rep_history ON COMMIT DROP AS
 SELECT f.wallet_address
@@ -14,56 +14,44 @@ SELECT f.wallet_address
     OR ws.flags IS DISTINCT FROM f.flags
 """
 
-# $1 = computed_at. After the upsert: their snapshots, copied from the rows just written (the
-# factors JSON is built once per wallet, by the upsert).
-HISTORY = """
+# The figures of the factors JSON, stored with the row (migration 020: orderflow_factors() makes
+# the JSON when read).
+FACTOR_COLUMNS = ("factor_figures", "factor_volume_usdc", "factor_counterparty", "factor_wash_host")
+
+# $1 = computed_at. After the upsert: their snapshots, copied from the rows just written.
+HISTORY = f"""
 INSERT INTO orderflow_reputation_history
-       (wallet_address, reputation_score, trader_tier, factors, resolved_positions, computed_at,
-        flags)
-SELECT ws.wallet_address, ws.reputation_score, ws.trader_tier, ws.factors,
-       ws.resolved_positions, $1::timestamptz, ws.flags
+       (wallet_address, reputation_score, trader_tier, resolved_positions, computed_at, flags,
+        {", ".join(FACTOR_COLUMNS)})
+SELECT ws.wallet_address, ws.reputation_score, ws.trader_tier, ws.resolved_positions,
+       $1::timestamptz, ws.flags, {", ".join(f"ws.{c}" for c in FACTOR_COLUMNS)}
   FROM rep_history h
   JOIN orderflow_wallet_stats ws ON ws.wallet_address = h.wallet_address
 """
 
-# $1 = computed_at, $2 = as_of. wins / losses / gross profit and loss / profit_factor / roi are
+# wins / losses / gross profit and loss / profit_factor / roi are
 # the wallet's P&L per resolved event (all its fills); edge, edge_se and the probabilities are the
 # posterior of its taker decisions (see orderflow.reputation.factors).
 _STATS_COLUMNS = (
     "total_trades", "total_volume_usdc", "markets_traded", "resolved_positions", "wins", "losses",
     "win_rate", "gross_profit", "gross_loss", "profit_factor", "realized_pnl", "unrealized_pnl",
     "roi", "consistency", "timing", "avg_holding_secs", "first_trade_at", "last_trade_at",
-    "reputation_score", "trader_tier", "factors", "computed_at", "updated_at", "edge", "edge_raw",
+    "reputation_score", "trader_tier", "computed_at", "updated_at", "edge", "edge_raw",
     "edge_se", "resolved_buys", "fees_paid", "open_positions", "as_of", "flags",
     "p_edge_above_cost", "p_edge_below_zero", "events_resolved", "clv_edge", "clv_se",
-    "maker_volume_share",
+    "maker_volume_share", *FACTOR_COLUMNS, "factors_stored",
 )  # fmt: skip
 _UNCHANGED = (
     "total_trades", "total_volume_usdc", "markets_traded", "resolved_positions", "realized_pnl",
     "unrealized_pnl", "fees_paid", "open_positions", "first_trade_at", "last_trade_at",
-    "reputation_score", "trader_tier", "factors", "flags",
+    "reputation_score", "trader_tier", "flags", *FACTOR_COLUMNS, "factors_stored",
 )  # fmt: skip
 
 
-def upsert_stats(*, reuse_own: bool) -> str:
-    """The upsert of ``rep_final`` into ``orderflow_wallet_stats``. ``reuse_own``: the wallets
-    listed in ``rep_own_unchanged`` (an incremental run's wallets whose inputs were not
-    recomputed) keep their stored factors' own part and get only ``factors_moving`` anew
-    (scores_sql: the same JSON as a full build)."""
-    factors = (
-        "CASE WHEN o.wallet_address IS NOT NULL AND old.factors IS NOT NULL"
-        " THEN old.factors || f.factors_moving ELSE f.factors END"
-        if reuse_own
-        else "f.factors"
-    )
-    joins = (
-        """
-  LEFT JOIN rep_own_unchanged o ON o.wallet_address = f.wallet_address
-  LEFT JOIN orderflow_wallet_stats old ON old.wallet_address = o.wallet_address"""
-        if reuse_own
-        else ""
-    )
-    return f"""
+# $1 = computed_at, $2 = as_of. The upsert of ``rep_final`` into ``orderflow_wallet_stats``: every
+# column a run computes, the factors JSON as its figures (``factors_stored``, a JSON stored before
+# migration 020, is cleared: the figures replace it).
+UPSERT_STATS = f"""
 INSERT INTO orderflow_wallet_stats AS ws (wallet_address, {", ".join(_STATS_COLUMNS)})
 SELECT f.wallet_address, f.total_trades, f.volume_usdc, f.markets_traded, f.resolved,
        f.pnl_wins, f.pnl_losses,
@@ -73,15 +61,18 @@ SELECT f.wallet_address, f.total_trades, f.volume_usdc, f.markets_traded, f.reso
        CASE WHEN f.pnl_gross_loss > 0 THEN (f.pnl_gross_profit / f.pnl_gross_loss)::float8 END,
        f.realized_pnl, f.unrealized_pnl,
        CASE WHEN f.resolved_cost > 0 THEN (f.resolved_pnl / f.resolved_cost)::float8 END,
-       f.f_cons, f.f_timing, f.holding_secs, f.first_at, f.last_at, f.score, f.tier, {factors},
+       f.f_cons, f.f_timing, f.holding_secs, f.first_at, f.last_at, f.score, f.tier,
        $1::timestamptz, now(), f.edge, f.edge_raw, f.edge_se, f.events::int, f.fees,
        f.open_positions, $2::timestamptz, f.flags, f.p_above_cost, f.p_below_zero,
-       f.events::int, f.clv_edge, f.clv_se, f.maker_share
-  FROM rep_final f{joins}
+       f.events::int, f.clv_edge, f.clv_se, f.maker_share,
+       f.factor_figures, f.volume_usdc, f.wash_counterparty, f.wash_host_address, NULL::jsonb
+  FROM rep_final f
 ON CONFLICT (wallet_address) DO UPDATE SET
     {", ".join(f"{c} = EXCLUDED.{c}" for c in _STATS_COLUMNS)}
 -- A wallet whose figures did not change is not rewritten (most wallets between two hourly
--- runs): its computed_at / as_of say when its values were last (re)computed differently.
+-- runs): its computed_at / as_of say when its values were last (re)computed differently. The
+-- factors JSON is compared as its figures (float8 equality: two figures are equal exactly when
+-- their JSON numbers are).
 WHERE ({", ".join(f"ws.{c}" for c in _UNCHANGED)})
       IS DISTINCT FROM
       ({", ".join(f"EXCLUDED.{c}" for c in _UNCHANGED)})

@@ -315,7 +315,7 @@ async def run_reputation(
             watch.lap("saved")
         positions = await conn.fetchval("SELECT count(*) FROM rep_positions")
         await conn.execute(persist_sql.HISTORY_WALLETS)
-        await conn.execute(persist_sql.upsert_stats(reuse_own=incremental), computed_at, cutoff)
+        await conn.execute(persist_sql.UPSERT_STATS, computed_at, cutoff)
         watch.lap("upsert")
         history = await conn.execute(persist_sql.HISTORY, computed_at)
         watch.lap("history")

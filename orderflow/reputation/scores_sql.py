@@ -1,6 +1,6 @@
 """The score half of the run's SQL: the factor inputs out of ``rep_wallets``, the numpy results
-back as ``rep_scores``, and ``rep_final`` (wallets + scores + the factors JSON) with the rows
-read from it (see :mod:`orderflow.reputation.positions_sql` for the whole run)."""
+back as ``rep_scores``, and ``rep_final`` (wallets + scores + the figures of the factors JSON)
+with the rows read from it (see :mod:`orderflow.reputation.positions_sql` for the whole run)."""
 
 from __future__ import annotations
 
@@ -70,74 +70,82 @@ SELECT s.idx, {_SCORE_VALUES}, (ARRAY[{_TIERS}])[s.tier + 1] AS tier,
 """
 
 
-# The factors JSON in two parts. ``factors_moving``: what the population (prior, closing-line
-# miss, false-discovery cuts) moves with every run for every wallet -- score, tier, flags (a
-# wash host's flags reach its counterparties), the posterior and the volume factor;
-# ``factors`` = the wallet's own part and factors_moving's keys. A wallet whose own inputs did
-# not change keeps its stored own part and gets only factors_moving anew
-# (persist_sql.upsert_stats): the same JSON, for the moving part's share of the cost.
-_MOVING = """
-    'score', s.score, 'raw_score', round(s.raw_score::numeric, 4), 'tier', s.tier,
-    'flags', to_jsonb(s.flags),
-    'posterior', jsonb_build_object(
-        'edge', s.edge, 'sd', s.edge_se, 'p_edge_above_cost', s.p_above_cost,
-        'p_edge_below_zero', s.p_below_zero, 'follower_cost', {COST},
-        'prior_mean', {MU}, 'prior_sd', {TAU}, 'prior_mean_se', {MU_SE},
-        'close_miss_sd', {KAPPA},
-        'measured', s.edge_raw, 'measured_se', s.edge_raw_se,
-        'outcome_edge', s.outcome_edge, 'outcome_se', s.outcome_se,
-        'clv_edge', s.clv_edge, 'clv_se', s.clv_se, 'events', w.events),
-    'volume', jsonb_build_object(
-        'value', s.f_vol, 'weight', {W4}, 'points', 10 * {W4} * s.f_vol,
-        'volume_usdc', w.volume_usdc, 'events', w.events)"""
+# The figures the factors JSON shows, as one float8 array per wallet in this order (the run's
+# weights and prior first, then the population's moving part, then the wallet's own): stored by
+# the upsert and the history with the JSON's two wallet addresses and its volume in USDC, and
+# made into the JSON when read by orderflow_factors() (migration 020: its f[i] are the 1-based
+# positions in this list). Append only: the function reads rows written by earlier runs.
+FIGURES = (
+    ("w_win_rate", "{W1}"),
+    ("w_profit_factor", "{W2}"),
+    ("w_consistency", "{W3}"),
+    ("w_volume", "{W4}"),
+    ("w_timing", "{W5}"),
+    ("follower_cost", "{COST}"),
+    ("prior_mean", "{MU}"),
+    ("prior_sd", "{TAU}"),
+    ("prior_mean_se", "{MU_SE}"),
+    ("close_miss_sd", "{KAPPA}"),
+    ("raw_score", "s.raw_score"),
+    ("edge", "s.edge"),
+    ("edge_se", "s.edge_se"),
+    ("p_above_cost", "s.p_above_cost"),
+    ("p_below_zero", "s.p_below_zero"),
+    ("edge_raw", "s.edge_raw"),
+    ("edge_raw_se", "s.edge_raw_se"),
+    ("outcome_edge", "s.outcome_edge"),
+    ("outcome_se", "s.outcome_se"),
+    ("clv_edge", "s.clv_edge"),
+    ("clv_se", "s.clv_se"),
+    ("events", "w.events"),
+    ("f_vol", "s.f_vol"),
+    ("maker_share", "s.maker_share"),
+    ("penny_share", "s.penny_share"),
+    ("wash_share", "w.wash_share"),
+    ("wash_counterparty_share", "w.wash_counterparty_share"),
+    ("wash_fills", "w.wash_fills"),
+    ("wash_deviation", "nullif(w.wash_deviation, 'NaN')"),
+    ("wash_off_share", "w.wash_off_share"),
+    ("wash_off_fills", "w.wash_off_fills"),
+    ("wash_host_share", "w.wash_host_share"),
+    ("wash_host_own_share", "w.wash_host_own_share"),
+    ("f_win", "s.f_win"),
+    ("wins", "w.wins"),
+    ("expected_wins", "w.expected_wins"),
+    ("win_z", "s.win_z"),
+    ("f_pf", "s.f_pf"),
+    ("gross_profit", "w.gross_profit"),
+    ("gross_loss", "w.gross_loss"),
+    ("null_loss", "w.null_loss"),
+    ("profit_factor_shrunk", "s.profit_factor_shrunk"),
+    ("f_cons", "s.f_cons"),
+    ("z_early", "w.value_early / nullif(sqrt(w.var_early), 0)"),
+    ("z_late", "w.value_late / nullif(sqrt(w.var_late), 0)"),
+    ("persistence_z", "s.persistence_z"),
+    ("f_timing", "s.f_timing"),
+)  # fmt: skip
+_FIGURES = ",\n           ".join(e for _, e in FIGURES)
 
-_OWN = """
-    'behaviour', jsonb_build_object(
-        'maker_volume_share', s.maker_share, 'penny_stake_share', s.penny_share,
-        'top_counterparty', w.wash_counterparty,
-        'group_share', w.wash_share,
-        'group_closed_share', w.wash_counterparty_share,
-        'group_fills', w.wash_fills,
-        'price_deviation', nullif(w.wash_deviation, 'NaN'),
-        'off_market_share', w.wash_off_share,
-        'off_market_fills', w.wash_off_fills,
-        'wash_host', w.wash_host_address, 'wash_host_share', w.wash_host_share,
-        'wash_host_own_share', w.wash_host_own_share),
-    'win_rate', jsonb_build_object(
-        'value', s.f_win, 'weight', {W1}, 'points', 10 * {W1} * s.f_win,
-        'events', w.events, 'wins', w.wins, 'expected_wins', w.expected_wins,
-        'z', s.win_z),
-    'profit_factor', jsonb_build_object(
-        'value', s.f_pf, 'weight', {W2}, 'points', 10 * {W2} * s.f_pf,
-        'gross_profit', w.gross_profit, 'gross_loss', w.gross_loss,
-        'null_loss', w.null_loss, 'shrunk', s.profit_factor_shrunk),
-    'consistency', jsonb_build_object(
-        'value', s.f_cons, 'weight', {W3}, 'points', 10 * {W3} * s.f_cons,
-        'z_early', w.value_early / nullif(sqrt(w.var_early), 0),
-        'z_late', w.value_late / nullif(sqrt(w.var_late), 0),
-        'persistence_z', s.persistence_z),
-    'timing', jsonb_build_object(
-        'value', s.f_timing, 'weight', {W5}, 'points', 10 * {W5} * s.f_timing,
-        'clv_edge', s.clv_edge, 'clv_se', s.clv_se)"""
-
-# One jsonb_build_object for the whole JSON (a `||` of the two parts would serialise it twice).
 _FINAL = f"""
 CREATE TEMP VIEW rep_final AS
 SELECT w.*, {{SCORE_COLS}}, s.tier, s.flags,
-       jsonb_build_object({_OWN},{_MOVING}) AS factors,
-       jsonb_build_object({_MOVING}) AS factors_moving
+       ARRAY[{_FIGURES}]::float8[] AS factor_figures
   FROM rep_wallets w
   JOIN rep_scores s ON s.idx = w.idx
 """
 
-# What the stored own part depends on besides the inputs (incremental.fingerprint).
-JSON_SQL = _FINAL
+# The factors JSON of a row of rep_final (migration 020's function over the same figures as a
+# stored row: the same JSON).
+FACTORS = (
+    "orderflow_factors(f.factor_figures, f.volume_usdc, f.wash_counterparty,"
+    " f.wash_host_address, f.score, f.tier, f.flags)"
+)
 
 
 def final_view(weights: dict[str, float], cost: float, prior: Prior) -> str:
-    """``rep_final``: a view (not a table) so the factors JSON is only built where a statement
-    reads it -- by the upsert, for every wallet (the history copies the rows it wrote).
-    Weights and the prior are inlined as float literals (views take no parameters)."""
+    """``rep_final``: the wallets' rows with their scores and the figures of their factors JSON
+    (a view: read once, by the upsert). Weights and the prior are inlined as float literals
+    (views take no parameters)."""
 
     def lit(x: float) -> str:
         return f"{float(x)!r}::float8"
@@ -160,9 +168,9 @@ def final_view(weights: dict[str, float], cost: float, prior: Prior) -> str:
 # Views are not dropped on commit like the temp tables they read: drop it explicitly.
 DROP_FINAL = "DROP VIEW IF EXISTS rep_final"
 
-SCORE_ROWS = """
+SCORE_ROWS = f"""
 SELECT f.wallet_address, f.score, f.tier, f.edge, f.edge_raw, f.edge_se, f.events, f.resolved,
-       f.pnl_wins AS wins, f.pnl_losses AS losses, f.factors, f.flags, f.p_above_cost,
+       f.pnl_wins AS wins, f.pnl_losses AS losses, {FACTORS} AS factors, f.flags, f.p_above_cost,
        f.p_below_zero, f.clv_edge, f.clv_se, f.maker_share
   FROM rep_final f
 """

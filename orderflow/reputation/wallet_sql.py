@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from orderflow.reputation.gate import GATED_OUTCOMES, GATED_TRADES
+from orderflow.reputation.persist_sql import FACTOR_COLUMNS
 
 # One wallet's fills with their market resolution (for `orderflow wallet` and the reference).
 # $1 = as_of, $2 = wallet.
@@ -56,7 +57,14 @@ SELECT h.token_id, c1.price::float8 AS close_price, c1.timestamp AS close_at,
         LIMIT 1) c2 ON TRUE
 """
 
-WALLET_STATS = "SELECT * FROM orderflow_wallet_stats WHERE wallet_address = $1"
+# The row and its factors JSON, built from the row's figures (migration 020); the columns that
+# hold the figures are storage, not shown (FIGURE_COLUMNS).
+FIGURE_COLUMNS = frozenset((*FACTOR_COLUMNS, "factors_stored"))
+WALLET_STATS = """
+SELECT s.*, orderflow_factors(s) AS factors
+  FROM orderflow_wallet_stats s
+ WHERE s.wallet_address = $1
+"""
 
 WALLET_HISTORY = """
 SELECT reputation_score, trader_tier, resolved_positions, computed_at, flags

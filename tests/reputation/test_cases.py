@@ -32,7 +32,11 @@ TOP = ("WHALE", "SMART")
 
 
 async def stats(pool: asyncpg.Pool, who: str) -> asyncpg.Record:
-    row = await pool.fetchrow("SELECT * FROM orderflow_wallet_stats WHERE wallet_address = $1", who)
+    row = await pool.fetchrow(
+        "SELECT s.*, orderflow_factors(s) AS factors FROM orderflow_wallet_stats s"
+        " WHERE s.wallet_address = $1",
+        who,
+    )
     assert row is not None, who
     return row
 

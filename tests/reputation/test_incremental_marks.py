@@ -103,8 +103,8 @@ async def test_light_positions_are_the_full_ones_narrowed(pool: asyncpg.Pool) ->
 
 
 async def test_wallet_rows_are_stored_uncompressed(pool: asyncpg.Pool) -> None:
-    """Migration 013: the rewritten rows skip pglz (a row of about 2 kB would pass the default
-    TOAST threshold), so no run compresses or decompresses a wallet's factors."""
+    """Migration 013: the rewritten rows skip pglz; migration 020: a row and its history
+    snapshots hold the factors' figures (no JSON: a few hundred bytes), nothing compressed."""
     options = await pool.fetchval(
         "SELECT reloptions FROM pg_class WHERE oid = 'orderflow_wallet_stats'::regclass"
     )
@@ -115,9 +115,11 @@ async def test_wallet_rows_are_stored_uncompressed(pool: asyncpg.Pool) -> None:
     led.resolve(2, ["1", "0"], timedelta(days=2))
     await led.flush(pool)
     await run_reputation(pool)
-    sizes = await pool.fetch(
-        "SELECT pg_column_compression(factors) AS c, pg_column_size(factors) AS n"
-        " FROM orderflow_wallet_stats"
-    )
-    assert len(sizes) == len(HOLDERS)
-    assert all(r["c"] is None and r["n"] > 1000 for r in sizes)
+    for table in ("orderflow_wallet_stats", "orderflow_reputation_history"):
+        sizes = await pool.fetch(
+            "SELECT pg_column_compression(factor_figures) AS c, pg_column_size(s.*) AS n,"
+            f" factors_stored, orderflow_factors(s) AS factors FROM {table} s"
+        )
+        assert len(sizes) == len(HOLDERS)
+        assert all(r["c"] is None and r["factors_stored"] is None for r in sizes), table
+        assert all(300 < r["n"] < 1000 and r["factors"]["posterior"] for r in sizes), table

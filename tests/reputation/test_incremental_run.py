@@ -21,8 +21,9 @@ _STATS = """
 SELECT wallet_address, total_trades, total_volume_usdc, markets_traded, resolved_positions, wins,
        losses, gross_profit, gross_loss, realized_pnl, unrealized_pnl, first_trade_at,
        last_trade_at, reputation_score, trader_tier, flags, edge, edge_se, clv_edge,
-       events_resolved, factors
-  FROM orderflow_wallet_stats ORDER BY wallet_address
+       events_resolved, factor_figures, factor_volume_usdc, factor_counterparty,
+       factor_wash_host, factors_stored, orderflow_factors(s) AS factors
+  FROM orderflow_wallet_stats s ORDER BY wallet_address
 """
 
 

@@ -92,7 +92,10 @@ async def test_set_based_equals_per_wallet_replay(pool: asyncpg.Pool) -> None:
     await run_reputation(pool)
     scores = await compute_scores(pool)
     stats = {
-        r["wallet_address"]: r for r in await pool.fetch("SELECT * FROM orderflow_wallet_stats")
+        r["wallet_address"]: r
+        for r in await pool.fetch(
+            "SELECT s.*, orderflow_factors(s) AS factors FROM orderflow_wallet_stats s"
+        )
     }
     assert len(stats) == 25
     async with pool.acquire() as conn:

@@ -21,7 +21,9 @@ def H(hours: int) -> timedelta:
 
 async def stats(pool: asyncpg.Pool, who: int) -> asyncpg.Record:
     row = await pool.fetchrow(
-        "SELECT * FROM orderflow_wallet_stats WHERE wallet_address = $1", wallet(who)
+        "SELECT s.*, orderflow_factors(s) AS factors FROM orderflow_wallet_stats s"
+        " WHERE s.wallet_address = $1",
+        wallet(who),
     )
     assert row is not None
     return row
