@@ -63,6 +63,10 @@ async def test_run_once_then_explain(
     assert data["live"]["score"] == float(data["stats"]["reputation_score"])
     assert data["stats"]["flags"] == ["MARKET_MAKER"] and data["live"]["flags"] == ["MARKET_MAKER"]
     assert data["stats"]["events_resolved"] == 0  # no taker decision: no evidence of skill
+    # the factors JSON built when read (migration 020), its storage columns not shown
+    assert data["stats"]["factors"]["flags"] == ["MARKET_MAKER"]
+    assert data["stats"]["factors"]["behaviour"]["maker_volume_share"] == 1
+    assert not {"factors_stored", "factor_figures", "factor_volume_usdc"} & set(data["stats"])
 
 
 async def test_run_as_of(seeded: str, pool: asyncpg.Pool) -> None:
