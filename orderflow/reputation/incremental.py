@@ -228,8 +228,8 @@ async def build(
     conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings
 ) -> tuple[int, dict[str, float]]:
     """``rep_positions`` (dirty wallets), ``rep_close``, ``rep_wash``, ``rep_wallets`` (every
-    wallet, from the stored inputs); returns the number of wallets
-    rescored and stage times. The caller then scores ``rep_wallets`` as after a full build."""
+    wallet, from the stored inputs); returns the number of wallets rescored and stage times.
+    The caller then scores ``rep_wallets`` as after a full build."""
     stages: dict[str, float] = {}
     last = time.perf_counter()
 

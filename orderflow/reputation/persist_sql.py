@@ -29,9 +29,9 @@ SELECT ws.wallet_address, ws.reputation_score, ws.trader_tier, ws.resolved_posit
   JOIN orderflow_wallet_stats ws ON ws.wallet_address = h.wallet_address
 """
 
-# wins / losses / gross profit and loss / profit_factor / roi are
-# the wallet's P&L per resolved event (all its fills); edge, edge_se and the probabilities are the
-# posterior of its taker decisions (see orderflow.reputation.factors).
+# wins / losses / gross profit and loss / profit_factor / roi are the wallet's P&L per resolved
+# event (all its fills); edge, edge_se and the probabilities are the posterior of its taker
+# decisions (see orderflow.reputation.factors).
 _STATS_COLUMNS = (
     "total_trades", "total_volume_usdc", "markets_traded", "resolved_positions", "wins", "losses",
     "win_rate", "gross_profit", "gross_loss", "profit_factor", "realized_pnl", "unrealized_pnl",

@@ -1,6 +1,6 @@
 """An incremental run rewrites the factors JSON of wallets it does not rescore exactly as a full
-run would: their own part kept, the part the population moves (score, tier, posterior, prior,
-volume factor) rebuilt.
+run would: the part the population moves (score, tier, posterior, prior, volume factor) follows
+the population, the rest stays (since migration 020 the run stores the JSON's figures).
 
 The world is split in two: wallets that trade only in markets resolved before the first run
 (never rescored afterwards) and wallets that trade only in markets resolved later. The late
