@@ -71,8 +71,8 @@ ON CONFLICT (wallet_address) DO UPDATE SET
     {", ".join(f"{c} = EXCLUDED.{c}" for c in _STATS_COLUMNS)}
 -- A wallet whose figures did not change is not rewritten (most wallets between two hourly
 -- runs): its computed_at / as_of say when its values were last (re)computed differently. The
--- factors JSON is compared as its figures (float8 equality: two figures are equal exactly when
--- their JSON numbers are).
+-- factors JSON is compared as its figures (equal float8 figures make equal JSON numbers; two
+-- figures that differ only beyond the JSON's 15 digits rewrite a row whose JSON reads the same).
 WHERE ({", ".join(f"ws.{c}" for c in _UNCHANGED)})
       IS DISTINCT FROM
       ({", ".join(f"EXCLUDED.{c}" for c in _UNCHANGED)})
