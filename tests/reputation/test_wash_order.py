@@ -5,7 +5,9 @@ and per token; summed as float8 in whatever order the plan delivers rows, their 
 followed the hash tables, ``work_mem``, parallelism and the tables' physical order, and a full
 and an incremental run agreed only while both planned the statement alike. Its sums are exact
 now, so it is run here on one population under other plans and row orders and every row must
-come out bit for bit the same. The frozen reference (:data:`tests.reputation.wash_reference.
+come out bit for bit the same (the populations' round prices put a few fills exactly at the
+off-market distance from the prevailing price, 2 to 9 per pass and settings: their verdicts are
+among the bits compared). The frozen reference (:data:`tests.reputation.wash_reference.
 OLD_WASH`, whose rows main's statement reproduced to the bit under the same plans) fails the same
 check: asserted, so the check is known to bite.
 
