@@ -39,26 +39,40 @@ from orderflow.reputation.settings import ReputationSettings
 # $1 = as_of, $2 = minimum group share, $3 = bucket seconds, $4 = top-k, $5 = off-market distance,
 # $6 = off-market share, $7 = minimum fills.
 #
+# Every figure is a function of the data alone, not of the plan: no sum is taken over float8
+# values (float addition depends on the order of its terms, which follows the hash tables,
+# work_mem, parallel workers and the tables' physical order; a full and an incremental run plan
+# the statement differently). Amounts and prices are NUMERIC (exact sums and products: shares
+# and USDC have 6 decimals, prices 10); a bucket's prevailing price is the exact sums' quotient
+# (NUMERIC division: 16 significant digits or more, rounded the same whatever the order), made
+# float8 once; a fill's distance ``d`` and every threshold comparison stay float8, computed from
+# those deterministic values as before; the off-market fraction of a taker's bucket, the
+# deviation (a volume-weighted mean of ``d``, each ``d`` made NUMERIC: deterministic) and the
+# off-market taker amounts are NUMERIC down to one conversion at the end
+# (tests/reputation/test_wash_order.py: the same bits under other plans and row orders). Ties
+# are broken by the keys: the top-k ranking by volume then counterparty, a member's host by
+# volume then host.
+#
 # Cost (docs/benchmarks.md "WASH statement (this session)"). The CTEs' row counts are unknown to
 # the planner (it sees a few hundred where there are hundreds of thousands), so no join may be
 # one a nested loop would make quadratic: the hosts' counterparties get the host's volume from
 # a window over the pairs and tot, not a join. Sorts of wallet and market keys are in C order
 # where the statement is free to choose (the same order for these lower-case hex / decimal
-# keys; equality is byte equality either way). What sums float8 values -- the bucket and wallet
-# sums of both passes, ``off``'s deviation, ``offtok`` -- is left as it was, and so is every row
-# estimate feeding it: their plans, hence the order the sums are taken in, are the previous
-# statement's, and the rows are identical to the last bit (tests/reputation/
-# test_wash_identity.py runs the previous statement, kept in tests/reputation/wash_reference.py).
+# keys; equality is byte equality either way). The rows are the previous statement's (kept in
+# tests/reputation/wash_reference.py) but for the last bits of the sums it took in float8 and the
+# fills exactly at the off-market distance, whose float8 distance followed those bits
+# (tests/reputation/test_wash_identity.py).
 
 # The others' prevailing price around each (wallet, market, bucket): the market's sums in the
-# bucket before, the same bucket and the one after, less the wallet's own sums ({bk}, {wb}).
+# bucket before, the same bucket and the one after, less the wallet's own sums ({bk}, {wb}),
+# exact; their quotient made float8.
 _REF = """
     SELECT x.w{c} AS w, x.mk{c} AS mk, x.b,
-           min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
+           min(((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))::float8)
                FILTER (WHERE d.d = -1) AS r_before,
-           min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
+           min(((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))::float8)
                FILTER (WHERE d.d = 0) AS r_same,
-           min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
+           min(((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))::float8)
                FILTER (WHERE d.d = 1) AS r_after
       FROM wb x
      CROSS JOIN (VALUES (-1), (0), (1)) d(d)
@@ -68,7 +82,7 @@ _REF = """
      GROUP BY x.w{c}, x.mk{c}, x.b"""
 # Pass 1 sorts and groups the wallets and markets in C order ({c}: the same order for these
 # ASCII keys, cheaper comparisons; equality is byte equality either way); pass 2 keeps the
-# default, so that its plan, and the order its float8 sums are taken in, stay as they were.
+# default (the C order there measured no cheaper, docs/benchmarks.md "WASH sums exact").
 _C = ' COLLATE "C"'
 _LEAST = "least(abs(i.p0 - r.r_before), abs(i.p0 - r.r_same), abs(i.p0 - r.r_after))"
 
@@ -79,14 +93,16 @@ WITH f AS (
            coalesce(t.market_id::text, t.token_id::text) AS mk,
            (CASE WHEN t.market_id IS NOT NULL AND t.outcome_index = 1 THEN 1 - t.price
                  ELSE t.price END)::float8 AS p0,
+           CASE WHEN t.market_id IS NOT NULL AND t.outcome_index = 1 THEN 1 - t.price
+                ELSE t.price END AS pn,
            floor(extract(epoch FROM t.timestamp) / $3::float8)::int8 AS b
       FROM ({GATED_TRADES}) t
      WHERE NOT t.is_taker_aggregate AND t.taker_address <> t.exchange
        AND t.taker_address <> t.wallet_address
 ), inv AS (
-    SELECT m AS w, k AS cp, size, mk, p0, b, false AS taker FROM f
+    SELECT m AS w, k AS cp, size, mk, pn, p0, b, false AS taker FROM f
     UNION ALL
-    SELECT k, m, size, mk, p0, b, true FROM f
+    SELECT k, m, size, mk, pn, p0, b, true FROM f
 ), pair AS (
     -- each pair of wallets once: their volume together is the same seen from either side
     SELECT CASE WHEN m COLLATE "C" < k THEN m ELSE k END AS lo,
@@ -144,10 +160,10 @@ WITH f AS (
      WHERE g.member <> g.w
      GROUP BY g.w
 ), bk AS (
-    SELECT mk, b, sum(size::float8) AS s, sum(size::float8 * p0) AS sp, count(*) AS n
+    SELECT mk, b, sum(size) AS s, sum(size * pn) AS sp, count(*) AS n
       FROM f GROUP BY mk, b
 ), wb AS (
-    SELECT w, mk, b, sum(size::float8) AS s, sum(size::float8 * p0) AS sp, count(*) AS n
+    SELECT w, mk, b, sum(size) AS s, sum(size * pn) AS sp, count(*) AS n
       FROM inv GROUP BY w, mk, b
 ), ref AS ({_REF.format(bk="bk", wb="wb", c=_C)}
 ), dev AS (
@@ -168,13 +184,13 @@ WITH f AS (
      WHERE NOT EXISTS (SELECT 1 FROM off1 o WHERE o.w = f.m COLLATE "C")
        AND NOT EXISTS (SELECT 1 FROM off1 o WHERE o.w = f.k COLLATE "C")
 ), bk2 AS (
-    SELECT mk, b, sum(size::float8) AS s, sum(size::float8 * p0) AS sp, count(*) AS n
+    SELECT mk, b, sum(size) AS s, sum(size * pn) AS sp, count(*) AS n
       FROM clean GROUP BY mk, b
 ), wb2 AS (
-    SELECT w, mk, b, sum(size::float8) AS s, sum(size::float8 * p0) AS sp, count(*) AS n
-      FROM (SELECT m AS w, mk, b, size, p0 FROM clean
+    SELECT w, mk, b, sum(size) AS s, sum(size * pn) AS sp, count(*) AS n
+      FROM (SELECT m AS w, mk, b, size, pn FROM clean
             UNION ALL
-            SELECT k, mk, b, size, p0 FROM clean) c
+            SELECT k, mk, b, size, pn FROM clean) c
      GROUP BY w, mk, b
 ), ref2 AS ({_REF.format(bk="bk2", wb="wb2", c="")}
 ), dev2 AS (
@@ -183,8 +199,7 @@ WITH f AS (
 ), taker_off AS (
     -- the off-market share of each wallet's matches as the taker, per (market, bucket)
     SELECT d.w, d.mk, d.b,
-           (sum(d.size) FILTER (WHERE d.d >= $5::float8))::float8
-               / nullif(sum(d.size)::float8, 0) AS frac
+           sum(d.size) FILTER (WHERE d.d >= $5::float8) / nullif(sum(d.size), 0) AS frac
       FROM dev2 d
      WHERE d.taker
      GROUP BY d.w, d.mk, d.b
@@ -193,12 +208,12 @@ WITH f AS (
     -- ... carried to the wallet's own taker rows there: the decisions the edge must not count
     -- (orderflow.reputation.evidence_sql.WALLETS subtracts them), in the units of rep_positions
     SELECT t.wallet_address AS w, t.token_id,
-           coalesce(sum(t.size::float8 * x.frac) FILTER (WHERE t.side = 'BUY'), 0) AS tb,
-           coalesce(sum(t.usdc_size::float8 * x.frac) FILTER (WHERE t.side = 'BUY'), 0) AS tcb,
-           coalesce(sum(t.size::float8 * x.frac) FILTER (WHERE t.side <> 'BUY'), 0) AS ts,
-           coalesce(sum(t.usdc_size::float8 * x.frac) FILTER (WHERE t.side <> 'BUY'), 0) AS tr,
-           coalesce(sum(x.frac * (CASE WHEN t.fee_asset = 'SHARES' THEN t.fee * t.price
-                                       ELSE t.fee END)::float8) FILTER (WHERE t.fee > 0), 0)
+           coalesce(sum(t.size * x.frac) FILTER (WHERE t.side = 'BUY'), 0)::float8 AS tb,
+           coalesce(sum(t.usdc_size * x.frac) FILTER (WHERE t.side = 'BUY'), 0)::float8 AS tcb,
+           coalesce(sum(t.size * x.frac) FILTER (WHERE t.side <> 'BUY'), 0)::float8 AS ts,
+           coalesce(sum(t.usdc_size * x.frac) FILTER (WHERE t.side <> 'BUY'), 0)::float8 AS tr,
+           coalesce(sum(x.frac * CASE WHEN t.fee_asset = 'SHARES' THEN t.fee * t.price
+                                      ELSE t.fee END) FILTER (WHERE t.fee > 0), 0)::float8
                AS tfee
       FROM ({GATED_TRADES}) t
       JOIN taker_off x
@@ -207,8 +222,8 @@ WITH f AS (
      WHERE t.is_taker_aggregate
      GROUP BY t.wallet_address, t.token_id
 ), off AS MATERIALIZED (
-    -- materialized as when `hosts` read it too: its float8 sum in the order dev2 comes in
-    SELECT d.w, sum(d.size::float8 * d.d) / nullif(sum(d.size::float8), 0) AS deviation,
+    -- materialized as when `hosts` read it too (inlined: no cheaper, measured)
+    SELECT d.w, (sum(d.size * d.d::numeric) / nullif(sum(d.size), 0))::float8 AS deviation,
            sum(d.size) FILTER (WHERE d.d >= $5::float8) AS off_vol,
            count(*) FILTER (WHERE d.d >= $5::float8) AS off_n
       FROM dev2 d GROUP BY d.w
