@@ -44,10 +44,11 @@ from orderflow.reputation.settings import ReputationSettings
 # work_mem, parallel workers and the tables' physical order; a full and an incremental run plan
 # the statement differently). Amounts and prices are NUMERIC (exact sums and products: shares
 # and USDC have 6 decimals, prices 10); a bucket's prevailing price is the exact sums' quotient
-# (NUMERIC division: 16 significant digits or more, rounded the same whatever the order), made
-# float8 once; a fill's distance ``d`` and every threshold comparison stay float8, computed from
-# those deterministic values as before; the off-market fraction of a taker's bucket, the
-# deviation (a volume-weighted mean of ``d``, each ``d`` made NUMERIC: deterministic) and the
+# (NUMERIC division: 16 significant digits or more, rounded the same whatever the order); a
+# fill's distance ``d`` to it is exact too, and so is its comparison with the off-market
+# distance: a fill exactly that far off (prices sit on a tick grid, so it happens) is off-market,
+# as ">=" says, whatever binary fractions the two prices would round to in float8. The
+# off-market fraction of a taker's bucket, the deviation (a volume-weighted mean of ``d``) and the
 # off-market taker amounts are NUMERIC down to one conversion at the end
 # (tests/reputation/test_wash_order.py: the same bits under other plans and row orders). Ties
 # are broken by the keys: the top-k ranking by volume then counterparty, a member's host by
@@ -60,19 +61,19 @@ from orderflow.reputation.settings import ReputationSettings
 # where the statement is free to choose (the same order for these lower-case hex / decimal
 # keys; equality is byte equality either way). The rows are the previous statement's (kept in
 # tests/reputation/wash_reference.py) but for the last bits of the sums it took in float8 and the
-# fills exactly at the off-market distance, whose float8 distance followed those bits
+# fills exactly at the off-market distance, which it judged by their float8 rounding
 # (tests/reputation/test_wash_identity.py).
 
 # The others' prevailing price around each (wallet, market, bucket): the market's sums in the
 # bucket before, the same bucket and the one after, less the wallet's own sums ({bk}, {wb}),
-# exact; their quotient made float8.
+# exact, and their quotient.
 _REF = """
     SELECT x.w{c} AS w, x.mk{c} AS mk, x.b,
-           min(((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))::float8)
+           min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
                FILTER (WHERE d.d = -1) AS r_before,
-           min(((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))::float8)
+           min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
                FILTER (WHERE d.d = 0) AS r_same,
-           min(((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))::float8)
+           min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
                FILTER (WHERE d.d = 1) AS r_after
       FROM wb x
      CROSS JOIN (VALUES (-1), (0), (1)) d(d)
@@ -84,15 +85,16 @@ _REF = """
 # ASCII keys, cheaper comparisons; equality is byte equality either way); pass 2 keeps the
 # default (the C order there measured no cheaper, docs/benchmarks.md "WASH sums exact").
 _C = ' COLLATE "C"'
-_LEAST = "least(abs(i.p0 - r.r_before), abs(i.p0 - r.r_same), abs(i.p0 - r.r_after))"
+# The off-market distance as an exact decimal (float8 -> numeric keeps 15 digits: 0.1 is 0.1),
+# computed once per execution (an InitPlan), whatever the plan cache does with $5.
+_DIST = "(SELECT $5::float8::numeric)"
+_LEAST = "least(abs(i.pn - r.r_before), abs(i.pn - r.r_same), abs(i.pn - r.r_after))"
 
 WASH = f"""
 CREATE TEMP TABLE rep_wash ON COMMIT DROP AS
 WITH f AS (
     SELECT t.wallet_address AS m, t.taker_address AS k, t.size,
            coalesce(t.market_id::text, t.token_id::text) AS mk,
-           (CASE WHEN t.market_id IS NOT NULL AND t.outcome_index = 1 THEN 1 - t.price
-                 ELSE t.price END)::float8 AS p0,
            CASE WHEN t.market_id IS NOT NULL AND t.outcome_index = 1 THEN 1 - t.price
                 ELSE t.price END AS pn,
            floor(extract(epoch FROM t.timestamp) / $3::float8)::int8 AS b
@@ -100,9 +102,9 @@ WITH f AS (
      WHERE NOT t.is_taker_aggregate AND t.taker_address <> t.exchange
        AND t.taker_address <> t.wallet_address
 ), inv AS (
-    SELECT m AS w, k AS cp, size, mk, pn, p0, b, false AS taker FROM f
+    SELECT m AS w, k AS cp, size, mk, pn, b, false AS taker FROM f
     UNION ALL
-    SELECT k, m, size, mk, pn, p0, b, true FROM f
+    SELECT k, m, size, mk, pn, b, true FROM f
 ), pair AS (
     -- each pair of wallets once: their volume together is the same seen from either side
     SELECT CASE WHEN m COLLATE "C" < k THEN m ELSE k END AS lo,
@@ -174,8 +176,8 @@ WITH f AS (
     SELECT d.w COLLATE "C" AS w
       FROM dev d JOIN tot t ON t.w = d.w
      GROUP BY d.w COLLATE "C", t.vol
-    HAVING count(*) FILTER (WHERE d.d >= $5::float8) >= $7::int
-       AND coalesce(sum(d.size) FILTER (WHERE d.d >= $5::float8), 0) >= $6::float8 * t.vol::float8
+    HAVING count(*) FILTER (WHERE d.d >= {_DIST}) >= $7::int
+       AND coalesce(sum(d.size) FILTER (WHERE d.d >= {_DIST}), 0) >= $6::float8 * t.vol::float8
 ), clean AS (
     -- pass 2's market: the matches of two wallets neither of which pass 1 found off-market (a
     -- ring's own fills at its price must not make the prevailing price a genuine trader is
@@ -199,11 +201,11 @@ WITH f AS (
 ), taker_off AS (
     -- the off-market share of each wallet's matches as the taker, per (market, bucket)
     SELECT d.w, d.mk, d.b,
-           sum(d.size) FILTER (WHERE d.d >= $5::float8) / nullif(sum(d.size), 0) AS frac
+           sum(d.size) FILTER (WHERE d.d >= {_DIST}) / nullif(sum(d.size), 0) AS frac
       FROM dev2 d
      WHERE d.taker
      GROUP BY d.w, d.mk, d.b
-    HAVING count(*) FILTER (WHERE d.d >= $5::float8) > 0
+    HAVING count(*) FILTER (WHERE d.d >= {_DIST}) > 0
 ), offtok AS (
     -- ... carried to the wallet's own taker rows there: the decisions the edge must not count
     -- (orderflow.reputation.evidence_sql.WALLETS subtracts them), in the units of rep_positions
@@ -223,13 +225,13 @@ WITH f AS (
      GROUP BY t.wallet_address, t.token_id
 ), off AS MATERIALIZED (
     -- materialized as when `hosts` read it too (inlined: no cheaper, measured)
-    SELECT d.w, (sum(d.size * d.d::numeric) / nullif(sum(d.size), 0))::float8 AS deviation,
-           sum(d.size) FILTER (WHERE d.d >= $5::float8) AS off_vol,
-           count(*) FILTER (WHERE d.d >= $5::float8) AS off_n
+    SELECT d.w, (sum(d.size * d.d) / nullif(sum(d.size), 0))::float8 AS deviation,
+           sum(d.size) FILTER (WHERE d.d >= {_DIST}) AS off_vol,
+           count(*) FILTER (WHERE d.d >= {_DIST}) AS off_n
       FROM dev2 d GROUP BY d.w
 ), offpair AS (
     SELECT d.w, d.cp, sum(d.size) AS vol, count(*) AS n
-      FROM dev2 d WHERE d.d >= $5::float8 GROUP BY d.w, d.cp
+      FROM dev2 d WHERE d.d >= {_DIST} GROUP BY d.w, d.cp
 ), hosted AS (
     -- the wash counterparties of each host -- a wallet that meets WASH's figures
     -- (orderflow.reputation.flags; only its minimum USDC volume is checked later, in numpy) --

@@ -46,3 +46,27 @@ async def test_off_market_fills_give_no_edge(pool: asyncpg.Pool) -> None:
     assert abs(post["outcome_edge"] - value / stake) < 1e-6, (post, value / stake)
     # ... which they would have inflated
     assert inflated[0] / inflated[1] - value / stake > 0.05
+
+
+async def test_a_fill_exactly_the_off_market_distance_away_is_off_market(
+    pool: asyncpg.Pool,
+) -> None:
+    """Prices sit on a tick grid, so a fill exactly ``wash_deviation`` (0.10) from the
+    prevailing price happens. ">=" counts it, whatever the two prices' binary fractions: in
+    float8 0.30 - 0.20 is 0.09999999999999998 and 0.55 - 0.45 is 0.10000000000000003, so a
+    float8 comparison counted the second pair and not the first."""
+    w = World(seed=43)
+    background(w, wallets=20, events=40)
+    taker, partner = w.new_wallet(), w.new_wallet()
+    specs = w.pick(6, binary_only=True)
+    for s, (market, fill) in zip(specs, [(0.30, 0.20)] * 3 + [(0.45, 0.55)] * 3, strict=True):
+        t = s.resolves - 0.05 * (s.resolves - s.opens)
+        for dt in (-600.0, 600.0):  # the others trade outcome 0 at the market price
+            w.take(s, t + dt, w.new_wallet(), 0, 50.0, price=market)
+        w.take(s, t, taker, 0, 40.0, price=fill, maker=partner)
+    await w.finish(pool)
+    await run_reputation(pool)
+
+    behaviour = (await stats(pool, taker))["factors"]["behaviour"]
+    assert behaviour["off_market_fills"] == 6, behaviour
+    assert abs(behaviour["price_deviation"] - 0.10) < 1e-15, behaviour
