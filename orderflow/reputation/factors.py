@@ -98,6 +98,7 @@ class Scores:
     outcome_se: Array
     clv_edge: Array
     clv_se: Array
+    resid_se: Array  # null se of the outcome's excess over the closing line
     edge_raw: Array  # combined measurement
     edge_raw_se: Array
     edge: Array  # posterior mean
@@ -113,6 +114,7 @@ class Scores:
     profit_factor: Array
     consistency: Array
     volume: Array
+    volume_evidence: Array  # the volume factor's weight on the posterior z (own events)
     timing: Array
     raw_score: Array
     score: Array  # rounded to 2 decimals, inside the tier's band
@@ -354,6 +356,7 @@ def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) ->
         outcome_se=outcome_se,
         clv_edge=clv,
         clv_se=clv_se,
+        resid_se=resid_se,
         edge_raw=m,
         edge_raw_se=se,
         edge=post_mean,
@@ -369,6 +372,7 @@ def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) ->
         profit_factor=f_pf,
         consistency=f_cons,
         volume=f_vol,
+        volume_evidence=evidence,
         timing=f_timing,
         raw_score=raw,
         score=final,
