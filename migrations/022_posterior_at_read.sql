@@ -191,10 +191,14 @@ $$;
 
 -- Migration 020's JSON of a stats row, from the figures as read.
 CREATE OR REPLACE FUNCTION orderflow_factors(s orderflow_wallet_stats)
-RETURNS JSONB LANGUAGE sql STABLE PARALLEL SAFE AS $$
-SELECT CASE WHEN r.factor_figures IS NULL THEN r.factors_stored
-            ELSE orderflow_factors(r.factor_figures, r.factor_volume_usdc, r.factor_counterparty,
-                                   r.factor_wash_host, r.reputation_score, r.trader_tier, r.flags)
-       END
-  FROM orderflow_wallet_read(s) AS r
+RETURNS JSONB LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+DECLARE
+    r orderflow_wallet_stats := orderflow_wallet_read(s);
+BEGIN
+    IF r.factor_figures IS NULL THEN
+        RETURN r.factors_stored;
+    END IF;
+    RETURN orderflow_factors(r.factor_figures, r.factor_volume_usdc, r.factor_counterparty,
+                             r.factor_wash_host, r.reputation_score, r.trader_tier, r.flags);
+END
 $$;
