@@ -136,9 +136,7 @@ POPULATION_FIGURES = frozenset((
     "edge", "edge_se", "p_above_cost", "p_below_zero", "edge_raw", "edge_raw_se", "f_vol",
 ))  # fmt: skip
 _FIGURES = ",\n           ".join(e for _, e in FIGURES)
-_OWN_FIGURES = ",\n           ".join(
-    "NULL" if n in POPULATION_FIGURES else e for n, e in FIGURES
-)
+_OWN_FIGURES = ",\n           ".join("NULL" if n in POPULATION_FIGURES else e for n, e in FIGURES)
 
 _FINAL = f"""
 CREATE TEMP VIEW rep_final AS

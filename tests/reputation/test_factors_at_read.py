@@ -23,7 +23,6 @@ from orderflow.reputation.run import _build
 from orderflow.reputation.wallet_sql import FIGURE_COLUMNS, WALLET_STATS
 from orderflow.signals.queries import wallet_views
 from tests.reputation.factors_frozen import frozen_factors
-from tests.reputation.read_figures import json_close, texts_close
 from tests.reputation.population import (
     World,
     edge_taker,
@@ -33,6 +32,7 @@ from tests.reputation.population import (
     skilled_taker,
     wash_ring,
 )
+from tests.reputation.read_figures import json_close, texts_close
 
 _STORED = """
 SELECT wallet_address, orderflow_factors(s)::text AS factors
