@@ -14,7 +14,7 @@
 --
 -- orderflow_wallet_read(s) returns the row with those figures computed from its own and the
 -- current population (the same float8 operations, in the same order, as
--- orderflow.reputation.factors.score; erf by W. J. Cody's rational approximations), and
+-- orderflow.reputation.factors.score; erf as the C library computes it), and
 -- orderflow_factors(s) builds the JSON from them. A row without own figures (written by hand,
 -- or by a run before this migration) reads as stored. History snapshots keep the full figures
 -- of their run.
@@ -30,73 +30,100 @@ CREATE TABLE orderflow_reputation_population (
     as_of           TIMESTAMPTZ NOT NULL
 );
 
--- erf(x) to double precision: W. J. Cody, "Rational Chebyshev approximations for the error
--- function", Math. Comp. 23 (1969), as in his CALERF (SPECFUN, 1985), with jint = 0.
+-- erf(x) to double precision, as the C library computes it (numpy's probabilities call libm's
+-- erf): the algorithm and coefficients of Sun's fdlibm s_erf.c (1993: less than one ulp), with
+-- the evaluation order of glibc's version of it (N. Shimizu, 1997: the polynomials split in even
+-- and odd parts), which glibc up to 2.40 ships. Against this machine's glibc 2.36 it is equal to
+-- the bit (tests/reputation/test_posterior_at_read.py: a dense grid, the intervals' edges, both
+-- tails); against a correctly rounded erf (glibc 2.41 on) it is within one ulp.
 CREATE FUNCTION orderflow_erf(x DOUBLE PRECISION)
 RETURNS DOUBLE PRECISION LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
 DECLARE
-    a CONSTANT float8[] := ARRAY[3.16112374387056560e00, 1.13864154151050156e02,
-        3.77485237685302021e02, 3.20937758913846947e03, 1.85777706184603153e-1]::float8[];
-    b CONSTANT float8[] := ARRAY[2.36012909523441209e01, 2.44024637934444173e02,
-        1.28261652607737228e03, 2.84423683343917062e03]::float8[];
-    c CONSTANT float8[] := ARRAY[5.64188496988670089e-1, 8.88314979438837594e00,
-        6.61191906371416295e01, 2.98635138197400131e02, 8.81952221241769090e02,
-        1.71204761263407058e03, 2.05107837782607147e03, 1.23033935479799725e03,
-        2.15311535474403846e-8]::float8[];
-    d CONSTANT float8[] := ARRAY[1.57449261107098347e01, 1.17693950891312499e02,
-        5.37181101862009858e02, 1.62138957456669019e03, 3.29079923573345963e03,
-        4.36261909014324716e03, 3.43936767414372164e03, 1.23033935480374942e03]::float8[];
-    p CONSTANT float8[] := ARRAY[3.05326634961232344e-1, 3.60344899949804439e-1,
-        1.25781726111229246e-1, 1.60837851487422766e-2, 6.58749161529837803e-4,
-        1.63153871373020978e-2]::float8[];
-    q CONSTANT float8[] := ARRAY[2.56852019228982242e00, 1.87295284992346047e00,
-        5.27905102951428412e-1, 6.05183413124413191e-2, 2.33520497626869185e-3]::float8[];
-    sqrpi CONSTANT float8 := 5.6418958354775628695e-1;  -- 1 / sqrt(pi)
-    y float8 := abs(x);
-    ysq float8 := 0;
-    xnum float8;
-    xden float8;
-    del float8;
-    res float8;
+    erx CONSTANT float8 := 8.45062911510467529297e-01;  -- erf(1) rounded to 24 bits
+    efx CONSTANT float8 := 1.28379167095512586316e-01;  -- 2 / sqrt(pi) - 1
+    -- erf(x) = x + x P(x^2) / Q(x^2) on [0, 0.84375)
+    pp CONSTANT float8[] := ARRAY[1.28379167095512558561e-01, -3.25042107247001499370e-01,
+        -2.84817495755985104766e-02, -5.77027029648944159157e-03,
+        -2.37630166566501626084e-05]::float8[];
+    qq CONSTANT float8[] := ARRAY[3.97917223959155352819e-01, 6.50222499887672944485e-02,
+        5.08130628187576562776e-03, 1.32494738004321644526e-04,
+        -3.96022827877536812320e-06]::float8[];
+    -- erf(x) = erx + P(s) / Q(s), s = x - 1, on [0.84375, 1.25)
+    pa CONSTANT float8[] := ARRAY[-2.36211856075265944077e-03, 4.14856118683748331666e-01,
+        -3.72207876035701323847e-01, 3.18346619901161753674e-01, -1.10894694282396677476e-01,
+        3.54783043256182359371e-02, -2.16637559486879084300e-03]::float8[];
+    qa CONSTANT float8[] := ARRAY[1.06420880400844228286e-01, 5.40397917702171048937e-01,
+        7.18286544141962662868e-02, 1.26171219808761642112e-01, 1.36370839120290507362e-02,
+        1.19844998467991074170e-02]::float8[];
+    -- erfc(x) = exp(-x^2 - 0.5625 + R(1/x^2) / S(1/x^2)) / x on [1.25, 1/0.35) ...
+    ra CONSTANT float8[] := ARRAY[-9.86494403484714822705e-03, -6.93858572707181764372e-01,
+        -1.05586262253232909814e+01, -6.23753324503260060396e+01, -1.62396669462573470355e+02,
+        -1.84605092906711035994e+02, -8.12874355063065934246e+01,
+        -9.81432934416914548592e+00]::float8[];
+    sa CONSTANT float8[] := ARRAY[1.96512716674392571292e+01, 1.37657754143519042600e+02,
+        4.34565877475229228821e+02, 6.45387271733267880336e+02, 4.29008140027567833386e+02,
+        1.08635005541779435134e+02, 6.57024977031928170135e+00,
+        -6.04244152148580987438e-02]::float8[];
+    -- ... and on [1/0.35, 6) (beyond, erf is 1 to double precision)
+    rb CONSTANT float8[] := ARRAY[-9.86494292470009928597e-03, -7.99283237680523006574e-01,
+        -1.77579549177547519889e+01, -1.60636384855821916062e+02, -6.37566443368389627722e+02,
+        -1.02509513161107724954e+03, -4.83519191608651397019e+02]::float8[];
+    sb CONSTANT float8[] := ARRAY[3.03380607434824582924e+01, 3.25792512996573918826e+02,
+        1.53672958608443695994e+03, 3.19985821950859553908e+03, 2.55305040643316442583e+03,
+        4.74528541206955367215e+02, -2.24409524465858183362e+01]::float8[];
+    ax float8 := abs(x);
+    z float8;
+    s float8;
+    s2 float8;
+    s4 float8;
+    s6 float8;
+    p float8;
+    q float8;
+    r float8;
+    e int;
 BEGIN
-    IF y <= 0.46875 THEN  -- erf itself
-        IF y > 1.11e-16 THEN ysq := y * y; END IF;
-        xnum := a[5] * ysq;
-        xden := ysq;
-        FOR i IN 1..3 LOOP
-            xnum := (xnum + a[i]) * ysq;
-            xden := (xden + b[i]) * ysq;
-        END LOOP;
-        RETURN x * (xnum + a[4]) / (xden + b[4]);
-    ELSIF y <= 4 THEN  -- erfc, then erf = 1 - erfc
-        xnum := c[9] * y;
-        xden := y;
-        FOR i IN 1..7 LOOP
-            xnum := (xnum + c[i]) * y;
-            xden := (xden + d[i]) * y;
-        END LOOP;
-        res := (xnum + c[8]) / (xden + d[8]);
-        ysq := trunc(y * 16) / 16;
-        del := (y - ysq) * (y + ysq);
-        res := exp(-ysq * ysq) * exp(-del) * res;
-    ELSIF y >= 26.543 THEN  -- erfc underflows
-        res := 0;
-    ELSE
-        ysq := 1 / (y * y);
-        xnum := p[6] * ysq;
-        xden := ysq;
-        FOR i IN 1..4 LOOP
-            xnum := (xnum + p[i]) * ysq;
-            xden := (xden + q[i]) * ysq;
-        END LOOP;
-        res := ysq * (xnum + p[5]) / (xden + q[5]);
-        res := (sqrpi - res) / y;
-        ysq := trunc(y * 16) / 16;
-        del := (y - ysq) * (y + ysq);
-        res := exp(-ysq * ysq) * exp(-del) * res;
+    IF ax < 0.84375 THEN
+        IF ax < 3.7252902984619141e-09 THEN  -- 2^-28
+            RETURN x + efx * x;
+        END IF;
+        z := x * x;
+        s2 := z * z;
+        s4 := s2 * s2;
+        p := (pp[1] + z * pp[2]) + s2 * (pp[3] + z * pp[4]) + s4 * pp[5];
+        q := (1 + z * qq[1]) + s2 * (qq[2] + z * qq[3]) + s4 * (qq[4] + z * qq[5]);
+        RETURN x + x * (p / q);
     END IF;
-    res := (0.5 - res) + 0.5;
-    RETURN CASE WHEN x < 0 THEN -res ELSE res END;
+    IF ax < 1.25 THEN
+        s := ax - 1;
+        s2 := s * s;
+        s4 := s2 * s2;
+        s6 := s4 * s2;
+        p := (pa[1] + s * pa[2]) + s2 * (pa[3] + s * pa[4]) + s4 * (pa[5] + s * pa[6]) + s6 * pa[7];
+        q := (1 + s * qa[1]) + s2 * (qa[2] + s * qa[3]) + s4 * (qa[4] + s * qa[5]) + s6 * qa[6];
+        RETURN CASE WHEN x >= 0 THEN erx + p / q ELSE -erx - p / q END;
+    END IF;
+    IF ax >= 6 THEN
+        RETURN CASE WHEN x >= 0 THEN 1.0::float8 ELSE -1.0::float8 END;
+    END IF;
+    s := 1 / (ax * ax);
+    s2 := s * s;
+    s4 := s2 * s2;
+    s6 := s4 * s2;
+    IF ax < 2.8571434020996094 THEN  -- 1/0.35 as fdlibm compares it (high word 0x4006DB6E)
+        p := (ra[1] + s * ra[2]) + s2 * (ra[3] + s * ra[4]) + s4 * (ra[5] + s * ra[6])
+             + s6 * (ra[7] + s * ra[8]);
+        q := (1 + s * sa[1]) + s2 * (sa[2] + s * sa[3]) + s4 * (sa[4] + s * sa[5])
+             + s6 * (sa[6] + s * sa[7]) + (s4 * s4) * sa[8];
+    ELSE
+        p := (rb[1] + s * rb[2]) + s2 * (rb[3] + s * rb[4]) + s4 * (rb[5] + s * rb[6]) + s6 * rb[7];
+        q := (1 + s * sb[1]) + s2 * (sb[2] + s * sb[3]) + s4 * (sb[4] + s * sb[5])
+             + s6 * (sb[6] + s * sb[7]);
+    END IF;
+    -- z: ax with the low 32 bits of its mantissa cleared (exact: ax is in [1.25, 6))
+    e := CASE WHEN ax < 2 THEN 20 WHEN ax < 4 THEN 19 ELSE 18 END;
+    z := trunc(ax * 2.0::float8 ^ e) / 2.0::float8 ^ e;
+    r := exp(-z * z - 0.5625) * exp((z - ax) * (z + ax) + p / q);
+    RETURN CASE WHEN x >= 0 THEN 1 - r / ax ELSE r / ax - 1 END;
 END
 $$;
 

@@ -138,6 +138,15 @@ def _norm_cdf(x: Array) -> Array:
     return np.where(np.isnan(x), np.nan, out)
 
 
+def _libm_tanh(x: Array) -> Array:
+    """tanh by the C library (numpy's own loop differs from it in the last bit): what
+    PostgreSQL computes when the volume factor is read (migration 022), so the two agree."""
+    out = np.zeros(x.shape, dtype=np.float64)
+    nz = np.flatnonzero(x)
+    out[nz] = np.fromiter(map(math.tanh, x[nz].tolist()), np.float64, nz.size)
+    return out
+
+
 def _div(a: Array, b: Array) -> Array:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(b > 0, a / np.where(b > 0, b, 1.0), np.nan)
@@ -336,7 +345,7 @@ def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) ->
 
     evidence = np.clip(np.log1p(events) / math.log1p(s.volume_target_events), 0.0, 1.0)
     post_z = _div(post_mean - mu, np.where(measured, se, np.nan))
-    f_vol = 0.5 + 0.5 * evidence * np.tanh(np.nan_to_num(post_z) / s.factor_z_scale)
+    f_vol = 0.5 + 0.5 * evidence * _libm_tanh(np.nan_to_num(post_z) / s.factor_z_scale)
 
     clv_z = _div(np.nan_to_num(clv), np.where(np.isfinite(clv_se), clv_se, np.nan))
     f_timing = _centred_tanh(clv_z * shrink, s.factor_z_scale)
