@@ -16,7 +16,7 @@ import asyncpg
 import numpy as np
 
 from orderflow.demo.store import flagged_wallets
-from orderflow.reputation import compute_scores, run_reputation
+from orderflow.reputation import compute_scores, run_reputation, scores_sql
 from orderflow.reputation.factors import _norm_cdf
 from orderflow.reputation.wallet_sql import WALLET_STATS
 from orderflow.signals.queries import wallet_views
@@ -161,3 +161,18 @@ async def test_a_row_without_own_figures_reads_as_written(pool: asyncpg.Pool) ->
             0.01,
             None,
         )
+
+
+def test_the_positions_migration_022_reads_are_the_figures_it_means() -> None:
+    """``orderflow_posterior_figures`` reads and writes FIGURES by position (1-based)."""
+    at = {name: i for i, (name, _) in enumerate(scores_sql.FIGURES, 1)}
+    assert sorted(at[n] for n in scores_sql.POPULATION_FIGURES) == [*range(6, 18), 23]
+    assert (at["follower_cost"], at["prior_mean"], at["prior_sd"]) == (6, 7, 8)
+    assert (at["prior_mean_se"], at["close_miss_sd"], at["raw_score"]) == (9, 10, 11)
+    assert (at["edge"], at["edge_se"], at["p_above_cost"], at["p_below_zero"]) == (12, 13, 14, 15)
+    assert (at["edge_raw"], at["edge_raw_se"], at["f_vol"]) == (16, 17, 23)
+    assert (at["outcome_edge"], at["outcome_se"], at["clv_edge"], at["clv_se"]) == (18, 19, 20, 21)
+    assert (at["f_win"], at["f_pf"], at["f_cons"], at["f_timing"]) == (34, 38, 43, 47)
+    assert (at["resid_se"], at["volume_evidence"], len(scores_sql.FIGURES)) == (48, 49, 49)
+    weights = [n for n, _ in scores_sql.FIGURES[:5]]
+    assert weights == ["w_win_rate", "w_profit_factor", "w_consistency", "w_volume", "w_timing"]
