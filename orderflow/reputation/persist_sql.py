@@ -89,7 +89,7 @@ WHERE ({", ".join(f"ws.{c}" for c in _UNCHANGED)})
 # $1..$4 = the prior (mean, sd, se of the mean, closing-line miss sd), $5 = follower_cost,
 # $6 = factor_z_scale, $7 = computed_at, $8 = as_of: the population the rows are read against.
 POPULATION = """
-INSERT INTO orderflow_reputation_population AS p
+INSERT INTO orderflow_reputation_population
        (id, prior_mean, prior_sd, prior_mean_se, close_miss_sd, follower_cost, factor_z_scale,
         computed_at, as_of)
 VALUES (TRUE, $1, $2, $3, $4, $5, $6, $7, $8)
