@@ -198,10 +198,12 @@ def _position_args(
     )
 
 
+# The rows as read: their posterior figures against the current population (migration 022).
 _FLAGGED = """
 SELECT s.wallet_address, to_jsonb(s) AS j
-  FROM orderflow_wallet_stats s
- WHERE cardinality(s.flags) > 0
+  FROM orderflow_wallet_stats w
+ CROSS JOIN LATERAL orderflow_wallet_read(w) AS s
+ WHERE cardinality(w.flags) > 0
  ORDER BY s.reputation_score DESC NULLS LAST, s.wallet_address
 """
 

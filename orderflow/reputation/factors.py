@@ -98,6 +98,7 @@ class Scores:
     outcome_se: Array
     clv_edge: Array
     clv_se: Array
+    resid_se: Array  # null se of the outcome's excess over the closing line
     edge_raw: Array  # combined measurement
     edge_raw_se: Array
     edge: Array  # posterior mean
@@ -113,6 +114,7 @@ class Scores:
     profit_factor: Array
     consistency: Array
     volume: Array
+    volume_evidence: Array  # the volume factor's weight on the posterior z (own events)
     timing: Array
     raw_score: Array
     score: Array  # rounded to 2 decimals, inside the tier's band
@@ -134,6 +136,15 @@ def _norm_cdf(x: Array) -> Array:
     z = np.nan_to_num(np.asarray(x, dtype=np.float64), nan=0.0, posinf=40.0, neginf=-40.0)
     out = np.asarray(0.5 * (1.0 + _ERF(z / math.sqrt(2.0))), dtype=np.float64)
     return np.where(np.isnan(x), np.nan, out)
+
+
+def _libm_tanh(x: Array) -> Array:
+    """tanh by the C library (numpy's own loop differs from it in the last bit): what
+    PostgreSQL computes when the volume factor is read (migration 022), so the two agree."""
+    out = np.zeros(x.shape, dtype=np.float64)
+    nz = np.flatnonzero(x)
+    out[nz] = np.fromiter(map(math.tanh, x[nz].tolist()), np.float64, nz.size)
+    return out
 
 
 def _div(a: Array, b: Array) -> Array:
@@ -334,7 +345,7 @@ def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) ->
 
     evidence = np.clip(np.log1p(events) / math.log1p(s.volume_target_events), 0.0, 1.0)
     post_z = _div(post_mean - mu, np.where(measured, se, np.nan))
-    f_vol = 0.5 + 0.5 * evidence * np.tanh(np.nan_to_num(post_z) / s.factor_z_scale)
+    f_vol = 0.5 + 0.5 * evidence * _libm_tanh(np.nan_to_num(post_z) / s.factor_z_scale)
 
     clv_z = _div(np.nan_to_num(clv), np.where(np.isfinite(clv_se), clv_se, np.nan))
     f_timing = _centred_tanh(clv_z * shrink, s.factor_z_scale)
@@ -354,6 +365,7 @@ def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) ->
         outcome_se=outcome_se,
         clv_edge=clv,
         clv_se=clv_se,
+        resid_se=resid_se,
         edge_raw=m,
         edge_raw_se=se,
         edge=post_mean,
@@ -369,6 +381,7 @@ def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) ->
         profit_factor=f_pf,
         consistency=f_cons,
         volume=f_vol,
+        volume_evidence=evidence,
         timing=f_timing,
         raw_score=raw,
         score=final,

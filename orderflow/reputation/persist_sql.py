@@ -3,10 +3,11 @@ issues found in ``rep_positions`` (see :mod:`orderflow.reputation.positions_sql`
 
 from __future__ import annotations
 
-# Before the upsert: the wallets whose score, tier or flags change.
+# Before the upsert: the wallets whose score, tier or flags change, with the full figures of
+# their factors JSON (the row stores its own figures only: migration 022).
 HISTORY_WALLETS = """
 CREATE TEMP TABLE rep_history ON COMMIT DROP AS
-SELECT f.wallet_address
+SELECT f.wallet_address, f.factor_figures
   FROM rep_final f
   LEFT JOIN orderflow_wallet_stats ws ON ws.wallet_address = f.wallet_address
  WHERE ws.reputation_score IS DISTINCT FROM f.score
@@ -18,20 +19,24 @@ SELECT f.wallet_address
 # the JSON when read).
 FACTOR_COLUMNS = ("factor_figures", "factor_volume_usdc", "factor_counterparty", "factor_wash_host")
 
-# $1 = computed_at. After the upsert: their snapshots, copied from the rows just written.
+# $1 = computed_at. After the upsert: their snapshots, copied from the rows just written, with
+# the figures as the run computed them (frozen: not read against a later population).
 HISTORY = f"""
 INSERT INTO orderflow_reputation_history
        (wallet_address, reputation_score, trader_tier, resolved_positions, computed_at, flags,
         {", ".join(FACTOR_COLUMNS)})
 SELECT ws.wallet_address, ws.reputation_score, ws.trader_tier, ws.resolved_positions,
-       $1::timestamptz, ws.flags, {", ".join(f"ws.{c}" for c in FACTOR_COLUMNS)}
+       $1::timestamptz, ws.flags, h.factor_figures,
+       {", ".join(f"ws.{c}" for c in FACTOR_COLUMNS[1:])}
   FROM rep_history h
   JOIN orderflow_wallet_stats ws ON ws.wallet_address = h.wallet_address
 """
 
 # wins / losses / gross profit and loss / profit_factor / roi are the wallet's P&L per resolved
-# event (all its fills); edge, edge_se and the probabilities are the posterior of its taker
-# decisions (see orderflow.reputation.factors).
+# event (all its fills); edge, edge_raw, edge_se and the probabilities (the posterior of its
+# taker decisions, see orderflow.reputation.factors) depend on the population: a run stores them
+# NULL with the wallet's own figures, and orderflow_wallet_read() computes them when read against
+# the current orderflow_reputation_population row (migration 022).
 _STATS_COLUMNS = (
     "total_trades", "total_volume_usdc", "markets_traded", "resolved_positions", "wins", "losses",
     "win_rate", "gross_profit", "gross_loss", "profit_factor", "realized_pnl", "unrealized_pnl",
@@ -49,8 +54,8 @@ _UNCHANGED = (
 
 
 # $1 = computed_at, $2 = as_of. The upsert of ``rep_final`` into ``orderflow_wallet_stats``: every
-# column a run computes, the factors JSON as its figures (``factors_stored``, a JSON stored before
-# migration 020, is cleared: the figures replace it).
+# column a run computes, the factors JSON as its own figures (``factors_stored``, a JSON stored
+# before migration 020, is cleared: the figures replace it), the population's part NULL.
 UPSERT_STATS = f"""
 INSERT INTO orderflow_wallet_stats AS ws (wallet_address, {", ".join(_STATS_COLUMNS)})
 SELECT f.wallet_address, f.total_trades, f.volume_usdc, f.markets_traded, f.resolved,
@@ -62,22 +67,38 @@ SELECT f.wallet_address, f.total_trades, f.volume_usdc, f.markets_traded, f.reso
        f.realized_pnl, f.unrealized_pnl,
        CASE WHEN f.resolved_cost > 0 THEN (f.resolved_pnl / f.resolved_cost)::float8 END,
        f.f_cons, f.f_timing, f.holding_secs, f.first_at, f.last_at, f.score, f.tier,
-       $1::timestamptz, now(), f.edge, f.edge_raw, f.edge_se, f.events::int, f.fees,
-       f.open_positions, $2::timestamptz, f.flags, f.p_above_cost, f.p_below_zero,
+       $1::timestamptz, now(), NULL::float8, NULL::float8, NULL::float8, f.events::int, f.fees,
+       f.open_positions, $2::timestamptz, f.flags, NULL::float8, NULL::float8,
        f.events::int, f.clv_edge, f.clv_se, f.maker_share,
-       f.factor_figures, f.volume_usdc, f.wash_counterparty, f.wash_host_address, NULL::jsonb
+       f.own_figures, f.volume_usdc, f.wash_counterparty, f.wash_host_address, NULL::jsonb
   FROM rep_final f
 ON CONFLICT (wallet_address) DO UPDATE SET
     {", ".join(f"{c} = EXCLUDED.{c}" for c in _STATS_COLUMNS)}
--- A wallet whose figures did not change is not rewritten (most wallets between two hourly
--- runs): its computed_at / as_of say when its values were last (re)computed differently. The
--- factors JSON is compared as its figures (equal float8 figures make equal JSON numbers; two
--- figures that differ only beyond the JSON's 15 digits rewrite a row whose JSON reads the same).
+-- A wallet whose own figures, score, tier and flags did not change is not rewritten (most
+-- wallets between two hourly runs, even when the population moved: the figures that depend on
+-- it are computed when read): its computed_at / as_of say when its values were last
+-- (re)computed differently. The factors JSON is compared as its own figures (equal float8
+-- figures make equal JSON numbers; two figures that differ only beyond the JSON's 15 digits
+-- rewrite a row whose JSON reads the same).
 WHERE ({", ".join(f"ws.{c}" for c in _UNCHANGED)})
       IS DISTINCT FROM
       ({", ".join(f"EXCLUDED.{c}" for c in _UNCHANGED)})
 """
 
+
+# $1..$4 = the prior (mean, sd, se of the mean, closing-line miss sd), $5 = follower_cost,
+# $6 = factor_z_scale, $7 = computed_at, $8 = as_of: the population the rows are read against.
+POPULATION = """
+INSERT INTO orderflow_reputation_population
+       (id, prior_mean, prior_sd, prior_mean_se, close_miss_sd, follower_cost, factor_z_scale,
+        computed_at, as_of)
+VALUES (TRUE, $1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (id) DO UPDATE SET
+    prior_mean = EXCLUDED.prior_mean, prior_sd = EXCLUDED.prior_sd,
+    prior_mean_se = EXCLUDED.prior_mean_se, close_miss_sd = EXCLUDED.close_miss_sd,
+    follower_cost = EXCLUDED.follower_cost, factor_z_scale = EXCLUDED.factor_z_scale,
+    computed_at = EXCLUDED.computed_at, as_of = EXCLUDED.as_of
+"""
 
 CLEAR_ISSUES = "DELETE FROM orderflow_reputation_issues"
 

@@ -30,7 +30,7 @@ from orderflow.errors import DatabaseError
 from orderflow.reputation import binary_copy, persist_sql, positions_sql, scores_sql
 from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation import incremental as inc
-from orderflow.reputation.factors import WalletInputs, score
+from orderflow.reputation.factors import Prior, WalletInputs, score
 from orderflow.reputation.settings import ReputationSettings, weights
 from orderflow.reputation.sums_sql import SUMS_MAY_MISS_FILLS
 from orderflow.reputation.wash_sql import wash_settings
@@ -181,9 +181,9 @@ async def _build(
     watch: _Stopwatch | None = None,
     *,
     stored: bool = False,
-) -> int:
+) -> tuple[int, Prior]:
     """Create the temp tables up to ``rep_final`` inside the caller's transaction (``stored``:
-    see :func:`build_evidence`)."""
+    see :func:`build_evidence`); the number of wallets and the population prior."""
     watch = watch or _Stopwatch()
     await build_evidence(conn, as_of, settings, watch, stored=stored)
     await conn.execute(ev.WALLETS)
@@ -191,9 +191,12 @@ async def _build(
     return await _score(conn, settings, watch)
 
 
-async def _score(conn: asyncpg.Connection, settings: ReputationSettings, watch: _Stopwatch) -> int:
-    """The population step over ``rep_wallets``: ``rep_scores`` and the ``rep_final`` view.
-    Rows travel both ways as binary COPY (:mod:`orderflow.reputation.binary_copy`)."""
+async def _score(
+    conn: asyncpg.Connection, settings: ReputationSettings, watch: _Stopwatch
+) -> tuple[int, Prior]:
+    """The population step over ``rep_wallets``: ``rep_scores`` and the ``rep_final`` view, the
+    number of wallets and the population prior. Rows travel both ways as binary COPY
+    (:mod:`orderflow.reputation.binary_copy`)."""
     columns = WalletInputs.columns()
     arrays = await binary_copy.read(
         conn, scores_sql.inputs_copy(columns), scores_sql.inputs_layout(columns)
@@ -216,7 +219,7 @@ async def _score(conn: asyncpg.Connection, settings: ReputationSettings, watch: 
         scores_sql.final_view(weights(settings), settings.follower_cost, result.prior)
     )
     watch.lap("score_table")
-    return n
+    return n, result.prior
 
 
 async def _as_of(conn: asyncpg.Connection, as_of: datetime | None) -> datetime:
@@ -306,16 +309,27 @@ async def run_reputation(
             await conn.execute(f"SET LOCAL work_mem = '{settings.work_mem}'")
             rescored, stages = await inc.build(conn, cutoff, settings)
             watch.take(stages)
-            wallets = await _score(conn, settings, watch)
+            wallets, prior = await _score(conn, settings, watch)
         else:
             if stored:  # before reading: a change committed from here on stays marked
                 await inc.clear(conn)
-            wallets = await _build(conn, cutoff, settings, watch, stored=stored)
+            wallets, prior = await _build(conn, cutoff, settings, watch, stored=stored)
             await (inc.save(conn, settings, cutoff) if stored else inc.invalidate(conn))
             watch.lap("saved")
         positions = await conn.fetchval("SELECT count(*) FROM rep_positions")
         await conn.execute(persist_sql.HISTORY_WALLETS)
         await conn.execute(persist_sql.UPSERT_STATS, computed_at, cutoff)
+        await conn.execute(
+            persist_sql.POPULATION,
+            prior.mean,
+            prior.sd,
+            prior.mean_se,
+            prior.miss_sd,
+            settings.follower_cost,
+            settings.factor_z_scale,
+            computed_at,
+            cutoff,
+        )
         watch.lap("upsert")
         history = await conn.execute(persist_sql.HISTORY, computed_at)
         watch.lap("history")

@@ -39,7 +39,7 @@ SCORE_COLUMNS = (
     "outcome_edge", "outcome_se", "clv_edge", "clv_se", "edge_raw", "edge_raw_se", "edge",
     "edge_se", "p_above_cost", "p_below_zero", "win_z", "profit_factor_shrunk", "persistence_z",
     "maker_share", "penny_share", "f_win", "f_pf", "f_cons", "f_vol", "f_timing", "raw_score",
-    "score",
+    "score", "resid_se", "volume_evidence",
 )  # fmt: skip
 SCORES_IN_COLUMNS = (
     ("idx", "int4"),
@@ -72,9 +72,10 @@ SELECT s.idx, {_SCORE_VALUES}, (ARRAY[{_TIERS}])[s.tier + 1] AS tier,
 
 # The figures the factors JSON shows, as one float8 array per wallet in this order (the run's
 # weights and prior first, then the population's moving part, then the wallet's own): stored by
-# the upsert and the history with the JSON's two wallet addresses and its volume in USDC, and
-# made into the JSON when read by orderflow_factors() (migration 020: its f[i] are the 1-based
-# positions in this list). Append only: the function reads rows written by earlier runs.
+# the history (all of them) and by the upsert (its own figures: POPULATION_FIGURES are NULL) with
+# the JSON's two wallet addresses and its volume in USDC, and made into the JSON when read by
+# orderflow_factors() (migrations 020 and 022: their f[i] are the 1-based positions in this
+# list). Append only: the functions read rows written by earlier runs.
 FIGURES = (
     ("w_win_rate", "{W1}"),
     ("w_profit_factor", "{W2}"),
@@ -123,13 +124,25 @@ FIGURES = (
     ("z_late", "w.value_late / nullif(sqrt(w.var_late), 0)"),
     ("persistence_z", "s.persistence_z"),
     ("f_timing", "s.f_timing"),
+    ("resid_se", "s.resid_se"),
+    ("volume_evidence", "s.volume_evidence"),
 )  # fmt: skip
+# The figures that depend on the population (the prior, the follower's cost and what they
+# decide): NULL in a stored row's figures (its own figures), computed when read by
+# orderflow_posterior_figures() against the current orderflow_reputation_population row
+# (migration 022). Figures 48 and 49 are own figures that function reads.
+POPULATION_FIGURES = frozenset((
+    "follower_cost", "prior_mean", "prior_sd", "prior_mean_se", "close_miss_sd", "raw_score",
+    "edge", "edge_se", "p_above_cost", "p_below_zero", "edge_raw", "edge_raw_se", "f_vol",
+))  # fmt: skip
 _FIGURES = ",\n           ".join(e for _, e in FIGURES)
+_OWN_FIGURES = ",\n           ".join("NULL" if n in POPULATION_FIGURES else e for n, e in FIGURES)
 
 _FINAL = f"""
 CREATE TEMP VIEW rep_final AS
 SELECT w.*, {{SCORE_COLS}}, s.tier, s.flags,
-       ARRAY[{_FIGURES}]::float8[] AS factor_figures
+       ARRAY[{_FIGURES}]::float8[] AS factor_figures,
+       ARRAY[{_OWN_FIGURES}]::float8[] AS own_figures
   FROM rep_wallets w
   JOIN rep_scores s ON s.idx = w.idx
 """

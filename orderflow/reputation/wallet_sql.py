@@ -57,13 +57,15 @@ SELECT h.token_id, c1.price::float8 AS close_price, c1.timestamp AS close_at,
         LIMIT 1) c2 ON TRUE
 """
 
-# The row and its factors JSON, built from the row's figures (migration 020); the columns that
-# hold the figures are storage, not shown (FIGURE_COLUMNS).
+# The row as read (its posterior figures against the current population, migration 022) and its
+# factors JSON, built from its figures (migration 020); the columns that hold the figures are
+# storage, not shown (FIGURE_COLUMNS).
 FIGURE_COLUMNS = frozenset((*FACTOR_COLUMNS, "factors_stored"))
 WALLET_STATS = """
 SELECT s.*, orderflow_factors(s) AS factors
-  FROM orderflow_wallet_stats s
- WHERE s.wallet_address = $1
+  FROM orderflow_wallet_stats w
+ CROSS JOIN LATERAL orderflow_wallet_read(w) AS s
+ WHERE w.wallet_address = $1
 """
 
 WALLET_HISTORY = """

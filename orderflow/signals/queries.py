@@ -137,10 +137,12 @@ def _follower_cost(factors: Any) -> float | None:
 
 async def wallet_views(conn: asyncpg.Connection, addresses: Iterable[str]) -> dict[str, WalletView]:
     rows = await conn.fetch(
-        # the factors JSON is built from the row's figures when read (migration 020)
+        # the row as read: its posterior figures against the current population (migration
+        # 022), its factors JSON built from its figures (migration 020)
         "SELECT s.wallet_address,"
         " to_jsonb(s) || jsonb_build_object('factors', orderflow_factors(s)) AS j"
-        " FROM orderflow_wallet_stats s WHERE s.wallet_address = ANY($1::text[])",
+        " FROM orderflow_wallet_stats w CROSS JOIN LATERAL orderflow_wallet_read(w) AS s"
+        " WHERE w.wallet_address = ANY($1::text[])",
         sorted(set(addresses)),
     )
     views: dict[str, WalletView] = {}

@@ -15,6 +15,7 @@ import asyncpg
 
 from orderflow.reputation import ReputationSettings, run_reputation
 from orderflow.reputation.per_wallet import wallet_report
+from orderflow.reputation.wallet_sql import WALLET_STATS
 from orderflow.signals.queries import wallet_view_from_stats
 from orderflow.signals.rules import classify
 from orderflow.signals.views import MarketView, TradeView
@@ -32,11 +33,7 @@ TOP = ("WHALE", "SMART")
 
 
 async def stats(pool: asyncpg.Pool, who: str) -> asyncpg.Record:
-    row = await pool.fetchrow(
-        "SELECT s.*, orderflow_factors(s) AS factors FROM orderflow_wallet_stats s"
-        " WHERE s.wallet_address = $1",
-        who,
-    )
+    row = await pool.fetchrow(WALLET_STATS, who)  # as `orderflow wallet` reads it
     assert row is not None, who
     return row
 

@@ -1,9 +1,12 @@
 """The factors JSON built when read (migration 020: ``orderflow_factors`` over the figures a run
 stores) is the JSON runs built and stored before: the same text -- keys, values, number
-formatting -- for every wallet of a world with every behaviour, in ``orderflow_wallet_stats``, in
-the history snapshots, in ``compute_scores``' results and in the readers (``orderflow wallet``,
-the executor's wallet views), after a full run and after an incremental one. The reference is a
-frozen copy of the statement that built it (:mod:`tests.reputation.factors_frozen`).
+formatting -- for every wallet of a world with every behaviour, in the history snapshots and in
+``compute_scores``' results, after a full run and after an incremental one; in
+``orderflow_wallet_stats`` and the readers (``orderflow wallet``, the executor's wallet views),
+whose population-dependent figures are computed when read (migration 022), the same but for the
+last bits of the probabilities and the volume factor (:mod:`tests.reputation.read_figures`). The
+reference is a frozen copy of the statement that built it
+(:mod:`tests.reputation.factors_frozen`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from tests.reputation.population import (
     skilled_taker,
     wash_ring,
 )
+from tests.reputation.read_figures import json_close, texts_close
 
 _STORED = """
 SELECT wallet_address, orderflow_factors(s)::text AS factors
@@ -89,7 +93,7 @@ async def _texts(pool: asyncpg.Pool, sql: str) -> dict[str, str]:
 
 
 async def _same_everywhere(pool: asyncpg.Pool, frozen: dict[str, str], *, snapshots: int) -> None:
-    assert await _texts(pool, _STORED) == frozen
+    texts_close(await _texts(pool, _STORED), frozen)
     history = await _texts(pool, _SNAPSHOTS)
     assert len(history) == snapshots
     assert history == {a: frozen[a] for a in history}
@@ -104,7 +108,8 @@ async def _same_everywhere(pool: asyncpg.Pool, frozen: dict[str, str], *, snapsh
     async with pool.acquire() as conn:
         for address in list(frozen)[:5]:
             row = await conn.fetchrow(WALLET_STATS, address)
-            assert row is not None and row["factors"] == json.loads(frozen[address])
+            assert row is not None
+            json_close(row["factors"], frozen[address])
 
 
 async def test_json_at_read_is_the_json_runs_stored(
@@ -144,7 +149,7 @@ async def test_json_at_read_is_the_json_runs_stored(
     assert any(v["behaviour"]["price_deviation"] is not None for v in values)
     assert any(v["behaviour"]["price_deviation"] is None for v in values)
 
-    for s in late:  # the prior moves: every wallet's posterior, most rows rewritten
+    for s in late:  # the prior moves: every wallet's posterior (computed when read)
         w.chain.resolve(s.market, s.resolves, s.winner)
     await w.chain.ingest(pool)
     second = await run_reputation(pool, settings=settings)

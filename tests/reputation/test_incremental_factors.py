@@ -1,20 +1,33 @@
-"""An incremental run rewrites the factors JSON of wallets it does not rescore exactly as a full
-run would: the part the population moves (score, tier, posterior, prior, volume factor) follows
-the population, the rest stays (since migration 020 the run stores the JSON's figures).
+"""After an incremental run, the wallets it does not rescore read exactly as after a full run:
+the part the population moves (posterior, prior, volume factor, raw score: computed when read
+against the current population since migration 022; score and tier: stored by the run) follows
+the population, the rest stays. And the run rewrites only the rows whose own figures, score,
+tier or flags changed, not every row the population moved.
 
 The world is split in two: wallets that trade only in markets resolved before the first run
 (never rescored afterwards) and wallets that trade only in markets resolved later. The late
 resolutions move the population prior, so every early wallet's posterior moves although none
-of its inputs does; the stored rows must then equal a full recompute's, JSON included.
+of its inputs does; the rows as read must then equal a full recompute's, JSON included.
 """
 
 from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
 
 import asyncpg
 
 from orderflow.reputation import run_reputation
 from tests.reputation.population import World, edge_taker, noise_taker, skilled_taker
 from tests.reputation.test_incremental_run import close, persisted
+
+
+def _prior_sd(row: Mapping[str, Any]) -> float:
+    factors = row["factors"]
+    return float(
+        (json.loads(factors) if isinstance(factors, str) else factors)["posterior"]["prior_sd"]
+    )
 
 
 async def test_unrescored_wallets_get_the_moved_posterior_in_their_json(
@@ -57,6 +70,29 @@ async def test_unrescored_wallets_get_the_moved_posterior_in_their_json(
     ]
     assert len(moved) >= len(early_wallets) // 2
     assert all(after[a]["factors"] != before[a]["factors"] for a in moved)
+    a = early_wallets[0]  # the population's spread of true edges moved
+    assert _prior_sd(after[a]) != _prior_sd(before[a])
+
+    # rewritten: the rows the second run stamped; a row whose own figures, score, tier and flags
+    # stayed keeps the first run's stamp though its posterior moved
+    stamps = {
+        r["wallet_address"]: r["computed_at"]
+        for r in await pool.fetch("SELECT wallet_address, computed_at FROM orderflow_wallet_stats")
+    }
+    rewritten = {a for a, t in stamps.items() if t == second.computed_at}
+    changed = {
+        a
+        for a, r in after.items()
+        if a not in before
+        or any(r[k] != before[a][k] for k in ("reputation_score", "trader_tier", "flags"))
+    }
+    assert changed <= rewritten
+    # an early wallet (never rescored) is rewritten only when its score, tier or flags changed
+    assert rewritten - changed <= set(stamps) - set(early_wallets)
+    assert len(rewritten) < second.wallets
+    kept = [a for a in moved if a not in changed]
+    assert kept and not rewritten & set(kept)
+    assert all(stamps[a] == first.computed_at for a in kept)
 
     incremental = await persisted(pool)
     third = await run_reputation(pool, full=True)

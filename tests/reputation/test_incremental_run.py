@@ -17,13 +17,16 @@ from tests.reputation.chainbook import Market
 from tests.reputation.population import World, noise_taker, skilled_taker, wash_pair
 from tests.reputation.test_incremental_sums import assert_sums_match, same_scores, scan_scores
 
+# The rows as read: the posterior figures against the current population (migration 022).
 _STATS = """
-SELECT wallet_address, total_trades, total_volume_usdc, markets_traded, resolved_positions, wins,
-       losses, gross_profit, gross_loss, realized_pnl, unrealized_pnl, first_trade_at,
-       last_trade_at, reputation_score, trader_tier, flags, edge, edge_se, clv_edge,
-       events_resolved, factor_figures, factor_volume_usdc, factor_counterparty,
-       factor_wash_host, factors_stored, orderflow_factors(s) AS factors
-  FROM orderflow_wallet_stats s ORDER BY wallet_address
+SELECT s.wallet_address, s.total_trades, s.total_volume_usdc, s.markets_traded,
+       s.resolved_positions, s.wins, s.losses, s.gross_profit, s.gross_loss, s.realized_pnl,
+       s.unrealized_pnl, s.first_trade_at, s.last_trade_at, s.reputation_score, s.trader_tier,
+       s.flags, s.edge, s.edge_raw, s.edge_se, s.p_edge_above_cost, s.p_edge_below_zero,
+       s.clv_edge, s.events_resolved, s.factor_figures, s.factor_volume_usdc,
+       s.factor_counterparty, s.factor_wash_host, s.factors_stored, orderflow_factors(s) AS factors
+  FROM orderflow_wallet_stats w CROSS JOIN LATERAL orderflow_wallet_read(w) AS s
+ ORDER BY s.wallet_address
 """
 
 

@@ -94,7 +94,9 @@ async def test_set_based_equals_per_wallet_replay(pool: asyncpg.Pool) -> None:
     stats = {
         r["wallet_address"]: r
         for r in await pool.fetch(
-            "SELECT s.*, orderflow_factors(s) AS factors FROM orderflow_wallet_stats s"
+            # the rows as read: the posterior against the current population (migration 022)
+            "SELECT s.*, orderflow_factors(s) AS factors FROM orderflow_wallet_stats w"
+            " CROSS JOIN LATERAL orderflow_wallet_read(w) AS s"
         )
     }
     assert len(stats) == 25
