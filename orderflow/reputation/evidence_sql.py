@@ -18,6 +18,12 @@ __all__ = ["CLOSES", "WALLETS", "WASH"]
 # for an unresolved token) -- and the trade before that (used for a wallet that took part in that
 # trade itself: its own trade does not make its closing line). Also the last price of every token
 # still held in an unresolved market (its mark). $1 = as_of, $2 = clv_horizon.
+#
+# Which probes a token needs (closing line and the trade before it if resolved, the mark if not)
+# is said inside each LATERAL subquery, on the outer row alone: a one-time filter that skips the
+# index probes, where the same test in the join's ON clause runs them and discards their row (at
+# 1 M wallets that was 40 % of the statement's 600,000 probes, docs/benchmarks.md "Closing
+# lines").
 CLOSES = f"""
 CREATE TEMP TABLE rep_close ON COMMIT DROP AS
 WITH k AS (
@@ -33,19 +39,19 @@ SELECT k.token_id, c1.price::float8 AS close_price, c1.timestamp AS close_at,
   FROM k
   LEFT JOIN LATERAL (
        SELECT t.price, t.timestamp FROM ({GATED_TRADES}) t
-        WHERE t.token_id = k.token_id AND t.timestamp <= k.closes_at
+        WHERE k.resolved AND t.token_id = k.token_id AND t.timestamp <= k.closes_at
         ORDER BY t.timestamp DESC, t.log_index DESC
-        LIMIT 1) c1 ON k.resolved
+        LIMIT 1) c1 ON true
   LEFT JOIN LATERAL (
        SELECT t.price FROM ({GATED_TRADES}) t
-        WHERE t.token_id = k.token_id AND t.timestamp < c1.timestamp
+        WHERE k.resolved AND t.token_id = k.token_id AND t.timestamp < c1.timestamp
         ORDER BY t.timestamp DESC, t.log_index DESC
-        LIMIT 1) c2 ON k.resolved
+        LIMIT 1) c2 ON true
   LEFT JOIN LATERAL (
        SELECT t.price FROM ({GATED_TRADES}) t
-        WHERE t.token_id = k.token_id
+        WHERE NOT k.resolved AND t.token_id = k.token_id
         ORDER BY t.timestamp DESC, t.log_index DESC
-        LIMIT 1) m ON NOT k.resolved
+        LIMIT 1) m ON true
 """
 
 # A decision amount of rep_positions less its off-market part (adj in WALLETS).
