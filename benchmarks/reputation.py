@@ -277,6 +277,14 @@ async def main_async(args: argparse.Namespace) -> int:
             )
             timings = await build(dsn, args.wallets, args.trades, markets, args.chunk)
             print(f"built in {timings}", file=sys.stderr, flush=True)
+        else:  # a database built by an older tree: bring its schema to this one's
+            conn = await db.connect(dsn)
+            try:
+                applied = await migrate(conn)
+            finally:
+                await conn.close()
+            if applied:
+                print(f"migrated {name}: {', '.join(applied)}", file=sys.stderr, flush=True)
         if args.build_only:
             return 0
         settings = ReputationSettings(work_mem=args.work_mem)
