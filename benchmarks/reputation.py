@@ -303,6 +303,12 @@ async def main_async(args: argparse.Namespace) -> int:
             scan_secs = time.perf_counter() - started
             await run_reputation(pool, settings=settings, full=True)  # inputs for the next run
             new_trades = max(1, args.trades * 4 // 100)
+            async with pool.acquire() as conn:
+                # the next trade number: args.trades on a fresh database; past the trades an
+                # earlier run of --reuse added (their numbers make their chain positions)
+                first = max(
+                    args.trades, await conn.fetchval("SELECT count(*) FROM orderflow_trades")
+                )
             # the synthetic trades, stamped within the last hour
             recent_trades = INSERT_TRADES.replace(
                 "$6::timestamptz + make_interval(secs => (abs(hashint8(m * 13 + w)) % $5)"
@@ -313,8 +319,8 @@ async def main_async(args: argparse.Namespace) -> int:
                 started = time.perf_counter()
                 await conn.execute(
                     recent_trades,
-                    args.trades,
-                    args.trades + new_trades - 1,
+                    first,
+                    first + new_trades - 1,
                     args.wallets,
                     markets,
                     150 * 86400,
@@ -330,8 +336,8 @@ async def main_async(args: argparse.Namespace) -> int:
             async with pool.acquire() as conn:
                 await conn.execute(
                     recent_trades,
-                    args.trades + new_trades,
-                    args.trades + new_trades + small - 1,
+                    first + new_trades,
+                    first + new_trades + small - 1,
                     few_wallets,
                     few_markets,
                     150 * 86400,
