@@ -103,9 +103,11 @@ async def measure(db: asyncpg.Pool, seed: int, *, skilled: bool) -> Figures:
     await w.finish(db)
     await run_reputation(db)
     rows = await db.fetch(
-        "SELECT wallet_address, reputation_score, trader_tier, coalesce(roi, 0) AS roi,"
-        " coalesce(edge, 0) AS edge FROM orderflow_wallet_stats"
-        " WHERE wallet_address = ANY($1::text[])",
+        # edge is computed when read (migration 022), as the executor reads it
+        "SELECT s.wallet_address, s.reputation_score, s.trader_tier, coalesce(s.roi, 0) AS roi,"
+        " coalesce(s.edge, 0) AS edge"
+        " FROM orderflow_wallet_stats w CROSS JOIN LATERAL orderflow_wallet_read(w) AS s"
+        " WHERE w.wallet_address = ANY($1::text[])",
         list(pop.skill),
     )
     tier = {r["wallet_address"]: r["trader_tier"] for r in rows}
