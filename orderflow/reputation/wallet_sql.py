@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from orderflow.reputation.gate import GATED_OUTCOMES, GATED_TRADES
 from orderflow.reputation.persist_sql import FACTOR_COLUMNS
+from orderflow.reputation.scores_sql import FIGURES
 
 # One wallet's fills with their market resolution (for `orderflow wallet` and the reference).
 # $1 = as_of, $2 = wallet.
@@ -61,6 +62,15 @@ SELECT h.token_id, c1.price::float8 AS close_price, c1.timestamp AS close_at,
 # factors JSON, built from its figures (migration 020); the columns that hold the figures are
 # storage, not shown (FIGURE_COLUMNS).
 FIGURE_COLUMNS = frozenset((*FACTOR_COLUMNS, "factors_stored"))
+# The follower's cost of a row as read, as its factors JSON shows it (``posterior.follower_cost``,
+# jsonb), without building the JSON: what orderflow_factors(s) puts there -- the figure of a row
+# with figures (scores_sql.FIGURES), the stored JSON's otherwise. For the executor, which reads a
+# batch of wallets per batch of trades and needs only this of the JSON.
+FOLLOWER_COST_JSON = (
+    "CASE WHEN s.factor_figures IS NULL"
+    " THEN s.factors_stored #> '{posterior,follower_cost}'"
+    f" ELSE to_jsonb(s.factor_figures[{[n for n, _ in FIGURES].index('follower_cost') + 1}]) END"
+)
 WALLET_STATS = """
 SELECT s.*, orderflow_factors(s) AS factors
   FROM orderflow_wallet_stats w

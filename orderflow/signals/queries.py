@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from orderflow.chain import pruning
+from orderflow.reputation import wallet_sql
 from orderflow.signals.decide import Decision
 from orderflow.signals.views import MarketView, TradeView, WalletView
 
@@ -138,9 +139,11 @@ def _follower_cost(factors: Any) -> float | None:
 async def wallet_views(conn: asyncpg.Connection, addresses: Iterable[str]) -> dict[str, WalletView]:
     rows = await conn.fetch(
         # the row as read: its posterior figures against the current population (migration
-        # 022), its factors JSON built from its figures (migration 020)
-        "SELECT s.wallet_address,"
-        " to_jsonb(s) || jsonb_build_object('factors', orderflow_factors(s)) AS j"
+        # 022); of its factors JSON only what a WalletView reads (the follower's cost), not the
+        # whole JSON built per wallet (migration 020) on the executor's path
+        "SELECT s.wallet_address, to_jsonb(s) || jsonb_build_object('factors',"
+        " jsonb_build_object('posterior', jsonb_build_object('follower_cost',"
+        f" {wallet_sql.FOLLOWER_COST_JSON}))) AS j"
         " FROM orderflow_wallet_stats w CROSS JOIN LATERAL orderflow_wallet_read(w) AS s"
         " WHERE w.wallet_address = ANY($1::text[])",
         sorted(set(addresses)),

@@ -171,7 +171,10 @@ async def test_json_stored_before_the_migration_is_read_until_rewritten(
     await w.finish(pool)
     await run_reputation(pool)
     now = await _texts(pool, _STORED)
-    legacy = {a: json.dumps({"an": "older JSON", "of": a}) for a in now}
+    legacy = {
+        a: json.dumps({"an": "older JSON", "of": a, "posterior": {"follower_cost": 0.0123}})
+        for a in now
+    }
     cleared = ", ".join(f"{c} = NULL" for c in FIGURE_COLUMNS if c != "factors_stored")
     for table in ("orderflow_wallet_stats", "orderflow_reputation_history"):
         await pool.execute(
@@ -182,6 +185,9 @@ async def test_json_stored_before_the_migration_is_read_until_rewritten(
     assert {a: json.loads(t) for a, t in (await _texts(pool, _STORED)).items()} == {
         a: json.loads(t) for a, t in legacy.items()
     }
+    # the executor's views take the follower's cost from that JSON too
+    views = await wallet_views(pool, now)
+    assert {a: v.follower_cost for a, v in views.items()} == {a: 0.0123 for a in now}
     assert await run_reputation(pool, full=True)
     assert await _texts(pool, _STORED) == now
     assert not await pool.fetchval(
