@@ -387,15 +387,15 @@ async def main_async(args: argparse.Namespace) -> int:
     )
     print(
         f"incremental: {new_trades:,} new trades, {inc.rescored:,} wallets rescored in "
-        f"{inc_secs:.1f} s ({inc.wallets:,} scored; inserting them took {insert_secs:.1f} s "
-        f"through the triggers)"
+        f"{inc_secs:.1f} s ({inc.wallets:,} scored, {inc.candidates:,} rows given to the upsert; "
+        f"inserting them took {insert_secs:.1f} s through the triggers)"
     )
     print(f"incremental stages (s): {inc.stages}")
     print(f"  incremental run by stage: {stage_times(inc.stages)}")
     print(
         f"incremental after a small change ({small:,} new trades by {few_wallets:,} wallets in "
-        f"{few_markets:,} markets): {inc_small.rescored:,} wallets rescored in {small_secs:.1f} s; "
-        f"stages (s): {inc_small.stages}"
+        f"{few_markets:,} markets): {inc_small.rescored:,} wallets rescored in {small_secs:.1f} s "
+        f"({inc_small.candidates:,} rows given to the upsert); stages (s): {inc_small.stages}"
     )
     print(f"  small incremental run by stage: {stage_times(inc_small.stages)}")
     print(

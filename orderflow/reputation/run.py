@@ -22,16 +22,15 @@ from decimal import Decimal
 from typing import Any, TypeAlias
 
 import asyncpg
-import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from orderflow.chain.pending_sums import fold as fold_pending_sums
 from orderflow.errors import DatabaseError
-from orderflow.reputation import binary_copy, persist_sql, positions_sql, scores_sql
 from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation import incremental as inc
-from orderflow.reputation.factors import Prior, WalletInputs, score
-from orderflow.reputation.settings import ReputationSettings, weights
+from orderflow.reputation import persist_sql, positions_sql, scores_sql
+from orderflow.reputation.population_step import Population, population_step
+from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.sums_sql import SUMS_MAY_MISS_FILLS
 from orderflow.reputation.wash_sql import wash_settings
 
@@ -86,6 +85,7 @@ class RunSummary(BaseModel):
     source: str = "trades"  # "sums": positions read from orderflow_position_sums (migration 011)
     incremental: bool = False  # only the wallets whose inputs changed were recomputed
     rescored: int = 0  # wallets whose statistics were recomputed (all of them in a full run)
+    candidates: int = 0  # rows given to the upsert (those that may have changed; all in a full run)
 
 
 @asynccontextmanager
@@ -103,20 +103,6 @@ async def _connection(db: Db) -> AsyncIterator[asyncpg.Connection]:
             yield db
     except asyncpg.PostgresError as exc:
         raise DatabaseError(f"reputation run failed: {type(exc).__name__}: {exc}") from exc
-
-
-def _finite_or_nan(values: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.float64]]:
-    return np.where(np.isfinite(values), values, np.nan).astype(np.float64)
-
-
-# rep_scores column -> Scores attribute where the names differ.
-_SCORE_ATTRS = {
-    "f_win": "win_rate",
-    "f_pf": "profit_factor",
-    "f_cons": "consistency",
-    "f_vol": "volume",
-    "f_timing": "timing",
-}
 
 
 class _Stopwatch:
@@ -181,45 +167,14 @@ async def _build(
     watch: _Stopwatch | None = None,
     *,
     stored: bool = False,
-) -> tuple[int, Prior]:
+) -> Population:
     """Create the temp tables up to ``rep_final`` inside the caller's transaction (``stored``:
-    see :func:`build_evidence`); the number of wallets and the population prior."""
+    see :func:`build_evidence`); what the population step found."""
     watch = watch or _Stopwatch()
     await build_evidence(conn, as_of, settings, watch, stored=stored)
     await conn.execute(ev.WALLETS)
     watch.lap("wallets")
-    return await _score(conn, settings, watch)
-
-
-async def _score(
-    conn: asyncpg.Connection, settings: ReputationSettings, watch: _Stopwatch
-) -> tuple[int, Prior]:
-    """The population step over ``rep_wallets``: ``rep_scores`` and the ``rep_final`` view, the
-    number of wallets and the population prior. Rows travel both ways as binary COPY
-    (:mod:`orderflow.reputation.binary_copy`)."""
-    columns = WalletInputs.columns()
-    arrays = await binary_copy.read(
-        conn, scores_sql.inputs_copy(columns), scores_sql.inputs_layout(columns)
-    )
-    n = len(arrays["idx"])
-    watch.lap("score_inputs")
-    result = score(
-        WalletInputs(**{c: np.asarray(arrays[c], dtype=np.float64) for c in columns}), settings
-    )
-    watch.lap("score")
-    values: dict[str, Any] = {
-        c: _finite_or_nan(getattr(result, _SCORE_ATTRS.get(c, c))) for c in scores_sql.SCORE_COLUMNS
-    }
-    values.update(idx=arrays["idx"], tier=result.tier, flags=result.flags)
-    await conn.execute(scores_sql.SCORES_IN)
-    await binary_copy.write(conn, "rep_scores_in", scores_sql.SCORES_IN_COLUMNS, values)
-    await conn.execute(scores_sql.SCORES_TABLE)
-    await conn.execute("DROP TABLE rep_scores_in")
-    await conn.execute(
-        scores_sql.final_view(weights(settings), settings.follower_cost, result.prior)
-    )
-    watch.lap("score_table")
-    return n, result.prior
+    return await population_step(conn, settings, watch)
 
 
 async def _as_of(conn: asyncpg.Connection, as_of: datetime | None) -> datetime:
@@ -309,16 +264,19 @@ async def run_reputation(
             await conn.execute(f"SET LOCAL work_mem = '{settings.work_mem}'")
             rescored, stages = await inc.build(conn, cutoff, settings)
             watch.take(stages)
-            wallets, prior = await _score(conn, settings, watch)
+            await conn.execute(scores_sql.CHANGED)
+            await conn.execute("ANALYZE rep_changed")
+            population = await population_step(conn, settings, watch, only_changed=True)
         else:
             if stored:  # before reading: a change committed from here on stays marked
                 await inc.clear(conn)
-            wallets, prior = await _build(conn, cutoff, settings, watch, stored=stored)
+            population = await _build(conn, cutoff, settings, watch, stored=stored)
             await (inc.save(conn, settings, cutoff) if stored else inc.invalidate(conn))
             watch.lap("saved")
         positions = await conn.fetchval("SELECT count(*) FROM rep_positions")
         await conn.execute(persist_sql.HISTORY_WALLETS)
         await conn.execute(persist_sql.UPSERT_STATS, computed_at, cutoff)
+        prior = population.prior
         await conn.execute(
             persist_sql.POPULATION,
             prior.mean,
@@ -338,24 +296,21 @@ async def run_reputation(
             await conn.execute(persist_sql.ISSUES, computed_at, cutoff)
         counts = persist_sql.STORED_ISSUE_COUNTS if incremental else persist_sql.ISSUE_COUNTS
         issues = {r["problem"]: r["positions"] for r in await conn.fetch(counts)}
-        tiers = {
-            r["tier"]: r["n"]
-            for r in await conn.fetch("SELECT tier, count(*) AS n FROM rep_final GROUP BY tier")
-        }
         await conn.execute(scores_sql.DROP_FINAL)
     summary = RunSummary(
         as_of=cutoff,
         computed_at=computed_at,
-        wallets=wallets,
+        wallets=population.wallets,
         positions=positions,
         history_rows=int(history.split()[-1]),
-        tiers=tiers,
+        tiers=population.tiers,
         issues=issues,
         seconds=round(time.perf_counter() - started, 3),
         stages=watch.stages,
         source="sums" if stored else "trades",
         incremental=incremental,
-        rescored=wallets if rescored is None else rescored,
+        rescored=population.wallets if rescored is None else rescored,
+        candidates=population.sent,
     )
     if issues:
         log.warning(

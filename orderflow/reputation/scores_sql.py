@@ -13,13 +13,52 @@ def inputs_layout(columns: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return (("idx", "int4"), *((c, "float8") for c in columns))
 
 
-def inputs_copy(columns: tuple[str, ...]) -> str:
+# What an incremental run reads with the inputs to know which rows it must send back and write
+# (:func:`inputs_copy` with ``stored=True``): whether the wallet's inputs changed in this run
+# (``rep_changed``: rescored, or its unrealized P&L moved with a mark), and the stored row's
+# score (NaN: no row), tier (its index in TIERS, -1: none) and flags (their bit set over FLAGS as
+# numpy makes it; a name FLAGS does not know sets bit 14, which numpy never does). A wallet whose
+# inputs did not change has the same own figures as when its row was written (numpy's
+# elementwise loops do not depend on a wallet's position in the arrays:
+# tests/reputation/test_factors.py), so its row can only change through the population: its
+# score, tier or flags.
+STORED_LAYOUT = (
+    ("changed", "int2"),
+    ("stored_score", "float8"),
+    ("stored_tier", "int2"),
+    ("stored_flags", "int2"),
+)
+_STORED = f"""(c.wallet_address IS NOT NULL)::int::int2,
+       coalesce(ws.reputation_score::float8, 'NaN'),
+       coalesce(array_position(ARRAY[{", ".join(f"'{t}'" for t in TIERS)}]::text[],
+                               ws.trader_tier::text) - 1, -1)::int2,
+       CASE WHEN cardinality(ws.flags) > 0
+            THEN (SELECT bit_or(coalesce(1 << (array_position(ARRAY[{
+    ", ".join(f"'{f}'" for f in FLAGS)
+}]::text[], x) - 1), 1 << 14))
+                    FROM unnest(ws.flags) AS x)
+            ELSE 0 END::int2"""
+_STORED_JOINS = """
+  LEFT JOIN rep_changed c ON c.wallet_address = w.wallet_address
+  LEFT JOIN orderflow_wallet_stats ws ON ws.wallet_address = w.wallet_address"""
+
+# An incremental run's wallets whose inputs changed (after incremental.build).
+CHANGED = """
+CREATE TEMP TABLE rep_changed ON COMMIT DROP AS
+SELECT wallet_address FROM rep_dirty_wallets
+UNION SELECT wallet_address FROM rep_mark_delta WHERE delta <> 0
+"""
+
+
+def inputs_copy(columns: tuple[str, ...], *, stored: bool = False) -> str:
     """The query of the factor inputs, read as a binary COPY stream
     (:mod:`orderflow.reputation.binary_copy`): one row per wallet in address order (the
     population step's sums then add in the same order whatever built ``rep_wallets``: a full
     and an incremental run agree to the last bit), the wallet's ``idx`` (int4) then one float8
-    per column (NaN: none)."""
-    cols = ",\n       ".join(f"coalesce({c}::float8, 'NaN')" for c in columns)
+    per column (NaN: none); ``stored``: then :data:`STORED_LAYOUT`'s columns."""
+    cols = ",\n       ".join(f"coalesce(w.{c}::float8, 'NaN')" for c in columns)
+    if stored:
+        cols += f",\n       {_STORED}"
     return f"""
 SELECT w.idx::int4, {cols}
   FROM (SELECT w.*, h.pos::float8 AS wash_host
@@ -29,7 +68,8 @@ SELECT w.idx::int4, {cols}
           LEFT JOIN (SELECT wallet_address,
                             row_number() OVER (ORDER BY wallet_address COLLATE "C") - 1 AS pos
                        FROM rep_wallets) AS h ON h.wallet_address = w.wash_host_address
-         ORDER BY w.pos) AS w"""
+         ORDER BY w.pos) AS w{_STORED_JOINS if stored else ""}
+ ORDER BY w.pos"""
 
 
 # Per-wallet results computed in numpy, sent back by binary COPY into ``rep_scores_in`` (NaN for

@@ -98,3 +98,51 @@ async def test_unrescored_wallets_get_the_moved_posterior_in_their_json(
     third = await run_reputation(pool, full=True)
     assert not third.incremental and third.history_rows == 0
     close(await persisted(pool), incremental)
+
+
+async def test_an_incremental_run_gives_the_upsert_only_rows_that_may_change(
+    pool: asyncpg.Pool,
+) -> None:
+    """The population step sends back only the wallets whose inputs changed or whose stored
+    score, tier or flags differ from the new ones; every other row is left as it is. A stored
+    row that disagrees with the run in its score, its tier or its flags alone (as if the
+    population had moved it) is sent and mended."""
+    w = World(seed=53, markets=24, neg_risk_events=0, makers=3)
+    specs = list(w.specs)
+    early = specs[: len(specs) // 2]
+    w.specs = early
+    wallets = [w.new_wallet() for _ in range(12)]
+    for i, who in enumerate(wallets):
+        (skilled_taker(w, who, 10, 0.3, usd=120.0) if i % 2 else noise_taker(w, who, 10))
+    w.specs = specs
+    for s in early:
+        w.chain.resolve(s.market, s.resolves, s.winner)
+    await w.chain.ingest(pool)
+    assert not (await run_reputation(pool)).incremental
+    truth = {r["wallet_address"]: r for r in await persisted(pool)}
+
+    # three rows tampered with, one column each (nothing they are computed from changes)
+    score_of, tier_of, flags_of = wallets[1], wallets[2], wallets[3]
+    await pool.execute(
+        "UPDATE orderflow_wallet_stats SET reputation_score = reputation_score + 0.01"
+        " WHERE wallet_address = $1",
+        score_of,
+    )
+    await pool.execute(
+        "UPDATE orderflow_wallet_stats SET trader_tier = CASE WHEN trader_tier = 'DEGEN'"
+        " THEN 'NOVICE' ELSE 'DEGEN' END WHERE wallet_address = $1",
+        tier_of,
+    )
+    await pool.execute(
+        "UPDATE orderflow_wallet_stats SET flags = flags || '{PENNY_PICKER}'::text[]"
+        " WHERE wallet_address = $1",
+        flags_of,
+    )
+    second = await run_reputation(pool)
+    assert second.incremental
+    assert second.rescored == 0 and second.candidates == 3 < second.wallets
+    mended = {r["wallet_address"]: r for r in await persisted(pool)}
+    for who in (score_of, tier_of, flags_of):
+        for k in ("reputation_score", "trader_tier", "flags"):
+            assert mended[who][k] == truth[who][k], (who, k)
+    assert second.tiers == (await run_reputation(pool, full=True)).tiers
