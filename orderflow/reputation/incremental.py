@@ -32,14 +32,24 @@ Equality with a full recompute is tested in ``tests/reputation/test_incremental_
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import time
 from datetime import datetime
+from pathlib import Path
 
 import asyncpg
+import numpy as np
 
 from orderflow.reputation import evidence_sql as ev
-from orderflow.reputation import persist_sql, positions_sql
+from orderflow.reputation import (
+    factors,
+    flags,
+    persist_sql,
+    population_step,
+    positions_sql,
+    scores_sql,
+)
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.wash_sql import wash_settings
 
@@ -48,19 +58,31 @@ WASH = "orderflow_reputation_wash"
 CLOSES = "orderflow_reputation_closes"
 
 
+# The code that turns a wallet's inputs into the figures its row stores. An incremental run
+# writes only the rows whose inputs changed or whose score, tier or flags moved (the
+# population step, orderflow.reputation.population_step), trusting every other row to hold
+# what this code makes of its unchanged inputs: a change of this code (or of numpy, whose
+# loops compute the figures) must make the next run a full one.
+_SCORING_CODE = (factors, flags, population_step, scores_sql)
+
+
 def fingerprint(settings: ReputationSettings) -> str:
-    """What the stored inputs depend on besides the data: the SQL and the settings. (The scores
-    and the factors' figures are computed from the inputs by every run, none is kept.)"""
-    text = "\n".join(
-        (
-            positions_sql.positions(stored=True),
-            ev.CLOSES,
-            ev.WASH,
-            ev.WALLETS,
-            settings.model_dump_json(),
-        )
-    )
-    return hashlib.sha256(text.encode()).hexdigest()
+    """What the stored inputs and the rows an incremental run leaves alone depend on besides
+    the data: the SQL, the scoring code, numpy's version and the settings."""
+    digest = hashlib.sha256()
+    for text in (
+        positions_sql.positions(stored=True),
+        ev.CLOSES,
+        ev.WASH,
+        ev.WALLETS,
+        persist_sql.UPSERT_STATS,
+        settings.model_dump_json(),
+        np.__version__,
+    ):
+        digest.update(text.encode() + b"\0")
+    for module in _SCORING_CODE:
+        digest.update(Path(inspect.getfile(module)).read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 async def ready(conn: asyncpg.Connection, settings: ReputationSettings) -> bool:

@@ -12,13 +12,16 @@ of its inputs does; the rows as read must then equal a full recompute's, JSON in
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 
-from orderflow.reputation import run_reputation
+from orderflow.reputation import factors, incremental, run_reputation
 from tests.reputation.population import World, edge_taker, noise_taker, skilled_taker
 from tests.reputation.test_incremental_run import close, persisted
 
@@ -146,3 +149,29 @@ async def test_an_incremental_run_gives_the_upsert_only_rows_that_may_change(
         for k in ("reputation_score", "trader_tier", "flags"):
             assert mended[who][k] == truth[who][k], (who, k)
     assert second.tiers == (await run_reputation(pool, full=True)).tiers
+
+
+async def test_a_change_of_the_scoring_code_makes_the_next_run_full(
+    pool: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An incremental run leaves alone the rows whose inputs did not change, trusting them to
+    hold what the scoring code makes of those inputs: after that code changes (an upgrade),
+    the next run must be a full one, which sends every row."""
+    w = World(seed=59, markets=12, neg_risk_events=0, makers=2)
+    for _ in range(6):
+        noise_taker(w, w.new_wallet(), 8)
+    for s in w.specs:
+        w.chain.resolve(s.market, s.resolves, s.winner)
+    await w.chain.ingest(pool)
+    assert not (await run_reputation(pool)).incremental
+    assert (await run_reputation(pool)).incremental
+
+    changed = tmp_path / "factors.py"
+    changed.write_bytes(Path(inspect.getfile(factors)).read_bytes() + b"# another version\n")
+    real = inspect.getfile
+    monkeypatch.setattr(
+        incremental.inspect, "getfile", lambda m: str(changed) if m is factors else real(m)
+    )
+    after = await run_reputation(pool)
+    assert not after.incremental and after.candidates == after.wallets
+    assert (await run_reputation(pool)).incremental
