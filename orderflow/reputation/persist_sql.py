@@ -3,86 +3,122 @@ issues found in ``rep_positions`` (see :mod:`orderflow.reputation.positions_sql`
 
 from __future__ import annotations
 
-# Before the upsert: the wallets whose score, tier or flags change, with the full figures of
-# their factors JSON (the row stores its own figures only: migration 022).
-HISTORY_WALLETS = """
-CREATE TEMP TABLE rep_history ON COMMIT DROP AS
-SELECT f.wallet_address, f.factor_figures
-  FROM rep_final f
-  LEFT JOIN orderflow_wallet_stats ws ON ws.wallet_address = f.wallet_address
- WHERE ws.reputation_score IS DISTINCT FROM f.score
-    OR ws.trader_tier IS DISTINCT FROM f.tier
-    OR ws.flags IS DISTINCT FROM f.flags
-"""
-
 # The figures of the factors JSON, stored with the row (migration 020: orderflow_factors() makes
 # the JSON when read).
 FACTOR_COLUMNS = ("factor_figures", "factor_volume_usdc", "factor_counterparty", "factor_wash_host")
-
-# $1 = computed_at. After the upsert: their snapshots, copied from the rows just written, with
-# the figures as the run computed them (frozen: not read against a later population).
-HISTORY = f"""
-INSERT INTO orderflow_reputation_history
-       (wallet_address, reputation_score, trader_tier, resolved_positions, computed_at, flags,
-        {", ".join(FACTOR_COLUMNS)})
-SELECT ws.wallet_address, ws.reputation_score, ws.trader_tier, ws.resolved_positions,
-       $1::timestamptz, ws.flags, h.factor_figures,
-       {", ".join(f"ws.{c}" for c in FACTOR_COLUMNS[1:])}
-  FROM rep_history h
-  JOIN orderflow_wallet_stats ws ON ws.wallet_address = h.wallet_address
-"""
 
 # wins / losses / gross profit and loss / profit_factor / roi are the wallet's P&L per resolved
 # event (all its fills); edge, edge_raw, edge_se and the probabilities (the posterior of its
 # taker decisions, see orderflow.reputation.factors) depend on the population: a run stores them
 # NULL with the wallet's own figures, and orderflow_wallet_read() computes them when read against
-# the current orderflow_reputation_population row (migration 022).
-_STATS_COLUMNS = (
-    "total_trades", "total_volume_usdc", "markets_traded", "resolved_positions", "wins", "losses",
-    "win_rate", "gross_profit", "gross_loss", "profit_factor", "realized_pnl", "unrealized_pnl",
-    "roi", "consistency", "timing", "avg_holding_secs", "first_trade_at", "last_trade_at",
-    "reputation_score", "trader_tier", "computed_at", "updated_at", "edge", "edge_raw",
-    "edge_se", "resolved_buys", "fees_paid", "open_positions", "as_of", "flags",
-    "p_edge_above_cost", "p_edge_below_zero", "events_resolved", "clv_edge", "clv_se",
-    "maker_volume_share", *FACTOR_COLUMNS, "factors_stored",
+# the current orderflow_reputation_population row (migration 022). The factors JSON is stored as
+# its own figures (``factors_stored``, a JSON stored before migration 020, is cleared: the figures
+# replace it). $1 = computed_at, $2 = as_of.
+_ROW = (
+    ("total_trades", "f.total_trades"),
+    ("total_volume_usdc", "f.volume_usdc"),
+    ("markets_traded", "f.markets_traded"),
+    ("resolved_positions", "f.resolved"),
+    ("wins", "f.pnl_wins"),
+    ("losses", "f.pnl_losses"),
+    ("win_rate", "CASE WHEN f.pnl_wins + f.pnl_losses > 0"
+                 " THEN f.pnl_wins::float8 / (f.pnl_wins + f.pnl_losses) END"),
+    ("gross_profit", "f.pnl_gross_profit"),
+    ("gross_loss", "f.pnl_gross_loss"),
+    ("profit_factor", "CASE WHEN f.pnl_gross_loss > 0"
+                      " THEN (f.pnl_gross_profit / f.pnl_gross_loss)::float8 END"),
+    ("realized_pnl", "f.realized_pnl"),
+    ("unrealized_pnl", "f.unrealized_pnl"),
+    ("roi", "CASE WHEN f.resolved_cost > 0 THEN (f.resolved_pnl / f.resolved_cost)::float8 END"),
+    ("consistency", "f.f_cons"),
+    ("timing", "f.f_timing"),
+    ("avg_holding_secs", "f.holding_secs"),
+    ("first_trade_at", "f.first_at"),
+    ("last_trade_at", "f.last_at"),
+    ("reputation_score", "f.score"),
+    ("trader_tier", "f.tier"),
+    ("computed_at", "$1::timestamptz"),
+    ("updated_at", "now()"),
+    ("edge", "NULL::float8"),
+    ("edge_raw", "NULL::float8"),
+    ("edge_se", "NULL::float8"),
+    ("resolved_buys", "f.events::int"),
+    ("fees_paid", "f.fees"),
+    ("open_positions", "f.open_positions"),
+    ("as_of", "$2::timestamptz"),
+    ("flags", "f.flags"),
+    ("p_edge_above_cost", "NULL::float8"),
+    ("p_edge_below_zero", "NULL::float8"),
+    ("events_resolved", "f.events::int"),
+    ("clv_edge", "f.clv_edge"),
+    ("clv_se", "f.clv_se"),
+    ("maker_volume_share", "f.maker_share"),
+    ("factor_figures", "f.own_figures"),
+    ("factor_volume_usdc", "f.volume_usdc"),
+    ("factor_counterparty", "f.wash_counterparty"),
+    ("factor_wash_host", "f.wash_host_address"),
+    ("factors_stored", "NULL::jsonb"),
 )  # fmt: skip
+_STATS_COLUMNS = tuple(c for c, _ in _ROW)
+# What decides whether a stored row is rewritten: a wallet whose own figures, P&L, score, tier and
+# flags did not change is not (most wallets between two runs, even when the population moved: the
+# figures that depend on it are computed when read); its computed_at / as_of say when its values
+# were last (re)computed differently. The factors JSON is compared as its own figures (equal
+# float8 figures make equal JSON numbers; two figures that differ only beyond the JSON's 15
+# digits rewrite a row whose JSON reads the same).
 _UNCHANGED = (
     "total_trades", "total_volume_usdc", "markets_traded", "resolved_positions", "realized_pnl",
     "unrealized_pnl", "fees_paid", "open_positions", "first_trade_at", "last_trade_at",
     "reputation_score", "trader_tier", "flags", *FACTOR_COLUMNS, "factors_stored",
 )  # fmt: skip
+_SNAPSHOT = ("reputation_score", "trader_tier", "flags")
 
 
-# $1 = computed_at, $2 = as_of. The upsert of ``rep_final`` into ``orderflow_wallet_stats``: every
-# column a run computes, the factors JSON as its own figures (``factors_stored``, a JSON stored
-# before migration 020, is cleared: the figures replace it), the population's part NULL.
+def _distinct(old: str, new: str, columns: tuple[str, ...]) -> str:
+    return (
+        f"({', '.join(f'{old}.{c}' for c in columns)}) IS DISTINCT FROM "
+        f"({', '.join(f'{new}.{c}' for c in columns)})"
+    )
+
+
+# $1 = computed_at, $2 = as_of. ``rep_write``: the rows of ``rep_final`` as the upsert writes them,
+# only those that differ from the stored row (or have none), found by one join rather than by an
+# ``ON CONFLICT`` probe and row lock per wallet; ``snapshot``: the score, tier or flags change (a
+# history row is written), with the figures of its factors JSON as this run computed them (the
+# population's part included, frozen: not read against a later population).
+CHANGED_ROWS = f"""
+CREATE TEMP TABLE rep_write ON COMMIT DROP AS
+SELECT n.*, CASE WHEN ws.wallet_address IS NULL OR {_distinct("ws", "n", _SNAPSHOT)}
+                 THEN n.all_figures END AS snapshot_figures
+  FROM (SELECT f.wallet_address, {", ".join(f"{e} AS {c}" for c, e in _ROW)},
+               f.factor_figures AS all_figures
+          FROM rep_final f) AS n
+  LEFT JOIN orderflow_wallet_stats ws ON ws.wallet_address = n.wallet_address
+ WHERE ws.wallet_address IS NULL OR {_distinct("ws", "n", _UNCHANGED)}
+"""
+
+# ``rep_write`` into ``orderflow_wallet_stats`` (the same test again under the row lock: the rows
+# are those CHANGED_ROWS found).
 UPSERT_STATS = f"""
 INSERT INTO orderflow_wallet_stats AS ws (wallet_address, {", ".join(_STATS_COLUMNS)})
-SELECT f.wallet_address, f.total_trades, f.volume_usdc, f.markets_traded, f.resolved,
-       f.pnl_wins, f.pnl_losses,
-       CASE WHEN f.pnl_wins + f.pnl_losses > 0
-            THEN f.pnl_wins::float8 / (f.pnl_wins + f.pnl_losses) END,
-       f.pnl_gross_profit, f.pnl_gross_loss,
-       CASE WHEN f.pnl_gross_loss > 0 THEN (f.pnl_gross_profit / f.pnl_gross_loss)::float8 END,
-       f.realized_pnl, f.unrealized_pnl,
-       CASE WHEN f.resolved_cost > 0 THEN (f.resolved_pnl / f.resolved_cost)::float8 END,
-       f.f_cons, f.f_timing, f.holding_secs, f.first_at, f.last_at, f.score, f.tier,
-       $1::timestamptz, now(), NULL::float8, NULL::float8, NULL::float8, f.events::int, f.fees,
-       f.open_positions, $2::timestamptz, f.flags, NULL::float8, NULL::float8,
-       f.events::int, f.clv_edge, f.clv_se, f.maker_share,
-       f.own_figures, f.volume_usdc, f.wash_counterparty, f.wash_host_address, NULL::jsonb
-  FROM rep_final f
+SELECT wallet_address, {", ".join(_STATS_COLUMNS)} FROM rep_write
 ON CONFLICT (wallet_address) DO UPDATE SET
     {", ".join(f"{c} = EXCLUDED.{c}" for c in _STATS_COLUMNS)}
--- A wallet whose own figures, score, tier and flags did not change is not rewritten (most
--- wallets between two hourly runs, even when the population moved: the figures that depend on
--- it are computed when read): its computed_at / as_of say when its values were last
--- (re)computed differently. The factors JSON is compared as its own figures (equal float8
--- figures make equal JSON numbers; two figures that differ only beyond the JSON's 15 digits
--- rewrite a row whose JSON reads the same).
-WHERE ({", ".join(f"ws.{c}" for c in _UNCHANGED)})
-      IS DISTINCT FROM
-      ({", ".join(f"EXCLUDED.{c}" for c in _UNCHANGED)})
+WHERE {_distinct("ws", "EXCLUDED", _UNCHANGED)}
+"""
+
+# $1 = computed_at. After the upsert: the snapshots of the rows whose score, tier or flags
+# changed, copied from the rows just written, with the figures as the run computed them.
+HISTORY = f"""
+INSERT INTO orderflow_reputation_history
+       (wallet_address, reputation_score, trader_tier, resolved_positions, computed_at, flags,
+        {", ".join(FACTOR_COLUMNS)})
+SELECT ws.wallet_address, ws.reputation_score, ws.trader_tier, ws.resolved_positions,
+       $1::timestamptz, ws.flags, h.snapshot_figures,
+       {", ".join(f"ws.{c}" for c in FACTOR_COLUMNS[1:])}
+  FROM rep_write h
+  JOIN orderflow_wallet_stats ws ON ws.wallet_address = h.wallet_address
+ WHERE h.snapshot_figures IS NOT NULL
 """
 
 

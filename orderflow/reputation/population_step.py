@@ -76,9 +76,11 @@ async def population_step(
     layout = scores_sql.inputs_layout(columns)
     if only_changed:
         layout = (*layout, *scores_sql.STORED_LAYOUT)
-    arrays = await binary_copy.read(
+    unordered = await binary_copy.read(
         conn, scores_sql.inputs_copy(columns, stored=only_changed), layout
     )
+    in_order = np.argsort(unordered["pos"], kind="stable")  # address order (see inputs_copy)
+    arrays = {k: v[in_order] for k, v in unordered.items()}
     n = len(arrays["idx"])
     watch.lap("score_inputs")
     result = score(
@@ -102,6 +104,9 @@ async def population_step(
     await conn.execute(scores_sql.SCORES_IN)
     await binary_copy.write(conn, "rep_scores_in", scores_sql.SCORES_IN_COLUMNS, values)
     await conn.execute(scores_sql.SCORES_TABLE)
+    # its size for the planner: after an incremental run's few rows, rep_final is joined from
+    # them (not the whole rep_wallets to the stored rows first, then sorted: docs/benchmarks.md)
+    await conn.execute("ANALYZE rep_scores (idx)")
     await conn.execute("DROP TABLE rep_scores_in")
     await conn.execute(
         scores_sql.final_view(weights(settings), settings.follower_cost, result.prior)

@@ -274,8 +274,8 @@ async def run_reputation(
             await (inc.save(conn, settings, cutoff) if stored else inc.invalidate(conn))
             watch.lap("saved")
         positions = await conn.fetchval("SELECT count(*) FROM rep_positions")
-        await conn.execute(persist_sql.HISTORY_WALLETS)
-        await conn.execute(persist_sql.UPSERT_STATS, computed_at, cutoff)
+        await conn.execute(persist_sql.CHANGED_ROWS, computed_at, cutoff)
+        await conn.execute(persist_sql.UPSERT_STATS)
         prior = population.prior
         await conn.execute(
             persist_sql.POPULATION,

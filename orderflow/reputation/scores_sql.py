@@ -10,7 +10,7 @@ from orderflow.reputation.flags import FLAGS
 
 def inputs_layout(columns: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """The columns of :func:`inputs_copy` with their types."""
-    return (("idx", "int4"), *((c, "float8") for c in columns))
+    return (("idx", "int4"), ("pos", "int4"), *((c, "float8") for c in columns))
 
 
 # What an incremental run reads with the inputs to know which rows it must send back and write
@@ -52,24 +52,31 @@ UNION SELECT wallet_address FROM rep_mark_delta WHERE delta <> 0
 
 def inputs_copy(columns: tuple[str, ...], *, stored: bool = False) -> str:
     """The query of the factor inputs, read as a binary COPY stream
-    (:mod:`orderflow.reputation.binary_copy`): one row per wallet in address order (the
-    population step's sums then add in the same order whatever built ``rep_wallets``: a full
-    and an incremental run agree to the last bit), the wallet's ``idx`` (int4) then one float8
-    per column (NaN: none); ``stored``: then :data:`STORED_LAYOUT`'s columns."""
-    cols = ",\n       ".join(f"coalesce(w.{c}::float8, 'NaN')" for c in columns)
+    (:mod:`orderflow.reputation.binary_copy`): one row per wallet, its ``idx`` and ``pos`` (int4)
+    then one float8 per column (NaN: none); ``stored``: then :data:`STORED_LAYOUT`'s columns.
+
+    ``pos`` is the wallet's place in address order: the population step puts the rows in that
+    order before it scores them, so its sums add in the same order whatever built
+    ``rep_wallets`` (a full and an incremental run agree to the last bit). Only the narrow
+    (idx, address) rows are sorted here; the wide rows are joined to them by hash, in no order
+    (sorting a million wide rows spilled ≈ 300 MB to disk three times: docs/benchmarks.md)."""
+    cols = ",\n       ".join(
+        "coalesce(h.pos::float8, 'NaN')" if c == "wash_host" else f"coalesce(w.{c}::float8, 'NaN')"
+        for c in columns
+    )
     if stored:
         cols += f",\n       {_STORED}"
     return f"""
-SELECT w.idx::int4, {cols}
-  FROM (SELECT w.*, h.pos::float8 AS wash_host
-          FROM (SELECT r.*, row_number() OVER (ORDER BY r.wallet_address COLLATE "C") - 1 AS pos
-                  FROM rep_wallets r) AS w
-          -- a wash counterparty's host as its position in these rows (numpy reads its flags)
-          LEFT JOIN (SELECT wallet_address,
-                            row_number() OVER (ORDER BY wallet_address COLLATE "C") - 1 AS pos
-                       FROM rep_wallets) AS h ON h.wallet_address = w.wash_host_address
-         ORDER BY w.pos) AS w{_STORED_JOINS if stored else ""}
- ORDER BY w.pos"""
+WITH o AS MATERIALIZED (
+    SELECT idx, wallet_address,
+           (row_number() OVER (ORDER BY wallet_address COLLATE "C") - 1)::int4 AS pos
+      FROM rep_wallets
+)
+SELECT w.idx::int4, o.pos, {cols}
+  FROM rep_wallets w
+  JOIN o ON o.idx = w.idx
+  -- a wash counterparty's host as its position in address order (numpy reads its flags)
+  LEFT JOIN o h ON h.wallet_address = w.wash_host_address{_STORED_JOINS if stored else ""}"""
 
 
 # Per-wallet results computed in numpy, sent back by binary COPY into ``rep_scores_in`` (NaN for
