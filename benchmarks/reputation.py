@@ -170,6 +170,11 @@ async def build(dsn: str, wallets: int, trades: int, markets: int, chunk: int) -
         await conn.execute(
             "CREATE INDEX orderflow_trades_token_time ON orderflow_trades (token_id, timestamp)"
         )
+        # the schema's (migration 001): without it a run's "any fill after the cut-off?" probe
+        # reads the whole token index of every partition (≈ 1 s at 20 M trades)
+        await conn.execute(
+            "CREATE INDEX orderflow_trades_timestamp ON orderflow_trades (timestamp)"
+        )
         await conn.execute("ALTER TABLE orderflow_trades ENABLE TRIGGER USER")
         # Loaded with the triggers off: the partitions' time and id covers (migration 018) are
         # still the empty ones, and readers bounded by time (the --as-of scan) would prune

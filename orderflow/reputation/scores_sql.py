@@ -17,7 +17,8 @@ def inputs_layout(columns: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 # (:func:`inputs_copy` with ``stored=True``): whether the wallet's inputs changed in this run
 # (``rep_changed``: rescored, or its unrealized P&L moved with a mark), and the stored row's
 # score (NaN: no row), tier (its index in TIERS, -1: none) and flags (their bit set over FLAGS as
-# numpy makes it; a name FLAGS does not know sets bit 14, which numpy never does). A wallet whose
+# numpy makes it; a name FLAGS does not know, or one written twice, sets bit 14, which numpy
+# never does; the run writes a set in FLAGS' order, so the order is not compared). A wallet whose
 # inputs did not change has the same own figures as when its row was written (numpy's
 # elementwise loops do not depend on a wallet's position in the arrays:
 # tests/reputation/test_factors.py), so its row can only change through the population: its
@@ -28,15 +29,18 @@ STORED_LAYOUT = (
     ("stored_tier", "int2"),
     ("stored_flags", "int2"),
 )
+_FLAG_BITS = " | ".join(
+    f"CASE WHEN '{f}' = ANY(ws.flags) THEN {1 << b} ELSE 0 END" for b, f in enumerate(FLAGS)
+)
+_FLAG_COUNT = " + ".join(f"('{f}' = ANY(ws.flags))::int" for f in FLAGS)
 _STORED = f"""(c.wallet_address IS NOT NULL)::int::int2,
        coalesce(ws.reputation_score::float8, 'NaN'),
        coalesce(array_position(ARRAY[{", ".join(f"'{t}'" for t in TIERS)}]::text[],
                                ws.trader_tier::text) - 1, -1)::int2,
        CASE WHEN cardinality(ws.flags) > 0
-            THEN (SELECT bit_or(coalesce(1 << (array_position(ARRAY[{
-    ", ".join(f"'{f}'" for f in FLAGS)
-}]::text[], x) - 1), 1 << 14))
-                    FROM unnest(ws.flags) AS x)
+            THEN ({_FLAG_BITS}
+                  -- a name FLAGS does not know, or one twice
+                  | CASE WHEN cardinality(ws.flags) <> {_FLAG_COUNT} THEN {1 << 14} ELSE 0 END)
             ELSE 0 END::int2"""
 _STORED_JOINS = """
   LEFT JOIN rep_changed c ON c.wallet_address = w.wallet_address

@@ -124,7 +124,7 @@ async def test_an_incremental_run_gives_the_upsert_only_rows_that_may_change(
     assert not (await run_reputation(pool)).incremental
     truth = {r["wallet_address"]: r for r in await persisted(pool)}
 
-    # three rows tampered with, one column each (nothing they are computed from changes)
+    # rows tampered with, one column each (nothing they are computed from changes)
     score_of, tier_of, flags_of = wallets[1], wallets[2], wallets[3]
     await pool.execute(
         "UPDATE orderflow_wallet_stats SET reputation_score = reputation_score + 0.01"
@@ -141,11 +141,23 @@ async def test_an_incremental_run_gives_the_upsert_only_rows_that_may_change(
         " WHERE wallet_address = $1",
         flags_of,
     )
+    # ... a flag the code does not know, and one written twice
+    unknown_of, twice_of = wallets[4], wallets[5]
+    await pool.execute(
+        "UPDATE orderflow_wallet_stats SET flags = flags || '{NOT_A_FLAG}'::text[]"
+        " WHERE wallet_address = $1",
+        unknown_of,
+    )
+    await pool.execute(
+        "UPDATE orderflow_wallet_stats SET flags = flags || flags || '{WASH}'::text[]"
+        " || '{WASH}'::text[] WHERE wallet_address = $1",
+        twice_of,
+    )
     second = await run_reputation(pool)
     assert second.incremental
-    assert second.rescored == 0 and second.candidates == 3 < second.wallets
+    assert second.rescored == 0 and second.candidates == 5 < second.wallets
     mended = {r["wallet_address"]: r for r in await persisted(pool)}
-    for who in (score_of, tier_of, flags_of):
+    for who in (score_of, tier_of, flags_of, unknown_of, twice_of):
         for k in ("reputation_score", "trader_tier", "flags"):
             assert mended[who][k] == truth[who][k], (who, k)
     assert second.tiers == (await run_reputation(pool, full=True)).tiers
