@@ -65,7 +65,7 @@ def inputs_copy(columns: tuple[str, ...], *, stored: bool = False) -> str:
     (idx, address) rows are sorted here; the wide rows are joined to them by hash, in no order
     (sorting a million wide rows spilled ≈ 300 MB to disk three times: docs/benchmarks.md)."""
     cols = ",\n       ".join(
-        "coalesce(h.pos::float8, 'NaN')" if c == "wash_host" else f"coalesce(w.{c}::float8, 'NaN')"
+        "coalesce(hp.pos::float8, 'NaN')" if c == "wash_host" else f"coalesce(w.{c}::float8, 'NaN')"
         for c in columns
     )
     if stored:
@@ -75,12 +75,15 @@ WITH o AS MATERIALIZED (
     SELECT idx, wallet_address,
            (row_number() OVER (ORDER BY wallet_address COLLATE "C") - 1)::int4 AS pos
       FROM rep_wallets
+), hp AS MATERIALIZED (
+    -- a wash counterparty's host as its position in address order (numpy reads its flags): the
+    -- few wallets with a host, joined apart (not every row merged on a mostly NULL key)
+    SELECT w.idx, h.pos FROM rep_wallets w JOIN o h ON h.wallet_address = w.wash_host_address
 )
 SELECT w.idx::int4, o.pos, {cols}
   FROM rep_wallets w
   JOIN o ON o.idx = w.idx
-  -- a wash counterparty's host as its position in address order (numpy reads its flags)
-  LEFT JOIN o h ON h.wallet_address = w.wash_host_address{_STORED_JOINS if stored else ""}"""
+  LEFT JOIN hp ON hp.idx = w.idx{_STORED_JOINS if stored else ""}"""
 
 
 # Per-wallet results computed in numpy, sent back by binary COPY into ``rep_scores_in`` (NaN for
