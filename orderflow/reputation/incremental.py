@@ -336,7 +336,13 @@ async def build(
             SELECT (row_number() OVER () - 1)::int AS idx, {names}
               FROM {INPUTS}"""
     )
-    await conn.execute("DELETE FROM orderflow_position_sums WHERE fills = 0 AND NOT dirty")
+    # keys left without fills (a reorg took them all): only a change makes one, so it is among
+    # the keys this run claimed (one still marked changed again since, and waits for the next)
+    await conn.execute(
+        """DELETE FROM orderflow_position_sums s USING rep_dirty_keys k
+            WHERE s.wallet_address = k.wallet_address AND s.token_id = k.token_id
+              AND s.fills = 0 AND NOT s.dirty"""
+    )
     await conn.execute(
         "UPDATE orderflow_reputation_state SET as_of = $1, updated_at = now()", as_of
     )

@@ -83,9 +83,12 @@ async def test_incremental_equals_full(pool: asyncpg.Pool) -> None:
         w.chain.resolve(s.market, s.resolves, s.winner)
     await w.chain.ingest(pool)
     await assert_sums_match(pool)
+    emptied = "SELECT count(*) FROM orderflow_position_sums WHERE fills = 0"
+    assert await pool.fetchval(emptied) > 0  # keys the reorg took every fill of
 
     second = await run_reputation(pool)
     assert second.incremental and second.rescored > 0
+    assert await pool.fetchval(emptied) == 0  # seen by the run: dropped
     incremental = await persisted(pool)
     inc_scores = await compute_scores(pool)
     inc_issues = await pool.fetch(_ISSUES)
