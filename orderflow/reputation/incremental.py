@@ -39,7 +39,7 @@ from datetime import datetime
 import asyncpg
 
 from orderflow.reputation import evidence_sql as ev
-from orderflow.reputation import persist_sql, positions_sql
+from orderflow.reputation import persist_sql, positions_sql, wash_state
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.wash_sql import wash_settings
 
@@ -73,6 +73,7 @@ async def ready(conn: asyncpg.Connection, settings: ReputationSettings) -> bool:
 
 async def invalidate(conn: asyncpg.Connection) -> None:
     """A run that did not leave the stored inputs current (a scan, an as_of run)."""
+    await wash_state.invalidate(conn)
     await conn.execute(
         "INSERT INTO orderflow_reputation_state (id, valid, fingerprint, updated_at)"
         " VALUES (TRUE, FALSE, NULL, now())"
@@ -148,18 +149,26 @@ async def save(conn: asyncpg.Connection, settings: ReputationSettings, as_of: da
         fingerprint(settings),
         as_of,
     )
+    await wash_state.build(conn, as_of, settings)
 
 
 async def _wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings) -> None:
     """``rep_wash`` over every wallet, reading only the share volume of ``rep_positions`` (a
-    thin stand-in from the sums); ``rep_wash_changed``: wallets whose row differs from the
-    stored one; the stored rows are replaced."""
+    thin stand-in from the sums): from the stored partial sums brought up to date around the
+    changed fills (:mod:`orderflow.reputation.wash_state`), or, when those are missing or stale,
+    ``WASH`` over the trades (then the sums are rebuilt for the next run);
+    ``rep_wash_changed``: wallets whose row differs from the stored one; the stored rows are
+    replaced."""
     await conn.execute(
         """CREATE TEMP TABLE rep_positions ON COMMIT DROP AS
            SELECT wallet_address, sum(bought_gross_u + sold_gross_u)::numeric AS shares_u
              FROM orderflow_position_sums WHERE fills > 0 GROUP BY wallet_address"""
     )
-    await conn.execute(ev.WASH, as_of, *wash_settings(settings))
+    if await wash_state.update(conn, as_of, settings):
+        await wash_state.assemble(conn, as_of, settings)
+    else:
+        await conn.execute(ev.WASH, as_of, *wash_settings(settings))
+        await wash_state.build(conn, as_of, settings)
     await conn.execute("DROP TABLE rep_positions")
     await conn.execute(
         f"""CREATE TEMP TABLE rep_wash_changed ON COMMIT DROP AS
