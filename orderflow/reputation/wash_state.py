@@ -298,6 +298,8 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
         "UPDATE orderflow_wash_state SET last_id = $1, updated_at = now()", max_id
     )
     await _drop(conn, "rep_wash_cells", "rep_wash_tk", "rep_wash_rows", "rep_wash_p1")
+    if not ok:  # never the case (a bug): not used again until rebuilt
+        await invalidate(conn)
     return ok
 
 

@@ -18,9 +18,10 @@ import asyncpg
 import pytest
 
 from orderflow.chain.rollback import rollback_from
-from orderflow.reputation import ReputationSettings, wash_state
+from orderflow.reputation import ReputationSettings, run_reputation, wash_state
 from orderflow.reputation.wash_sql import WASH, wash_settings
 from tests.reputation.population import World, round_trip_ring, wash_ring
+from tests.reputation.test_incremental_wash import stored_wash_differs
 from tests.reputation.test_wash_identity import SETTINGS, random_population, wash_population
 
 Rows = dict[tuple[str, Any], tuple[Any, ...]]
@@ -51,7 +52,7 @@ async def _step(
     pool: asyncpg.Pool, settings: ReputationSettings, build: bool = False
 ) -> tuple[Rows, Rows, int]:
     """Build or update the cells; ``rep_wash`` assembled from them, ``WASH``'s, and the number of
-    wallets whose verdict flipped (an update)."""
+    wallets whose verdict flipped (an update; -1: the update found its cells inconsistent)."""
     async with pool.acquire() as conn, conn.transaction():
         as_of = await conn.fetchval("SELECT now()")
         await conn.execute(_THIN)
@@ -59,8 +60,10 @@ async def _step(
             await wash_state.build(conn, as_of, settings)
             flipped = 0
         else:
-            assert await wash_state.update(conn, as_of, settings)
+            consistent = await wash_state.update(conn, as_of, settings)
             flipped = await conn.fetchval("SELECT count(*) FROM rep_wash_f")
+            if not consistent:
+                return {}, {}, -1
         await wash_state.assemble(conn, as_of, settings)
         stored = await _wash_rows(conn)
         full = await _full(conn, (as_of, *wash_settings(settings)))
@@ -81,6 +84,21 @@ async def _new_fills(w: World, pool: asyncpg.Pool) -> None:
             t = s.opens + (s.resolves - s.opens) * frac + w.rng.uniform(0, 9000)
             w.take(s, t, w.new_wallet(), s.winner, 80.0, price=round(w.rng.uniform(0.05, 0.95), 2))
         w.take(s, s.resolves - 5000, w.new_wallet(), s.winner, 60.0)
+    await w.chain.ingest(pool)
+
+
+async def _turns_off_market(w: World, pool: asyncpg.Pool) -> None:
+    """The busiest wallets not off the market yet buy far off it, in crowded buckets, large:
+    their pass-1 verdicts flip, and their old buckets leave pass 2's market."""
+    who = await pool.fetch(
+        """SELECT c.w FROM orderflow_wash_cells c JOIN orderflow_wash_wallets o ON o.w = c.w
+            WHERE NOT o.off1 GROUP BY c.w ORDER BY count(*) DESC, c.w LIMIT 3"""
+    )
+    for r in who:
+        for s in w.pick(3, binary_only=True):
+            t = s.opens + (s.resolves - s.opens) * 0.5 + w.rng.uniform(0, 9000)
+            far = 0.95 if s.price(t, s.winner) < 0.5 else 0.05
+            w.take(s, t, r["w"], s.winner, 20000.0, price=far, maker=w.new_wallet())
     await w.chain.ingest(pool)
 
 
@@ -145,12 +163,15 @@ async def test_updated_cells_give_wash_bit_for_bit(pool: asyncpg.Pool, name: str
     stored, full, _ = await _step(pool, settings, build=True)
     assert len(full) > 30 and stored == full
     flips = 0
-    for change in (_new_fills, _ring_forms, _rollback, _refund_and_backfill, _dissolve):
+    changes = (_new_fills, _turns_off_market, _ring_forms, _rollback, _refund_and_backfill, _dissolve)
+    for change in changes:
         await change(w, pool)
         before = full
         stored, full, flipped = await _step(pool, settings)
         assert _diff(before, full) > 0, f"{change.__name__} moved no row"
-        assert _diff(stored, full) == 0, change.__name__
+        assert flipped >= 0 and _diff(stored, full) == 0, change.__name__
+        if change is _turns_off_market:
+            assert flipped > 0, "the verdicts of wallets with older buckets flipped"
         flips += flipped
     assert flips > 0, "some change flipped a pass-1 verdict"
 
@@ -171,8 +192,52 @@ async def test_the_closure_needs_each_step(
     await _step(pool, settings, build=True)
     monkeypatch.setattr(wash_state, target, value)
     missed = 0
-    for change in (_new_fills, _ring_forms):
+    for change in (_new_fills, _turns_off_market):
         await change(w, pool)
-        stored, full, _ = await _step(pool, settings)
-        missed += _diff(stored, full)
+        stored, full, flipped = await _step(pool, settings)
+        missed += _diff(stored, full) + (flipped < 0)  # wrong rows, or seen inconsistent
     assert missed > 0
+
+
+async def _state(pool: asyncpg.Pool) -> tuple[bool, bool]:
+    """Whether the cells are valid, and whether they count every trade stored."""
+    row = await pool.fetchrow("SELECT valid, last_id FROM orderflow_wash_state")
+    top = await pool.fetchval("SELECT max(id) FROM orderflow_trades")
+    assert row is not None
+    return row["valid"], row["last_id"] == top
+
+
+async def test_runs_keep_the_cells(pool: asyncpg.Pool) -> None:
+    """A live full run builds the cells, an incremental run updates them; stale cells (another
+    SQL, a truncate) make the incremental run compute WASH and rebuild them; the stored evidence
+    is a full run's every time."""
+    w = _world(6)
+    await w.finish(pool)
+    assert not (await run_reputation(pool)).incremental
+    assert await _state(pool) == (True, True)
+    # a row a build would clear (it truncates): an update keeps it
+    marker = "INSERT INTO orderflow_wash_tokens VALUES ('marker', 0)"
+    kept = "SELECT count(*) FROM orderflow_wash_tokens WHERE mk = 'marker'"
+    await pool.execute(marker)
+    for change in (_turns_off_market, _rollback, _refund_and_backfill):
+        await change(w, pool)
+        assert (await run_reputation(pool)).incremental
+        assert await _state(pool) == (True, True)
+        assert await pool.fetchval(kept) == 1, "updated, not rebuilt"
+    incremental = await pool.fetch("SELECT * FROM orderflow_reputation_wash")
+
+    await _new_fills(w, pool)
+    await pool.execute("UPDATE orderflow_wash_state SET fingerprint = 'another SQL'")
+    assert (await run_reputation(pool)).incremental  # WASH, then the cells rebuilt
+    assert await _state(pool) == (True, True)
+    assert await pool.fetchval(kept) == 0, "rebuilt"
+    assert await stored_wash_differs(pool, incremental) > 0
+    incremental = await pool.fetch("SELECT * FROM orderflow_reputation_wash")
+    assert not (await run_reputation(pool, full=True)).incremental
+    assert await stored_wash_differs(pool, incremental) == 0
+
+    await _ring_forms(w, pool)
+    assert (await run_reputation(pool)).incremental
+    incremental = await pool.fetch("SELECT * FROM orderflow_reputation_wash")
+    assert not (await run_reputation(pool, full=True)).incremental
+    assert await stored_wash_differs(pool, incremental) == 0
