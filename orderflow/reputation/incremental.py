@@ -5,7 +5,9 @@ A live full run (positions from the stored sums, migration 011) keeps what the n
 * ``orderflow_reputation_inputs`` -- every wallet's row of ``rep_wallets`` (the per-wallet
   statistics and evidence sums the population step reads);
 * ``orderflow_reputation_wash`` -- ``rep_wash`` (the counterparty evidence);
-* ``orderflow_reputation_state`` -- a fingerprint of the SQL and settings that made them.
+* ``orderflow_reputation_state`` -- a fingerprint of the SQL and settings that made them;
+* the counterparty evidence's exact partial sums (migration 023,
+  :mod:`orderflow.reputation.wash_state`, with their own fingerprint).
 
 Both tables are created by the run from the temporary tables (``CREATE TABLE ... AS``), so they
 always have the columns the current SQL produces; the fingerprint says whether they are usable.
@@ -13,8 +15,10 @@ An incremental run then, in the caller's transaction:
 
 1. takes the changes: sums rows marked dirty by the triggers (new, deleted, updated fills) and
    the markets / tokens whose resolution, condition or registry row changed;
-2. recomputes the counterparty evidence (``WASH``, over the trades, against every wallet's share
-   volume from the sums) and adds the wallets whose evidence changed;
+2. brings the counterparty evidence's partial sums up to date around the changed fills and
+   assembles ``rep_wash`` from them (``WASH``'s rows to the bit; ``WASH`` itself over the trades
+   when they are stale), against every wallet's share volume from the sums, and adds the wallets
+   whose evidence changed;
 3. dirty wallets = wallets of dirty rows + every holder of a dirty token whose resolution,
    closing line or problem moved + wallets whose wash evidence changed; the holders of a token
    whose mark alone moved are not rescored: their stored unrealized P&L (the one figure the mark
@@ -133,7 +137,8 @@ async def clear(conn: asyncpg.Connection) -> None:
 
 async def save(conn: asyncpg.Connection, settings: ReputationSettings, as_of: datetime) -> None:
     """After a live full run (which called :func:`clear` before reading): keep ``rep_wallets``,
-    ``rep_wash`` and ``rep_close`` for the next runs."""
+    ``rep_wash`` and ``rep_close`` for the next runs, and build the counterparty evidence's
+    partial sums."""
     for table, source in ((INPUTS, "rep_wallets"), (WASH, "rep_wash"), (CLOSES, "rep_close")):
         await conn.execute(f"DROP TABLE IF EXISTS {table}")
         await conn.execute(f"CREATE TABLE {table} AS SELECT * FROM {source}")

@@ -10,8 +10,9 @@ to the display scale (a NUMERIC sum's scale is its terms' largest, and so is a s
 deviation's division rounds by both operands' scales), so the figures assembled from the cells
 are ``WASH``'s bits. A fill's distance to the prevailing price depends on the trades of its own
 bucket and the two next to it, and on pass 1's verdict on every wallet trading there (pass 2's
-market leaves out the off-market wallets): the cells of a bucket are recomputed from the trades of
-that bucket and its neighbours, with ``WASH``'s own fragments (:mod:`orderflow.reputation.wash_sql`).
+market leaves out the off-market wallets): the cells of a bucket are recomputed from the trades
+of that bucket and its neighbours, with ``WASH``'s own fragments
+(:mod:`orderflow.reputation.wash_sql`).
 
 Every statement takes ``WASH``'s parameters ($1 = as_of, $2..$7 as :func:`wash_settings`) and $8,
 the largest ``orderflow_trades.id`` the run counts; ``_PARAMS`` gives them the types of their first

@@ -117,7 +117,9 @@ async def _drop(conn: asyncpg.Connection, *tables: str) -> None:
         await conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-async def _keep_future(conn: asyncpg.Connection, as_of: datetime, where: str, *args: object) -> None:
+async def _keep_future(
+    conn: asyncpg.Connection, as_of: datetime, where: str, *args: object
+) -> None:
     """Rows past the cut-off (a block stamped ahead of the clock) stay logged for the next run."""
     await conn.execute(
         "INSERT INTO orderflow_wash_dirty (token_id, mk, ts)"
@@ -170,8 +172,9 @@ async def build(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
     )
 
 
-
-async def _cells(conn: asyncpg.Connection, trades: str, only: str, args: tuple[object, ...]) -> None:
+async def _cells(
+    conn: asyncpg.Connection, trades: str, only: str, args: tuple[object, ...]
+) -> None:
     await _drop(conn, "rep_wash_cells", "rep_wash_tk")
     await conn.execute(sql.cells(trades, only), *args)
     await conn.execute(sql.taker(trades), *args)
@@ -187,9 +190,7 @@ async def _wallets(conn: asyncpg.Connection, args: tuple[object, ...]) -> bool:
              LEFT JOIN orderflow_wash_wallets o ON o.w = n.w
             WHERE n.off1 <> coalesce(o.off1, FALSE)"""
     )
-    await conn.execute(
-        "DELETE FROM orderflow_wash_wallets o USING rep_wash_w w WHERE w.w = o.w"
-    )
+    await conn.execute("DELETE FROM orderflow_wash_wallets o USING rep_wash_w w WHERE w.w = o.w")
     await conn.execute(_KEEP_WALLETS)
     return not differ
 
@@ -205,8 +206,17 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
     args = (as_of, *wash_settings(settings), max_id)
     window = settings.wash_window_secs
     await _drop(
-        conn, "rep_wash_keys", "rep_wash_d", "rep_wash_tot", "rep_wash_t", "rep_wash_s",
-        "rep_wash_rows", "rep_wash_p1", "rep_wash_w", "rep_wash_ws", "rep_wash_f",
+        conn,
+        "rep_wash_keys",
+        "rep_wash_d",
+        "rep_wash_tot",
+        "rep_wash_t",
+        "rep_wash_s",
+        "rep_wash_rows",
+        "rep_wash_p1",
+        "rep_wash_w",
+        "rep_wash_ws",
+        "rep_wash_f",
     )
     # D: the buckets of new rows and of logged (deleted, updated) ones
     await conn.execute(
@@ -284,9 +294,7 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
         "DELETE FROM orderflow_wash_pairs p USING rep_wash_tp t WHERE t.w = p.w AND t.cp = p.cp"
     )
     await conn.execute(
-        _PAIRS_OF.format(
-            only="WHERE (c.w, c.cp) IN (SELECT w, cp FROM rep_wash_tp)"
-        )
+        _PAIRS_OF.format(only="WHERE (c.w, c.cp) IN (SELECT w, cp FROM rep_wash_tp)")
     )
     await conn.execute(
         """INSERT INTO rep_wash_w SELECT w FROM rep_wash_tp
@@ -294,9 +302,7 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
     )
     await conn.execute("ANALYZE rep_wash_w")
     ok = await _wallets(conn, args)
-    await conn.execute(
-        "UPDATE orderflow_wash_state SET last_id = $1, updated_at = now()", max_id
-    )
+    await conn.execute("UPDATE orderflow_wash_state SET last_id = $1, updated_at = now()", max_id)
     await _drop(conn, "rep_wash_cells", "rep_wash_tk", "rep_wash_rows", "rep_wash_p1")
     if not ok:  # never the case (a bug): not used again until rebuilt
         await invalidate(conn)
