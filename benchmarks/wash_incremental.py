@@ -190,9 +190,12 @@ async def run(args: argparse.Namespace) -> None:
             async with conn.transaction():
                 await conn.execute(THIN)
                 async with Timed(pid) as build:
+                    await wash_state.begin(conn)
                     await wash_state.build(conn, as_of, settings)
                 async with Timed(pid) as full0:
                     await conn.execute(WASH, as_of, *wash_args)
+                # the rows as a run stores them (orderflow_reputation_wash)
+                await conn.execute("CREATE TABLE bench_stored AS SELECT * FROM rep_wash")
                 await conn.execute("DROP TABLE rep_wash")
             cells = await conn.fetchval("SELECT count(*) FROM orderflow_wash_cells")
             print(f"build: {_fmt(build)} (WASH alone {_fmt(full0)}); {cells:,} cells", flush=True)
@@ -219,12 +222,17 @@ async def run(args: argparse.Namespace) -> None:
                         traced = Traced(conn, pid)
                         async with Timed(pid) as t:
                             assert await wash_state.update(traced, as_of, settings)
-                            await wash_state.assemble(traced, as_of, settings)
+                            await wash_state.assemble(
+                                traced, as_of, settings, stored="bench_stored"
+                            )
                         stats = await conn.fetchrow(
                             """SELECT (SELECT count(*) FROM rep_wash_d) AS d,
                                       (SELECT count(*) FROM rep_wash_f) AS f,
                                       (SELECT count(*) FROM rep_wash_s) AS s2,
-                                      (SELECT count(*) FROM rep_wash_w) AS w"""
+                                      (SELECT count(*) FROM rep_wash_w) AS w,
+                                      (SELECT count(*) FROM rep_wash_c) AS c,
+                                      (SELECT count(*) FROM rep_wash_u) AS u,
+                                      (SELECT count(*) FROM rep_wash_tot) AS wallets"""
                         )
                         inc_cpu.append(t)
                     else:
@@ -237,8 +245,9 @@ async def run(args: argparse.Namespace) -> None:
                 print(
                     f"round {r + 1}: incremental {_fmt(inc_cpu[-1])}, WASH {_fmt(full_cpu[-1])},"
                     f" rows {len(got['full']):,}, identical: {same}; dirty buckets {stats['d']:,},"
-                    f" flipped {stats['f']}, pass-2 buckets {stats['s2']:,}, wallets summed"
-                    f" {stats['w']:,}; load {os.getloadavg()}",
+                    f" flipped {stats['f']}, pass-2 buckets {stats['s2']:,}, wallets re-summed"
+                    f" {stats['w']:,}, rows assembled {stats['c']:,} reading {stats['u']:,} of"
+                    f" {stats['wallets']:,} wallets; load {os.getloadavg()}",
                     flush=True,
                 )
                 assert same

@@ -87,6 +87,15 @@ CREATE TABLE orderflow_wash_wallets (
     p2v  NUMERIC
 );
 
+-- Each wallet's top wash_top_k counterparties (WASH's `ranked`, r <= k): the groups a wallet is
+-- a member of, looked up by member.
+CREATE TABLE orderflow_wash_members (
+    w  evm_address NOT NULL,
+    cp evm_address NOT NULL,
+    PRIMARY KEY (w, cp)
+);
+CREATE INDEX orderflow_wash_members_cp ON orderflow_wash_members (cp);
+
 -- The tokens of each market key (to read a market's buckets through the token index).
 CREATE TABLE orderflow_wash_tokens (
     mk       TEXT    NOT NULL,

@@ -133,6 +133,7 @@ async def clear(conn: asyncpg.Connection) -> None:
     await conn.execute("DELETE FROM orderflow_reputation_dirty_markets")
     await conn.execute("DELETE FROM orderflow_reputation_dirty_tokens")
     await conn.execute("DELETE FROM orderflow_position_sums WHERE fills = 0")
+    await wash_state.begin(conn)
 
 
 async def save(conn: asyncpg.Connection, settings: ReputationSettings, as_of: datetime) -> None:
@@ -170,8 +171,9 @@ async def _wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
              FROM orderflow_position_sums WHERE fills > 0 GROUP BY wallet_address"""
     )
     if await wash_state.update(conn, as_of, settings):
-        await wash_state.assemble(conn, as_of, settings)
+        await wash_state.assemble(conn, as_of, settings, stored=WASH)
     else:
+        await wash_state.begin(conn)
         await conn.execute(ev.WASH, as_of, *wash_settings(settings))
         await wash_state.build(conn, as_of, settings)
     await conn.execute("DROP TABLE rep_positions")

@@ -15,7 +15,7 @@ of that bucket and its neighbours, with ``WASH``'s own fragments
 (:mod:`orderflow.reputation.wash_sql`).
 
 Every statement takes ``WASH``'s parameters ($1 = as_of, $2..$7 as :func:`wash_settings`) and $8,
-the largest ``orderflow_trades.id`` the run counts; ``_PARAMS`` gives them the types of their first
+the largest ``orderflow_trades.id`` the run counts; ``PARAMS`` gives them the types of their first
 use in ``WASH`` (an unused CTE: PostgreSQL types every parameter of a statement). ``{trades}`` is
 the trades read: the gated table up to $8 (a build) or ``rep_wash_rows`` (a region's trades);
 ``{only}`` the buckets whose cells are made.
@@ -40,7 +40,7 @@ from orderflow.reputation.wash_sql import (
 MK = "coalesce(t.market_id::text, t.token_id::text)"
 BUCKET = "floor(extract(epoch FROM t.timestamp) / $3::float8)::int8"
 
-_PARAMS = """_params AS (
+PARAMS = """_params AS (
     SELECT $1::timestamptz, $3::float8, $2::numeric, $4::int, $5::float8, $6::float8, $7::int,
            $8::int8
 ), """
@@ -57,7 +57,7 @@ IN_REGION = "(mk, b) IN (SELECT mk, b FROM rep_wash_s)"
 # per token (a second of margin either side; the bucket is then taken as WASH takes it).
 REGION_ROWS = f"""
 CREATE TEMP TABLE rep_wash_rows ON COMMIT DROP AS
-WITH {_PARAMS}s AS (
+WITH {PARAMS}s AS (
     SELECT DISTINCT r.mk, r.b + d.d AS b
       FROM rep_wash_s r CROSS JOIN (VALUES (-1::int8), (0), (1)) d(d)
 ), runs AS (
@@ -78,7 +78,7 @@ SELECT t.*
 # Pass 1's off-market fills and volume per (wallet, market, bucket) of {only}.
 _PASS1 = (
     "WITH "
-    + _PARAMS
+    + PARAMS
     + F_INV
     + PASS1_REF
     + f"""), dev AS (
@@ -141,7 +141,7 @@ def taker(trades: str) -> str:
     ``rep_wash_cells`` (its taker_off fraction from the cells' sums: the same NUMERIC quotient)."""
     return f"""
 CREATE TEMP TABLE rep_wash_tk ON COMMIT DROP AS
-WITH {_PARAMS}x AS (
+WITH {PARAMS}x AS (
     SELECT w, mk, b, sum(tkv) / nullif(sum(tks), 0) AS frac
       FROM rep_wash_cells GROUP BY w, mk, b HAVING sum(tkn) > 0
 )
@@ -165,7 +165,7 @@ def wallet_sums(cells: str) -> str:
     """``rep_wash_ws``: the sums of each wallet of ``rep_wash_w`` over ``cells``."""
     return f"""
 CREATE TEMP TABLE rep_wash_ws ON COMMIT DROP AS
-WITH {_PARAMS}c AS (
+WITH {PARAMS}c AS (
     SELECT c.* FROM ({cells}) c WHERE c.w IN (SELECT w FROM rep_wash_w)
 ), s AS (
     SELECT w, bool_or(ref1) AS ref1, sum(p1n) AS p1n, sum(p1v) AS p1v, bool_or(ref2) AS ref2,
@@ -182,26 +182,48 @@ SELECT w.w, t.vol AS tot, coalesce(s.ref1, FALSE) AS ref1, s.p1n, s.p1v,
 """
 
 
-# rep_wash from the stored sums: WASH's groups and hosts over the stored pairs and wallets, its
-# offtok, off and offpair from their sums (the same values, types and rows).
-ASSEMBLE = (
-    "\nCREATE TEMP TABLE rep_wash ON COMMIT DROP AS\nWITH "
-    + _PARAMS
-    + """pairs AS (
-    SELECT w, cp, vol, n FROM orderflow_wash_pairs
+# Each wallet's top-k counterparties ($1 = wash_top_k) as WASH's ranked orders them, for the
+# wallets {where} selects.
+def top_k(where: str) -> str:
+    """``SELECT w, cp``: the top-k rows of the stored pairs of the wallets ``where`` selects."""
+    return f"""
+SELECT w, cp FROM (
+    SELECT p.w, p.cp,
+           row_number() OVER (PARTITION BY p.w COLLATE "C" ORDER BY p.vol DESC, p.cp COLLATE "C")
+               AS r
+      FROM orderflow_wash_pairs p WHERE {where}) x
+ WHERE r <= $1::int"""
+
+
+def assemble(universe: str, rows: str) -> str:
+    """``rep_wash`` from the stored sums: WASH's groups and hosts over the stored pairs and
+    wallets that ``universe`` selects (``w``), its offtok, off and offpair from their sums (the
+    same values, types and rows), the off-market taker amounts of the wallets ``rows`` selects.
+    Over every wallet (``TRUE``) it is WASH's rep_wash; over a universe closed under what the
+    rows of some wallets read (their groups' members, the groups and off-market hosts they are a
+    member of, those groups' members: :mod:`orderflow.reputation.wash_state`), those rows are."""
+    return (
+        "\nCREATE TEMP TABLE rep_wash ON COMMIT DROP AS\nWITH "
+        + PARAMS
+        + f"""pairs AS (
+    SELECT w, cp, vol, n FROM orderflow_wash_pairs WHERE {universe}
 """
-    + TOT
-    + GROUPS
-    + """), offtok AS (
+        + TOT
+        + GROUPS
+        + f"""), offtok AS (
     SELECT w, token_id, coalesce(sum(tb), 0)::float8 AS tb, coalesce(sum(tcb), 0)::float8 AS tcb,
            coalesce(sum(ts), 0)::float8 AS ts, coalesce(sum(tr), 0)::float8 AS tr,
            coalesce(sum(tfee), 0)::float8 AS tfee
-      FROM orderflow_wash_taker GROUP BY w, token_id
+      FROM orderflow_wash_taker WHERE {rows} GROUP BY w, token_id
 ), off AS MATERIALIZED (
     SELECT w, (sd2 / nullif(s2, 0))::float8 AS deviation, p2v AS off_vol, p2n::int8 AS off_n
-      FROM orderflow_wash_wallets WHERE ref2
+      FROM orderflow_wash_wallets WHERE ref2 AND {universe}
 ), offpair AS (
-    SELECT w, cp, off_vol AS vol, off_n AS n FROM orderflow_wash_pairs WHERE off_n > 0
+    SELECT w, cp, off_vol AS vol, off_n AS n FROM orderflow_wash_pairs
+     WHERE off_n > 0 AND {universe}
 """
-    + HOSTS
-)
+        + HOSTS
+    )
+
+
+ASSEMBLE = assemble("TRUE", "TRUE")

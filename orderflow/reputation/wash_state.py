@@ -40,6 +40,7 @@ _TABLES = (
     "orderflow_wash_taker",
     "orderflow_wash_pairs",
     "orderflow_wash_wallets",
+    "orderflow_wash_members",
     "orderflow_wash_tokens",
 )
 
@@ -71,6 +72,13 @@ _NEXT = "(VALUES (-1::int8), (0), (1))"
 _PASS2_BUCKETS = """SELECT mk, b FROM rep_wash_d
 UNION SELECT c.mk, c.b FROM orderflow_wash_cells c JOIN rep_wash_f f ON f.w = c.w
 UNION SELECT p.mk, p.b FROM rep_wash_p1 p JOIN rep_wash_f f ON f.w = p.w"""
+
+# The keys ({key}) of the rows of {new} and {old} (joined on {on}) that differ, by their text.
+_CHANGED = """
+CREATE TEMP TABLE {out} ON COMMIT DROP AS
+SELECT DISTINCT {key} FROM {new} nw FULL JOIN {old} od USING {on}
+ WHERE nw IS NULL OR od IS NULL OR nw::text <> od::text
+"""
 
 _PAIRS_OF = """
 INSERT INTO orderflow_wash_pairs
@@ -130,10 +138,23 @@ async def _keep_future(
     )
 
 
-async def build(conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings) -> None:
-    """The stored cells from scratch, over every gated trade up to the newest id now."""
+async def begin(conn: asyncpg.Connection) -> None:
+    """Before ``WASH`` is computed over the trades for a :func:`build`: the changes logged so far
+    are in what it reads; the build counts the trades up to the newest id now. A change committed
+    later has a newer id or is logged, so the next update takes it, whichever of the two saw it.
+    The cells are stale until the build."""
     await conn.execute("DELETE FROM orderflow_wash_dirty")
-    max_id = int(await conn.fetchval("SELECT coalesce(max(id), 0) FROM orderflow_trades"))
+    await conn.execute(
+        "INSERT INTO orderflow_wash_state (id, valid, fingerprint, last_id, updated_at)"
+        " VALUES (TRUE, FALSE, NULL, (SELECT coalesce(max(id), 0) FROM orderflow_trades), now())"
+        " ON CONFLICT (id) DO UPDATE SET valid = FALSE, last_id = excluded.last_id,"
+        " updated_at = now()"
+    )
+
+
+async def build(conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings) -> None:
+    """The stored cells from scratch, over every gated trade up to the id :func:`begin` took."""
+    max_id = int(await conn.fetchval("SELECT last_id FROM orderflow_wash_state"))
     args = (as_of, *wash_settings(settings), max_id)
     await conn.execute(f"TRUNCATE {', '.join(_TABLES)}")
     await conn.execute(
@@ -158,17 +179,16 @@ async def build(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
     await conn.execute("INSERT INTO orderflow_wash_cells SELECT * FROM rep_wash_cells")
     await conn.execute("INSERT INTO orderflow_wash_taker SELECT * FROM rep_wash_tk")
     await conn.execute(_PAIRS_OF.format(only=""))
+    await conn.execute(
+        f"INSERT INTO orderflow_wash_members {sql.top_k('TRUE')}", settings.wash_top_k
+    )
     ok = await _wallets(conn, args)
-    await _drop(conn, "rep_wash_cells", "rep_wash_tk", "rep_wash_p1", "rep_wash_tot")
+    await _drop(conn, "rep_wash_cells", "rep_wash_tk", "rep_wash_p1", "rep_wash_tot", "rep_wash_c")
     if not ok:  # the cells' verdicts are not pass 1's: never the case (a bug), never used
         raise RuntimeError("wash state: verdicts from the cells differ from pass 1")
     await conn.execute(
-        "INSERT INTO orderflow_wash_state (id, valid, fingerprint, last_id, updated_at)"
-        " VALUES (TRUE, TRUE, $1, $2, now())"
-        " ON CONFLICT (id) DO UPDATE SET valid = TRUE, fingerprint = $1, last_id = $2,"
-        " updated_at = now()",
+        "UPDATE orderflow_wash_state SET valid = TRUE, fingerprint = $1, updated_at = now()",
         fingerprint(settings),
-        max_id,
     )
 
 
@@ -207,6 +227,10 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
     window = settings.wash_window_secs
     await _drop(
         conn,
+        "rep_wash_old",
+        "rep_wash_tko",
+        "rep_wash_tp",
+        "rep_wash_tkw",
         "rep_wash_keys",
         "rep_wash_d",
         "rep_wash_tot",
@@ -276,19 +300,28 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
     # 2. pass 2 in D, every bucket of F and next to those: the cells there, replaced
     await _region(conn, _PASS2_BUCKETS, args)
     await _cells(conn, sql.REGION_TRADES, sql.IN_REGION, args)
+    # the pairs with a cell that changed (by its text: value and scale), the wallets with an
+    # off-market taker amount that did
     await conn.execute(
-        """CREATE TEMP TABLE rep_wash_tp ON COMMIT DROP AS
+        """CREATE TEMP TABLE rep_wash_old ON COMMIT DROP AS
            WITH d AS (DELETE FROM orderflow_wash_cells c USING rep_wash_s s
-                       WHERE c.mk = s.mk AND c.b = s.b RETURNING c.w, c.cp)
-           SELECT w, cp FROM d UNION SELECT w, cp FROM rep_wash_cells"""
+                       WHERE c.mk = s.mk AND c.b = s.b RETURNING c.*)
+           SELECT * FROM d"""
     )
     await conn.execute("INSERT INTO orderflow_wash_cells SELECT * FROM rep_wash_cells")
+    await conn.execute(_CHANGED.format(out="rep_wash_tp", key="w, cp", new="rep_wash_cells",
+                                       old="rep_wash_old", on="(w, cp, mk, b)"))  # fmt: skip
     await conn.execute(
-        """DELETE FROM orderflow_wash_taker k USING rep_wash_s s
-            WHERE k.mk = s.mk AND k.b = s.b"""
+        """CREATE TEMP TABLE rep_wash_tko ON COMMIT DROP AS
+           WITH d AS (DELETE FROM orderflow_wash_taker k USING rep_wash_s s
+                       WHERE k.mk = s.mk AND k.b = s.b RETURNING k.*)
+           SELECT * FROM d"""
     )
     await conn.execute("INSERT INTO orderflow_wash_taker SELECT * FROM rep_wash_tk")
-    # 3. the sums of the touched pairs and wallets
+    await conn.execute(_CHANGED.format(out="rep_wash_tkw", key="w", new="rep_wash_tk",
+                                       old="rep_wash_tko", on="(w, token_id, mk, b)"))  # fmt: skip
+    # 3. the sums of the changed pairs and of their wallets, T and F; the top counterparties of
+    # the wallets with a changed pair (their members before: rep_wash_mb)
     await conn.execute("ANALYZE rep_wash_tp")
     await conn.execute(
         "DELETE FROM orderflow_wash_pairs p USING rep_wash_tp t WHERE t.w = p.w AND t.cp = p.cp"
@@ -296,12 +329,24 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
     await conn.execute(
         _PAIRS_OF.format(only="WHERE (c.w, c.cp) IN (SELECT w, cp FROM rep_wash_tp)")
     )
+    await _drop(conn, "rep_wash_w", "rep_wash_mb")
     await conn.execute(
-        """INSERT INTO rep_wash_w SELECT w FROM rep_wash_tp
-           EXCEPT SELECT w FROM rep_wash_w"""
+        """CREATE TEMP TABLE rep_wash_w ON COMMIT DROP AS
+           SELECT w FROM rep_wash_tp UNION SELECT w FROM rep_wash_t
+           UNION SELECT w FROM rep_wash_f"""
     )
     await conn.execute("ANALYZE rep_wash_w")
     ok = await _wallets(conn, args)
+    await conn.execute(
+        """CREATE TEMP TABLE rep_wash_mb ON COMMIT DROP AS
+           WITH d AS (DELETE FROM orderflow_wash_members m
+                       WHERE m.w IN (SELECT w FROM rep_wash_tp) RETURNING m.w, m.cp)
+           SELECT * FROM d"""
+    )
+    await conn.execute(
+        "INSERT INTO orderflow_wash_members" + sql.top_k("p.w IN (SELECT w FROM rep_wash_tp)"),
+        settings.wash_top_k,
+    )
     await conn.execute("UPDATE orderflow_wash_state SET last_id = $1, updated_at = now()", max_id)
     await _drop(conn, "rep_wash_cells", "rep_wash_tk", "rep_wash_rows", "rep_wash_p1")
     if not ok:  # never the case (a bug): not used again until rebuilt
@@ -323,7 +368,97 @@ async def _region(conn: asyncpg.Connection, buckets: str, args: tuple[object, ..
     await conn.execute("ANALYZE rep_wash_rows")
 
 
-async def assemble(conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings) -> None:
-    """``rep_wash`` from the stored sums (they must be current: :func:`build` or :func:`update`)."""
+# The closure after an update (:func:`_closure`): G, C and U.
+_G = """CREATE TEMP TABLE rep_wash_g ON COMMIT DROP AS
+           SELECT w FROM rep_wash_g0
+           UNION SELECT m.w FROM orderflow_wash_members m JOIN rep_wash_g0 g ON g.w = m.cp
+                  JOIN rep_wash_grp r ON r.w = m.w"""
+_C = """CREATE TEMP TABLE rep_wash_c ON COMMIT DROP AS
+           SELECT w FROM rep_wash_g
+           UNION SELECT w FROM rep_wash_w
+           UNION SELECT w FROM rep_wash_tkw
+           UNION SELECT m.cp FROM orderflow_wash_members m JOIN rep_wash_g g ON g.w = m.w
+           UNION SELECT b.cp FROM rep_wash_mb b JOIN rep_wash_grp r ON r.w = b.w AND r.ring
+           UNION SELECT p.cp FROM orderflow_wash_pairs p JOIN rep_wash_w x ON x.w = p.w
+                  WHERE p.off_n > 0"""
+_U = """CREATE TEMP TABLE rep_wash_u ON COMMIT DROP AS
+           WITH k AS (
+               SELECT w FROM rep_wash_c
+               UNION SELECT m.w FROM orderflow_wash_members m JOIN rep_wash_c c ON c.w = m.cp
+                      JOIN rep_wash_grp r ON r.w = m.w AND r.ring
+           )
+           SELECT w FROM k
+           UNION SELECT m.cp FROM orderflow_wash_members m JOIN k ON k.w = m.w
+           UNION SELECT q.w FROM orderflow_wash_pairs p JOIN rep_wash_c c ON c.w = p.w
+                  JOIN orderflow_wash_pairs q ON q.w = p.cp AND q.cp = p.w
+                 WHERE q.off_n > 0"""
+
+
+async def _closure(conn: asyncpg.Connection, args: tuple[object, ...], stored: str) -> None:
+    """After an :func:`update`: ``rep_wash_c``, the wallets whose rows can have changed;
+    ``rep_wash_u``, what their rows read (see
+    :func:`orderflow.reputation.wash_partials_sql.assemble`); from ``stored`` (the rows before),
+    which wallets had a group (``counterparty``) and which hosted a ring.
+
+    G0 = the wallets of a changed pair or share volume; G = G0 and the wallets with a group that
+    has a member in G0 (the group's figures read the members' pairs and volumes); C = G, the
+    wallets re-summed, the off-market taker amounts changed, the members of G's groups and of
+    the rings G0's wallets hosted before (their ring host may change), and the off-market
+    counterparties of the wallets re-summed (their off-market host's figures moved; a pair that
+    is off-market no longer has its wallets in G0)."""
+    await _drop(conn, "rep_wash_g0", "rep_wash_grp", "rep_wash_g", "rep_wash_c", "rep_wash_u")
+    await conn.execute(
+        f"""CREATE TEMP TABLE rep_wash_grp ON COMMIT DROP AS
+            WITH {sql.PARAMS}x AS (SELECT 1)
+            SELECT wallet_address AS w,
+                   pair_fills >= $7::int AND counterparty_share >= $2::float8 AS ring
+              FROM {stored} WHERE token_id IS NULL AND counterparty IS NOT NULL""",
+        *args,
+    )
+    await conn.execute("ALTER TABLE rep_wash_grp ADD PRIMARY KEY (w)")
+    await conn.execute(
+        """CREATE TEMP TABLE rep_wash_g0 ON COMMIT DROP AS
+           SELECT w FROM rep_wash_tp UNION SELECT w FROM rep_wash_t"""
+    )
+    await conn.execute("ANALYZE rep_wash_g0")
+    await conn.execute(_G)
+    await conn.execute("ANALYZE rep_wash_g")
+    await conn.execute(_C)
+    await conn.execute("ALTER TABLE rep_wash_c ADD PRIMARY KEY (w)")
+    await conn.execute("ANALYZE rep_wash_c")
+    # U = C, the rings C's wallets are members of, the members of those and of C's groups, the
+    # off-market hosts of C's wallets (a ring outside G hosted one before: rep_wash_grp.ring)
+    await conn.execute(_U)
+    await conn.execute("ALTER TABLE rep_wash_u ADD PRIMARY KEY (w)")
+    await conn.execute("ANALYZE rep_wash_u")
+
+
+async def assemble(
+    conn: asyncpg.Connection,
+    as_of: datetime,
+    settings: ReputationSettings,
+    stored: str | None = None,
+) -> None:
+    """``rep_wash`` from the stored sums (they must be current: :func:`build` or :func:`update`).
+
+    ``stored``: the table of ``rep_wash``'s rows as the last run left them (after an
+    :func:`update`): only the rows of the wallets that can have changed are assembled (reading
+    what those read), the others are ``stored``'s. Without: every row, from every stored sum."""
     max_id = await conn.fetchval("SELECT last_id FROM orderflow_wash_state")
-    await conn.execute(sql.ASSEMBLE, as_of, *wash_settings(settings), max_id)
+    args = (as_of, *wash_settings(settings), max_id)
+    if stored is None:
+        await conn.execute(sql.ASSEMBLE, *args)
+        return
+    await _closure(conn, args, stored)
+    await conn.execute(
+        sql.assemble("w IN (SELECT w FROM rep_wash_u)", "w IN (SELECT w FROM rep_wash_c)"),
+        *args,
+    )
+    await conn.execute(
+        """DELETE FROM rep_wash r
+            WHERE NOT EXISTS (SELECT 1 FROM rep_wash_c c WHERE c.w = r.wallet_address)"""
+    )
+    await conn.execute(
+        f"""INSERT INTO rep_wash SELECT s.* FROM {stored} s
+             WHERE NOT EXISTS (SELECT 1 FROM rep_wash_c c WHERE c.w = s.wallet_address)"""
+    )

@@ -26,6 +26,7 @@ from tests.reputation.test_wash_identity import SETTINGS, random_population, was
 
 Rows = dict[tuple[str, Any], tuple[Any, ...]]
 
+_STORED = "test_wash_stored"  # rep_wash as the last step left it (orderflow_reputation_wash)
 _THIN = """CREATE TEMP TABLE rep_positions ON COMMIT DROP AS
 SELECT wallet_address, sum(bought_gross_u + sold_gross_u)::numeric AS shares_u
   FROM orderflow_position_sums WHERE fills > 0 GROUP BY wallet_address"""
@@ -43,11 +44,6 @@ async def _wash_rows(conn: asyncpg.Connection) -> Rows:
     return out
 
 
-async def _full(conn: asyncpg.Connection, args: tuple[Any, ...]) -> Rows:
-    await conn.execute(WASH, *args)
-    return await _wash_rows(conn)
-
-
 async def _step(
     pool: asyncpg.Pool, settings: ReputationSettings, build: bool = False
 ) -> tuple[Rows, Rows, int]:
@@ -57,16 +53,22 @@ async def _step(
         as_of = await conn.fetchval("SELECT now()")
         await conn.execute(_THIN)
         if build:
+            await wash_state.begin(conn)
             await wash_state.build(conn, as_of, settings)
+            await wash_state.assemble(conn, as_of, settings)
             flipped = 0
         else:
             consistent = await wash_state.update(conn, as_of, settings)
             flipped = await conn.fetchval("SELECT count(*) FROM rep_wash_f")
             if not consistent:
                 return {}, {}, -1
-        await wash_state.assemble(conn, as_of, settings)
+            # the rows of the wallets that can have changed, the others as the last step left
+            await wash_state.assemble(conn, as_of, settings, stored=_STORED)
         stored = await _wash_rows(conn)
-        full = await _full(conn, (as_of, *wash_settings(settings)))
+        await conn.execute(WASH, as_of, *wash_settings(settings))
+        await conn.execute(f"DROP TABLE IF EXISTS {_STORED}")
+        await conn.execute(f"CREATE TABLE {_STORED} AS SELECT * FROM rep_wash")
+        full = await _wash_rows(conn)
     return stored, full, flipped
 
 
@@ -98,7 +100,9 @@ async def _turns_off_market(w: World, pool: asyncpg.Pool) -> None:
         for s in w.pick(3, binary_only=True):
             t = s.opens + (s.resolves - s.opens) * 0.5 + w.rng.uniform(0, 9000)
             far = 0.95 if s.price(t, s.winner) < 0.5 else 0.05
-            w.take(s, t, r["w"], s.winner, 20000.0, price=far, maker=w.new_wallet())
+            shares = round(20000.0 / far, 2)  # with a fee (refunded later)
+            w.chain.trade(s.market, t, r["w"], "BUY", s.winner, shares, far, w.new_wallet(),
+                          mint=True, fee=25.0)  # fmt: skip
     await w.chain.ingest(pool)
 
 
@@ -139,6 +143,47 @@ async def _refund_and_backfill(w: World, pool: asyncpg.Pool) -> None:
     )
 
 
+async def _trade_elsewhere(w: World, pool: asyncpg.Pool, who: list[str], usd: float) -> None:
+    """``who`` buy at the market price, ``usd`` each time, from new wallets."""
+    for address in who:
+        for s in w.pick(3, binary_only=True):
+            t = s.opens + (s.resolves - s.opens) * 0.5 + w.rng.uniform(0, 9000)
+            w.take(s, t, address, s.winner, usd, maker=w.new_wallet())
+    await w.chain.ingest(pool)
+
+
+async def _hosts_trade_elsewhere(w: World, pool: asyncpg.Pool, usd: float = 3000.0) -> None:
+    """The hosts of the most wash counterparties trade elsewhere: their groups' figures and
+    share volumes move (their members' hosts with them)."""
+    hosts = await pool.fetch(
+        f"""SELECT host FROM {_STORED} WHERE host IS NOT NULL
+             GROUP BY host ORDER BY count(*) DESC, host LIMIT 3"""
+    )
+    await _trade_elsewhere(w, pool, [r["host"] for r in hosts], usd)
+
+
+async def _hosts_trade_large(w: World, pool: asyncpg.Pool) -> None:
+    """... large: new wallets take their groups' top places."""
+    await _hosts_trade_elsewhere(w, pool, 20000.0)
+
+
+async def _members_trade_elsewhere(w: World, pool: asyncpg.Pool) -> None:
+    """Wash counterparties trade more elsewhere: their share of their host moves."""
+    members = await pool.fetch(
+        f"SELECT wallet_address FROM {_STORED} WHERE host IS NOT NULL ORDER BY 1 LIMIT 6"
+    )
+    await _trade_elsewhere(w, pool, [r["wallet_address"] for r in members], 400.0)
+
+
+async def _refund_off_market_takers(w: World, pool: asyncpg.Pool) -> None:
+    """Fee refunds on the taker rows of wallets with off-market taker fees (only those rows)."""
+    await pool.execute(
+        """UPDATE orderflow_trades SET fee = fee / 4
+            WHERE is_taker_aggregate AND fee > 0
+              AND wallet_address IN (SELECT w FROM orderflow_wash_taker WHERE tfee > 0)"""
+    )
+
+
 async def _dissolve(w: World, pool: asyncpg.Pool) -> None:
     """A ring's fills deleted outright (its wallets' verdicts flip back, its hosts go)."""
     await pool.execute(
@@ -155,6 +200,20 @@ def _world(seed: int) -> World:
     return w
 
 
+_CHANGES: tuple[Change, ...] = (
+    _new_fills,
+    _turns_off_market,
+    _hosts_trade_elsewhere,
+    _members_trade_elsewhere,
+    _hosts_trade_large,
+    _refund_off_market_takers,
+    _ring_forms,
+    _rollback,
+    _refund_and_backfill,
+    _dissolve,
+)
+
+
 @pytest.mark.parametrize("name", list(SETTINGS))
 async def test_updated_cells_give_wash_bit_for_bit(pool: asyncpg.Pool, name: str) -> None:
     settings = SETTINGS[name]
@@ -163,8 +222,7 @@ async def test_updated_cells_give_wash_bit_for_bit(pool: asyncpg.Pool, name: str
     stored, full, _ = await _step(pool, settings, build=True)
     assert len(full) > 30 and stored == full
     flips = 0
-    changes = (_new_fills, _turns_off_market, _ring_forms, _rollback)
-    for change in (*changes, _refund_and_backfill, _dissolve):
+    for change in _CHANGES:
         await change(w, pool)
         before = full
         stored, full, flipped = await _step(pool, settings)
@@ -176,27 +234,37 @@ async def test_updated_cells_give_wash_bit_for_bit(pool: asyncpg.Pool, name: str
     assert flips > 0, "some change flipped a pass-1 verdict"
 
 
-@pytest.mark.parametrize(
-    ("target", "value"),
-    [
-        ("_NEXT", "(VALUES (0::int8))"),  # no neighbouring buckets
-        ("_PASS2_BUCKETS", "SELECT mk, b FROM rep_wash_d"),  # no flipped wallet's buckets
-    ],
-)
+# Steps of the closure left out (a statement's text, part of it replaced): each makes some
+# change of _CHANGES give other rows than WASH's (or trips update's check of the verdicts).
+_LEFT_OUT = {
+    "neighbouring buckets": ("_NEXT", "(VALUES (-1::int8), (0), (1))", "(VALUES (0::int8))"),
+    "flipped wallets' buckets": ("_PASS2_BUCKETS", "f ON f.w", "f ON FALSE AND f.w"),
+    "groups with a changed member": ("_G", "g ON g.w = m.cp", "g ON FALSE"),
+    "changed taker amounts": ("_C", "UNION SELECT w FROM rep_wash_tkw", ""),
+    "off-market counterparties": ("_C", "x ON x.w = p.w", "x ON FALSE"),
+    "rings of C's wallets": ("_U", "c ON c.w = m.cp", "c ON FALSE"),
+    "members of C's groups": ("_U", "k ON k.w = m.w", "k ON FALSE"),
+}
+
+
+@pytest.mark.parametrize("left_out", list(_LEFT_OUT))
 async def test_the_closure_needs_each_step(
-    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, target: str, value: str
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, left_out: str
 ) -> None:
+    target, old, new = _LEFT_OUT[left_out]
+    text = getattr(wash_state, target)
+    assert old in text
     settings = SETTINGS["default"]
     w = _world(6)
     await w.finish(pool)
     await _step(pool, settings, build=True)
-    monkeypatch.setattr(wash_state, target, value)
-    missed = 0
-    for change in (_new_fills, _turns_off_market):
+    monkeypatch.setattr(wash_state, target, text.replace(old, new))
+    for change in _CHANGES:
         await change(w, pool)
         stored, full, flipped = await _step(pool, settings)
-        missed += _diff(stored, full) + (flipped < 0)  # wrong rows, or seen inconsistent
-    assert missed > 0
+        if flipped < 0 or _diff(stored, full):  # seen inconsistent, or wrong rows
+            return
+    raise AssertionError(f"the closure without {left_out} gave WASH's rows")
 
 
 async def _state(pool: asyncpg.Pool) -> tuple[bool, bool]:
