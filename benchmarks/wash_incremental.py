@@ -189,9 +189,10 @@ async def run(args: argparse.Namespace) -> None:
             as_of = await conn.fetchval("SELECT now()")
             async with conn.transaction():
                 await conn.execute(THIN)
+                traced_build = Traced(conn, pid)
                 async with Timed(pid) as build:
-                    await wash_state.begin(conn)
-                    await wash_state.build(conn, as_of, settings)
+                    await wash_state.begin(traced_build)
+                    await wash_state.build(traced_build, as_of, settings)
                 async with Timed(pid) as full0:
                     await conn.execute(WASH, as_of, *wash_args)
                 # the rows as a run stores them (orderflow_reputation_wash)
@@ -199,6 +200,8 @@ async def run(args: argparse.Namespace) -> None:
                 await conn.execute("DROP TABLE rep_wash")
             cells = await conn.fetchval("SELECT count(*) FROM orderflow_wash_cells")
             print(f"build: {_fmt(build)} (WASH alone {_fmt(full0)}); {cells:,} cells", flush=True)
+            if args.trace:
+                print(traced_build.top(), flush=True)
             cols = await conn.fetch(
                 "SELECT attname FROM pg_attribute WHERE attrelid = 'bench_hour'::regclass"
                 " AND attnum > 0 AND NOT attisdropped AND attname <> 'id' ORDER BY attnum"

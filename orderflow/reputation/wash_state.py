@@ -183,6 +183,8 @@ async def build(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
         f"INSERT INTO orderflow_wash_members {sql.top_k('TRUE')}", settings.wash_top_k
     )
     ok = await _wallets(conn, args)
+    for table in _TABLES:  # the statistics of the tables as filled (an update reads them)
+        await conn.execute(f"ANALYZE {table}")
     await _drop(conn, "rep_wash_cells", "rep_wash_tk", "rep_wash_p1", "rep_wash_tot", "rep_wash_c")
     if not ok:  # the cells' verdicts are not pass 1's: never the case (a bug), never used
         raise RuntimeError("wash state: verdicts from the cells differ from pass 1")
@@ -389,6 +391,7 @@ _U = """CREATE TEMP TABLE rep_wash_u ON COMMIT DROP AS
            )
            SELECT w FROM k
            UNION SELECT m.cp FROM orderflow_wash_members m JOIN k ON k.w = m.w
+                  WHERE m.w IN (SELECT w FROM rep_wash_g0 UNION ALL SELECT w FROM rep_wash_grp)
            UNION SELECT q.w FROM orderflow_wash_pairs p JOIN rep_wash_c c ON c.w = p.w
                   JOIN orderflow_wash_pairs q ON q.w = p.cp AND q.cp = p.w
                  WHERE q.off_n > 0"""
@@ -426,7 +429,8 @@ async def _closure(conn: asyncpg.Connection, args: tuple[object, ...], stored: s
     await conn.execute(_C)
     await conn.execute("ALTER TABLE rep_wash_c ADD PRIMARY KEY (w)")
     await conn.execute("ANALYZE rep_wash_c")
-    # U = C, the rings C's wallets are members of, the members of those and of C's groups, the
+    # U = C, the rings C's wallets are members of, the members of those and of C's groups (of
+    # the wallets with a group before, or in G0: only a group reads its members), the
     # off-market hosts of C's wallets (a ring outside G hosted one before: rep_wash_grp.ring)
     await conn.execute(_U)
     await conn.execute("ALTER TABLE rep_wash_u ADD PRIMARY KEY (w)")
