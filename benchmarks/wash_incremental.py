@@ -40,7 +40,7 @@ from scratch_db import scratch_server  # noqa: E402
 from orderflow import db  # noqa: E402
 from orderflow.chain.ingest import ingest_logs  # noqa: E402
 from orderflow.chain.pending_sums import fold  # noqa: E402
-from orderflow.reputation import ReputationSettings, wash_state  # noqa: E402
+from orderflow.reputation import ReputationSettings, wash_assemble, wash_state  # noqa: E402
 from orderflow.reputation.wash_sql import WASH, wash_settings  # noqa: E402
 
 THIN = """CREATE TEMP TABLE rep_positions ON COMMIT DROP AS
@@ -225,7 +225,7 @@ async def run(args: argparse.Namespace) -> None:
                         traced = Traced(conn, pid)
                         async with Timed(pid) as t:
                             assert await wash_state.update(traced, as_of, settings)
-                            await wash_state.assemble(
+                            await wash_assemble.assemble(
                                 traced, as_of, settings, stored="bench_stored"
                             )
                         stats = await conn.fetchrow(

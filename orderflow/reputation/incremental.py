@@ -43,7 +43,7 @@ from datetime import datetime
 import asyncpg
 
 from orderflow.reputation import evidence_sql as ev
-from orderflow.reputation import persist_sql, positions_sql, wash_state
+from orderflow.reputation import persist_sql, positions_sql, wash_assemble, wash_state
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.wash_sql import wash_settings
 
@@ -171,7 +171,7 @@ async def _wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
              FROM orderflow_position_sums WHERE fills > 0 GROUP BY wallet_address"""
     )
     if await wash_state.update(conn, as_of, settings):
-        await wash_state.assemble(conn, as_of, settings, stored=WASH)
+        await wash_assemble.assemble(conn, as_of, settings, stored=WASH)
     else:
         await wash_state.begin(conn)
         await conn.execute(ev.WASH, as_of, *wash_settings(settings))

@@ -13,15 +13,15 @@
   2. pass 2 (every column of the cells) in D, every bucket of a wallet of F (its fills leave or
      join pass 2's market) and the buckets next to those, against the new verdicts; the cells of
      those buckets are replaced;
-  3. the sums of the pairs and wallets with a replaced cell (and of T) are recomputed from their
-     cells; a wallet's verdict from its new sums must be step 1's, else the tables are left
-     stale (:func:`update` returns False);
+  3. the sums of the pairs and wallets with a changed cell (compared by text: value and scale),
+     of T and of F are recomputed from their cells; a wallet's verdict from its new sums must be
+     step 1's, else the tables are left stale (:func:`update` returns False); the top
+     counterparties of the wallets with a changed pair are replaced (before: ``rep_wash_mb``).
 
-* :func:`assemble` -- ``rep_wash`` from the stored sums: ``WASH``'s groups and hosts over every
-  stored pair and wallet (per pair and wallet, no fill is read).
+``rep_wash`` is then assembled from the stored sums (:mod:`orderflow.reputation.wash_assemble`).
 
-Equal to ``WASH`` row for row and bit for bit (``tests/reputation/test_wash_state.py``). All three
-run in the caller's transaction and need ``rep_positions`` (the share volumes).
+Equal to ``WASH`` row for row and bit for bit (``tests/reputation/test_wash_state.py``). All run in
+the caller's transaction and need ``rep_positions`` (the share volumes).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import asyncpg
 
 from orderflow.reputation import wash_partials_sql as sql
 from orderflow.reputation.settings import ReputationSettings
+from orderflow.reputation.wash_assemble import CLOSURE, drop_tables
 from orderflow.reputation.wash_sql import TOT, WASH, wash_settings
 
 _TABLES = (
@@ -105,6 +106,7 @@ def fingerprint(settings: ReputationSettings) -> str:
             sql.taker(sql.REGION_TRADES),
             sql.wallet_sums(_STORED_CELLS),
             sql.ASSEMBLE,
+            *CLOSURE,
             repr(wash_settings(settings)),
         )
     )
@@ -118,11 +120,6 @@ async def invalidate(conn: asyncpg.Connection) -> None:
         " VALUES (TRUE, FALSE, NULL, NULL, now())"
         " ON CONFLICT (id) DO UPDATE SET valid = FALSE, updated_at = now()"
     )
-
-
-async def _drop(conn: asyncpg.Connection, *tables: str) -> None:
-    for table in tables:
-        await conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 async def _keep_future(
@@ -163,7 +160,7 @@ async def build(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
         max_id,
     )
     await _keep_future(conn, as_of, "t.id <= $2", max_id)
-    await _drop(conn, "rep_wash_tot", "rep_wash_p1", "rep_wash_w", "rep_wash_ws")
+    await drop_tables(conn, "rep_wash_tot", "rep_wash_p1", "rep_wash_w", "rep_wash_ws")
     await conn.execute(_TOT)
     await conn.execute(sql.pass1(sql.BUILD_TRADES, "TRUE"), *args)
     await conn.execute(
@@ -185,7 +182,9 @@ async def build(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
     ok = await _wallets(conn, args)
     for table in _TABLES:  # the statistics of the tables as filled (an update reads them)
         await conn.execute(f"ANALYZE {table}")
-    await _drop(conn, "rep_wash_cells", "rep_wash_tk", "rep_wash_p1", "rep_wash_tot", "rep_wash_c")
+    await drop_tables(
+        conn, "rep_wash_cells", "rep_wash_tk", "rep_wash_p1", "rep_wash_tot", "rep_wash_c"
+    )
     if not ok:  # the cells' verdicts are not pass 1's: never the case (a bug), never used
         raise RuntimeError("wash state: verdicts from the cells differ from pass 1")
     await conn.execute(
@@ -197,7 +196,7 @@ async def build(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
 async def _cells(
     conn: asyncpg.Connection, trades: str, only: str, args: tuple[object, ...]
 ) -> None:
-    await _drop(conn, "rep_wash_cells", "rep_wash_tk")
+    await drop_tables(conn, "rep_wash_cells", "rep_wash_tk")
     await conn.execute(sql.cells(trades, only), *args)
     await conn.execute(sql.taker(trades), *args)
 
@@ -205,7 +204,7 @@ async def _cells(
 async def _wallets(conn: asyncpg.Connection, args: tuple[object, ...]) -> bool:
     """Replace the sums of the wallets of ``rep_wash_w`` from their cells; whether their
     verdicts are the stored ones (those pass 2 was computed against)."""
-    await _drop(conn, "rep_wash_ws")
+    await drop_tables(conn, "rep_wash_ws")
     await conn.execute(sql.wallet_sums(_STORED_CELLS), *args)
     differ = await conn.fetchval(
         """SELECT count(*) FROM rep_wash_ws n
@@ -227,7 +226,7 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
     max_id = int(await conn.fetchval("SELECT coalesce(max(id), 0) FROM orderflow_trades"))
     args = (as_of, *wash_settings(settings), max_id)
     window = settings.wash_window_secs
-    await _drop(
+    await drop_tables(
         conn,
         "rep_wash_old",
         "rep_wash_tko",
@@ -331,7 +330,7 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
     await conn.execute(
         _PAIRS_OF.format(only="WHERE (c.w, c.cp) IN (SELECT w, cp FROM rep_wash_tp)")
     )
-    await _drop(conn, "rep_wash_w", "rep_wash_mb")
+    await drop_tables(conn, "rep_wash_w", "rep_wash_mb")
     await conn.execute(
         """CREATE TEMP TABLE rep_wash_w ON COMMIT DROP AS
            SELECT w FROM rep_wash_tp UNION SELECT w FROM rep_wash_t
@@ -350,7 +349,7 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
         settings.wash_top_k,
     )
     await conn.execute("UPDATE orderflow_wash_state SET last_id = $1, updated_at = now()", max_id)
-    await _drop(conn, "rep_wash_cells", "rep_wash_tk", "rep_wash_rows", "rep_wash_p1")
+    await drop_tables(conn, "rep_wash_cells", "rep_wash_tk", "rep_wash_rows", "rep_wash_p1")
     if not ok:  # never the case (a bug): not used again until rebuilt
         await invalidate(conn)
     return ok
@@ -359,7 +358,7 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
 async def _region(conn: asyncpg.Connection, buckets: str, args: tuple[object, ...]) -> None:
     """``rep_wash_s``: ``buckets`` and the ones next to them; ``rep_wash_rows``: the trades of
     those and the ones next to them."""
-    await _drop(conn, "rep_wash_s", "rep_wash_rows")
+    await drop_tables(conn, "rep_wash_s", "rep_wash_rows")
     await conn.execute(
         f"""CREATE TEMP TABLE rep_wash_s ON COMMIT DROP AS
             SELECT DISTINCT x.mk, x.b + d.d AS b
@@ -368,101 +367,3 @@ async def _region(conn: asyncpg.Connection, buckets: str, args: tuple[object, ..
     await conn.execute("ANALYZE rep_wash_s")
     await conn.execute(sql.REGION_ROWS, *args)
     await conn.execute("ANALYZE rep_wash_rows")
-
-
-# The closure after an update (:func:`_closure`): G, C and U.
-_G = """CREATE TEMP TABLE rep_wash_g ON COMMIT DROP AS
-           SELECT w FROM rep_wash_g0
-           UNION SELECT m.w FROM orderflow_wash_members m JOIN rep_wash_g0 g ON g.w = m.cp
-                  JOIN rep_wash_grp r ON r.w = m.w"""
-_C = """CREATE TEMP TABLE rep_wash_c ON COMMIT DROP AS
-           SELECT w FROM rep_wash_g
-           UNION SELECT w FROM rep_wash_w
-           UNION SELECT w FROM rep_wash_tkw
-           UNION SELECT m.cp FROM orderflow_wash_members m JOIN rep_wash_g g ON g.w = m.w
-           UNION SELECT b.cp FROM rep_wash_mb b JOIN rep_wash_grp r ON r.w = b.w AND r.ring
-           UNION SELECT p.cp FROM orderflow_wash_pairs p JOIN rep_wash_w x ON x.w = p.w
-                  WHERE p.off_n > 0"""
-_U = """CREATE TEMP TABLE rep_wash_u ON COMMIT DROP AS
-           WITH k AS (
-               SELECT w FROM rep_wash_c
-               UNION SELECT m.w FROM orderflow_wash_members m JOIN rep_wash_c c ON c.w = m.cp
-                      JOIN rep_wash_grp r ON r.w = m.w AND r.ring
-           )
-           SELECT w FROM k
-           UNION SELECT m.cp FROM orderflow_wash_members m JOIN k ON k.w = m.w
-                  WHERE m.w IN (SELECT w FROM rep_wash_g0 UNION ALL SELECT w FROM rep_wash_grp)
-           UNION SELECT q.w FROM orderflow_wash_pairs p JOIN rep_wash_c c ON c.w = p.w
-                  JOIN orderflow_wash_pairs q ON q.w = p.cp AND q.cp = p.w
-                 WHERE q.off_n > 0"""
-
-
-async def _closure(conn: asyncpg.Connection, args: tuple[object, ...], stored: str) -> None:
-    """After an :func:`update`: ``rep_wash_c``, the wallets whose rows can have changed;
-    ``rep_wash_u``, what their rows read (see
-    :func:`orderflow.reputation.wash_partials_sql.assemble`); from ``stored`` (the rows before),
-    which wallets had a group (``counterparty``) and which hosted a ring.
-
-    G0 = the wallets of a changed pair or share volume; G = G0 and the wallets with a group that
-    has a member in G0 (the group's figures read the members' pairs and volumes); C = G, the
-    wallets re-summed, the off-market taker amounts changed, the members of G's groups and of
-    the rings G0's wallets hosted before (their ring host may change), and the off-market
-    counterparties of the wallets re-summed (their off-market host's figures moved; a pair that
-    is off-market no longer has its wallets in G0)."""
-    await _drop(conn, "rep_wash_g0", "rep_wash_grp", "rep_wash_g", "rep_wash_c", "rep_wash_u")
-    await conn.execute(
-        f"""CREATE TEMP TABLE rep_wash_grp ON COMMIT DROP AS
-            WITH {sql.PARAMS}x AS (SELECT 1)
-            SELECT wallet_address AS w,
-                   pair_fills >= $7::int AND counterparty_share >= $2::float8 AS ring
-              FROM {stored} WHERE token_id IS NULL AND counterparty IS NOT NULL""",
-        *args,
-    )
-    await conn.execute("ALTER TABLE rep_wash_grp ADD PRIMARY KEY (w)")
-    await conn.execute(
-        """CREATE TEMP TABLE rep_wash_g0 ON COMMIT DROP AS
-           SELECT w FROM rep_wash_tp UNION SELECT w FROM rep_wash_t"""
-    )
-    await conn.execute("ANALYZE rep_wash_g0")
-    await conn.execute(_G)
-    await conn.execute("ANALYZE rep_wash_g")
-    await conn.execute(_C)
-    await conn.execute("ALTER TABLE rep_wash_c ADD PRIMARY KEY (w)")
-    await conn.execute("ANALYZE rep_wash_c")
-    # U = C, the rings C's wallets are members of, the members of those and of C's groups (of
-    # the wallets with a group before, or in G0: only a group reads its members), the
-    # off-market hosts of C's wallets (a ring outside G hosted one before: rep_wash_grp.ring)
-    await conn.execute(_U)
-    await conn.execute("ALTER TABLE rep_wash_u ADD PRIMARY KEY (w)")
-    await conn.execute("ANALYZE rep_wash_u")
-
-
-async def assemble(
-    conn: asyncpg.Connection,
-    as_of: datetime,
-    settings: ReputationSettings,
-    stored: str | None = None,
-) -> None:
-    """``rep_wash`` from the stored sums (they must be current: :func:`build` or :func:`update`).
-
-    ``stored``: the table of ``rep_wash``'s rows as the last run left them (after an
-    :func:`update`): only the rows of the wallets that can have changed are assembled (reading
-    what those read), the others are ``stored``'s. Without: every row, from every stored sum."""
-    max_id = await conn.fetchval("SELECT last_id FROM orderflow_wash_state")
-    args = (as_of, *wash_settings(settings), max_id)
-    if stored is None:
-        await conn.execute(sql.ASSEMBLE, *args)
-        return
-    await _closure(conn, args, stored)
-    await conn.execute(
-        sql.assemble("w IN (SELECT w FROM rep_wash_u)", "w IN (SELECT w FROM rep_wash_c)"),
-        *args,
-    )
-    await conn.execute(
-        """DELETE FROM rep_wash r
-            WHERE NOT EXISTS (SELECT 1 FROM rep_wash_c c WHERE c.w = r.wallet_address)"""
-    )
-    await conn.execute(
-        f"""INSERT INTO rep_wash SELECT s.* FROM {stored} s
-             WHERE NOT EXISTS (SELECT 1 FROM rep_wash_c c WHERE c.w = s.wallet_address)"""
-    )

@@ -18,7 +18,7 @@ import asyncpg
 import pytest
 
 from orderflow.chain.rollback import rollback_from
-from orderflow.reputation import ReputationSettings, run_reputation, wash_state
+from orderflow.reputation import ReputationSettings, run_reputation, wash_assemble, wash_state
 from orderflow.reputation.wash_sql import WASH, wash_settings
 from tests.reputation.population import World, round_trip_ring, wash_ring
 from tests.reputation.test_incremental_wash import stored_wash_differs
@@ -55,7 +55,7 @@ async def _step(
         if build:
             await wash_state.begin(conn)
             await wash_state.build(conn, as_of, settings)
-            await wash_state.assemble(conn, as_of, settings)
+            await wash_assemble.assemble(conn, as_of, settings)
             flipped = 0
         else:
             consistent = await wash_state.update(conn, as_of, settings)
@@ -63,7 +63,7 @@ async def _step(
             if not consistent:
                 return {}, {}, -1
             # the rows of the wallets that can have changed, the others as the last step left
-            await wash_state.assemble(conn, as_of, settings, stored=_STORED)
+            await wash_assemble.assemble(conn, as_of, settings, stored=_STORED)
         stored = await _wash_rows(conn)
         await conn.execute(WASH, as_of, *wash_settings(settings))
         await conn.execute(f"DROP TABLE IF EXISTS {_STORED}")
@@ -237,13 +237,17 @@ async def test_updated_cells_give_wash_bit_for_bit(pool: asyncpg.Pool, name: str
 # Steps of the closure left out (a statement's text, part of it replaced): each makes some
 # change of _CHANGES give other rows than WASH's (or trips update's check of the verdicts).
 _LEFT_OUT = {
-    "neighbouring buckets": ("_NEXT", "(VALUES (-1::int8), (0), (1))", "(VALUES (0::int8))"),
-    "flipped wallets' buckets": ("_PASS2_BUCKETS", "f ON f.w", "f ON FALSE AND f.w"),
-    "groups with a changed member": ("_G", "g ON g.w = m.cp", "g ON FALSE"),
-    "changed taker amounts": ("_C", "UNION SELECT w FROM rep_wash_tkw", ""),
-    "off-market counterparties": ("_C", "x ON x.w = p.w", "x ON FALSE"),
-    "rings of C's wallets": ("_U", "c ON c.w = m.cp", "c ON FALSE"),
-    "members of C's groups": ("_U", "k ON k.w = m.w", "k ON FALSE"),
+    "neighbouring buckets": (
+        "wash_state._NEXT",
+        "(VALUES (-1::int8), (0), (1))",
+        "(VALUES (0::int8))",
+    ),
+    "flipped wallets' buckets": ("wash_state._PASS2_BUCKETS", "f ON f.w", "f ON FALSE AND f.w"),
+    "groups with a changed member": ("wash_assemble._G", "g ON g.w = m.cp", "g ON FALSE"),
+    "changed taker amounts": ("wash_assemble._C", "UNION SELECT w FROM rep_wash_tkw", ""),
+    "off-market counterparties": ("wash_assemble._C", "x ON x.w = p.w", "x ON FALSE"),
+    "rings of C's wallets": ("wash_assemble._U", "c ON c.w = m.cp", "c ON FALSE"),
+    "members of C's groups": ("wash_assemble._U", "k ON k.w = m.w", "k ON FALSE"),
 }
 
 
@@ -252,13 +256,15 @@ async def test_the_closure_needs_each_step(
     pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, left_out: str
 ) -> None:
     target, old, new = _LEFT_OUT[left_out]
-    text = getattr(wash_state, target)
+    module, name = target.split(".")
+    where = {"wash_state": wash_state, "wash_assemble": wash_assemble}[module]
+    text = getattr(where, name)
     assert old in text
     settings = SETTINGS["default"]
     w = _world(6)
     await w.finish(pool)
     await _step(pool, settings, build=True)
-    monkeypatch.setattr(wash_state, target, text.replace(old, new))
+    monkeypatch.setattr(where, name, text.replace(old, new))
     for change in _CHANGES:
         await change(w, pool)
         stored, full, flipped = await _step(pool, settings)
