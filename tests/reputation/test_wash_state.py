@@ -1,12 +1,14 @@
-"""The stored counterparty evidence (``orderflow.reputation.wash_state``) gives ``WASH``'s rows,
-bit for bit, after any change of the trades.
+"""The stored counterparty evidence (``orderflow.reputation.wash_state``, ``wash_assemble``)
+gives ``WASH``'s rows, bit for bit, after any change of the trades.
 
 Populations with the wash tests' behaviours and crowded random trading -> the cells built -> a
-change (new fills in old buckets and in new ones, fills that flip a wallet's pass-1 verdict, a
-ring forming and one dissolving, a reorg rollback, a fee refund, market ids back-filled) -> the
-cells updated -> ``rep_wash`` assembled from them against ``WASH`` over the same trades, in the
-same transaction, every value compared to the last bit. The steps of the closure are needed: with
-the neighbouring buckets or the flipped wallets' buckets left out, the rows differ.
+change (new fills in old buckets and in new ones, busy wallets turning off-market (their pass-1
+verdicts flip), hosts and their counterparties trading elsewhere, refunds of off-market taker
+fees, a ring forming, a reorg rollback, fee refunds and a token's market id removed, a ring's
+fills deleted) -> the cells updated -> ``rep_wash`` assembled (the rows that can have changed,
+the others as the last step stored them) against ``WASH`` over the same trades, in the same
+transaction, every value compared to the last bit. Each step of the closure is needed: left out,
+some change gives other rows (or trips the update's check of the verdicts).
 """
 
 from __future__ import annotations
