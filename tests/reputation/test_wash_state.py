@@ -24,7 +24,6 @@ from orderflow.reputation import ReputationSettings, run_reputation, wash_assemb
 from orderflow.reputation.wash_sql import WASH, wash_settings
 from tests.reputation.population import World, round_trip_ring, wash_ring
 from tests.reputation.test_incremental_wash import stored_wash_differs
-from tests.reputation.test_wash_counterparty import make_markets
 from tests.reputation.test_wash_identity import SETTINGS, random_population, wash_population
 
 Rows = dict[tuple[str, Any], tuple[Any, ...]]
@@ -318,38 +317,3 @@ async def test_runs_keep_the_cells(pool: asyncpg.Pool) -> None:
     incremental = await pool.fetch("SELECT * FROM orderflow_reputation_wash")
     assert not (await run_reputation(pool, full=True)).incremental
     assert await stored_wash_differs(pool, incremental) == 0
-
-
-@pytest.mark.parametrize("left_out", [False, True])
-async def test_a_member_leaving_a_ring_changes_its_host(
-    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, left_out: bool
-) -> None:
-    """A ring (round trips at the market price) whose host also trades with a market maker, a
-    few fills: the maker is one of the host's top counterparties, so the ring hosts it. The host
-    then trades large with new wallets: the maker leaves its group, its host changes -- a wallet
-    in no changed pair, without a group of its own and off the market with no one, found only
-    as a member of the rings the changed wallets hosted before (``rep_wash_mb``)."""
-    settings = SETTINGS["default"]
-    w = World(seed=8, markets=12, neg_risk_events=1)
-    host, a, b, maker = (w.new_wallet() for _ in range(4))
-    round_trip_ring(w, [host, a, b], 8)
-    make_markets(w, maker, [w.new_wallet() for _ in range(8)], 60, 300.0)
-    for s in w.pick(4, binary_only=True):
-        w.take(s, s.time(w.rng), host, s.winner, 100.0, maker=maker)
-    await w.finish(pool)
-    await _step(pool, settings, build=True)
-    hosted = f"SELECT host FROM {_STORED} WHERE wallet_address = $1 AND token_id IS NULL"
-    assert await pool.fetchval(hosted, maker) == host
-    if left_out:
-        text, part = wash_assemble._C, "r ON r.w = b.w AND r.ring"
-        assert part in text
-        monkeypatch.setattr(wash_assemble, "_C", text.replace(part, "r ON FALSE"))
-    for _ in range(3):  # in new markets: no bucket of the maker's changes
-        w._add(0.5)
-        s = w.specs[-1]
-        t = s.opens + (s.resolves - s.opens) * 0.5
-        w.take(s, t, host, s.winner, 20000.0, maker=w.new_wallet())
-    await w.chain.ingest(pool)
-    stored, full, _ = await _step(pool, settings)
-    assert await pool.fetchval(hosted, maker) != host
-    assert (_diff(stored, full) > 0) == left_out
