@@ -5,7 +5,9 @@ A live full run (positions from the stored sums, migration 011) keeps what the n
 * ``orderflow_reputation_inputs`` -- every wallet's row of ``rep_wallets`` (the per-wallet
   statistics and evidence sums the population step reads);
 * ``orderflow_reputation_wash`` -- ``rep_wash`` (the counterparty evidence);
-* ``orderflow_reputation_state`` -- a fingerprint of the SQL and settings that made them.
+* ``orderflow_reputation_state`` -- a fingerprint of the SQL and settings that made them;
+* the counterparty evidence's exact partial sums (migration 023,
+  :mod:`orderflow.reputation.wash_state`, with their own fingerprint).
 
 Both tables are created by the run from the temporary tables (``CREATE TABLE ... AS``), so they
 always have the columns the current SQL produces; the fingerprint says whether they are usable.
@@ -13,8 +15,10 @@ An incremental run then, in the caller's transaction:
 
 1. takes the changes: sums rows marked dirty by the triggers (new, deleted, updated fills) and
    the markets / tokens whose resolution, condition or registry row changed;
-2. recomputes the counterparty evidence (``WASH``, over the trades, against every wallet's share
-   volume from the sums) and adds the wallets whose evidence changed;
+2. brings the counterparty evidence's partial sums up to date around the changed fills and
+   assembles ``rep_wash`` from them (``WASH``'s rows to the bit; ``WASH`` itself over the trades
+   when they are stale), against every wallet's share volume from the sums, and adds the wallets
+   whose evidence changed;
 3. dirty wallets = wallets of dirty rows + every holder of a dirty token whose resolution,
    closing line or problem moved + wallets whose wash evidence changed; the holders of a token
    whose mark alone moved are not rescored: their stored unrealized P&L (the one figure the mark
@@ -49,6 +53,8 @@ from orderflow.reputation import (
     population_step,
     positions_sql,
     scores_sql,
+    wash_assemble,
+    wash_state,
 )
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.wash_sql import wash_settings
@@ -95,6 +101,7 @@ async def ready(conn: asyncpg.Connection, settings: ReputationSettings) -> bool:
 
 async def invalidate(conn: asyncpg.Connection) -> None:
     """A run that did not leave the stored inputs current (a scan, an as_of run)."""
+    await wash_state.invalidate(conn)
     await conn.execute(
         "INSERT INTO orderflow_reputation_state (id, valid, fingerprint, updated_at)"
         " VALUES (TRUE, FALSE, NULL, now())"
@@ -150,11 +157,13 @@ async def clear(conn: asyncpg.Connection) -> None:
     await conn.execute("DELETE FROM orderflow_reputation_dirty_markets")
     await conn.execute("DELETE FROM orderflow_reputation_dirty_tokens")
     await conn.execute("DELETE FROM orderflow_position_sums WHERE fills = 0")
+    await wash_state.begin(conn)
 
 
 async def save(conn: asyncpg.Connection, settings: ReputationSettings, as_of: datetime) -> None:
     """After a live full run (which called :func:`clear` before reading): keep ``rep_wallets``,
-    ``rep_wash`` and ``rep_close`` for the next runs."""
+    ``rep_wash`` and ``rep_close`` for the next runs, and build the counterparty evidence's
+    partial sums."""
     for table, source in ((INPUTS, "rep_wallets"), (WASH, "rep_wash"), (CLOSES, "rep_close")):
         await conn.execute(f"DROP TABLE IF EXISTS {table}")
         await conn.execute(f"CREATE TABLE {table} AS SELECT * FROM {source}")
@@ -170,18 +179,27 @@ async def save(conn: asyncpg.Connection, settings: ReputationSettings, as_of: da
         fingerprint(settings),
         as_of,
     )
+    await wash_state.build(conn, as_of, settings)
 
 
 async def _wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings) -> None:
     """``rep_wash`` over every wallet, reading only the share volume of ``rep_positions`` (a
-    thin stand-in from the sums); ``rep_wash_changed``: wallets whose row differs from the
-    stored one; the stored rows are replaced."""
+    thin stand-in from the sums): from the stored partial sums brought up to date around the
+    changed fills (:mod:`orderflow.reputation.wash_state`), or, when those are missing or stale,
+    ``WASH`` over the trades (then the sums are rebuilt for the next run);
+    ``rep_wash_changed``: wallets whose row differs from the stored one; the stored rows are
+    replaced."""
     await conn.execute(
         """CREATE TEMP TABLE rep_positions ON COMMIT DROP AS
            SELECT wallet_address, sum(bought_gross_u + sold_gross_u)::numeric AS shares_u
              FROM orderflow_position_sums WHERE fills > 0 GROUP BY wallet_address"""
     )
-    await conn.execute(ev.WASH, as_of, *wash_settings(settings))
+    if await wash_state.update(conn, as_of, settings):
+        await wash_assemble.assemble(conn, as_of, settings, stored=WASH)
+    else:
+        await wash_state.begin(conn)
+        await conn.execute(ev.WASH, as_of, *wash_settings(settings))
+        await wash_state.build(conn, as_of, settings)
     await conn.execute("DROP TABLE rep_positions")
     await conn.execute(
         f"""CREATE TEMP TABLE rep_wash_changed ON COMMIT DROP AS

@@ -87,25 +87,27 @@ _REF = """
 _C = ' COLLATE "C"'
 # The off-market distance as an exact decimal (float8 -> numeric keeps 15 digits: 0.1 is 0.1),
 # computed once per execution (an InitPlan), whatever the plan cache does with $5.
-_DIST = "(SELECT $5::float8::numeric)"
-_LEAST = "least(abs(i.pn - r.r_before), abs(i.pn - r.r_same), abs(i.pn - r.r_after))"
+DIST = "(SELECT $5::float8::numeric)"
+LEAST = "least(abs(i.pn - r.r_before), abs(i.pn - r.r_same), abs(i.pn - r.r_after))"
 
-WASH = f"""
-CREATE TEMP TABLE rep_wash ON COMMIT DROP AS
-WITH f AS (
+# The fills ``f`` (the maker rows naming a counterparty, one per match) of ``{trades}`` and
+# both sides of each (``inv``).
+F_INV = """f AS (
     SELECT t.wallet_address AS m, t.taker_address AS k, t.size,
            coalesce(t.market_id::text, t.token_id::text) AS mk,
            CASE WHEN t.market_id IS NOT NULL AND t.outcome_index = 1 THEN 1 - t.price
                 ELSE t.price END AS pn,
            floor(extract(epoch FROM t.timestamp) / $3::float8)::int8 AS b
-      FROM ({GATED_TRADES}) t
+      FROM ({trades}) t
      WHERE NOT t.is_taker_aggregate AND t.taker_address <> t.exchange
        AND t.taker_address <> t.wallet_address
 ), inv AS (
     SELECT m AS w, k AS cp, size, mk, pn, b, false AS taker FROM f
     UNION ALL
     SELECT k, m, size, mk, pn, b, true FROM f
-), pair AS (
+"""
+
+_PAIRS = """), pair AS (
     -- each pair of wallets once: their volume together is the same seen from either side
     SELECT CASE WHEN m COLLATE "C" < k THEN m ELSE k END AS lo,
            CASE WHEN m COLLATE "C" < k THEN k ELSE m END AS hi, sum(size) AS vol, count(*) AS n
@@ -114,12 +116,16 @@ WITH f AS (
     SELECT lo AS w, hi AS cp, vol, n FROM pair
     UNION ALL
     SELECT hi, lo, vol, n FROM pair
-), tot AS (
+"""
+
+TOT = """), tot AS (
     -- a wallet's whole volume in shares, from its own rows (a counterparty with no rows of its
     -- own has no known volume, so cannot close a group)
     SELECT wallet_address AS w, sum(shares_u)::numeric / 1000000 AS vol
       FROM rep_positions GROUP BY wallet_address
-), ranked AS (
+"""
+
+GROUPS = """), ranked AS (
     SELECT p.w, p.cp, p.vol, p.n,
            row_number() OVER (PARTITION BY p.w COLLATE "C" ORDER BY p.vol DESC, p.cp COLLATE "C")
                AS r
@@ -161,24 +167,30 @@ WITH f AS (
       LEFT JOIN inside i ON i.w = g.w AND i.partner = g.member
      WHERE g.member <> g.w
      GROUP BY g.w
-), bk AS (
+"""
+
+PASS1_REF = f"""), bk AS (
     SELECT mk, b, sum(size) AS s, sum(size * pn) AS sp, count(*) AS n
       FROM f GROUP BY mk, b
 ), wb AS (
     SELECT w, mk, b, sum(size) AS s, sum(size * pn) AS sp, count(*) AS n
       FROM inv GROUP BY w, mk, b
 ), ref AS ({_REF.format(bk="bk", wb="wb", c=_C)}
-), dev AS (
-    SELECT i.w, i.size, {_LEAST} AS d
+"""
+
+_DEV_OFF1 = f"""), dev AS (
+    SELECT i.w, i.size, {LEAST} AS d
       FROM inv i JOIN ref r ON r.w = i.w COLLATE "C" AND r.mk = i.mk COLLATE "C" AND r.b = i.b
 ), off1 AS (
     -- pass 1: off-market by its figures against everyone else
     SELECT d.w COLLATE "C" AS w
       FROM dev d JOIN tot t ON t.w = d.w
      GROUP BY d.w COLLATE "C", t.vol
-    HAVING count(*) FILTER (WHERE d.d >= {_DIST}) >= $7::int
-       AND coalesce(sum(d.size) FILTER (WHERE d.d >= {_DIST}), 0) >= $6::float8 * t.vol::float8
-), clean AS (
+    HAVING count(*) FILTER (WHERE d.d >= {DIST}) >= $7::int
+       AND coalesce(sum(d.size) FILTER (WHERE d.d >= {DIST}), 0) >= $6::float8 * t.vol::float8
+"""
+
+PASS2_REF = f"""), clean AS (
     -- pass 2's market: the matches of two wallets neither of which pass 1 found off-market (a
     -- ring's own fills at its price must not make the prevailing price a genuine trader is
     -- measured against)
@@ -195,18 +207,24 @@ WITH f AS (
             SELECT k, mk, b, size, pn FROM clean) c
      GROUP BY w, mk, b
 ), ref2 AS ({_REF.format(bk="bk2", wb="wb2", c="")}
-), dev2 AS (
-    SELECT i.w, i.cp, i.size, i.mk, i.b, i.taker, {_LEAST} AS d
+"""
+
+DEV2 = f"""), dev2 AS (
+    SELECT i.w, i.cp, i.size, i.mk, i.b, i.taker, {LEAST} AS d
       FROM inv i JOIN ref2 r ON r.w = i.w AND r.mk = i.mk AND r.b = i.b
-), taker_off AS (
+"""
+
+TAKER_OFF = f"""), taker_off AS (
     -- the off-market share of each wallet's matches as the taker, per (market, bucket)
     SELECT d.w, d.mk, d.b,
-           sum(d.size) FILTER (WHERE d.d >= {_DIST}) / nullif(sum(d.size), 0) AS frac
+           sum(d.size) FILTER (WHERE d.d >= {DIST}) / nullif(sum(d.size), 0) AS frac
       FROM dev2 d
      WHERE d.taker
      GROUP BY d.w, d.mk, d.b
-    HAVING count(*) FILTER (WHERE d.d >= {_DIST}) > 0
-), offtok AS (
+    HAVING count(*) FILTER (WHERE d.d >= {DIST}) > 0
+"""
+
+_OFFTOK = f"""), offtok AS (
     -- ... carried to the wallet's own taker rows there: the decisions the edge must not count
     -- (orderflow.reputation.evidence_sql.WALLETS subtracts them), in the units of rep_positions
     SELECT t.wallet_address AS w, t.token_id,
@@ -223,16 +241,20 @@ WITH f AS (
        AND x.b = floor(extract(epoch FROM t.timestamp) / $3::float8)::int8
      WHERE t.is_taker_aggregate
      GROUP BY t.wallet_address, t.token_id
-), off AS MATERIALIZED (
+"""
+
+_OFF = f"""), off AS MATERIALIZED (
     -- materialized as when `hosts` read it too (inlined: no cheaper, measured)
     SELECT d.w, (sum(d.size * d.d) / nullif(sum(d.size), 0))::float8 AS deviation,
-           sum(d.size) FILTER (WHERE d.d >= {_DIST}) AS off_vol,
-           count(*) FILTER (WHERE d.d >= {_DIST}) AS off_n
+           sum(d.size) FILTER (WHERE d.d >= {DIST}) AS off_vol,
+           count(*) FILTER (WHERE d.d >= {DIST}) AS off_n
       FROM dev2 d GROUP BY d.w
 ), offpair AS (
     SELECT d.w, d.cp, sum(d.size) AS vol, count(*) AS n
-      FROM dev2 d WHERE d.d >= {_DIST} GROUP BY d.w, d.cp
-), hosted AS (
+      FROM dev2 d WHERE d.d >= {DIST} GROUP BY d.w, d.cp
+"""
+
+HOSTS = """), hosted AS (
     -- the wash counterparties of each host -- a wallet that meets WASH's figures
     -- (orderflow.reputation.flags; only its minimum USDC volume is checked later, in numpy) --
     -- with their share of the host's volume: a closed group's top-k members (a ring) ...
@@ -284,6 +306,23 @@ SELECT w, token_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 
        tfee
   FROM offtok
 """
+
+WASH = (
+    "\nCREATE TEMP TABLE rep_wash ON COMMIT DROP AS\n"
+    + "WITH "
+    + F_INV.format(trades=GATED_TRADES)
+    + _PAIRS
+    + TOT
+    + GROUPS
+    + PASS1_REF
+    + _DEV_OFF1
+    + PASS2_REF
+    + DEV2
+    + TAKER_OFF
+    + _OFFTOK
+    + _OFF
+    + HOSTS
+)
 
 
 def wash_settings(settings: ReputationSettings) -> tuple[float, float, int, float, float, int]:

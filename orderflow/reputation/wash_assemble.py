@@ -1,0 +1,126 @@
+"""``rep_wash`` assembled from the stored sums of :mod:`orderflow.reputation.wash_state`.
+
+After a build, every row from every stored pair and wallet (``WASH``'s groups and hosts over
+them: per pair and wallet, no fill is read). After an update, only the rows of the wallets that
+can have changed (*C*), over what those rows read (*U*: :func:`_closure`), the others from the
+rows the last run stored (``orderflow_reputation_wash``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from orderflow.reputation import wash_partials_sql as sql
+from orderflow.reputation.settings import ReputationSettings
+from orderflow.reputation.wash_sql import wash_settings
+
+
+async def drop_tables(conn: asyncpg.Connection, *tables: str) -> None:
+    """Drop temporary tables a step made (if there)."""
+    for table in tables:
+        await conn.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+# The closure after an update (:func:`_closure`): G, C and U.
+_G = """CREATE TEMP TABLE rep_wash_g ON COMMIT DROP AS
+           SELECT w FROM rep_wash_g0
+           UNION SELECT m.w FROM orderflow_wash_members m JOIN rep_wash_g0 g ON g.w = m.cp
+                  JOIN rep_wash_grp r ON r.w = m.w"""
+_C = """CREATE TEMP TABLE rep_wash_c ON COMMIT DROP AS
+           SELECT w FROM rep_wash_g
+           UNION SELECT w FROM rep_wash_w
+           UNION SELECT w FROM rep_wash_tkw
+           UNION SELECT m.cp FROM orderflow_wash_members m JOIN rep_wash_g g ON g.w = m.w
+           UNION SELECT b.cp FROM rep_wash_mb b JOIN rep_wash_grp r ON r.w = b.w AND r.ring
+           UNION SELECT p.cp FROM orderflow_wash_pairs p JOIN rep_wash_w x ON x.w = p.w
+                  WHERE p.off_n > 0"""
+_U = """CREATE TEMP TABLE rep_wash_u ON COMMIT DROP AS
+           WITH k AS (
+               SELECT w FROM rep_wash_c
+               UNION SELECT m.w FROM orderflow_wash_members m JOIN rep_wash_c c ON c.w = m.cp
+                      JOIN rep_wash_grp r ON r.w = m.w AND r.ring
+           )
+           SELECT w FROM k
+           UNION SELECT m.cp FROM orderflow_wash_members m JOIN k ON k.w = m.w
+                  WHERE m.w IN (SELECT w FROM rep_wash_g0 UNION ALL SELECT w FROM rep_wash_grp)
+           UNION SELECT q.w FROM orderflow_wash_pairs p JOIN rep_wash_c c ON c.w = p.w
+                  JOIN orderflow_wash_pairs q ON q.w = p.cp AND q.cp = p.w
+                 WHERE q.off_n > 0"""
+
+
+# What the closure is (a part of what the stored sums mean: wash_state.fingerprint).
+CLOSURE = (_G, _C, _U)
+
+
+async def _closure(conn: asyncpg.Connection, args: tuple[object, ...], stored: str) -> None:
+    """After an :func:`update`: ``rep_wash_c``, the wallets whose rows can have changed;
+    ``rep_wash_u``, what their rows read (see
+    :func:`orderflow.reputation.wash_partials_sql.assemble`); from ``stored`` (the rows before),
+    which wallets had a group (``counterparty``) and which hosted a ring.
+
+    G0 = the wallets of a changed pair or share volume; G = G0 and the wallets with a group that
+    has a member in G0 (the group's figures read the members' pairs and volumes); C = G, the
+    wallets re-summed, the off-market taker amounts changed, the members of G's groups and of
+    the rings G0's wallets hosted before (their ring host may change), and the off-market
+    counterparties of the wallets re-summed (their off-market host's figures moved; a pair that
+    is off-market no longer has its wallets in G0)."""
+    await drop_tables(conn, "rep_wash_g0", "rep_wash_grp", "rep_wash_g", "rep_wash_c", "rep_wash_u")
+    await conn.execute(
+        f"""CREATE TEMP TABLE rep_wash_grp ON COMMIT DROP AS
+            WITH {sql.PARAMS}x AS (SELECT 1)
+            SELECT wallet_address AS w,
+                   pair_fills >= $7::int AND counterparty_share >= $2::float8 AS ring
+              FROM {stored} WHERE token_id IS NULL AND counterparty IS NOT NULL""",
+        *args,
+    )
+    await conn.execute("ALTER TABLE rep_wash_grp ADD PRIMARY KEY (w)")
+    await conn.execute(
+        """CREATE TEMP TABLE rep_wash_g0 ON COMMIT DROP AS
+           SELECT w FROM rep_wash_tp UNION SELECT w FROM rep_wash_t"""
+    )
+    await conn.execute("ANALYZE rep_wash_g0")
+    await conn.execute(_G)
+    await conn.execute("ANALYZE rep_wash_g")
+    await conn.execute(_C)
+    await conn.execute("ALTER TABLE rep_wash_c ADD PRIMARY KEY (w)")
+    await conn.execute("ANALYZE rep_wash_c")
+    # U = C, the rings C's wallets are members of, the members of those and of C's groups (of
+    # the wallets with a group before, or in G0: only a group reads its members), the
+    # off-market hosts of C's wallets (a ring outside G hosted one before: rep_wash_grp.ring)
+    await conn.execute(_U)
+    await conn.execute("ALTER TABLE rep_wash_u ADD PRIMARY KEY (w)")
+    await conn.execute("ANALYZE rep_wash_u")
+
+
+async def assemble(
+    conn: asyncpg.Connection,
+    as_of: datetime,
+    settings: ReputationSettings,
+    stored: str | None = None,
+) -> None:
+    """``rep_wash`` from the stored sums (current: after a build or an update of
+    :mod:`orderflow.reputation.wash_state`).
+
+    ``stored``: the table of ``rep_wash``'s rows as the last run left them (after an
+    update): only the rows of the wallets that can have changed are assembled (reading
+    what those read), the others are ``stored``'s. Without: every row, from every stored sum."""
+    max_id = await conn.fetchval("SELECT last_id FROM orderflow_wash_state")
+    args = (as_of, *wash_settings(settings), max_id)
+    if stored is None:
+        await conn.execute(sql.ASSEMBLE, *args)
+        return
+    await _closure(conn, args, stored)
+    await conn.execute(
+        sql.assemble("w IN (SELECT w FROM rep_wash_u)", "w IN (SELECT w FROM rep_wash_c)"),
+        *args,
+    )
+    await conn.execute(
+        """DELETE FROM rep_wash r
+            WHERE NOT EXISTS (SELECT 1 FROM rep_wash_c c WHERE c.w = r.wallet_address)"""
+    )
+    await conn.execute(
+        f"""INSERT INTO rep_wash SELECT s.* FROM {stored} s
+             WHERE NOT EXISTS (SELECT 1 FROM rep_wash_c c WHERE c.w = s.wallet_address)"""
+    )
