@@ -1,8 +1,8 @@
 """The stored counterparty evidence (migration 023): ``rep_wash`` from exact partial sums kept per
 (wallet, counterparty, market, bucket), recomputed only around changed fills.
 
-* :func:`build` -- from scratch, over every gated trade (a live full run, after ``WASH``; or an
-  incremental run that found the tables stale);
+* :func:`build` -- from scratch, over every gated trade (after ``WASH``, by an incremental run
+  that found the tables stale: the first one after a live full run, which leaves them so);
 * :func:`update` -- an incremental run: the buckets with changed fills (*D*: trades with an id
   above the last one counted; rows deleted or updated since, logged by migration 023's triggers)
   and the wallets whose share volume moved (*T*); then

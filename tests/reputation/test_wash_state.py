@@ -284,12 +284,15 @@ async def _state(pool: asyncpg.Pool) -> tuple[bool, bool]:
 
 
 async def test_runs_keep_the_cells(pool: asyncpg.Pool) -> None:
-    """A live full run builds the cells, an incremental run updates them; stale cells (another
-    SQL, a truncate) make the incremental run compute WASH and rebuild them; the stored evidence
-    is a full run's every time."""
+    """A live full run leaves the cells to the first incremental run, which computes WASH and
+    builds them; the next ones update them; stale cells (another SQL, a truncate) make the
+    incremental run compute WASH and rebuild them; the stored evidence is a full run's every
+    time."""
     w = _world(6)
     await w.finish(pool)
     assert not (await run_reputation(pool)).incremental
+    assert (await _state(pool))[0] is False  # a full recompute does not pay for the cells
+    assert (await run_reputation(pool)).incremental  # WASH, then the cells built
     assert await _state(pool) == (True, True)
     # a row a build would clear (it truncates): an update keeps it
     marker = "INSERT INTO orderflow_wash_tokens VALUES ('marker', 0)"
