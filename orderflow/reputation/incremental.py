@@ -350,6 +350,14 @@ async def build(
     names = ", ".join(json.dumps(r["attname"]) for r in columns)
     await conn.execute(f"INSERT INTO {INPUTS} ({names}) SELECT {names} FROM rep_wallets")
     await conn.execute("DROP TABLE rep_wallets")
+    # the wallets whose inputs changed (rescored, or a mark moved their unrealized P&L): the
+    # population step sends them back whatever their score (population_step._may_change)
+    await conn.execute(
+        """CREATE TEMP TABLE rep_changed ON COMMIT DROP AS
+           SELECT wallet_address FROM rep_dirty_wallets
+           UNION SELECT wallet_address FROM rep_mark_delta WHERE delta <> 0"""
+    )
+    await conn.execute("ANALYZE rep_changed")
     await conn.execute(
         f"""CREATE TEMP TABLE rep_wallets ON COMMIT DROP AS
             SELECT (row_number() OVER () - 1)::int AS idx, {names}

@@ -69,9 +69,10 @@ async def population_step(
     """The population step over ``rep_wallets``: ``rep_scores`` and the ``rep_final`` view.
     Rows travel both ways as binary COPY (:mod:`orderflow.reputation.binary_copy`).
 
-    ``only_changed`` (an incremental run, after ``rep_changed``): every wallet is scored (the
-    prior is the population's), but ``rep_final`` holds only the wallets whose stored row may
-    change (:func:`_may_change`); the upsert would skip the others' rows as unchanged."""
+    ``only_changed`` (an incremental run: ``rep_changed`` from its build): every wallet is
+    scored (the prior is the population's), but ``rep_final`` holds only the wallets whose
+    stored row may change (:func:`_may_change`); the upsert would skip the others' rows as
+    unchanged."""
     columns = WalletInputs.columns()
     layout = scores_sql.inputs_layout(columns)
     if only_changed:

@@ -264,8 +264,6 @@ async def run_reputation(
             await conn.execute(f"SET LOCAL work_mem = '{settings.work_mem}'")
             rescored, stages = await inc.build(conn, cutoff, settings)
             watch.take(stages)
-            await conn.execute(scores_sql.CHANGED)
-            await conn.execute("ANALYZE rep_changed")
             population = await population_step(conn, settings, watch, only_changed=True)
         else:
             if stored:  # before reading: a change committed from here on stays marked

@@ -46,13 +46,6 @@ _STORED_JOINS = """
   LEFT JOIN rep_changed c ON c.wallet_address = w.wallet_address
   LEFT JOIN orderflow_wallet_stats ws ON ws.wallet_address = w.wallet_address"""
 
-# An incremental run's wallets whose inputs changed (after incremental.build).
-CHANGED = """
-CREATE TEMP TABLE rep_changed ON COMMIT DROP AS
-SELECT wallet_address FROM rep_dirty_wallets
-UNION SELECT wallet_address FROM rep_mark_delta WHERE delta <> 0
-"""
-
 
 def inputs_copy(columns: tuple[str, ...], *, stored: bool = False) -> str:
     """The query of the factor inputs, read as a binary COPY stream

@@ -332,24 +332,10 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
     await _cells(conn, sql.REGION_TRADES, sql.IN_REGION, args)
     # the pairs with a cell that changed (by its text: value and scale), the wallets with an
     # off-market taker amount that did
-    await conn.execute(
-        """CREATE TEMP TABLE rep_wash_old ON COMMIT DROP AS
-           WITH d AS (DELETE FROM orderflow_wash_cells c USING rep_wash_s s
-                       WHERE c.mk = s.mk AND c.b = s.b RETURNING c.*)
-           SELECT * FROM d"""
-    )
-    await conn.execute("INSERT INTO orderflow_wash_cells SELECT * FROM rep_wash_cells")
-    await conn.execute(_CHANGED.format(out="rep_wash_tp", key="w, cp", new="rep_wash_cells",
-                                       old="rep_wash_old", on="(w, cp, mk, b)"))  # fmt: skip
-    await conn.execute(
-        """CREATE TEMP TABLE rep_wash_tko ON COMMIT DROP AS
-           WITH d AS (DELETE FROM orderflow_wash_taker k USING rep_wash_s s
-                       WHERE k.mk = s.mk AND k.b = s.b RETURNING k.*)
-           SELECT * FROM d"""
-    )
-    await conn.execute("INSERT INTO orderflow_wash_taker SELECT * FROM rep_wash_tk")
-    await conn.execute(_CHANGED.format(out="rep_wash_tkw", key="w", new="rep_wash_tk",
-                                       old="rep_wash_tko", on="(w, token_id, mk, b)"))  # fmt: skip
+    await _replace_region(conn, "orderflow_wash_cells", "rep_wash_cells", "rep_wash_old",
+                          changed="rep_wash_tp", key="w, cp", on="(w, cp, mk, b)")  # fmt: skip
+    await _replace_region(conn, "orderflow_wash_taker", "rep_wash_tk", "rep_wash_tko",
+                          changed="rep_wash_tkw", key="w", on="(w, token_id, mk, b)")  # fmt: skip
     # 3. the sums of the changed pairs and of their wallets, T and F; the top counterparties of
     # the wallets with a changed pair (their members before: rep_wash_mb)
     await conn.execute("ANALYZE rep_wash_tp")
@@ -382,6 +368,22 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
     if not ok:  # never the case (a bug): not used again until rebuilt
         await invalidate(conn)
     return ok
+
+
+async def _replace_region(
+    conn: asyncpg.Connection, table: str, new: str, old: str, *, changed: str, key: str, on: str
+) -> None:
+    """Replace ``table``'s rows in the region's buckets (``rep_wash_s``) by ``new``'s, the rows
+    replaced kept in ``old``; ``changed``: the ``key`` of every row that differs (by text: value
+    and scale), joined on ``on``."""
+    await conn.execute(
+        f"""CREATE TEMP TABLE {old} ON COMMIT DROP AS
+            WITH d AS (DELETE FROM {table} x USING rep_wash_s s
+                        WHERE x.mk = s.mk AND x.b = s.b RETURNING x.*)
+            SELECT * FROM d"""
+    )
+    await conn.execute(f"INSERT INTO {table} SELECT * FROM {new}")
+    await conn.execute(_CHANGED.format(out=changed, key=key, new=new, old=old, on=on))
 
 
 async def _region(conn: asyncpg.Connection, buckets: str, args: tuple[object, ...]) -> None:
