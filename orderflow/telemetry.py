@@ -1,4 +1,4 @@
-"""Logs, metrics, traces and the health endpoints every long-running service serves.
+"""Logs, metrics and traces of every process.
 
 * Logs: plain text in a terminal, one JSON object per line anywhere else (containers, pipes,
   files); ``LOG_FORMAT`` / ``--log-format`` override. ``extra={...}`` fields — tx_hash,
@@ -7,25 +7,20 @@
 * Metrics: OpenTelemetry instruments, exported in Prometheus format on ``/metrics``.
 * Traces: :mod:`orderflow.tracing` (one tracer provider per process, OTLP/HTTP export when
   ``OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT`` is set); :func:`tracer` hands out its tracers.
-* Health: ``/healthz`` (the process and its loop are alive) and ``/readyz`` (every registered
-  readiness check passes: database reachable, head lag under its threshold …).
+* Health: :mod:`orderflow.health` (``/healthz``, ``/readyz`` and ``/metrics`` on one port).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
-from aiohttp import web
 from opentelemetry import metrics, trace
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from orderflow.config import LogFormat
 from orderflow.tracing import service_resource, setup_tracing
@@ -142,76 +137,3 @@ def meter(name: str) -> metrics.Meter:
 
 def tracer(name: str) -> trace.Tracer:
     return trace.get_tracer(name)
-
-
-ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
-
-
-class HealthServer:
-    """Serves /healthz, /readyz and /metrics on one port.
-
-    ``/healthz`` fails when the event loop has not ticked for ``stall_secs`` (a wedged process);
-    ``/readyz`` runs every registered check and reports each one's detail.
-    """
-
-    def __init__(self, port: int, *, host: str = "0.0.0.0", stall_secs: float = 30.0) -> None:  # noqa: S104
-        self.port = port
-        self.host = host
-        self.stall_secs = stall_secs
-        self._checks: dict[str, ReadinessCheck] = {}
-        self._last_tick = time.monotonic()
-        self._runner: web.AppRunner | None = None
-        self._ticker: asyncio.Task[None] | None = None
-
-    def add_check(self, name: str, check: ReadinessCheck) -> None:
-        self._checks[name] = check
-
-    async def _healthz(self, _: web.Request) -> web.Response:
-        stalled = time.monotonic() - self._last_tick > self.stall_secs
-        return web.json_response({"ok": not stalled}, status=503 if stalled else 200)
-
-    async def readiness(self) -> tuple[bool, dict[str, str]]:
-        results: dict[str, str] = {}
-        ok = True
-        for name, check in self._checks.items():
-            try:
-                passed, detail = await asyncio.wait_for(check(), timeout=5)
-            except Exception as exc:
-                passed, detail = False, f"{type(exc).__name__}: {exc}"
-            ok &= passed
-            results[name] = ("ok: " if passed else "failing: ") + detail
-        return ok, results
-
-    async def _readyz(self, _: web.Request) -> web.Response:
-        ok, results = await self.readiness()
-        return web.json_response({"ok": ok, "checks": results}, status=200 if ok else 503)
-
-    async def _metrics(self, _: web.Request) -> web.Response:
-        body = generate_latest()
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    async def _tick(self) -> None:
-        while True:
-            self._last_tick = time.monotonic()
-            await asyncio.sleep(1)
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/healthz", self._healthz)
-        app.router.add_get("/readyz", self._readyz)
-        app.router.add_get("/metrics", self._metrics)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        if self.port == 0 and site._server is not None:  # ephemeral port, for tests
-            sockets = getattr(site._server, "sockets", None) or []
-            if sockets:
-                self.port = sockets[0].getsockname()[1]
-        self._ticker = asyncio.create_task(self._tick())
-
-    async def stop(self) -> None:
-        if self._ticker:
-            self._ticker.cancel()
-        if self._runner:
-            await self._runner.cleanup()

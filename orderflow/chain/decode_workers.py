@@ -157,6 +157,10 @@ def _exit_with(parent: int) -> None:
     os._exit(1)
 
 
+def _ready() -> None:
+    """A first task: starts a process (and its imports) before there is a batch for it."""
+
+
 def _decode_in_child(data: bytes, first_line: int) -> Chunk:
     return decode_lines(
         data, first_line, _context["file_name"], _context["chain_id"], _context["addresses"]
@@ -185,6 +189,13 @@ class Decoders:
                 initializer=_init,
                 initargs=(file_name, chain_id, addresses, os.getpid()),
             )
+
+    def start(self) -> None:
+        """Start every process now, not at the first batch: a process takes a good part of a
+        second to start and import the decoder, which the caller can spend connecting."""
+        if self._pool is not None:
+            for _ in range(self.workers):
+                self._pool.submit(_ready)
 
     @property
     def ahead(self) -> int:

@@ -259,6 +259,7 @@ async def ingest_file(
     progress: Progress | None = None,
     workers: int = 0,
     bulk: bool = False,
+    decoders: Decoders | None = None,
 ) -> IngestReport:
     """Decode and store every line of ``path``; return counts.
 
@@ -267,11 +268,15 @@ async def ingest_file(
     the file, count: lines) is updated after every stored batch. ``workers``: decoding child
     processes (0: one worker thread in this process); the stored rows are the same either way.
     ``bulk``: defer the per-(wallet, token) sums to the end of the import (``store_batch``).
+    ``decoders``: processes the caller started for this file (:func:`start_decoders`, e.g.
+    while it connects) and closes; ``workers`` is then theirs.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     source = Path(path)
-    decoders = await asyncio.to_thread(Decoders, workers, source.name, chain_id, addresses)
+    own = decoders is None
+    if decoders is None:
+        decoders = await start_decoders(source, workers, chain_id=chain_id, addresses=addresses)
     try:
         return await _pipeline(
             pool,
@@ -286,7 +291,17 @@ async def ingest_file(
             bulk=bulk,
         )
     finally:
-        await asyncio.to_thread(decoders.close)
+        if own:
+            await asyncio.to_thread(decoders.close)
+
+
+async def start_decoders(
+    path: str | Path, workers: int, *, chain_id: int, addresses: ChainAddresses = MAINNET
+) -> Decoders:
+    """``workers`` decoding processes for the file ``path``, started now (0: a thread)."""
+    decoders = await asyncio.to_thread(Decoders, workers, Path(path).name, chain_id, addresses)
+    decoders.start()
+    return decoders
 
 
 async def ingest_logs(

@@ -32,7 +32,7 @@ from orderflow.chain.rpc_http import HttpTransport, redact_url
 from orderflow.chain.rpc_ws import WsTransport
 from orderflow.chain.settings import ListenerSettings
 from orderflow.errors import ConfigError, RangeTooLargeError, RetryableRpcError
-from orderflow.telemetry import HealthServer
+from orderflow.health import HealthServer
 
 log = logging.getLogger(__name__)
 

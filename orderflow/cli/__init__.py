@@ -20,47 +20,59 @@ from orderflow.config import LogSettings, load
 from orderflow.errors import ConfigError, OrderflowError
 from orderflow.tracing import shutdown_tracing
 
-# Subcommand modules, in the order `orderflow --help` lists them.
-COMMANDS: tuple[str, ...] = (
-    "migrate",
-    "listen",
-    "importer",  # `orderflow import`
-    "reputation",
-    "wallet",
-    "strategy",
-    "execute",
-    "simulate",
-    "demo",
-    "backtest",
-    "operator",
-    "db",
-)
+# Subcommands, in the order `orderflow --help` lists them: command -> its module here.
+COMMANDS: dict[str, str] = {
+    "migrate": "migrate",
+    "listen": "listen",
+    "import": "importer",
+    "reputation": "reputation",
+    "wallet": "wallet",
+    "strategy": "strategy",
+    "execute": "execute",
+    "simulate": "simulate",
+    "demo": "demo",
+    "backtest": "backtest",
+    "operator": "operator",
+    "db": "db",
+}
 
 log = logging.getLogger("orderflow")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command's parser. ``command``: register that subcommand only (what running it
+    needs: a command imports its stage, and the stages' imports are most of a short command's
+    time); None: every subcommand (``--help``, an unknown command's error lists them)."""
     parser = argparse.ArgumentParser(
         prog="orderflow",
         description="Polymarket order flow: ingest fills, score wallets, follow the skilled ones.",
     )
     parser.add_argument("--version", action="version", version=f"orderflow {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
+    for name, module_name in COMMANDS.items():
+        if command is not None and name != command:
+            continue
         try:
-            module = importlib.import_module(f"orderflow.cli.{name}")
+            module = importlib.import_module(f"orderflow.cli.{module_name}")
         except ModuleNotFoundError as exc:
-            if exc.name == f"orderflow.cli.{name}":
+            if exc.name == f"orderflow.cli.{module_name}":
                 continue  # a stage not built yet
             raise
         module.register(sub)
     return parser
 
 
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` starts with, if it is one (``orderflow`` takes no option before
+    it but --help and --version)."""
+    return argv[0] if argv and argv[0] in COMMANDS else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command(words))
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(words)
         logging_for(load(LogSettings), args)  # commands with settings refine it
         result = args.handler(args)
         if inspect.iscoroutine(result):

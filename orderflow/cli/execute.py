@@ -25,9 +25,10 @@ from orderflow.execution.strategy_queries import (
     live_exposure_strategies,
     strategy_rows,
 )
+from orderflow.health import HealthServer
 from orderflow.migrate import migrate
 from orderflow.strategy.settings import StrategySettings
-from orderflow.telemetry import HealthServer, setup_telemetry
+from orderflow.telemetry import setup_telemetry
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,10 @@ from orderflow import db
 from orderflow.chain.settings import ListenerSettings
 from orderflow.cli._common import add_log_format, settings_for
 from orderflow.errors import ConfigError
+from orderflow.health import HealthServer
 from orderflow.history import import_file
 from orderflow.migrate import migrate
-from orderflow.telemetry import HealthServer, setup_metrics
+from orderflow.telemetry import setup_metrics
 
 KINDS = ("fills", "matches", "logs", "markets", "blocks")
 

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from orderflow import db
-from orderflow.chain.ingest import ingest_file
-from orderflow.chain.listener import Listener, run_with_health
+from orderflow.chain.ingest import ingest_file, start_decoders
 from orderflow.chain.settings import ListenerSettings
 from orderflow.cli._common import add_log_format, settings_for
 from orderflow.errors import ConfigError
@@ -93,24 +92,36 @@ def run(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
 async def _from_file(
     settings: ListenerSettings, path: Path, batch_size: int, size: int, workers: int, *, bulk: bool
 ) -> int:
-    async with db.open_pool(settings) as pool:
-        async with pool.acquire() as conn:
-            await migrate(conn)
-        report = await ingest_file(
-            pool,
-            path,
-            chain_id=settings.chain_id,
-            batch_size=batch_size,
-            addresses=settings.addresses,
-            progress=Progress(f"import {path.name}", unit="bytes", total=size, count_unit="lines"),
-            workers=workers,
-            bulk=bulk,
-        )
+    # the decoding processes start while this one connects and migrates
+    decoders = await start_decoders(
+        path, workers, chain_id=settings.chain_id, addresses=settings.addresses
+    )
+    try:
+        async with db.open_pool(settings) as pool:
+            async with pool.acquire() as conn:
+                await migrate(conn)
+            report = await ingest_file(
+                pool,
+                path,
+                chain_id=settings.chain_id,
+                batch_size=batch_size,
+                addresses=settings.addresses,
+                progress=Progress(
+                    f"import {path.name}", unit="bytes", total=size, count_unit="lines"
+                ),
+                bulk=bulk,
+                decoders=decoders,
+            )
+    finally:
+        await asyncio.to_thread(decoders.close)
     print(report.summary())
     return 0
 
 
 async def _live(settings: ListenerSettings) -> int:
+    # Imported here: the live listener's clients and health server are no part of a file import.
+    from orderflow.chain.listener import Listener, run_with_health
+
     async with db.open_pool(settings) as pool:
         async with pool.acquire() as conn:
             await migrate(conn)

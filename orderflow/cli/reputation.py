@@ -14,9 +14,10 @@ import asyncpg
 from orderflow import db
 from orderflow.cli._common import add_log_format, parse_timestamp, settings_for
 from orderflow.errors import ConfigError, DatabaseError
+from orderflow.health import HealthServer
 from orderflow.migrate import migrate
 from orderflow.reputation import ReputationSettings, run_reputation
-from orderflow.telemetry import HealthServer, setup_telemetry
+from orderflow.telemetry import setup_telemetry
 
 log = logging.getLogger(__name__)
 

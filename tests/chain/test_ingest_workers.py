@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -21,7 +22,13 @@ from orderflow.chain import decode_workers
 from orderflow.chain.checkpoints import get_checkpoint
 from orderflow.chain.contracts import MAINNET, TOPIC_ORDER_FILLED_V1, TOPIC_ORDER_FILLED_V2
 from orderflow.chain.decode_workers import Chunk, Decoders, DecodeWorkerError
-from orderflow.chain.ingest import IngestReport, _from_decoders, _pipeline, ingest_file
+from orderflow.chain.ingest import (
+    IngestReport,
+    _from_decoders,
+    _pipeline,
+    ingest_file,
+    start_decoders,
+)
 from orderflow.sim import SimConfig, simulate
 from orderflow.sim.emit import emit
 from tests.conftest import scratch_database
@@ -137,6 +144,21 @@ async def test_sample_through_workers(pool: asyncpg.Pool) -> None:
     )
     again = await ingest_file(pool, SAMPLE, chain_id=137, workers=1)
     assert (again.stored.trades, again.stored.duplicate_trades) == (0, 9)
+
+
+async def test_decoders_started_by_the_caller_before_the_first_batch(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """``listen --from-file`` starts its decoding processes while it connects: they run before
+    any batch is submitted, and ingest_file leaves processes it was given to their owner."""
+    decoders = await start_decoders(SAMPLE, 2, chain_id=137)
+    try:
+        assert len(multiprocessing.active_children()) == 2  # spawned, no batch submitted
+        report = await ingest_file(pool, SAMPLE, chain_id=137, batch_size=4, decoders=decoders)
+        again = await ingest_file(pool, SAMPLE, chain_id=137, decoders=decoders)  # still open
+    finally:
+        await asyncio.to_thread(decoders.close)
+    assert (report.stored.trades, again.stored.duplicate_trades) == (9, 9)
 
 
 async def test_empty_and_blank_files_import_nothing(pool: asyncpg.Pool, tmp_path: Path) -> None:

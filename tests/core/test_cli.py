@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from orderflow.cli import build_parser, main
+from orderflow.cli import COMMANDS, _command, build_parser, main
 from orderflow.cli._common import parse_timestamp
 from orderflow.errors import ConfigError
 
@@ -18,6 +19,34 @@ def test_help_lists_the_foundation_commands() -> None:
     help_text = build_parser().format_help()
     for command in ("migrate", "db"):
         assert command in help_text
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return set(sub.choices)
+
+
+def test_a_command_builds_only_its_own_parser() -> None:
+    """Running a command registers that subcommand alone (the others' stages are not
+    imported), under the name its module registers; --help and unknown words get them all."""
+    every = _subcommands(build_parser())
+    assert every == set(COMMANDS)
+    for name in COMMANDS:
+        assert _subcommands(build_parser(name)) == {name}
+    assert _command(["listen", "--from-file", "x"]) == "listen"
+    assert _command(["--help"]) is None
+    assert _command(["nope"]) is None
+    assert _command([]) is None
+
+
+def test_a_command_does_not_import_the_other_stages() -> None:
+    code = (
+        "import sys; from orderflow.cli import build_parser; build_parser('db');"
+        "print(sorted(m for m in sys.modules if m.startswith('orderflow.')"
+        " and m.split('.')[1] in ('reputation', 'execution', 'backtest', 'signals', 'sim')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_config_error_exits_2_with_message(
@@ -76,8 +105,8 @@ def test_config_error_raised_while_parsing_arguments_exits_2(
 
     real = cli.build_parser
 
-    def build() -> argparse.ArgumentParser:
-        parser = real()
+    def build(command: str | None = None) -> argparse.ArgumentParser:
+        parser = real(command)
         sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         register(sub)
         return parser

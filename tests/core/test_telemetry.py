@@ -7,7 +7,8 @@ import logging
 
 import httpx
 
-from orderflow.telemetry import HealthServer, JsonFormatter, meter, setup_metrics
+from orderflow.health import HealthServer
+from orderflow.telemetry import JsonFormatter, meter, setup_metrics
 
 
 async def test_health_ready_and_metrics() -> None:
