@@ -7,7 +7,10 @@ session backfills from the checkpoint first, so a disconnect never leaves a gap.
 
 What stops the loop: cancellation (SIGTERM in ``orderflow listen``), a :class:`FatalRpcError`
 (wrong chain, bad key, unsupported method — retrying cannot help), a ReorgError deeper than the
-window, or a database error that is not a lost connection.
+window, or a database error that is not a lost connection. A cancellation swallowed on the way
+(a library that catches ``CancelledError``, as Python 3.11's ``asyncio.wait_for`` did in the
+WebSocket transport) still stops the loops here: before any retry they look at
+``Task.cancelling()`` and stop instead of reconnecting forever (:func:`stop_if_cancelled`).
 """
 
 from __future__ import annotations
@@ -43,6 +46,17 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     RangeTooLargeError,
     *TRANSIENT_DB_ERRORS,
 )
+
+
+def stop_if_cancelled(loop: str) -> None:
+    """Raise CancelledError when this task was asked to stop but the request got lost on the
+    way (``Task.cancelling()`` counts requests even when something swallowed the exception)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        log.warning(
+            "stop request was swallowed; stopping instead of retrying", extra={"loop": loop}
+        )
+        raise asyncio.CancelledError
 
 
 def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
@@ -132,6 +146,7 @@ class Listener:
                     await transport.close()
                 else:
                     await transport.aclose()
+            stop_if_cancelled("condition sync")
             delay = backoff_delay(
                 attempt, self.settings.reconnect_initial_secs, self.settings.reconnect_max_secs
             )
@@ -184,6 +199,7 @@ class Listener:
                 await ws.close()
                 if http is not None:
                     await http.aclose()
+            stop_if_cancelled("listener sessions")
             if streamed:
                 attempt = 0
             delay = backoff_delay(

@@ -3,6 +3,12 @@
 A subscription message that is not JSON at all still reaches the decoder, as a dead letter
 (:data:`MAX_UNPARSEABLE` characters of it). Replies are unwrapped and classified as over HTTP
 (:func:`~orderflow.chain.rpc_http.unwrap_reply`).
+
+Every wait here is ``async with asyncio.timeout(…)`` around a plain ``await``, never
+``asyncio.wait_for``: on Python 3.11, ``wait_for`` returns the result instead of raising
+``CancelledError`` when the caller is cancelled in the same loop turn its awaitable completes
+(CPython gh-86296, fixed in 3.12). A stop (SIGTERM) that lands as a reply or notification
+arrives was then lost, and the listener ran on, reconnecting after each silence, forever.
 """
 
 from __future__ import annotations
@@ -94,10 +100,8 @@ class WsTransport:
 
     async def connect(self) -> None:
         try:
-            self._conn = await asyncio.wait_for(
-                connect(self._url, max_size=self._max_message, open_timeout=None),
-                timeout=self._timeout,
-            )
+            async with asyncio.timeout(self._timeout):
+                self._conn = await connect(self._url, max_size=self._max_message, open_timeout=None)
         except TimeoutError:
             raise RetryableRpcError(f"connect to {self.endpoint}: timed out") from None
         except websockets.InvalidStatus as exc:
@@ -110,14 +114,21 @@ class WsTransport:
         self._reader = asyncio.create_task(self._read(), name="rpc-ws-reader")
 
     async def close(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                await self._conn.close()
-        self._fail(RetryableRpcError(f"connection to {self.endpoint} closed"))
+        """Stop the reader and close the socket. A cancellation of the caller while waiting
+        for the reader propagates (after the socket is closed): only the reader's own end is
+        expected here, and ``await reader`` could not tell the two apart."""
+        try:
+            if self._reader is not None:
+                self._reader.cancel()
+                await asyncio.wait({self._reader})
+                error = None if self._reader.cancelled() else self._reader.exception()
+                if error is not None:
+                    raise error  # a reader bug, as before
+        finally:
+            if self._conn is not None:
+                with contextlib.suppress(Exception):
+                    await self._conn.close()
+            self._fail(RetryableRpcError(f"connection to {self.endpoint} closed"))
 
     async def __aenter__(self) -> WsTransport:
         await self.connect()
@@ -246,7 +257,8 @@ class WsTransport:
         body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
         try:
             await self._conn.send(json.dumps(body))
-            return await asyncio.wait_for(future, timeout=self._timeout)
+            async with asyncio.timeout(self._timeout):
+                return await future
         except TimeoutError:
             raise timeout_error(method, self.endpoint, self._timeout) from None
         except websockets.ConnectionClosed as exc:
@@ -274,7 +286,8 @@ class WsTransport:
         if self._queue.empty() and self._failure is not None:
             raise self._failure
         try:
-            note = await asyncio.wait_for(self._queue.get(), timeout=wait_secs)
+            async with asyncio.timeout(wait_secs):
+                note = await self._queue.get()
         except TimeoutError:
             if self._failure is not None:
                 raise self._failure from None

@@ -46,15 +46,27 @@ def make_settings(ws_url: str, **overrides: Any) -> ListenerSettings:
     return ListenerSettings(**values)
 
 
+STOP_BOUND_SECS = 60.0
+"""How long a stopped listener may take to end before the test fails instead of hanging."""
+
+
 @contextlib.asynccontextmanager
 async def running(listener: Listener) -> AsyncIterator[asyncio.Task[None]]:
+    """Run the listener for the block; on leaving, stop it and fail (never hang) if it ignores
+    the stop, as it did when a stop landing with a node's reply was lost (test_stop.py)."""
     task = asyncio.create_task(listener.run())
     try:
         yield task
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        done, _ = await asyncio.wait({task}, timeout=STOP_BOUND_SECS)
+        if not done:
+            task.cancel()  # a second try, so that it does not run on into the next test
+            await asyncio.wait({task}, timeout=STOP_BOUND_SECS)
+            raise AssertionError(f"the listener ignored its stop for {STOP_BOUND_SECS:g} s")
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            raise error
 
 
 async def stored_trades(pool: asyncpg.Pool) -> list[tuple[str, int, int, str]]:
