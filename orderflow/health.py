@@ -46,7 +46,8 @@ class HealthServer:
         ok = True
         for name, check in self._checks.items():
             try:
-                passed, detail = await asyncio.wait_for(check(), timeout=5)
+                async with asyncio.timeout(5):  # not wait_for: it can lose a stop (3.11)
+                    passed, detail = await check()
             except Exception as exc:
                 passed, detail = False, f"{type(exc).__name__}: {exc}"
             ok &= passed

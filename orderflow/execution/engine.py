@@ -209,8 +209,11 @@ class Executor:
             due = min(next_poll, next_refresh, next_maintenance, next_lock_check)
             timeout = max(0.0, due - now)
             if not self._wake.is_set() and timeout > 0:
+                # not asyncio.wait_for: on Python 3.11 it loses a stop that lands as the wake-up
+                # does (CPython gh-86296), and a stopped executor would trade on
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
             self._wake.clear()
             now = time.monotonic()
             if now >= next_lock_check:

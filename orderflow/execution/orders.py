@@ -97,9 +97,13 @@ class OrderDesk:
         return broker
 
     async def _call(self, call: Awaitable[Any]) -> Any:
-        """An exchange call that cannot hang the caller (a timeout leaves things in doubt)."""
+        """An exchange call that cannot hang the caller (a timeout leaves things in doubt).
+
+        Not ``asyncio.wait_for``: on Python 3.11 a stop landing as the exchange answers would
+        be lost (CPython gh-86296) and the executor would go on to its next order."""
         try:
-            return await asyncio.wait_for(call, self.call_timeout)
+            async with asyncio.timeout(self.call_timeout):
+                return await call
         except TimeoutError:
             raise OrderInDoubtError("the exchange did not answer in time") from None
 
