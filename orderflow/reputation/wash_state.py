@@ -32,6 +32,7 @@ from datetime import datetime
 import asyncpg
 
 from orderflow.reputation import wash_partials_sql as sql
+from orderflow.reputation import wash_region as region
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.wash_assemble import CLOSURE, drop_tables
 from orderflow.reputation.wash_sql import TOT, WASH, wash_settings
@@ -89,13 +90,6 @@ _NEXT = "(VALUES (-1::int8), (0), (1))"
 _PASS2_BUCKETS = """SELECT mk, b FROM rep_wash_d
 UNION SELECT c.mk, c.b FROM orderflow_wash_cells c JOIN rep_wash_f f ON f.w = c.w
 UNION SELECT p.mk, p.b FROM rep_wash_p1 p JOIN rep_wash_f f ON f.w = p.w"""
-
-# The keys ({key}) of the rows of {new} and {old} (joined on {on}) that differ, by their text.
-_CHANGED = """
-CREATE TEMP TABLE {out} ON COMMIT DROP AS
-SELECT DISTINCT {key} FROM {new} nw FULL JOIN {old} od USING {on}
- WHERE nw IS NULL OR od IS NULL OR nw::text <> od::text
-"""
 
 _PAIRS_OF = """
 INSERT INTO orderflow_wash_pairs
@@ -184,7 +178,7 @@ async def build(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
         "INSERT INTO orderflow_wash_wallets (w, ref1, off1, ref2)"
         " SELECT w, FALSE, TRUE, FALSE FROM rep_wash_ws WHERE off1"
     )
-    await _cells(conn, sql.BUILD_TRADES, "TRUE", args)
+    await region.cells(conn, sql.BUILD_TRADES, "TRUE", args)
     await conn.execute("INSERT INTO orderflow_wash_cells SELECT * FROM rep_wash_cells")
     await conn.execute("INSERT INTO orderflow_wash_taker SELECT * FROM rep_wash_tk")
     await conn.execute(_PAIRS_OF.format(only=""))
@@ -203,31 +197,6 @@ async def build(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
         "UPDATE orderflow_wash_state SET valid = TRUE, fingerprint = $1, updated_at = now()",
         fingerprint(settings),
     )
-
-
-async def _cells(
-    conn: asyncpg.Connection, trades: str, only: str, args: tuple[object, ...]
-) -> None:
-    await drop_tables(conn, "rep_wash_cells", "rep_wash_tk")
-    region = trades == sql.REGION_TRADES
-    await _hash_joined(conn, sql.cells(trades, only), args, region)
-    await _hash_joined(conn, sql.taker(trades), args, region)
-
-
-async def _hash_joined(
-    conn: asyncpg.Connection, statement: str, args: tuple[object, ...], region: bool = True
-) -> None:
-    """A region's statement over WASH's CTEs, planned without nested loops: the planner cannot
-    know the CTEs' row counts (from a region's few trades it guesses few), and a nested loop over
-    a CTE scan is quadratic (a day of new trading at 300 k fills: the cells statement 27.7 s,
-    0.75 s without; no index is probed). A build's statements keep their plans (its cells
-    statement took 5.2 and 6.1 s in two runs with them, 8.2 s in one without)."""
-    if not region:
-        await conn.execute(statement, *args)
-        return
-    await conn.execute("SET LOCAL enable_nestloop = off")
-    await conn.execute(statement, *args)
-    await conn.execute("SET LOCAL enable_nestloop = on")
 
 
 async def _wallets(conn: asyncpg.Connection, args: tuple[object, ...]) -> bool:
@@ -306,7 +275,7 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
     )
     # 1. pass 1 in D and next to it: the verdicts there and of T, F = the flipped ones
     await _region(conn, "SELECT mk, b FROM rep_wash_d", args)
-    await _hash_joined(conn, sql.pass1(sql.REGION_TRADES, sql.IN_REGION), args)
+    await region.hash_joined(conn, sql.pass1(sql.REGION_TRADES, sql.IN_REGION), args)
     await conn.execute(
         """CREATE TEMP TABLE rep_wash_w ON COMMIT DROP AS
            SELECT w FROM rep_wash_p1
@@ -329,12 +298,12 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
     )
     # 2. pass 2 in D, every bucket of F and next to those: the cells there, replaced
     await _region(conn, _PASS2_BUCKETS, args)
-    await _cells(conn, sql.REGION_TRADES, sql.IN_REGION, args)
+    await region.cells(conn, sql.REGION_TRADES, sql.IN_REGION, args)
     # the pairs with a cell that changed (by its text: value and scale), the wallets with an
     # off-market taker amount that did
-    await _replace_region(conn, "orderflow_wash_cells", "rep_wash_cells", "rep_wash_old",
+    await region.replace_region(conn, "orderflow_wash_cells", "rep_wash_cells", "rep_wash_old",
                           changed="rep_wash_tp", key="w, cp", on="(w, cp, mk, b)")  # fmt: skip
-    await _replace_region(conn, "orderflow_wash_taker", "rep_wash_tk", "rep_wash_tko",
+    await region.replace_region(conn, "orderflow_wash_taker", "rep_wash_tk", "rep_wash_tko",
                           changed="rep_wash_tkw", key="w", on="(w, token_id, mk, b)")  # fmt: skip
     # 3. the sums of the changed pairs and of their wallets, T and F; the top counterparties of
     # the wallets with a changed pair (their members before: rep_wash_mb)
@@ -368,22 +337,6 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
     if not ok:  # never the case (a bug): not used again until rebuilt
         await invalidate(conn)
     return ok
-
-
-async def _replace_region(
-    conn: asyncpg.Connection, table: str, new: str, old: str, *, changed: str, key: str, on: str
-) -> None:
-    """Replace ``table``'s rows in the region's buckets (``rep_wash_s``) by ``new``'s, the rows
-    replaced kept in ``old``; ``changed``: the ``key`` of every row that differs (by text: value
-    and scale), joined on ``on``."""
-    await conn.execute(
-        f"""CREATE TEMP TABLE {old} ON COMMIT DROP AS
-            WITH d AS (DELETE FROM {table} x USING rep_wash_s s
-                        WHERE x.mk = s.mk AND x.b = s.b RETURNING x.*)
-            SELECT * FROM d"""
-    )
-    await conn.execute(f"INSERT INTO {table} SELECT * FROM {new}")
-    await conn.execute(_CHANGED.format(out=changed, key=key, new=new, old=old, on=on))
 
 
 async def _region(conn: asyncpg.Connection, buckets: str, args: tuple[object, ...]) -> None:
