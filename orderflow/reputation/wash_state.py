@@ -105,6 +105,18 @@ SELECT w, tot, ref1, p1n, p1v, off1, ref2, s2, sd2, p2n, p2v FROM rep_wash_ws
 """
 
 
+# The partitions of orderflow_trades attached now (relation id and name): WASH reads their
+# fills, the cells count those that were attached when they were built or last updated. A
+# partition detached or attached (`orderflow db partitions`, or by hand) changes the list, and
+# the cells are rebuilt (orderflow.chain.partitions also marks them stale: a partition detached,
+# changed and attached again between two runs leaves the list as it was).
+_ATTACHED = """
+SELECT coalesce(string_agg(c.oid::text || ' ' || c.relname, ',' ORDER BY c.oid), '')
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+ WHERE i.inhparent = 'orderflow_trades'::regclass
+"""
+
+
 def fingerprint(settings: ReputationSettings) -> str:
     """What the stored cells depend on besides the data: the SQL and WASH's settings."""
     text = "\n".join(
@@ -121,6 +133,13 @@ def fingerprint(settings: ReputationSettings) -> str:
         )
     )
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def _stored_fingerprint(conn: asyncpg.Connection, settings: ReputationSettings) -> str:
+    """What the cells a run builds or updates depend on: :func:`fingerprint` and the attached
+    partitions of the trades."""
+    attached = await conn.fetchval(_ATTACHED)
+    return hashlib.sha256(f"{fingerprint(settings)}\n{attached}".encode()).hexdigest()
 
 
 async def invalidate(conn: asyncpg.Connection) -> None:
@@ -195,7 +214,7 @@ async def build(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
         raise RuntimeError("wash state: verdicts from the cells differ from pass 1")
     await conn.execute(
         "UPDATE orderflow_wash_state SET valid = TRUE, fingerprint = $1, updated_at = now()",
-        fingerprint(settings),
+        await _stored_fingerprint(conn, settings),
     )
 
 
@@ -218,7 +237,11 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
     """Bring the stored cells to the trades now; False when they are missing or stale (or, a bug,
     inconsistent): the caller then computes ``WASH`` and rebuilds them."""
     state = await conn.fetchrow("SELECT valid, fingerprint, last_id FROM orderflow_wash_state")
-    if state is None or not state["valid"] or state["fingerprint"] != fingerprint(settings):
+    if (
+        state is None
+        or not state["valid"]
+        or state["fingerprint"] != await _stored_fingerprint(conn, settings)
+    ):
         return False
     last = int(state["last_id"])
     max_id = int(await conn.fetchval("SELECT coalesce(max(id), 0) FROM orderflow_trades"))
