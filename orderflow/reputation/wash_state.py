@@ -117,6 +117,14 @@ SELECT coalesce(string_agg(c.oid::text || ' ' || c.relname, ',' ORDER BY c.oid),
 """
 
 
+# Above this share of changed trades (:func:`changed_share`) an incremental run computes WASH and
+# rebuilds the cells instead of updating them: the update's region and closure grow with the
+# change (an hour of trading: x4-5 less CPU than WASH; a day: as much as WASH; a week: x2.5)
+# while a rebuild costs WASH and a build (≈ x3.3 WASH) whatever changed (docs/benchmarks.md "WASH
+# incremental: the switch to a rebuild"). Read at each call (tests and benchmarks set it).
+REBUILD_SHARE = 0.3
+
+
 def fingerprint(settings: ReputationSettings) -> str:
     """What the stored cells depend on besides the data: the SQL and WASH's settings."""
     text = "\n".join(
@@ -233,9 +241,17 @@ async def _wallets(conn: asyncpg.Connection, args: tuple[object, ...]) -> bool:
     return not differ
 
 
+async def changed_share(conn: asyncpg.Connection, last: int, max_id: int) -> float:
+    """The trades an update would take (ids above ``last`` up to ``max_id``, and the rows logged
+    as deleted or updated) per trade id handed out: how much of the history changed."""
+    logged = int(await conn.fetchval("SELECT count(*) FROM orderflow_wash_dirty"))
+    return (max_id - last + logged) / max(max_id, 1)
+
+
 async def update(conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings) -> bool:
     """Bring the stored cells to the trades now; False when they are missing or stale (or, a bug,
-    inconsistent): the caller then computes ``WASH`` and rebuilds them."""
+    inconsistent), or when more than :data:`REBUILD_SHARE` of the trades changed: the caller
+    then computes ``WASH`` and rebuilds them (the same rows either way)."""
     state = await conn.fetchrow("SELECT valid, fingerprint, last_id FROM orderflow_wash_state")
     if (
         state is None
@@ -245,6 +261,8 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
         return False
     last = int(state["last_id"])
     max_id = int(await conn.fetchval("SELECT coalesce(max(id), 0) FROM orderflow_trades"))
+    if await changed_share(conn, last, max_id) > REBUILD_SHARE:
+        return False
     args = (as_of, *wash_settings(settings), max_id)
     window = settings.wash_window_secs
     await drop_tables(
