@@ -242,10 +242,16 @@ async def _wallets(conn: asyncpg.Connection, args: tuple[object, ...]) -> bool:
 
 
 async def changed_share(conn: asyncpg.Connection, last: int, max_id: int) -> float:
-    """The trades an update would take (ids above ``last`` up to ``max_id``, and the rows logged
-    as deleted or updated) per trade id handed out: how much of the history changed."""
-    logged = int(await conn.fetchval("SELECT count(*) FROM orderflow_wash_dirty"))
-    return (max_id - last + logged) / max(max_id, 1)
+    """The trades an update would take (ids above ``last`` up to ``max_id``: the id index, and
+    the rows logged as deleted or updated) per trade id handed out (``max_id``: the trades
+    stored so far, and rolled back or detached ones): how much of the history changed."""
+    taken = await conn.fetchval(
+        "SELECT (SELECT count(*) FROM orderflow_trades WHERE id > $1 AND id <= $2)"
+        " + (SELECT count(*) FROM orderflow_wash_dirty)",
+        last,
+        max_id,
+    )
+    return int(taken) / max(max_id, 1)
 
 
 async def update(conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings) -> bool:
@@ -342,10 +348,11 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
     await region.cells(conn, sql.REGION_TRADES, sql.IN_REGION, args)
     # the pairs with a cell that changed (by its text: value and scale), the wallets with an
     # off-market taker amount that did
-    await region.replace_region(conn, "orderflow_wash_cells", "rep_wash_cells", "rep_wash_old",
-                          changed="rep_wash_tp", key="w, cp", on="(w, cp, mk, b)")  # fmt: skip
-    await region.replace_region(conn, "orderflow_wash_taker", "rep_wash_tk", "rep_wash_tko",
-                          changed="rep_wash_tkw", key="w", on="(w, token_id, mk, b)")  # fmt: skip
+    replace = region.replace_region
+    await replace(conn, "orderflow_wash_cells", "rep_wash_cells", "rep_wash_old",
+                  changed="rep_wash_tp", key="w, cp", on="(w, cp, mk, b)")  # fmt: skip
+    await replace(conn, "orderflow_wash_taker", "rep_wash_tk", "rep_wash_tko",
+                  changed="rep_wash_tkw", key="w", on="(w, token_id, mk, b)")  # fmt: skip
     # 3. the sums of the changed pairs and of their wallets, T and F; the top counterparties of
     # the wallets with a changed pair (their members before: rep_wash_mb)
     await conn.execute("ANALYZE rep_wash_tp")
