@@ -122,7 +122,7 @@ SELECT coalesce(string_agg(c.oid::text || ' ' || c.relname, ',' ORDER BY c.oid),
 # change (an hour of trading: x4-5 less CPU than WASH; a day: as much as WASH; a week: x2.5)
 # while a rebuild costs WASH and a build (≈ x3.3 WASH) whatever changed (docs/benchmarks.md "WASH
 # incremental: the switch to a rebuild"). Read at each call (tests and benchmarks set it).
-REBUILD_SHARE = 0.3
+REBUILD_SHARE = 0.4
 
 
 def fingerprint(settings: ReputationSettings) -> str:
