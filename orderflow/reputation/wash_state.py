@@ -118,11 +118,12 @@ SELECT coalesce(string_agg(c.oid::text || ' ' || c.relname, ',' ORDER BY c.oid),
 
 
 # Above this share of changed trades (:func:`changed_share`) an incremental run computes WASH and
-# rebuilds the cells instead of updating them: the update's region and closure grow with the
-# change (an hour of trading: x4-5 less CPU than WASH; a day: as much as WASH; a week: x2.5)
-# while a rebuild costs WASH and a build (≈ x3.3 WASH) whatever changed (docs/benchmarks.md "WASH
-# incremental: the switch to a rebuild"). Read at each call (tests and benchmarks set it).
-REBUILD_SHARE = 0.4
+# rebuilds the cells instead of updating them: the update grows with the change (CPU against
+# WASH's on the benchmark's data: an hour of new trading x0.26, a day x1.1, a week x2.5, two
+# weeks -- 46 % of the fills -- x3.9) while a rebuild costs WASH and a build, x3.7-4.2 WASH,
+# whatever changed (docs/benchmarks.md "The switch to a rebuild"). Rebuilding now, not leaving
+# the cells stale: the next run would pay the same build. Read at each call (tests set it).
+REBUILD_SHARE = 0.45
 
 
 def fingerprint(settings: ReputationSettings) -> str:
