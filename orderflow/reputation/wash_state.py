@@ -19,6 +19,8 @@
      counterparties of the wallets with a changed pair are replaced (before: ``rep_wash_mb``).
 
 ``rep_wash`` is then assembled from the stored sums (:mod:`orderflow.reputation.wash_assemble`).
+A large change (:data:`REBUILD_SHARE`) or another set of attached partitions of the trades (the
+stored fingerprint) makes :func:`update` return False: the caller computes ``WASH`` and rebuilds.
 
 Equal to ``WASH`` row for row and bit for bit (``tests/reputation/test_wash_state.py``). All run in
 the caller's transaction and need ``rep_positions`` (the share volumes).

@@ -13,6 +13,7 @@ some change gives other rows (or trips the update's check of the verdicts).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -32,6 +33,13 @@ _STORED = "test_wash_stored"  # rep_wash as the last step left it (orderflow_rep
 _THIN = """CREATE TEMP TABLE rep_positions ON COMMIT DROP AS
 SELECT wallet_address, sum(bought_gross_u + sold_gross_u)::numeric AS shares_u
   FROM orderflow_position_sums WHERE fills > 0 GROUP BY wallet_address"""
+
+
+@pytest.fixture(autouse=True)
+def _always_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The update itself, whatever the change's size (a change here is a large part of a small
+    history; the switch to a rebuild: test_wash_switch.py)."""
+    monkeypatch.setattr(wash_state, "REBUILD_SHARE", math.inf)
 
 
 def _bits(v: Any) -> Any:

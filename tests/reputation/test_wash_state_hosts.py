@@ -5,10 +5,12 @@ step left out the assembled rows differ from ``WASH``'s. (The populations of
 
 from __future__ import annotations
 
+import math
+
 import asyncpg
 import pytest
 
-from orderflow.reputation import wash_assemble
+from orderflow.reputation import wash_assemble, wash_state
 from tests.reputation.population import World, round_trip_ring
 from tests.reputation.test_wash_counterparty import make_markets
 from tests.reputation.test_wash_state import _STORED, SETTINGS, _diff, _step
@@ -29,6 +31,12 @@ async def _ring_hosting_a_maker(pool: asyncpg.Pool) -> tuple[World, str, str, st
     await _step(pool, SETTINGS["default"], build=True)
     assert await pool.fetchval(_HOSTED, maker) == host
     return w, host, a, b, maker
+
+
+@pytest.fixture(autouse=True)
+def _always_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The update itself, whatever the change's size (the switch: test_wash_switch.py)."""
+    monkeypatch.setattr(wash_state, "REBUILD_SHARE", math.inf)
 
 
 _HOSTED = f"SELECT host FROM {_STORED} WHERE wallet_address = $1 AND token_id IS NULL"
