@@ -35,9 +35,10 @@ import asyncpg
 
 from orderflow.reputation import wash_partials_sql as sql
 from orderflow.reputation import wash_region as region
+from orderflow.reputation import wash_tot
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.wash_assemble import CLOSURE, drop_tables
-from orderflow.reputation.wash_sql import TOT, WASH, wash_settings
+from orderflow.reputation.wash_sql import WASH, wash_settings
 
 _TABLES = (
     "orderflow_wash_cells",
@@ -63,9 +64,6 @@ SELECT token_id::text, token_id FROM k
 UNION SELECT trade_market_id, token_id FROM k WHERE trade_market_id IS NOT NULL
 UNION SELECT condition_id::text, token_id FROM orderflow_tokens
 """
-
-# The wallets' share volumes, as WASH's tot.
-_TOT = "CREATE TEMP TABLE rep_wash_tot ON COMMIT DROP AS" + TOT.removeprefix("), tot AS (")
 
 # The cells' columns a wallet's sums read: stored cells outside rep_wash_s and the new pass-1
 # sums (phase 1, before pass 2 is recomputed).
@@ -197,7 +195,7 @@ async def build(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
     await conn.execute(_TOKENS)
     await _keep_future(conn, as_of, "t.id <= $2", max_id)
     await drop_tables(conn, "rep_wash_tot", "rep_wash_p1", "rep_wash_w", "rep_wash_ws")
-    await conn.execute(_TOT)
+    await conn.execute(wash_tot.ALL)
     await conn.execute(sql.pass1(sql.BUILD_TRADES, "TRUE"), *args)
     await conn.execute(
         """CREATE TEMP TABLE rep_wash_w ON COMMIT DROP AS
@@ -229,10 +227,15 @@ async def build(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
     )
 
 
-async def _wallets(conn: asyncpg.Connection, args: tuple[object, ...]) -> bool:
+async def _wallets(
+    conn: asyncpg.Connection, args: tuple[object, ...], some_tot: bool = False
+) -> bool:
     """Replace the sums of the wallets of ``rep_wash_w`` from their cells; whether their
-    verdicts are the stored ones (those pass 2 was computed against)."""
+    verdicts are the stored ones (those pass 2 was computed against). ``some_tot``:
+    ``rep_wash_tot`` holds the moved volumes only (:mod:`orderflow.reputation.wash_tot`)."""
     await drop_tables(conn, "rep_wash_ws")
+    if some_tot:
+        await wash_tot.add_stored(conn)
     await conn.execute(sql.wallet_sums(_STORED_CELLS), *args)
     differ = await conn.fetchval(
         """SELECT count(*) FROM rep_wash_ws n
@@ -257,10 +260,17 @@ async def changed_share(conn: asyncpg.Connection, last: int, max_id: int) -> flo
     return int(taken) / max(max_id, 1)
 
 
-async def update(conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings) -> bool:
+async def update(
+    conn: asyncpg.Connection,
+    as_of: datetime,
+    settings: ReputationSettings,
+    claimed: str | None = None,
+) -> bool:
     """Bring the stored cells to the trades now; False when they are missing or stale (or, a bug,
     inconsistent), or when more than :data:`REBUILD_SHARE` of the trades changed: the caller
-    then computes ``WASH`` and rebuilds them (the same rows either way)."""
+    then computes ``WASH`` and rebuilds them (the same rows either way). ``claimed``: a query of
+    the wallets whose position sums this run claimed (only those and the ones marked since are
+    compared: :mod:`orderflow.reputation.wash_tot`); None: every wallet's share volume."""
     state = await conn.fetchrow("SELECT valid, fingerprint, last_id FROM orderflow_wash_state")
     if (
         state is None
@@ -283,6 +293,7 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
         "rep_wash_keys",
         "rep_wash_d",
         "rep_wash_tot",
+        "rep_wash_k",
         "rep_wash_t",
         "rep_wash_s",
         "rep_wash_rows",
@@ -316,13 +327,7 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
         "CREATE TEMP TABLE rep_wash_d ON COMMIT DROP AS SELECT DISTINCT mk, b FROM rep_wash_keys"
     )
     # T: the wallets whose share volume moved
-    await conn.execute(_TOT)
-    await conn.execute(
-        """CREATE TEMP TABLE rep_wash_t ON COMMIT DROP AS
-           SELECT coalesce(n.w, o.w) AS w
-             FROM rep_wash_tot n FULL JOIN orderflow_wash_wallets o ON o.w = n.w
-            WHERE n.vol IS DISTINCT FROM o.tot"""
-    )
+    some_tot = await wash_tot.moved(conn, claimed)
     # 1. pass 1 in D and next to it: the verdicts there and of T, F = the flipped ones
     await _region(conn, "SELECT mk, b FROM rep_wash_d", args)
     await region.hash_joined(conn, sql.pass1(sql.REGION_TRADES, sql.IN_REGION), args)
@@ -334,6 +339,8 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
            UNION SELECT w FROM rep_wash_t"""
     )
     await conn.execute("ANALYZE rep_wash_w")
+    if some_tot:
+        await wash_tot.add_stored(conn)
     await conn.execute(sql.wallet_sums(_PHASE1_CELLS), *args)
     await conn.execute(
         """CREATE TEMP TABLE rep_wash_f ON COMMIT DROP AS
@@ -372,7 +379,7 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
            UNION SELECT w FROM rep_wash_f"""
     )
     await conn.execute("ANALYZE rep_wash_w")
-    ok = await _wallets(conn, args)
+    ok = await _wallets(conn, args, some_tot)
     await conn.execute(
         """CREATE TEMP TABLE rep_wash_mb ON COMMIT DROP AS
            WITH d AS (DELETE FROM orderflow_wash_members m
