@@ -12,11 +12,11 @@ the last ``--hour-secs`` of trading held back, the cells built, the held-back fi
 (new ids, as the listener stores them; the position sums' marks cleared before, so only the
 hour's keys are marked). Then, ``--rounds`` times, in one transaction rolled back after: the
 hour's keys claimed as an incremental run claims them (their wallets' share volumes compared;
-``--all-volumes``: every wallet's), the incremental step (update + assemble) and ``WASH``, alternating which runs first, each
-timed by its backend's CPU (``/proc``: load-independent) and wall; the two ``rep_wash`` compared
-bit for bit. Also the build (what a live full run adds), and the ingest path's extra CPU from
-migration 023's update trigger (segments with it enabled and disabled, alternated; inserts have
-no trigger). Prints the load average.
+``--all-volumes``: every wallet's), the incremental step (update + assemble) and ``WASH``,
+alternating which runs first, each timed by its backend's CPU (``/proc``: load-independent) and
+wall; the two ``rep_wash`` compared bit for bit. Also the build (what a live full run adds),
+and the ingest path's extra CPU from migration 023's update trigger (segments with it enabled
+and disabled, alternated; inserts have no trigger). Prints the load average.
 """
 
 from __future__ import annotations
