@@ -256,7 +256,8 @@ async def run(args: argparse.Namespace) -> None:
                                       (SELECT count(*) FROM rep_wash_w) AS w,
                                       (SELECT count(*) FROM rep_wash_c) AS c,
                                       (SELECT count(*) FROM rep_wash_u) AS u,
-                                      (SELECT count(*) FROM rep_wash_tot) AS wallets"""
+                                      (SELECT count(DISTINCT wallet_address)
+                                         FROM rep_positions) AS wallets"""
                         )
                         inc_cpu.append(t)
                     else:
