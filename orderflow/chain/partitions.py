@@ -60,8 +60,9 @@ REFRESH_ALL_RANGES = "SELECT orderflow_trade_ranges_refresh()"
 
 # State the reputation run derives from every attached partition's fills (the counterparty
 # evidence's partial sums, migration 023): stale once a partition goes or comes back, so the next
-# run rebuilds it (SQL only: chain does not import reputation). orderflow.reputation.wash_state
-# also compares the attached partitions with those it counted, for a detach or attach by hand.
+# run rebuilds it (SQL only: chain does not import reputation). orderflow.reputation.wash_parts
+# also compares the attached partitions with those it counted, for a detach or attach by hand (a
+# partition made by orderflow_ensure_partitions, holding only new fills, needs no rebuild).
 STALE_DERIVED = "UPDATE orderflow_wash_state SET valid = FALSE, updated_at = now()"
 
 # The newest block any stream has stored: its partition is where the listener writes.

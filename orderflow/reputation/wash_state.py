@@ -19,8 +19,9 @@
      counterparties of the wallets with a changed pair are replaced (before: ``rep_wash_mb``).
 
 ``rep_wash`` is then assembled from the stored sums (:mod:`orderflow.reputation.wash_assemble`).
-A large change (:data:`REBUILD_SHARE`) or another set of attached partitions of the trades (the
-stored fingerprint) makes :func:`update` return False: the caller computes ``WASH`` and rebuilds.
+A large change (:data:`REBUILD_SHARE`), or a partition of the trades gone or attached with old
+fills (:mod:`orderflow.reputation.wash_parts`: a new one with new fills only is updated), makes
+:func:`update` return False: the caller computes ``WASH`` and rebuilds.
 
 Equal to ``WASH`` row for row and bit for bit (``tests/reputation/test_wash_state.py``). All run in
 the caller's transaction and need ``rep_positions`` (the share volumes).
@@ -34,8 +35,8 @@ from datetime import datetime
 import asyncpg
 
 from orderflow.reputation import wash_partials_sql as sql
+from orderflow.reputation import wash_parts, wash_tot
 from orderflow.reputation import wash_region as region
-from orderflow.reputation import wash_tot
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.wash_assemble import CLOSURE, drop_tables
 from orderflow.reputation.wash_sql import WASH, wash_settings
@@ -105,18 +106,6 @@ SELECT w, tot, ref1, p1n, p1v, off1, ref2, s2, sd2, p2n, p2v FROM rep_wash_ws
 """
 
 
-# The partitions of orderflow_trades attached now (relation id and name): WASH reads their
-# fills, the cells count those that were attached when they were built or last updated. A
-# partition detached or attached (`orderflow db partitions`, or by hand) changes the list, and
-# the cells are rebuilt (orderflow.chain.partitions also marks them stale: a partition detached,
-# changed and attached again between two runs leaves the list as it was).
-_ATTACHED = """
-SELECT coalesce(string_agg(c.oid::text || ' ' || c.relname, ',' ORDER BY c.oid), '')
-  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
- WHERE i.inhparent = 'orderflow_trades'::regclass
-"""
-
-
 # Above this share of changed trades (:func:`changed_share`) an incremental run computes WASH and
 # rebuilds the cells instead of updating them: the update grows with the change (CPU against
 # WASH's on the benchmark's data: an hour of new trading x0.26, a day x1.1, a week x2.5, two
@@ -142,13 +131,6 @@ def fingerprint(settings: ReputationSettings) -> str:
         )
     )
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-async def _stored_fingerprint(conn: asyncpg.Connection, settings: ReputationSettings) -> str:
-    """What the cells a run builds or updates depend on: :func:`fingerprint` and the attached
-    partitions of the trades."""
-    attached = await conn.fetchval(_ATTACHED)
-    return hashlib.sha256(f"{fingerprint(settings)}\n{attached}".encode()).hexdigest()
 
 
 async def invalidate(conn: asyncpg.Connection) -> None:
@@ -177,13 +159,17 @@ async def begin(conn: asyncpg.Connection) -> None:
     """Before ``WASH`` is computed over the trades for a :func:`build`: the changes logged so far
     are in what it reads; the build counts the trades up to the newest id now. A change committed
     later has a newer id or is logged, so the next update takes it, whichever of the two saw it.
-    The cells are stale until the build."""
+    The cells are stale until the build. The attached partitions are taken after the id
+    (:mod:`orderflow.reputation.wash_parts`)."""
     await conn.execute("DELETE FROM orderflow_wash_dirty")
     await conn.execute(
         "INSERT INTO orderflow_wash_state (id, valid, fingerprint, last_id, updated_at)"
         " VALUES (TRUE, FALSE, NULL, (SELECT coalesce(max(id), 0) FROM orderflow_trades), now())"
         " ON CONFLICT (id) DO UPDATE SET valid = FALSE, last_id = excluded.last_id,"
         " updated_at = now()"
+    )
+    await conn.execute(
+        "UPDATE orderflow_wash_state SET partitions = $1", await wash_parts.attached(conn)
     )
 
 
@@ -223,7 +209,7 @@ async def build(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
         raise RuntimeError("wash state: verdicts from the cells differ from pass 1")
     await conn.execute(
         "UPDATE orderflow_wash_state SET valid = TRUE, fingerprint = $1, updated_at = now()",
-        await _stored_fingerprint(conn, settings),
+        fingerprint(settings),
     )
 
 
@@ -271,15 +257,16 @@ async def update(
     then computes ``WASH`` and rebuilds them (the same rows either way). ``claimed``: a query of
     the wallets whose position sums this run claimed (only those and the ones marked since are
     compared: :mod:`orderflow.reputation.wash_tot`); None: every wallet's share volume."""
-    state = await conn.fetchrow("SELECT valid, fingerprint, last_id FROM orderflow_wash_state")
-    if (
-        state is None
-        or not state["valid"]
-        or state["fingerprint"] != await _stored_fingerprint(conn, settings)
-    ):
+    state = await conn.fetchrow(
+        "SELECT valid, fingerprint, last_id, partitions FROM orderflow_wash_state"
+    )
+    if state is None or not state["valid"] or state["fingerprint"] != fingerprint(settings):
         return False
     last = int(state["last_id"])
     max_id = int(await conn.fetchval("SELECT coalesce(max(id), 0) FROM orderflow_trades"))
+    attached = await wash_parts.still_counted(conn, state["partitions"], last)
+    if attached is None:
+        return False
     if await changed_share(conn, last, max_id) > REBUILD_SHARE:
         return False
     args = (as_of, *wash_settings(settings), max_id)
@@ -390,7 +377,11 @@ async def update(
         "INSERT INTO orderflow_wash_members" + sql.top_k("p.w IN (SELECT w FROM rep_wash_tp)"),
         settings.wash_top_k,
     )
-    await conn.execute("UPDATE orderflow_wash_state SET last_id = $1, updated_at = now()", max_id)
+    await conn.execute(
+        "UPDATE orderflow_wash_state SET last_id = $1, partitions = $2, updated_at = now()",
+        max_id,
+        attached,
+    )
     await drop_tables(conn, "rep_wash_cells", "rep_wash_tk", "rep_wash_rows", "rep_wash_p1")
     if not ok:  # never the case (a bug): not used again until rebuilt
         await invalidate(conn)
