@@ -9,12 +9,14 @@ counterparty) up to ``--fills``; its timestamps stretched ``--stretch`` times (t
 about 7 hours of trading at 300 k fills; x100 spreads them over a month, so that an hour is the
 small part of the history it is on the real chain, as docs/scaling.md 3.3's design note did);
 the last ``--hour-secs`` of trading held back, the cells built, the held-back fills stored again
-(new ids, as the listener stores them). Then, ``--rounds`` times, in one transaction rolled back
-after: the incremental step (update + assemble) and ``WASH``, alternating which runs first, each
-timed by its backend's CPU (``/proc``: load-independent) and wall; the two ``rep_wash`` compared
-bit for bit. Also the build (what a live full run adds), and the ingest path's extra CPU from
-migration 023's update trigger (segments with it enabled and disabled, alternated; inserts have
-no trigger). Prints the load average.
+(new ids, as the listener stores them; the position sums' marks cleared before, so only the
+hour's keys are marked). Then, ``--rounds`` times, in one transaction rolled back after: the
+hour's keys claimed as an incremental run claims them (their wallets' share volumes compared;
+``--all-volumes``: every wallet's), the incremental step (update + assemble) and ``WASH``,
+alternating which runs first, each timed by its backend's CPU (``/proc``: load-independent) and
+wall; the two ``rep_wash`` compared bit for bit. Also the build (what a live full run adds),
+and the ingest path's extra CPU from migration 023's update trigger (segments with it enabled
+and disabled, alternated; inserts have no trigger). Prints the load average.
 """
 
 from __future__ import annotations
@@ -43,10 +45,14 @@ from orderflow.chain.pending_sums import fold  # noqa: E402
 from orderflow.reputation import ReputationSettings, wash_assemble, wash_state  # noqa: E402
 from orderflow.reputation.wash_sql import WASH, wash_settings  # noqa: E402
 
+REBUILD_SHARE = wash_state.REBUILD_SHARE
 THIN = """CREATE TEMP TABLE rep_positions ON COMMIT DROP AS
 SELECT wallet_address, sum(bought_gross_u + sold_gross_u)::numeric AS shares_u
   FROM orderflow_position_sums WHERE fills > 0 GROUP BY wallet_address"""
 TRIGGER = "orderflow_trades_wash_update"
+CLAIM = """CREATE TEMP TABLE bench_claimed ON COMMIT DROP AS
+WITH d AS (UPDATE orderflow_position_sums SET dirty = FALSE WHERE dirty RETURNING wallet_address)
+SELECT DISTINCT wallet_address FROM d"""
 
 
 def _bits(v: Any) -> Any:
@@ -126,6 +132,7 @@ async def run(args: argparse.Namespace) -> None:
         active=args.active_markets,
     )
     settings = ReputationSettings(work_mem=args.work_mem)
+    wash_state.REBUILD_SHARE = float("inf")  # the update is measured whatever the change
     wash_args = wash_settings(settings)
     async with scratch_server(args.dsn, args.data_dir, "orderflow-washi-") as scratch:
         dsn = await scratch.fresh()
@@ -207,16 +214,30 @@ async def run(args: argparse.Namespace) -> None:
                 " AND attnum > 0 AND NOT attisdropped AND attname <> 'id' ORDER BY attnum"
             )
             names = ", ".join(f'"{r["attname"]}"' for r in cols)
+            # what the run that built the cells claimed (a live run clears the marks it reads)
+            await conn.execute("UPDATE orderflow_position_sums SET dirty = FALSE WHERE dirty")
             await conn.execute(
                 f"INSERT INTO orderflow_trades ({names}) SELECT {names} FROM bench_hour"
             )
             await fold(conn)
             await conn.execute("ANALYZE orderflow_trades")
             as_of = await conn.fetchval("SELECT now()")
+            share = await wash_state.changed_share(
+                conn,
+                await conn.fetchval("SELECT last_id FROM orderflow_wash_state"),
+                await conn.fetchval("SELECT max(id) FROM orderflow_trades"),
+            )
+            print(
+                f"changed share {share:.4f} (the switch rebuilds above"
+                f" {REBUILD_SHARE}: incremental ≈ WASH + build?)",
+                flush=True,
+            )
             inc_cpu, full_cpu = [], []
+            claimed = None if args.all_volumes else "SELECT wallet_address FROM bench_claimed"
             for r in range(args.rounds):
                 tx = conn.transaction()
                 await tx.start()
+                await conn.execute(CLAIM)  # the hour's keys, as incremental._claim takes them
                 await conn.execute(THIN)
                 order = ("inc", "full") if r % 2 == 0 else ("full", "inc")
                 got: dict[str, Any] = {}
@@ -224,7 +245,7 @@ async def run(args: argparse.Namespace) -> None:
                     if which == "inc":
                         traced = Traced(conn, pid)
                         async with Timed(pid) as t:
-                            assert await wash_state.update(traced, as_of, settings)
+                            assert await wash_state.update(traced, as_of, settings, claimed)
                             await wash_assemble.assemble(
                                 traced, as_of, settings, stored="bench_stored"
                             )
@@ -235,7 +256,8 @@ async def run(args: argparse.Namespace) -> None:
                                       (SELECT count(*) FROM rep_wash_w) AS w,
                                       (SELECT count(*) FROM rep_wash_c) AS c,
                                       (SELECT count(*) FROM rep_wash_u) AS u,
-                                      (SELECT count(*) FROM rep_wash_tot) AS wallets"""
+                                      (SELECT count(DISTINCT wallet_address)
+                                         FROM rep_positions) AS wallets"""
                         )
                         inc_cpu.append(t)
                     else:
@@ -278,6 +300,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--trace", action="store_true", help="the incremental step's costliest statements"
     )
+    p.add_argument(
+        "--all-volumes", action="store_true",
+        help="compare every wallet's share volume (not only the claimed keys' wallets)",
+    )  # fmt: skip
     p.add_argument("--fills-per-wallet", type=int, default=15)
     p.add_argument("--fills-per-market", type=int, default=2000)
     p.add_argument("--active-markets", type=int, default=200)

@@ -58,6 +58,13 @@ DELETE FROM orderflow_trade_partition_ranges
 REFRESH_RANGE = "SELECT orderflow_trade_ranges_refresh($1::regclass)"
 REFRESH_ALL_RANGES = "SELECT orderflow_trade_ranges_refresh()"
 
+# State the reputation run derives from every attached partition's fills (the counterparty
+# evidence's partial sums, migration 023): stale once a partition goes or comes back, so the next
+# run rebuilds it (SQL only: chain does not import reputation). orderflow.reputation.wash_parts
+# also compares the attached partitions with those it counted, for a detach or attach by hand (a
+# partition made by orderflow_ensure_partitions, holding only new fills, needs no rebuild).
+STALE_DERIVED = "UPDATE orderflow_wash_state SET valid = FALSE, updated_at = now()"
+
 # The newest block any stream has stored: its partition is where the listener writes.
 NEWEST_CHECKPOINT = "SELECT max(block_number) FROM orderflow_sync_checkpoints"
 
@@ -147,7 +154,8 @@ async def _of(conn: asyncpg.Connection, name: str) -> tuple[int, list[Partition]
 async def detach(
     conn: asyncpg.Connection, name: str, *, concurrently: bool = True
 ) -> list[Partition]:
-    """Detach partition ``name`` of both tables (each stays a plain table with its rows).
+    """Detach partition ``name`` of both tables (each stays a plain table with its rows); state
+    derived from every attached partition is marked stale (``STALE_DERIVED``).
 
     Refuses the partition holding the newest checkpointed block (where the listener writes).
     Folds the per-(wallet, token) sums a bulk import left pending first (``pending_sums``).
@@ -171,12 +179,14 @@ async def detach(
         await conn.execute(f'ALTER TABLE {p.table} DETACH PARTITION "{p.name}"{how}')
     # its time and id range (migration 018) goes too: re-attached, it is recomputed
     await conn.execute(FORGET_RANGE, [p.name for p in attached])
+    await conn.execute(STALE_DERIVED)
     return [replace(p, attached=False) for p in found]
 
 
 async def attach(conn: asyncpg.Connection, name: str) -> list[Partition]:
     """Re-attach partition ``name`` of both tables (one scan of each to validate its range),
-    with the trades partition's time and id range recomputed (migration 018)."""
+    with the trades partition's time and id range recomputed (migration 018) and state derived
+    from every attached partition marked stale (``STALE_DERIVED``)."""
     _, found = await _of(conn, name)
     async with conn.transaction():
         for p in found:
@@ -190,6 +200,7 @@ async def attach(conn: asyncpg.Connection, name: str) -> list[Partition]:
         for p in found:
             if p.table == "orderflow_trades":
                 await conn.execute(REFRESH_RANGE, f'"{p.name}"')
+        await conn.execute(STALE_DERIVED)
     return [replace(p, attached=True) for p in found]
 
 

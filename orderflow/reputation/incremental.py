@@ -195,7 +195,8 @@ async def _wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
            SELECT wallet_address, sum(bought_gross_u + sold_gross_u)::numeric AS shares_u
              FROM orderflow_position_sums WHERE fills > 0 GROUP BY wallet_address"""
     )
-    if await wash_state.update(conn, as_of, settings):
+    claimed = "SELECT wallet_address FROM rep_dirty_keys"  # only their share volumes can move
+    if await wash_state.update(conn, as_of, settings, claimed):
         await wash_assemble.assemble(conn, as_of, settings, stored=WASH)
     else:
         await wash_state.begin(conn)

@@ -19,6 +19,9 @@
      counterparties of the wallets with a changed pair are replaced (before: ``rep_wash_mb``).
 
 ``rep_wash`` is then assembled from the stored sums (:mod:`orderflow.reputation.wash_assemble`).
+A large change (:data:`REBUILD_SHARE`), or a partition of the trades gone or attached with old
+fills (:mod:`orderflow.reputation.wash_parts`: a new one with new fills only is updated), makes
+:func:`update` return False: the caller computes ``WASH`` and rebuilds.
 
 Equal to ``WASH`` row for row and bit for bit (``tests/reputation/test_wash_state.py``). All run in
 the caller's transaction and need ``rep_positions`` (the share volumes).
@@ -32,9 +35,11 @@ from datetime import datetime
 import asyncpg
 
 from orderflow.reputation import wash_partials_sql as sql
+from orderflow.reputation import wash_parts, wash_tot
+from orderflow.reputation import wash_region as region
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.wash_assemble import CLOSURE, drop_tables
-from orderflow.reputation.wash_sql import TOT, WASH, wash_settings
+from orderflow.reputation.wash_sql import WASH, wash_settings
 
 _TABLES = (
     "orderflow_wash_cells",
@@ -60,9 +65,6 @@ SELECT token_id::text, token_id FROM k
 UNION SELECT trade_market_id, token_id FROM k WHERE trade_market_id IS NOT NULL
 UNION SELECT condition_id::text, token_id FROM orderflow_tokens
 """
-
-# The wallets' share volumes, as WASH's tot.
-_TOT = "CREATE TEMP TABLE rep_wash_tot ON COMMIT DROP AS" + TOT.removeprefix("), tot AS (")
 
 # The cells' columns a wallet's sums read: stored cells outside rep_wash_s and the new pass-1
 # sums (phase 1, before pass 2 is recomputed).
@@ -90,13 +92,6 @@ _PASS2_BUCKETS = """SELECT mk, b FROM rep_wash_d
 UNION SELECT c.mk, c.b FROM orderflow_wash_cells c JOIN rep_wash_f f ON f.w = c.w
 UNION SELECT p.mk, p.b FROM rep_wash_p1 p JOIN rep_wash_f f ON f.w = p.w"""
 
-# The keys ({key}) of the rows of {new} and {old} (joined on {on}) that differ, by their text.
-_CHANGED = """
-CREATE TEMP TABLE {out} ON COMMIT DROP AS
-SELECT DISTINCT {key} FROM {new} nw FULL JOIN {old} od USING {on}
- WHERE nw IS NULL OR od IS NULL OR nw::text <> od::text
-"""
-
 _PAIRS_OF = """
 INSERT INTO orderflow_wash_pairs
 SELECT c.w, c.cp, sum(c.vol), sum(c.n)::int8, sum(c.p2v), coalesce(sum(c.p2n), 0)::int8
@@ -109,6 +104,15 @@ INSERT INTO orderflow_wash_wallets
 SELECT w, tot, ref1, p1n, p1v, off1, ref2, s2, sd2, p2n, p2v FROM rep_wash_ws
  WHERE tot IS NOT NULL OR ref1 OR ref2
 """
+
+
+# Above this share of changed trades (:func:`changed_share`) an incremental run computes WASH and
+# rebuilds the cells instead of updating them: the update grows with the change (CPU against
+# WASH's on the benchmark's data: an hour of new trading x0.26, a day x1.1, a week x2.5, two
+# weeks -- 46 % of the fills -- x3.9) while a rebuild costs WASH and a build, x3.7-4.2 WASH,
+# whatever changed (docs/benchmarks.md "The switch to a rebuild"). Rebuilding now, not leaving
+# the cells stale: the next run would pay the same build. Read at each call (tests set it).
+REBUILD_SHARE = 0.45
 
 
 def fingerprint(settings: ReputationSettings) -> str:
@@ -155,13 +159,17 @@ async def begin(conn: asyncpg.Connection) -> None:
     """Before ``WASH`` is computed over the trades for a :func:`build`: the changes logged so far
     are in what it reads; the build counts the trades up to the newest id now. A change committed
     later has a newer id or is logged, so the next update takes it, whichever of the two saw it.
-    The cells are stale until the build."""
+    The cells are stale until the build. The attached partitions are taken after the id
+    (:mod:`orderflow.reputation.wash_parts`)."""
     await conn.execute("DELETE FROM orderflow_wash_dirty")
     await conn.execute(
         "INSERT INTO orderflow_wash_state (id, valid, fingerprint, last_id, updated_at)"
         " VALUES (TRUE, FALSE, NULL, (SELECT coalesce(max(id), 0) FROM orderflow_trades), now())"
         " ON CONFLICT (id) DO UPDATE SET valid = FALSE, last_id = excluded.last_id,"
         " updated_at = now()"
+    )
+    await conn.execute(
+        "UPDATE orderflow_wash_state SET partitions = $1", await wash_parts.attached(conn)
     )
 
 
@@ -173,7 +181,7 @@ async def build(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
     await conn.execute(_TOKENS)
     await _keep_future(conn, as_of, "t.id <= $2", max_id)
     await drop_tables(conn, "rep_wash_tot", "rep_wash_p1", "rep_wash_w", "rep_wash_ws")
-    await conn.execute(_TOT)
+    await conn.execute(wash_tot.ALL)
     await conn.execute(sql.pass1(sql.BUILD_TRADES, "TRUE"), *args)
     await conn.execute(
         """CREATE TEMP TABLE rep_wash_w ON COMMIT DROP AS
@@ -184,7 +192,7 @@ async def build(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
         "INSERT INTO orderflow_wash_wallets (w, ref1, off1, ref2)"
         " SELECT w, FALSE, TRUE, FALSE FROM rep_wash_ws WHERE off1"
     )
-    await _cells(conn, sql.BUILD_TRADES, "TRUE", args)
+    await region.cells(conn, sql.BUILD_TRADES, "TRUE", args)
     await conn.execute("INSERT INTO orderflow_wash_cells SELECT * FROM rep_wash_cells")
     await conn.execute("INSERT INTO orderflow_wash_taker SELECT * FROM rep_wash_tk")
     await conn.execute(_PAIRS_OF.format(only=""))
@@ -205,35 +213,15 @@ async def build(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
     )
 
 
-async def _cells(
-    conn: asyncpg.Connection, trades: str, only: str, args: tuple[object, ...]
-) -> None:
-    await drop_tables(conn, "rep_wash_cells", "rep_wash_tk")
-    region = trades == sql.REGION_TRADES
-    await _hash_joined(conn, sql.cells(trades, only), args, region)
-    await _hash_joined(conn, sql.taker(trades), args, region)
-
-
-async def _hash_joined(
-    conn: asyncpg.Connection, statement: str, args: tuple[object, ...], region: bool = True
-) -> None:
-    """A region's statement over WASH's CTEs, planned without nested loops: the planner cannot
-    know the CTEs' row counts (from a region's few trades it guesses few), and a nested loop over
-    a CTE scan is quadratic (a day of new trading at 300 k fills: the cells statement 27.7 s,
-    0.75 s without; no index is probed). A build's statements keep their plans (its cells
-    statement took 5.2 and 6.1 s in two runs with them, 8.2 s in one without)."""
-    if not region:
-        await conn.execute(statement, *args)
-        return
-    await conn.execute("SET LOCAL enable_nestloop = off")
-    await conn.execute(statement, *args)
-    await conn.execute("SET LOCAL enable_nestloop = on")
-
-
-async def _wallets(conn: asyncpg.Connection, args: tuple[object, ...]) -> bool:
+async def _wallets(
+    conn: asyncpg.Connection, args: tuple[object, ...], some_tot: bool = False
+) -> bool:
     """Replace the sums of the wallets of ``rep_wash_w`` from their cells; whether their
-    verdicts are the stored ones (those pass 2 was computed against)."""
+    verdicts are the stored ones (those pass 2 was computed against). ``some_tot``:
+    ``rep_wash_tot`` holds the moved volumes only (:mod:`orderflow.reputation.wash_tot`)."""
     await drop_tables(conn, "rep_wash_ws")
+    if some_tot:
+        await wash_tot.add_stored(conn)
     await conn.execute(sql.wallet_sums(_STORED_CELLS), *args)
     differ = await conn.fetchval(
         """SELECT count(*) FROM rep_wash_ws n
@@ -245,14 +233,42 @@ async def _wallets(conn: asyncpg.Connection, args: tuple[object, ...]) -> bool:
     return not differ
 
 
-async def update(conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings) -> bool:
+async def changed_share(conn: asyncpg.Connection, last: int, max_id: int) -> float:
+    """The trades an update would take (ids above ``last`` up to ``max_id``: the id index, and
+    the rows logged as deleted or updated) per trade id handed out (``max_id``: the trades
+    stored so far, and rolled back or detached ones): how much of the history changed."""
+    taken = await conn.fetchval(
+        "SELECT (SELECT count(*) FROM orderflow_trades WHERE id > $1 AND id <= $2)"
+        " + (SELECT count(*) FROM orderflow_wash_dirty)",
+        last,
+        max_id,
+    )
+    return int(taken) / max(max_id, 1)
+
+
+async def update(
+    conn: asyncpg.Connection,
+    as_of: datetime,
+    settings: ReputationSettings,
+    claimed: str | None = None,
+) -> bool:
     """Bring the stored cells to the trades now; False when they are missing or stale (or, a bug,
-    inconsistent): the caller then computes ``WASH`` and rebuilds them."""
-    state = await conn.fetchrow("SELECT valid, fingerprint, last_id FROM orderflow_wash_state")
+    inconsistent), or when more than :data:`REBUILD_SHARE` of the trades changed: the caller
+    then computes ``WASH`` and rebuilds them (the same rows either way). ``claimed``: a query of
+    the wallets whose position sums this run claimed (only those and the ones marked since are
+    compared: :mod:`orderflow.reputation.wash_tot`); None: every wallet's share volume."""
+    state = await conn.fetchrow(
+        "SELECT valid, fingerprint, last_id, partitions FROM orderflow_wash_state"
+    )
     if state is None or not state["valid"] or state["fingerprint"] != fingerprint(settings):
         return False
     last = int(state["last_id"])
     max_id = int(await conn.fetchval("SELECT coalesce(max(id), 0) FROM orderflow_trades"))
+    attached = await wash_parts.still_counted(conn, state["partitions"], last)
+    if attached is None:
+        return False
+    if await changed_share(conn, last, max_id) > REBUILD_SHARE:
+        return False
     args = (as_of, *wash_settings(settings), max_id)
     window = settings.wash_window_secs
     await drop_tables(
@@ -264,6 +280,7 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
         "rep_wash_keys",
         "rep_wash_d",
         "rep_wash_tot",
+        "rep_wash_k",
         "rep_wash_t",
         "rep_wash_s",
         "rep_wash_rows",
@@ -297,16 +314,10 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
         "CREATE TEMP TABLE rep_wash_d ON COMMIT DROP AS SELECT DISTINCT mk, b FROM rep_wash_keys"
     )
     # T: the wallets whose share volume moved
-    await conn.execute(_TOT)
-    await conn.execute(
-        """CREATE TEMP TABLE rep_wash_t ON COMMIT DROP AS
-           SELECT coalesce(n.w, o.w) AS w
-             FROM rep_wash_tot n FULL JOIN orderflow_wash_wallets o ON o.w = n.w
-            WHERE n.vol IS DISTINCT FROM o.tot"""
-    )
+    some_tot = await wash_tot.moved(conn, claimed)
     # 1. pass 1 in D and next to it: the verdicts there and of T, F = the flipped ones
     await _region(conn, "SELECT mk, b FROM rep_wash_d", args)
-    await _hash_joined(conn, sql.pass1(sql.REGION_TRADES, sql.IN_REGION), args)
+    await region.hash_joined(conn, sql.pass1(sql.REGION_TRADES, sql.IN_REGION), args)
     await conn.execute(
         """CREATE TEMP TABLE rep_wash_w ON COMMIT DROP AS
            SELECT w FROM rep_wash_p1
@@ -315,6 +326,8 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
            UNION SELECT w FROM rep_wash_t"""
     )
     await conn.execute("ANALYZE rep_wash_w")
+    if some_tot:
+        await wash_tot.add_stored(conn)
     await conn.execute(sql.wallet_sums(_PHASE1_CELLS), *args)
     await conn.execute(
         """CREATE TEMP TABLE rep_wash_f ON COMMIT DROP AS
@@ -329,13 +342,14 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
     )
     # 2. pass 2 in D, every bucket of F and next to those: the cells there, replaced
     await _region(conn, _PASS2_BUCKETS, args)
-    await _cells(conn, sql.REGION_TRADES, sql.IN_REGION, args)
+    await region.cells(conn, sql.REGION_TRADES, sql.IN_REGION, args)
     # the pairs with a cell that changed (by its text: value and scale), the wallets with an
     # off-market taker amount that did
-    await _replace_region(conn, "orderflow_wash_cells", "rep_wash_cells", "rep_wash_old",
-                          changed="rep_wash_tp", key="w, cp", on="(w, cp, mk, b)")  # fmt: skip
-    await _replace_region(conn, "orderflow_wash_taker", "rep_wash_tk", "rep_wash_tko",
-                          changed="rep_wash_tkw", key="w", on="(w, token_id, mk, b)")  # fmt: skip
+    replace = region.replace_region
+    await replace(conn, "orderflow_wash_cells", "rep_wash_cells", "rep_wash_old",
+                  changed="rep_wash_tp", key="w, cp", on="(w, cp, mk, b)")  # fmt: skip
+    await replace(conn, "orderflow_wash_taker", "rep_wash_tk", "rep_wash_tko",
+                  changed="rep_wash_tkw", key="w", on="(w, token_id, mk, b)")  # fmt: skip
     # 3. the sums of the changed pairs and of their wallets, T and F; the top counterparties of
     # the wallets with a changed pair (their members before: rep_wash_mb)
     await conn.execute("ANALYZE rep_wash_tp")
@@ -352,7 +366,7 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
            UNION SELECT w FROM rep_wash_f"""
     )
     await conn.execute("ANALYZE rep_wash_w")
-    ok = await _wallets(conn, args)
+    ok = await _wallets(conn, args, some_tot)
     await conn.execute(
         """CREATE TEMP TABLE rep_wash_mb ON COMMIT DROP AS
            WITH d AS (DELETE FROM orderflow_wash_members m
@@ -363,27 +377,15 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
         "INSERT INTO orderflow_wash_members" + sql.top_k("p.w IN (SELECT w FROM rep_wash_tp)"),
         settings.wash_top_k,
     )
-    await conn.execute("UPDATE orderflow_wash_state SET last_id = $1, updated_at = now()", max_id)
+    await conn.execute(
+        "UPDATE orderflow_wash_state SET last_id = $1, partitions = $2, updated_at = now()",
+        max_id,
+        attached,
+    )
     await drop_tables(conn, "rep_wash_cells", "rep_wash_tk", "rep_wash_rows", "rep_wash_p1")
     if not ok:  # never the case (a bug): not used again until rebuilt
         await invalidate(conn)
     return ok
-
-
-async def _replace_region(
-    conn: asyncpg.Connection, table: str, new: str, old: str, *, changed: str, key: str, on: str
-) -> None:
-    """Replace ``table``'s rows in the region's buckets (``rep_wash_s``) by ``new``'s, the rows
-    replaced kept in ``old``; ``changed``: the ``key`` of every row that differs (by text: value
-    and scale), joined on ``on``."""
-    await conn.execute(
-        f"""CREATE TEMP TABLE {old} ON COMMIT DROP AS
-            WITH d AS (DELETE FROM {table} x USING rep_wash_s s
-                        WHERE x.mk = s.mk AND x.b = s.b RETURNING x.*)
-            SELECT * FROM d"""
-    )
-    await conn.execute(f"INSERT INTO {table} SELECT * FROM {new}")
-    await conn.execute(_CHANGED.format(out=changed, key=key, new=new, old=old, on=on))
 
 
 async def _region(conn: asyncpg.Connection, buckets: str, args: tuple[object, ...]) -> None:

@@ -13,6 +13,7 @@ some change gives other rows (or trips the update's check of the verdicts).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -34,6 +35,21 @@ SELECT wallet_address, sum(bought_gross_u + sold_gross_u)::numeric AS shares_u
   FROM orderflow_position_sums WHERE fills > 0 GROUP BY wallet_address"""
 
 
+@pytest.fixture(autouse=True)
+def _always_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The update itself, whatever the change's size (a change here is a large part of a small
+    history; the switch to a rebuild: test_wash_switch.py)."""
+    monkeypatch.setattr(wash_state, "REBUILD_SHARE", math.inf)
+
+
+# The position sums changed since the last step, claimed as an incremental run claims them: only
+# those wallets' share volumes are compared (orderflow.reputation.wash_tot).
+_CLAIM = """CREATE TEMP TABLE test_claimed ON COMMIT DROP AS
+WITH d AS (UPDATE orderflow_position_sums SET dirty = FALSE WHERE dirty RETURNING wallet_address)
+SELECT DISTINCT wallet_address FROM d"""
+_CLAIMED = "SELECT wallet_address FROM test_claimed"
+
+
 def _bits(v: Any) -> Any:
     return v.hex() if isinstance(v, float) else v
 
@@ -53,6 +69,7 @@ async def _step(
     wallets whose verdict flipped (an update; -1: the update found its cells inconsistent)."""
     async with pool.acquire() as conn, conn.transaction():
         as_of = await conn.fetchval("SELECT now()")
+        await conn.execute(_CLAIM)
         await conn.execute(_THIN)
         if build:
             await wash_state.begin(conn)
@@ -60,7 +77,7 @@ async def _step(
             await wash_assemble.assemble(conn, as_of, settings)
             flipped = 0
         else:
-            consistent = await wash_state.update(conn, as_of, settings)
+            consistent = await wash_state.update(conn, as_of, settings, _CLAIMED)
             flipped = await conn.fetchval("SELECT count(*) FROM rep_wash_f")
             if not consistent:
                 return {}, {}, -1

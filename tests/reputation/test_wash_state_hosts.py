@@ -5,10 +5,12 @@ step left out the assembled rows differ from ``WASH``'s. (The populations of
 
 from __future__ import annotations
 
+import math
+
 import asyncpg
 import pytest
 
-from orderflow.reputation import wash_assemble
+from orderflow.reputation import wash_assemble, wash_state
 from tests.reputation.population import World, round_trip_ring
 from tests.reputation.test_wash_counterparty import make_markets
 from tests.reputation.test_wash_state import _STORED, SETTINGS, _diff, _step
@@ -29,6 +31,12 @@ async def _ring_hosting_a_maker(pool: asyncpg.Pool) -> tuple[World, str, str, st
     await _step(pool, SETTINGS["default"], build=True)
     assert await pool.fetchval(_HOSTED, maker) == host
     return w, host, a, b, maker
+
+
+@pytest.fixture(autouse=True)
+def _always_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The update itself, whatever the change's size (the switch: test_wash_switch.py)."""
+    monkeypatch.setattr(wash_state, "REBUILD_SHARE", math.inf)
 
 
 _HOSTED = f"SELECT host FROM {_STORED} WHERE wallet_address = $1 AND token_id IS NULL"
@@ -89,7 +97,7 @@ async def test_an_off_market_host_is_read_for_its_counterparty(pool: asyncpg.Poo
     what its host trades with it), and its host -- in no changed pair, no group, not among the
     maker's top counterparties any more -- must be read. (Here it is also one of C's wallets:
     the maker's side of those fills is off the market too, so the host is an off-market
-    counterparty of a re-summed wallet; U's off-market hosts of C are not shown necessary.)"""
+    counterparty of a re-summed wallet; the next test needs U's off-market hosts of C.)"""
     settings = SETTINGS["default"]
     w = World(seed=9, markets=12, neg_risk_events=1)
     host, maker = w.new_wallet(), w.new_wallet()
@@ -110,3 +118,46 @@ async def test_an_off_market_host_is_read_for_its_counterparty(pool: asyncpg.Poo
     key = (maker, None)
     assert full[key] != before[key]
     assert _diff(stored, full) == 0
+
+
+@pytest.mark.parametrize("left_out", [False, True])
+async def test_an_off_market_host_found_only_by_its_off_market_pair(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, left_out: bool
+) -> None:
+    """As above, but the maker is the only one trading with others where the host buys off the
+    market from it (its takers there buy from it at 0.95): the host's side of those fills is off
+    the market (its market is the maker's other fills), the maker's side has no market at all
+    (every other fill there is its own, the host's are left out of pass 2's market) -- so the
+    maker has no off-market pair with the host, and the host, with no group, a member of no
+    changed wallet's group after the change, is read only as the off-market host of one of C's
+    wallets (U's last step: the pairs of C's wallets whose other side has off-market fills)."""
+    settings = SETTINGS["default"]
+    w = World(seed=9, markets=12, neg_risk_events=1)
+    host, maker = w.new_wallet(), w.new_wallet()
+    make_markets(w, maker, [w.new_wallet() for _ in range(8)], 60, 300.0)
+    for _ in range(60):  # the host trades at the market with many: no group of its own
+        s = w.rng.choice(w.specs)
+        w.take(s, s.time(w.rng), host, s.winner, 100.0, maker=w.new_wallet())
+    for s in w.pick(4, binary_only=True):
+        t = s.resolves - 0.04 * (s.resolves - s.opens)
+        for lag in (400, 300):
+            w.take(s, t - lag, w.new_wallet(), s.winner, 50.0, price=0.95, maker=maker)
+        w.take(s, t, host, s.winner, 600.0, price=0.50, maker=maker)
+    await w.finish(pool)
+    _, before, _ = await _step(pool, settings, build=True)
+    assert await pool.fetchval(_HOSTED, maker) == host
+    assert before[(host, None)][2] is None, "the host has no group"
+    off_pairs = "SELECT off_n FROM orderflow_wash_pairs WHERE w = $1 AND cp = $2"
+    assert await pool.fetchval(off_pairs, host, maker) >= 3
+    assert await pool.fetchval(off_pairs, maker, host) == 0, "the maker's side is not off"
+    if left_out:
+        text = wash_assemble._U
+        part = "WHERE q.off_n > 0"
+        assert part in text
+        monkeypatch.setattr(wash_assemble, "_U", text.replace(part, "WHERE FALSE"))
+    await _elsewhere(w, pool, [maker], 100000.0)
+    stored, full, _ = await _step(pool, settings)
+    key = (maker, None)
+    assert full[key] != before[key]
+    assert await pool.fetchval(_HOSTED, maker) == host
+    assert (_diff(stored, full) > 0) == left_out

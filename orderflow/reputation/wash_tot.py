@@ -1,0 +1,75 @@
+"""The share volumes :mod:`orderflow.reputation.wash_state` reads (``rep_wash_tot``: ``WASH``'s
+tot, from ``rep_positions``) and *T* (``rep_wash_t``), the wallets whose share volume moved since
+the cells were last brought up to date.
+
+Every wallet's volume and its comparison with the stored one cost ≈ 4 s at 1 M wallets. An
+incremental run knows the wallets whose position sums changed: the keys it claimed (``dirty``,
+cleared by its claim) and the keys marked since (a writer that committed after the claim: the thin
+``rep_positions``, read later, may hold its change), together *K* (``rep_wash_k``). A wallet's
+share volume is a sum over its position sums (each change of one marks it), so outside K it is
+the stored one (``orderflow_wash_wallets.tot``: a build stores every wallet's, an update the
+moved ones'; every run that claims the marks updates or rebuilds the cells, or leaves them stale).
+T is then K's wallets whose volume differs from the stored one, and ``rep_wash_tot`` holds K's
+volumes and, before each step that reads them (:func:`add_stored`), the stored volumes of the
+other wallets that step sums (``rep_wash_w``).
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from orderflow.reputation.wash_sql import TOT
+
+# Every wallet's share volume, as WASH's tot.
+ALL = "CREATE TEMP TABLE rep_wash_tot ON COMMIT DROP AS" + TOT.removeprefix("), tot AS (")
+_GROUPED = "FROM rep_positions GROUP BY"
+_OF_K = ALL.replace(
+    _GROUPED, "FROM rep_positions WHERE wallet_address IN (SELECT w FROM rep_wash_k) GROUP BY"
+)
+assert _GROUPED in ALL
+
+# K: the wallets of the claimed keys and of the keys marked since.
+_K = """
+CREATE TEMP TABLE rep_wash_k ON COMMIT DROP AS
+SELECT c.w FROM ({claimed}) c(w)
+UNION SELECT wallet_address FROM orderflow_position_sums WHERE dirty
+"""
+
+_MOVED = """
+CREATE TEMP TABLE rep_wash_t ON COMMIT DROP AS
+SELECT coalesce(n.w, o.w) AS w
+  FROM rep_wash_tot n FULL JOIN ({stored}) o ON o.w = n.w
+ WHERE n.vol IS DISTINCT FROM o.tot
+"""
+
+
+async def moved(conn: asyncpg.Connection, claimed: str | None) -> bool:
+    """``rep_wash_tot`` and ``rep_wash_t``; ``claimed``: a query of the wallets whose position
+    sums this run claimed (None: every wallet's volume is read and compared). Whether
+    ``rep_wash_tot`` holds K's volumes only (then :func:`add_stored` before each read)."""
+    if claimed is None:
+        await conn.execute(ALL)
+        await conn.execute(_MOVED.format(stored="SELECT w, tot FROM orderflow_wash_wallets"))
+        return False
+    await conn.execute(_K.format(claimed=claimed))
+    await conn.execute("ALTER TABLE rep_wash_k ADD PRIMARY KEY (w)")
+    await conn.execute("ANALYZE rep_wash_k")
+    await conn.execute(_OF_K)
+    await conn.execute(
+        _MOVED.format(
+            stored="SELECT o.w, o.tot FROM orderflow_wash_wallets o JOIN rep_wash_k k ON k.w = o.w"
+        )
+    )
+    return True
+
+
+async def add_stored(conn: asyncpg.Connection) -> None:
+    """The stored share volumes of the wallets of ``rep_wash_w`` outside K not yet in
+    ``rep_wash_tot`` (their volume did not move)."""
+    await conn.execute(
+        """INSERT INTO rep_wash_tot
+           SELECT o.w, o.tot FROM orderflow_wash_wallets o JOIN rep_wash_w x ON x.w = o.w
+            WHERE o.tot IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM rep_wash_k k WHERE k.w = o.w)
+              AND NOT EXISTS (SELECT 1 FROM rep_wash_tot t WHERE t.w = o.w)"""
+    )
