@@ -186,8 +186,9 @@ async def save(conn: asyncpg.Connection, settings: ReputationSettings, as_of: da
 async def _wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings) -> None:
     """``rep_wash`` over every wallet, reading only the share volume of ``rep_positions`` (a
     thin stand-in from the sums): from the stored partial sums brought up to date around the
-    changed fills (:mod:`orderflow.reputation.wash_state`), or, when those are missing or stale,
-    ``WASH`` over the trades (then the sums are rebuilt for the next run);
+    changed fills (:mod:`orderflow.reputation.wash_state`), or, when those are missing or stale
+    or the change is large (``wash_state.REBUILD_SHARE``), ``WASH`` over the trades (then the
+    sums are rebuilt for the next run);
     ``rep_wash_changed``: wallets whose row differs from the stored one; the stored rows are
     replaced."""
     await conn.execute(
