@@ -99,17 +99,7 @@ async def test_an_off_market_host_is_read_for_its_counterparty(pool: asyncpg.Poo
     the maker's side of those fills is off the market too, so the host is an off-market
     counterparty of a re-summed wallet; the next test needs U's off-market hosts of C.)"""
     settings = SETTINGS["default"]
-    w = World(seed=9, markets=12, neg_risk_events=1)
-    host, maker = w.new_wallet(), w.new_wallet()
-    make_markets(w, maker, [w.new_wallet() for _ in range(8)], 60, 300.0)
-    for _ in range(60):  # the host trades at the market with many: no group of its own
-        s = w.rng.choice(w.specs)
-        w.take(s, s.time(w.rng), host, s.winner, 100.0, maker=w.new_wallet())
-    for s in w.pick(4, binary_only=True):
-        t = s.resolves - 0.04 * (s.resolves - s.opens)
-        w.take(s, t - 400, w.new_wallet(), s.winner, 50.0, price=0.95)
-        w.take(s, t, host, s.winner, 600.0, price=0.50, maker=maker)
-    await w.finish(pool)
+    w, host, maker = await _hosted_maker(pool, sells_at_095=False)
     _, before, _ = await _step(pool, settings, build=True)
     assert await pool.fetchval(_HOSTED, maker) == host
     assert before[(host, None)][2] is None, "the host has no group"
@@ -132,18 +122,7 @@ async def test_an_off_market_host_found_only_by_its_off_market_pair(
     changed wallet's group after the change, is read only as the off-market host of one of C's
     wallets (U's last step: the pairs of C's wallets whose other side has off-market fills)."""
     settings = SETTINGS["default"]
-    w = World(seed=9, markets=12, neg_risk_events=1)
-    host, maker = w.new_wallet(), w.new_wallet()
-    make_markets(w, maker, [w.new_wallet() for _ in range(8)], 60, 300.0)
-    for _ in range(60):  # the host trades at the market with many: no group of its own
-        s = w.rng.choice(w.specs)
-        w.take(s, s.time(w.rng), host, s.winner, 100.0, maker=w.new_wallet())
-    for s in w.pick(4, binary_only=True):
-        t = s.resolves - 0.04 * (s.resolves - s.opens)
-        for lag in (400, 300):
-            w.take(s, t - lag, w.new_wallet(), s.winner, 50.0, price=0.95, maker=maker)
-        w.take(s, t, host, s.winner, 600.0, price=0.50, maker=maker)
-    await w.finish(pool)
+    w, host, maker = await _hosted_maker(pool, sells_at_095=True)
     _, before, _ = await _step(pool, settings, build=True)
     assert await pool.fetchval(_HOSTED, maker) == host
     assert before[(host, None)][2] is None, "the host has no group"
@@ -161,3 +140,25 @@ async def test_an_off_market_host_found_only_by_its_off_market_pair(
     assert full[key] != before[key]
     assert await pool.fetchval(_HOSTED, maker) == host
     assert (_diff(stored, full) > 0) == left_out
+
+
+async def _hosted_maker(pool: asyncpg.Pool, sells_at_095: bool) -> tuple[World, str, str]:
+    """A market maker, and a host that trades at the market with many and buys from the maker
+    at 0.50 where the market is at 0.95: set by others' fills (``sells_at_095`` False) or by the
+    maker's own sales there (True)."""
+    w = World(seed=9, markets=12, neg_risk_events=1)
+    host, maker = w.new_wallet(), w.new_wallet()
+    make_markets(w, maker, [w.new_wallet() for _ in range(8)], 60, 300.0)
+    for _ in range(60):  # the host trades at the market with many: no group of its own
+        s = w.rng.choice(w.specs)
+        w.take(s, s.time(w.rng), host, s.winner, 100.0, maker=w.new_wallet())
+    for s in w.pick(4, binary_only=True):
+        t = s.resolves - 0.04 * (s.resolves - s.opens)
+        if sells_at_095:
+            for lag in (400, 300):
+                w.take(s, t - lag, w.new_wallet(), s.winner, 50.0, price=0.95, maker=maker)
+        else:
+            w.take(s, t - 400, w.new_wallet(), s.winner, 50.0, price=0.95)
+        w.take(s, t, host, s.winner, 600.0, price=0.50, maker=maker)
+    await w.finish(pool)
+    return w, host, maker
