@@ -8,7 +8,6 @@ A leader checks its lock connection before each step and stops trading the momen
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
 import asyncpg
@@ -16,6 +15,9 @@ import asyncpg
 from orderflow import db
 
 log = logging.getLogger(__name__)
+
+# What a statement on the lock's session raises when the session is gone or unusable.
+_LOST = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
 
 # Fixed key shared by every executor on a database: "orderflow.execute" folded to 63 bits.
 EXECUTOR_LOCK_KEY = 0x6F72_6465_7865_6375
@@ -54,19 +56,21 @@ class LeaderLock:
         try:
             await self._conn.fetchval("SELECT 1")
             return True
-        except (
-            OSError,
-            asyncpg.PostgresError,
-            asyncpg.InterfaceError,
-            asyncpg.InternalClientError,
-        ):
+        except _LOST:
             log.error("lost the trading lock's connection")
             await self.release()
             return False
 
     async def release(self) -> None:
+        """Give the lock up. A session that is gone or unusable (its termination notice still
+        being read: asyncpg then refuses any statement with InternalClientError) is dropped:
+        PostgreSQL releases a session's locks with the session."""
         conn, self._conn = self._conn, None
-        if conn is not None and not conn.is_closed():
-            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                await conn.execute("SELECT pg_advisory_unlock($1)", self.key)
-            await conn.close()
+        if conn is None or conn.is_closed():
+            return
+        try:
+            await conn.execute("SELECT pg_advisory_unlock($1)", self.key)
+        except _LOST:
+            conn.terminate()
+            return
+        await conn.close()
