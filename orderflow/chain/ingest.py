@@ -27,6 +27,7 @@ from typing import Any
 
 import asyncpg
 
+from orderflow.chain import pending_sums
 from orderflow.chain.checkpoints import Checkpoint
 from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.db_errors import retry_transient
@@ -184,8 +185,13 @@ async def _pipeline(
     decoders: Decoders | None = None,
     bulk: bool = False,
 ) -> IngestReport:
-    """Store chunks in order while the next ones are decoded."""
+    """Store chunks in order while the next ones are decoded; in bulk mode, fold the deferred
+    sums every ``pending_sums.FOLD_EVERY_FILLS`` stored fills and at the end."""
     started = time.perf_counter()
+    unfolded = 0  # fills stored since the last fold (bulk mode)
+
+    async def fold() -> None:
+        await retry_transient(functools.partial(fold_in, pool), what="fold the deferred sums")
 
     async def store(chunk: Chunk, checkpoint: Checkpoint | None) -> StoreStats:
         # A fresh connection per attempt: after a failover the old one is gone.
@@ -229,6 +235,11 @@ async def _pipeline(
                     what=f"store batch {report.batches + 1}",
                 )
             report.stored.add(stats)
+            if bulk:
+                unfolded += stats.trades
+                if unfolded >= pending_sums.FOLD_EVERY_FILLS:
+                    await fold()
+                    unfolded = 0
             report.lines += chunk.lines
             report.logs += chunk.logs
             report.malformed_lines += chunk.malformed
@@ -239,7 +250,7 @@ async def _pipeline(
     finally:
         await chunks.aclose()
     if bulk:  # the sums the batches deferred (a crash before this: the next reputation run)
-        await retry_transient(functools.partial(fold_in, pool), what="fold the deferred sums")
+        await fold()
     report.elapsed_secs = time.perf_counter() - started
     if progress is not None:  # the whole source is done
         progress.update(progress.total if progress.total is not None else progress.done)

@@ -25,6 +25,7 @@ from typing import Any
 
 import asyncpg
 
+from orderflow.chain import pending_sums
 from orderflow.chain.backfill import STREAM
 from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.decode import DecodedBatch
@@ -138,6 +139,7 @@ async def _events(
         yield from whole_transactions(batches, batch_size)
 
     top: tuple[int, str] | None = None
+    unfolded = 0  # fills stored since the last fold (bulk)
     ahead = Prefetch(parsed())
     async with pool.acquire() as conn:
         try:
@@ -151,6 +153,11 @@ async def _events(
                     conn, encoded.batch, chain_id=chain_id, synchronous_commit=False, bulk=bulk
                 )
                 report.stored.add(stats)
+                if bulk:
+                    unfolded += stats.trades
+                    if unfolded >= pending_sums.FOLD_EVERY_FILLS:  # bounded folds as it goes
+                        await fold_pending_sums(conn)
+                        unfolded = 0
                 report.rows += batch_rows.read
                 report.dead_letters += stats.dead_letters
                 report.batches += 1

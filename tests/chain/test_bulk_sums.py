@@ -96,6 +96,30 @@ async def test_a_bulk_import_folds_to_the_sums_of_a_batch_by_batch_one(
     same_scores(await compute_scores(pool), await compute_scores(other_pool))
 
 
+async def test_a_long_bulk_import_folds_as_it_goes(
+    pool: asyncpg.Pool, other_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every FOLD_EVERY_FILLS stored fills the import folds what it deferred (bounded folds for
+    a long file), and the sums end as a batch-by-batch import's."""
+    logs = ordered_logs(7)
+    folds: list[int] = []
+    fold_in = ingest.fold_in
+
+    async def counted(pool: asyncpg.Pool) -> int:
+        folds.append(await fold_in(pool))
+        return folds[-1]
+
+    monkeypatch.setattr(ingest, "fold_in", counted)
+    monkeypatch.setattr(pending_sums, "FOLD_EVERY_FILLS", 100)
+    bulk = await ingest_logs(pool, logs, chain_id=137, batch_size=60, bulk=True)
+    await ingest_logs(other_pool, logs, chain_id=137, batch_size=60)
+    assert bulk.stored.trades > 300
+    assert len(folds) > 5 and all(folds[:-1])  # one every few batches, each of a range
+    async with pool.acquire() as conn:
+        assert await pending_sums.pending(conn) == 0
+    assert await state(pool) == await state(other_pool)
+
+
 async def test_an_import_that_never_folded_scores_like_a_batch_by_batch_one(
     pool: asyncpg.Pool, other_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -30,7 +30,7 @@ async def _files(
     ]
 
 
-@pytest.mark.parametrize("folded_by", ["the import", "a later fold"])
+@pytest.mark.parametrize("folded_by", ["the import", "a later fold", "the import as it goes"])
 async def test_a_bulk_import_leaves_the_sums_of_the_listeners_store(
     pool: asyncpg.Pool,
     chain_pool: asyncpg.Pool,
@@ -47,6 +47,16 @@ async def test_a_bulk_import_leaves_the_sums_of_the_listeners_store(
             return 0
 
         monkeypatch.setattr(history_run, "fold_pending_sums", stopped_before_its_fold)
+    folds: list[int] = []
+    if folded_by == "the import as it goes":
+        fold = history_run.fold_pending_sums
+
+        async def counted(conn: asyncpg.Connection) -> int:
+            folds.append(await fold(conn))
+            return folds[-1]
+
+        monkeypatch.setattr(history_run, "fold_pending_sums", counted)
+        monkeypatch.setattr(pending_sums, "FOLD_EVERY_FILLS", 5)
     for path in await _files(tmp_path, logs, chain_pool):
         report = await import_file(pool, path, chain_id=137, batch_size=16, bulk=True)
         assert report.dead_letters == 0
@@ -59,4 +69,6 @@ async def test_a_bulk_import_leaves_the_sums_of_the_listeners_store(
         else:
             assert left == 0
         assert await pending_sums.pending(conn) == 0
+    if folded_by == "the import as it goes":  # every few batches of the fills file, then its end
+        assert sum(1 for f in folds if f) > 3  # each of a range; the other files fold none
     assert await state(pool) == await state(chain_pool)
