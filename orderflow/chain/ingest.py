@@ -188,7 +188,7 @@ async def _pipeline(
     """Store chunks in order while the next ones are decoded; in bulk mode, fold the deferred
     sums every ``pending_sums.FOLD_EVERY_FILLS`` stored fills and at the end."""
     started = time.perf_counter()
-    unfolded = 0  # fills stored since the last fold (bulk mode)
+    schedule = pending_sums.FoldSchedule()
 
     async def fold() -> None:
         await retry_transient(functools.partial(fold_in, pool), what="fold the deferred sums")
@@ -235,11 +235,8 @@ async def _pipeline(
                     what=f"store batch {report.batches + 1}",
                 )
             report.stored.add(stats)
-            if bulk:
-                unfolded += stats.trades
-                if unfolded >= pending_sums.FOLD_EVERY_FILLS:
-                    await fold()
-                    unfolded = 0
+            if bulk and schedule.due(stats.trades):
+                await fold()
             report.lines += chunk.lines
             report.logs += chunk.logs
             report.malformed_lines += chunk.malformed

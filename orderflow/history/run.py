@@ -139,7 +139,7 @@ async def _events(
         yield from whole_transactions(batches, batch_size)
 
     top: tuple[int, str] | None = None
-    unfolded = 0  # fills stored since the last fold (bulk)
+    schedule = pending_sums.FoldSchedule()
     ahead = Prefetch(parsed())
     async with pool.acquire() as conn:
         try:
@@ -153,11 +153,8 @@ async def _events(
                     conn, encoded.batch, chain_id=chain_id, synchronous_commit=False, bulk=bulk
                 )
                 report.stored.add(stats)
-                if bulk:
-                    unfolded += stats.trades
-                    if unfolded >= pending_sums.FOLD_EVERY_FILLS:  # bounded folds as it goes
-                        await fold_pending_sums(conn)
-                        unfolded = 0
+                if bulk and schedule.due(stats.trades):  # bounded folds as it goes
+                    await fold_pending_sums(conn)
                 report.rows += batch_rows.read
                 report.dead_letters += stats.dead_letters
                 report.batches += 1

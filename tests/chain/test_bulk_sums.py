@@ -82,6 +82,19 @@ async def state(
     )
 
 
+def counted_folds(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[int]:
+    """The ranges each call of ``module.name`` (a fold) folded, in order of the calls."""
+    folds: list[int] = []
+    fold = getattr(module, name)
+
+    async def counted(target: asyncpg.Pool | asyncpg.Connection) -> int:
+        folds.append(await fold(target))
+        return folds[-1]
+
+    monkeypatch.setattr(module, name, counted)
+    return folds
+
+
 async def test_a_bulk_import_folds_to_the_sums_of_a_batch_by_batch_one(
     pool: asyncpg.Pool, other_pool: asyncpg.Pool
 ) -> None:
@@ -102,14 +115,7 @@ async def test_a_long_bulk_import_folds_as_it_goes(
     """Every FOLD_EVERY_FILLS stored fills the import folds what it deferred (bounded folds for
     a long file), and the sums end as a batch-by-batch import's."""
     logs = ordered_logs(7)
-    folds: list[int] = []
-    fold_in = ingest.fold_in
-
-    async def counted(pool: asyncpg.Pool) -> int:
-        folds.append(await fold_in(pool))
-        return folds[-1]
-
-    monkeypatch.setattr(ingest, "fold_in", counted)
+    folds = counted_folds(monkeypatch, ingest, "fold_in")
     monkeypatch.setattr(pending_sums, "FOLD_EVERY_FILLS", 100)
     bulk = await ingest_logs(pool, logs, chain_id=137, batch_size=60, bulk=True)
     await ingest_logs(other_pool, logs, chain_id=137, batch_size=60)

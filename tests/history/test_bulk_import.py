@@ -14,7 +14,7 @@ from orderflow.chain import pending_sums
 from orderflow.chain.ingest import ingest_logs
 from orderflow.history import import_file
 from orderflow.history import run as history_run
-from tests.chain.test_bulk_sums import state
+from tests.chain.test_bulk_sums import counted_folds, state
 from tests.history import dumps as d
 from tests.history.test_exactly_once import _assert_same, gamma_rows, sim_logs
 
@@ -49,13 +49,7 @@ async def test_a_bulk_import_leaves_the_sums_of_the_listeners_store(
         monkeypatch.setattr(history_run, "fold_pending_sums", stopped_before_its_fold)
     folds: list[int] = []
     if folded_by == "the import as it goes":
-        fold = history_run.fold_pending_sums
-
-        async def counted(conn: asyncpg.Connection) -> int:
-            folds.append(await fold(conn))
-            return folds[-1]
-
-        monkeypatch.setattr(history_run, "fold_pending_sums", counted)
+        folds = counted_folds(monkeypatch, history_run, "fold_pending_sums")
         monkeypatch.setattr(pending_sums, "FOLD_EVERY_FILLS", 5)
     for path in await _files(tmp_path, logs, chain_pool):
         report = await import_file(pool, path, chain_id=137, batch_size=16, bulk=True)
