@@ -29,6 +29,7 @@ import pytest
 from websockets.asyncio.client import connect as ws_connect
 from websockets.asyncio.server import ServerConnection
 from websockets.asyncio.server import serve as ws_serve
+from websockets.exceptions import ConnectionClosed
 
 from orderflow.chain import contracts
 from tests.conftest import tool_path
@@ -282,14 +283,16 @@ class WsRelay:
         """Send the first ``count`` held notifications (all by default), ``interval`` apart.
 
         Held messages go out in chain order — a block's logs (by log index), then its head —
-        whatever order the node produced them in.
+        whatever order the node produced them in. A client that closes meanwhile (a listener
+        ending its session, e.g. on an overflow) misses the rest, as it would from a node.
         """
         self.held.sort(key=_chain_order)
         take = len(self.held) if count is None else count
         batch, self.held = self.held[:take], self.held[take:]
         for message in batch:
             for client in list(self._clients):
-                await client.send(message)
+                with contextlib.suppress(ConnectionClosed):
+                    await client.send(message)
             if interval:
                 await asyncio.sleep(interval)
 
