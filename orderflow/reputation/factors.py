@@ -210,6 +210,12 @@ def measurement(
     return np.where(ok, m, np.nan), np.where(ok, se, np.nan)
 
 
+def _fsum(values: Array) -> float:
+    """The correctly rounded sum: the same bits in any order (numpy's pairwise sum depends on
+    the order, so a population's prior would depend on where each wallet sits in the arrays)."""
+    return math.fsum(values.tolist())
+
+
 def population_prior(
     m: Array, se: Array, use: npt.NDArray[np.bool_], floor: float, *, centre: float | None = None
 ) -> tuple[float, float, float]:
@@ -221,6 +227,9 @@ def population_prior(
     to the makers, so a positive population mean is noise -- shrinking toward it would lift every
     wallet with no evidence of its own. Measuring the spread around the capped mean keeps a
     population where everyone has the same real edge from being shrunk to nothing.
+
+    Every sum is correctly rounded (:func:`_fsum`): the prior is a function of the population,
+    not of the wallets' order, so the population step needs no sort.
     """
     ok = use & np.isfinite(m) & np.isfinite(se) & (se > 0)
     k = int(ok.sum())
@@ -228,24 +237,29 @@ def population_prior(
         return (centre or 0.0), floor, 0.0
     x, v = m[ok], se[ok] ** 2
     w = 1.0 / v
-    mu = centre if centre is not None else min(float(np.sum(w * x) / np.sum(w)), 0.0)
-    tau2 = max(float(np.sum(w * ((x - mu) ** 2 - v)) / np.sum(w)), floor * floor)
+    mu = centre if centre is not None else min(_fsum(w * x) / _fsum(w), 0.0)
+    tau2 = max(_fsum(w * ((x - mu) ** 2 - v)) / _fsum(w), floor * floor)
     w2 = 1.0 / (v + tau2)
     if centre is None:
-        mu = min(float(np.sum(w2 * x) / np.sum(w2)), 0.0)
-    return mu, math.sqrt(tau2), math.sqrt(1.0 / float(np.sum(w2)))
+        mu = min(_fsum(w2 * x) / _fsum(w2), 0.0)
+    return mu, math.sqrt(tau2), math.sqrt(1.0 / _fsum(w2))
 
 
 def bayes_fdr(prob: Array, eligible: npt.NDArray[np.bool_], alpha: float) -> npt.NDArray[np.bool_]:
     """The largest set of eligible wallets, taken by decreasing ``prob``, whose mean posterior
-    probability of being a false discovery (1 - prob) is at most ``alpha``."""
+    probability of being a false discovery (1 - prob) is at most ``alpha``. Wallets with equal
+    ``prob`` are taken or left together: the set depends on the probabilities, not on the
+    wallets' order (a running sum over values sorted by size has the same bits at the end of
+    each run of equal values, whatever order the equal ones came in)."""
     out = np.zeros(prob.shape, dtype=bool)
     idx = np.flatnonzero(eligible & np.isfinite(prob))
     if idx.size == 0:
         return out
     order = idx[np.argsort(-prob[idx], kind="stable")]
-    false = np.cumsum(1.0 - prob[order]) / np.arange(1, order.size + 1)
-    ok = np.flatnonzero(false <= alpha)
+    ranked = prob[order]
+    false = np.cumsum(1.0 - ranked) / np.arange(1, order.size + 1)
+    group_end = np.append(ranked[1:] != ranked[:-1], True)
+    ok = np.flatnonzero((false <= alpha) & group_end)
     if ok.size:
         out[order[: ok[-1] + 1]] = True
     return out

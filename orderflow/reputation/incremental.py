@@ -161,12 +161,23 @@ async def clear(conn: asyncpg.Connection) -> None:
 
 
 async def save(conn: asyncpg.Connection, settings: ReputationSettings, as_of: datetime) -> None:
-    """After a live full run (which called :func:`clear` before reading): keep ``rep_wallets``,
+    """After a live full run (which called :func:`clear` before reading) has written its rows:
+    keep ``rep_wallets`` (with each wallet's stored score, tier and flags: :func:`mirror`),
     ``rep_wash`` and ``rep_close`` for the next runs."""
-    for table, source in ((INPUTS, "rep_wallets"), (WASH, "rep_wash"), (CLOSES, "rep_close")):
+    for table in (INPUTS, WASH, CLOSES):
         await conn.execute(f"DROP TABLE IF EXISTS {table}")
-        await conn.execute(f"CREATE TABLE {table} AS SELECT * FROM {source}")
-    await conn.execute(f"ALTER TABLE {INPUTS} DROP COLUMN idx, ADD PRIMARY KEY (wallet_address)")
+    await conn.execute(
+        f"""CREATE TABLE {INPUTS} AS
+            SELECT w.*, {scores_sql.MIRROR}
+              FROM rep_wallets w
+              LEFT JOIN orderflow_wallet_stats ws ON ws.wallet_address = w.wallet_address"""
+    )
+    await conn.execute(f"CREATE TABLE {WASH} AS SELECT * FROM rep_wash")
+    await conn.execute(f"CREATE TABLE {CLOSES} AS SELECT * FROM rep_close")
+    # idx: a wallet keeps its place; an incremental run scores this table as it stands
+    await conn.execute(f"ALTER TABLE {INPUTS} ADD PRIMARY KEY (wallet_address)")
+    await conn.execute(f"CREATE UNIQUE INDEX ON {INPUTS} (idx)")
+    await conn.execute(f"ANALYZE {INPUTS}")
     # one row per wallet with figures (token_id NULL) and per (wallet, token) off-market amounts
     await conn.execute(f"CREATE INDEX ON {WASH} (wallet_address)")
     await conn.execute(f"ALTER TABLE {CLOSES} ADD PRIMARY KEY (token_id)")
@@ -181,6 +192,22 @@ async def save(conn: asyncpg.Connection, settings: ReputationSettings, as_of: da
     # The counterparty evidence's partial sums are not built here: the first incremental run
     # finds them stale and builds them after its WASH (≈ 3 x WASH on real-like data, ≈ 60 s at
     # 1 M benchmark wallets: a full recompute does not pay for what only incremental runs read).
+
+
+async def mirror(conn: asyncpg.Connection) -> None:
+    """After an incremental run's upsert: the stored score, tier and flags kept beside the
+    inputs of the wallets it gave the upsert (``rep_scores``' rows; any other wallet's row was
+    not written). Every stored row then has them as written, which is what the next run's
+    population step compares its scores with (:data:`scores_sql.MIRROR`). Only a live run
+    writes a score, tier or flags, and an ``--as-of`` run makes the next one full
+    (:func:`invalidate`), which keeps them afresh (:func:`save`)."""
+    columns = ", ".join(scores_sql.MIRROR_COLUMNS)
+    await conn.execute(
+        f"""UPDATE {INPUTS} i
+               SET ({columns}) = (SELECT {columns} FROM (SELECT {scores_sql.MIRROR}) m)
+              FROM rep_scores s, orderflow_wallet_stats ws
+             WHERE s.idx = i.idx AND ws.wallet_address = i.wallet_address"""
+    )
 
 
 async def _wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings) -> None:
@@ -267,12 +294,47 @@ async def _moves(conn: asyncpg.Connection) -> None:
     await conn.execute(_MARK_DELTA)
 
 
+async def _replace_inputs(conn: asyncpg.Connection) -> None:
+    """The dirty wallets' stored inputs replaced by their new ``rep_wallets`` rows (then
+    dropped). A wallet keeps its ``idx`` and its stored row's score, tier and flags; a new one
+    gets the next free ``idx`` (after every one ever handed out: none is reused in a run) and
+    none (NaN, -1, 0: no stored row)."""
+    inputs = await conn.fetch(
+        "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0"
+        " AND NOT attisdropped ORDER BY attnum",
+        INPUTS,
+    )
+    kept = ("idx", *scores_sql.MIRROR_COLUMNS)
+    names = ", ".join(json.dumps(r["attname"]) for r in inputs if r["attname"] not in kept)
+    first_new = await conn.fetchval(f"SELECT coalesce(max(idx), -1) + 1 FROM {INPUTS}")
+    await conn.execute(
+        f"""CREATE TEMP TABLE rep_kept ON COMMIT DROP AS
+            WITH d AS (DELETE FROM {INPUTS} i USING rep_dirty_wallets d
+                        WHERE d.wallet_address = i.wallet_address
+                    RETURNING i.wallet_address, i.idx, {", ".join(f"i.{c}" for c in kept[1:])})
+            SELECT * FROM d"""
+    )
+    await conn.execute(
+        f"""INSERT INTO {INPUTS} ({names}, {", ".join(kept)})
+            SELECT {
+            ", ".join(f"n.{json.dumps(r['attname'])}" for r in inputs if r["attname"] not in kept)
+        },
+                   coalesce(k.idx, $1 + (row_number() OVER (PARTITION BY k.idx IS NULL
+                                                            ORDER BY n.wallet_address))::int - 1),
+                   coalesce(k.stored_score, 'NaN'), coalesce(k.stored_tier, -1),
+                   coalesce(k.stored_flags, 0)
+              FROM rep_wallets n LEFT JOIN rep_kept k ON k.wallet_address = n.wallet_address""",
+        first_new,
+    )
+    await conn.execute("DROP TABLE rep_wallets")
+
+
 async def build(
     conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings
 ) -> tuple[int, dict[str, float]]:
-    """``rep_positions`` (dirty wallets), ``rep_close``, ``rep_wash``, ``rep_wallets`` (every
-    wallet, from the stored inputs); returns the number of wallets rescored and stage times.
-    The caller then scores ``rep_wallets`` as after a full build."""
+    """``rep_positions`` (dirty wallets), ``rep_close``, ``rep_wash``, the stored inputs of
+    every wallet brought up to date; returns the number of wallets rescored and stage times.
+    The caller then scores the stored inputs (:data:`INPUTS`) as after a full build."""
     stages: dict[str, float] = {}
     last = time.perf_counter()
 
@@ -340,18 +402,7 @@ async def build(
     lap("positions")
     await conn.execute(ev.WALLETS)
     rescored = await conn.fetchval("SELECT count(*) FROM rep_wallets")
-    await conn.execute(
-        f"DELETE FROM {INPUTS} i USING rep_dirty_wallets d"
-        " WHERE d.wallet_address = i.wallet_address"
-    )
-    columns = await conn.fetch(
-        "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0"
-        " AND NOT attisdropped ORDER BY attnum",
-        INPUTS,
-    )
-    names = ", ".join(json.dumps(r["attname"]) for r in columns)
-    await conn.execute(f"INSERT INTO {INPUTS} ({names}) SELECT {names} FROM rep_wallets")
-    await conn.execute("DROP TABLE rep_wallets")
+    await _replace_inputs(conn)
     # the wallets whose inputs changed (rescored, or a mark moved their unrealized P&L): the
     # population step sends them back whatever their score (population_step._may_change)
     await conn.execute(
@@ -360,11 +411,6 @@ async def build(
            UNION SELECT wallet_address FROM rep_mark_delta WHERE delta <> 0"""
     )
     await conn.execute("ANALYZE rep_changed")
-    await conn.execute(
-        f"""CREATE TEMP TABLE rep_wallets ON COMMIT DROP AS
-            SELECT (row_number() OVER () - 1)::int AS idx, {names}
-              FROM {INPUTS}"""
-    )
     # keys left without fills (a reorg took them all): only a change makes one, so it is among
     # the keys this run claimed (one still marked changed again since, and waits for the next)
     await conn.execute(

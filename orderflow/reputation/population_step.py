@@ -1,6 +1,6 @@
-"""The population step of a run: every wallet's inputs out of ``rep_wallets`` by binary COPY,
-numpy's scores (:func:`orderflow.reputation.factors.score`) back as ``rep_scores``, and the
-``rep_final`` view the run persists."""
+"""The population step of a run: every wallet's inputs out of ``rep_wallets`` (or an incremental
+run's stored inputs) by binary COPY, numpy's scores (:func:`orderflow.reputation.factors.score`)
+back as ``rep_scores``, and the ``rep_final`` view the run persists."""
 
 from __future__ import annotations
 
@@ -59,29 +59,45 @@ def _may_change(arrays: dict[str, Any], result: Scores) -> np.ndarray[Any, np.dt
     )
 
 
+def _host_places(idx: np.ndarray[Any, Any], host: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``wash_host`` as read (the host's ``idx``, NaN: none) turned into the host's place in the
+    arrays (NaN: none, or a host not among them)."""
+    places = np.full(host.shape, np.nan)
+    has = np.flatnonzero(np.isfinite(host))
+    if has.size == 0:
+        return places
+    sorter = np.argsort(idx, kind="stable")
+    wanted = host[has].astype(np.int64)
+    at = np.minimum(np.searchsorted(idx, wanted, sorter=sorter), idx.size - 1)
+    found = idx[sorter[at]] == wanted
+    places[has[found]] = sorter[at[found]]
+    return places
+
+
 async def population_step(
     conn: asyncpg.Connection,
     settings: ReputationSettings,
     watch: Laps,
     *,
     only_changed: bool = False,
+    wallets: str = "rep_wallets",
 ) -> Population:
-    """The population step over ``rep_wallets``: ``rep_scores`` and the ``rep_final`` view.
-    Rows travel both ways as binary COPY (:mod:`orderflow.reputation.binary_copy`).
+    """The population step over ``wallets``: ``rep_scores`` and the ``rep_final`` view. Rows
+    travel both ways as binary COPY (:mod:`orderflow.reputation.binary_copy`), in no order
+    (the step's figures do not depend on it).
 
-    ``only_changed`` (an incremental run: ``rep_changed`` from its build): every wallet is
-    scored (the prior is the population's), but ``rep_final`` holds only the wallets whose
-    stored row may change (:func:`_may_change`); the upsert would skip the others' rows as
-    unchanged."""
+    ``only_changed`` (an incremental run: ``wallets`` its stored inputs, with the stored rows'
+    score, tier and flags, and ``rep_changed`` from its build): every wallet is scored (the prior
+    is the population's), but ``rep_final`` holds only the wallets whose stored row may change
+    (:func:`_may_change`); the upsert would skip the others' rows as unchanged."""
     columns = WalletInputs.columns()
     layout = scores_sql.inputs_layout(columns)
     if only_changed:
         layout = (*layout, *scores_sql.STORED_LAYOUT)
-    unordered = await binary_copy.read(
-        conn, scores_sql.inputs_copy(columns, stored=only_changed), layout
+    arrays = await binary_copy.read(
+        conn, scores_sql.inputs_copy(columns, wallets, stored=only_changed), layout
     )
-    in_order = np.argsort(unordered["pos"], kind="stable")  # address order (see inputs_copy)
-    arrays = {k: v[in_order] for k, v in unordered.items()}
+    arrays["wash_host"] = _host_places(arrays["idx"], arrays["wash_host"])
     n = len(arrays["idx"])
     watch.lap("score_inputs")
     result = score(
@@ -106,11 +122,11 @@ async def population_step(
     await binary_copy.write(conn, "rep_scores_in", scores_sql.SCORES_IN_COLUMNS, values)
     await conn.execute(scores_sql.SCORES_TABLE)
     # its size for the planner: after an incremental run's few rows, rep_final is joined from
-    # them (not the whole rep_wallets to the stored rows first, then sorted: docs/benchmarks.md)
+    # them (not every wallet's row to the stored rows first, then sorted: docs/benchmarks.md)
     await conn.execute("ANALYZE rep_scores (idx)")
     await conn.execute("DROP TABLE rep_scores_in")
     await conn.execute(
-        scores_sql.final_view(weights(settings), settings.follower_cost, result.prior)
+        scores_sql.final_view(weights(settings), settings.follower_cost, result.prior, wallets)
     )
     watch.lap("score_table")
     return population

@@ -264,13 +264,13 @@ async def run_reputation(
             await conn.execute(f"SET LOCAL work_mem = '{settings.work_mem}'")
             rescored, stages = await inc.build(conn, cutoff, settings)
             watch.take(stages)
-            population = await population_step(conn, settings, watch, only_changed=True)
+            population = await population_step(
+                conn, settings, watch, only_changed=True, wallets=inc.INPUTS
+            )
         else:
             if stored:  # before reading: a change committed from here on stays marked
                 await inc.clear(conn)
             population = await _build(conn, cutoff, settings, watch, stored=stored)
-            await (inc.save(conn, settings, cutoff) if stored else inc.invalidate(conn))
-            watch.lap("saved")
         positions = await conn.fetchval("SELECT count(*) FROM rep_positions")
         await conn.execute(persist_sql.CHANGED_ROWS, computed_at, cutoff)
         await conn.execute(persist_sql.UPSERT_STATS)
@@ -289,6 +289,11 @@ async def run_reputation(
         watch.lap("upsert")
         history = await conn.execute(persist_sql.HISTORY, computed_at)
         watch.lap("history")
+        if incremental:
+            await inc.mirror(conn)
+        else:  # after the upsert: the stored inputs keep the rows' scores as written
+            await (inc.save(conn, settings, cutoff) if stored else inc.invalidate(conn))
+        watch.lap("saved")
         if not incremental:  # the incremental build replaced the dirty tokens' issues
             await conn.execute(persist_sql.CLEAR_ISSUES)
             await conn.execute(persist_sql.ISSUES, computed_at, cutoff)

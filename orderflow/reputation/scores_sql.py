@@ -10,7 +10,7 @@ from orderflow.reputation.flags import FLAGS
 
 def inputs_layout(columns: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """The columns of :func:`inputs_copy` with their types."""
-    return (("idx", "int4"), ("pos", "int4"), *((c, "float8") for c in columns))
+    return (("idx", "int4"), *((c, "float8") for c in columns))
 
 
 # What an incremental run reads with the inputs to know which rows it must send back and write
@@ -22,7 +22,9 @@ def inputs_layout(columns: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 # inputs did not change has the same own figures as when its row was written (numpy's
 # elementwise loops do not depend on a wallet's position in the arrays:
 # tests/reputation/test_factors.py), so its row can only change through the population: its
-# score, tier or flags.
+# score, tier or flags. The stored row's three are read from the stored inputs' copy of them
+# (:data:`MIRROR`), not from ``orderflow_wallet_stats``: a join with every stored row was 40 % of
+# the step at 1 M wallets.
 STORED_LAYOUT = (
     ("changed", "int2"),
     ("stored_score", "float8"),
@@ -33,50 +35,49 @@ _FLAG_BITS = " | ".join(
     f"CASE WHEN '{f}' = ANY(ws.flags) THEN {1 << b} ELSE 0 END" for b, f in enumerate(FLAGS)
 )
 _FLAG_COUNT = " + ".join(f"('{f}' = ANY(ws.flags))::int" for f in FLAGS)
-_STORED = f"""(c.wallet_address IS NOT NULL)::int::int2,
-       coalesce(ws.reputation_score::float8, 'NaN'),
+# A stored row's (``ws``: ``orderflow_wallet_stats``, NULLs: no row) score, tier and flags as
+# :data:`STORED_LAYOUT` reads them: what the stored inputs keep beside each wallet's inputs
+# (columns stored_score, stored_tier, stored_flags), set after every live run's upsert.
+MIRROR = f"""coalesce(ws.reputation_score::float8, 'NaN') AS stored_score,
        coalesce(array_position(ARRAY[{", ".join(f"'{t}'" for t in TIERS)}]::text[],
-                               ws.trader_tier::text) - 1, -1)::int2,
+                               ws.trader_tier::text) - 1, -1)::int2 AS stored_tier,
        CASE WHEN cardinality(ws.flags) > 0
             THEN ({_FLAG_BITS}
                   -- a name FLAGS does not know, or one twice
                   | CASE WHEN cardinality(ws.flags) <> {_FLAG_COUNT} THEN {1 << 14} ELSE 0 END)
-            ELSE 0 END::int2"""
-_STORED_JOINS = """
-  LEFT JOIN rep_changed c ON c.wallet_address = w.wallet_address
-  LEFT JOIN orderflow_wallet_stats ws ON ws.wallet_address = w.wallet_address"""
+            ELSE 0 END::int2 AS stored_flags"""
+MIRROR_COLUMNS = ("stored_score", "stored_tier", "stored_flags")
 
 
-def inputs_copy(columns: tuple[str, ...], *, stored: bool = False) -> str:
-    """The query of the factor inputs, read as a binary COPY stream
-    (:mod:`orderflow.reputation.binary_copy`): one row per wallet, its ``idx`` and ``pos`` (int4)
-    then one float8 per column (NaN: none); ``stored``: then :data:`STORED_LAYOUT`'s columns.
+def inputs_copy(columns: tuple[str, ...], wallets: str, *, stored: bool = False) -> str:
+    """The query of the factor inputs of the rows of ``wallets`` (``rep_wallets``, or an
+    incremental run's stored inputs), read as a binary COPY stream
+    (:mod:`orderflow.reputation.binary_copy`): one row per wallet, its ``idx`` (int4) then one
+    float8 per column (NaN: none); ``stored``: then :data:`STORED_LAYOUT`'s columns.
 
-    ``pos`` is the wallet's place in address order: the population step puts the rows in that
-    order before it scores them, so its sums add in the same order whatever built
-    ``rep_wallets`` (a full and an incremental run agree to the last bit). Only the narrow
-    (idx, address) rows are sorted here; the wide rows are joined to them by hash, in no order
-    (sorting a million wide rows spilled ≈ 300 MB to disk three times: docs/benchmarks.md)."""
+    In no order and with no sort: the population step's figures do not depend on the rows'
+    order (its sums are correctly rounded, its false-discovery sets take equal probabilities
+    together: :mod:`orderflow.reputation.factors`). ``wash_host`` is sent as the host's ``idx``
+    (the step turns it into the host's place in its arrays)."""
     cols = ",\n       ".join(
-        "coalesce(hp.pos::float8, 'NaN')" if c == "wash_host" else f"coalesce(w.{c}::float8, 'NaN')"
-        for c in columns
+        f"coalesce({'hp.host' if c == 'wash_host' else f'w.{c}'}::float8, 'NaN')" for c in columns
     )
+    joins = ""
     if stored:
-        cols += f",\n       {_STORED}"
+        cols += ",\n       (c.wallet_address IS NOT NULL)::int::int2, " + ", ".join(
+            f"w.{c}" for c in MIRROR_COLUMNS
+        )
+        joins = "\n  LEFT JOIN rep_changed c ON c.wallet_address = w.wallet_address"
     return f"""
-WITH o AS MATERIALIZED (
-    SELECT idx, wallet_address,
-           (row_number() OVER (ORDER BY wallet_address COLLATE "C") - 1)::int4 AS pos
-      FROM rep_wallets
-), hp AS MATERIALIZED (
-    -- a wash counterparty's host as its position in address order (numpy reads its flags): the
-    -- few wallets with a host, joined apart (not every row merged on a mostly NULL key)
-    SELECT w.idx, h.pos FROM rep_wallets w JOIN o h ON h.wallet_address = w.wash_host_address
+WITH hp AS MATERIALIZED (
+    -- a wash counterparty's host: the few wallets with one, joined apart
+    SELECT w.idx, h.idx AS host
+      FROM {wallets} w JOIN {wallets} h ON h.wallet_address = w.wash_host_address
+     WHERE w.wash_host_address IS NOT NULL
 )
-SELECT w.idx::int4, o.pos, {cols}
-  FROM rep_wallets w
-  JOIN o ON o.idx = w.idx
-  LEFT JOIN hp ON hp.idx = w.idx{_STORED_JOINS if stored else ""}"""
+SELECT w.idx::int4, {cols}
+  FROM {wallets} w
+  LEFT JOIN hp ON hp.idx = w.idx{joins}"""
 
 
 # Per-wallet results computed in numpy, sent back by binary COPY into ``rep_scores_in`` (NaN for
@@ -190,7 +191,7 @@ CREATE TEMP VIEW rep_final AS
 SELECT w.*, {{SCORE_COLS}}, s.tier, s.flags,
        ARRAY[{_FIGURES}]::float8[] AS factor_figures,
        ARRAY[{_OWN_FIGURES}]::float8[] AS own_figures
-  FROM rep_wallets w
+  FROM {{WALLETS}} w
   JOIN rep_scores s ON s.idx = w.idx
 """
 
@@ -202,9 +203,11 @@ FACTORS = (
 )
 
 
-def final_view(weights: dict[str, float], cost: float, prior: Prior) -> str:
-    """``rep_final``: the wallets' rows with their scores and the figures of their factors JSON
-    (a view: read once, by the upsert). Weights and the prior are inlined as float literals
+def final_view(
+    weights: dict[str, float], cost: float, prior: Prior, wallets: str = "rep_wallets"
+) -> str:
+    """``rep_final``: the rows of ``wallets`` with their scores and the figures of their factors
+    JSON (a view: read once, by the upsert). Weights and the prior are inlined as float literals
     (views take no parameters)."""
 
     def lit(x: float) -> str:
@@ -222,6 +225,7 @@ def final_view(weights: dict[str, float], cost: float, prior: Prior) -> str:
         MU_SE=lit(prior.mean_se),
         KAPPA=lit(prior.miss_sd),
         SCORE_COLS=", ".join(f"s.{c}" for c in SCORE_COLUMNS),
+        WALLETS=wallets,
     )
 
 
