@@ -55,6 +55,7 @@ from orderflow.reputation import (
     scores_sql,
     wash_assemble,
     wash_state,
+    wash_tot,
 )
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.wash_sql import wash_settings
@@ -139,6 +140,13 @@ async def _claim(conn: asyncpg.Connection, as_of: datetime) -> None:
            UNION SELECT k.token_id FROM orderflow_tokens k
                   JOIN rep_dirty_markets m ON m.market_id = k.condition_id"""
     )
+    # wallets whose stored score, tier or flags something else wrote (migration 027): their
+    # rows are given to the upsert, which mends them
+    await conn.execute(
+        """CREATE TEMP TABLE rep_touched ON COMMIT DROP AS
+           WITH d AS (DELETE FROM orderflow_reputation_touched RETURNING wallet_address)
+           SELECT wallet_address FROM d"""
+    )
     # ... and those with changed fills: their closing line and mark are recomputed
     await conn.execute(
         """CREATE TEMP TABLE rep_dirty_tokens ON COMMIT DROP AS
@@ -156,6 +164,7 @@ async def clear(conn: asyncpg.Connection) -> None:
     await conn.execute("UPDATE orderflow_position_sums SET dirty = FALSE WHERE dirty")
     await conn.execute("DELETE FROM orderflow_reputation_dirty_markets")
     await conn.execute("DELETE FROM orderflow_reputation_dirty_tokens")
+    await conn.execute("DELETE FROM orderflow_reputation_touched")  # every row is compared
     await conn.execute("DELETE FROM orderflow_position_sums WHERE fills = 0")
     await wash_state.begin(conn)
 
@@ -211,26 +220,25 @@ async def mirror(conn: asyncpg.Connection) -> None:
 
 
 async def _wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings) -> None:
-    """``rep_wash`` over every wallet, reading only the share volume of ``rep_positions`` (a
-    thin stand-in from the sums): from the stored partial sums brought up to date around the
-    changed fills (:mod:`orderflow.reputation.wash_state`), or, when those are missing or stale
-    or the change is large (``wash_state.REBUILD_SHARE``), ``WASH`` over the trades (then the
-    sums are rebuilt for the next run);
+    """``rep_wash`` over every wallet: from the stored partial sums brought up to date around
+    the changed fills (:mod:`orderflow.reputation.wash_state`; the share volumes of the claimed
+    wallets from their position sums, the others' as stored), or, when those are missing or stale
+    or the change is large (``wash_state.REBUILD_SHARE``), ``WASH`` over the trades, reading
+    only the share volume of ``rep_positions`` (a thin stand-in from the sums: every wallet's),
+    then the sums are rebuilt for the next run;
     ``rep_wash_changed``: wallets whose row differs from the stored one; the stored rows are
     replaced."""
-    await conn.execute(
-        """CREATE TEMP TABLE rep_positions ON COMMIT DROP AS
-           SELECT wallet_address, sum(bought_gross_u + sold_gross_u)::numeric AS shares_u
-             FROM orderflow_position_sums WHERE fills > 0 GROUP BY wallet_address"""
-    )
     claimed = "SELECT wallet_address FROM rep_dirty_keys"  # only their share volumes can move
     if await wash_state.update(conn, as_of, settings, claimed):
         await wash_assemble.assemble(conn, as_of, settings, stored=WASH)
     else:
+        await conn.execute(
+            "CREATE TEMP TABLE rep_positions ON COMMIT DROP AS " + wash_tot.THIN.format(only="")
+        )
         await wash_state.begin(conn)
         await conn.execute(ev.WASH, as_of, *wash_settings(settings))
         await wash_state.build(conn, as_of, settings)
-    await conn.execute("DROP TABLE rep_positions")
+        await conn.execute("DROP TABLE rep_positions")
     await conn.execute(
         f"""CREATE TEMP TABLE rep_wash_changed ON COMMIT DROP AS
             SELECT DISTINCT wallet_address
@@ -403,12 +411,14 @@ async def build(
     await conn.execute(ev.WALLETS)
     rescored = await conn.fetchval("SELECT count(*) FROM rep_wallets")
     await _replace_inputs(conn)
-    # the wallets whose inputs changed (rescored, or a mark moved their unrealized P&L): the
-    # population step sends them back whatever their score (population_step._may_change)
+    # the wallets whose inputs changed (rescored, or a mark moved their unrealized P&L) and
+    # those whose stored row something else wrote: the population step sends them back
+    # whatever their score (population_step._may_change)
     await conn.execute(
         """CREATE TEMP TABLE rep_changed ON COMMIT DROP AS
            SELECT wallet_address FROM rep_dirty_wallets
-           UNION SELECT wallet_address FROM rep_mark_delta WHERE delta <> 0"""
+           UNION SELECT wallet_address FROM rep_mark_delta WHERE delta <> 0
+           UNION SELECT wallet_address FROM rep_touched"""
     )
     await conn.execute("ANALYZE rep_changed")
     # keys left without fills (a reorg took them all): only a change makes one, so it is among

@@ -256,6 +256,8 @@ async def run_reputation(
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RUN_LOCK_KEY):
             log.warning("another reputation run holds the lock; skipping")
             return RunSummary(as_of=cutoff, computed_at=computed_at, skipped=True)
+        # its own writes of scores are not "touched" rows (migration 027)
+        await conn.execute("SET LOCAL orderflow.reputation_writer = 'on'")
         watch = _Stopwatch()
         stored = await _stored(conn, as_of, cutoff)
         incremental = stored and not full and await inc.ready(conn, settings)

@@ -13,6 +13,7 @@ from datetime import datetime
 import asyncpg
 
 from orderflow.reputation import wash_partials_sql as sql
+from orderflow.reputation import wash_tot
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.wash_sql import wash_settings
 
@@ -112,8 +113,11 @@ async def assemble(
         await conn.execute(sql.ASSEMBLE, *args)
         return
     await _closure(conn, args, stored)
+    # the share volumes as stored: every wallet's, brought up to date by the update
     await conn.execute(
-        sql.assemble("w IN (SELECT w FROM rep_wash_u)", "w IN (SELECT w FROM rep_wash_c)"),
+        sql.assemble(
+            "w IN (SELECT w FROM rep_wash_u)", "w IN (SELECT w FROM rep_wash_c)", wash_tot.STORED
+        ),
         *args,
     )
     await conn.execute(

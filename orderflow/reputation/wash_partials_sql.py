@@ -195,20 +195,21 @@ SELECT w, cp FROM (
  WHERE r <= $1::int"""
 
 
-def assemble(universe: str, rows: str) -> str:
+def assemble(universe: str, rows: str, tot: str = TOT) -> str:
     """``rep_wash`` from the stored sums: WASH's groups and hosts over the stored pairs and
     wallets that ``universe`` selects (``w``), its offtok, off and offpair from their sums (the
     same values, types and rows), the off-market taker amounts of the wallets ``rows`` selects.
     Over every wallet (``TRUE``) it is WASH's rep_wash; over a universe closed under what the
     rows of some wallets read (their groups' members, the groups and off-market hosts they are a
-    member of, those groups' members: :mod:`orderflow.reputation.wash_state`), those rows are."""
+    member of, those groups' members: :mod:`orderflow.reputation.wash_state`), those rows are.
+    ``tot``: the share volumes' CTE (WASH's, from ``rep_positions``, or the stored ones)."""
     return (
         "\nCREATE TEMP TABLE rep_wash ON COMMIT DROP AS\nWITH "
         + PARAMS
         + f"""pairs AS (
     SELECT w, cp, vol, n FROM orderflow_wash_pairs WHERE {universe}
 """
-        + TOT
+        + tot
         + GROUPS
         + f"""), offtok AS (
     SELECT w, token_id, coalesce(sum(tb), 0)::float8 AS tb, coalesce(sum(tcb), 0)::float8 AS tcb,

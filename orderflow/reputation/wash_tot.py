@@ -10,8 +10,9 @@ share volume is a sum over its position sums (each change of one marks it), so o
 the stored one (``orderflow_wash_wallets.tot``: a build stores every wallet's, an update the
 moved ones'; every run that claims the marks updates or rebuilds the cells, or leaves them stale).
 T is then K's wallets whose volume differs from the stored one, and ``rep_wash_tot`` holds K's
-volumes and, before each step that reads them (:func:`add_stored`), the stored volumes of the
-other wallets that step sums (``rep_wash_w``).
+volumes (read from K's position sums) and, before each step that reads them (:func:`add_stored`),
+the stored volumes of the other wallets that step sums (``rep_wash_w``). After an update the
+stored volumes are every wallet's (:data:`STORED`).
 """
 
 from __future__ import annotations
@@ -22,9 +23,20 @@ from orderflow.reputation.wash_sql import TOT
 
 # Every wallet's share volume, as WASH's tot.
 ALL = "CREATE TEMP TABLE rep_wash_tot ON COMMIT DROP AS" + TOT.removeprefix("), tot AS (")
+
+# The thin ``rep_positions`` TOT reads (one row per wallet: its shares bought and sold, in
+# micro-units), from the position sums; ``{only}``: a filter on the sums' rows.
+THIN = """SELECT wallet_address, sum(bought_gross_u + sold_gross_u)::numeric AS shares_u
+  FROM orderflow_position_sums WHERE fills > 0{only} GROUP BY wallet_address"""
+
+# K's volumes, read from the sums of K's wallets alone (not from a thin rep_positions of every
+# wallet: 4 s at 1 M wallets): the same statement over the same rows of THIN.
 _GROUPED = "FROM rep_positions GROUP BY"
 _OF_K = ALL.replace(
-    _GROUPED, "FROM rep_positions WHERE wallet_address IN (SELECT w FROM rep_wash_k) GROUP BY"
+    _GROUPED,
+    "FROM ("
+    + THIN.format(only=" AND wallet_address IN (SELECT w FROM rep_wash_k)")
+    + ") AS rep_positions GROUP BY",
 )
 assert _GROUPED in ALL
 
@@ -40,6 +52,12 @@ CREATE TEMP TABLE rep_wash_t ON COMMIT DROP AS
 SELECT coalesce(n.w, o.w) AS w
   FROM rep_wash_tot n FULL JOIN ({stored}) o ON o.w = n.w
  WHERE n.vol IS DISTINCT FROM o.tot
+"""
+
+
+# Every wallet's share volume once the cells are up to date: the stored one (``ALL``'s rows).
+STORED = """), tot AS (
+    SELECT w, tot AS vol FROM orderflow_wash_wallets WHERE tot IS NOT NULL
 """
 
 

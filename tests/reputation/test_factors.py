@@ -123,6 +123,37 @@ def test_bayes_fdr_takes_the_largest_set_with_mean_error_below_alpha() -> None:
     assert not bayes_fdr(p, np.zeros(5, bool), 0.05).any()
 
 
+def test_bayes_fdr_takes_equal_probabilities_together() -> None:
+    """Wallets with the same probability are taken or left together: which of them would make
+    the cut must not depend on where each sits in the arrays (an incremental run reads them in
+    another order than a full one)."""
+    p = np.array([0.99, 0.96, 0.96, 0.96])
+    # running means of the errors 0.01, 0.04, 0.04, 0.04: 0.01, 0.025, 0.03, 0.0325 -- two of the
+    # three equal ones would fit under 0.031, all three do not
+    assert bayes_fdr(p, np.ones(4, bool), 0.031).tolist() == [True, False, False, False]
+    assert bayes_fdr(p, np.ones(4, bool), 0.033).tolist() == [True, True, True, True]
+    rng = np.random.default_rng(5)
+    p = np.round(rng.uniform(0.9, 1.0, 500), 2)  # many equal values
+    chosen = bayes_fdr(p, np.ones(500, bool), 0.03)
+    assert 0 < chosen.sum() < 500
+    for _ in range(5):
+        order = rng.permutation(500)
+        assert (bayes_fdr(p[order], np.ones(500, bool), 0.03) == chosen[order]).all()
+
+
+def test_population_prior_does_not_depend_on_the_order() -> None:
+    """The prior's sums are correctly rounded: the same bits for the same wallets in any order
+    (numpy's pairwise sums move in the last bits when the values are permuted)."""
+    rng = np.random.default_rng(3)
+    m = rng.normal(-0.01, 0.2, 20_001)
+    se = rng.uniform(0.01, 0.5, 20_001)
+    use = rng.uniform(size=20_001) < 0.9
+    reference = population_prior(m, se, use, 0.005)
+    for _ in range(5):
+        order = rng.permutation(m.size)
+        assert population_prior(m[order], se[order], use[order], 0.005) == reference
+
+
 def test_score_is_placed_in_the_tier_band() -> None:
     raw = np.array([0.0, 10.0, 5.0, 5.0, 10.0])
     tier = np.array([TIERS.index(t) for t in ("WHALE", "SMART", "AVERAGE", "DEGEN", "NOVICE")],

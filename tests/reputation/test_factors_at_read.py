@@ -55,9 +55,11 @@ async def _frozen(
     seen: dict[str, Any] = {}
     real = scores_sql.final_view
 
-    def spy(weights: dict[str, float], cost: float, prior: Any) -> str:
+    def spy(
+        weights: dict[str, float], cost: float, prior: Any, wallets: str = "rep_wallets"
+    ) -> str:
         seen.update(weights=weights, cost=cost, prior=prior)
-        return real(weights, cost, prior)
+        return real(weights, cost, prior, wallets)
 
     monkeypatch.setattr(scores_sql, "final_view", spy)
     async with pool.acquire() as conn:

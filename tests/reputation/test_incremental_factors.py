@@ -153,14 +153,69 @@ async def test_an_incremental_run_gives_the_upsert_only_rows_that_may_change(
         " || '{WASH}'::text[] WHERE wallet_address = $1",
         twice_of,
     )
+    # ... and a row deleted
+    deleted_of = wallets[6]
+    await pool.execute("DELETE FROM orderflow_wallet_stats WHERE wallet_address = $1", deleted_of)
     second = await run_reputation(pool)
     assert second.incremental
-    assert second.rescored == 0 and second.candidates == 5 < second.wallets
+    assert second.rescored == 0 and second.candidates == 6 < second.wallets
     mended = {r["wallet_address"]: r for r in await persisted(pool)}
-    for who in (score_of, tier_of, flags_of, unknown_of, twice_of):
+    for who in (score_of, tier_of, flags_of, unknown_of, twice_of, deleted_of):
         for k in ("reputation_score", "trader_tier", "flags"):
             assert mended[who][k] == truth[who][k], (who, k)
+    await _mirror_is_the_stored_rows(pool)
     assert second.tiers == (await run_reputation(pool, full=True)).tiers
+
+
+async def _mirror_is_the_stored_rows(pool: asyncpg.Pool) -> None:
+    """The stored inputs' copy of each wallet's stored score, tier and flags (what an
+    incremental run compares its scores with) is the stored row's."""
+    from orderflow.reputation.scores_sql import MIRROR, MIRROR_COLUMNS
+
+    differ = await pool.fetchval(
+        f"""SELECT count(*) FROM {incremental.INPUTS} i
+              LEFT JOIN orderflow_wallet_stats ws ON ws.wallet_address = i.wallet_address
+              CROSS JOIN LATERAL (SELECT {MIRROR}) m
+             WHERE ({", ".join(f"i.{c}" for c in MIRROR_COLUMNS)}) IS DISTINCT FROM
+                   ({", ".join(f"m.{c}" for c in MIRROR_COLUMNS)})"""
+    )
+    assert differ == 0
+    assert await pool.fetchval(f"SELECT count(*) FROM {incremental.INPUTS}") > 0
+
+
+async def test_the_stored_rows_copies_follow_the_rows_and_a_truncate_makes_the_next_run_full(
+    pool: asyncpg.Pool,
+) -> None:
+    """Incremental runs whose scores move (new fills, resolutions) keep the stored inputs'
+    copies of the rows' scores, tiers and flags equal to the rows; rows emptied by hand
+    (``TRUNCATE``) make the next run a full one, which writes them all again."""
+    w = World(seed=67, markets=24, neg_risk_events=0, makers=3)
+    specs = list(w.specs)
+    early, later = specs[: len(specs) // 2], specs[len(specs) // 2 :]
+    w.specs = early
+    wallets = [w.new_wallet() for _ in range(10)]
+    for i, who in enumerate(wallets):
+        (skilled_taker(w, who, 8, 0.3, usd=90.0) if i % 2 else noise_taker(w, who, 8))
+    for s in early:
+        w.chain.resolve(s.market, s.resolves, s.winner)
+    await w.chain.ingest(pool)
+    assert not (await run_reputation(pool)).incremental
+    await _mirror_is_the_stored_rows(pool)
+    w.specs = later
+    for i, who in enumerate(wallets[:5]):
+        (skilled_taker(w, who, 6, 0.3, usd=90.0) if i % 2 else noise_taker(w, who, 6))
+    for s in later:
+        w.chain.resolve(s.market, s.resolves, s.winner)
+    await w.chain.ingest(pool)
+    second = await run_reputation(pool)
+    assert second.incremental and second.rescored >= 5
+    await _mirror_is_the_stored_rows(pool)
+    rows = await persisted(pool)
+    await pool.execute("TRUNCATE orderflow_wallet_stats")
+    third = await run_reputation(pool)
+    assert not third.incremental
+    assert await persisted(pool) == rows
+    await _mirror_is_the_stored_rows(pool)
 
 
 async def test_a_change_of_the_scoring_code_makes_the_next_run_full(
