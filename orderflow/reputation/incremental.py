@@ -220,17 +220,19 @@ async def mirror(conn: asyncpg.Connection) -> None:
 
 
 async def _wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings) -> None:
-    """``rep_wash`` over every wallet: from the stored partial sums brought up to date around
-    the changed fills (:mod:`orderflow.reputation.wash_state`; the share volumes of the claimed
-    wallets from their position sums, the others' as stored), or, when those are missing or stale
-    or the change is large (``wash_state.REBUILD_SHARE``), ``WASH`` over the trades, reading
-    only the share volume of ``rep_positions`` (a thin stand-in from the sums: every wallet's),
-    then the sums are rebuilt for the next run;
+    """The stored counterparty evidence (:data:`WASH`) brought up to date: from the stored
+    partial sums updated around the changed fills (:mod:`orderflow.reputation.wash_state`; the
+    share volumes of the claimed wallets from their position sums, the others' as stored), only
+    the rows of the wallets that can have changed (``rep_wash_c``) assembled; or, when those
+    sums are missing or stale or the change is large (``wash_state.REBUILD_SHARE``), ``WASH``
+    over the trades, reading only the share volume of ``rep_positions`` (a thin stand-in from
+    the sums: every wallet's), then the sums are rebuilt for the next run.
     ``rep_wash_changed``: wallets whose row differs from the stored one; the stored rows are
-    replaced."""
+    replaced. ``rep_wash`` is then made again for the rescored wallets alone (:func:`_rows_of`)."""
     claimed = "SELECT wallet_address FROM rep_dirty_keys"  # only their share volumes can move
     if await wash_state.update(conn, as_of, settings, claimed):
-        await wash_assemble.assemble(conn, as_of, settings, stored=WASH)
+        await wash_assemble.assemble(conn, as_of, settings, stored=WASH, others=False)
+        old = f"SELECT s.* FROM {WASH} s JOIN rep_wash_c c ON c.w = s.wallet_address"
     else:
         await conn.execute(
             "CREATE TEMP TABLE rep_positions ON COMMIT DROP AS " + wash_tot.THIN.format(only="")
@@ -239,12 +241,13 @@ async def _wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
         await conn.execute(ev.WASH, as_of, *wash_settings(settings))
         await wash_state.build(conn, as_of, settings)
         await conn.execute("DROP TABLE rep_positions")
+        old = f"SELECT * FROM {WASH}"
     await conn.execute(
         f"""CREATE TEMP TABLE rep_wash_changed ON COMMIT DROP AS
             SELECT DISTINCT wallet_address
-              FROM ((SELECT * FROM rep_wash EXCEPT ALL SELECT * FROM {WASH})
+              FROM ((SELECT * FROM rep_wash EXCEPT ALL {old})
                     UNION ALL
-                    (SELECT * FROM {WASH} EXCEPT ALL SELECT * FROM rep_wash)) AS d"""
+                    ({old} EXCEPT ALL SELECT * FROM rep_wash)) AS d"""
     )
     await conn.execute(
         f"DELETE FROM {WASH} o USING rep_wash_changed c WHERE c.wallet_address = o.wallet_address"
@@ -252,6 +255,17 @@ async def _wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
     await conn.execute(
         f"""INSERT INTO {WASH} SELECT n.* FROM rep_wash n
              WHERE n.wallet_address IN (SELECT wallet_address FROM rep_wash_changed)"""
+    )
+    await conn.execute("DROP TABLE rep_wash")
+
+
+async def _rows_of(conn: asyncpg.Connection) -> None:
+    """``rep_wash`` for the wallets statement: the stored rows (current since :func:`_wash`) of
+    the wallets it rescores (``rep_dirty_wallets``; it reads only their own rows)."""
+    await conn.execute(
+        f"""CREATE TEMP TABLE rep_wash ON COMMIT DROP AS
+            SELECT s.* FROM {WASH} s
+              JOIN rep_dirty_wallets d ON d.wallet_address = s.wallet_address"""
     )
 
 
@@ -392,6 +406,7 @@ async def build(
     await conn.execute("ALTER TABLE rep_dirty_wallets ADD PRIMARY KEY (wallet_address)")
     await conn.execute("ANALYZE rep_dirty_wallets")
     await conn.execute(_APPLY_MARKS)
+    await _rows_of(conn)
     # the dirty wallets' positions, every column
     await conn.execute("DROP TABLE rep_positions")
     await conn.execute(

@@ -100,13 +100,17 @@ async def assemble(
     as_of: datetime,
     settings: ReputationSettings,
     stored: str | None = None,
+    *,
+    others: bool = True,
 ) -> None:
     """``rep_wash`` from the stored sums (current: after a build or an update of
     :mod:`orderflow.reputation.wash_state`).
 
     ``stored``: the table of ``rep_wash``'s rows as the last run left them (after an
-    update): only the rows of the wallets that can have changed are assembled (reading
-    what those read), the others are ``stored``'s. Without: every row, from every stored sum."""
+    update): only the rows of the wallets that can have changed (``rep_wash_c``) are assembled
+    (reading what those read), the others are ``stored``'s (``others=False``: left out, so
+    ``rep_wash`` holds the rows of ``rep_wash_c`` alone). Without: every row, from every stored
+    sum."""
     max_id = await conn.fetchval("SELECT last_id FROM orderflow_wash_state")
     args = (as_of, *wash_settings(settings), max_id)
     if stored is None:
@@ -124,7 +128,8 @@ async def assemble(
         """DELETE FROM rep_wash r
             WHERE NOT EXISTS (SELECT 1 FROM rep_wash_c c WHERE c.w = r.wallet_address)"""
     )
-    await conn.execute(
-        f"""INSERT INTO rep_wash SELECT s.* FROM {stored} s
-             WHERE NOT EXISTS (SELECT 1 FROM rep_wash_c c WHERE c.w = s.wallet_address)"""
-    )
+    if others:
+        await conn.execute(
+            f"""INSERT INTO rep_wash SELECT s.* FROM {stored} s
+                 WHERE NOT EXISTS (SELECT 1 FROM rep_wash_c c WHERE c.w = s.wallet_address)"""
+        )
