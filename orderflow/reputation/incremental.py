@@ -1,24 +1,18 @@
 """The incremental run: rescore only the wallets whose statistics can have changed.
 
-A live full run (positions from the stored sums, migration 011) keeps what the next run needs:
+A live full run (positions from the stored sums, migration 011) keeps what the next run needs
+(:mod:`orderflow.reputation.stored_inputs`: every wallet's inputs, the counterparty evidence and
+the closing lines, with a fingerprint), and the counterparty evidence's exact partial sums are
+kept beside them (migration 023, :mod:`orderflow.reputation.wash_state`, with their own
+fingerprint). An incremental run then, in the caller's transaction:
 
-* ``orderflow_reputation_inputs`` -- every wallet's row of ``rep_wallets`` (the per-wallet
-  statistics and evidence sums the population step reads);
-* ``orderflow_reputation_wash`` -- ``rep_wash`` (the counterparty evidence);
-* ``orderflow_reputation_state`` -- a fingerprint of the SQL and settings that made them;
-* the counterparty evidence's exact partial sums (migration 023,
-  :mod:`orderflow.reputation.wash_state`, with their own fingerprint).
-
-Both tables are created by the run from the temporary tables (``CREATE TABLE ... AS``), so they
-always have the columns the current SQL produces; the fingerprint says whether they are usable.
-An incremental run then, in the caller's transaction:
-
-1. takes the changes: sums rows marked dirty by the triggers (new, deleted, updated fills) and
-   the markets / tokens whose resolution, condition or registry row changed;
+1. takes the changes: sums rows marked dirty by the triggers (new, deleted, updated fills), the
+   markets / tokens whose resolution, condition or registry row changed, and the wallets whose
+   stored score, tier or flags something else wrote (migration 027);
 2. brings the counterparty evidence's partial sums up to date around the changed fills and
-   assembles ``rep_wash`` from them (``WASH``'s rows to the bit; ``WASH`` itself over the trades
-   when they are stale), against every wallet's share volume from the sums, and adds the wallets
-   whose evidence changed;
+   assembles the rows of the wallets whose evidence can have changed (``WASH``'s rows to the
+   bit; ``WASH`` itself over the trades when the sums are stale), and adds the wallets whose
+   evidence changed;
 3. dirty wallets = wallets of dirty rows + every holder of a dirty token whose resolution,
    closing line or problem moved + wallets whose wash evidence changed; the holders of a token
    whose mark alone moved are not rescored: their stored unrealized P&L (the one figure the mark
@@ -26,88 +20,32 @@ An incremental run then, in the caller's transaction:
 4. loads every position in the changed tokens (a closing line is the token's, over all its
    holders; only the columns the closing lines, problems and marks read), builds the closing
    lines, then loads the dirty wallets' positions and computes their ``rep_wallets`` rows;
-5. replaces their stored inputs, and scores the whole population from the stored inputs (the
-   empirical-Bayes prior and the false-discovery control are population-wide).
+5. replaces their stored inputs; the caller scores the whole population from the stored inputs
+   as they stand (the empirical-Bayes prior and the false-discovery control are
+   population-wide) and gives the upsert only the rows that may change.
 
-The caller persists ``rep_final`` as after a full run (the upsert writes only changed rows).
 Equality with a full recompute is tested in ``tests/reputation/test_incremental_run.py``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import inspect
-import json
 import time
 from datetime import datetime
-from pathlib import Path
 
 import asyncpg
-import numpy as np
 
 from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation import (
-    factors,
-    flags,
     persist_sql,
-    population_step,
     positions_sql,
-    scores_sql,
+    stored_inputs,
     wash_assemble,
     wash_state,
     wash_tot,
 )
 from orderflow.reputation.settings import ReputationSettings
+from orderflow.reputation.stored_inputs import CLOSES, INPUTS, WASH
 from orderflow.reputation.wash_sql import wash_settings
-
-INPUTS = "orderflow_reputation_inputs"
-WASH = "orderflow_reputation_wash"
-CLOSES = "orderflow_reputation_closes"
-
-
-# The code that turns a wallet's inputs into the figures its row stores. An incremental run
-# writes only the rows whose inputs changed or whose score, tier or flags moved (the
-# population step, orderflow.reputation.population_step), trusting every other row to hold
-# what this code makes of its unchanged inputs: a change of this code (or of numpy, whose
-# loops compute the figures) must make the next run a full one.
-_SCORING_CODE = (factors, flags, population_step, scores_sql)
-
-
-def fingerprint(settings: ReputationSettings) -> str:
-    """What the stored inputs and the rows an incremental run leaves alone depend on besides
-    the data: the SQL, the scoring code, numpy's version and the settings."""
-    digest = hashlib.sha256()
-    for text in (
-        positions_sql.positions(stored=True),
-        ev.CLOSES,
-        ev.WASH,
-        ev.WALLETS,
-        persist_sql.UPSERT_STATS,
-        settings.model_dump_json(),
-        np.__version__,
-    ):
-        digest.update(text.encode() + b"\0")
-    for module in _SCORING_CODE:
-        digest.update(Path(inspect.getfile(module)).read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-async def ready(conn: asyncpg.Connection, settings: ReputationSettings) -> bool:
-    """Whether the stored inputs were made by a live full run with this SQL and settings."""
-    stored = await conn.fetchval(
-        "SELECT fingerprint FROM orderflow_reputation_state WHERE id AND valid"
-    )
-    return bool(stored == fingerprint(settings))
-
-
-async def invalidate(conn: asyncpg.Connection) -> None:
-    """A run that did not leave the stored inputs current (a scan, an as_of run)."""
-    await wash_state.invalidate(conn)
-    await conn.execute(
-        "INSERT INTO orderflow_reputation_state (id, valid, fingerprint, updated_at)"
-        " VALUES (TRUE, FALSE, NULL, now())"
-        " ON CONFLICT (id) DO UPDATE SET valid = FALSE, updated_at = now()"
-    )
 
 
 async def _claim(conn: asyncpg.Connection, as_of: datetime) -> None:
@@ -167,56 +105,6 @@ async def clear(conn: asyncpg.Connection) -> None:
     await conn.execute("DELETE FROM orderflow_reputation_touched")  # every row is compared
     await conn.execute("DELETE FROM orderflow_position_sums WHERE fills = 0")
     await wash_state.begin(conn)
-
-
-async def save(conn: asyncpg.Connection, settings: ReputationSettings, as_of: datetime) -> None:
-    """After a live full run (which called :func:`clear` before reading) has written its rows:
-    keep ``rep_wallets`` (with each wallet's stored score, tier and flags: :func:`mirror`),
-    ``rep_wash`` and ``rep_close`` for the next runs."""
-    for table in (INPUTS, WASH, CLOSES):
-        await conn.execute(f"DROP TABLE IF EXISTS {table}")
-    await conn.execute(
-        f"""CREATE TABLE {INPUTS} AS
-            SELECT w.*, {scores_sql.MIRROR}
-              FROM rep_wallets w
-              LEFT JOIN orderflow_wallet_stats ws ON ws.wallet_address = w.wallet_address"""
-    )
-    await conn.execute(f"CREATE TABLE {WASH} AS SELECT * FROM rep_wash")
-    await conn.execute(f"CREATE TABLE {CLOSES} AS SELECT * FROM rep_close")
-    # idx: a wallet keeps its place; an incremental run scores this table as it stands
-    await conn.execute(f"ALTER TABLE {INPUTS} ADD PRIMARY KEY (wallet_address)")
-    await conn.execute(f"CREATE UNIQUE INDEX ON {INPUTS} (idx)")
-    await conn.execute(f"ANALYZE {INPUTS}")
-    # one row per wallet with figures (token_id NULL) and per (wallet, token) off-market amounts
-    await conn.execute(f"CREATE INDEX ON {WASH} (wallet_address)")
-    await conn.execute(f"ALTER TABLE {CLOSES} ADD PRIMARY KEY (token_id)")
-    await conn.execute(
-        "INSERT INTO orderflow_reputation_state (id, valid, fingerprint, as_of, updated_at)"
-        " VALUES (TRUE, TRUE, $1, $2, now())"
-        " ON CONFLICT (id) DO UPDATE SET valid = TRUE, fingerprint = $1, as_of = $2,"
-        " updated_at = now()",
-        fingerprint(settings),
-        as_of,
-    )
-    # The counterparty evidence's partial sums are not built here: the first incremental run
-    # finds them stale and builds them after its WASH (≈ 3 x WASH on real-like data, ≈ 60 s at
-    # 1 M benchmark wallets: a full recompute does not pay for what only incremental runs read).
-
-
-async def mirror(conn: asyncpg.Connection) -> None:
-    """After an incremental run's upsert: the stored score, tier and flags kept beside the
-    inputs of the wallets it gave the upsert (``rep_scores``' rows; any other wallet's row was
-    not written). Every stored row then has them as written, which is what the next run's
-    population step compares its scores with (:data:`scores_sql.MIRROR`). Only a live run
-    writes a score, tier or flags, and an ``--as-of`` run makes the next one full
-    (:func:`invalidate`), which keeps them afresh (:func:`save`)."""
-    columns = ", ".join(scores_sql.MIRROR_COLUMNS)
-    await conn.execute(
-        f"""UPDATE {INPUTS} i
-               SET ({columns}) = (SELECT {columns} FROM (SELECT {scores_sql.MIRROR}) m)
-              FROM rep_scores s, orderflow_wallet_stats ws
-             WHERE s.idx = i.idx AND ws.wallet_address = i.wallet_address"""
-    )
 
 
 async def _wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings) -> None:
@@ -316,41 +204,6 @@ async def _moves(conn: asyncpg.Connection) -> None:
     await conn.execute(_MARK_DELTA)
 
 
-async def _replace_inputs(conn: asyncpg.Connection) -> None:
-    """The dirty wallets' stored inputs replaced by their new ``rep_wallets`` rows (then
-    dropped). A wallet keeps its ``idx`` and its stored row's score, tier and flags; a new one
-    gets the next free ``idx`` (after every one ever handed out: none is reused in a run) and
-    none (NaN, -1, 0: no stored row)."""
-    inputs = await conn.fetch(
-        "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0"
-        " AND NOT attisdropped ORDER BY attnum",
-        INPUTS,
-    )
-    kept = ("idx", *scores_sql.MIRROR_COLUMNS)
-    names = ", ".join(json.dumps(r["attname"]) for r in inputs if r["attname"] not in kept)
-    first_new = await conn.fetchval(f"SELECT coalesce(max(idx), -1) + 1 FROM {INPUTS}")
-    await conn.execute(
-        f"""CREATE TEMP TABLE rep_kept ON COMMIT DROP AS
-            WITH d AS (DELETE FROM {INPUTS} i USING rep_dirty_wallets d
-                        WHERE d.wallet_address = i.wallet_address
-                    RETURNING i.wallet_address, i.idx, {", ".join(f"i.{c}" for c in kept[1:])})
-            SELECT * FROM d"""
-    )
-    await conn.execute(
-        f"""INSERT INTO {INPUTS} ({names}, {", ".join(kept)})
-            SELECT {
-            ", ".join(f"n.{json.dumps(r['attname'])}" for r in inputs if r["attname"] not in kept)
-        },
-                   coalesce(k.idx, $1 + (row_number() OVER (PARTITION BY k.idx IS NULL
-                                                            ORDER BY n.wallet_address))::int - 1),
-                   coalesce(k.stored_score, 'NaN'), coalesce(k.stored_tier, -1),
-                   coalesce(k.stored_flags, 0)
-              FROM rep_wallets n LEFT JOIN rep_kept k ON k.wallet_address = n.wallet_address""",
-        first_new,
-    )
-    await conn.execute("DROP TABLE rep_wallets")
-
-
 async def build(
     conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings
 ) -> tuple[int, dict[str, float]]:
@@ -425,7 +278,7 @@ async def build(
     lap("positions")
     await conn.execute(ev.WALLETS)
     rescored = await conn.fetchval("SELECT count(*) FROM rep_wallets")
-    await _replace_inputs(conn)
+    await stored_inputs.replace(conn)
     # the wallets whose inputs changed (rescored, or a mark moved their unrealized P&L) and
     # those whose stored row something else wrote: the population step sends them back
     # whatever their score (population_step._may_change)

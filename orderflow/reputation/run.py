@@ -28,7 +28,7 @@ from orderflow.chain.pending_sums import fold as fold_pending_sums
 from orderflow.errors import DatabaseError
 from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation import incremental as inc
-from orderflow.reputation import persist_sql, positions_sql, scores_sql
+from orderflow.reputation import persist_sql, positions_sql, scores_sql, stored_inputs
 from orderflow.reputation.population_step import Population, population_step
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.sums_sql import SUMS_MAY_MISS_FILLS
@@ -260,14 +260,14 @@ async def run_reputation(
         await conn.execute("SET LOCAL orderflow.reputation_writer = 'on'")
         watch = _Stopwatch()
         stored = await _stored(conn, as_of, cutoff)
-        incremental = stored and not full and await inc.ready(conn, settings)
+        incremental = stored and not full and await stored_inputs.ready(conn, settings)
         rescored = None
         if incremental:
             await conn.execute(f"SET LOCAL work_mem = '{settings.work_mem}'")
             rescored, stages = await inc.build(conn, cutoff, settings)
             watch.take(stages)
             population = await population_step(
-                conn, settings, watch, only_changed=True, wallets=inc.INPUTS
+                conn, settings, watch, only_changed=True, wallets=stored_inputs.INPUTS
             )
         else:
             if stored:  # before reading: a change committed from here on stays marked
@@ -292,9 +292,13 @@ async def run_reputation(
         history = await conn.execute(persist_sql.HISTORY, computed_at)
         watch.lap("history")
         if incremental:
-            await inc.mirror(conn)
+            await stored_inputs.mirror(conn)
         else:  # after the upsert: the stored inputs keep the rows' scores as written
-            await (inc.save(conn, settings, cutoff) if stored else inc.invalidate(conn))
+            await (
+                stored_inputs.save(conn, settings, cutoff)
+                if stored
+                else stored_inputs.invalidate(conn)
+            )
         watch.lap("saved")
         if not incremental:  # the incremental build replaced the dirty tokens' issues
             await conn.execute(persist_sql.CLEAR_ISSUES)

@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from orderflow.reputation import factors, incremental, run_reputation
+from orderflow.reputation import factors, run_reputation, stored_inputs
 from tests.reputation.population import World, edge_taker, noise_taker, skilled_taker
 from tests.reputation.test_incremental_run import close, persisted
 
@@ -173,14 +173,14 @@ async def _mirror_is_the_stored_rows(pool: asyncpg.Pool) -> None:
     from orderflow.reputation.scores_sql import MIRROR, MIRROR_COLUMNS
 
     differ = await pool.fetchval(
-        f"""SELECT count(*) FROM {incremental.INPUTS} i
+        f"""SELECT count(*) FROM {stored_inputs.INPUTS} i
               LEFT JOIN orderflow_wallet_stats ws ON ws.wallet_address = i.wallet_address
               CROSS JOIN LATERAL (SELECT {MIRROR}) m
              WHERE ({", ".join(f"i.{c}" for c in MIRROR_COLUMNS)}) IS DISTINCT FROM
                    ({", ".join(f"m.{c}" for c in MIRROR_COLUMNS)})"""
     )
     assert differ == 0
-    assert await pool.fetchval(f"SELECT count(*) FROM {incremental.INPUTS}") > 0
+    assert await pool.fetchval(f"SELECT count(*) FROM {stored_inputs.INPUTS}") > 0
 
 
 async def test_the_stored_rows_copies_follow_the_rows_and_a_truncate_makes_the_next_run_full(
@@ -237,7 +237,7 @@ async def test_a_change_of_the_scoring_code_makes_the_next_run_full(
     changed.write_bytes(Path(inspect.getfile(factors)).read_bytes() + b"# another version\n")
     real = inspect.getfile
     monkeypatch.setattr(
-        incremental.inspect, "getfile", lambda m: str(changed) if m is factors else real(m)
+        stored_inputs.inspect, "getfile", lambda m: str(changed) if m is factors else real(m)
     )
     after = await run_reputation(pool)
     assert not after.incremental and after.candidates == after.wallets

@@ -21,7 +21,7 @@ import asyncpg
 import pytest
 
 from orderflow.reputation import evidence_sql, run_reputation
-from orderflow.reputation.incremental import INPUTS
+from orderflow.reputation.stored_inputs import INPUTS
 from tests.reputation.population import World, noise_taker, skilled_taker, wash_pair
 from tests.reputation.wallets_frozen import (
     FROZEN_MAIN,
