@@ -85,17 +85,22 @@ async def invalidate(conn: asyncpg.Connection) -> None:
     )
 
 
+# The score, tier and flags of the rows a run gave its upsert, as its stored rows now hold them
+# (after the upsert a row given to it holds rep_final's, which are rep_scores'), under the names
+# scores_sql.MIRROR reads: no read of orderflow_wallet_stats.
+_WRITTEN = "(SELECT idx, score AS reputation_score, tier AS trader_tier, flags FROM rep_scores)"
+
+
 async def save(conn: asyncpg.Connection, settings: ReputationSettings, as_of: datetime) -> None:
-    """After a live full run (which called :func:`clear` before reading) has written its rows:
-    keep ``rep_wallets`` (with each wallet's stored score, tier and flags: :func:`mirror`),
-    ``rep_wash`` and ``rep_close`` for the next runs."""
+    """After a live full run (which called :func:`clear` before reading) has written its rows
+    (it gave the upsert every wallet): keep ``rep_wallets`` (with each wallet's stored score,
+    tier and flags: :func:`mirror`), ``rep_wash`` and ``rep_close`` for the next runs."""
     for table in (INPUTS, WASH, CLOSES):
         await conn.execute(f"DROP TABLE IF EXISTS {table}")
     await conn.execute(
         f"""CREATE TABLE {INPUTS} AS
             SELECT w.*, {scores_sql.MIRROR}
-              FROM rep_wallets w
-              LEFT JOIN orderflow_wallet_stats ws ON ws.wallet_address = w.wallet_address"""
+              FROM rep_wallets w LEFT JOIN {_WRITTEN} ws ON ws.idx = w.idx"""
     )
     await conn.execute(f"CREATE TABLE {WASH} AS SELECT * FROM rep_wash")
     await conn.execute(f"CREATE TABLE {CLOSES} AS SELECT * FROM rep_close")
@@ -130,8 +135,7 @@ async def mirror(conn: asyncpg.Connection) -> None:
     await conn.execute(
         f"""UPDATE {INPUTS} i
                SET ({columns}) = (SELECT {columns} FROM (SELECT {scores_sql.MIRROR}) m)
-              FROM rep_scores s, orderflow_wallet_stats ws
-             WHERE s.idx = i.idx AND ws.wallet_address = i.wallet_address"""
+              FROM {_WRITTEN} ws WHERE ws.idx = i.idx"""
     )
 
 
