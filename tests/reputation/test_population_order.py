@@ -1,19 +1,22 @@
-"""The population step reads every wallet's inputs in whatever order the database returns them
-and puts them in address order before numpy adds them up: the prior, and every score, are the
-same bits whatever order ``rep_wallets`` holds its rows in (a full run builds it from the
-wallets statement, an incremental one from the stored inputs)."""
+"""The population step reads every wallet's inputs in whatever order the database returns them,
+and nothing it computes depends on that order (correctly rounded sums, equal probabilities taken
+together): the prior, and every score, are the same bits whatever order ``rep_wallets`` holds its
+rows in and whatever ``idx`` they carry (a full run builds it from the wallets statement, an
+incremental one scores its stored inputs)."""
 
 from __future__ import annotations
 
 import asyncpg
+import numpy as np
 
 from orderflow.reputation import run
-from orderflow.reputation.population_step import population_step
+from orderflow.reputation.population_step import _host_places, population_step
 from orderflow.reputation.scores_sql import DROP_FINAL, SCORE_COLUMNS
 from orderflow.reputation.settings import ReputationSettings
 from tests.reputation.population import World, edge_taker, noise_taker, skilled_taker
 
-_SCORES = f"SELECT idx, {', '.join(SCORE_COLUMNS)}, tier, flags FROM rep_scores ORDER BY idx"
+_SCORES = f"""SELECT w.wallet_address, {", ".join(f"s.{c}" for c in SCORE_COLUMNS)}, s.tier, s.flags
+                FROM rep_scores s JOIN rep_wallets w ON w.idx = s.idx ORDER BY w.wallet_address"""
 
 
 async def test_the_population_step_does_not_depend_on_the_rows_order(pool: asyncpg.Pool) -> None:
@@ -31,19 +34,26 @@ async def test_the_population_step_does_not_depend_on_the_rows_order(pool: async
     await w.chain.ingest(pool)
 
     settings = ReputationSettings()
-    orders = ("md5(wallet_address)", "wallet_address DESC", "idx")
+    # (the rows' physical order, the idx each wallet gets)
+    orders = (
+        ("md5(wallet_address)", "idx"),
+        ("wallet_address DESC", "idx"),
+        ("idx", "idx"),
+        ("md5(wallet_address || 'x')", "(1000 - idx) * 7"),  # other numbers, with gaps
+    )
     results = []
     async with pool.acquire() as conn, conn.transaction():
         cutoff = await conn.fetchval("SELECT now()")
         first = await run._build(conn, cutoff, settings)
         results.append((first.prior, [tuple(r) for r in await conn.fetch(_SCORES)]))
-        for order in orders:
+        for order, number in orders:
             await conn.execute(DROP_FINAL)
             await conn.execute("DROP TABLE rep_scores")
-            # the same rows (same idx) stored in another physical order
+            # the same rows stored in another physical order, with other idx
             await conn.execute(
                 f"CREATE TEMP TABLE rep_shuffled AS SELECT * FROM rep_wallets ORDER BY {order}"
             )
+            await conn.execute(f"UPDATE rep_shuffled SET idx = {number}")
             await conn.execute("DELETE FROM rep_wallets")
             await conn.execute("INSERT INTO rep_wallets SELECT * FROM rep_shuffled")
             await conn.execute("DROP TABLE rep_shuffled")
@@ -54,3 +64,14 @@ async def test_the_population_step_does_not_depend_on_the_rows_order(pool: async
     for prior, scores in results[1:]:
         assert prior == results[0][0]  # dataclass equality: the same floats, exactly
         assert scores == results[0][1]
+
+
+def test_a_hosts_idx_becomes_its_place_in_the_arrays() -> None:
+    """``wash_host`` is read as the host's ``idx`` (stored inputs keep their idx, with gaps, in
+    any order) and must become the host's place in the arrays numpy scores."""
+    idx = np.array([40, 7, 19, 3, 25], dtype=np.int32)
+    host = np.array([np.nan, 25.0, 3.0, np.nan, 99.0])  # 99: a host not among these wallets
+    places = _host_places(idx, host)
+    assert places[1] == 4 and places[2] == 3
+    assert np.isnan(places[[0, 3, 4]]).all()
+    assert np.isnan(_host_places(idx, np.full(5, np.nan))).all()
