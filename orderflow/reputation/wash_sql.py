@@ -8,8 +8,8 @@ through the as_of gate (:data:`GATED_TRADES`); read by
 
 from __future__ import annotations
 
-from orderflow.reputation.gate import GATED_TRADES
 from orderflow.reputation.settings import ReputationSettings
+from orderflow.reputation.wash_keys_sql import F_KEYS, FINAL_KEYS, OFFTOK_KEYS, tot_keys
 
 # Wash trading, both ways the issue defines it, from the maker rows (each match once, naming both
 # parties: the maker in wallet_address, the taker order's owner in taker_address), volume in
@@ -90,8 +90,15 @@ _C = ' COLLATE "C"'
 DIST = "(SELECT $5::float8::numeric)"
 LEAST = "least(abs(i.pn - r.r_before), abs(i.pn - r.r_same), abs(i.pn - r.r_after))"
 
-# The fills ``f`` (the maker rows naming a counterparty, one per match) of ``{trades}`` and
-# both sides of each (``inv``).
+# Both sides of each fill (``inv``).
+INV = """), inv AS (
+    SELECT m AS w, k AS cp, size, mk, pn, b, false AS taker FROM f
+    UNION ALL
+    SELECT k, m, size, mk, pn, b, true FROM f
+"""
+# The fills ``f`` (the maker rows naming a counterparty, one per match) of ``{trades}``, by
+# address and market key (the incremental statements'; WASH's own are numbered:
+# orderflow.reputation.wash_keys_sql), and ``inv``.
 F_INV = """f AS (
     SELECT t.wallet_address AS m, t.taker_address AS k, t.size,
            coalesce(t.market_id::text, t.token_id::text) AS mk,
@@ -101,16 +108,12 @@ F_INV = """f AS (
       FROM ({trades}) t
      WHERE NOT t.is_taker_aggregate AND t.taker_address <> t.exchange
        AND t.taker_address <> t.wallet_address
-), inv AS (
-    SELECT m AS w, k AS cp, size, mk, pn, b, false AS taker FROM f
-    UNION ALL
-    SELECT k, m, size, mk, pn, b, true FROM f
-"""
+""" + INV
 
 _PAIRS = """), pair AS (
     -- each pair of wallets once: their volume together is the same seen from either side
-    SELECT CASE WHEN m COLLATE "C" < k THEN m ELSE k END AS lo,
-           CASE WHEN m COLLATE "C" < k THEN k ELSE m END AS hi, sum(size) AS vol, count(*) AS n
+    -- (numbered in the C order of the addresses: lo's address sorts first)
+    SELECT least(m, k) AS lo, greatest(m, k) AS hi, sum(size) AS vol, count(*) AS n
       FROM f GROUP BY 1, 2
 ), pairs AS (
     SELECT lo AS w, hi AS cp, vol, n FROM pair
@@ -125,11 +128,14 @@ TOT = """), tot AS (
       FROM rep_positions GROUP BY wallet_address
 """
 
-GROUPS = """), ranked AS (
-    SELECT p.w, p.cp, p.vol, p.n,
-           row_number() OVER (PARTITION BY p.w COLLATE "C" ORDER BY p.vol DESC, p.cp COLLATE "C")
-               AS r
-      FROM pairs p
+# The groups ({c}: the wallets' collation, as in _REF). ranked keeps each wallet's top k only
+# (what every reader takes: a few rows per wallet rather than every pair).
+_GROUPS = """), ranked AS (
+    SELECT x.* FROM (
+        SELECT p.w, p.cp, p.vol, p.n,
+               row_number() OVER (PARTITION BY p.w{c} ORDER BY p.vol DESC, p.cp{c}) AS r
+          FROM pairs p) x
+     WHERE x.r <= $4::int
 ), grp AS (
     SELECT r.w, sum(r.vol) AS vol, sum(r.n) AS n,
            (array_agg(r.cp ORDER BY r.r))[1] AS top_cp, count(*) AS k
@@ -155,7 +161,7 @@ GROUPS = """), ranked AS (
     -- each partner's volume against the rest of the group
     SELECT x.w, x.partner, sum(pp.vol) AS vol
       FROM gp x
-      JOIN pairs pp ON pp.w = x.partner COLLATE "C" AND pp.cp = x.other COLLATE "C"
+      JOIN pairs pp ON pp.w = x.partner{c} AND pp.cp = x.other{c}
      GROUP BY x.w, x.partner
 ), closed AS (
     -- each partner's volume against the group / its whole volume, averaged with weights the
@@ -168,35 +174,48 @@ GROUPS = """), ranked AS (
      WHERE g.member <> g.w
      GROUP BY g.w
 """
+GROUPS = _GROUPS.replace("{c}", _C)
 
-PASS1_REF = f"""), bk AS (
+
+
+def pass1_ref(c: str) -> str:
+    """Pass 1's prevailing prices (``ref``; ``c``: the keys' collation, as in _REF)."""
+    return f"""), bk AS (
     SELECT mk, b, sum(size) AS s, sum(size * pn) AS sp, count(*) AS n
       FROM f GROUP BY mk, b
 ), wb AS (
     SELECT w, mk, b, sum(size) AS s, sum(size * pn) AS sp, count(*) AS n
       FROM inv GROUP BY w, mk, b
-), ref AS ({_REF.format(bk="bk", wb="wb", c=_C)}
+), ref AS ({_REF.format(bk="bk", wb="wb", c=c)}
 """
 
+
+PASS1_REF = pass1_ref(_C)
+
+# Pass 1's verdicts (WASH's: by number).
 _DEV_OFF1 = f"""), dev AS (
     SELECT i.w, i.size, {LEAST} AS d
-      FROM inv i JOIN ref r ON r.w = i.w COLLATE "C" AND r.mk = i.mk COLLATE "C" AND r.b = i.b
+      FROM inv i JOIN ref r ON r.w = i.w AND r.mk = i.mk AND r.b = i.b
 ), off1 AS (
     -- pass 1: off-market by its figures against everyone else
-    SELECT d.w COLLATE "C" AS w
+    SELECT d.w
       FROM dev d JOIN tot t ON t.w = d.w
-     GROUP BY d.w COLLATE "C", t.vol
+     GROUP BY d.w, t.vol
     HAVING count(*) FILTER (WHERE d.d >= {DIST}) >= $7::int
        AND coalesce(sum(d.size) FILTER (WHERE d.d >= {DIST}), 0) >= $6::float8 * t.vol::float8
 """
 
-PASS2_REF = f"""), clean AS (
+
+
+def pass2_ref(c: str) -> str:
+    """Pass 2's market and prevailing prices (``ref2``; ``c``: off1's collation)."""
+    return f"""), clean AS (
     -- pass 2's market: the matches of two wallets neither of which pass 1 found off-market (a
     -- ring's own fills at its price must not make the prevailing price a genuine trader is
     -- measured against)
     SELECT f.* FROM f
-     WHERE NOT EXISTS (SELECT 1 FROM off1 o WHERE o.w = f.m COLLATE "C")
-       AND NOT EXISTS (SELECT 1 FROM off1 o WHERE o.w = f.k COLLATE "C")
+     WHERE NOT EXISTS (SELECT 1 FROM off1 o WHERE o.w = f.m{c})
+       AND NOT EXISTS (SELECT 1 FROM off1 o WHERE o.w = f.k{c})
 ), bk2 AS (
     SELECT mk, b, sum(size) AS s, sum(size * pn) AS sp, count(*) AS n
       FROM clean GROUP BY mk, b
@@ -208,6 +227,9 @@ PASS2_REF = f"""), clean AS (
      GROUP BY w, mk, b
 ), ref2 AS ({_REF.format(bk="bk2", wb="wb2", c="")}
 """
+
+
+PASS2_REF = pass2_ref(_C)
 
 DEV2 = f"""), dev2 AS (
     SELECT i.w, i.cp, i.size, i.mk, i.b, i.taker, {LEAST} AS d
@@ -224,25 +246,6 @@ TAKER_OFF = f"""), taker_off AS (
     HAVING count(*) FILTER (WHERE d.d >= {DIST}) > 0
 """
 
-_OFFTOK = f"""), offtok AS (
-    -- ... carried to the wallet's own taker rows there: the decisions the edge must not count
-    -- (orderflow.reputation.evidence_sql.WALLETS subtracts them), in the units of rep_positions
-    SELECT t.wallet_address AS w, t.token_id,
-           coalesce(sum(t.size * x.frac) FILTER (WHERE t.side = 'BUY'), 0)::float8 AS tb,
-           coalesce(sum(t.usdc_size * x.frac) FILTER (WHERE t.side = 'BUY'), 0)::float8 AS tcb,
-           coalesce(sum(t.size * x.frac) FILTER (WHERE t.side <> 'BUY'), 0)::float8 AS ts,
-           coalesce(sum(t.usdc_size * x.frac) FILTER (WHERE t.side <> 'BUY'), 0)::float8 AS tr,
-           coalesce(sum(x.frac * CASE WHEN t.fee_asset = 'SHARES' THEN t.fee * t.price
-                                      ELSE t.fee END) FILTER (WHERE t.fee > 0), 0)::float8
-               AS tfee
-      FROM ({GATED_TRADES}) t
-      JOIN taker_off x
-        ON x.w = t.wallet_address AND x.mk = coalesce(t.market_id::text, t.token_id::text)
-       AND x.b = floor(extract(epoch FROM t.timestamp) / $3::float8)::int8
-     WHERE t.is_taker_aggregate
-     GROUP BY t.wallet_address, t.token_id
-"""
-
 _OFF = f"""), off AS MATERIALIZED (
     -- materialized as when `hosts` read it too (inlined: no cheaper, measured)
     SELECT d.w, (sum(d.size * d.d) / nullif(sum(d.size), 0))::float8 AS deviation,
@@ -254,7 +257,8 @@ _OFF = f"""), off AS MATERIALIZED (
       FROM dev2 d WHERE d.d >= {DIST} GROUP BY d.w, d.cp
 """
 
-HOSTS = """), hosted AS (
+# The hosts' counterparties ({c}: the wallets' collation, as in _REF).
+_HOSTED = """), hosted AS (
     -- the wash counterparties of each host -- a wallet that meets WASH's figures
     -- (orderflow.reputation.flags; only its minimum USDC volume is checked later, in numpy) --
     -- with their share of the host's volume: a closed group's top-k members (a ring) ...
@@ -274,10 +278,12 @@ HOSTS = """), hosted AS (
               FROM (SELECT w, cp, vol, n, NULL::numeric AS tvol FROM offpair
                     UNION ALL
                     SELECT w, NULL, NULL, NULL, vol FROM tot) x
-            WINDOW w AS (PARTITION BY x.w COLLATE "C")) y
+            WINDOW w AS (PARTITION BY x.w{c})) y
      WHERE y.cp IS NOT NULL AND y.n >= $7::int
        AND y.off_n >= $7::int AND y.off_vol::float8 >= $6::float8 * y.tvol::float8
-), host AS (
+"""
+# ... each member's host and the rows, by address (the incremental statements').
+HOSTS = _HOSTED.replace("{c}", _C) + """), host AS (
     -- each member's largest host (most volume with it); the final join keeps the members with
     -- a volume of their own and adds that volume's share of it (a market maker trades a little
     -- with everyone)
@@ -310,18 +316,20 @@ SELECT w, token_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 
 WASH = (
     "\nCREATE TEMP TABLE rep_wash ON COMMIT DROP AS\n"
     + "WITH "
-    + F_INV.format(trades=GATED_TRADES)
+    + F_KEYS
+    + INV
     + _PAIRS
-    + TOT
-    + GROUPS
-    + PASS1_REF
+    + tot_keys(TOT)
+    + _GROUPS.replace("{c}", "")
+    + pass1_ref("")
     + _DEV_OFF1
-    + PASS2_REF
+    + pass2_ref("")
     + DEV2
     + TAKER_OFF
-    + _OFFTOK
+    + OFFTOK_KEYS
     + _OFF
-    + HOSTS
+    + _HOSTED.replace("{c}", "")
+    + FINAL_KEYS
 )
 
 
