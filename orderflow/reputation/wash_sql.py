@@ -64,23 +64,37 @@ from orderflow.reputation.wash_keys_sql import F_KEYS, FINAL_KEYS, OFFTOK_KEYS, 
 # fills exactly at the off-market distance, which it judged by their float8 rounding
 # (tests/reputation/test_wash_identity.py).
 
-# The others' prevailing price around each (wallet, market, bucket): the market's sums in the
-# bucket before, the same bucket and the one after, less the wallet's own sums ({bk}, {wb}),
-# exact, and their quotient.
+# The others' prevailing price around each (wallet, market, bucket) of ``wb`` (pass 1's: every
+# bucket the wallet traded in): the market's sums in the bucket before, the same bucket and the
+# one after ({bk}), less the wallet's own sums there, exact, and their quotient. The wallet's own
+# sums ({own}: one row per row of wb, its sums in the pass, NULL where it has none) in the
+# buckets next to its own are its neighbouring rows (one sort and a window, not a join of the
+# wallet sums with themselves: a bucket of the wallet's own in the pass is a bucket of wb).
 _REF = """
     SELECT x.w{c} AS w, x.mk{c} AS mk, x.b,
            min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
-               FILTER (WHERE d.d = -1) AS r_before,
+               FILTER (WHERE y.d = -1) AS r_before,
            min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
-               FILTER (WHERE d.d = 0) AS r_same,
+               FILTER (WHERE y.d = 0) AS r_same,
            min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
-               FILTER (WHERE d.d = 1) AS r_after
-      FROM wb x
-     CROSS JOIN (VALUES (-1), (0), (1)) d(d)
-      JOIN {bk} bk ON bk.mk = x.mk AND bk.b = x.b + d.d
-      LEFT JOIN {wb} y ON y.w = x.w{c} AND y.mk = x.mk{c} AND y.b = x.b + d.d
+               FILTER (WHERE y.d = 1) AS r_after
+      FROM (SELECT o.w, o.mk, o.b, o.s, o.sp, o.n,
+                   CASE WHEN lag(o.b) OVER n = o.b - 1 THEN lag(o.s) OVER n END AS s1,
+                   CASE WHEN lag(o.b) OVER n = o.b - 1 THEN lag(o.sp) OVER n END AS sp1,
+                   CASE WHEN lag(o.b) OVER n = o.b - 1 THEN lag(o.n) OVER n END AS n1,
+                   CASE WHEN lead(o.b) OVER n = o.b + 1 THEN lead(o.s) OVER n END AS s2,
+                   CASE WHEN lead(o.b) OVER n = o.b + 1 THEN lead(o.sp) OVER n END AS sp2,
+                   CASE WHEN lead(o.b) OVER n = o.b + 1 THEN lead(o.n) OVER n END AS n2
+              FROM {own} o
+            WINDOW n AS (PARTITION BY o.w{c}, o.mk{c} ORDER BY o.b)) x
+     CROSS JOIN LATERAL (VALUES (-1, x.s1, x.sp1, x.n1), (0, x.s, x.sp, x.n),
+                                (1, x.s2, x.sp2, x.n2)) y(d, s, sp, n)
+      JOIN {bk} bk ON bk.mk = x.mk AND bk.b = x.b + y.d
      WHERE bk.n > coalesce(y.n, 0) AND bk.s - coalesce(y.s, 0) >= 0.000001
      GROUP BY x.w{c}, x.mk{c}, x.b"""
+# Pass 2's own sums for each row of wb (NULL: none of the wallet's matches there is in pass 2).
+_OWN2 = """(SELECT x.w, x.mk, x.b, y.s, y.sp, y.n
+               FROM wb x LEFT JOIN wb2 y ON y.w = x.w AND y.mk = x.mk AND y.b = x.b)"""
 # Pass 1 sorts and groups the wallets and markets in C order ({c}: the same order for these
 # ASCII keys, cheaper comparisons; equality is byte equality either way); pass 2 keeps the
 # default (the C order there measured no cheaper, docs/benchmarks.md "WASH sums exact").
@@ -91,7 +105,8 @@ DIST = "(SELECT $5::float8::numeric)"
 LEAST = "least(abs(i.pn - r.r_before), abs(i.pn - r.r_same), abs(i.pn - r.r_after))"
 
 # Both sides of each fill (``inv``).
-INV = """), inv AS (
+INV = """), inv AS NOT MATERIALIZED (
+    -- (read three times; made again from f each time rather than stored)
     SELECT m AS w, k AS cp, size, mk, pn, b, false AS taker FROM f
     UNION ALL
     SELECT k, m, size, mk, pn, b, true FROM f
@@ -115,7 +130,7 @@ _PAIRS = """), pair AS (
     -- (numbered in the C order of the addresses: lo's address sorts first)
     SELECT least(m, k) AS lo, greatest(m, k) AS hi, sum(size) AS vol, count(*) AS n
       FROM f GROUP BY 1, 2
-), pairs AS (
+), pairs AS NOT MATERIALIZED (
     SELECT lo AS w, hi AS cp, vol, n FROM pair
     UNION ALL
     SELECT hi, lo, vol, n FROM pair
@@ -186,7 +201,7 @@ def pass1_ref(c: str) -> str:
 ), wb AS (
     SELECT w, mk, b, sum(size) AS s, sum(size * pn) AS sp, count(*) AS n
       FROM inv GROUP BY w, mk, b
-), ref AS ({_REF.format(bk="bk", wb="wb", c=c)}
+), ref AS ({_REF.format(bk="bk", own="wb", c=c)}
 """
 
 
@@ -197,12 +212,14 @@ _DEV_OFF1 = f"""), dev AS (
     SELECT i.w, i.size, {LEAST} AS d
       FROM inv i JOIN ref r ON r.w = i.w AND r.mk = i.mk AND r.b = i.b
 ), off1 AS (
-    -- pass 1: off-market by its figures against everyone else
+    -- pass 1: off-market by its figures against everyone else (summed per wallet, then its
+    -- volume: one row per wallet to join, not one per fill)
     SELECT d.w
-      FROM dev d JOIN tot t ON t.w = d.w
-     GROUP BY d.w, t.vol
-    HAVING count(*) FILTER (WHERE d.d >= {DIST}) >= $7::int
-       AND coalesce(sum(d.size) FILTER (WHERE d.d >= {DIST}), 0) >= $6::float8 * t.vol::float8
+      FROM (SELECT w, count(*) FILTER (WHERE d >= {DIST}) AS n,
+                   coalesce(sum(size) FILTER (WHERE d >= {DIST}), 0) AS vol
+              FROM dev GROUP BY w) d
+      JOIN tot t ON t.w = d.w
+     WHERE d.n >= $7::int AND d.vol >= $6::float8 * t.vol::float8
 """
 
 
@@ -225,7 +242,7 @@ def pass2_ref(c: str) -> str:
             UNION ALL
             SELECT k, mk, b, size, pn FROM clean) c
      GROUP BY w, mk, b
-), ref2 AS ({_REF.format(bk="bk2", wb="wb2", c="")}
+), ref2 AS ({_REF.format(bk="bk2", own=_OWN2, c="")}
 """
 
 
