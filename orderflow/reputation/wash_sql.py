@@ -57,9 +57,12 @@ from orderflow.reputation.wash_keys_sql import F_KEYS, FINAL_KEYS, OFFTOK_KEYS, 
 # Cost (docs/benchmarks.md "WASH statement (this session)"). The CTEs' row counts are unknown to
 # the planner (it sees a few hundred where there are hundreds of thousands), so no join may be
 # one a nested loop would make quadratic: the hosts' counterparties get the host's volume from
-# a window over the pairs and tot, not a join. Sorts of wallet and market keys are in C order
-# where the statement is free to choose (the same order for these lower-case hex / decimal
-# keys; equality is byte equality either way). The rows are the previous statement's (kept in
+# a window over the pairs and tot, not a join. WASH keys its fills by bytes, not text
+# (orderflow.reputation.wash_keys_sql; docs/benchmarks.md "WASH temporary space": no temporary
+# file at 1 M fills where it spilled 1 GB); the incremental statements, which share the
+# fragments below over a region's few trades, key them by text and sort wallet and market keys
+# in C order where free to choose ({c}: the same order for these lower-case hex / decimal keys;
+# equality is byte equality either way). The rows are the previous statement's (kept in
 # tests/reputation/wash_reference.py) but for the last bits of the sums it took in float8 and the
 # fills exactly at the off-market distance, which it judged by their float8 rounding
 # (tests/reputation/test_wash_identity.py).
@@ -95,9 +98,10 @@ _REF = """
 # Pass 2's own sums for each row of wb (NULL: none of the wallet's matches there is in pass 2).
 _OWN2 = """(SELECT x.w, x.mk, x.b, y.s, y.sp, y.n
                FROM wb x LEFT JOIN wb2 y ON y.w = x.w AND y.mk = x.mk AND y.b = x.b)"""
-# Pass 1 sorts and groups the wallets and markets in C order ({c}: the same order for these
-# ASCII keys, cheaper comparisons; equality is byte equality either way); pass 2 keeps the
-# default (the C order there measured no cheaper, docs/benchmarks.md "WASH sums exact").
+# Over text keys, pass 1 sorts and groups the wallets and markets in C order ({c}: the same
+# order for these ASCII keys, cheaper comparisons; equality is byte equality either way); pass 2
+# keeps the default (the C order there measured no cheaper, docs/benchmarks.md "WASH sums
+# exact"). Over WASH's byte keys {c} is empty.
 _C = ' COLLATE "C"'
 # The off-market distance as an exact decimal (float8 -> numeric keeps 15 digits: 0.1 is 0.1),
 # computed once per execution (an InitPlan), whatever the plan cache does with $5.
@@ -114,7 +118,8 @@ INV = """), inv AS NOT MATERIALIZED (
 # The fills ``f`` (the maker rows naming a counterparty, one per match) of ``{trades}``, by
 # address and market key (the incremental statements'; WASH's own are numbered:
 # orderflow.reputation.wash_keys_sql), and ``inv``.
-F_INV = """f AS (
+F_INV = (
+    """f AS (
     SELECT t.wallet_address AS m, t.taker_address AS k, t.size,
            coalesce(t.market_id::text, t.token_id::text) AS mk,
            CASE WHEN t.market_id IS NOT NULL AND t.outcome_index = 1 THEN 1 - t.price
@@ -123,7 +128,9 @@ F_INV = """f AS (
       FROM ({trades}) t
      WHERE NOT t.is_taker_aggregate AND t.taker_address <> t.exchange
        AND t.taker_address <> t.wallet_address
-""" + INV
+"""
+    + INV
+)
 
 _PAIRS = """), pair AS (
     -- each pair of wallets once: their volume together is the same seen from either side
@@ -192,7 +199,6 @@ _GROUPS = """), ranked AS (
 GROUPS = _GROUPS.replace("{c}", _C)
 
 
-
 def pass1_ref(c: str) -> str:
     """Pass 1's prevailing prices (``ref``; ``c``: the keys' collation, as in _REF)."""
     return f"""), bk AS (
@@ -221,7 +227,6 @@ _DEV_OFF1 = f"""), dev AS (
       JOIN tot t ON t.w = d.w
      WHERE d.n >= $7::int AND d.vol >= $6::float8 * t.vol::float8
 """
-
 
 
 def pass2_ref(c: str) -> str:
@@ -300,7 +305,9 @@ _HOSTED = """), hosted AS (
        AND y.off_n >= $7::int AND y.off_vol::float8 >= $6::float8 * y.tvol::float8
 """
 # ... each member's host and the rows, by address (the incremental statements').
-HOSTS = _HOSTED.replace("{c}", _C) + """), host AS (
+HOSTS = (
+    _HOSTED.replace("{c}", _C)
+    + """), host AS (
     -- each member's largest host (most volume with it); the final join keeps the members with
     -- a volume of their own and adds that volume's share of it (a market maker trades a little
     -- with everyone)
@@ -329,6 +336,7 @@ SELECT w, token_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 
        tfee
   FROM offtok
 """
+)
 
 WASH = (
     "\nCREATE TEMP TABLE rep_wash ON COMMIT DROP AS\n"
