@@ -183,7 +183,7 @@ _GROUPS = """), ranked AS (
     -- each partner's volume against the rest of the group
     SELECT x.w, x.partner, sum(pp.vol) AS vol
       FROM gp x
-      JOIN pairs pp ON pp.w = x.partner{c} AND pp.cp = x.other{c}
+      JOIN {lookup}
      GROUP BY x.w, x.partner
 ), closed AS (
     -- each partner's volume against the group / its whole volume, averaged with weights the
@@ -196,7 +196,14 @@ _GROUPS = """), ranked AS (
      WHERE g.member <> g.w
      GROUP BY g.w
 """
-GROUPS = _GROUPS.replace("{c}", _C)
+GROUPS = _GROUPS.replace("{c}", _C).replace(
+    "{lookup}", 'pairs pp ON pp.w = x.partner COLLATE "C" AND pp.cp = x.other COLLATE "C"'
+)
+# WASH looks each (partner, other) up in pair (each pair once, lo < hi: half the rows).
+_GROUPS_KEYS = _GROUPS.replace("{c}", "").replace(
+    "{lookup}",
+    "pair pp ON pp.lo = least(x.partner, x.other) AND pp.hi = greatest(x.partner, x.other)",
+)
 
 
 def pass1_ref(c: str) -> str:
@@ -345,7 +352,7 @@ WASH = (
     + INV
     + _PAIRS
     + tot_keys(TOT)
-    + _GROUPS.replace("{c}", "")
+    + _GROUPS_KEYS
     + pass1_ref("")
     + _DEV_OFF1
     + pass2_ref("")
