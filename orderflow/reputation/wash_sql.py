@@ -8,8 +8,8 @@ through the as_of gate (:data:`GATED_TRADES`); read by
 
 from __future__ import annotations
 
-from orderflow.reputation.gate import GATED_TRADES
 from orderflow.reputation.settings import ReputationSettings
+from orderflow.reputation.wash_keys_sql import F_KEYS, FINAL_KEYS, OFFTOK_KEYS, tot_keys
 
 # Wash trading, both ways the issue defines it, from the maker rows (each match once, naming both
 # parties: the maker in wallet_address, the taker order's owner in taker_address), volume in
@@ -57,42 +57,69 @@ from orderflow.reputation.settings import ReputationSettings
 # Cost (docs/benchmarks.md "WASH statement (this session)"). The CTEs' row counts are unknown to
 # the planner (it sees a few hundred where there are hundreds of thousands), so no join may be
 # one a nested loop would make quadratic: the hosts' counterparties get the host's volume from
-# a window over the pairs and tot, not a join. Sorts of wallet and market keys are in C order
-# where the statement is free to choose (the same order for these lower-case hex / decimal
-# keys; equality is byte equality either way). The rows are the previous statement's (kept in
+# a window over the pairs and tot, not a join. WASH keys its fills by bytes, not text
+# (orderflow.reputation.wash_keys_sql; docs/benchmarks.md "WASH temporary space": no temporary
+# file at 1 M fills where it spilled 1 GB); the incremental statements, which share the
+# fragments below over a region's few trades, key them by text and sort wallet and market keys
+# in C order where free to choose ({c}: the same order for these lower-case hex / decimal keys;
+# equality is byte equality either way). The rows are the previous statement's (kept in
 # tests/reputation/wash_reference.py) but for the last bits of the sums it took in float8 and the
 # fills exactly at the off-market distance, which it judged by their float8 rounding
 # (tests/reputation/test_wash_identity.py).
 
-# The others' prevailing price around each (wallet, market, bucket): the market's sums in the
-# bucket before, the same bucket and the one after, less the wallet's own sums ({bk}, {wb}),
-# exact, and their quotient.
+# The others' prevailing price around each (wallet, market, bucket) of ``wb`` (pass 1's: every
+# bucket the wallet traded in): the market's sums in the bucket before, the same bucket and the
+# one after ({bk}), less the wallet's own sums there, exact, and their quotient. The wallet's own
+# sums ({own}: one row per row of wb, its sums in the pass, NULL where it has none) in the
+# buckets next to its own are its neighbouring rows (one sort and a window, not a join of the
+# wallet sums with themselves: a bucket of the wallet's own in the pass is a bucket of wb).
 _REF = """
     SELECT x.w{c} AS w, x.mk{c} AS mk, x.b,
            min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
-               FILTER (WHERE d.d = -1) AS r_before,
+               FILTER (WHERE y.d = -1) AS r_before,
            min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
-               FILTER (WHERE d.d = 0) AS r_same,
+               FILTER (WHERE y.d = 0) AS r_same,
            min((bk.sp - coalesce(y.sp, 0)) / (bk.s - coalesce(y.s, 0)))
-               FILTER (WHERE d.d = 1) AS r_after
-      FROM wb x
-     CROSS JOIN (VALUES (-1), (0), (1)) d(d)
-      JOIN {bk} bk ON bk.mk = x.mk AND bk.b = x.b + d.d
-      LEFT JOIN {wb} y ON y.w = x.w{c} AND y.mk = x.mk{c} AND y.b = x.b + d.d
+               FILTER (WHERE y.d = 1) AS r_after
+      FROM (SELECT o.w, o.mk, o.b, o.s, o.sp, o.n,
+                   CASE WHEN lag(o.b) OVER n = o.b - 1 THEN lag(o.s) OVER n END AS s1,
+                   CASE WHEN lag(o.b) OVER n = o.b - 1 THEN lag(o.sp) OVER n END AS sp1,
+                   CASE WHEN lag(o.b) OVER n = o.b - 1 THEN lag(o.n) OVER n END AS n1,
+                   CASE WHEN lead(o.b) OVER n = o.b + 1 THEN lead(o.s) OVER n END AS s2,
+                   CASE WHEN lead(o.b) OVER n = o.b + 1 THEN lead(o.sp) OVER n END AS sp2,
+                   CASE WHEN lead(o.b) OVER n = o.b + 1 THEN lead(o.n) OVER n END AS n2
+              FROM {own} o
+            WINDOW n AS (PARTITION BY o.w{c}, o.mk{c} ORDER BY o.b)) x
+     CROSS JOIN LATERAL (VALUES (-1, x.s1, x.sp1, x.n1), (0, x.s, x.sp, x.n),
+                                (1, x.s2, x.sp2, x.n2)) y(d, s, sp, n)
+      JOIN {bk} bk ON bk.mk = x.mk AND bk.b = x.b + y.d
      WHERE bk.n > coalesce(y.n, 0) AND bk.s - coalesce(y.s, 0) >= 0.000001
      GROUP BY x.w{c}, x.mk{c}, x.b"""
-# Pass 1 sorts and groups the wallets and markets in C order ({c}: the same order for these
-# ASCII keys, cheaper comparisons; equality is byte equality either way); pass 2 keeps the
-# default (the C order there measured no cheaper, docs/benchmarks.md "WASH sums exact").
+# Pass 2's own sums for each row of wb (NULL: none of the wallet's matches there is in pass 2).
+_OWN2 = """(SELECT x.w, x.mk, x.b, y.s, y.sp, y.n
+               FROM wb x LEFT JOIN wb2 y ON y.w = x.w AND y.mk = x.mk AND y.b = x.b)"""
+# Over text keys, pass 1 sorts and groups the wallets and markets in C order ({c}: the same
+# order for these ASCII keys, cheaper comparisons; equality is byte equality either way); pass 2
+# keeps the default (the C order there measured no cheaper, docs/benchmarks.md "WASH sums
+# exact"). Over WASH's byte keys {c} is empty.
 _C = ' COLLATE "C"'
 # The off-market distance as an exact decimal (float8 -> numeric keeps 15 digits: 0.1 is 0.1),
 # computed once per execution (an InitPlan), whatever the plan cache does with $5.
 DIST = "(SELECT $5::float8::numeric)"
 LEAST = "least(abs(i.pn - r.r_before), abs(i.pn - r.r_same), abs(i.pn - r.r_after))"
 
-# The fills ``f`` (the maker rows naming a counterparty, one per match) of ``{trades}`` and
-# both sides of each (``inv``).
-F_INV = """f AS (
+# Both sides of each fill (``inv``).
+INV = """), inv AS NOT MATERIALIZED (
+    -- (read three times; made again from f each time rather than stored)
+    SELECT m AS w, k AS cp, size, mk, pn, b, false AS taker FROM f
+    UNION ALL
+    SELECT k, m, size, mk, pn, b, true FROM f
+"""
+# The fills ``f`` (the maker rows naming a counterparty, one per match) of ``{trades}``, by
+# address and market key (the incremental statements'; WASH's own are numbered:
+# orderflow.reputation.wash_keys_sql), and ``inv``.
+F_INV = (
+    """f AS (
     SELECT t.wallet_address AS m, t.taker_address AS k, t.size,
            coalesce(t.market_id::text, t.token_id::text) AS mk,
            CASE WHEN t.market_id IS NOT NULL AND t.outcome_index = 1 THEN 1 - t.price
@@ -101,18 +128,16 @@ F_INV = """f AS (
       FROM ({trades}) t
      WHERE NOT t.is_taker_aggregate AND t.taker_address <> t.exchange
        AND t.taker_address <> t.wallet_address
-), inv AS (
-    SELECT m AS w, k AS cp, size, mk, pn, b, false AS taker FROM f
-    UNION ALL
-    SELECT k, m, size, mk, pn, b, true FROM f
 """
+    + INV
+)
 
 _PAIRS = """), pair AS (
     -- each pair of wallets once: their volume together is the same seen from either side
-    SELECT CASE WHEN m COLLATE "C" < k THEN m ELSE k END AS lo,
-           CASE WHEN m COLLATE "C" < k THEN k ELSE m END AS hi, sum(size) AS vol, count(*) AS n
+    -- (numbered in the C order of the addresses: lo's address sorts first)
+    SELECT least(m, k) AS lo, greatest(m, k) AS hi, sum(size) AS vol, count(*) AS n
       FROM f GROUP BY 1, 2
-), pairs AS (
+), pairs AS NOT MATERIALIZED (
     SELECT lo AS w, hi AS cp, vol, n FROM pair
     UNION ALL
     SELECT hi, lo, vol, n FROM pair
@@ -125,11 +150,14 @@ TOT = """), tot AS (
       FROM rep_positions GROUP BY wallet_address
 """
 
-GROUPS = """), ranked AS (
-    SELECT p.w, p.cp, p.vol, p.n,
-           row_number() OVER (PARTITION BY p.w COLLATE "C" ORDER BY p.vol DESC, p.cp COLLATE "C")
-               AS r
-      FROM pairs p
+# The groups ({c}: the wallets' collation, as in _REF). ranked keeps each wallet's top k only
+# (what every reader takes: a few rows per wallet rather than every pair).
+_GROUPS = """), ranked AS (
+    SELECT x.* FROM (
+        SELECT p.w, p.cp, p.vol, p.n,
+               row_number() OVER (PARTITION BY p.w{c} ORDER BY p.vol DESC, p.cp{c}) AS r
+          FROM pairs p) x
+     WHERE x.r <= $4::int
 ), grp AS (
     SELECT r.w, sum(r.vol) AS vol, sum(r.n) AS n,
            (array_agg(r.cp ORDER BY r.r))[1] AS top_cp, count(*) AS k
@@ -155,7 +183,7 @@ GROUPS = """), ranked AS (
     -- each partner's volume against the rest of the group
     SELECT x.w, x.partner, sum(pp.vol) AS vol
       FROM gp x
-      JOIN pairs pp ON pp.w = x.partner COLLATE "C" AND pp.cp = x.other COLLATE "C"
+      JOIN {lookup}
      GROUP BY x.w, x.partner
 ), closed AS (
     -- each partner's volume against the group / its whole volume, averaged with weights the
@@ -168,35 +196,55 @@ GROUPS = """), ranked AS (
      WHERE g.member <> g.w
      GROUP BY g.w
 """
+GROUPS = _GROUPS.replace("{c}", _C).replace(
+    "{lookup}", 'pairs pp ON pp.w = x.partner COLLATE "C" AND pp.cp = x.other COLLATE "C"'
+)
+# WASH looks each (partner, other) up in pair (each pair once, lo < hi: half the rows).
+_GROUPS_KEYS = _GROUPS.replace("{c}", "").replace(
+    "{lookup}",
+    "pair pp ON pp.lo = least(x.partner, x.other) AND pp.hi = greatest(x.partner, x.other)",
+)
 
-PASS1_REF = f"""), bk AS (
+
+def pass1_ref(c: str) -> str:
+    """Pass 1's prevailing prices (``ref``; ``c``: the keys' collation, as in _REF)."""
+    return f"""), bk AS (
     SELECT mk, b, sum(size) AS s, sum(size * pn) AS sp, count(*) AS n
       FROM f GROUP BY mk, b
 ), wb AS (
     SELECT w, mk, b, sum(size) AS s, sum(size * pn) AS sp, count(*) AS n
       FROM inv GROUP BY w, mk, b
-), ref AS ({_REF.format(bk="bk", wb="wb", c=_C)}
+), ref AS ({_REF.format(bk="bk", own="wb", c=c)}
 """
 
+
+PASS1_REF = pass1_ref(_C)
+
+# Pass 1's verdicts (WASH's: by number).
 _DEV_OFF1 = f"""), dev AS (
     SELECT i.w, i.size, {LEAST} AS d
-      FROM inv i JOIN ref r ON r.w = i.w COLLATE "C" AND r.mk = i.mk COLLATE "C" AND r.b = i.b
+      FROM inv i JOIN ref r ON r.w = i.w AND r.mk = i.mk AND r.b = i.b
 ), off1 AS (
-    -- pass 1: off-market by its figures against everyone else
-    SELECT d.w COLLATE "C" AS w
-      FROM dev d JOIN tot t ON t.w = d.w
-     GROUP BY d.w COLLATE "C", t.vol
-    HAVING count(*) FILTER (WHERE d.d >= {DIST}) >= $7::int
-       AND coalesce(sum(d.size) FILTER (WHERE d.d >= {DIST}), 0) >= $6::float8 * t.vol::float8
+    -- pass 1: off-market by its figures against everyone else (summed per wallet, then its
+    -- volume: one row per wallet to join, not one per fill)
+    SELECT d.w
+      FROM (SELECT w, count(*) FILTER (WHERE d >= {DIST}) AS n,
+                   coalesce(sum(size) FILTER (WHERE d >= {DIST}), 0) AS vol
+              FROM dev GROUP BY w) d
+      JOIN tot t ON t.w = d.w
+     WHERE d.n >= $7::int AND d.vol >= $6::float8 * t.vol::float8
 """
 
-PASS2_REF = f"""), clean AS (
+
+def pass2_ref(c: str) -> str:
+    """Pass 2's market and prevailing prices (``ref2``; ``c``: off1's collation)."""
+    return f"""), clean AS (
     -- pass 2's market: the matches of two wallets neither of which pass 1 found off-market (a
     -- ring's own fills at its price must not make the prevailing price a genuine trader is
     -- measured against)
     SELECT f.* FROM f
-     WHERE NOT EXISTS (SELECT 1 FROM off1 o WHERE o.w = f.m COLLATE "C")
-       AND NOT EXISTS (SELECT 1 FROM off1 o WHERE o.w = f.k COLLATE "C")
+     WHERE NOT EXISTS (SELECT 1 FROM off1 o WHERE o.w = f.m{c})
+       AND NOT EXISTS (SELECT 1 FROM off1 o WHERE o.w = f.k{c})
 ), bk2 AS (
     SELECT mk, b, sum(size) AS s, sum(size * pn) AS sp, count(*) AS n
       FROM clean GROUP BY mk, b
@@ -206,8 +254,11 @@ PASS2_REF = f"""), clean AS (
             UNION ALL
             SELECT k, mk, b, size, pn FROM clean) c
      GROUP BY w, mk, b
-), ref2 AS ({_REF.format(bk="bk2", wb="wb2", c="")}
+), ref2 AS ({_REF.format(bk="bk2", own=_OWN2, c="")}
 """
+
+
+PASS2_REF = pass2_ref(_C)
 
 DEV2 = f"""), dev2 AS (
     SELECT i.w, i.cp, i.size, i.mk, i.b, i.taker, {LEAST} AS d
@@ -224,25 +275,6 @@ TAKER_OFF = f"""), taker_off AS (
     HAVING count(*) FILTER (WHERE d.d >= {DIST}) > 0
 """
 
-_OFFTOK = f"""), offtok AS (
-    -- ... carried to the wallet's own taker rows there: the decisions the edge must not count
-    -- (orderflow.reputation.evidence_sql.WALLETS subtracts them), in the units of rep_positions
-    SELECT t.wallet_address AS w, t.token_id,
-           coalesce(sum(t.size * x.frac) FILTER (WHERE t.side = 'BUY'), 0)::float8 AS tb,
-           coalesce(sum(t.usdc_size * x.frac) FILTER (WHERE t.side = 'BUY'), 0)::float8 AS tcb,
-           coalesce(sum(t.size * x.frac) FILTER (WHERE t.side <> 'BUY'), 0)::float8 AS ts,
-           coalesce(sum(t.usdc_size * x.frac) FILTER (WHERE t.side <> 'BUY'), 0)::float8 AS tr,
-           coalesce(sum(x.frac * CASE WHEN t.fee_asset = 'SHARES' THEN t.fee * t.price
-                                      ELSE t.fee END) FILTER (WHERE t.fee > 0), 0)::float8
-               AS tfee
-      FROM ({GATED_TRADES}) t
-      JOIN taker_off x
-        ON x.w = t.wallet_address AND x.mk = coalesce(t.market_id::text, t.token_id::text)
-       AND x.b = floor(extract(epoch FROM t.timestamp) / $3::float8)::int8
-     WHERE t.is_taker_aggregate
-     GROUP BY t.wallet_address, t.token_id
-"""
-
 _OFF = f"""), off AS MATERIALIZED (
     -- materialized as when `hosts` read it too (inlined: no cheaper, measured)
     SELECT d.w, (sum(d.size * d.d) / nullif(sum(d.size), 0))::float8 AS deviation,
@@ -254,7 +286,8 @@ _OFF = f"""), off AS MATERIALIZED (
       FROM dev2 d WHERE d.d >= {DIST} GROUP BY d.w, d.cp
 """
 
-HOSTS = """), hosted AS (
+# The hosts' counterparties ({c}: the wallets' collation, as in _REF).
+_HOSTED = """), hosted AS (
     -- the wash counterparties of each host -- a wallet that meets WASH's figures
     -- (orderflow.reputation.flags; only its minimum USDC volume is checked later, in numpy) --
     -- with their share of the host's volume: a closed group's top-k members (a ring) ...
@@ -274,10 +307,14 @@ HOSTS = """), hosted AS (
               FROM (SELECT w, cp, vol, n, NULL::numeric AS tvol FROM offpair
                     UNION ALL
                     SELECT w, NULL, NULL, NULL, vol FROM tot) x
-            WINDOW w AS (PARTITION BY x.w COLLATE "C")) y
+            WINDOW w AS (PARTITION BY x.w{c})) y
      WHERE y.cp IS NOT NULL AND y.n >= $7::int
        AND y.off_n >= $7::int AND y.off_vol::float8 >= $6::float8 * y.tvol::float8
-), host AS (
+"""
+# ... each member's host and the rows, by address (the incremental statements').
+HOSTS = (
+    _HOSTED.replace("{c}", _C)
+    + """), host AS (
     -- each member's largest host (most volume with it); the final join keeps the members with
     -- a volume of their own and adds that volume's share of it (a market maker trades a little
     -- with everyone)
@@ -306,22 +343,25 @@ SELECT w, token_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 
        tfee
   FROM offtok
 """
+)
 
 WASH = (
     "\nCREATE TEMP TABLE rep_wash ON COMMIT DROP AS\n"
     + "WITH "
-    + F_INV.format(trades=GATED_TRADES)
+    + F_KEYS
+    + INV
     + _PAIRS
-    + TOT
-    + GROUPS
-    + PASS1_REF
+    + tot_keys(TOT)
+    + _GROUPS_KEYS
+    + pass1_ref("")
     + _DEV_OFF1
-    + PASS2_REF
+    + pass2_ref("")
     + DEV2
     + TAKER_OFF
-    + _OFFTOK
+    + OFFTOK_KEYS
     + _OFF
-    + HOSTS
+    + _HOSTED.replace("{c}", "")
+    + FINAL_KEYS
 )
 
 
