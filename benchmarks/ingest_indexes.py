@@ -73,6 +73,15 @@ VARIANTS: dict[str, str] = {
     "016 rebuilt": "; ".join(
         f"DROP INDEX {t}_tx; CREATE INDEX {t}_tx ON {t} USING hash (tx_hash)" for t in (_T, _M)
     ),
+    # migration 028's covering token index against the narrow one it replaced, both built in
+    # the transaction
+    "token_time covering": (
+        f"DROP INDEX {_T}_token_time; CREATE INDEX {_T}_token_time"
+        f" ON {_T} (token_id, timestamp, log_index) INCLUDE (price, block_number)"
+    ),
+    "token_time narrow": (
+        f"DROP INDEX {_T}_token_time; CREATE INDEX {_T}_token_time ON {_T} (token_id, timestamp)"
+    ),
 }
 for _name, _ddl in {
     "-tx": f"DROP INDEX {_T}_tx",
