@@ -10,6 +10,11 @@
 -- upsert likewise goes in wallet order. Every key occurs once in the grouped rows (and every
 -- wallet once in the counters'), so the order changes no stored value.
 --
+-- The grouped rows are sorted inside the CTE, by the grouping columns: a sort-based aggregate
+-- (the planner's choice for a large fold) then needs no sort of its own output, a hash
+-- aggregate gets one sort of its groups; the upsert reads the CTE's rows in the order they were
+-- written (tests/chain/test_sums_key_order.py records the order each upsert sees).
+--
 -- Only the statement builder changes (its text is 011's plus the two ORDER BY); the two
 -- functions that embed its statement are written again as migration 014 wrote them. The update
 -- trigger builds its statements when it runs, so it takes the new one by itself.
@@ -21,10 +26,9 @@ DECLARE
                     FROM unnest(orderflow_position_sums_additive()) c);
 BEGIN
     RETURN format($q$
-WITH s AS (%s), up AS (
+WITH s AS (%s ORDER BY t.wallet_address, t.token_id), up AS (
     INSERT INTO orderflow_position_sums AS a
     SELECT s.*, TRUE FROM s
-     ORDER BY s.wallet_address, s.token_id
     ON CONFLICT (wallet_address, token_id) DO UPDATE SET %s,
         trade_market_id = least(a.trade_market_id, EXCLUDED.trade_market_id),
         trade_outcome_index = least(a.trade_outcome_index, EXCLUDED.trade_outcome_index),
