@@ -11,7 +11,8 @@ of the heap, so the fold updates as well as inserts; the rest random keys, 20 pe
 per token; their wallets' counters too), its sums read once by index (so shared_buffers holds
 what a long import's would), and then, for each variant in a copy of its own:
 
-* the fold (``orderflow_position_sums_fold()``): backend CPU and wall per pending fill;
+* the fold (``orderflow_position_sums_fold()``): backend CPU and wall per pending fill, and the
+  blocks it read and found in shared_buffers per relation of the two tables it upserts;
 * one live (not bulk) batch of ``--live-logs`` logs stored through ``store_batch``: backend CPU
   per fill, and the insert trigger's own time (``pg_stat_user_functions``);
 * with ``--explain``: ``EXPLAIN (ANALYZE, BUFFERS)`` of the fold's statement (a further copy).
@@ -19,8 +20,10 @@ what a long import's would), and then, for each variant in a copy of its own:
 Variants: ``tree`` (the functions the migrations of this tree define) and ``shipped`` (the fold
 and insert trigger as migrations 011 and 014 defined them, re-created from those files), so
 before and after are compared in the same run on the same data. Uses ``--dsn`` /
-``DATABASE_URL`` or else a private embedded PostgreSQL (pgserver; its default 128 MB of
-shared_buffers), as ``benchmarks/scratch_db.py`` does.
+``DATABASE_URL`` (``--local``: that server runs here, read its backends' CPU) or else a private
+embedded PostgreSQL (pgserver; its default 128 MB of shared_buffers), as
+``benchmarks/scratch_db.py`` does. ``--fillfactor`` sets the sums' fillfactor before the load
+(an experiment). Results: docs/benchmarks.md "Fold cost as the sums grow".
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ import re
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -114,6 +118,15 @@ PENDING_FILLS = f"SELECT count(*) FROM {'{rows}'} r"
 FOLD_STATEMENT = (
     "SELECT orderflow_position_sums_add_sql(orderflow_position_sums_pending_rows(), TRUE)"
 )
+# Blocks read from outside shared_buffers and found in them, per relation of the two upserted
+# tables (the server's counters: flushed by the session, then read afresh).
+STATIO = """
+SELECT relname AS rel, heap_blks_read AS read, heap_blks_hit AS hit FROM pg_statio_user_tables
+ WHERE relname IN ('orderflow_position_sums', 'orderflow_wallet_stats')
+UNION ALL
+SELECT indexrelname, idx_blks_read, idx_blks_hit FROM pg_statio_user_indexes
+ WHERE relname IN ('orderflow_position_sums', 'orderflow_wallet_stats')
+"""
 SIZES = (
     "SELECT pg_relation_size('orderflow_position_sums'), pg_indexes_size('orderflow_position_sums')"
 )
@@ -149,6 +162,13 @@ class Figures:
     live_fills: int = 0
     live_cpu: float | None = None
     trigger_ms: float | None = None
+    blocks: dict[str, tuple[int, int]] = field(default_factory=dict)  # the fold's (read, hit)
+
+
+async def statio(conn: asyncpg.Connection) -> dict[str, tuple[int, int]]:
+    await conn.execute("SELECT pg_stat_force_next_flush()")
+    await conn.execute("SELECT pg_stat_clear_snapshot()")
+    return {r["rel"]: (r["read"], r["hit"]) for r in await conn.fetch(STATIO)}
 
 
 async def copy_database(scratch: Scratch, template: str) -> tuple[str, str]:
@@ -175,11 +195,10 @@ async def pending_base(scratch: Scratch, logs: list[dict[str, Any]]) -> str:
     async def no_fold(_pool: asyncpg.Pool) -> int:
         return 0
 
-    held, ingest.fold_in = ingest.fold_in, no_fold  # type: ignore[assignment]
-    try:
-        await ingest.ingest_logs(pool, logs, chain_id=CHAIN_ID, batch_size=5000, bulk=True)
+    try:  # the import's folds held back: its sums stay pending
+        with patch.object(ingest, "fold_in", no_fold):
+            await ingest.ingest_logs(pool, logs, chain_id=CHAIN_ID, batch_size=5000, bulk=True)
     finally:
-        ingest.fold_in = held  # type: ignore[assignment]
         await pool.close()
     return dsn
 
@@ -218,14 +237,19 @@ async def measure(
             )
         )
         pid = await conn.fetchval("SELECT pg_backend_pid()") if local else None
+        blocks0 = await statio(conn)
         cpu0, t0 = cpu_seconds_or_none(pid), time.perf_counter()
         async with conn.transaction():
             await conn.fetchval("SELECT orderflow_position_sums_fold()", timeout=3600)
         secs, cpu1 = time.perf_counter() - t0, cpu_seconds_or_none(pid)
         fold_cpu = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
+        blocks = {
+            rel: (read - blocks0[rel][0], hit - blocks0[rel][1])
+            for rel, (read, hit) in (await statio(conn)).items()
+        }
     finally:
         await conn.close()
-    figures = Figures(size, variant, fills, fold_cpu, secs)
+    figures = Figures(size, variant, fills, fold_cpu, secs, blocks=blocks)
     if live:
         pool = await db.create_pool(
             dsn, min_size=1, max_size=1, server_settings={"track_functions": "pl"}
@@ -295,13 +319,21 @@ async def main_async(args: argparse.Namespace) -> int:
             )
             for variant in variants * args.repeat:
                 _, dsn = await copy_database(scratch, sized)
-                f = await measure(dsn, size, variant, live, scratch.local)
+                f = await measure(dsn, size, variant, live, scratch.local or args.local)
                 results.append(f)
                 print(
                     f"  {variant:8} fold {f.fills:,} fills: {us(f.fold_cpu, f.fills)} µs CPU,"
                     f" {f.fold_secs / f.fills * 1e6:.1f} µs wall per fill; live batch"
                     f" {f.live_fills:,} fills: {us(f.live_cpu, f.live_fills)} µs CPU per fill,"
                     f" trigger {f.trigger_ms or 0:.0f} ms  (load {os.getloadavg()[0]:.1f})",
+                    flush=True,
+                )
+                print(
+                    "    blocks read / hit per fill: "
+                    + ", ".join(
+                        f"{rel.removeprefix('orderflow_')} {r / f.fills:.2f} / {h / f.fills:.2f}"
+                        for rel, (r, h) in sorted(f.blocks.items())
+                    ),
                     flush=True,
                 )
             if args.explain:
@@ -337,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fillfactor", type=int, help="of orderflow_position_sums (an experiment)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--dsn")
+    p.add_argument("--local", action="store_true", help="--dsn's server runs here: read its CPU")
     p.add_argument("--data-dir")
     return asyncio.run(main_async(p.parse_args(argv)))
 
