@@ -8,7 +8,10 @@
 -- by (wallet_address, token_id) – the primary key's order, and the `dirty` index's – consecutive
 -- keys share leaf pages and every page is visited once per statement. The wallet counters'
 -- upsert likewise goes in wallet order. Every key occurs once in the grouped rows (and every
--- wallet once in the counters'), so the order changes no stored value.
+-- wallet once in the counters'), so the order changes no stored value. Measured: a fold of
+-- 150,000 fills was already planned sort-based (in key order), so its cost is unchanged, and it
+-- still grows with the table (the updated positions' heap pages); this makes the order a
+-- guarantee instead of a plan's accident.
 --
 -- The grouped rows are sorted inside the CTE, by the grouping columns: a sort-based aggregate
 -- (the planner's choice for a large fold) then needs no sort of its own output, a hash
