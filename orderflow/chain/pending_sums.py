@@ -3,9 +3,10 @@
 A bulk ``store_batch`` (``bulk=True``: ``listen --from-file``, ``orderflow import``) leaves its
 trades out of ``orderflow_position_sums`` and the wallet counters and records their id range in
 ``orderflow_position_sums_pending`` in the same transaction (migration 014). ``fold`` adds the
-rows of every pending range with migration 011's own statement and forgets the ranges, in one
-transaction under the writer lock: the import calls it when it is done, the reputation run
-before it reads the sums, so a crashed import never leaves a run reading incomplete sums.
+rows of every pending range with migration 011's own statement (its upsert in primary-key order
+since migration 026) and forgets the ranges, in one transaction under the writer lock: the
+import calls it when it is done, the reputation run before it reads the sums, so a crashed
+import never leaves a run reading incomplete sums.
 """
 
 from __future__ import annotations
