@@ -75,18 +75,21 @@ OFFTOK_KEYS = f"""), offtok AS (
      GROUP BY t.wallet_address, t.token_id
 """
 
-# Each member's largest host, by address among equal volumes; the rows by address.
-FINAL_KEYS = f"""), host AS (
+
+def host_and_rows(host: str, wallet: str, counterparty: str) -> str:
+    """Each member's largest host, by address among equal volumes, and ``rep_wash``'s rows;
+    ``host`` / ``counterparty``: the host's and the top counterparty's address as text (from
+    ``x.host`` / ``c.top_cp``), ``wallet``: the wallet's (a column of ``tot t``)."""
+    return f"""), host AS (
     -- each member's largest host (most volume with it); the final join keeps the members with
     -- a volume of their own and adds that volume's share of it (a market maker trades a little
     -- with everyone)
-    SELECT DISTINCT ON (x.member) x.member, {TEXT.format(k="x.host")} AS host,
-           x.share::float8 AS share, x.vol
+    SELECT DISTINCT ON (x.member) x.member, {host} AS host, x.share::float8 AS share, x.vol
       FROM hosted x
-     ORDER BY x.member, x.vol DESC, {TEXT.format(k="x.host")}
+     ORDER BY x.member, x.vol DESC, {host}
 )
-SELECT t.a AS wallet_address, NULL::numeric AS token_id,
-       {TEXT.format(k="c.top_cp")} AS counterparty, coalesce(c.share, 0.0) AS share,
+SELECT {wallet} AS wallet_address, NULL::numeric AS token_id,
+       {counterparty} AS counterparty, coalesce(c.share, 0.0) AS share,
        coalesce(c.n, 0) AS pair_fills, coalesce(cl.back, 0.0)::float8 AS counterparty_share,
        o.deviation::float8 AS deviation,
        coalesce(o.off_vol::float8 / t.vol::float8, 0.0) AS off_share,
@@ -106,3 +109,7 @@ SELECT w, token_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 
        tfee
   FROM offtok
 """
+
+
+# The rows with the wallets keyed by bytes: addresses back to text for the output.
+FINAL_KEYS = host_and_rows(TEXT.format(k="x.host"), "t.a", TEXT.format(k="c.top_cp"))

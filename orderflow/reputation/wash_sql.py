@@ -9,7 +9,13 @@ through the as_of gate (:data:`GATED_TRADES`); read by
 from __future__ import annotations
 
 from orderflow.reputation.settings import ReputationSettings
-from orderflow.reputation.wash_keys_sql import F_KEYS, FINAL_KEYS, OFFTOK_KEYS, tot_keys
+from orderflow.reputation.wash_keys_sql import (
+    F_KEYS,
+    FINAL_KEYS,
+    OFFTOK_KEYS,
+    host_and_rows,
+    tot_keys,
+)
 
 # Wash trading, both ways the issue defines it, from the maker rows (each match once, naming both
 # parties: the maker in wallet_address, the taker order's owner in taker_address), volume in
@@ -312,38 +318,7 @@ _HOSTED = """), hosted AS (
        AND y.off_n >= $7::int AND y.off_vol::float8 >= $6::float8 * y.tvol::float8
 """
 # ... each member's host and the rows, by address (the incremental statements').
-HOSTS = (
-    _HOSTED.replace("{c}", _C)
-    + """), host AS (
-    -- each member's largest host (most volume with it); the final join keeps the members with
-    -- a volume of their own and adds that volume's share of it (a market maker trades a little
-    -- with everyone)
-    SELECT DISTINCT ON (x.member) x.member, x.host, x.share::float8 AS share, x.vol
-      FROM hosted x
-     ORDER BY x.member, x.vol DESC, x.host
-)
-SELECT t.w AS wallet_address, NULL::numeric AS token_id,
-       c.top_cp AS counterparty, coalesce(c.share, 0.0) AS share,
-       coalesce(c.n, 0) AS pair_fills, coalesce(cl.back, 0.0)::float8 AS counterparty_share,
-       o.deviation::float8 AS deviation,
-       coalesce(o.off_vol::float8 / t.vol::float8, 0.0) AS off_share,
-       coalesce(o.off_n, 0) AS off_fills,
-       h.host, coalesce(h.share, 0.0) AS host_share,
-       coalesce((h.vol / t.vol)::float8, 0.0) AS host_own_share,
-       NULL::float8 AS off_tb, NULL::float8 AS off_tcb, NULL::float8 AS off_ts,
-       NULL::float8 AS off_tr, NULL::float8 AS off_tfee
-  FROM tot t
-  LEFT JOIN conc c ON c.w = t.w
-  LEFT JOIN closed cl ON cl.w = t.w
-  LEFT JOIN off o ON o.w = t.w
-  LEFT JOIN host h ON h.member = t.w AND t.vol > 0
- WHERE c.w IS NOT NULL OR o.off_n > 0 OR h.member IS NOT NULL
-UNION ALL
-SELECT w, token_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, tb, tcb, ts, tr,
-       tfee
-  FROM offtok
-"""
-)
+HOSTS = _HOSTED.replace("{c}", _C) + host_and_rows("x.host", "t.w", "c.top_cp")
 
 WASH = (
     "\nCREATE TEMP TABLE rep_wash ON COMMIT DROP AS\n"
