@@ -34,7 +34,6 @@ import os
 import re
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,7 +48,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))  # proc_cpu, ingest, scratch_db
 
 from ingest import CHAIN_ID, generate  # noqa: E402
 from proc_cpu import cpu_seconds_or_none  # noqa: E402
-from scratch_db import Scratch, scratch_server, with_database  # noqa: E402
+from scratch_db import Scratch, scratch_server  # noqa: E402
 
 from orderflow import db  # noqa: E402
 from orderflow.chain import ingest  # noqa: E402
@@ -171,18 +170,6 @@ async def statio(conn: asyncpg.Connection) -> dict[str, tuple[int, int]]:
     return {r["rel"]: (r["read"], r["hit"]) for r in await conn.fetch(STATIO)}
 
 
-async def copy_database(scratch: Scratch, template: str) -> tuple[str, str]:
-    """A copy of database ``template`` (no session may be connected to it): name and DSN."""
-    name = f"orderflow_bench_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(scratch.admin_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    finally:
-        await admin.close()
-    scratch.created.append(name)
-    return name, with_database(scratch.admin_dsn, name)
-
-
 def db_name(dsn: str) -> str:
     return urlsplit(dsn).path.lstrip("/")
 
@@ -222,15 +209,25 @@ async def prefill(dsn: str, size: int, overlap: float, fillfactor: int | None) -
         await conn.close()
 
 
-async def measure(
-    dsn: str, size: int, variant: str, live: list[dict[str, Any]], local: bool
-) -> Figures:
+async def _prepared(dsn: str, variant: str) -> asyncpg.Connection:
+    """A connection to ``dsn`` with ``variant``'s functions in place and the caches warmed."""
     conn = await db.connect(dsn)
     try:
         if variant == "shipped":
             await conn.execute(shipped_sql())
         for sql in WARM:
             await conn.fetchval(sql, timeout=3600)
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
+async def measure(
+    dsn: str, size: int, variant: str, live: list[dict[str, Any]], local: bool
+) -> Figures:
+    conn = await _prepared(dsn, variant)
+    try:
         fills = await conn.fetchval(
             PENDING_FILLS.format(
                 rows=await conn.fetchval("SELECT orderflow_position_sums_pending_rows()")
@@ -276,12 +273,8 @@ async def measure(
 
 
 async def explain(dsn: str, variant: str) -> str:
-    conn = await db.connect(dsn)
+    conn = await _prepared(dsn, variant)
     try:
-        if variant == "shipped":
-            await conn.execute(shipped_sql())
-        for sql in WARM:
-            await conn.fetchval(sql, timeout=3600)
         statement = await conn.fetchval(FOLD_STATEMENT)
         async with conn.transaction():
             rows = await conn.fetch(
@@ -306,7 +299,7 @@ async def main_async(args: argparse.Namespace) -> int:
     async with scratch_server(args.dsn, args.data_dir, prefix="orderflow-fold-") as scratch:
         base = db_name(await pending_base(scratch, logs[: args.logs]))
         for size in sizes:
-            sized, sized_dsn = await copy_database(scratch, base)
+            sized, sized_dsn = await scratch.create(base)
             started = time.perf_counter()
             await prefill(sized_dsn, size, args.overlap, args.fillfactor)
             conn = await db.connect(sized_dsn)
@@ -318,7 +311,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 flush=True,
             )
             for variant in variants * args.repeat:
-                _, dsn = await copy_database(scratch, sized)
+                _, dsn = await scratch.create(sized)
                 f = await measure(dsn, size, variant, live, scratch.local or args.local)
                 results.append(f)
                 print(
@@ -338,7 +331,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 )
             if args.explain:
                 for variant in variants:
-                    _, dsn = await copy_database(scratch, sized)
+                    _, dsn = await scratch.create(sized)
                     print(
                         f"--- EXPLAIN, {size:,} positions, {variant}\n{await explain(dsn, variant)}"
                     )

@@ -32,16 +32,22 @@ class Scratch:
     local: bool  # a private embedded server: its backends' CPU can be read from /proc
     created: list[str] = field(default_factory=list)
 
-    async def fresh(self) -> str:
-        """A new database, migrated; its DSN."""
+    async def create(self, template: str | None = None) -> tuple[str, str]:
+        """A new database, empty or a copy of database ``template`` (no session may be connected
+        to it), dropped when the block ends: its name and DSN."""
         name = f"orderflow_bench_{uuid.uuid4().hex[:10]}"
         admin = await asyncpg.connect(self.admin_dsn)
         try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
+            copy = f' TEMPLATE "{template}"' if template else ""
+            await admin.execute(f'CREATE DATABASE "{name}"{copy}')
         finally:
             await admin.close()
         self.created.append(name)
-        dsn = with_database(self.admin_dsn, name)
+        return name, with_database(self.admin_dsn, name)
+
+    async def fresh(self) -> str:
+        """A new database, migrated; its DSN."""
+        _, dsn = await self.create()
         conn = await db.connect(dsn)
         try:
             await migrate(conn)
