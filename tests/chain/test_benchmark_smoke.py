@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from orderflow.chain.decode import decode_batch
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "ingest.py"
+from tests.benchmark_module import load_benchmark
 
 
 def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("ingest_benchmark", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("ingest")
 
 
 def test_generated_logs_all_decode() -> None:

@@ -11,10 +11,8 @@ really be taken where it should (a test that always fell back would prove nothin
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import random
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -29,6 +27,7 @@ from orderflow.chain.decode_fast import render_lines
 from orderflow.chain.decode_workers import Chunk, decode_lines
 from orderflow.sim import SimConfig, simulate
 from orderflow.sim.emit import emit
+from tests.benchmark_module import load_benchmark
 from tests.chain import sample_logs
 from tests.chain.hostile import CASES
 
@@ -44,13 +43,7 @@ HOT_TOPICS = {
 
 
 def _load_benchmark() -> ModuleType:
-    path = ROOT / "benchmarks" / "ingest.py"
-    spec = importlib.util.spec_from_file_location("ingest_benchmark", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("ingest")
 
 
 GENERATE: Callable[..., list[dict[str, Any]]] = _load_benchmark().generate

@@ -3,23 +3,15 @@ in particular it still re-creates migrations 011/014's functions for its ``shipp
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "fold_growth.py"
+from tests.benchmark_module import load_benchmark
 
 
 def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fold_growth_benchmark", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("fold_growth")
 
 
 def test_shipped_functions_are_found_in_the_old_migrations() -> None:

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from orderflow.chain import store_sql
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests.benchmark_module import load_benchmark
 
 
 def _load() -> ModuleType:
-    sys.path.insert(0, str(BENCHMARKS))  # its sibling modules (ingest, scratch_db)
-    spec = importlib.util.spec_from_file_location(
-        "ingest_indexes_benchmark", BENCHMARKS / "ingest_indexes.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("ingest_indexes")
 
 
 @pytest.mark.parametrize("mode", ["batch", "import"])

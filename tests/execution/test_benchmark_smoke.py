@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.benchmark_module import load_benchmark
 
 
 def test_signal_latency_benchmark_smoke(pg_server_dsn: str) -> None:
-    spec = importlib.util.spec_from_file_location(
-        "signal_latency", ROOT / "benchmarks" / "signal_latency.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    figures = module.main(
+    figures = load_benchmark("signal_latency").main(
         [
             "--trades",
             "5",

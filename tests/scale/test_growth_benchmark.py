@@ -10,17 +10,13 @@ from pathlib import Path
 from types import ModuleType
 
 from orderflow.chain import contracts as c
+from tests.benchmark_module import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("growth_benchmark", ROOT / "benchmarks/growth.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("growth")
 
 
 def test_growth_benchmark_reports_every_checkpoint(pg_server_dsn: str) -> None:
