@@ -150,7 +150,7 @@ async def replace(conn: asyncpg.Connection) -> None:
         INPUTS,
     )
     kept = ("idx", *scores_sql.MIRROR_COLUMNS)
-    names = ", ".join(json.dumps(r["attname"]) for r in inputs if r["attname"] not in kept)
+    columns = [json.dumps(r["attname"]) for r in inputs if r["attname"] not in kept]
     first_new = await conn.fetchval(f"SELECT coalesce(max(idx), -1) + 1 FROM {INPUTS}")
     await conn.execute(
         f"""CREATE TEMP TABLE rep_kept ON COMMIT DROP AS
@@ -160,10 +160,8 @@ async def replace(conn: asyncpg.Connection) -> None:
             SELECT * FROM d"""
     )
     await conn.execute(
-        f"""INSERT INTO {INPUTS} ({names}, {", ".join(kept)})
-            SELECT {
-            ", ".join(f"n.{json.dumps(r['attname'])}" for r in inputs if r["attname"] not in kept)
-        },
+        f"""INSERT INTO {INPUTS} ({", ".join(columns)}, {", ".join(kept)})
+            SELECT {", ".join(f"n.{c}" for c in columns)},
                    coalesce(k.idx, $1 + (row_number() OVER (PARTITION BY k.idx IS NULL
                                                             ORDER BY n.wallet_address))::int - 1),
                    coalesce(k.stored_score, 'NaN'), coalesce(k.stored_tier, -1),
