@@ -70,21 +70,30 @@ WITH agg AS (
     -- expression wherever a later column reads it)
     OFFSET 0
 ), markets AS (
-    -- one row per resolved market with what is wrong with its payouts, if anything
-    SELECT o.market_id, o.resolved_at,
-           CASE WHEN coalesce(c.total, 0) = 0 THEN 'ZERO_PAYOUT'
-                WHEN c.bad OR abs(c.total - 1) > 0.000001 THEN 'BAD_PAYOUT'
-           END AS market_problem,
-           o.payouts::text AS payouts_text
-      FROM ({GATED_OUTCOMES}) o
-     CROSS JOIN LATERAL (
-           SELECT sum(x) AS total, bool_or(x IS NULL OR x < 0 OR x > 1) AS bad
-             FROM unnest(o.payouts) AS x) c
-), payouts AS (
-    -- one row per (resolved market, outcome): per-share payout, no array access per position
-    SELECT o.market_id, (u.ordinality - 1)::smallint AS outcome_index, u.payout
-      FROM ({GATED_OUTCOMES}) o
-     CROSS JOIN LATERAL unnest(o.payouts) WITH ORDINALITY AS u(payout, ordinality)
+    -- One row per market a position may name, built once per statement (tens of thousands of
+    -- rows) and joined once per position: every known condition and every market resolved at $1,
+    -- with its event (a neg-risk condition's question id is its event, NegRiskAdapter market id,
+    -- in the first 31 bytes plus the candidate's index in the last byte, so every leg of one
+    -- neg-risk event shares left(question_id, 64); any other market is its own event, NULL
+    -- here), its resolution, what is wrong with its payouts if anything, and the payouts as an
+    -- array from 1 (a position's payout is element outcome_index + 1: NULL out of range, as is
+    -- a NULL element).
+    SELECT coalesce(o.market_id, c.condition_id) AS market_id,
+           CASE WHEN c.neg_risk THEN left(c.question_id, 64) || '00' END AS neg_risk_event,
+           o.resolved_at, o.payouts_text, o.market_problem, o.payouts
+      FROM (SELECT g.market_id, g.resolved_at, g.payouts::text AS payouts_text,
+                   CASE WHEN coalesce(s.total, 0) = 0 THEN 'ZERO_PAYOUT'
+                        WHEN s.bad OR abs(s.total - 1) > 0.000001 THEN 'BAD_PAYOUT'
+                   END AS market_problem,
+                   ARRAY(SELECT u.payout
+                           FROM unnest(g.payouts) WITH ORDINALITY AS u(payout, ordinality)
+                          ORDER BY u.ordinality) AS payouts
+              FROM ({GATED_OUTCOMES}) g
+             CROSS JOIN LATERAL (
+                   SELECT sum(x) AS total, bool_or(x IS NULL OR x < 0 OR x > 1) AS bad
+                     FROM unnest(g.payouts) AS x) s
+           ) o
+      FULL JOIN orderflow_conditions c ON c.condition_id = o.market_id
 ), located AS (
     SELECT a.*,
            coalesce(a.trade_market_id, tk.condition_id) AS market_id,
@@ -93,22 +102,17 @@ WITH agg AS (
       LEFT JOIN orderflow_tokens tk
         ON a.trade_market_id IS NULL AND tk.token_id = a.token_id
 ), judged AS (
-    -- The event: a neg-risk condition's question id is its event (NegRiskAdapter market id) in
-    -- the first 31 bytes plus the candidate's index in the last byte, so every leg of one
-    -- neg-risk event shares left(question_id, 64); any other condition is its own event.
+    -- m.resolved_at is NULL for a market not resolved at $1 (or not known at all)
     SELECT l.*, m.resolved_at, m.payouts_text,
-           CASE WHEN c.neg_risk THEN left(c.question_id, 64) || '00'
-                ELSE l.market_id END AS event_id,
+           coalesce(m.neg_risk_event, l.market_id) AS event_id,
            CASE WHEN l.market_id IS NULL OR l.outcome_index IS NULL THEN 'UNKNOWN_TOKEN'
-                WHEN m.market_id IS NULL THEN NULL
+                WHEN m.resolved_at IS NULL THEN NULL
                 WHEN m.market_problem IS NOT NULL THEN m.market_problem
-                WHEN p.payout IS NULL THEN 'BAD_PAYOUT'
+                WHEN m.payouts[l.outcome_index + 1] IS NULL THEN 'BAD_PAYOUT'
            END AS problem,
-           p.payout AS listed_payout
+           m.payouts[l.outcome_index + 1] AS listed_payout
       FROM located l
-      LEFT JOIN orderflow_conditions c ON c.condition_id = l.market_id
       LEFT JOIN markets m ON m.market_id = l.market_id
-      LEFT JOIN payouts p ON p.market_id = l.market_id AND p.outcome_index = l.outcome_index
 ), valued AS (
     SELECT j.*,
            CASE WHEN j.problem IS NULL AND j.resolved_at IS NOT NULL
