@@ -70,18 +70,21 @@ WITH agg AS (
     -- expression wherever a later column reads it)
     OFFSET 0
 ), markets AS (
-    -- One row per market a position may name, built once per statement (tens of thousands of
-    -- rows) and joined once per position: every known condition and every market resolved at $1,
-    -- with its event (a neg-risk condition's question id is its event, NegRiskAdapter market id,
-    -- in the first 31 bytes plus the candidate's index in the last byte, so every leg of one
-    -- neg-risk event shares left(question_id, 64); any other market is its own event, NULL
-    -- here), its resolution, what is wrong with its payouts if anything, and the payouts as an
-    -- array from 1 (a position's payout is element outcome_index + 1: NULL out of range, as is
-    -- a NULL element).
-    SELECT coalesce(o.market_id, c.condition_id) AS market_id,
-           CASE WHEN c.neg_risk THEN left(c.question_id, 64) || '00' END AS neg_risk_event,
-           o.resolved_at, o.payouts_text, o.market_problem, o.payouts
-      FROM (SELECT g.market_id, g.resolved_at, g.payouts::text AS payouts_text,
+    -- One row per market with something to say about its positions, built once per statement
+    -- (tens of thousands of rows) and joined once per position: its event if it is a neg-risk
+    -- condition (the question id is the event, NegRiskAdapter market id, in the first 31 bytes
+    -- plus the candidate's index in the last byte, so every leg of one neg-risk event shares
+    -- left(question_id, 64); any other market is its own event: no row, or NULL here), and if it
+    -- is resolved at $1 its resolution, what is wrong with its payouts if anything, and the
+    -- payouts as an array from 1 (a position's payout is element outcome_index + 1: NULL out of
+    -- range, as is a NULL element). Each source has at most one row per market (both are keyed
+    -- by it), so each max() reads at most one value; the GROUP BY also tells the planner the
+    -- key is unique, so the join hashes these rows (without it, it sorts every position).
+    SELECT k.market_id, max(k.neg_risk_event) AS neg_risk_event, max(k.resolved_at) AS resolved_at,
+           max(k.payouts_text) AS payouts_text, max(k.market_problem) AS market_problem,
+           max(k.payouts) AS payouts
+      FROM (SELECT g.market_id, NULL::text AS neg_risk_event, g.resolved_at,
+                   g.payouts::text AS payouts_text,
                    CASE WHEN coalesce(s.total, 0) = 0 THEN 'ZERO_PAYOUT'
                         WHEN s.bad OR abs(s.total - 1) > 0.000001 THEN 'BAD_PAYOUT'
                    END AS market_problem,
@@ -92,8 +95,12 @@ WITH agg AS (
              CROSS JOIN LATERAL (
                    SELECT sum(x) AS total, bool_or(x IS NULL OR x < 0 OR x > 1) AS bad
                      FROM unnest(g.payouts) AS x) s
-           ) o
-      FULL JOIN orderflow_conditions c ON c.condition_id = o.market_id
+            UNION ALL
+            SELECT c.condition_id, left(c.question_id, 64) || '00', NULL, NULL, NULL, NULL
+              FROM orderflow_conditions c
+             WHERE c.neg_risk
+           ) k
+     GROUP BY k.market_id
 ), located AS (
     SELECT a.*,
            coalesce(a.trade_market_id, tk.condition_id) AS market_id,
