@@ -88,13 +88,12 @@ WITH agg AS (
                    CASE WHEN coalesce(s.total, 0) = 0 THEN 'ZERO_PAYOUT'
                         WHEN s.bad OR abs(s.total - 1) > 0.000001 THEN 'BAD_PAYOUT'
                    END AS market_problem,
-                   ARRAY(SELECT u.payout
-                           FROM unnest(g.payouts) WITH ORDINALITY AS u(payout, ordinality)
-                          ORDER BY u.ordinality) AS payouts
+                   s.payouts
               FROM ({GATED_OUTCOMES}) g
              CROSS JOIN LATERAL (
-                   SELECT sum(x) AS total, bool_or(x IS NULL OR x < 0 OR x > 1) AS bad
-                     FROM unnest(g.payouts) AS x) s
+                   SELECT sum(u.x) AS total, bool_or(u.x IS NULL OR u.x < 0 OR u.x > 1) AS bad,
+                          array_agg(u.x ORDER BY u.i) AS payouts
+                     FROM unnest(g.payouts) WITH ORDINALITY AS u(x, i)) s
             UNION ALL
             SELECT c.condition_id, left(c.question_id, 64) || '00', NULL, NULL, NULL, NULL
               FROM orderflow_conditions c
