@@ -94,10 +94,7 @@ WITH agg AS (
                    SELECT sum(u.x) AS total, bool_or(u.x IS NULL OR u.x < 0 OR u.x > 1) AS bad,
                           array_agg(u.x ORDER BY u.i) AS payouts
                      FROM unnest(g.payouts) WITH ORDINALITY AS u(x, i)) s
-            UNION ALL
-            SELECT c.condition_id, left(c.question_id, 64) || '00', NULL, NULL, NULL, NULL
-              FROM orderflow_conditions c
-             WHERE c.neg_risk
+@EVENTS@
            ) k
      GROUP BY k.market_id
 ), located AS (
@@ -168,6 +165,12 @@ SELECT v.wallet_address, v.token_id, v.market_id, v.event_id, v.fills, v.volume_
   FROM valued v
 """
 
+# The neg-risk events' rows of ``markets`` (the light statement reads no event: it leaves them out)
+_EVENTS = """
+            UNION ALL
+            SELECT c.condition_id, left(c.question_id, 64) || '00', NULL, NULL, NULL, NULL
+              FROM orderflow_conditions c
+             WHERE c.neg_risk"""
 
 # The columns of rep_positions that CLOSES, ISSUES and the incremental run's mark update read,
 # from the same CTEs (the planner then skips the money arithmetic of the other columns).
@@ -184,11 +187,12 @@ def positions(*, stored: bool = False, only: str = "", light: bool = False) -> s
     """``rep_positions``: from the trades gated at ``$1`` (default), or from the stored sums
     (``stored``: a run at the present, every fill at or before ``$1``); ``only`` restricts the
     stored rows (an SQL condition on ``a``, e.g. the incremental run's wallets); ``light``: only
-    the columns of :data:`_LIGHT_SELECT` (the same values)."""
+    the columns of :data:`_LIGHT_SELECT` (the same values; no event, so no neg-risk rows)."""
     sql = _POSITIONS
     if light:
         head, _, _ = sql.partition("-- Only what later statements read")
-        sql = head + _LIGHT_SELECT
+        sql = head.replace("@EVENTS@", "") + _LIGHT_SELECT
+    sql = sql.replace("@EVENTS@", _EVENTS)
     if not stored:
         return sql.replace("@SUMS@", SUMS_SCAN)
     stored_sums = SUMS_STORED.replace("@ONLY@", f"AND ({only})" if only else "")
