@@ -72,14 +72,16 @@ WITH agg AS (
 ), markets AS (
     -- One row per market with something to say about its positions, built once per statement
     -- (tens of thousands of rows) and joined once per position: its event if it is a neg-risk
-    -- condition (the question id is the event, NegRiskAdapter market id, in the first 31 bytes
-    -- plus the candidate's index in the last byte, so every leg of one neg-risk event shares
-    -- left(question_id, 64); any other market is its own event: no row, or NULL here), and if it
-    -- is resolved at $1 its resolution, what is wrong with its payouts if anything, and the
-    -- payouts as an array from 1 (a position's payout is element outcome_index + 1: NULL out of
-    -- range, as is a NULL element). Each source has at most one row per market (both are keyed
-    -- by it), so each max() reads at most one value; the GROUP BY also tells the planner the
-    -- key is unique, so the join hashes these rows (without it, it sorts every position).
+    -- condition (_EVENTS, below: the question id is the event, NegRiskAdapter market id, in the
+    -- first 31 bytes plus the candidate's index in the last byte, so every leg of one neg-risk
+    -- event shares left(question_id, 64); any other market is its own event: no row, or NULL),
+    -- and if it is resolved at $1 its resolution, what is wrong with its payouts if anything,
+    -- and the payouts as an array from 1 (a position's payout is element outcome_index + 1:
+    -- NULL out of range, as is a NULL element; NULL for an empty vector, a ZERO_PAYOUT market).
+    -- The per-vector aggregate is computed once per distinct vector (the planner memoizes it).
+    -- Each source has at most one row per market (both are keyed by it), so each max() reads
+    -- at most one value; the GROUP BY also tells the planner the key is unique, so the join
+    -- hashes these rows (a key it knows nothing of, it sorted every position to merge them).
     SELECT k.market_id, max(k.neg_risk_event) AS neg_risk_event, max(k.resolved_at) AS resolved_at,
            max(k.payouts_text) AS payouts_text, max(k.market_problem) AS market_problem,
            max(k.payouts) AS payouts
