@@ -6,8 +6,9 @@ statement before it joined ``payouts`` per (market, outcome), ``markets`` and th
 (frozen: :func:`tests.reputation.positions_reference.old_positions`). Both run on data with every
 branch, in every variant (trade scan, stored sums, a wallet subset, the light columns) and at two
 cut-offs, and must make the same ``rep_positions``: same columns, types and collations, same rows.
-Two broken variants of the new statement (the payout read at ``outcome_index`` instead of
-``outcome_index + 1``; the payouts not renumbered from 1) must differ, so the comparison bites.
+Three broken variants of the new statement (the payout read at ``outcome_index`` instead of
+``outcome_index + 1``; the payouts not renumbered from 1; every condition's question id taken for
+an event, not only a neg-risk one's) must differ, so the comparison bites.
 """
 
 from __future__ import annotations
@@ -195,15 +196,17 @@ async def test_one_market_join_gives_the_old_rows(pool: asyncpg.Pool) -> None:
 
 
 async def test_the_comparison_bites(pool: asyncpg.Pool) -> None:
-    """The payout read one element off, or from the payouts as stored (a lower bound of 0):
-    other rows."""
+    """The payout read one element off, or from the payouts as stored (a lower bound of 0), or
+    every condition's question id taken for an event: other rows."""
     await _world(pool)
     sql = positions(stored=True)
     off_by_one = sql.replace("m.payouts[l.outcome_index + 1]", "m.payouts[l.outcome_index]")
     as_stored = sql.replace("array_agg(u.x ORDER BY u.i) AS payouts", "g.payouts AS payouts")
+    every_event = sql.replace("WHERE c.neg_risk", "WHERE true")
     async with pool.acquire() as conn:
         *_, old = await _table(conn, old_positions(stored=True), LATE, "old")
-        for tag, broken in (("off by one", off_by_one), ("as stored", as_stored)):
+        broken_ones = {"off by one": off_by_one, "as stored": as_stored, "events": every_event}
+        for tag, broken in broken_ones.items():
             assert broken != sql
             *_, rows = await _table(conn, broken, LATE, tag)
             assert len(rows) == len(old) and rows != old
