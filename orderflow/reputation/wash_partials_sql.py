@@ -52,6 +52,26 @@ REGION_TRADES = "SELECT * FROM rep_wash_rows"
 # The buckets a region recomputes.
 IN_REGION = "(mk, b) IN (SELECT mk, b FROM rep_wash_s)"
 
+# The columns of a trade the region's statements read (pass1, cells, taker): rep_wash_rows keeps
+# only these, a third of a trade's width (the hashes, the block, the trace context stay behind).
+REGION_COLUMNS = (
+    "wallet_address",
+    "taker_address",
+    "is_taker_aggregate",
+    "exchange",
+    "side",
+    "token_id",
+    "market_id",
+    "outcome_index",
+    "price",
+    "size",
+    "usdc_size",
+    "fee",
+    "fee_asset",
+    "timestamp",
+)
+_REGION_SELECT = ", ".join(f"t.{c}" for c in REGION_COLUMNS)
+
 # Every trade (a match's rows and the takers' own rows) in the buckets of rep_wash_s and the one
 # before and after each, read by the token index: consecutive buckets of a market are one range
 # per token (a second of margin either side; the bucket is then taken as WASH takes it).
@@ -65,7 +85,7 @@ WITH {PARAMS}s AS (
       FROM (SELECT mk, b, b - row_number() OVER (PARTITION BY mk ORDER BY b) AS g FROM s) x
      GROUP BY mk, g
 )
-SELECT t.*
+SELECT {_REGION_SELECT}
   FROM runs r
   JOIN orderflow_wash_tokens k ON k.mk = r.mk
   JOIN ({GATED_TRADES}) t

@@ -43,3 +43,58 @@ async def test_round_trip_through_postgres(pool: asyncpg.Pool) -> None:
 def test_refuses_what_is_not_a_copy_stream() -> None:
     with pytest.raises(ValueError, match="not a PostgreSQL binary COPY"):
         binary_copy.decode(COLUMNS, b"id,x\n1,2\n")
+
+
+# Runs of one type broken by others, as the population step's layout has them (int4, float8s,
+# int2, float8, int2s).
+MIXED = (
+    ("idx", "int4"),
+    ("a", "float8"),
+    ("b", "float8"),
+    ("c", "float8"),
+    ("changed", "int2"),
+    ("score", "float8"),
+    ("tier", "int2"),
+    ("flags", "int2"),
+    ("n", "int8"),
+)
+
+
+def _mixed(n: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(11)
+    return {
+        name: (rng.normal(size=n) if t == "float8" else rng.integers(-999, 999, n))
+        for name, t in MIXED
+    }
+
+
+@pytest.mark.parametrize("n", [0, 1, 3, 70_001])  # 70,001: more than two steps of rows
+def test_decode_reads_back_what_encode_wrote(n: int) -> None:
+    values = _mixed(n)
+    back = binary_copy.decode(MIXED, binary_copy.encode(MIXED, values))
+    assert list(back) == [name for name, _ in MIXED]
+    for name, pg_type in MIXED:
+        assert back[name].shape == (n,) and back[name].dtype.isnative, name
+        assert back[name].dtype == np.dtype(binary_copy.TYPES[pg_type]).newbyteorder("=")
+        assert np.array_equal(back[name], values[name]), name
+
+
+@pytest.mark.parametrize("field", ["b", "tier", "n"])
+def test_decode_refuses_a_wrong_width_anywhere(field: str) -> None:
+    """A field whose length word is not its type's width (a NULL: -1) in the middle of a run, at
+    a run's edge, or in the last column: refused, not misread."""
+    values = _mixed(5)
+    stream = bytearray(binary_copy.encode(MIXED, values))
+    record = binary_copy._record(MIXED)
+    at = 19 + 3 * record.itemsize + record.fields[f"_len_{field}"][1]  # the fourth row
+    stream[at : at + 4] = (-1).to_bytes(4, "big", signed=True)
+    with pytest.raises(ValueError, match="NULL or a field of unexpected width"):
+        binary_copy.decode(MIXED, stream)
+
+
+def test_decode_refuses_a_wrong_field_count() -> None:
+    stream = bytearray(binary_copy.encode(MIXED, _mixed(4)))
+    at = 19 + 2 * binary_copy._record(MIXED).itemsize
+    stream[at : at + 2] = (8).to_bytes(2, "big")
+    with pytest.raises(ValueError, match="NULL or a field of unexpected width"):
+        binary_copy.decode(MIXED, stream)
