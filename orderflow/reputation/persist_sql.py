@@ -157,13 +157,10 @@ SELECT problem, token_id, min(market_id), count(*), sum(fills),
  GROUP BY problem, token_id
 """
 
+# Positions and tokens per problem, from the stored issues (one row per (problem, token) with its
+# positions: ISSUES above; an incremental run holds only the dirty wallets' positions, and a full
+# run's would be a scan of millions of rows).
 ISSUE_COUNTS = """
-SELECT problem, count(*) AS positions, count(DISTINCT token_id) AS tokens
-  FROM rep_positions WHERE problem IS NOT NULL GROUP BY problem
-"""
-
-# The same from the stored issues (an incremental run holds only the dirty wallets' positions).
-STORED_ISSUE_COUNTS = """
 SELECT kind AS problem, sum(wallets) AS positions, count(*) AS tokens
   FROM orderflow_reputation_issues GROUP BY kind
 """

@@ -141,9 +141,10 @@ async def build_evidence(
     watch: _Stopwatch | None = None,
     *,
     stored: bool = False,
-) -> None:
+) -> int:
     """``rep_positions``, ``rep_close`` and ``rep_wash``, what the wallets statement reads,
-    inside the caller's transaction.
+    inside the caller's transaction; returns the number of positions (as the statement that
+    wrote them counted them: no second scan of millions of rows).
 
     ``stored``: the positions from the per-(wallet, token) sums instead of a scan of the trades
     gated at ``as_of`` (same rows: see :func:`_stored`)."""
@@ -153,7 +154,7 @@ async def build_evidence(
     await conn.execute(
         positions_sql.parallel_scan(settings.stored_parallel_workers) if stored else serial
     )
-    await conn.execute(positions_sql.positions(stored=stored), as_of)
+    status = await conn.execute(positions_sql.positions(stored=stored), as_of)
     await conn.execute(serial)
     await conn.execute(positions_sql.ANALYZE)
     watch.lap("positions")
@@ -162,6 +163,7 @@ async def build_evidence(
     watch.lap("closes")
     await conn.execute(ev.WASH, as_of, *wash_settings(settings))
     watch.lap("counterparties")
+    return int(status.split()[-1])  # "SELECT <rows>"
 
 
 async def _build(
@@ -171,14 +173,14 @@ async def _build(
     watch: _Stopwatch | None = None,
     *,
     stored: bool = False,
-) -> Population:
+) -> tuple[Population, int]:
     """Create the temp tables up to ``rep_final`` inside the caller's transaction (``stored``:
-    see :func:`build_evidence`); what the population step found."""
+    see :func:`build_evidence`); what the population step found, and the number of positions."""
     watch = watch or _Stopwatch()
-    await build_evidence(conn, as_of, settings, watch, stored=stored)
+    positions = await build_evidence(conn, as_of, settings, watch, stored=stored)
     await conn.execute(ev.WALLETS)
     watch.lap("wallets")
-    return await population_step(conn, settings, watch)
+    return await population_step(conn, settings, watch), positions
 
 
 async def _as_of(conn: asyncpg.Connection, as_of: datetime | None) -> datetime:
@@ -273,11 +275,11 @@ async def run_reputation(
             population = await population_step(
                 conn, settings, watch, only_changed=True, wallets=stored_inputs.INPUTS
             )
+            positions = await conn.fetchval("SELECT count(*) FROM rep_positions")  # the dirty
         else:
             if stored:  # before reading: a change committed from here on stays marked
                 await inc.clear(conn)
-            population = await _build(conn, cutoff, settings, watch, stored=stored)
-        positions = await conn.fetchval("SELECT count(*) FROM rep_positions")
+            population, positions = await _build(conn, cutoff, settings, watch, stored=stored)
         await conn.execute(persist_sql.CHANGED_ROWS, computed_at, cutoff)
         await conn.execute(persist_sql.UPSERT_STATS)
         prior = population.prior
@@ -307,8 +309,9 @@ async def run_reputation(
         if not incremental:  # the incremental build replaced the dirty tokens' issues
             await conn.execute(persist_sql.CLEAR_ISSUES)
             await conn.execute(persist_sql.ISSUES, computed_at, cutoff)
-        counts = persist_sql.STORED_ISSUE_COUNTS if incremental else persist_sql.ISSUE_COUNTS
-        issues = {r["problem"]: r["positions"] for r in await conn.fetch(counts)}
+        # from the issues as now stored (a full run has just rewritten them all): no scan of the
+        # positions
+        issues = {r["problem"]: r["positions"] for r in await conn.fetch(persist_sql.ISSUE_COUNTS)}
         await conn.execute(scores_sql.DROP_FINAL)
     summary = RunSummary(
         as_of=cutoff,

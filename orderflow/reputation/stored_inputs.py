@@ -107,7 +107,8 @@ async def save(conn: asyncpg.Connection, settings: ReputationSettings, as_of: da
     # idx: a wallet keeps its place; an incremental run scores this table as it stands
     await conn.execute(f"ALTER TABLE {INPUTS} ADD PRIMARY KEY (wallet_address)")
     await conn.execute(f"CREATE UNIQUE INDEX ON {INPUTS} (idx)")
-    await conn.execute(f"ANALYZE {INPUTS}")
+    # the columns statements join it on (every other column is read whole, never filtered)
+    await conn.execute(f"ANALYZE {INPUTS} (wallet_address, idx)")
     # one row per wallet with figures (token_id NULL) and per (wallet, token) off-market amounts
     await conn.execute(f"CREATE INDEX ON {WASH} (wallet_address)")
     await conn.execute(f"ALTER TABLE {CLOSES} ADD PRIMARY KEY (token_id)")

@@ -44,7 +44,7 @@ async def test_the_population_step_does_not_depend_on_the_rows_order(pool: async
     results = []
     async with pool.acquire() as conn, conn.transaction():
         cutoff = await conn.fetchval("SELECT now()")
-        first = await run._build(conn, cutoff, settings)
+        first, _ = await run._build(conn, cutoff, settings)
         results.append((first.prior, [tuple(r) for r in await conn.fetch(_SCORES)]))
         for order, number in orders:
             await conn.execute(DROP_FINAL)
