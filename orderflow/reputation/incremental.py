@@ -98,12 +98,14 @@ async def _claim(conn: asyncpg.Connection, as_of: datetime) -> None:
 
 async def clear(conn: asyncpg.Connection) -> None:
     """Before a live full run reads: every change so far is taken; keys whose fills all went
-    are dropped."""
+    are dropped (every trigger that takes a fill off a key marks it dirty, and a run drops its
+    claimed keys left empty: an empty key is a dirty one, found by the dirty keys' index, not by
+    a scan of every key)."""
+    await conn.execute("DELETE FROM orderflow_position_sums WHERE dirty AND fills = 0")
     await conn.execute("UPDATE orderflow_position_sums SET dirty = FALSE WHERE dirty")
     await conn.execute("DELETE FROM orderflow_reputation_dirty_markets")
     await conn.execute("DELETE FROM orderflow_reputation_dirty_tokens")
     await conn.execute("DELETE FROM orderflow_reputation_touched")  # every row is compared
-    await conn.execute("DELETE FROM orderflow_position_sums WHERE fills = 0")
     await wash_state.begin(conn)
 
 
