@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import os
 import sys
 import tempfile
@@ -62,10 +63,30 @@ SECONDARY_INDEXES = (
     "orderflow_trades_block",
 )
 
+
+# Addresses and hashes look like the chain's: random hex (a keccak or an address derived from
+# one), made unique by the number in their last 8 digits. Counters padded with zeros
+# ('0x0000...390c') would share their first bytes, which PostgreSQL's abbreviated sort keys
+# compare: every sort on a wallet or market would then compare whole strings, about twice the
+# cost real addresses have (docs/benchmarks.md "The benchmark's keys").
+def _hex_key(n: str, digits: int, salt: str) -> str:
+    """SQL: ``digits`` hex digits, random-looking, unique for the integer expression ``n``."""
+    md5s = " || ".join(f"md5('{salt}{k}' || {n})" for k in range((digits - 8 + 31) // 32))
+    return f"'0x' || substr({md5s}, 1, {digits - 8}) || lpad(to_hex({n}), 8, '0')"
+
+
+def wallet_address(w: int) -> str:
+    """Wallet number ``w``'s address, as :data:`WALLET_SQL` makes it."""
+    return "0x" + hashlib.md5(f"w0{w}".encode()).hexdigest()[:32] + f"{w:08x}"
+
+
+WALLET_SQL = _hex_key("w", 40, "w")
+MARKET_SQL = _hex_key("m", 64, "m")
+
 # $1 = first trade number, $2 = last, $3 = wallets, $4 = markets, $5 = seconds in the period.
 # Trade i belongs to wallet w = i mod W and is that wallet's k-th fill (k = i div W); fills
 # come in episodes of 4 (e = k div 4) in market m = hash(w, e) mod M.
-INSERT_TRADES = """
+INSERT_TRADES = f"""
 WITH base AS (
     SELECT i, i % $3 AS w, i / $3 AS k
       FROM generate_series($1::bigint, $2::bigint) AS i
@@ -87,21 +108,21 @@ INSERT INTO orderflow_trades (
     exchange_version, order_hash, wallet_address, taker_address, is_taker_aggregate, side,
     token_id, market_id, outcome_index, price, size, usdc_size, fee, fee_asset)
 SELECT 137,
-       '0x' || lpad(to_hex(i), 64, '0'),
+       {_hex_key("i", 64, "t")},
        i % 50,
        40000000 + i / 50,
-       '0x' || lpad(to_hex(i / 50), 64, '0'),
+       {_hex_key("(i / 50)", 64, "b")},
        $6::timestamptz + make_interval(secs => (abs(hashint8(m * 13 + w)) % $5) + step * 60),
        '0xe111180000d2663c0091e4f400237545b87b996b',
        'V2',
-       '0x' || lpad(to_hex(i), 64, 'f'),
-       '0x' || lpad(to_hex(w), 40, '0'),
+       {_hex_key("i", 64, "o")},
+       {WALLET_SQL},
        '0xe111180000d2663c0091e4f400237545b87b996b',
        step = 0,
        CASE WHEN step = 3 THEN 'SELL' ELSE 'BUY' END,
        CASE WHEN i % 10000 = 7 THEN 900000000 + i
             ELSE m * 2 + CASE WHEN u_pick < 0.5 + skill THEN winner ELSE 1 - winner END END,
-       CASE WHEN i % 10000 = 7 THEN NULL ELSE '0x' || lpad(to_hex(m), 64, '0') END,
+       CASE WHEN i % 10000 = 7 THEN NULL ELSE {MARKET_SQL} END,
        CASE WHEN i % 10000 = 7 THEN NULL
             ELSE (CASE WHEN u_pick < 0.5 + skill THEN winner ELSE 1 - winner END)::smallint END,
        price,
@@ -113,11 +134,11 @@ SELECT 137,
 """
 
 # $1 = markets, $2 = T0, $3 = seconds in the period: 80% resolve inside the period.
-INSERT_OUTCOMES = """
+INSERT_OUTCOMES = f"""
 INSERT INTO orderflow_market_outcomes (
     market_id, oracle, question_id, outcome_slot_count, payout_numerators, payouts,
     winning_outcome, resolved_at, chain_id, block_number, block_hash, tx_hash, log_index)
-SELECT '0x' || lpad(to_hex(m), 64, '0'),
+SELECT {MARKET_SQL},
        '0xd91e80cf2e7be2e162c6513ced06f1dd0da35296',
        '0x' || lpad(to_hex(m), 64, 'a'),
        2,
@@ -234,7 +255,7 @@ async def trades_disk_bytes(dsn: str) -> int:
 async def per_wallet_loop(dsn: str, wallets: int, sample: int) -> tuple[float, int]:
     """The seed's way: for each wallet, query its trades, compute, score. Sequential."""
     step = max(1, wallets // sample)
-    addresses = [f"0x{w:040x}" for w in range(0, wallets, step)][:sample]
+    addresses = [wallet_address(w) for w in range(0, wallets, step)][:sample]
     conn = await db.connect(dsn)
     try:
         started = time.perf_counter()
