@@ -68,7 +68,8 @@ SECONDARY_INDEXES = (
 # one), made unique by the number in their last 8 digits. Counters padded with zeros
 # ('0x0000...390c') would share their first bytes, which PostgreSQL's abbreviated sort keys
 # compare: every sort on a wallet or market would then compare whole strings, about twice the
-# cost real addresses have (docs/benchmarks.md "The benchmark's keys").
+# cost real addresses have (docs/benchmarks.md "Both cores for the stored sums; the
+# benchmark's keys").
 def _hex_key(n: str, digits: int, salt: str) -> str:
     """SQL: ``digits`` hex digits, random-looking, unique for the integer expression ``n``."""
     md5s = " || ".join(f"md5('{salt}{k}' || {n})" for k in range((digits - 8 + 31) // 32))

@@ -212,7 +212,7 @@ def parallel_scan(workers: int) -> str:
     so the rows are the same under any plan. The planner's default costs keep this scan serial
     (a worker's start and each row handed to the leader priced above what the scan saves),
     though at 1 M wallets (5.3 M stored positions) the statement ran 1.2 to 1.5 times faster
-    with two workers on two cores (docs/benchmarks.md "Stored sums read by parallel workers"):
+    with two workers on two cores (docs/benchmarks.md "Both cores for the stored sums"):
     the workers read and convert the wide stored rows, the leader joins, computes and writes.
     Tables under ``min_parallel_table_scan_size`` still get no worker."""
     if workers == 0:
