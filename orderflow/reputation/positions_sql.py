@@ -204,34 +204,6 @@ def positions(*, stored: bool = False, only: str = "", light: bool = False) -> s
 POSITIONS = positions()
 
 
-def parallel_scan(workers: int) -> str:
-    """Settings (``SET LOCAL``) for :func:`positions` with ``stored``, in a full run: up to
-    ``workers`` parallel workers reading the stored sums.
-
-    Each row of ``rep_positions`` is computed from one stored row and the markets' few rows,
-    so the rows are the same under any plan. The planner's default costs keep this scan serial
-    (a worker's start and each row handed to the leader priced above what the scan saves),
-    though at 1 M wallets (5.3 M stored positions) the statement ran 1.2 to 1.5 times faster
-    with two workers on two cores (docs/benchmarks.md "Both cores for the stored sums"):
-    the workers read and convert the wide stored rows, the leader joins, computes and writes.
-    Tables under ``min_parallel_table_scan_size`` still get no worker."""
-    if workers == 0:
-        return "SET LOCAL max_parallel_workers_per_gather = 0"
-    return (
-        f"SET LOCAL max_parallel_workers_per_gather = {workers};"
-        " SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0.001"
-    )
-
-
-def serial(workers: int) -> str:
-    """Back to the run's own settings after :func:`parallel_scan`: ``workers`` (the run's
-    ``parallel_workers``) and the default costs."""
-    return (
-        f"SET LOCAL max_parallel_workers_per_gather = {workers};"
-        " SET LOCAL parallel_setup_cost TO DEFAULT; SET LOCAL parallel_tuple_cost TO DEFAULT"
-    )
-
-
 # Statistics for the planner on the columns later statements join and group by (temp tables have
 # none otherwise; the other 30-odd columns would cost more to sample than the statements they
 # plan); ANALYZE_LIGHT after ``positions(light=True)``.

@@ -150,12 +150,8 @@ async def build_evidence(
     gated at ``as_of`` (same rows: see :func:`_stored`)."""
     watch = watch or _Stopwatch()
     await conn.execute(f"SET LOCAL work_mem = '{settings.work_mem}'")
-    serial = positions_sql.serial(settings.parallel_workers)
-    await conn.execute(
-        positions_sql.parallel_scan(settings.stored_parallel_workers) if stored else serial
-    )
+    await conn.execute(f"SET LOCAL max_parallel_workers_per_gather = {settings.parallel_workers}")
     status = await conn.execute(positions_sql.positions(stored=stored), as_of)
-    await conn.execute(serial)
     await conn.execute(positions_sql.ANALYZE)
     watch.lap("positions")
     await conn.execute(ev.CLOSES, as_of, settings.clv_horizon)

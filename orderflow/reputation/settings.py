@@ -42,15 +42,6 @@ class ReputationSettings(CommonSettings):
         "grouping millions of (wallet, token) pairs gains little from partial aggregation and "
         "its finalize step costs more than it saves on a small machine.",
     )
-    stored_parallel_workers: int = Field(
-        default=2,
-        ge=0,
-        le=16,
-        description="Parallel workers for a full run's read of the stored per-(wallet, token) "
-        "sums, the run's largest scan (SET LOCAL for that statement alone; 0: none). Each row it "
-        "writes comes from one stored row, so the rows do not depend on the plan; the planner is "
-        "told that workers start and hand rows over cheaply, or it keeps the scan serial.",
-    )
 
     # Weights (the seed's): must sum to 1.
     weight_win_rate: float = Field(default=0.40, ge=0, le=1, description="Win-rate weight.")
