@@ -68,7 +68,7 @@ SECONDARY_INDEXES = (
 # one), made unique by the number in their last 8 digits. Counters padded with zeros
 # ('0x0000...390c') would share their first bytes, which PostgreSQL's abbreviated sort keys
 # compare: every sort on a wallet or market would then compare whole strings, about twice the
-# cost real addresses have (docs/benchmarks.md "Both cores for the stored sums; the
+# cost real addresses have (docs/benchmarks.md "Fewer reads of every position; the
 # benchmark's keys").
 def _hex_key(n: str, digits: int, salt: str) -> str:
     """SQL: ``digits`` hex digits, random-looking, unique for the integer expression ``n``."""
