@@ -439,10 +439,21 @@ async def main_async(args: argparse.Namespace) -> int:
         f"{args.wallets / loop_rate:,.0f} s"
     )
     print(f"ratio set-based / per-wallet: {full_rate / loop_rate:,.1f}x")
-    target = 120.0
-    verdict = "meets" if full_secs <= target else "MISSES"
-    print(f"target <= {target:.0f} s for the full recompute: {verdict} ({full_secs:.1f} s)")
+    print(target_line(args.wallets, args.trades, full_secs))
     return 0
+
+
+def target_line(wallets: int, trades: int, full_secs: float) -> str:
+    """The issue's full-recompute target (120 s at 1 M wallets / 20 M trades): a verdict only
+    at that size or above; a smaller run says what it measured, not that it meets it."""
+    target = 120.0
+    if wallets < 1_000_000 or trades < 20_000_000:
+        return (
+            f"target <= {target:.0f} s for the full recompute applies at 1,000,000 wallets / "
+            f"20,000,000 trades: not judged at this size ({full_secs:.1f} s)"
+        )
+    verdict = "meets" if full_secs <= target else "MISSES"
+    return f"target <= {target:.0f} s for the full recompute: {verdict} ({full_secs:.1f} s)"
 
 
 def main(argv: list[str] | None = None) -> int:

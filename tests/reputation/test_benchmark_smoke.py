@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.benchmark_module import load_benchmark
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -25,3 +27,12 @@ def test_benchmark_runs_at_tiny_size(pg_server_dsn: str) -> None:
     assert "incremental: 240 new trades," in out
     assert "as-of recompute (scans the trades): 300 wallets" in out
     assert "MB per million fills" in out
+    # the 120 s target is the at 1 M wallets: a tiny run does not claim to meet it
+    assert "not judged at this size" in out and "meets" not in out
+
+
+def test_the_target_is_judged_only_at_its_size() -> None:
+    bench = load_benchmark("reputation")
+    assert "not judged" in bench.target_line(100_000, 2_000_000, 12.1)
+    assert bench.target_line(1_000_000, 20_000_000, 119.0).endswith("meets (119.0 s)")
+    assert "MISSES (161.4 s)" in bench.target_line(1_000_000, 20_000_000, 161.4)
