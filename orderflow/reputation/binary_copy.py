@@ -58,15 +58,15 @@ _STEP = 1 << 15
 
 def _runs(columns: Sequence[tuple[str, str]]) -> list[tuple[int, str, list[str]]]:
     """The record's runs of consecutive columns of one type: (offset of the first one's length
-    field in the record, PostgreSQL type, the columns' names)."""
+    field in the record, as :func:`_record` lays it out; PostgreSQL type; the columns' names)."""
+    fields = _record(columns).fields
+    assert fields is not None
     runs: list[tuple[int, str, list[str]]] = []
-    offset = 2  # after the field count
     for name, pg_type in columns:
         if runs and runs[-1][1] == pg_type:
             runs[-1][2].append(name)
         else:
-            runs.append((offset, pg_type, [name]))
-        offset += 4 + np.dtype(TYPES[pg_type]).itemsize
+            runs.append((fields[f"_len_{name}"][1], pg_type, [name]))
     return runs
 
 
