@@ -35,18 +35,22 @@ _FLAG_BITS = " | ".join(
     f"CASE WHEN '{f}' = ANY(ws.flags) THEN {1 << b} ELSE 0 END" for b, f in enumerate(FLAGS)
 )
 _FLAG_COUNT = " + ".join(f"('{f}' = ANY(ws.flags))::int" for f in FLAGS)
+# What :data:`MIRROR` gives for no stored row (also a new wallet's, orderflow.reputation
+# .stored_inputs.replace): no score, no tier, no flag.
+MIRROR_NONE = {"stored_score": "'NaN'", "stored_tier": "-1", "stored_flags": "0"}
 # A stored row's (``ws``: ``orderflow_wallet_stats``, NULLs: no row) score, tier and flags as
 # :data:`STORED_LAYOUT` reads them: what the stored inputs keep beside each wallet's inputs
 # (columns stored_score, stored_tier, stored_flags), set after every live run's upsert.
-MIRROR = f"""coalesce(ws.reputation_score::float8, 'NaN') AS stored_score,
+MIRROR = f"""coalesce(ws.reputation_score::float8, {MIRROR_NONE["stored_score"]}) AS stored_score,
        coalesce(array_position(ARRAY[{", ".join(f"'{t}'" for t in TIERS)}]::text[],
-                               ws.trader_tier::text) - 1, -1)::int2 AS stored_tier,
+                               ws.trader_tier::text) - 1,
+                {MIRROR_NONE["stored_tier"]})::int2 AS stored_tier,
        CASE WHEN cardinality(ws.flags) > 0
             THEN ({_FLAG_BITS}
                   -- a name FLAGS does not know, or one twice
                   | CASE WHEN cardinality(ws.flags) <> {_FLAG_COUNT} THEN {1 << 14} ELSE 0 END)
-            ELSE 0 END::int2 AS stored_flags"""
-MIRROR_COLUMNS = ("stored_score", "stored_tier", "stored_flags")
+            ELSE {MIRROR_NONE["stored_flags"]} END::int2 AS stored_flags"""
+MIRROR_COLUMNS = tuple(MIRROR_NONE)
 
 
 def inputs_copy(columns: tuple[str, ...], wallets: str, *, stored: bool = False) -> str:

@@ -150,23 +150,24 @@ async def replace(conn: asyncpg.Connection) -> None:
         " AND NOT attisdropped ORDER BY attnum",
         INPUTS,
     )
-    kept = ("idx", *scores_sql.MIRROR_COLUMNS)
+    mirrored = scores_sql.MIRROR_COLUMNS
+    kept = ("idx", *mirrored)
     columns = [json.dumps(r["attname"]) for r in inputs if r["attname"] not in kept]
     first_new = await conn.fetchval(f"SELECT coalesce(max(idx), -1) + 1 FROM {INPUTS}")
     await conn.execute(
         f"""CREATE TEMP TABLE rep_kept ON COMMIT DROP AS
             WITH d AS (DELETE FROM {INPUTS} i USING rep_dirty_wallets d
                         WHERE d.wallet_address = i.wallet_address
-                    RETURNING i.wallet_address, i.idx, {", ".join(f"i.{c}" for c in kept[1:])})
+                    RETURNING i.wallet_address, i.idx, {", ".join(f"i.{c}" for c in mirrored)})
             SELECT * FROM d"""
     )
+    none = ", ".join(f"coalesce(k.{c}, {scores_sql.MIRROR_NONE[c]})" for c in mirrored)
     await conn.execute(
         f"""INSERT INTO {INPUTS} ({", ".join(columns)}, {", ".join(kept)})
             SELECT {", ".join(f"n.{c}" for c in columns)},
                    coalesce(k.idx, $1 + (row_number() OVER (PARTITION BY k.idx IS NULL
                                                             ORDER BY n.wallet_address))::int - 1),
-                   coalesce(k.stored_score, 'NaN'), coalesce(k.stored_tier, -1),
-                   coalesce(k.stored_flags, 0)
+                   {none}
               FROM rep_wallets n LEFT JOIN rep_kept k ON k.wallet_address = n.wallet_address""",
         first_new,
     )
