@@ -70,19 +70,32 @@ SECONDARY_INDEXES = (
 # compare: every sort on a wallet or market would then compare whole strings, about twice the
 # cost real addresses have (docs/benchmarks.md "Fewer reads of every position; the
 # benchmark's keys").
+def _md5_parts(digits: int) -> range:
+    """The md5 digests a key of ``digits`` hex digits takes its random part from."""
+    return range((digits - 8 + 31) // 32)
+
+
 def _hex_key(n: str, digits: int, salt: str) -> str:
     """SQL: ``digits`` hex digits, random-looking, unique for the integer expression ``n``."""
-    md5s = " || ".join(f"md5('{salt}{k}' || {n})" for k in range((digits - 8 + 31) // 32))
+    md5s = " || ".join(f"md5('{salt}{k}' || {n})" for k in _md5_parts(digits))
     return f"'0x' || substr({md5s}, 1, {digits - 8}) || lpad(to_hex({n}), 8, '0')"
+
+
+def _hex_key_of(n: int, digits: int, salt: str) -> str:
+    """:func:`_hex_key`'s value for the integer ``n``, computed here."""
+    md5s = "".join(hashlib.md5(f"{salt}{k}{n}".encode()).hexdigest() for k in _md5_parts(digits))
+    return f"0x{md5s[: digits - 8]}{n:08x}"
+
+
+_WALLET_KEY = (40, "w")  # an address's hex digits, its salt
+WALLET_SQL = _hex_key("w", *_WALLET_KEY)
+MARKET_SQL = _hex_key("m", 64, "m")
 
 
 def wallet_address(w: int) -> str:
     """Wallet number ``w``'s address, as :data:`WALLET_SQL` makes it."""
-    return "0x" + hashlib.md5(f"w0{w}".encode()).hexdigest()[:32] + f"{w:08x}"
+    return _hex_key_of(w, *_WALLET_KEY)
 
-
-WALLET_SQL = _hex_key("w", 40, "w")
-MARKET_SQL = _hex_key("m", 64, "m")
 
 # $1 = first trade number, $2 = last, $3 = wallets, $4 = markets, $5 = seconds in the period.
 # Trade i belongs to wallet w = i mod W and is that wallet's k-th fill (k = i div W); fills

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import asyncpg
+
 from tests.benchmark_module import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,3 +38,13 @@ def test_the_target_is_judged_only_at_its_size() -> None:
     assert "not judged" in bench.target_line(100_000, 2_000_000, 12.1)
     assert bench.target_line(1_000_000, 20_000_000, 119.0).endswith("meets (119.0 s)")
     assert "MISSES (161.4 s)" in bench.target_line(1_000_000, 20_000_000, 161.4)
+
+
+async def test_the_sampled_addresses_are_the_generated_ones(pool: asyncpg.Pool) -> None:
+    """The per-wallet loop's addresses (computed in Python) are the wallets the SQL generator
+    made: a mismatch would time wallets with no fills."""
+    bench = load_benchmark("reputation")
+    for w in (0, 7, 123_456, 999_999):
+        made = await pool.fetchval(f"SELECT {bench.WALLET_SQL} FROM (SELECT $1::int8 AS w) x", w)
+        assert made == bench.wallet_address(w)
+        assert len(made) == 42
