@@ -75,6 +75,10 @@ _REGION_SELECT = ", ".join(f"t.{c}" for c in REGION_COLUMNS)
 # Every trade (a match's rows and the takers' own rows) in the buckets of rep_wash_s and the one
 # before and after each, read by the token index: consecutive buckets of a market are one range
 # per token (a second of margin either side; the bucket is then taken as WASH takes it).
+# The range is the index scan's own condition: a LATERAL subquery kept apart (OFFSET 0) is
+# planned with the run's bounds as parameters. Joined directly, the planner parameterized the
+# scan by the token alone and filtered every trade of the token by time above it (a busy
+# token's whole history for an hour of it: tests/reputation/test_wash_region_reads.py).
 REGION_ROWS = f"""
 CREATE TEMP TABLE rep_wash_rows ON COMMIT DROP AS
 WITH {PARAMS}s AS (
@@ -88,10 +92,12 @@ WITH {PARAMS}s AS (
 SELECT {_REGION_SELECT}
   FROM runs r
   JOIN orderflow_wash_tokens k ON k.mk = r.mk
-  JOIN ({GATED_TRADES}) t
-    ON t.token_id = k.token_id
-   AND t.timestamp >= to_timestamp(r.lo * $3::float8) - interval '1 second'
-   AND t.timestamp < to_timestamp((r.hi + 1) * $3::float8) + interval '1 second'
+  CROSS JOIN LATERAL (
+       SELECT * FROM ({GATED_TRADES}) g
+        WHERE g.token_id = k.token_id
+          AND g.timestamp >= to_timestamp(r.lo * $3::float8) - interval '1 second'
+          AND g.timestamp < to_timestamp((r.hi + 1) * $3::float8) + interval '1 second'
+       OFFSET 0) t
  WHERE t.id <= $8::int8 AND {MK} = r.mk AND {BUCKET} BETWEEN r.lo AND r.hi
 """
 
