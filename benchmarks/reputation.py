@@ -52,6 +52,7 @@ from orderflow.chain import partitions  # noqa: E402
 from orderflow.migrate import migrate  # noqa: E402
 from orderflow.reputation import ReputationSettings, run_reputation  # noqa: E402
 from orderflow.reputation.per_wallet import wallet_report  # noqa: E402
+from orderflow.reputation.run import RunSummary  # noqa: E402
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 AS_OF = T0 + timedelta(days=200)
@@ -429,15 +430,16 @@ async def main_async(args: argparse.Namespace) -> int:
     )
     print(
         f"incremental: {new_trades:,} new trades, {inc.rescored:,} wallets rescored in "
-        f"{inc_secs:.1f} s ({inc.wallets:,} scored, {inc.candidates:,} rows given to the upsert; "
-        f"inserting them took {insert_secs:.1f} s through the triggers)"
+        f"{inc_secs:.1f} s ({path(inc)}; {inc.wallets:,} scored, {inc.candidates:,} rows given "
+        f"to the upsert; inserting them took {insert_secs:.1f} s through the triggers)"
     )
     print(f"incremental stages (s): {inc.stages}")
     print(f"  incremental run by stage: {stage_times(inc.stages)}")
     print(
         f"incremental after a small change ({small:,} new trades by {few_wallets:,} wallets in "
         f"{few_markets:,} markets): {inc_small.rescored:,} wallets rescored in {small_secs:.1f} s "
-        f"({inc_small.candidates:,} rows given to the upsert); stages (s): {inc_small.stages}"
+        f"({path(inc_small)}; {inc_small.candidates:,} rows given to the upsert); stages (s): "
+        f"{inc_small.stages}"
     )
     print(f"  small incremental run by stage: {stage_times(inc_small.stages)}")
     print(
@@ -454,6 +456,14 @@ async def main_async(args: argparse.Namespace) -> int:
     print(f"ratio set-based / per-wallet: {full_rate / loop_rate:,.1f}x")
     print(target_line(args.wallets, args.trades, full_secs))
     return 0
+
+
+def path(run: RunSummary) -> str:
+    """How a run at the present computed: incremental, or the switch to a full recompute."""
+    share = "" if run.changed_share is None else f"{run.changed_share:.1%} of the wallets changed"
+    if run.switched:
+        return f"switched to a full recompute: {share}"
+    return "incremental path" + (f", {share}" if share else "")
 
 
 def target_line(wallets: int, trades: int, full_secs: float) -> str:

@@ -29,6 +29,7 @@ Equality with a full recompute is tested in ``tests/reputation/test_incremental_
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import datetime
 
@@ -94,6 +95,26 @@ async def _claim(conn: asyncpg.Connection, as_of: datetime) -> None:
     # changed tokens' positions were read by an index probe per token even when every token had
     # changed -- 590 k random heap reads instead of one scan: 100 k wallets, 80 k new trades)
     await conn.execute("ANALYZE rep_dirty_tokens")
+
+
+async def changed_share(conn: asyncpg.Connection, max_share: float) -> float:
+    """The share of the wallets scored last time (the stored inputs' rows) whose position sums
+    changed since (fills new, deleted or updated), from the changed keys' partial index and
+    counted only up to the first wallet past ``max_share`` (a bulk import's millions of changed
+    keys are not all counted to learn that they are many). A lower bound of what the run would
+    rescore: holders of a token whose resolution or closing line moved, and wallets whose
+    counterparty evidence moved, come on top."""
+    scored = await conn.fetchval(
+        "SELECT reltuples::int8 FROM pg_class WHERE oid = $1::regclass", INPUTS
+    )
+    if scored is None or scored < 0:  # never analyzed
+        scored = await conn.fetchval(f"SELECT count(*) FROM {INPUTS}")
+    changed = await conn.fetchval(
+        """SELECT count(*) FROM (SELECT DISTINCT wallet_address FROM orderflow_position_sums
+                                  WHERE dirty LIMIT $1) AS d""",
+        math.floor(max_share * scored) + 1,
+    )
+    return float(changed / max(scored, 1))
 
 
 async def clear(conn: asyncpg.Connection) -> None:

@@ -28,7 +28,7 @@ from orderflow.chain.pending_sums import fold as fold_pending_sums
 from orderflow.errors import DatabaseError
 from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation import incremental as inc
-from orderflow.reputation import persist_sql, positions_sql, scores_sql, stored_inputs
+from orderflow.reputation import persist_sql, positions_sql, scores_sql, stored_inputs, wash_state
 from orderflow.reputation.population_step import Population, population_step
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.sums_sql import SUMS_MAY_MISS_FILLS
@@ -86,6 +86,11 @@ class RunSummary(BaseModel):
     incremental: bool = False  # only the wallets whose inputs changed were recomputed
     rescored: int = 0  # wallets whose statistics were recomputed (all of them in a full run)
     candidates: int = 0  # rows given to the upsert (those that may have changed; all in a full run)
+    # wallets with changed fills per wallet scored last time, when the run could be incremental
+    # (counted up to just past ReputationSettings.incremental_max_share); above that share the
+    # run recomputed every wallet
+    changed_share: float | None = None
+    switched: bool = False  # a full recompute chosen for the size of the change
 
 
 @asynccontextmanager
@@ -242,10 +247,12 @@ async def run_reputation(
     """Recompute and persist every wallet's statistics, score and tier in one transaction.
 
     A run at the present is incremental when the last live full run left its inputs
-    (:mod:`orderflow.reputation.incremental`; ``full=True`` forces the full recompute); the
-    result is the same either way. With ``as_of`` the trades are scanned and the rows (and
-    history snapshots) are stamped ``computed_at = as_of``. A run that finds another one in
-    progress returns ``skipped=True`` without waiting.
+    (:mod:`orderflow.reputation.incremental`; ``full=True`` forces the full recompute) and
+    at most ``settings.incremental_max_share`` of the wallets have changed fills (past that, a
+    full recompute costs less; it also builds the counterparty cells the next incremental run
+    updates); the result is the same either way. With ``as_of`` the trades are scanned and the
+    rows (and history snapshots) are stamped ``computed_at = as_of``. A run that finds another
+    one in progress returns ``skipped=True`` without waiting.
     """
     settings = settings or ReputationSettings()
     started = time.perf_counter()
@@ -263,6 +270,11 @@ async def run_reputation(
         watch = _Stopwatch()
         stored = await _stored(conn, as_of, cutoff)
         incremental = stored and not full and await stored_inputs.ready(conn, settings)
+        share = None
+        if incremental and settings.incremental_max_share < 1:
+            share = await inc.changed_share(conn, settings.incremental_max_share)
+        switched = share is not None and share > settings.incremental_max_share
+        incremental = incremental and not switched
         rescored = None
         if incremental:
             await conn.execute(f"SET LOCAL work_mem = '{settings.work_mem}'")
@@ -276,6 +288,10 @@ async def run_reputation(
             if stored:  # before reading: a change committed from here on stays marked
                 await inc.clear(conn)
             population, positions = await _build(conn, cutoff, settings, watch, stored=stored)
+            if switched:  # the next runs are incremental: their counterparty cells now, as the
+                # incremental run would have left them (not at the next run's expense)
+                await wash_state.build(conn, cutoff, settings)
+                watch.lap("counterparty_cells")
         await conn.execute(persist_sql.CHANGED_ROWS, computed_at, cutoff)
         await conn.execute(persist_sql.UPSERT_STATS)
         prior = population.prior
@@ -321,6 +337,8 @@ async def run_reputation(
         stages=watch.stages,
         source="sums" if stored else "trades",
         incremental=incremental,
+        changed_share=share,
+        switched=switched,
         rescored=population.wallets if rescored is None else rescored,
         candidates=population.sent,
     )

@@ -42,6 +42,15 @@ class ReputationSettings(CommonSettings):
         "grouping millions of (wallet, token) pairs gains little from partial aggregation and "
         "its finalize step costs more than it saves on a small machine.",
     )
+    incremental_max_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="A run at the present rescores only the wallets whose inputs changed; when "
+        "more than this share of the wallets scored last time have new or changed fills, it "
+        "recomputes every wallet instead (the same scores; past about half of the wallets an "
+        "incremental run costs more than a full one: docs/reputation.md). 1: never switch.",
+    )
 
     # Weights (the seed's): must sum to 1.
     weight_win_rate: float = Field(default=0.40, ge=0, le=1, description="Win-rate weight.")

@@ -48,6 +48,10 @@ CLOSES = "orderflow_reputation_closes"
 _SCORING_CODE = (factors, flags, population_step, scores_sql)
 
 
+# Settings that choose how a run computes, not what: they do not make the stored inputs stale.
+_RUN_ONLY = {"incremental_max_share"}
+
+
 def fingerprint(settings: ReputationSettings) -> str:
     """What the stored inputs and the rows an incremental run leaves alone depend on besides
     the data: the SQL, the scoring code, numpy's version and the settings."""
@@ -58,7 +62,7 @@ def fingerprint(settings: ReputationSettings) -> str:
         ev.WASH,
         ev.WALLETS,
         persist_sql.UPSERT_STATS,
-        settings.model_dump_json(),
+        settings.model_dump_json(exclude=_RUN_ONLY),
         np.__version__,
     ):
         digest.update(text.encode() + b"\0")
