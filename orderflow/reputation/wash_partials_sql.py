@@ -79,11 +79,17 @@ _REGION_SELECT = ", ".join(f"t.{c}" for c in REGION_COLUMNS)
 # planned with the run's bounds as parameters. Joined directly, the planner parameterized the
 # scan by the token alone and filtered every trade of the token by time above it (a busy
 # token's whole history for an hour of it: tests/reputation/test_wash_region_reads.py).
-REGION_ROWS = f"""
-CREATE TEMP TABLE rep_wash_rows ON COMMIT DROP AS
+# The buckets whose trades a region reads: {buckets}' and the one before and after each.
+_NEXT_TO = """SELECT DISTINCT r.mk, r.b + d.d AS b
+      FROM {buckets} r CROSS JOIN (VALUES (-1::int8), (0), (1)) d(d)"""
+
+
+def _region_rows(head: str, buckets: str) -> str:
+    """The trades of the buckets ``buckets`` selects (mk, b), into ``head``."""
+    return f"""
+{head}
 WITH {PARAMS}s AS (
-    SELECT DISTINCT r.mk, r.b + d.d AS b
-      FROM rep_wash_s r CROSS JOIN (VALUES (-1::int8), (0), (1)) d(d)
+    {buckets}
 ), runs AS (
     SELECT mk, min(b) AS lo, max(b) AS hi
       FROM (SELECT mk, b, b - row_number() OVER (PARTITION BY mk ORDER BY b) AS g FROM s) x
@@ -100,6 +106,27 @@ SELECT {_REGION_SELECT}
        OFFSET 0) t
  WHERE t.id <= $8::int8 AND {MK} = r.mk AND {BUCKET} BETWEEN r.lo AND r.hi
 """
+
+
+_NEW_TABLE = "CREATE TEMP TABLE rep_wash_rows ON COMMIT DROP AS"
+REGION_ROWS = _region_rows(_NEW_TABLE, _NEXT_TO.format(buckets="rep_wash_s"))
+
+# A second region of the same update (pass 2's, whose buckets are pass 1's and those of the
+# wallets whose verdict flipped): the trades the first one read (rep_wash_rows1, of the buckets
+# next to rep_wash_s1) in the buckets this one reads, then the trades of the buckets it lacks.
+# The same rows as REGION_ROWS (a trade lies in one bucket, read once; the same bounds: ids up
+# to $8, the gate at $1), without reading again what pass 1 read.
+REGION_ROWS_KEPT = f"""
+{_NEW_TABLE}
+WITH {PARAMS}s AS (
+    {_NEXT_TO.format(buckets="rep_wash_s")}
+)
+SELECT t.* FROM rep_wash_rows1 t WHERE ({MK}, {BUCKET}) IN (SELECT mk, b FROM s)
+"""
+REGION_ROWS_MORE = _region_rows(
+    "INSERT INTO rep_wash_rows",
+    f"{_NEXT_TO.format(buckets='rep_wash_s')}\n    EXCEPT {_NEXT_TO.format(buckets='rep_wash_s1')}",
+)
 
 # Pass 1's off-market fills and volume per (wallet, market, bucket) of {only}.
 _PASS1 = (

@@ -341,7 +341,7 @@ async def update(
            ON CONFLICT (w) DO UPDATE SET off1 = excluded.off1"""
     )
     # 2. pass 2 in D, every bucket of F and next to those: the cells there, replaced
-    await _region(conn, _PASS2_BUCKETS, args)
+    await _region(conn, _PASS2_BUCKETS, args, again=True)
     await region.cells(conn, sql.REGION_TRADES, sql.IN_REGION, args)
     # the pairs with a cell that changed (by its text: value and scale), the wallets with an
     # off-market taker amount that did
@@ -388,15 +388,29 @@ async def update(
     return ok
 
 
-async def _region(conn: asyncpg.Connection, buckets: str, args: tuple[object, ...]) -> None:
+async def _region(
+    conn: asyncpg.Connection, buckets: str, args: tuple[object, ...], *, again: bool = False
+) -> None:
     """``rep_wash_s``: ``buckets`` and the ones next to them; ``rep_wash_rows``: the trades of
-    those and the ones next to them."""
-    await drop_tables(conn, "rep_wash_s", "rep_wash_rows")
+    those and the ones next to them. ``again``: the update's second region (pass 2's, which
+    holds pass 1's buckets): the trades the first one read are kept and only the buckets it
+    lacks are read (the same rows: ``wash_partials_sql.REGION_ROWS_KEPT``)."""
+    if again:
+        await drop_tables(conn, "rep_wash_s1", "rep_wash_rows1")
+        await conn.execute("ALTER TABLE rep_wash_s RENAME TO rep_wash_s1")
+        await conn.execute("ALTER TABLE rep_wash_rows RENAME TO rep_wash_rows1")
+    else:
+        await drop_tables(conn, "rep_wash_s", "rep_wash_rows")
     await conn.execute(
         f"""CREATE TEMP TABLE rep_wash_s ON COMMIT DROP AS
             SELECT DISTINCT x.mk, x.b + d.d AS b
               FROM ({buckets}) x CROSS JOIN {_NEXT} d(d)"""
     )
     await conn.execute("ANALYZE rep_wash_s")
-    await conn.execute(sql.REGION_ROWS, *args)
+    if again:
+        await conn.execute(sql.REGION_ROWS_KEPT, *args)
+        await conn.execute(sql.REGION_ROWS_MORE, *args)
+        await drop_tables(conn, "rep_wash_s1", "rep_wash_rows1")
+    else:
+        await conn.execute(sql.REGION_ROWS, *args)
     await conn.execute("ANALYZE rep_wash_rows")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from orderflow.reputation import ReputationSettings
+from orderflow.reputation import ReputationSettings, wash_state
 from orderflow.reputation import wash_partials_sql as sql
 from orderflow.reputation.wash_sql import wash_settings
 from tests.reputation.population import World, noise_taker
@@ -65,3 +65,61 @@ async def test_a_region_reads_only_the_trades_of_its_buckets(pool: asyncpg.Pool)
     # the region's buckets and their neighbours (b - 2 .. b + 2) bound what is read: the
     # statement keeps b - 1 .. b + 1, read with a second of margin either side
     assert 0 < stored <= read <= wanted, (stored, read, wanted, market_trades)
+
+
+async def test_a_second_region_reads_only_the_buckets_the_first_lacked(pool: asyncpg.Pool) -> None:
+    """An update's pass 2 reads the region of pass 1's buckets and of the flipped wallets'
+    buckets: the trades pass 1 read are kept, only the other buckets' are read, and the rows are
+    the ones a fresh read of the whole region gives."""
+    w = World(seed=84, markets=4, neg_risk_events=0, makers=2)
+    for _ in range(40):
+        noise_taker(w, w.new_wallet(), 4)
+    await w.finish(pool)
+    await pool.execute("VACUUM ANALYZE orderflow_trades")
+    settings = ReputationSettings()
+    bucket = sql.BUCKET.replace("$3", f"{settings.wash_window_secs!r}")
+    async with pool.acquire() as conn, conn.transaction():
+        as_of = await conn.fetchval("SELECT now()")
+        args = (
+            as_of,
+            *wash_settings(settings),
+            await conn.fetchval("SELECT max(id) FROM orderflow_trades"),
+        )
+        busiest = await conn.fetch(
+            f"""SELECT DISTINCT ON (mk) mk, b FROM (
+                    SELECT {sql.MK} AS mk, {bucket} AS b, count(*) AS n FROM orderflow_trades t
+                     GROUP BY 1, 2) x
+                 ORDER BY mk, n DESC, b LIMIT 2"""
+        )
+        (mk1, b1), (mk2, b2) = busiest
+        await conn.execute(
+            f"INSERT INTO orderflow_wash_tokens SELECT DISTINCT {sql.MK}, t.token_id"
+            " FROM orderflow_trades t"
+        )
+        await conn.execute("CREATE TEMP TABLE first_b (mk text, b int8) ON COMMIT DROP")
+        await conn.execute("INSERT INTO first_b VALUES ($1, $2)", mk1, b1)
+        await conn.execute("CREATE TEMP TABLE both_b (mk text, b int8) ON COMMIT DROP")
+        await conn.execute("INSERT INTO both_b VALUES ($1, $2), ($3, $4)", mk1, b1, mk2, b2)
+        lacked = await conn.fetchval(
+            f"""SELECT count(*) FROM orderflow_trades t
+                 WHERE {sql.MK} = $1 AND {bucket} BETWEEN $2::int8 - 3 AND $2::int8 + 3""",
+            mk2,
+            b2,
+        )
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        await conn.execute("SET LOCAL enable_bitmapscan = off")
+        await wash_state._region(conn, "SELECT mk, b FROM first_b", args)
+        first = await conn.fetchval("SELECT count(*) FROM rep_wash_rows")
+        before = await conn.fetchval(_READ)
+        await wash_state._region(conn, "SELECT mk, b FROM both_b", args, again=True)
+        read = await conn.fetchval(_READ) - before
+        await conn.execute("ALTER TABLE rep_wash_rows RENAME TO kept_rows")
+        await conn.execute(sql.REGION_ROWS, *args)  # the whole region, read afresh
+        differ = await conn.fetchval(
+            """SELECT count(*) FROM ((TABLE kept_rows EXCEPT ALL TABLE rep_wash_rows)
+                                     UNION ALL
+                                     (TABLE rep_wash_rows EXCEPT ALL TABLE kept_rows)) d"""
+        )
+        whole = await conn.fetchval("SELECT count(*) FROM rep_wash_rows")
+    assert differ == 0 and whole > first > 0
+    assert 0 < read <= lacked, (read, lacked, first)
