@@ -10,7 +10,8 @@ Format (PostgreSQL docs, "COPY", binary format): an 11-byte signature, a 4-byte 
 a 4-byte header-extension length; per row a 2-byte field count, then per field a 4-byte length
 (-1: NULL) and the value in network byte order; a 2-byte -1 trailer. Only non-NULL
 ``int2`` / ``int4`` / ``int8`` / ``float8`` fields are handled: a float column carries NaN,
-not NULL (the SQL maps it with ``nullif(x, 'NaN')`` where a NULL is wanted).
+not NULL (the SQL maps it with ``nullif(x, 'NaN')`` where a NULL is wanted); and, read only,
+a ``bytea`` of float8 values packed by ``float8send`` (:func:`packed`).
 """
 
 from __future__ import annotations
@@ -30,11 +31,23 @@ TRAILER = b"\xff\xff"
 TYPES = {"int2": ">i2", "int4": ">i4", "int8": ">i8", "float8": ">f8"}
 
 
+def packed(k: int) -> str:
+    """The type name of a ``bytea`` field holding ``k`` float8 values, each as ``float8send``
+    makes it (8 bytes, big-endian): read as a (rows x k) array (:func:`decode` only)."""
+    return f"float8x{k}"
+
+
+def _dtype(pg_type: str) -> np.dtype[Any]:
+    if pg_type.startswith("float8x"):
+        return np.dtype((">f8", (int(pg_type.removeprefix("float8x")),)))
+    return np.dtype(TYPES[pg_type])
+
+
 def _record(columns: Sequence[tuple[str, str]]) -> np.dtype[np.void]:
     """One row: the field count, then (length, value) per column."""
-    fields: list[tuple[str, str]] = [("_n", ">i2")]
+    fields: list[tuple[str, np.dtype[Any]]] = [("_n", np.dtype(">i2"))]
     for name, pg_type in columns:
-        fields += [(f"_len_{name}", ">i4"), (name, TYPES[pg_type])]
+        fields += [(f"_len_{name}", np.dtype(">i4")), (name, _dtype(pg_type))]
     return np.dtype(fields)
 
 
@@ -63,7 +76,7 @@ def _runs(columns: Sequence[tuple[str, str]]) -> list[tuple[int, str, list[str]]
     assert fields is not None
     runs: list[tuple[int, str, list[str]]] = []
     for name, pg_type in columns:
-        if runs and runs[-1][1] == pg_type:
+        if runs and runs[-1][1] == pg_type and pg_type in TYPES:
             runs[-1][2].append(name)
         else:
             runs.append((fields[f"_len_{name}"][1], pg_type, [name]))
@@ -91,7 +104,11 @@ def decode(
     n = body // size
     if n == 0:
         return {
-            name: np.empty(0, dtype=np.dtype(TYPES[t]).newbyteorder("=")) for name, t in columns
+            name: np.empty(
+                (0, *_dtype(t).shape),
+                dtype=np.dtype(TYPES.get(t, ">f8")).newbyteorder("="),
+            )
+            for name, t in columns
         }
 
     def fields(offset: int, dtype: str, k: int, width: int) -> npt.NDArray[Any]:
@@ -103,6 +120,15 @@ def decode(
         raise ValueError("binary COPY stream has a NULL or a field of unexpected width")
     out: dict[str, npt.NDArray[np.generic]] = {}
     for offset, pg_type, names in _runs(columns):
+        if pg_type not in TYPES:  # one packed field: k float8 values in a row
+            k = _dtype(pg_type).shape[0]
+            if np.any(fields(offset, ">i4", 1, 8 * k) != 8 * k):
+                raise ValueError("binary COPY stream has a NULL or a field of unexpected width")
+            values = np.ndarray(
+                (n, k), dtype=">f8", buffer=stream, offset=start + offset + 4, strides=(size, 8)
+            )
+            out[names[0]] = values.astype(np.float64)
+            continue
         dtype = np.dtype(TYPES[pg_type])
         width, k = dtype.itemsize, len(names)
         if np.any(fields(offset, ">i4", k, width) != width):

@@ -91,12 +91,13 @@ async def population_step(
     is the population's), but ``rep_final`` holds only the wallets whose stored row may change
     (:func:`_may_change`); the upsert would skip the others' rows as unchanged."""
     columns = WalletInputs.columns()
-    layout = scores_sql.inputs_layout(columns)
-    if only_changed:
-        layout = (*layout, *scores_sql.STORED_LAYOUT)
+    layout = scores_sql.inputs_layout(columns, stored=only_changed)
     arrays = await binary_copy.read(
         conn, scores_sql.inputs_copy(columns, wallets, stored=only_changed), layout
     )
+    if only_changed:  # the stored inputs' packed column, one array per input
+        inputs = arrays.pop(scores_sql.PACKED_COLUMN)
+        arrays.update(zip(scores_sql.packed_columns(columns), inputs.T, strict=True))
     arrays["wash_host"] = _host_places(arrays["idx"], arrays["wash_host"])
     n = len(arrays["idx"])
     watch.lap("score_inputs")

@@ -4,12 +4,38 @@ with the rows read from it (see :mod:`orderflow.reputation.positions_sql` for th
 
 from __future__ import annotations
 
+from orderflow.reputation.binary_copy import packed
 from orderflow.reputation.factors import TIERS, Prior
 from orderflow.reputation.flags import FLAGS
 
+# The stored inputs keep a wallet's factor inputs, all but its wash host (read through the
+# host's idx), packed in one bytea as well (``factor_inputs``, a generated column: PACKED), which
+# the population step of an incremental run reads as one fixed-width field: a binary COPY of
+# 1 M wallets by 31 float8 columns took 4.0 s, of the packed column 0.4 s (docs/benchmarks.md).
+PACKED_COLUMN = "factor_inputs"
 
-def inputs_layout(columns: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+
+def packed_columns(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The factor inputs :data:`PACKED_COLUMN` holds, in its order."""
+    return tuple(c for c in columns if c != "wash_host")
+
+
+def packed_expression(columns: tuple[str, ...]) -> str:
+    """:data:`PACKED_COLUMN`'s value: each input as its float8 bytes (NaN: none), the bits the
+    row by row COPY sends."""
+    return " || ".join(f"float8send(coalesce({c}::float8, 'NaN'))" for c in packed_columns(columns))
+
+
+def inputs_layout(columns: tuple[str, ...], *, stored: bool = False) -> tuple[tuple[str, str], ...]:
     """The columns of :func:`inputs_copy` with their types."""
+    if stored:
+        k = len(packed_columns(columns))
+        return (
+            ("idx", "int4"),
+            (PACKED_COLUMN, packed(k)),
+            ("wash_host", "float8"),
+            *STORED_LAYOUT,
+        )
     return (("idx", "int4"), *((c, "float8") for c in columns))
 
 
@@ -57,7 +83,8 @@ def inputs_copy(columns: tuple[str, ...], wallets: str, *, stored: bool = False)
     """The query of the factor inputs of the rows of ``wallets`` (``rep_wallets``, or an
     incremental run's stored inputs), read as a binary COPY stream
     (:mod:`orderflow.reputation.binary_copy`): one row per wallet, its ``idx`` (int4) then one
-    float8 per column (NaN: none); ``stored``: then :data:`STORED_LAYOUT`'s columns.
+    float8 per column (NaN: none); ``stored`` (the stored inputs): the packed inputs
+    (:data:`PACKED_COLUMN`), the wash host, then :data:`STORED_LAYOUT`'s columns.
 
     In no order and with no sort: the population step's figures do not depend on the rows'
     order (its sums are correctly rounded, its false-discovery sets take equal probabilities
@@ -68,6 +95,7 @@ def inputs_copy(columns: tuple[str, ...], wallets: str, *, stored: bool = False)
     )
     joins = ""
     if stored:
+        cols = f"w.{PACKED_COLUMN}, coalesce(hp.host::float8, 'NaN')"
         cols += ",\n       (c.wallet_address IS NOT NULL)::int::int2, " + ", ".join(
             f"w.{c}" for c in MIRROR_COLUMNS
         )

@@ -33,6 +33,7 @@ from orderflow.reputation import (
     scores_sql,
     wash_state,
 )
+from orderflow.reputation.factors import WalletInputs
 from orderflow.reputation.settings import ReputationSettings
 
 INPUTS = "orderflow_reputation_inputs"
@@ -101,18 +102,27 @@ async def save(conn: asyncpg.Connection, settings: ReputationSettings, as_of: da
     tier and flags: :func:`mirror`), ``rep_wash`` and ``rep_close`` for the next runs."""
     for table in (INPUTS, WASH, CLOSES):
         await conn.execute(f"DROP TABLE IF EXISTS {table}")
+    rows = f"""SELECT w.*, {scores_sql.MIRROR}
+                 FROM rep_wallets w LEFT JOIN {_WRITTEN} ws ON ws.idx = w.idx"""
+    await conn.execute(f"CREATE TABLE {INPUTS} AS {rows} WITH NO DATA")
+    # the factor inputs packed as the population step reads them, kept by every write of a row
     await conn.execute(
-        f"""CREATE TABLE {INPUTS} AS
-            SELECT w.*, {scores_sql.MIRROR}
-              FROM rep_wallets w LEFT JOIN {_WRITTEN} ws ON ws.idx = w.idx"""
+        f"ALTER TABLE {INPUTS} ADD COLUMN {scores_sql.PACKED_COLUMN} bytea GENERATED ALWAYS AS"
+        f" ({scores_sql.packed_expression(WalletInputs.columns())}) STORED"
     )
+    await conn.execute(f"INSERT INTO {INPUTS} {rows}")
     await conn.execute(f"CREATE TABLE {WASH} AS SELECT * FROM rep_wash")
     await conn.execute(f"CREATE TABLE {CLOSES} AS SELECT * FROM rep_close")
     # idx: a wallet keeps its place; an incremental run scores this table as it stands
     await conn.execute(f"ALTER TABLE {INPUTS} ADD PRIMARY KEY (wallet_address)")
     await conn.execute(f"CREATE UNIQUE INDEX ON {INPUTS} (idx)")
+    # the few wallets with a wash host, which the population step joins apart (not a scan of
+    # every row: scores_sql.inputs_copy)
+    await conn.execute(
+        f"CREATE INDEX ON {INPUTS} (wash_host_address) WHERE wash_host_address IS NOT NULL"
+    )
     # the columns statements join it on (every other column is read whole, never filtered)
-    await conn.execute(f"ANALYZE {INPUTS} (wallet_address, idx)")
+    await conn.execute(f"ANALYZE {INPUTS} (wallet_address, idx, wash_host_address)")
     # one row per wallet with figures (token_id NULL) and per (wallet, token) off-market amounts
     await conn.execute(f"CREATE INDEX ON {WASH} (wallet_address)")
     await conn.execute(f"ALTER TABLE {CLOSES} ADD PRIMARY KEY (token_id)")
@@ -151,7 +161,7 @@ async def replace(conn: asyncpg.Connection) -> None:
     none (NaN, -1, 0: no stored row)."""
     inputs = await conn.fetch(
         "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0"
-        " AND NOT attisdropped ORDER BY attnum",
+        " AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
         INPUTS,
     )
     mirrored = scores_sql.MIRROR_COLUMNS

@@ -98,3 +98,31 @@ def test_decode_refuses_a_wrong_field_count() -> None:
     stream[at : at + 2] = (8).to_bytes(2, "big")
     with pytest.raises(ValueError, match="NULL or a field of unexpected width"):
         binary_copy.decode(MIXED, stream)
+
+
+async def test_packed_float8_read_to_the_bit(pool: asyncpg.Pool) -> None:
+    """A bytea of float8send values (the stored inputs' packed column) reads as one (rows x k)
+    array, bit for bit the values the row by row read gives; a short or NULL field is refused."""
+    rng = np.random.default_rng(11)
+    n = 500
+    x = rng.normal(size=(n, 3))
+    x[0] = [np.nan, 1e-310, -0.0]
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "CREATE TEMP TABLE p (i int4, a float8, b float8, c float8,"
+            " k bytea GENERATED ALWAYS AS (float8send(coalesce(a, 'NaN'))"
+            " || float8send(coalesce(b, 'NaN')) || float8send(coalesce(c, 'NaN'))) STORED)"
+            " ON COMMIT DROP"
+        )
+        columns = (("i", "int4"), ("a", "float8"), ("b", "float8"), ("c", "float8"))
+        await binary_copy.write(
+            conn, "p", columns, {"i": np.arange(n), "a": x[:, 0], "b": x[:, 1], "c": x[:, 2]}
+        )
+        layout = (("i", "int4"), ("k", binary_copy.packed(3)), ("a", "float8"))
+        back = await binary_copy.read(conn, "SELECT i, k, a FROM p ORDER BY i", layout)
+        assert back["k"].shape == (n, 3) and back["k"].dtype.isnative
+        assert np.array_equal(back["k"].view(np.int64), x.view(np.int64))  # the bits, NaN too
+        assert np.array_equal(back["a"], x[:, 0], equal_nan=True)
+        for short in ("substr(k, 1, 16)", "NULL::bytea"):
+            with pytest.raises(ValueError, match=r"NULL|fixed-width|width"):
+                await binary_copy.read(conn, f"SELECT i, {short}, a FROM p ORDER BY i", layout)
