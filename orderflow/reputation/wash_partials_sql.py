@@ -79,8 +79,9 @@ _REGION_SELECT = ", ".join(f"t.{c}" for c in REGION_COLUMNS)
 # planned with the run's bounds as parameters. Joined directly, the planner parameterized the
 # scan by the token alone and filtered every trade of the token by time above it (a busy
 # token's whole history for an hour of it: tests/reputation/test_wash_region_reads.py).
-# The buckets whose trades a region reads: {buckets}' and the one before and after each.
-_NEXT_TO = """SELECT DISTINCT r.mk, r.b + d.d AS b
+# The buckets of {buckets} (mk, b) and the one before and after each: a region's buckets from
+# the changed ones (wash_state), and the buckets whose trades a region reads from its own.
+NEXT_TO = """SELECT DISTINCT r.mk, r.b + d.d AS b
       FROM {buckets} r CROSS JOIN (VALUES (-1::int8), (0), (1)) d(d)"""
 
 
@@ -109,7 +110,7 @@ SELECT {_REGION_SELECT}
 
 
 _NEW_TABLE = "CREATE TEMP TABLE rep_wash_rows ON COMMIT DROP AS"
-REGION_ROWS = _region_rows(_NEW_TABLE, _NEXT_TO.format(buckets="rep_wash_s"))
+REGION_ROWS = _region_rows(_NEW_TABLE, NEXT_TO.format(buckets="rep_wash_s"))
 
 # A second region of the same update (pass 2's, whose buckets are pass 1's and those of the
 # wallets whose verdict flipped): the trades the first one read (rep_wash_rows1, of the buckets
@@ -119,13 +120,13 @@ REGION_ROWS = _region_rows(_NEW_TABLE, _NEXT_TO.format(buckets="rep_wash_s"))
 REGION_ROWS_KEPT = f"""
 {_NEW_TABLE}
 WITH {PARAMS}s AS (
-    {_NEXT_TO.format(buckets="rep_wash_s")}
+    {NEXT_TO.format(buckets="rep_wash_s")}
 )
 SELECT t.* FROM rep_wash_rows1 t WHERE ({MK}, {BUCKET}) IN (SELECT mk, b FROM s)
 """
 REGION_ROWS_MORE = _region_rows(
     "INSERT INTO rep_wash_rows",
-    f"{_NEXT_TO.format(buckets='rep_wash_s')}\n    EXCEPT {_NEXT_TO.format(buckets='rep_wash_s1')}",
+    f"{NEXT_TO.format(buckets='rep_wash_s')}\n    EXCEPT {NEXT_TO.format(buckets='rep_wash_s1')}",
 )
 
 # Pass 1's off-market fills and volume per (wallet, market, bucket) of {only}.

@@ -84,9 +84,6 @@ SELECT w, TRUE AS ref1, p1n, p1v, FALSE AS ref2, NULL::numeric AS s2, NULL::nume
   FROM rep_wash_p1
 """
 
-# A region: the buckets and the ones next to them (a fill's prevailing price reads its bucket's
-# trades and its neighbours').
-_NEXT = "(VALUES (-1::int8), (0), (1))"
 # Pass 2's buckets: D and every bucket of a wallet whose verdict flipped (stored or new cells).
 _PASS2_BUCKETS = """SELECT mk, b FROM rep_wash_d
 UNION SELECT c.mk, c.b FROM orderflow_wash_cells c JOIN rep_wash_f f ON f.w = c.w
@@ -401,10 +398,11 @@ async def _region(
         await conn.execute("ALTER TABLE rep_wash_rows RENAME TO rep_wash_rows1")
     else:
         await drop_tables(conn, "rep_wash_s", "rep_wash_rows")
+    # a region: the buckets and the ones next to them (a fill's prevailing price reads its
+    # bucket's trades and its neighbours')
     await conn.execute(
-        f"""CREATE TEMP TABLE rep_wash_s ON COMMIT DROP AS
-            SELECT DISTINCT x.mk, x.b + d.d AS b
-              FROM ({buckets}) x CROSS JOIN {_NEXT} d(d)"""
+        "CREATE TEMP TABLE rep_wash_s ON COMMIT DROP AS "
+        + sql.NEXT_TO.format(buckets=f"({buckets})")
     )
     await conn.execute("ANALYZE rep_wash_s")
     if again:

@@ -21,7 +21,13 @@ import asyncpg
 import pytest
 
 from orderflow.chain.rollback import rollback_from
-from orderflow.reputation import ReputationSettings, run_reputation, wash_assemble, wash_state
+from orderflow.reputation import (
+    ReputationSettings,
+    run_reputation,
+    wash_assemble,
+    wash_partials_sql,
+    wash_state,
+)
 from orderflow.reputation.wash_sql import WASH, wash_settings
 from tests.reputation.population import World, round_trip_ring, wash_ring
 from tests.reputation.test_incremental_wash import stored_wash_differs
@@ -257,7 +263,7 @@ async def test_updated_cells_give_wash_bit_for_bit(pool: asyncpg.Pool, name: str
 # change of _CHANGES give other rows than WASH's (or trips update's check of the verdicts).
 _LEFT_OUT = {
     "neighbouring buckets": (
-        "wash_state._NEXT",
+        "wash_partials_sql.NEXT_TO",  # the region's buckets (its statements are built at import)
         "(VALUES (-1::int8), (0), (1))",
         "(VALUES (0::int8))",
     ),
@@ -276,7 +282,11 @@ async def test_the_closure_needs_each_step(
 ) -> None:
     target, old, new = _LEFT_OUT[left_out]
     module, name = target.split(".")
-    where = {"wash_state": wash_state, "wash_assemble": wash_assemble}[module]
+    where = {
+        "wash_state": wash_state,
+        "wash_assemble": wash_assemble,
+        "wash_partials_sql": wash_partials_sql,
+    }[module]
     text = getattr(where, name)
     assert old in text
     settings = SETTINGS["default"]
