@@ -21,7 +21,8 @@ the fast path does not take, e.g. without ``blockTimestamp``), the batch is not 
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -33,7 +34,7 @@ from orderflow.chain.events import DeadLetter, DecodedBatch, Fill, Match
 from orderflow.chain.file_lines import malformed, parse_line
 from orderflow.chain.hot_events import HotLogs
 
-__all__ = ["Rendered", "render_lines"]
+__all__ = ["Rendered", "render_lines", "render_raws"]
 
 
 def _link(hot: HotLogs) -> None:
@@ -134,13 +135,8 @@ def render_lines(
                 value = orjson.loads(b)
             except orjson.JSONDecodeError:
                 value = None
-            if type(value) is dict:
-                try:
-                    taken = take(value)
-                except Exception:  # KeyError, TypeError, FieldError …: decode's business
-                    taken = False
-                if taken:
-                    continue
+            if type(value) is dict and _taken(take, value):
+                continue
         line = parse_line(first_line + i, raw)  # everything else exactly as the general path
         if line is None:
             continue
@@ -154,6 +150,42 @@ def render_lines(
             return None
         batch.add(item)
     batch.dead_letters.extend(bad)
+    return _rendered(hot, batch, lines, logs, len(bad))
+
+
+def render_raws(
+    raws: Sequence[Mapping[str, Any]], chain_id: int, addresses: ChainAddresses
+) -> Rendered | None:
+    """:func:`render_lines` for logs already parsed (an ``eth_getLogs`` reply, each log a
+    mapping as ``rpc.EthClient.get_logs`` returns them): the same chunk as ``decode_batch`` and
+    ``copy_render.render`` give, with no lines to count or to find malformed."""
+    hot = HotLogs(addresses)
+    take = hot.take
+    decode = log_decoder(chain_id, addresses)
+    batch = DecodedBatch()
+    logs = 0  # of the logs decode takes (the hot ones are counted at the end)
+    for raw in raws:
+        if type(raw) is dict and _taken(take, raw):
+            continue
+        logs += 1
+        item = decode(raw)
+        if type(item) is Fill or type(item) is Match:
+            return None
+        batch.add(item)
+    return _rendered(hot, batch, logs, logs, 0)
+
+
+def _taken(take: Callable[[dict[str, Any]], bool], value: dict[str, Any]) -> bool:
+    """``HotLogs.take``; an exception (KeyError, TypeError, FieldError …) means "not hot": the
+    log is ``decode``'s business, which names its problem or decodes it."""
+    try:
+        return take(value)
+    except Exception:
+        return False
+
+
+def _rendered(hot: HotLogs, batch: DecodedBatch, lines: int, logs: int, bad: int) -> Rendered:
+    """The batch's chunk: the hot events' rows, the highest block, the counts."""
     rows = _rows(hot)
     top = batch.max_block()
     if rows.blocks is not None:
@@ -161,4 +193,4 @@ def render_lines(
     for ref in (*batch.ignored, *batch.removed):
         ref.raw = None  # counted only: not worth sending back
     hot_logs = rows.fill_count + rows.match_count
-    return Rendered(batch, rows, lines + hot_logs, logs + hot_logs, len(bad), top)
+    return Rendered(batch, rows, lines + hot_logs, logs + hot_logs, bad, top)

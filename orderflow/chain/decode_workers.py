@@ -28,7 +28,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -38,8 +38,8 @@ from typing import Any
 from orderflow.chain.contracts import ChainAddresses
 from orderflow.chain.copy_render import CopyRows, own_timestamps, render
 from orderflow.chain.decode import decode_batch
-from orderflow.chain.decode_fast import render_lines
-from orderflow.chain.events import DecodedBatch
+from orderflow.chain.decode_fast import render_lines, render_raws
+from orderflow.chain.events import DeadLetter, DecodedBatch
 from orderflow.chain.file_lines import LineBatch, malformed, parse_line
 from orderflow.errors import OrderflowError
 
@@ -120,6 +120,40 @@ def _decode(
     ]
     raws = [p.value for p in parsed if p.error is None]
     bad = [malformed(file_name, p, chain_id) for p in parsed if p.error is not None]
+    return _chunk(raws, bad, len(parsed), chain_id, addresses, render_rows)
+
+
+def decode_raws(
+    raws: Sequence[Mapping[str, Any]],
+    chain_id: int,
+    addresses: ChainAddresses,
+    *,
+    fast: bool = True,
+) -> Chunk:
+    """:func:`decode_lines` for logs already parsed (a backfill's ``eth_getLogs`` reply, each
+    log a mapping): fills and matches rendered (``rows`` None when one has no
+    ``blockTimestamp``: the writer renders it with its block's time), everything else decoded.
+    ``fast``: the hot events the fast way (``decode_fast.render_raws``), else the reference."""
+    cpu0 = time.thread_time()
+    with _collector_paused():
+        rendered = render_raws(raws, chain_id, addresses) if fast else None
+        if rendered is not None:
+            chunk = Chunk(*rendered)
+        else:
+            chunk = _chunk(list(raws), [], len(raws), chain_id, addresses, True)
+    chunk.cpu_secs = time.thread_time() - cpu0
+    return chunk
+
+
+def _chunk(
+    raws: list[Any],
+    bad: list[DeadLetter],
+    lines: int,
+    chain_id: int,
+    addresses: ChainAddresses,
+    render_rows: bool,
+) -> Chunk:
+    """The general path: ``decode_batch``, then (``render_rows``) ``copy_render.render``."""
     batch = decode_batch(raws, chain_id, addresses)
     batch.dead_letters.extend(bad)
     top = batch.max_block()
@@ -135,7 +169,7 @@ def _decode(
             batch.matches = []
             for ref in (*batch.ignored, *batch.removed):
                 ref.raw = None  # counted only: not worth sending back
-    return Chunk(batch, rows, len(parsed), len(raws), len(bad), top)
+    return Chunk(batch, rows, lines, len(raws), len(bad), top)
 
 
 # --- the decoding processes ---------------------------------------------------------------------

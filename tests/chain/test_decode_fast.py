@@ -23,8 +23,9 @@ from hypothesis import strategies as st
 
 from orderflow.chain import contracts as c
 from orderflow.chain.contracts import MAINNET, ChainAddresses
-from orderflow.chain.decode_fast import render_lines
-from orderflow.chain.decode_workers import Chunk, decode_lines
+from orderflow.chain.decode_fast import render_lines, render_raws
+from orderflow.chain.decode_workers import Chunk, decode_lines, decode_raws
+from orderflow.chain.storable import loads_tolerant
 from orderflow.sim import SimConfig, simulate
 from orderflow.sim.emit import emit
 from tests.benchmark_module import load_benchmark
@@ -74,7 +75,29 @@ def same(
     if fast is not None:
         taken = render_lines(data, first_line, "f.jsonl", 137, addresses) is not None
         assert taken is fast
+    same_raws(data, addresses, fast=fast)
     return chunk
+
+
+def same_raws(data: bytes, addresses: ChainAddresses, *, fast: bool | None) -> None:
+    """The backfill's path on the same logs as an ``eth_getLogs`` reply gives them (parsed by
+    the RPC client, a non-object kept as ``{"value": ...}``; a line that is not JSON cannot be
+    in a reply): ``decode_raws`` fast and general give the same chunk."""
+    raws: list[Any] = []
+    for line in data.split(b"\n"):
+        try:
+            value = loads_tolerant(line)
+        except ValueError:
+            continue
+        raws.append(value if isinstance(value, dict) else {"value": value})
+    general = decode_raws(copy.deepcopy(raws), 137, addresses, fast=False)
+    chunk = decode_raws(copy.deepcopy(raws), 137, addresses)
+    if general.rows is not None and chunk.rows is not None:
+        assert chunk.rows.fills == general.rows.fills
+        assert chunk.rows.matches == general.rows.matches
+    assert _view(chunk) == _view(general)
+    if fast and len(raws) == len([x for x in data.split(b"\n") if x.strip()]):
+        assert render_raws(copy.deepcopy(raws), 137, addresses) is not None
 
 
 def dumps(logs: Sequence[dict[str, Any]]) -> list[str]:
