@@ -33,11 +33,11 @@ from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.db_errors import retry_transient
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.decode_workers import Chunk, Decoders
+from orderflow.chain.events import DecodedBatch
 from orderflow.chain.file_lines import LineBatch, line_batches
 from orderflow.chain.pending_sums import fold_in
-from orderflow.chain.storable import storable_text
-from orderflow.chain.store import StoreStats, store_batch
-from orderflow.chain.store_guard import REFUSED_DATA, store_batch_isolating
+from orderflow.chain.store import StoreStats
+from orderflow.chain.store_guard import store_rendered_isolating
 from orderflow.progress import Progress
 from orderflow.telemetry import tracer
 from orderflow.tracing import context_from, current_traceparent
@@ -204,21 +204,14 @@ async def _pipeline(
                 "addresses": addresses,
                 "bulk": bulk,
             }
-            batch = chunk.batch
-            if chunk.rows is not None:
-                try:
-                    return await store_batch(conn, batch, rows=chunk.rows, **options)
-                except REFUSED_DATA as exc:
-                    # Decoded values never get here; if one does, the guarded path below
-                    # isolates it (it needs the decoded events: decode this batch again).
-                    log.warning(
-                        "the database refused a rendered batch; storing it event by event",
-                        extra={"reason": storable_text(str(exc), 500)},
-                    )
-                    assert decoders is not None and chunk.source is not None
-                    redo = await asyncio.to_thread(decoders.redecode, chunk.source)
-                    batch = redo.batch
-            return await store_batch_isolating(conn, batch, **options)
+
+            async def redecode() -> DecodedBatch:  # the rows were refused: decode it again
+                assert decoders is not None and chunk.source is not None
+                return (await asyncio.to_thread(decoders.redecode, chunk.source)).batch
+
+            return await store_rendered_isolating(
+                conn, chunk.batch, chunk.rows, redecode, **options
+            )
 
     try:
         async for chunk in chunks:

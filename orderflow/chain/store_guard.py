@@ -14,13 +14,15 @@ rather than skipping them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import asyncpg
 
 from orderflow.chain.block_times import BlockHeader
 from orderflow.chain.checkpoints import Checkpoint
 from orderflow.chain.contracts import MAINNET, ChainAddresses
+from orderflow.chain.copy_render import CopyRows
 from orderflow.chain.events import (
     ConditionPreparation,
     ConditionResolution,
@@ -188,3 +190,29 @@ async def store_batch_isolating(
         )
     )
     return stats
+
+
+async def store_rendered_isolating(
+    conn: asyncpg.Connection,
+    batch: DecodedBatch,
+    rows: CopyRows | None,
+    redecode: Callable[[], Awaitable[DecodedBatch]],
+    **options: Any,
+) -> StoreStats:
+    """A batch whose fills and matches were rendered off the writer (``rows``, from
+    ``decode_workers``; ``batch`` holds everything else), or decoded only (``rows`` None).
+
+    If the database refuses the rendered batch, ``redecode`` gives the whole batch decoded again
+    (the rendered rows do not say which log was refused) and it is stored as
+    :func:`store_batch_isolating` stores any batch. ``options``: ``store_batch``'s."""
+    if rows is not None:
+        try:
+            return await store_batch(conn, batch, rows=rows, **options)
+        except REFUSED_DATA as exc:
+            # Decoded values never get here; if one does, the guarded path isolates it.
+            log.warning(
+                "the database refused a rendered batch; storing it event by event",
+                extra={"reason": storable_text(str(exc), 500)},
+            )
+        batch = await redecode()
+    return await store_batch_isolating(conn, batch, **options)
