@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,15 +27,25 @@ from typing import Any
 import asyncpg
 
 from orderflow import telemetry
-from orderflow.chain.block_times import BlockHeader
+from orderflow.chain.backfill_headers import (
+    HeaderCache,
+    block_of,
+    block_rows,
+    fill_timestamps,
+    is_hash,
+)
 from orderflow.chain.checkpoints import Checkpoint
 from orderflow.chain.contracts import TOPIC_CONDITION_PREPARATION, ChainAddresses
-from orderflow.chain.decode import decode_batch, decode_batch_async
-from orderflow.chain.fields import FieldError, block_number, hash32, topic0_of
+from orderflow.chain.decode import decode_batch
+from orderflow.chain.decode_workers import Chunk, decode_raws
+from orderflow.chain.events import DecodedBatch
+from orderflow.chain.fields import topic0_of
 from orderflow.chain.listener_metrics import IngestMetrics
+from orderflow.chain.pending_sums import FoldSchedule, fold_in
 from orderflow.chain.reorg import BlockWindow
 from orderflow.chain.rpc import EthClient, Header
-from orderflow.chain.store_guard import store_batch_isolating
+from orderflow.chain.store import StoreStats
+from orderflow.chain.store_guard import store_rendered_isolating
 from orderflow.errors import RangeTooLargeError, RetryableRpcError
 from orderflow.progress import Progress
 from orderflow.tracing import current_traceparent
@@ -77,84 +86,6 @@ class AdaptiveRange:
             self._streak = 0
 
 
-class HeaderCache:
-    """Block headers by hash, bounded LRU: live logs and reorg checks ask for the same blocks."""
-
-    def __init__(self, client: EthClient, size: int = 4096) -> None:
-        self._client = client
-        self._size = size
-        self._by_hash: OrderedDict[str, Header] = OrderedDict()
-
-    def put(self, header: Header) -> None:
-        self._by_hash[header.hash] = header
-        self._by_hash.move_to_end(header.hash)
-        while len(self._by_hash) > self._size:
-            self._by_hash.popitem(last=False)
-
-    def cached(self, block_hash: str) -> Header | None:
-        return self._by_hash.get(block_hash.lower())
-
-    async def by_hash(self, block_hash: str) -> Header | None:
-        """The header, from the cache or the node; None when the node does not know it."""
-        found = self.cached(block_hash)
-        if found is None:
-            found = await self._client.header_by_hash(block_hash)
-            if found is not None:
-                self.put(found)
-        return found
-
-
-async def fill_timestamps(
-    raws: Sequence[Mapping[str, Any]], headers: HeaderCache
-) -> tuple[list[Mapping[str, Any]], list[Header], list[Mapping[str, Any]]]:
-    """Give every log a ``blockTimestamp`` (from its block header when the node left it out).
-
-    Returns (logs ready to decode, headers used, orphans): an orphan's block is unknown to the
-    node — it was reorganised away between delivery and now — so it must not be stored.
-    """
-    ready: list[Mapping[str, Any]] = []
-    used: dict[str, Header] = {}
-    orphans: list[Mapping[str, Any]] = []
-    for raw in raws:
-        if raw.get("blockTimestamp") is not None or not _is_hash(raw.get("blockHash")):
-            ready.append(raw)  # malformed logs go on to decode, which dead-letters them
-            continue
-        header = await headers.by_hash(raw["blockHash"])
-        if header is None:
-            orphans.append(raw)
-            continue
-        used[header.hash] = header
-        ready.append({**raw, "blockTimestamp": hex(int(header.timestamp.timestamp()))})
-    return ready, list(used.values()), orphans
-
-
-def _is_hash(value: Any) -> bool:
-    """A 32-byte 0x hash: only those are worth asking the node about (a hostile string would
-    make it answer "invalid params")."""
-    try:
-        hash32(value, "blockHash")
-    except FieldError:
-        return False
-    return True
-
-
-def block_of(raw: Mapping[str, Any]) -> int | None:
-    """A raw log's block number, or None when it is missing, malformed or out of range."""
-    try:
-        return block_number(raw["blockNumber"])
-    except (KeyError, FieldError):
-        return None
-
-
-def block_rows(headers: Iterable[Header]) -> list[BlockHeader]:
-    """Our RPC headers as the store's block rows (deduplicated by number, last one wins)."""
-    by_number = {h.number: h for h in headers}
-    return [
-        BlockHeader(h.number, h.hash, h.parent_hash, h.timestamp)
-        for _, h in sorted(by_number.items())
-    ]
-
-
 @dataclass
 class BackfillReport:
     """What one backfill call did (for logs and tests)."""
@@ -172,11 +103,25 @@ class BackfillReport:
     range_sizes: list[int] = field(default_factory=list)
 
 
+@dataclass
+class _Range:
+    """A range read (fetched, checked, timed, decoded): what storing it needs."""
+
+    start: int
+    end: int
+    logs: int  # as the node returned them
+    ready: list[Mapping[str, Any]]  # with their times: decoded again if the rows are refused
+    chunk: Chunk
+    verified: dict[int, Header]  # recent blocks' headers, fetched after the logs, and ``end``'s
+    used: list[Header]  # headers that gave logs their time
+
+
 class _Reorganised(Exception):
     """The logs of a range and the node's headers disagree: the chain moved while we read."""
 
 
 _REFETCHES = 5  # a range whose logs and headers disagree is read again this many times
+_AHEAD = 1  # ranges read (fetched and decoded) while the one before them is stored
 _HEADER_CONCURRENCY = 8
 
 
@@ -207,7 +152,6 @@ class Backfiller:
         verify_depth: int = 256,
         end_headers: bool = True,
         untimed_conditions: bool = False,
-        decode_in_thread: bool = False,
         on_range: Callable[[int, int], None] | None = None,
     ) -> None:
         self.pool = pool
@@ -222,57 +166,113 @@ class Backfiller:
         self.verify_depth = verify_depth
         self.end_headers = end_headers
         self.untimed_conditions = untimed_conditions
-        self.decode_in_thread = decode_in_thread
         self.on_range = on_range
         self._filter = log_filter if log_filter is not None else addresses.log_filter()
         self._verify_from = 0
         self._tracer = telemetry.tracer("orderflow.chain.backfill")
 
     async def run(
-        self, from_block: int, to_block: int, *, progress: Progress | None = None
+        self,
+        from_block: int,
+        to_block: int,
+        *,
+        progress: Progress | None = None,
+        bulk: bool = False,
     ) -> BackfillReport:
-        """Store [from_block, to_block]; ``progress`` (unit: blocks, count: logs) follows it."""
+        """Store [from_block, to_block]; ``progress`` (unit: blocks, count: logs) follows it.
+
+        The next range is fetched, checked and decoded while the one before it is stored
+        (:data:`_AHEAD` ranges ahead), so the node's replies and the decoding overlap the
+        database's work. Ranges are stored strictly in order, each with its checkpoint: an
+        error stops the backfill after every range read before it is stored, and none after.
+
+        ``bulk`` (a history backfill): the ranges are stored in bulk mode, their per-(wallet,
+        token) sums deferred and folded every ``pending_sums.FOLD_EVERY_FILLS`` fills and at the
+        end, as a file import does (a backfill stopped before its fold leaves them to the next
+        fold: the next backfill's, or the reputation run's, which folds before it reads).
+        """
         report = BackfillReport(from_block, to_block)
+        folds = FoldSchedule() if bulk else None
         self._verify_from = to_block - self.verify_depth + 1
-        start = from_block
-        while start <= to_block:
-            end = min(to_block, start + self.ranges.size - 1)
-            try:
-                stored = await self._range(start, end, report)
-            except RangeTooLargeError as exc:
-                report.shrinks += 1
-                if self.metrics:
-                    self.metrics.range_shrinks.add(1)
-                if not self.ranges.shrink(getattr(exc, "max_blocks", None)):
-                    # Never fatal: a hanging or overloaded provider recovers. The session ends
-                    # and the listener reconnects after its backoff, forever, saying why.
-                    raise RetryableRpcError(
-                        f"{exc}; the range is already at GETLOGS_MIN_BLOCKS="
-                        f"{self.ranges.min_size}: backing off and retrying (if this repeats, "
-                        "the node is down or its eth_getLogs limits are too small)"
-                    ) from None
-                log.info(
-                    "eth_getLogs range refused, shrinking",
-                    extra={"from_block": start, "blocks": self.ranges.size, "reason": str(exc)},
-                )
-                continue
-            self.ranges.success()
-            report.ranges += 1
-            report.range_sizes.append(end - start + 1)
-            if self.on_range is not None:
-                self.on_range(start, end)
-            if progress is not None:
-                progress.update(stored - from_block + 1, count=report.logs)
-            start = stored + 1
+        queue: asyncio.Queue[_Range | Exception | None] = asyncio.Queue()
+        slots = asyncio.Semaphore(1 + _AHEAD)  # the range being stored and those read ahead
+        reader = asyncio.create_task(self._read_all(from_block, to_block, report, queue, slots))
+        try:
+            while (item := await queue.get()) is not None:
+                if isinstance(item, Exception):
+                    raise item
+                stats = await self._store(item, report, bulk=bulk)
+                slots.release()
+                if folds is not None and folds.due(stats.trades):
+                    await fold_in(self.pool)
+                report.ranges += 1
+                report.range_sizes.append(item.end - item.start + 1)
+                if self.on_range is not None:
+                    self.on_range(item.start, item.end)
+                if progress is not None:
+                    progress.update(item.end - from_block + 1, count=report.logs)
+        finally:
+            reader.cancel()  # a range read ahead of a failed store is read again next time
+            await asyncio.wait([reader])
+        if bulk:
+            await fold_in(self.pool)
         if progress is not None:
             progress.finish()
         return report
 
-    async def _range(self, start: int, end: int, report: BackfillReport) -> int:
-        """Fetch and store [start, end], reading it again while the chain moves under it."""
+    async def _read_all(
+        self,
+        from_block: int,
+        to_block: int,
+        report: BackfillReport,
+        queue: asyncio.Queue[_Range | Exception | None],
+        slots: asyncio.Semaphore,
+    ) -> None:
+        """Read the ranges of [from_block, to_block] in order into ``queue``, then None, or the
+        error that stopped the reading (the ranges before it are stored first); a range is
+        read only when ``slots`` has room for it (run() frees one per range stored)."""
+        start = from_block
+        try:
+            while start <= to_block:
+                end = min(to_block, start + self.ranges.size - 1)
+                await slots.acquire()
+                try:
+                    item = await self._range(start, end, report)
+                except RangeTooLargeError as exc:
+                    slots.release()
+                    report.shrinks += 1
+                    if self.metrics:
+                        self.metrics.range_shrinks.add(1)
+                    if not self.ranges.shrink(getattr(exc, "max_blocks", None)):
+                        # Never fatal: a hanging or overloaded provider recovers. The session
+                        # ends and the listener reconnects after its backoff, forever, saying why.
+                        raise RetryableRpcError(
+                            f"{exc}; the range is already at GETLOGS_MIN_BLOCKS="
+                            f"{self.ranges.min_size}: backing off and retrying (if this "
+                            "repeats, the node is down or its eth_getLogs limits are too small)"
+                        ) from None
+                    log.info(
+                        "eth_getLogs range refused, shrinking",
+                        extra={
+                            "from_block": start,
+                            "blocks": self.ranges.size,
+                            "reason": str(exc),
+                        },
+                    )
+                    continue
+                self.ranges.success()
+                await queue.put(item)
+                start = end + 1
+        except Exception as exc:
+            await queue.put(exc)
+            return
+        await queue.put(None)
+
+    async def _range(self, start: int, end: int, report: BackfillReport) -> _Range:
+        """Read [start, end], again while the chain moves under it."""
         for attempt in range(_REFETCHES + 1):
             try:
-                return await self._range_once(start, end, report)
+                return await self._read(start, end)
             except _Reorganised as exc:
                 report.refetches += 1
                 if attempt == _REFETCHES:
@@ -321,7 +321,7 @@ class Backfiller:
             held = headers.get(log_block) if log_block is not None else None
             if (
                 held is not None
-                and _is_hash(raw.get("blockHash"))  # a malformed one is a dead letter, not a fork
+                and is_hash(raw.get("blockHash"))  # a malformed one is a dead letter, not a fork
                 and str(raw.get("blockHash")).lower() != held.hash
             ):
                 raise _Reorganised(
@@ -330,10 +330,11 @@ class Backfiller:
                 )
         return headers
 
-    async def _range_once(self, start: int, end: int, report: BackfillReport) -> int:
-        """Fetch and store [start, end] once; returns ``end``."""
+    async def _read(self, start: int, end: int) -> _Range:
+        """Fetch [start, end] once, check it against the headers, give every log its time and
+        decode it (fills and matches rendered for COPY, in a worker thread)."""
         with self._tracer.start_as_current_span(
-            "backfill.range", attributes={"from_block": start, "to_block": end}
+            "backfill.read", attributes={"from_block": start, "to_block": end}
         ):
             raws = await self.client.get_logs(start, end, self._filter)
             verified = await self._verified_headers(start, end, raws)
@@ -350,34 +351,46 @@ class Backfiller:
                 ready, used, orphans = await fill_timestamps(raws, self.headers)
             if orphans:
                 raise _Reorganised(f"{len(orphans)} log(s) name a block the node no longer has")
-            if self.decode_in_thread:
-                batch = await asyncio.to_thread(decode_batch, ready, self.chain_id, self.addresses)
-            else:
-                batch = await decode_batch_async(ready, self.chain_id, self.addresses)
-            end_header = verified.get(end)
+            chunk = await asyncio.to_thread(decode_raws, ready, self.chain_id, self.addresses)
+        return _Range(start, end, len(raws), ready, chunk, verified, used)
+
+    async def _store(self, item: _Range, report: BackfillReport, *, bulk: bool) -> StoreStats:
+        """Store a range read by :meth:`_read` with its headers and the checkpoint at its end."""
+        batch, rows = item.chunk.batch, item.chunk.rows
+
+        async def redecode() -> DecodedBatch:  # the rendered rows were refused
+            return await asyncio.to_thread(decode_batch, item.ready, self.chain_id, self.addresses)
+
+        with self._tracer.start_as_current_span(
+            "backfill.range", attributes={"from_block": item.start, "to_block": item.end}
+        ):
+            end_header = item.verified.get(item.end)
             async with self.pool.acquire() as conn:
-                await store_batch_isolating(
+                stats = await store_rendered_isolating(
                     conn,
                     batch,
+                    rows,
+                    redecode,
                     chain_id=self.chain_id,
-                    blocks=block_rows([*used, *verified.values()]),
+                    blocks=block_rows([*item.used, *item.verified.values()]),
                     checkpoint=Checkpoint(
-                        self.stream, end, end_header.hash if end_header else None
+                        self.stream, item.end, end_header.hash if end_header else None
                     ),
                     traceparent=current_traceparent(),
                     addresses=self.addresses,
                     untimed_conditions=self.untimed_conditions,
+                    bulk=bulk,
                 )
         if self.window is not None:
-            for header in verified.values():
+            for header in item.verified.values():
                 self.window.add(header)
-        report.logs += len(raws)
-        report.fills += len(batch.fills)
+        report.logs += item.logs
+        report.fills += len(batch.fills) + (rows.fill_count if rows is not None else 0)
         report.dead_letters += len(batch.dead_letters)
         report.conditions += len(batch.conditions)
         report.resolutions += len(batch.resolutions)
         if self.metrics:
-            self.metrics.count_batch(batch)
+            self.metrics.count_batch(batch, rows)
         for dead in batch.dead_letters:
             log.warning(
                 "undecodable log kept as a dead letter",
@@ -385,6 +398,6 @@ class Backfiller:
             )
         log.debug(
             "backfilled range",
-            extra={"from_block": start, "to_block": end, "logs": len(raws)},
+            extra={"from_block": item.start, "to_block": item.end, "logs": item.logs},
         )
-        return end
+        return stats

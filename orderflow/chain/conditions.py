@@ -31,8 +31,8 @@ from orderflow.chain.backfill import (
     AdaptiveRange,
     Backfiller,
     BackfillReport,
-    HeaderCache,
 )
+from orderflow.chain.backfill_headers import HeaderCache
 from orderflow.chain.checkpoints import get_checkpoint
 from orderflow.chain.contracts import TOPIC_CONDITION_PREPARATION, TOPIC_CONDITION_RESOLUTION
 from orderflow.chain.listener_metrics import IngestMetrics
@@ -189,7 +189,6 @@ class ConditionSync:
             verify_depth=self.settings.reorg_window_blocks,
             end_headers=False,
             untimed_conditions=True,
-            decode_in_thread=True,
             on_range=advance,
         )
         started = time.monotonic()

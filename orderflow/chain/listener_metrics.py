@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from orderflow import telemetry
+from orderflow.chain.copy_render import CopyRows
 from orderflow.chain.decode import DecodedBatch
 
 
@@ -41,7 +42,9 @@ class IngestMetrics:
             description="Node head minus the stored checkpoint",
         )
 
-    def count_batch(self, batch: DecodedBatch) -> None:
-        self.logs.add(len(batch))
-        self.trades.add(len(batch.fills))
+    def count_batch(self, batch: DecodedBatch, rows: CopyRows | None = None) -> None:
+        """Count a stored batch; ``rows``: its fills and matches when they came rendered."""
+        rendered = rows.fill_count + rows.match_count if rows is not None else 0
+        self.logs.add(len(batch) + rendered)
+        self.trades.add(len(batch.fills) + (rows.fill_count if rows is not None else 0))
         self.dead_letters.add(len(batch.dead_letters))

@@ -46,7 +46,8 @@ from typing import Any
 
 import asyncpg
 
-from orderflow.chain.backfill import STREAM, block_of, block_rows
+from orderflow.chain.backfill import STREAM
+from orderflow.chain.backfill_headers import block_of, block_rows
 from orderflow.chain.checkpoints import Checkpoint, get_checkpoint
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.live_store import NO_BLOCK, LiveStore, log_ids
@@ -59,9 +60,11 @@ from orderflow.progress import Progress
 
 log = logging.getLogger(__name__)
 
-# A catch-up at least this long shows its progress (blocks, rate, ETA) on a terminal, in the logs
-# and as orderflow_progress_* metrics (job="backfill"): a history backfill runs for hours.
-BACKFILL_PROGRESS_BLOCKS = 1_000
+# A catch-up at least this long is a history backfill: it shows its progress (blocks, rate, ETA)
+# on a terminal, in the logs and as orderflow_progress_* metrics (job="backfill"), since it runs
+# for hours, and stores in bulk mode (Backfiller.run: the per-(wallet, token) sums folded every
+# pending_sums.FOLD_EVERY_FILLS fills and at its end, not batch by batch).
+LONG_BACKFILL_BLOCKS = 1_000
 
 _PRUNE_EVERY_HEADS = 100
 _REMOVAL_AHEAD = 64  # a removed log may name a block this far above the newest head seen
@@ -124,12 +127,13 @@ class LiveSession(LiveStore):
             start = cp.block_number + 1
         if start <= target:
             blocks = target - start + 1
+            long = blocks >= LONG_BACKFILL_BLOCKS
             progress = (
                 Progress("backfill", unit="blocks", total=blocks, count_unit="logs")
-                if blocks >= BACKFILL_PROGRESS_BLOCKS
+                if long
                 else None
             )
-            report = await self.backfiller.run(start, target, progress=progress)
+            report = await self.backfiller.run(start, target, progress=progress, bulk=long)
             self.state.checkpoint = target
             log.info(
                 "backfilled",

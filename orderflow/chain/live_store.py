@@ -29,11 +29,8 @@ from orderflow.chain.backfill import (
     STREAM,
     AdaptiveRange,
     Backfiller,
-    HeaderCache,
-    block_of,
-    block_rows,
-    fill_timestamps,
 )
+from orderflow.chain.backfill_headers import HeaderCache, block_of, block_rows, fill_timestamps
 from orderflow.chain.checkpoints import Checkpoint, rewind_checkpoint
 from orderflow.chain.decode import decode_batch_async
 from orderflow.chain.listener_metrics import IngestMetrics

@@ -15,7 +15,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from orderflow.chain.backfill import AdaptiveRange, Backfiller, HeaderCache
+from orderflow.chain.backfill import AdaptiveRange, Backfiller
+from orderflow.chain.backfill_headers import HeaderCache
 from orderflow.chain.contracts import MAINNET
 from orderflow.chain.listener import Listener
 from orderflow.chain.rpc import EthClient

@@ -1,0 +1,90 @@
+"""Block headers for a backfill: a bounded cache, and the time a log without ``blockTimestamp``
+takes from its block's header (:mod:`orderflow.chain.backfill`, the live session)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from orderflow.chain.block_times import BlockHeader
+from orderflow.chain.fields import FieldError, block_number, hash32
+from orderflow.chain.rpc import EthClient, Header
+
+
+class HeaderCache:
+    """Block headers by hash, bounded LRU: live logs and reorg checks ask for the same blocks."""
+
+    def __init__(self, client: EthClient, size: int = 4096) -> None:
+        self._client = client
+        self._size = size
+        self._by_hash: OrderedDict[str, Header] = OrderedDict()
+
+    def put(self, header: Header) -> None:
+        self._by_hash[header.hash] = header
+        self._by_hash.move_to_end(header.hash)
+        while len(self._by_hash) > self._size:
+            self._by_hash.popitem(last=False)
+
+    def cached(self, block_hash: str) -> Header | None:
+        return self._by_hash.get(block_hash.lower())
+
+    async def by_hash(self, block_hash: str) -> Header | None:
+        """The header, from the cache or the node; None when the node does not know it."""
+        found = self.cached(block_hash)
+        if found is None:
+            found = await self._client.header_by_hash(block_hash)
+            if found is not None:
+                self.put(found)
+        return found
+
+
+async def fill_timestamps(
+    raws: Sequence[Mapping[str, Any]], headers: HeaderCache
+) -> tuple[list[Mapping[str, Any]], list[Header], list[Mapping[str, Any]]]:
+    """Give every log a ``blockTimestamp`` (from its block header when the node left it out).
+
+    Returns (logs ready to decode, headers used, orphans): an orphan's block is unknown to the
+    node — it was reorganised away between delivery and now — so it must not be stored.
+    """
+    ready: list[Mapping[str, Any]] = []
+    used: dict[str, Header] = {}
+    orphans: list[Mapping[str, Any]] = []
+    for raw in raws:
+        if raw.get("blockTimestamp") is not None or not is_hash(raw.get("blockHash")):
+            ready.append(raw)  # malformed logs go on to decode, which dead-letters them
+            continue
+        header = await headers.by_hash(raw["blockHash"])
+        if header is None:
+            orphans.append(raw)
+            continue
+        used[header.hash] = header
+        ready.append({**raw, "blockTimestamp": hex(int(header.timestamp.timestamp()))})
+    return ready, list(used.values()), orphans
+
+
+def is_hash(value: Any) -> bool:
+    """A 32-byte 0x hash: only those are worth asking the node about (a hostile string would
+    make it answer "invalid params")."""
+    try:
+        hash32(value, "blockHash")
+    except FieldError:
+        return False
+    return True
+
+
+def block_of(raw: Mapping[str, Any]) -> int | None:
+    """A raw log's block number, or None when it is missing, malformed or out of range."""
+    try:
+        return block_number(raw["blockNumber"])
+    except (KeyError, FieldError):
+        return None
+
+
+def block_rows(headers: Iterable[Header]) -> list[BlockHeader]:
+    """Our RPC headers as the store's block rows (deduplicated by number, last one wins)."""
+    by_number = {h.number: h for h in headers}
+    return [
+        BlockHeader(h.number, h.hash, h.parent_hash, h.timestamp)
+        for _, h in sorted(by_number.items())
+    ]
