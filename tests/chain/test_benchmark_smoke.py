@@ -31,3 +31,16 @@ def test_benchmark_smoke(pg_server_dsn: str, capsys: pytest.CaptureFixture[str])
     assert code == 0
     assert "end to end    ours" in out and "ratio ours/baseline" in out
     assert "0 dead letters" in out
+
+
+def test_backfill_benchmark_smoke(pg_server_dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The backfill benchmark at a tiny size: its stand-in node refuses big replies (the range
+    shrinks), and the backfill stores what the file import stores."""
+    code = load_benchmark("backfill").main(
+        ["--logs", "3000", "--max-logs", "400", "--dsn", pg_server_dsn]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "backfill" in out and "range by range" in out and "file import" in out
+    refused = int(out.split(" refused: over")[0].rsplit("(", 1)[1])
+    assert refused > 0
