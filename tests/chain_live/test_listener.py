@@ -20,13 +20,15 @@ import asyncpg
 import pytest
 
 from orderflow import db
-from orderflow.chain.backfill import STREAM
+from orderflow.chain import live
+from orderflow.chain.backfill import STREAM, Backfiller
 from orderflow.chain.checkpoints import get_checkpoint
 from orderflow.chain.listener import Listener, run_with_health
 from orderflow.chain.settings import ListenerSettings
 from orderflow.errors import ConfigError
 from tests.chain_live.conftest import Anvil, TcpProxy
 from tests.chain_live.logs import malformed_fill, order_filled_v2, wait_until
+from tests.reputation.test_incremental_sums import assert_sums_match
 
 pytestmark = pytest.mark.anvil
 
@@ -158,6 +160,36 @@ async def test_backfill_after_downtime_and_restart_without_gap_or_duplicate(
         await wait_until(caught_up, what="checkpoint")
     assert await stored_trades(pool) == await canonical_fills(anvil)
     assert (await checkpoint(pool) or 0) > stopped_at
+
+
+async def test_a_long_catch_up_is_stored_in_bulk_and_folded(
+    anvil: Anvil, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A catch-up of LONG_BACKFILL_BLOCKS or more (lowered here) stores in bulk mode: the
+    trades' sums are deferred while it runs and folded by its end, before streaming; then live
+    fills add to them as usual. The sums and counters equal a fresh aggregation."""
+    deferred: list[bool] = []
+    run = Backfiller.run
+
+    async def seen(self: Backfiller, *args: Any, **kwargs: Any) -> Any:
+        deferred.append(kwargs.get("bulk", False))
+        return await run(self, *args, **kwargs)
+
+    monkeypatch.setattr(live, "LONG_BACKFILL_BLOCKS", 4)
+    monkeypatch.setattr(Backfiller, "run", seen)
+    for i in range(6):
+        await anvil.emit(order_filled_v2(order_hash=500 + i, maker=f"0x{i % 2 + 1:040x}"))
+    settings = make_settings(anvil.ws_url, GETLOGS_INITIAL_BLOCKS=2, GETLOGS_MAX_BLOCKS=2)
+    listener = Listener(pool, settings)
+    async with running(listener):
+        await wait_until(count_is(pool, 6), what="the long catch-up")
+        await wait_until(streaming(listener), what="streaming")
+        assert await pool.fetchval("SELECT count(*) FROM orderflow_position_sums_pending") == 0
+        await anvil.emit(order_filled_v2(order_hash=600))
+        await wait_until(count_is(pool, 7), what="live fill")
+    assert deferred[0] is True  # the first catch-up: every block from START_BLOCK
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_position_sums_pending") == 0
+    assert await assert_sums_match(pool) == 3  # two makers' positions and the live fill's
 
 
 async def test_same_log_delivered_twice_is_stored_once(anvil: Anvil, pool: asyncpg.Pool) -> None:
