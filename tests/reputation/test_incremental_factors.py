@@ -242,3 +242,42 @@ async def test_a_change_of_the_scoring_code_makes_the_next_run_full(
     after = await run_reputation(pool)
     assert not after.incremental and after.candidates == after.wallets
     assert (await run_reputation(pool)).incremental
+
+
+async def test_a_runs_own_writes_never_call_the_touched_trigger(pool: asyncpg.Pool) -> None:
+    """Migration 029: the rows a run writes do not even call the trigger that records writes by
+    others (its WHEN condition), while a write by hand is still recorded and mended."""
+    await pool.execute(
+        """
+        CREATE TABLE touched_calls (n int);
+        CREATE OR REPLACE FUNCTION orderflow_wallet_stats_touched() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO touched_calls VALUES (1);
+            INSERT INTO orderflow_reputation_touched (wallet_address)
+            VALUES (OLD.wallet_address) ON CONFLICT DO NOTHING;
+            RETURN NULL;
+        END $$"""
+    )
+    w = World(seed=71, markets=12, neg_risk_events=0, makers=2)
+    wallets = [w.new_wallet() for _ in range(6)]
+    for who in wallets:
+        noise_taker(w, who, 8)
+    for s in w.specs:
+        w.chain.resolve(s.market, s.resolves, s.winner)
+    await w.chain.ingest(pool)  # the wallets' counter rows first: the run updates them
+    assert not (await run_reputation(pool)).incremental
+    written = await pool.fetchval(
+        "SELECT count(*) FROM orderflow_wallet_stats WHERE reputation_score IS NOT NULL"
+    )
+    assert written >= 6
+    assert await pool.fetchval("SELECT count(*) FROM touched_calls") == 0
+    rows = await persisted(pool)
+    await pool.execute(
+        "UPDATE orderflow_wallet_stats SET trader_tier = 'WHALE' WHERE wallet_address = $1",
+        wallets[0],
+    )
+    assert await pool.fetchval("SELECT count(*) FROM touched_calls") == 1
+    assert (await run_reputation(pool)).incremental
+    assert await persisted(pool) == rows  # the hand-written tier mended
+    assert await pool.fetchval("SELECT count(*) FROM touched_calls") == 1
