@@ -42,7 +42,8 @@ from proc_cpu import cpu_seconds_or_none  # noqa: E402
 from scratch_db import scratch_server  # noqa: E402
 
 from orderflow import db  # noqa: E402
-from orderflow.chain.backfill import AdaptiveRange, Backfiller  # noqa: E402
+from orderflow.chain.adaptive_range import AdaptiveRange  # noqa: E402
+from orderflow.chain.backfill import Backfiller  # noqa: E402
 from orderflow.chain.backfill_headers import HeaderCache  # noqa: E402
 from orderflow.chain.contracts import MAINNET  # noqa: E402
 from orderflow.chain.ingest import ingest_file  # noqa: E402

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from orderflow.chain.adaptive_range import AdaptiveRange
 from orderflow.chain.backfill import (
     STREAM,
-    AdaptiveRange,
     Backfiller,
     BackfillReport,
 )

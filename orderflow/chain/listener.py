@@ -23,7 +23,7 @@ import time
 
 import asyncpg
 
-from orderflow.chain.backfill import AdaptiveRange
+from orderflow.chain.adaptive_range import AdaptiveRange
 from orderflow.chain.conditions import ConditionSync
 from orderflow.chain.db_errors import TRANSIENT_DB_ERRORS
 from orderflow.chain.listener_metrics import IngestMetrics

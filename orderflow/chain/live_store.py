@@ -25,9 +25,9 @@ from typing import Any
 import asyncpg
 
 from orderflow import telemetry
+from orderflow.chain.adaptive_range import AdaptiveRange
 from orderflow.chain.backfill import (
     STREAM,
-    AdaptiveRange,
     Backfiller,
 )
 from orderflow.chain.backfill_headers import HeaderCache, block_of, block_rows, fill_timestamps

@@ -21,7 +21,8 @@ from aiohttp import web
 
 from orderflow import db
 from orderflow.chain import backfill, pending_sums
-from orderflow.chain.backfill import AdaptiveRange, Backfiller
+from orderflow.chain.adaptive_range import AdaptiveRange
+from orderflow.chain.backfill import Backfiller
 from orderflow.chain.backfill_headers import HeaderCache, fill_timestamps
 from orderflow.chain.contracts import MAINNET
 from orderflow.chain.rpc import EthClient

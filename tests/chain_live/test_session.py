@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from orderflow.chain.backfill import AdaptiveRange
+from orderflow.chain.adaptive_range import AdaptiveRange
 from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.listener_state import ListenerState
 from orderflow.chain.live import LiveSession
