@@ -18,7 +18,8 @@ what a long import's would), and then, for each variant in a copy of its own:
 * with ``--explain``: ``EXPLAIN (ANALYZE, BUFFERS)`` of the fold's statement (a further copy).
 
 Variants: ``tree`` (the functions the migrations of this tree define) and ``shipped`` (the fold
-and insert trigger as migrations 011 and 014 defined them, re-created from those files), so
+and insert trigger as migrations 011 and 014 defined them, before migration 026 put the upsert
+in key order: re-created from the migration files), so
 before and after are compared in the same run on the same data. Uses ``--dsn`` /
 ``DATABASE_URL`` (``--local``: that server runs here, read its backends' CPU) or else a private
 embedded PostgreSQL (pgserver; its default 128 MB of shared_buffers), as
@@ -80,7 +81,7 @@ SELECT k.wallet_address, k.token_id, NULL, NULL, 1 + (h % 7),
        h % 9000000, h % 5000000, h % 3000000, h % 2000000, 0, 0, 0, 0, 0,
        h % 4000000, h % 2500000, 0, 0, (h % 1000) / 100.0, 0,
        NULL, '2026-01-01'::timestamptz + make_interval(secs => h % 9000000),
-       '2026-06-01'::timestamptz + make_interval(secs => h % 9000000), TRUE
+       '2026-06-01'::timestamptz + make_interval(secs => h % 9000000)
   FROM (SELECT *, (hashtext(wallet_address) & 2147483647)::bigint AS h FROM prefill_keys) k
  ORDER BY k.pos
 """
@@ -96,13 +97,10 @@ ON CONFLICT (wallet_address) DO NOTHING
 INDEXES_OFF = """
 ALTER TABLE orderflow_position_sums DROP CONSTRAINT orderflow_position_sums_pkey;
 DROP INDEX orderflow_position_sums_token;
-DROP INDEX orderflow_position_sums_dirty;
 """
 INDEXES_ON = """
 ALTER TABLE orderflow_position_sums ADD PRIMARY KEY (wallet_address, token_id);
 CREATE INDEX orderflow_position_sums_token ON orderflow_position_sums (token_id);
-CREATE INDEX orderflow_position_sums_dirty ON orderflow_position_sums (wallet_address)
-    WHERE dirty;
 """
 # Read the sums and their indexes once by index scans (pages a long import keeps touching stay
 # in shared_buffers; a table larger than they are does not fit).
@@ -110,8 +108,6 @@ WARM = [
     "SELECT count(*) FROM (SELECT * FROM orderflow_position_sums"
     " ORDER BY wallet_address, token_id) s",
     "SELECT count(*) FROM (SELECT token_id FROM orderflow_position_sums ORDER BY token_id) s",
-    "SELECT count(*) FROM (SELECT wallet_address FROM orderflow_position_sums WHERE dirty"
-    " ORDER BY wallet_address) s",
 ]
 PENDING_FILLS = f"SELECT count(*) FROM {'{rows}'} r"
 FOLD_STATEMENT = (
@@ -132,16 +128,25 @@ SIZES = (
 
 
 def shipped_sql() -> str:
-    """The fold and insert trigger as migrations 011 and 014 made them (CREATE OR REPLACE)."""
-    m011 = (MIGRATIONS / "011_reputation_aggregates.sql").read_text()
+    """The upsert as it was before migration 026 put it in key order: the statement builder as
+    it stands (migration 030) without 026's two ORDER BYs, and the fold and insert trigger as
+    migration 014 made them around it (CREATE OR REPLACE)."""
+    m030 = (MIGRATIONS / "030_position_sums_changes.sql").read_text()
     m014 = (MIGRATIONS / "014_deferred_position_sums.sql").read_text()
     add = re.search(
-        r"CREATE FUNCTION orderflow_position_sums_add_sql\(.*?\n\$f\$;", m011, re.DOTALL
+        r"CREATE OR REPLACE FUNCTION orderflow_position_sums_add_sql\(.*?\n\$f\$;",
+        m030,
+        re.DOTALL,
     )
     blocks = re.findall(r"\nDO \$\$\n.*?\n\$\$;", m014, re.DOTALL)
     wanted = [b for b in blocks if "_fold()" in b or "_on_insert()" in b]
-    assert add is not None and len(wanted) == 2, "migrations 011/014 changed shape"
-    parts = [add.group(0), *wanted]
+    assert add is not None and len(wanted) == 2, "migrations 030/014 changed shape"
+    unordered = (
+        add.group(0)
+        .replace(" ORDER BY t.wallet_address, t.token_id", "")
+        .replace("\n ORDER BY s.wallet_address", "")
+    )
+    parts = [unordered, *wanted]
     return "\n".join(p.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION") for p in parts)
 
 

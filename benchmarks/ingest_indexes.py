@@ -94,7 +94,6 @@ for _name, _ddl in {
     "-notify_trigger": f"DROP TRIGGER {_T}_notify ON {_T}",
     "-ranges_trigger": f"DROP TRIGGER {_T}_ranges_insert ON {_T}",
     "-sums_token": "DROP INDEX orderflow_position_sums_token",  # what the fold writes
-    "-sums_dirty": "DROP INDEX orderflow_position_sums_dirty",
     "tx_hash": f"DROP INDEX {_T}_tx; CREATE INDEX {_T}_tx ON {_T} USING hash (tx_hash)",
     "timestamp_brin": (
         f"DROP INDEX {_T}_timestamp; CREATE INDEX {_T}_timestamp ON {_T} USING brin (timestamp)"

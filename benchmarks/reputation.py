@@ -224,7 +224,7 @@ async def build(dsn: str, wallets: int, trades: int, markets: int, chunk: int) -
         started = time.perf_counter()
         sums = await conn.fetchval("SELECT orderflow_position_sums_sql('orderflow_trades')")
         await conn.execute("TRUNCATE orderflow_position_sums")
-        await conn.execute(f"INSERT INTO orderflow_position_sums SELECT s.*, FALSE FROM ({sums}) s")
+        await conn.execute(f"INSERT INTO orderflow_position_sums SELECT s.* FROM ({sums}) s")
         await conn.execute("VACUUM ANALYZE orderflow_position_sums")
         timings["sums_secs"] = time.perf_counter() - started
     finally:

@@ -51,7 +51,7 @@ SELECT wallet_address, sum(bought_gross_u + sold_gross_u)::numeric AS shares_u
   FROM orderflow_position_sums WHERE fills > 0 GROUP BY wallet_address"""
 TRIGGER = "orderflow_trades_wash_update"
 CLAIM = """CREATE TEMP TABLE bench_claimed ON COMMIT DROP AS
-WITH d AS (UPDATE orderflow_position_sums SET dirty = FALSE WHERE dirty RETURNING wallet_address)
+WITH d AS (DELETE FROM orderflow_position_sums_changes RETURNING wallet_address)
 SELECT DISTINCT wallet_address FROM d"""
 
 
@@ -215,7 +215,7 @@ async def run(args: argparse.Namespace) -> None:
             )
             names = ", ".join(f'"{r["attname"]}"' for r in cols)
             # what the run that built the cells claimed (a live run clears the marks it reads)
-            await conn.execute("UPDATE orderflow_position_sums SET dirty = FALSE WHERE dirty")
+            await conn.execute("DELETE FROM orderflow_position_sums_changes")
             await conn.execute(
                 f"INSERT INTO orderflow_trades ({names}) SELECT {names} FROM bench_hour"
             )

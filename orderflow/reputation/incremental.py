@@ -6,7 +6,8 @@ the closing lines, with a fingerprint), and the counterparty evidence's exact pa
 kept beside them (migration 023, :mod:`orderflow.reputation.wash_state`, with their own
 fingerprint). An incremental run then, in the caller's transaction:
 
-1. takes the changes: sums rows marked dirty by the triggers (new, deleted, updated fills), the
+1. takes the changes: the keys whose sums the triggers changed (new, deleted, updated fills;
+   the log of migration 030, taken without locking anything a writer needs), the
    markets / tokens whose resolution, condition or registry row changed, and the wallets whose
    stored score, tier or flags something else wrote (migration 027);
 2. brings the counterparty evidence's partial sums up to date around the changed fills and
@@ -46,19 +47,21 @@ from orderflow.reputation import (
 )
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.stored_inputs import CLOSES, INPUTS, WASH
+from orderflow.reputation.sums_sql import CHANGES
 from orderflow.reputation.wash_sql import wash_settings
 
 
-async def _claim(conn: asyncpg.Connection, as_of: datetime) -> None:
-    """Take the changes since the last run into temp tables; marks are cleared in this
-    transaction (a change committed after this statement stays marked for the next run).
+async def claim_changes(conn: asyncpg.Connection, as_of: datetime) -> None:
+    """Take the changes since the last run into temp tables: the marks' rows are deleted in
+    this transaction (one logged after this statement stays for the next run; a run that fails
+    gives them back). No mark has a unique key (migration 030), so a writer marking a key, a
+    market or a wallet meanwhile waits for nothing.
     A resolution stamped between the last run's cut-off and this one's counts as a change
     (stored before it was due, it becomes visible with time alone)."""
     await conn.execute(
-        """CREATE TEMP TABLE rep_dirty_keys ON COMMIT DROP AS
-           WITH d AS (UPDATE orderflow_position_sums SET dirty = FALSE WHERE dirty
-                      RETURNING wallet_address, token_id)
-           SELECT * FROM d"""
+        f"""CREATE TEMP TABLE rep_dirty_keys ON COMMIT DROP AS
+            WITH d AS (DELETE FROM {CHANGES} RETURNING wallet_address, token_id)
+            SELECT DISTINCT wallet_address, token_id FROM d"""
     )
     await conn.execute(
         """CREATE TEMP TABLE rep_dirty_markets ON COMMIT DROP AS
@@ -84,7 +87,7 @@ async def _claim(conn: asyncpg.Connection, as_of: datetime) -> None:
     await conn.execute(
         """CREATE TEMP TABLE rep_touched ON COMMIT DROP AS
            WITH d AS (DELETE FROM orderflow_reputation_touched RETURNING wallet_address)
-           SELECT wallet_address FROM d"""
+           SELECT DISTINCT wallet_address FROM d"""
     )
     # ... and those with changed fills: their closing line and mark are recomputed
     await conn.execute(
@@ -110,20 +113,25 @@ async def changed_share(conn: asyncpg.Connection, max_share: float) -> float:
     if scored is None or scored < 0:  # never analyzed
         scored = await conn.fetchval(f"SELECT count(*) FROM {INPUTS}")
     changed = await conn.fetchval(
-        """SELECT count(*) FROM (SELECT DISTINCT wallet_address FROM orderflow_position_sums
-                                  WHERE dirty LIMIT $1) AS d""",
+        f"SELECT count(*) FROM (SELECT DISTINCT wallet_address FROM {CHANGES} LIMIT $1) AS d",
         math.floor(max_share * scored) + 1,
     )
     return float(changed / max(scored, 1))
 
 
 async def clear(conn: asyncpg.Connection) -> None:
-    """Before a live full run reads: every change so far is taken; keys whose fills all went
-    are dropped (every trigger that takes a fill off a key marks it dirty, and a run drops its
-    claimed keys left empty: an empty key is a dirty one, found by the dirty keys' index, not by
+    """Before a live full run reads: every change so far is taken (the log's rows, deleted:
+    no sums row is written, and a writer appending meanwhile waits for nothing); keys whose
+    fills all went are dropped (every statement that takes a fill off a key logs it, and a run
+    drops its claimed keys left empty: an empty key is a logged one, found from the log, not by
     a scan of every key)."""
-    await conn.execute("DELETE FROM orderflow_position_sums WHERE dirty AND fills = 0")
-    await conn.execute("UPDATE orderflow_position_sums SET dirty = FALSE WHERE dirty")
+    await conn.execute(
+        f"""WITH c AS (DELETE FROM {CHANGES} RETURNING wallet_address, token_id)
+            DELETE FROM orderflow_position_sums s
+             USING (SELECT DISTINCT wallet_address, token_id FROM c) k
+             WHERE k.wallet_address = s.wallet_address AND k.token_id = s.token_id
+               AND s.fills = 0"""
+    )
     await conn.execute("DELETE FROM orderflow_reputation_dirty_markets")
     await conn.execute("DELETE FROM orderflow_reputation_dirty_tokens")
     await conn.execute("DELETE FROM orderflow_reputation_touched")  # every row is compared
@@ -242,7 +250,7 @@ async def build(
         stages[name] = round(now - last, 3)
         last = now
 
-    await _claim(conn, as_of)
+    await claim_changes(conn, as_of)
     lap("changes")
     await _wash(conn, as_of, settings)
     lap("counterparties")
@@ -315,9 +323,12 @@ async def build(
     # keys left without fills (a reorg took them all): only a change makes one, so it is among
     # the keys this run claimed (one still marked changed again since, and waits for the next)
     await conn.execute(
-        """DELETE FROM orderflow_position_sums s USING rep_dirty_keys k
-            WHERE s.wallet_address = k.wallet_address AND s.token_id = k.token_id
-              AND s.fills = 0 AND NOT s.dirty"""
+        f"""DELETE FROM orderflow_position_sums s USING rep_dirty_keys k
+             WHERE s.wallet_address = k.wallet_address AND s.token_id = k.token_id
+               AND s.fills = 0
+               AND NOT EXISTS (SELECT 1 FROM {CHANGES} c
+                                WHERE c.wallet_address = k.wallet_address
+                                  AND c.token_id = k.token_id)"""
     )
     await conn.execute(
         "UPDATE orderflow_reputation_state SET as_of = $1, updated_at = now()", as_of

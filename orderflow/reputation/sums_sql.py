@@ -81,6 +81,11 @@ SUMS_STORED = """
          WHERE a.fills > 0 @ONLY@
 """
 
+# The log of changed keys (migration 030): every statement that changes a key's sums appends
+# (wallet_address, token_id), a key perhaps more than once; a run takes the rows with
+# ``DELETE ... RETURNING``. Append-only for writers, so neither side ever waits for the other.
+CHANGES = "orderflow_position_sums_changes"
+
 # Any fill stamped after $1 (the sums cannot be cut at a time)? Index-only on the time index.
 # Whether the sums may miss fills: one stamped after the cut-off, or rows of a bulk import whose
 # sums are still pending (an import killed before its fold, or one running now; migration 014).

@@ -3,12 +3,13 @@ tot, from ``rep_positions``) and *T* (``rep_wash_t``), the wallets whose share v
 the cells were last brought up to date.
 
 Every wallet's volume and its comparison with the stored one cost ≈ 4 s at 1 M wallets. An
-incremental run knows the wallets whose position sums changed: the keys it claimed (``dirty``,
-cleared by its claim) and the keys marked since (a writer that committed after the claim: the thin
-``rep_positions``, read later, may hold its change), together *K* (``rep_wash_k``). A wallet's
-share volume is a sum over its position sums (each change of one marks it), so outside K it is
-the stored one (``orderflow_wash_wallets.tot``: a build stores every wallet's, an update the
-moved ones'; every run that claims the marks updates or rebuilds the cells, or leaves them stale).
+incremental run knows the wallets whose position sums changed: the keys it claimed (the log of
+changed keys, emptied by its claim) and the keys logged since (a writer that committed after the
+claim: the thin ``rep_positions``, read later, may hold its change), together *K*
+(``rep_wash_k``). A wallet's share volume is a sum over its position sums (each change of one
+logs it), so outside K it is the stored one (``orderflow_wash_wallets.tot``: a build stores
+every wallet's, an update the moved ones'; every run that claims the marks updates or rebuilds
+the cells, or leaves them stale).
 T is then K's wallets whose volume differs from the stored one, and ``rep_wash_tot`` holds K's
 volumes (read from K's position sums) and, before each step that reads them (:func:`add_stored`),
 the stored volumes of the other wallets that step sums (``rep_wash_w``). After an update the
@@ -44,7 +45,7 @@ assert _GROUPED in ALL
 _K = """
 CREATE TEMP TABLE rep_wash_k ON COMMIT DROP AS
 SELECT c.w FROM ({claimed}) c(w)
-UNION SELECT wallet_address FROM orderflow_position_sums WHERE dirty
+UNION SELECT wallet_address FROM orderflow_position_sums_changes
 """
 
 _MOVED = """

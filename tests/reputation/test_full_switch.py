@@ -19,8 +19,8 @@ _WASH = "SELECT * FROM orderflow_reputation_wash"
 # A row a build of the cells clears (it truncates their tables) and an update keeps.
 _MARKER = "INSERT INTO orderflow_wash_tokens VALUES ('marker', 0)"
 _KEPT = "SELECT count(*) FROM orderflow_wash_tokens WHERE mk = 'marker'"
-_CHANGED = """SELECT (SELECT count(DISTINCT wallet_address) FROM orderflow_position_sums
-                       WHERE dirty)::float8
+_CHANGED = """SELECT (SELECT count(DISTINCT wallet_address)
+                        FROM orderflow_position_sums_changes)::float8
                      / (SELECT count(*) FROM orderflow_reputation_inputs)"""
 
 

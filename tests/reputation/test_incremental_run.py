@@ -115,14 +115,14 @@ async def test_as_of_run_makes_the_next_run_full(pool: asyncpg.Pool) -> None:
 
 
 async def test_a_full_run_drops_the_keys_a_reorg_emptied(pool: asyncpg.Pool) -> None:
-    """Keys whose fills a reorg took are found among the dirty keys (the delete trigger marks
+    """Keys whose fills a reorg took are found among the changed keys (the delete trigger logs
     them) and dropped by a full run, as by an incremental one; the other keys stay."""
     w = World(seed=33, markets=12, neg_risk_events=1, favourites=2, makers=2)
     for _ in range(10):
         skilled_taker(w, w.new_wallet(), 6, 0.5)
     await w.finish(pool)
-    await run_reputation(pool, full=True)  # every key seen: none dirty
-    assert await pool.fetchval("SELECT count(*) FROM orderflow_position_sums WHERE dirty") == 0
+    await run_reputation(pool, full=True)  # every change taken
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_position_sums_changes") == 0
     keys = "SELECT count(*) FROM orderflow_position_sums"
     emptied = f"{keys} WHERE fills = 0"
     middle = await pool.fetchval(
@@ -132,7 +132,11 @@ async def test_a_full_run_drops_the_keys_a_reorg_emptied(pool: asyncpg.Pool) -> 
         assert (await rollback_from(conn, 137, middle)).trades > 0
     empty, before = await pool.fetchval(emptied), await pool.fetchval(keys)
     assert empty > 0
-    assert await pool.fetchval(f"{emptied} AND NOT dirty") == 0
+    unlogged = """SELECT count(*) FROM orderflow_position_sums s WHERE fills = 0
+                   AND NOT EXISTS (SELECT 1 FROM orderflow_position_sums_changes c
+                                    WHERE (c.wallet_address, c.token_id)
+                                          = (s.wallet_address, s.token_id))"""
+    assert await pool.fetchval(unlogged) == 0
 
     await run_reputation(pool, full=True)
     assert await pool.fetchval(emptied) == 0

@@ -28,7 +28,7 @@ async def assert_sums_match(pool: asyncpg.Pool, *, counters: bool = True) -> int
     sql = await pool.fetchval("SELECT orderflow_position_sums_sql('orderflow_trades')")
     fresh = [dict(r) for r in await pool.fetch(_FRESH.format(sql))]
     stored = [
-        {k: v for k, v in dict(r).items() if k != "dirty"}
+        dict(r)
         for r in await pool.fetch(
             "SELECT * FROM orderflow_position_sums WHERE fills > 0"
             " ORDER BY wallet_address, token_id"

@@ -51,7 +51,7 @@ def _always_update(monkeypatch: pytest.MonkeyPatch) -> None:
 # The position sums changed since the last step, claimed as an incremental run claims them: only
 # those wallets' share volumes are compared (orderflow.reputation.wash_tot).
 _CLAIM = """CREATE TEMP TABLE test_claimed ON COMMIT DROP AS
-WITH d AS (UPDATE orderflow_position_sums SET dirty = FALSE WHERE dirty RETURNING wallet_address)
+WITH d AS (DELETE FROM orderflow_position_sums_changes RETURNING wallet_address)
 SELECT DISTINCT wallet_address FROM d"""
 _CLAIMED = "SELECT wallet_address FROM test_claimed"
 

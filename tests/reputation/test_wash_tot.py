@@ -45,7 +45,7 @@ async def test_a_volume_moved_after_the_claim_is_compared(
     )]  # fmt: skip
     assert off
     if left_out:
-        part = "UNION SELECT wallet_address FROM orderflow_position_sums WHERE dirty"
+        part = "UNION SELECT wallet_address FROM orderflow_position_sums_changes"
         assert part in wash_tot._K
         monkeypatch.setattr(wash_tot, "_K", wash_tot._K.replace(part, ""))
     async with pool.acquire() as conn, conn.transaction():
