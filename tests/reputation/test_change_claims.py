@@ -68,6 +68,37 @@ async def test_the_store_never_waits_for_a_run_holding_the_changes(
         close(await persisted(pool), incremental_rows)
 
 
+@pytest.mark.parametrize("kind", sorted(_FIRST_STEPS))
+async def test_a_resolution_never_waits_for_a_run_holding_the_marked_markets(
+    pool: asyncpg.Pool, kind: str
+) -> None:
+    """A market marked before the run (its condition stored, say) resolves while the run holds
+    what it took: the resolution's own mark of the same market is stored at once, and the next
+    run rescores its holders."""
+    w = World(seed=45, markets=6, neg_risk_events=0, favourites=1, makers=2)
+    holder = w.new_wallet()
+    spec = w.pick(1)[0]
+    w.take(spec, spec.opens + 60, holder, 0, 100.0)
+    for _ in range(3):
+        skilled_taker(w, w.new_wallet(), 3, 0.5)
+    await w.chain.ingest(pool)
+    await run_reputation(pool)
+    await pool.execute(
+        "INSERT INTO orderflow_reputation_dirty_markets (market_id) VALUES ($1)",
+        spec.market.condition_id,
+    )
+    async with pool.acquire() as run, run.transaction():
+        await _FIRST_STEPS[kind](run)  # the market's mark taken, held to the run's end
+        w.chain.resolve(spec.market, spec.resolves, spec.winner)
+        await asyncio.wait_for(w.chain.ingest(pool), timeout=10)
+
+    marked = "SELECT count(*) FROM orderflow_reputation_dirty_markets WHERE market_id = $1"
+    assert await pool.fetchval(marked, spec.market.condition_id) == 1
+    summary = await run_reputation(pool)
+    assert summary.incremental and summary.rescored >= 1  # the holder, whose market resolved
+    assert await pool.fetchval(marked, spec.market.condition_id) == 0
+
+
 async def test_a_full_run_rewrites_no_sums_row(pool: asyncpg.Pool) -> None:
     """The first run after an import clears every key's change without writing the sums (the
     sums of a real history are hundreds of millions of rows)."""
