@@ -20,7 +20,9 @@ Steps (docs/reputation.md works an example of each):
    wallet with evidence (method of moments: tau^2 = the spread of ``m`` around mu beyond what the
    standard errors explain, at least ``prior_sd_floor``^2; mu capped at 0). Posterior mean and
    standard deviation per wallet; ``P(edge > follower_cost)`` and ``P(edge < 0)`` from the normal
-   posterior.
+   posterior, and the fading probability ``P(edge < mu - follower_cost)``: worse than the average
+   taker (whose fee-net loss is the costs every taker pays, a fader's too) by more than a
+   fader's cost.
 3. **Flags** (:mod:`orderflow.reputation.flags`).
 4. **Tiers** from the posterior with a Bayesian false-discovery-rate control over all wallets
    (:func:`bayes_fdr`): WHALE, SMART, DEGEN, AVERAGE, NOVICE.
@@ -308,6 +310,13 @@ def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) ->
     post_sd = np.sqrt(post_var)
     p_above = 1.0 - _norm_cdf((s.follower_cost - post_mean) / post_sd)
     p_below = _norm_cdf(-post_mean / post_sd)
+    # Fading pays against a wallet worse than the average taker by more than the fader's cost
+    # (mu, the average taker's fee-net loss, is the costs every taker pays, a fader's own too),
+    # on the wallet's own record: where the population looks alike (tau at its floor) the
+    # posterior is mu for everyone, P(edge < 0) near 1 for every taker and no wallet apart
+    p_fade = np.where(
+        measured, _norm_cdf((mu - s.follower_cost - m) / np.sqrt(se**2 + mu_se**2)), 0.0
+    )
 
     events = i.events
     clean = ~flagged
@@ -327,7 +336,8 @@ def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) ->
     degen = (
         degen_ok
         & (p_below >= s.degen_probability)
-        & bayes_fdr(p_below, degen_ok, s.degen_fdr)
+        & (p_fade >= s.degen_probability)
+        & bayes_fdr(p_fade, degen_ok, s.degen_fdr)
         & ~whale
         & ~smart
     )

@@ -115,7 +115,11 @@ class ReputationSettings(CommonSettings):
         default=0.90, gt=0.5, lt=1, description="SMART: P(edge > follower_cost) at least this."
     )
     degen_probability: float = Field(
-        default=0.95, gt=0.5, lt=1, description="DEGEN: P(edge < 0) at least this."
+        default=0.95,
+        gt=0.5,
+        lt=1,
+        description="DEGEN: P(edge < 0) and, on the wallet's own record, P(edge < prior mean - "
+        "follower_cost) at least this: worse than the average taker by more than a fader's cost.",
     )
     whale_fdr: float = Field(
         default=0.05, gt=0, lt=1, description="Bayesian false discovery rate of the WHALE set."

@@ -215,3 +215,23 @@ async def test_neg_risk_legs_are_one_piece_of_evidence(pool: asyncpg.Pool) -> No
     async with pool.acquire() as conn:
         report = await wallet_report(conn, who, stats=s)
     assert report.inputs.events[0] == 2
+
+
+async def test_nobody_is_faded_where_nobody_has_an_edge(pool: asyncpg.Pool) -> None:
+    """Every taker pays the spread and the fee, so every one loses net of costs: P(edge < 0) is
+    near 1 for all of them once the prior has learnt that, and DEGEN by it would fade the
+    average taker, whose decisions carry no information (a fader pays the same costs: it loses).
+    A DEGEN has to be worse than the average taker by more than a fader's cost; a wallet that
+    buys well above the market is."""
+    w = World(seed=17, markets=120)
+    takers = background(w, wallets=60, events=25)
+    loser = w.new_wallet()
+    edge_taker(w, loser, 60, -0.15)  # pays 15 cents over the market
+    await w.finish(pool)
+    summary = await run_reputation(pool)
+    rows = {who: await stats(pool, who) for who in takers}
+    assert all(float(r["p_edge_below_zero"]) > 0.9 for r in rows.values())  # all lose
+    degen = [who for who, r in rows.items() if r["trader_tier"] == "DEGEN"]
+    assert len(degen) <= 3, (len(degen), summary.tiers)  # the FDR's 5 % of 60
+    lost = await stats(pool, loser)
+    assert lost["trader_tier"] == "DEGEN", str(lost["factors"]["posterior"])
