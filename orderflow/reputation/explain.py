@@ -12,7 +12,9 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from orderflow.reputation.factors import FACTORS
+import numpy as np
+
+from orderflow.reputation.factors import FACTORS, fade_probability
 from orderflow.reputation.per_wallet import TokenPosition, WalletReport
 from orderflow.reputation.settings import ReputationSettings, weights
 
@@ -166,7 +168,21 @@ def _posterior_lines(factors: Mapping[str, Any]) -> list[str]:
         f"{_fmt(post.get('outcome_edge'))} ± {_fmt(post.get('outcome_se'))} with closing line "
         f"{_fmt(post.get('clv_edge'))} ± {_fmt(post.get('clv_se'))}",
         f"  population prior {_fmt(post.get('prior_mean'))} ± {_fmt(post.get('prior_sd'))}",
+        *_fade_line(post),
     ]
+
+
+def _fade_line(post: Mapping[str, Any]) -> list[str]:
+    """What DEGEN asks beside P(edge < 0): worse than the average taker by more than a fader's
+    cost, on the wallet's own record (:func:`orderflow.reputation.factors.fade_probability`)."""
+    figures = [post.get(k) for k in ("measured", "measured_se", "prior_mean", "follower_cost")]
+    numbers = [float(f) for f in figures if isinstance(f, int | float)]
+    if len(numbers) < len(figures):
+        return []
+    m, se, mu, cost = numbers
+    mu_se = float(post.get("prior_mean_se") or 0.0)
+    p = float(fade_probability(np.array([m]), np.array([se]), mu, mu_se, cost)[0])
+    return [f"  P(edge < prior mean - cost, own record) = {_fmt(p)}   (DEGEN also needs this)"]
 
 
 def _flag_lines(factors: Mapping[str, Any]) -> list[str]:

@@ -284,6 +284,19 @@ def estimate_prior(
     return Prior(mu, tau, mu_se, kappa)
 
 
+def fade_probability(m: Array, se: Array, mu: float, mu_se: float, cost: float) -> Array:
+    """P(edge < mu - cost) on the wallet's own record (measured edge ``m`` ± ``se``, against the
+    population mean ``mu`` ± ``mu_se``); 0 where nothing was measured.
+
+    Fading pays against a wallet worse than the average taker by more than the fader's cost
+    (``mu``, the average taker's fee-net loss, is the costs every taker pays, a fader's own
+    too). On the wallet's own record: where the population looks alike (tau at its floor) the
+    posterior is ``mu`` for everyone, P(edge < 0) near 1 for every taker and no wallet apart."""
+    with np.errstate(invalid="ignore"):
+        p = _norm_cdf((mu - cost - m) / np.sqrt(se**2 + mu_se**2))
+    return np.asarray(np.where(np.isfinite(m) & np.isfinite(p), p, 0.0), dtype=np.float64)
+
+
 def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) -> Scores:
     """Yardsticks, posterior, flags, tiers, factors and the 0-10 score for every wallet.
 
@@ -310,13 +323,7 @@ def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) ->
     post_sd = np.sqrt(post_var)
     p_above = 1.0 - _norm_cdf((s.follower_cost - post_mean) / post_sd)
     p_below = _norm_cdf(-post_mean / post_sd)
-    # Fading pays against a wallet worse than the average taker by more than the fader's cost
-    # (mu, the average taker's fee-net loss, is the costs every taker pays, a fader's own too),
-    # on the wallet's own record: where the population looks alike (tau at its floor) the
-    # posterior is mu for everyone, P(edge < 0) near 1 for every taker and no wallet apart
-    p_fade = np.where(
-        measured, _norm_cdf((mu - s.follower_cost - m) / np.sqrt(se**2 + mu_se**2)), 0.0
-    )
+    p_fade = fade_probability(m, se, mu, mu_se, s.follower_cost)
 
     events = i.events
     clean = ~flagged

@@ -14,6 +14,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.reputation import ReputationSettings, run_reputation
+from orderflow.reputation.explain import render
 from orderflow.reputation.per_wallet import wallet_report
 from orderflow.reputation.wallet_sql import WALLET_STATS
 from orderflow.signals.queries import wallet_view_from_stats
@@ -235,3 +236,11 @@ async def test_nobody_is_faded_where_nobody_has_an_edge(pool: asyncpg.Pool) -> N
     assert len(degen) <= 3, (len(degen), summary.tiers)  # the FDR's 5 % of 60
     lost = await stats(pool, loser)
     assert lost["trader_tier"] == "DEGEN", str(lost["factors"]["posterior"])
+    # `orderflow wallet` shows what DEGEN asks beside P(edge < 0)
+    for who, degen in ((loser, True), (takers[0], False)):
+        async with pool.acquire() as conn:
+            report = await wallet_report(conn, who, stats=await stats(pool, who))
+        text = render(await stats(pool, who), report, [])
+        line = next(x for x in text.splitlines() if "prior mean - cost, own record" in x)
+        p_fade = float(line.split("=")[1].split()[0])
+        assert (p_fade >= 0.95) is degen, line
