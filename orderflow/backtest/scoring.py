@@ -19,8 +19,11 @@ from orderflow.signals.views import WalletView
 
 def wallet_view(s: WalletScore, follower_cost: float | None = None) -> WalletView:
     """The executor's view of a reputation verdict (no resolved buys: no measured edge);
-    ``follower_cost``: the cost per dollar the run judged the edge against."""
+    ``follower_cost``: the cost per dollar the run judged the edge against; the population's
+    mean from the verdict's posterior, as the live executor reads it."""
     measured = s.resolved_buys > 0
+    posterior = s.factors.get("posterior") if isinstance(s.factors, Mapping) else None
+    prior_mean = posterior.get("prior_mean") if isinstance(posterior, Mapping) else None
     return WalletView(
         address=s.wallet_address,
         score=float(s.score),
@@ -32,6 +35,7 @@ def wallet_view(s: WalletScore, follower_cost: float | None = None) -> WalletVie
         p_edge_above_cost=s.p_edge_above_cost if measured else None,
         p_edge_below_zero=s.p_edge_below_zero if measured else None,
         follower_cost=follower_cost,
+        prior_mean=float(prior_mean) if isinstance(prior_mean, int | float) else None,
     )
 
 

@@ -62,15 +62,23 @@ SELECT h.token_id, c1.price::float8 AS close_price, c1.timestamp AS close_at,
 # factors JSON, built from its figures (migration 020); the columns that hold the figures are
 # storage, not shown (FIGURE_COLUMNS).
 FIGURE_COLUMNS = frozenset((*FACTOR_COLUMNS, "factors_stored"))
-# The follower's cost of a row as read, as its factors JSON shows it (``posterior.follower_cost``,
-# jsonb), without building the JSON: what orderflow_factors(s) puts there -- the figure of a row
-# with figures (scores_sql.FIGURES), the stored JSON's otherwise. For the executor, which reads a
-# batch of wallets per batch of trades and needs only this of the JSON.
-FOLLOWER_COST_JSON = (
-    "CASE WHEN s.factor_figures IS NULL"
-    " THEN s.factors_stored #> '{posterior,follower_cost}'"
-    f" ELSE to_jsonb(s.factor_figures[{[n for n, _ in FIGURES].index('follower_cost') + 1}]) END"
-)
+
+
+def posterior_figure_json(name: str) -> str:
+    """A posterior figure of a row as read, as its factors JSON shows it (``posterior.<name>``,
+    jsonb), without building the JSON: what orderflow_factors(s) puts there -- the figure of a
+    row with figures (scores_sql.FIGURES), the stored JSON's otherwise. For the executor, which
+    reads a batch of wallets per batch of trades and needs only a few of the JSON's figures."""
+    index = [n for n, _ in FIGURES].index(name) + 1
+    return (
+        "CASE WHEN s.factor_figures IS NULL"
+        f" THEN s.factors_stored #> '{{posterior,{name}}}'"
+        f" ELSE to_jsonb(s.factor_figures[{index}]) END"
+    )
+
+
+FOLLOWER_COST_JSON = posterior_figure_json("follower_cost")
+PRIOR_MEAN_JSON = posterior_figure_json("prior_mean")
 WALLET_STATS = """
 SELECT s.*, orderflow_factors(s) AS factors
   FROM orderflow_wallet_stats w

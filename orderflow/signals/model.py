@@ -10,8 +10,12 @@ Win probability p (what Kelly needs)
     at price q buys 1/q shares, so the edge per share is ``edge x q``). A wallet with a posterior
     edge of +0.10 per dollar buying at 0.55 implies a fair value of 0.605.
     FADE_DEGEN: the token the wallet dumped at q; a sell at q risks ``1 - q`` per share, so a
-    seller with edge e (negative) per dollar leaves ``-e x (1 - q)`` per share on the table:
-    ``p = q - edge x (1 - q)``.
+    seller whose decisions are worth d (negative) per dollar leaves ``-d x (1 - q)`` per share on
+    the table: ``p = q - d x (1 - q)``. d is the wallet's edge against the average taker's,
+    ``edge - prior_mean``: its fee-net edge counts the spread and fees it paid, which a fader
+    pays as well and does not collect (the average taker loses them: ``prior_mean``, 8-15 cents
+    a dollar in the demo), so ``p = q - edge x (1 - q)`` credited a fade with the seller's costs.
+    A row without the population's mean (an older one): ``prior_mean`` 0, as before.
     p is clipped to [0.02, 0.98]: no estimate of ours is surer than that, and near 0 or 1 Kelly
     stakes explode (sizing caps the Kelly fraction as well). A wallet the run has not measured
     (no edge: the stats row of a wallet without a resolved event carries none to the executor)
@@ -19,11 +23,12 @@ Win probability p (what Kelly needs)
 
 Confidence (compared with ``min_signal_confidence``)
     The posterior probability that the bet is right after costs: P(edge > c) to follow, as
-    stored by the run, and P(edge < -c) to fade, from the posterior edge and its standard
-    deviation (the posterior is normal), where c is the follower's cost the run used (a fader
-    crosses the same spread and pays the same fees, so a seller losing less than c per dollar
-    is not worth fading: P(edge < 0) would fade mild losers at a loss). For an older row without
-    the cost, the stored P(edge < 0); without stored probabilities, ``Phi(edge / edge_se)``.
+    stored by the run, and P(edge - prior_mean < -c) to fade, from the posterior edge and its
+    standard deviation (the posterior is normal), where c is the follower's cost the run used (a
+    fader crosses the same spread and pays the same fees, so a seller losing less than the
+    average taker plus c per dollar is not worth fading: P(edge < 0) would fade the average
+    taker, and mild losers, at a loss). For an older row without the cost, the stored
+    P(edge < 0); without stored probabilities, ``Phi(edge / edge_se)``.
     A missing, zero or NaN standard error means no confidence at all (0): a record with no
     measured uncertainty is not a certainty.
 """
@@ -48,13 +53,19 @@ def _finite(x: float | None) -> bool:
     return x is not None and math.isfinite(x)
 
 
+def _prior_mean(wallet: WalletView) -> float:
+    """The average taker's fee-net edge the run shrank toward (0 for a row without it)."""
+    mean = wallet.prior_mean
+    return mean if mean is not None and math.isfinite(mean) else 0.0
+
+
 def win_probability(signal: SignalType, trade: TradeView, wallet: WalletView) -> float | None:
     if not _finite(wallet.edge):
         return None
     assert wallet.edge is not None
     q = float(trade.price)
     follow = signal is SignalType.FOLLOW_WHALE
-    p = q + wallet.edge * q if follow else q - wallet.edge * (1.0 - q)
+    p = q + wallet.edge * q if follow else q - (wallet.edge - _prior_mean(wallet)) * (1.0 - q)
     return min(P_MAX, max(P_MIN, p))
 
 
@@ -67,7 +78,8 @@ def confidence(signal: SignalType, wallet: WalletView) -> float:
         return 0.0
     if signal is SignalType.FADE_DEGEN and _finite(wallet.follower_cost):
         assert wallet.follower_cost is not None
-        return _phi((-wallet.follower_cost - wallet.edge) / wallet.edge_se)
+        excess = wallet.edge - _prior_mean(wallet)
+        return _phi((-wallet.follower_cost - excess) / wallet.edge_se)
     stored = (
         wallet.p_edge_above_cost if signal is SignalType.FOLLOW_WHALE else wallet.p_edge_below_zero
     )

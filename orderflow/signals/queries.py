@@ -120,12 +120,14 @@ def wallet_view_from_stats(j: Mapping[str, Any]) -> WalletView:
         flags=tuple(j.get("flags") or ()),
         p_edge_above_cost=_float(j.get("p_edge_above_cost")),
         p_edge_below_zero=_float(j.get("p_edge_below_zero")),
-        follower_cost=_follower_cost(j.get("factors")),
+        follower_cost=_posterior(j.get("factors"), "follower_cost"),
+        prior_mean=_posterior(j.get("factors"), "prior_mean"),
     )
 
 
-def _follower_cost(factors: Any) -> float | None:
-    """The follower's cost the run judged the wallet's edge against (its ``factors``)."""
+def _posterior(factors: Any, name: str) -> float | None:
+    """A figure of the run's posterior in the wallet's ``factors`` (the follower's cost it
+    judged the edge against, the population's mean)."""
     if isinstance(factors, str):
         factors = json.loads(factors)
     if not isinstance(factors, Mapping):
@@ -133,17 +135,18 @@ def _follower_cost(factors: Any) -> float | None:
     posterior = factors.get("posterior")
     if not isinstance(posterior, Mapping):
         return None
-    return _float(posterior.get("follower_cost"))
+    return _float(posterior.get(name))
 
 
 async def wallet_views(conn: asyncpg.Connection, addresses: Iterable[str]) -> dict[str, WalletView]:
     rows = await conn.fetch(
         # the row as read: its posterior figures against the current population (migration
-        # 022); of its factors JSON only what a WalletView reads (the follower's cost), not the
-        # whole JSON built per wallet (migration 020) on the executor's path
+        # 022); of its factors JSON only what a WalletView reads (the follower's cost, the
+        # population's mean), not the whole JSON built per wallet (migration 020) on the
+        # executor's path
         "SELECT s.wallet_address, to_jsonb(s) || jsonb_build_object('factors',"
         " jsonb_build_object('posterior', jsonb_build_object('follower_cost',"
-        f" {wallet_sql.FOLLOWER_COST_JSON}))) AS j"
+        f" {wallet_sql.FOLLOWER_COST_JSON}, 'prior_mean', {wallet_sql.PRIOR_MEAN_JSON}))) AS j"
         " FROM orderflow_wallet_stats w CROSS JOIN LATERAL orderflow_wallet_read(w) AS s"
         " WHERE w.wallet_address = ANY($1::text[])",
         sorted(set(addresses)),

@@ -51,7 +51,9 @@ class WalletView:
     ``edge`` is the posterior mean of the wallet's fee-net edge per dollar on its taker decisions
     (shrunk toward the population) and ``edge_se`` its posterior standard deviation;
     ``p_edge_above_cost`` / ``p_edge_below_zero`` the posterior probabilities the run stored;
-    ``follower_cost`` the cost per dollar the run judged the edge against; ``resolved_buys``
+    ``follower_cost`` the cost per dollar the run judged the edge against; ``prior_mean`` the
+    population's mean fee-net edge it shrank toward (what the average taker loses: the spread and
+    fees every taker pays, a follower or fader too); ``resolved_buys``
     the resolved events behind them (0: not measured); ``flags`` the behaviour flags
     (MARKET_MAKER, WASH, PENNY_PICKER, WASH_COUNTERPARTY: never followed; WASH and
     WASH_COUNTERPARTY: never faded).
@@ -67,6 +69,7 @@ class WalletView:
     p_edge_above_cost: float | None = None
     p_edge_below_zero: float | None = None
     follower_cost: float | None = None  # the cost per dollar the run judged the edge against
+    prior_mean: float | None = None  # the population's mean fee-net edge (<= 0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,12 +12,14 @@ from dataclasses import replace
 from decimal import Decimal
 
 import asyncpg
+import pytest
 
-from orderflow.reputation import ReputationSettings, run_reputation
+from orderflow.backtest.scoring import wallet_view
+from orderflow.reputation import ReputationSettings, compute_scores, run_reputation
 from orderflow.reputation.explain import render
 from orderflow.reputation.per_wallet import wallet_report
 from orderflow.reputation.wallet_sql import WALLET_STATS
-from orderflow.signals.queries import wallet_view_from_stats
+from orderflow.signals.queries import wallet_view_from_stats, wallet_views
 from orderflow.signals.rules import classify
 from orderflow.signals.views import MarketView, TradeView
 from orderflow.strategy.settings import StrategySettings
@@ -244,3 +246,9 @@ async def test_nobody_is_faded_where_nobody_has_an_edge(pool: asyncpg.Pool) -> N
         line = next(x for x in text.splitlines() if "prior mean - cost, own record" in x)
         p_fade = float(line.split("=")[1].split()[0])
         assert (p_fade >= 0.95) is degen, line
+    # the executor judges a fade against the same average taker, live and in a backtest
+    mean = lost["factors"]["posterior"]["prior_mean"]
+    assert mean < -0.05  # every taker pays the spread and the fee
+    assert (await wallet_views(pool, [loser]))[loser].prior_mean == pytest.approx(mean)
+    backtest = wallet_view((await compute_scores(pool))[loser])
+    assert backtest.prior_mean == pytest.approx(mean)

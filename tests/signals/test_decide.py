@@ -318,9 +318,32 @@ def test_fading_needs_the_seller_to_lose_more_than_our_cost() -> None:
     assert d is not None and d.accepted
 
 
+def test_fading_is_judged_against_the_average_taker() -> None:
+    """Every taker pays the spread and fees (the population's mean fee-net edge, here -0.10 a
+    dollar); a fader pays them too and collects none of the seller's. A seller at the average
+    is not worth fading however surely it loses, and a worse one is worth only its excess."""
+    t, m, s = _fade()
+    average = WalletView(DEGEN.address, 1.5, "DEGEN", -0.12, 0.02, 80, follower_cost=0.02)
+    assert confidence(SignalType.FADE_DEGEN, average) > 0.9999  # judged against 0: "sure"
+    judged = WalletView(
+        DEGEN.address, 1.5, "DEGEN", -0.12, 0.02, 80, follower_cost=0.02, prior_mean=-0.10
+    )
+    assert confidence(SignalType.FADE_DEGEN, judged) == pytest.approx(0.5)  # Phi(0)
+    d = evaluate(t, judged, m, BOOK, s, NOW)
+    assert d is not None and d.reason is Reason.LOW_CONFIDENCE
+    worse = WalletView(
+        DEGEN.address, 1.0, "DEGEN", -0.30, 0.04, 80, follower_cost=0.02, prior_mean=-0.10
+    )
+    assert confidence(SignalType.FADE_DEGEN, worse) == pytest.approx(0.9999966, abs=1e-6)
+    # Phi(4.5); its excess over the average taker, -0.20 a dollar at 1 - 0.40 a share: 0.40 + 0.12
+    assert win_probability(SignalType.FADE_DEGEN, t, worse) == pytest.approx(0.52)
+    d = evaluate(t, worse, m, BOOK, s, NOW)
+    assert d is not None and d.accepted
+
+
 @pytest.mark.parametrize("as_text", [False, True])
 def test_wallet_view_reads_the_runs_follower_cost(as_text: bool) -> None:
-    factors = {"posterior": {"edge": -0.01, "sd": 0.004, "follower_cost": 0.02}}
+    factors = {"posterior": {"edge": -0.01, "sd": 0.004, "follower_cost": 0.02, "prior_mean": -0.1}}
     row = {
         "wallet_address": DEGEN.address,
         "reputation_score": 1.5,
@@ -332,6 +355,6 @@ def test_wallet_view_reads_the_runs_follower_cost(as_text: bool) -> None:
         "factors": json.dumps(factors) if as_text else factors,
     }
     view = wallet_view_from_stats(row)
-    assert view.follower_cost == 0.02
+    assert view.follower_cost == 0.02 and view.prior_mean == -0.1
     assert confidence(SignalType.FADE_DEGEN, view) < 0.01
     assert wallet_view_from_stats({**row, "factors": None}).follower_cost is None
