@@ -14,6 +14,7 @@ import asyncpg
 
 from orderflow.backtest.engine import Scorer
 from orderflow.reputation import ReputationSettings, WalletScore, compute_scores
+from orderflow.signals.queries import posterior_figure
 from orderflow.signals.views import WalletView
 
 
@@ -22,8 +23,6 @@ def wallet_view(s: WalletScore, follower_cost: float | None = None) -> WalletVie
     ``follower_cost``: the cost per dollar the run judged the edge against; the population's
     mean from the verdict's posterior, as the live executor reads it."""
     measured = s.resolved_buys > 0
-    posterior = s.factors.get("posterior") if isinstance(s.factors, Mapping) else None
-    prior_mean = posterior.get("prior_mean") if isinstance(posterior, Mapping) else None
     return WalletView(
         address=s.wallet_address,
         score=float(s.score),
@@ -35,7 +34,7 @@ def wallet_view(s: WalletScore, follower_cost: float | None = None) -> WalletVie
         p_edge_above_cost=s.p_edge_above_cost if measured else None,
         p_edge_below_zero=s.p_edge_below_zero if measured else None,
         follower_cost=follower_cost,
-        prior_mean=float(prior_mean) if isinstance(prior_mean, int | float) else None,
+        prior_mean=posterior_figure(s.factors, "prior_mean"),
     )
 
 

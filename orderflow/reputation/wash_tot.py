@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from orderflow.reputation.sums_sql import CHANGES
 from orderflow.reputation.wash_sql import TOT
 
 # Every wallet's share volume, as WASH's tot.
@@ -42,10 +43,10 @@ _OF_K = ALL.replace(
 assert _GROUPED in ALL
 
 # K: the wallets of the claimed keys and of the keys marked since.
-_K = """
+_K = f"""
 CREATE TEMP TABLE rep_wash_k ON COMMIT DROP AS
-SELECT c.w FROM ({claimed}) c(w)
-UNION SELECT wallet_address FROM orderflow_position_sums_changes
+SELECT c.w FROM ({{claimed}}) c(w)
+UNION SELECT wallet_address FROM {CHANGES}
 """
 
 _MOVED = """

@@ -120,14 +120,14 @@ def wallet_view_from_stats(j: Mapping[str, Any]) -> WalletView:
         flags=tuple(j.get("flags") or ()),
         p_edge_above_cost=_float(j.get("p_edge_above_cost")),
         p_edge_below_zero=_float(j.get("p_edge_below_zero")),
-        follower_cost=_posterior(j.get("factors"), "follower_cost"),
-        prior_mean=_posterior(j.get("factors"), "prior_mean"),
+        follower_cost=posterior_figure(j.get("factors"), "follower_cost"),
+        prior_mean=posterior_figure(j.get("factors"), "prior_mean"),
     )
 
 
-def _posterior(factors: Any, name: str) -> float | None:
-    """A figure of the run's posterior in the wallet's ``factors`` (the follower's cost it
-    judged the edge against, the population's mean)."""
+def posterior_figure(factors: Any, name: str) -> float | None:
+    """A figure of the run's posterior in a wallet's ``factors`` (a mapping or its JSON text; the
+    follower's cost it judged the edge against, the population's mean); None when absent."""
     if isinstance(factors, str):
         factors = json.loads(factors)
     if not isinstance(factors, Mapping):
