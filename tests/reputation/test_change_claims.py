@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 
 from orderflow.reputation import incremental, run_reputation
-from tests.reputation.population import World, skilled_taker
+from tests.reputation.population import Spec, World, skilled_taker
 from tests.reputation.test_incremental_run import close, persisted
 
 # What a run does first, holding it to its end: an incremental run claims the changes, a full
@@ -32,19 +32,26 @@ class _RunFailed(Exception):
     """The run's transaction ends in a rollback."""
 
 
-@pytest.mark.parametrize("ends", ["commit", "rollback"])
-@pytest.mark.parametrize("kind", sorted(_FIRST_STEPS))
-async def test_the_store_never_waits_for_a_run_holding_the_changes(
-    pool: asyncpg.Pool, kind: str, ends: str
-) -> None:
-    w = World(seed=43, markets=8, neg_risk_events=0, favourites=1, makers=2)
+async def _scored(pool: asyncpg.Pool, seed: int, markets: int) -> tuple[World, str, Spec]:
+    """A small world stored and scored (every change so far taken): a wallet that bought in one
+    market, the market, and three skilled takers around them."""
+    w = World(seed=seed, markets=markets, neg_risk_events=0, favourites=1, makers=2)
     wallet = w.new_wallet()
     spec = w.pick(1)[0]
     w.take(spec, spec.opens + 60, wallet, 0, 100.0)
     for _ in range(3):
         skilled_taker(w, w.new_wallet(), 3, 0.5)
     await w.chain.ingest(pool)
-    await run_reputation(pool)  # the stored inputs; every change so far taken
+    await run_reputation(pool)
+    return w, wallet, spec
+
+
+@pytest.mark.parametrize("ends", ["commit", "rollback"])
+@pytest.mark.parametrize("kind", sorted(_FIRST_STEPS))
+async def test_the_store_never_waits_for_a_run_holding_the_changes(
+    pool: asyncpg.Pool, kind: str, ends: str
+) -> None:
+    w, wallet, spec = await _scored(pool, seed=43, markets=8)
     w.take(spec, spec.opens + 120, wallet, 0, 50.0)  # the same (wallet, token) changes
     await w.chain.ingest(pool)
 
@@ -75,14 +82,7 @@ async def test_a_resolution_never_waits_for_a_run_holding_the_marked_markets(
     """A market marked before the run (its condition stored, say) resolves while the run holds
     what it took: the resolution's own mark of the same market is stored at once, and the next
     run rescores its holders."""
-    w = World(seed=45, markets=6, neg_risk_events=0, favourites=1, makers=2)
-    holder = w.new_wallet()
-    spec = w.pick(1)[0]
-    w.take(spec, spec.opens + 60, holder, 0, 100.0)
-    for _ in range(3):
-        skilled_taker(w, w.new_wallet(), 3, 0.5)
-    await w.chain.ingest(pool)
-    await run_reputation(pool)
+    w, _holder, spec = await _scored(pool, seed=45, markets=6)
     await pool.execute(
         "INSERT INTO orderflow_reputation_dirty_markets (market_id) VALUES ($1)",
         spec.market.condition_id,
