@@ -356,7 +356,11 @@ def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) ->
 
     # -- factors ---------------------------------------------------------------------------
     shrink = np.sqrt(_div(events, events + s.factor_prior_events))
-    win_z = _div(i.wins - i.expected_wins, np.sqrt(i.wins_var))
+    # wins are whole events: half an event of continuity correction (one coin flip won is no
+    # evidence; without it, a one-sigma record)
+    excess = i.wins - i.expected_wins
+    excess = np.sign(excess) * np.maximum(np.abs(excess) - 0.5, 0.0)
+    win_z = _div(excess, np.sqrt(i.wins_var))
     f_win = _centred_tanh(win_z * shrink, s.factor_z_scale)
 
     k_null = s.profit_factor_prior_events * np.nan_to_num(_div(i.null_loss, events))
@@ -375,12 +379,18 @@ def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) ->
     f_cons = _centred_tanh(persistence, s.factor_z_scale)
 
     evidence = np.clip(np.log1p(events) / math.log1p(s.volume_target_events), 0.0, 1.0)
+    evidence = np.where(unfadable, 0.0, evidence)
     post_z = _div(post_mean - mu, np.where(measured, se, np.nan))
     f_vol = 0.5 + 0.5 * evidence * _libm_tanh(np.nan_to_num(post_z) / s.factor_z_scale)
 
     clv_z = _div(np.nan_to_num(clv), np.where(np.isfinite(clv_se), clv_se, np.nan))
     f_timing = _centred_tanh(clv_z * shrink, s.factor_z_scale)
 
+    # a record made with the wallet's own ring is no evidence either way: every factor 0.5 (the
+    # volume factor through its evidence weight, which the posterior read at read time uses too)
+    f_win, f_pf, f_cons, f_timing = (
+        np.where(unfadable, 0.5, f) for f in (f_win, f_pf, f_cons, f_timing)
+    )
     raw = 10.0 * (
         s.weight_win_rate * f_win
         + s.weight_profit_factor * f_pf

@@ -206,6 +206,45 @@ def test_flagged_wallets_are_never_top_and_wash_never_degen() -> None:
     assert out.flag_names()[2] == ["WASH"] and 3.0 < out.score[5] < 5.5
 
 
+def test_one_even_money_win_is_no_evidence() -> None:
+    """Wins are counted in whole events: the normal approximation of their tail needs half an
+    event's continuity correction, or a single coin flip won reads as a one-sigma record."""
+    one = score(bettor(1, 0.5, 1), S)
+    assert one.win_z[0] == 0.0 and one.win_rate[0] == 0.5
+    lost = score(bettor(1, 0.5, 0), S)
+    assert lost.win_z[0] == 0.0
+    many = score(bettor(40, 0.5, 30), S)
+    assert many.win_z[0] == pytest.approx((30 - 20 - 0.5) / math.sqrt(10))
+    few = score(bettor(40, 0.5, 12), S)
+    assert few.win_z[0] == pytest.approx((12 - 20 + 0.5) / math.sqrt(10))
+
+
+def test_a_wash_record_is_no_evidence_either_way() -> None:
+    """A record made with the wallet's own ring (WASH, or WASH_COUNTERPARTY) says nothing of
+    its skill: its five factors are 0.5, so a staged winning streak does not top its band (nor
+    does a staged losing one sink in it)."""
+    records = [bettor(60, 0.5, 45), bettor(60, 0.5, 18), bettor(60, 0.5, 33)]
+    wallets = WalletInputs(
+        **{
+            f.name: np.concatenate([getattr(r, f.name) for r in records] * 2)
+            for f in fields(WalletInputs)
+        }
+    )
+    ring = np.array([0.9, 0.9, 0.9, 0, 0, 0])
+    washed = WalletInputs(**{**{f.name: getattr(wallets, f.name) for f in fields(wallets)},
+                             "wash_share": ring, "wash_counterparty_share": ring,
+                             "wash_fills": np.full(6, 10.0)})  # fmt: skip
+    out = score(washed, S)
+    assert out.flag_names()[:3] == [["WASH"]] * 3 and out.flag_names()[3:] == [[]] * 3
+    for name in ("win_rate", "profit_factor", "consistency", "volume", "timing"):
+        factor = getattr(out, name)
+        assert factor[:3].tolist() == [0.5] * 3, name
+    assert out.raw_score[:3].tolist() == [5.0] * 3
+    assert out.tier_names()[:3] == ["AVERAGE"] * 3 and out.score[:3].tolist() == [4.25] * 3
+    # the same records unflagged keep what they show
+    assert out.raw_score[3] > 5.0 > out.raw_score[4]
+
+
 def test_settings_reject_inconsistent_values() -> None:
     with pytest.raises(ValueError, match="sum to 1"):
         ReputationSettings(weight_volume=0.2)
