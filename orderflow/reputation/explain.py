@@ -16,6 +16,7 @@ import numpy as np
 
 from orderflow.reputation.factors import FACTORS, fade_probability
 from orderflow.reputation.per_wallet import TokenPosition, WalletReport
+from orderflow.reputation.prior import Prior
 from orderflow.reputation.settings import ReputationSettings, weights
 
 _DETAIL_KEYS: dict[str, tuple[str, ...]] = {
@@ -153,7 +154,7 @@ def _position_line(tp: TokenPosition) -> str:
     )
 
 
-def _posterior_lines(factors: Mapping[str, Any]) -> list[str]:
+def _posterior_lines(factors: Mapping[str, Any], prior: Prior | None = None) -> list[str]:
     post = factors.get("posterior") or {}
     if not post:
         return []
@@ -168,7 +169,18 @@ def _posterior_lines(factors: Mapping[str, Any]) -> list[str]:
         f"{_fmt(post.get('outcome_edge'))} ± {_fmt(post.get('outcome_se'))} with closing line "
         f"{_fmt(post.get('clv_edge'))} ± {_fmt(post.get('clv_se'))}",
         f"  population prior {_fmt(post.get('prior_mean'))} ± {_fmt(post.get('prior_sd'))}",
+        *_tail_line(prior),
         *_fade_line(post),
+    ]
+
+
+def _tail_line(prior: Prior | None) -> list[str]:
+    """The prior's skill tail, where the population has one (orderflow.reputation.prior)."""
+    if prior is None or prior.skill_share <= 0:
+        return []
+    return [
+        f"  and a skill tail: {_fmt(100 * prior.skill_share)} % of wallets at "
+        f"{_fmt(prior.skill_mean)} ± {_fmt(prior.skill_sd)}"
     ]
 
 
@@ -217,7 +229,7 @@ def render(
             f"tier {factors.get('tier', '?')}"
         )
     lines.append("")
-    lines.extend(_posterior_lines(factors))
+    lines.extend(_posterior_lines(factors, report.scores.prior))
     lines.extend(_flag_lines(factors))
     lines.append("")
     lines.append(f"  {'factor':<14} {'value':>6} {'weight':>7} {'points':>7}  inputs")

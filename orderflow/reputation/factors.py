@@ -16,13 +16,15 @@ Steps (docs/reputation.md works an example of each):
    ``clv_se_floor`` x the outcome's (``clv_min_events`` events needed). The measured edge ``m``
    is the closing line plus the outcome's excess over it, shrunk by how much edge closing lines
    miss across the population (:func:`measurement`); the outcome alone without a closing line.
-2. **Empirical Bayes.** The population prior N(mu, tau^2) is estimated from every unflagged
-   wallet with evidence (method of moments: tau^2 = the spread of ``m`` around mu beyond what the
-   standard errors explain, at least ``prior_sd_floor``^2; mu capped at 0). Posterior mean and
-   standard deviation per wallet; ``P(edge > follower_cost)`` and ``P(edge < 0)`` from the normal
-   posterior, and the fading probability ``P(edge < mu - follower_cost)``: worse than the average
-   taker (whose fee-net loss is the costs every taker pays, a fader's too) by more than a
-   fader's cost.
+2. **Empirical Bayes.** The population prior is estimated from every unflagged wallet with
+   evidence (:mod:`orderflow.reputation.prior`): its bulk N(mu, tau^2) by the method of moments
+   (tau^2 = the spread of ``m`` around mu beyond what the standard errors explain, at least
+   ``prior_sd_floor``^2; mu capped at 0), and a skill tail beside it where the data ask for one.
+   Posterior mean and standard deviation per wallet, ``P(edge > follower_cost)`` and
+   ``P(edge < 0)`` (:func:`orderflow.reputation.prior.posterior`); and the fading probability
+   ``P(edge < mu - follower_cost)`` on the wallet's own record: worse than the average taker
+   (whose fee-net loss is the costs every taker pays, a fader's too) by more than a fader's
+   cost.
 3. **Flags** (:mod:`orderflow.reputation.flags`).
 4. **Tiers** from the posterior with a Bayesian false-discovery-rate control over all wallets
    (:func:`bayes_fdr`): WHALE, SMART, DEGEN, AVERAGE, NOVICE.
@@ -41,6 +43,14 @@ import numpy as np
 import numpy.typing as npt
 
 from orderflow.reputation.flags import FLAGS, flag_bits
+from orderflow.reputation.prior import (
+    Prior,
+    libm,
+    norm_cdf,
+    population_prior,
+    posterior,
+    skill_tail,
+)
 from orderflow.reputation.settings import ReputationSettings
 
 Array = npt.NDArray[np.float64]
@@ -131,21 +141,12 @@ class Scores:
         return [[f for b, f in enumerate(FLAGS) if bits & (1 << b)] for bits in self.flags.tolist()]
 
 
-_ERF = np.vectorize(math.erf, otypes=[np.float64])
-
-
-def _norm_cdf(x: Array) -> Array:
-    z = np.nan_to_num(np.asarray(x, dtype=np.float64), nan=0.0, posinf=40.0, neginf=-40.0)
-    out = np.asarray(0.5 * (1.0 + _ERF(z / math.sqrt(2.0))), dtype=np.float64)
-    return np.where(np.isnan(x), np.nan, out)
-
-
 def _libm_tanh(x: Array) -> Array:
     """tanh by the C library (numpy's own loop differs from it in the last bit): what
     PostgreSQL computes when the volume factor is read (migration 022), so the two agree."""
     out = np.zeros(x.shape, dtype=np.float64)
     nz = np.flatnonzero(x)
-    out[nz] = np.fromiter(map(math.tanh, x[nz].tolist()), np.float64, nz.size)
+    out[nz] = libm(math.tanh, x[nz])
     return out
 
 
@@ -157,16 +158,6 @@ def _div(a: Array, b: Array) -> Array:
 def _centred_tanh(z: Array, scale: float) -> Array:
     z = np.nan_to_num(z, nan=0.0, posinf=10.0 * scale, neginf=-10.0 * scale)
     return np.asarray(0.5 + 0.5 * np.tanh(z / scale), dtype=np.float64)
-
-
-@dataclass(frozen=True, slots=True)
-class Prior:
-    """What the population says: the spread of true edges and of closing-line misses."""
-
-    mean: float  # mu, capped at 0
-    sd: float  # tau
-    mean_se: float  # standard error of mu
-    miss_sd: float  # kappa: spread of the edge the closing line does not see
 
 
 def yardsticks(i: WalletInputs, s: ReputationSettings) -> tuple[Array, Array, Array, Array, Array]:
@@ -212,41 +203,6 @@ def measurement(
     return np.where(ok, m, np.nan), np.where(ok, se, np.nan)
 
 
-def _fsum(values: Array) -> float:
-    """The correctly rounded sum: the same bits in any order (numpy's pairwise sum depends on
-    the order, so a population's prior would depend on where each wallet sits in the arrays)."""
-    return math.fsum(values.tolist())
-
-
-def population_prior(
-    m: Array, se: Array, use: npt.NDArray[np.bool_], floor: float, *, centre: float | None = None
-) -> tuple[float, float, float]:
-    """(mu, tau, se of mu): the population's mean edge and the spread of true edges across
-    wallets, by the method of moments around the mean actually used: tau^2 = the weighted mean
-    of (m - mu)^2 - se^2, at least ``floor``^2.
-
-    mu is capped at 0 (``centre`` fixes it instead): takers as a whole pay the spread and the fees
-    to the makers, so a positive population mean is noise -- shrinking toward it would lift every
-    wallet with no evidence of its own. Measuring the spread around the capped mean keeps a
-    population where everyone has the same real edge from being shrunk to nothing.
-
-    Every sum is correctly rounded (:func:`_fsum`): the prior is a function of the population,
-    not of the wallets' order, so the population step needs no sort.
-    """
-    ok = use & np.isfinite(m) & np.isfinite(se) & (se > 0)
-    k = int(ok.sum())
-    if k < 3:
-        return (centre or 0.0), floor, 0.0
-    x, v = m[ok], se[ok] ** 2
-    w = 1.0 / v
-    mu = centre if centre is not None else min(_fsum(w * x) / _fsum(w), 0.0)
-    tau2 = max(_fsum(w * ((x - mu) ** 2 - v)) / _fsum(w), floor * floor)
-    w2 = 1.0 / (v + tau2)
-    if centre is None:
-        mu = min(_fsum(w2 * x) / _fsum(w2), 0.0)
-    return mu, math.sqrt(tau2), math.sqrt(1.0 / _fsum(w2))
-
-
 def bayes_fdr(prob: Array, eligible: npt.NDArray[np.bool_], alpha: float) -> npt.NDArray[np.bool_]:
     """The largest set of eligible wallets, taken by decreasing ``prob``, whose mean posterior
     probability of being a false discovery (1 - prob) is at most ``alpha``. Wallets with equal
@@ -275,13 +231,17 @@ def estimate_prior(
     resid_se: Array,
     use: npt.NDArray[np.bool_],
     floor: float,
+    *,
+    tail: bool = True,
 ) -> Prior:
-    """The population prior from every wallet in ``use`` (unflagged)."""
+    """The population prior from every wallet in ``use`` (unflagged): the bulk, and a skill
+    tail beside it where the data ask for one (``tail``; :mod:`orderflow.reputation.prior`)."""
     closed = use & np.isfinite(clv) & (np.nan_to_num(resid_se) > 0)
     _, kappa, _ = population_prior(outcome - clv, resid_se, closed, floor, centre=0.0)
     m, se = measurement(outcome, outcome_se, clv, clv_se, resid_se, kappa)
     mu, tau, mu_se = population_prior(m, se, use, floor)
-    return Prior(mu, tau, mu_se, kappa)
+    bulk = Prior(mu, tau, mu_se, kappa)
+    return skill_tail(m, se, use, bulk, floor) if tail else bulk
 
 
 def fade_probability(m: Array, se: Array, mu: float, mu_se: float, cost: float) -> Array:
@@ -293,7 +253,7 @@ def fade_probability(m: Array, se: Array, mu: float, mu_se: float, cost: float) 
     too). On the wallet's own record: where the population looks alike (tau at its floor) the
     posterior is ``mu`` for everyone, P(edge < 0) near 1 for every taker and no wallet apart."""
     with np.errstate(invalid="ignore"):
-        p = _norm_cdf((mu - cost - m) / np.sqrt(se**2 + mu_se**2))
+        p = norm_cdf((mu - cost - m) / np.sqrt(se**2 + mu_se**2))
     return np.asarray(np.where(np.isfinite(m) & np.isfinite(p), p, 0.0), dtype=np.float64)
 
 
@@ -308,21 +268,20 @@ def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) ->
     flagged = flags != 0
     if prior is None:
         prior = estimate_prior(
-            outcome, outcome_se, clv, clv_se, resid_se, ~flagged, s.prior_sd_floor
+            outcome,
+            outcome_se,
+            clv,
+            clv_se,
+            resid_se,
+            ~flagged,
+            s.prior_sd_floor,
+            tail=s.prior_skill_tail,
         )
     m, se = measurement(outcome, outcome_se, clv, clv_se, resid_se, prior.miss_sd)
-    mu, tau, mu_se = prior.mean, prior.sd, prior.mean_se
+    mu, mu_se = prior.mean, prior.mean_se
     measured = np.isfinite(m)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(measured, 1.0 / se**2, 0.0) + 1.0 / tau**2
-        post_var = 1.0 / precision
-        post_mean = (np.where(measured, m / se**2, 0.0) + mu / tau**2) * post_var
-        # the prior mean is itself an estimate: its uncertainty passes through the shrinkage
-        weight_on_mu = post_var / tau**2
-        post_var = post_var + (weight_on_mu * mu_se) ** 2
-    post_sd = np.sqrt(post_var)
-    p_above = 1.0 - _norm_cdf((s.follower_cost - post_mean) / post_sd)
-    p_below = _norm_cdf(-post_mean / post_sd)
+    post = posterior(m, se, prior, s.follower_cost)
+    post_mean, post_sd, p_above, p_below = post.mean, post.sd, post.p_above, post.p_below
     p_fade = fade_probability(m, se, mu, mu_se, s.follower_cost)
 
     events = i.events

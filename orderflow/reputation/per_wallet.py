@@ -18,7 +18,7 @@ does whether its host, for WASH_COUNTERPARTY, is WASH).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -28,8 +28,9 @@ import numpy as np
 
 from orderflow.accounting import Position, TakerTotals, decision_value, fill_from_trade
 from orderflow.reputation import wallet_sql
-from orderflow.reputation.factors import Prior, Scores, WalletInputs, score
+from orderflow.reputation.factors import Scores, WalletInputs, score
 from orderflow.reputation.flags import HOST_KNOWN_WASH, PENNY_PRICE
+from orderflow.reputation.prior import Prior
 from orderflow.reputation.settings import ReputationSettings
 
 ZERO = Decimal(0)
@@ -249,6 +250,21 @@ def _stored(stats: Mapping[str, Any] | None) -> tuple[Prior | None, dict[str, An
     return prior, dict(factors.get("behaviour") or {}), host_wash
 
 
+async def _with_tail(conn: asyncpg.Connection, prior: Prior) -> Prior:
+    """``prior`` (the stored row's, read against the current population) with the current
+    population's skill tail, when the row was read against it (the same bulk)."""
+    pop = await conn.fetchrow(wallet_sql.POPULATION_TAIL)
+    if pop is None or pop["prior_mean"] != prior.mean or pop["prior_sd"] != prior.sd:
+        return prior
+    return replace(
+        prior,
+        skill_share=float(pop["skill_share"]),
+        skill_mean=float(pop["skill_mean"]),
+        skill_sd=float(pop["skill_sd"]),
+        skill_mean_se=float(pop["skill_mean_se"]),
+    )
+
+
 def _apply(tp: TokenPosition, row: Mapping[str, Any]) -> None:
     fill = fill_from_trade(row)
     tp.position.apply(fill)
@@ -335,6 +351,8 @@ async def wallet_report(
             if tp.payout is None:
                 tp.last_price = last.get(tp.token_id)
     prior, behaviour, host_wash = _stored(stats)
+    if prior is not None:
+        prior = await _with_tail(conn, prior)
     inputs = _inputs(positions, behaviour, host_wash)
     return WalletReport(
         wallet_address=wallet,

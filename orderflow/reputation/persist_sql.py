@@ -122,18 +122,21 @@ SELECT ws.wallet_address, ws.reputation_score, ws.trader_tier, ws.resolved_posit
 """
 
 
-# $1..$4 = the prior (mean, sd, se of the mean, closing-line miss sd), $5 = follower_cost,
-# $6 = factor_z_scale, $7 = computed_at, $8 = as_of: the population the rows are read against.
+# $1..$4 = the prior's bulk (mean, sd, se of the mean, closing-line miss sd), $5 = follower_cost,
+# $6 = factor_z_scale, $7 = computed_at, $8 = as_of, $9..$12 = its skill tail (share, mean, sd,
+# se of the mean; share 0: none): the population the rows are read against.
 POPULATION = """
 INSERT INTO orderflow_reputation_population
        (id, prior_mean, prior_sd, prior_mean_se, close_miss_sd, follower_cost, factor_z_scale,
-        computed_at, as_of)
-VALUES (TRUE, $1, $2, $3, $4, $5, $6, $7, $8)
+        computed_at, as_of, skill_share, skill_mean, skill_sd, skill_mean_se)
+VALUES (TRUE, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (id) DO UPDATE SET
     prior_mean = EXCLUDED.prior_mean, prior_sd = EXCLUDED.prior_sd,
     prior_mean_se = EXCLUDED.prior_mean_se, close_miss_sd = EXCLUDED.close_miss_sd,
     follower_cost = EXCLUDED.follower_cost, factor_z_scale = EXCLUDED.factor_z_scale,
-    computed_at = EXCLUDED.computed_at, as_of = EXCLUDED.as_of
+    computed_at = EXCLUDED.computed_at, as_of = EXCLUDED.as_of,
+    skill_share = EXCLUDED.skill_share, skill_mean = EXCLUDED.skill_mean,
+    skill_sd = EXCLUDED.skill_sd, skill_mean_se = EXCLUDED.skill_mean_se
 """
 
 CLEAR_ISSUES = "DELETE FROM orderflow_reputation_issues"

@@ -11,7 +11,8 @@ import asyncpg
 import numpy as np
 
 from orderflow.reputation import binary_copy, scores_sql
-from orderflow.reputation.factors import TIERS, Prior, Scores, WalletInputs, score
+from orderflow.reputation.factors import TIERS, Scores, WalletInputs, score
+from orderflow.reputation.prior import Prior
 from orderflow.reputation.settings import ReputationSettings, weights
 
 

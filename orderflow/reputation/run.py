@@ -305,6 +305,10 @@ async def run_reputation(
             settings.factor_z_scale,
             computed_at,
             cutoff,
+            prior.skill_share,
+            prior.skill_mean,
+            prior.skill_sd,
+            prior.skill_mean_se,
         )
         watch.lap("upsert")
         history = await conn.execute(persist_sql.HISTORY, computed_at)

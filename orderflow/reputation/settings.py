@@ -90,6 +90,11 @@ class ReputationSettings(CommonSettings):
     prior_sd_floor: float = Field(
         default=0.005, gt=0, description="Smallest spread of true edges the prior may assume."
     )
+    prior_skill_tail: bool = Field(
+        default=True,
+        description="Fit a skill tail beside the prior's bulk where it beats one normal by the "
+        "BIC (orderflow.reputation.prior); false: one normal prior.",
+    )
 
     # Factors: each is 0.5 + 0.5 tanh(z / factor_z_scale) of an evidence z, shrunk by
     # sqrt(n / (n + factor_prior_events)) (see orderflow.reputation.factors).

@@ -30,6 +30,7 @@ from orderflow.reputation import (
     persist_sql,
     population_step,
     positions_sql,
+    prior,
     scores_sql,
     wash_state,
 )
@@ -46,7 +47,7 @@ CLOSES = "orderflow_reputation_closes"
 # population step, orderflow.reputation.population_step), trusting every other row to hold
 # what this code makes of its unchanged inputs: a change of this code (or of numpy, whose
 # loops compute the figures) must make the next run a full one.
-_SCORING_CODE = (factors, flags, population_step, scores_sql)
+_SCORING_CODE = (factors, flags, population_step, prior, scores_sql)
 
 
 # Settings that choose how a run computes, not what: they do not make the stored inputs stale.

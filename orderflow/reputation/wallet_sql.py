@@ -95,3 +95,9 @@ SELECT reputation_score, trader_tier, resolved_positions, computed_at, flags
 """
 
 ALL_WALLETS = f"SELECT DISTINCT wallet_address FROM ({GATED_TRADES}) t ORDER BY 1"
+
+# The current population's prior with its skill tail (migration 031), for a wallet replayed alone.
+POPULATION_TAIL = """
+SELECT prior_mean, prior_sd, skill_share, skill_mean, skill_sd, skill_mean_se
+  FROM orderflow_reputation_population
+"""

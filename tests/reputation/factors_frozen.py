@@ -8,7 +8,7 @@ Test helpers only: nothing in orderflow reads this module.
 
 from __future__ import annotations
 
-from orderflow.reputation.factors import Prior
+from orderflow.reputation.prior import Prior
 
 _MOVING = """
     'score', s.score, 'raw_score', round(s.raw_score::numeric, 4), 'tier', s.tier,

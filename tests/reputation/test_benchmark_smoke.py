@@ -48,3 +48,26 @@ async def test_the_sampled_addresses_are_the_generated_ones(pool: asyncpg.Pool) 
         made = await pool.fetchval(f"SELECT {bench.WALLET_SQL} FROM (SELECT $1::int8 AS w) x", w)
         assert made == bench.wallet_address(w)
         assert len(made) == 42
+
+
+def test_score_quality_benchmark_runs_on_a_small_world(pg_server_dsn: str) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "score_quality.py"), "--seeds", "2",
+         "--days", "7", "--wallets", "60", "--dsn", pg_server_dsn],
+        capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    assert "score quality: 2 seeds from 1, 7 days, 60 wallets each" in out
+    assert "over 2 seeds (mean ± sd):" in out
+    assert "realised ROI (baseline)" in out and "top 15 by score: truly skilled" in out
+
+
+def test_prior_tail_benchmark_prints_both_priors() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "prior_tail.py"), "--draws", "1"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "one normal: top (skilled)" in result.stdout and "with tail" in result.stdout
+    assert len(result.stdout.splitlines()) == 8

@@ -18,11 +18,11 @@ from orderflow.reputation.factors import (
     bayes_fdr,
     measurement,
     place_in_band,
-    population_prior,
     score,
     yardsticks,
 )
 from orderflow.reputation.flags import FLAGS, flag_bits
+from orderflow.reputation.prior import population_prior
 from orderflow.reputation.settings import ReputationSettings
 
 S = ReputationSettings()

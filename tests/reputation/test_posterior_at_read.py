@@ -17,7 +17,7 @@ import numpy as np
 
 from orderflow.demo.store import flagged_wallets
 from orderflow.reputation import compute_scores, run_reputation, scores_sql
-from orderflow.reputation.factors import _norm_cdf
+from orderflow.reputation.prior import norm_cdf
 from orderflow.reputation.wallet_sql import WALLET_STATS
 from orderflow.signals.queries import wallet_views
 from tests.reputation.population import (
@@ -59,7 +59,7 @@ async def test_erf_is_libm_erf(pool: asyncpg.Pool) -> None:
         " FROM unnest($1::float8[]) z",
         zs,
     )
-    want_cdf = _norm_cdf(np.asarray(zs))
+    want_cdf = norm_cdf(np.asarray(zs))
     assert float(np.max(np.abs(np.asarray(cdf) - want_cdf))) <= ULP_TOLERANCE
 
 

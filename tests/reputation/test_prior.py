@@ -1,0 +1,125 @@
+"""The prior's skill tail (orderflow.reputation.prior): found where a few wallets have long
+records of real edge, absent where nobody has any, a function of the population (not of the
+wallets' order), and read back by PostgreSQL (migration 031) with numpy's figures."""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+
+import asyncpg
+import numpy as np
+import pytest
+
+from orderflow.reputation.factors import WalletInputs, score
+from orderflow.reputation.prior import Prior, posterior, skill_tail
+from orderflow.reputation.settings import ReputationSettings
+from tests.reputation.read_figures import ULP_TOLERANCE
+from tests.reputation.test_factors import bettor
+
+TOP = ("WHALE", "SMART")
+NOISE, SKILLED = 200, 6
+
+
+def population(seed: int, *, skilled: int = SKILLED) -> WalletInputs:
+    """200 takers paying the spread (48 % wins at 0.50) and ``skilled`` winning 65 %, each over
+    300 even-money events: long records, few of them skilled -- the shape of real Polymarket."""
+    rng = np.random.default_rng(seed)
+    rows = [bettor(300, 0.5, int(rng.binomial(300, 0.48))) for _ in range(NOISE)]
+    rows += [bettor(300, 0.5, int(rng.binomial(300, 0.65))) for _ in range(skilled)]
+    return WalletInputs(
+        **{f.name: np.concatenate([getattr(r, f.name) for r in rows]) for f in fields(WalletInputs)}
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 2, 4])
+def test_a_few_skilled_wallets_with_long_records_are_found(seed: int) -> None:
+    i = population(seed)
+    one_normal = score(i, ReputationSettings(prior_skill_tail=False))
+    # one normal centred on the 200 shrinks the 6 onto them: none reaches SMART
+    assert one_normal.prior.skill_share == 0.0
+    assert not np.isin(one_normal.tier_names(), TOP).any()
+    out = score(i, ReputationSettings())
+    tiers = np.array(out.tier_names())
+    assert 0.0 < out.prior.skill_share < 0.05 and out.prior.skill_mean > 0.2
+    assert not np.isin(tiers[:NOISE], TOP).any()
+    assert np.isin(tiers[NOISE:], TOP).sum() >= 4, (tiers[NOISE:], out.p_above_cost[NOISE:])
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_nobody_skilled_keeps_one_normal(seed: int) -> None:
+    i = population(seed, skilled=0)
+    out = score(i, ReputationSettings())
+    bulk = score(i, ReputationSettings(prior_skill_tail=False))
+    assert out.prior == bulk.prior and out.prior.skill_share == 0.0
+    for name in ("edge", "edge_se", "p_above_cost", "p_below_zero", "score"):
+        assert np.array_equal(getattr(out, name), getattr(bulk, name), equal_nan=True), name
+    assert not np.isin(out.tier_names(), TOP).any()
+
+
+def test_the_tail_does_not_depend_on_the_wallets_order() -> None:
+    i = population(0)
+    m, se = score(i, ReputationSettings()).edge_raw, score(i, ReputationSettings()).edge_raw_se
+    bulk = Prior(-0.03, 0.005, 0.006, 0.005)
+    use = np.ones(m.size, dtype=bool)
+    reference = skill_tail(m, se, use, bulk, 0.005)
+    assert reference.skill_share > 0
+    rng = np.random.default_rng(7)
+    for _ in range(3):
+        order = rng.permutation(m.size)
+        assert skill_tail(m[order], se[order], use[order], bulk, 0.005) == reference
+
+
+def test_the_posterior_is_the_mixture_of_the_two_components() -> None:
+    prior = Prior(-0.05, 0.02, 0.004, 0.01, 0.03, 0.25, 0.05, 0.02)
+    m = np.array([-0.05, 0.0, 0.25, 0.6, np.nan])
+    se = np.array([0.05, 0.05, 0.05, 0.05, np.nan])
+    post = posterior(m, se, prior, 0.002)
+    bulk = posterior(m, se, replace(prior, skill_share=0.0), 0.002)
+    # an average record: the bulk's posterior; a record at the tail: lifted to it
+    assert post.mean[0] == pytest.approx(bulk.mean[0], abs=1e-6)
+    assert post.mean[3] > 0.3 and post.p_above[3] > 0.999
+    assert bulk.mean[2] < 0.0 < 0.2 < post.mean[2]
+    assert bulk.p_above[2] < 0.5 and post.p_above[2] > 0.99
+    # nothing measured: the prior mixture's own mean
+    assert post.mean[4] == pytest.approx(0.97 * -0.05 + 0.03 * 0.25)
+    assert np.all(np.diff(post.mean[:4]) > 0)
+
+
+_READ = """
+SELECT f[12], f[13], f[14], f[15]
+  FROM unnest($1::float8[], $2::float8[]) AS x(m, se)
+ CROSS JOIN LATERAL (SELECT orderflow_posterior_figures(
+     array_fill(NULL::float8, ARRAY[17]) || ARRAY[m, se, NULL, NULL]::float8[]
+     || array_fill(0.0::float8, ARRAY[28]), p) AS f
+       FROM orderflow_reputation_population p) y
+"""
+
+
+async def test_postgresql_reads_numpys_mixture(pool: asyncpg.Pool) -> None:
+    """Migration 031's orderflow_posterior_figures against prior.posterior over a grid of
+    measurements (outcome only: f[18], f[19]): mean and sd to the bit, probabilities within
+    two ulp of 1.0."""
+    prior = Prior(-0.07, 0.011, 0.0042, 0.02, 0.028, 0.31, 0.064, 0.019)
+    await pool.execute(
+        "INSERT INTO orderflow_reputation_population VALUES"
+        " (TRUE, $1, $2, $3, $4, 0.002, 2.0, now(), now(), $5, $6, $7, $8)",
+        prior.mean,
+        prior.sd,
+        prior.mean_se,
+        prior.miss_sd,
+        prior.skill_share,
+        prior.skill_mean,
+        prior.skill_sd,
+        prior.skill_mean_se,
+    )
+    grid_m, grid_se = np.meshgrid(np.linspace(-1.5, 2.5, 161), np.geomspace(0.004, 3.0, 40))
+    m, se = grid_m.ravel(), grid_se.ravel()
+    want = posterior(m, se, prior, 0.002)
+    rows = await pool.fetch(_READ, m.tolist(), se.tolist())
+    got = np.array([tuple(r) for r in rows], dtype=np.float64)
+    assert np.array_equal(got[:, 0], want.mean) and np.array_equal(got[:, 1], want.sd)
+    assert np.max(np.abs(got[:, 2] - want.p_above)) <= ULP_TOLERANCE
+    assert np.max(np.abs(got[:, 3] - want.p_below)) <= ULP_TOLERANCE
+    # the tail decides somewhere on this grid: not the bulk alone
+    bulk = posterior(m, se, replace(prior, skill_share=0.0), 0.002)
+    assert np.max(np.abs(want.mean - bulk.mean)) > 0.1
