@@ -10,9 +10,11 @@ import asyncpg
 import numpy as np
 import pytest
 
+from orderflow.reputation import run_reputation
 from orderflow.reputation.factors import WalletInputs, score
 from orderflow.reputation.prior import Prior, posterior, skill_tail
 from orderflow.reputation.settings import ReputationSettings
+from tests.reputation.population import World, noise_taker, skilled_taker
 from tests.reputation.read_figures import ULP_TOLERANCE
 from tests.reputation.test_factors import bettor
 
@@ -83,6 +85,32 @@ def test_the_posterior_is_the_mixture_of_the_two_components() -> None:
     # nothing measured: the prior mixture's own mean
     assert post.mean[4] == pytest.approx(0.97 * -0.05 + 0.03 * 0.25)
     assert np.all(np.diff(post.mean[:4]) > 0)
+
+
+async def test_three_skilled_among_eighty_are_found_through_the_import(pool: asyncpg.Pool) -> None:
+    """The same through the listener's pipeline and a run: 80 noise takers and 3 skilled
+    takers, 110 events each. One normal leaves the three AVERAGE; with the tail they are WHALE
+    and none of the 80 is in the top tiers."""
+    w = World(seed=1, markets=150, makers=4)
+    crowd, few = [], []
+    for _ in range(80):
+        crowd.append(w.new_wallet())
+        noise_taker(w, crowd[-1], 110)
+    for _ in range(3):
+        few.append(w.new_wallet())
+        skilled_taker(w, few[-1], 110, 0.9)
+    await w.finish(pool)
+    for tail in (False, True):
+        await run_reputation(pool, full=True, settings=ReputationSettings(prior_skill_tail=tail))
+        tiers = dict(
+            await pool.fetch("SELECT wallet_address, trader_tier FROM orderflow_wallet_stats")
+        )
+        share = await pool.fetchval("SELECT skill_share FROM orderflow_reputation_population")
+        assert not any(tiers[a] in TOP for a in crowd)
+        if tail:
+            assert 0 < share < 0.1 and all(tiers[a] == "WHALE" for a in few), tiers
+        else:
+            assert share == 0 and not any(tiers[a] in TOP for a in few)
 
 
 _READ = """
