@@ -77,10 +77,8 @@ def _auc(values: list[float], skilled: list[bool]) -> float | None:
     return None if out is None else out[0]
 
 
-async def one_seed(
-    scratch_dsn: str, seed: int, days: float, wallets: int, work: Path
-) -> SeedFigures:
-    sim = SimConfig(seed=seed, days=days, wallets=wallets)
+async def one_seed(scratch_dsn: str, seed: int, sim: SimConfig, work: Path) -> SeedFigures:
+    sim = sim.model_copy(update={"seed": seed})
     world = simulate(sim)
     logs = work / f"logs-{seed}.jsonl"
     write_logs(emit(world).logs, logs)
@@ -164,7 +162,7 @@ def report(figures: list[SeedFigures]) -> str:
 async def main_async(args: argparse.Namespace) -> None:
     print(
         f"score quality: {args.seeds} seeds from {args.first_seed}, {args.days:g} days, "
-        f"{args.wallets} wallets each",
+        f"{args.wallets} wallets, {args.markets} markets each",
         flush=True,
     )
     figures = []
@@ -172,7 +170,8 @@ async def main_async(args: argparse.Namespace) -> None:
         async with scratch_server(args.dsn) as scratch:
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 dsn = await scratch.fresh()
-                figures.append(await one_seed(dsn, seed, args.days, args.wallets, Path(work)))
+                sim = SimConfig(days=args.days, wallets=args.wallets, markets=args.markets)
+                figures.append(await one_seed(dsn, seed, sim, Path(work)))
     print(report(figures))
 
 
@@ -182,6 +181,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--first-seed", type=int, default=1, help="the first seed (default 1)")
     p.add_argument("--days", type=float, default=30.0, help="days of history (default 30)")
     p.add_argument("--wallets", type=int, default=240, help="trading wallets (default 240)")
+    p.add_argument(
+        "--markets",
+        type=int,
+        default=36,
+        help="markets (default 36): a wallet's events are "
+        "at most these, so a longer history needs more of them for longer records",
+    )
     p.add_argument("--dsn", help="an admin DSN (default: DATABASE_URL, else an embedded server)")
     asyncio.run(main_async(p.parse_args(argv)))
 

@@ -58,7 +58,7 @@ def test_score_quality_benchmark_runs_on_a_small_world(pg_server_dsn: str) -> No
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
-    assert "score quality: 2 seeds from 1, 7 days, 60 wallets each" in out
+    assert "score quality: 2 seeds from 1, 7 days, 60 wallets, 36 markets each" in out
     assert "over 2 seeds (mean ± sd):" in out
     assert "realised ROI (baseline)" in out and "top 15 by score: truly skilled" in out
 
