@@ -28,8 +28,9 @@ Confidence (compared with ``min_signal_confidence``)
     a wallet worth fading sits in the prior's bulk, whose normal posterior it then is), where c
     is the follower's cost the run used (a fader crosses the same spread and pays the same fees,
     so a seller losing less than the average taker plus c per dollar is not worth fading:
-    P(edge < 0) would fade the average taker, and mild losers, at a loss). For an older row without the cost, the stored
-    P(edge < 0); without stored probabilities, ``Phi(edge / edge_se)``.
+    P(edge < 0) would fade the average taker, and mild losers, at a loss). For an older row
+    without the cost, the stored P(edge < 0); without stored probabilities,
+    ``Phi(edge / edge_se)``.
     A missing, zero or NaN standard error means no confidence at all (0): a record with no
     measured uncertainty is not a certainty.
 """
