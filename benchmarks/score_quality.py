@@ -28,6 +28,7 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -45,6 +46,9 @@ from orderflow.sim.quality import TOP_TIERS, auc, is_wash, spearman  # noqa: E40
 TOP_LIST = 15
 
 # every stats row as readers see it (posterior figures computed when read, migration 022)
+POPULATION = """
+SELECT prior_mean, prior_sd, skill_share, skill_mean, skill_sd FROM orderflow_reputation_population
+"""
 ROWS = """
 SELECT s.wallet_address, s.reputation_score::float8 AS score, s.trader_tier AS tier,
        s.edge, s.roi::float8 AS roi
@@ -67,6 +71,7 @@ class SeedFigures:
     list_skilled: int
     list_wash: int
     list_lucky: int
+    prior: str  # the run's prior: bulk, and its skill tail when the run kept one
 
 
 def _auc(values: list[float], skilled: list[bool]) -> float | None:
@@ -88,6 +93,7 @@ async def one_seed(scratch_dsn: str, seed: int, sim: SimConfig, work: Path) -> S
         await ingest_file(pool, logs, chain_id=sim.chain_id)
         await run_reputation(pool, full=True)
         rows = [r for r in await pool.fetch(ROWS) if r["wallet_address"] in truth]
+        pop = await pool.fetchrow(POPULATION)
     finally:
         await pool.close()
         logs.unlink()
@@ -115,6 +121,17 @@ async def one_seed(scratch_dsn: str, seed: int, sim: SimConfig, work: Path) -> S
         list_skilled=sum(t.truly_skilled for t in listed),
         list_wash=sum(is_wash(t) for t in listed),
         list_lucky=sum(t.style == "lucky" and not is_wash(t) for t in listed),
+        prior=_prior(pop),
+    )
+
+
+def _prior(pop: Any) -> str:
+    bulk = f"{pop['prior_mean']:+.3f} ± {pop['prior_sd']:.3f}"
+    if not pop["skill_share"]:
+        return f"{bulk}, no tail"
+    return (
+        f"{bulk}, tail {100 * pop['skill_share']:.1f} % at "
+        f"{pop['skill_mean']:+.3f} ± {pop['skill_sd']:.3f}"
     )
 
 
@@ -133,14 +150,14 @@ def _spread(values: list[float | None]) -> str:
 def report(figures: list[SeedFigures]) -> str:
     lines = [
         "seed  scored skilled  AUC score  AUC edge  AUC roi  rho   top tiers (skilled)  "
-        f"top {TOP_LIST}: skilled wash lucky  other styles in top tiers"
+        f"top {TOP_LIST}: skilled wash lucky  other styles in top tiers  prior"
     ]
     for f in figures:
         lines.append(
             f"{f.seed:4d}  {f.scored:6d} {f.skilled:7d}  {_fmt(f.auc_score):>9}  "
             f"{_fmt(f.auc_edge):>8}  {_fmt(f.auc_roi):>7}  {_fmt(f.rho_score):>5}  "
             f"{f.top:9d} ({f.top_skilled})  {f.list_skilled:17d} {f.list_wash:4d} "
-            f"{f.list_lucky:5d}  {dict(Counter(f.top_others)) or '-'}"
+            f"{f.list_lucky:5d}  {dict(Counter(f.top_others)) or '-'}  {f.prior}"
         )
     lines += [
         f"over {len(figures)} seeds (mean ± sd):",
