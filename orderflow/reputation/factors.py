@@ -232,16 +232,28 @@ def estimate_prior(
     use: npt.NDArray[np.bool_],
     floor: float,
     *,
-    tail: bool = True,
+    tail: npt.NDArray[np.bool_] | None = None,
 ) -> Prior:
     """The population prior from every wallet in ``use`` (unflagged): the bulk, and a skill
-    tail beside it where the data ask for one (``tail``; :mod:`orderflow.reputation.prior`)."""
+    tail beside it where the data ask for one, fitted over the wallets in ``tail`` (None: no
+    tail; :mod:`orderflow.reputation.prior`)."""
     closed = use & np.isfinite(clv) & (np.nan_to_num(resid_se) > 0)
     _, kappa, _ = population_prior(outcome - clv, resid_se, closed, floor, centre=0.0)
     m, se = measurement(outcome, outcome_se, clv, clv_se, resid_se, kappa)
     mu, tau, mu_se = population_prior(m, se, use, floor)
     bulk = Prior(mu, tau, mu_se, kappa)
-    return skill_tail(m, se, use, bulk, floor) if tail else bulk
+    return bulk if tail is None else skill_tail(m, se, use & tail, bulk, floor)
+
+
+def near_normal(i: WalletInputs, s: ReputationSettings) -> npt.NDArray[np.bool_]:
+    """The wallets whose measured edge is near enough a normal for the skill tail's fit: at
+    least ``prior_tail_min_expected`` expected wins and expected losses (the binomial's rule of
+    thumb). A long-shot buyer's lucky hit over a few events reads as a z of 5 under the normal
+    null; fitted, such wallets made a "tail" at +7 to +29 a dollar (docs/reputation.md)."""
+    least = s.prior_tail_min_expected
+    return np.asarray(
+        (i.expected_wins >= least) & (i.events - i.expected_wins >= least), dtype=np.bool_
+    )
 
 
 def fade_probability(m: Array, se: Array, mu: float, mu_se: float, cost: float) -> Array:
@@ -275,7 +287,7 @@ def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) ->
             resid_se,
             ~flagged,
             s.prior_sd_floor,
-            tail=s.prior_skill_tail,
+            tail=near_normal(i, s) if s.prior_skill_tail else None,
         )
     m, se = measurement(outcome, outcome_se, clv, clv_se, resid_se, prior.miss_sd)
     mu, mu_se = prior.mean, prior.mean_se

@@ -95,6 +95,13 @@ class ReputationSettings(CommonSettings):
         description="Fit a skill tail beside the prior's bulk where it beats one normal by the "
         "BIC (orderflow.reputation.prior); false: one normal prior.",
     )
+    prior_tail_min_expected: float = Field(
+        default=5.0,
+        ge=0,
+        description="A wallet enters the skill tail's fit with at least this many expected wins "
+        "and expected losses (entry-implied): the normal approximation of its measured edge. A "
+        "long-shot buyer's few events are skewed far beyond a normal's tails.",
+    )
 
     # Factors: each is 0.5 + 0.5 tanh(z / factor_z_scale) of an evidence z, shrunk by
     # sqrt(n / (n + factor_prior_events)) (see orderflow.reputation.factors).

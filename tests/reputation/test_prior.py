@@ -58,6 +58,38 @@ def test_nobody_skilled_keeps_one_normal(seed: int) -> None:
     assert not np.isin(out.tier_names(), TOP).any()
 
 
+def _with_long_shots(seed: int, skilled: int) -> WalletInputs:
+    """1,000 takers at 0.50 paying the spread, 3,000 buyers of one to three long shots at 0.03
+    (no edge: a few hit), and ``skilled`` takers winning 65 % of 300 even-money events."""
+    rng = np.random.default_rng(seed)
+    rows = [
+        bettor(int(e), 0.5, int(rng.binomial(int(e), 0.485))) for e in rng.integers(20, 200, 1000)
+    ]
+    rows += [
+        bettor(int(e), 0.03, int(rng.binomial(int(e), 0.029))) for e in rng.integers(1, 4, 3000)
+    ]
+    rows += [bettor(300, 0.5, int(rng.binomial(300, 0.65))) for _ in range(skilled)]
+    return WalletInputs(
+        **{f.name: np.concatenate([getattr(r, f.name) for r in rows]) for f in fields(WalletInputs)}
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_lucky_long_shots_make_no_tail(seed: int) -> None:
+    """A long shot hit over one to three events reads as a z of 5 under the normal null. Fitted,
+    such wallets made a tail at +15 a dollar and gave them posteriors of +29: the tail is fitted
+    only over wallets with five expected wins and five expected losses."""
+    out = score(_with_long_shots(seed, 0), ReputationSettings())
+    assert out.prior.skill_share == 0.0
+    assert np.nanmax(out.edge) < 0.0
+    assert not np.isin(out.tier_names(), TOP).any()
+    with_skill = score(_with_long_shots(1, 6), ReputationSettings())
+    tiers = np.array(with_skill.tier_names())
+    assert 0 < with_skill.prior.skill_share < 0.02 and with_skill.prior.skill_mean < 0.5
+    assert np.isin(tiers[4000:], TOP).sum() >= 4 and not np.isin(tiers[:4000], TOP).any()
+    assert np.nanmax(with_skill.edge[1000:4000]) < 0.0
+
+
 def test_the_tail_does_not_depend_on_the_wallets_order() -> None:
     i = population(0)
     m, se = score(i, ReputationSettings()).edge_raw, score(i, ReputationSettings()).edge_raw_se
