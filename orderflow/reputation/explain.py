@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from orderflow.reputation.factors import FACTORS, fade_probability
+from orderflow.reputation.factors import FACTORS
 from orderflow.reputation.per_wallet import TokenPosition, WalletReport
-from orderflow.reputation.prior import Prior
+from orderflow.reputation.prior import Prior, fade_probability
 from orderflow.reputation.settings import ReputationSettings, weights
 
 _DETAIL_KEYS: dict[str, tuple[str, ...]] = {
@@ -186,7 +186,7 @@ def _tail_line(prior: Prior | None) -> list[str]:
 
 def _fade_line(post: Mapping[str, Any]) -> list[str]:
     """What DEGEN asks beside P(edge < 0): worse than the average taker by more than a fader's
-    cost, on the wallet's own record (:func:`orderflow.reputation.factors.fade_probability`)."""
+    cost, on the wallet's own record (:func:`orderflow.reputation.prior.fade_probability`)."""
     figures = [post.get(k) for k in ("measured", "measured_se", "prior_mean", "follower_cost")]
     numbers = [float(f) for f in figures if isinstance(f, int | float)]
     if len(numbers) < len(figures):

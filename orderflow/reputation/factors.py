@@ -45,8 +45,9 @@ import numpy.typing as npt
 from orderflow.reputation.flags import FLAGS, flag_bits
 from orderflow.reputation.prior import (
     Prior,
+    fade_probability,
     libm,
-    norm_cdf,
+    near_normal,
     population_prior,
     posterior,
     skill_tail,
@@ -245,30 +246,6 @@ def estimate_prior(
     return bulk if tail is None else skill_tail(m, se, use & tail, bulk, floor)
 
 
-def near_normal(i: WalletInputs, s: ReputationSettings) -> npt.NDArray[np.bool_]:
-    """The wallets whose measured edge is near enough a normal for the skill tail's fit: at
-    least ``prior_tail_min_expected`` expected wins and expected losses (the binomial's rule of
-    thumb). A long-shot buyer's lucky hit over a few events reads as a z of 5 under the normal
-    null; fitted, such wallets made a "tail" at +7 to +29 a dollar (docs/reputation.md)."""
-    least = s.prior_tail_min_expected
-    return np.asarray(
-        (i.expected_wins >= least) & (i.events - i.expected_wins >= least), dtype=np.bool_
-    )
-
-
-def fade_probability(m: Array, se: Array, mu: float, mu_se: float, cost: float) -> Array:
-    """P(edge < mu - cost) on the wallet's own record (measured edge ``m`` ± ``se``, against the
-    population mean ``mu`` ± ``mu_se``); 0 where nothing was measured.
-
-    Fading pays against a wallet worse than the average taker by more than the fader's cost
-    (``mu``, the average taker's fee-net loss, is the costs every taker pays, a fader's own
-    too). On the wallet's own record: where the population looks alike (tau at its floor) the
-    posterior is ``mu`` for everyone, P(edge < 0) near 1 for every taker and no wallet apart."""
-    with np.errstate(invalid="ignore"):
-        p = norm_cdf((mu - cost - m) / np.sqrt(se**2 + mu_se**2))
-    return np.asarray(np.where(np.isfinite(m) & np.isfinite(p), p, 0.0), dtype=np.float64)
-
-
 def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) -> Scores:
     """Yardsticks, posterior, flags, tiers, factors and the 0-10 score for every wallet.
 
@@ -287,7 +264,11 @@ def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) ->
             resid_se,
             ~flagged,
             s.prior_sd_floor,
-            tail=near_normal(i, s) if s.prior_skill_tail else None,
+            tail=(
+                near_normal(i.expected_wins, i.events, s.prior_tail_min_expected)
+                if s.prior_skill_tail
+                else None
+            ),
         )
     m, se = measurement(outcome, outcome_se, clv, clv_se, resid_se, prior.miss_sd)
     mu, mu_se = prior.mean, prior.mean_se

@@ -197,6 +197,27 @@ def skill_tail(m: Array, se: Array, use: npt.NDArray[np.bool_], bulk: Prior, flo
     )
 
 
+def near_normal(expected_wins: Array, events: Array, least: float) -> npt.NDArray[np.bool_]:
+    """The wallets whose measured edge is near enough a normal for the skill tail's fit: at
+    least ``least`` expected wins and expected losses (the binomial's rule of thumb). A
+    long-shot buyer's lucky hit over a few events reads as a z of 5 under the normal null;
+    fitted, such wallets made a "tail" at +7 to +29 a dollar (docs/reputation.md)."""
+    return np.asarray((expected_wins >= least) & (events - expected_wins >= least), dtype=np.bool_)
+
+
+def fade_probability(m: Array, se: Array, mu: float, mu_se: float, cost: float) -> Array:
+    """P(edge < mu - cost) on the wallet's own record (measured edge ``m`` ± ``se``, against the
+    population mean ``mu`` ± ``mu_se``); 0 where nothing was measured.
+
+    Fading pays against a wallet worse than the average taker by more than the fader's cost
+    (``mu``, the average taker's fee-net loss, is the costs every taker pays, a fader's own
+    too). On the wallet's own record: where the population looks alike (tau at its floor) the
+    posterior is ``mu`` for everyone, P(edge < 0) near 1 for every taker and no wallet apart."""
+    with np.errstate(invalid="ignore"):
+        p = norm_cdf((mu - cost - m) / np.sqrt(se**2 + mu_se**2))
+    return np.asarray(np.where(np.isfinite(m) & np.isfinite(p), p, 0.0), dtype=np.float64)
+
+
 # -- the posterior -----------------------------------------------------------------------------
 
 
