@@ -320,7 +320,9 @@ def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) ->
     gl = np.fmax(i.gross_loss, i.null_loss) + k_null
     pf = np.where((gp > 0) & (gl > 0), _div(gp, gl), 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        f_pf = np.clip(0.5 + 0.5 * np.log(pf) / math.log(s.profit_factor_target), 0.0, 1.0)
+        # the same evidence shrink as the win rate's and timing's: two long shots hit at 0.10
+        # make a profit factor of 2.5, and no more evidence than two wins
+        f_pf = np.clip(0.5 + 0.5 * shrink * np.log(pf) / math.log(s.profit_factor_target), 0.0, 1.0)
     f_pf = np.nan_to_num(f_pf, nan=0.5)
 
     z1 = _div(i.value_early, np.sqrt(i.var_early))

@@ -219,6 +219,22 @@ def test_one_even_money_win_is_no_evidence() -> None:
     assert few.win_z[0] == pytest.approx((12 - 20 + 0.5) / math.sqrt(10))
 
 
+def test_a_profit_factor_over_few_events_is_weak_evidence() -> None:
+    """The profit factor takes the win rate's evidence shrink, sqrt(n / (n + 20)): two long
+    shots hit at 0.10 are a profit factor of 2.5 but no more evidence than two wins."""
+    two = score(bettor(2, 0.1, 2), S)
+    pf = float(two.profit_factor_shrunk[0])
+    assert pf > 2
+    shrink = math.sqrt(2 / 22)
+    assert two.profit_factor[0] == pytest.approx(0.5 + 0.5 * shrink * math.log(pf) / math.log(1.5))
+    assert two.profit_factor[0] < 0.9  # 1.0 (the clip) without the shrink
+    long = score(bettor(400, 0.5, 220), S)  # a long record keeps nearly all of it
+    pf = float(long.profit_factor_shrunk[0])
+    assert long.profit_factor[0] == pytest.approx(
+        0.5 + 0.5 * math.sqrt(400 / 420) * math.log(pf) / math.log(1.5)
+    )
+
+
 def test_a_wash_record_is_no_evidence_either_way() -> None:
     """A record made with the wallet's own ring (WASH, or WASH_COUNTERPARTY) says nothing of
     its skill: its five factors are 0.5, so a staged winning streak does not top its band (nor
