@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeAlias
@@ -91,6 +92,9 @@ class RunSummary(BaseModel):
     # run recomputed every wallet
     changed_share: float | None = None
     switched: bool = False  # a full recompute chosen for the size of the change
+    # the population prior the rows are read against: its bulk (mean, sd, mean_se, miss_sd) and
+    # skill tail (skill_share 0: none; orderflow.reputation.prior)
+    prior: dict[str, float] = {}
 
 
 @asynccontextmanager
@@ -336,6 +340,7 @@ async def run_reputation(
         positions=positions,
         history_rows=int(history.split()[-1]),
         tiers=population.tiers,
+        prior=asdict(population.prior),
         issues=issues,
         seconds=round(time.perf_counter() - started, 3),
         stages=watch.stages,

@@ -133,12 +133,15 @@ async def test_three_skilled_among_eighty_are_found_through_the_import(pool: asy
         skilled_taker(w, few[-1], 110, 0.9)
     await w.finish(pool)
     for tail in (False, True):
-        await run_reputation(pool, full=True, settings=ReputationSettings(prior_skill_tail=tail))
+        summary = await run_reputation(
+            pool, full=True, settings=ReputationSettings(prior_skill_tail=tail)
+        )
         tiers = dict(
             await pool.fetch("SELECT wallet_address, trader_tier FROM orderflow_wallet_stats")
         )
         share = await pool.fetchval("SELECT skill_share FROM orderflow_reputation_population")
         assert not any(tiers[a] in TOP for a in crowd)
+        assert summary.prior["skill_share"] == share  # the run says which prior it used
         if tail:
             assert 0 < share < 0.1 and all(tiers[a] == "WHALE" for a in few), tiers
         else:
