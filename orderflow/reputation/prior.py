@@ -161,8 +161,6 @@ def skill_tail(m: Array, se: Array, use: npt.NDArray[np.bool_], bulk: Prior, flo
     order = np.lexsort((v, x))
     x, v = x[order], v[order]
     floor2 = floor * floor
-    one = _one_normal(x, v, bulk.mean, bulk.sd**2, floor2)
-
     start = (x - bulk.mean) / np.sqrt(v + bulk.sd**2) > _TAIL_START_Z
     if not start.any():
         return bulk
@@ -183,7 +181,10 @@ def skill_tail(m: Array, se: Array, use: npt.NDArray[np.bool_], bulk: Prior, flo
         share = min(max(float(np.mean(r)), 1e-9), 0.5)
         mu_b, tau2_b = _m_step(x, v, 1.0 - r, mu_b, tau2_b, floor2, True)
         mu_s, tau2_s = _m_step(x, v, r, mu_s, tau2_s, floor2, False)
-    if not (mu_s > mu_b and ll - one > 1.5 * math.log(k) and share * k >= 1.0):
+    if not (mu_s > mu_b and share * k >= 1.0):
+        return bulk
+    # one normal's best likelihood only where the tail could still be kept
+    if ll - _one_normal(x, v, bulk.mean, bulk.sd**2, floor2) <= 1.5 * math.log(k):
         return bulk
     return Prior(
         mean=mu_b,

@@ -92,7 +92,8 @@ def test_lucky_long_shots_make_no_tail(seed: int) -> None:
 
 def test_the_tail_does_not_depend_on_the_wallets_order() -> None:
     i = population(0)
-    m, se = score(i, ReputationSettings()).edge_raw, score(i, ReputationSettings()).edge_raw_se
+    scored = score(i, ReputationSettings())
+    m, se = scored.edge_raw, scored.edge_raw_se
     bulk = Prior(-0.03, 0.005, 0.006, 0.005)
     use = np.ones(m.size, dtype=bool)
     reference = skill_tail(m, se, use, bulk, 0.005)
