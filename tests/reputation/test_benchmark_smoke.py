@@ -13,15 +13,21 @@ from tests.benchmark_module import load_benchmark
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_benchmark_runs_at_tiny_size(pg_server_dsn: str) -> None:
+def run_benchmark(script: str, *args: str, timeout: float = 240) -> str:
+    """``benchmarks/<script>.py args`` in a subprocess: its standard output (it must succeed)."""
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "reputation.py"), "--wallets", "300",
-         "--trades", "6000", "--baseline-wallets", "10", "--chunk", "2500",
-         "--dsn", pg_server_dsn],
-        capture_output=True, text=True, timeout=240, check=False,
+        [sys.executable, str(ROOT / "benchmarks" / f"{script}.py"), *args],
+        capture_output=True, text=True, timeout=timeout, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
-    out = result.stdout
+    return result.stdout
+
+
+def test_benchmark_runs_at_tiny_size(pg_server_dsn: str) -> None:
+    out = run_benchmark(
+        "reputation", "--wallets", "300", "--trades", "6000", "--baseline-wallets", "10",
+        "--chunk", "2500", "--dsn", pg_server_dsn,
+    )  # fmt: skip
     assert "full recompute (set-based): 300 wallets" in out
     assert "seed per-wallet loop: 10 wallets" in out
     assert "ratio set-based / per-wallet" in out
@@ -51,23 +57,15 @@ async def test_the_sampled_addresses_are_the_generated_ones(pool: asyncpg.Pool) 
 
 
 def test_score_quality_benchmark_runs_on_a_small_world(pg_server_dsn: str) -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "score_quality.py"), "--seeds", "2",
-         "--days", "7", "--wallets", "60", "--dsn", pg_server_dsn],
-        capture_output=True, text=True, timeout=240, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    out = result.stdout
+    out = run_benchmark(
+        "score_quality", "--seeds", "2", "--days", "7", "--wallets", "60", "--dsn", pg_server_dsn
+    )
     assert "score quality: 2 seeds from 1, 7 days, 60 wallets, 36 markets each" in out
     assert "over 2 seeds (mean ± sd):" in out
     assert "realised ROI (baseline)" in out and "top 15 by score: truly skilled" in out
 
 
 def test_prior_tail_benchmark_prints_both_priors() -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "prior_tail.py"), "--draws", "1"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "one normal: top (skilled)" in result.stdout and "with tail" in result.stdout
-    assert len(result.stdout.splitlines()) == 8
+    out = run_benchmark("prior_tail", "--draws", "1", timeout=120)
+    assert "one normal: top (skilled)" in out and "with tail" in out
+    assert len(out.splitlines()) == 8
