@@ -8,9 +8,11 @@ wallet with a measured edge ``m`` and its standard error ``se``):
   (:func:`skill_tail`). Most takers lose the spread and the fees and a few percent have real
   edge: one normal centred on the many shrinks those few onto the many however long their
   records (3 % of wallets at +0.10 a dollar with standard errors 0.03-0.10: none reaches
-  P(edge > cost) >= 0.9 under one normal, docs/reputation.md). The two-component fit is kept
-  only when it beats one normal by the BIC (3 more parameters) and its second component lies
-  above the bulk; otherwise pi = 0 and the prior is the bulk alone, exactly as before.
+  P(edge > cost) >= 0.9 under one normal, docs/reputation.md). The two-component maximum
+  likelihood (:mod:`orderflow.reputation.mixture`) is kept only when it beats one normal by the
+  BIC (3 more parameters) and its second component's mean lies above the bulk's by two
+  standard errors (not a wider component around the same mean: that is heavy-tailed noise);
+  otherwise pi = 0 and the prior is the bulk alone, exactly as before.
 
 The posterior (:func:`posterior`) of a normal measurement under a two-normal prior is a mixture
 of the two components' normal posteriors, weighted by how well each component explains the
@@ -27,15 +29,16 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from orderflow.reputation import mixture
+
 Array = npt.NDArray[np.float64]
 
 _ERF = np.vectorize(math.erf, otypes=[np.float64])
 
-# the EM's stopping rule: log-likelihood change below this (relative), or this many steps
-_EM_TOLERANCE = 1e-12
-_EM_STEPS = 1000
 # a tail starts from the wallets this many standard deviations above the bulk
 _TAIL_START_Z = 2.0
+# a tail is kept only if its mean is above the bulk's by this many standard errors
+_TAIL_SHIFT_Z = 2.0
 # responsibilities: exp's argument clipped here (exp(700) is finite; PostgreSQL's exp raises
 # on an overflow where C's returns inf)
 _EXP_CLIP = 700.0
@@ -108,50 +111,32 @@ def population_prior(
 # -- the skill tail ----------------------------------------------------------------------------
 
 
-def _log_density(x: Array, mean: float, var: Array) -> Array:
-    """log N(x; mean, var) without the constant -log(2 pi) / 2."""
-    return np.asarray(-0.5 * (np.log(var) + (x - mean) ** 2 / var), dtype=np.float64)
-
-
-def _m_step(
-    x: Array, v: Array, r: Array, mean: float, tau2: float, floor2: float, cap: bool
-) -> tuple[float, float]:
-    """A component's mean and spread given its responsibilities ``r`` (the maximum-likelihood
-    fixed point for heteroscedastic measurements: precision-weighted mean, and tau^2 weighted
-    by the squared precisions)."""
-    w = r / (tau2 + v)
-    total = float(np.sum(w))
-    if total <= 0.0:
-        return mean, tau2
-    mean = float(np.sum(w * x)) / total
-    if cap:
-        mean = min(mean, 0.0)
-    w2 = w / (tau2 + v)
-    tau2 = max(float(np.sum(w2 * ((x - mean) ** 2 - v))) / float(np.sum(w2)), floor2)
-    return mean, tau2
-
-
-def _one_normal(x: Array, v: Array, mean: float, tau2: float, floor2: float) -> float:
-    """The largest log-likelihood of one normal prior (mean capped at 0), by the same
-    fixed point from ``mean``, ``tau2``."""
-    ones = np.ones_like(x)
-    last = -math.inf
-    for _ in range(_EM_STEPS):
-        mean, tau2 = _m_step(x, v, ones, mean, tau2, floor2, True)
-        ll = float(np.sum(_log_density(x, mean, tau2 + v)))
-        if abs(ll - last) <= _EM_TOLERANCE * (1.0 + abs(ll)):
-            break
-        last = ll
-    return ll
+def tail_start(x: Array, v: Array, bulk: Prior, floor2: float) -> mixture.Mixture | None:
+    """Where the tail's fit starts over measurements ``x`` with variances ``v``: the bulk, and a
+    tail of the wallets more than :data:`_TAIL_START_Z` sds above it (their share, at least one
+    wallet's; their precision-weighted mean; the spread's floor). None: no wallet is there."""
+    above = (x - bulk.mean) / np.sqrt(v + bulk.sd**2) > _TAIL_START_Z
+    if not above.any():
+        return None
+    w = 1.0 / v[above]
+    return mixture.Mixture(
+        share=max(float(np.mean(above)), 1.0 / x.size),
+        mu_b=bulk.mean,
+        tau2_b=bulk.sd**2,
+        mu_s=float(np.sum(w * x[above])) / float(np.sum(w)),
+        tau2_s=floor2,
+    )
 
 
 def skill_tail(m: Array, se: Array, use: npt.NDArray[np.bool_], bulk: Prior, floor: float) -> Prior:
     """``bulk`` with a skill tail beside it when the population asks for one, else ``bulk``.
 
-    EM over the wallets in ``use`` with a measurement, sorted by (m, se) first: the sums then
-    meet their terms in one order whatever the wallets' order, so the fit is a function of the
-    population (as :func:`population_prior` is). Kept when the two-component likelihood beats
-    one normal's by the BIC's 1.5 ln(k) and the tail's mean is above the bulk's.
+    The two-normal maximum likelihood (:func:`orderflow.reputation.mixture.fit`) over the
+    wallets in ``use`` with a measurement, sorted by (m, se) first: the sums then meet their
+    terms in one order whatever the wallets' order, so the fit is a function of the population
+    (as :func:`population_prior` is). It starts at :func:`tail_start`. Kept when its likelihood
+    beats one normal's by the BIC's 1.5 ln(k) and the tail's mean is above the bulk's by
+    :data:`_TAIL_SHIFT_Z` standard errors of the difference.
     """
     ok = use & np.isfinite(m) & np.isfinite(se) & (se > 0)
     k = int(ok.sum())
@@ -161,40 +146,36 @@ def skill_tail(m: Array, se: Array, use: npt.NDArray[np.bool_], bulk: Prior, flo
     order = np.lexsort((v, x))
     x, v = x[order], v[order]
     floor2 = floor * floor
-    start = (x - bulk.mean) / np.sqrt(v + bulk.sd**2) > _TAIL_START_Z
-    if not start.any():
+    start = tail_start(x, v, bulk, floor2)
+    if start is None:
         return bulk
-    share = max(float(np.mean(start)), 1.0 / k)
-    w0 = 1.0 / v[start]
-    mu_b, tau2_b = bulk.mean, bulk.sd**2
-    mu_s, tau2_s = float(np.sum(w0 * x[start])) / float(np.sum(w0)), floor2
-    last = -math.inf
-    for _ in range(_EM_STEPS):
-        lb = math.log1p(-share) + _log_density(x, mu_b, tau2_b + v)
-        ls = math.log(share) + _log_density(x, mu_s, tau2_s + v)
-        both = np.logaddexp(lb, ls)
-        ll = float(np.sum(both))
-        r = np.exp(ls - both)
-        if abs(ll - last) <= _EM_TOLERANCE * (1.0 + abs(ll)):
-            break
-        last = ll
-        share = min(max(float(np.mean(r)), 1e-9), 0.5)
-        mu_b, tau2_b = _m_step(x, v, 1.0 - r, mu_b, tau2_b, floor2, True)
-        mu_s, tau2_s = _m_step(x, v, r, mu_s, tau2_s, floor2, False)
-    if not (mu_s > mu_b and share * k >= 1.0):
+    found = mixture.fit(x, v, start, floor2, least_share=1.0 / k)
+    p, r = found.mixture, found.tail
+    if p.share * k < 1.0:  # less than one wallet
+        return bulk
+    tail_precision = float(np.sum(r / (p.tau2_s + v)))
+    bulk_precision = float(np.sum((1.0 - r) / (p.tau2_b + v)))
+    if not (0.0 < tail_precision < math.inf and 0.0 < bulk_precision < math.inf):
+        return bulk  # a component that explains no wallet (responsibilities underflowed)
+    tail_mean_se, bulk_mean_se = math.sqrt(1.0 / tail_precision), math.sqrt(1.0 / bulk_precision)
+    # a tail of skill: its mean above the bulk's by two standard errors of the difference
+    # (heavy-tailed noise around the bulk fits a wide second component centred on it: not
+    # skill, and it would spare the luckiest wallets their shrinkage)
+    if not (p.mu_s - p.mu_b) / math.hypot(tail_mean_se, bulk_mean_se) > _TAIL_SHIFT_Z:
         return bulk
     # one normal's best likelihood only where the tail could still be kept
-    if ll - _one_normal(x, v, bulk.mean, bulk.sd**2, floor2) <= 1.5 * math.log(k):
+    one = mixture.one_normal_loglik(x, v, bulk.mean, bulk.sd**2, floor2)
+    if found.loglik - one <= 1.5 * math.log(k):
         return bulk
     return Prior(
-        mean=mu_b,
-        sd=math.sqrt(tau2_b),
-        mean_se=math.sqrt(1.0 / float(np.sum((1.0 - r) / (tau2_b + v)))),
+        mean=p.mu_b,
+        sd=math.sqrt(p.tau2_b),
+        mean_se=bulk_mean_se,
         miss_sd=bulk.miss_sd,
-        skill_share=share,
-        skill_mean=mu_s,
-        skill_sd=math.sqrt(tau2_s),
-        skill_mean_se=math.sqrt(1.0 / float(np.sum(r / (tau2_s + v)))),
+        skill_share=p.share,
+        skill_mean=p.mu_s,
+        skill_sd=math.sqrt(p.tau2_s),
+        skill_mean_se=tail_mean_se,
     )
 
 
