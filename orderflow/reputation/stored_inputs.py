@@ -23,10 +23,11 @@ from pathlib import Path
 import asyncpg
 import numpy as np
 
-from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation import (
+    binary_copy,
     factors,
     flags,
+    mixture,
     persist_sql,
     population_step,
     positions_sql,
@@ -34,6 +35,7 @@ from orderflow.reputation import (
     scores_sql,
     wash_state,
 )
+from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation.factors import WalletInputs
 from orderflow.reputation.settings import ReputationSettings
 
@@ -46,8 +48,10 @@ CLOSES = "orderflow_reputation_closes"
 # writes only the rows whose inputs changed or whose score, tier or flags moved (the
 # population step, orderflow.reputation.population_step), trusting every other row to hold
 # what this code makes of its unchanged inputs: a change of this code (or of numpy, whose
-# loops compute the figures) must make the next run a full one.
-_SCORING_CODE = (factors, flags, population_step, prior, scores_sql)
+# loops compute the figures) must make the next run a full one. Every module of the package
+# these import is here (tests/reputation/test_scoring_fingerprint.py), but the settings, whose
+# values are.
+_SCORING_CODE = (binary_copy, factors, flags, mixture, population_step, prior, scores_sql)
 
 
 # Settings that choose how a run computes, not what: they do not make the stored inputs stale.

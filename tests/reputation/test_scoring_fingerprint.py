@@ -1,0 +1,47 @@
+"""The stored inputs' fingerprint covers all the scoring code: an incremental run trusts every
+row it leaves alone to hold what this code makes of its unchanged inputs, so a change to any
+module the population step's figures come from must make the next run a full one. The skill
+tail's fit moved into a module of its own (mixture.py) and was outside the fingerprint until
+this test."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+from types import ModuleType
+
+from orderflow.reputation import stored_inputs
+
+PACKAGE = "orderflow.reputation"
+# its values are in the fingerprint (the settings' JSON), not its code
+VALUES_ONLY = {"settings"}
+
+
+def _imports(module: str) -> set[str]:
+    """The modules of the package that ``module`` imports."""
+    path = Path(inspect.getfile(stored_inputs)).with_name(f"{module}.py")
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module == PACKAGE:
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(PACKAGE + "."):
+            found.add((node.module or "").rsplit(".", 1)[1])
+    return found
+
+
+def _name(module: ModuleType) -> str:
+    return module.__name__.rsplit(".", 1)[1]
+
+
+def test_every_module_of_the_scoring_code_is_in_the_fingerprint() -> None:
+    listed = {_name(m) for m in stored_inputs._SCORING_CODE}
+    seen: set[str] = set()
+    todo = sorted(listed)
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo += sorted(_imports(module))
+    assert "mixture" in seen
+    assert seen - VALUES_ONLY <= listed, sorted(seen - VALUES_ONLY - listed)
