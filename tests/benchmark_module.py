@@ -1,9 +1,10 @@
-"""The benchmark scripts loaded as modules by the tests that run them small (``benchmarks/`` is
-not a package)."""
+"""The benchmark scripts as the tests that run them small use them: loaded as modules
+(``benchmarks/`` is not a package), or run as scripts."""
 
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -25,3 +26,13 @@ def load_benchmark(script: str) -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def run_benchmark(script: str, *args: str, timeout: float = 240) -> str:
+    """``benchmarks/<script>.py args`` in a subprocess: its standard output (it must succeed)."""
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / f"{script}.py"), *args],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout

@@ -2,25 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import asyncpg
 
-from tests.benchmark_module import load_benchmark
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_benchmark(script: str, *args: str, timeout: float = 240) -> str:
-    """``benchmarks/<script>.py args`` in a subprocess: its standard output (it must succeed)."""
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / f"{script}.py"), *args],
-        capture_output=True, text=True, timeout=timeout, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
+from tests.benchmark_module import load_benchmark, run_benchmark
 
 
 def test_benchmark_runs_at_tiny_size(pg_server_dsn: str) -> None:
@@ -68,4 +52,11 @@ def test_score_quality_benchmark_runs_on_a_small_world(pg_server_dsn: str) -> No
 def test_prior_tail_benchmark_prints_both_priors() -> None:
     out = run_benchmark("prior_tail", "--draws", "1", timeout=120)
     assert "one normal: top (skilled)" in out and "with tail" in out
-    assert len(out.splitlines()) == 8
+    assert len(out.splitlines()) == 10 and out.count("t4 noise") == 2
+
+
+def test_prior_fit_benchmark_prints_the_fit_against_plain_em() -> None:
+    out = run_benchmark("prior_fit", "--wallets", "20000", "--seeds", "1", timeout=120)
+    rows = [line for line in out.splitlines() if line.startswith("| 20,000 |")]
+    assert len(rows) == 2, out  # no skill and 3 % skilled
+    assert all(row.count("|") == 12 for row in rows)

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _run(script: str, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / script), *args],
-        capture_output=True, text=True, timeout=240, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
+from tests.benchmark_module import run_benchmark
 
 
 def test_schema_options_measure_every_option(pg_server_dsn: str) -> None:
     options = "current,no_stats,pk_only,part,part_bare,bytea,ids,ids_part,ids_part_bare"
-    out = _run("schema_options.py", "--fills", "1500", "--batch", "500", "--only", options,
-               "--dsn", pg_server_dsn)  # fmt: skip
+    out = run_benchmark("schema_options", "--fills", "1500", "--batch", "500", "--only", options,
+                        "--dsn", pg_server_dsn)  # fmt: skip
     for option in options.split(","):
         assert f"\n{option} " in out, out
     assert out.count("us/row") >= 9
@@ -29,8 +16,8 @@ def test_schema_options_measure_every_option(pg_server_dsn: str) -> None:
 
 
 def test_ingest_design_stores_every_fill_once(pg_server_dsn: str) -> None:
-    out = _run("ingest_design.py", "--logs", "1200", "--batch", "300", "--workers", "1",
-               "--dsn", pg_server_dsn)  # fmt: skip
+    out = run_benchmark("ingest_design", "--logs", "1200", "--batch", "300", "--workers", "1",
+                        "--dsn", pg_server_dsn)  # fmt: skip
     # The prototype and the shipped path store the same fills from the same file.
     head = out.splitlines()[0]
     fills = int(head.split("(")[1].split(" fills")[0].replace(",", ""))
@@ -40,7 +27,7 @@ def test_ingest_design_stores_every_fill_once(pg_server_dsn: str) -> None:
 
 
 def test_pruning_measures_every_reader(pg_server_dsn: str) -> None:
-    out = _run("pruning.py", "--partitions", "3", "--fills", "200", "--runs", "5",
+    out = run_benchmark("pruning", "--partitions", "3", "--fills", "200", "--runs", "5",
                "--dsn", pg_server_dsn)  # fmt: skip
     assert out.count(" pages ") == 5 * 2, out
     assert "executor: new trades" in out and "--as-of: every wallet" in out

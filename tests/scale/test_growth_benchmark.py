@@ -4,15 +4,10 @@ generator: whole blocks, fills counted as the store counts them, markets resolvi
 from __future__ import annotations
 
 import importlib.util
-import subprocess
-import sys
-from pathlib import Path
 from types import ModuleType
 
 from orderflow.chain import contracts as c
-from tests.benchmark_module import load_benchmark
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.benchmark_module import load_benchmark, run_benchmark
 
 
 def _load() -> ModuleType:
@@ -20,14 +15,10 @@ def _load() -> ModuleType:
 
 
 def test_growth_benchmark_reports_every_checkpoint(pg_server_dsn: str) -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "growth.py"), "--points", "3k,8k",
-         "--active-markets", "6", "--fills-per-market", "300", "--batch-size", "500",
-         "--dsn", pg_server_dsn],
-        capture_output=True, text=True, timeout=240, check=False,
+    out = run_benchmark(
+        "growth", "--points", "3k,8k", "--active-markets", "6", "--fills-per-market", "300",
+        "--batch-size", "500", "--dsn", pg_server_dsn,
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = result.stdout
     heads = [line for line in out.splitlines() if line.startswith("== ")]
     assert len(heads) == 2, out
     stored = [int(h.split()[1].replace(",", "")) for h in heads]
@@ -42,14 +33,10 @@ def test_growth_benchmark_reports_every_checkpoint(pg_server_dsn: str) -> None:
 
 
 def test_growth_benchmark_ingest_only_checkpoints(pg_server_dsn: str) -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "growth.py"), "--points", "1k,2k",
-         "--score-at", "2k", "--active-markets", "3", "--fills-per-market", "300",
-         "--dsn", pg_server_dsn],
-        capture_output=True, text=True, timeout=240, check=False,
+    out = run_benchmark(
+        "growth", "--points", "1k,2k", "--score-at", "2k", "--active-markets", "3",
+        "--fills-per-market", "300", "--dsn", pg_server_dsn,
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = result.stdout
     assert out.count("== ") == 2 and out.count("full reputation run:") == 1, out
     assert "not scored" in out, out
 
