@@ -152,3 +152,47 @@ def _correct_tx(group: list[MatchFields], in_tx: list[FillFields]) -> int:
 
 def _log_index(event: FillFields | MatchFields) -> int:
     return event.ref.log_index
+
+
+def correct_unmatched_takers(fills: Sequence[FillFields]) -> int:
+    """:func:`correct_taker_amounts` for fills whose OrdersMatched are not at hand (a dump of
+    OrderFilled rows only); returns how many taker fills were corrected, in place.
+
+    The exchange emits a match's maker fills, then the taker's aggregate fill, then the
+    OrdersMatched: so, per exchange and transaction in log order, the fills since the previous
+    taker aggregate, ending with the next one, are exactly the segment its match would take.
+    Each taker aggregate is corrected from that segment with :func:`correct_match`'s rule and
+    checks (every maker must be at hand); the match, absent, is the chain's to store."""
+    groups: dict[tuple[str, str], list[FillFields]] = {}
+    for f in fills:
+        key = (f.ref.tx_hash, f.ref.address)
+        try:
+            groups[key].append(f)
+        except KeyError:
+            groups[key] = [f]
+    corrected = 0
+    for in_tx in groups.values():
+        if not any(f.is_taker_aggregate for f in in_tx):
+            continue
+        in_tx.sort(key=_log_index)
+        start = 0
+        for i, f in enumerate(in_tx):
+            if f.is_taker_aggregate:
+                if correct_match(_Unmatched(f), in_tx[start : i + 1]):
+                    corrected += 1
+                start = i + 1
+    return corrected
+
+
+class _Unmatched:
+    """The match a taker aggregate fill implies, for :func:`correct_match` (which then lowers
+    this stand-in's amounts too: nothing reads them)."""
+
+    __slots__ = ("collateral", "ref", "shares", "side", "taker_order_hash")
+
+    def __init__(self, taker: FillFields) -> None:
+        self.ref = taker.ref
+        self.taker_order_hash = taker.order_hash
+        self.side = taker.side
+        self.shares = taker.shares
+        self.collateral = taker.collateral

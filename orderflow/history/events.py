@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from orderflow.chain.amounts import correct_taker_amounts
+from orderflow.chain.amounts import correct_taker_amounts, correct_unmatched_takers
 from orderflow.chain.contracts import ChainAddresses
 from orderflow.chain.decode import DecodedBatch, decode_batch, decode_log
 from orderflow.chain.events import DeadLetter, Decoded, Fill
@@ -184,6 +184,7 @@ class RowDecoder:
             raws.append(raw)
             origin[id(raw)] = row
         batch = decode_batch(raws, self.chain_id, self.encoder.addresses)
+        self._correct_unmatched(batch)
         for letter in batch.dead_letters:  # refused by the decoder: name the file and line
             src = origin.get(id(letter.raw))
             if src is not None:
@@ -237,9 +238,18 @@ class RowDecoder:
         if len(checked) > 100_000:
             checked.clear()
         correct_taker_amounts(batch)
+        self._correct_unmatched(batch)
         batch.dead_letters.extend(refused)
         batch.dead_letters.extend(dead)
         return Encoded(batch, _top(batch))
+
+    def _correct_unmatched(self, batch: DecodedBatch) -> None:
+        """A file of OrderFilled rows holds no OrdersMatched: its takers get their executed
+        amounts from their maker fills alone (``amounts.correct_unmatched_takers``), as the
+        listener's match would give them. Raw-log files carry their matches: the listener's
+        own correction, in ``decode_batch``, is theirs."""
+        if self.layout.kind == "fills":
+            correct_unmatched_takers(batch.fills)
 
     def _one_via_raw_log(
         self, row: Row, identity: tuple[str, int, int], block_hash: str, dead: list[DeadLetter]

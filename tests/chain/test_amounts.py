@@ -33,6 +33,7 @@ from tests.chain.sample_logs import BTC_NO, BTC_YES
 
 TAKER, MAKER, MAKER2 = addr(0x7A), addr(0x3A), addr(0x3B)
 V1 = c.V1_CTF_EXCHANGE
+FILL_TOPICS = (c.TOPIC_ORDER_FILLED_V1, c.TOPIC_ORDER_FILLED_V2)
 
 
 def over_specified_v1_buy(block: int = 10, tx: int = 1) -> list[dict[str, Any]]:
@@ -348,3 +349,50 @@ def test_a_match_missing_some_of_its_makers_keeps_the_reported_amounts() -> None
     taker = next(f for f in part.fills if f.maker == TAKER)
     assert (taker.collateral, taker.shares) == (12_600_000, 30_000_000)
     assert part.matches[0].collateral == 12_600_000
+
+
+def _other_exchange_in_between() -> list[dict[str, Any]]:
+    logs = over_specified_v1_buy(block=12, tx=4)
+    other = encode_order_filled_v2(
+        at=at(12, 1, 4),
+        order_hash=h32(0xE),
+        maker=MAKER2,
+        taker=TAKER,
+        side=1,
+        token_id=BTC_YES,
+        maker_amount=1_000_000,
+        taker_amount=900_000,
+        fee=0,
+    )
+    logs[1]["logIndex"], logs[2]["logIndex"] = hex(2), hex(3)
+    return [logs[0], other, logs[1], logs[2]]
+
+
+def test_fills_without_their_matches_get_the_amounts_the_matches_would_give() -> None:
+    """A dump of OrderFilled rows only: each taker aggregate takes the fills of its exchange
+    and transaction since the previous one (the segment its match would take), so it gets the
+    amounts the listener stores with the match at hand — and keeps the reported ones when a
+    maker is missing."""
+    from orderflow.chain.amounts import correct_unmatched_takers
+    from orderflow.sim import SimConfig, simulate
+    from orderflow.sim.emit import emit
+
+    sims = [
+        emit(simulate(SimConfig(seed=5, markets=4, wallets=8, days=1.0, exchange=e))).logs  # type: ignore[arg-type]
+        for e in ("v1", "v2")
+    ]
+    cases = [
+        over_specified_v1_buy() + two_maker_v1_buy() + two_maker_v1_buy(block=31, tx=5)[1:],
+        _other_exchange_in_between(),
+        *sims,
+    ]
+    corrected = 0
+    for logs in cases:
+        whole = decode_batch(logs, 137)
+        alone = decode_batch([raw for raw in logs if raw["topics"][0] in FILL_TOPICS], 137)
+        assert not alone.matches
+        corrected += correct_unmatched_takers(alone.fills)
+        assert [(f.shares, f.collateral) for f in alone.fills] == [
+            (f.shares, f.collateral) for f in whole.fills
+        ]
+    assert corrected == 3  # over_specified_v1_buy, two_maker_v1_buy, the one in between

@@ -168,3 +168,29 @@ async def test_missing_block_hashes_stop_before_storing(pool: asyncpg.Pool, tmp_
     assert await pool.fetchval("SELECT count(*) FROM orderflow_trades") == 0
     async with pool.acquire() as conn:
         assert await get_checkpoint(conn, 137, STREAM) is None
+
+
+async def test_a_fill_dump_without_its_matches_stores_the_executed_amounts(
+    pool: asyncpg.Pool, chain_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """The Parquet and Dune dumps hold OrderFilled rows only. A taker that paid 12.0 for 30
+    shares while its OrderFilled reports 12.6 (0.42 a share) is stored at 12.0 from the dump,
+    as the listener stores it from the chain; the chain backfill afterwards adds the match and
+    its links and leaves every row as the listener has it."""
+    logs = sample_logs()[:2] + two_maker_v1_buy() + sample_logs()[2:3]
+    await ingest_logs(chain_pool, logs, chain_id=137)
+    fills = d.fills_of(logs)
+    files = [d.write_parquet(tmp_path / "blocks.parquet", d.blocks_of(logs))]
+    for v in ("V1", "V2"):
+        if rows := [d.snake_row(f) for f in fills if f["v"] == v]:
+            files.append(d.write_parquet(tmp_path / f"orderfilled-{v}.parquet", rows))
+    for path in files:
+        assert (await import_file(pool, path, chain_id=137, batch_size=2)).dead_letters == 0
+    paid = await pool.fetchval(
+        "SELECT usdc_size FROM orderflow_trades WHERE order_hash = $1", h32(0x2FF)
+    )
+    assert paid == Decimal(12)
+
+    again = await ingest_logs(pool, logs, chain_id=137)
+    assert (again.stored.trades, again.stored.matches) == (0, 1)
+    await _assert_same(pool, chain_pool)
