@@ -76,6 +76,10 @@ async def import_file(
     report = ImportReport(path=str(source))
     started = time.perf_counter()
     with collecting_less(), RowReader(source) as reader:
+        if reader.empty:  # a day of a dump without a row: nothing to import, nothing refused
+            report.layout, report.kind = "empty file", kind or ""
+            report.elapsed_secs = time.perf_counter() - started
+            return report
         layout = detect(reader.columns, source.name)
         if kind is not None and layout.kind != kind:
             raise HistoryError(f"{source.name}: {layout.name}, not {kind} rows")

@@ -172,6 +172,9 @@ class RowReader:
         self._rows_read = 0
         self._total_rows: int | None = None
         self._first: dict[str, Any] | None = None
+        self.empty = False
+        """A text file without a line that holds anything: no header, no row (Parquet files
+        always have their schema)."""
 
     # --- opening ------------------------------------------------------------------------------
 
@@ -189,6 +192,8 @@ class RowReader:
         if self.format == "csv":
             delimiter = "\t" if self.path.name.lower().removesuffix(".gz").endswith(".tsv") else ","
             header = self._text.readline()
+            if not header.strip():  # stops at the first line with text: refused below
+                self.empty = not any(line.strip() for line in self._text)
             self.columns = next(csv.reader([header], delimiter=delimiter), [])
             self._delimiter = delimiter
         else:
@@ -202,6 +207,7 @@ class RowReader:
         while True:
             line = self._text.readline()
             if not line:
+                self.empty = True
                 return []
             self._line_no += 1
             text = line.strip()

@@ -115,3 +115,19 @@ def test_reader_streams_gzip_csv_in_batches_with_line_numbers(tmp_path: Path) ->
         (5, {"a": "4", "b": "5"}),
     ]
     assert [(b.number, b.reason) for b in bad] == [(4, "1 fields where the header has 2")]
+
+
+@pytest.mark.parametrize(
+    "name", ["day.csv", "day.csv.gz", "day.jsonl", "day.jsonl.gz", "blank.jsonl"]
+)
+async def test_an_empty_file_imports_nothing(pool: asyncpg.Pool, tmp_path: Path, name: str) -> None:
+    """A dump split by day can hold a day without a row: a file with no header and no line (or
+    only blank lines) imports nothing and is no refusal, so the files after it are imported."""
+    path = tmp_path / name
+    text = b"\n\n" if name.startswith("blank") else b""
+    path.write_bytes(gzip.compress(text) if name.endswith(".gz") else text)
+    report = await import_file(pool, path, chain_id=137, kind="fills")
+    assert (report.rows, report.dead_letters, report.last_block) == (0, 0, None)
+    assert report.layout == "empty file"
+    assert "0 rows" in report.summary()
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_sync_checkpoints") == 0
