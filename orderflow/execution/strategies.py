@@ -36,6 +36,10 @@ class StrategyState:
     generation: int = 0
     cursor: int = 0
     error: str | None = None
+    # How many times it was killed (or removed) / paused or halted by invalid settings: an
+    # order decided before one of these must not go out, even once the switch is lifted again.
+    kills: int = 0
+    halts: int = 0
 
     @property
     def bankroll(self) -> Decimal:
@@ -107,7 +111,7 @@ class StrategyRegistry:
                 )
             state = StrategyState(name=name, settings=settings)
             self.states[name] = state
-        was_killed = state.killed
+        was_killed, was_halted = state.killed, state.paused or state.error is not None
         if row["generation"] != state.generation or added:
             if settings is not None:
                 if settings != state.settings and not added:
@@ -119,6 +123,10 @@ class StrategyRegistry:
         state.paused = bool(row["paused"])
         state.killed = bool(row["killed"])
         state.generation = int(row["generation"])
+        if state.killed and not was_killed:
+            state.kills += 1
+        if (state.paused or state.error is not None) and not was_halted:
+            state.halts += 1
         return Change(name=name, killed_now=state.killed and not was_killed, added=added)
 
     def wanted(self, name: str) -> bool:
@@ -130,6 +138,7 @@ class StrategyRegistry:
             return None
         # Deleted: orders still queued for it must not go out (they hold this object).
         state.killed = True
+        state.kills += 1
         return Change(name=name, removed=True)
 
     async def refresh(self, conn: asyncpg.Connection) -> list[Change]:

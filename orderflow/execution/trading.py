@@ -85,6 +85,8 @@ class _Job:
     market: MarketView
     mode: Mode
     traceparent: str | None = None
+    kills: int = 0  # the strategy's kills and halts when it was decided (see _guard)
+    halts: int = 0
 
 
 class Trader:
@@ -248,7 +250,18 @@ class Trader:
                         # An exit goes where the position is (a live position is never
                         # closed on paper, whatever the strategy's mode says now).
                         mode = holdings.modes.get(trade.token_id, settings.mode)
-                        accepted.append(_Job(state, signal_id, trade, decision, market, mode))
+                        accepted.append(
+                            _Job(
+                                state,
+                                signal_id,
+                                trade,
+                                decision,
+                                market,
+                                mode,
+                                kills=state.kills,
+                                halts=state.halts,
+                            )
+                        )
                 for trade in candidates:
                     wallet = wallets[trade.wallet]
                     market = markets[trade.id or 0]
@@ -262,7 +275,16 @@ class Trader:
                     if decision.accepted:
                         book = _with_position(book, trade, decision)
                         accepted.append(
-                            _Job(state, signal_id, trade, decision, market, settings.mode)
+                            _Job(
+                                state,
+                                signal_id,
+                                trade,
+                                decision,
+                                market,
+                                settings.mode,
+                                kills=state.kills,
+                                halts=state.halts,
+                            )
                         )
             if not replay:
                 await strategy_queries.set_cursor(conn, state.name, top)
@@ -343,12 +365,14 @@ class Trader:
 
     def _guard(self, job: _Job) -> str | None:
         """Why a queued order must not go out now (None: send it): checked again just before
-        sending, because a slow exchange can keep an order queued for seconds."""
+        sending, because a slow exchange can keep an order queued for seconds. A kill (or, for
+        a BUY, a pause) since the decision refuses it too, even when it was lifted meanwhile:
+        the order was decided before it."""
         state, decision = job.state, job.decision
-        if state.killed:
+        if state.killed or state.kills != job.kills:
             return "strategy_killed"
         if decision.side == "BUY":
-            if state.paused or state.error is not None:
+            if state.paused or state.error is not None or state.halts != job.halts:
                 return "strategy_paused"
             age = (self.clock() - job.trade.timestamp).total_seconds()
             if age > state.settings.max_signal_age_secs:

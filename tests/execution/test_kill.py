@@ -8,6 +8,7 @@ import asyncio
 from datetime import timedelta
 
 import asyncpg
+import pytest
 
 from orderflow.execution.live import LiveBroker
 from tests.execution.conftest import (
@@ -193,3 +194,47 @@ async def test_a_queued_order_that_grew_stale_is_not_sent(
     assert clob.requests.count(("POST", "/order")) == 1
     rows = await pool.fetch("SELECT status, reason FROM orderflow_signals ORDER BY id")
     assert [r["reason"] for r in rows][1] == "stale"
+
+
+@pytest.mark.parametrize(
+    ("switch", "reason"), [("killed", "strategy_killed"), ("paused", "strategy_paused")]
+)
+async def test_an_order_queued_before_a_kill_is_not_sent_after_it_is_lifted(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker, switch: str, reason: str
+) -> None:
+    """The check just before sending looked only at the switch's value *now*: an order queued
+    behind a slow exchange before a kill (or a pause) went out once the strategy was unkilled
+    (resumed) while it still waited, although it was decided before the kill. Each queued order
+    now carries how many kills and pauses its strategy had when it was decided."""
+    await live_strategy(pool, max_open_positions=10)
+    ex = live_executor(pool, dsn, live)
+    async with running(ex):
+        await leading(ex)
+        clob.path_delays["/order"] = 2.0  # the first order takes two seconds to place
+        async with pool.acquire() as conn:
+            for n in range(1, 4):
+                market, token = await new_market(clob, conn, n)
+                await add_trade(conn, token_id=token, market=market, price="0.30")
+
+        async def decided() -> bool:
+            n = await pool.fetchval(
+                "SELECT count(*) FROM orderflow_signals WHERE status = 'PENDING'"
+            )
+            return bool(n == 3 and clob.pending.get("/order", 0) > 0)
+
+        await wait_for(decided)  # all three accepted; the first on its way, two queued
+        state = ex.registry.states["live-one"]
+        await pool.execute(
+            f"UPDATE orderflow_strategies SET {switch} = true, generation = generation + 1"
+        )
+        await wait_for(lambda: _true(getattr(state, switch)))
+        await pool.execute(
+            f"UPDATE orderflow_strategies SET {switch} = false, generation = generation + 1"
+        )
+        await wait_for(lambda: _true(not getattr(state, switch)))
+        assert clob.pending.get("/order", 0) == 1  # still the first one
+        await ex.trader.drain()
+        clob.path_delays.clear()
+        assert clob.requests.count(("POST", "/order")) == 1
+    rows = await pool.fetch("SELECT status, reason FROM orderflow_signals ORDER BY id")
+    assert [(r["status"], r["reason"]) for r in rows][1:] == [("SKIPPED", reason)] * 2
