@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -41,7 +42,7 @@ from orderflow.execution.broker import (
     PreparedOrder,
 )
 from orderflow.execution.positions import book_fill
-from orderflow.execution.settlement import order_ids, settle
+from orderflow.execution.settlement import order_ids, settle, unbooked
 from orderflow.execution.tracing import context_from, current_traceparent, fill_span
 from orderflow.execution.trade_status import TradeSettlement
 from orderflow.telemetry import meter, tracer
@@ -166,7 +167,16 @@ class OrderDesk:
                 self.in_doubt.add(order_id)
                 return None
             try:
-                await self.apply(order_id, outcome, sent=True)
+                # Under the order's lock: a kill may have cancelled it and booked its trades
+                # while the answer was on its way.
+                async with self._locked(order_id):
+                    async with self.pool.acquire() as conn:
+                        row = await order_queries.order_row(conn, order_id)
+                    if row["status"] in ("CANCELED", "FILLED"):  # closed meanwhile: it stays so
+                        outcome = dataclasses.replace(
+                            outcome, status=row["status"], reason=row["status_reason"]
+                        )
+                    await self.apply(order_id, outcome, sent=True)
             except Exception as exc:
                 # Sent, but not recorded (database trouble): the order stays INTENT, which
                 # counts as exposure, and is reconciled from the exchange rather than resent.
@@ -185,8 +195,11 @@ class OrderDesk:
         """Book an outcome: order row, fills into positions, the signal's status."""
         async with self.pool.acquire() as conn, conn.transaction():
             row = await order_queries.order_row(conn, order_id)
+            # Each trade once: a placement answer's trades may have been booked from the
+            # account's trades already (a kill's reconciliation while the answer was late).
+            fills = unbooked(outcome.fills, await order_queries.booked_fill_keys(conn, order_id))
             await order_queries.update_order(conn, order_id, outcome, sent=sent)
-            for fill in outcome.fills:
+            for fill in fills:
                 with fill_span(row, fill):
                     await book_fill(conn, order=row, fill=fill, outcome_index=row["outcome_index"])
                 if row["mode"] == "live":
@@ -214,7 +227,7 @@ class OrderDesk:
                 "strategy": row["strategy"],
                 "status": outcome.status,
                 "exchange_order_id": outcome.exchange_order_id,
-                "fills": len(outcome.fills),
+                "fills": len(fills),
             },
         )
 

@@ -56,16 +56,21 @@ def expiry(row: Mapping[str, Any]) -> datetime | None:
     return datetime.fromtimestamp(raw, tz=UTC)
 
 
-def new_fills(fills: Sequence[ExchangeFill], booked: set[str]) -> tuple[FillReport, ...]:
+def unbooked(fills: Sequence[FillReport], booked: set[str]) -> tuple[FillReport, ...]:
+    """The fills none of whose trade ids is booked yet (a key may join several trade ids)."""
     seen = set(booked)
     out: list[FillReport] = []
-    for f in fills:
-        keys = set(f.fill.fill_key.split(","))
+    for fill in fills:
+        keys = set(fill.fill_key.split(","))
         if keys & seen:
             continue
         seen |= keys
-        out.append(f.fill)
+        out.append(fill)
     return tuple(out)
+
+
+def new_fills(fills: Sequence[ExchangeFill], booked: set[str]) -> tuple[FillReport, ...]:
+    return unbooked([f.fill for f in fills], booked)
 
 
 def settle(

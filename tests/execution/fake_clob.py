@@ -39,7 +39,8 @@ What the exchange does with an order, no kinder than the real one:
 * several makers at a level (``ask_lots`` / ``bid_lots``): a taker order matched against k of
   them gets k trades, and the placement response lists the k trade ids.
 
-Variations: ``delay`` (a slow exchange, seconds before each answer), ``faults`` (the next answers
+Variations: ``delay`` (a slow exchange, seconds before each answer), ``response_delays`` (the
+request is processed at once, its answer arrives late), ``faults`` (the next answers
 of a route are 503/429/… without processing), ``lose_next_response`` (the next order is accepted
 and the connection dropped without an answer), ``forgetful`` (every order that is not live is
 gone from ``GET /data/order/{id}``, cancelled and expired ones too).
@@ -139,6 +140,8 @@ class FakeClob:
         self.delay = 0.0
         # Slow routes: a path ending in "/" delays every path under it, else that exact path.
         self.path_delays: dict[str, float] = {}
+        # Slow answers: the request is processed at once, its answer held this long (a path).
+        self.response_delays: dict[str, float] = {}
         self.pending: dict[str, int] = {}  # requests of a slow route being held right now
         self.answered: dict[str, int] = {}  # requests of a slow route answered so far
         self.faults: list[Fault] = []
@@ -214,7 +217,10 @@ class FakeClob:
                 headers = {"Retry-After": "1"} if fault.status == 429 else None
                 return web.json_response(fault.body, status=fault.status, headers=headers)
         self._expire()
-        return await handler(request)  # type: ignore[no-any-return]
+        response: web.StreamResponse = await handler(request)
+        if request.path in self.response_delays:
+            await asyncio.sleep(self.response_delays[request.path])
+        return response
 
     def _reject(self, status: int, message: str) -> web.Response:
         self.rejections.append(message)

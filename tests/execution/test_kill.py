@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from decimal import Decimal
 
 import asyncpg
 import pytest
@@ -14,6 +15,7 @@ from orderflow.execution.live import LiveBroker
 from tests.execution.conftest import (
     MARKET_B,
     TOKEN_NO,
+    TOKEN_YES,
     add_strategy,
     add_trade,
     leading,
@@ -238,3 +240,35 @@ async def test_an_order_queued_before_a_kill_is_not_sent_after_it_is_lifted(
         assert clob.requests.count(("POST", "/order")) == 1
     rows = await pool.fetch("SELECT status, reason FROM orderflow_signals ORDER BY id")
     assert [(r["status"], r["reason"]) for r in rows][1:] == [("SKIPPED", reason)] * 2
+
+
+async def test_a_kill_while_the_placement_answer_is_on_its_way_books_each_fill_once(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The exchange matched the order against two makers and its answer was still on its way
+    when the kill came: the kill's cancel and reconciliation booked the two trades from the
+    account's trades, then the late placement answer booked them again under their joined key
+    (the position held twice the shares the exchange filled)."""
+    await live_strategy(pool)
+    market = clob.markets[TOKEN_YES]
+    market.ask_sizes[TOKEN_YES] = Decimal(100)
+    market.ask_lots[TOKEN_YES] = [Decimal(60), Decimal(40)]
+    clob.response_delays["/order"] = 2.0
+    ex = live_executor(pool, dsn, live)
+    async with running(ex):
+        await leading(ex)
+        async with pool.acquire() as conn:
+            await add_trade(conn, token_id=TOKEN_YES, price="0.50")
+        await wait_for(lambda: _true(len(clob.orders) == 1))  # placed; the answer is late
+        [oid] = clob.orders
+        await _kill(pool, "live-one")
+        await wait_for(lambda: _true(clob.orders[oid]["status"] == "CANCELED"))
+        await ex.trader.drain()
+        await ex.kills.wait()
+        await ex.desk.reconcile(intents=False)
+    fills = await pool.fetch("SELECT * FROM orderflow_fills ORDER BY id")
+    assert sum(f["shares"] for f in fills) == 100
+    pos = await pool.fetchrow("SELECT * FROM orderflow_positions")
+    order = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    assert pos["shares"] == 100 and order["filled_shares"] == 100
+    assert order["status"] == "CANCELED"
