@@ -31,8 +31,11 @@ between the previous OrdersMatched of that exchange and this one.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 from orderflow.chain.events import DecodedBatch, FillFields, MatchFields
+
+F = TypeVar("F", bound=FillFields)
 
 
 def correct_match(match: MatchFields, segment: Sequence[FillFields]) -> bool:
@@ -138,16 +141,59 @@ def _correct_tx(group: list[MatchFields], in_tx: list[FillFields]) -> int:
         group.sort(key=_log_index)
     if len(in_tx) > 1:
         in_tx.sort(key=_log_index)  # already in order in practice
+    fills, twins = _once(in_tx)
     corrected = 0
-    i, n = 0, len(in_tx)
+    i, n = 0, len(fills)
+    first: tuple[MatchFields, tuple[int, int]] | None = None  # a log index's first match
     for match in group:
         end = match.ref.log_index
+        if first is not None and first[0].ref.log_index == end:  # the same log again
+            done, reported = first
+            if (match.taker_order_hash, match.shares, match.collateral) == (
+                done.taker_order_hash,
+                *reported,
+            ):
+                match.shares, match.collateral = done.shares, done.collateral
+            continue
+        first = (match, (match.shares, match.collateral))
         start = i
-        while i < n and in_tx[i].ref.log_index < end:
+        while i < n and fills[i].ref.log_index < end:
             i += 1
-        if i > start and correct_match(match, in_tx[start:i]):
+        if i > start and _corrected(match, fills[start:i], twins):
             corrected += 1
     return corrected
+
+
+def _once(in_tx: list[F]) -> tuple[list[F], dict[int, list[F]]]:
+    """A transaction's fills (of one exchange, in log order) with each log once, and the
+    repeats of the logs given more than once (a replayed range, a file with a repeated line),
+    by log index: a repeated maker counted twice would deliver more than the taker received,
+    and the correction would leave the reported amounts."""
+    once: list[F] = []
+    twins: dict[int, list[F]] = {}
+    last = None
+    for f in in_tx:
+        index = f.ref.log_index
+        if index == last:
+            twins.setdefault(index, []).append(f)
+        else:
+            once.append(f)
+            last = index
+    return once, twins
+
+
+def _corrected(match: MatchFields, segment: Sequence[F], twins: dict[int, list[F]]) -> bool:
+    """:func:`correct_match` on a segment of logs given once; the taker's repeats, when the
+    same fill as reported, get its executed amounts too (the store keeps one of the copies)."""
+    taker = next((f for f in segment if f.is_taker_aggregate), None)
+    reported = (taker.shares, taker.collateral) if taker is not None else None
+    if not correct_match(match, segment):
+        return False
+    assert taker is not None and reported is not None
+    for twin in twins.get(taker.ref.log_index, ()):
+        if twin.order_hash == taker.order_hash and (twin.shares, twin.collateral) == reported:
+            twin.shares, twin.collateral = taker.shares, taker.collateral
+    return True
 
 
 def _log_index(event: FillFields | MatchFields) -> int:
@@ -175,10 +221,11 @@ def correct_unmatched_takers(fills: Sequence[FillFields]) -> int:
         if not any(f.is_taker_aggregate for f in in_tx):
             continue
         in_tx.sort(key=_log_index)
+        fills, twins = _once(in_tx)
         start = 0
-        for i, f in enumerate(in_tx):
+        for i, f in enumerate(fills):
             if f.is_taker_aggregate:
-                if correct_match(_Unmatched(f), in_tx[start : i + 1]):
+                if _corrected(_Unmatched(f), fills[start : i + 1], twins):
                     corrected += 1
                 start = i + 1
     return corrected

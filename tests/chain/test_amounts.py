@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -25,7 +27,7 @@ from orderflow.chain.encode import (
     encode_orders_matched_v1,
     encode_orders_matched_v2,
 )
-from orderflow.chain.ingest import ingest_logs
+from orderflow.chain.ingest import ingest_file, ingest_logs
 from orderflow.chain.rollback import rollback_from
 from orderflow.chain.store import store_batch
 from tests.chain.factory import addr, at, h32
@@ -396,3 +398,46 @@ def test_fills_without_their_matches_get_the_amounts_the_matches_would_give() ->
             (f.shares, f.collateral) for f in whole.fills
         ]
     assert corrected == 3  # over_specified_v1_buy, two_maker_v1_buy, the one in between
+
+
+def _repeats(logs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """``two_maker_v1_buy``'s logs with a line given twice: a maker, the taker, the match, and
+    the whole transaction (a replayed range, a file with a repeated line)."""
+    return [
+        [logs[0], *logs],
+        [*logs[:3], logs[2], logs[3]],
+        [*logs, logs[3]],
+        [*logs, *logs],
+    ]
+
+
+def test_a_repeated_log_is_one_fill_to_the_correction() -> None:
+    """A log given twice is one fill: the taker's executed amounts are rebuilt as without the
+    repeat — on every copy, whichever the store keeps — with the match at hand or without it
+    (a dump of OrderFilled rows). Counted twice, the repeated maker delivered 40 shares where
+    the taker received 30, and every copy kept the reported 12.6."""
+    from orderflow.chain.amounts import correct_unmatched_takers
+
+    for logs in _repeats(two_maker_v1_buy()):
+        batch = decode_batch(logs, 137)
+        takers = [f for f in batch.fills if f.maker == TAKER]
+        assert {(f.collateral, f.shares) for f in takers} == {(12_000_000, 30_000_000)}
+        assert {m.collateral for m in batch.matches} == {12_000_000}
+        alone = decode_batch([raw for raw in logs if raw["topics"][0] in FILL_TOPICS], 137)
+        correct_unmatched_takers(alone.fills)
+        takers = [f for f in alone.fills if f.maker == TAKER]
+        assert {(f.collateral, f.shares) for f in takers} == {(12_000_000, 30_000_000)}
+
+
+async def test_a_repeated_log_stores_what_was_paid(pool: asyncpg.Pool, tmp_path: Path) -> None:
+    """Through a file import (the fast decoding path falls back to the general correction for
+    a batch with a repeated line): the taker's row holds the 12.0 it paid."""
+    for n in range(4):  # each kind of repeat in a transaction of its own
+        logs = _repeats(two_maker_v1_buy(block=40 + n, tx=10 + n))[n]
+        path = tmp_path / f"repeat{n}.jsonl"
+        path.write_text("".join(json.dumps(raw) + "\n" for raw in logs))
+        await ingest_file(pool, path, chain_id=137, workers=1)
+    paid = await pool.fetch(
+        "SELECT usdc_size FROM orderflow_trades WHERE order_hash = $1", h32(0x2FF)
+    )
+    assert [r["usdc_size"] for r in paid] == [Decimal(12)] * 4
