@@ -185,12 +185,13 @@ class _Writer:
                 columns=sql.FILL_COLUMNS,
                 format="text",
             )
+            staged = rows.fill_count
             inserted = row_count(
                 await self.conn.execute(sql.INSERT_TRADES, self.chain_id, traceparent)
             )
             self.stats.trades = inserted
-            self.stats.duplicate_trades = rows.fill_count - inserted
-            if inserted < rows.fill_count:
+            self.stats.duplicate_trades = staged - inserted
+            if inserted < staged:
                 await self.collisions(sql.COLLIDING_FILLS, "OrderFilled")
         if rows.match_count:
             await self.conn.copy_to_table(
@@ -199,22 +200,32 @@ class _Writer:
                 columns=sql.MATCH_COLUMNS,
                 format="text",
             )
+            staged = rows.match_count
             self.stats.matches = row_count(
                 await self.conn.execute(sql.INSERT_MATCHES, self.chain_id)
             )
-            if self.stats.matches < rows.match_count:
+            if self.stats.matches < staged:
                 await self.collisions(sql.COLLIDING_MATCHES, "OrdersMatched")
 
     async def collisions(self, query: str, kind: str) -> None:
-        """Dead letters for staged rows dropped because another log holds their identity."""
+        """Dead letters for staged rows dropped because another log holds their identity with
+        other content (a replay of the same log is not one)."""
         for r in await self.conn.fetch(query, self.chain_id):
+            held = (
+                f"tx {r['stored_tx']}"
+                if r["stored_tx"] != r["tx_hash"]
+                else f"a log with other content (block hash {r['stored_block_hash']})"
+                if r["stored_block_hash"] != r["block_hash"]
+                else "a log with other content (order, wallets, side, token or amounts)"
+            )
             self.dead.append(
                 DeadLetter(
                     raw={"staged": kind, **dict(r)},
                     reason=(
                         f"{kind} at block {r['block_number']}, log index {r['log_index']} "
-                        f"(tx {r['tx_hash']}) not stored: that (chain, block, log index) is "
-                        f"already held by tx {r['stored_tx']} — two logs cannot share it"
+                        f"(tx {r['tx_hash']}, block hash {r['block_hash']}) not stored: that "
+                        f"(chain, block, log index) is already held by {held} — two logs cannot "
+                        "share it"
                     ),
                     chain_id=self.chain_id,
                     tx_hash=r["tx_hash"],
