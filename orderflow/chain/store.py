@@ -185,7 +185,7 @@ class _Writer:
                 columns=sql.FILL_COLUMNS,
                 format="text",
             )
-            staged = rows.fill_count
+            staged = rows.fill_count - await self.orphans(sql.ORPHANED_FILLS, rows, "OrderFilled")
             inserted = row_count(
                 await self.conn.execute(sql.INSERT_TRADES, self.chain_id, traceparent)
             )
@@ -200,12 +200,40 @@ class _Writer:
                 columns=sql.MATCH_COLUMNS,
                 format="text",
             )
-            staged = rows.match_count
+            staged = rows.match_count - await self.orphans(
+                sql.ORPHANED_MATCHES, rows, "OrdersMatched"
+            )
             self.stats.matches = row_count(
                 await self.conn.execute(sql.INSERT_MATCHES, self.chain_id)
             )
             if self.stats.matches < staged:
                 await self.collisions(sql.COLLIDING_MATCHES, "OrdersMatched")
+
+    async def orphans(self, query: str, rows: CopyRows, kind: str) -> int:
+        """Dead letters for staged rows of another fork than the block recorded at their height
+        (``orderflow_blocks``), taken out of staging before the insert; returns how many."""
+        span = rows.blocks
+        if span is None:
+            return 0
+        found = await self.conn.fetch(query, self.chain_id, *span)
+        for r in found:
+            self.dead.append(
+                DeadLetter(
+                    raw={"staged": kind, **dict(r)},
+                    reason=(
+                        f"{kind} at block {r['block_number']}, log index {r['log_index']} "
+                        f"(tx {r['tx_hash']}) not stored: its block hash {r['block_hash']} is "
+                        f"not the hash {r['recorded_block_hash']} recorded for block "
+                        f"{r['block_number']} (a log of another fork)"
+                    ),
+                    chain_id=self.chain_id,
+                    tx_hash=r["tx_hash"],
+                    log_index=r["log_index"],
+                    block_number=r["block_number"],
+                    address=r["exchange"],
+                )
+            )
+        return len(found)
 
     async def collisions(self, query: str, kind: str) -> None:
         """Dead letters for staged rows dropped because another log holds their identity with

@@ -150,6 +150,20 @@ SELECT s.tx_hash, s.log_index, s.block_number, s.block_hash, s.exchange, t.tx_ha
     OR (t.usdc_size <> s.collateral / 1000000.0 AND s.side = 'SELL')
 """
 
+# Staged rows of another fork than the block recorded in orderflow_blocks at their height (the
+# listener's verified headers, replaced by a rollback): removed from staging before the insert
+# and kept as dead letters. $2, $3: the batch's lowest and highest block.
+ORPHANED = """
+DELETE FROM {staging} s
+ USING orderflow_blocks b
+ WHERE b.chain_id = $1 AND b.block_number BETWEEN $2::bigint AND $3::bigint
+   AND b.block_number = s.block_number AND b.block_hash <> s.block_hash
+RETURNING s.tx_hash, s.log_index, s.block_number, s.block_hash, s.exchange,
+          b.block_hash AS recorded_block_hash
+"""
+ORPHANED_FILLS = ORPHANED.format(staging="orderflow_tmp_fills")
+ORPHANED_MATCHES = ORPHANED.format(staging="orderflow_tmp_matches")
+
 # Whether a fill or match is stored between two positions (chain order, both included): the
 # store asks before inserting a batch, for its first and last row (store._Writer.link_candidates).
 ROWS_BETWEEN = """

@@ -3,14 +3,16 @@
 A log's identity is (chain, block, log index). A second log under an identity already held, but
 with other content (amounts, wallets, order, block hash), cannot both be right: the first one
 stays and the second becomes a dead letter naming the difference, instead of vanishing in
-``ON CONFLICT DO NOTHING``. Everything else in the batch is stored exactly once, and a replay
-adds nothing.
+``ON CONFLICT DO NOTHING``. A fill or match whose block hash is not the hash recorded for its
+block in ``orderflow_blocks`` is a log of another fork: a dead letter, not a row beside the
+canonical ones. Everything else in the batch is stored exactly once, and a replay adds nothing.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,9 @@ import pytest
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.encode_trades import encode_fill, encode_match
 from orderflow.chain.ingest import ingest_file
+from orderflow.chain.store import BlockHeader, store_batch
 from orderflow.chain.store_guard import store_batch_isolating
-from tests.chain.factory import addr, at, block_hash, h32
+from tests.chain.factory import T0, addr, at, block_hash, h32
 from tests.chain.hostile import TOKEN, fill
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -157,3 +160,35 @@ async def test_replays_of_real_transactions_raise_no_dead_letter(
         again = await ingest_file(pool, SAMPLE, chain_id=137, batch_size=batch_size)
         assert again.stored.trades == 0
         assert await pool.fetchval("SELECT count(*) FROM orderflow_dead_letters") == letters
+
+
+async def _record_block(pool: asyncpg.Pool, number: int, hash_: str) -> None:
+    async with pool.acquire() as conn:
+        await store_batch(
+            conn,
+            decode_batch([], 137),
+            chain_id=137,
+            blocks=[BlockHeader(number, hash_, None, datetime.fromtimestamp(T0 + 2 * number, UTC))],
+        )
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+async def test_a_log_of_another_fork_than_the_recorded_block_is_a_dead_letter(
+    pool: asyncpg.Pool, tmp_path: Path, workers: int
+) -> None:
+    await _record_block(pool, 10, block_hash(10))
+    orphan_fill = {**fill(10, 2, 2), "blockHash": block_hash(10, fork=1)}
+    orphan_match = {**_match(10, 5, 5, 10_000_000), "blockHash": block_hash(10, fork=1)}
+    path = _write(
+        tmp_path / "f.jsonl",
+        [fill(10, 1, 1), orphan_fill, fill(10, 3, 3), orphan_match, fill(11, 1, 4)],
+    )
+    report = await ingest_file(pool, path, chain_id=137, workers=workers)
+    assert (report.stored.trades, report.stored.matches) == (3, 0)
+    assert report.stored.dead_letters == 2
+    assert [(t[0], t[1]) for t in await _trades(pool)] == [(10, 1), (10, 3), (11, 1)]
+    reasons = [r[0] for r in await pool.fetch("SELECT reason FROM orderflow_dead_letters")]
+    assert all("recorded for block 10" in r for r in reasons), reasons
+    again = await ingest_file(pool, path, chain_id=137, workers=workers)
+    assert again.stored.trades == 0
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_dead_letters") == 2
