@@ -31,7 +31,7 @@ from typing import Any
 import asyncpg
 
 from orderflow.errors import ExecutionError
-from orderflow.execution import order_queries, position_queries, trade_queries
+from orderflow.execution import order_queries, position_queries, strategy_queries, trade_queries
 from orderflow.execution.broker import (
     Broker,
     ExchangeFill,
@@ -151,6 +151,8 @@ class OrderDesk:
             span.set_attribute("orderflow.order_id", order_id)
             await self.before_send(order_id)
             refused = guard() if guard is not None else None
+            if refused is None:
+                refused = await self._switched_off(request.strategy, request.side)
             if refused is not None:
                 # Paused, killed or stale while queued: nothing was sent.
                 async with self.pool.acquire() as conn, conn.transaction():
@@ -187,6 +189,22 @@ class OrderDesk:
                 )
                 return None
             return outcome
+
+    async def _switched_off(self, strategy: str, side: str) -> str | None:
+        """The strategy's kill (a deletion is one) and, for a BUY, its pause as the database
+        holds them now. The guard reads the executor's registry, which the trading loop
+        refreshes: a loop busy with a large batch, or waiting on a full order queue, has not
+        seen a kill the operator wrote a moment ago. None: no switch is set (or the strategy
+        has no row: the registry's word stands)."""
+        async with self.pool.acquire() as conn:
+            row = await strategy_queries.strategy_row(conn, strategy)
+        if row is None:
+            return None
+        if row["killed"] or row["deleted_at"] is not None:
+            return "strategy_killed"
+        if side == "BUY" and row["paused"]:
+            return "strategy_paused"
+        return None
 
     async def before_send(self, order_id: int) -> None:
         """Hook between storing the intent and sending it (tests simulate a crash here)."""

@@ -242,6 +242,59 @@ async def test_an_order_queued_before_a_kill_is_not_sent_after_it_is_lifted(
     assert [(r["status"], r["reason"]) for r in rows][1:] == [("SKIPPED", reason)] * 2
 
 
+@pytest.mark.parametrize(
+    ("switch", "reason"), [("killed", "strategy_killed"), ("paused", "strategy_paused")]
+)
+async def test_a_switch_the_trading_loop_has_not_seen_stops_queued_orders(
+    pool: asyncpg.Pool,
+    dsn: str,
+    clob: FakeClob,
+    live: LiveBroker,
+    monkeypatch: pytest.MonkeyPatch,
+    switch: str,
+    reason: str,
+) -> None:
+    """The check just before sending read the strategy's switches as the registry held them,
+    and only the trading loop refreshes the registry: while that loop was busy (a large batch,
+    a full order queue), orders already queued went out after the kill was in the database.
+    The desk now reads the kill and the pause from the database just before it sends."""
+    await live_strategy(pool, max_open_positions=10)
+    ex = live_executor(pool, dsn, live)
+    async with running(ex):
+        await leading(ex)
+        clob.path_delays["/order"] = 1.0  # each order takes a second to place
+        async with pool.acquire() as conn:
+            for n in range(1, 4):
+                market, token = await new_market(clob, conn, n)
+                await add_trade(conn, token_id=token, market=market, price="0.30")
+
+        async def decided() -> bool:
+            n = await pool.fetchval(
+                "SELECT count(*) FROM orderflow_signals WHERE status = 'PENDING'"
+            )
+            return bool(n == 3 and clob.pending.get("/order", 0) > 0)
+
+        await wait_for(decided)  # all three accepted; the first on its way, two queued
+
+        async def busy(*_: object) -> list[object]:  # the loop has not come round to it
+            return []
+
+        async def busy_one(*_: object) -> None:
+            return None
+
+        monkeypatch.setattr(ex.registry, "refresh", busy)
+        monkeypatch.setattr(ex.registry, "refresh_one", busy_one)
+        await pool.execute(
+            f"UPDATE orderflow_strategies SET {switch} = true, generation = generation + 1"
+        )
+        await ex.trader.drain()
+        clob.path_delays.clear()
+        assert not getattr(ex.registry.states["live-one"], switch)
+        assert clob.requests.count(("POST", "/order")) == 1
+    rows = await pool.fetch("SELECT status, reason FROM orderflow_signals ORDER BY id")
+    assert [(r["status"], r["reason"]) for r in rows][1:] == [("SKIPPED", reason)] * 2
+
+
 async def test_a_kill_while_the_placement_answer_is_on_its_way_books_each_fill_once(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
 ) -> None:
