@@ -168,6 +168,12 @@ class OrderDesk:
                 )
                 self.in_doubt.add(order_id)
                 return None
+            except BaseException:
+                # Anything else once the order may have left (an answer the broker cannot
+                # read, the worker cancelled mid-send): the exchange may hold it, so it is in
+                # doubt and reconciled like a timeout, never left INTENT unasked until a restart.
+                self.in_doubt.add(order_id)
+                raise
             try:
                 # Under the order's lock: a kill may have cancelled it and booked its trades
                 # while the answer was on its way.

@@ -18,6 +18,10 @@ from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import Clock, live_executor, live_strategy
 
 
+async def _true(value: bool) -> bool | None:
+    return True if value else None
+
+
 async def _fills(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     return list(await pool.fetch("SELECT * FROM orderflow_fills ORDER BY id"))
 
@@ -164,6 +168,53 @@ async def test_a_database_error_after_the_send_leaves_the_order_in_doubt(
 
         [again] = await wait_for(second)
     assert FlakyDatabase.failed
+    assert (again["status"], again["reason"]) == ("SKIPPED", "position_exists")
+    assert len(clob.orders) == 1
+    [fill] = await _fills(pool)
+    assert fill["shares"] == order["shares"]
+
+
+async def test_an_unexpected_error_after_the_send_leaves_the_order_in_doubt(
+    pool: asyncpg.Pool,
+    dsn: str,
+    clob: FakeClob,
+    live: LiveBroker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The exchange took the order, then reading its answer failed in a way the broker does
+    not expect (a field the SDK no longer returns): the intent stayed INTENT but not in doubt,
+    so nothing asked the exchange about it until a restart — its fill unbooked, the position
+    invisible to the next decision. Any failure between the send and the record now leaves the
+    order in doubt, reconciled by the next maintenance pass."""
+    await live_strategy(pool)
+    send = live.send
+
+    async def garbled(prepared: object) -> OrderOutcome:
+        await send(prepared)  # type: ignore[arg-type]
+        raise KeyError("makingAmount")
+
+    monkeypatch.setattr(live, "send", garbled)
+    ex = live_executor(pool, dsn, live)
+    async with running(ex):
+        await leading(ex)
+        async with pool.acquire() as conn:
+            await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # fills at once
+        await wait_for(lambda: _true(len(clob.orders) == 1))  # the exchange has it
+        await ex.trader.drain()
+        monkeypatch.setattr(live, "send", send)
+        await ex.maintenance()
+
+        async def booked() -> asyncpg.Record | None:
+            return await pool.fetchrow("SELECT * FROM orderflow_orders WHERE status = 'FILLED'")
+
+        order = await wait_for(booked)
+        async with pool.acquire() as conn:
+            await add_trade(conn, token_id=TOKEN_YES, price="0.50")
+
+        async def second() -> list[asyncpg.Record]:
+            return list(await pool.fetch("SELECT * FROM orderflow_signals WHERE id > 1"))
+
+        [again] = await wait_for(second)
     assert (again["status"], again["reason"]) == ("SKIPPED", "position_exists")
     assert len(clob.orders) == 1
     [fill] = await _fills(pool)
