@@ -4,7 +4,8 @@
 strategy's positions that are open now or were closed since midnight. Realized P&L includes
 partial sells; unrealized is marked at the token's latest trade price. Midnight's mark is computed
 from history, so it needs no process running at midnight: the position's fills before midnight
-replayed through :func:`orderflow.accounting.replay`, marked at the token's last trade price
+replayed through :func:`orderflow.accounting.replay` in the order they were booked (as the
+position is), marked at the token's last trade price
 before midnight (from ``orderflow_trades``, the trade tape). A position opened today has a zero
 mark. Fills are net of reversals (a trade that failed on chain never happened). Marks are cached
 per position, day and number of reversals (fills before midnight change only by a reversal).
@@ -38,9 +39,13 @@ SELECT p.id, p.status, p.realized_pnl, p.shares, p.cost_basis,
  WHERE p.strategy = $1 AND (p.status = 'OPEN' OR p.closed_at >= $2)
 """
 
+# In the order the fills were booked, as the position itself replays them
+# (``position_queries.position_fills``): a placement fill is stamped with our clock and a fill
+# from the account's trades with the exchange's whole seconds, so ``filled_at`` can put a sell
+# before the buy it sold.
 _MIDNIGHT_FILLS = """
 SELECT position_id, side, shares, usdc, fee, fee_asset, filled_at FROM orderflow_net_fills
- WHERE position_id = ANY($1::bigint[]) AND filled_at < $2 ORDER BY position_id, filled_at, id
+ WHERE position_id = ANY($1::bigint[]) AND filled_at < $2 ORDER BY position_id, id
 """
 
 _MIDNIGHT_PRICES = """

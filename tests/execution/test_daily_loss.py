@@ -109,3 +109,54 @@ async def test_yesterdays_loss_does_not_block_today(
         await add_trade(conn, wallet=OTHER, price="0.20", at=now)
         book = await load_book(conn, ex.registry.states["alpha"], now)
     assert book.day_pnl == 0
+
+
+async def test_midnight_mark_replays_fills_in_booking_order(
+    pool: asyncpg.Pool, make_executor: Callable[..., Executor]
+) -> None:
+    """Midnight's mark replays a position's fills in the order they were booked, as the
+    position itself does (``position_fills``): a placement fill is stamped with our clock, a
+    fill from the account's trades with the exchange's whole seconds, so a sell booked after
+    its buy can carry an earlier ``filled_at``. Replayed by ``filled_at`` the sell came first
+    (shares from outside the book: nothing realized) and midnight's mark said +20 instead of
+    +4 realized and +12 unrealized: a quiet day showed a loss of 4."""
+    now = datetime.now(UTC)
+    midnight = day_start(now)
+    second = midnight - timedelta(hours=2)
+    async with pool.acquire() as conn:
+        await add_strategy(conn, "alpha", max_daily_loss=10.0)
+        await add_token(conn, TOKEN_YES, MARKET, 0)
+        await add_wallet(conn, WHALE, 8.5)
+    ex = make_executor()
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+        await add_trade(conn, token_id=TOKEN_YES, price="0.50")
+    await ex.catch_up()
+    async with pool.acquire() as conn:
+        position_id = await conn.fetchval("SELECT id FROM orderflow_positions")
+        # The buy, stamped by our clock 0.9 s into the second: 100 shares at 0.50.
+        await conn.execute(
+            "UPDATE orderflow_fills SET shares = 100, usdc = 50, fee = 0, price = 0.5,"
+            " filled_at = $1",
+            second + timedelta(milliseconds=900),
+        )
+        # Booked after it: 40 shares sold at 0.60, stamped by the exchange at the whole second.
+        order_id = await conn.fetchval("SELECT id FROM orderflow_orders")
+        await conn.execute(
+            "INSERT INTO orderflow_fills (order_id, position_id, strategy, mode, fill_key,"
+            " token_id, side, price, shares, usdc, fee, filled_at) VALUES ($1, $2, 'alpha',"
+            " 'live', 'trade-1', $3, 'SELL', 0.60, 40, 24, 0, $4)",
+            order_id,
+            position_id,
+            Decimal(TOKEN_YES),
+            second,
+        )
+        await _replay(conn, position_id)
+        assert await conn.fetchval(
+            "SELECT realized_pnl FROM orderflow_positions WHERE id = $1", position_id
+        ) == Decimal(4)
+        # The price has not moved since before midnight: nothing happened today.
+        await add_trade(conn, wallet=OTHER, price="0.70", at=midnight - timedelta(hours=1))
+        await add_trade(conn, wallet=OTHER, price="0.70", at=now)
+        book = await load_book(conn, ex.registry.states["alpha"], now)
+    assert book.day_pnl == 0
