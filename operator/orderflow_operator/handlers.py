@@ -4,7 +4,11 @@
 * delete -> :func:`reconcile.finalize` behind kopf's finalizer ``orderflow.io/finalizer``: the
   resource cannot disappear before its strategy is killed and marked deleted;
 * a timer per resource -> :func:`reconcile.refresh` (live figures, Degraded);
-* startup opens the pool and migrates; a liveness probe reports the database.
+* the pool is opened (and the schema migrated) at startup if the database answers, else by the
+  first handler that needs it: startup never waits for the database, because kopf serves the
+  liveness endpoint only after its startup handlers have finished, and a pod whose probes do not
+  answer is restarted into a crash loop whose back-off would delay every switch once the
+  database is back; a liveness probe reports the database.
 
 Transient database trouble becomes :class:`kopf.TemporaryError` with exponential backoff and
 jitter; kopf then retries the handler. kopf's own state (progress, last-handled spec) lives in
@@ -47,6 +51,45 @@ _TRANSIENT = (
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
 )
+
+
+log = logging.getLogger(__name__)
+
+# The liveness probe's database check gives up after this long (kubelet's probe timeout is 5 s).
+PROBE_TIMEOUT_SECS = 3.0
+
+
+class Database:
+    """The operator's pool, opened and migrated on first use and again after a failed attempt.
+
+    :meth:`pool` raises one of ``_TRANSIENT`` while the database cannot be reached, which the
+    handlers turn into :class:`kopf.TemporaryError` like any other database outage.
+    """
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.opened: asyncpg.Pool | None = None
+        self._lock = asyncio.Lock()
+
+    async def pool(self) -> asyncpg.Pool:
+        if self.opened is not None:
+            return self.opened
+        async with self._lock:
+            if self.opened is None:
+                pool = await db.create_pool(self.dsn, min_size=1, max_size=4)
+                try:
+                    async with pool.acquire() as conn:
+                        await migrate(conn)
+                except BaseException:
+                    await pool.close()
+                    raise
+                self.opened = pool
+        return self.opened
+
+    async def close(self) -> None:
+        if self.opened is not None:
+            await self.opened.close()
+            self.opened = None
 
 
 def backoff(retry: int, cap: float) -> float:
@@ -96,41 +139,30 @@ def build_registry(
             info: kopf.ConnectionInfo | None = kopf.login_via_client(**kwargs)
             return info
 
-    def pool_of(memo: kopf.Memo) -> asyncpg.Pool:
-        pool = getattr(memo, "pool", None)
-        if pool is None:
-            raise kopf.TemporaryError("database pool not ready yet", delay=1)
-        return pool
+    database = Database(dsn)
 
     @kopf.on.startup(registry=registry)
-    async def open_database(
-        settings: kopf.OperatorSettings, memo: kopf.Memo, retry: int, **_: Any
-    ) -> None:
+    async def open_database(settings: kopf.OperatorSettings, **_: Any) -> None:
+        """One attempt, never a wait: handlers open the pool themselves while it is closed."""
         configure_kopf(settings)
-        pool: asyncpg.Pool | None = None
         try:
-            pool = await db.create_pool(dsn, min_size=1, max_size=4)
-            async with pool.acquire() as conn:
-                await migrate(conn)
+            await database.pool()
         except _TRANSIENT as exc:
-            if pool is not None:
-                await pool.close()
-            raise kopf.TemporaryError(
-                f"database not reachable: {exc}", delay=backoff(retry, cap)
-            ) from exc
-        memo.pool = pool
+            log.warning(f"database not reachable at start-up, handlers retry: {exc}")
 
     @kopf.on.cleanup(registry=registry)
-    async def close_database(memo: kopf.Memo, **_: Any) -> None:
-        pool = getattr(memo, "pool", None)
-        if pool is not None:
-            await pool.close()
+    async def close_database(**_: Any) -> None:
+        await database.close()
 
     @kopf.on.probe(id="database", registry=registry)
-    async def database_probe(memo: kopf.Memo, **_: Any) -> str:
-        """Reported on /healthz; never raises, so a database outage does not restart us."""
+    async def database_probe(**_: Any) -> str:
+        """Reported on /healthz; never raises and never waits long, so a database outage does
+        not restart us. It does not open the pool (a handler does)."""
+        pool = database.opened
+        if pool is None:
+            return "failing: not connected"
         try:
-            async with pool_of(memo).acquire() as conn:
+            async with asyncio.timeout(PROBE_TIMEOUT_SECS), pool.acquire() as conn:
                 return "ok" if await store.ping(conn) else "failing"
         except Exception as exc:
             return f"failing: {type(exc).__name__}"
@@ -154,7 +186,7 @@ def build_registry(
         target = _target(meta)
         try:
             result = await reconcile.reconcile(
-                pool_of(memo),
+                await database.pool(),
                 target,
                 dict(spec),
                 generation=meta.get("generation"),
@@ -176,11 +208,11 @@ def build_registry(
 
     @kopf.on.delete(*RESOURCE, id="finalize", registry=registry)
     async def on_delete(
-        body: kopf.Body, meta: kopf.Meta, memo: kopf.Memo, retry: int, logger: Any, **_: Any
+        body: kopf.Body, meta: kopf.Meta, retry: int, logger: Any, **_: Any
     ) -> None:
         target = _target(meta)
         try:
-            result = await reconcile.finalize(pool_of(memo), target)
+            result = await reconcile.finalize(await database.pool(), target)
         except _TRANSIENT as exc:
             raise kopf.TemporaryError(str(exc), delay=backoff(retry, cap)) from exc
         _post(body, result.events)
@@ -214,7 +246,7 @@ def build_registry(
         try:
             if ready.reason == "NameConflict":
                 result = await reconcile.reconcile(
-                    pool_of(memo),
+                    await database.pool(),
                     target,
                     dict(spec),
                     generation=memo.generation,
@@ -226,7 +258,7 @@ def build_registry(
                 fresh = result.status
             else:
                 fresh = await reconcile.refresh(
-                    pool_of(memo),
+                    await database.pool(),
                     target,
                     ready=ready,
                     generation=memo.generation,
