@@ -31,6 +31,15 @@ class OperatorSettings(CommonSettings):
         description="Cap of the exponential backoff between retries after a transient error "
         "(database unreachable, serialization failure).",
     )
+    live_credentials_secret: str | None = Field(
+        default=None,
+        max_length=253,
+        validation_alias="OPERATOR_LIVE_CREDENTIALS_SECRET",
+        description="Name of the Secret the executor's live credentials come from (the chart "
+        "sets it to credentials.existingSecret). Set: a live spec must name exactly this Secret "
+        "in credentialsSecret; empty: the executor has no credentials and live specs are "
+        "refused. Unset: any credentialsSecret is accepted.",
+    )
     peering_name: str = Field(
         default="orderflow",
         min_length=1,

@@ -192,6 +192,7 @@ def build_registry(
                 generation=meta.get("generation"),
                 previous_status=dict(status),
                 stale_after_secs=config.heartbeat_stale_secs,
+                live_credentials=config.live_credentials_secret,
             )
         except _TRANSIENT as exc:
             delay = backoff(retry, cap)
@@ -252,6 +253,7 @@ def build_registry(
                     generation=memo.generation,
                     previous_status=dict(status),
                     stale_after_secs=config.heartbeat_stale_secs,
+                    live_credentials=config.live_credentials_secret,
                 )
                 memo.ready = result.ready
                 _post(body, [e for e in result.events if e.type == "Normal"])

@@ -76,9 +76,13 @@ async def reconcile(
     generation: int | None,
     previous_status: Mapping[str, Any],
     stale_after_secs: float,
+    live_credentials: str | None = None,
 ) -> Result:
-    """Create/update/resume: write the spec into ``orderflow_strategies`` and compute the status."""
-    parsed = parse_spec(target.name, spec)
+    """Create/update/resume: write the spec into ``orderflow_strategies`` and compute the status.
+
+    ``live_credentials``: the executor's credentials Secret, which a live spec must name
+    (see :func:`~orderflow_operator.spec.parse_spec`)."""
+    parsed = parse_spec(target.name, spec, live_credentials=live_credentials)
     events: list[Event] = []
     async with pool.acquire() as conn:
         if isinstance(parsed, ParsedSpec):

@@ -7,8 +7,11 @@ without anyone editing this file. Only three fields are the operator's own:
 * ``paused`` and ``killed`` become the state columns of ``orderflow_strategies`` (they are not
   settings: the executor must honour them even when the settings are unchanged);
 * ``credentialsSecret`` names the Secret holding the live trading credentials. The operator never
-  reads it (credentials live in the executor's environment, mounted by the chart); it only refuses
-  ``mode: live`` without one, so that nobody flips a strategy to live by accident.
+  reads it (credentials live in the executor's environment, mounted by the chart from
+  ``credentials.existingSecret``); it refuses ``mode: live`` without one, so that nobody flips a
+  strategy to live by accident, and, when told which Secret the executor holds
+  (``OPERATOR_LIVE_CREDENTIALS_SECRET``), any other name: the executor would trade another
+  wallet than the spec says, or, holding no credentials, refuse to start at all.
 
 Parsing is pure: :func:`parse_spec` turns a raw spec mapping into either a :class:`ParsedSpec` or
 a :class:`SpecProblem` (a reason for the status condition plus a human message), never raising.
@@ -49,8 +52,9 @@ class TradingStrategySpec(StrategySettings):
         default=None,
         max_length=253,
         pattern=DNS_SUBDOMAIN,
-        description="Name of the Secret with the live trading credentials (mounted into the "
-        "executor by the chart). Required when mode is live.",
+        description="Name of the Secret with the live trading credentials: the executor's "
+        "(the chart's credentials.existingSecret, which it mounts into the executor); the "
+        "operator refuses any other. Required when mode is live.",
     )
 
     @model_validator(mode="after")
@@ -99,8 +103,13 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_spec(name: str, spec: Mapping[str, Any] | None) -> ParsedSpec | SpecProblem:
-    """Validate a resource's name and spec the way the executor would, without raising."""
+def parse_spec(
+    name: str, spec: Mapping[str, Any] | None, *, live_credentials: str | None = None
+) -> ParsedSpec | SpecProblem:
+    """Validate a resource's name and spec the way the executor would, without raising.
+
+    ``live_credentials``: the Secret the executor's credentials come from ("" for none), which
+    a live spec must name; None accepts any name (the executor's Secret is not known)."""
     raw = dict(spec or {})
     paused, killed = _flag(raw, "paused"), _flag(raw, "killed")
     if not STRATEGY_NAME.fullmatch(name) or len(name) > 63:
@@ -117,4 +126,17 @@ def parse_spec(name: str, spec: Mapping[str, Any] | None) -> ParsedSpec | SpecPr
         missing = raw.get("mode") == "live" and not raw.get("credentialsSecret")
         reason: ProblemReason = "MissingCredentials" if missing else "InvalidSpec"
         return SpecProblem(reason, _describe(exc), paused, killed)
+    named = parsed.credentials_secret
+    if parsed.mode == "live" and live_credentials is not None and named != live_credentials:
+        if live_credentials:
+            message = (
+                f"credentialsSecret {named!r} is not the executor's credentials Secret "
+                f"{live_credentials!r} (credentials.existingSecret): it would trade that one"
+            )
+        else:
+            message = (
+                "mode live: the executor has no live credentials (set the chart's "
+                "credentials.existingSecret and name that Secret in credentialsSecret)"
+            )
+        return SpecProblem("MissingCredentials", message, paused, killed)
     return ParsedSpec(parsed.settings(), parsed.paused, parsed.killed)

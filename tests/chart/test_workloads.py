@@ -220,10 +220,10 @@ def test_live_executor_gets_credentials_by_reference() -> None:
     paper = one(render(), "Deployment", "-executor")
     names = {e["name"] for e in paper["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert not any(n.startswith("POLY_") for n in names)
-    # Only the executor ever sees the credentials.
+    # Only the executor ever sees the credentials (the operator gets the Secret's name only).
     for doc, spec in workloads(docs):
         if component(doc) != "executor":
-            assert "poly-creds" not in repr(spec)
+            assert "poly-creds" not in repr(secret_references(spec))
 
 
 def test_strategy_values_become_the_executor_environment(tmp_path: Path) -> None:
@@ -518,3 +518,36 @@ def test_disruption_budgets_only_for_replicated_components() -> None:
         assert spec["maxUnavailable"] == 1
         deployment = one(docs, "Deployment", name.removeprefix("of-orderflow"))
         assert spec["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+@pytest.mark.parametrize("secret", ["", "poly-keys"])
+def test_operator_knows_the_executors_credentials_secret(secret: str) -> None:
+    """A live TradingStrategy must name the Secret the executor really trades with; the operator
+    learns its name (empty: the executor has none, so live specs are refused)."""
+    docs = render("--set", f"credentials.existingSecret={secret}")
+    operator = one(docs, "Deployment", "-operator")
+    env = {e["name"]: e for e in operator["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["OPERATOR_LIVE_CREDENTIALS_SECRET"] == {
+        "name": "OPERATOR_LIVE_CREDENTIALS_SECRET",
+        "value": secret,
+    }
+    executor = one(docs, "Deployment", "-executor")
+    keys = {
+        e["valueFrom"]["secretKeyRef"]["name"]
+        for e in executor["spec"]["template"]["spec"]["containers"][0]["env"]
+        if e["name"].startswith("POLY_")
+    }
+    assert keys == ({secret} if secret else set())
+
+
+def secret_references(node: object) -> list[object]:
+    """Every secretKeyRef, secretRef and secret volume inside a pod spec."""
+    if isinstance(node, dict):
+        found: list[object] = [v for k, v in node.items() if k in SECRET_KEYS]
+        return found + [r for v in node.values() for r in secret_references(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in secret_references(v)]
+    return []
+
+
+SECRET_KEYS = {"secretKeyRef", "secretRef", "secret"}

@@ -17,7 +17,14 @@ import pytest
 
 from orderflow import db
 from orderflow_operator import reconcile
-from tests.operator.conftest import NAMESPACE, TS, ApiServer, eventually, operator_running
+from tests.operator.conftest import (
+    NAMESPACE,
+    TS,
+    ApiServer,
+    eventually,
+    operator_config,
+    operator_running,
+)
 
 pytestmark = pytest.mark.kmock(cls=ApiServer)
 URL = f"/apis/orderflow.io/v1alpha1/namespaces/{NAMESPACE}/tradingstrategies"
@@ -327,3 +334,25 @@ async def test_a_name_conflict_resolves_when_the_other_owner_lets_go(
         assert r["settings"]["kelly_fraction"] == 0.15 and r["deleted_at"] is None
         st = await wait_status(api, "taken", settingsGeneration=2)
         assert condition(st, "Ready")["reason"] == "Applied"
+
+
+async def test_live_without_the_executors_credentials_is_refused(
+    api: kmock.KubernetesEmulator, dsn: str, conn: asyncpg.Connection
+) -> None:
+    """The chart tells the operator which credentials Secret the executor holds (none by
+    default); a live spec naming any other is refused, and a running paper strategy switched to
+    it keeps trading paper, while its kill still goes through."""
+    config = operator_config(live_credentials_secret="")
+    async with operator_running(api, dsn, config):
+        await apply(api, manifest("yolo", mode="live", credentialsSecret="made-up"))
+        st = await wait_status(api, "yolo", state="Invalid")
+        assert condition(st, "Ready")["reason"] == "MissingCredentials"
+        assert await row(conn, "yolo") is None
+
+        await apply(api, manifest("calm"))
+        await wait_row(conn, "calm", killed=False)
+        await patch_spec(api, "calm", mode="live", credentialsSecret="made-up", killed=True)
+        r = await wait_row(conn, "calm", killed=True)
+        assert r["settings"]["mode"] == "paper"
+        st = await wait_status(api, "calm", state="Killed", observedGeneration=2)
+        assert condition(st, "Ready")["reason"] == "MissingCredentials"

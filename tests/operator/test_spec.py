@@ -50,3 +50,31 @@ def test_a_refused_spec_still_carries_its_stop_switches() -> None:
     assert isinstance(problem, SpecProblem)
     assert problem.paused is True
     assert problem.killed is False  # only a real boolean counts
+
+
+@pytest.mark.parametrize(
+    ("executor_secret", "named", "words"),
+    [
+        ("", "clob-keys", "no live credentials"),  # the chart's default: no credentials at all
+        ("poly-main", "poly-small", "'poly-main'"),  # a Secret the executor does not hold
+    ],
+)
+def test_live_naming_a_secret_the_executor_does_not_hold_is_refused(
+    executor_secret: str, named: str, words: str
+) -> None:
+    """credentialsSecret is checked against the Secret the executor really trades with (the
+    chart's credentials.existingSecret): a live spec naming another one would trade another
+    wallet than it says, or, with no credentials at all, break the executor's next start."""
+    spec = {"mode": "live", "credentialsSecret": named, "killed": True}
+    problem = parse_spec("live-one", spec, live_credentials=executor_secret)
+    assert isinstance(problem, SpecProblem)
+    assert problem.reason == "MissingCredentials"
+    assert words in problem.message
+    assert problem.killed  # the brakes still apply
+
+    accepted = parse_spec(
+        "live-one", {**spec, "credentialsSecret": "poly-main"}, live_credentials="poly-main"
+    )
+    assert isinstance(accepted, ParsedSpec)
+    paper = parse_spec("paper-one", {"mode": "paper"}, live_credentials="")
+    assert isinstance(paper, ParsedSpec)
