@@ -11,7 +11,7 @@ from orderflow.accounting.aggregate import DECISION_STAKE_SQL, DECISION_VALUE_SQ
 from orderflow.reputation.gate import GATED_TRADES
 from orderflow.reputation.wash_sql import WASH
 
-__all__ = ["CLOSES", "WALLETS", "WASH"]
+__all__ = ["CLOSES", "VOID", "WALLETS", "WASH"]
 
 # Closing line of every token a decision was taken in: the last trade at or before the token's
 # closing time -- ``clv_horizon`` of the way from its first trade to its resolution ($2; the cut-off
@@ -54,6 +54,34 @@ SELECT k.token_id, c1.price::float8 AS close_price, c1.timestamp AS close_at,
         LIMIT 1) m ON true
 """
 
+# Taker fills that are no decision about the outcome, per (wallet, token), in the units of
+# rep_positions' taker columns (rep_wash's off_* amounts have the same): every taker fill of a
+# resolved position stamped at or after its market's resolution -- taken with the outcome known
+# (the winner bought at 0.60 from stale orders once its market resolved read as +0.67 a dollar
+# of edge: tests/reputation/test_void_decisions.py). Read only for the positions whose last fill
+# is at or after their resolution (rare: none in most runs), each by the wallet's time index.
+# A function of the position's own fills and its market's resolution: a change to either marks
+# the wallet for rescoring, so an incremental run (rep_positions: the rescored wallets') makes
+# the same rows as a full one. $1 = as_of.
+VOID = f"""
+CREATE TEMP TABLE rep_void ON COMMIT DROP AS
+SELECT t.wallet_address, t.token_id,
+       coalesce(sum(t.size) FILTER (WHERE t.side = 'BUY'), 0)::float8 AS tb,
+       coalesce(sum(t.usdc_size) FILTER (WHERE t.side = 'BUY'), 0)::float8 AS tcb,
+       coalesce(sum(t.size) FILTER (WHERE t.side <> 'BUY'), 0)::float8 AS ts,
+       coalesce(sum(t.usdc_size) FILTER (WHERE t.side <> 'BUY'), 0)::float8 AS tr,
+       coalesce(sum(CASE WHEN t.fee_asset = 'SHARES' THEN t.fee * t.price ELSE t.fee END)
+                FILTER (WHERE t.fee > 0), 0)::float8 AS tfee
+  FROM rep_positions p
+ CROSS JOIN LATERAL (
+       SELECT g.* FROM ({GATED_TRADES}) g
+        WHERE g.wallet_address = p.wallet_address AND g.timestamp >= p.resolved_at
+          AND g.token_id = p.token_id AND g.is_taker_aggregate
+       OFFSET 0) t
+ WHERE p.resolved AND p.last_at >= p.resolved_at
+ GROUP BY t.wallet_address, t.token_id
+"""
+
 # A decision amount of rep_positions less its off-market part (adj in WALLETS).
 _LESS = (
     "CASE WHEN o.token_id IS NULL THEN p.{c}"
@@ -74,8 +102,9 @@ WALLETS = f"""
 CREATE TEMP TABLE rep_wallets ON COMMIT DROP AS
 WITH adj AS (
     -- rep_positions with its taker fills that were off-market (rep_wash's per-token rows: a
-    -- price nobody else paid around them is no evidence of skill) taken out of the decisions;
-    -- a remainder below a micro-unit is none
+    -- price nobody else paid around them is no evidence of skill) or no decision (rep_void's:
+    -- taken after the resolution) taken out of the decisions; a remainder below a micro-unit is
+    -- none (an off-market fill after the resolution is taken out twice: the floor holds)
     SELECT p.wallet_address, p.token_id, p.event_id, p.fills, p.volume_u, p.first_at, p.last_at,
            p.fees_u, p.pnl_u, p.realized_open_u, p.resolved, p.held_u, p.basis_open_u, p.paid_u,
            p.exited_at, p.taker_first_at, p.taker_volume_u, p.penny_u, p.buy_u, p.payout_f,
@@ -89,11 +118,18 @@ WITH adj AS (
                 WHEN {_LESS.format(c="ts")} > 0 THEN {_LESS.format(c="tr")} / {_LESS.format(c="ts")}
                 ELSE 0.0 END AS short_price
       FROM rep_positions p
-      -- rep_wash's one row per (wallet, token), grouped so the planner knows the key unique
+      -- rep_wash's one row per (wallet, token) and rep_void's (at most one each: a sum of two
+      -- float8 terms is the same in either order), grouped so the planner knows the key unique
       -- and hashes these few rows rather than the positions (the temp table has no statistics)
-      LEFT JOIN (SELECT wallet_address, token_id, min(off_tb) AS off_tb, min(off_tcb) AS off_tcb,
-                        min(off_ts) AS off_ts, min(off_tr) AS off_tr, min(off_tfee) AS off_tfee
-                   FROM rep_wash WHERE token_id IS NOT NULL GROUP BY wallet_address, token_id) o
+      LEFT JOIN (SELECT wallet_address, token_id, sum(off_tb) AS off_tb, sum(off_tcb) AS off_tcb,
+                        sum(off_ts) AS off_ts, sum(off_tr) AS off_tr, sum(off_tfee) AS off_tfee
+                   FROM (SELECT wallet_address, token_id, off_tb, off_tcb, off_ts, off_tr,
+                                off_tfee
+                           FROM rep_wash WHERE token_id IS NOT NULL
+                         UNION ALL
+                         SELECT wallet_address, token_id, tb, tcb, ts, tr, tfee
+                           FROM rep_void) x
+                  GROUP BY wallet_address, token_id) o
         ON o.wallet_address = p.wallet_address AND o.token_id = p.token_id
     OFFSET 0  -- each adjusted amount computed once per row
 ), pos AS (

@@ -306,6 +306,7 @@ async def build(
              WHERE c.token_id IN (SELECT token_id FROM rep_positions)"""
     )
     await conn.execute("ANALYZE rep_close")
+    await conn.execute(ev.VOID, as_of)  # the rescored wallets' fills that are no decision
     lap("positions")
     await conn.execute(ev.WALLETS)
     rescored = await conn.fetchval("SELECT count(*) FROM rep_wallets")

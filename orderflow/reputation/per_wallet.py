@@ -55,6 +55,9 @@ class TokenPosition:
     taker_received: Decimal = ZERO
     taker_fee: Decimal = ZERO
     taker_first_at: datetime | None = None
+    # taker fills at or after the market's resolution: volume, no decision (the taker_* amounts
+    # leave them out, as the run's rep_void does)
+    void_volume: Decimal = ZERO
     penny: Decimal = ZERO
     volume: Decimal = ZERO
     payouts: list[Decimal] | None = None
@@ -76,7 +79,7 @@ class TokenPosition:
 
     @property
     def taker_volume(self) -> Decimal:
-        return self.taker_paid + self.taker_received
+        return self.taker_paid + self.taker_received + self.void_volume
 
     def totals(self) -> TakerTotals:
         return TakerTotals(
@@ -271,6 +274,13 @@ def _apply(tp: TokenPosition, row: Mapping[str, Any]) -> None:
     size, usdc = row["size"], row["usdc_size"]
     tp.volume += usdc
     taker = bool(row["is_taker_aggregate"])
+    resolved_at = row["resolved_at"]
+    if taker and resolved_at is not None and row["timestamp"] >= resolved_at:
+        # taken with the outcome known: no decision (orderflow.reputation.evidence_sql.VOID)
+        tp.void_volume += usdc
+        taker = False
+        if tp.taker_first_at is None or row["timestamp"] < tp.taker_first_at:
+            tp.taker_first_at = row["timestamp"]
     if row["side"] == "BUY":
         tp.bought_gross += size
         tp.paid_gross += usdc

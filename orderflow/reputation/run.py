@@ -151,9 +151,9 @@ async def build_evidence(
     *,
     stored: bool = False,
 ) -> int:
-    """``rep_positions``, ``rep_close`` and ``rep_wash``, what the wallets statement reads,
-    inside the caller's transaction; returns the number of positions (as the statement that
-    wrote them counted them: no second scan of millions of rows).
+    """``rep_positions``, ``rep_close``, ``rep_wash`` and ``rep_void``, what the wallets
+    statement reads, inside the caller's transaction; returns the number of positions (as the
+    statement that wrote them counted them: no second scan of millions of rows).
 
     ``stored``: the positions from the per-(wallet, token) sums instead of a scan of the trades
     gated at ``as_of`` (same rows: see :func:`_stored`)."""
@@ -168,6 +168,8 @@ async def build_evidence(
     watch.lap("closes")
     await conn.execute(ev.WASH, as_of, *wash_settings(settings))
     watch.lap("counterparties")
+    await conn.execute(ev.VOID, as_of)
+    watch.lap("void")
     return int(status.split()[-1])  # "SELECT <rows>"
 
 

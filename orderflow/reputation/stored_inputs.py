@@ -66,6 +66,7 @@ def fingerprint(settings: ReputationSettings) -> str:
         positions_sql.positions(stored=True),
         ev.CLOSES,
         ev.WASH,
+        ev.VOID,
         ev.WALLETS,
         persist_sql.UPSERT_STATS,
         settings.model_dump_json(exclude=_RUN_ONLY),
