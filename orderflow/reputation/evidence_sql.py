@@ -55,30 +55,66 @@ SELECT k.token_id, c1.price::float8 AS close_price, c1.timestamp AS close_at,
 """
 
 # Taker fills that are no decision about the outcome, per (wallet, token), in the units of
-# rep_positions' taker columns (rep_wash's off_* amounts have the same): every taker fill of a
-# resolved position stamped at or after its market's resolution -- taken with the outcome known
-# (the winner bought at 0.60 from stale orders once its market resolved read as +0.67 a dollar
-# of edge: tests/reputation/test_void_decisions.py). Read only for the positions whose last fill
-# is at or after their resolution (rare: none in most runs), each by the wallet's time index.
-# A function of the position's own fills and its market's resolution: a change to either marks
-# the wallet for rescoring, so an incremental run (rep_positions: the rescored wallets') makes
-# the same rows as a full one. $1 = as_of.
+# rep_positions' taker columns (rep_wash's off_* amounts have the same):
+#
+# * every taker fill of a resolved position stamped at or after its market's resolution -- taken
+#   with the outcome known (the winner bought at 0.60 from stale orders once its market resolved
+#   read as +0.67 a dollar of edge); read only for the positions whose last fill is at or after
+#   their resolution (rare: none in most runs), each by the wallet's time index;
+# * the part of a taker order that filled against the wallet's own resting orders (a maker row
+#   naming its own wallet as the taker): a trade with itself, at a price nobody else paid (the
+#   counterparty evidence leaves such a match out: no pair, no off-market verdict), so the
+#   winner bought at 0.50 from itself, the market at 0.95, read as +1 a dollar of edge. Per
+#   (wallet, transaction): the shares of its self-matched maker rows over the shares of its
+#   taker rows there (at most 1), applied to those taker rows; the maker rows by migration 032's
+#   partial index, the taker rows by the transaction index.
+#
+# A fill in both counts once (the larger share). Sums NUMERIC, one conversion at the end (no
+# order to depend on). A function of the wallet's own fills and its markets' resolutions: a
+# change to either rescores the wallet, so an incremental run (rep_positions: the rescored
+# wallets') makes the same rows as a full one (tests/reputation/test_void_decisions.py).
+# $1 = as_of.
 VOID = f"""
 CREATE TEMP TABLE rep_void ON COMMIT DROP AS
+WITH late AS (
+    SELECT t.chain_id, t.tx_hash, t.log_index, 1::numeric AS frac
+      FROM rep_positions p
+     CROSS JOIN LATERAL (
+           SELECT g.chain_id, g.tx_hash, g.log_index FROM ({GATED_TRADES}) g
+            WHERE g.wallet_address = p.wallet_address AND g.timestamp >= p.resolved_at
+              AND g.token_id = p.token_id AND g.is_taker_aggregate
+           OFFSET 0) t
+     WHERE p.resolved AND p.last_at >= p.resolved_at
+), own AS (
+    SELECT s.wallet_address, s.chain_id, s.tx_hash, sum(s.size) AS shares
+      FROM ({GATED_TRADES}) s
+     WHERE s.taker_address = s.wallet_address AND NOT s.is_taker_aggregate
+       AND s.wallet_address IN (SELECT wallet_address FROM rep_positions)
+     GROUP BY s.wallet_address, s.chain_id, s.tx_hash
+), own_taker AS (
+    SELECT t.chain_id, t.tx_hash, t.log_index,
+           coalesce(least(1, x.shares / nullif(sum(t.size) OVER (PARTITION BY x.wallet_address,
+                                                                 x.chain_id, x.tx_hash), 0)),
+                    1) AS frac
+      FROM own x
+      JOIN ({GATED_TRADES}) t
+        ON t.chain_id = x.chain_id AND t.tx_hash = x.tx_hash
+       AND t.wallet_address = x.wallet_address AND t.is_taker_aggregate
+), v AS (
+    SELECT chain_id, tx_hash, log_index, max(frac) AS frac
+      FROM (SELECT * FROM late UNION ALL SELECT * FROM own_taker) u
+     GROUP BY chain_id, tx_hash, log_index
+)
 SELECT t.wallet_address, t.token_id,
-       coalesce(sum(t.size) FILTER (WHERE t.side = 'BUY'), 0)::float8 AS tb,
-       coalesce(sum(t.usdc_size) FILTER (WHERE t.side = 'BUY'), 0)::float8 AS tcb,
-       coalesce(sum(t.size) FILTER (WHERE t.side <> 'BUY'), 0)::float8 AS ts,
-       coalesce(sum(t.usdc_size) FILTER (WHERE t.side <> 'BUY'), 0)::float8 AS tr,
-       coalesce(sum(CASE WHEN t.fee_asset = 'SHARES' THEN t.fee * t.price ELSE t.fee END)
+       coalesce(sum(t.size * v.frac) FILTER (WHERE t.side = 'BUY'), 0)::float8 AS tb,
+       coalesce(sum(t.usdc_size * v.frac) FILTER (WHERE t.side = 'BUY'), 0)::float8 AS tcb,
+       coalesce(sum(t.size * v.frac) FILTER (WHERE t.side <> 'BUY'), 0)::float8 AS ts,
+       coalesce(sum(t.usdc_size * v.frac) FILTER (WHERE t.side <> 'BUY'), 0)::float8 AS tr,
+       coalesce(sum(v.frac * CASE WHEN t.fee_asset = 'SHARES' THEN t.fee * t.price ELSE t.fee END)
                 FILTER (WHERE t.fee > 0), 0)::float8 AS tfee
-  FROM rep_positions p
- CROSS JOIN LATERAL (
-       SELECT g.* FROM ({GATED_TRADES}) g
-        WHERE g.wallet_address = p.wallet_address AND g.timestamp >= p.resolved_at
-          AND g.token_id = p.token_id AND g.is_taker_aggregate
-       OFFSET 0) t
- WHERE p.resolved AND p.last_at >= p.resolved_at
+  FROM v
+  JOIN ({GATED_TRADES}) t
+    ON t.chain_id = v.chain_id AND t.tx_hash = v.tx_hash AND t.log_index = v.log_index
  GROUP BY t.wallet_address, t.token_id
 """
 
@@ -103,8 +139,9 @@ CREATE TEMP TABLE rep_wallets ON COMMIT DROP AS
 WITH adj AS (
     -- rep_positions with its taker fills that were off-market (rep_wash's per-token rows: a
     -- price nobody else paid around them is no evidence of skill) or no decision (rep_void's:
-    -- taken after the resolution) taken out of the decisions; a remainder below a micro-unit is
-    -- none (an off-market fill after the resolution is taken out twice: the floor holds)
+    -- taken after the resolution, or against the wallet's own orders) taken out of the
+    -- decisions; a remainder below a micro-unit is none (an off-market fill after the resolution
+    -- is taken out twice: the floor holds)
     SELECT p.wallet_address, p.token_id, p.event_id, p.fills, p.volume_u, p.first_at, p.last_at,
            p.fees_u, p.pnl_u, p.realized_open_u, p.resolved, p.held_u, p.basis_open_u, p.paid_u,
            p.exited_at, p.taker_first_at, p.taker_volume_u, p.penny_u, p.buy_u, p.payout_f,

@@ -17,7 +17,7 @@ does whether its host, for WASH_COUNTERPARTY, is WASH).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
@@ -268,7 +268,27 @@ async def _with_tail(conn: asyncpg.Connection, prior: Prior) -> Prior:
     )
 
 
-def _apply(tp: TokenPosition, row: Mapping[str, Any]) -> None:
+def _self_matched(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[int, str], Decimal]:
+    """Per (chain, transaction): the share of the wallet's taker shares there that filled
+    against its own resting orders (maker rows naming the wallet as the taker), at most 1 --
+    what the run's rep_void takes out of its decisions (orderflow.reputation.evidence_sql.VOID)."""
+    own: dict[tuple[int, str], Decimal] = {}
+    taken: dict[tuple[int, str], Decimal] = {}
+    for row in rows:
+        tx = (row["chain_id"], row["tx_hash"])
+        if row["is_taker_aggregate"]:
+            taken[tx] = taken.get(tx, ZERO) + row["size"]
+        elif row["taker_address"] == row["wallet_address"]:
+            own[tx] = own.get(tx, ZERO) + row["size"]
+    return {
+        tx: min(Decimal(1), shares / taken[tx]) if taken.get(tx) else Decimal(1)
+        for tx, shares in own.items()
+    }
+
+
+def _apply(tp: TokenPosition, row: Mapping[str, Any], void: Decimal = ZERO) -> None:
+    """One fill; ``void``: the share of a taker fill that is no decision (against the wallet's
+    own orders), 1 for one at or after its market's resolution (taken with the outcome known)."""
     fill = fill_from_trade(row)
     tp.position.apply(fill)
     size, usdc = row["size"], row["usdc_size"]
@@ -276,27 +296,23 @@ def _apply(tp: TokenPosition, row: Mapping[str, Any]) -> None:
     taker = bool(row["is_taker_aggregate"])
     resolved_at = row["resolved_at"]
     if taker and resolved_at is not None and row["timestamp"] >= resolved_at:
-        # taken with the outcome known: no decision (orderflow.reputation.evidence_sql.VOID)
-        tp.void_volume += usdc
-        taker = False
-        if tp.taker_first_at is None or row["timestamp"] < tp.taker_first_at:
-            tp.taker_first_at = row["timestamp"]
+        void = Decimal(1)
+    kept = 1 - void if taker else ZERO
     if row["side"] == "BUY":
         tp.bought_gross += size
         tp.paid_gross += usdc
         if row["price"] > Decimal(str(PENNY_PRICE)):
             tp.penny += usdc
-        if taker:
-            tp.taker_bought += size
-            tp.taker_paid += usdc
+        tp.taker_bought += size * kept
+        tp.taker_paid += usdc * kept
     else:
         tp.sold_gross += size
         tp.received_gross += usdc
-        if taker:
-            tp.taker_sold += size
-            tp.taker_received += usdc
+        tp.taker_sold += size * kept
+        tp.taker_received += usdc * kept
     if taker:
-        tp.taker_fee += fill.fee_usdc
+        tp.void_volume += usdc * void
+        tp.taker_fee += fill.fee_usdc * kept
         if tp.taker_first_at is None or row["timestamp"] < tp.taker_first_at:
             tp.taker_first_at = row["timestamp"]
 
@@ -318,6 +334,7 @@ async def wallet_report(
     rows = await conn.fetch(wallet_sql.WALLET_FILLS, cutoff, wallet)
     by_token: dict[int, TokenPosition] = {}
     last_fill: dict[int, datetime] = {}
+    self_matched = _self_matched(rows)
     for row in rows:
         token_id = int(row["token_id"])
         tp = by_token.get(token_id)
@@ -331,7 +348,7 @@ async def wallet_report(
                 payouts=list(payouts) if payouts is not None else None,
                 resolved_at=row["resolved_at"],
             )
-        _apply(tp, row)
+        _apply(tp, row, self_matched.get((row["chain_id"], row["tx_hash"]), ZERO))
         last_fill[token_id] = max(last_fill.get(token_id, row["timestamp"]), row["timestamp"])
     positions = list(by_token.values())
     for tp in positions:

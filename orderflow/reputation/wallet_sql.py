@@ -11,7 +11,8 @@ from orderflow.reputation.scores_sql import FIGURES
 # $1 = as_of, $2 = wallet.
 WALLET_FILLS = f"""
 SELECT t.token_id, t.side, t.size, t.usdc_size, t.fee, t.fee_asset, t.price, t.timestamp,
-       t.is_taker_aggregate, coalesce(t.market_id, tk.condition_id) AS market_id,
+       t.is_taker_aggregate, t.chain_id, t.tx_hash, t.wallet_address, t.taker_address,
+       coalesce(t.market_id, tk.condition_id) AS market_id,
        CASE WHEN c.neg_risk THEN left(c.question_id, 64) || '00'
             ELSE coalesce(t.market_id, tk.condition_id) END AS event_id,
        coalesce(t.outcome_index, tk.outcome_index) AS outcome_index,

@@ -27,6 +27,18 @@ async def _full_equals_incremental(pool: asyncpg.Pool) -> None:
     same_scores(await scan_scores(pool), scores)
 
 
+async def _replay_agrees(pool: asyncpg.Pool, rows: list[tuple[str, asyncpg.Record]]) -> None:
+    """The per-wallet replay (`orderflow wallet`) leaves the same fills out."""
+    for who, row in rows:
+        async with pool.acquire() as conn:
+            report = await wallet_report(conn, who, stats=row)
+        assert report.inputs.events[0] == row["events_resolved"]
+        value = await pool.fetchval(
+            "SELECT value FROM orderflow_reputation_inputs WHERE wallet_address = $1", who
+        )
+        assert abs(report.inputs.value[0] - value) < 1e-6
+
+
 async def test_fills_after_the_resolution_are_no_decisions(pool: asyncpg.Pool) -> None:
     w = World(seed=21)
     for _ in range(15):
@@ -56,13 +68,45 @@ async def test_fills_after_the_resolution_are_no_decisions(pool: asyncpg.Pool) -
     assert (
         h["factors"]["posterior"]["outcome_edge"] == before["factors"]["posterior"]["outcome_edge"]
     )
-    # the per-wallet replay (`orderflow wallet`) leaves them out as well
-    for who, row in ((late, s), (honest, h)):
-        async with pool.acquire() as conn:
-            report = await wallet_report(conn, who, stats=row)
-        assert report.inputs.events[0] == row["events_resolved"]
-        value = await pool.fetchval(
-            "SELECT value FROM orderflow_reputation_inputs WHERE wallet_address = $1", who
-        )
-        assert abs(report.inputs.value[0] - value) < 1e-6
+    await _replay_agrees(pool, [(late, s), (honest, h)])
+    await _full_equals_incremental(pool)
+
+
+async def test_a_wallet_matched_against_itself_takes_no_decision(pool: asyncpg.Pool) -> None:
+    """A wallet whose taker order fills against its own resting order (maker = taker) trades
+    with itself. The counterparty evidence leaves such a match out (no pair), so its price is
+    never judged: buying the winner at 0.50 from itself (its resting order buys the loser at
+    0.50: the exchange mints the pair) while the market trades it at 0.95 read as an edge of
+    +1 a dollar (WHALE, score 9.87, no flag, before this test). The part of a taker order that
+    matched the wallet's own orders is no decision."""
+    w = World(seed=13)
+    for _ in range(15):
+        noise_taker(w, w.new_wallet(), 30)
+    honest = w.new_wallet()
+    noise_taker(w, honest, 25)
+    await w.finish(pool)
+    assert not (await run_reputation(pool)).incremental
+    before = await stats(pool, honest)
+
+    # fills that arrive late, stamped before the markets' resolution
+    me = w.new_wallet()
+    for s in w.rng.sample(w.specs, 25):
+        t = s.resolves - 0.05 * (s.resolves - s.opens)
+        for dt in (-600.0, 600.0):
+            w.take(s, t + dt, w.new_wallet(), s.winner, 50.0, price=0.95)
+        w.take(s, t, me, s.winner, 500.0, price=0.50, maker=me)
+        # the honest wallet crosses its own resting order at the market's price
+        w.take(s, t + 30, honest, s.winner, 100.0, price=0.96, maker=honest)
+    await w.chain.ingest(pool)
+    assert (await run_reputation(pool)).incremental
+
+    s = await stats(pool, me)
+    assert s["trader_tier"] not in TOP, (s["trader_tier"], str(s["factors"]["posterior"]))
+    assert s["events_resolved"] == 0 and s["trader_tier"] == "NOVICE"
+    h = await stats(pool, honest)
+    assert h["events_resolved"] == before["events_resolved"]
+    assert (
+        h["factors"]["posterior"]["outcome_edge"] == before["factors"]["posterior"]["outcome_edge"]
+    )
+    await _replay_agrees(pool, [(me, s), (honest, h)])
     await _full_equals_incremental(pool)
