@@ -217,21 +217,12 @@ class _Writer:
             return 0
         found = await self.conn.fetch(query, self.chain_id, *span)
         for r in found:
-            self.dead.append(
-                DeadLetter(
-                    raw={"staged": kind, **dict(r)},
-                    reason=(
-                        f"{kind} at block {r['block_number']}, log index {r['log_index']} "
-                        f"(tx {r['tx_hash']}) not stored: its block hash {r['block_hash']} is "
-                        f"not the hash {r['recorded_block_hash']} recorded for block "
-                        f"{r['block_number']} (a log of another fork)"
-                    ),
-                    chain_id=self.chain_id,
-                    tx_hash=r["tx_hash"],
-                    log_index=r["log_index"],
-                    block_number=r["block_number"],
-                    address=r["exchange"],
-                )
+            self._refused(
+                kind,
+                r,
+                f"(tx {r['tx_hash']}) not stored: its block hash {r['block_hash']} is not the "
+                f"hash {r['recorded_block_hash']} recorded for block {r['block_number']} (a log "
+                "of another fork)",
             )
         return len(found)
 
@@ -246,22 +237,27 @@ class _Writer:
                 if r["stored_block_hash"] != r["block_hash"]
                 else "a log with other content (order, wallets, side, token or amounts)"
             )
-            self.dead.append(
-                DeadLetter(
-                    raw={"staged": kind, **dict(r)},
-                    reason=(
-                        f"{kind} at block {r['block_number']}, log index {r['log_index']} "
-                        f"(tx {r['tx_hash']}, block hash {r['block_hash']}) not stored: that "
-                        f"(chain, block, log index) is already held by {held} — two logs cannot "
-                        "share it"
-                    ),
-                    chain_id=self.chain_id,
-                    tx_hash=r["tx_hash"],
-                    log_index=r["log_index"],
-                    block_number=r["block_number"],
-                    address=r["exchange"],
-                )
+            self._refused(
+                kind,
+                r,
+                f"(tx {r['tx_hash']}, block hash {r['block_hash']}) not stored: that (chain, "
+                f"block, log index) is already held by {held} — two logs cannot share it",
             )
+
+    def _refused(self, kind: str, r: asyncpg.Record, why: str) -> None:
+        """A staged fill or match the store refuses, as a dead letter: ``why`` follows its
+        "<kind> at block …, log index …"."""
+        self.dead.append(
+            DeadLetter(
+                raw={"staged": kind, **dict(r)},
+                reason=f"{kind} at block {r['block_number']}, log index {r['log_index']} {why}",
+                chain_id=self.chain_id,
+                tx_hash=r["tx_hash"],
+                log_index=r["log_index"],
+                block_number=r["block_number"],
+                address=r["exchange"],
+            )
+        )
 
     async def links(self) -> None:
         """Fills and matches of one transaction stored by different batches."""
