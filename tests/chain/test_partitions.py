@@ -240,6 +240,7 @@ async def test_migration_keeps_every_row_id_trigger_and_index(
             "orderflow_trades_wallet_time",  # (orderflow_trades_market: dropped by 016)
             "orderflow_trades_token_time",
             "orderflow_trades_timestamp",
+            "orderflow_trades_self_match",  # migration 032: maker rows naming their own wallet
         }
         # the identity continues after the highest id ever handed out, not after max(id)
         await partitions.ensure(conn, EDGE + 10_000_001, EDGE + 10_000_001)
