@@ -16,8 +16,11 @@ Win probability p (what Kelly needs)
     pays as well and does not collect (the average taker loses them: ``prior_mean``, 8-15 cents
     a dollar in the demo), so ``p = q - edge x (1 - q)`` credited a fade with the seller's costs.
     A row without the population's mean (an older one): ``prior_mean`` 0, as before.
-    p is clipped to [0.02, 0.98]: no estimate of ours is surer than that, and near 0 or 1 Kelly
-    stakes explode (sizing caps the Kelly fraction as well). A wallet the run has not measured
+    p is clipped to at most 0.98: no estimate of ours is surer than that, and near 1 Kelly
+    stakes explode (sizing caps the Kelly fraction as well). It is never raised, only kept at
+    least 0: both signals *buy* the token, so a floor above the estimate (it used to be 0.02)
+    invents an edge on cheap tokens -- a whale's buy at 0.005 (p = 0.006) was bought at 0.01, a
+    price above its own estimated value. A wallet the run has not measured
     (no edge: the stats row of a wallet without a resolved event carries none to the executor)
     gives no p (no trade): the score is never turned into a probability.
 
@@ -43,7 +46,7 @@ from decimal import Decimal
 from orderflow.signals.rules import SignalType
 from orderflow.signals.views import TradeView, WalletView
 
-P_MIN = 0.02
+P_MIN = 0.0  # never raised: a higher floor would invent an edge for a buyer
 P_MAX = 0.98
 
 

@@ -358,3 +358,32 @@ def test_wallet_view_reads_the_runs_follower_cost(as_text: bool) -> None:
     assert view.follower_cost == 0.02 and view.prior_mean == -0.1
     assert confidence(SignalType.FADE_DEGEN, view) < 0.01
     assert wallet_view_from_stats({**row, "factors": None}).follower_cost is None
+
+
+@pytest.mark.parametrize("price", ["0", "0.003", "0.005", "0.01"])
+def test_a_cheap_token_is_not_bought_above_its_estimated_value(price: str) -> None:
+    """p used to be clipped up to 0.02: a whale's buy at 0.005 (p = 0.005 x 1.2 = 0.006) was
+    bought at 0.01 as if it won 2 % of the time: 2,525 shares paying 0.01 for 0.006 of value.
+    Raising a low estimate invents an edge; only the upper clip (0.98) stays."""
+    px = D(price)
+    cheap = MarketView(token_id=TOKEN, market_id=MARKET, last_price=px)
+    d = evaluate(trade(price=px), WHALE, cheap, BOOK, SETTINGS, NOW)  # pays 0.01 or 0.02
+    assert d is not None and d.win_probability == pytest.approx(float(px) * 1.2)
+    assert d.reason is Reason.NO_EDGE and not d.accepted and d.shares == 0
+    # On a 0.001 tick without slippage the whale's edge is real, and so is its (small) size:
+    # Kelly at the estimate, not at 0.02 (at 0.005 that was ten times the stake).
+    fine = SETTINGS.model_copy(update={"paper_slippage_bps": 0.0, "tick_size": 0.001})
+    d = evaluate(trade(price=px), WHALE, cheap, BOOK, fine, NOW)
+    assert d is not None and d.sizing is not None
+    if px == 0:
+        assert d.reason is Reason.NO_EDGE  # bought at the tick, worth nothing by the estimate
+    else:
+        assert d.sizing.kelly_f == pytest.approx((D("1.2") * px - px) / (1 - px))
+    # the fader's p is not raised either: a dump at 0.01 by a wallet no worse than average
+    average = WalletView(DEGEN.address, 1.0, "DEGEN", 0.0, 0.01, 80, p_edge_below_zero=0.9)
+    t = trade(side="SELL", price=D("0.01"), wallet=DEGEN.address)
+    m = MarketView(token_id=TOKEN, market_id=MARKET, last_price=D("0.01"), window_high=D("0.05"))
+    fade = SETTINGS.model_copy(update={"enable_degen_fading": True, "paper_slippage_bps": 0.0})
+    d = evaluate(t, average, m, BOOK, fade, NOW)
+    assert d is not None and d.win_probability == pytest.approx(0.01)
+    assert d.reason is Reason.NO_EDGE
