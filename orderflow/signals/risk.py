@@ -17,7 +17,7 @@ Checked in this order (the first that fails is the reason):
 ``daily_loss_limit``          P&L since 00:00 UTC (live orders included) <= -``max_daily_loss``
 ``no_edge``                   Kelly fraction <= 0 at the price we would pay
 ``market_exposure_cap``       the market's exposure cap leaves less than the minimum size
-``below_min_size``            the Kelly stake is below the market's minimum order size
+``below_min_size``            the Kelly stake buys fewer than the market's minimum shares or $1
 ============================  ===========================================================
 
 The per-trade cap (``max_position_usd``) reduces a stake rather than refusing it; a capped stake

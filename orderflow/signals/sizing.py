@@ -5,7 +5,8 @@ bankroll to stake is ``f* = (p - q) / (1 - q)``; we stake ``f* x kelly_fraction 
 nothing when ``f* <= 0``, at most ``max_position_usd`` and at most what the market's exposure cap
 leaves. q is the *all-in* price we expect to pay: the observed price plus slippage rounded up to the
 market's tick, plus the taker fee per share (``rate x q x (1 - q)``). Shares are rounded down to
-0.01 and must reach the market's minimum order size.
+0.01 and must reach the market's minimum order size, and the order at least $1
+(:data:`MIN_BUY_USDC`, the CLOB's minimum for a marketable BUY).
 
 The full-Kelly fraction is capped at :data:`MAX_KELLY` (0.5) before ``kelly_fraction`` applies:
 an estimated p near 1 (or a price near 0) would otherwise ask for most of the bankroll on one
@@ -22,6 +23,10 @@ from orderflow.strategy.settings import StrategySettings
 SHARE_STEP = Decimal("0.01")
 MAX_KELLY = Decimal("0.5")
 USDC_STEP = Decimal("0.000001")
+# The CLOB refuses a marketable BUY worth less than this ("invalid amount for a marketable BUY
+# order ($0.77), min size: $1"), on top of the market's minimum size in shares; our BUYs are
+# limits at the observed price plus slippage, meant to cross.
+MIN_BUY_USDC = Decimal(1)
 _BPS = Decimal(10_000)
 
 

@@ -20,6 +20,7 @@ from orderflow.signals import (
     kelly_fraction_of_bankroll,
     size_position,
 )
+from orderflow.signals.decide import Decision
 from orderflow.signals.model import confidence, win_probability
 from orderflow.signals.queries import wallet_view_from_stats
 from orderflow.strategy.settings import StrategySettings
@@ -387,3 +388,24 @@ def test_a_cheap_token_is_not_bought_above_its_estimated_value(price: str) -> No
     d = evaluate(t, average, m, BOOK, fade, NOW)
     assert d is not None and d.win_probability == pytest.approx(0.01)
     assert d.reason is Reason.NO_EDGE
+
+
+def test_a_buy_worth_less_than_a_dollar_is_not_sent() -> None:
+    """The CLOB refuses a marketable BUY worth less than $1 ("invalid amount for a marketable
+    BUY order ($0.77), min size: $1") whatever its shares: 7 shares at 0.11 passed the 5-share
+    minimum and went out to be refused live (and filled on paper, which the exchange never
+    would have)."""
+    m = MarketView(token_id=TOKEN, market_id=MARKET, last_price=D("0.10"))
+    t = trade(price=D("0.10"))
+
+    def sized(bankroll: float) -> object:
+        s = SETTINGS.model_copy(update={"bankroll_usd": bankroll, "max_position_usd": bankroll})
+        return evaluate(t, WHALE, m, StrategyBook(bankroll=D(repr(bankroll))), s, NOW)
+
+    small = sized(274.0)  # f = (0.12 - 0.11) / 0.89: stake 0.77, 7 shares at 0.11
+    assert isinstance(small, Decision) and small.sizing is not None
+    assert small.shares >= 5 and small.sizing.shares * small.sizing.price < 1
+    assert small.reason is Reason.BELOW_MIN_SIZE and not small.accepted
+    enough = sized(400.0)  # 10.2 shares at 0.11: $1.12
+    assert isinstance(enough, Decision) and enough.accepted
+    assert enough.size_usdc is not None and enough.size_usdc >= 1
