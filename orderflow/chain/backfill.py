@@ -9,6 +9,10 @@ checked against their block headers, fetched after the logs; a mismatch (the cha
 between the two requests) reads the range again. Those headers are stored with the range, so
 every recent block holding a stored log has its header in ``orderflow_blocks`` for the reorg
 checks of a later start.
+The block just below each range, when it can still reorganise, must still be the one held
+(the previous range's end, or the listener's): if not, the chain moved under what is already
+stored, and a RetryableRpcError ends the session after the ranges before are stored, so the
+next one repairs the reorg at start-up.
 
 Ranges adapt to the node: a refusal ("query returned more than …", -32005, size limits) or a
 timed-out eth_getLogs halves the range; a few successes in a row double it again, up to the
@@ -140,6 +144,7 @@ class Backfiller:
         self.on_range = on_range
         self._filter = log_filter if log_filter is not None else addresses.log_filter()
         self._verify_from = 0
+        self._previous_end: Header | None = None  # the end header of the range read last
         self._tracer = telemetry.tracer("orderflow.chain.backfill")
 
     async def run(
@@ -165,6 +170,7 @@ class Backfiller:
         report = BackfillReport(from_block, to_block)
         folds = FoldSchedule() if bulk else None
         self._verify_from = to_block - self.verify_depth + 1
+        self._previous_end = None
         queue: asyncio.Queue[_Range | Exception | None] = asyncio.Queue()
         slots = asyncio.Semaphore(1 + _AHEAD)  # the range being stored and those read ahead
         reader = asyncio.create_task(self._read_all(from_block, to_block, report, queue, slots))
@@ -276,7 +282,21 @@ class Backfiller:
         wanted = {n for r in raws if (n := block_of(r)) is not None and n >= self._verify_from}
         if self.end_headers:
             wanted.add(end)
+        below = self._held_below(start)
+        if below is not None:
+            wanted.add(below.number)
         fetched = await self._headers_by_number(wanted)
+        if below is not None:
+            now = fetched[below.number]
+            if now is None or now.hash != below.hash:
+                # Re-reading this range cannot help: what is stored (or read) below it is of
+                # the old chain. The ranges read before it are stored, then the session ends,
+                # and the next one finds the replaced block at start-up and rolls back.
+                raise RetryableRpcError(
+                    f"the chain reorganised below block {start} while blocks up to it were "
+                    f"being stored: block {below.number} was {below.hash}, the node now has "
+                    f"{now.hash if now else 'no block'}; repairing before reading on"
+                )
         if end in wanted and fetched[end] is None:
             raise RetryableRpcError(
                 f"eth_getBlockByNumber on {self.client.endpoint}: block {end} not found "
@@ -301,6 +321,21 @@ class Backfiller:
                 )
         return headers
 
+    def _held_below(self, start: int) -> Header | None:
+        """The header we hold for block ``start - 1``, when it can still reorganise: the end of
+        the range read before this one, else the listener's (e.g. the checkpoint's block).
+
+        A range's logs agree with the headers fetched after them, but that says nothing of
+        the blocks below it, stored or read earlier from another chain: ``start - 1`` is
+        fetched with this range's headers and must still be the block we hold.
+        """
+        number = start - 1
+        if number < self._verify_from:
+            return None
+        if self._previous_end is not None and self._previous_end.number == number:
+            return self._previous_end
+        return self.window.get(number) if self.window is not None else None
+
     async def _read(self, start: int, end: int) -> _Range:
         """Fetch [start, end] once, check it against the headers, give every log its time and
         decode it (fills and matches rendered for COPY, in a worker thread)."""
@@ -311,6 +346,7 @@ class Backfiller:
             verified = await self._verified_headers(start, end, raws)
             for header in verified.values():
                 self.headers.put(header)
+            self._previous_end = verified.get(end)
             if self.untimed_conditions:
                 # ConditionPreparation needs no time here (its tokens are the point): no
                 # header request for a node that leaves blockTimestamp out.

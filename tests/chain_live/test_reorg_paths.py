@@ -3,7 +3,8 @@
 (a) a reorg while the listener is stopped right after a backfill: the fork point must be found
     among the headers of every block that holds a stored log, not only each range's end;
 (b) a reorg plus skipped heads on a node that never sends ``removed: true``;
-(c) a reorg between a range's eth_getLogs and the fetch of its headers.
+(c) a reorg between a range's eth_getLogs and the fetch of its headers;
+(d) a reorg reaching below the range being read, in a backfill of several ranges.
 
 Each test ends with the database equal to what the node holds (every canonical fill stored
 once, no orphan) and the listener still running.
@@ -168,3 +169,73 @@ async def test_c_reorg_between_getlogs_and_the_header_fetch(
         assert not task.done()
     assert reorging.reorg_after_getlogs is None  # the reorg did happen mid-range
     assert await stored_trades(pool) == await canonical_fills(anvil)
+
+
+@dataclass
+class ReorgBeforeRange:
+    """HTTP JSON-RPC in front of anvil: reorganises the chain just before the eth_getLogs of
+    the range starting at ``from_block`` (a range of the same backfill is stored or read)."""
+
+    url: str = ""
+    from_block: int = 0
+    reorg: tuple[int, list[Any]] | None = None  # anvil_reorg's parameters
+
+
+@pytest.fixture
+async def reorg_before_range(anvil: Anvil) -> AsyncIterator[ReorgBeforeRange]:
+    node = ReorgBeforeRange()
+    upstream = httpx.AsyncClient(base_url=anvil.http_url, timeout=30)
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        if (
+            body["method"] == "eth_getLogs"
+            and node.reorg is not None
+            and body["params"][0].get("fromBlock") == hex(node.from_block)
+        ):
+            depth, txs = node.reorg
+            node.reorg = None
+            await anvil.rpc("anvil_reorg", depth, txs)
+        return web.json_response((await upstream.post("/", json=body)).json())
+
+    app = web.Application()
+    app.router.add_post("/", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    node.url = f"http://127.0.0.1:{port}/"
+    try:
+        yield node
+    finally:
+        await runner.cleanup()
+        await upstream.aclose()
+
+
+async def test_d_reorg_below_the_range_being_read_in_a_multi_range_backfill(
+    anvil: Anvil, reorg_before_range: ReorgBeforeRange, pool: asyncpg.Pool
+) -> None:
+    for i in range(4):  # fills in blocks 1-4; ranges of two blocks: [0, 1], [2, 3], [4, 4]
+        await anvil.emit(order_filled_v2(order_hash=40 + i))
+    # Once the first range (block 1's fill) is read, blocks 1-4 are replaced: the new block 1
+    # holds another fill. The later ranges read the new chain, consistent with its headers.
+    reorg_before_range.from_block = 2
+    reorg_before_range.reorg = (4, [[replacement(anvil, 88), 0]])
+    settings = make_settings(
+        anvil.ws_url,
+        POLYGON_HTTP_URL=reorg_before_range.url,
+        GETLOGS_INITIAL_BLOCKS=2,
+        GETLOGS_MAX_BLOCKS=2,
+        CONDITION_SYNC=False,
+    )
+    listener = Listener(pool, settings)
+    async with running(listener) as task:
+        await wait_until(streaming(listener), what="streaming")
+        await wait_until(is_canonical(pool, anvil), what="the canonical chain")
+        await anvil.emit(order_filled_v2(order_hash=45))
+        await wait_until(count_is(pool, 2), what="a live fill")
+        assert not task.done()
+    assert reorg_before_range.reorg is None  # the reorg did happen between two ranges
+    assert await stored_trades(pool) == await canonical_fills(anvil)
+    total = await pool.fetchval("SELECT sum(total_trades) FROM orderflow_wallet_stats")
+    assert total == 2
