@@ -115,7 +115,7 @@ def evaluate(
     gate = market_gates(trade, market, book, settings, now)
     if gate is not None:
         return refuse(gate)
-    p = win_probability(signal, trade, wallet)
+    p = win_probability(signal, trade, wallet, market.last_price)
     if p is None:
         return refuse(Reason.WALLET_UNMEASURED)
     conf = confidence(signal, wallet)

@@ -16,6 +16,11 @@ Win probability p (what Kelly needs)
     pays as well and does not collect (the average taker loses them: ``prior_mean``, 8-15 cents
     a dollar in the demo), so ``p = q - edge x (1 - q)`` credited a fade with the seller's costs.
     A row without the population's mean (an older one): ``prior_mean`` 0, as before.
+    q is the lower of the leader's price and the market's last price when we decide: a price
+    that fell since the leader's trade (a whale's buy at 0.60, the market at 0.20 a minute
+    later) is news the leader did not have, not a discount on its fair value -- anchored at
+    0.60, p = 0.72 bought the full per-trade cap at 0.21. A price that rose is the
+    ``price_moved`` gate's (risk.py).
     p is clipped to at most 0.98: no estimate of ours is surer than that, and near 1 Kelly
     stakes explode (sizing caps the Kelly fraction as well). It is never raised, only kept at
     least 0: both signals *buy* the token, so a floor above the estimate (it used to be 0.02)
@@ -64,11 +69,15 @@ def _prior_mean(wallet: WalletView) -> float:
     return mean if mean is not None and math.isfinite(mean) else 0.0
 
 
-def win_probability(signal: SignalType, trade: TradeView, wallet: WalletView) -> float | None:
+def win_probability(
+    signal: SignalType, trade: TradeView, wallet: WalletView, market_price: Decimal | None = None
+) -> float | None:
+    """p from the wallet's posterior edge, at the lower of the leader's price and the market's
+    now (``market_price``): a fall since the leader's trade is news, not a discount."""
     if not _finite(wallet.edge):
         return None
     assert wallet.edge is not None
-    q = float(trade.price)
+    q = float(trade.price if market_price is None else min(trade.price, market_price))
     follow = signal is SignalType.FOLLOW_WHALE
     p = q + wallet.edge * q if follow else q - (wallet.edge - _prior_mean(wallet)) * (1.0 - q)
     return min(P_MAX, max(P_MIN, p))

@@ -409,3 +409,29 @@ def test_a_buy_worth_less_than_a_dollar_is_not_sent() -> None:
     enough = sized(400.0)  # 10.2 shares at 0.11: $1.12
     assert isinstance(enough, Decision) and enough.accepted
     assert enough.size_usdc is not None and enough.size_usdc >= 1
+
+
+@pytest.mark.parametrize("signal", ["follow", "fade"])
+def test_a_price_that_fell_since_the_leader_is_no_extra_edge(signal: str) -> None:
+    """p was anchored at the leader's price only: a whale's buy at 0.60 (p = 0.72 at +0.20 a
+    dollar) with the market at 0.20 a minute later was bought at 0.21 as if it still won 72 %
+    of the time — the full per-trade cap on a market that has just told everyone otherwise.
+    A fall since the leader's trade is news, not a discount: p now starts from the lower of the
+    leader's price and the market's, so the wallet's edge is credited on what we pay."""
+    if signal == "follow":
+        kw: dict[str, object] = {}
+        who, paid, fell = WHALE, D("0.60"), D("0.20")
+        settings = SETTINGS
+    else:
+        kw = {"side": "SELL", "wallet": DEGEN.address}
+        who, paid, fell = DEGEN, D("0.40"), D("0.15")
+        settings = SETTINGS.model_copy(update={"enable_degen_fading": True})
+    high = D("0.80")  # the fade's panic: a fall from the window's high
+    now = MarketView(token_id=TOKEN, market_id=MARKET, last_price=fell, window_high=high)
+    d = evaluate(trade(price=paid, **kw), who, now, BOOK, settings, NOW)
+    same = MarketView(token_id=TOKEN, market_id=MARKET, last_price=fell, window_high=high)
+    there = evaluate(trade(price=fell, **kw), who, same, BOOK, settings, NOW)
+    assert d is not None and there is not None
+    # as if the leader had traded at today's price: no more edge, no larger stake
+    assert d.win_probability == pytest.approx(there.win_probability)
+    assert d.shares == there.shares
