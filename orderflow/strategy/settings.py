@@ -153,10 +153,14 @@ class StrategySettings(BaseModel):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
-        """Read the seed's environment variables (upper-case field names)."""
+        """Read the seed's environment variables (upper-case field names). The mode comes from
+        ``ENABLE_PAPER_TRADING`` alone: a generic ``MODE`` (another tool's variable) must not
+        make a strategy live."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for name in cls.model_fields:
+            if name == "mode":
+                continue
             raw = env.get(name.upper())
             if raw is not None and raw != "":
                 values[name] = raw

@@ -87,6 +87,19 @@ def test_strategy_defaults_are_the_seeds() -> None:
     assert s.kelly_fraction == 0.25
 
 
+def test_only_the_documented_switch_makes_live() -> None:
+    """Every field was read from its upper-case name, so a generic ``MODE=live`` in the
+    environment (another tool's variable) made the default strategy live; only
+    ``ENABLE_PAPER_TRADING=false`` is documented to, and only it does."""
+    assert StrategySettings.from_env({"MODE": "live"}).mode == "paper"
+    assert StrategySettings.from_env({"MODE": "live", "ENABLE_PAPER_TRADING": "true"}).mode == (
+        "paper"
+    )
+    assert StrategySettings.from_env({"MODE": "paper", "ENABLE_PAPER_TRADING": "false"}).mode == (
+        "live"
+    )
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
