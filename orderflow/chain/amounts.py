@@ -30,12 +30,21 @@ between the previous OrdersMatched of that exchange and this one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TypeVar
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
 
-from orderflow.chain.events import DecodedBatch, FillFields, MatchFields
+from orderflow.chain.events import DecodedBatch, FillFields, Located, MatchFields
+
+
+class _Amounts(Located, Protocol):
+    """A fill or a match, as a repeat of it is mended (:func:`_to_twins`)."""
+
+    shares: int
+    collateral: int
+
 
 F = TypeVar("F", bound=FillFields)
+E = TypeVar("E", bound=_Amounts)
 
 
 def correct_match(match: MatchFields, segment: Sequence[FillFields]) -> bool:
@@ -142,57 +151,58 @@ def _correct_tx(group: list[MatchFields], in_tx: list[FillFields]) -> int:
     if len(in_tx) > 1:
         in_tx.sort(key=_log_index)  # already in order in practice
     fills, twins = _once(in_tx)
+    matches, match_twins = _once(group)
     corrected = 0
     i, n = 0, len(fills)
-    first: tuple[MatchFields, tuple[int, int]] | None = None  # a log index's first match
-    for match in group:
+    for match in matches:
         end = match.ref.log_index
-        if first is not None and first[0].ref.log_index == end:  # the same log again
-            done, reported = first
-            if (match.taker_order_hash, match.shares, match.collateral) == (
-                done.taker_order_hash,
-                *reported,
-            ):
-                match.shares, match.collateral = done.shares, done.collateral
-            continue
-        first = (match, (match.shares, match.collateral))
+        reported = (match.shares, match.collateral)
         start = i
         while i < n and fills[i].ref.log_index < end:
             i += 1
         if i > start and _corrected(match, fills[start:i], twins):
             corrected += 1
+            _to_twins(match, reported, match_twins, lambda m: m.taker_order_hash)
     return corrected
 
 
-def _once(in_tx: list[F]) -> tuple[list[F], dict[int, list[F]]]:
-    """A transaction's fills (of one exchange, in log order) with each log once, and the
-    repeats of the logs given more than once (a replayed range, a file with a repeated line),
-    by log index: a repeated maker counted twice would deliver more than the taker received,
-    and the correction would leave the reported amounts."""
-    once: list[F] = []
-    twins: dict[int, list[F]] = {}
+def _once(events: list[E]) -> tuple[list[E], dict[int, list[E]]]:
+    """A transaction's fills or matches (of one exchange, in log order) with each log once, and
+    the repeats of the logs given more than once (a replayed range, a file with a repeated
+    line), by log index: a repeated maker counted twice would deliver more than the taker
+    received, and the correction would leave the reported amounts."""
+    once: list[E] = []
+    twins: dict[int, list[E]] = {}
     last = None
-    for f in in_tx:
-        index = f.ref.log_index
+    for e in events:
+        index = e.ref.log_index
         if index == last:
-            twins.setdefault(index, []).append(f)
+            twins.setdefault(index, []).append(e)
         else:
-            once.append(f)
+            once.append(e)
             last = index
     return once, twins
 
 
+def _to_twins(
+    done: E, reported: tuple[int, int], twins: dict[int, list[E]], order: Callable[[E], str]
+) -> None:
+    """Give ``done``'s executed amounts to its repeats that are the same event as reported
+    (same order, same amounts): the store keeps one of the copies, whichever it is."""
+    for twin in twins.get(done.ref.log_index, ()):
+        if order(twin) == order(done) and (twin.shares, twin.collateral) == reported:
+            twin.shares, twin.collateral = done.shares, done.collateral
+
+
 def _corrected(match: MatchFields, segment: Sequence[F], twins: dict[int, list[F]]) -> bool:
-    """:func:`correct_match` on a segment of logs given once; the taker's repeats, when the
-    same fill as reported, get its executed amounts too (the store keeps one of the copies)."""
+    """:func:`correct_match` on a segment of logs given once; the taker's repeats get its
+    executed amounts too (:func:`_to_twins`)."""
     taker = next((f for f in segment if f.is_taker_aggregate), None)
     reported = (taker.shares, taker.collateral) if taker is not None else None
     if not correct_match(match, segment):
         return False
     assert taker is not None and reported is not None
-    for twin in twins.get(taker.ref.log_index, ()):
-        if twin.order_hash == taker.order_hash and (twin.shares, twin.collateral) == reported:
-            twin.shares, twin.collateral = taker.shares, taker.collateral
+    _to_twins(taker, reported, twins, lambda f: f.order_hash)
     return True
 
 
