@@ -88,6 +88,21 @@ class _Job:
     kills: int = 0  # the strategy's kills and halts when it was decided (see _guard)
     halts: int = 0
 
+    @classmethod
+    def decided(
+        cls,
+        state: StrategyState,
+        signal_id: int,
+        trade: TradeView,
+        decision: Decision,
+        market: MarketView,
+        mode: Mode,
+    ) -> _Job:
+        """A job for a decision taken now: the strategy's kills and halts as they stand."""
+        return cls(
+            state, signal_id, trade, decision, market, mode, kills=state.kills, halts=state.halts
+        )
+
 
 class Trader:
     """Runs the decision pipeline for a batch of trades and hands accepted signals to the desk.
@@ -251,16 +266,7 @@ class Trader:
                         # closed on paper, whatever the strategy's mode says now).
                         mode = holdings.modes.get(trade.token_id, settings.mode)
                         accepted.append(
-                            _Job(
-                                state,
-                                signal_id,
-                                trade,
-                                decision,
-                                market,
-                                mode,
-                                kills=state.kills,
-                                halts=state.halts,
-                            )
+                            _Job.decided(state, signal_id, trade, decision, market, mode)
                         )
                 for trade in candidates:
                     wallet = wallets[trade.wallet]
@@ -275,16 +281,7 @@ class Trader:
                     if decision.accepted:
                         book = _with_position(book, trade, decision)
                         accepted.append(
-                            _Job(
-                                state,
-                                signal_id,
-                                trade,
-                                decision,
-                                market,
-                                settings.mode,
-                                kills=state.kills,
-                                halts=state.halts,
-                            )
+                            _Job.decided(state, signal_id, trade, decision, market, settings.mode)
                         )
             if not replay:
                 await strategy_queries.set_cursor(conn, state.name, top)
