@@ -28,7 +28,7 @@ from orderflow.chain.contracts import MAINNET
 from orderflow.chain.rpc import EthClient
 from orderflow.chain.rpc_http import HttpTransport
 from orderflow.errors import RetryableRpcError
-from tests.chain_live.conftest import Anvil, free_port
+from tests.chain_live.conftest import Anvil, http_node
 from tests.chain_live.logs import order_filled_v2
 from tests.conftest import scratch_database
 
@@ -67,17 +67,10 @@ async def limited(anvil: Anvil) -> AsyncIterator[LimitedNode]:
                 g.pop("blockTimestamp", None)
         return web.json_response(reply)
 
-    app = web.Application()
-    app.router.add_post("/", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    node.url = f"http://127.0.0.1:{port}/"
     try:
-        yield node
+        async with http_node(handle) as node.url:
+            yield node
     finally:
-        await runner.cleanup()
         await upstream.aclose()
 
 

@@ -30,7 +30,7 @@ from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.rpc import EthClient
 from orderflow.chain.rpc_http import HttpTransport
 from orderflow.chain.store import store_batch
-from tests.chain_live.conftest import Anvil, free_port
+from tests.chain_live.conftest import Anvil, http_node
 from tests.chain_live.logs import (
     condition_of,
     condition_preparation,
@@ -122,17 +122,10 @@ async def gated(anvil: Anvil) -> AsyncIterator[GatedNode]:
         reply = (await upstream.post("/", json=body)).json()
         return web.json_response(reply)
 
-    app = web.Application()
-    app.router.add_post("/", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    node.url = f"http://127.0.0.1:{port}/"
     try:
-        yield node
+        async with http_node(handle) as node.url:
+            yield node
     finally:
-        await runner.cleanup()
         await upstream.aclose()
 
 

@@ -22,7 +22,7 @@ import pytest
 from aiohttp import web
 
 from orderflow.chain.listener import Listener
-from tests.chain_live.conftest import Anvil, WsRelay, free_port, relay_calldata
+from tests.chain_live.conftest import Anvil, WsRelay, http_node, relay_calldata
 from tests.chain_live.logs import order_filled_v2, wait_until
 from tests.chain_live.test_listener import (
     canonical_fills,
@@ -138,17 +138,10 @@ async def reorging(anvil: Anvil) -> AsyncIterator[ReorgingNode]:
             await anvil.rpc("anvil_reorg", depth, txs)  # the reply below is now stale
         return web.json_response(reply)
 
-    app = web.Application()
-    app.router.add_post("/", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    node.url = f"http://127.0.0.1:{port}/"
     try:
-        yield node
+        async with http_node(handle) as node.url:
+            yield node
     finally:
-        await runner.cleanup()
         await upstream.aclose()
 
 
@@ -198,17 +191,10 @@ async def reorg_before_range(anvil: Anvil) -> AsyncIterator[ReorgBeforeRange]:
             await anvil.rpc("anvil_reorg", depth, txs)
         return web.json_response((await upstream.post("/", json=body)).json())
 
-    app = web.Application()
-    app.router.add_post("/", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    node.url = f"http://127.0.0.1:{port}/"
     try:
-        yield node
+        async with http_node(handle) as node.url:
+            yield node
     finally:
-        await runner.cleanup()
         await upstream.aclose()
 
 
