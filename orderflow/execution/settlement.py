@@ -69,10 +69,6 @@ def unbooked(fills: Sequence[FillReport], booked: set[str]) -> tuple[FillReport,
     return tuple(out)
 
 
-def new_fills(fills: Sequence[ExchangeFill], booked: set[str]) -> tuple[FillReport, ...]:
-    return unbooked([f.fill for f in fills], booked)
-
-
 def settle(
     row: Mapping[str, Any],
     fills: Sequence[ExchangeFill],
@@ -83,7 +79,7 @@ def settle(
     status: str = row["status"]
     if status not in ("INTENT", "OPEN", "CANCELED"):
         return Verdict()
-    fresh = new_fills(fills, booked)
+    fresh = unbooked([f.fill for f in fills], booked)
     shares = Decimal(row["shares"])
     total = Decimal(row["filled_shares"]) + sum((f.shares for f in fresh), Decimal(0))
     until = expiry(row)
