@@ -177,7 +177,7 @@ class Executor:
             async with self.pool.acquire() as conn:
                 await self.registry.refresh(conn)
             await self.desk.abandon_orphans()
-            await self.desk.reconcile(intents=True)
+            await self.desk.reconcile()
             await self.trader.open_connection(self.dsn)
             self.trader.start_worker()
             self._gaps.clear()
@@ -335,7 +335,7 @@ class Executor:
         for name in doomed:
             if self.registry.wanted(name):
                 self.kills.request(name)
-        await self.desk.reconcile(intents=False)
+        await self.desk.reconcile()
         now = self.clock()
         async with self.pool.acquire() as conn:
             for state in self.registry.active():

@@ -81,6 +81,8 @@ class OrderDesk:
         self.lookback = timedelta(seconds=lookback_secs)
         self.call_timeout = call_timeout_secs
         self.in_doubt: set[int] = set()
+        # Intents this desk has stored and is sending now; every other intent is in doubt.
+        self._placing: set[int] = set()
         self._locks: dict[int, asyncio.Lock] = {}
         self.settlement = TradeSettlement(
             pool,
@@ -149,52 +151,68 @@ class OrderDesk:
                     traceparent=current_traceparent(),
                 )
             span.set_attribute("orderflow.order_id", order_id)
-            await self.before_send(order_id)
-            refused = guard() if guard is not None else None
-            if refused is None:
-                refused = await self._switched_off(request.strategy, request.side)
-            if refused is not None:
-                # Paused, killed or stale while queued: nothing was sent.
-                async with self.pool.acquire() as conn, conn.transaction():
-                    await order_queries.abandon_order(conn, order_id, f"not sent: {refused}")
-                    await position_queries.set_signal_status(conn, signal_id, "SKIPPED", refused)
-                return None
+            self._placing.add(order_id)
             try:
-                outcome: OrderOutcome = await self._call(broker.send(prepared))
-            except OrderInDoubtError as exc:
-                log.warning(
-                    "order in doubt; will reconcile",
-                    extra={"order_id": order_id, "signal_id": signal_id, "error": str(exc)},
-                )
-                self.in_doubt.add(order_id)
-                return None
-            except BaseException:
-                # Anything else once the order may have left (an answer the broker cannot
-                # read, the worker cancelled mid-send): the exchange may hold it, so it is in
-                # doubt and reconciled like a timeout, never left INTENT unasked until a restart.
-                self.in_doubt.add(order_id)
-                raise
-            try:
-                # Under the order's lock: a kill may have cancelled it and booked its trades
-                # while the answer was on its way.
-                async with self._locked(order_id):
-                    async with self.pool.acquire() as conn:
-                        row = await order_queries.order_row(conn, order_id)
-                    if row["status"] in ("CANCELED", "FILLED"):  # closed meanwhile: it stays so
-                        outcome = dataclasses.replace(
-                            outcome, status=row["status"], reason=row["status_reason"]
-                        )
-                    await self.apply(order_id, outcome, sent=True)
-            except Exception as exc:
-                # Sent, but not recorded (database trouble): the order stays INTENT, which
-                # counts as exposure, and is reconciled from the exchange rather than resent.
-                self.in_doubt.add(order_id)
-                log.error(
-                    "order sent but not recorded; in doubt until reconciled",
-                    extra={"order_id": order_id, "error": f"{type(exc).__name__}: {exc}"},
-                )
-                return None
-            return outcome
+                return await self._send(broker, order_id, signal_id, request, guard, prepared)
+            finally:
+                self._placing.discard(order_id)
+
+    async def _send(
+        self,
+        broker: Broker,
+        order_id: int,
+        signal_id: int,
+        request: OrderRequest,
+        guard: Guard | None,
+        prepared: PreparedOrder,
+    ) -> OrderOutcome | None:
+        """Send a stored intent unless a switch is off, and book the answer."""
+        await self.before_send(order_id)
+        refused = guard() if guard is not None else None
+        if refused is None:
+            refused = await self._switched_off(request.strategy, request.side)
+        if refused is not None:
+            # Paused, killed or stale while queued: nothing was sent.
+            async with self.pool.acquire() as conn, conn.transaction():
+                await order_queries.abandon_order(conn, order_id, f"not sent: {refused}")
+                await position_queries.set_signal_status(conn, signal_id, "SKIPPED", refused)
+            return None
+        try:
+            outcome: OrderOutcome = await self._call(broker.send(prepared))
+        except OrderInDoubtError as exc:
+            log.warning(
+                "order in doubt; will reconcile",
+                extra={"order_id": order_id, "signal_id": signal_id, "error": str(exc)},
+            )
+            self.in_doubt.add(order_id)
+            return None
+        except BaseException:
+            # Anything else once the order may have left (an answer the broker cannot
+            # read, the worker cancelled mid-send): the exchange may hold it, so it is in
+            # doubt and reconciled like a timeout, never left INTENT unasked until a restart.
+            self.in_doubt.add(order_id)
+            raise
+        try:
+            # Under the order's lock: a kill may have cancelled it and booked its trades
+            # while the answer was on its way.
+            async with self._locked(order_id):
+                async with self.pool.acquire() as conn:
+                    row = await order_queries.order_row(conn, order_id)
+                if row["status"] in ("CANCELED", "FILLED"):  # closed meanwhile: it stays so
+                    outcome = dataclasses.replace(
+                        outcome, status=row["status"], reason=row["status_reason"]
+                    )
+                await self.apply(order_id, outcome, sent=True)
+        except Exception as exc:
+            # Sent, but not recorded (database trouble): the order stays INTENT, which
+            # counts as exposure, and is reconciled from the exchange rather than resent.
+            self.in_doubt.add(order_id)
+            log.error(
+                "order sent but not recorded; in doubt until reconciled",
+                extra={"order_id": order_id, "error": f"{type(exc).__name__}: {exc}"},
+            )
+            return None
+        return outcome
 
     async def _switched_off(self, strategy: str, side: str) -> str | None:
         """The strategy's kill (a deletion is one) and, for a BUY, its pause as the database
@@ -257,17 +275,18 @@ class OrderDesk:
 
     # ---------------------------------------------------------------- reconciling
 
-    async def reconcile(self, *, intents: bool, strategy: str | None = None) -> None:
+    async def reconcile(self, strategy: str | None = None) -> None:
         """Ask the exchange about open orders, recently cancelled ones (late fills) and intents
-        in doubt (every intent when ``intents``: at start-up, when none can be in flight)."""
+        in doubt: every intent this desk is not sending right now — its own after a failed
+        send, any at start-up, and one an old leader stored and sent in the second before it
+        noticed it had lost the trading lock (before, those waited for the next restart)."""
         async with self.pool.acquire() as conn:
             rows = await order_queries.orders_to_reconcile(
                 conn, self.clock() - self.lookback, strategy
             )
-        if intents:
-            # Nothing is in flight (start-up): every intent is in doubt until settled, also
-            # when the exchange cannot be asked right now.
-            self.in_doubt.update(r["id"] for r in rows if r["status"] == "INTENT")
+        self.in_doubt.update(
+            r["id"] for r in rows if r["status"] == "INTENT" and r["id"] not in self._placing
+        )
         rows = [r for r in rows if r["status"] != "INTENT" or r["id"] in self.in_doubt]
         await self._reconcile_rows(rows)
         # Booked live fills whose trades have not settled on chain yet (FILLED orders too).
@@ -385,6 +404,6 @@ class OrderDesk:
             )
         # Book what filled before the cancel, settle what the exchange did not cancel.
         with contextlib.suppress(ExecutionError):
-            await self.reconcile(intents=False, strategy=strategy)
+            await self.reconcile(strategy=strategy)
         async with self.pool.acquire() as conn:
             return len(await order_queries.orders_in(conn, ["OPEN"], strategy))

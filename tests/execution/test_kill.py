@@ -318,7 +318,7 @@ async def test_a_kill_while_the_placement_answer_is_on_its_way_books_each_fill_o
         await wait_for(lambda: _true(clob.orders[oid]["status"] == "CANCELED"))
         await ex.trader.drain()
         await ex.kills.wait()
-        await ex.desk.reconcile(intents=False)
+        await ex.desk.reconcile()
     fills = await pool.fetch("SELECT * FROM orderflow_fills ORDER BY id")
     assert sum(f["shares"] for f in fills) == 100
     pos = await pool.fetchrow("SELECT * FROM orderflow_positions")

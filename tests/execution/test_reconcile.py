@@ -266,3 +266,37 @@ async def test_killed_between_send_and_record_with_the_exchange_down_at_restart(
     [fill] = await _fills(pool)
     assert fill["shares"] == order["shares"]
     assert [m for m, p in clob.requests if p == "/order"] == ["POST"]
+
+
+async def test_an_old_leaders_intent_is_reconciled_during_this_leadership(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """Split brain: the old leader lost its lock session but, within the second before it
+    noticed, stored an intent, sent it (the exchange matched it) and died before recording the
+    answer — after the new leader's start-up reconciliation. The new leader only asked about
+    intents in doubt in its own process, so that order stayed INTENT, unbooked, until the next
+    restart. An intent this desk is not placing is in doubt, whoever stored it."""
+    await live_strategy(pool)
+
+    class Dying(OrderDesk):
+        async def apply(self, order_id: int, outcome: OrderOutcome, *, sent: bool) -> None:
+            raise SystemExit("kill -9")
+
+    new = live_executor(pool, dsn, live)
+    async with pool.acquire() as conn:
+        await new.registry.refresh(conn)
+    await new.desk.abandon_orphans()  # the new leader's start-up repairs: nothing to repair yet
+    await new.desk.reconcile()
+    old = live_executor(pool, dsn, live, Dying)
+    async with pool.acquire() as conn:
+        await old.registry.refresh(conn)
+        await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # matched at placement
+    with pytest.raises(SystemExit):
+        await old.catch_up()
+    assert await pool.fetchval("SELECT status FROM orderflow_orders") == "INTENT"
+    await new.maintenance()
+    order = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    assert order["status"] == "FILLED"
+    [fill] = await _fills(pool)
+    assert fill["shares"] == order["shares"]
+    assert [m for m, p in clob.requests if p == "/order"] == ["POST"]
