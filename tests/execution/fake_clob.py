@@ -22,8 +22,11 @@ What the exchange does with an order, no kinder than the real one:
   later when the test calls :meth:`FakeClob.fill` (a counterparty takes it);
 * refusals with the real CLOB's statuses and bodies: HTTP 400 ``not enough balance / allowance``
   (collateral for BUYs, shares for SELLs, both net of what live orders reserve, or no allowance),
-  HTTP 400 ``order 0x… is invalid. Size (1.08) lower than the minimum: 5`` (py-clob-client
-  issue 301), ``invalid expiration``, HTTP 429 when rate limited;
+  HTTP 400 ``order 0x… is invalid. Size (1.08) lower than the minimum: 5`` (the market's
+  ``min_size``, for every order, BUY or SELL; py-clob-client issue 301), HTTP 400 ``invalid amount
+  for a marketable BUY order ($0.7), min size: $1`` (a BUY that crosses the book worth under $1;
+  a resting BUY and a SELL have no dollar minimum), ``invalid expiration``, HTTP 429 when rate
+  limited;
 * GTD orders expire at their ``expiration`` (on the exchange's clock, which tests can move);
 * a fully matched order is gone from ``GET /data/order/{id}`` (the real CLOB answers nothing,
   py-clob-client issue 217: "it will be in get_trades") and its fills are in ``GET /data/trades``
@@ -117,6 +120,8 @@ class Fault:
 
 
 RATE_LIMITED = {"error": "Too Many Requests"}
+# The CLOB refuses a marketable BUY worth less than this many dollars (whatever its size in shares).
+MIN_MARKETABLE_BUY_USDC = Decimal(1)
 
 
 @dataclass
@@ -425,14 +430,21 @@ class FakeClob:
                 f"order {order_id} is invalid. Size ({size.normalize():f}) lower than the minimum: "
                 f"{market.min_size.normalize():f}",
             )
-        if not self._affordable(side, token, price, size):
-            return self._reject(400, "not enough balance / allowance")
         if side == "BUY":
             level, depth = market.asks.get(token), market.ask_sizes.get(token)
             crosses = level is not None and level <= price
         else:
             level, depth = market.bids.get(token), market.bid_sizes.get(token)
             crosses = level is not None and level >= price
+        amount = price * size
+        if side == "BUY" and crosses and amount < MIN_MARKETABLE_BUY_USDC:
+            return self._reject(
+                400,
+                f"invalid amount for a marketable BUY order (${amount.normalize():f}), "
+                f"min size: ${MIN_MARKETABLE_BUY_USDC}",
+            )
+        if not self._affordable(side, token, price, size):
+            return self._reject(400, "not enough balance / allowance")
         matched = Decimal(0)
         if crosses:
             matched = size if depth is None else min(size, depth)

@@ -5,10 +5,12 @@ takes orders signed for the neg-risk exchange."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 import asyncpg
 import pytest
 
+from orderflow.execution.broker import OrderRequest
 from orderflow.execution.live import LiveBroker
 from tests.execution.conftest import TOKEN_YES, add_trade
 from tests.execution.fake_clob import FakeClob, Market
@@ -26,6 +28,17 @@ async def _one_buy(pool: asyncpg.Pool, dsn: str, live: LiveBroker, **trade: obje
     assert await pool.fetchval("SELECT count(*) FROM orderflow_fills") == 0
     assert await pool.fetchval("SELECT status FROM orderflow_orders") == "REJECTED"
     return str(row["reason"])
+
+
+def _request(side: Literal["BUY", "SELL"], price: str, shares: str) -> OrderRequest:
+    return OrderRequest(
+        strategy="s",
+        token_id=TOKEN_YES,
+        side=side,
+        price=Decimal(price),
+        shares=Decimal(shares),
+        observed_price=Decimal(price),
+    )
 
 
 @pytest.mark.parametrize(
@@ -55,17 +68,7 @@ async def test_refusals_are_recorded_on_the_signal(
 
 
 async def test_a_sell_beyond_the_shares_held_is_refused(clob: FakeClob, live: LiveBroker) -> None:
-    from orderflow.execution.broker import OrderRequest
-
-    request = OrderRequest(
-        strategy="s",
-        token_id=TOKEN_YES,
-        side="SELL",
-        price=Decimal("0.40"),
-        shares=Decimal(10),
-        observed_price=Decimal("0.40"),
-    )
-    outcome = await live.send(await live.prepare(request))
+    outcome = await live.send(await live.prepare(_request("SELL", "0.40", "10")))
     assert outcome.status == "REJECTED" and "not enough balance / allowance" in (
         outcome.reason or ""
     )
@@ -94,3 +97,23 @@ async def test_a_neg_risk_market_takes_orders_signed_for_its_exchange(
     assert row["status"] == "FILLED" and row["exchange_order_id"] in clob.orders
     exchange, _ = FakeClob.exchange_for(token, clob.markets[token])
     assert exchange.lower().startswith("0xe2222")  # the neg-risk CTF exchange
+
+
+async def test_a_marketable_buy_under_one_dollar_is_refused(
+    clob: FakeClob, live: LiveBroker
+) -> None:
+    """The real CLOB refuses a marketable BUY worth under $1 on top of the size minimum (HTTP 400
+    ``invalid amount for a marketable BUY order ($0.7), min size: $1``); the stand-in accepted
+    it. A BUY under $1 that does not cross rests: the dollar minimum is for marketable BUYs."""
+    market = clob.markets[TOKEN_YES]
+    market.asks[TOKEN_YES] = Decimal("0.14")
+    crossing = await live.send(await live.prepare(_request("BUY", "0.14", "5")))
+    assert crossing.status == "REJECTED", crossing
+    assert "invalid amount for a marketable BUY order ($0.7), min size: $1" in (
+        crossing.reason or ""
+    ), crossing.reason
+    assert crossing.reason is not None and crossing.reason.startswith("http 400")
+    resting = await live.send(await live.prepare(_request("BUY", "0.13", "5")))
+    assert resting.status == "OPEN", resting
+    enough = await live.send(await live.prepare(_request("BUY", "0.20", "5")))
+    assert enough.status == "FILLED", enough
