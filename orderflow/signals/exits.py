@@ -7,6 +7,10 @@ limit at the observed price minus ``paper_slippage_bps``, rounded *down* to the 
 
 * paused strategies still exit (pausing stops new positions, it does not freeze risk);
 * killed strategies send nothing: the exit is recorded SKIPPED ``strategy_killed``;
+* a position smaller than the market's minimum order size (5 shares, usually; what is left of a
+  partly filled entry) cannot be sold on the CLOB, which refuses the order (``Size (3) lower than
+  the minimum: 5``): nothing is sent, the exit is recorded SKIPPED ``exit_below_min_size`` and the
+  position is held to resolution, where settlement closes it at its payout (paper trades alike);
 * a resolved market is not exited: settlement closes the position at its payout.
 
 Positions opened by FADE_DEGEN are held to resolution (the faded wallet's later trades say
@@ -22,7 +26,7 @@ from decimal import ROUND_FLOOR, Decimal
 from orderflow.signals.decide import Decision
 from orderflow.signals.risk import Reason
 from orderflow.signals.rules import SignalType
-from orderflow.signals.sizing import USDC_STEP, Sizing, dec, fee_per_share
+from orderflow.signals.sizing import USDC_STEP, Sizing, dec, fee_per_share, min_order_shares
 from orderflow.signals.views import MarketView, StrategyBook, TradeView
 from orderflow.strategy.settings import StrategySettings
 
@@ -72,6 +76,12 @@ def exit_decision(
     signal = SignalType.FOLLOW_WHALE
     if book.killed:
         return Decision(signal, "SKIPPED", Reason.KILLED, inputs=inputs, side="SELL")
+    min_size = min_order_shares(market, settings)
+    if held.shares < min_size:
+        # The exchange refuses any order under the market's minimum, so the sell is not sent
+        # (it would be refused every time the leader sells): the position is held to resolution.
+        inputs["exit"]["min_order_size"] = str(min_size)
+        return Decision(signal, "SKIPPED", Reason.EXIT_BELOW_MIN_SIZE, inputs=inputs, side="SELL")
     tick = market.tick_size or dec(settings.tick_size)
     price = exit_price(market.last_price or trade.price, settings, tick)
     sizing = Sizing(

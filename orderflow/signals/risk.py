@@ -21,7 +21,9 @@ Checked in this order (the first that fails is the reason):
 ============================  ===========================================================
 
 The per-trade cap (``max_position_usd``) reduces a stake rather than refusing it; a capped stake
-records ``capped_by`` in the signal's inputs. Live orders (resting, in flight, in doubt) are part of
+records ``capped_by`` in the signal's inputs. An exit (:mod:`orderflow.signals.exits`) is refused
+only ``strategy_killed`` or ``exit_below_min_size`` (the position is smaller than the market's
+minimum order size: held to resolution). Live orders (resting, in flight, in doubt) are part of
 the book: they count as positions and exposure until they fill, are cancelled or expire.
 """
 
@@ -53,6 +55,7 @@ class Reason(StrEnum):
     NO_EDGE = "no_edge"
     MARKET_EXPOSURE = "market_exposure_cap"
     BELOW_MIN_SIZE = "below_min_size"
+    EXIT_BELOW_MIN_SIZE = "exit_below_min_size"  # an exit: the position is under the minimum
 
 
 def _dec(value: float) -> Decimal:

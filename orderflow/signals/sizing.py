@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 
+from orderflow.signals.views import MarketView
 from orderflow.strategy.settings import StrategySettings
 
 SHARE_STEP = Decimal("0.01")
@@ -33,6 +34,11 @@ _BPS = Decimal(10_000)
 def dec(value: float) -> Decimal:
     """A settings float as the decimal it was written as (0.1 -> Decimal('0.1'))."""
     return Decimal(repr(value))
+
+
+def min_order_shares(market: MarketView, settings: StrategySettings) -> Decimal:
+    """The fewest shares the exchange takes in one order in this market (BUY or SELL)."""
+    return market.min_order_size or dec(settings.min_order_size)
 
 
 def round_up_to_tick(price: Decimal, tick: Decimal) -> Decimal:

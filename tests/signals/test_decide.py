@@ -300,6 +300,35 @@ def test_exit_decision_follows_only_the_leader_out() -> None:
     assert killed is not None and killed.reason is Reason.KILLED and not killed.accepted
 
 
+def test_an_exit_under_the_minimum_order_size_is_not_sent() -> None:
+    """The CLOB refuses any order under the market's minimum size: 4.99 shares are held."""
+    from orderflow.signals.exits import HeldPosition, exit_decision
+
+    sell = trade(side="SELL", price=D("0.70"))
+    m = MarketView(token_id=TOKEN, market_id=MARKET, last_price=D("0.70"))
+    small = HeldPosition(TOKEN, D("4.99"), WHALE.address, "FOLLOW_WHALE")
+    d = exit_decision(sell, small, m, BOOK, SETTINGS, NOW)
+    assert d is not None and not d.accepted and d.reason is Reason.EXIT_BELOW_MIN_SIZE
+    assert (
+        d.status == "SKIPPED" and d.side == "SELL" and d.inputs["exit"]["min_order_size"] == "5.0"
+    )
+    five = HeldPosition(TOKEN, D(5), WHALE.address, "FOLLOW_WHALE")
+    ok = exit_decision(sell, five, m, BOOK, SETTINGS, NOW)
+    assert ok is not None and ok.accepted and ok.shares == D(5)
+    big_min = MarketView(
+        token_id=TOKEN, market_id=MARKET, last_price=D("0.7"), min_order_size=D(15)
+    )
+    d = exit_decision(
+        sell,
+        HeldPosition(TOKEN, D(10), WHALE.address, "FOLLOW_WHALE"),
+        big_min,
+        BOOK,
+        SETTINGS,
+        NOW,
+    )
+    assert d is not None and d.reason is Reason.EXIT_BELOW_MIN_SIZE
+
+
 def test_fading_needs_the_seller_to_lose_more_than_our_cost() -> None:
     """A mild loser is surely below 0 but not below -cost: fading it pays more than it earns.
 
