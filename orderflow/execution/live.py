@@ -97,12 +97,16 @@ def _public_order(signed: SignedOrder) -> dict[str, Any]:
 
 # The CLOB's order statuses, by exact value (``ORDER_STATUS_`` prefix and case removed). A
 # substring match once mapped UNMATCHED to FILLED. Anything unknown stays OPEN: the order keeps
-# being reconciled (and counted as exposure) until the exchange says more.
+# being reconciled (and counted as exposure) until the exchange says more. An order the endpoint
+# still shows OPEN after its expiry is closed by reconciliation (orderflow.execution.settlement).
 _STATUSES: dict[str, OrderStatus] = {
     "LIVE": "OPEN",
     "DELAYED": "OPEN",
     "MATCHED": "FILLED",
-    "UNMATCHED": "CANCELED",  # a marketable order that found nothing to match: nothing filled
+    # Polymarket: "order marketable, but failure delaying, placement successful"; other sources
+    # read it as final. Either way it is no proof that nothing will fill: kept open (it was
+    # CANCELED, which took the order out of the exposure and the kill switch while it might fill).
+    "UNMATCHED": "OPEN",
     "CANCELED": "CANCELED",
     "CANCELLED": "CANCELED",
     "CANCELED_MARKET_RESOLVED": "CANCELED",
@@ -205,6 +209,11 @@ class LiveBroker:
         except PolymarketError as exc:
             raise OrderInDoubtError(f"order post failed: {type(exc).__name__}") from None
         if not isinstance(response, AcceptedOrder):
+            if response.code == "unmatched":
+                # The SDK counts it as a failure; Polymarket documents it as "order marketable,
+                # but failure delaying, placement successful": it may be on the book. Reconciled
+                # by its ids like any order in doubt, never resent.
+                raise OrderInDoubtError("order placed unmatched (its matching delay failed)")
             return OrderOutcome(status="REJECTED", reason=f"{response.code}: {response.message}")
         req = order.request
         fills: tuple[FillReport, ...] = ()

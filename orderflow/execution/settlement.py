@@ -8,7 +8,8 @@ Inputs: the order's row, our fills of it in the account's trades, what the order
 * The order endpoint decides only whether the order is still live. The real CLOB answers nothing
   for a fully matched order, so "not shown" means "closed" for an order we know was sent: FILLED
   when the trades account for its whole size, else CANCELED once its expiry has passed (until
-  then it stays OPEN and keeps counting as exposure: a fill may still show up).
+  then it stays OPEN and keeps counting as exposure: a fill may still show up). A GTD order the
+  endpoint still shows open after its expiry (``UNMATCHED`` may stay so) is closed the same way.
 * An intent (maybe sent, maybe not) is adopted as soon as the exchange shows it or a fill of it;
   it is ABANDONED only when its expiry has passed and the trades show no fill. Never resent.
 """
@@ -44,12 +45,21 @@ def order_ids(row: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(str(c) for c in row["candidate_order_ids"] or ())
 
 
+def _expiration(row: Mapping[str, Any]) -> int:
+    """The signed order's expiration (unix seconds; 0: none, or paper)."""
+    signed = row["signed_order"]
+    return int(str(signed.get("expiration") or 0)) if signed else 0
+
+
+def _gtd(row: Mapping[str, Any]) -> bool:
+    return _expiration(row) > 0
+
+
 def expiry(row: Mapping[str, Any]) -> datetime | None:
     """When the signed order stops being valid (None: paper, never at the exchange)."""
-    signed = row["signed_order"]
-    if not signed:
+    if not row["signed_order"]:
         return None
-    raw = int(str(signed.get("expiration") or 0))
+    raw = _expiration(row)
     if raw <= 0:
         created: datetime = row["created_at"]
         return created + NO_EXPIRY_DOUBT
@@ -103,6 +113,10 @@ def settle(
 
     if status == "CANCELED":  # closed: only fills that happened before the cancel
         return book("CANCELED", row["status_reason"]) if fresh else Verdict()
+    if found is not None and found.status == "OPEN" and expired and _gtd(row):
+        # A GTD order cannot trade after its expiration, whatever the order endpoint still shows
+        # (an UNMATCHED order may stay so): closed as if the endpoint no longer showed it.
+        return book("FILLED") if total >= shares else book("CANCELED", "expired")
     if found is not None:
         new: OrderStatus = found.status
         if new == "FILLED" and total < shares and not expired:

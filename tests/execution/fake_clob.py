@@ -42,6 +42,14 @@ What the exchange does with an order, no kinder than the real one:
 * several makers at a level (``ask_lots`` / ``bid_lots``): a taker order matched against k of
   them gets k trades, and the placement response lists the k trade ids.
 
+* ``UNMATCHED`` on the order endpoint (:meth:`FakeClob.report`), or in the placement answer
+  (``unmatched_next``: the next order is placed, not matched, and answered ``"status":
+  "unmatched"``): what becomes of such an order is
+  not documented (Polymarket's placement statuses: "order marketable, but failure delaying,
+  placement successful"; other sources read it as terminal), so the stand-in takes both
+  readings at their worst: the order may still be filled (:meth:`FakeClob.fill`) and it stays
+  ``UNMATCHED`` past its expiry (it is not expired like a live order).
+
 Variations: ``delay`` (a slow exchange, seconds before each answer), ``response_delays`` (the
 request is processed at once, its answer arrives late), ``faults`` (the next answers
 of a route are 503/429/… without processing), ``lose_next_response`` (the next order is accepted
@@ -141,6 +149,7 @@ class FakeClob:
         self.rejections: list[str] = []
         self.trades: list[dict[str, Any]] = []
         self.lose_next_response = False
+        self.unmatched_next = False
         self.forgetful = False
         self.delay = 0.0
         # Slow routes: a path ending in "/" delays every path under it, else that exact path.
@@ -446,7 +455,8 @@ class FakeClob:
         if not self._affordable(side, token, price, size):
             return self._reject(400, "not enough balance / allowance")
         matched = Decimal(0)
-        if crosses:
+        unmatched, self.unmatched_next = self.unmatched_next, False
+        if crosses and not unmatched:
             matched = size if depth is None else min(size, depth)
             if depth is not None:
                 (market.ask_sizes if side == "BUY" else market.bid_sizes)[token] = depth - matched
@@ -455,7 +465,7 @@ class FakeClob:
             "price": price,
             "shares": size,
             "matched": Decimal(0),
-            "status": "LIVE",
+            "status": "UNMATCHED" if unmatched else "LIVE",
             "condition_id": market.condition_id,
             "owner": creds.key,
             "maker_address": creds.address,
@@ -473,12 +483,13 @@ class FakeClob:
             return web.Response(status=500)
         gross = (matched * price).quantize(Decimal("0.000001"))
         making, taking = (gross, matched) if side == "BUY" else (matched, gross)
+        status = "unmatched" if unmatched else "matched" if matched > 0 else "live"
         return web.json_response(
             {
                 "success": True,
                 "errorMsg": "",
                 "orderID": order_id,
-                "status": "matched" if matched > 0 else "live",
+                "status": status,
                 "makingAmount": str(making) if matched > 0 else "0",
                 "takingAmount": str(taking) if matched > 0 else "0",
                 "transactionsHashes": ["0x" + secrets.token_hex(32)] if matched > 0 else [],
@@ -612,10 +623,15 @@ class FakeClob:
             if self.collateral is not None:
                 self.collateral -= sign * usdc
 
+    def report(self, order_id: str, status: str) -> None:
+        """The order endpoint shows the order with this status from now on (``UNMATCHED``: a
+        marketable order whose matching delay failed)."""
+        self.orders[order_id]["status"] = status
+
     def fill(self, order_id: str, shares: Decimal | None = None) -> str:
         """A counterparty takes (part of) our resting order: a MAKER fill, in /data/trades."""
         placed = self.orders[order_id]
-        assert placed["status"] == "LIVE", placed["status"]
+        assert placed["status"] in ("LIVE", "UNMATCHED"), placed["status"]
         rest = placed["shares"] - placed["matched"]
         return self._trade(order_id, rest if shares is None else min(shares, rest), taker=False)
 

@@ -1,5 +1,5 @@
 """The CLOB's order statuses map by exact value (issue 15, item 12): a substring match mapped
-UNMATCHED to FILLED."""
+UNMATCHED to FILLED. UNMATCHED keeps the order open (tests/execution/test_unmatched.py)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from orderflow.execution.live import order_status
         ("delayed", "OPEN"),
         ("MATCHED", "FILLED"),
         ("ORDER_STATUS_MATCHED", "FILLED"),
-        ("UNMATCHED", "CANCELED"),
-        ("unmatched", "CANCELED"),
+        ("UNMATCHED", "OPEN"),  # "placement successful": it may still fill
+        ("unmatched", "OPEN"),
         ("CANCELED", "CANCELED"),
         ("ORDER_STATUS_CANCELED_MARKET_RESOLVED", "CANCELED"),
         ("ORDER_STATUS_INVALID", "CANCELED"),

@@ -1,5 +1,5 @@
-"""What the exchange's answers mean for one order (pure): fills once, closed when gone, intents
-in doubt until their expiry."""
+"""What the exchange's answers mean for one order (pure): fills once, closed when gone or past its
+expiry, intents in doubt until their expiry."""
 
 from __future__ import annotations
 
@@ -48,7 +48,18 @@ LATER = EXPIRES + timedelta(minutes=1)
         (row("INTENT"), [], None, set(), NOW, None),
         (row("INTENT"), [], None, set(), LATER, "abandon"),
         (row("INTENT"), [fill("t1", "30")], None, set(), NOW, ("OPEN", ["t1"])),
-        (row("INTENT"), [], OrderOutcome("OPEN", "0xid"), set(), LATER, ("OPEN", [])),
+        (row("INTENT"), [], OrderOutcome("OPEN", "0xid"), set(), NOW, ("OPEN", [])),
+        # Still shown open past its expiry (UNMATCHED may stay so): a GTD order cannot trade.
+        (row("INTENT"), [], OrderOutcome("OPEN", "0xid"), set(), LATER, ("CANCELED", [])),
+        (row("OPEN", "40"), [], OrderOutcome("OPEN", "0xid"), set(), LATER, ("CANCELED", [])),
+        (
+            row("OPEN"),
+            [fill("t1", "100")],
+            OrderOutcome("OPEN", "0xid"),
+            set(),
+            LATER,
+            ("FILLED", ["t1"]),
+        ),
         (row("OPEN"), [fill("a", "10"), fill("b", "10")], None, {"a"}, NOW, ("OPEN", ["b"])),
         (row("OPEN", "20"), [fill("a,b", "20")], None, {"b"}, NOW, None),
         (row("CANCELED", "10"), [fill("t2", "5")], None, set(), NOW, ("CANCELED", ["t2"])),
