@@ -84,6 +84,7 @@ def _inputs(
             "window_high": _s(market.window_high),
             "price_drop": _s(price_drop(trade, market)),
             "resolved": market.resolved,
+            "leader_exited": market.leader_exited,
         },
         "book": {
             "bankroll": str(book.bankroll),
@@ -115,6 +116,10 @@ def evaluate(
     gate = market_gates(trade, market, book, settings, now)
     if gate is not None:
         return refuse(gate)
+    if signal is SignalType.FOLLOW_WHALE and market.leader_exited:
+        # The leader sold the token after this buy (same batch, or stored before we got to
+        # it): following the buy now would enter a position the leader has already left.
+        return refuse(Reason.LEADER_EXITED)
     p = win_probability(signal, trade, wallet, market.last_price)
     if p is None:
         return refuse(Reason.WALLET_UNMEASURED)

@@ -160,12 +160,19 @@ async def wallet_views(conn: asyncpg.Connection, addresses: Iterable[str]) -> di
     return views
 
 
-_WINDOWS_START = "(SELECT min(w) FROM unnest($4::timestamptz[]) w) - make_interval(secs => $5)"
+_EARLIEST = "(SELECT min(w) FROM unnest($4::timestamptz[]) w)"
+_WINDOWS_START = f"{_EARLIEST} - make_interval(secs => $5)"
 
 # The panic-sell high reads the look-back window before each trade: bounded by block from the
-# earliest window's start (one bound for the statement).
+# earliest window's start (one bound for the statement). ``leader_exited``: a SELL of the token
+# by the trade's wallet stored after it (a later id; the wallet-and-time index, bounded by block
+# from the earliest trade).
 _MARKETS = f"""
 SELECT x.key, x.token_id, x.market_id,
+       EXISTS (SELECT 1 FROM orderflow_trades t
+                WHERE t.wallet_address = x.wallet AND t.timestamp >= x.ts
+                  AND t.token_id = x.token_id AND t.side = 'SELL' AND t.id > x.key
+                  AND {pruning.since(_EARLIEST, "t")}) AS leader_exited,
        EXISTS (SELECT 1 FROM orderflow_market_outcomes o WHERE o.market_id = x.market_id)
            AS resolved,
        (SELECT t.price FROM orderflow_trades t WHERE t.token_id = x.token_id
@@ -176,15 +183,16 @@ SELECT x.key, x.token_id, x.market_id,
                AND t.timestamp >= x.ts - make_interval(secs => $5) AND t.timestamp < x.ts
                AND {pruning.since(_WINDOWS_START, "t")})
        END AS window_high
-  FROM unnest($1::bigint[], $2::numeric[], $3::text[], $4::timestamptz[])
-       AS x(key, token_id, market_id, ts)
+  FROM unnest($1::bigint[], $2::numeric[], $3::text[], $4::timestamptz[], $6::text[])
+       AS x(key, token_id, market_id, ts, wallet)
 """
 
 
 async def market_views(
     conn: asyncpg.Connection, trades: Sequence[TradeView], window_secs: float
 ) -> dict[int, MarketView]:
-    """One view per trade (keyed by trade id); ``window_secs`` 0 skips the panic-sell high."""
+    """One view per trade (keyed by trade id); ``window_secs`` 0 skips the panic-sell high.
+    ``leader_exited``: the trade's wallet has sold the token since (a later stored SELL)."""
     if not trades:
         return {}
     rows = await conn.fetch(
@@ -194,6 +202,7 @@ async def market_views(
         [t.market_id for t in trades],
         [t.timestamp for t in trades],
         float(window_secs),
+        [t.wallet for t in trades],
     )
     return {
         r["key"]: MarketView(
@@ -202,6 +211,7 @@ async def market_views(
             resolved=r["resolved"],
             last_price=r["last_price"],
             window_high=r["window_high"],
+            leader_exited=r["leader_exited"],
         )
         for r in rows
     }

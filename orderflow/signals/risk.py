@@ -47,6 +47,7 @@ class Reason(StrEnum):
     RESOLVES_SOON = "resolves_soon"
     NO_PRICE = "no_price"
     PRICE_MOVED = "price_moved"
+    LEADER_EXITED = "leader_exited"
     LOW_CONFIDENCE = "low_confidence"
     POSITION_EXISTS = "position_exists"
     MAX_OPEN_POSITIONS = "max_open_positions"

@@ -80,6 +80,8 @@ class MarketView:
     now); ``window_high`` the highest trade price of the token during the panic-sell look-back
     window before the triggering fill (None when it did not trade then). ``resolves_at`` is the
     scheduled end when a source knows it (on-chain data does not: then None).
+    ``leader_exited``: the fill's wallet has sold the token since the fill (a later stored
+    SELL of it): a leader followed on that BUY would be followed into a position it has left.
     """
 
     token_id: int
@@ -90,6 +92,7 @@ class MarketView:
     resolves_at: datetime | None = None
     tick_size: Decimal | None = None
     min_order_size: Decimal | None = None
+    leader_exited: bool = False
 
 
 @dataclass(frozen=True, slots=True)

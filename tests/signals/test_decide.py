@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -464,3 +465,17 @@ def test_a_price_that_fell_since_the_leader_is_no_extra_edge(signal: str) -> Non
     # as if the leader had traded at today's price: no more edge, no larger stake
     assert d.win_probability == pytest.approx(there.win_probability)
     assert d.shares == there.shares
+
+
+def test_a_leader_that_has_sold_since_its_buy_is_not_followed() -> None:
+    """A whale's buy whose token it has sold since (a later stored SELL) is no entry: we would
+    hold what the leader already left. Only a followed buy is refused this way."""
+    gone = MarketView(token_id=TOKEN, market_id=MARKET, last_price=D("0.50"), leader_exited=True)
+    d = evaluate(trade(), WHALE, gone, BOOK, SETTINGS, NOW)
+    assert d is not None and d.reason is Reason.LEADER_EXITED and not d.accepted
+    assert d.inputs["market"]["leader_exited"] is True
+    d = evaluate(trade(), WHALE, MARKET_VIEW, BOOK, SETTINGS, NOW)
+    assert d is not None and d.accepted
+    t, m, s = _fade()  # a panic seller that sold again is still faded
+    d = evaluate(t, DEGEN, replace(m, leader_exited=True), BOOK, s, NOW)
+    assert d is not None and d.accepted
