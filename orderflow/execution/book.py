@@ -27,11 +27,14 @@ from orderflow.signals.views import OpenPosition, StrategyBook
 
 @dataclass(frozen=True, slots=True)
 class Holdings:
-    """Per held token: who the position followed in (for exits) and where it trades."""
+    """Per held token: who the position followed in (for exits) and where it trades; the
+    tokens being exited and the leaders live entry orders follow."""
 
     held: dict[int, HeldPosition]
     modes: dict[int, Mode]
     exiting: set[int]  # tokens with a live SELL order: no second exit while it rests
+    # (token, leader) of live FOLLOW_WHALE BUY orders: the leader's sell cancels them
+    following: set[tuple[int, str]]
 
 
 def order_exposure(
@@ -84,12 +87,15 @@ async def load_book_and_holdings(
         held[token] = HeldPosition(token, row["shares"], row["leader"], row["leader_type"])
         modes[token] = row["mode"] or state.settings.mode
     exiting: set[int] = set()
+    following: set[tuple[int, str]] = set()
     pending_loss = Decimal(0)
     for row in await order_queries.live_orders(conn, state.name):
         token = int(row["token_id"])
         if row["side"] == "SELL":
             exiting.add(token)
             continue
+        if row["signal_type"] == "FOLLOW_WHALE":
+            following.add((token, row["leader"]))
         if row["remaining"] <= 0:
             continue
         order = order_exposure(
@@ -108,7 +114,7 @@ async def load_book_and_holdings(
         paused=state.paused or state.error is not None,
         killed=state.killed,
     )
-    return book, Holdings(held, modes, exiting)
+    return book, Holdings(held, modes, exiting, following)
 
 
 async def load_book(

@@ -10,7 +10,8 @@ Loops of one executor:
   ``strategy_refresh_secs``;
 * **kill switch** (leader only) — a strategy that becomes killed, or is deleted, gets a task of
   its own that cancels its live orders at once and retries with backoff while the exchange fails
-  (503, 429, no connection); nothing it meets stops the executor or the other strategies;
+  (503, 429, no connection); nothing it meets stops the executor or the other strategies; the
+  same for entry orders whose leader has sold the token since (``leader_exited``);
 * **maintenance** (leader only, a task of its own so a slow exchange never delays a kill or a
   trade) — mark open positions, settle resolved ones, reconcile orders from the account's
   trades, re-arm the kill switch of killed strategies with live orders, update performance;
@@ -93,8 +94,10 @@ class Executor:
             settlement_horizon_secs=settings.trade_settlement_horizon_secs,
         )
         self.trader = Trader(pool, self.desk, clock=clock)
-        self.kills = KillSwitch(self.desk)
+        self.kills = KillSwitch(self.desk.cancel_strategy)
         self.trader.after_kill = self.kills.request
+        self.left_behind = KillSwitch(self.desk.cancel_left_behind, "leader-exit")
+        self.trader.after_leader_exit = self.left_behind.request
         self._maintaining: asyncio.Task[None] | None = None
         self.is_leader = False
         self.leading = asyncio.Event()
@@ -192,6 +195,7 @@ class Executor:
         finally:
             await self._stop_maintenance()
             await self.kills.stop()
+            await self.left_behind.stop()
             await self.trader.stop_worker()
             await self.trader.close_connection()
             with contextlib.suppress(Exception):
@@ -332,9 +336,14 @@ class Executor:
             # Killed, deleted or unknown strategies that still have live orders (an order
             # adopted by reconciliation after the kill, a deletion while the leader was away).
             doomed = await order_queries.strategies_with_orders_to_cancel(conn)
+            # Entry orders whose leader has sold since (an order that reached the exchange
+            # after the sell was read, a sell read before a restart).
+            left = {str(r["strategy"]) for r in await order_queries.left_behind(conn, None)}
         for name in doomed:
             if self.registry.wanted(name):
                 self.kills.request(name)
+        for name in sorted(left):
+            self.left_behind.request(name)
         await self.desk.reconcile()
         now = self.clock()
         async with self.pool.acquire() as conn:

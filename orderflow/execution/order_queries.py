@@ -123,20 +123,48 @@ async def booked_fill_keys(conn: asyncpg.Connection, order_id: int) -> set[str]:
 
 async def live_orders(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.Record]:
     """The strategy's orders that may still trade (resting, or sent and in doubt), with the
-    remaining size and the token's market and latest price: they count in its exposure."""
+    remaining size and the token's market and latest price (they count in its exposure), and
+    the wallet and type of the signal each followed."""
     return list(
         await conn.fetch(
             f"""
             SELECT o.id, o.token_id, COALESCE(o.market_id, tok.condition_id) AS market_id,
                    o.side, o.price, o.shares - o.filled_shares AS remaining, o.mode,
-                   {LAST_PRICE.replace("p.token_id", "o.token_id")} AS last_price
+                   {LAST_PRICE.replace("p.token_id", "o.token_id")} AS last_price,
+                   s.wallet_address AS leader, s.signal_type
               FROM orderflow_orders o
+              JOIN orderflow_signals s ON s.id = o.signal_id
               LEFT JOIN orderflow_tokens tok ON tok.token_id = o.token_id
              WHERE o.strategy = $1 AND o.status IN ('INTENT', 'OPEN')
             """,
             strategy,
         )
     )
+
+
+# A live BUY entry whose leader has sold the token since the buy it followed: a SELL of the
+# token by the signal's wallet stored after the triggering trade.
+_LEFT_BEHIND = (
+    _ORDER
+    + """
+ WHERE o.status IN ('INTENT', 'OPEN') AND o.side = 'BUY' AND o.mode <> 'paper'
+   AND s.signal_type = 'FOLLOW_WHALE' AND ($1::text IS NULL OR o.strategy = $1)
+   AND EXISTS (
+       SELECT 1 FROM orderflow_trades trig
+         JOIN orderflow_trades t ON t.wallet_address = trig.wallet_address
+                                AND t.token_id = trig.token_id
+        WHERE trig.chain_id = s.chain_id AND trig.tx_hash = s.tx_hash
+          AND trig.log_index = s.log_index AND trig.wallet_address = s.wallet_address
+          AND t.side = 'SELL' AND t.timestamp >= trig.timestamp AND t.id > trig.id)
+ ORDER BY o.id
+"""
+)
+
+
+async def left_behind(conn: asyncpg.Connection, strategy: str | None) -> list[asyncpg.Record]:
+    """Live (not paper) BUY orders, resting or in doubt, that followed a leader who has sold
+    the token since: they are cancelled (``leader_exited``)."""
+    return list(await conn.fetch(_LEFT_BEHIND, strategy))
 
 
 async def strategies_with_orders_to_cancel(conn: asyncpg.Connection) -> list[str]:

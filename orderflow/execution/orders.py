@@ -14,7 +14,8 @@ never resent. Each pass then follows the on-chain settlement of booked live fill
 (:mod:`orderflow.execution.trade_status`: a trade that FAILED is reversed, once).
 ``cancel_strategy`` is the kill switch's one attempt: every live order of the
 strategy (intents in doubt included, by their candidate ids), in parallel batches; the engine
-retries it with backoff while the exchange fails.
+retries it with backoff while the exchange fails. ``cancel_left_behind`` is the same for the
+entry orders whose leader has sold the token since the buy they followed.
 """
 
 from __future__ import annotations
@@ -168,9 +169,11 @@ class OrderDesk:
     ) -> OrderOutcome | None:
         """Send a stored intent unless a switch is off, and book the answer."""
         await self.before_send(order_id)
-        refused = guard() if guard is not None else None
-        if refused is None:
-            refused = await self._switched_off(request.strategy, request.side)
+        # The database's switches first, the guard last: nothing the trading loop learns
+        # while this waits (a kill, the leader's sell) comes between the guard and the send.
+        refused = await self._switched_off(request.strategy, request.side)
+        if refused is None and guard is not None:
+            refused = guard()
         if refused is not None:
             # Paused, killed or stale while queued: nothing was sent.
             async with self.pool.acquire() as conn, conn.transaction():
@@ -360,17 +363,35 @@ class OrderDesk:
                     conn, signal_id, "SKIPPED", "interrupted_before_order"
                 )
 
-    # ---------------------------------------------------------------- the kill switch
+    # ---------------------------------------------------------------- cancelling
 
     async def cancel_strategy(self, strategy: str) -> int:
-        """One attempt at cancelling every live order of ``strategy``; returns how many are
-        still open afterwards. Raises :class:`ExecutionError` when the exchange fails (the
-        engine retries with backoff)."""
+        """The kill switch's one attempt at cancelling every live order of ``strategy``;
+        returns how many are still open afterwards. Raises :class:`ExecutionError` when the
+        exchange fails (the engine retries with backoff)."""
         async with self.pool.acquire() as conn:
             rows = await order_queries.orders_in(conn, ["OPEN", "INTENT"], strategy)
-        live = [r for r in rows if r["mode"] != "paper"]
+        await self._cancel(strategy, [r for r in rows if r["mode"] != "paper"], "strategy_killed")
+        async with self.pool.acquire() as conn:
+            return len(await order_queries.orders_in(conn, ["OPEN"], strategy))
+
+    async def cancel_left_behind(self, strategy: str) -> int:
+        """One attempt at cancelling ``strategy``'s live entry orders whose leader has sold
+        the token since (``leader_exited``); returns how many still rest afterwards. Raises
+        :class:`ExecutionError` when the exchange fails (the engine retries with backoff)."""
+        async with self.pool.acquire() as conn:
+            rows = await order_queries.left_behind(conn, strategy)
+        await self._cancel(strategy, rows, "leader_exited")
+        async with self.pool.acquire() as conn:
+            rows = await order_queries.left_behind(conn, strategy)
+        return sum(1 for r in rows if r["status"] == "OPEN")
+
+    async def _cancel(self, strategy: str, live: list[asyncpg.Record], reason: str) -> None:
+        """Cancel these live orders (intents in doubt by their candidate ids), in parallel
+        batches; each one the exchange cancelled is CANCELED with ``reason``; then what filled
+        before the cancel is booked and what was not cancelled settled (reconciliation)."""
         if not live:
-            return 0
+            return
         cancelled: set[str] = set()
         for mode in {r["mode"] for r in live}:
             broker = self.brokers.get(mode)
@@ -393,17 +414,15 @@ class OrderDesk:
                     OrderOutcome(
                         status="CANCELED",
                         exchange_order_id=hit[0],
-                        reason="strategy_killed",
+                        reason=reason,
                         filled_shares=Decimal(fresh["filled_shares"]),
                     ),
                     sent=True,
                 )
         if cancelled:
             log.warning(
-                "kill: cancelled open orders", extra={"strategy": strategy, "n": len(cancelled)}
+                "cancelled open orders",
+                extra={"strategy": strategy, "n": len(cancelled), "reason": reason},
             )
-        # Book what filled before the cancel, settle what the exchange did not cancel.
         with contextlib.suppress(ExecutionError):
             await self.reconcile(strategy=strategy)
-        async with self.pool.acquire() as conn:
-            return len(await order_queries.orders_in(conn, ["OPEN"], strategy))

@@ -1,11 +1,13 @@
-"""The kill switch: cancel a strategy's live orders now, and keep at it until they are gone.
+"""Cancel switches: cancel some of a strategy's live orders now, and keep at it until they are
+gone.
 
-Each killed (or deleted) strategy gets one task. It asks the desk to cancel every live order of
-the strategy (batches in parallel) and, while the exchange fails — 503, 429, a timeout, no
-connection — retries with exponential backoff (50 ms doubling to 2 s). Nothing it meets escapes:
-the executor and the other strategies keep trading. The task ends when no order of the strategy
-is open; the maintenance loop re-arms it while a killed strategy still has live orders (an intent
-adopted after the kill, say).
+The kill switch: each killed (or deleted) strategy gets one task. It asks the desk to cancel
+every live order of the strategy (batches in parallel) and, while the exchange fails — 503, 429,
+a timeout, no connection — retries with exponential backoff (50 ms doubling to 2 s). Nothing it
+meets escapes: the executor and the other strategies keep trading. The task ends when no order
+of the strategy is open; the maintenance loop re-arms it while a killed strategy still has live
+orders (an intent adopted after the kill, say). The leader-exit switch does the same for the
+entry orders whose leader has sold the token since (``OrderDesk.cancel_left_behind``).
 """
 
 from __future__ import annotations
@@ -13,17 +15,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-
-from orderflow.execution.orders import OrderDesk
+from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
 FIRST_RETRY_SECS = 0.05
 MAX_RETRY_SECS = 2.0
 
 
+Attempt = Callable[[str], Awaitable[int]]  # one cancel attempt: how many are left open
+
+
 class KillSwitch:
-    def __init__(self, desk: OrderDesk) -> None:
-        self.desk = desk
+    """Runs ``attempt`` for a strategy until it leaves nothing open (``kill``: the desk's
+    ``cancel_strategy``; ``leader-exit``: its ``cancel_left_behind``)."""
+
+    def __init__(self, attempt: Attempt, name: str = "kill") -> None:
+        self.attempt = attempt
+        self.name = name
         self.tasks: dict[str, asyncio.Task[None]] = {}
 
     def request(self, strategy: str) -> None:
@@ -31,7 +39,9 @@ class KillSwitch:
         task = self.tasks.get(strategy)
         if task is not None and not task.done():
             return
-        self.tasks[strategy] = asyncio.create_task(self._run(strategy), name=f"kill-{strategy}")
+        self.tasks[strategy] = asyncio.create_task(
+            self._run(strategy), name=f"{self.name}-{strategy}"
+        )
 
     async def _run(self, strategy: str) -> None:
         delay = FIRST_RETRY_SECS
@@ -39,12 +49,12 @@ class KillSwitch:
         while True:
             attempt += 1
             try:
-                remaining = await self.desk.cancel_strategy(strategy)
+                remaining = await self.attempt(strategy)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning(
-                    "kill: cancel failed; retrying",
+                    f"{self.name}: cancel failed; retrying",
                     extra={
                         "strategy": strategy,
                         "attempt": attempt,

@@ -130,11 +130,16 @@ class Trader:
         # Called with a strategy's name when an order of it went out although it was killed
         # meanwhile (the engine re-arms the kill switch).
         self.after_kill: Callable[[str], None] | None = None
+        # Called with a strategy's name when a leader sold a token that live entry orders of
+        # the strategy followed it into (the engine cancels them: leader_exited).
+        self.after_leader_exit: Callable[[str], None] | None = None
         self.inflight: dict[str, dict[int, OpenPosition]] = {}
         self._queue: asyncio.Queue[_Job] | None = None
         self._worker: asyncio.Task[None] | None = None
         self.conn: asyncpg.Connection | None = None
         self.exiting: set[tuple[str, int]] = set()
+        self.entries: dict[int, _Job] = {}  # BUY jobs on their way, by signal id
+        self.left: set[int] = set()  # of those, the ones whose leader has sold since
         self._traceparents: dict[int, str | None] = {}
 
     @contextlib.asynccontextmanager
@@ -177,6 +182,8 @@ class Trader:
                 await worker
         self.inflight.clear()
         self.exiting.clear()
+        self.entries.clear()
+        self.left.clear()
 
     async def drain(self) -> None:
         if self._queue is not None:
@@ -230,6 +237,7 @@ class Trader:
         sells = [t for t in trades if t.side == "SELL"]
         accepted: list[_Job] = []
         created = 0
+        left_live = False
         top = max((t.id or 0) for t in trades)
         async with self.connection() as conn, conn.transaction():
             if candidates or sells:
@@ -237,6 +245,7 @@ class Trader:
                     conn, state, now, self.inflight.get(state.name), self.marks
                 )
                 held = holdings.held
+                left_live = self._leaders_sold(state, sells, holdings.following)
                 exits = [
                     t
                     for t in sells
@@ -287,9 +296,12 @@ class Trader:
                 await strategy_queries.set_cursor(conn, state.name, top)
         if not replay:
             state.cursor = max(state.cursor, top)
+        if left_live and self.after_leader_exit is not None:
+            self.after_leader_exit(state.name)
         for job in accepted:
             trade, decision = job.trade, job.decision
             if decision.side == "BUY":
+                self.entries[job.signal_id] = job
                 self.inflight.setdefault(state.name, {})[trade.token_id] = order_exposure(
                     trade.token_id,
                     trade.market_id,
@@ -303,6 +315,25 @@ class Trader:
             else:
                 await self._order(job)
         return created
+
+    def _leaders_sold(
+        self, state: StrategyState, sells: Sequence[TradeView], following: set[tuple[int, str]]
+    ) -> bool:
+        """A leader's sells against the strategy's entries that followed it into the token:
+        those on their way are marked (their guard refuses them, ``leader_exited``); True when
+        live orders of the strategy follow one of these leaders in its token (to cancel)."""
+        for job in self.entries.values():
+            if job.state.name != state.name:
+                continue
+            bought = job.trade
+            if any(
+                t.wallet == bought.wallet
+                and t.token_id == bought.token_id
+                and (t.id or 0) > (bought.id or 0)
+                for t in sells
+            ):
+                self.left.add(job.signal_id)
+        return any((t.token_id, t.wallet) in following for t in sells)
 
     async def _record(
         self,
@@ -355,6 +386,8 @@ class Trader:
             state, token = job.state, job.trade.token_id
             if job.decision.side == "BUY":
                 self.inflight.get(state.name, {}).pop(token, None)
+                self.entries.pop(job.signal_id, None)
+                self.left.discard(job.signal_id)
             else:
                 self.exiting.discard((state.name, token))
             if state.killed and job.mode == "live" and self.after_kill is not None:
@@ -364,13 +397,16 @@ class Trader:
         """Why a queued order must not go out now (None: send it): checked again just before
         sending, because a slow exchange can keep an order queued for seconds. A kill (or, for
         a BUY, a pause) since the decision refuses it too, even when it was lifted meanwhile:
-        the order was decided before it."""
+        the order was decided before it. A BUY whose leader has sold the token since is not
+        sent either (``leader_exited``)."""
         state, decision = job.state, job.decision
         if state.killed or state.kills != job.kills:
             return "strategy_killed"
         if decision.side == "BUY":
             if state.paused or state.error is not None or state.halts != job.halts:
                 return "strategy_paused"
+            if job.signal_id in self.left:
+                return "leader_exited"
             age = (self.clock() - job.trade.timestamp).total_seconds()
             if age > state.settings.max_signal_age_secs:
                 return "stale"
