@@ -32,14 +32,13 @@ from orderflow.backtest.liquidity import (
     ChainDepth,
     Level,
     LevelKey,
-    Side,
     best_price,
     plausible,
     walk,
 )
 from orderflow.backtest.tape import Tape
 from orderflow.signals.sizing import dec
-from orderflow.signals.views import MarketView, TradeView, WalletView
+from orderflow.signals.views import MarketView, Side, TradeView, WalletView
 
 # Scores as of a time: address -> the reputation stage's verdict, using only what was known then.
 Scorer = Callable[[asyncpg.Connection, datetime], Awaitable[Mapping[str, WalletView]]]

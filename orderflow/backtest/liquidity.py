@@ -26,14 +26,14 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Literal
 
 import asyncpg
 
 from orderflow.chain import pruning
 from orderflow.execution.paper import paper_fill
+from orderflow.signals.quotes import levels_of
+from orderflow.signals.views import Side
 
-Side = Literal["BUY", "SELL"]
 LevelKey = tuple[str, int]  # (tx_hash, log_index) of the maker fill
 ZERO = Decimal(0)
 
@@ -145,7 +145,8 @@ class ChainDepth:
 
     A maker SELL of token ``X`` at ``p`` is an ask of ``X`` at ``p`` and, through a merge, a bid
     of its complement at ``1 - p``; a maker BUY of ``X`` is a bid of ``X`` and, through a mint,
-    an ask of the complement at ``1 - p``.
+    an ask of the complement at ``1 - p`` (:func:`orderflow.signals.quotes.levels_of`, which the
+    executor's quotes read fills with too).
     """
 
     def __init__(self, chunk: timedelta = timedelta(hours=6)) -> None:
@@ -164,15 +165,16 @@ class ChainDepth:
         end = max(until, self._loaded + self.chunk)
         for r in await conn.fetch(_MAKER_FILLS, self._loaded, end):
             key: LevelKey = (r["tx_hash"], r["log_index"])
-            token, price = int(r["token_id"]), r["price"]
-            own: Side = "BUY" if r["side"] == "SELL" else "SELL"  # a taker BUY meets asks
-            self._books.setdefault((token, own), []).append(
-                Level(key, r["timestamp"], price, r["size"])
-            )
-            if r["complement_token_id"] is not None:
-                other: Side = "SELL" if own == "BUY" else "BUY"
-                self._books.setdefault((int(r["complement_token_id"]), other), []).append(
-                    Level(key, r["timestamp"], 1 - price, r["size"])
+            complement = r["complement_token_id"]
+            for token, met, price in levels_of(
+                int(r["token_id"]),
+                None if complement is None else int(complement),
+                r["side"],
+                False,
+                r["price"],
+            ):
+                self._books.setdefault((token, met), []).append(
+                    Level(key, r["timestamp"], price, r["size"])
                 )
         self._loaded = end
 

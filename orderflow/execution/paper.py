@@ -1,8 +1,11 @@
-"""Paper trading: fills at the observed price plus slippage and fees, recorded like real fills.
+"""Paper trading: fills at the quote plus slippage and fees, recorded like real fills.
 
 :func:`paper_fill` is pure (the backtest uses it directly). The price a paper order fills at is
-the order's limit price, which the sizing step set to the observed price plus
-``paper_slippage_bps`` rounded up to the tick: the worst price a marketable limit order accepts.
+the order's limit price, which the sizing step set to the quote plus ``paper_slippage_bps``
+rounded to the tick (up for a BUY, down for a SELL): the worst price a marketable limit order
+accepts. The quote is the ask for a BUY and the bid for a SELL, read from the fills the database
+holds (:mod:`orderflow.signals.quotes`), never the last trade: after a panic sell that is the
+seller's bid, and a paper fade bought there filled about a spread below any ask.
 The fee is the CLOB V2 taker fee, ``shares x taker_fee_rate x price x (1 - price)`` in collateral,
 on top of the gross amount (as the V2 exchange charges it).
 """

@@ -258,7 +258,7 @@ class Trader:
                 window = settings.fade_window_secs if settings.enable_degen_fading else 0.0
                 markets = await signal_queries.market_views(conn, list(todo.values()), window)
                 for trade in exits:
-                    market = markets[trade.id or 0]
+                    market = markets[trade.id or 0]["SELL"]  # an exit meets the bids
                     decision = exit_decision(
                         trade, held.pop(trade.token_id, None), market, book, settings, now
                     )
@@ -279,7 +279,7 @@ class Trader:
                         )
                 for trade in candidates:
                     wallet = wallets[trade.wallet]
-                    market = markets[trade.id or 0]
+                    market = markets[trade.id or 0]["BUY"]  # both signals buy: the asks
                     decision = evaluate(trade, wallet, market, book, settings, now)
                     if decision is None:
                         continue

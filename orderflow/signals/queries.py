@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +18,8 @@ import asyncpg
 from orderflow.chain import pruning
 from orderflow.reputation import wallet_sql
 from orderflow.signals.decide import Decision
-from orderflow.signals.views import MarketView, TradeView, WalletView
+from orderflow.signals.quotes import QUOTE_FILLS, QUOTE_WINDOW_SECS, Seen, levels_of, quote
+from orderflow.signals.views import MarketView, Side, TradeView, WalletView
 
 _TRADE_COLUMNS = """
     t.id, t.chain_id, t.tx_hash, t.log_index, t.wallet_address, t.side, t.token_id,
@@ -175,8 +177,6 @@ SELECT x.key, x.token_id, x.market_id,
                   AND {pruning.since(_EARLIEST, "t")}) AS leader_exited,
        EXISTS (SELECT 1 FROM orderflow_market_outcomes o WHERE o.market_id = x.market_id)
            AS resolved,
-       (SELECT t.price FROM orderflow_trades t WHERE t.token_id = x.token_id
-         ORDER BY t.timestamp DESC, t.id DESC LIMIT 1) AS last_price,
        CASE WHEN $5 > 0 THEN
            (SELECT max(t.price) FROM orderflow_trades t
              WHERE t.token_id = x.token_id
@@ -187,12 +187,64 @@ SELECT x.key, x.token_id, x.market_id,
        AS x(key, token_id, market_id, ts, wallet)
 """
 
+_QUOTES_START = "(SELECT min(w) FROM unnest($3::timestamptz[]) w) - make_interval(secs => $4)"
+
+
+def _recent_fills(token: str) -> str:
+    return f"""(SELECT t.token_id, t.timestamp, t.side, t.is_taker_aggregate, t.price
+         FROM orderflow_trades t
+        WHERE t.token_id = {token} AND t.timestamp >= x.ts - make_interval(secs => $4)
+          AND {pruning.since(_QUOTES_START, "t")}
+        ORDER BY t.timestamp DESC LIMIT $5)"""
+
+
+# The latest fills of each trade's token and of its complement within the quote window
+# (orderflow.signals.quotes): the levels the book showed.
+_QUOTE_FILLS = f"""
+SELECT x.key, x.token_id AS quoted, tok.complement_token_id AS complement, f.token_id,
+       f.timestamp, f.side, f.is_taker_aggregate, f.price
+  FROM unnest($1::bigint[], $2::numeric[], $3::timestamptz[]) AS x(key, token_id, ts)
+  LEFT JOIN orderflow_tokens tok ON tok.token_id = x.token_id
+  CROSS JOIN LATERAL ({_recent_fills("x.token_id")}
+      UNION ALL {_recent_fills("tok.complement_token_id")}) AS f
+"""
+
+
+async def _quotes(
+    conn: asyncpg.Connection, trades: Sequence[TradeView]
+) -> dict[int, dict[Side, Decimal | None]]:
+    """Per trade id: the ask (``"BUY"``) and the bid (``"SELL"``) of its token now."""
+    rows = await conn.fetch(
+        _QUOTE_FILLS,
+        [t.id for t in trades],
+        [Decimal(t.token_id) for t in trades],
+        [t.timestamp for t in trades],
+        QUOTE_WINDOW_SECS,
+        QUOTE_FILLS,
+    )
+    seen: dict[int, list[Seen]] = {}
+    for r in rows:
+        quoted, token = int(r["quoted"]), int(r["token_id"])
+        other = r["complement"] if token == quoted else quoted
+        complement = None if other is None else int(other)
+        for level_token, met, price in levels_of(
+            token, complement, r["side"], r["is_taker_aggregate"], r["price"]
+        ):
+            if level_token == quoted:
+                seen.setdefault(r["key"], []).append(Seen(r["timestamp"], met, price))
+    return {
+        t.id or 0: {side: quote(seen.get(t.id or 0, ()), side) for side in ("BUY", "SELL")}
+        for t in trades
+    }
+
 
 async def market_views(
     conn: asyncpg.Connection, trades: Sequence[TradeView], window_secs: float
-) -> dict[int, MarketView]:
-    """One view per trade (keyed by trade id); ``window_secs`` 0 skips the panic-sell high.
-    ``leader_exited``: the trade's wallet has sold the token since (a later stored SELL)."""
+) -> dict[int, dict[Side, MarketView]]:
+    """Per trade id, the market as a taker on each side meets it: ``last_price`` is the quote
+    (:mod:`orderflow.signals.quotes`: the ask for ``"BUY"``, the bid for ``"SELL"``);
+    ``window_secs`` 0 skips the panic-sell high. ``leader_exited``: the trade's wallet has sold
+    the token since (a later stored SELL)."""
     if not trades:
         return {}
     rows = await conn.fetch(
@@ -204,17 +256,20 @@ async def market_views(
         float(window_secs),
         [t.wallet for t in trades],
     )
-    return {
-        r["key"]: MarketView(
+    quotes = await _quotes(conn, trades)
+    views: dict[int, dict[Side, MarketView]] = {}
+    for r in rows:
+        view = MarketView(
             token_id=int(r["token_id"]),
             market_id=r["market_id"],
             resolved=r["resolved"],
-            last_price=r["last_price"],
             window_high=r["window_high"],
             leader_exited=r["leader_exited"],
         )
-        for r in rows
-    }
+        views[r["key"]] = {
+            side: replace(view, last_price=price) for side, price in quotes[r["key"]].items()
+        }
+    return views
 
 
 _INSERT_SIGNAL = """

@@ -76,9 +76,11 @@ class WalletView:
 class MarketView:
     """The traded token's market at decision time.
 
-    ``last_price`` is the latest observed trade price of the token (the price we would trade at
-    now); ``window_high`` the highest trade price of the token during the panic-sell look-back
-    window before the triggering fill (None when it did not trade then). ``resolves_at`` is the
+    ``last_price`` is the price we would trade at now: the quote of the side we meet (the ask for
+    a BUY, the bid for a SELL; :mod:`orderflow.signals.quotes` in the executor, the best revealed
+    level in the backtest), None when none is known; ``window_high`` the highest trade price of
+    the token during the panic-sell look-back window before the triggering fill (None when it did
+    not trade then). ``resolves_at`` is the
     scheduled end when a source knows it (on-chain data does not: then None).
     ``leader_exited``: the fill's wallet has sold the token since the fill (a later stored
     SELL of it): a leader followed on that BUY would be followed into a position it has left.

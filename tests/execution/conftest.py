@@ -85,7 +85,10 @@ async def add_trade(
     market: str | None = MARKET,
     outcome_index: int | None = 0,
     traceparent: str | None = None,
+    taker: bool = True,
 ) -> int:
+    """A fill as the listener stores it: the taker's aggregate row (``taker``, taker = the
+    exchange) or one maker's row (taker = the taker's address)."""
     price_d = Decimal(price)
     usdc_d = Decimal(usdc)
     return int(
@@ -95,7 +98,7 @@ async def add_trade(
                 timestamp, exchange, exchange_version, order_hash, wallet_address, taker_address,
                 is_taker_aggregate, side, token_id, market_id, outcome_index, price, size,
                 usdc_size, fee, fee_asset, traceparent)
-            VALUES (137, $1, $2, 1, $3, $4, $5, 'V2', $6, $7, $8, true, $9, $10, $11, $12, $13,
+            VALUES (137, $1, $2, 1, $3, $4, $5, 'V2', $6, $7, $8, $17, $9, $10, $11, $12, $13,
                     $14, $15, 0, 'COLLATERAL', $16)
             RETURNING id
             """,
@@ -106,7 +109,8 @@ async def add_trade(
             "0xe111180000d2663c0091e4f400237545b87b996b",
             tx(),
             wallet,
-            "0xe111180000d2663c0091e4f400237545b87b996b",  # the taker's row: taker = exchange
+            # the taker's row: taker = the exchange
+            "0xe111180000d2663c0091e4f400237545b87b996b" if taker else "0x" + "7a" * 20,
             side,
             Decimal(token_id),
             market,
@@ -115,6 +119,7 @@ async def add_trade(
             (usdc_d / price_d).quantize(Decimal("0.000001")),
             usdc_d,
             traceparent,
+            taker,
         )
     )
 

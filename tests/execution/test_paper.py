@@ -133,17 +133,19 @@ async def test_skip_reasons_recorded_from_stored_trades(
         ("SKIPPED", "market_resolved"),
         ("SKIPPED", "price_moved"),
     ]
-    # FADE_DEGEN from a panic sell: the token traded at 0.60 within the window, dumped at 0.45.
+    # FADE_DEGEN from a panic sell: the token traded at 0.60 within the window, dumped at 0.45;
+    # a buyer paid an ask of 0.46 just before (what the fade pays: docs/executor.md, the quote).
     async with pool.acquire() as conn:
-        await add_trade(
-            conn,
-            wallet="0x" + "99" * 20,
-            token_id=TOKEN_NO,
-            market=MARKET_B,
-            price="0.60",
-            outcome_index=1,
-            at=datetime.now(UTC) - timedelta(minutes=5),
-        )
+        for price, ago in (("0.60", 5), ("0.46", 2)):
+            await add_trade(
+                conn,
+                wallet="0x" + "99" * 20,
+                token_id=TOKEN_NO,
+                market=MARKET_B,
+                price=price,
+                outcome_index=1,
+                at=datetime.now(UTC) - timedelta(minutes=ago),
+            )
         await add_trade(
             conn,
             wallet=DEGEN,
@@ -195,16 +197,18 @@ async def test_exit_with_the_leader_closes_the_position(
     await _setup(pool, ex, enableDegenFading=True)
     async with pool.acquire() as conn:
         await add_trade(conn, price="0.50")
-        # A panic sell by the degen (the token traded at 0.60 a minute ago): a FADE_DEGEN buy.
-        await add_trade(
-            conn,
-            wallet="0x" + "99" * 20,
-            token_id=TOKEN_NO,
-            market=MARKET_B,
-            price="0.60",
-            outcome_index=1,
-            at=datetime.now(UTC) - timedelta(minutes=1),
-        )
+        # A panic sell by the degen (the token traded at 0.60 a minute ago, a buyer paid an ask
+        # of 0.46 since): a FADE_DEGEN buy.
+        for price, ago in (("0.60", 60), ("0.46", 30)):
+            await add_trade(
+                conn,
+                wallet="0x" + "99" * 20,
+                token_id=TOKEN_NO,
+                market=MARKET_B,
+                price=price,
+                outcome_index=1,
+                at=datetime.now(UTC) - timedelta(seconds=ago),
+            )
         await add_trade(
             conn,
             wallet=DEGEN,

@@ -1,0 +1,81 @@
+"""The price a taker would meet now, read from fills: the ask for a BUY, the bid for a SELL.
+
+The chain shows fills, not the book, but every fill shows which side of the book it took. A fill
+of token ``X`` at ``p``:
+
+* a maker's SELL, or a taker's BUY (the price a taker paid): an **ask** of ``X`` at ``p``;
+* a maker's BUY, or a taker's SELL (the price a taker got): a **bid** of ``X`` at ``p``;
+* and, in Polymarket's unified book, the mirror level of the complement token at ``1 - p``: a bid
+  of ``Y`` at ``q`` is an ask of ``X`` at ``1 - q`` (matched by minting), an ask of ``Y`` at
+  ``q`` a bid of ``X`` at ``1 - q`` (by merging).
+
+A level is named by the side of the *taker who meets it* (``"BUY"``: an ask), as the backtest's
+book does (:mod:`orderflow.backtest.liquidity` reads its levels through :func:`levels_of`).
+
+:func:`quote` turns recent levels into the price to trade at: for a BUY the highest ask seen at
+the latest moment asks were seen (the taker who took them left the next one at that price or
+above), raised to the highest bid seen since (the book is never crossed: an ask stood above each
+bid a seller hit). No ask seen: no price — an order nobody is known to offer to is not filled
+at a guess (the executor records ``no_price``). A SELL mirrors it: the lowest bid at the latest
+moment bids were seen, lowered to the lowest ask seen since.
+
+The last trade price is not a quote: after a panic sell it is the bid the seller hit, about a
+spread below any ask, and a paper BUY priced there filled where no live order could.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from orderflow.signals.views import Side
+
+# How far back a fill still tells what the book offers (the executor's quote): half an hour, the
+# backtest's default wait for a book to show itself (orderflow.backtest.engine).
+QUOTE_WINDOW_SECS = 1800.0
+# Fills of each token read per quote: the latest ones, enough for a busy token's last minutes.
+QUOTE_FILLS = 200
+
+
+def opposite(side: Side) -> Side:
+    return "SELL" if side == "BUY" else "BUY"
+
+
+def levels_of(
+    token_id: int, complement_id: int | None, side: str, is_taker: bool, price: Decimal
+) -> list[tuple[int, Side, Decimal]]:
+    """The levels one fill shows: ``(token, side of a taker meeting it, price in that token)``.
+
+    Its own token's (a maker's SELL or a taker's BUY: an ask, met by a taker BUY) and, when the
+    complement is known, the mirror level of the complement at ``1 - price``.
+    """
+    met: Side = "BUY" if (side == "SELL") != is_taker else "SELL"
+    levels: list[tuple[int, Side, Decimal]] = [(token_id, met, price)]
+    if complement_id is not None:
+        levels.append((complement_id, opposite(met), 1 - price))
+    return levels
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """A level of the quoted token seen in a fill: when, met by which taker side, at what price."""
+
+    time: datetime
+    met: Side
+    price: Decimal
+
+
+def quote(seen: Iterable[Seen], side: Side) -> Decimal | None:
+    """The price a taker on ``side`` would meet now (None: no level of that side seen)."""
+    levels = list(seen)
+    own = [s for s in levels if s.met == side]
+    if not own:
+        return None
+    latest = max(s.time for s in own)
+    others = [s.price for s in levels if s.met != side and s.time >= latest]
+    at_latest = [s.price for s in own if s.time == latest]
+    if side == "BUY":
+        return max([*at_latest, *others])
+    return min([*at_latest, *others])
