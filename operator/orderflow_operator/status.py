@@ -7,7 +7,8 @@ Conditions (Kubernetes style, ``lastTransitionTime`` only moves when ``status`` 
 * ``Paused``   / ``Killed``: the switches *as stored in the database*, i.e. as the executor sees
                them, not as the spec asks;
 * ``Degraded`` the executor has not heartbeated for longer than the configured threshold (or
-               never did).
+               never did), or its leader does not run this strategy (``EXECUTOR_STRATEGIES``
+               leaves it out).
 
 ``state`` is the one word ``kubectl get ts`` shows, most serious first:
 Killed > Paused > Invalid/Conflict > Degraded > Running (Pending before the first reconcile).
@@ -95,7 +96,7 @@ def switch_conditions(figures: Figures) -> list[Condition]:
     ]
 
 
-def degraded_condition(figures: Figures, stale_after_secs: float) -> Condition:
+def degraded_condition(name: str, figures: Figures, stale_after_secs: float) -> Condition:
     age = figures.heartbeat_age_secs
     if age is None:
         return Condition(
@@ -110,6 +111,15 @@ def degraded_condition(figures: Figures, stale_after_secs: float) -> Condition:
             "True",
             "ExecutorHeartbeatStale",
             f"last executor heartbeat {int(age)}s ago (threshold {int(stale_after_secs)}s)",
+        )
+    only = figures.executor_runs_only
+    if only and name not in only:
+        return Condition(
+            "Degraded",
+            "True",
+            "NotRunByExecutor",
+            f"the executor runs only EXECUTOR_STRATEGIES={','.join(only)}: this strategy is "
+            "never traded",
         )
     return Condition("Degraded", "False", "ExecutorAlive", f"executor heartbeat {int(age)}s ago")
 
@@ -147,7 +157,7 @@ def build_status(
     conditions = [
         ready or Condition("Ready", "Unknown", "Pending", "not reconciled yet"),
         *switch_conditions(figures),
-        degraded_condition(figures, stale_after_secs),
+        degraded_condition(name, figures, stale_after_secs),
     ]
     age = figures.heartbeat_age_secs
     return {

@@ -156,6 +156,7 @@ class Figures:
     last_signal_at: datetime | None
     heartbeat_at: datetime | None
     heartbeat_age_secs: float | None
+    executor_runs_only: tuple[str, ...]  # the leader's EXECUTOR_STRATEGIES; empty: every one
     now: datetime
 
 
@@ -166,7 +167,8 @@ WITH s AS (
 ), today AS (
     SELECT (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS start
 ), hb AS (
-    SELECT max(last_seen) AS at FROM orderflow_executor_heartbeats WHERE is_leader
+    SELECT last_seen AS at, runs_only FROM orderflow_executor_heartbeats
+     WHERE is_leader ORDER BY last_seen DESC LIMIT 1
 )
 SELECT
     (SELECT count(*) FROM s) > 0 AS exists,
@@ -187,6 +189,7 @@ SELECT
     (SELECT max(created_at) FROM orderflow_signals WHERE strategy = $1) AS last_signal_at,
     (SELECT at FROM hb) AS heartbeat_at,
     extract(epoch FROM now() - (SELECT at FROM hb))::float8 AS heartbeat_age_secs,
+    coalesce((SELECT runs_only FROM hb), '{}') AS executor_runs_only,
     now() AS now
 """
 
@@ -194,8 +197,9 @@ SELECT
 async def read_figures(conn: asyncpg.Connection, *, name: str, source: str) -> Figures:
     """The row's switches as the executor sees them, and the live trading figures.
 
-    The heartbeat is the trading leader's (``is_leader``): standbys do not trade, so their
-    heartbeats must not hide a dead leader.
+    The heartbeat is the trading leader's (``is_leader``, the newest such row): standbys do not
+    trade, so their heartbeats must not hide a dead leader. With it comes the strategies that
+    leader runs (its ``EXECUTOR_STRATEGIES``, empty for all).
 
     Today's P&L is ``orderflow_performance.total_pnl`` for today's UTC date when the accounting
     has written it, else realized P&L of positions closed today plus realized and unrealized
@@ -214,6 +218,7 @@ async def read_figures(conn: asyncpg.Connection, *, name: str, source: str) -> F
         last_signal_at=row["last_signal_at"],
         heartbeat_at=row["heartbeat_at"],
         heartbeat_age_secs=row["heartbeat_age_secs"],
+        executor_runs_only=tuple(row["executor_runs_only"]),
         now=row["now"],
     )
 

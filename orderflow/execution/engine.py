@@ -162,6 +162,7 @@ class Executor:
                     self.settings.instance_id,
                     is_leader=self.is_leader,
                     strategies=sorted(self.registry.states),
+                    runs_only=sorted(self.registry.only),
                     version=__version__,
                 )
         except DB_ERRORS as exc:

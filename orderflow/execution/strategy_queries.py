@@ -151,17 +151,23 @@ async def heartbeat(
     *,
     is_leader: bool,
     strategies: list[str],
+    runs_only: list[str],
     version: str,
 ) -> None:
+    """``strategies``: the ones loaded now; ``runs_only``: EXECUTOR_STRATEGIES (empty: every
+    strategy), which the operator compares with its resources."""
     await conn.execute(
         """
-        INSERT INTO orderflow_executor_heartbeats (instance_id, is_leader, strategies, version)
-        VALUES ($1, $2, $3, $4)
+        INSERT INTO orderflow_executor_heartbeats
+            (instance_id, is_leader, strategies, runs_only, version)
+        VALUES ($1, $2, $3, $4, $5)
         ON CONFLICT (instance_id) DO UPDATE SET is_leader = EXCLUDED.is_leader,
-            strategies = EXCLUDED.strategies, version = EXCLUDED.version, last_seen = now()
+            strategies = EXCLUDED.strategies, runs_only = EXCLUDED.runs_only,
+            version = EXCLUDED.version, last_seen = now()
         """,
         instance_id,
         is_leader,
         strategies,
+        runs_only,
         version,
     )

@@ -277,6 +277,13 @@ async def test_status_figures_and_degraded(
         assert st["todayPnlUsd"] == "1.25"
         assert condition(st, "Degraded")["status"] == "False"
 
+        # the leader restarts with EXECUTOR_STRATEGIES leaving the strategy out: never traded
+        await conn.execute("UPDATE orderflow_executor_heartbeats SET runs_only = '{other}'")
+        st = await wait_status(api, "busy", state="Degraded")
+        assert condition(st, "Degraded")["reason"] == "NotRunByExecutor"
+        await conn.execute("UPDATE orderflow_executor_heartbeats SET runs_only = '{other,busy}'")
+        await wait_status(api, "busy", state="Running")
+
         # the heartbeat goes stale: Degraded again, from the timer alone
         await conn.execute(
             "UPDATE orderflow_executor_heartbeats SET last_seen = now() - interval '10 minutes'"
