@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -97,8 +97,26 @@ def backoff(retry: int, cap: float) -> float:
     return float(min(cap, 2.0**retry) * random.uniform(0.5, 1.0))
 
 
-def configure_kopf(settings: kopf.OperatorSettings) -> None:
-    """kopf settings that do not depend on the command line."""
+# What makes a kopf namespace argument a pattern rather than one namespace's name.
+_PATTERN_CHARS = frozenset("!*?,")
+
+
+def needs_scanning(namespaces: Sequence[str]) -> bool:
+    """Whether kopf must observe the cluster: only namespace patterns (globs, negations) need it.
+
+    kopf's "scanning" lists and watches Namespaces (to match patterns, when not cluster-wide)
+    and CustomResourceDefinitions (to notice resources added after start). Exact namespaces and
+    ``-A`` need neither: the TradingStrategy CRD is there before the operator starts (the chart
+    installs it first), and kopf's discovery of it at start-up reads the API's discovery
+    endpoints, which every account may read. Without scanning, the operator needs no
+    cluster-wide read of Namespaces or CRDs (docs/operator.md, "Kubernetes permissions").
+    """
+    return any(_PATTERN_CHARS & set(ns) for ns in namespaces)
+
+
+def configure_kopf(settings: kopf.OperatorSettings, *, scanning: bool = False) -> None:
+    """kopf settings; ``scanning`` from :func:`needs_scanning`."""
+    settings.scanning.disabled = not scanning
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
@@ -120,9 +138,12 @@ def _post(body: kopf.Body, events: list[reconcile.Event]) -> None:
 
 
 def build_registry(
-    config: OperatorSettings, dsn: str, *, login: bool = True
+    config: OperatorSettings, dsn: str, *, namespaces: Sequence[str] = (), login: bool = True
 ) -> kopf.OperatorRegistry:
     """All handlers, bound to ``config`` and the database at ``dsn``.
+
+    ``namespaces``: what the operator is started with (empty: cluster-wide); patterns among them
+    switch on kopf's cluster scanning (:func:`needs_scanning`).
 
     ``login``: authenticate like kubectl (in-cluster service account, else the kubeconfig).
     A registry made here does not get kopf's implicit fallback logins (only kopf's global default
@@ -140,11 +161,12 @@ def build_registry(
             return info
 
     database = Database(dsn)
+    scanning = needs_scanning(namespaces)
 
     @kopf.on.startup(registry=registry)
     async def open_database(settings: kopf.OperatorSettings, **_: Any) -> None:
         """One attempt, never a wait: handlers open the pool themselves while it is closed."""
-        configure_kopf(settings)
+        configure_kopf(settings, scanning=scanning)
         try:
             await database.pool()
         except _TRANSIENT as exc:

@@ -58,7 +58,7 @@ async def run(
     quiet_kopf_records()
     priority = config.priority if config.priority is not None else random.randint(1, 2**30)
     await kopf.operator(
-        registry=build_registry(config, dsn),
+        registry=build_registry(config, dsn, namespaces=namespaces),
         clusterwide=clusterwide,
         namespaces=list(namespaces),
         standalone=standalone,

@@ -1,4 +1,5 @@
-"""What matters in the rendered workloads: schedules, hooks, probes, rollout strategies, RBAC."""
+"""What matters in the rendered workloads: schedules, hooks, probes, rollout strategies (the
+operator's RBAC: test_rbac.py)."""
 
 from __future__ import annotations
 
@@ -274,58 +275,13 @@ def test_config_changes_roll_the_pods() -> None:
     assert kelly["of-orderflow-listener"] == base["of-orderflow-listener"]
 
 
-def test_operator_rbac_is_least_privilege() -> None:
-    docs = render()
-    (cluster_role,) = by_kind(docs, "ClusterRole")
-    for rule in cluster_role["rules"]:
-        assert set(rule["verbs"]) <= {"get", "list", "watch"}, f"cluster-wide write: {rule}"
-        assert "secrets" not in rule["resources"]
-    (role,) = by_kind(docs, "Role")
-    granted = {
-        (g, r): set(rule["verbs"])
-        for rule in role["rules"]
-        for g in rule["apiGroups"]
-        for r in rule["resources"]
-    }
-    assert granted[("orderflow.io", "tradingstrategies")] == {
-        "get",
-        "list",
-        "watch",
-        "patch",
-        "update",
-    }
-    assert granted[("orderflow.io", "tradingstrategies/status")] == {"get", "patch", "update"}
-    assert granted[("", "events")] == {"create"}
-    assert not any(r == "secrets" or "*" in verbs or r == "*" for (_, r), verbs in granted.items())
-    (binding,) = by_kind(docs, "RoleBinding")
-    account = one(docs, "ServiceAccount", "-operator")["metadata"]["name"]
-    assert binding["subjects"] == [
-        {"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}
-    ]
-    operator = one(docs, "Deployment", "-operator")
-    assert operator["spec"]["template"]["spec"]["serviceAccountName"] == account
-
-
-def test_cluster_wide_operator_gets_a_cluster_role_for_its_resources() -> None:
-    docs = render("--set", "operator.watchAllNamespaces=true")
-    (cluster_role,) = by_kind(docs, "ClusterRole")
-    resources = {r for rule in cluster_role["rules"] for r in rule["resources"]}
-    assert {"tradingstrategies", "tradingstrategies/status"} <= resources
-    assert "secrets" not in resources
-    assert "clusterkopfpeerings" not in resources, "standalone: no peering rights"
-
-
 @pytest.mark.parametrize("cluster_wide", [False, True])
 def test_operator_peering(cluster_wide: bool) -> None:
     """With peering, replicas share one kopf peering object the operator may patch; without,
-    the operator runs --standalone and gets no peering rights at all."""
+    the operator runs --standalone."""
     scope = ("--set", f"operator.watchAllNamespaces={str(cluster_wide).lower()}")
     docs = render(*scope, "--set", "operator.peering.enabled=true", "--set", "operator.replicas=2")
-    kind, resource = (
-        ("ClusterKopfPeering", "clusterkopfpeerings")
-        if cluster_wide
-        else ("KopfPeering", "kopfpeerings")
-    )
+    kind = "ClusterKopfPeering" if cluster_wide else "KopfPeering"
     (peering,) = by_kind(docs, kind)
     assert peering["apiVersion"] == "kopf.dev/v1"
     operator = one(docs, "Deployment", "-operator")
@@ -334,16 +290,9 @@ def test_operator_peering(cluster_wide: bool) -> None:
     assert "--standalone" not in container["args"]
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["OPERATOR_PEERING_NAME"] == peering["metadata"]["name"]
-    role = by_kind(docs, "ClusterRole" if cluster_wide else "Role")[0]
-    peering_rules = [r for r in role["rules"] if resource in r["resources"]]
-    assert peering_rules and peering_rules[0]["apiGroups"] == ["kopf.dev"]
+    # The rights to it: tests/chart/test_rbac.py.
     standalone = render(*scope)
     assert not by_kind(standalone, kind)
-    for role_kind in ("Role", "ClusterRole"):
-        for role in by_kind(standalone, role_kind):
-            assert not any("kopf.dev" in r["apiGroups"] for r in role["rules"])
-    # Cluster-wide: everything is in the ClusterRole, no empty namespaced Role.
-    assert bool(by_kind(standalone, "Role")) is not cluster_wide
 
 
 def test_metrics_services_and_service_monitor() -> None:

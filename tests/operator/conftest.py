@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -183,19 +183,29 @@ def operator_config(**overrides: Any) -> OperatorSettings:
 
 
 PEERINGS = "kopf.dev/v1/clusterkopfpeerings"
+NAMESPACED_PEERINGS = "kopf.dev/v1/kopfpeerings"
 
 
-def register_peering(server: kmock.KubernetesEmulator, name: str) -> None:
-    """kopf's cluster-wide peering resource and one peering object (what the chart installs)."""
-    server.resources[PEERINGS] = kmock.ResourceInfo(
-        kind="ClusterKopfPeering",
-        namespaced=False,
+def register_peering(
+    server: kmock.KubernetesEmulator, name: str, namespace: str | None = None
+) -> None:
+    """kopf's peering resource and one peering object (what the chart installs): cluster-wide,
+    or a KopfPeering in ``namespace``."""
+    resource, kind = (PEERINGS, "ClusterKopfPeering")
+    if namespace is not None:
+        resource, kind = (NAMESPACED_PEERINGS, "KopfPeering")
+    server.resources[resource] = kmock.ResourceInfo(
+        kind=kind,
+        namespaced=namespace is not None,
         verbs={"list", "watch", "get", "patch", "create", "update", "delete"},
     )
-    server.objects[PEERINGS, None, name] = {
+    metadata = {"name": name, "resourceVersion": "1"}
+    if namespace is not None:
+        metadata["namespace"] = namespace
+    server.objects[resource, namespace, name] = {
         "apiVersion": "kopf.dev/v1",
-        "kind": "ClusterKopfPeering",
-        "metadata": {"name": name, "resourceVersion": "1"},
+        "kind": kind,
+        "metadata": metadata,
     }
 
 
@@ -215,14 +225,16 @@ async def operator_running(
     config: OperatorSettings | None = None,
     *,
     peering: tuple[str, int] | None = None,
+    namespaces: Sequence[str] = (),
 ) -> AsyncIterator[KopfRunner]:
     """The real kopf runtime in a thread, logged in to kmock: ``kopf run -A --standalone``, or
-    with ``peering=(name, priority)`` as one of several replicas.
+    with ``peering=(name, priority)`` as one of several replicas; ``namespaces``: ``-n`` each
+    instead of ``-A``.
 
     Entering and leaving happen in a worker thread: the kmock server lives on this test's event
     loop, which must keep serving while kopf starts and stops.
     """
-    registry = build_registry(config or operator_config(), dsn, login=False)
+    registry = build_registry(config or operator_config(), dsn, namespaces=namespaces, login=False)
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
@@ -232,7 +244,8 @@ async def operator_running(
         scope = ["--standalone"]
     else:
         scope = ["--peering", peering[0], "--priority", str(peering[1])]
-    args = ["run", "-A", *scope, "--verbose"]
+    where = [arg for ns in namespaces for arg in ("-n", ns)] or ["-A"]
+    args = ["run", *where, *scope, "--verbose"]
     runner = KopfRunner(args, registry=registry, timeout=60)
     await asyncio.to_thread(runner.__enter__)
     try:
