@@ -2,9 +2,9 @@
 
 ``rollback_from`` deletes, in one transaction under the writer lock, the trades (decrementing
 the wallet counters their insert trigger maintained), matches, refunds, outcomes, conditions
-and their tokens, dead letters and block headers at or above the height, and rewinds every
-stream's checkpoint below it. The canonical logs are then fetched and stored again
-(``store.store_batch``).
+and their tokens (those Gamma lists go back to Gamma), dead letters and block headers at or
+above the height, and rewinds every stream's checkpoint below it. The canonical logs are then
+fetched and stored again (``store.store_batch``).
 """
 
 from __future__ import annotations
@@ -58,9 +58,9 @@ async def rollback_from(
         gone = await conn.fetch(sql.DELETE_CONDITIONS, chain_id, block_number)
         stats.conditions = len(gone)
         if gone:
-            stats.tokens = row_count(
-                await conn.execute(sql.DELETE_CONDITION_TOKENS, [r[0] for r in gone])
-            )
+            conditions = [r[0] for r in gone]
+            await conn.execute(sql.RETURN_CONDITION_TOKENS, conditions)
+            stats.tokens = row_count(await conn.execute(sql.DELETE_CONDITION_TOKENS, conditions))
         stats.dead_letters = row_count(
             await conn.execute(sql.DELETE_DEAD_LETTERS, chain_id, block_number)
         )

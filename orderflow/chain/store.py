@@ -152,8 +152,9 @@ class _Writer:
         if not tokens:
             return []
         rows = await self.conn.fetch(sql.INSERT_TOKENS, *token_columns(tokens.values()))
-        self.stats.tokens = len(rows)
-        return [r[0] for r in rows]
+        new = [r[0] for r in rows if r[1]]  # the others were Gamma's: now the chain's
+        self.stats.tokens = len(new)
+        return new
 
     async def link_candidates(self, rows: CopyRows) -> None:
         """The transactions whose match links may need SQL (``links``), before the insert.

@@ -214,18 +214,29 @@ SELECT c.condition_id, c.oracle, c.question_id, c.slots, c.neg_risk, $1, c.block
 ON CONFLICT DO NOTHING
 """
 
+# A token id is a fact (the same id always maps to the same condition and outcome), so a known
+# token keeps its row; only where the row came from can change (migration 034): a chain source
+# takes over a token first known from Gamma ('gamma'), and Gamma listing a chain token is noted
+# (listed_by_gamma) but never makes it Gamma's. Each id at most once per statement (ON CONFLICT
+# DO UPDATE refuses a row touched twice). ``inserted`` (xmax = 0: not an update) tells the new
+# ids, which older trades are joined to, from the ones that only changed hands.
 INSERT_TOKENS = """
 INSERT INTO orderflow_tokens (
     token_id, condition_id, outcome_index, complement_token_id, neg_risk, collateral,
-    generation, source)
+    generation, source, listed_by_gamma)
 SELECT k.token_id::numeric, k.condition_id, k.outcome_index, k.complement::numeric,
-       k.neg_risk, k.collateral, k.generation, k.source
+       k.neg_risk, k.collateral, k.generation, k.source, k.source = 'gamma'
   FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::bool[], $6::text[],
               $7::text[], $8::text[])
        AS k(token_id, condition_id, outcome_index, complement, neg_risk, collateral,
             generation, source)
-ON CONFLICT (token_id) DO NOTHING
-RETURNING token_id::text
+ON CONFLICT (token_id) DO UPDATE
+   SET source = CASE WHEN EXCLUDED.source = 'gamma' THEN orderflow_tokens.source
+                     ELSE EXCLUDED.source END,
+       listed_by_gamma = orderflow_tokens.listed_by_gamma OR EXCLUDED.listed_by_gamma
+ WHERE (orderflow_tokens.source = 'gamma' AND EXCLUDED.source <> 'gamma')
+    OR (EXCLUDED.listed_by_gamma AND NOT orderflow_tokens.listed_by_gamma)
+RETURNING token_id::text, xmax = 0 AS inserted
 """
 
 BACKFILL_TRADE_MARKETS = """
@@ -359,11 +370,18 @@ DELETE_CONDITIONS = """
 DELETE FROM orderflow_conditions WHERE chain_id = $1 AND block_number >= $2
 RETURNING condition_id
 """
-# Tokens computed from a rolled-back ConditionPreparation; registry rows from other sources
-# (V1 TokenRegistered, V3 ids) carry no block and are verified facts about the ids anyway.
+# Tokens computed from a rolled-back ConditionPreparation: those Gamma lists go back to Gamma
+# (what they were before the chain's preparation took them over), the others are deleted;
+# registry rows from other sources (V1 TokenRegistered, V3 ids) carry no block and are
+# verified facts about the ids anyway.
+RETURN_CONDITION_TOKENS = """
+UPDATE orderflow_tokens SET source = 'gamma'
+ WHERE source = 'ConditionPreparation' AND listed_by_gamma AND condition_id = ANY($1::text[])
+"""
 DELETE_CONDITION_TOKENS = """
 DELETE FROM orderflow_tokens
- WHERE source = 'ConditionPreparation' AND condition_id = ANY($1::text[])
+ WHERE source = 'ConditionPreparation' AND NOT listed_by_gamma
+   AND condition_id = ANY($1::text[])
 """
 DELETE_DEAD_LETTERS = (
     "DELETE FROM orderflow_dead_letters WHERE chain_id = $1 AND block_number >= $2"

@@ -36,13 +36,16 @@ async def store_tokens(conn: asyncpg.Connection, tokens: Sequence[TokenInfo]) ->
     """Add verified registry rows (e.g. from Gamma markets) and join older trades to them.
 
     The same statements as ``store_batch`` uses for its registry, in one transaction under the
-    writer lock; existing ids are kept. Returns (new tokens, trades that got their market).
+    writer lock; existing ids keep their row (Gamma's rows only note that Gamma lists a chain
+    token, ``INSERT_TOKENS``). Returns (new tokens, trades that got their market).
     """
     if not tokens:
         return 0, 0
+    unique = {t.token_id: t for t in tokens}  # a market listed twice in one batch
     async with conn.transaction():
         await conn.execute(sql.WRITER_LOCK)
-        new = [r[0] for r in await conn.fetch(sql.INSERT_TOKENS, *token_columns(tokens))]
+        rows = await conn.fetch(sql.INSERT_TOKENS, *token_columns(unique.values()))
+        new = [r[0] for r in rows if r[1]]
         backfilled = 0
         if new:
             backfilled = row_count(await conn.execute(sql.BACKFILL_TRADE_MARKETS, new))

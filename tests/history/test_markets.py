@@ -12,6 +12,7 @@ import asyncpg
 
 from orderflow.chain import contracts as c
 from orderflow.chain.ingest import ingest_file, ingest_logs
+from orderflow.chain.rollback import rollback_from
 from orderflow.chain.tokens import ctf_tokens
 from orderflow.history import import_file
 from tests.history import dumps as d
@@ -144,3 +145,72 @@ async def test_gamma_rows_verified_resolved_and_replaced_by_the_chain(
     assert (again.tokens, again.gamma_resolutions) == (0, 0)
     still = await pool.fetchrow("SELECT * FROM orderflow_market_outcomes WHERE market_id = $1", BTC)
     assert dict(still) == dict(btc)
+
+
+async def _token_sources(pool: asyncpg.Pool) -> dict[str, set[str]]:
+    sources: dict[str, set[str]] = {}
+    for r in await pool.fetch("SELECT condition_id, source FROM orderflow_tokens"):
+        sources.setdefault(r["condition_id"], set()).add(r["source"])
+    return sources
+
+
+def _preparation(condition: str) -> dict[str, Any]:
+    """The sample's ConditionPreparation of ``condition`` (BTC: block 40,000,000; NEG: 52M)."""
+    (raw,) = (
+        r
+        for r in sample_logs()
+        if r["topics"][0] == c.TOPIC_CONDITION_PREPARATION and r["topics"][1] == condition
+    )
+    return raw
+
+
+async def test_the_chains_condition_preparation_takes_over_gamma_tokens(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    # NEG's preparation is stored before Gamma lists the market, BTC's after.
+    await ingest_logs(pool, [_preparation(NEG)], chain_id=137)
+    path = d.write_jsonl(
+        tmp_path / "markets.jsonl", [gamma(BTC, BTC_IDS), gamma(NEG, NEG_IDS, negRisk=True)]
+    )
+    report = await import_file(pool, path, chain_id=137)
+    assert report.tokens == 2  # BTC's; NEG's were known
+    assert await _token_sources(pool) == {BTC: {"gamma"}, NEG: {"ConditionPreparation"}}
+    before = {r["token_id"]: dict(r) for r in await pool.fetch("SELECT * FROM orderflow_tokens")}
+
+    # The chain's ConditionPreparation, through the listener's store path: the authority.
+    stored = await ingest_logs(pool, [_preparation(BTC)], chain_id=137)
+    assert stored.stored.tokens == 0  # no new token: the known ones change hands
+    assert await _token_sources(pool) == {
+        BTC: {"ConditionPreparation"},
+        NEG: {"ConditionPreparation"},
+    }
+    after = {r["token_id"]: dict(r) for r in await pool.fetch("SELECT * FROM orderflow_tokens")}
+    for token, row in after.items():  # nothing else of a row changes
+        assert {k: v for k, v in row.items() if k != "source"} == {
+            k: v for k, v in before[token].items() if k != "source"
+        }
+
+    # Idempotent: the chain again, Gamma again — nothing changes, Gamma never takes a row back.
+    await ingest_logs(pool, [_preparation(BTC), _preparation(NEG)], chain_id=137)
+    again = await import_file(pool, path, chain_id=137)
+    assert again.tokens == 0
+    assert {r["token_id"]: dict(r) for r in await pool.fetch("SELECT * FROM orderflow_tokens")} == (
+        after
+    )
+
+    # A reorg orphans both preparations: Gamma still lists both markets, so their tokens stay,
+    # Gamma-sourced again (the chain no longer vouches for them); a condition only the chain
+    # knew loses its tokens, as before.
+    only_chain = {**_preparation(BTC), "logIndex": "0x4"}
+    only_chain["topics"] = [only_chain["topics"][0], OTHER, *only_chain["topics"][2:]]
+    await ingest_logs(pool, [only_chain], chain_id=137)
+    assert (await _token_sources(pool))[OTHER] == {"ConditionPreparation"}
+    async with pool.acquire() as conn:
+        await rollback_from(conn, 137, 40_000_000)
+    assert await _token_sources(pool) == {BTC: {"gamma"}, NEG: {"gamma"}}
+    # The canonical chain's preparations (re-mined) make them chain-sourced once more.
+    await ingest_logs(pool, [_preparation(BTC), _preparation(NEG)], chain_id=137)
+    assert await _token_sources(pool) == {
+        BTC: {"ConditionPreparation"},
+        NEG: {"ConditionPreparation"},
+    }
