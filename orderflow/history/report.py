@@ -67,4 +67,4 @@ def advance(prog: Progress, report: ImportReport, read: int, dead: int, at: Posi
 
 
 def line_unit(reader: RowReader) -> str:
-    return "row" if reader.format == "parquet" else "line"
+    return "row" if reader.format == "parquet" or reader.array else "line"

@@ -1,9 +1,11 @@
-"""Files of rows, streamed in batches: CSV, JSON lines and Parquet, each optionally gzip'd.
+"""Files of rows, streamed in batches: CSV, JSON (lines, or arrays of rows) and Parquet, each
+optionally gzip'd.
 
-Memory is bounded by the batch size: CSV and JSON lines are read line by line, Parquet row
-group by row group (``ParquetFile.iter_batches``). Every row carries its position for dead
-letters: the line number in a text file (the header is line 1 of a CSV), the row number (from 1)
-in a Parquet file. ``position()`` says how far through the file the reader is, in
+Memory is bounded by the batch size: CSV and JSON lines are read line by line, a JSON array
+element by element (``json_array``), Parquet row group by row group
+(``ParquetFile.iter_batches``). Every row carries its position for dead letters: the line
+number in a CSV or JSON-lines file (the header is line 1 of a CSV), the row number (from 1) in
+a JSON array or a Parquet file. ``position()`` says how far through the file the reader is, in
 ``position_unit``, for ETAs: bytes consumed of the (compressed) file for text, rows read of the
 metadata's count for Parquet; ``progress()`` is the same as a fraction (0..1).
 """
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any, Literal, cast
 
 from orderflow.history.errors import HistoryError, LayoutError
+from orderflow.history.json_array import elements, first_char
 
 FileFormat = Literal["csv", "jsonl", "parquet"]
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -154,7 +157,7 @@ def detect_format(path: Path) -> tuple[FileFormat, bool]:
         return "csv", gz
     raise LayoutError(
         f"{path.name}: cannot tell the format from the name "
-        "(use .csv, .jsonl, .ndjson or .parquet, optionally .gz)"
+        "(use .csv, .tsv, .jsonl, .ndjson, .json or .parquet, optionally .gz)"
     )
 
 
@@ -171,7 +174,10 @@ class RowReader:
         self._parquet: Any = None
         self._rows_read = 0
         self._total_rows: int | None = None
-        self._first: dict[str, Any] | None = None
+        self._first_item: tuple[int, str] | None = None  # a JSON file's first row, as text
+        self._items: Iterator[tuple[int, str]] = iter(())
+        self.array = False
+        """A JSON file of arrays of rows (not JSON lines): its rows are numbered, not lined."""
         self.empty = False
         """A text file without a line that holds anything: no header, no row (Parquet files
         always have their schema)."""
@@ -201,28 +207,36 @@ class RowReader:
         return self
 
     def _peek_json_columns(self) -> list[str]:
-        """Columns of a JSON-lines file: the keys of its first object (kept for iteration)."""
+        """Columns of a JSON file: the keys of its first row (kept for iteration). The file is
+        JSON lines, or JSON arrays of rows when it starts with ``[`` (``json_array``)."""
         assert self._text is not None
-        self._line_no = 0
-        while True:
-            line = self._text.readline()
-            if not line:
-                self.empty = True
-                return []
-            self._line_no += 1
-            text = line.strip()
-            if not text:
-                continue
+        char, newlines = first_char(self._text)
+        self.array = char == "["
+        self._items = (
+            elements(self._text, self.path.name) if self.array else self._lines(char, newlines)
+        )
+        for number, text in self._items:
+            self._first_item = (number, text)
             try:
                 value = json.loads(text)
             except ValueError:
                 value = None
-            if isinstance(value, dict):
-                self._first = value
-                self._first_text = text
-                return list(value)
-            self._first_bad = BadLine(self._line_no, text, "not a JSON object")
-            return []
+            return list(value) if isinstance(value, dict) else []
+        self.empty = True
+        return []
+
+    def _lines(self, first: str, newlines: int) -> Iterator[tuple[int, str]]:
+        """The non-blank lines, stripped, with their numbers; ``first`` was read already."""
+        assert self._text is not None
+        if not first:
+            return
+        number = newlines + 1
+        yield number, (first + self._text.readline()).strip()
+        for line in self._text:
+            number += 1
+            text = line.strip()
+            if text:
+                yield number, text
 
     def close(self) -> None:
         if self._text is not None:
@@ -341,20 +355,13 @@ class RowReader:
             rows, bad = [], []
 
     def line_chunks(self, size: int) -> Iterator[list[tuple[int, str]]]:
-        """A JSON-lines file's non-blank lines, stripped, with their numbers, ``size`` at a time."""
-        assert self._text is not None
+        """A JSON file's rows as text, ``size`` at a time: the non-blank lines of JSON lines,
+        stripped, with their line numbers, or the elements of JSON arrays, numbered from 1."""
         lines: list[tuple[int, str]] = []
-        if self._first is not None:
-            lines.append((self._line_no, self._first_text))
-        elif getattr(self, "_first_bad", None) is not None:
-            lines.append((self._first_bad.number, self._first_bad.text))
-        number = getattr(self, "_line_no", 0)
-        for line in self._text:
-            number += 1
-            text = line.strip()
-            if not text:
-                continue
-            lines.append((number, text))
+        if self._first_item is not None:
+            lines.append(self._first_item)
+        for item in self._items:
+            lines.append(item)
             if len(lines) >= size:
                 yield lines
                 lines = []

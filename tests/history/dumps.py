@@ -257,3 +257,11 @@ def write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
         for r in rows:
             fh.write(json.dumps(r, default=str) + "\n")
     return path
+
+
+def write_json_array(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
+    """The rows as one JSON array on one line, as an API replies (e.g. Gamma's /markets)."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "wt", encoding="utf-8") as fh:  # type: ignore[operator]
+        fh.write(json.dumps(list(rows), default=str, separators=(",", ":")))
+    return path

@@ -70,6 +70,7 @@ async def _assert_same(pool: asyncpg.Pool, chain_pool: asyncpg.Pool) -> None:
         ("sim-v1", "dune"),
         ("sim-v2", "snake"),
         ("sim-v2", "camel"),
+        ("sim-v2", "camel-array"),  # JSON arrays, parsed in worker processes
         ("sample", "snake"),
     ],
 )
@@ -98,15 +99,19 @@ async def test_dump_import_equals_raw_log_import(
             d.write_csv(tmp_path / "blocks.csv", d.blocks_of(logs)),
             d.write_csv(tmp_path / "fills.csv.gz", [d.dune_row(f) for f in fills]),
         ]
-    else:
+    elif fills_layout == "camel":
         files = [d.write_jsonl(tmp_path / "fills.jsonl.gz", [d.camel_row(f) for f in fills])]
-    matches = d.matches_of(logs, block_hash=fills_layout == "camel")
+    else:
+        files = [d.write_json_array(tmp_path / "fills.json.gz", [d.camel_row(f) for f in fills])]
+    matches = d.matches_of(logs, block_hash=fills_layout.startswith("camel"))
     files.append(d.write_parquet(tmp_path / "matches.parquet", matches))
-    files.append(d.write_jsonl(tmp_path / "markets.jsonl", await gamma_rows(chain_pool)))
+    write_markets = d.write_json_array if fills_layout == "camel-array" else d.write_jsonl
+    files.append(write_markets(tmp_path / "markets.json", await gamma_rows(chain_pool)))
 
     total = 0
+    workers = 2 if fills_layout == "camel-array" else None
     for path in files:
-        report = await import_file(pool, path, chain_id=137, batch_size=16)
+        report = await import_file(pool, path, chain_id=137, batch_size=16, workers=workers)
         reasons = await pool.fetch("SELECT reason FROM orderflow_dead_letters")
         assert report.dead_letters == 0, [r["reason"] for r in reasons]
         total += report.stored.trades
