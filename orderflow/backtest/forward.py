@@ -2,9 +2,11 @@
 
 Works on any stored history (it needs no truth file): the scorer is asked for every wallet's
 verdict as of ``as_of`` (the as-of gate: nothing after it is read), then each wallet's *taker*
-BUYs after ``as_of`` in markets resolved by ``end`` are settled at their payouts. A score that
-finds skill ranks wallets by the edge they go on to realise; a score that finds luck or volume
-does not.
+BUYs after ``as_of`` in markets resolved by ``end`` are settled at their payouts -- those placed
+before their market resolved: a buy at or after the resolution is taken with the outcome known
+(the reputation run voids it as no decision, :data:`orderflow.reputation.evidence_sql.VOID`).
+A score that finds skill ranks wallets by the edge they go on to realise; a score that finds luck
+or volume does not.
 
 Reported: Spearman rank correlation of score and realised return per dollar over wallets with
 at least ``min_buys`` such buys; the pooled realised return per dollar of the wallets in the top
@@ -37,6 +39,7 @@ SELECT t.wallet_address,
   JOIN orderflow_market_outcomes o ON o.market_id = COALESCE(t.market_id, tok.condition_id)
  WHERE t.is_taker_aggregate AND t.side = 'BUY'
    AND t.timestamp > $1 AND t.timestamp <= $2 AND o.resolved_at <= $2
+   AND t.timestamp < o.resolved_at
    AND {pruning.since("$1", "t")} AND {pruning.until("$2", "t")}
    AND COALESCE(t.outcome_index, tok.outcome_index) IS NOT NULL
  GROUP BY t.wallet_address

@@ -60,3 +60,26 @@ async def test_realised_edge_after_the_date_only_taker_buys_of_resolved_markets(
     assert result.top_tier_wallets == 1
     assert result.top_tier.estimate == pytest.approx(1.5)
     assert result.others.estimate == pytest.approx(-0.5)
+
+
+async def test_buys_at_or_after_their_markets_resolution_are_no_realised_edge(
+    pool: asyncpg.Pool,
+) -> None:
+    """A taker BUY of the winner from stale orders once the market has resolved is taken with
+    the outcome known (the reputation run voids it as no decision): it is no realised edge."""
+    sniper = addr("sniper")
+    h = History()
+    for i in range(6):
+        m = h.market(f"late{i}")
+        resolved = AS_OF + timedelta(days=1, hours=i)
+        h.resolve(m, 0, resolved)
+        h.trade(sniper, m, 0, "BUY", "0.60", "100", resolved)  # the resolution's own second
+        h.trade(sniper, m, 0, "BUY", "0.60", "100", resolved + timedelta(hours=1))
+    before = h.market("before")
+    h.trade(sniper, before, 0, "BUY", "0.50", "100", AS_OF + timedelta(hours=1))
+    h.resolve(before, 1, AS_OF + timedelta(days=2))
+    await h.store(pool)
+    async with pool.acquire() as conn:
+        realised = await realised_after(conn, AS_OF, END)
+    assert realised[sniper].buys == 1  # only the buy before its market resolved
+    assert realised[sniper].edge == pytest.approx(-1.0)
