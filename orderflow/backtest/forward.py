@@ -10,12 +10,15 @@ or volume does not.
 
 Reported: Spearman rank correlation of score and realised return per dollar over wallets with
 at least ``min_buys`` such buys; the pooled realised return per dollar of the wallets in the top
-tiers at ``as_of`` and of everyone else, each with a bootstrap interval over wallets.
+tiers at ``as_of`` and of everyone else, each with a bootstrap interval that draws *events*
+(markets; a neg-risk event's legs together), as the backtest's verdict does: wallets that bought
+in the same market won or lost together, so drawing wallets counted one outcome many times (twelve
+top-tier wallets in the same two winning markets read as a certain +100 %).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,22 +30,39 @@ from orderflow.chain import pruning
 from orderflow.signals.views import WalletView
 from orderflow.sim.quality import TOP_TIERS, spearman
 
-_REALISED = f"""
+# Every taker BUY after the date in a market resolved by the end, placed before its market
+# resolved, with its stake (fees in), its P&L at the payout and its event (a neg-risk event's
+# legs share one, as in orderflow.backtest.history.event_ids). $1 = as_of, $2 = end.
+_BUYS = f"""
 SELECT t.wallet_address,
-       count(*) AS buys,
-       sum(t.usdc_size + CASE WHEN t.fee_asset = 'COLLATERAL' THEN t.fee ELSE t.fee * t.price END)
+       CASE WHEN c.neg_risk THEN left(c.question_id, 64) || '00' ELSE o.market_id END AS event_id,
+       t.usdc_size + CASE WHEN t.fee_asset = 'COLLATERAL' THEN t.fee ELSE t.fee * t.price END
            AS staked,
-       sum(t.size * o.payouts[COALESCE(t.outcome_index, tok.outcome_index) + 1] - t.usdc_size
-           - CASE WHEN t.fee_asset = 'COLLATERAL' THEN t.fee ELSE t.fee * t.price END) AS pnl
+       t.size * o.payouts[COALESCE(t.outcome_index, tok.outcome_index) + 1] - t.usdc_size
+           - CASE WHEN t.fee_asset = 'COLLATERAL' THEN t.fee ELSE t.fee * t.price END AS pnl
   FROM orderflow_trades t
   LEFT JOIN orderflow_tokens tok ON tok.token_id = t.token_id
   JOIN orderflow_market_outcomes o ON o.market_id = COALESCE(t.market_id, tok.condition_id)
+  LEFT JOIN orderflow_conditions c ON c.condition_id = o.market_id
  WHERE t.is_taker_aggregate AND t.side = 'BUY'
    AND t.timestamp > $1 AND t.timestamp <= $2 AND o.resolved_at <= $2
    AND t.timestamp < o.resolved_at
    AND {pruning.since("$1", "t")} AND {pruning.until("$2", "t")}
    AND COALESCE(t.outcome_index, tok.outcome_index) IS NOT NULL
- GROUP BY t.wallet_address
+"""
+
+_REALISED = f"""
+SELECT wallet_address, count(*) AS buys, sum(staked) AS staked, sum(pnl) AS pnl
+  FROM ({_BUYS}) b
+ GROUP BY wallet_address
+"""
+
+# The same buys of a group of wallets (``$3``) pooled per event: the units the interval draws.
+_BY_EVENT = f"""
+SELECT event_id, sum(staked) AS staked, sum(pnl) AS pnl
+  FROM ({_BUYS}) b
+ WHERE wallet_address = ANY($3::text[])
+ GROUP BY event_id
 """
 
 
@@ -80,7 +100,9 @@ class ForwardTest:
     min_buys: int
     wallets: int  # scored at as_of with at least min_buys resolved taker buys after it
     spearman: float | None
-    top_tier: Interval  # pooled realised return per dollar of WHALE/SMART wallets at as_of
+    # pooled realised return per dollar of the WHALE/SMART wallets at as_of, and of the others;
+    # each interval draws events (markets), not wallets
+    top_tier: Interval
     others: Interval
     top_tier_wallets: int
 
@@ -95,33 +117,27 @@ async def realised_after(
     }
 
 
-def compare(
-    scores: Mapping[str, WalletView],
-    realised: Mapping[str, Realised],
-    *,
-    as_of: datetime,
-    end: datetime,
-    min_buys: int = 5,
-    seed: int = 0,
-) -> ForwardTest:
-    pairs = [
+async def by_event(
+    conn: asyncpg.Connection, as_of: datetime, end: datetime, wallets: Sequence[str]
+) -> dict[str, MarketResult]:
+    """The realised P&L and stake of ``wallets`` pooled per event (market; a neg-risk event's
+    legs together): wallets that bought in the same market won or lost together, so the event,
+    not the wallet, is what the interval may draw as independent."""
+    if not wallets:
+        return {}
+    rows = await conn.fetch(_BY_EVENT, as_of, end, list(wallets))
+    return {r["event_id"]: MarketResult(float(r["pnl"]), float(r["staked"])) for r in rows}
+
+
+def eligible(
+    scores: Mapping[str, WalletView], realised: Mapping[str, Realised], min_buys: int
+) -> list[tuple[WalletView, Realised]]:
+    """The wallets scored at the date with at least ``min_buys`` resolved taker buys after it."""
+    return [
         (view, realised[a])
         for a, view in scores.items()
         if view.score is not None and a in realised and realised[a].buys >= min_buys
     ]
-    ranked = [(v.score, r.edge) for v, r in pairs if v.score is not None and r.edge is not None]
-    top = {v.address: MarketResult(r.pnl, r.staked) for v, r in pairs if v.tier in TOP_TIERS}
-    rest = {v.address: MarketResult(r.pnl, r.staked) for v, r in pairs if v.tier not in TOP_TIERS}
-    return ForwardTest(
-        as_of=as_of,
-        end=end,
-        min_buys=min_buys,
-        wallets=len(pairs),
-        spearman=spearman([s for s, _ in ranked], [e for _, e in ranked]),
-        top_tier=return_interval(top, seed=seed, units="wallets"),
-        others=return_interval(rest, seed=seed, units="wallets"),
-        top_tier_wallets=len(top),
-    )
 
 
 async def forward_test(
@@ -135,8 +151,20 @@ async def forward_test(
 ) -> ForwardTest:
     """Score as of ``as_of``; compare with what each wallet realised in ``(as_of, end]``."""
     scores = await scorer(conn, as_of)
-    realised = await realised_after(conn, as_of, end)
-    return compare(scores, realised, as_of=as_of, end=end, min_buys=min_buys, seed=seed)
+    pairs = eligible(scores, await realised_after(conn, as_of, end), min_buys)
+    ranked = [(v.score, r.edge) for v, r in pairs if v.score is not None and r.edge is not None]
+    top = sorted(v.address for v, _ in pairs if v.tier in TOP_TIERS)
+    rest = sorted(v.address for v, _ in pairs if v.tier not in TOP_TIERS)
+    return ForwardTest(
+        as_of=as_of,
+        end=end,
+        min_buys=min_buys,
+        wallets=len(pairs),
+        spearman=spearman([s for s, _ in ranked], [e for _, e in ranked]),
+        top_tier=return_interval(await by_event(conn, as_of, end, top), seed=seed),
+        others=return_interval(await by_event(conn, as_of, end, rest), seed=seed),
+        top_tier_wallets=len(top),
+    )
 
 
 def forward_text(f: ForwardTest) -> str:

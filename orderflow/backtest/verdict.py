@@ -49,9 +49,8 @@ class Interval:
     estimate: float | None  # the point estimate over all markets
     low: float | None
     high: float | None
-    markets: int  # how many units were resampled (markets; wallets in the forward test)
+    markets: int  # how many markets (events) were resampled
     confidence: float
-    units: str = "markets"
 
     @property
     def verdict(self) -> Verdict:
@@ -68,12 +67,12 @@ class Interval:
             return "n/a (nothing staked)"
         if self.low is None or self.high is None:
             return (
-                f"{self.estimate * 100:+.1f}% {unit}, no interval ({self.markets} {self.units}; "
+                f"{self.estimate * 100:+.1f}% {unit}, no interval ({self.markets} markets; "
                 f"at least {MIN_MARKETS} needed)"
             )
         return (
             f"{self.estimate * 100:+.1f}% {unit}, {self.confidence * 100:.0f}% CI "
-            f"[{self.low * 100:+.1f}%, {self.high * 100:+.1f}%] over {self.markets} {self.units}"
+            f"[{self.low * 100:+.1f}%, {self.high * 100:+.1f}%] over {self.markets} markets"
         )
 
 
@@ -115,14 +114,13 @@ def return_interval(
     confidence: float = 0.95,
     draws: int = DEFAULT_DRAWS,
     seed: int = 0,
-    units: str = "markets",
 ) -> Interval:
-    """P&L per dollar staked with a percentile bootstrap interval over markets (or ``units``:
-    whatever the keys of ``markets`` are)."""
+    """P&L per dollar staked with a percentile bootstrap interval over markets (the keys of
+    ``markets``: the units drawn, each an independent outcome)."""
     results = [markets[k] for k in sorted(markets)]
     estimate = _ratio(results)
     if estimate is None or len(results) < MIN_MARKETS:
-        return Interval(estimate, None, None, len(results), confidence, units)
+        return Interval(estimate, None, None, len(results), confidence)
     rng = random.Random(seed)
     n = len(results)
     samples = []
@@ -131,7 +129,7 @@ def return_interval(
         if value is not None:
             samples.append(value)
     lo, hi = _percentiles(samples, confidence)
-    return Interval(estimate, lo, hi, n, confidence, units)
+    return Interval(estimate, lo, hi, n, confidence)
 
 
 def difference_interval(

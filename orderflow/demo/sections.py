@@ -192,7 +192,7 @@ def quality_rows(result: DemoResult) -> list[list[str]]:
                 "forward test: top tiers",
                 f"{_pct(f.top_tier)} {_ci(f.top_tier)}" if f.top_tier_wallets else "none then",
                 f"pooled realised return per dollar of the {f.top_tier_wallets} WHALE/SMART "
-                f"wallets as of {f.as_of:%Y-%m-%d}, 95% CI over wallets",
+                f"wallets as of {f.as_of:%Y-%m-%d}, 95% CI over the markets they bought in",
             ],
             [
                 "forward test: everyone else",

@@ -83,3 +83,30 @@ async def test_buys_at_or_after_their_markets_resolution_are_no_realised_edge(
         realised = await realised_after(conn, AS_OF, END)
     assert realised[sniper].buys == 1  # only the buy before its market resolved
     assert realised[sniper].edge == pytest.approx(-1.0)
+
+
+async def test_the_forward_intervals_resample_markets_not_wallets(pool: asyncpg.Pool) -> None:
+    """Twelve top-tier wallets that all bought the winner of the same two markets are two
+    outcomes, not twelve: drawn by wallet, the interval was [+100 %, +100 %], a PAID-looking
+    certainty; drawn by market there are too few markets for an interval."""
+    whales = [addr(f"herd-{i}") for i in range(12)]
+    h = History()
+    markets = [h.market("herd-a"), h.market("herd-b")]
+    for w, whale in enumerate(whales):
+        for k in range(5):
+            at = AS_OF + timedelta(hours=1 + w, minutes=k)
+            h.trade(whale, markets[k % 2], 0, "BUY", "0.50", "100", at)
+    for m in markets:
+        h.resolve(m, 0, AS_OF + timedelta(days=3))
+    await h.store(pool)
+
+    async def herd(conn: asyncpg.Connection, as_of: datetime) -> Mapping[str, WalletView]:
+        return {w: WalletView(w, 9.0, "WHALE") for w in whales}
+
+    async with pool.acquire() as conn:
+        result = await forward_test(conn, herd, as_of=AS_OF, end=END)
+    assert result.top_tier_wallets == 12
+    assert result.top_tier.estimate == pytest.approx(1.0)
+    assert result.top_tier.verdict == "INCONCLUSIVE", result.top_tier.describe()
+    assert result.top_tier.markets == 2 and "(2 markets;" in result.top_tier.describe()
+    assert result.top_tier.low is None and result.top_tier.high is None
