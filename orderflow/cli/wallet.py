@@ -13,6 +13,7 @@ from orderflow.migrate import migrate
 from orderflow.reputation import ReputationSettings, wallet_sql
 from orderflow.reputation.explain import live_factors, render
 from orderflow.reputation.per_wallet import wallet_report
+from orderflow.reputation.run import population_as_of
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
@@ -25,7 +26,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--as-of",
         metavar="TIMESTAMP",
-        help="replay positions from fills and resolutions known at this time",
+        help="replay positions from fills and resolutions known at this time, scored against "
+        "the population as of then (one read-only recompute of every wallet)",
     )
     p.add_argument("--history", type=int, default=10, metavar="N", help="score changes shown")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -42,7 +44,18 @@ async def run(args: argparse.Namespace) -> int:
     async with db.open_pool(settings, min_size=1, max_size=2) as pool, pool.acquire() as conn:
         await migrate(conn)
         stats = await conn.fetchrow(wallet_sql.WALLET_STATS, address)
-        report = await wallet_report(conn, address, as_of=as_of, settings=settings, stats=stats)
+        if as_of is None:
+            report = await wallet_report(conn, address, settings=settings, stats=stats)
+        else:  # the population and counterparties as of then, not the last run's (later) ones
+            prior, factors = await population_as_of(conn, address, as_of=as_of, settings=settings)
+            report = await wallet_report(
+                conn,
+                address,
+                as_of=as_of,
+                settings=settings,
+                stats={"factors": factors or {}},
+                prior=prior,
+            )
         history = await conn.fetch(wallet_sql.WALLET_HISTORY, address, max(args.history, 0))
     if args.json:
         out = {

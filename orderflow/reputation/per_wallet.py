@@ -324,10 +324,13 @@ async def wallet_report(
     as_of: datetime | None = None,
     settings: ReputationSettings | None = None,
     stats: Mapping[str, Any] | None = None,
+    prior: Prior | None = None,
 ) -> WalletReport:
     """Replay one wallet's fills (as of ``as_of``, default now) and score it.
 
-    ``stats`` is the wallet's stored row (for the run's prior and counterparty figures).
+    ``stats`` is the wallet's stored row (for the run's prior and counterparty figures), or its
+    factors JSON as of ``as_of`` (``{"factors": …}``); ``prior``: the population prior to read
+    it against (default: the stored row's, with the current population's skill tail).
     """
     settings = settings or ReputationSettings()
     cutoff = as_of or await conn.fetchval("SELECT now()")
@@ -377,9 +380,9 @@ async def wallet_report(
         for tp in positions:
             if tp.payout is None:
                 tp.last_price = last.get(tp.token_id)
-    prior, behaviour, host_wash = _stored(stats)
-    if prior is not None:
-        prior = await _with_tail(conn, prior)
+    stored_prior, behaviour, host_wash = _stored(stats)
+    if prior is None and stored_prior is not None:
+        prior = await _with_tail(conn, stored_prior)
     inputs = _inputs(positions, behaviour, host_wash)
     return WalletReport(
         wallet_address=wallet,

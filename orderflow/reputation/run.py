@@ -31,6 +31,7 @@ from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation import incremental as inc
 from orderflow.reputation import persist_sql, positions_sql, scores_sql, stored_inputs, wash_state
 from orderflow.reputation.population_step import Population, population_step
+from orderflow.reputation.prior import Prior
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.sums_sql import SUMS_MAY_MISS_FILLS
 from orderflow.reputation.wash_sql import wash_settings
@@ -241,6 +242,21 @@ async def compute_scores(
         )
         for r in rows
     }
+
+
+async def population_as_of(
+    db: Db, wallet: str, *, as_of: datetime, settings: ReputationSettings | None = None
+) -> tuple[Prior, dict[str, Any] | None]:
+    """The population prior as of ``as_of`` and ``wallet``'s factors JSON then (None: no row):
+    what ``orderflow wallet --as-of`` scores its replay with. The stored row (the last run's)
+    was read against a later population and with later counterparties: look-ahead at ``as_of``.
+    Costs one read-only ``compute_scores``; writes nothing."""
+    settings = settings or ReputationSettings()
+    async with _connection(db) as conn, conn.transaction():
+        population, _ = await _build(conn, as_of, settings)
+        factors = await conn.fetchval(scores_sql.WALLET_FACTORS, wallet)
+        await conn.execute(scores_sql.DROP_FINAL)
+    return population.prior, factors
 
 
 async def run_reputation(

@@ -271,3 +271,7 @@ SELECT f.wallet_address, f.score, f.tier, f.edge, f.edge_raw, f.edge_se, f.event
        f.p_below_zero, f.clv_edge, f.clv_se, f.maker_share
   FROM rep_final f
 """
+
+# One wallet's factors JSON from rep_final ($1: its address): what orderflow wallet --as-of reads
+# its counterparty figures and flags from.
+WALLET_FACTORS = f"SELECT {FACTORS} AS factors FROM rep_final f WHERE f.wallet_address = $1"

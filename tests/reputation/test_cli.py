@@ -10,7 +10,8 @@ import asyncpg
 import pytest
 
 from orderflow.cli import main
-from tests.reputation.builders import Ledger, wallet
+from orderflow.reputation import compute_scores
+from tests.reputation.builders import T0, Ledger, wallet
 
 
 @pytest.fixture
@@ -106,3 +107,48 @@ async def test_interval_loop_runs_until_cancelled(
     with pytest.raises(asyncio.CancelledError):
         await task
     assert await pool.fetchval("SELECT reputation_score FROM orderflow_wallet_stats") is not None
+
+
+async def test_wallet_as_of_is_scored_against_the_population_then(
+    pool: asyncpg.Pool,
+    dsn: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``orderflow wallet W --as-of T`` scores W's record at T against the population prior at
+    T, as ``compute_scores(as_of=T)`` does -- not against the last run's prior, which knows the
+    losers whose markets resolved after T (it made the same record look better than it was)."""
+    led = Ledger()
+    markets = iter(range(1, 1000))
+
+    def buy(who: int, price: str, at: timedelta, won: bool, resolved: timedelta) -> None:
+        m = next(markets)
+        led.trade(who, "BUY", "100", price, market_no=m, at=at, taker_aggregate=True)
+        led.resolve(m, ["1", "0"] if won else ["0", "1"], resolved)
+
+    for who in range(1, 13):  # before T: takers with no edge, half their markets won
+        for k in range(4):
+            buy(who, "0.50", timedelta(hours=4 * who + k), (who + k) % 2 == 1, timedelta(days=5))
+    for k in range(6):  # the wallet asked about: four winners in six at 0.40, before T
+        buy(100, "0.40", timedelta(days=1, hours=k), k % 3 != 0, timedelta(days=5))
+    for who in range(200, 230):  # after T: takers who lose everything
+        for k in range(4):
+            buy(who, "0.60", timedelta(days=12, hours=k), False, timedelta(days=15))
+    await led.flush(pool)
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    assert await cli("reputation", "run") == 0  # the stored rows: as of now
+    as_of = T0 + timedelta(days=10)
+    then = (await compute_scores(pool, as_of=as_of))[wallet(100)]
+    now = (await compute_scores(pool))[wallet(100)]
+    assert now.factors["posterior"]["prior_mean"] != then.factors["posterior"]["prior_mean"]
+    capsys.readouterr()
+
+    assert await cli("wallet", wallet(100), "--as-of", as_of.isoformat(), "--json") == 0
+    live = json.loads(capsys.readouterr().out)["live"]
+    assert live["posterior"]["prior_mean"] == pytest.approx(then.factors["posterior"]["prior_mean"])
+    # the last run's prior read this record as a sure loser: edge -0.78, P(edge > cost) 0
+    assert live["posterior"]["edge"] == pytest.approx(then.edge, abs=1e-6)
+    assert live["posterior"]["p_edge_above_cost"] == pytest.approx(then.p_edge_above_cost)
+    assert live["score"] == pytest.approx(float(then.score), abs=0.01)
+    assert live["tier"] == then.tier
