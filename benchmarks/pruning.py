@@ -101,7 +101,9 @@ async def measure(dsn: str, months: int, fills: int, runs: int) -> None:
                                                               now - timedelta(days=1))),
             ("decision: panic-sell window of 10 trades", signals._MARKETS, (
                 list(range(10)), [Decimal(1 + k) for k in range(10)], [None] * 10, recent,
-                3600.0)),
+                3600.0, ["0x" + "0" * 37 + f"{k:03d}" for k in range(10)])),
+            ("decision: quotes of 10 trades", signals._QUOTE_FILLS, (
+                list(range(10)), [Decimal(1 + k) for k in range(10)], recent, 1800.0, 200)),
             ("--as-of: a wallet's fills, cut-off in month 2", wallet_sql.WALLET_FILLS,
              (T0 + MONTH + timedelta(days=15), "0x" + "0" * 37 + "007")),
             ("--as-of: every wallet, cut-off at 1/4", wallet_sql.ALL_WALLETS,

@@ -29,5 +29,6 @@ def test_ingest_design_stores_every_fill_once(pg_server_dsn: str) -> None:
 def test_pruning_measures_every_reader(pg_server_dsn: str) -> None:
     out = run_benchmark("pruning", "--partitions", "3", "--fills", "200", "--runs", "5",
                "--dsn", pg_server_dsn)  # fmt: skip
-    assert out.count(" pages ") == 5 * 2, out
+    assert out.count(" pages ") == 6 * 2, out
     assert "executor: new trades" in out and "--as-of: every wallet" in out
+    assert "decision: quotes" in out

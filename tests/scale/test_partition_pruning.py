@@ -254,13 +254,20 @@ async def test_readers_bounded_by_time_or_id_prune_and_read_the_same_rows(dsn: s
             await same_rows(conn, wallet_sql.ALL_WALLETS, cut)
             await same_rows(conn, wallet_sql.WALLET_FILLS, cut, "0x" + "aa" * 20)
 
-        # the decision pipeline's market views: the panic-sell window reads month 5 only (the
-        # token's last price has no time condition: one probe in every partition)
+        # the decision pipeline's market views: the panic-sell window and the leader's later
+        # sells read month 5 only; so do the quotes (the latest fills of each token and of its
+        # complement within the quote window)
         trades = [(1, Decimal(1), None, at_fill(230)), (2, Decimal(2), None, at_fill(235))]
-        args = [list(c) for c in zip(*trades, strict=True)] + [7200.0]
+        ids, tokens, markets, times = ([*c] for c in zip(*trades, strict=True))
+        wallets = ["0x" + "aa" * 20, "0x" + "bb" * 20]
+        args = [ids, tokens, markets, times, 7200.0, wallets]
         per_subplan = await subplans(conn, signals._MARKETS, *args)
+        assert all(used <= months(5) for used in per_subplan.values()), per_subplan
         assert months(5) in per_subplan.values()
         await same_rows(conn, signals._MARKETS, *args)
+        quotes = [ids, tokens, times, 7200.0, 200]
+        assert await scanned(conn, signals._QUOTE_FILLS, *quotes) == months(5)
+        await same_rows(conn, signals._QUOTE_FILLS, *quotes)
 
         # a reorg's rollback deletes rows: the ranges stay as wide as they were (never wrong)
         await conn.execute(sql.DELETE_TRADES, 137, newest)
