@@ -22,6 +22,8 @@ from orderflow.signals.views import OpenPosition, StrategyBook, TradeView, Walle
 ZERO = Decimal(0)
 PRICE_STEP = Decimal("0.000001")
 NO_LIQUIDITY = "no_liquidity"
+# A signal due after the backtest's end: the book it would meet is after the end, never read.
+PAST_END = "past_end"
 
 
 @dataclass(slots=True)

@@ -5,7 +5,9 @@ At the start of every step ``[T, T + step)`` the scorer is asked for wallet scor
 T). Then the step's trades and resolutions are replayed in time order. A taker's fill (only a
 taker's row is someone's decision) that a follower wants becomes a pending signal, decided
 ``latency`` later — by then the tape holds every fill and resolution up to that moment — and
-filled against the book revealed after it (:mod:`orderflow.backtest.liquidity`). Several
+filled against the book revealed after it (:mod:`orderflow.backtest.liquidity`) — but never
+after ``end``: the backtest reads nothing past its end, so a signal still pending then meets
+only the liquidity revealed up to ``end`` (none, when it is due after it). Several
 followers (the strategy and its baselines) watch the same tape side by side, each with its own
 book and its own footprint on the market's depth.
 """
@@ -20,7 +22,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from orderflow.backtest.book import NO_LIQUIDITY, Book
+from orderflow.backtest.book import NO_LIQUIDITY, PAST_END, Book
 from orderflow.backtest.followers import Follower, Intent
 from orderflow.backtest.history import (
     ResolutionEvent,
@@ -144,9 +146,15 @@ class _Replay:
     """The mutable state of one replay: tape, runs, pending signals, the depth reader."""
 
     def __init__(
-        self, conn: asyncpg.Connection, runs: list[Run], tape: Tape, execution: Execution
+        self,
+        conn: asyncpg.Connection,
+        runs: list[Run],
+        tape: Tape,
+        execution: Execution,
+        end: datetime,
     ) -> None:
         self.conn, self.runs, self.tape, self.execution = conn, runs, tape, execution
+        self.end = end  # nothing revealed after it is read: a held-out end stays held out
         self.depth = ChainDepth()
         self.pending: list[Pending] = []
         self._seq = 0
@@ -174,9 +182,10 @@ class _Replay:
 
     async def _levels(self, p: Pending, side: Side, cache: dict[Side, list[Level]]) -> list[Level]:
         if side not in cache:
-            revealed = await self.depth.levels(
-                self.conn, p.trade.token_id, side, p.due, p.due + self.execution.window
-            )
+            until = min(p.due + self.execution.window, self.end)
+            revealed: list[Level] = []
+            if until > p.due:
+                revealed = await self.depth.levels(self.conn, p.trade.token_id, side, p.due, until)
             cache[side] = plausible(revealed, side, p.trade.price)
         return cache[side]
 
@@ -211,7 +220,7 @@ class _Replay:
         book = run.book.view(p.due, self.tape)
         intent = run.follower.decide(p.trade, p.wallet, market, book, p.due, run.book.leaders())
         if intent is not None and best is None and intent.reason == "no_price":
-            intent = replace(intent, reason=NO_LIQUIDITY)
+            intent = replace(intent, reason=PAST_END if p.due > self.end else NO_LIQUIDITY)
         return intent
 
 
@@ -237,7 +246,7 @@ async def walk_forward(
     runs = [make_run(f) for f in followers]
     for run in runs:
         run.equity.append((start, run.book.bankroll))
-    replay = _Replay(conn, runs, tape, execution)
+    replay = _Replay(conn, runs, tape, execution, end)
     steps = trades_seen = resolutions_seen = 0
     scores: Mapping[str, WalletView] = {}
     t0 = start
@@ -265,7 +274,8 @@ async def walk_forward(
             run.equity.append((t1, run.book.equity(tape)))
         steps += 1
         t0 = t1
-    await replay.drain(None)  # signals due after the end: decided on what the chain shows
+    # Signals due after the end: decided, but the book after the end is not read (past_end).
+    await replay.drain(None)
     for run in runs:
         run.book.mark_open_signals(tape)
     return WalkForwardResult(

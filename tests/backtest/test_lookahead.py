@@ -118,3 +118,52 @@ async def test_positions_settle_only_when_the_resolution_happens(pool: asyncpg.P
     after = [v for t, v in equity.items() if t >= resolved_at]
     assert max(before) - bankroll < Decimal(1)  # marked at the prophets' own 0.30: no gain yet
     assert min(after) - bankroll > Decimal(100)
+
+
+WHALE = addr("whale")
+
+
+async def whale_scores(conn: asyncpg.Connection, as_of: datetime) -> Mapping[str, WalletView]:
+    return {WHALE: WalletView(WHALE, 9.0, "WHALE", edge=0.30, edge_se=0.01, resolved_buys=50)}
+
+
+async def test_nothing_after_the_end_fills_a_signal(pool: asyncpg.Pool) -> None:
+    """A held-out ``end``: the trades after it are not there for the backtest's last fills.
+
+    Three whale buys near the end, each followed by an ask: one revealed before the end (it
+    fills), one after the end within the book window of a decision before the end, one after
+    the end for a decision due after it (the whale bought 3 s before the end, the latency is
+    8 s). Neither of the last two may be met: the fill would be priced from a trade after end.
+    """
+    end = T0 + timedelta(days=1)
+    h = History()
+    before, straddle, after = h.market("before"), h.market("straddle"), h.market("after")
+    h.trade(WHALE, before, 0, "BUY", "0.40", "1000", end - timedelta(minutes=10))
+    h.ask(before, 0, "0.40", "10000", end - timedelta(minutes=5))
+    h.trade(WHALE, straddle, 0, "BUY", "0.40", "1000", end - timedelta(minutes=2))
+    h.ask(straddle, 0, "0.41", "10000", end + timedelta(minutes=1))
+    h.trade(WHALE, after, 0, "BUY", "0.40", "1000", end - timedelta(seconds=3))
+    h.ask(after, 0, "0.40", "10000", end + timedelta(minutes=1))
+    h.trade(addr("later"), after, 0, "BUY", "0.40", "10", end + timedelta(hours=1))
+    await h.store(pool)
+    options = BacktestOptions(start=T0, end=end, random_share=1.0)
+    async with pool.acquire() as conn:
+        report = await run_backtest(conn, StrategySettings(), options, whale_scores)
+    assert report is not None
+    for run in report.result.runs:  # the strategy and both baselines
+        by_market = {s.market_id: s for s in run.book.signals}
+        assert (by_market[before].status, by_market[before].price) == (
+            "EXECUTED",
+            Decimal("0.40"),
+        ), run.follower.name
+        for market in (straddle, after):
+            signal = by_market[market]
+            assert (signal.status, signal.price) == ("SKIPPED", None), (
+                run.follower.name,
+                signal.status,
+                signal.price,
+                signal.time,
+            )
+        assert by_market[straddle].reason == "no_liquidity"
+        assert by_market[after].reason == "past_end"
+        assert by_market[after].time > end
