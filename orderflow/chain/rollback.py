@@ -1,8 +1,9 @@
 """Undo everything stored from a block height up (a reorg orphaned those blocks).
 
 ``rollback_from`` deletes, in one transaction under the writer lock, the trades (decrementing
-the wallet counters their insert trigger maintained), matches, refunds, outcomes, conditions
-and their tokens (those Gamma lists go back to Gamma), dead letters and block headers at or
+the wallet counters their insert trigger maintained), matches, refunds, outcomes (a market
+Gamma resolved goes back to Gamma's resolution), conditions and their tokens (those Gamma lists
+go back to Gamma), dead letters and block headers at or
 above the height, and rewinds every stream's checkpoint below it. The canonical logs are then
 fetched and stored again (``store.store_batch``).
 """
@@ -20,7 +21,7 @@ from orderflow.chain.store_sql import row_count
 
 @dataclass(slots=True)
 class RollbackStats:
-    """Rows removed by ``rollback_from``."""
+    """Rows removed by ``rollback_from`` (``outcomes``: also those handed back to Gamma's)."""
 
     trades: int = 0
     matches: int = 0
@@ -54,7 +55,8 @@ async def rollback_from(
             )
         stats.matches = row_count(await conn.execute(sql.DELETE_MATCHES, chain_id, block_number))
         await conn.execute(DELETE_REFUNDS_FROM_BLOCK, chain_id, block_number)
-        stats.outcomes = row_count(await conn.execute(sql.DELETE_OUTCOMES, chain_id, block_number))
+        stats.outcomes = row_count(await conn.execute(sql.RETURN_OUTCOMES, chain_id, block_number))
+        stats.outcomes += row_count(await conn.execute(sql.DELETE_OUTCOMES, chain_id, block_number))
         gone = await conn.fetch(sql.DELETE_CONDITIONS, chain_id, block_number)
         stats.conditions = len(gone)
         if gone:

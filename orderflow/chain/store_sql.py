@@ -258,7 +258,8 @@ UPDATE orderflow_matches m
 """
 
 # A chain resolution replaces one imported from Gamma rows (source 'gamma', migration 009) and
-# is never replaced itself: the first chain row for a market stays.
+# is never replaced itself: the first chain row for a market stays. Gamma's resolution stays
+# beside it (the gamma_* columns, migration 036, untouched here): RETURN_OUTCOMES.
 INSERT_OUTCOME = """
 INSERT INTO orderflow_market_outcomes (
     market_id, oracle, question_id, outcome_slot_count, payout_numerators, payouts,
@@ -365,6 +366,18 @@ UPDATE orderflow_wallet_stats s
 """
 
 DELETE_MATCHES = "DELETE FROM orderflow_matches WHERE chain_id = $1 AND block_number >= $2"
+# Chain resolutions of rolled-back blocks: a market Gamma resolved goes back to Gamma's
+# resolution (what it was before the chain's replaced it, or what Gamma said after: migration
+# 036) instead of being deleted; the others are deleted. Gamma rows carry no block.
+RETURN_OUTCOMES = """
+UPDATE orderflow_market_outcomes
+   SET oracle = gamma_oracle, question_id = gamma_question_id,
+       outcome_slot_count = cardinality(gamma_payouts), payout_numerators = gamma_payouts,
+       payouts = gamma_payouts, winning_outcome = array_position(gamma_payouts, 1::numeric) - 1,
+       resolved_at = gamma_resolved_at, block_number = NULL, block_hash = NULL, tx_hash = NULL,
+       log_index = NULL, source = 'gamma'
+ WHERE chain_id = $1 AND block_number >= $2 AND gamma_payouts IS NOT NULL
+"""
 DELETE_OUTCOMES = "DELETE FROM orderflow_market_outcomes WHERE chain_id = $1 AND block_number >= $2"
 DELETE_CONDITIONS = """
 DELETE FROM orderflow_conditions WHERE chain_id = $1 AND block_number >= $2

@@ -8,7 +8,9 @@ not say). A row that disagrees is reported as a dead letter and nothing of it is
 A resolution is taken only from a closed market whose final ``outcomePrices`` are exactly 0 and
 1 (one winner) and which says when it closed (``closedTime``); it is stored with
 ``source = 'gamma'`` and replaced by the chain's ConditionResolution when the listener stores it
-(a chain resolution is never replaced). Prices like 0.9995 or a 50/50 split are not guessed at.
+(a chain resolution is never replaced); Gamma's resolution is kept beside it (``gamma_*``), so a
+reorg orphaning the chain's resolution gives the market back to Gamma's. Prices like 0.9995 or a
+50/50 split are not guessed at.
 """
 
 from __future__ import annotations
@@ -29,15 +31,25 @@ from orderflow.history.layouts import Layout
 from orderflow.history.rows import RowError, address, hash32, jsonable, timestamp, uint
 from orderflow.history.sources import Row
 
+# A new market gets Gamma's resolution (source 'gamma'); on a market the chain has resolved,
+# Gamma's resolution is only noted (the gamma_* columns, migration 036: what a reorg orphaning
+# the chain's resolution hands the market back to) and the row stays the chain's. The first
+# resolution Gamma gave a market stays. ``inserted`` (xmax = 0) tells new resolutions apart.
 INSERT_GAMMA_OUTCOMES = """
 INSERT INTO orderflow_market_outcomes (
     market_id, oracle, question_id, outcome_slot_count, payout_numerators, payouts,
-    winning_outcome, resolved_at, chain_id, source)
+    winning_outcome, resolved_at, chain_id, source,
+    gamma_oracle, gamma_question_id, gamma_payouts, gamma_resolved_at)
 SELECT o.market_id, o.oracle, o.question_id, o.slots, o.numerators::numeric[],
-       o.numerators::numeric[], o.winner, to_timestamp(o.ts), $1, 'gamma'
+       o.numerators::numeric[], o.winner, to_timestamp(o.ts), $1, 'gamma',
+       o.oracle, o.question_id, o.numerators::numeric[], to_timestamp(o.ts)
   FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[],
               $8::bigint[]) AS o(market_id, oracle, question_id, slots, numerators, winner, ts)
-ON CONFLICT (market_id) DO NOTHING
+ON CONFLICT (market_id) DO UPDATE
+   SET gamma_oracle = EXCLUDED.gamma_oracle, gamma_question_id = EXCLUDED.gamma_question_id,
+       gamma_payouts = EXCLUDED.gamma_payouts, gamma_resolved_at = EXCLUDED.gamma_resolved_at
+ WHERE orderflow_market_outcomes.gamma_payouts IS NULL
+RETURNING xmax = 0 AS inserted
 """
 
 
@@ -215,7 +227,7 @@ async def store_markets(
     resolved = 0
     if batch.resolutions:
         rs = batch.resolutions
-        status = await conn.execute(
+        rows = await conn.fetch(
             INSERT_GAMMA_OUTCOMES,
             chain_id,
             [r.condition_id for r in rs],
@@ -226,5 +238,5 @@ async def store_markets(
             [r.winner for r in rs],
             [r.resolved_at for r in rs],
         )
-        resolved = int(status.rsplit(" ", 1)[-1])
+        resolved = sum(1 for r in rows if r[0])  # the others: noted on a chain resolution
     return new_tokens, backfilled, resolved

@@ -214,3 +214,72 @@ async def test_the_chains_condition_preparation_takes_over_gamma_tokens(
         BTC: {"ConditionPreparation"},
         NEG: {"ConditionPreparation"},
     }
+
+
+def _resolution(condition: str) -> dict[str, Any]:
+    """The sample's ConditionResolution of BTC (block 88,100,000: YES wins), for ``condition``."""
+    (raw,) = (r for r in sample_logs() if r["topics"][0] == c.TOPIC_CONDITION_RESOLUTION)
+    if condition == BTC:
+        return raw
+    index = "0x" + format(int(condition[2:4], 16), "x")  # one log index per condition
+    return {**raw, "logIndex": index, "topics": [raw["topics"][0], condition, *raw["topics"][2:]]}
+
+
+async def _outcomes(pool: asyncpg.Pool) -> dict[str, dict[str, Any]]:
+    rows = await pool.fetch("SELECT * FROM orderflow_market_outcomes")
+    return {r["market_id"]: dict(r) for r in rows}
+
+
+async def test_a_reorg_of_the_chains_resolution_gives_the_market_back_to_gamma(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    # BTC: Gamma resolves it (NO, deliberately the chain's opposite), then the chain (YES).
+    # OTHER: the chain resolves it first, then Gamma lists it resolved (NO).
+    # ONLY_CHAIN: a resolution Gamma never gave.
+    only_chain = "0x" + "5b" * 32
+    other_ids = [str(t.token_id) for t in ctf_tokens(OTHER, 2, neg_risk=False, source="t")]
+    resolved = {"closed": True, "outcomePrices": '["0", "1"]'}
+    path = d.write_jsonl(
+        tmp_path / "markets.jsonl",
+        [
+            gamma(BTC, BTC_IDS, **resolved, closedTime="2026-06-23 08:00:00+00"),
+            gamma(OTHER, other_ids, **resolved, closedTime="2026-06-24 08:00:00+00"),
+        ],
+    )
+    await ingest_logs(pool, [_resolution(OTHER), _resolution(only_chain)], chain_id=137)
+    report = await import_file(pool, path, chain_id=137)
+    assert report.gamma_resolutions == 1  # BTC's; OTHER's chain resolution stays
+    gammas = await _outcomes(pool)
+    assert gammas[BTC]["source"] == "gamma" and gammas[BTC]["winning_outcome"] == 1
+    await ingest_logs(pool, [_resolution(BTC)], chain_id=137)
+    chain = await _outcomes(pool)
+    assert {m: r["source"] for m, r in chain.items()} == {
+        BTC: "chain",
+        OTHER: "chain",
+        only_chain: "chain",
+    }
+    assert chain[BTC]["winning_outcome"] == chain[OTHER]["winning_outcome"] == 0
+    await pool.execute("DELETE FROM orderflow_reputation_dirty_markets")
+
+    # A reorg orphans the chain's resolutions: Gamma's stand again, the chain-only one is gone.
+    async with pool.acquire() as conn:
+        stats = await rollback_from(conn, 137, 88_100_000)
+    assert stats.outcomes == 3
+    back = await _outcomes(pool)
+    assert set(back) == {BTC, OTHER}
+    assert back[BTC] == gammas[BTC]  # exactly the row Gamma's import stored
+    other = back[OTHER]
+    assert (other["source"], other["winning_outcome"], other["payouts"]) == (
+        "gamma",
+        1,
+        [Decimal(0), Decimal(1)],
+    )
+    assert other["resolved_at"].isoformat() == "2026-06-24T08:00:00+00:00"
+    assert (other["block_number"], other["tx_hash"], other["log_index"]) == (None, None, None)
+    # The reputation's change marks see every market whose outcome changed.
+    marked = await pool.fetch("SELECT DISTINCT market_id FROM orderflow_reputation_dirty_markets")
+    assert {r[0] for r in marked} >= {BTC, OTHER, only_chain}
+
+    # The canonical chain's resolution (re-mined) replaces Gamma's once more.
+    await ingest_logs(pool, [_resolution(BTC)], chain_id=137)
+    assert (await _outcomes(pool))[BTC] == chain[BTC]

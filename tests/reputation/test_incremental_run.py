@@ -12,8 +12,9 @@ from typing import Any
 import asyncpg
 
 from orderflow.chain.rollback import rollback_from
+from orderflow.history.markets import MarketBatch, Resolution, store_markets
 from orderflow.reputation import compute_scores, run_reputation
-from tests.reputation.chainbook import Market
+from tests.reputation.chainbook import Market, at_time
 from tests.reputation.population import World, noise_taker, skilled_taker, wash_pair
 from tests.reputation.test_incremental_sums import assert_sums_match, same_scores, scan_scores
 
@@ -142,3 +143,51 @@ async def test_a_full_run_drops_the_keys_a_reorg_emptied(pool: asyncpg.Pool) -> 
     assert await pool.fetchval(emptied) == 0
     assert await pool.fetchval(keys) == before - empty
     await assert_sums_match(pool)
+
+
+async def test_a_reorg_of_the_chains_resolution_gives_gammas_back(pool: asyncpg.Pool) -> None:
+    """Gamma resolved the binary markets (an import of /markets rows); the chain's resolutions
+    replaced Gamma's (here the opposite winner, to be seen); a reorg orphaned them. The markets
+    are Gamma's again, and the incremental run after it scores what a full run scores — and what
+    the first run scored on Gamma's resolutions."""
+    w = World(seed=34, markets=12, neg_risk_events=1, favourites=2, makers=2)
+    for _ in range(10):
+        skilled_taker(w, w.new_wallet(), 6, 0.5)
+    await w.chain.ingest(pool)
+    binary = [s for s in w.specs if not s.market.neg_risk]
+    gamma = [
+        Resolution(
+            s.market.condition_id,
+            s.market.oracle,
+            s.market.question_id,
+            (1, 0) if s.winner == 1 else (0, 1),  # Gamma says the other outcome won
+            at_time(s.resolves),
+        )
+        for s in binary
+    ]
+    async with pool.acquire() as conn:
+        assert (await store_markets(conn, 137, MarketBatch(resolutions=gamma)))[2] == len(gamma)
+    await run_reputation(pool, full=True)
+    on_gamma = await persisted(pool)
+
+    last = max(s.resolves for s in w.specs) + 3600  # after every trade: the reorg takes no fill
+    for s in binary:
+        w.chain.resolve(s.market, last, s.winner)
+    await w.chain.ingest(pool)
+    sources = "SELECT DISTINCT source FROM orderflow_market_outcomes"
+    assert [r[0] for r in await pool.fetch(sources)] == ["chain"]
+    assert (await run_reputation(pool)).incremental
+    assert await persisted(pool) != on_gamma
+
+    async with pool.acquire() as conn:
+        stats = await rollback_from(conn, 137, 1_000_000 + int(last) // 2)
+    assert (stats.trades, stats.outcomes) == (0, len(binary))
+    assert [r[0] for r in await pool.fetch(sources)] == ["gamma"]
+    after = await run_reputation(pool)
+    assert after.incremental and after.rescored > 0
+    incremental = await persisted(pool)
+    close(incremental, on_gamma)
+    inc_scores = await compute_scores(pool)
+    assert not (await run_reputation(pool, full=True)).incremental
+    close(await persisted(pool), incremental)
+    same_scores(await compute_scores(pool), inc_scores)
