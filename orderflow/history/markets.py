@@ -226,7 +226,12 @@ async def store_markets(
     new_tokens, backfilled = await store_tokens(conn, batch.tokens)
     resolved = 0
     if batch.resolutions:
-        rs = batch.resolutions
+        # A market listed twice in one batch: its first resolution (the first Gamma gave stays;
+        # ON CONFLICT DO UPDATE refuses a row touched twice in one statement).
+        first: dict[str, Resolution] = {}
+        for r in batch.resolutions:
+            first.setdefault(r.condition_id, r)
+        rs = list(first.values())
         rows = await conn.fetch(
             INSERT_GAMMA_OUTCOMES,
             chain_id,

@@ -244,6 +244,7 @@ async def test_a_reorg_of_the_chains_resolution_gives_the_market_back_to_gamma(
         [
             gamma(BTC, BTC_IDS, **resolved, closedTime="2026-06-23 08:00:00+00"),
             gamma(OTHER, other_ids, **resolved, closedTime="2026-06-24 08:00:00+00"),
+            gamma(OTHER, other_ids, **resolved, closedTime="2026-06-25 08:00:00+00"),  # again
         ],
     )
     await ingest_logs(pool, [_resolution(OTHER), _resolution(only_chain)], chain_id=137)
