@@ -14,7 +14,8 @@ Loops of one executor:
   same for entry orders whose leader has sold the token since (``leader_exited``);
 * **maintenance** (leader only, a task of its own so a slow exchange never delays a kill or a
   trade) — mark open positions, settle resolved ones, reconcile orders from the account's
-  trades, re-arm the kill switch of killed strategies with live orders, update performance;
+  trades, re-arm the kill switch of killed strategies with live orders, exit positions whose
+  leader sold while the strategy held nothing yet (``Trader.late_exits``), update performance;
 * **heartbeat** — a row in ``orderflow_executor_heartbeats`` (leader or standby), which the
   operator watches.
 
@@ -347,6 +348,10 @@ class Executor:
             self.left_behind.request(name)
         await self.desk.reconcile()
         now = self.clock()
+        # Positions whose leader sold while the strategy held nothing yet (after reconciling:
+        # what a resting entry filled before its cancel is booked by then).
+        for state in self.registry.active():
+            await self.trader.late_exits(state, now)
         async with self.pool.acquire() as conn:
             for state in self.registry.active():
                 await update_performance(conn, state.name, state.bankroll, now, self.trader.marks)

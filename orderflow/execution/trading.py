@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -23,7 +23,7 @@ import asyncpg
 from orderflow import db
 from orderflow.errors import ExecutionError
 from orderflow.execution import position_queries, strategy_queries
-from orderflow.execution.book import load_book_and_holdings, order_exposure
+from orderflow.execution.book import Holdings, load_book_and_holdings, order_exposure
 from orderflow.execution.broker import Mode, OrderRequest
 from orderflow.execution.daypnl import DayMarks
 from orderflow.execution.orders import OrderDesk
@@ -35,6 +35,7 @@ from orderflow.signals.exits import exit_decision
 from orderflow.signals.views import (
     MarketView,
     OpenPosition,
+    Side,
     StrategyBook,
     TradeView,
     WalletView,
@@ -141,6 +142,9 @@ class Trader:
         self.entries: dict[int, _Job] = {}  # BUY jobs on their way, by signal id
         self.left: set[int] = set()  # of those, the ones whose leader has sold since
         self._traceparents: dict[int, str | None] = {}
+        # One decision at a time: the trading loop's and maintenance's (late exits), so an exit
+        # is decided knowing of any other recorded for the position.
+        self._deciding = asyncio.Lock()
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -239,44 +243,19 @@ class Trader:
         created = 0
         left_live = False
         top = max((t.id or 0) for t in trades)
-        async with self.connection() as conn, conn.transaction():
+        async with self._deciding, self.connection() as conn, conn.transaction():
             if candidates or sells:
                 book, holdings = await load_book_and_holdings(
                     conn, state, now, self.inflight.get(state.name), self.marks
                 )
-                held = holdings.held
                 left_live = self._leaders_sold(state, sells, holdings.following)
-                exits = [
-                    t
-                    for t in sells
-                    if t.token_id in held
-                    and held[t.token_id].leader == t.wallet
-                    and t.token_id not in holdings.exiting
-                    and (state.name, t.token_id) not in self.exiting
-                ]
+                exits = self._exits_of(state, sells, holdings)
                 todo = {t.id: t for t in [*candidates, *exits]}
                 window = settings.fade_window_secs if settings.enable_degen_fading else 0.0
                 markets = await signal_queries.market_views(conn, list(todo.values()), window)
-                for trade in exits:
-                    market = markets[trade.id or 0]["SELL"]  # an exit meets the bids
-                    decision = exit_decision(
-                        trade, held.pop(trade.token_id, None), market, book, settings, now
-                    )
-                    if decision is None:
-                        continue
-                    wallet = wallets.get(trade.wallet) or WalletView(trade.wallet, None)
-                    signal_id = await self._record(conn, state, trade, wallet, decision)
-                    if signal_id is None:
-                        continue
-                    created += 1
-                    if decision.accepted:
-                        self.exiting.add((state.name, trade.token_id))
-                        # An exit goes where the position is (a live position is never
-                        # closed on paper, whatever the strategy's mode says now).
-                        mode = holdings.modes.get(trade.token_id, settings.mode)
-                        accepted.append(
-                            _Job.decided(state, signal_id, trade, decision, market, mode)
-                        )
+                created, accepted = await self._decide_exits(
+                    conn, state, exits, markets, book, holdings, wallets, now
+                )
                 for trade in candidates:
                     wallet = wallets[trade.wallet]
                     market = markets[trade.id or 0]["BUY"]  # both signals buy: the asks
@@ -298,8 +277,87 @@ class Trader:
             state.cursor = max(state.cursor, top)
         if left_live and self.after_leader_exit is not None:
             self.after_leader_exit(state.name)
+        await self._dispatch(accepted)
+        return created
+
+    async def late_exits(self, state: StrategyState, now: datetime) -> int:
+        """Exits a leader's sell did not make because the strategy held nothing when it was read
+        (the entry past its last check, on its way; a resting entry's fill booked after the
+        sell): every open FOLLOW_WHALE position whose leader has sold the token since the buy
+        we followed, without an exit signal since, gets one now, triggered by the leader's
+        latest such sell (maintenance calls this). One per position, across restarts: the
+        exit signal is stored. Returns the number of new signals."""
+        async with self._deciding, self.pool.acquire() as conn, conn.transaction():
+            ids = await position_queries.unexited_sells(conn, state.name)
+            if not ids:
+                return 0
+            sells = await signal_queries.trades_by_id(conn, ids)
+            book, holdings = await load_book_and_holdings(
+                conn, state, now, self.inflight.get(state.name), self.marks
+            )
+            exits = self._exits_of(state, sells, holdings)
+            markets = await signal_queries.market_views(conn, exits, 0.0)
+            wallets = await signal_queries.wallet_views(conn, {t.wallet for t in exits})
+            created, accepted = await self._decide_exits(
+                conn, state, exits, markets, book, holdings, wallets, now
+            )
+        await self._dispatch(accepted)
+        return created
+
+    def _exits_of(
+        self, state: StrategyState, sells: Sequence[TradeView], holdings: Holdings
+    ) -> list[TradeView]:
+        """The sells by the leader of a held position, unless an exit of it is under way."""
+        held = holdings.held
+        return [
+            t
+            for t in sells
+            if t.token_id in held
+            and held[t.token_id].leader == t.wallet
+            and t.token_id not in holdings.exiting
+            and (state.name, t.token_id) not in self.exiting
+        ]
+
+    async def _decide_exits(
+        self,
+        conn: asyncpg.Connection,
+        state: StrategyState,
+        exits: Sequence[TradeView],
+        markets: Mapping[int, Mapping[Side, MarketView]],
+        book: StrategyBook,
+        holdings: Holdings,
+        wallets: Mapping[str, WalletView],
+        now: datetime,
+    ) -> tuple[int, list[_Job]]:
+        """Decide and record the exits of ``exits`` (one per held token); the accepted ones as
+        jobs to send."""
+        held = dict(holdings.held)
+        created = 0
+        accepted: list[_Job] = []
+        for trade in exits:
+            market = markets[trade.id or 0]["SELL"]  # an exit meets the bids
+            decision = exit_decision(
+                trade, held.pop(trade.token_id, None), market, book, state.settings, now
+            )
+            if decision is None:
+                continue
+            wallet = wallets.get(trade.wallet) or WalletView(trade.wallet, None)
+            signal_id = await self._record(conn, state, trade, wallet, decision)
+            if signal_id is None:
+                continue
+            created += 1
+            if decision.accepted:
+                self.exiting.add((state.name, trade.token_id))
+                # An exit goes where the position is (a live position is never closed on
+                # paper, whatever the strategy's mode says now).
+                mode = holdings.modes.get(trade.token_id, state.settings.mode)
+                accepted.append(_Job.decided(state, signal_id, trade, decision, market, mode))
+        return created, accepted
+
+    async def _dispatch(self, accepted: Sequence[_Job]) -> None:
+        """Hand accepted signals to the order worker (or place them now, without one)."""
         for job in accepted:
-            trade, decision = job.trade, job.decision
+            trade, decision, state = job.trade, job.decision, job.state
             if decision.side == "BUY":
                 self.entries[job.signal_id] = job
                 self.inflight.setdefault(state.name, {})[trade.token_id] = order_exposure(
@@ -314,7 +372,6 @@ class Trader:
                 await self._queue.put(job)
             else:
                 await self._order(job)
-        return created
 
     def _leaders_sold(
         self, state: StrategyState, sells: Sequence[TradeView], following: set[tuple[int, str]]

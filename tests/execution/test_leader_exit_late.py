@@ -1,0 +1,188 @@
+"""An entry that filled as its leader sold is exited: the leader's sell was read while the
+strategy held nothing (the entry past its last check, on its way; a resting entry partly filled
+before its cancel landed), so that sell made no exit. Maintenance makes it, once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from decimal import Decimal
+
+import asyncpg
+
+from orderflow.execution.broker import OrderOutcome, PreparedOrder
+from orderflow.execution.engine import Executor
+from orderflow.execution.live import LiveBroker
+from orderflow.execution.paper import PaperBroker
+from tests.execution.conftest import (
+    MARKET,
+    TOKEN_NO,
+    TOKEN_YES,
+    WHALE,
+    add_strategy,
+    add_token,
+    add_trade,
+    add_wallet,
+    leading,
+    running,
+    wait_for,
+)
+from tests.execution.fake_clob import FakeClob
+from tests.execution.livekit import live_executor, live_strategy
+
+
+async def _signals(pool: asyncpg.Pool) -> list[tuple[str, str, str]]:
+    rows = await pool.fetch("SELECT side, status, reason FROM orderflow_signals ORDER BY id")
+    return [(r["side"], r["status"], r["reason"]) for r in rows]
+
+
+async def _cursor_at_end(pool: asyncpg.Pool) -> bool:
+    return bool(
+        await pool.fetchval(
+            "SELECT min(c.last_trade_id) >= (SELECT max(id) FROM orderflow_trades)"
+            " FROM orderflow_executor_cursors c"
+        )
+    )
+
+
+async def _closed(pool: asyncpg.Pool) -> bool:
+    return await pool.fetchval("SELECT status FROM orderflow_positions") == "CLOSED"
+
+
+async def test_a_live_entry_filled_as_its_leader_sold_is_exited(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """Our BUY had passed its last check and was on its way to a slow exchange when the leader
+    sold; it filled on arrival. The sell had found no position, so it made no exit: the
+    strategy held what its leader had dumped. Maintenance now sells it at the bid."""
+    await live_strategy(pool)
+    clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.49")
+    ex = live_executor(pool, dsn, live)
+    async with running(ex):
+        await leading(ex)
+        clob.path_delays["/order"] = 1.0
+        async with pool.acquire() as conn:
+            await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # ask 0.50: fills
+            await wait_for(lambda: _true(clob.pending.get("/order", 0) > 0))
+            await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
+            await wait_for(lambda: _cursor_at_end(pool))
+        clob.path_delays.clear()
+
+        async def bought() -> bool:
+            return (await _signals(pool))[:1] == [("BUY", "EXECUTED", "filled")]
+
+        await wait_for(bought)
+        await asyncio.sleep(1.5)  # maintenance ticks (0.5 s)
+        await wait_for(lambda: _closed(pool), timeout=5)
+        await ex.maintenance()
+    assert await _signals(pool) == [("BUY", "EXECUTED", "filled"), ("SELL", "EXECUTED", "filled")]
+    sell = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'SELL'")
+    buy = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'BUY'")
+    assert sell["status"] == "FILLED" and sell["filled_shares"] == buy["filled_shares"]
+
+
+async def test_what_a_resting_entry_filled_before_its_cancel_is_exited(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """Our BUY rested; a counterparty took 6 shares of it, which the executor had not learnt of
+    yet, when the leader sold. The rest was cancelled (``leader_exited``) and the 6 shares booked
+    from the account's trades afterwards: held, with no exit."""
+    await live_strategy(pool)
+    clob.markets[TOKEN_NO].bids[TOKEN_NO] = Decimal("0.29")
+    ex = live_executor(pool, dsn, live)
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+        await add_trade(conn, token_id=TOKEN_NO, outcome_index=1, price="0.30")  # ask 0.90
+    await ex.catch_up()
+    entry = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    assert entry["status"] == "OPEN" and entry["filled_shares"] == 0
+    clob.fill(entry["exchange_order_id"], Decimal(6))
+    async with pool.acquire() as conn:
+        await add_trade(conn, side="SELL", token_id=TOKEN_NO, outcome_index=1, price="0.29")
+    await ex.catch_up()
+    await ex.left_behind.wait()
+    entry = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    assert (entry["status"], entry["status_reason"], entry["filled_shares"]) == (
+        "CANCELED",
+        "leader_exited",
+        6,
+    )
+    for _ in range(2):
+        await ex.maintenance()
+    assert await _signals(pool) == [("BUY", "EXECUTED", "filled"), ("SELL", "EXECUTED", "filled")]
+    sell = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'SELL'")
+    assert (sell["status"], sell["filled_shares"]) == ("FILLED", 6)
+    assert await _closed(pool)
+
+
+class SlowPaper(PaperBroker):
+    """The paper exchange, slow to answer: an order waits here past its last check."""
+
+    def __init__(self) -> None:
+        self.sending = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def send(self, order: PreparedOrder) -> OrderOutcome:
+        self.sending.set()
+        await self.go.wait()
+        return await super().send(order)
+
+
+async def _paper_entry_as_the_leader_sells(
+    pool: asyncpg.Pool, make_executor: Callable[..., Executor], *, kill: bool
+) -> Executor:
+    paper = SlowPaper()
+    ex = make_executor({"paper": paper})
+    async with pool.acquire() as conn:
+        await add_strategy(conn, "alpha")
+        await add_token(conn, TOKEN_YES, MARKET, 0)
+        await add_wallet(conn, WHALE, 8.5)
+    async with running(ex):
+        await leading(ex)
+        async with pool.acquire() as conn:
+            await add_trade(conn, price="0.50")
+            await wait_for(lambda: _true(paper.sending.is_set()))
+            await add_trade(conn, side="SELL", price="0.49")
+            await wait_for(lambda: _cursor_at_end(pool))
+            if kill:
+                await conn.execute(
+                    "UPDATE orderflow_strategies SET killed = true, generation = generation + 1"
+                )
+                await wait_for(lambda: _true(ex.registry.states["alpha"].killed))
+        paper.go.set()
+
+        async def exit_signal() -> bool:
+            return len(await _signals(pool)) == 2 and (await _signals(pool))[1][1] != "PENDING"
+
+        await wait_for(exit_signal, timeout=5)
+    return ex
+
+
+async def test_a_paper_entry_filled_as_its_leader_sold_is_exited(
+    pool: asyncpg.Pool, make_executor: Callable[..., Executor]
+) -> None:
+    await _paper_entry_as_the_leader_sells(pool, make_executor, kill=False)
+    assert await _signals(pool) == [("BUY", "EXECUTED", "filled"), ("SELL", "EXECUTED", "filled")]
+    assert await _closed(pool)
+
+
+async def test_a_killed_strategy_records_the_late_exit_once_and_sends_nothing(
+    pool: asyncpg.Pool, make_executor: Callable[..., Executor]
+) -> None:
+    """Killed while its entry was on its way: the exit is recorded SKIPPED ``strategy_killed``,
+    nothing is sent, and neither a later pass nor a restart records another."""
+    await _paper_entry_as_the_leader_sells(pool, make_executor, kill=True)
+    expected = [("BUY", "EXECUTED", "filled"), ("SELL", "SKIPPED", "strategy_killed")]
+    assert await _signals(pool) == expected
+    restarted = make_executor()
+    async with pool.acquire() as conn:
+        await restarted.registry.refresh(conn)
+    for _ in range(2):
+        await restarted.maintenance()
+    assert await _signals(pool) == expected
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_orders WHERE side = 'SELL'") == 0
+    assert await pool.fetchval("SELECT status FROM orderflow_positions") == "OPEN"
+
+
+async def _true(value: bool) -> bool:
+    return value
