@@ -92,6 +92,7 @@ class Pending:
     wallet: WalletView = field(compare=False)
     market: MarketView = field(compare=False)  # as seen right after the leader's fill
     runs: list[Run] = field(compare=False)
+    seen: int = field(compare=False, default=0)  # the tape's count of fills, this one included
 
 
 @dataclass
@@ -168,9 +169,8 @@ class _Replay:
         if wanting:
             self._seq += 1
             due = fill.timestamp + self.execution.latency
-            heapq.heappush(
-                self.pending, Pending(due, self._seq, fill.view, wallet, market, wanting)
-            )
+            pending = Pending(due, self._seq, fill.view, wallet, market, wanting, self.tape.seen)
+            heapq.heappush(self.pending, pending)
 
     async def drain(self, before: datetime | None, inclusive: bool = False) -> None:
         """Decide every pending signal due before ``before`` (all of them when None)."""
@@ -216,7 +216,9 @@ class _Replay:
     ) -> Intent | None:
         levels = await self._levels(p, side, cache)
         best = best_price(levels, side, run.consumed)
-        market = replace(p.market, last_price=best, resolved=resolved)
+        # What the tape holds by the decision: has the leader sold the token since its fill?
+        exited = self.tape.sold_since(p.trade, p.seen)
+        market = replace(p.market, last_price=best, resolved=resolved, leader_exited=exited)
         book = run.book.view(p.due, self.tape)
         intent = run.follower.decide(p.trade, p.wallet, market, book, p.due, run.book.leaders())
         if intent is not None and best is None and intent.reason == "no_price":

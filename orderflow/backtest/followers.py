@@ -5,8 +5,9 @@
   executor does for a live fill.
 * :class:`BaselineFollower` ignores scores: it follows taker BUYs of every wallet
   (``follow-all``) or of a seeded random subset of wallets (``follow-random``) with a fixed
-  stake, through the executor's same market and book risk gates and the same entry-price rule
-  (the book's best price plus slippage, rounded up to the tick), so the only difference from the
+  stake, through the executor's same market and book risk gates, ``leader_exited``, minimum
+  sizes (:func:`orderflow.signals.sizing.below_min_buy`) and the same entry-price rule (the
+  book's best price plus slippage, rounded up to the tick), so the only difference from the
   strategy is *whom* it follows and how much it stakes. (The engine offers followers taker rows
   only, decided a latency later against the revealed book: :mod:`orderflow.backtest.engine`.)
 """
@@ -23,8 +24,15 @@ from typing import Literal, Protocol
 from orderflow.signals import StrategyBook, classify, evaluate
 from orderflow.signals.decide import Decision
 from orderflow.signals.exits import HeldPosition, exit_decision
-from orderflow.signals.risk import book_gates, market_gates
-from orderflow.signals.sizing import SHARE_STEP, dec, entry_price, fee_per_share
+from orderflow.signals.risk import Reason, book_gates, market_gates
+from orderflow.signals.sizing import (
+    SHARE_STEP,
+    USDC_STEP,
+    below_min_buy,
+    dec,
+    entry_price,
+    fee_per_share,
+)
 from orderflow.signals.views import MarketView, TradeView, WalletView
 from orderflow.strategy.settings import StrategySettings
 
@@ -170,7 +178,10 @@ class BaselineFollower:
         s = self.settings
         if not self.wants(trade, wallet, market):
             return None
-        gate = market_gates(trade, market, book, s, now) or book_gates(trade, book, s)
+        gate = market_gates(trade, market, book, s, now)
+        if gate is None and market.leader_exited:
+            gate = Reason.LEADER_EXITED  # as the executor skips a whale's buy sold since
+        gate = gate or book_gates(trade, book, s)
         if gate is not None:
             return Intent(self.signal_type, False, gate.value)
         assert market.last_price is not None  # market_gates refused otherwise
@@ -182,6 +193,6 @@ class BaselineFollower:
         )
         stake = min(self.stake, room)
         shares = (stake / all_in).quantize(SHARE_STEP, rounding=ROUND_DOWN)
-        if shares <= 0 or shares < (market.min_order_size or dec(s.min_order_size)):
-            return Intent(self.signal_type, False, "below_min_size")
+        if below_min_buy(shares, (shares * price).quantize(USDC_STEP), market, s):
+            return Intent(self.signal_type, False, Reason.BELOW_MIN_SIZE.value)
         return Intent(self.signal_type, True, "accepted", shares=shares, price=price)

@@ -1,8 +1,9 @@
 """What the market looked like at a moment of the replay: prices seen so far, resolutions so far.
 
 The tape is fed in time order and answers only about the past: the last traded price of a token,
-its highest price in a look-back window before the current fill, and whether its market has a
-resolution *already*. It is the backtest's half of the as-of gate (the scorer is the other).
+its highest price in a look-back window before the current fill, whether its market has a
+resolution *already*, and whether a wallet has sold a token since one of its fills. It is the
+backtest's half of the as-of gate (the scorer is the other).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ class Tape:
         # Last prices before 00:00 UTC of ``_day``, the day of the latest observed fill.
         self._day: date | None = None
         self._before_day: dict[int, Decimal] = {}
+        # Fills observed so far, and per (wallet, token) the number of its latest SELL.
+        self.seen = 0
+        self._sold: dict[tuple[str, int], int] = {}
 
     def last_price(self, token_id: int) -> Decimal | None:
         return self._last.get(token_id)
@@ -58,6 +62,9 @@ class Tape:
         high = max((p for _, p in recent), default=None)
         recent.append((trade.timestamp, trade.price))
         self._last[trade.token_id] = trade.price
+        self.seen += 1
+        if trade.side == "SELL":
+            self._sold[(trade.wallet, trade.token_id)] = self.seen
         return MarketView(
             token_id=trade.token_id,
             market_id=trade.market_id,
@@ -65,6 +72,11 @@ class Tape:
             last_price=trade.price,
             window_high=high,
         )
+
+    def sold_since(self, trade: TradeView, seen: int) -> bool:
+        """Whether ``trade``'s wallet has sold its token in a fill observed after the ``seen``-th
+        (the executor's ``leader_exited``: a SELL stored after the trade)."""
+        return self._sold.get((trade.wallet, trade.token_id), 0) > seen
 
     def resolve(self, market_id: str, payouts: tuple[Decimal, ...]) -> None:
         self.resolved[market_id] = payouts

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from orderflow.signals.model import confidence, win_probability
 from orderflow.signals.risk import Reason, book_gates, market_gates
 from orderflow.signals.rules import SignalType, classify, price_drop
-from orderflow.signals.sizing import MIN_BUY_USDC, Sizing, dec, min_order_shares, size_position
+from orderflow.signals.sizing import Sizing, below_min_buy, dec, size_position
 from orderflow.signals.views import MarketView, StrategyBook, TradeView, WalletView
 from orderflow.strategy.settings import StrategySettings
 
@@ -151,8 +151,7 @@ def evaluate(
     extra: dict[str, Any] = {"confidence": conf, "win_probability": p, "sizing": sizing}
     if sizing.kelly_f <= 0:
         return refuse(Reason.NO_EDGE, **extra)
-    min_size = min_order_shares(market, settings)
-    if sizing.shares <= 0 or sizing.shares < min_size or sizing.size_usdc < MIN_BUY_USDC:
+    if below_min_buy(sizing.shares, sizing.size_usdc, market, settings):
         if "max_market_exposure_usd" in sizing.capped_by:
             return refuse(Reason.MARKET_EXPOSURE, **extra)
         return refuse(Reason.BELOW_MIN_SIZE, **extra)

@@ -41,6 +41,14 @@ def min_order_shares(market: MarketView, settings: StrategySettings) -> Decimal:
     return market.min_order_size or dec(settings.min_order_size)
 
 
+def below_min_buy(
+    shares: Decimal, size_usdc: Decimal, market: MarketView, settings: StrategySettings
+) -> bool:
+    """A BUY the exchange refuses: fewer shares than the market's minimum, or worth less than
+    :data:`MIN_BUY_USDC` (``below_min_size``; the executor and the backtest's baselines)."""
+    return shares <= 0 or shares < min_order_shares(market, settings) or size_usdc < MIN_BUY_USDC
+
+
 def round_up_to_tick(price: Decimal, tick: Decimal) -> Decimal:
     return (price / tick).to_integral_value(rounding=ROUND_CEILING) * tick
 

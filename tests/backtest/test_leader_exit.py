@@ -1,0 +1,117 @@
+"""The backtest follows its leader out as the executor does: never in after the leader left, the
+CLOB's minimum sizes, an exit it must refuse held to resolution."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import asyncpg
+
+from orderflow.backtest import BacktestOptions, BacktestReport, run_backtest
+from orderflow.backtest.book import SignalRecord
+from orderflow.signals.views import WalletView
+from orderflow.strategy.settings import StrategySettings
+from tests.backtest.factory import History, addr
+
+T0 = datetime(2026, 5, 1, tzinfo=UTC)
+T = T0 + timedelta(hours=1)  # the leader's buy
+WHALE = addr("whale")
+SETTINGS = StrategySettings()  # 8 s latency by default; 20 bps slippage; min order 5 shares
+
+
+async def whale_scores(conn: asyncpg.Connection, as_of: datetime) -> Mapping[str, WalletView]:
+    return {WHALE: WalletView(WHALE, 9.0, "WHALE", edge=0.30, edge_se=0.01, resolved_buys=50)}
+
+
+async def _run(pool: asyncpg.Pool, **options: object) -> BacktestReport:
+    opts = BacktestOptions(
+        start=T0, end=T0 + timedelta(days=3), step_secs=86_400, random_share=1.0, **options
+    )
+    async with pool.acquire() as conn:
+        report = await run_backtest(conn, SETTINGS, opts, whale_scores)
+    assert report is not None
+    return report
+
+
+def _signals(report: BacktestReport, run: int) -> list[tuple[str, str, str]]:
+    signals: list[SignalRecord] = report.result.runs[run].book.signals
+    return [(s.side, s.status, s.reason) for s in signals]
+
+
+async def test_a_buy_its_leader_sold_within_the_latency_is_not_followed(
+    pool: asyncpg.Pool,
+) -> None:
+    """The whale bought and sold 3 s later; our order would reach the market 8 s after its buy.
+    The executor skips such a buy (``leader_exited``: the sell is stored by the time we act);
+    the backtest bought it and sold it again on the leader's sell, a round trip live never
+    makes."""
+    h = History()
+    market = h.market("in-and-out")
+    h.trade(WHALE, market, 0, "BUY", "0.40", "500", T)
+    h.trade(WHALE, market, 0, "SELL", "0.40", "500", T + timedelta(seconds=3))
+    h.ask(market, 0, "0.40", "5000", T + timedelta(minutes=1))
+    h.bid(market, 0, "0.40", "5000", T + timedelta(minutes=1))
+    h.resolve(market, 0, T0 + timedelta(days=2))
+    await h.store(pool)
+    report = await _run(pool)
+    assert _signals(report, 0) == [("BUY", "SKIPPED", "leader_exited")]
+    # The baselines follow through the same gates: only whom they follow differs.
+    assert _signals(report, 1) == [("BUY", "SKIPPED", "leader_exited")]
+    assert report.strategy.positions_open == report.strategy.positions_closed == 0
+
+
+async def test_a_buy_sold_after_our_order_went_out_is_followed_and_exited(
+    pool: asyncpg.Pool,
+) -> None:
+    """A sell after our decision time is an exit, not a reason to skip the entry."""
+    h = History()
+    market = h.market("later")
+    h.trade(WHALE, market, 0, "BUY", "0.40", "500", T)
+    h.ask(market, 0, "0.40", "5000", T + timedelta(minutes=1))
+    h.trade(WHALE, market, 0, "SELL", "0.40", "500", T + timedelta(seconds=30))
+    h.bid(market, 0, "0.40", "5000", T + timedelta(minutes=2))
+    await h.store(pool)
+    report = await _run(pool)
+    assert _signals(report, 0) == [
+        ("BUY", "EXECUTED", "accepted"),
+        ("SELL", "EXECUTED", "exit_with_leader"),
+    ]
+
+
+async def test_baselines_do_not_buy_under_the_clobs_one_dollar_minimum(
+    pool: asyncpg.Pool,
+) -> None:
+    """A baseline stake of $0.90 at 0.11 is 8.18 shares: above the 5-share minimum, under the
+    $1 the CLOB requires of a marketable BUY. The executor refuses it (``below_min_size``); the
+    baselines' own copy of the rule checked shares only and bought it."""
+    h = History()
+    market = h.market("cheap")
+    h.trade(WHALE, market, 0, "BUY", "0.10", "5000", T)
+    h.ask(market, 0, "0.10", "5000", T + timedelta(minutes=1))
+    await h.store(pool)
+    report = await _run(pool, baseline_stake_usd=Decimal("0.90"))
+    for run in (1, 2):
+        assert _signals(report, run) == [("BUY", "SKIPPED", "below_min_size")]
+
+
+async def test_an_exit_below_the_minimum_size_is_held_to_resolution(pool: asyncpg.Pool) -> None:
+    """Only 3 shares were offered to the entry; the leader sells: the executor sends no exit
+    the CLOB must refuse (``exit_below_min_size``) and holds the 3 shares to resolution."""
+    h = History()
+    market = h.market("thin")
+    h.trade(WHALE, market, 0, "BUY", "0.40", "500", T)
+    h.ask(market, 0, "0.40", "3", T + timedelta(minutes=1))
+    h.trade(WHALE, market, 0, "SELL", "0.55", "500", T + timedelta(hours=5))
+    h.bid(market, 0, "0.55", "5000", T + timedelta(hours=5, minutes=1))
+    h.resolve(market, 0, T0 + timedelta(days=2))
+    await h.store(pool)
+    report = await _run(pool)
+    assert _signals(report, 0) == [
+        ("BUY", "EXECUTED", "accepted"),
+        ("SELL", "SKIPPED", "exit_below_min_size"),
+    ]
+    entry = report.result.runs[0].book.signals[0]
+    assert entry.shares == 3 and entry.close_reason == "resolved"
+    assert entry.pnl == 3 * (Decimal(1) - Decimal("0.40"))
