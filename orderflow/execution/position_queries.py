@@ -39,32 +39,35 @@ async def book_rows(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.Rec
 
 
 # Open FOLLOW_WHALE positions whose leader has sold the token since the buy we followed (a SELL
-# of it stored after that buy) and that have no exit signal since: the leader's sell was read
-# while the strategy held nothing (the entry on its way, a fill booked after the sell). Per
-# position, the leader's latest such SELL (its exit's trigger).
+# of it stored after that buy) and none of whose sells since made an exit signal: the sell was
+# read while the strategy held nothing (the entry on its way, a fill booked after the sell). An
+# exit is always triggered by such a sell, so its signal is found by the sell's key (the
+# signals' UNIQUE index), not by scanning the strategy's signals. Per position, the leader's
+# latest such SELL (its exit's trigger).
 _UNEXITED = """
-SELECT (SELECT t.id FROM orderflow_trades t
-         WHERE t.wallet_address = trig.wallet_address AND t.token_id = trig.token_id
-           AND t.side = 'SELL' AND t.timestamp >= trig.timestamp AND t.id > trig.id
-         ORDER BY t.id DESC LIMIT 1) AS sell_id
+SELECT max(t.id) AS sell_id
   FROM orderflow_positions p
   JOIN orderflow_signals s ON s.id = p.signal_id
   JOIN orderflow_trades trig ON trig.chain_id = s.chain_id AND trig.tx_hash = s.tx_hash
                             AND trig.log_index = s.log_index
                             AND trig.wallet_address = s.wallet_address
+  JOIN orderflow_trades t ON t.wallet_address = trig.wallet_address
+                         AND t.token_id = trig.token_id AND t.side = 'SELL'
+                         AND t.timestamp >= trig.timestamp AND t.id > trig.id
+  LEFT JOIN orderflow_signals x ON x.strategy = p.strategy AND x.signal_type = 'FOLLOW_WHALE'
+                               AND x.chain_id = t.chain_id AND x.tx_hash = t.tx_hash
+                               AND x.log_index = t.log_index
  WHERE p.strategy = $1 AND p.status = 'OPEN'
    AND s.signal_type = 'FOLLOW_WHALE' AND s.side = 'BUY'
-   AND NOT EXISTS (SELECT 1 FROM orderflow_signals x
-                    WHERE x.strategy = p.strategy AND x.signal_type = 'FOLLOW_WHALE'
-                      AND x.side = 'SELL' AND x.token_id = p.token_id AND x.id > s.id)
+ GROUP BY p.id
+HAVING count(x.id) = 0
 """
 
 
 async def unexited_sells(conn: asyncpg.Connection, strategy: str) -> list[int]:
     """The ids of the leaders' SELLs that should have exited ``strategy``'s open positions and
     made no exit signal (the position's fill was booked after the sell was read)."""
-    rows = await conn.fetch(_UNEXITED, strategy)
-    return sorted(int(r["sell_id"]) for r in rows if r["sell_id"] is not None)
+    return sorted(int(r["sell_id"]) for r in await conn.fetch(_UNEXITED, strategy))
 
 
 # --------------------------------------------------------------------------------------------
