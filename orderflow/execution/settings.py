@@ -53,7 +53,8 @@ class ExecutorSettings(CommonSettings):
         default=2.0,
         gt=0,
         validation_alias="EXECUTOR_MAINTENANCE_SECS",
-        description="Mark, settle, reconcile open orders and update performance this often.",
+        description="Mark, settle, reconcile open orders, make late exits and update performance"
+        " this often.",
     )
     heartbeat_secs: float = Field(
         default=5.0, gt=0, validation_alias="EXECUTOR_HEARTBEAT_SECS", description="Heartbeat."

@@ -287,7 +287,11 @@ class Trader:
         we followed, without an exit signal since, gets one now, triggered by the leader's
         latest such sell (maintenance calls this). One per position, across restarts: the
         exit signal is stored. Returns the number of new signals."""
+        async with self.pool.acquire() as conn:
+            if not await position_queries.unexited_sells(conn, state.name):
+                return 0  # the usual answer, found without holding up the trading loop
         async with self._deciding, self.pool.acquire() as conn, conn.transaction():
+            # Again, now that no other decision is under way (it may have made the exit).
             ids = await position_queries.unexited_sells(conn, state.name)
             if not ids:
                 return 0
