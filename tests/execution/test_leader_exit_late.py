@@ -72,8 +72,7 @@ async def test_a_live_entry_filled_as_its_leader_sold_is_exited(
             return (await _signals(pool))[:1] == [("BUY", "EXECUTED", "filled")]
 
         await wait_for(bought)
-        await asyncio.sleep(1.5)  # maintenance ticks (0.5 s)
-        await wait_for(lambda: _closed(pool), timeout=5)
+        await wait_for(lambda: _closed(pool), timeout=5)  # maintenance ticks every 0.5 s
         await ex.maintenance()
     assert await _signals(pool) == [("BUY", "EXECUTED", "filled"), ("SELL", "EXECUTED", "filled")]
     sell = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'SELL'")
