@@ -3,6 +3,7 @@
 Pipeline (each step a small module; docs/simulator.md describes the model and its parameters):
 
 * ``config``   — :class:`SimConfig`, validated input (seed, sizes, exchange generation);
+* ``population`` — the mix of wallets and how the trap archetypes behave (default: the above);
 * ``agents``   — wallets: a style (how they trade) and a skill (what they know), independent;
 * ``markets``  — binary and neg-risk conditions, hidden probabilities that are martingales;
 * ``book``     — one order book per condition, matched the way the CLOB matches;

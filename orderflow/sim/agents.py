@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
+
+from orderflow.sim.population import Population
 
 Style = Literal[
     "retail",
@@ -110,57 +112,88 @@ def _usdc(rng: random.Random, low: float, high: float) -> int:
     return int(dollars) * 1_000_000
 
 
-def draw_skill(rng: random.Random) -> float:
+def draw_skill(rng: random.Random, pop: Population | None = None) -> float:
     """One draw from the skill distribution shared by every style."""
-    if rng.random() < SKILLED_SHARE:
-        return rng.uniform(*SKILLED_RANGE)
+    share, skilled = (
+        (SKILLED_SHARE, SKILLED_RANGE) if pop is None else (pop.skilled_share, pop.skilled_range)
+    )
+    if rng.random() < share:
+        return rng.uniform(*skilled)
     return rng.gauss(0.0, UNSKILLED_SD)
 
 
-def _trader(rng: random.Random, style: Style) -> Wallet:
+def profile(style: Style, pop: Population) -> Profile:
+    """A style's profile in ``pop``: PROFILES with the population's overrides. When ``pop``
+    names any share, retail takes what the other styles leave unless it is named too."""
     p = PROFILES[style]
+    if pop.shares:
+        if style in pop.shares:
+            p = replace(p, share=pop.share(style, p.share))
+        elif style == "retail":
+            others = sum(pop.share(s, q.share) for s, q in PROFILES.items() if s != style)
+            p = replace(p, share=max(0.0, 1.0 - others))
+    if style == "penny_picker" and pop.penny_prices is not None:
+        p = replace(p, price_range=pop.penny_prices)
+    if style == "lucky":
+        p = replace(p, activity=pop.lucky_activity or p.activity, bet=pop.lucky_bet or p.bet)
+    return p
+
+
+def _trader(rng: random.Random, style: Style, pop: Population) -> Wallet:
+    p = profile(style, pop)
     wallet = Wallet(
         _address(rng),
         style,
-        draw_skill(rng),
+        draw_skill(rng, pop),
         _usdc(rng, *p.bankroll),
         rng.uniform(*p.activity),
         p.bet,
         p.exit_prob,
         p.price_range,
     )
+    if wallet.skill >= SKILLED_THRESHOLD:
+        wallet.activity *= pop.skilled_activity
     if style == "panic_seller":
         wallet.panic_drop = rng.uniform(0.12, 0.3)
     return wallet
 
 
-def _maker(rng: random.Random) -> Wallet:
-    wallet = Wallet(_address(rng), "market_maker", draw_skill(rng), 2_000_000 * 1_000_000, 0.0)
+def _maker(rng: random.Random, pop: Population) -> Wallet:
+    wallet = Wallet(_address(rng), "market_maker", draw_skill(rng, pop), 2_000_000 * 1_000_000, 0.0)
     wallet.half_spread = rng.uniform(0.01, 0.03)
     wallet.refresh_secs = rng.uniform(60.0, 900.0)
+    if pop.maker_activity[1] > 0:  # directional bets besides the quotes
+        wallet.activity = rng.uniform(*pop.maker_activity)
+        wallet.bet = pop.maker_bet
     return wallet
 
 
-def make_wallets(rng: random.Random, count: int) -> tuple[list[Wallet], list[Ring]]:
-    """``count`` trading wallets in PROFILES proportions, then market makers, then wash rings.
+def make_wallets(
+    rng: random.Random, count: int, pop: Population | None = None
+) -> tuple[list[Wallet], list[Ring]]:
+    """``count`` trading wallets in PROFILES proportions (``pop``'s, when given), then market
+    makers, then wash rings.
 
     Styles are assigned by exact quota (then shuffled) so that even small runs contain every
     style. Every wallet's skill comes from :func:`draw_skill`; so that each run has market
     makers with and without skill, when all makers fall on one side one maker swaps its skill
     with a random wallet of the other side (the skills drawn, as a multiset, are unchanged).
     """
+    pop = pop or Population()
+    low = pop.ring_size[0]
     styles: list[Style] = []
-    for style, profile in PROFILES.items():
-        styles.extend([style] * max(3 if style == "wash" else 1, round(profile.share * count)))
+    for style in PROFILES:
+        share = profile(style, pop).share
+        styles.extend([style] * max(low if style == "wash" else 1, round(share * count)))
     styles = styles[:count]
     while len(styles) < count:
         styles.append("retail")
     rng.shuffle(styles)
-    wallets = [_trader(rng, style) for style in styles]
-    makers = [_maker(rng) for _ in range(max(4, count // 30))]
+    wallets = [_trader(rng, style, pop) for style in styles]
+    makers = [_maker(rng, pop) for _ in range(max(4, count // 30))]
     wallets.extend(makers)
     _mix_maker_skill(rng, wallets)
-    rings = _rings(rng, wallets)
+    rings = _rings(rng, wallets, pop.ring_size)
     for wallet in wallets:
         wallet.cash = wallet.deposited = wallet.bankroll
     return wallets, rings
@@ -181,13 +214,13 @@ def _mix_maker_skill(rng: random.Random, wallets: list[Wallet]) -> None:
             donor.skill, maker.skill = maker.skill, donor.skill
 
 
-def _rings(rng: random.Random, wallets: list[Wallet]) -> list[Ring]:
-    """Group wash wallets into rings of 3 to 5; most rings get a showcase wallet."""
+def _rings(rng: random.Random, wallets: list[Wallet], sizes: tuple[int, int]) -> list[Ring]:
+    """Group wash wallets into rings of ``sizes`` (3 to 5); most rings get a showcase wallet."""
     wash = [i for i, w in enumerate(wallets) if w.style == "wash"]
     rings: list[Ring] = []
-    while len(wash) >= 3:
-        size = min(len(wash), rng.randint(3, 5))
-        if len(wash) - size in (1, 2):
+    while len(wash) >= sizes[0]:
+        size = min(len(wash), rng.randint(*sizes))
+        if 0 < len(wash) - size < sizes[0]:  # too few left for a ring of their own
             size = len(wash)
         members, wash = tuple(wash[:size]), wash[size:]
         showcase = members[0] if not rings or rng.random() < 0.7 else None

@@ -12,6 +12,8 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from orderflow.sim.population import Population
+
 ExchangeGeneration = Literal["v2", "v1"]
 
 # A Tuesday in May 2026, shortly after the CLOB V2 cut-over (28 April 2026); V1 runs start earlier.
@@ -61,6 +63,12 @@ class SimConfig(BaseModel):
         "PositionsConverted logs (the listener dead-letters logs from the adapter until it "
         "ignores them); the CTF's side of neg-risk splits, merges and conversions is always "
         "emitted.",
+    )
+
+    population: Population = Field(
+        default_factory=Population,
+        description="The mix of wallets and how the trap archetypes behave (defaults: the "
+        "simulator's own population).",
     )
 
     @model_validator(mode="after")

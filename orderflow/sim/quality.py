@@ -8,8 +8,9 @@ Each figure is honest about its sample:
   truth gives no skill, e.g. market makers of the first simulator, excluded);
 * precision of the top tiers (WHALE, SMART): the share of those wallets that are truly skilled,
   and recall: the share of skilled wallets that got there;
-* who else got there: market makers and wash-ring wallets in the top tiers (following either
-  does not pay: one earns a spread, the other trades with itself).
+* who else got there: market makers, wash-ring wallets, penny pickers and lucky wallets in the
+  top tiers, whatever their skill (following none of them pays: one earns a spread, one trades
+  with itself, one buys favourites at their price, one hit a few long shots).
 
 The forward test (scores as of a date against the edge realised after it) needs the ledger, not
 the truth: :mod:`orderflow.backtest.forward`.
@@ -101,6 +102,18 @@ class ScoreQuality:
     auc_se: float | None = None
     top_tier_market_makers: int = 0
     top_tier_wash: int = 0
+    top_tier_penny_pickers: int = 0
+    top_tier_lucky: int = 0
+
+    @property
+    def top_tier_traps(self) -> int:
+        """Market makers, wash-ring members, penny pickers and lucky wallets in WHALE/SMART."""
+        return (
+            self.top_tier_market_makers
+            + self.top_tier_wash
+            + self.top_tier_penny_pickers
+            + self.top_tier_lucky
+        )
 
     @property
     def top_tier_precision(self) -> float | None:
@@ -134,4 +147,6 @@ def score_quality(scores: Sequence[ScoredWallet], truth: Truth) -> ScoreQuality:
         auc_se=None if roc is None else roc[1],
         top_tier_market_makers=sum(1 for _, t in top if t.style in MARKET_MAKER_STYLES),
         top_tier_wash=sum(1 for _, t in top if is_wash(t)),
+        top_tier_penny_pickers=sum(1 for _, t in top if t.style == "penny_picker"),
+        top_tier_lucky=sum(1 for _, t in top if t.style == "lucky"),
     )

@@ -135,7 +135,8 @@ def wash(st: State, now: float, ring: int) -> None:
     if r.showcase is not None and st.rng.random() < 0.25:
         _showcase(st, now, ring)
         return
-    a, b = st.rng.sample([m for m in r.members if m != r.showcase] or list(r.members), 2)
+    others = [m for m in r.members if m != r.showcase]
+    a, b = st.rng.sample(others if len(others) >= 2 else list(r.members), 2)
     ci = st.rng.choice(st.open)
     book = refresh(st, now, ci)
     mid = _mid_cents(st, now, ci, book.best_yes(bid=True), book.best_yes(bid=False))
@@ -181,6 +182,16 @@ def _showcase(st: State, now: float, ring: int) -> None:
     if not favourites:
         return
     _, ci, outcome = max(favourites)
+    cents = 50 if st.cfg.population.showcase_price == "half" else _price_cents(st, now, ci, outcome)
     partner = st.rng.choice([m for m in r.members if m != s])
     shares = int(st.rng.uniform(200, 2_000)) * 1_000_000
-    direct(st, now, s, partner, ci, outcome, "BUY", 50, shares, "wash-showcase")
+    direct(st, now, s, partner, ci, outcome, "BUY", cents, shares, "wash-showcase")
+
+
+def _price_cents(st: State, now: float, ci: int, outcome: int) -> int:
+    """What a taker would pay for ``outcome`` now: the book's best offer, else the public price."""
+    cents = refresh(st, now, ci).taker_price("BUY", outcome)
+    if cents is None:
+        p = st.conditions[ci].public(now)
+        cents = round(100 * (p if outcome == 0 else 1 - p))
+    return max(2, min(98, cents))

@@ -41,7 +41,7 @@ def simulate(cfg: SimConfig, addresses: ChainAddresses = MAINNET) -> World:
     """Run the simulator for ``cfg``: same config, same world."""
     rng = random.Random(cfg.seed)
     start = cfg.start_time.timestamp()
-    wallets, rings = make_wallets(rng, cfg.wallets)
+    wallets, rings = make_wallets(rng, cfg.wallets, cfg.population)
     conditions = make_conditions(rng, cfg.markets, cfg.neg_risk_share, start, cfg.days * DAY)
     for c in conditions:
         oracle = addresses.neg_risk_adapter if c.neg_risk else SIM_STANDARD_ORACLE

@@ -1,0 +1,104 @@
+"""Population: the mix of simulated wallets, to score worlds the score was not tuned on.
+
+The defaults are the simulator's own population (docs/simulator.md): every field left at its
+default gives the same bytes as before the knob existed. Each field changes one plausible
+feature of a real market: more or fewer wallets of a style, penny pickers at dearer favourites,
+lucky wallets with a few large bets, smaller or larger skill, market makers that also take
+directional positions, wash pairs or larger rings, showcase trades at the market's price rather
+than at 0.50. Style and skill stay independent unless ``skilled_activity`` says otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+TakerStyle = Literal["retail", "whale", "panic_seller", "penny_picker", "lucky", "wash"]
+Range = tuple[float, float]
+
+
+class Population(BaseModel):
+    """The mix of wallets and how the trap archetypes behave."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    shares: dict[TakerStyle, float] = Field(
+        default_factory=dict,
+        description="Share of the trading wallets per style, replacing the defaults "
+        "(agents.PROFILES) for the styles named; shortfalls are filled with retail.",
+    )
+    penny_prices: Range | None = Field(
+        default=None, description="Prices penny pickers buy at (default 0.95-0.99)."
+    )
+    lucky_activity: Range | None = Field(
+        default=None, description="Lucky wallets' decisions per day (default 0.05-0.25)."
+    )
+    lucky_bet: Range | None = Field(
+        default=None, description="Lucky wallets' stake, a share of the bankroll (0.15-0.40)."
+    )
+    skilled_share: float = Field(
+        default=0.05, ge=0, le=1, description="Share of every style drawn skilled."
+    )
+    skilled_range: Range = Field(
+        default=(0.03, 0.10), description="Skill of the skilled, uniform (probability units)."
+    )
+    skilled_activity: float = Field(
+        default=1.0,
+        gt=0,
+        description="Decisions per day of a truly skilled taker, times its style's (1: style "
+        "and skill independent; 3: the skilled trade three times as often).",
+    )
+    maker_activity: Range = Field(
+        default=(0.0, 0.0),
+        description="Market makers' own taker decisions per day (directional bets besides "
+        "their quotes; default none).",
+    )
+    maker_bet: Range = Field(
+        default=(0.0005, 0.003),
+        description="A market maker's directional stake, a share of its 2M USDC bankroll.",
+    )
+    ring_size: tuple[int, int] = Field(
+        default=(3, 5), description="Members of a wash ring, drawn uniformly (2 = pairs)."
+    )
+    showcase_price: Literal["half", "market"] = Field(
+        default="half",
+        description="half: the showcase buys favourites at 0.50 (off-market); market: at the "
+        "book's price (a staged record of favourites that looks like a penny picker's).",
+    )
+
+    def share(self, style: str, default: float) -> float:
+        """The share of ``style``: the one named here, else ``default``."""
+        return next((v for k, v in self.shares.items() if k == style), default)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        for name in ("penny_prices", "lucky_activity", "lucky_bet", "skilled_range"):
+            r = getattr(self, name)
+            if r is not None and not 0 <= r[0] <= r[1]:
+                raise ValueError(f"{name} must be a range low <= high, both >= 0")
+        if not 2 <= self.ring_size[0] <= self.ring_size[1]:
+            raise ValueError("ring_size must be a range of at least 2 members")
+        if sum(self.shares.values()) > 1:
+            raise ValueError("shares must sum to at most 1")
+        return self
+
+
+# Populations that differ from the default in plausible ways (docs/reputation.md "Populations
+# the score was not tuned on"): the score is measured on each, seed after seed.
+VARIANTS: dict[str, Population] = {
+    "default": Population(),
+    "penny_pickers_0.97": Population(shares={"penny_picker": 0.2}, penny_prices=(0.97, 0.99)),
+    "makers_directional": Population(maker_activity=(2.0, 8.0)),
+    "wash_pairs_at_market": Population(
+        shares={"wash": 0.25}, ring_size=(2, 2), showcase_price="market"
+    ),
+    "wash_rings_of_5_at_market": Population(ring_size=(5, 5), showcase_price="market"),
+    "lucky_few_big_bets": Population(
+        shares={"lucky": 0.25}, lucky_activity=(0.02, 0.1), lucky_bet=(0.5, 0.9)
+    ),
+    "skilled_small_edge_busy": Population(
+        skilled_share=0.03, skilled_range=(0.03, 0.05), skilled_activity=3.0
+    ),
+    "skilled_strong": Population(skilled_range=(0.08, 0.2)),
+}

@@ -1,0 +1,92 @@
+"""SimConfig.population: each knob changes what it says and nothing when left at its default."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from orderflow.sim import SimConfig, simulate, truth_of
+from orderflow.sim.agents import SKILLED_THRESHOLD
+from orderflow.sim.emit import emit
+from orderflow.sim.exchange import Match
+from orderflow.sim.population import VARIANTS, Population
+from orderflow.sim.world import World
+
+
+def _small(population: Population, seed: int = 3) -> World:
+    return simulate(SimConfig.small(seed=seed, days=6.0, population=population))
+
+
+def _price(m: Match) -> float:
+    return m.usdc / m.shares
+
+
+def test_the_default_population_is_the_simulators_own() -> None:
+    """Naming the default population changes no byte of the logs."""
+    a = emit(simulate(SimConfig.small(seed=4, days=3.0))).logs
+    b = emit(simulate(SimConfig.small(seed=4, days=3.0, population=Population()))).logs
+    assert a == b
+
+
+def test_shares_and_penny_prices() -> None:
+    world = _small(VARIANTS["penny_pickers_0.97"])
+    styles = Counter(w.style for w in world.wallets)
+    assert styles["penny_picker"] == 16  # 20 % of 80 (8 % by default)
+    pennies = {w.address for w in world.wallets if w.style == "penny_picker"}
+    buys = [
+        m for m in world.events if isinstance(m, Match) and m.taker in pennies and m.side == "BUY"
+    ]
+    assert buys and all(0.97 <= _price(m) <= 0.99 for m in buys)
+
+
+def test_wash_pairs_trade_their_showcase_at_the_markets_price() -> None:
+    world = _small(VARIANTS["wash_pairs_at_market"])
+    truth = truth_of(world)
+    assert truth.wash_rings and all(len(r.wallets) == 2 for r in truth.wash_rings)
+    shows = [m for m in world.events if isinstance(m, Match) and m.reason == "wash-showcase"]
+    assert shows and all(_price(m) >= 0.85 for m in shows)  # favourites, not 0.50
+    churn = [m for m in world.events if isinstance(m, Match) and m.reason == "wash"]
+    assert churn  # pairs with a showcase churn too (the showcase is one of the two)
+
+
+def test_rings_of_five() -> None:
+    truth = truth_of(_small(VARIANTS["wash_rings_of_5_at_market"]))
+    sizes = [len(r.wallets) for r in truth.wash_rings]
+    assert sizes and all(s >= 5 for s in sizes) and sizes.count(5) >= len(sizes) - 1
+
+
+def test_market_makers_also_bet() -> None:
+    world = _small(VARIANTS["makers_directional"])
+    makers = {w.address for w in world.wallets if w.style == "market_maker"}
+    bets = [m for m in world.events if isinstance(m, Match) and m.taker in makers]
+    assert {m.taker for m in bets} == makers
+    assert all(m.reason == "market_maker" for m in bets)
+    assert not any(m.taker in makers for m in _small(Population()).events if isinstance(m, Match))
+
+
+def test_lucky_wallets_bet_rarely_and_large() -> None:
+    world = _small(VARIANTS["lucky_few_big_bets"])
+    lucky = [w for w in world.wallets if w.style == "lucky"]
+    assert len(lucky) == 20
+    assert all(0.02 <= w.activity <= 0.1 and w.bet == (0.5, 0.9) for w in lucky)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_skilled_small_edge_busy(seed: int) -> None:
+    pop = VARIANTS["skilled_small_edge_busy"]
+    world = simulate(SimConfig.small(seed=seed, days=1.0, wallets=400, population=pop))
+    skilled = [w for w in world.wallets if w.skill >= SKILLED_THRESHOLD]
+    assert skilled and all(w.skill <= 0.05 for w in skilled)
+    retail = [w for w in world.wallets if w.style == "retail"]
+    busy = [w.activity for w in retail if w.skill >= SKILLED_THRESHOLD]
+    assert busy and all(3.0 <= a <= 18.0 for a in busy)  # 3 x (1 to 6) a day
+
+
+def test_a_population_is_validated() -> None:
+    with pytest.raises(ValueError, match="ring_size"):
+        Population(ring_size=(1, 3))
+    with pytest.raises(ValueError, match="penny_prices"):
+        Population(penny_prices=(0.99, 0.97))
+    with pytest.raises(ValueError, match="sum to at most 1"):
+        Population(shares={"lucky": 0.6, "wash": 0.6})
