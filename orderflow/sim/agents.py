@@ -132,8 +132,12 @@ def profile(style: Style, pop: Population) -> Profile:
         elif style == "retail":
             others = sum(pop.share(s, q.share) for s, q in PROFILES.items() if s != style)
             p = replace(p, share=max(0.0, 1.0 - others))
-    if style == "penny_picker" and pop.penny_prices is not None:
-        p = replace(p, price_range=pop.penny_prices)
+    if style == "penny_picker":
+        p = replace(
+            p,
+            price_range=pop.penny_prices or p.price_range,
+            activity=pop.penny_activity or p.activity,
+        )
     if style == "lucky":
         p = replace(p, activity=pop.lucky_activity or p.activity, bet=pop.lucky_bet or p.bet)
     return p

@@ -31,6 +31,9 @@ class Population(BaseModel):
     penny_prices: Range | None = Field(
         default=None, description="Prices penny pickers buy at (default 0.95-0.99)."
     )
+    penny_activity: Range | None = Field(
+        default=None, description="Penny pickers' decisions per day (default 2-8)."
+    )
     lucky_activity: Range | None = Field(
         default=None, description="Lucky wallets' decisions per day (default 0.05-0.25)."
     )
@@ -73,7 +76,13 @@ class Population(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        for name in ("penny_prices", "lucky_activity", "lucky_bet", "skilled_range"):
+        for name in (
+            "penny_prices",
+            "penny_activity",
+            "lucky_activity",
+            "lucky_bet",
+            "skilled_range",
+        ):
             r = getattr(self, name)
             if r is not None and not 0 <= r[0] <= r[1]:
                 raise ValueError(f"{name} must be a range low <= high, both >= 0")
@@ -88,7 +97,9 @@ class Population(BaseModel):
 # the score was not tuned on"): the score is measured on each, seed after seed.
 VARIANTS: dict[str, Population] = {
     "default": Population(),
-    "penny_pickers_0.97": Population(shares={"penny_picker": 0.2}, penny_prices=(0.97, 0.99)),
+    "penny_pickers_0.97": Population(
+        shares={"penny_picker": 0.2}, penny_prices=(0.97, 0.99), penny_activity=(4.0, 12.0)
+    ),
     "makers_directional": Population(maker_activity=(2.0, 8.0)),
     "wash_pairs_at_market": Population(
         shares={"wash": 0.25}, ring_size=(2, 2), showcase_price="market"

@@ -38,6 +38,7 @@ def test_shares_and_penny_prices() -> None:
         m for m in world.events if isinstance(m, Match) and m.taker in pennies and m.side == "BUY"
     ]
     assert buys and all(0.97 <= _price(m) <= 0.99 for m in buys)
+    assert all(4.0 <= w.activity <= 12.0 for w in world.wallets if w.style == "penny_picker")
 
 
 def test_wash_pairs_trade_their_showcase_at_the_markets_price() -> None:

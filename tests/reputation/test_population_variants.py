@@ -1,0 +1,50 @@
+"""The score on simulated populations it was not tuned on (orderflow.sim.population.VARIANTS).
+
+Each variant changes one feature of the default world in a plausible way: penny pickers at
+0.97-0.99 and two and a half times as many, market makers that also take directional bets, wash
+pairs trading their showcase at the market's price, lucky wallets with a few large bets. Each is
+simulated, imported through the listener's file path into PostgreSQL and scored by a full run
+(benchmarks/score_variants.py, small worlds: 20 markets, 80 wallets, 14 days). No market maker,
+penny picker, wash-ring member or lucky wallet may reach WHALE or SMART, whatever its skill, and
+over the seeds the score must rank truly skilled wallets above the rest. Full-size figures:
+docs/reputation.md "Populations the score was not tuned on".
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import pytest
+
+from orderflow import db
+from orderflow.sim import SimConfig
+from orderflow.sim.population import VARIANTS
+from tests.benchmark_module import load_benchmark
+from tests.conftest import scratch_database
+
+SEEDS = (1, 2)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["penny_pickers_0.97", "makers_directional", "wash_pairs_at_market", "lucky_few_big_bets"],
+)
+async def test_no_trap_reaches_the_top_tiers(
+    name: str, pg_server_dsn: str, pg_template: str, tmp_path: Path
+) -> None:
+    bench = load_benchmark("score_variants")
+    aucs = []
+    for seed in SEEDS:
+        sim = SimConfig.small(seed=seed, population=VARIANTS[name])
+        async with scratch_database(pg_server_dsn, template=pg_template) as url:
+            pool = await db.create_pool(url, min_size=1, max_size=4)
+            try:
+                _, world = await bench.score_world(pool, sim, tmp_path)
+            finally:
+                await pool.close()
+        q = world.quality
+        assert q.top_tier_traps == 0, (name, seed, q)
+        assert q.auc is not None
+        aucs.append(q.auc)
+    assert statistics.fmean(aucs) > 0.55, (name, aucs)
