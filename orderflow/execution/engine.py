@@ -40,6 +40,7 @@ from orderflow.errors import DatabaseError
 from orderflow.execution import order_queries, position_queries, strategy_queries
 from orderflow.execution.broker import Broker, Mode
 from orderflow.execution.leader import LeaderLock
+from orderflow.execution.order_worker import OrderWorker
 from orderflow.execution.orders import OrderDesk
 from orderflow.execution.performance import update_performance
 from orderflow.execution.positions import settle_resolved
@@ -94,9 +95,10 @@ class Executor:
             clock=clock,
             settlement_horizon_secs=settings.trade_settlement_horizon_secs,
         )
-        self.trader = Trader(pool, self.desk, clock=clock)
+        self.worker = OrderWorker(pool, self.desk, clock=clock)
+        self.trader = Trader(pool, self.worker)
         self.kills = KillSwitch(self.desk.cancel_strategy)
-        self.trader.after_kill = self.kills.request
+        self.worker.after_kill = self.kills.request
         self.left_behind = KillSwitch(self.desk.cancel_left_behind, "leader-exit")
         self.trader.after_leader_exit = self.left_behind.request
         self._maintaining: asyncio.Task[None] | None = None
@@ -184,7 +186,7 @@ class Executor:
             await self.desk.abandon_orphans()
             await self.desk.reconcile()
             await self.trader.open_connection(self.dsn)
-            self.trader.start_worker()
+            self.worker.start()
             self._gaps.clear()
             self._swept = False
             active = self.registry.active()
@@ -198,7 +200,7 @@ class Executor:
             await self._stop_maintenance()
             await self.kills.stop()
             await self.left_behind.stop()
-            await self.trader.stop_worker()
+            await self.worker.stop()
             await self.trader.close_connection()
             with contextlib.suppress(Exception):
                 await listen.close()

@@ -164,7 +164,7 @@ async def test_a_pause_stops_orders_already_queued(
         await wait_for(lambda: _true(ex.registry.states["live-one"].paused))
         await asyncio.sleep(0.3)  # an order whose check passed before the pause may still land
         posted = clob.requests.count(("POST", "/order"))
-        await ex.trader.drain()
+        await ex.worker.drain()
         await asyncio.sleep(0.2)
         assert clob.requests.count(("POST", "/order")) == posted
         skipped = await pool.fetch(
@@ -191,7 +191,7 @@ async def test_a_queued_order_that_grew_stale_is_not_sent(
                 await add_trade(conn, token_id=token, market=market, price="0.30")
         await wait_for(lambda: _true(clob.pending.get("/order", 0) > 0))
         clock.offset = timedelta(minutes=10)  # the second one has waited far too long
-        await ex.trader.drain()
+        await ex.worker.drain()
         clob.path_delays.clear()
     assert clob.requests.count(("POST", "/order")) == 1
     rows = await pool.fetch("SELECT status, reason FROM orderflow_signals ORDER BY id")
@@ -235,7 +235,7 @@ async def test_an_order_queued_before_a_kill_is_not_sent_after_it_is_lifted(
         )
         await wait_for(lambda: _true(not getattr(state, switch)))
         assert clob.pending.get("/order", 0) == 1  # still the first one
-        await ex.trader.drain()
+        await ex.worker.drain()
         clob.path_delays.clear()
         assert clob.requests.count(("POST", "/order")) == 1
     rows = await pool.fetch("SELECT status, reason FROM orderflow_signals ORDER BY id")
@@ -287,7 +287,7 @@ async def test_a_switch_the_trading_loop_has_not_seen_stops_queued_orders(
         await pool.execute(
             f"UPDATE orderflow_strategies SET {switch} = true, generation = generation + 1"
         )
-        await ex.trader.drain()
+        await ex.worker.drain()
         clob.path_delays.clear()
         assert not getattr(ex.registry.states["live-one"], switch)
         assert clob.requests.count(("POST", "/order")) == 1
@@ -316,7 +316,7 @@ async def test_a_kill_while_the_placement_answer_is_on_its_way_books_each_fill_o
         [oid] = clob.orders
         await _kill(pool, "live-one")
         await wait_for(lambda: _true(clob.orders[oid]["status"] == "CANCELED"))
-        await ex.trader.drain()
+        await ex.worker.drain()
         await ex.kills.wait()
         await ex.desk.reconcile()
     fills = await pool.fetch("SELECT * FROM orderflow_fills ORDER BY id")

@@ -112,7 +112,7 @@ async def test_entries_queued_when_the_leader_sells_are_not_sent(
             await wait_for(lambda: _true(clob.pending.get("/order", 0) > 0))
             await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
             await wait_for(lambda: _cursor_at_end(pool))
-        await ex.trader.drain()
+        await ex.worker.drain()
     rows = await pool.fetch(
         "SELECT strategy, token_id, status, reason FROM orderflow_signals ORDER BY strategy, id"
     )

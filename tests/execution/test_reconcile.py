@@ -200,7 +200,7 @@ async def test_an_unexpected_error_after_the_send_leaves_the_order_in_doubt(
         async with pool.acquire() as conn:
             await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # fills at once
         await wait_for(lambda: _true(len(clob.orders) == 1))  # the exchange has it
-        await ex.trader.drain()
+        await ex.worker.drain()
         monkeypatch.setattr(live, "send", send)
         await ex.maintenance()
 

@@ -1,0 +1,230 @@
+"""Accepted signals on their way to the exchange: the order queue, its worker and its guard.
+
+The trading loop decides and hands each accepted signal over as an :class:`OrderJob`; with the
+worker running (the engine starts it while leading) jobs are queued and placed by a separate
+task, so a slow exchange never delays the next signal. Without the worker (a backtest, a test
+calling ``Trader.process`` directly) a job is placed as it is handed over.
+
+Until a job is placed, what it will do counts where the next decision looks: an entry's exposure
+in ``inflight`` (the strategy's book), an exit in ``exiting`` (no second exit of the position).
+Just before sending, :meth:`OrderWorker.guard` checks the job again: a kill, a pause, a leader's
+sell or the signal's age since the decision refuse it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import asyncpg
+
+from orderflow.errors import ExecutionError
+from orderflow.execution import position_queries
+from orderflow.execution.book import order_exposure
+from orderflow.execution.broker import Mode, OrderRequest
+from orderflow.execution.orders import OrderDesk
+from orderflow.execution.strategies import StrategyState
+from orderflow.signals.decide import Decision
+from orderflow.signals.views import MarketView, OpenPosition, TradeView
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderJob:
+    """An accepted signal to send as an order."""
+
+    state: StrategyState
+    signal_id: int
+    trade: TradeView
+    decision: Decision
+    market: MarketView
+    mode: Mode
+    traceparent: str | None = None
+    kills: int = 0  # the strategy's kills and halts when it was decided (see OrderWorker.guard)
+    halts: int = 0
+
+    @classmethod
+    def decided(
+        cls,
+        state: StrategyState,
+        signal_id: int,
+        trade: TradeView,
+        decision: Decision,
+        market: MarketView,
+        mode: Mode,
+        traceparent: str | None,
+    ) -> OrderJob:
+        """A job for a decision taken now: the strategy's kills and halts as they stand."""
+        return cls(
+            state,
+            signal_id,
+            trade,
+            decision,
+            market,
+            mode,
+            traceparent,
+            kills=state.kills,
+            halts=state.halts,
+        )
+
+
+class OrderWorker:
+    """Queues accepted signals and places them through the desk, one at a time."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        desk: OrderDesk,
+        *,
+        queue_size: int = 1000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.pool = pool
+        self.desk = desk
+        self.queue_size = queue_size
+        self.clock = clock
+        # Called with a strategy's name when an order of it went out although it was killed
+        # meanwhile (the engine re-arms the kill switch).
+        self.after_kill: Callable[[str], None] | None = None
+        self.inflight: dict[str, dict[int, OpenPosition]] = {}
+        self.exiting: set[tuple[str, int]] = set()
+        self.entries: dict[int, OrderJob] = {}  # BUY jobs on their way, by signal id
+        self.left: set[int] = set()  # of those, the ones whose leader has sold since
+        self._queue: asyncio.Queue[OrderJob] | None = None
+        self._worker: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._queue = asyncio.Queue(maxsize=self.queue_size)
+        self._worker = asyncio.create_task(self._work(self._queue), name="order-worker")
+
+    async def stop(self) -> None:
+        """Stop placing; queued signals stay PENDING and are closed on the next start-up."""
+        worker, self._worker, self._queue = self._worker, None, None
+        if worker is not None:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+        self.inflight.clear()
+        self.exiting.clear()
+        self.entries.clear()
+        self.left.clear()
+
+    async def drain(self) -> None:
+        if self._queue is not None:
+            await self._queue.join()
+
+    async def _work(self, queue: asyncio.Queue[OrderJob]) -> None:
+        while True:
+            job = await queue.get()
+            try:
+                await self._order(job)
+            except Exception:
+                log.exception("order worker: unexpected error", extra={"signal_id": job.signal_id})
+            finally:
+                queue.task_done()
+
+    async def dispatch(self, accepted: Sequence[OrderJob]) -> None:
+        """Hand accepted signals to the order worker (or place them now, without one)."""
+        for job in accepted:
+            trade, decision, state = job.trade, job.decision, job.state
+            if decision.side == "BUY":
+                self.entries[job.signal_id] = job
+                self.inflight.setdefault(state.name, {})[trade.token_id] = order_exposure(
+                    trade.token_id,
+                    trade.market_id,
+                    decision.shares,
+                    decision.price or Decimal(0),
+                    job.market.last_price,
+                )
+            if self._queue is not None:
+                await self._queue.put(job)
+            else:
+                await self._order(job)
+
+    def leader_sold(self, state: StrategyState, sells: Sequence[TradeView]) -> None:
+        """A leader's sells against the strategy's entries on their way that followed it into
+        the token: those are marked, and their guard refuses them (``leader_exited``)."""
+        for job in self.entries.values():
+            if job.state.name != state.name:
+                continue
+            bought = job.trade
+            if any(
+                t.wallet == bought.wallet
+                and t.token_id == bought.token_id
+                and (t.id or 0) > (bought.id or 0)
+                for t in sells
+            ):
+                self.left.add(job.signal_id)
+
+    async def _order(self, job: OrderJob) -> None:
+        try:
+            await self._place(job)
+        finally:
+            state, token = job.state, job.trade.token_id
+            if job.decision.side == "BUY":
+                self.inflight.get(state.name, {}).pop(token, None)
+                self.entries.pop(job.signal_id, None)
+                self.left.discard(job.signal_id)
+            else:
+                self.exiting.discard((state.name, token))
+            if state.killed and job.mode == "live" and self.after_kill is not None:
+                self.after_kill(state.name)  # sent as the kill came: cancel it too
+
+    def guard(self, job: OrderJob) -> str | None:
+        """Why a queued order must not go out now (None: send it): checked again just before
+        sending, because a slow exchange can keep an order queued for seconds. A kill (or, for
+        a BUY, a pause) since the decision refuses it too, even when it was lifted meanwhile:
+        the order was decided before it. A BUY whose leader has sold the token since is not
+        sent either (``leader_exited``)."""
+        state, decision = job.state, job.decision
+        if state.killed or state.kills != job.kills:
+            return "strategy_killed"
+        if decision.side == "BUY":
+            if state.paused or state.error is not None or state.halts != job.halts:
+                return "strategy_paused"
+            if job.signal_id in self.left:
+                return "leader_exited"
+            age = (self.clock() - job.trade.timestamp).total_seconds()
+            if age > state.settings.max_signal_age_secs:
+                return "stale"
+        return None
+
+    async def _place(self, job: OrderJob) -> None:
+        state, signal_id, decision, market = job.state, job.signal_id, job.decision, job.market
+        refused = self.guard(job)
+        if refused is not None:
+            # Paused, killed or stale after the decision, before the order: send nothing.
+            async with self.pool.acquire() as conn:
+                await position_queries.set_signal_status(conn, signal_id, "SKIPPED", refused)
+            return
+        assert decision.price is not None and market.last_price is not None
+        request = OrderRequest(
+            strategy=state.name,
+            token_id=job.trade.token_id,
+            side=decision.side,
+            price=decision.price,
+            shares=decision.shares,
+            observed_price=market.last_price,
+            market_id=job.trade.market_id,
+            fee_rate=Decimal(repr(state.settings.taker_fee_rate)),
+        )
+        try:
+            await self.desk.place(
+                mode=job.mode,
+                signal_id=signal_id,
+                request=request,
+                traceparent=job.traceparent,
+                guard=lambda: self.guard(job),
+            )
+        except ExecutionError as exc:
+            log.error("order not placed", extra={"signal_id": signal_id, "error": str(exc)})
+            async with self.pool.acquire() as conn:
+                await position_queries.set_signal_status(
+                    conn, signal_id, "SKIPPED", f"order_failed: {exc}"
+                )
