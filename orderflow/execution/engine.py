@@ -97,9 +97,9 @@ class Executor:
         )
         self.worker = OrderWorker(pool, self.desk, clock=clock)
         self.trader = Trader(pool, self.worker)
-        self.kills = KillSwitch(self.desk.cancel_strategy)
+        self.kills = KillSwitch(self.desk.cancels.cancel_strategy)
         self.worker.after_kill = self.kills.request
-        self.left_behind = KillSwitch(self.desk.cancel_left_behind, "leader-exit")
+        self.left_behind = KillSwitch(self.desk.cancels.cancel_left_behind, "leader-exit")
         self.trader.after_leader_exit = self.left_behind.request
         self._maintaining: asyncio.Task[None] | None = None
         self.is_leader = False

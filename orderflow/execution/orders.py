@@ -1,4 +1,4 @@
-"""Placing, reconciling and cancelling orders: intent first, then the exchange.
+"""Placing and reconciling orders: intent first, then the exchange.
 
 ``place`` stores the order's intent (``orderflow_orders`` status INTENT, with the client id and
 the exchange ids it can get) and commits it *before* the broker sends anything. Whatever happens
@@ -12,10 +12,9 @@ the account's trades, each booked once under its trade id; an intent is adopted 
 exchange knows it, and abandoned only when its expiry has passed and the trades show no fill —
 never resent. Each pass then follows the on-chain settlement of booked live fills
 (:mod:`orderflow.execution.trade_status`: a trade that FAILED is reversed, once).
-``cancel_strategy`` is the kill switch's one attempt: every live order of the
-strategy (intents in doubt included, by their candidate ids), in parallel batches; the engine
-retries it with backoff while the exchange fails. ``cancel_left_behind`` is the same for the
-entry orders whose leader has sold the token since the buy they followed.
+
+Cancelling (the kill switch's, and entries whose leader has sold) is the desk's ``cancels``
+(:mod:`orderflow.execution.cancels`), which books through ``apply`` under the same order locks.
 """
 
 from __future__ import annotations
@@ -42,6 +41,8 @@ from orderflow.execution.broker import (
     OrderRequest,
     PreparedOrder,
 )
+from orderflow.execution.cancels import OrderCanceller
+from orderflow.execution.desk_access import DeskAccess
 from orderflow.execution.positions import book_fill
 from orderflow.execution.settlement import order_ids, settle, unbooked
 from orderflow.execution.tracing import context_from, current_traceparent, fill_span
@@ -53,7 +54,6 @@ _tracer = tracer("orderflow.execution")
 _orders = meter("orderflow.execution").create_counter(
     "orderflow_orders_total", description="Orders by mode and resulting status"
 )
-CANCEL_BATCH = 100  # order ids per cancel request (several requests go out in parallel)
 LOOKUP_CONCURRENCY = 8
 
 Guard = Callable[[], str | None]  # a reason not to send (None: send)
@@ -85,13 +85,16 @@ class OrderDesk:
         # Intents this desk has stored and is sending now; every other intent is in doubt.
         self._placing: set[int] = set()
         self._locks: dict[int, asyncio.Lock] = {}
+        access = DeskAccess(pool, brokers, call=self._call, locked=self._locked)
         self.settlement = TradeSettlement(
-            pool,
-            brokers,
-            call=self._call,
-            locked=self._locked,
+            access,
             clock=lambda: self.clock(),
             horizon=timedelta(seconds=settlement_horizon_secs),
+        )
+        self.cancels = OrderCanceller(
+            access,
+            book=lambda order_id, outcome: self.apply(order_id, outcome, sent=True),
+            reconcile=lambda strategy: self.reconcile(strategy=strategy),
         )
 
     def broker(self, mode: Mode) -> Broker:
@@ -362,67 +365,3 @@ class OrderDesk:
                 await position_queries.set_signal_status(
                     conn, signal_id, "SKIPPED", "interrupted_before_order"
                 )
-
-    # ---------------------------------------------------------------- cancelling
-
-    async def cancel_strategy(self, strategy: str) -> int:
-        """The kill switch's one attempt at cancelling every live order of ``strategy``;
-        returns how many are still open afterwards. Raises :class:`ExecutionError` when the
-        exchange fails (the engine retries with backoff)."""
-        async with self.pool.acquire() as conn:
-            rows = await order_queries.orders_in(conn, ["OPEN", "INTENT"], strategy)
-        await self._cancel(strategy, [r for r in rows if r["mode"] != "paper"], "strategy_killed")
-        async with self.pool.acquire() as conn:
-            return len(await order_queries.orders_in(conn, ["OPEN"], strategy))
-
-    async def cancel_left_behind(self, strategy: str) -> int:
-        """One attempt at cancelling ``strategy``'s live entry orders whose leader has sold
-        the token since (``leader_exited``); returns how many still rest afterwards. Raises
-        :class:`ExecutionError` when the exchange fails (the engine retries with backoff)."""
-        async with self.pool.acquire() as conn:
-            rows = await order_queries.left_behind(conn, strategy)
-        await self._cancel(strategy, rows, "leader_exited")
-        async with self.pool.acquire() as conn:
-            rows = await order_queries.left_behind(conn, strategy)
-        return sum(1 for r in rows if r["status"] == "OPEN")
-
-    async def _cancel(self, strategy: str, live: list[asyncpg.Record], reason: str) -> None:
-        """Cancel these live orders (intents in doubt by their candidate ids), in parallel
-        batches; each one the exchange cancelled is CANCELED with ``reason``; then what filled
-        before the cancel is booked and what was not cancelled settled (reconciliation)."""
-        if not live:
-            return
-        cancelled: set[str] = set()
-        for mode in {r["mode"] for r in live}:
-            broker = self.brokers.get(mode)
-            if broker is None:
-                continue
-            ids = [oid for r in live if r["mode"] == mode for oid in order_ids(r)]
-            batches = [ids[i : i + CANCEL_BATCH] for i in range(0, len(ids), CANCEL_BATCH)]
-            results = await asyncio.gather(*(self._call(broker.cancel(b)) for b in batches))
-            for result in results:
-                cancelled.update(result.canceled)
-        for row in live:
-            hit = [oid for oid in order_ids(row) if oid in cancelled]
-            if not hit:
-                continue
-            async with self._locked(row["id"]):
-                async with self.pool.acquire() as conn:  # a reversal may have come in between
-                    fresh = await order_queries.order_row(conn, row["id"])
-                await self.apply(
-                    row["id"],
-                    OrderOutcome(
-                        status="CANCELED",
-                        exchange_order_id=hit[0],
-                        reason=reason,
-                        filled_shares=Decimal(fresh["filled_shares"]),
-                    ),
-                    sent=True,
-                )
-        if cancelled:
-            log.warning(
-                "cancelled open orders",
-                extra={"strategy": strategy, "n": len(cancelled), "reason": reason},
-            )
-        with contextlib.suppress(ExecutionError):
-            await self.reconcile(strategy=strategy)

@@ -7,7 +7,7 @@ a timeout, no connection — retries with exponential backoff (50 ms doubling to
 meets escapes: the executor and the other strategies keep trading. The task ends when no order
 of the strategy is open; the maintenance loop re-arms it while a killed strategy still has live
 orders (an intent adopted after the kill, say). The leader-exit switch does the same for the
-entry orders whose leader has sold the token since (``OrderDesk.cancel_left_behind``).
+entry orders whose leader has sold the token since (``OrderCanceller.cancel_left_behind``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ Attempt = Callable[[str], Awaitable[int]]  # one cancel attempt: how many are le
 
 class KillSwitch:
     """Runs ``attempt`` for a strategy until it leaves nothing open (``kill``: the desk's
-    ``cancel_strategy``; ``leader-exit``: its ``cancel_left_behind``)."""
+    ``cancels.cancel_strategy``; ``leader-exit``: its ``cancels.cancel_left_behind``)."""
 
     def __init__(self, attempt: Attempt, name: str = "kill") -> None:
         self.attempt = attempt

@@ -27,18 +27,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
 
 import asyncpg
 
 from orderflow.errors import ExecutionError
 from orderflow.execution import order_queries, position_queries
 from orderflow.execution import trade_queries as tq
-from orderflow.execution.broker import Broker, ExchangeFill, Mode, OrderOutcome, OrderStatus
+from orderflow.execution.broker import Broker, ExchangeFill, OrderOutcome, OrderStatus
+from orderflow.execution.desk_access import DeskAccess
 from orderflow.execution.positions import restate_position
 from orderflow.execution.settlement import order_ids
 
@@ -92,26 +92,16 @@ class TradeSettlement:
     """Follows the trades of booked live fills until final; reverses the ones that fail."""
 
     def __init__(
-        self,
-        pool: asyncpg.Pool,
-        brokers: Mapping[Mode, Broker],
-        *,
-        call: Callable[[Awaitable[Any]], Awaitable[Any]],
-        locked: Callable[[int], contextlib.AbstractAsyncContextManager[None]],
-        clock: Callable[[], datetime],
-        horizon: timedelta,
+        self, desk: DeskAccess, *, clock: Callable[[], datetime], horizon: timedelta
     ) -> None:
-        self.pool = pool
-        self.brokers = brokers
-        self.call = call
-        self.locked = locked
+        self.desk = desk
         self.clock = clock
         self.horizon = horizon
 
     async def track(self, strategy: str | None = None) -> None:
         """Ask about every trade not final yet; book what changed."""
         since = self.clock() - self.horizon
-        async with self.pool.acquire() as conn:
+        async with self.desk.pool.acquire() as conn:
             for row in await tq.give_up(conn, since):
                 log.warning(
                     "trade not settled within the horizon; kept as booked",
@@ -125,12 +115,12 @@ class TradeSettlement:
         gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
 
         async def one(row: asyncpg.Record) -> None:
-            broker = self.brokers.get(row["mode"])
+            broker = self.desk.brokers.get(row["mode"])
             if broker is None:
                 return
             async with gate:
                 try:
-                    parts: list[ExchangeFill] = await self.call(
+                    parts: list[ExchangeFill] = await self.desk.call(
                         broker.trade(str(row["trade_id"]), order_ids(row))
                     )
                 except ExecutionError as exc:
@@ -157,7 +147,7 @@ class TradeSettlement:
             return
         if status == row["status"] and row["shares"] is not None:
             return
-        async with self.pool.acquire() as conn:
+        async with self.desk.pool.acquire() as conn:
             await tq.set_trade_status(
                 conn, row["order_id"], row["trade_id"], status, (part.shares, part.usdc, part.fee)
             )
@@ -168,15 +158,15 @@ class TradeSettlement:
 
     async def _reverse(self, broker: Broker, row: asyncpg.Record, part: Amounts) -> None:
         order_id = int(row["order_id"])
-        async with self.locked(order_id):
-            async with self.pool.acquire() as conn:
+        async with self.desk.locked(order_id):
+            async with self.desk.pool.acquire() as conn:
                 order = await order_queries.order_row(conn, order_id)
             found, asked = None, False
             if order["status"] == "FILLED":
                 with contextlib.suppress(ExecutionError):
-                    found = await self.call(broker.lookup(order_ids(order)))
+                    found = await self.desk.call(broker.lookup(order_ids(order)))
                     asked = True
-            async with self.pool.acquire() as conn, conn.transaction():
+            async with self.desk.pool.acquire() as conn, conn.transaction():
                 done = await self._book_reversal(conn, order, row, part, found, asked)
         if done is not None:
             log.warning(

@@ -1,0 +1,107 @@
+"""Cancelling live orders: the kill switch's attempt, and entries whose leader has left.
+
+``cancel_strategy`` is the kill switch's one attempt: every live order of the strategy (intents
+in doubt included, by their candidate ids), in parallel batches; the engine retries it with
+backoff while the exchange fails (:mod:`orderflow.execution.switch`). ``cancel_left_behind`` is
+the same for the entry orders whose leader has sold the token since the buy they followed. Each
+order the exchange cancelled is booked CANCELED under its lock (through the desk's ``apply``),
+then the strategy is reconciled: what filled before the cancel is booked.
+
+The :class:`~orderflow.execution.orders.OrderDesk` owns one :class:`OrderCanceller` and lends it
+its exchange call, its order locks, its booking (``apply``) and its reconciliation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+
+import asyncpg
+
+from orderflow.errors import ExecutionError
+from orderflow.execution import order_queries
+from orderflow.execution.broker import OrderOutcome
+from orderflow.execution.desk_access import DeskAccess
+from orderflow.execution.settlement import order_ids
+
+log = logging.getLogger(__name__)
+CANCEL_BATCH = 100  # order ids per cancel request (several requests go out in parallel)
+
+
+class OrderCanceller:
+    """Cancels a strategy's live orders, and books what the exchange cancelled."""
+
+    def __init__(
+        self,
+        desk: DeskAccess,
+        *,
+        book: Callable[[int, OrderOutcome], Awaitable[None]],
+        reconcile: Callable[[str], Awaitable[None]],
+    ) -> None:
+        self.desk = desk
+        self.book = book  # book a sent order's outcome (the desk's apply)
+        self.reconcile = reconcile  # reconcile one strategy's orders (the desk's)
+
+    async def cancel_strategy(self, strategy: str) -> int:
+        """The kill switch's one attempt at cancelling every live order of ``strategy``;
+        returns how many are still open afterwards. Raises :class:`ExecutionError` when the
+        exchange fails (the engine retries with backoff)."""
+        async with self.desk.pool.acquire() as conn:
+            rows = await order_queries.orders_in(conn, ["OPEN", "INTENT"], strategy)
+        await self._cancel(strategy, [r for r in rows if r["mode"] != "paper"], "strategy_killed")
+        async with self.desk.pool.acquire() as conn:
+            return len(await order_queries.orders_in(conn, ["OPEN"], strategy))
+
+    async def cancel_left_behind(self, strategy: str) -> int:
+        """One attempt at cancelling ``strategy``'s live entry orders whose leader has sold
+        the token since (``leader_exited``); returns how many still rest afterwards. Raises
+        :class:`ExecutionError` when the exchange fails (the engine retries with backoff)."""
+        async with self.desk.pool.acquire() as conn:
+            rows = await order_queries.left_behind(conn, strategy)
+        await self._cancel(strategy, rows, "leader_exited")
+        async with self.desk.pool.acquire() as conn:
+            rows = await order_queries.left_behind(conn, strategy)
+        return sum(1 for r in rows if r["status"] == "OPEN")
+
+    async def _cancel(self, strategy: str, live: list[asyncpg.Record], reason: str) -> None:
+        """Cancel these live orders (intents in doubt by their candidate ids), in parallel
+        batches; each one the exchange cancelled is CANCELED with ``reason``; then what filled
+        before the cancel is booked and what was not cancelled settled (reconciliation)."""
+        if not live:
+            return
+        cancelled: set[str] = set()
+        for mode in {r["mode"] for r in live}:
+            broker = self.desk.brokers.get(mode)
+            if broker is None:
+                continue
+            ids = [oid for r in live if r["mode"] == mode for oid in order_ids(r)]
+            batches = [ids[i : i + CANCEL_BATCH] for i in range(0, len(ids), CANCEL_BATCH)]
+            results = await asyncio.gather(*(self.desk.call(broker.cancel(b)) for b in batches))
+            for result in results:
+                cancelled.update(result.canceled)
+        for row in live:
+            hit = [oid for oid in order_ids(row) if oid in cancelled]
+            if not hit:
+                continue
+            async with self.desk.locked(row["id"]):
+                async with self.desk.pool.acquire() as conn:  # a reversal may have come in between
+                    fresh = await order_queries.order_row(conn, row["id"])
+                await self.book(
+                    row["id"],
+                    OrderOutcome(
+                        status="CANCELED",
+                        exchange_order_id=hit[0],
+                        reason=reason,
+                        filled_shares=Decimal(fresh["filled_shares"]),
+                    ),
+                )
+        if cancelled:
+            log.warning(
+                "cancelled open orders",
+                extra={"strategy": strategy, "n": len(cancelled), "reason": reason},
+            )
+        with contextlib.suppress(ExecutionError):
+            await self.reconcile(strategy)
