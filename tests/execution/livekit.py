@@ -15,6 +15,7 @@ from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker, open_live_broker
 from orderflow.execution.orders import OrderDesk
 from orderflow.execution.paper import PaperBroker
+from tests.execution.clob_exchange import Market
 from tests.execution.conftest import (
     MARKET,
     TOKEN_NO,
@@ -25,7 +26,7 @@ from tests.execution.conftest import (
     add_wallet,
     executor_settings,
 )
-from tests.execution.fake_clob import FakeClob, Market
+from tests.execution.fake_clob import FakeClob
 
 KEY = "0x" + "4c" * 32
 

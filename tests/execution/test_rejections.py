@@ -12,8 +12,10 @@ import pytest
 
 from orderflow.execution.broker import OrderRequest
 from orderflow.execution.live import LiveBroker
+from tests.execution.clob_exchange import Market
+from tests.execution.clob_signing import exchange_for
 from tests.execution.conftest import TOKEN_YES, add_trade
-from tests.execution.fake_clob import FakeClob, Market
+from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import live_executor, live_strategy
 
 
@@ -95,7 +97,7 @@ async def test_a_neg_risk_market_takes_orders_signed_for_its_exchange(
     assert clob.rejections == []
     row = await pool.fetchrow("SELECT * FROM orderflow_orders")
     assert row["status"] == "FILLED" and row["exchange_order_id"] in clob.orders
-    exchange, _ = FakeClob.exchange_for(token, clob.markets[token])
+    exchange, _ = exchange_for(token, clob.markets[token].neg_risk)
     assert exchange.lower().startswith("0xe2222")  # the neg-risk CTF exchange
 
 

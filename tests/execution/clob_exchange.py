@@ -1,0 +1,341 @@
+"""What the CLOB stand-in's exchange does with an order, no kinder than the real one (polymarket
+facts §6); ``fake_clob.FakeClob`` serves it over HTTP.
+
+* matching against a one-level book per token: a BUY whose limit reaches the ask, or a SELL whose
+  limit reaches the bid, fills at the limit up to the size resting there (``ask_sizes`` /
+  ``bid_sizes``; unlimited when absent); the remainder rests (``live``). A resting order fills
+  later when the test calls :meth:`ClobExchange.fill` (a counterparty takes it);
+* refusals with the real CLOB's messages (:class:`Rejected`, answered HTTP 400): ``not enough
+  balance / allowance`` (collateral for BUYs, shares for SELLs, both net of what live orders
+  reserve, or no allowance), ``order 0x… is invalid. Size (1.08) lower than the minimum: 5`` (the
+  market's ``min_size``, for every order, BUY or SELL; py-clob-client issue 301), ``invalid
+  amount for a marketable BUY order ($0.7), min size: $1`` (a BUY that crosses the book worth
+  under $1; a resting BUY and a SELL have no dollar minimum), ``invalid expiration``, a price off
+  the tick, a duplicate;
+* GTD orders expire at their ``expiration`` (on the exchange's clock, which tests can move:
+  ``clock_offset``);
+* a fully matched order is MATCHED (the order endpoint answers nothing for it) and its fills are
+  in ``trades`` (the account's trades: ``trader_side`` TAKER for fills at placement, MAKER with our
+  entry in ``maker_orders`` for fills of a resting order);
+* settlement on chain: each trade starts ``TRADE_STATUS_MATCHED`` (the REST wire form, as the
+  real ``/data/trades`` serialises it) and the test moves it on with :meth:`ClobExchange.settle`:
+  MINED, CONFIRMED, RETRYING (resubmitted: a new transaction hash), FAILED (for good: the
+  transfer never happened, so the balances it moved come back). ``last_update`` follows. What
+  the real CLOB does with the order's matched size after a failed trade is not documented: the
+  stand-in leaves the order as it was (a fully matched order stays gone from the order endpoint);
+* several makers at a level (``ask_lots`` / ``bid_lots``): a taker order matched against k of
+  them gets k trades, and the placement response lists the k trade ids;
+* ``UNMATCHED`` (:meth:`ClobExchange.report`, or ``unmatched_next``: the next order is placed,
+  not matched, and answered ``"status": "unmatched"``): what becomes of such an order is not
+  documented (Polymarket's placement statuses: "order marketable, but failure delaying,
+  placement successful"; other sources read it as terminal), so the stand-in takes both
+  readings at their worst: the order may still be filled (:meth:`ClobExchange.fill`) and it
+  stays ``UNMATCHED`` past its expiry (it is not expired like a live order).
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+# The CLOB refuses a marketable BUY worth less than this many dollars (whatever its size in shares).
+MIN_MARKETABLE_BUY_USDC = Decimal(1)
+
+
+@dataclass
+class Market:
+    condition_id: str
+    tokens: tuple[int, ...]
+    neg_risk: bool = False
+    tick: Decimal = Decimal("0.01")
+    asks: dict[int, Decimal] = field(default_factory=dict)
+    ask_sizes: dict[int, Decimal] = field(default_factory=dict)  # absent: unlimited
+    bids: dict[int, Decimal] = field(default_factory=dict)
+    bid_sizes: dict[int, Decimal] = field(default_factory=dict)
+    min_size: Decimal = Decimal(5)
+    # The makers' orders resting at the level, in queue order (absent: one maker): a match takes
+    # them in turn, one trade each.
+    ask_lots: dict[int, list[Decimal]] = field(default_factory=dict)
+    bid_lots: dict[int, list[Decimal]] = field(default_factory=dict)
+
+
+class Rejected(Exception):
+    """The exchange refuses the order (the CLOB answers HTTP 400 with this message)."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What the placement answer reports."""
+
+    order_id: str
+    side: str
+    price: Decimal
+    matched: Decimal  # shares matched at placement
+    unmatched: bool  # placed without matching (``unmatched_next``)
+    trade_ids: list[str]
+
+
+class ClobExchange:
+    """Markets, our orders, the account's trades and balances, on the exchange's clock."""
+
+    def __init__(self) -> None:
+        self.markets: dict[int, Market] = {}
+        self.orders: dict[str, dict[str, Any]] = {}  # by order hash
+        self.trades: list[dict[str, Any]] = []
+        self.unmatched_next = False
+        self.collateral: Decimal | None = None  # USDC balance; None: unlimited
+        self.allowance = True
+        self.holdings: dict[int, Decimal] = {}  # outcome shares held (what SELLs can sell)
+        self.clock_offset = 0.0  # move the exchange's clock (GTD expiry)
+        self.cancel_log: list[tuple[float, str]] = []  # (monotonic time, order id) cancelled
+        self._ids = itertools.count(1)
+
+    def now(self) -> float:
+        return time.time() + self.clock_offset
+
+    def add_market(self, market: Market) -> None:
+        for token in market.tokens:
+            self.markets[token] = market
+
+    def place(
+        self,
+        order_id: str,
+        order: dict[str, Any],
+        order_type: str,
+        *,
+        owner: str,
+        maker_address: str,
+    ) -> Placement:
+        """Match a signed order against the book and rest the remainder; raises
+        :class:`Rejected` for what the exchange refuses."""
+        token = int(order["tokenId"])
+        market = self.markets[token]
+        expiration = int(order["expiration"])
+        if order_type == "GTD" and expiration <= self.now():
+            raise Rejected("invalid expiration")
+        maker, taker = Decimal(order["makerAmount"]), Decimal(order["takerAmount"])
+        side = order["side"]
+        shares, usdc = (taker, maker) if side == "BUY" else (maker, taker)
+        price = usdc / shares
+        size = shares / 10**6
+        if price % market.tick != 0:
+            raise Rejected(f"price {price} not on tick {market.tick}")
+        if order_id in self.orders:
+            raise Rejected(
+                f"order {order_id} is invalid. Duplicated. Same order has already been placed, "
+                "can't be placed again",
+            )
+        if size < market.min_size:
+            raise Rejected(
+                f"order {order_id} is invalid. Size ({size.normalize():f}) lower than the minimum: "
+                f"{market.min_size.normalize():f}",
+            )
+        if side == "BUY":
+            level, depth = market.asks.get(token), market.ask_sizes.get(token)
+            crosses = level is not None and level <= price
+        else:
+            level, depth = market.bids.get(token), market.bid_sizes.get(token)
+            crosses = level is not None and level >= price
+        amount = price * size
+        if side == "BUY" and crosses and amount < MIN_MARKETABLE_BUY_USDC:
+            raise Rejected(
+                f"invalid amount for a marketable BUY order (${amount.normalize():f}), "
+                f"min size: ${MIN_MARKETABLE_BUY_USDC}",
+            )
+        if not self._affordable(side, token, price, size):
+            raise Rejected("not enough balance / allowance")
+        matched = Decimal(0)
+        unmatched, self.unmatched_next = self.unmatched_next, False
+        if crosses and not unmatched:
+            matched = size if depth is None else min(size, depth)
+            if depth is not None:
+                (market.ask_sizes if side == "BUY" else market.bid_sizes)[token] = depth - matched
+        self.orders[order_id] = {
+            "order": order,
+            "price": price,
+            "shares": size,
+            "matched": Decimal(0),
+            "status": "UNMATCHED" if unmatched else "LIVE",
+            "condition_id": market.condition_id,
+            "owner": owner,
+            "maker_address": maker_address,
+            "order_type": order_type,
+            "expiration": expiration,
+            "trades": [],
+        }
+        lots = (market.ask_lots if side == "BUY" else market.bid_lots).get(token)
+        trade_ids = [self._trade(order_id, q, taker=True) for q in self._split(matched, lots)]
+        return Placement(order_id, side, price, matched, unmatched, trade_ids)
+
+    def cancel(self, order_ids: list[str], owner: str) -> tuple[list[str], dict[str, str]]:
+        """Cancel these live orders of ``owner``: the ids cancelled, and why the others were not."""
+        canceled, not_canceled = [], {}
+        for order_id in order_ids:
+            found = self.orders.get(order_id)
+            if found is None or found["owner"] != owner:
+                not_canceled[order_id] = "order not found"
+                continue
+            if found["status"] != "LIVE":
+                not_canceled[order_id] = "order can't be canceled"
+                continue
+            found["status"] = "CANCELED"
+            self.cancel_log.append((time.monotonic(), order_id))
+            canceled.append(order_id)
+        return canceled, not_canceled
+
+    def _reserved(self, side: str, token: int | None) -> Decimal:
+        total = Decimal(0)
+        for placed in self.orders.values():
+            o = placed["order"]
+            if placed["status"] != "LIVE" or o["side"] != side:
+                continue
+            if token is not None and int(o["tokenId"]) != token:
+                continue
+            rest = placed["shares"] - placed["matched"]
+            total += rest * placed["price"] if side == "BUY" else rest
+        return total
+
+    def _affordable(self, side: str, token: int, price: Decimal, size: Decimal) -> bool:
+        if not self.allowance:
+            return False
+        if side == "BUY":
+            if self.collateral is None:
+                return True
+            return self._reserved("BUY", None) + price * size <= self.collateral
+        return self._reserved("SELL", token) + size <= self.holdings.get(token, Decimal(0))
+
+    @staticmethod
+    def _split(matched: Decimal, lots: list[Decimal] | None) -> list[Decimal]:
+        """The match's pieces, one per maker order it takes (consumed from ``lots``)."""
+        if matched <= 0:
+            return []
+        if not lots:
+            return [matched]
+        pieces: list[Decimal] = []
+        while matched > 0 and lots:
+            take = min(matched, lots[0])
+            pieces.append(take)
+            matched -= take
+            lots[0] -= take
+            if lots[0] <= 0:
+                lots.pop(0)
+        if matched > 0:
+            pieces.append(matched)
+        return pieces
+
+    def _trade(self, order_id: str, shares: Decimal, *, taker: bool) -> str:
+        """Record a fill of our order: as the taker at placement, or as a resting maker."""
+        placed = self.orders[order_id]
+        o = placed["order"]
+        token, side, price = int(o["tokenId"]), o["side"], placed["price"]
+        placed["matched"] += shares
+        if placed["matched"] >= placed["shares"]:
+            placed["status"] = "MATCHED"
+        usdc = shares * price
+        if side == "BUY":
+            self.holdings[token] = self.holdings.get(token, Decimal(0)) + shares
+            if self.collateral is not None:
+                self.collateral -= usdc
+        else:
+            self.holdings[token] = self.holdings.get(token, Decimal(0)) - shares
+            if self.collateral is not None:
+                self.collateral += usdc
+        trade_id = f"trade-{next(self._ids)}-{secrets.token_hex(4)}"
+        other_side = "SELL" if side == "BUY" else "BUY"
+        market = self.markets[token]
+        ours = {
+            "order_id": order_id,
+            "asset_id": str(token),
+            "maker_address": placed["maker_address"],
+            "owner": placed["owner"],
+            "side": side,
+            "price": str(price),
+            "matched_amount": str(shares),
+            "outcome": "Yes",
+            "fee_rate_bps": "0",
+        }
+        theirs = {
+            **ours,
+            "order_id": "0x" + secrets.token_hex(32),
+            "maker_address": "0x" + "0b" * 20,
+            "owner": "someone-else",
+            "side": other_side,
+        }
+        now = int(self.now())
+        self.trades.append(
+            {
+                "id": trade_id,
+                "taker_order_id": order_id if taker else "0x" + secrets.token_hex(32),
+                "market": market.condition_id,
+                "asset_id": str(token),
+                "side": side if taker else other_side,
+                "size": str(shares),
+                "fee_rate_bps": "0",
+                "price": str(price),
+                "status": "TRADE_STATUS_MATCHED",
+                "match_time": str(now),
+                "last_update": str(now),
+                "outcome": "Yes",
+                "bucket_index": 0,
+                "owner": placed["owner"] if taker else "someone-else",
+                "maker_address": placed["maker_address"] if taker else "0x" + "0b" * 20,
+                "transaction_hash": "0x" + secrets.token_hex(32),
+                "maker_orders": [theirs] if taker else [ours],
+                "trader_side": "TAKER" if taker else "MAKER",
+                "_owners": {placed["owner"]},
+                "_moved": (token, side, shares, usdc),
+            }
+        )
+        placed["trades"].append(trade_id)
+        return trade_id
+
+    def trade(self, trade_id: str) -> dict[str, Any]:
+        return next(t for t in self.trades if t["id"] == trade_id)
+
+    def settle(self, trade_id: str, status: str) -> None:
+        """Move a trade on in its on-chain settlement: MINED, CONFIRMED, RETRYING or FAILED."""
+        assert status in ("MATCHED", "MINED", "CONFIRMED", "RETRYING", "FAILED"), status
+        t = self.trade(trade_id)
+        previous = t["status"].removeprefix("TRADE_STATUS_")
+        assert previous not in ("CONFIRMED", "FAILED"), f"{trade_id} is final: {previous}"
+        t["status"] = "TRADE_STATUS_" + status
+        t["last_update"] = str(int(self.now()))
+        if status == "RETRYING":
+            t["transaction_hash"] = "0x" + secrets.token_hex(32)  # resubmitted
+        if status == "FAILED":
+            token, side, shares, usdc = t["_moved"]
+            sign = -1 if side == "BUY" else 1
+            self.holdings[token] = self.holdings.get(token, Decimal(0)) + sign * shares
+            if self.collateral is not None:
+                self.collateral -= sign * usdc
+
+    def report(self, order_id: str, status: str) -> None:
+        """The order endpoint shows the order with this status from now on (``UNMATCHED``: a
+        marketable order whose matching delay failed)."""
+        self.orders[order_id]["status"] = status
+
+    def fill(self, order_id: str, shares: Decimal | None = None) -> str:
+        """A counterparty takes (part of) our resting order: a MAKER fill, in /data/trades."""
+        placed = self.orders[order_id]
+        assert placed["status"] in ("LIVE", "UNMATCHED"), placed["status"]
+        rest = placed["shares"] - placed["matched"]
+        return self._trade(order_id, rest if shares is None else min(shares, rest), taker=False)
+
+    def expire(self) -> None:
+        """Live GTD orders past their expiration are EXPIRED (before every request)."""
+        now = self.now()
+        for placed in self.orders.values():
+            if (
+                placed["status"] == "LIVE"
+                and placed["order_type"] == "GTD"
+                and placed["expiration"] <= now
+            ):
+                placed["status"] = "EXPIRED"
+
+    def live_orders(self) -> list[str]:
+        self.expire()
+        return [oid for oid, p in self.orders.items() if p["status"] == "LIVE"]
