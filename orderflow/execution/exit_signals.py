@@ -51,9 +51,11 @@ async def decide_exits(
     wallets: Mapping[str, WalletView],
     now: datetime,
     exiting: MutableSet[tuple[str, int]],
+    attempts: Mapping[int, int] | None = None,
 ) -> tuple[int, list[OrderJob]]:
     """Decide and record the exits of ``exits`` (one per held token); returns how many signals
-    were recorded and the accepted ones as jobs to send (each marked in ``exiting``)."""
+    were recorded and the accepted ones as jobs to send (each marked in ``exiting``).
+    ``attempts``: by trade id, the attempt number of an exit tried again (0 otherwise)."""
     held = dict(holdings.held)
     created = 0
     accepted: list[OrderJob] = []
@@ -65,7 +67,8 @@ async def decide_exits(
         if decision is None:
             continue
         wallet = wallets.get(trade.wallet) or WalletView(trade.wallet, None)
-        recorded = await record_signal(conn, state, trade, wallet, decision)
+        attempt = (attempts or {}).get(trade.id or 0, 0)
+        recorded = await record_signal(conn, state, trade, wallet, decision, attempt)
         if recorded is None:
             continue
         created += 1

@@ -9,6 +9,7 @@ import asyncpg
 
 from orderflow.accounting import Position
 from orderflow.execution.broker import FillReport
+from orderflow.signals.exits import ExitsTried
 
 # --------------------------------------------------------------------------------------------
 # The strategy's book (what risk limits see)
@@ -39,35 +40,66 @@ async def book_rows(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.Rec
 
 
 # Open FOLLOW_WHALE positions whose leader has sold the token since the buy we followed (a SELL
-# of it stored after that buy) and none of whose sells since made an exit signal: the sell was
-# read while the strategy held nothing (the entry on its way, a fill booked after the sell). An
-# exit is always triggered by such a sell, so its signal is found by the sell's key (the
-# signals' UNIQUE index), not by scanning the strategy's signals. Per position, the leader's
-# latest such SELL (its exit's trigger).
-_UNEXITED = """
-SELECT max(t.id) AS sell_id
-  FROM orderflow_positions p
-  JOIN orderflow_signals s ON s.id = p.signal_id
-  JOIN orderflow_trades trig ON trig.chain_id = s.chain_id AND trig.tx_hash = s.tx_hash
-                            AND trig.log_index = s.log_index
-                            AND trig.wallet_address = s.wallet_address
-  JOIN orderflow_trades t ON t.wallet_address = trig.wallet_address
-                         AND t.token_id = trig.token_id AND t.side = 'SELL'
-                         AND t.timestamp >= trig.timestamp AND t.id > trig.id
-  LEFT JOIN orderflow_signals x ON x.strategy = p.strategy AND x.signal_type = 'FOLLOW_WHALE'
-                               AND x.chain_id = t.chain_id AND x.tx_hash = t.tx_hash
-                               AND x.log_index = t.log_index
- WHERE p.strategy = $1 AND p.status = 'OPEN'
-   AND s.signal_type = 'FOLLOW_WHALE' AND s.side = 'BUY'
- GROUP BY p.id
-HAVING count(x.id) = 0
+# of it stored after that buy), with the exits tried so far: signals on those sells (found by
+# the sells' keys, the signals' UNIQUE index), the last one's reason and when it ended, and
+# whether one is still under way (PENDING, or its order resting or in doubt). Per position, the
+# leader's latest such SELL (the next exit's trigger) and how many exits were tried on it.
+# orderflow.signals.exits.exit_due decides which are due: the sell was read while the strategy
+# held nothing (the entry on its way, a fill booked after the sell), or every exit tried left
+# the position open (refused, never sent, expired partly filled).
+_EXITS = """
+WITH sells AS (
+    SELECT p.id AS position_id, t.id AS sell_id, t.chain_id, t.tx_hash, t.log_index
+      FROM orderflow_positions p
+      JOIN orderflow_signals s ON s.id = p.signal_id
+      JOIN orderflow_trades trig ON trig.chain_id = s.chain_id AND trig.tx_hash = s.tx_hash
+                                AND trig.log_index = s.log_index
+                                AND trig.wallet_address = s.wallet_address
+      JOIN orderflow_trades t ON t.wallet_address = trig.wallet_address
+                             AND t.token_id = trig.token_id AND t.side = 'SELL'
+                             AND t.timestamp >= trig.timestamp AND t.id > trig.id
+     WHERE p.strategy = $1 AND p.status = 'OPEN'
+       AND s.signal_type = 'FOLLOW_WHALE' AND s.side = 'BUY'
+), tries AS (
+    SELECT sells.position_id, sells.sell_id, x.id, x.reason,
+           GREATEST(x.created_at, x.decided_at, o.updated_at) AS ended_at,
+           (x.status = 'PENDING' OR o.status IN ('INTENT', 'OPEN')) AS live
+      FROM sells
+      JOIN orderflow_signals x ON x.strategy = $1 AND x.signal_type = 'FOLLOW_WHALE'
+                              AND x.side = 'SELL' AND x.chain_id = sells.chain_id
+                              AND x.tx_hash = sells.tx_hash AND x.log_index = sells.log_index
+      LEFT JOIN orderflow_orders o ON o.signal_id = x.id
+)
+SELECT DISTINCT ON (sells.position_id)
+       sells.sell_id,
+       (SELECT count(*) FROM tries y
+         WHERE y.position_id = sells.position_id AND y.sell_id = sells.sell_id) AS on_sell,
+       (SELECT count(*) FROM tries y WHERE y.position_id = sells.position_id) AS tried,
+       COALESCE((SELECT bool_or(y.live) FROM tries y
+                  WHERE y.position_id = sells.position_id), false) AS live,
+       last.reason AS last_reason, last.ended_at AS last_ended
+  FROM sells
+  LEFT JOIN LATERAL (SELECT y.reason, y.ended_at FROM tries y
+                      WHERE y.position_id = sells.position_id
+                      ORDER BY y.id DESC LIMIT 1) AS last ON true
+ ORDER BY sells.position_id, sells.sell_id DESC
 """
 
 
-async def unexited_sells(conn: asyncpg.Connection, strategy: str) -> list[int]:
-    """The ids of the leaders' SELLs that should have exited ``strategy``'s open positions and
-    made no exit signal (the position's fill was booked after the sell was read)."""
-    return sorted(int(r["sell_id"]) for r in await conn.fetch(_UNEXITED, strategy))
+async def exits_tried(conn: asyncpg.Connection, strategy: str) -> list[ExitsTried]:
+    """Per open FOLLOW_WHALE position of ``strategy`` whose leader has sold since our entry:
+    the leader's latest sell and the exits tried so far."""
+    return [
+        ExitsTried(
+            sell_id=int(r["sell_id"]),
+            on_sell=int(r["on_sell"]),
+            tried=int(r["tried"]),
+            live=bool(r["live"]),
+            last_reason=r["last_reason"],
+            last_ended=r["last_ended"],
+        )
+        for r in await conn.fetch(_EXITS, strategy)
+    ]
 
 
 # --------------------------------------------------------------------------------------------

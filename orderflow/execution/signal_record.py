@@ -47,8 +47,10 @@ async def record_signal(
     trade: TradeView,
     wallet: WalletView,
     decision: Decision,
+    attempt: int = 0,
 ) -> Recorded | None:
-    """Store one decision under a span continuing the listener's trace (None: recorded before)."""
+    """Store one decision under a span continuing the listener's trace (None: recorded before).
+    ``attempt``: 0, or the number of an exit tried again."""
     with _tracer.start_as_current_span(
         "orderflow.signal",
         context=context_from(trade.traceparent),
@@ -60,7 +62,7 @@ async def record_signal(
     ):
         traceparent = current_traceparent()
         signal_id = await signal_queries.insert_signal(
-            conn, state.name, trade, wallet, decision, traceparent=traceparent
+            conn, state.name, trade, wallet, decision, traceparent=traceparent, attempt=attempt
         )
     if signal_id is None:
         return None

@@ -32,6 +32,7 @@ from orderflow.execution.signal_record import record_signal
 from orderflow.execution.strategies import StrategyState
 from orderflow.signals import queries as signal_queries
 from orderflow.signals.decide import Decision, evaluate
+from orderflow.signals.exits import exit_due
 from orderflow.signals.views import OpenPosition, StrategyBook, TradeView, WalletView
 from orderflow.strategy.settings import StrategySettings
 
@@ -195,22 +196,26 @@ class Trader:
         return created
 
     async def late_exits(self, state: StrategyState, now: datetime) -> int:
-        """Exits a leader's sell did not make because the strategy held nothing when it was read
-        (the entry past its last check, on its way; a resting entry's fill booked after the
-        sell): every open FOLLOW_WHALE position whose leader has sold the token since the buy
-        we followed, without an exit signal since, gets one now, triggered by the leader's
-        latest such sell (maintenance calls this). One per position, across restarts: the
-        exit signal is stored. Returns the number of new signals."""
+        """Exits the leader's sells did not make, or did not finish (maintenance calls this):
+        every open FOLLOW_WHALE position whose leader has sold the token since the buy we
+        followed gets an exit when :func:`~orderflow.signals.exits.exit_due` says so — the sell
+        was read while the strategy held nothing (the entry past its last check, on its way; a
+        resting entry's fill booked after the sell), or every exit tried so far left it open
+        (refused, never sent, expired partly filled) and the pause after the last has passed.
+        Triggered by the leader's latest such sell, as the next attempt on it (the signals are
+        stored: across restarts too). Returns the number of new signals."""
         async with self.pool.acquire() as conn:
-            if not await position_queries.unexited_sells(conn, state.name):
+            if not [e for e in await position_queries.exits_tried(conn, state.name)
+                    if exit_due(e, now)]:  # fmt: skip
                 return 0  # the usual answer, found without holding up the trading loop
         worker = self.worker
         async with self._deciding, self.pool.acquire() as conn, conn.transaction():
             # Again, now that no other decision is under way (it may have made the exit).
-            ids = await position_queries.unexited_sells(conn, state.name)
-            if not ids:
+            due = [e for e in await position_queries.exits_tried(conn, state.name)
+                   if exit_due(e, now)]  # fmt: skip
+            if not due:
                 return 0
-            sells = await signal_queries.trades_by_id(conn, ids)
+            sells = await signal_queries.trades_by_id(conn, [e.sell_id for e in due])
             book, holdings = await load_book_and_holdings(
                 conn, state, now, worker.inflight.get(state.name), self.marks
             )
@@ -218,7 +223,16 @@ class Trader:
             markets = await signal_queries.market_views(conn, exits, 0.0)
             wallets = await signal_queries.wallet_views(conn, {t.wallet for t in exits})
             created, accepted = await decide_exits(
-                conn, state, exits, markets, book, holdings, wallets, now, worker.exiting
+                conn,
+                state,
+                exits,
+                markets,
+                book,
+                holdings,
+                wallets,
+                now,
+                worker.exiting,
+                attempts={e.sell_id: e.on_sell for e in due},
             )
         await worker.dispatch(accepted)
         return created

@@ -11,7 +11,11 @@ limit at the observed price minus ``paper_slippage_bps``, rounded *down* to the 
   partly filled entry) cannot be sold on the CLOB, which refuses the order (``Size (3) lower than
   the minimum: 5``): nothing is sent, the exit is recorded SKIPPED ``exit_below_min_size`` and the
   position is held to resolution, where settlement closes it at its payout (paper trades alike);
-* a resolved market is not exited: settlement closes the position at its payout.
+* a resolved market is not exited: settlement closes the position at its payout;
+* an exit that left the position open (refused by the exchange — a 429 is one —, never sent,
+  expired partly filled) is tried again while the leader is gone: :func:`exit_due`, after
+  :data:`RETRY_FIRST` doubling to :data:`RETRY_MAX` (a new signal each try, ``attempt`` 1, 2,
+  ... on the leader's latest sell); never after ``strategy_killed`` or ``exit_below_min_size``.
 
 Positions opened by FADE_DEGEN are held to resolution (the faded wallet's later trades say
 nothing about the bet).
@@ -20,7 +24,7 @@ nothing about the bet).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from orderflow.signals.decide import Decision
@@ -31,6 +35,39 @@ from orderflow.signals.views import MarketView, StrategyBook, TradeView
 from orderflow.strategy.settings import StrategySettings
 
 _BPS = Decimal(10_000)
+# How long after a failed exit it is tried again: doubling from the first to the last.
+RETRY_FIRST = timedelta(seconds=5)
+RETRY_MAX = timedelta(minutes=5)
+# Exits not tried again: a killed strategy sends nothing; a position under the minimum order
+# size cannot be sold (the exchange refuses it every time).
+_FINAL = frozenset({Reason.KILLED.value, Reason.EXIT_BELOW_MIN_SIZE.value})
+
+
+@dataclass(frozen=True, slots=True)
+class ExitsTried:
+    """An open FOLLOW_WHALE position whose leader has sold since our entry: the leader's
+    latest sell, and the exits tried so far (on that sell, and in all)."""
+
+    sell_id: int
+    on_sell: int  # exits tried on the latest sell: the next one's attempt number
+    tried: int
+    live: bool  # an exit still under way (decided, or its order resting or in doubt)
+    last_reason: str | None
+    last_ended: datetime | None
+
+
+def exit_due(exits: ExitsTried, now: datetime) -> bool:
+    """Whether the position must be exited now: its leader's sell found nothing to exit (the
+    entry's fill was booked after it), or every exit tried left it open and the pause after the
+    last one has passed."""
+    if exits.live:
+        return False
+    if exits.tried == 0 or exits.last_ended is None:
+        return True
+    if exits.last_reason in _FINAL:
+        return False
+    pause = min(RETRY_MAX, RETRY_FIRST * (1 << min(exits.tried - 1, 16)))
+    return now - exits.last_ended >= pause
 
 
 @dataclass(frozen=True, slots=True)

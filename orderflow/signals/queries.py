@@ -276,10 +276,10 @@ _INSERT_SIGNAL = """
 INSERT INTO orderflow_signals (
     strategy, signal_type, status, reason, chain_id, tx_hash, log_index, wallet_address,
     wallet_score, token_id, market_id, outcome_index, side, trigger_price, confidence,
-    win_probability, size_usdc, inputs, traceparent, trade_time, decided_at)
+    win_probability, size_usdc, inputs, traceparent, trade_time, decided_at, attempt)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $20, $13, $14, $15, $16, $17, $18,
-        $19, CASE WHEN $3 = 'PENDING' THEN NULL ELSE clock_timestamp() END)
-ON CONFLICT (strategy, signal_type, chain_id, tx_hash, log_index) DO NOTHING
+        $19, CASE WHEN $3 = 'PENDING' THEN NULL ELSE clock_timestamp() END, $21)
+ON CONFLICT (strategy, signal_type, chain_id, tx_hash, log_index, attempt) DO NOTHING
 RETURNING id
 """
 
@@ -292,8 +292,10 @@ async def insert_signal(
     decision: Decision,
     *,
     traceparent: str | None,
+    attempt: int = 0,
 ) -> int | None:
-    """Store a decision; None when this strategy already has the signal (a replayed trade)."""
+    """Store a decision; None when this strategy already has the signal (a replayed trade).
+    ``attempt``: 0 for the trading loop's decision, 1, 2, ... for an exit tried again."""
     score = None if wallet.score is None else Decimal(repr(wallet.score)).quantize(Decimal("0.01"))
     value = await conn.fetchval(
         _INSERT_SIGNAL,
@@ -317,5 +319,6 @@ async def insert_signal(
         traceparent,
         trade.timestamp,
         decision.side,
+        attempt,
     )
     return None if value is None else int(value)

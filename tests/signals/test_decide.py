@@ -22,6 +22,7 @@ from orderflow.signals import (
     size_position,
 )
 from orderflow.signals.decide import Decision
+from orderflow.signals.exits import RETRY_FIRST, RETRY_MAX, ExitsTried, exit_due
 from orderflow.signals.model import confidence, win_probability
 from orderflow.signals.queries import wallet_view_from_stats
 from orderflow.strategy.settings import StrategySettings
@@ -479,3 +480,21 @@ def test_a_leader_that_has_sold_since_its_buy_is_not_followed() -> None:
     t, m, s = _fade()  # a panic seller that sold again is still faded
     d = evaluate(t, DEGEN, replace(m, leader_exited=True), BOOK, s, NOW)
     assert d is not None and d.accepted
+
+
+def test_a_failed_exit_is_due_again_after_a_doubling_pause() -> None:
+    t0 = datetime(2026, 12, 1, tzinfo=UTC)
+
+    def tried(n: int, reason: str = "order_rejected: http 429", live: bool = False) -> ExitsTried:
+        return ExitsTried(1, n, n, live, reason if n else None, t0 if n else None)
+
+    assert exit_due(tried(0), t0)  # the sell found nothing to exit: at once
+    assert not exit_due(tried(0, live=True), t0)
+    assert not exit_due(tried(1), t0 + RETRY_FIRST - timedelta(microseconds=1))
+    assert exit_due(tried(1), t0 + RETRY_FIRST)
+    assert not exit_due(tried(3), t0 + 3 * RETRY_FIRST)
+    assert exit_due(tried(3), t0 + 4 * RETRY_FIRST)
+    assert exit_due(tried(500), t0 + RETRY_MAX)  # the pause stops doubling
+    assert not exit_due(tried(2, live=True), t0 + RETRY_MAX)
+    for final in ("strategy_killed", "exit_below_min_size"):
+        assert not exit_due(tried(1, final), t0 + timedelta(days=1))

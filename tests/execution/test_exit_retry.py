@@ -1,0 +1,100 @@
+"""An exit that failed is tried again: the leader has left, so the position must go. One 429
+on the exit's POST (nothing placed), or an exit that expired partly filled, used to leave the
+position held to resolution: the leader's sell had its exit signal, and a sell makes one."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import asyncpg
+
+from orderflow.execution.live import LiveBroker
+from tests.execution.conftest import TOKEN_YES, add_trade
+from tests.execution.fake_clob import FakeClob
+from tests.execution.livekit import Clock, live_executor, live_strategy
+
+
+async def _signals(pool: asyncpg.Pool) -> list[tuple[str, str, str]]:
+    rows = await pool.fetch("SELECT side, status, reason FROM orderflow_signals ORDER BY id")
+    return [(r["side"], r["status"], r["reason"]) for r in rows]
+
+
+async def _position(pool: asyncpg.Pool) -> tuple[str, Decimal]:
+    row = await pool.fetchrow("SELECT status, shares FROM orderflow_positions")
+    return row["status"], row["shares"]
+
+
+async def test_an_exit_refused_by_a_rate_limit_is_tried_again_after_a_pause(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    await live_strategy(pool)
+    clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.49")
+    clock = Clock()
+    ex = live_executor(pool, dsn, live, clock=clock)
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+        await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # ask 0.50: fills at once
+    await ex.catch_up()
+    assert await _signals(pool) == [("BUY", "EXECUTED", "filled")]
+    clob.fail("POST", "/order", 429, times=1)
+    async with pool.acquire() as conn:
+        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
+    await ex.catch_up()
+    [_, refused] = await _signals(pool)
+    assert refused[:2] == ("SELL", "SKIPPED") and "429" in refused[2]
+    await ex.maintenance()  # too soon: not tried again yet
+    assert len(await _signals(pool)) == 2
+    assert (await _position(pool))[0] == "OPEN"
+    clock.offset += timedelta(minutes=1)
+    await ex.maintenance()
+    await ex.worker.drain()
+    signals = await _signals(pool)
+    assert signals[2:] == [("SELL", "EXECUTED", "filled")], signals
+    assert (await _position(pool))[0] == "CLOSED"
+    clock.offset += timedelta(minutes=10)
+    await ex.maintenance()  # closed: nothing more
+    assert len(await _signals(pool)) == 3
+    posts = [m for m, p in clob.requests if p == "/order"]
+    assert posts == ["POST", "POST", "POST"]  # the entry, the refused exit, the retry
+
+
+async def test_what_an_exit_left_unsold_is_sold_by_the_next_try(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The exit rested at the bid; a counterparty took part of it and it expired: the rest
+    stays held although the leader has left. The next try sells what is left."""
+    await live_strategy(pool)
+    clock = Clock()
+    ex = live_executor(pool, dsn, live, clock=clock)
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+        await add_trade(conn, token_id=TOKEN_YES, price="0.50")
+    await ex.catch_up()
+    held = (await _position(pool))[1]
+    clob.markets[TOKEN_YES].bids.pop(TOKEN_YES, None)  # nobody bids: the exit rests
+    async with pool.acquire() as conn:
+        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
+    await ex.catch_up()
+    await ex.worker.drain()
+    sell = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'SELL'")
+    assert sell["status"] == "OPEN"
+    clob.fill(sell["exchange_order_id"], Decimal(100))
+    clob.clock_offset += 3600  # an hour later, the exit has expired at the exchange ...
+    assert clob.live_orders() == []
+    clob.clock_offset = 0  # (the broker signs expirations with the real time)
+    clock.offset += timedelta(hours=1)  # ... and on our clock
+    clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.48")  # a bid again
+    await ex.maintenance()  # closes the expired exit, then tries again: it ended long ago
+    await ex.worker.drain()
+    first, second = await pool.fetch(
+        "SELECT * FROM orderflow_orders WHERE side = 'SELL' ORDER BY id"
+    )
+    assert (first["status"], first["filled_shares"]) == ("CANCELED", 100)
+    assert (second["status"], second["shares"]) == ("FILLED", held - 100)
+    assert await _position(pool) == ("CLOSED", 0)
+    attempts = await pool.fetch(
+        "SELECT attempt, tx_hash, log_index FROM orderflow_signals WHERE side = 'SELL'"
+    )
+    assert [r["attempt"] for r in attempts] == [0, 1]  # two tries on the leader's one sell
+    assert len({(r["tx_hash"], r["log_index"]) for r in attempts}) == 1
