@@ -355,8 +355,22 @@ class OrderDesk:
             elif verdict.outcome is None:
                 if fresh["status"] == "INTENT":
                     self.in_doubt.add(row["id"])  # still in doubt: asked again next time
+            elif verdict.cancel and not await self._cancel_expired(fresh):
+                return  # the exchange did not answer: still open, asked again next time
             else:
                 await self.apply(row["id"], verdict.outcome, sent=True)
+
+    async def _cancel_expired(self, row: asyncpg.Record) -> bool:
+        """Cancel an order the exchange still shows open past its expiry by our clock (which
+        may run ahead of the exchange's); False when the exchange did not answer."""
+        try:
+            await self._call(self.broker(row["mode"]).cancel(list(order_ids(row))))
+        except ExecutionError as exc:
+            log.warning(
+                "expired order's cancel failed", extra={"order_id": row["id"], "error": str(exc)}
+            )
+            return False
+        return True
 
     async def abandon_orphans(self) -> None:
         """Accepted signals whose intent was never stored: the order was never sent."""

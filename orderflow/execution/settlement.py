@@ -9,13 +9,15 @@ Inputs: the order's row, our fills of it in the account's trades, what the order
   for a fully matched order, so "not shown" means "closed" for an order we know was sent: FILLED
   when the trades account for its whole size, else CANCELED once its expiry has passed (until
   then it stays OPEN and keeps counting as exposure: a fill may still show up). A GTD order the
-  endpoint still shows open after its expiry (``UNMATCHED`` may stay so) is closed the same way.
+  endpoint still shows open after its expiry (``UNMATCHED`` may stay so) is closed the same way,
+  after a cancel sent to the exchange (the expiry is read on our clock, which may run ahead).
 * An intent (maybe sent, maybe not) is adopted as soon as the exchange shows it or a fill of it;
   it is ABANDONED only when its expiry has passed and the trades show no fill. Never resent.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +38,9 @@ class Verdict:
     outcome: OrderOutcome | None = None  # what to book (None: nothing new)
     abandon: bool = False
     reason: str | None = None
+    # Cancel the order at the exchange before booking ``outcome``: the exchange still shows it
+    # open, and only our clock says it expired.
+    cancel: bool = False
 
 
 def order_ids(row: Mapping[str, Any]) -> tuple[str, ...]:
@@ -115,8 +120,12 @@ def settle(
         return book("CANCELED", row["status_reason"]) if fresh else Verdict()
     if found is not None and found.status == "OPEN" and expired and _gtd(row):
         # A GTD order cannot trade after its expiration, whatever the order endpoint still shows
-        # (an UNMATCHED order may stay so): closed as if the endpoint no longer showed it.
-        return book("FILLED") if total >= shares else book("CANCELED", "expired")
+        # (an UNMATCHED order may stay so): closed as if the endpoint no longer showed it. But
+        # "expired" is our clock's word; one ahead of the exchange's would close an order the
+        # exchange can still fill (out of the exposure and the kill switch): cancelled first.
+        if total >= shares:
+            return book("FILLED")
+        return dataclasses.replace(book("CANCELED", "expired"), cancel=True)
     if found is not None:
         new: OrderStatus = found.status
         if new == "FILLED" and total < shares and not expired:
