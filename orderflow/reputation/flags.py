@@ -6,10 +6,13 @@
 * ``WASH`` -- either (a) at least ``wash_min_share`` of its volume is against its top
   ``wash_top_k`` counterparties (over ``wash_min_fills`` fills) and at least ``wash_min_share`` of
   those partners' own volume is against the group (a closed ring), or (b) at least
-  ``wash_off_share`` of its volume (over ``wash_min_fills`` fills) was filled ``wash_deviation`` or
-  more away from every prevailing price around the fill set by other wallets (the volume-weighted
-  price of the market's other trades in the same ``wash_window_secs`` bucket, the one before and
-  the one after: a taker trading right after news sits on the price that follows);
+  ``wash_off_share`` of its judged volume (over ``wash_min_fills`` fills) was filled
+  ``wash_deviation`` or more away from every prevailing price around the fill set by other
+  wallets (the volume-weighted price of the market's other trades in the same
+  ``wash_window_secs`` bucket, the one before and the one after: a taker trading right after news
+  sits on the price that follows). Judged volume: its fills with such a price (a fill with no
+  other trade around cannot be judged), never less than ``wash_min_judged_share`` of its whole
+  volume (the share arrives from ``rep_wash`` so taken);
 * ``WASH_COUNTERPARTY`` -- not WASH itself, but a WASH wallet's counterparty (its host,
   :data:`orderflow.reputation.wash_sql.WASH`: the WASH wallet it trades most with): one of
   the host's top ``wash_top_k`` group members (a ring) or the other side of its off-market

@@ -218,8 +218,17 @@ class ReputationSettings(CommonSettings):
         default=0.25,
         gt=0,
         le=1,
-        description="WASH (off-market): at least this share of the wallet's volume in "
-        "off-market fills (and at least wash_min_fills of them).",
+        description="WASH (off-market): at least this share of the wallet's judged volume (its "
+        "fills with a prevailing price to compare against; wash_min_judged_share) in off-market "
+        "fills (and at least wash_min_fills of them).",
+    )
+    wash_min_judged_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="WASH (off-market): the off-market share's denominator is the wallet's "
+        "judged volume but never less than this share of its whole volume (a wallet with "
+        "little that can be judged is not flagged on a few fills).",
     )
     wash_window_secs: float = Field(
         default=3600.0,

@@ -15,7 +15,7 @@ their bytes (a member's host still picked among equal volumes by its address, in
 order, as before). No key is a column of an index, so no join to the trades can become a nested
 loop of index probes.
 
-$1..$7 as :data:`orderflow.reputation.wash_sql.WASH`.
+$1..$8 as :data:`orderflow.reputation.wash_sql.WASH`.
 """
 
 from __future__ import annotations
@@ -30,6 +30,14 @@ MK = (
     " '\\x00'::bytea || convert_to(t.token_id::text, 'UTF8'))"
 )
 BUCKET = "floor(extract(epoch FROM t.timestamp) / $3::float8)::int8"
+
+
+def judged(volume: str, whole: str) -> str:
+    """The off-market share's denominator, float8: the wallet's judged volume ``volume`` (its
+    fills with a prevailing price to compare against), never less than $8
+    (``wash_min_judged_share``) of its whole volume ``whole``."""
+    return f"greatest({volume}::float8, $8::float8 * {whole}::float8)"
+
 
 # The fills ``f`` (the maker rows naming a counterparty, one per match), by key.
 F_KEYS = f"""f AS (
@@ -92,7 +100,7 @@ SELECT {wallet} AS wallet_address, NULL::numeric AS token_id,
        {counterparty} AS counterparty, coalesce(c.share, 0.0) AS share,
        coalesce(c.n, 0) AS pair_fills, coalesce(cl.back, 0.0)::float8 AS counterparty_share,
        o.deviation::float8 AS deviation,
-       coalesce(o.off_vol::float8 / t.vol::float8, 0.0) AS off_share,
+       coalesce(o.off_vol::float8 / {judged("o.judged", "t.vol")}, 0.0) AS off_share,
        coalesce(o.off_n, 0) AS off_fills,
        h.host, coalesce(h.share, 0.0) AS host_share,
        coalesce((h.vol / t.vol)::float8, 0.0) AS host_own_share,

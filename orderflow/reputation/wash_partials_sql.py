@@ -14,16 +14,17 @@ market leaves out the off-market wallets): the cells of a bucket are recomputed 
 of that bucket and its neighbours, with ``WASH``'s own fragments
 (:mod:`orderflow.reputation.wash_sql`).
 
-Every statement takes ``WASH``'s parameters ($1 = as_of, $2..$7 as :func:`wash_settings`) and $8,
+Every statement takes ``WASH``'s parameters ($1 = as_of, $2..$8 as :func:`wash_settings`) and $9,
 the largest ``orderflow_trades.id`` the run counts; ``PARAMS`` gives them the types of their first
 use in ``WASH`` (an unused CTE: PostgreSQL types every parameter of a statement). ``{trades}`` is
-the trades read: the gated table up to $8 (a build) or ``rep_wash_rows`` (a region's trades);
+the trades read: the gated table up to $9 (a build) or ``rep_wash_rows`` (a region's trades);
 ``{only}`` the buckets whose cells are made.
 """
 
 from __future__ import annotations
 
 from orderflow.reputation.gate import GATED_TRADES
+from orderflow.reputation.wash_keys_sql import judged
 from orderflow.reputation.wash_sql import (
     DEV2,
     DIST,
@@ -42,11 +43,11 @@ BUCKET = "floor(extract(epoch FROM t.timestamp) / $3::float8)::int8"
 
 PARAMS = """_params AS (
     SELECT $1::timestamptz, $3::float8, $2::numeric, $4::int, $5::float8, $6::float8, $7::int,
-           $8::int8
+           $8::float8, $9::int8
 ), """
 
-# The trades a build reads: every gated row up to $8.
-BUILD_TRADES = f"SELECT * FROM ({GATED_TRADES}) g WHERE g.id <= $8::int8"
+# The trades a build reads: every gated row up to $9.
+BUILD_TRADES = f"SELECT * FROM ({GATED_TRADES}) g WHERE g.id <= $9::int8"
 # A region's trades (below).
 REGION_TRADES = "SELECT * FROM rep_wash_rows"
 # The buckets a region recomputes.
@@ -105,7 +106,7 @@ SELECT {_REGION_SELECT}
           AND g.timestamp >= to_timestamp(r.lo * $3::float8) - interval '1 second'
           AND g.timestamp < to_timestamp((r.hi + 1) * $3::float8) + interval '1 second'
        OFFSET 0) t
- WHERE t.id <= $8::int8 AND {MK} = r.mk AND {BUCKET} BETWEEN r.lo AND r.hi
+ WHERE t.id <= $9::int8 AND {MK} = r.mk AND {BUCKET} BETWEEN r.lo AND r.hi
 """
 
 
@@ -116,7 +117,7 @@ REGION_ROWS = _region_rows(_NEW_TABLE, NEXT_TO.format(buckets="rep_wash_s"))
 # wallets whose verdict flipped): the trades the first one read (rep_wash_rows1, of the buckets
 # next to rep_wash_s1) in the buckets this one reads, then the trades of the buckets it lacks.
 # The same rows as REGION_ROWS (a trade lies in one bucket, read once; the same bounds: ids up
-# to $8, the gate at $1), without reading again what pass 1 read.
+# to $9, the gate at $1), without reading again what pass 1 read.
 REGION_ROWS_KEPT = f"""
 {_NEW_TABLE}
 WITH {PARAMS}s AS (
@@ -149,7 +150,7 @@ def pass1(trades: str, only: str) -> str:
         + _PASS1.replace("{trades}", trades)
         + f""")
 SELECT w, mk, b, count(*) FILTER (WHERE d >= {DIST}) AS p1n,
-       sum(size) FILTER (WHERE d >= {DIST}) AS p1v
+       sum(size) FILTER (WHERE d >= {DIST}) AS p1v, sum(size) AS p1s
   FROM dev WHERE {only} GROUP BY w, mk, b
 """
     )
@@ -222,13 +223,15 @@ CREATE TEMP TABLE rep_wash_ws ON COMMIT DROP AS
 WITH {PARAMS}c AS (
     SELECT c.* FROM ({cells}) c WHERE c.w IN (SELECT w FROM rep_wash_w)
 ), s AS (
-    SELECT w, bool_or(ref1) AS ref1, sum(p1n) AS p1n, sum(p1v) AS p1v, bool_or(ref2) AS ref2,
+    SELECT w, bool_or(ref1) AS ref1, sum(p1n) AS p1n, sum(p1v) AS p1v, sum(p1s) AS p1s,
+           bool_or(ref2) AS ref2,
            sum(s2) AS s2, sum(sd2) AS sd2, sum(p2n) AS p2n, sum(p2v) AS p2v
       FROM c GROUP BY w
 )
 SELECT w.w, t.vol AS tot, coalesce(s.ref1, FALSE) AS ref1, s.p1n, s.p1v,
        coalesce(s.ref1 AND t.vol IS NOT NULL AND s.p1n >= $7::int
-                AND coalesce(s.p1v, 0) >= $6::float8 * t.vol::float8, FALSE) AS off1,
+                AND coalesce(s.p1v, 0) >= $6::float8 * {judged("s.p1s", "t.vol")}, FALSE)
+           AS off1,
        coalesce(s.ref2, FALSE) AS ref2, s.s2, s.sd2, s.p2n, s.p2v
   FROM rep_wash_w w
   LEFT JOIN s ON s.w = w.w
@@ -271,7 +274,8 @@ def assemble(universe: str, rows: str, tot: str = TOT) -> str:
            coalesce(sum(tfee), 0)::float8 AS tfee
       FROM orderflow_wash_taker WHERE {rows} GROUP BY w, token_id
 ), off AS MATERIALIZED (
-    SELECT w, (sd2 / nullif(s2, 0))::float8 AS deviation, p2v AS off_vol, p2n::int8 AS off_n
+    SELECT w, (sd2 / nullif(s2, 0))::float8 AS deviation, s2 AS judged, p2v AS off_vol,
+           p2n::int8 AS off_n
       FROM orderflow_wash_wallets WHERE ref2 AND {universe}
 ), offpair AS (
     SELECT w, cp, off_vol AS vol, off_n AS n FROM orderflow_wash_pairs

@@ -14,6 +14,7 @@ from orderflow.reputation.wash_keys_sql import (
     FINAL_KEYS,
     OFFTOK_KEYS,
     host_and_rows,
+    judged,
     tot_keys,
 )
 
@@ -33,6 +34,9 @@ from orderflow.reputation.wash_keys_sql import (
 #   minus the wallet's sums: set-based, no per-fill look-up). The fill's deviation is the
 #   smallest distance to those three prices, so a taker who trades right after a price jump sits
 #   on the price that follows and is not off-market; a fill with no other trade around is unknown.
+#   The off-market share is over the wallet's judged volume (its fills with a prevailing price),
+#   never less than $8 of its whole volume (``judged``): fills that cannot be judged are neither
+#   off-market nor evidence that the rest is not.
 #
 # Two passes: the wallets off-market against everyone (pass 1) are left out of the market that
 # pass 2 measures everyone against, so a ring's fills at its own price do not make a genuine
@@ -43,7 +47,7 @@ from orderflow.reputation.wash_keys_sql import (
 # NULL) and one per (wallet, token) with off-market taker amounts (off_*).
 #
 # $1 = as_of, $2 = minimum group share, $3 = bucket seconds, $4 = top-k, $5 = off-market distance,
-# $6 = off-market share, $7 = minimum fills.
+# $6 = off-market share, $7 = minimum fills, $8 = minimum judged share.
 #
 # Every figure is a function of the data alone, not of the plan: no sum is taken over float8
 # values (float addition depends on the order of its terms, which follows the hash tables,
@@ -112,6 +116,8 @@ _C = ' COLLATE "C"'
 # The off-market distance as an exact decimal (float8 -> numeric keeps 15 digits: 0.1 is 0.1),
 # computed once per execution (an InitPlan), whatever the plan cache does with $5.
 DIST = "(SELECT $5::float8::numeric)"
+
+
 LEAST = "least(abs(i.pn - r.r_before), abs(i.pn - r.r_same), abs(i.pn - r.r_after))"
 
 # Both sides of each fill (``inv``).
@@ -235,10 +241,11 @@ _DEV_OFF1 = f"""), dev AS (
     -- volume: one row per wallet to join, not one per fill)
     SELECT d.w
       FROM (SELECT w, count(*) FILTER (WHERE d >= {DIST}) AS n,
-                   coalesce(sum(size) FILTER (WHERE d >= {DIST}), 0) AS vol
+                   coalesce(sum(size) FILTER (WHERE d >= {DIST}), 0) AS vol,
+                   sum(size) AS judged
               FROM dev GROUP BY w) d
       JOIN tot t ON t.w = d.w
-     WHERE d.n >= $7::int AND d.vol >= $6::float8 * t.vol::float8
+     WHERE d.n >= $7::int AND d.vol >= $6::float8 * {judged("d.judged", "t.vol")}
 """
 
 
@@ -284,6 +291,7 @@ TAKER_OFF = f"""), taker_off AS (
 _OFF = f"""), off AS MATERIALIZED (
     -- materialized as when `hosts` read it too (inlined: no cheaper, measured)
     SELECT d.w, (sum(d.size * d.d) / nullif(sum(d.size), 0))::float8 AS deviation,
+           sum(d.size) AS judged,
            sum(d.size) FILTER (WHERE d.d >= {DIST}) AS off_vol,
            count(*) FILTER (WHERE d.d >= {DIST}) AS off_n
       FROM dev2 d GROUP BY d.w
@@ -293,7 +301,8 @@ _OFF = f"""), off AS MATERIALIZED (
 """
 
 # The hosts' counterparties ({c}: the wallets' collation, as in _REF).
-_HOSTED = """), hosted AS (
+_HOSTED = (
+    """), hosted AS (
     -- the wash counterparties of each host -- a wallet that meets WASH's figures
     -- (orderflow.reputation.flags; only its minimum USDC volume is checked later, in numpy) --
     -- with their share of the host's volume: a closed group's top-k members (a ring) ...
@@ -304,19 +313,27 @@ _HOSTED = """), hosted AS (
      WHERE c.n >= $7::int AND cl.back >= $2::float8 AND r.n >= $7::int
     UNION ALL
     -- ... and the other side of the off-market fills of a wallet with enough off-market volume
-    -- (its figures of `off`, from its off-market pairs; its volume from tot, attached by a
-    -- window over both rather than a join: the pairs' row count is unknown to the planner, and
-    -- a nested loop over tot was quadratic)
+    -- (its figures of `off`, from its off-market pairs; its volume from tot and its judged
+    -- volume from off, attached by a window over the three rather than a join: the pairs' row
+    -- count is unknown to the planner, and a nested loop over tot was quadratic)
     SELECT y.cp, y.w, y.vol, y.vol / nullif(y.tvol, 0)
       FROM (SELECT x.w, x.cp, x.vol, x.n, max(x.tvol) OVER w AS tvol,
-                   sum(x.n) OVER w AS off_n, sum(x.vol) OVER w AS off_vol
-              FROM (SELECT w, cp, vol, n, NULL::numeric AS tvol FROM offpair
+                   sum(x.n) OVER w AS off_n, sum(x.vol) OVER w AS off_vol,
+                   max(x.judged) OVER w AS judged
+              FROM (SELECT w, cp, vol, n, NULL::numeric AS tvol, NULL::numeric AS judged
+                      FROM offpair
                     UNION ALL
-                    SELECT w, NULL, NULL, NULL, vol FROM tot) x
+                    SELECT w, NULL, NULL, NULL, vol, NULL FROM tot
+                    UNION ALL
+                    SELECT w, NULL, NULL, NULL, NULL, judged FROM off) x
             WINDOW w AS (PARTITION BY x.w{c})) y
      WHERE y.cp IS NOT NULL AND y.n >= $7::int
-       AND y.off_n >= $7::int AND y.off_vol::float8 >= $6::float8 * y.tvol::float8
+       AND y.off_n >= $7::int
+       AND y.off_vol::float8 >= $6::float8 * """
+    + judged("y.judged", "y.tvol")
+    + """
 """
+)
 # ... each member's host and the rows, by address (the incremental statements').
 HOSTS = _HOSTED.replace("{c}", _C) + host_and_rows("x.host", "t.w", "c.top_cp")
 
@@ -340,8 +357,10 @@ WASH = (
 )
 
 
-def wash_settings(settings: ReputationSettings) -> tuple[float, float, int, float, float, int]:
-    """``WASH``'s parameters after the cut-off ($2..$7), in its order."""
+def wash_settings(
+    settings: ReputationSettings,
+) -> tuple[float, float, int, float, float, int, float]:
+    """``WASH``'s parameters after the cut-off ($2..$8), in its order."""
     return (
         settings.wash_min_share,
         settings.wash_window_secs,
@@ -349,4 +368,5 @@ def wash_settings(settings: ReputationSettings) -> tuple[float, float, int, floa
         settings.wash_deviation,
         settings.wash_off_share,
         settings.wash_min_fills,
+        settings.wash_min_judged_share,
     )

@@ -69,18 +69,21 @@ UNION SELECT condition_id::text, token_id FROM orderflow_tokens
 # The cells' columns a wallet's sums read: stored cells outside rep_wash_s and the new pass-1
 # sums (phase 1, before pass 2 is recomputed).
 _PHASE1_CELLS = """
-SELECT c.w, c.ref1, c.p1n, c.p1v, FALSE AS ref2, NULL::numeric AS s2, NULL::numeric AS sd2,
-       NULL::numeric AS p2n, NULL::numeric AS p2v
+SELECT c.w, c.ref1, c.p1n, c.p1v, CASE WHEN c.ref1 THEN c.vol END AS p1s, FALSE AS ref2,
+       NULL::numeric AS s2, NULL::numeric AS sd2, NULL::numeric AS p2n, NULL::numeric AS p2v
   FROM orderflow_wash_cells c
  WHERE NOT EXISTS (SELECT 1 FROM rep_wash_s s WHERE s.mk = c.mk AND s.b = c.b)
 UNION ALL
-SELECT w, TRUE, p1n, p1v, FALSE, NULL, NULL, NULL, NULL FROM rep_wash_p1
+SELECT w, TRUE, p1n, p1v, p1s, FALSE, NULL, NULL, NULL, NULL FROM rep_wash_p1
 """
-_STORED_CELLS = "SELECT * FROM orderflow_wash_cells"
+# (a cell's pass-1 judged volume, p1s: all its volume when its wallet's bucket had a prevailing
+# price in pass 1 (ref1), none otherwise -- pass 1 judges a wallet's fills per bucket)
+_STORED_CELLS = """SELECT c.*, CASE WHEN c.ref1 THEN c.vol END AS p1s
+  FROM orderflow_wash_cells c"""
 # A build's phase 1: no stored cells yet.
 _PHASE1_EMPTY = """
-SELECT w, TRUE AS ref1, p1n, p1v, FALSE AS ref2, NULL::numeric AS s2, NULL::numeric AS sd2,
-       NULL::numeric AS p2n, NULL::numeric AS p2v
+SELECT w, TRUE AS ref1, p1n, p1v, p1s, FALSE AS ref2, NULL::numeric AS s2,
+       NULL::numeric AS sd2, NULL::numeric AS p2n, NULL::numeric AS p2v
   FROM rep_wash_p1
 """
 

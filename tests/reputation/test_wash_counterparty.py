@@ -58,7 +58,8 @@ async def test_ring_partner_making_markets_elsewhere_is_never_faded(pool: asyncp
     await run_reputation(pool, settings=ReputationSettings(wash_counterparty_min_share=1.0))
     p = await stats(pool, mm_partner)
     assert "WASH" not in p["flags"] and p["trader_tier"] == "DEGEN", (p["flags"], p["factors"])
-    assert p["factors"]["behaviour"]["off_market_share"] < 0.1  # a few per cent of its volume
+    # 0.11 of its judged volume (0.05 of all its volume), under wash_off_share
+    assert p["factors"]["behaviour"]["off_market_share"] < 0.15
 
     await run_reputation(pool)
     s = await stats(pool, showcase)

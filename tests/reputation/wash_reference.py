@@ -1,6 +1,8 @@
 """The WASH statement as it was before it was made cheaper (wash_sql.py at eccb9b5), frozen:
 ``tests/reputation/test_wash_identity.py`` runs it and the current one on the same data and
-compares their rows. Do not edit (it is the reference, not code the run uses).
+compares their rows. Do not edit (it is the reference, not code the run uses) but for a change of
+WASH's definition: the off-market share over the judged volume, never less than $8 of the whole
+(docs/reputation.md "Only judged fills make the off-market share").
 """
 
 from __future__ import annotations
@@ -100,7 +102,8 @@ WITH f AS (
       FROM dev d JOIN tot t ON t.w = d.w
      GROUP BY d.w, t.vol
     HAVING count(*) FILTER (WHERE d.d >= $5::float8) >= $7::int
-       AND coalesce(sum(d.size) FILTER (WHERE d.d >= $5::float8), 0) >= $6::float8 * t.vol::float8
+       AND coalesce(sum(d.size) FILTER (WHERE d.d >= $5::float8), 0)
+           >= $6::float8 * greatest(sum(d.size)::float8, $8::float8 * t.vol::float8)
 ), clean AS (
     -- pass 2's market: the matches of two wallets neither of which pass 1 found off-market (a
     -- ring's own fills at its price must not make the prevailing price a genuine trader is
@@ -149,7 +152,7 @@ WITH f AS (
      GROUP BY t.wallet_address, t.token_id
 ), off AS (
     SELECT d.w, sum(d.size::float8 * d.d) / nullif(sum(d.size::float8), 0) AS deviation,
-           sum(d.size) FILTER (WHERE d.d >= $5::float8) AS off_vol,
+           sum(d.size) AS judged, sum(d.size) FILTER (WHERE d.d >= $5::float8) AS off_vol,
            count(*) FILTER (WHERE d.d >= $5::float8) AS off_n
       FROM dev2 d GROUP BY d.w
 ), hosts AS (
@@ -159,7 +162,8 @@ WITH f AS (
      WHERE c.n >= $7::int AND cl.back >= $2::float8
     UNION ALL
     SELECT o.w, 'off' FROM off o JOIN tot t ON t.w = o.w
-     WHERE o.off_n >= $7::int AND o.off_vol::float8 >= $6::float8 * t.vol::float8
+     WHERE o.off_n >= $7::int
+       AND o.off_vol::float8 >= $6::float8 * greatest(o.judged::float8, $8::float8 * t.vol::float8)
 ), offpair AS (
     SELECT d.w, d.cp, sum(d.size) AS vol, count(*) AS n
       FROM dev2 d WHERE d.d >= $5::float8 GROUP BY d.w, d.cp
@@ -185,7 +189,8 @@ SELECT t.w AS wallet_address, NULL::numeric AS token_id,
        c.top_cp AS counterparty, coalesce(c.share, 0.0) AS share,
        coalesce(c.n, 0) AS pair_fills, coalesce(cl.back, 0.0)::float8 AS counterparty_share,
        o.deviation::float8 AS deviation,
-       coalesce(o.off_vol::float8 / t.vol::float8, 0.0) AS off_share,
+       coalesce(o.off_vol::float8 / greatest(o.judged::float8, $8::float8 * t.vol::float8),
+                0.0) AS off_share,
        coalesce(o.off_n, 0) AS off_fills,
        h.host, coalesce(h.share, 0.0) AS host_share, coalesce(h.own_share, 0.0) AS host_own_share,
        NULL::float8 AS off_tb, NULL::float8 AS off_tcb, NULL::float8 AS off_ts,

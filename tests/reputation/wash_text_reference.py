@@ -1,7 +1,9 @@
 """The WASH statement as it was before it keyed its fills by bytes (wash_sql.py at 20484aa, its
 fragments inlined), frozen: ``tests/reputation/test_wash_keys.py`` runs it and the current one on
 the same data and requires the same rows to the bit. Do not edit (it is the reference, not code
-the run uses).
+the run uses) but for a change of WASH's definition: the off-market share over the judged volume,
+never less than $8 of the whole (docs/reputation.md "Only judged fills make the off-market
+share").
 """
 
 from __future__ import annotations
@@ -131,7 +133,8 @@ _DEV_OFF1 = f"""), dev AS (
       FROM dev d JOIN tot t ON t.w = d.w
      GROUP BY d.w COLLATE "C", t.vol
     HAVING count(*) FILTER (WHERE d.d >= {DIST}) >= $7::int
-       AND coalesce(sum(d.size) FILTER (WHERE d.d >= {DIST}), 0) >= $6::float8 * t.vol::float8
+       AND coalesce(sum(d.size) FILTER (WHERE d.d >= {DIST}), 0)
+           >= $6::float8 * greatest(sum(d.size)::float8, $8::float8 * t.vol::float8)
 """
 
 PASS2_REF = f"""), clean AS (
@@ -190,7 +193,7 @@ _OFFTOK = f"""), offtok AS (
 _OFF = f"""), off AS MATERIALIZED (
     -- materialized as when `hosts` read it too (inlined: no cheaper, measured)
     SELECT d.w, (sum(d.size * d.d) / nullif(sum(d.size), 0))::float8 AS deviation,
-           sum(d.size) FILTER (WHERE d.d >= {DIST}) AS off_vol,
+           sum(d.size) AS judged, sum(d.size) FILTER (WHERE d.d >= {DIST}) AS off_vol,
            count(*) FILTER (WHERE d.d >= {DIST}) AS off_n
       FROM dev2 d GROUP BY d.w
 ), offpair AS (
@@ -214,13 +217,18 @@ HOSTS = """), hosted AS (
     -- a nested loop over tot was quadratic)
     SELECT y.cp, y.w, y.vol, y.vol / nullif(y.tvol, 0)
       FROM (SELECT x.w, x.cp, x.vol, x.n, max(x.tvol) OVER w AS tvol,
-                   sum(x.n) OVER w AS off_n, sum(x.vol) OVER w AS off_vol
-              FROM (SELECT w, cp, vol, n, NULL::numeric AS tvol FROM offpair
+                   sum(x.n) OVER w AS off_n, sum(x.vol) OVER w AS off_vol,
+                   max(x.judged) OVER w AS judged
+              FROM (SELECT w, cp, vol, n, NULL::numeric AS tvol, NULL::numeric AS judged
+                      FROM offpair
                     UNION ALL
-                    SELECT w, NULL, NULL, NULL, vol FROM tot) x
+                    SELECT w, NULL, NULL, NULL, vol, NULL FROM tot
+                    UNION ALL
+                    SELECT w, NULL, NULL, NULL, NULL, judged FROM off) x
             WINDOW w AS (PARTITION BY x.w COLLATE "C")) y
      WHERE y.cp IS NOT NULL AND y.n >= $7::int
-       AND y.off_n >= $7::int AND y.off_vol::float8 >= $6::float8 * y.tvol::float8
+       AND y.off_n >= $7::int
+       AND y.off_vol::float8 >= $6::float8 * greatest(y.judged::float8, $8::float8 * y.tvol::float8)
 ), host AS (
     -- each member's largest host (most volume with it); the final join keeps the members with
     -- a volume of their own and adds that volume's share of it (a market maker trades a little
@@ -233,7 +241,8 @@ SELECT t.w AS wallet_address, NULL::numeric AS token_id,
        c.top_cp AS counterparty, coalesce(c.share, 0.0) AS share,
        coalesce(c.n, 0) AS pair_fills, coalesce(cl.back, 0.0)::float8 AS counterparty_share,
        o.deviation::float8 AS deviation,
-       coalesce(o.off_vol::float8 / t.vol::float8, 0.0) AS off_share,
+       coalesce(o.off_vol::float8 / greatest(o.judged::float8, $8::float8 * t.vol::float8),
+                0.0) AS off_share,
        coalesce(o.off_n, 0) AS off_fills,
        h.host, coalesce(h.share, 0.0) AS host_share,
        coalesce((h.vol / t.vol)::float8, 0.0) AS host_own_share,
