@@ -120,7 +120,8 @@ class Layout:
         return canonical in self.columns
 
 
-def _map_columns(columns: Iterable[str]) -> dict[str, str]:
+def map_columns(columns: Iterable[str]) -> dict[str, str]:
+    """canonical field -> the column (of ``columns``) that holds it."""
     by_norm: dict[str, str] = {}
     for col in columns:
         by_norm.setdefault(normalise(col), col)
@@ -151,9 +152,14 @@ def _named(fields: Iterable[str]) -> str:
     return "; ".join(f"{f} ({_SHOWN.get(f, f)})" for f in fields)
 
 
-def detect(columns: list[str], source: str) -> Layout:
-    """The layout of a file with these columns, or LayoutError naming what is missing."""
-    found = _map_columns(columns)
+def detect(columns: list[str], source: str, *, sparse: bool = False) -> Layout:
+    """The layout of a file with these columns, or LayoutError naming what is missing.
+
+    ``sparse``: the columns are the keys of a JSON file's first object, and an API's objects
+    leave out what they have no value for (an AMM-era Gamma market has no ``clobTokenIds``, an
+    open one no ``closedTime``), so Gamma rows then need only their condition id: each row's
+    own keys are read (``markets.MarketRows``)."""
+    found = map_columns(columns)
     kind = _kind(found)
     if kind is None:
         raise LayoutError(
@@ -162,7 +168,7 @@ def detect(columns: list[str], source: str) -> Layout:
         )
     if kind == "logs" and "topics" not in found:
         found["topics"] = found["topic0"]  # topic0..topic3 columns stand in for the list
-    required = list(_REQUIRED[kind])
+    required = ["condition_id"] if sparse and kind == "markets" else list(_REQUIRED[kind])
     id_derives = False
     if kind in ("fills", "matches", "logs") and "log_index" not in found and "id" in found:
         id_derives = True  # checked on the first row: the id must be "<tx hash>-<log index>"

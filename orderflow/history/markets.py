@@ -27,7 +27,7 @@ from orderflow.chain.contracts import ChainAddresses
 from orderflow.chain.events import DeadLetter
 from orderflow.chain.store_tokens import store_tokens
 from orderflow.chain.tokens import TokenInfo, ctf_tokens
-from orderflow.history.layouts import Layout
+from orderflow.history.layouts import map_columns
 from orderflow.history.rows import RowError, address, hash32, jsonable, timestamp, uint
 from orderflow.history.sources import Row
 
@@ -120,18 +120,25 @@ def _exact_prices(values: list[Any]) -> tuple[int, ...] | None:
 class MarketRows:
     """Verifies one file's Gamma rows (one instance per file)."""
 
-    def __init__(
-        self, layout: Layout, source: str, unit: str, chain_id: int, addresses: ChainAddresses
-    ) -> None:
-        self.col = layout.columns
+    def __init__(self, source: str, unit: str, chain_id: int, addresses: ChainAddresses) -> None:
         self.source = source
         self.unit = unit
         self.chain_id = chain_id
         self.addresses = addresses
+        self._columns: dict[tuple[str, ...], dict[str, str]] = {}
 
-    def _get(self, values: Mapping[str, Any], canonical: str) -> Any:
-        column = self.col.get(canonical)
-        return None if column is None else values.get(column)
+    def _fields(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """canonical field -> this row's value, from the row's own keys: an API's objects (a
+        Gamma reply, JSON lines) leave out what they have no value for (an open market has no
+        ``closedTime``), so the first row's keys are not the file's columns (a CSV row has the
+        header's). Rows with the same keys share their mapping."""
+        keys = tuple(values)
+        columns = self._columns.get(keys)
+        if columns is None:
+            if len(self._columns) >= 1024:  # bounded whatever the file
+                self._columns.clear()
+            columns = self._columns[keys] = map_columns(keys)
+        return {canonical: values[column] for canonical, column in columns.items()}
 
     def _dead(self, row: Row, reason: str) -> DeadLetter:
         return DeadLetter(
@@ -150,18 +157,18 @@ class MarketRows:
         return out
 
     def _row(self, row: Row, out: MarketBatch) -> None:
-        v = row.values
-        tokens = [uint(t, "clobTokenIds entry") for t in _list(self._get(v, "clob_token_ids"), "x")]
+        v = self._fields(row.values)
+        tokens = [uint(t, "clobTokenIds entry") for t in _list(v.get("clob_token_ids"), "x")]
         if not tokens:
             out.skipped += 1
             return
-        condition = hash32(self._get(v, "condition_id"), "conditionId")
-        outcomes = _list(self._get(v, "outcomes"), "outcomes")
+        condition = hash32(v.get("condition_id"), "conditionId")
+        outcomes = _list(v.get("outcomes"), "outcomes")
         if outcomes and len(outcomes) != len(tokens):
             raise RowError(f"{len(outcomes)} outcomes but {len(tokens)} clobTokenIds")
         if len(tokens) < 2:
             raise RowError(f"{len(tokens)} clobTokenIds: a condition has at least 2 outcomes")
-        neg_risk = _flag(self._get(v, "neg_risk"))
+        neg_risk = _flag(v.get("neg_risk"))
         infos = self._verified(condition, tokens, neg_risk)
         out.tokens.extend(infos)
         out.markets += 1
@@ -198,16 +205,16 @@ class MarketRows:
         )
 
     def _resolution(self, v: Mapping[str, Any], condition: str) -> Resolution | None:
-        closed = _flag(self._get(v, "closed"))
-        if closed is False or "outcome_prices" not in self.col:
+        closed = _flag(v.get("closed"))
+        if closed is False or "outcome_prices" not in v:
             return None
-        prices = _exact_prices(_list(self._get(v, "outcome_prices"), "outcomePrices"))
+        prices = _exact_prices(_list(v.get("outcome_prices"), "outcomePrices"))
         if prices is None:
             return None
-        when = timestamp(self._get(v, "closed_time"))
+        when = timestamp(v.get("closed_time"))
         if when is None:
             return None  # no time: a resolution at an invented time would leak look-ahead
-        oracle_raw, question_raw = self._get(v, "resolved_by"), self._get(v, "question_id")
+        oracle_raw, question_raw = v.get("resolved_by"), v.get("question_id")
         try:
             oracle = address(oracle_raw, "resolvedBy") if oracle_raw else None
         except RowError:

@@ -80,7 +80,7 @@ async def import_file(
             report.layout, report.kind = "empty file", kind or ""
             report.elapsed_secs = time.perf_counter() - started
             return report
-        layout = detect(reader.columns, source.name)
+        layout = detect(reader.columns, source.name, sparse=reader.format == "jsonl")
         if kind is not None and layout.kind != kind:
             raise HistoryError(f"{source.name}: {layout.name}, not {kind} rows")
         report.layout, report.kind = layout.name, layout.kind
@@ -223,7 +223,7 @@ async def _markets(
     addresses: ChainAddresses,
     batch_size: int,
 ) -> None:
-    markets = MarketRows(layout, reader.path.name, line_unit(reader), chain_id, addresses)
+    markets = MarketRows(reader.path.name, line_unit(reader), chain_id, addresses)
     decoder = RowDecoder(layout, reader.path.name, line_unit(reader), chain_id, addresses)
 
     def parsed() -> Generator[Any, None, None]:

@@ -16,7 +16,7 @@ import pytest
 from orderflow.history import import_file
 from orderflow.history.json_array import elements
 from orderflow.history.sources import RowReader
-from tests.history.test_markets import BTC, BTC_IDS, NEG, NEG_IDS, USDC, USDC_IDS
+from tests.history.test_markets import BTC, BTC_IDS, NEG, NEG_IDS, OTHER, USDC, USDC_IDS
 
 
 def gamma_market(condition: str, ids: list[str], **extra: Any) -> dict[str, Any]:
@@ -214,3 +214,40 @@ def test_a_one_line_reply_is_read_in_bounded_memory(tmp_path: Path, name: str) -
         tracemalloc.stop()
     assert count == 4000
     assert peak < 5_000_000  # a few chunks of text and a batch of rows, not the file
+
+
+@pytest.mark.parametrize("name", ["markets.json", "markets.jsonl"])
+async def test_fields_the_first_market_lacks_are_read_from_every_later_row(
+    pool: asyncpg.Pool, tmp_path: Path, name: str
+) -> None:
+    """An API object leaves out what it does not have (an open market has no ``closedTime``,
+    an AMM-era one no ``clobTokenIds``): the first row's keys are not the file's columns."""
+
+    def without(market: dict[str, Any], *keys: str) -> dict[str, Any]:
+        return {k: v for k, v in market.items() if k not in keys}
+
+    amm = without(gamma_market(OTHER, []), "clobTokenIds", "closedTime", "negRisk")
+    still_open = without(
+        gamma_market(NEG, NEG_IDS, negRisk=True), "closedTime", "questionID", "resolvedBy"
+    )
+    resolved = gamma_market(
+        BTC, BTC_IDS, closed=True, outcomePrices='["0", "1"]', closedTime="2025-12-31 17:20:05+00"
+    )
+    rows: list[dict[str, Any] | str] = [amm, still_open, resolved]
+    text = (
+        reply_text(rows)
+        if name.endswith(".json")
+        else "\n".join(json.dumps(r) for r in rows) + "\n"
+    )
+    report = await import_file(pool, write(tmp_path / name, text), chain_id=137)
+
+    assert (report.rows, report.markets, report.markets_skipped) == (3, 2, 1)
+    assert (report.tokens, report.gamma_resolutions, report.dead_letters) == (4, 1, 0)
+    outcome = await pool.fetchrow(
+        "SELECT winning_outcome, question_id, oracle FROM orderflow_market_outcomes"
+        " WHERE market_id = $1",
+        BTC,
+    )
+    assert outcome is not None
+    assert outcome["winning_outcome"] == 1
+    assert outcome["question_id"] == "0x" + "a1".rjust(64, "0")
