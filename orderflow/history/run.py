@@ -32,7 +32,7 @@ from orderflow.chain.decode import DecodedBatch
 from orderflow.chain.pending_sums import fold as fold_pending_sums
 from orderflow.chain.store import Checkpoint, store_batch
 from orderflow.history.blocks import import_blocks
-from orderflow.history.errors import HistoryError
+from orderflow.history.errors import HistoryError, LayoutError
 from orderflow.history.events import Parsed, RowDecoder
 from orderflow.history.layouts import Kind, Layout, detect
 from orderflow.history.markets import MarketRows, store_markets
@@ -77,10 +77,15 @@ async def import_file(
     started = time.perf_counter()
     with collecting_less(), RowReader(source) as reader:
         if reader.empty:  # a day of a dump without a row: nothing to import, nothing refused
+            reader.check_whole()  # … unless its compressed stream broke off before one
             report.layout, report.kind = "empty file", kind or ""
             report.elapsed_secs = time.perf_counter() - started
             return report
-        layout = detect(reader.columns, source.name, sparse=reader.format == "jsonl")
+        try:
+            layout = detect(reader.columns, source.name, sparse=reader.format == "jsonl")
+        except LayoutError:
+            reader.check_whole()  # a header or first row the break cut: say so
+            raise
         if kind is not None and layout.kind != kind:
             raise HistoryError(f"{source.name}: {layout.name}, not {kind} rows")
         report.layout, report.kind = layout.name, layout.kind
@@ -110,6 +115,7 @@ async def import_file(
                     auto_workers(reader, layout) if workers is None else workers,
                     bulk,
                 )
+            reader.check_whole()
         finally:
             prog.finish()
     report.elapsed_secs = time.perf_counter() - started
@@ -169,6 +175,7 @@ async def _events(
             await ahead.close()
         if bulk:  # the sums the batches deferred (a crash before this: the next reputation run)
             await fold_pending_sums(conn)
+        reader.check_whole()  # a file cut short hands nothing over
         if top is not None:
             report.last_block = top[0]
             for stream in (HISTORY_STREAM, STREAM) if hand_over else (HISTORY_STREAM,):

@@ -13,7 +13,6 @@ metadata's count for Parquet; ``progress()`` is the same as a fraction (0..1).
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any, Literal, cast
 
 from orderflow.history.errors import HistoryError, LayoutError
+from orderflow.history.gzip_stream import BreakingGzip
 from orderflow.history.json_array import elements, first_char
 
 FileFormat = Literal["csv", "jsonl", "parquet"]
@@ -181,6 +181,7 @@ class RowReader:
         self.empty = False
         """A text file without a line that holds anything: no header, no row (Parquet files
         always have their schema)."""
+        self._gzip: BreakingGzip | None = None
 
     # --- opening ------------------------------------------------------------------------------
 
@@ -193,7 +194,10 @@ class RowReader:
             self._total_rows = int(self._parquet.metadata.num_rows)
             return self
         self._raw = self.path.open("rb")
-        stream = cast(IO[bytes], gzip.GzipFile(fileobj=self._raw) if self.gzipped else self._raw)
+        stream: IO[bytes] = self._raw
+        if self.gzipped:
+            self._gzip = BreakingGzip(self._raw)
+            stream = cast(IO[bytes], io.BufferedReader(self._gzip))
         self._text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
         if self.format == "csv":
             delimiter = "\t" if self.path.name.lower().removesuffix(".gz").endswith(".tsv") else ","
@@ -277,6 +281,24 @@ class RowReader:
         return done / total if total else 1.0
 
     @property
+    def cut_short(self) -> bool:
+        """The compressed file broke off inside the last line read: that row is not whole."""
+        return self._gzip is not None and self._gzip.broken is not None and not self._gzip.ends_line
+
+    def check_whole(self) -> None:
+        """HistoryError if the compressed file broke off (``gzip_stream``): the rows before the
+        break are imported by then, the one it cut is a dead letter, no checkpoint is moved."""
+        if self._gzip is None or self._gzip.broken is None:
+            return
+        done, size = self.position()
+        raise HistoryError(
+            f"{self.path.name}: the compressed file breaks off after {done:,} of {size or 0:,} "
+            f"bytes ({self._gzip.broken}): the rows before the break are imported and the row "
+            "it cuts is a dead letter, no checkpoint was moved; import the whole file again "
+            "(nothing is stored twice)"
+        )
+
+    @property
     def total_rows(self) -> int | None:
         return self._total_rows
 
@@ -325,15 +347,15 @@ class RowReader:
         width = len(columns)
         fields_of: list[list[str]] = []
         batch = Batch(columns, fields_of)
-        for fields in reader:
-            number = reader.line_num + 1  # the header was line 1
-            if not fields:
-                continue
-            if len(fields) != width:
+        for number, fields, cut in self._csv_rows(reader):
+            if cut or len(fields) != width:
                 text = self._delimiter.join(fields)
-                batch.bad.append(
-                    BadLine(number, text, f"{len(fields)} fields where the header has {width}")
+                reason = (
+                    "cut off where the compressed file breaks"
+                    if cut
+                    else f"{len(fields)} fields where the header has {width}"
                 )
+                batch.bad.append(BadLine(number, text, reason))
             else:
                 batch.rows.append(_FieldsRow(number, columns, fields))
                 fields_of.append(fields)
@@ -343,6 +365,20 @@ class RowReader:
                 batch = Batch(columns, fields_of)
         if batch.rows or batch.bad:
             yield batch
+
+    def _csv_rows(self, reader: Any) -> Iterator[tuple[int, list[str], bool]]:
+        """(line number, fields, cut) of the non-empty rows, one row behind the reader: the
+        last is ``cut`` when the compressed file broke off inside it (a CSV row cut in its last
+        field reads as whole, with a shortened value; a cut JSON row does not parse)."""
+        pending: tuple[int, list[str]] | None = None
+        for fields in reader:
+            if not fields:
+                continue
+            if pending is not None:
+                yield pending[0], pending[1], False
+            pending = (reader.line_num + 1, fields)  # the header was line 1
+        if pending is not None:
+            yield pending[0], pending[1], self.cut_short
 
     def _json_batches(self, size: int) -> Iterator[tuple[list[Row], list[BadLine]]]:
         rows: list[Row] = []

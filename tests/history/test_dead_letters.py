@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from orderflow.history import import_file
+from orderflow.history.errors import HistoryError
 from tests.history import dumps as d
 from tests.history.test_exactly_once import sim_logs
+from tests.history.test_markets import BTC, BTC_IDS, NEG, NEG_IDS, USDC, USDC_IDS, gamma
 
 
 async def test_bad_rows_are_dead_letters_and_the_rest_is_imported(
@@ -83,3 +88,53 @@ async def test_a_blocks_file_never_replaces_a_known_block(
         "SELECT block_hash FROM orderflow_blocks WHERE block_number = $1", blocks[1]["block_number"]
     )
     assert kept == blocks[1]["block_hash"]
+
+
+def cut_gzip(data: bytes, cut: int) -> bytes:
+    """``data`` gzip'd, the stream breaking off after its first ``cut`` bytes (a download cut
+    short: no end-of-stream marker, no trailer)."""
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)
+    return z.compress(data[:cut]) + z.flush(zlib.Z_SYNC_FLUSH)
+
+
+@pytest.mark.parametrize("name", ["markets.csv.gz", "markets.json.gz"])
+async def test_a_gzip_file_cut_short_keeps_its_whole_rows_and_refuses_the_cut_one(
+    pool: asyncpg.Pool, tmp_path: Path, name: str
+) -> None:
+    """The cut falls in the last market's closedTime, after "2025-12-31": in CSV that reads as a
+    whole row (a resolution 17 hours early), so the cut row is a dead letter, never a row."""
+    resolved = {"closed": True, "outcomePrices": '["1", "0"]'}
+    rows = [
+        gamma(BTC, BTC_IDS, **resolved, closedTime="2025-12-30 10:00:00+00"),
+        gamma(USDC, USDC_IDS, **resolved, closedTime="2025-12-30 11:00:00+00"),
+        gamma(NEG, NEG_IDS, **resolved, negRisk=True, closedTime="2025-12-31 17:20:05+00"),
+    ]
+    whole = tmp_path / f"whole-{name}"
+    if name.endswith(".csv.gz"):
+        d.write_csv(whole, rows, columns=[k for k in rows[0] if k != "closedTime"] + ["closedTime"])
+        cut_row = f"{name} line 4"
+    else:
+        whole.write_bytes(gzip.compress(json.dumps(rows).encode()))
+        cut_row = f"{name} row 3"
+    data = gzip.decompress(whole.read_bytes())
+    path = tmp_path / name
+    path.write_bytes(cut_gzip(data, data.rindex(b"2025-12-31") + len("2025-12-31")))
+
+    with pytest.raises(HistoryError, match=f"^{name}: the compressed file breaks off"):
+        await import_file(pool, path, chain_id=137, batch_size=10)
+    # Every whole row before the cut is stored (in the batch the cut ended too); the cut one
+    # is a dead letter with its file and line.
+    outcomes = await pool.fetch("SELECT market_id, resolved_at FROM orderflow_market_outcomes")
+    assert {r["market_id"] for r in outcomes} == {BTC, USDC}
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_tokens") == 4
+    reasons = [r[0] for r in await pool.fetch("SELECT reason FROM orderflow_dead_letters")]
+    assert len(reasons) == 1 and reasons[0].startswith(f"{cut_row}: "), reasons
+
+    # The whole file afterwards: the rest, nothing twice.
+    path.write_bytes(whole.read_bytes())
+    report = await import_file(pool, path, chain_id=137)
+    assert (report.tokens, report.gamma_resolutions, report.dead_letters) == (2, 1, 0)
+    neg = await pool.fetchval(
+        "SELECT resolved_at FROM orderflow_market_outcomes WHERE market_id = $1", NEG
+    )
+    assert neg.isoformat() == "2025-12-31T17:20:05+00:00"

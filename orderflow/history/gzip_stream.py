@@ -1,0 +1,48 @@
+"""A gzip'd file read up to where it breaks off.
+
+A download cut short (no end-of-stream marker) or a corrupt stream made ``gzip`` raise from
+deep inside a reader (``EOFError: Compressed file ended before the end-of-stream marker was
+reached``, naming no file), and the rows of the batch being read were neither stored nor dead
+letters. Here the text simply ends at the break, and ``broken`` says why: the readers import
+every row before it, treat the row it cuts as a dead letter (``sources.RowReader.cut_short``),
+and the import then stops naming the file (``RowReader.check_whole``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zlib
+from typing import IO
+
+
+class BreakingGzip(io.RawIOBase):
+    """The decompressed bytes of ``raw`` up to the end of the stream or where it breaks."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._gzip = gzip.GzipFile(fileobj=raw)
+        self.broken: str | None = None
+        """Why the stream ended before its end-of-stream marker (None: it did not)."""
+        self.ends_line = True
+        """The last byte read was a line break (so the break cut no line)."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self.broken is not None:
+            return 0
+        try:
+            data = self._gzip.read1(len(buffer))  # one read: read() drops what it had
+        except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+            self.broken = str(exc) or type(exc).__name__
+            return 0
+        n = len(data)
+        buffer[:n] = data
+        if n:
+            self.ends_line = data.endswith(b"\n")
+        return n
+
+    def close(self) -> None:
+        self._gzip.close()
+        super().close()
