@@ -9,6 +9,11 @@ element is read. Several arrays one after the other (pages appended to one file)
 one; anything else after the last array is one more element, at most ``MAX_ELEMENT_CHARS`` of
 it (a dead letter unless it is an object).
 
+A file that ends inside an array (no closing ``]``) was cut short: its last element is a dead
+letter when partial, but when the cut fell between two elements nothing else would show the
+rest is gone, so ``Scan.unclosed`` says so (``sources.RowReader.check_whole`` stops the
+import, naming the file, before any hand-over).
+
 Memory: the element being read plus one chunk. An element whose brackets never close would
 grow without bound, so one longer than ``MAX_ELEMENT_CHARS`` stops the import.
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import IO
 
 from orderflow.history.errors import HistoryError
@@ -27,6 +33,15 @@ MAX_ELEMENT_CHARS = 16 * 1024 * 1024  # as csv.field_size_limit: Gamma rows are 
 # A whole string, or a quote whose string does not end in the text at hand, or a bracket/comma.
 _SCAN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|["{}\[\],]', re.DOTALL)
 _SPACE = re.compile(r"\s*")
+
+
+@dataclass(slots=True)
+class Scan:
+    """How a scan of arrays ended: ``unclosed`` when the file ended inside one (cut short),
+    after ``rows`` elements."""
+
+    unclosed: bool = False
+    rows: int = 0
 
 
 def first_char(text: IO[str]) -> tuple[str, int]:
@@ -46,8 +61,11 @@ def elements(
     *,
     chunk_chars: int = CHUNK_CHARS,
     max_chars: int = MAX_ELEMENT_CHARS,
+    scan: Scan | None = None,
 ) -> Iterator[tuple[int, str]]:
-    """(element number from 1, its text stripped) of the array whose ``[`` was just read."""
+    """(element number from 1, its text stripped) of the array whose ``[`` was just read;
+    ``scan`` (when given) learns whether the file ended inside an array."""
+    scan = Scan() if scan is None else scan
     buf = ""
     eof = False
     start = pos = depth = number = 0
@@ -87,6 +105,7 @@ def elements(
         if m is None or m.group() == '"':  # the element goes on past the text at hand
             if eof:  # the array is not closed (a truncated file): the rest is one element
                 rest = buf[start:].strip()
+                scan.unclosed, scan.rows = True, number + bool(rest)
                 if rest:
                     yield number + 1, rest
                 return

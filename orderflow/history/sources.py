@@ -22,7 +22,7 @@ from typing import IO, Any, Literal, cast
 
 from orderflow.history.errors import HistoryError, LayoutError
 from orderflow.history.gzip_stream import BreakingGzip
-from orderflow.history.json_array import elements, first_char
+from orderflow.history.json_array import Scan, elements, first_char
 
 FileFormat = Literal["csv", "jsonl", "parquet"]
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -182,6 +182,7 @@ class RowReader:
         """A text file without a line that holds anything: no header, no row (Parquet files
         always have their schema)."""
         self._gzip: BreakingGzip | None = None
+        self._scan = Scan()  # a JSON array's: whether the file ended inside it
 
     # --- opening ------------------------------------------------------------------------------
 
@@ -217,7 +218,9 @@ class RowReader:
         char, newlines = first_char(self._text)
         self.array = char == "["
         self._items = (
-            elements(self._text, self.path.name) if self.array else self._lines(char, newlines)
+            elements(self._text, self.path.name, scan=self._scan)
+            if self.array
+            else self._lines(char, newlines)
         )
         for number, text in self._items:
             self._first_item = (number, text)
@@ -286,16 +289,24 @@ class RowReader:
         return self._gzip is not None and self._gzip.broken is not None and not self._gzip.ends_line
 
     def check_whole(self) -> None:
-        """HistoryError if the compressed file broke off (``gzip_stream``): the rows before the
-        break are imported by then, the one it cut is a dead letter, no checkpoint is moved."""
-        if self._gzip is None or self._gzip.broken is None:
+        """HistoryError if the file was cut short: its compressed stream broke off
+        (``gzip_stream``) or it ended inside a JSON array (``json_array.Scan``). Called once its
+        rows are imported (the one the cut split is a dead letter), before any hand-over."""
+        if self._gzip is not None and self._gzip.broken is not None:
+            done, size = self.position()
+            how = (
+                f"the compressed file breaks off after {done:,} of {size or 0:,} bytes "
+                f"({self._gzip.broken})"
+            )
+        elif self._scan.unclosed:
+            rows = self._scan.rows
+            how = f"the JSON array does not close: the file ends inside it, after row {rows:,}"
+        else:
             return
-        done, size = self.position()
         raise HistoryError(
-            f"{self.path.name}: the compressed file breaks off after {done:,} of {size or 0:,} "
-            f"bytes ({self._gzip.broken}): the rows before the break are imported and the row "
-            "it cuts is a dead letter, no checkpoint was moved; import the whole file again "
-            "(nothing is stored twice)"
+            f"{self.path.name}: {how}: the rows before the cut are imported and a row it split "
+            "is a dead letter, no checkpoint was moved; import the whole file again (nothing "
+            "is stored twice)"
         )
 
     @property

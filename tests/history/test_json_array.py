@@ -14,8 +14,11 @@ import asyncpg
 import pytest
 
 from orderflow.history import import_file
+from orderflow.history.errors import HistoryError
 from orderflow.history.json_array import elements
 from orderflow.history.sources import RowReader
+from tests.history import dumps as d
+from tests.history.test_exactly_once import sim_logs
 from tests.history.test_markets import BTC, BTC_IDS, NEG, NEG_IDS, OTHER, USDC, USDC_IDS
 
 
@@ -251,3 +254,35 @@ async def test_fields_the_first_market_lacks_are_read_from_every_later_row(
     assert outcome is not None
     assert outcome["winning_outcome"] == 1
     assert outcome["question_id"] == "0x" + "a1".rjust(64, "0")
+
+
+async def test_an_array_that_never_closes_is_a_file_cut_short(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """Cut between two rows, the file's last element is whole: only the missing ``]`` tells the
+    rest of the file is gone. Its whole rows are imported, and the import stops naming the file
+    before it hands over (the rows after the cut in its last block would never be read)."""
+    logs = sim_logs("v1", seed=21)
+    fills = [d.dune_row(f) for f in d.fills_of(logs)]
+    await import_file(pool, d.write_csv(tmp_path / "blocks.csv", d.blocks_of(logs)), chain_id=137)
+    kept = len(fills) // 2
+    path = tmp_path / "fills.json"
+    path.write_text("[" + ", ".join(json.dumps(f) for f in fills[:kept]) + ", ")
+
+    with pytest.raises(HistoryError, match=r"^fills\.json: the JSON array does not close"):
+        await import_file(pool, path, chain_id=137, batch_size=1000)
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_trades") == kept
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_dead_letters") == 0
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_sync_checkpoints") == 0
+
+    # A file holding "[" alone is no empty file.
+    path.write_text("[\r\n")
+    with pytest.raises(HistoryError, match=r"^fills\.json: the JSON array does not close"):
+        await import_file(pool, path, chain_id=137)
+
+    # The whole file afterwards: the rest, nothing twice, and the hand-over.
+    d.write_json_array(path, fills)
+    report = await import_file(pool, path, chain_id=137)
+    assert report.stored.trades == len(fills) - kept
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_trades") == len(fills)
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_sync_checkpoints") == 2
