@@ -2,7 +2,8 @@
 
 ``store_tokens`` adds verified registry rows from outside the chain (e.g. Gamma markets) with
 the same statements ``store_batch`` uses for its registry, and joins older trades and matches
-to their market.
+to their market; ``write_tokens`` does the same inside a caller's transaction that holds the
+writer lock (the Gamma import writes a batch's tokens and resolutions in one).
 """
 
 from __future__ import annotations
@@ -41,13 +42,20 @@ async def store_tokens(conn: asyncpg.Connection, tokens: Sequence[TokenInfo]) ->
     """
     if not tokens:
         return 0, 0
-    unique = {t.token_id: t for t in tokens}  # a market listed twice in one batch
     async with conn.transaction():
         await conn.execute(sql.WRITER_LOCK)
-        rows = await conn.fetch(sql.INSERT_TOKENS, *token_columns(unique.values()))
-        new = [r[0] for r in rows if r[1]]
-        backfilled = 0
-        if new:
-            backfilled = row_count(await conn.execute(sql.BACKFILL_TRADE_MARKETS, new))
-            await conn.execute(sql.BACKFILL_MATCH_MARKETS, new)
+        return await write_tokens(conn, tokens)
+
+
+async def write_tokens(conn: asyncpg.Connection, tokens: Sequence[TokenInfo]) -> tuple[int, int]:
+    """``store_tokens``' writes, in the caller's transaction, which holds ``sql.WRITER_LOCK``."""
+    if not tokens:
+        return 0, 0
+    unique = {t.token_id: t for t in tokens}  # a market listed twice in one batch
+    rows = await conn.fetch(sql.INSERT_TOKENS, *token_columns(unique.values()))
+    new = [r[0] for r in rows if r[1]]
+    backfilled = 0
+    if new:
+        backfilled = row_count(await conn.execute(sql.BACKFILL_TRADE_MARKETS, new))
+        await conn.execute(sql.BACKFILL_MATCH_MARKETS, new)
     return len(new), backfilled

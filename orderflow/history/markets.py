@@ -25,7 +25,8 @@ import asyncpg
 
 from orderflow.chain.contracts import ChainAddresses
 from orderflow.chain.events import DeadLetter
-from orderflow.chain.store_tokens import store_tokens
+from orderflow.chain.store_sql import WRITER_LOCK
+from orderflow.chain.store_tokens import write_tokens
 from orderflow.chain.tokens import TokenInfo, ctf_tokens
 from orderflow.history.layouts import map_columns
 from orderflow.history.rows import RowError, address, hash32, jsonable, timestamp, uint
@@ -229,14 +230,32 @@ class MarketRows:
 async def store_markets(
     conn: asyncpg.Connection, chain_id: int, batch: MarketBatch
 ) -> tuple[int, int, int]:
-    """(new tokens, trades that got their market, new gamma resolutions)."""
-    new_tokens, backfilled = await store_tokens(conn, batch.tokens)
+    """(new tokens, trades that got their market, new gamma resolutions).
+
+    One transaction under the ledger's writer lock, like the listener's ``store_batch`` and
+    ``rollback_from``: a rollback never runs between the batch's tokens and its resolutions, nor
+    beside them (one that had read the outcomes before Gamma's note on a chain resolution and
+    deleted them after would lose the note, and the market).
+    """
+    if not batch.tokens and not batch.resolutions:
+        return 0, 0, 0
+    async with conn.transaction():
+        await conn.execute(WRITER_LOCK)
+        new_tokens, backfilled = await write_tokens(conn, batch.tokens)
+        resolved = await _write_resolutions(conn, chain_id, batch.resolutions)
+    return new_tokens, backfilled, resolved
+
+
+async def _write_resolutions(
+    conn: asyncpg.Connection, chain_id: int, resolutions: Sequence[Resolution]
+) -> int:
+    """New gamma resolutions (the others are noted on the chain's); in the caller's transaction."""
     resolved = 0
-    if batch.resolutions:
+    if resolutions:
         # A market listed twice in one batch: its first resolution (the first Gamma gave stays;
         # ON CONFLICT DO UPDATE refuses a row touched twice in one statement).
         first: dict[str, Resolution] = {}
-        for r in batch.resolutions:
+        for r in resolutions:
             first.setdefault(r.condition_id, r)
         rs = list(first.values())
         rows = await conn.fetch(
@@ -251,4 +270,4 @@ async def store_markets(
             [r.resolved_at for r in rs],
         )
         resolved = sum(1 for r in rows if r[0])  # the others: noted on a chain resolution
-    return new_tokens, backfilled, resolved
+    return resolved
