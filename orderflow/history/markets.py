@@ -10,7 +10,9 @@ A resolution is taken only from a closed market whose final ``outcomePrices`` ar
 ``source = 'gamma'`` and replaced by the chain's ConditionResolution when the listener stores it
 (a chain resolution is never replaced); Gamma's resolution is kept beside it (``gamma_*``), so a
 reorg orphaning the chain's resolution gives the market back to Gamma's. Prices like 0.9995 or a
-50/50 split are not guessed at.
+50/50 split are not guessed at. Gamma naming another winner than the chain's resolution (or a
+winner where the chain split the payout) is a ``Disagreement``: counted, reported and warned
+about by the import; the chain's resolution stands.
 """
 
 from __future__ import annotations
@@ -53,6 +55,16 @@ ON CONFLICT (market_id) DO UPDATE
 RETURNING xmax = 0 AS inserted
 """
 
+# The chain's resolutions Gamma's (of this batch) name another winner for; before they are
+# noted. A split payout (winning_outcome NULL) disagrees with any single winner.
+DISAGREEING = """
+SELECT o.market_id, o.winning_outcome, g.winner
+  FROM unnest($1::text[], $2::int[]) AS g(market_id, winner)
+  JOIN orderflow_market_outcomes o ON o.market_id = g.market_id
+ WHERE o.source = 'chain' AND o.winning_outcome IS DISTINCT FROM g.winner
+ ORDER BY o.market_id
+"""
+
 
 @dataclass(slots=True)
 class Resolution:
@@ -65,6 +77,29 @@ class Resolution:
     @property
     def winner(self) -> int:
         return self.prices.index(1)
+
+
+@dataclass(frozen=True, slots=True)
+class Disagreement:
+    """Gamma's winner of a market the chain resolved otherwise (the chain's stands)."""
+
+    market_id: str
+    chain_winner: int | None  # None: the chain split the payout
+    gamma_winner: int
+
+    def __str__(self) -> str:
+        chain = "split" if self.chain_winner is None else f"outcome {self.chain_winner}"
+        return f"{self.market_id} (chain: {chain}, Gamma: outcome {self.gamma_winner})"
+
+
+@dataclass(slots=True)
+class MarketsStored:
+    """What ``store_markets`` stored of one batch."""
+
+    tokens: int = 0  # new registry rows
+    trades_joined: int = 0  # older trades that got their market
+    resolutions: int = 0  # new resolutions (source 'gamma')
+    disagreements: list[Disagreement] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -229,28 +264,33 @@ class MarketRows:
 
 async def store_markets(
     conn: asyncpg.Connection, chain_id: int, batch: MarketBatch
-) -> tuple[int, int, int]:
-    """(new tokens, trades that got their market, new gamma resolutions).
+) -> MarketsStored:
+    """New tokens, trades that got their market, new gamma resolutions, and where Gamma names
+    another winner than the chain's resolution.
 
     One transaction under the ledger's writer lock, like the listener's ``store_batch`` and
     ``rollback_from``: a rollback never runs between the batch's tokens and its resolutions, nor
     beside them (one that had read the outcomes before Gamma's note on a chain resolution and
     deleted them after would lose the note, and the market).
     """
+    out = MarketsStored()
     if not batch.tokens and not batch.resolutions:
-        return 0, 0, 0
+        return out
     async with conn.transaction():
         await conn.execute(WRITER_LOCK)
-        new_tokens, backfilled = await write_tokens(conn, batch.tokens)
-        resolved = await _write_resolutions(conn, chain_id, batch.resolutions)
-    return new_tokens, backfilled, resolved
+        out.tokens, out.trades_joined = await write_tokens(conn, batch.tokens)
+        await _write_resolutions(conn, chain_id, batch.resolutions, out)
+    return out
 
 
 async def _write_resolutions(
-    conn: asyncpg.Connection, chain_id: int, resolutions: Sequence[Resolution]
-) -> int:
-    """New gamma resolutions (the others are noted on the chain's); in the caller's transaction."""
-    resolved = 0
+    conn: asyncpg.Connection,
+    chain_id: int,
+    resolutions: Sequence[Resolution],
+    out: MarketsStored,
+) -> None:
+    """New gamma resolutions (the others are noted on the chain's) and disagreements with the
+    chain, into ``out``; in the caller's transaction."""
     if resolutions:
         # A market listed twice in one batch: its first resolution (the first Gamma gave stays;
         # ON CONFLICT DO UPDATE refuses a row touched twice in one statement).
@@ -258,6 +298,10 @@ async def _write_resolutions(
         for r in resolutions:
             first.setdefault(r.condition_id, r)
         rs = list(first.values())
+        disagreeing = await conn.fetch(
+            DISAGREEING, [r.condition_id for r in rs], [r.winner for r in rs]
+        )
+        out.disagreements = [Disagreement(r[0], r[1], r[2]) for r in disagreeing]
         rows = await conn.fetch(
             INSERT_GAMMA_OUTCOMES,
             chain_id,
@@ -269,5 +313,4 @@ async def _write_resolutions(
             [r.winner for r in rs],
             [r.resolved_at for r in rs],
         )
-        resolved = sum(1 for r in rows if r[0])  # the others: noted on a chain resolution
-    return resolved
+        out.resolutions = sum(1 for r in rows if r[0])  # others: noted on a chain resolution

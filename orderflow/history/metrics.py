@@ -1,9 +1,11 @@
 """The import's counters: rows read and dead letters kept, by file kind.
 
 They add up over every file a process imports (``orderflow import`` exports them on
-``/metrics`` with ``--metrics-port``): ``orderflow_import_rows_total`` and
-``orderflow_import_dead_letters_total``. Done, total, rate and ETA of the file being imported
-are the shared ``orderflow_progress_*`` gauges (``orderflow.progress``, job ``import FILE``).
+``/metrics`` with ``--metrics-port``): ``orderflow_import_rows_total``,
+``orderflow_import_dead_letters_total`` and ``orderflow_import_gamma_disagreements_total``
+(Gamma resolutions naming another winner than the chain's, which stands). Done, total, rate
+and ETA of the file being imported are the shared ``orderflow_progress_*`` gauges
+(``orderflow.progress``, job ``import FILE``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,12 @@ class ImportCounters:
             "orderflow_import_dead_letters",
             unit="{row}",
             description="Rows of history files kept as dead letters (file, line, reason)",
+        )
+
+        self.gamma_disagreements = meter.create_counter(
+            "orderflow_import_gamma_disagreements",
+            unit="{market}",
+            description="Gamma resolutions naming another winner than the chain's (which stands)",
         )
 
     def add(self, kind: str, rows: int, dead: int) -> None:

@@ -9,6 +9,9 @@ from orderflow.history.metrics import counters
 from orderflow.history.sources import RowReader
 from orderflow.progress import Progress
 
+DISAGREEING_NAMED = 10
+"""Markets a Gamma import's warning names where Gamma disagrees with the chain."""
+
 Position = tuple[int, int | None]
 """How far through the file a batch ends: (done, total) in the reader's ``position_unit``."""
 
@@ -32,6 +35,8 @@ class ImportReport:
     tokens: int = 0
     trades_joined: int = 0
     gamma_resolutions: int = 0
+    gamma_disagreements: int = 0  # Gamma names another winner than the chain's resolution
+    disagreeing: list[str] = field(default_factory=list)  # the first DISAGREEING_NAMED of them
     blocks: int = 0
 
     @property
@@ -45,7 +50,9 @@ class ImportReport:
             return (
                 f"{head}; {self.markets:,} markets verified ({self.markets_skipped:,} without "
                 f"CLOB tokens), {self.tokens:,} new tokens, {self.trades_joined:,} trades joined "
-                f"to their market, {self.gamma_resolutions:,} resolutions from Gamma"
+                f"to their market, {self.gamma_resolutions:,} resolutions from Gamma, "
+                f"{self.gamma_disagreements:,} naming another winner than the chain's (the "
+                "chain's stands)"
             )
         if self.kind == "blocks":
             return f"{head}; {self.blocks:,} blocks"

@@ -18,6 +18,7 @@ move forward: importing an older file later never rewinds the listener.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Generator, Iterable
 from pathlib import Path
@@ -37,11 +38,20 @@ from orderflow.history.events import Parsed, RowDecoder
 from orderflow.history.layouts import Kind, Layout, detect
 from orderflow.history.markets import MarketRows, store_markets
 from orderflow.history.memory import collecting_less
+from orderflow.history.metrics import counters
 from orderflow.history.parallel import auto_workers, parsed_in_workers
 from orderflow.history.prefetch import Prefetch
-from orderflow.history.report import ImportReport, Position, advance, line_unit
+from orderflow.history.report import (
+    DISAGREEING_NAMED,
+    ImportReport,
+    Position,
+    advance,
+    line_unit,
+)
 from orderflow.history.sources import RowReader
 from orderflow.progress import Progress
+
+log = logging.getLogger(__name__)
 
 HISTORY_STREAM = "history"
 """Checkpoint stream recording the last block covered by imported files."""
@@ -244,7 +254,7 @@ async def _markets(
         try:
             while (item := await ahead.get()) is not None:
                 batch, read, at = item
-                tokens, joined, resolved = await store_markets(conn, chain_id, batch)
+                stored = await store_markets(conn, chain_id, batch)
                 if batch.dead:
                     await store_batch(
                         conn, DecodedBatch(dead_letters=batch.dead), chain_id=chain_id
@@ -254,9 +264,28 @@ async def _markets(
                 report.dead_letters += len(batch.dead)
                 report.markets += batch.markets
                 report.markets_skipped += batch.skipped
-                report.tokens += tokens
-                report.trades_joined += joined
-                report.gamma_resolutions += resolved
+                report.tokens += stored.tokens
+                report.trades_joined += stored.trades_joined
+                report.gamma_resolutions += stored.resolutions
+                _disagreements(report, [str(d) for d in stored.disagreements])
                 advance(prog, report, read, len(batch.dead), at)
         finally:
             await ahead.close()
+    if report.gamma_disagreements:
+        more = report.gamma_disagreements - len(report.disagreeing)
+        log.warning(
+            "%s: Gamma names another winner than the chain's resolution for %d markets (the "
+            "chain's stands; Gamma's is only noted beside it): %s%s",
+            reader.path.name,
+            report.gamma_disagreements,
+            ", ".join(report.disagreeing),
+            f" and {more} more" if more else "",
+            extra={"markets": report.disagreeing, "disagreements": report.gamma_disagreements},
+        )
+
+
+def _disagreements(report: ImportReport, markets: list[str]) -> None:
+    if markets:
+        report.gamma_disagreements += len(markets)
+        report.disagreeing.extend(markets[: DISAGREEING_NAMED - len(report.disagreeing)])
+        counters().gamma_disagreements.add(len(markets), {"kind": "markets"})

@@ -4,17 +4,22 @@ marked 'gamma' and replaced by the chain's ConditionResolution."""
 from __future__ import annotations
 
 import json
+import logging
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
+from prometheus_client import generate_latest
 
 from orderflow.chain import contracts as c
 from orderflow.chain.ingest import ingest_file, ingest_logs
 from orderflow.chain.rollback import rollback_from
 from orderflow.chain.tokens import ctf_tokens
 from orderflow.history import import_file
+from orderflow.telemetry import setup_metrics
 from tests.history import dumps as d
 from tests.history.test_exactly_once import SAMPLE, sample_logs
 
@@ -284,3 +289,53 @@ async def test_a_reorg_of_the_chains_resolution_gives_the_market_back_to_gamma(
     # The canonical chain's resolution (re-mined) replaces Gamma's once more.
     await ingest_logs(pool, [_resolution(BTC)], chain_id=137)
     assert (await _outcomes(pool))[BTC] == chain[BTC]
+
+
+async def test_gamma_naming_another_winner_than_the_chain_is_counted_and_warned(
+    pool: asyncpg.Pool, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The chain resolved OTHER and AGREES (YES, outcome 0). Gamma then says NO won OTHER, YES
+    # won AGREES, and resolves BTC, which the chain has not: one disagreement, the chain's stands.
+    setup_metrics("test")
+    agrees = "0x" + "5c" * 32
+    ids = {m: [str(t.token_id) for t in ctf_tokens(m, 2, neg_risk=False, source="t")]
+           for m in (OTHER, agrees)}  # fmt: skip
+    no_won, yes_won = '["0", "1"]', '["1", "0"]'
+    when = {"closed": True, "closedTime": "2026-06-24 08:00:00+00"}
+    path = d.write_jsonl(
+        tmp_path / "markets.jsonl",
+        [
+            gamma(OTHER, ids[OTHER], **when, outcomePrices=no_won),
+            gamma(agrees, ids[agrees], **when, outcomePrices=yes_won),
+            gamma(BTC, BTC_IDS, **when, outcomePrices=no_won),
+        ],
+    )
+    await ingest_logs(pool, [_resolution(OTHER), _resolution(agrees)], chain_id=137)
+    counted = _disagreements_counted()
+    with caplog.at_level(logging.WARNING, logger="orderflow.history"):
+        report = await import_file(pool, path, chain_id=137)
+    assert (report.gamma_resolutions, report.gamma_disagreements) == (1, 1)
+    assert "1 resolutions from Gamma, 1 naming another winner than the chain's" in (
+        report.summary()
+    )
+    (warning,) = [r for r in caplog.records if "another winner" in r.getMessage()]
+    assert f"{OTHER} (chain: outcome 0, Gamma: outcome 1)" in warning.getMessage()
+    assert agrees not in warning.getMessage() and BTC not in warning.getMessage()
+    assert _disagreements_counted() == counted + 1
+    outcomes = await _outcomes(pool)
+    assert (outcomes[OTHER]["source"], outcomes[OTHER]["winning_outcome"]) == ("chain", 0)
+    assert outcomes[OTHER]["gamma_payouts"] == [Decimal(0), Decimal(1)]  # noted beside it
+
+    # Imported again: Gamma still disagrees, and the report says so again.
+    again = await import_file(pool, path, chain_id=137)
+    assert (again.gamma_resolutions, again.gamma_disagreements) == (0, 1)
+
+
+def _disagreements_counted() -> float:
+    """``orderflow_import_gamma_disagreements_total`` so far (the counter adds up per process)."""
+    found = re.search(
+        r'^orderflow_import_gamma_disagreements_total\{kind="markets"[^}]*\} (\S+)$',
+        generate_latest().decode(),
+        re.M,
+    )
+    return float(found.group(1)) if found else 0.0

@@ -166,7 +166,8 @@ async def test_a_reorg_of_the_chains_resolution_gives_gammas_back(pool: asyncpg.
         for s in binary
     ]
     async with pool.acquire() as conn:
-        assert (await store_markets(conn, 137, MarketBatch(resolutions=gamma)))[2] == len(gamma)
+        stored = await store_markets(conn, 137, MarketBatch(resolutions=gamma))
+        assert stored.resolutions == len(gamma)
     await run_reputation(pool, full=True)
     on_gamma = await persisted(pool)
 
