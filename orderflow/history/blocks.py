@@ -17,8 +17,9 @@ from orderflow.history.events import RowDecoder
 from orderflow.history.layouts import Layout
 from orderflow.history.prefetch import Prefetch
 from orderflow.history.report import ImportReport, advance, line_unit
+from orderflow.history.row_batches import BadLine, Row
 from orderflow.history.rows import RowError, hash32, timestamp, uint
-from orderflow.history.sources import BadLine, Row, RowReader
+from orderflow.history.sources import RowReader
 from orderflow.progress import Progress
 
 

@@ -21,8 +21,8 @@ from typing import Any
 from orderflow.chain.encode import ZERO32
 from orderflow.chain.fields import MAX_BLOCK_NUMBER, MAX_LOG_INDEX
 from orderflow.history.build import Prepared, Unusual
+from orderflow.history.row_batches import Batch
 from orderflow.history.rows import RowEncoder, RowError, exchange_of, side, timestamp
-from orderflow.history.sources import Batch
 
 Identity = tuple[str, int, int]
 FAIL: Any = object()

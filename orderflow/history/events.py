@@ -34,8 +34,8 @@ from orderflow.history.build import (
 )
 from orderflow.history.errors import HistoryError
 from orderflow.history.layouts import Layout, refuse_underived_id, split_log_id
+from orderflow.history.row_batches import Batch, Row
 from orderflow.history.rows import RowEncoder, RowError, jsonable
-from orderflow.history.sources import Batch, Row
 
 MAX_TEXT_IN_DEAD_LETTER = 10_000
 SELECT_BLOCK_HASHES = """

@@ -3,7 +3,7 @@
 The file may be one line of several GB, so it is read in chunks, never whole: a scan that
 skips strings and counts brackets (one regular expression) finds where each element ends —
 the first ``,`` or ``]`` outside strings at its own depth — and hands its text on, to be
-parsed like a JSON line (``sources.json_row``; ≈ 50 MB/s of Gamma rows on this machine). A
+parsed like a JSON line (``row_batches.json_row``; ≈ 50 MB/s of Gamma rows on this machine). A
 malformed element is therefore just that element's text: it becomes a dead letter and the next
 element is read. Several arrays one after the other (pages appended to one file) are read as
 one; anything else after the last array is one more element, at most ``MAX_ELEMENT_CHARS`` of

@@ -31,8 +31,8 @@ from orderflow.chain.store_sql import WRITER_LOCK
 from orderflow.chain.store_tokens import write_tokens
 from orderflow.chain.tokens import TokenInfo, ctf_tokens
 from orderflow.history.layouts import map_columns
+from orderflow.history.row_batches import Row
 from orderflow.history.rows import RowError, address, hash32, jsonable, timestamp, uint
-from orderflow.history.sources import Row
 
 # A new market gets Gamma's resolution (source 'gamma'); on a market the chain has resolved,
 # Gamma's resolution is only noted (the gamma_* columns, migration 036: what a reorg orphaning

@@ -30,15 +30,15 @@ from orderflow.history.build import Prepared
 from orderflow.history.events import Parsed, RowDecoder
 from orderflow.history.layouts import Layout
 from orderflow.history.memory import fewer_collections
-from orderflow.history.sources import (
+from orderflow.history.row_batches import (
     Batch,
+    ColumnarRow,
+    FieldsRow,
     RecordRows,
     Row,
-    RowReader,
-    _ColumnarRow,
-    _FieldsRow,
     json_row,
 )
+from orderflow.history.sources import RowReader
 
 Item = tuple[Any, ...]
 """A parsed row as a worker returns it, one flat tuple: its index in the batch, tx hash, log
@@ -94,13 +94,13 @@ def _batch(columns: list[str], chunk: tuple[Any, ...]) -> Batch:
     if kind == "csv":
         _, numbers, fields, bad = chunk
         batch = Batch(columns, fields)
-        batch.rows = [_FieldsRow(n, columns, f) for n, f in zip(numbers, fields, strict=True)]
+        batch.rows = [FieldsRow(n, columns, f) for n, f in zip(numbers, fields, strict=True)]
         batch.bad = list(bad)
     elif kind == "parquet":
         _, start, record_batch = chunk
         batch = Batch(columns, record_batch)
         rows = RecordRows(record_batch)
-        batch.rows = [_ColumnarRow(start + i + 1, rows, i) for i in range(record_batch.num_rows)]
+        batch.rows = [ColumnarRow(start + i + 1, rows, i) for i in range(record_batch.num_rows)]
     else:
         batch = Batch(columns)
         for number, text in chunk[1]:

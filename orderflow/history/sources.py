@@ -7,7 +7,8 @@ element by element (``json_array``), Parquet row group by row group
 number in a CSV or JSON-lines file (the header is line 1 of a CSV), the row number (from 1) in
 a JSON array or a Parquet file. ``position()`` says how far through the file the reader is, in
 ``position_unit``, for ETAs: bytes consumed of the (compressed) file for text, rows read of the
-metadata's count for Parquet; ``progress()`` is the same as a fraction (0..1).
+metadata's count for Parquet; ``progress()`` is the same as a fraction (0..1). The rows and
+batches it yields are ``row_batches``'.
 """
 
 from __future__ import annotations
@@ -16,123 +17,27 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal, cast
 
 from orderflow.history.errors import HistoryError, LayoutError
 from orderflow.history.gzip_stream import BreakingGzip
 from orderflow.history.json_array import Scan, elements, first_char
+from orderflow.history.row_batches import (
+    BadLine,
+    Batch,
+    ColumnarRow,
+    FieldsRow,
+    RecordRows,
+    Row,
+    json_row,
+)
 
 FileFormat = Literal["csv", "jsonl", "parquet"]
 _GZIP_MAGIC = b"\x1f\x8b"
 _PARQUET_MAGIC = b"PAR1"
 
 csv.field_size_limit(16 * 1024 * 1024)  # Gamma rows carry long descriptions
-
-
-class Row:
-    """One row of a file: its position (line or row number) and its values by column name.
-
-    Rows the import reads by column (Parquet, CSV) build their ``values`` dict only when asked
-    (a dead letter, a row the fast path does not take)."""
-
-    __slots__ = ("_values", "number")
-
-    def __init__(self, number: int, values: dict[str, Any] | None = None) -> None:
-        self.number = number
-        self._values = values
-
-    @property
-    def values(self) -> dict[str, Any]:
-        if self._values is None:
-            self._values = self._build()
-        return self._values
-
-    def _build(self) -> dict[str, Any]:
-        return {}
-
-
-class _FieldsRow(Row):
-    """A CSV line's fields, by position in the header."""
-
-    __slots__ = ("_columns", "_fields")
-
-    def __init__(self, number: int, columns: list[str], fields: list[str]) -> None:
-        super().__init__(number)
-        self._columns, self._fields = columns, fields
-
-    def _build(self) -> dict[str, Any]:
-        return dict(zip(self._columns, self._fields, strict=True))
-
-
-class RecordRows:
-    """A Parquet record batch's rows as dicts, decoded all at once on the first request (no
-    reference to the rows that use it: no cycle, so a batch is freed as soon as it is done
-    with, whatever the cyclic collector does)."""
-
-    __slots__ = ("_dicts", "record_batch")
-
-    def __init__(self, record_batch: Any) -> None:
-        self.record_batch = record_batch
-        self._dicts: list[dict[str, Any]] | None = None
-
-    def row(self, index: int) -> dict[str, Any]:
-        if self._dicts is None:
-            self._dicts = self.record_batch.to_pylist()
-        return self._dicts[index]
-
-
-class _ColumnarRow(Row):
-    """Row ``index`` of a Parquet record batch."""
-
-    __slots__ = ("_index", "_rows")
-
-    def __init__(self, number: int, rows: RecordRows, index: int) -> None:
-        super().__init__(number)
-        self._rows, self._index = rows, index
-
-    def _build(self) -> dict[str, Any]:
-        return self._rows.row(self._index)
-
-
-class Batch:
-    """Rows read together, with their values by column (``column(name)``, aligned with
-    ``rows``): what the import's column-wise parsing reads."""
-
-    __slots__ = ("_cache", "_source", "bad", "names", "rows")
-
-    def __init__(self, names: list[str], source: Any = None) -> None:
-        self.names = names
-        self.rows: list[Row] = []
-        self.bad: list[BadLine] = []
-        self._source = source  # a pyarrow RecordBatch, a list of CSV field lists, or None
-        self._cache: dict[str, list[Any]] = {}
-
-    def column(self, name: str) -> list[Any]:
-        try:
-            return self._cache[name]
-        except KeyError:
-            pass
-        src = self._source
-        if src is None:  # JSON objects
-            return self._cache.setdefault(name, [r.values.get(name) for r in self.rows])
-        at = len(self.names) - 1 - self.names[::-1].index(name)  # a repeated name: the last,
-        if isinstance(src, list):  # CSV field lists, one per row      # as in the row's dict
-            values = [fields[at] for fields in src]
-        else:
-            values = src.column(at).to_pylist()
-        self._cache[name] = values
-        return values
-
-
-@dataclass(slots=True)
-class BadLine:
-    """A line that is not a row at all (not JSON, not an object): a dead letter as it is."""
-
-    number: int
-    text: str
-    reason: str
 
 
 def detect_format(path: Path) -> tuple[FileFormat, bool]:
@@ -343,7 +248,7 @@ class RowReader:
                 self._rows_read += record_batch.num_rows
                 shared = RecordRows(record_batch)
                 batch.rows = [
-                    _ColumnarRow(start + i + 1, shared, i) for i in range(record_batch.num_rows)
+                    ColumnarRow(start + i + 1, shared, i) for i in range(record_batch.num_rows)
                 ]
                 yield batch
 
@@ -368,7 +273,7 @@ class RowReader:
                 )
                 batch.bad.append(BadLine(number, text, reason))
             else:
-                batch.rows.append(_FieldsRow(number, columns, fields))
+                batch.rows.append(FieldsRow(number, columns, fields))
                 fields_of.append(fields)
             if len(batch.rows) + len(batch.bad) >= size:
                 yield batch
@@ -414,14 +319,3 @@ class RowReader:
                 lines = []
         if lines:
             yield lines
-
-
-def json_row(number: int, text: str) -> Row | BadLine:
-    """One JSON line as a row, or the reason it is not one."""
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        return BadLine(number, text, f"not JSON ({exc})")
-    if isinstance(value, dict):
-        return Row(number, value)
-    return BadLine(number, text, f"a JSON {type(value).__name__}, not a row")
