@@ -169,6 +169,17 @@ def executor_settings(**kw: Any) -> ExecutorSettings:
     return ExecutorSettings(**base)
 
 
+async def now_true(value: object) -> bool:
+    """A condition already known, for :func:`wait_for` (which awaits its check)."""
+    return bool(value)
+
+
+async def signal_outcomes(pool: asyncpg.Pool) -> list[tuple[str, str, str]]:
+    """Every signal's side, status and reason, in the order they were recorded."""
+    rows = await pool.fetch("SELECT side, status, reason FROM orderflow_signals ORDER BY id")
+    return [(r["side"], r["status"], r["reason"]) for r in rows]
+
+
 async def wait_for(
     check: Callable[[], Awaitable[Any]], *, timeout: float = 15.0, every: float = 0.05
 ) -> Any:

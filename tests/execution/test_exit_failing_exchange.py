@@ -12,14 +12,9 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.live import LiveBroker
-from tests.execution.conftest import TOKEN_YES, add_trade
+from tests.execution.conftest import TOKEN_YES, add_trade, signal_outcomes
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import Clock, live_executor, live_strategy
-
-
-async def _signals(pool: asyncpg.Pool) -> list[tuple[str, str, str]]:
-    rows = await pool.fetch("SELECT side, status, reason FROM orderflow_signals ORDER BY id")
-    return [(r["side"], r["status"], r["reason"]) for r in rows]
 
 
 async def test_what_the_entry_fills_while_its_cancel_fails_is_exited_too(
@@ -63,4 +58,4 @@ async def test_what_the_entry_fills_while_its_cancel_fails_is_exited_too(
     )
     assert (sold, held) == (entry["shares"], 0)
     exits = [("SELL", "EXECUTED", "filled")] * 2  # the 6 held at the sell, then the rest
-    assert [s for s in await _signals(pool) if s[0] == "SELL"] == exits
+    assert [s for s in await signal_outcomes(pool) if s[0] == "SELL"] == exits

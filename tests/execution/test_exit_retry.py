@@ -10,14 +10,9 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.live import LiveBroker
-from tests.execution.conftest import TOKEN_YES, add_trade
+from tests.execution.conftest import TOKEN_YES, add_trade, signal_outcomes
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import Clock, live_executor, live_strategy
-
-
-async def _signals(pool: asyncpg.Pool) -> list[tuple[str, str, str]]:
-    rows = await pool.fetch("SELECT side, status, reason FROM orderflow_signals ORDER BY id")
-    return [(r["side"], r["status"], r["reason"]) for r in rows]
 
 
 async def _position(pool: asyncpg.Pool) -> tuple[str, Decimal]:
@@ -36,25 +31,25 @@ async def test_an_exit_refused_by_a_rate_limit_is_tried_again_after_a_pause(
         await ex.registry.refresh(conn)
         await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # ask 0.50: fills at once
     await ex.catch_up()
-    assert await _signals(pool) == [("BUY", "EXECUTED", "filled")]
+    assert await signal_outcomes(pool) == [("BUY", "EXECUTED", "filled")]
     clob.fail("POST", "/order", 429, times=1)
     async with pool.acquire() as conn:
         await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
     await ex.catch_up()
-    [_, refused] = await _signals(pool)
+    [_, refused] = await signal_outcomes(pool)
     assert refused[:2] == ("SELL", "SKIPPED") and "429" in refused[2]
     await ex.maintenance()  # too soon: not tried again yet
-    assert len(await _signals(pool)) == 2
+    assert len(await signal_outcomes(pool)) == 2
     assert (await _position(pool))[0] == "OPEN"
     clock.offset += timedelta(minutes=1)
     await ex.maintenance()
     await ex.worker.drain()
-    signals = await _signals(pool)
+    signals = await signal_outcomes(pool)
     assert signals[2:] == [("SELL", "EXECUTED", "filled")], signals
     assert (await _position(pool))[0] == "CLOSED"
     clock.offset += timedelta(minutes=10)
     await ex.maintenance()  # closed: nothing more
-    assert len(await _signals(pool)) == 3
+    assert len(await signal_outcomes(pool)) == 3
     posts = [m for m, p in clob.requests if p == "/order"]
     assert posts == ["POST", "POST", "POST"]  # the entry, the refused exit, the retry
 

@@ -19,6 +19,7 @@ from tests.execution.conftest import (
     add_strategy,
     add_trade,
     leading,
+    now_true,
     running,
     wait_for,
 )
@@ -64,7 +65,7 @@ async def test_a_kill_while_the_exchange_fails_never_crashes_the_executor(
         failing = clob.fail("DELETE", "/orders", 503, times=3)
         limited = clob.fail("DELETE", "/orders", 429, times=2)
         await _kill(pool, "live-one")
-        await wait_for(lambda: _true(failing.times == 0 and limited.times == 0))
+        await wait_for(lambda: now_true(failing.times == 0 and limited.times == 0))
         # Still running, and the other strategy still trades.
         assert not task.done()
         async with pool.acquire() as conn:
@@ -88,10 +89,6 @@ async def test_a_kill_while_the_exchange_fails_never_crashes_the_executor(
     assert row["exchange_order_id"] == order_id and clob.orders[order_id]["status"] == "CANCELED"
 
 
-async def _true(value: bool) -> bool:
-    return value
-
-
 async def test_deleting_a_strategy_cancels_its_live_orders(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
 ) -> None:
@@ -108,7 +105,7 @@ async def test_deleting_a_strategy_cancels_its_live_orders(
             "UPDATE orderflow_strategies SET killed = true, deleted_at = now(),"
             " generation = generation + 1 WHERE name = 'live-one'"
         )
-        await wait_for(lambda: _true(clob.orders[order_id]["status"] == "CANCELED"))
+        await wait_for(lambda: now_true(clob.orders[order_id]["status"] == "CANCELED"))
 
         async def booked() -> bool:
             return await pool.fetchval("SELECT status FROM orderflow_orders") == "CANCELED"
@@ -132,10 +129,10 @@ async def test_a_kill_is_not_held_up_by_slow_reconciliation(
                 await add_trade(conn, token_id=token, market=market, price="0.30")
         ids = await _resting(pool, clob, 4)
         clob.path_delays["/data/order/"] = 5.0  # a slow exchange, for lookups
-        await wait_for(lambda: _true(clob.pending.get("/data/order/", 0) > 0))
+        await wait_for(lambda: now_true(clob.pending.get("/data/order/", 0) > 0))
         lookups_done = clob.answered.get("/data/order/", 0)
         await _kill(pool, "live-one")
-        await wait_for(lambda: _true(all(clob.orders[i]["status"] == "CANCELED" for i in ids)))
+        await wait_for(lambda: now_true(all(clob.orders[i]["status"] == "CANCELED" for i in ids)))
         # Every cancel went out before a single slow lookup of that maintenance pass answered.
         assert clob.answered.get("/data/order/", 0) == lookups_done
         cancels = [r for r in clob.requests if r == ("DELETE", "/orders")]
@@ -157,11 +154,11 @@ async def test_a_pause_stops_orders_already_queued(
             for n in range(1, 6):
                 market, token = await new_market(clob, conn, n)
                 await add_trade(conn, token_id=token, market=market, price="0.30")
-        await wait_for(lambda: _true(clob.pending.get("/order", 0) > 0))
+        await wait_for(lambda: now_true(clob.pending.get("/order", 0) > 0))
         await pool.execute(
             "UPDATE orderflow_strategies SET paused = true, generation = generation + 1"
         )
-        await wait_for(lambda: _true(ex.registry.states["live-one"].paused))
+        await wait_for(lambda: now_true(ex.registry.states["live-one"].paused))
         await asyncio.sleep(0.3)  # an order whose check passed before the pause may still land
         posted = clob.requests.count(("POST", "/order"))
         await ex.worker.drain()
@@ -189,7 +186,7 @@ async def test_a_queued_order_that_grew_stale_is_not_sent(
             for n in range(1, 3):
                 market, token = await new_market(clob, conn, n)
                 await add_trade(conn, token_id=token, market=market, price="0.30")
-        await wait_for(lambda: _true(clob.pending.get("/order", 0) > 0))
+        await wait_for(lambda: now_true(clob.pending.get("/order", 0) > 0))
         clock.offset = timedelta(minutes=10)  # the second one has waited far too long
         await ex.worker.drain()
         clob.path_delays.clear()
@@ -229,11 +226,11 @@ async def test_an_order_queued_before_a_kill_is_not_sent_after_it_is_lifted(
         await pool.execute(
             f"UPDATE orderflow_strategies SET {switch} = true, generation = generation + 1"
         )
-        await wait_for(lambda: _true(getattr(state, switch)))
+        await wait_for(lambda: now_true(getattr(state, switch)))
         await pool.execute(
             f"UPDATE orderflow_strategies SET {switch} = false, generation = generation + 1"
         )
-        await wait_for(lambda: _true(not getattr(state, switch)))
+        await wait_for(lambda: now_true(not getattr(state, switch)))
         assert clob.pending.get("/order", 0) == 1  # still the first one
         await ex.worker.drain()
         clob.path_delays.clear()
@@ -312,10 +309,10 @@ async def test_a_kill_while_the_placement_answer_is_on_its_way_books_each_fill_o
         await leading(ex)
         async with pool.acquire() as conn:
             await add_trade(conn, token_id=TOKEN_YES, price="0.50")
-        await wait_for(lambda: _true(len(clob.orders) == 1))  # placed; the answer is late
+        await wait_for(lambda: now_true(len(clob.orders) == 1))  # placed; the answer is late
         [oid] = clob.orders
         await _kill(pool, "live-one")
-        await wait_for(lambda: _true(clob.orders[oid]["status"] == "CANCELED"))
+        await wait_for(lambda: now_true(clob.orders[oid]["status"] == "CANCELED"))
         await ex.worker.drain()
         await ex.kills.wait()
         await ex.desk.reconcile()

@@ -20,18 +20,15 @@ from tests.execution.conftest import (
     add_trade,
     add_wallet,
     leading,
+    now_true,
     running,
+    signal_outcomes,
     wait_for,
 )
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import live_executor, live_strategy, new_market
 
 OTHER = "0x" + "0c" * 20
-
-
-async def _signals(pool: asyncpg.Pool) -> list[tuple[str, str, str]]:
-    rows = await pool.fetch("SELECT side, status, reason FROM orderflow_signals ORDER BY id")
-    return [(r["side"], r["status"], r["reason"]) for r in rows]
 
 
 async def test_a_buy_sold_in_the_same_batch_is_not_followed(
@@ -50,14 +47,14 @@ async def test_a_buy_sold_in_the_same_batch_is_not_followed(
         await add_trade(conn, wallet=OTHER, side="SELL", price="0.50")  # not the leader
         await add_trade(conn, side="SELL", price="0.49")
     await ex.catch_up()
-    assert await _signals(pool) == [("BUY", "SKIPPED", "leader_exited")]
+    assert await signal_outcomes(pool) == [("BUY", "SKIPPED", "leader_exited")]
     assert await pool.fetchval("SELECT count(*) FROM orderflow_orders") == 0
     assert await pool.fetchval("SELECT count(*) FROM orderflow_positions") == 0
     # The leader buys again after its sell: that entry is followed.
     async with pool.acquire() as conn:
         await add_trade(conn, price="0.50")
     await ex.catch_up()
-    assert (await _signals(pool))[1:] == [("BUY", "EXECUTED", "filled")]
+    assert (await signal_outcomes(pool))[1:] == [("BUY", "EXECUTED", "filled")]
 
 
 async def test_a_resting_buy_is_cancelled_when_its_leader_sells(
@@ -89,7 +86,7 @@ async def test_a_resting_buy_is_cancelled_when_its_leader_sells(
         order = await wait_for(cancelled, timeout=5)
     assert (order["status"], order["status_reason"]) == ("CANCELED", "leader_exited")
     assert clob.orders[oid]["status"] == "CANCELED"
-    assert await _signals(pool) == [("BUY", "SKIPPED", "leader_exited")]
+    assert await signal_outcomes(pool) == [("BUY", "SKIPPED", "leader_exited")]
 
 
 async def test_entries_queued_when_the_leader_sells_are_not_sent(
@@ -104,12 +101,12 @@ async def test_entries_queued_when_the_leader_sells_are_not_sent(
         await leading(ex)
         async with pool.acquire() as conn:
             await add_strategy(conn, "zeta", maxOpenPositions=10)  # paper, queued behind
-            await wait_for(lambda: _true("zeta" in ex.registry.states))
+            await wait_for(lambda: now_true("zeta" in ex.registry.states))
             clob.path_delays["/order"] = 1.0
             market, token = await new_market(clob, conn, 1)  # no ask: rests
             await add_trade(conn, token_id=token, market=market, price="0.30")
             await add_trade(conn, token_id=TOKEN_YES, price="0.50")
-            await wait_for(lambda: _true(clob.pending.get("/order", 0) > 0))
+            await wait_for(lambda: now_true(clob.pending.get("/order", 0) > 0))
             await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
             await wait_for(lambda: _cursor_at_end(pool))
         await ex.worker.drain()
@@ -123,10 +120,6 @@ async def test_entries_queued_when_the_leader_sells_are_not_sent(
         ("zeta", TOKEN_YES, "SKIPPED", "leader_exited"),
     ]
     assert [o["order"]["tokenId"] for o in clob.orders.values()] == [str(token)]
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 async def _resting(pool: asyncpg.Pool) -> list[str]:

@@ -24,16 +24,13 @@ from tests.execution.conftest import (
     add_trade,
     add_wallet,
     leading,
+    now_true,
     running,
+    signal_outcomes,
     wait_for,
 )
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import live_executor, live_strategy
-
-
-async def _signals(pool: asyncpg.Pool) -> list[tuple[str, str, str]]:
-    rows = await pool.fetch("SELECT side, status, reason FROM orderflow_signals ORDER BY id")
-    return [(r["side"], r["status"], r["reason"]) for r in rows]
 
 
 async def _cursor_at_end(pool: asyncpg.Pool) -> bool:
@@ -63,18 +60,21 @@ async def test_a_live_entry_filled_as_its_leader_sold_is_exited(
         clob.path_delays["/order"] = 1.0
         async with pool.acquire() as conn:
             await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # ask 0.50: fills
-            await wait_for(lambda: _true(clob.pending.get("/order", 0) > 0))
+            await wait_for(lambda: now_true(clob.pending.get("/order", 0) > 0))
             await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
             await wait_for(lambda: _cursor_at_end(pool))
         clob.path_delays.clear()
 
         async def bought() -> bool:
-            return (await _signals(pool))[:1] == [("BUY", "EXECUTED", "filled")]
+            return (await signal_outcomes(pool))[:1] == [("BUY", "EXECUTED", "filled")]
 
         await wait_for(bought)
         await wait_for(lambda: _closed(pool), timeout=5)  # maintenance ticks every 0.5 s
         await ex.maintenance()
-    assert await _signals(pool) == [("BUY", "EXECUTED", "filled"), ("SELL", "EXECUTED", "filled")]
+    assert await signal_outcomes(pool) == [
+        ("BUY", "EXECUTED", "filled"),
+        ("SELL", "EXECUTED", "filled"),
+    ]
     sell = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'SELL'")
     buy = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'BUY'")
     assert sell["status"] == "FILLED" and sell["filled_shares"] == buy["filled_shares"]
@@ -108,7 +108,10 @@ async def test_what_a_resting_entry_filled_before_its_cancel_is_exited(
     )
     for _ in range(2):
         await ex.maintenance()
-    assert await _signals(pool) == [("BUY", "EXECUTED", "filled"), ("SELL", "EXECUTED", "filled")]
+    assert await signal_outcomes(pool) == [
+        ("BUY", "EXECUTED", "filled"),
+        ("SELL", "EXECUTED", "filled"),
+    ]
     sell = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'SELL'")
     assert (sell["status"], sell["filled_shares"]) == ("FILLED", 6)
     assert await _closed(pool)
@@ -140,18 +143,21 @@ async def _paper_entry_as_the_leader_sells(
         await leading(ex)
         async with pool.acquire() as conn:
             await add_trade(conn, price="0.50")
-            await wait_for(lambda: _true(paper.sending.is_set()))
+            await wait_for(lambda: now_true(paper.sending.is_set()))
             await add_trade(conn, side="SELL", price="0.49")
             await wait_for(lambda: _cursor_at_end(pool))
             if kill:
                 await conn.execute(
                     "UPDATE orderflow_strategies SET killed = true, generation = generation + 1"
                 )
-                await wait_for(lambda: _true(ex.registry.states["alpha"].killed))
+                await wait_for(lambda: now_true(ex.registry.states["alpha"].killed))
         paper.go.set()
 
         async def exit_signal() -> bool:
-            return len(await _signals(pool)) == 2 and (await _signals(pool))[1][1] != "PENDING"
+            return (
+                len(await signal_outcomes(pool)) == 2
+                and (await signal_outcomes(pool))[1][1] != "PENDING"
+            )
 
         await wait_for(exit_signal, timeout=5)
     return ex
@@ -161,7 +167,10 @@ async def test_a_paper_entry_filled_as_its_leader_sold_is_exited(
     pool: asyncpg.Pool, make_executor: Callable[..., Executor]
 ) -> None:
     await _paper_entry_as_the_leader_sells(pool, make_executor, kill=False)
-    assert await _signals(pool) == [("BUY", "EXECUTED", "filled"), ("SELL", "EXECUTED", "filled")]
+    assert await signal_outcomes(pool) == [
+        ("BUY", "EXECUTED", "filled"),
+        ("SELL", "EXECUTED", "filled"),
+    ]
     assert await _closed(pool)
 
 
@@ -172,16 +181,12 @@ async def test_a_killed_strategy_records_the_late_exit_once_and_sends_nothing(
     nothing is sent, and neither a later pass nor a restart records another."""
     await _paper_entry_as_the_leader_sells(pool, make_executor, kill=True)
     expected = [("BUY", "EXECUTED", "filled"), ("SELL", "SKIPPED", "strategy_killed")]
-    assert await _signals(pool) == expected
+    assert await signal_outcomes(pool) == expected
     restarted = make_executor()
     async with pool.acquire() as conn:
         await restarted.registry.refresh(conn)
     for _ in range(2):
         await restarted.maintenance()
-    assert await _signals(pool) == expected
+    assert await signal_outcomes(pool) == expected
     assert await pool.fetchval("SELECT count(*) FROM orderflow_orders WHERE side = 'SELL'") == 0
     assert await pool.fetchval("SELECT status FROM orderflow_positions") == "OPEN"
-
-
-async def _true(value: bool) -> bool:
-    return value

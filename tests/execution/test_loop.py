@@ -26,6 +26,7 @@ from tests.execution.conftest import (
     add_wallet,
     executor_settings,
     leading,
+    now_true,
     running,
     wait_for,
 )
@@ -97,12 +98,12 @@ async def test_settings_pause_and_kill_apply_without_restart_and_survive_it(
             "UPDATE orderflow_strategies SET paused = true, generation = generation + 1"
             " WHERE name = 'alpha'"
         )
-        await wait_for(lambda: _true(ex.registry.states["alpha"].paused))
+        await wait_for(lambda: now_true(ex.registry.states["alpha"].paused))
         await pool.execute(
             "UPDATE orderflow_strategies SET settings = settings || '{\"min_whale_score\": 7.0}',"
             " generation = generation + 1 WHERE name = 'alpha'"
         )
-        await wait_for(lambda: _true(ex.registry.states["alpha"].settings.min_whale_score == 7))
+        await wait_for(lambda: now_true(ex.registry.states["alpha"].settings.min_whale_score == 7))
         async with pool.acquire() as conn:
             await add_trade(conn)
         rows = await wait_for(_signals(pool))
@@ -120,16 +121,12 @@ async def test_settings_pause_and_kill_apply_without_restart_and_survive_it(
             "UPDATE orderflow_strategies SET killed = true, paused = false,"
             " generation = generation + 1 WHERE name = 'alpha'"
         )
-        await wait_for(lambda: _true(ex2.registry.states["alpha"].killed))
+        await wait_for(lambda: now_true(ex2.registry.states["alpha"].killed))
         async with pool.acquire() as conn:
             await add_trade(conn, token_id=TOKEN_NO, market=MARKET_B, outcome_index=1, price="0.35")
         rows = await wait_for(_signals(pool, "reason = 'strategy_killed'"))
         assert rows[0]["status"] == "SKIPPED"
     assert await pool.fetchval("SELECT count(*) FROM orderflow_orders") == 0
-
-
-async def _true(value: object) -> bool:
-    return bool(value)
 
 
 async def test_two_executors_one_trader_and_takeover(

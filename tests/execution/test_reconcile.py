@@ -13,13 +13,17 @@ import pytest
 from orderflow.execution.broker import OrderOutcome
 from orderflow.execution.live import LiveBroker
 from orderflow.execution.orders import OrderDesk
-from tests.execution.conftest import TOKEN_NO, TOKEN_YES, add_trade, leading, running, wait_for
+from tests.execution.conftest import (
+    TOKEN_NO,
+    TOKEN_YES,
+    add_trade,
+    leading,
+    now_true,
+    running,
+    wait_for,
+)
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import Clock, live_executor, live_strategy
-
-
-async def _true(value: bool) -> bool | None:
-    return True if value else None
 
 
 async def _fills(pool: asyncpg.Pool) -> list[asyncpg.Record]:
@@ -199,7 +203,7 @@ async def test_an_unexpected_error_after_the_send_leaves_the_order_in_doubt(
         await leading(ex)
         async with pool.acquire() as conn:
             await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # fills at once
-        await wait_for(lambda: _true(len(clob.orders) == 1))  # the exchange has it
+        await wait_for(lambda: now_true(len(clob.orders) == 1))  # the exchange has it
         await ex.worker.drain()
         monkeypatch.setattr(live, "send", send)
         await ex.maintenance()
