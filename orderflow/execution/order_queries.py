@@ -9,7 +9,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.broker import OrderOutcome, PreparedOrder
-from orderflow.execution.position_queries import LAST_PRICE
+from orderflow.execution.position_queries import LAST_PRICE, LEADER_SOLD, SIGNAL_TRIGGER
 
 # --------------------------------------------------------------------------------------------
 
@@ -146,16 +146,13 @@ async def live_orders(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.R
 # token by the signal's wallet stored after the triggering trade.
 _LEFT_BEHIND = (
     _ORDER
-    + """
+    + f"""
  WHERE o.status IN ('INTENT', 'OPEN') AND o.side = 'BUY' AND o.mode <> 'paper'
    AND s.signal_type = 'FOLLOW_WHALE' AND ($1::text IS NULL OR o.strategy = $1)
    AND EXISTS (
        SELECT 1 FROM orderflow_trades trig
-         JOIN orderflow_trades t ON t.wallet_address = trig.wallet_address
-                                AND t.token_id = trig.token_id
-        WHERE trig.chain_id = s.chain_id AND trig.tx_hash = s.tx_hash
-          AND trig.log_index = s.log_index AND trig.wallet_address = s.wallet_address
-          AND t.side = 'SELL' AND t.timestamp >= trig.timestamp AND t.id > trig.id)
+         JOIN orderflow_trades t ON {LEADER_SOLD}
+        WHERE {SIGNAL_TRIGGER})
  ORDER BY o.id
 """
 )

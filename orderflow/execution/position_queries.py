@@ -10,6 +10,7 @@ import asyncpg
 from orderflow.accounting import Position
 from orderflow.execution.broker import FillReport
 from orderflow.signals.exits import ExitsTried
+from orderflow.signals.queries import sold_since
 
 # --------------------------------------------------------------------------------------------
 # The strategy's book (what risk limits see)
@@ -47,17 +48,20 @@ async def book_rows(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.Rec
 # orderflow.signals.exits.exit_due decides which are due: the sell was read while the strategy
 # held nothing (the entry on its way, a fill booked after the sell), or every exit tried left
 # the position open (refused, never sent, expired partly filled).
-_EXITS = """
+# Signal ``s``'s triggering trade ``trig`` and the leader's later sells ``t`` of its token.
+SIGNAL_TRIGGER = (
+    "trig.chain_id = s.chain_id AND trig.tx_hash = s.tx_hash AND trig.log_index = s.log_index"
+    " AND trig.wallet_address = s.wallet_address"
+)
+LEADER_SOLD = sold_since("t", "trig.wallet_address", "trig.token_id", "trig.timestamp", "trig.id")
+
+_EXITS = f"""
 WITH sells AS (
     SELECT p.id AS position_id, t.id AS sell_id, t.chain_id, t.tx_hash, t.log_index
       FROM orderflow_positions p
       JOIN orderflow_signals s ON s.id = p.signal_id
-      JOIN orderflow_trades trig ON trig.chain_id = s.chain_id AND trig.tx_hash = s.tx_hash
-                                AND trig.log_index = s.log_index
-                                AND trig.wallet_address = s.wallet_address
-      JOIN orderflow_trades t ON t.wallet_address = trig.wallet_address
-                             AND t.token_id = trig.token_id AND t.side = 'SELL'
-                             AND t.timestamp >= trig.timestamp AND t.id > trig.id
+      JOIN orderflow_trades trig ON {SIGNAL_TRIGGER}
+      JOIN orderflow_trades t ON {LEADER_SOLD}
      WHERE p.strategy = $1 AND p.status = 'OPEN'
        AND s.signal_type = 'FOLLOW_WHALE' AND s.side = 'BUY'
 ), tries AS (

@@ -162,6 +162,16 @@ async def wallet_views(conn: asyncpg.Connection, addresses: Iterable[str]) -> di
     return views
 
 
+def sold_since(t: str, wallet: str, token: str, ts: str, trade_id: str) -> str:
+    """SQL: trade ``t`` is a SELL of ``token`` by ``wallet`` stored after the trade ``trade_id``
+    at ``ts`` (a leader that has left the position it bought: ``leader_exited``, the entries it
+    leaves behind, the exits owed; one definition for all of them)."""
+    return (
+        f"{t}.wallet_address = {wallet} AND {t}.token_id = {token} AND {t}.side = 'SELL'"
+        f" AND {t}.timestamp >= {ts} AND {t}.id > {trade_id}"
+    )
+
+
 _EARLIEST = "(SELECT min(w) FROM unnest($4::timestamptz[]) w)"
 _WINDOWS_START = f"{_EARLIEST} - make_interval(secs => $5)"
 
@@ -172,8 +182,7 @@ _WINDOWS_START = f"{_EARLIEST} - make_interval(secs => $5)"
 _MARKETS = f"""
 SELECT x.key, x.token_id, x.market_id,
        EXISTS (SELECT 1 FROM orderflow_trades t
-                WHERE t.wallet_address = x.wallet AND t.timestamp >= x.ts
-                  AND t.token_id = x.token_id AND t.side = 'SELL' AND t.id > x.key
+                WHERE {sold_since("t", "x.wallet", "x.token_id", "x.ts", "x.key")}
                   AND {pruning.since(_EARLIEST, "t")}) AS leader_exited,
        EXISTS (SELECT 1 FROM orderflow_market_outcomes o WHERE o.market_id = x.market_id)
            AS resolved,
