@@ -17,7 +17,6 @@ Inputs: the order's row, our fills of it in the account's trades, what the order
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -105,16 +104,17 @@ def settle(
     if exchange_id is None and fills:
         exchange_id = fills[0].order_id
 
-    def book(new_status: OrderStatus, reason: str | None = None) -> Verdict:
-        return Verdict(
-            OrderOutcome(
-                status=new_status,
-                exchange_order_id=exchange_id,
-                reason=reason,
-                filled_shares=total,
-                fills=fresh,
-            )
+    def book(
+        new_status: OrderStatus, reason: str | None = None, *, cancel: bool = False
+    ) -> Verdict:
+        outcome = OrderOutcome(
+            status=new_status,
+            exchange_order_id=exchange_id,
+            reason=reason,
+            filled_shares=total,
+            fills=fresh,
         )
+        return Verdict(outcome, cancel=cancel)
 
     if status == "CANCELED":  # closed: only fills that happened before the cancel
         return book("CANCELED", row["status_reason"]) if fresh else Verdict()
@@ -125,7 +125,7 @@ def settle(
         # exchange can still fill (out of the exposure and the kill switch): cancelled first.
         if total >= shares:
             return book("FILLED")
-        return dataclasses.replace(book("CANCELED", "expired"), cancel=True)
+        return book("CANCELED", "expired", cancel=True)
     if found is not None:
         new: OrderStatus = found.status
         if new == "FILLED" and total < shares and not expired:
