@@ -12,6 +12,8 @@ trades and their settlement on chain — is :mod:`tests.execution.clob_exchange`
 * ``POST /order``: the order's EIP-712 signature must recover to ``signer``; an EOA order
   (signature type 0) must have ``maker == signer``; ``owner`` = the API key. Its id is the order's
   EIP-712 hash. A refusal is HTTP 400 with the real CLOB's message, HTTP 429 when rate limited;
+* ``GET /book?token_id=``: the token's one-level book with the market's ``min_order_size`` and
+  ``tick_size`` (``Market.min_size``, ``Market.tick``), as the real CLOB answers it;
 * ``GET /data/order/{id}``: a fully matched order is gone (the real CLOB answers nothing,
   py-clob-client issue 217: "it will be in get_trades");
 * ``GET /data/trades``: the account's trades, paginated (``page_size``, ``next_cursor``);
@@ -94,6 +96,7 @@ class FakeClob(ClobExchange):
         r.add_get("/auth/api-keys", self.api_keys)
         r.add_get("/markets-by-token/{token}", self.market_by_token)
         r.add_get("/clob-markets/{condition}", self.clob_market)
+        r.add_get("/book", self.book)
         r.add_post("/order", self.post_order)
         r.add_get("/data/order/{order_id}", self.get_order)
         r.add_get("/data/trades", self.get_trades)
@@ -198,6 +201,32 @@ class FakeClob(ClobExchange):
                 "nr": market.neg_risk,
                 "t": [{"t": str(t)} for t in market.tokens],
                 "mts": float(market.tick),
+            }
+        )
+
+    async def book(self, request: web.Request) -> web.Response:
+        """``GET /book?token_id=``: the token's book as the real CLOB serialises it (decimals
+        as strings, the timestamp in ms), with the market's ``min_order_size`` and
+        ``tick_size`` — the one public read that states the market's minimum order size."""
+        token = request.query.get("token_id", "")
+        market = self.markets.get(int(token)) if token.isdigit() else None
+        if market is None:
+            return self._reject(404, "No orderbook exists for the requested token id")
+        bid, ask = market.bids.get(int(token)), market.asks.get(int(token))
+        bid_size = market.bid_sizes.get(int(token), Decimal(1000))
+        ask_size = market.ask_sizes.get(int(token), Decimal(1000))
+        return web.json_response(
+            {
+                "market": market.condition_id,
+                "asset_id": token,
+                "timestamp": str(int(self.now() * 1000)),
+                "hash": secrets.token_hex(20),
+                "bids": [] if bid is None else [{"price": str(bid), "size": str(bid_size)}],
+                "asks": [] if ask is None else [{"price": str(ask), "size": str(ask_size)}],
+                "min_order_size": str(market.min_size),
+                "tick_size": str(market.tick),
+                "neg_risk": market.neg_risk,
+                "last_trade_price": "",
             }
         )
 
