@@ -13,6 +13,10 @@ and never branches on the mode again. An order goes through three steps, each wi
    (of resting orders too). An intent the exchange may have seen is never resent: it stays in
    doubt until its expiry has passed and the trades show no fill.
 
+Before deciding, the executor asks the broker for the traded market's own rules
+(:meth:`Broker.market_rules`: its minimum order size and tick; live: read from the exchange and
+cached, paper: none, the strategy's own settings apply).
+
 A matched trade still has to settle on chain (MATCHED → MINED → CONFIRMED, or RETRYING → FAILED):
 :meth:`Broker.trade` reads one trade's settlement status, until it is final
 (:mod:`orderflow.execution.trade_status` reverses a booked fill whose trade FAILED).
@@ -97,6 +101,15 @@ class CancelResult:
     not_canceled: tuple[str, ...] = ()  # unknown or no longer live at the exchange
 
 
+@dataclass(frozen=True, slots=True)
+class MarketRules:
+    """What the exchange accepts in one market: orders of at least ``min_order_size`` shares
+    (BUY or SELL), prices on ``tick_size``; None where not known."""
+
+    min_order_size: Decimal | None = None
+    tick_size: Decimal | None = None
+
+
 class OrderInDoubtError(ExecutionError):
     """The request may or may not have reached the exchange: reconcile, never resend blindly."""
 
@@ -128,5 +141,10 @@ class Broker(Protocol):
         ...
 
     async def cancel(self, order_ids: list[str]) -> CancelResult: ...
+
+    async def market_rules(self, token_id: int) -> MarketRules | None:
+        """The market's own minimum order size and tick, None when not known (no source, or
+        the exchange could not be asked: the strategy's settings apply). Never raises."""
+        ...
 
     async def close(self) -> None: ...

@@ -13,11 +13,16 @@ both in a placement response and in the trades is booked once. A booked trade's 
 is read by its id (``GET /data/trades?id=``, as the SDK's own settlement waiter does) until it is
 CONFIRMED or FAILED.
 
+The market's own minimum order size and tick come from its book (``GET /book?token_id=``),
+cached per token (:mod:`orderflow.execution.market_rules`); a refusal under the minimum records
+the minimum it states, so the next decision skips what the exchange would refuse again.
+
 Only this module imports the SDK; the rest of the executor sees the :class:`Broker` protocol.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -37,6 +42,7 @@ from orderflow.execution.broker import (
     ExchangeBusyError,
     ExchangeFill,
     FillReport,
+    MarketRules,
     Mode,
     OrderInDoubtError,
     OrderOutcome,
@@ -45,6 +51,7 @@ from orderflow.execution.broker import (
     PreparedOrder,
 )
 from orderflow.execution.credentials import WALLET_TYPE_SIGNATURE, LiveCredentials
+from orderflow.execution.market_rules import RULES_TIMEOUT_SECS, RulesCache
 from orderflow.execution.order_ids import candidate_order_ids
 
 log = logging.getLogger(__name__)
@@ -174,6 +181,39 @@ class LiveBroker:
     def __init__(self, client: AsyncSecureClient, *, chain_id: int = 137) -> None:
         self.client = client
         self.chain_id = chain_id
+        self.rules = RulesCache()
+
+    async def market_rules(self, token_id: int) -> MarketRules | None:
+        ask, known = self.rules.lookup(token_id)
+        if not ask:
+            return known
+        try:
+            async with asyncio.timeout(RULES_TIMEOUT_SECS):
+                book = await self.client.get_order_book(token_id=str(token_id))
+        except Exception as exc:  # best effort: nothing of it reaches the trading loop
+            # A failed read (error, rate limit, no answer) falls back to what was known, else
+            # to the strategy's settings; the exchange's refusal handles the rest.
+            status = exc.status if isinstance(exc, RequestRejectedError) else None
+            busy = status is None or not 400 <= status < 500 or status in (408, 429)
+            self.rules.failed(token_id, busy=busy)
+            log.warning(
+                "market rules not read; the strategy's minimum applies",
+                extra={"token_id": str(token_id), "error": type(exc).__name__},
+            )
+            return known
+        rules = MarketRules(min_order_size=book.min_order_size, tick_size=book.tick_size)
+        self.rules.store(token_id, rules)
+        return rules
+
+    def _refused(self, request: OrderRequest, reason: str) -> OrderOutcome:
+        """A refusal; one under the market's minimum records the minimum it states."""
+        minimum = self.rules.refused(request.token_id, reason)
+        if minimum is not None:
+            log.warning(
+                "order under the market's minimum size refused; minimum recorded",
+                extra={"token_id": str(request.token_id), "min_order_size": str(minimum)},
+            )
+        return OrderOutcome(status="REJECTED", reason=reason)
 
     async def prepare(self, request: OrderRequest) -> PreparedOrder:
         expiration = int(time.time()) + max(MIN_EXPIRY_SECS, request.expires_in_secs)
@@ -204,7 +244,7 @@ class LiveBroker:
             return OrderOutcome(status="REJECTED", reason="http 429: rate limited")
         except RequestRejectedError as exc:
             if exc.status is not None and 400 <= exc.status < 500 and exc.status != 408:
-                return OrderOutcome(status="REJECTED", reason=f"http {exc.status}: {exc}")
+                return self._refused(order.request, f"http {exc.status}: {exc}")
             raise OrderInDoubtError(f"order post failed: http {exc.status}") from None
         except PolymarketError as exc:
             raise OrderInDoubtError(f"order post failed: {type(exc).__name__}") from None
@@ -214,7 +254,7 @@ class LiveBroker:
                 # but failure delaying, placement successful": it may be on the book. Reconciled
                 # by its ids like any order in doubt, never resent.
                 raise OrderInDoubtError("order placed unmatched (its matching delay failed)")
-            return OrderOutcome(status="REJECTED", reason=f"{response.code}: {response.message}")
+            return self._refused(order.request, f"{response.code}: {response.message}")
         req = order.request
         fills: tuple[FillReport, ...] = ()
         filled = Decimal(0)

@@ -21,6 +21,7 @@ from orderflow.execution.broker import (
     CancelResult,
     ExchangeFill,
     FillReport,
+    MarketRules,
     Mode,
     OrderOutcome,
     OrderRequest,
@@ -69,6 +70,9 @@ class PaperBroker:
 
     async def cancel(self, order_ids: list[str]) -> CancelResult:
         return CancelResult(not_canceled=tuple(order_ids))
+
+    async def market_rules(self, token_id: int) -> MarketRules | None:
+        return None  # no book to read: the strategy's minimum and tick apply
 
     async def close(self) -> None:
         return None

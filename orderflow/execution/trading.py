@@ -1,12 +1,13 @@
 """From a batch of new trades to stored signals handed to the order worker, for every strategy.
 
 For each strategy: the trades past its cursor are pre-filtered cheaply (wallet score, size,
-enabled rules), the survivors get market views and the strategy's book, and
-:func:`orderflow.signals.evaluate` decides; the leader's sells of held positions are decided as
-exits (:mod:`orderflow.execution.exit_signals`). Signals and the advanced cursor are committed in
-one transaction, so a restart neither skips nor repeats a trade; the UNIQUE signal key makes a
-replayed trade (late-commit sweep, a second executor) a no-op
-(:mod:`orderflow.execution.signal_record`). Accepted signals then go to the order worker
+enabled rules), the survivors get market views (the market's own minimum order size and tick
+from the broker that would trade them: :mod:`orderflow.execution.market_rules`) and the
+strategy's book, and :func:`orderflow.signals.evaluate` decides; the leader's sells of held
+positions are decided as exits (:mod:`orderflow.execution.exit_signals`). Signals and the
+advanced cursor are committed in one transaction, so a restart neither skips nor repeats a
+trade; the UNIQUE signal key makes a replayed trade (late-commit sweep, a second executor) a
+no-op (:mod:`orderflow.execution.signal_record`). Accepted signals then go to the order worker
 (:mod:`orderflow.execution.order_worker`), which sends them as orders, each intent stored before
 sending.
 """
@@ -24,16 +25,24 @@ import asyncpg
 
 from orderflow import db
 from orderflow.execution import position_queries, strategy_queries
-from orderflow.execution.book import load_book_and_holdings
+from orderflow.execution.book import Holdings, load_book_and_holdings
 from orderflow.execution.daypnl import DayMarks
 from orderflow.execution.exit_signals import decide_exits, exits_of
+from orderflow.execution.market_rules import with_market_rules
 from orderflow.execution.order_worker import OrderJob, OrderWorker
 from orderflow.execution.signal_record import record_signal
 from orderflow.execution.strategies import StrategyState
 from orderflow.signals import queries as signal_queries
 from orderflow.signals.decide import Decision, evaluate
 from orderflow.signals.exits import exit_due
-from orderflow.signals.views import OpenPosition, StrategyBook, TradeView, WalletView
+from orderflow.signals.views import (
+    MarketView,
+    OpenPosition,
+    Side,
+    StrategyBook,
+    TradeView,
+    WalletView,
+)
 from orderflow.strategy.settings import StrategySettings
 
 
@@ -106,6 +115,25 @@ class Trader:
             with contextlib.suppress(Exception):
                 await conn.close()
 
+    async def _market_views(
+        self,
+        conn: asyncpg.Connection,
+        state: StrategyState,
+        trades: Sequence[TradeView],
+        window: float,
+        holdings: Holdings,
+    ) -> dict[int, dict[Side, MarketView]]:
+        """The markets of ``trades`` as the decision sees them: quotes and history from the
+        database, the market's own minimum order size and tick from the broker that would
+        trade it (the position's mode for an exit, the strategy's for an entry; paper: none,
+        the strategy's settings apply)."""
+        views = await signal_queries.market_views(conn, trades, window)
+        brokers = self.worker.desk.brokers
+        mode = state.settings.mode
+        return await with_market_rules(
+            views, trades, lambda t: brokers.get(holdings.modes.get(t.token_id, mode))
+        )
+
     async def process(
         self,
         trades: Sequence[TradeView],
@@ -159,7 +187,9 @@ class Trader:
                 exits = exits_of(state, sells, holdings, worker.exiting)
                 todo = {t.id: t for t in [*candidates, *exits]}
                 window = settings.fade_window_secs if settings.enable_degen_fading else 0.0
-                markets = await signal_queries.market_views(conn, list(todo.values()), window)
+                markets = await self._market_views(
+                    conn, state, list(todo.values()), window, holdings
+                )
                 created, accepted = await decide_exits(
                     conn, state, exits, markets, book, holdings, wallets, now, worker.exiting
                 )
@@ -220,7 +250,7 @@ class Trader:
                 conn, state, now, worker.inflight.get(state.name), self.marks
             )
             exits = exits_of(state, sells, holdings, worker.exiting)
-            markets = await signal_queries.market_views(conn, exits, 0.0)
+            markets = await self._market_views(conn, state, exits, 0.0, holdings)
             wallets = await signal_queries.wallet_views(conn, {t.wallet for t in exits})
             created, accepted = await decide_exits(
                 conn,

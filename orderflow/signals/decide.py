@@ -16,7 +16,7 @@ from typing import Any, Literal
 from orderflow.signals.model import confidence, win_probability
 from orderflow.signals.risk import Reason, book_gates, market_gates
 from orderflow.signals.rules import SignalType, classify, price_drop
-from orderflow.signals.sizing import Sizing, below_min_buy, dec, size_position
+from orderflow.signals.sizing import Sizing, below_min_buy, dec, min_order_shares, size_position
 from orderflow.signals.views import MarketView, StrategyBook, TradeView, WalletView
 from orderflow.strategy.settings import StrategySettings
 
@@ -154,5 +154,7 @@ def evaluate(
     if below_min_buy(sizing.shares, sizing.size_usdc, market, settings):
         if "max_market_exposure_usd" in sizing.capped_by:
             return refuse(Reason.MARKET_EXPOSURE, **extra)
+        # Not sized up to the minimum: that would stake more than Kelly and the caps allow.
+        inputs["sizing"]["min_order_size"] = str(min_order_shares(market, settings))
         return refuse(Reason.BELOW_MIN_SIZE, **extra)
     return Decision(signal, "PENDING", Reason.ACCEPTED, inputs=inputs, **extra)

@@ -7,10 +7,12 @@ limit at the observed price minus ``paper_slippage_bps``, rounded *down* to the 
 
 * paused strategies still exit (pausing stops new positions, it does not freeze risk);
 * killed strategies send nothing: the exit is recorded SKIPPED ``strategy_killed``;
-* a position smaller than the market's minimum order size (5 shares, usually; what is left of a
-  partly filled entry) cannot be sold on the CLOB, which refuses the order (``Size (3) lower than
-  the minimum: 5``): nothing is sent, the exit is recorded SKIPPED ``exit_below_min_size`` and the
-  position is held to resolution, where settlement closes it at its payout (paper trades alike);
+* a position smaller than the market's minimum order size (5 shares for most markets, 15 or
+  more for some: ``market.min_order_size``, which the live executor reads from the exchange, else
+  the strategy's ``min_order_size``; what is left of a partly filled entry) cannot be sold on the
+  CLOB, which refuses the order (``Size (3) lower than the minimum: 5``): nothing is sent, the
+  exit is recorded SKIPPED ``exit_below_min_size`` and the position is held to resolution, where
+  settlement closes it at its payout (paper trades alike);
 * a resolved market is not exited: settlement closes the position at its payout;
 * an exit that left the position open (refused by the exchange — a 429 is one —, never sent,
   expired partly filled) is tried again while the leader is gone: :func:`exit_due`, after

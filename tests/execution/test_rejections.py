@@ -62,6 +62,9 @@ async def test_refusals_are_recorded_on_the_signal(
         clob.allowance = False
     elif setup == "min_size":
         clob.markets[TOKEN_YES].min_size = Decimal(5000)
+        # The executor reads the market's minimum from its book and would not send the order
+        # (test_market_minimum.py); with the book unreadable it falls back to the strategy's.
+        clob.fail("GET", "/book", 503)
     else:
         clob.fail("POST", "/order", 429, times=1)
     reason = await _one_buy(pool, dsn, live, token_id=TOKEN_YES, price="0.50")

@@ -1,0 +1,137 @@
+"""The traded market's own order rules (minimum order size, tick) in the decision's market view.
+
+Polymarket markets have their own minimum order size (5 shares for most, 15 or more for some)
+and tick; the CLOB refuses an order under the minimum, BUY or SELL (``order 0x… is invalid.
+Size (10) lower than the minimum: 15``). The live broker reads them from the token's book
+(``GET /book?token_id=``: ``min_order_size``, ``tick_size``) and keeps them in a
+:class:`RulesCache` for :data:`RULES_TTL_SECS` (they rarely change: one read per token, not per
+order); a refusal under the minimum records the minimum it states
+(:meth:`RulesCache.refused`), so the next decision knows it even when the book cannot be read.
+A read that fails (an error, a rate limit, no answer in :data:`RULES_TIMEOUT_SECS`) is not tried
+again for :data:`RULES_RETRY_SECS` (a busy exchange: no token's book is read meanwhile), and the
+decision falls back to the strategy's ``min_order_size`` and ``tick_size``; the exchange's
+refusal handles the rest. Trading never fails on it, nor waits for it more than one timeout a
+minute.
+
+:func:`with_market_rules` puts the rules into the views the decision reads (entries and exits,
+:mod:`orderflow.execution.trading`), with the broker of each decision's mode: paper has no book
+to read and keeps the strategy's settings, as the backtest does.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
+
+from orderflow.execution.broker import Broker, MarketRules
+from orderflow.signals.views import MarketView, Side, TradeView
+
+RULES_TTL_SECS = 3600.0  # a market's minimum and tick, once read, for an hour
+RULES_RETRY_SECS = 60.0  # after a failed read, the exchange is not asked again for a minute
+RULES_TIMEOUT_SECS = 3.0  # a read that takes longer is a failed read
+# The CLOB's refusal of an order under the market's minimum (BUY or SELL).
+_UNDER_MINIMUM = re.compile(r"lower than the minimum: ([0-9]+(?:\.[0-9]+)?)")
+
+
+def refused_minimum(reason: str | None) -> Decimal | None:
+    """The market's minimum order size stated by a refusal (``… Size (10) lower than the
+    minimum: 15`` -> 15), None for any other refusal."""
+    found = _UNDER_MINIMUM.search(reason or "")
+    if found is None:
+        return None
+    try:
+        return Decimal(found.group(1))
+    except InvalidOperation:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    rules: MarketRules | None
+    until: float  # monotonic time after which the exchange is asked again
+
+
+class RulesCache:
+    """Market rules by token, each until its lifetime ends (a failed read: until its pause
+    ends, keeping what was known before)."""
+
+    def __init__(
+        self,
+        *,
+        ttl_secs: float = RULES_TTL_SECS,
+        retry_secs: float = RULES_RETRY_SECS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl_secs = ttl_secs
+        self.retry_secs = retry_secs
+        self.clock = clock
+        self._entries: dict[int, _Entry] = {}
+        self._paused_until = 0.0  # after a read the exchange was too busy for: no reads
+
+    def lookup(self, token_id: int) -> tuple[bool, MarketRules | None]:
+        """(whether to ask the exchange now, the rules last known): ask when the token's rules
+        are unknown or past their lifetime, unless reads are paused."""
+        entry = self._entries.get(token_id)
+        now = self.clock()
+        known = None if entry is None else entry.rules
+        if now < self._paused_until or (entry is not None and now < entry.until):
+            return False, known
+        return True, known
+
+    def store(self, token_id: int, rules: MarketRules) -> None:
+        self._entries[token_id] = _Entry(rules, self.clock() + self.ttl_secs)
+
+    def failed(self, token_id: int, *, busy: bool) -> None:
+        """A failed read: not asked again for a while, for this token (it has no book, say)
+        or, ``busy`` (no answer, 429, 5xx), for every token: the exchange is struggling, and
+        each new token would wait for its timeout again."""
+        known = self._entries.get(token_id)
+        rules = None if known is None else known.rules
+        until = self.clock() + self.retry_secs
+        self._entries[token_id] = _Entry(rules, until)
+        if busy:
+            self._paused_until = until
+
+    def refused(self, token_id: int, reason: str | None) -> Decimal | None:
+        """Record the minimum a refusal states (None: the refusal states none)."""
+        minimum = refused_minimum(reason)
+        if minimum is None:
+            return None
+        known = self._entries.get(token_id)
+        tick = known.rules.tick_size if known is not None and known.rules is not None else None
+        self.store(token_id, MarketRules(min_order_size=minimum, tick_size=tick))
+        return minimum
+
+
+def _with(view: MarketView, rules: MarketRules) -> MarketView:
+    return replace(
+        view,
+        min_order_size=rules.min_order_size or view.min_order_size,
+        tick_size=rules.tick_size or view.tick_size,
+    )
+
+
+async def with_market_rules(
+    views: Mapping[int, Mapping[Side, MarketView]],
+    trades: Sequence[TradeView],
+    broker_of: Callable[[TradeView], Broker | None],
+) -> dict[int, dict[Side, MarketView]]:
+    """``views`` (by trade id, then side) with each trade's market rules from the broker that
+    would trade it (``broker_of``; None: no broker, the view as it is). One question per token."""
+    asked: dict[tuple[int, int], MarketRules | None] = {}
+    out = {key: dict(sides) for key, sides in views.items()}
+    for trade in trades:
+        broker = broker_of(trade)
+        key = trade.id or 0
+        if broker is None or key not in out:
+            continue
+        slot = (id(broker), trade.token_id)
+        if slot not in asked:
+            asked[slot] = await broker.market_rules(trade.token_id)
+        rules = asked[slot]
+        if rules is not None:
+            out[key] = {side: _with(view, rules) for side, view in out[key].items()}
+    return out
