@@ -182,6 +182,11 @@ class Book:
         """Per held token: who its position followed in, and with which signal type."""
         return {t: (h.signal.wallet, h.signal.signal_type) for t, h in self.open.items()}
 
+    def leader(self, token_id: int) -> tuple[str, str] | None:
+        """Who the position held in ``token_id`` followed in, and with which signal type."""
+        held = self.open.get(token_id)
+        return None if held is None else (held.signal.wallet, held.signal.signal_type)
+
     def _exit(self, trade: TradeView, fill: DepthFill, signal: SignalRecord, now: datetime) -> None:
         """Sell what the bids within the limit took; the position closes once it is all sold."""
         held = self.open[trade.token_id]

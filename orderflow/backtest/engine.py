@@ -3,8 +3,9 @@
 At the start of every step ``[T, T + step)`` the scorer is asked for wallet scores *as of T*
 (the reputation stage's as-of gate: trades with timestamp <= T, resolutions with resolved_at <=
 T). Then the step's trades and resolutions are replayed in time order. A taker's fill (only a
-taker's row is someone's decision) that a follower wants becomes a pending signal, decided
-``latency`` later — by then the tape holds every fill and resolution up to that moment — and
+taker's row is someone's decision) that a follower wants becomes a pending signal, and so does
+a leader's maker SELL (its resting order hit: the executor exits on it), decided ``latency``
+later — by then the tape holds every fill and resolution up to that moment — and
 filled against the book revealed after it (:mod:`orderflow.backtest.liquidity`) — but never
 after ``end``: the backtest reads nothing past its end, so a signal still pending then meets
 only the liquidity revealed up to ``end`` (none, when it is due after it). Several
@@ -130,17 +131,20 @@ async def _merge(
         yield res
 
 
+def _leader_selling(trade: TradeView, run: Run) -> bool:
+    """Whether ``trade`` is a SELL by the wallet ``run``'s FOLLOW_WHALE position in its token
+    followed in — any row of that wallet's own (``wallet_address``), its maker rows too: the
+    executor exits on every stored SELL of the leader (``orderflow.signals.queries.sold_since``),
+    a resting order it posted earlier included."""
+    return trade.side == "SELL" and run.book.leader(trade.token_id) == (
+        trade.wallet,
+        "FOLLOW_WHALE",
+    )
+
+
 def _exit_side(trade: TradeView, run: Run, resolved: bool) -> Side:
     """SELL (meet the bids) when this fill is the leader of a held FOLLOW_WHALE selling."""
-    lead = run.book.leaders().get(trade.token_id)
-    if (
-        trade.side == "SELL"
-        and not resolved
-        and lead is not None
-        and lead == (trade.wallet, "FOLLOW_WHALE")
-    ):
-        return "SELL"
-    return "BUY"
+    return "SELL" if not resolved and _leader_selling(trade, run) else "BUY"
 
 
 class _Replay:
@@ -163,9 +167,14 @@ class _Replay:
     def observe(self, fill: StoredFill, wallet: WalletView) -> None:
         """Feed the tape; schedule the fill's decision for every follower that wants it."""
         market = self.tape.observe(fill.view)
-        if not fill.taker:
-            return  # a maker's fill is not a decision: never copied
-        wanting = [r for r in self.runs if r.follower.wants(fill.view, wallet, market)]
+        if fill.taker:
+            wanting = [r for r in self.runs if r.follower.wants(fill.view, wallet, market)]
+        else:
+            # A maker's fill is not a decision, never copied; but a leader may leave through a
+            # resting order: its SELL is an exit of the positions that followed it in. (A
+            # position opened before the decision, after this fill, cannot be one of them: its
+            # leader's buy came before this sell, so the entry was skipped ``leader_exited``.)
+            wanting = [r for r in self.runs if _leader_selling(fill.view, r)]
         if wanting:
             self._seq += 1
             due = fill.timestamp + self.execution.latency

@@ -8,8 +8,11 @@
   stake, through the executor's same market and book risk gates, ``leader_exited``, minimum
   sizes (:func:`orderflow.signals.sizing.below_min_buy`) and the same entry-price rule (the
   book's best price plus slippage, rounded up to the tick), so the only difference from the
-  strategy is *whom* it follows and how much it stakes. (The engine offers followers taker rows
-  only, decided a latency later against the revealed book: :mod:`orderflow.backtest.engine`.)
+  strategy is *whom* it follows and how much it stakes. Baselines make no exits: their positions
+  are held to resolution, whoever sells and how. (The engine offers followers taker rows, and a
+  maker row only when it is a held FOLLOW_WHALE position's leader selling through a resting
+  order — an exit, never an entry — decided a latency later against the revealed book:
+  :mod:`orderflow.backtest.engine`.)
 """
 
 from __future__ import annotations

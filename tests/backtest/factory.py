@@ -59,8 +59,10 @@ class History:
         at: datetime,
         *,
         taker: bool = True,
+        taker_address: str | None = None,
     ) -> None:
-        """A fill of ``wallet``: its taker row (a decision) or, ``taker=False``, a maker row."""
+        """A fill of ``wallet``: its taker row (a decision) or, ``taker=False``, a maker row
+        (``taker_address``: the wallet whose order hit it, a stand-in by default)."""
         self._n += 1
         p, s = Decimal(price), Decimal(shares)
         self.trades.append(
@@ -75,7 +77,7 @@ class History:
                 "V2",
                 h32("order", self._n),
                 wallet,
-                EXCHANGE if taker else addr("some taker"),
+                EXCHANGE if taker else taker_address or addr("some taker"),
                 taker,
                 side,
                 Decimal(token_of(market, outcome)),

@@ -115,3 +115,70 @@ async def test_an_exit_below_the_minimum_size_is_held_to_resolution(pool: asyncp
     entry = report.result.runs[0].book.signals[0]
     assert entry.shares == 3 and entry.close_reason == "resolved"
     assert entry.pnl == 3 * (Decimal(1) - Decimal("0.40"))
+
+
+async def test_a_leader_leaving_through_a_resting_order_is_exited(pool: asyncpg.Pool) -> None:
+    """The whale bought as taker; half an hour later a buyer hits the whale's resting SELL
+    order: the whale appears only in that fill's maker row. The executor exits on any stored
+    SELL row of the leader (``wallet_address``: its own order, maker or taker); the backtest
+    offered followers taker rows only and held the position to resolution. A maker SELL whose
+    *taker* is the whale (the whale buying more) is not the whale selling."""
+    h = History()
+    market = h.market("resting-exit")
+    buyer = addr("buyer")
+    h.trade(WHALE, market, 0, "BUY", "0.40", "500", T)
+    h.ask(market, 0, "0.40", "5000", T + timedelta(minutes=1))
+    # The whale buys again, hitting a market maker's ask (the maker row names it as taker).
+    h.trade(WHALE, market, 0, "BUY", "0.45", "300", T + timedelta(minutes=10))
+    h.trade(addr("mm"), market, 0, "SELL", "0.45", "300", T + timedelta(minutes=10),
+            taker=False, taker_address=WHALE)  # fmt: skip
+    # The buyer takes the whale's resting offer: the buyer's taker row, the whale's maker row.
+    sold = T + timedelta(minutes=30)
+    h.trade(buyer, market, 0, "BUY", "0.45", "500", sold)
+    h.trade(WHALE, market, 0, "SELL", "0.45", "500", sold, taker=False, taker_address=buyer)
+    h.bid(market, 0, "0.45", "5000", sold + timedelta(minutes=1))
+    h.resolve(market, 1, T0 + timedelta(days=2))
+    await h.store(pool)
+    report = await _run(pool)
+    assert _signals(report, 0) == [
+        ("BUY", "EXECUTED", "accepted"),
+        ("BUY", "SKIPPED", "position_exists"),
+        ("SELL", "EXECUTED", "exit_with_leader"),
+    ]
+    entry, _, exit_ = report.result.runs[0].book.signals
+    # Triggered by the whale's maker row, decided a latency later, sold into the bid.
+    assert exit_.wallet == WHALE and exit_.trigger_time == sold
+    assert exit_.time == sold + report.result.execution.latency
+    assert exit_.price == Decimal("0.45") and exit_.shares == entry.shares
+    assert entry.close_reason == "exit" and report.strategy.positions_open == 0
+    assert entry.pnl == entry.shares * (Decimal("0.45") - Decimal("0.40"))
+    # The baselines make no exits at all, on a taker's sell or a maker's: held to resolution.
+    for run in (1, 2):
+        signals = report.result.runs[run].book.signals
+        assert [s.side for s in signals] == ["BUY"] * len(signals)
+        assert signals[0].status == "EXECUTED" and signals[0].close_reason == "resolved"
+
+
+async def test_a_buy_its_leader_sold_through_a_resting_order_is_not_followed(
+    pool: asyncpg.Pool,
+) -> None:
+    """3 s after its buy the whale's resting SELL order is hit: stored after the buy, it is the
+    leader's sale for the executor's ``sold_since`` (any SELL row of the wallet), so the buy is
+    skipped ``leader_exited`` — by the strategy and the baselines alike. The makers the whale's
+    own buy hit (SELL rows naming the whale as taker) are not the whale selling."""
+    h = History()
+    left, stayed = h.market("left-through-a-resting-order"), h.market("stayed")
+    h.trade(WHALE, left, 0, "BUY", "0.40", "500", T)
+    h.trade(WHALE, left, 0, "SELL", "0.40", "500", T + timedelta(seconds=3), taker=False)
+    h.ask(left, 0, "0.40", "5000", T + timedelta(minutes=1))
+    later = T + timedelta(hours=2)
+    h.trade(WHALE, stayed, 0, "BUY", "0.40", "500", later)
+    h.trade(addr("mm"), stayed, 0, "SELL", "0.40", "500", later, taker=False, taker_address=WHALE)
+    h.ask(stayed, 0, "0.40", "5000", later + timedelta(minutes=1))
+    await h.store(pool)
+    report = await _run(pool)
+    for run in (0, 1, 2):
+        assert _signals(report, run) == [
+            ("BUY", "SKIPPED", "leader_exited"),
+            ("BUY", "EXECUTED", "accepted"),
+        ]
