@@ -17,7 +17,7 @@ Steps (docs/reputation.md works an example of each):
    is the closing line plus the outcome's excess over it, shrunk by how much edge closing lines
    miss across the population (:func:`measurement`); the outcome alone without a closing line.
 2. **Empirical Bayes.** The population prior is estimated from every unflagged wallet with
-   evidence (:mod:`orderflow.reputation.prior`): its bulk N(mu, tau^2) by the method of moments
+   evidence (:mod:`orderflow.reputation.prior`): its bulk N(mu, tau^2) by maximum likelihood
    (tau^2 = the spread of ``m`` around mu beyond what the standard errors explain, at least
    ``prior_sd_floor``^2; mu capped at 0), and a skill tail beside it where the data ask for one.
    Posterior mean and standard deviation per wallet, ``P(edge > follower_cost)`` and

@@ -44,8 +44,8 @@ NEWTON_HALVINGS = 30
 GAIN_TOLERANCE = 1e-10
 # the share's bounds: a tail is the smaller component
 SHARE_MIN, SHARE_MAX = 1e-9, 0.5
-# one normal's fixed point: stop when the log-likelihood's relative change is below this
-_ONE_NORMAL_TOLERANCE = 1e-12
+# one normal's fixed point: stop when a step moves no parameter by more than this of its scale
+_ONE_NORMAL_TOLERANCE = 1e-10
 _ONE_NORMAL_STEPS = 1000
 
 
@@ -72,39 +72,58 @@ def log_density(x: Array, mean: float, var: Array) -> Array:
 
 
 def m_step(
-    x: Array, v: Array, r: Array, mean: float, tau2: float, floor2: float, cap: bool
+    x: Array,
+    v: Array,
+    r: Array,
+    mean: float,
+    tau2: float,
+    floor2: float,
+    cap: bool,
+    fixed: float | None = None,
 ) -> tuple[float, float]:
     """A component's mean and spread given its responsibilities ``r`` (the maximum-likelihood
     fixed point for heteroscedastic measurements: precision-weighted mean, and tau^2 weighted
-    by the squared precisions); its mean capped at 0 when ``cap``, tau^2 at least ``floor2``."""
+    by the squared precisions); its mean capped at 0 when ``cap``, or held at ``fixed``, tau^2
+    at least ``floor2``."""
     w = r / (tau2 + v)
     total = float(np.sum(w))
     w2 = w / (tau2 + v)
     total2 = float(np.sum(w2))
     if not (0.0 < total < math.inf and 0.0 < total2 < math.inf):
         return mean, tau2  # the component explains no wallet (or weights overflowed): as it was
-    new_mean = float(np.sum(w * x)) / total
-    if cap:
-        new_mean = min(new_mean, 0.0)
+    if fixed is not None:
+        new_mean = fixed
+    else:
+        new_mean = float(np.sum(w * x)) / total
+        if cap:
+            new_mean = min(new_mean, 0.0)
     new_tau2 = max(float(np.sum(w2 * ((x - new_mean) ** 2 - v))) / total2, floor2)
     if not (math.isfinite(new_mean) and math.isfinite(new_tau2)):
         return mean, tau2
     return new_mean, new_tau2
 
 
-def one_normal_loglik(x: Array, v: Array, mean: float, tau2: float, floor2: float) -> float:
-    """The largest log-likelihood of one normal (mean capped at 0), by :func:`m_step`'s fixed
-    point from ``mean``, ``tau2`` (it converges in a few steps: no small component)."""
+def one_normal(
+    x: Array, v: Array, mean: float, tau2: float, floor2: float, fixed: float | None = None
+) -> tuple[float, float, float]:
+    """(mean, tau^2, log-likelihood) of one normal behind the measurements at its maximum
+    likelihood, mean capped at 0 (or held at ``fixed``), tau^2 at least ``floor2``: the
+    :func:`m_step` fixed point from ``mean``, ``tau2``, until a step moves neither by more
+    than :data:`_ONE_NORMAL_TOLERANCE` of its scale (the spread's floor for the mean)."""
     ones = np.ones_like(x)
-    last = -math.inf
-    ll = last
+    scale = max(math.sqrt(floor2), 1e-6)
     for _ in range(_ONE_NORMAL_STEPS):
-        mean, tau2 = m_step(x, v, ones, mean, tau2, floor2, True)
-        ll = float(np.sum(log_density(x, mean, tau2 + v)))
-        if abs(ll - last) <= _ONE_NORMAL_TOLERANCE * (1.0 + abs(ll)):
+        new_mean, new_tau2 = m_step(x, v, ones, mean, tau2, floor2, True, fixed)
+        moved = max(abs(new_mean - mean) / scale, abs(new_tau2 - tau2) / max(new_tau2, floor2))
+        mean, tau2 = new_mean, new_tau2
+        if moved <= _ONE_NORMAL_TOLERANCE:
             break
-        last = ll
-    return ll
+    return mean, tau2, float(np.sum(log_density(x, mean, tau2 + v)))
+
+
+def one_normal_loglik(x: Array, v: Array, mean: float, tau2: float, floor2: float) -> float:
+    """The largest log-likelihood of one normal (mean capped at 0), from ``mean``, ``tau2``."""
+    return one_normal(x, v, mean, tau2, floor2)[2]
 
 
 def _e_step(x: Array, v: Array, p: Mixture) -> tuple[float, Array]:

@@ -122,8 +122,10 @@ def test_the_posterior_is_the_mixture_of_the_two_components() -> None:
 
 async def test_three_skilled_among_eighty_are_found_through_the_import(pool: asyncpg.Pool) -> None:
     """The same through the listener's pipeline and a run: 80 noise takers and 3 skilled
-    takers, 110 events each. One normal leaves the three AVERAGE; with the tail they are WHALE
-    and none of the 80 is in the top tiers."""
+    takers, 110 events each. With the tail the three are WHALE; one normal, fitted by its
+    likelihood, is widened by them enough to take them into the top tiers too (its spread by
+    the method of moments, before test_prior_bulk.py, left them AVERAGE). None of the 80 is in
+    the top tiers either way."""
     w = World(seed=1, markets=150, makers=4)
     crowd, few = [], []
     for _ in range(80):
@@ -146,7 +148,7 @@ async def test_three_skilled_among_eighty_are_found_through_the_import(pool: asy
         if tail:
             assert 0 < share < 0.1 and all(tiers[a] == "WHALE" for a in few), tiers
         else:
-            assert share == 0 and not any(tiers[a] in TOP for a in few)
+            assert share == 0 and all(tiers[a] in TOP for a in few), tiers
 
 
 _READ = """
