@@ -52,7 +52,8 @@ def test_score_quality_benchmark_runs_on_a_small_world(pg_server_dsn: str) -> No
 def test_prior_tail_benchmark_prints_both_priors() -> None:
     out = run_benchmark("prior_tail", "--draws", "1", timeout=120)
     assert "one normal: top (skilled)" in out and "with tail" in out
-    assert len(out.splitlines()) == 10 and out.count("t4 noise") == 2
+    assert len(out.splitlines()) == 12 and out.count("t4 noise") == 2
+    assert out.count("+ long shots") == 2 and "bulk tau" in out
 
 
 def test_prior_fit_benchmark_prints_the_fit_against_plain_em() -> None:
