@@ -44,6 +44,7 @@ import numpy.typing as npt
 
 from orderflow.reputation.flags import FLAGS, flag_bits
 from orderflow.reputation.prior import (
+    TAIL_MIN_GAIN,
     Prior,
     fade_probability,
     libm,
@@ -234,16 +235,17 @@ def estimate_prior(
     floor: float,
     *,
     tail: npt.NDArray[np.bool_] | None = None,
+    tail_min_gain: float = TAIL_MIN_GAIN,
 ) -> Prior:
     """The population prior from every wallet in ``use`` (unflagged): the bulk, and a skill
-    tail beside it where the data ask for one, fitted over the wallets in ``tail`` (None: no
-    tail; :mod:`orderflow.reputation.prior`)."""
+    tail beside it where the data ask for one (a log-likelihood gain above ``tail_min_gain``),
+    fitted over the wallets in ``tail`` (None: no tail; :mod:`orderflow.reputation.prior`)."""
     closed = use & np.isfinite(clv) & (np.nan_to_num(resid_se) > 0)
     _, kappa, _ = population_prior(outcome - clv, resid_se, closed, floor, centre=0.0)
     m, se = measurement(outcome, outcome_se, clv, clv_se, resid_se, kappa)
     mu, tau, mu_se = population_prior(m, se, use, floor)
     bulk = Prior(mu, tau, mu_se, kappa)
-    return bulk if tail is None else skill_tail(m, se, use & tail, bulk, floor)
+    return bulk if tail is None else skill_tail(m, se, use & tail, bulk, floor, tail_min_gain)
 
 
 def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) -> Scores:
@@ -269,6 +271,7 @@ def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) ->
                 if s.prior_skill_tail
                 else None
             ),
+            tail_min_gain=s.prior_tail_min_gain,
         )
     m, se = measurement(outcome, outcome_se, clv, clv_se, resid_se, prior.miss_sd)
     mu, mu_se = prior.mean, prior.mean_se

@@ -112,4 +112,9 @@ VARIANTS: dict[str, Population] = {
         skilled_share=0.03, skilled_range=(0.03, 0.05), skilled_activity=3.0
     ),
     "skilled_strong": Population(skilled_range=(0.08, 0.2)),
+    # a market where skill pays: 15 % of every style skilled at 0.10-0.20, trading twice as often
+    # (a positive control: the top tiers must find them, and still no trap)
+    "skilled_many_strong": Population(
+        skilled_share=0.15, skilled_range=(0.1, 0.2), skilled_activity=2.0
+    ),
 }

@@ -61,3 +61,9 @@ def test_prior_fit_benchmark_prints_the_fit_against_plain_em() -> None:
     rows = [line for line in out.splitlines() if line.startswith("| 20,000 |")]
     assert len(rows) == 2, out  # no skill and 3 % skilled
     assert all(row.count("|") == 12 for row in rows)
+
+
+def test_tail_null_benchmark_prints_the_gains() -> None:
+    out = run_benchmark("tail_null", "--draws", "5", "3", "0", "0", timeout=120)
+    assert "| wallets | noise | draws | gain q90 |" in out and "> 1.5 ln k" in out
+    assert out.count("| 155 |") == 2 and out.count("| 2,000 |") == 2 and "20,000" not in out
