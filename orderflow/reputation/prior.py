@@ -41,10 +41,11 @@ _TAIL_START_Z = 2.0
 _TAIL_SHIFT_Z = 2.0
 # ... and its log-likelihood beats one normal's by more than this (the default of the setting
 # prior_tail_min_gain): measured on populations with no tail -- one normal behind measurements
-# with normal noise, 155 to 20,000 wallets, the shift test applied -- the gain's 99th percentile
-# was 2.0-2.5 and its largest 4.4 in 430 draws (docs/reputation.md "The skill tail"). The BIC's
-# 1.5 ln k used before (7.6 at 155 wallets, 20.7 at a million) refused a tail of 24 % skilled
-# wallets at +0.08 a dollar whose gain was 6.2.
+# with normal noise, 155 to 200,000 wallets, the shift test applied -- the gain's 99th
+# percentile was 2.3-4.1 and it passed 5 once in 550 draws (benchmarks/tail_null.py,
+# docs/reputation.md "The tail's threshold, measured"). The BIC's 1.5 ln k used before (7.6 at
+# 155 wallets, 20.7 at a million) refused a tail of 24 % skilled wallets at +0.08 a dollar
+# whose gain was 6.2.
 TAIL_MIN_GAIN = 5.0
 # responsibilities: exp's argument clipped here (exp(700) is finite; PostgreSQL's exp raises
 # on an overflow where C's returns inf)
