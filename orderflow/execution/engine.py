@@ -104,6 +104,7 @@ class Executor:
         self._maintaining: asyncio.Task[None] | None = None
         self.is_leader = False
         self.leading = asyncio.Event()
+        self._beat_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._trades_notified = False
         self._strategy_names: set[str] = set()
@@ -157,7 +158,14 @@ class Executor:
             await self.lock.release()
 
     async def beat(self) -> None:
-        """Write this instance's heartbeat row (also right after a change of role)."""
+        """Write this instance's heartbeat row (also right after a change of role). One at a
+        time, each saying the role at its turn: a beat held up in the database (a lock, a slow
+        server) would otherwise land after the one that followed it, and a stand-by beat
+        taken before the lock was won overwrote the leader's."""
+        async with self._beat_lock:
+            await self._beat()
+
+    async def _beat(self) -> None:
         try:
             async with self.pool.acquire() as conn:
                 await strategy_queries.heartbeat(
@@ -192,8 +200,10 @@ class Executor:
             active = self.registry.active()
             self._max_seen = min((st.cursor for st in active), default=0)
             self.is_leader = True
-            self.leading.set()
+            # the heartbeat says so before anything is told: the operator reads it as the proof
+            # that the strategies are run
             await self.beat()
+            self.leading.set()
             log.info("trading", extra={"strategies": sorted(self.registry.states)})
             await self._trading_loop()
         finally:
