@@ -1,11 +1,18 @@
 """A JSON array of rows (a Gamma ``/markets`` reply saved as is), streamed element by element.
 
 The file may be one line of several GB, so it is read in chunks, never whole: a scan that
-skips strings and counts brackets (one regular expression) finds where each element ends —
+skips strings and matches brackets (one regular expression) finds where each element ends —
 the first ``,`` or ``]`` outside strings at its own depth — and hands its text on, to be
 parsed like a JSON line (``row_batches.json_row``; ≈ 50 MB/s of Gamma rows on this machine). A
 malformed element is therefore just that element's text: it becomes a dead letter and the next
-element is read. Several arrays one after the other (pages appended to one file) are read as
+element is read. The scan keeps the element's open brackets by kind, so one whose brackets do
+not match resynchronises (``_resync``) instead of taking the elements after it along: a closer
+of the wrong kind (``[2}``) closes up to the bracket it matches, and an object's ``,`` followed
+by a bracket where a key belongs is the array's (the element never closed). Valid JSON takes
+neither way out, so a valid element, however long, is never cut. (Before, brackets were only
+counted: after ``[2}`` every later element sat inside the broken one, up to the size limit.)
+Quotes that never close still take the rest along: a string cannot be told from what follows
+it. Several arrays one after the other (pages appended to one file) are read as
 one; anything else after the last array is one more element, at most ``MAX_ELEMENT_CHARS`` of
 it (a dead letter unless it is an object).
 
@@ -68,7 +75,8 @@ def elements(
     scan = Scan() if scan is None else scan
     buf = ""
     eof = False
-    start = pos = depth = number = 0
+    start = pos = number = 0
+    open_ = bytearray()  # the element's unclosed brackets, innermost last
     first = True  # no element of this array read yet (``[]`` holds none)
     in_array = True
 
@@ -84,6 +92,12 @@ def elements(
         eof = not chunk
         buf = buf[keep:] + chunk
         return keep
+
+    def following(at: int) -> str | None:
+        """The first non-whitespace character from ``at`` ('' at the end of the file), None
+        when the text at hand ends first."""
+        at = _SPACE.match(buf, at).end()  # type: ignore[union-attr]
+        return buf[at] if at < len(buf) else ("" if eof else None)
 
     while True:
         if not in_array:  # between arrays: whitespace, another array, or the end
@@ -102,33 +116,89 @@ def elements(
             start = pos
             continue
         m = _SCAN.search(buf, pos)
-        if m is None or m.group() == '"':  # the element goes on past the text at hand
+        mark, end = ("", len(buf)) if m is None else (m.group(), m.end())
+        ends: bool | None = None  # None: the element or a look-ahead goes on past the text
+        if not mark:
+            pass
+        elif mark[0] == '"':
+            ends = False if len(mark) > 1 else None  # a whole string, or one cut by the chunk
+        elif mark in "{[":
+            open_.append(ord(mark))
+            ends = False
+        elif not open_:  # at the element's top level (a stray "}" is part of a broken one)
+            ends = mark != "}"
+        elif _CLOSES.get(mark) == open_[-1]:
+            open_.pop()
+            ends = False
+        elif mark == "," and (open_[-1] == _SQUARE or buf[end : end + 1] == '"'):
+            ends = False  # in an array, or a key follows
+        else:  # the rare cases: a malformed element, or an object's comma before a space
+            ends = _resync(mark, open_, following(end))
+        if ends is None:
             if eof:  # the array is not closed (a truncated file): the rest is one element
                 rest = buf[start:].strip()
                 scan.unclosed, scan.rows = True, number + bool(rest)
                 if rest:
                     yield number + 1, rest
                 return
-            pos = len(buf) if m is None else m.start()
+            pos = end - len(mark)
             dropped = refill(start)
             start, pos = 0, pos - dropped
             continue
-        mark = m.group()
-        pos = m.end()
-        if mark[0] == '"':
+        pos = end
+        if not ends:
             continue
-        if mark in "{[":
-            depth += 1
-            continue
-        if depth > 0:  # inside the element
-            depth -= mark != ","
-            continue
-        if mark == "}":  # a stray bracket at the top: part of a broken element
-            continue
-        element = buf[start : m.start()].strip()
+        element = buf[start : end - len(mark)].strip()
         start = pos
         if element or mark == "," or not first:
             number += 1
             yield number, element
         first = False
         in_array = mark == ","
+
+
+_SQUARE = ord("[")
+_CLOSES = {"}": ord("{"), "]": _SQUARE}
+
+
+def _resync(mark: str, open_: bytearray, after: str | None) -> bool | None:
+    """Whether ``mark`` (``,``, ``}`` or ``]``) ends the element, updating its unclosed
+    brackets ``open_``; None when that needs the character ``after`` it and the text at hand
+    ends first (nothing is changed then).
+
+    Valid JSON never takes either way out, so a valid element is never cut, however long:
+
+    * a closer of the wrong kind closes up to the bracket it matches (those inside it never
+      closed: ``[2}`` in ``{"b": [2}``); one matching no open bracket ends the element's
+      brackets, and is the array's end unless a ``,`` follows (``{"a": 1]``, then ``, {…}``);
+    * an object's ``,`` followed by a bracket where a key belongs is the array's ``,``: the
+      element never closed its object (``{"a": 1, {…}``).
+    """
+    if mark == ",":
+        if not open_:
+            return True
+        if open_[-1] == _SQUARE:
+            return False
+        if after is None:
+            return None
+        if after in ("{", "["):
+            open_.clear()
+            return True
+        return False
+    opener = _CLOSES[mark]
+    if open_ and open_[-1] == opener:
+        open_.pop()
+        return False
+    at = open_.rfind(opener)
+    if at >= 0:
+        del open_[at:]
+        return False
+    if mark == "}":  # a stray bracket: part of a broken element
+        open_.clear()
+        return False
+    if not open_:
+        return True  # the array's end
+    if after is None:
+        return None
+    open_.clear()
+    return after != ","

@@ -286,3 +286,68 @@ async def test_an_array_that_never_closes_is_a_file_cut_short(
     assert report.stored.trades == len(fills) - kept
     assert await pool.fetchval("SELECT count(*) FROM orderflow_trades") == len(fills)
     assert await pool.fetchval("SELECT count(*) FROM orderflow_sync_checkpoints") == 2
+
+
+# Malformed elements whose brackets do not match: each is one element (a dead letter), and the
+# elements after it are found whole. Strings hold brackets, commas and escaped quotes.
+HOSTILE = '{"q":"x]}\\"[{,","n":[1,{"m":"]"}]}'
+MISMATCHED = [
+    ('{"a":1,"b":[2}', "a [ closed by }"),
+    ('{"a":[1,{"b":"}]"}}', "a [ closed by } one level down"),
+    ('{"a":1]', "a { closed by ]"),
+    ("[1,2}", "an array closed by }"),
+    ('{"a":1', "a { never closed, the next element after its comma"),
+    ('{"a":{"b":1', "two levels never closed"),
+]
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 5, 64, 1 << 20])
+@pytest.mark.parametrize(("broken", "why"), MISMATCHED)
+def test_a_malformed_element_leaves_the_elements_after_it_whole(
+    broken: str, why: str, chunk: int
+) -> None:
+    text = f'{{"ok":0}},{broken},  \n {HOSTILE}, {{"ok":2}} ,[{{"ok":3}}]]'
+    found = list(elements(io.StringIO(text), "x", chunk_chars=chunk))
+    assert found == [
+        (1, '{"ok":0}'),
+        (2, broken),
+        (3, HOSTILE),
+        (4, '{"ok":2}'),
+        (5, '[{"ok":3}]'),
+    ], why
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 1000])
+def test_a_long_valid_element_is_never_cut(chunk: int) -> None:
+    """Valid JSON never has a closer of the wrong kind nor an object's comma before a bracket,
+    so the resynchronisation never splits a valid element, however long and nested."""
+    deep: Any = {"s": '"},{"x":[1}, ]'}
+    for i in range(200):
+        deep = {"k": [deep, {"i": i, "t": "]}" * i}], "e": {}, "l": [[], [{}]]}
+    long_valid = json.dumps(deep)
+    assert len(long_valid) > 50 * chunk  # read in many chunks
+    text = long_valid + ',{"a":[2},' + long_valid + "]"
+    found = list(elements(io.StringIO(text), "x", chunk_chars=chunk))
+    assert [(n, json.loads(t) if n != 2 else t) for n, t in found] == [
+        (1, deep),
+        (2, '{"a":[2}'),
+        (3, deep),
+    ]
+
+
+async def test_a_mismatched_bracket_costs_one_row_of_a_gamma_reply(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """Before, the splitter only counted brackets: after ``[2}`` every later market was inside
+    the broken element, the array never closed, and the import stopped with those markets lost."""
+    broken = '{"id":"2","conditionId":"0x5a","tags":[2},'
+    reply = reply_text(
+        [gamma_market(BTC, BTC_IDS), broken[:-1], gamma_market(NEG, NEG_IDS, negRisk=True)]
+    )
+    reply = reply[:-1] + "," + json.dumps(gamma_market(USDC, USDC_IDS)) + "]"
+    report = await import_file(pool, write(tmp_path / "markets.json", reply), chain_id=137)
+
+    assert (report.rows, report.markets, report.dead_letters) == (4, 3, 1)
+    assert report.tokens == 6
+    reason = await pool.fetchval("SELECT reason FROM orderflow_dead_letters")
+    assert reason.startswith("markets.json row 2: not JSON")
