@@ -26,6 +26,7 @@ from typing import Any
 import asyncpg
 
 from orderflow.chain.contracts import ChainAddresses
+from orderflow.chain.dead_letters import insert_dead_letters
 from orderflow.chain.events import DeadLetter
 from orderflow.chain.store_sql import WRITER_LOCK
 from orderflow.chain.store_tokens import write_tokens
@@ -266,20 +267,24 @@ async def store_markets(
     conn: asyncpg.Connection, chain_id: int, batch: MarketBatch
 ) -> MarketsStored:
     """New tokens, trades that got their market, new gamma resolutions, and where Gamma names
-    another winner than the chain's resolution.
+    another winner than the chain's resolution; and the batch's dead letters.
 
     One transaction under the ledger's writer lock, like the listener's ``store_batch`` and
     ``rollback_from``: a rollback never runs between the batch's tokens and its resolutions, nor
     beside them (one that had read the outcomes before Gamma's note on a chain resolution and
-    deleted them after would lose the note, and the market).
+    deleted them after would lose the note, and the market). The dead letters are in it too:
+    a failure or a crash stores all of the batch or none of it (before, they were committed
+    after the rows, in a transaction of their own).
     """
     out = MarketsStored()
-    if not batch.tokens and not batch.resolutions:
+    if not batch.tokens and not batch.resolutions and not batch.dead:
         return out
     async with conn.transaction():
         await conn.execute(WRITER_LOCK)
         out.tokens, out.trades_joined = await write_tokens(conn, batch.tokens)
         await _write_resolutions(conn, chain_id, batch.resolutions, out)
+        if batch.dead:
+            await insert_dead_letters(conn, chain_id, batch.dead)
     return out
 
 

@@ -254,11 +254,7 @@ async def _markets(
         try:
             while (item := await ahead.get()) is not None:
                 batch, read, at = item
-                stored = await store_markets(conn, chain_id, batch)
-                if batch.dead:
-                    await store_batch(
-                        conn, DecodedBatch(dead_letters=batch.dead), chain_id=chain_id
-                    )
+                stored = await store_markets(conn, chain_id, batch)  # dead letters too
                 report.rows += read
                 report.batches += 1
                 report.dead_letters += len(batch.dead)
