@@ -69,6 +69,8 @@ async def insert_dead_letters(
                 _opt_text(d.topic0, 100),
                 storable_text(d.reason, 2000),
                 text,
+                _opt_text(d.file, 1000),
+                _opt_int(d.line, MAX_BLOCK_NUMBER),  # a BIGINT, as a block number
             )
         )
     await conn.executemany(sql.UPSERT_DEAD_LETTER, args)

@@ -259,6 +259,8 @@ class DeadLetter:
     block_number: int | None = None
     address: str | None = None
     topic0: str | None = None
+    file: str | None = None  # read from a file (history import, listen --from-file): its name
+    line: int | None = None  # … and the line of a text file, the row of Parquet or a JSON array
 
 
 Event = Fill | Match | TokenRegistration | ConditionPreparation | ConditionResolution | FeeRefund

@@ -88,6 +88,8 @@ def malformed(file_name: str, line: Line, chain_id: int) -> DeadLetter:
         raw={"file": file_name, "line": line.number, "text": line.text[:MAX_LINE_IN_DEAD_LETTER]},
         reason=f"{file_name} line {line.number}: {line.error}",
         chain_id=chain_id,
+        file=file_name,
+        line=line.number,
     )
 
 

@@ -279,8 +279,9 @@ ON CONFLICT (market_id) DO UPDATE
 
 UPSERT_DEAD_LETTER = """
 INSERT INTO orderflow_dead_letters AS d (
-    raw_sha256, chain_id, tx_hash, log_index, block_number, address, topic0, reason, raw)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb)
+    raw_sha256, chain_id, tx_hash, log_index, block_number, address, topic0, reason, raw,
+    source_file, source_line)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb, $10, $11)
 ON CONFLICT (raw_sha256) DO UPDATE
    SET times_seen = d.times_seen + 1, reason = EXCLUDED.reason
 """

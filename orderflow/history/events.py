@@ -32,12 +32,12 @@ from orderflow.history.build import (
     event_of,
     prepare,
 )
+from orderflow.history.dead import dead_row, locate
 from orderflow.history.errors import HistoryError
 from orderflow.history.layouts import Layout, refuse_underived_id, split_log_id
 from orderflow.history.row_batches import Batch, Row
-from orderflow.history.rows import RowEncoder, RowError, jsonable
+from orderflow.history.rows import RowEncoder, RowError
 
-MAX_TEXT_IN_DEAD_LETTER = 10_000
 SELECT_BLOCK_HASHES = """
 SELECT block_number, block_hash FROM orderflow_blocks
  WHERE chain_id = $1 AND block_number = ANY($2::bigint[])
@@ -87,19 +87,15 @@ class RowDecoder:
         text: str | None = None,
         identity: tuple[str, int, int] | None = None,
     ) -> DeadLetter:
-        raw: dict[str, Any] = {"file": self.source, self.unit: number}
-        if values is not None:
-            raw["row"] = jsonable(values)
-        if text is not None:
-            raw["text"] = text[:MAX_TEXT_IN_DEAD_LETTER]
-        tx, index, block = identity if identity is not None else (None, None, None)
-        return DeadLetter(
-            raw=raw,
-            reason=f"{self.source} {self.unit} {number}: {reason}",
-            chain_id=self.chain_id,
-            tx_hash=tx,
-            log_index=index,
-            block_number=block,
+        return dead_row(
+            self.source,
+            self.unit,
+            number,
+            reason,
+            self.chain_id,
+            values=values,
+            text=text,
+            identity=identity,
         )
 
     def check_first_id(self, row: Row) -> None:
@@ -188,18 +184,9 @@ class RowDecoder:
         for letter in batch.dead_letters:  # refused by the decoder: name the file and line
             src = origin.get(id(letter.raw))
             if src is not None:
-                self._locate(letter, src)
+                locate(letter, self.source, self.unit, src.number, src.values)
         batch.dead_letters.extend(dead)
         return Encoded(batch, _top(batch))
-
-    def _locate(self, letter: DeadLetter, src: Row) -> None:
-        letter.reason = f"{self.source} {self.unit} {src.number}: {letter.reason}"
-        letter.raw = {
-            "file": self.source,
-            self.unit: src.number,
-            "row": jsonable(src.values),
-            "log": dict(letter.raw),
-        }
 
     def _built(self, parsed: Parsed) -> Encoded:
         """The shortcut, row by row; a row it does not take goes through its raw log alone
@@ -261,7 +248,7 @@ class RowDecoder:
             return None
         item = decode_log(raw, self.chain_id, self.encoder.addresses)
         if isinstance(item, DeadLetter):
-            self._locate(item, row)
+            locate(item, self.source, self.unit, row.number, row.values)
         return item
 
 

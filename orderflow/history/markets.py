@@ -31,9 +31,10 @@ from orderflow.chain.events import DeadLetter
 from orderflow.chain.store_sql import WRITER_LOCK
 from orderflow.chain.store_tokens import write_tokens
 from orderflow.chain.tokens import TokenInfo, ctf_tokens
+from orderflow.history.dead import dead_row
 from orderflow.history.layouts import map_columns
 from orderflow.history.row_batches import Row
-from orderflow.history.rows import RowError, address, hash32, jsonable, timestamp, uint
+from orderflow.history.rows import RowError, address, hash32, timestamp, uint
 
 # A new market gets Gamma's resolution (source 'gamma'); on a market the chain has resolved,
 # Gamma's resolution is only noted (the gamma_* columns, migration 036: what a reorg orphaning
@@ -178,10 +179,8 @@ class MarketRows:
         return {canonical: values[column] for canonical, column in columns.items()}
 
     def _dead(self, row: Row, reason: str) -> DeadLetter:
-        return DeadLetter(
-            raw={"file": self.source, self.unit: row.number, "row": jsonable(row.values)},
-            reason=f"{self.source} {self.unit} {row.number}: {reason}",
-            chain_id=self.chain_id,
+        return dead_row(
+            self.source, self.unit, row.number, reason, self.chain_id, values=row.values
         )
 
     def parse(self, rows: Sequence[Row]) -> MarketBatch:

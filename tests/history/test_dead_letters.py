@@ -138,3 +138,37 @@ async def test_a_gzip_file_cut_short_keeps_its_whole_rows_and_refuses_the_cut_on
         "SELECT resolved_at FROM orderflow_market_outcomes WHERE market_id = $1", NEG
     )
     assert neg.isoformat() == "2025-12-31T17:20:05+00:00"
+
+
+@pytest.mark.parametrize("name", ["markets.json", "markets.parquet", "markets.csv"])
+async def test_a_dead_letter_names_its_row_in_columns_of_its_own(
+    pool: asyncpg.Pool, tmp_path: Path, name: str
+) -> None:
+    """Before, a row-numbered file's (a JSON array's, a Parquet file's) dead letter had its row
+    number only in the reason: ``raw["row"]`` was overwritten by the row's values, so two
+    identical bad rows were one dead letter (seen twice) and only one of them could be found."""
+    bad = gamma("0x12", BTC_IDS)  # not a condition id
+    rows = [gamma(BTC, BTC_IDS), bad, gamma(USDC, USDC_IDS), bad]
+    path = tmp_path / name
+    if name.endswith(".json"):
+        d.write_json_array(path, rows)
+    elif name.endswith(".parquet"):
+        d.write_parquet(path, rows)
+    else:
+        d.write_csv(path, rows)
+    report = await import_file(pool, path, chain_id=137)
+    assert report.dead_letters == 2
+
+    unit, first = ("line", 3) if name.endswith(".csv") else ("row", 2)  # the header is line 1
+    letters = await pool.fetch(
+        "SELECT source_file, source_line, reason, raw, times_seen FROM orderflow_dead_letters"
+        " ORDER BY source_line"
+    )
+    assert [(r["source_file"], r["source_line"], r["times_seen"]) for r in letters] == [
+        (name, first, 1),
+        (name, first + 2, 1),
+    ]
+    assert letters[0]["reason"].startswith(f"{name} {unit} {first}: conditionId")
+    raw = letters[0]["raw"]
+    raw = json.loads(raw) if isinstance(raw, str) else raw
+    assert raw["file"] == name and raw["row"]["conditionId"] == "0x12"  # as read before
