@@ -11,8 +11,9 @@ A resolution is taken only from a closed market whose final ``outcomePrices`` ar
 (a chain resolution is never replaced); Gamma's resolution is kept beside it (``gamma_*``), so a
 reorg orphaning the chain's resolution gives the market back to Gamma's. Prices like 0.9995 or a
 50/50 split are not guessed at. Gamma naming another winner than the chain's resolution (or a
-winner where the chain split the payout) is a ``Disagreement``: counted, reported and warned
-about by the import; the chain's resolution stands.
+winner where the chain split the payout), or than an earlier Gamma import's, is a
+``Disagreement``: counted, reported and warned about by the import; the stored resolution
+stands.
 """
 
 from __future__ import annotations
@@ -57,13 +58,14 @@ ON CONFLICT (market_id) DO UPDATE
 RETURNING xmax = 0 AS inserted
 """
 
-# The chain's resolutions Gamma's (of this batch) name another winner for; before they are
-# noted. A split payout (winning_outcome NULL) disagrees with any single winner.
+# The stored resolutions Gamma's (of this batch) name another winner for, before they are
+# noted: the chain's (a split payout, winning_outcome NULL, disagrees with any single winner)
+# and an earlier Gamma import's (a 'gamma' row's winner is Gamma's first).
 DISAGREEING = """
-SELECT o.market_id, o.winning_outcome, g.winner
+SELECT o.market_id, o.winning_outcome, g.winner, o.source
   FROM unnest($1::text[], $2::int[]) AS g(market_id, winner)
   JOIN orderflow_market_outcomes o ON o.market_id = g.market_id
- WHERE o.source = 'chain' AND o.winning_outcome IS DISTINCT FROM g.winner
+ WHERE o.winning_outcome IS DISTINCT FROM g.winner
  ORDER BY o.market_id
 """
 
@@ -83,13 +85,20 @@ class Resolution:
 
 @dataclass(frozen=True, slots=True)
 class Disagreement:
-    """Gamma's winner of a market the chain resolved otherwise (the chain's stands)."""
+    """Gamma's winner of a market the chain, or an earlier Gamma row (``source`` 'gamma'),
+    resolved otherwise: the stored resolution stands (the first Gamma gave stays)."""
 
     market_id: str
-    chain_winner: int | None  # None: the chain split the payout
+    chain_winner: int | None  # the stored winner; None: the chain split the payout
     gamma_winner: int
+    source: str = "chain"
 
     def __str__(self) -> str:
+        if self.source == "gamma":
+            return (
+                f"{self.market_id} (earlier Gamma: outcome {self.chain_winner}, this file: "
+                f"outcome {self.gamma_winner})"
+            )
         chain = "split" if self.chain_winner is None else f"outcome {self.chain_winner}"
         return f"{self.market_id} (chain: {chain}, Gamma: outcome {self.gamma_winner})"
 
@@ -299,13 +308,16 @@ async def _write_resolutions(
         # A market listed twice in one batch: its first resolution (the first Gamma gave stays;
         # ON CONFLICT DO UPDATE refuses a row touched twice in one statement).
         first: dict[str, Resolution] = {}
+        twice: list[Disagreement] = []
         for r in resolutions:
-            first.setdefault(r.condition_id, r)
+            kept = first.setdefault(r.condition_id, r)
+            if kept.winner != r.winner:
+                twice.append(Disagreement(r.condition_id, kept.winner, r.winner, "gamma"))
         rs = list(first.values())
         disagreeing = await conn.fetch(
             DISAGREEING, [r.condition_id for r in rs], [r.winner for r in rs]
         )
-        out.disagreements = [Disagreement(r[0], r[1], r[2]) for r in disagreeing]
+        out.disagreements = [Disagreement(r[0], r[1], r[2], r[3]) for r in disagreeing] + twice
         rows = await conn.fetch(
             INSERT_GAMMA_OUTCOMES,
             chain_id,

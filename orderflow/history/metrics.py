@@ -2,10 +2,11 @@
 
 They add up over every file a process imports (``orderflow import`` exports them on
 ``/metrics`` with ``--metrics-port``): ``orderflow_import_rows_total``,
-``orderflow_import_dead_letters_total`` and ``orderflow_import_gamma_disagreements_total``
-(Gamma resolutions naming another winner than the chain's, which stands). Done, total, rate
-and ETA of the file being imported are the shared ``orderflow_progress_*`` gauges
-(``orderflow.progress``, job ``import FILE``).
+``orderflow_import_dead_letters_total``, ``orderflow_import_gamma_disagreements_total``
+(Gamma resolutions naming another winner than the chain's, which stands) and
+``orderflow_import_gamma_conflicts_total`` (… than an earlier Gamma import's, which stands).
+Done, total, rate and ETA of the file being imported are the shared ``orderflow_progress_*``
+gauges (``orderflow.progress``, job ``import FILE``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ class ImportCounters:
             "orderflow_import_gamma_disagreements",
             unit="{market}",
             description="Gamma resolutions naming another winner than the chain's (which stands)",
+        )
+        self.gamma_conflicts = meter.create_counter(
+            "orderflow_import_gamma_conflicts",
+            unit="{market}",
+            description="Gamma resolutions naming another winner than an earlier Gamma import's "
+            "(which stands)",
         )
 
     def add(self, kind: str, rows: int, dead: int) -> None:

@@ -37,6 +37,8 @@ class ImportReport:
     gamma_resolutions: int = 0
     gamma_disagreements: int = 0  # Gamma names another winner than the chain's resolution
     disagreeing: list[str] = field(default_factory=list)  # the first DISAGREEING_NAMED of them
+    gamma_conflicts: int = 0  # … than an earlier Gamma import's (the earlier stands)
+    conflicting: list[str] = field(default_factory=list)  # the first DISAGREEING_NAMED of them
     blocks: int = 0
 
     @property
@@ -52,7 +54,8 @@ class ImportReport:
                 f"CLOB tokens), {self.tokens:,} new tokens, {self.trades_joined:,} trades joined "
                 f"to their market, {self.gamma_resolutions:,} resolutions from Gamma, "
                 f"{self.gamma_disagreements:,} naming another winner than the chain's (the "
-                "chain's stands)"
+                f"chain's stands), {self.gamma_conflicts:,} than an earlier Gamma import's (the "
+                "earlier stands)"
             )
         if self.kind == "blocks":
             return f"{head}; {self.blocks:,} blocks"

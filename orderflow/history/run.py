@@ -36,7 +36,7 @@ from orderflow.history.blocks import import_blocks
 from orderflow.history.errors import HistoryError, LayoutError
 from orderflow.history.events import Parsed, RowDecoder
 from orderflow.history.layouts import Kind, Layout, detect
-from orderflow.history.markets import MarketRows, store_markets
+from orderflow.history.markets import Disagreement, MarketRows, store_markets
 from orderflow.history.memory import collecting_less
 from orderflow.history.metrics import counters
 from orderflow.history.parallel import auto_workers, parsed_in_workers
@@ -263,7 +263,7 @@ async def _markets(
                 report.tokens += stored.tokens
                 report.trades_joined += stored.trades_joined
                 report.gamma_resolutions += stored.resolutions
-                _disagreements(report, [str(d) for d in stored.disagreements])
+                _disagreements(report, stored.disagreements)
                 advance(prog, report, read, len(batch.dead), at)
         finally:
             await ahead.close()
@@ -278,10 +278,27 @@ async def _markets(
             f" and {more} more" if more else "",
             extra={"markets": report.disagreeing, "disagreements": report.gamma_disagreements},
         )
+    if report.gamma_conflicts:
+        more = report.gamma_conflicts - len(report.conflicting)
+        log.warning(
+            "%s: Gamma names another winner than an earlier Gamma import for %d markets (the "
+            "earlier resolution stands: the first Gamma gave a market stays): %s%s",
+            reader.path.name,
+            report.gamma_conflicts,
+            ", ".join(report.conflicting),
+            f" and {more} more" if more else "",
+            extra={"markets": report.conflicting, "conflicts": report.gamma_conflicts},
+        )
 
 
-def _disagreements(report: ImportReport, markets: list[str]) -> None:
-    if markets:
-        report.gamma_disagreements += len(markets)
-        report.disagreeing.extend(markets[: DISAGREEING_NAMED - len(report.disagreeing)])
-        counters().gamma_disagreements.add(len(markets), {"kind": "markets"})
+def _disagreements(report: ImportReport, found: list[Disagreement]) -> None:
+    chain = [str(d) for d in found if d.source != "gamma"]
+    if chain:
+        report.gamma_disagreements += len(chain)
+        report.disagreeing.extend(chain[: DISAGREEING_NAMED - len(report.disagreeing)])
+        counters().gamma_disagreements.add(len(chain), {"kind": "markets"})
+    gamma = [str(d) for d in found if d.source == "gamma"]
+    if gamma:
+        report.gamma_conflicts += len(gamma)
+        report.conflicting.extend(gamma[: DISAGREEING_NAMED - len(report.conflicting)])
+        counters().gamma_conflicts.add(len(gamma), {"kind": "markets"})

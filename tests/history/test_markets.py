@@ -339,3 +339,33 @@ def _disagreements_counted() -> float:
         re.M,
     )
     return float(found.group(1)) if found else 0.0
+
+
+async def test_a_later_gamma_file_naming_another_winner_is_counted_and_warned(
+    pool: asyncpg.Pool, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first resolution Gamma gave a market stays; before, a later Gamma file naming another
+    winner was silently ignored."""
+    when = {"closed": True, "closedTime": "2026-06-24 08:00:00+00"}
+    first = d.write_jsonl(
+        tmp_path / "first.jsonl", [gamma(BTC, BTC_IDS, **when, outcomePrices='["1", "0"]')]
+    )
+    later = d.write_jsonl(
+        tmp_path / "later.jsonl",
+        [
+            gamma(BTC, BTC_IDS, **when, outcomePrices='["0", "1"]'),
+            gamma(USDC, USDC_IDS, **when, outcomePrices='["1", "0"]'),
+            gamma(USDC, USDC_IDS, **when, outcomePrices='["0", "1"]'),  # in the same batch
+        ],
+    )
+    await import_file(pool, first, chain_id=137)
+    with caplog.at_level(logging.WARNING, logger="orderflow.history"):
+        report = await import_file(pool, later, chain_id=137)
+    assert (report.gamma_resolutions, report.gamma_disagreements) == (1, 0)
+    assert report.gamma_conflicts == 2
+    assert "2 than an earlier Gamma import's (the earlier stands)" in report.summary()
+    (warning,) = [r for r in caplog.records if "earlier Gamma" in r.getMessage()]
+    assert f"{BTC} (earlier Gamma: outcome 0, this file: outcome 1)" in warning.getMessage()
+    assert f"{USDC} (earlier Gamma: outcome 0, this file: outcome 1)" in warning.getMessage()
+    outcomes = await _outcomes(pool)
+    assert (outcomes[BTC]["source"], outcomes[BTC]["winning_outcome"]) == ("gamma", 0)
