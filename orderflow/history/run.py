@@ -267,28 +267,38 @@ async def _markets(
                 advance(prog, report, read, len(batch.dead), at)
         finally:
             await ahead.close()
-    if report.gamma_disagreements:
-        more = report.gamma_disagreements - len(report.disagreeing)
-        log.warning(
-            "%s: Gamma names another winner than the chain's resolution for %d markets (the "
-            "chain's stands; Gamma's is only noted beside it): %s%s",
-            reader.path.name,
-            report.gamma_disagreements,
-            ", ".join(report.disagreeing),
-            f" and {more} more" if more else "",
-            extra={"markets": report.disagreeing, "disagreements": report.gamma_disagreements},
-        )
-    if report.gamma_conflicts:
-        more = report.gamma_conflicts - len(report.conflicting)
-        log.warning(
-            "%s: Gamma names another winner than an earlier Gamma import for %d markets (the "
-            "earlier resolution stands: the first Gamma gave a market stays): %s%s",
-            reader.path.name,
-            report.gamma_conflicts,
-            ", ".join(report.conflicting),
-            f" and {more} more" if more else "",
-            extra={"markets": report.conflicting, "conflicts": report.gamma_conflicts},
-        )
+    _warn_winners(
+        reader.path.name,
+        "the chain's resolution for %d markets (the chain's stands; Gamma's is only noted "
+        "beside it)",
+        report.gamma_disagreements,
+        report.disagreeing,
+        "disagreements",
+    )
+    _warn_winners(
+        reader.path.name,
+        "an earlier Gamma import for %d markets (the earlier resolution stands: the first "
+        "Gamma gave a market stays)",
+        report.gamma_conflicts,
+        report.conflicting,
+        "conflicts",
+    )
+
+
+def _warn_winners(file: str, against: str, count: int, markets: list[str], key: str) -> None:
+    """Warn that Gamma names another winner than ``against`` says for ``count`` markets (the
+    first few named in ``markets``); nothing when there are none."""
+    if not count:
+        return
+    more = count - len(markets)
+    log.warning(
+        "%s: Gamma names another winner than " + against + ": %s%s",
+        file,
+        count,
+        ", ".join(markets),
+        f" and {more} more" if more else "",
+        extra={"markets": markets, key: count},
+    )
 
 
 def _disagreements(report: ImportReport, found: list[Disagreement]) -> None:

@@ -18,12 +18,25 @@ from pathlib import Path
 import pytest
 
 from orderflow import db
-from orderflow.sim import SimConfig
+from orderflow.sim import ScoreQuality, SimConfig
 from orderflow.sim.population import VARIANTS
 from tests.benchmark_module import load_benchmark
 from tests.conftest import scratch_database
 
 SEEDS = (1, 2)
+
+
+async def _quality(sim: SimConfig, server: str, template: str, work: Path) -> ScoreQuality:
+    """``sim`` simulated, imported and scored in a database of its own, against its truth."""
+    bench = load_benchmark("score_variants")
+    async with scratch_database(server, template=template) as url:
+        pool = await db.create_pool(url, min_size=1, max_size=4)
+        try:
+            _, world = await bench.score_world(pool, sim, work)
+        finally:
+            await pool.close()
+    quality: ScoreQuality = world.quality
+    return quality
 
 
 @pytest.mark.parametrize(
@@ -33,17 +46,10 @@ SEEDS = (1, 2)
 async def test_no_trap_reaches_the_top_tiers(
     name: str, pg_server_dsn: str, pg_template: str, tmp_path: Path
 ) -> None:
-    bench = load_benchmark("score_variants")
     aucs = []
     for seed in SEEDS:
         sim = SimConfig.small(seed=seed, population=VARIANTS[name])
-        async with scratch_database(pg_server_dsn, template=pg_template) as url:
-            pool = await db.create_pool(url, min_size=1, max_size=4)
-            try:
-                _, world = await bench.score_world(pool, sim, tmp_path)
-            finally:
-                await pool.close()
-        q = world.quality
+        q = await _quality(sim, pg_server_dsn, pg_template, tmp_path)
         assert q.top_tier_traps == 0, (name, seed, q)
         assert q.auc is not None
         aucs.append(q.auc)
@@ -58,15 +64,8 @@ async def test_strong_skill_reaches_the_top_tiers(
     the prior's skill tail (log-likelihood gain 6.2 over one normal) must be kept and put them in
     the top tiers, with no trap among them. The BIC's 1.5 ln k (7.6 here) refused the tail, and
     the top tiers were empty (docs/reputation.md "The skill tail")."""
-    bench = load_benchmark("score_variants")
     sim = SimConfig(seed=1, days=60, markets=70, population=VARIANTS["skilled_many_strong"])
-    async with scratch_database(pg_server_dsn, template=pg_template) as url:
-        pool = await db.create_pool(url, min_size=1, max_size=4)
-        try:
-            _, world = await bench.score_world(pool, sim, tmp_path)
-        finally:
-            await pool.close()
-    q = world.quality
+    q = await _quality(sim, pg_server_dsn, pg_template, tmp_path)
     assert q.top_tier_traps == 0, q
     assert q.top_tier_truly_skilled >= 4, q
     assert q.top_tier_truly_skilled >= 0.8 * q.top_tier_wallets, q
