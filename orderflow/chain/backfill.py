@@ -18,13 +18,17 @@ Ranges adapt to the node: a refusal ("query returned more than …", -32005, siz
 timed-out eth_getLogs halves the range; a few successes in a row double it again, up to the
 configured maximum. A node that refuses even the minimum range is a configuration problem and
 stops the backfill with a FatalRpcError saying so.
+
+A reply whose length is a known result cap (``result_caps``: a provider may have truncated it
+without an error) is split and read again (:mod:`orderflow.chain.capped_logs`); the range then
+shrinks as after a refusal, so that the next ones stay below the cap.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +43,7 @@ from orderflow.chain.backfill_headers import (
     fill_timestamps,
     is_hash,
 )
+from orderflow.chain.capped_logs import KNOWN_RESULT_CAPS, get_logs_whole
 from orderflow.chain.checkpoints import Checkpoint
 from orderflow.chain.contracts import TOPIC_CONDITION_PREPARATION, ChainAddresses
 from orderflow.chain.decode import decode_batch
@@ -75,6 +80,8 @@ class BackfillReport:
     refetches: int = 0
     conditions: int = 0
     resolutions: int = 0
+    cap_splits: int = 0  # replies at a result cap, split and read again
+    capped_blocks: int = 0  # single blocks at a result cap, taken as returned
     range_sizes: list[int] = field(default_factory=list)
 
 
@@ -89,6 +96,8 @@ class _Range:
     chunk: Chunk
     verified: dict[int, Header]  # recent blocks' headers, fetched after the logs, and ``end``'s
     used: list[Header]  # headers that gave logs their time
+    splits: int = 0  # replies at a result cap that were split and read again
+    capped_blocks: int = 0  # single blocks at a result cap, taken as returned
 
 
 class _Reorganised(Exception):
@@ -109,6 +118,8 @@ class Backfiller:
     again. Those headers, and each range's end header, are stored with the range, so a later
     start finds the fork point of a reorg that happened while the listener was stopped.
     Deeper blocks are not checked: a reorg below the window is a ReorgError anyway.
+
+    ``result_caps``: reply lengths that may mean a silent truncation (``GETLOGS_RESULT_CAPS``).
     """
 
     def __init__(
@@ -128,6 +139,7 @@ class Backfiller:
         end_headers: bool = True,
         untimed_conditions: bool = False,
         on_range: Callable[[int, int], None] | None = None,
+        result_caps: Collection[int] = KNOWN_RESULT_CAPS,
     ) -> None:
         self.pool = pool
         self.client = client
@@ -142,6 +154,7 @@ class Backfiller:
         self.end_headers = end_headers
         self.untimed_conditions = untimed_conditions
         self.on_range = on_range
+        self.result_caps = frozenset(result_caps)
         self._filter = log_filter if log_filter is not None else addresses.log_filter()
         self._verify_from = 0
         self._previous_end: Header | None = None  # the end header of the range read last
@@ -237,7 +250,10 @@ class Backfiller:
                         },
                     )
                     continue
-                self.ranges.success()
+                if item.splits:
+                    self.ranges.shrink()  # the next ranges start below the cap
+                else:
+                    self.ranges.success()
                 await queue.put(item)
                 start = end + 1
         except Exception as exc:
@@ -342,7 +358,8 @@ class Backfiller:
         with self._tracer.start_as_current_span(
             "backfill.read", attributes={"from_block": start, "to_block": end}
         ):
-            raws = await self.client.get_logs(start, end, self._filter)
+            whole = await get_logs_whole(self.client, start, end, self._filter, self.result_caps)
+            raws = whole.logs
             verified = await self._verified_headers(start, end, raws)
             for header in verified.values():
                 self.headers.put(header)
@@ -359,7 +376,8 @@ class Backfiller:
             if orphans:
                 raise _Reorganised(f"{len(orphans)} log(s) name a block the node no longer has")
             chunk = await asyncio.to_thread(decode_raws, ready, self.chain_id, self.addresses)
-        return _Range(start, end, len(raws), ready, chunk, verified, used)
+        capped = len(whole.capped_blocks)
+        return _Range(start, end, len(raws), ready, chunk, verified, used, whole.splits, capped)
 
     async def _store(self, item: _Range, report: BackfillReport, *, bulk: bool) -> StoreStats:
         """Store a range read by :meth:`_read` with its headers and the checkpoint at its end."""
@@ -392,12 +410,16 @@ class Backfiller:
             for header in item.verified.values():
                 self.window.add(header)
         report.logs += item.logs
+        report.cap_splits += item.splits
+        report.capped_blocks += item.capped_blocks
         report.fills += len(batch.fills) + (rows.fill_count if rows is not None else 0)
         report.dead_letters += len(batch.dead_letters)
         report.conditions += len(batch.conditions)
         report.resolutions += len(batch.resolutions)
         if self.metrics:
             self.metrics.count_batch(batch, rows)
+            self.metrics.getlogs_cap_splits.add(item.splits)
+            self.metrics.getlogs_capped_blocks.add(item.capped_blocks)
         for dead in batch.dead_letters:
             log.warning(
                 "undecodable log kept as a dead letter",

@@ -190,6 +190,7 @@ class ConditionSync:
             end_headers=False,
             untimed_conditions=True,
             on_range=advance,
+            result_caps=self.settings.getlogs_result_caps,
         )
         started = time.monotonic()
         report = await backfiller.run(plan.next_block, plan.to_block)

@@ -36,6 +36,22 @@ class IngestMetrics:
             unit="{shrink}",
             description="eth_getLogs ranges halved after a refusal or timeout",
         )
+        self.getlogs_cap_splits = meter.create_counter(
+            "orderflow_listener_getlogs_cap_splits",
+            unit="{reply}",
+            description=(
+                "eth_getLogs replies whose length is a known result cap (possibly truncated "
+                "without an error): split in two and read again"
+            ),
+        )
+        self.getlogs_capped_blocks = meter.create_counter(
+            "orderflow_listener_getlogs_capped_blocks",
+            unit="{block}",
+            description=(
+                "Single blocks whose eth_getLogs reply is at a result cap: stored as returned, "
+                "possibly incomplete (alert on any)"
+            ),
+        )
         self.head_lag = meter.create_gauge(
             "orderflow_listener_head_lag_blocks",
             unit="{block}",

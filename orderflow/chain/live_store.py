@@ -82,6 +82,7 @@ class LiveStore:
             metrics=metrics,
             window=window,
             verify_depth=settings.reorg_window_blocks,
+            result_caps=settings.getlogs_result_caps,
         )
         self.buffer: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
         self.pending_since: float | None = None

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from orderflow.chain.capped_logs import KNOWN_RESULT_CAPS
 from orderflow.chain.contracts import CTF_DEPLOY_BLOCK, MAINNET, ChainAddresses
 from orderflow.config import CommonSettings
 
@@ -77,6 +78,17 @@ class ListenerSettings(CommonSettings):
         description=(
             "The range never shrinks below this; a node refusing even this range is a fatal "
             "configuration problem (use a node with larger limits)."
+        ),
+    )
+    getlogs_result_caps: tuple[int, ...] = Field(
+        default=KNOWN_RESULT_CAPS,
+        validation_alias="GETLOGS_RESULT_CAPS",
+        description=(
+            "eth_getLogs reply lengths (logs) that may mean the provider truncated the reply "
+            "without an error, as a JSON list. A reply of exactly one of these lengths over "
+            "more than one block is split in two and read again; a single block at a cap is "
+            "stored with a warning and counted. Default: the caps known from providers "
+            "(docs/listener.md); add your provider's if it truncates at another number."
         ),
     )
     rpc_timeout_secs: float = Field(
@@ -203,6 +215,13 @@ class ListenerSettings(CommonSettings):
         if scheme not in ("http", "https"):
             raise ValueError(f"POLYGON_HTTP_URL must be http:// or https://, got {scheme}://…")
         return value
+
+    @field_validator("getlogs_result_caps")
+    @classmethod
+    def _positive_caps(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(cap < 1 for cap in value):
+            raise ValueError("every result cap must be a positive number of logs")
+        return tuple(sorted(set(value)))
 
     @model_validator(mode="after")
     def _ranges(self) -> ListenerSettings:

@@ -30,6 +30,7 @@ def test_defaults_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"RECONNECT_INITIAL_SECS": "60"}, "RECONNECT_INITIAL_SECS must not exceed"),
         ({"CONFIRMATIONS": "300"}, "CONFIRMATIONS must be smaller than REORG_WINDOW_BLOCKS"),
         ({"CONFIRMATIONS": "-1"}, "CONFIRMATIONS: Input should be greater than or equal to 0"),
+        ({"GETLOGS_RESULT_CAPS": "[1000, 0]"}, "every result cap must be a positive number"),
     ],
 )
 def test_invalid_values_are_named(
@@ -51,6 +52,14 @@ def test_addresses_override_from_json(monkeypatch: pytest.MonkeyPatch) -> None:
     s = load(ListenerSettings)
     assert s.addresses.exchanges == {exchange: "V2"}
     assert s.addresses.watched_addresses() == [exchange, "0x" + "34" * 20]
+
+
+def test_result_caps_default_to_the_known_ones_and_read_a_json_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load(ListenerSettings).getlogs_result_caps == (1_000, 5_000, 10_000, 20_000)
+    monkeypatch.setenv("GETLOGS_RESULT_CAPS", "[2500, 1000, 2500]")
+    assert load(ListenerSettings).getlogs_result_caps == (1_000, 2_500)
 
 
 def test_backoff_doubles_with_jitter_up_to_the_maximum() -> None:

@@ -1,0 +1,133 @@
+"""A provider that truncates eth_getLogs without an error loses no trade.
+
+The "truncating node" is a small aiohttp JSON-RPC server in front of the real anvil: it
+forwards every request and, when an eth_getLogs reply holds more than ``cap`` logs, keeps the
+first ``cap`` of them and drops the rest — same JSON shape, no error, as the providers listed
+in docs/listener.md ("Truncated eth_getLogs replies") do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiohttp import web
+
+from orderflow.chain.adaptive_range import AdaptiveRange
+from orderflow.chain.backfill import Backfiller
+from orderflow.chain.backfill_headers import HeaderCache
+from orderflow.chain.contracts import MAINNET
+from orderflow.chain.listener import Listener
+from orderflow.chain.rpc import EthClient
+from orderflow.chain.rpc_http import HttpTransport
+from tests.chain_live.conftest import Anvil, http_node
+from tests.chain_live.logs import order_filled_v2, wait_until
+from tests.chain_live.test_listener import (
+    canonical_fills,
+    checkpoint,
+    make_settings,
+    running,
+    stored_trades,
+    streaming,
+)
+
+pytestmark = pytest.mark.anvil
+
+
+@dataclass
+class TruncatingNode:
+    url: str
+    cap: int = 1_000_000
+    calls: list[tuple[int, int, int]] = field(default_factory=list)  # from, to, logs returned
+
+
+@pytest.fixture
+async def truncating(anvil: Anvil) -> AsyncIterator[TruncatingNode]:
+    node = TruncatingNode(url="")
+    upstream = httpx.AsyncClient(base_url=anvil.http_url, timeout=30)
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        reply: dict[str, Any] = (await upstream.post("/", json=body)).json()
+        if body["method"] == "eth_getLogs" and isinstance(reply.get("result"), list):
+            reply["result"] = reply["result"][: node.cap]
+            p = body["params"][0]
+            span = (int(p["fromBlock"], 16), int(p["toBlock"], 16))
+            node.calls.append((*span, len(reply["result"])))
+        return web.json_response(reply)
+
+    try:
+        async with http_node(handle) as node.url:
+            yield node
+    finally:
+        await upstream.aclose()
+
+
+async def test_a_truncated_backfill_reads_every_fill_exactly_once(
+    anvil: Anvil, truncating: TruncatingNode, pool: asyncpg.Pool
+) -> None:
+    """12 fills in 12 blocks, a backfill over HTTP from a node that returns at most 5 logs per
+    eth_getLogs: before the fix the first range (2000 blocks) stored the first 5 fills, the
+    checkpoint moved past the other 7 and they were never read again."""
+    for i in range(12):
+        await anvil.emit(order_filled_v2(order_hash=1 + i))
+    head = await anvil.head()
+    truncating.cap = 5
+    settings = make_settings(
+        anvil.ws_url, POLYGON_HTTP_URL=truncating.url, GETLOGS_RESULT_CAPS=[5, 10_000]
+    )
+    listener = Listener(pool, settings)
+    async with running(listener) as task:
+        await wait_until(streaming(listener), what="streaming")
+
+        async def past_head() -> bool:
+            return (await checkpoint(pool) or 0) >= head
+
+        await wait_until(past_head, what="the backfill to the head")
+        assert not task.done()
+    assert len(await canonical_fills(anvil)) == 12
+    assert await stored_trades(pool) == await canonical_fills(anvil)
+    assert any(n == 5 for _, _, n in truncating.calls)  # the node did truncate
+
+
+def backfiller(pool: asyncpg.Pool, transport: HttpTransport, ranges: AdaptiveRange) -> Backfiller:
+    client = EthClient(transport)
+    return Backfiller(
+        pool,
+        client,
+        chain_id=137,
+        addresses=MAINNET,
+        ranges=ranges,
+        headers=HeaderCache(client),
+        result_caps=(4,),
+    )
+
+
+async def test_a_block_with_more_logs_than_the_cap_is_taken_with_a_warning_never_looped(
+    anvil: Anvil, truncating: TruncatingNode, pool: asyncpg.Pool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Splitting cannot go below one block: such a block is taken as the node returned it
+    (counted and warned about), and the rest of the range is still read in full."""
+    await anvil.emit(order_filled_v2(order_hash=1))
+    crowded = await anvil.emit_block([order_filled_v2(order_hash=100 + i) for i in range(6)])
+    for i in range(5):
+        await anvil.emit(order_filled_v2(order_hash=200 + i))
+    head = await anvil.head()
+    truncating.cap = 4
+    ranges = AdaptiveRange(64, 1, 64)
+    transport = HttpTransport(truncating.url)
+    report = await backfiller(pool, transport, ranges).run(1, head)
+    await transport.aclose()
+    stored = await stored_trades(pool)
+    assert [row[2] for row in stored].count(crowded) == 4  # as many as the node gives
+    assert len(stored) == 1 + 4 + 5  # every fill of every other block
+    assert len(set(stored)) == len(stored)
+    assert report.capped_blocks == 1
+    assert report.cap_splits >= 1
+    assert len(truncating.calls) < 4 * (head + 1)  # bisection, not a loop
+    assert "more logs than the provider returns" in caplog.text
+    assert ranges.size < 64  # later ranges start smaller
