@@ -20,7 +20,8 @@ Loops of one executor:
   operator watches.
 
 On becoming leader it first repairs what a crash may have left: accepted signals without an
-order, and order intents the exchange may or may not have seen.
+order, and order intents the exchange may or may not have seen; maintenance repeats both, for
+what an old leader left in the second before it noticed it had lost the lock.
 """
 
 from __future__ import annotations
@@ -191,7 +192,7 @@ class Executor:
             await listen.add_listener(STRATEGIES_CHANNEL, self._on_strategy)
             async with self.pool.acquire() as conn:
                 await self.registry.refresh(conn)
-            await self.desk.abandon_orphans()
+            await self.close_orphans()
             await self.desk.reconcile()
             await self.trader.open_connection(self.dsn)
             self.worker.start()
@@ -343,6 +344,12 @@ class Executor:
                 break
         return created
 
+    async def close_orphans(self) -> None:
+        """Close accepted signals left without an order (only while holding the lock)."""
+        pid = self.lock.pid
+        if pid is not None:
+            await self.trader.close_orphans(pid)
+
     async def maintenance(self) -> None:
         async with self.pool.acquire() as conn:
             await position_queries.mark_open_positions(conn)
@@ -358,6 +365,8 @@ class Executor:
                 self.kills.request(name)
         for name in sorted(left):
             self.left_behind.request(name)
+        # Accepted signals an old leader stored without an intent in its last second.
+        await self.close_orphans()
         await self.desk.reconcile()
         now = self.clock()
         # Positions whose leader sold while the strategy held nothing yet (after reconciling:

@@ -33,6 +33,11 @@ class LeaderLock:
     def held(self) -> bool:
         return self._conn is not None and not self._conn.is_closed()
 
+    @property
+    def pid(self) -> int | None:
+        """The server process of the lock's session (None: not held)."""
+        return self._conn.get_server_pid() if self._conn is not None and self.held else None
+
     async def try_acquire(self) -> bool:
         if self.held:
             return True

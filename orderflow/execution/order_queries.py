@@ -3,6 +3,7 @@ and the live orders that count in a strategy's exposure."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
 
@@ -21,31 +22,40 @@ async def insert_order_intent(
     mode: str,
     order: PreparedOrder,
     traceparent: str | None,
-) -> int:
+) -> int | None:
+    """Store an order's intent, only while its signal is PENDING (None: the signal was closed
+    meanwhile — another leader found it without an order: see :func:`close_orphans`). The
+    signal's row is locked first, so the two never both go ahead."""
     req = order.request
-    return int(
-        await conn.fetchval(
-            """
-            INSERT INTO orderflow_orders (strategy, signal_id, mode, client_order_id,
-                candidate_order_ids, token_id, market_id, side, price, shares, signed_order,
-                traceparent)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-            RETURNING id
-            """,
-            req.strategy,
-            signal_id,
-            mode,
-            order.client_order_id,
-            list(order.candidate_order_ids),
-            Decimal(req.token_id),
-            req.market_id,
-            req.side,
-            req.price,
-            req.shares,
-            order.signed,
-            traceparent,
+    async with conn.transaction():
+        status = await conn.fetchval(
+            "SELECT status FROM orderflow_signals WHERE id = $1 FOR UPDATE", signal_id
         )
-    )
+        if status != "PENDING":
+            return None
+        return int(
+            await conn.fetchval(
+                """
+                INSERT INTO orderflow_orders (strategy, signal_id, mode, client_order_id,
+                    candidate_order_ids, token_id, market_id, side, price, shares, signed_order,
+                    traceparent)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                RETURNING id
+                """,
+                req.strategy,
+                signal_id,
+                mode,
+                order.client_order_id,
+                list(order.candidate_order_ids),
+                Decimal(req.token_id),
+                req.market_id,
+                req.side,
+                req.price,
+                req.shares,
+                order.signed,
+                traceparent,
+            )
+        )
 
 
 async def update_order(
@@ -182,10 +192,43 @@ async def order_row(conn: asyncpg.Connection, order_id: int) -> asyncpg.Record:
     return row
 
 
-async def pending_signals_without_order(conn: asyncpg.Connection) -> list[int]:
-    """Accepted signals whose order intent was never stored (the process stopped in between)."""
-    rows = await conn.fetch(
-        "SELECT s.id FROM orderflow_signals s WHERE s.status = 'PENDING'"
-        " AND NOT EXISTS (SELECT 1 FROM orderflow_orders o WHERE o.signal_id = s.id)"
-    )
-    return [int(r["id"]) for r in rows]
+# Accepted signals without an order intent, but those this executor's worker holds ($1), as
+# long as the trading lock's session ($2) holds an advisory lock: a leader that lost it, and has
+# not noticed yet, does not close the new leader's signals.
+_ORPHANS = """
+SELECT s.id FROM orderflow_signals s
+ WHERE s.status = 'PENDING' AND NOT (s.id = ANY($1::bigint[]))
+   AND NOT EXISTS (SELECT 1 FROM orderflow_orders o WHERE o.signal_id = s.id)
+   AND EXISTS (SELECT 1 FROM pg_locks l
+                WHERE l.locktype = 'advisory' AND l.pid = $2 AND l.granted)
+ ORDER BY s.id
+   FOR UPDATE OF s
+"""
+
+
+async def close_orphans(
+    conn: asyncpg.Connection, held: Collection[int], leader_pid: int, reason: str
+) -> list[int]:
+    """SKIP accepted signals whose order intent was never stored (the process, or a leader that
+    lost the trading lock, stopped in between), but those in ``held`` (on their way here).
+
+    Their rows are locked first, then checked again for an intent by a statement that sees
+    every intent committed before the locks were taken: an old leader storing one meanwhile
+    (:func:`insert_order_intent` locks the signal too) either got there first — the signal keeps
+    its order — or finds the signal closed and sends nothing."""
+    async with conn.transaction():
+        locked = [int(r["id"]) for r in await conn.fetch(_ORPHANS, list(held), leader_pid)]
+        if not locked:
+            return []
+        rows = await conn.fetch(
+            """
+            UPDATE orderflow_signals s SET status = 'SKIPPED', reason = $2,
+                   decided_at = COALESCE(decided_at, clock_timestamp())
+             WHERE s.id = ANY($1::bigint[]) AND s.status = 'PENDING'
+               AND NOT EXISTS (SELECT 1 FROM orderflow_orders o WHERE o.signal_id = s.id)
+            RETURNING s.id
+            """,
+            locked,
+            reason,
+        )
+    return sorted(int(r["id"]) for r in rows)

@@ -96,6 +96,8 @@ class OrderWorker:
         self.exiting: set[tuple[str, int]] = set()
         self.entries: dict[int, OrderJob] = {}  # BUY jobs on their way, by signal id
         self.left: set[int] = set()  # of those, the ones whose leader has sold since
+        # Signals handed over and not yet placed or refused: not orphans (Trader.close_orphans)
+        self.held: set[int] = set()
         self._queue: asyncio.Queue[OrderJob] | None = None
         self._worker: asyncio.Task[None] | None = None
 
@@ -104,7 +106,8 @@ class OrderWorker:
         self._worker = asyncio.create_task(self._work(self._queue), name="order-worker")
 
     async def stop(self) -> None:
-        """Stop placing; queued signals stay PENDING and are closed on the next start-up."""
+        """Stop placing; queued signals stay PENDING without an order, and the next leader
+        closes them (``interrupted_before_order``)."""
         worker, self._worker, self._queue = self._worker, None, None
         if worker is not None:
             worker.cancel()
@@ -114,6 +117,7 @@ class OrderWorker:
         self.exiting.clear()
         self.entries.clear()
         self.left.clear()
+        self.held.clear()
 
     async def drain(self) -> None:
         if self._queue is not None:
@@ -131,6 +135,7 @@ class OrderWorker:
 
     async def dispatch(self, accepted: Sequence[OrderJob]) -> None:
         """Hand accepted signals to the order worker (or place them now, without one)."""
+        self.held.update(job.signal_id for job in accepted)  # before anything is awaited
         for job in accepted:
             trade, decision, state = job.trade, job.decision, job.state
             if decision.side == "BUY":
@@ -166,6 +171,7 @@ class OrderWorker:
         try:
             await self._place(job)
         finally:
+            self.held.discard(job.signal_id)
             state, token = job.state, job.trade.token_id
             if job.decision.side == "BUY":
                 self.inflight.get(state.name, {}).pop(token, None)

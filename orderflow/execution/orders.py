@@ -1,7 +1,9 @@
 """Placing and reconciling orders: intent first, then the exchange.
 
 ``place`` stores the order's intent (``orderflow_orders`` status INTENT, with the client id and
-the exchange ids it can get) and commits it *before* the broker sends anything. Whatever happens
+the exchange ids it can get) and commits it *before* the broker sends anything — only while its
+signal is PENDING (a leader that found the signal without an order has closed it: nothing is
+sent, see ``Trader.close_orphans``). Whatever happens
 next — a fill, a rejection, a timeout, a database error, the process dying — the row tells the
 executor what to ask the exchange about, and the order counts in the strategy's exposure until
 it is settled. Just before sending, the strategy's pause, kill and the signal's age are checked
@@ -154,6 +156,13 @@ class OrderDesk:
                     order=prepared,
                     traceparent=current_traceparent(),
                 )
+            if order_id is None:
+                # Closed meanwhile by a leader that found it without an order: this executor
+                # lost the trading lock and has not noticed yet. Nothing is sent.
+                log.warning(
+                    "signal closed before its order; not sent", extra={"signal_id": signal_id}
+                )
+                return None
             span.set_attribute("orderflow.order_id", order_id)
             self._placing.add(order_id)
             try:
@@ -371,11 +380,3 @@ class OrderDesk:
             )
             return False
         return True
-
-    async def abandon_orphans(self) -> None:
-        """Accepted signals whose intent was never stored: the order was never sent."""
-        async with self.pool.acquire() as conn:
-            for signal_id in await order_queries.pending_signals_without_order(conn):
-                await position_queries.set_signal_status(
-                    conn, signal_id, "SKIPPED", "interrupted_before_order"
-                )

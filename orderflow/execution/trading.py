@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -24,7 +25,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow import db
-from orderflow.execution import position_queries, strategy_queries
+from orderflow.execution import order_queries, position_queries, strategy_queries
 from orderflow.execution.book import Holdings, load_book_and_holdings
 from orderflow.execution.daypnl import DayMarks
 from orderflow.execution.exit_signals import decide_exits, exits_of
@@ -44,6 +45,8 @@ from orderflow.signals.views import (
     WalletView,
 )
 from orderflow.strategy.settings import StrategySettings
+
+log = logging.getLogger(__name__)
 
 
 def may_trigger(trade: TradeView, wallet: WalletView | None, settings: StrategySettings) -> bool:
@@ -266,3 +269,20 @@ class Trader:
             )
         await worker.dispatch(accepted)
         return created
+
+    async def close_orphans(self, leader_pid: int) -> list[int]:
+        """SKIP (``interrupted_before_order``) accepted signals without an order intent that are
+        not on their way here: left by a process that stopped, or by an old leader that lost
+        the trading lock between storing the signal and its intent — possibly after this
+        leader's start-up, in the second before it noticed. The engine calls this on taking the
+        lead and in every maintenance pass, with the lock's session (``leader_pid``). Under the
+        decision lock: whatever this executor has committed is then in the worker's hands.
+        Returns the signals closed."""
+        async with self._deciding, self.pool.acquire() as conn:
+            held = list(self.worker.held)
+            closed = await order_queries.close_orphans(
+                conn, held, leader_pid, "interrupted_before_order"
+            )
+        if closed:
+            log.warning("accepted signals without an order closed", extra={"signals": closed})
+        return closed

@@ -289,7 +289,7 @@ async def test_an_old_leaders_intent_is_reconciled_during_this_leadership(
     new = live_executor(pool, dsn, live)
     async with pool.acquire() as conn:
         await new.registry.refresh(conn)
-    await new.desk.abandon_orphans()  # the new leader's start-up repairs: nothing to repair yet
+    await new.close_orphans()  # the new leader's start-up repairs: nothing to repair yet
     await new.desk.reconcile()
     old = live_executor(pool, dsn, live, Dying)
     async with pool.acquire() as conn:
