@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,10 +38,12 @@ from orderflow import telemetry
 from orderflow.chain.adaptive_range import AdaptiveRange
 from orderflow.chain.backfill_headers import (
     HeaderCache,
+    Reorganised,
     block_of,
     block_rows,
     fill_timestamps,
-    is_hash,
+    headers_by_number,
+    logs_on_headers,
 )
 from orderflow.chain.capped_logs import KNOWN_RESULT_CAPS, get_logs_whole
 from orderflow.chain.checkpoints import Checkpoint
@@ -100,13 +102,8 @@ class _Range:
     capped_blocks: int = 0  # single blocks at a result cap, taken as returned
 
 
-class _Reorganised(Exception):
-    """The logs of a range and the node's headers disagree: the chain moved while we read."""
-
-
 _REFETCHES = 5  # a range whose logs and headers disagree is read again this many times
 _AHEAD = 1  # ranges read (fetched and decoded) while the one before them is stored
-_HEADER_CONCURRENCY = 8
 
 
 class Backfiller:
@@ -266,7 +263,7 @@ class Backfiller:
         for attempt in range(_REFETCHES + 1):
             try:
                 return await self._read(start, end)
-            except _Reorganised as exc:
+            except Reorganised as exc:
                 report.refetches += 1
                 if attempt == _REFETCHES:
                     raise RetryableRpcError(
@@ -279,21 +276,12 @@ class Backfiller:
                 await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
         raise AssertionError("unreachable")
 
-    async def _headers_by_number(self, numbers: Iterable[int]) -> dict[int, Header | None]:
-        gate = asyncio.Semaphore(_HEADER_CONCURRENCY)
-
-        async def one(number: int) -> tuple[int, Header | None]:
-            async with gate:
-                return number, await self.client.header_by_number(number)
-
-        return dict(await asyncio.gather(*(one(n) for n in sorted(set(numbers)))))
-
     async def _verified_headers(
         self, start: int, end: int, raws: Sequence[Mapping[str, Any]]
     ) -> dict[int, Header]:
         """Headers (fetched after the logs) of the recent blocks holding logs, and of ``end``.
 
-        Raises _Reorganised when a log's blockHash is not its block's hash any more.
+        Raises Reorganised when a log's blockHash is not its block's hash any more.
         """
         wanted = {n for r in raws if (n := block_of(r)) is not None and n >= self._verify_from}
         if self.end_headers:
@@ -301,7 +289,7 @@ class Backfiller:
         below = self._held_below(start)
         if below is not None:
             wanted.add(below.number)
-        fetched = await self._headers_by_number(wanted)
+        fetched = await headers_by_number(self.client, wanted)
         if below is not None:
             now = fetched[below.number]
             if now is None or now.hash != below.hash:
@@ -318,24 +306,7 @@ class Backfiller:
                 f"eth_getBlockByNumber on {self.client.endpoint}: block {end} not found "
                 "(node behind its own eth_blockNumber?)"
             )
-        headers: dict[int, Header] = {}
-        for number, header in fetched.items():
-            if header is None:
-                raise _Reorganised(f"block {number} of a log is gone")
-            headers[number] = header
-        for raw in raws:
-            log_block = block_of(raw)
-            held = headers.get(log_block) if log_block is not None else None
-            if (
-                held is not None
-                and is_hash(raw.get("blockHash"))  # a malformed one is a dead letter, not a fork
-                and str(raw.get("blockHash")).lower() != held.hash
-            ):
-                raise _Reorganised(
-                    f"a log of block {held.number} names block hash {raw.get('blockHash')}, "
-                    f"the node now has {held.hash}"
-                )
-        return headers
+        return logs_on_headers(fetched, raws)
 
     def _held_below(self, start: int) -> Header | None:
         """The header we hold for block ``start - 1``, when it can still reorganise: the end of
@@ -374,7 +345,7 @@ class Backfiller:
             else:
                 ready, used, orphans = await fill_timestamps(raws, self.headers)
             if orphans:
-                raise _Reorganised(f"{len(orphans)} log(s) name a block the node no longer has")
+                raise Reorganised(f"{len(orphans)} log(s) name a block the node no longer has")
             chunk = await asyncio.to_thread(decode_raws, ready, self.chain_id, self.addresses)
         capped = len(whole.capped_blocks)
         return _Range(start, end, len(raws), ready, chunk, verified, used, whole.splits, capped)

@@ -1,8 +1,10 @@
-"""Block headers for a backfill: a bounded cache, and the time a log without ``blockTimestamp``
-takes from its block's header (:mod:`orderflow.chain.backfill`, the live session)."""
+"""Block headers for a backfill: a bounded cache, the time a log without ``blockTimestamp``
+takes from its block's header, and the check of a range's logs against the headers read after
+them (:mod:`orderflow.chain.backfill`, the live session)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -88,3 +90,46 @@ def block_rows(headers: Iterable[Header]) -> list[BlockHeader]:
         BlockHeader(h.number, h.hash, h.parent_hash, h.timestamp)
         for _, h in sorted(by_number.items())
     ]
+
+
+_HEADER_CONCURRENCY = 8  # header requests in flight at once
+
+
+class Reorganised(Exception):
+    """The logs of a range and the node's headers disagree: the chain moved while we read."""
+
+
+async def headers_by_number(client: EthClient, numbers: Iterable[int]) -> dict[int, Header | None]:
+    """The node's header of each block in ``numbers`` (None: it has none), a few at a time."""
+    gate = asyncio.Semaphore(_HEADER_CONCURRENCY)
+
+    async def one(number: int) -> tuple[int, Header | None]:
+        async with gate:
+            return number, await client.header_by_number(number)
+
+    return dict(await asyncio.gather(*(one(n) for n in sorted(set(numbers)))))
+
+
+def logs_on_headers(
+    fetched: Mapping[int, Header | None], raws: Sequence[Mapping[str, Any]]
+) -> dict[int, Header]:
+    """``fetched`` (headers read after the logs ``raws``), checked against them: raises
+    Reorganised when a block of a log is gone or a log's blockHash is not its block's hash."""
+    headers: dict[int, Header] = {}
+    for number, header in fetched.items():
+        if header is None:
+            raise Reorganised(f"block {number} of a log is gone")
+        headers[number] = header
+    for raw in raws:
+        log_block = block_of(raw)
+        held = headers.get(log_block) if log_block is not None else None
+        if (
+            held is not None
+            and is_hash(raw.get("blockHash"))  # a malformed one is a dead letter, not a fork
+            and str(raw.get("blockHash")).lower() != held.hash
+        ):
+            raise Reorganised(
+                f"a log of block {held.number} names block hash {raw.get('blockHash')}, "
+                f"the node now has {held.hash}"
+            )
+    return headers
