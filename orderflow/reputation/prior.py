@@ -47,6 +47,10 @@ _TAIL_SHIFT_Z = 2.0
 # 155 wallets, 20.7 at a million) refused a tail of 24 % skilled wallets at +0.08 a dollar
 # whose gain was 6.2.
 TAIL_MIN_GAIN = 5.0
+# ... and its share is at least this many wallets: one or two outliers are what heavy-tailed
+# noise makes (Student-t(4) noise around one normal, 155 wallets: a false tail in 37 % of draws
+# with one wallet's share, 22 % with three; benchmarks/tail_null.py), not a group of the skilled
+TAIL_MIN_WALLETS = 3.0
 # responsibilities: exp's argument clipped here (exp(700) is finite; PostgreSQL's exp raises
 # on an overflow where C's returns inf)
 _EXP_CLIP = 700.0
@@ -148,7 +152,8 @@ def shifted_tail(
     m: Array, se: Array, use: npt.NDArray[np.bool_], bulk: Prior, floor: float
 ) -> tuple[Prior, float] | None:
     """The prior with a skill tail fitted beside the bulk, and its log-likelihood gain over one
-    normal; None when no tail of skill is there to test (under one wallet's share, or its mean
+    normal; None when no tail of skill is there to test (under :data:`TAIL_MIN_WALLETS` wallets'
+    share, or its mean
     not above the bulk's by :data:`_TAIL_SHIFT_Z` standard errors of the difference).
 
     The two-normal maximum likelihood (:func:`orderflow.reputation.mixture.fit`) over the
@@ -167,9 +172,9 @@ def shifted_tail(
     start = tail_start(x, v, bulk, floor2)
     if start is None:
         return None
-    found = mixture.fit(x, v, start, floor2, least_share=1.0 / k)
+    found = mixture.fit(x, v, start, floor2, least_share=TAIL_MIN_WALLETS / k)
     p, r = found.mixture, found.tail
-    if p.share * k < 1.0:  # less than one wallet
+    if p.share * k < TAIL_MIN_WALLETS:  # not a group of wallets
         return None
     tail_precision = float(np.sum(r / (p.tau2_s + v)))
     bulk_precision = float(np.sum((1.0 - r) / (p.tau2_b + v)))
