@@ -71,12 +71,6 @@ def libm(f: object, x: Array) -> Array:
     return out.reshape(np.shape(x))
 
 
-def fsum(values: Array) -> float:
-    """The correctly rounded sum: the same bits in any order (numpy's pairwise sum depends on
-    the order, so a population's prior would depend on where each wallet sits in the arrays)."""
-    return math.fsum(values.tolist())
-
-
 @dataclass(frozen=True, slots=True)
 class Prior:
     """What the population says: the spread of true edges and of closing-line misses."""

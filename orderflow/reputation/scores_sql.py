@@ -88,9 +88,9 @@ def inputs_copy(columns: tuple[str, ...], wallets: str, *, stored: bool = False)
     (:data:`PACKED_COLUMN`), the wash host, then :data:`STORED_LAYOUT`'s columns.
 
     In no order and with no sort: the population step's figures do not depend on the rows'
-    order (its sums are correctly rounded, its false-discovery sets take equal probabilities
-    together: :mod:`orderflow.reputation.factors`). ``wash_host`` is sent as the host's ``idx``
-    (the step turns it into the host's place in its arrays)."""
+    order (its prior's fits sort the measurements first, its false-discovery sets take equal
+    probabilities together: :mod:`orderflow.reputation.factors`). ``wash_host`` is sent as the
+    host's ``idx`` (the step turns it into the host's place in its arrays)."""
     cols = ",\n       ".join(
         f"coalesce({'hp.host' if c == 'wash_host' else f'w.{c}'}::float8, 'NaN')" for c in columns
     )
