@@ -20,8 +20,9 @@ configured maximum. A node that refuses even the minimum range is a configuratio
 stops the backfill with a FatalRpcError saying so.
 
 A reply whose length is a known result cap (``result_caps``: a provider may have truncated it
-without an error) is split and read again (:mod:`orderflow.chain.capped_logs`); the range then
-shrinks as after a refusal, so that the next ones stay below the cap.
+without an error) is split and read again, and a single block at a cap is read again by
+narrower filters (:mod:`orderflow.chain.capped_logs`); after a split the range shrinks as after a
+refusal, so that the next ones stay below the cap.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ class BackfillReport:
     conditions: int = 0
     resolutions: int = 0
     cap_splits: int = 0  # replies at a result cap, split and read again
-    capped_blocks: int = 0  # single blocks at a result cap, taken as returned
+    narrowed_blocks: int = 0  # single blocks at a result cap, read by narrower filters
+    capped_blocks: int = 0  # single blocks still at a result cap, taken as returned
     range_sizes: list[int] = field(default_factory=list)
 
 
@@ -99,7 +101,8 @@ class _Range:
     verified: dict[int, Header]  # recent blocks' headers, fetched after the logs, and ``end``'s
     used: list[Header]  # headers that gave logs their time
     splits: int = 0  # replies at a result cap that were split and read again
-    capped_blocks: int = 0  # single blocks at a result cap, taken as returned
+    narrowed_blocks: int = 0  # single blocks at a result cap, read by narrower filters
+    capped_blocks: int = 0  # single blocks still at a result cap, taken as returned
 
 
 _REFETCHES = 5  # a range whose logs and headers disagree is read again this many times
@@ -347,8 +350,18 @@ class Backfiller:
             if orphans:
                 raise Reorganised(f"{len(orphans)} log(s) name a block the node no longer has")
             chunk = await asyncio.to_thread(decode_raws, ready, self.chain_id, self.addresses)
-        capped = len(whole.capped_blocks)
-        return _Range(start, end, len(raws), ready, chunk, verified, used, whole.splits, capped)
+        return _Range(
+            start,
+            end,
+            len(raws),
+            ready,
+            chunk,
+            verified,
+            used,
+            whole.splits,
+            len(whole.narrowed),
+            len(whole.capped_blocks),
+        )
 
     async def _store(self, item: _Range, report: BackfillReport, *, bulk: bool) -> StoreStats:
         """Store a range read by :meth:`_read` with its headers and the checkpoint at its end."""
@@ -382,6 +395,7 @@ class Backfiller:
                 self.window.add(header)
         report.logs += item.logs
         report.cap_splits += item.splits
+        report.narrowed_blocks += item.narrowed_blocks
         report.capped_blocks += item.capped_blocks
         report.fills += len(batch.fills) + (rows.fill_count if rows is not None else 0)
         report.dead_letters += len(batch.dead_letters)
@@ -390,6 +404,7 @@ class Backfiller:
         if self.metrics:
             self.metrics.count_batch(batch, rows)
             self.metrics.getlogs_cap_splits.add(item.splits)
+            self.metrics.getlogs_narrowed_blocks.add(item.narrowed_blocks)
             self.metrics.getlogs_capped_blocks.add(item.capped_blocks)
         for dead in batch.dead_letters:
             log.warning(

@@ -10,10 +10,17 @@ silently, and the checkpoint would move past them.
 The rule: a reply whose length is one of the known result caps (``GETLOGS_RESULT_CAPS``) is not
 trusted, whatever its content, when the range spans more than one block: the range is split in
 two halves, each read again (and split again while it is at a cap). A false alarm (a range that
-really holds exactly a cap's number of logs) costs one split, never a log. A single block at a
-cap cannot be split further: it is taken as returned, with a loud warning and a count
-(``orderflow_listener_getlogs_capped_blocks``), as its completeness cannot be checked here.
-Depth is bounded by log2 of the range's length: nothing loops.
+really holds exactly a cap's number of logs) costs one split, never a log. Depth is bounded by
+log2 of the range's length: nothing loops.
+
+A single block at a cap cannot be split by range; it is read again with narrower filters
+instead: one eth_getLogs per address of the filter, then, for an address whose reply is at a cap
+again, one per topic0 (event signature). The union of those replies (deduplicated by
+(transactionHash, logIndex), in log-index order) replaces the capped reply. When every narrower
+reply is below the caps, the block is whole. An (address, topic0) pair still at a cap cannot be
+narrowed further (a ``blockHash`` filter selects the same logs): its reply is taken as returned,
+with a loud warning and a count (``orderflow_listener_getlogs_capped_blocks``), as its
+completeness cannot be checked here. A reply below every cap costs no extra request.
 """
 
 from __future__ import annotations
@@ -23,7 +30,10 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from orderflow.chain.fields import MAX_LOG_INDEX, FieldError, log_index
+from orderflow.chain.provider_errors import GetLogsTimeoutError
 from orderflow.chain.rpc import EthClient
+from orderflow.errors import RangeTooLargeError
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +47,7 @@ class CappedLogs:
 
     logs: list[dict[str, Any]] = field(default_factory=list)
     splits: int = 0  # replies at a cap that were split and read again
+    narrowed: list[int] = field(default_factory=list)  # single blocks read by narrower filters
     capped_blocks: list[int] = field(default_factory=list)  # single blocks at a cap, taken
 
 
@@ -47,7 +58,8 @@ async def get_logs_whole(
     log_filter: dict[str, Any],
     caps: Collection[int],
 ) -> CappedLogs:
-    """The logs of [start, end], in block order; a reply at one of ``caps`` is split."""
+    """The logs of [start, end], in block order; a reply at one of ``caps`` is split, and a
+    single block at a cap is read again by narrower filters."""
     out = CappedLogs()
     todo = [(start, end)]  # a stack: the left half is read first, so the order is kept
     while todo:
@@ -61,14 +73,90 @@ async def get_logs_whole(
             mid = (lo + hi) // 2
             todo += [(mid + 1, hi), (lo, mid)]
             continue
-        out.capped_blocks.append(lo)
-        out.logs += logs
-        log.warning(
-            "block %d has as many logs as an eth_getLogs result cap: it may hold more logs "
-            "than the provider returns, and they cannot be read by a smaller range; storing "
-            "the %d returned (use a node without a result cap to be sure)",
-            lo,
-            len(logs),
-            extra={"block": lo, "logs": len(logs), "endpoint": client.endpoint},
-        )
+        out.narrowed.append(lo)
+        block = _Block(client, lo, caps)
+        out.logs += in_log_order(await block.read(log_filter, logs))
+        if block.capped:
+            out.capped_blocks.append(lo)
     return out
+
+
+def narrower(log_filter: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """Filters that together select what ``log_filter`` does, each fewer logs: one per address,
+    else one per topic0; None when it names one address and one topic0 (a filter without an
+    address list or a topic0 list is not narrowed on that part)."""
+    addresses = log_filter.get("address")
+    if isinstance(addresses, list) and len(addresses) > 1:
+        # A one-element list, not a string: the shape the node has just accepted.
+        return [{**log_filter, "address": [a]} for a in addresses]
+    topics = log_filter.get("topics")
+    if isinstance(topics, list) and topics and isinstance(topics[0], list) and len(topics[0]) > 1:
+        return [{**log_filter, "topics": [[t], *topics[1:]]} for t in topics[0]]
+    return None
+
+
+def in_log_order(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One block's logs, deduplicated by (transactionHash, logIndex), by log index; a log
+    without a readable index (a dead letter to be) is kept, after the others."""
+    seen: set[tuple[str, str]] = set()
+    keyed: list[tuple[int, dict[str, Any]]] = []
+    for raw in logs:
+        tx, index = raw.get("transactionHash"), raw.get("logIndex")
+        if isinstance(tx, str) and isinstance(index, str):
+            if (tx, index) in seen:
+                continue
+            seen.add((tx, index))
+        try:
+            position = log_index(index)
+        except FieldError:
+            position = MAX_LOG_INDEX + 1
+        keyed.append((position, raw))
+    keyed.sort(key=lambda pair: pair[0])  # stable: unreadable indexes keep their order
+    return [raw for _, raw in keyed]
+
+
+@dataclass
+class _Block:
+    """One block whose reply is at a cap, read again by narrower filters."""
+
+    client: EthClient
+    number: int
+    caps: Collection[int]
+    capped: bool = False  # some reply that cannot be narrowed is still at a cap: taken as is
+
+    async def read(
+        self, log_filter: dict[str, Any], reply: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The block's logs under ``log_filter``, whose ``reply`` is at a cap."""
+        filters = narrower(log_filter)
+        if filters is None:
+            return self._taken(log_filter, reply, "they cannot be read by a narrower filter")
+        logs: list[dict[str, Any]] = []
+        for narrow in filters:
+            try:
+                part = await self.client.get_logs(self.number, self.number, narrow)
+            except GetLogsTimeoutError:
+                raise  # as any eth_getLogs timeout: the range shrinks and is read again
+            except RangeTooLargeError as exc:
+                # Refused by size where the wider filter was answered: narrowing cannot help
+                # on this node. The wider reply is taken, as when nothing narrower exists.
+                return self._taken(log_filter, reply, f"a narrower filter was refused: {exc}")
+            logs += await self.read(narrow, part) if len(part) in self.caps else part
+        return logs
+
+    def _taken(
+        self, log_filter: dict[str, Any], reply: list[dict[str, Any]], why: str
+    ) -> list[dict[str, Any]]:
+        self.capped = True
+        log.warning(
+            "block %d has as many logs as an eth_getLogs result cap (address %s, topics %s): "
+            "it may hold more logs than the provider returns, and %s; storing the %d "
+            "returned (use a node without a result cap to be sure)",
+            self.number,
+            log_filter.get("address"),
+            log_filter.get("topics"),
+            why,
+            len(reply),
+            extra={"block": self.number, "logs": len(reply), "endpoint": self.client.endpoint},
+        )
+        return reply

@@ -44,12 +44,20 @@ class IngestMetrics:
                 "without an error): split in two and read again"
             ),
         )
+        self.getlogs_narrowed_blocks = meter.create_counter(
+            "orderflow_listener_getlogs_narrowed_blocks",
+            unit="{block}",
+            description=(
+                "Single blocks whose eth_getLogs reply is at a result cap: read again per "
+                "address, then per topic0"
+            ),
+        )
         self.getlogs_capped_blocks = meter.create_counter(
             "orderflow_listener_getlogs_capped_blocks",
             unit="{block}",
             description=(
-                "Single blocks whose eth_getLogs reply is at a result cap: stored as returned, "
-                "possibly incomplete (alert on any)"
+                "Single blocks with an (address, topic0) eth_getLogs reply still at a result "
+                "cap: stored as returned, possibly incomplete (alert on any)"
             ),
         )
         self.head_lag = meter.create_gauge(
