@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from orderflow.chain import store_sql as sql
+from orderflow.chain import rollback_sql as sql
 from orderflow.chain.store_refunds import DELETE_FROM_BLOCK as DELETE_REFUNDS_FROM_BLOCK
-from orderflow.chain.store_sql import row_count
+from orderflow.chain.store_sql import WRITER_LOCK, row_count
 
 
 @dataclass(slots=True)
@@ -43,7 +43,7 @@ async def rollback_from(
     """
     stats = RollbackStats()
     async with conn.transaction():
-        await conn.execute(sql.WRITER_LOCK)
+        await conn.execute(WRITER_LOCK)
         per_wallet = await conn.fetch(sql.DELETE_TRADES, chain_id, block_number)
         stats.trades = sum(r["deleted"] for r in per_wallet)
         if per_wallet:

@@ -10,8 +10,9 @@ doubles a fill — the failure mode ethereum-etl's separate checkpoint file has.
 
 Beside it, one concern each: ``checkpoints`` (read and rewind a stream's checkpoint),
 ``rollback`` (``rollback_from``: undo everything from a height up, a reorg), ``block_times``
-(the time of logs without one), ``dead_letters``, ``store_tokens`` (registry rows from
-outside the chain), ``store_refunds`` and ``store_sql`` (the statements).
+(the time of logs without one), ``dead_letters``, ``store_refused`` (the staged rows refused,
+as dead letters), ``store_tokens`` (registry rows from outside the chain), ``store_refunds``
+and ``store_sql`` (the statements).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from orderflow.chain.dead_letters import dead_letter_key, insert_dead_letters, u
 from orderflow.chain.decode import DecodedBatch
 from orderflow.chain.events import ConditionPreparation, DeadLetter, Fill, LogRef
 from orderflow.chain.store_refunds import insert_refunds, link_refunds
+from orderflow.chain.store_refused import collisions, orphans
 from orderflow.chain.store_sql import row_count
 from orderflow.chain.store_stats import StoreStats
 from orderflow.chain.store_tokens import token_columns
@@ -186,14 +188,20 @@ class _Writer:
                 columns=sql.FILL_COLUMNS,
                 format="text",
             )
-            staged = rows.fill_count - await self.orphans(sql.ORPHANED_FILLS, rows, "OrderFilled")
+            orphaned = await orphans(
+                self.conn, self.chain_id, sql.ORPHANED_FILLS, rows.blocks, "OrderFilled"
+            )
+            self.dead.extend(orphaned)
+            staged = rows.fill_count - len(orphaned)
             inserted = row_count(
                 await self.conn.execute(sql.INSERT_TRADES, self.chain_id, traceparent)
             )
             self.stats.trades = inserted
             self.stats.duplicate_trades = staged - inserted
             if inserted < staged:
-                await self.collisions(sql.COLLIDING_FILLS, "OrderFilled")
+                self.dead.extend(
+                    await collisions(self.conn, self.chain_id, sql.COLLIDING_FILLS, "OrderFilled")
+                )
         if rows.match_count:
             await self.conn.copy_to_table(
                 "orderflow_tmp_matches",
@@ -201,64 +209,20 @@ class _Writer:
                 columns=sql.MATCH_COLUMNS,
                 format="text",
             )
-            staged = rows.match_count - await self.orphans(
-                sql.ORPHANED_MATCHES, rows, "OrdersMatched"
+            orphaned = await orphans(
+                self.conn, self.chain_id, sql.ORPHANED_MATCHES, rows.blocks, "OrdersMatched"
             )
+            self.dead.extend(orphaned)
+            staged = rows.match_count - len(orphaned)
             self.stats.matches = row_count(
                 await self.conn.execute(sql.INSERT_MATCHES, self.chain_id)
             )
             if self.stats.matches < staged:
-                await self.collisions(sql.COLLIDING_MATCHES, "OrdersMatched")
-
-    async def orphans(self, query: str, rows: CopyRows, kind: str) -> int:
-        """Dead letters for staged rows of another fork than the block recorded at their height
-        (``orderflow_blocks``), taken out of staging before the insert; returns how many."""
-        span = rows.blocks
-        if span is None:
-            return 0
-        found = await self.conn.fetch(query, self.chain_id, *span)
-        for r in found:
-            self._refused(
-                kind,
-                r,
-                f"(tx {r['tx_hash']}) not stored: its block hash {r['block_hash']} is not the "
-                f"hash {r['recorded_block_hash']} recorded for block {r['block_number']} (a log "
-                "of another fork)",
-            )
-        return len(found)
-
-    async def collisions(self, query: str, kind: str) -> None:
-        """Dead letters for staged rows dropped because another log holds their identity with
-        other content (a replay of the same log is not one)."""
-        for r in await self.conn.fetch(query, self.chain_id):
-            held = (
-                f"tx {r['stored_tx']}"
-                if r["stored_tx"] != r["tx_hash"]
-                else f"a log with other content (block hash {r['stored_block_hash']})"
-                if r["stored_block_hash"] != r["block_hash"]
-                else "a log with other content (order, wallets, side, token or amounts)"
-            )
-            self._refused(
-                kind,
-                r,
-                f"(tx {r['tx_hash']}, block hash {r['block_hash']}) not stored: that (chain, "
-                f"block, log index) is already held by {held} — two logs cannot share it",
-            )
-
-    def _refused(self, kind: str, r: asyncpg.Record, why: str) -> None:
-        """A staged fill or match the store refuses, as a dead letter: ``why`` follows its
-        "<kind> at block …, log index …"."""
-        self.dead.append(
-            DeadLetter(
-                raw={"staged": kind, **dict(r)},
-                reason=f"{kind} at block {r['block_number']}, log index {r['log_index']} {why}",
-                chain_id=self.chain_id,
-                tx_hash=r["tx_hash"],
-                log_index=r["log_index"],
-                block_number=r["block_number"],
-                address=r["exchange"],
-            )
-        )
+                self.dead.extend(
+                    await collisions(
+                        self.conn, self.chain_id, sql.COLLIDING_MATCHES, "OrdersMatched"
+                    )
+                )
 
     async def links(self) -> None:
         """Fills and matches of one transaction stored by different batches."""

@@ -14,8 +14,7 @@ import asyncpg
 import pytest
 
 from orderflow.backtest import forward, history, liquidity
-from orderflow.chain import partitions
-from orderflow.chain import store_sql as sql
+from orderflow.chain import partitions, rollback_sql
 from orderflow.reputation import wallet_sql
 from orderflow.signals import queries as signals
 from tests.scale.partition_data import (
@@ -38,7 +37,7 @@ async def _rollback_scanned(conn: asyncpg.Connection, from_block: int) -> set[st
     tr = conn.transaction()
     await tr.start()
     try:
-        return await scanned(conn, sql.DELETE_TRADES, 137, from_block)
+        return await scanned(conn, rollback_sql.DELETE_TRADES, 137, from_block)
     finally:
         await tr.rollback()
 
@@ -270,7 +269,7 @@ async def test_readers_bounded_by_time_or_id_prune_and_read_the_same_rows(dsn: s
         await same_rows(conn, signals._QUOTE_FILLS, *quotes)
 
         # a reorg's rollback deletes rows: the ranges stay as wide as they were (never wrong)
-        await conn.execute(sql.DELETE_TRADES, 137, newest)
+        await conn.execute(rollback_sql.DELETE_TRADES, 137, newest)
         assert await same_rows(conn, signals._NEW_TRADES, cursor, 100) != []
         for w in (early, window, (at_fill(200), at_fill(260))):
             await same_rows(conn, history._TRADES, *w)

@@ -1,0 +1,75 @@
+"""The staged fills and matches the store refuses, as dead letters (``store.store_batch``).
+
+Two kinds, each found by one statement of store_sql.py: a row of another fork than the block
+recorded at its height (``orphans``: ``ORPHANED_FILLS`` / ``ORPHANED_MATCHES``, taken out of
+staging before the insert) and a row whose identity (chain, block, log index) another log
+already holds with other content (``collisions``: ``COLLIDING_FILLS`` / ``COLLIDING_MATCHES``,
+dropped by the insert; a replay of the same log is not one).
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from orderflow.chain.events import DeadLetter
+
+
+async def orphans(
+    conn: asyncpg.Connection, chain_id: int, query: str, span: tuple[int, int] | None, kind: str
+) -> list[DeadLetter]:
+    """Dead letters for staged rows of another fork than the block recorded at their height
+    (``orderflow_blocks``), which ``query`` takes out of staging; ``span``: the batch's lowest
+    and highest block (None: no rows)."""
+    if span is None:
+        return []
+    return [
+        _refused(
+            chain_id,
+            kind,
+            r,
+            f"(tx {r['tx_hash']}) not stored: its block hash {r['block_hash']} is not the "
+            f"hash {r['recorded_block_hash']} recorded for block {r['block_number']} (a log "
+            "of another fork)",
+        )
+        for r in await conn.fetch(query, chain_id, *span)
+    ]
+
+
+async def collisions(
+    conn: asyncpg.Connection, chain_id: int, query: str, kind: str
+) -> list[DeadLetter]:
+    """Dead letters for staged rows the insert dropped because another log holds their
+    identity with other content."""
+    dead = []
+    for r in await conn.fetch(query, chain_id):
+        held = (
+            f"tx {r['stored_tx']}"
+            if r["stored_tx"] != r["tx_hash"]
+            else f"a log with other content (block hash {r['stored_block_hash']})"
+            if r["stored_block_hash"] != r["block_hash"]
+            else "a log with other content (order, wallets, side, token or amounts)"
+        )
+        dead.append(
+            _refused(
+                chain_id,
+                kind,
+                r,
+                f"(tx {r['tx_hash']}, block hash {r['block_hash']}) not stored: that (chain, "
+                f"block, log index) is already held by {held} — two logs cannot share it",
+            )
+        )
+    return dead
+
+
+def _refused(chain_id: int, kind: str, r: asyncpg.Record, why: str) -> DeadLetter:
+    """A staged fill or match the store refuses: ``why`` follows its "<kind> at block …, log
+    index …"."""
+    return DeadLetter(
+        raw={"staged": kind, **dict(r)},
+        reason=f"{kind} at block {r['block_number']}, log index {r['log_index']} {why}",
+        chain_id=chain_id,
+        tx_hash=r["tx_hash"],
+        log_index=r["log_index"],
+        block_number=r["block_number"],
+        address=r["exchange"],
+    )
