@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,11 +40,9 @@ from orderflow.chain.adaptive_range import AdaptiveRange
 from orderflow.chain.backfill_headers import (
     HeaderCache,
     Reorganised,
-    block_of,
     block_rows,
     fill_timestamps,
-    headers_by_number,
-    logs_on_headers,
+    verified_headers,
 )
 from orderflow.chain.capped_logs import KNOWN_RESULT_CAPS, get_logs_whole
 from orderflow.chain.checkpoints import Checkpoint
@@ -279,38 +277,6 @@ class Backfiller:
                 await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
         raise AssertionError("unreachable")
 
-    async def _verified_headers(
-        self, start: int, end: int, raws: Sequence[Mapping[str, Any]]
-    ) -> dict[int, Header]:
-        """Headers (fetched after the logs) of the recent blocks holding logs, and of ``end``.
-
-        Raises Reorganised when a log's blockHash is not its block's hash any more.
-        """
-        wanted = {n for r in raws if (n := block_of(r)) is not None and n >= self._verify_from}
-        if self.end_headers:
-            wanted.add(end)
-        below = self._held_below(start)
-        if below is not None:
-            wanted.add(below.number)
-        fetched = await headers_by_number(self.client, wanted)
-        if below is not None:
-            now = fetched[below.number]
-            if now is None or now.hash != below.hash:
-                # Re-reading this range cannot help: what is stored (or read) below it is of
-                # the old chain. The ranges read before it are stored, then the session ends,
-                # and the next one finds the replaced block at start-up and rolls back.
-                raise RetryableRpcError(
-                    f"the chain reorganised below block {start} while blocks up to it were "
-                    f"being stored: block {below.number} was {below.hash}, the node now has "
-                    f"{now.hash if now else 'no block'}; repairing before reading on"
-                )
-        if end in wanted and fetched[end] is None:
-            raise RetryableRpcError(
-                f"eth_getBlockByNumber on {self.client.endpoint}: block {end} not found "
-                "(node behind its own eth_blockNumber?)"
-            )
-        return logs_on_headers(fetched, raws)
-
     def _held_below(self, start: int) -> Header | None:
         """The header we hold for block ``start - 1``, when it can still reorganise: the end of
         the range read before this one, else the listener's (e.g. the checkpoint's block).
@@ -334,7 +300,15 @@ class Backfiller:
         ):
             whole = await get_logs_whole(self.client, start, end, self._filter, self.result_caps)
             raws = whole.logs
-            verified = await self._verified_headers(start, end, raws)
+            verified = await verified_headers(
+                self.client,
+                raws,
+                start=start,
+                end=end,
+                with_end=self.end_headers,
+                recent_from=self._verify_from,
+                below=self._held_below(start),
+            )
             for header in verified.values():
                 self.headers.put(header)
             self._previous_end = verified.get(end)

@@ -1,6 +1,6 @@
 """Block headers for a backfill: a bounded cache, the time a log without ``blockTimestamp``
-takes from its block's header, and the check of a range's logs against the headers read after
-them (:mod:`orderflow.chain.backfill`, the live session)."""
+takes from its block's header, and the check of a range's logs (and of the block below it)
+against the headers read after them (:mod:`orderflow.chain.backfill`, the live session)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 from orderflow.chain.block_times import BlockHeader
 from orderflow.chain.fields import FieldError, block_number, hash32
 from orderflow.chain.rpc import EthClient, Header
+from orderflow.errors import RetryableRpcError
 
 
 class HeaderCache:
@@ -133,3 +134,45 @@ def logs_on_headers(
                 f"the node now has {held.hash}"
             )
     return headers
+
+
+async def verified_headers(
+    client: EthClient,
+    raws: Sequence[Mapping[str, Any]],
+    *,
+    start: int,
+    end: int,
+    with_end: bool,
+    recent_from: int,
+    below: Header | None,
+) -> dict[int, Header]:
+    """Headers (fetched after the logs ``raws`` of [start, end]) of the blocks from
+    ``recent_from`` up holding logs, and of ``end`` when ``with_end``.
+
+    ``below``: the header held for block ``start - 1`` (None: none can still reorganise); the
+    node must still have it, else RetryableRpcError (what is stored below is of the old chain).
+    Raises Reorganised when a log's blockHash is not its block's hash any more.
+    """
+    wanted = {n for r in raws if (n := block_of(r)) is not None and n >= recent_from}
+    if with_end:
+        wanted.add(end)
+    if below is not None:
+        wanted.add(below.number)
+    fetched = await headers_by_number(client, wanted)
+    if below is not None:
+        now = fetched[below.number]
+        if now is None or now.hash != below.hash:
+            # Re-reading this range cannot help: what is stored (or read) below it is of
+            # the old chain. The ranges read before it are stored, then the session ends,
+            # and the next one finds the replaced block at start-up and rolls back.
+            raise RetryableRpcError(
+                f"the chain reorganised below block {start} while blocks up to it were "
+                f"being stored: block {below.number} was {below.hash}, the node now has "
+                f"{now.hash if now else 'no block'}; repairing before reading on"
+            )
+    if end in wanted and fetched[end] is None:
+        raise RetryableRpcError(
+            f"eth_getBlockByNumber on {client.endpoint}: block {end} not found "
+            "(node behind its own eth_blockNumber?)"
+        )
+    return logs_on_headers(fetched, raws)
