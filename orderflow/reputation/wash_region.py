@@ -1,6 +1,7 @@
-"""A region's cells for :mod:`orderflow.reputation.wash_state`: the cells and off-market taker
-amounts of some buckets computed from their trades (``rep_wash_rows``), and the stored rows of
-those buckets replaced by them, with the keys of the rows that changed."""
+"""A region for :mod:`orderflow.reputation.wash_state`: some buckets and the ones next to them
+(``rep_wash_s``) with their trades (``rep_wash_rows``), the cells and off-market taker amounts of
+those buckets computed from them, and the stored rows of those buckets replaced by them, with the
+keys of the rows that changed."""
 
 from __future__ import annotations
 
@@ -56,3 +57,32 @@ async def replace_region(
     )
     await conn.execute(f"INSERT INTO {table} SELECT * FROM {new}")
     await conn.execute(_CHANGED.format(out=changed, key=key, new=new, old=old, on=on))
+
+
+async def read_region(
+    conn: asyncpg.Connection, buckets: str, args: tuple[object, ...], *, again: bool = False
+) -> None:
+    """``rep_wash_s``: ``buckets`` and the ones next to them; ``rep_wash_rows``: the trades of
+    those and the ones next to them. ``again``: the update's second region (pass 2's, which
+    holds pass 1's buckets): the trades the first one read are kept and only the buckets it
+    lacks are read (the same rows: ``wash_partials_sql.REGION_ROWS_KEPT``)."""
+    if again:
+        await drop_tables(conn, "rep_wash_s1", "rep_wash_rows1")
+        await conn.execute("ALTER TABLE rep_wash_s RENAME TO rep_wash_s1")
+        await conn.execute("ALTER TABLE rep_wash_rows RENAME TO rep_wash_rows1")
+    else:
+        await drop_tables(conn, "rep_wash_s", "rep_wash_rows")
+    # a region: the buckets and the ones next to them (a fill's prevailing price reads its
+    # bucket's trades and its neighbours')
+    await conn.execute(
+        "CREATE TEMP TABLE rep_wash_s ON COMMIT DROP AS "
+        + sql.NEXT_TO.format(buckets=f"({buckets})")
+    )
+    await conn.execute("ANALYZE rep_wash_s")
+    if again:
+        await conn.execute(sql.REGION_ROWS_KEPT, *args)
+        await conn.execute(sql.REGION_ROWS_MORE, *args)
+        await drop_tables(conn, "rep_wash_s1", "rep_wash_rows1")
+    else:
+        await conn.execute(sql.REGION_ROWS, *args)
+    await conn.execute("ANALYZE rep_wash_rows")

@@ -316,7 +316,7 @@ async def update(
     # T: the wallets whose share volume moved
     some_tot = await wash_tot.moved(conn, claimed)
     # 1. pass 1 in D and next to it: the verdicts there and of T, F = the flipped ones
-    await _region(conn, "SELECT mk, b FROM rep_wash_d", args)
+    await region.read_region(conn, "SELECT mk, b FROM rep_wash_d", args)
     await region.hash_joined(conn, sql.pass1(sql.REGION_TRADES, sql.IN_REGION), args)
     await conn.execute(
         """CREATE TEMP TABLE rep_wash_w ON COMMIT DROP AS
@@ -341,7 +341,7 @@ async def update(
            ON CONFLICT (w) DO UPDATE SET off1 = excluded.off1"""
     )
     # 2. pass 2 in D, every bucket of F and next to those: the cells there, replaced
-    await _region(conn, _PASS2_BUCKETS, args, again=True)
+    await region.read_region(conn, _PASS2_BUCKETS, args, again=True)
     await region.cells(conn, sql.REGION_TRADES, sql.IN_REGION, args)
     # the pairs with a cell that changed (by its text: value and scale), the wallets with an
     # off-market taker amount that did
@@ -386,32 +386,3 @@ async def update(
     if not ok:  # never the case (a bug): not used again until rebuilt
         await invalidate(conn)
     return ok
-
-
-async def _region(
-    conn: asyncpg.Connection, buckets: str, args: tuple[object, ...], *, again: bool = False
-) -> None:
-    """``rep_wash_s``: ``buckets`` and the ones next to them; ``rep_wash_rows``: the trades of
-    those and the ones next to them. ``again``: the update's second region (pass 2's, which
-    holds pass 1's buckets): the trades the first one read are kept and only the buckets it
-    lacks are read (the same rows: ``wash_partials_sql.REGION_ROWS_KEPT``)."""
-    if again:
-        await drop_tables(conn, "rep_wash_s1", "rep_wash_rows1")
-        await conn.execute("ALTER TABLE rep_wash_s RENAME TO rep_wash_s1")
-        await conn.execute("ALTER TABLE rep_wash_rows RENAME TO rep_wash_rows1")
-    else:
-        await drop_tables(conn, "rep_wash_s", "rep_wash_rows")
-    # a region: the buckets and the ones next to them (a fill's prevailing price reads its
-    # bucket's trades and its neighbours')
-    await conn.execute(
-        "CREATE TEMP TABLE rep_wash_s ON COMMIT DROP AS "
-        + sql.NEXT_TO.format(buckets=f"({buckets})")
-    )
-    await conn.execute("ANALYZE rep_wash_s")
-    if again:
-        await conn.execute(sql.REGION_ROWS_KEPT, *args)
-        await conn.execute(sql.REGION_ROWS_MORE, *args)
-        await drop_tables(conn, "rep_wash_s1", "rep_wash_rows1")
-    else:
-        await conn.execute(sql.REGION_ROWS, *args)
-    await conn.execute("ANALYZE rep_wash_rows")

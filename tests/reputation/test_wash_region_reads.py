@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from orderflow.reputation import ReputationSettings, wash_state
+from orderflow.reputation import ReputationSettings, wash_region
 from orderflow.reputation import wash_partials_sql as sql
 from orderflow.reputation.wash_sql import wash_settings
 from tests.reputation.population import World, noise_taker
@@ -108,10 +108,10 @@ async def test_a_second_region_reads_only_the_buckets_the_first_lacked(pool: asy
         )
         await conn.execute("SET LOCAL enable_seqscan = off")
         await conn.execute("SET LOCAL enable_bitmapscan = off")
-        await wash_state._region(conn, "SELECT mk, b FROM first_b", args)
+        await wash_region.read_region(conn, "SELECT mk, b FROM first_b", args)
         first = await conn.fetchval("SELECT count(*) FROM rep_wash_rows")
         before = await conn.fetchval(_READ)
-        await wash_state._region(conn, "SELECT mk, b FROM both_b", args, again=True)
+        await wash_region.read_region(conn, "SELECT mk, b FROM both_b", args, again=True)
         read = await conn.fetchval(_READ) - before
         await conn.execute("ALTER TABLE rep_wash_rows RENAME TO kept_rows")
         await conn.execute(sql.REGION_ROWS, *args)  # the whole region, read afresh
