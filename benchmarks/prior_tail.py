@@ -25,8 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from orderflow.reputation.factors import bayes_fdr
 from orderflow.reputation.prior import Prior, population_prior, posterior, skill_tail
+from orderflow.reputation.tiers import bayes_fdr
 
 COST, FLOOR, FDR, P_TOP = 0.002, 0.005, 0.05, 0.90
 

@@ -27,7 +27,7 @@ Steps (docs/reputation.md works an example of each):
    cost.
 3. **Flags** (:mod:`orderflow.reputation.flags`).
 4. **Tiers** from the posterior with a Bayesian false-discovery-rate control over all wallets
-   (:func:`bayes_fdr`): WHALE, SMART, DEGEN, AVERAGE, NOVICE.
+   (:mod:`orderflow.reputation.tiers`): WHALE, SMART, DEGEN, AVERAGE, NOVICE.
 5. **Factors and score.** Five factors in [0, 1], 0.5 = no evidence either way; their weighted sum
    ``raw`` (0-10) is placed inside the tier's band, so WHALE <=> score >= whale_score and DEGEN
    <=> score <= degen_score: the score is monotone in the posterior across tiers, ordered by the
@@ -54,10 +54,10 @@ from orderflow.reputation.prior import (
     skill_tail,
 )
 from orderflow.reputation.settings import ReputationSettings
+from orderflow.reputation.tiers import TIERS, place_in_band, tiers
 
 Array = npt.NDArray[np.float64]
 
-TIERS = ("WHALE", "SMART", "AVERAGE", "NOVICE", "DEGEN")
 FACTORS = ("win_rate", "profit_factor", "consistency", "volume", "timing")
 
 
@@ -205,26 +205,6 @@ def measurement(
     return np.where(ok, m, np.nan), np.where(ok, se, np.nan)
 
 
-def bayes_fdr(prob: Array, eligible: npt.NDArray[np.bool_], alpha: float) -> npt.NDArray[np.bool_]:
-    """The largest set of eligible wallets, taken by decreasing ``prob``, whose mean posterior
-    probability of being a false discovery (1 - prob) is at most ``alpha``. Wallets with equal
-    ``prob`` are taken or left together: the set depends on the probabilities, not on the
-    wallets' order (a running sum over values sorted by size has the same bits at the end of
-    each run of equal values, whatever order the equal ones came in)."""
-    out = np.zeros(prob.shape, dtype=bool)
-    idx = np.flatnonzero(eligible & np.isfinite(prob))
-    if idx.size == 0:
-        return out
-    order = idx[np.argsort(-prob[idx], kind="stable")]
-    ranked = prob[order]
-    false = np.cumsum(1.0 - ranked) / np.arange(1, order.size + 1)
-    group_end = np.append(ranked[1:] != ranked[:-1], True)
-    ok = np.flatnonzero((false <= alpha) & group_end)
-    if ok.size:
-        out[order[: ok[-1] + 1]] = True
-    return out
-
-
 def estimate_prior(
     outcome: Array,
     outcome_se: Array,
@@ -286,28 +266,7 @@ def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) ->
     unfadable = (
         flags & ((1 << FLAGS.index("WASH")) | (1 << FLAGS.index("WASH_COUNTERPARTY")))
     ) != 0
-    whale = (
-        clean
-        & (events >= s.min_events_whale)
-        & (p_above >= s.whale_probability)
-        & bayes_fdr(p_above, clean & (events >= s.min_events_whale), s.whale_fdr)
-    )
-    top = bayes_fdr(p_above, clean & (events >= s.min_events_smart), s.smart_fdr)
-    smart = ~whale & clean & (events >= s.min_events_smart) & (p_above >= s.smart_probability) & top
-    degen_ok = ~unfadable & (events >= s.min_events_degen)
-    degen = (
-        degen_ok
-        & (p_below >= s.degen_probability)
-        & (p_fade >= s.degen_probability)
-        & bayes_fdr(p_fade, degen_ok, s.degen_fdr)
-        & ~whale
-        & ~smart
-    )
-    tier = np.full(events.shape, TIERS.index("NOVICE"), dtype=np.int8)
-    tier[events >= s.min_events_average] = TIERS.index("AVERAGE")
-    tier[smart] = TIERS.index("SMART")
-    tier[whale] = TIERS.index("WHALE")
-    tier[degen] = TIERS.index("DEGEN")
+    tier = tiers(events, p_above, p_below, p_fade, clean, unfadable, s)
 
     # -- factors ---------------------------------------------------------------------------
     shrink = np.sqrt(_div(events, events + s.factor_prior_events))
@@ -387,16 +346,3 @@ def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) ->
         tier=tier,
         prior=prior,
     )
-
-
-def place_in_band(raw: Array, tier: npt.NDArray[np.int8], s: ReputationSettings) -> Array:
-    """The raw 0-10 factor sum mapped linearly into the tier's band (2 decimals)."""
-    lo = np.full(raw.shape, round(s.degen_score + 0.01, 2))
-    hi = np.full(raw.shape, round(s.smart_score - 0.01, 2))
-    whale, smart, degen = (tier == TIERS.index(t) for t in ("WHALE", "SMART", "DEGEN"))
-    lo[whale], hi[whale] = s.whale_score, 10.0
-    lo[smart], hi[smart] = s.smart_score, round(s.whale_score - 0.01, 2)
-    lo[degen], hi[degen] = 0.0, s.degen_score
-    x = np.clip(np.nan_to_num(raw, nan=5.0), 0.0, 10.0) / 10.0
-    placed = np.round(lo + (hi - lo) * x, 2)
-    return np.asarray(np.clip(placed, lo, hi), dtype=np.float64)

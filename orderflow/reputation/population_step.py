@@ -11,9 +11,10 @@ import asyncpg
 import numpy as np
 
 from orderflow.reputation import binary_copy, scores_sql
-from orderflow.reputation.factors import TIERS, Scores, WalletInputs, score
+from orderflow.reputation.factors import Scores, WalletInputs, score
 from orderflow.reputation.prior import Prior
 from orderflow.reputation.settings import ReputationSettings, weights
+from orderflow.reputation.tiers import TIERS
 
 
 class Laps(Protocol):

@@ -5,9 +5,9 @@ with the rows read from it (see :mod:`orderflow.reputation.positions_sql` for th
 from __future__ import annotations
 
 from orderflow.reputation.binary_copy import packed
-from orderflow.reputation.factors import TIERS
 from orderflow.reputation.flags import FLAGS
 from orderflow.reputation.prior import Prior
+from orderflow.reputation.tiers import TIERS
 
 # The stored inputs keep a wallet's factor inputs, all but its wash host (read through the
 # host's idx), packed in one bytea as well (``factor_inputs``, a generated column: PACKED), which

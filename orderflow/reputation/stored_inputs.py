@@ -33,6 +33,7 @@ from orderflow.reputation import (
     positions_sql,
     prior,
     scores_sql,
+    tiers,
     wash_state,
 )
 from orderflow.reputation import evidence_sql as ev
@@ -51,7 +52,7 @@ CLOSES = "orderflow_reputation_closes"
 # loops compute the figures) must make the next run a full one. Every module of the package
 # these import is here (tests/reputation/test_scoring_fingerprint.py), but the settings, whose
 # values are.
-_SCORING_CODE = (binary_copy, factors, flags, mixture, population_step, prior, scores_sql)
+_SCORING_CODE = (binary_copy, factors, flags, mixture, population_step, prior, scores_sql, tiers)
 
 
 # Settings that choose how a run computes, not what: they do not make the stored inputs stale.

@@ -12,18 +12,11 @@ import pytest
 
 from orderflow.config import load
 from orderflow.errors import ConfigError
-from orderflow.reputation.factors import (
-    TIERS,
-    WalletInputs,
-    bayes_fdr,
-    measurement,
-    place_in_band,
-    score,
-    yardsticks,
-)
+from orderflow.reputation.factors import WalletInputs, measurement, score, yardsticks
 from orderflow.reputation.flags import FLAGS, flag_bits
 from orderflow.reputation.prior import population_prior
 from orderflow.reputation.settings import ReputationSettings
+from orderflow.reputation.tiers import TIERS, bayes_fdr, place_in_band
 
 S = ReputationSettings()
 
