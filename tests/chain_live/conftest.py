@@ -4,6 +4,8 @@
   with the LogRelay runtime (contracts/relay.hex) installed by ``anvil_setCode`` at the REAL
   Polymarket exchange and ConditionalTokens addresses, so emitted logs carry the real address,
   topic0 and ABI data.
+* ``node_in_front``: a JSON-RPC node over HTTP in front of anvil that a test steers (refuses,
+  truncates or reorganises what anvil answers).
 * ``proxy``: a TCP proxy in front of anvil; ``cut()`` drops every open connection (a dropped
   WebSocket as the listener sees it), ``refuse`` makes new connections fail.
 
@@ -43,24 +45,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@contextlib.asynccontextmanager
-async def http_node(
-    handle: Callable[[web.Request], Awaitable[web.StreamResponse]],
-) -> AsyncIterator[str]:
-    """Serve ``handle`` for POSTs to ``/`` on a free local port while the block runs (a JSON-RPC
-    node in front of anvil that a test steers); its URL."""
-    app = web.Application()
-    app.router.add_post("/", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        await runner.cleanup()
 
 
 def relay_calldata(topics: Sequence[str], data: str) -> str:
@@ -175,6 +159,42 @@ async def anvil(anvil_process: Anvil) -> AsyncIterator[Anvil]:
         yield anvil_process
     finally:
         await anvil_process.aclose()
+
+
+JsonRpc = dict[str, Any]
+Forward = Callable[[JsonRpc], Awaitable[JsonRpc]]
+Steer = Callable[[JsonRpc, Forward], Awaitable[JsonRpc | web.StreamResponse]]
+
+
+@contextlib.asynccontextmanager
+async def node_in_front(anvil: Anvil, steer: Steer) -> AsyncIterator[str]:
+    """A JSON-RPC node over HTTP in front of anvil that a test steers, on a free local port while
+    the block runs; its URL.
+
+    ``steer(request, forward)`` answers each request (its JSON body): ``forward(request)`` is
+    anvil's reply, which it may change; it returns the reply, or an HTTP response of its own
+    (an error status) that never reaches anvil."""
+    upstream = httpx.AsyncClient(base_url=anvil.http_url, timeout=30)
+
+    async def forward(request: JsonRpc) -> JsonRpc:
+        reply: JsonRpc = (await upstream.post("/", json=request)).json()
+        return reply
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        reply = await steer(await request.json(), forward)
+        return reply if isinstance(reply, web.StreamResponse) else web.json_response(reply)
+
+    app = web.Application()
+    app.router.add_post("/", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        await runner.cleanup()
+        await upstream.aclose()
 
 
 Upstream = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]

@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
-from aiohttp import web
 
 from orderflow import db
 from orderflow.chain import backfill, pending_sums
@@ -28,7 +26,7 @@ from orderflow.chain.contracts import MAINNET
 from orderflow.chain.rpc import EthClient
 from orderflow.chain.rpc_http import HttpTransport
 from orderflow.errors import RetryableRpcError
-from tests.chain_live.conftest import Anvil, http_node
+from tests.chain_live.conftest import Anvil, Forward, JsonRpc, node_in_front
 from tests.chain_live.logs import order_filled_v2
 from tests.conftest import scratch_database
 
@@ -47,31 +45,26 @@ class LimitedNode:
 @pytest.fixture
 async def limited(anvil: Anvil) -> AsyncIterator[LimitedNode]:
     node = LimitedNode(url="")
-    upstream = httpx.AsyncClient(base_url=anvil.http_url, timeout=30)
 
-    async def handle(request: web.Request) -> web.StreamResponse:
-        body = await request.json()
+    async def steer(body: JsonRpc, forward: Forward) -> JsonRpc:
         method, params = body["method"], body["params"]
         node.calls.append((method, params))
         if method == "eth_getLogs":
             if sum(1 for m, _ in node.calls if m == method) == node.fail_getlogs_call:
                 error = {"code": -32000, "message": "internal error"}
-                return web.json_response({"jsonrpc": "2.0", "id": body["id"], "error": error})
+                return {"jsonrpc": "2.0", "id": body["id"], "error": error}
             span = int(params[0]["toBlock"], 16) - int(params[0]["fromBlock"], 16) + 1
             if span > node.limit:
                 error = {"code": -32005, "message": "query returned more than 10000 results"}
-                return web.json_response({"jsonrpc": "2.0", "id": body["id"], "error": error})
-        reply = (await upstream.post("/", json=body)).json()
+                return {"jsonrpc": "2.0", "id": body["id"], "error": error}
+        reply = await forward(body)
         if method == "eth_getLogs" and node.strip_timestamps:
             for g in reply["result"]:
                 g.pop("blockTimestamp", None)
-        return web.json_response(reply)
+        return reply
 
-    try:
-        async with http_node(handle) as node.url:
-            yield node
-    finally:
-        await upstream.aclose()
+    async with node_in_front(anvil, steer) as node.url:
+        yield node
 
 
 def backfiller(pool: asyncpg.Pool, client: EthClient, ranges: AdaptiveRange) -> Backfiller:

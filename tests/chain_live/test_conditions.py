@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 from aiohttp import web
 
@@ -30,7 +29,7 @@ from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.rpc import EthClient
 from orderflow.chain.rpc_http import HttpTransport
 from orderflow.chain.store import store_batch
-from tests.chain_live.conftest import Anvil, http_node
+from tests.chain_live.conftest import Anvil, Forward, JsonRpc, node_in_front
 from tests.chain_live.logs import (
     condition_of,
     condition_preparation,
@@ -106,10 +105,8 @@ class GatedNode:
 @pytest.fixture
 async def gated(anvil: Anvil) -> AsyncIterator[GatedNode]:
     node = GatedNode()
-    upstream = httpx.AsyncClient(base_url=anvil.http_url, timeout=30)
 
-    async def handle(request: web.Request) -> web.StreamResponse:
-        body = await request.json()
+    async def steer(body: JsonRpc, forward: Forward) -> JsonRpc | web.StreamResponse:
         node.methods[body["method"]] += 1
         if body["method"] == "eth_getLogs" and body["params"][0]["address"] == [
             c.CONDITIONAL_TOKENS
@@ -119,14 +116,10 @@ async def gated(anvil: Anvil) -> AsyncIterator[GatedNode]:
             node.ctf_ranges.append((low, high, refused))
             if refused:
                 return web.Response(status=503, text="upstream unavailable")
-        reply = (await upstream.post("/", json=body)).json()
-        return web.json_response(reply)
+        return await forward(body)
 
-    try:
-        async with http_node(handle) as node.url:
-            yield node
-    finally:
-        await upstream.aclose()
+    async with node_in_front(anvil, steer) as node.url:
+        yield node
 
 
 async def sync_checkpoint(pool: asyncpg.Pool) -> int | None:

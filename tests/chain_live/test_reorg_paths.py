@@ -17,12 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
-from aiohttp import web
 
 from orderflow.chain.listener import Listener
-from tests.chain_live.conftest import Anvil, WsRelay, http_node, relay_calldata
+from tests.chain_live.conftest import (
+    Anvil,
+    Forward,
+    JsonRpc,
+    WsRelay,
+    node_in_front,
+    relay_calldata,
+)
 from tests.chain_live.logs import order_filled_v2, wait_until
 from tests.chain_live.test_listener import (
     canonical_fills,
@@ -126,23 +131,18 @@ class ReorgingNode:
 @pytest.fixture
 async def reorging(anvil: Anvil) -> AsyncIterator[ReorgingNode]:
     node = ReorgingNode()
-    upstream = httpx.AsyncClient(base_url=anvil.http_url, timeout=30)
 
-    async def handle(request: web.Request) -> web.StreamResponse:
-        body = await request.json()
+    async def steer(body: JsonRpc, forward: Forward) -> JsonRpc:
         node.calls.append(body["method"])
-        reply = (await upstream.post("/", json=body)).json()
+        reply = await forward(body)
         if body["method"] == "eth_getLogs" and node.reorg_after_getlogs and reply["result"]:
             depth, txs = node.reorg_after_getlogs
             node.reorg_after_getlogs = None
             await anvil.rpc("anvil_reorg", depth, txs)  # the reply below is now stale
-        return web.json_response(reply)
+        return reply
 
-    try:
-        async with http_node(handle) as node.url:
-            yield node
-    finally:
-        await upstream.aclose()
+    async with node_in_front(anvil, steer) as node.url:
+        yield node
 
 
 async def test_c_reorg_between_getlogs_and_the_header_fetch(
@@ -177,10 +177,8 @@ class ReorgBeforeRange:
 @pytest.fixture
 async def reorg_before_range(anvil: Anvil) -> AsyncIterator[ReorgBeforeRange]:
     node = ReorgBeforeRange()
-    upstream = httpx.AsyncClient(base_url=anvil.http_url, timeout=30)
 
-    async def handle(request: web.Request) -> web.StreamResponse:
-        body = await request.json()
+    async def steer(body: JsonRpc, forward: Forward) -> JsonRpc:
         if (
             body["method"] == "eth_getLogs"
             and node.reorg is not None
@@ -189,13 +187,10 @@ async def reorg_before_range(anvil: Anvil) -> AsyncIterator[ReorgBeforeRange]:
             depth, txs = node.reorg
             node.reorg = None
             await anvil.rpc("anvil_reorg", depth, txs)
-        return web.json_response((await upstream.post("/", json=body)).json())
+        return await forward(body)
 
-    try:
-        async with http_node(handle) as node.url:
-            yield node
-    finally:
-        await upstream.aclose()
+    async with node_in_front(anvil, steer) as node.url:
+        yield node
 
 
 async def test_d_reorg_below_the_range_being_read_in_a_multi_range_backfill(

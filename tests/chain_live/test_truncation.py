@@ -13,9 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
-from aiohttp import web
 
 from orderflow.chain import contracts as c
 from orderflow.chain.adaptive_range import AdaptiveRange
@@ -25,7 +23,7 @@ from orderflow.chain.contracts import MAINNET
 from orderflow.chain.listener import Listener
 from orderflow.chain.rpc import EthClient
 from orderflow.chain.rpc_http import HttpTransport
-from tests.chain_live.conftest import Anvil, http_node
+from tests.chain_live.conftest import Anvil, Forward, JsonRpc, node_in_front
 from tests.chain_live.logs import (
     condition_preparation,
     condition_resolution,
@@ -56,28 +54,23 @@ class TruncatingNode:
 @pytest.fixture
 async def truncating(anvil: Anvil) -> AsyncIterator[TruncatingNode]:
     node = TruncatingNode(url="")
-    upstream = httpx.AsyncClient(base_url=anvil.http_url, timeout=30)
 
-    async def handle(request: web.Request) -> web.StreamResponse:
-        body = await request.json()
+    async def steer(body: JsonRpc, forward: Forward) -> JsonRpc:
         narrow = body["method"] == "eth_getLogs" and len(body["params"][0]["address"]) == 1
         if narrow and node.refuse_narrow:
             error = {"code": -32005, "message": "query returned more than 10000 results"}
-            return web.json_response({"jsonrpc": "2.0", "id": body["id"], "error": error})
-        reply: dict[str, Any] = (await upstream.post("/", json=body)).json()
+            return {"jsonrpc": "2.0", "id": body["id"], "error": error}
+        reply = await forward(body)
         if body["method"] == "eth_getLogs" and isinstance(reply.get("result"), list):
             reply["result"] = reply["result"][: node.cap]
             p = body["params"][0]
             span = (int(p["fromBlock"], 16), int(p["toBlock"], 16))
             node.calls.append((*span, len(reply["result"])))
             node.filters.append(p)
-        return web.json_response(reply)
+        return reply
 
-    try:
-        async with http_node(handle) as node.url:
-            yield node
-    finally:
-        await upstream.aclose()
+    async with node_in_front(anvil, steer) as node.url:
+        yield node
 
 
 async def test_a_truncated_backfill_reads_every_fill_exactly_once(
