@@ -4,13 +4,11 @@ before its cancel landed), so that sell made no exit. Maintenance makes it, once
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from decimal import Decimal
 
 import asyncpg
 
-from orderflow.execution.broker import OrderOutcome, PreparedOrder
 from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
 from orderflow.execution.paper import PaperBroker
@@ -30,6 +28,7 @@ from tests.execution.conftest import (
     wait_for,
 )
 from tests.execution.fake_clob import FakeClob
+from tests.execution.gated_broker import GatedBroker
 from tests.execution.livekit import live_executor, live_strategy
 
 
@@ -117,23 +116,10 @@ async def test_what_a_resting_entry_filled_before_its_cancel_is_exited(
     assert await _closed(pool)
 
 
-class SlowPaper(PaperBroker):
-    """The paper exchange, slow to answer: an order waits here past its last check."""
-
-    def __init__(self) -> None:
-        self.sending = asyncio.Event()
-        self.go = asyncio.Event()
-
-    async def send(self, order: PreparedOrder) -> OrderOutcome:
-        self.sending.set()
-        await self.go.wait()
-        return await super().send(order)
-
-
 async def _paper_entry_as_the_leader_sells(
     pool: asyncpg.Pool, make_executor: Callable[..., Executor], *, kill: bool
 ) -> Executor:
-    paper = SlowPaper()
+    paper = GatedBroker(PaperBroker(), "send")  # an order waits there past its last check
     ex = make_executor({"paper": paper})
     async with pool.acquire() as conn:
         await add_strategy(conn, "alpha")
@@ -143,7 +129,7 @@ async def _paper_entry_as_the_leader_sells(
         await leading(ex)
         async with pool.acquire() as conn:
             await add_trade(conn, price="0.50")
-            await wait_for(lambda: now_true(paper.sending.is_set()))
+            await wait_for(lambda: now_true(paper.reached.is_set()))
             await add_trade(conn, side="SELL", price="0.49")
             await wait_for(lambda: _cursor_at_end(pool))
             if kill:
@@ -151,7 +137,7 @@ async def _paper_entry_as_the_leader_sells(
                     "UPDATE orderflow_strategies SET killed = true, generation = generation + 1"
                 )
                 await wait_for(lambda: now_true(ex.registry.states["alpha"].killed))
-        paper.go.set()
+        paper.gate.set()
 
         async def exit_signal() -> bool:
             return (

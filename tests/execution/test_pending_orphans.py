@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import asyncpg
 
-from orderflow.execution.broker import Broker, Mode, OrderRequest, PreparedOrder
+from orderflow.execution.broker import Broker, Mode
 from orderflow.execution.engine import Executor
 from orderflow.execution.leader import LeaderLock
 from orderflow.execution.orders import OrderDesk
@@ -34,19 +34,7 @@ from tests.execution.conftest import (
     running,
     wait_for,
 )
-
-
-class SlowExchange(PaperBroker):
-    """Paper trading whose order building waits until let through (a slow exchange)."""
-
-    def __init__(self) -> None:
-        self.reached = asyncio.Event()
-        self.gate = asyncio.Event()
-
-    async def prepare(self, request: OrderRequest) -> PreparedOrder:
-        self.reached.set()
-        await self.gate.wait()
-        return await super().prepare(request)
+from tests.execution.gated_broker import GatedBroker
 
 
 class SlowStart(OrderDesk):
@@ -99,7 +87,7 @@ async def test_an_old_leaders_orphan_is_closed_during_this_leadership(
     pool: asyncpg.Pool, dsn: str
 ) -> None:
     await _base(pool)
-    exchange = SlowExchange()
+    exchange = GatedBroker(PaperBroker(), "prepare")
     old = await _old_leader(pool, dsn, exchange)
     new, desk = _new_leader(pool, dsn)
     async with running(new):
@@ -127,7 +115,7 @@ async def test_an_orphan_the_new_leader_closed_is_not_sent_by_the_old_one(
     its signal: it must not be sent (before, it was: the signal SKIPPED
     ``interrupted_before_order`` had an order and a position after all)."""
     await _base(pool)
-    exchange = SlowExchange()
+    exchange = GatedBroker(PaperBroker(), "prepare")
     old = await _old_leader(pool, dsn, exchange)
     async with pool.acquire() as conn:
         await add_trade(conn)
@@ -155,7 +143,7 @@ async def test_a_leader_closes_neither_its_own_signals_nor_any_once_it_lost_the_
     and does nothing once the lock's session is gone (the new leader's signals are not an old
     leader's to close)."""
     await _base(pool)
-    exchange = SlowExchange()
+    exchange = GatedBroker(PaperBroker(), "prepare")
     ex = Executor(pool, dsn, executor_settings(), {"paper": exchange})
     async with running(ex):
         await leading(ex)
@@ -168,7 +156,7 @@ async def test_a_leader_closes_neither_its_own_signals_nor_any_once_it_lost_the_
         row = await wait_for(_signal(pool))
     assert row["status"] == "EXECUTED"
     # An old leader's orphan, and the old leader's own pass before it noticed the lost lock.
-    exchange = SlowExchange()
+    exchange = GatedBroker(PaperBroker(), "prepare")
     old = await _old_leader(pool, dsn, exchange)
     async with pool.acquire() as conn:
         await add_token(conn, TOKEN_NO, MARKET_B, 1)
