@@ -360,11 +360,14 @@ class Executor:
             # Entry orders whose leader has sold since (an order that reached the exchange
             # after the sell was read, a sell read before a restart).
             left = {str(r["strategy"]) for r in await order_queries.left_behind(conn, None)}
+        # Only the strategies this executor runs: another executor runs the others
+        # (EXECUTOR_STRATEGIES) and cancels their orders itself.
         for name in doomed:
             if self.registry.wanted(name):
                 self.kills.request(name)
         for name in sorted(left):
-            self.left_behind.request(name)
+            if self.registry.wanted(name):
+                self.left_behind.request(name)
         # Accepted signals an old leader stored without an intent in its last second.
         await self.close_orphans()
         await self.desk.reconcile()
