@@ -45,6 +45,8 @@ async def book_rows(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.Rec
 # the sells' keys, the signals' UNIQUE index), the last one's reason and when it ended, and
 # whether one is still under way (PENDING, or its order resting or in doubt). Per position, the
 # leader's latest such SELL (the next exit's trigger) and how many exits were tried on it.
+# How long ago the last one ended is measured on the database's clock, which stamped the end
+# (the executor's clock may be skewed from it).
 # orderflow.signals.exits.exit_due decides which are due: the sell was read while the strategy
 # held nothing (the entry on its way, a fill booked after the sell), or every exit tried left
 # the position open (refused, never sent, expired partly filled).
@@ -81,7 +83,7 @@ SELECT DISTINCT ON (sells.position_id)
        (SELECT count(*) FROM tries y WHERE y.position_id = sells.position_id) AS tried,
        COALESCE((SELECT bool_or(y.live) FROM tries y
                   WHERE y.position_id = sells.position_id), false) AS live,
-       last.reason AS last_reason, last.ended_at AS last_ended
+       last.reason AS last_reason, clock_timestamp() - last.ended_at AS since_ended
   FROM sells
   LEFT JOIN LATERAL (SELECT y.reason, y.ended_at FROM tries y
                       WHERE y.position_id = sells.position_id
@@ -100,7 +102,7 @@ async def exits_tried(conn: asyncpg.Connection, strategy: str) -> list[ExitsTrie
             tried=int(r["tried"]),
             live=bool(r["live"]),
             last_reason=r["last_reason"],
-            last_ended=r["last_ended"],
+            since_ended=r["since_ended"],
         )
         for r in await conn.fetch(_EXITS, strategy)
     ]

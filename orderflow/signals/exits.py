@@ -55,21 +55,23 @@ class ExitsTried:
     tried: int
     live: bool  # an exit still under way (decided, or its order resting or in doubt)
     last_reason: str | None
-    last_ended: datetime | None
+    # How long ago the last try ended, on one clock: the database stamps the end, and the
+    # database's present is what it is measured against (not the executor's clock).
+    since_ended: timedelta | None
 
 
-def exit_due(exits: ExitsTried, now: datetime) -> bool:
+def exit_due(exits: ExitsTried) -> bool:
     """Whether the position must be exited now: its leader's sell found nothing to exit (the
     entry's fill was booked after it), or every exit tried left it open and the pause after the
     last one has passed."""
     if exits.live:
         return False
-    if exits.tried == 0 or exits.last_ended is None:
+    if exits.tried == 0 or exits.since_ended is None:
         return True
     if exits.last_reason in _FINAL:
         return False
     pause = min(RETRY_MAX, RETRY_FIRST * (1 << min(exits.tried - 1, 16)))
-    return now - exits.last_ended >= pause
+    return exits.since_ended >= pause
 
 
 @dataclass(frozen=True, slots=True)

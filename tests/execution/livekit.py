@@ -97,3 +97,15 @@ async def new_market(
     await add_token(conn, token, market, 0)
     await add_token(conn, token + 1, market, 1)
     return market, token
+
+
+async def age_exits(pool: asyncpg.Pool, by: timedelta) -> None:
+    """Time passes on the database's clock: every signal and order happened ``by`` earlier (the
+    pause before an exit is tried again is measured there)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "UPDATE orderflow_signals SET created_at = created_at - $1::interval,"
+            " decided_at = decided_at - $1::interval",
+            by,
+        )
+        await conn.execute("UPDATE orderflow_orders SET updated_at = updated_at - $1::interval", by)

@@ -14,7 +14,7 @@ import asyncpg
 from orderflow.execution.live import LiveBroker
 from tests.execution.conftest import TOKEN_YES, add_trade, signal_outcomes
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import Clock, live_executor, live_strategy
+from tests.execution.livekit import age_exits, live_executor, live_strategy
 
 
 async def test_what_the_entry_fills_while_its_cancel_fails_is_exited_too(
@@ -28,8 +28,7 @@ async def test_what_the_entry_fills_while_its_cancel_fails_is_exited_too(
     market = clob.markets[TOKEN_YES]
     market.ask_sizes[TOKEN_YES] = Decimal(6)
     market.bids[TOKEN_YES] = Decimal("0.49")
-    clock = Clock()
-    ex = live_executor(pool, dsn, live, clock=clock)
+    ex = live_executor(pool, dsn, live)
     async with pool.acquire() as conn:
         await ex.registry.refresh(conn)
         await add_trade(conn, token_id=TOKEN_YES, price="0.50")
@@ -45,7 +44,7 @@ async def test_what_the_entry_fills_while_its_cancel_fails_is_exited_too(
     fault.times = 0
     await ex.left_behind.wait()
     await ex.maintenance()  # books the rest of the entry: a new open position
-    clock.offset += timedelta(minutes=1)  # past the pause after the first exit
+    await age_exits(pool, timedelta(minutes=1))  # past the pause after the first exit
     await ex.maintenance()
     await ex.worker.drain()
     entry = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'BUY'")

@@ -12,7 +12,7 @@ import asyncpg
 from orderflow.execution.live import LiveBroker
 from tests.execution.conftest import TOKEN_YES, add_trade, signal_outcomes
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import Clock, live_executor, live_strategy
+from tests.execution.livekit import Clock, age_exits, live_executor, live_strategy
 
 
 async def _position(pool: asyncpg.Pool) -> tuple[str, Decimal]:
@@ -41,13 +41,13 @@ async def test_an_exit_refused_by_a_rate_limit_is_tried_again_after_a_pause(
     await ex.maintenance()  # too soon: not tried again yet
     assert len(await signal_outcomes(pool)) == 2
     assert (await _position(pool))[0] == "OPEN"
-    clock.offset += timedelta(minutes=1)
+    await age_exits(pool, timedelta(minutes=1))  # the pause has passed (the database's clock)
     await ex.maintenance()
     await ex.worker.drain()
     signals = await signal_outcomes(pool)
     assert signals[2:] == [("SELL", "EXECUTED", "filled")], signals
     assert (await _position(pool))[0] == "CLOSED"
-    clock.offset += timedelta(minutes=10)
+    await age_exits(pool, timedelta(minutes=10))
     await ex.maintenance()  # closed: nothing more
     assert len(await signal_outcomes(pool)) == 3
     posts = [m for m, p in clob.requests if p == "/order"]
@@ -80,7 +80,9 @@ async def test_what_an_exit_left_unsold_is_sold_by_the_next_try(
     clob.clock_offset = 0  # (the broker signs expirations with the real time)
     clock.offset += timedelta(hours=1)  # ... and on our clock
     clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.48")  # a bid again
-    await ex.maintenance()  # closes the expired exit, then tries again: it ended long ago
+    await ex.maintenance()  # closes the expired exit: it has ended now
+    await age_exits(pool, timedelta(minutes=1))  # the pause has passed
+    await ex.maintenance()  # tries again
     await ex.worker.drain()
     first, second = await pool.fetch(
         "SELECT * FROM orderflow_orders WHERE side = 'SELL' ORDER BY id"

@@ -26,7 +26,7 @@ from tests.execution.conftest import (
     signal_outcomes,
 )
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import Clock, live_executor, live_strategy
+from tests.execution.livekit import Clock, age_exits, live_executor, live_strategy
 
 BOOK = ("GET", "/book")
 POST = ("POST", "/order")
@@ -56,7 +56,8 @@ async def _leader_sells_and_retries(pool: asyncpg.Pool, ex: Executor, clock: Clo
     await ex.catch_up()
     await ex.worker.drain()
     for _ in range(4):
-        clock.offset += timedelta(minutes=6)  # past the longest pause between exit tries
+        clock.offset += timedelta(minutes=6)  # past the longest pause between exit tries,
+        await age_exits(pool, timedelta(minutes=6))  # on the database's clock too
         await ex.maintenance()
         await ex.worker.drain()
 

@@ -483,18 +483,21 @@ def test_a_leader_that_has_sold_since_its_buy_is_not_followed() -> None:
 
 
 def test_a_failed_exit_is_due_again_after_a_doubling_pause() -> None:
-    t0 = datetime(2026, 12, 1, tzinfo=UTC)
+    def tried(
+        n: int,
+        since: timedelta = timedelta(0),
+        reason: str = "order_rejected: http 429",
+        live: bool = False,
+    ) -> ExitsTried:
+        return ExitsTried(1, n, n, live, reason if n else None, since if n else None)
 
-    def tried(n: int, reason: str = "order_rejected: http 429", live: bool = False) -> ExitsTried:
-        return ExitsTried(1, n, n, live, reason if n else None, t0 if n else None)
-
-    assert exit_due(tried(0), t0)  # the sell found nothing to exit: at once
-    assert not exit_due(tried(0, live=True), t0)
-    assert not exit_due(tried(1), t0 + RETRY_FIRST - timedelta(microseconds=1))
-    assert exit_due(tried(1), t0 + RETRY_FIRST)
-    assert not exit_due(tried(3), t0 + 3 * RETRY_FIRST)
-    assert exit_due(tried(3), t0 + 4 * RETRY_FIRST)
-    assert exit_due(tried(500), t0 + RETRY_MAX)  # the pause stops doubling
-    assert not exit_due(tried(2, live=True), t0 + RETRY_MAX)
+    assert exit_due(tried(0))  # the sell found nothing to exit: at once
+    assert not exit_due(tried(0, live=True))
+    assert not exit_due(tried(1, RETRY_FIRST - timedelta(microseconds=1)))
+    assert exit_due(tried(1, RETRY_FIRST))
+    assert not exit_due(tried(3, 3 * RETRY_FIRST))
+    assert exit_due(tried(3, 4 * RETRY_FIRST))
+    assert exit_due(tried(500, RETRY_MAX))  # the pause stops doubling
+    assert not exit_due(tried(2, RETRY_MAX, live=True))
     for final in ("strategy_killed", "exit_below_min_size"):
-        assert not exit_due(tried(1, final), t0 + timedelta(days=1))
+        assert not exit_due(tried(1, timedelta(days=1), final))
