@@ -163,7 +163,11 @@ class Book:
         elif intent.side == "SELL":
             self._exit(trade, fill, signal, now)
         else:
-            position = Position()
+            # Into what is held in the token (dust under the minimum order size, which does not
+            # refuse an entry): the position follows this entry's leader from now on, as the
+            # executor's does (orderflow.execution.position_queries.open_position_for).
+            held = self.open.get(trade.token_id)
+            position = held.position if held is not None else Position()
             position.apply(Fill("BUY", fill.shares, fill.usdc, fill.fee, "COLLATERAL", now))
             self._filled(signal, fill)
             self.open[trade.token_id] = Held(

@@ -35,6 +35,7 @@ from orderflow.signals.sizing import (
     dec,
     entry_price,
     fee_per_share,
+    min_order_shares,
 )
 from orderflow.signals.views import MarketView, TradeView, WalletView
 from orderflow.strategy.settings import StrategySettings
@@ -184,7 +185,7 @@ class BaselineFollower:
         gate = market_gates(trade, market, book, s, now)
         if gate is None and market.leader_exited:
             gate = Reason.LEADER_EXITED  # as the executor skips a whale's buy sold since
-        gate = gate or book_gates(trade, book, s)
+        gate = gate or book_gates(trade, book, s, min_order_shares(market, s))
         if gate is not None:
             return Intent(self.signal_type, False, gate.value)
         assert market.last_price is not None  # market_gates refused otherwise

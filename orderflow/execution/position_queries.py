@@ -138,8 +138,12 @@ async def open_position_for(
     token_id: int,
     market_id: str | None,
     outcome_index: int | None,
+    entry: bool = False,
 ) -> int:
-    """The strategy's OPEN position in the token, created if there is none."""
+    """The strategy's OPEN position in the token, created if there is none. An ``entry``
+    (a BUY's fill) into an open position — dust under the minimum order size, which does not
+    refuse entries — makes its signal the position's: the position now follows that entry's
+    leader (its exit) and carries its P&L."""
     existing = await conn.fetchval(
         "SELECT id FROM orderflow_positions WHERE strategy = $1 AND token_id = $2"
         " AND status = 'OPEN'",
@@ -147,6 +151,15 @@ async def open_position_for(
         Decimal(token_id),
     )
     if existing is not None:
+        if entry and signal_id is not None:
+            await conn.execute(
+                # a later entry only: a late fill of an earlier one booked after it (found in
+                # the account's trades) leaves the position with the later leader
+                "UPDATE orderflow_positions SET signal_id = $2"
+                " WHERE id = $1 AND (signal_id IS NULL OR signal_id < $2)",
+                existing,
+                signal_id,
+            )
         return int(existing)
     return int(
         await conn.fetchval(

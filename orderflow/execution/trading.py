@@ -26,7 +26,7 @@ import asyncpg
 
 from orderflow import db
 from orderflow.execution import order_queries, position_queries, strategy_queries
-from orderflow.execution.book import Holdings, load_book_and_holdings
+from orderflow.execution.book import Holdings, load_book_and_holdings, merge
 from orderflow.execution.daypnl import DayMarks
 from orderflow.execution.exit_signals import decide_exits, exits_of
 from orderflow.execution.market_rules import with_market_rules
@@ -61,14 +61,17 @@ def may_trigger(trade: TradeView, wallet: WalletView | None, settings: StrategyS
 
 
 def _with_position(book: StrategyBook, trade: TradeView, decision: Decision) -> StrategyBook:
-    """The book as the next trade of the same batch must see it (the order is on its way)."""
+    """The book as the next trade of the same batch must see it (the order is on its way,
+    added to what is held in the token: dust under the minimum, which took the entry)."""
     opened = OpenPosition(
         token_id=trade.token_id,
         market_id=trade.market_id,
         shares=decision.shares,
         cost=decision.size_usdc or Decimal(0),
     )
-    return replace(book, open_positions={**book.open_positions, trade.token_id: opened})
+    positions = dict(book.open_positions)
+    merge(positions, opened)
+    return replace(book, open_positions=positions)
 
 
 class Trader:

@@ -127,7 +127,7 @@ def evaluate(
     inputs["model"] = {"p": p, "confidence": conf}
     if conf < settings.min_signal_confidence:
         return refuse(Reason.LOW_CONFIDENCE, confidence=conf, win_probability=p)
-    gate = book_gates(trade, book, settings)
+    gate = book_gates(trade, book, settings, min_order_shares(market, settings))
     if gate is not None:
         return refuse(gate, confidence=conf, win_probability=p)
     assert market.last_price is not None  # market_gates refused otherwise

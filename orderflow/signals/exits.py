@@ -12,7 +12,9 @@ limit at the observed price minus ``paper_slippage_bps``, rounded *down* to the 
   the strategy's ``min_order_size``; what is left of a partly filled entry) cannot be sold on the
   CLOB, which refuses the order (``Size (3) lower than the minimum: 5``): nothing is sent, the
   exit is recorded SKIPPED ``exit_below_min_size`` and the position is held to resolution, where
-  settlement closes it at its payout (paper trades alike);
+  settlement closes it at its payout (paper trades alike) — unless a new entry in its market
+  (which such dust does not refuse: :mod:`orderflow.signals.risk`) adds to it: the position then
+  follows that entry's leader, whose sell exits it whole;
 * a resolved market is not exited: settlement closes the position at its payout;
 * an exit that left the position open (refused by the exchange — a 429 is one —, never sent,
   expired partly filled) is tried again while the leader is gone: :func:`exit_due`, after
@@ -76,7 +78,7 @@ def exit_due(exits: ExitsTried) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class HeldPosition:
-    """An open position and who it followed in (the wallet of the signal that opened it)."""
+    """An open position and who it followed in (the wallet of its latest entry's signal)."""
 
     token_id: int
     shares: Decimal

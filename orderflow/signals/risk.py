@@ -12,7 +12,8 @@ Checked in this order (the first that fails is the reason):
 ``price_moved``               the price rose more than ``max_price_move`` since the fill
 ``wallet_unmeasured``         the wallet has no measured edge: no win probability
 ``low_confidence``            confidence below ``min_signal_confidence``
-``position_exists``           the strategy holds, or has a live order in, this market (any outcome)
+``position_exists``           the strategy holds, or has a live order in, this market (any outcome;
+                              dust under the market's minimum order size does not count)
 ``max_open_positions``        ``max_open_positions`` markets have positions or live orders
 ``daily_loss_limit``          P&L since 00:00 UTC (live orders included) <= -``max_daily_loss``
 ``no_edge``                   Kelly fraction <= 0 at the price we would pay
@@ -90,11 +91,17 @@ def market_gates(
     return None
 
 
-def book_gates(trade: TradeView, book: StrategyBook, settings: StrategySettings) -> Reason | None:
-    """Limits that depend on what the strategy already holds and has lost today."""
-    if book.holds(trade.token_id, trade.market_id):
+def book_gates(
+    trade: TradeView, book: StrategyBook, settings: StrategySettings, min_shares: Decimal
+) -> Reason | None:
+    """Limits that depend on what the strategy already holds and has lost today.
+
+    ``min_shares``: the market's minimum order size. A position under it (dust, held to
+    resolution) does not refuse an entry in its market; that market is already counted among
+    the open ones, so entering it adds none to ``max_open_positions``."""
+    if book.holds(trade.token_id, trade.market_id, min_shares):
         return Reason.POSITION_EXISTS
-    if book.open_count() >= settings.max_open_positions:
+    if book.open_count(besides=(trade.token_id, trade.market_id)) >= settings.max_open_positions:
         return Reason.MAX_OPEN_POSITIONS
     if book.day_pnl <= -_dec(settings.max_daily_loss):
         return Reason.DAILY_LOSS

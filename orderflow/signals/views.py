@@ -134,15 +134,24 @@ class StrategyBook:
             Decimal(0),
         )
 
-    def holds(self, token_id: int, market_id: str | None) -> bool:
+    def holds(self, token_id: int, market_id: str | None, min_shares: Decimal) -> bool:
         """A position or live order in this token, or in any outcome of its market: one
-        position per market (a YES and a NO of one market is a locked loss, not two bets)."""
-        if token_id in self.open_positions:
-            return True
-        return market_id is not None and any(
-            p.market_id == market_id for p in self.open_positions.values()
+        position per market (a YES and a NO of one market is a locked loss, not two bets).
+
+        Dust — fewer than ``min_shares``, the market's minimum order size, held and on order —
+        is not a position here: the exchange refuses to sell it, so it is held to resolution,
+        and it must not close its market to new entries (its cost still counts in
+        :meth:`market_exposure`). A new entry makes it sellable again."""
+        return any(
+            p.shares >= min_shares
+            and (p.token_id == token_id or (market_id is not None and p.market_id == market_id))
+            for p in self.open_positions.values()
         )
 
-    def open_count(self) -> int:
-        """Open positions, counted by market (by token when the market is unknown)."""
-        return len({p.market_id or str(p.token_id) for p in self.open_positions.values()})
+    def open_count(self, besides: tuple[int, str | None] | None = None) -> int:
+        """Open positions, counted by market (by token when the market is unknown); ``besides``
+        (a token and its market): not counting that market."""
+        keys = {p.market_id or str(p.token_id) for p in self.open_positions.values()}
+        if besides is not None:
+            keys.discard(besides[1] or str(besides[0]))
+        return len(keys)

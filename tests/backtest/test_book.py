@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -114,6 +115,41 @@ def test_partial_exit_keeps_the_rest_open() -> None:
     )
     assert book.open[7].position.shares == Decimal(70) and entry.closed_at is None
     assert book.realized == Decimal(30) * (Decimal("0.50") - Decimal("0.40"))
+
+
+def test_an_entry_into_dust_adds_to_it_and_the_position_follows_the_new_leader() -> None:
+    """3 shares left after a partial exit (under the minimum: held) no longer refuse a new
+    entry in their market; the entry's fill adds to them (it used to replace the position,
+    dropping the 3 shares and their cost from the book) and the position follows its leader."""
+    book = Book(bankroll=Decimal(1000), fee_rate=Decimal(0))
+    wallet = WalletView(LEADER, 9.0)
+    book.record(
+        _trade("BUY", "0.40", T0, 1),
+        wallet,
+        Intent("FOLLOW_WHALE", True, "accepted", Decimal(100), Decimal("0.41")),
+        T0,
+        DepthFill(Decimal(100), Decimal(40), Decimal(0), 1),
+    )
+    book.record(
+        _trade("SELL", "0.50", T0, 2),
+        wallet,
+        Intent(
+            "FOLLOW_WHALE", True, "exit_with_leader", Decimal(100), Decimal("0.49"), side="SELL"
+        ),
+        T0,
+        DepthFill(Decimal(97), Decimal("48.5"), Decimal(0), 1),  # 3 shares left: dust
+    )
+    second = replace(_trade("BUY", "0.45", T0, 3), wallet="0x" + "22" * 20)
+    book.record(
+        second,
+        WalletView(second.wallet, 9.0),
+        Intent("FOLLOW_WHALE", True, "accepted", Decimal(20), Decimal("0.46")),
+        T0,
+        DepthFill(Decimal(20), Decimal(9), Decimal(0), 1),
+    )
+    position = book.open[7].position
+    assert (position.shares, position.cost_basis) == (Decimal(23), Decimal("1.2") + Decimal(9))
+    assert book.leaders() == {7: (second.wallet, "FOLLOW_WHALE")}
 
 
 def test_day_pnl_is_the_executors_change_since_midnights_mark() -> None:

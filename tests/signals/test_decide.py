@@ -228,6 +228,41 @@ def test_risk_limits_on_the_book() -> None:
     assert d.size_usdc is not None and d.size_usdc <= D(200)
 
 
+def test_a_position_under_the_minimum_order_size_leaves_its_market_open() -> None:
+    """Dust — 3 shares where the market's minimum is 5 (what is left of a partly filled entry;
+    its exit is SKIPPED ``exit_below_min_size``) — cannot be sold and is held to resolution.
+    It used to refuse every new entry in its market (``position_exists``), forever; it counts
+    in the market's exposure at its cost and as an open position elsewhere, but is no position
+    to hold a new entry back: the entry makes the position sellable again."""
+    dust = OpenPosition(TOKEN, MARKET, D(3), D("1.50"))
+    book = StrategyBook(D(10_000), {TOKEN: dust})
+    d = evaluate(trade(), WHALE, MARKET_VIEW, book, SETTINGS, NOW)
+    assert d is not None and d.accepted, d and d.reason
+    assert d.inputs["book"]["market_exposure"] == "1.50"
+    # In another outcome of the market too (a locked loss of at most 3 shares' spread).
+    no_dust = StrategyBook(D(10_000), {9: replace(dust, token_id=9)})
+    d = evaluate(trade(), WHALE, MARKET_VIEW, no_dust, SETTINGS, NOW)
+    assert d is not None and d.accepted, d and d.reason
+    # The market's own minimum decides what is dust: 3 shares are a position where it is 2.
+    low = replace(MARKET_VIEW, min_order_size=D(2))
+    d = evaluate(trade(), WHALE, low, book, SETTINGS, NOW)
+    assert d is not None and d.reason is Reason.POSITION_EXISTS
+    # The dust's market is open already: entering it adds no market to max_open_positions ...
+    one = SETTINGS.model_copy(update={"max_open_positions": 1})
+    d = evaluate(trade(), WHALE, MARKET_VIEW, book, one, NOW)
+    assert d is not None and d.accepted, d and d.reason
+    # ... while dust elsewhere is an open position like any other.
+    elsewhere = StrategyBook(D(10_000), {7: OpenPosition(7, "0x" + "cd" * 32, D(3), D(1))})
+    d = evaluate(trade(), WHALE, MARKET_VIEW, elsewhere, one, NOW)
+    assert d is not None and d.reason is Reason.MAX_OPEN_POSITIONS
+    # Its cost counts in the market's exposure cap: the stake is cut to what the cap leaves.
+    capped = SETTINGS.model_copy(update={"max_market_exposure_usd": 10.0})
+    d = evaluate(trade(), WHALE, MARKET_VIEW, book, capped, NOW)
+    assert d is not None and d.accepted
+    assert d.inputs["sizing"]["capped_by"] == ["max_market_exposure_usd"]
+    assert d.inputs["sizing"]["stake_usd"] == "8.50"
+
+
 def test_per_trade_cap_and_min_size_and_no_edge() -> None:
     rich = StrategyBook(bankroll=D(1_000_000))
     s = SETTINGS.model_copy(update={"bankroll_usd": 1_000_000.0})

@@ -1,0 +1,64 @@
+"""A position under the market's minimum order size (dust: what is left of a partly filled
+entry, which the exchange refuses to sell) no longer closes its market to the strategy: a new
+entry is made as the caps allow, the position follows the new entry's leader, and its exit
+sells the whole position, the dust with it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import asyncpg
+
+from orderflow.execution.live import LiveBroker
+from tests.execution.conftest import TOKEN_YES, add_trade, add_wallet, signal_outcomes
+from tests.execution.fake_clob import FakeClob
+from tests.execution.livekit import live_executor, live_strategy
+
+SECOND = "0x" + "5e" * 20  # another whale
+
+
+async def _position(pool: asyncpg.Pool) -> tuple[str, Decimal]:
+    row = await pool.fetchrow("SELECT status, shares FROM orderflow_positions")
+    return row["status"], row["shares"]
+
+
+async def test_a_dust_position_takes_a_new_entry_and_is_sold_whole_by_its_exit(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """3 shares of the entry matched, the leader sold, the rest was cancelled and the 3 could
+    not be sold (minimum 5). Another whale's buy of the token was then SKIPPED
+    ``position_exists``, and so was every later one until the market resolved."""
+    await live_strategy(pool)
+    market = clob.markets[TOKEN_YES]
+    market.ask_sizes[TOKEN_YES] = Decimal(3)
+    market.bids[TOKEN_YES] = Decimal("0.49")
+    ex = live_executor(pool, dsn, live)
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+        await add_wallet(conn, SECOND, 8.5)
+        await add_trade(conn, token_id=TOKEN_YES, price="0.50")
+    await ex.catch_up()
+    async with pool.acquire() as conn:
+        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
+    await ex.catch_up()
+    await ex.left_behind.wait()
+    await ex.maintenance()
+    assert (await signal_outcomes(pool))[1] == ("SELL", "SKIPPED", "exit_below_min_size")
+    assert await _position(pool) == ("OPEN", 3)
+    del market.ask_sizes[TOKEN_YES]
+    async with pool.acquire() as conn:
+        await add_trade(conn, wallet=SECOND, token_id=TOKEN_YES, price="0.50")
+    await ex.catch_up()
+    await ex.worker.drain()
+    assert (await signal_outcomes(pool))[2] == ("BUY", "EXECUTED", "filled")
+    status, held = await _position(pool)
+    assert status == "OPEN" and held > 5
+    async with pool.acquire() as conn:  # the new entry's leader leaves: the whole of it goes
+        await add_trade(conn, wallet=SECOND, side="SELL", token_id=TOKEN_YES, price="0.49")
+    await ex.catch_up()
+    await ex.worker.drain()
+    assert (await signal_outcomes(pool))[3:] == [("SELL", "EXECUTED", "filled")]
+    sold = await pool.fetchval(
+        "SELECT filled_shares FROM orderflow_orders WHERE side = 'SELL' ORDER BY id DESC LIMIT 1"
+    )
+    assert (sold, await _position(pool)) == (held, ("CLOSED", 0))
