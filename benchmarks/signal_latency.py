@@ -118,7 +118,7 @@ async def run_mode(
             EXECUTOR_HEARTBEAT_SECS=60.0,
             EXECUTOR_INSTANCE_ID=f"bench-{mode}",
         )
-        executor = Executor(pool, dsn, settings, {"paper": PaperBroker()})
+        executor = Executor(pool, dsn, settings, {"paper": PaperBroker(pool)})
         task = asyncio.create_task(executor.run())
         try:
             await asyncio.wait_for(executor.leading.wait(), 30)

@@ -14,8 +14,8 @@ from decimal import Decimal
 
 from orderflow.accounting import Fill, Position
 from orderflow.backtest.followers import Intent
-from orderflow.backtest.liquidity import DepthFill
 from orderflow.backtest.tape import Tape
+from orderflow.execution.depth import DepthFill
 from orderflow.signals.sizing import dec
 from orderflow.signals.views import OpenPosition, StrategyBook, TradeView, WalletView
 

@@ -31,15 +31,9 @@ from orderflow.backtest.history import (
     resolutions_between,
     stream_trades,
 )
-from orderflow.backtest.liquidity import (
-    ChainDepth,
-    Level,
-    LevelKey,
-    best_price,
-    plausible,
-    walk,
-)
+from orderflow.backtest.liquidity import ChainDepth
 from orderflow.backtest.tape import Tape
+from orderflow.execution.depth import Level, LevelKey, best_price, plausible, walk
 from orderflow.signals.sizing import dec
 from orderflow.signals.views import MarketView, Side, TradeView, WalletView
 

@@ -22,20 +22,14 @@ means no fill (the signal is skipped ``no_liquidity``).
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping, MutableMapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 import asyncpg
 
 from orderflow.chain import pruning
-from orderflow.execution.paper import paper_fill
+from orderflow.execution.depth import Level, LevelKey
 from orderflow.signals.quotes import levels_of
 from orderflow.signals.views import Side
-
-LevelKey = tuple[str, int]  # (tx_hash, log_index) of the maker fill
-ZERO = Decimal(0)
 
 # Every maker fill of a time range, with its token's complement: each is a level of two books.
 _MAKER_FILLS = f"""
@@ -47,93 +41,6 @@ SELECT t.tx_hash, t.log_index, t.timestamp, t.token_id, t.side, t.price, t.size,
    AND {pruning.since("$1", "t")} AND {pruning.until("$2", "t")}
  ORDER BY t.timestamp, t.block_number, t.log_index
 """
-
-
-@dataclass(frozen=True, slots=True)
-class Level:
-    """One revealed maker order, priced in the followed token."""
-
-    key: LevelKey
-    time: datetime
-    price: Decimal
-    shares: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class DepthFill:
-    """What walking the book gave: gross shares and collateral, fees, levels touched."""
-
-    shares: Decimal
-    usdc: Decimal
-    fee: Decimal
-    levels: int
-
-    @property
-    def price(self) -> Decimal | None:
-        """Average price per share (None when nothing filled)."""
-        return None if self.shares <= 0 else self.usdc / self.shares
-
-
-def _better_first(levels: Iterable[Level], side: Side) -> list[Level]:
-    """Best price first for a taker on ``side`` (cheapest ask / highest bid), then oldest."""
-    if side == "BUY":
-        return sorted(levels, key=lambda lv: (lv.price, lv.time, lv.key))
-    return sorted(levels, key=lambda lv: (-lv.price, lv.time, lv.key))
-
-
-def plausible(levels: Iterable[Level], side: Side, leader_price: Decimal) -> list[Level]:
-    """The levels that could have been resting when the leader traded.
-
-    An ask *below* the leader's own price (a bid above it, for a sell) would have filled the
-    leader first, so it was posted after the leader's trade — typically a pre-arranged cross (a
-    wash ring's off-market trade) that nobody else could have hit. Counting it would flatter the
-    follower; it is left out.
-    """
-    if side == "BUY":
-        return [lv for lv in levels if lv.price >= leader_price]
-    return [lv for lv in levels if lv.price <= leader_price]
-
-
-def available(level: Level, consumed: Mapping[LevelKey, Decimal]) -> Decimal:
-    return max(ZERO, level.shares - consumed.get(level.key, ZERO))
-
-
-def best_price(
-    levels: Iterable[Level], side: Side, consumed: Mapping[LevelKey, Decimal]
-) -> Decimal | None:
-    """The price a taker on ``side`` would get first, after the follower's own consumption."""
-    for level in _better_first(levels, side):
-        if available(level, consumed) > 0:
-            return level.price
-    return None
-
-
-def walk(
-    levels: Iterable[Level],
-    side: Side,
-    shares: Decimal,
-    limit: Decimal,
-    fee_rate: Decimal,
-    consumed: MutableMapping[LevelKey, Decimal],
-    at: datetime,
-) -> DepthFill:
-    """Take up to ``shares`` from the best levels within ``limit``; remember what was taken."""
-    remaining, usdc, fee, touched = shares, ZERO, ZERO, 0
-    for level in _better_first(levels, side):
-        if remaining <= 0:
-            break
-        if (side == "BUY" and level.price > limit) or (side == "SELL" and level.price < limit):
-            break
-        take = min(available(level, consumed), remaining)
-        if take <= 0:
-            continue
-        report = paper_fill(take, level.price, fee_rate, at)
-        usdc += report.usdc
-        fee += report.fee
-        remaining -= take
-        touched += 1
-        consumed[level.key] = consumed.get(level.key, ZERO) + take
-    return DepthFill(shares - remaining, usdc, fee, touched)
 
 
 class ChainDepth:

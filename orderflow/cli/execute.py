@@ -107,7 +107,7 @@ async def run(args: argparse.Namespace) -> int:
             await _ensure_default(conn, settings)
             rows = await strategy_rows(conn)
             modes = await _modes(conn, rows, set(settings.strategies))
-        brokers: dict[Mode, Broker] = {"paper": PaperBroker()}
+        brokers: dict[Mode, Broker] = {"paper": PaperBroker(pool)}
         if "live" in modes or creds.present:
             if not creds.present:
                 raise ConfigError(

@@ -51,7 +51,7 @@ class OrderCanceller:
         exchange fails (the engine retries with backoff)."""
         async with self.desk.pool.acquire() as conn:
             rows = await order_queries.orders_in(conn, ["OPEN", "INTENT"], strategy)
-        await self._cancel(strategy, [r for r in rows if r["mode"] != "paper"], "strategy_killed")
+        await self._cancel(strategy, list(rows), "strategy_killed")
         async with self.desk.pool.acquire() as conn:
             return len(await order_queries.orders_in(conn, ["OPEN"], strategy))
 

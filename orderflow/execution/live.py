@@ -53,16 +53,11 @@ from orderflow.execution.broker import (
 from orderflow.execution.credentials import WALLET_TYPE_SIGNATURE, LiveCredentials
 from orderflow.execution.market_rules import RULES_TIMEOUT_SECS, RulesCache
 from orderflow.execution.order_ids import candidate_order_ids
+from orderflow.signals.sizing import USDC_STEP, taker_fee
 
 log = logging.getLogger(__name__)
 MIN_EXPIRY_SECS = 200  # the SDK wants GTD expirations at least 180 s ahead
-USDC_STEP = Decimal("0.000001")
 _BPS = Decimal(10_000)
-
-
-def _fee(shares: Decimal, price: Decimal, rate: Decimal) -> Decimal:
-    """The V2 fee in collateral: ``shares x rate x p x (1 - p)``."""
-    return (shares * rate * price * (1 - price)).quantize(USDC_STEP)
 
 
 def _busy(what: str, exc: PolymarketError) -> ExchangeBusyError:
@@ -271,7 +266,7 @@ class LiveBroker:
                     fill_key=",".join(sorted(response.trade_ids)),
                     shares=shares,
                     usdc=usdc,
-                    fee=_fee(shares, price, req.fee_rate),
+                    fee=taker_fee(shares, price, req.fee_rate),
                     price=price,
                     at=datetime.now(UTC),
                 ),
@@ -363,7 +358,7 @@ class LiveBroker:
                 fill_key=str(trade.id),
                 shares=shares,
                 usdc=(shares * px).quantize(USDC_STEP),
-                fee=_fee(shares, px, rate),
+                fee=taker_fee(shares, px, rate),
                 price=px,
                 at=trade.matched_at,
                 trade_status=str(trade.status),

@@ -117,7 +117,7 @@ async def orders_to_reconcile(
     return list(
         await conn.fetch(
             _ORDER + " WHERE (o.status IN ('OPEN', 'INTENT') OR (o.status = 'CANCELED'"
-            " AND o.updated_at >= $1 AND o.filled_shares < o.shares AND o.mode = 'live'))"
+            " AND o.updated_at >= $1 AND o.filled_shares < o.shares))"
             " AND ($2::text IS NULL OR o.strategy = $2) ORDER BY o.id",
             closed_since,
             strategy,
@@ -152,12 +152,12 @@ async def live_orders(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.R
     )
 
 
-# A live BUY entry whose leader has sold the token since the buy it followed: a SELL of the
-# token by the signal's wallet stored after the triggering trade.
+# A BUY entry (resting or in doubt, paper or live) whose leader has sold the token since the buy
+# it followed: a SELL of the token by the signal's wallet stored after the triggering trade.
 _LEFT_BEHIND = (
     _ORDER
     + f"""
- WHERE o.status IN ('INTENT', 'OPEN') AND o.side = 'BUY' AND o.mode <> 'paper'
+ WHERE o.status IN ('INTENT', 'OPEN') AND o.side = 'BUY'
    AND s.signal_type = 'FOLLOW_WHALE' AND ($1::text IS NULL OR o.strategy = $1)
    AND EXISTS (
        SELECT 1 FROM orderflow_trades trig
@@ -169,7 +169,7 @@ _LEFT_BEHIND = (
 
 
 async def left_behind(conn: asyncpg.Connection, strategy: str | None) -> list[asyncpg.Record]:
-    """Live (not paper) BUY orders, resting or in doubt, that followed a leader who has sold
+    """BUY orders, resting or in doubt (paper orders rest too), that followed a leader who has sold
     the token since: they are cancelled (``leader_exited``)."""
     return list(await conn.fetch(_LEFT_BEHIND, strategy))
 
@@ -180,7 +180,7 @@ async def strategies_with_orders_to_cancel(conn: asyncpg.Connection) -> list[str
         """
         SELECT DISTINCT o.strategy FROM orderflow_orders o
           LEFT JOIN orderflow_strategies s ON s.name = o.strategy
-         WHERE o.status IN ('INTENT', 'OPEN') AND o.mode = 'live'
+         WHERE o.status IN ('INTENT', 'OPEN')
            AND (s.name IS NULL OR s.killed OR s.deleted_at IS NOT NULL)
         """
     )

@@ -179,7 +179,7 @@ class OrderWorker:
                 self.left.discard(job.signal_id)
             else:
                 self.exiting.discard((state.name, token))
-            if state.killed and job.mode == "live" and self.after_kill is not None:
+            if state.killed and self.after_kill is not None:
                 self.after_kill(state.name)  # sent as the kill came: cancel it too
 
     def guard(self, job: OrderJob) -> str | None:

@@ -1,26 +1,34 @@
-"""Paper trading: fills at the quote plus slippage and fees, recorded like real fills.
+"""Paper trading: orders rest on a paper exchange and fill from the depth the chain reveals.
 
-:func:`paper_fill` is pure (the backtest uses it directly). The price a paper order fills at is
-the order's limit price, which the sizing step set to the quote plus ``paper_slippage_bps``
-rounded to the tick (up for a BUY, down for a SELL): the worst price a marketable limit order
-accepts. The quote is the ask for a BUY and the bid for a SELL, read from the fills the database
-holds (:mod:`orderflow.signals.quotes`), never the last trade: after a panic sell that is the
-seller's bid, and a paper fade bought there filled about a spread below any ask.
-The fee is the CLOB V2 taker fee, ``shares x taker_fee_rate x price x (1 - price)`` in collateral,
-on top of the gross amount (as the V2 exchange charges it).
+A paper order is priced like a live one: its limit is the quote plus ``paper_slippage_bps``
+rounded to the tick (up for a BUY, down for a SELL), the quote being the ask for a BUY and the
+bid for a SELL read from the fills the database holds (:mod:`orderflow.signals.quotes`), never the
+last trade. Sent, it rests as a GTD order does (``expires_in_secs``) on the paper exchange
+(:mod:`orderflow.execution.paper_book`), which fills it from maker fills stored after it was
+accepted — each level at its own price, up to the limit, each level's shares once across every
+paper order — and charges the CLOB V2 taker fee, ``shares x taker_fee_rate x price x (1 - price)``
+in collateral on top of the gross amount. What no maker fill shows within the order's life is not
+filled: a large order takes the levels the chain reveals, not its whole size at its limit.
+
+The executor reconciles paper orders exactly as live ones (:mod:`orderflow.execution.orders`):
+the fills come from :meth:`PaperBroker.fills`, each booked once under its level's key; an order
+expires, is cancelled by the kill switch or when its leader sells; an intent a crash left unsent
+is unknown to the paper exchange and abandoned after its expiry. Paper fills have no on-chain
+settlement to follow.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
-from datetime import UTC, datetime
-from decimal import Decimal
+from collections.abc import Callable, Collection
+from datetime import UTC, datetime, timedelta
 
+import asyncpg
+
+from orderflow.execution import paper_book
 from orderflow.execution.broker import (
     CancelResult,
     ExchangeFill,
-    FillReport,
     MarketRules,
     Mode,
     OrderOutcome,
@@ -28,48 +36,57 @@ from orderflow.execution.broker import (
     PreparedOrder,
 )
 
-USDC_STEP = Decimal("0.000001")
 
-
-def paper_fill(
-    shares: Decimal, price: Decimal, taker_fee_rate: Decimal, at: datetime
-) -> FillReport:
-    usdc = (shares * price).quantize(USDC_STEP)
-    fee = (shares * taker_fee_rate * price * (1 - price)).quantize(USDC_STEP)
-    return FillReport(fill_key="paper", shares=shares, usdc=usdc, fee=fee, price=price, at=at)
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 class PaperBroker:
-    """Fills every order in full, immediately, at its limit price."""
+    """The paper exchange behind the broker protocol (state in PostgreSQL: restart-safe)."""
 
     mode: Mode = "paper"
 
-    async def prepare(self, request: OrderRequest) -> PreparedOrder:
-        return PreparedOrder(request=request, client_order_id=f"paper-{uuid.uuid4()}")
+    def __init__(self, pool: asyncpg.Pool, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.pool = pool
+        self.clock = clock
 
-    async def send(self, order: PreparedOrder) -> OrderOutcome:
-        req = order.request
-        fill = paper_fill(req.shares, req.price, req.fee_rate, datetime.now(UTC))
-        return OrderOutcome(
-            status="FILLED",
-            exchange_order_id=order.client_order_id,
-            filled_shares=req.shares,
-            fills=(fill,),
+    async def prepare(self, request: OrderRequest) -> PreparedOrder:
+        key = f"paper-{uuid.uuid4()}"
+        expires = self.clock() + timedelta(seconds=request.expires_in_secs)
+        return PreparedOrder(
+            request=request,
+            client_order_id=key,
+            candidate_order_ids=(key,),
+            signed={"expiration": str(int(expires.timestamp())), "paper": True},
         )
 
+    async def send(self, order: PreparedOrder) -> OrderOutcome:
+        assert order.signed is not None  # prepared by this broker
+        now = self.clock()
+        expires = datetime.fromtimestamp(int(order.signed["expiration"]), tz=UTC)
+        async with self.pool.acquire() as conn:
+            await paper_book.accept(conn, order.client_order_id, order.request, now, expires)
+        return OrderOutcome(status="OPEN", exchange_order_id=order.client_order_id)
+
     async def lookup(self, order_ids: tuple[str, ...]) -> OrderOutcome | None:
-        # A paper order is filled in the same step that sends it; an intent left behind by a
-        # crash was never filled.
-        return None
+        async with self.pool.acquire() as conn:
+            return await paper_book.status(conn, order_ids, self.clock())
 
     async def fills(self, order_ids: Collection[str], since: datetime) -> list[ExchangeFill]:
-        return []
+        async with self.pool.acquire() as conn:
+            await paper_book.match(conn, self.clock())
+            return await paper_book.fills_of(conn, order_ids, since)
 
     async def trade(self, trade_id: str, order_ids: Collection[str]) -> list[ExchangeFill]:
         return []  # paper fills have no trades to settle
 
     async def cancel(self, order_ids: list[str]) -> CancelResult:
-        return CancelResult(not_canceled=tuple(order_ids))
+        async with self.pool.acquire() as conn:
+            canceled = await paper_book.cancel(conn, order_ids, self.clock())
+        return CancelResult(
+            canceled=tuple(canceled),
+            not_canceled=tuple(o for o in order_ids if o not in set(canceled)),
+        )
 
     async def market_rules(self, token_id: int) -> MarketRules | None:
         return None  # no book to read: the strategy's minimum and tick apply

@@ -64,6 +64,11 @@ def fee_per_share(price: Decimal, rate: Decimal) -> Decimal:
     return rate * price * (1 - price)
 
 
+def taker_fee(shares: Decimal, price: Decimal, rate: Decimal) -> Decimal:
+    """The CLOB V2 taker fee in collateral: ``shares x rate x p x (1 - p)``."""
+    return (shares * fee_per_share(price, rate)).quantize(USDC_STEP)
+
+
 def kelly_fraction_of_bankroll(p: float, q: Decimal) -> Decimal:
     """Full-Kelly fraction ``(p - q) / (1 - q)`` for a binary share (may be <= 0)."""
     if q >= 1:

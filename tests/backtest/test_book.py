@@ -10,8 +10,8 @@ import pytest
 
 from orderflow.backtest.book import Book
 from orderflow.backtest.followers import Intent
-from orderflow.backtest.liquidity import DepthFill
 from orderflow.backtest.tape import Tape
+from orderflow.execution.depth import DepthFill
 from orderflow.signals.views import TradeView, WalletView
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)

@@ -13,7 +13,8 @@ from decimal import ROUND_DOWN, Decimal
 import asyncpg
 
 from orderflow.backtest import BacktestOptions, BacktestReport, run_backtest
-from orderflow.backtest.liquidity import ChainDepth, Level, best_price, walk
+from orderflow.backtest.liquidity import ChainDepth
+from orderflow.execution.depth import Level, best_price, walk
 from orderflow.signals.views import WalletView
 from orderflow.strategy.settings import StrategySettings
 from tests.backtest.factory import History, addr, token_of

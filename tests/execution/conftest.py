@@ -124,6 +124,52 @@ async def add_trade(
     )
 
 
+MAKER = "0x" + "3a" * 20  # a market maker nobody scored: its fills make no signal
+
+
+async def reveal(
+    conn: asyncpg.Connection,
+    *,
+    token_id: int = TOKEN_YES,
+    met: str = "BUY",
+    price: str,
+    shares: str,
+    at: datetime | None = None,
+) -> None:
+    """A maker's fill showing a level of ``token_id``'s book: an ask (met by a taker ``BUY``)
+    or a bid (``SELL``) at ``price`` of ``shares``, stored with the time ``at`` (now)."""
+    await add_trade(
+        conn,
+        wallet=MAKER,
+        side="SELL" if met == "BUY" else "BUY",
+        token_id=token_id,
+        price=price,
+        usdc=str(Decimal(shares) * Decimal(price)),
+        at=at or datetime.now(UTC),
+        taker=False,
+    )
+
+
+async def fill_resting(pool: asyncpg.Pool, executor: Executor) -> int:
+    """The market shows liquidity at every resting paper order's limit, as large as what rests,
+    and the executor reconciles: each fills in full. Returns the orders filled."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT token_id, side, price, shares - filled AS left FROM orderflow_paper_orders"
+            " WHERE canceled_at IS NULL AND filled < shares AND expires_at > now()"
+        )
+        for r in rows:
+            await reveal(
+                conn,
+                token_id=int(r["token_id"]),
+                met=r["side"],
+                price=str(r["price"]),
+                shares=str(r["left"]),
+            )
+    await executor.desk.reconcile()
+    return len(rows)
+
+
 async def resolve(conn: asyncpg.Connection, market: str, payouts: list[str]) -> None:
     await conn.execute(
         """
@@ -212,7 +258,7 @@ async def running(executor: Executor) -> AsyncIterator[asyncio.Task[None]]:
 @pytest.fixture
 def make_executor(pool: asyncpg.Pool, dsn: str) -> Callable[..., Executor]:
     def make(brokers: dict[Mode, Broker] | None = None, **kw: Any) -> Executor:
-        return Executor(pool, dsn, executor_settings(**kw), brokers or {"paper": PaperBroker()})
+        return Executor(pool, dsn, executor_settings(**kw), brokers or {"paper": PaperBroker(pool)})
 
     return make
 

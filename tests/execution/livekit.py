@@ -74,7 +74,7 @@ def live_executor(
     clock: Clock | None = None,
     **settings: Any,
 ) -> Executor:
-    brokers: dict[Mode, Broker] = {"paper": PaperBroker(), "live": live}
+    brokers: dict[Mode, Broker] = {"paper": PaperBroker(pool), "live": live}
     clock = clock or Clock()
     return Executor(
         pool,

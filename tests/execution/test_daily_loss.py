@@ -25,6 +25,7 @@ from tests.execution.conftest import (
     add_token,
     add_trade,
     add_wallet,
+    fill_resting,
 )
 
 OTHER = "0x" + "0c" * 20
@@ -49,6 +50,8 @@ async def test_day_pnl_is_the_change_since_midnight(
         await ex.registry.refresh(conn)
         await add_trade(conn, token_id=TOKEN_YES, price="0.50")
     await ex.catch_up()
+    assert await fill_resting(pool, ex) == 1
+    now = datetime.now(UTC)  # after the ask that filled the entry
     async with pool.acquire() as conn:
         # Yesterday: bought 100 shares at 0.50 (cost 50); the last trade before midnight 0.70.
         position_id = await conn.fetchval("SELECT id FROM orderflow_positions")
@@ -98,6 +101,8 @@ async def test_yesterdays_loss_does_not_block_today(
         await ex.registry.refresh(conn)
         await add_trade(conn, token_id=TOKEN_YES, price="0.50")
     await ex.catch_up()
+    assert await fill_resting(pool, ex) == 1
+    now = datetime.now(UTC)  # after the ask that filled the entry
     async with pool.acquire() as conn:
         position_id = await conn.fetchval("SELECT id FROM orderflow_positions")
         await conn.execute(
@@ -132,6 +137,8 @@ async def test_midnight_mark_replays_fills_in_booking_order(
         await ex.registry.refresh(conn)
         await add_trade(conn, token_id=TOKEN_YES, price="0.50")
     await ex.catch_up()
+    assert await fill_resting(pool, ex) == 1
+    now = datetime.now(UTC)  # after the ask that filled the entry
     async with pool.acquire() as conn:
         position_id = await conn.fetchval("SELECT id FROM orderflow_positions")
         # The buy, stamped by our clock 0.9 s into the second: 100 shares at 0.50.

@@ -18,6 +18,7 @@ from tests.execution.conftest import (
     TOKEN_YES,
     add_strategy,
     add_trade,
+    fill_resting,
     leading,
     now_true,
     running,
@@ -31,7 +32,9 @@ async def _resting(pool: asyncpg.Pool, clob: FakeClob, n: int = 1) -> list[str]:
     """Wait for ``n`` live orders resting at the exchange; their ids."""
 
     async def rows() -> list[asyncpg.Record] | None:
-        found = await pool.fetch("SELECT * FROM orderflow_orders WHERE status = 'OPEN'")
+        found = await pool.fetch(
+            "SELECT * FROM orderflow_orders WHERE status = 'OPEN' AND mode = 'live'"
+        )
         return list(found) if len(found) >= n else None
 
     found = await wait_for(rows)
@@ -70,6 +73,17 @@ async def test_a_kill_while_the_exchange_fails_never_crashes_the_executor(
         assert not task.done()
         async with pool.acquire() as conn:
             await add_trade(conn, token_id=TOKEN_NO + 7, market=MARKET_B, price="0.40")
+
+        async def placed() -> bool:
+            return bool(
+                await pool.fetchval(
+                    "SELECT count(*) FROM orderflow_paper_orders WHERE token_id = $1",
+                    TOKEN_NO + 7,
+                )
+            )
+
+        await wait_for(placed)
+        await fill_resting(pool, ex)  # an ask at the paper order's limit
 
         async def traded() -> asyncpg.Record | None:
             return await pool.fetchrow(

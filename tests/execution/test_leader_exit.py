@@ -19,6 +19,7 @@ from tests.execution.conftest import (
     add_token,
     add_trade,
     add_wallet,
+    fill_resting,
     leading,
     now_true,
     running,
@@ -54,6 +55,7 @@ async def test_a_buy_sold_in_the_same_batch_is_not_followed(
     async with pool.acquire() as conn:
         await add_trade(conn, price="0.50")
     await ex.catch_up()
+    assert await fill_resting(pool, ex) == 1
     assert (await signal_outcomes(pool))[1:] == [("BUY", "EXECUTED", "filled")]
 
 
@@ -116,7 +118,7 @@ async def test_entries_queued_when_the_leader_sells_are_not_sent(
     assert [(r["strategy"], int(r["token_id"]), r["status"], r["reason"]) for r in rows] == [
         ("live-one", token, "PENDING", "accepted"),
         ("live-one", TOKEN_YES, "SKIPPED", "leader_exited"),
-        ("zeta", token, "EXECUTED", "filled"),
+        ("zeta", token, "PENDING", "accepted"),  # sent: resting on the paper book
         ("zeta", TOKEN_YES, "SKIPPED", "leader_exited"),
     ]
     assert [o["order"]["tokenId"] for o in clob.orders.values()] == [str(token)]

@@ -5,13 +5,13 @@ before its cancel landed), so that sell made no exit. Maintenance makes it, once
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import asyncpg
 
 from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
-from orderflow.execution.paper import PaperBroker
 from tests.execution.conftest import (
     MARKET,
     TOKEN_NO,
@@ -21,14 +21,15 @@ from tests.execution.conftest import (
     add_token,
     add_trade,
     add_wallet,
+    fill_resting,
     leading,
     now_true,
+    reveal,
     running,
     signal_outcomes,
     wait_for,
 )
 from tests.execution.fake_clob import FakeClob
-from tests.execution.gated_broker import GatedBroker
 from tests.execution.livekit import live_executor, live_strategy
 
 
@@ -119,33 +120,39 @@ async def test_what_a_resting_entry_filled_before_its_cancel_is_exited(
 async def _paper_entry_as_the_leader_sells(
     pool: asyncpg.Pool, make_executor: Callable[..., Executor], *, kill: bool
 ) -> Executor:
-    paper = GatedBroker(PaperBroker(), "send")  # an order waits there past its last check
-    ex = make_executor({"paper": paper})
+    """Our paper BUY rested; an ask shown afterwards took 6 shares of it, which the executor
+    had not read yet, when the leader sold: the sell found nothing to exit, the rest of the
+    entry was cancelled (``leader_exited``) and the 6 shares booked. Maintenance exits them
+    (a bid shows at the exit's limit), unless the strategy was killed meanwhile."""
+    ex = make_executor()
     async with pool.acquire() as conn:
         await add_strategy(conn, "alpha")
         await add_token(conn, TOKEN_YES, MARKET, 0)
         await add_wallet(conn, WHALE, 8.5)
-    async with running(ex):
-        await leading(ex)
+        await ex.registry.refresh(conn)
+        await add_trade(conn, price="0.50")
+    await ex.catch_up()
+    entry = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    assert entry["status"] == "OPEN" and entry["filled_shares"] == 0
+    async with pool.acquire() as conn:
+        await reveal(conn, price=str(entry["price"]), shares="6")
+        await add_trade(conn, side="SELL", price="0.49", at=datetime.now(UTC))
+    await ex.catch_up()
+    await ex.left_behind.wait()
+    entry = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    assert (entry["status"], entry["status_reason"], entry["filled_shares"]) == (
+        "CANCELED",
+        "leader_exited",
+        6,
+    )
+    if kill:
         async with pool.acquire() as conn:
-            await add_trade(conn, price="0.50")
-            await wait_for(lambda: now_true(paper.reached.is_set()))
-            await add_trade(conn, side="SELL", price="0.49")
-            await wait_for(lambda: _cursor_at_end(pool))
-            if kill:
-                await conn.execute(
-                    "UPDATE orderflow_strategies SET killed = true, generation = generation + 1"
-                )
-                await wait_for(lambda: now_true(ex.registry.states["alpha"].killed))
-        paper.gate.set()
-
-        async def exit_signal() -> bool:
-            return (
-                len(await signal_outcomes(pool)) == 2
-                and (await signal_outcomes(pool))[1][1] != "PENDING"
+            await conn.execute(
+                "UPDATE orderflow_strategies SET killed = true, generation = generation + 1"
             )
-
-        await wait_for(exit_signal, timeout=5)
+            await ex.registry.refresh(conn)
+    await ex.maintenance()
+    await fill_resting(pool, ex)
     return ex
 
 

@@ -19,7 +19,7 @@ _LEADS = "SELECT is_leader FROM orderflow_executor_heartbeats WHERE instance_id 
 async def test_the_leader_heartbeat_is_written_before_it_says_it_leads(
     pool: asyncpg.Pool, dsn: str
 ) -> None:
-    ex = Executor(pool, dsn, executor_settings(), {"paper": PaperBroker()})
+    ex = Executor(pool, dsn, executor_settings(), {"paper": PaperBroker(pool)})
     blocker = await asyncpg.connect(dsn)
     said_it_leads = None
     try:

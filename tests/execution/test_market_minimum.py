@@ -23,6 +23,7 @@ from tests.execution.conftest import (
     add_token,
     add_trade,
     add_wallet,
+    fill_resting,
     signal_outcomes,
 )
 from tests.execution.fake_clob import FakeClob
@@ -147,5 +148,6 @@ async def test_a_paper_strategy_keeps_its_own_minimum(
         await ex.registry.refresh(conn)
         await add_trade(conn, token_id=TOKEN_YES, price="0.50")
     await ex.catch_up()
+    assert await fill_resting(pool, ex) == 1
     assert await signal_outcomes(pool) == [("BUY", "EXECUTED", "filled")]
     assert clob.requests.count(BOOK) == 0 and clob.requests.count(POST) == 0

@@ -20,6 +20,7 @@ from tests.execution.conftest import (
     add_token,
     add_trade,
     add_wallet,
+    fill_resting,
     resolve,
 )
 
@@ -42,6 +43,7 @@ async def test_follow_whale_paper_fill_settles_at_resolution(
     async with pool.acquire() as conn:
         await add_trade(conn, price="0.50", usdc="600")
     assert await ex.catch_up() == 1
+    assert await fill_resting(pool, ex) == 1  # asks at the order's limit, as large as it
     async with pool.acquire() as conn:
         sig = await conn.fetchrow("SELECT * FROM orderflow_signals")
         assert sig["signal_type"] == "FOLLOW_WHALE" and sig["status"] == "EXECUTED"
@@ -87,6 +89,7 @@ async def test_losing_position_and_each_trade_processed_once(
     async with pool.acquire() as conn:
         await add_trade(conn, token_id=TOKEN_NO, market=MARKET_B, price="0.40", outcome_index=1)
     assert await ex.catch_up() == 1
+    assert await fill_resting(pool, ex) == 1
     # Replays (polling, the late-commit sweep, a restarted executor) change nothing.
     assert await ex.catch_up(sweep=True) == 0
     fresh = make_executor()
@@ -158,6 +161,7 @@ async def test_skip_reasons_recorded_from_stored_trades(
         # then a whale buy while one position is open: max_open_positions = 1
         await add_trade(conn, token_id=TOKEN_YES, price="0.40")
     await ex.catch_up()
+    await fill_resting(pool, ex)
     async with pool.acquire() as conn:
         rows = await conn.fetch(
             "SELECT signal_type, status, reason, inputs FROM orderflow_signals ORDER BY id OFFSET 3"
@@ -177,11 +181,14 @@ async def test_daily_loss_limit_counts_unrealized(
     async with pool.acquire() as conn:
         await add_trade(conn, price="0.50")
     await ex.catch_up()
+    assert await fill_resting(pool, ex) == 1
     async with pool.acquire() as conn:
         shares = await conn.fetchval("SELECT shares FROM orderflow_positions")
         assert shares * Decimal("0.4") > 50  # a fall to 0.10 loses more than 50 USDC
         # the token now trades at 0.10: unrealized loss beyond the limit
-        await add_trade(conn, wallet="0x" + "99" * 20, price="0.10", usdc="20")
+        await add_trade(
+            conn, wallet="0x" + "99" * 20, price="0.10", usdc="20", at=datetime.now(UTC)
+        )
         await add_token(conn, 555, "0x" + "c3" * 32, 0)
         await add_trade(conn, token_id=555, market="0x" + "c3" * 32, price="0.30")
     await ex.catch_up()
@@ -219,14 +226,19 @@ async def test_exit_with_the_leader_closes_the_position(
             outcome_index=1,
         )
     assert await ex.catch_up() == 2
+    assert await fill_resting(pool, ex) == 2
     async with pool.acquire() as conn:
         # Someone else selling our token, and the whale selling a token we do not hold: nothing.
         await add_trade(conn, wallet="0x" + "99" * 20, side="SELL", price="0.55")
         await add_trade(conn, wallet=WHALE, side="SELL", token_id=333, market=None, price="0.5")
     assert await ex.catch_up() == 0
     async with pool.acquire() as conn:
-        await add_trade(conn, wallet=WHALE, side="SELL", price="0.60", usdc="300")
+        # (stamped after the asks that filled the entries: the latest prices are the leader's)
+        await add_trade(
+            conn, wallet=WHALE, side="SELL", price="0.60", usdc="300", at=datetime.now(UTC)
+        )
     assert await ex.catch_up() == 1
+    assert await fill_resting(pool, ex) == 1  # a bid at the exit's limit
     async with pool.acquire() as conn:
         exit_sig = await conn.fetchrow("SELECT * FROM orderflow_signals WHERE side = 'SELL'")
         assert exit_sig["signal_type"] == "FOLLOW_WHALE" and exit_sig["status"] == "EXECUTED"
@@ -282,6 +294,7 @@ async def test_several_strategies_each_with_own_settings_bankroll_and_pnl(
         await ex.registry.refresh(conn)
         await add_trade(conn, price="0.50")
     assert await ex.catch_up() == 2
+    assert await fill_resting(pool, ex) == 2
     async with pool.acquire() as conn:
         sizes = dict(
             await conn.fetch(

@@ -3,7 +3,8 @@
 A FADE_DEGEN signal is a panic sell: its price is a *bid* the panicking seller hit. Buying at it
 plus slippage fills about a spread below any ask, which no live order could do. These histories
 put the ask somewhere the chain shows it (a taker buying the token, a maker selling it, a maker
-bidding for the other outcome) and check the paper fill pays it.
+bidding for the other outcome) and check the paper order is priced at it (an ask shown at
+that limit afterwards fills it there).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tests.execution.conftest import (
     add_token,
     add_trade,
     add_wallet,
+    fill_resting,
 )
 
 OTHER = "0x" + "99" * 20
@@ -77,6 +79,7 @@ async def test_fade_after_a_panic_sell_pays_the_ask_not_the_sellers_bid(
         await add_trade(conn, wallet=OTHER, price="0.47", at=_ago(1))  # a taker paid the 0.47 ask
         await _panic(conn)
     await ex.catch_up()
+    assert await fill_resting(pool, ex) == 1  # an ask at its limit: filled there
     sig, fill = await _signal_and_fill(pool)
     assert (sig["status"], sig["reason"]) == ("EXECUTED", "filled")
     assert fill is not None
@@ -103,6 +106,7 @@ async def test_the_ask_read_from_the_other_outcomes_bid(
         )  # fmt: skip
         await _panic(conn, PAIR_YES, PAIR_MARKET)
     await ex.catch_up()
+    assert await fill_resting(pool, ex) == 1  # an ask at its limit: filled there
     sig, fill = await _signal_and_fill(pool)
     assert (sig["status"], sig["reason"]) == ("EXECUTED", "filled")
     assert fill is not None and fill["price"] == Decimal("0.48")
@@ -151,6 +155,7 @@ async def test_follow_pays_the_level_the_whale_left_not_its_average(
         await add_trade(conn, wallet=OTHER, side="SELL", price="0.51", at=at, taker=False)
         await add_trade(conn, price="0.50", usdc="600", at=at)
     await ex.catch_up()
+    assert await fill_resting(pool, ex) == 1  # an ask at its limit: filled there
     async with pool.acquire() as conn:
         fill = await conn.fetchrow("SELECT * FROM orderflow_fills")
     assert fill is not None and fill["price"] == Decimal("0.52")  # 0.51 x 1.002, up to the tick

@@ -18,6 +18,7 @@ from tests.execution.conftest import (
     TOKEN_YES,
     add_strategy,
     add_trade,
+    fill_resting,
     leading,
     running,
     wait_for,
@@ -44,7 +45,10 @@ async def test_an_invalid_live_strategy_exits_live_after_a_failover(
         await first.registry.refresh(conn)
         await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # bought live, filled
     await first.catch_up()
-    assert await pool.fetchval("SELECT status FROM orderflow_orders") == "FILLED"
+    assert (
+        await pool.fetchval("SELECT status FROM orderflow_orders WHERE strategy = 'live-one'")
+        == "FILLED"
+    )
     await pool.execute(BREAK, "live-one")
     clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.48")  # someone bids: the exit fills
     standby = live_executor(pool, dsn, live)  # takes over, never saw valid settings itself
@@ -65,6 +69,17 @@ async def test_an_invalid_live_strategy_exits_live_after_a_failover(
         # Halted for new positions, while the other strategy keeps trading.
         async with pool.acquire() as conn:
             await add_trade(conn, token_id=TOKEN_YES + 11, market=MARKET_B, price="0.40")
+
+        async def paper_order() -> bool:
+            return bool(
+                await pool.fetchval(
+                    "SELECT count(*) FROM orderflow_paper_orders WHERE token_id = $1",
+                    TOKEN_YES + 11,
+                )
+            )
+
+        await wait_for(paper_order)
+        await fill_resting(pool, standby)  # an ask at the paper order's limit
 
         async def other() -> list[asyncpg.Record] | None:
             found = await pool.fetch(

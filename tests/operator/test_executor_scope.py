@@ -30,7 +30,9 @@ async def test_degraded_when_the_executor_does_not_run_the_strategy(
     first = await reconcile(
         pool, WHALE, {}, generation=1, previous_status={}, stale_after_secs=30.0
     )
-    ex = Executor(pool, dsn, executor_settings(EXECUTOR_STRATEGIES=only), {"paper": PaperBroker()})
+    ex = Executor(
+        pool, dsn, executor_settings(EXECUTOR_STRATEGIES=only), {"paper": PaperBroker(pool)}
+    )
     async with running(ex):
         await leading(ex)
         status = await refresh(

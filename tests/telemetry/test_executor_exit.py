@@ -19,6 +19,7 @@ from tests.execution.conftest import (
     add_token,
     add_trade,
     add_wallet,
+    reveal,
     wait_for,
 )
 from tests.telemetry.conftest import OTEL_VARIABLES
@@ -67,6 +68,16 @@ async def test_sigterm_flushes_the_executors_spans(
         await wait_for(leading, timeout=60)
         async with pool.acquire() as conn:
             await add_trade(conn, usdc="600", traceparent=f"00-{BATCH_TRACE}-{BATCH_SPAN}-01")
+
+        async def resting() -> asyncpg.Record | None:
+            row: asyncpg.Record | None = await pool.fetchrow(
+                "SELECT price, shares FROM orderflow_orders WHERE status = 'OPEN'"
+            )
+            return row
+
+        order = await wait_for(resting, timeout=60)
+        async with pool.acquire() as conn:  # an ask at its limit: the paper order fills
+            await reveal(conn, price=str(order["price"]), shares=str(order["shares"]))
 
         async def filled() -> bool:
             status = await pool.fetchval("SELECT status FROM orderflow_orders")

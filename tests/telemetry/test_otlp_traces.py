@@ -28,6 +28,7 @@ from tests.execution.conftest import (
     add_strategy,
     add_token,
     add_wallet,
+    fill_resting,
 )
 from tests.telemetry.conftest import SECRET_HEADER, SECRET_VALUE
 from tests.telemetry.receiver import OtlpReceiver
@@ -78,6 +79,7 @@ async def test_one_exported_trace_from_ingested_trade_to_paper_fill(
         WHALE,
     )
     assert await ex.catch_up() >= 1
+    assert await fill_resting(pool, ex) == 1  # an ask at the paper order's limit
     signal = await pool.fetchrow("SELECT id, status, traceparent FROM orderflow_signals")
     order = await pool.fetchrow("SELECT id, status, mode, traceparent FROM orderflow_orders")
     fill = await pool.fetchrow("SELECT shares, price FROM orderflow_fills")
