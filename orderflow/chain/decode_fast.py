@@ -15,7 +15,9 @@ malformed value, another event, a retracted log — is decoded by ``decode.log_d
 at a time, exactly as ``decode_batch`` would, so dead letters and every other event are the
 general path's own. If that decoder returns a Fill or a Match after all (a hot event in a shape
 the fast path does not take, e.g. without ``blockTimestamp``), the batch is not this module's:
-:func:`render_lines` returns None and the caller decodes the whole batch the general way.
+:func:`render_lines` returns None and the caller decodes the whole batch the general way. So
+does a batch holding a retracted log (``removed: true``, rare): it retracts the events of its
+block decoded before it (``events.DecodedBatch.retract``), which only the general path orders.
 ``tests/chain/test_decode_fast.py`` checks both paths give the same chunk, byte for byte.
 """
 
@@ -30,7 +32,7 @@ from orderflow.chain.amounts import correct_events, correct_match
 from orderflow.chain.contracts import ChainAddresses
 from orderflow.chain.copy_render import NULL, CopyRows, match_links
 from orderflow.chain.decode import log_decoder
-from orderflow.chain.events import DeadLetter, DecodedBatch, Fill, Match
+from orderflow.chain.events import DeadLetter, DecodedBatch, Fill, Match, Removed
 from orderflow.chain.file_lines import malformed, parse_line
 from orderflow.chain.hot_events import HotLogs
 
@@ -117,7 +119,8 @@ def render_lines(
 ) -> Rendered | None:
     """Parse, decode and render the lines of ``data`` (joined by ``\\n``) as
     ``decode_workers`` does, the hot events the fast way; None when the batch holds a fill or
-    match only the general path can take (the caller then decodes it that way)."""
+    match only the general path can take, or a retracted log (the caller then decodes it that
+    way)."""
     hot = HotLogs(addresses)
     take = hot.take
     decode = log_decoder(chain_id, addresses)
@@ -146,7 +149,7 @@ def render_lines(
             continue
         logs += 1
         item = decode(line.value)
-        if type(item) is Fill or type(item) is Match:
+        if type(item) is Fill or type(item) is Match or type(item) is Removed:
             return None
         batch.add(item)
     batch.dead_letters.extend(bad)
@@ -169,7 +172,7 @@ def render_raws(
             continue
         logs += 1
         item = decode(raw)
-        if type(item) is Fill or type(item) is Match:
+        if type(item) is Fill or type(item) is Match or type(item) is Removed:
             return None
         batch.add(item)
     return _rendered(hot, batch, logs, logs, 0)

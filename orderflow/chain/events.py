@@ -242,7 +242,9 @@ class Ignored:
 
 @dataclass(slots=True)
 class Removed:
-    """A log the node retracted (``removed: true``) after a reorg: never stored."""
+    """A log the node retracted (``removed: true``) after a reorg: never stored; it retracts its
+    block (number and hash) as far as it was stored or decoded before it
+    (``DecodedBatch.retract``, ``rollback.retract_removed``)."""
 
     ref: LogRef
 
@@ -297,9 +299,21 @@ class DecodedBatch:
         elif isinstance(item, FeeRefund):
             self.refunds.append(item)
         elif isinstance(item, Removed):
+            self.retract(item.ref)
             self.removed.append(item.ref)
         else:
             self.ignored.append(item.ref)
+
+    def retract(self, ref: LogRef) -> None:
+        """Drop the events of ``ref``'s block (its number and hash) added so far.
+
+        A node that retracts one log of a block has retracted the block (the live listener rolls
+        the block back). Only what came before the removal goes: a log of the block added after
+        it is the block sent again. As in a rollback, token registrations stay (facts about the
+        ids, true on every fork); dead letters stay too (a record of what could not be read)."""
+        key = (ref.block_number, ref.block_hash)
+        for events in (self.fills, self.matches, self.conditions, self.resolutions, self.refunds):
+            _drop_block(events, key)
 
     def extend(self, other: DecodedBatch) -> None:
         self.fills.extend(other.fills)
@@ -342,3 +356,10 @@ class DecodedBatch:
         numbers = [r.block_number for r in refs]
         numbers.extend(d.block_number for d in self.dead_letters if d.block_number is not None)
         return max(numbers, default=None)
+
+
+def _drop_block(events: list[Any], key: tuple[int, str]) -> None:
+    """Remove, in place, the events of the block ``key`` (number, hash): callers hold bound
+    ``append`` methods of these lists (``decode_batch``)."""
+    if any((e.ref.block_number, e.ref.block_hash) == key for e in events):
+        events[:] = [e for e in events if (e.ref.block_number, e.ref.block_hash) != key]

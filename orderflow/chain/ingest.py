@@ -70,7 +70,8 @@ class IngestReport:
             f"({s.duplicate_trades} already present), {s.matches} matches, "
             f"{s.conditions} conditions, {s.tokens} tokens, {s.outcomes} resolutions, "
             f"{s.dead_letters} dead letters ({self.malformed_lines} malformed lines), "
-            f"{s.removed} removed, {s.ignored} ignored, in {self.batches} batches, "
+            f"{s.removed} removed ({s.retracted} stored trades retracted), {s.ignored} ignored,"
+            f" in {self.batches} batches, "
             f"{self.elapsed_secs:.2f}s"
         )
 

@@ -1,22 +1,34 @@
-"""Undo everything stored from a block height up (a reorg orphaned those blocks).
+"""Undo what was stored from blocks the chain no longer has: a reorg's rollback, a retraction.
 
-``rollback_from`` deletes, in one transaction under the writer lock, the trades (decrementing
-the wallet counters their insert trigger maintained), matches, refunds, outcomes (a market
-Gamma resolved goes back to Gamma's resolution), conditions and their tokens (those Gamma lists
-go back to Gamma), dead letters and block headers at or
-above the height, and rewinds every stream's checkpoint below it. The canonical logs are then
-fetched and stored again (``store.store_batch``).
+``rollback_from`` (a reorg orphaned every block from a height up) deletes, in one transaction
+under the writer lock, the trades (decrementing the wallet counters their insert trigger
+maintained; the delete trigger subtracts them from the per-(wallet, token) sums), matches,
+refunds, outcomes (a market Gamma resolved goes back to Gamma's resolution), conditions and
+their tokens (those Gamma lists go back to Gamma), dead letters and block headers at or above
+the height, and rewinds every stream's checkpoint below it. The canonical logs are then fetched
+and stored again (``store.store_batch``).
+
+``retract_removed`` (a file's ``removed: true`` logs: the node retracted their blocks) undoes
+the same rows, the same way, of one block at a time, named by its number *and* hash: a block
+held under another hash at that height is not what the node retracted, and stays (with a
+warning). Dead letters stay (they carry no block hash). When it undid something, every
+checkpoint at or past the block moves below it, as after a rollback, so a stream that stored
+the retracted block reads its canonical one again.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
 
 import asyncpg
 
 from orderflow.chain import rollback_sql as sql
-from orderflow.chain.store_refunds import DELETE_FROM_BLOCK as DELETE_REFUNDS_FROM_BLOCK
+from orderflow.chain.events import LogRef
 from orderflow.chain.store_sql import WRITER_LOCK, row_count
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -32,6 +44,36 @@ class RollbackStats:
     blocks: int = 0
     checkpoints: int = 0
 
+    def undid(self) -> bool:
+        """Whether any row derived from the chain went (trades, matches, conditions,
+        outcomes, headers)."""
+        return bool(self.trades or self.matches or self.conditions or self.outcomes or self.blocks)
+
+
+async def _undo(conn: asyncpg.Connection, undo: sql.Undo, *args: object) -> RollbackStats:
+    """The rows of ``undo``'s scope, but dead letters, headers and checkpoints (the caller's)."""
+    stats = RollbackStats()
+    per_wallet = await conn.fetch(undo.trades, *args)
+    stats.trades = sum(r["deleted"] for r in per_wallet)
+    if per_wallet:
+        await conn.execute(
+            sql.UNDO_WALLET_STATS,
+            [r["wallet_address"] for r in per_wallet],
+            [r["n"] for r in per_wallet],
+            [r["volume"] for r in per_wallet],
+        )
+    stats.matches = row_count(await conn.execute(undo.matches, *args))
+    await conn.execute(undo.refunds, *args)
+    stats.outcomes = row_count(await conn.execute(undo.return_outcomes, *args))
+    stats.outcomes += row_count(await conn.execute(undo.delete_outcomes, *args))
+    gone = await conn.fetch(undo.conditions, *args)
+    stats.conditions = len(gone)
+    if gone:
+        conditions = [r[0] for r in gone]
+        await conn.execute(sql.RETURN_CONDITION_TOKENS, conditions)
+        stats.tokens = row_count(await conn.execute(sql.DELETE_CONDITION_TOKENS, conditions))
+    return stats
+
 
 async def rollback_from(
     conn: asyncpg.Connection, chain_id: int, block_number: int
@@ -41,28 +83,9 @@ async def rollback_from(
     Used when a reorg orphaned those blocks: the canonical logs are then fetched and stored
     again. Wallet counters maintained by the insert trigger are decremented to match.
     """
-    stats = RollbackStats()
     async with conn.transaction():
         await conn.execute(WRITER_LOCK)
-        per_wallet = await conn.fetch(sql.DELETE_TRADES, chain_id, block_number)
-        stats.trades = sum(r["deleted"] for r in per_wallet)
-        if per_wallet:
-            await conn.execute(
-                sql.UNDO_WALLET_STATS,
-                [r["wallet_address"] for r in per_wallet],
-                [r["n"] for r in per_wallet],
-                [r["volume"] for r in per_wallet],
-            )
-        stats.matches = row_count(await conn.execute(sql.DELETE_MATCHES, chain_id, block_number))
-        await conn.execute(DELETE_REFUNDS_FROM_BLOCK, chain_id, block_number)
-        stats.outcomes = row_count(await conn.execute(sql.RETURN_OUTCOMES, chain_id, block_number))
-        stats.outcomes += row_count(await conn.execute(sql.DELETE_OUTCOMES, chain_id, block_number))
-        gone = await conn.fetch(sql.DELETE_CONDITIONS, chain_id, block_number)
-        stats.conditions = len(gone)
-        if gone:
-            conditions = [r[0] for r in gone]
-            await conn.execute(sql.RETURN_CONDITION_TOKENS, conditions)
-            stats.tokens = row_count(await conn.execute(sql.DELETE_CONDITION_TOKENS, conditions))
+        stats = await _undo(conn, sql.ROLLBACK, chain_id, block_number)
         stats.dead_letters = row_count(
             await conn.execute(sql.DELETE_DEAD_LETTERS, chain_id, block_number)
         )
@@ -70,5 +93,54 @@ async def rollback_from(
         stats.checkpoints = row_count(
             await conn.execute(sql.REWIND_CHECKPOINTS, chain_id, block_number)
         )
-        stats.blocks = row_count(await conn.execute(sql.DELETE_BLOCKS, chain_id, block_number))
+        stats.blocks = row_count(await conn.execute(sql.ROLLBACK.blocks, chain_id, block_number))
     return stats
+
+
+async def retract_block(
+    conn: asyncpg.Connection, chain_id: int, block_number: int, block_hash: str
+) -> RollbackStats:
+    """Delete everything derived from the block ``block_number`` of hash ``block_hash`` (a
+    node retracted it); when something went, rewind the checkpoints at or past it below it.
+
+    Runs in the caller's transaction when there is one (``store.store_batch``'s), else in its
+    own; under the writer lock either way."""
+    async with conn.transaction():
+        await conn.execute(WRITER_LOCK)
+        stats = await _undo(conn, sql.RETRACT, chain_id, block_number, block_hash)
+        stats.blocks = row_count(
+            await conn.execute(sql.RETRACT.blocks, chain_id, block_number, block_hash)
+        )
+        if stats.undid():
+            stats.checkpoints = row_count(
+                await conn.execute(sql.REWIND_CHECKPOINTS, chain_id, block_number)
+            )
+    return stats
+
+
+async def retract_removed(
+    conn: asyncpg.Connection, chain_id: int, removed: Iterable[LogRef]
+) -> RollbackStats:
+    """:func:`retract_block` for the block of every retracted log (each block once).
+
+    A block held under another hash at that height is not the one the node retracted: it stays,
+    with a warning. A block we hold nothing of is nothing to undo (no warning)."""
+    total = RollbackStats()
+    for number, block_hash in dict.fromkeys((r.block_number, r.block_hash) for r in removed):
+        stats = await retract_block(conn, chain_id, number, block_hash)
+        if stats.undid():
+            log.info(
+                "removed log: its block's rows retracted",
+                extra={"block": number, "block_hash": block_hash, "trades": stats.trades},
+            )
+        else:
+            held = await conn.fetchval(sql.HELD_UNDER_ANOTHER_HASH, chain_id, number, block_hash)
+            if held is not None:
+                log.warning(
+                    "removed log of a block we hold under another hash: ignored (the node did "
+                    "not retract what we hold)",
+                    extra={"block": number, "block_hash": block_hash, "held_hash": held},
+                )
+        for f in fields(total):
+            setattr(total, f.name, getattr(total, f.name) + getattr(stats, f.name))
+    return total

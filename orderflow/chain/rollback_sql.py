@@ -1,14 +1,40 @@
-"""The statements of ``rollback.rollback_from`` (undo everything from a block height up).
+"""The statements of ``rollback`` (undo everything from a block height up, a reorg; or one
+block by number and hash, a retraction).
 
 The store's own statements, and the writer lock the rollback shares with it, are in store_sql.py.
 """
 
 from __future__ import annotations
 
-# Rows of a bulk import's pending range (migration 014) were never added to the counters: they
-# do not count here (their wallets are still listed, so their first/last times are recomputed).
-DELETE_TRADES = """
-WITH d AS (DELETE FROM orderflow_trades WHERE chain_id = $1 AND block_number >= $2
+from dataclasses import dataclass
+
+# What rollback.py undoes, in one of two scopes: a reorg's rollback takes every block from a
+# height up ($2); a retraction (a file's ``removed: true`` log) takes one block, by its number
+# ($2) and hash ($3), so a block held under another hash at that height is left alone.
+FROM_BLOCK = "chain_id = $1 AND block_number >= $2"
+OF_BLOCK = "chain_id = $1 AND block_number = $2 AND block_hash = $3"
+
+
+@dataclass(frozen=True, slots=True)
+class Undo:
+    """The statements that undo the rows of a scope (``FROM_BLOCK`` or ``OF_BLOCK``)."""
+
+    trades: str
+    matches: str
+    refunds: str
+    return_outcomes: str
+    delete_outcomes: str
+    conditions: str
+    blocks: str
+
+
+def _undo(scope: str) -> Undo:
+    # Rows of a bulk import's pending range (migration 014) were never added to the counters:
+    # they do not count here (their wallets are still listed, so their first/last times are
+    # recomputed). The delete trigger subtracts the counted rows from the sums (migration 011)
+    # and logs their keys (migration 030).
+    trades = f"""
+WITH d AS (DELETE FROM orderflow_trades WHERE {scope}
            RETURNING wallet_address, usdc_size, id),
      c AS (SELECT d.*, EXISTS (SELECT 1 FROM orderflow_position_sums_pending)
                        AND orderflow_position_sums_is_pending(d.id) AS pending
@@ -16,6 +42,46 @@ WITH d AS (DELETE FROM orderflow_trades WHERE chain_id = $1 AND block_number >= 
 SELECT wallet_address, count(*) AS deleted, count(*) FILTER (WHERE NOT pending) AS n,
        coalesce(sum(usdc_size) FILTER (WHERE NOT pending), 0) AS volume
   FROM c GROUP BY wallet_address
+"""
+    # Chain resolutions of undone blocks: a market Gamma resolved goes back to Gamma's
+    # resolution (what it was before the chain's replaced it, or what Gamma said after:
+    # migration 036) instead of being deleted; the others are deleted. Gamma rows carry no block.
+    return_outcomes = f"""
+UPDATE orderflow_market_outcomes
+   SET oracle = gamma_oracle, question_id = gamma_question_id,
+       outcome_slot_count = cardinality(gamma_payouts), payout_numerators = gamma_payouts,
+       payouts = gamma_payouts, winning_outcome = array_position(gamma_payouts, 1::numeric) - 1,
+       resolved_at = gamma_resolved_at, block_number = NULL, block_hash = NULL, tx_hash = NULL,
+       log_index = NULL, source = 'gamma'
+ WHERE {scope} AND gamma_payouts IS NOT NULL
+"""
+    return Undo(
+        trades=trades,
+        matches=f"DELETE FROM orderflow_matches WHERE {scope}",
+        refunds=f"DELETE FROM orderflow_fee_refunds WHERE {scope}",
+        return_outcomes=return_outcomes,
+        delete_outcomes=f"DELETE FROM orderflow_market_outcomes WHERE {scope}",
+        conditions=f"DELETE FROM orderflow_conditions WHERE {scope} RETURNING condition_id",
+        blocks=f"DELETE FROM orderflow_blocks WHERE {scope}",
+    )
+
+
+ROLLBACK = _undo(FROM_BLOCK)
+RETRACT = _undo(OF_BLOCK)
+DELETE_TRADES = ROLLBACK.trades  # a rollback's delete (tests/scale checks its partition pruning)
+
+# Whether something is held at a block ($2) under another hash than $3: a retraction of a
+# block we do not hold under that hash says so.
+HELD_UNDER_ANOTHER_HASH = """
+SELECT block_hash FROM orderflow_blocks
+ WHERE chain_id = $1 AND block_number = $2 AND block_hash <> $3
+UNION ALL
+SELECT block_hash FROM orderflow_trades
+ WHERE chain_id = $1 AND block_number = $2 AND block_hash <> $3
+UNION ALL
+SELECT block_hash FROM orderflow_matches
+ WHERE chain_id = $1 AND block_number = $2 AND block_hash <> $3
+LIMIT 1
 """
 
 # The insert trigger only ever adds; undo its counters for the deleted rows and recompute the
@@ -33,25 +99,7 @@ UPDATE orderflow_wallet_stats s
  WHERE s.wallet_address = u.wallet
 """
 
-DELETE_MATCHES = "DELETE FROM orderflow_matches WHERE chain_id = $1 AND block_number >= $2"
-# Chain resolutions of rolled-back blocks: a market Gamma resolved goes back to Gamma's
-# resolution (what it was before the chain's replaced it, or what Gamma said after: migration
-# 036) instead of being deleted; the others are deleted. Gamma rows carry no block.
-RETURN_OUTCOMES = """
-UPDATE orderflow_market_outcomes
-   SET oracle = gamma_oracle, question_id = gamma_question_id,
-       outcome_slot_count = cardinality(gamma_payouts), payout_numerators = gamma_payouts,
-       payouts = gamma_payouts, winning_outcome = array_position(gamma_payouts, 1::numeric) - 1,
-       resolved_at = gamma_resolved_at, block_number = NULL, block_hash = NULL, tx_hash = NULL,
-       log_index = NULL, source = 'gamma'
- WHERE chain_id = $1 AND block_number >= $2 AND gamma_payouts IS NOT NULL
-"""
-DELETE_OUTCOMES = "DELETE FROM orderflow_market_outcomes WHERE chain_id = $1 AND block_number >= $2"
-DELETE_CONDITIONS = """
-DELETE FROM orderflow_conditions WHERE chain_id = $1 AND block_number >= $2
-RETURNING condition_id
-"""
-# Tokens computed from a rolled-back ConditionPreparation: those Gamma lists go back to Gamma
+# Tokens computed from an undone ConditionPreparation: those Gamma lists go back to Gamma
 # (what they were before the chain's preparation took them over), the others are deleted;
 # registry rows from other sources (V1 TokenRegistered, V3 ids) carry no block and are
 # verified facts about the ids anyway.
@@ -67,7 +115,6 @@ DELETE FROM orderflow_tokens
 DELETE_DEAD_LETTERS = (
     "DELETE FROM orderflow_dead_letters WHERE chain_id = $1 AND block_number >= $2"
 )
-DELETE_BLOCKS = "DELETE FROM orderflow_blocks WHERE chain_id = $1 AND block_number >= $2"
 REWIND_CHECKPOINTS = """
 UPDATE orderflow_sync_checkpoints
    SET block_number = $2 - 1,

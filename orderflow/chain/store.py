@@ -9,7 +9,8 @@ leaves either all of it or none of it, so a restart from the checkpoint neither 
 doubles a fill — the failure mode ethereum-etl's separate checkpoint file has.
 
 Beside it, one concern each: ``checkpoints`` (read and rewind a stream's checkpoint),
-``rollback`` (``rollback_from``: undo everything from a height up, a reorg), ``block_times``
+``rollback`` (``rollback_from``: undo everything from a height up, a reorg;
+``retract_removed``: the blocks of a batch's ``removed: true`` logs), ``block_times``
 (the time of logs without one), ``dead_letters``, ``store_refused`` (the staged rows refused,
 as dead letters), ``store_tokens`` (registry rows from outside the chain), ``store_refunds``
 and ``store_sql`` (the statements).
@@ -31,6 +32,7 @@ from orderflow.chain.copy_render import CopyRows, render
 from orderflow.chain.dead_letters import dead_letter_key, insert_dead_letters, untimed_dead_letter
 from orderflow.chain.decode import DecodedBatch
 from orderflow.chain.events import ConditionPreparation, DeadLetter, Fill, LogRef
+from orderflow.chain.rollback import retract_removed
 from orderflow.chain.store_refunds import insert_refunds, link_refunds
 from orderflow.chain.store_refused import collisions, orphans
 from orderflow.chain.store_sql import row_count
@@ -297,7 +299,10 @@ async def store_batch(
 ) -> StoreStats:
     """Store a decoded batch and (optionally) advance a checkpoint, atomically.
 
-    Removed logs (``removed: true``) are counted, never stored. Logs without a timestamp take
+    Removed logs (``removed: true``) are counted, never stored; first of all, they retract what
+    is stored of their blocks (number and hash: ``rollback.retract_removed``; the batch's own
+    logs of those blocks before the removal were dropped when it was decoded, those after it
+    are the block sent again). Logs without a timestamp take
     their block's from ``blocks`` or ``orderflow_blocks`` (hash must match); otherwise they
     become dead letters with that reason.
 
@@ -326,6 +331,9 @@ async def store_batch(
     async with conn.transaction():
         # the lock, the settings and the staging tables in one round trip
         await conn.execute(_prologue(synchronous_commit, bulk))
+        retracted = 0
+        if batch.removed:  # first: a removal retracts what was stored before it, never after
+            retracted = (await retract_removed(conn, chain_id, batch.removed)).trades
         untimed = [
             e.ref
             for group in (
@@ -372,5 +380,6 @@ async def store_batch(
     stats = w.stats
     stats.dead_letters = len(w.dead)
     stats.removed = len(batch.removed)
+    stats.retracted = retracted
     stats.ignored = len(batch.ignored)
     return stats

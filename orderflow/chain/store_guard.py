@@ -171,10 +171,20 @@ async def store_batch_isolating(
         await attempt(items[:middle], known_bad=False)
         await attempt(items[middle:], known_bad=False)
 
+    if batch.removed:  # first, as store_batch does: they retract what came before them
+        stats.add(
+            await store_batch(
+                conn,
+                DecodedBatch(removed=list(batch.removed)),
+                chain_id=chain_id,
+                synchronous_commit=synchronous_commit,
+                bulk=bulk,
+            )
+        )
     items = _items(batch)
     if items:
         await attempt(items, known_bad=len(items) > 1)
-    rest = DecodedBatch(removed=list(batch.removed), ignored=list(batch.ignored))
+    rest = DecodedBatch(ignored=list(batch.ignored))
     stats.add(
         await store_batch(
             conn,

@@ -76,8 +76,6 @@ UPDATE orderflow_fee_refunds r
  WHERE r.chain_id = $1 AND r.tx_hash = l.tx_hash AND r.log_index = l.refund_log_index
 """
 
-DELETE_FROM_BLOCK = "DELETE FROM orderflow_fee_refunds WHERE chain_id = $1 AND block_number >= $2"
-
 
 @dataclass(frozen=True, slots=True)
 class _Refund:

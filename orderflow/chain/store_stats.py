@@ -22,6 +22,7 @@ class StoreStats:
     dead_letters: int = 0
     blocks: int = 0
     removed: int = 0
+    retracted: int = 0  # stored trades a removed log retracted (rollback.retract_removed)
     ignored: int = 0
     checkpoint_advanced: bool = False
 

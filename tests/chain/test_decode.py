@@ -428,9 +428,12 @@ def test_removed_ignored_and_batch_sorting() -> None:
     batch = decode_batch([_good(), fee_charged, removed, {"x": 1}, no_time], 137)
     assert isinstance(decode_log(removed, 137), Removed)
     assert isinstance(decode_log(fee_charged, 137), Ignored)
-    assert len(batch.fills) == 2 and batch.fills[1].ref.timestamp is None
+    # the removal retracts its block's fill before it, not the one after it (the block again)
+    assert len(batch.fills) == 1 and batch.fills[0].ref.timestamp is None
     assert len(batch.removed) == 1 and len(batch.ignored) == 1 and len(batch.dead_letters) == 1
-    assert len(batch) == 5 and batch.events == 2 and batch.max_block() == 10
+    assert len(batch) == 4 and batch.events == 1 and batch.max_block() == 10
+    kept = decode_batch([removed, _good()], 137)  # a removal before the log retracts nothing
+    assert len(kept.fills) == 1 and len(kept.removed) == 1
 
 
 def test_uppercase_hex_is_normalised() -> None:

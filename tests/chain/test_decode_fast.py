@@ -173,7 +173,8 @@ def test_taker_amounts_are_corrected_as_in_decode_batch() -> None:
 def test_the_shipped_sample_and_the_real_v2_fill() -> None:
     same(SAMPLE.read_text().splitlines(), fast=True)
     same(dumps(sample_logs.build()), fast=True)
-    same(MALFORMED.read_text().splitlines(), fast=True)
+    # it holds a ``removed: true`` log: such a batch is the general path's (DecodedBatch.retract)
+    same(MALFORMED.read_text().splitlines(), fast=False)
 
 
 def test_simulated_logs_with_fee_refunds() -> None:
