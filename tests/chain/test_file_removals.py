@@ -23,7 +23,7 @@ from orderflow.chain.block_times import BlockHeader
 from orderflow.chain.checkpoints import Checkpoint, get_checkpoint
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.encode import encode_condition_resolution
-from orderflow.chain.ingest import ingest_file
+from orderflow.chain.ingest import ingest_file, ingest_logs
 from orderflow.chain.store import store_batch
 from tests.chain.factory import T0, addr, at, block_hash, h32
 from tests.chain.test_bulk_sums import other_pool, state
@@ -231,3 +231,15 @@ async def test_a_retraction_rewinds_the_checkpoints_past_its_block(
 
 def _time(block: int) -> datetime:
     return datetime.fromtimestamp(T0 + 2 * block, UTC)
+
+
+async def test_logs_in_memory_are_retracted_the_same_way(pool: asyncpg.Pool) -> None:
+    """``ingest_logs`` (the same pipeline for logs already in memory) retracts as a file does."""
+    orphan = match_tx(10, 7)
+    report = await ingest_logs(
+        pool, [*orphan, *removed(orphan), *moved(orphan, 12)], chain_id=137, batch_size=2
+    )
+    assert {b for _, b, _ in await positions(pool)} == {12}
+    assert len(await positions(pool)) == 4
+    assert (report.stored.removed, report.stored.retracted) == (4, 3)
+    await assert_sums_match(pool)
