@@ -9,7 +9,7 @@ daily loss budget. ``day_pnl`` is P&L since 00:00 UTC (:mod:`orderflow.execution
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -115,6 +115,15 @@ async def load_book_and_holdings(
         killed=state.killed,
     )
     return book, Holdings(held, modes, exiting, following)
+
+
+async def held_modes(
+    conn: asyncpg.Connection, state: StrategyState, tokens: Collection[int]
+) -> dict[int, tuple[str | None, Mode]]:
+    """Per token of ``tokens`` the strategy holds: the wallet the position followed in and
+    where it trades (as :func:`load_book_and_holdings` says), read ahead of the decision."""
+    rows = await position_queries.held_in(conn, state.name, tokens) if tokens else []
+    return {int(r["token_id"]): (r["leader"], r["mode"] or state.settings.mode) for r in rows}
 
 
 async def load_book(

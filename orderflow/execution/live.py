@@ -177,11 +177,22 @@ class LiveBroker:
         self.client = client
         self.chain_id = chain_id
         self.rules = RulesCache()
+        self._reading: dict[int, asyncio.Task[MarketRules | None]] = {}
 
     async def market_rules(self, token_id: int) -> MarketRules | None:
         ask, known = self.rules.lookup(token_id)
         if not ask:
             return known
+        # One read per token at a time: the trading loop and maintenance ask before taking
+        # the decision lock, and may ask for the same token at once.
+        reading = self._reading.get(token_id)
+        if reading is None:
+            reading = asyncio.create_task(self._read_rules(token_id, known))
+            self._reading[token_id] = reading
+            reading.add_done_callback(lambda _: self._reading.pop(token_id, None))
+        return await asyncio.shield(reading)  # a waiter cancelled: the read goes on, cached
+
+    async def _read_rules(self, token_id: int, known: MarketRules | None) -> MarketRules | None:
         try:
             async with asyncio.timeout(RULES_TIMEOUT_SECS):
                 book = await self.client.get_order_book(token_id=str(token_id))

@@ -15,7 +15,10 @@ minute.
 
 :func:`with_market_rules` puts the rules into the views the decision reads (entries and exits,
 :mod:`orderflow.execution.trading`), with the broker of each decision's mode: paper has no book
-to read and keeps the strategy's settings, as the backtest does.
+to read and keeps the strategy's settings, as the backtest does. The trader asks first, before
+taking its decision lock and opening the decision's transaction (:func:`warm_market_rules`):
+a read the exchange is slow to answer holds up no other decision and no transaction, and the
+cache answers inside.
 """
 
 from __future__ import annotations
@@ -114,6 +117,29 @@ def _with(view: MarketView, rules: MarketRules) -> MarketView:
     )
 
 
+async def _ask(
+    trades: Sequence[TradeView], broker_of: Callable[[TradeView], Broker | None]
+) -> dict[tuple[int, int], MarketRules | None]:
+    """Each trade's market rules by (broker, token), from the broker that would trade it
+    (``broker_of``; None: no broker, not asked). One question per token."""
+    asked: dict[tuple[int, int], MarketRules | None] = {}
+    for trade in trades:
+        broker = broker_of(trade)
+        slot = (id(broker), trade.token_id)
+        if broker is not None and slot not in asked:
+            asked[slot] = await broker.market_rules(trade.token_id)
+    return asked
+
+
+async def warm_market_rules(
+    trades: Sequence[TradeView], broker_of: Callable[[TradeView], Broker | None]
+) -> None:
+    """Ask, ahead of the decision, for the rules :func:`with_market_rules` will put in the
+    views of ``trades``: a read the exchange is slow to answer then happens before the decision
+    lock and its transaction, and the brokers' caches answer inside."""
+    await _ask(trades, broker_of)
+
+
 async def with_market_rules(
     views: Mapping[int, Mapping[Side, MarketView]],
     trades: Sequence[TradeView],
@@ -121,17 +147,11 @@ async def with_market_rules(
 ) -> dict[int, dict[Side, MarketView]]:
     """``views`` (by trade id, then side) with each trade's market rules from the broker that
     would trade it (``broker_of``; None: no broker, the view as it is). One question per token."""
-    asked: dict[tuple[int, int], MarketRules | None] = {}
     out = {key: dict(sides) for key, sides in views.items()}
+    asked = await _ask([t for t in trades if (t.id or 0) in out], broker_of)
     for trade in trades:
-        broker = broker_of(trade)
+        rules = asked.get((id(broker_of(trade)), trade.token_id))
         key = trade.id or 0
-        if broker is None or key not in out:
-            continue
-        slot = (id(broker), trade.token_id)
-        if slot not in asked:
-            asked[slot] = await broker.market_rules(trade.token_id)
-        rules = asked[slot]
-        if rules is not None:
+        if rules is not None and key in out:
             out[key] = {side: _with(view, rules) for side, view in out[key].items()}
     return out

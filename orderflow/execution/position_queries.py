@@ -3,6 +3,7 @@ status and P&L of the signals they answer."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from decimal import Decimal
 
 import asyncpg
@@ -18,6 +19,9 @@ from orderflow.signals.queries import sold_since
 
 LAST_PRICE = """(SELECT t.price FROM orderflow_trades t WHERE t.token_id = p.token_id
                    ORDER BY t.timestamp DESC, t.id DESC LIMIT 1)"""
+# The mode of a position's fills (paper or live; NULL before its first fill).
+POSITION_MODE = """(SELECT f.mode FROM orderflow_fills f WHERE f.position_id = p.id
+                     ORDER BY f.id LIMIT 1)"""
 
 
 async def book_rows(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.Record]:
@@ -29,13 +33,31 @@ async def book_rows(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.Rec
             SELECT p.id, p.token_id, p.market_id, p.shares, p.cost_basis,
                    {LAST_PRICE} AS last_price, s.wallet_address AS leader,
                    s.signal_type AS leader_type,
-                   (SELECT f.mode FROM orderflow_fills f WHERE f.position_id = p.id
-                     ORDER BY f.id LIMIT 1) AS mode
+                   {POSITION_MODE} AS mode
               FROM orderflow_positions p
               LEFT JOIN orderflow_signals s ON s.id = p.signal_id
              WHERE p.strategy = $1 AND p.status = 'OPEN'
             """,
             strategy,
+        )
+    )
+
+
+async def held_in(
+    conn: asyncpg.Connection, strategy: str, tokens: Collection[int]
+) -> list[asyncpg.Record]:
+    """The strategy's open positions in ``tokens``: the wallet each followed in and the mode of
+    its fills (what :func:`book_rows` says of them, read ahead of the decision)."""
+    return list(
+        await conn.fetch(
+            f"""
+            SELECT p.token_id, s.wallet_address AS leader, {POSITION_MODE} AS mode
+              FROM orderflow_positions p
+              LEFT JOIN orderflow_signals s ON s.id = p.signal_id
+             WHERE p.strategy = $1 AND p.status = 'OPEN' AND p.token_id = ANY($2::numeric[])
+            """,
+            strategy,
+            [Decimal(t) for t in tokens],
         )
     )
 

@@ -2,9 +2,10 @@
 
 For each strategy: the trades past its cursor are pre-filtered cheaply (wallet score, size,
 enabled rules), the survivors get market views (the market's own minimum order size and tick
-from the broker that would trade them: :mod:`orderflow.execution.market_rules`) and the
-strategy's book, and :func:`orderflow.signals.evaluate` decides; the leader's sells of held
-positions are decided as exits (:mod:`orderflow.execution.exit_signals`). Signals and the
+from the broker that would trade them, asked for before the decision lock and its transaction:
+:mod:`orderflow.execution.market_rules`) and the strategy's book, and
+:func:`orderflow.signals.evaluate` decides; the leader's sells of held positions are decided as
+exits (:mod:`orderflow.execution.exit_signals`). Signals and the
 advanced cursor are committed in one transaction, so a restart neither skips nor repeats a
 trade; the UNIQUE signal key makes a replayed trade (late-commit sweep, a second executor) a
 no-op (:mod:`orderflow.execution.signal_record`). Accepted signals then go to the order worker
@@ -17,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -26,10 +27,11 @@ import asyncpg
 
 from orderflow import db
 from orderflow.execution import order_queries, position_queries, strategy_queries
-from orderflow.execution.book import Holdings, load_book_and_holdings, merge
+from orderflow.execution.book import Holdings, held_modes, load_book_and_holdings, merge
+from orderflow.execution.broker import Broker, Mode
 from orderflow.execution.daypnl import DayMarks
 from orderflow.execution.exit_signals import decide_exits, exits_of
-from orderflow.execution.market_rules import with_market_rules
+from orderflow.execution.market_rules import warm_market_rules, with_market_rules
 from orderflow.execution.order_worker import OrderJob, OrderWorker
 from orderflow.execution.signal_record import record_signal
 from orderflow.execution.strategies import StrategyState
@@ -121,6 +123,31 @@ class Trader:
             with contextlib.suppress(Exception):
                 await conn.close()
 
+    def _broker_of(
+        self, state: StrategyState, modes: Mapping[int, Mode]
+    ) -> Callable[[TradeView], Broker | None]:
+        """The broker that would trade a fill: the position's mode for a held token (an exit),
+        the strategy's otherwise (an entry)."""
+        brokers = self.worker.desk.brokers
+        mode = state.settings.mode
+        return lambda t: brokers.get(modes.get(t.token_id, mode))
+
+    async def _warm_rules(
+        self,
+        state: StrategyState,
+        entries: Sequence[TradeView],
+        sells: Sequence[TradeView],
+        held: Mapping[int, tuple[str | None, Mode]],
+    ) -> None:
+        """Ask for the market rules the decision of ``entries`` and of the exits among
+        ``sells`` (sells by the leader of a held position: ``held``, from
+        :func:`~orderflow.execution.book.held_modes`) will read — before the decision lock and
+        its transaction, so that a slow exchange holds up neither (the cache answers inside)."""
+        exits = [t for t in sells if t.token_id in held and held[t.token_id][0] == t.wallet]
+        if entries or exits:
+            modes = {token: mode for token, (_, mode) in held.items()}
+            await warm_market_rules([*entries, *exits], self._broker_of(state, modes))
+
     async def _market_views(
         self,
         conn: asyncpg.Connection,
@@ -132,13 +159,9 @@ class Trader:
         """The markets of ``trades`` as the decision sees them: quotes and history from the
         database, the market's own minimum order size and tick from the broker that would
         trade it (the position's mode for an exit, the strategy's for an entry; paper: none,
-        the strategy's settings apply)."""
+        the strategy's settings apply), asked for before the decision (:meth:`_warm_rules`)."""
         views = await signal_queries.market_views(conn, trades, window)
-        brokers = self.worker.desk.brokers
-        mode = state.settings.mode
-        return await with_market_rules(
-            views, trades, lambda t: brokers.get(holdings.modes.get(t.token_id, mode))
-        )
+        return await with_market_rules(views, trades, self._broker_of(state, holdings.modes))
 
     async def process(
         self,
@@ -181,6 +204,11 @@ class Trader:
         created = 0
         left_live = False
         top = max((t.id or 0) for t in trades)
+        if candidates or sells:
+            async with self.connection() as conn:
+                tokens = {t.token_id for t in [*candidates, *sells]}
+                held = await held_modes(conn, state, tokens)
+            await self._warm_rules(state, candidates, sells, held)
         async with self._deciding, self.connection() as conn, conn.transaction():
             if candidates or sells:
                 book, holdings = await load_book_and_holdings(
@@ -241,9 +269,13 @@ class Trader:
         Triggered by the leader's latest such sell, as the next attempt on it (the signals are
         stored: across restarts too). Returns the number of new signals."""
         async with self.pool.acquire() as conn:
-            if not [e for e in await position_queries.exits_tried(conn, state.name)
-                    if exit_due(e)]:  # fmt: skip
+            due = [e for e in await position_queries.exits_tried(conn, state.name)
+                   if exit_due(e)]  # fmt: skip
+            if not due:
                 return 0  # the usual answer, found without holding up the trading loop
+            sells = await signal_queries.trades_by_id(conn, [e.sell_id for e in due])
+            held = await held_modes(conn, state, {t.token_id for t in sells})
+        await self._warm_rules(state, [], sells, held)
         worker = self.worker
         async with self._deciding, self.pool.acquire() as conn, conn.transaction():
             # Again, now that no other decision is under way (it may have made the exit).
