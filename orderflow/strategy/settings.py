@@ -131,10 +131,19 @@ class StrategySettings(BaseModel):
         description="Fee rate for our taker orders: fee = shares * rate * p * (1 - p) in USDC.",
     )
     tick_size: float = Field(
-        default=0.01, ge=0.0001, lt=1, description="Price tick of the markets traded."
+        default=0.01,
+        ge=0.0001,
+        lt=1,
+        description="Price tick. Paper trading and the backtest use it; live uses the "
+        "market's own tick (read from its book) and this only when that is not known.",
     )
     min_order_size: float = Field(
-        default=5.0, ge=0, le=1e6, description="Minimum order size in shares."
+        default=5.0,
+        ge=0,
+        le=1e6,
+        description="Minimum order size in shares. Paper trading and the backtest use it; "
+        "live uses the market's own minimum (read from its book, or stated by a refusal) "
+        "and this only when that is not known.",
     )
 
     @model_validator(mode="after")
