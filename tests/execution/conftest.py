@@ -170,6 +170,22 @@ async def fill_resting(pool: asyncpg.Pool, executor: Executor) -> int:
     return len(rows)
 
 
+async def fill_when_resting(pool: asyncpg.Pool, executor: Executor, token_id: int) -> None:
+    """Wait until a paper order of ``token_id`` rests (a running executor placed it), then
+    :func:`fill_resting`."""
+
+    async def placed() -> bool:
+        return bool(
+            await pool.fetchval(
+                "SELECT count(*) FROM orderflow_paper_orders WHERE token_id = $1",
+                Decimal(token_id),
+            )
+        )
+
+    await wait_for(placed)
+    await fill_resting(pool, executor)
+
+
 async def resolve(conn: asyncpg.Connection, market: str, payouts: list[str]) -> None:
     await conn.execute(
         """

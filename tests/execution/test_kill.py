@@ -18,7 +18,7 @@ from tests.execution.conftest import (
     TOKEN_YES,
     add_strategy,
     add_trade,
-    fill_resting,
+    fill_when_resting,
     leading,
     now_true,
     running,
@@ -74,16 +74,7 @@ async def test_a_kill_while_the_exchange_fails_never_crashes_the_executor(
         async with pool.acquire() as conn:
             await add_trade(conn, token_id=TOKEN_NO + 7, market=MARKET_B, price="0.40")
 
-        async def placed() -> bool:
-            return bool(
-                await pool.fetchval(
-                    "SELECT count(*) FROM orderflow_paper_orders WHERE token_id = $1",
-                    TOKEN_NO + 7,
-                )
-            )
-
-        await wait_for(placed)
-        await fill_resting(pool, ex)  # an ask at the paper order's limit
+        await fill_when_resting(pool, ex, TOKEN_NO + 7)  # an ask at the paper order's limit
 
         async def traded() -> asyncpg.Record | None:
             return await pool.fetchrow(

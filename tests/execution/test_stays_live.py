@@ -18,7 +18,7 @@ from tests.execution.conftest import (
     TOKEN_YES,
     add_strategy,
     add_trade,
-    fill_resting,
+    fill_when_resting,
     leading,
     running,
     wait_for,
@@ -70,16 +70,7 @@ async def test_an_invalid_live_strategy_exits_live_after_a_failover(
         async with pool.acquire() as conn:
             await add_trade(conn, token_id=TOKEN_YES + 11, market=MARKET_B, price="0.40")
 
-        async def paper_order() -> bool:
-            return bool(
-                await pool.fetchval(
-                    "SELECT count(*) FROM orderflow_paper_orders WHERE token_id = $1",
-                    TOKEN_YES + 11,
-                )
-            )
-
-        await wait_for(paper_order)
-        await fill_resting(pool, standby)  # an ask at the paper order's limit
+        await fill_when_resting(pool, standby, TOKEN_YES + 11)  # an ask at its limit
 
         async def other() -> list[asyncpg.Record] | None:
             found = await pool.fetch(
