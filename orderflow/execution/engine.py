@@ -348,7 +348,7 @@ class Executor:
         """Close accepted signals left without an order (only while holding the lock)."""
         pid = self.lock.pid
         if pid is not None:
-            await self.trader.close_orphans(pid)
+            await self.trader.close_orphans(pid, self.lock.key)
 
     async def maintenance(self) -> None:
         async with self.pool.acquire() as conn:

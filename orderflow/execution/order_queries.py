@@ -10,6 +10,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.broker import OrderOutcome, PreparedOrder
+from orderflow.execution.leader import EXECUTOR_LOCK_KEY
 from orderflow.execution.position_queries import LAST_PRICE, LEADER_SOLD, SIGNAL_TRIGGER
 
 # --------------------------------------------------------------------------------------------
@@ -193,21 +194,28 @@ async def order_row(conn: asyncpg.Connection, order_id: int) -> asyncpg.Record:
 
 
 # Accepted signals without an order intent, but those this executor's worker holds ($1), as
-# long as the trading lock's session ($2) holds an advisory lock: a leader that lost it, and has
-# not noticed yet, does not close the new leader's signals.
+# long as the trading lock's session ($2) holds the trading lock ($3, a bigint advisory lock:
+# pg_locks shows its high and low 32 bits as classid and objid, objsubid 1): a leader that lost
+# it, and has not noticed yet, does not close the new leader's signals.
 _ORPHANS = """
 SELECT s.id FROM orderflow_signals s
  WHERE s.status = 'PENDING' AND NOT (s.id = ANY($1::bigint[]))
    AND NOT EXISTS (SELECT 1 FROM orderflow_orders o WHERE o.signal_id = s.id)
    AND EXISTS (SELECT 1 FROM pg_locks l
-                WHERE l.locktype = 'advisory' AND l.pid = $2 AND l.granted)
+                WHERE l.locktype = 'advisory' AND l.pid = $2 AND l.granted
+                  AND l.objsubid = 1 AND l.classid = ($3::bigint >> 32)::oid
+                  AND l.objid = ($3::bigint & 4294967295)::oid)
  ORDER BY s.id
    FOR UPDATE OF s
 """
 
 
 async def close_orphans(
-    conn: asyncpg.Connection, held: Collection[int], leader_pid: int, reason: str
+    conn: asyncpg.Connection,
+    held: Collection[int],
+    leader_pid: int,
+    reason: str,
+    lock_key: int = EXECUTOR_LOCK_KEY,
 ) -> list[int]:
     """SKIP accepted signals whose order intent was never stored (the process, or a leader that
     lost the trading lock, stopped in between), but those in ``held`` (on their way here).
@@ -217,7 +225,9 @@ async def close_orphans(
     (:func:`insert_order_intent` locks the signal too) either got there first — the signal keeps
     its order — or finds the signal closed and sends nothing."""
     async with conn.transaction():
-        locked = [int(r["id"]) for r in await conn.fetch(_ORPHANS, list(held), leader_pid)]
+        locked = [
+            int(r["id"]) for r in await conn.fetch(_ORPHANS, list(held), leader_pid, lock_key)
+        ]
         if not locked:
             return []
         rows = await conn.fetch(

@@ -31,6 +31,7 @@ from orderflow.execution.book import Holdings, held_modes, load_book_and_holding
 from orderflow.execution.broker import Broker, Mode
 from orderflow.execution.daypnl import DayMarks
 from orderflow.execution.exit_signals import decide_exits, exits_of
+from orderflow.execution.leader import EXECUTOR_LOCK_KEY
 from orderflow.execution.market_rules import warm_market_rules, with_market_rules
 from orderflow.execution.order_worker import OrderJob, OrderWorker
 from orderflow.execution.signal_record import record_signal
@@ -305,18 +306,19 @@ class Trader:
         await worker.dispatch(accepted)
         return created
 
-    async def close_orphans(self, leader_pid: int) -> list[int]:
+    async def close_orphans(self, leader_pid: int, lock_key: int = EXECUTOR_LOCK_KEY) -> list[int]:
         """SKIP (``interrupted_before_order``) accepted signals without an order intent that are
         not on their way here: left by a process that stopped, or by an old leader that lost
         the trading lock between storing the signal and its intent — possibly after this
         leader's start-up, in the second before it noticed. The engine calls this on taking the
-        lead and in every maintenance pass, with the lock's session (``leader_pid``). Under the
-        decision lock: whatever this executor has committed is then in the worker's hands.
+        lead and in every maintenance pass, with the lock's session (``leader_pid``) and key.
+        Under the decision lock: whatever this executor has committed is then in the worker's
+        hands.
         Returns the signals closed."""
         async with self._deciding, self.pool.acquire() as conn:
             held = list(self.worker.held)
             closed = await order_queries.close_orphans(
-                conn, held, leader_pid, "interrupted_before_order"
+                conn, held, leader_pid, "interrupted_before_order", lock_key
             )
         if closed:
             log.warning("accepted signals without an order closed", extra={"signals": closed})

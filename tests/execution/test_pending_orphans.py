@@ -14,9 +14,10 @@ from collections.abc import Callable
 
 import asyncpg
 
+from orderflow.execution import order_queries
 from orderflow.execution.broker import Broker, Mode
 from orderflow.execution.engine import Executor
-from orderflow.execution.leader import LeaderLock
+from orderflow.execution.leader import EXECUTOR_LOCK_KEY, LeaderLock
 from orderflow.execution.orders import OrderDesk
 from orderflow.execution.paper import PaperBroker
 from tests.execution.conftest import (
@@ -183,3 +184,33 @@ async def test_a_leader_closes_neither_its_own_signals_nor_any_once_it_lost_the_
     statuses = await pool.fetch("SELECT status FROM orderflow_signals ORDER BY id")
     assert [r["status"] for r in statuses] == ["PENDING", "PENDING"]
     assert await pool.fetchval("SELECT count(*) FROM orderflow_orders") == 1
+
+
+async def test_only_the_trading_lock_makes_its_session_the_leaders(
+    pool: asyncpg.Pool, dsn: str
+) -> None:
+    """The sweep closes orphans only while the given session holds the trading lock. It asked
+    for any advisory lock of that session: one holding another key (a paper matching pass's,
+    a tool's) passed for the leader's."""
+    await _base(pool)
+    exchange = GatedBroker(PaperBroker(pool), "prepare")
+    ex = Executor(pool, dsn, executor_settings(), {"paper": exchange})
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+        await add_trade(conn)
+    ex.worker.start()
+    assert await ex.catch_up() == 1
+    await exchange.reached.wait()  # accepted, its order held before its intent: an orphan
+    other = await asyncpg.connect(dsn)
+    try:
+        pid = other.get_server_pid()
+        await other.execute("SELECT pg_advisory_lock($1)", EXECUTOR_LOCK_KEY + 1)
+        async with pool.acquire() as conn:
+            assert await order_queries.close_orphans(conn, [], pid, "test") == []
+        await other.execute("SELECT pg_advisory_lock($1)", EXECUTOR_LOCK_KEY)
+        async with pool.acquire() as conn:
+            assert len(await order_queries.close_orphans(conn, [], pid, "test")) == 1
+    finally:
+        await other.close()
+        exchange.gate.set()
+        await ex.worker.stop()
