@@ -57,16 +57,26 @@ SELECT order_key, token_id, side, price, shares, fee_rate, quote, accepted_at, e
  ORDER BY accepted_at, order_key
 """
 
-# The maker fills of a token and of its complement revealed in (after, until]: each a level.
-_MAKER_FILLS = f"""
-SELECT t.tx_hash, t.log_index, t.timestamp, t.token_id, t.side, t.price, t.size
-  FROM orderflow_trades t
- WHERE NOT t.is_taker_aggregate AND t.token_id IN ($1, $2)
-   AND t.timestamp > $3 AND t.timestamp <= $4
-   AND {pruning.since("$3", "t")} AND {pruning.until("$4", "t")}
+# Every live order's levels in one statement: the maker fills revealed in (after, until] of each
+# (order, token) pair given — the order's token and its complement, one pair each, so that each is
+# an equality probe of the (token, time) index. The partitions are pruned once, by the bounds of
+# every order's window ($5, $6: uncorrelated, so evaluated once rather than per order).
+_LEVELS = f"""
+SELECT o.key, t.tx_hash, t.log_index, t.timestamp, t.token_id, t.side, t.price, t.size
+  FROM unnest($1::text[], $2::numeric[], $3::timestamptz[], $4::timestamptz[])
+       AS o(key, token, after, until)
+  JOIN LATERAL (
+       SELECT t.tx_hash, t.log_index, t.timestamp, t.token_id, t.side, t.price, t.size
+         FROM orderflow_trades t
+        WHERE t.token_id = o.token AND t.timestamp > o.after AND t.timestamp <= o.until
+          AND NOT t.is_taker_aggregate
+          AND {pruning.since("$5::timestamptz", "t")}
+          AND {pruning.until("$6::timestamptz", "t")}) t ON true
 """
 
-_COMPLEMENT = "SELECT complement_token_id FROM orderflow_tokens WHERE token_id = $1"
+_COMPLEMENTS = """
+SELECT token_id, complement_token_id FROM orderflow_tokens WHERE token_id = ANY($1::numeric[])
+"""
 
 _CONSUMED = """
 SELECT level_tx, level_log, sum(shares) AS shares
@@ -147,40 +157,17 @@ async def accept(
     )
 
 
-async def _levels(
-    conn: asyncpg.Connection, order: _Live, until: datetime, complement: int | None
-) -> list[Level]:
-    rows = await conn.fetch(
-        _MAKER_FILLS,
-        Decimal(order.token_id),
-        None if complement is None else Decimal(complement),
-        order.accepted_at,
-        until,
-    )
+def _levels(order: _Live, rows: Sequence[asyncpg.Record], complement: int | None) -> list[Level]:
+    """The levels ``rows`` (maker fills of the order's token and complement) show a taker on
+    the order's side, but those better than its quote (posted after the decision)."""
     out: list[Level] = []
     for r in rows:
-        for token, met, price in levels_of(
-            int(r["token_id"]),
-            _other(int(r["token_id"]), order.token_id, complement),
-            r["side"],
-            False,
-            r["price"],
-        ):
-            if token == order.token_id and met == order.side:
+        token = int(r["token_id"])
+        other = complement if token == order.token_id else order.token_id
+        for book, met, price in levels_of(token, other, r["side"], False, r["price"]):
+            if book == order.token_id and met == order.side:
                 out.append(Level((r["tx_hash"], r["log_index"]), r["timestamp"], price, r["size"]))
     return plausible(out, order.side, order.quote)
-
-
-def _other(token: int, own: int, complement: int | None) -> int | None:
-    """The complement of a fill's token, among the order's token and its complement."""
-    return complement if token == own else own
-
-
-async def _consumed(conn: asyncpg.Connection, levels: Sequence[Level]) -> dict[LevelKey, Decimal]:
-    if not levels:
-        return {}
-    rows = await conn.fetch(_CONSUMED, [lv.key[0] for lv in levels], [lv.key[1] for lv in levels])
-    return {(r["level_tx"], r["level_log"]): r["shares"] for r in rows}
 
 
 async def match(conn: asyncpg.Connection, now: datetime) -> int:
@@ -192,10 +179,12 @@ async def match(conn: asyncpg.Connection, now: datetime) -> int:
 
 
 async def _match_locked(conn: asyncpg.Connection, now: datetime) -> int:
-    taken = 0
-    complements: dict[int, int | None] = {}
-    for r in await conn.fetch(_LIVE, now, LATE_LEVELS):
-        order = _Live(
+    """One pass in four statements whatever the number of orders: the live orders, their
+    tokens' complements, every order's levels, what earlier passes took of those levels; then
+    the orders take in turn (``consumed`` carries each one's takings to the next) and what they
+    took is stored."""
+    orders = [
+        _Live(
             r["order_key"],
             int(r["token_id"]),
             r["side"],
@@ -206,30 +195,56 @@ async def _match_locked(conn: asyncpg.Connection, now: datetime) -> int:
             r["accepted_at"],
             r["expires_at"],
         )
-        if order.token_id not in complements:
-            found = await conn.fetchval(_COMPLEMENT, Decimal(order.token_id))
-            complements[order.token_id] = None if found is None else int(found)
-        levels = await _levels(conn, order, min(now, order.expires_at), complements[order.token_id])
-        consumed = await _consumed(conn, levels)
-        filled = ZERO
-        for level, shares in takes(levels, order.side, order.remaining, order.limit, consumed):
+        for r in await conn.fetch(_LIVE, now, LATE_LEVELS)
+    ]
+    if not orders:
+        return 0
+    tokens = sorted({o.token_id for o in orders})
+    complements: dict[int, int | None] = {t: None for t in tokens}
+    for r in await conn.fetch(_COMPLEMENTS, [Decimal(t) for t in tokens]):
+        found = r["complement_token_id"]
+        complements[int(r["token_id"])] = None if found is None else int(found)
+    pairs = [
+        (o, token)
+        for o in orders
+        for token in (o.token_id, complements[o.token_id])
+        if token is not None
+    ]
+    rows: dict[str, list[asyncpg.Record]] = {o.key: [] for o in orders}
+    for r in await conn.fetch(
+        _LEVELS,
+        [o.key for o, _ in pairs],
+        [Decimal(token) for _, token in pairs],
+        [o.accepted_at for o, _ in pairs],
+        [min(now, o.expires_at) for o, _ in pairs],
+        min(o.accepted_at for o in orders),
+        max(min(now, o.expires_at) for o in orders),
+    ):
+        rows[r["key"]].append(r)
+    levels = {o.key: _levels(o, rows[o.key], complements[o.token_id]) for o in orders}
+    keys = sorted({lv.key for found in levels.values() for lv in found})
+    consumed: dict[LevelKey, Decimal] = {}
+    if keys:
+        for r in await conn.fetch(_CONSUMED, [k[0] for k in keys], [k[1] for k in keys]):
+            consumed[(r["level_tx"], r["level_log"])] = r["shares"]
+    matches: list[tuple[object, ...]] = []
+    filled: list[tuple[str, Decimal]] = []
+    for order in orders:
+        got = ZERO
+        for level, shares in takes(
+            levels[order.key], order.side, order.remaining, order.limit, consumed
+        ):
             fill = paper_fill(shares, level.price, order.fee_rate, level.time)
-            await conn.execute(
-                _MATCH,
-                order.key,
-                level.key[0],
-                level.key[1],
-                level.time,
-                level.price,
-                shares,
-                fill.usdc,
-                fill.fee,
+            matches.append(
+                (order.key, *level.key, level.time, level.price, shares, fill.usdc, fill.fee)
             )
-            filled += shares
-            taken += 1
-        if filled > 0:
-            await conn.execute(_FILLED, order.key, filled)
-    return taken
+            got += shares
+        if got > 0:
+            filled.append((order.key, got))
+    if matches:
+        await conn.executemany(_MATCH, matches)
+        await conn.executemany(_FILLED, filled)
+    return len(matches)
 
 
 async def fills_of(
