@@ -33,7 +33,7 @@ from orderflow.chain.contracts import ChainAddresses
 from orderflow.chain.copy_render import NULL, CopyRows, match_links
 from orderflow.chain.decode import log_decoder
 from orderflow.chain.events import DeadLetter, DecodedBatch, Fill, Match, Removed
-from orderflow.chain.file_lines import malformed, parse_line
+from orderflow.chain.file_lines import malformed, parse_line, refused
 from orderflow.chain.hot_events import HotLogs
 
 __all__ = ["Rendered", "render_lines", "render_raws"]
@@ -151,6 +151,8 @@ def render_lines(
         item = decode(line.value)
         if type(item) is Fill or type(item) is Match or type(item) is Removed:
             return None
+        if type(item) is DeadLetter:
+            refused(item, file_name, line.number)
         batch.add(item)
     batch.dead_letters.extend(bad)
     return _rendered(hot, batch, lines, logs, len(bad))

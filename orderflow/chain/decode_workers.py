@@ -40,7 +40,7 @@ from orderflow.chain.copy_render import CopyRows, own_timestamps, render
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.decode_fast import render_lines, render_raws
 from orderflow.chain.events import DeadLetter, DecodedBatch
-from orderflow.chain.file_lines import LineBatch, malformed, parse_line
+from orderflow.chain.file_lines import LineBatch, malformed, parse_line, refused
 from orderflow.errors import OrderflowError
 
 
@@ -118,9 +118,17 @@ def _decode(
     parsed = [
         p for i, raw in enumerate(data.split(b"\n")) if (p := parse_line(first_line + i, raw))
     ]
-    raws = [p.value for p in parsed if p.error is None]
+    logs = [p for p in parsed if p.error is None]
     bad = [malformed(file_name, p, chain_id) for p in parsed if p.error is not None]
-    return _chunk(raws, bad, len(parsed), chain_id, addresses, render_rows)
+    chunk = _chunk([p.value for p in logs], bad, len(parsed), chain_id, addresses, render_rows)
+    refusals = chunk.batch.dead_letters[: len(chunk.batch.dead_letters) - len(bad)]
+    if refusals:  # the decoder's dead letters keep their log object: find its line
+        numbers = {id(p.value): p.number for p in logs}
+        for letter in refusals:
+            number = numbers.get(id(letter.raw))
+            if number is not None:
+                refused(letter, file_name, number)
+    return chunk
 
 
 def decode_raws(

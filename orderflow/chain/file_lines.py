@@ -93,6 +93,15 @@ def malformed(file_name: str, line: Line, chain_id: int) -> DeadLetter:
     )
 
 
+def refused(letter: DeadLetter, file_name: str, number: int) -> None:
+    """A dead letter the decoder made of line ``number``'s log object: where it is, too.
+
+    Its ``raw`` stays the log (its identity, shared with the same log from a node); the file
+    and line go to ``file``/``line`` and the front of the reason, as for a malformed line."""
+    letter.reason = f"{file_name} line {number}: {letter.reason}"
+    letter.file, letter.line = file_name, number
+
+
 def _blank(raw: bytes) -> bool:
     b = raw.strip()
     if b[:1] == b"{":

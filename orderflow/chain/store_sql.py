@@ -284,7 +284,10 @@ INSERT INTO orderflow_dead_letters AS d (
     source_file, source_line)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb, $10, $11)
 ON CONFLICT (raw_sha256) DO UPDATE
-   SET times_seen = d.times_seen + 1, reason = EXCLUDED.reason
+   SET times_seen = d.times_seen + 1, reason = EXCLUDED.reason,
+       source_file = coalesce(EXCLUDED.source_file, d.source_file),
+       source_line = CASE WHEN EXCLUDED.source_file IS NULL THEN d.source_line
+                          ELSE EXCLUDED.source_line END
 """
 
 DELETE_RESOLVED_DEAD_LETTERS = """

@@ -185,9 +185,13 @@ async def test_malformed_lines_become_dead_letters_and_processing_continues(
     assert (report.lines, report.logs, report.malformed_lines) == (6, 3, 3)
     stored = report.stored
     assert (stored.matches, stored.trades, stored.removed, stored.dead_letters) == (1, 0, 1, 4)
-    reasons = sorted(r[0] for r in await pool.fetch("SELECT reason FROM orderflow_dead_letters"))
-    assert reasons[0].startswith("OrderFilled (V3) data is 49 bytes, expected 224")
-    assert reasons[1:] == [
+    letters = await pool.fetch(
+        "SELECT source_file, source_line, reason FROM orderflow_dead_letters ORDER BY source_line"
+    )
+    assert all(r["source_file"] == "malformed.jsonl" for r in letters)
+    reasons = [r["reason"] for r in letters]
+    assert reasons[2].startswith("malformed.jsonl line 5: OrderFilled (V3) data is 49 bytes, ")
+    assert reasons[:2] + reasons[3:] == [
         "malformed.jsonl line 2: not JSON (Expecting value: line 1 column 1 (char 0))",
         "malformed.jsonl line 4: a JSON list, not a log object",
         "malformed.jsonl line 7: a JSON str, not a log object",
