@@ -11,10 +11,13 @@ of the wrong kind (``[2}``) closes up to the bracket it matches, and an object's
 by a bracket where a key belongs is the array's (the element never closed). Valid JSON takes
 neither way out, so a valid element, however long, is never cut. (Before, brackets were only
 counted: after ``[2}`` every later element sat inside the broken one, up to the size limit.)
-Quotes that never close still take the rest along: a string cannot be told from what follows
-it. Several arrays one after the other (pages appended to one file) are read as
-one; anything else after the last array is one more element, at most ``MAX_ELEMENT_CHARS`` of
-it (a dead letter unless it is an object).
+A quote that cannot open a string of valid JSON — its string reaches a raw line end (JSON
+escapes line ends inside strings), the end of the file, or closes followed by anything but
+``:`` ``,`` ``]`` ``}`` — is stray (``_after_quote``): the scan goes on just after it, so an
+unclosed quote (``{"a": "x}, {"b": 1}``) costs its element and not, quotes pairing the wrong
+way from there on, every element after it. Several arrays one after the other (pages
+appended to one file) are read as one; anything else after the last array is one more
+element, at most ``MAX_ELEMENT_CHARS`` of it (a dead letter unless it is an object).
 
 A file that ends inside an array (no closing ``]``) was cut short: its last element is a dead
 letter when partial, but when the cut fell between two elements nothing else would show the
@@ -37,8 +40,12 @@ from orderflow.history.errors import HistoryError
 CHUNK_CHARS = 1 << 18
 MAX_ELEMENT_CHARS = 16 * 1024 * 1024  # as csv.field_size_limit: Gamma rows are a few kB
 
-# A whole string, or a quote whose string does not end in the text at hand, or a bracket/comma.
-_SCAN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|["{}\[\],]', re.DOTALL)
+# A whole string followed by what may follow a string in JSON (``:``, ``,``, ``]``, ``}``), or
+# a quote the scan cannot take as such a string in the text at hand (``_after_quote`` decides),
+# or a bracket/comma. A string never holds a raw line end (JSON escapes it as ``\n``).
+_SCAN = re.compile(r'"[^"\\\n\r]*(?:\\[^\n\r][^"\\\n\r]*)*"(?=\s*[:,\]}])|["{}\[\],]')
+_OPEN_STRING = re.compile(r'"[^"\\\n\r]*(?:\\[^\n\r][^"\\\n\r]*)*')
+_AFTER_STRING = frozenset(":,]}")
 _SPACE = re.compile(r"\s*")
 
 
@@ -121,7 +128,12 @@ def elements(
         if not mark:
             pass
         elif mark[0] == '"':
-            ends = False if len(mark) > 1 else None  # a whole string, or one cut by the chunk
+            if len(mark) > 1:  # a whole string
+                ends = False
+            else:  # a string cut by the chunk, at the end of the file, or a stray quote
+                after = _after_quote(buf, end - 1, eof)
+                if after is not None:
+                    end, ends = after, False
         elif mark in "{[":
             open_.append(ord(mark))
             ends = False
@@ -155,6 +167,29 @@ def elements(
             yield number, element
         first = False
         in_array = mark == ","
+
+
+def _after_quote(buf: str, at: int, eof: bool) -> int | None:
+    """Where the scan goes on after the quote at ``at`` that ``_SCAN`` did not take as a whole
+    string; None when that needs more text than ``buf`` holds.
+
+    The string it opens may close after all, followed by the end of the text at hand (more
+    text decides) or of the file: the scan goes on after the string. Otherwise the quote is
+    stray — its string reaches a raw line end, the end of the file, or closes followed by
+    something no string is followed by in JSON (``"x}, {"b"`` after ``{"a": "x}, {"b": 1}``) —
+    and the scan goes on just after it, as if it were any other character: the element is
+    malformed (a dead letter) and its brackets, not the quotes of the elements after it, say
+    where it ends. Valid JSON has no such quote, so a valid element is never cut."""
+    m = _OPEN_STRING.match(buf, at)
+    end = m.end()  # type: ignore[union-attr]
+    if end < len(buf) and buf[end] == '"':  # the string closes: what follows it?
+        follows = _SPACE.match(buf, end + 1).end()  # type: ignore[union-attr]
+        if follows == len(buf):
+            return end + 1 if eof else None
+        return end + 1 if buf[follows] in _AFTER_STRING else at + 1
+    if end >= len(buf) - (buf[end : end + 1] == "\\") and not eof:
+        return None  # the string goes on past the text at hand
+    return at + 1  # a raw line end or the end of the file inside the string: stray
 
 
 _SQUARE = ord("[")
