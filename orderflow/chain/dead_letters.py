@@ -2,7 +2,10 @@
 
 A dead letter's identity is the sha256 of its raw log's canonical JSON (``dead_letter_key``), so
 a replay upserts the same row. ``store.store_batch`` writes them in its transaction
-(``insert_dead_letters``), including logs whose time is unknown (``untimed_dead_letter``).
+(``insert_dead_letters``), including logs whose time is unknown (``untimed_dead_letter``). A
+Parquet row's or JSON-array element's dead letter stored before migration 038 had another
+identity (no ``row_number`` in ``raw``): the new one takes it over
+(``store_sql.MERGE_PRE_038_DEAD_LETTERS``), so a re-import does not record the row twice.
 """
 
 from __future__ import annotations
@@ -74,3 +77,16 @@ async def insert_dead_letters(
             )
         )
     await conn.executemany(sql.UPSERT_DEAD_LETTER, args)
+    rows = [  # a row-numbered file's (history/dead.py), with its file and row
+        a
+        for a, d in zip(args, letters, strict=True)
+        if a[9] is not None and a[10] is not None and "row_number" in d.raw
+    ]
+    if rows:
+        await conn.execute(
+            sql.MERGE_PRE_038_DEAD_LETTERS,
+            chain_id,
+            [a[9] for a in rows],
+            [a[10] for a in rows],
+            [a[8] for a in rows],
+        )

@@ -290,6 +290,24 @@ ON CONFLICT (raw_sha256) DO UPDATE
                           ELSE EXCLUDED.source_line END
 """
 
+# The dead letter a Parquet row or a JSON-array element got before migration 038 (raw
+# {file, row: values}, no row_number; its source_file/source_line backfilled by 038 from the
+# reason), taken over by the one just upserted for the same file, row and values (raw
+# {file, row: values, row_number}): a re-import does not record each such bad row twice.
+MERGE_PRE_038_DEAD_LETTERS = """
+WITH old AS (
+    DELETE FROM orderflow_dead_letters AS o
+     USING unnest($2::text[], $3::bigint[], $4::text[]) AS n(file, line, raw)
+     WHERE o.source_file = n.file AND o.source_line = n.line AND o.chain_id = $1
+       AND NOT o.raw ? 'row_number' AND o.raw = n.raw::jsonb - 'row_number'
+    RETURNING o.source_file, o.source_line, o.raw, o.times_seen, o.first_seen)
+UPDATE orderflow_dead_letters AS d
+   SET times_seen = d.times_seen + old.times_seen, first_seen = least(d.first_seen, old.first_seen)
+  FROM old
+ WHERE d.source_file = old.source_file AND d.source_line = old.source_line AND d.chain_id = $1
+   AND d.raw ? 'row_number' AND d.raw - 'row_number' = old.raw
+"""
+
 DELETE_RESOLVED_DEAD_LETTERS = """
 DELETE FROM orderflow_dead_letters
  WHERE raw_sha256 = ANY($1::text[]) AND reason LIKE '%has no blockTimestamp%'
