@@ -294,6 +294,7 @@ ON CONFLICT (raw_sha256) DO UPDATE
 # {file, row: values}, no row_number; its source_file/source_line backfilled by 038 from the
 # reason), taken over by the one just upserted for the same file, row and values (raw
 # {file, row: values, row_number}): a re-import does not record each such bad row twice.
+# Uses orderflow_dead_letters_source (migration 041).
 MERGE_PRE_038_DEAD_LETTERS = """
 WITH old AS (
     DELETE FROM orderflow_dead_letters AS o

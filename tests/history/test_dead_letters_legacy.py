@@ -14,6 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from orderflow.chain import store_sql as sql
 from orderflow.chain.storable import storable_key
 from orderflow.history import import_file
 from orderflow.migrate import migrations_dir
@@ -74,3 +75,31 @@ async def test_a_re_import_takes_over_the_dead_letters_stored_before_migration_0
         (4, 2, True),
     ]
     assert [r["first_seen"] for r in after] == [r["first_seen"] for r in before]
+
+
+async def test_the_take_over_and_a_files_bad_rows_are_found_by_an_index(
+    pool: asyncpg.Pool,
+) -> None:
+    """The plans, not a timing: with 20,000 dead letters both read an index on (source_file,
+    source_line) (migration 041), not every dead letter."""
+    await pool.execute(
+        "INSERT INTO orderflow_dead_letters"
+        " (raw_sha256, chain_id, reason, raw, source_file, source_line)"
+        " SELECT md5(i::text), 137, 'bad', jsonb_build_object('x', i),"
+        "        'f' || (i % 20) || '.parquet', i / 20"
+        "   FROM generate_series(1, 20000) i"
+    )
+    await pool.execute("ANALYZE orderflow_dead_letters")
+    raw = '{"file": "f7.parquet", "row": {"x": 1}, "row_number": 30}'
+    async with pool.acquire() as conn, conn.transaction():
+        merge = await conn.fetch(
+            f"EXPLAIN {sql.MERGE_PRE_038_DEAD_LETTERS}", 137, ["f7.parquet"], [30], [raw]
+        )
+        lookup = await conn.fetch(
+            "EXPLAIN SELECT reason FROM orderflow_dead_letters WHERE source_file = $1"
+            " ORDER BY source_line",
+            "f7.parquet",
+        )
+    for plan in (merge, lookup):
+        text = "\n".join(r[0] for r in plan)
+        assert "orderflow_dead_letters_source" in text, text
