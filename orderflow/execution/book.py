@@ -37,6 +37,11 @@ class Holdings:
     following: set[tuple[int, str]]
 
 
+def unrealized_pnl(shares: Decimal, cost: Decimal, last_price: Decimal | None) -> Decimal:
+    """An open position marked at the token's latest trade price (nothing without one)."""
+    return Decimal(0) if last_price is None else shares * last_price - cost
+
+
 def order_exposure(
     token: int, market: str | None, remaining: Decimal, price: Decimal, last: Decimal | None
 ) -> OpenPosition:
@@ -74,9 +79,7 @@ async def load_book_and_holdings(
     modes: dict[int, Mode] = {}
     for row in await position_queries.book_rows(conn, state.name):
         token = int(row["token_id"])
-        upnl = Decimal(0)
-        if row["last_price"] is not None:
-            upnl = row["shares"] * row["last_price"] - row["cost_basis"]
+        upnl = unrealized_pnl(row["shares"], row["cost_basis"], row["last_price"])
         positions[token] = OpenPosition(
             token_id=token,
             market_id=row["market_id"],

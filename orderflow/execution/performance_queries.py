@@ -12,6 +12,30 @@ import asyncpg
 # --------------------------------------------------------------------------------------------
 
 
+# Today's figures of a strategy ($1) for the day starting at $2: positions closed that day by the
+# sign of their realized P&L, our fills that day (net of reversals), the open positions'
+# unrealized P&L as last marked, and all realized P&L to date. The performance row is made
+# from them (:func:`upsert_performance_day`); ``orderflow strategy status`` reads them
+# (:func:`day_figures`).
+_DAY_FIGURES = """
+WITH closed AS (
+    SELECT count(*) FILTER (WHERE realized_pnl > 0) AS wins,
+           count(*) FILTER (WHERE realized_pnl < 0) AS losses
+      FROM orderflow_positions
+     WHERE strategy = $1 AND status = 'CLOSED'
+       AND closed_at >= $2 AND closed_at < $2 + interval '1 day'),
+traded AS (
+    SELECT count(*) AS n FROM orderflow_net_fills
+     WHERE strategy = $1 AND filled_at >= $2 AND filled_at < $2 + interval '1 day'),
+unreal AS (
+    SELECT COALESCE(sum(unrealized_pnl), 0) AS u FROM orderflow_positions
+     WHERE strategy = $1 AND status = 'OPEN'),
+booked AS (
+    SELECT COALESCE(sum(realized_pnl), 0) AS r FROM orderflow_positions
+     WHERE strategy = $1)
+"""
+
+
 async def upsert_performance_day(
     conn: asyncpg.Connection,
     strategy: str,
@@ -24,22 +48,8 @@ async def upsert_performance_day(
     """Today's row: ``realized`` and ``total`` are the P&L realized since 00:00 UTC and the
     P&L since 00:00 UTC (orderflow.execution.daypnl)."""
     await conn.execute(
-        """
-        WITH closed AS (
-            SELECT count(*) FILTER (WHERE realized_pnl > 0) AS wins,
-                   count(*) FILTER (WHERE realized_pnl < 0) AS losses
-              FROM orderflow_positions
-             WHERE strategy = $1 AND status = 'CLOSED'
-               AND closed_at >= $2 AND closed_at < $2 + interval '1 day'),
-        traded AS (
-            SELECT count(*) AS n FROM orderflow_net_fills
-             WHERE strategy = $1 AND filled_at >= $2 AND filled_at < $2 + interval '1 day'),
-        unreal AS (
-            SELECT COALESCE(sum(unrealized_pnl), 0) AS u FROM orderflow_positions
-             WHERE strategy = $1 AND status = 'OPEN'),
-        booked AS (
-            SELECT COALESCE(sum(realized_pnl), 0) AS r FROM orderflow_positions
-             WHERE strategy = $1)
+        _DAY_FIGURES
+        + """
         INSERT INTO orderflow_performance AS perf (day, strategy, trades, wins, losses, win_rate,
             realized_pnl, unrealized_pnl, total_pnl, equity, updated_at)
         SELECT ($2 AT TIME ZONE 'UTC')::date, $1, traded.n, closed.wins, closed.losses,
@@ -59,6 +69,31 @@ async def upsert_performance_day(
         realized,
         total,
     )
+
+
+async def day_figures(
+    conn: asyncpg.Connection, strategy: str, day_start: datetime
+) -> asyncpg.Record:
+    """What today's performance row is made from (``trades``, ``wins``, ``losses``, all
+    ``realized`` P&L to date, ``unrealized`` as last marked), read without writing it."""
+    row: asyncpg.Record = await conn.fetchrow(
+        _DAY_FIGURES
+        + "SELECT traded.n AS trades, closed.wins, closed.losses, booked.r AS realized,"
+        " unreal.u AS unrealized FROM closed, traded, unreal, booked",
+        strategy,
+        day_start,
+    )
+    return row
+
+
+async def latest_ratios(conn: asyncpg.Connection, strategy: str) -> asyncpg.Record | None:
+    """The latest performance row's Sharpe ratio and maximum drawdown (None: no row yet)."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT sharpe_ratio, max_drawdown FROM orderflow_performance WHERE strategy = $1"
+        " ORDER BY day DESC LIMIT 1",
+        strategy,
+    )
+    return row
 
 
 async def performance_series(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.Record]:

@@ -30,13 +30,14 @@ async def book_rows(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.Rec
     return list(
         await conn.fetch(
             f"""
-            SELECT p.id, p.token_id, p.market_id, p.shares, p.cost_basis,
-                   {LAST_PRICE} AS last_price, s.wallet_address AS leader,
+            SELECT p.id, p.token_id, p.market_id, p.outcome_index, p.opened_at, p.shares,
+                   p.cost_basis, {LAST_PRICE} AS last_price, s.wallet_address AS leader,
                    s.signal_type AS leader_type,
                    {POSITION_MODE} AS mode
               FROM orderflow_positions p
               LEFT JOIN orderflow_signals s ON s.id = p.signal_id
              WHERE p.strategy = $1 AND p.status = 'OPEN'
+             ORDER BY p.id
             """,
             strategy,
         )

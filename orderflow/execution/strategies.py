@@ -83,6 +83,22 @@ async def _last_valid(conn: asyncpg.Connection, name: str) -> StrategySettings:
     return StrategySettings()
 
 
+async def state_of(conn: asyncpg.Connection, row: asyncpg.Record) -> StrategyState:
+    """A strategy row as the executor would run it (read-only: stores nothing): its settings, or
+    its last valid ones with the validation error when the row's do not validate."""
+    settings, error = _parse(row)
+    if settings is None:
+        settings = await _last_valid(conn, row["name"])
+    return StrategyState(
+        name=row["name"],
+        settings=settings,
+        paused=bool(row["paused"]),
+        killed=bool(row["killed"]),
+        generation=int(row["generation"]),
+        error=error,
+    )
+
+
 class StrategyRegistry:
     """In-memory view of the strategies this executor runs (``only``: a subset by name)."""
 
