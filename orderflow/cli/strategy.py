@@ -1,4 +1,4 @@
-"""``orderflow strategy``: create, change, pause, resume, kill and inspect named strategies.
+"""``orderflow strategy``: create, change, pause, resume, kill, inspect and watch named strategies.
 
 Writes ``orderflow_strategies``; a running executor applies the change within a second (the
 table's trigger notifies it). The operator writes the same rows from TradingStrategy resources.
@@ -9,14 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from orderflow import db
+from orderflow.cli import strategy_status
 from orderflow.cli._common import add_log_format, settings_for
 from orderflow.config import CommonSettings
 from orderflow.errors import ConfigError
+from orderflow.execution import status as execution_status
 from orderflow.execution import strategy_queries
 from orderflow.migrate import migrate
 from orderflow.strategy.settings import StrategySettings
@@ -61,6 +64,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show = actions.add_parser("show", help="print a strategy as JSON")
     show.add_argument("name")
     add_log_format(show)
+    status = actions.add_parser(
+        "status", help="what a strategy holds, rests and made: P&L, positions, orders, signals"
+    )
+    status.add_argument("name")
+    status.add_argument("--json", action="store_true", help="one JSON document, exact decimals")
+    status.add_argument(
+        "--since",
+        default="24h",
+        help="window of the order and signal counts: a duration (30m, 24h, 7d) or a timestamp"
+        " (default 24h)",
+    )
+    add_log_format(status)
     p.set_defaults(handler=run)
 
 
@@ -112,6 +127,8 @@ async def run(args: argparse.Namespace) -> int:
                 mode = row["settings"].get("mode", "paper")
                 print(f"{row['name']}\t{mode}\t{state}\tgeneration {row['generation']}")
             return 0
+        if args.action == "status":
+            return await _status(conn, args)
         row = await strategy_queries.strategy_row(conn, args.name)
         if args.action == "show":
             if row is None:
@@ -156,6 +173,16 @@ async def run(args: argparse.Namespace) -> int:
                 f"note: managed by the TradingStrategy {managed_by}; also set spec.{flag}=true "
                 "there, or the operator restores the resource's value when it next reconciles"
             )
+    return 0
+
+
+async def _status(conn: Any, args: argparse.Namespace) -> int:
+    now = datetime.now(UTC)
+    since = strategy_status.parse_since(args.since, now)
+    status = await execution_status.strategy_status(conn, args.name, now, since)
+    if status is None:
+        raise ConfigError(f"no strategy named {args.name!r}")
+    print(strategy_status.to_json(status) if args.json else strategy_status.to_text(status))
     return 0
 
 

@@ -1,0 +1,215 @@
+"""``orderflow strategy status NAME``: a strategy's figures, positions, live orders, order
+outcomes and signals, as aligned text or (``--json``) one JSON document with exact decimals."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from orderflow.cli._common import parse_timestamp
+from orderflow.errors import ConfigError
+from orderflow.execution.status import OrderLine, PositionLine, StrategyStatus
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_since(value: str, now: datetime) -> datetime:
+    """``--since``: a duration back from now (``90m``, ``24h``, ``7d``) or a timestamp."""
+    try:
+        match = _DURATION.match(value.strip().lower())
+        if match:
+            return now - timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+        return parse_timestamp(value)
+    except (ConfigError, OverflowError):
+        raise ConfigError(
+            f"--since expects a duration (30m, 24h, 7d) or a timestamp, got {value!r}"
+        ) from None
+
+
+def to_json(status: StrategyStatus) -> str:
+    """One JSON document: decimals as exact strings (no exponent, no trailing zeros), token ids
+    as strings, times in ISO 8601."""
+    doc = asdict(status)
+    doc["orders"]["fill_ratio"] = status.orders.fill_ratio
+    doc["today"] = {
+        "trades": doc.pop("trades_today"),
+        "wins": doc.pop("wins_today"),
+        "losses": doc.pop("losses_today"),
+    }
+    doc["signals"] = {"counts": doc.pop("signal_counts"), "skip_reasons": doc.pop("skip_reasons")}
+    return json.dumps(_plain(doc), indent=2)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) if k != "token_id" else str(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return number(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def usd(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+def number(value: Decimal | None) -> str:
+    """Shares and prices as stored, without trailing zeros (``-`` for none)."""
+    if value is None:
+        return "-"
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def short(value: object | None, head: int = 6, tail: int = 4) -> str:
+    text = "-" if value is None else str(value)
+    return text if len(text) <= head + tail + 1 else f"{text[:head]}…{text[-tail:]}"
+
+
+def age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+_NUMERIC = {"SHARES", "COST", "LAST", "UNREALIZED", "LIMIT", "FILLED", "AGE"}
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Aligned columns, numbers to the right."""
+    lines = [header, *rows]
+    widths = [max(len(r[i]) for r in lines) for i in range(len(header))]
+    right = [h in _NUMERIC for h in header]
+    return [
+        "  "
+        + "  ".join(
+            c.rjust(w) if r else c.ljust(w) for c, w, r in zip(line, widths, right, strict=True)
+        ).rstrip()
+        for line in lines
+    ]
+
+
+def _pairs(pairs: list[tuple[str, str, str]]) -> list[str]:
+    """``label  value  note`` lines, labels to the left and values to the right."""
+    label = max(len(k) for k, _, _ in pairs)
+    value = max(len(v) for _, v, _ in pairs)
+    return [f"  {k.ljust(label)}  {v.rjust(value)}  {n}".rstrip() for k, v, n in pairs]
+
+
+def _since(status: StrategyStatus) -> str:
+    return f"since {status.since:%Y-%m-%d %H:%M} UTC"
+
+
+def to_text(status: StrategyStatus) -> str:
+    s = status
+    dd = "-" if s.max_drawdown is None else f"{s.max_drawdown * 100:.2f}%"
+    figures = [
+        ("bankroll", usd(s.bankroll), ""),
+        ("equity", usd(s.equity), ""),
+        ("realized P&L", usd(s.realized_pnl), ""),
+        ("unrealized P&L", usd(s.unrealized_pnl), "at each token's last trade"),
+        (
+            "today's P&L",
+            usd(s.day_pnl),
+            f"since 00:00 UTC; daily loss limit -{usd(s.max_daily_loss)}",
+        ),
+        ("max drawdown", dd, ""),
+        ("trades today", str(s.trades_today), f"{s.wins_today} won, {s.losses_today} lost"),
+    ]
+    out = [f"strategy {s.name}  {s.mode}  {s.state}"]
+    if s.error:
+        out.append(f"  {s.error}")
+    out += _pairs(figures)
+    out += ["", f"open positions ({len(s.positions)})"]
+    out += _positions(s.positions) if s.positions else ["  no open positions"]
+    out += ["", f"live orders ({len(s.live_orders)})"]
+    out += _orders(s.live_orders) if s.live_orders else ["  no live orders"]
+    out += ["", f"orders {_since(s)}", *_outcomes(s)]
+    out += ["", f"signals {_since(s)}", *_signals(s)]
+    return "\n".join(out)
+
+
+def _positions(positions: list[PositionLine]) -> list[str]:
+    header = ["TOKEN", "MARKET", "OUTCOME", "SHARES", "COST", "LAST", "UNREALIZED", "LEADER"]
+    header += ["SIGNAL", "OPENED (UTC)"]
+    rows = [
+        [
+            short(p.token_id),
+            short(p.market_id),
+            "-" if p.outcome_index is None else str(p.outcome_index),
+            number(p.shares),
+            usd(p.cost_basis),
+            number(p.last_price),
+            usd(p.unrealized_pnl),
+            short(p.leader),
+            p.signal_type or "-",
+            f"{p.opened_at.astimezone(UTC):%Y-%m-%d %H:%M}",
+        ]
+        for p in positions
+    ]
+    return _table(header, rows)
+
+
+def _orders(orders: list[OrderLine]) -> list[str]:
+    header = ["SIDE", "TOKEN", "MARKET", "LIMIT", "SHARES", "FILLED", "STATUS", "AGE"]
+    header += ["EXPIRES (UTC)"]
+    rows = [
+        [
+            o.side,
+            short(o.token_id),
+            short(o.market_id),
+            number(o.price),
+            number(o.shares),
+            number(o.filled),
+            "resting" if o.status == "OPEN" else "in doubt",
+            age(o.age_secs),
+            "-" if o.expires_at is None else f"{o.expires_at.astimezone(UTC):%H:%M:%S}",
+        ]
+        for o in orders
+    ]
+    return _table(header, rows)
+
+
+def _outcomes(s: StrategyStatus) -> list[str]:
+    o = s.orders
+    pairs = [
+        ("sent", str(o.sent), ""),
+        ("filled in full", str(o.filled), ""),
+        ("partly filled", str(o.partly_filled), ""),
+        ("expired unfilled", str(o.expired_unfilled), ""),
+        ("cancelled", str(sum(o.canceled.values())), ""),
+        *[(f"  {reason}", str(n), "") for reason, n in o.canceled.items()],
+        ("rejected", str(o.rejected), ""),
+        ("still live", str(o.open), ""),
+        ("abandoned unsent", str(o.abandoned), ""),
+    ]
+    if o.fill_ratio is None:
+        pairs.append(("fill ratio", "-", ""))
+    else:
+        shares = f"{number(o.shares_filled)} of {number(o.shares_ordered)} shares"
+        pairs.append(("fill ratio", f"{o.fill_ratio * 100:.1f}%", shares))
+    return _pairs(pairs)
+
+
+def _signals(s: StrategyStatus) -> list[str]:
+    if not s.signal_counts:
+        return ["  no signals"]
+    out = [
+        f"  {kind}  " + "  ".join(f"{status} {n}" for status, n in statuses.items())
+        for kind, statuses in s.signal_counts.items()
+    ]
+    if s.skip_reasons:
+        width = max(len(r) for r in s.skip_reasons)
+        out.append("  top skip reasons")
+        out += [f"    {reason.ljust(width)}  {n}" for reason, n in s.skip_reasons.items()]
+    return out

@@ -1,0 +1,210 @@
+"""What a strategy holds, rests and made: ``orderflow strategy status`` (read-only).
+
+Every figure comes from the executor's own code and queries, so it is the number the executor
+acts on: open positions as the book reads them (:func:`position_queries.book_rows`, marked at the
+token's latest trade price), today's P&L as the daily loss limit counts it
+(:func:`book.load_book`: P&L since 00:00 UTC plus the immediate loss of live orders), the day's
+trades, wins and losses and all realized P&L from the performance row's own query
+(:func:`performance_queries.day_figures`), the maximum drawdown of the latest performance row.
+Equity is the performance row's formula (bankroll + all realized P&L + unrealized P&L), with the
+open positions marked now rather than at the executor's last maintenance tick. Nothing is
+written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import asyncpg
+
+from orderflow.execution import (
+    performance_queries,
+    position_queries,
+    settlement,
+    status_queries,
+    strategy_queries,
+)
+from orderflow.execution.book import load_book, unrealized_pnl
+from orderflow.execution.performance import day_start
+from orderflow.execution.strategies import StrategyState, state_of
+
+TOP_SKIP_REASONS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class PositionLine:
+    token_id: int
+    market_id: str | None
+    outcome_index: int | None
+    shares: Decimal
+    cost_basis: Decimal
+    last_price: Decimal | None
+    unrealized_pnl: Decimal
+    leader: str | None
+    signal_type: str | None
+    mode: str
+    opened_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    id: int
+    side: str
+    token_id: int
+    market_id: str | None
+    price: Decimal
+    shares: Decimal
+    filled: Decimal
+    status: str  # OPEN (resting) or INTENT (on its way or in doubt)
+    mode: str
+    created_at: datetime
+    age_secs: float
+    expires_at: datetime | None
+    signal_type: str
+    leader: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderOutcomes:
+    sent: int  # stored and not abandoned unsent
+    open: int
+    filled: int
+    partly_filled: int  # closed with part of it filled
+    expired_unfilled: int
+    canceled: dict[str, int]  # closed unfilled, by reason (expiry apart)
+    rejected: int
+    abandoned: int
+    shares_ordered: Decimal
+    shares_filled: Decimal
+
+    @property
+    def fill_ratio(self) -> float | None:
+        """Shares filled / shares ordered (of the orders that reached the exchange)."""
+        return float(self.shares_filled / self.shares_ordered) if self.shares_ordered else None
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyStatus:
+    name: str
+    mode: str
+    state: str  # active, paused, killed, halted (invalid settings), deleted
+    error: str | None
+    as_of: datetime
+    since: datetime
+    bankroll: Decimal
+    equity: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    day_pnl: Decimal
+    max_daily_loss: Decimal
+    max_drawdown: float | None
+    trades_today: int
+    wins_today: int
+    losses_today: int
+    positions: list[PositionLine]
+    live_orders: list[OrderLine]
+    orders: OrderOutcomes
+    signal_counts: dict[str, dict[str, int]]  # type -> status -> count
+    skip_reasons: dict[str, int]  # most frequent first
+
+
+def _state(row: asyncpg.Record, state: StrategyState) -> str:
+    if row["deleted_at"] is not None:
+        return "deleted"
+    if state.killed:
+        return "killed"
+    if state.paused:
+        return "paused"
+    return "halted" if state.error is not None else "active"
+
+
+async def strategy_status(
+    conn: asyncpg.Connection, name: str, now: datetime, since: datetime
+) -> StrategyStatus | None:
+    """``name``'s status at ``now``, its orders and signals since ``since`` (None: no such
+    strategy)."""
+    row = await strategy_queries.strategy_row(conn, name)
+    if row is None:
+        return None
+    state = await state_of(conn, row)
+    positions = [_position(r, state) for r in await position_queries.book_rows(conn, name)]
+    book = await load_book(conn, state, now)
+    figures = await performance_queries.day_figures(conn, name, day_start(now))
+    ratios = await performance_queries.latest_ratios(conn, name)
+    unrealized = sum((p.unrealized_pnl for p in positions), Decimal(0))
+    counts, canceled = await status_queries.order_outcomes(conn, name, since)
+    by_status, reasons = await status_queries.signal_counts(conn, name, since, TOP_SKIP_REASONS)
+    signal_counts: dict[str, dict[str, int]] = {}
+    for r in by_status:
+        signal_counts.setdefault(r["signal_type"], {})[r["status"]] = int(r["n"])
+    return StrategyStatus(
+        name=name,
+        mode=state.settings.mode,
+        state=_state(row, state),
+        error=state.error,
+        as_of=now,
+        since=since,
+        bankroll=state.bankroll,
+        equity=state.bankroll + figures["realized"] + unrealized,
+        realized_pnl=figures["realized"],
+        unrealized_pnl=unrealized,
+        day_pnl=book.day_pnl,
+        max_daily_loss=Decimal(repr(state.settings.max_daily_loss)),
+        max_drawdown=None if ratios is None else ratios["max_drawdown"],
+        trades_today=int(figures["trades"]),
+        wins_today=int(figures["wins"]),
+        losses_today=int(figures["losses"]),
+        positions=positions,
+        live_orders=[_order(r, now) for r in await status_queries.live_orders(conn, name)],
+        orders=OrderOutcomes(
+            sent=int(counts["orders"]) - int(counts["abandoned"]),
+            open=int(counts["open"]),
+            filled=int(counts["filled"]),
+            partly_filled=int(counts["partly_filled"]),
+            expired_unfilled=int(counts["expired_unfilled"]),
+            canceled={str(r["reason"]): int(r["n"]) for r in canceled},
+            rejected=int(counts["rejected"]),
+            abandoned=int(counts["abandoned"]),
+            shares_ordered=counts["shares_ordered"],
+            shares_filled=counts["shares_filled"],
+        ),
+        signal_counts=signal_counts,
+        skip_reasons={str(r["reason"]): int(r["n"]) for r in reasons},
+    )
+
+
+def _position(r: asyncpg.Record, state: StrategyState) -> PositionLine:
+    return PositionLine(
+        token_id=int(r["token_id"]),
+        market_id=r["market_id"],
+        outcome_index=r["outcome_index"],
+        shares=r["shares"],
+        cost_basis=r["cost_basis"],
+        last_price=r["last_price"],
+        unrealized_pnl=unrealized_pnl(r["shares"], r["cost_basis"], r["last_price"]),
+        leader=r["leader"],
+        signal_type=r["leader_type"],
+        mode=r["mode"] or state.settings.mode,
+        opened_at=r["opened_at"],
+    )
+
+
+def _order(r: asyncpg.Record, now: datetime) -> OrderLine:
+    return OrderLine(
+        id=int(r["id"]),
+        side=r["side"],
+        token_id=int(r["token_id"]),
+        market_id=r["market_id"],
+        price=r["price"],
+        shares=r["shares"],
+        filled=r["filled_shares"],
+        status=r["status"],
+        mode=r["mode"],
+        created_at=r["created_at"],
+        age_secs=max(0.0, (now - r["created_at"]).total_seconds()),
+        expires_at=r["paper_expires_at"] or settlement.expiry(r),
+        signal_type=r["signal_type"],
+        leader=r["leader"],
+    )
