@@ -31,6 +31,7 @@ from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 from orderflow.errors import ExecutionError
+from orderflow.strategy.settings import DEFAULT_ORDER_TTL_SECS
 
 Mode = Literal["paper", "live"]
 OrderStatus = Literal["OPEN", "FILLED", "CANCELED", "REJECTED"]
@@ -48,7 +49,7 @@ class OrderRequest:
     observed_price: Decimal
     market_id: str | None = None
     fee_rate: Decimal = Decimal(0)  # the strategy's expected taker fee rate
-    expires_in_secs: int = 300
+    expires_in_secs: int = DEFAULT_ORDER_TTL_SECS  # the executor sets the strategy's own
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,9 +54,11 @@ from orderflow.execution.credentials import WALLET_TYPE_SIGNATURE, LiveCredentia
 from orderflow.execution.market_rules import RULES_TIMEOUT_SECS, RulesCache
 from orderflow.execution.order_ids import candidate_order_ids
 from orderflow.signals.sizing import USDC_STEP, taker_fee
+from orderflow.strategy.settings import MIN_ORDER_TTL_SECS
 
 log = logging.getLogger(__name__)
-MIN_EXPIRY_SECS = 200  # the SDK wants GTD expirations at least 180 s ahead
+# The SDK wants GTD expirations at least 180 s ahead; a strategy's order_ttl_secs is never less.
+MIN_EXPIRY_SECS = MIN_ORDER_TTL_SECS
 _BPS = Decimal(10_000)
 
 

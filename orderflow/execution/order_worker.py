@@ -219,6 +219,7 @@ class OrderWorker:
             observed_price=market.last_price,
             market_id=job.trade.market_id,
             fee_rate=Decimal(repr(state.settings.taker_fee_rate)),
+            expires_in_secs=state.settings.order_ttl_secs,
         )
         try:
             await self.desk.place(

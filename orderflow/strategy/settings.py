@@ -28,6 +28,10 @@ Score = Annotated[float, Field(ge=0.0, le=10.0)]
 # PostgreSQL's NUMERIC(38, 6); infinity and NaN are refused for every float (``allow_inf_nan``).
 MAX_USD = 1e9
 MAX_SECS = 7 * 86_400.0
+# The shortest order life: a live order is a GTD order, and the SDK wants its expiration at least
+# 180 s ahead (200 leaves room for the clocks' skew).
+MIN_ORDER_TTL_SECS = 200
+DEFAULT_ORDER_TTL_SECS = 300
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -122,6 +126,14 @@ class StrategySettings(BaseModel):
         gt=0,
         le=MAX_SECS,
         description="Look-back window for the panic-sell price drop.",
+    )
+    order_ttl_secs: int = Field(
+        default=DEFAULT_ORDER_TTL_SECS,
+        ge=MIN_ORDER_TTL_SECS,
+        le=int(MAX_SECS),
+        description="How long every order (entry or exit) rests before it expires unfilled, in "
+        "seconds: a live GTD order's expiration, a paper order's expiry, and the backtest's "
+        "book window (how long after the order the book it meets may be revealed).",
     )
     paper_slippage_bps: float = Field(
         default=20.0, ge=0, le=10_000, description="Paper fills pay this much over the price."
