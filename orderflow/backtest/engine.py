@@ -36,6 +36,7 @@ from orderflow.backtest.tape import Tape
 from orderflow.execution.depth import Level, LevelKey, best_price, plausible, walk
 from orderflow.signals.sizing import dec
 from orderflow.signals.views import MarketView, Side, TradeView, WalletView
+from orderflow.strategy.settings import DEFAULT_ORDER_TTL_SECS
 
 # Scores as of a time: address -> the reputation stage's verdict, using only what was known then.
 Scorer = Callable[[asyncpg.Connection, datetime], Awaitable[Mapping[str, WalletView]]]
@@ -49,7 +50,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # average ~1 s after its timestamp; the executor's signal p99 is 8 ms (docs/benchmarks.md "signal
 # latency"); placing a CLOB order is a ~1 s HTTPS round trip (assumed, not measured here).
 DEFAULT_LATENCY_SECS = 3 * 2.0 + 1.0 + 0.008 + 1.0
-DEFAULT_BOOK_WINDOW_SECS = 1800.0
 
 
 @dataclass(frozen=True)
@@ -59,11 +59,13 @@ class Execution:
     ``latency``: from the leader's fill (its block time) to our order at the exchange — the
     decision is taken then, with what the tape shows then, and the order meets the book as it
     stands then. ``window``: how long after that the chain may reveal the book (maker fills of
-    later trades in the token); nothing in it means no fill.
+    later trades in the token); nothing in it means no fill. It is the order's life: the
+    strategy's ``order_ttl_secs``, as long as the executor's order would rest
+    (:meth:`orderflow.backtest.runner.BacktestOptions.execution`).
     """
 
     latency: timedelta = timedelta(seconds=DEFAULT_LATENCY_SECS)
-    window: timedelta = timedelta(seconds=DEFAULT_BOOK_WINDOW_SECS)
+    window: timedelta = timedelta(seconds=DEFAULT_ORDER_TTL_SECS)
 
 
 @dataclass

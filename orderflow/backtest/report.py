@@ -7,6 +7,7 @@ paid, and did it beat following everyone or random wallets — in words, from th
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from orderflow.backtest.metrics import RunSummary
@@ -68,12 +69,31 @@ def interval_table(report: BacktestReport) -> list[str]:
     return lines
 
 
+def minutes(td: timedelta) -> str:
+    return f"{td.total_seconds() / 60:g} min"
+
+
+def execution_line(report: BacktestReport) -> str:
+    """The latency and the book window, and whether the window is the strategy's order life."""
+    ex = report.result.execution
+    text = f"Orders reach the book {ex.latency.total_seconds():g} s after their leader and "
+    life = timedelta(seconds=report.settings.order_ttl_secs)
+    if not report.window_differs:
+        return text + f"live {minutes(ex.window)} (the strategy's order_ttl_secs)."
+    return text + (
+        f"meet the book revealed within {minutes(ex.window)} (--book-window), not the "
+        f"{minutes(life)} the strategy's orders live (order_ttl_secs): the executor would not "
+        "trade these fills."
+    )
+
+
 def render(report: BacktestReport) -> str:
     r = report.result
     lines = [
         f"Walk-forward backtest {r.start.isoformat()} -> {r.end.isoformat()}: {r.steps} steps of "
         f"{r.step}, {r.trades_replayed} fills, {r.resolutions_seen} resolutions; scores as of "
         "each step's start.",
+        execution_line(report),
         "",
         *summary_table(report.summaries),
         "",

@@ -15,7 +15,6 @@ import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from orderflow.backtest.engine import (
-    DEFAULT_BOOK_WINDOW_SECS,
     DEFAULT_LATENCY_SECS,
     Execution,
     ScoreObserver,
@@ -56,11 +55,12 @@ class BacktestOptions(BaseModel):
         ge=0,
         description="From the leader's fill to our order at the exchange (decision and fill).",
     )
-    book_window_secs: float = Field(
-        default=DEFAULT_BOOK_WINDOW_SECS,
+    book_window_secs: float | None = Field(
+        default=None,
         gt=0,
         description="How long after the order the chain may reveal the book it met; nothing "
-        "traded in it means no fill.",
+        "traded in it means no fill. Default (None): the strategy's order_ttl_secs, how long the "
+        "executor's order would rest; another value models an order the executor would not send.",
     )
 
     confidence: float = Field(
@@ -70,11 +70,13 @@ class BacktestOptions(BaseModel):
         default=2000, ge=100, description="Bootstrap draws (markets resampled) per interval."
     )
 
-    @property
-    def execution(self) -> Execution:
+    def execution(self, settings: StrategySettings) -> Execution:
+        """The latency, and the book window: ``book_window_secs`` when given, else the life of
+        the strategy's orders (``order_ttl_secs``)."""
+        window = self.book_window_secs
         return Execution(
             latency=timedelta(seconds=self.latency_secs),
-            window=timedelta(seconds=self.book_window_secs),
+            window=timedelta(seconds=settings.order_ttl_secs if window is None else window),
         )
 
     @model_validator(mode="after")
@@ -98,6 +100,13 @@ class BacktestReport:
     @property
     def strategy(self) -> RunSummary:
         return self.summaries[0]
+
+    @property
+    def window_differs(self) -> bool:
+        """Whether the book window was given and is not the strategy's order life: then the
+        backtest fills orders other than the ones the executor would send."""
+        window = self.options.book_window_secs
+        return window is not None and window != self.settings.order_ttl_secs
 
 
 def followers_for(settings: StrategySettings, options: BacktestOptions) -> list[Follower]:
@@ -140,7 +149,7 @@ async def run_backtest(
         end=end,
         step=step,
         on_scores=on_scores,
-        execution=options.execution,
+        execution=options.execution(settings),
     )
     traded = {s.market_id for run in result.runs for s in run.book.signals if s.market_id}
     events = await event_ids(conn, traded)

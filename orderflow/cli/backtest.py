@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from orderflow import db
 from orderflow.backtest import BacktestOptions, render, run_backtest
-from orderflow.backtest.engine import DEFAULT_BOOK_WINDOW_SECS, DEFAULT_LATENCY_SECS
+from orderflow.backtest.engine import DEFAULT_LATENCY_SECS
 from orderflow.backtest.forward import forward_test, forward_text, median_resolution
 from orderflow.backtest.history import strategy_settings_json
 from orderflow.backtest.quality import QualityOverTime
@@ -75,7 +75,8 @@ def add_strategy_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--book-window",
         help="how long after our order the chain may reveal the book it met, e.g. 30m "
-        f"(default {DEFAULT_BOOK_WINDOW_SECS / 60:g}m); nothing traded in it: no fill",
+        "(default: the strategy's order life, order_ttl_secs, as the executor's orders live); "
+        "nothing traded in it: no fill",
     )
 
 

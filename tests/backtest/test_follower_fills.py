@@ -14,6 +14,7 @@ import asyncpg
 
 from orderflow.backtest import BacktestOptions, BacktestReport, run_backtest
 from orderflow.backtest.liquidity import ChainDepth
+from orderflow.backtest.report import render
 from orderflow.execution.depth import Level, best_price, walk
 from orderflow.signals.views import WalletView
 from orderflow.strategy.settings import StrategySettings
@@ -92,6 +93,29 @@ async def test_no_fill_when_nothing_trades_within_the_window(pool: asyncpg.Pool)
     assert short.strategy.skip_reasons == {"no_liquidity": 1}
     long = await _run(pool, book_window_secs=3600)
     assert [s.status for s in long.result.runs[0].book.signals] == ["EXECUTED"]
+    # A window given explicitly is not the strategy's order life (5 min): the report says so.
+    assert long.window_differs
+    assert "within 60 min (--book-window), not the 5 min the strategy's orders live" in render(long)
+
+
+async def test_the_window_is_the_strategy_s_order_life(pool: asyncpg.Pool) -> None:
+    """An ask revealed 20 minutes after the decision: an order living 5 minutes (the executor's
+    for this strategy) is gone by then, one living 30 minutes meets it. The window used to be
+    the backtest's 30 minutes whatever the strategy's orders lived."""
+    h = History()
+    m = h.market("m")
+    h.trade(WHALE, m, 0, "BUY", "0.40", "1000", T)
+    h.ask(m, 0, "0.40", "10000", T + _s(8) + timedelta(minutes=20))
+    await h.store(pool)
+    short = await _run(pool, SETTINGS.model_copy(update={"order_ttl_secs": 300}), latency_secs=8)
+    assert [(s.status, s.reason) for s in short.result.runs[0].book.signals] == [
+        ("SKIPPED", "no_liquidity")
+    ]
+    assert short.result.execution.window == timedelta(minutes=5)
+    assert not short.window_differs
+    assert "live 5 min (the strategy's order_ttl_secs)" in render(short)
+    long = await _run(pool, SETTINGS.model_copy(update={"order_ttl_secs": 1800}), latency_secs=8)
+    assert [s.status for s in long.result.runs[0].book.signals] == ["EXECUTED"]
 
 
 async def test_an_order_walks_the_depth_paying_each_level_and_the_taker_fee(
@@ -138,7 +162,8 @@ async def test_own_impact_raises_the_next_fill(pool: asyncpg.Pool) -> None:
     h.bid(m, 0, "0.40", "100000", T + _s(90))
     h.trade(WHALE, m, 0, "BUY", "0.40", "1000", T + _s(120))
     await h.store(pool)
-    strategy = (await _run(pool)).result.runs[0].book.signals
+    quarter = SETTINGS.model_copy(update={"order_ttl_secs": 900})  # orders rest 15 minutes
+    strategy = (await _run(pool, quarter)).result.runs[0].book.signals
     entry, exit_, again = strategy
     assert (entry.status, exit_.status, again.status) == ("EXECUTED",) * 3
     assert exit_.side == "SELL" and exit_.price == Decimal("0.40")

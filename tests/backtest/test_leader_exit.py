@@ -18,7 +18,9 @@ from tests.backtest.factory import History, addr
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
 T = T0 + timedelta(hours=1)  # the leader's buy
 WHALE = addr("whale")
-SETTINGS = StrategySettings()  # 8 s latency by default; 20 bps slippage; min order 5 shares
+# 8 s latency by default; 20 bps slippage; min order 5 shares; orders living 30 min (the book
+# window): the whale's resting offer 20 min after its second buy is there to meet.
+SETTINGS = StrategySettings(order_ttl_secs=1800)
 
 
 async def whale_scores(conn: asyncpg.Connection, as_of: datetime) -> Mapping[str, WalletView]:
