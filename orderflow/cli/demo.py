@@ -22,7 +22,6 @@ from orderflow.demo import demo_strategy, render_html, render_text, run_demo
 from orderflow.demo.store import DEMO_DATABASE
 from orderflow.errors import ConfigError
 
-DEMO_BOOK_WINDOW_SECS = 6 * 3600.0
 _DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -84,9 +83,7 @@ async def run(args: argparse.Namespace) -> int:
     step = parse_duration(args.step, "--step")
     base = demo_strategy(sim).model_dump()
     strategy = strategy_from(base, args.set)
-    # The simulated markets trade a few times a day per token (median ~1.5 h between taker
-    # orders, docs/backtest.md): the book is revealed over hours, not minutes.
-    execution = {"book_window_secs": DEMO_BOOK_WINDOW_SECS, **execution_values(args)}
+    execution = execution_values(args)
     seeds = args.seeds if args.seeds is not None else (1 if args.small else 3)
     if not 1 <= seeds <= 20:
         raise ConfigError(f"--seeds: between 1 and 20, got {seeds}")

@@ -49,12 +49,20 @@ from orderflow.strategy.settings import StrategySettings
 DEMO_STRATEGY = "demo"
 
 
+# The simulated markets trade a few times a day per token (median ~1.5 h between taker orders,
+# docs/backtest.md): the book is revealed over hours, not minutes, so the demo's orders rest 6 h
+# (and its backtest, whose book window is the strategy's order life, waits as long).
+DEMO_ORDER_TTL_SECS = 6 * 3600
+
+
 def demo_strategy(sim: SimConfig, **overrides: object) -> StrategySettings:
-    """Paper strategy for the demo: both signal types, the simulated fee, room for 20 positions."""
+    """Paper strategy for the demo: both signal types, the simulated fee, room for 20 positions,
+    orders living 6 h (``DEMO_ORDER_TTL_SECS``)."""
     values: dict[str, object] = {
         "enable_degen_fading": True,
         "taker_fee_rate": sim.taker_fee_bps / 10_000 if sim.exchange == "v2" else 0.0,
         "max_open_positions": 20,
+        "order_ttl_secs": DEMO_ORDER_TTL_SECS,
     }
     values.update(overrides)
     return StrategySettings.model_validate(values)
