@@ -72,11 +72,14 @@ def plausible(levels: Iterable[Level], side: Side, leader_price: Decimal) -> lis
     An ask *below* the leader's own price (a bid above it, for a sell) would have filled the
     leader first, so it was posted after the leader's trade — typically a pre-arranged cross (a
     wash ring's off-market trade) that nobody else could have hit. Counting it would flatter the
-    follower; it is left out.
+    follower; it is left out. So is a fill no resting order could have made: no shares, or a
+    price outside (0, 1) — a wash ring's price-0 gift, a "bid" at 1 or more (the CLOB rests
+    orders strictly between); a quote taken from such a fill must not let one through.
     """
+    real = [lv for lv in levels if lv.shares > 0 and 0 < lv.price < 1]
     if side == "BUY":
-        return [lv for lv in levels if lv.price >= leader_price]
-    return [lv for lv in levels if lv.price <= leader_price]
+        return [lv for lv in real if lv.price >= leader_price]
+    return [lv for lv in real if lv.price <= leader_price]
 
 
 def available(level: Level, consumed: Mapping[LevelKey, Decimal]) -> Decimal:

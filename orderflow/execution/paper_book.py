@@ -74,8 +74,14 @@ SELECT o.key, t.tx_hash, t.log_index, t.timestamp, t.token_id, t.side, t.price, 
           AND {pruning.until("$6::timestamptz", "t")}) t ON true
 """
 
+# A token's complement, when it is one: another token of the same condition (a mapping to the
+# token itself or to another market's token would make bids of one book asks of another).
 _COMPLEMENTS = """
-SELECT token_id, complement_token_id FROM orderflow_tokens WHERE token_id = ANY($1::numeric[])
+SELECT t.token_id, t.complement_token_id
+  FROM orderflow_tokens t
+  JOIN orderflow_tokens c ON c.token_id = t.complement_token_id
+ WHERE t.token_id = ANY($1::numeric[]) AND c.token_id <> t.token_id
+   AND c.condition_id = t.condition_id
 """
 
 _CONSUMED = """
