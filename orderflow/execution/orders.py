@@ -259,8 +259,9 @@ class OrderDesk:
             for fill in fills:
                 with fill_span(row, fill):
                     await book_fill(conn, order=row, fill=fill, outcome_index=row["outcome_index"])
-                if row["mode"] == "live":
-                    await trade_queries.record_trades(conn, order_id, fill)
+                # Followed until settled on chain: a live trade may fail, a paper fill's level
+                # may be reorged away (both reversed: orderflow.execution.trade_status).
+                await trade_queries.record_trades(conn, order_id, fill)
             filled = outcome.filled_shares > 0 or Decimal(row["filled_shares"]) > 0
             if filled and row["signal_status"] != "EXECUTED":
                 await position_queries.set_signal_status(

@@ -13,8 +13,9 @@ filled: a large order takes the levels the chain reveals, not its whole size at 
 The executor reconciles paper orders exactly as live ones (:mod:`orderflow.execution.orders`):
 the fills come from :meth:`PaperBroker.fills`, each booked once under its level's key; an order
 expires, is cancelled by the kill switch or when its leader sells; an intent a crash left unsent
-is unknown to the paper exchange and abandoned after its expiry. Paper fills have no on-chain
-settlement to follow.
+is unknown to the paper exchange and abandoned after its expiry. A paper fill's trade settles
+like a live one's (:meth:`PaperBroker.trade`, :mod:`orderflow.execution.paper_trades`): it
+FAILED when a reorg took its level away, and the desk reverses it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from orderflow.execution import paper_book
+from orderflow.execution import paper_book, paper_trades
 from orderflow.execution.broker import (
     CancelResult,
     ExchangeFill,
@@ -78,7 +79,8 @@ class PaperBroker:
             return await paper_book.fills_of(conn, order_ids, since)
 
     async def trade(self, trade_id: str, order_ids: Collection[str]) -> list[ExchangeFill]:
-        return []  # paper fills have no trades to settle
+        async with self.pool.acquire() as conn:
+            return await paper_trades.trade(conn, trade_id, order_ids, self.clock())
 
     async def cancel(self, order_ids: list[str]) -> CancelResult:
         async with self.pool.acquire() as conn:

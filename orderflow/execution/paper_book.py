@@ -15,6 +15,9 @@ lock, and stores what each took (``orderflow_paper_matches``): a level's shares 
 across every paper order and every pass, a restart finds them, and an order's fills are the same
 rows each time they are read (:func:`fills_of`) — each booked once under its level's key.
 
+A match whose level a reorg took away is reversed (:mod:`orderflow.execution.paper_trades`):
+it no longer fills its order, whose filled amount goes down.
+
 Nothing is filled before a maker fill shows the liquidity: an order nobody is seen to meet
 within its life expires unfilled, as a live order meeting an empty book does.
 """
@@ -39,6 +42,7 @@ from orderflow.signals.views import Side
 LATE_LEVELS = timedelta(minutes=2)
 # pg_advisory_xact_lock key of the matching pass ('orderflow paper' in ASCII, truncated).
 MATCH_LOCK = 0x6F7266_7061706572
+PAPER_TRADE = "paper:"  # a paper fill's trade id: paper:<tx>:<log index> of the level it took
 
 _ACCEPT = """
 INSERT INTO orderflow_paper_orders (order_key, token_id, side, price, shares, fee_rate, quote,
@@ -103,7 +107,7 @@ _FILLED = "UPDATE orderflow_paper_orders SET filled = filled + $2 WHERE order_ke
 _MATCHES = """
 SELECT order_key, level_tx, level_log, level_time, price, shares, usdc, fee
   FROM orderflow_paper_matches
- WHERE order_key = ANY($1::text[]) AND level_time >= $2
+ WHERE order_key = ANY($1::text[]) AND level_time >= $2 AND reversed_at IS NULL
  ORDER BY level_time, level_tx, level_log
 """
 
@@ -138,7 +142,7 @@ class _Live:
 
 def fill_key(level: LevelKey) -> str:
     """A paper fill's trade id: the maker fill whose level it took."""
-    return f"paper:{level[0]}:{level[1]}"
+    return f"{PAPER_TRADE}{level[0]}:{level[1]}"
 
 
 async def accept(

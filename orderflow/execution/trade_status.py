@@ -7,7 +7,8 @@ final states; MATCHED_NOT_BROADCASTED also occurs in account listings). Each tra
 live fill has a row in ``orderflow_fill_trades``; every reconciliation pass asks the exchange
 about the trades not final yet (``GET /data/trades?id=``, whatever the state of their order, FILLED
 ones included) until they are final or the settlement horizon has passed (then they are given up
-on with a warning, and stay booked).
+on with a warning, and stay booked). Paper fills too: their trade FAILED when a reorg took away
+the level they took (:mod:`orderflow.execution.paper_trades`).
 
 A FAILED trade books an exact reversal of what it had booked: a row of ``orderflow_fills`` with
 ``reverses`` = the fill, fill key ``<trade id>:reversal`` (the UNIQUE key books it once, also
