@@ -88,8 +88,11 @@ SELECT t.token_id, t.complement_token_id
    AND c.condition_id = t.condition_id
 """
 
+# What earlier passes took of these levels, and which orders took them (an order takes a level
+# once: its match is the fill booked under the level's key; an order a reversal reopened does not
+# come back for the rest of a level it took part of).
 _CONSUMED = """
-SELECT level_tx, level_log, sum(shares) AS shares
+SELECT level_tx, level_log, sum(shares) AS shares, array_agg(order_key) AS takers
   FROM orderflow_paper_matches
  WHERE (level_tx, level_log) IN (SELECT * FROM unnest($1::text[], $2::int[]))
  GROUP BY level_tx, level_log
@@ -234,16 +237,18 @@ async def _match_locked(conn: asyncpg.Connection, now: datetime) -> int:
     levels = {o.key: _levels(o, rows[o.key], complements[o.token_id]) for o in orders}
     keys = sorted({lv.key for found in levels.values() for lv in found})
     consumed: dict[LevelKey, Decimal] = {}
+    taken: set[tuple[str, LevelKey]] = set()
     if keys:
         for r in await conn.fetch(_CONSUMED, [k[0] for k in keys], [k[1] for k in keys]):
-            consumed[(r["level_tx"], r["level_log"])] = r["shares"]
+            took: LevelKey = (r["level_tx"], r["level_log"])
+            consumed[took] = r["shares"]
+            taken.update((key, took) for key in r["takers"])
     matches: list[tuple[object, ...]] = []
     filled: list[tuple[str, Decimal]] = []
     for order in orders:
         got = ZERO
-        for level, shares in takes(
-            levels[order.key], order.side, order.remaining, order.limit, consumed
-        ):
+        offered = [lv for lv in levels[order.key] if (order.key, lv.key) not in taken]
+        for level, shares in takes(offered, order.side, order.remaining, order.limit, consumed):
             fill = paper_fill(shares, level.price, order.fee_rate, level.time)
             matches.append(
                 (order.key, *level.key, level.time, level.price, shares, fill.usdc, fill.fee)

@@ -120,3 +120,29 @@ async def test_a_paper_fill_past_the_reorg_window_is_confirmed(
     assert (
         await pool.fetchval("SELECT count(*) FROM orderflow_fills WHERE reverses IS NOT NULL") == 0
     )
+
+
+async def test_an_order_reopened_by_a_reversal_does_not_take_its_own_level_twice(
+    pool: asyncpg.Pool, dsn: str
+) -> None:
+    ex, _ = await _resting(pool, dsn)
+    shares = (await _order(pool))["shares"]
+    async with pool.acquire() as conn:
+        await _reveal_in_block(conn, FORK + 1, "10")  # at 0.51, reorged away below
+        await _reveal_in_block(conn, FORK, str(shares))  # at 0.51 too: the rest of the order
+    await ex.desk.reconcile()
+    assert (await _order(pool))["status"] == "FILLED"
+    async with pool.acquire() as conn:
+        await rollback_from(conn, 137, FORK + 1)
+    await ex.desk.reconcile()
+    await ex.desk.reconcile()
+    # The reversal reopened the order for 10 shares; the level it kept still shows 10 it did
+    # not take. Before, the order took them under the key its match was stored (and booked)
+    # under already: the match was not stored, yet the paper order counted them as filled.
+    paper = await pool.fetchval("SELECT filled FROM orderflow_paper_orders")
+    matched = await pool.fetchval(
+        "SELECT sum(shares) FROM orderflow_paper_matches WHERE reversed_at IS NULL"
+    )
+    order = await _order(pool)
+    assert paper == matched == order["filled_shares"] == shares - 10
+    assert order["status"] == "OPEN"
