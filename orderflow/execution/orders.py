@@ -46,7 +46,7 @@ from orderflow.execution.broker import (
 from orderflow.execution.cancels import OrderCanceller
 from orderflow.execution.desk_access import DeskAccess
 from orderflow.execution.positions import book_fill
-from orderflow.execution.settlement import order_ids, settle, unbooked
+from orderflow.execution.settlement import LATE_FILLS, order_ids, settle, unbooked
 from orderflow.execution.tracing import context_from, current_traceparent, fill_span
 from orderflow.execution.trade_status import TradeSettlement
 from orderflow.telemetry import meter, tracer
@@ -74,7 +74,7 @@ class OrderDesk:
         brokers: Mapping[Mode, Broker],
         *,
         clock: Callable[[], datetime] = utcnow,
-        lookback_secs: float = 900.0,
+        lookback_secs: float = LATE_FILLS.total_seconds(),
         call_timeout_secs: float = 10.0,
         settlement_horizon_secs: float = 86_400.0,
     ) -> None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
@@ -34,12 +34,15 @@ import asyncpg
 from orderflow.chain import pruning
 from orderflow.execution.broker import ExchangeFill, FillReport, OrderOutcome, OrderRequest
 from orderflow.execution.depth import ZERO, Level, LevelKey, paper_fill, plausible, takes
+from orderflow.execution.settlement import LATE_FILLS
 from orderflow.signals.quotes import levels_of
 from orderflow.signals.views import Side
 
-# How long after an order's expiry a level stored late may still fill it (the listener's lag; the
-# executor closes an expired order 30 s after its expiry: orderflow.execution.settlement).
-LATE_LEVELS = timedelta(minutes=2)
+# How long after an order's expiry a level stored late (listener lag, a backfill after downtime)
+# may still fill it: as long as the desk asks for an expired order's late fills (it closes the
+# order 30 s after its expiry, then looks back LATE_FILLS: orderflow.execution.settlement). Was
+# 2 minutes: a level stored 5 minutes late, its block before the expiry, was lost for good.
+LATE_LEVELS = LATE_FILLS
 # pg_advisory_xact_lock key of the matching pass ('orderflow paper' in ASCII, truncated).
 MATCH_LOCK = 0x6F7266_7061706572
 PAPER_TRADE = "paper:"  # a paper fill's trade id: paper:<tx>:<log index> of the level it took

@@ -30,6 +30,10 @@ from orderflow.execution.broker import ExchangeFill, FillReport, OrderOutcome, O
 EXPIRY_GRACE = timedelta(seconds=30)
 # An order without an expiration (GTC) is given up on after this long in doubt.
 NO_EXPIRY_DOUBT = timedelta(days=1)
+# How long after closing an order short of its size the desk still asks for its fills: one that
+# happened before the close may reach the trades later (the desk's look-back; the paper exchange
+# matches late-stored levels of an expired order as long).
+LATE_FILLS = timedelta(minutes=15)
 
 
 @dataclass(frozen=True, slots=True)
