@@ -157,9 +157,9 @@ async def per_order_pass(conn: asyncpg.Connection, now: datetime) -> None:
                 [r["order_key"]] * len(tokens),
                 tokens,
                 [r["accepted_at"]] * len(tokens),
-                [min(now, r["expires_at"])] * len(tokens),
+                [min(now, r["closes_at"])] * len(tokens),
                 r["accepted_at"],
-                min(now, r["expires_at"]),
+                min(now, r["closes_at"]),
             )
             if rows:
                 await conn.fetch(

@@ -54,13 +54,15 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (order_key) DO NOTHING
 """
 
-# Orders still able to fill: not cancelled, not filled, and expired less than LATE_LEVELS ago (a
-# level stored late, its block older than the order's expiry, is still the order's).
+# Orders still able to fill: not filled, and closed — expired or cancelled, whichever came first
+# — less than LATE_LEVELS ago (a level stored late, its block older than the close, is still the
+# order's: the desk books a cancelled order's fills from before the cancel).
 _LIVE = """
-SELECT order_key, token_id, side, price, shares, fee_rate, quote, accepted_at, expires_at, filled
+SELECT order_key, token_id, side, price, shares, fee_rate, quote, accepted_at, filled,
+       LEAST(expires_at, canceled_at) AS closes_at
   FROM orderflow_paper_orders
- WHERE canceled_at IS NULL AND filled < shares AND accepted_at < $1
-   AND expires_at > $1 - $2::interval
+ WHERE filled < shares AND accepted_at < $1
+   AND LEAST(expires_at, canceled_at) > $1 - $2::interval
  ORDER BY accepted_at, order_key
 """
 
@@ -143,7 +145,7 @@ class _Live:
     fee_rate: Decimal
     quote: Decimal
     accepted_at: datetime
-    expires_at: datetime
+    closes_at: datetime  # its expiry, or its cancel when earlier
 
 
 def fill_key(level: LevelKey) -> str:
@@ -209,7 +211,7 @@ async def _match_locked(conn: asyncpg.Connection, now: datetime) -> int:
             r["fee_rate"],
             r["quote"],
             r["accepted_at"],
-            r["expires_at"],
+            r["closes_at"],
         )
         for r in await conn.fetch(_LIVE, now, LATE_LEVELS)
     ]
@@ -232,9 +234,9 @@ async def _match_locked(conn: asyncpg.Connection, now: datetime) -> int:
         [o.key for o, _ in pairs],
         [Decimal(token) for _, token in pairs],
         [o.accepted_at for o, _ in pairs],
-        [min(now, o.expires_at) for o, _ in pairs],
+        [min(now, o.closes_at) for o, _ in pairs],
         min(o.accepted_at for o in orders),
-        max(min(now, o.expires_at) for o in orders),
+        max(min(now, o.closes_at) for o in orders),
     ):
         rows[r["key"]].append(r)
     levels = {o.key: _levels(o, rows[o.key], complements[o.token_id]) for o in orders}
@@ -309,7 +311,8 @@ async def status(
 
 async def cancel(conn: asyncpg.Connection, keys: Collection[str], now: datetime) -> list[str]:
     """Cancel what still rests of these orders, after matching what was revealed before the
-    cancel; the keys cancelled (the others were unknown, filled, expired or cancelled)."""
+    cancel (a level stored later, its block before the cancel, still fills it: ``_LIVE``); the
+    keys cancelled (the others were unknown, filled, expired or cancelled)."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", MATCH_LOCK)
         await _match_locked(conn, now)
