@@ -14,37 +14,17 @@ from decimal import Decimal
 
 import asyncpg
 
-from orderflow.execution.engine import Executor
-from orderflow.execution.paper import PaperBroker
 from tests.execution.conftest import (
-    MARKET,
-    TOKEN_NO,
-    TOKEN_YES,
-    WHALE,
-    add_strategy,
-    add_token,
-    add_trade,
-    add_wallet,
-    executor_settings,
     reveal,
 )
-from tests.execution.livekit import Clock
+from tests.execution.paperkit import clocked_executor, whale_buys
 
 
 async def test_a_level_stored_after_the_order_expired_still_fills_it(
     pool: asyncpg.Pool, dsn: str
 ) -> None:
-    clock = Clock()
-    ex = Executor(
-        pool, dsn, executor_settings(), {"paper": PaperBroker(pool, clock=clock)}, clock=clock
-    )
-    async with pool.acquire() as conn:
-        await add_strategy(conn, "alpha")
-        await add_token(conn, TOKEN_YES, MARKET, 0)
-        await add_token(conn, TOKEN_NO, MARKET, 1)
-        await add_wallet(conn, WHALE, 8.5, edge=0.10, edge_se=0.02)
-        await ex.registry.refresh(conn)
-        await add_trade(conn, price="0.50", usdc="600")
+    ex, clock = clocked_executor(pool, dsn)
+    await whale_buys(pool, ex)
     assert await ex.catch_up() == 1
     expires = await pool.fetchval("SELECT expires_at FROM orderflow_paper_orders")
     clock.offset = timedelta(minutes=7)  # 2 minutes past the 5-minute life
@@ -65,17 +45,8 @@ async def test_a_level_stored_after_the_order_expired_still_fills_it(
 async def test_a_level_stored_after_the_kill_from_before_it_still_fills(
     pool: asyncpg.Pool, dsn: str
 ) -> None:
-    clock = Clock()
-    ex = Executor(
-        pool, dsn, executor_settings(), {"paper": PaperBroker(pool, clock=clock)}, clock=clock
-    )
-    async with pool.acquire() as conn:
-        await add_strategy(conn, "alpha")
-        await add_token(conn, TOKEN_YES, MARKET, 0)
-        await add_token(conn, TOKEN_NO, MARKET, 1)
-        await add_wallet(conn, WHALE, 8.5, edge=0.10, edge_se=0.02)
-        await ex.registry.refresh(conn)
-        await add_trade(conn, price="0.50", usdc="600")
+    ex, clock = clocked_executor(pool, dsn)
+    await whale_buys(pool, ex)
     assert await ex.catch_up() == 1
     clock.offset = timedelta(minutes=1)
     async with pool.acquire() as conn:

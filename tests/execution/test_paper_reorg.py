@@ -18,38 +18,20 @@ import asyncpg
 
 from orderflow.chain.rollback import rollback_from
 from orderflow.execution.engine import Executor
-from orderflow.execution.paper import PaperBroker
 from tests.execution.conftest import (
     MAKER,
-    MARKET,
-    TOKEN_NO,
-    TOKEN_YES,
-    WHALE,
-    add_strategy,
-    add_token,
-    add_trade,
-    add_wallet,
-    executor_settings,
     reveal,
 )
 from tests.execution.livekit import Clock
+from tests.execution.paperkit import clocked_executor, whale_buys
 
 FORK = 1_000  # the orphaned block
 REVERSALS = "SELECT count(*) FROM orderflow_fills WHERE reverses IS NOT NULL"
 
 
 async def _resting(pool: asyncpg.Pool, dsn: str) -> tuple[Executor, Clock]:
-    clock = Clock()
-    ex = Executor(
-        pool, dsn, executor_settings(), {"paper": PaperBroker(pool, clock=clock)}, clock=clock
-    )
-    async with pool.acquire() as conn:
-        await add_strategy(conn, "alpha")
-        await add_token(conn, TOKEN_YES, MARKET, 0)
-        await add_token(conn, TOKEN_NO, MARKET, 1)
-        await add_wallet(conn, WHALE, 8.5, edge=0.10, edge_se=0.02)
-        await ex.registry.refresh(conn)
-        await add_trade(conn, price="0.50", usdc="600")
+    ex, clock = clocked_executor(pool, dsn)
+    await whale_buys(pool, ex)
     assert await ex.catch_up() == 1
     return ex, clock
 

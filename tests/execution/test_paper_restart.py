@@ -15,22 +15,13 @@ import asyncpg
 import pytest
 
 from orderflow.execution.broker import OrderInDoubtError, OrderOutcome, PreparedOrder
-from orderflow.execution.engine import Executor
 from orderflow.execution.orders import OrderDesk
 from orderflow.execution.paper import PaperBroker
 from tests.execution.conftest import (
-    MARKET,
-    TOKEN_NO,
-    TOKEN_YES,
-    WHALE,
-    add_strategy,
-    add_token,
-    add_trade,
-    add_wallet,
-    executor_settings,
     reveal,
 )
 from tests.execution.livekit import Clock
+from tests.execution.paperkit import clocked_executor, whale_buys
 
 
 class AnswerLost(PaperBroker):
@@ -41,25 +32,6 @@ class AnswerLost(PaperBroker):
         raise OrderInDoubtError("the answer was lost")
 
 
-def _executor(
-    pool: asyncpg.Pool, dsn: str, clock: Clock, broker: PaperBroker, desk: type[OrderDesk]
-) -> Executor:
-    brokers = {"paper": broker}
-    return Executor(
-        pool, dsn, executor_settings(), brokers, clock=clock, desk=desk(pool, brokers, clock=clock)
-    )
-
-
-async def _signal(pool: asyncpg.Pool, ex: Executor) -> None:
-    async with pool.acquire() as conn:
-        await add_strategy(conn, "alpha")
-        await add_token(conn, TOKEN_YES, MARKET, 0)
-        await add_token(conn, TOKEN_NO, MARKET, 1)
-        await add_wallet(conn, WHALE, 8.5, edge=0.10, edge_se=0.02)
-        await ex.registry.refresh(conn)
-        await add_trade(conn, price="0.50", usdc="600")
-
-
 async def test_an_intent_never_sent_is_abandoned_after_its_expiry(
     pool: asyncpg.Pool, dsn: str
 ) -> None:
@@ -67,13 +39,12 @@ async def test_an_intent_never_sent_is_abandoned_after_its_expiry(
         async def before_send(self, order_id: int) -> None:
             raise SystemExit("power cut")
 
-    clock = Clock()
-    ex = _executor(pool, dsn, clock, PaperBroker(pool, clock=clock), Crashing)
-    await _signal(pool, ex)
+    ex, clock = clocked_executor(pool, dsn, desk=Crashing)
+    await whale_buys(pool, ex)
     with pytest.raises(SystemExit):
         await ex.catch_up()
     # Restart: unknown to the paper exchange, but valid until its expiry: in doubt.
-    again = _executor(pool, dsn, clock, PaperBroker(pool, clock=clock), OrderDesk)
+    again, _ = clocked_executor(pool, dsn, clock)
     await again.desk.reconcile()
     row = await pool.fetchrow("SELECT id, status FROM orderflow_orders")
     assert row["status"] == "INTENT" and row["id"] in again.desk.in_doubt
@@ -89,14 +60,14 @@ async def test_an_order_whose_answer_was_lost_is_adopted_and_fills(
     pool: asyncpg.Pool, dsn: str
 ) -> None:
     clock = Clock()
-    ex = _executor(pool, dsn, clock, AnswerLost(pool, clock=clock), OrderDesk)
-    await _signal(pool, ex)
+    ex, _ = clocked_executor(pool, dsn, clock, AnswerLost(pool, clock=clock))
+    await whale_buys(pool, ex)
     await ex.catch_up()
     row = await pool.fetchrow("SELECT id, status FROM orderflow_orders")
     assert row["status"] == "INTENT" and row["id"] in ex.desk.in_doubt
     async with pool.acquire() as conn:
         await reveal(conn, price="0.51", shares="10")
-    again = _executor(pool, dsn, clock, PaperBroker(pool, clock=clock), OrderDesk)
+    again, _ = clocked_executor(pool, dsn, clock)
     await again.desk.reconcile()
     order = await pool.fetchrow("SELECT * FROM orderflow_orders")
     key = await pool.fetchval("SELECT order_key FROM orderflow_paper_orders")

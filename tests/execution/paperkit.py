@@ -1,0 +1,50 @@
+"""Paper-exchange test kit: an executor on a movable clock, and a whale buy for it to follow."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from orderflow.execution.broker import Broker, Mode
+from orderflow.execution.engine import Executor
+from orderflow.execution.orders import OrderDesk
+from orderflow.execution.paper import PaperBroker
+from tests.execution.conftest import (
+    MARKET,
+    TOKEN_NO,
+    TOKEN_YES,
+    WHALE,
+    add_strategy,
+    add_token,
+    add_trade,
+    add_wallet,
+    executor_settings,
+)
+from tests.execution.livekit import Clock
+
+
+def clocked_executor(
+    pool: asyncpg.Pool,
+    dsn: str,
+    clock: Clock | None = None,
+    broker: PaperBroker | None = None,
+    desk: type[OrderDesk] = OrderDesk,
+) -> tuple[Executor, Clock]:
+    """A paper executor whose desk and paper exchange read ``clock`` (a new one by default)."""
+    clock = clock or Clock()
+    brokers: dict[Mode, Broker] = {"paper": broker or PaperBroker(pool, clock=clock)}
+    executor = Executor(
+        pool, dsn, executor_settings(), brokers, clock=clock, desk=desk(pool, brokers, clock=clock)
+    )
+    return executor, clock
+
+
+async def whale_buys(pool: asyncpg.Pool, executor: Executor) -> None:
+    """Strategy ``alpha``, the two outcomes of ``MARKET``, a scored whale, and its buy of YES at
+    0.50 for 600 USDC: one FOLLOW_WHALE signal once the executor catches up."""
+    async with pool.acquire() as conn:
+        await add_strategy(conn, "alpha")
+        await add_token(conn, TOKEN_YES, MARKET, 0)
+        await add_token(conn, TOKEN_NO, MARKET, 1)
+        await add_wallet(conn, WHALE, 8.5, edge=0.10, edge_se=0.02)
+        await executor.registry.refresh(conn)
+        await add_trade(conn, price="0.50", usdc="600")
