@@ -19,6 +19,9 @@ bid a seller hit). No ask seen: no price — an order nobody is known to offer t
 at a guess (the executor records ``no_price``). A SELL mirrors it: the lowest bid at the latest
 moment bids were seen, lowered to the lowest ask seen since.
 
+A print at 0 or at 1 or more is no level (no resting order is priced there; the paper exchange
+and the backtest refuse such levels too: :func:`orderflow.execution.depth.plausible`).
+
 The last trade price is not a quote: after a panic sell it is the bid the seller hit, about a
 spread below any ask, and a paper BUY priced there filled where no live order could.
 """
@@ -68,8 +71,12 @@ class Seen:
 
 
 def quote(seen: Iterable[Seen], side: Side) -> Decimal | None:
-    """The price a taker on ``side`` would meet now (None: no level of that side seen)."""
-    levels = list(seen)
+    """The price a taker on ``side`` would meet now (None: no level of that side seen).
+
+    A print no resting order could have made — at 0, or at 1 or more (the CLOB rests orders
+    strictly between) — is no level: a wash pair's price-0 "ask" would otherwise price a follow
+    at the tick and size it by Kelly at that price."""
+    levels = [s for s in seen if 0 < s.price < 1]
     own = [s for s in levels if s.met == side]
     if not own:
         return None

@@ -51,3 +51,18 @@ def test_the_bid_is_the_lowest_level_hit_last_lowered_to_an_ask_taken_since() ->
 def test_no_level_of_the_side_no_quote() -> None:
     assert quote([Seen(at(0), "SELL", D("0.45"))], "BUY") is None
     assert quote([], "SELL") is None
+
+
+def test_a_print_no_resting_order_could_make_is_no_level() -> None:
+    """A price-0 "ask" (a wash pair's gift) or a "bid" at 1 or more: the CLOB rests orders
+    strictly between 0 and 1, so no taker met such a level. Taken as the quote, a price-0 print
+    priced a follow at the tick and sized it by Kelly at that price: the strategy's whole
+    position cap in shares at 0.01, resting live for a market trading at 0.50."""
+    seen = [
+        Seen(at(0), "BUY", D("0.50")),
+        Seen(at(10), "BUY", D("0")),  # the latest "ask"
+        Seen(at(20), "SELL", D("1")),  # the latest "bid"
+    ]
+    assert quote(seen, "BUY") == D("0.50")
+    assert quote([Seen(at(0), "SELL", D("0.45")), *seen[2:]], "SELL") == D("0.45")
+    assert quote([Seen(at(0), "BUY", D("0"))], "BUY") is None
