@@ -132,6 +132,11 @@ def status_schema() -> dict[str, Any]:
                 "description": "orderflow_strategies.generation (bumped on every change).",
             },
             "openPositions": {"type": "integer", "description": "Open positions right now."},
+            "liveOrders": {
+                "type": "integer",
+                "description": "Orders that may still trade right now: resting on the exchange "
+                "(paper orders rest on the paper exchange too) or sent and in doubt.",
+            },
             "todayPnlUsd": {
                 "type": "string",
                 "description": "Realized plus unrealized P&L since 00:00 UTC, exact decimal USDC.",
@@ -151,6 +156,7 @@ def crd() -> dict[str, Any]:
         ("Mode", "string", ".spec.mode", "paper or live"),
         ("State", "string", ".status.state", "Running, Paused, Killed, Invalid …"),
         ("Open", "integer", ".status.openPositions", "open positions"),
+        ("Orders", "integer", ".status.liveOrders", "orders resting or in doubt"),
         ("PnL", "string", ".status.todayPnlUsd", "today's P&L in USDC"),
         ("Age", "date", ".metadata.creationTimestamp", ""),
     ]

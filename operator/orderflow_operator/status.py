@@ -166,6 +166,7 @@ def build_status(
         "strategy": name,
         "settingsGeneration": figures.generation if figures.owned else None,
         "openPositions": figures.open_positions,
+        "liveOrders": figures.live_orders,
         "todayPnlUsd": usd(figures.today_pnl),
         "lastSignalAt": timestamp(figures.last_signal_at),
         "executorHeartbeatAt": timestamp(figures.heartbeat_at),

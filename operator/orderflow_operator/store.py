@@ -152,6 +152,7 @@ class Figures:
     killed: bool
     generation: int | None
     open_positions: int
+    live_orders: int  # resting on the exchange (paper orders rest too) or sent and in doubt
     today_pnl: Decimal
     last_signal_at: datetime | None
     heartbeat_at: datetime | None
@@ -178,6 +179,8 @@ SELECT
     (SELECT generation FROM s) AS generation,
     (SELECT count(*) FROM orderflow_positions WHERE strategy = $1 AND status = 'OPEN')
         AS open_positions,
+    (SELECT count(*) FROM orderflow_orders
+      WHERE strategy = $1 AND status IN ('INTENT', 'OPEN')) AS live_orders,
     coalesce(
         (SELECT total_pnl FROM orderflow_performance
           WHERE strategy = $1 AND day = (now() AT TIME ZONE 'UTC')::date),
@@ -214,6 +217,7 @@ async def read_figures(conn: asyncpg.Connection, *, name: str, source: str) -> F
         killed=row["killed"],
         generation=row["generation"],
         open_positions=row["open_positions"],
+        live_orders=row["live_orders"],
         today_pnl=row["today_pnl"],
         last_signal_at=row["last_signal_at"],
         heartbeat_at=row["heartbeat_at"],

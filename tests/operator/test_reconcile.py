@@ -12,6 +12,7 @@ from orderflow_operator import store
 from orderflow_operator.reconcile import Result, Target, finalize, reconcile, refresh
 
 WHALE = Target("trading", "whale")
+WHALE_WALLET = "0x" + "a1" * 20
 
 
 async def run(
@@ -159,6 +160,43 @@ async def test_finalize_kills_marks_deleted_keeps_history_and_allows_reuse(
     assert cond(r.status, "Ready") == ("True", "Applied")
 
 
+async def test_live_orders_are_the_orders_resting_or_in_doubt(pool: asyncpg.Pool) -> None:
+    """Orders that may still trade — resting on the exchange (paper orders rest too) or sent
+    and in doubt — are shown beside the open positions; closed ones are not."""
+    first = await run(pool, {})
+    assert first.status["liveOrders"] == 0
+    for n, (strategy, status) in enumerate(
+        [("whale", "OPEN"), ("whale", "INTENT"), ("whale", "FILLED"), ("whale", "CANCELED"),
+         ("other", "OPEN")]
+    ):  # fmt: skip
+        signal = await pool.fetchval(
+            """
+            INSERT INTO orderflow_signals (strategy, signal_type, chain_id, tx_hash, log_index,
+                wallet_address, token_id, trigger_price, trade_time)
+            VALUES ($1, 'FOLLOW_WHALE', 137, $2, $3, $4, 1, 0.5, now()) RETURNING id
+            """,
+            strategy,
+            "0x" + f"{n:064x}",
+            n,
+            WHALE_WALLET,
+        )
+        await pool.execute(
+            """
+            INSERT INTO orderflow_orders (strategy, signal_id, mode, client_order_id, token_id,
+                side, price, shares, status)
+            VALUES ($1, $2, 'paper', $3, 1, 'BUY', 0.5, 10, $4)
+            """,
+            strategy,
+            signal,
+            f"paper-{n}",
+            status,
+        )
+    status = await refresh(
+        pool, WHALE, ready=None, generation=1, previous_status=first.status, stale_after_secs=30
+    )
+    assert status["liveOrders"] == 2
+
+
 async def test_figures_positions_pnl_signals_heartbeat(pool: asyncpg.Pool) -> None:
     first = await run(pool, {})
     assert first.status["openPositions"] == 0
@@ -184,7 +222,7 @@ async def test_figures_positions_pnl_signals_heartbeat(pool: asyncpg.Pool) -> No
     status = await refresh(
         pool, WHALE, ready=None, generation=1, previous_status=first.status, stale_after_secs=30
     )
-    assert status["openPositions"] == 1
+    assert status["openPositions"] == 1 and status["liveOrders"] == 0
     assert status["todayPnlUsd"] == "2.35"  # 0.50 - 1.25 + 3.10; yesterday's 100 is not today's
     assert cond(status, "Degraded") == ("False", "ExecutorAlive")
     assert 4 <= status["executorHeartbeatAgeSecs"] <= 30
