@@ -266,3 +266,34 @@ async def test_the_book_includes_the_complements_makers_at_one_minus_their_price
     assert [(s.status, s.price) for s in signals if s.market_id == m2] == [
         ("EXECUTED", Decimal("0.41"))
     ]
+
+
+async def test_a_false_complement_is_no_mirror_of_the_book(pool: asyncpg.Pool) -> None:
+    """A token registry row naming another market's token (or the token itself) as the
+    complement: that token's makers are not this book's levels (the paper exchange refuses the
+    same mapping). Before, a maker buying the other market's token at 0.59 was an ask of YES at
+    0.41."""
+    h = History()
+    m, other = h.market("m"), h.market("other")
+    yes = token_of(m, 0)
+    h.trade(addr("mm1"), other, 1, "BUY", "0.59", "1000", T + _s(30), taker=False)
+    h.trade(addr("mm2"), m, 0, "BUY", "0.45", "500", T + _s(60), taker=False)
+    await h.store(pool)
+    async with pool.acquire() as conn:
+        for wrong in (token_of(other, 1), yes):
+            await conn.execute(
+                "UPDATE orderflow_tokens SET complement_token_id = $2 WHERE token_id = $1",
+                Decimal(yes),
+                Decimal(wrong),
+            )
+            await conn.execute(
+                "UPDATE orderflow_tokens SET complement_token_id = $2 WHERE token_id = $1",
+                Decimal(token_of(other, 1)),
+                Decimal(yes),
+            )
+            depth = ChainDepth()
+            asks = await depth.levels(conn, yes, "BUY", T, T + _s(300))
+            assert asks == []
+            # its own makers still are: a bid of YES at 0.45
+            bids = await depth.levels(conn, yes, "SELL", T, T + _s(300))
+            assert [lv.price for lv in bids] == [Decimal("0.45")]
