@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from scratch_db import scratch_server  # noqa: E402
 
 from orderflow import db  # noqa: E402
-from orderflow.execution import paper_book  # noqa: E402
+from orderflow.execution import paper_book, settlement  # noqa: E402
 from orderflow.execution.broker import OrderRequest  # noqa: E402
 
 EXCHANGE = "0xe111180000d2663c0091e4f400237545b87b996b"
@@ -146,7 +146,7 @@ async def per_order_pass(conn: asyncpg.Connection, now: datetime) -> None:
     here, so no takings are stored)."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", paper_book.MATCH_LOCK)
-        for r in await conn.fetch(paper_book._LIVE, now, paper_book.LATE_LEVELS):
+        for r in await conn.fetch(paper_book._LIVE, now, settlement.LATE_FILLS):
             complement = await conn.fetchval(
                 "SELECT complement_token_id FROM orderflow_tokens WHERE token_id = $1",
                 r["token_id"],

@@ -25,13 +25,13 @@ ZERO = Decimal(0)
 
 
 def paper_fill(
-    shares: Decimal, price: Decimal, taker_fee_rate: Decimal, at: datetime, key: str = "paper"
+    shares: Decimal, price: Decimal, taker_fee_rate: Decimal, at: datetime
 ) -> FillReport:
     """A fill at ``price``: gross collateral and the V2 taker fee on top (as the exchange
     charges it)."""
     usdc = (shares * price).quantize(USDC_STEP)
     fee = taker_fee(shares, price, taker_fee_rate)
-    return FillReport(fill_key=key, shares=shares, usdc=usdc, fee=fee, price=price, at=at)
+    return FillReport(fill_key="paper", shares=shares, usdc=usdc, fee=fee, price=price, at=at)
 
 
 @dataclass(frozen=True, slots=True)

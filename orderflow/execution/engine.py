@@ -31,7 +31,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -42,7 +42,7 @@ from orderflow.execution import order_queries, position_queries, strategy_querie
 from orderflow.execution.broker import Broker, Mode
 from orderflow.execution.leader import LeaderLock
 from orderflow.execution.order_worker import OrderWorker
-from orderflow.execution.orders import OrderDesk
+from orderflow.execution.orders import OrderDesk, utcnow
 from orderflow.execution.performance import update_performance
 from orderflow.execution.positions import settle_resolved
 from orderflow.execution.settings import ExecutorSettings
@@ -67,10 +67,6 @@ DB_ERRORS = (
     asyncpg.InterfaceError,
     asyncpg.InternalClientError,
 )
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Executor:

@@ -36,10 +36,7 @@ from orderflow.execution.broker import (
     OrderRequest,
     PreparedOrder,
 )
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from orderflow.execution.orders import utcnow
 
 
 class PaperBroker:

@@ -38,11 +38,6 @@ from orderflow.execution.settlement import LATE_FILLS
 from orderflow.signals.quotes import levels_of
 from orderflow.signals.views import Side
 
-# How long after an order's expiry a level stored late (listener lag, a backfill after downtime)
-# may still fill it: as long as the desk asks for an expired order's late fills (it closes the
-# order 30 s after its expiry, then looks back LATE_FILLS: orderflow.execution.settlement). Was
-# 2 minutes: a level stored 5 minutes late, its block before the expiry, was lost for good.
-LATE_LEVELS = LATE_FILLS
 # pg_advisory_xact_lock key of the matching pass ('orderflow paper' in ASCII, truncated).
 MATCH_LOCK = 0x6F7266_7061706572
 PAPER_TRADE = "paper:"  # a paper fill's trade id: paper:<tx>:<log index> of the level it took
@@ -55,8 +50,10 @@ ON CONFLICT (order_key) DO NOTHING
 """
 
 # Orders still able to fill: not filled, and closed — expired or cancelled, whichever came first
-# — less than LATE_LEVELS ago (a level stored late, its block older than the close, is still the
-# order's: the desk books a cancelled order's fills from before the cancel).
+# — less than LATE_FILLS ago: a level stored late (listener lag, a backfill after downtime), its
+# block older than the close, is still the order's, as long as the desk asks for an order's late
+# fills (orderflow.execution.settlement; it books a cancelled order's fills from before the
+# cancel too).
 _LIVE = """
 SELECT order_key, token_id, side, price, shares, fee_rate, quote, accepted_at, filled,
        LEAST(expires_at, canceled_at) AS closes_at
@@ -213,7 +210,7 @@ async def _match_locked(conn: asyncpg.Connection, now: datetime) -> int:
             r["accepted_at"],
             r["closes_at"],
         )
-        for r in await conn.fetch(_LIVE, now, LATE_LEVELS)
+        for r in await conn.fetch(_LIVE, now, LATE_FILLS)
     ]
     if not orders:
         return 0

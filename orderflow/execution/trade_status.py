@@ -42,10 +42,10 @@ from orderflow.execution.broker import Broker, ExchangeFill, OrderOutcome, Order
 from orderflow.execution.desk_access import DeskAccess
 from orderflow.execution.positions import restate_position
 from orderflow.execution.settlement import order_ids
+from orderflow.signals.sizing import USDC_STEP
 
 log = logging.getLogger(__name__)
 REVERSAL_SUFFIX = ":reversal"
-USDC_STEP = Decimal("0.000001")
 LOOKUP_CONCURRENCY = 8
 
 
