@@ -16,30 +16,13 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.engine import Executor
-from orderflow.execution.paper import PaperBroker
 from tests.execution.conftest import (
-    MARKET,
     TOKEN_NO,
     TOKEN_YES,
-    WHALE,
     add_strategy,
-    add_token,
-    add_trade,
-    add_wallet,
-    executor_settings,
     reveal,
 )
-from tests.execution.livekit import Clock
-
-
-async def _setup(pool: asyncpg.Pool, ex: Executor, *names: str) -> None:
-    async with pool.acquire() as conn:
-        for name in names or ("alpha",):
-            await add_strategy(conn, name)
-        await add_token(conn, TOKEN_YES, MARKET, 0)
-        await add_token(conn, TOKEN_NO, MARKET, 1)
-        await add_wallet(conn, WHALE, 8.5, edge=0.10, edge_se=0.02)
-        await ex.registry.refresh(conn)
+from tests.execution.paperkit import clocked_executor, whale_buys
 
 
 async def _order(pool: asyncpg.Pool) -> asyncpg.Record:
@@ -48,8 +31,7 @@ async def _order(pool: asyncpg.Pool) -> asyncpg.Record:
 
 async def _follow(pool: asyncpg.Pool, ex: Executor) -> asyncpg.Record:
     """The whale buys YES at 0.50; the strategy's paper BUY rests at 0.51."""
-    async with pool.acquire() as conn:
-        await add_trade(conn, price="0.50", usdc="600")
+    await whale_buys(pool, ex)
     assert await ex.catch_up() == 1
     order = await _order(pool)
     assert order["status"] == "OPEN" and order["price"] == Decimal("0.51")
@@ -60,7 +42,6 @@ async def test_a_paper_order_fills_only_what_the_book_shows(
     pool: asyncpg.Pool, make_executor: Callable[..., Executor]
 ) -> None:
     ex = make_executor()
-    await _setup(pool, ex)
     order = await _follow(pool, ex)
     assert order["shares"] > 40
     async with pool.acquire() as conn:
@@ -85,11 +66,7 @@ async def test_a_paper_order_fills_only_what_the_book_shows(
 
 
 async def test_nothing_shown_expires_unfilled(pool: asyncpg.Pool, dsn: str) -> None:
-    clock = Clock()
-    ex = Executor(
-        pool, dsn, executor_settings(), {"paper": PaperBroker(pool, clock=clock)}, clock=clock
-    )
-    await _setup(pool, ex)
+    ex, clock = clocked_executor(pool, dsn)
     order = await _follow(pool, ex)
     async with pool.acquire() as conn:
         # Liquidity shown before the order existed was taken by someone else already.
@@ -111,9 +88,9 @@ async def test_a_level_is_taken_once_across_paper_orders(
     pool: asyncpg.Pool, make_executor: Callable[..., Executor]
 ) -> None:
     ex = make_executor()
-    await _setup(pool, ex, "alpha", "beta")
     async with pool.acquire() as conn:
-        await add_trade(conn, price="0.50", usdc="600")
+        await add_strategy(conn, "beta")
+    await whale_buys(pool, ex)  # and alpha
     assert await ex.catch_up() == 2
     orders = await pool.fetch("SELECT * FROM orderflow_orders ORDER BY id")
     assert len(orders) == 2 and all(o["status"] == "OPEN" for o in orders)
@@ -129,7 +106,6 @@ async def test_the_other_outcomes_bid_fills_through_the_unified_book(
     pool: asyncpg.Pool, make_executor: Callable[..., Executor]
 ) -> None:
     ex = make_executor()
-    await _setup(pool, ex)
     await _follow(pool, ex)
     async with pool.acquire() as conn:
         for token, other in ((TOKEN_YES, TOKEN_NO), (TOKEN_NO, TOKEN_YES)):
@@ -149,7 +125,6 @@ async def test_an_ask_far_below_the_quote_is_a_cross_not_liquidity(
     pool: asyncpg.Pool, make_executor: Callable[..., Executor]
 ) -> None:
     ex = make_executor()
-    await _setup(pool, ex)
     await _follow(pool, ex)
     async with pool.acquire() as conn:
         # A wash pair's off-market print: no ask stood there when the order was priced.
@@ -162,7 +137,6 @@ async def test_a_killed_strategy_cancels_its_resting_paper_order(
     pool: asyncpg.Pool, make_executor: Callable[..., Executor]
 ) -> None:
     ex = make_executor()
-    await _setup(pool, ex)
     await _follow(pool, ex)
     async with pool.acquire() as conn:
         await reveal(conn, price="0.51", shares="5")  # filled before the kill
@@ -181,7 +155,6 @@ async def test_a_restarted_executor_books_each_paper_fill_once(
     pool: asyncpg.Pool, make_executor: Callable[..., Executor]
 ) -> None:
     ex = make_executor()
-    await _setup(pool, ex)
     await _follow(pool, ex)
     async with pool.acquire() as conn:
         await reveal(conn, price="0.50", shares="7")
@@ -205,7 +178,6 @@ async def test_a_paper_order_filled_in_full_is_filled(
     pool: asyncpg.Pool, make_executor: Callable[..., Executor]
 ) -> None:
     ex = make_executor()
-    await _setup(pool, ex)
     order = await _follow(pool, ex)
     async with pool.acquire() as conn:
         await reveal(conn, price="0.51", shares=str(order["shares"] + 100))
