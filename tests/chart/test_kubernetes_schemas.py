@@ -4,7 +4,8 @@ kubernetes-validate ships the JSON schemas of each Kubernetes release inside the
 mode rejects unknown fields, so a misspelt key (``readinessProbes``) fails here rather than being
 dropped silently by the API server. 1.35 is the version of the pinned kubectl.
 The two custom kinds are checked against their own schemas: TradingStrategy against the chart's
-CRD, ServiceMonitor against the fields the chart relies on.
+CRD, ServiceMonitor and PrometheusRule against the fields the chart relies on (the rules'
+PromQL: tests/chart/test_alerts.py, with promtool).
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.helm
 
 KUBERNETES_VERSION = "1.35.0"
-CUSTOM_KINDS = {"TradingStrategy", "ServiceMonitor", "KopfPeering", "ClusterKopfPeering"}
+CUSTOM_KINDS = {
+    "TradingStrategy",
+    "ServiceMonitor",
+    "PrometheusRule",
+    "KopfPeering",
+    "ClusterKopfPeering",
+}
 CRD_FILE = CHART / "crds" / "tradingstrategies.yaml"
 
 
@@ -88,6 +95,18 @@ def validate_service_monitor(doc: Manifest) -> None:
         assert endpoint["path"] == "/metrics"
 
 
+def validate_prometheus_rule(doc: Manifest) -> None:
+    assert doc["apiVersion"] == "monitoring.coreos.com/v1"
+    assert set(doc["spec"]) == {"groups"}
+    for group in doc["spec"]["groups"]:
+        assert set(group) == {"name", "rules"} and group["rules"]
+        for rule in group["rules"]:
+            assert set(rule) <= {"alert", "expr", "for", "labels", "annotations"}
+            assert isinstance(rule["expr"], str) and rule["alert"]
+            assert all(isinstance(v, str) for v in rule.get("labels", {}).values())
+            assert all(isinstance(v, str) for v in rule.get("annotations", {}).values())
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
 def test_every_object_is_valid(scenario: Scenario) -> None:
     docs = render(*scenario.args)
@@ -98,6 +117,8 @@ def test_every_object_is_valid(scenario: Scenario) -> None:
             validate_trading_strategy(doc)
         elif doc["kind"] == "ServiceMonitor":
             validate_service_monitor(doc)
+        elif doc["kind"] == "PrometheusRule":
+            validate_prometheus_rule(doc)
         elif doc["kind"] in ("KopfPeering", "ClusterKopfPeering"):
             # kopf's peering CRDs have no spec; only identity matters.
             assert doc["apiVersion"] == "kopf.dev/v1"

@@ -341,20 +341,16 @@ def test_dashboard_queries_what_the_code_exports() -> None:
     import json
     import re
 
+    from tests.chart.exported import exported_series, orderflow_series
     from tests.conftest import ROOT
 
     board = json.loads((ROOT / "charts/orderflow/dashboards/orderflow.json").read_text())
-    source = "\n".join(p.read_text() for p in (ROOT / "orderflow").rglob("*.py"))
-    exported = set()
-    for kind, name in re.findall(
-        r'create_(counter|gauge|histogram|up_down_counter)\(\s*"(\w+)"', source
-    ):
-        exported.add(name if kind != "counter" or name.endswith("_total") else f"{name}_total")
+    exported = exported_series()
     schema = "\n".join(p.read_text() for p in (ROOT / "migrations").glob("*.sql"))
     for panel in board["panels"]:
         for target in panel["targets"]:
             if "expr" in target:
-                for metric in re.findall(r"\borderflow_\w+", target["expr"]):
+                for metric in orderflow_series(target["expr"]):
                     assert metric in exported, f"{panel['title']}: {metric} is not exported"
             else:
                 query = target["rawSql"]
