@@ -4,6 +4,8 @@ Every executor tries ``pg_try_advisory_lock`` on its own connection; the one tha
 the others stand by and retry every ``leader_retry_secs``. The lock belongs to the session, so
 when the leader dies (or its connection drops) PostgreSQL releases it and a standby takes over.
 A leader checks its lock connection before each step and stops trading the moment it is gone.
+``orderflow_executor_leader`` on /metrics says which pod trades (the chart's
+OrderflowNoTradingLeader alert: executors up, none trading).
 """
 
 from __future__ import annotations
@@ -12,9 +14,14 @@ import logging
 
 import asyncpg
 
-from orderflow import db
+from orderflow import db, telemetry
 
 log = logging.getLogger(__name__)
+
+_leading = telemetry.meter("orderflow.execution").create_gauge(
+    "orderflow_executor_leader",
+    description="1 while this executor holds the trading lock (it trades), 0 while it stands by",
+)
 
 # What a statement on the lock's session raises when the session is gone or unusable.
 _LOST = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
@@ -49,8 +56,10 @@ class LeaderLock:
             raise
         if not got:
             await conn.close()
+            _leading.set(0)
             return False
         self._conn = conn
+        _leading.set(1)
         log.info("took the trading lock")
         return True
 
@@ -71,6 +80,7 @@ class LeaderLock:
         being read: asyncpg then refuses any statement with InternalClientError) is dropped:
         PostgreSQL releases a session's locks with the session."""
         conn, self._conn = self._conn, None
+        _leading.set(0)
         if conn is None or conn.is_closed():
             return
         try:

@@ -55,6 +55,7 @@ def test_off_by_default_and_following_the_components() -> None:
         "OrderflowDeadLetters",
         "OrderflowListenerReconnecting",
         "OrderflowExecutorDown",
+        "OrderflowNoTradingLeader",
         "OrderflowOrdersRejected",
         "OrderflowSignalsSlow",
         "OrderflowReputationStale",
@@ -119,6 +120,7 @@ _SEVERITY = {
     "OrderflowDeadLetters": "warning",
     "OrderflowListenerReconnecting": "warning",
     "OrderflowExecutorDown": "critical",
+    "OrderflowNoTradingLeader": "critical",
     "OrderflowOrdersRejected": "warning",
     "OrderflowSignalsSlow": "warning",
     "OrderflowReputationStale": "warning",
@@ -129,6 +131,9 @@ _SEVERITY = {
 HEALTHY = {
     "listener up": (f'up{{{LISTENER},pod="l-0"}}', "1x150"),
     "executor up": (f'up{{{EXECUTOR},pod="e-0"}}', "1x150"),
+    "standby up": (f'up{{{EXECUTOR},pod="e-1"}}', "1x150"),
+    "leader": (f'orderflow_executor_leader{{{EXECUTOR},pod="e-0"}}', "1x150"),
+    "standby": (f'orderflow_executor_leader{{{EXECUTOR},pod="e-1"}}', "0x150"),
     "logs": (f"orderflow_listener_logs_total{{{LISTENER}}}", "0+40x150"),
     "lag": (f"orderflow_listener_head_lag_blocks{{{LISTENER}}}", "3x150"),
     "reconnects": (f"orderflow_listener_reconnects_total{{{LISTENER}}}", "0x150"),
@@ -202,7 +207,7 @@ def test_alerts_fire_when_they_should_and_only_then(tmp_path: Path) -> None:
         ),
         # no executor pod scraped at all
         _case(
-            _series(**{"executor up": None}),
+            _series(**{"executor up": None, "standby up": None}),
             [
                 _fires(
                     "OrderflowExecutorDown",
@@ -211,6 +216,25 @@ def test_alerts_fire_when_they_should_and_only_then(tmp_path: Path) -> None:
                     namespace=NAMESPACE,
                 )
             ],
+        ),
+        # the leader's pod goes at minute 31 and the standby never takes over
+        _case(
+            _series(**{"executor up": "1x30", "leader": "1x30"}),
+            [
+                _silent("OrderflowExecutorDown", "45m"),
+                _silent("OrderflowNoTradingLeader", "32m"),
+                _fires(
+                    "OrderflowNoTradingLeader",
+                    "45m",
+                    job="of-orderflow-executor-metrics",
+                    namespace=NAMESPACE,
+                ),
+            ],
+        ),
+        # ... or takes over at minute 32: nothing fires
+        _case(
+            _series(**{"executor up": "1x30", "leader": "1x30", "standby": "0x31 1x118"}),
+            [_silent("OrderflowNoTradingLeader", at) for at in ("32m", "45m", "2h")],
         ),
         # live orders refused from minute 51; no paper order refused
         _case(
