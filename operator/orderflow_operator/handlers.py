@@ -132,6 +132,14 @@ def _target(meta: Mapping[str, Any]) -> reconcile.Target:
     return reconcile.Target(namespace=str(meta.get("namespace") or ""), name=str(meta["name"]))
 
 
+def _turn(memo: kopf.Memo) -> asyncio.Lock:
+    """The object's lock (in its memo) that its handlers and its timer reconcile under."""
+    lock: asyncio.Lock | None = getattr(memo, "lock", None)
+    if lock is None:  # no await between the look-up and the assignment: one lock per memo
+        lock = memo.lock = asyncio.Lock()
+    return lock
+
+
 def _post(body: kopf.Body, events: list[reconcile.Event]) -> None:
     for event in events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
@@ -189,6 +197,31 @@ def build_registry(
         except Exception as exc:
             return f"failing: {type(exc).__name__}"
 
+    async def reconcile_into_memo(
+        meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, memo: kopf.Memo
+    ) -> reconcile.Result:
+        """Reconcile the object's spec and remember the verdict and the generation it was for
+        in the object's memo, which kopf shares between its handlers and its timer.
+
+        Handlers and timer take turns (the memo's lock), and the spec and generation are read
+        once the turn is taken: the timer's body is kopf's live view of the object, so a timer
+        that waited for a handler reconciles what that handler did, never an older spec after
+        it."""
+        async with _turn(memo):
+            generation = meta.get("generation")
+            result = await reconcile.reconcile(
+                await database.pool(),
+                _target(meta),
+                dict(spec),
+                generation=generation,
+                previous_status=dict(status),
+                stale_after_secs=config.heartbeat_stale_secs,
+                live_credentials=config.live_credentials_secret,
+            )
+            memo.ready = result.ready
+            memo.generation = generation
+        return result
+
     # One reconcile for create, update and resume (operator restart): kopf registers the same
     # function under three handler ids.
     @kopf.on.resume(*RESOURCE, id="reconcile-resume", registry=registry)
@@ -205,29 +238,17 @@ def build_registry(
         logger: logging.Logger | logging.LoggerAdapter[Any],
         **_: Any,
     ) -> None:
-        target = _target(meta)
         try:
-            result = await reconcile.reconcile(
-                await database.pool(),
-                target,
-                dict(spec),
-                generation=meta.get("generation"),
-                previous_status=dict(status),
-                stale_after_secs=config.heartbeat_stale_secs,
-                live_credentials=config.live_credentials_secret,
-            )
+            result = await reconcile_into_memo(meta, spec, status, memo)
         except _TRANSIENT as exc:
             delay = backoff(retry, cap)
             logger.warning(f"transient error, retry in {delay:.1f}s: {exc}")
             raise kopf.TemporaryError(str(exc), delay=delay) from exc
-        # Shared with this object's timer (kopf keeps one memo per object): the timer reports the
-        # verdict of the latest reconcile, never an older one read from a stale status.
-        memo.ready = result.ready
-        memo.generation = meta.get("generation")
         patch.status.update(result.status)
         _post(body, result.events)
         outcome = result.write.outcome.value if result.write else "not-applied"
-        logger.info(f"reconciled strategy {target.name}: {outcome}, state {result.status['state']}")
+        name = meta["name"]
+        logger.info(f"reconciled strategy {name}: {outcome}, state {result.status['state']}")
 
     @kopf.on.delete(*RESOURCE, id="finalize", registry=registry)
     async def on_delete(
@@ -259,31 +280,27 @@ def build_registry(
         **_: Any,
     ) -> None:
         """Live figures; waits for this process's first reconcile of the object (resume or
-        create), whose Ready verdict and generation it then repeats. A resource blocked by a
-        name conflict is reconciled again on each tick, so it takes over as soon as the other
-        owner lets go (deletes its row); its Warning is not repeated."""
+        create), whose Ready verdict and generation it then repeats.
+
+        It reconciles the spec itself when that verdict may be out of date: a resource blocked
+        by a name conflict, so it takes over as soon as the other owner lets go (deletes its
+        row); and a spec whose generation this process has not reconciled. The latter happens
+        when another replica led meanwhile (kopf peering): kopf keeps this process's memo over
+        the pause and, the spec being the one the other replica handled, runs no handler when
+        this one takes over again, so the memo's verdict is the one from before the pause. Only
+        Normal events are posted from here (the handler that met a spec posted its Warning)."""
         ready = getattr(memo, "ready", None)
         if ready is None:
             return
-        target = _target(meta)
         try:
-            if ready.reason == "NameConflict":
-                result = await reconcile.reconcile(
-                    await database.pool(),
-                    target,
-                    dict(spec),
-                    generation=memo.generation,
-                    previous_status=dict(status),
-                    stale_after_secs=config.heartbeat_stale_secs,
-                    live_credentials=config.live_credentials_secret,
-                )
-                memo.ready = result.ready
+            if ready.reason == "NameConflict" or memo.generation != meta.get("generation"):
+                result = await reconcile_into_memo(meta, spec, status, memo)
                 _post(body, [e for e in result.events if e.type == "Normal"])
                 fresh = result.status
             else:
                 fresh = await reconcile.refresh(
                     await database.pool(),
-                    target,
+                    _target(meta),
                     ready=ready,
                     generation=memo.generation,
                     previous_status=dict(status),

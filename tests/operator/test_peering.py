@@ -4,6 +4,7 @@ did is visible."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from typing import Any
@@ -84,3 +85,64 @@ async def test_only_the_leader_works_and_the_standby_takes_over(
         found = await eventually(standby_names, lambda n: "second" in n, what="the takeover")
         assert "second" in found
         assert logged(caplog, "Resuming operations after the pause")
+
+
+async def test_a_replica_taking_over_again_reports_what_the_other_one_reconciled(
+    api: kmock.KubernetesEmulator, dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first replica reconciles a valid spec, pauses for a higher-priority one, which
+    reconciles an invalid update, and takes over again when that one stops. kopf keeps the
+    first replica's memory of the object over the pause and runs no handler on its return (the
+    spec is what the other replica handled): its status timer must not report its own old
+    verdict (Running, observedGeneration 1) over the invalid spec's."""
+    caplog.set_level(logging.INFO, logger="kopf")
+    register_peering(api, "orderflow")
+
+    async def status() -> dict[str, Any]:
+        return dict(api.objects[TS, NAMESPACE, "flip"].get("status") or {})
+
+    async with operator_running(api, dsn, peering=("orderflow", 10)):
+        body = {"metadata": {"name": "flip", "namespace": NAMESPACE}, "spec": {}}
+        async with api.post(URL, json=body) as resp:
+            assert resp.status == 200
+        await eventually(
+            status, lambda s: s.get("observedGeneration") == 1, what="the first verdict"
+        )
+        async with operator_running(api, dsn, peering=("orderflow", 20)):
+            await eventually(
+                lambda: asyncio.sleep(0, logged(caplog, "Pausing operations in favour of")),
+                bool,
+                what="the first replica to pause",
+            )
+            headers = {"Content-Type": "application/merge-patch+json"}
+            crossed = {"spec": {"minWhaleScore": 5, "maxFadeScore": 6}}
+            async with api.patch(f"{URL}/flip", json=crossed, headers=headers) as resp:
+                assert resp.status == 200
+            await eventually(
+                status,
+                lambda s: (s.get("state"), s.get("observedGeneration")) == ("Invalid", 2),
+                what="the second replica's verdict",
+            )
+            caplog.clear()
+        await eventually(
+            lambda: asyncio.sleep(0, logged(caplog, "Resuming operations after the pause")),
+            bool,
+            what="the first replica to resume",
+        )
+        # A leader heartbeat changes the Degraded condition: the first status it writes is the
+        # first replica's own (its timer runs again), whatever verdict it carries.
+        conn = await db.connect(dsn)
+        try:
+            await conn.execute(
+                "INSERT INTO orderflow_executor_heartbeats (instance_id, is_leader, strategies)"
+                " VALUES ('executor-0', TRUE, '{flip}')"
+            )
+        finally:
+            await conn.close()
+
+        def degraded(s: dict[str, Any]) -> str | None:
+            found = [c for c in s.get("conditions", []) if c["type"] == "Degraded"]
+            return found[0]["status"] if found else None
+
+        st = await eventually(status, lambda s: degraded(s) == "False", what="a fresh status")
+        assert (st["state"], st["observedGeneration"]) == ("Invalid", 2)
