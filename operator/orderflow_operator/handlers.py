@@ -199,15 +199,19 @@ def build_registry(
 
     async def reconcile_into_memo(
         meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, memo: kopf.Memo
-    ) -> reconcile.Result:
+    ) -> reconcile.Result | None:
         """Reconcile the object's spec and remember the verdict and the generation it was for
         in the object's memo, which kopf shares between its handlers and its timer.
 
-        Handlers and timer take turns (the memo's lock), and the spec and generation are read
-        once the turn is taken: the timer's body is kopf's live view of the object, so a timer
-        that waited for a handler reconciles what that handler did, never an older spec after
-        it."""
+        Handlers, timer and finalizer take turns (the memo's lock), and the spec and generation
+        are read once the turn is taken: the timer's body is kopf's live view of the object, so
+        a timer that waited for a handler reconciles what that handler did, never an older spec
+        after it. None, writing nothing, once the object is being deleted: the strategy is the
+        finalizer's to retire, and a write now would bring its row back (kopf stops the timer
+        on deletion, but a tick already under way goes on)."""
         async with _turn(memo):
+            if meta.get("deletionTimestamp") is not None:
+                return None
             generation = meta.get("generation")
             result = await reconcile.reconcile(
                 await database.pool(),
@@ -244,6 +248,8 @@ def build_registry(
             delay = backoff(retry, cap)
             logger.warning(f"transient error, retry in {delay:.1f}s: {exc}")
             raise kopf.TemporaryError(str(exc), delay=delay) from exc
+        if result is None:  # being deleted (kopf runs no resume, create or update then)
+            return
         patch.status.update(result.status)
         _post(body, result.events)
         outcome = result.write.outcome.value if result.write else "not-applied"
@@ -252,11 +258,12 @@ def build_registry(
 
     @kopf.on.delete(*RESOURCE, id="finalize", registry=registry)
     async def on_delete(
-        body: kopf.Body, meta: kopf.Meta, retry: int, logger: Any, **_: Any
+        body: kopf.Body, meta: kopf.Meta, memo: kopf.Memo, retry: int, logger: Any, **_: Any
     ) -> None:
         target = _target(meta)
         try:
-            result = await reconcile.finalize(await database.pool(), target)
+            async with _turn(memo):  # after a timer's reconcile under way, never before it
+                result = await reconcile.finalize(await database.pool(), target)
         except _TRANSIENT as exc:
             raise kopf.TemporaryError(str(exc), delay=backoff(retry, cap)) from exc
         _post(body, result.events)
@@ -295,6 +302,8 @@ def build_registry(
         try:
             if ready.reason == "NameConflict" or memo.generation != meta.get("generation"):
                 result = await reconcile_into_memo(meta, spec, status, memo)
+                if result is None:
+                    return
                 _post(body, [e for e in result.events if e.type == "Normal"])
                 fresh = result.status
             else:

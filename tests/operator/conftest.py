@@ -1,16 +1,16 @@
 """Fixtures for the operator: a Kubernetes API stand-in (kmock) and the operator running on it.
 
 kmock's ``KubernetesEmulator`` keeps objects in memory and serves discovery, list, watch, create,
-patch and delete. :class:`ApiServer` adds the few things a real API server does that kopf and
-our status rely on: names for ``generateName`` objects (kopf's Events); ``uid``,
-``creationTimestamp`` and ``metadata.generation`` on create, the generation bumped whenever the
-spec changes; a new ``resourceVersion`` on every write, and HTTP 422 when a JSON patch's
-``test`` of the resourceVersion fails (kopf's optimistic concurrency for finalizers). Without
-fresh resource versions kopf cannot tell its own stale events from new ones and runs handlers
-twice. Lists carry the current resourceVersion and a watch started from it streams only what
-changed since (kmock 0.8 replays every object as ADDED, so kopf saw each object's first version
-again after acting on it); the watch also takes its snapshot and its position in the event stream
-atomically, so no change made in between is lost.
+patch and delete. :class:`ApiServer` adds the few things a real API server does that kopf and our
+status rely on: names for ``generateName`` objects (kopf's Events); ``uid``, ``creationTimestamp``
+and ``metadata.generation`` on create, the generation bumped whenever the spec changes and when the
+object is marked for deletion; a new ``resourceVersion`` on every write, and HTTP 422 when a JSON
+patch's ``test`` of the resourceVersion fails (kopf's optimistic concurrency for finalizers).
+Without fresh resource versions kopf cannot tell its own stale events from new ones and runs
+handlers twice. Lists carry the current resourceVersion and a watch started from it streams only
+what changed since (kmock 0.8 replays every object as ADDED, so kopf saw each object's first
+version again after acting on it); the watch also takes its snapshot and its position in the event
+stream atomically, so no change made in between is lost.
 """
 
 from __future__ import annotations
@@ -135,6 +135,13 @@ class ApiServer(kmock.KubernetesEmulator):
                     if _merge(spec, data["spec"]) != spec:
                         generation = current.get("metadata", {}).get("generation", 1) + 1
                         data.setdefault("metadata", {})["generation"] = generation
+        if request.action == kmock.action.DELETE and request.name is not None:
+            current = self._current(request)
+            meta = (current or {}).get("metadata", {})
+            if meta.get("finalizers") and not meta.get("deletionTimestamp"):
+                # Marking an object for deletion bumps its generation, as the API server does.
+                key = (request.resource, request.namespace, request.name)
+                self.objects[key].patch({"metadata": {"generation": meta.get("generation", 1) + 1}})
         return await super()._handle(request)
 
 
