@@ -16,6 +16,10 @@ import asyncpg
 
 from orderflow.execution.broker import Broker, Mode
 
+# How many exchange lookups (an order's status, a trade's) a pass of the desk or of one of its
+# collaborators has in flight at once.
+LOOKUP_CONCURRENCY = 8
+
 
 @dataclass(frozen=True, slots=True)
 class DeskAccess:

@@ -44,7 +44,7 @@ from orderflow.execution.broker import (
     PreparedOrder,
 )
 from orderflow.execution.cancels import OrderCanceller
-from orderflow.execution.desk_access import DeskAccess
+from orderflow.execution.desk_access import LOOKUP_CONCURRENCY, DeskAccess
 from orderflow.execution.positions import book_fill
 from orderflow.execution.settlement import LATE_FILLS, order_ids, settle, unbooked
 from orderflow.execution.tracing import context_from, current_traceparent, fill_span
@@ -56,7 +56,6 @@ _tracer = tracer("orderflow.execution")
 _orders = meter("orderflow.execution").create_counter(
     "orderflow_orders_total", description="Orders by mode and resulting status"
 )
-LOOKUP_CONCURRENCY = 8
 
 Guard = Callable[[], str | None]  # a reason not to send (None: send)
 

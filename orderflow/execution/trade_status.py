@@ -39,14 +39,13 @@ from orderflow.errors import ExecutionError
 from orderflow.execution import order_queries, position_queries
 from orderflow.execution import trade_queries as tq
 from orderflow.execution.broker import Broker, ExchangeFill, OrderOutcome, OrderStatus
-from orderflow.execution.desk_access import DeskAccess
+from orderflow.execution.desk_access import LOOKUP_CONCURRENCY, DeskAccess
 from orderflow.execution.positions import restate_position
 from orderflow.execution.settlement import order_ids
 from orderflow.signals.sizing import USDC_STEP
 
 log = logging.getLogger(__name__)
 REVERSAL_SUFFIX = ":reversal"
-LOOKUP_CONCURRENCY = 8
 
 
 @dataclass(frozen=True, slots=True)
