@@ -133,14 +133,17 @@ async def booked_fill_keys(conn: asyncpg.Connection, order_id: int) -> set[str]:
 
 
 async def live_orders(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.Record]:
-    """The strategy's orders that may still trade (resting, or sent and in doubt), with the
-    remaining size and the token's market and latest price (they count in its exposure), and
-    the wallet and type of the signal each followed."""
+    """The strategy's orders that may still trade (resting, or sent and in doubt), in no order:
+    the remaining size and the token's market and latest price (they count in its exposure), the
+    wallet and type of the signal each followed, and what a trader reads of them (``orderflow
+    strategy status``: status, size, filled, age, the signed order and so its expiry)."""
     return list(
         await conn.fetch(
             f"""
             SELECT o.id, o.token_id, COALESCE(o.market_id, tok.condition_id) AS market_id,
-                   o.side, o.price, o.shares - o.filled_shares AS remaining, o.mode,
+                   o.side, o.price, o.shares, o.filled_shares,
+                   o.shares - o.filled_shares AS remaining, o.status, o.mode, o.created_at,
+                   o.signed_order,
                    {LAST_PRICE.replace("p.token_id", "o.token_id")} AS last_price,
                    s.wallet_address AS leader, s.signal_type
               FROM orderflow_orders o

@@ -20,6 +20,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution import (
+    order_queries,
     performance_queries,
     position_queries,
     settlement,
@@ -157,7 +158,10 @@ async def strategy_status(
         wins_today=int(figures["wins"]),
         losses_today=int(figures["losses"]),
         positions=positions,
-        live_orders=[_order(r, now) for r in await status_queries.live_orders(conn, name)],
+        live_orders=sorted(
+            (_order(r, now) for r in await order_queries.live_orders(conn, name)),
+            key=lambda o: o.id,
+        ),
         orders=OrderOutcomes(
             sent=int(counts["orders"]) - int(counts["abandoned"]),
             open=int(counts["open"]),
@@ -204,7 +208,7 @@ def _order(r: asyncpg.Record, now: datetime) -> OrderLine:
         mode=r["mode"],
         created_at=r["created_at"],
         age_secs=max(0.0, (now - r["created_at"]).total_seconds()),
-        expires_at=r["paper_expires_at"] or settlement.expiry(r),
+        expires_at=settlement.expiry(r),
         signal_type=r["signal_type"],
         leader=r["leader"],
     )

@@ -1,25 +1,11 @@
-"""Read-only SQL for ``orderflow strategy status``: a strategy's live orders as a trader reads
-them, and what its orders and signals became over a window."""
+"""Read-only SQL for ``orderflow strategy status``: what a strategy's orders and signals became
+over a window (its live orders are the book's: :func:`order_queries.live_orders`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 import asyncpg
-
-# Orders that may still trade (resting, or sent and in doubt: the book's ``live_orders``), with
-# what a trader reads of them; a paper order's expiry is the paper exchange's.
-_LIVE_ORDERS = """
-SELECT o.id, o.side, o.token_id, COALESCE(o.market_id, tok.condition_id) AS market_id, o.price,
-       o.shares, o.filled_shares, o.status, o.mode, o.created_at, o.signed_order,
-       po.expires_at AS paper_expires_at, s.signal_type, s.wallet_address AS leader
-  FROM orderflow_orders o
-  JOIN orderflow_signals s ON s.id = o.signal_id
-  LEFT JOIN orderflow_tokens tok ON tok.token_id = o.token_id
-  LEFT JOIN orderflow_paper_orders po ON o.mode = 'paper' AND po.order_key = o.client_order_id
- WHERE o.strategy = $1 AND o.status IN ('INTENT', 'OPEN')
- ORDER BY o.id
-"""
 
 # Orders stored since $2, each counted once by what became of it. Partly filled: closed (cancelled
 # for any reason, expired included) with some of it filled. Shares ordered and filled: of the
@@ -64,10 +50,6 @@ SELECT COALESCE(reason, '') AS reason, count(*) AS n
  WHERE strategy = $1 AND created_at >= $2 AND status IN ('SKIPPED', 'EXPIRED')
  GROUP BY 1 ORDER BY n DESC, reason LIMIT $3
 """
-
-
-async def live_orders(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.Record]:
-    return list(await conn.fetch(_LIVE_ORDERS, strategy))
 
 
 async def order_outcomes(
