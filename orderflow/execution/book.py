@@ -18,7 +18,7 @@ import asyncpg
 
 from orderflow.execution import order_queries, position_queries
 from orderflow.execution.broker import Mode
-from orderflow.execution.daypnl import DayMarks
+from orderflow.execution.daypnl import DayMarks, unrealized_pnl
 from orderflow.execution.performance import day_start
 from orderflow.execution.strategies import StrategyState
 from orderflow.signals.exits import HeldPosition
@@ -35,11 +35,6 @@ class Holdings:
     exiting: set[int]  # tokens with a live SELL order: no second exit while it rests
     # (token, leader) of live FOLLOW_WHALE BUY orders: the leader's sell cancels them
     following: set[tuple[int, str]]
-
-
-def unrealized_pnl(shares: Decimal, cost: Decimal, last_price: Decimal | None) -> Decimal:
-    """An open position marked at the token's latest trade price (nothing without one)."""
-    return Decimal(0) if last_price is None else shares * last_price - cost
 
 
 def order_exposure(

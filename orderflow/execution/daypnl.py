@@ -56,6 +56,12 @@ SELECT p.id, (SELECT t.price FROM orderflow_trades t
 """
 
 
+def unrealized_pnl(shares: Decimal, cost: Decimal, last_price: Decimal | None) -> Decimal:
+    """An open position marked at the token's latest trade price (nothing without one): the
+    book's mark (:mod:`orderflow.execution.book`), the status's and today's."""
+    return Decimal(0) if last_price is None else shares * last_price - cost
+
+
 @dataclass(frozen=True, slots=True)
 class DayPnl:
     realized: Decimal  # realized since midnight (partial sells and settlements included)
@@ -84,11 +90,11 @@ class DayMarks:
         zero = (Decimal(0), Decimal(0))
         realized = total = Decimal(0)
         for r in rows:
-            unrealized = Decimal(0)
-            if r["status"] == "OPEN" and r["last_price"] is not None:
-                unrealized = Decimal(r["shares"]) * Decimal(r["last_price"]) - Decimal(
-                    r["cost_basis"]
-                )
+            unrealized = (
+                unrealized_pnl(r["shares"], r["cost_basis"], r["last_price"])
+                if r["status"] == "OPEN"
+                else Decimal(0)
+            )
             mid_realized, mid_unrealized = (
                 self._marks.get((int(r["id"]), since, int(r["reversals"])), zero)
                 if r["before_midnight"]

@@ -27,7 +27,8 @@ from orderflow.execution import (
     status_queries,
     strategy_queries,
 )
-from orderflow.execution.book import load_book, unrealized_pnl
+from orderflow.execution.book import load_book
+from orderflow.execution.daypnl import unrealized_pnl
 from orderflow.execution.performance import day_start
 from orderflow.execution.strategies import StrategyState, state_of
 
