@@ -5,6 +5,8 @@
 * A session-level advisory lock serialises concurrent runs: two ``orderflow migrate`` processes
   (two pods starting at once) apply each file once, the second waits and then finds nothing to do.
 * Each file runs in its own transaction together with its bookkeeping row.
+* With every file applied (and unchanged) nothing is written, so the read-only commands
+  (``strategy status``, ``wallet``) run under a role that may only SELECT.
 """
 
 from __future__ import annotations
@@ -64,9 +66,22 @@ def discover(directory: Path | None = None) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
+async def _all_applied(conn: asyncpg.Connection, wanted: list[Migration]) -> bool:
+    """Whether every migration is recorded, unchanged, read without writing anything (a role
+    that may only SELECT runs the read-only commands: nothing to apply, nothing to lock)."""
+    if await conn.fetchval("SELECT to_regclass('orderflow_schema_migrations')") is None:
+        return False
+    rows = await conn.fetch("SELECT version, checksum FROM orderflow_schema_migrations")
+    done = {r["version"]: r["checksum"] for r in rows}
+    return all(done.get(m.version) == m.checksum for m in wanted)
+
+
 async def migrate(conn: asyncpg.Connection, directory: Path | None = None) -> list[str]:
-    """Apply pending migrations; return the names applied by this call."""
+    """Apply pending migrations; return the names applied by this call. With none pending it
+    writes nothing (not even the bookkeeping table's ``CREATE ... IF NOT EXISTS``)."""
     pending = discover(directory)
+    if await _all_applied(conn, pending):
+        return []
     applied_now: list[str] = []
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
     try:

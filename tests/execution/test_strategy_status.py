@@ -5,10 +5,12 @@ by revealed depth, expiring) and checked against the executor's own figures."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -169,6 +171,45 @@ async def test_status_shows_positions_orders_outcomes_and_signals(
     assert any("BUY" in line and "0.31" in line for line in lines)  # the resting order
     ratio = f"{float(filled['shares'] / ordered) * 100:.1f}%"
     assert any(line.split()[:3] == ["fill", "ratio", ratio] for line in lines)
+
+
+def _volatile(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` without what moves between two runs (the clock)."""
+    for key in ("as_of", "since"):
+        doc.pop(key)
+    for order in doc["live_orders"]:
+        order.pop("age_secs")
+    return doc
+
+
+async def test_status_needs_only_select(
+    pool: asyncpg.Pool,
+    env: str,
+    make_executor: Callable[..., Executor],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A read-only command runs under a role that may only SELECT: with the migrations applied,
+    nothing it does (migrating included) writes, and it reads what the owner reads."""
+    paper_clock = Clock()
+    ex = make_executor({"paper": PaperBroker(pool, clock=paper_clock)})
+    await _build(pool, ex, paper_clock)
+    code, out = await _status(["alpha", "--json"], capsys)
+    assert code == 0
+    owners = _volatile(json.loads(out))
+    role = f"reader_{uuid.uuid4().hex[:12]}"
+    await pool.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'reader'")
+    try:
+        await pool.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+        parts = urlsplit(env)
+        host = f"{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
+        monkeypatch.setenv("DATABASE_URL", parts._replace(netloc=f"{role}:reader@{host}").geturl())
+        code, out = await _status(["alpha", "--json"], capsys)
+        assert code == 0
+        assert _volatile(json.loads(out)) == owners
+    finally:
+        await pool.execute(f"DROP OWNED BY {role}")
+        await pool.execute(f"DROP ROLE {role}")
 
 
 async def test_status_figures_are_the_executors_own(
