@@ -68,11 +68,13 @@ SELECT order_key, token_id, side, price, shares, fee_rate, quote, accepted_at, f
 # an equality probe of the (token, time) index. The partitions are pruned once, by the bounds of
 # every order's window ($5, $6: uncorrelated, so evaluated once rather than per order).
 _LEVELS = f"""
-SELECT o.key, t.tx_hash, t.log_index, t.timestamp, t.token_id, t.side, t.price, t.size
+SELECT o.key, t.tx_hash, t.log_index, t.block_number, t.timestamp, t.token_id, t.side, t.price,
+       t.size
   FROM unnest($1::text[], $2::numeric[], $3::timestamptz[], $4::timestamptz[])
        AS o(key, token, after, until)
   JOIN LATERAL (
-       SELECT t.tx_hash, t.log_index, t.timestamp, t.token_id, t.side, t.price, t.size
+       SELECT t.tx_hash, t.log_index, t.block_number, t.timestamp, t.token_id, t.side, t.price,
+              t.size
          FROM orderflow_trades t
         WHERE t.token_id = o.token AND t.timestamp > o.after AND t.timestamp <= o.until
           AND NOT t.is_taker_aggregate
@@ -100,10 +102,12 @@ SELECT level_tx, level_log, sum(shares) AS shares, array_agg(order_key) AS taker
  GROUP BY level_tx, level_log
 """
 
+# With the level's block (migration 045): whether it is still stored is probed in its partition
+# only (orderflow.execution.paper_trades).
 _MATCH = """
-INSERT INTO orderflow_paper_matches (order_key, level_tx, level_log, level_time, price, shares,
-                                     usdc, fee)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO orderflow_paper_matches (order_key, level_tx, level_log, level_time, level_block,
+                                     price, shares, usdc, fee)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT DO NOTHING
 """
 
@@ -226,6 +230,7 @@ async def _match_locked(conn: asyncpg.Connection, now: datetime) -> int:
         if token is not None
     ]
     rows: dict[str, list[asyncpg.Record]] = {o.key: [] for o in orders}
+    blocks: dict[LevelKey, int] = {}
     for r in await conn.fetch(
         _LEVELS,
         [o.key for o, _ in pairs],
@@ -236,6 +241,7 @@ async def _match_locked(conn: asyncpg.Connection, now: datetime) -> int:
         max(min(now, o.closes_at) for o in orders),
     ):
         rows[r["key"]].append(r)
+        blocks[(r["tx_hash"], r["log_index"])] = int(r["block_number"])
     levels = {o.key: _levels(o, rows[o.key], complements[o.token_id]) for o in orders}
     keys = sorted({lv.key for found in levels.values() for lv in found})
     consumed: dict[LevelKey, Decimal] = {}
@@ -253,7 +259,16 @@ async def _match_locked(conn: asyncpg.Connection, now: datetime) -> int:
         for level, shares in takes(offered, order.side, order.remaining, order.limit, consumed):
             fill = paper_fill(shares, level.price, order.fee_rate, level.time)
             matches.append(
-                (order.key, *level.key, level.time, level.price, shares, fill.usdc, fill.fee)
+                (
+                    order.key,
+                    *level.key,
+                    level.time,
+                    blocks[level.key],
+                    level.price,
+                    shares,
+                    fill.usdc,
+                    fill.fee,
+                )
             )
             got += shares
         if got > 0:

@@ -30,11 +30,15 @@ from orderflow.execution.paper_book import MATCH_LOCK, PAPER_TRADE
 # (256 blocks x ~2 s, about 9 minutes), with room for its lag.
 FINAL_AFTER = timedelta(minutes=15)
 
+# Whether each match's level is still stored: its maker fill in its block, so that only the
+# block's partition is probed (pruned at execution by the match's block), not every partition on
+# every pass for FINAL_AFTER. Same block and time, as on one chain two heights never share a
+# time: a fill the new chain holds at another height was never this level.
 _LEVEL_MATCHES = """
 SELECT m.order_key, m.level_time, m.price, m.shares, m.usdc, m.fee, m.reversed_at,
        EXISTS (SELECT 1 FROM orderflow_trades t
                 WHERE t.tx_hash = m.level_tx AND t.log_index = m.level_log
-                  AND t.timestamp = m.level_time) AS stored
+                  AND t.block_number = m.level_block AND t.timestamp = m.level_time) AS stored
   FROM orderflow_paper_matches m
  WHERE m.order_key = ANY($1::text[]) AND m.level_tx = $2 AND m.level_log = $3
  ORDER BY m.order_key

@@ -87,6 +87,40 @@ async def test_a_paper_fill_whose_level_was_reorged_away_is_reversed(
     ]
 
 
+async def test_a_level_the_new_chain_stores_again_still_filled(
+    pool: asyncpg.Pool, dsn: str
+) -> None:
+    """The reorg orphans the level's block, and the new chain has the same maker fill in its
+    block at that height (same tx, log index, block and time): the listener stores it again,
+    and the paper fill stands (MINED, nothing reversed)."""
+    ex, _ = await _resting(pool, dsn)
+    async with pool.acquire() as conn:
+        await _reveal_in_block(conn, FORK, "10")
+    await ex.desk.reconcile()
+    assert (await _order(pool))["filled_shares"] == Decimal(10)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "CREATE TEMP TABLE level ON COMMIT DROP AS"
+            " SELECT * FROM orderflow_trades WHERE wallet_address = $1",
+            MAKER,
+        )
+        await rollback_from(conn, 137, FORK)
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM orderflow_trades WHERE wallet_address = $1", MAKER
+            )
+            == 0
+        )
+        await conn.execute(
+            "INSERT INTO orderflow_trades OVERRIDING SYSTEM VALUE SELECT * FROM level"
+        )
+    await ex.desk.reconcile()
+    order = await _order(pool)
+    assert order["status"] == "OPEN" and order["filled_shares"] == Decimal(10)
+    assert await pool.fetchval("SELECT status FROM orderflow_fill_trades") == "MINED"
+    assert await pool.fetchval(REVERSALS) == 0
+
+
 async def test_a_paper_fill_past_the_reorg_window_is_confirmed(
     pool: asyncpg.Pool, dsn: str
 ) -> None:
