@@ -150,6 +150,16 @@ async def reveal(
     )
 
 
+async def follow(pool: asyncpg.Pool, executor: Executor, **trade: Any) -> asyncpg.Record | None:
+    """``executor`` reads its strategies and catches up with one stored fill,
+    ``add_trade(**trade)`` (the whale's buy of YES by default): the first order stored, if any."""
+    async with pool.acquire() as conn:
+        await executor.registry.refresh(conn)
+        await add_trade(conn, **trade)
+    await executor.catch_up()
+    return await pool.fetchrow("SELECT * FROM orderflow_orders ORDER BY id")
+
+
 async def fill_resting(pool: asyncpg.Pool, executor: Executor) -> int:
     """The market shows liquidity at every resting paper order's limit, as large as what rests,
     and the executor reconciles: each fills in full. Returns the orders filled."""

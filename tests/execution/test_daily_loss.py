@@ -26,6 +26,7 @@ from tests.execution.conftest import (
     add_trade,
     add_wallet,
     fill_resting,
+    follow,
 )
 
 OTHER = "0x" + "0c" * 20
@@ -46,10 +47,7 @@ async def test_day_pnl_is_the_change_since_midnight(
         await add_token(conn, TOKEN_NO, MARKET_B, 1)
         await add_wallet(conn, WHALE, 8.5)
     ex = make_executor()
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_YES, price="0.50")
-    await ex.catch_up()
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
     assert await fill_resting(pool, ex) == 1
     now = datetime.now(UTC)  # after the ask that filled the entry
     async with pool.acquire() as conn:
@@ -97,10 +95,7 @@ async def test_yesterdays_loss_does_not_block_today(
         await add_token(conn, TOKEN_YES, MARKET, 0)
         await add_wallet(conn, WHALE, 8.5)
     ex = make_executor()
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_YES, price="0.50")
-    await ex.catch_up()
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
     assert await fill_resting(pool, ex) == 1
     now = datetime.now(UTC)  # after the ask that filled the entry
     async with pool.acquire() as conn:
@@ -133,10 +128,7 @@ async def test_midnight_mark_replays_fills_in_booking_order(
         await add_token(conn, TOKEN_YES, MARKET, 0)
         await add_wallet(conn, WHALE, 8.5)
     ex = make_executor()
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_YES, price="0.50")
-    await ex.catch_up()
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
     assert await fill_resting(pool, ex) == 1
     now = datetime.now(UTC)  # after the ask that filled the entry
     async with pool.acquire() as conn:

@@ -12,7 +12,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.live import LiveBroker
-from tests.execution.conftest import TOKEN_YES, add_trade, signal_outcomes
+from tests.execution.conftest import TOKEN_YES, add_trade, follow, signal_outcomes
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import age_exits, live_executor, live_strategy
 
@@ -29,11 +29,7 @@ async def test_what_the_entry_fills_while_its_cancel_fails_is_exited_too(
     market.ask_sizes[TOKEN_YES] = Decimal(6)
     market.bids[TOKEN_YES] = Decimal("0.49")
     ex = live_executor(pool, dsn, live)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_YES, price="0.50")
-    await ex.catch_up()
-    entry = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    entry = await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
     assert entry["status"] == "OPEN" and entry["filled_shares"] == 6
     assert entry["shares"] > 11  # the rest is worth an exit of its own
     fault = clob.fail("DELETE", "/orders", 503)

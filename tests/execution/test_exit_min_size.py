@@ -8,7 +8,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.live import LiveBroker
-from tests.execution.conftest import TOKEN_YES, add_trade
+from tests.execution.conftest import TOKEN_YES, add_trade, follow
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import live_executor, live_strategy
 
@@ -22,11 +22,7 @@ async def test_an_exit_below_the_minimum_size_is_held_to_resolution(
     await live_strategy(pool)
     clob.markets[TOKEN_YES].ask_sizes[TOKEN_YES] = Decimal(3)  # only 3 shares on offer
     ex = live_executor(pool, dsn, live)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_YES, price="0.50")
-    await ex.catch_up()
-    entry = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    entry = await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
     assert entry["status"] == "OPEN" and entry["filled_shares"] == 3
     cancelled = await live.cancel([entry["exchange_order_id"]])  # the rest is cancelled
     assert cancelled.canceled == (entry["exchange_order_id"],)

@@ -10,7 +10,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.live import LiveBroker
-from tests.execution.conftest import TOKEN_YES, add_trade, signal_outcomes
+from tests.execution.conftest import TOKEN_YES, add_trade, follow, signal_outcomes
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import Clock, age_exits, live_executor, live_strategy
 
@@ -27,10 +27,7 @@ async def test_an_exit_refused_by_a_rate_limit_is_tried_again_after_a_pause(
     clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.49")
     clock = Clock()
     ex = live_executor(pool, dsn, live, clock=clock)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # ask 0.50: fills at once
-    await ex.catch_up()
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")  # ask 0.50: fills at once
     assert await signal_outcomes(pool) == [("BUY", "EXECUTED", "filled")]
     clob.fail("POST", "/order", 429, times=1)
     async with pool.acquire() as conn:
@@ -62,10 +59,7 @@ async def test_what_an_exit_left_unsold_is_sold_by_the_next_try(
     await live_strategy(pool)
     clock = Clock()
     ex = live_executor(pool, dsn, live, clock=clock)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_YES, price="0.50")
-    await ex.catch_up()
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
     held = (await _position(pool))[1]
     clob.markets[TOKEN_YES].bids.pop(TOKEN_YES, None)  # nobody bids: the exit rests
     async with pool.acquire() as conn:

@@ -12,7 +12,7 @@ import asyncpg
 
 from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
-from tests.execution.conftest import TOKEN_YES, add_trade, signal_outcomes
+from tests.execution.conftest import TOKEN_YES, add_trade, follow, signal_outcomes
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import Clock, age_exits, live_executor, live_strategy
 
@@ -27,10 +27,7 @@ async def _refused_exit(
     clock = Clock()
     clock.offset = skew
     ex = live_executor(pool, dsn, live, clock=clock)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_YES, price="0.50", at=clock() - timedelta(seconds=1))
-    await ex.catch_up()
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50", at=clock() - timedelta(seconds=1))
     assert await signal_outcomes(pool) == [("BUY", "EXECUTED", "filled")]
     clob.fail("POST", "/order", 429, times=1)
     async with pool.acquire() as conn:

@@ -8,7 +8,7 @@ from datetime import timedelta
 import asyncpg
 
 from orderflow.execution.live import LiveBroker
-from tests.execution.conftest import TOKEN_NO, add_trade
+from tests.execution.conftest import TOKEN_NO, follow
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import Clock, live_executor, live_strategy
 
@@ -27,10 +27,7 @@ async def test_an_order_live_at_the_exchange_past_our_expiry_is_cancelled_not_ju
     clock = Clock()
     await live_strategy(pool)
     ex = live_executor(pool, dsn, live, clock=clock)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_NO, outcome_index=1, price="0.30")  # rests
-    await ex.catch_up()
+    await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")  # rests
     oid = await pool.fetchval("SELECT exchange_order_id FROM orderflow_orders")
     assert clob.live_orders() == [oid]
     later = 335  # past the expiry (300 s) and its grace (30 s) by our clock, not the exchange's

@@ -22,6 +22,7 @@ from tests.execution.conftest import (
     add_trade,
     add_wallet,
     fill_resting,
+    follow,
     leading,
     now_true,
     reveal,
@@ -89,11 +90,7 @@ async def test_what_a_resting_entry_filled_before_its_cancel_is_exited(
     await live_strategy(pool)
     clob.markets[TOKEN_NO].bids[TOKEN_NO] = Decimal("0.29")
     ex = live_executor(pool, dsn, live)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_NO, outcome_index=1, price="0.30")  # ask 0.90
-    await ex.catch_up()
-    entry = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    entry = await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")  # ask 0.90
     assert entry["status"] == "OPEN" and entry["filled_shares"] == 0
     clob.fill(entry["exchange_order_id"], Decimal(6))
     async with pool.acquire() as conn:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncpg
 
 from orderflow.execution.live import LiveBroker
-from tests.execution.conftest import TOKEN_NO, add_trade
+from tests.execution.conftest import TOKEN_NO, follow
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import live_executor, live_strategy
 
@@ -29,18 +29,12 @@ async def test_a_leader_exit_cancels_only_the_entries_of_the_strategies_run_here
     await live_strategy(pool, "alpha")
     await live_strategy(pool, "beta")
     both = live_executor(pool, dsn, live)
-    async with pool.acquire() as conn:
-        await both.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_NO, outcome_index=1, price="0.30")  # ask 0.90
-    await both.catch_up()
+    await follow(pool, both, token_id=TOKEN_NO, outcome_index=1, price="0.30")  # ask 0.90
     await both.worker.drain()
     resting = await _resting(pool)
     assert sorted(resting) == ["alpha", "beta"]
     only_alpha = live_executor(pool, dsn, live, EXECUTOR_STRATEGIES="alpha")
-    async with pool.acquire() as conn:
-        await only_alpha.registry.refresh(conn)
-        await add_trade(conn, side="SELL", token_id=TOKEN_NO, outcome_index=1, price="0.29")
-    await only_alpha.catch_up()
+    await follow(pool, only_alpha, side="SELL", token_id=TOKEN_NO, outcome_index=1, price="0.29")
     await only_alpha.maintenance()
     await only_alpha.left_behind.wait()
     assert clob.orders[resting["alpha"]]["status"] == "CANCELED"

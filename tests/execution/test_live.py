@@ -18,6 +18,7 @@ from tests.execution.conftest import (
     TOKEN_NO,
     TOKEN_YES,
     add_trade,
+    follow,
     leading,
     running,
     wait_for,
@@ -34,10 +35,7 @@ async def test_live_order_signed_authenticated_and_filled(
     caplog.set_level(logging.DEBUG)
     await live_strategy(pool)
     ex = live_executor(pool, dsn, live)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, price="0.50")
-    await ex.catch_up()
+    await follow(pool, ex, price="0.50")
     assert clob.rejections == []
     assert ("POST", "/auth/api-key") in clob.requests  # API key derived with L1 auth
     [(order_id, placed)] = clob.orders.items()
@@ -80,10 +78,7 @@ async def test_the_stand_in_refuses_bad_signatures_and_bad_hmac(
 
     tampering = Tampering(live.client)
     ex = live_executor(pool, dsn, tampering)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn)
-    await ex.catch_up()
+    await follow(pool, ex)
     assert clob.rejections == ["invalid signature"] and clob.orders == {}
     sig = await pool.fetchrow("SELECT status, reason FROM orderflow_signals")
     assert sig["status"] == "SKIPPED" and sig["reason"].startswith("order_rejected")
@@ -145,10 +140,7 @@ async def test_lost_response_is_reconciled_not_resent(
     await live_strategy(pool)
     clob.lose_next_response = True
     ex = live_executor(pool, dsn, live)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn)
-    await ex.catch_up()
+    await follow(pool, ex)
     assert len(clob.orders) == 1
     row = await pool.fetchrow("SELECT * FROM orderflow_orders")
     assert row["status"] == "INTENT" and row["id"] in ex.desk.in_doubt
@@ -211,11 +203,7 @@ async def test_a_resting_order_filled_later_is_booked_by_reconciliation(
 ) -> None:
     await live_strategy(pool)
     ex = live_executor(pool, dsn, live)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_NO, outcome_index=1, price="0.30")
-    await ex.catch_up()
-    row = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    row = await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")
     assert (
         row["status"] == "OPEN" and await pool.fetchval("SELECT count(*) FROM orderflow_fills") == 0
     )

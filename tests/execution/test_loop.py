@@ -25,6 +25,7 @@ from tests.execution.conftest import (
     add_trade,
     add_wallet,
     executor_settings,
+    follow,
     leading,
     now_true,
     running,
@@ -265,10 +266,7 @@ async def test_signal_and_order_metrics_are_exported(
     setup_metrics("executor")
     await _base(pool)
     ex = make_executor()
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn)
-    await ex.catch_up()
+    await follow(pool, ex)
     lines = generate_latest().decode().splitlines()
 
     def sample(name: str, *labels: str) -> list[str]:

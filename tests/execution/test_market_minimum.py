@@ -24,6 +24,7 @@ from tests.execution.conftest import (
     add_trade,
     add_wallet,
     fill_resting,
+    follow,
     signal_outcomes,
 )
 from tests.execution.fake_clob import FakeClob
@@ -37,11 +38,7 @@ async def _held_ten(pool: asyncpg.Pool, ex: Executor, clob: FakeClob, live: Live
     """An entry of 15 shares or more of which 10 filled (only 10 on offer), the rest cancelled:
     10 shares held in a market whose minimum is 15."""
     clob.markets[TOKEN_YES].ask_sizes[TOKEN_YES] = Decimal(10)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_YES, price="0.50")
-    await ex.catch_up()
-    entry = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    entry = await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
     assert entry is not None, await signal_outcomes(pool)
     assert entry["shares"] >= 15 and entry["filled_shares"] == 10, dict(entry)
     cancelled = await live.cancel([entry["exchange_order_id"]])
@@ -144,10 +141,7 @@ async def test_a_paper_strategy_keeps_its_own_minimum(
         await add_wallet(conn, WHALE, 8.5)
     clob.markets[TOKEN_YES].min_size = Decimal(15)
     ex = live_executor(pool, dsn, live)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_YES, price="0.50")
-    await ex.catch_up()
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
     assert await fill_resting(pool, ex) == 1
     assert await signal_outcomes(pool) == [("BUY", "EXECUTED", "filled")]
     assert clob.requests.count(BOOK) == 0 and clob.requests.count(POST) == 0

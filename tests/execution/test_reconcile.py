@@ -17,6 +17,7 @@ from tests.execution.conftest import (
     TOKEN_NO,
     TOKEN_YES,
     add_trade,
+    follow,
     leading,
     now_true,
     running,
@@ -37,11 +38,7 @@ async def test_a_fully_matched_order_gone_from_the_order_endpoint_is_booked_from
     issue 217); the fill of a resting order was never booked."""
     await live_strategy(pool)
     ex = live_executor(pool, dsn, live)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_NO, outcome_index=1, price="0.30")
-    await ex.catch_up()
-    order = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    order = await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")
     assert order["status"] == "OPEN"
     clob.fill(order["exchange_order_id"])  # a counterparty takes all of it at once
     await ex.maintenance()
@@ -61,11 +58,7 @@ async def test_partial_fills_at_placement_and_later_each_booked_once(
     await live_strategy(pool)
     clob.markets[TOKEN_YES].ask_sizes[TOKEN_YES] = Decimal(100)
     ex = live_executor(pool, dsn, live)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_YES, price="0.50")
-    await ex.catch_up()
-    order = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    order = await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
     assert order["status"] == "OPEN" and order["filled_shares"] == 100
     oid = order["exchange_order_id"]
     clob.fill(oid, Decimal(50))
@@ -88,11 +81,7 @@ async def test_an_order_that_expires_partly_filled_is_closed_with_its_fills(
     await live_strategy(pool)
     clock = Clock()
     ex = live_executor(pool, dsn, live, clock=clock)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_NO, outcome_index=1, price="0.30")
-    await ex.catch_up()
-    order = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    order = await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")
     clob.fill(order["exchange_order_id"], Decimal(10))
     clob.forgetful = True
     clob.clock_offset = clock.offset.total_seconds() + 600  # both clocks: ten minutes later
@@ -112,10 +101,7 @@ async def test_an_order_in_doubt_stays_in_doubt_until_it_shows_up(
     await live_strategy(pool)
     clob.lose_next_response = True
     ex = live_executor(pool, dsn, live)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_NO, outcome_index=1, price="0.30")
-    await ex.catch_up()
+    await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")
     [(oid, placed)] = clob.orders.items()
     assert placed["status"] == "LIVE"
     lagging = clob.fail("GET", "/data/order/", 404, times=3)  # every candidate id, once

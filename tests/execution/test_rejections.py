@@ -14,17 +14,14 @@ from orderflow.execution.broker import OrderRequest
 from orderflow.execution.live import LiveBroker
 from tests.execution.clob_exchange import Market
 from tests.execution.clob_signing import exchange_for
-from tests.execution.conftest import TOKEN_YES, add_trade
+from tests.execution.conftest import TOKEN_YES, follow
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import live_executor, live_strategy
 
 
 async def _one_buy(pool: asyncpg.Pool, dsn: str, live: LiveBroker, **trade: object) -> str:
     ex = live_executor(pool, dsn, live)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, **trade)  # type: ignore[arg-type]
-    await ex.catch_up()
+    await follow(pool, ex, **trade)  # type: ignore[arg-type]
     row = await pool.fetchrow("SELECT status, reason FROM orderflow_signals")
     assert row["status"] == "SKIPPED"
     assert await pool.fetchval("SELECT count(*) FROM orderflow_fills") == 0
@@ -93,10 +90,7 @@ async def test_a_neg_risk_market_takes_orders_signed_for_its_exchange(
     async with pool.acquire() as conn:
         await add_token(conn, token, market, 0)
     ex = live_executor(pool, dsn, live)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, token_id=token, market=market, price="0.50")
-    await ex.catch_up()
+    await follow(pool, ex, token_id=token, market=market, price="0.50")
     assert clob.rejections == []
     row = await pool.fetchrow("SELECT * FROM orderflow_orders")
     assert row["status"] == "FILLED" and row["exchange_order_id"] in clob.orders

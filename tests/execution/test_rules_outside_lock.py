@@ -22,6 +22,7 @@ from orderflow.execution.market_rules import RulesCache
 from tests.execution.conftest import (
     TOKEN_YES,
     add_trade,
+    follow,
     leading,
     running,
     signal_outcomes,
@@ -49,10 +50,7 @@ async def _reading_book(clob: FakeClob) -> bool:
 
 async def _held(pool: asyncpg.Pool, ex: Executor) -> None:
     """A live position in TOKEN_YES (its rules read then)."""
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # ask 0.50: fills at once
-    await ex.catch_up()
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")  # ask 0.50: fills at once
     assert await signal_outcomes(pool) == [("BUY", "EXECUTED", "filled")]
 
 

@@ -19,6 +19,7 @@ from tests.execution.conftest import (
     add_strategy,
     add_trade,
     fill_when_resting,
+    follow,
     leading,
     running,
     wait_for,
@@ -41,10 +42,7 @@ async def test_an_invalid_live_strategy_exits_live_after_a_failover(
     async with pool.acquire() as conn:
         await add_strategy(conn, "paper-two")
     first = live_executor(pool, dsn, live)
-    async with pool.acquire() as conn:
-        await first.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # bought live, filled
-    await first.catch_up()
+    await follow(pool, first, token_id=TOKEN_YES, price="0.50")  # bought live, filled
     assert (
         await pool.fetchval("SELECT status FROM orderflow_orders WHERE strategy = 'live-one'")
         == "FILLED"

@@ -19,7 +19,7 @@ from orderflow.execution.broker import OrderOutcome
 from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
 from orderflow.execution.trade_status import Amounts, order_after_reversal, reversal_amounts
-from tests.execution.conftest import MARKET, TOKEN_NO, TOKEN_YES, add_trade
+from tests.execution.conftest import MARKET, TOKEN_NO, TOKEN_YES, add_trade, follow
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import Clock, live_executor, live_strategy, new_market
 
@@ -47,10 +47,7 @@ async def _bought(pool: asyncpg.Pool, dsn: str, live: LiveBroker, **settings: An
     """A live strategy whose BUY of YES matched at placement; the executor."""
     await live_strategy(pool, **settings)
     ex = live_executor(pool, dsn, live)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # ask 0.50: matched at once
-    await ex.catch_up()
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")  # ask 0.50: matched at once
     return ex
 
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 import asyncpg
 
 from orderflow.execution.live import LiveBroker
-from tests.execution.conftest import TOKEN_NO, TOKEN_YES, add_trade
+from tests.execution.conftest import TOKEN_NO, TOKEN_YES, follow
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import Clock, live_executor, live_strategy
 
@@ -19,11 +19,7 @@ from tests.execution.livekit import Clock, live_executor, live_strategy
 async def _resting_buy(pool: asyncpg.Pool, dsn: str, live: LiveBroker, clock: Clock) -> str:
     await live_strategy(pool)
     ex = live_executor(pool, dsn, live, clock=clock)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_NO, outcome_index=1, price="0.30")  # rests
-    await ex.catch_up()
-    order = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    order = await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")  # rests
     assert order["status"] == "OPEN"
     return str(order["exchange_order_id"])
 
@@ -77,10 +73,7 @@ async def test_an_order_placed_unmatched_is_reconciled_not_rejected(
     await live_strategy(pool)
     clob.unmatched_next = True
     ex = live_executor(pool, dsn, live)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # marketable
-    await ex.catch_up()
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")  # marketable
     [(oid, placed)] = clob.orders.items()
     assert placed["status"] == "UNMATCHED"
     order = await pool.fetchrow("SELECT * FROM orderflow_orders")
