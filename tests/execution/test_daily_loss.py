@@ -36,23 +36,32 @@ async def _replay(conn: asyncpg.Connection, position_id: int) -> None:
     await store_position(conn, position_id, await load_position(conn, position_id))
 
 
+async def _entered(
+    pool: asyncpg.Pool, make_executor: Callable[..., Executor], *tokens: tuple[int, str, int]
+) -> tuple[Executor, int]:
+    """Strategy ``alpha`` (daily loss limit 10) has followed the whale's buy of YES, filled
+    (``tokens`` stored too): the executor and the position's id."""
+    async with pool.acquire() as conn:
+        await add_strategy(conn, "alpha", max_daily_loss=10.0)
+        await add_token(conn, TOKEN_YES, MARKET, 0)
+        for token in tokens:
+            await add_token(conn, *token)
+        await add_wallet(conn, WHALE, 8.5)
+    ex = make_executor()
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    assert await fill_resting(pool, ex) == 1
+    return ex, int(await pool.fetchval("SELECT id FROM orderflow_positions"))
+
+
 async def test_day_pnl_is_the_change_since_midnight(
     pool: asyncpg.Pool, make_executor: Callable[..., Executor]
 ) -> None:
     now = datetime.now(UTC)
     midnight = day_start(now)
-    async with pool.acquire() as conn:
-        await add_strategy(conn, "alpha", max_daily_loss=10.0)
-        await add_token(conn, TOKEN_YES, MARKET, 0)
-        await add_token(conn, TOKEN_NO, MARKET_B, 1)
-        await add_wallet(conn, WHALE, 8.5)
-    ex = make_executor()
-    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
-    assert await fill_resting(pool, ex) == 1
+    ex, position_id = await _entered(pool, make_executor, (TOKEN_NO, MARKET_B, 1))
     now = datetime.now(UTC)  # after the ask that filled the entry
     async with pool.acquire() as conn:
         # Yesterday: bought 100 shares at 0.50 (cost 50); the last trade before midnight 0.70.
-        position_id = await conn.fetchval("SELECT id FROM orderflow_positions")
         await conn.execute(
             "UPDATE orderflow_fills SET shares = 100, usdc = 50, fee = 0, price = 0.5,"
             " filled_at = $1",
@@ -90,16 +99,9 @@ async def test_yesterdays_loss_does_not_block_today(
     """A position that lost 30 before midnight and has not moved since: today's P&L is 0."""
     now = datetime.now(UTC)
     midnight = day_start(now)
-    async with pool.acquire() as conn:
-        await add_strategy(conn, "alpha", max_daily_loss=10.0)
-        await add_token(conn, TOKEN_YES, MARKET, 0)
-        await add_wallet(conn, WHALE, 8.5)
-    ex = make_executor()
-    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
-    assert await fill_resting(pool, ex) == 1
+    ex, position_id = await _entered(pool, make_executor)
     now = datetime.now(UTC)  # after the ask that filled the entry
     async with pool.acquire() as conn:
-        position_id = await conn.fetchval("SELECT id FROM orderflow_positions")
         await conn.execute(
             "UPDATE orderflow_fills SET shares = 100, usdc = 50, fee = 0, filled_at = $1",
             midnight - timedelta(hours=3),
@@ -123,16 +125,9 @@ async def test_midnight_mark_replays_fills_in_booking_order(
     now = datetime.now(UTC)
     midnight = day_start(now)
     second = midnight - timedelta(hours=2)
-    async with pool.acquire() as conn:
-        await add_strategy(conn, "alpha", max_daily_loss=10.0)
-        await add_token(conn, TOKEN_YES, MARKET, 0)
-        await add_wallet(conn, WHALE, 8.5)
-    ex = make_executor()
-    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
-    assert await fill_resting(pool, ex) == 1
+    ex, position_id = await _entered(pool, make_executor)
     now = datetime.now(UTC)  # after the ask that filled the entry
     async with pool.acquire() as conn:
-        position_id = await conn.fetchval("SELECT id FROM orderflow_positions")
         # The buy, stamped by our clock 0.9 s into the second: 100 shares at 0.50.
         await conn.execute(
             "UPDATE orderflow_fills SET shares = 100, usdc = 50, fee = 0, price = 0.5,"

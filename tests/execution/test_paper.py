@@ -35,6 +35,30 @@ async def _setup(pool: asyncpg.Pool, ex: Executor, **settings: object) -> None:
         await ex.registry.refresh(conn)
 
 
+async def _panic_sell(conn: asyncpg.Connection, high_ago: timedelta, ask_ago: timedelta) -> None:
+    """NO traded at 0.60 ``high_ago`` and a buyer paid an ask of 0.46 ``ask_ago``; now the degen
+    dumps it at 0.45: a FADE_DEGEN signal."""
+    for price, ago in (("0.60", high_ago), ("0.46", ask_ago)):
+        await add_trade(
+            conn,
+            wallet="0x" + "99" * 20,
+            token_id=TOKEN_NO,
+            market=MARKET_B,
+            price=price,
+            outcome_index=1,
+            at=datetime.now(UTC) - ago,
+        )
+    await add_trade(
+        conn,
+        wallet=DEGEN,
+        side="SELL",
+        token_id=TOKEN_NO,
+        market=MARKET_B,
+        price="0.45",
+        outcome_index=1,
+    )
+
+
 async def test_follow_whale_paper_fill_settles_at_resolution(
     pool: asyncpg.Pool, make_executor: Callable[..., Executor]
 ) -> None:
@@ -139,25 +163,7 @@ async def test_skip_reasons_recorded_from_stored_trades(
     # FADE_DEGEN from a panic sell: the token traded at 0.60 within the window, dumped at 0.45;
     # a buyer paid an ask of 0.46 just before (what the fade pays: docs/executor.md, the quote).
     async with pool.acquire() as conn:
-        for price, ago in (("0.60", 5), ("0.46", 2)):
-            await add_trade(
-                conn,
-                wallet="0x" + "99" * 20,
-                token_id=TOKEN_NO,
-                market=MARKET_B,
-                price=price,
-                outcome_index=1,
-                at=datetime.now(UTC) - timedelta(minutes=ago),
-            )
-        await add_trade(
-            conn,
-            wallet=DEGEN,
-            side="SELL",
-            token_id=TOKEN_NO,
-            market=MARKET_B,
-            price="0.45",
-            outcome_index=1,
-        )
+        await _panic_sell(conn, timedelta(minutes=5), timedelta(minutes=2))
         # then a whale buy while one position is open: max_open_positions = 1
         await add_trade(conn, token_id=TOKEN_YES, price="0.40")
     await ex.catch_up()
@@ -206,25 +212,7 @@ async def test_exit_with_the_leader_closes_the_position(
         await add_trade(conn, price="0.50")
         # A panic sell by the degen (the token traded at 0.60 a minute ago, a buyer paid an ask
         # of 0.46 since): a FADE_DEGEN buy.
-        for price, ago in (("0.60", 60), ("0.46", 30)):
-            await add_trade(
-                conn,
-                wallet="0x" + "99" * 20,
-                token_id=TOKEN_NO,
-                market=MARKET_B,
-                price=price,
-                outcome_index=1,
-                at=datetime.now(UTC) - timedelta(seconds=ago),
-            )
-        await add_trade(
-            conn,
-            wallet=DEGEN,
-            side="SELL",
-            token_id=TOKEN_NO,
-            market=MARKET_B,
-            price="0.45",
-            outcome_index=1,
-        )
+        await _panic_sell(conn, timedelta(seconds=60), timedelta(seconds=30))
     assert await ex.catch_up() == 2
     assert await fill_resting(pool, ex) == 2
     async with pool.acquire() as conn:
