@@ -23,6 +23,7 @@ from tests.execution.conftest import (
     WHALE,
     add_strategy,
     add_token,
+    add_trade,
     add_wallet,
     executor_settings,
 )
@@ -97,6 +98,14 @@ async def new_market(
     await add_token(conn, token, market, 0)
     await add_token(conn, token + 1, market, 1)
     return market, token
+
+
+async def buys_in_new_markets(pool: asyncpg.Pool, clob: FakeClob, count: int) -> None:
+    """The whale buys YES at 0.30 in ``count`` new markets (:func:`new_market` 1, 2, ...)."""
+    async with pool.acquire() as conn:
+        for n in range(1, count + 1):
+            market, token = await new_market(clob, conn, n)
+            await add_trade(conn, token_id=token, market=market, price="0.30")
 
 
 async def age_exits(pool: asyncpg.Pool, by: timedelta) -> None:

@@ -25,7 +25,12 @@ from tests.execution.conftest import (
     wait_for,
 )
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import Clock, live_executor, live_strategy, new_market
+from tests.execution.livekit import (
+    Clock,
+    buys_in_new_markets,
+    live_executor,
+    live_strategy,
+)
 
 
 async def _resting(pool: asyncpg.Pool, clob: FakeClob, n: int = 1) -> list[str]:
@@ -49,6 +54,18 @@ async def _kill(pool: asyncpg.Pool, name: str) -> None:
         " WHERE name = $1",
         name,
     )
+
+
+async def _three_decided(pool: asyncpg.Pool, clob: FakeClob) -> None:
+    """The whale buys in three new markets; wait until all three are accepted (PENDING) and the
+    first order is on its way to the (slow) exchange."""
+    await buys_in_new_markets(pool, clob, 3)
+
+    async def decided() -> bool:
+        n = await pool.fetchval("SELECT count(*) FROM orderflow_signals WHERE status = 'PENDING'")
+        return bool(n == 3 and clob.pending.get("/order", 0) > 0)
+
+    await wait_for(decided)
 
 
 async def test_a_kill_while_the_exchange_fails_never_crashes_the_executor(
@@ -128,10 +145,7 @@ async def test_a_kill_is_not_held_up_by_slow_reconciliation(
     ex = live_executor(pool, dsn, live, EXECUTOR_MAINTENANCE_SECS=0.2)
     async with running(ex):
         await leading(ex)
-        async with pool.acquire() as conn:
-            for n in range(1, 5):
-                market, token = await new_market(clob, conn, n)
-                await add_trade(conn, token_id=token, market=market, price="0.30")
+        await buys_in_new_markets(pool, clob, 4)
         ids = await _resting(pool, clob, 4)
         clob.path_delays["/data/order/"] = 5.0  # a slow exchange, for lookups
         await wait_for(lambda: now_true(clob.pending.get("/data/order/", 0) > 0))
@@ -155,10 +169,7 @@ async def test_a_pause_stops_orders_already_queued(
     async with running(ex):
         await leading(ex)
         clob.path_delays["/order"] = 1.0  # each order takes a second to place
-        async with pool.acquire() as conn:
-            for n in range(1, 6):
-                market, token = await new_market(clob, conn, n)
-                await add_trade(conn, token_id=token, market=market, price="0.30")
+        await buys_in_new_markets(pool, clob, 5)
         await wait_for(lambda: now_true(clob.pending.get("/order", 0) > 0))
         await pool.execute(
             "UPDATE orderflow_strategies SET paused = true, generation = generation + 1"
@@ -187,10 +198,7 @@ async def test_a_queued_order_that_grew_stale_is_not_sent(
     async with running(ex):
         await leading(ex)
         clob.path_delays["/order"] = 1.0
-        async with pool.acquire() as conn:
-            for n in range(1, 3):
-                market, token = await new_market(clob, conn, n)
-                await add_trade(conn, token_id=token, market=market, price="0.30")
+        await buys_in_new_markets(pool, clob, 2)
         await wait_for(lambda: now_true(clob.pending.get("/order", 0) > 0))
         clock.offset = timedelta(minutes=10)  # the second one has waited far too long
         await ex.worker.drain()
@@ -215,18 +223,7 @@ async def test_an_order_queued_before_a_kill_is_not_sent_after_it_is_lifted(
     async with running(ex):
         await leading(ex)
         clob.path_delays["/order"] = 2.0  # the first order takes two seconds to place
-        async with pool.acquire() as conn:
-            for n in range(1, 4):
-                market, token = await new_market(clob, conn, n)
-                await add_trade(conn, token_id=token, market=market, price="0.30")
-
-        async def decided() -> bool:
-            n = await pool.fetchval(
-                "SELECT count(*) FROM orderflow_signals WHERE status = 'PENDING'"
-            )
-            return bool(n == 3 and clob.pending.get("/order", 0) > 0)
-
-        await wait_for(decided)  # all three accepted; the first on its way, two queued
+        await _three_decided(pool, clob)  # all three accepted; the first on its way, two queued
         state = ex.registry.states["live-one"]
         await pool.execute(
             f"UPDATE orderflow_strategies SET {switch} = true, generation = generation + 1"
@@ -265,18 +262,7 @@ async def test_a_switch_the_trading_loop_has_not_seen_stops_queued_orders(
     async with running(ex):
         await leading(ex)
         clob.path_delays["/order"] = 1.0  # each order takes a second to place
-        async with pool.acquire() as conn:
-            for n in range(1, 4):
-                market, token = await new_market(clob, conn, n)
-                await add_trade(conn, token_id=token, market=market, price="0.30")
-
-        async def decided() -> bool:
-            n = await pool.fetchval(
-                "SELECT count(*) FROM orderflow_signals WHERE status = 'PENDING'"
-            )
-            return bool(n == 3 and clob.pending.get("/order", 0) > 0)
-
-        await wait_for(decided)  # all three accepted; the first on its way, two queued
+        await _three_decided(pool, clob)  # all three accepted; the first on its way, two queued
 
         async def busy(*_: object) -> list[object]:  # the loop has not come round to it
             return []
