@@ -62,3 +62,38 @@ async def test_a_dust_position_takes_a_new_entry_and_is_sold_whole_by_its_exit(
         "SELECT filled_shares FROM orderflow_orders WHERE side = 'SELL' ORDER BY id DESC LIMIT 1"
     )
     assert (sold, await _position(pool)) == (held, ("CLOSED", 0))
+
+
+async def test_no_entry_while_the_dust_s_exit_still_rests(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The exit rested at the bid and a counterparty took all but 3 shares of it: 3 held, and
+    our SELL of those 3 still on the book. The 3 are dust (under the minimum of 5), which takes
+    new entries; but a BUY of the token now would meet our own resting SELL (a self-cross on
+    the CLOB), and the position is being exited, not held: the entry waits until the exit ends."""
+    await live_strategy(pool)
+    ex = live_executor(pool, dsn, live)
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+        await add_wallet(conn, SECOND, 8.5)
+        await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # ask 0.50: fills at once
+    await ex.catch_up()
+    held = (await _position(pool))[1]
+    clob.markets[TOKEN_YES].bids.pop(TOKEN_YES, None)  # nobody bids: the exit rests
+    async with pool.acquire() as conn:
+        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
+    await ex.catch_up()
+    await ex.worker.drain()
+    sell = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'SELL'")
+    assert sell["status"] == "OPEN"
+    clob.fill(sell["exchange_order_id"], held - 3)
+    await ex.maintenance()  # books the exit's partial fill: 3 held, 3 still on sale
+    assert await _position(pool) == ("OPEN", 3)
+    assert clob.live_orders() == [sell["exchange_order_id"]]
+    async with pool.acquire() as conn:
+        await add_trade(conn, wallet=SECOND, token_id=TOKEN_YES, price="0.50")
+    await ex.catch_up()
+    await ex.worker.drain()
+    assert (await signal_outcomes(pool))[2] == ("BUY", "SKIPPED", "position_exists")
+    posts = [m for m, p in clob.requests if p == "/order"]
+    assert posts == ["POST", "POST"]  # the entry and the exit: no BUY against our SELL
