@@ -10,7 +10,7 @@ import asyncpg
 
 from orderflow.accounting import Position
 from orderflow.execution.broker import FillReport
-from orderflow.signals.exits import ExitsTried
+from orderflow.signals.exits import REFUSED_IN_A_ROW, ExitsTried
 from orderflow.signals.queries import sold_since
 
 # --------------------------------------------------------------------------------------------
@@ -106,7 +106,9 @@ SELECT DISTINCT ON (sells.position_id)
        (SELECT count(*) FROM tries y WHERE y.position_id = sells.position_id) AS tried,
        COALESCE((SELECT bool_or(y.live) FROM tries y
                   WHERE y.position_id = sells.position_id), false) AS live,
-       last.reason AS last_reason, clock_timestamp() - last.ended_at AS since_ended
+       last.reason AS last_reason, clock_timestamp() - last.ended_at AS since_ended,
+       ARRAY(SELECT y.reason FROM tries y WHERE y.position_id = sells.position_id
+              ORDER BY y.id DESC LIMIT {REFUSED_IN_A_ROW}) AS recent
   FROM sells
   LEFT JOIN LATERAL (SELECT y.reason, y.ended_at FROM tries y
                       WHERE y.position_id = sells.position_id
@@ -126,6 +128,7 @@ async def exits_tried(conn: asyncpg.Connection, strategy: str) -> list[ExitsTrie
             live=bool(r["live"]),
             last_reason=r["last_reason"],
             since_ended=r["since_ended"],
+            recent=tuple(r["recent"]),
         )
         for r in await conn.fetch(_EXITS, strategy)
     ]

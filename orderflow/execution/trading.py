@@ -284,6 +284,13 @@ class Trader:
                    if exit_due(e)]  # fmt: skip
             if not due:
                 return 0
+            for e in due:
+                if e.refused_again:
+                    log.error(
+                        "exit refused by the exchange again and again; tried hourly",
+                        extra={"strategy": state.name, "sell_id": e.sell_id,
+                               "tried": e.tried, "last_reason": e.last_reason},
+                    )  # fmt: skip
             sells = await signal_queries.trades_by_id(conn, [e.sell_id for e in due])
             book, holdings = await load_book_and_holdings(
                 conn, state, now, worker.inflight.get(state.name), self.marks

@@ -19,7 +19,8 @@ limit at the observed price minus ``paper_slippage_bps``, rounded *down* to the 
 * an exit that left the position open (refused by the exchange — a 429 is one —, never sent,
   expired partly filled) is tried again while the leader is gone: :func:`exit_due`, after
   :data:`RETRY_FIRST` doubling to :data:`RETRY_MAX` (a new signal each try, ``attempt`` 1, 2,
-  ... on the leader's latest sell); never after ``strategy_killed`` or ``exit_below_min_size``.
+  ... on the leader's latest sell); never after ``strategy_killed`` or ``exit_below_min_size``;
+  once an hour only after :data:`REFUSED_IN_A_ROW` refusals of the order itself in a row.
 
 Positions opened by FADE_DEGEN are held to resolution (the faded wallet's later trades say
 nothing about the bet).
@@ -45,6 +46,34 @@ RETRY_MAX = timedelta(minutes=5)
 # Exits not tried again: a killed strategy sends nothing; a position under the minimum order
 # size cannot be sold (the exchange refuses it every time).
 _FINAL = frozenset({Reason.KILLED.value, Reason.EXIT_BELOW_MIN_SIZE.value})
+# An exit the exchange refused this many times in a row for a reason of its own (not a rate
+# limit, nor our credentials: ``refused_as_such``) is tried once every RETRY_REFUSED only: the
+# same refusal (no shares or allowance in the wallet, a closed market, a tick that changed...)
+# would come back every RETRY_MAX for as long as the position is held. A new sell of the leader
+# still makes its exit at once.
+REFUSED_IN_A_ROW = 5
+RETRY_REFUSED = timedelta(hours=1)
+_REJECTED = "order_rejected: "
+_TRANSIENT = ("http 429", "http 401", "http 408")  # rate limited, key refused, no answer
+
+
+def refused_as_such(reason: str | None) -> bool:
+    """Whether an exit's reason is the exchange refusing the order itself (``order_rejected:
+    not enough balance / allowance``, ``invalid tick size``...): not a rate limit nor a
+    refused API key, which say nothing about the order."""
+    if reason is None or not reason.startswith(_REJECTED):
+        return False
+    return not reason.removeprefix(_REJECTED).startswith(_TRANSIENT)
+
+
+def refusals_in_a_row(recent: tuple[str | None, ...]) -> int:
+    """How many of the latest exits (``recent``, newest first) the exchange refused as such."""
+    n = 0
+    for reason in recent:
+        if not refused_as_such(reason):
+            break
+        n += 1
+    return n
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +89,13 @@ class ExitsTried:
     # How long ago the last try ended, on one clock: the database stamps the end, and the
     # database's present is what it is measured against (not the executor's clock).
     since_ended: timedelta | None
+    # The reasons of the latest exits tried (newest first; at most REFUSED_IN_A_ROW of them).
+    recent: tuple[str | None, ...] = ()
+
+    @property
+    def refused_again(self) -> bool:
+        """The exchange refused the last REFUSED_IN_A_ROW exits as such: tried hourly."""
+        return refusals_in_a_row(self.recent) >= REFUSED_IN_A_ROW
 
 
 def exit_due(exits: ExitsTried) -> bool:
@@ -73,6 +109,8 @@ def exit_due(exits: ExitsTried) -> bool:
     if exits.last_reason in _FINAL:
         return False
     pause = min(RETRY_MAX, RETRY_FIRST * (1 << min(exits.tried - 1, 16)))
+    if exits.refused_again:
+        pause = RETRY_REFUSED
     return exits.since_ended >= pause
 
 

@@ -1,0 +1,65 @@
+"""An exit the exchange refuses for a reason of its own (not a rate limit): the same refusal
+comes back on every try, so after a few tries in a row it is tried once an hour, with an error
+logged, instead of every 5 minutes for as long as the position is held."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from decimal import Decimal
+
+import asyncpg
+import pytest
+
+from orderflow.execution.live import LiveBroker
+from orderflow.signals.exits import REFUSED_IN_A_ROW
+from tests.execution.conftest import TOKEN_YES, add_trade, signal_outcomes
+from tests.execution.fake_clob import FakeClob
+from tests.execution.livekit import Clock, age_exits, live_executor, live_strategy
+
+
+def _exit_posts(clob: FakeClob) -> int:
+    return sum(1 for m, p in clob.requests if (m, p) == ("POST", "/order")) - 1  # not the entry
+
+
+async def test_an_exit_refused_again_and_again_is_tried_hourly(
+    pool: asyncpg.Pool,
+    dsn: str,
+    clob: FakeClob,
+    live: LiveBroker,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await live_strategy(pool)
+    clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.49")
+    clock = Clock()
+    ex = live_executor(pool, dsn, live, clock=clock)
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+        await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # ask 0.50: fills at once
+    await ex.catch_up()
+    assert await signal_outcomes(pool) == [("BUY", "EXECUTED", "filled")]
+    clob.holdings[TOKEN_YES] = Decimal(0)  # the shares are not in the wallet: every SELL refused
+    async with pool.acquire() as conn:
+        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
+    await ex.catch_up()
+    await ex.worker.drain()
+    for _ in range(REFUSED_IN_A_ROW + 3):  # 10 minutes apart: past the longest pause (5 min)
+        await age_exits(pool, timedelta(minutes=10))
+        await ex.maintenance()
+        await ex.worker.drain()
+    assert _exit_posts(clob) == REFUSED_IN_A_ROW
+    assert all(r == "not enough balance / allowance" for r in clob.rejections)
+    [*_, last] = await signal_outcomes(pool)
+    assert last[:2] == ("SELL", "SKIPPED") and "not enough balance" in last[2]
+    with caplog.at_level(logging.ERROR, logger="orderflow.execution.trading"):
+        await age_exits(pool, timedelta(minutes=50))  # an hour after the last try
+        await ex.maintenance()
+        await ex.worker.drain()
+    assert _exit_posts(clob) == REFUSED_IN_A_ROW + 1
+    assert any("refused" in r.getMessage() for r in caplog.records)
+    clob.holdings[TOKEN_YES] = Decimal(1000)  # the wallet holds them again
+    await age_exits(pool, timedelta(hours=1))
+    await ex.maintenance()
+    await ex.worker.drain()
+    assert (await signal_outcomes(pool))[-1] == ("SELL", "EXECUTED", "filled")
+    assert await pool.fetchval("SELECT status FROM orderflow_positions") == "CLOSED"
