@@ -116,7 +116,12 @@ class OrderInDoubtError(ExecutionError):
 
 
 class ExchangeBusyError(ExecutionError):
-    """The exchange did not process the request (5xx, 429, no connection): retry later."""
+    """The exchange did not process the request (5xx, 429, no connection): retry later —
+    ``retry_after`` seconds later at the soonest when it said so (``Retry-After``)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Broker(Protocol):

@@ -65,7 +65,8 @@ _BPS = Decimal(10_000)
 def _busy(what: str, exc: PolymarketError) -> ExchangeBusyError:
     status = getattr(exc, "status", None)
     detail = f"http {status}" if status is not None else type(exc).__name__
-    return ExchangeBusyError(f"{what} failed: {detail}")
+    retry_after = getattr(exc, "retry_after", None)  # a 429's (or 503's) Retry-After
+    return ExchangeBusyError(f"{what} failed: {detail}", retry_after=retry_after)
 
 
 def _environment(clob_url: str | None) -> Any:

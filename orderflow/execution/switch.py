@@ -3,7 +3,9 @@ gone.
 
 The kill switch: each killed (or deleted) strategy gets one task. It asks the desk to cancel
 every live order of the strategy (batches in parallel) and, while the exchange fails — 503, 429,
-a timeout, no connection — retries with exponential backoff (50 ms doubling to 2 s). Nothing it
+a timeout, no connection — retries with exponential backoff (50 ms doubling to 2 s), and
+never sooner than the exchange's ``Retry-After`` says (at most :data:`MAX_RETRY_AFTER_SECS`):
+asking a rate-limited exchange again at once only gets another 429. Nothing it
 meets escapes: the executor and the other strategies keep trading. The task ends when no order
 of the strategy is open; the maintenance loop re-arms it while a killed strategy still has live
 orders (an intent adopted after the kill, say). The leader-exit switch does the same for the
@@ -17,9 +19,12 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from orderflow.execution.broker import ExchangeBusyError
+
 log = logging.getLogger(__name__)
 FIRST_RETRY_SECS = 0.05
 MAX_RETRY_SECS = 2.0
+MAX_RETRY_AFTER_SECS = 30.0  # a longer Retry-After is not waited for in full
 
 
 Attempt = Callable[[str], Awaitable[int]]  # one cancel attempt: how many are left open
@@ -53,19 +58,23 @@ class KillSwitch:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                wait = delay
+                if isinstance(exc, ExchangeBusyError) and exc.retry_after is not None:
+                    wait = max(delay, min(MAX_RETRY_AFTER_SECS, exc.retry_after))
                 log.warning(
                     f"{self.name}: cancel failed; retrying",
                     extra={
                         "strategy": strategy,
                         "attempt": attempt,
-                        "retry_in_secs": delay,
+                        "retry_in_secs": wait,
                         "error": f"{type(exc).__name__}: {exc}",
                     },
                 )
             else:
                 if remaining == 0:
                     return
-            await asyncio.sleep(delay)
+                wait = delay
+            await asyncio.sleep(wait)
             delay = min(MAX_RETRY_SECS, delay * 2)
 
     async def wait(self) -> None:

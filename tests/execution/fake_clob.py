@@ -22,9 +22,10 @@ trades and their settlement on chain — is :mod:`tests.execution.clob_exchange`
 Variations: ``delay`` (a slow exchange, seconds before each answer), ``path_delays`` (slow
 routes), ``response_delays`` (the request is processed at once, its answer arrives late),
 ``faults`` (the next answers of a route are 503/429/… without processing: :meth:`FakeClob.fail`),
-``lose_next_response`` (the next order is accepted and the connection dropped without an
-answer), ``forgetful`` (every order that is not live is gone from ``GET /data/order/{id}``,
-cancelled and expired ones too).
+``rate_limits`` (a route answers 429 until its ``Retry-After`` has passed:
+:meth:`FakeClob.rate_limit`), ``lose_next_response`` (the next order is accepted and the
+connection dropped without an answer), ``forgetful`` (every order that is not live is gone
+from ``GET /data/order/{id}``, cancelled and expired ones too).
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import math
 import secrets
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -58,6 +61,19 @@ class Fault:
 RATE_LIMITED = {"error": "Too Many Requests"}
 
 
+@dataclass
+class RateLimit:
+    """``method path*`` is rate limited for ``seconds`` from its first request on: every request
+    until then is answered 429 with the time left in ``Retry-After`` (whole seconds, rounded
+    up), unprocessed — asking again sooner does not get through."""
+
+    method: str
+    path: str
+    seconds: float
+    until: float | None = None  # monotonic; set by the first request
+    refused: int = 0
+
+
 class FakeClob(ClobExchange):
     """The exchange model served over HTTP on a local port (:meth:`start`)."""
 
@@ -76,6 +92,7 @@ class FakeClob(ClobExchange):
         self.pending: dict[str, int] = {}  # requests of a slow route being held right now
         self.answered: dict[str, int] = {}  # requests of a slow route answered so far
         self.faults: list[Fault] = []
+        self.rate_limits: list[RateLimit] = []
         self.page_size = 2  # small pages, so readers must follow next_cursor
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -85,6 +102,11 @@ class FakeClob(ClobExchange):
         fault = Fault(method, path, status, times, body)
         self.faults.append(fault)
         return fault
+
+    def rate_limit(self, method: str, path: str, seconds: float) -> RateLimit:
+        limit = RateLimit(method, path, seconds)
+        self.rate_limits.append(limit)
+        return limit
 
     # ------------------------------------------------------------------ server
 
@@ -135,6 +157,16 @@ class FakeClob(ClobExchange):
                 fault.times -= 1
                 headers = {"Retry-After": "1"} if fault.status == 429 else None
                 return web.json_response(fault.body, status=fault.status, headers=headers)
+        for limit in self.rate_limits:
+            if limit.method == request.method and request.path.startswith(limit.path):
+                now = time.monotonic()
+                limit.until = now + limit.seconds if limit.until is None else limit.until
+                if now < limit.until:
+                    limit.refused += 1
+                    wait = str(max(1, math.ceil(limit.until - now)))
+                    return web.json_response(
+                        RATE_LIMITED, status=429, headers={"Retry-After": wait}
+                    )
         self.expire()
         response: web.StreamResponse = await handler(request)
         if request.path in self.response_delays:

@@ -313,3 +313,29 @@ async def test_a_kill_while_the_placement_answer_is_on_its_way_books_each_fill_o
     order = await pool.fetchrow("SELECT * FROM orderflow_orders")
     assert pos["shares"] == 100 and order["filled_shares"] == 100
     assert order["status"] == "CANCELED"
+
+
+async def test_a_kill_rate_limited_waits_as_the_exchange_asks_and_still_cancels(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The cancel is answered 429 with ``Retry-After: 2``: the kill switch asked again 50 ms,
+    100 ms, 200 ms... later (every answer 429 again, each a request more against the limit);
+    it now waits what the exchange asked, then cancels. Nothing is placed meanwhile."""
+    await live_strategy(pool)
+    ex = live_executor(pool, dsn, live)
+    async with running(ex):
+        await leading(ex)
+        async with pool.acquire() as conn:
+            await add_trade(conn, token_id=TOKEN_NO, outcome_index=1, price="0.30")
+        [order_id] = await _resting(pool, clob)
+        limit = clob.rate_limit("DELETE", "/orders", 2.0)
+        await _kill(pool, "live-one")
+        await wait_for(lambda: now_true(limit.refused > 0))
+        async with pool.acquire() as conn:  # the leader buys again while the kill waits
+            await add_trade(conn, token_id=TOKEN_YES, price="0.50")
+        row = await wait_for(
+            lambda: pool.fetchrow("SELECT * FROM orderflow_orders WHERE status = 'CANCELED'")
+        )
+    assert row["exchange_order_id"] == order_id and clob.orders[order_id]["status"] == "CANCELED"
+    assert limit.refused == 1
+    assert [m for m, p in clob.requests if p == "/order"] == ["POST"]  # the entry only
