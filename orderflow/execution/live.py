@@ -15,7 +15,8 @@ CONFIRMED or FAILED.
 
 The market's own minimum order size and tick come from its book (``GET /book?token_id=``),
 cached per token (:mod:`orderflow.execution.market_rules`); a refusal under the minimum records
-the minimum it states, so the next decision skips what the exchange would refuse again.
+the minimum it states, so the next decision skips what the exchange would refuse again; any
+other refusal has the token's rules read again (its tick may have changed).
 
 Only this module imports the SDK; the rest of the executor sees the :class:`Broker` protocol.
 """
@@ -217,7 +218,9 @@ class LiveBroker:
     def _refused(self, request: OrderRequest, reason: str) -> OrderOutcome:
         """A refusal; one under the market's minimum records the minimum it states."""
         minimum = self.rules.refused(request.token_id, reason)
-        if minimum is not None:
+        if minimum is None:
+            self.rules.stale(request.token_id)  # a tick changed since, say: read it again
+        else:
             log.warning(
                 "order under the market's minimum size refused; minimum recorded",
                 extra={"token_id": str(request.token_id), "min_order_size": str(minimum)},
@@ -235,6 +238,7 @@ class LiveBroker:
                 expiration=expiration,
             )
         except PolymarketError as exc:
+            self.rules.stale(request.token_id)  # priced off the market's tick now, say
             raise ExecutionError(f"cannot build the order: {type(exc).__name__}: {exc}") from None
         public = _public_order(signed)
         return PreparedOrder(

@@ -7,6 +7,8 @@ Size (10) lower than the minimum: 15``). The live broker reads them from the tok
 :class:`RulesCache` for :data:`RULES_TTL_SECS` (they rarely change: one read per token, not per
 order); a refusal under the minimum records the minimum it states
 (:meth:`RulesCache.refused`), so the next decision knows it even when the book cannot be read.
+Any other refusal of an order, or an order that could not be built, has its token's rules read
+again at the next decision (:meth:`RulesCache.stale`): the tick may have changed since.
 A read that fails (an error, a rate limit, no answer in :data:`RULES_TIMEOUT_SECS`) is not tried
 again for :data:`RULES_RETRY_SECS` (a busy exchange: no token's book is read meanwhile), and the
 decision falls back to the strategy's ``min_order_size`` and ``tick_size``; the exchange's
@@ -97,6 +99,14 @@ class RulesCache:
         self._entries[token_id] = _Entry(rules, until)
         if busy:
             self._paused_until = until
+
+    def stale(self, token_id: int) -> None:
+        """The token's rules may be wrong (the exchange refused an order priced and sized by
+        them, or the order could not be built): read again at the next ask, the rules known
+        meanwhile (a market's tick changes as its price nears 0 or 1)."""
+        known = self._entries.get(token_id)
+        if known is not None:
+            self._entries[token_id] = _Entry(known.rules, min(known.until, self.clock()))
 
     def refused(self, token_id: int, reason: str | None) -> Decimal | None:
         """Record the minimum a refusal states (None: the refusal states none)."""
