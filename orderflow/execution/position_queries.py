@@ -169,24 +169,29 @@ async def open_position_for(
     """The strategy's OPEN position in the token, created if there is none. An ``entry``
     (a BUY's fill) into an open position — dust under the minimum order size, which does not
     refuse entries — makes its signal the position's: the position now follows that entry's
-    leader (its exit) and carries its P&L."""
-    existing = await conn.fetchval(
-        "SELECT id FROM orderflow_positions WHERE strategy = $1 AND token_id = $2"
-        " AND status = 'OPEN'",
+    leader (its exit) and carries its P&L from then on; the earlier signal gets what the
+    position realized while it was its own (``handed_over_pnl`` keeps the total handed over)."""
+    existing = await conn.fetchrow(
+        "SELECT id, signal_id, realized_pnl, handed_over_pnl FROM orderflow_positions"
+        " WHERE strategy = $1 AND token_id = $2 AND status = 'OPEN' FOR UPDATE",
         strategy,
         Decimal(token_id),
     )
     if existing is not None:
-        if entry and signal_id is not None:
+        earlier = existing["signal_id"]
+        # A later entry only: a late fill of an earlier one booked after it (found in the
+        # account's trades) leaves the position with the later leader.
+        if entry and signal_id is not None and (earlier is None or earlier < signal_id):
+            realized = Decimal(existing["realized_pnl"] or 0)
             await conn.execute(
-                # a later entry only: a late fill of an earlier one booked after it (found in
-                # the account's trades) leaves the position with the later leader
-                "UPDATE orderflow_positions SET signal_id = $2"
-                " WHERE id = $1 AND (signal_id IS NULL OR signal_id < $2)",
-                existing,
+                "UPDATE orderflow_positions SET signal_id = $2, handed_over_pnl = $3 WHERE id = $1",
+                existing["id"],
                 signal_id,
+                realized,
             )
-        return int(existing)
+            if earlier is not None:
+                await set_signal_pnl(conn, earlier, realized - existing["handed_over_pnl"])
+        return int(existing["id"])
     return int(
         await conn.fetchval(
             """
@@ -327,16 +332,24 @@ async def mark_open_positions(conn: asyncpg.Connection) -> None:
     )
 
 
-async def position_signal(conn: asyncpg.Connection, position_id: int) -> int | None:
-    value = await conn.fetchval(
-        "SELECT signal_id FROM orderflow_positions WHERE id = $1", position_id
-    )
-    return None if value is None else int(value)
-
-
 async def set_signal_pnl(conn: asyncpg.Connection, signal_id: int, pnl: Decimal) -> None:
     await conn.execute(
         "UPDATE orderflow_signals SET pnl = $2, resolved_at = clock_timestamp() WHERE id = $1",
         signal_id,
         pnl,
+    )
+
+
+async def set_owner_pnl(conn: asyncpg.Connection, position_id: int, realized: Decimal) -> None:
+    """A closed position's P&L (``realized``, all of it) to the signal that owns it: what it
+    realized since it took the position over (what came before went to earlier signals)."""
+    await conn.execute(
+        """
+        UPDATE orderflow_signals s SET pnl = $2 - p.handed_over_pnl,
+               resolved_at = clock_timestamp()
+          FROM orderflow_positions p
+         WHERE p.id = $1 AND s.id = p.signal_id
+        """,
+        position_id,
+        realized,
     )

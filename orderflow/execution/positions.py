@@ -68,10 +68,8 @@ async def book_fill(
         conn, position_id, position, mark_price=fill.price, close_reason="exit" if exited else None
     )
     if exited:
-        # Closed by selling (the leader's exit): the opening signal carries the P&L.
-        opener = await position_queries.position_signal(conn, position_id)
-        if opener is not None:
-            await position_queries.set_signal_pnl(conn, opener, position.realized_pnl)
+        # Closed by selling (the leader's exit): the owning signal carries the P&L.
+        await position_queries.set_owner_pnl(conn, position_id, position.realized_pnl)
     return position_id
 
 
@@ -92,9 +90,7 @@ async def restate_position(conn: asyncpg.Connection, position_id: int) -> Positi
     elif position.shares == 0:
         closing = "exit" if state["status"] == "OPEN" else None
         await position_queries.store_position(conn, position_id, position, close_reason=closing)
-        opener = state["signal_id"]
-        if opener is not None:
-            await position_queries.set_signal_pnl(conn, opener, position.realized_pnl)
+        await position_queries.set_owner_pnl(conn, position_id, position.realized_pnl)
     else:
         if state["status"] == "CLOSED" and not await trade_queries.reopen_position(
             conn, position_id
@@ -120,8 +116,7 @@ async def settle_resolved(conn: asyncpg.Connection) -> list[tuple[str, int, Deci
             await position_queries.store_position(
                 conn, row["id"], position, close_reason="resolved"
             )
-            if row["signal_id"] is not None:
-                await position_queries.set_signal_pnl(conn, row["signal_id"], position.realized_pnl)
+            await position_queries.set_owner_pnl(conn, row["id"], position.realized_pnl)
         log.info(
             "position settled",
             extra={

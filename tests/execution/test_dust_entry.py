@@ -5,6 +5,7 @@ sells the whole position, the dust with it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -12,7 +13,7 @@ import asyncpg
 from orderflow.execution.live import LiveBroker
 from tests.execution.conftest import TOKEN_YES, add_trade, add_wallet, signal_outcomes
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import live_executor, live_strategy
+from tests.execution.livekit import Clock, live_executor, live_strategy
 
 SECOND = "0x" + "5e" * 20  # another whale
 
@@ -97,3 +98,51 @@ async def test_no_entry_while_the_dust_s_exit_still_rests(
     assert (await signal_outcomes(pool))[2] == ("BUY", "SKIPPED", "position_exists")
     posts = [m for m, p in clob.requests if p == "/order"]
     assert posts == ["POST", "POST"]  # the entry and the exit: no BUY against our SELL
+
+
+async def test_each_signal_keeps_the_pnl_of_its_own_part_of_a_dust_position(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The first entry's exit sold all but 3 shares, at a profit, and expired; a new entry
+    took the 3 of dust over. The position's whole P&L, the first exit's included, went to the
+    new entry's signal and the first signal got none: each now gets what was realized while
+    the position was its own."""
+    await live_strategy(pool)
+    clock = Clock()
+    ex = live_executor(pool, dsn, live, clock=clock)
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+        await add_wallet(conn, SECOND, 8.5)
+        await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # bought at 0.50
+    await ex.catch_up()
+    held = (await _position(pool))[1]
+    clob.markets[TOKEN_YES].bids.pop(TOKEN_YES, None)  # nobody bids: the exit rests
+    async with pool.acquire() as conn:
+        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.60")
+    await ex.catch_up()
+    await ex.worker.drain()
+    sell = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'SELL'")
+    clob.fill(sell["exchange_order_id"], held - 3)
+    clob.clock_offset += 3600  # the rest of the exit expires
+    assert clob.live_orders() == []
+    clob.clock_offset = 0
+    clock.offset += timedelta(hours=1)
+    await ex.maintenance()
+    first_part = await pool.fetchval("SELECT realized_pnl FROM orderflow_positions")
+    assert await _position(pool) == ("OPEN", 3) and first_part > 0
+    clock.offset = timedelta(0)
+    clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.49")
+    async with pool.acquire() as conn:
+        await add_trade(conn, wallet=SECOND, token_id=TOKEN_YES, price="0.50")
+    await ex.catch_up()
+    await ex.worker.drain()
+    async with pool.acquire() as conn:
+        await add_trade(conn, wallet=SECOND, side="SELL", token_id=TOKEN_YES, price="0.49")
+    await ex.catch_up()
+    await ex.worker.drain()
+    assert (await _position(pool))[0] == "CLOSED"
+    total = await pool.fetchval("SELECT realized_pnl FROM orderflow_positions")
+    pnls = await pool.fetch(
+        "SELECT wallet_address, pnl FROM orderflow_signals WHERE side = 'BUY' ORDER BY id"
+    )
+    assert [r["pnl"] for r in pnls] == [first_part, total - first_part]
