@@ -42,6 +42,7 @@ from orderflow.chain.backfill_headers import (
     Reorganised,
     block_rows,
     fill_timestamps,
+    unflagged,
     verified_headers,
 )
 from orderflow.chain.capped_logs import KNOWN_RESULT_CAPS, get_logs_whole
@@ -299,7 +300,7 @@ class Backfiller:
             "backfill.read", attributes={"from_block": start, "to_block": end}
         ):
             whole = await get_logs_whole(self.client, start, end, self._filter, self.result_caps)
-            raws = whole.logs
+            raws = await unflagged(self.client, whole.logs)  # never a retraction
             verified = await verified_headers(
                 self.client,
                 raws,

@@ -5,6 +5,7 @@ against the headers read after them (:mod:`orderflow.chain.backfill`, the live s
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -13,6 +14,8 @@ from orderflow.chain.block_times import BlockHeader
 from orderflow.chain.fields import FieldError, block_number, hash32
 from orderflow.chain.rpc import EthClient, Header
 from orderflow.errors import RetryableRpcError
+
+log = logging.getLogger(__name__)
 
 
 class HeaderCache:
@@ -176,3 +179,49 @@ async def verified_headers(
             "(node behind its own eth_blockNumber?)"
         )
     return logs_on_headers(fetched, raws)
+
+
+async def unflagged(
+    client: EthClient, raws: Sequence[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    """An eth_getLogs reply's logs, none of them a retraction.
+
+    eth_getLogs answers from the canonical chain: a real node never flags a log of its reply
+    ``removed: true``. One that does (a buggy or hostile provider) must not delete what is
+    stored of the block, nor rewind a checkpoint, nor lose the log: each flagged log's block is
+    fetched by number (one header per block, whatever its depth) and the log is kept, as a
+    plain log, when it names that block's hash; it is dropped, retracting nothing, when the node
+    now has another block there (a log of another fork). A flagged log whose block number or
+    hash does not parse goes on, unflagged, to decode, which dead-letters it.
+    """
+    flagged = [r for r in raws if r.get("removed") is True]
+    if not flagged:
+        return list(raws)
+    numbers = {n for r in flagged if (n := block_of(r)) is not None and is_hash(r.get("blockHash"))}
+    fetched = await headers_by_number(client, numbers)
+    kept: list[Mapping[str, Any]] = []
+    dropped = 0
+    for raw in raws:
+        if raw.get("removed") is not True:
+            kept.append(raw)
+            continue
+        number = block_of(raw)
+        if number not in fetched or not is_hash(raw.get("blockHash")):  # decode's to judge
+            kept.append({**raw, "removed": False})
+            continue
+        header = fetched[number]
+        if header is None:
+            raise Reorganised(f"block {number} of a log is gone")
+        if str(raw["blockHash"]).lower() == header.hash:
+            kept.append({**raw, "removed": False})
+        else:
+            dropped += 1
+    log.warning(
+        "eth_getLogs reply with logs flagged removed (a node never sends that there): "
+        "%d kept as canonical after checking their block hash, %d of another fork dropped; "
+        "nothing retracted",
+        len(flagged) - dropped,
+        dropped,
+        extra={"endpoint": client.endpoint, "blocks": sorted(numbers)},
+    )
+    return kept
