@@ -366,8 +366,10 @@ class Backfiller:
                     bulk=bulk,
                 )
         if self.window is not None:
+            lowest = self.window.lowest
             for header in item.verified.values():
-                self.window.add(header)
+                if lowest is None or header.number >= lowest:  # a re-read old block: not recent
+                    self.window.add(header)
         report.logs += item.logs
         report.cap_splits += item.splits
         report.narrowed_blocks += item.narrowed_blocks

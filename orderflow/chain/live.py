@@ -46,6 +46,7 @@ from typing import Any
 
 import asyncpg
 
+from orderflow.chain import rereads
 from orderflow.chain.backfill import STREAM
 from orderflow.chain.backfill_headers import block_of, block_rows
 from orderflow.chain.checkpoints import Checkpoint, get_checkpoint
@@ -115,6 +116,7 @@ class LiveSession(LiveStore):
     async def catch_up(self) -> None:
         """Backfill from the checkpoint to head - confirmations."""
         cp = await self._verified_checkpoint()
+        await self.reread_retracted()
         head = await self.client.block_number()
         self._saw_head_number(head)
         target = head - self.confirmations
@@ -244,6 +246,20 @@ class LiveSession(LiveStore):
         if self._heads_seen % _PRUNE_EVERY_HEADS == 0:
             async with self.pool.acquire() as conn:
                 await prune_blocks(conn, self.chain_id, header.number - self.window.size)
+            await self.reread_retracted()
+
+    async def reread_retracted(self) -> None:
+        """Read again, one eth_getLogs each, the blocks a file's retraction queued
+        (:mod:`orderflow.chain.rereads`) at or below the checkpoint; a block above it is the
+        backfill's or the stream's to read anyway. The checkpoint does not move."""
+        async with self.pool.acquire() as conn:
+            queued = await rereads.pending(conn, self.chain_id)
+        for number, queued_at in queued:
+            if self.state.checkpoint is not None and number <= self.state.checkpoint:
+                log.info("reading a retracted block again", extra={"block": number})
+                await self.backfiller.run(number, number)
+            async with self.pool.acquire() as conn:
+                await rereads.done(conn, self.chain_id, number, queued_at)
 
     async def _skipped_heads(self, top: int, header: Header) -> None:
         """A head more than one above the newest held block: some heads never came.

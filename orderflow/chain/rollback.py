@@ -11,9 +11,9 @@ and stored again (``store.store_batch``).
 ``retract_removed`` (a file's ``removed: true`` logs: the node retracted their blocks) undoes
 the same rows, the same way, of one block at a time, named by its number *and* hash: a block
 held under another hash at that height is not what the node retracted, and stays (with a
-warning). Dead letters stay (they carry no block hash). When it undid something, every
-checkpoint at or past the block moves below it, as after a rollback, so a stream that stored
-the retracted block reads its canonical one again.
+warning). Dead letters stay (they carry no block hash). When it undid something, the block is
+queued for the listener to read again (:mod:`orderflow.chain.rereads`): that block only, however
+far below the checkpoints it lies; no checkpoint moves.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dataclasses import dataclass, fields
 
 import asyncpg
 
+from orderflow.chain import rereads
 from orderflow.chain import rollback_sql as sql
 from orderflow.chain.events import LogRef
 from orderflow.chain.store_sql import WRITER_LOCK, row_count
@@ -101,7 +102,8 @@ async def retract_block(
     conn: asyncpg.Connection, chain_id: int, block_number: int, block_hash: str
 ) -> RollbackStats:
     """Delete everything derived from the block ``block_number`` of hash ``block_hash`` (a
-    node retracted it); when something went, rewind the checkpoints at or past it below it.
+    node retracted it); when something went, queue the block for the listener to read again
+    (``rereads``: that block only; no checkpoint moves).
 
     Runs in the caller's transaction when there is one (``store.store_batch``'s), else in its
     own; under the writer lock either way."""
@@ -111,10 +113,8 @@ async def retract_block(
         stats.blocks = row_count(
             await conn.execute(sql.RETRACT.blocks, chain_id, block_number, block_hash)
         )
-        if stats.undid():
-            stats.checkpoints = row_count(
-                await conn.execute(sql.REWIND_CHECKPOINTS, chain_id, block_number)
-            )
+        if stats.undid():  # the chain's rows of this block are read again, nothing else
+            await rereads.queue(conn, chain_id, block_number, block_hash, "removed: true")
     return stats
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from orderflow.chain import rereads
 from orderflow.chain.block_times import BlockHeader
 from orderflow.chain.checkpoints import Checkpoint, get_checkpoint
 from orderflow.chain.decode import decode_batch
@@ -197,11 +198,13 @@ async def test_a_removed_condition_and_resolution_are_retracted_and_stored_again
     assert await pool.fetchval("SELECT count(*) FROM orderflow_tokens") == 2
 
 
-async def test_a_retraction_rewinds_the_checkpoints_past_its_block(
+async def test_a_retraction_queues_its_block_for_a_reread_and_moves_no_checkpoint(
     pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
-    """A stream that stored the retracted block (or passed it) reads it again, as after a
-    rollback; a stream below it keeps its checkpoint; the block's recorded header goes."""
+    """A retraction takes its block's rows and recorded header and queues that block for the
+    listener to read again; no checkpoint moves. On main every checkpoint at or past the block
+    went back below it: a listener a million blocks on (here: one that passed block 10 long
+    ago) was sent back to block 9, to read every block since again."""
     orphan = match_tx(10, 7)
     header = BlockHeader(10, block_hash(10), block_hash(9), _time(10))
     async with pool.acquire() as conn:
@@ -210,7 +213,7 @@ async def test_a_retraction_rewinds_the_checkpoints_past_its_block(
             decode_batch(orphan, 137),
             chain_id=137,
             blocks=[BlockHeader(9, block_hash(9), block_hash(8), _time(9)), header],
-            checkpoint=Checkpoint("listener", 10, block_hash(10)),
+            checkpoint=Checkpoint("listener", 1_000_000, block_hash(1_000_000)),
         )
         await store_batch(
             conn, decode_batch([], 137), chain_id=137, checkpoint=Checkpoint("low", 5)
@@ -218,15 +221,24 @@ async def test_a_retraction_rewinds_the_checkpoints_past_its_block(
     await ingest_file(pool, write(tmp_path / "r.jsonl", removed(orphan[:1])), chain_id=137)
     async with pool.acquire() as conn:
         assert await get_checkpoint(conn, 137, "listener") == Checkpoint(
-            "listener", 9, block_hash(9)
+            "listener", 1_000_000, block_hash(1_000_000)
         )
         assert await get_checkpoint(conn, 137, "low") == Checkpoint("low", 5)
+        assert [n for n, _ in await rereads.pending(conn, 137)] == [10]
+    queued = await pool.fetchrow("SELECT block_hash, reason FROM orderflow_reread_blocks")
+    assert tuple(queued) == (block_hash(10), "removed: true")
     assert await pool.fetchval("SELECT max(block_number) FROM orderflow_blocks") == 9
     assert await positions(pool) == []
     rows = await pool.fetchrow(
         "SELECT total_trades FROM orderflow_wallet_stats WHERE wallet_address = $1", ALICE
     )
     assert rows[0] == 0
+
+
+async def test_a_retraction_of_nothing_queues_nothing(pool: asyncpg.Pool, tmp_path: Path) -> None:
+    """A removal of a block we hold nothing of (or hold under another hash) reads nothing again."""
+    await ingest_file(pool, write(tmp_path / "r.jsonl", removed(match_tx(10, 7))), chain_id=137)
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_reread_blocks") == 0
 
 
 def _time(block: int) -> datetime:
