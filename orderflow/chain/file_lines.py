@@ -14,7 +14,7 @@ from every line, and line numbers count every line, blank or not.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -22,6 +22,7 @@ from typing import IO, Any
 import orjson
 
 from orderflow.chain.events import DeadLetter
+from orderflow.chain.fields import FieldError, log_index
 from orderflow.chain.storable import loads_tolerant
 
 MAX_LINE_IN_DEAD_LETTER = 10_000  # characters of a malformed line kept for inspection
@@ -93,13 +94,61 @@ def malformed(file_name: str, line: Line, chain_id: int) -> DeadLetter:
     )
 
 
-def refused(letter: DeadLetter, file_name: str, number: int) -> None:
-    """A dead letter the decoder made of line ``number``'s log object: where it is, too.
+def refused(letter: DeadLetter, file_name: str, number: int, unit: str = "line") -> None:
+    """A dead letter made of line ``number``'s log object (by the decoder, or by the writer):
+    where it is, too (``unit``: ``row`` for a history file's numbered rows).
 
     Its ``raw`` stays the log (its identity, shared with the same log from a node); the file
     and line go to ``file``/``line`` and the front of the reason, as for a malformed line."""
-    letter.reason = f"{file_name} line {number}: {letter.reason}"
+    letter.reason = f"{file_name} {unit} {number}: {letter.reason}"
     letter.file, letter.line = file_name, number
+
+
+Locate = Callable[[DeadLetter], None]
+"""Names the file and line of a dead letter the writer made (``store.store_batch``'s
+``locate``): a log without a known time, a staged row the store refused, a value the database
+refused (``store_guard``). Those are made from decoded events, far from the line they came from."""
+
+
+def by_identity(
+    file_name: str, unit: str, entries: Callable[[], Iterable[tuple[str, int, int]]]
+) -> Locate:
+    """A :data:`Locate` finding a dead letter's line by its log's identity (transaction hash,
+    log index) among ``entries`` (tx hash, log index, line) of the batch, listed the first time
+    a dead letter asks (a batch without one costs nothing); a later line of the same identity
+    wins (the second of two logs sharing it is the one the store refuses)."""
+    lines: dict[tuple[str, int], int] | None = None
+
+    def locate(letter: DeadLetter) -> None:
+        nonlocal lines
+        if letter.file is not None or letter.tx_hash is None or letter.log_index is None:
+            return
+        if lines is None:
+            lines = {(tx.lower(), index): number for tx, index, number in entries()}
+        number = lines.get((letter.tx_hash.lower(), letter.log_index))
+        if number is not None:
+            refused(letter, file_name, number, unit)
+
+    return locate
+
+
+def lines_locator(file_name: str, lines: LineBatch) -> Locate:
+    """:func:`by_identity` over the log objects of a batch of a file's lines."""
+
+    def entries() -> Iterator[tuple[str, int, int]]:
+        for i, raw in enumerate(lines.data.split(b"\n")):
+            line = parse_line(lines.first_line + i, raw)
+            if line is None or line.error is not None:
+                continue
+            tx = line.value.get("transactionHash")
+            try:
+                index = log_index(line.value.get("logIndex"))
+            except FieldError:
+                continue
+            if isinstance(tx, str):
+                yield tx, index, line.number
+
+    return by_identity(file_name, "line", entries)
 
 
 def _blank(raw: bytes) -> bool:

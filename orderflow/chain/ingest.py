@@ -34,7 +34,7 @@ from orderflow.chain.db_errors import retry_transient
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.decode_workers import Chunk, Decoders
 from orderflow.chain.events import DecodedBatch
-from orderflow.chain.file_lines import LineBatch, line_batches
+from orderflow.chain.file_lines import LineBatch, line_batches, lines_locator
 from orderflow.chain.pending_sums import fold_in
 from orderflow.chain.store import StoreStats
 from orderflow.chain.store_guard import store_rendered_isolating
@@ -205,6 +205,8 @@ async def _pipeline(
                 "addresses": addresses,
                 "bulk": bulk,
             }
+            if decoders is not None and chunk.source is not None:  # the writer's dead letters
+                options["locate"] = lines_locator(decoders.file_name, chunk.source)
 
             async def redecode() -> DecodedBatch:  # the rows were refused: decode it again
                 assert decoders is not None and chunk.source is not None

@@ -32,6 +32,7 @@ from orderflow.chain.copy_render import CopyRows, render
 from orderflow.chain.dead_letters import dead_letter_key, insert_dead_letters, untimed_dead_letter
 from orderflow.chain.decode import DecodedBatch
 from orderflow.chain.events import ConditionPreparation, DeadLetter, Fill, LogRef
+from orderflow.chain.file_lines import Locate
 from orderflow.chain.rollback import retract_removed
 from orderflow.chain.store_refunds import insert_refunds, link_refunds
 from orderflow.chain.store_refused import collisions, orphans
@@ -296,6 +297,7 @@ async def store_batch(
     untimed_conditions: bool = False,
     rows: CopyRows | None = None,
     bulk: bool = False,
+    locate: Locate | None = None,
 ) -> StoreStats:
     """Store a decoded batch and (optionally) advance a checkpoint, atomically.
 
@@ -323,6 +325,8 @@ async def store_batch(
     token) sums and wallet counters and records their id range as pending instead, in this
     transaction (migration 014); ``pending_sums.fold`` adds them later, at the end of the
     import or before a reputation run reads the sums.
+
+    ``locate`` (a file import's): names the file and line of each dead letter without them.
     """
     if rows is not None and (batch.fills or batch.matches):
         raise ValueError("store_batch: pass fills and matches either rendered or in the batch")
@@ -374,6 +378,9 @@ async def store_batch(
             digests = list({dead_letter_key(raw)[0] for raw in times.resolved})
             await conn.execute(sql.DELETE_RESOLVED_DEAD_LETTERS, digests)
         if w.dead:
+            if locate is not None:
+                for letter in w.dead:
+                    locate(letter)
             await insert_dead_letters(conn, chain_id, w.dead)
         if checkpoint is not None:
             await w.checkpoint(checkpoint)

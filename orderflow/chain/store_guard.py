@@ -34,6 +34,7 @@ from orderflow.chain.events import (
     Match,
     TokenRegistration,
 )
+from orderflow.chain.file_lines import Locate
 from orderflow.chain.storable import storable_text
 from orderflow.chain.store import StoreStats, store_batch
 
@@ -88,6 +89,8 @@ def _refused(item: Item, exc: BaseException, chain_id: int) -> DeadLetter:
             raw={"unstorable": storable_text(repr(item.raw), 5000)},
             reason=storable_text(f"{item.reason}; then {reason}", 2000),
             chain_id=chain_id,
+            file=item.file,
+            line=item.line,
         )
     ref: LogRef = item.ref
     return DeadLetter(
@@ -113,8 +116,10 @@ async def store_batch_isolating(
     addresses: ChainAddresses = MAINNET,
     untimed_conditions: bool = False,
     bulk: bool = False,
+    locate: Locate | None = None,
 ) -> StoreStats:
-    """``store.store_batch``, except that values the database refuses cost only their own log."""
+    """``store.store_batch``, except that values the database refuses cost only their own log
+    (``locate``: a file import's, names the file and line of that dead letter too)."""
     try:
         return await store_batch(
             conn,
@@ -127,6 +132,7 @@ async def store_batch_isolating(
             addresses=addresses,
             untimed_conditions=untimed_conditions,
             bulk=bulk,
+            locate=locate,
         )
     except REFUSED_DATA as exc:
         log.warning(
@@ -151,6 +157,7 @@ async def store_batch_isolating(
                         addresses=addresses,
                         untimed_conditions=untimed_conditions,
                         bulk=bulk,
+                        locate=locate,
                     )
                 )
                 return
@@ -197,6 +204,7 @@ async def store_batch_isolating(
             addresses=addresses,
             untimed_conditions=untimed_conditions,
             bulk=bulk,
+            locate=locate,
         )
     )
     return stats

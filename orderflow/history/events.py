@@ -23,6 +23,7 @@ from orderflow.chain.contracts import ChainAddresses
 from orderflow.chain.decode import DecodedBatch, decode_batch, decode_log
 from orderflow.chain.events import DeadLetter, Decoded, Fill
 from orderflow.chain.fields import FieldError
+from orderflow.chain.file_lines import Locate, by_identity
 from orderflow.history import columns
 from orderflow.history.build import (
     Prepared,
@@ -154,6 +155,15 @@ class RowDecoder:
                 "with block_number, block_hash, timestamp: `orderflow import BLOCKS_FILE`); "
                 "nothing of this batch was stored"
             )
+
+    def locator(self, parsed: Parsed) -> Locate:
+        """Names the file and row of a dead letter the writer makes of one of ``parsed``'s rows
+        (a row without a known time, a row the store refuses): ``store_batch``'s ``locate``."""
+        return by_identity(
+            self.source,
+            self.unit,
+            lambda: ((tx, index, row.number) for row, (tx, index, _), _, _ in parsed.rows),
+        )
 
     def encode(self, parsed: Parsed, *, via_raw_logs: bool = False) -> Encoded:
         """The decoded batch of the parsed rows (block hashes resolved).

@@ -170,7 +170,12 @@ async def _events(
                     decoder.encode, batch_rows, via_raw_logs=via_raw_logs
                 )
                 stats = await store_batch(
-                    conn, encoded.batch, chain_id=chain_id, synchronous_commit=False, bulk=bulk
+                    conn,
+                    encoded.batch,
+                    chain_id=chain_id,
+                    synchronous_commit=False,
+                    bulk=bulk,
+                    locate=decoder.locator(batch_rows),
                 )
                 report.stored.add(stats)
                 if bulk and schedule.due(stats.trades):  # bounded folds as it goes

@@ -16,8 +16,12 @@ from typing import Any
 import asyncpg
 import pytest
 
+from orderflow.chain.decode import decode_batch
+from orderflow.chain.file_lines import LineBatch, lines_locator
 from orderflow.chain.ingest import ingest_file, ingest_logs
+from orderflow.chain.store_guard import store_batch_isolating
 from tests.chain import sample_logs as s
+from tests.chain.hostile import fill
 
 
 def _spoilt(removed_line: bool) -> tuple[list[dict[str, Any]], dict[int, str]]:
@@ -81,3 +85,50 @@ async def test_a_log_refused_from_a_node_then_read_from_a_file_gets_its_line(
         " ORDER BY source_line NULLS FIRST"
     )
     assert [tuple(r) for r in letters] == [("again.jsonl", line, 2) for line in sorted(bad)]
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+async def test_the_writers_dead_letters_name_their_file_and_line(
+    pool: asyncpg.Pool, tmp_path: Path, workers: int
+) -> None:
+    """Dead letters the writer makes, far from the line: a fill without blockTimestamp whose
+    block is unknown (line 3), and a fill whose (block, log index) an earlier line's fill
+    holds with other content (line 5, in a later batch). On main both had no file and line
+    (source_file NULL, reasons without '<file> line <n>:')."""
+    untimed = {k: v for k, v in fill(11, 1, 2).items() if k != "blockTimestamp"}
+    lines = [fill(10, 1, 1), fill(10, 2, 1), untimed, fill(12, 1, 3), fill(10, 1, 4)]
+    path = tmp_path / "logs.jsonl"
+    path.write_text("".join(json.dumps(log) + "\n" for log in lines))
+    report = await ingest_file(pool, path, chain_id=137, workers=workers, batch_size=1)
+    assert (report.stored.trades, report.stored.dead_letters) == (3, 2)
+    letters = await pool.fetch(
+        "SELECT source_file, source_line, reason FROM orderflow_dead_letters"
+        " ORDER BY source_line NULLS FIRST"
+    )
+    assert [(r["source_file"], r["source_line"]) for r in letters] == [
+        ("logs.jsonl", 3),
+        ("logs.jsonl", 5),
+    ]
+    assert letters[0]["reason"].startswith("logs.jsonl line 3: OrderFilled has no blockTimestamp")
+    assert letters[1]["reason"].startswith("logs.jsonl line 5: OrderFilled at block 10, log index")
+
+
+async def test_a_value_the_database_refuses_names_its_file_and_line(pool: asyncpg.Pool) -> None:
+    """No file line decodes to a value the database refuses (decoding checks them all), so the
+    batch is spoilt by hand, as in test_hostile: the isolating store's dead letter names the
+    line its log came from. On main ``store_batch_isolating`` had no way to know it."""
+    lines = [fill(10, i, i) for i in range(1, 4)]
+    data = "\n".join(json.dumps(log) for log in lines).encode()
+    batch = decode_batch(lines, 137)
+    batch.fills[1].maker = "0xnot-an-address"
+    async with pool.acquire() as conn:
+        stats = await store_batch_isolating(
+            conn,
+            batch,
+            chain_id=137,
+            locate=lines_locator("f.jsonl", LineBatch(data, 7, 3, len(data))),
+        )
+    assert (stats.trades, stats.dead_letters) == (2, 1)
+    row = await pool.fetchrow("SELECT source_file, source_line, reason FROM orderflow_dead_letters")
+    assert (row["source_file"], row["source_line"]) == ("f.jsonl", 8)
+    assert row["reason"].startswith("f.jsonl line 8: refused by the database")

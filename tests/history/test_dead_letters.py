@@ -172,3 +172,19 @@ async def test_a_dead_letter_names_its_row_in_columns_of_its_own(
     raw = letters[0]["raw"]
     raw = json.loads(raw) if isinstance(raw, str) else raw
     assert raw["file"] == name and raw["row"]["conditionId"] == "0x12"  # as read before
+
+
+async def test_a_dead_letter_the_writer_makes_names_its_file_and_line(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """A raw log without blockTimestamp whose block nobody knows (line 3) becomes a dead letter
+    when the batch is stored, far from its line; it names its file and line as every other bad
+    row's does. On main: source_file NULL and a reason without 'logs.jsonl line 3:'."""
+    logs = [g for g in sim_logs("v2", seed=23) if len(g["data"]) == 2 + 7 * 64][:4]
+    assert len(logs) == 4
+    logs[2] = {k: v for k, v in logs[2].items() if k != "blockTimestamp"}
+    report = await import_file(pool, d.write_jsonl(tmp_path / "logs.jsonl", logs), chain_id=137)
+    assert (report.stored.trades, report.dead_letters) == (3, 1)
+    row = await pool.fetchrow("SELECT source_file, source_line, reason FROM orderflow_dead_letters")
+    assert (row["source_file"], row["source_line"]) == ("logs.jsonl", 3)
+    assert row["reason"].startswith("logs.jsonl line 3: OrderFilled has no blockTimestamp")
