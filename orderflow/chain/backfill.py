@@ -50,7 +50,7 @@ from orderflow.chain.checkpoints import Checkpoint
 from orderflow.chain.contracts import TOPIC_CONDITION_PREPARATION, ChainAddresses
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.decode_workers import Chunk, decode_raws
-from orderflow.chain.events import DecodedBatch
+from orderflow.chain.events import DeadLetter, DecodedBatch
 from orderflow.chain.fields import topic0_of
 from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.pending_sums import FoldSchedule, fold_in
@@ -102,6 +102,7 @@ class _Range:
     splits: int = 0  # replies at a result cap that were split and read again
     narrowed_blocks: int = 0  # single blocks at a result cap, read by narrower filters
     capped_blocks: int = 0  # single blocks still at a result cap, taken as returned
+    capped: list[DeadLetter] = field(default_factory=list)  # their dead letters
 
 
 _REFETCHES = 5  # a range whose logs and headers disagree is read again this many times
@@ -325,6 +326,8 @@ class Backfiller:
             if orphans:
                 raise Reorganised(f"{len(orphans)} log(s) name a block the node no longer has")
             chunk = await asyncio.to_thread(decode_raws, ready, self.chain_id, self.addresses)
+            capped = whole.dead_letters(self.chain_id)  # blocks in doubt: stored with the range
+            chunk.batch.dead_letters += capped
         return _Range(
             start,
             end,
@@ -336,6 +339,7 @@ class Backfiller:
             whole.splits,
             len(whole.narrowed),
             len(whole.capped_blocks),
+            capped,
         )
 
     async def _store(self, item: _Range, report: BackfillReport, *, bulk: bool) -> StoreStats:
@@ -343,7 +347,9 @@ class Backfiller:
         batch, rows = item.chunk.batch, item.chunk.rows
 
         async def redecode() -> DecodedBatch:  # the rendered rows were refused
-            return await asyncio.to_thread(decode_batch, item.ready, self.chain_id, self.addresses)
+            batch = await asyncio.to_thread(decode_batch, item.ready, self.chain_id, self.addresses)
+            batch.dead_letters += item.capped
+            return batch
 
         with self._tracer.start_as_current_span(
             "backfill.range", attributes={"from_block": item.start, "to_block": item.end}
@@ -388,8 +394,6 @@ class Backfiller:
                 "undecodable log kept as a dead letter",
                 extra={"tx_hash": dead.tx_hash, "log_index": dead.log_index, "reason": dead.reason},
             )
-        log.debug(
-            "backfilled range",
-            extra={"from_block": item.start, "to_block": item.end, "logs": item.logs},
-        )
+        done = {"from_block": item.start, "to_block": item.end, "logs": item.logs}
+        log.debug("backfilled range", extra=done)
         return stats

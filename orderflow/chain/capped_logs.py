@@ -19,8 +19,10 @@ again, one per topic0 (event signature). The union of those replies (deduplicate
 (transactionHash, logIndex), in log-index order) replaces the capped reply. When every narrower
 reply is below the caps, the block is whole. An (address, topic0) pair still at a cap cannot be
 narrowed further (a ``blockHash`` filter selects the same logs): its reply is taken as returned,
-with a loud warning and a count (``orderflow_listener_getlogs_capped_blocks``), as its
-completeness cannot be checked here. A reply below every cap costs no extra request.
+with a loud warning, a count (``orderflow_listener_getlogs_capped_blocks``) and a dead letter
+naming the block and the filter (kept after the checkpoint moves on: the block is in doubt, and
+only a node without that cap can settle it), as its completeness cannot be checked here. A
+reply below every cap costs no extra request.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from orderflow.chain.events import DeadLetter
 from orderflow.chain.fields import MAX_LOG_INDEX, FieldError, log_index
 from orderflow.chain.provider_errors import GetLogsTimeoutError
 from orderflow.chain.rpc import EthClient
@@ -49,6 +52,50 @@ class CappedLogs:
     splits: int = 0  # replies at a cap that were split and read again
     narrowed: list[int] = field(default_factory=list)  # single blocks read by narrower filters
     capped_blocks: list[int] = field(default_factory=list)  # single blocks at a cap, taken
+    capped: list[CappedReply] = field(default_factory=list)  # the replies taken at a cap
+
+    def dead_letters(self, chain_id: int) -> list[DeadLetter]:
+        """One dead letter per reply taken at a cap: the block stays in doubt, visibly (its
+        number, filter and why), after the checkpoint moved past it and the warning scrolled
+        away; the same reply read again is the same dead letter, seen again."""
+        return [c.dead_letter(chain_id) for c in self.capped]
+
+
+@dataclass(frozen=True)
+class CappedReply:
+    """A one-block reply at a result cap that no narrower filter could check: stored as
+    returned, possibly short of logs the provider left out."""
+
+    block: int
+    log_filter: dict[str, Any]
+    logs: int
+    why: str
+
+    def dead_letter(self, chain_id: int) -> DeadLetter:
+        address, topics = self.log_filter.get("address"), self.log_filter.get("topics")
+        one_address = address[0] if isinstance(address, list) and len(address) == 1 else None
+        topic0 = topics[0] if isinstance(topics, list) and topics else None
+        one_topic = topic0[0] if isinstance(topic0, list) and len(topic0) == 1 else None
+        return DeadLetter(
+            raw={
+                "capped_eth_getLogs": {
+                    "block": self.block,
+                    "address": address,
+                    "topics": topics,
+                    "logs": self.logs,
+                }
+            },
+            reason=(
+                f"block {self.block}: eth_getLogs (address {address}, topics {topics}) returned "
+                f"{self.logs} logs, a result cap, and {self.why}: the block may hold logs the "
+                "provider left out, and they are not stored; read it again from a node without "
+                "that cap"
+            ),
+            chain_id=chain_id,
+            block_number=self.block,
+            address=one_address if isinstance(one_address, str) else None,
+            topic0=one_topic if isinstance(one_topic, str) else None,
+        )
 
 
 async def get_logs_whole(
@@ -78,6 +125,7 @@ async def get_logs_whole(
         out.logs += in_log_order(await block.read(log_filter, logs))
         if block.capped:
             out.capped_blocks.append(lo)
+            out.capped += block.capped
     return out
 
 
@@ -122,7 +170,7 @@ class _Block:
     client: EthClient
     number: int
     caps: Collection[int]
-    capped: bool = False  # some reply that cannot be narrowed is still at a cap: taken as is
+    capped: list[CappedReply] = field(default_factory=list)  # replies still at a cap: taken
 
     async def read(
         self, log_filter: dict[str, Any], reply: list[dict[str, Any]]
@@ -147,7 +195,7 @@ class _Block:
     def _taken(
         self, log_filter: dict[str, Any], reply: list[dict[str, Any]], why: str
     ) -> list[dict[str, Any]]:
-        self.capped = True
+        self.capped.append(CappedReply(self.number, log_filter, len(reply), why))
         log.warning(
             "block %d has as many logs as an eth_getLogs result cap (address %s, topics %s): "
             "it may hold more logs than the provider returns, and %s; storing the %d "

@@ -139,6 +139,13 @@ async def test_a_block_with_more_logs_than_the_cap_is_taken_with_a_warning_never
     assert len(truncating.calls) < 4 * (head + 1)  # bisection, not a loop
     assert "more logs than the provider returns" in caplog.text
     assert ranges.size < 64  # later ranges start smaller
+    # The block stays in doubt after the warning is gone: a dead letter names it (on main:
+    # nothing but the log line and a counter without the block).
+    letters = await pool.fetch("SELECT block_number, reason, topic0 FROM orderflow_dead_letters")
+    assert [r["block_number"] for r in letters] == [crowded]
+    assert letters[0]["reason"].startswith(f"block {crowded}: eth_getLogs (address")
+    assert "returned 4 logs, a result cap" in letters[0]["reason"]
+    assert letters[0]["topic0"] == c.TOPIC_ORDER_FILLED_V2
 
 
 async def test_a_block_over_the_cap_is_read_whole_by_address_then_by_topic(
