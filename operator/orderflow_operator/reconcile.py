@@ -113,7 +113,21 @@ async def reconcile(
                         Event("Normal", "Applied", f"settings generation {write.generation} stored")
                     )
                 if write.outcome is not store.Outcome.UNCHANGED:
-                    events += _switch_events(write, parsed.paused, parsed.killed)
+                    events += _switch_events(
+                        write,
+                        parsed.paused or "paused" in write.held,
+                        parsed.killed or "killed" in write.held,
+                    )
+                if write.held:
+                    held = " and ".join(write.held)
+                    events.append(
+                        Event(
+                            "Warning",
+                            "HeldOutsideResource",
+                            f"{held} by `orderflow strategy` outside this resource: kept;"
+                            f" set spec.{write.held[0]}=true to take it over, then false",
+                        )
+                    )
         else:
             write = None
             if parsed.paused or parsed.killed:

@@ -86,11 +86,20 @@ def switch_conditions(figures: Figures) -> list[Condition]:
             Condition("Paused", "Unknown", "NotApplied", why),
             Condition("Killed", "Unknown", "NotApplied", why),
         ]
+    outside = (
+        "set outside this resource (orderflow strategy {}): kept until spec.{}=true, then false"
+    )
     return [
-        Condition("Paused", "True", "PausedBySpec", "no new positions are opened")
+        Condition("Paused", "True", "PausedOutsideResource", outside.format("pause", "paused"))
+        if figures.paused and figures.pause_held
+        else Condition("Paused", "True", "PausedBySpec", "no new positions are opened")
         if figures.paused
         else Condition("Paused", "False", "Running", "new positions allowed"),
-        Condition("Killed", "True", "KilledBySpec", "all trading stopped, live orders cancelled")
+        Condition("Killed", "True", "KilledOutsideResource", outside.format("kill", "killed"))
+        if figures.killed and figures.kill_held
+        else Condition(
+            "Killed", "True", "KilledBySpec", "all trading stopped, live orders cancelled"
+        )
         if figures.killed
         else Condition("Killed", "False", "Alive", "trading allowed"),
     ]

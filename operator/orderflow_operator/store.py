@@ -44,10 +44,12 @@ class WriteResult:
     owner: str | None = None  # the other owner, on CONFLICT
     was_paused: bool = False  # the switches before this write (for the transition events)
     was_killed: bool = False
+    # stops set outside the resource (``orderflow strategy kill``) kept against its spec
+    held: tuple[str, ...] = ()
 
 
 _LOCK_ROW = """
-SELECT settings, paused, killed, generation, source, deleted_at
+SELECT settings, paused, killed, pause_held, kill_held, generation, source, deleted_at
   FROM orderflow_strategies WHERE name = $1 FOR UPDATE
 """
 
@@ -61,7 +63,9 @@ async def apply_strategy(
     paused: bool,
     killed: bool,
 ) -> WriteResult:
-    """Create or update the row so it holds exactly these settings and switches."""
+    """Create or update the row so it holds exactly these settings and switches — but a stop
+    set outside the resource (``pause_held`` / ``kill_held``, migration 051: the command line's
+    on a row of ours) stays on until the spec takes it over (its switch on clears the hold)."""
     async with conn.transaction():
         row = await conn.fetchrow(_LOCK_ROW, name)
         if row is None:
@@ -83,29 +87,43 @@ async def apply_strategy(
         live = row["deleted_at"] is None
         was_paused: bool = row["paused"] and live
         was_killed: bool = row["killed"] and live
+        # a hold outlives the spec's switch off; the spec's switch on takes the stop over
+        pause_held: bool = row["pause_held"] and live and not paused
+        kill_held: bool = row["kill_held"] and live and not killed
+        held = tuple(f for f, on in (("paused", pause_held), ("killed", kill_held)) if on)
+        paused, killed = paused or pause_held, killed or kill_held
         same = (
             row["settings"] == settings
             and row["paused"] == paused
             and row["killed"] == killed
+            and row["pause_held"] == pause_held
+            and row["kill_held"] == kill_held
             and row["source"] == source
             and row["deleted_at"] is None
         )
         if same:
             return WriteResult(
-                Outcome.UNCHANGED, row["generation"], was_paused=was_paused, was_killed=was_killed
+                Outcome.UNCHANGED,
+                row["generation"],
+                was_paused=was_paused,
+                was_killed=was_killed,
+                held=held,
             )
         generation = await conn.fetchval(
             "UPDATE orderflow_strategies SET settings = $2, paused = $3, killed = $4,"
-            " source = $5, deleted_at = NULL, generation = generation + 1, updated_at = now()"
+            " pause_held = $6, kill_held = $7, source = $5, deleted_at = NULL,"
+            " generation = generation + 1, updated_at = now()"
             " WHERE name = $1 RETURNING generation",
             name,
             settings,
             paused,
             killed,
             source,
+            pause_held,
+            kill_held,
         )
         return WriteResult(
-            Outcome.UPDATED, generation, was_paused=was_paused, was_killed=was_killed
+            Outcome.UPDATED, generation, was_paused=was_paused, was_killed=was_killed, held=held
         )
 
 
@@ -150,6 +168,8 @@ class Figures:
     owned: bool
     paused: bool
     killed: bool
+    pause_held: bool  # the switch is on by a stop set outside the resource (migration 051)
+    kill_held: bool
     generation: int | None
     open_positions: int
     live_orders: int  # resting on the exchange (paper orders rest too) or sent and in doubt
@@ -163,7 +183,7 @@ class Figures:
 
 _FIGURES = """
 WITH s AS (
-    SELECT paused, killed, generation, source, deleted_at
+    SELECT paused, killed, pause_held, kill_held, generation, source, deleted_at
       FROM orderflow_strategies WHERE name = $1
 ), today AS (
     SELECT (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS start
@@ -176,6 +196,8 @@ SELECT
     coalesce((SELECT source = $2 AND deleted_at IS NULL FROM s), FALSE) AS owned,
     coalesce((SELECT paused FROM s), FALSE) AS paused,
     coalesce((SELECT killed FROM s), FALSE) AS killed,
+    coalesce((SELECT pause_held FROM s), FALSE) AS pause_held,
+    coalesce((SELECT kill_held FROM s), FALSE) AS kill_held,
     (SELECT generation FROM s) AS generation,
     (SELECT count(*) FROM orderflow_positions WHERE strategy = $1 AND status = 'OPEN')
         AS open_positions,
@@ -215,6 +237,8 @@ async def read_figures(conn: asyncpg.Connection, *, name: str, source: str) -> F
         owned=row["owned"],
         paused=row["paused"],
         killed=row["killed"],
+        pause_held=row["pause_held"],
+        kill_held=row["kill_held"],
         generation=row["generation"],
         open_positions=row["open_positions"],
         live_orders=row["live_orders"],

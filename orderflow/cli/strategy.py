@@ -159,19 +159,22 @@ async def run(args: argparse.Namespace) -> int:
             return 0
         flag, value = _FLAGS[args.action]
         if managed_by and not value:
-            # Stopping always works from here; releasing the brakes is the resource's job, or
-            # the operator's next reconcile would silently contradict it.
+            # Stopping always works from here; releasing the brakes is the resource's job (a
+            # stop made here holds against it until it takes the stop over and lets it go).
             raise ConfigError(
                 f"strategy {args.name!r} is managed by the TradingStrategy {managed_by}: "
-                f"set spec.{flag}=false on the resource instead"
+                f"set spec.{flag}=true on the resource (it takes the stop over), then "
+                f"spec.{flag}=false"
             )
-        if not await strategy_queries.set_strategy_flag(conn, args.name, flag, value):
+        held = managed_by is not None
+        if not await strategy_queries.set_strategy_flag(conn, args.name, flag, value, hold=held):
             raise ConfigError(f"no strategy named {args.name!r}")
         print(f"strategy {args.name}: {flag}={str(value).lower()}")
-        if managed_by:
+        if held:
             print(
-                f"note: managed by the TradingStrategy {managed_by}; also set spec.{flag}=true "
-                "there, or the operator restores the resource's value when it next reconciles"
+                f"note: managed by the TradingStrategy {managed_by}; this stop holds against it"
+                f" (its operator keeps it) until the resource sets spec.{flag}=true, then"
+                f" spec.{flag}=false"
             )
     return 0
 

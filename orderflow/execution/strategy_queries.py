@@ -60,14 +60,23 @@ async def insert_strategy_if_absent(
     return bool(status.endswith(" 1"))
 
 
-async def set_strategy_flag(conn: asyncpg.Connection, name: str, flag: str, value: bool) -> bool:
-    if flag not in ("paused", "killed"):
+_HELD = {"paused": "pause_held", "killed": "kill_held"}
+
+
+async def set_strategy_flag(
+    conn: asyncpg.Connection, name: str, flag: str, value: bool, *, hold: bool = False
+) -> bool:
+    """Switch ``paused`` or ``killed``; ``hold``: a stop that holds against the TradingStrategy
+    owning the row (migration 051: its operator keeps it until the resource takes it over).
+    Switching off releases a hold too."""
+    if flag not in _HELD:
         raise ValueError(flag)
     status = await conn.execute(
-        f"UPDATE orderflow_strategies SET {flag} = $2, generation = generation + 1,"
-        " updated_at = now() WHERE name = $1 AND deleted_at IS NULL",
+        f"UPDATE orderflow_strategies SET {flag} = $2, {_HELD[flag]} = $2 AND $3,"
+        " generation = generation + 1, updated_at = now() WHERE name = $1 AND deleted_at IS NULL",
         name,
         value,
+        hold,
     )
     return bool(status.endswith(" 1"))
 
