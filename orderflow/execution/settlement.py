@@ -64,7 +64,7 @@ def _gtd(row: Mapping[str, Any]) -> bool:
 
 
 def expiry(row: Mapping[str, Any]) -> datetime | None:
-    """When the signed order stops being valid (None: paper, never at the exchange)."""
+    """When the signed order stops being valid, paper or live (None: no order was signed)."""
     if not row["signed_order"]:
         return None
     raw = _expiration(row)
