@@ -24,7 +24,7 @@ A matched trade still has to settle on chain (MATCHED → MINED → CONFIRMED, o
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -99,7 +99,9 @@ class ExchangeFill:
 @dataclass(frozen=True, slots=True)
 class CancelResult:
     canceled: tuple[str, ...] = ()
-    not_canceled: tuple[str, ...] = ()  # unknown or no longer live at the exchange
+    # The others, with the exchange's reason: unknown or no longer live ("order can't be found -
+    # already canceled or matched"), or held by the exchange (an order it holds UNMATCHED).
+    not_canceled: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +124,11 @@ class ExchangeBusyError(ExecutionError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class CredentialsRefusedError(ExchangeBusyError):
+    """The exchange refused our API credentials (401, 403): asking again will not help until
+    the key is fixed (rotated, re-derived, the executor restarted with it)."""
 
 
 class Broker(Protocol):

@@ -7,6 +7,14 @@ the same for the entry orders whose leader has sold the token since the buy they
 order the exchange cancelled is booked CANCELED under its lock (through the desk's ``apply``),
 then the strategy is reconciled: what filled before the cancel is booked.
 
+An order the exchange answers ``not_canceled`` and still shows open afterwards (an order it holds
+``UNMATCHED``, its delayed matching under way) is not cancelled by asking again every 2 s: its
+cancel is sent again after :func:`~orderflow.execution.switch.refused_pause` (2 s doubling to a
+minute, for as long as it stays open: a killed strategy's live order is never given up), the
+first refusal is logged as an error naming the order and the exchange's reason, and each one is
+counted (``orderflow_cancels_refused_total{why="not_canceled"}``). The others — a new order —
+are cancelled at the switch's next attempt.
+
 The :class:`~orderflow.execution.orders.OrderDesk` owns one :class:`OrderCanceller` and lends it
 its exchange call, its order locks, its booking (``apply``) and its reconciliation.
 """
@@ -16,7 +24,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 
 import asyncpg
@@ -26,9 +36,20 @@ from orderflow.execution import order_queries
 from orderflow.execution.broker import OrderOutcome
 from orderflow.execution.desk_access import DeskAccess
 from orderflow.execution.settlement import order_ids
+from orderflow.execution.switch import refusals, refused_pause
 
 log = logging.getLogger(__name__)
 CANCEL_BATCH = 100  # order ids per cancel request (several requests go out in parallel)
+
+
+@dataclass(slots=True)
+class Refused:
+    """An open order whose cancels the exchange refused ``tries`` times in a row."""
+
+    strategy: str
+    reason: str  # what the cancel was for (strategy_killed, leader_exited)
+    tries: int
+    due: float  # monotonic: when its cancel is sent again
 
 
 class OrderCanceller:
@@ -44,6 +65,7 @@ class OrderCanceller:
         self.desk = desk
         self.book = book  # book a sent order's outcome (the desk's apply)
         self.reconcile = reconcile  # reconcile one strategy's orders (the desk's)
+        self.refused: dict[int, Refused] = {}  # by order row id
 
     async def cancel_strategy(self, strategy: str) -> int:
         """The kill switch's one attempt at cancelling every live order of ``strategy``;
@@ -69,10 +91,13 @@ class OrderCanceller:
     async def _cancel(self, strategy: str, live: list[asyncpg.Record], reason: str) -> None:
         """Cancel these live orders (intents in doubt by their candidate ids), in parallel
         batches; each one the exchange cancelled is CANCELED with ``reason``; then what filled
-        before the cancel is booked and what was not cancelled settled (reconciliation)."""
+        before the cancel is booked and what was not cancelled settled (reconciliation). An
+        order whose cancel the exchange refused is left out until its pause has passed."""
+        live = self._due(strategy, live, reason)
         if not live:
             return
         cancelled: set[str] = set()
+        answers: dict[str, str] = {}  # the exchange's reason for each id it did not cancel
         for mode in {r["mode"] for r in live}:
             broker = self.desk.brokers.get(mode)
             if broker is None:
@@ -82,6 +107,7 @@ class OrderCanceller:
             results = await asyncio.gather(*(self.desk.call(broker.cancel(b)) for b in batches))
             for result in results:
                 cancelled.update(result.canceled)
+                answers.update(result.not_canceled)
         for row in live:
             hit = [oid for oid in order_ids(row) if oid in cancelled]
             if not hit:
@@ -105,3 +131,53 @@ class OrderCanceller:
             )
         with contextlib.suppress(ExecutionError):
             await self.reconcile(strategy)
+        await self._note_refusals(strategy, live, answers, reason)
+
+    def _due(self, strategy: str, live: list[asyncpg.Record], reason: str) -> list[asyncpg.Record]:
+        """The orders to send a cancel for now: all but those refused whose pause runs. The
+        refusals of orders no longer among these (closed since) are forgotten."""
+        ids = {r["id"] for r in live}
+        for order_id, refused in list(self.refused.items()):
+            if (refused.strategy, refused.reason) == (strategy, reason) and order_id not in ids:
+                del self.refused[order_id]
+                log.warning(
+                    "an order the exchange refused to cancel is closed now",
+                    extra={"strategy": strategy, "order_id": order_id, "tries": refused.tries},
+                )
+        now = time.monotonic()
+        return [r for r in live if r["id"] not in self.refused or self.refused[r["id"]].due <= now]
+
+    async def _note_refusals(
+        self, strategy: str, sent: list[asyncpg.Record], answers: Mapping[str, str], reason: str
+    ) -> None:
+        """Orders still open after their cancel (and the reconciliation after it) were refused
+        by the exchange: paced, logged once as an error, counted."""
+        async with self.desk.pool.acquire() as conn:
+            for row in sent:
+                fresh = await order_queries.order_row(conn, row["id"])
+                if fresh["status"] != "OPEN":
+                    self.refused.pop(row["id"], None)
+                    continue
+                refused = self.refused.get(row["id"]) or Refused(strategy, reason, 0, 0.0)
+                refused.tries += 1
+                refused.due = time.monotonic() + refused_pause(refused.tries)
+                self.refused[row["id"]] = refused
+                refusals.add(1, {"why": "not_canceled"})
+                exchange_id = fresh["exchange_order_id"]
+                extra = {
+                    "strategy": strategy,
+                    "order_id": row["id"],
+                    "exchange_order_id": exchange_id,
+                    "reason": reason,
+                    "exchange_reason": answers.get(exchange_id, "no answer"),
+                    "tries": refused.tries,
+                    "retry_in_secs": refused_pause(refused.tries),
+                }
+                if refused.tries == 1:
+                    log.error(
+                        "the exchange refuses to cancel a live order; asking again at a slower"
+                        " pace (at most a minute apart) until it closes",
+                        extra=extra,
+                    )
+                else:
+                    log.warning("cancel refused again; the order is still open", extra=extra)

@@ -40,6 +40,7 @@ from polymarket.models import AcceptedOrder, ApiKeyCreds, SignedOrder
 from orderflow.errors import ConfigError, ExecutionError
 from orderflow.execution.broker import (
     CancelResult,
+    CredentialsRefusedError,
     ExchangeBusyError,
     ExchangeFill,
     FillReport,
@@ -67,6 +68,8 @@ def _busy(what: str, exc: PolymarketError) -> ExchangeBusyError:
     status = getattr(exc, "status", None)
     detail = f"http {status}" if status is not None else type(exc).__name__
     retry_after = getattr(exc, "retry_after", None)  # a 429's (or 503's) Retry-After
+    if status in (401, 403):  # our key (or access) refused: asking again will not heal it
+        return CredentialsRefusedError(f"{what} failed: {detail}")
     return ExchangeBusyError(f"{what} failed: {detail}", retry_after=retry_after)
 
 
@@ -392,7 +395,7 @@ class LiveBroker:
             raise _busy("cancel", exc) from None
         return CancelResult(
             canceled=tuple(str(o) for o in response.canceled),
-            not_canceled=tuple(str(o) for o in response.not_canceled),
+            not_canceled={str(o): str(why) for o, why in response.not_canceled.items()},
         )
 
     async def close(self) -> None:

@@ -84,7 +84,7 @@ class PaperBroker:
             canceled = await paper_book.cancel(conn, order_ids, self.clock())
         return CancelResult(
             canceled=tuple(canceled),
-            not_canceled=tuple(o for o in order_ids if o not in set(canceled)),
+            not_canceled={o: "not live" for o in order_ids if o not in set(canceled)},
         )
 
     async def market_rules(self, token_id: int) -> MarketRules | None:

@@ -5,8 +5,13 @@ The kill switch: each killed (or deleted) strategy gets one task. It asks the de
 every live order of the strategy (batches in parallel) and, while the exchange fails — 503, 429,
 a timeout, no connection — retries with exponential backoff (50 ms doubling to 2 s), and
 never sooner than the exchange's ``Retry-After`` says (at most :data:`MAX_RETRY_AFTER_SECS`):
-asking a rate-limited exchange again at once only gets another 429. Nothing it
-meets escapes: the executor and the other strategies keep trading. The task ends when no order
+asking a rate-limited exchange again at once only gets another 429. A refusal that asking again
+soon will not change — the exchange refuses our API key (401, 403), or answers a cancel
+``not_canceled`` while the order stays open (:mod:`orderflow.execution.cancels` paces those per
+order) — is asked again after :func:`refused_pause` (2 s doubling to a minute: never given up,
+the key may be fixed and the order let go), logged as an error once and counted in
+``orderflow_cancels_refused_total{why}``. Nothing it meets escapes: the executor and the other
+strategies keep trading. The task ends when no order
 of the strategy is open; the maintenance loop re-arms it while a killed strategy still has live
 orders (an intent adopted after the kill, say). The leader-exit switch does the same for the
 entry orders whose leader has sold the token since (``OrderCanceller.cancel_left_behind``).
@@ -19,12 +24,33 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from orderflow.execution.broker import ExchangeBusyError
+from orderflow.execution.broker import CredentialsRefusedError, ExchangeBusyError
+from orderflow.telemetry import meter
 
 log = logging.getLogger(__name__)
 FIRST_RETRY_SECS = 0.05
 MAX_RETRY_SECS = 2.0
 MAX_RETRY_AFTER_SECS = 30.0  # a longer Retry-After is not waited for in full
+# After a refusal that asking again at once will not change: 2 s doubling to a minute.
+REFUSED_FIRST_SECS = 2.0
+REFUSED_MAX_SECS = 60.0
+# Each cancel the exchange refused: why="not_canceled" (an order it answered not cancelled and
+# still shows open), why="credentials" (our API key refused, 401/403). Above 0 for long, a
+# killed strategy (or an entry its leader left) still has a live order at the exchange.
+refusals = meter("orderflow.execution").create_counter(
+    "orderflow_cancels_refused_total", description="Cancels the exchange refused, by why"
+)
+CREDENTIALS_HELP = (
+    "the CLOB refuses our API key: no cancel gets through until it is fixed. Check"
+    " POLY_API_KEY / POLY_API_SECRET / POLY_API_PASSPHRASE (or unset all three to derive the"
+    " key again from POLY_PRIVATE_KEY) and restart the executor; cancelling is tried again"
+    " every minute meanwhile"
+)
+
+
+def refused_pause(tries: int) -> float:
+    """Seconds before asking again after ``tries`` refusals in a row (2 s doubling to 60 s)."""
+    return min(REFUSED_MAX_SECS, REFUSED_FIRST_SECS * (1 << min(max(tries - 1, 0), 16)))
 
 
 Attempt = Callable[[str], Awaitable[int]]  # one cancel attempt: how many are left open
@@ -51,12 +77,23 @@ class KillSwitch:
     async def _run(self, strategy: str) -> None:
         delay = FIRST_RETRY_SECS
         attempt = 0
+        refused = 0  # attempts in a row whose credentials the exchange refused
         while True:
             attempt += 1
             try:
                 remaining = await self.attempt(strategy)
             except asyncio.CancelledError:
                 raise
+            except CredentialsRefusedError as exc:
+                refused += 1
+                wait = refused_pause(refused)
+                refusals.add(1, {"why": "credentials"})
+                extra = {"strategy": strategy, "attempt": attempt, "retry_in_secs": wait}
+                extra["error"] = str(exc)
+                if refused == 1:
+                    log.error(f"{self.name}: {CREDENTIALS_HELP}", extra=extra)
+                else:
+                    log.warning(f"{self.name}: cancel refused: API key refused", extra=extra)
             except Exception as exc:
                 wait = delay
                 if isinstance(exc, ExchangeBusyError) and exc.retry_after is not None:
@@ -71,9 +108,14 @@ class KillSwitch:
                     },
                 )
             else:
+                if refused:
+                    log.warning(
+                        f"{self.name}: API key accepted again", extra={"strategy": strategy}
+                    )
+                    refused = 0
                 if remaining == 0:
                     return
-                wait = delay
+                wait = delay  # orders refused as such are paced by the attempt itself
             await asyncio.sleep(wait)
             delay = min(MAX_RETRY_SECS, delay * 2)
 

@@ -177,7 +177,8 @@ class ClobExchange:
         for order_id in order_ids:
             found = self.orders.get(order_id)
             if found is None or found["owner"] != owner:
-                not_canceled[order_id] = "order not found"
+                # the real CLOB's words for an order it does not hold
+                not_canceled[order_id] = "order can't be found - already canceled or matched"
                 continue
             if found["status"] != "LIVE":
                 not_canceled[order_id] = "order can't be canceled"

@@ -96,7 +96,7 @@ def l2_creds(
     """The API key these L2 headers sign with, or None and what is wrong with them."""
     creds = creds_by_address.get(h.get("POLY_ADDRESS", "").lower())
     if creds is None or h.get("POLY_API_KEY") != creds.key:
-        return None, "unknown api key"
+        return None, "Unauthorized/Invalid api key"  # the real CLOB's 401
     if h.get("POLY_PASSPHRASE") != creds.passphrase:
         return None, "bad passphrase"
     timestamp = h.get("POLY_TIMESTAMP", "")

@@ -25,7 +25,8 @@ routes), ``response_delays`` (the request is processed at once, its answer arriv
 ``rate_limits`` (a route answers 429 until its ``Retry-After`` has passed:
 :meth:`FakeClob.rate_limit`), ``lose_next_response`` (the next order is accepted and the
 connection dropped without an answer), ``forgetful`` (every order that is not live is gone
-from ``GET /data/order/{id}``, cancelled and expired ones too).
+from ``GET /data/order/{id}``, cancelled and expired ones too), ``revoke_keys`` (every L2 request
+answered 401).
 """
 
 from __future__ import annotations
@@ -102,6 +103,11 @@ class FakeClob(ClobExchange):
         fault = Fault(method, path, status, times, body)
         self.faults.append(fault)
         return fault
+
+    def revoke_keys(self) -> None:
+        """Every API key is revoked: each L2 request is answered 401 ``Unauthorized/Invalid api
+        key``, as the real CLOB answers a key it does not know (put ``creds`` back to restore)."""
+        self.creds.clear()
 
     def rate_limit(self, method: str, path: str, seconds: float) -> RateLimit:
         limit = RateLimit(method, path, seconds)
