@@ -86,6 +86,8 @@ class OrderOutcome:
     reason: str | None = None
     filled_shares: Decimal = Decimal(0)  # cumulative, as the exchange reports it
     fills: tuple[FillReport, ...] = field(default=())
+    # A REJECTED for a rate limit: the seconds the exchange asked to wait (``Retry-After``)
+    retry_after: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

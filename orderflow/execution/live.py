@@ -255,9 +255,11 @@ class LiveBroker:
     async def send(self, order: PreparedOrder) -> OrderOutcome:
         try:
             response = await self.client.post_order(order.handle)
-        except RateLimitError:
+        except RateLimitError as exc:
             # Throttled before the exchange processed anything: nothing was placed.
-            return OrderOutcome(status="REJECTED", reason="http 429: rate limited")
+            return OrderOutcome(
+                status="REJECTED", reason="http 429: rate limited", retry_after=exc.retry_after
+            )
         except RequestRejectedError as exc:
             if exc.status is not None and 400 <= exc.status < 500 and exc.status != 408:
                 return self._refused(order.request, f"http {exc.status}: {exc}")

@@ -9,6 +9,11 @@ Until a job is placed, what it will do counts where the next decision looks: an 
 in ``inflight`` (the strategy's book), an exit in ``exiting`` (no second exit of the position).
 Just before sending, :meth:`OrderWorker.guard` checks the job again: a kill, a pause, a leader's
 sell or the signal's age since the decision refuse it.
+
+An order refused for a rate limit (429) holds every later order of its mode until the exchange's
+``Retry-After`` has passed (at most :data:`~orderflow.execution.switch.MAX_RETRY_AFTER_SECS`):
+asked again sooner, the exchange only refuses again — an exit tried again after its 5 s pause
+met the same 429 while the limit lasted. The guard is checked after the wait.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,9 +32,10 @@ import asyncpg
 from orderflow.errors import ExecutionError
 from orderflow.execution import position_queries
 from orderflow.execution.book import order_exposure
-from orderflow.execution.broker import Mode, OrderRequest
+from orderflow.execution.broker import Mode, OrderOutcome, OrderRequest
 from orderflow.execution.orders import OrderDesk
 from orderflow.execution.strategies import StrategyState
+from orderflow.execution.switch import MAX_RETRY_AFTER_SECS
 from orderflow.signals.decide import Decision
 from orderflow.signals.views import MarketView, OpenPosition, TradeView
 
@@ -98,6 +105,7 @@ class OrderWorker:
         self.left: set[int] = set()  # of those, the ones whose leader has sold since
         # Signals handed over and not yet placed or refused: not orphans (Trader.close_orphans)
         self.held: set[int] = set()
+        self.busy_until: dict[Mode, float] = {}  # monotonic: no order of the mode sent before
         self._queue: asyncio.Queue[OrderJob] | None = None
         self._worker: asyncio.Task[None] | None = None
 
@@ -201,8 +209,26 @@ class OrderWorker:
                 return "stale"
         return None
 
+    async def _rate_limited(self, mode: Mode) -> None:
+        """Wait until the exchange's last ``Retry-After`` for ``mode`` has passed."""
+        until = self.busy_until.get(mode)
+        if until is None:
+            return
+        wait = until - time.monotonic()
+        if wait > 0:
+            log.info("order held: the exchange is rate limiting", extra={"wait_secs": wait})
+            await asyncio.sleep(wait)
+        if self.busy_until.get(mode) == until:
+            del self.busy_until[mode]
+
+    def _note_rate_limit(self, mode: Mode, outcome: OrderOutcome | None) -> None:
+        if outcome is not None and outcome.retry_after is not None:
+            wait = min(MAX_RETRY_AFTER_SECS, max(0.0, outcome.retry_after))
+            self.busy_until[mode] = time.monotonic() + wait
+
     async def _place(self, job: OrderJob) -> None:
         state, signal_id, decision, market = job.state, job.signal_id, job.decision, job.market
+        await self._rate_limited(job.mode)  # before the guard: a kill meanwhile still counts
         refused = self.guard(job)
         if refused is not None:
             # Paused, killed or stale after the decision, before the order: send nothing.
@@ -222,13 +248,14 @@ class OrderWorker:
             expires_in_secs=state.settings.order_ttl_secs,
         )
         try:
-            await self.desk.place(
+            outcome = await self.desk.place(
                 mode=job.mode,
                 signal_id=signal_id,
                 request=request,
                 traceparent=job.traceparent,
                 guard=lambda: self.guard(job),
             )
+            self._note_rate_limit(job.mode, outcome)
         except ExecutionError as exc:
             log.error("order not placed", extra={"signal_id": signal_id, "error": str(exc)})
             async with self.pool.acquire() as conn:
