@@ -10,8 +10,9 @@ then the strategy is reconciled: what filled before the cancel is booked.
 An order the exchange answers ``not_canceled`` and still shows open afterwards (an order it holds
 ``UNMATCHED``, its delayed matching under way) is not cancelled by asking again every 2 s: its
 cancel is sent again after :func:`~orderflow.execution.switch.refused_pause` (2 s doubling to a
-minute, for as long as it stays open: a killed strategy's live order is never given up), the
-first refusal is logged as an error naming the order and the exchange's reason, and each one is
+minute, for as long as it stays open: a killed strategy's live order is never given up), its
+second refusal in a row is logged as an error naming the order and the exchange's reason (a
+warning for the others), and each one is
 counted (``orderflow_cancels_refused_total{why="not_canceled"}``). The others — a new order —
 are cancelled at the switch's next attempt.
 
@@ -40,6 +41,9 @@ from orderflow.execution.switch import refusals, refused_pause
 
 log = logging.getLogger(__name__)
 CANCEL_BATCH = 100  # order ids per cancel request (several requests go out in parallel)
+# The refusal logged as an error: the second in a row (the order outlived a cancel and a pause;
+# a first may be the exchange's order endpoint lagging behind a fill or a cancel).
+ERROR_AFTER = 2
 
 
 @dataclass(slots=True)
@@ -173,11 +177,11 @@ class OrderCanceller:
                     "tries": refused.tries,
                     "retry_in_secs": refused_pause(refused.tries),
                 }
-                if refused.tries == 1:
+                if refused.tries == ERROR_AFTER:
                     log.error(
                         "the exchange refuses to cancel a live order; asking again at a slower"
                         " pace (at most a minute apart) until it closes",
                         extra=extra,
                     )
                 else:
-                    log.warning("cancel refused again; the order is still open", extra=extra)
+                    log.warning("cancel refused; the order is still open", extra=extra)

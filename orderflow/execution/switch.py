@@ -9,11 +9,11 @@ asking a rate-limited exchange again at once only gets another 429. A refusal th
 soon will not change — the exchange refuses our API key (401, 403), or answers a cancel
 ``not_canceled`` while the order stays open (:mod:`orderflow.execution.cancels` paces those per
 order) — is asked again after :func:`refused_pause` (2 s doubling to a minute: never given up,
-the key may be fixed and the order let go), logged as an error once and counted in
-``orderflow_cancels_refused_total{why}``. Nothing it meets escapes: the executor and the other
-strategies keep trading. The task ends when no order
-of the strategy is open; the maintenance loop re-arms it while a killed strategy still has live
-orders (an intent adopted after the kill, say). The leader-exit switch does the same for the
+the key may be fixed and the order let go), logged as an error once (a warning after) and
+counted in ``orderflow_cancels_refused_total{why}``. Nothing it meets escapes: the executor and
+the other strategies keep trading. The task ends when no order of the strategy is open; the
+maintenance loop re-arms it while a killed strategy still has live orders (an intent adopted
+after the kill, say). The leader-exit switch does the same for the
 entry orders whose leader has sold the token since (``OrderCanceller.cancel_left_behind``).
 """
 
