@@ -16,6 +16,7 @@ changes within a second.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -249,6 +250,26 @@ async def read_figures(conn: asyncpg.Connection, *, name: str, source: str) -> F
         executor_runs_only=tuple(row["executor_runs_only"]),
         now=row["now"],
     )
+
+
+async def live_orders_of_retired(
+    conn: asyncpg.Connection, sources: Sequence[str]
+) -> dict[str, int]:
+    """Live-mode orders resting at the exchange or sent and in doubt (``INTENT``, ``OPEN``) of
+    killed or deleted strategies whose ``source`` is LIKE one of ``sources``, per strategy that
+    has any: what the executor's kill switch still has to cancel. Paper orders are left out:
+    they rest on the executor's own paper exchange."""
+    rows = await conn.fetch(
+        """
+        SELECT o.strategy, count(*) AS n
+          FROM orderflow_orders o JOIN orderflow_strategies s ON s.name = o.strategy
+         WHERE o.mode = 'live' AND o.status IN ('INTENT', 'OPEN')
+           AND (s.killed OR s.deleted_at IS NOT NULL) AND s.source LIKE ANY($1::text[])
+         GROUP BY o.strategy
+        """,
+        list(sources),
+    )
+    return {str(r["strategy"]): int(r["n"]) for r in rows}
 
 
 async def ping(conn: asyncpg.Connection) -> bool:

@@ -46,6 +46,32 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--peering", help="peering object name (default OPERATOR_PEERING_NAME)")
     add_log_format(p)
     p.set_defaults(handler=run)
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    r = actions.add_parser(
+        "retire",
+        help="delete every TradingStrategy and wait until the operator retired them "
+        "(the chart's pre-delete hook)",
+        description="Deletes every TradingStrategy in the operator's scope, waits until the "
+        "operator's finalizer has killed each strategy and marked it deleted, then until the "
+        "executor has cancelled their live orders. Fails, naming what is left, when that takes "
+        "longer than --timeout. Run while the operator and the executor still run (helm "
+        "uninstall runs it first).",
+    )
+    retire_scope = r.add_mutually_exclusive_group()
+    retire_scope.add_argument(
+        "-n", "--namespace", action="append", default=[], metavar="NS",
+        help="the operator's namespace (repeatable; exact names)",
+    )  # fmt: skip
+    retire_scope.add_argument(
+        "-A", "--all-namespaces", action="store_true",
+        help="every namespace (the default when no --namespace is given)",
+    )  # fmt: skip
+    r.add_argument(
+        "--timeout", type=float, default=240.0, metavar="SECS",
+        help="fail when not done within this many seconds (default 240)",
+    )  # fmt: skip
+    add_log_format(r)
+    r.set_defaults(handler=retire)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -58,9 +84,7 @@ async def run(args: argparse.Namespace) -> int:
     if args.peering:
         overrides["peering_name"] = args.peering
     settings = settings_for(OperatorSettings, args, **overrides)
-    namespaces = [ns for ns in args.namespace if ns]
-    if args.namespace and not namespaces:
-        raise ConfigError("--namespace needs a namespace name")
+    namespaces = _namespaces(args)
     dsn = await db.resolve_dsn(settings)
     await runner.run(
         settings,
@@ -69,4 +93,26 @@ async def run(args: argparse.Namespace) -> int:
         clusterwide=not namespaces,
         standalone=args.standalone,
     )
+    return 0
+
+
+def _namespaces(args: argparse.Namespace) -> list[str]:
+    namespaces = [ns for ns in args.namespace if ns]
+    if args.namespace and not namespaces:
+        raise ConfigError("--namespace needs a namespace name")
+    return namespaces
+
+
+async def retire(args: argparse.Namespace) -> int:
+    from orderflow_operator import retire as retiring
+    from orderflow_operator.config import OperatorSettings
+    from orderflow_operator.handlers import needs_scanning
+
+    settings = settings_for(OperatorSettings, args)
+    namespaces = _namespaces(args)
+    if needs_scanning(namespaces):
+        raise ConfigError("retire takes exact namespace names, not patterns")
+    dsn = await db.resolve_dsn(settings)
+    api = retiring.connect()
+    await retiring.retire(api, dsn, namespaces, within=args.timeout)
     return 0

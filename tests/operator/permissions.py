@@ -1,6 +1,8 @@
 """The Kubernetes permissions the operator needs, as RBAC grants ``(apiGroup, resource, verb)``.
 
-One list, two checks: ``tests/operator/test_permissions.py`` runs kopf on kmock and compares the
+One list, two checks (and the same for the chart's pre-delete hook, :func:`retire_needed`, with
+``tests/operator/test_retire.py`` and ``tests/chart/test_uninstall.py``):
+``tests/operator/test_permissions.py`` runs kopf on kmock and compares the
 API calls it really makes with :func:`needed`; ``tests/chart/test_rbac.py`` renders the chart's
 Role/ClusterRole with helm and compares their rules with the same list. Discovery (``/api``,
 ``/apis/...``, ``/version``) is not in it: those are non-resource URLs every authenticated
@@ -44,12 +46,25 @@ def needed(*, clusterwide: bool, peering: bool) -> frozenset[Grant]:
     return frozenset(grants)
 
 
-def requested(requests: Iterable[kmock.Request]) -> frozenset[Grant]:
-    """The grants the operator's requests needed (kopf's requests only: its User-Agent)."""
+def retire_needed() -> frozenset[Grant]:
+    """What ``orderflow operator retire`` (the chart's pre-delete hook) calls, in one namespace
+    or cluster-wide alike: list the TradingStrategies (again while it waits for them to go),
+    delete each. Never get, watch or patch: the operator's finalizer does the rest."""
+    return frozenset(
+        {
+            ("orderflow.io", "tradingstrategies", "list"),
+            ("orderflow.io", "tradingstrategies", "delete"),
+        }
+    )
+
+
+def requested(requests: Iterable[kmock.Request], agent: str = "kopf/") -> frozenset[Grant]:
+    """The grants the requests of one client needed: those whose User-Agent starts with
+    ``agent`` (kopf's by default; ``RETIRE_AGENT`` for ``orderflow operator retire``)."""
     grants = set()
     for request in requests:
-        if not request.headers.get("User-Agent", "").startswith("kopf/"):
-            continue  # the test's own `kubectl`
+        if not request.headers.get("User-Agent", "").startswith(agent):
+            continue  # another client (the test's own `kubectl`, the operator)
         resource = request.resource
         if resource is None or not resource.plural:
             path = request.url.path

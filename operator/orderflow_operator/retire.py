@@ -1,0 +1,167 @@
+"""Retire every TradingStrategy before the operator goes: ``orderflow operator retire``.
+
+``helm uninstall`` deletes a release's objects by kind, kinds it does not know last, and never
+the CRD (``crds/``): the operator's Deployment, its RBAC and the Secrets go before any
+TradingStrategy. A resource left (the chart's example, or any a user made) keeps the operator's
+finalizer, which nobody removes any more: it stays, its namespace cannot be deleted, and its
+strategy row was never killed, so its live orders rest at the exchange with nobody managing them
+once the executor is gone too. The chart runs this command as a pre-delete hook, which Helm runs
+before it deletes anything:
+
+1. delete every TradingStrategy in the operator's scope (its namespace, or all with ``-A``);
+2. wait until they are gone: the operator's finalizer killed each strategy and marked its row
+   deleted (``reconcile.finalize``);
+3. wait until the executor's kill switch has cancelled their live orders (``INTENT``/``OPEN``
+   live orders of killed or deleted strategies owned by resources in scope).
+
+Whatever is not done within the timeout fails the command, naming what is left: the hook fails
+and Helm stops the uninstall with everything still running (``helm uninstall --no-hooks`` skips
+it on purpose). Every step is idempotent, so running it again after a failure is safe.
+
+Kubernetes calls: list and delete TradingStrategies, nothing else (the chart's hook Role;
+``tests/operator/permissions.py: retire_needed``). The client is ``kubernetes``' (blocking, run
+in a thread), logged in like kubectl: the in-cluster service account, else the kubeconfig.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from orderflow import __version__, db
+from orderflow.errors import OrderflowError
+from orderflow_operator import store
+from orderflow_operator.crd import GROUP, PLURAL, VERSION
+
+log = logging.getLogger(__name__)
+
+# The User-Agent of its Kubernetes requests (tests tell them from the operator's by it).
+RETIRE_AGENT = "orderflow-retire"
+
+
+class RetireError(OrderflowError):
+    """Not everything was retired in time, or the Kubernetes API refused a call."""
+
+
+def connect() -> client.CustomObjectsApi:
+    """A client logged in like kubectl: the pod's service account, else the kubeconfig."""
+    try:
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+    except ConfigException:
+        config.load_kube_config()  # type: ignore[no-untyped-call]
+    api = client.ApiClient()
+    api.user_agent = f"{RETIRE_AGENT}/{__version__}"
+    return client.CustomObjectsApi(api)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The operator's namespaces; empty: every namespace (``-A``)."""
+
+    namespaces: tuple[str, ...] = ()
+
+    def sources(self) -> list[str]:
+        """LIKE patterns of ``orderflow_strategies.source`` for resources in scope."""
+        return [store.source_for(ns, "%") for ns in self.namespaces or ("%",)]
+
+
+def _refused(exc: ApiException, what: str) -> RetireError:
+    return RetireError(f"Kubernetes refused to {what}: {exc.status} {exc.reason} {exc.body or ''}")
+
+
+def _list(api: client.CustomObjectsApi, scope: Scope) -> list[dict[str, Any]]:
+    lists: list[Any] = []  # the client types its replies as object: they are the JSON lists
+    try:
+        if not scope.namespaces:
+            lists.append(api.list_cluster_custom_object(GROUP, VERSION, PLURAL))
+        for namespace in scope.namespaces:
+            lists.append(api.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL))
+    except ApiException as exc:
+        raise _refused(exc, f"list {PLURAL}") from exc
+    return [item for found in lists for item in found["items"]]
+
+
+def _delete(api: client.CustomObjectsApi, namespace: str, name: str) -> None:
+    try:
+        api.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    except ApiException as exc:
+        if exc.status != 404:  # gone meanwhile: what we wanted
+            raise _refused(exc, f"delete {PLURAL} {namespace}/{name}") from exc
+
+
+def _key(item: dict[str, Any]) -> str:
+    meta = item["metadata"]
+    return f"{meta.get('namespace', '')}/{meta['name']}"
+
+
+async def delete_all(
+    api: client.CustomObjectsApi, scope: Scope, *, deadline: float, poll: float
+) -> list[str]:
+    """Delete every TradingStrategy in scope and wait until all are gone (the operator's
+    finalizer retired them); the ``namespace/name`` of those seen. One made meanwhile is
+    deleted too."""
+    loop = asyncio.get_running_loop()
+    seen: set[str] = set()
+    while True:
+        items = await asyncio.to_thread(_list, api, scope)
+        if not items:
+            return sorted(seen)
+        for item in items:
+            if item["metadata"].get("deletionTimestamp") is None:
+                meta = item["metadata"]
+                await asyncio.to_thread(_delete, api, meta["namespace"], meta["name"])
+                log.info(f"deleted TradingStrategy {_key(item)}; waiting for its finalizer")
+            seen.add(_key(item))
+        if loop.time() > deadline:
+            left = ", ".join(sorted(_key(i) for i in items))
+            raise RetireError(
+                f"TradingStrategies still there: {left}. Their finalizer is the operator's: "
+                "is it running? (kubectl describe ts; the operator's logs)"
+            )
+        await asyncio.sleep(poll)
+
+
+async def wait_for_cancels(dsn: str, scope: Scope, *, deadline: float, poll: float) -> None:
+    """Wait until no killed or deleted strategy of a resource in scope has a live order left."""
+    loop = asyncio.get_running_loop()
+    conn = await db.connect(dsn)
+    try:
+        while True:
+            left = await store.live_orders_of_retired(conn, scope.sources())
+            if not left:
+                return
+            if loop.time() > deadline:
+                counts = ", ".join(f"{name}: {n}" for name, n in sorted(left.items()))
+                raise RetireError(
+                    f"live orders not cancelled yet ({counts}): the executor's kill switch "
+                    "cancels them; is the executor running and the exchange answering? "
+                    "(orderflow strategy status)"
+                )
+            log.info(f"waiting for the executor to cancel live orders: {left}")
+            await asyncio.sleep(poll)
+    finally:
+        await conn.close()
+
+
+async def retire(
+    api: client.CustomObjectsApi,
+    dsn: str,
+    namespaces: Sequence[str] = (),
+    *,
+    within: float,
+    poll: float = 1.0,
+) -> list[str]:
+    """Steps 1-3 of the module doc within ``within`` seconds; the resources retired."""
+    scope = Scope(tuple(namespaces))
+    deadline = asyncio.get_running_loop().time() + within
+    retired = await delete_all(api, scope, deadline=deadline, poll=poll)
+    await wait_for_cancels(dsn, scope, deadline=deadline, poll=poll)
+    log.info(f"retired {len(retired)} TradingStrategies: {', '.join(retired) or 'none'}")
+    return retired
