@@ -22,7 +22,9 @@ from tests.chart.rendering import (
 pytestmark = pytest.mark.helm
 
 ENDPOINT = "http://otel-collector.observability:4318"
-ORDERFLOW_COMPONENTS = {"listener", "executor", "reputation", "operator", "migrations"}
+ORDERFLOW_COMPONENTS = {
+    "listener", "executor", "reputation", "operator", "migrations", "operator-retire"
+}  # fmt: skip
 EXPORTING = (
     "--set",
     f"otel.endpoint={ENDPOINT}",

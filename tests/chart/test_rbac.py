@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.chart.rendering import NAMESPACE, by_kind, one, render
+from tests.chart.rendering import NAMESPACE, by_kind, component, one, render
 from tests.operator.permissions import granted, needed
 
 pytestmark = pytest.mark.helm
@@ -23,6 +23,7 @@ def test_the_operator_role_grants_exactly_what_the_operator_needs(
         "--set",
         f"operator.peering.enabled={str(peering).lower()}",
     )
+    docs = [d for d in docs if component(d) == "operator"]  # the hook's: test_uninstall.py
     kind, other = ("ClusterRole", "Role") if clusterwide else ("Role", "ClusterRole")
     (role,) = by_kind(docs, kind)
     assert granted(role["rules"]) == needed(clusterwide=clusterwide, peering=peering)
@@ -46,3 +47,8 @@ def test_no_rbac_when_the_chart_is_told_not_to_create_it() -> None:
     docs = render("--set", "operator.rbac.create=false")
     for kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"):
         assert not by_kind(docs, kind)
+    # The pre-delete hook then runs as the operator's account (docs/deploy.md: it needs
+    # list and delete on tradingstrategies too).
+    account = one(docs, "ServiceAccount", "-operator")["metadata"]["name"]
+    (hook,) = [d for d in by_kind(docs, "Job") if component(d) == "operator-retire"]
+    assert hook["spec"]["template"]["spec"]["serviceAccountName"] == account
