@@ -9,7 +9,10 @@ Modules, lowest first (only this package imports kopf/kubernetes):
 * ``reconcile``  the handlers' logic as plain async functions over a pool;
 * ``config``     the operator's settings;
 * ``handlers``   the kopf wiring: registry, retries, events, the status timer;
-* ``runner``     starts kopf (namespaces, peering, liveness endpoint).
+* ``runner``     starts kopf (namespaces, peering, liveness endpoint);
+* ``retire``     ``orderflow operator retire``: delete every resource, wait for the finalizer and
+                 the executor's cancels (the chart's pre-delete hook; no kopf, the kubernetes
+                 client).
 """
 
 from __future__ import annotations
