@@ -56,6 +56,7 @@ def test_off_by_default_and_following_the_components() -> None:
         "OrderflowListenerReconnecting",
         "OrderflowExecutorDown",
         "OrderflowNoTradingLeader",
+        "OrderflowCancelsRefused",
         "OrderflowOrdersRejected",
         "OrderflowSignalsSlow",
         "OrderflowReputationStale",
@@ -121,6 +122,7 @@ _SEVERITY = {
     "OrderflowListenerReconnecting": "warning",
     "OrderflowExecutorDown": "critical",
     "OrderflowNoTradingLeader": "critical",
+    "OrderflowCancelsRefused": "critical",
     "OrderflowOrdersRejected": "warning",
     "OrderflowSignalsSlow": "warning",
     "OrderflowReputationStale": "warning",
@@ -165,6 +167,7 @@ def test_alerts_fire_when_they_should_and_only_then(tmp_path: Path) -> None:
     listener = {"job": "of-orderflow-listener-metrics", "namespace": NAMESPACE}
     rejected = f'orderflow_orders_total{{{EXECUTOR},mode="live",status="REJECTED"}}'
     paper = f'orderflow_orders_total{{{EXECUTOR},mode="paper",status="REJECTED"}}'
+    refused = f'orderflow_cancels_refused_total{{{EXECUTOR},why="credentials"}}'
     cases = [
         # all well: nothing fires at any time
         _case(_series(), [_silent(name, at) for name in every for at in ("20m", "1h", "2h")]),
@@ -235,6 +238,17 @@ def test_alerts_fire_when_they_should_and_only_then(tmp_path: Path) -> None:
         _case(
             _series(**{"executor up": "1x30", "leader": "1x30", "standby": "0x31 1x118"}),
             [_silent("OrderflowNoTradingLeader", at) for at in ("32m", "45m", "2h")],
+        ),
+        # one cancel refused at minute 21 (a blip): nothing; refused every minute from minute 42
+        # (the API key revoked): fires once it lasted a while
+        _case(
+            [*_series(), {"series": refused, "values": "0x20 1x20 1+1x60"}],
+            [
+                _silent("OrderflowCancelsRefused", "26m"),
+                _silent("OrderflowCancelsRefused", "30m"),
+                _silent("OrderflowCancelsRefused", "46m"),
+                _fires("OrderflowCancelsRefused", "55m", why="credentials"),
+            ],
         ),
         # live orders refused from minute 51; no paper order refused
         _case(
