@@ -10,19 +10,10 @@ import kmock
 import pytest
 
 from orderflow import db
-from tests.execution.conftest import (
-    MARKET,
-    TOKEN_NO,
-    TOKEN_YES,
-    WHALE,
-    add_token,
-    add_trade,
-    add_wallet,
-    leading,
-    running,
-)
+from tests.execution.conftest import running
 from tests.execution.livekit import live_executor, login, start_clob
 from tests.operator.conftest import NAMESPACE, TS, ApiServer, eventually, operator_running
+from tests.operator.live_whale import rest_a_live_order, whale_market
 from tests.operator.test_runtime import apply, delete, manifest, wait_row
 
 pytestmark = pytest.mark.kmock(cls=ApiServer)
@@ -35,27 +26,13 @@ async def test_deleting_a_live_strategy_cancels_its_resting_orders(
     broker = await login(clob)
     conn = await db.connect(dsn)
     try:
-        await add_token(conn, TOKEN_YES, MARKET, 0)
-        await add_token(conn, TOKEN_NO, MARKET, 1)
-        await add_wallet(conn, WHALE, 8.5)
+        await whale_market(conn)
         async with operator_running(api, dsn):
             await apply(api, manifest("whale", mode="live", credentialsSecret="poly-creds"))
             await wait_row(conn, "whale", killed=False)
             ex = live_executor(pool, dsn, broker)
             async with running(ex):
-                await leading(ex)
-
-                async def known() -> bool:
-                    return "whale" in ex.registry.states
-
-                await eventually(known, bool, what="the executor to run the strategy")
-                # NO trades at 0.30, asks at 0.90: the live order rests on the book.
-                await add_trade(conn, token_id=TOKEN_NO, outcome_index=1, price="0.30")
-
-                async def resting() -> list[str]:
-                    return clob.live_orders()
-
-                [order_id] = await eventually(resting, bool, what="a resting live order")
+                order_id = await rest_a_live_order(ex, conn, clob)
                 await delete(api, "whale")
 
                 async def gone() -> bool:

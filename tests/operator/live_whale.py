@@ -1,0 +1,45 @@
+"""A live strategy with an order resting at the CLOB stand-in, for the operator's end-to-end
+tests of what must cancel it (the finalizer on delete, the uninstall hook)."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from orderflow.execution.engine import Executor
+from tests.execution.conftest import (
+    MARKET,
+    TOKEN_NO,
+    TOKEN_YES,
+    WHALE,
+    add_token,
+    add_trade,
+    add_wallet,
+    leading,
+)
+from tests.execution.fake_clob import FakeClob
+from tests.operator.conftest import eventually
+
+
+async def whale_market(conn: asyncpg.Connection) -> None:
+    """The market and the followed whale."""
+    await add_token(conn, TOKEN_YES, MARKET, 0)
+    await add_token(conn, TOKEN_NO, MARKET, 1)
+    await add_wallet(conn, WHALE, 8.5)
+
+
+async def rest_a_live_order(ex: Executor, conn: asyncpg.Connection, clob: FakeClob) -> str:
+    """Once ``ex`` leads and runs the strategy "whale", the whale buys NO at 0.30 while the
+    book asks 0.90: the follower's live order rests. Its exchange id."""
+    await leading(ex)
+
+    async def known() -> bool:
+        return "whale" in ex.registry.states
+
+    await eventually(known, bool, what="the executor to run the strategy")
+    await add_trade(conn, token_id=TOKEN_NO, outcome_index=1, price="0.30")
+
+    async def resting() -> list[str]:
+        return clob.live_orders()
+
+    [order_id] = await eventually(resting, bool, what="a resting live order")
+    return order_id
