@@ -137,6 +137,8 @@ async def run(args: argparse.Namespace) -> int:
                 "name": row["name"],
                 "paused": row["paused"],
                 "killed": row["killed"],
+                # stops set here on a strategy a resource owns, kept against its spec
+                "held": [f for f, held in strategy_queries.HELD.items() if row[held]],
                 "generation": row["generation"],
                 "source": row["source"],
                 "settings": row["settings"],

@@ -23,8 +23,8 @@ async def strategy_rows(conn: asyncpg.Connection) -> list[asyncpg.Record]:
 
 async def strategy_row(conn: asyncpg.Connection, name: str) -> asyncpg.Record | None:
     row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT name, settings, paused, killed, generation, deleted_at, source, updated_at"
-        " FROM orderflow_strategies WHERE name = $1",
+        "SELECT name, settings, paused, killed, pause_held, kill_held, generation, deleted_at,"
+        " source, updated_at FROM orderflow_strategies WHERE name = $1",
         name,
     )
     return row
@@ -60,7 +60,7 @@ async def insert_strategy_if_absent(
     return bool(status.endswith(" 1"))
 
 
-_HELD = {"paused": "pause_held", "killed": "kill_held"}
+HELD = {"paused": "pause_held", "killed": "kill_held"}  # a switch and its hold (migration 051)
 
 
 async def set_strategy_flag(
@@ -69,10 +69,10 @@ async def set_strategy_flag(
     """Switch ``paused`` or ``killed``; ``hold``: a stop that holds against the TradingStrategy
     owning the row (migration 051: its operator keeps it until the resource takes it over).
     Switching off releases a hold too."""
-    if flag not in _HELD:
+    if flag not in HELD:
         raise ValueError(flag)
     status = await conn.execute(
-        f"UPDATE orderflow_strategies SET {flag} = $2, {_HELD[flag]} = $2 AND $3,"
+        f"UPDATE orderflow_strategies SET {flag} = $2, {HELD[flag]} = $2 AND $3,"
         " generation = generation + 1, updated_at = now() WHERE name = $1 AND deleted_at IS NULL",
         name,
         value,

@@ -5,6 +5,7 @@ resource itself takes the stop over (``spec.killed: true``) and then releases it
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import asyncpg
@@ -59,6 +60,8 @@ def test_a_stop_from_the_cli_outlives_the_resource_s_reconciles(
     reconciled(env, {}, 1)
     assert main(["strategy", stop, "whale"]) == 0
     assert "holds" in capsys.readouterr().out
+    assert main(["strategy", "show", "whale"]) == 0
+    assert json.loads(capsys.readouterr().out)["held"] == [flag]
     # an unrelated change of the resource, then the operator's restart (resume, same spec)
     for generation, spec in ((2, {"maxFadeScore": 3}), (2, {"maxFadeScore": 3})):
         result = reconciled(env, spec, generation)
@@ -75,6 +78,8 @@ def test_a_stop_from_the_cli_outlives_the_resource_s_reconciles(
     assert cond(result, state) == ("True", f"{state}BySpec")
     reconciled(env, {"maxFadeScore": 3, flag: False}, 4)
     assert switches(env) == (False, False)
+    assert main(["strategy", "show", "whale"]) == 0
+    assert json.loads(capsys.readouterr().out)["held"] == []
 
 
 def test_a_stop_on_a_strategy_of_the_cli_needs_no_hold(
