@@ -12,7 +12,7 @@ file, the line and the reason.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +61,11 @@ class Parsed:
 class Encoded:
     batch: DecodedBatch
     top: tuple[int, str] | None  # highest block stored from this batch, and its hash
+
+    def top_without(self, unstored: Collection[tuple[str, int]]) -> tuple[int, str] | None:
+        """``top`` leaving out the events of these (tx hash, log index): rows the writer made
+        dead letters of (the database refused them), whose blocks the import did not store."""
+        return _top(self.batch, unstored) if unstored else self.top
 
 
 class RowDecoder:
@@ -262,15 +267,20 @@ class RowDecoder:
         return item
 
 
-def _top(batch: DecodedBatch) -> tuple[int, str] | None:
-    """The highest block of the batch's stored (or ignored) events, with its hash."""
+def _top(batch: DecodedBatch, unstored: Collection[tuple[str, int]] = ()) -> tuple[int, str] | None:
+    """The highest block of the batch's stored (or ignored) events, with its hash; events whose
+    (tx hash, log index) is ``unstored`` left out."""
     top: tuple[int, str] | None = None
     for group in (batch.fills, batch.matches, batch.conditions, batch.resolutions):
         for e in group:  # type: ignore[attr-defined]
             ref = e.ref
-            if top is None or ref.block_number > top[0]:
+            if (top is None or ref.block_number > top[0]) and (
+                not unstored or (ref.tx_hash, ref.log_index) not in unstored
+            ):
                 top = (ref.block_number, ref.block_hash)
     for ref in (*batch.ignored, *(r.ref for r in batch.registrations)):
-        if top is None or ref.block_number > top[0]:
+        if (top is None or ref.block_number > top[0]) and (
+            not unstored or (ref.tx_hash, ref.log_index) not in unstored
+        ):
             top = (ref.block_number, ref.block_hash)
     return top

@@ -2,14 +2,15 @@
 
 The file's layout decides what it becomes (see layouts.py): OrderFilled / OrdersMatched rows
 become the listener's events (built directly, events.py) and raw logs go through the listener's
-decoder, both stored by ``store_batch`` (one transaction per batch,
-idempotent on (chain, tx hash, log index)); Gamma markets rows become registry tokens and
-resolutions (markets.py); blocks rows become ``orderflow_blocks`` headers (the block hashes
-dumps lack, blocks.py). What an import read and stored is its ``ImportReport`` (report.py).
+decoder, both stored by ``store_batch`` (one transaction per batch, idempotent on (chain, tx
+hash, log index)) behind ``store_guard`` (a row the database refuses is a dead letter); Gamma
+markets rows become registry tokens and resolutions (markets.py); blocks rows become
+``orderflow_blocks`` headers (the block hashes dumps lack, blocks.py). What an import read and
+stored is its ``ImportReport`` (report.py).
 
 Reading and parsing (column-wise: identities, and the event fields of fill and match rows) run
 in a worker thread one batch ahead of the database (prefetch.py).
-After the last batch of a file of events, the highest block it covered is recorded as the
+After the last batch of a file of events, the highest block it stored is recorded as the
 checkpoint of the ``history`` stream and — the hand-over, unless ``hand_over=False`` — of the
 ``listener`` stream, so ``orderflow listen`` continues from the next block. Checkpoints only
 move forward: importing an older file later never rewinds the listener.
@@ -30,8 +31,11 @@ from orderflow.chain import pending_sums
 from orderflow.chain.backfill import STREAM
 from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.decode import DecodedBatch
+from orderflow.chain.events import DeadLetter
+from orderflow.chain.file_lines import Locate
 from orderflow.chain.pending_sums import fold as fold_pending_sums
 from orderflow.chain.store import Checkpoint, store_batch
+from orderflow.chain.store_guard import store_batch_isolating
 from orderflow.history.blocks import import_blocks
 from orderflow.history.errors import HistoryError, LayoutError
 from orderflow.history.events import Parsed, RowDecoder
@@ -169,13 +173,14 @@ async def _events(
                 encoded = await asyncio.to_thread(
                     decoder.encode, batch_rows, via_raw_logs=via_raw_logs
                 )
-                stats = await store_batch(
+                unstored: set[tuple[str, int]] = set()
+                stats = await store_batch_isolating(  # a refused row: a dead letter
                     conn,
                     encoded.batch,
                     chain_id=chain_id,
                     synchronous_commit=False,
                     bulk=bulk,
-                    locate=decoder.locator(batch_rows),
+                    locate=_noting(decoder.locator(batch_rows), unstored),
                 )
                 report.stored.add(stats)
                 if bulk and schedule.due(stats.trades):  # bounded folds as it goes
@@ -183,8 +188,9 @@ async def _events(
                 report.rows += batch_rows.read
                 report.dead_letters += stats.dead_letters
                 report.batches += 1
-                if encoded.top is not None and (top is None or encoded.top[0] > top[0]):
-                    top = encoded.top
+                stored_top = encoded.top_without(unstored)
+                if stored_top is not None and (top is None or stored_top[0] > top[0]):
+                    top = stored_top
                 advance(prog, report, batch_rows.read, stats.dead_letters, at)
         finally:
             await ahead.close()
@@ -198,6 +204,19 @@ async def _events(
                     conn, DecodedBatch(), chain_id=chain_id, checkpoint=Checkpoint(stream, *top)
                 )
             report.handed_over = hand_over
+
+
+def _noting(locate: Locate, unstored: set[tuple[str, int]]) -> Locate:
+    """``locate``, noting in ``unstored`` the (tx hash, log index) of each dead letter the
+    writer makes of a row (one the database refused, or without a known time): not stored,
+    so its block is not the import's to hand over."""
+
+    def noting(letter: DeadLetter) -> None:
+        if letter.file is None and letter.tx_hash is not None and letter.log_index is not None:
+            unstored.add((letter.tx_hash, letter.log_index))
+        locate(letter)
+
+    return noting
 
 
 def whole_transactions(
