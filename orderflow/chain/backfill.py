@@ -23,15 +23,17 @@ A reply whose length is a known result cap (``result_caps``: a provider may have
 without an error) is split and read again, and a single block at a cap is read again by
 narrower filters (:mod:`orderflow.chain.capped_logs`); after a split the range shrinks as after a
 refusal, so that the next ones stay below the cap.
+
+Reading one range is :mod:`orderflow.chain.backfill_read`; this module runs the ranges in
+order, adapts their size and stores them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any
 
 import asyncpg
 
@@ -41,21 +43,17 @@ from orderflow.chain.backfill_headers import (
     HeaderCache,
     Reorganised,
     block_rows,
-    fill_timestamps,
-    unflagged,
-    verified_headers,
 )
-from orderflow.chain.capped_logs import KNOWN_RESULT_CAPS, get_logs_whole
+from orderflow.chain.backfill_read import RangeReader, ReadRange
+from orderflow.chain.capped_logs import KNOWN_RESULT_CAPS
 from orderflow.chain.checkpoints import Checkpoint
-from orderflow.chain.contracts import TOPIC_CONDITION_PREPARATION, ChainAddresses
+from orderflow.chain.contracts import ChainAddresses
 from orderflow.chain.decode import decode_batch
-from orderflow.chain.decode_workers import Chunk, decode_raws
-from orderflow.chain.events import DeadLetter, DecodedBatch
-from orderflow.chain.fields import topic0_of
+from orderflow.chain.events import DecodedBatch
 from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.pending_sums import FoldSchedule, fold_in
 from orderflow.chain.reorg import BlockWindow
-from orderflow.chain.rpc import EthClient, Header
+from orderflow.chain.rpc import EthClient
 from orderflow.chain.store import StoreStats
 from orderflow.chain.store_guard import store_rendered_isolating
 from orderflow.errors import RangeTooLargeError, RetryableRpcError
@@ -86,23 +84,6 @@ class BackfillReport:
     narrowed_blocks: int = 0  # single blocks at a result cap, read by narrower filters
     capped_blocks: int = 0  # single blocks still at a result cap, taken as returned
     range_sizes: list[int] = field(default_factory=list)
-
-
-@dataclass
-class _Range:
-    """A range read (fetched, checked, timed, decoded): what storing it needs."""
-
-    start: int
-    end: int
-    logs: int  # as the node returned them
-    ready: list[Mapping[str, Any]]  # with their times: decoded again if the rows are refused
-    chunk: Chunk
-    verified: dict[int, Header]  # recent blocks' headers, fetched after the logs, and ``end``'s
-    used: list[Header]  # headers that gave logs their time
-    splits: int = 0  # replies at a result cap that were split and read again
-    narrowed_blocks: int = 0  # single blocks at a result cap, read by narrower filters
-    capped_blocks: int = 0  # single blocks still at a result cap, taken as returned
-    capped: list[DeadLetter] = field(default_factory=list)  # their dead letters
 
 
 _REFETCHES = 5  # a range whose logs and headers disagree is read again this many times
@@ -155,10 +136,19 @@ class Backfiller:
         self.untimed_conditions = untimed_conditions
         self.on_range = on_range
         self.result_caps = frozenset(result_caps)
-        self._filter = log_filter if log_filter is not None else addresses.log_filter()
-        self._verify_from = 0
-        self._previous_end: Header | None = None  # the end header of the range read last
         self._tracer = telemetry.tracer("orderflow.chain.backfill")
+        self._reader = RangeReader(
+            client,
+            chain_id=chain_id,
+            addresses=addresses,
+            headers=headers,
+            log_filter=log_filter if log_filter is not None else addresses.log_filter(),
+            window=window,
+            end_headers=end_headers,
+            untimed_conditions=untimed_conditions,
+            result_caps=self.result_caps,
+            tracer=self._tracer,
+        )
 
     async def run(
         self,
@@ -182,9 +172,8 @@ class Backfiller:
         """
         report = BackfillReport(from_block, to_block)
         folds = FoldSchedule() if bulk else None
-        self._verify_from = to_block - self.verify_depth + 1
-        self._previous_end = None
-        queue: asyncio.Queue[_Range | Exception | None] = asyncio.Queue()
+        self._reader.restart(to_block - self.verify_depth + 1)
+        queue: asyncio.Queue[ReadRange | Exception | None] = asyncio.Queue()
         slots = asyncio.Semaphore(1 + _AHEAD)  # the range being stored and those read ahead
         reader = asyncio.create_task(self._read_all(from_block, to_block, report, queue, slots))
         try:
@@ -215,7 +204,7 @@ class Backfiller:
         from_block: int,
         to_block: int,
         report: BackfillReport,
-        queue: asyncio.Queue[_Range | Exception | None],
+        queue: asyncio.Queue[ReadRange | Exception | None],
         slots: asyncio.Semaphore,
     ) -> None:
         """Read the ranges of [from_block, to_block] in order into ``queue``, then None, or the
@@ -261,11 +250,11 @@ class Backfiller:
             return
         await queue.put(None)
 
-    async def _range(self, start: int, end: int, report: BackfillReport) -> _Range:
+    async def _range(self, start: int, end: int, report: BackfillReport) -> ReadRange:
         """Read [start, end], again while the chain moves under it."""
         for attempt in range(_REFETCHES + 1):
             try:
-                return await self._read(start, end)
+                return await self._reader.read(start, end)
             except Reorganised as exc:
                 report.refetches += 1
                 if attempt == _REFETCHES:
@@ -279,71 +268,9 @@ class Backfiller:
                 await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
         raise AssertionError("unreachable")
 
-    def _held_below(self, start: int) -> Header | None:
-        """The header we hold for block ``start - 1``, when it can still reorganise: the end of
-        the range read before this one, else the listener's (e.g. the checkpoint's block).
-
-        A range's logs agree with the headers fetched after them, but that says nothing of
-        the blocks below it, stored or read earlier from another chain: ``start - 1`` is
-        fetched with this range's headers and must still be the block we hold.
-        """
-        number = start - 1
-        if number < self._verify_from:
-            return None
-        if self._previous_end is not None and self._previous_end.number == number:
-            return self._previous_end
-        return self.window.get(number) if self.window is not None else None
-
-    async def _read(self, start: int, end: int) -> _Range:
-        """Fetch [start, end] once, check it against the headers, give every log its time and
-        decode it (fills and matches rendered for COPY, in a worker thread)."""
-        with self._tracer.start_as_current_span(
-            "backfill.read", attributes={"from_block": start, "to_block": end}
-        ):
-            whole = await get_logs_whole(self.client, start, end, self._filter, self.result_caps)
-            raws = await unflagged(self.client, whole.logs)  # never a retraction
-            verified = await verified_headers(
-                self.client,
-                raws,
-                start=start,
-                end=end,
-                with_end=self.end_headers,
-                recent_from=self._verify_from,
-                below=self._held_below(start),
-            )
-            for header in verified.values():
-                self.headers.put(header)
-            self._previous_end = verified.get(end)
-            if self.untimed_conditions:
-                # ConditionPreparation needs no time here (its tokens are the point): no
-                # header request for a node that leaves blockTimestamp out.
-                timeless = [r for r in raws if topic0_of(r) == TOPIC_CONDITION_PREPARATION]
-                rest = [r for r in raws if topic0_of(r) != TOPIC_CONDITION_PREPARATION]
-                ready, used, orphans = await fill_timestamps(rest, self.headers)
-                ready += timeless
-            else:
-                ready, used, orphans = await fill_timestamps(raws, self.headers)
-            if orphans:
-                raise Reorganised(f"{len(orphans)} log(s) name a block the node no longer has")
-            chunk = await asyncio.to_thread(decode_raws, ready, self.chain_id, self.addresses)
-            capped = whole.dead_letters(self.chain_id)  # blocks in doubt: stored with the range
-            chunk.batch.dead_letters += capped
-        return _Range(
-            start,
-            end,
-            len(raws),
-            ready,
-            chunk,
-            verified,
-            used,
-            whole.splits,
-            len(whole.narrowed),
-            len(whole.capped_blocks),
-            capped,
-        )
-
-    async def _store(self, item: _Range, report: BackfillReport, *, bulk: bool) -> StoreStats:
-        """Store a range read by :meth:`_read` with its headers and the checkpoint at its end."""
+    async def _store(self, item: ReadRange, report: BackfillReport, *, bulk: bool) -> StoreStats:
+        """Store a range read by :meth:`RangeReader.read` with its headers and the checkpoint at
+        its end."""
         batch, rows = item.chunk.batch, item.chunk.rows
 
         async def redecode() -> DecodedBatch:  # the rendered rows were refused

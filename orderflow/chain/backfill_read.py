@@ -1,0 +1,157 @@
+"""One range of a backfill read: fetched whole, checked against its headers, timed, decoded.
+
+``Backfiller`` (backfill.py) stores the ranges a :class:`RangeReader` reads, in order. Reading a
+range fetches its logs (split and read again below a provider's result cap, ``capped_logs``),
+fetches the headers of its blocks that can still reorganise *after* the logs and checks every
+log against them (``backfill_headers.verified_headers``: a mismatch raises ``Reorganised`` and
+the backfill reads the range again), checks that the block just below it is still the one held,
+gives every log its block's time and decodes the range (fills and matches rendered for COPY, in
+a worker thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.trace import Tracer
+
+from orderflow.chain.backfill_headers import (
+    HeaderCache,
+    Reorganised,
+    fill_timestamps,
+    unflagged,
+    verified_headers,
+)
+from orderflow.chain.capped_logs import get_logs_whole
+from orderflow.chain.contracts import TOPIC_CONDITION_PREPARATION, ChainAddresses
+from orderflow.chain.decode_workers import Chunk, decode_raws
+from orderflow.chain.events import DeadLetter
+from orderflow.chain.fields import topic0_of
+from orderflow.chain.reorg import BlockWindow
+from orderflow.chain.rpc import EthClient, Header
+
+
+@dataclass
+class ReadRange:
+    """A range read (fetched, checked, timed, decoded): what storing it needs."""
+
+    start: int
+    end: int
+    logs: int  # as the node returned them
+    ready: list[Mapping[str, Any]]  # with their times: decoded again if the rows are refused
+    chunk: Chunk
+    verified: dict[int, Header]  # recent blocks' headers, fetched after the logs, and ``end``'s
+    used: list[Header]  # headers that gave logs their time
+    splits: int = 0  # replies at a result cap that were split and read again
+    narrowed_blocks: int = 0  # single blocks at a result cap, read by narrower filters
+    capped_blocks: int = 0  # single blocks still at a result cap, taken as returned
+    capped: list[DeadLetter] = field(default_factory=list)  # their dead letters
+
+
+class RangeReader:
+    """Reads the ranges of one backfill (:meth:`restart` before each ``Backfiller.run``).
+
+    Every log of a block at or above the run's ``verify_from`` (the part of the chain that can
+    still reorganise) is checked against that block's header; those headers and, with
+    ``end_headers``, each range's end header come back with the range to be stored with it.
+    ``untimed_conditions``: ConditionPreparation logs are taken without a time (the condition
+    sync: no header request for a node that leaves ``blockTimestamp`` out).
+    """
+
+    def __init__(
+        self,
+        client: EthClient,
+        *,
+        chain_id: int,
+        addresses: ChainAddresses,
+        headers: HeaderCache,
+        log_filter: dict[str, object],
+        window: BlockWindow | None,
+        end_headers: bool,
+        untimed_conditions: bool,
+        result_caps: frozenset[int],
+        tracer: Tracer,
+    ) -> None:
+        self.client = client
+        self.chain_id = chain_id
+        self.addresses = addresses
+        self.headers = headers
+        self.window = window
+        self.end_headers = end_headers
+        self.untimed_conditions = untimed_conditions
+        self.result_caps = result_caps
+        self._filter = log_filter
+        self._tracer = tracer
+        self._verify_from = 0
+        self._previous_end: Header | None = None  # the end header of the range read last
+
+    def restart(self, verify_from: int) -> None:
+        """A new run: blocks from ``verify_from`` up are checked; no range read yet."""
+        self._verify_from = verify_from
+        self._previous_end = None
+
+    def _held_below(self, start: int) -> Header | None:
+        """The header we hold for block ``start - 1``, when it can still reorganise: the end of
+        the range read before this one, else the listener's (e.g. the checkpoint's block).
+
+        A range's logs agree with the headers fetched after them, but that says nothing of
+        the blocks below it, stored or read earlier from another chain: ``start - 1`` is
+        fetched with this range's headers and must still be the block we hold.
+        """
+        number = start - 1
+        if number < self._verify_from:
+            return None
+        if self._previous_end is not None and self._previous_end.number == number:
+            return self._previous_end
+        return self.window.get(number) if self.window is not None else None
+
+    async def read(self, start: int, end: int) -> ReadRange:
+        """Fetch [start, end] once, check it against the headers, give every log its time and
+        decode it (fills and matches rendered for COPY, in a worker thread)."""
+        with self._tracer.start_as_current_span(
+            "backfill.read", attributes={"from_block": start, "to_block": end}
+        ):
+            whole = await get_logs_whole(self.client, start, end, self._filter, self.result_caps)
+            raws = await unflagged(self.client, whole.logs)  # never a retraction
+            verified = await verified_headers(
+                self.client,
+                raws,
+                start=start,
+                end=end,
+                with_end=self.end_headers,
+                recent_from=self._verify_from,
+                below=self._held_below(start),
+            )
+            for header in verified.values():
+                self.headers.put(header)
+            self._previous_end = verified.get(end)
+            if self.untimed_conditions:
+                # ConditionPreparation needs no time here (its tokens are the point): no
+                # header request for a node that leaves blockTimestamp out.
+                timeless = [r for r in raws if topic0_of(r) == TOPIC_CONDITION_PREPARATION]
+                rest = [r for r in raws if topic0_of(r) != TOPIC_CONDITION_PREPARATION]
+                ready, used, orphans = await fill_timestamps(rest, self.headers)
+                ready += timeless
+            else:
+                ready, used, orphans = await fill_timestamps(raws, self.headers)
+            if orphans:
+                raise Reorganised(f"{len(orphans)} log(s) name a block the node no longer has")
+            chunk = await asyncio.to_thread(decode_raws, ready, self.chain_id, self.addresses)
+            capped = whole.dead_letters(self.chain_id)  # blocks in doubt: stored with the range
+            chunk.batch.dead_letters += capped
+        return ReadRange(
+            start,
+            end,
+            len(raws),
+            ready,
+            chunk,
+            verified,
+            used,
+            whole.splits,
+            len(whole.narrowed),
+            len(whole.capped_blocks),
+            capped,
+        )
