@@ -114,7 +114,7 @@ async def run(args: argparse.Namespace) -> int:
                     "a strategy is in live mode (ENABLE_PAPER_TRADING=false) but POLY_PRIVATE_KEY "
                     "is not set; set it or switch the strategy to paper"
                 )
-            from orderflow.execution.live import open_live_broker
+            from orderflow.execution.live_connect import open_live_broker
 
             brokers["live"] = await open_live_broker(creds)
         executor = Executor(pool, dsn, settings, brokers)

@@ -18,13 +18,14 @@ cached per token (:mod:`orderflow.execution.market_rules`); a refusal under the 
 the minimum it states, so the next decision skips what the exchange would refuse again; any
 other refusal has the token's rules read again (its tick may have changed).
 
-Only this module imports the SDK; the rest of the executor sees the :class:`Broker` protocol.
+Only this module and :mod:`orderflow.execution.live_connect` (authentication: ``open_live_broker``)
+import the SDK; :mod:`orderflow.execution.live_replies` reads its replies (order statuses, our
+fills in a trade). The rest of the executor sees the :class:`Broker` protocol.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from collections.abc import Collection
@@ -33,11 +34,10 @@ from decimal import Decimal
 from typing import Any
 
 from polymarket import AsyncSecureClient, PolymarketError, RequestRejectedError
-from polymarket.environments import PRODUCTION
 from polymarket.errors import RateLimitError, UnexpectedResponseError
-from polymarket.models import AcceptedOrder, ApiKeyCreds, SignedOrder
+from polymarket.models import AcceptedOrder, SignedOrder
 
-from orderflow.errors import ConfigError, ExecutionError
+from orderflow.errors import ExecutionError
 from orderflow.execution.broker import (
     CancelResult,
     CredentialsRefusedError,
@@ -52,10 +52,10 @@ from orderflow.execution.broker import (
     OrderStatus,
     PreparedOrder,
 )
-from orderflow.execution.credentials import WALLET_TYPE_SIGNATURE, LiveCredentials
+from orderflow.execution.live_replies import order_status, our_fills
 from orderflow.execution.market_rules import RULES_TIMEOUT_SECS, RulesCache
 from orderflow.execution.order_ids import candidate_order_ids
-from orderflow.signals.sizing import USDC_STEP, taker_fee
+from orderflow.signals.sizing import taker_fee
 from orderflow.strategy.settings import MIN_ORDER_TTL_SECS
 
 log = logging.getLogger(__name__)
@@ -71,17 +71,6 @@ def _busy(what: str, exc: PolymarketError) -> ExchangeBusyError:
     if status in (401, 403):  # our key (or access) refused: asking again will not heal it
         return CredentialsRefusedError(f"{what} failed: {detail}")
     return ExchangeBusyError(f"{what} failed: {detail}", retry_after=retry_after)
-
-
-def _environment(clob_url: str | None) -> Any:
-    if clob_url is None:
-        return PRODUCTION
-    # The SDK has no public constructor for environments; its internal helper is the one place
-    # that builds one (used for a staging or test CLOB only).
-    from polymarket._internal.environment import get_environment_config, with_environment_config
-
-    config = dataclasses.replace(get_environment_config(PRODUCTION), clob_url=clob_url)
-    return with_environment_config(PRODUCTION, config=config)
 
 
 def _public_order(signed: SignedOrder) -> dict[str, Any]:
@@ -102,79 +91,6 @@ def _public_order(signed: SignedOrder) -> dict[str, Any]:
         "signature": signed.signature,
         "orderType": signed.order_type,
     }
-
-
-# The CLOB's order statuses, by exact value (``ORDER_STATUS_`` prefix and case removed). A
-# substring match once mapped UNMATCHED to FILLED. Anything unknown stays OPEN: the order keeps
-# being reconciled (and counted as exposure) until the exchange says more. An order the endpoint
-# still shows OPEN after its expiry is closed by reconciliation (orderflow.execution.settlement).
-_STATUSES: dict[str, OrderStatus] = {
-    "LIVE": "OPEN",
-    "DELAYED": "OPEN",
-    "MATCHED": "FILLED",
-    # Polymarket: "order marketable, but failure delaying, placement successful"; other sources
-    # read it as final. Either way it is no proof that nothing will fill: kept open (it was
-    # CANCELED, which took the order out of the exposure and the kill switch while it might fill).
-    "UNMATCHED": "OPEN",
-    "CANCELED": "CANCELED",
-    "CANCELLED": "CANCELED",
-    "CANCELED_MARKET_RESOLVED": "CANCELED",
-    "INVALID": "CANCELED",
-    "EXPIRED": "CANCELED",
-}
-
-
-def order_status(raw: str) -> OrderStatus:
-    """The executor's status for a CLOB order status string."""
-    value = raw.strip().upper().removeprefix("ORDER_STATUS_")
-    status = _STATUSES.get(value)
-    if status is None:
-        log.warning("unknown CLOB order status; kept open", extra={"status": raw})
-        return "OPEN"
-    return status
-
-
-async def open_live_broker(creds: LiveCredentials) -> LiveBroker:
-    """Authenticate with the CLOB (deriving API credentials if none are given)."""
-    if creds.private_key is None:
-        raise ConfigError("live mode needs POLY_PRIVATE_KEY in the executor's environment")
-    api = None
-    if creds.api_key and creds.api_secret and creds.api_passphrase:
-        api = ApiKeyCreds.model_validate(
-            {
-                "apiKey": creds.api_key.get_secret_value(),
-                "secret": creds.api_secret.get_secret_value(),
-                "passphrase": creds.api_passphrase.get_secret_value(),
-            }
-        )
-    key = creds.private_key.get_secret_value()
-    wallet = creds.funder
-    if wallet is None and creds.signature_type in (None, 0):
-        from eth_account import Account
-
-        try:
-            wallet = Account.from_key(key).address
-        except (ValueError, TypeError):
-            raise ConfigError("POLY_PRIVATE_KEY is not a valid private key") from None
-    try:
-        client = await AsyncSecureClient.create(
-            private_key=key,
-            wallet=wallet,
-            environment=_environment(creds.clob_url),
-            credentials=api,
-        )
-    except PolymarketError as exc:
-        # The SDK's messages never contain the key, but stay on the safe side: type only.
-        raise ExecutionError(f"cannot authenticate with the CLOB: {type(exc).__name__}") from None
-    declared = creds.signature_type
-    actual = WALLET_TYPE_SIGNATURE.get(str(client.wallet_type))
-    if declared is not None and actual != declared:
-        await client.close()
-        raise ConfigError(
-            f"POLY_SIGNATURE_TYPE={declared} but the funder is a {client.wallet_type} wallet "
-            f"of this key (signature type {actual})"
-        )
-    return LiveBroker(client)
 
 
 class LiveBroker:
@@ -335,7 +251,7 @@ class LiveBroker:
                 for trade in page.items:
                     if trade.status == "FAILED":
                         continue  # never settled: not a fill
-                    found.extend(self._ours(trade, wanted))
+                    found.extend(our_fills(trade, wanted))
         except PolymarketError as exc:
             raise _busy("trades", exc) from None
         return found
@@ -347,46 +263,10 @@ class LiveBroker:
             async for page in self.client.list_account_trades(id=trade_id):
                 for trade in page.items:
                     if str(trade.id) == trade_id:
-                        found.extend(self._ours(trade, wanted))
+                        found.extend(our_fills(trade, wanted))
         except PolymarketError as exc:
             raise _busy("trade", exc) from None
         return found
-
-    @classmethod
-    def _ours(cls, trade: Any, wanted: set[str]) -> list[ExchangeFill]:
-        """Our fills in one trade: our order as its taker, or our entries in its maker orders."""
-        out: list[ExchangeFill] = []
-        if trade.trader_side == "TAKER" and trade.taker_order_id in wanted:
-            rate = trade.fee_rate_bps / _BPS
-            out.append(cls._fill(trade.taker_order_id, trade, trade.size, rate))
-        for maker in trade.maker_orders:
-            if maker.order_id in wanted:
-                rate = (maker.fee_rate_bps or Decimal(0)) / _BPS
-                shares = maker.matched_amount
-                out.append(cls._fill(maker.order_id, trade, shares, rate, maker.price))
-        return out
-
-    @staticmethod
-    def _fill(
-        order_id: str,
-        trade: Any,
-        shares: Decimal,
-        rate: Decimal,
-        price: Decimal | None = None,
-    ) -> ExchangeFill:
-        px = trade.price if price is None else price
-        return ExchangeFill(
-            order_id=order_id,
-            fill=FillReport(
-                fill_key=str(trade.id),
-                shares=shares,
-                usdc=(shares * px).quantize(USDC_STEP),
-                fee=taker_fee(shares, px, rate),
-                price=px,
-                at=trade.matched_at,
-                trade_status=str(trade.status),
-            ),
-        )
 
     async def cancel(self, order_ids: list[str]) -> CancelResult:
         if not order_ids:

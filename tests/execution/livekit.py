@@ -12,7 +12,8 @@ import asyncpg
 from orderflow.execution.broker import Broker, Mode
 from orderflow.execution.credentials import LiveCredentials
 from orderflow.execution.engine import Executor
-from orderflow.execution.live import LiveBroker, open_live_broker
+from orderflow.execution.live import LiveBroker
+from orderflow.execution.live_connect import open_live_broker
 from orderflow.execution.orders import OrderDesk
 from orderflow.execution.paper import PaperBroker
 from tests.execution.clob_exchange import Market

@@ -12,7 +12,8 @@ import pytest
 from eth_account import Account
 
 from orderflow.execution.credentials import LiveCredentials
-from orderflow.execution.live import LiveBroker, open_live_broker
+from orderflow.execution.live import LiveBroker
+from orderflow.execution.live_connect import open_live_broker
 from orderflow.execution.orders import OrderDesk
 from tests.execution.conftest import (
     TOKEN_NO,

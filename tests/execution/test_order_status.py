@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from orderflow.execution.live import order_status
+from orderflow.execution.live_replies import order_status
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,83 @@
+"""The CLOB's replies in the executor's terms: an order's status, our fills in a trade.
+
+Fills come from the account's trades (``GET /data/trades``): our order is a trade's taker, or
+one of its maker orders; each fill is keyed by its trade id. Statuses are mapped by exact value.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+from orderflow.execution.broker import ExchangeFill, FillReport, OrderStatus
+from orderflow.signals.sizing import USDC_STEP, taker_fee
+
+log = logging.getLogger(__name__)
+_BPS = Decimal(10_000)
+
+
+# The CLOB's order statuses, by exact value (``ORDER_STATUS_`` prefix and case removed). A
+# substring match once mapped UNMATCHED to FILLED. Anything unknown stays OPEN: the order keeps
+# being reconciled (and counted as exposure) until the exchange says more. An order the endpoint
+# still shows OPEN after its expiry is closed by reconciliation (orderflow.execution.settlement).
+_STATUSES: dict[str, OrderStatus] = {
+    "LIVE": "OPEN",
+    "DELAYED": "OPEN",
+    "MATCHED": "FILLED",
+    # Polymarket: "order marketable, but failure delaying, placement successful"; other sources
+    # read it as final. Either way it is no proof that nothing will fill: kept open (it was
+    # CANCELED, which took the order out of the exposure and the kill switch while it might fill).
+    "UNMATCHED": "OPEN",
+    "CANCELED": "CANCELED",
+    "CANCELLED": "CANCELED",
+    "CANCELED_MARKET_RESOLVED": "CANCELED",
+    "INVALID": "CANCELED",
+    "EXPIRED": "CANCELED",
+}
+
+
+def order_status(raw: str) -> OrderStatus:
+    """The executor's status for a CLOB order status string."""
+    value = raw.strip().upper().removeprefix("ORDER_STATUS_")
+    status = _STATUSES.get(value)
+    if status is None:
+        log.warning("unknown CLOB order status; kept open", extra={"status": raw})
+        return "OPEN"
+    return status
+
+
+def our_fills(trade: Any, wanted: set[str]) -> list[ExchangeFill]:
+    """Our fills in one trade: our order as its taker, or our entries in its maker orders."""
+    out: list[ExchangeFill] = []
+    if trade.trader_side == "TAKER" and trade.taker_order_id in wanted:
+        rate = trade.fee_rate_bps / _BPS
+        out.append(_fill(trade.taker_order_id, trade, trade.size, rate))
+    for maker in trade.maker_orders:
+        if maker.order_id in wanted:
+            rate = (maker.fee_rate_bps or Decimal(0)) / _BPS
+            shares = maker.matched_amount
+            out.append(_fill(maker.order_id, trade, shares, rate, maker.price))
+    return out
+
+
+def _fill(
+    order_id: str,
+    trade: Any,
+    shares: Decimal,
+    rate: Decimal,
+    price: Decimal | None = None,
+) -> ExchangeFill:
+    px = trade.price if price is None else price
+    return ExchangeFill(
+        order_id=order_id,
+        fill=FillReport(
+            fill_key=str(trade.id),
+            shares=shares,
+            usdc=(shares * px).quantize(USDC_STEP),
+            fee=taker_fee(shares, px, rate),
+            price=px,
+            at=trade.matched_at,
+            trade_status=str(trade.status),
+        ),
+    )
