@@ -12,6 +12,7 @@ import asyncpg
 
 from orderflow.chain.contracts import MAINNET
 from orderflow.chain.decode import DecodedBatch
+from orderflow.chain.fields import FieldError, block_number
 from orderflow.chain.store import BlockHeader, store_batch
 from orderflow.history.events import RowDecoder
 from orderflow.history.layouts import Layout
@@ -35,15 +36,19 @@ def _block_rows(
             ts = timestamp(v.get(col["timestamp"]))
             if ts is None:
                 raise RowError("timestamp is missing")
+            try:
+                when = datetime.fromtimestamp(ts, UTC)
+            except (OverflowError, OSError, ValueError):  # e.g. milliseconds: past year 9999
+                raise RowError(f"timestamp {ts} is not a valid time") from None
             parent = v.get(col["parent_hash"]) if "parent_hash" in col else None
             header = BlockHeader(
-                uint(v.get(col["block_number"]), "block number"),
+                block_number(uint(v.get(col["block_number"]), "block number")),  # a BIGINT
                 hash32(v.get(col["block_hash"]), "block hash"),
                 hash32(parent, "parent hash") if parent else None,
-                datetime.fromtimestamp(ts, UTC),
+                when,
             )
             headers.append((row.number, header))
-        except (RowError, OverflowError, OSError) as exc:
+        except (RowError, FieldError) as exc:
             dead.append(decoder.dead(row.number, str(exc), values=v))
     return headers, dead
 

@@ -22,7 +22,7 @@ from orderflow.chain.amounts import correct_taker_amounts, correct_unmatched_tak
 from orderflow.chain.contracts import ChainAddresses
 from orderflow.chain.decode import DecodedBatch, decode_batch, decode_log
 from orderflow.chain.events import DeadLetter, Decoded, Fill
-from orderflow.chain.fields import FieldError
+from orderflow.chain.fields import FieldError, block_number
 from orderflow.chain.file_lines import Locate, by_identity
 from orderflow.history import columns
 from orderflow.history.build import (
@@ -136,6 +136,13 @@ class RowDecoder:
                 except RowError as exc:
                     out.dead.append(self.dead(row.number, str(exc), values=row.values))
                     continue
+                if own is None:  # its hash is looked up by number: one the ledger can hold
+                    try:
+                        block_number(identity[2])
+                    except FieldError as exc:
+                        dead = self.dead(row.number, str(exc), values=row.values, identity=identity)
+                        out.dead.append(dead)
+                        continue
             add((row, identity, own, prepared))
         return out
 
