@@ -51,10 +51,12 @@ class CopyRows:
     # can have logs outside the batch between them (store.py: which links need SQL).
     first: Position | None = None
     last: Position | None = None
+    # The distinct blocks of the rendered rows: the partitions they go to (only those).
+    block_numbers: frozenset[int] = frozenset()
 
     @property
     def blocks(self) -> tuple[int, int] | None:
-        """Lowest and highest block of the rendered rows (the partitions they go to)."""
+        """Lowest and highest block of the rendered rows."""
         if self.first is None or self.last is None:
             return None
         return self.first[0], self.last[0]
@@ -63,6 +65,7 @@ class CopyRows:
         """Set ``first`` and ``last`` from the rows' (block, log index, tx hash)."""
         if positions:
             self.first, self.last = min(positions), max(positions)
+            self.block_numbers = frozenset(p[0] for p in positions)
 
 
 def match_links(fills: Sequence[Located], matches: Sequence[Located]) -> dict[tuple[str, int], int]:

@@ -31,6 +31,7 @@ TABLES = ("orderflow_trades", "orderflow_matches")
 _NUMBER = re.compile(r"^(?:(?:orderflow_trades|orderflow_matches)_)?p?(\d{1,6})$")
 
 ENSURE = "SELECT orderflow_ensure_partitions($1::bigint, $2::bigint)"
+ENSURE_OF = "SELECT orderflow_ensure_partitions_of($1::bigint[])"  # migration 052
 SPAN = "SELECT orderflow_partition_blocks()"
 
 # Attached partitions and tables named like one that are not attached (detached for archiving).
@@ -95,30 +96,21 @@ def name_of(number: int, table: str = "orderflow_trades") -> str:
     return f"{table}_p{number:04d}"
 
 
-def block_range(blocks: Iterable[int]) -> tuple[int, int] | None:
-    lo: int | None = None
-    hi: int | None = None
-    for b in blocks:
-        if lo is None or b < lo:
-            lo = b
-        if hi is None or b > hi:
-            hi = b
-    return None if lo is None or hi is None else (lo, hi)
-
-
 async def ensure(conn: asyncpg.Connection, lo: int, hi: int) -> int:
     """Create the missing partitions (of both tables) for blocks ``lo..hi``; how many."""
     return int(await conn.fetchval(ENSURE, lo, hi))
 
 
 async def ensure_for_batch(
-    conn: asyncpg.Connection, batch: DecodedBatch, rendered: tuple[int, int] | None = None
+    conn: asyncpg.Connection, batch: DecodedBatch, rendered: Iterable[int] = ()
 ) -> int:
-    """The partitions a batch's fills and matches go to (one catalog probe when they exist);
-    ``rendered``: the block span of fills and matches passed already rendered (``CopyRows``)."""
-    blocks = [e.ref.block_number for group in (batch.fills, batch.matches) for e in group]
-    span = block_range([*blocks, *(rendered or ())])
-    return 0 if span is None else await ensure(conn, *span)
+    """The partitions a batch's fills and matches go to, and only those (one catalog probe
+    each when they exist; not every partition between its lowest and highest block, which one
+    far block of a hostile file made millions); ``rendered``: the blocks of fills and matches
+    passed already rendered (``CopyRows.block_numbers``)."""
+    blocks = {e.ref.block_number for group in (batch.fills, batch.matches) for e in group}
+    blocks.update(rendered)
+    return int(await conn.fetchval(ENSURE_OF, sorted(blocks))) if blocks else 0
 
 
 async def span_blocks(conn: asyncpg.Connection) -> int:

@@ -331,7 +331,7 @@ async def store_batch(
     if rows is not None and (batch.fills or batch.matches):
         raise ValueError("store_batch: pass fills and matches either rendered or in the batch")
     # orderflow_trades' partitions for these fills, in a short transaction of their own
-    await partitions.ensure_for_batch(conn, batch, rows.blocks if rows is not None else None)
+    await partitions.ensure_for_batch(conn, batch, rows.block_numbers if rows is not None else ())
     async with conn.transaction():
         # the lock, the settings and the staging tables in one round trip
         await conn.execute(_prologue(synchronous_commit, bulk))

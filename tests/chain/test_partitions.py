@@ -88,6 +88,32 @@ async def test_batches_across_a_boundary_replay_and_roll_back(pool: asyncpg.Pool
         assert await conn.fetchval("SELECT min(id) FROM orderflow_trades") > max(ids)
 
 
+async def test_a_batch_makes_only_the_partitions_its_blocks_go_to(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """Not every partition between its lowest and highest block: one bogus far block in a file
+    (a hostile line) made the import create every partition up to it, millions of them."""
+    import json
+
+    from orderflow.chain.ingest import ingest_file
+
+    async with pool.acquire() as conn:
+        logs = [*match_tx(10, 1), *match_tx(150 * SPAN + 5, 2)]
+        await store_batch(conn, decode_batch(logs, 137), chain_id=137)
+        made = {p.number for p in await partitions.partitions(conn)}
+        assert made == {0, 150}
+    # a file through the decoding processes (rows rendered there)
+    path = tmp_path / "logs.jsonl"
+    path.write_text(
+        "".join(json.dumps(log) + "\n" for log in [*match_tx(20, 3), *match_tx(300 * SPAN, 4)])
+    )
+    await ingest_file(pool, path, chain_id=137, workers=1)
+    async with pool.acquire() as conn:
+        made = {p.number for p in await partitions.partitions(conn)}
+        assert made == {0, 150, 300}
+        assert await conn.fetchval("SELECT count(*) FROM orderflow_trades") == 12
+
+
 async def test_two_writers_make_a_partition_once(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as a, pool.acquire() as b:
         made = await asyncio.gather(
