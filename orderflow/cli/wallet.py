@@ -56,6 +56,13 @@ async def run(args: argparse.Namespace) -> int:
                 stats={"factors": factors or {}},
                 prior=prior,
             )
+        if report.trades == 0 and (stats is None or as_of is not None):
+            # A replay of nothing would score the neutral prior (NOVICE, 4.25): say so instead.
+            when = f" before {as_of.isoformat()}" if as_of is not None else ""
+            raise ConfigError(
+                f"no fills stored for wallet {address}{when}: nothing to score (check the "
+                "address; fills come in with `orderflow listen` or `orderflow import`)"
+            )
         history = await conn.fetch(wallet_sql.WALLET_HISTORY, address, max(args.history, 0))
     if args.json:
         out = {

@@ -86,6 +86,23 @@ async def test_bad_arguments(seeded: str, capsys: pytest.CaptureFixture[str]) ->
     assert "not a timestamp" in capsys.readouterr().err
 
 
+async def test_wallet_without_fills_gets_no_score(
+    seeded: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A well-formed address with no stored fill (a typo, another chain's wallet) is told so,
+    not shown a score: the replay of nothing scored it NOVICE 4.25 against a neutral prior."""
+    assert await cli("reputation", "run") == 0
+    capsys.readouterr()
+    nobody = wallet(2)
+    for extra in ([], ["--json"], ["--as-of", "2026-05-01T06:30:00Z"]):
+        assert await cli("wallet", nobody, *extra) == 2
+        out = capsys.readouterr()
+        assert out.out == ""
+        assert f"no fills stored for wallet {nobody}" in out.err
+    assert await cli("wallet", wallet(1), "--as-of", "2026-04-01T00:00:00Z") == 2  # before any
+    assert "before 2026-04-01" in capsys.readouterr().err
+
+
 async def test_interval_loop_runs_until_cancelled(
     seeded: str, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
