@@ -87,6 +87,7 @@ async def run(args: argparse.Namespace) -> int:
     seeds = args.seeds if args.seeds is not None else (1 if args.small else 3)
     if not 1 <= seeds <= 20:
         raise ConfigError(f"--seeds: between 1 and 20, got {seeds}")
+    database = _database(args.database)  # every option is checked before any I/O
     out_dir = _out_dir(args.out_dir)
     settings = settings_for(CommonSettings, args, **quiet_logging({}))
     server_dsn = await db.resolve_dsn(settings)
@@ -97,7 +98,7 @@ async def run(args: argparse.Namespace) -> int:
         out_dir,
         strategy,
         step_secs=step,
-        database=_database(args.database),
+        database=database,
         extra_seeds=seeds - 1,
         seed_budget_secs=math.inf if args.seeds is not None else 75.0,
         execution=execution,

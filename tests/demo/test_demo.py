@@ -13,6 +13,7 @@ import pytest
 
 from orderflow.cli import main
 from orderflow.demo.store import redact, with_database
+from orderflow.embedded import pgdata_dir, stop_server
 
 
 def test_demo_small_runs_end_to_end(
@@ -120,6 +121,24 @@ def test_demo_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "--seeds" in capsys.readouterr().err
     assert main(["demo", "--latency", "soon", "--out-dir", str(tmp_path)]) == 2
     assert "--latency" in capsys.readouterr().err
+
+
+def test_demo_refuses_a_bad_database_name_before_starting_a_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bad option is refused before any I/O: `--database Bad-Name` started the embedded
+    PostgreSQL and printed "simulating, ingesting …" before saying the name was wrong."""
+    data = tmp_path / "data"
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("ORDERFLOW_DATA_DIR", str(data))
+    try:
+        assert main(["demo", "--database", "Bad-Name", "--out-dir", str(tmp_path / "o")]) == 2
+        out = capsys.readouterr()
+        assert "--database" in out.err
+        assert "simulating" not in out.out
+        assert not pgdata_dir(data).exists()
+    finally:
+        stop_server(data)
 
 
 def test_redact_hides_passwords() -> None:
