@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from orderflow import db
 from orderflow.cli._common import add_log_format, settings_for
+from orderflow.cli.strategy import build_settings
 from orderflow.config import load
 from orderflow.errors import ConfigError
 from orderflow.execution.broker import Broker, Mode
@@ -56,10 +57,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 async def _ensure_default(conn: asyncpg.Connection, settings: ExecutorSettings) -> None:
     if await strategy_rows(conn):
         return
-    try:
-        strategy = StrategySettings.from_env()
-    except ValueError as exc:
-        raise ConfigError(f"strategy settings from the environment: {exc}") from None
+    strategy = build_settings(None, from_env=True, assignments=[])
     if await insert_strategy_if_absent(
         conn, settings.default_strategy, strategy.model_dump(mode="json"), source="env"
     ):

@@ -82,7 +82,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def build_settings(
     base: dict[str, Any] | None, *, from_env: bool, assignments: list[str]
 ) -> StrategySettings:
-    """Existing settings (or defaults / env), with ``KEY=VALUE`` assignments applied."""
+    """Existing settings (or defaults / env), with ``KEY=VALUE`` assignments applied. A bad
+    value is a ConfigError naming its environment variable when it came from there."""
+    assigned: set[str] = set()
     try:
         # Stored values are taken as they are, so a row that no longer validates can be
         # repaired with --set (validation happens once, after the assignments).
@@ -98,15 +100,26 @@ def build_settings(
             if key not in known:
                 raise ConfigError(f"unknown strategy setting {key!r} (see `strategy show`)")
             values[known[key]] = value.strip()
+            assigned.add(known[key])
         return StrategySettings.model_validate(values)
     except ValidationError as exc:
         problems = "\n".join(
-            f"  {'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
+            f"  {_source(e['loc'], from_env=from_env, assigned=assigned)}: {e['msg']}"
             for e in exc.errors()
         )
         raise ConfigError(f"invalid strategy settings:\n{problems}") from None
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _source(loc: tuple[int | str, ...], *, from_env: bool, assigned: set[str]) -> str:
+    """What to name for a validation error: the environment variable a value came from
+    (StrategySettings.from_env: the upper-case field name, ENABLE_PAPER_TRADING for the mode),
+    else the field."""
+    field = ".".join(str(p) for p in loc)
+    if not from_env or field not in StrategySettings.model_fields or field in assigned:
+        return field or "settings"
+    return "ENABLE_PAPER_TRADING" if field == "mode" else field.upper()
 
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

@@ -77,6 +77,24 @@ def test_execute_refuses_live_mode_without_a_key(
     assert "POLY_PRIVATE_KEY" in err
 
 
+@pytest.mark.parametrize("command", [["execute"], ["strategy", "set", "delta", "--from-env"]])
+def test_a_bad_strategy_variable_is_named(
+    command: list[str],
+    env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A bad value in the seed's variables stops the command with a message naming the variable
+    (README "Configuration"), the same from both commands that read them: `execute`'s first start
+    printed pydantic's raw dump (field name in lower case, a pydantic.dev link)."""
+    monkeypatch.setenv("MAX_POSITION_USD", "abc")
+    monkeypatch.setenv("HEALTH_PORT", "0")
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert "MAX_POSITION_USD: Input should be a valid number" in err
+    assert "pydantic.dev" not in err
+
+
 async def test_execute_creates_the_env_strategy_and_heartbeats(
     env: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
