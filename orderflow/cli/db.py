@@ -18,6 +18,7 @@ from orderflow.chain import partitions
 from orderflow.cli._common import add_log_format, settings_for
 from orderflow.config import CommonSettings
 from orderflow.embedded import ensure_server, stop_server
+from orderflow.errors import ConfigError
 from orderflow.migrate import migrate
 
 
@@ -74,8 +75,10 @@ def _size(n: int) -> str:
 
 async def _partitions(args: argparse.Namespace, settings: CommonSettings) -> int:
     if args.what in ("detach", "attach") and not args.name:
-        print(f"orderflow db partitions {args.what} needs a partition (see the list)")
-        return 2
+        raise ConfigError(
+            f"orderflow db partitions {args.what} needs a partition: a number (61) or a name"
+            " (orderflow_trades_p0061), see `orderflow db partitions`"
+        )
     async with db.open_pool(settings, min_size=1, max_size=1) as pool, pool.acquire() as conn:
         await migrate(conn)
         if args.what == "detach":

@@ -114,3 +114,15 @@ def test_config_error_raised_while_parsing_arguments_exits_2(
     monkeypatch.setattr(cli, "build_parser", build)
     assert cli.main(["when", "yesterday"]) == 2
     assert "not a timestamp" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("what", ["detach", "attach"])
+def test_partitions_without_a_partition_is_an_error_on_stderr(
+    what: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`orderflow db partitions detach` with no partition exits 2 with the message on stderr,
+    as every other bad argument (it was printed on stdout, like a result)."""
+    assert main(["db", "partitions", what]) == 2
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert f"partitions {what} needs a partition" in out.err
