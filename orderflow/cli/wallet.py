@@ -96,5 +96,5 @@ async def run(args: argparse.Namespace) -> int:
         }
         print(json.dumps(out, default=str, indent=2))
     else:
-        print(render(stats, report, history))
+        print(render(stats, report, history, replayed=as_of is not None, settings=settings))
     return 0

@@ -212,13 +212,24 @@ def render(
     stats: Mapping[str, Any] | None,
     report: WalletReport,
     history: Sequence[Mapping[str, Any]],
+    *,
+    replayed: bool = False,
+    settings: ReputationSettings | None = None,
 ) -> str:
-    """The full explanation as text."""
+    """The full explanation as text. ``replayed``: the report is the wallet as of a past time
+    (``orderflow wallet --as-of``), shown instead of the last run's row (``stats``)."""
+    if replayed:
+        stats = None
     factors: Mapping[str, Any] = (
-        stats["factors"] if stats and stats["factors"] else live_factors(report)
+        stats["factors"] if stats and stats["factors"] else live_factors(report, settings)
     )
     lines = [f"wallet {report.wallet_address}"]
-    if stats and stats["reputation_score"] is not None:
+    if replayed:
+        lines.append(
+            f"score {factors['score']:.2f} / 10   tier {factors.get('tier', '?')}   "
+            f"as of {report.as_of:%Y-%m-%d %H:%M:%S%z} (replayed from what was known then)"
+        )
+    elif stats and stats["reputation_score"] is not None:
         lines.append(
             f"score {stats['reputation_score']} / 10   tier {stats['trader_tier']}   "
             f"computed {stats['computed_at']:%Y-%m-%d %H:%M:%S%z} (data as of {stats['as_of']})"

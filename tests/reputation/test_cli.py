@@ -169,3 +169,11 @@ async def test_wallet_as_of_is_scored_against_the_population_then(
     assert live["posterior"]["p_edge_above_cost"] == pytest.approx(then.p_edge_above_cost)
     assert live["score"] == pytest.approx(float(then.score), abs=0.01)
     assert live["tier"] == then.tier
+
+    # The text shows the same as-of score, not the last run's (it printed the stored row's score,
+    # posterior and factors above the as-of positions).
+    assert await cli("wallet", wallet(100), "--as-of", as_of.isoformat()) == 0
+    text = capsys.readouterr().out
+    assert f"score {then.score:.2f} / 10   tier {then.tier}   as of {as_of:%Y-%m-%d}" in text
+    assert f"posterior {then.edge:.4g} " in text  # the last run's: -0.7762
+    assert f"posterior {now.edge:.4g} " not in text and "statistics (last run)" not in text
