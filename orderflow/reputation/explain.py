@@ -64,7 +64,8 @@ def live_factors(
 ) -> dict[str, Any]:
     """The factors JSON (same shape as the stored one) from a live per-wallet replay."""
     s, i = report.scores, report.inputs
-    w = weights(settings or ReputationSettings())
+    settings = settings or ReputationSettings()
+    w = weights(settings)
     values = {
         "win_rate": s.win_rate[0],
         "profit_factor": s.profit_factor[0],
@@ -99,6 +100,7 @@ def live_factors(
             "sd": _f(s.edge_se[0]),
             "p_edge_above_cost": _f(s.p_above_cost[0]),
             "p_edge_below_zero": _f(s.p_below_zero[0]),
+            "follower_cost": settings.follower_cost,
             "prior_mean": s.prior.mean,
             "prior_sd": s.prior.sd,
             "prior_mean_se": s.prior.mean_se,

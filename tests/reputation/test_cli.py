@@ -177,3 +177,5 @@ async def test_wallet_as_of_is_scored_against_the_population_then(
     assert f"score {then.score:.2f} / 10   tier {then.tier}   as of {as_of:%Y-%m-%d}" in text
     assert f"posterior {then.edge:.4g} " in text  # the last run's: -0.7762
     assert f"posterior {now.edge:.4g} " not in text and "statistics (last run)" not in text
+    # the follower's cost the posterior is judged against is named, as in a stored row's text
+    assert "P(edge > cost -)" not in text and "P(edge > cost 0.0" in text
