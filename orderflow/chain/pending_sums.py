@@ -68,3 +68,23 @@ async def pending(conn: asyncpg.Connection) -> int:
     """How many id ranges of trades wait for ``fold``."""
     count: int = await conn.fetchval(PENDING)
     return count
+
+
+# The log of changed sums past its bound, dropped (migration 053): no reputation run took it.
+CAP_CHANGES = "SELECT orderflow_position_sums_changes_cap($1::bigint)"
+
+
+async def cap_changes(conn: asyncpg.Connection, max_rows: int) -> int:
+    """The log of changed position sums (migration 030: a row per changed key per batch, taken
+    by the reputation run) dropped once it holds more than ``max_rows`` rows, and the stored
+    inputs marked invalid instead: the next reputation run is a full one, which needs no log.
+    Costs one relation size while the file is too small to hold that many rows; skips (0)
+    while a reputation run holds its lock. Returns the number of rows dropped."""
+    dropped: int = await conn.fetchval(CAP_CHANGES, max_rows)
+    if dropped:
+        log.warning(
+            "the log of changed position sums passed its bound (is the reputation run "
+            "scheduled?): dropped; the next reputation run is a full one",
+            extra={"rows": dropped, "max_rows": max_rows},
+        )
+    return dropped

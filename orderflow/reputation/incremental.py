@@ -47,7 +47,7 @@ from orderflow.reputation import (
 )
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.stored_inputs import CLOSES, INPUTS, WASH
-from orderflow.reputation.sums_sql import CHANGES
+from orderflow.reputation.sums_sql import CHANGES, TAKE_CHANGES
 from orderflow.reputation.wash_sql import wash_settings
 
 
@@ -124,14 +124,9 @@ async def clear(conn: asyncpg.Connection) -> None:
     no sums row is written, and a writer appending meanwhile waits for nothing); keys whose
     fills all went are dropped (every statement that takes a fill off a key logs it, and a run
     drops its claimed keys left empty: an empty key is a logged one, found from the log, not by
-    a scan of every key)."""
-    await conn.execute(
-        f"""WITH c AS (DELETE FROM {CHANGES} RETURNING wallet_address, token_id)
-            DELETE FROM orderflow_position_sums s
-             USING (SELECT DISTINCT wallet_address, token_id FROM c) k
-             WHERE k.wallet_address = s.wallet_address AND k.token_id = s.token_id
-               AND s.fills = 0"""
-    )
+    a scan of every key; migration 053's function, which the listener's cap on the log calls
+    too)."""
+    await conn.execute(TAKE_CHANGES)
     await conn.execute("DELETE FROM orderflow_reputation_dirty_markets")
     await conn.execute("DELETE FROM orderflow_reputation_dirty_tokens")
     await conn.execute("DELETE FROM orderflow_reputation_touched")  # every row is compared

@@ -86,6 +86,10 @@ SUMS_STORED = """
 # ``DELETE ... RETURNING``. Append-only for writers, so neither side ever waits for the other.
 CHANGES = "orderflow_position_sums_changes"
 
+# Every logged change taken (the log's rows deleted, the keys among them left without fills
+# dropped): a live full run before it reads, and the listener's cap on the log (migration 053).
+TAKE_CHANGES = "SELECT orderflow_position_sums_changes_take()"
+
 # Any fill stamped after $1 (the sums cannot be cut at a time)? Index-only on the time index.
 # Whether the sums may miss fills: one stamped after the cut-off, or rows of a bulk import whose
 # sums are still pending (an import killed before its fold, or one running now; migration 014).
