@@ -52,6 +52,7 @@ from orderflow.chain.backfill_headers import block_of, block_rows
 from orderflow.chain.checkpoints import Checkpoint, get_checkpoint
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.live_store import NO_BLOCK, LiveStore, log_ids
+from orderflow.chain.pending_sums import cap_changes
 from orderflow.chain.reorg import conflicts, find_fork_point, prune_blocks
 from orderflow.chain.rollback import rollback_from
 from orderflow.chain.rpc import Header
@@ -246,6 +247,7 @@ class LiveSession(LiveStore):
         if self._heads_seen % _PRUNE_EVERY_HEADS == 0:
             async with self.pool.acquire() as conn:
                 await prune_blocks(conn, self.chain_id, header.number - self.window.size)
+                await cap_changes(conn, self.settings.reputation_changes_max_rows)
             await self.reread_retracted()
 
     async def reread_retracted(self) -> None:

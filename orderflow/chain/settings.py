@@ -136,6 +136,16 @@ class ListenerSettings(CommonSettings):
             "listener with an error instead of guessing."
         ),
     )
+    reputation_changes_max_rows: int = Field(
+        default=10_000_000,
+        validation_alias="REPUTATION_CHANGES_MAX_ROWS",
+        ge=0,
+        description=(
+            "Rows the log of changed position sums may hold (about one per stored fill, taken "
+            "by each reputation run; ~130 bytes a row) before the listener drops it and the "
+            "next reputation run recomputes every wallet instead (0: never dropped)."
+        ),
+    )
     live_flush_secs: float = Field(
         default=0.2,
         validation_alias="LIVE_FLUSH_SECS",

@@ -137,3 +137,27 @@ async def test_dead_letters_are_logged_with_their_identity(
     [record] = [r for r in caplog.records if "dead letter" in r.getMessage()]
     assert record.__dict__["tx_hash"] == tx
     assert record.__dict__["log_index"] == 0
+
+
+async def test_every_hundredth_head_drops_the_change_log_past_its_bound(
+    anvil: Anvil, pool: asyncpg.Pool, session: LiveSession
+) -> None:
+    """No reputation run takes the log of changed position sums (migration 030): the listener
+    bounds it (migration 053), checking every hundredth head, not every batch."""
+    changes = "SELECT count(*) FROM orderflow_position_sums_changes"
+    session.settings = ListenerSettings(
+        POLYGON_RPC_URL=anvil.ws_url, CONFIRMATIONS=0, START_BLOCK=0, REPUTATION_CHANGES_MAX_ROWS=1
+    )
+    for n in (1, 2):
+        await anvil.emit(order_filled_v2(order_hash=n))
+        raw, head = await last_log_and_head(anvil)
+        await session.on_log(raw)
+        await session.on_head(head)
+    assert await pool.fetchval(changes) > 1, "a key logged for each batch"
+    session._heads_seen = 99  # the next head is the hundredth
+    await anvil.emit(order_filled_v2(order_hash=3))
+    raw, head = await last_log_and_head(anvil)
+    await session.on_log(raw)
+    await session.on_head(head)
+    assert await pool.fetchval(changes) == 0
+    assert await count(pool) == 3
