@@ -19,12 +19,12 @@ from orderflow.backtest.history import strategy_settings_json
 from orderflow.backtest.quality import QualityOverTime
 from orderflow.backtest.scoring import reputation_scorer
 from orderflow.cli._common import add_log_format, parse_timestamp, settings_for
+from orderflow.cli.strategy_settings import build_settings
 from orderflow.config import CommonSettings
 from orderflow.errors import ConfigError
 from orderflow.migrate import migrate
 from orderflow.reputation import ReputationSettings, compute_scores
 from orderflow.sim import ScoredWallet, read_truth, score_quality
-from orderflow.strategy.settings import StrategySettings
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT_SECS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
@@ -41,30 +41,14 @@ def parse_duration(value: str, option: str) -> float:
     return secs
 
 
-def strategy_from(base: dict[str, object], sets: list[str]) -> StrategySettings:
-    """Strategy settings: ``base`` (stored or default) with ``--set key=value`` applied."""
-    values = dict(base)
-    for item in sets:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set: expected key=value, got {item!r}")
-        values[key.strip()] = raw.strip()
-    try:
-        return StrategySettings.model_validate(values)
-    except ValidationError as exc:
-        problems = [
-            f"{'.'.join(str(p) for p in e['loc']) or 'strategy'}: {e['msg']}" for e in exc.errors()
-        ]
-        raise ConfigError("--set: " + "; ".join(problems)) from None
-
-
 def add_strategy_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--set",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a strategy setting (snake_case field of StrategySettings), repeatable",
+        help="override a strategy setting (snake_case or camelCase, see `strategy show`), "
+        "repeatable",
     )
     p.add_argument("--step", default="1d", help="walk-forward step: 3600, 30m, 6h, 1d (default)")
     p.add_argument(
@@ -168,7 +152,7 @@ async def run(args: argparse.Namespace) -> int:
     options = _options(args)
     truth = read_truth(args.truth) if args.truth is not None else None
     # Without a stored strategy the settings are known now: refuse bad --set before any I/O.
-    strategy = None if args.strategy else strategy_from({}, args.set)
+    strategy = None if args.strategy else build_settings(None, assignments=args.set)
     settings = settings_for(CommonSettings, args, **quiet_logging({}))
     async with db.open_pool(settings, max_size=4) as pool, pool.acquire() as conn:
         await migrate(conn)
@@ -176,8 +160,7 @@ async def run(args: argparse.Namespace) -> int:
             stored = await strategy_settings_json(conn, args.strategy)
             if stored is None:
                 raise ConfigError(f"--strategy: no strategy named {args.strategy!r}")
-            # Stored JSON may use the CRD's camelCase names: normalise before applying --set.
-            strategy = strategy_from(strategy_from(stored, []).model_dump(), args.set)
+            strategy = build_settings(stored, assignments=args.set)
         reputation = ReputationSettings()
         over_time = QualityOverTime(truth) if truth is not None else None
         report = await run_backtest(

@@ -14,9 +14,9 @@ from orderflow.cli.backtest import (
     execution_values,
     parse_duration,
     quiet_logging,
-    strategy_from,
 )
 from orderflow.cli.simulate import add_sim_options, sim_config
+from orderflow.cli.strategy_settings import build_settings
 from orderflow.config import CommonSettings
 from orderflow.demo import demo_strategy, render_html, render_text, run_demo
 from orderflow.demo.store import DEMO_DATABASE
@@ -82,7 +82,7 @@ async def run(args: argparse.Namespace) -> int:
     sim = sim_config(args)
     step = parse_duration(args.step, "--step")
     base = demo_strategy(sim).model_dump()
-    strategy = strategy_from(base, args.set)
+    strategy = build_settings(base, assignments=args.set)
     execution = execution_values(args)
     seeds = args.seeds if args.seeds is not None else (1 if args.small else 3)
     if not 1 <= seeds <= 20:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from orderflow import db
 from orderflow.cli._common import add_log_format, settings_for
-from orderflow.cli.strategy import build_settings
+from orderflow.cli.strategy_settings import build_settings
 from orderflow.config import load
 from orderflow.errors import ConfigError
 from orderflow.execution.broker import Broker, Mode

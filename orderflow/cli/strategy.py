@@ -12,17 +12,15 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from orderflow import db
 from orderflow.cli import strategy_status
 from orderflow.cli._common import add_log_format, settings_for
+from orderflow.cli.strategy_settings import build_settings
 from orderflow.config import CommonSettings
 from orderflow.errors import ConfigError
 from orderflow.execution import status as execution_status
 from orderflow.execution import strategy_queries
 from orderflow.migrate import migrate
-from orderflow.strategy.settings import StrategySettings
 
 _FLAGS = {
     "pause": ("paused", True),
@@ -77,49 +75,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_log_format(status)
     p.set_defaults(handler=run)
-
-
-def build_settings(
-    base: dict[str, Any] | None, *, from_env: bool, assignments: list[str]
-) -> StrategySettings:
-    """Existing settings (or defaults / env), with ``KEY=VALUE`` assignments applied. A bad
-    value is a ConfigError naming its environment variable when it came from there."""
-    assigned: set[str] = set()
-    try:
-        # Stored values are taken as they are, so a row that no longer validates can be
-        # repaired with --set (validation happens once, after the assignments).
-        values = StrategySettings.from_env().model_dump() if from_env else dict(base or {})
-        for item in assignments:
-            key, sep, value = item.partition("=")
-            if not sep or not key.strip():
-                raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
-            key = key.strip()
-            known = {n: n for n in StrategySettings.model_fields} | {
-                f.alias: n for n, f in StrategySettings.model_fields.items() if f.alias
-            }
-            if key not in known:
-                raise ConfigError(f"unknown strategy setting {key!r} (see `strategy show`)")
-            values[known[key]] = value.strip()
-            assigned.add(known[key])
-        return StrategySettings.model_validate(values)
-    except ValidationError as exc:
-        problems = "\n".join(
-            f"  {_source(e['loc'], from_env=from_env, assigned=assigned)}: {e['msg']}"
-            for e in exc.errors()
-        )
-        raise ConfigError(f"invalid strategy settings:\n{problems}") from None
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-
-
-def _source(loc: tuple[int | str, ...], *, from_env: bool, assigned: set[str]) -> str:
-    """What to name for a validation error: the environment variable a value came from
-    (StrategySettings.from_env: the upper-case field name, ENABLE_PAPER_TRADING for the mode),
-    else the field."""
-    field = ".".join(str(p) for p in loc)
-    if not from_env or field not in StrategySettings.model_fields or field in assigned:
-        return field or "settings"
-    return "ENABLE_PAPER_TRADING" if field == "mode" else field.upper()
 
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

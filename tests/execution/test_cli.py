@@ -67,6 +67,25 @@ def test_strategy_from_env_and_errors(
     assert main(["strategy", "pause", "missing"]) == 2
 
 
+@pytest.mark.parametrize(
+    "assignment",
+    ["no_such=1", "kelly_fraction=3", "novalue", "kellyFraction=lots"],
+)
+def test_set_reads_the_same_in_every_command(
+    env: str, capsys: pytest.CaptureFixture[str], assignment: str
+) -> None:
+    """`--set KEY=VALUE` is one rule for `strategy set`, `backtest` and `demo`: the same bad
+    assignment gets the same message (an unknown key read "Extra inputs are not permitted" in
+    backtest and demo, "unknown strategy setting" in strategy set)."""
+    errors = []
+    for command in (["strategy", "set", "eta"], ["backtest"], ["demo"]):
+        assert main([*command, "--set", assignment]) == 2
+        errors.append(capsys.readouterr().err)
+    assert errors[0] == errors[1] == errors[2], errors
+    if assignment == "no_such=1":
+        assert "unknown strategy setting 'no_such' (see `strategy show`)" in errors[0]
+
+
 def test_execute_refuses_live_mode_without_a_key(
     env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
