@@ -13,6 +13,7 @@ from decimal import Decimal
 from orderflow.backtest.metrics import RunSummary
 from orderflow.backtest.runner import BacktestReport
 from orderflow.backtest.verdict import sentence
+from orderflow.durations import format_duration
 
 
 def money(value: Decimal) -> str:
@@ -69,29 +70,26 @@ def interval_table(report: BacktestReport) -> list[str]:
     return lines
 
 
-def minutes(td: timedelta) -> str:
-    return f"{td.total_seconds() / 60:g} min"
-
-
 def execution_line(report: BacktestReport) -> str:
     """The latency and the book window, and whether the window is the strategy's order life."""
     ex = report.result.execution
-    text = f"Orders reach the book {ex.latency.total_seconds():g} s after their leader and "
+    text = f"Orders reach the book {format_duration(ex.latency)} after their leader and "
     life = timedelta(seconds=report.settings.order_ttl_secs)
     if not report.window_differs:
-        return text + f"live {minutes(ex.window)} (the strategy's order_ttl_secs)."
+        return text + f"live {format_duration(ex.window)} (the strategy's order_ttl_secs)."
     return text + (
-        f"meet the book revealed within {minutes(ex.window)} (--book-window), not the "
-        f"{minutes(life)} the strategy's orders live (order_ttl_secs): the executor would not "
-        "trade these fills."
+        f"meet the book revealed within {format_duration(ex.window)} (--book-window), not the "
+        f"{format_duration(life)} the strategy's orders live (order_ttl_secs): the executor "
+        "would not trade these fills."
     )
 
 
 def render(report: BacktestReport) -> str:
     r = report.result
     lines = [
-        f"Walk-forward backtest {r.start.isoformat()} -> {r.end.isoformat()}: {r.steps} steps of "
-        f"{r.step}, {r.trades_replayed} fills, {r.resolutions_seen} resolutions; scores as of "
+        f"Walk-forward backtest {r.start.isoformat()} -> {r.end.isoformat()}: {r.steps} "
+        f"{'step' if r.steps == 1 else 'steps'} of {format_duration(r.step)}, "
+        f"{r.trades_replayed} fills, {r.resolutions_seen} resolutions; scores as of "
         "each step's start.",
         execution_line(report),
         "",

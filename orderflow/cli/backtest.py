@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -21,24 +20,11 @@ from orderflow.backtest.scoring import reputation_scorer
 from orderflow.cli._common import add_log_format, parse_timestamp, settings_for
 from orderflow.cli.strategy_settings import build_settings
 from orderflow.config import CommonSettings
+from orderflow.durations import parse_duration
 from orderflow.errors import ConfigError
 from orderflow.migrate import migrate
 from orderflow.reputation import ReputationSettings, compute_scores
 from orderflow.sim import ScoredWallet, read_truth, score_quality
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_UNIT_SECS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-
-
-def parse_duration(value: str, option: str) -> float:
-    """``90``, ``30m``, ``6h``, ``1d``, ``2w`` -> seconds; ConfigError naming ``option``."""
-    match = _DURATION.match(value)
-    if not match:
-        raise ConfigError(f"{option}: not a duration: {value!r} (use e.g. 3600, 30m, 6h, 1d)")
-    secs = float(match.group(1)) * _UNIT_SECS[match.group(2)]
-    if secs <= 0:
-        raise ConfigError(f"{option}: must be positive, got {value!r}")
-    return secs
 
 
 def add_strategy_options(p: argparse.ArgumentParser) -> None:

@@ -12,7 +12,6 @@ from orderflow.cli._common import add_log_format, settings_for
 from orderflow.cli.backtest import (
     add_strategy_options,
     execution_values,
-    parse_duration,
     quiet_logging,
 )
 from orderflow.cli.simulate import add_sim_options, sim_config
@@ -20,6 +19,7 @@ from orderflow.cli.strategy_settings import build_settings
 from orderflow.config import CommonSettings
 from orderflow.demo import demo_strategy, render_html, render_text, run_demo
 from orderflow.demo.store import DEMO_DATABASE
+from orderflow.durations import parse_duration
 from orderflow.errors import ConfigError
 
 _DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

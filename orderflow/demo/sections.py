@@ -18,6 +18,7 @@ from orderflow.backtest.verdict import FollowerVerdict, Interval
 from orderflow.demo.pipeline import DemoResult
 from orderflow.demo.store import FlaggedWallet
 from orderflow.demo.svg import PALETTE, ErrorBar, Point, interval_chart, scatter_chart
+from orderflow.durations import format_duration
 from orderflow.sim import Truth
 
 LEADER_COLOR = PALETTE[6]
@@ -99,14 +100,14 @@ def fill_summary(result: DemoResult) -> str:
     ex = result.backtest.result.execution
     if not entries:
         return (
-            f"The strategy filled nothing (latency {ex.latency.total_seconds():g} s, book window "
-            f"{ex.window.total_seconds() / 60:g} min)."
+            f"The strategy filled nothing (latency {format_duration(ex.latency)}, book window "
+            f"{format_duration(ex.window)})."
         )
     diffs = [float((s.price or s.trigger_price) - s.trigger_price) for s in entries]
     levels = [s.levels for s in entries]
     return (
-        f"{len(entries)} strategy fills, each {ex.latency.total_seconds():g} s after its leader "
-        f"against the book revealed within {ex.window.total_seconds() / 60:g} min: median "
+        f"{len(entries)} strategy fills, each {format_duration(ex.latency)} after its leader "
+        f"against the book revealed within {format_duration(ex.window)}: median "
         f"price above the leader's {median(diffs):+.3f} per share (range {min(diffs):+.3f} to "
         f"{max(diffs):+.3f}), {median(levels):g} book level(s) walked (median)."
     )

@@ -64,6 +64,9 @@ async def test_backtest_command_reports_and_writes_json(
     text = capsys.readouterr().out
     assert code == 0, text
     assert "follow-all" in text and "Verdict: INCONCLUSIVE" in text  # two markets: no interval
+    # Durations read as the rest of the report's ("12 h"), not a raw timedelta ("12:00:00").
+    assert ": 1 step of 12 h, " in text, text
+    assert "8.008 s after their leader" in text, text
     summaries = json.loads(out.read_text())
     assert [s["name"] for s in summaries] == ["strategy", "follow-all", "follow-random"]
     assert summaries[1]["executed"] == 1  # one position per market: YES, then NO is refused

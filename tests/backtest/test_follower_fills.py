@@ -95,7 +95,7 @@ async def test_no_fill_when_nothing_trades_within_the_window(pool: asyncpg.Pool)
     assert [s.status for s in long.result.runs[0].book.signals] == ["EXECUTED"]
     # A window given explicitly is not the strategy's order life (5 min): the report says so.
     assert long.window_differs
-    assert "within 60 min (--book-window), not the 5 min the strategy's orders live" in render(long)
+    assert "within 1 h (--book-window), not the 5 min the strategy's orders live" in render(long)
 
 
 async def test_the_window_is_the_strategy_s_order_life(pool: asyncpg.Pool) -> None:

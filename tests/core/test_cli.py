@@ -6,12 +6,14 @@ import argparse
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from orderflow.cli import COMMANDS, _command, build_parser, main
 from orderflow.cli._common import parse_timestamp
+from orderflow.durations import format_duration
 from orderflow.errors import ConfigError
 
 
@@ -126,3 +128,21 @@ def test_partitions_without_a_partition_is_an_error_on_stderr(
     out = capsys.readouterr()
     assert out.out == ""
     assert f"partitions {what} needs a partition" in out.err
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (timedelta(days=1), "1 day"),
+        (timedelta(weeks=2), "14 days"),
+        (43_200, "12 h"),
+        (5_400, "90 min"),
+        (8.008, "8.008 s"),
+        (90, "90 s"),
+        (0, "0 s"),
+    ],
+)
+def test_durations_read_as_the_cli_writes_them(value: timedelta | float, text: str) -> None:
+    """Reports print durations in the largest unit that states them exactly; a raw timedelta
+    read '1 day, 0:00:00' in the backtest's header."""
+    assert format_duration(value) == text
