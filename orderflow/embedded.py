@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from orderflow.errors import DatabaseError
 
@@ -66,3 +67,37 @@ def stop_server(data_dir: Path) -> bool:
     except subprocess.CalledProcessError:
         return False
     return True
+
+
+def url_address(url: str) -> tuple[str, int] | None:
+    """Where a ``postgresql://`` URL connects: (host or socket directory, port); None for
+    another form (a keyword DSN) or a URL that does not parse."""
+    try:
+        parts = urlsplit(url)
+        if parts.scheme not in ("postgresql", "postgres"):
+            return None
+        query = parse_qs(parts.query)
+        host = query.get("host", [parts.hostname or "localhost"])[0]
+        port = int(query.get("port", [str(parts.port or 5432)])[0])
+    except ValueError:
+        return None
+    return host, port
+
+
+def running_address(data_dir: Path) -> tuple[str, int] | None:
+    """The embedded server's socket directory and port (its ``postmaster.pid``), None when it
+    is not running."""
+    try:
+        lines = (pgdata_dir(data_dir) / "postmaster.pid").read_text().splitlines()
+        return lines[4], int(lines[3])  # pgdata, start time, port, socket directory, ...
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def is_embedded(data_dir: Path, url: str) -> bool:
+    """Whether ``url`` connects to this data directory's running embedded server (e.g. a
+    DATABASE_URL taken from ``orderflow db url``)."""
+    ours, theirs = running_address(data_dir), url_address(url)
+    if ours is None or theirs is None or not ours[0] or ours[1] != theirs[1]:
+        return False
+    return Path(theirs[0]).resolve() == Path(ours[0]).resolve()

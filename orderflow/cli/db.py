@@ -1,5 +1,9 @@
 """``orderflow db``: the embedded database (url, stop) and the block-range partitions.
 
+``url`` and ``stop`` act on the embedded server of ORDERFLOW_DATA_DIR, also when DATABASE_URL is
+that server's own URL (``export DATABASE_URL=$(orderflow db url)``); another server's URL is
+named and left alone.
+
 ``orderflow db partitions [list]`` lists the partitions of ``orderflow_trades`` and
 ``orderflow_matches`` (block range, rows, size, attached or not); ``detach N`` detaches partition
 N of both (``CONCURRENTLY``: readers and writers carry on), leaving plain tables to archive with
@@ -12,12 +16,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from pathlib import Path
 
 from orderflow import db
 from orderflow.chain import partitions
 from orderflow.cli._common import add_log_format, settings_for
 from orderflow.config import CommonSettings
-from orderflow.embedded import ensure_server, stop_server
+from orderflow.embedded import (
+    ensure_server,
+    is_embedded,
+    pgdata_dir,
+    running_address,
+    stop_server,
+    url_address,
+)
 from orderflow.errors import ConfigError
 from orderflow.migrate import migrate
 
@@ -55,14 +67,28 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_for(CommonSettings, args)
     if args.action == "partitions":
         return asyncio.run(_partitions(args, settings))
-    if settings.database_url is not None:
-        print("DATABASE_URL is set: the embedded database is not used")
+    url = settings.database_url.get_secret_value() if settings.database_url else None
+    if url is not None and not is_embedded(settings.data_dir, url):
+        print(_elsewhere(url, settings.data_dir))
         return 0
     if args.action == "url":
         print(ensure_server(settings.data_dir))
     else:
         print("stopped" if stop_server(settings.data_dir) else "not running")
     return 0
+
+
+def _elsewhere(url: str, data_dir: Path) -> str:
+    """What DATABASE_URL points at, and the embedded server it is not."""
+    target = url_address(url)
+    where = "a server given as a keyword DSN" if target is None else f"{target[0]}:{target[1]}"
+    ours = running_address(data_dir)
+    embedded = f"running on {ours[0]}:{ours[1]}" if ours is not None and ours[0] else "not running"
+    return (
+        f"DATABASE_URL points at {where}, not the embedded database in "
+        f"{pgdata_dir(data_dir)} ({embedded}): nothing done; unset DATABASE_URL to manage "
+        "the embedded one"
+    )
 
 
 def _size(n: int) -> str:

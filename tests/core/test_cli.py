@@ -146,3 +146,37 @@ def test_durations_read_as_the_cli_writes_them(value: timedelta | float, text: s
     """Reports print durations in the largest unit that states them exactly; a raw timedelta
     read '1 day, 0:00:00' in the backtest's header."""
     assert format_duration(value) == text
+
+
+def test_db_stop_recognises_its_own_server_in_database_url(tmp_path: Path) -> None:
+    """`export DATABASE_URL=$(orderflow db url)`, then `orderflow db stop`: the URL is the
+    embedded server's own, so it is stopped (main said "the embedded database is not used" and
+    left it running). A URL of another server is named, and that server left alone."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["ORDERFLOW_DATA_DIR"] = str(tmp_path)
+    cmd = [sys.executable, "-m", "orderflow"]
+    try:
+        url = subprocess.run(
+            [*cmd, "db", "url"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert url.returncode == 0, url.stderr
+        other = "postgresql://someone@db.example:5433/orderflow"
+        elsewhere = subprocess.run(
+            [*cmd, "db", "stop"],
+            env={**env, "DATABASE_URL": other},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert elsewhere.returncode == 0, elsewhere.stderr
+        assert "db.example:5433" in elsewhere.stdout, elsewhere.stdout
+        assert (tmp_path / "pgdata" / "postmaster.pid").exists()
+        env["DATABASE_URL"] = url.stdout.strip()
+        stop = subprocess.run(
+            [*cmd, "db", "stop"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert stop.stdout.strip() == "stopped", (stop.stdout, stop.stderr)
+        assert not (tmp_path / "pgdata" / "postmaster.pid").exists()
+    finally:
+        env.pop("DATABASE_URL", None)
+        subprocess.run([*cmd, "db", "stop"], env=env, capture_output=True, timeout=60)
