@@ -192,7 +192,7 @@ def _taken(take: Callable[[dict[str, Any]], bool], value: dict[str, Any]) -> boo
 def _rendered(hot: HotLogs, batch: DecodedBatch, lines: int, logs: int, bad: int) -> Rendered:
     """The batch's chunk: the hot events' rows, the highest block, the counts."""
     rows = _rows(hot)
-    top = batch.max_block()
+    top = batch.top_block()
     if rows.blocks is not None:
         top = rows.blocks[1] if top is None else max(top, rows.blocks[1])
     for ref in (*batch.ignored, *batch.removed):

@@ -57,7 +57,7 @@ class Chunk:
     lines: int  # non-blank lines (or logs, from memory)
     logs: int
     malformed: int
-    top: int | None  # highest block of any log in the batch (the checkpoint)
+    top: int | None  # highest block of the batch's storable logs (DecodedBatch.top_block)
     cpu_secs: float = 0.0  # decoding CPU (of the process or thread that decoded it)
     position: int = 0  # set by the parent: how far into the source this chunk ends
     source: LineBatch | None = field(default=None, repr=False)  # parent-side only
@@ -164,7 +164,7 @@ def _chunk(
     """The general path: ``decode_batch``, then (``render_rows``) ``copy_render.render``."""
     batch = decode_batch(raws, chain_id, addresses)
     batch.dead_letters.extend(bad)
-    top = batch.max_block()
+    top = batch.top_block()
     rows: CopyRows | None = None
     if render_rows:
         try:

@@ -7,7 +7,7 @@ A fill's identity is ``(chain_id, tx_hash, log_index)`` — never the transactio
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -342,20 +342,32 @@ class DecodedBatch:
     def __len__(self) -> int:
         return self.events + len(self.dead_letters) + len(self.removed) + len(self.ignored)
 
-    def max_block(self) -> int | None:
-        """Highest block number of any decoded or retracted log (None for an empty batch)."""
-        refs = [
+    def top(self, unstored: Collection[tuple[str, int]] = ()) -> tuple[int, str] | None:
+        """The highest block of the batch's storable (or ignored) logs, with its hash: what a
+        stream's checkpoint may advance to once the batch is stored. ``unstored``: the (tx
+        hash, log index) of logs the writer made dead letters of instead (the database refused
+        them, or their time was unknown): left out, their blocks were not stored."""
+        top: tuple[int, str] | None = None
+        refs = (
             *(e.ref for e in self.fills),
             *(e.ref for e in self.matches),
-            *(e.ref for e in self.registrations),
             *(e.ref for e in self.conditions),
             *(e.ref for e in self.resolutions),
             *(e.ref for e in self.refunds),
+            *(r.ref for r in self.registrations),
             *self.ignored,
-        ]
-        numbers = [r.block_number for r in refs]
-        numbers.extend(d.block_number for d in self.dead_letters if d.block_number is not None)
-        return max(numbers, default=None)
+        )
+        for ref in refs:
+            if (top is None or ref.block_number > top[0]) and (
+                not unstored or (ref.tx_hash, ref.log_index) not in unstored
+            ):
+                top = (ref.block_number, ref.block_hash)
+        return top
+
+    def top_block(self, unstored: Collection[tuple[str, int]] = ()) -> int | None:
+        """The block number of :meth:`top`."""
+        top = self.top(unstored)
+        return None if top is None else top[0]
 
 
 def _drop_block(events: list[Any], key: tuple[int, str]) -> None:

@@ -105,6 +105,23 @@ def refused(letter: DeadLetter, file_name: str, number: int, unit: str = "line")
 
 
 Locate = Callable[[DeadLetter], None]
+
+
+def noting_unstored(locate: Locate | None, unstored: set[tuple[str, int]]) -> Locate:
+    """``locate`` (if any), noting in ``unstored`` the (tx hash, log index) of each dead letter
+    the writer makes of a log (one the database refused, or without a known time): not stored,
+    so its block is not for a checkpoint (``DecodedBatch.top``). The decoder's dead letters
+    already name their file and are left out."""
+
+    def noting(letter: DeadLetter) -> None:
+        if letter.file is None and letter.tx_hash is not None and letter.log_index is not None:
+            unstored.add((letter.tx_hash, letter.log_index))
+        if locate is not None:
+            locate(letter)
+
+    return noting
+
+
 """Names the file and line of a dead letter the writer made (``store.store_batch``'s
 ``locate``): a log without a known time, a staged row the store refused, a value the database
 refused (``store_guard``). Those are made from decoded events, far from the line they came from."""

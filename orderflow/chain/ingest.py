@@ -9,7 +9,8 @@ file and line; processing continues.
 A file is read here as bytes and cut into batches of lines (``file_lines.py``); the batches are
 parsed, decoded and rendered as COPY text ahead of the database by ``workers`` child processes
 (``decode_workers.py``; 0 = one worker thread), and stored here strictly in file order, each
-with its checkpoint in one transaction (``store.store_batch``). Logs already in memory
+in one transaction (``store.store_batch``); with ``stream``, that checkpoint follows each batch
+to the highest block it stored (``DecodedBatch.top``: not a dead letter's). Logs already in memory
 (``ingest_logs``) are decoded one batch ahead in a worker thread.
 """
 
@@ -34,9 +35,9 @@ from orderflow.chain.db_errors import retry_transient
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.decode_workers import Chunk, Decoders
 from orderflow.chain.events import DecodedBatch
-from orderflow.chain.file_lines import LineBatch, line_batches, lines_locator
+from orderflow.chain.file_lines import LineBatch, line_batches, lines_locator, noting_unstored
 from orderflow.chain.pending_sums import fold_in
-from orderflow.chain.store import StoreStats
+from orderflow.chain.store import StoreStats, store_batch
 from orderflow.chain.store_guard import store_rendered_isolating
 from orderflow.progress import Progress
 from orderflow.telemetry import tracer
@@ -115,7 +116,7 @@ def _decoded(
             len(group),
             len(group),
             0,
-            batch.max_block(),
+            batch.top_block(),
             time.thread_time() - started,
             done,
         )
@@ -194,32 +195,54 @@ async def _pipeline(
     async def fold() -> None:
         await retry_transient(functools.partial(fold_in, pool), what="fold the deferred sums")
 
-    async def store(chunk: Chunk, checkpoint: Checkpoint | None) -> StoreStats:
+    async def store(chunk: Chunk) -> StoreStats:
         # A fresh connection per attempt: after a failover the old one is gone.
         async with pool.acquire() as conn:
+            unstored: set[tuple[str, int]] = set()  # the writer's dead letters' logs
+            whole: list[DecodedBatch] = []  # the batch decoded again, if it was
+
+            async def redecode() -> DecodedBatch:  # the rows were refused: decode it again
+                assert decoders is not None and chunk.source is not None
+                whole.append((await asyncio.to_thread(decoders.redecode, chunk.source)).batch)
+                return whole[-1]
+
             options: dict[str, Any] = {
                 "chain_id": chain_id,
-                "checkpoint": checkpoint,
                 "traceparent": current_traceparent(),  # the ingest.batch span around this call
                 "synchronous_commit": False,  # a file or in-memory replay can be redone
                 "addresses": addresses,
                 "bulk": bulk,
             }
-            if decoders is not None and chunk.source is not None:  # the writer's dead letters
-                options["locate"] = lines_locator(decoders.file_name, chunk.source)
-
-            async def redecode() -> DecodedBatch:  # the rows were refused: decode it again
-                assert decoders is not None and chunk.source is not None
-                return (await asyncio.to_thread(decoders.redecode, chunk.source)).batch
-
-            return await store_rendered_isolating(
+            lines = (  # where the writer's dead letters are in the file
+                lines_locator(decoders.file_name, chunk.source)
+                if decoders is not None and chunk.source is not None
+                else None
+            )
+            options["locate"] = noting_unstored(lines, unstored)
+            stats = await store_rendered_isolating(
                 conn, chunk.batch, chunk.rows, redecode, **options
             )
+            if stream is None:
+                return stats
+            # The checkpoint is the highest block stored, known once the writer has made its
+            # dead letters: it follows the rows (a crash between them repeats the batch, which
+            # stores nothing twice), never past a log the database refused.
+            top = chunk.top
+            if unstored:
+                if not whole:
+                    whole.append(chunk.batch if chunk.rows is None else await redecode())
+                top = whole[-1].top_block(unstored)
+            if top is not None:
+                options.pop("locate")
+                stats.add(
+                    await store_batch(
+                        conn, DecodedBatch(), checkpoint=Checkpoint(stream, top), **options
+                    )
+                )
+            return stats
 
     try:
         async for chunk in chunks:
-            top = chunk.top
-            checkpoint = Checkpoint(stream, top) if stream is not None and top is not None else None
             fills = chunk.rows.fill_count if chunk.rows is not None else len(chunk.batch.fills)
             with _tracer.start_as_current_span(
                 "ingest.batch",
@@ -227,7 +250,7 @@ async def _pipeline(
                 attributes={"logs": chunk.logs, "fills": fills},
             ):
                 stats = await retry_transient(
-                    functools.partial(store, chunk, checkpoint),
+                    functools.partial(store, chunk),
                     what=f"store batch {report.batches + 1}",
                 )
             report.stored.add(stats)

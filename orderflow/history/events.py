@@ -65,7 +65,7 @@ class Encoded:
     def top_without(self, unstored: Collection[tuple[str, int]]) -> tuple[int, str] | None:
         """``top`` leaving out the events of these (tx hash, log index): rows the writer made
         dead letters of (the database refused them), whose blocks the import did not store."""
-        return _top(self.batch, unstored) if unstored else self.top
+        return self.batch.top(unstored) if unstored else self.top
 
 
 class RowDecoder:
@@ -208,7 +208,7 @@ class RowDecoder:
             if src is not None:
                 locate(letter, self.source, self.unit, src.number, src.values)
         batch.dead_letters.extend(dead)
-        return Encoded(batch, _top(batch))
+        return Encoded(batch, batch.top())
 
     def _built(self, parsed: Parsed) -> Encoded:
         """The shortcut, row by row; a row it does not take goes through its raw log alone
@@ -250,7 +250,7 @@ class RowDecoder:
         self._correct_unmatched(batch)
         batch.dead_letters.extend(refused)
         batch.dead_letters.extend(dead)
-        return Encoded(batch, _top(batch))
+        return Encoded(batch, batch.top())
 
     def _correct_unmatched(self, batch: DecodedBatch) -> None:
         """A file of OrderFilled rows holds no OrdersMatched: its takers get their executed
@@ -272,22 +272,3 @@ class RowDecoder:
         if isinstance(item, DeadLetter):
             locate(item, self.source, self.unit, row.number, row.values)
         return item
-
-
-def _top(batch: DecodedBatch, unstored: Collection[tuple[str, int]] = ()) -> tuple[int, str] | None:
-    """The highest block of the batch's stored (or ignored) events, with its hash; events whose
-    (tx hash, log index) is ``unstored`` left out."""
-    top: tuple[int, str] | None = None
-    for group in (batch.fills, batch.matches, batch.conditions, batch.resolutions):
-        for e in group:  # type: ignore[attr-defined]
-            ref = e.ref
-            if (top is None or ref.block_number > top[0]) and (
-                not unstored or (ref.tx_hash, ref.log_index) not in unstored
-            ):
-                top = (ref.block_number, ref.block_hash)
-    for ref in (*batch.ignored, *(r.ref for r in batch.registrations)):
-        if (top is None or ref.block_number > top[0]) and (
-            not unstored or (ref.tx_hash, ref.log_index) not in unstored
-        ):
-            top = (ref.block_number, ref.block_hash)
-    return top

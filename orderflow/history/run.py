@@ -31,8 +31,7 @@ from orderflow.chain import pending_sums
 from orderflow.chain.backfill import STREAM
 from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.decode import DecodedBatch
-from orderflow.chain.events import DeadLetter
-from orderflow.chain.file_lines import Locate
+from orderflow.chain.file_lines import noting_unstored
 from orderflow.chain.pending_sums import fold as fold_pending_sums
 from orderflow.chain.store import Checkpoint, store_batch
 from orderflow.chain.store_guard import store_batch_isolating
@@ -180,7 +179,7 @@ async def _events(
                     chain_id=chain_id,
                     synchronous_commit=False,
                     bulk=bulk,
-                    locate=_noting(decoder.locator(batch_rows), unstored),
+                    locate=noting_unstored(decoder.locator(batch_rows), unstored),
                 )
                 report.stored.add(stats)
                 if bulk and schedule.due(stats.trades):  # bounded folds as it goes
@@ -204,19 +203,6 @@ async def _events(
                     conn, DecodedBatch(), chain_id=chain_id, checkpoint=Checkpoint(stream, *top)
                 )
             report.handed_over = hand_over
-
-
-def _noting(locate: Locate, unstored: set[tuple[str, int]]) -> Locate:
-    """``locate``, noting in ``unstored`` the (tx hash, log index) of each dead letter the
-    writer makes of a row (one the database refused, or without a known time): not stored,
-    so its block is not the import's to hand over."""
-
-    def noting(letter: DeadLetter) -> None:
-        if letter.file is None and letter.tx_hash is not None and letter.log_index is not None:
-            unstored.add((letter.tx_hash, letter.log_index))
-        locate(letter)
-
-    return noting
 
 
 def whole_transactions(

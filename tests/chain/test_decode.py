@@ -431,7 +431,7 @@ def test_removed_ignored_and_batch_sorting() -> None:
     # the removal retracts its block's fill before it, not the one after it (the block again)
     assert len(batch.fills) == 1 and batch.fills[0].ref.timestamp is None
     assert len(batch.removed) == 1 and len(batch.ignored) == 1 and len(batch.dead_letters) == 1
-    assert len(batch) == 4 and batch.events == 1 and batch.max_block() == 10
+    assert len(batch) == 4 and batch.events == 1 and batch.top_block() == 10
     kept = decode_batch([removed, _good()], 137)  # a removal before the log retracts nothing
     assert len(kept.fills) == 1 and len(kept.removed) == 1
 

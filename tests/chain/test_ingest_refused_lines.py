@@ -16,7 +16,9 @@ from typing import Any
 import asyncpg
 import pytest
 
+from orderflow.chain.checkpoints import get_checkpoint
 from orderflow.chain.decode import decode_batch
+from orderflow.chain.fields import MAX_BLOCK_NUMBER
 from orderflow.chain.file_lines import LineBatch, lines_locator
 from orderflow.chain.ingest import ingest_file, ingest_logs
 from orderflow.chain.store_guard import store_batch_isolating
@@ -132,3 +134,34 @@ async def test_a_value_the_database_refuses_names_its_file_and_line(pool: asyncp
     row = await pool.fetchrow("SELECT source_file, source_line, reason FROM orderflow_dead_letters")
     assert (row["source_file"], row["source_line"]) == ("f.jsonl", 8)
     assert row["reason"].startswith("f.jsonl line 8: refused by the database")
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+@pytest.mark.parametrize("batch_size", [1, 5000])
+@pytest.mark.parametrize("why", ["refused by the database", "is not a valid time"])
+async def test_the_stream_checkpoint_is_the_highest_block_stored(
+    pool: asyncpg.Pool, tmp_path: Path, workers: int, batch_size: int, why: str
+) -> None:
+    """``ingest_file(stream=…)`` moves its checkpoint to the highest block it stored, never to
+    a block whose log the writer made a dead letter of: one the database refused (a block its
+    ``orderflow_trades`` partition cannot be made for: ``orderflow_ensure_partitions`` counts in
+    an INTEGER) or a fill without a time whose block is unknown. On main the checkpoint was the
+    highest block of any log in the batch (2**63 - 1), as the history import's was before
+    ``Encoded.top_without``. Nor to the block of a log the decoder made a dead letter of (its
+    time, derived here from that block, is not a valid time): on main that counted too."""
+    untimed = {k: v for k, v in fill(40, 1, 5).items() if k != "blockTimestamp"}
+    far = fill(MAX_BLOCK_NUMBER, 1, 3)
+    if why.startswith("refused"):  # a valid time: decoded, then refused by the database
+        far["blockTimestamp"] = fill(12, 1, 2)["blockTimestamp"]
+    lines = [fill(10, 1, 1), fill(12, 1, 2), far, untimed]
+    path = tmp_path / "logs.jsonl"
+    path.write_text("".join(json.dumps(log) + "\n" for log in lines))
+    report = await ingest_file(
+        pool, path, chain_id=137, workers=workers, batch_size=batch_size, stream="file:x"
+    )
+    assert (report.stored.trades, report.stored.dead_letters) == (2, 2)
+    reasons = await pool.fetch("SELECT reason FROM orderflow_dead_letters ORDER BY source_line")
+    assert why in reasons[0]["reason"], reasons
+    async with pool.acquire() as conn:
+        checkpoint = await get_checkpoint(conn, 137, "file:x")
+    assert checkpoint is not None and checkpoint.block_number == 12, checkpoint
