@@ -4,26 +4,24 @@ outcomes and signals, as aligned text or (``--json``) one JSON document with exa
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from orderflow.cli._common import parse_timestamp
+from orderflow.durations import parse_duration
 from orderflow.errors import ConfigError
 from orderflow.execution.status import OrderLine, PositionLine, StrategyStatus
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
 
 def parse_since(value: str, now: datetime) -> datetime:
-    """``--since``: a duration back from now (``90m``, ``24h``, ``7d``) or a timestamp."""
+    """``--since``: a duration back from now (``90m``, ``24h``, ``7d``: a unit is required, a
+    bare number is a unix time) or a timestamp."""
+    text = value.strip().lower()
     try:
-        match = _DURATION.match(value.strip().lower())
-        if match:
-            return now - timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+        if text[-1:] in ("s", "m", "h", "d", "w"):
+            return now - timedelta(seconds=parse_duration(text, "--since"))
         return parse_timestamp(value)
     except (ConfigError, OverflowError):
         raise ConfigError(
