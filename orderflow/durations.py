@@ -1,7 +1,7 @@
 """Durations as the command line reads and writes them.
 
-Read (``--step``, ``--latency``, ``--book-window``; ``--since`` with a unit): ``90``, ``30m``, ``6h``,
-``1d``, ``2w``.
+Read (``--step``, ``--latency``, ``--book-window``; ``--since`` with a unit): ``90``, ``30m``,
+``6h``, ``1d``, ``2w``.
 Written (reports, the demo): the largest unit that states the duration exactly, ``8.008 s``,
 ``5 min``, ``12 h``, ``1 day`` — never a raw ``timedelta`` (``1 day, 0:00:00``).
 """
