@@ -157,31 +157,32 @@ class OrderCanceller:
         """Orders still open after their cancel (and the reconciliation after it) were refused
         by the exchange: paced, logged once as an error, counted."""
         async with self.desk.pool.acquire() as conn:
-            for row in sent:
-                fresh = await order_queries.order_row(conn, row["id"])
-                if fresh["status"] != "OPEN":
-                    self.refused.pop(row["id"], None)
-                    continue
-                refused = self.refused.get(row["id"]) or Refused(strategy, reason, 0, 0.0)
-                refused.tries += 1
-                refused.due = time.monotonic() + refused_pause(refused.tries)
-                self.refused[row["id"]] = refused
-                refusals.add(1, {"why": "not_canceled"})
-                exchange_id = fresh["exchange_order_id"]
-                extra = {
-                    "strategy": strategy,
-                    "order_id": row["id"],
-                    "exchange_order_id": exchange_id,
-                    "reason": reason,
-                    "exchange_reason": answers.get(exchange_id, "no answer"),
-                    "tries": refused.tries,
-                    "retry_in_secs": refused_pause(refused.tries),
-                }
-                if refused.tries == ERROR_AFTER:
-                    log.error(
-                        "the exchange refuses to cancel a live order; asking again at a slower"
-                        " pace (at most a minute apart) until it closes",
-                        extra=extra,
-                    )
-                else:
-                    log.warning("cancel refused; the order is still open", extra=extra)
+            current = await order_queries.order_rows(conn, [r["id"] for r in sent])
+        for row in sent:
+            fresh = current[row["id"]]
+            if fresh["status"] != "OPEN":
+                self.refused.pop(row["id"], None)
+                continue
+            refused = self.refused.get(row["id"]) or Refused(strategy, reason, 0, 0.0)
+            refused.tries += 1
+            refused.due = time.monotonic() + refused_pause(refused.tries)
+            self.refused[row["id"]] = refused
+            refusals.add(1, {"why": "not_canceled"})
+            exchange_id = fresh["exchange_order_id"]
+            extra = {
+                "strategy": strategy,
+                "order_id": row["id"],
+                "exchange_order_id": exchange_id,
+                "reason": reason,
+                "exchange_reason": answers.get(exchange_id, "no answer"),
+                "tries": refused.tries,
+                "retry_in_secs": refused_pause(refused.tries),
+            }
+            if refused.tries == ERROR_AFTER:
+                log.error(
+                    "the exchange refuses to cancel a live order; asking again at a slower"
+                    " pace (at most a minute apart) until it closes",
+                    extra=extra,
+                )
+            else:
+                log.warning("cancel refused; the order is still open", extra=extra)

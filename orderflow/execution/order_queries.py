@@ -196,6 +196,12 @@ async def order_row(conn: asyncpg.Connection, order_id: int) -> asyncpg.Record:
     return row
 
 
+async def order_rows(conn: asyncpg.Connection, order_ids: list[int]) -> dict[int, asyncpg.Record]:
+    """Several orders' rows in one round trip, by id."""
+    rows = await conn.fetch(_ORDER + " WHERE o.id = ANY($1::bigint[])", order_ids)
+    return {int(r["id"]): r for r in rows}
+
+
 # Accepted signals without an order intent, but those this executor's worker holds ($1), as
 # long as the trading lock's session ($2) holds the trading lock ($3, a bigint advisory lock:
 # pg_locks shows its high and low 32 bits as classid and objid, objsubid 1): a leader that lost
