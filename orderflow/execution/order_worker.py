@@ -35,7 +35,7 @@ from orderflow.execution.book import order_exposure
 from orderflow.execution.broker import Mode, OrderOutcome, OrderRequest
 from orderflow.execution.orders import OrderDesk
 from orderflow.execution.strategies import StrategyState
-from orderflow.execution.switch import MAX_RETRY_AFTER_SECS
+from orderflow.execution.switch import retry_after_wait
 from orderflow.signals.decide import Decision
 from orderflow.signals.views import MarketView, OpenPosition, TradeView
 
@@ -223,8 +223,7 @@ class OrderWorker:
 
     def _note_rate_limit(self, mode: Mode, outcome: OrderOutcome | None) -> None:
         if outcome is not None and outcome.retry_after is not None:
-            wait = min(MAX_RETRY_AFTER_SECS, max(0.0, outcome.retry_after))
-            self.busy_until[mode] = time.monotonic() + wait
+            self.busy_until[mode] = time.monotonic() + retry_after_wait(outcome.retry_after)
 
     async def _place(self, job: OrderJob) -> None:
         state, signal_id, decision, market = job.state, job.signal_id, job.decision, job.market

@@ -48,6 +48,12 @@ CREDENTIALS_HELP = (
 )
 
 
+def retry_after_wait(retry_after: float) -> float:
+    """How long an exchange's ``Retry-After`` is waited for: never negative, at most
+    :data:`MAX_RETRY_AFTER_SECS` (the kill switch's cancels, the order worker's orders)."""
+    return min(MAX_RETRY_AFTER_SECS, max(0.0, retry_after))
+
+
 def refused_pause(tries: int) -> float:
     """Seconds before asking again after ``tries`` refusals in a row (2 s doubling to 60 s)."""
     return min(REFUSED_MAX_SECS, REFUSED_FIRST_SECS * (1 << min(max(tries - 1, 0), 16)))
@@ -97,7 +103,7 @@ class KillSwitch:
             except Exception as exc:
                 wait = delay
                 if isinstance(exc, ExchangeBusyError) and exc.retry_after is not None:
-                    wait = max(delay, min(MAX_RETRY_AFTER_SECS, exc.retry_after))
+                    wait = max(delay, retry_after_wait(exc.retry_after))
                 log.warning(
                     f"{self.name}: cancel failed; retrying",
                     extra={
