@@ -45,29 +45,33 @@ def promtool() -> str:
     pytest.fail("promtool not found: apt-get install -y prometheus (or ORDERFLOW_SKIP_PROMTOOL=1)")
 
 
+# Every alert the chart renders by default, with its severity.
+_SEVERITY = {
+    "OrderflowListenerDown": "critical",
+    "OrderflowListenerBehind": "warning",
+    "OrderflowListenerIdle": "critical",
+    "OrderflowLogsPossiblyMissing": "critical",
+    "OrderflowDeadLetters": "warning",
+    "OrderflowListenerReconnecting": "warning",
+    "OrderflowExecutorDown": "critical",
+    "OrderflowNoTradingLeader": "critical",
+    "OrderflowCancelsRefused": "critical",
+    "OrderflowOrdersRejected": "warning",
+    "OrderflowSignalsSlow": "warning",
+    "OrderflowReputationStale": "warning",
+}
+
+
 def test_off_by_default_and_following_the_components() -> None:
     assert not by_kind(render(), "PrometheusRule")
-    assert set(alerts()) == {
-        "OrderflowListenerDown",
-        "OrderflowListenerBehind",
-        "OrderflowListenerIdle",
-        "OrderflowLogsPossiblyMissing",
-        "OrderflowDeadLetters",
-        "OrderflowListenerReconnecting",
-        "OrderflowExecutorDown",
-        "OrderflowNoTradingLeader",
-        "OrderflowCancelsRefused",
-        "OrderflowOrdersRejected",
-        "OrderflowSignalsSlow",
-        "OrderflowReputationStale",
-    }
+    assert set(alerts()) == set(_SEVERITY)
     names = {g["name"] for g in groups("--set", "executor.enabled=false")}
     assert names == {"orderflow-listener", "orderflow-reputation"}
     names = {g["name"] for g in groups("--set", "metrics.prometheusRule.kubeStateMetrics=false")}
     assert names == {"orderflow-listener", "orderflow-executor"}
     labelled = alerts("--set", "metrics.prometheusRule.alertLabels.team=trading")
     assert all(r["labels"]["team"] == "trading" for r in labelled.values())
-    assert all(r["labels"]["severity"] in {"critical", "warning"} for r in labelled.values())
+    assert {name: r["labels"]["severity"] for name, r in labelled.items()} == _SEVERITY
 
 
 def test_alerts_read_what_the_code_exports() -> None:
@@ -112,21 +116,6 @@ def _fires(name: str, at: str, **labels: str) -> dict[str, Any]:
 def _silent(name: str, at: str) -> dict[str, Any]:
     return {"eval_time": at, "alertname": name, "exp_alerts": []}
 
-
-_SEVERITY = {
-    "OrderflowListenerDown": "critical",
-    "OrderflowListenerBehind": "warning",
-    "OrderflowListenerIdle": "critical",
-    "OrderflowLogsPossiblyMissing": "critical",
-    "OrderflowDeadLetters": "warning",
-    "OrderflowListenerReconnecting": "warning",
-    "OrderflowExecutorDown": "critical",
-    "OrderflowNoTradingLeader": "critical",
-    "OrderflowCancelsRefused": "critical",
-    "OrderflowOrdersRejected": "warning",
-    "OrderflowSignalsSlow": "warning",
-    "OrderflowReputationStale": "warning",
-}
 
 # Series every minute (promtool's notation: "a+bxN" is a, then N steps of b; "_" is no sample),
 # by a short name for the cases to replace.
