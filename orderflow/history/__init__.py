@@ -13,9 +13,10 @@ See docs/history.md.
 """
 
 from orderflow.history.errors import HistoryError, LayoutError
+from orderflow.history.hand_over import HISTORY_STREAM
 from orderflow.history.layouts import Layout, detect
 from orderflow.history.report import ImportReport
-from orderflow.history.run import HISTORY_STREAM, import_file
+from orderflow.history.run import import_file
 
 __all__ = [
     "HISTORY_STREAM",

@@ -30,6 +30,7 @@ class ImportReport:
     stored: StoreStats = field(default_factory=StoreStats)
     last_block: int | None = None
     handed_over: bool = False
+    listener_kept_at: int | None = None  # the listener's own checkpoint, left there (hand_over)
     markets: int = 0
     markets_skipped: int = 0
     tokens: int = 0
@@ -67,6 +68,12 @@ class ImportReport:
         if self.last_block is not None:
             text += f"; last block {self.last_block:,}"
             text += " (the listener continues from the next)" if self.handed_over else ""
+        if self.listener_kept_at is not None:
+            text += (
+                f"; the listener's checkpoint stays at block {self.listener_kept_at:,}: it is the"
+                " listener's own, and moving it to the file's last block would skip the blocks"
+                " in between (the listener reads them, and the file's again, idempotently)"
+            )
         return text
 
 

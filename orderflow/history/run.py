@@ -12,8 +12,9 @@ Reading and parsing (column-wise: identities, and the event fields of fill and m
 in a worker thread one batch ahead of the database (prefetch.py).
 After the last batch of a file of events, the highest block it stored is recorded as the
 checkpoint of the ``history`` stream and — the hand-over, unless ``hand_over=False`` — of the
-``listener`` stream, so ``orderflow listen`` continues from the next block. Checkpoints only
-move forward: importing an older file later never rewinds the listener.
+``listener`` stream, so ``orderflow listen`` continues from the next block, unless the listener
+owns its checkpoint (hand_over.py). Checkpoints only move forward: importing an older file later
+never rewinds the listener.
 """
 
 from __future__ import annotations
@@ -28,16 +29,14 @@ from typing import Any
 import asyncpg
 
 from orderflow.chain import pending_sums
-from orderflow.chain.backfill import STREAM
 from orderflow.chain.contracts import MAINNET, ChainAddresses
-from orderflow.chain.decode import DecodedBatch
 from orderflow.chain.file_lines import noting_unstored
 from orderflow.chain.pending_sums import fold as fold_pending_sums
-from orderflow.chain.store import Checkpoint, store_batch
 from orderflow.chain.store_guard import store_batch_isolating
 from orderflow.history.blocks import import_blocks
 from orderflow.history.errors import HistoryError, LayoutError
 from orderflow.history.events import Parsed, RowDecoder
+from orderflow.history.hand_over import hand_over as hand_over_to
 from orderflow.history.layouts import Kind, Layout, detect
 from orderflow.history.markets import Disagreement, MarketRows, store_markets
 from orderflow.history.memory import collecting_less
@@ -55,9 +54,6 @@ from orderflow.history.sources import RowReader
 from orderflow.progress import Progress
 
 log = logging.getLogger(__name__)
-
-HISTORY_STREAM = "history"
-"""Checkpoint stream recording the last block covered by imported files."""
 
 
 async def import_file(
@@ -198,11 +194,8 @@ async def _events(
         reader.check_whole()  # a file cut short hands nothing over
         if top is not None:
             report.last_block = top[0]
-            for stream in (HISTORY_STREAM, STREAM) if hand_over else (HISTORY_STREAM,):
-                await store_batch(
-                    conn, DecodedBatch(), chain_id=chain_id, checkpoint=Checkpoint(stream, *top)
-                )
-            report.handed_over = hand_over
+            report.listener_kept_at = await hand_over_to(conn, chain_id, top, listener=hand_over)
+            report.handed_over = hand_over and report.listener_kept_at is None
 
 
 def whole_transactions(

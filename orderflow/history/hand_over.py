@@ -1,0 +1,46 @@
+"""The hand-over: after a file of events, the listener continues from the block after its last.
+
+The file's highest stored block becomes the ``history`` stream's checkpoint, and the
+``listener`` stream's too when the listener does not own its checkpoint yet: it has none (a
+fresh database, the import before the first ``orderflow listen``), or the last hand-over set
+it and the listener has not moved it since (the two checkpoints are the same block: files
+imported in sequence). A checkpoint the listener moved itself is where it has read every block
+up to; moving it forward to a file's last block (the shipped sample's illustrative blocks, a
+dump of later history) would make it skip every block in between, so it is left where it is:
+the listener reads those blocks, and the file's again (idempotent). Checkpoints only move
+forward. The decision and the writes are one transaction under the writers' lock, so a
+listener storing meanwhile cannot move its checkpoint between the check and the write.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from orderflow.chain.backfill import STREAM
+from orderflow.chain.checkpoints import Checkpoint, get_checkpoint
+from orderflow.chain.events import DecodedBatch
+from orderflow.chain.store import store_batch
+from orderflow.chain.store_sql import WRITER_LOCK
+
+HISTORY_STREAM = "history"
+"""Checkpoint stream recording the last block covered by imported files."""
+
+
+async def hand_over(
+    conn: asyncpg.Connection, chain_id: int, top: tuple[int, str], *, listener: bool
+) -> int | None:
+    """Record ``top`` (block, hash) as the ``history`` checkpoint and, with ``listener``, as the
+    listener's unless the listener owns its checkpoint; returns the block the listener's
+    checkpoint was left at instead, or None (handed over, or ``listener`` False)."""
+    async with conn.transaction():
+        await conn.execute(WRITER_LOCK)
+        ours = await get_checkpoint(conn, chain_id, HISTORY_STREAM)
+        theirs = await get_checkpoint(conn, chain_id, STREAM)
+        owned = theirs is not None and (ours is None or ours.block_number != theirs.block_number)
+        kept = theirs.block_number if listener and owned and theirs is not None else None
+        streams = [HISTORY_STREAM] + ([STREAM] if listener and kept is None else [])
+        for stream in streams:
+            await store_batch(
+                conn, DecodedBatch(), chain_id=chain_id, checkpoint=Checkpoint(stream, *top)
+            )
+    return kept

@@ -1,0 +1,70 @@
+"""The hand-over never moves a checkpoint the listener owns.
+
+A live listener's checkpoint is where it has read every block up to. Importing a file whose
+last block is above it (the shipped sample's illustrative blocks, a dump of later history) must
+not move it there: the listener would never read the blocks in between. The hand-over moves the
+listener's checkpoint only when the listener has none, or when the last hand-over set it and the
+listener has not moved it since (files imported in sequence, before the listener first runs).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+
+from orderflow.chain.backfill import STREAM
+from orderflow.chain.checkpoints import Checkpoint, get_checkpoint
+from orderflow.chain.events import DecodedBatch
+from orderflow.chain.store import store_batch
+from orderflow.history import HISTORY_STREAM, import_file
+
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "polymarket-logs.jsonl"
+SAMPLE_TOP = 0x5404CA0  # the sample's highest (illustrative) block
+
+
+async def _set(pool: asyncpg.Pool, stream: str, block: int) -> None:
+    async with pool.acquire() as conn:
+        await store_batch(
+            conn, DecodedBatch(), chain_id=137, checkpoint=Checkpoint(stream, block, None)
+        )
+
+
+async def _at(pool: asyncpg.Pool, stream: str) -> int | None:
+    async with pool.acquire() as conn:
+        cp = await get_checkpoint(conn, 137, stream)
+    return None if cp is None else cp.block_number
+
+
+async def test_the_sample_does_not_move_a_live_listeners_checkpoint(pool: asyncpg.Pool) -> None:
+    await _set(pool, STREAM, 1_000)  # the listener has read every block up to 1,000
+    report = await import_file(pool, SAMPLE, chain_id=137)
+    assert report.stored.trades > 0
+    assert await _at(pool, STREAM) == 1_000  # blocks 1,001 on are still the listener's to read
+    assert await _at(pool, HISTORY_STREAM) == SAMPLE_TOP
+    assert not report.handed_over
+    assert "the listener's checkpoint stays at block 1,000" in report.summary()
+
+
+async def test_a_fresh_database_is_handed_over(pool: asyncpg.Pool) -> None:
+    report = await import_file(pool, SAMPLE, chain_id=137)
+    assert report.handed_over
+    assert await _at(pool, STREAM) == SAMPLE_TOP
+
+
+async def test_files_in_sequence_are_handed_over_each(pool: asyncpg.Pool) -> None:
+    await _set(pool, HISTORY_STREAM, 500)  # the last hand-over: both at 500, the listener not
+    await _set(pool, STREAM, 500)  # run since
+    report = await import_file(pool, SAMPLE, chain_id=137)
+    assert report.handed_over
+    assert await _at(pool, STREAM) == SAMPLE_TOP
+
+
+async def test_a_listener_that_ran_after_a_hand_over_keeps_its_checkpoint(
+    pool: asyncpg.Pool,
+) -> None:
+    await _set(pool, HISTORY_STREAM, 500)
+    await _set(pool, STREAM, 700)  # the listener read 501-700 after the hand-over
+    report = await import_file(pool, SAMPLE, chain_id=137)
+    assert not report.handed_over
+    assert await _at(pool, STREAM) == 700
