@@ -45,7 +45,7 @@ from orderflow.chain.backfill_headers import (
     block_rows,
 )
 from orderflow.chain.backfill_read import RangeReader, ReadRange
-from orderflow.chain.capped_logs import KNOWN_RESULT_CAPS
+from orderflow.chain.capped_logs import KNOWN_RESULT_CAPS, resolve_whole
 from orderflow.chain.checkpoints import Checkpoint
 from orderflow.chain.contracts import ChainAddresses
 from orderflow.chain.decode import decode_batch
@@ -137,12 +137,13 @@ class Backfiller:
         self.on_range = on_range
         self.result_caps = frozenset(result_caps)
         self._tracer = telemetry.tracer("orderflow.chain.backfill")
+        self.log_filter = log_filter if log_filter is not None else addresses.log_filter()
         self._reader = RangeReader(
             client,
             chain_id=chain_id,
             addresses=addresses,
             headers=headers,
-            log_filter=log_filter if log_filter is not None else addresses.log_filter(),
+            log_filter=self.log_filter,
             window=window,
             end_headers=end_headers,
             untimed_conditions=untimed_conditions,
@@ -297,6 +298,14 @@ class Backfiller:
                     addresses=self.addresses,
                     untimed_conditions=self.untimed_conditions,
                     bulk=bulk,
+                )
+                await resolve_whole(  # after its rows: a crash between leaves it in doubt
+                    conn,
+                    self.chain_id,
+                    item.start,
+                    item.end,
+                    self.log_filter,
+                    (d.block_number for d in item.capped if d.block_number is not None),
                 )
         if self.window is not None:
             lowest = self.window.lowest

@@ -23,14 +23,21 @@ with a loud warning, a count (``orderflow_listener_getlogs_capped_blocks``) and 
 naming the block and the filter (kept after the checkpoint moves on: the block is in doubt, and
 only a node without that cap can settle it), as its completeness cannot be checked here. A
 reply below every cap costs no extra request.
+
+Such a dead letter is resolved by the first read of its block that is whole (``resolve_whole``:
+every range a backfill stores, a re-read included): a reply below every cap, from a node
+without that cap, under a filter that selects at least what the capped one did. It is deleted
+then, with a log line naming the block; nobody has to find it by hand.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+import asyncpg
 
 from orderflow.chain.events import DeadLetter
 from orderflow.chain.fields import MAX_LOG_INDEX, FieldError, log_index
@@ -42,6 +49,18 @@ log = logging.getLogger(__name__)
 
 KNOWN_RESULT_CAPS: tuple[int, ...] = (1_000, 5_000, 10_000, 20_000)
 """Result caps of eth_getLogs seen in the wild (sources in docs/listener.md)."""
+
+# The capped dead letters of [$2, $3] but the blocks still capped ($4) whose filter selects no
+# more than the whole read's ($5 addresses, $6 topic0s): index orderflow_dead_letters_capped
+# (migration 058).
+_RESOLVE = """
+DELETE FROM orderflow_dead_letters
+ WHERE chain_id = $1 AND raw ? 'capped_eth_getLogs' AND block_number BETWEEN $2 AND $3
+   AND NOT block_number = ANY($4::bigint[])
+   AND $5::jsonb @> (raw -> 'capped_eth_getLogs' -> 'address')
+   AND $6::jsonb @> (raw -> 'capped_eth_getLogs' -> 'topics' -> 0)
+RETURNING block_number
+"""
 
 
 @dataclass
@@ -208,3 +227,38 @@ class _Block:
             extra={"block": self.number, "logs": len(reply), "endpoint": self.client.endpoint},
         )
         return reply
+
+
+async def resolve_whole(
+    conn: asyncpg.Connection,
+    chain_id: int,
+    start: int,
+    end: int,
+    log_filter: dict[str, Any],
+    still_capped: Iterable[int],
+) -> list[int]:
+    """Delete the result-cap dead letters of the blocks of [start, end] that were just read
+    whole under ``log_filter`` (every block but ``still_capped``): their logs are all stored
+    now. A dead letter of a filter ``log_filter`` does not cover stays. Returns their blocks."""
+    addresses, topics = log_filter.get("address"), log_filter.get("topics")
+    if not isinstance(addresses, list) or not isinstance(topics, list) or not topics:
+        return []  # a filter without an address list or a topic0 list: not compared
+    resolved: list[int] = [
+        r["block_number"]
+        for r in await conn.fetch(
+            _RESOLVE,
+            chain_id,
+            start,
+            end,
+            sorted(set(still_capped)),
+            addresses,  # jsonb: the pool's codec (orderflow.db) encodes them
+            topics[0],
+        )
+    ]
+    for block in sorted(set(resolved)):
+        log.info(
+            "block %d read whole: its result-cap dead letter is resolved (deleted)",
+            block,
+            extra={"block": block},
+        )
+    return resolved
