@@ -152,6 +152,33 @@ def _named(fields: Iterable[str]) -> str:
     return "; ".join(f"{f} ({_SHOWN.get(f, f)})" for f in fields)
 
 
+def _json_advice(columns: list[str], source: str) -> str | None:
+    """What a JSON file that holds no rows seems to be, and the command that makes it rows."""
+    out = f"{source.removesuffix('.gz').rsplit('.', 1)[0]}.jsonl"
+
+    def jq(program: str) -> str:
+        if source.endswith(".gz"):
+            return f"zcat {source} | jq -c '{program}' > {out}"
+        return f"jq -c '{program}' {source} > {out}"
+
+    if "markets" in columns and "conditionId" not in columns:
+        return (
+            "a Gamma /events reply: its markets are nested in each event; import the markets "
+            f"themselves ({jq('.[].markets[]')}) or a /markets reply"
+        )
+    if columns == ["data", "next_cursor"] or columns == ["data"]:
+        return (
+            'an object wrapping rows under "data"; import the rows themselves '
+            f"({jq('.data[]')})"
+        )
+    if not columns:
+        return (
+            "one JSON object over several lines, neither JSON lines nor an array; import it "
+            f"as JSON lines ({jq('.')})"
+        )
+    return None
+
+
 def detect(columns: list[str], source: str, *, sparse: bool = False) -> Layout:
     """The layout of a file with these columns, or LayoutError naming what is missing.
 
@@ -162,9 +189,11 @@ def detect(columns: list[str], source: str, *, sparse: bool = False) -> Layout:
     found = map_columns(columns)
     kind = _kind(found)
     if kind is None:
+        advice = _json_advice(columns, source) if sparse else None
         raise LayoutError(
             f"{source}: not a layout orderflow imports (columns: {', '.join(columns[:20])}). "
             "Known: OrderFilled / OrdersMatched rows, raw logs, Gamma /markets rows, blocks"
+            + (f". It looks like {advice}" if advice else "")
         )
     if kind == "logs" and "topics" not in found:
         found["topics"] = found["topic0"]  # topic0..topic3 columns stand in for the list
