@@ -167,10 +167,8 @@ def _json_advice(columns: list[str], source: str) -> str | None:
             f"themselves ({jq('.[].markets[]')}) or a /markets reply"
         )
     if columns == ["data", "next_cursor"] or columns == ["data"]:
-        return (
-            'an object wrapping rows under "data"; import the rows themselves '
-            f"({jq('.data[]')})"
-        )
+        rows = jq(".data[]")
+        return f'an object wrapping rows under "data"; import the rows themselves ({rows})'
     if not columns:
         return (
             "one JSON object over several lines, neither JSON lines nor an array; import it "

@@ -31,7 +31,7 @@ ROW = gamma(BTC, BTC_IDS)
         ),
         (
             json.dumps({"data": [ROW], "next_cursor": "LTE="}),
-            "an object wrapping rows under \"data\"; import the rows themselves "
+            'an object wrapping rows under "data"; import the rows themselves '
             "(jq -c '.data[]' markets.json > markets.jsonl)",
         ),
         (
