@@ -28,7 +28,7 @@ from typing import Any
 
 import asyncpg
 
-from orderflow.chain import pending_sums
+from orderflow.chain import pending_sums, rereads
 from orderflow.chain.checkpoints import Checkpoint
 from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.db_errors import retry_transient
@@ -59,6 +59,7 @@ class IngestReport:
     elapsed_secs: float = 0.0
     decode_cpu_secs: float = 0.0  # CPU spent parsing, decoding and rendering (all workers)
     stored: StoreStats = field(default_factory=StoreStats)
+    rereads: str | None = None  # blocks queued for the listener to read (retractions)
 
     @property
     def logs_per_sec(self) -> float:
@@ -73,7 +74,7 @@ class IngestReport:
             f"{s.dead_letters} dead letters ({self.malformed_lines} malformed lines), "
             f"{s.removed} removed ({s.retracted} stored trades retracted), {s.ignored} ignored,"
             f" in {self.batches} batches, "
-            f"{self.elapsed_secs:.2f}s"
+            f"{self.elapsed_secs:.2f}s" + (f"; {self.rereads}" if self.rereads else "")
         )
 
 
@@ -267,6 +268,9 @@ async def _pipeline(
         await chunks.aclose()
     if bulk:  # the sums the batches deferred (a crash before this: the next reputation run)
         await fold()
+    if report.stored.removed:  # the blocks its retractions queued, until a listener reads them
+        async with pool.acquire() as conn:
+            report.rereads = await rereads.describe(conn)
     report.elapsed_secs = time.perf_counter() - started
     if progress is not None:  # the whole source is done
         progress.update(progress.total if progress.total is not None else progress.done)

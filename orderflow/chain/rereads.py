@@ -9,6 +9,10 @@ back over every block since, however old the file's block); the listener reads t
 blocks at or below its checkpoint when a session starts and every few heads while it streams
 (``live.LiveSession.reread_retracted``); a block above its checkpoint is read by its backfill
 anyway. A block queued again while it was being read stays queued (``queued_at``).
+
+While no listener runs, the queue waits, and the chain's rows of those blocks are missing:
+``describe`` says so (the blocks and the oldest one's age) in the summary of the import that
+queued them and in a warning of every reputation run.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import asyncpg
+
+from orderflow.durations import format_duration
 
 QUEUE = """
 INSERT INTO orderflow_reread_blocks (chain_id, block_number, block_hash, reason)
@@ -31,6 +37,12 @@ SELECT block_number, queued_at FROM orderflow_reread_blocks
 _DONE = """
 DELETE FROM orderflow_reread_blocks
  WHERE chain_id = $1 AND block_number = $2 AND queued_at = $3
+"""
+
+_SUMMARY = """
+SELECT count(*) AS blocks, min(block_number) AS low, max(block_number) AS high,
+       clock_timestamp() - min(queued_at) AS age
+  FROM orderflow_reread_blocks
 """
 
 
@@ -51,3 +63,17 @@ async def done(
 ) -> None:
     """``block_number`` was read again: forget it, unless it was queued again since."""
     await conn.execute(_DONE, chain_id, block_number, queued)
+
+
+async def describe(conn: asyncpg.Connection) -> str | None:
+    """The queued blocks (every chain's) and the oldest one's age, or None when none is."""
+    row = await conn.fetchrow(_SUMMARY)
+    if row is None or not row["blocks"]:
+        return None
+    n, low, high = row["blocks"], row["low"], row["high"]
+    blocks = f"{n} block ({low})" if n == 1 else f"{n} blocks ({low}-{high})"
+    return (
+        f"{blocks} {'awaits' if n == 1 else 'await'} a re-read by `orderflow listen`, queued "
+        f"{format_duration(row['age'])} ago by a file's retraction (removed: true): the chain's "
+        "trades of those blocks are missing until it runs"
+    )

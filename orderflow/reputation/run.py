@@ -25,6 +25,7 @@ from typing import Any, TypeAlias
 import asyncpg
 from pydantic import BaseModel, ConfigDict
 
+from orderflow.chain import rereads
 from orderflow.chain.pending_sums import fold as fold_pending_sums
 from orderflow.errors import DatabaseError
 from orderflow.reputation import evidence_sql as ev
@@ -280,6 +281,8 @@ async def run_reputation(
     started = time.perf_counter()
     async with _connection(db) as conn:  # sums a bulk import deferred, in their own transaction
         await fold_pending_sums(conn)
+        if (pending := await rereads.describe(conn)) is not None:
+            log.warning("scores may miss trades: %s", pending)
     async with _connection(db) as conn, conn.transaction():
         now = await conn.fetchval("SELECT now()")
         cutoff = as_of or now
