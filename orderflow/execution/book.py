@@ -85,14 +85,12 @@ async def load_book_and_holdings(
         held[token] = HeldPosition(token, row["shares"], row["leader"], row["leader_type"])
         modes[token] = row["mode"] or state.settings.mode
     exiting: set[int] = set()
-    exits: set[tuple[int, str | None]] = set()
     following: set[tuple[int, str]] = set()
     pending_loss = Decimal(0)
     for row in await order_queries.live_orders(conn, state.name):
         token = int(row["token_id"])
         if row["side"] == "SELL":
             exiting.add(token)
-            exits.add((token, row["market_id"]))
             continue
         if row["signal_type"] == "FOLLOW_WHALE":
             following.add((token, row["leader"]))
@@ -113,7 +111,7 @@ async def load_book_and_holdings(
         day_pnl=day_pnl + pending_loss,
         paused=state.paused or state.error is not None,
         killed=state.killed,
-        exits=frozenset(exits),
+        exits=frozenset(exiting),
     )
     return book, Holdings(held, modes, exiting, following)
 

@@ -115,7 +115,7 @@ class StrategyBook:
     """A strategy's state that limits what it may open next.
 
     ``open_positions`` holds positions and live (resting, in-flight or in-doubt) BUY orders by
-    token; ``exits`` the (token, market) of each live SELL (an exit resting or in doubt).
+    token; ``exits`` the token of each live SELL (an exit resting or in doubt).
     ``day_pnl`` is the P&L since 00:00 UTC: realized since midnight (partial sells included)
     plus the change of unrealized P&L since midnight's mark, minus what live orders would lose
     at once if they filled at their limit now (see docs/executor.md).
@@ -126,7 +126,7 @@ class StrategyBook:
     day_pnl: Decimal = Decimal(0)
     paused: bool = False
     killed: bool = False
-    exits: frozenset[tuple[int, str | None]] = frozenset()
+    exits: frozenset[int] = frozenset()
 
     def market_exposure(self, market_id: str | None) -> Decimal:
         if market_id is None:
@@ -143,10 +143,12 @@ class StrategyBook:
         Dust — fewer than ``min_shares``, the market's minimum order size, held and on order —
         is not a position here: the exchange refuses to sell it, so it is held to resolution,
         and it must not close its market to new entries (its cost still counts in
-        :meth:`market_exposure`). A new entry makes it sellable again. But not while an exit
-        of it is still live (what is left of a partly filled SELL): the market is being left,
-        and a BUY of the token would meet our own resting SELL on the book."""
-        if any(t == token_id or (market_id is not None and m == market_id) for t, m in self.exits):
+        :meth:`market_exposure`). A new entry makes it sellable again. But not an entry in the
+        token while an exit of it is still live (what is left of a partly filled SELL): a BUY
+        of the token would meet our own resting SELL on the book. A BUY of another outcome
+        cannot (in the unified book it is on that SELL's side): the market stays open to it,
+        as to any dust's."""
+        if token_id in self.exits:
             return True
         return any(
             p.shares >= min_shares

@@ -11,7 +11,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.live import LiveBroker
-from tests.execution.conftest import TOKEN_YES, add_trade, add_wallet, signal_outcomes
+from tests.execution.conftest import TOKEN_NO, TOKEN_YES, add_trade, add_wallet, signal_outcomes
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import Clock, live_executor, live_strategy
 
@@ -98,6 +98,43 @@ async def test_no_entry_while_the_dust_s_exit_still_rests(
     assert (await signal_outcomes(pool))[2] == ("BUY", "SKIPPED", "position_exists")
     posts = [m for m, p in clob.requests if p == "/order"]
     assert posts == ["POST", "POST"]  # the entry and the exit: no BUY against our SELL
+
+
+async def test_the_dust_s_resting_exit_refuses_no_entry_in_the_other_outcome(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """3 shares of YES held and our SELL of them resting (as above). Dust takes entries in its
+    market, the other outcome's included; the resting exit refused the whole market, though
+    only a BUY of YES would meet our own SELL of YES (a BUY of NO is on the same side of the
+    unified book as that SELL: it cannot cross it). Another whale's buy of NO was SKIPPED
+    ``position_exists``: it is taken."""
+    await live_strategy(pool)
+    ex = live_executor(pool, dsn, live)
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+        await add_wallet(conn, SECOND, 8.5)
+        await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # ask 0.50: fills at once
+    await ex.catch_up()
+    held = (await _position(pool))[1]
+    clob.markets[TOKEN_YES].bids.pop(TOKEN_YES, None)  # nobody bids: the exit rests
+    async with pool.acquire() as conn:
+        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
+    await ex.catch_up()
+    await ex.worker.drain()
+    sell = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'SELL'")
+    clob.fill(sell["exchange_order_id"], held - 3)
+    await ex.maintenance()  # 3 held, 3 still on sale
+    assert clob.live_orders() == [sell["exchange_order_id"]]
+    clob.markets[TOKEN_YES].asks[TOKEN_NO] = Decimal("0.50")
+    async with pool.acquire() as conn:
+        await add_trade(conn, wallet=SECOND, token_id=TOKEN_NO, price="0.50", outcome_index=1)
+    await ex.catch_up()
+    await ex.worker.drain()
+    assert (await signal_outcomes(pool))[2] == ("BUY", "EXECUTED", "filled")
+    bought = await pool.fetchval(
+        "SELECT shares FROM orderflow_positions WHERE token_id = $1", Decimal(TOKEN_NO)
+    )
+    assert bought > 5 and clob.live_orders() == [sell["exchange_order_id"]]
 
 
 async def test_each_signal_keeps_the_pnl_of_its_own_part_of_a_dust_position(
