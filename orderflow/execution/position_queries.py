@@ -156,6 +156,33 @@ async def set_signal_status(
 # --------------------------------------------------------------------------------------------
 
 
+# A takeover: the earlier owner ($2) and the position's last fill before the new entry's.
+_HANDOVER = """
+INSERT INTO orderflow_position_handovers (position_id, upto_fill_id, signal_id)
+SELECT $1, COALESCE(max(f.id), 0), $2 FROM orderflow_fills f
+ WHERE f.position_id = $1 AND f.reverses IS NULL
+ON CONFLICT (position_id, upto_fill_id) DO NOTHING
+"""
+
+
+async def handovers(conn: asyncpg.Connection, position_id: int) -> list[asyncpg.Record]:
+    """A position's takeovers in order: each earlier owner (``signal_id``) and the last fill
+    of the position before it was taken over (``upto_fill_id``)."""
+    return list(
+        await conn.fetch(
+            "SELECT upto_fill_id, signal_id FROM orderflow_position_handovers"
+            " WHERE position_id = $1 ORDER BY upto_fill_id",
+            position_id,
+        )
+    )
+
+
+async def set_handed_over(conn: asyncpg.Connection, position_id: int, pnl: Decimal) -> None:
+    await conn.execute(
+        "UPDATE orderflow_positions SET handed_over_pnl = $2 WHERE id = $1", position_id, pnl
+    )
+
+
 async def open_position_for(
     conn: asyncpg.Connection,
     *,
@@ -170,7 +197,9 @@ async def open_position_for(
     (a BUY's fill) into an open position — dust under the minimum order size, which does not
     refuse entries — makes its signal the position's: the position now follows that entry's
     leader (its exit) and carries its P&L from then on; the earlier signal gets what the
-    position realized while it was its own (``handed_over_pnl`` keeps the total handed over)."""
+    position realized while it was its own (``handed_over_pnl`` keeps the total handed over;
+    ``orderflow_position_handovers`` where its part ends, for a reversal of one of its fills
+    later: :func:`handovers`)."""
     existing = await conn.fetchrow(
         "SELECT id, signal_id, realized_pnl, handed_over_pnl FROM orderflow_positions"
         " WHERE strategy = $1 AND token_id = $2 AND status = 'OPEN' FOR UPDATE",
@@ -189,6 +218,7 @@ async def open_position_for(
                 signal_id,
                 realized,
             )
+            await conn.execute(_HANDOVER, existing["id"], earlier)
             if earlier is not None:
                 await set_signal_pnl(conn, earlier, realized - existing["handed_over_pnl"])
         return int(existing["id"])
@@ -263,7 +293,7 @@ async def position_fills(conn: asyncpg.Connection, position_id: int) -> list[asy
     booked."""
     return list(
         await conn.fetch(
-            "SELECT side, shares, usdc, fee, fee_asset, filled_at FROM orderflow_net_fills"
+            "SELECT id, side, shares, usdc, fee, fee_asset, filled_at FROM orderflow_net_fills"
             " WHERE position_id = $1 ORDER BY id",
             position_id,
         )

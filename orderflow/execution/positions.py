@@ -20,19 +20,43 @@ from orderflow.execution.broker import FillReport
 log = logging.getLogger(__name__)
 
 
+def _replay(rows: list[asyncpg.Record]) -> Position:
+    return replay(
+        [
+            Fill(
+                side=r["side"],
+                shares=r["shares"],
+                usdc=r["usdc"],
+                fee=r["fee"],
+                fee_asset=r["fee_asset"],
+                timestamp=r["filled_at"],
+            )
+            for r in rows
+        ]
+    )
+
+
 async def load_position(conn: asyncpg.Connection, position_id: int) -> Position:
-    fills = [
-        Fill(
-            side=r["side"],
-            shares=r["shares"],
-            usdc=r["usdc"],
-            fee=r["fee"],
-            fee_asset=r["fee_asset"],
-            timestamp=r["filled_at"],
-        )
-        for r in await position_queries.position_fills(conn, position_id)
-    ]
-    return replay(fills)
+    return _replay(await position_queries.position_fills(conn, position_id))
+
+
+async def _restate_handovers(
+    conn: asyncpg.Connection, position_id: int, fills: list[asyncpg.Record]
+) -> None:
+    """Each earlier owner of a position taken over (dust taking a new entry) gets again what
+    its own part realized — the position's fills up to its takeover, replayed net of their
+    reversals, less the parts before it — and the position the total handed over, which
+    :func:`position_queries.set_owner_pnl` leaves out of the owner's P&L."""
+    before = None
+    for handover in await position_queries.handovers(conn, position_id):
+        upto = int(handover["upto_fill_id"])
+        realized = _replay([f for f in fills if int(f["id"]) <= upto]).realized_pnl
+        if handover["signal_id"] is not None:
+            part = realized - (before or Decimal(0))
+            await position_queries.set_signal_pnl(conn, int(handover["signal_id"]), part)
+        before = realized
+    if before is not None:
+        await position_queries.set_handed_over(conn, position_id, before)
 
 
 async def book_fill(
@@ -78,10 +102,13 @@ async def restate_position(conn: asyncpg.Connection, position_id: int) -> Positi
     the replay of what is left. No fill left: CLOSED ``trade_failed`` (it never existed); no
     share left: closed by its sells; shares again in a position a sell had closed (the sell
     failed): OPEN again, so the limits and the exit rule see them. A resolved market settles
-    the reopened position at the next maintenance tick."""
+    the reopened position at the next maintenance tick. A position taken over (dust taking a
+    new entry): the earlier owners' parts are restated too, so a reversal of one of their
+    fills is theirs, not the new owner's."""
     state = await trade_queries.position_state(conn, position_id)
     fills = await position_queries.position_fills(conn, position_id)
-    position = await load_position(conn, position_id)
+    position = _replay(fills)
+    await _restate_handovers(conn, position_id, fills)
     mark = state["mark_price"]
     if not fills:
         await position_queries.store_position(

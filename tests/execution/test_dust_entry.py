@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import asyncpg
 
+from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
 from tests.execution.conftest import TOKEN_NO, TOKEN_YES, add_trade, add_wallet, signal_outcomes
 from tests.execution.fake_clob import FakeClob
@@ -137,13 +138,12 @@ async def test_the_dust_s_resting_exit_refuses_no_entry_in_the_other_outcome(
     assert bought > 5 and clob.live_orders() == [sell["exchange_order_id"]]
 
 
-async def test_each_signal_keeps_the_pnl_of_its_own_part_of_a_dust_position(
+async def _dust_taken_over(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
-) -> None:
-    """The first entry's exit sold all but 3 shares, at a profit, and expired; a new entry
-    took the 3 of dust over. The position's whole P&L, the first exit's included, went to the
-    new entry's signal and the first signal got none: each now gets what was realized while
-    the position was its own."""
+) -> tuple[Executor, Decimal, str]:
+    """The first entry's exit sold all but 3 shares at a profit (the trade returned) and
+    expired; a new entry of another whale took the 3 of dust over. The executor and what the
+    position had realized before the handover."""
     await live_strategy(pool)
     clock = Clock()
     ex = live_executor(pool, dsn, live, clock=clock)
@@ -159,7 +159,7 @@ async def test_each_signal_keeps_the_pnl_of_its_own_part_of_a_dust_position(
     await ex.catch_up()
     await ex.worker.drain()
     sell = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'SELL'")
-    clob.fill(sell["exchange_order_id"], held - 3)
+    sold = clob.fill(sell["exchange_order_id"], held - 3)
     clob.clock_offset += 3600  # the rest of the exit expires
     assert clob.live_orders() == []
     clob.clock_offset = 0
@@ -173,13 +173,45 @@ async def test_each_signal_keeps_the_pnl_of_its_own_part_of_a_dust_position(
         await add_trade(conn, wallet=SECOND, token_id=TOKEN_YES, price="0.50")
     await ex.catch_up()
     await ex.worker.drain()
+    return ex, first_part, sold
+
+
+async def _second_leader_leaves(pool: asyncpg.Pool, ex: Executor) -> list[Decimal | None]:
+    """The new entry's leader sells: the position is sold whole. Each entry's P&L."""
     async with pool.acquire() as conn:
         await add_trade(conn, wallet=SECOND, side="SELL", token_id=TOKEN_YES, price="0.49")
     await ex.catch_up()
     await ex.worker.drain()
     assert (await _position(pool))[0] == "CLOSED"
+    rows = await pool.fetch("SELECT pnl FROM orderflow_signals WHERE side = 'BUY' ORDER BY id")
+    return [r["pnl"] for r in rows]
+
+
+async def test_each_signal_keeps_the_pnl_of_its_own_part_of_a_dust_position(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The position's whole P&L, the first exit's included, went to the new entry's signal and
+    the first signal got none: each now gets what was realized while the position was its
+    own."""
+    ex, first_part, _ = await _dust_taken_over(pool, dsn, clob, live)
+    pnls = await _second_leader_leaves(pool, ex)
     total = await pool.fetchval("SELECT realized_pnl FROM orderflow_positions")
-    pnls = await pool.fetch(
-        "SELECT wallet_address, pnl FROM orderflow_signals WHERE side = 'BUY' ORDER BY id"
-    )
-    assert [r["pnl"] for r in pnls] == [first_part, total - first_part]
+    assert pnls == [first_part, total - first_part]
+
+
+async def test_a_reversal_of_the_earlier_part_after_the_handover_is_the_earlier_signal_s(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """After the handover the first exit's trade FAILED on chain: its shares came back and its
+    profit was never made. The first signal kept the profit it was handed (fixed at the
+    handover) and the new owner was charged for it: its P&L at close was what the position
+    realized less a profit that no longer existed. The first signal's part is its own fills'
+    replay, now nothing realized; the new owner gets all the position realized."""
+    ex, _, sold = await _dust_taken_over(pool, dsn, clob, live)
+    clob.settle(sold, "FAILED")
+    for _ in range(2):
+        await ex.maintenance()
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_fills WHERE reverses IS NOT NULL")
+    pnls = await _second_leader_leaves(pool, ex)
+    total = await pool.fetchval("SELECT realized_pnl FROM orderflow_positions")
+    assert pnls == [0, total]
