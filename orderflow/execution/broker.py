@@ -115,17 +115,23 @@ class MarketRules:
     tick_size: Decimal | None = None
 
 
-class OrderInDoubtError(ExecutionError):
-    """The request may or may not have reached the exchange: reconcile, never resend blindly."""
-
-
-class ExchangeBusyError(ExecutionError):
-    """The exchange did not process the request (5xx, 429, no connection): retry later —
-    ``retry_after`` seconds later at the soonest when it said so (``Retry-After``)."""
+class ExchangeAnswerError(ExecutionError):
+    """An exchange call that did not go through; ``retry_after``: the seconds the exchange
+    asked to wait before the next request (its ``Retry-After``), None when it did not say."""
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class OrderInDoubtError(ExchangeAnswerError):
+    """The request may or may not have reached the exchange: reconcile, never resend blindly
+    (a 503's ``Retry-After`` still holds the next orders of the mode)."""
+
+
+class ExchangeBusyError(ExchangeAnswerError):
+    """The exchange did not process the request (5xx, 429, no connection): retry later —
+    ``retry_after`` seconds later at the soonest when it said so (``Retry-After``)."""
 
 
 class CredentialsRefusedError(ExchangeBusyError):

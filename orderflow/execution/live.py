@@ -179,7 +179,9 @@ class LiveBroker:
         except RequestRejectedError as exc:
             if exc.status is not None and 400 <= exc.status < 500 and exc.status != 408:
                 return self._refused(order.request, f"http {exc.status}: {exc}")
-            raise OrderInDoubtError(f"order post failed: http {exc.status}") from None
+            raise OrderInDoubtError(
+                f"order post failed: http {exc.status}", retry_after=exc.retry_after
+            ) from None
         except PolymarketError as exc:
             raise OrderInDoubtError(f"order post failed: {type(exc).__name__}") from None
         if not isinstance(response, AcceptedOrder):

@@ -10,10 +10,12 @@ in ``inflight`` (the strategy's book), an exit in ``exiting`` (no second exit of
 Just before sending, :meth:`OrderWorker.guard` checks the job again: a kill, a pause, a leader's
 sell or the signal's age since the decision refuse it.
 
-An order refused for a rate limit (429) holds every later order of its mode until the exchange's
-``Retry-After`` has passed (at most :data:`~orderflow.execution.switch.MAX_RETRY_AFTER_SECS`):
-asked again sooner, the exchange only refuses again — an exit tried again after its 5 s pause
-met the same 429 while the limit lasted. The guard is checked after the wait.
+An order whose answer carried a ``Retry-After`` — refused for a rate limit (429), or left in
+doubt by a 503 — holds every later order of its mode until it has passed (clamped by
+:func:`~orderflow.execution.switch.retry_after_wait`, at most 30 s): asked again sooner, the
+exchange only refuses again — an exit tried again after its 5 s pause met the same 429 while
+the limit lasted, and the next entries after a 503 went straight into the same outage. The
+guard is checked after the wait.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import asyncpg
 from orderflow.errors import ExecutionError
 from orderflow.execution import position_queries
 from orderflow.execution.book import order_exposure
-from orderflow.execution.broker import Mode, OrderOutcome, OrderRequest
+from orderflow.execution.broker import Mode, OrderRequest
 from orderflow.execution.orders import OrderDesk
 from orderflow.execution.strategies import StrategyState
 from orderflow.execution.switch import retry_after_wait
@@ -209,25 +211,27 @@ class OrderWorker:
                 return "stale"
         return None
 
-    async def _rate_limited(self, mode: Mode) -> None:
+    async def _wait_retry_after(self, mode: Mode) -> None:
         """Wait until the exchange's last ``Retry-After`` for ``mode`` has passed."""
         until = self.busy_until.get(mode)
         if until is None:
             return
         wait = until - time.monotonic()
         if wait > 0:
-            log.info("order held: the exchange is rate limiting", extra={"wait_secs": wait})
+            log.info(
+                "order held: the exchange asked to wait (Retry-After)", extra={"wait_secs": wait}
+            )
             await asyncio.sleep(wait)
         if self.busy_until.get(mode) == until:
             del self.busy_until[mode]
 
-    def _note_rate_limit(self, mode: Mode, outcome: OrderOutcome | None) -> None:
-        if outcome is not None and outcome.retry_after is not None:
-            self.busy_until[mode] = time.monotonic() + retry_after_wait(outcome.retry_after)
+    def _hold(self, mode: Mode, retry_after: float) -> None:
+        """The exchange asked for ``retry_after`` seconds: no order of ``mode`` before then."""
+        self.busy_until[mode] = time.monotonic() + retry_after_wait(retry_after)
 
     async def _place(self, job: OrderJob) -> None:
         state, signal_id, decision, market = job.state, job.signal_id, job.decision, job.market
-        await self._rate_limited(job.mode)  # before the guard: a kill meanwhile still counts
+        await self._wait_retry_after(job.mode)  # before the guard: a kill meanwhile still counts
         refused = self.guard(job)
         if refused is not None:
             # Paused, killed or stale after the decision, before the order: send nothing.
@@ -247,14 +251,14 @@ class OrderWorker:
             expires_in_secs=state.settings.order_ttl_secs,
         )
         try:
-            outcome = await self.desk.place(
+            await self.desk.place(
                 mode=job.mode,
                 signal_id=signal_id,
                 request=request,
                 traceparent=job.traceparent,
                 guard=lambda: self.guard(job),
+                hold=lambda secs: self._hold(job.mode, secs),
             )
-            self._note_rate_limit(job.mode, outcome)
         except ExecutionError as exc:
             log.error("order not placed", extra={"signal_id": signal_id, "error": str(exc)})
             async with self.pool.acquire() as conn:

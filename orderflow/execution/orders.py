@@ -58,6 +58,9 @@ _orders = meter("orderflow.execution").create_counter(
 )
 
 Guard = Callable[[], str | None]  # a reason not to send (None: send)
+# Told the seconds of an exchange's Retry-After when an order's answer asked for a pause: a
+# 429 refusing it, a 503 leaving it in doubt (the order worker holds the mode's next orders).
+Hold = Callable[[float], None]
 
 
 def utcnow() -> datetime:
@@ -131,6 +134,7 @@ class OrderDesk:
         request: OrderRequest,
         traceparent: str | None,
         guard: Guard | None = None,
+        hold: Hold | None = None,
     ) -> OrderOutcome | None:
         """Prepare, store the intent, send, book. None when not sent or the outcome is in doubt."""
         broker = self.broker(mode)
@@ -165,7 +169,7 @@ class OrderDesk:
             span.set_attribute("orderflow.order_id", order_id)
             self._placing.add(order_id)
             try:
-                return await self._send(broker, order_id, signal_id, request, guard, prepared)
+                return await self._send(broker, order_id, signal_id, request, prepared, guard, hold)
             finally:
                 self._placing.discard(order_id)
 
@@ -175,8 +179,9 @@ class OrderDesk:
         order_id: int,
         signal_id: int,
         request: OrderRequest,
-        guard: Guard | None,
         prepared: PreparedOrder,
+        guard: Guard | None,
+        hold: Hold | None,
     ) -> OrderOutcome | None:
         """Send a stored intent unless a switch is off, and book the answer."""
         await self.before_send(order_id)
@@ -199,6 +204,8 @@ class OrderDesk:
                 extra={"order_id": order_id, "signal_id": signal_id, "error": str(exc)},
             )
             self.in_doubt.add(order_id)
+            if hold is not None and exc.retry_after is not None:
+                hold(exc.retry_after)
             return None
         except BaseException:
             # Anything else once the order may have left (an answer the broker cannot
@@ -206,6 +213,8 @@ class OrderDesk:
             # doubt and reconciled like a timeout, never left INTENT unasked until a restart.
             self.in_doubt.add(order_id)
             raise
+        if hold is not None and outcome.retry_after is not None:
+            hold(outcome.retry_after)
         try:
             # Under the order's lock: a kill may have cancelled it and booked its trades
             # while the answer was on its way.

@@ -21,7 +21,8 @@ trades and their settlement on chain — is :mod:`tests.execution.clob_exchange`
 
 Variations: ``delay`` (a slow exchange, seconds before each answer), ``path_delays`` (slow
 routes), ``response_delays`` (the request is processed at once, its answer arrives late),
-``faults`` (the next answers of a route are 503/429/… without processing: :meth:`FakeClob.fail`),
+``faults`` (the next answers of a route are 503/429/… without processing, a ``Retry-After`` with
+them when asked: :meth:`FakeClob.fail`),
 ``rate_limits`` (a route answers 429 until its ``Retry-After`` has passed:
 :meth:`FakeClob.rate_limit`), ``lose_next_response`` (the next order is accepted and the
 connection dropped without an answer), ``forgetful`` (every order that is not live is gone
@@ -57,6 +58,7 @@ class Fault:
     status: int
     times: int = 1_000_000
     body: dict[str, Any] = field(default_factory=lambda: {"error": "service unavailable"})
+    retry_after: int | None = None  # the Retry-After header's seconds (a 429's: 1 unless given)
 
 
 RATE_LIMITED = {"error": "Too Many Requests"}
@@ -98,9 +100,20 @@ class FakeClob(ClobExchange):
         self.url = ""
         self._runner: web.AppRunner | None = None
 
-    def fail(self, method: str, path: str, status: int, times: int = 1_000_000) -> Fault:
+    def fail(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        times: int = 1_000_000,
+        retry_after: int | None = None,
+    ) -> Fault:
+        """The next ``times`` requests to ``method path*`` answered ``status`` unprocessed, with
+        ``Retry-After: retry_after`` when given (a 429 always has one: 1 s by default)."""
         body = RATE_LIMITED if status == 429 else {"error": "service unavailable"}
-        fault = Fault(method, path, status, times, body)
+        if retry_after is None and status == 429:
+            retry_after = 1
+        fault = Fault(method, path, status, times, body, retry_after)
         self.faults.append(fault)
         return fault
 
@@ -161,7 +174,8 @@ class FakeClob(ClobExchange):
                 and request.path.startswith(fault.path)
             ):
                 fault.times -= 1
-                headers = {"Retry-After": "1"} if fault.status == 429 else None
+                after = fault.retry_after
+                headers = None if after is None else {"Retry-After": str(after)}
                 return web.json_response(fault.body, status=fault.status, headers=headers)
         for limit in self.rate_limits:
             if limit.method == request.method and request.path.startswith(limit.path):
