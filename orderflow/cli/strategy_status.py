@@ -127,6 +127,15 @@ def to_text(status: StrategyStatus) -> str:
     out = [f"strategy {s.name}  {s.mode}  {s.state}"]
     if s.error:
         out.append(f"  {s.error}")
+    if s.credentials is not None:
+        c = s.credentials
+        since = f"{c.since.astimezone(UTC):%Y-%m-%d %H:%M}"
+        last = f"{c.last_refused_at.astimezone(UTC):%H:%M:%S}"
+        out.append(
+            f"  the exchange refuses the executor's API key since {since} UTC ({c.refusals}"
+            f" refused, last at {last}: {c.last_error or '-'}): no {s.mode} order is sent;"
+            " check POLY_API_KEY / POLY_API_SECRET / POLY_API_PASSPHRASE and restart the executor"
+        )
     out += _pairs(figures)
     out += ["", f"open positions ({len(s.positions)})"]
     out += _positions(s.positions) if s.positions else ["  no open positions"]

@@ -135,8 +135,9 @@ class ExchangeBusyError(ExchangeAnswerError):
 
 
 class CredentialsRefusedError(ExchangeBusyError):
-    """The exchange refused our API credentials (401, 403): asking again will not help until
-    the key is fixed (rotated, re-derived, the executor restarted with it)."""
+    """The exchange refused our API credentials (401, 403): nothing was processed, and asking
+    again will not help until the key is fixed (rotated, re-derived, the executor restarted
+    with it) — :mod:`orderflow.execution.key_watch`."""
 
 
 class Broker(Protocol):
@@ -162,6 +163,11 @@ class Broker(Protocol):
         ...
 
     async def cancel(self, order_ids: list[str]) -> CancelResult: ...
+
+    async def check_credentials(self) -> None:
+        """One authenticated read: raises :class:`CredentialsRefusedError` while the exchange
+        refuses our API key (:mod:`orderflow.execution.key_watch`); paper: nothing to check."""
+        ...
 
     async def market_rules(self, token_id: int) -> MarketRules | None:
         """The market's own minimum order size and tick, None when not known (no source, or

@@ -177,6 +177,8 @@ class LiveBroker:
                 status="REJECTED", reason="http 429: rate limited", retry_after=exc.retry_after
             )
         except RequestRejectedError as exc:
+            if exc.status in (401, 403):  # our key refused, not the order: nothing was placed
+                raise _busy("order post", exc) from None
             if exc.status is not None and 400 <= exc.status < 500 and exc.status != 408:
                 return self._refused(order.request, f"http {exc.status}: {exc}")
             raise OrderInDoubtError(
@@ -281,6 +283,12 @@ class LiveBroker:
             canceled=tuple(str(o) for o in response.canceled),
             not_canceled={str(o): str(why) for o, why in response.not_canceled.items()},
         )
+
+    async def check_credentials(self) -> None:
+        try:
+            await self.client.fetch_api_keys()  # GET /auth/api-keys: the lightest L2 read
+        except PolymarketError as exc:
+            raise _busy("api key check", exc) from None
 
     async def close(self) -> None:
         await self.client.close()

@@ -36,6 +36,7 @@ from orderflow.errors import ExecutionError
 from orderflow.execution import order_queries, position_queries, strategy_queries, trade_queries
 from orderflow.execution.broker import (
     Broker,
+    CredentialsRefusedError,
     ExchangeFill,
     Mode,
     OrderInDoubtError,
@@ -45,6 +46,7 @@ from orderflow.execution.broker import (
 )
 from orderflow.execution.cancels import OrderCanceller
 from orderflow.execution.desk_access import LOOKUP_CONCURRENCY, DeskAccess
+from orderflow.execution.key_watch import KeyWatch
 from orderflow.execution.positions import book_fill
 from orderflow.execution.settlement import LATE_FILLS, order_ids, settle, unbooked
 from orderflow.execution.tracing import context_from, current_traceparent, fill_span
@@ -58,6 +60,7 @@ _orders = meter("orderflow.execution").create_counter(
 )
 
 Guard = Callable[[], str | None]  # a reason not to send (None: send)
+KEY_REFUSED = "credentials_refused"  # a signal not sent: the exchange refuses our API key
 # Told the seconds of an exchange's Retry-After when an order's answer asked for a pause: a
 # 429 refusing it, a 503 leaving it in doubt (the order worker holds the mode's next orders).
 Hold = Callable[[float], None]
@@ -89,6 +92,8 @@ class OrderDesk:
         # Intents this desk has stored and is sending now; every other intent is in doubt.
         self._placing: set[int] = set()
         self._locks: dict[int, asyncio.Lock] = {}
+        # The exchange's word on each mode's API key: no order is sent while it refuses it.
+        self.keys = {mode: KeyWatch(pool, mode) for mode in brokers}
         access = DeskAccess(pool, brokers, call=self._call, locked=self._locked)
         self.settlement = TradeSettlement(
             access,
@@ -138,6 +143,11 @@ class OrderDesk:
     ) -> OrderOutcome | None:
         """Prepare, store the intent, send, book. None when not sent or the outcome is in doubt."""
         broker = self.broker(mode)
+        if await self.key_refused(mode):
+            # Sent with a key the exchange refuses, it would be refused unprocessed: not sent.
+            async with self.pool.acquire() as conn:
+                await position_queries.set_signal_status(conn, signal_id, "SKIPPED", KEY_REFUSED)
+            return None
         with _tracer.start_as_current_span(
             "orderflow.order",
             context=context_from(traceparent),
@@ -198,6 +208,14 @@ class OrderDesk:
             return None
         try:
             outcome: OrderOutcome = await self._call(broker.send(prepared))
+        except CredentialsRefusedError as exc:
+            # Our key refused (401/403): the exchange processed nothing, and would refuse the
+            # next order the same way. Not a rejection of this order's merits.
+            async with self.pool.acquire() as conn, conn.transaction():
+                await order_queries.abandon_order(conn, order_id, KEY_REFUSED)
+                await position_queries.set_signal_status(conn, signal_id, "SKIPPED", KEY_REFUSED)
+            await self.keys[broker.mode].refuse("order", str(exc))
+            return None
         except OrderInDoubtError as exc:
             log.warning(
                 "order in doubt; will reconcile",
@@ -226,6 +244,7 @@ class OrderDesk:
                         outcome, status=row["status"], reason=row["status_reason"]
                     )
                 await self.apply(order_id, outcome, sent=True)
+            await self.keys[broker.mode].accept()
         except Exception as exc:
             # Sent, but not recorded (database trouble): the order stays INTENT, which
             # counts as exposure, and is reconciled from the exchange rather than resent.
@@ -238,20 +257,17 @@ class OrderDesk:
         return outcome
 
     async def _switched_off(self, strategy: str, side: str) -> str | None:
-        """The strategy's kill (a deletion is one) and, for a BUY, its pause as the database
-        holds them now. The guard reads the executor's registry, which the trading loop
-        refreshes: a loop busy with a large batch, or waiting on a full order queue, has not
-        seen a kill the operator wrote a moment ago. None: no switch is set (or the strategy
-        has no row: the registry's word stands)."""
+        """The strategy's kill and (a BUY) pause as the database holds them now: the guard
+        reads the registry, which a loop busy with a large batch has not refreshed yet."""
         async with self.pool.acquire() as conn:
-            row = await strategy_queries.strategy_row(conn, strategy)
-        if row is None:
-            return None
-        if row["killed"] or row["deleted_at"] is not None:
-            return "strategy_killed"
-        if side == "BUY" and row["paused"]:
-            return "strategy_paused"
-        return None
+            return await strategy_queries.switched_off(conn, strategy, side)
+
+    async def key_refused(self, mode: Mode) -> bool:
+        """Whether the exchange refuses ``mode``'s API key: once the pause after its last
+        refusal has passed, one authenticated read asks again (``check_credentials``)."""
+        return await self.keys[mode].still_refused(
+            lambda: self._call(self.broker(mode).check_credentials())
+        )
 
     async def before_send(self, order_id: int) -> None:
         """Hook between storing the intent and sending it (tests simulate a crash here)."""
@@ -303,7 +319,10 @@ class OrderDesk:
         """Ask the exchange about open orders, recently cancelled ones (late fills) and intents
         in doubt: every intent this desk is not sending right now — its own after a failed
         send, any at start-up, and one an old leader stored and sent in the second before it
-        noticed it had lost the trading lock (before, those waited for the next restart)."""
+        noticed it had lost the trading lock (before, those waited for the next restart).
+        A refused API key is checked again here too, once its pause has passed."""
+        for mode in self.keys:
+            await self.key_refused(mode)
         async with self.pool.acquire() as conn:
             rows = await order_queries.orders_to_reconcile(
                 conn, self.clock() - self.lookback, strategy

@@ -87,6 +87,9 @@ class PaperBroker:
             not_canceled={o: "not live" for o in order_ids if o not in set(canceled)},
         )
 
+    async def check_credentials(self) -> None:
+        return None  # no key to refuse
+
     async def market_rules(self, token_id: int) -> MarketRules | None:
         return None  # no book to read: the strategy's minimum and tick apply
 

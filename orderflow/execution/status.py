@@ -88,6 +88,17 @@ class OrderOutcomes:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyRefusal:
+    """The exchange refuses the executor's API key for the strategy's mode: no order of the
+    mode is sent (:mod:`orderflow.execution.key_watch`)."""
+
+    since: datetime
+    refusals: int
+    last_refused_at: datetime
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class StrategyStatus:
     name: str
     mode: str
@@ -110,6 +121,7 @@ class StrategyStatus:
     orders: OrderOutcomes
     signal_counts: dict[str, dict[str, int]]  # type -> status -> count
     skip_reasons: dict[str, int]  # most frequent first
+    credentials: KeyRefusal | None = None  # None: the exchange has not refused the key
 
 
 def _state(row: asyncpg.Record, state: StrategyState) -> str:
@@ -138,6 +150,7 @@ async def strategy_status(
     unrealized = sum((p.unrealized_pnl for p in positions), Decimal(0))
     counts, canceled = await status_queries.order_outcomes(conn, name, since)
     by_status, reasons = await status_queries.signal_counts(conn, name, since, TOP_SKIP_REASONS)
+    refusal = await status_queries.key_refusal(conn, state.settings.mode)
     signal_counts: dict[str, dict[str, int]] = {}
     for r in by_status:
         signal_counts.setdefault(r["signal_type"], {})[r["status"]] = int(r["n"])
@@ -177,6 +190,14 @@ async def strategy_status(
         ),
         signal_counts=signal_counts,
         skip_reasons={str(r["reason"]): int(r["n"]) for r in reasons},
+        credentials=None
+        if refusal is None
+        else KeyRefusal(
+            since=refusal["refused_since"],
+            refusals=int(refusal["refusals"]),
+            last_refused_at=refusal["last_refused_at"],
+            last_error=refusal["last_error"],
+        ),
     )
 
 

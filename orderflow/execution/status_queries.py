@@ -61,6 +61,14 @@ async def order_outcomes(
     return counts, list(await conn.fetch(_CANCELED, strategy, since))
 
 
+async def key_refusal(conn: asyncpg.Connection, mode: str) -> asyncpg.Record | None:
+    """The exchange's refusal of ``mode``'s API key while it lasts (migration 054), else None."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT * FROM orderflow_exchange_keys WHERE mode = $1", mode
+    )
+    return row
+
+
 async def signal_counts(
     conn: asyncpg.Connection, strategy: str, since: datetime, top: int
 ) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:

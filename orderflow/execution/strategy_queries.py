@@ -21,6 +21,21 @@ async def strategy_rows(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     )
 
 
+async def switched_off(conn: asyncpg.Connection, name: str, side: str) -> str | None:
+    """The strategy's kill (a deletion is one) and, for a BUY, its pause as the database holds
+    them now (the order desk's last check before sending: a trading loop busy with a large
+    batch, or waiting on a full order queue, has not seen a kill the operator wrote a moment
+    ago). None: no switch is set (or the strategy has no row: the registry's word stands)."""
+    row = await strategy_row(conn, name)
+    if row is None:
+        return None
+    if row["killed"] or row["deleted_at"] is not None:
+        return "strategy_killed"
+    if side == "BUY" and row["paused"]:
+        return "strategy_paused"
+    return None
+
+
 async def strategy_row(conn: asyncpg.Connection, name: str) -> asyncpg.Record | None:
     row: asyncpg.Record | None = await conn.fetchrow(
         "SELECT name, settings, paused, killed, pause_held, kill_held, generation, deleted_at,"

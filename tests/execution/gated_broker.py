@@ -58,6 +58,9 @@ class GatedBroker:
     async def cancel(self, order_ids: list[str]) -> CancelResult:
         return await self.broker.cancel(order_ids)
 
+    async def check_credentials(self) -> None:
+        await self.broker.check_credentials()
+
     async def market_rules(self, token_id: int) -> MarketRules | None:
         return await self.broker.market_rules(token_id)
 

@@ -1,0 +1,113 @@
+"""The exchange's word on the executor's API key, per trading mode: refused, or not.
+
+A request answered 401/403 (:class:`~orderflow.execution.broker.CredentialsRefusedError`: the
+key revoked or expired, access refused) is not a refusal of what it asked: the next request with
+the same key gets the same answer. So after the first one the order desk sends no order of the
+mode (its signals are SKIPPED ``credentials_refused``, unsent) until the key is accepted again.
+
+*Until something changes* is: one authenticated read (the broker's ``check_credentials``, on the
+CLOB ``GET /auth/api-keys``) is tried again after :func:`~orderflow.execution.switch.refused_pause`
+(2 s doubling to a minute), by the next order of the mode or by the maintenance pass, whichever
+comes first; any request of the key that goes through (that read, a cancel, an order) ends it.
+The state lives in the executor's memory: a restart (with a new key, say) starts trusting the
+key again, and its first request tells.
+
+It is visible: the first refusal is logged as an error saying what to do (the exchange's answer
+and the request, never a secret), every refused request is counted
+(``orderflow_credentials_refused_total{mode,request}``), and ``orderflow_exchange_keys``
+(migration 054) holds the refusal for ``orderflow strategy status`` while it lasts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+
+from orderflow.errors import ExecutionError
+from orderflow.execution.broker import CredentialsRefusedError, Mode
+from orderflow.execution.switch import refused_pause
+from orderflow.telemetry import meter
+
+log = logging.getLogger(__name__)
+refused_requests = meter("orderflow.execution").create_counter(
+    "orderflow_credentials_refused_total",
+    description="Requests the exchange answered 401/403 (our API key refused), by mode and request",
+)
+KEY_HELP = (
+    "the CLOB refuses our API key (401/403): no {mode} order is sent until it accepts it again."
+    " Check POLY_API_KEY / POLY_API_SECRET / POLY_API_PASSPHRASE (or unset all three to derive"
+    " the key again from POLY_PRIVATE_KEY) and restart the executor; the key is checked again"
+    " at most a minute apart meanwhile"
+)
+
+_REFUSED = """
+INSERT INTO orderflow_exchange_keys AS k (mode, last_error) VALUES ($1, $2)
+ON CONFLICT (mode) DO UPDATE
+   SET refusals = k.refusals + 1, last_refused_at = now(), last_error = EXCLUDED.last_error
+"""
+
+
+class KeyWatch:
+    """Whether the exchange refuses the API key of one mode's broker, and when to ask again."""
+
+    def __init__(self, pool: asyncpg.Pool, mode: Mode) -> None:
+        self.pool = pool
+        self.mode = mode
+        self.refusals = 0  # in a row, in this process
+        self.due = 0.0  # monotonic: when the key is checked again
+        self._stored = True  # a row from an earlier process may be there: cleared when accepted
+
+    @property
+    def refused(self) -> bool:
+        return self.refusals > 0
+
+    def waiting(self) -> bool:
+        """Refused, and its pause before the next check has not passed."""
+        return self.refused and time.monotonic() < self.due
+
+    async def still_refused(self, check: Callable[[], Awaitable[None]]) -> bool:
+        """Whether the key is refused: once the pause after its last refusal has passed,
+        ``check`` (one authenticated read) asks the exchange again."""
+        if not self.refused:
+            return False
+        if self.waiting():
+            return True
+        try:
+            await check()
+        except CredentialsRefusedError as exc:
+            await self.refuse("check", str(exc))
+            return True
+        except ExecutionError as exc:  # no answer: still refused as far as we know
+            self.due = time.monotonic() + refused_pause(self.refusals)
+            log.warning("API key check failed", extra={"mode": self.mode, "error": str(exc)})
+            return True
+        await self.accept()
+        return False
+
+    async def refuse(self, request: str, error: str) -> None:
+        """The exchange answered ``request`` 401/403 (``error``: status and message)."""
+        self.refusals += 1
+        self.due = time.monotonic() + refused_pause(self.refusals)
+        refused_requests.add(1, {"mode": self.mode, "request": request})
+        extra = {"mode": self.mode, "request": request, "error": error, "refusals": self.refusals}
+        if self.refusals == 1:
+            log.error(KEY_HELP.format(mode=self.mode), extra=extra)
+        else:
+            log.warning("API key still refused", extra=extra)
+        async with self.pool.acquire() as conn:
+            await conn.execute(_REFUSED, self.mode, error)
+        self._stored = True
+
+    async def accept(self) -> None:
+        """A request of the key went through: it is accepted (again)."""
+        if not self.refused and not self._stored:
+            return
+        if self.refused:
+            log.warning("API key accepted again; orders are sent", extra={"mode": self.mode})
+        self.refusals = 0
+        async with self.pool.acquire() as conn:
+            await conn.execute("DELETE FROM orderflow_exchange_keys WHERE mode = $1", self.mode)
+        self._stored = False

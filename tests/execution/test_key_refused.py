@@ -1,0 +1,99 @@
+"""POST /order answered 401 (our API key revoked or expired): the exchange refuses the key, not
+the order. It was recorded as an ordinary rejection of the order (``order_rejected: http 401``),
+and every next entry was sent with the same key and refused the same way, order after order.
+
+Now the first 401 stops the live desk from sending orders with the key: the next ones are
+SKIPPED ``credentials_refused`` unsent, one error says what to do (no secret in it), each
+refusal is counted (``orderflow_credentials_refused_total``), ``orderflow strategy status`` says
+so, and one authenticated read (``GET /auth/api-keys``) is tried again after a pause (2 s
+doubling to a minute): once the exchange accepts the key again, orders go out again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+from prometheus_client import generate_latest
+
+from orderflow.cli.strategy_status import to_text
+from orderflow.execution.live import LiveBroker
+from orderflow.execution.status import strategy_status
+from orderflow.telemetry import setup_metrics
+from tests.execution.conftest import add_trade, leading, running, wait_for
+from tests.execution.fake_clob import FakeClob
+from tests.execution.livekit import buys_in_new_markets, live_executor, live_strategy, new_market
+
+
+def _posts(clob: FakeClob) -> int:
+    return clob.requests.count(("POST", "/order"))
+
+
+def _metric(name: str) -> float:
+    total = 0.0
+    for line in generate_latest().decode().splitlines():
+        if line.startswith(name + "{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+async def _closed(pool: asyncpg.Pool, n: int) -> list[asyncpg.Record] | None:
+    rows = await pool.fetch(
+        "SELECT status, reason FROM orderflow_signals WHERE status <> 'PENDING' ORDER BY id"
+    )
+    return list(rows) if len(rows) >= n else None
+
+
+async def test_orders_are_not_sent_while_the_exchange_refuses_the_api_key(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    setup_metrics("executor")
+    caplog.set_level(logging.WARNING)
+    await live_strategy(pool)
+    keys = dict(clob.creds)
+    secret = next(iter(keys.values())).secret
+    clob.revoke_keys()
+    before = _metric("orderflow_credentials_refused_total")
+    ex = live_executor(pool, dsn, live)
+    async with running(ex):
+        await leading(ex)
+        await buys_in_new_markets(pool, clob, 3)
+        signals = await wait_for(lambda: _closed(pool, 3))
+        # The first order met the 401; the others were not sent with the refused key.
+        assert _posts(clob) == 1, f"{_posts(clob)} orders sent with a refused key"
+        assert [(r["status"], r["reason"]) for r in signals] == [
+            ("SKIPPED", "credentials_refused")
+        ] * 3
+        assert (
+            await pool.fetchval("SELECT count(*) FROM orderflow_orders WHERE status = 'REJECTED'")
+            == 0
+        ), "a refused key is no rejection of the order"
+        assert _metric("orderflow_credentials_refused_total") - before >= 1
+        errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(errors) == 1 and "POLY_API_KEY" in errors[0].getMessage(), errors
+        assert all(secret not in repr(r.__dict__) for r in caplog.records)
+        async with pool.acquire() as conn:
+            status = await strategy_status(
+                conn, "live-one", datetime.now(UTC), datetime.now(UTC) - timedelta(hours=1)
+            )
+        assert status is not None and status.credentials is not None
+        assert status.credentials.refusals >= 1
+        assert "the exchange refuses the executor's API key" in to_text(status)
+
+        clob.creds.update(keys)  # the exchange accepts the key again
+        await asyncio.sleep(2.5)  # past the first pause: the next order checks the key first
+        async with pool.acquire() as conn:
+            market, token = await new_market(clob, conn, 9)
+            await add_trade(conn, token_id=token, market=market, price="0.30")
+        await wait_for(
+            lambda: pool.fetchval("SELECT count(*) FROM orderflow_orders WHERE status = 'OPEN'")
+        )
+        assert ("GET", "/auth/api-keys") in clob.requests
+        async with pool.acquire() as conn:
+            status = await strategy_status(
+                conn, "live-one", datetime.now(UTC), datetime.now(UTC) - timedelta(hours=1)
+            )
+        assert status is not None and status.credentials is None
