@@ -136,6 +136,7 @@ def to_text(status: StrategyStatus) -> str:
             f" refused, last at {last}: {c.last_error or '-'}): no {s.mode} order is sent;"
             " check POLY_API_KEY / POLY_API_SECRET / POLY_API_PASSPHRASE and restart the executor"
         )
+    out += _refused_cancels(s.live_orders)
     out += _pairs(figures)
     out += ["", f"open positions ({len(s.positions)})"]
     out += _positions(s.positions) if s.positions else ["  no open positions"]
@@ -167,9 +168,25 @@ def _positions(positions: list[PositionLine]) -> list[str]:
     return _table(header, rows)
 
 
+def _refused_cancels(orders: list[OrderLine]) -> list[str]:
+    """A line when the exchange refuses the cancels of live orders: how many are still at the
+    exchange, the latest refusal and why."""
+    refused = [(o.cancel_refused_at, o) for o in orders if o.cancel_refused_at is not None]
+    if not refused:
+        return []
+    when, last = max(refused, key=lambda r: r[0])
+    at = f"{when.astimezone(UTC):%H:%M:%S}"
+    n = len(refused)
+    return [
+        f"  cancels refused: {n} live order{'' if n == 1 else 's'} still at the exchange"
+        f" (last refused at {at} UTC: {last.cancel_refused_why or '-'}); the executor keeps"
+        " asking, at most a minute apart"
+    ]
+
+
 def _orders(orders: list[OrderLine]) -> list[str]:
     header = ["SIDE", "TOKEN", "MARKET", "LIMIT", "SHARES", "FILLED", "STATUS", "AGE"]
-    header += ["EXPIRES (UTC)"]
+    header += ["EXPIRES (UTC)", "CANCEL"]
     rows = [
         [
             o.side,
@@ -181,6 +198,7 @@ def _orders(orders: list[OrderLine]) -> list[str]:
             "resting" if o.status == "OPEN" else "in doubt",
             age(o.age_secs),
             "-" if o.expires_at is None else f"{o.expires_at.astimezone(UTC):%H:%M:%S}",
+            f"refused {o.cancel_refusals}x" if o.cancel_refusals else "-",
         ]
         for o in orders
     ]

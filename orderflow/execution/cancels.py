@@ -34,7 +34,7 @@ import asyncpg
 
 from orderflow.errors import ExecutionError
 from orderflow.execution import order_queries
-from orderflow.execution.broker import OrderOutcome
+from orderflow.execution.broker import CredentialsRefusedError, OrderOutcome
 from orderflow.execution.desk_access import DeskAccess
 from orderflow.execution.settlement import order_ids
 from orderflow.execution.switch import refusals, refused_pause
@@ -108,7 +108,14 @@ class OrderCanceller:
                 continue
             ids = [oid for r in live if r["mode"] == mode for oid in order_ids(r)]
             batches = [ids[i : i + CANCEL_BATCH] for i in range(0, len(ids), CANCEL_BATCH)]
-            results = await asyncio.gather(*(self.desk.call(broker.cancel(b)) for b in batches))
+            try:
+                results = await asyncio.gather(*(self.desk.call(broker.cancel(b)) for b in batches))
+            except CredentialsRefusedError as exc:  # the switch paces and logs it
+                async with self.desk.pool.acquire() as conn:
+                    why = f"credentials: {exc}"
+                    mine = {r["id"]: why for r in live if r["mode"] == mode}
+                    await order_queries.note_cancels_refused(conn, mine)
+                raise
             for result in results:
                 cancelled.update(result.canceled)
                 answers.update(result.not_canceled)
@@ -158,6 +165,7 @@ class OrderCanceller:
         by the exchange: paced, logged once as an error, counted."""
         async with self.desk.pool.acquire() as conn:
             current = await order_queries.order_rows(conn, [r["id"] for r in sent])
+        still: dict[int, str] = {}  # the refused ones, with why (for the status)
         for row in sent:
             fresh = current[row["id"]]
             if fresh["status"] != "OPEN":
@@ -178,6 +186,7 @@ class OrderCanceller:
                 "tries": refused.tries,
                 "retry_in_secs": refused_pause(refused.tries),
             }
+            still[row["id"]] = f"not_canceled: {extra['exchange_reason']}"
             if refused.tries == ERROR_AFTER:
                 log.error(
                     "the exchange refuses to cancel a live order; asking again at a slower"
@@ -186,3 +195,6 @@ class OrderCanceller:
                 )
             else:
                 log.warning("cancel refused; the order is still open", extra=extra)
+        if still:
+            async with self.desk.pool.acquire() as conn:
+                await order_queries.note_cancels_refused(conn, still)

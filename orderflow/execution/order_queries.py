@@ -3,7 +3,7 @@ and the live orders that count in a strategy's exposure."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from decimal import Decimal
 
@@ -82,6 +82,22 @@ async def update_order(
     )
 
 
+async def note_cancels_refused(conn: asyncpg.Connection, why: Mapping[int, str]) -> None:
+    """The exchange refused the cancels of these live orders (by row id, with why): one more
+    refusal each, for ``orderflow strategy status`` (migration 054). Closed orders are left."""
+    await conn.execute(
+        """
+        UPDATE orderflow_orders o
+           SET cancel_refusals = o.cancel_refusals + 1, cancel_refused_at = clock_timestamp(),
+               cancel_refused_why = r.why
+          FROM unnest($1::bigint[], $2::text[]) AS r (id, why)
+         WHERE o.id = r.id AND o.status IN ('INTENT', 'OPEN')
+        """,
+        list(why),
+        list(why.values()),
+    )
+
+
 async def abandon_order(conn: asyncpg.Connection, order_id: int, reason: str) -> None:
     await conn.execute(
         "UPDATE orderflow_orders SET status = 'ABANDONED', status_reason = $2,"
@@ -136,14 +152,15 @@ async def live_orders(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.R
     """The strategy's orders that may still trade (resting, or sent and in doubt), in no order:
     the remaining size and the token's market and latest price (they count in its exposure), the
     wallet and type of the signal each followed, and what a trader reads of them (``orderflow
-    strategy status``: status, size, filled, age, the signed order and so its expiry)."""
+    strategy status``: status, size, filled, age, the signed order and so its expiry, the
+    cancels the exchange refused)."""
     return list(
         await conn.fetch(
             f"""
             SELECT o.id, o.token_id, COALESCE(o.market_id, tok.condition_id) AS market_id,
                    o.side, o.price, o.shares, o.filled_shares,
                    o.shares - o.filled_shares AS remaining, o.status, o.mode, o.created_at,
-                   o.signed_order,
+                   o.signed_order, o.cancel_refusals, o.cancel_refused_at, o.cancel_refused_why,
                    {LAST_PRICE.replace("p.token_id", "o.token_id")} AS last_price,
                    s.wallet_address AS leader, s.signal_type
               FROM orderflow_orders o

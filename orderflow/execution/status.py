@@ -66,6 +66,11 @@ class OrderLine:
     expires_at: datetime | None
     signal_type: str
     leader: str
+    # The cancels the exchange refused (a killed strategy's, an entry its leader left): how
+    # many in a row, the last one and why (``not_canceled: …``, ``credentials: …``).
+    cancel_refusals: int = 0
+    cancel_refused_at: datetime | None = None
+    cancel_refused_why: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,4 +238,7 @@ def _order(r: asyncpg.Record, now: datetime) -> OrderLine:
         expires_at=settlement.expiry(r),
         signal_type=r["signal_type"],
         leader=r["leader"],
+        cancel_refusals=int(r["cancel_refusals"]),
+        cancel_refused_at=r["cancel_refused_at"],
+        cancel_refused_why=r["cancel_refused_why"],
     )

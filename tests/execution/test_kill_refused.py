@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 from prometheus_client import generate_latest
 
+from orderflow.cli.strategy_status import to_text
 from orderflow.execution.live import LiveBroker
+from orderflow.execution.status import StrategyStatus, strategy_status
 from orderflow.telemetry import setup_metrics
 from tests.execution.conftest import TOKEN_NO, add_trade, leading, now_true, running, wait_for
 from tests.execution.fake_clob import FakeClob
@@ -61,6 +64,25 @@ def _cancels(clob: FakeClob) -> int:
     return clob.requests.count(("DELETE", "/orders"))
 
 
+async def _status(pool: asyncpg.Pool) -> StrategyStatus:
+    """``orderflow strategy status live-one`` as the command reads it."""
+    now = datetime.now(UTC)
+    async with pool.acquire() as conn:
+        status = await strategy_status(conn, "live-one", now, now - timedelta(hours=1))
+    assert status is not None
+    return status
+
+
+def _refused_in_status(status: StrategyStatus, why: str) -> None:
+    """The status says the killed strategy's cancels are refused, why, and how many orders
+    are still live at the exchange (it showed the live order, not that its cancels fail)."""
+    [order] = status.live_orders
+    assert order.cancel_refusals >= 2 and order.cancel_refused_why is not None
+    assert why in order.cancel_refused_why
+    text = to_text(status)
+    assert "cancels refused: 1 live order still at the exchange" in text, text
+
+
 async def test_a_cancel_the_exchange_answers_not_canceled_is_retried_slowly_and_reported(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -86,6 +108,7 @@ async def test_a_cancel_the_exchange_answers_not_canceled_is_retried_slowly_and_
         assert len(_errors(caplog, oid)) == 1, _errors(caplog)
         assert refused_metric("not_canceled") - before >= 2
         assert await pool.fetchval("SELECT status FROM orderflow_orders") == "OPEN"
+        _refused_in_status(await _status(pool), "not_canceled")
         clob.report(oid, "LIVE")  # the exchange lets it go: the kill still cancels it
         await wait_for(lambda: now_true(clob.orders[oid]["status"] == "CANCELED"), timeout=20.0)
         await wait_for(
@@ -119,5 +142,6 @@ async def test_a_kill_with_a_revoked_api_key_retries_slowly_and_says_what_to_do(
         assert len(errors) == 1, _errors(caplog)
         assert "POLY_API_KEY" in errors[0]
         assert refused_metric("credentials") - before >= 2
+        _refused_in_status(await _status(pool), "credentials")
         clob.creds.update(keys)  # the key is valid again: the kill gets through
         await wait_for(lambda: now_true(clob.orders[oid]["status"] == "CANCELED"), timeout=20.0)
