@@ -56,6 +56,7 @@ _SEVERITY = {
     "OrderflowExecutorDown": "critical",
     "OrderflowNoTradingLeader": "critical",
     "OrderflowCancelsRefused": "critical",
+    "OrderflowCredentialsRefused": "critical",
     "OrderflowOrdersRejected": "warning",
     "OrderflowSignalsSlow": "warning",
     "OrderflowReputationStale": "warning",
@@ -157,6 +158,7 @@ def test_alerts_fire_when_they_should_and_only_then(tmp_path: Path) -> None:
     rejected = f'orderflow_orders_total{{{EXECUTOR},mode="live",status="REJECTED"}}'
     paper = f'orderflow_orders_total{{{EXECUTOR},mode="paper",status="REJECTED"}}'
     refused = f'orderflow_cancels_refused_total{{{EXECUTOR},why="credentials"}}'
+    key = f'orderflow_credentials_refused_total{{{EXECUTOR},mode="live",request="check"}}'
     cases = [
         # all well: nothing fires at any time
         _case(_series(), [_silent(name, at) for name in every for at in ("20m", "1h", "2h")]),
@@ -237,6 +239,16 @@ def test_alerts_fire_when_they_should_and_only_then(tmp_path: Path) -> None:
                 _silent("OrderflowCancelsRefused", "30m"),
                 _silent("OrderflowCancelsRefused", "46m"),
                 _fires("OrderflowCancelsRefused", "55m", why="credentials"),
+            ],
+        ),
+        # the API key refused from minute 41 (an order, then a check a minute apart): no live
+        # order goes out, exits included — fires, not a rejection of orders it no longer sends
+        _case(
+            [*_series(), {"series": key, "values": "0x40 1+1x109"}],
+            [
+                _silent("OrderflowCredentialsRefused", "40m"),
+                _silent("OrderflowOrdersRejected", "50m"),
+                _fires("OrderflowCredentialsRefused", "45m", mode="live"),
             ],
         ),
         # live orders refused from minute 51; no paper order refused
