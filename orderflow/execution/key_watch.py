@@ -7,10 +7,12 @@ mode (its signals are SKIPPED ``credentials_refused``, unsent) until the key is 
 
 *Until something changes* is: one authenticated read (the broker's ``check_credentials``, on the
 CLOB ``GET /auth/api-keys``) is tried again after :func:`~orderflow.execution.switch.refused_pause`
-(2 s doubling to a minute), by the next order of the mode or by the maintenance pass, whichever
-comes first; any request of the key that goes through (that read, a cancel, an order) ends it.
-The state lives in the executor's memory: a restart (with a new key, say) starts trusting the
-key again, and its first request tells.
+(2 s doubling to a minute after each refusal in a row), by the next order of the mode or by the
+maintenance pass, whichever comes first. When it passes, the next order is sent; refused again
+(the real CLOB has refused POST /order with a key its reads accept), the pause goes on doubling
+from where it was, and only an order that goes through ends the refusals in a row. The state
+lives in the executor's memory: a restart (with a new key, say) starts trusting the key again,
+and its first request tells.
 
 It is visible: the first refusal is logged as an error saying what to do (the exchange's answer
 and the request, never a secret), every refused request is counted
@@ -51,27 +53,32 @@ ON CONFLICT (mode) DO UPDATE
 
 
 class KeyWatch:
-    """Whether the exchange refuses the API key of one mode's broker, and when to ask again."""
+    """Whether the exchange refuses the API key of one mode's broker, and when to ask again.
+
+    A check that passes lets the next order go, but only an order that goes through ends the
+    refusals in a row: the real CLOB has been seen refusing POST /order with a key its reads
+    accept (py-clob-client issues 187, 209), and a passing check must not reset the pause."""
 
     def __init__(self, pool: asyncpg.Pool, mode: Mode) -> None:
         self.pool = pool
         self.mode = mode
-        self.refusals = 0  # in a row, in this process
+        self.refusals = 0  # in a row, in this process, until an order goes through
+        self.blocked = False  # no order is sent (refused, and no check has passed since)
         self.due = 0.0  # monotonic: when the key is checked again
         self._stored = True  # a row from an earlier process may be there: cleared when accepted
 
     @property
     def refused(self) -> bool:
-        return self.refusals > 0
+        return self.blocked
 
     def waiting(self) -> bool:
         """Refused, and its pause before the next check has not passed."""
-        return self.refused and time.monotonic() < self.due
+        return self.blocked and time.monotonic() < self.due
 
     async def still_refused(self, check: Callable[[], Awaitable[None]]) -> bool:
         """Whether the key is refused: once the pause after its last refusal has passed,
         ``check`` (one authenticated read) asks the exchange again."""
-        if not self.refused:
+        if not self.blocked:
             return False
         if self.waiting():
             return True
@@ -84,12 +91,17 @@ class KeyWatch:
             self.due = time.monotonic() + refused_pause(self.refusals)
             log.warning("API key check failed", extra={"mode": self.mode, "error": str(exc)})
             return True
-        await self.accept()
+        self.blocked = False  # the next order tries; refused again, the pause goes on doubling
+        log.warning(
+            "API key accepted by a check; the next order is sent", extra={"mode": self.mode}
+        )
+        await self._clear()
         return False
 
     async def refuse(self, request: str, error: str) -> None:
         """The exchange answered ``request`` 401/403 (``error``: status and message)."""
         self.refusals += 1
+        self.blocked = True
         self.due = time.monotonic() + refused_pause(self.refusals)
         refused_requests.add(1, {"mode": self.mode, "request": request})
         extra = {"mode": self.mode, "request": request, "error": error, "refusals": self.refusals}
@@ -102,12 +114,16 @@ class KeyWatch:
         self._stored = True
 
     async def accept(self) -> None:
-        """A request of the key went through: it is accepted (again)."""
-        if not self.refused and not self._stored:
-            return
-        if self.refused:
+        """An order went through: the key is accepted (again)."""
+        if self.refusals:
             log.warning("API key accepted again; orders are sent", extra={"mode": self.mode})
         self.refusals = 0
-        async with self.pool.acquire() as conn:
-            await conn.execute("DELETE FROM orderflow_exchange_keys WHERE mode = $1", self.mode)
-        self._stored = False
+        self.blocked = False
+        await self._clear()
+
+    async def _clear(self) -> None:
+        """No refusal to show in ``orderflow strategy status`` (once per change)."""
+        if self._stored:
+            async with self.pool.acquire() as conn:
+                await conn.execute("DELETE FROM orderflow_exchange_keys WHERE mode = $1", self.mode)
+            self._stored = False

@@ -62,6 +62,12 @@ class Fault:
 
 
 RATE_LIMITED = {"error": "Too Many Requests"}
+# What the real CLOB answers with these statuses (401: a key it refuses on that route; users
+# report POST /order refused so while reads and cancels pass, py-clob-client issues 187, 209).
+_FAULT_BODIES: dict[int, dict[str, Any]] = {
+    401: {"error": "Unauthorized/Invalid api key"},
+    429: RATE_LIMITED,
+}
 
 
 @dataclass
@@ -110,7 +116,7 @@ class FakeClob(ClobExchange):
     ) -> Fault:
         """The next ``times`` requests to ``method path*`` answered ``status`` unprocessed, with
         ``Retry-After: retry_after`` when given (a 429 always has one: 1 s by default)."""
-        body = RATE_LIMITED if status == 429 else {"error": "service unavailable"}
+        body = _FAULT_BODIES.get(status, {"error": "service unavailable"})
         if retry_after is None and status == 429:
             retry_after = 1
         fault = Fault(method, path, status, times, body, retry_after)

@@ -97,3 +97,28 @@ async def test_orders_are_not_sent_while_the_exchange_refuses_the_api_key(
                 conn, "live-one", datetime.now(UTC), datetime.now(UTC) - timedelta(hours=1)
             )
         assert status is not None and status.credentials is None
+
+
+async def test_a_key_refused_only_for_orders_is_not_tried_at_every_check(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """POST /order answered 401 while the key's reads pass (reported of the real CLOB,
+    py-clob-client issues 187 and 209): the check succeeds, yet the order after it is refused.
+    The pause still doubles from one refused order to the next, and the error is logged once;
+    a check that passes did not reset them, so an order went out every 2 s, each with an error."""
+    caplog.set_level(logging.WARNING)
+    await live_strategy(pool)
+    clob.fail("POST", "/order", 401)
+    ex = live_executor(pool, dsn, live)
+    async with running(ex):
+        await leading(ex)
+        async with pool.acquire() as conn:
+            for n in range(1, 16):  # an entry every half second for 7 s
+                market, token = await new_market(clob, conn, n)
+                await add_trade(conn, token_id=token, market=market, price="0.30")
+                await asyncio.sleep(0.5)
+        await wait_for(lambda: _closed(pool, 15))
+    # tried at 0 s, after 2 s and after 4 s more: three at most
+    assert _posts(clob) <= 3, f"{_posts(clob)} orders sent in 7 s with a key refused for orders"
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1, errors
