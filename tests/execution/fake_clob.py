@@ -28,6 +28,11 @@ them when asked: :meth:`FakeClob.fail`),
 connection dropped without an answer), ``forgetful`` (every order that is not live is gone
 from ``GET /data/order/{id}``, cancelled and expired ones too), ``revoke_keys`` (every L2 request
 answered 401).
+
+Hostile answers, at the wire: ``book_patch`` (fields put into every ``GET /book`` answer: a
+tick that is no CLOB tick, an absurd minimum), ``placement_patch`` (fields put into the next
+accepted ``POST /order`` answers: amounts the order cannot have made), ``endless_trades``
+(``GET /data/trades`` never ends: each page names a new cursor).
 """
 
 from __future__ import annotations
@@ -103,6 +108,10 @@ class FakeClob(ClobExchange):
         self.faults: list[Fault] = []
         self.rate_limits: list[RateLimit] = []
         self.page_size = 2  # small pages, so readers must follow next_cursor
+        self.book_patch: dict[str, Any] = {}
+        self.placement_patch: dict[str, Any] = {}
+        self.endless_trades = False
+        self.trade_pages = 0  # GET /data/trades pages answered
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -285,6 +294,7 @@ class FakeClob(ClobExchange):
                 "tick_size": str(market.tick),
                 "neg_risk": market.neg_risk,
                 "last_trade_price": "",
+                **self.book_patch,
             }
         )
 
@@ -343,6 +353,7 @@ class FakeClob(ClobExchange):
                 "takingAmount": str(taking) if matched > 0 else "0",
                 "transactionsHashes": ["0x" + secrets.token_hex(32)] if matched > 0 else [],
                 "tradeIDs": placed.trade_ids,
+                **self.placement_patch,
             }
         )
 
@@ -394,6 +405,10 @@ class FakeClob(ClobExchange):
         page = mine[start : start + self.page_size]
         end = start + len(page)
         cursor = "LTE=" if end >= len(mine) else base64.b64encode(str(end).encode()).decode()
+        self.trade_pages += 1
+        if self.endless_trades:  # never the end: each page names a cursor never seen before
+            page = mine[:1]
+            cursor = base64.b64encode(str(10**6 + self.trade_pages).encode()).decode()
         return web.json_response(
             {"data": page, "next_cursor": cursor, "limit": self.page_size, "count": len(page)}
         )
