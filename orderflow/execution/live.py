@@ -55,6 +55,7 @@ from orderflow.execution.broker import (
 from orderflow.execution.live_replies import order_status, our_fills
 from orderflow.execution.market_rules import RULES_TIMEOUT_SECS, RulesCache
 from orderflow.execution.order_ids import candidate_order_ids
+from orderflow.execution.reply_checks import refuse_reply, rules_problem
 from orderflow.signals.sizing import taker_fee
 from orderflow.strategy.settings import MIN_ORDER_TTL_SECS
 
@@ -131,6 +132,11 @@ class LiveBroker:
             )
             return known
         rules = MarketRules(min_order_size=book.min_order_size, tick_size=book.tick_size)
+        problem = rules_problem(rules)
+        if problem is not None:  # an impossible book: a failed read (the exchange did answer)
+            refuse_reply("market rules", problem, token_id=str(token_id))
+            self.rules.failed(token_id, busy=False)
+            return known
         self.rules.store(token_id, rules)
         return rules
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
 from orderflow.execution.broker import Broker, MarketRules
+from orderflow.execution.reply_checks import minimum_problem, refuse_reply
 from orderflow.signals.views import MarketView, Side, TradeView
 
 RULES_TTL_SECS = 3600.0  # a market's minimum and tick, once read, for an hour
@@ -43,14 +44,20 @@ _UNDER_MINIMUM = re.compile(r"lower than the minimum: ([0-9]+(?:\.[0-9]+)?)")
 
 def refused_minimum(reason: str | None) -> Decimal | None:
     """The market's minimum order size stated by a refusal (``… Size (10) lower than the
-    minimum: 15`` -> 15), None for any other refusal."""
+    minimum: 15`` -> 15), None for any other refusal, or a minimum no market has (refused:
+    :mod:`orderflow.execution.reply_checks`)."""
     found = _UNDER_MINIMUM.search(reason or "")
     if found is None:
         return None
     try:
-        return Decimal(found.group(1))
+        minimum = Decimal(found.group(1))
     except InvalidOperation:
         return None
+    problem = minimum_problem(minimum)
+    if problem is not None:
+        refuse_reply("refused minimum", problem)
+        return None
+    return minimum
 
 
 @dataclass(frozen=True, slots=True)

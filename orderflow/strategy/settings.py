@@ -28,6 +28,7 @@ Score = Annotated[float, Field(ge=0.0, le=10.0)]
 # PostgreSQL's NUMERIC(38, 6); infinity and NaN are refused for every float (``allow_inf_nan``).
 MAX_USD = 1e9
 MAX_SECS = 7 * 86_400.0
+MAX_MIN_ORDER_SIZE = 1e6  # shares: no market's minimum order size is larger
 # The shortest order life: a live order is a GTD order, and the SDK wants its expiration at least
 # 180 s ahead (200 leaves room for the clocks' skew).
 MIN_ORDER_TTL_SECS = 200
@@ -152,7 +153,7 @@ class StrategySettings(BaseModel):
     min_order_size: float = Field(
         default=5.0,
         ge=0,
-        le=1e6,
+        le=MAX_MIN_ORDER_SIZE,
         description="Minimum order size in shares. Paper trading and the backtest use it; "
         "live uses the market's own minimum (read from its book, or stated by a refusal) "
         "and this only when that is not known.",

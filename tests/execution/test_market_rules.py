@@ -51,3 +51,12 @@ def test_a_refusal_under_the_minimum_records_the_minimum_it_states() -> None:
     assert cache.lookup(2) == (True, None)
     assert refused_minimum("Size (1.08) lower than the minimum: 2.5") == Decimal("2.5")
     assert refused_minimum(None) is None
+
+
+def test_a_refusal_stating_a_minimum_no_market_has_records_nothing() -> None:
+    """A refusal stating a minimum of 10⁹ shares was recorded: every exit of the token was then
+    skipped ``exit_below_min_size`` and its position held to resolution."""
+    cache = RulesCache(clock=Monotonic())
+    assert cache.refused(1, "Size (10) lower than the minimum: 1000000000") is None
+    assert cache.refused(1, "Size (10) lower than the minimum: 0") is None
+    assert cache.lookup(1) == (True, None)

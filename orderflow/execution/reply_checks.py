@@ -1,0 +1,56 @@
+"""What the exchange answers, checked before anything is priced, sized or booked from it.
+
+The SDK's models refuse what does not parse (a missing field, a wrong type, NaN, Infinity: the
+whole reply, :class:`polymarket.errors.UnexpectedResponseError`); they take any finite number.
+These checks refuse what parses but cannot be true:
+
+* a market's rules (``GET /book``, or the minimum a refusal states): a tick that is none of the
+  CLOB's (:data:`CLOB_TICKS`), a minimum order size not in (0, :data:`MAX_MIN_ORDER_SIZE`]. The
+  whole answer is refused (read again after the failed-read pause; the strategy's settings
+  meanwhile): a tick of 0.3 priced a 0.25 ask at 0.30, and a minimum of 10⁹ shares held every
+  position to resolution;
+
+Each refusal is logged (``exchange reply refused``, with ``what`` and ``problem``) and counted
+(``orderflow_exchange_replies_refused_total{what}``).
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+from orderflow.execution.broker import MarketRules
+from orderflow.strategy.settings import MAX_MIN_ORDER_SIZE
+from orderflow.telemetry import meter
+
+log = logging.getLogger(__name__)
+_refused = meter("orderflow.execution").create_counter(
+    "orderflow_exchange_replies_refused_total",
+    description="Exchange answers refused as impossible (a market's rules), by what",
+)
+
+# The CLOB's ticks: the SDK builds orders on these only (polymarket's _ALLOWED_TICK_SIZES).
+CLOB_TICKS = frozenset(Decimal(t) for t in ("0.1", "0.01", "0.005", "0.0025", "0.001", "0.0001"))
+_MAX_MIN = Decimal(repr(MAX_MIN_ORDER_SIZE))
+
+
+def refuse_reply(what: str, problem: str, **extra: Any) -> None:
+    """Log and count an exchange answer refused as impossible."""
+    _refused.add(1, {"what": what})
+    log.warning("exchange reply refused", extra={"what": what, "problem": problem, **extra})
+
+
+def minimum_problem(minimum: Decimal) -> str | None:
+    if not 0 < minimum <= _MAX_MIN:
+        return f"min_order_size {minimum} outside (0, {_MAX_MIN}]"
+    return None
+
+
+def rules_problem(rules: MarketRules) -> str | None:
+    """Why a market's stated rules cannot be the CLOB's (None: they can)."""
+    if rules.tick_size is not None and rules.tick_size not in CLOB_TICKS:
+        return f"tick_size {rules.tick_size} is none of the CLOB's"
+    if rules.min_order_size is not None:
+        return minimum_problem(rules.min_order_size)
+    return None
