@@ -55,7 +55,7 @@ from orderflow.execution.broker import (
 from orderflow.execution.live_replies import order_status, our_fills
 from orderflow.execution.market_rules import RULES_TIMEOUT_SECS, RulesCache
 from orderflow.execution.order_ids import candidate_order_ids
-from orderflow.execution.reply_checks import refuse_reply, rules_problem
+from orderflow.execution.reply_checks import plausible_fills, refuse_reply, rules_problem
 from orderflow.signals.sizing import taker_fee
 from orderflow.strategy.settings import MIN_ORDER_TTL_SECS
 
@@ -209,7 +209,7 @@ class LiveBroker:
                 shares, usdc = response.taking_amount, response.making_amount
             else:
                 shares, usdc = response.making_amount, response.taking_amount
-            price = (usdc / shares) if shares else req.price
+            price = (usdc / shares) if shares > 0 else req.price
             fills = (
                 FillReport(
                     fill_key=",".join(sorted(response.trade_ids)),
@@ -220,7 +220,11 @@ class LiveBroker:
                     at=datetime.now(UTC),
                 ),
             )
-            filled = shares
+            # An impossible answer books nothing: the fills come from the trades instead.
+            fills = plausible_fills(
+                fills, req.side, req.price, req.shares, order_id=str(response.order_id)
+            )
+            filled = sum((f.shares for f in fills), Decimal(0))
         # Matched without trade ids (or "delayed"): the fills are booked from the trades.
         status: OrderStatus = "FILLED" if filled >= req.shares else "OPEN"
         return OrderOutcome(

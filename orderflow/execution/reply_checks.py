@@ -9,6 +9,10 @@ These checks refuse what parses but cannot be true:
   whole answer is refused (read again after the failed-read pause; the strategy's settings
   meanwhile): a tick of 0.3 priced a 0.25 ask at 0.30, and a minimum of 10⁹ shares held every
   position to resolution;
+* a fill of one of our orders (a placement's answer, ``GET /data/trades``): shares not
+  positive, a price outside (0, 1) or beyond the order's limit (a BUY above it, a SELL below),
+  a fee that is negative or above a rate of 1, more shares than the order has left. That fill
+  alone is refused, the others booked (:func:`plausible_fills`).
 
 Each refusal is logged (``exchange reply refused``, with ``what`` and ``problem``) and counted
 (``orderflow_exchange_replies_refused_total{what}``).
@@ -17,17 +21,19 @@ Each refusal is logged (``exchange reply refused``, with ``what`` and ``problem`
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from orderflow.execution.broker import MarketRules
+from orderflow.execution.broker import FillReport, MarketRules
+from orderflow.signals.sizing import USDC_STEP, fee_per_share
 from orderflow.strategy.settings import MAX_MIN_ORDER_SIZE
 from orderflow.telemetry import meter
 
 log = logging.getLogger(__name__)
 _refused = meter("orderflow.execution").create_counter(
     "orderflow_exchange_replies_refused_total",
-    description="Exchange answers refused as impossible (a market's rules), by what",
+    description="Exchange answers refused as impossible (a market's rules, a fill), by what",
 )
 
 # The CLOB's ticks: the SDK builds orders on these only (polymarket's _ALLOWED_TICK_SIZES).
@@ -54,3 +60,40 @@ def rules_problem(rules: MarketRules) -> str | None:
     if rules.min_order_size is not None:
         return minimum_problem(rules.min_order_size)
     return None
+
+
+def fill_problem(fill: FillReport, side: str, limit: Decimal, left: Decimal) -> str | None:
+    """Why a fill reported for our order (``side`` at ``limit``, ``left`` shares unfilled)
+    cannot be one of its fills (None: it can)."""
+    if fill.shares <= 0:
+        return f"shares {fill.shares} not positive"
+    if fill.shares > left:
+        return f"shares {fill.shares} more than the order's {left} left"
+    if not 0 < fill.price < 1:
+        return f"price {fill.price} outside (0, 1)"
+    # A placement's price is its amounts' ratio: a rounding of the collateral amount is no
+    # worse price.
+    slack = USDC_STEP / fill.shares
+    if (side == "BUY" and fill.price > limit + slack) or (
+        side == "SELL" and fill.price < limit - slack
+    ):
+        return f"price {fill.price} beyond the order's limit {limit}"
+    if not 0 <= fill.fee <= fill.shares * fee_per_share(fill.price, Decimal(1)) + USDC_STEP:
+        return f"fee {fill.fee} negative or above a rate of 1"
+    return None
+
+
+def plausible_fills(
+    fills: Sequence[FillReport], side: str, limit: Decimal, left: Decimal, **extra: Any
+) -> tuple[FillReport, ...]:
+    """The fills that can be our order's (in their order, each within what is left after the
+    ones kept before it); each other one is refused (logged, counted), not the rest."""
+    kept: list[FillReport] = []
+    for fill in fills:
+        problem = fill_problem(fill, side, limit, left)
+        if problem is not None:
+            refuse_reply("fill", problem, fill_key=fill.fill_key, **extra)
+            continue
+        kept.append(fill)
+        left -= fill.shares
+    return tuple(kept)

@@ -1,10 +1,13 @@
-"""What the exchange's answers mean for one of our orders (pure: no I/O, no clock).
+"""What the exchange's answers mean for one of our orders (pure: no I/O but the log of a refused
+fill, no clock).
 
 Inputs: the order's row, our fills of it in the account's trades, what the order endpoint says
 (None: it shows the order under none of its ids), the trade ids already booked, and the time.
 
 * Fills come only from the trades, each once (a trade id already booked is skipped, also when a
-  placement response booked several trades under one joined key).
+  placement response booked several trades under one joined key), and only those that can be the
+  order's (:func:`orderflow.execution.reply_checks.plausible_fills`: an impossible one is refused,
+  the others booked).
 * The order endpoint decides only whether the order is still live. The real CLOB answers nothing
   for a fully matched order, so "not shown" means "closed" for an order we know was sent: FILLED
   when the trades account for its whole size, else CANCELED once its expiry has passed (until
@@ -24,6 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 from orderflow.execution.broker import ExchangeFill, FillReport, OrderOutcome, OrderStatus
+from orderflow.execution.reply_checks import plausible_fills
 
 # Clock skew between us and the exchange: an order is treated as expired this long after its
 # expiration time.
@@ -97,8 +101,14 @@ def settle(
     status: str = row["status"]
     if status not in ("INTENT", "OPEN", "CANCELED"):
         return Verdict()
-    fresh = unbooked([f.fill for f in fills], booked)
     shares = Decimal(row["shares"])
+    fresh = plausible_fills(
+        unbooked([f.fill for f in fills], booked),
+        row["side"],
+        Decimal(row["price"]),
+        shares - Decimal(row["filled_shares"]),
+        order_id=row["id"],
+    )
     total = Decimal(row["filled_shares"]) + sum((f.shares for f in fresh), Decimal(0))
     until = expiry(row)
     expired = until is None or now > until + EXPIRY_GRACE

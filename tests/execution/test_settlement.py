@@ -18,7 +18,10 @@ EXPIRES = NOW + timedelta(minutes=5)
 
 def row(status: str, filled: str = "0", *, signed: bool = True, **kw: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
+        "id": 1,
         "status": status,
+        "side": "BUY",
+        "price": Decimal("0.5"),
         "shares": Decimal(100),
         "filled_shares": Decimal(filled),
         "exchange_order_id": "0xid" if status != "INTENT" else None,
