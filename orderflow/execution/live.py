@@ -63,6 +63,9 @@ log = logging.getLogger(__name__)
 # The SDK wants GTD expirations at least 180 s ahead; a strategy's order_ttl_secs is never less.
 MIN_EXPIRY_SECS = MIN_ORDER_TTL_SECS
 _BPS = Decimal(10_000)
+# GET /data/trades pages read at most in one go: an exchange naming a new cursor on every page
+# would otherwise be read for ever (the SDK refuses only a repeated one).
+MAX_TRADE_PAGES = 1000
 
 
 def _busy(what: str, exc: PolymarketError) -> ExchangeBusyError:
@@ -260,27 +263,37 @@ class LiveBroker:
             return []
         found: list[ExchangeFill] = []
         after = str(max(0, int(since.timestamp())))
-        try:
-            async for page in self.client.list_account_trades(after=after):
-                for trade in page.items:
-                    if trade.status == "FAILED":
-                        continue  # never settled: not a fill
-                    found.extend(our_fills(trade, wanted))
-        except PolymarketError as exc:
-            raise _busy("trades", exc) from None
+        for trade in await self._account_trades("trades", after=after):
+            if trade.status == "FAILED":
+                continue  # never settled: not a fill
+            found.extend(our_fills(trade, wanted))
         return found
 
     async def trade(self, trade_id: str, order_ids: Collection[str]) -> list[ExchangeFill]:
         wanted = set(order_ids)
         found: list[ExchangeFill] = []
-        try:
-            async for page in self.client.list_account_trades(id=trade_id):
-                for trade in page.items:
-                    if str(trade.id) == trade_id:
-                        found.extend(our_fills(trade, wanted))
-        except PolymarketError as exc:
-            raise _busy("trade", exc) from None
+        for trade in await self._account_trades("trade", id=trade_id):
+            if str(trade.id) == trade_id:
+                found.extend(our_fills(trade, wanted))
         return found
+
+    async def _account_trades(self, what: str, **query: str) -> list[Any]:
+        """The account's trades (``GET /data/trades``), every page of them: a reply that does
+        not parse, a repeated cursor (both refused by the SDK) or more than
+        :data:`MAX_TRADE_PAGES` pages is a failed read, as a 5xx is (nothing of it is used)."""
+        trades: list[Any] = []
+        pages = 0
+        try:
+            async for page in self.client.list_account_trades(**query):
+                trades.extend(page.items)
+                pages += 1
+                if pages >= MAX_TRADE_PAGES and page.has_more:
+                    problem = f"more than {MAX_TRADE_PAGES} pages"
+                    refuse_reply(what, problem)
+                    raise ExchangeBusyError(f"{what} failed: {problem}")
+        except PolymarketError as exc:
+            raise _busy(what, exc) from None
+        return trades
 
     async def cancel(self, order_ids: list[str]) -> CancelResult:
         if not order_ids:

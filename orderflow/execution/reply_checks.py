@@ -12,7 +12,10 @@ These checks refuse what parses but cannot be true:
 * a fill of one of our orders (a placement's answer, ``GET /data/trades``): shares not
   positive, a price outside (0, 1) or beyond the order's limit (a BUY above it, a SELL below),
   a fee that is negative or above a rate of 1, more shares than the order has left. That fill
-  alone is refused, the others booked (:func:`plausible_fills`).
+  alone is refused, the others booked (:func:`plausible_fills`);
+* the account's trades (``GET /data/trades``): more than
+  :data:`orderflow.execution.live.MAX_TRADE_PAGES` pages (each naming a new cursor) fails the
+  whole read.
 
 Each refusal is logged (``exchange reply refused``, with ``what`` and ``problem``) and counted
 (``orderflow_exchange_replies_refused_total{what}``).
