@@ -34,7 +34,15 @@ from orderflow.chain.encode import (
 )
 from orderflow.chain.events import FeeAsset, Fill, LogRef, Match, Side
 from orderflow.chain.fields import MAX_BLOCK_NUMBER, MAX_LOG_INDEX, check_amounts
-from orderflow.history.rows import RowEncoder, address, exchange_of, hash32, timestamp, uint
+from orderflow.history.rows import (
+    MAX_SECONDS,
+    RowEncoder,
+    address,
+    exchange_of,
+    hash32,
+    timestamp,
+    uint,
+)
 
 _NAMES = {
     (True, "V1"): "OrderFilled (V1)",
@@ -44,7 +52,6 @@ _NAMES = {
     (False, "V2"): "OrdersMatched (V2)",
     (False, "V3"): "OrdersMatched (V3)",
 }
-_MAX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z: datetime's last second
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
@@ -80,7 +87,7 @@ def prepare(enc: RowEncoder, v: Mapping[str, Any]) -> Prepared:
     exchange = exchange_of(get(v, "exchange"), enc.addresses)
     version = enc.addresses.exchanges[exchange]
     seconds = timestamp(get(v, "timestamp"))
-    if seconds is not None and not 0 <= seconds <= _MAX_SECONDS:
+    if seconds is not None and not 0 <= seconds <= MAX_SECONDS:
         raise Unusual("timestamp out of range")
     fill = enc.layout.kind == "fills"
     if fill:

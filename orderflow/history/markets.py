@@ -6,7 +6,8 @@ collateral when ``negRisk`` is true, under USDC.e otherwise (both are tried when
 not say). A row that disagrees is reported as a dead letter and nothing of it is stored.
 
 A resolution is taken only from a closed market whose final ``outcomePrices`` are exactly 0 and
-1 (one winner) and which says when it closed (``closedTime``); it is stored with
+1 (one winner) and which says when it closed (``closedTime``: a time past datetime's range makes
+the row a dead letter, its verified tokens stored all the same); it is stored with
 ``source = 'gamma'`` and replaced by the chain's ConditionResolution when the listener stores it
 (a chain resolution is never replaced); Gamma's resolution is kept beside it (``gamma_*``), so a
 reorg orphaning the chain's resolution gives the market back to Gamma's. Prices like 0.9995 or a
@@ -35,7 +36,7 @@ from orderflow.chain.tokens import TokenInfo, ctf_tokens
 from orderflow.history.dead import dead_row
 from orderflow.history.layouts import map_columns
 from orderflow.history.row_batches import Row
-from orderflow.history.rows import RowError, address, hash32, timestamp, uint
+from orderflow.history.rows import MAX_SECONDS, RowError, address, hash32, timestamp, uint
 
 # A new market gets Gamma's resolution (source 'gamma'); on a market the chain has resolved,
 # Gamma's resolution is only noted (the gamma_* columns, migration 036: what a reorg orphaning
@@ -158,7 +159,7 @@ def _exact_prices(values: list[Any]) -> tuple[int, ...] | None:
             d = Decimal(str(v).strip())
         except InvalidOperation:
             return None
-        if d not in (0, 1):
+        if not d.is_finite() or d not in (0, 1):  # comparing a signalling NaN raises
             return None
         out.append(int(d))
     return tuple(out) if out.count(1) == 1 else None
@@ -259,6 +260,8 @@ class MarketRows:
         when = timestamp(v.get("closed_time"))
         if when is None:
             return None  # no time: a resolution at an invented time would leak look-ahead
+        if not 0 <= when <= MAX_SECONDS:  # the row's tokens stay (verified); a dead letter
+            raise RowError(f"closedTime {when} is not a valid time: resolution not stored")
         oracle_raw, question_raw = v.get("resolved_by"), v.get("question_id")
         try:
             oracle = address(oracle_raw, "resolvedBy") if oracle_raw else None

@@ -45,6 +45,9 @@ EXCHANGE_NAMES: dict[str, str] = {
 }
 
 
+MAX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z: datetime's last second
+
+
 class RowError(ValueError):
     """A value of a row that does not parse (the message names the field and the value)."""
 

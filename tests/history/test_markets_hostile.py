@@ -1,0 +1,53 @@
+"""Gamma ``/markets`` rows a broken or hostile source writes: a final price of ``sNaN`` (a
+signalling NaN: comparing it raises), a ``closedTime`` no timestamp can hold (past datetime's
+and PostgreSQL's range, past BIGINT). Their verified tokens and every other row are imported:
+on main the first stopped the whole import with ``decimal.InvalidOperation``, the others failed
+the batch's store (``timestamp out of range``, ``value out of int64 range``: every row of it
+lost). A price of sNaN is no exact price, as NaN is not (no resolution, nothing to report); a
+time out of range is that row's resolution refused, a dead letter naming the row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from orderflow.history import import_file
+from tests.history import dumps as d
+from tests.history.test_markets import BTC, BTC_IDS, NEG, NEG_IDS, gamma
+
+HOSTILE = [
+    {"outcomePrices": '["1", "0"]', "closedTime": "99999999999999"},
+    {"outcomePrices": '["1", "0"]', "closedTime": "9" * 30},
+    {"outcomePrices": '["1", "0"]', "closedTime": "0x" + "f" * 70},
+]
+
+
+@pytest.mark.parametrize("bad", HOSTILE, ids=lambda b: str(b)[:60])
+async def test_a_hostile_resolution_is_refused_and_the_rest_imported(
+    pool: asyncpg.Pool, tmp_path: Path, bad: dict[str, str]
+) -> None:
+    rows = [
+        gamma(BTC, BTC_IDS, closed=True, outcomePrices='["0", "1"]', closedTime="2026-06-23"),
+        gamma(NEG, NEG_IDS, negRisk=True, closed=True, **bad),
+    ]
+    path = d.write_jsonl(tmp_path / "markets.jsonl", rows)
+    report = await import_file(pool, path, chain_id=137)
+    assert report.tokens == 4 and report.gamma_resolutions == 1
+    outcomes = await pool.fetch("SELECT market_id FROM orderflow_market_outcomes")
+    assert [r["market_id"] for r in outcomes] == [BTC]
+    [reason] = [r[0] for r in await pool.fetch("SELECT reason FROM orderflow_dead_letters")]
+    assert reason.startswith("markets.jsonl line 2: "), reason
+    assert "resolution not stored" in reason, reason
+
+
+async def test_a_signalling_nan_price_is_no_resolution(pool: asyncpg.Pool, tmp_path: Path) -> None:
+    rows = [
+        gamma(BTC, BTC_IDS, closed=True, outcomePrices='["0", "1"]', closedTime="2026-06-23"),
+        gamma(NEG, NEG_IDS, negRisk=True, closed=True, outcomePrices='["sNaN", "1"]',
+              closedTime="2026-06-20T00:00:00Z"),
+    ]  # fmt: skip
+    path = d.write_jsonl(tmp_path / "markets.jsonl", rows)
+    report = await import_file(pool, path, chain_id=137)
+    assert (report.tokens, report.gamma_resolutions, report.dead_letters) == (4, 1, 0)
