@@ -202,6 +202,12 @@ class LiveBroker:
                 # by its ids like any order in doubt, never resent.
                 raise OrderInDoubtError("order placed unmatched (its matching delay failed)")
             return self._refused(order.request, f"{response.code}: {response.message}")
+        if str(response.order_id).lower() not in {c.lower() for c in order.candidate_order_ids}:
+            # Not the hash of the order we signed: followed under it, the order's fills and
+            # cancels would go to another. Reconciled by the ids it can have, like any in doubt.
+            problem = f"orderID {response.order_id} is none of the order's ids"
+            refuse_reply("placement", problem)
+            raise OrderInDoubtError(f"order placed under an id not its own: {problem}")
         req = order.request
         fills: tuple[FillReport, ...] = ()
         filled = Decimal(0)

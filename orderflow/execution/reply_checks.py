@@ -13,6 +13,8 @@ These checks refuse what parses but cannot be true:
   positive, a price outside (0, 1) or beyond the order's limit (a BUY above it, a SELL below),
   a fee that is negative or above a rate of 1, more shares than the order has left. That fill
   alone is refused, the others booked (:func:`plausible_fills`);
+* a placement's answer naming an order id that is none of the order's: the order is in doubt
+  (reconciled by its own ids);
 * the account's trades (``GET /data/trades``): more than
   :data:`orderflow.execution.live.MAX_TRADE_PAGES` pages (each naming a new cursor) fails the
   whole read.

@@ -95,3 +95,21 @@ async def test_an_impossible_fill_in_a_placement_answer_is_refused(
     assert order["status"] == "FILLED"
     position = await pool.fetchrow("SELECT shares FROM orderflow_positions")
     assert position["shares"] == order["shares"]
+
+
+async def test_a_placement_answer_naming_an_order_we_never_placed_is_not_believed(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The answer's ``orderID`` was stored as the order's exchange id: from then on the order
+    was followed (fills, cancels, the kill switch) under an id that is not its own."""
+    await live_strategy(pool)
+    ex = live_executor(pool, dsn, live)
+    clob.placement_patch = {"orderID": "0x" + "ee" * 32}
+    await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")  # rests
+    clob.placement_patch = {}
+    [placed] = clob.orders
+    order = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    assert order["exchange_order_id"] in (None, placed), order["exchange_order_id"]
+    await ex.maintenance()  # reconciled by the ids the order can have
+    order = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    assert (order["status"], order["exchange_order_id"]) == ("OPEN", placed)
