@@ -9,10 +9,10 @@ executor what to ask the exchange about, and the order counts in the strategy's 
 it is settled. Just before sending, the strategy's pause, kill and the signal's age are checked
 again (``guard``): an order queued behind a slow exchange is not sent after a pause.
 
-``reconcile`` asks the exchange (:mod:`orderflow.execution.settlement` decides): fills come from
-the account's trades, each booked once under its trade id; an intent is adopted when the
-exchange knows it, and abandoned only when its expiry has passed and the trades show no fill —
-never resent. Each pass then follows the on-chain settlement of booked live fills
+``reconcile`` asks the exchange (the desk's :mod:`orderflow.execution.order_reconcile`;
+:mod:`orderflow.execution.settlement` decides): fills come from the account's trades, each booked
+once under its trade id; an intent is adopted when the exchange knows it, and abandoned only when
+its expiry has passed and the trades show no fill — never resent. Each pass then follows the on-chain settlement of booked live fills
 (:mod:`orderflow.execution.trade_status`: a trade that FAILED is reversed, once).
 
 Cancelling (the kill switch's, and entries whose leader has sold) is the desk's ``cancels``
@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -37,7 +37,6 @@ from orderflow.execution import order_queries, position_queries, strategy_querie
 from orderflow.execution.broker import (
     Broker,
     CredentialsRefusedError,
-    ExchangeFill,
     Mode,
     OrderInDoubtError,
     OrderOutcome,
@@ -45,10 +44,11 @@ from orderflow.execution.broker import (
     PreparedOrder,
 )
 from orderflow.execution.cancels import OrderCanceller
-from orderflow.execution.desk_access import LOOKUP_CONCURRENCY, DeskAccess
+from orderflow.execution.desk_access import DeskAccess
 from orderflow.execution.key_watch import KeyWatch
+from orderflow.execution.order_reconcile import OrderReconciler
 from orderflow.execution.positions import book_fill
-from orderflow.execution.settlement import LATE_FILLS, order_ids, settle, unbooked
+from orderflow.execution.settlement import LATE_FILLS, unbooked
 from orderflow.execution.tracing import context_from, current_traceparent, fill_span
 from orderflow.execution.trade_status import TradeSettlement
 from orderflow.telemetry import meter, tracer
@@ -86,7 +86,6 @@ class OrderDesk:
         self.pool = pool
         self.brokers = brokers
         self.clock = clock
-        self.lookback = timedelta(seconds=lookback_secs)
         self.call_timeout = call_timeout_secs
         self.in_doubt: set[int] = set()
         # Intents this desk has stored and is sending now; every other intent is in doubt.
@@ -99,6 +98,14 @@ class OrderDesk:
             access,
             clock=lambda: self.clock(),
             horizon=timedelta(seconds=settlement_horizon_secs),
+        )
+        self.reconciler = OrderReconciler(
+            access,
+            clock=lambda: self.clock(),
+            lookback=timedelta(seconds=lookback_secs),
+            book=lambda order_id, outcome: self.apply(order_id, outcome, sent=True),
+            in_doubt=self.in_doubt,
+            placing=self._placing,
         )
         self.cancels = OrderCanceller(
             access,
@@ -317,94 +324,11 @@ class OrderDesk:
 
     async def reconcile(self, strategy: str | None = None) -> None:
         """Ask the exchange about open orders, recently cancelled ones (late fills) and intents
-        in doubt: every intent this desk is not sending right now — its own after a failed
-        send, any at start-up, and one an old leader stored and sent in the second before it
-        noticed it had lost the trading lock (before, those waited for the next restart).
-        A refused API key is checked again here too, once its pause has passed."""
+        in doubt (:class:`~orderflow.execution.order_reconcile.OrderReconciler`), then follow
+        the on-chain settlement of booked live fills. A refused API key is checked again here
+        too, once its pause has passed."""
         for mode in self.keys:
             await self.key_refused(mode)
-        async with self.pool.acquire() as conn:
-            rows = await order_queries.orders_to_reconcile(
-                conn, self.clock() - self.lookback, strategy
-            )
-        self.in_doubt.update(
-            r["id"] for r in rows if r["status"] == "INTENT" and r["id"] not in self._placing
-        )
-        rows = [r for r in rows if r["status"] != "INTENT" or r["id"] in self.in_doubt]
-        await self._reconcile_rows(rows)
+        await self.reconciler.run(strategy)
         # Booked live fills whose trades have not settled on chain yet (FILLED orders too).
         await self.settlement.track(strategy)
-
-    async def _reconcile_rows(self, rows: Iterable[asyncpg.Record]) -> None:
-        by_mode: dict[Mode, list[asyncpg.Record]] = {}
-        for row in rows:
-            by_mode.setdefault(row["mode"], []).append(row)
-        for mode, group in by_mode.items():
-            broker = self.brokers.get(mode)
-            if broker is None:
-                continue
-            try:
-                await self._reconcile_group(broker, group)
-            except ExecutionError as exc:
-                log.warning("reconcile failed", extra={"mode": mode, "error": str(exc)})
-
-    async def _reconcile_group(self, broker: Broker, rows: list[asyncpg.Record]) -> None:
-        ids = {oid for row in rows for oid in order_ids(row)}
-        since = min(row["created_at"] for row in rows) - timedelta(minutes=1)
-        fills: list[ExchangeFill] = await self._call(broker.fills(ids, since))
-        by_order: dict[str, list[ExchangeFill]] = {}
-        for f in fills:
-            by_order.setdefault(f.order_id, []).append(f)
-        gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
-
-        async def one(row: asyncpg.Record) -> None:
-            mine = [f for oid in order_ids(row) for f in by_order.get(oid, [])]
-            found = None
-            if row["status"] != "CANCELED":
-                async with gate:
-                    try:
-                        found = await self._call(broker.lookup(order_ids(row)))
-                    except ExecutionError as exc:
-                        log.warning(
-                            "order lookup failed", extra={"order_id": row["id"], "error": str(exc)}
-                        )
-                        return
-            await self._settle_one(row, mine, found)
-
-        await asyncio.gather(*(one(row) for row in rows))
-
-    async def _settle_one(
-        self, row: asyncpg.Record, fills: list[ExchangeFill], found: OrderOutcome | None
-    ) -> None:
-        async with self._locked(row["id"]):
-            async with self.pool.acquire() as conn:
-                fresh = await order_queries.order_row(conn, row["id"])
-                booked = await order_queries.booked_fill_keys(conn, row["id"])
-            verdict = settle(fresh, fills, found, booked, self.clock())
-            if verdict.abandon:
-                async with self.pool.acquire() as conn, conn.transaction():
-                    await order_queries.abandon_order(conn, row["id"], verdict.reason or "unknown")
-                    await position_queries.set_signal_status(
-                        conn, row["signal_id"], "SKIPPED", "order_not_sent"
-                    )
-                self.in_doubt.discard(row["id"])
-                log.warning("order intent abandoned", extra={"order_id": row["id"]})
-            elif verdict.outcome is None:
-                if fresh["status"] == "INTENT":
-                    self.in_doubt.add(row["id"])  # still in doubt: asked again next time
-            elif verdict.cancel and not await self._cancel_expired(fresh):
-                return  # the exchange did not answer: still open, asked again next time
-            else:
-                await self.apply(row["id"], verdict.outcome, sent=True)
-
-    async def _cancel_expired(self, row: asyncpg.Record) -> bool:
-        """Cancel an order the exchange still shows open past its expiry by our clock (which
-        may run ahead of the exchange's); False when the exchange did not answer."""
-        try:
-            await self._call(self.broker(row["mode"]).cancel(list(order_ids(row))))
-        except ExecutionError as exc:
-            log.warning(
-                "expired order's cancel failed", extra={"order_id": row["id"], "error": str(exc)}
-            )
-            return False
-        return True

@@ -1,0 +1,143 @@
+"""Reconciling orders with the exchange: what it says of the orders we stored.
+
+Every pass asks about the open orders, the recently cancelled ones (late fills) and the intents
+in doubt — every intent the desk is not sending right now: its own after a failed send, any at
+start-up, and one an old leader stored and sent in the second before it noticed it had lost the
+trading lock. Per mode, the account's trades since the oldest of them are read once, and each
+order's status is looked up (:data:`~orderflow.execution.desk_access.LOOKUP_CONCURRENCY` at a
+time); :func:`~orderflow.execution.settlement.settle` decides, under the order's lock: fills are
+booked through the desk's ``apply`` (each trade once), an intent the exchange knows is adopted,
+one whose expiry has passed with no fill is abandoned (never resent), and an order the exchange
+still shows open past its expiry by our clock is cancelled.
+
+The :class:`~orderflow.execution.orders.OrderDesk` owns one :class:`OrderReconciler` and lends it
+its exchange call, its order locks, its booking and its sets of orders in doubt and being sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from orderflow.errors import ExecutionError
+from orderflow.execution import order_queries, position_queries
+from orderflow.execution.broker import Broker, ExchangeFill, Mode, OrderOutcome
+from orderflow.execution.desk_access import LOOKUP_CONCURRENCY, DeskAccess
+from orderflow.execution.settlement import order_ids, settle
+
+log = logging.getLogger(__name__)
+
+
+class OrderReconciler:
+    """Settles the desk's stored orders against what the exchange says of them."""
+
+    def __init__(
+        self,
+        access: DeskAccess,
+        *,
+        clock: Callable[[], datetime],
+        lookback: timedelta,
+        book: Callable[[int, OrderOutcome], Awaitable[None]],
+        in_doubt: set[int],
+        placing: set[int],
+    ) -> None:
+        self.access = access
+        self.clock = clock
+        self.lookback = lookback  # how long a closed order is still asked about (late fills)
+        self.book = book
+        self.in_doubt = in_doubt  # the desk's: intents whose sending may have failed
+        self.placing = placing  # the desk's: intents it is sending right now
+
+    async def run(self, strategy: str | None = None) -> None:
+        """One pass over the orders to reconcile (of ``strategy``, or all)."""
+        async with self.access.pool.acquire() as conn:
+            rows = await order_queries.orders_to_reconcile(
+                conn, self.clock() - self.lookback, strategy
+            )
+        self.in_doubt.update(
+            r["id"] for r in rows if r["status"] == "INTENT" and r["id"] not in self.placing
+        )
+        rows = [r for r in rows if r["status"] != "INTENT" or r["id"] in self.in_doubt]
+        await self._rows(rows)
+
+    async def _rows(self, rows: Iterable[asyncpg.Record]) -> None:
+        by_mode: dict[Mode, list[asyncpg.Record]] = {}
+        for row in rows:
+            by_mode.setdefault(row["mode"], []).append(row)
+        for mode, group in by_mode.items():
+            broker = self.access.brokers.get(mode)
+            if broker is None:
+                continue
+            try:
+                await self._group(broker, group)
+            except ExecutionError as exc:
+                log.warning("reconcile failed", extra={"mode": mode, "error": str(exc)})
+
+    async def _group(self, broker: Broker, rows: list[asyncpg.Record]) -> None:
+        ids = {oid for row in rows for oid in order_ids(row)}
+        since = min(row["created_at"] for row in rows) - timedelta(minutes=1)
+        fills: list[ExchangeFill] = await self.access.call(broker.fills(ids, since))
+        by_order: dict[str, list[ExchangeFill]] = {}
+        for f in fills:
+            by_order.setdefault(f.order_id, []).append(f)
+        gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+
+        async def one(row: asyncpg.Record) -> None:
+            mine = [f for oid in order_ids(row) for f in by_order.get(oid, [])]
+            found = None
+            if row["status"] != "CANCELED":
+                async with gate:
+                    try:
+                        found = await self.access.call(broker.lookup(order_ids(row)))
+                    except ExecutionError as exc:
+                        log.warning(
+                            "order lookup failed", extra={"order_id": row["id"], "error": str(exc)}
+                        )
+                        return
+            await self._settle_one(broker, row, mine, found)
+
+        await asyncio.gather(*(one(row) for row in rows))
+
+    async def _settle_one(
+        self,
+        broker: Broker,
+        row: asyncpg.Record,
+        fills: list[ExchangeFill],
+        found: OrderOutcome | None,
+    ) -> None:
+        async with self.access.locked(row["id"]):
+            async with self.access.pool.acquire() as conn:
+                fresh = await order_queries.order_row(conn, row["id"])
+                booked = await order_queries.booked_fill_keys(conn, row["id"])
+            verdict = settle(fresh, fills, found, booked, self.clock())
+            if verdict.abandon:
+                async with self.access.pool.acquire() as conn, conn.transaction():
+                    await order_queries.abandon_order(conn, row["id"], verdict.reason or "unknown")
+                    await position_queries.set_signal_status(
+                        conn, row["signal_id"], "SKIPPED", "order_not_sent"
+                    )
+                self.in_doubt.discard(row["id"])
+                log.warning("order intent abandoned", extra={"order_id": row["id"]})
+            elif verdict.outcome is None:
+                if fresh["status"] == "INTENT":
+                    self.in_doubt.add(row["id"])  # still in doubt: asked again next time
+            elif verdict.cancel and not await self._cancel_expired(broker, fresh):
+                return  # the exchange did not answer: still open, asked again next time
+            else:
+                await self.book(row["id"], verdict.outcome)
+
+    async def _cancel_expired(self, broker: Broker, row: asyncpg.Record) -> bool:
+        """Cancel an order the exchange still shows open past its expiry by our clock (which
+        may run ahead of the exchange's); False when the exchange did not answer."""
+        try:
+            await self.access.call(broker.cancel(list(order_ids(row))))
+        except ExecutionError as exc:
+            log.warning(
+                "expired order's cancel failed", extra={"order_id": row["id"], "error": str(exc)}
+            )
+            return False
+        return True
