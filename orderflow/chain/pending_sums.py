@@ -70,21 +70,24 @@ async def pending(conn: asyncpg.Connection) -> int:
     return count
 
 
-# The log of changed sums past its bound, dropped (migration 053): no reputation run took it.
-CAP_CHANGES = "SELECT orderflow_position_sums_changes_cap($1::bigint)"
+# The reputation run's change logs past their bound, dropped (migration 057): no run took them.
+CAP_CHANGES = "SELECT orderflow_reputation_changes_cap($1::bigint)"
 
 
-async def cap_changes(conn: asyncpg.Connection, max_rows: int) -> int:
-    """The log of changed position sums (migration 030: a row per changed key per batch, taken
-    by the reputation run) dropped once it holds more than ``max_rows`` rows, and the stored
-    inputs marked invalid instead: the next reputation run is a full one, which needs no log.
-    Costs one relation size while the file is too small to hold that many rows; skips (0)
-    while a reputation run holds its lock. Returns the number of rows dropped."""
-    dropped: int = await conn.fetchval(CAP_CHANGES, max_rows)
+async def cap_changes(conn: asyncpg.Connection, max_rows: int) -> list[str]:
+    """Every change log a reputation run takes (the changed position sums of migration 030, about
+    a row per stored fill; the markets, tokens, touched wallet rows and changed trades WASH
+    reads) truncated once any holds more than ``max_rows`` rows, and the overflow recorded
+    instead: the next live run is a full one, which needs no log (and builds the counterparty
+    cells, as a run switched for a large change does). Costs one relation size per log while
+    their files are too small to hold that many rows; skips (nothing dropped) while a reputation
+    run holds its lock or a writer's transaction holds a log. Returns the logs found past the
+    bound."""
+    dropped: list[str] = await conn.fetchval(CAP_CHANGES, max_rows)
     if dropped:
         log.warning(
-            "the log of changed position sums passed its bound (is the reputation run "
-            "scheduled?): dropped; the next reputation run is a full one",
-            extra={"rows": dropped, "max_rows": max_rows},
+            "reputation change logs passed their bound (is the reputation run scheduled?): "
+            "dropped; the next reputation run is a full one",
+            extra={"logs": dropped, "max_rows": max_rows},
         )
     return dropped

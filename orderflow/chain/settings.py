@@ -141,9 +141,11 @@ class ListenerSettings(CommonSettings):
         validation_alias="REPUTATION_CHANGES_MAX_ROWS",
         ge=0,
         description=(
-            "Rows the log of changed position sums may hold (about one per stored fill, taken "
-            "by each reputation run; ~130 bytes a row) before the listener drops it and the "
-            "next reputation run recomputes every wallet instead (0: never dropped)."
+            "Rows each change log of the reputation run may hold (the log of changed position "
+            "sums: about one per stored fill, ~130 bytes a row; the marked markets, tokens, "
+            "wallet rows and changed trades: far fewer), taken by each run, before the listener "
+            "drops them all and the next reputation run recomputes every wallet instead "
+            "(0: never dropped)."
         ),
     )
     live_flush_secs: float = Field(

@@ -119,14 +119,30 @@ async def changed_share(conn: asyncpg.Connection, max_share: float) -> float:
     return float(changed / max(scored, 1))
 
 
+# Whether the change logs passed their bound and were dropped since the last live full run
+# (migration 057): the next live run is a full one, switched as for a large change.
+OVERFLOWED = "SELECT coalesce((SELECT overflowed FROM orderflow_reputation_state), FALSE)"
+
+# Every key left without fills (a reorg took them all), by a scan of the sums: after an overflow,
+# when no log names them.
+DROP_EMPTY_KEYS = "DELETE FROM orderflow_position_sums WHERE fills = 0"
+
+# The overflow taken (a full run is under way), TRUE if there was one.
+_TAKE_OVERFLOW = """UPDATE orderflow_reputation_state SET overflowed = FALSE
+                     WHERE overflowed RETURNING TRUE"""
+
+
 async def clear(conn: asyncpg.Connection) -> None:
     """Before a live full run reads: every change so far is taken (the log's rows, deleted:
     no sums row is written, and a writer appending meanwhile waits for nothing); keys whose
     fills all went are dropped (every statement that takes a fill off a key logs it, and a run
     drops its claimed keys left empty: an empty key is a logged one, found from the log, not by
-    a scan of every key; migration 053's function, which the listener's cap on the log calls
-    too)."""
+    a scan of every key; migration 053's function). After the logs were dropped past their
+    bound (migration 057) no log names them: every empty key is dropped, by a scan of the sums
+    (a full run reads them all anyway)."""
     await conn.execute(TAKE_CHANGES)
+    if await conn.fetchval(_TAKE_OVERFLOW):
+        await conn.execute(DROP_EMPTY_KEYS)
     await conn.execute("DELETE FROM orderflow_reputation_dirty_markets")
     await conn.execute("DELETE FROM orderflow_reputation_dirty_tokens")
     await conn.execute("DELETE FROM orderflow_reputation_touched")  # every row is compared

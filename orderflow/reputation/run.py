@@ -94,6 +94,7 @@ class RunSummary(BaseModel):
     # run recomputed every wallet
     changed_share: float | None = None
     switched: bool = False  # a full recompute chosen for the size of the change
+    overflowed: bool = False  # ... because the change logs passed their bound (migration 057)
     # the population prior the rows are read against: its bulk (mean, sd, mean_se, miss_sd) and
     # skill tail (skill_share 0: none; orderflow.reputation.prior)
     prior: dict[str, float] = {}
@@ -273,7 +274,8 @@ async def run_reputation(
     (:mod:`orderflow.reputation.incremental`; ``full=True`` forces the full recompute) and
     at most ``settings.incremental_max_share`` of the wallets have changed fills (past that, a
     full recompute costs less; it also builds the counterparty cells the next incremental run
-    updates); the result is the same either way. With ``as_of`` the trades are scanned and the
+    updates; so does a run after the change logs were dropped past their bound, which is a full
+    one); the result is the same either way. With ``as_of`` the trades are scanned and the
     rows (and history snapshots) are stamped ``computed_at = as_of``. A run that finds another
     one in progress returns ``skipped=True`` without waiting.
     """
@@ -295,10 +297,12 @@ async def run_reputation(
         watch = _Stopwatch()
         stored = await _stored(conn, as_of, cutoff)
         incremental = stored and not full and await stored_inputs.ready(conn, settings)
+        # the change logs dropped past their bound (migration 057): a switch, whatever the share
+        overflowed = incremental and bool(await conn.fetchval(inc.OVERFLOWED))
         share = None
-        if incremental and settings.incremental_max_share < 1:
+        if incremental and not overflowed and settings.incremental_max_share < 1:
             share = await inc.changed_share(conn, settings.incremental_max_share)
-        switched = share is not None and share > settings.incremental_max_share
+        switched = overflowed or (share is not None and share > settings.incremental_max_share)
         incremental = incremental and not switched
         rescored = None
         if incremental:
@@ -369,6 +373,7 @@ async def run_reputation(
         incremental=incremental,
         changed_share=share,
         switched=switched,
+        overflowed=overflowed,
         rescored=population.wallets if rescored is None else rescored,
         candidates=population.sent,
     )

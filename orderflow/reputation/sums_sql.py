@@ -87,7 +87,7 @@ SUMS_STORED = """
 CHANGES = "orderflow_position_sums_changes"
 
 # Every logged change taken (the log's rows deleted, the keys among them left without fills
-# dropped): a live full run before it reads, and the listener's cap on the log (migration 053).
+# dropped; migration 053): a live full run before it reads.
 TAKE_CHANGES = "SELECT orderflow_position_sums_changes_take()"
 
 # Any fill stamped after $1 (the sums cannot be cut at a time)? Index-only on the time index.
