@@ -78,6 +78,9 @@ class LiveSession(LiveStore):
     The buffer, ``flush`` and what happens to unstored logs at the end are ``LiveStore``'s.
     """
 
+    # the check of the reputation run's change logs in flight, every hundredth head (on_head)
+    capping: asyncio.Task[None] | None = None
+
     # --- checkpoint ---------------------------------------------------------------------------
 
     async def _load_checkpoint(self) -> Checkpoint | None:
@@ -189,6 +192,7 @@ class LiveSession(LiveStore):
         try:
             await self._stream(heads_sub, logs_sub)
         except (Exception, asyncio.CancelledError):
+            await self._stop_capping()
             # Whatever ended the session (the node, the queue, the database, a stop): nothing
             # it received and did not store may stay behind the checkpoint.
             try:
@@ -247,8 +251,25 @@ class LiveSession(LiveStore):
         if self._heads_seen % _PRUNE_EVERY_HEADS == 0:
             async with self.pool.acquire() as conn:
                 await prune_blocks(conn, self.chain_id, header.number - self.window.size)
-                await cap_changes(conn, self.settings.reputation_changes_max_rows)
+            if self.capping is None or self.capping.done():
+                self.capping = asyncio.create_task(self._cap_change_logs())
             await self.reread_retracted()
+
+    async def _cap_change_logs(self) -> None:
+        """The reputation run's change logs bounded (migration 057), on a connection of its own
+        and off the head handler: its count of up to the bound's rows (hundreds of ms at 10 M)
+        never holds a block's store. A failure is logged; the next check tries again."""
+        try:
+            async with self.pool.acquire() as conn:
+                await cap_changes(conn, self.settings.reputation_changes_max_rows)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("could not bound the reputation change logs", extra={"reason": repr(exc)})
+
+    async def _stop_capping(self) -> None:
+        """The session ends: a check of the change logs in flight is cancelled (rolled back)."""
+        if self.capping is not None:
+            self.capping.cancel()
+            await asyncio.gather(self.capping, return_exceptions=True)
 
     async def reread_retracted(self) -> None:
         """Read again, one eth_getLogs each, the blocks a file's retraction queued

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -143,7 +144,8 @@ async def test_every_hundredth_head_drops_the_change_log_past_its_bound(
     anvil: Anvil, pool: asyncpg.Pool, session: LiveSession
 ) -> None:
     """No reputation run takes the log of changed position sums (migration 030): the listener
-    bounds it (migration 053), checking every hundredth head, not every batch."""
+    bounds it with the run's other change logs (migration 057), checking every hundredth head,
+    not every batch."""
     changes = "SELECT count(*) FROM orderflow_position_sums_changes"
     session.settings = ListenerSettings(
         POLYGON_RPC_URL=anvil.ws_url, CONFIRMATIONS=0, START_BLOCK=0, REPUTATION_CHANGES_MAX_ROWS=1
@@ -154,10 +156,45 @@ async def test_every_hundredth_head_drops_the_change_log_past_its_bound(
         await session.on_log(raw)
         await session.on_head(head)
     assert await pool.fetchval(changes) > 1, "a key logged for each batch"
+    assert session.capping is None, "not checked before the hundredth head"
     session._heads_seen = 99  # the next head is the hundredth
     await anvil.emit(order_filled_v2(order_hash=3))
     raw, head = await last_log_and_head(anvil)
     await session.on_log(raw)
     await session.on_head(head)
+    assert session.capping is not None
+    await session.capping  # off the head handler (below)
     assert await pool.fetchval(changes) == 0
     assert await count(pool) == 3
+
+
+async def test_a_head_is_stored_while_the_change_logs_bound_waits(
+    anvil: Anvil, pool: asyncpg.Pool, session: LiveSession
+) -> None:
+    """The bound of the reputation run's change logs is checked and applied off the live path:
+    the hundredth head's block is stored and the handler returns (the next head is handled)
+    while the check still waits on the database."""
+    changes = "SELECT count(*) FROM orderflow_position_sums_changes"
+    session.settings = ListenerSettings(
+        POLYGON_RPC_URL=anvil.ws_url, CONFIRMATIONS=0, START_BLOCK=0, REPUTATION_CHANGES_MAX_ROWS=1
+    )
+    for n in (1, 2):
+        await anvil.emit(order_filled_v2(order_hash=n))
+        raw, head = await last_log_and_head(anvil)
+        await session.on_log(raw)
+        await session.on_head(head)
+    session._heads_seen = 99  # the next head is the hundredth
+    async with pool.acquire() as holder, holder.transaction():
+        # a lock the bound's marking of the next run waits for (and the store never takes)
+        await holder.execute("LOCK TABLE orderflow_reputation_state IN ACCESS EXCLUSIVE MODE")
+        for n in (3, 4):
+            await anvil.emit(order_filled_v2(order_hash=n))
+            raw, head = await last_log_and_head(anvil)
+            await session.on_log(raw)
+            async with asyncio.timeout(10):
+                await session.on_head(head)
+            assert await count(pool) == n, "stored at once"
+        assert await pool.fetchval(changes) > 1
+    assert session.capping is not None
+    await session.capping
+    assert await pool.fetchval(changes) == 0
