@@ -11,8 +11,11 @@ before it deletes anything:
 1. delete every TradingStrategy in the operator's scope (its namespace, or all with ``-A``);
 2. wait until they are gone: the operator's finalizer killed each strategy and marked its row
    deleted (``reconcile.finalize``);
-3. wait until the executor's kill switch has cancelled their live orders (``INTENT``/``OPEN``
-   live orders of killed or deleted strategies owned by resources in scope).
+3. kill the executor's own strategy (``--kill-strategy``, the chart passes the executor's
+   ``STRATEGY_NAME`` when the executor runs it): seeded from its environment, it is no
+   TradingStrategy and nothing else stops it before the executor goes;
+4. wait until the executor's kill switch has cancelled their live orders (``INTENT``/``OPEN``
+   live orders of killed or deleted strategies owned by resources in scope, or named in 3).
 
 Whatever is not done within the timeout fails the command, naming what is left: the hook fails
 and Helm stops the uninstall with everything still running (``helm uninstall --no-hooks`` skips
@@ -63,9 +66,11 @@ def connect() -> client.CustomObjectsApi:
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """The operator's namespaces; empty: every namespace (``-A``)."""
+    """The operator's namespaces (empty: every namespace, ``-A``), and the strategies no
+    resource owns that are retired with them (``--kill-strategy``)."""
 
     namespaces: tuple[str, ...] = ()
+    unmanaged: tuple[str, ...] = ()
 
     def sources(self) -> list[str]:
         """LIKE patterns of ``orderflow_strategies.source`` for resources in scope."""
@@ -134,7 +139,7 @@ async def wait_for_cancels(dsn: str, scope: Scope, *, deadline: float, poll: flo
     conn = await db.connect(dsn)
     try:
         while True:
-            left = await store.live_orders_of_retired(conn, scope.sources())
+            left = await store.live_orders_of_retired(conn, scope.sources(), scope.unmanaged)
             if not left:
                 return
             if loop.time() > deadline:
@@ -150,18 +155,33 @@ async def wait_for_cancels(dsn: str, scope: Scope, *, deadline: float, poll: flo
         await conn.close()
 
 
+async def kill_unmanaged(dsn: str, scope: Scope) -> None:
+    """Step 3: kill the strategies of ``scope.unmanaged`` (a resource's is left to its
+    finalizer)."""
+    if not scope.unmanaged:
+        return
+    conn = await db.connect(dsn)
+    try:
+        killed = await store.kill_unmanaged(conn, scope.unmanaged)
+    finally:
+        await conn.close()
+    log.info(f"killed strategies: {', '.join(killed) or 'none (already killed or absent)'}")
+
+
 async def retire(
     api: client.CustomObjectsApi,
     dsn: str,
     namespaces: Sequence[str] = (),
     *,
     within: float,
+    kill: Sequence[str] = (),
     poll: float = 1.0,
 ) -> list[str]:
-    """Steps 1-3 of the module doc within ``within`` seconds; the resources retired."""
-    scope = Scope(tuple(namespaces))
+    """Steps 1-4 of the module doc within ``within`` seconds; the resources retired."""
+    scope = Scope(tuple(namespaces), tuple(kill))
     deadline = asyncio.get_running_loop().time() + within
     retired = await delete_all(api, scope, deadline=deadline, poll=poll)
+    await kill_unmanaged(dsn, scope)
     await wait_for_cancels(dsn, scope, deadline=deadline, poll=poll)
     log.info(f"retired {len(retired)} TradingStrategies: {', '.join(retired) or 'none'}")
     return retired

@@ -24,10 +24,13 @@ from typing import Any
 
 import asyncpg
 
+# ``source`` of every row a TradingStrategy owns: ``k8s:<namespace>/<name>``
+SOURCE_PREFIX = "k8s:"
+
 
 def source_for(namespace: str, name: str) -> str:
     """The ``source`` value that marks a row as owned by this resource."""
-    return f"k8s:{namespace}/{name}"
+    return f"{SOURCE_PREFIX}{namespace}/{name}"
 
 
 class Outcome(enum.Enum):
@@ -253,23 +256,40 @@ async def read_figures(conn: asyncpg.Connection, *, name: str, source: str) -> F
 
 
 async def live_orders_of_retired(
-    conn: asyncpg.Connection, sources: Sequence[str]
+    conn: asyncpg.Connection, sources: Sequence[str], names: Sequence[str] = ()
 ) -> dict[str, int]:
     """Live-mode orders resting at the exchange or sent and in doubt (``INTENT``, ``OPEN``) of
-    killed or deleted strategies whose ``source`` is LIKE one of ``sources``, per strategy that
-    has any: what the executor's kill switch still has to cancel. Paper orders are left out:
-    they rest on the executor's own paper exchange."""
+    killed or deleted strategies whose ``source`` is LIKE one of ``sources`` or whose name is
+    one of ``names``, per strategy that has any: what the executor's kill switch still has to
+    cancel. Paper orders are left out: they rest on the executor's own paper exchange."""
     rows = await conn.fetch(
         """
         SELECT o.strategy, count(*) AS n
           FROM orderflow_orders o JOIN orderflow_strategies s ON s.name = o.strategy
          WHERE o.mode = 'live' AND o.status IN ('INTENT', 'OPEN')
-           AND (s.killed OR s.deleted_at IS NOT NULL) AND s.source LIKE ANY($1::text[])
+           AND (s.killed OR s.deleted_at IS NOT NULL)
+           AND (s.source LIKE ANY($1::text[]) OR s.name = ANY($2::text[]))
          GROUP BY o.strategy
         """,
         list(sources),
+        list(names),
     )
     return {str(r["strategy"]): int(r["n"]) for r in rows}
+
+
+async def kill_unmanaged(conn: asyncpg.Connection, names: Sequence[str]) -> list[str]:
+    """Kill these strategies unless a TradingStrategy owns them (its finalizer retires those):
+    the executor's own strategy at uninstall. The names switched now (already killed or
+    absent: none)."""
+    rows = await conn.fetch(
+        "UPDATE orderflow_strategies SET killed = TRUE, generation = generation + 1,"
+        " updated_at = now()"
+        " WHERE name = ANY($1::text[]) AND deleted_at IS NULL AND NOT killed"
+        "   AND NOT starts_with(source, $2) RETURNING name",
+        list(names),
+        SOURCE_PREFIX,
+    )
+    return sorted(str(r["name"]) for r in rows)
 
 
 async def ping(conn: asyncpg.Connection) -> bool:

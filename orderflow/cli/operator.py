@@ -67,6 +67,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="every namespace (the default when no --namespace is given)",
     )  # fmt: skip
     r.add_argument(
+        "--kill-strategy", action="append", default=[], metavar="NAME",
+        help="also kill this strategy and wait for its live orders' cancels (repeatable): the "
+        "executor's own one (STRATEGY_NAME), which no TradingStrategy owns",
+    )  # fmt: skip
+    r.add_argument(
         "--timeout", type=float, default=240.0, metavar="SECS",
         help="fail when not done within this many seconds (default 240)",
     )  # fmt: skip
@@ -114,5 +119,5 @@ async def retire(args: argparse.Namespace) -> int:
         raise ConfigError("retire takes exact namespace names, not patterns")
     dsn = await db.resolve_dsn(settings)
     api = retiring.connect()
-    await retiring.retire(api, dsn, namespaces, within=args.timeout)
+    await retiring.retire(api, dsn, namespaces, within=args.timeout, kill=args.kill_strategy)
     return 0

@@ -130,3 +130,24 @@ def test_the_hook_timeout_comes_from_values() -> None:
     args = pod_template(job)["spec"]["containers"][0]["args"]
     assert build_parser().parse_args(args).timeout == 900
     assert job["spec"]["activeDeadlineSeconds"] > 900
+
+
+@pytest.mark.parametrize(
+    ("values", "killed"),
+    [
+        ((), ["default"]),
+        (("--set", "executor.extraEnv.STRATEGY_NAME=seed"), ["seed"]),
+        (("--set", "executor.extraEnv.EXECUTOR_STRATEGIES=whale\\,seed"), []),
+        (("--set", "executor.enabled=false"), []),
+    ],
+    ids=["default", "renamed", "not-run", "no-executor"],
+)
+def test_the_hook_kills_the_executors_own_strategy(
+    values: tuple[str, ...], killed: list[str]
+) -> None:
+    """The executor's seeded strategy is no TradingStrategy: the hook kills it by name (and
+    waits for its cancels) when this release's executor runs it. Before, the hook left it
+    trading and `helm uninstall` deleted the executor with its live orders resting."""
+    job = hook_objects(render(*values))["Job"]
+    parsed = build_parser().parse_args(pod_template(job)["spec"]["containers"][0]["args"])
+    assert parsed.kill_strategy == killed

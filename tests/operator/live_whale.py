@@ -27,13 +27,15 @@ async def whale_market(conn: asyncpg.Connection) -> None:
     await add_wallet(conn, WHALE, 8.5)
 
 
-async def rest_a_live_order(ex: Executor, conn: asyncpg.Connection, clob: FakeClob) -> str:
-    """Once ``ex`` leads and runs the strategy "whale", the whale buys NO at 0.30 while the
-    book asks 0.90: the follower's live order rests. Its exchange id."""
+async def rest_a_live_order(
+    ex: Executor, conn: asyncpg.Connection, clob: FakeClob, strategy: str = "whale"
+) -> str:
+    """Once ``ex`` leads and runs ``strategy`` (live, following whales), the whale buys NO at
+    0.30 while the book asks 0.90: the follower's live order rests. Its exchange id."""
     await leading(ex)
 
     async def known() -> bool:
-        return "whale" in ex.registry.states
+        return strategy in ex.registry.states
 
     await eventually(known, bool, what="the executor to run the strategy")
     await add_trade(conn, token_id=TOKEN_NO, outcome_index=1, price="0.30")

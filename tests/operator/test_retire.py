@@ -20,6 +20,8 @@ import kmock
 import pytest
 
 from orderflow import cli, db
+from orderflow.execution.strategy_queries import insert_strategy_if_absent
+from orderflow.strategy import StrategySettings
 from orderflow_operator.retire import RETIRE_AGENT
 from tests.execution.conftest import running
 from tests.execution.livekit import live_executor, login, start_clob
@@ -148,6 +150,38 @@ async def test_retire_waits_until_the_executor_cancelled_the_live_orders(
                 status = await conn.fetchval("SELECT status FROM orderflow_orders")
                 assert status == "CANCELED"
                 assert clob.orders[order_id]["status"] == "CANCELED"
+    finally:
+        await conn.close()
+        await broker.close()
+        await clob.stop()
+
+
+@pytest.mark.usefixtures("logged_in")
+async def test_retire_kills_the_executors_own_strategy_and_waits_for_its_cancels(
+    api: kmock.KubernetesEmulator, dsn: str, pool: asyncpg.Pool
+) -> None:
+    """The executor's seeded strategy (``default``, source ``env``: no TradingStrategy) trades
+    live too; the hook kills it when told its name and returns only once the executor cancelled
+    its resting order. Before, the hook left it alone and `helm uninstall` deleted the executor
+    with the order resting at the exchange."""
+    clob = await start_clob()
+    broker = await login(clob)
+    conn = await db.connect(dsn)
+    try:
+        await whale_market(conn)
+        live = StrategySettings(mode="live").model_dump(mode="json")
+        await insert_strategy_if_absent(conn, "default", live, source="env")
+        ex = live_executor(pool, dsn, broker)
+        async with operator_running(api, dsn), running(ex):
+            order_id = await rest_a_live_order(ex, conn, clob, strategy="default")
+            code, err = await retire(
+                "--namespace", NAMESPACE, "--kill-strategy", "default", "--timeout", "60"
+            )
+            assert code == 0, err
+            found = await row(conn, "default")
+            assert found is not None and found["killed"], dict(found or {})
+            # Done when it returns: the executor goes right after.
+            assert clob.orders[order_id]["status"] == "CANCELED"
     finally:
         await conn.close()
         await broker.close()
