@@ -26,6 +26,7 @@ from orderflow_operator.spec import TradingStrategySpec
 GROUP = "orderflow.io"
 VERSION = "v1alpha1"
 PLURAL = "tradingstrategies"
+RESOURCE = (GROUP, VERSION, PLURAL)  # how kopf handlers name it
 SINGULAR = "tradingstrategy"
 KIND = "TradingStrategy"
 SHORT_NAMES = ("ts",)

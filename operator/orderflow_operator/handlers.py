@@ -4,6 +4,8 @@
 * delete -> :func:`reconcile.finalize` behind kopf's finalizer ``orderflow.io/finalizer``: the
   resource cannot disappear before its strategy is killed and marked deleted;
 * a timer per resource -> :func:`reconcile.refresh` (live figures, Degraded);
+* rows whose resource is gone without its finalizer (removed by hand) -> :mod:`orphans`, at
+  start-up (resume) and from the timer;
 * the pool is opened (and the schema migrated) at startup if the database answers, else by the
   first handler that needs it: startup never waits for the database, because kopf serves the
   liveness endpoint only after its startup handlers have finished, and a pod whose probes do not
@@ -32,12 +34,11 @@ import kopf
 from orderflow import db
 from orderflow.errors import DatabaseError
 from orderflow.migrate import migrate
-from orderflow_operator import reconcile, store
+from orderflow_operator import orphans, reconcile, store
 from orderflow_operator.config import OperatorSettings
-from orderflow_operator.crd import GROUP, PLURAL, VERSION
+from orderflow_operator.crd import GROUP, RESOURCE
 
 FINALIZER = f"{GROUP}/finalizer"
-RESOURCE = (GROUP, VERSION, PLURAL)
 
 _TRANSIENT = (
     OSError,
@@ -170,6 +171,8 @@ def build_registry(
 
     database = Database(dsn)
     scanning = needs_scanning(namespaces)
+    sweeper = orphans.Sweeper(namespaces, config.status_interval_secs)
+    orphans.register_index(registry)
 
     @kopf.on.startup(registry=registry)
     async def open_database(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -240,10 +243,12 @@ def build_registry(
         memo: kopf.Memo,
         retry: int,
         logger: logging.Logger | logging.LoggerAdapter[Any],
-        **_: Any,
+        **kw: Any,
     ) -> None:
         try:
             result = await reconcile_into_memo(meta, spec, status, memo)
+            if kw.get("reason") == kopf.Reason.RESUME:  # start-up: resources gone meanwhile
+                await sweeper.sweep(await database.pool(), orphans.index_of(kw), logger)
         except _TRANSIENT as exc:
             delay = backoff(retry, cap)
             logger.warning(f"transient error, retry in {delay:.1f}s: {exc}")
@@ -284,7 +289,8 @@ def build_registry(
         status: kopf.Status,
         patch: kopf.Patch,
         memo: kopf.Memo,
-        **_: Any,
+        logger: logging.Logger | logging.LoggerAdapter[Any],
+        **kw: Any,
     ) -> None:
         """Live figures; waits for this process's first reconcile of the object (resume or
         create), whose Ready verdict and generation it then repeats.
@@ -300,6 +306,7 @@ def build_registry(
         if ready is None:
             return
         try:
+            await sweeper.sweep(await database.pool(), orphans.index_of(kw), logger)
             if ready.reason == "NameConflict" or memo.generation != meta.get("generation"):
                 result = await reconcile_into_memo(meta, spec, status, memo)
                 if result is None:

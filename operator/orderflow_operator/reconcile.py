@@ -15,7 +15,7 @@ un-killing needs a valid spec.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -188,3 +188,28 @@ async def finalize(pool: asyncpg.Pool, target: Target) -> Result:
         message = "strategy killed and marked deleted; its history is kept"
         events.append(Event("Normal", "Retired", message))
     return Result({}, events, write)
+
+
+async def retire_orphans(
+    pool: asyncpg.Pool,
+    *,
+    exists: Callable[[Target], bool],
+    watched: Callable[[str], bool],
+) -> list[Target]:
+    """Kill and mark deleted, like :func:`finalize`, every live row a resource in a ``watched``
+    namespace owns while that resource does not ``exist``: its finalizer was removed by hand
+    (or it vanished while no operator ran), so nothing retired it and the executor kept trading
+    it with nobody managing it. A deleted resource means "stop". The targets retired."""
+    retired = []
+    async with pool.acquire() as conn:
+        for name, source in await store.managed_rows(conn):
+            owner = store.managed_by(source)
+            if owner is None or not watched(owner[0]):
+                continue
+            target = Target(namespace=owner[0], name=owner[1])
+            if target.name != name or exists(target):
+                continue
+            write = await store.retire_strategy(conn, name=name, source=source)
+            if write.outcome is store.Outcome.UPDATED:
+                retired.append(target)
+    return retired

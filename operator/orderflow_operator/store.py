@@ -33,6 +33,14 @@ def source_for(namespace: str, name: str) -> str:
     return f"{SOURCE_PREFIX}{namespace}/{name}"
 
 
+def managed_by(source: str) -> tuple[str, str] | None:
+    """The ``(namespace, name)`` of the resource a ``source`` names; None: no resource's."""
+    if not source.startswith(SOURCE_PREFIX):
+        return None
+    namespace, _, name = source.removeprefix(SOURCE_PREFIX).partition("/")
+    return namespace, name
+
+
 class Outcome(enum.Enum):
     CREATED = "created"
     UPDATED = "updated"
@@ -290,6 +298,16 @@ async def kill_unmanaged(conn: asyncpg.Connection, names: Sequence[str]) -> list
         SOURCE_PREFIX,
     )
     return sorted(str(r["name"]) for r in rows)
+
+
+async def managed_rows(conn: asyncpg.Connection) -> list[tuple[str, str]]:
+    """``(name, source)`` of every live row a TradingStrategy owns."""
+    rows = await conn.fetch(
+        "SELECT name, source FROM orderflow_strategies"
+        " WHERE deleted_at IS NULL AND starts_with(source, $1) ORDER BY name",
+        SOURCE_PREFIX,
+    )
+    return [(str(r["name"]), str(r["source"])) for r in rows]
 
 
 async def ping(conn: asyncpg.Connection) -> bool:
