@@ -34,13 +34,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
 
-from orderflow import __version__, db
+from orderflow import db
 from orderflow.errors import OrderflowError
-from orderflow_operator import store
+from orderflow_operator import kube, store
 from orderflow_operator.crd import GROUP, PLURAL, VERSION
 
 log = logging.getLogger(__name__)
@@ -55,13 +54,7 @@ class RetireError(OrderflowError):
 
 def connect() -> client.CustomObjectsApi:
     """A client logged in like kubectl: the pod's service account, else the kubeconfig."""
-    try:
-        config.load_incluster_config()  # type: ignore[no-untyped-call]
-    except ConfigException:
-        config.load_kube_config()  # type: ignore[no-untyped-call]
-    api = client.ApiClient()
-    api.user_agent = f"{RETIRE_AGENT}/{__version__}"
-    return client.CustomObjectsApi(api)
+    return client.CustomObjectsApi(kube.api_client(RETIRE_AGENT))
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import threading
@@ -9,8 +10,12 @@ from collections.abc import Sequence
 
 import kopf
 
+from orderflow_operator import kube
 from orderflow_operator.config import OperatorSettings
 from orderflow_operator.handlers import build_registry
+
+# The User-Agent of the start-up check (kopf's own requests carry kopf's).
+OPERATOR_AGENT = "orderflow-operator"
 
 
 class KopfRecordFilter(logging.Filter):
@@ -54,7 +59,11 @@ async def run(
 
     Credentials: in-cluster service account, else the kubeconfig (kopf's own login handlers).
     ``stop_flag`` stops it from another thread (tests; signals only work in the main thread).
+
+    First the credentials and the API server are checked: without a cluster it raises
+    :class:`kube.KubernetesUnavailable` at once (kopf would retry on, docs/operator.md).
     """
+    await asyncio.to_thread(kube.check_reachable, OPERATOR_AGENT)
     quiet_kopf_records()
     priority = config.priority if config.priority is not None else random.randint(1, 2**30)
     await kopf.operator(
