@@ -37,6 +37,7 @@ from orderflow.migrate import migrate
 from orderflow_operator import orphans, reconcile, store
 from orderflow_operator.config import OperatorSettings
 from orderflow_operator.crd import GROUP, RESOURCE
+from orderflow_operator.scope import needs_scanning
 
 FINALIZER = f"{GROUP}/finalizer"
 
@@ -96,23 +97,6 @@ class Database:
 def backoff(retry: int, cap: float) -> float:
     """Exponential (1, 2, 4 … seconds) capped, with jitter so replicas and resources spread."""
     return float(min(cap, 2.0**retry) * random.uniform(0.5, 1.0))
-
-
-# What makes a kopf namespace argument a pattern rather than one namespace's name.
-_PATTERN_CHARS = frozenset("!*?,")
-
-
-def needs_scanning(namespaces: Sequence[str]) -> bool:
-    """Whether kopf must observe the cluster: only namespace patterns (globs, negations) need it.
-
-    kopf's "scanning" lists and watches Namespaces (to match patterns, when not cluster-wide)
-    and CustomResourceDefinitions (to notice resources added after start). Exact namespaces and
-    ``-A`` need neither: the TradingStrategy CRD is there before the operator starts (the chart
-    installs it first), and kopf's discovery of it at start-up reads the API's discovery
-    endpoints, which every account may read. Without scanning, the operator needs no
-    cluster-wide read of Namespaces or CRDs (docs/operator.md, "Kubernetes permissions").
-    """
-    return any(_PATTERN_CHARS & set(ns) for ns in namespaces)
 
 
 def configure_kopf(settings: kopf.OperatorSettings, *, scanning: bool = False) -> None:

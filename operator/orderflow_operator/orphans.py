@@ -25,10 +25,10 @@ from typing import Any
 
 import asyncpg
 import kopf
-from kopf._cogs.structs.references import NamespaceName, match_namespace  # kopf's -n patterns
 
 from orderflow_operator import reconcile
 from orderflow_operator.crd import RESOURCE
+from orderflow_operator.scope import watches
 
 # The kopf index of the resources seen, and the keyword it is passed to handlers as.
 INDEX = "strategy_resources"
@@ -45,8 +45,7 @@ class Sweeper:
         self._lock = asyncio.Lock()
 
     def watched(self, namespace: str) -> bool:
-        ns = NamespaceName(namespace)
-        return not self.namespaces or any(match_namespace(ns, p) for p in self.namespaces)
+        return watches(self.namespaces, namespace)
 
     async def sweep(
         self,

@@ -8,7 +8,9 @@ strategy row was never killed, so its live orders rest at the exchange with nobo
 once the executor is gone too. The chart runs this command as a pre-delete hook, which Helm runs
 before it deletes anything:
 
-1. delete every TradingStrategy in the operator's scope (its namespace, or all with ``-A``);
+1. delete every TradingStrategy in the operator's scope: its namespace, all with ``-A``, or
+   what its kopf pattern covers (``-n '!research'``: every namespace but one another release
+   manages; the chart's ``operator.excludeNamespaces``);
 2. wait until they are gone: the operator's finalizer killed each strategy and marked its row
    deleted (``reconcile.finalize``);
 3. kill the executor's own strategy (``--kill-strategy``, the chart passes the executor's
@@ -41,6 +43,7 @@ from orderflow import db
 from orderflow.errors import OrderflowError
 from orderflow_operator import kube, store
 from orderflow_operator.crd import GROUP, PLURAL, VERSION
+from orderflow_operator.scope import needs_scanning, watches
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +62,27 @@ def connect() -> client.CustomObjectsApi:
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """The operator's namespaces (empty: every namespace, ``-A``), and the strategies no
-    resource owns that are retired with them (``--kill-strategy``)."""
+    """The operator's namespaces as it takes them (``-n`` values, kopf patterns allowed; empty:
+    every namespace, ``-A``), and the strategies no resource owns that are retired with them
+    (``--kill-strategy``)."""
 
     namespaces: tuple[str, ...] = ()
     unmanaged: tuple[str, ...] = ()
 
+    @property
+    def exact(self) -> bool:
+        """Namespace names to list one by one (else: list cluster-wide, keep what it covers)."""
+        return bool(self.namespaces) and not needs_scanning(self.namespaces)
+
+    def covers(self, namespace: str) -> bool:
+        return watches(self.namespaces, namespace)
+
     def sources(self) -> list[str]:
-        """LIKE patterns of ``orderflow_strategies.source`` for resources in scope."""
-        return [store.source_for(ns, "%") for ns in self.namespaces or ("%",)]
+        """LIKE patterns of ``orderflow_strategies.source`` for resources in scope. With kopf
+        patterns, every resource's: the database is this release's, and whatever its
+        executor must cancel before it goes is waited for."""
+        names = self.namespaces if self.exact else ("%",)
+        return [store.source_for(ns, "%") for ns in names]
 
 
 def _refused(exc: ApiException, what: str) -> RetireError:
@@ -77,13 +92,15 @@ def _refused(exc: ApiException, what: str) -> RetireError:
 def _list(api: client.CustomObjectsApi, scope: Scope) -> list[dict[str, Any]]:
     lists: list[Any] = []  # the client types its replies as object: they are the JSON lists
     try:
-        if not scope.namespaces:
+        if not scope.exact:
             lists.append(api.list_cluster_custom_object(GROUP, VERSION, PLURAL))
-        for namespace in scope.namespaces:
-            lists.append(api.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL))
+        else:
+            for namespace in scope.namespaces:
+                lists.append(api.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL))
     except ApiException as exc:
         raise _refused(exc, f"list {PLURAL}") from exc
-    return [item for found in lists for item in found["items"]]
+    items = [item for found in lists for item in found["items"]]
+    return [item for item in items if scope.covers(item["metadata"].get("namespace", ""))]
 
 
 def _delete(api: client.CustomObjectsApi, namespace: str, name: str) -> None:

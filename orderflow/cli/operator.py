@@ -60,7 +60,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     retire_scope = r.add_mutually_exclusive_group()
     retire_scope.add_argument(
         "-n", "--namespace", action="append", default=[], metavar="NS",
-        help="the operator's namespace (repeatable; exact names)",
+        help="the operator's namespace, as the operator takes it (repeatable; kopf patterns "
+        "allowed, e.g. '!research,!lab': every namespace but those)",
     )  # fmt: skip
     retire_scope.add_argument(
         "-A", "--all-namespaces", action="store_true",
@@ -111,12 +112,9 @@ def _namespaces(args: argparse.Namespace) -> list[str]:
 async def retire(args: argparse.Namespace) -> int:
     from orderflow_operator import retire as retiring
     from orderflow_operator.config import OperatorSettings
-    from orderflow_operator.handlers import needs_scanning
 
     settings = settings_for(OperatorSettings, args)
     namespaces = _namespaces(args)
-    if needs_scanning(namespaces):
-        raise ConfigError("retire takes exact namespace names, not patterns")
     dsn = await db.resolve_dsn(settings)
     api = retiring.connect()
     await retiring.retire(api, dsn, namespaces, within=args.timeout, kill=args.kill_strategy)

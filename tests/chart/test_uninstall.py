@@ -24,8 +24,9 @@ from tests.chart.rendering import (
     one,
     pod_template,
     render,
+    render_error,
 )
-from tests.operator.permissions import granted, retire_needed
+from tests.operator.permissions import granted, needed, retire_needed
 
 pytestmark = pytest.mark.helm
 
@@ -151,3 +152,43 @@ def test_the_hook_kills_the_executors_own_strategy(
     job = hook_objects(render(*values))["Job"]
     parsed = build_parser().parse_args(pod_template(job)["spec"]["containers"][0]["args"])
     assert parsed.kill_strategy == killed
+
+
+def test_a_cluster_wide_release_leaves_the_namespaces_it_excludes_to_their_release() -> None:
+    """Next to a namespace-scoped release (namespace research), a cluster-wide one lists that
+    namespace in operator.excludeNamespaces: its operator and its hook both take the same kopf
+    pattern (every namespace but those), so the hook no longer deletes the other release's
+    TradingStrategies and the operator no longer reconciles them."""
+    docs = render(
+        "--set",
+        "operator.watchAllNamespaces=true",
+        "--set",
+        "operator.excludeNamespaces={research,lab}",
+    )
+    job = hook_objects(docs)["Job"]
+    args = pod_template(job)["spec"]["containers"][0]["args"]
+    operator = one(docs, "Deployment", "-operator")
+    operator_args = operator["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert scope_args(args) == scope_args(operator_args) == ["--namespace", "!research,!lab"]
+    assert build_parser().parse_args(args).namespace == ["!research,!lab"]
+    # A pattern turns kopf's namespace scanning on: the operator lists and watches Namespaces
+    # and CRDs too (docs/operator.md, "Kubernetes permissions").
+    (role,) = (d for d in by_kind(docs, "ClusterRole") if component(d) == "operator")
+    assert granted(role["rules"]) == needed(clusterwide=True, peering=False, scanning=True)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ((), "operator.excludeNamespaces needs operator.watchAllNamespaces=true"),
+        (
+            ("--set", "operator.watchAllNamespaces=true", "--set", "operator.peering.enabled=true"),
+            "operator.excludeNamespaces cannot be combined with operator.peering.enabled",
+        ),
+    ],
+    ids=["namespaced", "peering"],
+)
+def test_excluded_namespaces_need_a_cluster_wide_standalone_operator(
+    values: tuple[str, ...], message: str
+) -> None:
+    assert message in render_error(*values, "--set", "operator.excludeNamespaces={research}")

@@ -22,7 +22,7 @@ Grant = tuple[str, str, str]  # (apiGroup, resource[/subresource], verb)
 _VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 
 
-def needed(*, clusterwide: bool, peering: bool) -> frozenset[Grant]:
+def needed(*, clusterwide: bool, peering: bool, scanning: bool = False) -> frozenset[Grant]:
     """What ``orderflow operator`` (kopf, exact namespaces or ``-A``) calls.
 
     * TradingStrategies: list + watch (kopf's watch stream starts with a list), patch
@@ -31,7 +31,10 @@ def needed(*, clusterwide: bool, peering: bool) -> frozenset[Grant]:
     * their status subresource: patch;
     * core Events: create (kopf posts ``v1`` Events, never ``events.k8s.io``);
     * with peering, kopf's peering object: list + watch (to see the peers), patch (its own entry);
-      ``clusterkopfpeerings`` with ``-A``, ``kopfpeerings`` in the namespace otherwise.
+      ``clusterkopfpeerings`` with ``-A``, ``kopfpeerings`` in the namespace otherwise;
+    * with a namespace pattern (``scanning``, ``scope.needs_scanning``): Namespaces and
+      CustomResourceDefinitions, list + watch (kopf's scanning; kmock cannot serve a
+      cluster-wide namespace list, so ``test_permissions.py`` cannot record this case).
     """
     grants = {
         ("orderflow.io", "tradingstrategies", "list"),
@@ -40,6 +43,15 @@ def needed(*, clusterwide: bool, peering: bool) -> frozenset[Grant]:
         ("orderflow.io", "tradingstrategies/status", "patch"),
         ("", "events", "create"),
     }
+    if scanning:
+        grants |= {
+            (group, plural, verb)
+            for group, plural in (
+                ("", "namespaces"),
+                ("apiextensions.k8s.io", "customresourcedefinitions"),
+            )
+            for verb in ("list", "watch")
+        }
     if peering:
         plural = "clusterkopfpeerings" if clusterwide else "kopfpeerings"
         grants |= {("kopf.dev", plural, verb) for verb in ("list", "watch", "patch")}

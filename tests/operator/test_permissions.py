@@ -9,7 +9,7 @@ import kmock
 import pytest
 
 from orderflow import db
-from orderflow_operator.handlers import needs_scanning
+from orderflow_operator.scope import needs_scanning
 from tests.operator.conftest import (
     NAMESPACE,
     TS,

@@ -32,6 +32,7 @@ from tests.operator.test_runner import kubeconfig
 from tests.operator.test_runtime import apply, manifest, row, wait_row
 
 pytestmark = pytest.mark.kmock(cls=ApiServer)
+OTHER_URL = "/apis/orderflow.io/v1alpha1/namespaces/research/tradingstrategies"
 
 
 @pytest.fixture
@@ -186,3 +187,31 @@ async def test_retire_kills_the_executors_own_strategy_and_waits_for_its_cancels
         await conn.close()
         await broker.close()
         await clob.stop()
+
+
+@pytest.mark.usefixtures("logged_in")
+async def test_retire_leaves_the_namespaces_its_operator_excludes_alone(
+    api: kmock.KubernetesEmulator, dsn: str
+) -> None:
+    """A cluster-wide release next to a namespace-scoped one excludes that namespace (the
+    chart's operator.excludeNamespaces: operator and hook take the same kopf pattern). Before,
+    `retire -A` deleted every TradingStrategy in the cluster, the other release's too."""
+    conn = await db.connect(dsn)
+    try:
+        # kopf's pattern needs namespace scanning, which kmock cannot serve: the operator here
+        # watches the one namespace the pattern leaves it.
+        async with operator_running(api, dsn, namespaces=[NAMESPACE]):
+            await apply(api, manifest("whale-follow"))
+            await wait_row(conn, "whale-follow", killed=False)
+        # The other release's resource (its own operator, not running here, finalizes it).
+        other = manifest("fader") | {"metadata": {"name": "fader", "namespace": "research"}}
+        async with api.post(OTHER_URL, json=other) as resp:
+            assert resp.status == 200, await resp.text()
+        async with operator_running(api, dsn, namespaces=[NAMESPACE]):
+            code, err = await retire("--namespace", "!research", "--timeout", "60")
+        assert code == 0, err
+        assert not present(api, "whale-follow")
+        assert present(api, "fader", "research"), "another release's strategy was deleted"
+        assert not api.objects[TS, "research", "fader"].get("metadata", {}).get("deletionTimestamp")
+    finally:
+        await conn.close()

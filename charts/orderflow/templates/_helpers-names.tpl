@@ -88,3 +88,19 @@ numbers are printed as integers, others as they are.
 {{- . -}}
 {{- end -}}
 {{- end -}}
+
+{{- /* The operator's scope as `orderflow operator` (and its uninstall hook) take it, a JSON list:
+["--namespace", release namespace], ["-A"], or with operator.excludeNamespaces the kopf pattern
+["--namespace", "!a,!b"] (every namespace but those). */ -}}
+{{- define "orderflow.operatorScope" -}}
+{{- $o := .Values.operator }}
+{{- if not $o.watchAllNamespaces }}
+{{- list "--namespace" .Release.Namespace | toJson }}
+{{- else if $o.excludeNamespaces }}
+{{- $not := list }}
+{{- range $o.excludeNamespaces }}{{ $not = append $not (printf "!%s" .) }}{{ end }}
+{{- list "--namespace" (join "," $not) | toJson }}
+{{- else }}
+{{- list "-A" | toJson }}
+{{- end }}
+{{- end -}}

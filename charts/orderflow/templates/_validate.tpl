@@ -34,6 +34,12 @@ to change. Included once by validate.yaml, so `helm template`/`install`/`lint` a
 {{- if and $v.exampleStrategy.enabled (not $v.operator.enabled) -}}
 {{- fail "exampleStrategy.enabled=true needs operator.enabled=true: nothing would reconcile the TradingStrategy." -}}
 {{- end -}}
+{{- if and $v.operator.excludeNamespaces (not $v.operator.watchAllNamespaces) -}}
+{{- fail "operator.excludeNamespaces needs operator.watchAllNamespaces=true: a namespace-scoped operator watches only the release namespace." -}}
+{{- end -}}
+{{- if and $v.operator.excludeNamespaces $v.operator.peering.enabled -}}
+{{- fail "operator.excludeNamespaces cannot be combined with operator.peering.enabled: with a namespace pattern kopf peers per namespace (a KopfPeering in each), and the chart creates one ClusterKopfPeering." -}}
+{{- end -}}
 {{- if and $v.operator.enabled (gt (int $v.operator.replicas) 1) (not $v.operator.peering.enabled) -}}
 {{- fail (printf "operator.replicas=%v needs operator.peering.enabled=true: without peering every replica would reconcile every TradingStrategy." $v.operator.replicas) -}}
 {{- end -}}
