@@ -109,6 +109,9 @@ def configure_kopf(settings: kopf.OperatorSettings, *, scanning: bool = False) -
     )
     settings.posting.level = logging.WARNING  # only our own events, not every kopf log line
     settings.posting.reporting_component = "orderflow-operator"
+    # A deletion waits for a status tick under way; kopf looks again after this long (default
+    # 60 s, which held a resource's deletion and the uninstall hook a minute).
+    settings.background.cancellation_polling = 1.0
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
 
