@@ -138,10 +138,20 @@ def test_the_hook_timeout_comes_from_values() -> None:
     [
         ((), ["default"]),
         (("--set", "executor.extraEnv.STRATEGY_NAME=seed"), ["seed"]),
+        (("--set", "config.extraEnv.STRATEGY_NAME=seed"), ["seed"]),
+        (
+            (
+                "--set",
+                "config.extraEnv.STRATEGY_NAME=other",
+                "--set",
+                "executor.extraEnv.STRATEGY_NAME=seed",
+            ),
+            ["seed"],
+        ),
         (("--set", "executor.extraEnv.EXECUTOR_STRATEGIES=whale\\,seed"), []),
         (("--set", "executor.enabled=false"), []),
     ],
-    ids=["default", "renamed", "not-run", "no-executor"],
+    ids=["default", "renamed", "renamed-for-all", "executor-wins", "not-run", "no-executor"],
 )
 def test_the_hook_kills_the_executors_own_strategy(
     values: tuple[str, ...], killed: list[str]
