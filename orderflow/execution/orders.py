@@ -12,8 +12,9 @@ again (``guard``): an order queued behind a slow exchange is not sent after a pa
 ``reconcile`` asks the exchange (the desk's :mod:`orderflow.execution.order_reconcile`;
 :mod:`orderflow.execution.settlement` decides): fills come from the account's trades, each booked
 once under its trade id; an intent is adopted when the exchange knows it, and abandoned only when
-its expiry has passed and the trades show no fill — never resent. Each pass then follows the on-chain settlement of booked live fills
-(:mod:`orderflow.execution.trade_status`: a trade that FAILED is reversed, once).
+its expiry has passed and the trades show no fill — never resent. Each pass then follows the
+on-chain settlement of booked live fills (:mod:`orderflow.execution.trade_status`: a trade that
+FAILED is reversed, once).
 
 Cancelling (the kill switch's, and entries whose leader has sold) is the desk's ``cancels``
 (:mod:`orderflow.execution.cancels`), which books through ``apply`` under the same order locks.
