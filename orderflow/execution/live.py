@@ -123,6 +123,12 @@ class LiveBroker:
         try:
             async with asyncio.timeout(RULES_TIMEOUT_SECS):
                 book = await self.client.get_order_book(token_id=str(token_id))
+        except UnexpectedResponseError as exc:
+            # The exchange answered, with a book that does not parse: this token's read failed,
+            # not the exchange (it used to pause every token's reads for a minute).
+            refuse_reply("market rules", f"does not parse: {exc}", token_id=str(token_id))
+            self.rules.failed(token_id, busy=False)
+            return known
         except Exception as exc:  # best effort: nothing of it reaches the trading loop
             # A failed read (error, rate limit, no answer) falls back to what was known, else
             # to the strategy's settings; the exchange's refusal handles the rest.

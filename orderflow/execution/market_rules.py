@@ -9,8 +9,9 @@ order); a refusal under the minimum records the minimum it states
 (:meth:`RulesCache.refused`), so the next decision knows it even when the book cannot be read.
 Any other refusal of an order, or an order that could not be built, has its token's rules read
 again at the next decision (:meth:`RulesCache.stale`): the tick may have changed since.
-A read that fails (an error, a rate limit, no answer in :data:`RULES_TIMEOUT_SECS`) is not tried
-again for :data:`RULES_RETRY_SECS` (a busy exchange: no token's book is read meanwhile), and the
+A read that fails (an error, a rate limit, no answer in :data:`RULES_TIMEOUT_SECS`, a book that
+does not parse) is not tried again for :data:`RULES_RETRY_SECS` (a busy exchange — no answer,
+429, 5xx —: no token's book is read meanwhile; any other failure: that token's), and the
 decision falls back to the strategy's ``min_order_size`` and ``tick_size``; the exchange's
 refusal handles the rest. Trading never fails on it, nor waits for it more than one timeout a
 minute.

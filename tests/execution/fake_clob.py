@@ -32,7 +32,9 @@ answered 401).
 Hostile answers, at the wire: ``book_patch`` (fields put into every ``GET /book`` answer: a
 tick that is no CLOB tick, an absurd minimum), ``placement_patch`` (fields put into the next
 accepted ``POST /order`` answers: amounts the order cannot have made), ``endless_trades``
-(``GET /data/trades`` never ends: each page names a new cursor).
+(``GET /data/trades`` never ends: each page names a new cursor), ``trade_patches`` (fields put
+into one trade, by id, wherever ``GET /data/trades`` answers it: a trade that does not parse),
+``order_patch`` (fields put into every ``GET /data/order/{id}`` answer that shows an order).
 """
 
 from __future__ import annotations
@@ -111,6 +113,8 @@ class FakeClob(ClobExchange):
         self.book_patch: dict[str, Any] = {}
         self.placement_patch: dict[str, Any] = {}
         self.endless_trades = False
+        self.trade_patches: dict[str, dict[str, Any]] = {}
+        self.order_patch: dict[str, Any] = {}
         self.trade_pages = 0  # GET /data/trades pages answered
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -385,6 +389,7 @@ class FakeClob(ClobExchange):
                 "associate_trades": found["trades"],
                 "created_at": int(int(o["timestamp"]) / 1000),
                 "expiration": o["expiration"],
+                **self.order_patch,
             }
         )
 
@@ -396,6 +401,7 @@ class FakeClob(ClobExchange):
         after = int(q["after"]) if q.get("after", "").isdigit() else None
         mine = [
             {k: v for k, v in t.items() if not k.startswith("_")}
+            | self.trade_patches.get(t["id"], {})
             for t in self.trades
             if creds.key in t["_owners"]
             and (after is None or int(t["match_time"]) >= after)
