@@ -18,9 +18,12 @@ cached per token (:mod:`orderflow.execution.market_rules`); a refusal under the 
 the minimum it states, so the next decision skips what the exchange would refuse again; any
 other refusal has the token's rules read again (its tick may have changed).
 
-Only this module and :mod:`orderflow.execution.live_connect` (authentication: ``open_live_broker``)
-import the SDK; :mod:`orderflow.execution.live_replies` reads its replies (order statuses, our
-fills in a trade). The rest of the executor sees the :class:`Broker` protocol.
+Only this module, :mod:`orderflow.execution.live_connect` (authentication: ``open_live_broker``)
+and :mod:`orderflow.execution.live_reads` (an order, the account's trades: read raw through the
+SDK's client and parsed with its models item by item, so that one reply that does not parse
+fails only what it is about) import the SDK; :mod:`orderflow.execution.live_replies` reads its
+replies (order statuses, our fills in a trade). The rest of the executor sees the
+:class:`Broker` protocol.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from orderflow.execution.broker import (
     OrderStatus,
     PreparedOrder,
 )
+from orderflow.execution.live_reads import problem_of, read_order
 from orderflow.execution.live_replies import order_status, our_fills
 from orderflow.execution.market_rules import RULES_TIMEOUT_SECS, RulesCache
 from orderflow.execution.order_ids import candidate_order_ids
@@ -252,15 +256,22 @@ class LiveBroker:
     async def lookup(self, order_ids: tuple[str, ...]) -> OrderOutcome | None:
         for order_id in order_ids:
             try:
-                found = await self.client.get_order(order_id=order_id)
+                found = await read_order(self.client, order_id)
             except RequestRejectedError as exc:
                 if exc.status == 404:
                     continue
                 raise _busy("order lookup", exc) from None
-            except UnexpectedResponseError:
-                continue  # the CLOB answers nothing (null) for an order that is no longer open
+            except UnexpectedResponseError as exc:
+                # An answer that does not parse is no "not shown": the order may be live (it
+                # was read so, and closed past its expiry without a cancel). A failed read: the
+                # order stays as it is, asked again at the next pass.
+                problem = problem_of(exc)
+                refuse_reply("order", problem, order_id=order_id)
+                raise ExchangeBusyError(f"order lookup failed: {problem}") from None
             except PolymarketError as exc:
                 raise _busy("order lookup", exc) from None
+            if found is None:
+                continue  # the CLOB answers nothing for an order that is no longer open
             status = order_status(found.status)
             if status == "OPEN" and found.size_matched >= found.original_size:
                 status = "FILLED"

@@ -35,6 +35,36 @@ async def _resting_buy(
     return str(order["exchange_order_id"]), Decimal(order["shares"])
 
 
+async def test_an_order_lookup_that_does_not_parse_is_a_failed_read(
+    pool: asyncpg.Pool,
+    dsn: str,
+    clob: FakeClob,
+    live: LiveBroker,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``GET /data/order/{id}`` answered an order the SDK cannot parse: read as "no longer
+    shown", so past its expiry by our clock (a minute ahead of the exchange's) it was closed
+    CANCELED without the cancel the shown-but-expired path sends — out of the exposure while
+    still live at the exchange."""
+    clob.clock_offset = -60
+    clock = Clock()
+    oid, _ = await _resting_buy(pool, dsn, live, clock)
+    clob.order_patch = {"size_matched": "lots"}
+    clock.offset = PAST_EXPIRY
+    clob.clock_offset = PAST_EXPIRY.total_seconds() - 60
+    ex = live_executor(pool, dsn, live, clock=clock)
+    await ex.maintenance()
+    assert clob.live_orders() == [oid]
+    order = await pool.fetchrow("SELECT status FROM orderflow_orders")
+    assert order["status"] == "OPEN"
+    assert [r["what"] for r in _refusals(caplog)] == ["order"]
+    clob.order_patch = {}  # readable again: shown live past our expiry, cancelled, closed
+    await ex.maintenance()
+    assert clob.live_orders() == []
+    order = await pool.fetchrow("SELECT status, status_reason FROM orderflow_orders")
+    assert (order["status"], order["status_reason"]) == ("CANCELED", "expired")
+
+
 async def test_a_book_that_does_not_parse_fails_its_token_only(
     clob: FakeClob, live: LiveBroker, caplog: pytest.LogCaptureFixture
 ) -> None:

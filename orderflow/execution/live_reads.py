@@ -1,0 +1,114 @@
+"""Reads of the CLOB whose replies the SDK's own methods would refuse whole: through the SDK's
+authenticated HTTP client (its L2 headers, timeouts and error mapping), parsed with the SDK's
+own models, but one item at a time.
+
+* An order (``GET /data/order/{id}``): the real CLOB answers nothing (JSON ``null``, or an empty
+  body) for an order that is no longer open (py-clob-client issue 217); the SDK's ``get_order``
+  raises :class:`~polymarket.errors.UnexpectedResponseError` for that and for an order it cannot
+  parse alike, and the two mean opposite things — "closed" and "we do not know". Here nothing is
+  None and an answer that does not parse stays an error.
+* The account's trades (``GET /data/trades``): the SDK's ``list_account_trades`` refuses a whole
+  page for one trade its ``ClobTrade`` model cannot parse, and reconciliation failed on every
+  pass while that trade stayed in its look-back (hours): none of the mode's fills was booked.
+  Here the page's envelope and cursor are checked as the SDK checks them (its pagination refuses
+  a repeated cursor), each trade is parsed by the SDK's model, and a trade that does not parse is
+  handed back raw (:class:`TradesPage`) for the caller to refuse.
+
+The SDK offers no public raw request; the client's transport and request builder are its
+internals, pinned with the SDK in ``requirements.lock`` and exercised by every live test.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from polymarket import AsyncSecureClient
+from polymarket._internal.actions._cursor import next_cursor_or_none
+from polymarket._internal.actions.account import (
+    build_get_order_request,
+    build_list_account_trades_request,
+)
+from polymarket.errors import UnexpectedResponseError
+from polymarket.models.clob import ClobTrade, OpenOrder
+from polymarket.pagination import AsyncPaginator, Page
+
+
+def _transport(client: AsyncSecureClient) -> Any:
+    return client._ctx.secure_clob  # the SDK's authenticated CLOB transport
+
+
+def problem_of(exc: UnexpectedResponseError) -> str:
+    """What the SDK's model found wrong, on one line."""
+    return " ".join(str(exc.__cause__ or exc).split())[:300]
+
+
+async def read_order(client: AsyncSecureClient, order_id: str) -> OpenOrder | None:
+    """The order as the order endpoint shows it, None when it answers nothing; raises
+    :class:`UnexpectedResponseError` for an answer that is neither."""
+    path, params = build_get_order_request(order_id=order_id)
+    body: bytes = await _transport(client).get_bytes(path, params=params)
+    if body.strip() in (b"", b"null"):
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise UnexpectedResponseError("order response is not JSON") from None
+    order: OpenOrder = OpenOrder.parse_response(data)
+    return order
+
+
+@dataclass(frozen=True, slots=True)
+class TradesPage:
+    """One page of the account's trades: those that parse, and the raw ones that do not (each
+    with what is wrong with it)."""
+
+    trades: tuple[ClobTrade, ...]
+    unreadable: tuple[tuple[Any, str], ...]
+
+
+def _trades_page(payload: object) -> Page[TradesPage]:
+    if not isinstance(payload, Mapping) or not isinstance(payload.get("data"), list):
+        raise UnexpectedResponseError("account trades response did not match expected shape")
+    trades: list[ClobTrade] = []
+    unreadable: list[tuple[Any, str]] = []
+    for raw in payload["data"]:
+        try:
+            trades.append(ClobTrade.parse_response(raw))
+        except UnexpectedResponseError as exc:
+            unreadable.append((raw, problem_of(exc)))
+    cursor = next_cursor_or_none(payload.get("next_cursor"))
+    return Page(
+        items=(TradesPage(tuple(trades), tuple(unreadable)),),
+        has_more=cursor is not None,
+        next_cursor=cursor,
+    )
+
+
+def account_trades(client: AsyncSecureClient, **query: str) -> AsyncPaginator[TradesPage]:
+    """The account's trades (``GET /data/trades`` with ``query``), page by page (each page's
+    one item is a :class:`TradesPage`); the SDK's paginator follows the cursors."""
+
+    async def fetch(cursor: str | None) -> Page[TradesPage]:
+        path, params = build_list_account_trades_request(cursor=cursor, **query)
+        return _trades_page(await _transport(client).get_json(path, params=params))
+
+    return AsyncPaginator(fetch=fetch)
+
+
+def names(raw: object, wanted: Mapping[str, str]) -> set[str]:
+    """The ids of ``wanted`` (by lower case) that ``raw`` (a reply's JSON) names anywhere."""
+    found: set[str] = set()
+    stack = [raw]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if item.lower() in wanted:
+                found.add(wanted[item.lower()])
+        elif isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
