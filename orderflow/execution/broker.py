@@ -99,6 +99,16 @@ class ExchangeFill:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountFills:
+    """Our fills in the account's trades, and the orders (of those asked about) that a trade
+    the exchange reported but that could not be read names: each may have a fill not in
+    ``fills``, so it is in doubt (never closed short while so)."""
+
+    fills: list[ExchangeFill] = field(default_factory=list)
+    unreadable: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class CancelResult:
     canceled: tuple[str, ...] = ()
     # The others, with the exchange's reason: unknown or no longer live ("order can't be found -
@@ -152,9 +162,10 @@ class Broker(Protocol):
         come from :meth:`fills`); None when it shows none of them."""
         ...
 
-    async def fills(self, order_ids: Collection[str], since: datetime) -> list[ExchangeFill]:
+    async def fills(self, order_ids: Collection[str], since: datetime) -> AccountFills:
         """Our fills of these orders since ``since``, from the account's trades (trades that
-        FAILED on chain are left out: they are not fills)."""
+        FAILED on chain are left out: they are not fills), and those of the orders that a trade
+        that cannot be read names (live: one the SDK's model refuses)."""
         ...
 
     async def trade(self, trade_id: str, order_ids: Collection[str]) -> list[ExchangeFill]:

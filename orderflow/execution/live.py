@@ -42,6 +42,7 @@ from polymarket.models import AcceptedOrder, SignedOrder
 
 from orderflow.errors import ExecutionError
 from orderflow.execution.broker import (
+    AccountFills,
     CancelResult,
     CredentialsRefusedError,
     ExchangeBusyError,
@@ -55,7 +56,13 @@ from orderflow.execution.broker import (
     OrderStatus,
     PreparedOrder,
 )
-from orderflow.execution.live_reads import problem_of, read_order
+from orderflow.execution.live_reads import (
+    account_trades,
+    names,
+    problem_of,
+    raw_trade_id,
+    read_order,
+)
 from orderflow.execution.live_replies import order_status, our_fills
 from orderflow.execution.market_rules import RULES_TIMEOUT_SECS, RulesCache
 from orderflow.execution.order_ids import candidate_order_ids
@@ -280,35 +287,50 @@ class LiveBroker:
             )
         return None
 
-    async def fills(self, order_ids: Collection[str], since: datetime) -> list[ExchangeFill]:
+    async def fills(self, order_ids: Collection[str], since: datetime) -> AccountFills:
         wanted = set(order_ids)
         if not wanted:
-            return []
+            return AccountFills()
         found: list[ExchangeFill] = []
         after = str(max(0, int(since.timestamp())))
-        for trade in await self._account_trades("trades", after=after):
+        trades, unreadable = await self._account_trades("trades", wanted, after=after)
+        for trade in trades:
             if trade.status == "FAILED":
                 continue  # never settled: not a fill
             found.extend(our_fills(trade, wanted))
-        return found
+        return AccountFills(found, frozenset(unreadable))
 
     async def trade(self, trade_id: str, order_ids: Collection[str]) -> list[ExchangeFill]:
         wanted = set(order_ids)
         found: list[ExchangeFill] = []
-        for trade in await self._account_trades("trade", id=trade_id):
+        # A trade that does not parse is not shown: its status is asked again next time.
+        trades, _ = await self._account_trades("trade", wanted, id=trade_id)
+        for trade in trades:
             if str(trade.id) == trade_id:
                 found.extend(our_fills(trade, wanted))
         return found
 
-    async def _account_trades(self, what: str, **query: str) -> list[Any]:
-        """The account's trades (``GET /data/trades``), every page of them: a reply that does
-        not parse, a repeated cursor (both refused by the SDK) or more than
-        :data:`MAX_TRADE_PAGES` pages is a failed read, as a 5xx is (nothing of it is used)."""
+    async def _account_trades(
+        self, what: str, wanted: Collection[str], **query: str
+    ) -> tuple[list[Any], set[str]]:
+        """The account's trades (``GET /data/trades``), every page of them, and the orders of
+        ``wanted`` that a trade which does not parse names (that trade refused: logged, counted;
+        the others used). A page that does not parse as a whole (no ``data`` list, a bad cursor),
+        a repeated cursor (refused by the SDK's paginator) or more than :data:`MAX_TRADE_PAGES`
+        pages is a failed read, as a 5xx is (nothing of it is used)."""
         trades: list[Any] = []
+        unreadable: set[str] = set()
+        lower = {w.lower(): w for w in wanted}
         pages = 0
         try:
-            async for page in self.client.list_account_trades(**query):
-                trades.extend(page.items)
+            async for page in account_trades(self.client, **query):
+                for part in page.items:
+                    trades.extend(part.trades)
+                    for raw, problem in part.unreadable:
+                        unreadable |= names(raw, lower)
+                        refuse_reply(
+                            "trade", f"does not parse: {problem}", trade_id=raw_trade_id(raw)
+                        )
                 pages += 1
                 if pages >= MAX_TRADE_PAGES and page.has_more:
                     problem = f"more than {MAX_TRADE_PAGES} pages"
@@ -316,7 +338,7 @@ class LiveBroker:
                     raise ExchangeBusyError(f"{what} failed: {problem}")
         except PolymarketError as exc:
             raise _busy(what, exc) from None
-        return trades
+        return trades, unreadable
 
     async def cancel(self, order_ids: list[str]) -> CancelResult:
         if not order_ids:

@@ -98,6 +98,12 @@ def account_trades(client: AsyncSecureClient, **query: str) -> AsyncPaginator[Tr
     return AsyncPaginator(fetch=fetch)
 
 
+def raw_trade_id(raw: object) -> str | None:
+    """A raw trade's id, when it has one that is a string."""
+    found = raw.get("id") if isinstance(raw, Mapping) else None
+    return found if isinstance(found, str) else None
+
+
 def names(raw: object, wanted: Mapping[str, str]) -> set[str]:
     """The ids of ``wanted`` (by lower case) that ``raw`` (a reply's JSON) names anywhere."""
     found: set[str] = set()

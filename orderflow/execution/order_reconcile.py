@@ -5,7 +5,8 @@ in doubt — every intent the desk is not sending right now: its own after a fai
 start-up, and one an old leader stored and sent in the second before it noticed it had lost the
 trading lock. Per mode, the account's trades since the oldest of them are read once, and each
 order's status is looked up (:data:`~orderflow.execution.desk_access.LOOKUP_CONCURRENCY` at a
-time); :func:`~orderflow.execution.settlement.settle` decides, under the order's lock: fills are
+time); an order a trade names that could not be read is in doubt (never closed short while
+so); :func:`~orderflow.execution.settlement.settle` decides, under the order's lock: fills are
 booked through the desk's ``apply`` (each trade once), an intent the exchange knows is adopted,
 one whose expiry has passed with no fill is abandoned (never resent), and an order the exchange
 still shows open past its expiry by our clock is cancelled.
@@ -25,7 +26,7 @@ import asyncpg
 
 from orderflow.errors import ExecutionError
 from orderflow.execution import order_queries, position_queries
-from orderflow.execution.broker import Broker, ExchangeFill, Mode, OrderOutcome
+from orderflow.execution.broker import AccountFills, Broker, ExchangeFill, Mode, OrderOutcome
 from orderflow.execution.desk_access import LOOKUP_CONCURRENCY, DeskAccess
 from orderflow.execution.settlement import order_ids, settle
 
@@ -80,14 +81,15 @@ class OrderReconciler:
     async def _group(self, broker: Broker, rows: list[asyncpg.Record]) -> None:
         ids = {oid for row in rows for oid in order_ids(row)}
         since = min(row["created_at"] for row in rows) - timedelta(minutes=1)
-        fills: list[ExchangeFill] = await self.access.call(broker.fills(ids, since))
+        read: AccountFills = await self.access.call(broker.fills(ids, since))
         by_order: dict[str, list[ExchangeFill]] = {}
-        for f in fills:
+        for f in read.fills:
             by_order.setdefault(f.order_id, []).append(f)
         gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
 
         async def one(row: asyncpg.Record) -> None:
             mine = [f for oid in order_ids(row) for f in by_order.get(oid, [])]
+            in_doubt = not read.unreadable.isdisjoint(order_ids(row))
             found = None
             if row["status"] != "CANCELED":
                 async with gate:
@@ -98,7 +100,7 @@ class OrderReconciler:
                             "order lookup failed", extra={"order_id": row["id"], "error": str(exc)}
                         )
                         return
-            await self._settle_one(broker, row, mine, found)
+            await self._settle_one(broker, row, mine, found, in_doubt)
 
         await asyncio.gather(*(one(row) for row in rows))
 
@@ -108,12 +110,13 @@ class OrderReconciler:
         row: asyncpg.Record,
         fills: list[ExchangeFill],
         found: OrderOutcome | None,
+        in_doubt: bool,
     ) -> None:
         async with self.access.locked(row["id"]):
             async with self.access.pool.acquire() as conn:
                 fresh = await order_queries.order_row(conn, row["id"])
                 booked = await order_queries.booked_fill_keys(conn, row["id"])
-            verdict = settle(fresh, fills, found, booked, self.clock())
+            verdict = settle(fresh, fills, found, booked, self.clock(), in_doubt=in_doubt)
             if verdict.abandon:
                 async with self.access.pool.acquire() as conn, conn.transaction():
                     await order_queries.abandon_order(conn, row["id"], verdict.reason or "unknown")

@@ -28,6 +28,7 @@ import asyncpg
 
 from orderflow.execution import paper_book, paper_trades
 from orderflow.execution.broker import (
+    AccountFills,
     CancelResult,
     ExchangeFill,
     MarketRules,
@@ -70,10 +71,10 @@ class PaperBroker:
         async with self.pool.acquire() as conn:
             return await paper_book.status(conn, order_ids, self.clock())
 
-    async def fills(self, order_ids: Collection[str], since: datetime) -> list[ExchangeFill]:
+    async def fills(self, order_ids: Collection[str], since: datetime) -> AccountFills:
         async with self.pool.acquire() as conn:
             await paper_book.match(conn, self.clock())
-            return await paper_book.fills_of(conn, order_ids, since)
+            return AccountFills(await paper_book.fills_of(conn, order_ids, since))
 
     async def trade(self, trade_id: str, order_ids: Collection[str]) -> list[ExchangeFill]:
         async with self.pool.acquire() as conn:

@@ -1,7 +1,9 @@
 """What the exchange answers, checked before anything is priced, sized or booked from it.
 
-The SDK's models refuse what does not parse (a missing field, a wrong type, NaN, Infinity: the
-whole reply, :class:`polymarket.errors.UnexpectedResponseError`); they take any finite number.
+The SDK's models refuse what does not parse (a missing field, a wrong type, NaN, Infinity:
+:class:`polymarket.errors.UnexpectedResponseError`); they take any finite number. What does not
+parse fails only what it is about (:mod:`orderflow.execution.live_reads`): one trade of the
+account's trades (the orders it names are in doubt), one order's lookup, one token's book.
 These checks refuse what parses but cannot be true:
 
 * a market's rules (``GET /book``, or the minimum a refusal states): a tick that is none of the

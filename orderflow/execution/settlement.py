@@ -16,6 +16,9 @@ Inputs: the order's row, our fills of it in the account's trades, what the order
   after a cancel sent to the exchange (the expiry is read on our clock, which may run ahead).
 * An intent (maybe sent, maybe not) is adopted as soon as the exchange shows it or a fill of it;
   it is ABANDONED only when its expiry has passed and the trades show no fill. Never resent.
+* ``in_doubt``: a trade naming the order could not be read (it may be a fill of it): whatever
+  the rest says, the order is not closed short of its size, cancelled or abandoned; its readable
+  fills are booked (the order OPEN), and it is decided again once the trade reads.
 """
 
 from __future__ import annotations
@@ -97,6 +100,8 @@ def settle(
     found: OrderOutcome | None,
     booked: set[str],
     now: datetime,
+    *,
+    in_doubt: bool = False,
 ) -> Verdict:
     status: str = row["status"]
     if status not in ("INTENT", "OPEN", "CANCELED"):
@@ -132,6 +137,14 @@ def settle(
 
     if status == "CANCELED":  # closed: only fills that happened before the cancel
         return book("CANCELED", row["status_reason"]) if fresh else Verdict()
+    if in_doubt and total < shares:
+        # A trade naming the order could not be read: it may be a fill of it. The order is
+        # neither closed short (CANCELED, or FILLED for less than its size), nor cancelled,
+        # nor abandoned while so; it keeps counting at its remaining size. An intent is
+        # adopted once an id of it is known.
+        if fresh or (status == "INTENT" and exchange_id is not None):
+            return book("OPEN")
+        return Verdict()
     if found is not None and found.status == "OPEN" and expired and _gtd(row):
         # A GTD order cannot trade after its expiration, whatever the order endpoint still shows
         # (an UNMATCHED order may stay so): closed as if the endpoint no longer showed it. But

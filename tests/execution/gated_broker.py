@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Literal
 
 from orderflow.execution.broker import (
+    AccountFills,
     Broker,
     CancelResult,
     ExchangeFill,
@@ -49,7 +50,7 @@ class GatedBroker:
     async def lookup(self, order_ids: tuple[str, ...]) -> OrderOutcome | None:
         return await self.broker.lookup(order_ids)
 
-    async def fills(self, order_ids: Collection[str], since: datetime) -> list[ExchangeFill]:
+    async def fills(self, order_ids: Collection[str], since: datetime) -> AccountFills:
         return await self.broker.fills(order_ids, since)
 
     async def trade(self, trade_id: str, order_ids: Collection[str]) -> list[ExchangeFill]:

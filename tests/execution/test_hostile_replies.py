@@ -35,6 +35,54 @@ async def _resting_buy(
     return str(order["exchange_order_id"]), Decimal(order["shares"])
 
 
+async def test_one_trade_that_does_not_parse_leaves_the_page_s_others_booked(
+    pool: asyncpg.Pool,
+    dsn: str,
+    clob: FakeClob,
+    live: LiveBroker,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The SDK refuses the whole ``GET /data/trades`` page for one trade it cannot parse: every
+    pass failed (``reconcile failed``) while that trade stayed in the look-back, and none of the
+    mode's fills was booked."""
+    oid, shares = await _resting_buy(pool, dsn, live)
+    half = (shares / 2).quantize(Decimal("0.01"))
+    bad = clob.fill(oid, half)
+    good = clob.fill(oid)  # the rest; both on the stand-in's first page (two trades a page)
+    clob.trade_patches[bad] = {"price": "not a number"}
+    ex = live_executor(pool, dsn, live)
+    await ex.maintenance()
+    await ex.maintenance()
+    fills = await pool.fetch("SELECT fill_key, shares FROM orderflow_fills")
+    assert [(f["fill_key"], f["shares"]) for f in fills] == [(good, shares - half)]
+    # The unreadable trade may be a fill of the order: it is not closed, it keeps counting.
+    order = await pool.fetchrow("SELECT status, filled_shares FROM orderflow_orders")
+    assert (order["status"], order["filled_shares"]) == ("OPEN", shares - half)
+    assert {(r["what"], r["trade_id"]) for r in _refusals(caplog)} == {("trade", bad)}
+    clob.trade_patches.clear()  # the exchange mends it: booked, the order filled
+    await ex.maintenance()
+    order = await pool.fetchrow("SELECT status, filled_shares FROM orderflow_orders")
+    assert (order["status"], order["filled_shares"]) == ("FILLED", shares)
+
+
+async def test_an_order_whose_only_fill_does_not_parse_is_not_closed_unfilled(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The order was matched in full (the order endpoint shows it no more) by the trade that
+    does not parse. Past its expiry, "not shown and no fill" would close it CANCELED unfilled:
+    out of the positions and the limits while the exchange may have filled it."""
+    clock = Clock()
+    oid, _ = await _resting_buy(pool, dsn, live, clock)
+    bad = clob.fill(oid)
+    clob.trade_patches[bad] = {"match_time": "yesterday"}
+    clock.offset = PAST_EXPIRY
+    clob.clock_offset = PAST_EXPIRY.total_seconds()
+    ex = live_executor(pool, dsn, live, clock=clock)
+    await ex.maintenance()
+    order = await pool.fetchrow("SELECT status, filled_shares FROM orderflow_orders")
+    assert (order["status"], order["filled_shares"]) == ("OPEN", 0)
+
+
 async def test_an_order_lookup_that_does_not_parse_is_a_failed_read(
     pool: asyncpg.Pool,
     dsn: str,

@@ -42,8 +42,8 @@ async def _rest(
 
 
 async def _filled(broker: PaperBroker, key: str) -> list[tuple[Decimal, Decimal]]:
-    fills = await broker.fills([key], datetime.now(UTC) - timedelta(hours=1))
-    return [(f.fill.price, f.fill.shares) for f in fills]
+    read = await broker.fills([key], datetime.now(UTC) - timedelta(hours=1))
+    return [(f.fill.price, f.fill.shares) for f in read.fills]
 
 
 async def test_a_price_zero_fill_is_no_ask_to_buy_from(pool: asyncpg.Pool) -> None:

@@ -88,3 +88,35 @@ def test_settle(
         status, keys = expected
         assert verdict.outcome.status == status
         assert [f.fill_key for f in verdict.outcome.fills] == keys
+
+
+# A trade naming the order could not be read (it may be a fill of it): never closed short of its
+# size, cancelled or abandoned while so; its readable fills booked, the order OPEN.
+@pytest.mark.parametrize(
+    ("order", "fills", "found", "now", "expected"),
+    [
+        (row("OPEN"), [], None, LATER, None),  # not shown, past expiry: was CANCELED unfilled
+        (row("OPEN"), [fill("t1", "40")], None, LATER, ("OPEN", ["t1"])),
+        (row("OPEN"), [], OrderOutcome("OPEN", "0xid"), LATER, None),  # no cancel, no close
+        (row("OPEN"), [], OrderOutcome("FILLED", "0xid"), LATER, None),  # not FILLED short
+        (row("INTENT"), [], None, LATER, None),  # was abandoned
+        (row("INTENT"), [], OrderOutcome("OPEN", "0xid"), LATER, ("OPEN", [])),  # adopted
+        (row("OPEN"), [fill("t1", "100")], None, LATER, ("FILLED", ["t1"])),  # all of it read
+    ],
+)
+def test_settle_in_doubt(
+    order: dict[str, Any],
+    fills: list[ExchangeFill],
+    found: OrderOutcome | None,
+    now: datetime,
+    expected: Any,
+) -> None:
+    verdict = settle(order, fills, found, set(), now, in_doubt=True)
+    assert not verdict.abandon and not verdict.cancel
+    if expected is None:
+        assert verdict.outcome is None
+    else:
+        assert verdict.outcome is not None
+        status, keys = expected
+        assert verdict.outcome.status == status
+        assert [f.fill_key for f in verdict.outcome.fills] == keys
