@@ -273,7 +273,7 @@ class LiveBroker:
                 # was read so, and closed past its expiry without a cancel). A failed read: the
                 # order stays as it is, asked again at the next pass.
                 problem = problem_of(exc)
-                refuse_reply("order", problem, order_id=order_id)
+                refuse_reply("order", problem, once=(order_id, problem), order_id=order_id)
                 raise ExchangeBusyError(f"order lookup failed: {problem}") from None
             except PolymarketError as exc:
                 raise _busy("order lookup", exc) from None
@@ -329,7 +329,10 @@ class LiveBroker:
                     for raw, problem in part.unreadable:
                         unreadable |= names(raw, lower)
                         refuse_reply(
-                            "trade", f"does not parse: {problem}", trade_id=raw_trade_id(raw)
+                            "trade",
+                            f"does not parse: {problem}",
+                            once=raw_trade_id(raw) or repr(raw),
+                            trade_id=raw_trade_id(raw),
                         )
                 pages += 1
                 if pages >= MAX_TRADE_PAGES and page.has_more:

@@ -22,13 +22,15 @@ These checks refuse what parses but cannot be true:
   whole read.
 
 Each refusal is logged (``exchange reply refused``, with ``what`` and ``problem``) and counted
-(``orderflow_exchange_replies_refused_total{what}``).
+(``orderflow_exchange_replies_refused_total{what}``) — a reply the exchange keeps giving at every
+pass (a fill, by order and trade id; a trade, by id; an order's lookup, by order and problem)
+once per process: it was logged and counted again by every reconciliation pass, every 2 s.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -46,10 +48,21 @@ _refused = meter("orderflow.execution").create_counter(
 # The CLOB's ticks: the SDK builds orders on these only (polymarket's _ALLOWED_TICK_SIZES).
 CLOB_TICKS = frozenset(Decimal(t) for t in ("0.1", "0.01", "0.005", "0.0025", "0.001", "0.0001"))
 _MAX_MIN = Decimal(repr(MAX_MIN_ORDER_SIZE))
+# The refusals given once (``once``), by what and key; forgotten all at once past this many (then
+# each is given once more), so that a long run's memory stays bounded.
+_ONCE_MAX = 100_000
+_given: set[tuple[str, Hashable]] = set()
 
 
-def refuse_reply(what: str, problem: str, **extra: Any) -> None:
-    """Log and count an exchange answer refused as impossible."""
+def refuse_reply(what: str, problem: str, *, once: Hashable | None = None, **extra: Any) -> None:
+    """Log and count an exchange answer refused as impossible; with ``once`` (what identifies
+    it among the answers of its kind), only the first time this process refuses it."""
+    if once is not None:
+        if (what, once) in _given:
+            return
+        if len(_given) >= _ONCE_MAX:
+            _given.clear()
+        _given.add((what, once))
     _refused.add(1, {"what": what})
     log.warning("exchange reply refused", extra={"what": what, "problem": problem, **extra})
 
@@ -91,15 +104,17 @@ def fill_problem(fill: FillReport, side: str, limit: Decimal, left: Decimal) -> 
 
 
 def plausible_fills(
-    fills: Sequence[FillReport], side: str, limit: Decimal, left: Decimal, **extra: Any
+    fills: Sequence[FillReport], side: str, limit: Decimal, left: Decimal, *, order_id: Hashable
 ) -> tuple[FillReport, ...]:
     """The fills that can be our order's (in their order, each within what is left after the
-    ones kept before it); each other one is refused (logged, counted), not the rest."""
+    ones kept before it); each other one is refused (logged, counted: once per order and fill
+    key), not the rest."""
     kept: list[FillReport] = []
     for fill in fills:
         problem = fill_problem(fill, side, limit, left)
         if problem is not None:
-            refuse_reply("fill", problem, fill_key=fill.fill_key, **extra)
+            key = (order_id, fill.fill_key)
+            refuse_reply("fill", problem, once=key, fill_key=fill.fill_key, order_id=order_id)
             continue
         kept.append(fill)
         left -= fill.shares

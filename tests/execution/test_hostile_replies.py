@@ -58,7 +58,8 @@ async def test_one_trade_that_does_not_parse_leaves_the_page_s_others_booked(
     # The unreadable trade may be a fill of the order: it is not closed, it keeps counting.
     order = await pool.fetchrow("SELECT status, filled_shares FROM orderflow_orders")
     assert (order["status"], order["filled_shares"]) == ("OPEN", shares - half)
-    assert {(r["what"], r["trade_id"]) for r in _refusals(caplog)} == {("trade", bad)}
+    refused = [(r["what"], r["trade_id"]) for r in _refusals(caplog)]
+    assert refused == [("trade", bad)]  # once, not at every pass
     clob.trade_patches.clear()  # the exchange mends it: booked, the order filled
     await ex.maintenance()
     order = await pool.fetchrow("SELECT status, filled_shares FROM orderflow_orders")
@@ -126,3 +127,22 @@ async def test_a_book_that_does_not_parse_fails_its_token_only(
     assert rules is not None and rules.min_order_size == 15
     assert [r["what"] for r in _refusals(caplog)] == ["market rules"]
     assert await live.market_rules(TOKEN_YES) is None  # its own pause still holds
+
+
+async def test_a_refused_fill_is_logged_once_not_on_every_pass(
+    pool: asyncpg.Pool,
+    dsn: str,
+    clob: FakeClob,
+    live: LiveBroker,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A fill refused as impossible that the exchange keeps reporting was logged and counted
+    again by every reconciliation pass (every 2 s): one problem, thousands of warnings."""
+    oid, _ = await _resting_buy(pool, dsn, live)
+    bad = clob.fill(oid)
+    [ours] = clob.trade(bad)["maker_orders"]
+    ours["price"] = "0.9"  # above the BUY's limit of 0.30
+    ex = live_executor(pool, dsn, live)
+    for _ in range(3):
+        await ex.maintenance()
+    assert [(r["what"], r["fill_key"]) for r in _refusals(caplog)] == [("fill", bad)]
