@@ -137,7 +137,7 @@ class LiveBroker:
         except UnexpectedResponseError as exc:
             # The exchange answered, with a book that does not parse: this token's read failed,
             # not the exchange (it used to pause every token's reads for a minute).
-            refuse_reply("market rules", f"does not parse: {exc}", token_id=str(token_id))
+            refuse_reply("market rules", problem_of(exc), token_id=str(token_id))
             self.rules.failed(token_id, busy=False)
             return known
         except Exception as exc:  # best effort: nothing of it reaches the trading loop
