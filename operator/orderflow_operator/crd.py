@@ -138,6 +138,13 @@ def status_schema() -> dict[str, Any]:
                 "description": "Orders that may still trade right now: resting on the exchange "
                 "(paper orders rest on the paper exchange too) or sent and in doubt.",
             },
+            "exchange": {
+                "type": "string",
+                "nullable": True,
+                "description": "OK, or what the exchange refuses: KeyRefused (the executor's API "
+                "key for the strategy's mode: no order is sent) or CancelsRefused (live orders "
+                "it will not cancel); the ExchangeRefusing condition says more.",
+            },
             "todayPnlUsd": {
                 "type": "string",
                 "description": "Realized plus unrealized P&L since 00:00 UTC, exact decimal USDC.",
@@ -158,6 +165,7 @@ def crd() -> dict[str, Any]:
         ("State", "string", ".status.state", "Running, Paused, Killed, Invalid …"),
         ("Open", "integer", ".status.openPositions", "open positions"),
         ("Orders", "integer", ".status.liveOrders", "orders resting or in doubt"),
+        ("Exchange", "string", ".status.exchange", "OK, KeyRefused or CancelsRefused"),
         ("PnL", "string", ".status.todayPnlUsd", "today's P&L in USDC"),
         ("Age", "date", ".metadata.creationTimestamp", ""),
     ]

@@ -3,7 +3,8 @@
 * create / update / resume -> :func:`reconcile.reconcile` (idempotent, so all three share it);
 * delete -> :func:`reconcile.finalize` behind kopf's finalizer ``orderflow.io/finalizer``: the
   resource cannot disappear before its strategy is killed and marked deleted;
-* a timer per resource -> :func:`reconcile.refresh` (live figures, Degraded);
+* a timer per resource -> :func:`reconcile.refresh` (live figures, Degraded, ExchangeRefusing;
+  :func:`reconcile.status_events` for what they changed);
 * rows whose resource is gone without its finalizer (removed by hand) -> :mod:`orphans`, at
   start-up (resume) and from the timer;
 * the pool is opened (and the schema migrated) at startup if the database answers, else by the
@@ -243,7 +244,7 @@ def build_registry(
         if result is None:  # being deleted (kopf runs no resume, create or update then)
             return
         patch.status.update(result.status)
-        _post(body, result.events)
+        _post(body, result.events + reconcile.status_events(status, result.status))
         outcome = result.write.outcome.value if result.write else "not-applied"
         name = meta["name"]
         logger.info(f"reconciled strategy {name}: {outcome}, state {result.status['state']}")
@@ -287,8 +288,9 @@ def build_registry(
         row); and a spec whose generation this process has not reconciled. The latter happens
         when another replica led meanwhile (kopf peering): kopf keeps this process's memo over
         the pause and, the spec being the one the other replica handled, runs no handler when
-        this one takes over again, so the memo's verdict is the one from before the pause. Only
-        Normal events are posted from here (the handler that met a spec posted its Warning)."""
+        this one takes over again, so the memo's verdict is the one from before the pause. Of a
+        reconcile's events only the Normal ones are posted from here (the handler that met a
+        spec posted its Warning); the figures' own (:func:`reconcile.status_events`) are."""
         ready = getattr(memo, "ready", None)
         if ready is None:
             return
@@ -312,5 +314,6 @@ def build_registry(
         except _TRANSIENT as exc:
             raise kopf.TemporaryError(str(exc), delay=backoff(1, cap)) from exc
         patch.status.update(fresh)
+        _post(body, reconcile.status_events(status, fresh))
 
     return registry

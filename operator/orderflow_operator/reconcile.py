@@ -68,6 +68,25 @@ def _switch_events(write: store.WriteResult, paused: bool, killed: bool) -> list
     return events
 
 
+def _condition(status: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
+    conditions = status.get("conditions") or ()
+    return next((c for c in conditions if c.get("type") == kind), {})
+
+
+def status_events(previous: Mapping[str, Any], status: Mapping[str, Any]) -> list[Event]:
+    """Events for what the figures changed between two statuses, whoever computed them (a
+    reconcile or the timer): a Warning when the exchange starts refusing (or refuses something
+    else: the key after the cancels), a Normal event when it stops."""
+    before = _condition(previous, "ExchangeRefusing")
+    now = _condition(status, "ExchangeRefusing")
+    was, reason = before.get("status") == "True", before.get("reason")
+    if now.get("status") == "True" and (not was or reason != now.get("reason")):
+        return [Event("Warning", "ExchangeRefusing", str(now.get("message")))]
+    if was and now.get("status") == "False":
+        return [Event("Normal", "ExchangeAccepting", f"{reason} over: {now.get('message')}")]
+    return []
+
+
 async def reconcile(
     pool: asyncpg.Pool,
     target: Target,

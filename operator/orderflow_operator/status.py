@@ -8,7 +8,11 @@ Conditions (Kubernetes style, ``lastTransitionTime`` only moves when ``status`` 
                them, not as the spec asks;
 * ``Degraded`` the executor has not heartbeated for longer than the configured threshold (or
                never did), or its leader does not run this strategy (``EXECUTOR_STRATEGIES``
-               leaves it out).
+               leaves it out);
+* ``ExchangeRefusing`` the exchange refuses the executor's API key for the strategy's mode
+               (KeyRefused: no order of the mode is sent) or the cancels of the strategy's live
+               orders (CancelsRefused: a killed strategy's orders still at the exchange), as the
+               executor records them (migrations 054, 062); also ``status.exchange``.
 
 ``state`` is the one word ``kubectl get ts`` shows, most serious first:
 Killed > Paused > Invalid/Conflict > Degraded > Running (Pending before the first reconcile).
@@ -22,10 +26,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from orderflow_operator.store import Figures
+from orderflow_operator.store import Figures, Refusals
 
 Truth = Literal["True", "False", "Unknown"]
-CONDITION_TYPES = ("Ready", "Paused", "Killed", "Degraded")
+CONDITION_TYPES = ("Ready", "Paused", "Killed", "Degraded", "ExchangeRefusing")
 _INVALID = {"InvalidSpec", "MissingCredentials", "InvalidName"}
 
 
@@ -133,6 +137,43 @@ def degraded_condition(name: str, figures: Figures, stale_after_secs: float) -> 
     return Condition("Degraded", "False", "ExecutorAlive", f"executor heartbeat {int(age)}s ago")
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _cancels_refused(r: Refusals) -> str:
+    return (
+        f"{_plural(r.cancel_refused_orders, 'live order')} still at the exchange, which"
+        f" refuses to cancel {'it' if r.cancel_refused_orders == 1 else 'them'} since"
+        f" {timestamp(r.cancel_refused_since)} ({_plural(r.cancel_refusals, 'refusal')}, the"
+        f" last at {timestamp(r.cancel_last_refused_at)}: {r.cancel_last_why or '-'}); the"
+        " executor keeps asking, at most a minute apart"
+    )
+
+
+def exchange_condition(figures: Figures) -> Condition:
+    """``ExchangeRefusing``: the key refused (the cause of everything else) before cancels."""
+    if not figures.owned:
+        return Condition(
+            "ExchangeRefusing", "Unknown", "NotApplied", "the strategy row is not this resource's"
+        )
+    r = figures.refusals
+    mode = r.mode
+    if r.key_refused_since is not None:
+        message = (
+            f"the exchange refuses the executor's {mode} API key since"
+            f" {timestamp(r.key_refused_since)} ({_plural(r.key_refusals, 'request')} refused,"
+            f" the last at {timestamp(r.key_last_refused_at)}: {r.key_last_error or '-'}): no"
+            f" {mode} order is sent; see the executor's log for what to check"
+        )
+        if r.cancel_refused_orders:
+            message += f"; {_cancels_refused(r)}"
+        return Condition("ExchangeRefusing", "True", "KeyRefused", message)
+    if r.cancel_refused_orders:
+        return Condition("ExchangeRefusing", "True", "CancelsRefused", _cancels_refused(r))
+    return Condition("ExchangeRefusing", "False", "Accepting", "the exchange refuses nothing")
+
+
 def state_of(conditions: Sequence[Condition]) -> str:
     by_type = {c.type: c for c in conditions}
     ready = by_type.get("Ready")
@@ -167,6 +208,7 @@ def build_status(
         ready or Condition("Ready", "Unknown", "Pending", "not reconciled yet"),
         *switch_conditions(figures),
         degraded_condition(name, figures, stale_after_secs),
+        refusing := exchange_condition(figures),
     ]
     age = figures.heartbeat_age_secs
     return {
@@ -176,6 +218,7 @@ def build_status(
         "settingsGeneration": figures.generation if figures.owned else None,
         "openPositions": figures.open_positions,
         "liveOrders": figures.live_orders,
+        "exchange": {"True": refusing.reason, "False": "OK"}.get(refusing.status),
         "todayPnlUsd": usd(figures.today_pnl),
         "lastSignalAt": timestamp(figures.last_signal_at),
         "executorHeartbeatAt": timestamp(figures.heartbeat_at),

@@ -173,6 +173,24 @@ async def retire_strategy(conn: asyncpg.Connection, *, name: str, source: str) -
 
 
 @dataclass(frozen=True, slots=True)
+class Refusals:
+    """What the exchange refuses of the strategy, as the executor records it (migrations 054,
+    062): its API key for the strategy's mode (``orderflow_exchange_keys``: no order of the mode
+    is sent), and the cancels of live orders still at the exchange (``cancel_refusals``)."""
+
+    mode: str = "paper"  # the strategy's, whose API key is meant
+    key_refused_since: datetime | None = None  # None: the key is not refused
+    key_refusals: int = 0  # requests refused since
+    key_last_refused_at: datetime | None = None
+    key_last_error: str | None = None
+    cancel_refused_orders: int = 0  # live orders whose cancels were refused
+    cancel_refusals: int = 0  # refusals of their cancels in all
+    cancel_refused_since: datetime | None = None  # the first of them
+    cancel_last_refused_at: datetime | None = None
+    cancel_last_why: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Figures:
     """What the status reports, read in one round trip (all times from the database clock)."""
 
@@ -191,12 +209,23 @@ class Figures:
     heartbeat_age_secs: float | None
     executor_runs_only: tuple[str, ...]  # the leader's EXECUTOR_STRATEGIES; empty: every one
     now: datetime
+    refusals: Refusals = Refusals()
 
 
 _FIGURES = """
 WITH s AS (
-    SELECT paused, killed, pause_held, kill_held, generation, source, deleted_at
+    SELECT paused, killed, pause_held, kill_held, generation, source, deleted_at, settings
       FROM orderflow_strategies WHERE name = $1
+), k AS (
+    SELECT k.* FROM orderflow_exchange_keys k, s
+     WHERE k.mode = coalesce(s.settings->>'mode', 'paper')
+), c AS (
+    SELECT count(*) AS orders, coalesce(sum(cancel_refusals), 0) AS refusals,
+           coalesce(min(cancel_refused_since), min(cancel_refused_at)) AS since,
+           max(cancel_refused_at) AS last_at,
+           (array_agg(cancel_refused_why ORDER BY cancel_refused_at DESC))[1] AS last_why
+      FROM orderflow_orders
+     WHERE strategy = $1 AND status IN ('INTENT', 'OPEN') AND cancel_refusals > 0
 ), today AS (
     SELECT (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS start
 ), hb AS (
@@ -227,7 +256,18 @@ SELECT
     (SELECT at FROM hb) AS heartbeat_at,
     extract(epoch FROM now() - (SELECT at FROM hb))::float8 AS heartbeat_age_secs,
     coalesce((SELECT runs_only FROM hb), '{}') AS executor_runs_only,
-    now() AS now
+    now() AS now,
+    coalesce((SELECT settings->>'mode' FROM s), 'paper') AS mode,
+    (SELECT refused_since FROM k) AS key_refused_since,
+    coalesce((SELECT refusals FROM k), 0) AS key_refusals,
+    (SELECT last_refused_at FROM k) AS key_last_refused_at,
+    (SELECT last_error FROM k) AS key_last_error,
+    c.orders AS cancel_refused_orders,
+    c.refusals AS cancel_refusals,
+    c.since AS cancel_refused_since,
+    c.last_at AS cancel_last_refused_at,
+    c.last_why AS cancel_last_why
+FROM c
 """
 
 
@@ -241,6 +281,9 @@ async def read_figures(conn: asyncpg.Connection, *, name: str, source: str) -> F
     Today's P&L is ``orderflow_performance.total_pnl`` for today's UTC date when the accounting
     has written it, else realized P&L of positions closed today plus realized and unrealized
     P&L of the open ones.
+
+    The exchange's refusals (:class:`Refusals`): its refusal of the executor's API key for the
+    strategy's mode, and live orders whose cancels it refused.
     """
     row = await conn.fetchrow(_FIGURES, name, source)
     assert row is not None
@@ -260,6 +303,18 @@ async def read_figures(conn: asyncpg.Connection, *, name: str, source: str) -> F
         heartbeat_age_secs=row["heartbeat_age_secs"],
         executor_runs_only=tuple(row["executor_runs_only"]),
         now=row["now"],
+        refusals=Refusals(
+            mode=row["mode"],
+            key_refused_since=row["key_refused_since"],
+            key_refusals=row["key_refusals"],
+            key_last_refused_at=row["key_last_refused_at"],
+            key_last_error=row["key_last_error"],
+            cancel_refused_orders=row["cancel_refused_orders"],
+            cancel_refusals=row["cancel_refusals"],
+            cancel_refused_since=row["cancel_refused_since"],
+            cancel_last_refused_at=row["cancel_last_refused_at"],
+            cancel_last_why=row["cancel_last_why"],
+        ),
     )
 
 

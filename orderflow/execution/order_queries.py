@@ -84,11 +84,13 @@ async def update_order(
 
 async def note_cancels_refused(conn: asyncpg.Connection, why: Mapping[int, str]) -> None:
     """The exchange refused the cancels of these live orders (by row id, with why): one more
-    refusal each, for ``orderflow strategy status`` (migration 054). Closed orders are left."""
+    refusal each, for ``orderflow strategy status`` (migration 054) and the TradingStrategy's
+    status (the first refusal's time, migration 062). Closed orders are left."""
     await conn.execute(
         """
         UPDATE orderflow_orders o
            SET cancel_refusals = o.cancel_refusals + 1, cancel_refused_at = clock_timestamp(),
+               cancel_refused_since = coalesce(o.cancel_refused_since, clock_timestamp()),
                cancel_refused_why = r.why
           FROM unnest($1::bigint[], $2::text[]) AS r (id, why)
          WHERE o.id = r.id AND o.status IN ('INTENT', 'OPEN')

@@ -52,7 +52,7 @@ def test_crd_shape() -> None:
     version = spec["versions"][0]
     assert version["name"] == "v1alpha1" and version["subresources"] == {"status": {}}
     columns = [c["name"].upper() for c in version["additionalPrinterColumns"]]
-    assert columns == ["MODE", "STATE", "OPEN", "ORDERS", "PNL", "AGE"]
+    assert columns == ["MODE", "STATE", "OPEN", "ORDERS", "EXCHANGE", "PNL", "AGE"]
 
 
 def test_every_settings_field_is_in_the_schema_with_its_bounds() -> None:
