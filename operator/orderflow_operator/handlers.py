@@ -5,8 +5,8 @@
   resource cannot disappear before its strategy is killed and marked deleted;
 * a timer per resource -> :func:`reconcile.refresh` (live figures, Degraded, ExchangeRefusing;
   :func:`reconcile.status_events` for what they changed);
-* rows whose resource is gone without its finalizer (removed by hand) -> :mod:`orphans`, at
-  start-up (resume) and from the timer;
+* rows whose resource is gone without its finalizer (removed by hand) -> :mod:`orphans`, one
+  operator-wide task (started at startup, stopped at cleanup) that looks every status interval;
 * the pool is opened (and the schema migrated) at startup if the database answers, else by the
   first handler that needs it: startup never waits for the database, because kopf serves the
   liveness endpoint only after its startup handlers have finished, and a pod whose probes do not
@@ -26,16 +26,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
 import kopf
+from kubernetes import client
 
 from orderflow import db
 from orderflow.errors import DatabaseError
 from orderflow.migrate import migrate
-from orderflow_operator import orphans, reconcile, store
+from orderflow_operator import kube, orphans, reconcile, store
+from orderflow_operator.cluster import Cluster
 from orderflow_operator.config import OperatorSettings
 from orderflow_operator.crd import GROUP, RESOURCE
 from orderflow_operator.scope import needs_scanning
@@ -135,7 +137,12 @@ def _post(body: kopf.Body, events: list[reconcile.Event]) -> None:
 
 
 def build_registry(
-    config: OperatorSettings, dsn: str, *, namespaces: Sequence[str] = (), login: bool = True
+    config: OperatorSettings,
+    dsn: str,
+    *,
+    namespaces: Sequence[str] = (),
+    login: bool = True,
+    kubernetes: Callable[[], client.ApiClient] | None = None,
 ) -> kopf.OperatorRegistry:
     """All handlers, bound to ``config`` and the database at ``dsn``.
 
@@ -146,6 +153,9 @@ def build_registry(
     A registry made here does not get kopf's implicit fallback logins (only kopf's global default
     registry has them), so we register the same one explicitly; tests pass ``login=False`` and
     add their own.
+
+    ``kubernetes``: a client for what the operator asks the API outside kopf (:mod:`cluster`);
+    by default logged in like kubectl too. Tests pass one for their API server.
     """
     registry = kopf.OperatorRegistry()
     cap = config.retry_max_delay_secs
@@ -159,20 +169,24 @@ def build_registry(
 
     database = Database(dsn)
     scanning = needs_scanning(namespaces)
-    sweeper = orphans.Sweeper(namespaces, config.status_interval_secs)
+    connect = kubernetes or (lambda: kube.api_client(kube.OPERATOR_AGENT))
+    sweeper = orphans.Sweeper(namespaces, config.status_interval_secs, Cluster(connect))
     orphans.register_index(registry)
 
     @kopf.on.startup(registry=registry)
-    async def open_database(settings: kopf.OperatorSettings, **_: Any) -> None:
-        """One attempt, never a wait: handlers open the pool themselves while it is closed."""
+    async def open_database(settings: kopf.OperatorSettings, **kw: Any) -> None:
+        """One attempt, never a wait: handlers open the pool themselves while it is closed.
+        Then the orphan sweep starts (it opens the pool itself too)."""
         configure_kopf(settings, scanning=scanning)
         try:
             await database.pool()
         except _TRANSIENT as exc:
             log.warning(f"database not reachable at start-up, handlers retry: {exc}")
+        sweeper.start(database.pool, orphans.index_of(kw), settings)
 
     @kopf.on.cleanup(registry=registry)
     async def close_database(**_: Any) -> None:
+        await sweeper.stop()
         await database.close()
 
     @kopf.on.probe(id="database", registry=registry)
@@ -231,12 +245,10 @@ def build_registry(
         memo: kopf.Memo,
         retry: int,
         logger: logging.Logger | logging.LoggerAdapter[Any],
-        **kw: Any,
+        **_: Any,
     ) -> None:
         try:
             result = await reconcile_into_memo(meta, spec, status, memo)
-            if kw.get("reason") == kopf.Reason.RESUME:  # start-up: resources gone meanwhile
-                await sweeper.sweep(await database.pool(), orphans.index_of(kw), logger)
         except _TRANSIENT as exc:
             delay = backoff(retry, cap)
             logger.warning(f"transient error, retry in {delay:.1f}s: {exc}")
@@ -278,7 +290,7 @@ def build_registry(
         patch: kopf.Patch,
         memo: kopf.Memo,
         logger: logging.Logger | logging.LoggerAdapter[Any],
-        **kw: Any,
+        **_: Any,
     ) -> None:
         """Live figures; waits for this process's first reconcile of the object (resume or
         create), whose Ready verdict and generation it then repeats.
@@ -295,7 +307,6 @@ def build_registry(
         if ready is None:
             return
         try:
-            await sweeper.sweep(await database.pool(), orphans.index_of(kw), logger)
             if ready.reason == "NameConflict" or memo.generation != meta.get("generation"):
                 result = await reconcile_into_memo(meta, spec, status, memo)
                 if result is None:

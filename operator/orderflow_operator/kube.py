@@ -1,5 +1,6 @@
 """The ``kubernetes`` client logged in like kubectl, for what runs outside kopf: the uninstall
-hook (``retire``) and the operator's check, before kopf starts, that there is a cluster.
+hook (``retire``), the operator's check, before kopf starts, that there is a cluster, and its
+orphan sweep's reads (``cluster``).
 
 Without that check kopf ran on without one: with no credentials its login handler failed and was
 retried every 60 s with a traceback, forever; with an API server that does not answer it retried
@@ -17,6 +18,8 @@ from urllib3.exceptions import HTTPError
 from orderflow import __version__
 from orderflow.errors import OrderflowError
 
+# The User-Agent of the operator's own requests (kopf's carry kopf's).
+OPERATOR_AGENT = "orderflow-operator"
 # How long the start-up check waits for the API server's answer.
 CHECK_TIMEOUT_SECS = 10.0
 

@@ -15,7 +15,7 @@ un-killing needs a valid spec.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -209,26 +209,40 @@ async def finalize(pool: asyncpg.Pool, target: Target) -> Result:
     return Result({}, events, write)
 
 
-async def retire_orphans(
+async def orphaned(
     pool: asyncpg.Pool,
     *,
     exists: Callable[[Target], bool],
     watched: Callable[[str], bool],
 ) -> list[Target]:
-    """Kill and mark deleted, like :func:`finalize`, every live row a resource in a ``watched``
-    namespace owns while that resource does not ``exist``: its finalizer was removed by hand
-    (or it vanished while no operator ran), so nothing retired it and the executor kept trading
-    it with nobody managing it. A deleted resource means "stop". The targets retired."""
-    retired = []
+    """The resources of every live row a resource in a ``watched`` namespace owns while that
+    resource does not ``exist`` (as far as the caller knows): its finalizer was removed by hand
+    (or it vanished while no operator ran), so nothing retired it."""
+    found = []
     async with pool.acquire() as conn:
         for name, source in await store.managed_rows(conn):
             owner = store.managed_by(source)
             if owner is None or not watched(owner[0]):
                 continue
             target = Target(namespace=owner[0], name=owner[1])
-            if target.name != name or exists(target):
+            if target.name == name and not exists(target):
+                found.append(target)
+    return found
+
+
+async def retire(
+    pool: asyncpg.Pool, targets: Iterable[Target], *, exists: Callable[[Target], bool]
+) -> list[Target]:
+    """Kill and mark deleted, like :func:`finalize`, the rows of these resources, which are
+    gone (the executor kept trading them with nobody managing them; a deleted resource means
+    "stop") — but one that does ``exist`` by now, asked just before its write. The targets
+    retired."""
+    retired = []
+    async with pool.acquire() as conn:
+        for target in targets:
+            if exists(target):
                 continue
-            write = await store.retire_strategy(conn, name=name, source=source)
+            write = await store.retire_strategy(conn, name=target.name, source=target.source)
             if write.outcome is store.Outcome.UPDATED:
                 retired.append(target)
     return retired

@@ -14,8 +14,8 @@ from orderflow_operator import kube
 from orderflow_operator.config import OperatorSettings
 from orderflow_operator.handlers import build_registry
 
-# The User-Agent of the start-up check (kopf's own requests carry kopf's).
-OPERATOR_AGENT = "orderflow-operator"
+# The User-Agent of the start-up check and the orphan sweep (kopf's own requests carry kopf's).
+OPERATOR_AGENT = kube.OPERATOR_AGENT
 
 
 class KopfRecordFilter(logging.Filter):

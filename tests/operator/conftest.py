@@ -29,6 +29,7 @@ import kopf
 import pytest
 import yaml
 from kopf.testing import KopfRunner
+from kubernetes import client
 
 from orderflow_operator.config import OperatorSettings
 from orderflow_operator.handlers import build_registry
@@ -225,6 +226,12 @@ async def second_dsn(pg_server_dsn: str, pg_template: str) -> AsyncIterator[str]
         yield url
 
 
+def client_of(server: kmock.KubernetesEmulator) -> client.ApiClient:
+    """A ``kubernetes`` client for kmock (the operator's own reads, outside kopf)."""
+    configuration = client.Configuration(host=str(server.url).rstrip("/"))
+    return client.ApiClient(configuration)
+
+
 @asynccontextmanager
 async def operator_running(
     server: kmock.KubernetesEmulator,
@@ -241,7 +248,13 @@ async def operator_running(
     Entering and leaving happen in a worker thread: the kmock server lives on this test's event
     loop, which must keep serving while kopf starts and stops.
     """
-    registry = build_registry(config or operator_config(), dsn, namespaces=namespaces, login=False)
+    registry = build_registry(
+        config or operator_config(),
+        dsn,
+        namespaces=namespaces,
+        login=False,
+        kubernetes=lambda: client_of(server),
+    )
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
