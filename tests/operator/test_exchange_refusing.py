@@ -57,6 +57,18 @@ def posted(api: kmock.KubernetesEmulator, name: str, reason: str) -> list[dict[s
     return [e for e in events(api, name) if e.get("reason") == reason]
 
 
+async def wait_posted(
+    api: kmock.KubernetesEmulator, name: str, reason: str
+) -> list[dict[str, Any]]:
+    """The Events of ``reason`` once there is one: kopf posts Events from a queue of its own,
+    after the status patch that a test sees first."""
+
+    async def probe() -> list[dict[str, Any]]:
+        return posted(api, name, reason)
+
+    return await eventually(probe, bool, what=f"a {reason} Event on {name}")
+
+
 async def test_a_killed_strategy_whose_cancels_the_exchange_refuses_says_so(
     api: kmock.KubernetesEmulator, dsn: str, pool: asyncpg.Pool
 ) -> None:
@@ -81,14 +93,14 @@ async def test_a_killed_strategy_whose_cancels_the_exchange_refuses_says_so(
                 assert "not_canceled" in message and "since 20" in message, message
                 status = status_of(api, "whale")
                 assert status["state"] == "Killed" and status["exchange"] == "CancelsRefused"
-                [warning] = posted(api, "whale", "ExchangeRefusing")
+                [warning] = await wait_posted(api, "whale", "ExchangeRefusing")
                 assert warning["type"] == "Warning", warning
                 assert "1 live order still at the exchange" in warning["message"], warning
 
                 clob.report(order_id, "LIVE")  # the exchange lets it go: the kill cancels it
                 cond = await wait_refusing(api, "whale", "False")
                 assert status_of(api, "whale")["exchange"] == "OK"
-                [ended] = posted(api, "whale", "ExchangeAccepting")
+                [ended] = await wait_posted(api, "whale", "ExchangeAccepting")
                 assert ended["type"] == "Normal", ended
                 assert len(posted(api, "whale", "ExchangeRefusing")) == 1  # once, not per tick
     finally:
@@ -125,7 +137,7 @@ async def test_a_live_strategy_whose_api_key_the_exchange_refuses_says_so(
                 assert "refuses the executor's live API key since 20" in message, message
                 assert "1 request refused" in message and "401" in message, message
                 assert status_of(api, "whale")["exchange"] == "KeyRefused"
-                [warning] = posted(api, "whale", "ExchangeRefusing")
+                [warning] = await wait_posted(api, "whale", "ExchangeRefusing")
                 assert warning["type"] == "Warning", warning
                 # A paper strategy sends nothing with the key: not concerned.
                 assert refusing(api, "paper-whale")["status"] == "False"
@@ -133,7 +145,7 @@ async def test_a_live_strategy_whose_api_key_the_exchange_refuses_says_so(
 
                 clob.creds.update(keys)  # the key is accepted again (the next check says so)
                 await wait_refusing(api, "whale", "False")
-                assert posted(api, "whale", "ExchangeAccepting")
+                assert await wait_posted(api, "whale", "ExchangeAccepting")
     finally:
         await conn.close()
         await broker.close()
