@@ -19,6 +19,9 @@ Styles (shares of the trading wallets; market makers come on top):
 * ``wash``         — member of a wash ring: churns volume with its partners off the book; one
                      member of most rings is the *showcase* that buys near-certain winners at
                      0.50 from its partners; wash wallets also place a few real bets;
+* ``arbitrageur``  — a bot that buys a complete set (every outcome of a market) when the asks,
+                     fees included, sum below its payout, and holds it to resolution; none by
+                     default (``Population.shares``), and no view: its skill is 0;
 * ``market_maker`` — rests orders on both sides of several books and earns the spread; its
                      quotes lean toward the truth by its skill.
 """
@@ -40,6 +43,7 @@ Style = Literal[
     "penny_picker",
     "wash",
     "lucky",
+    "arbitrageur",
 ]
 
 # truly_skilled = skill >= this (3 cents of information edge).
@@ -69,6 +73,8 @@ PROFILES: dict[Style, Profile] = {
     "penny_picker": Profile(0.08, (2_000, 30_000), (2.0, 8.0), (0.02, 0.08), 0.0, (0.95, 0.99)),
     "lucky": Profile(0.13, (100, 1_500), (0.05, 0.25), (0.15, 0.40), 0.0, (0.03, 0.40)),
     "wash": Profile(0.15, (2_000, 20_000), (0.3, 1.0), (0.03, 0.10), 0.2, (0.05, 0.95)),
+    # none unless a population names a share; scans every open market 24-96 times a day
+    "arbitrageur": Profile(0.0, (5_000, 50_000), (24.0, 96.0), (0.02, 0.10), 0.0, (0.01, 0.99)),
 }
 
 
@@ -155,6 +161,8 @@ def _trader(rng: random.Random, style: Style, pop: Population) -> Wallet:
         p.exit_prob,
         p.price_range,
     )
+    if style == "arbitrageur":  # it forms no view: what it knows never enters its trades
+        wallet.skill = 0.0
     if wallet.skill >= SKILLED_THRESHOLD:
         wallet.activity *= pop.skilled_activity
     if style == "panic_seller":
@@ -188,6 +196,8 @@ def make_wallets(
     styles: list[Style] = []
     for style in PROFILES:
         share = profile(style, pop).share
+        if share == 0 and style == "arbitrageur":  # none unless named
+            continue
         styles.extend([style] * max(low if style == "wash" else 1, round(share * count)))
     styles = styles[:count]
     while len(styles) < count:
@@ -211,7 +221,8 @@ def _mix_maker_skill(rng: random.Random, wallets: list[Wallet]) -> None:
         donors = [
             w
             for w in wallets
-            if w.style != "market_maker" and (w.skill >= SKILLED_THRESHOLD) == want_skilled
+            if w.style not in ("market_maker", "arbitrageur")
+            and (w.skill >= SKILLED_THRESHOLD) == want_skilled
         ]
         if donors:
             donor, maker = rng.choice(donors), rng.choice(makers)

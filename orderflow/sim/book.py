@@ -82,6 +82,14 @@ class Book:
             return None
         return yes if outcome == 0 else 100 - yes
 
+    def depth_at(self, side: Side, outcome: int, cents: int) -> int:
+        """Shares resting at ``cents`` (in the taker's token terms) that a taker of (side,
+        outcome) would meet there, before any maker's holdings limit."""
+        consumes_asks = (side == "BUY") == (outcome == 0)
+        yes = cents if outcome == 0 else 100 - cents
+        side_ = self.asks if consumes_asks else self.bids
+        return sum(o.remaining for o in side_ if o.yes_cents == yes)
+
     def walk(
         self,
         side: Side,
@@ -95,7 +103,8 @@ class Book:
     ) -> list[Take]:
         """Fill a taker order against the book, best first, up to its limit and size.
 
-        A BUY is bounded by ``max_collateral`` (base units), a SELL by ``max_shares``. A maker
+        A BUY is bounded by ``max_collateral`` (base units) and, when it is not 0, by
+        ``max_shares``; a SELL by ``max_shares``. A maker
         SELL order is good only for the shares its owner still holds (``maker_holdings`` maps a
         wallet index to its holdings, keyed ``key_base + outcome``). Filled orders leave the
         book; the taker's own orders are skipped.
@@ -118,6 +127,8 @@ class Book:
                 n = min(n, held - held % SHARE_STEP)
             if side == "BUY":
                 n = min(n, cash_left * 100 // cents // SHARE_STEP * SHARE_STEP)
+                if max_shares:  # a BUY of so many shares (a complete set's leg)
+                    n = min(n, shares_left)
             else:
                 n = min(n, shares_left)
             if n <= 0:
@@ -134,6 +145,9 @@ class Book:
                 resting.remove(order)
             if side == "BUY":
                 cash_left -= n * cents // 100
+                shares_left -= n
+                if max_shares and shares_left <= 0:
+                    break
             else:
                 shares_left -= n
                 if shares_left <= 0:

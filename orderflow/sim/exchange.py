@@ -271,8 +271,9 @@ def take(
     shares: int = 0,
     reason: str,
 ) -> Match | None:
-    """A taker order against the book of ``ci`` (BUY up to ``budget`` collateral, SELL
-    ``shares``), limited to ``limit_cents``; books every party and records the match."""
+    """A taker order against the book of ``ci`` (BUY up to ``budget`` collateral and, when
+    given, ``shares``; SELL ``shares``), limited to ``limit_cents``; books every party and
+    records the match."""
     w = st.wallets[wi]
     book = refresh(st, now, ci)
     best = book.taker_price(side, outcome)

@@ -14,7 +14,9 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-TakerStyle = Literal["retail", "whale", "panic_seller", "penny_picker", "lucky", "wash"]
+TakerStyle = Literal[
+    "retail", "whale", "panic_seller", "penny_picker", "lucky", "wash", "arbitrageur"
+]
 Range = tuple[float, float]
 
 
@@ -117,4 +119,7 @@ VARIANTS: dict[str, Population] = {
     "skilled_many_strong": Population(
         skilled_share=0.15, skilled_range=(0.1, 0.2), skilled_activity=2.0
     ),
+    # complete-set arbitrageurs: 10 % of the wallets buy every outcome of a market when the asks
+    # (fees included) sum to at most its payout, and hold to resolution
+    "arbitrageurs": Population(shares={"arbitrageur": 0.1}),
 }

@@ -8,9 +8,10 @@ Each figure is honest about its sample:
   truth gives no skill, e.g. market makers of the first simulator, excluded);
 * precision of the top tiers (WHALE, SMART): the share of those wallets that are truly skilled,
   and recall: the share of skilled wallets that got there;
-* who else got there: market makers, wash-ring wallets, penny pickers and lucky wallets in the
-  top tiers, whatever their skill (following none of them pays: one earns a spread, one trades
-  with itself, one buys favourites at their price, one hit a few long shots).
+* who else got there: market makers, wash-ring wallets, penny pickers, lucky wallets and
+  complete-set arbitrageurs in the top tiers, whatever their skill (following none of them pays:
+  one earns a spread, one trades with itself, one buys favourites at their price, one hit a few
+  long shots, one buys every outcome at once and each leg alone is a coin flip).
 
 The forward test (scores as of a date against the edge realised after it) needs the ledger, not
 the truth: :mod:`orderflow.backtest.forward`.
@@ -104,15 +105,18 @@ class ScoreQuality:
     top_tier_wash: int = 0
     top_tier_penny_pickers: int = 0
     top_tier_lucky: int = 0
+    top_tier_arbitrageurs: int = 0
 
     @property
     def top_tier_traps(self) -> int:
-        """Market makers, wash-ring members, penny pickers and lucky wallets in WHALE/SMART."""
+        """Market makers, wash-ring members, penny pickers, lucky wallets and complete-set
+        arbitrageurs in WHALE/SMART."""
         return (
             self.top_tier_market_makers
             + self.top_tier_wash
             + self.top_tier_penny_pickers
             + self.top_tier_lucky
+            + self.top_tier_arbitrageurs
         )
 
     @property
@@ -149,4 +153,5 @@ def score_quality(scores: Sequence[ScoredWallet], truth: Truth) -> ScoreQuality:
         top_tier_wash=sum(1 for _, t in top if is_wash(t)),
         top_tier_penny_pickers=sum(1 for _, t in top if t.style == "penny_picker"),
         top_tier_lucky=sum(1 for _, t in top if t.style == "lucky"),
+        top_tier_arbitrageurs=sum(1 for _, t in top if t.style == "arbitrageur"),
     )

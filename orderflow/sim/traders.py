@@ -8,6 +8,7 @@ with the same timing, sizes and turnover.
 
 from __future__ import annotations
 
+from orderflow.sim.arbitrage import arbitrage
 from orderflow.sim.exchange import MIN_SHARES, State, direct, fair_value, refresh, take
 from orderflow.sim.markets import HOUR
 
@@ -32,6 +33,9 @@ def act(st: State, now: float, wi: int) -> None:
     if not st.open:
         return
     w = st.wallets[wi]
+    if w.style == "arbitrageur":
+        arbitrage(st, now, wi)
+        return
     held = [
         k
         for k, n in sorted(w.holdings.items())
