@@ -5,7 +5,8 @@ default gives the same bytes as before the knob existed. Each field changes one 
 feature of a real market: more or fewer wallets of a style, penny pickers at dearer favourites,
 lucky wallets with a few large bets, smaller or larger skill, market makers that also take
 directional positions, wash pairs or larger rings, showcase trades at the market's price rather
-than at 0.50. Style and skill stay independent unless ``skilled_activity`` says otherwise.
+than at 0.50, complete-set arbitrageurs (none unless ``shares`` names them). Style and skill stay
+independent unless ``skilled_activity`` says otherwise.
 """
 
 from __future__ import annotations

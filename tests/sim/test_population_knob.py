@@ -91,3 +91,38 @@ def test_a_population_is_validated() -> None:
         Population(penny_prices=(0.99, 0.97))
     with pytest.raises(ValueError, match="sum to at most 1"):
         Population(shares={"lucky": 0.6, "wash": 0.6})
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_arbitrageurs_buy_complete_sets_below_their_payout(seed: int) -> None:
+    """Each arbitrage is a taker BUY of every outcome of one market at one instant, the same
+    shares on each leg (YES and NO of a binary market; YES, or NO, on every leg of a neg-risk
+    event), costing less than the set pays, fees included; arbitrageurs have no view."""
+    world = _small(VARIANTS["arbitrageurs"], seed=seed)
+    arbs = {w.address for w in world.wallets if w.style == "arbitrageur"}
+    assert len(arbs) == 8 and all(w.skill == 0 for w in world.wallets if w.address in arbs)
+    legs_of: dict[int, list[int]] = {}
+    for c in world.conditions:
+        legs_of.setdefault(c.event, []).append(c.index)
+    sets: dict[tuple[str, float], list[Match]] = {}
+    for m in world.events:
+        if isinstance(m, Match) and m.taker in arbs:
+            assert m.reason == "arbitrage" and m.side == "BUY"
+            sets.setdefault((m.taker, m.time), []).append(m)
+    kinds: Counter[str] = Counter()
+    for ms in sets.values():
+        c = world.conditions[ms[0].condition]
+        assert len({m.shares for m in ms}) == 1
+        shares = ms[0].shares
+        if c.neg_risk:
+            assert sorted(m.condition for m in ms) == legs_of[c.event]
+            assert len({m.outcome for m in ms}) == 1
+            pays = shares * (len(ms) - 1 if ms[0].outcome == 1 else 1)
+            kinds["neg-risk NO" if ms[0].outcome == 1 else "neg-risk YES"] += 1
+        else:
+            assert sorted(m.outcome for m in ms) == [0, 1] and ms[0].condition == ms[1].condition
+            pays = shares
+            kinds["binary"] += 1
+        assert sum(m.usdc + m.fee for m in ms) < pays
+    assert kinds["binary"] and kinds["neg-risk YES"], kinds
+    assert not any(w.style == "arbitrageur" for w in _small(Population()).wallets)
