@@ -6,13 +6,14 @@
 
 Each variant is a named ``orderflow.sim.population.VARIANTS`` population (more penny pickers at
 dearer favourites, market makers that also bet, wash pairs or rings of five trading at the
-market's price, lucky wallets with a few large bets, a small edge traded often, a strong edge).
-Each world is imported through the listener's file path into a fresh database and scored by a
-full reputation run; against the hidden truth: the AUC of the score, truly skilled vs not; the
-WHALE/SMART wallets, the truly skilled among them (precision) and the traps among them (market
-makers, wash-ring members, penny pickers, lucky wallets, whatever their skill); the top 15 by
-score. One markdown row per variant (docs/reputation.md "Populations the score was not tuned
-on"). Uses ``--dsn`` / ``DATABASE_URL`` or a private embedded PostgreSQL.
+market's price, lucky wallets with a few large bets, a small edge traded often, a strong edge,
+complete-set arbitrageurs). Each world is imported through the listener's file path into a fresh
+database and scored by a full reputation run; against the hidden truth: the AUC of the score,
+truly skilled vs not; the WHALE/SMART wallets, the truly skilled among them (precision) and the
+traps among them (market makers, wash-ring members, penny pickers, lucky wallets, complete-set
+arbitrageurs, whatever their skill); the top 15 by score. One markdown row per variant
+(docs/reputation.md "Populations the score was not tuned on"). Uses ``--dsn`` /
+``DATABASE_URL`` or a private embedded PostgreSQL.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ async def score_world(pool: asyncpg.Pool, sim: SimConfig, work: Path) -> tuple[T
         "wash": sum(is_wash(t) for t in top),
         "penny": sum(t.style == "penny_picker" for t in top),
         "maker": sum(t.style == "market_maker" for t in top),
+        "arb": sum(t.style == "arbitrageur" for t in top),
     }
     return truth, World(sim.seed, score_quality(scores, truth), listed)
 
@@ -98,12 +100,12 @@ def row(name: str, days: float, worlds: list[World]) -> str:
     auc = f"{statistics.fmean(aucs):.3f} ({min(aucs):.2f}-{max(aucs):.2f})" if aucs else "—"
     listed = " / ".join(
         f"{statistics.fmean(w.listed[k] for w in worlds):.1f}"
-        for k in ("skilled", "lucky", "wash", "penny", "maker")
+        for k in ("skilled", "lucky", "wash", "penny", "maker", "arb")
     )
     traps = " / ".join(
         str(sum(getattr(x, f) for x in q))
         for f in ("top_tier_market_makers", "top_tier_penny_pickers", "top_tier_wash",
-                  "top_tier_lucky")
+                  "top_tier_lucky", "top_tier_arbitrageurs")
     )  # fmt: skip
     seeds = ",".join(str(w.seed) for w in worlds)
     return (
@@ -114,8 +116,8 @@ def row(name: str, days: float, worlds: list[World]) -> str:
 
 HEADER = (
     "| population | days | seeds | truly skilled | AUC mean (min-max) | WHALE/SMART (skilled) "
-    "| precision | makers / penny / wash / lucky in WHALE/SMART | top 15: skilled / lucky / "
-    "wash / penny / maker |\n|---|---|---|---|---|---|---|---|---|"
+    "| precision | makers / penny / wash / lucky / arbitrageurs in WHALE/SMART | top 15: skilled "
+    "/ lucky / wash / penny / maker / arbitrageur |\n|---|---|---|---|---|---|---|---|---|"
 )
 
 

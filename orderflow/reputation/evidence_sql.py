@@ -118,6 +118,43 @@ SELECT t.wallet_address, t.token_id,
  GROUP BY t.wallet_address, t.token_id
 """
 
+# Complete sets (the HEDGED flag, orderflow.reputation.flags): per (wallet, event), the payout
+# what its decisions hold (shares its taker fills bought and did not sell: every taker fill, its
+# maker fills being liquidity provision) receives whatever the outcome, in micro-USDC, at most
+# what those buys paid; summed per wallet. A standard market: the fewer of its YES and NO
+# shares. A neg-risk event, where exactly one leg wins: if leg k wins the wallet receives its YES
+# on k and its NO on every other leg, so the least of sum(NO) + (YES_k - NO_k) over the legs --
+# a leg it never traded (the event's legs in orderflow_conditions) counting 0. Integers: exact,
+# in any order. The per-wallet replay: orderflow.reputation.per_wallet.hedged_volume.
+HEDGED_CTES = """legs AS (
+    SELECT p.wallet_address, p.event_id, p.market_id,
+           p.event_id IS DISTINCT FROM p.market_id AS neg_risk,
+           coalesce(sum(p.kept_u) FILTER (WHERE p.outcome_index = 0), 0) AS yes_u,
+           coalesce(sum(p.kept_u) FILTER (WHERE p.outcome_index = 1), 0) AS no_u,
+           sum(p.taker_buy_u) AS buy_u
+      FROM rep_positions p
+     WHERE p.event_id IS NOT NULL AND p.market_id IS NOT NULL
+     GROUP BY p.wallet_address, p.event_id, p.market_id
+), event_legs AS (
+    SELECT left(c.question_id, 64) || '00' AS event_id, count(*) AS legs
+      FROM orderflow_conditions c
+     WHERE c.neg_risk
+     GROUP BY 1
+), sets AS (
+    SELECT l.wallet_address,
+           least(sum(l.buy_u),
+                 CASE WHEN NOT bool_or(l.neg_risk) THEN least(sum(l.yes_u), sum(l.no_u))
+                      ELSE sum(l.no_u)
+                           + least(min(l.yes_u - l.no_u),
+                                   CASE WHEN count(*) < max(n.legs) THEN 0 END)
+                 END) AS hedged_u
+      FROM legs l
+      LEFT JOIN event_legs n ON n.event_id = l.event_id
+     GROUP BY l.wallet_address, l.event_id
+), hedged AS (
+    SELECT wallet_address, sum(hedged_u) AS hedged_u FROM sets GROUP BY wallet_address
+)"""
+
 # A decision amount of rep_positions less its off-market part (adj in WALLETS).
 _LESS = (
     "CASE WHEN o.token_id IS NULL THEN p.{c}"
@@ -136,7 +173,7 @@ _STAKE = DECISION_STAKE_SQL.format(v="p")
 # the same sorted events instead of a third aggregation.
 WALLETS = f"""
 CREATE TEMP TABLE rep_wallets ON COMMIT DROP AS
-WITH adj AS (
+WITH {HEDGED_CTES}, adj AS (
     -- rep_positions with its taker fills that were off-market (rep_wash's per-token rows: a
     -- price nobody else paid around them is no evidence of skill) or no decision (rep_void's:
     -- taken after the resolution, or against the wallet's own orders) taken out of the
@@ -310,7 +347,9 @@ SELECT (row_number() OVER () - 1)::int AS idx,
        w.counterparty::text AS wash_counterparty,
        w.host::text AS wash_host_address,
        coalesce(w.host_share, 0.0) AS wash_host_share,
-       coalesce(w.host_own_share, 0.0) AS wash_host_own_share
+       coalesce(w.host_own_share, 0.0) AS wash_host_own_share,
+       coalesce(h.hedged_u, 0)::float8 / 1000000 AS hedged_volume
   FROM wallets a
   LEFT JOIN rep_wash w ON w.wallet_address = a.w COLLATE "default" AND w.token_id IS NULL
+  LEFT JOIN hedged h ON h.wallet_address = a.w COLLATE "default"
 """

@@ -39,6 +39,7 @@ _FLAG_FIGURES: dict[str, tuple[str, ...]] = {
     ),
     "PENNY_PICKER": ("penny_stake_share",),
     "WASH_COUNTERPARTY": ("wash_host", "wash_host_share", "wash_host_own_share"),
+    "HEDGED": ("hedged_share",),
 }
 
 
@@ -124,6 +125,7 @@ def live_factors(
             "off_market_fills": _f(i.wash_off_fills[0]),
             "wash_host_share": _f(i.wash_host_share[0]),
             "wash_host_own_share": _f(i.wash_host_own_share[0]),
+            "hedged_share": _f(i.hedged_volume[0] / i.buy_volume[0]) if i.buy_volume[0] else None,
         },
     }
     for f in FACTORS:

@@ -42,7 +42,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import numpy.typing as npt
 
-from orderflow.reputation.flags import FLAGS, flag_bits
+from orderflow.reputation.flags import FLAGS, UNFADABLE, flag_bits
 from orderflow.reputation.prior import (
     TAIL_MIN_GAIN,
     Prior,
@@ -89,6 +89,7 @@ class WalletInputs:
     taker_volume: Array
     buy_volume: Array
     penny_volume: Array  # USDC of buys at prices above 0.9
+    hedged_volume: Array  # USDC of buys in complete sets (orderflow.reputation.flags: HEDGED)
     wash_share: Array  # share of volume against the top-k counterparties (0: below the minimum)
     wash_counterparty_share: Array  # those partners' share of their volume against the group
     wash_deviation: Array  # mean |price - prevailing| of the wallet's fills (NaN: unknown)
@@ -262,10 +263,9 @@ def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) ->
 
     events = i.events
     clean = ~flagged
-    # a wash wallet or counterparty is never faded: its losses may be staged for the ring
-    unfadable = (
-        flags & ((1 << FLAGS.index("WASH")) | (1 << FLAGS.index("WASH_COUNTERPARTY")))
-    ) != 0
+    # a wash wallet or counterparty is never faded: its losses may be staged for the ring; nor
+    # is a wallet of complete sets: no leg alone carries information either way
+    unfadable = (flags & sum(1 << FLAGS.index(f) for f in UNFADABLE)) != 0
     tier = tiers(events, p_above, p_below, p_fade, clean, unfadable, s)
 
     # -- factors ---------------------------------------------------------------------------
@@ -302,8 +302,9 @@ def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) ->
     clv_z = _div(np.nan_to_num(clv), np.where(np.isfinite(clv_se), clv_se, np.nan))
     f_timing = _centred_tanh(clv_z * shrink, s.factor_z_scale)
 
-    # a record made with the wallet's own ring is no evidence either way: every factor 0.5 (the
-    # volume factor through its evidence weight, which the posterior read at read time uses too)
+    # a record made with the wallet's own ring, or of complete sets (won whatever the outcome),
+    # is no evidence either way: every factor 0.5 (the volume factor through its evidence
+    # weight, which the posterior read at read time uses too)
     f_win, f_pf, f_cons, f_timing = (
         np.where(unfadable, 0.5, f) for f in (f_win, f_pf, f_cons, f_timing)
     )

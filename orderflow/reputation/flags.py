@@ -22,11 +22,17 @@
   as ``wash_host_own_share``), so WASH misses it; its losses may be staged for the ring all the
   same (set whatever the wallet's volume);
 * ``PENNY_PICKER`` -- more than ``penny_share_flag`` of the USDC it spent on buys went to
-  outcomes priced above 0.9 (favourites that win 95 % of the time at zero edge).
+  outcomes priced above 0.9 (favourites that win 95 % of the time at zero edge);
+* ``HEDGED`` -- more than ``hedged_share_flag`` of the USDC it spent on buys went into complete
+  sets its taker fills bought and kept: holdings that pay the same whatever the outcome (YES and
+  NO of one market; YES, or NO, on every leg of a neg-risk event; ``hedged_volume``,
+  orderflow.reputation.evidence_sql.HEDGED_CTES). A complete-set arbitrageur earns a cent or two
+  a set with no losing event, but each leg alone is a coin flip: a follower copying one leg buys
+  no edge, copying all of them finds the arbitrage gone.
 
 No flag below ``flag_min_volume`` USDC of volume (but WASH_COUNTERPARTY, whose host must have
-it). A flagged wallet is never WHALE or SMART (so never followed); a WASH or WASH_COUNTERPARTY
-wallet is never DEGEN (so never faded).
+it). A flagged wallet is never WHALE or SMART (so never followed); a WASH, WASH_COUNTERPARTY or
+HEDGED wallet is never DEGEN (so never faded: :data:`UNFADABLE`).
 """
 
 from __future__ import annotations
@@ -41,7 +47,9 @@ from orderflow.reputation.settings import ReputationSettings
 if TYPE_CHECKING:
     from orderflow.reputation.factors import WalletInputs
 
-FLAGS = ("MARKET_MAKER", "WASH", "PENNY_PICKER", "WASH_COUNTERPARTY")
+FLAGS = ("MARKET_MAKER", "WASH", "PENNY_PICKER", "WASH_COUNTERPARTY", "HEDGED")
+# Never DEGEN and never faded, whatever the score (orderflow.signals.rules reads it too).
+UNFADABLE = frozenset({"WASH", "WASH_COUNTERPARTY", "HEDGED"})
 PENNY_PRICE = 0.9  # orderflow.reputation.sums_sql (penny_u) and per_wallet use it
 
 
@@ -50,6 +58,7 @@ def flag_bits(i: WalletInputs, s: ReputationSettings) -> npt.NDArray[np.int8]:
     with np.errstate(divide="ignore", invalid="ignore"):
         taker = np.where(i.volume > 0, i.taker_volume / i.volume, 1.0)
         penny = np.where(i.buy_volume > 0, i.penny_volume / i.buy_volume, 0.0)
+        hedged = np.where(i.buy_volume > 0, i.hedged_volume / i.buy_volume, 0.0)
     enough = i.volume >= s.flag_min_volume
     mm = enough & (1.0 - taker > s.maker_share_flag)
     ring = (
@@ -60,6 +69,7 @@ def flag_bits(i: WalletInputs, s: ReputationSettings) -> npt.NDArray[np.int8]:
     off_market = (i.wash_off_share >= s.wash_off_share) & (i.wash_off_fills >= s.wash_min_fills)
     wash = enough & (ring | off_market)
     pp = enough & (penny > s.penny_share_flag)
+    sets = enough & (hedged > s.hedged_share_flag)
     counterparty = (
         ~wash & (i.wash_host_share >= s.wash_counterparty_min_share) & host_is_wash(i, wash)
     )
@@ -68,6 +78,7 @@ def flag_bits(i: WalletInputs, s: ReputationSettings) -> npt.NDArray[np.int8]:
         | wash.astype(np.int8) * (1 << FLAGS.index("WASH"))
         | pp.astype(np.int8) * (1 << FLAGS.index("PENNY_PICKER"))
         | counterparty.astype(np.int8) * (1 << FLAGS.index("WASH_COUNTERPARTY"))
+        | sets.astype(np.int8) * (1 << FLAGS.index("HEDGED"))
     )
     return np.asarray(bits, dtype=np.int8)
 

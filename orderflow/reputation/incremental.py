@@ -63,13 +63,20 @@ async def claim_changes(conn: asyncpg.Connection, as_of: datetime) -> None:
             WITH d AS (DELETE FROM {CHANGES} RETURNING wallet_address, token_id)
             SELECT DISTINCT wallet_address, token_id FROM d"""
     )
+    # ... with every leg of a neg-risk event one of whose legs changed: a leg added to an event
+    # changes what a complete set of it is (evidence_sql.HEDGED_CTES)
     await conn.execute(
         """CREATE TEMP TABLE rep_dirty_markets ON COMMIT DROP AS
-           WITH d AS (DELETE FROM orderflow_reputation_dirty_markets RETURNING market_id)
-           SELECT market_id FROM d
-           UNION SELECT o.market_id FROM orderflow_market_outcomes o
-            WHERE o.resolved_at <= $1::timestamptz
-              AND o.resolved_at > (SELECT s.as_of FROM orderflow_reputation_state s)""",
+           WITH d AS (DELETE FROM orderflow_reputation_dirty_markets RETURNING market_id),
+           m AS (SELECT market_id FROM d
+                 UNION SELECT o.market_id FROM orderflow_market_outcomes o
+                  WHERE o.resolved_at <= $1::timestamptz
+                    AND o.resolved_at > (SELECT s.as_of FROM orderflow_reputation_state s))
+           SELECT market_id FROM m
+           UNION SELECT l.condition_id FROM m
+                  JOIN orderflow_conditions c ON c.condition_id = m.market_id AND c.neg_risk
+                  JOIN orderflow_conditions l
+                    ON l.neg_risk AND left(l.question_id, 64) = left(c.question_id, 64)""",
         as_of,
     )
     # tokens whose market, resolution or registry row changed: every holder is rescored

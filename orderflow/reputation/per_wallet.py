@@ -55,6 +55,10 @@ class TokenPosition:
     taker_received: Decimal = ZERO
     taker_fee: Decimal = ZERO
     taker_first_at: datetime | None = None
+    # every taker fill, decision or not (what complete sets read: hedged_volume)
+    taker_bought_all: Decimal = ZERO
+    taker_paid_all: Decimal = ZERO
+    taker_sold_all: Decimal = ZERO
     # taker fills at or after the market's resolution: volume, no decision (the taker_* amounts
     # leave them out, as the run's rep_void does)
     void_volume: Decimal = ZERO
@@ -99,6 +103,11 @@ class TokenPosition:
         if t.sold > t.bought and t.taker_sold > 0:
             return (t.sold - t.bought) * t.taker_sold / t.sold
         return 0.0
+
+    @property
+    def kept(self) -> Decimal:
+        """Shares its taker fills bought and did not sell."""
+        return max(self.taker_bought_all - self.taker_sold_all, ZERO)
 
     @property
     def judged(self) -> bool:
@@ -181,11 +190,41 @@ def _events(positions: list[TokenPosition]) -> list[_Event]:
     return [e for e in events.values() if e.stake > 0]
 
 
+def hedged_volume(positions: list[TokenPosition], legs: Mapping[str, int]) -> Decimal:
+    """USDC of buys in complete sets, as evidence_sql.HEDGED_CTES: per event, the payout what its
+    taker fills bought and kept receives whatever the outcome, at most what they cost. ``legs``: a
+    neg-risk event's legs (a leg not traded holds nothing)."""
+    events: dict[str, dict[str, list[Decimal]]] = {}  # event -> market -> [yes, no, paid]
+    for tp in positions:
+        if tp.event_id is None or tp.market_id is None:
+            continue
+        leg = events.setdefault(tp.event_id, {}).setdefault(tp.market_id, [ZERO, ZERO, ZERO])
+        if tp.outcome_index in (0, 1):
+            leg[tp.outcome_index] += tp.kept
+        leg[2] += tp.taker_paid_all
+    total = ZERO
+    for event, markets in events.items():
+        paid = sum((m[2] for m in markets.values()), ZERO)
+        if event in markets:  # a standard market: its own event
+            yes, no = markets[event][0], markets[event][1]
+            total += min(paid, yes, no)
+            continue
+        nos = sum((m[1] for m in markets.values()), ZERO)
+        worst = min(m[0] - m[1] for m in markets.values())
+        if len(markets) < legs.get(event, 0):
+            worst = min(worst, ZERO)
+        total += min(paid, nos + worst)
+    return total
+
+
 def _inputs(
-    positions: list[TokenPosition], wash: Mapping[str, Any], host_wash: bool = False
+    positions: list[TokenPosition],
+    wash: Mapping[str, Any],
+    host_wash: bool = False,
+    legs: Mapping[str, int] | None = None,
 ) -> WalletInputs:
     """``wash``: the counterparty figures of the last full run (its ``behaviour``);
-    ``host_wash``: that run found the wallet's host WASH."""
+    ``host_wash``: that run found the wallet's host WASH; ``legs``: the neg-risk events' legs."""
     events = _events(positions)
     times = [tp.taker_first_at for tp in positions if tp.judged and tp.taker_first_at is not None]
     mid = min(times) + (max(times) - min(times)) / 2 if times else None
@@ -224,6 +263,7 @@ def _inputs(
         taker_volume=one(float(sum((tp.taker_volume for tp in positions), ZERO))),
         buy_volume=one(float(sum((tp.paid_gross for tp in positions), ZERO))),
         penny_volume=one(float(sum((tp.penny for tp in positions), ZERO))),
+        hedged_volume=one(float(hedged_volume(positions, legs or {}))),
         wash_share=one(float(wash.get("group_share") or 0.0)),
         wash_counterparty_share=one(float(wash.get("group_closed_share") or 0.0)),
         wash_deviation=one(float("nan") if deviation is None else float(deviation)),
@@ -311,6 +351,11 @@ def _apply(tp: TokenPosition, row: Mapping[str, Any], void: Decimal = ZERO) -> N
         tp.taker_sold += size * kept
         tp.taker_received += usdc * kept
     if taker:
+        if row["side"] == "BUY":
+            tp.taker_bought_all += size
+            tp.taker_paid_all += usdc
+        else:
+            tp.taker_sold_all += size
         tp.void_volume += usdc * void
         tp.taker_fee += fill.fee_usdc * kept
         if tp.taker_first_at is None or row["timestamp"] < tp.taker_first_at:
@@ -383,7 +428,9 @@ async def wallet_report(
     stored_prior, behaviour, host_wash = _stored(stats)
     if prior is None and stored_prior is not None:
         prior = await _with_tail(conn, stored_prior)
-    inputs = _inputs(positions, behaviour, host_wash)
+    events = sorted({tp.event_id for tp in positions if tp.event_id is not None})
+    legs = {r["event_id"]: r["legs"] for r in await conn.fetch(wallet_sql.EVENT_LEGS, events)}
+    inputs = _inputs(positions, behaviour, host_wash, legs)
     return WalletReport(
         wallet_address=wallet,
         as_of=cutoff,

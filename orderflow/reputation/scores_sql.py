@@ -207,6 +207,7 @@ FIGURES = (
     ("f_timing", "s.f_timing"),
     ("resid_se", "s.resid_se"),
     ("volume_evidence", "s.volume_evidence"),
+    ("hedged_share", "w.hedged_volume / nullif(w.buy_volume, 0)"),  # migration 060
 )  # fmt: skip
 # The figures that depend on the population (the prior, the follower's cost and what they
 # decide): NULL in a stored row's figures (its own figures), computed when read by

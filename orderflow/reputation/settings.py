@@ -201,6 +201,13 @@ class ReputationSettings(CommonSettings):
         le=1,
         description="PENNY_PICKER: share of buy stake at prices above penny_price above this.",
     )
+    hedged_share_flag: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="HEDGED: share of buy stake in complete sets (holdings that pay the same "
+        "whatever the outcome) above this.",
+    )
     wash_min_share: float = Field(
         default=0.5,
         gt=0,

@@ -25,6 +25,15 @@ SELECT t.token_id, t.side, t.size, t.usdc_size, t.fee, t.fee_asset, t.price, t.t
  ORDER BY t.timestamp, t.chain_id, t.tx_hash, t.log_index
 """
 
+# The legs of neg-risk events (what a complete set must cover: evidence_sql.HEDGED_CTES'
+# event_legs). $1 = event ids.
+EVENT_LEGS = """
+SELECT left(c.question_id, 64) || '00' AS event_id, count(*) AS legs
+  FROM orderflow_conditions c
+ WHERE c.neg_risk AND left(c.question_id, 64) || '00' = ANY($1::text[])
+ GROUP BY 1
+"""
+
 # $1 = as_of, $2 = token ids.
 TOKEN_LAST_PRICES = f"""
 SELECT h.token_id, lp.price

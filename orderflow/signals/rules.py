@@ -13,8 +13,9 @@ FADE_DEGEN (off unless ``enable_degen_fading``)
 Never a signal: a wallet without a score (not yet rated); a *maker* fill (the wallet's resting
 order was crossed by someone else: liquidity provision, not a decision -- only the row of the
 order that crossed the book, ``is_taker``, is); a wallet with a behaviour flag is never followed
-(MARKET_MAKER, WASH, PENNY_PICKER, WASH_COUNTERPARTY: their record is not copyable skill) and a
-WASH or WASH_COUNTERPARTY wallet is never faded (its losses may be staged for a partner).
+(MARKET_MAKER, WASH, PENNY_PICKER, WASH_COUNTERPARTY, HEDGED: their record is not copyable
+skill) and a WASH, WASH_COUNTERPARTY or HEDGED wallet is never faded (its losses may be staged
+for a partner; a complete set's legs carry no information).
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 
+from orderflow.reputation.flags import UNFADABLE
 from orderflow.signals.views import MarketView, TradeView, WalletView
 from orderflow.strategy.settings import StrategySettings
 
 # Never faded, whatever the score (a MAX_FADE_SCORE above the DEGEN band included): a wash wallet's
-# or a wash counterparty's losses may be staged for its ring.
-UNFADABLE = frozenset({"WASH", "WASH_COUNTERPARTY"})
+# or a wash counterparty's losses may be staged for its ring; a complete set's legs carry no
+# information either way (orderflow.reputation.flags.UNFADABLE).
 
 
 class SignalType(StrEnum):

@@ -1,7 +1,8 @@
 """A frozen copy of the factors JSON as every run built and stored it before migration 020
 (``orderflow.reputation.scores_sql`` at commit c2f3902: one ``jsonb_build_object`` over
 ``rep_wallets`` and ``rep_scores`` with the run's weights and prior inlined), for the test that
-the JSON built when read (``orderflow_factors``) is the same.
+the JSON built when read (``orderflow_factors``) is the same. Since migration 060 the
+behaviour also shows ``hedged_share`` (the HEDGED flag's figure), added here likewise.
 
 Test helpers only: nothing in orderflow reads this module.
 """
@@ -36,7 +37,8 @@ _OWN = """
         'off_market_share', w.wash_off_share,
         'off_market_fills', w.wash_off_fills,
         'wash_host', w.wash_host_address, 'wash_host_share', w.wash_host_share,
-        'wash_host_own_share', w.wash_host_own_share),
+        'wash_host_own_share', w.wash_host_own_share,
+        'hedged_share', w.hedged_volume / nullif(w.buy_volume, 0)),
     'win_rate', jsonb_build_object(
         'value', s.f_win, 'weight', {W1}, 'points', 10 * {W1} * s.f_win,
         'events', w.events, 'wins', w.wins, 'expected_wins', w.expected_wins,

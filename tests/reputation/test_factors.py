@@ -325,6 +325,7 @@ def _random_inputs(rng: np.random.Generator, n: int) -> WalletInputs:
         "wash_host_share": rng.uniform(0.0, 1.0, n),
         "wash_host_own_share": rng.uniform(0.0, 1.0, n),
         "wash_host": np.full(n, np.nan),
+        "hedged_volume": events * usd * rng.uniform(0.0, 1.0, n),
     }
     return WalletInputs(**values)
 

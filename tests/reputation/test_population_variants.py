@@ -13,6 +13,7 @@ docs/reputation.md "Populations the score was not tuned on".
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ import pytest
 from orderflow import db
 from orderflow.sim import ScoreQuality, SimConfig
 from orderflow.sim.population import VARIANTS
+from orderflow.strategy.settings import StrategySettings
 from tests.benchmark_module import load_benchmark
 from tests.conftest import scratch_database
 
@@ -69,3 +71,39 @@ async def test_strong_skill_reaches_the_top_tiers(
     assert q.top_tier_traps == 0, q
     assert q.top_tier_truly_skilled >= 4, q
     assert q.top_tier_truly_skilled >= 0.8 * q.top_tier_wallets, q
+
+
+async def test_complete_set_arbitrageurs_are_never_followed_nor_faded(
+    pg_server_dsn: str, pg_template: str, tmp_path: Path
+) -> None:
+    """Complete-set arbitrageurs (10 % of the wallets) buy every outcome of a market when the
+    asks and fees cost less than the set pays (1-2 cents a dollar) and hold it: no losing event,
+    and each leg alone a coin flip. The default world's size, seed 4: before the HEDGED flag all
+    24 were WHALE (16) or SMART (8) -- a closing line valued leg by leg credited the sets with
+    +0.35 a dollar, and they made the prior's skill tail themselves (docs/reputation.md
+    "Complete sets"). None may be WHALE, SMART or DEGEN, nor followed."""
+    sim = SimConfig(seed=4, population=VARIANTS["arbitrageurs"])
+    bench = load_benchmark("score_variants")
+    async with scratch_database(pg_server_dsn, template=pg_template) as url:
+        pool = await db.create_pool(url, min_size=1, max_size=4)
+        try:
+            truth, world = await bench.score_world(pool, sim, tmp_path)
+            rows = await pool.fetch(_ROWS)
+        finally:
+            await pool.close()
+    arbs = {w.address for w in truth.wallets if w.style == "arbitrageur"}
+    scored = [r for r in rows if r["wallet_address"] in arbs]
+    assert len(scored) == len(arbs) == 24
+    tiers = Counter(r["trader_tier"] for r in scored)
+    assert not {"WHALE", "SMART", "DEGEN"} & set(tiers), tiers
+    follow_at = StrategySettings().min_whale_score
+    followed = [r for r in scored if r["reputation_score"] >= follow_at and not r["flags"]]
+    assert not followed, followed
+    assert world.quality.top_tier_traps == 0, world.quality
+    assert all("HEDGED" in r["flags"] for r in scored), Counter(tuple(r["flags"]) for r in scored)
+
+
+_ROWS = """
+SELECT s.wallet_address, s.reputation_score, s.trader_tier, s.flags
+  FROM orderflow_wallet_stats w CROSS JOIN LATERAL orderflow_wallet_read(w) AS s
+"""

@@ -173,6 +173,7 @@ def test_the_positions_migration_022_reads_are_the_figures_it_means() -> None:
     assert (at["edge_raw"], at["edge_raw_se"], at["f_vol"]) == (16, 17, 23)
     assert (at["outcome_edge"], at["outcome_se"], at["clv_edge"], at["clv_se"]) == (18, 19, 20, 21)
     assert (at["f_win"], at["f_pf"], at["f_cons"], at["f_timing"]) == (34, 38, 43, 47)
-    assert (at["resid_se"], at["volume_evidence"], len(scores_sql.FIGURES)) == (48, 49, 49)
+    assert (at["resid_se"], at["volume_evidence"]) == (48, 49)
+    assert (at["hedged_share"], len(scores_sql.FIGURES)) == (50, 50)  # migration 060
     weights = [n for n, _ in scores_sql.FIGURES[:5]]
     assert weights == ["w_win_rate", "w_profit_factor", "w_consistency", "w_volume", "w_timing"]
