@@ -129,7 +129,9 @@ SELECT v.wallet_address, v.token_id, v.market_id, v.event_id, v.fills, v.volume_
                  / (v.sold_gross_u::float8 * 1000000)
             ELSE 0.0 END AS short,
        CASE WHEN v.ts_u > 0 THEN v.tr_u::float8 / v.ts_u ELSE 0.0 END AS short_price,
-       v.taker_volume_u, v.penny_u, v.buy_u
+       v.taker_volume_u, v.penny_u, v.buy_u,
+       -- the complete sets' columns (migration 060), added after this statement was frozen
+       v.outcome_index, greatest(v.tb_u - v.ts_u, 0)::int8 AS kept_u, v.tcb_u AS taker_buy_u
   FROM valued v
 """
 
