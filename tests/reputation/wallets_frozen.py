@@ -19,16 +19,36 @@ from typing import Any
 
 import asyncpg
 
+from orderflow.reputation.evidence_sql import HEDGED_CTES
 from orderflow.reputation.run import build_evidence
 from orderflow.reputation.settings import ReputationSettings
-
-# The statement as rendered on main at eccb9b5 (its SQL fragments included), verbatim.
-FROZEN_MAIN = (Path(__file__).parent / "wallets_frozen_main.sql").read_text()
 
 
 def _once(sql: str, old: str, new: str) -> str:
     assert sql.count(old) == 1, old
     return sql.replace(old, new)
+
+
+# The statement as rendered on main at eccb9b5 (its SQL fragments included), verbatim, with the
+# complete sets' figure added since (migration 060: ``hedged_volume``, the current statement's own
+# CTEs, an exact integer sum read per wallet: no float order to freeze).
+FROZEN_MAIN = _once(
+    _once(
+        _once(
+            (Path(__file__).parent / "wallets_frozen_main.sql").read_text(),
+            "WITH adj AS (",
+            f"WITH {HEDGED_CTES}, adj AS (",
+        ),
+        "       coalesce(min(w.host_own_share), 0.0) AS wash_host_own_share\n",
+        "       coalesce(min(w.host_own_share), 0.0) AS wash_host_own_share,\n"
+        "       coalesce(min(h.hedged_u), 0)::float8 / 1000000 AS hedged_volume\n",
+    ),
+    "  LEFT JOIN rep_wash w ON w.wallet_address = ev.wallet_address AND w.token_id IS NULL\n"
+    " GROUP BY ev.wallet_address\n",
+    "  LEFT JOIN rep_wash w ON w.wallet_address = ev.wallet_address AND w.token_id IS NULL\n"
+    "  LEFT JOIN hedged h ON h.wallet_address = ev.wallet_address\n"
+    " GROUP BY ev.wallet_address\n",
+)
 
 
 # Its two aggregations fed in a fixed order, and nothing else changed.
