@@ -121,38 +121,49 @@ SELECT t.wallet_address, t.token_id,
 # Complete sets (the HEDGED flag, orderflow.reputation.flags): per (wallet, event), the payout
 # what its decisions hold (shares its taker fills bought and did not sell: every taker fill, its
 # maker fills being liquidity provision) receives whatever the outcome, in micro-USDC, at most
-# what those buys paid; summed per wallet. A standard market: the fewer of its YES and NO
-# shares. A neg-risk event, where exactly one leg wins: if leg k wins the wallet receives its YES
-# on k and its NO on every other leg, so the least of sum(NO) + (YES_k - NO_k) over the legs --
-# a leg it never traded (the event's legs in orderflow_conditions) counting 0. Integers: exact,
-# in any order. The per-wallet replay: orderflow.reputation.per_wallet.hedged_volume.
-HEDGED_CTES = """legs AS (
+# what those buys paid; summed per wallet. A standard market (its event is itself): the fewer of
+# its YES and NO shares — one aggregation per (wallet, market), keeping only the markets where
+# that is positive (both outcomes held), so the rest of the positions cost one pass and no second
+# aggregation. A neg-risk event, where exactly one leg wins: if leg k wins the wallet receives
+# its YES on k and its NO on every other leg, so the least of sum(NO) + (YES_k - NO_k) over the
+# legs -- a leg it never traded (the event's legs in orderflow_conditions) counting 0; only the
+# neg-risk legs go through the per-(wallet, event) step. Integers: exact, in any order. The
+# per-wallet replay: orderflow.reputation.per_wallet.hedged_volume.
+HEDGED_CTES = """binary_sets AS (
+    SELECT p.wallet_address,
+           least(sum(p.taker_buy_u),
+                 coalesce(sum(p.kept_u) FILTER (WHERE p.outcome_index = 0), 0),
+                 coalesce(sum(p.kept_u) FILTER (WHERE p.outcome_index = 1), 0)) AS hedged_u
+      FROM rep_positions p
+     WHERE p.event_id = p.market_id
+     GROUP BY p.wallet_address, p.market_id
+    HAVING bool_or(p.outcome_index = 0 AND p.kept_u > 0)
+       AND bool_or(p.outcome_index = 1 AND p.kept_u > 0)
+), legs AS (
     SELECT p.wallet_address, p.event_id, p.market_id,
-           p.event_id IS DISTINCT FROM p.market_id AS neg_risk,
            coalesce(sum(p.kept_u) FILTER (WHERE p.outcome_index = 0), 0) AS yes_u,
            coalesce(sum(p.kept_u) FILTER (WHERE p.outcome_index = 1), 0) AS no_u,
            sum(p.taker_buy_u) AS buy_u
       FROM rep_positions p
-     WHERE p.event_id IS NOT NULL AND p.market_id IS NOT NULL
+     WHERE p.event_id <> p.market_id
      GROUP BY p.wallet_address, p.event_id, p.market_id
 ), event_legs AS (
     SELECT left(c.question_id, 64) || '00' AS event_id, count(*) AS legs
       FROM orderflow_conditions c
      WHERE c.neg_risk
      GROUP BY 1
-), sets AS (
+), neg_risk_sets AS (
     SELECT l.wallet_address,
            least(sum(l.buy_u),
-                 CASE WHEN NOT bool_or(l.neg_risk) THEN least(sum(l.yes_u), sum(l.no_u))
-                      ELSE sum(l.no_u)
-                           + least(min(l.yes_u - l.no_u),
-                                   CASE WHEN count(*) < max(n.legs) THEN 0 END)
-                 END) AS hedged_u
+                 sum(l.no_u) + least(min(l.yes_u - l.no_u),
+                                     CASE WHEN count(*) < max(n.legs) THEN 0 END)) AS hedged_u
       FROM legs l
       LEFT JOIN event_legs n ON n.event_id = l.event_id
      GROUP BY l.wallet_address, l.event_id
 ), hedged AS (
-    SELECT wallet_address, sum(hedged_u) AS hedged_u FROM sets GROUP BY wallet_address
+    SELECT wallet_address, sum(hedged_u) AS hedged_u
+      FROM (SELECT * FROM binary_sets UNION ALL SELECT * FROM neg_risk_sets) s
+     GROUP BY wallet_address
 )"""
 
 # A decision amount of rep_positions less its off-market part (adj in WALLETS).
