@@ -30,6 +30,15 @@ async def _set(pool: asyncpg.Pool, stream: str, block: int) -> None:
         )
 
 
+async def _handed_over(pool: asyncpg.Pool, block: int) -> None:
+    """Both checkpoints at ``block``, as a hand-over writes them: in one transaction."""
+    async with pool.acquire() as conn, conn.transaction():
+        for stream in (HISTORY_STREAM, STREAM):
+            await store_batch(
+                conn, DecodedBatch(), chain_id=137, checkpoint=Checkpoint(stream, block, None)
+            )
+
+
 async def _at(pool: asyncpg.Pool, stream: str) -> int | None:
     async with pool.acquire() as conn:
         cp = await get_checkpoint(conn, 137, stream)
@@ -53,8 +62,7 @@ async def test_a_fresh_database_is_handed_over(pool: asyncpg.Pool) -> None:
 
 
 async def test_files_in_sequence_are_handed_over_each(pool: asyncpg.Pool) -> None:
-    await _set(pool, HISTORY_STREAM, 500)  # the last hand-over: both at 500, the listener not
-    await _set(pool, STREAM, 500)  # run since
+    await _handed_over(pool, 500)  # the last hand-over: both at 500, the listener not run since
     report = await import_file(pool, SAMPLE, chain_id=137)
     assert report.handed_over
     assert await _at(pool, STREAM) == SAMPLE_TOP
@@ -68,3 +76,18 @@ async def test_a_listener_that_ran_after_a_hand_over_keeps_its_checkpoint(
     report = await import_file(pool, SAMPLE, chain_id=137)
     assert not report.handed_over
     assert await _at(pool, STREAM) == 700
+
+
+async def test_a_listener_that_reached_the_last_hand_over_s_block_keeps_its_checkpoint(
+    pool: asyncpg.Pool,
+) -> None:
+    # A file handed over block 500 (both checkpoints written by that hand-over); the listener
+    # then read 501-700, and a second file ending at block 700 was imported: the listener kept
+    # its checkpoint, and the history stream is at 700 too. The two are the same block, but the
+    # listener moved its own there: a third file (the sample, far above) must not move it.
+    await _handed_over(pool, 500)
+    await _set(pool, STREAM, 700)  # the listener read 501-700
+    await _set(pool, HISTORY_STREAM, 700)  # a file ending at 700, the listener's kept
+    report = await import_file(pool, SAMPLE, chain_id=137)
+    assert not report.handed_over
+    assert await _at(pool, STREAM) == 700  # 701 on are the listener's to read
