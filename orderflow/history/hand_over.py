@@ -3,16 +3,17 @@
 The file's highest stored block becomes the ``history`` stream's checkpoint, and the
 ``listener`` stream's too when the listener does not own its checkpoint yet: it has none (a
 fresh database, the import before the first ``orderflow listen``), or the last hand-over set
-it and the listener has not moved it since (files imported in sequence): the two checkpoints
-were written by one hand-over, in one transaction, so they hold the same block and the same
-``updated_at``. The same block alone is no proof: a listener that read up to a file's last
-block itself (the file's hand-over left it there) holds it too, and a third file moved it on.
-A checkpoint the listener moved itself is where it has read every block up to; moving it
-forward to a file's last block (the shipped sample's illustrative blocks, a dump of later
-history) would make it skip every block in between, so it is left where it is: the listener
-reads those blocks, and the file's again (idempotent). Checkpoints only move forward. The
-decision and the writes are one transaction under the writers' lock, so a listener storing
-meanwhile cannot move its checkpoint between the check and the write.
+it and nothing else has written it since (files imported in sequence). Each write of a
+checkpoint says whether a hand-over made it (``handed_over``, migration 063: a hand-over marks
+its writes with ``orderflow.hand_over``; the listener advancing it, a rollback rewinding it
+clear the mark). The checkpoints alone cannot tell: a listener that read up to a file's last
+block itself holds the history stream's block, and a reorg's rollback rewinds both to the same
+block in one statement. A checkpoint the listener moved itself is where it has read every block
+up to; moving it forward to a file's last block (the shipped sample's illustrative blocks, a
+dump of later history) would make it skip every block in between, so it is left where it is:
+the listener reads those blocks, and the file's again (idempotent). Checkpoints only move
+forward. The decision and the writes are one transaction under the writers' lock, so a listener
+storing meanwhile cannot move its checkpoint between the check and the write.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ from orderflow.chain.store_sql import WRITER_LOCK
 HISTORY_STREAM = "history"
 """Checkpoint stream recording the last block covered by imported files."""
 
-# Each stream's checkpoint and when it was written (a hand-over writes both in one transaction).
-_WRITTEN = """
-SELECT stream, block_number, updated_at FROM orderflow_sync_checkpoints
- WHERE chain_id = $1 AND stream = ANY($2::text[])
+# The listener's checkpoint, and whether a hand-over wrote it last (migration 063).
+_LISTENER = """
+SELECT block_number, handed_over FROM orderflow_sync_checkpoints
+ WHERE chain_id = $1 AND stream = $2
 """
 
 
@@ -43,16 +44,14 @@ async def hand_over(
     checkpoint was left at instead, or None (handed over, or ``listener`` False)."""
     async with conn.transaction():
         await conn.execute(WRITER_LOCK)
-        written = {
-            r["stream"]: (r["block_number"], r["updated_at"])
-            for r in await conn.fetch(_WRITTEN, chain_id, [HISTORY_STREAM, STREAM])
-        }
-        ours, theirs = written.get(HISTORY_STREAM), written.get(STREAM)
-        owned = theirs is not None and ours != theirs
-        kept = theirs[0] if listener and owned and theirs is not None else None
+        theirs = await conn.fetchrow(_LISTENER, chain_id, STREAM)
+        owned = theirs is not None and not theirs["handed_over"]
+        kept = int(theirs["block_number"]) if listener and owned and theirs is not None else None
         streams = [HISTORY_STREAM] + ([STREAM] if listener and kept is None else [])
+        await conn.execute("SET LOCAL orderflow.hand_over = 'on'")  # these writes are ours
         for stream in streams:
             await store_batch(
                 conn, DecodedBatch(), chain_id=chain_id, checkpoint=Checkpoint(stream, *top)
             )
+        await conn.execute("SET LOCAL orderflow.hand_over = 'off'")  # and only these
     return kept

@@ -16,8 +16,10 @@ import asyncpg
 from orderflow.chain.backfill import STREAM
 from orderflow.chain.checkpoints import Checkpoint, get_checkpoint
 from orderflow.chain.events import DecodedBatch
+from orderflow.chain.rollback import rollback_from
 from orderflow.chain.store import store_batch
 from orderflow.history import HISTORY_STREAM, import_file
+from orderflow.history.hand_over import hand_over
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "polymarket-logs.jsonl"
 SAMPLE_TOP = 0x5404CA0  # the sample's highest (illustrative) block
@@ -31,12 +33,9 @@ async def _set(pool: asyncpg.Pool, stream: str, block: int) -> None:
 
 
 async def _handed_over(pool: asyncpg.Pool, block: int) -> None:
-    """Both checkpoints at ``block``, as a hand-over writes them: in one transaction."""
-    async with pool.acquire() as conn, conn.transaction():
-        for stream in (HISTORY_STREAM, STREAM):
-            await store_batch(
-                conn, DecodedBatch(), chain_id=137, checkpoint=Checkpoint(stream, block, None)
-            )
+    """Both checkpoints at ``block``: a file ending there was handed over."""
+    async with pool.acquire() as conn:
+        assert await hand_over(conn, 137, (block, "0x" + "ab" * 32), listener=True) is None
 
 
 async def _at(pool: asyncpg.Pool, stream: str) -> int | None:
@@ -91,3 +90,20 @@ async def test_a_listener_that_reached_the_last_hand_over_s_block_keeps_its_chec
     report = await import_file(pool, SAMPLE, chain_id=137)
     assert not report.handed_over
     assert await _at(pool, STREAM) == 700  # 701 on are the listener's to read
+
+
+async def test_a_listener_rewound_with_the_history_stream_by_a_reorg_keeps_its_checkpoint(
+    pool: asyncpg.Pool,
+) -> None:
+    # The listener read up to 700; a file of later history ended at 900 (the listener's kept).
+    # A reorg at 650 rewinds every stream at or past it to 649, both in one statement: the same
+    # block, written at the same time. The listener still owns its checkpoint (it has read up
+    # to 649 itself): the next file must not move it past the blocks it has to read again.
+    await _set(pool, STREAM, 700)
+    await _set(pool, HISTORY_STREAM, 900)
+    async with pool.acquire() as conn:
+        await rollback_from(conn, 137, 650)
+    assert await _at(pool, STREAM) == await _at(pool, HISTORY_STREAM) == 649
+    report = await import_file(pool, SAMPLE, chain_id=137)
+    assert not report.handed_over
+    assert await _at(pool, STREAM) == 649  # 650 on are the listener's to read again
