@@ -11,8 +11,10 @@ CLOB ``GET /auth/api-keys``) is tried again after :func:`~orderflow.execution.sw
 maintenance pass, whichever comes first. When it passes, the next order is sent; refused again
 (the real CLOB has refused POST /order with a key its reads accept), the pause goes on doubling
 from where it was, and only an order that goes through ends the refusals in a row. The state
-lives in the executor's memory: a restart (with a new key, say) starts trusting the key again,
-and its first request tells.
+lives in the executor's memory; a refusal an earlier process recorded (``orderflow_exchange_keys``:
+the executor restarted, with a new key or not) is checked the same way by the first order or
+maintenance pass of the mode: accepted, the record goes (it said "refused" for as long as no
+order went through); refused, no order is sent.
 
 It is visible: the first refusal is logged as an error saying what to do (the exchange's answer
 and the request, never a secret), every refused request is counted
@@ -45,6 +47,7 @@ KEY_HELP = (
     " at most a minute apart meanwhile"
 )
 
+_RECORDED = "SELECT EXISTS (SELECT FROM orderflow_exchange_keys WHERE mode = $1)"
 _REFUSED = """
 INSERT INTO orderflow_exchange_keys AS k (mode, last_error) VALUES ($1, $2)
 ON CONFLICT (mode) DO UPDATE
@@ -65,7 +68,9 @@ class KeyWatch:
         self.refusals = 0  # in a row, in this process, until an order goes through
         self.blocked = False  # no order is sent (refused, and no check has passed since)
         self.due = 0.0  # monotonic: when the key is checked again
-        self._stored = True  # a row from an earlier process may be there: cleared when accepted
+        # Whether a refusal is recorded (None: not read yet; one an earlier process left is
+        # checked as this process's own would be)
+        self._stored: bool | None = None
 
     @property
     def refused(self) -> bool:
@@ -77,7 +82,12 @@ class KeyWatch:
 
     async def still_refused(self, check: Callable[[], Awaitable[None]]) -> bool:
         """Whether the key is refused: once the pause after its last refusal has passed,
-        ``check`` (one authenticated read) asks the exchange again."""
+        ``check`` (one authenticated read) asks the exchange again — also about a refusal an
+        earlier process recorded."""
+        if self._stored is None:
+            async with self.pool.acquire() as conn:
+                self._stored = bool(await conn.fetchval(_RECORDED, self.mode))
+            self.blocked = self.blocked or self._stored
         if not self.blocked:
             return False
         if self.waiting():
@@ -123,7 +133,7 @@ class KeyWatch:
 
     async def _clear(self) -> None:
         """No refusal to show in ``orderflow strategy status`` (once per change)."""
-        if self._stored:
+        if self._stored is not False:
             async with self.pool.acquire() as conn:
                 await conn.execute("DELETE FROM orderflow_exchange_keys WHERE mode = $1", self.mode)
             self._stored = False

@@ -122,3 +122,52 @@ async def test_a_key_refused_only_for_orders_is_not_tried_at_every_check(
     assert _posts(clob) <= 3, f"{_posts(clob)} orders sent in 7 s with a key refused for orders"
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1, errors
+
+
+async def test_a_refusal_an_earlier_executor_recorded_is_cleared_once_the_key_is_accepted(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The executor that met the 401 was restarted with a key the exchange accepts. Its record of
+    the refusal (``orderflow_exchange_keys``) stayed until an order of the mode went through:
+    ``orderflow strategy status`` and the TradingStrategy's status said the key was refused, for
+    as long as no signal came (hours), after it had been fixed. The new executor asks the
+    exchange once (its first maintenance pass) and clears it."""
+    await live_strategy(pool)
+    await pool.execute(
+        "INSERT INTO orderflow_exchange_keys (mode, last_error)"
+        " VALUES ('live', 'order post failed: http 401')"
+    )
+    ex = live_executor(pool, dsn, live)
+    async with running(ex):
+        await leading(ex)
+        await ex.maintenance()
+        assert ("GET", "/auth/api-keys") in clob.requests
+        assert await pool.fetchval("SELECT count(*) FROM orderflow_exchange_keys") == 0
+        async with pool.acquire() as conn:
+            status = await strategy_status(
+                conn, "live-one", datetime.now(UTC), datetime.now(UTC) - timedelta(hours=1)
+            )
+        assert status is not None and status.credentials is None
+        assert _posts(clob) == 0
+
+
+async def test_a_refusal_an_earlier_executor_recorded_is_confirmed_before_an_order(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """Restarted with the key still refused: the first maintenance pass finds it so, and no
+    order is sent with it (the record stays, the signals are SKIPPED ``credentials_refused``)."""
+    await live_strategy(pool)
+    await pool.execute(
+        "INSERT INTO orderflow_exchange_keys (mode, last_error)"
+        " VALUES ('live', 'order post failed: http 401')"
+    )
+    clob.revoke_keys()
+    ex = live_executor(pool, dsn, live)
+    async with running(ex):
+        await leading(ex)
+        await ex.maintenance()
+        await buys_in_new_markets(pool, clob, 1)
+        signals = await wait_for(lambda: _closed(pool, 1))
+        assert [(r["status"], r["reason"]) for r in signals] == [("SKIPPED", "credentials_refused")]
+    assert _posts(clob) == 0
+    assert await pool.fetchval("SELECT refusals FROM orderflow_exchange_keys") >= 2
