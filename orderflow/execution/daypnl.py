@@ -26,6 +26,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.accounting import Fill, replay
+from orderflow.execution import position_queries
 
 _POSITIONS = """
 SELECT p.id, p.status, p.realized_pnl, p.shares, p.cost_basis,
@@ -112,16 +113,7 @@ class DayMarks:
         ids = list(versions)
         fills: dict[int, list[Fill]] = {i: [] for i in ids}
         for r in await conn.fetch(_MIDNIGHT_FILLS, ids, since):
-            fills[int(r["position_id"])].append(
-                Fill(
-                    side=r["side"],
-                    shares=r["shares"],
-                    usdc=r["usdc"],
-                    fee=r["fee"],
-                    fee_asset=r["fee_asset"],
-                    timestamp=r["filled_at"],
-                )
-            )
+            fills[int(r["position_id"])].append(position_queries.fill_of(r))
         prices = {int(r["id"]): r["price"] for r in await conn.fetch(_MIDNIGHT_PRICES, ids, since)}
         for pid in ids:
             position = replay(fills[pid])

@@ -3,12 +3,13 @@ status and P&L of the signals they answer."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
-from orderflow.accounting import Position
+from orderflow.accounting import Fill, Position
 from orderflow.execution.broker import FillReport
 from orderflow.signals.exits import REFUSED_IN_A_ROW, ExitsTried
 from orderflow.signals.queries import sold_since
@@ -283,6 +284,19 @@ async def insert_fill(
             fill.fee,
         )
     return inserted is not None
+
+
+def fill_of(row: Mapping[str, Any]) -> Fill:
+    """A row of ``orderflow_net_fills`` (:func:`position_fills`, the day P&L's midnight fills)
+    as the accounting's fill."""
+    return Fill(
+        side=row["side"],
+        shares=row["shares"],
+        usdc=row["usdc"],
+        fee=row["fee"],
+        fee_asset=row["fee_asset"],
+        timestamp=row["filled_at"],
+    )
 
 
 async def position_fills(conn: asyncpg.Connection, position_id: int) -> list[asyncpg.Record]:

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from orderflow.accounting import Fill, Position, replay
+from orderflow.accounting import Position, replay
 from orderflow.execution import position_queries, trade_queries
 from orderflow.execution.broker import FillReport
 
@@ -21,19 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def _replay(rows: list[asyncpg.Record]) -> Position:
-    return replay(
-        [
-            Fill(
-                side=r["side"],
-                shares=r["shares"],
-                usdc=r["usdc"],
-                fee=r["fee"],
-                fee_asset=r["fee_asset"],
-                timestamp=r["filled_at"],
-            )
-            for r in rows
-        ]
-    )
+    return replay([position_queries.fill_of(r) for r in rows])
 
 
 async def load_position(conn: asyncpg.Connection, position_id: int) -> Position:
