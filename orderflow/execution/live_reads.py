@@ -34,6 +34,7 @@ from polymarket._internal.actions.account import (
 from polymarket.errors import UnexpectedResponseError
 from polymarket.models.clob import ClobTrade, OpenOrder
 from polymarket.pagination import AsyncPaginator, Page
+from pydantic import ValidationError
 
 
 def _transport(client: AsyncSecureClient) -> Any:
@@ -41,8 +42,17 @@ def _transport(client: AsyncSecureClient) -> Any:
 
 
 def problem_of(exc: UnexpectedResponseError) -> str:
-    """What the SDK's model found wrong, on one line."""
-    return " ".join(str(exc.__cause__ or exc).split())[:300]
+    """What the SDK's model found wrong, on one line: the fields and why, never the values the
+    reply carried (pydantic's message repeats the whole input: a trade's ``owner`` is our API
+    key, and it names wallets)."""
+    cause = exc.__cause__
+    if isinstance(cause, ValidationError):
+        errors = cause.errors(include_url=False, include_input=False, include_context=False)
+        text = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc']) or 'reply'}: {e['msg']}" for e in errors
+        )
+        return f"{len(errors)} field(s) refused: {text}"[:300]
+    return " ".join(str(exc).split())[:300]
 
 
 async def read_order(client: AsyncSecureClient, order_id: str) -> OpenOrder | None:
