@@ -122,24 +122,13 @@ SELECT t.wallet_address, t.token_id,
 # what its decisions hold (shares its taker fills bought and did not sell: every taker fill, its
 # maker fills being liquidity provision) receives whatever the outcome, in micro-USDC, at most
 # what those buys paid; summed per wallet. A standard market (its event is itself): the fewer of
-# its YES and NO shares — one aggregation per (wallet, market), keeping only the markets where
-# that is positive (both outcomes held), so the rest of the positions cost one pass and no second
-# aggregation. A neg-risk event, where exactly one leg wins: if leg k wins the wallet receives
+# its YES and NO shares, summed by WALLETS' own (wallet, event) aggregation (``set_u``: no pass
+# of its own). A neg-risk event, where exactly one leg wins: if leg k wins the wallet receives
 # its YES on k and its NO on every other leg, so the least of sum(NO) + (YES_k - NO_k) over the
-# legs -- a leg it never traded (the event's legs in orderflow_conditions) counting 0; only the
-# neg-risk legs go through the per-(wallet, event) step. Integers: exact, in any order. The
-# per-wallet replay: orderflow.reputation.per_wallet.hedged_volume.
-HEDGED_CTES = """binary_sets AS (
-    SELECT p.wallet_address,
-           least(sum(p.taker_buy_u),
-                 coalesce(sum(p.kept_u) FILTER (WHERE p.outcome_index = 0), 0),
-                 coalesce(sum(p.kept_u) FILTER (WHERE p.outcome_index = 1), 0)) AS hedged_u
-      FROM rep_positions p
-     WHERE p.event_id = p.market_id
-     GROUP BY p.wallet_address, p.market_id
-    HAVING bool_or(p.outcome_index = 0 AND p.kept_u > 0)
-       AND bool_or(p.outcome_index = 1 AND p.kept_u > 0)
-), legs AS (
+# legs -- a leg it never traded (the event's legs in orderflow_conditions) counting 0: these
+# CTEs, over the neg-risk legs only. Integers: exact, in any order. The per-wallet replay:
+# orderflow.reputation.per_wallet.hedged_volume.
+HEDGED_CTES = """legs AS (
     SELECT p.wallet_address, p.event_id, p.market_id,
            coalesce(sum(p.kept_u) FILTER (WHERE p.outcome_index = 0), 0) AS yes_u,
            coalesce(sum(p.kept_u) FILTER (WHERE p.outcome_index = 1), 0) AS no_u,
@@ -161,9 +150,7 @@ HEDGED_CTES = """binary_sets AS (
       LEFT JOIN event_legs n ON n.event_id = l.event_id
      GROUP BY l.wallet_address, l.event_id
 ), hedged AS (
-    SELECT wallet_address, sum(hedged_u) AS hedged_u
-      FROM (SELECT * FROM binary_sets UNION ALL SELECT * FROM neg_risk_sets) s
-     GROUP BY wallet_address
+    SELECT wallet_address, sum(hedged_u) AS hedged_u FROM neg_risk_sets GROUP BY wallet_address
 )"""
 
 # A decision amount of rep_positions less its off-market part (adj in WALLETS).
@@ -193,7 +180,7 @@ WITH {HEDGED_CTES}, adj AS (
     SELECT p.wallet_address, p.token_id, p.event_id, p.fills, p.volume_u, p.first_at, p.last_at,
            p.fees_u, p.pnl_u, p.realized_open_u, p.resolved, p.held_u, p.basis_open_u, p.paid_u,
            p.exited_at, p.taker_first_at, p.taker_volume_u, p.penny_u, p.buy_u, p.payout_f,
-           p.exited, p.exit_price,
+           p.exited, p.exit_price, p.market_id, p.outcome_index, p.kept_u, p.taker_buy_u,
            {_LESS.format(c="tb")} AS tb, {_LESS.format(c="tcb")} AS tcb,
            {_LESS.format(c="ts")} AS ts, {_LESS.format(c="tr")} AS tr,
            {_LESS.format(c="tfee")} AS tfee,
@@ -244,6 +231,10 @@ WITH {HEDGED_CTES}, adj AS (
            CASE WHEN p.resolved THEN p.first_at END AS resolved_first_at, p.exited_at,
            CASE WHEN p.judged THEN p.taker_first_at END AS decided_at,
            p.taker_volume_u, p.penny_u, p.buy_u,
+           -- a standard market's complete sets (HEDGED_CTES): its YES and NO kept, its buys
+           CASE WHEN p.event_id = p.market_id AND p.outcome_index = 0 THEN p.kept_u END AS k0,
+           CASE WHEN p.event_id = p.market_id AND p.outcome_index = 1 THEN p.kept_u END AS k1,
+           CASE WHEN p.event_id = p.market_id THEN p.taker_buy_u END AS kb,
            CASE WHEN p.judged THEN {_VO} END AS vo,
            CASE WHEN p.judged THEN {_VC} END AS vc,
            CASE WHEN p.judged THEN {_STAKE} END AS stake,
@@ -276,7 +267,10 @@ WITH {HEDGED_CTES}, adj AS (
            max(p.decided_at) AS decided_last,
            sum(p.taker_volume_u)::int8 AS taker_volume_u,
            sum(p.penny_u)::int8 AS penny_u,
-           sum(p.buy_u)::int8 AS buy_u
+           sum(p.buy_u)::int8 AS buy_u,
+           -- the fewer of a standard market's YES and NO (0 unless both are held), at most
+           -- what its buys paid; 0 for a neg-risk event (HEDGED_CTES)
+           least(sum(p.kb), coalesce(sum(p.k0), 0), coalesce(sum(p.k1), 0))::int8 AS set_u
       FROM dec p
      GROUP BY p.w, p.e
 ), ev AS (
@@ -334,7 +328,8 @@ SELECT w,
        sum(volume_u)::float8 / 1000000 AS volume,
        sum(taker_volume_u)::float8 / 1000000 AS taker_volume,
        sum(buy_u)::float8 / 1000000 AS buy_volume,
-       sum(penny_u)::float8 / 1000000 AS penny_volume
+       sum(penny_u)::float8 / 1000000 AS penny_volume,
+       sum(set_u) AS set_u
   FROM ev
  GROUP BY w
 )
@@ -359,7 +354,7 @@ SELECT (row_number() OVER () - 1)::int AS idx,
        w.host::text AS wash_host_address,
        coalesce(w.host_share, 0.0) AS wash_host_share,
        coalesce(w.host_own_share, 0.0) AS wash_host_own_share,
-       coalesce(h.hedged_u, 0)::float8 / 1000000 AS hedged_volume
+       (a.set_u + coalesce(h.hedged_u, 0))::float8 / 1000000 AS hedged_volume
   FROM wallets a
   LEFT JOIN rep_wash w ON w.wallet_address = a.w COLLATE "default" AND w.token_id IS NULL
   LEFT JOIN hedged h ON h.wallet_address = a.w COLLATE "default"

@@ -29,15 +29,36 @@ def _once(sql: str, old: str, new: str) -> str:
     return sql.replace(old, new)
 
 
+# The complete sets' figure (migration 060) computed apart, as a pass of its own over the
+# positions: the current statement folds a standard market's sets into its (wallet, event)
+# aggregation (``set_u``), so the comparisons below check that fold too. Exact integer sums: no
+# float order to freeze.
+_SETS_APART = (
+    """binary_sets AS (
+    SELECT p.wallet_address,
+           least(sum(p.taker_buy_u),
+                 coalesce(sum(p.kept_u) FILTER (WHERE p.outcome_index = 0), 0),
+                 coalesce(sum(p.kept_u) FILTER (WHERE p.outcome_index = 1), 0)) AS hedged_u
+      FROM rep_positions p
+     WHERE p.event_id = p.market_id
+     GROUP BY p.wallet_address, p.market_id
+), """
+    + _once(HEDGED_CTES, "), hedged AS (", "), neg_risk_hedged AS (")
+    + """, hedged AS (
+    SELECT wallet_address, sum(hedged_u) AS hedged_u
+      FROM (SELECT * FROM binary_sets UNION ALL SELECT * FROM neg_risk_sets) s
+     GROUP BY wallet_address
+)"""
+)
+
 # The statement as rendered on main at eccb9b5 (its SQL fragments included), verbatim, with the
-# complete sets' figure added since (migration 060: ``hedged_volume``, the current statement's own
-# CTEs, an exact integer sum read per wallet: no float order to freeze).
+# complete sets' figure added since (``hedged_volume``: :data:`_SETS_APART`).
 FROZEN_MAIN = _once(
     _once(
         _once(
             (Path(__file__).parent / "wallets_frozen_main.sql").read_text(),
             "WITH adj AS (",
-            f"WITH {HEDGED_CTES}, adj AS (",
+            f"WITH {_SETS_APART}, adj AS (",
         ),
         "       coalesce(min(w.host_own_share), 0.0) AS wash_host_own_share\n",
         "       coalesce(min(w.host_own_share), 0.0) AS wash_host_own_share,\n"
