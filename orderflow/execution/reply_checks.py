@@ -14,7 +14,8 @@ These checks refuse what parses but cannot be true:
 * a fill of one of our orders (a placement's answer, ``GET /data/trades``): shares not
   positive, a price outside (0, 1) or beyond the order's limit (a BUY above it, a SELL below),
   a fee that is negative or above a rate of 1, more shares than the order has left. That fill
-  alone is refused, the others booked (:func:`plausible_fills`);
+  alone is refused, the others booked (:func:`plausible_fills`); the order is in doubt while it
+  is reported (:func:`orderflow.execution.settlement.settle`), as for a trade that does not parse;
 * a placement's answer naming an order id that is none of the order's: the order is in doubt
   (reconciled by its own ids);
 * the account's trades (``GET /data/trades``): more than

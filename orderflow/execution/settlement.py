@@ -7,7 +7,7 @@ Inputs: the order's row, our fills of it in the account's trades, what the order
 * Fills come only from the trades, each once (a trade id already booked is skipped, also when a
   placement response booked several trades under one joined key), and only those that can be the
   order's (:func:`orderflow.execution.reply_checks.plausible_fills`: an impossible one is refused,
-  the others booked).
+  the others booked, and the order is in doubt while it is reported).
 * The order endpoint decides only whether the order is still live. The real CLOB answers nothing
   for a fully matched order, so "not shown" means "closed" for an order we know was sent: FILLED
   when the trades account for its whole size, else CANCELED once its expiry has passed (until
@@ -16,9 +16,12 @@ Inputs: the order's row, our fills of it in the account's trades, what the order
   after a cancel sent to the exchange (the expiry is read on our clock, which may run ahead).
 * An intent (maybe sent, maybe not) is adopted as soon as the exchange shows it or a fill of it;
   it is ABANDONED only when its expiry has passed and the trades show no fill. Never resent.
-* ``in_doubt``: a trade naming the order could not be read (it may be a fill of it): whatever
-  the rest says, the order is not closed short of its size, cancelled or abandoned; its readable
-  fills are booked (the order OPEN), and it is decided again once the trade reads.
+* ``in_doubt``: a trade naming the order could not be read, or a fill of it was refused as
+  impossible (either may be a fill of it after all: an answer odd but true, or a mistake of the
+  check; an order whose only fill was refused was closed CANCELED unfilled past its expiry):
+  whatever the rest says, the order is not closed short of its size, cancelled or abandoned;
+  its readable fills are booked (the order OPEN), and it is decided again once the trade reads
+  (or the fill reads plausibly).
 """
 
 from __future__ import annotations
@@ -107,13 +110,17 @@ def settle(
     if status not in ("INTENT", "OPEN", "CANCELED"):
         return Verdict()
     shares = Decimal(row["shares"])
+    offered = unbooked([f.fill for f in fills], booked)
     fresh = plausible_fills(
-        unbooked([f.fill for f in fills], booked),
+        offered,
         row["side"],
         Decimal(row["price"]),
         shares - Decimal(row["filled_shares"]),
         order_id=row["id"],
     )
+    # A fill refused as impossible may still be true (a reply odd but true, or a mistake of the
+    # check): like a trade that does not read, it leaves the order in doubt.
+    in_doubt = in_doubt or len(fresh) < len(offered)
     total = Decimal(row["filled_shares"]) + sum((f.shares for f in fresh), Decimal(0))
     until = expiry(row)
     expired = until is None or now > until + EXPIRY_GRACE

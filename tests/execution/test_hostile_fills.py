@@ -7,6 +7,7 @@ order, a BUY filled at 1.5."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -15,7 +16,9 @@ import pytest
 from orderflow.execution.live import LiveBroker
 from tests.execution.conftest import TOKEN_NO, TOKEN_YES, follow
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import live_executor, live_strategy
+from tests.execution.livekit import Clock, live_executor, live_strategy
+
+PAST_EXPIRY = timedelta(seconds=335)  # the order's 300 s and the 30 s grace
 
 # (field of our maker entry in the trade, value): each impossible for a BUY resting at 0.30
 HOSTILE_TRADES = [
@@ -113,3 +116,41 @@ async def test_a_placement_answer_naming_an_order_we_never_placed_is_not_believe
     await ex.maintenance()  # reconciled by the ids the order can have
     order = await pool.fetchrow("SELECT * FROM orderflow_orders")
     assert (order["status"], order["exchange_order_id"]) == ("OPEN", placed)
+
+
+async def test_an_order_whose_only_fill_is_refused_is_not_closed_unfilled(
+    pool: asyncpg.Pool,
+    dsn: str,
+    clob: FakeClob,
+    live: LiveBroker,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The order was matched in full (the order endpoint shows it no more) by a trade whose fill
+    is refused as impossible (a BUY at 0.30 filled at 0.9). Past its expiry, "not shown and no
+    fill" closed it CANCELED unfilled: out of the positions and the limits while the exchange
+    may have filled it (a reply odd but true, or a mistake of our check). It stays in doubt, as
+    an order named by a trade that does not parse: open, counted, asked about at every pass."""
+    clock = Clock()
+    await live_strategy(pool)
+    ex = live_executor(pool, dsn, live, clock=clock)
+    order = await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")  # rests
+    assert order is not None and order["status"] == "OPEN"
+    oid, shares = str(order["exchange_order_id"]), Decimal(order["shares"])
+    bad = clob.fill(oid)
+    [ours] = clob.trade(bad)["maker_orders"]
+    true_price, ours["price"] = ours["price"], "0.9"
+    clock.offset = PAST_EXPIRY
+    clob.clock_offset = PAST_EXPIRY.total_seconds()
+    ex = live_executor(pool, dsn, live, clock=clock)
+    for _ in range(2):
+        pages = clob.trade_pages
+        await ex.maintenance()
+        assert clob.trade_pages > pages  # asked about again
+        order = await pool.fetchrow("SELECT status, filled_shares FROM orderflow_orders")
+        assert (order["status"], order["filled_shares"]) == ("OPEN", 0), dict(order)
+    refused = [r.__dict__ for r in caplog.records if r.getMessage() == "exchange reply refused"]
+    assert [(r["what"], r["fill_key"]) for r in refused] == [("fill", bad)]  # once
+    ours["price"] = true_price  # the exchange mends it: booked, the order filled
+    await ex.maintenance()
+    order = await pool.fetchrow("SELECT status, filled_shares FROM orderflow_orders")
+    assert (order["status"], order["filled_shares"]) == ("FILLED", shares)

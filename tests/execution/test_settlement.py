@@ -68,6 +68,18 @@ LATER = EXPIRES + timedelta(minutes=1)
         (row("CANCELED", "10"), [fill("t2", "5")], None, set(), NOW, ("CANCELED", ["t2"])),
         (row("OPEN"), [], OrderOutcome("FILLED", "0xid"), set(), NOW, None),
         (row("INTENT", signed=False), [], None, set(), NOW, "abandon"),
+        # A fill refused as impossible (more shares than the order) may be true: in doubt, the
+        # order is not closed unfilled past its expiry; one the others fill in full is FILLED.
+        (row("OPEN"), [fill("t1", "200")], None, set(), LATER, None),
+        (row("INTENT"), [fill("t1", "200")], None, set(), LATER, ("OPEN", [])),
+        (
+            row("OPEN"),
+            [fill("t1", "100"), fill("t2", "5")],
+            None,
+            set(),
+            LATER,
+            ("FILLED", ["t1"]),
+        ),
     ],
 )
 def test_settle(
