@@ -303,7 +303,8 @@ class LiveBroker:
     async def trade(self, trade_id: str, order_ids: Collection[str]) -> list[ExchangeFill]:
         wanted = set(order_ids)
         found: list[ExchangeFill] = []
-        # A trade that does not parse is not shown: its status is asked again next time.
+        # A trade that does not parse is refused (logged once, counted) and not shown: its
+        # status is asked again next time, until the settlement horizon keeps it as booked.
         trades, _ = await self._account_trades("trade", wanted, id=trade_id)
         for trade in trades:
             if str(trade.id) == trade_id:
