@@ -137,9 +137,7 @@ class LiveBroker:
         except UnexpectedResponseError as exc:
             # The exchange answered, with a book that does not parse: this token's read failed,
             # not the exchange (it used to pause every token's reads for a minute).
-            refuse_reply("market rules", problem_of(exc), token_id=str(token_id))
-            self.rules.failed(token_id, busy=False)
-            return known
+            problem = problem_of(exc)
         except Exception as exc:  # best effort: nothing of it reaches the trading loop
             # A failed read (error, rate limit, no answer) falls back to what was known, else
             # to the strategy's settings; the exchange's refusal handles the rest.
@@ -151,14 +149,16 @@ class LiveBroker:
                 extra={"token_id": str(token_id), "error": type(exc).__name__},
             )
             return known
-        rules = MarketRules(min_order_size=book.min_order_size, tick_size=book.tick_size)
-        problem = rules_problem(rules)
-        if problem is not None:  # an impossible book: a failed read (the exchange did answer)
-            refuse_reply("market rules", problem, token_id=str(token_id))
-            self.rules.failed(token_id, busy=False)
-            return known
-        self.rules.store(token_id, rules)
-        return rules
+        else:
+            rules = MarketRules(min_order_size=book.min_order_size, tick_size=book.tick_size)
+            impossible = rules_problem(rules)  # refused like a book that does not parse
+            if impossible is None:
+                self.rules.store(token_id, rules)
+                return rules
+            problem = impossible
+        refuse_reply("market rules", problem, token_id=str(token_id))
+        self.rules.failed(token_id, busy=False)  # this token's read, not the exchange, failed
+        return known
 
     def _refused(self, request: OrderRequest, reason: str) -> OrderOutcome:
         """A refusal; one under the market's minimum records the minimum it states."""
