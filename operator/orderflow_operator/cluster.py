@@ -26,6 +26,7 @@ from typing import Any
 from kubernetes import client
 
 from orderflow_operator.crd import GROUP, PLURAL, VERSION
+from orderflow_operator.kube import list_items
 from orderflow_operator.scope import needs_scanning
 
 PEERING_GROUP, PEERING_VERSION = "kopf.dev", "v1"
@@ -40,15 +41,9 @@ class Cluster:
     def _list(self, plural: str, group: str, version: str, namespace: str | None) -> list[Any]:
         api = self.connect()
         try:
-            objects = client.CustomObjectsApi(api)
-            found: Any  # the client types its replies as object: they are the JSON lists
-            if namespace is None:
-                found = objects.list_cluster_custom_object(group, version, plural)
-            else:
-                found = objects.list_namespaced_custom_object(group, version, namespace, plural)
+            return list_items(client.CustomObjectsApi(api), group, version, plural, namespace)
         finally:
             api.close()  # type: ignore[no-untyped-call]
-        return list(found.get("items") or ())
 
     async def resources(self, namespaces: Iterable[str]) -> set[tuple[str, str]]:
         """``(namespace, name)`` of every TradingStrategy in these namespaces, now."""

@@ -11,6 +11,8 @@ restarts then back off as usual): ``tests/operator/test_no_cluster.py``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
 from urllib3.exceptions import HTTPError
@@ -70,3 +72,18 @@ def check_reachable(agent: str) -> None:
             f"the Kubernetes API at {host} refused its discovery: {response.status} "
             f"{response.reason}"
         )
+
+
+def list_items(
+    objects: client.CustomObjectsApi, group: str, version: str, plural: str, namespace: str | None
+) -> list[dict[str, Any]]:
+    """The custom objects of ``plural`` in ``namespace``, or in the whole cluster (None): one
+    list request, no ``limit`` (the API server then answers every item, no continue token). A
+    reply without ``items`` raises (KeyError): it is no list, and an empty one would tell the
+    orphan sweep that every resource is gone."""
+    found: Any  # the client types its replies as object: they are the JSON lists
+    if namespace is None:
+        found = objects.list_cluster_custom_object(group, version, plural)
+    else:
+        found = objects.list_namespaced_custom_object(group, version, namespace, plural)
+    return list(found["items"] or ())

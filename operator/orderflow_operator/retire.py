@@ -90,16 +90,11 @@ def _refused(exc: ApiException, what: str) -> RetireError:
 
 
 def _list(api: client.CustomObjectsApi, scope: Scope) -> list[dict[str, Any]]:
-    lists: list[Any] = []  # the client types its replies as object: they are the JSON lists
+    scopes: tuple[str | None, ...] = tuple(scope.namespaces) if scope.exact else (None,)
     try:
-        if not scope.exact:
-            lists.append(api.list_cluster_custom_object(GROUP, VERSION, PLURAL))
-        else:
-            for namespace in scope.namespaces:
-                lists.append(api.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL))
+        items = [item for ns in scopes for item in kube.list_items(api, GROUP, VERSION, PLURAL, ns)]
     except ApiException as exc:
         raise _refused(exc, f"list {PLURAL}") from exc
-    items = [item for found in lists for item in found["items"]]
     return [item for item in items if scope.covers(item["metadata"].get("namespace", ""))]
 
 
