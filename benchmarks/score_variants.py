@@ -3,16 +3,19 @@
     .venv/bin/python benchmarks/score_variants.py                     # every variant, seeds 1-3
     .venv/bin/python benchmarks/score_variants.py --variants default penny_pickers_0.97 \\
         --seeds 1 2 3 4 5 --days 90 --markets 100
+    .venv/bin/python benchmarks/score_variants.py --variants common_factor --seeds 1 2 3 \\
+        --detail partisan        # and each partisan's tier, score and evidence, world by world
 
 Each variant is a named ``orderflow.sim.population.VARIANTS`` population (more penny pickers at
 dearer favourites, market makers that also bet, wash pairs or rings of five trading at the
 market's price, lucky wallets with a few large bets, a small edge traded often, a strong edge,
-complete-set arbitrageurs). Each world is imported through the listener's file path into a fresh
-database and scored by a full reputation run; against the hidden truth: the AUC of the score,
-truly skilled vs not; the WHALE/SMART wallets, the truly skilled among them (precision) and the
-traps among them (market makers, wash-ring members, penny pickers, lucky wallets, complete-set
-arbitrageurs, whatever their skill); the top 15 by score. One markdown row per variant
-(docs/reputation.md "Populations the score was not tuned on"). Uses ``--dsn`` /
+complete-set arbitrageurs, partisans of a common factor). Each world is imported through the
+listener's file path into a fresh database and scored by a full reputation run; against the
+hidden truth: the AUC of the score, truly skilled vs not; the WHALE/SMART wallets, the truly
+skilled among them (precision) and the traps among them (market makers, wash-ring members, penny
+pickers, lucky wallets, complete-set arbitrageurs, partisans, whatever their skill); the
+partisans in DEGEN; the top 15 by score. One markdown row per variant (docs/reputation.md
+"Populations the score was not tuned on"). Uses ``--dsn`` /
 ``DATABASE_URL`` or a private embedded PostgreSQL.
 """
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import sys
 import tempfile
@@ -47,6 +51,22 @@ ROWS = """
 SELECT s.wallet_address, s.reputation_score::float8 AS score, s.trader_tier AS tier
   FROM orderflow_wallet_stats w CROSS JOIN LATERAL orderflow_wallet_read(w) AS s
 """
+# the wallet's resolved taker markets by the UTC day they resolved: how many days, and the most
+# markets on one day (markets resolving together are not independent evidence)
+DETAIL = """
+SELECT s.wallet_address, s.reputation_score::float8 AS score, s.trader_tier AS tier, s.flags,
+       orderflow_factors(s)->'posterior' AS posterior, c.days, c.top_day, c.markets
+  FROM orderflow_wallet_stats w CROSS JOIN LATERAL orderflow_wallet_read(w) AS s
+  LEFT JOIN LATERAL (
+        SELECT count(*) AS days, max(n) AS top_day, sum(n) AS markets
+          FROM (SELECT date_trunc('day', o.resolved_at) AS d, count(DISTINCT t.market_id) AS n
+                  FROM orderflow_trades t
+                  JOIN orderflow_market_outcomes o ON o.market_id = t.market_id
+                 WHERE t.wallet_address = s.wallet_address AND t.is_taker_aggregate
+                 GROUP BY 1) x) c ON true
+ WHERE s.wallet_address = ANY($1::text[]) OR ($2 AND s.trader_tier IN ('WHALE', 'SMART', 'DEGEN'))
+"""
+LISTED = ("skilled", "lucky", "wash", "penny", "maker", "arb", "partisan")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +108,41 @@ async def score_world(pool: asyncpg.Pool, sim: SimConfig, work: Path) -> tuple[T
         "penny": sum(t.style == "penny_picker" for t in top),
         "maker": sum(t.style == "market_maker" for t in top),
         "arb": sum(t.style == "arbitrageur" for t in top),
+        "partisan": sum(t.style == "partisan" for t in top),
     }
     return truth, World(sim.seed, score_quality(scores, truth), listed)
+
+
+async def detail(pool: asyncpg.Pool, truth: Truth, style: str) -> list[str]:
+    """One line per wallet of ``style`` (``tiers``: every WHALE, SMART and DEGEN wallet): its
+    style, lean against the factor's draw (partisans), tier, score, flags, events, the UTC days
+    its resolved taker markets resolved on and the most on one day, measured edge and its z,
+    outcome and closing-line edges, the posterior and P(edge > cost)."""
+    tw = truth.wallet_map()
+    chosen = [w.address for w in truth.wallets if w.style == style]
+    rows = await pool.fetch(DETAIL, chosen, style == "tiers")
+    factor = truth.theme_factor or 0.0
+    out = []
+    for r in sorted(rows, key=lambda r: -r["score"]):
+        w, raw = tw[r["wallet_address"]], r["posterior"]
+        p = json.loads(raw) if isinstance(raw, str) else raw
+        side = "won" if w.lean * factor > 0 else "lost" if w.lean else "-"
+        m, se = p.get("measured"), p.get("measured_se")
+        z = f"{m / se:+.1f}" if m is not None and se else "—"
+        out.append(
+            f"  {w.address[:10]} {w.style[:8]:8} skill {w.skill:+.3f} factor {side:4} "
+            f"{r['tier']:8} {r['score']:5.2f} {','.join(r['flags']) or '-':10} events "
+            f"{p.get('events')} days {r['days']} (top {r['top_day']} of {r['markets']}) "
+            f"m {_f(m)} (z {z}) "
+            f"outcome {_f(p.get('outcome_edge'))}±{_f(p.get('outcome_se'))} "
+            f"clv {_f(p.get('clv_edge'))}±{_f(p.get('clv_se'))} "
+            f"post {_f(p.get('edge'))} P>cost {_f(p.get('p_edge_above_cost'))}"
+        )
+    return out
+
+
+def _f(x: float | None) -> str:
+    return "—" if x is None else f"{x:+.3f}"
 
 
 def row(name: str, days: float, worlds: list[World]) -> str:
@@ -98,26 +151,25 @@ def row(name: str, days: float, worlds: list[World]) -> str:
     top, skilled = sum(x.top_tier_wallets for x in q), sum(x.top_tier_truly_skilled for x in q)
     precision = f"{skilled / top:.2f}" if top else "—"
     auc = f"{statistics.fmean(aucs):.3f} ({min(aucs):.2f}-{max(aucs):.2f})" if aucs else "—"
-    listed = " / ".join(
-        f"{statistics.fmean(w.listed[k] for w in worlds):.1f}"
-        for k in ("skilled", "lucky", "wash", "penny", "maker", "arb")
-    )
+    listed = " / ".join(f"{statistics.fmean(w.listed[k] for w in worlds):.1f}" for k in LISTED)
     traps = " / ".join(
         str(sum(getattr(x, f) for x in q))
         for f in ("top_tier_market_makers", "top_tier_penny_pickers", "top_tier_wash",
-                  "top_tier_lucky", "top_tier_arbitrageurs")
+                  "top_tier_lucky", "top_tier_arbitrageurs", "top_tier_partisans")
     )  # fmt: skip
     seeds = ",".join(str(w.seed) for w in worlds)
     return (
         f"| {name} | {days:g} | {seeds} | {sum(x.skilled_wallets for x in q)} | {auc} | "
-        f"{top} ({skilled}) | {precision} | {traps} | {listed} |"
+        f"{top} ({skilled}) | {precision} | {traps} | "
+        f"{sum(x.partisans_in_degen for x in q)} | {listed} |"
     )
 
 
 HEADER = (
     "| population | days | seeds | truly skilled | AUC mean (min-max) | WHALE/SMART (skilled) "
-    "| precision | makers / penny / wash / lucky / arbitrageurs in WHALE/SMART | top 15: skilled "
-    "/ lucky / wash / penny / maker / arbitrageur |\n|---|---|---|---|---|---|---|---|---|"
+    "| precision | makers / penny / wash / lucky / arbitrageurs / partisans in WHALE/SMART "
+    "| partisans in DEGEN | top 15: skilled / lucky / wash / penny / maker / arbitrageur / "
+    "partisan |\n|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -137,7 +189,18 @@ async def main_async(args: argparse.Namespace) -> None:
                     )
                     pool = await db.create_pool(await scratch.fresh(), min_size=1, max_size=4)
                     try:
-                        worlds.append((await score_world(pool, sim, Path(work)))[1])
+                        truth, world = await score_world(pool, sim, Path(work))
+                        worlds.append(world)
+                        if args.detail:
+                            q = world.quality
+                            print(
+                                f"{name} seed {seed}: factor {truth.theme_factor}, AUC "
+                                f"{_f(q.auc)}, {args.detail} in WHALE/SMART "
+                                f"{q.top_tier_partisans}, in DEGEN {q.partisans_in_degen}",
+                                file=sys.stderr,
+                            )
+                            for line in await detail(pool, truth, args.detail):
+                                print(line, file=sys.stderr)
                     finally:
                         await pool.close()
                 print(row(name, args.days, worlds), flush=True)
@@ -150,6 +213,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--days", type=float, default=30.0, help="days of history (default 30)")
     p.add_argument("--markets", type=int, default=36, help="markets (default 36)")
     p.add_argument("--wallets", type=int, default=240, help="trading wallets (default 240)")
+    p.add_argument(
+        "--detail",
+        metavar="STYLE",
+        help="print each wallet of STYLE (e.g. partisan; tiers: every WHALE, SMART and DEGEN "
+        "wallet) world by world on stderr",
+    )
     p.add_argument("--dsn", help="an admin DSN (default: DATABASE_URL, else an embedded server)")
     asyncio.run(main_async(p.parse_args(argv)))
 

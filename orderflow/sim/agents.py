@@ -22,6 +22,10 @@ Styles (shares of the trading wallets; market makers come on top):
 * ``arbitrageur``  — a bot that buys a complete set (every outcome of a market) when the asks,
                      fees included, sum below its payout, and holds it to resolution; none by
                      default (``Population.shares``), and no view: its skill is 0;
+* ``partisan``     — leans one way on a theme of markets sharing a common factor (half of them
+                     each way): buys its side of theme markets at the book's price as a taker,
+                     whatever the price says, and holds to resolution; none by default, no
+                     view: its skill is 0 (it wins or loses with the factor, not by knowing);
 * ``market_maker`` — rests orders on both sides of several books and earns the spread; its
                      quotes lean toward the truth by its skill.
 """
@@ -44,6 +48,7 @@ Style = Literal[
     "wash",
     "lucky",
     "arbitrageur",
+    "partisan",
 ]
 
 # truly_skilled = skill >= this (3 cents of information edge).
@@ -75,7 +80,10 @@ PROFILES: dict[Style, Profile] = {
     "wash": Profile(0.15, (2_000, 20_000), (0.3, 1.0), (0.03, 0.10), 0.2, (0.05, 0.95)),
     # none unless a population names a share; scans every open market 24-96 times a day
     "arbitrageur": Profile(0.0, (5_000, 50_000), (24.0, 96.0), (0.02, 0.10), 0.0, (0.01, 0.99)),
+    # none unless a population names a share; retail's sizes, never exits
+    "partisan": Profile(0.0, (200, 5_000), (1.0, 6.0), (0.03, 0.10), 0.0, (0.05, 0.95)),
 }
+NO_VIEW: frozenset[Style] = frozenset({"arbitrageur", "partisan"})  # skill 0, none by default
 
 
 @dataclass(slots=True)
@@ -91,6 +99,7 @@ class Wallet:
     exit_prob: float = 0.0
     price_range: tuple[float, float] = (0.05, 0.95)
     panic_drop: float = 0.0  # panic sellers: fall from the entry price that triggers a sale
+    lean: int = 0  # partisans: +1 buys the theme's "up" side, -1 its "down" side
     wash_ring: int | None = None
     showcase: bool = False
     half_spread: float = 0.0  # market makers
@@ -161,7 +170,7 @@ def _trader(rng: random.Random, style: Style, pop: Population) -> Wallet:
         p.exit_prob,
         p.price_range,
     )
-    if style == "arbitrageur":  # it forms no view: what it knows never enters its trades
+    if style in NO_VIEW:  # it forms no view: what it knows never enters its trades
         wallet.skill = 0.0
     if wallet.skill >= SKILLED_THRESHOLD:
         wallet.activity *= pop.skilled_activity
@@ -196,7 +205,7 @@ def make_wallets(
     styles: list[Style] = []
     for style in PROFILES:
         share = profile(style, pop).share
-        if share == 0 and style == "arbitrageur":  # none unless named
+        if share == 0 and style in NO_VIEW:  # none unless named
             continue
         styles.extend([style] * max(low if style == "wash" else 1, round(share * count)))
     styles = styles[:count]
@@ -204,6 +213,9 @@ def make_wallets(
         styles.append("retail")
     rng.shuffle(styles)
     wallets = [_trader(rng, style, pop) for style in styles]
+    partisans = [w for w in wallets if w.style == "partisan"]
+    for k, w in enumerate(partisans):  # half lean each way (no random number drawn)
+        w.lean = 1 if k % 2 == 0 else -1
     makers = [_maker(rng, pop) for _ in range(max(4, count // 30))]
     wallets.extend(makers)
     _mix_maker_skill(rng, wallets)
@@ -221,7 +233,8 @@ def _mix_maker_skill(rng: random.Random, wallets: list[Wallet]) -> None:
         donors = [
             w
             for w in wallets
-            if w.style not in ("market_maker", "arbitrageur")
+            if w.style != "market_maker"
+            and w.style not in NO_VIEW
             and (w.skill >= SKILLED_THRESHOLD) == want_skilled
         ]
         if donors:

@@ -14,6 +14,15 @@ The *public* probability, the one market makers without skill quote around, is t
 posterior ``lag`` hours ago: the posterior given less information, hence calibrated too (a
 public price of 0.2 wins 20 % of the time). Skilled wallets see part of the gap between the
 public and the current probability (see :mod:`orderflow.sim.agents`).
+
+A *theme* (``Population.theme_share``, none by default) is a common factor: a share of the
+standard markets whose outcomes share one latent draw F ~ N(0, 1), drawn once per world (a
+party's many races in one election, a crypto rally resolving every "above X" market). Market i
+resolves YES when ``s_i (sqrt(rho) F + sqrt(1 - rho) e_i) > Phi^-1(1 - p_i)`` (a one-factor
+Gaussian copula; ``s_i`` = +1 or -1, the side of the market the factor's "up" favours): its own
+P(YES) is still its prior p_i, so its price, the posterior given its own signal, is calibrated
+for a trader who does not know F, while given F nearly every theme market goes the same way.
+The theme's markets resolve within six hours of one moment (the factor revealed at once).
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
+from statistics import NormalDist
 
 HOUR = 3600.0
 MIN_CENTS = 1
@@ -56,6 +66,7 @@ class Condition:
     token_ids: tuple[int, int] = (0, 0)
     resolved: bool = False
     close_cents: int = 0  # YES price of the last trade on the book (0: none yet)
+    theme_side: int = -1  # a theme market: the outcome the factor's "up" favours; else -1
 
     def _at(self, now: float, lag: int) -> float:
         k = int((now - self.created_at) // HOUR) - lag
@@ -114,18 +125,49 @@ def _posterior_paths(
     return paths
 
 
+THEME_WINDOW_HOURS = 6.0  # a theme's markets resolve within this many hours of one moment
+
+
+@dataclass(frozen=True, slots=True)
+class Theme:
+    """A common factor: its draw, when it is revealed, and how strongly it binds."""
+
+    share: float  # of the standard markets
+    correlation: float  # rho of the copula
+    factor: float  # F ~ N(0, 1): > 0 the "up" side wins most theme markets
+    resolves_at: float  # unix seconds: the theme's markets resolve in the window after it
+
+
+def draw_theme(
+    rng: random.Random, share: float, correlation: float, start: float, span: float
+) -> Theme | None:
+    """The world's theme (None without one: no random number is drawn)."""
+    if share <= 0:
+        return None
+    factor = rng.gauss(0.0, 1.0)
+    return Theme(share, correlation, factor, start + rng.uniform(0.55, 0.8) * span)
+
+
 def make_conditions(
-    rng: random.Random, markets: int, neg_risk_share: float, start: float, span: float
+    rng: random.Random,
+    markets: int,
+    neg_risk_share: float,
+    start: float,
+    span: float,
+    theme: Theme | None = None,
 ) -> list[Condition]:
     """Conditions for ``markets`` markets, a ``neg_risk_share`` of them multi-outcome events.
 
     Each market opens in the first quarter of the run and resolves 20 % to 85 % of the run's
-    length after its opening, so most resolve inside the run and a few stay open.
+    length after its opening, so most resolve inside the run and a few stay open. With a
+    ``theme``, each standard market belongs to it with probability ``theme.share`` (module
+    docstring); without one, the same random numbers are drawn as before themes existed.
     """
     conditions: list[Condition] = []
     neg_quota = round(markets * neg_risk_share)
     kinds = [True] * neg_quota + [False] * (markets - neg_quota)
     rng.shuffle(kinds)
+    cut = NormalDist().inv_cdf
     for event, neg_risk in enumerate(kinds):
         created = start + rng.uniform(0.0, 0.25) * span
         resolves = created + rng.uniform(0.2, 0.85) * span
@@ -162,7 +204,17 @@ def make_conditions(
                 )
         else:
             p = rng.uniform(0.05, 0.95)
-            won = rng.random() < p
+            theme_side = -1
+            if theme is not None and rng.random() < theme.share:
+                theme_side = 0 if rng.random() < 0.5 else 1  # the side "up" favours
+                z = math.sqrt(theme.correlation) * theme.factor + math.sqrt(
+                    1.0 - theme.correlation
+                ) * rng.gauss(0.0, 1.0)
+                won = (z if theme_side == 0 else -z) > cut(1.0 - p)
+                resolves = theme.resolves_at + rng.uniform(0.0, THEME_WINDOW_HOURS) * HOUR
+                hours = max(1, int((resolves - created) // HOUR))
+            else:
+                won = rng.random() < p
             ambiguous = rng.random() < 0.02  # a question that resolves 50/50
             paths = _posterior_paths(rng, [p], 0 if won else -1, hours, information)
             payouts = (1, 1) if ambiguous else (1, 0) if won else (0, 1)
@@ -179,6 +231,7 @@ def make_conditions(
                     paths[0],
                     lag,
                     rng.randint(200, 1500) * 1_000_000,
+                    theme_side=theme_side,
                 )
             )
     return conditions

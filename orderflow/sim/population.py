@@ -5,18 +5,27 @@ default gives the same bytes as before the knob existed. Each field changes one 
 feature of a real market: more or fewer wallets of a style, penny pickers at dearer favourites,
 lucky wallets with a few large bets, smaller or larger skill, market makers that also take
 directional positions, wash pairs or larger rings, showcase trades at the market's price rather
-than at 0.50, complete-set arbitrageurs (none unless ``shares`` names them). Style and skill stay
+than at 0.50, complete-set arbitrageurs (none unless ``shares`` names them), a common factor
+(a theme of standard markets whose outcomes share one latent draw) and partisans who always buy
+one side of it (none unless ``theme_share`` and ``shares`` name them). Style and skill stay
 independent unless ``skilled_activity`` says otherwise.
 """
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 TakerStyle = Literal[
-    "retail", "whale", "panic_seller", "penny_picker", "lucky", "wash", "arbitrageur"
+    "retail", "whale", "panic_seller", "penny_picker", "lucky", "wash", "arbitrageur", "partisan"
 ]
 Range = tuple[float, float]
 
@@ -73,6 +82,23 @@ class Population(BaseModel):
         "book's price (a staged record of favourites that looks like a penny picker's).",
     )
 
+    theme_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Share of the standard (non-neg-risk) markets that belong to one theme "
+        "whose outcomes share one latent factor (a one-factor Gaussian copula: each market's "
+        "own P(YES) unchanged) and that resolve within a few hours of each other (default "
+        "none).",
+    )
+    theme_correlation: float = Field(
+        default=0.9,
+        ge=0,
+        lt=1,
+        description="Correlation of the theme markets' latent draws with the factor (0.9: "
+        "nearly every theme market resolves the way the factor went).",
+    )
+
     def share(self, style: str, default: float) -> float:
         """The share of ``style``: the one named here, else ``default``."""
         return next((v for k, v in self.shares.items() if k == style), default)
@@ -93,7 +119,19 @@ class Population(BaseModel):
             raise ValueError("ring_size must be a range of at least 2 members")
         if sum(self.shares.values()) > 1:
             raise ValueError("shares must sum to at most 1")
+        if self.shares.get("partisan", 0) > 0 and self.theme_share == 0:
+            raise ValueError("partisans need a theme: set theme_share above 0")
         return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The theme's fields only when a theme is set: a population without one dumps as it
+        did before the knobs existed (the truth file of every earlier variant, byte for byte)."""
+        out: dict[str, Any] = handler(self)
+        if self.theme_share == 0:
+            out.pop("theme_share", None)
+            out.pop("theme_correlation", None)
+        return out
 
 
 # Populations that differ from the default in plausible ways (docs/reputation.md "Populations
@@ -123,4 +161,8 @@ VARIANTS: dict[str, Population] = {
     # complete-set arbitrageurs: 10 % of the wallets buy every outcome of a market when the asks
     # (fees included) sum to at most its payout, and hold to resolution
     "arbitrageurs": Population(shares={"arbitrageur": 0.1}),
+    # a common factor: 70 % of the standard markets are one theme (one party's races, one
+    # crypto rally) resolving together the way one latent draw went; 10 % of the wallets are
+    # partisans, half leaning each way, buying their side of every theme market they reach
+    "common_factor": Population(shares={"partisan": 0.1}, theme_share=0.7),
 }

@@ -8,10 +8,13 @@ Each figure is honest about its sample:
   truth gives no skill, e.g. market makers of the first simulator, excluded);
 * precision of the top tiers (WHALE, SMART): the share of those wallets that are truly skilled,
   and recall: the share of skilled wallets that got there;
-* who else got there: market makers, wash-ring wallets, penny pickers, lucky wallets and
-  complete-set arbitrageurs in the top tiers, whatever their skill (following none of them pays:
-  one earns a spread, one trades with itself, one buys favourites at their price, one hit a few
-  long shots, one buys every outcome at once and each leg alone is a coin flip).
+* who else got there: market makers, wash-ring wallets, penny pickers, lucky wallets,
+  complete-set arbitrageurs and partisans in the top tiers, whatever their skill (following
+  none of them pays: one earns a spread, one trades with itself, one buys favourites at their
+  price, one hit a few long shots, one buys every outcome at once and each leg alone is a coin
+  flip, one leans one way on a common factor that happened to go its way this time);
+* partisans in DEGEN: half of them lean against the factor's draw and lose with it, and fading
+  them pays no better than following the other half (``partisans_in_degen``).
 
 The forward test (scores as of a date against the edge realised after it) needs the ledger, not
 the truth: :mod:`orderflow.backtest.forward`.
@@ -106,17 +109,20 @@ class ScoreQuality:
     top_tier_penny_pickers: int = 0
     top_tier_lucky: int = 0
     top_tier_arbitrageurs: int = 0
+    top_tier_partisans: int = 0
+    partisans_in_degen: int = 0
 
     @property
     def top_tier_traps(self) -> int:
-        """Market makers, wash-ring members, penny pickers, lucky wallets and complete-set
-        arbitrageurs in WHALE/SMART."""
+        """Market makers, wash-ring members, penny pickers, lucky wallets, complete-set
+        arbitrageurs and partisans in WHALE/SMART."""
         return (
             self.top_tier_market_makers
             + self.top_tier_wash
             + self.top_tier_penny_pickers
             + self.top_tier_lucky
             + self.top_tier_arbitrageurs
+            + self.top_tier_partisans
         )
 
     @property
@@ -154,4 +160,6 @@ def score_quality(scores: Sequence[ScoredWallet], truth: Truth) -> ScoreQuality:
         top_tier_penny_pickers=sum(1 for _, t in top if t.style == "penny_picker"),
         top_tier_lucky=sum(1 for _, t in top if t.style == "lucky"),
         top_tier_arbitrageurs=sum(1 for _, t in top if t.style == "arbitrageur"),
+        top_tier_partisans=sum(1 for _, t in top if t.style == "partisan"),
+        partisans_in_degen=sum(1 for s, t in pairs if t.style == "partisan" and s.tier == "DEGEN"),
     )

@@ -36,6 +36,9 @@ def act(st: State, now: float, wi: int) -> None:
     if w.style == "arbitrageur":
         arbitrage(st, now, wi)
         return
+    if w.style == "partisan":
+        _partisan(st, now, wi)
+        return
     held = [
         k
         for k, n in sorted(w.holdings.items())
@@ -83,6 +86,34 @@ def _bet(st: State, now: float, wi: int) -> None:
         limit_cents=min(99, cents + SLIPPAGE_CENTS),
         budget=int(stake),
         reason=w.style,
+    )
+
+
+def _partisan(st: State, now: float, wi: int) -> None:
+    """A partisan's decision: buy its side of an open theme market at the book's price (if in
+    its price range), whatever the price says; it never exits."""
+    w = st.wallets[wi]
+    pool = [ci for ci in st.open if st.conditions[ci].theme_side >= 0]
+    if not pool:
+        return
+    ci = st.rng.choice(pool)
+    side = st.conditions[ci].theme_side
+    outcome = side if w.lean > 0 else 1 - side
+    cents = refresh(st, now, ci).taker_price("BUY", outcome)
+    lo, hi = w.price_range
+    if cents is None or not lo <= cents / 100 <= hi:
+        return
+    stake = st.rng.uniform(*w.bet) * w.bankroll
+    take(
+        st,
+        now,
+        wi,
+        ci,
+        outcome,
+        "BUY",
+        limit_cents=min(99, cents + SLIPPAGE_CENTS),
+        budget=int(stake),
+        reason="partisan",
     )
 
 

@@ -11,14 +11,26 @@ the hidden current probability (at most the whole gap), plus opinion noise indep
 truth. +0.04 means its view is 4 cents closer to the truth than the market's; 0 knows nothing
 the market does not; a negative skill is misinformed. Skill is drawn from one distribution for
 every style, so nothing but the edge of its trades reveals it (see docs/simulator.md).
+
+A world with a common factor (``Population.theme_share``) also says which markets belong to the
+theme and which side its "up" favours, the factor's draw, and each partisan's lean; those fields
+are left out of a file without a theme, so every earlier population's truth file is unchanged.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from orderflow.errors import ConfigError
 from orderflow.sim.agents import SKILLED_THRESHOLD, Style
@@ -26,8 +38,23 @@ from orderflow.sim.config import SimConfig
 from orderflow.sim.world import World
 
 
-class TruthWallet(BaseModel):
+class _ThemeFields(BaseModel):
+    """Leaves ``_theme_fields`` out of the dump while they hold their defaults (no theme)."""
+
+    _theme_fields: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        for name in self._theme_fields:
+            if out.get(name) == type(self).model_fields[name].default:
+                out.pop(name, None)
+        return out
+
+
+class TruthWallet(_ThemeFields):
     model_config = ConfigDict(frozen=True)
+    _theme_fields = ("lean",)
 
     address: str
     style: Style
@@ -42,10 +69,14 @@ class TruthWallet(BaseModel):
     showcase: bool = Field(
         default=False, description="The ring's showcase wallet (buys winners cheap from partners)."
     )
+    lean: int = Field(
+        default=0, description="A partisan's side of the theme: +1 its 'up', -1 its 'down'."
+    )
 
 
-class TruthMarket(BaseModel):
+class TruthMarket(_ThemeFields):
     model_config = ConfigDict(frozen=True)
+    _theme_fields = ("theme_side",)
 
     condition_id: str
     question_id: str
@@ -60,6 +91,9 @@ class TruthMarket(BaseModel):
     close_price: float = Field(
         description="Last traded YES price before resolution (or before the end of the run)."
     )
+    theme_side: int = Field(
+        default=-1, description="A theme market: the outcome the factor's 'up' favours; else -1."
+    )
 
 
 class WashRing(BaseModel):
@@ -70,14 +104,18 @@ class WashRing(BaseModel):
     showcase: str | None = None
 
 
-class Truth(BaseModel):
+class Truth(_ThemeFields):
     model_config = ConfigDict(frozen=True)
+    _theme_fields = ("theme_factor",)
 
     config: SimConfig
     skilled_threshold: float = SKILLED_THRESHOLD
     wallets: list[TruthWallet]
     markets: list[TruthMarket]
     wash_rings: list[WashRing] = Field(default_factory=list)
+    theme_factor: float | None = Field(
+        default=None, description="The common factor's draw (> 0: the 'up' side won mostly)."
+    )
 
     def wallet_map(self) -> dict[str, TruthWallet]:
         return {w.address: w for w in self.wallets}
@@ -97,6 +135,7 @@ def truth_of(world: World) -> Truth:
                 activity_per_day=round(w.activity, 6),
                 wash_ring=w.wash_ring,
                 showcase=w.showcase,
+                lean=w.lean,
             )
             for w in world.wallets
         ],
@@ -113,6 +152,7 @@ def truth_of(world: World) -> Truth:
                 resolves_at=datetime.fromtimestamp(int(c.resolves_at), tz=UTC),
                 resolved_in_run=c.resolves_at <= end,
                 close_price=c.close_price(min(end, c.resolves_at)),
+                theme_side=c.theme_side,
             )
             for c in world.conditions
         ],
@@ -124,6 +164,7 @@ def truth_of(world: World) -> Truth:
             )
             for r in world.rings
         ],
+        theme_factor=None if world.theme is None else round(world.theme.factor, 6),
     )
 
 

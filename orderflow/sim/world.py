@@ -15,7 +15,7 @@ from orderflow.chain.tokens import condition_id, ctf_tokens, keccak256
 from orderflow.sim.agents import Ring, Wallet, make_wallets
 from orderflow.sim.config import SimConfig
 from orderflow.sim.engine import DAY, Event, run
-from orderflow.sim.markets import Condition, make_conditions
+from orderflow.sim.markets import Condition, Theme, draw_theme, make_conditions
 
 # Standard (non-neg-risk) markets need some oracle other than the NegRiskAdapter. Polymarket
 # uses UMA adapters; the simulator uses an address derived from a fixed label so that nobody
@@ -32,6 +32,7 @@ class World:
     rings: list[Ring]
     conditions: list[Condition]
     events: list[Event]
+    theme: Theme | None = None  # the common factor, when the population has one
 
     def oracle_of(self, c: Condition, addresses: ChainAddresses = MAINNET) -> str:
         return addresses.neg_risk_adapter if c.neg_risk else SIM_STANDARD_ORACLE
@@ -42,7 +43,10 @@ def simulate(cfg: SimConfig, addresses: ChainAddresses = MAINNET) -> World:
     rng = random.Random(cfg.seed)
     start = cfg.start_time.timestamp()
     wallets, rings = make_wallets(rng, cfg.wallets, cfg.population)
-    conditions = make_conditions(rng, cfg.markets, cfg.neg_risk_share, start, cfg.days * DAY)
+    span = cfg.days * DAY
+    pop = cfg.population
+    theme = draw_theme(rng, pop.theme_share, pop.theme_correlation, start, span)
+    conditions = make_conditions(rng, cfg.markets, cfg.neg_risk_share, start, span, theme)
     for c in conditions:
         oracle = addresses.neg_risk_adapter if c.neg_risk else SIM_STANDARD_ORACLE
         c.condition_id = condition_id(oracle, c.question_id, 2)
@@ -51,4 +55,4 @@ def simulate(cfg: SimConfig, addresses: ChainAddresses = MAINNET) -> World:
         )
         c.token_ids = (tokens[0].token_id, tokens[1].token_id)
     events = run(cfg, rng, wallets, rings, conditions)
-    return World(cfg, wallets, rings, conditions, events)
+    return World(cfg, wallets, rings, conditions, events, theme)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 
 import pytest
@@ -10,6 +11,7 @@ from orderflow.sim import SimConfig, simulate, truth_of
 from orderflow.sim.agents import SKILLED_THRESHOLD
 from orderflow.sim.emit import emit
 from orderflow.sim.exchange import Match
+from orderflow.sim.markets import draw_theme, make_conditions
 from orderflow.sim.population import VARIANTS, Population
 from orderflow.sim.world import World
 
@@ -126,3 +128,65 @@ def test_arbitrageurs_buy_complete_sets_below_their_payout(seed: int) -> None:
         assert sum(m.usdc + m.fee for m in ms) < pays
     assert kinds["binary"] and kinds["neg-risk YES"], kinds
     assert not any(w.style == "arbitrageur" for w in _small(Population()).wallets)
+
+
+def test_a_theme_shares_one_factor_and_keeps_each_markets_prior() -> None:
+    """Theme markets (a one-factor Gaussian copula): over many worlds each resolves YES as often
+    as its prior says (a price is calibrated for a trader who does not know the factor), while
+    within one world nearly all of them go the way the factor went, and they resolve within
+    the theme's six hours; standard markets outside the theme and neg-risk events are as
+    before."""
+    span = 30 * 86_400.0
+    expected = won = n = 0.0
+    with_factor = against = 0
+    for seed in range(300):
+        rng = random.Random(seed)
+        theme = draw_theme(rng, 0.7, 0.9, 0.0, span)
+        assert theme is not None
+        conditions = make_conditions(rng, 30, 0.3, 0.0, span, theme)
+        themed = [c for c in conditions if c.theme_side >= 0]
+        assert not any(c.neg_risk for c in themed)
+        assert all(
+            theme.resolves_at <= c.resolves_at <= theme.resolves_at + 6 * 3600 for c in themed
+        )
+        for c in themed:
+            if c.payouts == (1, 1):
+                continue
+            n += 1
+            expected += c.true_p
+            won += c.payouts == (1, 0)
+            up_won = c.payouts[c.theme_side] == 1
+            if abs(theme.factor) > 1 and 0.3 <= c.true_p <= 0.7:
+                with_factor += up_won == (theme.factor > 0)
+                against += up_won != (theme.factor > 0)
+    assert n > 4000
+    assert abs(won - expected) < 3 * (n * 0.25) ** 0.5, (won, expected, n)
+    assert with_factor > 0.9 * (with_factor + against), (with_factor, against)
+    assert draw_theme(random.Random(1), 0.0, 0.9, 0.0, span) is None
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_partisans_buy_their_side_of_the_theme_and_hold(seed: int) -> None:
+    """Partisans, half leaning each way, only ever buy their side of theme markets as takers at
+    the book's price, never sell; they have no view (skill 0) and the truth says how each
+    leaned and how the factor went. None, and no theme, unless a population names them."""
+    world = _small(VARIANTS["common_factor"], seed=seed)
+    partisans = {w.address: w for w in world.wallets if w.style == "partisan"}
+    assert len(partisans) == 8 and all(w.skill == 0 for w in partisans.values())
+    assert sorted(w.lean for w in partisans.values()) == [-1] * 4 + [1] * 4
+    buys = [m for m in world.events if isinstance(m, Match) and m.taker in partisans]
+    assert len(buys) > 50
+    for m in buys:
+        c = world.conditions[m.condition]
+        assert m.side == "BUY" and m.reason == "partisan" and c.theme_side >= 0
+        assert m.outcome == (c.theme_side if partisans[m.taker].lean > 0 else 1 - c.theme_side)
+    makers = {f.wallet for m in world.events if isinstance(m, Match) for f in m.makers}
+    assert not makers & set(partisans)  # takers only: no resting order, so no maker fill
+    truth = truth_of(world)
+    assert world.theme is not None and truth.theme_factor == round(world.theme.factor, 6)
+    assert {w.lean for w in truth.wallets if w.style == "partisan"} == {-1, 1}
+    plain = _small(Population(), seed=seed)
+    assert not any(w.style == "partisan" for w in plain.wallets)
+    assert all(c.theme_side == -1 for c in plain.conditions) and plain.theme is None
+    with pytest.raises(ValueError, match="theme_share"):
+        Population(shares={"partisan": 0.1})
