@@ -195,7 +195,7 @@ async def main_async(args: argparse.Namespace) -> None:
                             q = world.quality
                             print(
                                 f"{name} seed {seed}: factor {truth.theme_factor}, AUC "
-                                f"{_f(q.auc)}, {args.detail} in WHALE/SMART "
+                                f"{_f(q.auc)}, partisans in WHALE/SMART "
                                 f"{q.top_tier_partisans}, in DEGEN {q.partisans_in_degen}",
                                 file=sys.stderr,
                             )
