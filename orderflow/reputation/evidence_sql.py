@@ -181,7 +181,7 @@ WITH {HEDGED_CTES}, adj AS (
            p.fees_u, p.pnl_u, p.realized_open_u, p.resolved, p.held_u, p.basis_open_u, p.paid_u,
            p.exited_at, p.taker_first_at, p.taker_volume_u, p.penny_u, p.buy_u, p.payout_f,
            p.exited, p.exit_price, p.market_id, p.outcome_index, p.kept_u, p.taker_buy_u,
-           {_LESS.format(c="tb")} AS tb, {_LESS.format(c="tcb")} AS tcb,
+           p.resolved_at, {_LESS.format(c="tb")} AS tb, {_LESS.format(c="tcb")} AS tcb,
            {_LESS.format(c="ts")} AS ts, {_LESS.format(c="tr")} AS tr,
            {_LESS.format(c="tfee")} AS tfee,
            CASE WHEN o.token_id IS NULL THEN p.short
@@ -230,6 +230,7 @@ WITH {HEDGED_CTES}, adj AS (
            p.pnl_u, CASE WHEN p.resolved THEN p.paid_u END AS cost_u,
            CASE WHEN p.resolved THEN p.first_at END AS resolved_first_at, p.exited_at,
            CASE WHEN p.judged THEN p.taker_first_at END AS decided_at,
+           CASE WHEN p.judged THEN p.resolved_at END AS judged_at,
            p.taker_volume_u, p.penny_u, p.buy_u,
            -- a standard market's complete sets (HEDGED_CTES): its YES and NO kept, its buys
            CASE WHEN p.event_id = p.market_id AND p.outcome_index = 0 THEN p.kept_u END AS k0,
@@ -265,6 +266,7 @@ WITH {HEDGED_CTES}, adj AS (
            sum(p.nvar) AS nvar, sum(p.nvar_unclosed) AS nvar_unclosed,
            min(p.decided_at) AS decided_at,
            max(p.decided_at) AS decided_last,
+           max(p.judged_at) AS judged_at,  -- when the event's last judged leg resolved
            sum(p.taker_volume_u)::int8 AS taker_volume_u,
            sum(p.penny_u)::int8 AS penny_u,
            sum(p.buy_u)::int8 AS buy_u,
@@ -275,14 +277,21 @@ WITH {HEDGED_CTES}, adj AS (
      GROUP BY p.w, p.e
 ), ev AS (
     -- the middle of the wallet's span of judged decisions (a window over the wallet's events):
-    -- early and late halves; in (wallet, event) order for the wallet's sums
+    -- early and late halves; the first of the wallet's judged events to resolve on each UTC day
+    -- (a window over its days: no DISTINCT in the sums below, which would have them sorted by
+    -- day and added in another order); in (wallet, event) order for the wallet's sums
     SELECT we.*,
            least(0.99, greatest(0.01, we.stake / nullif(we.x, 0))) AS q,
            we.decided_at <= min(we.decided_at) OVER s
                             + (max(we.decided_last) OVER s - min(we.decided_at) OVER s) / 2
-               AS early
+               AS early,
+           row_number() OVER d = 1 AS first_of_day
       FROM we
-    WINDOW s AS (PARTITION BY we.w)
+    WINDOW s AS (PARTITION BY we.w),
+           d AS (PARTITION BY we.w,
+                              CASE WHEN we.stake > 0
+                                   THEN floor(extract(epoch FROM we.judged_at) / 86400) END
+                 ORDER BY we.e)
      ORDER BY we.w, we.e
 ), wallets AS (
 SELECT w,
@@ -307,6 +316,9 @@ SELECT w,
        extract(epoch FROM sum(held_for) FILTER (WHERE pnl IS NOT NULL))::float8
            / count(held_for) FILTER (WHERE pnl IS NOT NULL) AS holding_secs,
        count(*) FILTER (WHERE stake > 0)::float8 AS events,
+       -- the UTC days those events resolved on (events resolving together are one unit of
+       -- evidence for the tiers' minimums: a common factor moves them all at once)
+       count(*) FILTER (WHERE stake > 0 AND first_of_day)::float8 AS resolution_days,
        coalesce(sum(vo) FILTER (WHERE stake > 0), 0) AS value,
        coalesce(sum(stake) FILTER (WHERE stake > 0), 0) AS stake,
        coalesce(sum(nvar) FILTER (WHERE stake > 0), 0) AS null_var,
@@ -340,9 +352,10 @@ SELECT (row_number() OVER () - 1)::int AS idx,
        a.total_trades, a.volume_usdc, a.markets_traded, a.first_at, a.last_at, a.fees,
        a.realized_pnl, a.unrealized_pnl, a.unrealized_u, a.open_positions, a.resolved,
        a.pnl_wins, a.pnl_losses, a.pnl_gross_profit, a.pnl_gross_loss, a.resolved_pnl,
-       a.resolved_cost, a.holding_secs, a.events, a.value, a.stake, a.null_var, a.clv_value,
-       a.clv_sq, a.clv_stake, a.stake_sq, a.clv_null_var, a.wins, a.expected_wins, a.wins_var,
-       a.gross_profit, a.gross_loss, a.null_loss, a.value_early, a.var_early, a.value_late,
+       a.resolved_cost, a.holding_secs, a.events, a.resolution_days, a.value, a.stake,
+       a.null_var, a.clv_value, a.clv_sq, a.clv_stake, a.stake_sq, a.clv_null_var, a.wins,
+       a.expected_wins, a.wins_var, a.gross_profit, a.gross_loss, a.null_loss, a.value_early,
+       a.var_early, a.value_late,
        a.var_late, a.volume, a.taker_volume, a.buy_volume, a.penny_volume,
        coalesce(w.share, 0.0) AS wash_share,
        coalesce(w.counterparty_share, 0.0) AS wash_counterparty_share,

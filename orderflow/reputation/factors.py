@@ -67,6 +67,7 @@ class WalletInputs:
     decisions unless said otherwise."""
 
     events: Array  # resolved events with a taker decision
+    resolution_days: Array  # the UTC days those events resolved on (one unit per day)
     value: Array  # fee-net USDC against the outcome
     stake: Array  # USDC at risk
     null_var: Array  # variance of value under no edge
@@ -266,7 +267,9 @@ def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) ->
     # a wash wallet or counterparty is never faded: its losses may be staged for the ring; nor
     # is a wallet of complete sets: no leg alone carries information either way
     unfadable = (flags & sum(1 << FLAGS.index(f) for f in UNFADABLE)) != 0
-    tier = tiers(events, p_above, p_below, p_fade, clean, unfadable, s)
+    # the tiers' evidence minimums, in independent units: events resolving on one day count once
+    units = np.minimum(events, i.resolution_days) if s.min_events_by_day else events
+    tier = tiers(events, units, p_above, p_below, p_fade, clean, unfadable, s)
 
     # -- factors ---------------------------------------------------------------------------
     shrink = np.sqrt(_div(events, events + s.factor_prior_events))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +32,9 @@ from orderflow.reputation.factors import Scores, WalletInputs, score
 from orderflow.reputation.flags import HOST_KNOWN_WASH, PENNY_PRICE
 from orderflow.reputation.prior import Prior
 from orderflow.reputation.settings import ReputationSettings
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DAY = timedelta(days=1)
 
 ZERO = Decimal(0)
 
@@ -157,6 +160,13 @@ class _Event:
     null_var: float = 0.0
     unclosed_var: float = 0.0
     decided_at: datetime | None = None
+    resolved_at: datetime | None = None  # when its last judged leg resolved
+
+
+def resolution_days(events: Sequence[datetime | None]) -> int:
+    """The UTC days these resolution times fall on (evidence_sql.WALLETS' resolution_days:
+    whole days since the epoch, exact)."""
+    return len({(t - _EPOCH) // _DAY for t in events if t is not None})
 
 
 def _clip(x: float) -> float:
@@ -187,6 +197,8 @@ def _events(positions: list[TokenPosition]) -> list[_Event]:
             e.decided_at is None or tp.taker_first_at < e.decided_at
         ):
             e.decided_at = tp.taker_first_at
+        if tp.resolved_at is not None and (e.resolved_at is None or tp.resolved_at > e.resolved_at):
+            e.resolved_at = tp.resolved_at
     return [e for e in events.values() if e.stake > 0]
 
 
@@ -241,6 +253,7 @@ def _inputs(
     deviation = wash.get("price_deviation")
     return WalletInputs(
         events=one(len(events)),
+        resolution_days=one(resolution_days([e.resolved_at for e in events])),
         value=one(total(e.value for e in events)),
         stake=one(total(e.stake for e in events)),
         null_var=one(total(e.null_var for e in events)),

@@ -190,6 +190,12 @@ class ReputationSettings(CommonSettings):
         ),
         description="Fewer resolved events: never DEGEN (never faded).",
     )
+    min_events_by_day: bool = Field(
+        default=True,
+        description="The WHALE, SMART and DEGEN minimums count the UTC days the wallet's "
+        "resolved events resolved on, not the events: markets resolving together on a common "
+        "factor (one election's races, one rally's price markets) are one unit of evidence.",
+    )
 
     # Behaviour flags (orderflow.reputation.flags).
     maker_share_flag: float = Field(

@@ -18,6 +18,7 @@ TIERS = ("WHALE", "SMART", "AVERAGE", "NOVICE", "DEGEN")
 
 def tiers(
     events: Array,
+    units: Array,
     p_above: Array,
     p_below: Array,
     p_fade: Array,
@@ -25,18 +26,20 @@ def tiers(
     unfadable: Mask,
     s: ReputationSettings,
 ) -> npt.NDArray[np.int8]:
-    """Each wallet's tier as its index in :data:`TIERS`. ``p_above``: P(edge > follower cost),
-    ``p_below``: P(edge < 0), ``p_fade``: the fading probability; ``clean``: unflagged wallets
-    (the only ones WHALE or SMART); ``unfadable``: wallets never DEGEN (wash)."""
+    """Each wallet's tier as its index in :data:`TIERS`. ``events``: resolved events (AVERAGE's
+    minimum); ``units``: the independent units of evidence the WHALE, SMART and DEGEN minimums
+    count (the days its events resolved on, or the events); ``p_above``: P(edge > follower
+    cost), ``p_below``: P(edge < 0), ``p_fade``: the fading probability; ``clean``: unflagged
+    wallets (the only ones WHALE or SMART); ``unfadable``: wallets never DEGEN (wash)."""
     whale = (
         clean
-        & (events >= s.min_events_whale)
+        & (units >= s.min_events_whale)
         & (p_above >= s.whale_probability)
-        & bayes_fdr(p_above, clean & (events >= s.min_events_whale), s.whale_fdr)
+        & bayes_fdr(p_above, clean & (units >= s.min_events_whale), s.whale_fdr)
     )
-    top = bayes_fdr(p_above, clean & (events >= s.min_events_smart), s.smart_fdr)
-    smart = ~whale & clean & (events >= s.min_events_smart) & (p_above >= s.smart_probability) & top
-    degen_ok = ~unfadable & (events >= s.min_events_degen)
+    top = bayes_fdr(p_above, clean & (units >= s.min_events_smart), s.smart_fdr)
+    smart = ~whale & clean & (units >= s.min_events_smart) & (p_above >= s.smart_probability) & top
+    degen_ok = ~unfadable & (units >= s.min_events_degen)
     degen = (
         degen_ok
         & (p_below >= s.degen_probability)

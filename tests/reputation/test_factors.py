@@ -26,6 +26,8 @@ def inputs(n: int = 1, **kw: float) -> WalletInputs:
     base["wash_deviation"] = np.full(n, np.nan)
     for k, v in kw.items():
         base[k] = np.full(n, float(v))
+    if "resolution_days" not in kw:  # each event resolved on a day of its own
+        base["resolution_days"] = base["events"]
     return WalletInputs(**base)
 
 
@@ -294,6 +296,7 @@ def _random_inputs(rng: np.random.Generator, n: int) -> WalletInputs:
     miss = rng.normal(0.0, 0.05, n) * events * usd
     values = {
         "events": events,
+        "resolution_days": np.floor(events * rng.uniform(0.2, 1.0, n)),
         "value": value,
         "stake": events * usd,
         "null_var": null_var,

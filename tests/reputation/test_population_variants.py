@@ -109,11 +109,6 @@ SELECT s.wallet_address, s.reputation_score, s.trader_tier, s.flags
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the score counts markets that resolve together on a common factor as independent "
-    "evidence: no defence yet (docs/reputation.md 'Partisans of a common factor')",
-)
 @pytest.mark.parametrize("seed", [3, 8])
 async def test_partisans_of_a_common_factor_are_never_followed_nor_faded(
     seed: int, pg_server_dsn: str, pg_template: str, tmp_path: Path
@@ -125,7 +120,8 @@ async def test_partisans_of_a_common_factor_are_never_followed_nor_faded(
     size: on seed 8 (factor +1.68) 11 of the 12 winners were SMART (measured +0.37 to +0.65 a
     dollar, z 2.4-3.5 over 13-18 events, and they made the prior's skill tail); on seed 3
     (factor -0.59) 2 of the 12 losers were DEGEN (z -2.4 and -2.5, the closing line). None may
-    be WHALE, SMART or DEGEN."""
+    be WHALE, SMART or DEGEN: the tiers' minimums count the days a wallet's events resolved on
+    (a partisan's theme is one; tests/reputation/test_factor_units.py)."""
     sim = SimConfig(seed=seed, population=VARIANTS["common_factor"])
     bench = load_benchmark("score_variants")
     async with scratch_database(pg_server_dsn, template=pg_template) as url:

@@ -126,12 +126,12 @@ async def test_luck_cases_end_to_end(pool: asyncpg.Pool) -> None:
     for m in range(1, 4):  # wallet 1: three wins out of three, big size
         led.trade(1, "BUY", "10000", "0.50", market_no=m, at=H(m), taker_aggregate=True)
         led.resolve(m, ["1", "0"], timedelta(days=2))
-    for i in range(200):  # wallet 2: 140 wins of 200 buying at 0.50
-        m = 100 + i
+    for i in range(200):  # wallet 2: 140 wins of 200 buying at 0.50, resolved over 40 days
+        m = 100 + i  # (resolving together, they would be one unit of evidence: test_factor_units)
         led.trade(
             2, "BUY", "20", "0.50", market_no=m, at=timedelta(minutes=i), taker_aggregate=True
         )
-        led.resolve(m, ["1", "0"] if i < 140 else ["0", "1"], timedelta(days=2))
+        led.resolve(m, ["1", "0"] if i < 140 else ["0", "1"], timedelta(days=2 + i % 40))
     rng = random.Random(5)
     for w in range(10, 30):  # the population: coin flips at 0.50
         for m in rng.sample(range(100, 300), 40):

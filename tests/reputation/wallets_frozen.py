@@ -51,12 +51,49 @@ _SETS_APART = (
 )"""
 )
 
+# The UTC days a wallet's judged events resolved on (``resolution_days``, the tiers' units of
+# evidence), added the same way: computed apart, as a pass of its own over the positions (an
+# exact count, nothing to freeze; a DISTINCT among the frozen sums would have the planner sort
+# their rows by day).
+_DAYS_APART = (
+    (
+        "    SELECT p.wallet_address, p.token_id, p.event_id, p.fills,",
+        "    SELECT p.wallet_address, p.token_id, p.event_id, p.resolved_at, p.fills,",
+    ),
+    (
+        "), span AS (",
+        """), days AS (
+    SELECT wallet_address, count(DISTINCT day) AS n
+      FROM (SELECT q.wallet_address, floor(extract(epoch FROM max(q.resolved_at)) / 86400) AS day
+              FROM dec q
+             WHERE q.judged
+             GROUP BY q.wallet_address, q.event_id
+            HAVING sum(q.stake) > 0) x
+     GROUP BY wallet_address
+), span AS (""",
+    ),
+    (
+        "       count(*) FILTER (WHERE stake > 0)::float8 AS events,\n",
+        "       count(*) FILTER (WHERE stake > 0)::float8 AS events,\n"
+        "       coalesce((SELECT days.n FROM days WHERE days.wallet_address = ev.wallet_address),"
+        " 0)::float8 AS resolution_days,\n",
+    ),
+)
+
+
+def _days_apart(sql: str) -> str:
+    for old, new in _DAYS_APART:
+        sql = _once(sql, old, new)
+    return sql
+
+
 # The statement as rendered on main at eccb9b5 (its SQL fragments included), verbatim, with the
-# complete sets' figure added since (``hedged_volume``: :data:`_SETS_APART`).
+# complete sets' figure added since (``hedged_volume``: :data:`_SETS_APART`) and the resolution
+# days (:data:`_DAYS_APART`).
 FROZEN_MAIN = _once(
     _once(
         _once(
-            (Path(__file__).parent / "wallets_frozen_main.sql").read_text(),
+            _days_apart((Path(__file__).parent / "wallets_frozen_main.sql").read_text()),
             "WITH adj AS (",
             f"WITH {_SETS_APART}, adj AS (",
         ),
