@@ -201,6 +201,20 @@ def _fade_line(post: Mapping[str, Any]) -> list[str]:
     return [f"  P(edge < prior mean - cost, own record) = {_fmt(p)}   (DEGEN also needs this)"]
 
 
+def _units_lines(report: WalletReport, s: ReputationSettings) -> list[str]:
+    """The units the tiers' evidence minimums count (:func:`orderflow.reputation.factors.score`):
+    the UTC days the wallet's resolved events resolved on, events resolving together on a
+    common factor being one unit — else a wallet held out of a tier by them shows no reason."""
+    events, days = report.inputs.events[0], report.inputs.resolution_days[0]
+    if not s.min_events_by_day:
+        return []
+    return [
+        f"  {_fmt(events)} resolved events on {_fmt(days)} UTC days of resolution: the tiers' "
+        f"minimums count days (WHALE {s.min_events_whale}, SMART {s.min_events_smart}, "
+        f"DEGEN {s.min_events_degen})"
+    ]
+
+
 def _flag_lines(factors: Mapping[str, Any]) -> list[str]:
     flags = list(factors.get("flags") or [])
     behaviour = factors.get("behaviour") or {}
@@ -245,6 +259,7 @@ def render(
         )
     lines.append("")
     lines.extend(_posterior_lines(factors, report.scores.prior))
+    lines.extend(_units_lines(report, settings or ReputationSettings()))
     lines.extend(_flag_lines(factors))
     lines.append("")
     lines.append(f"  {'factor':<14} {'value':>6} {'weight':>7} {'points':>7}  inputs")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncpg
 
 from orderflow.reputation import compute_scores, run_reputation
+from orderflow.reputation.explain import render
 from orderflow.reputation.per_wallet import wallet_report
 from orderflow.reputation.settings import ReputationSettings
 from tests.reputation.chainbook import T0
@@ -79,6 +80,11 @@ async def test_a_common_factor_is_one_unit_of_evidence(pool: asyncpg.Pool) -> No
             report = await wallet_report(conn, who, stats=row)
         assert report.inputs.resolution_days[0] == days[who], who
         assert report.scores.tier_names()[0] == row["trader_tier"], who
+        # `orderflow wallet` says what the minimums counted (else the winner shows no reason)
+        text = render(row, report, [])
+        line = next(x for x in text.splitlines() if "UTC days of resolution" in x)
+        events, *_, on_days = line.split()[:5]
+        assert (float(events), float(on_days)) == (row["events_resolved"], days[who]), line
 
     # an incremental run (new fills of the control and of a noise taker) equals a full one
     noise_taker(w, w.new_wallet(), 10)
