@@ -15,12 +15,15 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import pytest
 
 from orderflow import db
 from orderflow.sim import ScoreQuality, SimConfig
 from orderflow.sim.population import VARIANTS
+from orderflow.sim.truth import Truth
 from orderflow.strategy.settings import StrategySettings
 from tests.benchmark_module import load_benchmark
 from tests.conftest import scratch_database
@@ -83,17 +86,8 @@ async def test_complete_set_arbitrageurs_are_never_followed_nor_faded(
     +0.35 a dollar, and they made the prior's skill tail themselves (docs/reputation.md
     "Complete sets"). None may be WHALE, SMART or DEGEN, nor followed."""
     sim = SimConfig(seed=4, population=VARIANTS["arbitrageurs"])
-    bench = load_benchmark("score_variants")
-    async with scratch_database(pg_server_dsn, template=pg_template) as url:
-        pool = await db.create_pool(url, min_size=1, max_size=4)
-        try:
-            truth, world = await bench.score_world(pool, sim, tmp_path)
-            rows = await pool.fetch(_ROWS)
-        finally:
-            await pool.close()
-    arbs = {w.address for w in truth.wallets if w.style == "arbitrageur"}
-    scored = [r for r in rows if r["wallet_address"] in arbs]
-    assert len(scored) == len(arbs) == 24
+    truth, world, rows = await _scored_style(sim, pg_server_dsn, pg_template, tmp_path)
+    scored = _of_style(truth, rows, "arbitrageur")
     tiers = Counter(r["trader_tier"] for r in scored)
     assert not {"WHALE", "SMART", "DEGEN"} & set(tiers), tiers
     follow_at = StrategySettings().min_whale_score
@@ -107,6 +101,29 @@ _ROWS = """
 SELECT s.wallet_address, s.reputation_score, s.trader_tier, s.flags
   FROM orderflow_wallet_stats w CROSS JOIN LATERAL orderflow_wallet_read(w) AS s
 """
+
+
+async def _scored_style(
+    sim: SimConfig, dsn: str, template: str, tmp_path: Path
+) -> tuple[Truth, Any, list[asyncpg.Record]]:
+    """The world simulated, ingested and scored as score_variants does: its truth, the
+    benchmark's figures and every wallet's row as read."""
+    bench = load_benchmark("score_variants")
+    async with scratch_database(dsn, template=template) as url:
+        pool = await db.create_pool(url, min_size=1, max_size=4)
+        try:
+            truth, world = await bench.score_world(pool, sim, tmp_path)
+            return truth, world, await pool.fetch(_ROWS)
+        finally:
+            await pool.close()
+
+
+def _of_style(truth: Truth, rows: list[asyncpg.Record], style: str) -> list[asyncpg.Record]:
+    """The rows of the world's wallets of ``style``: all 24 of them scored."""
+    wallets = {w.address for w in truth.wallets if w.style == style}
+    scored = [r for r in rows if r["wallet_address"] in wallets]
+    assert len(scored) == len(wallets) == 24, (style, len(scored), len(wallets))
+    return scored
 
 
 @pytest.mark.parametrize("seed", [3, 8])
@@ -123,17 +140,8 @@ async def test_partisans_of_a_common_factor_are_never_followed_nor_faded(
     be WHALE, SMART or DEGEN: the tiers' minimums count the days a wallet's events resolved on
     (a partisan's theme is one; tests/reputation/test_factor_units.py)."""
     sim = SimConfig(seed=seed, population=VARIANTS["common_factor"])
-    bench = load_benchmark("score_variants")
-    async with scratch_database(pg_server_dsn, template=pg_template) as url:
-        pool = await db.create_pool(url, min_size=1, max_size=4)
-        try:
-            truth, world = await bench.score_world(pool, sim, tmp_path)
-            rows = await pool.fetch(_ROWS)
-        finally:
-            await pool.close()
-    partisans = {w.address for w in truth.wallets if w.style == "partisan"}
-    scored = [r for r in rows if r["wallet_address"] in partisans]
-    assert len(scored) == len(partisans) == 24
+    truth, world, rows = await _scored_style(sim, pg_server_dsn, pg_template, tmp_path)
+    scored = _of_style(truth, rows, "partisan")
     tiers = Counter(r["trader_tier"] for r in scored)
     assert not {"WHALE", "SMART", "DEGEN"} & set(tiers), (seed, tiers)
     assert world.quality.top_tier_traps == 0, world.quality
