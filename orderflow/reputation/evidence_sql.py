@@ -127,7 +127,7 @@ SELECT t.wallet_address, t.token_id,
 # its YES on k and its NO on every other leg, so the least of sum(NO) + (YES_k - NO_k) over the
 # legs -- a leg it never traded (the event's legs in orderflow_conditions) counting 0: these
 # CTEs, over the neg-risk legs only. Integers: exact, in any order. The per-wallet replay:
-# orderflow.reputation.per_wallet.hedged_volume.
+# orderflow.reputation.replay_inputs.hedged_volume.
 HEDGED_CTES = """legs AS (
     SELECT p.wallet_address, p.event_id, p.market_id,
            coalesce(sum(p.kept_u) FILTER (WHERE p.outcome_index = 0), 0) AS yes_u,

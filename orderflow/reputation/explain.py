@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from orderflow.reputation.factors import FACTORS
-from orderflow.reputation.per_wallet import TokenPosition, WalletReport
+from orderflow.reputation.per_wallet import WalletReport
 from orderflow.reputation.prior import Prior, fade_probability
+from orderflow.reputation.replay_inputs import TokenPosition
 from orderflow.reputation.settings import ReputationSettings, weights
 
 _DETAIL_KEYS: dict[str, tuple[str, ...]] = {

@@ -1,0 +1,243 @@
+"""A wallet's evidence from its replayed positions: the same inputs as the set-based run's
+wallets statement (:mod:`orderflow.reputation.evidence_sql`), one wallet at a time.
+
+:class:`TokenPosition` is one position as :mod:`orderflow.reputation.per_wallet` replays it fill
+by fill; :func:`wallet_inputs` adds a wallet's positions up into the :class:`WalletInputs` the
+score reads (its resolved events, their resolution days, the closing line's sums, complete sets,
+the last full run's counterparty figures).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from orderflow.accounting import Position, TakerTotals, decision_value
+from orderflow.reputation.factors import WalletInputs
+from orderflow.reputation.flags import HOST_KNOWN_WASH
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DAY = timedelta(days=1)
+
+ZERO = Decimal(0)
+
+
+@dataclass
+class TokenPosition:
+    """A wallet's position in one token with what the market did."""
+
+    token_id: int
+    market_id: str | None
+    outcome_index: int | None
+    event_id: str | None = None
+    position: Position = field(default_factory=Position)
+    bought_gross: Decimal = ZERO
+    paid_gross: Decimal = ZERO
+    sold_gross: Decimal = ZERO
+    received_gross: Decimal = ZERO
+    taker_bought: Decimal = ZERO
+    taker_paid: Decimal = ZERO
+    taker_sold: Decimal = ZERO
+    taker_received: Decimal = ZERO
+    taker_fee: Decimal = ZERO
+    taker_first_at: datetime | None = None
+    # every taker fill, decision or not (what complete sets read: hedged_volume)
+    taker_bought_all: Decimal = ZERO
+    taker_paid_all: Decimal = ZERO
+    taker_sold_all: Decimal = ZERO
+    # taker fills at or after the market's resolution: volume, no decision (the taker_* amounts
+    # leave them out, as the run's rep_void does)
+    void_volume: Decimal = ZERO
+    penny: Decimal = ZERO
+    volume: Decimal = ZERO
+    payouts: list[Decimal] | None = None
+    resolved_at: datetime | None = None
+    problem: str | None = None
+    payout: Decimal | None = None
+    last_price: Decimal | None = None
+    close: float | None = None  # closing line (not the wallet's own last trade)
+
+    @property
+    def entry_price(self) -> Decimal | None:
+        return self.paid_gross / self.bought_gross if self.bought_gross else None
+
+    @property
+    def unrealized(self) -> Decimal:
+        if self.payout is not None or not self.position.is_open or self.last_price is None:
+            return ZERO
+        return self.position.mark(self.last_price)
+
+    @property
+    def taker_volume(self) -> Decimal:
+        return self.taker_paid + self.taker_received + self.void_volume
+
+    def totals(self) -> TakerTotals:
+        return TakerTotals(
+            bought=float(self.bought_gross),
+            sold=float(self.sold_gross),
+            received=float(self.received_gross),
+            taker_bought=float(self.taker_bought),
+            taker_paid=float(self.taker_paid),
+            taker_sold=float(self.taker_sold),
+            taker_received=float(self.taker_received),
+            taker_fee=float(self.taker_fee),
+        )
+
+    @property
+    def short(self) -> float:
+        t = self.totals()
+        if t.sold > t.bought and t.taker_sold > 0:
+            return (t.sold - t.bought) * t.taker_sold / t.sold
+        return 0.0
+
+    @property
+    def kept(self) -> Decimal:
+        """Shares its taker fills bought and did not sell."""
+        return max(self.taker_bought_all - self.taker_sold_all, ZERO)
+
+    @property
+    def judged(self) -> bool:
+        return self.payout is not None and (self.taker_bought > 0 or self.short > 0)
+
+
+@dataclass
+class _Event:
+    value: float = 0.0
+    clv: float = 0.0
+    stake: float = 0.0
+    shares: float = 0.0
+    null_var: float = 0.0
+    unclosed_var: float = 0.0
+    decided_at: datetime | None = None
+    resolved_at: datetime | None = None  # when its last judged leg resolved
+
+
+def resolution_days(events: Sequence[datetime | None]) -> int:
+    """The UTC days these resolution times fall on (evidence_sql.WALLETS' resolution_days:
+    whole days since the epoch, exact)."""
+    return len({(t - _EPOCH) // _DAY for t in events if t is not None})
+
+
+def _clip(x: float) -> float:
+    return min(0.99, max(0.01, x))
+
+
+def _events(positions: list[TokenPosition]) -> list[_Event]:
+    events: dict[str | None, _Event] = {}
+    for tp in positions:
+        if not tp.judged or tp.payout is None:
+            continue
+        t = tp.totals()
+        payout = float(tp.payout)
+        value, stake = decision_value(t, payout)
+        clv, _ = decision_value(t, tp.close if tp.close is not None else payout)
+        shares = t.taker_bought + tp.short
+        qbar = _clip((t.taker_paid + t.taker_received) / (t.taker_bought + t.taker_sold))
+        e = events.setdefault(tp.event_id, _Event())
+        e.value += value
+        e.clv += clv
+        e.stake += stake
+        e.shares += shares
+        var = (t.taker_bought**2 + tp.short**2) * qbar * (1 - qbar)
+        e.null_var += var
+        if tp.close is None:
+            e.unclosed_var += var
+        if tp.taker_first_at is not None and (
+            e.decided_at is None or tp.taker_first_at < e.decided_at
+        ):
+            e.decided_at = tp.taker_first_at
+        if tp.resolved_at is not None and (e.resolved_at is None or tp.resolved_at > e.resolved_at):
+            e.resolved_at = tp.resolved_at
+    return [e for e in events.values() if e.stake > 0]
+
+
+def hedged_volume(positions: list[TokenPosition], legs: Mapping[str, int]) -> Decimal:
+    """USDC of buys in complete sets, as evidence_sql.HEDGED_CTES: per event, the payout what its
+    taker fills bought and kept receives whatever the outcome, at most what they cost. ``legs``: a
+    neg-risk event's legs (a leg not traded holds nothing)."""
+    events: dict[str, dict[str, list[Decimal]]] = {}  # event -> market -> [yes, no, paid]
+    for tp in positions:
+        if tp.event_id is None or tp.market_id is None:
+            continue
+        leg = events.setdefault(tp.event_id, {}).setdefault(tp.market_id, [ZERO, ZERO, ZERO])
+        if tp.outcome_index in (0, 1):
+            leg[tp.outcome_index] += tp.kept
+        leg[2] += tp.taker_paid_all
+    total = ZERO
+    for event, markets in events.items():
+        paid = sum((m[2] for m in markets.values()), ZERO)
+        if event in markets:  # a standard market: its own event
+            yes, no = markets[event][0], markets[event][1]
+            total += min(paid, yes, no)
+            continue
+        nos = sum((m[1] for m in markets.values()), ZERO)
+        worst = min(m[0] - m[1] for m in markets.values())
+        if len(markets) < legs.get(event, 0):
+            worst = min(worst, ZERO)
+        total += min(paid, nos + worst)
+    return total
+
+
+def wallet_inputs(
+    positions: list[TokenPosition],
+    wash: Mapping[str, Any],
+    host_wash: bool = False,
+    legs: Mapping[str, int] | None = None,
+) -> WalletInputs:
+    """``wash``: the counterparty figures of the last full run (its ``behaviour``);
+    ``host_wash``: that run found the wallet's host WASH; ``legs``: the neg-risk events' legs."""
+    events = _events(positions)
+    times = [tp.taker_first_at for tp in positions if tp.judged and tp.taker_first_at is not None]
+    mid = min(times) + (max(times) - min(times)) / 2 if times else None
+    qs = [_clip(e.stake / e.shares) for e in events]
+    early = [mid is not None and e.decided_at is not None and e.decided_at <= mid for e in events]
+
+    def one(x: float) -> np.ndarray[Any, np.dtype[np.float64]]:
+        return np.array([x], dtype=np.float64)
+
+    def total(values: Any) -> float:
+        return float(sum(values, 0.0))
+
+    volume = float(sum((tp.volume for tp in positions), ZERO))
+    deviation = wash.get("price_deviation")
+    return WalletInputs(
+        events=one(len(events)),
+        resolution_days=one(resolution_days([e.resolved_at for e in events])),
+        value=one(total(e.value for e in events)),
+        stake=one(total(e.stake for e in events)),
+        null_var=one(total(e.null_var for e in events)),
+        clv_value=one(total(e.clv for e in events)),
+        clv_sq=one(total(e.clv * e.clv for e in events)),
+        clv_stake=one(total(e.clv * e.stake for e in events)),
+        stake_sq=one(total(e.stake * e.stake for e in events)),
+        clv_null_var=one(total(e.unclosed_var for e in events)),
+        wins=one(sum(1 for e in events if e.value > 0)),
+        expected_wins=one(total(qs)),
+        wins_var=one(total(x * (1 - x) for x in qs)),
+        gross_profit=one(total(e.value for e in events if e.value > 0)),
+        gross_loss=one(-total(e.value for e in events if e.value < 0)),
+        null_loss=one(total(e.shares * x * (1 - x) for e, x in zip(events, qs, strict=True))),
+        value_early=one(total(e.value for e, k in zip(events, early, strict=True) if k)),
+        var_early=one(total(e.null_var for e, k in zip(events, early, strict=True) if k)),
+        value_late=one(total(e.value for e, k in zip(events, early, strict=True) if not k)),
+        var_late=one(total(e.null_var for e, k in zip(events, early, strict=True) if not k)),
+        volume=one(volume),
+        taker_volume=one(float(sum((tp.taker_volume for tp in positions), ZERO))),
+        buy_volume=one(float(sum((tp.paid_gross for tp in positions), ZERO))),
+        penny_volume=one(float(sum((tp.penny for tp in positions), ZERO))),
+        hedged_volume=one(float(hedged_volume(positions, legs or {}))),
+        wash_share=one(float(wash.get("group_share") or 0.0)),
+        wash_counterparty_share=one(float(wash.get("group_closed_share") or 0.0)),
+        wash_deviation=one(float("nan") if deviation is None else float(deviation)),
+        wash_fills=one(float(wash.get("group_fills") or 0.0)),
+        wash_off_share=one(float(wash.get("off_market_share") or 0.0)),
+        wash_off_fills=one(float(wash.get("off_market_fills") or 0.0)),
+        wash_host_share=one(float(wash.get("wash_host_share") or 0.0)),
+        wash_host_own_share=one(float(wash.get("wash_host_own_share") or 0.0)),
+        wash_host=one(HOST_KNOWN_WASH if host_wash else float("nan")),
+    )
