@@ -13,7 +13,7 @@ independent unless ``skilled_activity`` says otherwise.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -30,10 +30,28 @@ TakerStyle = Literal[
 Range = tuple[float, float]
 
 
-class Population(BaseModel):
+class ThemeFieldsOmitted(BaseModel):
+    """Dumps without ``_theme_fields`` while the first of them holds its default (no common
+    factor): a population, truth file or wallet of a world without a theme dumps as it did
+    before the theme knobs existed, byte for byte."""
+
+    _theme_fields: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        first = self._theme_fields[:1]
+        if first and out.get(first[0]) == type(self).model_fields[first[0]].default:
+            for name in self._theme_fields:
+                out.pop(name, None)
+        return out
+
+
+class Population(ThemeFieldsOmitted):
     """The mix of wallets and how the trap archetypes behave."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    _theme_fields = ("theme_share", "theme_correlation")
 
     shares: dict[TakerStyle, float] = Field(
         default_factory=dict,
@@ -122,16 +140,6 @@ class Population(BaseModel):
         if self.shares.get("partisan", 0) > 0 and self.theme_share == 0:
             raise ValueError("partisans need a theme: set theme_share above 0")
         return self
-
-    @model_serializer(mode="wrap")
-    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """The theme's fields only when a theme is set: a population without one dumps as it
-        did before the knobs existed (the truth file of every earlier variant, byte for byte)."""
-        out: dict[str, Any] = handler(self)
-        if self.theme_share == 0:
-            out.pop("theme_share", None)
-            out.pop("theme_correlation", None)
-        return out
 
 
 # Populations that differ from the default in plausible ways (docs/reputation.md "Populations

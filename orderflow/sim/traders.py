@@ -76,6 +76,13 @@ def _bet(st: State, now: float, wi: int) -> None:
     if best is None:
         return
     _, ci, outcome, cents = best
+    _buy(st, now, wi, ci, outcome, cents, stake, w.style)
+
+
+def _buy(
+    st: State, now: float, wi: int, ci: int, outcome: int, cents: int, stake: float, reason: str
+) -> None:
+    """A taker buy of ``stake`` USDC at the book's ask ``cents``, a little slippage allowed."""
     take(
         st,
         now,
@@ -85,7 +92,7 @@ def _bet(st: State, now: float, wi: int) -> None:
         "BUY",
         limit_cents=min(99, cents + SLIPPAGE_CENTS),
         budget=int(stake),
-        reason=w.style,
+        reason=reason,
     )
 
 
@@ -103,18 +110,7 @@ def _partisan(st: State, now: float, wi: int) -> None:
     lo, hi = w.price_range
     if cents is None or not lo <= cents / 100 <= hi:
         return
-    stake = st.rng.uniform(*w.bet) * w.bankroll
-    take(
-        st,
-        now,
-        wi,
-        ci,
-        outcome,
-        "BUY",
-        limit_cents=min(99, cents + SLIPPAGE_CENTS),
-        budget=int(stake),
-        reason="partisan",
-    )
+    _buy(st, now, wi, ci, outcome, cents, st.rng.uniform(*w.bet) * w.bankroll, "partisan")
 
 
 def _sell_all(st: State, now: float, wi: int, key: int, reason: str) -> bool:

@@ -21,38 +21,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializerFunctionWrapHandler,
-    ValidationError,
-    model_serializer,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orderflow.errors import ConfigError
 from orderflow.sim.agents import SKILLED_THRESHOLD, Style
 from orderflow.sim.config import SimConfig
+from orderflow.sim.population import ThemeFieldsOmitted
 from orderflow.sim.world import World
 
 
-class _ThemeFields(BaseModel):
-    """Leaves ``_theme_fields`` out of the dump while they hold their defaults (no theme)."""
-
-    _theme_fields: ClassVar[tuple[str, ...]] = ()
-
-    @model_serializer(mode="wrap")
-    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        out: dict[str, Any] = handler(self)
-        for name in self._theme_fields:
-            if out.get(name) == type(self).model_fields[name].default:
-                out.pop(name, None)
-        return out
-
-
-class TruthWallet(_ThemeFields):
+class TruthWallet(ThemeFieldsOmitted):
     model_config = ConfigDict(frozen=True)
     _theme_fields = ("lean",)
 
@@ -74,7 +53,7 @@ class TruthWallet(_ThemeFields):
     )
 
 
-class TruthMarket(_ThemeFields):
+class TruthMarket(ThemeFieldsOmitted):
     model_config = ConfigDict(frozen=True)
     _theme_fields = ("theme_side",)
 
@@ -104,7 +83,7 @@ class WashRing(BaseModel):
     showcase: str | None = None
 
 
-class Truth(_ThemeFields):
+class Truth(ThemeFieldsOmitted):
     model_config = ConfigDict(frozen=True)
     _theme_fields = ("theme_factor",)
 
