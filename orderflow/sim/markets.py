@@ -22,7 +22,9 @@ resolves YES when ``s_i (sqrt(rho) F + sqrt(1 - rho) e_i) > Phi^-1(1 - p_i)`` (a
 Gaussian copula; ``s_i`` = +1 or -1, the side of the market the factor's "up" favours): its own
 P(YES) is still its prior p_i, so its price, the posterior given its own signal, is calibrated
 for a trader who does not know F, while given F nearly every theme market goes the same way.
-The theme's markets resolve within six hours of one moment (the factor revealed at once).
+The theme's markets resolve at uniform times in a window after one moment
+(``Population.theme_window_hours``: six hours by default, the factor revealed at once; two
+weeks for an election whose races are called one by one).
 """
 
 from __future__ import annotations
@@ -125,9 +127,6 @@ def _posterior_paths(
     return paths
 
 
-THEME_WINDOW_HOURS = 6.0  # a theme's markets resolve within this many hours of one moment
-
-
 @dataclass(frozen=True, slots=True)
 class Theme:
     """A common factor: its draw, when it is revealed, and how strongly it binds."""
@@ -136,16 +135,22 @@ class Theme:
     correlation: float  # rho of the copula
     factor: float  # F ~ N(0, 1): > 0 the "up" side wins most theme markets
     resolves_at: float  # unix seconds: the theme's markets resolve in the window after it
+    window_hours: float  # the window (Population.theme_window_hours)
 
 
 def draw_theme(
-    rng: random.Random, share: float, correlation: float, start: float, span: float
+    rng: random.Random,
+    share: float,
+    correlation: float,
+    window_hours: float,
+    start: float,
+    span: float,
 ) -> Theme | None:
     """The world's theme (None without one: no random number is drawn)."""
     if share <= 0:
         return None
     factor = rng.gauss(0.0, 1.0)
-    return Theme(share, correlation, factor, start + rng.uniform(0.55, 0.8) * span)
+    return Theme(share, correlation, factor, start + rng.uniform(0.55, 0.8) * span, window_hours)
 
 
 def make_conditions(
@@ -211,7 +216,7 @@ def make_conditions(
                     1.0 - theme.correlation
                 ) * rng.gauss(0.0, 1.0)
                 won = (z if theme_side == 0 else -z) > cut(1.0 - p)
-                resolves = theme.resolves_at + rng.uniform(0.0, THEME_WINDOW_HOURS) * HOUR
+                resolves = theme.resolves_at + rng.uniform(0.0, theme.window_hours) * HOUR
                 hours = max(1, int((resolves - created) // HOUR))
             else:
                 won = rng.random() < p

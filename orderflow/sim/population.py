@@ -32,17 +32,22 @@ Range = tuple[float, float]
 
 class ThemeFieldsOmitted(BaseModel):
     """Dumps without ``_theme_fields`` while the first of them holds its default (no common
-    factor): a population, truth file or wallet of a world without a theme dumps as it did
-    before the theme knobs existed, byte for byte."""
+    factor), and without any of ``_later_fields`` that holds its default: a population, truth
+    file or wallet dumps as it did before the knobs it does not use existed, byte for byte."""
 
     _theme_fields: ClassVar[tuple[str, ...]] = ()
+    _later_fields: ClassVar[tuple[str, ...]] = ()
 
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         out: dict[str, Any] = handler(self)
+        fields = type(self).model_fields
         first = self._theme_fields[:1]
-        if first and out.get(first[0]) == type(self).model_fields[first[0]].default:
+        if first and out.get(first[0]) == fields[first[0]].default:
             for name in self._theme_fields:
+                out.pop(name, None)
+        for name in self._later_fields:
+            if out.get(name) == fields[name].default:
                 out.pop(name, None)
         return out
 
@@ -52,6 +57,7 @@ class Population(ThemeFieldsOmitted):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     _theme_fields = ("theme_share", "theme_correlation")
+    _later_fields = ("theme_window_hours",)
 
     shares: dict[TakerStyle, float] = Field(
         default_factory=dict,
@@ -116,6 +122,14 @@ class Population(ThemeFieldsOmitted):
         description="Correlation of the theme markets' latent draws with the factor (0.9: "
         "nearly every theme market resolves the way the factor went).",
     )
+    theme_window_hours: float = Field(
+        default=6.0,
+        gt=0,
+        le=24 * 90,
+        description="The theme's markets resolve at uniform times within this many hours after "
+        "the factor is revealed (6: at once, one night's count; 336: an election's races "
+        "called over two weeks).",
+    )
 
     def share(self, style: str, default: float) -> float:
         """The share of ``style``: the one named here, else ``default``."""
@@ -173,4 +187,9 @@ VARIANTS: dict[str, Population] = {
     # crypto rally) resolving together the way one latent draw went; 10 % of the wallets are
     # partisans, half leaning each way, buying their side of every theme market they reach
     "common_factor": Population(shares={"partisan": 0.1}, theme_share=0.7),
+    # the same theme called over two weeks (an election's races one by one): a partisan's
+    # events resolve on many days, so the days alone do not make them one unit of evidence
+    "common_factor_two_weeks": Population(
+        shares={"partisan": 0.1}, theme_share=0.7, theme_window_hours=14 * 24.0
+    ),
 }

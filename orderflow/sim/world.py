@@ -45,7 +45,9 @@ def simulate(cfg: SimConfig, addresses: ChainAddresses = MAINNET) -> World:
     wallets, rings = make_wallets(rng, cfg.wallets, cfg.population)
     span = cfg.days * DAY
     pop = cfg.population
-    theme = draw_theme(rng, pop.theme_share, pop.theme_correlation, start, span)
+    theme = draw_theme(
+        rng, pop.theme_share, pop.theme_correlation, pop.theme_window_hours, start, span
+    )
     conditions = make_conditions(rng, cfg.markets, cfg.neg_risk_share, start, span, theme)
     for c in conditions:
         oracle = addresses.neg_risk_adapter if c.neg_risk else SIM_STANDARD_ORACLE

@@ -141,7 +141,7 @@ def test_a_theme_shares_one_factor_and_keeps_each_markets_prior() -> None:
     with_factor = against = 0
     for seed in range(300):
         rng = random.Random(seed)
-        theme = draw_theme(rng, 0.7, 0.9, 0.0, span)
+        theme = draw_theme(rng, 0.7, 0.9, 6.0, 0.0, span)
         assert theme is not None
         conditions = make_conditions(rng, 30, 0.3, 0.0, span, theme)
         themed = [c for c in conditions if c.theme_side >= 0]
@@ -162,7 +162,22 @@ def test_a_theme_shares_one_factor_and_keeps_each_markets_prior() -> None:
     assert n > 4000
     assert abs(won - expected) < 3 * (n * 0.25) ** 0.5, (won, expected, n)
     assert with_factor > 0.9 * (with_factor + against), (with_factor, against)
-    assert draw_theme(random.Random(1), 0.0, 0.9, 0.0, span) is None
+    assert draw_theme(random.Random(1), 0.0, 0.9, 6.0, 0.0, span) is None
+
+
+def test_a_theme_called_over_two_weeks() -> None:
+    """``theme_window_hours``: the theme's markets resolve at uniform times in the window after
+    the factor's moment (an election's races called one by one), on many UTC days; the window's
+    default leaves a population's dump as it was before the knob."""
+    world = simulate(SimConfig(seed=2, population=VARIANTS["common_factor_two_weeks"]))
+    theme = world.theme
+    assert theme is not None and theme.window_hours == 336.0
+    themed = [c.resolves_at for c in world.conditions if c.theme_side >= 0]
+    assert len(themed) > 10
+    assert all(theme.resolves_at <= t <= theme.resolves_at + 336 * 3600 for t in themed)
+    assert len({int(t // 86_400) for t in themed}) >= 7
+    assert "theme_window_hours" not in VARIANTS["common_factor"].model_dump()
+    assert VARIANTS["common_factor_two_weeks"].model_dump()["theme_window_hours"] == 336.0
 
 
 @pytest.mark.parametrize("seed", [1, 2])
