@@ -170,18 +170,22 @@ def _positions(positions: list[PositionLine]) -> list[str]:
 
 def _refused_cancels(orders: list[OrderLine]) -> list[str]:
     """A line when the exchange refuses the cancels of live orders: how many are still at the
-    exchange, the latest refusal and why."""
+    exchange, since when (the first refusal of any of them), the latest refusal and why."""
     refused = [(o.cancel_refused_at, o) for o in orders if o.cancel_refused_at is not None]
     if not refused:
         return []
     when, last = max(refused, key=lambda r: r[0])
-    at = f"{when.astimezone(UTC):%H:%M:%S}"
+    since = min(o.cancel_refused_since or at for at, o in refused)
     n = len(refused)
     return [
         f"  cancels refused: {n} live order{'' if n == 1 else 's'} still at the exchange"
-        f" (last refused at {at} UTC: {last.cancel_refused_why or '-'}); the executor keeps"
-        " asking, at most a minute apart"
+        f" since {_utc(since)} UTC (last refused at {_utc(when)} UTC:"
+        f" {last.cancel_refused_why or '-'}); the executor keeps asking, at most a minute apart"
     ]
+
+
+def _utc(when: datetime) -> str:
+    return f"{when.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
 
 
 def _orders(orders: list[OrderLine]) -> list[str]:

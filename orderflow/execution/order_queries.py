@@ -163,6 +163,7 @@ async def live_orders(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.R
                    o.side, o.price, o.shares, o.filled_shares,
                    o.shares - o.filled_shares AS remaining, o.status, o.mode, o.created_at,
                    o.signed_order, o.cancel_refusals, o.cancel_refused_at, o.cancel_refused_why,
+                   o.cancel_refused_since,
                    {LAST_PRICE.replace("p.token_id", "o.token_id")} AS last_price,
                    s.wallet_address AS leader, s.signal_type
               FROM orderflow_orders o

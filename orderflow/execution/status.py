@@ -67,10 +67,12 @@ class OrderLine:
     signal_type: str
     leader: str
     # The cancels the exchange refused (a killed strategy's, an entry its leader left): how
-    # many in a row, the last one and why (``not_canceled: …``, ``credentials: …``).
+    # many in a row, the first and the last one and why (``not_canceled: …``, ``credentials:
+    # …``).
     cancel_refusals: int = 0
     cancel_refused_at: datetime | None = None
     cancel_refused_why: str | None = None
+    cancel_refused_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,4 +243,5 @@ def _order(r: asyncpg.Record, now: datetime) -> OrderLine:
         cancel_refusals=int(r["cancel_refusals"]),
         cancel_refused_at=r["cancel_refused_at"],
         cancel_refused_why=r["cancel_refused_why"],
+        cancel_refused_since=r["cancel_refused_since"],
     )

@@ -80,7 +80,10 @@ def _refused_in_status(status: StrategyStatus, why: str) -> None:
     assert order.cancel_refusals >= 2 and order.cancel_refused_why is not None
     assert why in order.cancel_refused_why
     text = to_text(status)
-    assert "cancels refused: 1 live order still at the exchange" in text, text
+    assert "cancels refused: 1 live order still at the exchange since " in text, text
+    assert order.cancel_refused_since is not None and order.cancel_refused_at is not None
+    assert order.cancel_refused_since < order.cancel_refused_at  # the first refusal, kept
+    assert f"{order.cancel_refused_since.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" in text, text
 
 
 async def test_a_cancel_the_exchange_answers_not_canceled_is_retried_slowly_and_reported(
