@@ -2,8 +2,8 @@
 
 It is written from the exchange's published rules (polymarket facts §6), independently of the
 executor's code, so a test passing against it means the SDK-built requests are what the real CLOB
-accepts. This module is the HTTP layer: routes, auth, the wire format, and the failures a test
-injects. Signatures are checked by :mod:`tests.execution.clob_signing` (L1 ``ClobAuth``, L2 HMAC,
+accepts. This module is the HTTP layer: routes, auth, the wire format; the failures a test
+injects before a request is processed are :mod:`tests.execution.clob_faults`. Signatures are checked by :mod:`tests.execution.clob_signing` (L1 ``ClobAuth``, L2 HMAC,
 the order's EIP-712 hash); what the exchange does with an order — matching, refusals, expiry,
 trades and their settlement on chain — is :mod:`tests.execution.clob_exchange`, which
 :class:`FakeClob` extends (a test moves the exchange on with ``clob.fill``, ``clob.settle``,
@@ -42,10 +42,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import math
 import secrets
-import time
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -53,44 +50,11 @@ from aiohttp import web
 from eth_account import Account
 
 from tests.execution.clob_exchange import ClobExchange, Rejected
+from tests.execution.clob_faults import ClobFaults
 from tests.execution.clob_signing import Creds, exchange_for, l1_address, l2_creds, order_hash
 
 
-@dataclass
-class Fault:
-    """The next ``times`` requests to ``method path*`` get ``status`` without being processed."""
-
-    method: str
-    path: str
-    status: int
-    times: int = 1_000_000
-    body: dict[str, Any] = field(default_factory=lambda: {"error": "service unavailable"})
-    retry_after: int | None = None  # the Retry-After header's seconds (a 429's: 1 unless given)
-
-
-RATE_LIMITED = {"error": "Too Many Requests"}
-# What the real CLOB answers with these statuses (401: a key it refuses on that route; users
-# report POST /order refused so while reads and cancels pass, py-clob-client issues 187, 209).
-_FAULT_BODIES: dict[int, dict[str, Any]] = {
-    401: {"error": "Unauthorized/Invalid api key"},
-    429: RATE_LIMITED,
-}
-
-
-@dataclass
-class RateLimit:
-    """``method path*`` is rate limited for ``seconds`` from its first request on: every request
-    until then is answered 429 with the time left in ``Retry-After`` (whole seconds, rounded
-    up), unprocessed — asking again sooner does not get through."""
-
-    method: str
-    path: str
-    seconds: float
-    until: float | None = None  # monotonic; set by the first request
-    refused: int = 0
-
-
-class FakeClob(ClobExchange):
+class FakeClob(ClobFaults, ClobExchange):
     """The exchange model served over HTTP on a local port (:meth:`start`)."""
 
     def __init__(self) -> None:
@@ -107,8 +71,6 @@ class FakeClob(ClobExchange):
         self.response_delays: dict[str, float] = {}
         self.pending: dict[str, int] = {}  # requests of a slow route being held right now
         self.answered: dict[str, int] = {}  # requests of a slow route answered so far
-        self.faults: list[Fault] = []
-        self.rate_limits: list[RateLimit] = []
         self.page_size = 2  # small pages, so readers must follow next_cursor
         self.book_patch: dict[str, Any] = {}
         self.placement_patch: dict[str, Any] = {}
@@ -119,32 +81,10 @@ class FakeClob(ClobExchange):
         self.url = ""
         self._runner: web.AppRunner | None = None
 
-    def fail(
-        self,
-        method: str,
-        path: str,
-        status: int,
-        times: int = 1_000_000,
-        retry_after: int | None = None,
-    ) -> Fault:
-        """The next ``times`` requests to ``method path*`` answered ``status`` unprocessed, with
-        ``Retry-After: retry_after`` when given (a 429 always has one: 1 s by default)."""
-        body = _FAULT_BODIES.get(status, {"error": "service unavailable"})
-        if retry_after is None and status == 429:
-            retry_after = 1
-        fault = Fault(method, path, status, times, body, retry_after)
-        self.faults.append(fault)
-        return fault
-
     def revoke_keys(self) -> None:
         """Every API key is revoked: each L2 request is answered 401 ``Unauthorized/Invalid api
         key``, as the real CLOB answers a key it does not know (put ``creds`` back to restore)."""
         self.creds.clear()
-
-    def rate_limit(self, method: str, path: str, seconds: float) -> RateLimit:
-        limit = RateLimit(method, path, seconds)
-        self.rate_limits.append(limit)
-        return limit
 
     # ------------------------------------------------------------------ server
 
@@ -186,26 +126,9 @@ class FakeClob(ClobExchange):
                 finally:
                     self.pending[route] -= 1
                 self.answered[route] = self.answered.get(route, 0) + 1
-        for fault in self.faults:
-            if (
-                fault.times > 0
-                and fault.method == request.method
-                and request.path.startswith(fault.path)
-            ):
-                fault.times -= 1
-                after = fault.retry_after
-                headers = None if after is None else {"Retry-After": str(after)}
-                return web.json_response(fault.body, status=fault.status, headers=headers)
-        for limit in self.rate_limits:
-            if limit.method == request.method and request.path.startswith(limit.path):
-                now = time.monotonic()
-                limit.until = now + limit.seconds if limit.until is None else limit.until
-                if now < limit.until:
-                    limit.refused += 1
-                    wait = str(max(1, math.ceil(limit.until - now)))
-                    return web.json_response(
-                        RATE_LIMITED, status=429, headers={"Retry-After": wait}
-                    )
+        injected = self.injected(request)
+        if injected is not None:
+            return injected
         self.expire()
         response: web.StreamResponse = await handler(request)
         if request.path in self.response_delays:

@@ -1,0 +1,103 @@
+"""The failures a test injects into :class:`tests.execution.fake_clob.FakeClob`'s answers, before
+a request is processed: a route's next answers replaced by an error status (:meth:`ClobFaults.fail`,
+with a ``Retry-After`` when asked: the real CLOB's bodies for 401 and 429), and a route rate
+limited for some seconds from its first request on (:meth:`ClobFaults.rate_limit`: 429 with the
+time left, whole seconds rounded up, until it has passed)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Fault:
+    """The next ``times`` requests to ``method path*`` get ``status`` without being processed."""
+
+    method: str
+    path: str
+    status: int
+    times: int = 1_000_000
+    body: dict[str, Any] = field(default_factory=lambda: {"error": "service unavailable"})
+    retry_after: int | None = None  # the Retry-After header's seconds (a 429's: 1 unless given)
+
+
+RATE_LIMITED = {"error": "Too Many Requests"}
+# What the real CLOB answers with these statuses (401: a key it refuses on that route; users
+# report POST /order refused so while reads and cancels pass, py-clob-client issues 187, 209).
+_FAULT_BODIES: dict[int, dict[str, Any]] = {
+    401: {"error": "Unauthorized/Invalid api key"},
+    429: RATE_LIMITED,
+}
+
+
+@dataclass
+class RateLimit:
+    """``method path*`` is rate limited for ``seconds`` from its first request on: every request
+    until then is answered 429 with the time left in ``Retry-After`` (whole seconds, rounded
+    up), unprocessed — asking again sooner does not get through."""
+
+    method: str
+    path: str
+    seconds: float
+    until: float | None = None  # monotonic; set by the first request
+    refused: int = 0
+
+
+class ClobFaults:
+    """Injected faults and rate limits, checked by the server's middleware for every request."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.faults: list[Fault] = []
+        self.rate_limits: list[RateLimit] = []
+
+    def fail(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        times: int = 1_000_000,
+        retry_after: int | None = None,
+    ) -> Fault:
+        """The next ``times`` requests to ``method path*`` answered ``status`` unprocessed, with
+        ``Retry-After: retry_after`` when given (a 429 always has one: 1 s by default)."""
+        body = _FAULT_BODIES.get(status, {"error": "service unavailable"})
+        if retry_after is None and status == 429:
+            retry_after = 1
+        fault = Fault(method, path, status, times, body, retry_after)
+        self.faults.append(fault)
+        return fault
+
+    def rate_limit(self, method: str, path: str, seconds: float) -> RateLimit:
+        limit = RateLimit(method, path, seconds)
+        self.rate_limits.append(limit)
+        return limit
+
+    def injected(self, request: web.Request) -> web.Response | None:
+        """The answer a fault or a rate limit gives ``request`` instead of processing it."""
+        for fault in self.faults:
+            if (
+                fault.times > 0
+                and fault.method == request.method
+                and request.path.startswith(fault.path)
+            ):
+                fault.times -= 1
+                after = fault.retry_after
+                headers = None if after is None else {"Retry-After": str(after)}
+                return web.json_response(fault.body, status=fault.status, headers=headers)
+        for limit in self.rate_limits:
+            if limit.method == request.method and request.path.startswith(limit.path):
+                now = time.monotonic()
+                limit.until = now + limit.seconds if limit.until is None else limit.until
+                if now < limit.until:
+                    limit.refused += 1
+                    wait = str(max(1, math.ceil(limit.until - now)))
+                    return web.json_response(
+                        RATE_LIMITED, status=429, headers={"Retry-After": wait}
+                    )
+        return None
