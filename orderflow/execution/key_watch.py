@@ -44,7 +44,8 @@ KEY_HELP = (
     "the CLOB refuses our API key (401/403): no {mode} order is sent until it accepts it again."
     " Check POLY_API_KEY / POLY_API_SECRET / POLY_API_PASSPHRASE (or unset all three to derive"
     " the key again from POLY_PRIVATE_KEY) and restart the executor; the key is checked again"
-    " at most a minute apart meanwhile"
+    " at most a minute apart meanwhile. An answer 'blocked by Cloudflare' is this machine's IP,"
+    " not the key"
 )
 
 _RECORDED = "SELECT EXISTS (SELECT FROM orderflow_exchange_keys WHERE mode = $1)"

@@ -66,6 +66,7 @@ from orderflow.execution.live_reads import (
 from orderflow.execution.live_replies import order_status, our_fills
 from orderflow.execution.market_rules import RULES_TIMEOUT_SECS, RulesCache
 from orderflow.execution.order_ids import candidate_order_ids
+from orderflow.execution.region import RegionRefusals, geoblocked
 from orderflow.execution.reply_checks import plausible_fills, refuse_reply, rules_problem
 from orderflow.signals.sizing import taker_fee
 from orderflow.strategy.settings import MIN_ORDER_TTL_SECS
@@ -84,7 +85,10 @@ def _busy(what: str, exc: PolymarketError) -> ExchangeBusyError:
     detail = f"http {status}" if status is not None else type(exc).__name__
     retry_after = getattr(exc, "retry_after", None)  # a 429's (or 503's) Retry-After
     if status in (401, 403):  # our key (or access) refused: asking again will not heal it
-        return CredentialsRefusedError(f"{what} failed: {detail}")
+        # with the exchange's words (``Unauthorized/Invalid api key``, or the SDK's "blocked by
+        # Cloudflare": this machine's IP, not the key); they carry no secret of ours
+        words = " ".join(str(exc).split())[:200]
+        return CredentialsRefusedError(f"{what} failed: {detail}: {words}")
     return ExchangeBusyError(f"{what} failed: {detail}", retry_after=retry_after)
 
 
@@ -115,6 +119,7 @@ class LiveBroker:
         self.client = client
         self.chain_id = chain_id
         self.rules = RulesCache()
+        self.region = RegionRefusals(self.mode)
         self._reading: dict[int, asyncio.Task[MarketRules | None]] = {}
 
     async def market_rules(self, token_id: int) -> MarketRules | None:
@@ -203,6 +208,10 @@ class LiveBroker:
                 status="REJECTED", reason="http 429: rate limited", retry_after=exc.retry_after
             )
         except RequestRejectedError as exc:
+            if geoblocked(exc):  # refused for where it came from, not for our key
+                return OrderOutcome(
+                    status="REJECTED", reason=self.region.refused(order.request.side, exc)
+                )
             if exc.status in (401, 403):  # our key refused, not the order: nothing was placed
                 raise _busy("order post", exc) from None
             if exc.status is not None and 400 <= exc.status < 500 and exc.status != 408:

@@ -24,9 +24,14 @@ class Fault:
     times: int = 1_000_000
     body: dict[str, Any] = field(default_factory=lambda: {"error": "service unavailable"})
     retry_after: int | None = None  # the Retry-After header's seconds (a 429's: 1 unless given)
+    cloudflare: bool = False  # answered by the exchange's edge: an HTML page, server cloudflare
 
 
 RATE_LIMITED = {"error": "Too Many Requests"}
+CLOUDFLARE_PAGE = (
+    "<!DOCTYPE html><html><head><title>Attention Required! | Cloudflare</title></head><body>"
+    "<h1>Sorry, you have been blocked</h1></body></html>"
+)
 # What the real CLOB answers with these statuses (401: a key it refuses on that route; users
 # report POST /order refused so while reads and cancels pass, py-clob-client issues 187, 209).
 _FAULT_BODIES: dict[int, dict[str, Any]] = {
@@ -63,13 +68,15 @@ class ClobFaults:
         status: int,
         times: int = 1_000_000,
         retry_after: int | None = None,
+        cloudflare: bool = False,
     ) -> Fault:
         """The next ``times`` requests to ``method path*`` answered ``status`` unprocessed, with
-        ``Retry-After: retry_after`` when given (a 429 always has one: 1 s by default)."""
+        ``Retry-After: retry_after`` when given (a 429 always has one: 1 s by default); by the
+        exchange's edge with ``cloudflare`` (its HTML page, as it blocks an IP: 403)."""
         body = _FAULT_BODIES.get(status, {"error": "service unavailable"})
         if retry_after is None and status == 429:
             retry_after = 1
-        fault = Fault(method, path, status, times, body, retry_after)
+        fault = Fault(method, path, status, times, body, retry_after, cloudflare)
         self.faults.append(fault)
         return fault
 
@@ -88,7 +95,15 @@ class ClobFaults:
             ):
                 fault.times -= 1
                 after = fault.retry_after
-                headers = None if after is None else {"Retry-After": str(after)}
+                headers = {} if after is None else {"Retry-After": str(after)}
+                if fault.cloudflare:
+                    headers["Server"] = "cloudflare"
+                    return web.Response(
+                        text=CLOUDFLARE_PAGE,
+                        status=fault.status,
+                        content_type="text/html",
+                        headers=headers,
+                    )
                 return web.json_response(fault.body, status=fault.status, headers=headers)
         for limit in self.rate_limits:
             if limit.method == request.method and request.path.startswith(limit.path):

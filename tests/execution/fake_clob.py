@@ -3,8 +3,9 @@
 It is written from the exchange's published rules (polymarket facts §6), independently of the
 executor's code, so a test passing against it means the SDK-built requests are what the real CLOB
 accepts. This module is the HTTP layer: routes, auth, the wire format; the failures a test
-injects before a request is processed are :mod:`tests.execution.clob_faults`. Signatures are checked by :mod:`tests.execution.clob_signing` (L1 ``ClobAuth``, L2 HMAC,
-the order's EIP-712 hash); what the exchange does with an order — matching, refusals, expiry,
+injects before a request is processed are :mod:`tests.execution.clob_faults`. Signatures are
+checked by :mod:`tests.execution.clob_signing` (L1 ``ClobAuth``, L2 HMAC, the order's EIP-712
+hash); what the exchange does with an order — matching, refusals, expiry,
 trades and their settlement on chain — is :mod:`tests.execution.clob_exchange`, which
 :class:`FakeClob` extends (a test moves the exchange on with ``clob.fill``, ``clob.settle``,
 ``clob.report``).
@@ -27,7 +28,9 @@ them when asked: :meth:`FakeClob.fail`),
 :meth:`FakeClob.rate_limit`), ``lose_next_response`` (the next order is accepted and the
 connection dropped without an answer), ``forgetful`` (every order that is not live is gone
 from ``GET /data/order/{id}``, cancelled and expired ones too), ``revoke_keys`` (every L2 request
-answered 401).
+answered 401), ``geoblock`` (``"blocked"``: every ``POST /order`` answered 403 ``Trading restricted
+in your region…`` before its auth is read, as the real CLOB answers an order from a region it does
+not serve; ``"close_only"``: only orders that buy, as in its close-only countries).
 
 Hostile answers, at the wire: ``book_patch`` (fields put into every ``GET /book`` answer: a
 tick that is no CLOB tick, an absurd minimum), ``placement_patch`` (fields put into the next
@@ -53,6 +56,12 @@ from tests.execution.clob_exchange import ClobExchange, Rejected
 from tests.execution.clob_faults import ClobFaults
 from tests.execution.clob_signing import Creds, exchange_for, l1_address, l2_creds, order_hash
 
+# The real CLOB's answer to an order from a region it does not serve (HTTP 403).
+GEOBLOCKED = (
+    "Trading restricted in your region, please refer to available regions -"
+    " https://docs.polymarket.com/developers/CLOB/geoblock"
+)
+
 
 class FakeClob(ClobFaults, ClobExchange):
     """The exchange model served over HTTP on a local port (:meth:`start`)."""
@@ -64,6 +73,7 @@ class FakeClob(ClobFaults, ClobExchange):
         self.rejections: list[str] = []
         self.lose_next_response = False
         self.forgetful = False
+        self.geoblock: str | None = None  # "blocked" or "close_only" (module docstring)
         self.delay = 0.0
         # Slow routes: a path ending in "/" delays every path under it, else that exact path.
         self.path_delays: dict[str, float] = {}
@@ -228,6 +238,10 @@ class FakeClob(ClobFaults, ClobExchange):
     # ------------------------------------------------------------------ orders
 
     async def post_order(self, request: web.Request) -> web.StreamResponse:
+        if self.geoblock is not None:  # checked before the order's auth, as the real CLOB does
+            side = json.loads(await request.text()).get("order", {}).get("side")
+            if self.geoblock == "blocked" or side in ("BUY", 0, "0"):
+                return self._reject(403, GEOBLOCKED)
         creds, body = await self._l2(request)
         if creds is None:
             return self._reject(401, body)
