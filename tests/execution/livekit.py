@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+from prometheus_client import generate_latest
 
 from orderflow.execution.broker import Broker, Mode
 from orderflow.execution.credentials import LiveCredentials
@@ -119,3 +120,12 @@ async def age_exits(pool: asyncpg.Pool, by: timedelta) -> None:
             by,
         )
         await conn.execute("UPDATE orderflow_orders SET updated_at = updated_at - $1::interval", by)
+
+
+def metric_total(name: str) -> float:
+    """The sum of a counter's series over all its labels, as ``/metrics`` shows it now."""
+    total = 0.0
+    for line in generate_latest().decode().splitlines():
+        if line.startswith(name + "{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total

@@ -17,21 +17,12 @@ from decimal import Decimal
 
 import asyncpg
 import pytest
-from prometheus_client import generate_latest
 
 from orderflow.execution.live import LiveBroker
 from orderflow.telemetry import setup_metrics
 from tests.execution.conftest import TOKEN_YES, add_trade, signal_outcomes
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import Clock, live_executor, live_strategy, new_market
-
-
-def _metric(name: str) -> float:
-    total = 0.0
-    for line in generate_latest().decode().splitlines():
-        if line.startswith(name + "{"):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+from tests.execution.livekit import Clock, live_executor, live_strategy, metric_total, new_market
 
 
 async def test_a_close_only_region_refuses_the_entries_and_lets_the_exits_out(
@@ -52,7 +43,7 @@ async def test_a_close_only_region_refuses_the_entries_and_lets_the_exits_out(
     assert await signal_outcomes(pool) == [("BUY", "EXECUTED", "filled")]
 
     clob.geoblock = "close_only"
-    before = _metric("orderflow_orders_region_refused_total")
+    before = metric_total("orderflow_orders_region_refused_total")
     caplog.set_level(logging.WARNING)
     async with pool.acquire() as conn:
         market, token = await new_market(clob, conn, 1, ask="0.30")
@@ -66,7 +57,7 @@ async def test_a_close_only_region_refuses_the_entries_and_lets_the_exits_out(
     assert await pool.fetchval("SELECT count(*) FROM orderflow_exchange_keys") == 0, (
         "a geoblock is no refusal of the API key"
     )
-    assert _metric("orderflow_orders_region_refused_total") - before == 1
+    assert metric_total("orderflow_orders_region_refused_total") - before == 1
 
     async with pool.acquire() as conn:  # the leader sells: the exit is allowed in the region
         await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")

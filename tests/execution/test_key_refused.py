@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-from prometheus_client import generate_latest
 
 from orderflow.cli.strategy_status import to_text
 from orderflow.execution.live import LiveBroker
@@ -25,19 +24,17 @@ from orderflow.execution.status import strategy_status
 from orderflow.telemetry import setup_metrics
 from tests.execution.conftest import add_trade, leading, running, wait_for
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import buys_in_new_markets, live_executor, live_strategy, new_market
+from tests.execution.livekit import (
+    buys_in_new_markets,
+    live_executor,
+    live_strategy,
+    metric_total,
+    new_market,
+)
 
 
 def _posts(clob: FakeClob) -> int:
     return clob.requests.count(("POST", "/order"))
-
-
-def _metric(name: str) -> float:
-    total = 0.0
-    for line in generate_latest().decode().splitlines():
-        if line.startswith(name + "{"):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 async def _closed(pool: asyncpg.Pool, n: int) -> list[asyncpg.Record] | None:
@@ -56,7 +53,7 @@ async def test_orders_are_not_sent_while_the_exchange_refuses_the_api_key(
     keys = dict(clob.creds)
     secret = next(iter(keys.values())).secret
     clob.revoke_keys()
-    before = _metric("orderflow_credentials_refused_total")
+    before = metric_total("orderflow_credentials_refused_total")
     ex = live_executor(pool, dsn, live)
     async with running(ex):
         await leading(ex)
@@ -71,7 +68,7 @@ async def test_orders_are_not_sent_while_the_exchange_refuses_the_api_key(
             await pool.fetchval("SELECT count(*) FROM orderflow_orders WHERE status = 'REJECTED'")
             == 0
         ), "a refused key is no rejection of the order"
-        assert _metric("orderflow_credentials_refused_total") - before >= 1
+        assert metric_total("orderflow_credentials_refused_total") - before >= 1
         errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
         assert len(errors) == 1 and "POLY_API_KEY" in errors[0].getMessage(), errors
         assert all(secret not in repr(r.__dict__) for r in caplog.records)
