@@ -1,0 +1,111 @@
+"""A trader who exits by buying the complement holds complete sets, but is no arbitrageur.
+
+A skilled trader buys the side that later wins at a good price; once the price has moved its
+way it locks the gain in by buying the complement (YES at 0.40, NO at 0.45 when YES trades at
+0.55: +0.15 a share whatever happens) -- a common exit on Polymarket when the complement's book
+is deeper than its own bid. It ends up holding complete sets, as a complete-set arbitrageur does
+(tests/reputation/test_complete_sets.py), but its first leg carried the information and the
+second came hours or days later, after the price moved: only a set whose legs' first taker buys
+are within ``hedged_leg_window_secs`` of each other counts toward HEDGED
+(docs/reputation.md "Complete-set arbitrageurs"). An arbitrageur that adds sets to the same
+markets days later, its legs' first buys together, stays HEDGED. The run, the per-wallet replay
+and an incremental run agree on the figure.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from orderflow.reputation import run_reputation
+from orderflow.reputation.per_wallet import wallet_report
+from tests.reputation.chainbook import T0
+from tests.reputation.population import DAY, HALF_SPREAD, Spec, World, noise_taker
+from tests.reputation.test_cases import stats
+from tests.reputation.test_void_decisions import _full_equals_incremental
+
+MARKETS = 28
+EXITED = 22  # of MARKETS: most positions closed by buying the complement
+SHARES = 250.0
+
+
+def _exit_time(s: Spec, t: float, entry: float) -> float | None:
+    """The first time (6-hourly, at least 6 hours after ``t``) the winner trades 0.10 above
+    ``entry``, well before the resolution."""
+    for k in range(1, 400):
+        at = t + k * DAY / 4
+        if at > s.resolves - DAY:
+            return None
+        if s.price(at, s.winner) >= entry + 0.10:
+            return at
+    return None
+
+
+def _world() -> tuple[World, str, str]:
+    w = World(seed=67, markets=200, neg_risk_events=0)
+    for _ in range(20):
+        noise_taker(w, w.new_wallet(), 30)
+    exiter, arb = w.new_wallet(), w.new_wallet()
+    days: dict[int, Spec] = {}
+    for s in w.specs:  # one market per UTC day of resolution
+        if 0.2 < s.opening < 0.8:
+            days.setdefault(int((T0 + s.resolves) // DAY), s)
+    exited = held = 0
+    for s in days.values():
+        t = s.opens + DAY
+        entry = min(0.99, s.price(t, s.winner) + HALF_SPREAD)
+        out = _exit_time(s, t, entry)
+        if exited < EXITED and out is not None:
+            w.take(s, t, exiter, s.winner, SHARES * entry, price=entry)
+            exit_price = min(0.99, s.price(out, 1 - s.winner) + HALF_SPREAD)
+            assert entry + exit_price < 0.95, (entry, exit_price)  # the gain locked in
+            w.take(s, out, exiter, 1 - s.winner, SHARES * exit_price, price=exit_price)
+            exited += 1
+        elif held < MARKETS - EXITED:
+            w.take(s, t, exiter, s.winner, SHARES * entry, price=entry)
+            held += 1
+    assert (exited, held) == (EXITED, MARKETS - EXITED), (exited, held)
+    # an arbitrageur adding sets to the same markets over days: YES and NO in one block each time
+    binary = [s for s in w.specs if 0.1 < s.opening < 0.9][:12]
+    for s in binary:
+        for day in (1, 4, 9):
+            t = s.opens + day * DAY
+            for outcome in (0, 1):
+                price = max(0.01, round(s.price(t, outcome) - 0.01, 2))
+                w.take(s, t, arb, outcome, 200.0 * price, price=price)
+    return w, exiter, arb
+
+
+def _hedged_share(row: asyncpg.Record) -> float:
+    return float(row["factors"]["behaviour"]["hedged_share"])
+
+
+async def test_a_complement_exit_is_no_complete_set_arbitrage(pool: asyncpg.Pool) -> None:
+    w, exiter, arb = _world()
+    await w.finish(pool)
+    assert not (await run_reputation(pool)).incremental
+    e, a = await stats(pool, exiter), await stats(pool, arb)
+    behaviour = e["factors"]["behaviour"]
+    days = await pool.fetchval(
+        "SELECT resolution_days FROM orderflow_reputation_inputs WHERE wallet_address = $1", exiter
+    )
+    assert days >= 25, days
+    assert "HEDGED" not in e["flags"], (e["flags"], e["trader_tier"], behaviour["hedged_share"])
+    assert _hedged_share(e) == 0.0, behaviour
+    assert e["trader_tier"] in ("WHALE", "SMART"), (e["trader_tier"], e["factors"]["posterior"])
+    assert "HEDGED" in a["flags"] and _hedged_share(a) > 0.9, (a["flags"], a["factors"])
+
+    # the per-wallet replay computes the same figure, to the bit
+    for who, row in ((exiter, e), (arb, a)):
+        async with pool.acquire() as conn:
+            report = await wallet_report(conn, who, stats=row)
+        stored = await pool.fetchval(
+            "SELECT hedged_volume FROM orderflow_reputation_inputs WHERE wallet_address = $1", who
+        )
+        assert report.inputs.hedged_volume[0] == stored, who
+        assert report.scores.flag_names()[0] == list(row["flags"]), who
+
+    # an incremental run (a new noise taker) equals a full one
+    noise_taker(w, w.new_wallet(), 10)
+    await w.chain.ingest(pool)
+    assert (await run_reputation(pool)).incremental
+    await _full_equals_incremental(pool)
