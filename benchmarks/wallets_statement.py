@@ -86,7 +86,9 @@ async def main_async(args: argparse.Namespace) -> int:
             for name, sql in statements.items():
                 await conn.execute(f"DROP TABLE IF EXISTS rep_wallets_{name}")
                 cpu, wall = backend_cpu(pid), time.perf_counter()
-                await conn.execute(sql)
+                # the current statement's $1: hedged_leg_window_secs (an old one may have none)
+                params = (s.hedged_leg_window_secs,) if "$1" in sql else ()
+                await conn.execute(sql, *params)
                 times[name].append((backend_cpu(pid) - cpu, time.perf_counter() - wall))
                 await conn.execute(f"ALTER TABLE rep_wallets RENAME TO rep_wallets_{name}")
         wallets = await conn.fetchval("SELECT count(*) FROM rep_wallets_current")

@@ -121,20 +121,36 @@ SELECT t.wallet_address, t.token_id,
 # Complete sets (the HEDGED flag, orderflow.reputation.flags): per (wallet, event), the payout
 # what its decisions hold (shares its taker fills bought and did not sell: every taker fill, its
 # maker fills being liquidity provision) receives whatever the outcome, in micro-USDC, at most
-# what those buys paid; summed per wallet. A standard market (its event is itself): the fewer of
-# its YES and NO shares, summed by WALLETS' own (wallet, event) aggregation (``set_u``: no pass
-# of its own). A neg-risk event, where exactly one leg wins: if leg k wins the wallet receives
-# its YES on k and its NO on every other leg, so the least of sum(NO) + (YES_k - NO_k) over the
-# legs -- a leg it never traded (the event's legs in orderflow_conditions) counting 0: these
-# CTEs, over the neg-risk legs only. Integers: exact, in any order. The per-wallet replay:
-# orderflow.reputation.replay_inputs.hedged_volume.
-HEDGED_CTES = """legs AS (
+# what those buys paid; summed per wallet. Only legs bought together make a set: a token's kept
+# shares count if its first taker fill (rep_positions.taker_first_at) came within $1 seconds
+# (hedged_leg_window_secs) of the first taker fill of the earliest token the wallet kept in that
+# event -- an arbitrageur takes every leg at once (and its later sets add to legs first bought
+# together), a trader who bought one side on information and exited by buying the complement
+# hours later holds a set no arbitrage made. A standard market (its event is itself): the fewer
+# of its YES and NO shares if both were first bought within the window, summed by WALLETS' own
+# (wallet, event) aggregation (``set_u``: no pass of its own). A neg-risk event, where exactly
+# one leg wins: if leg k wins the wallet receives its YES on k and its NO on every other leg, so
+# the least of sum(NO) + (YES_k - NO_k) over the legs -- a leg it never traded (the event's legs
+# in orderflow_conditions) or bought outside the window counting 0: these CTEs, over the
+# neg-risk legs only. Integers and exact interval comparisons: exact, in any order. The
+# per-wallet replay: orderflow.reputation.replay_inputs.hedged_volume.
+HEDGED_CTES = """neg_risk_kept AS (
+    -- a neg-risk position's kept shares, 0 unless first bought within the window of the
+    -- earliest token the wallet kept in the event
+    SELECT p.wallet_address, p.event_id, p.market_id, p.outcome_index, p.taker_buy_u,
+           CASE WHEN p.kept_u > 0
+                 AND p.taker_first_at - min(p.taker_first_at) FILTER (WHERE p.kept_u > 0)
+                         OVER (PARTITION BY p.wallet_address, p.event_id)
+                     <= make_interval(secs => $1::int)
+                THEN p.kept_u ELSE 0 END AS kept_u
+      FROM rep_positions p
+     WHERE p.event_id <> p.market_id
+), legs AS (
     SELECT p.wallet_address, p.event_id, p.market_id,
            coalesce(sum(p.kept_u) FILTER (WHERE p.outcome_index = 0), 0) AS yes_u,
            coalesce(sum(p.kept_u) FILTER (WHERE p.outcome_index = 1), 0) AS no_u,
            sum(p.taker_buy_u) AS buy_u
-      FROM rep_positions p
-     WHERE p.event_id <> p.market_id
+      FROM neg_risk_kept p
      GROUP BY p.wallet_address, p.event_id, p.market_id
 ), event_legs AS (
     SELECT left(c.question_id, 64) || '00' AS event_id, count(*) AS legs
@@ -169,6 +185,7 @@ _STAKE = DECISION_STAKE_SQL.format(v="p")
 # events by (wallet, event) before the wallet's. That sort also lets both aggregations stream
 # (grouped input, no hash tables), and the wallet's span of decisions comes from a window over
 # the same sorted events instead of a third aggregation.
+# $1 = hedged_leg_window_secs (the complete sets: HEDGED_CTES, set_u).
 WALLETS = f"""
 CREATE TEMP TABLE rep_wallets ON COMMIT DROP AS
 WITH {HEDGED_CTES}, adj AS (
@@ -236,6 +253,7 @@ WITH {HEDGED_CTES}, adj AS (
            CASE WHEN p.event_id = p.market_id AND p.outcome_index = 0 THEN p.kept_u END AS k0,
            CASE WHEN p.event_id = p.market_id AND p.outcome_index = 1 THEN p.kept_u END AS k1,
            CASE WHEN p.event_id = p.market_id THEN p.taker_buy_u END AS kb,
+           CASE WHEN p.event_id = p.market_id AND p.kept_u > 0 THEN p.taker_first_at END AS kt,
            CASE WHEN p.judged THEN {_VO} END AS vo,
            CASE WHEN p.judged THEN {_VC} END AS vc,
            CASE WHEN p.judged THEN {_STAKE} END AS stake,
@@ -270,9 +288,12 @@ WITH {HEDGED_CTES}, adj AS (
            sum(p.taker_volume_u)::int8 AS taker_volume_u,
            sum(p.penny_u)::int8 AS penny_u,
            sum(p.buy_u)::int8 AS buy_u,
-           -- the fewer of a standard market's YES and NO (0 unless both are held), at most
-           -- what its buys paid; 0 for a neg-risk event (HEDGED_CTES)
-           least(sum(p.kb), coalesce(sum(p.k0), 0), coalesce(sum(p.k1), 0))::int8 AS set_u
+           -- the fewer of a standard market's YES and NO (0 unless both are held and were
+           -- first bought within $1 seconds of each other), at most what its buys paid; 0 for a
+           -- neg-risk event (HEDGED_CTES)
+           CASE WHEN max(p.kt) - min(p.kt) <= make_interval(secs => $1::int)
+                THEN least(sum(p.kb), coalesce(sum(p.k0), 0), coalesce(sum(p.k1), 0))
+                ELSE 0 END::int8 AS set_u
       FROM dec p
      GROUP BY p.w, p.e
 ), ev AS (

@@ -326,7 +326,7 @@ async def build(
     await conn.execute("ANALYZE rep_close")
     await conn.execute(ev.VOID, as_of)  # the rescored wallets' fills that are no decision
     lap("positions")
-    await conn.execute(ev.WALLETS)
+    await conn.execute(ev.WALLETS, settings.hedged_leg_window_secs)
     rescored = await conn.fetchval("SELECT count(*) FROM rep_wallets")
     await stored_inputs.replace(conn)
     # the wallets whose inputs changed (rescored, or a mark moved their unrealized P&L) and

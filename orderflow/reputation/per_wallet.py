@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -222,7 +222,8 @@ async def wallet_report(
         prior = await _with_tail(conn, stored_prior)
     events = sorted({tp.event_id for tp in positions if tp.event_id is not None})
     legs = {r["event_id"]: r["legs"] for r in await conn.fetch(wallet_sql.EVENT_LEGS, events)}
-    inputs = wallet_inputs(positions, behaviour, host_wash, legs)
+    window = timedelta(seconds=settings.hedged_leg_window_secs)
+    inputs = wallet_inputs(positions, behaviour, host_wash, legs, leg_window=window)
     return WalletReport(
         wallet_address=wallet,
         as_of=cutoff,

@@ -156,16 +156,30 @@ def _events(positions: list[TokenPosition]) -> list[_Event]:
     return [e for e in events.values() if e.stake > 0]
 
 
-def hedged_volume(positions: list[TokenPosition], legs: Mapping[str, int]) -> Decimal:
+def hedged_volume(
+    positions: list[TokenPosition], legs: Mapping[str, int], window: timedelta
+) -> Decimal:
     """USDC of buys in complete sets, as evidence_sql.HEDGED_CTES: per event, the payout what its
     taker fills bought and kept receives whatever the outcome, at most what they cost. ``legs``: a
-    neg-risk event's legs (a leg not traded holds nothing)."""
+    neg-risk event's legs (a leg not traded holds nothing); ``window``: a token's kept shares
+    count only if its first taker fill came within it of the first taker fill of the earliest
+    token kept in the event (legs bought together: hedged_leg_window_secs)."""
+    first: dict[str, datetime] = {}  # event -> the first taker fill of a token kept in it
+    for tp in positions:
+        if tp.event_id is not None and tp.kept > 0 and tp.taker_first_at is not None:
+            at = first.get(tp.event_id)
+            first[tp.event_id] = tp.taker_first_at if at is None else min(at, tp.taker_first_at)
     events: dict[str, dict[str, list[Decimal]]] = {}  # event -> market -> [yes, no, paid]
     for tp in positions:
         if tp.event_id is None or tp.market_id is None:
             continue
         leg = events.setdefault(tp.event_id, {}).setdefault(tp.market_id, [ZERO, ZERO, ZERO])
-        if tp.outcome_index in (0, 1):
+        together = (
+            tp.taker_first_at is not None and tp.taker_first_at - first[tp.event_id] <= window
+            if tp.kept > 0
+            else False
+        )
+        if tp.outcome_index in (0, 1) and together:
             leg[tp.outcome_index] += tp.kept
         leg[2] += tp.taker_paid_all
     total = ZERO
@@ -188,9 +202,13 @@ def wallet_inputs(
     wash: Mapping[str, Any],
     host_wash: bool = False,
     legs: Mapping[str, int] | None = None,
+    *,
+    leg_window: timedelta,
 ) -> WalletInputs:
     """``wash``: the counterparty figures of the last full run (its ``behaviour``);
-    ``host_wash``: that run found the wallet's host WASH; ``legs``: the neg-risk events' legs."""
+    ``host_wash``: that run found the wallet's host WASH; ``legs``: the neg-risk events' legs;
+    ``leg_window``: how close in time a complete set's legs were first bought
+    (hedged_leg_window_secs)."""
     events = _events(positions)
     times = [tp.taker_first_at for tp in positions if tp.judged and tp.taker_first_at is not None]
     mid = min(times) + (max(times) - min(times)) / 2 if times else None
@@ -230,7 +248,7 @@ def wallet_inputs(
         taker_volume=one(float(sum((tp.taker_volume for tp in positions), ZERO))),
         buy_volume=one(float(sum((tp.paid_gross for tp in positions), ZERO))),
         penny_volume=one(float(sum((tp.penny for tp in positions), ZERO))),
-        hedged_volume=one(float(hedged_volume(positions, legs or {}))),
+        hedged_volume=one(float(hedged_volume(positions, legs or {}, leg_window))),
         wash_share=one(float(wash.get("group_share") or 0.0)),
         wash_counterparty_share=one(float(wash.get("group_closed_share") or 0.0)),
         wash_deviation=one(float("nan") if deviation is None else float(deviation)),

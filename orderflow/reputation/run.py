@@ -188,7 +188,7 @@ async def _build(
     see :func:`build_evidence`); what the population step found, and the number of positions."""
     watch = watch or _Stopwatch()
     positions = await build_evidence(conn, as_of, settings, watch, stored=stored)
-    await conn.execute(ev.WALLETS)
+    await conn.execute(ev.WALLETS, settings.hedged_leg_window_secs)
     watch.lap("wallets")
     return await population_step(conn, settings, watch), positions
 

@@ -214,6 +214,14 @@ class ReputationSettings(CommonSettings):
         description="HEDGED: share of buy stake in complete sets (holdings that pay the same "
         "whatever the outcome) above this.",
     )
+    hedged_leg_window_secs: int = Field(
+        default=60,
+        ge=0,
+        description="HEDGED: a complete set counts only if its legs were first bought (the "
+        "first taker fill of each token) within this many seconds of the event's first: an "
+        "arbitrageur takes every leg in one block or a few (Polygon: 2 s a block); a trader "
+        "who exits by buying the complement after the price moved does so hours later.",
+    )
     wash_min_share: float = Field(
         default=0.5,
         gt=0,

@@ -32,13 +32,17 @@ def _once(sql: str, old: str, new: str) -> str:
 # The complete sets' figure (migration 060) computed apart, as a pass of its own over the
 # positions: the current statement folds a standard market's sets into its (wallet, event)
 # aggregation (``set_u``), so the comparisons below check that fold too. Exact integer sums: no
-# float order to freeze.
+# float order to freeze. $1 = hedged_leg_window_secs (a set's legs first bought within it).
 _SETS_APART = (
     """binary_sets AS (
     SELECT p.wallet_address,
-           least(sum(p.taker_buy_u),
-                 coalesce(sum(p.kept_u) FILTER (WHERE p.outcome_index = 0), 0),
-                 coalesce(sum(p.kept_u) FILTER (WHERE p.outcome_index = 1), 0)) AS hedged_u
+           CASE WHEN max(p.taker_first_at) FILTER (WHERE p.kept_u > 0)
+                     - min(p.taker_first_at) FILTER (WHERE p.kept_u > 0)
+                     <= make_interval(secs => $1::int)
+                THEN least(sum(p.taker_buy_u),
+                           coalesce(sum(p.kept_u) FILTER (WHERE p.outcome_index = 0), 0),
+                           coalesce(sum(p.kept_u) FILTER (WHERE p.outcome_index = 1), 0))
+                ELSE 0 END AS hedged_u
       FROM rep_positions p
      WHERE p.event_id = p.market_id
      GROUP BY p.wallet_address, p.market_id
@@ -138,9 +142,10 @@ def _bits(v: Any) -> Any:
 
 
 async def wallets(conn: asyncpg.Connection, sql: str) -> dict[str, tuple[Any, ...]]:
-    """``rep_wallets`` made by ``sql``: each wallet's row without ``idx``, floats as bits."""
+    """``rep_wallets`` made by ``sql`` (its $1: the default hedged_leg_window_secs): each
+    wallet's row without ``idx``, floats as bits."""
     await conn.execute("DROP TABLE IF EXISTS rep_wallets")
-    await conn.execute(sql)
+    await conn.execute(sql, ReputationSettings().hedged_leg_window_secs)
     rows = await conn.fetch("SELECT * FROM rep_wallets")
     return {r["wallet_address"]: tuple(_bits(v) for k, v in r.items() if k != "idx") for r in rows}
 
