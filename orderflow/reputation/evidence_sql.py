@@ -121,37 +121,41 @@ SELECT t.wallet_address, t.token_id,
 # Complete sets (the HEDGED flag, orderflow.reputation.flags): per (wallet, event), the payout
 # what its decisions hold (shares its taker fills bought and did not sell: every taker fill, its
 # maker fills being liquidity provision) receives whatever the outcome, in micro-USDC, at most
-# what those buys paid; summed per wallet. Only legs bought together make a set: a token's kept
-# shares count if its first taker fill (rep_positions.taker_first_at) came within $1 seconds
-# (hedged_leg_window_secs) of the first taker fill of the earliest token the wallet kept in that
-# event -- an arbitrageur takes every leg at once (and its later sets add to legs first bought
-# together), a trader who bought one side on information and exited by buying the complement
-# hours later holds a set no arbitrage made. A standard market (its event is itself): the fewer
-# of its YES and NO shares if both were first bought within the window, summed by WALLETS' own
+# what those buys paid; summed per wallet. Only legs bought together make a set: the tokens the
+# wallet kept in an event, ordered by their first taker fill (rep_positions.taker_first_at), part
+# where one's first fill comes more than $1 seconds (hedged_leg_window_secs) after the previous
+# one's, and each part is valued on its own -- an arbitrageur takes every leg at once (its later
+# sets add to legs first bought together, and a set of the other kind bought days later, NO on
+# every leg after YES on every leg, is a part of its own), while a trader who bought one side on
+# information and exited by buying the complement hours later holds two parts of one token each,
+# no set. A standard market (its event is itself): the fewer of its YES and NO shares if both
+# were first bought within the window, at most what its buys paid, summed by WALLETS' own
 # (wallet, event) aggregation (``set_u``: no pass of its own). A neg-risk event, where exactly
 # one leg wins: if leg k wins the wallet receives its YES on k and its NO on every other leg, so
-# the least of sum(NO) + (YES_k - NO_k) over the legs -- a leg it never traded (the event's legs
-# in orderflow_conditions) or bought outside the window counting 0: these CTEs, over the
-# neg-risk legs only. Integers and exact interval comparisons: exact, in any order. The
-# per-wallet replay: orderflow.reputation.replay_inputs.hedged_volume.
+# per part the least of sum(NO) + (YES_k - NO_k) over the legs -- a leg with no token in the
+# part (the event's legs in orderflow_conditions) counting 0 -- at most what the part's buys
+# paid: these CTEs, over the neg-risk positions the wallet kept shares of. Integers and exact
+# interval comparisons: exact, in any order. The per-wallet replay:
+# orderflow.reputation.replay_inputs.hedged_volume.
 HEDGED_CTES = """neg_risk_kept AS (
-    -- a neg-risk position's kept shares, 0 unless first bought within the window of the
-    -- earliest token the wallet kept in the event
-    SELECT p.wallet_address, p.event_id, p.market_id, p.outcome_index, p.taker_buy_u,
-           CASE WHEN p.kept_u > 0
-                 AND p.taker_first_at - min(p.taker_first_at) FILTER (WHERE p.kept_u > 0)
-                         OVER (PARTITION BY p.wallet_address, p.event_id)
-                     <= make_interval(secs => $1::int)
-                THEN p.kept_u ELSE 0 END AS kept_u
+    SELECT p.wallet_address, p.event_id, p.market_id, p.outcome_index, p.kept_u, p.taker_buy_u,
+           p.taker_first_at,
+           CASE WHEN p.taker_first_at - lag(p.taker_first_at) OVER w
+                     > make_interval(secs => $1::int) THEN 1 ELSE 0 END AS starts
       FROM rep_positions p
-     WHERE p.event_id <> p.market_id
+     WHERE p.event_id <> p.market_id AND p.kept_u > 0
+    WINDOW w AS (PARTITION BY p.wallet_address, p.event_id ORDER BY p.taker_first_at)
 ), legs AS (
-    SELECT p.wallet_address, p.event_id, p.market_id,
+    -- one row per (wallet, event, part, leg); a part: the tokens since the last gap (peers of
+    -- one first fill share the running sum)
+    SELECT p.wallet_address, p.event_id, p.part, p.market_id,
            coalesce(sum(p.kept_u) FILTER (WHERE p.outcome_index = 0), 0) AS yes_u,
            coalesce(sum(p.kept_u) FILTER (WHERE p.outcome_index = 1), 0) AS no_u,
            sum(p.taker_buy_u) AS buy_u
-      FROM neg_risk_kept p
-     GROUP BY p.wallet_address, p.event_id, p.market_id
+      FROM (SELECT k.*, sum(k.starts) OVER (PARTITION BY k.wallet_address, k.event_id
+                                            ORDER BY k.taker_first_at) AS part
+              FROM neg_risk_kept k) p
+     GROUP BY p.wallet_address, p.event_id, p.part, p.market_id
 ), event_legs AS (
     SELECT left(c.question_id, 64) || '00' AS event_id, count(*) AS legs
       FROM orderflow_conditions c
@@ -164,7 +168,7 @@ HEDGED_CTES = """neg_risk_kept AS (
                                      CASE WHEN count(*) < max(n.legs) THEN 0 END)) AS hedged_u
       FROM legs l
       LEFT JOIN event_legs n ON n.event_id = l.event_id
-     GROUP BY l.wallet_address, l.event_id
+     GROUP BY l.wallet_address, l.event_id, l.part
 ), hedged AS (
     SELECT wallet_address, sum(hedged_u) AS hedged_u FROM neg_risk_sets GROUP BY wallet_address
 )"""

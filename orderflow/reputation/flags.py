@@ -26,9 +26,12 @@
 * ``HEDGED`` -- more than ``hedged_share_flag`` of the USDC it spent on buys went into complete
   sets its taker fills bought and kept: holdings that pay the same whatever the outcome (YES and
   NO of one market; YES, or NO, on every leg of a neg-risk event; ``hedged_volume``,
-  orderflow.reputation.evidence_sql.HEDGED_CTES). A complete-set arbitrageur earns a cent or two
-  a set with no losing event, but each leg alone is a coin flip: a follower copying one leg buys
-  no edge, copying all of them finds the arbitrage gone.
+  orderflow.reputation.evidence_sql.HEDGED_CTES), their legs first bought within
+  ``hedged_leg_window_secs`` of each other. A complete-set arbitrageur earns a cent or two a set
+  with no losing event, but each leg alone is a coin flip: a follower copying one leg buys no
+  edge, copying all of them finds the arbitrage gone. A trader who bought one side on
+  information and, after the price moved, locked the gain in by buying the complement holds sets
+  too, but its first leg was the decision: no arbitrage, not HEDGED.
 
 No flag below ``flag_min_volume`` USDC of volume (but WASH_COUNTERPARTY, whose host must have
 it). A flagged wallet is never WHALE or SMART (so never followed); a WASH, WASH_COUNTERPARTY or

@@ -159,42 +159,48 @@ def _events(positions: list[TokenPosition]) -> list[_Event]:
 def hedged_volume(
     positions: list[TokenPosition], legs: Mapping[str, int], window: timedelta
 ) -> Decimal:
-    """USDC of buys in complete sets, as evidence_sql.HEDGED_CTES: per event, the payout what its
-    taker fills bought and kept receives whatever the outcome, at most what they cost. ``legs``: a
-    neg-risk event's legs (a leg not traded holds nothing); ``window``: a token's kept shares
-    count only if its first taker fill came within it of the first taker fill of the earliest
-    token kept in the event (legs bought together: hedged_leg_window_secs)."""
-    first: dict[str, datetime] = {}  # event -> the first taker fill of a token kept in it
+    """USDC of buys in complete sets, as evidence_sql.HEDGED_CTES: the tokens kept in an event,
+    ordered by their first taker fill, part where one's comes more than ``window`` after the
+    previous one's (legs bought together: hedged_leg_window_secs); per part, the payout what its
+    taker fills bought and kept receives whatever the outcome, at most what they cost. ``legs``:
+    a neg-risk event's legs (a leg with no token in the part holds nothing)."""
+    by_event: dict[str, list[TokenPosition]] = {}
     for tp in positions:
-        if tp.event_id is not None and tp.kept > 0 and tp.taker_first_at is not None:
-            at = first.get(tp.event_id)
-            first[tp.event_id] = tp.taker_first_at if at is None else min(at, tp.taker_first_at)
-    events: dict[str, dict[str, list[Decimal]]] = {}  # event -> market -> [yes, no, paid]
-    for tp in positions:
-        if tp.event_id is None or tp.market_id is None:
+        if tp.event_id is None or tp.market_id is None or tp.kept <= 0:
             continue
-        leg = events.setdefault(tp.event_id, {}).setdefault(tp.market_id, [ZERO, ZERO, ZERO])
-        together = (
-            tp.taker_first_at is not None and tp.taker_first_at - first[tp.event_id] <= window
-            if tp.kept > 0
-            else False
-        )
-        if tp.outcome_index in (0, 1) and together:
-            leg[tp.outcome_index] += tp.kept
-        leg[2] += tp.taker_paid_all
+        assert tp.taker_first_at is not None  # kept shares were bought by taker fills
+        by_event.setdefault(tp.event_id, []).append(tp)
     total = ZERO
-    for event, markets in events.items():
-        paid = sum((m[2] for m in markets.values()), ZERO)
-        if event in markets:  # a standard market: its own event
-            yes, no = markets[event][0], markets[event][1]
-            total += min(paid, yes, no)
-            continue
-        nos = sum((m[1] for m in markets.values()), ZERO)
-        worst = min(m[0] - m[1] for m in markets.values())
-        if len(markets) < legs.get(event, 0):
-            worst = min(worst, ZERO)
-        total += min(paid, nos + worst)
+    for event, kept in by_event.items():
+        kept.sort(key=lambda tp: tp.taker_first_at or _EPOCH)
+        parts: list[list[TokenPosition]] = []
+        for tp in kept:
+            prev = parts[-1][-1].taker_first_at if parts else None
+            if prev is None or tp.taker_first_at is None or tp.taker_first_at - prev > window:
+                parts.append([tp])
+            else:
+                parts[-1].append(tp)
+        for part in parts:
+            total += _part_sets(event, part, legs)
     return total
+
+
+def _part_sets(event: str, part: list[TokenPosition], legs: Mapping[str, int]) -> Decimal:
+    """What one part of an event's kept tokens receives whatever the outcome, at most its cost."""
+    markets: dict[str, list[Decimal]] = {}  # market -> [yes, no]
+    for tp in part:
+        assert tp.market_id is not None
+        leg = markets.setdefault(tp.market_id, [ZERO, ZERO])
+        if tp.outcome_index in (0, 1):
+            leg[tp.outcome_index] += tp.kept
+    paid = sum((tp.taker_paid_all for tp in part), ZERO)
+    if event in markets:  # a standard market: its own event
+        return min(paid, markets[event][0], markets[event][1])
+    nos = sum((m[1] for m in markets.values()), ZERO)
+    worst = min(m[0] - m[1] for m in markets.values())
+    if len(markets) < legs.get(event, 0):
+        worst = min(worst, ZERO)
+    return min(paid, nos + worst)
 
 
 def wallet_inputs(

@@ -113,3 +113,49 @@ async def test_a_complement_exit_is_no_complete_set_arbitrage(pool: asyncpg.Pool
     await w.chain.ingest(pool)
     assert (await run_reputation(pool)).incremental
     await _full_equals_incremental(pool)
+
+
+async def test_a_neg_risk_set_counts_the_legs_bought_together(pool: asyncpg.Pool) -> None:
+    """A neg-risk event: its kept tokens part where one's first taker fill comes more than the
+    window after the previous one's, and each part is valued on its own. An exiter (YES on one
+    leg, its NO two days later) holds two parts of one token each: no set. An arbitrageur that
+    bought YES on every leg together and, days later, NO on every leg together (the simulator's
+    arbitrageurs do: 43 of 466 events on seed 1) holds two complete parts: both count (one
+    window over all its legs' first buys would count neither)."""
+    w = World(seed=73, markets=12, neg_risk_events=4)
+    for _ in range(15):
+        noise_taker(w, w.new_wallet(), 12)
+    exiter, arb = w.new_wallet(), w.new_wallet()
+    events: dict[str, list[Spec]] = {}
+    for s in w.specs:
+        if s.market.neg_risk:
+            events.setdefault(s.market.question_id[:64], []).append(s)
+    for legs in events.values():
+        first = legs[0]
+        t = first.opens + DAY
+        w.take(first, t, exiter, 0, 100.0)
+        w.take(first, t + 2 * DAY, exiter, 1, 100.0)
+        t = first.opens + 3_600
+        for s in legs:  # YES on every leg, two cents under: exactly one pays
+            price = max(0.01, round(s.price(t, 0) - 0.02, 2))
+            w.take(s, t, arb, 0, 300.0 * price, price=price)
+        t += 5 * DAY
+        for s in legs:  # five days later, NO on every leg: legs - 1 pay
+            price = max(0.01, round(s.price(t, 1) - 0.02, 2))
+            w.take(s, t, arb, 1, 300.0 * price, price=price)
+    await w.finish(pool)
+    assert not (await run_reputation(pool)).incremental
+    e, a = await stats(pool, exiter), await stats(pool, arb)
+    assert _hedged_share(e) == 0.0, e["factors"]["behaviour"]
+    assert "HEDGED" in a["flags"] and _hedged_share(a) > 0.9, a["factors"]["behaviour"]
+    for who, row in ((exiter, e), (arb, a)):
+        async with pool.acquire() as conn:
+            report = await wallet_report(conn, who, stats=row)
+        stored = await pool.fetchval(
+            "SELECT hedged_volume FROM orderflow_reputation_inputs WHERE wallet_address = $1", who
+        )
+        assert report.inputs.hedged_volume[0] == stored, who
+    noise_taker(w, w.new_wallet(), 5)
+    await w.chain.ingest(pool)
+    assert (await run_reputation(pool)).incremental
+    await _full_equals_incremental(pool)
