@@ -55,7 +55,8 @@ SELECT s.wallet_address, s.reputation_score::float8 AS score, s.trader_tier AS t
 # markets on one day (markets resolving together are not independent evidence)
 DETAIL = """
 SELECT s.wallet_address, s.reputation_score::float8 AS score, s.trader_tier AS tier, s.flags,
-       orderflow_factors(s)->'posterior' AS posterior, c.days, c.top_day, c.markets
+       orderflow_factors(s)->'posterior' AS posterior, c.days, c.top_day, c.markets,
+       (orderflow_factors(s)->'behaviour'->>'hedged_share')::float8 AS hedged
   FROM orderflow_wallet_stats w CROSS JOIN LATERAL orderflow_wallet_read(w) AS s
   LEFT JOIN LATERAL (
         SELECT count(*) AS days, max(n) AS top_day, sum(n) AS markets
@@ -117,7 +118,8 @@ async def detail(pool: asyncpg.Pool, truth: Truth, style: str) -> list[str]:
     """One line per wallet of ``style`` (``tiers``: every WHALE, SMART and DEGEN wallet): its
     style, lean against the factor's draw (partisans), tier, score, flags, events, the UTC days
     its resolved taker markets resolved on and the most on one day, measured edge and its z,
-    outcome and closing-line edges, the posterior and P(edge > cost)."""
+    outcome and closing-line edges, the posterior, P(edge > cost) and its share of buy stake in
+    complete sets (HEDGED's figure)."""
     tw = truth.wallet_map()
     chosen = [w.address for w in truth.wallets if w.style == style]
     rows = await pool.fetch(DETAIL, chosen, style == "tiers")
@@ -136,7 +138,8 @@ async def detail(pool: asyncpg.Pool, truth: Truth, style: str) -> list[str]:
             f"m {_f(m)} (z {z}) "
             f"outcome {_f(p.get('outcome_edge'))}±{_f(p.get('outcome_se'))} "
             f"clv {_f(p.get('clv_edge'))}±{_f(p.get('clv_se'))} "
-            f"post {_f(p.get('edge'))} P>cost {_f(p.get('p_edge_above_cost'))}"
+            f"post {_f(p.get('edge'))} P>cost {_f(p.get('p_edge_above_cost'))} "
+            f"hedged {_f(r['hedged'])}"
         )
     return out
 

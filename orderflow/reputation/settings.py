@@ -217,8 +217,9 @@ class ReputationSettings(CommonSettings):
     hedged_leg_window_secs: int = Field(
         default=60,
         ge=0,
-        description="HEDGED: a complete set counts only if its legs were first bought (the "
-        "first taker fill of each token) within this many seconds of the event's first: an "
+        description="HEDGED: a complete set counts only if its legs were bought together: the "
+        "tokens a wallet kept in an event part where one's first taker fill comes more than "
+        "this many seconds after the previous one's, and each part is valued alone. An "
         "arbitrageur takes every leg in one block or a few (Polygon: 2 s a block); a trader "
         "who exits by buying the complement after the price moved does so hours later.",
     )

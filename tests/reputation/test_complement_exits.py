@@ -5,8 +5,8 @@ way it locks the gain in by buying the complement (YES at 0.40, NO at 0.45 when 
 0.55: +0.15 a share whatever happens) -- a common exit on Polymarket when the complement's book
 is deeper than its own bid. It ends up holding complete sets, as a complete-set arbitrageur does
 (tests/reputation/test_complete_sets.py), but its first leg carried the information and the
-second came hours or days later, after the price moved: only a set whose legs' first taker buys
-are within ``hedged_leg_window_secs`` of each other counts toward HEDGED
+second came hours or days later, after the price moved: only legs bought together make a set
+for HEDGED, their first taker fills no more than ``hedged_leg_window_secs`` apart
 (docs/reputation.md "Complete-set arbitrageurs"). An arbitrageur that adds sets to the same
 markets days later, its legs' first buys together, stays HEDGED. The run, the per-wallet replay
 and an incremental run agree on the figure.
@@ -40,7 +40,7 @@ def _exit_time(s: Spec, t: float, entry: float) -> float | None:
     return None
 
 
-def _world() -> tuple[World, str, str]:
+def _world() -> tuple[World, str, str, list[Spec]]:
     w = World(seed=67, markets=200, neg_risk_events=0)
     for _ in range(20):
         noise_taker(w, w.new_wallet(), 30)
@@ -51,6 +51,7 @@ def _world() -> tuple[World, str, str]:
         if 0.2 < s.opening < 0.8:
             days.setdefault(int((T0 + s.resolves) // DAY), s)
     exited = held = 0
+    kept: list[Spec] = []
     for s in days.values():
         t = s.opens + DAY
         entry = min(0.99, s.price(t, s.winner) + HALF_SPREAD)
@@ -66,6 +67,7 @@ def _world() -> tuple[World, str, str]:
             exited += 1
         elif held < MARKETS - EXITED:
             w.take(s, t, exiter, s.winner, SHARES * entry, price=entry)
+            kept.append(s)
             held += 1
     assert (exited, held) == (EXITED, MARKETS - EXITED), (exited, held)
     # an arbitrageur adding sets to the same markets over days: YES and NO in one block each time
@@ -76,7 +78,7 @@ def _world() -> tuple[World, str, str]:
             for outcome in (0, 1):
                 price = max(0.01, round(s.price(t, outcome) - 0.01, 2))
                 w.take(s, t, arb, outcome, 200.0 * price, price=price)
-    return w, exiter, arb
+    return w, exiter, arb, kept
 
 
 def _hedged_share(row: asyncpg.Record) -> float:
@@ -84,7 +86,7 @@ def _hedged_share(row: asyncpg.Record) -> float:
 
 
 async def test_a_complement_exit_is_no_complete_set_arbitrage(pool: asyncpg.Pool) -> None:
-    w, exiter, arb = _world()
+    w, exiter, arb, kept = _world()
     await w.finish(pool)
     assert not (await run_reputation(pool)).incremental
     e, a = await stats(pool, exiter), await stats(pool, arb)
@@ -108,10 +110,14 @@ async def test_a_complement_exit_is_no_complete_set_arbitrage(pool: asyncpg.Pool
         assert report.inputs.hedged_volume[0] == stored, who
         assert report.scores.flag_names()[0] == list(row["flags"]), who
 
-    # an incremental run (a new noise taker) equals a full one
+    # the exiter closes one more position the same way, late; a new noise taker: an
+    # incremental run rescores it (still no set) and equals a full one
+    s = kept[0]
+    w.take(s, s.resolves - 2 * DAY, exiter, 1 - s.winner, 50.0)
     noise_taker(w, w.new_wallet(), 10)
     await w.chain.ingest(pool)
     assert (await run_reputation(pool)).incremental
+    assert _hedged_share(await stats(pool, exiter)) == 0.0
     await _full_equals_incremental(pool)
 
 
@@ -121,7 +127,7 @@ async def test_a_neg_risk_set_counts_the_legs_bought_together(pool: asyncpg.Pool
     leg, its NO two days later) holds two parts of one token each: no set. An arbitrageur that
     bought YES on every leg together and, days later, NO on every leg together (the simulator's
     arbitrageurs do: 43 of 466 events on seed 1) holds two complete parts: both count (one
-    window over all its legs' first buys would count neither)."""
+    window over the event would lose one of them or both)."""
     w = World(seed=73, markets=12, neg_risk_events=4)
     for _ in range(15):
         noise_taker(w, w.new_wallet(), 12)
