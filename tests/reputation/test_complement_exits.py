@@ -40,6 +40,18 @@ def _exit_time(s: Spec, t: float, entry: float) -> float | None:
     return None
 
 
+async def _replay_agrees(pool: asyncpg.Pool, rows: dict[str, asyncpg.Record]) -> None:
+    """The per-wallet replay computes the run's figure to the bit, and the same flags."""
+    for who, row in rows.items():
+        async with pool.acquire() as conn:
+            report = await wallet_report(conn, who, stats=row)
+        stored = await pool.fetchval(
+            "SELECT hedged_volume FROM orderflow_reputation_inputs WHERE wallet_address = $1", who
+        )
+        assert report.inputs.hedged_volume[0] == stored, who
+        assert report.scores.flag_names()[0] == list(row["flags"]), who
+
+
 def _world() -> tuple[World, str, str, list[Spec]]:
     w = World(seed=67, markets=200, neg_risk_events=0)
     for _ in range(20):
@@ -100,15 +112,7 @@ async def test_a_complement_exit_is_no_complete_set_arbitrage(pool: asyncpg.Pool
     assert e["trader_tier"] in ("WHALE", "SMART"), (e["trader_tier"], e["factors"]["posterior"])
     assert "HEDGED" in a["flags"] and _hedged_share(a) > 0.9, (a["flags"], a["factors"])
 
-    # the per-wallet replay computes the same figure, to the bit
-    for who, row in ((exiter, e), (arb, a)):
-        async with pool.acquire() as conn:
-            report = await wallet_report(conn, who, stats=row)
-        stored = await pool.fetchval(
-            "SELECT hedged_volume FROM orderflow_reputation_inputs WHERE wallet_address = $1", who
-        )
-        assert report.inputs.hedged_volume[0] == stored, who
-        assert report.scores.flag_names()[0] == list(row["flags"]), who
+    await _replay_agrees(pool, {exiter: e, arb: a})
 
     # the exiter closes one more position the same way, late; a new noise taker: an
     # incremental run rescores it (still no set) and equals a full one
@@ -154,13 +158,7 @@ async def test_a_neg_risk_set_counts_the_legs_bought_together(pool: asyncpg.Pool
     e, a = await stats(pool, exiter), await stats(pool, arb)
     assert _hedged_share(e) == 0.0, e["factors"]["behaviour"]
     assert "HEDGED" in a["flags"] and _hedged_share(a) > 0.9, a["factors"]["behaviour"]
-    for who, row in ((exiter, e), (arb, a)):
-        async with pool.acquire() as conn:
-            report = await wallet_report(conn, who, stats=row)
-        stored = await pool.fetchval(
-            "SELECT hedged_volume FROM orderflow_reputation_inputs WHERE wallet_address = $1", who
-        )
-        assert report.inputs.hedged_volume[0] == stored, who
+    await _replay_agrees(pool, {exiter: e, arb: a})
     noise_taker(w, w.new_wallet(), 5)
     await w.chain.ingest(pool)
     assert (await run_reputation(pool)).incremental
