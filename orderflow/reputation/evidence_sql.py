@@ -181,6 +181,8 @@ _LESS = (
 _VO = DECISION_VALUE_SQL.format(v="p", y="p.payout_f")
 _VC = DECISION_VALUE_SQL.format(v="p", y="coalesce(p.close_y, p.payout_f)")
 _STAKE = DECISION_STAKE_SQL.format(v="p")
+# an event's entry-implied chance of winning (its stake over its shares, clipped)
+_Q = "least(0.99, greatest(0.01, we.stake / nullif(we.x, 0)))"
 
 # The per-wallet sums, every one independent of the row order the plan happens to produce (a
 # full and an incremental run must agree to the last bit): integers and intervals are summed
@@ -304,19 +306,26 @@ WITH {HEDGED_CTES}, adj AS (
     -- the middle of the wallet's span of judged decisions (a window over the wallet's events):
     -- early and late halves; the first of the wallet's judged events to resolve on each UTC day
     -- (a window over its days: no DISTINCT in the sums below, which would have them sorted by
-    -- day and added in another order); in (wallet, event) order for the wallet's sums
+    -- day and added in another order), with the day's sums of the events' values against the
+    -- outcome, of their excess over the closing line and of their wins less the entry-implied
+    -- wins (the same window, its events added in event order: the outcome's variance clustered
+    -- by day, docs/reputation.md "The edge and its posterior"); in (wallet, event) order for
+    -- the wallet's sums
     SELECT we.*,
-           least(0.99, greatest(0.01, we.stake / nullif(we.x, 0))) AS q,
+           {_Q} AS q,
            we.decided_at <= min(we.decided_at) OVER s
                             + (max(we.decided_last) OVER s - min(we.decided_at) OVER s) / 2
                AS early,
-           row_number() OVER d = 1 AS first_of_day
+           row_number() OVER d = 1 AS first_of_day,
+           sum(we.vo) OVER d AS day_vo,
+           sum(we.vo - we.vc) OVER d AS day_resid,
+           sum((we.vo > 0)::int::float8 - {_Q}) OVER d AS day_win
       FROM we
     WINDOW s AS (PARTITION BY we.w),
            d AS (PARTITION BY we.w,
                               CASE WHEN we.stake > 0
                                    THEN floor(extract(epoch FROM we.judged_at) / 86400) END
-                 ORDER BY we.e)
+                 ORDER BY we.e ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
      ORDER BY we.w, we.e
 ), wallets AS (
 SELECT w,
@@ -344,6 +353,13 @@ SELECT w,
        -- the UTC days those events resolved on (events resolving together are one unit of
        -- evidence for the tiers' minimums: a common factor moves them all at once)
        count(*) FILTER (WHERE stake > 0 AND first_of_day)::float8 AS resolution_days,
+       -- over those days, the square of each day's sum (null_var, the excess over the closing
+       -- line and wins_var clustered by day; docs/reputation.md "The edge and its posterior")
+       coalesce(sum(day_vo * day_vo) FILTER (WHERE stake > 0 AND first_of_day), 0) AS day_var,
+       coalesce(sum(day_resid * day_resid) FILTER (WHERE stake > 0 AND first_of_day), 0)
+           AS resid_day_var,
+       coalesce(sum(day_win * day_win) FILTER (WHERE stake > 0 AND first_of_day), 0)
+           AS wins_day_var,
        coalesce(sum(vo) FILTER (WHERE stake > 0), 0) AS value,
        coalesce(sum(stake) FILTER (WHERE stake > 0), 0) AS stake,
        coalesce(sum(nvar) FILTER (WHERE stake > 0), 0) AS null_var,
@@ -377,7 +393,8 @@ SELECT (row_number() OVER () - 1)::int AS idx,
        a.total_trades, a.volume_usdc, a.markets_traded, a.first_at, a.last_at, a.fees,
        a.realized_pnl, a.unrealized_pnl, a.unrealized_u, a.open_positions, a.resolved,
        a.pnl_wins, a.pnl_losses, a.pnl_gross_profit, a.pnl_gross_loss, a.resolved_pnl,
-       a.resolved_cost, a.holding_secs, a.events, a.resolution_days, a.value, a.stake,
+       a.resolved_cost, a.holding_secs, a.events, a.resolution_days, a.day_var,
+       a.resid_day_var, a.wins_day_var, a.value, a.stake,
        a.null_var, a.clv_value, a.clv_sq, a.clv_stake, a.stake_sq, a.clv_null_var, a.wins,
        a.expected_wins, a.wins_var, a.gross_profit, a.gross_loss, a.null_loss, a.value_early,
        a.var_early, a.value_late,

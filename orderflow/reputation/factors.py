@@ -7,11 +7,15 @@ are one event) of the wallet's taker decisions, valued by :mod:`orderflow.accoun
 * ``value`` / ``stake``: fee-net USDC won and USDC at risk against the outcome;
 * ``null_var``: the variance ``value`` would have if the wallet had no edge (a buy of x shares at
   q: x^2 q (1 - q)) -- the noise a penny picker's unbroken run of wins cannot hide;
+* ``day_var``: the same variance clustered by the UTC day the events resolved on, events of one
+  day maybe moved by one common factor: the sum over days of the square of the day's summed
+  values (null-centred); the yardstick reads the larger of the two (:func:`outcome_variances`);
 * ``clv_value`` and its sums of squares: the same decisions valued at the closing price.
 
 Steps (docs/reputation.md works an example of each):
 
-1. **Yardsticks.** Outcome edge per dollar ``V / S`` with standard error ``sqrt(null_var) / S``;
+1. **Yardsticks.** Outcome edge per dollar ``V / S`` with standard error ``sqrt(null_var) / S``
+   (``null_var`` clustered by resolution day: :func:`outcome_variances`);
    closing-line edge ``Vc / S`` with the ratio estimator's standard error, floored at
    ``clv_se_floor`` x the outcome's (``clv_min_events`` events needed). The measured edge ``m``
    is the closing line plus the outcome's excess over it, shrunk by how much edge closing lines
@@ -68,6 +72,11 @@ class WalletInputs:
 
     events: Array  # resolved events with a taker decision
     resolution_days: Array  # the UTC days those events resolved on (one unit per day)
+    # over those days, the square of each day's sum of: the events' values (null_var clustered
+    # by day), their excess over the closing line, their wins less the entry-implied wins
+    day_var: Array
+    resid_day_var: Array
+    wins_day_var: Array
     value: Array  # fee-net USDC against the outcome
     stake: Array  # USDC at risk
     null_var: Array  # variance of value under no edge
@@ -164,12 +173,32 @@ def _centred_tanh(z: Array, scale: float) -> Array:
     return np.asarray(0.5 + 0.5 * np.tanh(z / scale), dtype=np.float64)
 
 
+def outcome_variances(i: WalletInputs, s: ReputationSettings) -> tuple[Array, Array, Array]:
+    """The null variances of the outcome's value, of its excess over the closing line (the
+    decisions that had a closing line of their own) and of the wins, each the larger of the
+    variance of independent events and its clustered form by resolution day (the sum over days
+    of the square of the day's sum: under no edge its mean is the true variance whatever the
+    correlation within a day, so a theme of twenty markets resolving together counts as one
+    draw; the larger, so that a penny picker's small realised values never shrink its null
+    variance). ``variance_by_day`` false: the independent events' alone."""
+    var = np.maximum(i.null_var, 0.0)
+    resid = np.maximum(i.null_var - i.clv_null_var, 0.0)
+    if not s.variance_by_day:
+        return var, resid, i.wins_var
+    return (
+        np.fmax(var, i.day_var),
+        np.fmax(resid, i.resid_day_var),
+        np.fmax(i.wins_var, i.wins_day_var),
+    )
+
+
 def yardsticks(i: WalletInputs, s: ReputationSettings) -> tuple[Array, Array, Array, Array, Array]:
     """Outcome and closing-line edges per dollar with their standard errors (NaN: none), and
     the null standard error of the outcome's excess over the closing line (the part of the
     decisions that had a closing line of their own)."""
+    var, resid_var, _ = outcome_variances(i, s)
     outcome = _div(i.value, i.stake)
-    outcome_se = _div(np.sqrt(np.maximum(i.null_var, 0.0)), i.stake)
+    outcome_se = _div(np.sqrt(var), i.stake)
     clv = _div(i.clv_value, i.stake)
     c = np.nan_to_num(clv)
     # sample variance of the ratio estimator, plus the outcome's null variance for decisions
@@ -179,7 +208,7 @@ def yardsticks(i: WalletInputs, s: ReputationSettings) -> tuple[Array, Array, Ar
     clv_se = _div(np.sqrt(resid), i.stake)
     clv_se = np.where(i.events >= s.clv_min_events, clv_se, np.nan)
     clv_se = np.where(np.isfinite(clv_se), np.fmax(clv_se, s.clv_se_floor * outcome_se), np.nan)
-    resid_se = _div(np.sqrt(np.maximum(i.null_var - i.clv_null_var, 0.0)), i.stake)
+    resid_se = _div(np.sqrt(resid_var), i.stake)
     return outcome, outcome_se, np.where(np.isfinite(clv_se), clv, np.nan), clv_se, resid_se
 
 
@@ -277,7 +306,7 @@ def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) ->
     # evidence; without it, a one-sigma record)
     excess = i.wins - i.expected_wins
     excess = np.sign(excess) * np.maximum(np.abs(excess) - 0.5, 0.0)
-    win_z = _div(excess, np.sqrt(i.wins_var))
+    win_z = _div(excess, np.sqrt(outcome_variances(i, s)[2]))
     f_win = _centred_tanh(win_z * shrink, s.factor_z_scale)
 
     k_null = s.profit_factor_prior_events * np.nan_to_num(_div(i.null_loss, events))

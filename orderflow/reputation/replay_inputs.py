@@ -107,6 +107,7 @@ class TokenPosition:
 
 @dataclass
 class _Event:
+    event_id: str | None = None
     value: float = 0.0
     clv: float = 0.0
     stake: float = 0.0
@@ -121,6 +122,28 @@ def resolution_days(events: Sequence[datetime | None]) -> int:
     """The UTC days these resolution times fall on (evidence_sql.WALLETS' resolution_days:
     whole days since the epoch, exact)."""
     return len({(t - _EPOCH) // _DAY for t in events if t is not None})
+
+
+def day_variances(
+    events: Sequence[tuple[str | None, datetime | None, tuple[float, ...]]],
+) -> list[float]:
+    """Over the UTC days the events resolved on, the sum of the squares of each day's sum of each
+    of the events' figures (evidence_sql.WALLETS' day_var, resid_day_var, wins_day_var, in its
+    order: a day's events added in event order, the days in the order of their first event).
+    ``events``: (event id, resolution time, figures)."""
+    days: dict[int, list[float]] = {}
+    order = sorted(events, key=lambda e: (e[0] is None, e[0] or ""))
+    for _, at, figures in order:
+        if at is None:
+            continue
+        sums = days.setdefault((at - _EPOCH) // _DAY, [0.0] * len(figures))
+        for k, x in enumerate(figures):
+            sums[k] += x
+    return (
+        [float(sum((d[k] * d[k] for d in days.values()), 0.0)) for k in range(len(events[0][2]))]
+        if events
+        else []
+    )
 
 
 def _clip(x: float) -> float:
@@ -138,7 +161,7 @@ def _events(positions: list[TokenPosition]) -> list[_Event]:
         clv, _ = decision_value(t, tp.close if tp.close is not None else payout)
         shares = t.taker_bought + tp.short
         qbar = _clip((t.taker_paid + t.taker_received) / (t.taker_bought + t.taker_sold))
-        e = events.setdefault(tp.event_id, _Event())
+        e = events.setdefault(tp.event_id, _Event(tp.event_id))
         e.value += value
         e.clv += clv
         e.stake += stake
@@ -221,6 +244,13 @@ def wallet_inputs(
     qs = [_clip(e.stake / e.shares) for e in events]
     early = [mid is not None and e.decided_at is not None and e.decided_at <= mid for e in events]
 
+    by_day = day_variances(
+        [
+            (e.event_id, e.resolved_at, (e.value, e.value - e.clv, float(e.value > 0) - q))
+            for e, q in zip(events, qs, strict=True)
+        ]
+    ) or [0.0, 0.0, 0.0]
+
     def one(x: float) -> np.ndarray[Any, np.dtype[np.float64]]:
         return np.array([x], dtype=np.float64)
 
@@ -232,6 +262,9 @@ def wallet_inputs(
     return WalletInputs(
         events=one(len(events)),
         resolution_days=one(resolution_days([e.resolved_at for e in events])),
+        day_var=one(by_day[0]),
+        resid_day_var=one(by_day[1]),
+        wins_day_var=one(by_day[2]),
         value=one(total(e.value for e in events)),
         stake=one(total(e.stake for e in events)),
         null_var=one(total(e.null_var for e in events)),

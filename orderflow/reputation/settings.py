@@ -196,6 +196,13 @@ class ReputationSettings(CommonSettings):
         "resolved events resolved on, not the events: markets resolving together on a common "
         "factor (one election's races, one rally's price markets) are one unit of evidence.",
     )
+    variance_by_day: bool = Field(
+        default=True,
+        description="The outcome yardstick's null variance (and the residual's over the closing "
+        "line, and the win rate's) clustered by the UTC day the events resolved on: at least "
+        "the sum over days of the square of the day's summed decision values, so markets "
+        "resolving together on a common factor are one draw of it, not one each.",
+    )
 
     # Behaviour flags (orderflow.reputation.flags).
     maker_share_flag: float = Field(
