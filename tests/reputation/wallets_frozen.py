@@ -85,15 +85,58 @@ _DAYS_APART = (
 )
 
 
+# The outcome's variance clustered by those days (``day_var``, ``resid_day_var``,
+# ``wins_day_var``: docs/reputation.md "The edge and its posterior"), added the same way, as a
+# pass of its own, each float sum in an order of its own making: an event's positions by token
+# (as the ordered aggregation adds them), a day's events by event, a wallet's days by their
+# first event (as the current statement's window and its sums over the events in (wallet,
+# event) order do).
+_DAY_VARS_APART = (
+    (
+        "), span AS (",
+        """), day_sums AS (
+    SELECT wallet_address,
+           sum(dv * dv ORDER BY first_e) AS day_var,
+           sum(dr * dr ORDER BY first_e) AS resid_day_var,
+           sum(dw * dw ORDER BY first_e) AS wins_day_var
+      FROM (SELECT wallet_address, min(e) AS first_e, sum(vo ORDER BY e) AS dv,
+                   sum(vo - vc ORDER BY e) AS dr,
+                   sum((vo > 0)::int::float8 - least(0.99, greatest(0.01, stake / nullif(x, 0)))
+                       ORDER BY e) AS dw
+              FROM (SELECT q.wallet_address, q.event_id COLLATE "C" AS e,
+                           floor(extract(epoch FROM max(q.resolved_at)) / 86400) AS day,
+                           sum(q.vo ORDER BY q.token_id) AS vo, sum(q.vc ORDER BY q.token_id) AS vc,
+                           sum(q.stake ORDER BY q.token_id) AS stake,
+                           sum(q.x ORDER BY q.token_id) AS x
+                      FROM dec q
+                     WHERE q.judged
+                     GROUP BY q.wallet_address, q.event_id
+                    HAVING sum(q.stake) > 0) x
+             GROUP BY wallet_address, day) y
+     GROUP BY wallet_address
+), span AS (""",
+    ),
+    (
+        " 0)::float8 AS resolution_days,\n",
+        " 0)::float8 AS resolution_days,\n"
+        + "".join(
+            f"       coalesce((SELECT d.{c} FROM day_sums d"
+            f" WHERE d.wallet_address = ev.wallet_address), 0) AS {c},\n"
+            for c in ("day_var", "resid_day_var", "wins_day_var")
+        ),
+    ),
+)
+
+
 def _days_apart(sql: str) -> str:
-    for old, new in _DAYS_APART:
+    for old, new in _DAYS_APART + _DAY_VARS_APART:
         sql = _once(sql, old, new)
     return sql
 
 
 # The statement as rendered on main at eccb9b5 (its SQL fragments included), verbatim, with the
-# complete sets' figure added since (``hedged_volume``: :data:`_SETS_APART`) and the resolution
-# days (:data:`_DAYS_APART`).
+# complete sets' figure added since (``hedged_volume``: :data:`_SETS_APART`), the resolution
+# days (:data:`_DAYS_APART`) and the variances clustered by them (:data:`_DAY_VARS_APART`).
 FROZEN_MAIN = _once(
     _once(
         _once(
