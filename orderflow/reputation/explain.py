@@ -8,6 +8,7 @@ wallet not scored yet is explained from the live replay (with a neutral prior).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -206,14 +207,23 @@ def _units_lines(report: WalletReport, s: ReputationSettings) -> list[str]:
     """The units the tiers' evidence minimums count (:func:`orderflow.reputation.factors.score`):
     the UTC days the wallet's resolved events resolved on, events resolving together on a
     common factor being one unit — else a wallet held out of a tier by them shows no reason."""
-    events, days = report.inputs.events[0], report.inputs.resolution_days[0]
-    if not s.min_events_by_day:
-        return []
-    return [
-        f"  {_fmt(events)} resolved events on {_fmt(days)} UTC days of resolution: the tiers' "
-        f"minimums count days (WHALE {s.min_events_whale}, SMART {s.min_events_smart}, "
-        f"DEGEN {s.min_events_degen})"
-    ]
+    i = report.inputs
+    events, days = i.events[0], i.resolution_days[0]
+    lines = []
+    if s.min_events_by_day:
+        lines.append(
+            f"  {_fmt(events)} resolved events on {_fmt(days)} UTC days of resolution: the tiers' "
+            f"minimums count days (WHALE {s.min_events_whale}, SMART {s.min_events_smart}, "
+            f"DEGEN {s.min_events_degen})"
+        )
+    if s.variance_by_day and i.day_var[0] > i.null_var[0] > 0:
+        # the outcome's standard error widened by events resolving together (factors.py:
+        # outcome_variances), else a wallet whose z fell shows no reason
+        lines.append(
+            f"  outcome se clustered by day: x{_fmt(math.sqrt(i.day_var[0] / i.null_var[0]))} "
+            "the independent events' (events resolving on one day counted as one draw)"
+        )
+    return lines
 
 
 def _flag_lines(factors: Mapping[str, Any]) -> list[str]:

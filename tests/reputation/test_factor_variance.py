@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncpg
 
 from orderflow.reputation import compute_scores, run_reputation
+from orderflow.reputation.explain import render
 from orderflow.reputation.per_wallet import wallet_report
 from orderflow.reputation.settings import ReputationSettings
 from tests.reputation.chainbook import T0
@@ -91,6 +92,11 @@ async def test_a_common_factor_is_one_draw_in_the_standard_error(pool: asyncpg.P
             x, y = getattr(report.inputs, k)[0], inputs[who][k]
             assert abs(x - y) <= 1e-9 * abs(y), (who, k, x, y)
         assert report.scores.tier_names()[0] == row["trader_tier"], who
+
+    # `orderflow wallet` says why the partisan's standard error is wide
+    async with pool.acquire() as conn:
+        report = await wallet_report(conn, partisan, stats=rows[partisan])
+    assert "outcome se clustered by day" in render(rows[partisan], report, [])
 
     # an incremental run (new fills of the partisan, the control and a noise taker) equals a
     # full one: the days' sums to the bit
