@@ -121,11 +121,11 @@ async def one_seed(scratch_dsn: str, seed: int, sim: SimConfig, work: Path) -> S
         list_skilled=sum(t.truly_skilled for t in listed),
         list_wash=sum(is_wash(t) for t in listed),
         list_lucky=sum(t.style == "lucky" and not is_wash(t) for t in listed),
-        prior=_prior(pop),
+        prior=prior_text(pop),
     )
 
 
-def _prior(pop: Any) -> str:
+def prior_text(pop: Any) -> str:
     bulk = f"{pop['prior_mean']:+.3f} ± {pop['prior_sd']:.3f}"
     if not pop["skill_share"]:
         return f"{bulk}, no tail"

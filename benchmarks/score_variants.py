@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import asyncpg  # noqa: E402
+from score_quality import POPULATION, prior_text  # noqa: E402
 from scratch_db import scratch_server  # noqa: E402
 
 from orderflow import db  # noqa: E402
@@ -196,10 +197,12 @@ async def main_async(args: argparse.Namespace) -> None:
                         worlds.append(world)
                         if args.detail:
                             q = world.quality
+                            prior = prior_text(await pool.fetchrow(POPULATION))
                             print(
                                 f"{name} seed {seed}: factor {truth.theme_factor}, AUC "
                                 f"{_f(q.auc)}, partisans in WHALE/SMART "
-                                f"{q.top_tier_partisans}, in DEGEN {q.partisans_in_degen}",
+                                f"{q.top_tier_partisans}, in DEGEN {q.partisans_in_degen}, "
+                                f"prior {prior}",
                                 file=sys.stderr,
                             )
                             for line in await detail(pool, truth, args.detail):

@@ -69,10 +69,17 @@ async def test_a_common_factor_is_one_unit_of_evidence(pool: asyncpg.Pool) -> No
     }
     assert days[winner] == days[loser] == 1 and days[control] >= 22, days
 
-    # counted in events, as before, the theme's winner is followed and its loser faded
-    by_event = await compute_scores(pool, settings=ReputationSettings(min_events_by_day=False))
+    # counted in events, with the variance of independent events, as before, the theme's winner
+    # is followed and its loser faded
+    before = ReputationSettings(min_events_by_day=False, variance_by_day=False)
+    by_event = await compute_scores(pool, settings=before)
     assert by_event[winner].tier in ("WHALE", "SMART"), by_event[winner].factors["posterior"]
     assert by_event[loser].tier == "DEGEN", by_event[loser].factors["posterior"]
+    # counted in events, the variance clustered by day alone holds both out (the theme is one
+    # draw of its factor: tests/reputation/test_factor_variance.py)
+    by_variance = await compute_scores(pool, settings=ReputationSettings(min_events_by_day=False))
+    assert by_variance[winner].tier not in ("WHALE", "SMART"), by_variance[winner].factors
+    assert by_variance[loser].tier != "DEGEN", by_variance[loser].factors
 
     # the per-wallet replay counts the same days and gives the same tiers
     for who, row in rows.items():
