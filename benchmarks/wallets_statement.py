@@ -10,8 +10,8 @@ closing lines, counterparties), then runs the current ``WALLETS`` and the old st
 (``--old``: a file holding its SQL, default the copy frozen from main in
 ``tests/reputation/wallets_frozen_main.sql``) in turn, ``--repeat`` times each, and prints each
 one's wall time and backend CPU (``/proc/<backend pid>/stat``: same machine only) and how many
-rows differ (EXCEPT ALL both ways, ``idx`` left out) with the largest relative difference of a
-float column. Nothing is written: the transaction is rolled back.
+rows differ (EXCEPT ALL both ways over the columns both make, ``idx`` left out) with the largest
+relative difference of a float column. Nothing is written: the transaction is rolled back.
 """
 
 from __future__ import annotations
@@ -46,12 +46,16 @@ async def prepare(conn: asyncpg.Connection, s: ReputationSettings) -> None:
 
 async def compare(conn: asyncpg.Connection, a: str, b: str) -> tuple[int, float]:
     """Rows differing between tables ``a`` and ``b`` and the largest relative difference of a
-    float column between the same wallet's rows."""
+    float column between the same wallet's rows, over the columns both have (a column the
+    current statement added is left out)."""
     cols = await conn.fetch(
         "SELECT quote_ident(attname) AS n, atttypid = 'float8'::regtype AS f FROM pg_attribute"
         " WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attname <> 'idx'"
+        " AND attname IN (SELECT attname FROM pg_attribute WHERE attrelid = $2::regclass"
+        " AND attnum > 0 AND NOT attisdropped)"
         " ORDER BY attnum",
         a,
+        b,
     )
     names = ", ".join(c["n"] for c in cols)
     differing = await conn.fetchval(
