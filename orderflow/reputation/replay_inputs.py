@@ -246,10 +246,10 @@ def wallet_inputs(
 
     by_day = day_variances(
         [
-            (e.event_id, e.resolved_at, (e.value, e.value - e.clv, float(e.value > 0) - q))
+            (e.event_id, e.resolved_at, (e.value, e.clv, e.value - e.clv, float(e.value > 0) - q))
             for e, q in zip(events, qs, strict=True)
         ]
-    ) or [0.0, 0.0, 0.0]
+    ) or [0.0, 0.0, 0.0, 0.0]
 
     def one(x: float) -> np.ndarray[Any, np.dtype[np.float64]]:
         return np.array([x], dtype=np.float64)
@@ -263,8 +263,9 @@ def wallet_inputs(
         events=one(len(events)),
         resolution_days=one(resolution_days([e.resolved_at for e in events])),
         day_var=one(by_day[0]),
-        resid_day_var=one(by_day[1]),
-        wins_day_var=one(by_day[2]),
+        clv_day_var=one(by_day[1]),
+        resid_day_var=one(by_day[2]),
+        wins_day_var=one(by_day[3]),
         value=one(total(e.value for e in events)),
         stake=one(total(e.stake for e in events)),
         null_var=one(total(e.null_var for e in events)),
