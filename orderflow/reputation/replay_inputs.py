@@ -125,25 +125,20 @@ def resolution_days(events: Sequence[datetime | None]) -> int:
 
 
 def day_variances(
-    events: Sequence[tuple[str | None, datetime | None, tuple[float, ...]]],
+    events: Sequence[tuple[str | None, datetime | None, tuple[float, ...]]], figures: int
 ) -> list[float]:
     """Over the UTC days the events resolved on, the sum of the squares of each day's sum of each
-    of the events' figures (evidence_sql.WALLETS' day_var, resid_day_var, wins_day_var, in its
-    order: a day's events added in event order, the days in the order of their first event).
-    ``events``: (event id, resolution time, figures)."""
+    of the events' ``figures`` figures (evidence_sql.WALLETS' day_var, clv_day_var,
+    resid_day_var, wins_day_var), in that statement's order: a day's events added in event
+    order, the days in the order of their first event. ``events``: (event id, resolution time,
+    figures)."""
     days: dict[int, list[float]] = {}
-    order = sorted(events, key=lambda e: (e[0] is None, e[0] or ""))
-    for _, at, figures in order:
-        if at is None:
-            continue
-        sums = days.setdefault((at - _EPOCH) // _DAY, [0.0] * len(figures))
-        for k, x in enumerate(figures):
-            sums[k] += x
-    return (
-        [float(sum((d[k] * d[k] for d in days.values()), 0.0)) for k in range(len(events[0][2]))]
-        if events
-        else []
-    )
+    for _, at, values in sorted(events, key=lambda e: (e[0] is None, e[0] or "")):
+        if at is not None:
+            sums = days.setdefault((at - _EPOCH) // _DAY, [0.0] * figures)
+            for k, x in enumerate(values):
+                sums[k] += x
+    return [float(sum((d[k] * d[k] for d in days.values()), 0.0)) for k in range(figures)]
 
 
 def _clip(x: float) -> float:
@@ -248,8 +243,9 @@ def wallet_inputs(
         [
             (e.event_id, e.resolved_at, (e.value, e.clv, e.value - e.clv, float(e.value > 0) - q))
             for e, q in zip(events, qs, strict=True)
-        ]
-    ) or [0.0, 0.0, 0.0, 0.0]
+        ],
+        4,
+    )
 
     def one(x: float) -> np.ndarray[Any, np.dtype[np.float64]]:
         return np.array([x], dtype=np.float64)
