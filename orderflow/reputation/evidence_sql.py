@@ -307,10 +307,10 @@ WITH {HEDGED_CTES}, adj AS (
     -- early and late halves; the first of the wallet's judged events to resolve on each UTC day
     -- (a window over its days: no DISTINCT in the sums below, which would have them sorted by
     -- day and added in another order), with the day's sums of the events' values against the
-    -- outcome and against the closing line, of their excess over the closing line and of their
-    -- wins less the entry-implied wins (the same window, its events added in event order: the
-    -- variances clustered by day, docs/reputation.md "The edge and its posterior"); in (wallet,
-    -- event) order for the wallet's sums
+    -- outcome, of their excess over the closing line and of their wins less the entry-implied
+    -- wins (the same window, its events added in event order: the outcome's variance clustered
+    -- by day, docs/reputation.md "The edge and its posterior"); in (wallet, event) order for
+    -- the wallet's sums
     SELECT we.*,
            {_Q} AS q,
            we.decided_at <= min(we.decided_at) OVER s
@@ -318,7 +318,6 @@ WITH {HEDGED_CTES}, adj AS (
                AS early,
            row_number() OVER d = 1 AS first_of_day,
            sum(we.vo) OVER d AS day_vo,
-           sum(we.vc) OVER d AS day_vc,
            sum(we.vo - we.vc) OVER d AS day_resid,
            sum((we.vo > 0)::int::float8 - {_Q}) OVER d AS day_win
       FROM we
@@ -357,8 +356,6 @@ SELECT w,
        -- over those days, the square of each day's sum (null_var, the excess over the closing
        -- line and wins_var clustered by day; docs/reputation.md "The edge and its posterior")
        coalesce(sum(day_vo * day_vo) FILTER (WHERE stake > 0 AND first_of_day), 0) AS day_var,
-       coalesce(sum(day_vc * day_vc) FILTER (WHERE stake > 0 AND first_of_day), 0)
-           AS clv_day_var,
        coalesce(sum(day_resid * day_resid) FILTER (WHERE stake > 0 AND first_of_day), 0)
            AS resid_day_var,
        coalesce(sum(day_win * day_win) FILTER (WHERE stake > 0 AND first_of_day), 0)
@@ -397,7 +394,7 @@ SELECT (row_number() OVER () - 1)::int AS idx,
        a.realized_pnl, a.unrealized_pnl, a.unrealized_u, a.open_positions, a.resolved,
        a.pnl_wins, a.pnl_losses, a.pnl_gross_profit, a.pnl_gross_loss, a.resolved_pnl,
        a.resolved_cost, a.holding_secs, a.events, a.resolution_days, a.day_var,
-       a.clv_day_var, a.resid_day_var, a.wins_day_var, a.value, a.stake,
+       a.resid_day_var, a.wins_day_var, a.value, a.stake,
        a.null_var, a.clv_value, a.clv_sq, a.clv_stake, a.stake_sq, a.clv_null_var, a.wins,
        a.expected_wins, a.wins_var, a.gross_profit, a.gross_loss, a.null_loss, a.value_early,
        a.var_early, a.value_late,

@@ -73,10 +73,8 @@ class WalletInputs:
     events: Array  # resolved events with a taker decision
     resolution_days: Array  # the UTC days those events resolved on (one unit per day)
     # over those days, the square of each day's sum of: the events' values (null_var clustered
-    # by day), their values against the closing line, their excess over the closing line, their
-    # wins less the entry-implied wins
+    # by day), their excess over the closing line, their wins less the entry-implied wins
     day_var: Array
-    clv_day_var: Array
     resid_day_var: Array
     wins_day_var: Array
     value: Array  # fee-net USDC against the outcome
@@ -207,11 +205,6 @@ def yardsticks(i: WalletInputs, s: ReputationSettings) -> tuple[Array, Array, Ar
     # that had no closing line (their "closing line" is the outcome: its noise is the null's)
     resid = np.maximum(i.clv_sq - 2.0 * c * i.clv_stake + c * c * i.stake_sq, 0.0)
     resid = resid + np.maximum(i.clv_null_var, 0.0)
-    if s.variance_by_day:
-        # clustered by resolution day as the outcome's (outcome_variances): under no edge the
-        # close-valued decisions have mean 0 too (the price is a martingale), and a theme that
-        # drifted one way before its close is one draw of its factor, not one per market
-        resid = np.fmax(resid, i.clv_day_var)
     clv_se = _div(np.sqrt(resid), i.stake)
     clv_se = np.where(i.events >= s.clv_min_events, clv_se, np.nan)
     clv_se = np.where(np.isfinite(clv_se), np.fmax(clv_se, s.clv_se_floor * outcome_se), np.nan)

@@ -128,8 +128,8 @@ def day_variances(
     events: Sequence[tuple[str | None, datetime | None, tuple[float, ...]]], figures: int
 ) -> list[float]:
     """Over the UTC days the events resolved on, the sum of the squares of each day's sum of each
-    of the events' ``figures`` figures (evidence_sql.WALLETS' day_var, clv_day_var,
-    resid_day_var, wins_day_var), in that statement's order: a day's events added in event
+    of the events' ``figures`` figures (evidence_sql.WALLETS' day_var, resid_day_var,
+    wins_day_var), in that statement's order: a day's events added in event
     order, the days in the order of their first event. ``events``: (event id, resolution time,
     figures)."""
     days: dict[int, list[float]] = {}
@@ -241,10 +241,10 @@ def wallet_inputs(
 
     by_day = day_variances(
         [
-            (e.event_id, e.resolved_at, (e.value, e.clv, e.value - e.clv, float(e.value > 0) - q))
+            (e.event_id, e.resolved_at, (e.value, e.value - e.clv, float(e.value > 0) - q))
             for e, q in zip(events, qs, strict=True)
         ],
-        4,
+        3,
     )
 
     def one(x: float) -> np.ndarray[Any, np.dtype[np.float64]]:
@@ -259,9 +259,8 @@ def wallet_inputs(
         events=one(len(events)),
         resolution_days=one(resolution_days([e.resolved_at for e in events])),
         day_var=one(by_day[0]),
-        clv_day_var=one(by_day[1]),
-        resid_day_var=one(by_day[2]),
-        wins_day_var=one(by_day[3]),
+        resid_day_var=one(by_day[1]),
+        wins_day_var=one(by_day[2]),
         value=one(total(e.value for e in events)),
         stake=one(total(e.stake for e in events)),
         null_var=one(total(e.null_var for e in events)),

@@ -299,7 +299,6 @@ def _random_inputs(rng: np.random.Generator, n: int) -> WalletInputs:
         "resolution_days": np.floor(events * rng.uniform(0.2, 1.0, n)),
         # the clustered variances: below the independent events' for some, above for others
         "day_var": null_var * rng.uniform(0.5, 3.0, n),
-        "clv_day_var": null_var * rng.uniform(0.0, 2.0, n),
         "resid_day_var": null_var * rng.uniform(0.0, 2.0, n),
         "wins_day_var": events * price * (1 - price) * rng.uniform(0.5, 3.0, n),
         "value": value,

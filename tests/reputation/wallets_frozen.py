@@ -85,7 +85,7 @@ _DAYS_APART = (
 )
 
 
-# The variances clustered by those days (``day_var``, ``clv_day_var``, ``resid_day_var``,
+# The outcome's variance clustered by those days (``day_var``, ``resid_day_var``,
 # ``wins_day_var``: docs/reputation.md "The edge and its posterior"), added the same way, as a
 # pass of its own, each float sum in an order of its own making: an event's positions by token
 # (as the ordered aggregation adds them), a day's events by event, a wallet's days by their
@@ -97,11 +97,9 @@ _DAY_VARS_APART = (
         """), day_sums AS (
     SELECT wallet_address,
            sum(dv * dv ORDER BY first_e) AS day_var,
-           sum(dc * dc ORDER BY first_e) AS clv_day_var,
            sum(dr * dr ORDER BY first_e) AS resid_day_var,
            sum(dw * dw ORDER BY first_e) AS wins_day_var
       FROM (SELECT wallet_address, min(e) AS first_e, sum(vo ORDER BY e) AS dv,
-                   sum(vc ORDER BY e) AS dc,
                    sum(vo - vc ORDER BY e) AS dr,
                    sum((vo > 0)::int::float8 - least(0.99, greatest(0.01, stake / nullif(x, 0)))
                        ORDER BY e) AS dw
@@ -124,7 +122,7 @@ _DAY_VARS_APART = (
         + "".join(
             f"       coalesce((SELECT d.{c} FROM day_sums d"
             f" WHERE d.wallet_address = ev.wallet_address), 0) AS {c},\n"
-            for c in ("day_var", "clv_day_var", "resid_day_var", "wins_day_var")
+            for c in ("day_var", "resid_day_var", "wins_day_var")
         ),
     ),
 )
