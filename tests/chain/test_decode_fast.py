@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from orderflow.chain import contracts as c
@@ -228,6 +228,8 @@ def _mutations(value: Any) -> list[Any]:
     if isinstance(value, list):
         out += [[], value[:1], value[:-1], [*value, value[-1]], [*value[:-1], 7]]
         for i, topic in enumerate(value):
+            if not isinstance(topic, str):  # spoiled already (an earlier mutation of this log)
+                continue
             for bad in (topic.upper(), topic[:-1], "0x" + "f" * 64, "0X" + topic[2:], None):
                 out.append([*value[:i], bad, *value[i + 1 :]])
     return out
@@ -349,6 +351,9 @@ _POOL = GENERATE(400, seed=17)
     drops=st.integers(0, 10),
     spoil=st.integers(0, 3),
 )
+# a log spoiled twice, its topics first (a topic None), then again: the test's own mutation
+# helper failed on it (a clean-clone run, 4 Dec 2026), not the decoder
+@example(seed=57832, size=98, shuffle=False, duplicates=1, drops=1, spoil=3)
 def test_shuffled_duplicated_and_partial_batches(
     seed: int, size: int, shuffle: bool, duplicates: int, drops: int, spoil: int
 ) -> None:
