@@ -87,8 +87,7 @@ def _busy(what: str, exc: PolymarketError) -> ExchangeBusyError:
     if status in (401, 403):  # our key (or access) refused: asking again will not heal it
         # with the exchange's words (``Unauthorized/Invalid api key``, or the SDK's "blocked by
         # Cloudflare": this machine's IP, not the key); they carry no secret of ours
-        words = " ".join(str(exc).split())[:200]
-        return CredentialsRefusedError(f"{what} failed: {detail}: {words}")
+        return CredentialsRefusedError(f"{what} failed: {detail}: {problem_of(exc, 200)}")
     return ExchangeBusyError(f"{what} failed: {detail}", retry_after=retry_after)
 
 

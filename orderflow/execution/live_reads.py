@@ -31,7 +31,7 @@ from polymarket._internal.actions.account import (
     build_get_order_request,
     build_list_account_trades_request,
 )
-from polymarket.errors import UnexpectedResponseError
+from polymarket.errors import PolymarketError, UnexpectedResponseError
 from polymarket.models.clob import ClobTrade, OpenOrder
 from polymarket.pagination import AsyncPaginator, Page
 from pydantic import ValidationError
@@ -41,18 +41,19 @@ def _transport(client: AsyncSecureClient) -> Any:
     return client._ctx.secure_clob  # the SDK's authenticated CLOB transport
 
 
-def problem_of(exc: UnexpectedResponseError) -> str:
-    """What the SDK's model found wrong, on one line: the fields and why, never the values the
-    reply carried (pydantic's message repeats the whole input: a trade's ``owner`` is our API
-    key, and it names wallets)."""
+def problem_of(exc: PolymarketError, limit: int = 300) -> str:
+    """What the SDK found wrong, on one line of at most ``limit`` characters: for a reply its
+    model refused, the fields and why, never the values the reply carried (pydantic's message
+    repeats the whole input: a trade's ``owner`` is our API key, and it names wallets); else the
+    SDK's message (a refused request's: the exchange's own words)."""
     cause = exc.__cause__
     if isinstance(cause, ValidationError):
         errors = cause.errors(include_url=False, include_input=False, include_context=False)
         text = "; ".join(
             f"{'.'.join(str(part) for part in e['loc']) or 'reply'}: {e['msg']}" for e in errors
         )
-        return f"{len(errors)} field(s) refused: {text}"[:300]
-    return " ".join(str(exc).split())[:300]
+        return f"{len(errors)} field(s) refused: {text}"[:limit]
+    return " ".join(str(exc).split())[:limit]
 
 
 async def read_order(client: AsyncSecureClient, order_id: str) -> OpenOrder | None:

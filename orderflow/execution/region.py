@@ -19,6 +19,7 @@ import logging
 from polymarket import RequestRejectedError
 
 from orderflow.execution.broker import Mode
+from orderflow.execution.live_reads import problem_of
 from orderflow.telemetry import meter
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ class RegionRefusals:
         """The refused order's reason: the exchange's words, on one line."""
         self.count += 1
         region_refusals.add(1, {"mode": self.mode, "side": side})
-        words = " ".join(str(exc).split())[:200]
+        words = problem_of(exc, 200)
         if self.count == 1:
             log.error(REGION_HELP.format(mode=self.mode), extra={"error": words, "side": side})
         return f"region_refused: http 403: {words}"
