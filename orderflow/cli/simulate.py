@@ -12,6 +12,7 @@ from orderflow.cli._common import add_log_format, parse_timestamp
 from orderflow.errors import ConfigError
 from orderflow.sim import SimConfig, simulate, truth_of, write_truth
 from orderflow.sim.emit import emit, write_logs
+from orderflow.sim.population import VARIANTS
 from orderflow.sim.truth import population_summary
 
 # SimConfig field -> the option that sets it (error messages name the option).
@@ -25,6 +26,7 @@ OPTION_OF = {
     "taker_fee_bps": "--fee-bps",
     "start": "--start",
     "start_block": "--start-block",
+    "population": "--population",
 }
 
 
@@ -41,6 +43,15 @@ def add_sim_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start-block", type=int, help="number of the first block")
     p.add_argument("--small", action="store_true", help="a small world that runs in seconds")
     p.add_argument(
+        "--population",
+        choices=sorted(VARIANTS),
+        default="default",
+        help="the mix of wallets (docs/simulator.md, Population variants): more penny "
+        "pickers, market makers that also bet, wash pairs or rings, lucky big bets, skill small "
+        "or strong, complete-set arbitrageurs, partisans of a common factor; "
+        "skilled_many_strong is a market where skill pays (default: default)",
+    )
+    p.add_argument(
         "--adapter-events",
         action="store_true",
         help="also emit the NegRiskAdapter's own split/merge/conversion logs "
@@ -50,7 +61,11 @@ def add_sim_options(p: argparse.ArgumentParser) -> None:
 
 def sim_config(args: argparse.Namespace) -> SimConfig:
     """Build the SimConfig from parsed options; a bad value is a ConfigError naming its option."""
-    values: dict[str, object] = {"seed": args.seed, "exchange": args.exchange}
+    values: dict[str, object] = {
+        "seed": args.seed,
+        "exchange": args.exchange,
+        "population": VARIANTS[args.population],
+    }
     if args.adapter_events:
         values["adapter_events"] = True
     for field, value in (

@@ -100,3 +100,19 @@ def test_adapter_events_option(tmp_path: Path) -> None:
     assert main(["simulate", *args, "--adapter-events", *out]) == 0
     assert c.NEG_RISK_ADAPTER in logs.read_text()
     assert read_truth(truth).config.adapter_events
+
+
+def test_population_names_a_variant(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def styles(*population: str) -> set[str]:
+        logs, truth = tmp_path / "logs.jsonl", tmp_path / "truth.json"
+        args = ["simulate", "--small", "--days", "2", "--out", str(logs), "--truth", str(truth)]
+        assert main([*args, *population]) == 0
+        return {w.style for w in read_truth(truth).wallets}
+
+    assert "arbitrageur" not in styles()
+    assert "arbitrageur" in styles("--population", "arbitrageurs")
+    assert "arbitrageur" in capsys.readouterr().out  # the summary line counts them
+    with pytest.raises(SystemExit) as exc:
+        main(["simulate", "--population", "nobody", "--out", "x", "--truth", "y"])
+    assert exc.value.code == 2
+    assert "--population" in capsys.readouterr().err
