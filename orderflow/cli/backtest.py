@@ -175,8 +175,8 @@ async def run(args: argparse.Namespace) -> int:
                 f"not {auc}; Spearman "
                 f"{q.spearman if q.spearman is None else round(q.spearman, 3)} over "
                 f"{q.wallets_scored} wallets; WHALE/SMART truly skilled "
-                f"{q.top_tier_truly_skilled}/{q.top_tier_wallets}, of which market makers "
-                f"{q.top_tier_market_makers}, wash wallets {q.top_tier_wash}."
+                f"{q.top_tier_truly_skilled}/{q.top_tier_wallets}; traps in WHALE/SMART: "
+                f"{q.traps_text() or 'none in this world'}."
             )
             if over_time is not None:
                 print(f"Score quality as known during the replay: {over_time.summary()}")

@@ -19,7 +19,7 @@ from orderflow.demo.pipeline import DemoResult
 from orderflow.demo.store import FlaggedWallet
 from orderflow.demo.svg import PALETTE, ErrorBar, Point, interval_chart, scatter_chart
 from orderflow.durations import format_duration
-from orderflow.sim import Truth
+from orderflow.sim import ScoreQuality, Truth
 
 LEADER_COLOR = PALETTE[6]
 
@@ -169,16 +169,7 @@ def quality_rows(result: DemoResult) -> list[list[str]]:
             f"{q.skilled_in_top_tier}/{q.skilled_wallets} ({pct(q.skilled_recall)})",
             "truly skilled wallets that reached WHALE/SMART",
         ],
-        [
-            "market makers in the top tiers",
-            str(q.top_tier_market_makers),
-            "they earn a spread, not a forecast: not copyable",
-        ],
-        [
-            "wash wallets in the top tiers",
-            str(q.top_tier_wash),
-            "wash-ring members: their record is made with themselves",
-        ],
+        *trap_rows(q),
     ]
     f = result.forward
     if f is not None:
@@ -201,6 +192,26 @@ def quality_rows(result: DemoResult) -> list[list[str]]:
                 "the same for every other wallet",
             ],
         ]
+    return rows
+
+
+def trap_rows(q: ScoreQuality) -> list[list[str]]:
+    """A row per trap the world holds: how many of its scored wallets reached WHALE/SMART; and
+    the partisans in DEGEN, whom the strategy would fade."""
+    rows = [
+        [f"{c.label} in the top tiers", f"{c.top_tier} of {c.scored}", c.why]
+        for c in q.traps
+        if c.scored
+    ]
+    partisans = next((c.scored for c in q.traps if c.label == "partisans"), 0)
+    if partisans:
+        rows.append(
+            [
+                "partisans in DEGEN",
+                f"{q.partisans_in_degen} of {partisans}",
+                "they lost with the factor: fading them is a bet on it, not on a forecast",
+            ]
+        )
     return rows
 
 

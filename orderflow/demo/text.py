@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from orderflow.backtest.report import money, num, render
 from orderflow.backtest.verdict import sentence
 from orderflow.demo.pipeline import DEMO_STRATEGY, DemoResult
 from orderflow.demo.sections import fill_summary, flagged_rows, interval_rows, quality_rows
-from orderflow.demo.store import redact
+from orderflow.demo.store import FlaggedWallet, redact
 from orderflow.reputation import WalletScore
+from orderflow.sim import Truth
 
 TOP_WALLETS = 15
 FLAGGED_LINES = 15
@@ -72,19 +74,22 @@ def _quality_lines(result: DemoResult) -> list[str]:
     return [f"  {m:<{width}}  {v:<24} {what}" for m, v, what in rows]
 
 
-def _flagged_lines(result: DemoResult) -> list[str]:
-    if not result.flagged:
-        return ["Flagged wallets: none (market maker, wash, penny picker) in this history."]
-    lines = [f"Flagged wallets ({len(result.flagged)}), with the hidden style beside them:"]
-    head = f"  {'wallet':<14}{'flags':<26}{'tier':<9}{'score':>6}{'edge':>8}{'maker':>7}"
+def flagged_lines(flagged: Sequence[FlaggedWallet], truth: Truth) -> list[str]:
+    """The flagged wallets' table, the first ``FLAGGED_LINES`` of them."""
+    if not flagged:
+        return ["Flagged wallets: none in this history."]
+    lines = [f"Flagged wallets ({len(flagged)}), with the hidden style beside them:"]
+    rows = flagged_rows(flagged[:FLAGGED_LINES], truth)
+    flags = max(26, *(len(r[1]) + 2 for r in rows))  # several flags never run into the tier
+    head = f"  {'wallet':<14}{'flags':<{flags}}{'tier':<9}{'score':>6}{'edge':>8}{'maker':>7}"
     lines.append(head + f"   {'hidden style':<14}{'skill':>6}  ring")
-    for r in flagged_rows(result.flagged[:FLAGGED_LINES], result.truth):
+    for r in rows:
         lines.append(
-            f"  {r[0][:12]}… {r[1]:<26}{r[2]:<9}{r[3]:>6}{r[4]:>8}{r[10]:>7}   "
+            f"  {r[0][:12]}… {r[1]:<{flags}}{r[2]:<9}{r[3]:>6}{r[4]:>8}{r[10]:>7}   "
             f"{r[11]:<14}{r[12]:>6}  {r[13]}"
         )
-    if len(result.flagged) > FLAGGED_LINES:
-        lines.append(f"  … {len(result.flagged) - FLAGGED_LINES} more in the HTML report")
+    if len(flagged) > FLAGGED_LINES:
+        lines.append(f"  … {len(flagged) - FLAGGED_LINES} more in the HTML report")
     return lines
 
 
@@ -124,7 +129,7 @@ def render_text(result: DemoResult, html_path: str) -> str:
         *_quality_lines(result),
         "Score quality as known during the replay (scores as of each step): " + _over_time(result),
         "",
-        *_flagged_lines(result),
+        *flagged_lines(result.flagged, result.truth),
         "",
         "Paper trading replay (the executor's decision code, walk-forward, scores as of each "
         "step):",

@@ -23,10 +23,10 @@ the truth: :mod:`orderflow.backtest.forward`.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from orderflow.sim.truth import Truth
+from orderflow.sim.truth import Truth, TruthWallet
 
 TOP_TIERS = frozenset({"WHALE", "SMART"})
 
@@ -88,6 +88,51 @@ def is_wash(wallet: object) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class Trap:
+    """A kind of wallet whose record looks like skill a follower cannot copy."""
+
+    label: str
+    why: str
+    member: Callable[[TruthWallet], bool]
+
+
+TRAPS: tuple[Trap, ...] = (
+    Trap(
+        "market makers",
+        "they earn a spread, not a forecast: not copyable",
+        lambda t: t.style in MARKET_MAKER_STYLES,
+    ),
+    Trap("wash wallets", "wash-ring members: their record is made with themselves", is_wash),
+    Trap(
+        "penny pickers",
+        "favourites bought at their price: one loss wipes out twenty wins",
+        lambda t: t.style == "penny_picker",
+    ),
+    Trap("lucky wallets", "a few long shots that hit: no forecast", lambda t: t.style == "lucky"),
+    Trap(
+        "complete-set arbitrageurs",
+        "every outcome bought at once: each leg alone is a coin flip",
+        lambda t: t.style == "arbitrageur",
+    ),
+    Trap(
+        "partisans",
+        "one side of a common factor that went their way this time",
+        lambda t: t.style == "partisan",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TrapCount:
+    """How many wallets of one trap were scored, and how many of them reached WHALE/SMART."""
+
+    label: str
+    why: str
+    scored: int
+    top_tier: int
+
+
+@dataclass(frozen=True, slots=True)
 class ScoredWallet:
     address: str
     score: float
@@ -111,6 +156,7 @@ class ScoreQuality:
     top_tier_arbitrageurs: int = 0
     top_tier_partisans: int = 0
     partisans_in_degen: int = 0
+    traps: tuple[TrapCount, ...] = ()
 
     @property
     def top_tier_traps(self) -> int:
@@ -124,6 +170,11 @@ class ScoreQuality:
             + self.top_tier_arbitrageurs
             + self.top_tier_partisans
         )
+
+    def traps_text(self) -> str:
+        """ "market makers 0 of 12, wash wallets 1 of 30": each trap the world holds, its wallets
+        in WHALE/SMART of those scored."""
+        return ", ".join(f"{c.label} {c.top_tier} of {c.scored}" for c in self.traps if c.scored)
 
     @property
     def top_tier_precision(self) -> float | None:
@@ -146,6 +197,16 @@ def score_quality(scores: Sequence[ScoredWallet], truth: Truth) -> ScoreQuality:
     top = [(s, t) for s, t in pairs if s.tier in TOP_TIERS]
     skilled = [(s, t) for s, t in pairs if t.truly_skilled]
     roc = auc([s.score for s, _ in skilled], [s.score for s, t in pairs if not t.truly_skilled])
+    traps = tuple(
+        TrapCount(
+            trap.label,
+            trap.why,
+            scored=sum(1 for _, t in pairs if trap.member(t)),
+            top_tier=sum(1 for _, t in top if trap.member(t)),
+        )
+        for trap in TRAPS
+    )
+    in_top = {c.label: c.top_tier for c in traps}
     return ScoreQuality(
         wallets_scored=len(pairs),
         spearman=spearman([a for a, _ in with_skill], [b for _, b in with_skill]),
@@ -155,11 +216,12 @@ def score_quality(scores: Sequence[ScoredWallet], truth: Truth) -> ScoreQuality:
         skilled_in_top_tier=sum(1 for s, _ in skilled if s.tier in TOP_TIERS),
         auc=None if roc is None else roc[0],
         auc_se=None if roc is None else roc[1],
-        top_tier_market_makers=sum(1 for _, t in top if t.style in MARKET_MAKER_STYLES),
-        top_tier_wash=sum(1 for _, t in top if is_wash(t)),
-        top_tier_penny_pickers=sum(1 for _, t in top if t.style == "penny_picker"),
-        top_tier_lucky=sum(1 for _, t in top if t.style == "lucky"),
-        top_tier_arbitrageurs=sum(1 for _, t in top if t.style == "arbitrageur"),
-        top_tier_partisans=sum(1 for _, t in top if t.style == "partisan"),
+        top_tier_market_makers=in_top["market makers"],
+        top_tier_wash=in_top["wash wallets"],
+        top_tier_penny_pickers=in_top["penny pickers"],
+        top_tier_lucky=in_top["lucky wallets"],
+        top_tier_arbitrageurs=in_top["complete-set arbitrageurs"],
+        top_tier_partisans=in_top["partisans"],
         partisans_in_degen=sum(1 for s, t in pairs if t.style == "partisan" and s.tier == "DEGEN"),
+        traps=traps,
     )

@@ -37,3 +37,26 @@ def test_score_quality_counts_against_the_truth() -> None:
     assert q.top_tier_precision == pytest.approx(1 / 3)
     assert (q.skilled_wallets, q.skilled_in_top_tier) == (1, 1)
     assert q.spearman is not None  # three wallets with a skill
+
+
+def test_every_trap_is_counted_among_the_scored_and_in_the_top_tiers() -> None:
+    truth = truth_of(simulate(SimConfig.small(seed=9, days=1.0)))
+    by_style: dict[str, list[str]] = {}
+    for w in truth.wallets:
+        if not w.truly_skilled:
+            by_style.setdefault(w.style, []).append(w.address)
+    penny, lucky = by_style["penny_picker"], by_style["lucky"]
+    scores = [
+        ScoredWallet(penny[0], 9.0, "WHALE"),
+        ScoredWallet(penny[1], 5.0, "AVERAGE"),
+        ScoredWallet(lucky[0], 8.0, "SMART"),
+        ScoredWallet(lucky[1], 2.0, "DEGEN"),
+        ScoredWallet(lucky[2], 4.0, "NOVICE"),
+    ]
+    q = score_quality(scores, truth)
+    counts = {c.label: (c.top_tier, c.scored) for c in q.traps}
+    assert counts["penny pickers"] == (1, 2) and counts["lucky wallets"] == (1, 3)
+    assert counts["market makers"] == counts["partisans"] == (0, 0)
+    assert (q.top_tier_penny_pickers, q.top_tier_lucky) == (1, 1)
+    # only the traps this world's scored wallets hold are named
+    assert q.traps_text() == "penny pickers 1 of 2, lucky wallets 1 of 3"
