@@ -78,6 +78,9 @@ _BPS = Decimal(10_000)
 # GET /data/trades pages read at most in one go: an exchange naming a new cursor on every page
 # would otherwise be read for ever (the SDK refuses only a repeated one).
 MAX_TRADE_PAGES = 1000
+# The CLOB's answer while its matching engine restarts (weekly, about 90 s; the SDK's trading
+# restriction "restarting"): "Do not treat this as a permanent error" (Polymarket's docs).
+ENGINE_RESTARTING = 425
 
 
 def _busy(what: str, exc: PolymarketError) -> ExchangeBusyError:
@@ -213,6 +216,14 @@ class LiveBroker:
                 )
             if exc.status in (401, 403):  # our key refused, not the order: nothing was placed
                 raise _busy("order post", exc) from None
+            if exc.status == ENGINE_RESTARTING:
+                # Nothing was placed, and the order is not at fault (an exit is tried again
+                # as after a 429, never made hourly; the market's rules are not read again).
+                return OrderOutcome(
+                    status="REJECTED",
+                    reason=f"http {ENGINE_RESTARTING}: matching engine restarting",
+                    retry_after=exc.retry_after,
+                )
             if exc.status is not None and 400 <= exc.status < 500 and exc.status != 408:
                 return self._refused(order.request, f"http {exc.status}: {exc}")
             raise OrderInDoubtError(
