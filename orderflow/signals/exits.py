@@ -54,8 +54,11 @@ _FINAL = frozenset({Reason.KILLED.value, Reason.EXIT_BELOW_MIN_SIZE.value})
 REFUSED_IN_A_ROW = 5
 RETRY_REFUSED = timedelta(hours=1)
 _REJECTED = "order_rejected: "
-# rate limited, key refused, no answer, the matching engine restarting (weekly, ~90 s)
-_TRANSIENT = ("http 429", "http 401", "http 408", "http 425")
+# Rate limited, key refused, no answer; the exchange taking no order now (its matching engine
+# restarting: 425, weekly, about 90 s; cancel-only or post-only: 503 — the SDK's trading
+# restrictions); the post-only phase after a restart refusing an order that is not post-only
+# (the SDK's code ``post_only_mode``).
+_TRANSIENT = ("http 429", "http 401", "http 408", "http 425", "http 503", "post_only_mode")
 
 
 def refused_as_such(reason: str | None) -> bool:
