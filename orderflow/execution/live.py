@@ -16,7 +16,9 @@ CONFIRMED or FAILED.
 The market's own minimum order size and tick come from its book (``GET /book?token_id=``),
 cached per token (:mod:`orderflow.execution.market_rules`); a refusal under the minimum records
 the minimum it states, so the next decision skips what the exchange would refuse again; any
-other refusal has the token's rules read again (its tick may have changed).
+other refusal of the order has the token's rules read again (its tick may have changed). An order
+refused because the exchange takes none now (its engine restarting: 425; cancel-only, post-only:
+503 — the SDK's trading restrictions) is a rejection that placed nothing, with its Retry-After.
 
 Only this module, :mod:`orderflow.execution.live_connect` (authentication: ``open_live_broker``)
 and :mod:`orderflow.execution.live_reads` (an order, the account's trades: read raw through the
@@ -78,6 +80,12 @@ _BPS = Decimal(10_000)
 # GET /data/trades pages read at most in one go: an exchange naming a new cursor on every page
 # would otherwise be read for ever (the SDK refuses only a repeated one).
 MAX_TRADE_PAGES = 1000
+# The CLOB's answer while its matching engine restarts (weekly, about 90 s; the SDK's trading
+# restriction "restarting"): "Do not treat this as a permanent error" (Polymarket's docs).
+ENGINE_RESTARTING = 425
+# The reason of an order refused because the exchange takes none now (restarting, cancel-only,
+# post-only: the SDK's trading restrictions).
+TRADING_RESTRICTED = "trading restricted"
 
 
 def _busy(what: str, exc: PolymarketError) -> ExchangeBusyError:
@@ -213,6 +221,18 @@ class LiveBroker:
                 )
             if exc.status in (401, 403):  # our key refused, not the order: nothing was placed
                 raise _busy("order post", exc) from None
+            if exc.restriction is not None or exc.status == ENGINE_RESTARTING:
+                # The exchange takes no order now (its engine restarting: 425; cancel-only or
+                # post-only: 503): nothing was placed, and the order is not at fault. Not in
+                # doubt as another 503 is (an exit would wait out the order's life), not one of
+                # the order's own refusals (an exit is tried again as after a 429, never made
+                # hourly; the market's rules are not read again).
+                restriction = exc.restriction or "restarting"
+                return OrderOutcome(
+                    status="REJECTED",
+                    reason=f"http {exc.status}: {TRADING_RESTRICTED} ({restriction})",
+                    retry_after=exc.retry_after,
+                )
             if exc.status is not None and 400 <= exc.status < 500 and exc.status != 408:
                 return self._refused(order.request, f"http {exc.status}: {exc}")
             raise OrderInDoubtError(

@@ -47,20 +47,24 @@ RETRY_MAX = timedelta(minutes=5)
 # size cannot be sold (the exchange refuses it every time).
 _FINAL = frozenset({Reason.KILLED.value, Reason.EXIT_BELOW_MIN_SIZE.value})
 # An exit the exchange refused this many times in a row for a reason of its own (not a rate
-# limit, nor our credentials: ``refused_as_such``) is tried once every RETRY_REFUSED only: the
-# same refusal (no shares or allowance in the wallet, a closed market, a tick that changed...)
-# would come back every RETRY_MAX for as long as the position is held. A new sell of the leader
-# still makes its exit at once.
+# limit, our credentials nor the matching engine restarting: ``refused_as_such``) is tried once
+# every RETRY_REFUSED only: the same refusal (no shares or allowance in the wallet, a closed
+# market, a tick that changed...) would come back every RETRY_MAX for as long as the position
+# is held. A new sell of the leader still makes its exit at once.
 REFUSED_IN_A_ROW = 5
 RETRY_REFUSED = timedelta(hours=1)
 _REJECTED = "order_rejected: "
-_TRANSIENT = ("http 429", "http 401", "http 408")  # rate limited, key refused, no answer
+# Rate limited, key refused, no answer; the exchange taking no order now (its matching engine
+# restarting: 425, weekly, about 90 s; cancel-only or post-only: 503 — the SDK's trading
+# restrictions); the post-only phase after a restart refusing an order that is not post-only
+# (the SDK's code ``post_only_mode``).
+_TRANSIENT = ("http 429", "http 401", "http 408", "http 425", "http 503", "post_only_mode")
 
 
 def refused_as_such(reason: str | None) -> bool:
     """Whether an exit's reason is the exchange refusing the order itself (``order_rejected:
-    not enough balance / allowance``, ``invalid tick size``...): not a rate limit nor a
-    refused API key, which say nothing about the order."""
+    not enough balance / allowance``, ``invalid tick size``...): not a rate limit, a refused
+    API key nor the matching engine restarting, which say nothing about the order."""
     if reason is None or not reason.startswith(_REJECTED):
         return False
     return not reason.removeprefix(_REJECTED).startswith(_TRANSIENT)

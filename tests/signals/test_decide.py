@@ -22,7 +22,13 @@ from orderflow.signals import (
     size_position,
 )
 from orderflow.signals.decide import Decision
-from orderflow.signals.exits import RETRY_FIRST, RETRY_MAX, ExitsTried, exit_due
+from orderflow.signals.exits import (
+    RETRY_FIRST,
+    RETRY_MAX,
+    ExitsTried,
+    exit_due,
+    refused_as_such,
+)
 from orderflow.signals.model import confidence, win_probability
 from orderflow.signals.queries import wallet_view_from_stats
 from orderflow.strategy.settings import StrategySettings
@@ -536,3 +542,19 @@ def test_a_failed_exit_is_due_again_after_a_doubling_pause() -> None:
     assert not exit_due(tried(2, RETRY_MAX, live=True))
     for final in ("strategy_killed", "exit_below_min_size"):
         assert not exit_due(tried(1, timedelta(days=1), final))
+
+
+def test_an_exchange_taking_no_order_now_is_no_refusal_of_the_exit_itself() -> None:
+    """Only the order's own refusals, five in a row, make an exit hourly: not the exchange
+    restricted (its engine restarting, cancel-only, post-only), as LiveBroker words them."""
+    for passing in (
+        "order_rejected: http 425: trading restricted (restarting)",
+        "order_rejected: http 503: trading restricted (cancel_only)",
+        "order_rejected: http 503: trading restricted (post_only)",
+        "order_rejected: post_only_mode: post-only mode: only post-only orders and cancels are"
+        " allowed",
+        "order_rejected: http 429: rate limited",
+    ):
+        assert not refused_as_such(passing), passing
+    assert refused_as_such("order_rejected: not enough balance / allowance")
+    assert refused_as_such("order_rejected: http 400: price 0.489 not on tick 0.01")
