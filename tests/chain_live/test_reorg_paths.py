@@ -220,3 +220,29 @@ async def test_d_reorg_below_the_range_being_read_in_a_multi_range_backfill(
     assert await stored_trades(pool) == await canonical_fills(anvil)
     total = await pool.fetchval("SELECT sum(total_trades) FROM orderflow_wallet_stats")
     assert total == 2
+
+
+async def test_e_reorg_between_getlogs_and_the_header_fetch_above_the_last_log(
+    anvil: Anvil, reorging: ReorgingNode, pool: asyncpg.Pool
+) -> None:
+    """(e) As (c), but the replaced blocks held none of our logs: the reply's only log (block
+    1) is below the fork, so no log contradicts the headers read after it, while the new block
+    3 holds a fill the stale reply never had. Before the fix the range's end header, read after
+    the reply, was the new chain's and was stored with the checkpoint: the fill of the new
+    block 3 was never stored (an audit, 4 Dec 2026). Now the end header is read before the
+    reply too, and a change reads the range again."""
+    await anvil.emit(order_filled_v2(order_hash=60))  # block 1
+    await anvil.mine(4)  # blocks 2-5, none of our logs
+    reorging.reorg_after_getlogs = (3, [[replacement(anvil, 66), 0]])  # blocks 3-5 replaced
+    settings = make_settings(anvil.ws_url, POLYGON_HTTP_URL=reorging.url, CONDITION_SYNC=False)
+    listener = Listener(pool, settings)
+    async with running(listener) as task:
+        await wait_until(streaming(listener), what="streaming")
+        await wait_until(is_canonical(pool, anvil), what="the canonical chain")
+        await anvil.emit(order_filled_v2(order_hash=61))
+        await wait_until(count_is(pool, 3), what="a live fill")
+        assert not task.done()
+    assert reorging.reorg_after_getlogs is None  # the reorg did happen mid-range
+    assert await stored_trades(pool) == await canonical_fills(anvil)
+    total = await pool.fetchval("SELECT sum(total_trades) FROM orderflow_wallet_stats")
+    assert total == 3
