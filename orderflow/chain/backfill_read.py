@@ -4,7 +4,8 @@
 range fetches its logs (split and read again below a provider's result cap, ``capped_logs``),
 fetches the headers of its blocks that can still reorganise *after* the logs and checks every
 log against them (``backfill_headers.verified_headers``: a mismatch raises ``Reorganised`` and
-the backfill reads the range again), checks that the block just below it is still the one held,
+the backfill reads the range again; so does an end block that is not the one read before the
+logs), checks that the block just below it is still the one held,
 gives every log its block's time and decodes the range (fills and matches rendered for COPY, in
 a worker thread).
 """
@@ -114,6 +115,13 @@ class RangeReader:
         with self._tracer.start_as_current_span(
             "backfill.read", attributes={"from_block": start, "to_block": end}
         ):
+            # The end block, read before the logs as well as after them: a log names its
+            # block, but nothing in the reply names the blocks without our logs. Only the end
+            # block being the same before and after shows the reply is of that chain (a reorg
+            # between the two that replaced blocks above the reply's last log, or a node that
+            # had not reached ``end`` yet, reads the range again).
+            checked = self.end_headers and end >= self._verify_from
+            before = await self.client.header_by_number(end) if checked else None
             whole = await get_logs_whole(self.client, start, end, self._filter, self.result_caps)
             raws = await unflagged(self.client, whole.logs)  # never a retraction
             verified = await verified_headers(
@@ -125,6 +133,11 @@ class RangeReader:
                 recent_from=self._verify_from,
                 below=self._held_below(start),
             )
+            if checked and (before is None or before.hash != verified[end].hash):
+                raise Reorganised(
+                    f"block {end} was {before.hash if before else 'not there'} before the "
+                    f"eth_getLogs of {start}-{end} and is {verified[end].hash} after it"
+                )
             for header in verified.values():
                 self.headers.put(header)
             self._previous_end = verified.get(end)

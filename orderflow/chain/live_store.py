@@ -153,11 +153,13 @@ class LiveStore:
         self.pending_since = None  # everything at or below upto is taken now
         if not ready_blocks and new_cp <= cp:
             return
+        # Every block's hash first: a node error here leaves the buffer whole.
+        expected = {number: await self._hash_of(number) for number in ready_blocks}
         raws: list[Mapping[str, Any]] = []
         for number in ready_blocks:
             for raw in self.buffer.pop(number):
-                held = self.window.get(number)
-                if held is not None and str(raw.get("blockHash", "")).lower() != held.hash:
+                hash_ = expected[number]
+                if hash_ is not None and str(raw.get("blockHash", "")).lower() != hash_:
                     log.info("log of an orphaned block dropped", extra=log_ids(raw))
                     continue
                 raws.append(raw)
@@ -167,6 +169,26 @@ class LiveStore:
         )
         await self._store(raws, cp, new_cp)
         self.storing_from = None
+
+    async def _hash_of(self, number: int) -> str | None:
+        """The block hash a buffered log of block ``number`` must name: the held header's, else
+        the node's block's at that height, or "" (none) when the node has no block
+        there any more (the chain got shorter); None for logs without a block number.
+
+        A block is not held when it was read with eth_getLogs (whose headers are those of its
+        logs' blocks and of its end) or lies below the window: until 4 Dec 2026 a log of it
+        arriving late (heads skipped around a reorg, logs after their head) was taken
+        unchecked, and an orphaned block's fill was stored.
+        """
+        held = self.window.get(number)
+        if held is not None:
+            return held.hash
+        if number == NO_BLOCK:
+            return None
+        canonical = await self.client.header_by_number(number)
+        # Not added to the window: the node may have moved on below it, unseen yet, and the
+        # fork walk would stop at this block, above the fork.
+        return canonical.hash if canonical is not None else ""
 
     async def _store(self, raws: list[Mapping[str, Any]], cp: int, new_cp: int) -> None:
         with self._tracer.start_as_current_span("live.flush", attributes={"logs": len(raws)}):

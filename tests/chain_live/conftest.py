@@ -313,6 +313,10 @@ class WsRelay:
         self._holding = True
         self._logs_only = logs_only
 
+    def release(self) -> None:
+        """Stop holding notifications back (those held wait for ``send_held``)."""
+        self._holding = False
+
     async def cut(self) -> None:
         """Close every client connection (the listener sees its WebSocket drop)."""
         for client in list(self._clients):

@@ -4,7 +4,9 @@
     among the headers of every block that holds a stored log, not only each range's end;
 (b) a reorg plus skipped heads on a node that never sends ``removed: true``;
 (c) a reorg between a range's eth_getLogs and the fetch of its headers;
-(d) a reorg reaching below the range being read, in a backfill of several ranges.
+(d) a reorg reaching below the range being read, in a backfill of several ranges;
+(e) as (c), the replaced blocks all above the reply's last log;
+(f) a late log of a block replaced while its heads were skipped.
 
 Each test ends with the database equal to what the node holds (every canonical fill stored
 once, no orphan) and the listener still running.
@@ -31,6 +33,7 @@ from tests.chain_live.conftest import (
 from tests.chain_live.logs import order_filled_v2, wait_until
 from tests.chain_live.test_listener import (
     canonical_fills,
+    checkpoint,
     count_is,
     make_settings,
     running,
@@ -220,3 +223,78 @@ async def test_d_reorg_below_the_range_being_read_in_a_multi_range_backfill(
     assert await stored_trades(pool) == await canonical_fills(anvil)
     total = await pool.fetchval("SELECT sum(total_trades) FROM orderflow_wallet_stats")
     assert total == 2
+
+
+async def test_e_reorg_between_getlogs_and_the_header_fetch_above_the_last_log(
+    anvil: Anvil, reorging: ReorgingNode, pool: asyncpg.Pool
+) -> None:
+    """(e) As (c), but the replaced blocks held none of our logs: the reply's only log (block
+    1) is below the fork, so no log contradicts the headers read after it, while the new block
+    3 holds a fill the stale reply never had. Before the fix the range's end header, read after
+    the reply, was the new chain's and was stored with the checkpoint: the fill of the new
+    block 3 was never stored (an audit, 4 Dec 2026). Now the end header is read before the
+    reply too, and a change reads the range again."""
+    await anvil.emit(order_filled_v2(order_hash=60))  # block 1
+    await anvil.mine(4)  # blocks 2-5, none of our logs
+    reorging.reorg_after_getlogs = (3, [[replacement(anvil, 66), 0]])  # blocks 3-5 replaced
+    settings = make_settings(anvil.ws_url, POLYGON_HTTP_URL=reorging.url, CONDITION_SYNC=False)
+    listener = Listener(pool, settings)
+    async with running(listener) as task:
+        await wait_until(streaming(listener), what="streaming")
+        await wait_until(is_canonical(pool, anvil), what="the canonical chain")
+        await anvil.emit(order_filled_v2(order_hash=61))
+        await wait_until(count_is(pool, 3), what="a live fill")
+        assert not task.done()
+    assert reorging.reorg_after_getlogs is None  # the reorg did happen mid-range
+    assert await stored_trades(pool) == await canonical_fills(anvil)
+    total = await pool.fetchval("SELECT sum(total_trades) FROM orderflow_wallet_stats")
+    assert total == 3
+
+
+async def test_f_a_late_log_of_a_block_replaced_while_its_heads_were_skipped(
+    anvil: Anvil, relay: WsRelay, pool: asyncpg.Pool
+) -> None:
+    """(f) A node that sends a block's logs after its head, skips heads around a reorg and
+    never sends ``removed: true``: block N's fill comes after the reorg was repaired (the
+    skipped heights read with eth_getLogs, whose headers hold no block N: the new N has none
+    of our logs). Before the fix the late log was checked against no header and stored: an
+    orphaned fill counted as a trade (an audit, 4 Dec 2026)."""
+    listener = Listener(pool, make_settings(relay.ws_url))
+    async with running(listener) as task:
+        await wait_until(streaming(listener), what="streaming")
+        snapshot = await anvil.rpc("evm_snapshot")
+        relay.hold(logs_only=True)  # heads pass, logs wait
+        await anvil.emit(order_filled_v2(order_hash=70))  # block N of the old chain
+        old = await anvil.head()
+
+        async def saw_old_head() -> bool:
+            return (listener.state.head or 0) >= old
+
+        await wait_until(saw_old_head, what="the old chain's head")
+        relay.drop_heads = True
+        await anvil.rpc("evm_revert", snapshot)
+        await anvil.mine(2)  # N and N + 1 of the new chain, their heads withheld
+
+        async def two_withheld() -> bool:
+            return len(relay.dropped) >= 2
+
+        await wait_until(two_withheld, what="two heads of the new chain withheld")
+        relay.drop_heads = False
+        await anvil.mine(1)  # N + 2: heads skipped and block N replaced: repaired
+
+        async def repaired() -> bool:
+            return listener.state.reorgs >= 1 and (await checkpoint(pool) or 0) >= old + 1
+
+        await wait_until(repaired, what="the repair")
+        relay.release()
+        await relay.send_held()  # the old block N's fill, late
+        live = await anvil.emit(order_filled_v2(order_hash=71))  # after it, same connection
+
+        async def live_stored() -> bool:
+            return live in {t[0] for t in await stored_trades(pool)}
+
+        await wait_until(live_stored, what="the live fill")
+        assert not task.done()
+    assert await stored_trades(pool) == await canonical_fills(anvil)
+    total = await pool.fetchval("SELECT sum(total_trades) FROM orderflow_wallet_stats")
+    assert total == 1
