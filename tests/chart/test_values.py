@@ -127,6 +127,67 @@ def test_invalid_combinations_fail_with_the_key_names(args: tuple[str, ...], exp
     assert expected in render_error(*args)
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        # The live switch: it overrode executor.strategy.mode (the ConfigMap still said paper)
+        # and skipped the check that live mode has credentials.existingSecret.
+        (
+            ("--set-string", "executor.extraEnv.ENABLE_PAPER_TRADING=false"),
+            "executor.extraEnv.ENABLE_PAPER_TRADING: set executor.strategy.mode",
+        ),
+        (
+            (
+                "-f",
+                str(VALUES_PROD),
+                "--set-string",
+                "executor.extraEnv.ENABLE_PAPER_TRADING=false",
+            ),
+            "executor.extraEnv.ENABLE_PAPER_TRADING: set executor.strategy.mode",
+        ),
+        # Secrets: extraEnv is plain text, in a ConfigMap (config.extraEnv) or the pod spec.
+        (
+            ("--set", "executor.extraEnv.POLY_PRIVATE_KEY=0x0123"),
+            "executor.extraEnv.POLY_PRIVATE_KEY: a secret",
+        ),
+        (
+            ("--set", "config.extraEnv.DATABASE_URL=postgresql://u:pw@h/db"),
+            "config.extraEnv.DATABASE_URL: a secret",
+        ),
+        (
+            ("--set", "listener.extraEnv.POLYGON_RPC_URL=wss://key@node"),
+            "listener.extraEnv.POLYGON_RPC_URL: a secret",
+        ),
+        (
+            ("--set", "reputation.extraEnv.POLY_API_SECRET=s3cr3t"),
+            "reputation.extraEnv.POLY_API_SECRET: a secret",
+        ),
+        (
+            ("--set", "operator.extraEnv.OTEL_EXPORTER_OTLP_HEADERS=api-key=k"),
+            "operator.extraEnv.OTEL_EXPORTER_OTLP_HEADERS: a secret",
+        ),
+    ],
+)
+def test_extra_env_cannot_carry_a_secret_or_the_live_switch(
+    args: tuple[str, ...], expected: str
+) -> None:
+    """extraEnv is rendered in plain text and overrides what the chart sets: a secret there
+    lands in a ConfigMap or the Deployment (and the release record), and ENABLE_PAPER_TRADING
+    there turned the executor live behind the values' ``mode: paper``, with or without the
+    credentials the chart requires for live mode. Non-secret variables still pass
+    (``STRATEGY_NAME``, ``START_BLOCK``, ``POLY_CLOB_URL``: see below and test_workloads.py)."""
+    assert expected in render_error(*args)
+
+
+def test_extra_env_with_ordinary_variables_renders() -> None:
+    docs = render(
+        "--set", "executor.extraEnv.POLY_CLOB_URL=https://clob.example.invalid",
+        "--set", "executor.extraEnv.STRATEGY_NAME=seed",
+        "--set", "config.extraEnv.OTEL_SERVICE_NAMESPACE=orderflow",
+    )  # fmt: skip
+    assert any(d["kind"] == "Deployment" for d in docs)
+
+
 def test_live_mode_with_credentials_renders() -> None:
     docs = render(
         "--set", "executor.strategy.mode=live", "--set", "credentials.existingSecret=poly"

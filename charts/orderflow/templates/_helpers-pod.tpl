@@ -128,9 +128,13 @@ The executor's Polymarket credentials, key by key from credentials.existingSecre
 key is required (the pod does not start without it); the others are optional because the API
 key can be derived from the private key and the funder/signature type have defaults.
 */}}
+{{- define "orderflow.credentialKeys" -}}
+{{- list "POLY_PRIVATE_KEY" "POLY_FUNDER" "POLY_SIGNATURE_TYPE" "POLY_API_KEY" "POLY_API_SECRET" "POLY_API_PASSPHRASE" | toJson -}}
+{{- end -}}
+
 {{- define "orderflow.env.credentials" -}}
 {{- $secret := .Values.credentials.existingSecret -}}
-{{- range $key := list "POLY_PRIVATE_KEY" "POLY_FUNDER" "POLY_SIGNATURE_TYPE" "POLY_API_KEY" "POLY_API_SECRET" "POLY_API_PASSPHRASE" }}
+{{- range $key := include "orderflow.credentialKeys" . | fromJsonArray }}
 - name: {{ $key }}
   valueFrom:
     secretKeyRef:

@@ -43,6 +43,19 @@ to change. Included once by validate.yaml, so `helm template`/`install`/`lint` a
 {{- if and $v.operator.enabled (gt (int $v.operator.replicas) 1) (not $v.operator.peering.enabled) -}}
 {{- fail (printf "operator.replicas=%v needs operator.peering.enabled=true: without peering every replica would reconcile every TradingStrategy." $v.operator.replicas) -}}
 {{- end -}}
+{{- /* extraEnv is plain text (config.extraEnv in a ConfigMap, the others in the pod spec, all in
+the release record) and overrides what the chart sets: no secret, and not the live switch. */ -}}
+{{- $secretEnv := concat (include "orderflow.credentialKeys" . | fromJsonArray) (list "DATABASE_URL" "POLYGON_RPC_URL" "POLYGON_HTTP_URL" "OTEL_EXPORTER_OTLP_HEADERS") -}}
+{{- range $component := list "config" "listener" "executor" "reputation" "operator" -}}
+{{- range $name, $_ := (index $v $component).extraEnv -}}
+{{- if eq $name "ENABLE_PAPER_TRADING" -}}
+{{- fail (printf "%s.extraEnv.ENABLE_PAPER_TRADING: set executor.strategy.mode (paper or live) instead; live needs credentials.existingSecret, which an extraEnv override would skip." $component) -}}
+{{- end -}}
+{{- if has $name $secretEnv -}}
+{{- fail (printf "%s.extraEnv.%s: a secret, and extraEnv is stored in plain text (a ConfigMap or the pod spec, and the Helm release record): put it in its Secret (secrets.existingSecret, credentials.existingSecret or otel.headersSecret), which the chart references." $component $name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- if and $v.otel.headersSecret (not $v.otel.endpoint) -}}
 {{- fail "otel.headersSecret is set but otel.endpoint is empty: set otel.endpoint (the collector's OTLP/HTTP URL, e.g. http://otel-collector:4318) or leave otel.headersSecret empty." -}}
 {{- end -}}
