@@ -302,7 +302,11 @@ def build_registry(
         the pause and, the spec being the one the other replica handled, runs no handler when
         this one takes over again, so the memo's verdict is the one from before the pause. Of a
         reconcile's events only the Normal ones are posted from here (the handler that met a
-        spec posted its Warning); the figures' own (:func:`reconcile.status_events`) are."""
+        spec posted its Warning); the figures' own (:func:`reconcile.status_events`) are.
+
+        A verdict ``Applied`` whose row another owner has taken since (``orderflow strategy set
+        --force``) becomes ``NameConflict`` (:func:`reconcile.refresh`, one Warning event), and
+        from then on the resource retries like any conflicted one."""
         ready = getattr(memo, "ready", None)
         if ready is None:
             return
@@ -314,7 +318,7 @@ def build_registry(
                 _post(body, [e for e in result.events if e.type == "Normal"])
                 fresh = result.status
             else:
-                fresh = await reconcile.refresh(
+                result = await reconcile.refresh(
                     await database.pool(),
                     _target(meta),
                     ready=ready,
@@ -322,6 +326,10 @@ def build_registry(
                     previous_status=dict(status),
                     stale_after_secs=config.heartbeat_stale_secs,
                 )
+                if memo.ready is ready:  # no handler's newer verdict meanwhile
+                    memo.ready = result.ready  # NameConflict once another owner took the row
+                _post(body, result.events)
+                fresh = result.status
         except _TRANSIENT as exc:
             raise kopf.TemporaryError(str(exc), delay=backoff(1, cap)) from exc
         patch.status.update(fresh)

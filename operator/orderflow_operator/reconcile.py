@@ -68,6 +68,13 @@ def _switch_events(write: store.WriteResult, paused: bool, killed: bool) -> list
     return events
 
 
+def _conflict(target: Target, owner: str | None) -> Condition:
+    """Ready=False: the strategy row is another owner's (a CLI-made strategy, a resource of
+    another namespace, or one taken with ``orderflow strategy set --force``)."""
+    message = f"strategy {target.name!r} already exists, owned by {owner}"
+    return Condition("Ready", "False", "NameConflict", message)
+
+
 def _condition(status: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
     conditions = status.get("conditions") or ()
     return next((c for c in conditions if c.get("type") == kind), {})
@@ -114,12 +121,7 @@ async def reconcile(
                 killed=parsed.killed,
             )
             if write.outcome is store.Outcome.CONFLICT:
-                ready = Condition(
-                    "Ready",
-                    "False",
-                    "NameConflict",
-                    f"strategy {target.name!r} already exists, owned by {write.owner}",
-                )
+                ready = _conflict(target, write.owner)
                 events.append(Event("Warning", "NameConflict", ready.message))
             else:
                 ready = Condition(
@@ -183,12 +185,19 @@ async def refresh(
     generation: int | None,
     previous_status: Mapping[str, Any],
     stale_after_secs: float,
-) -> dict[str, Any]:
+) -> Result:
     """The timer's job: re-read the figures and switches; ``ready`` is the last reconcile's
-    verdict (the timer never changes it)."""
+    verdict, which stands — unless it says the row is applied while another owner now holds
+    it (``orderflow strategy set --force``): then ``NameConflict`` (a Warning event), which
+    the caller keeps as the verdict. Before, the status went on saying ``Running`` for a row
+    the resource no longer controls, whose kill it could not apply."""
     async with pool.acquire() as conn:
         figures = await store.read_figures(conn, name=target.name, source=target.source)
-    return build_status(
+    events = []
+    if ready is not None and ready.status == "True" and figures.owner not in (None, target.source):
+        ready = _conflict(target, figures.owner)
+        events.append(Event("Warning", "NameConflict", f"taken over: {ready.message}"))
+    status = build_status(
         name=target.name,
         ready=ready,
         figures=figures,
@@ -196,6 +205,7 @@ async def refresh(
         observed_generation=generation,
         stale_after_secs=stale_after_secs,
     )
+    return Result(status, events, None, ready)
 
 
 async def finalize(pool: asyncpg.Pool, target: Target) -> Result:

@@ -210,6 +210,7 @@ class Figures:
     executor_runs_only: tuple[str, ...]  # the leader's EXECUTOR_STRATEGIES; empty: every one
     now: datetime
     refusals: Refusals = Refusals()
+    owner: str | None = None  # ``source`` of the live row (None: no row, or a deleted one)
 
 
 _FIGURES = """
@@ -235,6 +236,7 @@ WITH s AS (
 SELECT
     (SELECT count(*) FROM s) > 0 AS exists,
     coalesce((SELECT source = $2 AND deleted_at IS NULL FROM s), FALSE) AS owned,
+    (SELECT source FROM s WHERE deleted_at IS NULL) AS owner,
     coalesce((SELECT paused FROM s), FALSE) AS paused,
     coalesce((SELECT killed FROM s), FALSE) AS killed,
     coalesce((SELECT pause_held FROM s), FALSE) AS pause_held,
@@ -315,6 +317,7 @@ async def read_figures(conn: asyncpg.Connection, *, name: str, source: str) -> F
             cancel_last_refused_at=row["cancel_last_refused_at"],
             cancel_last_why=row["cancel_last_why"],
         ),
+        owner=row["owner"],
     )
 
 

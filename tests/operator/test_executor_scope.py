@@ -35,13 +35,15 @@ async def test_degraded_when_the_executor_does_not_run_the_strategy(
     )
     async with running(ex):
         await leading(ex)
-        status = await refresh(
-            pool,
-            WHALE,
-            ready=first.ready,
-            generation=1,
-            previous_status=first.status,
-            stale_after_secs=30.0,
-        )
+        status = (
+            await refresh(
+                pool,
+                WHALE,
+                ready=first.ready,
+                generation=1,
+                previous_status=first.status,
+                stale_after_secs=30.0,
+            )
+        ).status
     assert cond(status, "Degraded") == (degraded, reason)
     assert status["state"] == state

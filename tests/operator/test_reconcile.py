@@ -191,9 +191,11 @@ async def test_live_orders_are_the_orders_resting_or_in_doubt(pool: asyncpg.Pool
             f"paper-{n}",
             status,
         )
-    status = await refresh(
-        pool, WHALE, ready=None, generation=1, previous_status=first.status, stale_after_secs=30
-    )
+    status = (
+        await refresh(
+            pool, WHALE, ready=None, generation=1, previous_status=first.status, stale_after_secs=30
+        )
+    ).status
     assert status["liveOrders"] == 2
 
 
@@ -219,9 +221,11 @@ async def test_figures_positions_pnl_signals_heartbeat(pool: asyncpg.Pool) -> No
         "INSERT INTO orderflow_executor_heartbeats (instance_id, is_leader, last_seen) VALUES"
         " ('standby', FALSE, now()), ('leader', TRUE, now() - interval '5 seconds')"
     )
-    status = await refresh(
-        pool, WHALE, ready=None, generation=1, previous_status=first.status, stale_after_secs=30
-    )
+    status = (
+        await refresh(
+            pool, WHALE, ready=None, generation=1, previous_status=first.status, stale_after_secs=30
+        )
+    ).status
     assert status["openPositions"] == 1 and status["liveOrders"] == 0
     assert status["todayPnlUsd"] == "2.35"  # 0.50 - 1.25 + 3.10; yesterday's 100 is not today's
     assert cond(status, "Degraded") == ("False", "ExecutorAlive")
@@ -236,9 +240,11 @@ async def test_figures_positions_pnl_signals_heartbeat(pool: asyncpg.Pool) -> No
         "UPDATE orderflow_executor_heartbeats SET last_seen = now() - interval '1 minute'"
         " WHERE is_leader"
     )
-    status = await refresh(
-        pool, WHALE, ready=None, generation=1, previous_status=status, stale_after_secs=30
-    )
+    status = (
+        await refresh(
+            pool, WHALE, ready=None, generation=1, previous_status=status, stale_after_secs=30
+        )
+    ).status
     assert status["todayPnlUsd"] == "-12.345"  # exact, not rounded
     # a fresh standby does not hide a stale leader
     assert cond(status, "Degraded") == ("True", "ExecutorHeartbeatStale")
