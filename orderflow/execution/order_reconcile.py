@@ -9,7 +9,14 @@ time); an order a trade names that could not be read is in doubt (never closed s
 so); :func:`~orderflow.execution.settlement.settle` decides, under the order's lock: fills are
 booked through the desk's ``apply`` (each trade once), an intent the exchange knows is adopted,
 one whose expiry has passed with no fill is abandoned (never resent), and an order the exchange
-still shows open past its expiry by our clock is cancelled.
+still shows open past its expiry by our clock is cancelled, then closed. One whose cancel the
+exchange refuses (``not_canceled``: an order it holds ``UNMATCHED``) stays OPEN — it still counts,
+its fills are booked however late, the kill switch still sees it — until the exchange no longer
+shows it open: a V2 order's expiration is not in what it signs, so only the exchange's own
+bookkeeping expires it. Its cancel is sent again after
+:func:`~orderflow.execution.switch.refused_pause` (2 s doubling to a minute); each refusal is
+noted on the order (``orderflow strategy status``) and counted
+(``orderflow_cancels_refused_total{why="not_canceled"}``).
 
 The :class:`~orderflow.execution.orders.OrderDesk` owns one :class:`OrderReconciler` and lends it
 its exchange call, its order locks, its booking and its sets of orders in doubt and being sent.
@@ -18,7 +25,9 @@ its exchange call, its order locks, its booking and its sets of orders in doubt 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 
@@ -26,9 +35,17 @@ import asyncpg
 
 from orderflow.errors import ExecutionError
 from orderflow.execution import order_queries, position_queries
-from orderflow.execution.broker import AccountFills, Broker, ExchangeFill, Mode, OrderOutcome
+from orderflow.execution.broker import (
+    AccountFills,
+    Broker,
+    CancelResult,
+    ExchangeFill,
+    Mode,
+    OrderOutcome,
+)
 from orderflow.execution.desk_access import LOOKUP_CONCURRENCY, DeskAccess
 from orderflow.execution.settlement import order_ids, settle
+from orderflow.execution.switch import refusals, refused_pause
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +69,9 @@ class OrderReconciler:
         self.book = book
         self.in_doubt = in_doubt  # the desk's: intents whose sending may have failed
         self.placing = placing  # the desk's: intents it is sending right now
+        # Expired orders whose cancel the exchange refused, by row id: refusals in a row, and
+        # when (monotonic) the cancel is sent again.
+        self.refused: dict[int, tuple[int, float]] = {}
 
     async def run(self, strategy: str | None = None) -> None:
         """One pass over the orders to reconcile (of ``strategy``, or all)."""
@@ -63,6 +83,9 @@ class OrderReconciler:
             r["id"] for r in rows if r["status"] == "INTENT" and r["id"] not in self.placing
         )
         rows = [r for r in rows if r["status"] != "INTENT" or r["id"] in self.in_doubt]
+        if strategy is None:  # closed since: forgotten
+            open_ids = {r["id"] for r in rows if r["status"] == "OPEN"}
+            self.refused = {k: v for k, v in self.refused.items() if k in open_ids}
         await self._rows(rows)
 
     async def _rows(self, rows: Iterable[asyncpg.Record]) -> None:
@@ -129,18 +152,46 @@ class OrderReconciler:
                 if fresh["status"] == "INTENT":
                     self.in_doubt.add(row["id"])  # still in doubt: asked again next time
             elif verdict.cancel and not await self._cancel_expired(broker, fresh):
-                return  # the exchange did not answer: still open, asked again next time
+                # Not cancelled (no answer, or refused): still open, asked again next time;
+                # what it filled meanwhile is booked now.
+                if verdict.outcome.fills:
+                    open_ = dataclasses.replace(verdict.outcome, status="OPEN", reason=None)
+                    await self.book(row["id"], open_)
             else:
                 await self.book(row["id"], verdict.outcome)
 
     async def _cancel_expired(self, broker: Broker, row: asyncpg.Record) -> bool:
         """Cancel an order the exchange still shows open past its expiry by our clock (which
-        may run ahead of the exchange's); False when the exchange did not answer."""
+        may run ahead of the exchange's); False when the exchange did not cancel it: no answer,
+        or refused (then not asked again before its pause has passed)."""
+        tries, due = self.refused.get(row["id"], (0, 0.0))
+        if time.monotonic() < due:
+            return False
+        ids = list(order_ids(row))
         try:
-            await self.access.call(broker.cancel(list(order_ids(row))))
+            result: CancelResult = await self.access.call(broker.cancel(ids))
         except ExecutionError as exc:
             log.warning(
                 "expired order's cancel failed", extra={"order_id": row["id"], "error": str(exc)}
             )
             return False
-        return True
+        if not set(result.canceled).isdisjoint(ids):
+            self.refused.pop(row["id"], None)
+            return True
+        tries += 1
+        self.refused[row["id"]] = (tries, time.monotonic() + refused_pause(tries))
+        refusals.add(1, {"why": "not_canceled"})
+        why = "; ".join(sorted({result.not_canceled.get(i, "no answer") for i in ids}))
+        async with self.access.pool.acquire() as conn:
+            await order_queries.note_cancels_refused(conn, {row["id"]: f"not_canceled: {why}"})
+        log.warning(
+            "the exchange refuses to cancel an order past its expiry by our clock; it stays"
+            " open until the exchange no longer shows it",
+            extra={
+                "order_id": row["id"],
+                "exchange_reason": why,
+                "tries": tries,
+                "retry_in_secs": refused_pause(tries),
+            },
+        )
+        return False

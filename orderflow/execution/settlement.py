@@ -11,9 +11,12 @@ Inputs: the order's row, our fills of it in the account's trades, what the order
 * The order endpoint decides only whether the order is still live. The real CLOB answers nothing
   for a fully matched order, so "not shown" means "closed" for an order we know was sent: FILLED
   when the trades account for its whole size, else CANCELED once its expiry has passed (until
-  then it stays OPEN and keeps counting as exposure: a fill may still show up). A GTD order the
+  then it stays OPEN and keeps counting as exposure: a fill may still show up). An order shown
+  matched (``MATCHED``, or its whole size matched) is read the same way: FILLED only once the
+  trades account for its whole size. A GTD order the
   endpoint still shows open after its expiry (``UNMATCHED`` may stay so) is closed the same way,
-  after a cancel sent to the exchange (the expiry is read on our clock, which may run ahead).
+  once a cancel sent to the exchange cancelled it (the expiry is read on our clock, which may run
+  ahead; a cancel the exchange refuses leaves the order OPEN: ``order_reconcile``).
 * An intent (maybe sent, maybe not) is adopted as soon as the exchange shows it or a fill of it;
   it is ABANDONED only when its expiry has passed and the trades show no fill. Never resent.
 * ``in_doubt``: a trade naming the order could not be read, or a fill of it was refused as
@@ -153,17 +156,21 @@ def settle(
             return book("OPEN")
         return Verdict()
     if found is not None and found.status == "OPEN" and expired and _gtd(row):
-        # A GTD order cannot trade after its expiration, whatever the order endpoint still shows
-        # (an UNMATCHED order may stay so): closed as if the endpoint no longer showed it. But
-        # "expired" is our clock's word; one ahead of the exchange's would close an order the
-        # exchange can still fill (out of the exposure and the kill switch): cancelled first.
+        # Past its expiration, whatever the order endpoint still shows (an UNMATCHED order may
+        # stay so): closed as if the endpoint no longer showed it. But "expired" is our clock's
+        # word, and a V2 order's expiration is not in what it signs: only the exchange stops a
+        # match. Cancelled first; a refused cancel leaves it OPEN (order_reconcile).
         if total >= shares:
             return book("FILLED")
         return book("CANCELED", "expired", cancel=True)
     if found is not None:
         new: OrderStatus = found.status
-        if new == "FILLED" and total < shares and not expired:
-            new = "OPEN"  # matched, but not all of it is in the trades yet
+        if new == "FILLED" and total < shares:
+            # Matched, but not all of it is in the trades yet: open until its expiry, then closed
+            # short as an order no longer shown is (CANCELED "expired"), whose fills are still
+            # asked for during LATE_FILLS. FILLED short was never asked about again: a trade
+            # listed late was lost.
+            new = "CANCELED" if expired else "OPEN"
         if new == status and not fresh:
             return Verdict()
         return book(new, "expired" if new == "CANCELED" and expired else None)

@@ -27,10 +27,14 @@ them when asked: :meth:`FakeClob.fail`),
 ``rate_limits`` (a route answers 429 until its ``Retry-After`` has passed:
 :meth:`FakeClob.rate_limit`), ``lose_next_response`` (the next order is accepted and the
 connection dropped without an answer), ``forgetful`` (every order that is not live is gone
-from ``GET /data/order/{id}``, cancelled and expired ones too), ``revoke_keys`` (every L2 request
-answered 401), ``geoblock`` (``"blocked"``: every ``POST /order`` answered 403 ``Trading restricted
-in your region…`` before its auth is read, as the real CLOB answers an order from a region it does
-not serve; ``"close_only"``: only orders that buy, as in its close-only countries).
+from ``GET /data/order/{id}``, cancelled and expired ones too), ``shows_matched`` (a fully
+matched order is shown ``MATCHED`` by ``GET /data/order/{id}`` instead of nothing: the order
+statuses the exchange's user channel sends include ``MATCHED``), ``unlisted`` (trade ids
+``GET /data/trades`` does not list yet: the account's listing lagging the match),
+``revoke_keys`` (every L2 request answered 401), ``geoblock`` (``"blocked"``: every
+``POST /order`` answered 403 ``Trading restricted in your region…`` before its auth is read, as
+the real CLOB answers an order from a region it does not serve; ``"close_only"``: only orders
+that buy, as in its close-only countries).
 
 Hostile answers, at the wire: ``book_patch`` (fields put into every ``GET /book`` answer: a
 tick that is no CLOB tick, an absurd minimum), ``placement_patch`` (fields put into the next
@@ -73,6 +77,8 @@ class FakeClob(ClobFaults, ClobExchange):
         self.rejections: list[str] = []
         self.lose_next_response = False
         self.forgetful = False
+        self.shows_matched = False
+        self.unlisted: set[str] = set()  # trade ids GET /data/trades does not list yet
         self.geoblock: str | None = None  # "blocked" or "close_only" (module docstring)
         self.delay = 0.0
         # Slow routes: a path ending in "/" delays every path under it, else that exact path.
@@ -305,7 +311,8 @@ class FakeClob(ClobFaults, ClobExchange):
         found = self.orders.get(request.match_info["order_id"])
         if found is None or found["owner"] != creds.key:
             return self._reject(404, "order not found")
-        gone = found["status"] == "MATCHED" or (self.forgetful and found["status"] != "LIVE")
+        matched = found["status"] == "MATCHED" and not self.shows_matched
+        gone = matched or (self.forgetful and found["status"] != "LIVE")
         if gone:
             return web.json_response(None)  # what the real CLOB answers for a closed order
         o = found["order"]
@@ -343,6 +350,7 @@ class FakeClob(ClobFaults, ClobExchange):
             if creds.key in t["_owners"]
             and (after is None or int(t["match_time"]) >= after)
             and (not q.get("id") or t["id"] == q["id"])
+            and t["id"] not in self.unlisted
         ]
         start = int(base64.b64decode(q["next_cursor"]).decode()) if q.get("next_cursor") else 0
         page = mine[start : start + self.page_size]

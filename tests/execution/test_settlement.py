@@ -52,7 +52,17 @@ LATER = EXPIRES + timedelta(minutes=1)
         (row("INTENT"), [], None, set(), LATER, "abandon"),
         (row("INTENT"), [fill("t1", "30")], None, set(), NOW, ("OPEN", ["t1"])),
         (row("INTENT"), [], OrderOutcome("OPEN", "0xid"), set(), NOW, ("OPEN", [])),
-        # Still shown open past its expiry (UNMATCHED may stay so): a GTD order cannot trade.
+        # Shown matched past its expiry, its trades not all listed: closed short as if not shown
+        # (CANCELED: asked about for late fills), never FILLED short (asked about no more).
+        (
+            row("OPEN"),
+            [fill("t1", "40")],
+            OrderOutcome("FILLED", "0xid"),
+            set(),
+            LATER,
+            ("CANCELED", ["t1"]),
+        ),
+        # Still shown open past its expiry (UNMATCHED may stay so): cancelled, then closed.
         (row("INTENT"), [], OrderOutcome("OPEN", "0xid"), set(), LATER, ("CANCELED", [])),
         (row("OPEN", "40"), [], OrderOutcome("OPEN", "0xid"), set(), LATER, ("CANCELED", [])),
         (

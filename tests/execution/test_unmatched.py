@@ -1,7 +1,7 @@
 """An order the CLOB reports ``UNMATCHED`` (order endpoint or placement answer) is not closed on
 that word: Polymarket documents the status as "order marketable, but failure delaying, placement
 successful", so it may still fill. It stays open (exposure, reconciliation) until the trades fill
-it or its expiry passes.
+it or the exchange no longer shows it open.
 """
 
 from __future__ import annotations
@@ -46,11 +46,13 @@ async def test_an_unmatched_order_stays_open_and_its_later_fill_is_booked(
     assert await pool.fetchval("SELECT status FROM orderflow_signals") == "EXECUTED"
 
 
-async def test_an_order_still_unmatched_after_its_expiry_is_closed(
+async def test_an_order_still_unmatched_after_its_expiry_is_closed_once_the_exchange_closes_it(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
 ) -> None:
-    """Kept open on UNMATCHED, the order must not stay open for ever: a GTD order cannot trade
-    past its expiry, whatever the order endpoint still says."""
+    """Kept open on UNMATCHED, the order does not stay open for ever: past its expiry its cancel
+    is sent; the exchange refuses it (it holds the order UNMATCHED), so the order stays open —
+    a V2 order's expiration is not in what it signs, so nothing but the exchange stops a match
+    (``test_expired_refused.py``) — and it is closed once the exchange no longer shows it open."""
     clock = Clock()
     oid = await _resting_buy(pool, dsn, live, clock)
     ex = live_executor(pool, dsn, live, clock=clock)
@@ -60,9 +62,13 @@ async def test_an_order_still_unmatched_after_its_expiry_is_closed(
     clob.clock_offset = 600  # both clocks: ten minutes later
     clock.offset = timedelta(minutes=10)
     await ex.maintenance()
+    assert clob.orders[oid]["status"] == "UNMATCHED"  # the exchange still says so
+    order = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    assert order["status"] == "OPEN" and order["cancel_refusals"] == 1
+    clob.report(oid, "EXPIRED")  # the exchange has expired it now
+    await ex.maintenance()
     order = await pool.fetchrow("SELECT * FROM orderflow_orders")
     assert (order["status"], order["status_reason"]) == ("CANCELED", "expired")
-    assert clob.orders[oid]["status"] == "UNMATCHED"  # the exchange still says so
 
 
 async def test_an_order_placed_unmatched_is_reconciled_not_rejected(
