@@ -8,12 +8,19 @@ the tests); a row the shortcut does not take, and every raw-log row, is encoded 
 log and decoded by ``orderflow.chain.decode`` — the listener's decoder. A row whose values do not
 parse, whose exchange is unknown, or that the decoder refuses, becomes a dead letter naming the
 file, the line and the reason.
+
+A row's time must be its block's where ``orderflow_blocks`` records that block (same hash): a
+row whose time is another is a dead letter (``RowDecoder.off_time``) — its block number is
+wrong, or the dump's times are in another zone. Stored, it would stay as it is for good: the
+chain's backfill of those blocks keeps a stored fill (its time unchanged), or stores the real
+fill at its real block beside the misplaced one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -37,10 +44,11 @@ from orderflow.history.dead import dead_row, locate
 from orderflow.history.errors import HistoryError
 from orderflow.history.layouts import Layout, refuse_underived_id, split_log_id
 from orderflow.history.row_batches import Batch, Row
-from orderflow.history.rows import RowEncoder, RowError
+from orderflow.history.rows import MAX_SECONDS, RowEncoder, RowError, timestamp
 
-SELECT_BLOCK_HASHES = """
-SELECT block_number, block_hash FROM orderflow_blocks
+SELECT_BLOCKS = """
+SELECT block_number, block_hash, extract(epoch FROM timestamp)::bigint AS epoch
+  FROM orderflow_blocks
  WHERE chain_id = $1 AND block_number = ANY($2::bigint[])
 """
 
@@ -80,6 +88,8 @@ class RowDecoder:
         self.chain_id = chain_id
         self.encoder = RowEncoder(layout, addresses)
         self.hashes: dict[int, str] = {}  # block number -> hash (bounded: cleared when large)
+        # block number -> (hash, unix seconds) in orderflow_blocks, None when it has none
+        self.recorded: dict[int, tuple[str, int] | None] = {}
         self._checked_id = not layout.id_derives_log_index
         self._times = Times()
         self._checked_hashes: dict[str, str] = {}
@@ -147,18 +157,30 @@ class RowDecoder:
         return out
 
     async def resolve_hashes(self, conn: asyncpg.Connection, parsed: Parsed) -> None:
-        """Learn the hash of every block the batch needs; stop if one is unknown."""
+        """Learn the hash of every block the batch needs, and the hash and time
+        ``orderflow_blocks`` records for each of its blocks; stop if a hash is unknown."""
+        if len(self.hashes) > 1_000_000:
+            self.hashes.clear()
+        if len(self.recorded) > 1_000_000:
+            self.recorded.clear()
         for _, (_, _, block), own, _ in parsed.rows:
             if own is not None:
                 self.hashes[block] = own
-        missing = sorted({b for _, (_, _, b), _, _ in parsed.rows if b not in self.hashes})
-        if not missing:
-            return
-        if len(self.hashes) > 1_000_000:
-            self.hashes.clear()
-        for r in await conn.fetch(SELECT_BLOCK_HASHES, self.chain_id, missing):
-            self.hashes[r["block_number"]] = r["block_hash"]
-        unknown = [b for b in missing if b not in self.hashes]
+        blocks = {b for _, (_, _, b), _, _ in parsed.rows}
+        unread = sorted(b for b in blocks if b not in self.recorded)
+        if unread:
+            for r in await conn.fetch(SELECT_BLOCKS, self.chain_id, unread):
+                self.recorded[r["block_number"]] = (r["block_hash"], r["epoch"])
+            for b in unread:
+                self.recorded.setdefault(b, None)
+        unknown = []
+        for b in sorted(blocks):
+            if b not in self.hashes:
+                header = self.recorded[b]
+                if header is None:
+                    unknown.append(b)
+                else:
+                    self.hashes[b] = header[0]
         if unknown:
             raise HistoryError(
                 f"{self.source}: the hash of block {unknown[0]} is unknown "
@@ -167,6 +189,38 @@ class RowDecoder:
                 "with block_number, block_hash, timestamp: `orderflow import BLOCKS_FILE`); "
                 "nothing of this batch was stored"
             )
+
+    def off_time(self, parsed: Parsed) -> None:
+        """Rows whose time is not the time ``orderflow_blocks`` records for their block (the
+        same hash) become dead letters, in place: a wrong block number, or times in another
+        zone (a time-less row, or one whose time does not parse, is left to the parsers)."""
+        kept = []
+        for item in parsed.rows:
+            row, identity, own, p = item
+            block = identity[2]
+            header = self.recorded.get(block)
+            if header is not None and (own or self.hashes[block]) == header[0]:
+                seconds = p.timestamp if p is not None else self._time(row)
+                if seconds is not None and seconds != header[1] and 0 <= seconds <= MAX_SECONDS:
+                    ours, theirs = (datetime.fromtimestamp(t, UTC) for t in (seconds, header[1]))
+                    reason = (
+                        f"the row's time {ours} is not block {block}'s time {theirs} "
+                        "(orderflow_blocks): a wrong block number, or times in another zone; "
+                        "not stored"
+                    )
+                    parsed.dead.append(
+                        self.dead(row.number, reason, values=row.values, identity=identity)
+                    )
+                    continue
+            kept.append(item)
+        if len(kept) < len(parsed.rows):
+            parsed.rows[:] = kept
+
+    def _time(self, row: Row) -> int | None:
+        try:
+            return timestamp(self.encoder._get(row.values, "timestamp"))
+        except (ValueError, OverflowError, OSError):
+            return None  # the parsers make it a dead letter of its own
 
     def locator(self, parsed: Parsed) -> Locate:
         """Names the file and row of a dead letter the writer makes of one of ``parsed``'s rows
@@ -183,7 +237,9 @@ class RowDecoder:
         Fill and match rows are built directly (``build.py``); a row the shortcut does not
         take, every raw-log row, and every row when ``via_raw_logs`` (the reference path the
         tests and the benchmark compare with) is encoded into its raw log and decoded by the
-        listener's decoder."""
+        listener's decoder. A row whose time is not its block's is a dead letter first
+        (:meth:`off_time`)."""
+        self.off_time(parsed)
         if via_raw_logs or self.layout.kind == "logs":
             return self._via_raw_logs(parsed)
         return self._built(parsed)

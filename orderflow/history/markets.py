@@ -6,8 +6,10 @@ collateral when ``negRisk`` is true, under USDC.e otherwise (both are tried when
 not say). A row that disagrees is reported as a dead letter and nothing of it is stored.
 
 A resolution is taken only from a closed market whose final ``outcomePrices`` are exactly 0 and
-1 (one winner) and which says when it closed (``closedTime``: a time past datetime's range makes
-the row a dead letter, its verified tokens stored all the same); it is stored with
+1 (one winner), one for each of its tokens (else the row is a dead letter, its verified tokens
+stored all the same: three prices for two tokens named a winner the condition does not have),
+and which says when it closed (``closedTime``: a time past datetime's range makes the row a dead
+letter, its verified tokens stored all the same); it is stored with
 ``source = 'gamma'`` and replaced by the chain's ConditionResolution when the listener stores it
 (a chain resolution is never replaced); Gamma's resolution is kept beside it (``gamma_*``), so a
 reorg orphaning the chain's resolution gives the market back to Gamma's. Prices like 0.9995 or a
@@ -218,7 +220,7 @@ class MarketRows:
         infos = self._verified(condition, tokens, neg_risk)
         out.tokens.extend(infos)
         out.markets += 1
-        resolution = self._resolution(v, condition)
+        resolution = self._resolution(v, condition, len(tokens))
         if resolution is not None:
             out.resolutions.append(resolution)
 
@@ -250,7 +252,7 @@ class MarketRows:
             f"(negRisk={neg_risk}): {how}; not stored"
         )
 
-    def _resolution(self, v: Mapping[str, Any], condition: str) -> Resolution | None:
+    def _resolution(self, v: Mapping[str, Any], condition: str, slots: int) -> Resolution | None:
         closed = _flag(v.get("closed"))
         if closed is False or "outcome_prices" not in v:
             return None
@@ -260,6 +262,10 @@ class MarketRows:
         when = timestamp(v.get("closed_time"))
         if when is None:
             return None  # no time: a resolution at an invented time would leak look-ahead
+        if len(prices) != slots:  # a winner the condition lacks, or payouts for some outcomes
+            raise RowError(
+                f"{len(prices)} outcomePrices for {slots} clobTokenIds: resolution not stored"
+            )
         if not 0 <= when <= MAX_SECONDS:  # the row's tokens stay (verified); a dead letter
             raise RowError(f"closedTime {when} is not a valid time: resolution not stored")
         oracle_raw, question_raw = v.get("resolved_by"), v.get("question_id")

@@ -8,6 +8,7 @@ time out of range is that row's resolution refused, a dead letter naming the row
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import asyncpg
@@ -51,3 +52,29 @@ async def test_a_signalling_nan_price_is_no_resolution(pool: asyncpg.Pool, tmp_p
     path = d.write_jsonl(tmp_path / "markets.jsonl", rows)
     report = await import_file(pool, path, chain_id=137)
     assert (report.tokens, report.gamma_resolutions, report.dead_letters) == (4, 1, 0)
+
+
+@pytest.mark.parametrize("prices", ['["0", "0", "1"]', '["1"]'])
+async def test_final_prices_not_one_per_token_are_no_resolution(
+    pool: asyncpg.Pool, tmp_path: Path, prices: str
+) -> None:
+    """A binary market (two verified tokens) whose final prices are three, or one: stored, the
+    resolution named a winner the condition does not have (outcome 2 of 2: every trade of the
+    market scored a loss, for good where no chain resolution follows: a dump of fills brings
+    none) or a payout for one outcome only. Its tokens are stored, the resolution is a dead
+    letter naming the row, and the other rows are imported."""
+    rows = [
+        gamma(BTC, BTC_IDS, closed=True, outcomePrices='["0", "1"]', closedTime="2026-06-23"),
+        gamma(NEG, NEG_IDS, negRisk=True, closed=True, outcomePrices=prices,
+              closedTime="2026-06-20T00:00:00Z"),
+    ]  # fmt: skip
+    path = d.write_jsonl(tmp_path / "markets.jsonl", rows)
+    report = await import_file(pool, path, chain_id=137)
+    outcomes = await pool.fetch("SELECT market_id, payouts FROM orderflow_market_outcomes")
+    assert [r["market_id"] for r in outcomes] == [BTC], [tuple(r) for r in outcomes]
+    assert (report.tokens, report.gamma_resolutions, report.dead_letters) == (4, 1, 1)
+    [reason] = [r[0] for r in await pool.fetch("SELECT reason FROM orderflow_dead_letters")]
+    n = len(json.loads(prices))
+    assert reason == (
+        f"markets.jsonl line 2: {n} outcomePrices for 2 clobTokenIds: resolution not stored"
+    )
