@@ -36,8 +36,8 @@ from datetime import datetime
 
 import asyncpg
 
-from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation import (
+    detached_lines,
     persist_sql,
     positions_sql,
     stored_inputs,
@@ -45,6 +45,7 @@ from orderflow.reputation import (
     wash_state,
     wash_tot,
 )
+from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.stored_inputs import CLOSES, INPUTS, WASH
 from orderflow.reputation.sums_sql import CHANGES, TAKE_CHANGES
@@ -282,6 +283,7 @@ async def build(
     )
     await conn.execute(positions_sql.ANALYZE_LIGHT)
     await conn.execute(ev.CLOSES, as_of, settings.clv_horizon)
+    await detached_lines.keep(conn, as_of)  # a line whose fills were detached: the stored one
     # their problems: rep_positions holds exactly the changed tokens' positions, so the run's
     # own ISSUES statement rewrites theirs and no other token's
     await conn.execute(

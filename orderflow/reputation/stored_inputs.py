@@ -37,12 +37,13 @@ from orderflow.reputation import (
     wash_state,
 )
 from orderflow.reputation import evidence_sql as ev
+from orderflow.reputation.detached_lines import CLOSES as CLOSES
+from orderflow.reputation.detached_lines import KEEP as KEEP_DETACHED_LINES
 from orderflow.reputation.factors import WalletInputs
 from orderflow.reputation.settings import ReputationSettings
 
 INPUTS = "orderflow_reputation_inputs"
 WASH = "orderflow_reputation_wash"
-CLOSES = "orderflow_reputation_closes"
 
 
 # The code that turns a wallet's inputs into the figures its row stores. An incremental run
@@ -66,6 +67,7 @@ def fingerprint(settings: ReputationSettings) -> str:
     for text in (
         positions_sql.positions(stored=True),
         ev.CLOSES,
+        KEEP_DETACHED_LINES,
         ev.WASH,
         ev.VOID,
         ev.WALLETS,
