@@ -38,6 +38,7 @@ import asyncpg
 
 from orderflow.reputation import (
     detached_lines,
+    detached_void,
     persist_sql,
     positions_sql,
     stored_inputs,
@@ -327,6 +328,8 @@ async def build(
     )
     await conn.execute("ANALYZE rep_close")
     await conn.execute(ev.VOID, as_of)  # the rescored wallets' fills that are no decision
+    if await detached_void.keep(conn, as_of):  # ... those of detached fills, as stored
+        await detached_void.replace(conn)
     lap("positions")
     await conn.execute(ev.WALLETS, settings.hedged_leg_window_secs)
     rescored = await conn.fetchval("SELECT count(*) FROM rep_wallets")

@@ -30,6 +30,7 @@ from orderflow.chain.pending_sums import fold as fold_pending_sums
 from orderflow.errors import DatabaseError
 from orderflow.reputation import (
     detached_lines,
+    detached_void,
     persist_sql,
     positions_sql,
     scores_sql,
@@ -181,6 +182,8 @@ async def build_evidence(
     await conn.execute(ev.WASH, as_of, *wash_settings(settings))
     watch.lap("counterparties")
     await conn.execute(ev.VOID, as_of)
+    if stored:  # the voided fills no longer attached: the stored rows (detached_void)
+        await detached_void.keep(conn, as_of)
     watch.lap("void")
     return int(status.split()[-1])  # "SELECT <rows>"
 

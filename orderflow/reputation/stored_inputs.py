@@ -25,6 +25,7 @@ import numpy as np
 
 from orderflow.reputation import (
     binary_copy,
+    detached_void,
     factors,
     flags,
     mixture,
@@ -70,6 +71,7 @@ def fingerprint(settings: ReputationSettings) -> str:
         KEEP_DETACHED_LINES,
         ev.WASH,
         ev.VOID,
+        detached_void.KEEP,
         ev.WALLETS,
         persist_sql.UPSERT_STATS,
         settings.model_dump_json(exclude=_RUN_ONLY),
@@ -122,6 +124,7 @@ async def save(conn: asyncpg.Connection, settings: ReputationSettings, as_of: da
     await conn.execute(f"INSERT INTO {INPUTS} {rows}")
     await conn.execute(f"CREATE TABLE {WASH} AS SELECT * FROM rep_wash")
     await conn.execute(f"CREATE TABLE {CLOSES} AS SELECT * FROM rep_close")
+    await detached_void.save(conn)
     # idx: a wallet keeps its place; an incremental run scores this table as it stands
     await conn.execute(f"ALTER TABLE {INPUTS} ADD PRIMARY KEY (wallet_address)")
     await conn.execute(f"CREATE UNIQUE INDEX ON {INPUTS} (idx)")
