@@ -6,6 +6,8 @@
   what the population step compares its scores with, set after every upsert: :func:`mirror`);
 * ``orderflow_reputation_wash`` (:data:`WASH`) -- ``rep_wash`` (the counterparty evidence);
 * ``orderflow_reputation_closes`` (:data:`CLOSES`) -- ``rep_close`` (closing lines and marks);
+* ``orderflow_reputation_void`` (:data:`orderflow.reputation.detached_void.VOIDS`) -- ``rep_void``
+  with each key's fill count and resolution time (what a run reads for fills since detached);
 * ``orderflow_reputation_state`` -- a fingerprint of the SQL, code and settings that made them.
 
 The tables are created by the run from its temporary tables (``CREATE TABLE ... AS``), so they
