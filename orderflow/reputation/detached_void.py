@@ -11,7 +11,8 @@ an edge of +0.67 a dollar once its month was detached (``tests/reputation/test_d
 So a live run keeps its ``rep_void`` rows (:data:`VOIDS`, with the key's fill count and
 resolution time then), and a run at the present checks the stored rows of the keys it rescores:
 when a key's fills in the sums outnumber its fills in the trades at the cut-off (some are
-detached; a count of the key's fills, only for keys with a stored row), the stored row stands in
+detached; a count of the key's fills, only for keys whose computed row is missing or below
+the stored one in some amount: the sums only grow as fills come), the stored row stands in
 for the computed one if the key's fills and resolution are as they were (exact: no fill came or
 went since), else the greater of each amount (a lower bound: the stored row counts the detached
 fills, the computed one the fills since; a key whose resolution moved takes the computed row).
@@ -37,6 +38,11 @@ _MERGED = ", ".join(
     for a in _AMOUNTS
 )
 
+# a computed amount below the stored one: only then can a fill of the key have gone (the
+# amounts are sums over its voided fills, which only grow as fills come), and only then are the
+# key's attached fills counted (a count by the wallet's index: a market maker's whole history)
+_LESS = "(" + " OR ".join(f"r.{a} < v.{a}" for a in _AMOUNTS) + ")"
+
 # $1 = as_of. The computed rows of the keys whose fills are partly detached replaced by the
 # stored ones (see above); reads rep_positions (the positions of the wallets rep_void was made
 # for) and the stored rows.
@@ -45,7 +51,9 @@ WITH s AS (
     SELECT v.*, v.fills = p.fills AS same, p.fills AS now_fills
       FROM {VOIDS} v
       JOIN rep_positions p ON p.wallet_address = v.wallet_address AND p.token_id = v.token_id
+      LEFT JOIN rep_void r ON r.wallet_address = v.wallet_address AND r.token_id = v.token_id
      WHERE v.resolved_at IS NOT DISTINCT FROM p.resolved_at
+       AND (r.wallet_address IS NULL OR {_LESS})
 ), cut AS (
     SELECT s.*
       FROM s
