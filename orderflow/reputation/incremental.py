@@ -36,8 +36,9 @@ from datetime import datetime
 
 import asyncpg
 
-from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation import (
+    detached_lines,
+    detached_void,
     persist_sql,
     positions_sql,
     stored_inputs,
@@ -45,6 +46,7 @@ from orderflow.reputation import (
     wash_state,
     wash_tot,
 )
+from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.stored_inputs import CLOSES, INPUTS, WASH
 from orderflow.reputation.sums_sql import CHANGES, TAKE_CHANGES
@@ -64,7 +66,8 @@ async def claim_changes(conn: asyncpg.Connection, as_of: datetime) -> None:
             SELECT DISTINCT wallet_address, token_id FROM d"""
     )
     # ... with every leg of a neg-risk event one of whose legs changed: a leg added to an event
-    # changes what a complete set of it is (evidence_sql.HEDGED_CTES)
+    # changes what a complete set of it is (evidence_sql.HEDGED_CTES); a leg deleted no longer
+    # joins here: its delete marked the legs still stored (migration 064)
     await conn.execute(
         """CREATE TEMP TABLE rep_dirty_markets ON COMMIT DROP AS
            WITH d AS (DELETE FROM orderflow_reputation_dirty_markets RETURNING market_id),
@@ -282,6 +285,7 @@ async def build(
     )
     await conn.execute(positions_sql.ANALYZE_LIGHT)
     await conn.execute(ev.CLOSES, as_of, settings.clv_horizon)
+    await detached_lines.keep(conn, as_of)  # a line whose fills were detached: the stored one
     # their problems: rep_positions holds exactly the changed tokens' positions, so the run's
     # own ISSUES statement rewrites theirs and no other token's
     await conn.execute(
@@ -325,6 +329,8 @@ async def build(
     )
     await conn.execute("ANALYZE rep_close")
     await conn.execute(ev.VOID, as_of)  # the rescored wallets' fills that are no decision
+    if await detached_void.keep(conn, as_of):  # ... those of detached fills, as stored
+        await detached_void.replace(conn)
     lap("positions")
     await conn.execute(ev.WALLETS, settings.hedged_leg_window_secs)
     rescored = await conn.fetchval("SELECT count(*) FROM rep_wallets")

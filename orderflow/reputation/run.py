@@ -28,9 +28,17 @@ from pydantic import BaseModel, ConfigDict
 from orderflow.chain import rereads
 from orderflow.chain.pending_sums import fold as fold_pending_sums
 from orderflow.errors import DatabaseError
+from orderflow.reputation import (
+    detached_lines,
+    detached_void,
+    persist_sql,
+    positions_sql,
+    scores_sql,
+    stored_inputs,
+    wash_state,
+)
 from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation import incremental as inc
-from orderflow.reputation import persist_sql, positions_sql, scores_sql, stored_inputs, wash_state
 from orderflow.reputation.population_step import Population, population_step
 from orderflow.reputation.prior import Prior
 from orderflow.reputation.settings import ReputationSettings
@@ -167,11 +175,15 @@ async def build_evidence(
     await conn.execute(positions_sql.ANALYZE)
     watch.lap("positions")
     await conn.execute(ev.CLOSES, as_of, settings.clv_horizon)
+    if stored:  # the lines of fills no longer attached: the stored ones (detached_lines)
+        await detached_lines.keep(conn, as_of)
     await conn.execute("ANALYZE rep_close")
     watch.lap("closes")
     await conn.execute(ev.WASH, as_of, *wash_settings(settings))
     watch.lap("counterparties")
     await conn.execute(ev.VOID, as_of)
+    if stored:  # the voided fills no longer attached: the stored rows (detached_void)
+        await detached_void.keep(conn, as_of)
     watch.lap("void")
     return int(status.split()[-1])  # "SELECT <rows>"
 

@@ -6,6 +6,8 @@
   what the population step compares its scores with, set after every upsert: :func:`mirror`);
 * ``orderflow_reputation_wash`` (:data:`WASH`) -- ``rep_wash`` (the counterparty evidence);
 * ``orderflow_reputation_closes`` (:data:`CLOSES`) -- ``rep_close`` (closing lines and marks);
+* ``orderflow_reputation_void`` (:data:`orderflow.reputation.detached_void.VOIDS`) -- ``rep_void``
+  with each key's fill count and resolution time (what a run reads for fills since detached);
 * ``orderflow_reputation_state`` -- a fingerprint of the SQL, code and settings that made them.
 
 The tables are created by the run from its temporary tables (``CREATE TABLE ... AS``), so they
@@ -25,6 +27,7 @@ import numpy as np
 
 from orderflow.reputation import (
     binary_copy,
+    detached_void,
     factors,
     flags,
     mixture,
@@ -37,12 +40,13 @@ from orderflow.reputation import (
     wash_state,
 )
 from orderflow.reputation import evidence_sql as ev
+from orderflow.reputation.detached_lines import CLOSES as CLOSES
+from orderflow.reputation.detached_lines import KEEP as KEEP_DETACHED_LINES
 from orderflow.reputation.factors import WalletInputs
 from orderflow.reputation.settings import ReputationSettings
 
 INPUTS = "orderflow_reputation_inputs"
 WASH = "orderflow_reputation_wash"
-CLOSES = "orderflow_reputation_closes"
 
 
 # The code that turns a wallet's inputs into the figures its row stores. An incremental run
@@ -66,8 +70,10 @@ def fingerprint(settings: ReputationSettings) -> str:
     for text in (
         positions_sql.positions(stored=True),
         ev.CLOSES,
+        KEEP_DETACHED_LINES,
         ev.WASH,
         ev.VOID,
+        detached_void.KEEP,
         ev.WALLETS,
         persist_sql.UPSERT_STATS,
         settings.model_dump_json(exclude=_RUN_ONLY),
@@ -120,6 +126,7 @@ async def save(conn: asyncpg.Connection, settings: ReputationSettings, as_of: da
     await conn.execute(f"INSERT INTO {INPUTS} {rows}")
     await conn.execute(f"CREATE TABLE {WASH} AS SELECT * FROM rep_wash")
     await conn.execute(f"CREATE TABLE {CLOSES} AS SELECT * FROM rep_close")
+    await detached_void.save(conn)
     # idx: a wallet keeps its place; an incremental run scores this table as it stands
     await conn.execute(f"ALTER TABLE {INPUTS} ADD PRIMARY KEY (wallet_address)")
     await conn.execute(f"CREATE UNIQUE INDEX ON {INPUTS} (idx)")
