@@ -83,7 +83,7 @@ class Prepared(NamedTuple):
 def prepare(enc: RowEncoder, v: Mapping[str, Any]) -> Prepared:
     """The event fields of one OrderFilled / OrdersMatched row; RowError, FieldError or
     :class:`Unusual` when the row must take the raw-log round trip instead."""
-    get = enc._get
+    get = enc.value
     exchange = exchange_of(get(v, "exchange"), enc.addresses)
     version = enc.addresses.exchanges[exchange]
     seconds = timestamp(get(v, "timestamp"))

@@ -218,7 +218,7 @@ class RowDecoder:
 
     def _time(self, row: Row) -> int | None:
         try:
-            return timestamp(self.encoder._get(row.values, "timestamp"))
+            return timestamp(self.encoder.value(row.values, "timestamp"))
         except (ValueError, OverflowError, OSError):
             return None  # the parsers make it a dead letter of its own
 

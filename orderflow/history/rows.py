@@ -179,37 +179,38 @@ class RowEncoder:
         self.addresses = addresses
         self.col = layout.columns
 
-    def _get(self, values: Mapping[str, Any], canonical: str) -> Any:
+    def value(self, values: Mapping[str, Any], canonical: str) -> Any:
+        """The row's value of a canonical field (None when the layout has no such column)."""
         column = self.col.get(canonical)
         return None if column is None else values.get(column)
 
     def identity(self, values: Mapping[str, Any]) -> tuple[str, int, int]:
         """(tx hash, log index, block number) of a row; RowError when they do not parse."""
         if self.layout.id_derives_log_index:
-            derived = split_log_id(self._get(values, "id"))
+            derived = split_log_id(self.value(values, "id"))
             if derived is None:
-                raise RowError(f"id does not carry a log index: {_shown(self._get(values, 'id'))}")
+                raise RowError(f"id does not carry a log index: {_shown(self.value(values, 'id'))}")
             tx, index = derived
         else:
-            tx = hash32(self._get(values, "tx_hash"), "transaction hash")
-            index = uint(self._get(values, "log_index"), "log index")
-        return tx, index, uint(self._get(values, "block_number"), "block number")
+            tx = hash32(self.value(values, "tx_hash"), "transaction hash")
+            index = uint(self.value(values, "log_index"), "log index")
+        return tx, index, uint(self.value(values, "block_number"), "block number")
 
     def row_block_hash(self, values: Mapping[str, Any]) -> str | None:
         if "block_hash" not in self.col:
             return None
-        raw = self._get(values, "block_hash")
+        raw = self.value(values, "block_hash")
         return None if raw is None or raw == "" else hash32(raw, "block hash")
 
     def encode(
         self, values: Mapping[str, Any], identity: tuple[str, int, int], block_hash: str
     ) -> dict[str, Any]:
         tx, index, block = identity
-        at = LogPosition(block, block_hash, tx, index, timestamp(self._get(values, "timestamp")))
+        at = LogPosition(block, block_hash, tx, index, timestamp(self.value(values, "timestamp")))
         kind = self.layout.kind
         if kind == "logs":
             return self._raw(values, at)
-        exchange = exchange_of(self._get(values, "exchange"), self.addresses)
+        exchange = exchange_of(self.value(values, "exchange"), self.addresses)
         version = self.addresses.exchanges[exchange]
         if kind == "fills":
             return self._fill(values, at, exchange, version)
@@ -218,7 +219,7 @@ class RowEncoder:
     def _fill(
         self, v: Mapping[str, Any], at: LogPosition, exchange: str, version: str
     ) -> dict[str, Any]:
-        g = self._get
+        g = self.value
         common: dict[str, Any] = {
             "at": at,
             "order_hash": hash32(g(v, "order_hash"), "order hash"),
@@ -244,7 +245,7 @@ class RowEncoder:
         )
 
     def _present(self, v: Mapping[str, Any], *canonical: str) -> bool:
-        return all(self._get(v, c) not in (None, "") for c in canonical)
+        return all(self.value(v, c) not in (None, "") for c in canonical)
 
     def _asset_ids(self, v: Mapping[str, Any]) -> tuple[int, int]:
         """V1 asset ids; from (side, token id) when a unified export gives only those."""
@@ -252,20 +253,20 @@ class RowEncoder:
             v, "side", "token_id"
         ):
             return (
-                uint(self._get(v, "maker_asset_id"), "maker asset id"),
-                uint(self._get(v, "taker_asset_id"), "taker asset id"),
+                uint(self.value(v, "maker_asset_id"), "maker asset id"),
+                uint(self.value(v, "taker_asset_id"), "taker asset id"),
             )
-        token = uint(self._get(v, "token_id"), "token id")
-        return (0, token) if side(self._get(v, "side")) == 0 else (token, 0)
+        token = uint(self.value(v, "token_id"), "token id")
+        return (0, token) if side(self.value(v, "side")) == 0 else (token, 0)
 
     def _side_token(self, v: Mapping[str, Any]) -> tuple[int, int]:
         """V2 (side, token id); from the asset ids when an export maps V2 onto V1 columns."""
         if self._present(v, "side", "token_id") or not self._present(
             v, "maker_asset_id", "taker_asset_id"
         ):
-            return side(self._get(v, "side")), uint(self._get(v, "token_id"), "token id")
-        maker_asset = uint(self._get(v, "maker_asset_id"), "maker asset id")
-        taker_asset = uint(self._get(v, "taker_asset_id"), "taker asset id")
+            return side(self.value(v, "side")), uint(self.value(v, "token_id"), "token id")
+        maker_asset = uint(self.value(v, "maker_asset_id"), "maker asset id")
+        taker_asset = uint(self.value(v, "taker_asset_id"), "taker asset id")
         if (maker_asset == 0) == (taker_asset == 0):
             raise RowError(
                 f"exactly one asset id must be 0 (collateral): {maker_asset}, {taker_asset}"
@@ -273,13 +274,13 @@ class RowEncoder:
         return (0, taker_asset) if maker_asset == 0 else (1, maker_asset)
 
     def _opt_hash(self, v: Mapping[str, Any], canonical: str) -> str:
-        raw = self._get(v, canonical)
+        raw = self.value(v, canonical)
         return ZERO32 if raw is None or raw == "" else hash32(raw, canonical)
 
     def _match(
         self, v: Mapping[str, Any], at: LogPosition, exchange: str, version: str
     ) -> dict[str, Any]:
-        g = self._get
+        g = self.value
         common: dict[str, Any] = {
             "at": at,
             "taker_order_hash": hash32(g(v, "taker_order_hash"), "taker order hash"),
@@ -302,7 +303,7 @@ class RowEncoder:
 
     def _raw(self, v: Mapping[str, Any], at: LogPosition) -> dict[str, Any]:
         """A raw-log row (eth_getLogs JSON, BigQuery/cryo log tables) as an eth_getLogs object."""
-        topics_value = self._get(v, "topics")
+        topics_value = self.value(v, "topics")
         if "topics" in self.col and self.col["topics"] != self.col.get("topic0"):
             if isinstance(topics_value, str):
                 try:
@@ -311,19 +312,19 @@ class RowEncoder:
                     topics_value = topics_value.split(",") if topics_value else []
             topics = list(topics_value or [])
         else:
-            topics = [self._get(v, f"topic{i}") for i in range(4)]
+            topics = [self.value(v, f"topic{i}") for i in range(4)]
             while topics and (topics[-1] is None or topics[-1] == ""):
                 topics.pop()
-        data = self._get(v, "data")
+        data = self.value(v, "data")
         log: dict[str, Any] = {
-            "address": address(self._get(v, "exchange"), "address"),
+            "address": address(self.value(v, "exchange"), "address"),
             "topics": [hash32(t, "topic") for t in topics],
             "data": "0x" + bytes(data).hex() if isinstance(data, bytes | bytearray) else data,
             "blockNumber": at.block_number,
             "blockHash": at.block_hash,
             "transactionHash": at.tx_hash,
             "logIndex": at.log_index,
-            "removed": self._get(v, "removed") in (True, "true", "True"),
+            "removed": self.value(v, "removed") in (True, "true", "True"),
         }
         if at.timestamp is not None:
             log["blockTimestamp"] = at.timestamp
