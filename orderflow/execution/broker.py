@@ -14,8 +14,8 @@ and never branches on the mode again. An order goes through three steps, each wi
    doubt until its expiry has passed and the trades show no fill.
 
 Before deciding, the executor asks the broker for the traded market's own rules
-(:meth:`Broker.market_rules`: its minimum order size and tick; live: read from the exchange and
-cached, paper: none, the strategy's own settings apply).
+(:meth:`Broker.market_rules`: its minimum order size, tick and taker fee schedule; live: read
+from the exchange and cached, paper: none, the strategy's own settings apply).
 
 A matched trade still has to settle on chain (MATCHED → MINED → CONFIRMED, or RETRYING → FAILED):
 :meth:`Broker.trade` reads one trade's settlement status, until it is final
@@ -31,6 +31,7 @@ from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 from orderflow.errors import ExecutionError
+from orderflow.signals.views import FeeSchedule
 from orderflow.strategy.settings import DEFAULT_ORDER_TTL_SECS
 
 Mode = Literal["paper", "live"]
@@ -48,7 +49,11 @@ class OrderRequest:
     shares: Decimal
     observed_price: Decimal
     market_id: str | None = None
-    fee_rate: Decimal = Decimal(0)  # the strategy's expected taker fee rate
+    # The taker fee schedule the decision priced with (the market's, else the strategy's rate
+    # with exponent 1): a placement fill's fee. Paper stores the rate alone (its decisions
+    # never have a market's schedule: the exponent is 1).
+    fee_rate: Decimal = Decimal(0)
+    fee_exponent: Decimal = Decimal(1)
     expires_in_secs: int = DEFAULT_ORDER_TTL_SECS  # the executor sets the strategy's own
 
 
@@ -119,10 +124,12 @@ class CancelResult:
 @dataclass(frozen=True, slots=True)
 class MarketRules:
     """What the exchange accepts in one market: orders of at least ``min_order_size`` shares
-    (BUY or SELL), prices on ``tick_size``; None where not known."""
+    (BUY or SELL), prices on ``tick_size``; and what it charges a taker (``fee``: the market's
+    schedule; None when it states none, or a rate of 0); None where not known."""
 
     min_order_size: Decimal | None = None
     tick_size: Decimal | None = None
+    fee: FeeSchedule | None = None
 
 
 class ExchangeAnswerError(ExecutionError):
@@ -181,8 +188,9 @@ class Broker(Protocol):
         ...
 
     async def market_rules(self, token_id: int) -> MarketRules | None:
-        """The market's own minimum order size and tick, None when not known (no source, or
-        the exchange could not be asked: the strategy's settings apply). Never raises."""
+        """The market's own minimum order size, tick and fee schedule, None when not known (no
+        source, or the exchange could not be asked: the strategy's settings apply). Never
+        raises."""
         ...
 
     async def close(self) -> None: ...

@@ -13,8 +13,11 @@ both in a placement response and in the trades is booked once. A booked trade's 
 is read by its id (``GET /data/trades?id=``, as the SDK's own settlement waiter does) until it is
 CONFIRMED or FAILED.
 
-The market's own minimum order size and tick come from its book (``GET /book?token_id=``),
-cached per token (:mod:`orderflow.execution.market_rules`); a refusal under the minimum records
+The market's own minimum order size and tick come from its book (``GET /book?token_id=``), its
+taker fee schedule from ``GET /clob-markets/{condition}`` as the SDK reads it, cached per token
+(:mod:`orderflow.execution.market_rules`, :mod:`orderflow.execution.live_rules`): a fill at
+placement pays the schedule its decision priced with, a fill from the account's trades the
+market's (:mod:`orderflow.execution.live_replies`); a refusal under the minimum records
 the minimum it states, so the next decision skips what the exchange would refuse again; any
 other refusal of the order has the token's rules read again (its tick may have changed). An order
 refused because the exchange takes none now (its engine restarting: 425; cancel-only, post-only:
@@ -66,11 +69,13 @@ from orderflow.execution.live_reads import (
     read_order,
 )
 from orderflow.execution.live_replies import order_status, our_fills
-from orderflow.execution.market_rules import RULES_TIMEOUT_SECS, RulesCache
+from orderflow.execution.live_rules import LiveRules
+from orderflow.execution.market_rules import RulesCache
 from orderflow.execution.order_ids import candidate_order_ids
 from orderflow.execution.region import RegionRefusals, geoblocked
-from orderflow.execution.reply_checks import plausible_fills, refuse_reply, rules_problem
+from orderflow.execution.reply_checks import plausible_fills, refuse_reply
 from orderflow.signals.sizing import taker_fee
+from orderflow.signals.views import FeeSchedule
 from orderflow.strategy.settings import MIN_ORDER_TTL_SECS
 
 log = logging.getLogger(__name__)
@@ -119,58 +124,16 @@ def _public_order(signed: SignedOrder) -> dict[str, Any]:
     }
 
 
-class LiveBroker:
+class LiveBroker(LiveRules):
     mode: Mode = "live"
 
     def __init__(self, client: AsyncSecureClient, *, chain_id: int = 137) -> None:
         self.client = client
         self.chain_id = chain_id
-        self.rules = RulesCache()
+        self.rules = RulesCache()  # the books' minimum and tick, by token
+        self.fees = RulesCache()  # the markets' fee schedules, by token
         self.region = RegionRefusals(self.mode)
         self._reading: dict[int, asyncio.Task[MarketRules | None]] = {}
-
-    async def market_rules(self, token_id: int) -> MarketRules | None:
-        ask, known = self.rules.lookup(token_id)
-        if not ask:
-            return known
-        # One read per token at a time: the trading loop and maintenance ask before taking
-        # the decision lock, and may ask for the same token at once.
-        reading = self._reading.get(token_id)
-        if reading is None:
-            reading = asyncio.create_task(self._read_rules(token_id, known))
-            self._reading[token_id] = reading
-            reading.add_done_callback(lambda _: self._reading.pop(token_id, None))
-        return await asyncio.shield(reading)  # a waiter cancelled: the read goes on, cached
-
-    async def _read_rules(self, token_id: int, known: MarketRules | None) -> MarketRules | None:
-        try:
-            async with asyncio.timeout(RULES_TIMEOUT_SECS):
-                book = await self.client.get_order_book(token_id=str(token_id))
-        except UnexpectedResponseError as exc:
-            # The exchange answered, with a book that does not parse: this token's read failed,
-            # not the exchange (it used to pause every token's reads for a minute).
-            problem = problem_of(exc)
-        except Exception as exc:  # best effort: nothing of it reaches the trading loop
-            # A failed read (error, rate limit, no answer) falls back to what was known, else
-            # to the strategy's settings; the exchange's refusal handles the rest.
-            status = exc.status if isinstance(exc, RequestRejectedError) else None
-            busy = status is None or not 400 <= status < 500 or status in (408, 429)
-            self.rules.failed(token_id, busy=busy)
-            log.warning(
-                "market rules not read; the strategy's minimum applies",
-                extra={"token_id": str(token_id), "error": type(exc).__name__},
-            )
-            return known
-        else:
-            rules = MarketRules(min_order_size=book.min_order_size, tick_size=book.tick_size)
-            impossible = rules_problem(rules)  # refused like a book that does not parse
-            if impossible is None:
-                self.rules.store(token_id, rules)
-                return rules
-            problem = impossible
-        refuse_reply("market rules", problem, token_id=str(token_id))
-        self.rules.failed(token_id, busy=False)  # this token's read, not the exchange, failed
-        return known
 
     def _refused(self, request: OrderRequest, reason: str) -> OrderOutcome:
         """A refusal; one under the market's minimum records the minimum it states."""
@@ -269,7 +232,7 @@ class LiveBroker:
                     fill_key=",".join(sorted(response.trade_ids)),
                     shares=shares,
                     usdc=usdc,
-                    fee=taker_fee(shares, price, req.fee_rate),
+                    fee=taker_fee(shares, price, req.fee_rate, req.fee_exponent),
                     price=price,
                     at=datetime.now(UTC),
                 ),
@@ -325,7 +288,7 @@ class LiveBroker:
         for trade in trades:
             if trade.status == "FAILED":
                 continue  # never settled: not a fill
-            found.extend(our_fills(trade, wanted))
+            found.extend(our_fills(trade, wanted, await self._fee_of(trade)))
         return AccountFills(found, frozenset(unreadable))
 
     async def trade(self, trade_id: str, order_ids: Collection[str]) -> list[ExchangeFill]:
@@ -336,8 +299,16 @@ class LiveBroker:
         trades, _ = await self._account_trades("trade", wanted, id=trade_id)
         for trade in trades:
             if str(trade.id) == trade_id:
-                found.extend(our_fills(trade, wanted))
+                found.extend(our_fills(trade, wanted, await self._fee_of(trade)))
         return found
+
+    async def _fee_of(self, trade: Any) -> FeeSchedule | None:
+        """The fee schedule of the trade's market (cached per token), None: not known."""
+        try:
+            token = int(trade.asset_id)
+        except ValueError:
+            return None
+        return await self.market_fee(token)
 
     async def _account_trades(
         self, what: str, wanted: Collection[str], **query: str

@@ -14,6 +14,10 @@ own models, but one item at a time.
   a repeated cursor), each trade is parsed by the SDK's model, and a trade that does not parse is
   handed back raw (:class:`TradesPage`) for the caller to refuse.
 
+* A market's taker fee schedule (:func:`read_fee_schedule`): the SDK has no public read of it;
+  its order builder reads it (``GET /markets-by-token/{token}``, ``GET /clob-markets/{id}``)
+  into its own per-market cache, which this asks.
+
 The SDK offers no public raw request; the client's transport and request builder are its
 internals, pinned with the SDK in ``requirements.lock`` and exercised by every live test.
 """
@@ -31,14 +35,26 @@ from polymarket._internal.actions.account import (
     build_get_order_request,
     build_list_account_trades_request,
 )
+from polymarket._internal.actions.orders.market_data import PlatformFeeInfo
 from polymarket.errors import PolymarketError, UnexpectedResponseError
 from polymarket.models.clob import ClobTrade, OpenOrder
+from polymarket.models.types import TokenId
 from polymarket.pagination import AsyncPaginator, Page
 from pydantic import ValidationError
 
 
 def _transport(client: AsyncSecureClient) -> Any:
     return client._ctx.secure_clob  # the SDK's authenticated CLOB transport
+
+
+async def read_fee_schedule(client: AsyncSecureClient, token_id: int) -> PlatformFeeInfo:
+    """The token's market's taker fee schedule as the SDK reads it to build an order (its
+    ``MarketInfo.fee_info``: ``fd.r``, ``fd.e``; no ``fd``: rate 0, exponent 0), from the SDK's
+    own per-market cache (ten minutes), read through when not there."""
+    ctx = client._ctx
+    market = await ctx.order_metadata.resolve_market(ctx, token_id=TokenId(str(token_id)))
+    fee: PlatformFeeInfo = market.fee_info
+    return fee
 
 
 def problem_of(exc: PolymarketError, limit: int = 300) -> str:

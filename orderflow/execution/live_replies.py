@@ -2,6 +2,11 @@
 
 Fills come from the account's trades (``GET /data/trades``): our order is a trade's taker, or
 one of its maker orders; each fill is keyed by its trade id. Statuses are mapped by exact value.
+
+A trade states no fee amount (the SDK's ``ClobTrade`` has none), only ``fee_rate_bps``, which the
+SDK gives no meaning. Our taker fill's fee is the market's own schedule when known
+(``shares x r x (p(1 - p))^e``, what the SDK itself counts for a taker), else the trade's
+``fee_rate_bps`` with exponent 1; a maker fill's, its maker order's ``fee_rate_bps`` (exponent 1).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from typing import Any
 
 from orderflow.execution.broker import ExchangeFill, FillReport, OrderStatus
 from orderflow.signals.sizing import USDC_STEP, taker_fee
+from orderflow.signals.views import FeeSchedule
 
 log = logging.getLogger(__name__)
 _BPS = Decimal(10_000)
@@ -47,15 +53,16 @@ def order_status(raw: str) -> OrderStatus:
     return status
 
 
-def our_fills(trade: Any, wanted: set[str]) -> list[ExchangeFill]:
-    """Our fills in one trade: our order as its taker, or our entries in its maker orders."""
+def our_fills(trade: Any, wanted: set[str], fee: FeeSchedule | None = None) -> list[ExchangeFill]:
+    """Our fills in one trade: our order as its taker (its fee: the market's schedule ``fee``
+    when known, else the trade's ``fee_rate_bps``), or our entries in its maker orders."""
     out: list[ExchangeFill] = []
     if trade.trader_side == "TAKER" and trade.taker_order_id in wanted:
-        rate = trade.fee_rate_bps / _BPS
-        out.append(_fill(trade.taker_order_id, trade, trade.size, rate))
+        taker = fee or FeeSchedule(trade.fee_rate_bps / _BPS)
+        out.append(_fill(trade.taker_order_id, trade, trade.size, taker))
     for maker in trade.maker_orders:
         if maker.order_id in wanted:
-            rate = (maker.fee_rate_bps or Decimal(0)) / _BPS
+            rate = FeeSchedule((maker.fee_rate_bps or Decimal(0)) / _BPS)
             shares = maker.matched_amount
             out.append(_fill(maker.order_id, trade, shares, rate, maker.price))
     return out
@@ -65,7 +72,7 @@ def _fill(
     order_id: str,
     trade: Any,
     shares: Decimal,
-    rate: Decimal,
+    fee: FeeSchedule,
     price: Decimal | None = None,
 ) -> ExchangeFill:
     px = trade.price if price is None else price
@@ -75,7 +82,7 @@ def _fill(
             fill_key=str(trade.id),
             shares=shares,
             usdc=(shares * px).quantize(USDC_STEP),
-            fee=taker_fee(shares, px, rate),
+            fee=taker_fee(shares, px, fee.rate, fee.exponent),
             price=px,
             at=trade.matched_at,
             trade_status=str(trade.status),

@@ -1,4 +1,5 @@
-"""The traded market's own order rules (minimum order size, tick) in the decision's market view.
+"""The traded market's own order rules (minimum order size, tick, taker fee schedule) in the
+decision's market view.
 
 Polymarket markets have their own minimum order size (5 shares for most, 15 or more for some)
 and tick; the CLOB refuses an order under the minimum, BUY or SELL (``order 0x… is invalid.
@@ -14,7 +15,9 @@ does not parse) is not tried again for :data:`RULES_RETRY_SECS` (a busy exchange
 429, 5xx —: no token's book is read meanwhile; any other failure: that token's), and the
 decision falls back to the strategy's ``min_order_size`` and ``tick_size``; the exchange's
 refusal handles the rest. Trading never fails on it, nor waits for it more than one timeout a
-minute.
+minute. The market's taker fee schedule is read and kept alike, in a cache of its own
+(:mod:`orderflow.execution.live_rules`): the decision's fee per share, and the fee of a fill
+booked from the account's trades; not known, the strategy's ``taker_fee_rate``.
 
 :func:`with_market_rules` puts the rules into the views the decision reads (entries and exits,
 :mod:`orderflow.execution.trading`), with the broker of each decision's mode: paper has no book
@@ -132,6 +135,7 @@ def _with(view: MarketView, rules: MarketRules) -> MarketView:
         view,
         min_order_size=rules.min_order_size or view.min_order_size,
         tick_size=rules.tick_size or view.tick_size,
+        fee=rules.fee or view.fee,
     )
 
 

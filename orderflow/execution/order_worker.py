@@ -39,6 +39,7 @@ from orderflow.execution.orders import OrderDesk
 from orderflow.execution.strategies import StrategyState
 from orderflow.execution.switch import retry_after_wait
 from orderflow.signals.decide import Decision
+from orderflow.signals.sizing import decision_fee
 from orderflow.signals.views import MarketView, OpenPosition, TradeView
 
 log = logging.getLogger(__name__)
@@ -239,6 +240,7 @@ class OrderWorker:
                 await position_queries.set_signal_status(conn, signal_id, "SKIPPED", refused)
             return
         assert decision.price is not None and market.last_price is not None
+        fee = decision_fee(market, state.settings)  # the schedule the decision priced with
         request = OrderRequest(
             strategy=state.name,
             token_id=job.trade.token_id,
@@ -247,7 +249,8 @@ class OrderWorker:
             shares=decision.shares,
             observed_price=market.last_price,
             market_id=job.trade.market_id,
-            fee_rate=Decimal(repr(state.settings.taker_fee_rate)),
+            fee_rate=fee.rate,
+            fee_exponent=fee.exponent,
             expires_in_secs=state.settings.order_ttl_secs,
         )
         try:

@@ -7,10 +7,12 @@ account's trades (the orders it names are in doubt), one order's lookup, one tok
 These checks refuse what parses but cannot be true:
 
 * a market's rules (``GET /book``, or the minimum a refusal states): a tick that is none of the
-  CLOB's (:data:`CLOB_TICKS`), a minimum order size not in (0, :data:`MAX_MIN_ORDER_SIZE`]. The
-  whole answer is refused (read again after the failed-read pause; the strategy's settings
-  meanwhile): a tick of 0.3 priced a 0.25 ask at 0.30, and a minimum of 10⁹ shares held every
-  position to resolution;
+  CLOB's (:data:`CLOB_TICKS`), a minimum order size not in (0, :data:`MAX_MIN_ORDER_SIZE`]; its
+  fee schedule (``GET /clob-markets``): a rate outside [0, 1], an exponent outside
+  [1, :data:`MAX_FEE_EXPONENT`] (a fee per share above ``p(1 - p)``, which fills are checked
+  against). The whole answer is refused (read again after the failed-read pause; the strategy's
+  settings meanwhile): a tick of 0.3 priced a 0.25 ask at 0.30, and a minimum of 10⁹ shares
+  held every position to resolution;
 * a fill of one of our orders (a placement's answer, ``GET /data/trades``): shares not
   positive, a price outside (0, 1) or beyond the order's limit (a BUY above it, a SELL below),
   a fee that is negative or above a rate of 1, more shares than the order has left. That fill
@@ -46,6 +48,8 @@ _refused = meter("orderflow.execution").create_counter(
     description="Exchange answers refused as impossible (a market's rules, a fill), by what",
 )
 
+# The largest fee exponent believed (Polymarket's schedules: 1, or 2 for some categories).
+MAX_FEE_EXPONENT = Decimal(4)
 # The CLOB's ticks: the SDK builds orders on these only (polymarket's _ALLOWED_TICK_SIZES).
 CLOB_TICKS = frozenset(Decimal(t) for t in ("0.1", "0.01", "0.005", "0.0025", "0.001", "0.0001"))
 _MAX_MIN = Decimal(repr(MAX_MIN_ORDER_SIZE))
@@ -76,6 +80,9 @@ def minimum_problem(minimum: Decimal) -> str | None:
 
 def rules_problem(rules: MarketRules) -> str | None:
     """Why a market's stated rules cannot be the CLOB's (None: they can)."""
+    fee = rules.fee
+    if fee is not None and not (0 <= fee.rate <= 1 and 1 <= fee.exponent <= MAX_FEE_EXPONENT):
+        return f"fee schedule rate {fee.rate}, exponent {fee.exponent} out of bounds"
     if rules.tick_size is not None and rules.tick_size not in CLOB_TICKS:
         return f"tick_size {rules.tick_size} is none of the CLOB's"
     if rules.min_order_size is not None:

@@ -16,7 +16,14 @@ from typing import Any, Literal
 from orderflow.signals.model import confidence, win_probability
 from orderflow.signals.risk import Reason, book_gates, market_gates
 from orderflow.signals.rules import SignalType, classify, price_drop
-from orderflow.signals.sizing import Sizing, below_min_buy, dec, min_order_shares, size_position
+from orderflow.signals.sizing import (
+    Sizing,
+    below_min_buy,
+    dec,
+    decision_fee,
+    min_order_shares,
+    size_position,
+)
 from orderflow.signals.views import MarketView, StrategyBook, TradeView, WalletView
 from orderflow.strategy.settings import StrategySettings
 
@@ -132,6 +139,7 @@ def evaluate(
         return refuse(gate, confidence=conf, win_probability=p)
     assert market.last_price is not None  # market_gates refused otherwise
     tick = market.tick_size or dec(settings.tick_size)
+    fee = decision_fee(market, settings)
     sizing = size_position(
         p,
         market.last_price,
@@ -139,6 +147,7 @@ def evaluate(
         bankroll=book.bankroll,
         market_exposure=book.market_exposure(market.market_id),
         tick=tick,
+        fee=fee,
     )
     inputs["sizing"] = {
         "price": str(sizing.price),
@@ -147,6 +156,8 @@ def evaluate(
         "stake_usd": str(sizing.stake_usd),
         "shares": str(sizing.shares),
         "capped_by": list(sizing.capped_by),
+        "fee_rate": str(fee.rate),
+        "fee_exponent": str(fee.exponent),
     }
     extra: dict[str, Any] = {"confidence": conf, "win_probability": p, "sizing": sizing}
     if sizing.kelly_f <= 0:

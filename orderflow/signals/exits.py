@@ -35,7 +35,14 @@ from decimal import ROUND_FLOOR, Decimal
 from orderflow.signals.decide import Decision
 from orderflow.signals.risk import Reason
 from orderflow.signals.rules import SignalType
-from orderflow.signals.sizing import USDC_STEP, Sizing, dec, fee_per_share, min_order_shares
+from orderflow.signals.sizing import (
+    USDC_STEP,
+    Sizing,
+    dec,
+    decision_fee,
+    fee_per_share,
+    min_order_shares,
+)
 from orderflow.signals.views import MarketView, StrategyBook, TradeView
 from orderflow.strategy.settings import StrategySettings
 
@@ -169,9 +176,10 @@ def exit_decision(
         return Decision(signal, "SKIPPED", Reason.EXIT_BELOW_MIN_SIZE, inputs=inputs, side="SELL")
     tick = market.tick_size or dec(settings.tick_size)
     price = exit_price(market.last_price or trade.price, settings, tick)
+    fee = decision_fee(market, settings)
     sizing = Sizing(
         price=price,
-        all_in_price=price - fee_per_share(price, dec(settings.taker_fee_rate)),
+        all_in_price=price - fee_per_share(price, fee.rate, fee.exponent),
         kelly_f=Decimal(0),
         stake_usd=Decimal(0),
         shares=held.shares,

@@ -4,7 +4,9 @@ A share bought at price q pays 1 if it wins (probability p) and 0 otherwise. The
 bankroll to stake is ``f* = (p - q) / (1 - q)``; we stake ``f* x kelly_fraction x bankroll``,
 nothing when ``f* <= 0``, at most ``max_position_usd`` and at most what the market's exposure cap
 leaves. q is the *all-in* price we expect to pay: the observed price plus slippage rounded up to the
-market's tick, plus the taker fee per share (``rate x q x (1 - q)``). Shares are rounded down to
+market's tick, plus the taker fee per share (``rate x (q x (1 - q))^exponent``: the market's own
+schedule when the exchange stated one, else the strategy's ``taker_fee_rate`` with exponent 1,
+:func:`decision_fee`). Shares are rounded down to
 0.01 and must reach the market's minimum order size, and the order at least $1
 (:data:`MIN_BUY_USDC`, the CLOB's minimum for a marketable BUY).
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 
-from orderflow.signals.views import MarketView
+from orderflow.signals.views import FeeSchedule, MarketView
 from orderflow.strategy.settings import StrategySettings
 
 SHARE_STEP = Decimal("0.01")
@@ -60,13 +62,25 @@ def entry_price(observed: Decimal, settings: StrategySettings, tick: Decimal) ->
     return min(max(price, tick), 1 - tick)
 
 
-def fee_per_share(price: Decimal, rate: Decimal) -> Decimal:
-    return rate * price * (1 - price)
+def fee_per_share(price: Decimal, rate: Decimal, exponent: Decimal = Decimal(1)) -> Decimal:
+    """``rate x (p x (1 - p))^exponent``: the official SDK's platform fee per share
+    (``adjust_buy_amount_for_fees``)."""
+    return rate * (price * (1 - price)) ** exponent
 
 
-def taker_fee(shares: Decimal, price: Decimal, rate: Decimal) -> Decimal:
-    """The CLOB V2 taker fee in collateral: ``shares x rate x p x (1 - p)``."""
-    return (shares * fee_per_share(price, rate)).quantize(USDC_STEP)
+def taker_fee(
+    shares: Decimal, price: Decimal, rate: Decimal, exponent: Decimal = Decimal(1)
+) -> Decimal:
+    """The CLOB V2 taker fee in collateral: ``shares x rate x (p x (1 - p))^exponent``."""
+    return (shares * fee_per_share(price, rate, exponent)).quantize(USDC_STEP)
+
+
+def decision_fee(market: MarketView, settings: StrategySettings) -> FeeSchedule:
+    """The fee schedule a decision prices with: the market's own when the exchange stated one
+    (live), else the strategy's ``taker_fee_rate`` with exponent 1 (paper, the backtest, a
+    market stating none, a read that failed: the conservative side for an entry, which it
+    charges more than nothing)."""
+    return market.fee or FeeSchedule(dec(settings.taker_fee_rate))
 
 
 def kelly_fraction_of_bankroll(p: float, q: Decimal) -> Decimal:
@@ -95,9 +109,12 @@ def size_position(
     bankroll: Decimal,
     market_exposure: Decimal,
     tick: Decimal,
+    fee: FeeSchedule | None = None,
 ) -> Sizing:
+    """``fee``: the market's schedule (:func:`decision_fee`); None: the strategy's rate."""
     price = entry_price(observed, settings, tick)
-    all_in = price + fee_per_share(price, dec(settings.taker_fee_rate))
+    schedule = fee or FeeSchedule(dec(settings.taker_fee_rate))
+    all_in = price + fee_per_share(price, schedule.rate, schedule.exponent)
     f = kelly_fraction_of_bankroll(p, all_in)
     capped: list[str] = []
     if f > MAX_KELLY:

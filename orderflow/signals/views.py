@@ -73,6 +73,15 @@ class WalletView:
 
 
 @dataclass(frozen=True, slots=True)
+class FeeSchedule:
+    """A taker fee schedule: ``shares x rate x (p(1 - p))^exponent`` in collateral (the CLOB
+    V2's, as the official SDK applies a market's ``GET /clob-markets`` ``fd``)."""
+
+    rate: Decimal
+    exponent: Decimal = Decimal(1)
+
+
+@dataclass(frozen=True, slots=True)
 class MarketView:
     """The traded token's market at decision time.
 
@@ -82,6 +91,8 @@ class MarketView:
     the token during the panic-sell look-back window before the triggering fill (None when it did
     not trade then). ``resolves_at`` is the
     scheduled end when a source knows it (on-chain data does not: then None).
+    ``fee``: the market's own taker fee schedule when the exchange stated one (live: read per
+    market, :mod:`orderflow.execution.market_rules`); None: the strategy's ``taker_fee_rate``.
     ``leader_exited``: the fill's wallet has sold the token since the fill (a later stored
     SELL of it): a leader followed on that BUY would be followed into a position it has left.
     """
@@ -95,6 +106,7 @@ class MarketView:
     tick_size: Decimal | None = None
     min_order_size: Decimal | None = None
     leader_exited: bool = False
+    fee: FeeSchedule | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,9 @@ class Market:
     bids: dict[int, Decimal] = field(default_factory=dict)
     bid_sizes: dict[int, Decimal] = field(default_factory=dict)
     min_size: Decimal = Decimal(5)
+    # The market's taker fee schedule (rate r, exponent e: fee = shares x r x (p(1 - p))^e), as
+    # GET /clob-markets/{condition} states it (``fd``); None: the market states none.
+    fee: tuple[Decimal, Decimal] | None = None
     # The makers' orders resting at the level, in queue order (absent: one maker): a match takes
     # them in turn, one trade each.
     ask_lots: dict[int, list[Decimal]] = field(default_factory=dict)
@@ -248,6 +251,9 @@ class ClobExchange:
         trade_id = f"trade-{next(self._ids)}-{secrets.token_hex(4)}"
         other_side = "SELL" if side == "BUY" else "BUY"
         market = self.markets[token]
+        # The trade's fee_rate_bps: the market's rate r in bps (the SDK gives the field no
+        # meaning; this is one reading of it), 0 without a schedule.
+        bps = "0" if market.fee is None else str(market.fee[0] * 10_000)
         ours = {
             "order_id": order_id,
             "asset_id": str(token),
@@ -275,7 +281,7 @@ class ClobExchange:
                 "asset_id": str(token),
                 "side": side if taker else other_side,
                 "size": str(shares),
-                "fee_rate_bps": "0",
+                "fee_rate_bps": bps if taker else "0",
                 "price": str(price),
                 "status": "TRADE_STATUS_MATCHED",
                 "match_time": str(now),

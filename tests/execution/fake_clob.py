@@ -13,6 +13,9 @@ trades and their settlement on chain — is :mod:`tests.execution.clob_exchange`
 * ``POST /order``: the order's EIP-712 signature must recover to ``signer``; an EOA order
   (signature type 0) must have ``maker == signer``; ``owner`` = the API key. Its id is the order's
   EIP-712 hash. A refusal is HTTP 400 with the real CLOB's message, HTTP 429 when rate limited;
+* ``GET /markets-by-token/{token}``, ``GET /clob-markets/{condition}``: the market's condition id,
+  and its neg-risk flag, tokens, tick and taker fee schedule (``"fd": {"r", "e"}``, absent for a
+  market without one: ``Market.fee``), as the SDK reads them to build an order;
 * ``GET /book?token_id=``: the token's one-level book with the market's ``min_order_size`` and
   ``tick_size`` (``Market.min_size``, ``Market.tick``), as the real CLOB answers it;
 * ``GET /data/order/{id}``: a fully matched order is gone (the real CLOB answers nothing,
@@ -206,13 +209,14 @@ class FakeClob(ClobFaults, ClobExchange):
         market = next((m for m in self.markets.values() if m.condition_id == cid), None)
         if market is None:
             return self._reject(404, "market not found")
-        return web.json_response(
-            {
-                "nr": market.neg_risk,
-                "t": [{"t": str(t)} for t in market.tokens],
-                "mts": float(market.tick),
-            }
-        )
+        answer: dict[str, Any] = {
+            "nr": market.neg_risk,
+            "t": [{"t": str(t)} for t in market.tokens],
+            "mts": float(market.tick),
+        }
+        if market.fee is not None:  # no "fd" at all for a market without a schedule
+            answer["fd"] = {"r": float(market.fee[0]), "e": float(market.fee[1])}
+        return web.json_response(answer)
 
     async def book(self, request: web.Request) -> web.Response:
         """``GET /book?token_id=``: the token's book as the real CLOB serialises it (decimals

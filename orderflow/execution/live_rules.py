@@ -1,0 +1,128 @@
+"""The live broker's reads of a market's own rules, cached per token
+(:class:`~orderflow.execution.market_rules.RulesCache`, :data:`RULES_TTL_SECS`):
+
+* its minimum order size and tick, from the token's book (``GET /book?token_id=``);
+* its taker fee schedule, as the official SDK reads it to build an order: ``GET
+  /markets-by-token/{token}`` then ``GET /clob-markets/{condition}``, whose ``"fd": {"r", "e"}``
+  the SDK applies as ``shares x r x (p(1 - p))^e`` (no ``fd``: rate 0, no fee). Read through the
+  SDK's own per-market cache (:func:`~orderflow.execution.live_reads.read_fee_schedule`), which
+  the order's build reads again: one read serves both.
+
+A market stating no fee (rate 0, or no ``fd``), a schedule that cannot be one
+(:func:`~orderflow.execution.reply_checks.rules_problem`) or a read that fails leaves ``fee``
+None: the decision prices with the strategy's ``taker_fee_rate`` (exponent 1) — more than the
+nothing the SDK would count, the conservative side for an entry — and a fill from the account's
+trades is booked at the trade's own ``fee_rate_bps`` (exponent 1), as before. A failed fee read
+keeps the schedule known before, if any, and is tried again after ``RULES_RETRY_SECS``; the
+book's rules and the schedule are cached apart: booking a fill reads no book.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+
+from polymarket import AsyncSecureClient, RequestRejectedError
+from polymarket.errors import UnexpectedResponseError
+
+from orderflow.execution.broker import MarketRules
+from orderflow.execution.live_reads import problem_of, read_fee_schedule
+from orderflow.execution.market_rules import RULES_TIMEOUT_SECS, RulesCache
+from orderflow.execution.reply_checks import refuse_reply, rules_problem
+from orderflow.signals.views import FeeSchedule
+
+log = logging.getLogger(__name__)
+
+
+def _busy(exc: Exception) -> bool:
+    """A failed read the exchange was too busy for (no answer, 429, 5xx): no token's read is
+    tried for a while; any other: that token's."""
+    status = exc.status if isinstance(exc, RequestRejectedError) else None
+    return status is None or not 400 <= status < 500 or status in (408, 429)
+
+
+class LiveRules:
+    """``market_rules`` of :class:`~orderflow.execution.live.LiveBroker`: the book's rules in
+    ``rules``, the fee schedules in ``fees`` (a :class:`RulesCache` of their own, so that
+    booking a fill, which needs the schedule alone, never reads a book)."""
+
+    client: AsyncSecureClient
+    rules: RulesCache
+    fees: RulesCache
+    _reading: dict[int, asyncio.Task[MarketRules | None]]
+
+    async def market_rules(self, token_id: int) -> MarketRules | None:
+        rules = await self._book_rules(token_id)
+        fee = await self.market_fee(token_id)
+        if fee is None:
+            return rules
+        return replace(rules or MarketRules(), fee=fee)
+
+    async def market_fee(self, token_id: int) -> FeeSchedule | None:
+        """The token's market's fee schedule, None when it states none or it is not known (a
+        read that failed: not tried again for :data:`RULES_RETRY_SECS`)."""
+        ask, known = self.fees.lookup(token_id)
+        known_fee = None if known is None else known.fee
+        if not ask:
+            return known_fee
+        try:
+            async with asyncio.timeout(RULES_TIMEOUT_SECS):
+                info = await read_fee_schedule(self.client, token_id)
+        except Exception as exc:  # best effort, as the book's read (and paused alike)
+            problem = problem_of(exc) if isinstance(exc, UnexpectedResponseError) else None
+            log.warning(
+                "market fee schedule not read; the strategy's rate applies",
+                extra={"token_id": str(token_id), "error": problem or type(exc).__name__},
+            )
+            self.fees.failed(token_id, busy=problem is None and _busy(exc))
+            return known_fee
+        stated = MarketRules(fee=FeeSchedule(info.rate, info.exponent) if info.rate else None)
+        problem = rules_problem(stated)
+        if problem is not None:
+            refuse_reply("market fee schedule", problem, token_id=str(token_id))
+            self.fees.failed(token_id, busy=False)
+            return known_fee
+        self.fees.store(token_id, stated)
+        return stated.fee
+
+    async def _book_rules(self, token_id: int) -> MarketRules | None:
+        ask, known = self.rules.lookup(token_id)
+        if not ask:
+            return known
+        # One read per token at a time: the trading loop and maintenance ask before taking
+        # the decision lock, and may ask for the same token at once.
+        reading = self._reading.get(token_id)
+        if reading is None:
+            reading = asyncio.create_task(self._read_rules(token_id, known))
+            self._reading[token_id] = reading
+            reading.add_done_callback(lambda _: self._reading.pop(token_id, None))
+        return await asyncio.shield(reading)  # a waiter cancelled: the read goes on, cached
+
+    async def _read_rules(self, token_id: int, known: MarketRules | None) -> MarketRules | None:
+        try:
+            async with asyncio.timeout(RULES_TIMEOUT_SECS):
+                book = await self.client.get_order_book(token_id=str(token_id))
+        except UnexpectedResponseError as exc:
+            # The exchange answered, with a book that does not parse: this token's read failed,
+            # not the exchange (it used to pause every token's reads for a minute).
+            problem = problem_of(exc)
+        except Exception as exc:  # best effort: nothing of it reaches the trading loop
+            # A failed read (error, rate limit, no answer) falls back to what was known, else
+            # to the strategy's settings; the exchange's refusal handles the rest.
+            self.rules.failed(token_id, busy=_busy(exc))
+            log.warning(
+                "market rules not read; the strategy's minimum applies",
+                extra={"token_id": str(token_id), "error": type(exc).__name__},
+            )
+            return known
+        else:
+            rules = MarketRules(min_order_size=book.min_order_size, tick_size=book.tick_size)
+            impossible = rules_problem(rules)  # refused like a book that does not parse
+            if impossible is None:
+                self.rules.store(token_id, rules)
+                return rules
+            problem = impossible
+        refuse_reply("market rules", problem, token_id=str(token_id))
+        self.rules.failed(token_id, busy=False)  # this token's read, not the exchange, failed
+        return known

@@ -1,0 +1,156 @@
+"""A live entry is sized, and its fills booked, on the traded market's own fee schedule.
+
+The official SDK reads a market's taker fee schedule from ``GET /clob-markets/{condition}``
+(``"fd": {"r": rate, "e": exponent}``; no ``fd``: rate 0) and applies it as
+``shares x r x (p(1 - p))^e`` (``adjust_buy_amount_for_fees``). The executor used one
+strategy-wide rate with the exponent 1 everywhere: in a market charging r = 0.25, e = 2 (a
+schedule one public page gives crypto markets) at p = 0.5 it sized with 0.03 x 0.25 = 0.0075 a
+share where the schedule charges 0.25 x 0.0625 = 0.015625 (the edge overstated), and booked a
+fill from the account's trades at the trade's ``fee_rate_bps`` (2500) x 0.25 = 0.0625 a share,
+four times the schedule's. A market without a schedule, or one whose schedule cannot be read,
+keeps the strategy's rate (sizing) and the trade's rate (booking), as before. Live mode against
+the CLOB stand-in, which serves the schedule as the real CLOB does."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import asyncpg
+import pytest
+from polymarket._internal.actions.orders.market import adjust_buy_amount_for_fees
+from polymarket._internal.actions.orders.market_data import PlatformFeeInfo
+
+from orderflow.execution.live import LiveBroker
+from orderflow.signals.sizing import fee_per_share, taker_fee
+from tests.execution.conftest import TOKEN_YES, follow, signal_outcomes
+from tests.execution.fake_clob import FakeClob
+from tests.execution.livekit import live_executor, live_strategy
+
+STEP = Decimal("0.000001")
+CRYPTO = (Decimal("0.25"), Decimal(2))  # r, e
+STRATEGY_RATE = 0.03
+
+
+def _per_share(price: Decimal, rate: Decimal, exponent: Decimal) -> Decimal:
+    """The SDK's fee per share (``adjust_buy_amount_for_fees``): r x (p(1 - p))^e."""
+    return rate * (price * (1 - price)) ** exponent
+
+
+@pytest.mark.parametrize(
+    ("price", "rate", "exponent"),
+    [("0.5", "0.25", "2"), ("0.71", "0.03", "1"), ("0.2", "0.07", "1"), ("0.93", "0.25", "2")],
+)
+def test_the_fee_per_share_is_the_sdks(price: str, rate: str, exponent: str) -> None:
+    """Our fee per share is the one the SDK spends by: its ``adjust_buy_amount_for_fees``
+    shrinks a spend that cannot pay the fee to ``spend / (1 + fee per share / p)``."""
+    p, r, e = Decimal(price), Decimal(rate), Decimal(exponent)
+    spend = Decimal(100)
+    amount = adjust_buy_amount_for_fees(
+        amount=spend, price=p, max_spend=spend, fee=PlatformFeeInfo(rate=r, exponent=e)
+    )
+    sdk_per_share = (spend / amount - 1) * p
+    assert abs(fee_per_share(p, r, e) - sdk_per_share) < Decimal("1e-20")
+
+
+def test_the_fill_checked_on_chain() -> None:
+    """BUY 5 shares at 0.71, fee 0.03088 pUSD on chain (tests/chain/test_decode.py): r = 0.03,
+    e = 1 (our micro-dollar rounding: 0.030885)."""
+    assert taker_fee(Decimal(5), Decimal("0.71"), Decimal("0.03")) == Decimal("0.030885")
+    assert taker_fee(Decimal(5), Decimal("0.5"), Decimal("0.25"), Decimal(2)) == Decimal("0.078125")
+
+
+async def _entry(
+    pool: asyncpg.Pool, dsn: str, live: LiveBroker
+) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
+    """A live strategy (taker rate 0.03, no slippage) follows a whale's buy of YES at 0.50 (the
+    ask: the entry matches at placement); its signal and its booked fills after two passes."""
+    await live_strategy(pool, taker_fee_rate=STRATEGY_RATE, paper_slippage_bps=0.0)
+    ex = live_executor(pool, dsn, live)
+    order = await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    assert order is not None, await signal_outcomes(pool)
+    await ex.maintenance()  # fills the placement did not report: from the account's trades
+    await ex.maintenance()
+    signal = await pool.fetchrow("SELECT * FROM orderflow_signals WHERE side = 'BUY'")
+    fills = list(await pool.fetch("SELECT * FROM orderflow_fills ORDER BY id"))
+    return signal, fills
+
+
+async def test_an_entry_is_sized_and_its_placement_fill_booked_on_the_markets_schedule(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    clob.markets[TOKEN_YES].fee = CRYPTO
+    signal, fills = await _entry(pool, dsn, live)
+    sizing = signal["inputs"]["sizing"]
+    price = Decimal(sizing["price"])
+    assert price == Decimal("0.50")
+    per_share = _per_share(price, *CRYPTO)  # 0.015625
+    assert Decimal(sizing["all_in_price"]) == price + per_share, sizing
+    [fill] = fills
+    assert fill["fee"] == (fill["shares"] * per_share).quantize(STEP), dict(fill)
+
+
+async def test_a_fill_from_the_accounts_trades_is_booked_on_the_markets_schedule(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The placement answer names no trade: the fill is booked from ``GET /data/trades``, whose
+    trade states ``fee_rate_bps`` 2500; the fee is the schedule's, with its exponent."""
+    clob.markets[TOKEN_YES].fee = CRYPTO
+    clob.placement_patch = {"tradeIDs": []}
+    _, fills = await _entry(pool, dsn, live)
+    [fill] = fills
+    assert "," not in fill["fill_key"] and fill["price"] == Decimal("0.50")
+    per_share = _per_share(fill["price"], *CRYPTO)
+    assert fill["fee"] == (fill["shares"] * per_share).quantize(STEP), dict(fill)
+
+
+async def test_a_market_without_a_schedule_keeps_the_strategys_rate(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """No ``fd``: the SDK counts no fee; the decision keeps the strategy's rate (more than
+    none: the conservative side for an entry), and so does the placement fill, as before."""
+    assert clob.markets[TOKEN_YES].fee is None
+    signal, fills = await _entry(pool, dsn, live)
+    sizing = signal["inputs"]["sizing"]
+    price = Decimal(sizing["price"])
+    per_share = _per_share(price, Decimal(str(STRATEGY_RATE)), Decimal(1))
+    assert Decimal(sizing["all_in_price"]) == price + per_share, sizing
+    [fill] = fills
+    assert fill["fee"] == (fill["shares"] * per_share).quantize(STEP), dict(fill)
+
+
+async def test_a_schedule_that_cannot_be_read_falls_back_to_the_strategys_rate(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """``GET /clob-markets`` answers 503 once (the decision's read): the entry is sized at the
+    strategy's rate and still goes out (the SDK reads the market again to build the order)."""
+    clob.markets[TOKEN_YES].fee = CRYPTO
+    clob.fail("GET", "/clob-markets/", 503, times=1)
+    signal, fills = await _entry(pool, dsn, live)
+    sizing = signal["inputs"]["sizing"]
+    price = Decimal(sizing["price"])
+    per_share = _per_share(price, Decimal(str(STRATEGY_RATE)), Decimal(1))
+    assert Decimal(sizing["all_in_price"]) == price + per_share, sizing
+    assert len(fills) == 1
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [(Decimal(3), Decimal(2)), (Decimal("0.25"), Decimal(0)), (Decimal("0.25"), Decimal(9))],
+    ids=["rate-3", "exponent-0", "exponent-9"],
+)
+async def test_a_schedule_that_cannot_be_is_refused(
+    pool: asyncpg.Pool,
+    dsn: str,
+    clob: FakeClob,
+    live: LiveBroker,
+    schedule: tuple[Decimal, Decimal],
+) -> None:
+    """A rate above 1, an exponent under 1 (a fee per share above ``p(1 - p)``, what fills are
+    checked against) or far above 2: refused, the strategy's rate applies."""
+    clob.markets[TOKEN_YES].fee = schedule
+    signal, _ = await _entry(pool, dsn, live)
+    sizing = signal["inputs"]["sizing"]
+    price = Decimal(sizing["price"])
+    per_share = _per_share(price, Decimal(str(STRATEGY_RATE)), Decimal(1))
+    assert Decimal(sizing["all_in_price"]) == price + per_share, sizing
+    assert (sizing["fee_rate"], sizing["fee_exponent"]) == ("0.03", "1")
