@@ -28,6 +28,7 @@ from tests.execution.conftest import (
     add_trade,
     add_wallet,
     executor_settings,
+    follow,
 )
 from tests.execution.fake_clob import FakeClob
 
@@ -87,6 +88,16 @@ def live_executor(
         desk=desk(pool, brokers, clock=clock),
         clock=clock,
     )
+
+
+async def holding_yes(pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: Broker) -> Executor:
+    """A live strategy that followed a whale's buy of YES at 0.50 (the ask: filled at once) and
+    holds it, the book bidding 0.49 for its exit; the leader has not sold yet."""
+    await live_strategy(pool)
+    clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.49")
+    ex = live_executor(pool, dsn, live)
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    return ex
 
 
 async def new_market(

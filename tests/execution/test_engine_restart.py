@@ -13,7 +13,6 @@ left was then held for an hour more. A 503 cancel-only was an order in doubt unt
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 
 import asyncpg
 
@@ -21,7 +20,7 @@ from orderflow.execution.live import LiveBroker
 from orderflow.signals.exits import REFUSED_IN_A_ROW
 from tests.execution.conftest import TOKEN_YES, add_trade, signal_outcomes
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import Clock, age_exits, live_executor, live_strategy
+from tests.execution.livekit import age_exits, holding_yes
 
 TOO_EARLY = 425  # the matching engine is restarting
 
@@ -33,14 +32,7 @@ def _exit_posts(clob: FakeClob) -> int:
 async def test_an_exit_refused_while_the_matching_engine_restarts_is_not_made_hourly(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
 ) -> None:
-    await live_strategy(pool)
-    clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.49")
-    clock = Clock()
-    ex = live_executor(pool, dsn, live, clock=clock)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # ask 0.50: fills at once
-    await ex.catch_up()
+    ex = await holding_yes(pool, dsn, clob, live)
     assert await signal_outcomes(pool) == [("BUY", "EXECUTED", "filled")]
     restart = clob.fail("POST", "/order", TOO_EARLY, times=REFUSED_IN_A_ROW)
     async with pool.acquire() as conn:
@@ -77,14 +69,7 @@ async def test_an_exit_refused_while_the_exchange_is_cancel_only_is_tried_again_
     after the order was processed): the exit's intent was asked about until its expiry (the
     strategy's ``order_ttl_secs``, 5 minutes to 7 days) and, counting as an exit under way,
     held every next try of the exit back as long. The exchange said it accepted no order."""
-    await live_strategy(pool)
-    clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.49")
-    clock = Clock()
-    ex = live_executor(pool, dsn, live, clock=clock)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # ask 0.50: fills at once
-    await ex.catch_up()
+    ex = await holding_yes(pool, dsn, clob, live)
     restricted = clob.fail("POST", "/order", 503, times=1)
     restricted.body = {"error": CANCEL_ONLY}
     async with pool.acquire() as conn:

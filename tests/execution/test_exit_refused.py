@@ -15,7 +15,7 @@ from orderflow.execution.live import LiveBroker
 from orderflow.signals.exits import REFUSED_IN_A_ROW
 from tests.execution.conftest import TOKEN_YES, add_trade, signal_outcomes
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import Clock, age_exits, live_executor, live_strategy
+from tests.execution.livekit import age_exits, holding_yes
 
 
 def _exit_posts(clob: FakeClob) -> int:
@@ -29,14 +29,7 @@ async def test_an_exit_refused_again_and_again_is_tried_hourly(
     live: LiveBroker,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    await live_strategy(pool)
-    clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.49")
-    clock = Clock()
-    ex = live_executor(pool, dsn, live, clock=clock)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # ask 0.50: fills at once
-    await ex.catch_up()
+    ex = await holding_yes(pool, dsn, clob, live)
     assert await signal_outcomes(pool) == [("BUY", "EXECUTED", "filled")]
     clob.holdings[TOKEN_YES] = Decimal(0)  # the shares are not in the wallet: every SELL refused
     async with pool.acquire() as conn:

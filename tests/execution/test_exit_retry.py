@@ -12,7 +12,7 @@ import asyncpg
 from orderflow.execution.live import LiveBroker
 from tests.execution.conftest import TOKEN_YES, add_trade, follow, signal_outcomes
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import Clock, age_exits, live_executor, live_strategy
+from tests.execution.livekit import Clock, age_exits, holding_yes, live_executor, live_strategy
 
 
 async def _position(pool: asyncpg.Pool) -> tuple[str, Decimal]:
@@ -23,11 +23,7 @@ async def _position(pool: asyncpg.Pool) -> tuple[str, Decimal]:
 async def test_an_exit_refused_by_a_rate_limit_is_tried_again_after_a_pause(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
 ) -> None:
-    await live_strategy(pool)
-    clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.49")
-    clock = Clock()
-    ex = live_executor(pool, dsn, live, clock=clock)
-    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")  # ask 0.50: fills at once
+    ex = await holding_yes(pool, dsn, clob, live)
     assert await signal_outcomes(pool) == [("BUY", "EXECUTED", "filled")]
     clob.fail("POST", "/order", 429, times=1)
     async with pool.acquire() as conn:
