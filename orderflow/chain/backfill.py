@@ -44,7 +44,7 @@ from orderflow.chain.backfill_headers import (
     Reorganised,
     block_rows,
 )
-from orderflow.chain.backfill_read import RangeReader, ReadRange
+from orderflow.chain.backfill_read import LAG_CHECK_BLOCKS, RangeReader, ReadRange, ReplyBehind
 from orderflow.chain.capped_logs import KNOWN_RESULT_CAPS, resolve_whole
 from orderflow.chain.checkpoints import Checkpoint
 from orderflow.chain.contracts import ChainAddresses
@@ -83,6 +83,8 @@ class BackfillReport:
     cap_splits: int = 0  # replies at a result cap, split and read again
     narrowed_blocks: int = 0  # single blocks at a result cap, read by narrower filters
     capped_blocks: int = 0  # single blocks still at a result cap, taken as returned
+    behind: int = 0  # replies short of a block's logs (a lagging backend): read again
+    bloom_false_positives: int = 0  # blocks whose bloom matched, none of our logs by hash
     range_sizes: list[int] = field(default_factory=list)
 
 
@@ -173,7 +175,7 @@ class Backfiller:
         """
         report = BackfillReport(from_block, to_block)
         folds = FoldSchedule() if bulk else None
-        self._reader.restart(to_block - self.verify_depth + 1)
+        self._reader.restart(to_block - self.verify_depth + 1, to_block - LAG_CHECK_BLOCKS + 1)
         queue: asyncio.Queue[ReadRange | Exception | None] = asyncio.Queue()
         slots = asyncio.Semaphore(1 + _AHEAD)  # the range being stored and those read ahead
         reader = asyncio.create_task(self._read_all(from_block, to_block, report, queue, slots))
@@ -258,12 +260,19 @@ class Backfiller:
                 return await self._reader.read(start, end)
             except Reorganised as exc:
                 report.refetches += 1
+                behind = isinstance(exc, ReplyBehind)
+                report.behind += behind
+                if self.metrics and behind:
+                    self.metrics.getlogs_behind.add(1)
                 if attempt == _REFETCHES:
                     raise RetryableRpcError(
                         f"blocks {start}-{end} kept changing while read ({exc}); retrying later"
                     ) from None
                 log.warning(
-                    "the chain reorganised while a range was read: reading it again",
+                    "an eth_getLogs reply was short of a block's logs (a node behind the head "
+                    "answered): reading it again"
+                    if behind
+                    else "the chain reorganised while a range was read: reading it again",
                     extra={"from_block": start, "to_block": end, "reason": str(exc)},
                 )
                 await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
@@ -316,6 +325,7 @@ class Backfiller:
         report.cap_splits += item.splits
         report.narrowed_blocks += item.narrowed_blocks
         report.capped_blocks += item.capped_blocks
+        report.bloom_false_positives += item.bloom_false_positives
         report.fills += len(batch.fills) + (rows.fill_count if rows is not None else 0)
         report.dead_letters += len(batch.dead_letters)
         report.conditions += len(batch.conditions)
@@ -325,6 +335,7 @@ class Backfiller:
             self.metrics.getlogs_cap_splits.add(item.splits)
             self.metrics.getlogs_narrowed_blocks.add(item.narrowed_blocks)
             self.metrics.getlogs_capped_blocks.add(item.capped_blocks)
+            self.metrics.bloom_false_positives.add(item.bloom_false_positives)
         for dead in batch.dead_letters:
             log.warning(
                 "undecodable log kept as a dead letter",

@@ -148,10 +148,12 @@ async def verified_headers(
     with_end: bool,
     recent_from: int,
     below: Header | None,
+    more: Iterable[int] = (),
 ) -> dict[int, Header]:
     """Headers (fetched after the logs ``raws`` of [start, end]) of the blocks from
     ``recent_from`` up holding logs, and of ``end`` when ``with_end``.
 
+    ``more``: further blocks of the range whose headers are wanted (their blooms are checked).
     ``below``: the header held for block ``start - 1`` (None: none can still reorganise); the
     node must still have it, else RetryableRpcError (what is stored below is of the old chain).
     Raises Reorganised when a log's blockHash is not its block's hash any more.
@@ -159,6 +161,7 @@ async def verified_headers(
     wanted = {n for r in raws if (n := block_of(r)) is not None and n >= recent_from}
     if with_end:
         wanted.add(end)
+    wanted.update(more)
     if below is not None:
         wanted.add(below.number)
     fetched = await headers_by_number(client, wanted)

@@ -8,12 +8,20 @@ the backfill reads the range again; so does an end block that is not the one rea
 logs), checks that the block just below it is still the one held,
 gives every log its block's time and decodes the range (fills and matches rendered for COPY, in
 a worker thread).
+
+A reply can also be short without any reorg: a load-balanced provider may answer eth_getLogs
+from a backend that lags the one answering the headers, and such a backend answers an empty or
+partial list for the blocks it has not reached, without an error. So the headers of the run's
+top :data:`LAG_CHECK_BLOCKS` blocks are fetched too, and a block whose ``logsBloom`` may hold a
+log of the filter while the reply has none of it is read again by its hash (one eth_getLogs):
+logs there mean the reply was short (``ReplyBehind``: the range is read again), none mean a
+bloom false positive (counted, the range is taken).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,10 +30,12 @@ from opentelemetry.trace import Tracer
 from orderflow.chain.backfill_headers import (
     HeaderCache,
     Reorganised,
+    block_of,
     fill_timestamps,
     unflagged,
     verified_headers,
 )
+from orderflow.chain.bloom import may_match
 from orderflow.chain.capped_logs import get_logs_whole
 from orderflow.chain.contracts import TOPIC_CONDITION_PREPARATION, ChainAddresses
 from orderflow.chain.decode_workers import Chunk, decode_raws
@@ -50,6 +60,48 @@ class ReadRange:
     narrowed_blocks: int = 0  # single blocks at a result cap, read by narrower filters
     capped_blocks: int = 0  # single blocks still at a result cap, taken as returned
     capped: list[DeadLetter] = field(default_factory=list)  # their dead letters
+    bloom_false_positives: int = 0  # blocks whose bloom matched, read by hash: none of our logs
+
+
+LAG_CHECK_BLOCKS = 32
+"""The top blocks of a backfill run whose headers are fetched and whose bloom is checked
+against the reply: a backend lagging the head by up to this many blocks plus the confirmations
+(64 s on Polygon) is caught whichever of those blocks hold our logs."""
+
+
+class ReplyBehind(Reorganised):
+    """An eth_getLogs reply left out the logs of a block that holds some (read by its hash):
+    a backend behind the chain's head answered. Read again, like a reorg."""
+
+
+async def bloom_false_positives(
+    client: EthClient,
+    headers: Mapping[int, Header],
+    raws: Sequence[Mapping[str, Any]],
+    numbers: range,
+    log_filter: dict[str, object],
+) -> int:
+    """Check the reply ``raws`` against the blooms of ``headers`` (fetched after it) of the
+    blocks ``numbers``: a block whose bloom may hold a log of ``log_filter`` and of which the
+    reply has none is read by its hash. Raises ReplyBehind when that read finds logs; returns
+    how many such blocks held none (bloom false positives)."""
+    with_logs = {block_of(r) for r in raws}
+    suspects = [
+        h
+        for n in numbers
+        if n not in with_logs
+        and (h := headers.get(n)) is not None
+        and h.logs_bloom is not None
+        and may_match(h.logs_bloom, log_filter)
+    ]
+    for header in suspects:
+        found = await client.get_logs_of_block(header.hash, log_filter)
+        if found:
+            raise ReplyBehind(
+                f"the eth_getLogs reply had no log of block {header.number}, which holds "
+                f"{len(found)} (read by its hash): the node that answered was behind"
+            )
+    return len(suspects)
 
 
 class RangeReader:
@@ -87,11 +139,14 @@ class RangeReader:
         self._filter = log_filter
         self._tracer = tracer
         self._verify_from = 0
+        self._lag_from = 0
         self._previous_end: Header | None = None  # the end header of the range read last
 
-    def restart(self, verify_from: int) -> None:
-        """A new run: blocks from ``verify_from`` up are checked; no range read yet."""
+    def restart(self, verify_from: int, lag_from: int | None = None) -> None:
+        """A new run: blocks from ``verify_from`` up are checked, and from ``lag_from`` up
+        (the run's top blocks, ``end_headers`` only) every block's bloom; no range read yet."""
         self._verify_from = verify_from
+        self._lag_from = lag_from if lag_from is not None and self.end_headers else 1 << 62
         self._previous_end = None
 
     def _held_below(self, start: int) -> Header | None:
@@ -132,12 +187,20 @@ class RangeReader:
                 with_end=self.end_headers,
                 recent_from=self._verify_from,
                 below=self._held_below(start),
+                more=range(max(start, self._lag_from), end + 1),
             )
             if checked and (before is None or before.hash != verified[end].hash):
                 raise Reorganised(
                     f"block {end} was {before.hash if before else 'not there'} before the "
                     f"eth_getLogs of {start}-{end} and is {verified[end].hash} after it"
                 )
+            false_positives = await bloom_false_positives(
+                self.client,
+                verified,
+                raws,
+                range(max(start, self._lag_from), end + 1),
+                self._filter,
+            )
             for header in verified.values():
                 self.headers.put(header)
             self._previous_end = verified.get(end)
@@ -167,4 +230,5 @@ class RangeReader:
             len(whole.narrowed),
             len(whole.capped_blocks),
             capped,
+            false_positives,
         )

@@ -52,6 +52,22 @@ class IngestMetrics:
                 "address, then per topic0"
             ),
         )
+        self.getlogs_behind = meter.create_counter(
+            "orderflow_listener_getlogs_behind",
+            unit="{reply}",
+            description=(
+                "eth_getLogs replies without the logs of a block whose bloom matched and that "
+                "holds some read by its hash (a backend behind the head): read again"
+            ),
+        )
+        self.bloom_false_positives = meter.create_counter(
+            "orderflow_listener_bloom_false_positives",
+            unit="{block}",
+            description=(
+                "Blocks whose bloom matched the filter while the reply had none of their logs, "
+                "and a read by hash found none either (a bloom false positive)"
+            ),
+        )
         self.getlogs_capped_blocks = meter.create_counter(
             "orderflow_listener_getlogs_capped_blocks",
             unit="{block}",

@@ -24,10 +24,11 @@ and this one (:class:`EthClient`, :class:`Header`), which also re-exports the tr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from orderflow.chain.bloom import parse_bloom
 from orderflow.chain.fields import FieldError, quantity
 from orderflow.chain.provider_errors import classify, timeout_error
 from orderflow.chain.rpc_http import HttpTransport, Transport, redact_url
@@ -55,6 +56,9 @@ class Header:
     hash: str
     parent_hash: str
     timestamp: datetime
+    # ``logsBloom`` as an integer (bloom.py); None when the node left it out or it is
+    # malformed, and for headers loaded from the database (only the node's are checked).
+    logs_bloom: int | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_rpc(cls, raw: dict[str, Any]) -> Header:
@@ -63,6 +67,7 @@ class Header:
             hash=str(raw["hash"]).lower(),
             parent_hash=str(raw["parentHash"]).lower(),
             timestamp=datetime.fromtimestamp(int(raw["timestamp"], 16), tz=UTC),
+            logs_bloom=parse_bloom(raw.get("logsBloom")),
         )
 
 
@@ -119,6 +124,17 @@ class EthClient:
         if not isinstance(result, list):
             raise RetryableRpcError(f"eth_getLogs on {self.endpoint}: reply is not a list")
         # An entry that is not an object is kept (as a dead letter, by the decoder).
+        return [r if isinstance(r, dict) else {"value": r} for r in result]
+
+    async def get_logs_of_block(
+        self, block_hash: str, log_filter: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """eth_getLogs of one block named by its hash (EIP-234): a node that does not have
+        that block answers an error ("unknown block"), not an empty list."""
+        params = {**log_filter, "blockHash": block_hash}
+        result = await self.transport.request("eth_getLogs", [params])
+        if not isinstance(result, list):
+            raise RetryableRpcError(f"eth_getLogs on {self.endpoint}: reply is not a list")
         return [r if isinstance(r, dict) else {"value": r} for r in result]
 
     async def header_by_number(self, number: int) -> Header | None:

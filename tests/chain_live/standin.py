@@ -96,7 +96,10 @@ async def standin(anvil: Anvil) -> AsyncIterator[StandIn]:
                         pending[body["id"]] = "eth_subscribe:logs"
                     if method == "eth_getLogs":
                         p = body["params"][0]
-                        state.getlogs_calls.append((int(p["fromBlock"], 16), int(p["toBlock"], 16)))
+                        if "blockHash" not in p:  # a block by its hash: not a range
+                            state.getlogs_calls.append(
+                                (int(p["fromBlock"], 16), int(p["toBlock"], 16))
+                            )
                         if state.hang_calls > 0:
                             state.hang_calls -= 1
                             await asyncio.sleep(state.getlogs_hang)
