@@ -4,9 +4,14 @@ A follower's positions are not independent: positions in one market (or one neg-
 or lose together. So the unit of resampling is the event (a neg-risk event's legs together, any
 other market alone — called "markets" below): the bootstrap draws them with replacement, and
 each draw's return on stake is ``sum(P&L) / sum(staked)`` over the markets drawn (a ratio
-estimator: big stakes weigh more, as they do in the account). The interval is the central
-``confidence`` share of the draws (percentile bootstrap). The verdict reads the interval, never
-the sign of the point estimate:
+estimator: big stakes weigh more, as they do in the account). The interval is a studentized
+(bootstrap-t) one: each draw's estimate minus the full sample's, divided by the draw's own
+standard error (the ratio's linearised one), gives the quantiles of t; the interval is the
+estimate minus those quantiles times the full sample's standard error. With the 10-30 markets a
+backtest has and payoffs as skewed as a 0.10 buy's (lose 1 or win 9), the plain percentile
+interval (the central share of the draws' estimates) was too narrow: on worlds where following
+had no edge it left the truth out 12 % of the time, not 5 % (tests/backtest/test_coverage.py);
+the studentized one 6.5 %. The verdict reads the interval, never the sign of the point estimate:
 
 * **PAID** — the whole interval is above zero;
 * **LOST** — the whole interval is below zero;
@@ -23,14 +28,15 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, TypeVar
 
 from orderflow.backtest.book import SignalRecord
 
 Verdict = Literal["PAID", "LOST", "INCONCLUSIVE"]
+T = TypeVar("T")
 MIN_MARKETS = 10
 DEFAULT_DRAWS = 2000
 ZERO = Decimal(0)
@@ -99,6 +105,39 @@ def _ratio(results: Sequence[MarketResult]) -> float | None:
     return None if staked <= 0 else sum(r.pnl for r in results) / staked
 
 
+def _ratio_se(results: Sequence[MarketResult], ratio: float) -> float:
+    """Standard error of ``sum(pnl) / sum(staked)``, linearised: each market's P&L less what
+    the ratio would have made on its stake, the markets independent."""
+    n, staked = len(results), sum(r.staked for r in results)
+    if n < 2 or staked <= 0:
+        return 0.0
+    residuals = sum((r.pnl - ratio * r.staked) ** 2 for r in results)
+    return math.sqrt(residuals * n / (n - 1)) / staked
+
+
+def _return_with_se(results: Sequence[MarketResult]) -> tuple[float, float] | None:
+    ratio = _ratio(results)
+    return None if ratio is None else (ratio, _ratio_se(results, ratio))
+
+
+def _difference_with_se(
+    pairs: Sequence[tuple[MarketResult, MarketResult]],
+) -> tuple[float, float] | None:
+    """``a``'s return minus ``b``'s, and its linearised standard error (each market's two
+    residuals, a's over a's total stake less b's over b's, the markets independent)."""
+    a, b = [p[0] for p in pairs], [p[1] for p in pairs]
+    ra, rb = _ratio(a), _ratio(b)
+    if ra is None or rb is None:
+        return None
+    sa, sb, n = sum(r.staked for r in a), sum(r.staked for r in b), len(pairs)
+    if n < 2:
+        return ra - rb, 0.0
+    residuals = sum(
+        ((x.pnl - ra * x.staked) / sa - (y.pnl - rb * y.staked) / sb) ** 2 for x, y in pairs
+    )
+    return ra - rb, math.sqrt(residuals * n / (n - 1))
+
+
 def _percentiles(values: list[float], confidence: float) -> tuple[float, float]:
     values.sort()
     tail = (1 - confidence) / 2
@@ -108,6 +147,48 @@ def _percentiles(values: list[float], confidence: float) -> tuple[float, float]:
     return lo, hi
 
 
+def _studentized(
+    units: Sequence[T],
+    statistic: Callable[[Sequence[T]], tuple[float, float] | None],
+    *,
+    confidence: float,
+    draws: int,
+    seed: int,
+) -> tuple[float, float] | None:
+    """Bootstrap-t interval of ``statistic`` (an estimate and its standard error) over ``units``
+    drawn with replacement.
+
+    A draw with no spread at all (every unit drawn alike, as when most markets lost their whole
+    stake) but another estimate has an unbounded t: when such draws reach a tail, the sample
+    cannot bound that side, and the bound is the farthest estimate any draw gave (as wide as
+    resampling can go) rather than a number the data do not support."""
+    full = statistic(units)
+    if full is None:
+        return None
+    estimate, se = full
+    if se <= 0:
+        return estimate, estimate  # every unit the same: every draw is the estimate
+    rng = random.Random(seed)
+    n = len(units)
+    ts, values = [], [estimate]
+    for _ in range(draws):
+        drawn = statistic([units[rng.randrange(n)] for _ in range(n)])
+        if drawn is None:
+            continue
+        value, value_se = drawn
+        values.append(value)
+        if value_se > 0:
+            ts.append((value - estimate) / value_se)
+        else:
+            ts.append(0.0 if value == estimate else math.copysign(math.inf, value - estimate))
+    if not ts:
+        return None
+    t_low, t_high = _percentiles(ts, confidence)
+    low = min(values) if math.isinf(t_high) else estimate - t_high * se
+    high = max(values) if math.isinf(t_low) else estimate - t_low * se
+    return low, high
+
+
 def return_interval(
     markets: Mapping[str, MarketResult],
     *,
@@ -115,21 +196,17 @@ def return_interval(
     draws: int = DEFAULT_DRAWS,
     seed: int = 0,
 ) -> Interval:
-    """P&L per dollar staked with a percentile bootstrap interval over markets (the keys of
-    ``markets``: the units drawn, each an independent outcome)."""
+    """P&L per dollar staked with a studentized bootstrap interval over markets (the keys of
+    ``markets``: the units drawn, each an independent outcome). A dollar staked cannot lose
+    more than itself: the interval starts at -100 % at the lowest."""
     results = [markets[k] for k in sorted(markets)]
     estimate = _ratio(results)
     if estimate is None or len(results) < MIN_MARKETS:
         return Interval(estimate, None, None, len(results), confidence)
-    rng = random.Random(seed)
-    n = len(results)
-    samples = []
-    for _ in range(draws):
-        value = _ratio([results[rng.randrange(n)] for _ in range(n)])
-        if value is not None:
-            samples.append(value)
-    lo, hi = _percentiles(samples, confidence)
-    return Interval(estimate, lo, hi, n, confidence)
+    bounds = _studentized(results, _return_with_se, confidence=confidence, draws=draws, seed=seed)
+    if bounds is None:
+        return Interval(estimate, None, None, len(results), confidence)
+    return Interval(estimate, max(bounds[0], -1.0), bounds[1], len(results), confidence)
 
 
 def difference_interval(
@@ -140,32 +217,22 @@ def difference_interval(
     draws: int = DEFAULT_DRAWS,
     seed: int = 0,
 ) -> Interval:
-    """Return on stake of ``a`` minus that of ``b``, the same markets drawn for both; no
-    interval unless each side staked in at least ``MIN_MARKETS`` markets."""
+    """Return on stake of ``a`` minus that of ``b``, the same markets drawn for both
+    (studentized, as :func:`return_interval`); no interval unless each side staked in at least
+    ``MIN_MARKETS`` markets."""
     keys = sorted(set(a) | set(b))
     empty = MarketResult(0.0, 0.0)
     pairs = [(a.get(k, empty), b.get(k, empty)) for k in keys]
-
-    def diff(sample: Sequence[tuple[MarketResult, MarketResult]]) -> float | None:
-        ra, rb = _ratio([p[0] for p in sample]), _ratio([p[1] for p in sample])
-        return None if ra is None or rb is None else ra - rb
-
-    estimate = diff(pairs)
+    full = _difference_with_se(pairs)
+    estimate = None if full is None else full[0]
     staked_a = sum(1 for r in a.values() if r.staked > 0)
     staked_b = sum(1 for r in b.values() if r.staked > 0)
     if estimate is None or min(staked_a, staked_b) < MIN_MARKETS:
         return Interval(estimate, None, None, len(pairs), confidence)  # one side too thin
-    rng = random.Random(seed)
-    n = len(pairs)
-    samples = []
-    for _ in range(draws):
-        value = diff([pairs[rng.randrange(n)] for _ in range(n)])
-        if value is not None:
-            samples.append(value)
-    if not samples:
-        return Interval(estimate, None, None, n, confidence)
-    lo, hi = _percentiles(samples, confidence)
-    return Interval(estimate, lo, hi, n, confidence)
+    bounds = _studentized(pairs, _difference_with_se, confidence=confidence, draws=draws, seed=seed)
+    if bounds is None:
+        return Interval(estimate, None, None, len(pairs), confidence)
+    return Interval(estimate, bounds[0], bounds[1], len(pairs), confidence)
 
 
 @dataclass(frozen=True, slots=True)
