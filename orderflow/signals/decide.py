@@ -98,6 +98,7 @@ def _inputs(
             "open_positions": len(book.open_positions),
             "day_pnl": str(book.day_pnl),
             "market_exposure": str(book.market_exposure(market.market_id)),
+            "cash": _s(book.cash),
         },
     }
 
@@ -148,6 +149,7 @@ def evaluate(
         market_exposure=book.market_exposure(market.market_id),
         tick=tick,
         fee=fee,
+        cash=book.cash,
     )
     inputs["sizing"] = {
         "price": str(sizing.price),
@@ -163,6 +165,8 @@ def evaluate(
     if sizing.kelly_f <= 0:
         return refuse(Reason.NO_EDGE, **extra)
     if below_min_buy(sizing.shares, sizing.size_usdc, market, settings):
+        if "cash" in sizing.capped_by:  # the last cap applied: it set the stake
+            return refuse(Reason.BANKROLL_SPENT, **extra)
         if "max_market_exposure_usd" in sizing.capped_by:
             return refuse(Reason.MARKET_EXPOSURE, **extra)
         # Not sized up to the minimum: that would stake more than Kelly and the caps allow.

@@ -131,6 +131,9 @@ class StrategyBook:
     ``day_pnl`` is the P&L since 00:00 UTC: realized since midnight (partial sells included)
     plus the change of unrealized P&L since midnight's mark, minus what live orders would lose
     at once if they filled at their limit now (see docs/executor.md).
+    ``cash`` is what the strategy may still spend: ``bankroll`` plus all its realized P&L to date,
+    less the cost of its open positions and live BUY orders (:func:`cash_left`); None: not
+    known (a hand-built book), no limit.
     """
 
     bankroll: Decimal
@@ -139,6 +142,7 @@ class StrategyBook:
     paused: bool = False
     killed: bool = False
     exits: frozenset[int] = frozenset()
+    cash: Decimal | None = None
 
     def market_exposure(self, market_id: str | None) -> Decimal:
         if market_id is None:
@@ -175,3 +179,12 @@ class StrategyBook:
         if besides is not None:
             keys.discard(besides[1] or str(besides[0]))
         return len(keys)
+
+
+def cash_left(
+    bankroll: Decimal, realized: Decimal, open_positions: Mapping[int, OpenPosition]
+) -> Decimal:
+    """What a strategy may still spend: its bankroll and all it realized to date, less what its
+    open positions and live BUY orders (``open_positions``, at cost) tie up. The exchange refuses
+    a BUY the wallet cannot pay for; this is the paper exchange's wallet, and the backtest's."""
+    return bankroll + realized - sum((p.cost for p in open_positions.values()), Decimal(0))

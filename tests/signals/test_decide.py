@@ -290,6 +290,22 @@ def test_per_trade_cap_and_min_size_and_no_edge() -> None:
     assert d is not None and d.reason is Reason.NO_EDGE
 
 
+def test_the_stake_never_exceeds_the_cash_left() -> None:
+    """Kelly stakes a fraction of the configured bankroll; what the strategy has already spent
+    or lost (``StrategyBook.cash``) bounds it: less cash, a smaller stake; too little for the
+    minimum order, no order (``bankroll_spent``)."""
+    full = evaluate(trade(), WHALE, MARKET_VIEW, BOOK, SETTINGS, NOW)
+    assert full is not None and full.accepted and full.size_usdc is not None
+    assert full.size_usdc > D(100)
+    d = evaluate(trade(), WHALE, MARKET_VIEW, replace(BOOK, cash=D(100)), SETTINGS, NOW)
+    assert d is not None and d.accepted and d.inputs["sizing"]["capped_by"] == ["cash"]
+    assert d.sizing is not None and d.sizing.shares * d.sizing.all_in_price <= D(100)
+    assert d.inputs["book"]["cash"] == "100"
+    for cash in (D(2), D(0), D(-50)):
+        d = evaluate(trade(), WHALE, MARKET_VIEW, replace(BOOK, cash=cash), SETTINGS, NOW)
+        assert d is not None and d.reason is Reason.BANKROLL_SPENT
+
+
 @pytest.mark.parametrize(
     ("p", "q", "f"),
     [
