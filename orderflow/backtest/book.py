@@ -112,7 +112,8 @@ class Book:
         Day P&L as :mod:`orderflow.execution.daypnl` computes it: realized since midnight plus
         the change of unrealized since midnight's mark (a position up since it was bought but
         down today is a loss today). Cash as the executor's: the bankroll and all realized to
-        date, less the open positions' cost (:func:`orderflow.signals.views.cash_left`).
+        date, less the open positions' cost (:func:`orderflow.signals.views.cash_left`); what
+        was realized, whose losses shrink the bankroll Kelly stakes a fraction of.
         """
         self._roll(now, tape)
         positions = {}
@@ -128,7 +129,11 @@ class Book:
         day_pnl = realized_today + unrealized - self._midnight_unrealized
         cash = cash_left(self.bankroll, self.realized, positions)
         return StrategyBook(
-            bankroll=self.bankroll, open_positions=positions, day_pnl=day_pnl, cash=cash
+            bankroll=self.bankroll,
+            open_positions=positions,
+            day_pnl=day_pnl,
+            cash=cash,
+            realized=self.realized,
         )
 
     def record(

@@ -6,7 +6,8 @@ BUY counts as the position it becomes if it fills (remaining size at its limit p
 fills, is cancelled or expires, and what it would lose at once if it filled now counts against the
 daily loss budget. ``day_pnl`` is P&L since 00:00 UTC (:mod:`orderflow.execution.daypnl`).
 ``cash`` is what the strategy may still spend: its bankroll plus all it realized to date, less the
-cost of all that (:func:`orderflow.signals.views.cash_left`).
+cost of all that (:func:`orderflow.signals.views.cash_left`); ``realized`` (all to date): a loss
+shrinks the bankroll Kelly stakes a fraction of.
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ async def load_book_and_holdings(
         killed=state.killed,
         exits=frozenset(exiting),
         cash=cash_left(state.bankroll, realized, positions),
+        realized=realized,
     )
     return book, Holdings(held, modes, exiting, following)
 

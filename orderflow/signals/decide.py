@@ -17,6 +17,7 @@ from orderflow.signals.model import confidence, win_probability
 from orderflow.signals.risk import Reason, book_gates, market_gates
 from orderflow.signals.rules import SignalType, classify, price_drop
 from orderflow.signals.sizing import (
+    MIN_BUY_USDC,
     Sizing,
     below_min_buy,
     dec,
@@ -95,6 +96,7 @@ def _inputs(
         },
         "book": {
             "bankroll": str(book.bankroll),
+            "realized": str(book.realized),
             "open_positions": len(book.open_positions),
             "day_pnl": str(book.day_pnl),
             "market_exposure": str(book.market_exposure(market.market_id)),
@@ -145,7 +147,7 @@ def evaluate(
         p,
         market.last_price,
         settings,
-        bankroll=book.bankroll,
+        bankroll=book.kelly_bankroll,
         market_exposure=book.market_exposure(market.market_id),
         tick=tick,
         fee=fee,
@@ -165,7 +167,8 @@ def evaluate(
     if sizing.kelly_f <= 0:
         return refuse(Reason.NO_EDGE, **extra)
     if below_min_buy(sizing.shares, sizing.size_usdc, market, settings):
-        if "cash" in sizing.capped_by:  # the last cap applied: it set the stake
+        if "cash" in sizing.capped_by or book.kelly_bankroll < MIN_BUY_USDC:
+            # The cash (the last cap applied) set the stake, or the losses left no bankroll.
             return refuse(Reason.BANKROLL_SPENT, **extra)
         if "max_market_exposure_usd" in sizing.capped_by:
             return refuse(Reason.MARKET_EXPOSURE, **extra)

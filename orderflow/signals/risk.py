@@ -20,7 +20,8 @@ Checked in this order (the first that fails is the reason):
 ``no_edge``                   Kelly fraction <= 0 at the price we would pay
 ``market_exposure_cap``       the market's exposure cap leaves less than the minimum size
 ``bankroll_spent``            the strategy's cash (bankroll + realized P&L - cost of open
-                              positions and live BUYs) leaves less than the minimum size
+                              positions and live BUYs) leaves less than the minimum size, or its
+                              losses left less than $1 of bankroll for Kelly
 ``below_min_size``            the Kelly stake buys fewer than the market's minimum shares or $1
 ============================  ===========================================================
 

@@ -1,7 +1,8 @@
 """Fractional Kelly sizing for a binary share, rounded to what the exchange accepts.
 
 A share bought at price q pays 1 if it wins (probability p) and 0 otherwise. The Kelly fraction of
-bankroll to stake is ``f* = (p - q) / (1 - q)``; we stake ``f* x kelly_fraction x bankroll``,
+bankroll to stake is ``f* = (p - q) / (1 - q)``; we stake ``f* x kelly_fraction x bankroll`` (the
+configured bankroll less what the strategy lost to date: ``StrategyBook.kelly_bankroll``),
 nothing when ``f* <= 0``, at most ``max_position_usd``, at most what the market's exposure cap
 leaves and at most the strategy's cash (``StrategyBook.cash``: what it has not spent or lost).
 q is the *all-in* price we expect to pay: the observed price plus slippage rounded up to the

@@ -133,7 +133,8 @@ class StrategyBook:
     at once if they filled at their limit now (see docs/executor.md).
     ``cash`` is what the strategy may still spend: ``bankroll`` plus all its realized P&L to date,
     less the cost of its open positions and live BUY orders (:func:`cash_left`); None: not
-    known (a hand-built book), no limit.
+    known (a hand-built book), no limit. ``realized``: all the P&L it realized to date; a loss
+    shrinks the bankroll Kelly stakes a fraction of (:attr:`kelly_bankroll`).
     """
 
     bankroll: Decimal
@@ -143,6 +144,13 @@ class StrategyBook:
     killed: bool = False
     exits: frozenset[int] = frozenset()
     cash: Decimal | None = None
+    realized: Decimal = Decimal(0)
+
+    @property
+    def kelly_bankroll(self) -> Decimal:
+        """What Kelly stakes a fraction of: the bankroll less what the strategy has lost to date
+        (never below 0); gains do not raise it (the bankroll does not compound)."""
+        return max(Decimal(0), self.bankroll + min(Decimal(0), self.realized))
 
     def market_exposure(self, market_id: str | None) -> Decimal:
         if market_id is None:

@@ -77,19 +77,42 @@ async def test_resting_orders_never_add_up_to_more_than_the_bankroll(
 async def test_a_strategy_that_lost_its_bankroll_stops_buying(
     pool: asyncpg.Pool, make_executor: Callable[..., Executor]
 ) -> None:
-    """Two positions of ~500 bought and lost at resolution: the bankroll is gone, and the next
+    """Two positions of ~500 bought, then lost at resolution: the bankroll is gone, and the next
     whale buy is not followed (on main it staked 500 again, equity below zero). The daily loss
     limit is no help across days (here: set above the bankroll, as losses spread over days)."""
     ex = make_executor()
     await _setup(pool, ex, max_daily_loss=5000.0)
     for n in (1, 2):
         await _whale_buys(pool, ex, n)
-        assert await fill_resting(pool, ex) == 1
-        async with pool.acquire() as conn:
+    assert await fill_resting(pool, ex) == 2
+    async with pool.acquire() as conn:
+        for n in (1, 2):
             await resolve(conn, _market(n)[0], ["0", "1"])
-        await ex.maintenance()
+    await ex.maintenance()
     realized = await pool.fetchval("SELECT sum(realized_pnl) FROM orderflow_positions")
     assert realized < Decimal(-980)
     await _whale_buys(pool, ex, 3)
     assert await pool.fetchval("SELECT count(*) FROM orderflow_orders") == 2
     assert (await _signals(pool))[-1] == ("SKIPPED", "bankroll_spent")
+
+
+async def test_kelly_stakes_a_fraction_of_what_is_left_after_losses(
+    pool: asyncpg.Pool, make_executor: Callable[..., Executor]
+) -> None:
+    """Half the bankroll lost: the next stake is the same Kelly fraction (0.5) of the 500 left,
+    not of the 1,000 configured (on main: 500 again, all that was left, a full-Kelly bet sized
+    twice over). Gains do not grow the stake (the bankroll does not compound)."""
+    ex = make_executor()
+    await _setup(pool, ex, max_daily_loss=5000.0)
+    await _whale_buys(pool, ex, 1)
+    assert await fill_resting(pool, ex) == 1
+    async with pool.acquire() as conn:
+        await resolve(conn, _market(1)[0], ["0", "1"])
+    await ex.maintenance()
+    realized = await pool.fetchval("SELECT realized_pnl FROM orderflow_positions")
+    assert Decimal(-501) < realized < Decimal(-499)
+    await _whale_buys(pool, ex, 2)
+    sig = await pool.fetchrow("SELECT * FROM orderflow_signals ORDER BY id DESC LIMIT 1")
+    assert sig["status"] == "PENDING" and sig["reason"] == "accepted"
+    stake = Decimal(sig["inputs"]["sizing"]["stake_usd"])
+    assert stake == (Decimal(1000) + realized) / 2, f"staked {stake} with {1000 + realized} left"

@@ -306,6 +306,20 @@ def test_the_stake_never_exceeds_the_cash_left() -> None:
         assert d is not None and d.reason is Reason.BANKROLL_SPENT
 
 
+def test_losses_shrink_the_kelly_bankroll_gains_do_not_grow_it() -> None:
+    """Kelly stakes a fraction of the bankroll less what was lost to date: down 60 %, the stake
+    is 40 % of what it was (on main the same, over-betting Kelly 2.5 times); up, unchanged."""
+    full = evaluate(trade(), WHALE, MARKET_VIEW, BOOK, SETTINGS, NOW)
+    down = evaluate(trade(), WHALE, MARKET_VIEW, replace(BOOK, realized=D(-6000)), SETTINGS, NOW)
+    up = evaluate(trade(), WHALE, MARKET_VIEW, replace(BOOK, realized=D(6000)), SETTINGS, NOW)
+    assert full is not None and down is not None and up is not None
+    assert full.sizing is not None and down.sizing is not None and up.sizing is not None
+    assert down.sizing.stake_usd == full.sizing.stake_usd * D("0.4")
+    assert up.sizing.stake_usd == full.sizing.stake_usd
+    gone = evaluate(trade(), WHALE, MARKET_VIEW, replace(BOOK, realized=D(-10_500)), SETTINGS, NOW)
+    assert gone is not None and gone.reason is Reason.BANKROLL_SPENT
+
+
 @pytest.mark.parametrize(
     ("p", "q", "f"),
     [
