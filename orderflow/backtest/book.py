@@ -17,7 +17,13 @@ from orderflow.backtest.followers import Intent
 from orderflow.backtest.tape import Tape
 from orderflow.execution.depth import DepthFill
 from orderflow.signals.sizing import dec
-from orderflow.signals.views import OpenPosition, StrategyBook, TradeView, WalletView
+from orderflow.signals.views import (
+    OpenPosition,
+    StrategyBook,
+    TradeView,
+    WalletView,
+    cash_left,
+)
 
 ZERO = Decimal(0)
 PRICE_STEP = Decimal("0.000001")
@@ -105,7 +111,9 @@ class Book:
 
         Day P&L as :mod:`orderflow.execution.daypnl` computes it: realized since midnight plus
         the change of unrealized since midnight's mark (a position up since it was bought but
-        down today is a loss today).
+        down today is a loss today). Cash as the executor's: the bankroll and all realized to
+        date, less the open positions' cost (:func:`orderflow.signals.views.cash_left`); what
+        was realized, whose losses shrink the bankroll Kelly stakes a fraction of.
         """
         self._roll(now, tape)
         positions = {}
@@ -119,7 +127,14 @@ class Book:
             )
         realized_today = self.realized_by_day.get(now.date(), ZERO)
         day_pnl = realized_today + unrealized - self._midnight_unrealized
-        return StrategyBook(bankroll=self.bankroll, open_positions=positions, day_pnl=day_pnl)
+        cash = cash_left(self.bankroll, self.realized, positions)
+        return StrategyBook(
+            bankroll=self.bankroll,
+            open_positions=positions,
+            day_pnl=day_pnl,
+            cash=cash,
+            realized=self.realized,
+        )
 
     def record(
         self,

@@ -5,6 +5,9 @@ Open positions come from ``orderflow_positions``; live orders (resting, in doubt
 BUY counts as the position it becomes if it fills (remaining size at its limit price) until it
 fills, is cancelled or expires, and what it would lose at once if it filled now counts against the
 daily loss budget. ``day_pnl`` is P&L since 00:00 UTC (:mod:`orderflow.execution.daypnl`).
+``cash`` is what the strategy may still spend: its bankroll plus all it realized to date, less the
+cost of all that (:func:`orderflow.signals.views.cash_left`); ``realized`` (all to date): a loss
+shrinks the bankroll Kelly stakes a fraction of.
 """
 
 from __future__ import annotations
@@ -22,7 +25,12 @@ from orderflow.execution.daypnl import DayMarks, unrealized_pnl
 from orderflow.execution.performance import day_start
 from orderflow.execution.strategies import StrategyState
 from orderflow.signals.exits import HeldPosition
-from orderflow.signals.views import OpenPosition, StrategyBook
+from orderflow.signals.views import OpenPosition, StrategyBook, cash_left
+
+# All the P&L a strategy realized to date (closed positions, partial sells of open ones).
+_REALIZED = """
+SELECT COALESCE(sum(realized_pnl), 0) FROM orderflow_positions WHERE strategy = $1
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +113,7 @@ async def load_book_and_holdings(
         pending_loss += order.unrealized_pnl
         merge(positions, order)
     day_pnl = await (marks or DayMarks()).day_pnl(conn, state.name, day_start(now))
+    realized = Decimal(await conn.fetchval(_REALIZED, state.name))
     book = StrategyBook(
         bankroll=state.bankroll,
         open_positions=positions,
@@ -112,6 +121,8 @@ async def load_book_and_holdings(
         paused=state.paused or state.error is not None,
         killed=state.killed,
         exits=frozenset(exiting),
+        cash=cash_left(state.bankroll, realized, positions),
+        realized=realized,
     )
     return book, Holdings(held, modes, exiting, following)
 

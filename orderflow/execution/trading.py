@@ -65,7 +65,8 @@ def may_trigger(trade: TradeView, wallet: WalletView | None, settings: StrategyS
 
 def _with_position(book: StrategyBook, trade: TradeView, decision: Decision) -> StrategyBook:
     """The book as the next trade of the same batch must see it (the order is on its way,
-    added to what is held in the token: dust under the minimum, which took the entry)."""
+    added to what is held in the token: dust under the minimum, which took the entry; its cost
+    taken from the cash)."""
     opened = OpenPosition(
         token_id=trade.token_id,
         market_id=trade.market_id,
@@ -74,7 +75,8 @@ def _with_position(book: StrategyBook, trade: TradeView, decision: Decision) -> 
     )
     positions = dict(book.open_positions)
     merge(positions, opened)
-    return replace(book, open_positions=positions)
+    cash = None if book.cash is None else book.cash - opened.cost
+    return replace(book, open_positions=positions, cash=cash)
 
 
 class Trader:

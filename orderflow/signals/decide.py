@@ -17,6 +17,7 @@ from orderflow.signals.model import confidence, win_probability
 from orderflow.signals.risk import Reason, book_gates, market_gates
 from orderflow.signals.rules import SignalType, classify, price_drop
 from orderflow.signals.sizing import (
+    MIN_BUY_USDC,
     Sizing,
     below_min_buy,
     dec,
@@ -95,9 +96,11 @@ def _inputs(
         },
         "book": {
             "bankroll": str(book.bankroll),
+            "realized": str(book.realized),
             "open_positions": len(book.open_positions),
             "day_pnl": str(book.day_pnl),
             "market_exposure": str(book.market_exposure(market.market_id)),
+            "cash": _s(book.cash),
         },
     }
 
@@ -144,10 +147,11 @@ def evaluate(
         p,
         market.last_price,
         settings,
-        bankroll=book.bankroll,
+        bankroll=book.kelly_bankroll,
         market_exposure=book.market_exposure(market.market_id),
         tick=tick,
         fee=fee,
+        cash=book.cash,
     )
     inputs["sizing"] = {
         "price": str(sizing.price),
@@ -163,6 +167,9 @@ def evaluate(
     if sizing.kelly_f <= 0:
         return refuse(Reason.NO_EDGE, **extra)
     if below_min_buy(sizing.shares, sizing.size_usdc, market, settings):
+        if "cash" in sizing.capped_by or book.kelly_bankroll < MIN_BUY_USDC:
+            # The cash (the last cap applied) set the stake, or the losses left no bankroll.
+            return refuse(Reason.BANKROLL_SPENT, **extra)
         if "max_market_exposure_usd" in sizing.capped_by:
             return refuse(Reason.MARKET_EXPOSURE, **extra)
         # Not sized up to the minimum: that would stake more than Kelly and the caps allow.

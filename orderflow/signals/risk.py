@@ -19,6 +19,9 @@ Checked in this order (the first that fails is the reason):
 ``daily_loss_limit``          P&L since 00:00 UTC (live orders included) <= -``max_daily_loss``
 ``no_edge``                   Kelly fraction <= 0 at the price we would pay
 ``market_exposure_cap``       the market's exposure cap leaves less than the minimum size
+``bankroll_spent``            the strategy's cash (bankroll + realized P&L - cost of open
+                              positions and live BUYs) leaves less than the minimum size, or its
+                              losses left less than $1 of bankroll for Kelly
 ``below_min_size``            the Kelly stake buys fewer than the market's minimum shares or $1
 ============================  ===========================================================
 
@@ -57,6 +60,7 @@ class Reason(StrEnum):
     WALLET_UNMEASURED = "wallet_unmeasured"
     NO_EDGE = "no_edge"
     MARKET_EXPOSURE = "market_exposure_cap"
+    BANKROLL_SPENT = "bankroll_spent"
     BELOW_MIN_SIZE = "below_min_size"
     EXIT_BELOW_MIN_SIZE = "exit_below_min_size"  # an exit: the position is under the minimum
 

@@ -1,9 +1,11 @@
 """Fractional Kelly sizing for a binary share, rounded to what the exchange accepts.
 
 A share bought at price q pays 1 if it wins (probability p) and 0 otherwise. The Kelly fraction of
-bankroll to stake is ``f* = (p - q) / (1 - q)``; we stake ``f* x kelly_fraction x bankroll``,
-nothing when ``f* <= 0``, at most ``max_position_usd`` and at most what the market's exposure cap
-leaves. q is the *all-in* price we expect to pay: the observed price plus slippage rounded up to the
+bankroll to stake is ``f* = (p - q) / (1 - q)``; we stake ``f* x kelly_fraction x bankroll`` (the
+configured bankroll less what the strategy lost to date: ``StrategyBook.kelly_bankroll``),
+nothing when ``f* <= 0``, at most ``max_position_usd``, at most what the market's exposure cap
+leaves and at most the strategy's cash (``StrategyBook.cash``: what it has not spent or lost).
+q is the *all-in* price we expect to pay: the observed price plus slippage rounded up to the
 market's tick, plus the taker fee per share (``rate x (q x (1 - q))^exponent``: the market's own
 schedule when the exchange stated one, else the strategy's ``taker_fee_rate`` with exponent 1,
 :func:`decision_fee`). Shares are rounded down to
@@ -110,8 +112,11 @@ def size_position(
     market_exposure: Decimal,
     tick: Decimal,
     fee: FeeSchedule | None = None,
+    cash: Decimal | None = None,
 ) -> Sizing:
-    """``fee``: the market's schedule (:func:`decision_fee`); None: the strategy's rate."""
+    """``fee``: the market's schedule (:func:`decision_fee`); None: the strategy's rate.
+    ``cash``: what the strategy may still spend (None: no limit); the stake, fee included,
+    never exceeds it."""
     price = entry_price(observed, settings, tick)
     schedule = fee or FeeSchedule(dec(settings.taker_fee_rate))
     all_in = price + fee_per_share(price, schedule.rate, schedule.exponent)
@@ -128,6 +133,9 @@ def size_position(
     if stake > room:
         stake = room
         capped.append("max_market_exposure_usd")
+    if cash is not None and stake > max(Decimal(0), cash):
+        stake = max(Decimal(0), cash)
+        capped.append("cash")
     shares = (stake / all_in).quantize(SHARE_STEP, rounding=ROUND_DOWN) if stake > 0 else Decimal(0)
     return Sizing(
         price=price,

@@ -131,6 +131,10 @@ class StrategyBook:
     ``day_pnl`` is the P&L since 00:00 UTC: realized since midnight (partial sells included)
     plus the change of unrealized P&L since midnight's mark, minus what live orders would lose
     at once if they filled at their limit now (see docs/executor.md).
+    ``cash`` is what the strategy may still spend: ``bankroll`` plus all its realized P&L to date,
+    less the cost of its open positions and live BUY orders (:func:`cash_left`); None: not
+    known (a hand-built book), no limit. ``realized``: all the P&L it realized to date; a loss
+    shrinks the bankroll Kelly stakes a fraction of (:attr:`kelly_bankroll`).
     """
 
     bankroll: Decimal
@@ -139,6 +143,14 @@ class StrategyBook:
     paused: bool = False
     killed: bool = False
     exits: frozenset[int] = frozenset()
+    cash: Decimal | None = None
+    realized: Decimal = Decimal(0)
+
+    @property
+    def kelly_bankroll(self) -> Decimal:
+        """What Kelly stakes a fraction of: the bankroll less what the strategy has lost to date
+        (never below 0); gains do not raise it (the bankroll does not compound)."""
+        return max(Decimal(0), self.bankroll + min(Decimal(0), self.realized))
 
     def market_exposure(self, market_id: str | None) -> Decimal:
         if market_id is None:
@@ -175,3 +187,12 @@ class StrategyBook:
         if besides is not None:
             keys.discard(besides[1] or str(besides[0]))
         return len(keys)
+
+
+def cash_left(
+    bankroll: Decimal, realized: Decimal, open_positions: Mapping[int, OpenPosition]
+) -> Decimal:
+    """What a strategy may still spend: its bankroll and all it realized to date, less what its
+    open positions and live BUY orders (``open_positions``, at cost) tie up. The exchange refuses
+    a BUY the wallet cannot pay for; this is the paper exchange's wallet, and the backtest's."""
+    return bankroll + realized - sum((p.cost for p in open_positions.values()), Decimal(0))

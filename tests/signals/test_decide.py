@@ -290,6 +290,36 @@ def test_per_trade_cap_and_min_size_and_no_edge() -> None:
     assert d is not None and d.reason is Reason.NO_EDGE
 
 
+def test_the_stake_never_exceeds_the_cash_left() -> None:
+    """Kelly stakes a fraction of the configured bankroll; what the strategy has already spent
+    or lost (``StrategyBook.cash``) bounds it: less cash, a smaller stake; too little for the
+    minimum order, no order (``bankroll_spent``)."""
+    full = evaluate(trade(), WHALE, MARKET_VIEW, BOOK, SETTINGS, NOW)
+    assert full is not None and full.accepted and full.size_usdc is not None
+    assert full.size_usdc > D(100)
+    d = evaluate(trade(), WHALE, MARKET_VIEW, replace(BOOK, cash=D(100)), SETTINGS, NOW)
+    assert d is not None and d.accepted and d.inputs["sizing"]["capped_by"] == ["cash"]
+    assert d.sizing is not None and d.sizing.shares * d.sizing.all_in_price <= D(100)
+    assert d.inputs["book"]["cash"] == "100"
+    for cash in (D(2), D(0), D(-50)):
+        d = evaluate(trade(), WHALE, MARKET_VIEW, replace(BOOK, cash=cash), SETTINGS, NOW)
+        assert d is not None and d.reason is Reason.BANKROLL_SPENT
+
+
+def test_losses_shrink_the_kelly_bankroll_gains_do_not_grow_it() -> None:
+    """Kelly stakes a fraction of the bankroll less what was lost to date: down 60 %, the stake
+    is 40 % of what it was (on main the same, over-betting Kelly 2.5 times); up, unchanged."""
+    full = evaluate(trade(), WHALE, MARKET_VIEW, BOOK, SETTINGS, NOW)
+    down = evaluate(trade(), WHALE, MARKET_VIEW, replace(BOOK, realized=D(-6000)), SETTINGS, NOW)
+    up = evaluate(trade(), WHALE, MARKET_VIEW, replace(BOOK, realized=D(6000)), SETTINGS, NOW)
+    assert full is not None and down is not None and up is not None
+    assert full.sizing is not None and down.sizing is not None and up.sizing is not None
+    assert down.sizing.stake_usd == full.sizing.stake_usd * D("0.4")
+    assert up.sizing.stake_usd == full.sizing.stake_usd
+    gone = evaluate(trade(), WHALE, MARKET_VIEW, replace(BOOK, realized=D(-10_500)), SETTINGS, NOW)
+    assert gone is not None and gone.reason is Reason.BANKROLL_SPENT
+
+
 @pytest.mark.parametrize(
     ("p", "q", "f"),
     [
