@@ -10,8 +10,8 @@
 
 A market stating no fee (rate 0, or no ``fd``), a schedule that cannot be one
 (:func:`~orderflow.execution.reply_checks.rules_problem`) or a read that fails leaves ``fee``
-None: the decision prices with the strategy's ``taker_fee_rate`` (exponent 1) — more than the
-nothing the SDK would count, the conservative side for an entry — and a fill from the account's
+None: the decision prices with the strategy's ``taker_fee_rate`` (exponent 1) — at least the
+nothing the SDK would count (the default rate is 0) — and a fill from the account's
 trades is booked at the trade's own ``fee_rate_bps`` (exponent 1), as before. A failed fee read
 keeps the schedule known before, if any, and is tried again after ``RULES_RETRY_SECS``; the
 book's rules and the schedule are cached apart: booking a fill reads no book.

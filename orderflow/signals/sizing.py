@@ -80,8 +80,9 @@ def taker_fee(
 def decision_fee(market: MarketView, settings: StrategySettings) -> FeeSchedule:
     """The fee schedule a decision prices with: the market's own when the exchange stated one
     (live), else the strategy's ``taker_fee_rate`` with exponent 1 (paper, the backtest, a
-    market stating none, a read that failed: the conservative side for an entry, which it
-    charges more than nothing)."""
+    market stating none, a read that failed: at least the nothing the SDK counts for a market
+    without a schedule; the default rate is 0, so a failed read understates a market's fee unless
+    the strategy sets its own)."""
     return market.fee or FeeSchedule(dec(settings.taker_fee_rate))
 
 
