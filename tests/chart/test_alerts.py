@@ -51,6 +51,7 @@ _SEVERITY = {
     "OrderflowListenerBehind": "warning",
     "OrderflowListenerIdle": "critical",
     "OrderflowLogsPossiblyMissing": "critical",
+    "OrderflowShortLogReplies": "warning",
     "OrderflowDeadLetters": "warning",
     "OrderflowListenerReconnecting": "warning",
     "OrderflowExecutorDown": "critical",
@@ -131,6 +132,7 @@ HEALTHY = {
     "reconnects": (f"orderflow_listener_reconnects_total{{{LISTENER}}}", "0x150"),
     "dead letters": (f"orderflow_listener_dead_letters_total{{{LISTENER}}}", "0x150"),
     "capped": (f"orderflow_listener_getlogs_capped_blocks_total{{{LISTENER}}}", "0x150"),
+    "behind": (f"orderflow_listener_getlogs_behind_total{{{LISTENER}}}", "0x150"),
     "filled": (f'orderflow_orders_total{{{EXECUTOR},mode="live",status="FILLED"}}', "0+2x150"),
     "fast": (f'orderflow_signal_latency_seconds_bucket{{{EXECUTOR},le="0.01"}}', "0+10x150"),
     "second": (f'orderflow_signal_latency_seconds_bucket{{{EXECUTOR},le="1.0"}}', "0+10x150"),
@@ -187,6 +189,16 @@ def test_alerts_fire_when_they_should_and_only_then(tmp_path: Path) -> None:
                 _silent("OrderflowLogsPossiblyMissing", "39m"),
                 _fires("OrderflowLogsPossiblyMissing", "42m"),
                 _silent("OrderflowLogsPossiblyMissing", "2h"),
+            ],
+        ),
+        # one short reply at minute 11 (read again: nothing); one a minute from minute 41 (a
+        # load-balanced endpoint behind the head): fires while more than 3 in the last hour
+        _case(
+            _series(behind="0x10 1x30 2+1x109"),
+            [
+                _silent("OrderflowShortLogReplies", "20m"),
+                _silent("OrderflowShortLogReplies", "43m"),
+                _fires("OrderflowShortLogReplies", "50m"),
             ],
         ),
         # three dead letters at minute 41; a reconnection a minute from minute 61
