@@ -176,6 +176,7 @@ class RangeReader:
             # between the two that replaced blocks above the reply's last log, or a node that
             # had not reached ``end`` yet, reads the range again).
             checked = self.end_headers and end >= self._verify_from
+            lag_checked = range(max(start, self._lag_from), end + 1)  # their blooms, below
             before = await self.client.header_by_number(end) if checked else None
             whole = await get_logs_whole(self.client, start, end, self._filter, self.result_caps)
             raws = await unflagged(self.client, whole.logs)  # never a retraction
@@ -187,7 +188,7 @@ class RangeReader:
                 with_end=self.end_headers,
                 recent_from=self._verify_from,
                 below=self._held_below(start),
-                more=range(max(start, self._lag_from), end + 1),
+                more=lag_checked,
             )
             if checked and (before is None or before.hash != verified[end].hash):
                 raise Reorganised(
@@ -198,7 +199,7 @@ class RangeReader:
                 self.client,
                 verified,
                 raws,
-                range(max(start, self._lag_from), end + 1),
+                lag_checked,
                 self._filter,
             )
             for header in verified.values():
