@@ -62,6 +62,11 @@ async def connect(dsn: str) -> asyncpg.Connection:
     return conn
 
 
+async def table_exists(conn: asyncpg.Connection, name: str) -> bool:
+    """Whether the relation ``name`` (as ``to_regclass`` reads it) exists."""
+    return bool(await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", name))
+
+
 @asynccontextmanager
 async def open_pool(settings: CommonSettings, **kwargs: Any) -> AsyncIterator[asyncpg.Pool]:
     """``async with open_pool(settings) as pool:`` — resolve, connect, close."""

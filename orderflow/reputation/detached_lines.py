@@ -31,6 +31,7 @@ from datetime import datetime
 
 import asyncpg
 
+from orderflow.db import table_exists
 from orderflow.reputation.gate import GATED_TRADES
 
 # The stored closing lines and marks (kept by a live run, :mod:`orderflow.reputation.stored_inputs`,
@@ -71,11 +72,9 @@ UPDATE rep_close r
  WHERE k.token_id = r.token_id
 """
 
-_STORED = "SELECT to_regclass($1) IS NOT NULL"
-
 
 async def keep(conn: asyncpg.Connection, as_of: datetime) -> None:
     """``rep_close`` with the stored lines of the tokens whose fills are partly detached (see
     above); nothing when no live run has stored lines yet."""
-    if await conn.fetchval(_STORED, CLOSES):
+    if await table_exists(conn, CLOSES):
         await conn.execute(KEEP, as_of)

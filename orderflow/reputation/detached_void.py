@@ -26,6 +26,7 @@ from datetime import datetime
 
 import asyncpg
 
+from orderflow.db import table_exists
 from orderflow.reputation.gate import GATED_TRADES
 
 # The stored rows (kept by a live run: :func:`save`, :func:`replace`).
@@ -80,13 +81,11 @@ SELECT v.*, p.fills, p.resolved_at
   JOIN rep_positions p ON p.wallet_address = v.wallet_address AND p.token_id = v.token_id
 """
 
-_STORED = "SELECT to_regclass($1) IS NOT NULL"
-
 
 async def keep(conn: asyncpg.Connection, as_of: datetime) -> bool:
     """``rep_void`` with the stored rows of the keys whose fills are partly detached (see
     above); nothing when no live run has stored rows yet (False)."""
-    if not await conn.fetchval(_STORED, VOIDS):
+    if not await table_exists(conn, VOIDS):
         return False
     await conn.execute(KEEP, as_of)
     return True
