@@ -200,7 +200,9 @@ async def test_a_row_retired_under_its_resource_is_not_revived_by_a_change_or_a_
         assert (row["killed"], row["deleted_at"] is not None) == (True, True), dict(row)
         assert row["settings"]["kelly_fraction"] == 0.2  # nothing written
         assert st["state"] == "Retired", st
+        await ticks(api, NAMESPACE)  # kopf posts events from a queue: let it post them all
         before = len(warnings(api, NAMESPACE, "Retired"))
+        assert before >= 1
 
     async with operator_running(api, dsn):  # the restart: kopf resumes the resource
         await eventually(
