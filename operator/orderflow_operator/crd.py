@@ -121,7 +121,9 @@ def status_schema() -> dict[str, Any]:
             },
             "state": {
                 "type": "string",
-                "description": "Running, Paused, Killed, Invalid, Conflict, Degraded or Pending.",
+                "description": (
+                    "Running, Paused, Killed, Retired, Invalid, Conflict, Degraded or Pending."
+                ),
             },
             "strategy": {
                 "type": "string",

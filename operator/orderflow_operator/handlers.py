@@ -60,6 +60,10 @@ _TRANSIENT = (
 
 log = logging.getLogger(__name__)
 
+# Verdicts the status timer reconciles again on each tick: the row is not the resource's to
+# write until its other owner lets go, or until the spec takes a retired row over.
+_RETRIED = ("NameConflict", "Retired")
+
 # The liveness probe's database check gives up after this long (kubelet's probe timeout is 5 s).
 PROBE_TIMEOUT_SECS = 3.0
 
@@ -305,17 +309,25 @@ def build_registry(
         spec posted its Warning); the figures' own (:func:`reconcile.status_events`) are.
 
         A verdict ``Applied`` whose row another owner has taken since (``orderflow strategy set
-        --force``) becomes ``NameConflict`` (:func:`reconcile.refresh`, one Warning event), and
-        from then on the resource retries like any conflicted one."""
+        --force``) becomes ``NameConflict``, one whose row was retired under it ``Retired``
+        (:func:`reconcile.refresh`, one Warning event), and from then on the resource retries
+        like any conflicted one. A retry whose verdict changes (a conflicted resource whose
+        other owner retired the row: ``Retired``) posts its Warning too, once.
+
+        Nothing at all once the object is being deleted (its row is the finalizer's: a tick
+        under way would report the retirement it is making)."""
         ready = getattr(memo, "ready", None)
-        if ready is None:
+        if ready is None or meta.get("deletionTimestamp") is not None:
             return
         try:
-            if ready.reason == "NameConflict" or memo.generation != meta.get("generation"):
+            caught_up = memo.generation == meta.get("generation")
+            if ready.reason in _RETRIED or not caught_up:
                 result = await reconcile_into_memo(meta, spec, status, memo)
                 if result is None:
                     return
-                _post(body, [e for e in result.events if e.type == "Normal"])
+                changed = result.ready is not None and result.ready.reason != ready.reason
+                warn = caught_up and changed  # a catch-up's Warnings were the other replica's
+                _post(body, [e for e in result.events if e.type == "Normal" or warn])
                 fresh = result.status
             else:
                 result = await reconcile.refresh(

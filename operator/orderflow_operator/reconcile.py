@@ -11,6 +11,13 @@ why (Ready=False) and a Warning event is posted. The one exception is stopping: 
 or ``killed: true`` in an invalid spec are still applied to an existing row, because a person
 reaching for the brakes must not be blocked by a typo elsewhere in the spec. Un-pausing or
 un-killing needs a valid spec.
+
+Retired rows. A strategy row retired while a resource still names it (killed and marked deleted
+by its finalizer, by the orphan sweep — another operator's too — or by hand), or retired by the
+other owner of a conflicted resource, is a killed strategy, often with open positions and
+resting orders. No resource brings it back by saying ``killed: false``: it reports ``Retired``
+(Ready=False, state Retired) and writes nothing, until its spec says ``killed: true`` (it takes
+the row over, killed), then ``false``.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import asyncpg
 
 from orderflow_operator import store
 from orderflow_operator.spec import ParsedSpec, parse_spec
-from orderflow_operator.status import Condition, build_status
+from orderflow_operator.status import Condition, build_status, plural, timestamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +82,21 @@ def _conflict(target: Target, owner: str | None) -> Condition:
     return Condition("Ready", "False", "NameConflict", message)
 
 
+def _retired(target: Target, figures: store.Figures) -> Condition:
+    """Ready=False: the strategy row is retired (killed, marked deleted) and this spec does not
+    say ``killed: true``, so nothing is written (see :func:`store.apply_strategy`)."""
+    whose = "this resource" if figures.retired_from == target.source else figures.retired_from
+    message = (
+        f"strategy {target.name!r} (last owned by {whose}) was retired at"
+        f" {timestamp(figures.retired_at)}: killed and marked deleted, with"
+        f" {plural(figures.open_positions, 'open position')} and"
+        f" {plural(figures.live_orders, 'live order')};"
+        " nothing is written back: set spec.killed=true to take it over (killed), then false to"
+        " trade it again"
+    )
+    return Condition("Ready", "False", "Retired", message)
+
+
 def _condition(status: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
     conditions = status.get("conditions") or ()
     return next((c for c in conditions if c.get("type") == kind), {})
@@ -110,6 +132,7 @@ async def reconcile(
     (see :func:`~orderflow_operator.spec.parse_spec`)."""
     parsed = parse_spec(target.name, spec, live_credentials=live_credentials)
     events: list[Event] = []
+    ready: Condition | None
     async with pool.acquire() as conn:
         if isinstance(parsed, ParsedSpec):
             write = await store.apply_strategy(
@@ -123,6 +146,8 @@ async def reconcile(
             if write.outcome is store.Outcome.CONFLICT:
                 ready = _conflict(target, write.owner)
                 events.append(Event("Warning", "NameConflict", ready.message))
+            elif write.outcome is store.Outcome.RETIRED:
+                ready = None  # from the figures, below
             else:
                 ready = Condition(
                     "Ready", "True", "Applied", f"settings generation {write.generation} stored"
@@ -166,6 +191,9 @@ async def reconcile(
             ready = Condition("Ready", "False", parsed.reason, parsed.message)
             events.append(Event("Warning", parsed.reason, f"not applied: {parsed.message}"))
         figures = await store.read_figures(conn, name=target.name, source=target.source)
+    if ready is None:
+        ready = _retired(target, figures)
+        events.append(Event("Warning", "Retired", ready.message))
     status = build_status(
         name=target.name,
         ready=ready,
@@ -188,15 +216,20 @@ async def refresh(
 ) -> Result:
     """The timer's job: re-read the figures and switches; ``ready`` is the last reconcile's
     verdict, which stands — unless it says the row is applied while another owner now holds
-    it (``orderflow strategy set --force``): then ``NameConflict`` (a Warning event), which
-    the caller keeps as the verdict. Before, the status went on saying ``Running`` for a row
-    the resource no longer controls, whose kill it could not apply."""
+    it (``orderflow strategy set --force``): then ``NameConflict``; or while the row has been
+    retired (killed, marked deleted) under the resource: then ``Retired``. Either with a
+    Warning event, and the caller keeps it as the verdict. Before, the status went on saying
+    ``Running`` for a row the resource no longer controls, whose kill it could not apply, or
+    for a retired strategy nothing trades."""
     async with pool.acquire() as conn:
         figures = await store.read_figures(conn, name=target.name, source=target.source)
     events = []
     if ready is not None and ready.status == "True" and figures.owner not in (None, target.source):
         ready = _conflict(target, figures.owner)
         events.append(Event("Warning", "NameConflict", f"taken over: {ready.message}"))
+    elif ready is not None and ready.status == "True" and figures.retired_at is not None:
+        ready = _retired(target, figures)
+        events.append(Event("Warning", "Retired", ready.message))
     status = build_status(
         name=target.name,
         ready=ready,

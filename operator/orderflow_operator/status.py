@@ -3,9 +3,10 @@
 Conditions (Kubernetes style, ``lastTransitionTime`` only moves when ``status`` flips):
 
 * ``Ready``    the current spec generation is written to the database (False: InvalidSpec,
-               MissingCredentials, InvalidName, NameConflict, Deleting);
+               MissingCredentials, InvalidName, NameConflict, Retired, Deleting);
 * ``Paused``   / ``Killed``: the switches *as stored in the database*, i.e. as the executor sees
-               them, not as the spec asks;
+               them, not as the spec asks; a retired row (deleted: the executor treats it as
+               killed) is ``Killed`` with reason ``Retired``;
 * ``Degraded`` the executor has not heartbeated for longer than the configured threshold (or
                never did), or its leader does not run this strategy (``EXECUTOR_STRATEGIES``
                leaves it out);
@@ -15,7 +16,8 @@ Conditions (Kubernetes style, ``lastTransitionTime`` only moves when ``status`` 
                executor records them (migrations 054, 062); also ``status.exchange``.
 
 ``state`` is the one word ``kubectl get ts`` shows, most serious first:
-Killed > Paused > Invalid/Conflict > Degraded > Running (Pending before the first reconcile).
+Retired > Killed > Paused > Invalid/Conflict > Degraded > Running (Pending before the first
+reconcile).
 """
 
 from __future__ import annotations
@@ -84,6 +86,15 @@ def merge_conditions(
 
 
 def switch_conditions(figures: Figures) -> list[Condition]:
+    if figures.retired_at is not None:
+        why = (
+            f"the strategy row (last owned by {figures.retired_from}) was retired at"
+            f" {timestamp(figures.retired_at)}: killed, nothing trades it"
+        )
+        return [
+            Condition("Paused", "Unknown", "Retired", why),
+            Condition("Killed", "True", "Retired", why),
+        ]
     if not figures.owned:
         why = "not applied: the strategy row is not this resource's"
         return [
@@ -137,23 +148,24 @@ def degraded_condition(name: str, figures: Figures, stale_after_secs: float) -> 
     return Condition("Degraded", "False", "ExecutorAlive", f"executor heartbeat {int(age)}s ago")
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _cancels_refused(r: Refusals) -> str:
     return (
-        f"{_plural(r.cancel_refused_orders, 'live order')} still at the exchange, which"
+        f"{plural(r.cancel_refused_orders, 'live order')} still at the exchange, which"
         f" refuses to cancel {'it' if r.cancel_refused_orders == 1 else 'them'} since"
-        f" {timestamp(r.cancel_refused_since)} ({_plural(r.cancel_refusals, 'refusal')}, the"
+        f" {timestamp(r.cancel_refused_since)} ({plural(r.cancel_refusals, 'refusal')}, the"
         f" last at {timestamp(r.cancel_last_refused_at)}: {r.cancel_last_why or '-'}); the"
         " executor keeps asking, at most a minute apart"
     )
 
 
 def exchange_condition(figures: Figures) -> Condition:
-    """``ExchangeRefusing``: the key refused (the cause of everything else) before cancels."""
-    if not figures.owned:
+    """``ExchangeRefusing``: the key refused (the cause of everything else) before cancels; for a
+    retired row too (the kill switch cancels its orders)."""
+    if not figures.owned and figures.retired_at is None:
         return Condition(
             "ExchangeRefusing", "Unknown", "NotApplied", "the strategy row is not this resource's"
         )
@@ -162,7 +174,7 @@ def exchange_condition(figures: Figures) -> Condition:
     if r.key_refused_since is not None:
         message = (
             f"the exchange refuses the executor's {mode} API key since"
-            f" {timestamp(r.key_refused_since)} ({_plural(r.key_refusals, 'request')} refused,"
+            f" {timestamp(r.key_refused_since)} ({plural(r.key_refusals, 'request')} refused,"
             f" the last at {timestamp(r.key_last_refused_at)}: {r.key_last_error or '-'}): no"
             f" {mode} order is sent; see the executor's log for what to check"
         )
@@ -177,8 +189,9 @@ def exchange_condition(figures: Figures) -> Condition:
 def state_of(conditions: Sequence[Condition]) -> str:
     by_type = {c.type: c for c in conditions}
     ready = by_type.get("Ready")
-    if by_type.get("Killed", Condition("", "False", "")).status == "True":
-        return "Killed"
+    killed = by_type.get("Killed", Condition("", "False", ""))
+    if killed.status == "True":
+        return "Retired" if killed.reason == "Retired" else "Killed"
     if by_type.get("Paused", Condition("", "False", "")).status == "True":
         return "Paused"
     if ready is not None and ready.status == "False":

@@ -5,7 +5,10 @@ Ownership. The strategy's name in ``orderflow_strategies`` is the resource's pla
 the executor's logs, the signals' ``strategy`` column). The namespace goes into ``source``
 (``k8s:<namespace>/<name>``): a row with another live owner (a CLI-made strategy, or a
 same-named resource in another namespace) is never overwritten — the resource reports
-``NameConflict`` instead. A row whose owner deleted it (``deleted_at`` set) may be taken over.
+``NameConflict`` instead. A retired row (``deleted_at`` set: its resource's finalizer, the orphan
+sweep) is a killed strategy, which may keep open positions and resting orders: it is taken over
+— by its own resource or another — only by a spec that says ``killed: true``, so the kill holds
+until that resource lets go of it (``Outcome.RETIRED`` otherwise, nothing written).
 
 Idempotence. Every write compares before it writes, so re-running a handler (operator restart,
 kopf retry) changes nothing, bumps no generation and sends no NOTIFY. The NOTIFY itself comes
@@ -47,13 +50,14 @@ class Outcome(enum.Enum):
     UNCHANGED = "unchanged"
     CONFLICT = "conflict"  # another live owner has this name
     ABSENT = "absent"  # nothing to update (no row of ours)
+    RETIRED = "retired"  # the row is retired (deleted, killed) and the spec does not say killed
 
 
 @dataclass(frozen=True, slots=True)
 class WriteResult:
     outcome: Outcome
     generation: int | None = None
-    owner: str | None = None  # the other owner, on CONFLICT
+    owner: str | None = None  # the other owner, on CONFLICT; the last one, on RETIRED
     was_paused: bool = False  # the switches before this write (for the transition events)
     was_killed: bool = False
     # stops set outside the resource (``orderflow strategy kill``) kept against its spec
@@ -77,7 +81,13 @@ async def apply_strategy(
 ) -> WriteResult:
     """Create or update the row so it holds exactly these settings and switches — but a stop
     set outside the resource (``pause_held`` / ``kill_held``, migration 051: the command line's
-    on a row of ours) stays on until the spec takes it over (its switch on clears the hold)."""
+    on a row of ours) stays on until the spec takes it over (its switch on clears the hold).
+
+    A retired row (``deleted_at`` set), whoever owned it, is left as it is (``RETIRED``) unless
+    the spec says ``killed: true``: it is a killed strategy, and writing the spec's ``killed:
+    false`` over it resurrected it silently — its open positions and resting orders with it —
+    on a re-apply, the operator's restart, or a conflicted resource's next retry. Taken over
+    killed, it trades again once the spec then says ``killed: false``."""
     async with conn.transaction():
         row = await conn.fetchrow(_LOCK_ROW, name)
         if row is None:
@@ -97,6 +107,8 @@ async def apply_strategy(
         if row["source"] != source and row["deleted_at"] is None:
             return WriteResult(Outcome.CONFLICT, row["generation"], row["source"])
         live = row["deleted_at"] is None
+        if not live and not killed:
+            return WriteResult(Outcome.RETIRED, row["generation"], row["source"])
         was_paused: bool = row["paused"] and live
         was_killed: bool = row["killed"] and live
         # a hold outlives the spec's switch off; the spec's switch on takes the stop over
@@ -211,6 +223,8 @@ class Figures:
     now: datetime
     refusals: Refusals = Refusals()
     owner: str | None = None  # ``source`` of the live row (None: no row, or a deleted one)
+    retired_at: datetime | None = None  # ``deleted_at`` of a retired row (None: live or none)
+    retired_from: str | None = None  # ``source`` of a retired row: who owned it last
 
 
 _FIGURES = """
@@ -237,6 +251,8 @@ SELECT
     (SELECT count(*) FROM s) > 0 AS exists,
     coalesce((SELECT source = $2 AND deleted_at IS NULL FROM s), FALSE) AS owned,
     (SELECT source FROM s WHERE deleted_at IS NULL) AS owner,
+    (SELECT deleted_at FROM s) AS retired_at,
+    (SELECT source FROM s WHERE deleted_at IS NOT NULL) AS retired_from,
     coalesce((SELECT paused FROM s), FALSE) AS paused,
     coalesce((SELECT killed FROM s), FALSE) AS killed,
     coalesce((SELECT pause_held FROM s), FALSE) AS pause_held,
@@ -318,6 +334,8 @@ async def read_figures(conn: asyncpg.Connection, *, name: str, source: str) -> F
             cancel_last_why=row["cancel_last_why"],
         ),
         owner=row["owner"],
+        retired_at=row["retired_at"],
+        retired_from=row["retired_from"],
     )
 
 

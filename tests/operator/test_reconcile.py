@@ -153,11 +153,25 @@ async def test_finalize_kills_marks_deleted_keeps_history_and_allows_reuse(
     again = await finalize(pool, WHALE)
     assert again.write is not None and again.write.outcome is store.Outcome.ABSENT
     assert (await strategy(pool))["version"] == row["version"]
-    # a deleted row may be taken over, by anyone, and comes back alive
-    r = await run(pool, {"kellyFraction": 0.3}, Target("research", "whale"))
+    # a deleted row may be taken over, by anyone, but only killed: a spec that does not say
+    # killed leaves it retired (it is a killed strategy, here with an open position) ...
+    for target in (WHALE, Target("research", "whale")):
+        r = await run(pool, {"kellyFraction": 0.3}, target)
+        assert r.write is not None and r.write.outcome is store.Outcome.RETIRED
+        assert (await strategy(pool))["version"] == row["version"]  # nothing written
+        assert cond(r.status, "Ready") == ("False", "Retired")
+        assert cond(r.status, "Killed") == ("True", "Retired")
+        assert r.status["state"] == "Retired"
+        assert [(e.type, e.reason) for e in r.events] == [("Warning", "Retired")]
+        assert "1 open position" in r.events[0].message
+    # ... and the spec's killed: true takes it over, killed; false then revives it
+    r = await run(pool, {"kellyFraction": 0.3, "killed": True}, Target("research", "whale"))
     row = await strategy(pool)
-    assert (row["killed"], row["deleted_at"], row["source"]) == (False, None, "k8s:research/whale")
-    assert cond(r.status, "Ready") == ("True", "Applied")
+    assert (row["killed"], row["deleted_at"], row["source"]) == (True, None, "k8s:research/whale")
+    assert (cond(r.status, "Ready"), r.status["state"]) == (("True", "Applied"), "Killed")
+    r = await run(pool, {"kellyFraction": 0.3}, Target("research", "whale"), generation=2)
+    assert not (await strategy(pool))["killed"]
+    assert (cond(r.status, "Killed"), r.status["state"]) == (("False", "Alive"), "Degraded")
 
 
 async def test_live_orders_are_the_orders_resting_or_in_doubt(pool: asyncpg.Pool) -> None:

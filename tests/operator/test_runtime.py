@@ -333,13 +333,19 @@ async def test_a_name_conflict_resolves_when_the_other_owner_lets_go(
         assert condition(st, "Ready")["reason"] == "NameConflict"
         assert (await row(conn, "taken"))["settings"] == {}  # type: ignore[index]
 
-        # the other owner retires its row (deleted_at set): the resource takes over
+        # the other owner retires its row (killed, deleted_at set): the resource does not take
+        # a killed strategy over alive (test_retired.py) ...
         await conn.execute(
-            "UPDATE orderflow_strategies SET deleted_at = now() WHERE name = 'taken'"
+            "UPDATE orderflow_strategies SET killed = TRUE, deleted_at = now() WHERE name = 'taken'"
         )
+        st = await wait_status(api, "taken", state="Retired")
+        assert condition(st, "Ready")["reason"] == "Retired"
+        # ... until its spec says killed: it then takes it over, killed
+        await patch_spec(api, "taken", killed=True)
         r = await wait_row(conn, "taken", source=f"k8s:{NAMESPACE}/taken")
         assert r["settings"]["kelly_fraction"] == 0.15 and r["deleted_at"] is None
-        st = await wait_status(api, "taken", settingsGeneration=2)
+        assert r["killed"]
+        st = await wait_status(api, "taken", settingsGeneration=2, state="Killed")
         assert condition(st, "Ready")["reason"] == "Applied"
 
 
