@@ -8,16 +8,16 @@ order the exchange cancelled is booked CANCELED under its lock (through the desk
 then the strategy is reconciled: what filled before the cancel is booked.
 
 An order the exchange answers ``not_canceled`` and still shows open afterwards (an order it holds
-``UNMATCHED``, its delayed matching under way) is not cancelled by asking again every 2 s: its
-cancel is sent again after :func:`~orderflow.execution.switch.refused_pause` (2 s doubling to a
-minute, for as long as it stays open: a killed strategy's live order is never given up), its
-second refusal in a row is logged as an error naming the order and the exchange's reason (a
-warning for the others), and each one is
-counted (``orderflow_cancels_refused_total{why="not_canceled"}``). The others — a new order —
-are cancelled at the switch's next attempt.
+``UNMATCHED``, its delayed matching under way) is not cancelled by asking again every 2 s: the
+desk's :class:`~orderflow.execution.cancel_pacing.RefusedCancels` paces it (2 s doubling to a
+minute, for as long as it stays open: a killed strategy's live order is never given up), logs
+its second refusal in a row as an error and counts each one — the same pace as reconciliation's
+cancel of an order past its expiry, which it shares. The others — a new order — are cancelled
+at the switch's next attempt.
 
 The :class:`~orderflow.execution.orders.OrderDesk` owns one :class:`OrderCanceller` and lends it
-its exchange call, its order locks, its booking (``apply``) and its reconciliation.
+its exchange call, its order locks, its booking (``apply``), its reconciliation and its refused
+cancels' pacer.
 """
 
 from __future__ import annotations
@@ -25,9 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 
 import asyncpg
@@ -35,25 +33,12 @@ import asyncpg
 from orderflow.errors import ExecutionError
 from orderflow.execution import order_queries
 from orderflow.execution.broker import CredentialsRefusedError, OrderOutcome
+from orderflow.execution.cancel_pacing import Refusal, RefusedCancels
 from orderflow.execution.desk_access import DeskAccess
 from orderflow.execution.settlement import order_ids
-from orderflow.execution.switch import refusals, refused_pause
 
 log = logging.getLogger(__name__)
 CANCEL_BATCH = 100  # order ids per cancel request (several requests go out in parallel)
-# The refusal logged as an error: the second in a row (the order outlived a cancel and a pause;
-# a first may be the exchange's order endpoint lagging behind a fill or a cancel).
-ERROR_AFTER = 2
-
-
-@dataclass(slots=True)
-class Refused:
-    """An open order whose cancels the exchange refused ``tries`` times in a row."""
-
-    strategy: str
-    reason: str  # what the cancel was for (strategy_killed, leader_exited)
-    tries: int
-    due: float  # monotonic: when its cancel is sent again
 
 
 class OrderCanceller:
@@ -65,11 +50,12 @@ class OrderCanceller:
         *,
         book: Callable[[int, OrderOutcome], Awaitable[None]],
         reconcile: Callable[[str], Awaitable[None]],
+        refused: RefusedCancels,
     ) -> None:
         self.desk = desk
         self.book = book  # book a sent order's outcome (the desk's apply)
         self.reconcile = reconcile  # reconcile one strategy's orders (the desk's)
-        self.refused: dict[int, Refused] = {}  # by order row id
+        self.refused = refused  # the desk's refused cancels, shared with reconciliation
 
     async def cancel_strategy(self, strategy: str) -> int:
         """The kill switch's one attempt at cancelling every live order of ``strategy``;
@@ -97,7 +83,14 @@ class OrderCanceller:
         batches; each one the exchange cancelled is CANCELED with ``reason``; then what filled
         before the cancel is booked and what was not cancelled settled (reconciliation). An
         order whose cancel the exchange refused is left out until its pause has passed."""
-        live = self._due(strategy, live, reason)
+        ids = {r["id"] for r in live}  # the refusals of orders no longer among these: closed
+        self.refused.closed_but(ids, strategy, reason)
+        with self.refused.sending(ids) as due:
+            await self._send(strategy, [r for r in live if r["id"] in due], reason)
+
+    async def _send(self, strategy: str, live: list[asyncpg.Record], reason: str) -> None:
+        """Cancel these orders (taken from the pacer: no other sender cancels them meanwhile),
+        book what the exchange cancelled, reconcile, and note what it refused."""
         if not live:
             return
         cancelled: set[str] = set()
@@ -144,57 +137,20 @@ class OrderCanceller:
             await self.reconcile(strategy)
         await self._note_refusals(strategy, live, answers, reason)
 
-    def _due(self, strategy: str, live: list[asyncpg.Record], reason: str) -> list[asyncpg.Record]:
-        """The orders to send a cancel for now: all but those refused whose pause runs. The
-        refusals of orders no longer among these (closed since) are forgotten."""
-        ids = {r["id"] for r in live}
-        for order_id, refused in list(self.refused.items()):
-            if (refused.strategy, refused.reason) == (strategy, reason) and order_id not in ids:
-                del self.refused[order_id]
-                log.warning(
-                    "an order the exchange refused to cancel is closed now",
-                    extra={"strategy": strategy, "order_id": order_id, "tries": refused.tries},
-                )
-        now = time.monotonic()
-        return [r for r in live if r["id"] not in self.refused or self.refused[r["id"]].due <= now]
-
     async def _note_refusals(
         self, strategy: str, sent: list[asyncpg.Record], answers: Mapping[str, str], reason: str
     ) -> None:
         """Orders still open after their cancel (and the reconciliation after it) were refused
-        by the exchange: paced, logged once as an error, counted."""
+        by the exchange: paced, logged (an error at the second refusal in a row), counted."""
         async with self.desk.pool.acquire() as conn:
             current = await order_queries.order_rows(conn, [r["id"] for r in sent])
-        still: dict[int, str] = {}  # the refused ones, with why (for the status)
+        refused: list[Refusal] = []
         for row in sent:
             fresh = current[row["id"]]
             if fresh["status"] != "OPEN":
-                self.refused.pop(row["id"], None)
+                self.refused.closed(row["id"])
                 continue
-            refused = self.refused.get(row["id"]) or Refused(strategy, reason, 0, 0.0)
-            refused.tries += 1
-            refused.due = time.monotonic() + refused_pause(refused.tries)
-            self.refused[row["id"]] = refused
-            refusals.add(1, {"why": "not_canceled"})
             exchange_id = fresh["exchange_order_id"]
-            extra = {
-                "strategy": strategy,
-                "order_id": row["id"],
-                "exchange_order_id": exchange_id,
-                "reason": reason,
-                "exchange_reason": answers.get(exchange_id, "no answer"),
-                "tries": refused.tries,
-                "retry_in_secs": refused_pause(refused.tries),
-            }
-            still[row["id"]] = f"not_canceled: {extra['exchange_reason']}"
-            if refused.tries == ERROR_AFTER:
-                log.error(
-                    "the exchange refuses to cancel a live order; asking again at a slower"
-                    " pace (at most a minute apart) until it closes",
-                    extra=extra,
-                )
-            else:
-                log.warning("cancel refused; the order is still open", extra=extra)
-        if still:
-            async with self.desk.pool.acquire() as conn:
-                await order_queries.note_cancels_refused(conn, still)
+            answer = answers.get(exchange_id, "no answer")
+            refused.append(Refusal(row["id"], strategy, reason, exchange_id, answer))
+        await self.refused.refused(refused)

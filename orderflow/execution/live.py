@@ -33,7 +33,6 @@ replies (order statuses, our fills in a trade). The rest of the executor sees th
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Collection
@@ -53,7 +52,6 @@ from orderflow.execution.broker import (
     ExchangeBusyError,
     ExchangeFill,
     FillReport,
-    MarketRules,
     Mode,
     OrderInDoubtError,
     OrderOutcome,
@@ -133,7 +131,6 @@ class LiveBroker(LiveRules):
         self.rules = RulesCache()  # the books' minimum and tick, by token
         self.fees = RulesCache()  # the markets' fee schedules, by token
         self.region = RegionRefusals(self.mode)
-        self._reading: dict[int, asyncio.Task[MarketRules | None]] = {}
 
     def _refused(self, request: OrderRequest, reason: str) -> OrderOutcome:
         """A refusal; one under the market's minimum records the minimum it states."""

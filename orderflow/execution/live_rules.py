@@ -14,7 +14,9 @@ None: the decision prices with the strategy's ``taker_fee_rate`` (exponent 1) â€
 nothing the SDK would count (the default rate is 0) â€” and a fill from the account's
 trades is booked at the trade's own ``fee_rate_bps`` (exponent 1), as before. A failed fee read
 keeps the schedule known before, if any, and is tried again after ``RULES_RETRY_SECS``; the
-book's rules and the schedule are cached apart: booking a fill reads no book.
+book's rules and the schedule are cached apart: booking a fill reads no book. Each is read once
+per token at a time (:meth:`~orderflow.execution.market_rules.RulesCache.ask`): the decision and
+the fills booked meanwhile share one read, whose failure is logged (and refusal counted) once.
 """
 
 from __future__ import annotations
@@ -50,7 +52,6 @@ class LiveRules:
     client: AsyncSecureClient
     rules: RulesCache
     fees: RulesCache
-    _reading: dict[int, asyncio.Task[MarketRules | None]]
 
     async def market_rules(self, token_id: int) -> MarketRules | None:
         rules = await self._book_rules(token_id)
@@ -62,10 +63,13 @@ class LiveRules:
     async def market_fee(self, token_id: int) -> FeeSchedule | None:
         """The token's market's fee schedule, None when it states none or it is not known (a
         read that failed: not tried again for :data:`RULES_RETRY_SECS`)."""
-        ask, known = self.fees.lookup(token_id)
-        known_fee = None if known is None else known.fee
-        if not ask:
-            return known_fee
+        stated = await self.fees.ask(token_id, lambda known: self._read_fee(token_id, known))
+        return None if stated is None else stated.fee
+
+    async def _book_rules(self, token_id: int) -> MarketRules | None:
+        return await self.rules.ask(token_id, lambda known: self._read_rules(token_id, known))
+
+    async def _read_fee(self, token_id: int, known: MarketRules | None) -> MarketRules | None:
         try:
             async with asyncio.timeout(RULES_TIMEOUT_SECS):
                 info = await read_fee_schedule(self.client, token_id)
@@ -76,28 +80,15 @@ class LiveRules:
                 extra={"token_id": str(token_id), "error": problem or type(exc).__name__},
             )
             self.fees.failed(token_id, busy=problem is None and _busy(exc))
-            return known_fee
+            return known
         stated = MarketRules(fee=FeeSchedule(info.rate, info.exponent) if info.rate else None)
         problem = rules_problem(stated)
         if problem is not None:
             refuse_reply("market fee schedule", problem, token_id=str(token_id))
             self.fees.failed(token_id, busy=False)
-            return known_fee
-        self.fees.store(token_id, stated)
-        return stated.fee
-
-    async def _book_rules(self, token_id: int) -> MarketRules | None:
-        ask, known = self.rules.lookup(token_id)
-        if not ask:
             return known
-        # One read per token at a time: the trading loop and maintenance ask before taking
-        # the decision lock, and may ask for the same token at once.
-        reading = self._reading.get(token_id)
-        if reading is None:
-            reading = asyncio.create_task(self._read_rules(token_id, known))
-            self._reading[token_id] = reading
-            reading.add_done_callback(lambda _: self._reading.pop(token_id, None))
-        return await asyncio.shield(reading)  # a waiter cancelled: the read goes on, cached
+        self.fees.store(token_id, stated)
+        return stated
 
     async def _read_rules(self, token_id: int, known: MarketRules | None) -> MarketRules | None:
         try:

@@ -17,7 +17,9 @@ decision falls back to the strategy's ``min_order_size`` and ``tick_size``; the 
 refusal handles the rest. Trading never fails on it, nor waits for it more than one timeout a
 minute. The market's taker fee schedule is read and kept alike, in a cache of its own
 (:mod:`orderflow.execution.live_rules`): the decision's fee per share, and the fee of a fill
-booked from the account's trades; not known, the strategy's ``taker_fee_rate``.
+booked from the account's trades; not known, the strategy's ``taker_fee_rate``. Each cache reads
+a token once at a time (:meth:`RulesCache.ask`): its concurrent askers share the read under way,
+its failure or refusal logged and counted once.
 
 :func:`with_market_rules` puts the rules into the views the decision reads (entries and exits,
 :mod:`orderflow.execution.trading`), with the broker of each decision's mode: paper has no book
@@ -29,11 +31,13 @@ cache answers inside.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from orderflow.execution.broker import Broker, MarketRules
 from orderflow.execution.reply_checks import minimum_problem, refuse_reply
@@ -86,6 +90,28 @@ class RulesCache:
         self.clock = clock
         self._entries: dict[int, _Entry] = {}
         self._paused_until = 0.0  # after a read the exchange was too busy for: no reads
+        self._reading: dict[int, asyncio.Task[MarketRules | None]] = {}  # by token, under way
+
+    async def ask(
+        self,
+        token_id: int,
+        read: Callable[[MarketRules | None], Coroutine[Any, Any, MarketRules | None]],
+    ) -> MarketRules | None:
+        """The token's rules: those kept while they live or reads are paused (:meth:`lookup`),
+        else what ``read`` (given the rules known before; it stores them, or records its
+        failure) answers. One read per token at a time: the trading loop and maintenance ask
+        before taking the decision lock, and each fill booked asks for its market's fee
+        schedule, maybe for the same token at once; a later asker waits for the read under way
+        (a waiter cancelled: the read goes on, and is kept)."""
+        ask, known = self.lookup(token_id)
+        if not ask:
+            return known
+        reading = self._reading.get(token_id)
+        if reading is None:
+            reading = asyncio.create_task(read(known))
+            self._reading[token_id] = reading
+            reading.add_done_callback(lambda _: self._reading.pop(token_id, None))
+        return await asyncio.shield(reading)
 
     def lookup(self, token_id: int) -> tuple[bool, MarketRules | None]:
         """(whether to ask the exchange now, the rules last known): ask when the token's rules

@@ -13,13 +13,16 @@ still shows open past its expiry by our clock is cancelled, then closed. One who
 exchange refuses (``not_canceled``: an order it holds ``UNMATCHED``) stays OPEN — it still counts,
 its fills are booked however late, the kill switch still sees it — until the exchange no longer
 shows it open: a V2 order's expiration is not in what it signs, so only the exchange's own
-bookkeeping expires it. Its cancel is sent again after
-:func:`~orderflow.execution.switch.refused_pause` (2 s doubling to a minute); each refusal is
-noted on the order (``orderflow strategy status``) and counted
-(``orderflow_cancels_refused_total{why="not_canceled"}``).
+bookkeeping expires it. Its refusals are paced by the desk's
+:class:`~orderflow.execution.cancel_pacing.RefusedCancels`, shared with the kill and leader-exit
+switches: its cancel is sent again after 2 s doubling to a minute (by whichever asks first), each
+refusal is noted on the order (``orderflow strategy status``) and counted
+(``orderflow_cancels_refused_total{why="not_canceled"}``), its second in a row logged as an
+error.
 
 The :class:`~orderflow.execution.orders.OrderDesk` owns one :class:`OrderReconciler` and lends it
-its exchange call, its order locks, its booking and its sets of orders in doubt and being sent.
+its exchange call, its order locks, its booking, its sets of orders in doubt and being sent, and
+its refused cancels' pacer.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 
@@ -43,9 +45,9 @@ from orderflow.execution.broker import (
     Mode,
     OrderOutcome,
 )
+from orderflow.execution.cancel_pacing import Refusal, RefusedCancels
 from orderflow.execution.desk_access import LOOKUP_CONCURRENCY, DeskAccess
 from orderflow.execution.settlement import order_ids, settle
-from orderflow.execution.switch import refusals, refused_pause
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ class OrderReconciler:
         book: Callable[[int, OrderOutcome], Awaitable[None]],
         in_doubt: set[int],
         placing: set[int],
+        refused: RefusedCancels,
     ) -> None:
         self.access = access
         self.clock = clock
@@ -69,9 +72,7 @@ class OrderReconciler:
         self.book = book
         self.in_doubt = in_doubt  # the desk's: intents whose sending may have failed
         self.placing = placing  # the desk's: intents it is sending right now
-        # Expired orders whose cancel the exchange refused, by row id: refusals in a row, and
-        # when (monotonic) the cancel is sent again.
-        self.refused: dict[int, tuple[int, float]] = {}
+        self.refused = refused  # the desk's refused cancels, shared with the cancel switches
 
     async def run(self, strategy: str | None = None) -> None:
         """One pass over the orders to reconcile (of ``strategy``, or all)."""
@@ -83,9 +84,8 @@ class OrderReconciler:
             r["id"] for r in rows if r["status"] == "INTENT" and r["id"] not in self.placing
         )
         rows = [r for r in rows if r["status"] != "INTENT" or r["id"] in self.in_doubt]
-        if strategy is None:  # closed since: forgotten
-            open_ids = {r["id"] for r in rows if r["status"] == "OPEN"}
-            self.refused = {k: v for k, v in self.refused.items() if k in open_ids}
+        open_ids = {r["id"] for r in rows if r["status"] == "OPEN"}
+        self.refused.closed_but(open_ids, strategy)  # closed since: forgotten
         await self._rows(rows)
 
     async def _rows(self, rows: Iterable[asyncpg.Record]) -> None:
@@ -163,35 +163,24 @@ class OrderReconciler:
     async def _cancel_expired(self, broker: Broker, row: asyncpg.Record) -> bool:
         """Cancel an order the exchange still shows open past its expiry by our clock (which
         may run ahead of the exchange's); False when the exchange did not cancel it: no answer,
-        or refused (then not asked again before its pause has passed)."""
-        tries, due = self.refused.get(row["id"], (0, 0.0))
-        if time.monotonic() < due:
+        or refused (then not asked again before its pause has passed), or a cancel switch is
+        cancelling it right now."""
+        with self.refused.sending([row["id"]]) as due:
+            if not due:
+                return False
+            ids = list(order_ids(row))
+            try:
+                result: CancelResult = await self.access.call(broker.cancel(ids))
+            except ExecutionError as exc:
+                log.warning(
+                    "expired order's cancel failed",
+                    extra={"order_id": row["id"], "error": str(exc)},
+                )
+                return False
+            if not set(result.canceled).isdisjoint(ids):
+                self.refused.closed(row["id"])
+                return True
+            why = "; ".join(sorted({result.not_canceled.get(i, "no answer") for i in ids}))
+            refusal = Refusal(row["id"], row["strategy"], "expired", row["exchange_order_id"], why)
+            await self.refused.refused([refusal])
             return False
-        ids = list(order_ids(row))
-        try:
-            result: CancelResult = await self.access.call(broker.cancel(ids))
-        except ExecutionError as exc:
-            log.warning(
-                "expired order's cancel failed", extra={"order_id": row["id"], "error": str(exc)}
-            )
-            return False
-        if not set(result.canceled).isdisjoint(ids):
-            self.refused.pop(row["id"], None)
-            return True
-        tries += 1
-        self.refused[row["id"]] = (tries, time.monotonic() + refused_pause(tries))
-        refusals.add(1, {"why": "not_canceled"})
-        why = "; ".join(sorted({result.not_canceled.get(i, "no answer") for i in ids}))
-        async with self.access.pool.acquire() as conn:
-            await order_queries.note_cancels_refused(conn, {row["id"]: f"not_canceled: {why}"})
-        log.warning(
-            "the exchange refuses to cancel an order past its expiry by our clock; it stays"
-            " open until the exchange no longer shows it",
-            extra={
-                "order_id": row["id"],
-                "exchange_reason": why,
-                "tries": tries,
-                "retry_in_secs": refused_pause(tries),
-            },
-        )
-        return False

@@ -44,6 +44,7 @@ from orderflow.execution.broker import (
     OrderRequest,
     PreparedOrder,
 )
+from orderflow.execution.cancel_pacing import RefusedCancels
 from orderflow.execution.cancels import OrderCanceller
 from orderflow.execution.desk_access import DeskAccess
 from orderflow.execution.key_watch import KeyWatch
@@ -95,6 +96,8 @@ class OrderDesk:
         # The exchange's word on each mode's API key: no order is sent while it refuses it.
         self.keys = {mode: KeyWatch(pool, mode) for mode in brokers}
         access = DeskAccess(pool, brokers, call=self._call, locked=self._locked)
+        # Orders whose cancels the exchange refused: one pace for reconciliation and the switches.
+        self.refused_cancels = RefusedCancels(pool)
         self.settlement = TradeSettlement(
             access,
             clock=lambda: self.clock(),
@@ -107,11 +110,13 @@ class OrderDesk:
             book=lambda order_id, outcome: self.apply(order_id, outcome, sent=True),
             in_doubt=self.in_doubt,
             placing=self._placing,
+            refused=self.refused_cancels,
         )
         self.cancels = OrderCanceller(
             access,
             book=lambda order_id, outcome: self.apply(order_id, outcome, sent=True),
             reconcile=lambda strategy: self.reconcile(strategy=strategy),
+            refused=self.refused_cancels,
         )
 
     def broker(self, mode: Mode) -> Broker:

@@ -7,8 +7,8 @@ a timeout, no connection — retries with exponential backoff (50 ms doubling to
 never sooner than the exchange's ``Retry-After`` says (at most :data:`MAX_RETRY_AFTER_SECS`):
 asking a rate-limited exchange again at once only gets another 429. A refusal that asking again
 soon will not change — the exchange refuses our API key (401, 403), or answers a cancel
-``not_canceled`` while the order stays open (:mod:`orderflow.execution.cancels` paces those per
-order) — is asked again after :func:`refused_pause` (2 s doubling to a minute: never given up,
+``not_canceled`` while the order stays open (:mod:`orderflow.execution.cancel_pacing` paces those
+per order) — is asked again after :func:`refused_pause` (2 s doubling to a minute: never given up,
 the key may be fixed and the order let go), logged as an error once (a warning after) and
 counted in ``orderflow_cancels_refused_total{why}``. Nothing it meets escapes: the executor and
 the other strategies keep trading. The task ends when no order of the strategy is open; the
