@@ -308,7 +308,7 @@ class Trader:
         stored: across restarts too). Returns the number of new signals."""
         async with self.pool.acquire() as conn:
             due = [e for e in await position_queries.exits_tried(conn, state.name)
-                   if exit_due(e)]  # fmt: skip
+                   if exit_due(e, killed=state.killed)]  # fmt: skip
             if not due:
                 return 0  # the usual answer, found without holding up the trading loop
             sells = await signal_queries.trades_by_id(conn, [e.sell_id for e in due])
@@ -318,7 +318,7 @@ class Trader:
         async with self._deciding, self.pool.acquire() as conn:
             # Again, now that no other decision is under way (it may have made the exit).
             due = [e for e in await position_queries.exits_tried(conn, state.name)
-                   if exit_due(e)]  # fmt: skip
+                   if exit_due(e, killed=state.killed)]  # fmt: skip
             if not due:
                 return 0
             for e in due:
