@@ -1,13 +1,22 @@
 """A strategy's book as the risk limits see it: positions, live orders and orders on their way.
 
 Open positions come from ``orderflow_positions``; live orders (resting, in doubt) from
-``orderflow_orders``; orders accepted but not yet stored from the trader's ``inflight``. Each live
-BUY counts as the position it becomes if it fills (remaining size at its limit price) until it
+``orderflow_orders``; orders accepted but not yet stored from the order worker's ``inflight``. Each
+live BUY counts as the position it becomes if it fills (remaining size at its limit price) until it
 fills, is cancelled or expires, and what it would lose at once if it filled now counts against the
-daily loss budget. ``day_pnl`` is P&L since 00:00 UTC (:mod:`orderflow.execution.daypnl`).
-``cash`` is what the strategy may still spend: its bankroll plus all it realized to date, less the
-cost of all that (:func:`orderflow.signals.views.cash_left`); ``realized`` (all to date): a loss
-shrinks the bankroll Kelly stakes a fraction of.
+daily loss budget.
+
+All of it is one moment's: read in one snapshot (repeatable read), the orders on their way taken
+before it. A fill moves exposure from an order to a position in one transaction; read in
+statements of their own, a fill booked between the read of the positions and that of the orders
+was in neither, and the decision saw nothing in its market (a second entry, an exit made again:
+``tests/execution/test_book_snapshot.py``). An order on its way counts until its intent is stored,
+never also as the order it has become.
+
+``day_pnl`` is P&L since 00:00 UTC (:mod:`orderflow.execution.daypnl`). ``cash`` is what the
+strategy may still spend: its bankroll plus all it realized to date, less the cost of all that
+(:func:`orderflow.signals.views.cash_left`); ``realized`` (all to date): a loss shrinks the
+bankroll Kelly stakes a fraction of.
 """
 
 from __future__ import annotations
@@ -67,16 +76,48 @@ def merge(book: dict[int, OpenPosition], extra: OpenPosition) -> None:
     )
 
 
+# Of the signals whose orders are on their way, those without an order yet (the intent not
+# stored): the others count as the order they became (live, filled or closed).
+_NO_ORDER_YET = """
+SELECT s.id FROM orderflow_signals s
+ WHERE s.id = ANY($1::bigint[]) AND s.status = 'PENDING'
+   AND NOT EXISTS (SELECT 1 FROM orderflow_orders o WHERE o.signal_id = s.id)
+"""
+
+
 async def load_book_and_holdings(
     conn: asyncpg.Connection,
     state: StrategyState,
     now: datetime,
     inflight: Mapping[int, OpenPosition] | None = None,
     marks: DayMarks | None = None,
+    exiting: Collection[int] = (),
 ) -> tuple[StrategyBook, Holdings]:
     """The strategy's book — open positions, live orders (resting, in doubt) and orders
-    accepted but not yet stored (``inflight``), each counted until it fills, is cancelled or
-    expires — and, per held token, who the position followed in and where it trades."""
+    accepted but not yet stored (``inflight``, by signal id), each counted until it fills, is
+    cancelled or expires — and, per held token, who the position followed in and where it
+    trades; ``exiting``: tokens whose exit is on its way (not stored yet).
+
+    One moment's (see the module): ``inflight`` and ``exiting`` are copied before anything is
+    read, and the rest is read in one repeatable-read snapshot — the caller's transaction when
+    ``conn`` is in one (its isolation is then the caller's to choose), else one of its own. An
+    order that left ``inflight`` before the copy was stored before the snapshot."""
+    pending = dict(inflight or {})  # before the snapshot: nothing is awaited before this
+    leaving = set(exiting)
+    if conn.is_in_transaction():
+        return await _read_book(conn, state, now, pending, leaving, marks)
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        return await _read_book(conn, state, now, pending, leaving, marks)
+
+
+async def _read_book(
+    conn: asyncpg.Connection,
+    state: StrategyState,
+    now: datetime,
+    pending: Mapping[int, OpenPosition],
+    exiting: set[int],
+    marks: DayMarks | None,
+) -> tuple[StrategyBook, Holdings]:
     positions: dict[int, OpenPosition] = {}
     held: dict[int, HeldPosition] = {}
     modes: dict[int, Mode] = {}
@@ -92,7 +133,6 @@ async def load_book_and_holdings(
         )
         held[token] = HeldPosition(token, row["shares"], row["leader"], row["leader_type"])
         modes[token] = row["mode"] or state.settings.mode
-    exiting: set[int] = set()
     following: set[tuple[int, str]] = set()
     pending_loss = Decimal(0)
     for row in await order_queries.live_orders(conn, state.name):
@@ -109,7 +149,9 @@ async def load_book_and_holdings(
         )
         pending_loss += order.unrealized_pnl
         merge(positions, order)
-    for order in (inflight or {}).values():
+    rows = await conn.fetch(_NO_ORDER_YET, list(pending)) if pending else []
+    for signal_id in (int(r["id"]) for r in rows):
+        order = pending[signal_id]
         pending_loss += order.unrealized_pnl
         merge(positions, order)
     day_pnl = await (marks or DayMarks()).day_pnl(conn, state.name, day_start(now))

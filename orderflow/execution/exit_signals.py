@@ -9,7 +9,7 @@ token, never a second while one is under way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableSet, Sequence, Set
+from collections.abc import Mapping, MutableSet, Sequence
 from datetime import datetime
 
 import asyncpg
@@ -22,14 +22,9 @@ from orderflow.signals.exits import exit_decision
 from orderflow.signals.views import MarketView, Side, StrategyBook, TradeView, WalletView
 
 
-def exits_of(
-    state: StrategyState,
-    sells: Sequence[TradeView],
-    holdings: Holdings,
-    exiting: Set[tuple[str, int]],
-) -> list[TradeView]:
+def exits_of(sells: Sequence[TradeView], holdings: Holdings) -> list[TradeView]:
     """The sells by the leader of a held position, unless an exit of it is under way (stored,
-    or on its way: ``exiting``, by strategy and token)."""
+    or on its way: ``holdings.exiting``, read in the same moment as the position)."""
     held = holdings.held
     return [
         t
@@ -37,7 +32,6 @@ def exits_of(
         if t.token_id in held
         and held[t.token_id].leader == t.wallet
         and t.token_id not in holdings.exiting
-        and (state.name, t.token_id) not in exiting
     ]
 
 

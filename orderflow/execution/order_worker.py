@@ -6,7 +6,8 @@ task, so a slow exchange never delays the next signal. Without the worker (a bac
 calling ``Trader.process`` directly) a job is placed as it is handed over.
 
 Until a job is placed, what it will do counts where the next decision looks: an entry's exposure
-in ``inflight`` (the strategy's book), an exit in ``exiting`` (no second exit of the position).
+in ``inflight`` (the strategy's book, by signal id: it counts there until its intent is stored,
+then as that order), an exit in ``exiting`` (no second exit of the position).
 Just before sending, :meth:`OrderWorker.guard` checks the job again: a kill, a pause, a leader's
 sell or the signal's age since the decision refuse it.
 
@@ -102,6 +103,7 @@ class OrderWorker:
         # Called with a strategy's name when an order of it went out although it was killed
         # meanwhile (the engine re-arms the kill switch).
         self.after_kill: Callable[[str], None] | None = None
+        # by strategy, then by signal id: an entry's exposure until its intent is stored
         self.inflight: dict[str, dict[int, OpenPosition]] = {}
         self.exiting: set[tuple[str, int]] = set()
         self.entries: dict[int, OrderJob] = {}  # BUY jobs on their way, by signal id
@@ -146,22 +148,29 @@ class OrderWorker:
 
     async def dispatch(self, accepted: Sequence[OrderJob]) -> None:
         """Hand accepted signals to the order worker (or place them now, without one)."""
-        self.held.update(job.signal_id for job in accepted)  # before anything is awaited
+        # Every job counts in its strategy's book before anything is awaited (a full queue
+        # waits below, and another decision may be taken meanwhile).
+        self.held.update(job.signal_id for job in accepted)
         for job in accepted:
             trade, decision, state = job.trade, job.decision, job.state
             if decision.side == "BUY":
                 self.entries[job.signal_id] = job
-                self.inflight.setdefault(state.name, {})[trade.token_id] = order_exposure(
+                self.inflight.setdefault(state.name, {})[job.signal_id] = order_exposure(
                     trade.token_id,
                     trade.market_id,
                     decision.shares,
                     decision.price or Decimal(0),
                     job.market.last_price,
                 )
+        for job in accepted:
             if self._queue is not None:
                 await self._queue.put(job)
             else:
                 await self._order(job)
+
+    def exits_on_the_way(self, strategy: str) -> frozenset[int]:
+        """The tokens of ``strategy`` whose exit is decided and not yet placed."""
+        return frozenset(token for name, token in self.exiting if name == strategy)
 
     def leader_sold(self, state: StrategyState, sells: Sequence[TradeView]) -> None:
         """A leader's sells against the strategy's entries on their way that followed it into
@@ -185,7 +194,7 @@ class OrderWorker:
             self.held.discard(job.signal_id)
             state, token = job.state, job.trade.token_id
             if job.decision.side == "BUY":
-                self.inflight.get(state.name, {}).pop(token, None)
+                self.inflight.get(state.name, {}).pop(job.signal_id, None)
                 self.entries.pop(job.signal_id, None)
                 self.left.discard(job.signal_id)
             else:

@@ -74,16 +74,23 @@ async def held_in(
 # orderflow.signals.exits.exit_due decides which are due: the sell was read while the strategy
 # held nothing (the entry on its way, a fill booked after the sell), or every exit tried left
 # the position open (refused, never sent, expired partly filled).
-# Signal ``s``'s triggering trade ``trig`` and the leader's later sells ``t`` of its token.
+# Entry signal ``s``'s triggering trade ``trig`` and the leader's later sells ``t`` of its token.
+# The trigger is the leader's buy of the token in the signal's transaction, not the row of the
+# signal's log index: a reorg that moves the transaction to another block deletes that row and
+# the listener stores it again under another log index (orderflow.chain.rollback), and the entry
+# lost its leader's sells — its resting order was not cancelled, its position never exited by
+# maintenance (tests/execution/test_reorged_trigger.py). Several such buys in one transaction
+# are one decision: any of them is the trigger (callers read the sells once per position).
 SIGNAL_TRIGGER = (
-    "trig.chain_id = s.chain_id AND trig.tx_hash = s.tx_hash AND trig.log_index = s.log_index"
-    " AND trig.wallet_address = s.wallet_address"
+    "trig.chain_id = s.chain_id AND trig.tx_hash = s.tx_hash"
+    " AND trig.wallet_address = s.wallet_address AND trig.token_id = s.token_id"
+    " AND trig.side = s.side"
 )
 LEADER_SOLD = sold_since("t", "trig.wallet_address", "trig.token_id", "trig.timestamp", "trig.id")
 
 _EXITS = f"""
 WITH sells AS (
-    SELECT p.id AS position_id, t.id AS sell_id, t.chain_id, t.tx_hash, t.log_index
+    SELECT DISTINCT p.id AS position_id, t.id AS sell_id, t.chain_id, t.tx_hash, t.log_index
       FROM orderflow_positions p
       JOIN orderflow_signals s ON s.id = p.signal_id
       JOIN orderflow_trades trig ON {SIGNAL_TRIGGER}

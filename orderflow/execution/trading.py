@@ -212,55 +212,90 @@ class Trader:
                 tokens = {t.token_id for t in [*candidates, *sells]}
                 held = await held_modes(conn, state, tokens)
             await self._warm_rules(state, candidates, sells, held)
-        async with self._deciding, self.connection() as conn, conn.transaction():
+        async with self._deciding, self.connection() as conn:
             if candidates or sells:
-                book, holdings = await load_book_and_holdings(
-                    conn, state, now, worker.inflight.get(state.name), self.marks
-                )
-                # Entries on their way that followed a leader who sells now are not sent;
-                # live ones resting on the exchange are cancelled (after_leader_exit).
-                worker.leader_sold(state, sells)
-                left_live = any((t.token_id, t.wallet) in holdings.following for t in sells)
-                exits = exits_of(state, sells, holdings, worker.exiting)
-                todo = {t.id: t for t in [*candidates, *exits]}
-                window = settings.fade_window_secs if settings.enable_degen_fading else 0.0
-                markets = await self._market_views(
-                    conn, state, list(todo.values()), window, holdings
-                )
-                created, accepted = await decide_exits(
-                    conn, state, exits, markets, book, holdings, wallets, now, worker.exiting
-                )
-                for trade in candidates:
-                    wallet = wallets[trade.wallet]
-                    market = markets[trade.id or 0]["BUY"]  # both signals buy: the asks
-                    decision = evaluate(trade, wallet, market, book, settings, now)
-                    if decision is None:
-                        continue
-                    recorded = await record_signal(conn, state, trade, wallet, decision)
-                    if recorded is None:
-                        continue  # already recorded (a replay)
-                    created += 1
-                    if decision.accepted:
-                        book = _with_position(book, trade, decision)
-                        accepted.append(
-                            OrderJob.decided(
-                                state,
-                                recorded.signal_id,
-                                trade,
-                                decision,
-                                market,
-                                settings.mode,
-                                recorded.traceparent,
-                            )
-                        )
-            if not replay:
-                await strategy_queries.set_cursor(conn, state.name, top)
+                # The book is one moment's: read in a snapshot of its own, before the
+                # decision's transaction (orderflow.execution.book).
+                book, holdings = await self._book(conn, state, now)
+            async with conn.transaction():
+                if candidates or sells:
+                    # Entries on their way that followed a leader who sells now are not sent;
+                    # live ones resting on the exchange are cancelled (after_leader_exit).
+                    worker.leader_sold(state, sells)
+                    left_live = any((t.token_id, t.wallet) in holdings.following for t in sells)
+                    exits = exits_of(sells, holdings)
+                    created, accepted = await self._decide(
+                        conn, state, candidates, exits, book, holdings, wallets, now
+                    )
+                if not replay:
+                    await strategy_queries.set_cursor(conn, state.name, top)
         if not replay:
             state.cursor = max(state.cursor, top)
         if left_live and self.after_leader_exit is not None:
             self.after_leader_exit(state.name)
         await worker.dispatch(accepted)
         return created
+
+    async def _book(
+        self, conn: asyncpg.Connection, state: StrategyState, now: datetime
+    ) -> tuple[StrategyBook, Holdings]:
+        """The strategy's book and holdings, orders and exits on their way included (taken from
+        the worker before the snapshot is read: :func:`load_book_and_holdings`)."""
+        worker = self.worker
+        return await load_book_and_holdings(
+            conn,
+            state,
+            now,
+            worker.inflight.get(state.name),
+            self.marks,
+            exiting=worker.exits_on_the_way(state.name),
+        )
+
+    async def _decide(
+        self,
+        conn: asyncpg.Connection,
+        state: StrategyState,
+        candidates: Sequence[TradeView],
+        exits: Sequence[TradeView],
+        book: StrategyBook,
+        holdings: Holdings,
+        wallets: Mapping[str, WalletView],
+        now: datetime,
+    ) -> tuple[int, list[OrderJob]]:
+        """Decide and record the batch's exits and entries (in the decision's transaction);
+        returns the signals recorded and the accepted ones as jobs to send. Each accepted entry
+        is in the book the next one sees."""
+        settings = state.settings
+        todo = {t.id: t for t in [*candidates, *exits]}
+        window = settings.fade_window_secs if settings.enable_degen_fading else 0.0
+        markets = await self._market_views(conn, state, list(todo.values()), window, holdings)
+        created, accepted = await decide_exits(
+            conn, state, exits, markets, book, holdings, wallets, now, self.worker.exiting
+        )
+        for trade in candidates:
+            wallet = wallets[trade.wallet]
+            market = markets[trade.id or 0]["BUY"]  # both signals buy: the asks
+            decision = evaluate(trade, wallet, market, book, settings, now)
+            if decision is None:
+                continue
+            recorded = await record_signal(conn, state, trade, wallet, decision)
+            if recorded is None:
+                continue  # already recorded (a replay)
+            created += 1
+            if decision.accepted:
+                book = _with_position(book, trade, decision)
+                accepted.append(
+                    OrderJob.decided(
+                        state,
+                        recorded.signal_id,
+                        trade,
+                        decision,
+                        market,
+                        settings.mode,
+                        recorded.traceparent,
+                    )
+                )
+        return created, accepted
 
     async def late_exits(self, state: StrategyState, now: datetime) -> int:
         """Exits the leader's sells did not make, or did not finish (maintenance calls this):
@@ -273,17 +308,17 @@ class Trader:
         stored: across restarts too). Returns the number of new signals."""
         async with self.pool.acquire() as conn:
             due = [e for e in await position_queries.exits_tried(conn, state.name)
-                   if exit_due(e)]  # fmt: skip
+                   if exit_due(e, killed=state.killed)]  # fmt: skip
             if not due:
                 return 0  # the usual answer, found without holding up the trading loop
             sells = await signal_queries.trades_by_id(conn, [e.sell_id for e in due])
             held = await held_modes(conn, state, {t.token_id for t in sells})
         await self._warm_rules(state, [], sells, held)
         worker = self.worker
-        async with self._deciding, self.pool.acquire() as conn, conn.transaction():
+        async with self._deciding, self.pool.acquire() as conn:
             # Again, now that no other decision is under way (it may have made the exit).
             due = [e for e in await position_queries.exits_tried(conn, state.name)
-                   if exit_due(e)]  # fmt: skip
+                   if exit_due(e, killed=state.killed)]  # fmt: skip
             if not due:
                 return 0
             for e in due:
@@ -294,24 +329,23 @@ class Trader:
                                "tried": e.tried, "last_reason": e.last_reason},
                     )  # fmt: skip
             sells = await signal_queries.trades_by_id(conn, [e.sell_id for e in due])
-            book, holdings = await load_book_and_holdings(
-                conn, state, now, worker.inflight.get(state.name), self.marks
-            )
-            exits = exits_of(state, sells, holdings, worker.exiting)
-            markets = await self._market_views(conn, state, exits, 0.0, holdings)
-            wallets = await signal_queries.wallet_views(conn, {t.wallet for t in exits})
-            created, accepted = await decide_exits(
-                conn,
-                state,
-                exits,
-                markets,
-                book,
-                holdings,
-                wallets,
-                now,
-                worker.exiting,
-                attempts={e.sell_id: e.on_sell for e in due},
-            )
+            book, holdings = await self._book(conn, state, now)  # a snapshot of its own
+            async with conn.transaction():
+                exits = exits_of(sells, holdings)
+                markets = await self._market_views(conn, state, exits, 0.0, holdings)
+                wallets = await signal_queries.wallet_views(conn, {t.wallet for t in exits})
+                created, accepted = await decide_exits(
+                    conn,
+                    state,
+                    exits,
+                    markets,
+                    book,
+                    holdings,
+                    wallets,
+                    now,
+                    worker.exiting,
+                    attempts={e.sell_id: e.on_sell for e in due},
+                )
         await worker.dispatch(accepted)
         return created
 

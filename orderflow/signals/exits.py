@@ -19,8 +19,10 @@ limit at the observed price minus ``paper_slippage_bps``, rounded *down* to the 
 * an exit that left the position open (refused by the exchange — a 429 is one —, never sent,
   expired partly filled) is tried again while the leader is gone: :func:`exit_due`, after
   :data:`RETRY_FIRST` doubling to :data:`RETRY_MAX` (a new signal each try, ``attempt`` 1, 2,
-  ... on the leader's latest sell); never after ``strategy_killed`` or ``exit_below_min_size``;
-  once an hour only after :data:`REFUSED_IN_A_ROW` refusals of the order itself in a row.
+  ... on the leader's latest sell); never after ``exit_below_min_size``, nor after
+  ``strategy_killed`` while the strategy is still killed (unkilled, the exit is made: the leader
+  is still gone); once an hour only after :data:`REFUSED_IN_A_ROW` refusals of the order itself
+  in a row.
 
 Positions opened by FADE_DEGEN are held to resolution (the faded wallet's later trades say
 nothing about the bet).
@@ -50,9 +52,10 @@ _BPS = Decimal(10_000)
 # How long after a failed exit it is tried again: doubling from the first to the last.
 RETRY_FIRST = timedelta(seconds=5)
 RETRY_MAX = timedelta(minutes=5)
-# Exits not tried again: a killed strategy sends nothing; a position under the minimum order
-# size cannot be sold (the exchange refuses it every time).
-_FINAL = frozenset({Reason.KILLED.value, Reason.EXIT_BELOW_MIN_SIZE.value})
+# Exits not tried again: a position under the minimum order size cannot be sold (the exchange
+# refuses it every time). One skipped because the strategy was killed is not tried again while
+# it is killed (it sends nothing), and is once it is not.
+_FINAL = frozenset({Reason.EXIT_BELOW_MIN_SIZE.value})
 # An exit the exchange refused this many times in a row for a reason of its own (not a rate
 # limit, our credentials nor the matching engine restarting: ``refused_as_such``) is tried once
 # every RETRY_REFUSED only: the same refusal (no shares or allowance in the wallet, a closed
@@ -109,15 +112,17 @@ class ExitsTried:
         return refusals_in_a_row(self.recent) >= REFUSED_IN_A_ROW
 
 
-def exit_due(exits: ExitsTried) -> bool:
+def exit_due(exits: ExitsTried, *, killed: bool = False) -> bool:
     """Whether the position must be exited now: its leader's sell found nothing to exit (the
     entry's fill was booked after it), or every exit tried left it open and the pause after the
-    last one has passed."""
+    last one has passed. ``killed``: the strategy is killed now — an exit skipped for a kill is
+    not tried again until it is lifted (it used to be never tried again: unkilled, the strategy
+    held what its leader had left, to resolution)."""
     if exits.live:
         return False
     if exits.tried == 0 or exits.since_ended is None:
         return True
-    if exits.last_reason in _FINAL:
+    if exits.last_reason in _FINAL or (killed and exits.last_reason == Reason.KILLED.value):
         return False
     pause = min(RETRY_MAX, RETRY_FIRST * (1 << min(exits.tried - 1, 16)))
     if exits.refused_again:

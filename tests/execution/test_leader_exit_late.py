@@ -180,3 +180,31 @@ async def test_a_killed_strategy_records_the_late_exit_once_and_sends_nothing(
     assert await signal_outcomes(pool) == expected
     assert await pool.fetchval("SELECT count(*) FROM orderflow_orders WHERE side = 'SELL'") == 0
     assert await pool.fetchval("SELECT status FROM orderflow_positions") == "OPEN"
+
+
+async def test_an_exit_skipped_while_killed_is_made_once_the_strategy_is_unkilled(
+    pool: asyncpg.Pool, make_executor: Callable[..., Executor]
+) -> None:
+    """The leader left while the strategy was killed: the exit was SKIPPED ``strategy_killed``
+    (a killed strategy sends nothing). Unkilled, the strategy still held what its leader had
+    dumped, and on main nothing ever exited it (``strategy_killed`` was final: never tried
+    again), to resolution. Now the next pass exits it."""
+    ex = await _paper_entry_as_the_leader_sells(pool, make_executor, kill=True)
+    for _ in range(2):
+        await ex.maintenance()  # while killed: nothing more
+    killed = [("BUY", "EXECUTED", "filled"), ("SELL", "SKIPPED", "strategy_killed")]
+    assert await signal_outcomes(pool) == killed
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE orderflow_strategies SET killed = false, generation = generation + 1"
+        )
+        await ex.registry.refresh(conn)
+        # the pause after the last try (5 s) has passed
+        await conn.execute(
+            "UPDATE orderflow_signals SET created_at = created_at - interval '1 minute',"
+            " decided_at = decided_at - interval '1 minute' WHERE side = 'SELL'"
+        )
+    await ex.maintenance()
+    await fill_resting(pool, ex)
+    assert await signal_outcomes(pool) == [*killed, ("SELL", "EXECUTED", "filled")]
+    assert await _closed(pool)

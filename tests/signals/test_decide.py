@@ -570,8 +570,12 @@ def test_a_failed_exit_is_due_again_after_a_doubling_pause() -> None:
     assert exit_due(tried(3, 4 * RETRY_FIRST))
     assert exit_due(tried(500, RETRY_MAX))  # the pause stops doubling
     assert not exit_due(tried(2, RETRY_MAX, live=True))
-    for final in ("strategy_killed", "exit_below_min_size"):
-        assert not exit_due(tried(1, timedelta(days=1), final))
+    assert not exit_due(tried(1, timedelta(days=1), "exit_below_min_size"))
+    assert not exit_due(tried(1, timedelta(days=1), "exit_below_min_size"), killed=False)
+    # skipped for a kill: not while the strategy is killed, at the usual pause once it is not
+    assert not exit_due(tried(1, timedelta(days=1), "strategy_killed"), killed=True)
+    assert not exit_due(tried(1, RETRY_FIRST - timedelta(microseconds=1), "strategy_killed"))
+    assert exit_due(tried(1, RETRY_FIRST, "strategy_killed"), killed=False)
 
 
 def test_an_exchange_taking_no_order_now_is_no_refusal_of_the_exit_itself() -> None:
