@@ -59,10 +59,6 @@ class PendingLiveBroker:
         self._error: OrderflowError = ExchangeBusyError(first_error)
         self._task = asyncio.get_running_loop().create_task(self._log_in(), name="clob-log-in")
 
-    @property
-    def connected(self) -> bool:
-        return self._broker is not None
-
     async def _log_in(self) -> None:
         tries = 1  # the start-up's
         while True:
@@ -71,12 +67,14 @@ class PendingLiveBroker:
                 broker = await self._connect()
             except OrderflowError as exc:
                 tries += 1
-                self._error = exc
                 busy = isinstance(exc, ExchangeBusyError) and not isinstance(
                     exc, CredentialsRefusedError
                 )
-                # The exchange not answering was said at start-up; anything else is news.
-                (log.debug if busy else log.error)(
+                # The exchange not answering was said at start-up; anything else is news, said
+                # once (an error) until it changes.
+                news = not busy and str(exc) != str(self._error)
+                self._error = exc
+                (log.error if news else log.debug)(
                     "cannot log in to the CLOB; trying again",
                     extra={"error": str(exc), "retry_in_secs": log_in_pause(tries)},
                 )

@@ -18,8 +18,16 @@ import asyncpg
 import pytest
 
 from orderflow.cli import build_parser
-from orderflow.execution.broker import OrderOutcome
+from orderflow.execution.broker import (
+    CancelResult,
+    CredentialsRefusedError,
+    ExchangeBusyError,
+    OrderOutcome,
+)
+from orderflow.execution.credentials import LiveCredentials
 from orderflow.execution.live import LiveBroker
+from orderflow.execution.live_connect import connect_live_broker
+from orderflow.execution.live_pending import PendingLiveBroker
 from orderflow.execution.orders import OrderDesk
 from tests.execution.conftest import (
     MARKET_B,
@@ -126,3 +134,46 @@ async def test_a_kill_while_executor_and_exchange_were_down_cancels_once_the_exc
     assert (row["exchange_order_id"], row["status_reason"]) == (exchange_id, "strategy_killed")
     assert _posts(clob) == 1  # nothing sent again, nothing new
     assert KEY[2:] not in caplog.text
+
+
+async def test_the_live_broker_logs_in_once_the_exchange_answers_and_says_when_it_refuses(
+    clob: FakeClob,
+) -> None:
+    """Until it is logged in, every call fails as the exchange not answering does, or as a
+    refused key does (the kill switch then paces its cancels and says what to do)."""
+    down = [clob.fail(method, "/", 503) for method in ("GET", "POST", "DELETE")]
+    broker = await connect_live_broker(
+        LiveCredentials(POLY_PRIVATE_KEY=KEY, POLY_CLOB_URL=clob.url)
+    )
+    try:
+        assert isinstance(broker, PendingLiveBroker)
+        with pytest.raises(ExchangeBusyError) as busy:
+            await broker.cancel(["0x01"])
+        assert not isinstance(busy.value, CredentialsRefusedError)
+        assert await broker.market_rules(TOKEN_NO) is None  # the strategy's settings apply
+        for fault in down:
+            fault.times = 0
+        refused = [clob.fail(method, "/auth", 401) for method in ("GET", "POST")]
+
+        async def refusing() -> bool:
+            try:
+                await broker.cancel(["0x01"])
+            except CredentialsRefusedError:
+                return True
+            except ExchangeBusyError:
+                return False
+            raise AssertionError("logged in with a refused key")
+
+        await wait_for(refusing)
+        for fault in refused:
+            fault.times = 0
+
+        async def logged_in() -> CancelResult | None:
+            with contextlib.suppress(ExchangeBusyError):
+                return await broker.cancel(["0x01"])
+            return None
+
+        result = await wait_for(logged_in)
+        assert "0x01" in result.not_canceled  # asked, and answered
+    finally:
+        await broker.close()
