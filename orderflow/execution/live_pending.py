@@ -79,10 +79,13 @@ class PendingLiveBroker:
                     extra={"error": str(exc), "retry_in_secs": log_in_pause(tries)},
                 )
                 continue
-            except Exception as exc:  # not the SDK's words: logged, tried again all the same
-                tries += 1
+            except Exception as exc:  # not the SDK's: its type only (a message could carry
+                tries += 1  # what it was given, the key among it), tried again all the same
                 self._error = ExchangeBusyError(type(exc).__name__)
-                log.exception("cannot log in to the CLOB; trying again")
+                log.error(
+                    "cannot log in to the CLOB; trying again",
+                    extra={"error": type(exc).__name__, "retry_in_secs": log_in_pause(tries)},
+                )
                 continue
             self._broker = broker
             log.warning("logged in to the CLOB: live trading resumes", extra={"tries": tries})
