@@ -8,7 +8,8 @@ calling ``Trader.process`` directly) a job is placed as it is handed over.
 Until a job is placed, what it will do counts where the next decision looks: an entry's exposure
 in ``inflight`` (the strategy's book), an exit in ``exiting`` (no second exit of the position).
 Just before sending, :meth:`OrderWorker.guard` checks the job again: a kill, a pause, a leader's
-sell or the signal's age since the decision refuse it.
+sell, a switch of the strategy's mode (an entry) or the signal's age since the decision refuse
+it.
 
 An order whose answer carried a ``Retry-After`` — refused for a rate limit (429), or left in
 doubt by a 503 — holds every later order of its mode until it has passed (clamped by
