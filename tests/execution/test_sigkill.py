@@ -84,7 +84,7 @@ async def test_sigkill_after_the_exchange_took_the_order(
         async def taken() -> bool:
             return len(clob.orders) == 1
 
-        await wait_for(taken, timeout=30)
+        await wait_for(taken, timeout=60)
     finally:
         await _stop(pool, first, signal.SIGKILL)
     [(exchange_id, placed)] = clob.orders.items()
@@ -105,7 +105,7 @@ async def test_sigkill_after_the_exchange_took_the_order(
                 exchange_id,
             )
 
-        await wait_for(adopted, timeout=30)
+        await wait_for(adopted, timeout=60)
         async with pool.acquire() as conn:
             await add_trade(conn, token_id=TOKEN_YES, price="0.50")
 
@@ -115,8 +115,8 @@ async def test_sigkill_after_the_exchange_took_the_order(
                 order["signal_id"],
             )
 
-        again = await wait_for(decided, timeout=30)
-        assert again["reason"] == "position_exists"
+        again = await wait_for(decided, timeout=60)
+        assert again["reason"] == "position_exists", dict(again)
     finally:
         await _stop(pool, second, signal.SIGKILL)
 
@@ -136,7 +136,7 @@ async def test_sigkill_after_the_exchange_took_the_order(
                 raise AssertionError(f"execute exited {third.returncode}")
             return await pool.fetchrow("SELECT * FROM orderflow_orders WHERE status = 'CANCELED'")
 
-        row = await wait_for(cancelled, timeout=30)
+        row = await wait_for(cancelled, timeout=60)
     finally:
         await _stop(pool, third)
     assert clob.orders[exchange_id]["status"] == "CANCELED"
