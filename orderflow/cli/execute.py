@@ -112,9 +112,11 @@ async def run(args: argparse.Namespace) -> int:
                     "a strategy is in live mode (ENABLE_PAPER_TRADING=false) but POLY_PRIVATE_KEY "
                     "is not set; set it or switch the strategy to paper"
                 )
-            from orderflow.execution.live_connect import open_live_broker
+            from orderflow.execution.live_connect import connect_live_broker
 
-            brokers["live"] = await open_live_broker(creds)
+            # When the CLOB does not answer, the executor starts all the same and logs in as
+            # soon as it does (a kill issued meanwhile is carried out then, not at a restart).
+            brokers["live"] = await connect_live_broker(creds)
         executor = Executor(pool, dsn, settings, brokers)
         health = HealthServer(settings.health_port) if settings.health_port else None
 

@@ -32,7 +32,7 @@ import asyncpg
 
 from orderflow.errors import ExecutionError
 from orderflow.execution import order_queries
-from orderflow.execution.broker import CredentialsRefusedError, OrderOutcome
+from orderflow.execution.broker import CancelResult, CredentialsRefusedError, OrderOutcome
 from orderflow.execution.cancel_pacing import Refusal, RefusedCancels
 from orderflow.execution.desk_access import DeskAccess
 from orderflow.execution.settlement import order_ids
@@ -95,23 +95,38 @@ class OrderCanceller:
             return
         cancelled: set[str] = set()
         answers: dict[str, str] = {}  # the exchange's reason for each id it did not cancel
-        for mode in {r["mode"] for r in live}:
+        answered: set[str] = set()  # the modes whose exchange answered every cancel
+        failed: list[ExecutionError] = []
+        # Each mode on its own: a failing exchange (or our key refused there) holds back
+        # neither the other mode's cancels nor the booking of what was cancelled.
+        for mode in sorted({r["mode"] for r in live}):
             broker = self.desk.brokers.get(mode)
             if broker is None:
                 continue
             ids = [oid for r in live if r["mode"] == mode for oid in order_ids(r)]
             batches = [ids[i : i + CANCEL_BATCH] for i in range(0, len(ids), CANCEL_BATCH)]
-            try:
-                results = await asyncio.gather(*(self.desk.call(broker.cancel(b)) for b in batches))
-            except CredentialsRefusedError as exc:  # the switch paces and logs it
+            results = await asyncio.gather(
+                *(self.desk.call(broker.cancel(b)) for b in batches), return_exceptions=True
+            )
+            errors = [r for r in results if isinstance(r, BaseException)]
+            for result in results:
+                if isinstance(result, CancelResult):
+                    cancelled.update(result.canceled)
+                    answers.update(result.not_canceled)
+            if not errors:
+                answered.add(mode)
+                continue
+            unexpected = [e for e in errors if not isinstance(e, ExecutionError)]
+            if unexpected:
+                raise unexpected[0]
+            known = [e for e in errors if isinstance(e, ExecutionError)]
+            refused = [e for e in known if isinstance(e, CredentialsRefusedError)]
+            if refused:  # the switch paces and logs it
                 async with self.desk.pool.acquire() as conn:
-                    why = f"credentials: {exc}"
+                    why = f"credentials: {refused[0]}"
                     mine = {r["id"]: why for r in live if r["mode"] == mode}
                     await order_queries.note_cancels_refused(conn, mine)
-                raise
-            for result in results:
-                cancelled.update(result.canceled)
-                answers.update(result.not_canceled)
+            failed.append(refused[0] if refused else known[0])
         for row in live:
             hit = [oid for oid in order_ids(row) if oid in cancelled]
             if not hit:
@@ -133,9 +148,15 @@ class OrderCanceller:
                 "cancelled open orders",
                 extra={"strategy": strategy, "n": len(cancelled), "reason": reason},
             )
-        with contextlib.suppress(ExecutionError):
-            await self.reconcile(strategy)
-        await self._note_refusals(strategy, live, answers, reason)
+        if answered:  # not into an exchange that failed every cancel (the switch retries)
+            with contextlib.suppress(ExecutionError):
+                await self.reconcile(strategy)
+        await self._note_refusals(
+            strategy, [r for r in live if r["mode"] in answered], answers, reason
+        )
+        if failed:  # the switch retries: a refused key first (it is paced)
+            failed.sort(key=lambda e: not isinstance(e, CredentialsRefusedError))
+            raise failed[0]
 
     async def _note_refusals(
         self, strategy: str, sent: list[asyncpg.Record], answers: Mapping[str, str], reason: str

@@ -2,20 +2,57 @@
 
 The SDK derives the API credentials when none are given, and says which kind of wallet the
 funder is: a declared ``POLY_SIGNATURE_TYPE`` that does not match it is a configuration error.
+Logging in asks the exchange (the key checked or derived): when the CLOB does not answer
+(no connection, a timeout, 5xx, 425, 429), :func:`connect_live_broker` starts the executor
+without it and logs in as soon as it answers (:mod:`orderflow.execution.live_pending`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any
 
-from polymarket import AsyncSecureClient, PolymarketError
+from polymarket import AsyncSecureClient, PolymarketError, RequestRejectedError
 from polymarket.environments import PRODUCTION
+from polymarket.errors import ConnectionLostError, RateLimitError, TransportError
+from polymarket.errors import TimeoutError as SdkTimeoutError
 from polymarket.models import ApiKeyCreds
 
 from orderflow.errors import ConfigError, ExecutionError
+from orderflow.execution.broker import Broker, CredentialsRefusedError, ExchangeBusyError
 from orderflow.execution.credentials import WALLET_TYPE_SIGNATURE, LiveCredentials
 from orderflow.execution.live import LiveBroker
+from orderflow.execution.live_pending import PendingLiveBroker
+
+log = logging.getLogger(__name__)
+
+
+async def connect_live_broker(creds: LiveCredentials) -> Broker:
+    """The live broker, logged in now when the CLOB answers; when it does not, one that keeps
+    logging in (a pause of 1 s doubling to 5 s) and refuses every call until it has: the
+    executor starts anyway — its paper strategies trade, a killed strategy's orders are
+    cancelled as soon as the exchange is back. A refused key or a bad configuration still
+    stops the start-up."""
+    try:
+        return await open_live_broker(creds)
+    except CredentialsRefusedError:
+        raise
+    except ExchangeBusyError as exc:
+        log.warning(
+            "the CLOB does not answer; the executor starts without it and logs in as soon as it"
+            " does (no live order, cancel or fill read until then)",
+            extra={"error": str(exc)},
+        )
+        return PendingLiveBroker(lambda: open_live_broker(creds), first_error=str(exc))
+
+
+def _unanswered(exc: PolymarketError) -> bool:
+    """The exchange did not answer the log-in (no connection, a timeout, 5xx, 408, 425, 429):
+    asking again later may pass."""
+    if isinstance(exc, RequestRejectedError):
+        return exc.status is None or exc.status >= 500 or exc.status in (408, 425, 429)
+    return isinstance(exc, TransportError | SdkTimeoutError | RateLimitError | ConnectionLostError)
 
 
 async def open_live_broker(creds: LiveCredentials) -> LiveBroker:
@@ -48,8 +85,14 @@ async def open_live_broker(creds: LiveCredentials) -> LiveBroker:
             credentials=api,
         )
     except PolymarketError as exc:
-        # The SDK's messages never contain the key, but stay on the safe side: type only.
-        raise ExecutionError(f"cannot authenticate with the CLOB: {type(exc).__name__}") from None
+        # The SDK's messages never contain the key, but stay on the safe side: type and status.
+        status = getattr(exc, "status", None)
+        what = type(exc).__name__ + ("" if status is None else f" http {status}")
+        if status in (401, 403):
+            raise CredentialsRefusedError(f"cannot authenticate with the CLOB: {what}") from None
+        if _unanswered(exc):
+            raise ExchangeBusyError(f"the CLOB did not answer the log-in: {what}") from None
+        raise ExecutionError(f"cannot authenticate with the CLOB: {what}") from None
     declared = creds.signature_type
     actual = WALLET_TYPE_SIGNATURE.get(str(client.wallet_type))
     if declared is not None and actual != declared:

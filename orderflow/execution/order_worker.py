@@ -9,7 +9,8 @@ Until a job is placed, what it will do counts where the next decision looks: an 
 in ``inflight`` (the strategy's book, by signal id: it counts there until its intent is stored,
 then as that order), an exit in ``exiting`` (no second exit of the position).
 Just before sending, :meth:`OrderWorker.guard` checks the job again: a kill, a pause, a leader's
-sell or the signal's age since the decision refuse it.
+sell, a switch of the strategy's mode (an entry) or the signal's age since the decision refuse
+it.
 
 An order whose answer carried a ``Retry-After`` — refused for a rate limit (429), or left in
 doubt by a 503 — holds every later order of its mode until it has passed (clamped by
@@ -38,6 +39,7 @@ from orderflow.execution.book import order_exposure
 from orderflow.execution.broker import Mode, OrderRequest
 from orderflow.execution.orders import OrderDesk
 from orderflow.execution.strategies import StrategyState
+from orderflow.execution.strategy_queries import MODE_CHANGED
 from orderflow.execution.switch import retry_after_wait
 from orderflow.signals.decide import Decision
 from orderflow.signals.sizing import decision_fee
@@ -207,13 +209,16 @@ class OrderWorker:
         sending, because a slow exchange can keep an order queued for seconds. A kill (or, for
         a BUY, a pause) since the decision refuses it too, even when it was lifted meanwhile:
         the order was decided before it. A BUY whose leader has sold the token since is not
-        sent either (``leader_exited``)."""
+        sent either (``leader_exited``), nor one decided in the mode the strategy has been
+        switched from since (``mode_changed``: switched to paper, no live entry goes out)."""
         state, decision = job.state, job.decision
         if state.killed or state.kills != job.kills:
             return "strategy_killed"
         if decision.side == "BUY":
             if state.paused or state.error is not None or state.halts != job.halts:
                 return "strategy_paused"
+            if job.mode != state.settings.mode:  # switched since (to paper: no live entry)
+                return MODE_CHANGED
             if job.signal_id in self.left:
                 return "leader_exited"
             age = (self.clock() - job.trade.timestamp).total_seconds()

@@ -210,7 +210,7 @@ class OrderDesk:
         await self.before_send(order_id)
         # The database's switches first, the guard last: nothing the trading loop learns
         # while this waits (a kill, the leader's sell) comes between the guard and the send.
-        refused = await self._switched_off(request.strategy, request.side)
+        refused = await self._switched_off(request.strategy, request.side, broker.mode)
         if refused is None and guard is not None:
             refused = guard()
         if refused is not None:
@@ -269,11 +269,11 @@ class OrderDesk:
             return None
         return outcome
 
-    async def _switched_off(self, strategy: str, side: str) -> str | None:
-        """The strategy's kill and (a BUY) pause as the database holds them now: the guard
-        reads the registry, which a loop busy with a large batch has not refreshed yet."""
+    async def _switched_off(self, strategy: str, side: str, mode: Mode) -> str | None:
+        """The strategy's kill and (a BUY) pause and mode as the database holds them now: the
+        guard reads the registry, which a loop busy with a large batch has not refreshed yet."""
         async with self.pool.acquire() as conn:
-            return await strategy_queries.switched_off(conn, strategy, side)
+            return await strategy_queries.switched_off(conn, strategy, side, mode)
 
     async def key_refused(self, mode: Mode) -> bool:
         """Whether the exchange refuses ``mode``'s API key: once the pause after its last

@@ -7,6 +7,12 @@ from typing import Any
 
 import asyncpg
 
+from orderflow.strategy.settings import StrategySettings
+
+DEFAULT_MODE = StrategySettings.model_fields["mode"].default
+# A BUY decided in one mode, not sent: the strategy has been switched to the other since.
+MODE_CHANGED = "mode_changed"
+
 # --------------------------------------------------------------------------------------------
 # Strategies
 # --------------------------------------------------------------------------------------------
@@ -21,8 +27,11 @@ async def strategy_rows(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     )
 
 
-async def switched_off(conn: asyncpg.Connection, name: str, side: str) -> str | None:
-    """The strategy's kill (a deletion is one) and, for a BUY, its pause as the database holds
+async def switched_off(
+    conn: asyncpg.Connection, name: str, side: str, mode: str | None = None
+) -> str | None:
+    """The strategy's kill (a deletion is one) and, for a BUY, its pause and its mode (a BUY
+    decided in ``mode`` is not sent once the strategy trades in the other) as the database holds
     them now (the order desk's last check before sending: a trading loop busy with a large
     batch, or waiting on a full order queue, has not seen a kill the operator wrote a moment
     ago). None: no switch is set (or the strategy has no row: the registry's word stands)."""
@@ -33,6 +42,10 @@ async def switched_off(conn: asyncpg.Connection, name: str, side: str) -> str | 
         return "strategy_killed"
     if side == "BUY" and row["paused"]:
         return "strategy_paused"
+    stored = row["settings"]
+    now_mode = stored.get("mode", DEFAULT_MODE) if isinstance(stored, dict) else None
+    if side == "BUY" and mode is not None and now_mode not in (None, mode):
+        return MODE_CHANGED
     return None
 
 
