@@ -143,11 +143,14 @@ class Book:
         intent: Intent,
         now: datetime,
         fill: DepthFill | None = None,
+        *,
+        unfilled: str = NO_LIQUIDITY,
     ) -> SignalRecord:
         """Store the signal; an accepted one is booked with what walking the book gave.
 
-        ``fill`` is None or empty when nothing was revealed within the window: the signal is
-        then SKIPPED ``no_liquidity`` (an order nobody could fill).
+        ``fill`` is None or empty when nothing within the order's limit was revealed within the
+        window: the signal is then SKIPPED ``unfilled`` (``no_liquidity``: an order nobody
+        filled; ``past_end``: one due after the backtest's end, whose book is never read).
         """
         signal = SignalRecord(
             time=now,
@@ -174,7 +177,7 @@ class Book:
         if intent.side == "SELL" and trade.token_id not in self.open:
             signal.status, signal.reason = "SKIPPED", "no_position"
         elif fill is None or fill.shares <= 0:
-            signal.status, signal.reason = "SKIPPED", NO_LIQUIDITY
+            signal.status, signal.reason = "SKIPPED", unfilled
         elif intent.side == "SELL":
             self._exit(trade, fill, signal, now)
         else:

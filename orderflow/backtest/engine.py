@@ -5,12 +5,14 @@ At the start of every step ``[T, T + step)`` the scorer is asked for wallet scor
 T). Then the step's trades and resolutions are replayed in time order. A taker's fill (only a
 taker's row is someone's decision) that a follower wants becomes a pending signal, and so does
 a leader's maker SELL (its resting order hit: the executor exits on it), decided ``latency``
-later — by then the tape holds every fill and resolution up to that moment — and
-filled against the book revealed after it (:mod:`orderflow.backtest.liquidity`) — but never
-after ``end``: the backtest reads nothing past its end, so a signal still pending then meets
-only the liquidity revealed up to ``end`` (none, when it is due after it). Several
-followers (the strategy and its baselines) watch the same tape side by side, each with its own
-book and its own footprint on the market's depth.
+later — by then the tape holds every fill and resolution up to that moment, and the decision
+reads nothing else: its price is the executor's quote over the fills seen by then
+(:meth:`orderflow.backtest.tape.Tape.quote`) — and the order it sends, priced so, is filled
+against the book revealed after it (:mod:`orderflow.backtest.liquidity`), which never prices
+it — but never after ``end``: the backtest reads nothing past its end, so a signal still
+pending then meets only the liquidity revealed up to ``end`` (none, when it is due after it).
+Several followers (the strategy and its baselines) watch the same tape side by side, each with
+its own book and its own footprint on the market's depth.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from orderflow.backtest.history import (
 )
 from orderflow.backtest.liquidity import ChainDepth
 from orderflow.backtest.tape import Tape
-from orderflow.execution.depth import Level, LevelKey, best_price, plausible, walk
+from orderflow.execution.depth import Level, LevelKey, plausible, walk
+from orderflow.signals.quotes import QUOTE_WINDOW_SECS
 from orderflow.signals.sizing import dec
 from orderflow.signals.views import MarketView, Side, TradeView, WalletView
 from orderflow.strategy.settings import DEFAULT_ORDER_TTL_SECS
@@ -162,7 +165,7 @@ class _Replay:
 
     def observe(self, fill: StoredFill, wallet: WalletView) -> None:
         """Feed the tape; schedule the fill's decision for every follower that wants it."""
-        market = self.tape.observe(fill.view)
+        market = self.tape.observe(fill.view, taker=fill.taker, complement=fill.complement)
         if fill.taker:
             wanting = [r for r in self.runs if r.follower.wants(fill.view, wallet, market)]
         else:
@@ -185,50 +188,60 @@ class _Replay:
                 return
             await self._decide(heapq.heappop(self.pending))
 
-    async def _levels(self, p: Pending, side: Side, cache: dict[Side, list[Level]]) -> list[Level]:
+    def _quote(self, p: Pending, side: Side) -> Decimal | None:
+        """The executor's quote at the decision: the fills the tape has seen by then, since the
+        quote window before the trigger — nothing revealed after the decision."""
+        since = p.trade.timestamp - timedelta(seconds=QUOTE_WINDOW_SECS)
+        return self.tape.quote(p.trade.token_id, side, since)
+
+    async def _levels(
+        self, p: Pending, side: Side, quote: Decimal, cache: dict[Side, list[Level]]
+    ) -> list[Level]:
+        """The book revealed within the order's life, less the levels better than the quote the
+        order was priced from (posted after the decision: a cross nobody else could hit), as the
+        paper exchange leaves them out (:mod:`orderflow.execution.paper_book`)."""
         if side not in cache:
             until = min(p.due + self.execution.window, self.end)
             revealed: list[Level] = []
             if until > p.due:
                 revealed = await self.depth.levels(self.conn, p.trade.token_id, side, p.due, until)
-            cache[side] = plausible(revealed, side, p.trade.price)
+            cache[side] = plausible(revealed, side, quote)
         return cache[side]
 
     async def _decide(self, p: Pending) -> None:
         resolved = p.market.market_id is not None and p.market.market_id in self.tape.resolved
+        quotes: dict[Side, Decimal | None] = {s: self._quote(p, s) for s in ("BUY", "SELL")}
         cache: dict[Side, list[Level]] = {}
         for run in p.runs:
             side = _exit_side(p.trade, run, resolved)
-            intent = await self._intent(p, run, side, resolved, cache)
+            intent = self._intent(p, run, side, resolved, quotes[side])
             if intent is not None and intent.side != side:  # e.g. no exit after all: a fade
                 side = intent.side
-                intent = await self._intent(p, run, side, resolved, cache)
+                intent = self._intent(p, run, side, resolved, quotes[side])
             if intent is None:
                 continue
             fill = None
             if intent.accepted and intent.price is not None:
-                levels = await self._levels(p, side, cache)
+                # an exit with no bid seen is priced from the leader's sale (exits.exit_decision)
+                quote = quotes[side] or p.trade.price
+                levels = await self._levels(p, side, quote, cache)
                 shares = intent.shares
                 held = run.book.open.get(p.trade.token_id)
                 if side == "SELL" and held is not None:
                     shares = min(shares, held.position.shares)
                 fee = run.book.fee_rate
                 fill = walk(levels, side, shares, intent.price, fee, run.consumed, p.due)
-            run.book.record(p.trade, p.wallet, intent, p.due, fill)
+            unfilled = PAST_END if p.due > self.end else NO_LIQUIDITY
+            run.book.record(p.trade, p.wallet, intent, p.due, fill, unfilled=unfilled)
 
-    async def _intent(
-        self, p: Pending, run: Run, side: Side, resolved: bool, cache: dict[Side, list[Level]]
+    def _intent(
+        self, p: Pending, run: Run, side: Side, resolved: bool, quote: Decimal | None
     ) -> Intent | None:
-        levels = await self._levels(p, side, cache)
-        best = best_price(levels, side, run.consumed)
         # What the tape holds by the decision: has the leader sold the token since its fill?
         exited = self.tape.sold_since(p.trade, p.seen)
-        market = replace(p.market, last_price=best, resolved=resolved, leader_exited=exited)
+        market = replace(p.market, last_price=quote, resolved=resolved, leader_exited=exited)
         book = run.book.view(p.due, self.tape)
-        intent = run.follower.decide(p.trade, p.wallet, market, book, p.due, run.book.leaders())
-        if intent is not None and best is None and intent.reason == "no_price":
-            intent = replace(intent, reason=PAST_END if p.due > self.end else NO_LIQUIDITY)
-        return intent
+        return run.follower.decide(p.trade, p.wallet, market, book, p.due, run.book.leaders())
 
 
 async def walk_forward(
@@ -247,7 +260,7 @@ async def walk_forward(
         raise ValueError("step must be positive")
     execution = execution or Execution()
     fade_window = max(f.settings.fade_window_secs for f in followers)
-    tape = Tape(fade_window)
+    tape = Tape(fade_window, execution.latency)
     for res in await resolutions_between(conn, EPOCH, start):
         tape.resolve(res.market_id, res.payouts)
     runs = [make_run(f) for f in followers]

@@ -17,12 +17,23 @@ from orderflow.chain import pruning
 from orderflow.signals.queries import trade_view
 from orderflow.signals.views import TradeView
 
+# A fill's complement token (its mirror levels: orderflow.signals.quotes.levels_of). A complement
+# is one only when it is another token of the same condition (a registry row naming the token
+# itself or another market's token would make one book's makers another's levels; the paper
+# exchange applies the same rule: orderflow.execution.paper_book). Joined to trades ``t``.
+COMPLEMENT_JOIN = """
+  LEFT JOIN orderflow_tokens tok ON tok.token_id = t.token_id
+  LEFT JOIN orderflow_tokens comp ON comp.token_id = tok.complement_token_id
+        AND comp.token_id <> tok.token_id AND comp.condition_id = tok.condition_id"""
+
 _TRADES = f"""
-SELECT id, chain_id, tx_hash, log_index, wallet_address, side, token_id, price, size, usdc_size,
-       timestamp, market_id, outcome_index, is_taker_aggregate
-  FROM orderflow_trades
- WHERE timestamp > $1 AND timestamp <= $2 AND {pruning.since("$1")} AND {pruning.until("$2")}
- ORDER BY timestamp, block_number, log_index
+SELECT t.id, t.chain_id, t.tx_hash, t.log_index, t.wallet_address, t.side, t.token_id, t.price,
+       t.size, t.usdc_size, t.timestamp, t.market_id, t.outcome_index, t.is_taker_aggregate,
+       comp.token_id AS complement_token_id
+  FROM orderflow_trades t{COMPLEMENT_JOIN}
+ WHERE t.timestamp > $1 AND t.timestamp <= $2
+   AND {pruning.since("$1", "t")} AND {pruning.until("$2", "t")}
+ ORDER BY t.timestamp, t.block_number, t.log_index
 """
 
 _RESOLUTIONS = """
@@ -54,6 +65,7 @@ class StoredFill:
 
     view: TradeView
     taker: bool
+    complement: int | None = None  # the complement token (its fills mirror this token's book)
 
     @property
     def timestamp(self) -> datetime:
@@ -85,7 +97,12 @@ async def stream_trades(
     """
     async with conn.transaction(readonly=True):
         async for r in conn.cursor(_TRADES, after, until, prefetch=prefetch):
-            yield StoredFill(trade_view(r), bool(r["is_taker_aggregate"]))
+            complement = r["complement_token_id"]
+            yield StoredFill(
+                trade_view(r),
+                bool(r["is_taker_aggregate"]),
+                None if complement is None else int(complement),
+            )
 
 
 async def resolutions_between(

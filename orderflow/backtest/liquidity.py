@@ -26,22 +26,18 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from orderflow.backtest.history import COMPLEMENT_JOIN
 from orderflow.chain import pruning
 from orderflow.execution.depth import Level, LevelKey
 from orderflow.signals.quotes import levels_of
 from orderflow.signals.views import Side
 
-# Every maker fill of a time range, with its token's complement: each is a level of two books.
-# A complement is one only when it is another token of the same condition (a registry row naming
-# the token itself or another market's token would make one book's makers another's levels; the
-# paper exchange applies the same rule: orderflow.execution.paper_book).
+# Every maker fill of a time range, with its token's complement (history.COMPLEMENT_JOIN): each
+# is a level of two books.
 _MAKER_FILLS = f"""
 SELECT t.tx_hash, t.log_index, t.timestamp, t.token_id, t.side, t.price, t.size,
        comp.token_id AS complement_token_id
-  FROM orderflow_trades t
-  LEFT JOIN orderflow_tokens tok ON tok.token_id = t.token_id
-  LEFT JOIN orderflow_tokens comp ON comp.token_id = tok.complement_token_id
-        AND comp.token_id <> tok.token_id AND comp.condition_id = tok.condition_id
+  FROM orderflow_trades t{COMPLEMENT_JOIN}
  WHERE NOT t.is_taker_aggregate AND t.timestamp > $1 AND t.timestamp <= $2
    AND {pruning.since("$1", "t")} AND {pruning.until("$2", "t")}
  ORDER BY t.timestamp, t.block_number, t.log_index

@@ -1,9 +1,11 @@
 """What the market looked like at a moment of the replay: prices seen so far, resolutions so far.
 
 The tape is fed in time order and answers only about the past: the last traded price of a token,
-its highest price in a look-back window before the current fill, whether its market has a
-resolution *already*, and whether a wallet has sold a token since one of its fills. It is the
-backtest's half of the as-of gate (the scorer is the other).
+its highest price in a look-back window before the current fill, the ask and the bid the fills
+seen so far show (the executor's quote, :func:`orderflow.signals.quotes.quote`, over the same
+fills: the latest ``QUOTE_FILLS`` of the token and of its complement since the quote window's
+start), whether its market has a resolution *already*, and whether a wallet has sold a token
+since one of its fills. It is the backtest's half of the as-of gate (the scorer is the other).
 """
 
 from __future__ import annotations
@@ -12,12 +14,22 @@ from collections import deque
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from orderflow.signals.views import MarketView, TradeView
+from orderflow.signals.quotes import QUOTE_FILLS, QUOTE_WINDOW_SECS, Seen, levels_of, quote
+from orderflow.signals.views import MarketView, Side, TradeView
+
+# How often (in fills observed) tokens not traded within the quote window are forgotten.
+_SWEEP_EVERY = 100_000
 
 
 class Tape:
-    def __init__(self, fade_window_secs: float) -> None:
+    def __init__(self, fade_window_secs: float, latency: timedelta = timedelta(0)) -> None:
         self._window = timedelta(seconds=fade_window_secs)
+        # Levels per token, from its own fills and from its complement's (the mirror), the latest
+        # QUOTE_FILLS of each (the executor reads as many); kept for the quote window back from a
+        # decision, which comes ``latency`` after its trigger.
+        self._own: dict[int, deque[Seen]] = {}
+        self._mirror: dict[int, deque[Seen]] = {}
+        self._quote_keep = timedelta(seconds=QUOTE_WINDOW_SECS) + latency
         self._last: dict[int, Decimal] = {}
         self._recent: dict[int, deque[tuple[datetime, Decimal]]] = {}
         self.resolved: dict[str, tuple[Decimal, ...]] = {}
@@ -46,12 +58,24 @@ class Tape:
             raise ValueError(f"the tape is past {day}: it keeps only the current midnight")
         return self._before_day.get(token_id)
 
-    def observe(self, trade: TradeView) -> MarketView:
-        """Record ``trade`` and return its market as a follower sees it right after the fill.
+    def observe(
+        self, trade: TradeView, *, taker: bool = True, complement: int | None = None
+    ) -> MarketView:
+        """Record ``trade`` (``taker``: its row is the taker's; ``complement``: the token whose
+        book mirrors its token's) and return its market as a follower sees it right after the
+        fill.
 
         ``window_high`` covers the look-back window *before* this fill; ``last_price`` is this
-        fill's price (the latest observed price at decision time).
+        fill's price (the latest observed price; the decision replaces it with :meth:`quote`).
         """
+        for token, met, price in levels_of(
+            trade.token_id, complement, trade.side, taker, trade.price
+        ):
+            book = self._own if token == trade.token_id else self._mirror
+            levels = book.get(token)
+            if levels is None:
+                levels = book[token] = deque(maxlen=QUOTE_FILLS)
+            levels.append(Seen(trade.timestamp, met, price))
         day = trade.timestamp.date()
         if self._day is None or day > self._day:
             self._day, self._before_day = day, dict(self._last)
@@ -63,6 +87,8 @@ class Tape:
         recent.append((trade.timestamp, trade.price))
         self._last[trade.token_id] = trade.price
         self.seen += 1
+        if self.seen % _SWEEP_EVERY == 0:
+            self._sweep(trade.timestamp - self._quote_keep)
         if trade.side == "SELL":
             self._sold[(trade.wallet, trade.token_id)] = self.seen
         return MarketView(
@@ -72,6 +98,24 @@ class Tape:
             last_price=trade.price,
             window_high=high,
         )
+
+    def quote(self, token_id: int, side: Side, since: datetime) -> Decimal | None:
+        """The price a taker on ``side`` of ``token_id`` meets now, from the fills seen so far
+        since ``since`` (the executor's quote: its trigger's time less the quote window); None:
+        no level of that side seen (the executor's ``no_price``)."""
+        seen = [
+            level
+            for book in (self._own, self._mirror)
+            for level in book.get(token_id, ())
+            if level.time >= since
+        ]
+        return quote(seen, side)
+
+    def _sweep(self, before: datetime) -> None:
+        """Forget the levels of tokens with none at or after ``before``: no quote reads them."""
+        for book in (self._own, self._mirror):
+            for token in [t for t, levels in book.items() if levels[-1].time < before]:
+                del book[token]
 
     def sold_since(self, trade: TradeView, seen: int) -> bool:
         """Whether ``trade``'s wallet has sold its token in a fill observed after the ``seen``-th

@@ -8,7 +8,7 @@ transaction, reading trades only through the as_of gate (:data:`GATED_TRADES`).
 from __future__ import annotations
 
 from orderflow.accounting.aggregate import DECISION_STAKE_SQL, DECISION_VALUE_SQL
-from orderflow.reputation.gate import GATED_TRADES
+from orderflow.reputation.gate import GATED_TRADES, gated_conditions
 from orderflow.reputation.wash_sql import WASH
 
 __all__ = ["CLOSES", "VOID", "WALLETS", "WASH"]
@@ -133,11 +133,11 @@ SELECT t.wallet_address, t.token_id,
 # (wallet, event) aggregation (``set_u``: no pass of its own). A neg-risk event, where exactly
 # one leg wins: if leg k wins the wallet receives its YES on k and its NO on every other leg, so
 # per part the least of sum(NO) + (YES_k - NO_k) over the legs -- a leg with no token in the
-# part (the event's legs in orderflow_conditions) counting 0 -- at most what the part's buys
-# paid: these CTEs, over the neg-risk positions the wallet kept shares of. Integers and exact
-# interval comparisons: exact, in any order. The per-wallet replay:
+# part (the event's legs in orderflow_conditions, those prepared by the cut-off) counting 0 --
+# at most what the part's buys paid: these CTEs, over the neg-risk positions the wallet kept
+# shares of. Integers and exact interval comparisons: exact, in any order. The per-wallet replay:
 # orderflow.reputation.replay_inputs.hedged_volume.
-HEDGED_CTES = """neg_risk_kept AS (
+HEDGED_CTES = f"""neg_risk_kept AS (
     SELECT p.wallet_address, p.event_id, p.market_id, p.outcome_index, p.kept_u, p.taker_buy_u,
            p.taker_first_at,
            CASE WHEN p.taker_first_at - lag(p.taker_first_at) OVER w
@@ -157,8 +157,9 @@ HEDGED_CTES = """neg_risk_kept AS (
               FROM neg_risk_kept k) p
      GROUP BY p.wallet_address, p.event_id, p.part, p.market_id
 ), event_legs AS (
+    -- the legs prepared by the cut-off ($2): a leg added later did not exist then
     SELECT left(c.question_id, 64) || '00' AS event_id, count(*) AS legs
-      FROM orderflow_conditions c
+      FROM ({gated_conditions("$2")}) c
      WHERE c.neg_risk
      GROUP BY 1
 ), neg_risk_sets AS (
@@ -191,7 +192,8 @@ _Q = "least(0.99, greatest(0.01, we.stake / nullif(we.x, 0)))"
 # events by (wallet, event) before the wallet's. That sort also lets both aggregations stream
 # (grouped input, no hash tables), and the wallet's span of decisions comes from a window over
 # the same sorted events instead of a third aggregation.
-# $1 = hedged_leg_window_secs (the complete sets: HEDGED_CTES, set_u).
+# $1 = hedged_leg_window_secs (the complete sets: HEDGED_CTES, set_u), $2 = the legs' cut-off
+# (:func:`orderflow.reputation.gate.gated_conditions`: as_of, or NULL for a live run).
 WALLETS = f"""
 CREATE TEMP TABLE rep_wallets ON COMMIT DROP AS
 WITH {HEDGED_CTES}, adj AS (

@@ -1,9 +1,17 @@
-"""The as_of gate: the only way reputation's SQL reads trades and resolutions.
+"""The as_of gate: the only way reputation's SQL reads trades, resolutions and the event's legs.
 
 Trades with ``timestamp <= $1`` and resolutions with ``resolved_at <= $1``; ``$1`` is always the
 cut-off (``now()`` for a live run), so no statement can see the future of a backtest. The trades'
 block bound (:mod:`orderflow.chain.pruning`) selects nothing: it lets an ``--as-of`` run skip the
 partitions above the cut-off.
+
+Conditions (:func:`gated_conditions`) are read through it where their *existence* changes a
+figure: the legs of a neg-risk event a complete set must cover (HEDGED). A leg prepared after the
+cut-off (its ConditionPreparation's block time) did not exist then; counting it made a wallet
+holding YES on every leg of the event as it stood no set at all, as of a time before the leg. A
+run at the present passes NULL (no cut-off): every stored leg is known now, one whose block is
+stamped a few seconds ahead of the database clock included (the run takes the leg's mark in the
+change log, so leaving the leg out would leave the event's holders stale).
 """
 
 from orderflow.chain import pruning
@@ -13,3 +21,13 @@ GATED_TRADES = (
     f" AND {pruning.until('$1::timestamptz')}"
 )
 GATED_OUTCOMES = "SELECT * FROM orderflow_market_outcomes WHERE resolved_at <= $1::timestamptz"
+
+
+def gated_conditions(cutoff: str) -> str:
+    """Conditions prepared at or before ``cutoff`` (an SQL parameter; NULL: every stored one, a
+    live run's; a condition whose preparation time is unknown counts as known)."""
+    return (
+        "SELECT * FROM orderflow_conditions"
+        f" WHERE {cutoff}::timestamptz IS NULL OR timestamp IS NULL"
+        f" OR timestamp <= {cutoff}::timestamptz"
+    )

@@ -332,7 +332,7 @@ async def build(
     if await detached_void.keep(conn, as_of):  # ... those of detached fills, as stored
         await detached_void.replace(conn)
     lap("positions")
-    await conn.execute(ev.WALLETS, settings.hedged_leg_window_secs)
+    await conn.execute(ev.WALLETS, settings.hedged_leg_window_secs, None)  # at the present
     rescored = await conn.fetchval("SELECT count(*) FROM rep_wallets")
     await stored_inputs.replace(conn)
     # the wallets whose inputs changed (rescored, or a mark moved their unrealized P&L) and

@@ -221,7 +221,8 @@ async def wallet_report(
     if prior is None and stored_prior is not None:
         prior = await _with_tail(conn, stored_prior)
     events = sorted({tp.event_id for tp in positions if tp.event_id is not None})
-    legs = {r["event_id"]: r["legs"] for r in await conn.fetch(wallet_sql.EVENT_LEGS, events)}
+    leg_rows = await conn.fetch(wallet_sql.EVENT_LEGS, events, as_of)  # as_of None: every leg
+    legs = {r["event_id"]: r["legs"] for r in leg_rows}
     window = timedelta(seconds=settings.hedged_leg_window_secs)
     inputs = wallet_inputs(positions, behaviour, host_wash, legs, leg_window=window)
     return WalletReport(

@@ -195,12 +195,15 @@ async def _build(
     watch: _Stopwatch | None = None,
     *,
     stored: bool = False,
+    legs: datetime | None = None,
 ) -> tuple[Population, int]:
     """Create the temp tables up to ``rep_final`` inside the caller's transaction (``stored``:
-    see :func:`build_evidence`); what the population step found, and the number of positions."""
+    see :func:`build_evidence`); what the population step found, and the number of positions.
+    ``legs``: the neg-risk legs' cut-off (:func:`orderflow.reputation.gate.gated_conditions`:
+    the ``as_of`` asked for; None at the present, every stored leg)."""
     watch = watch or _Stopwatch()
     positions = await build_evidence(conn, as_of, settings, watch, stored=stored)
-    await conn.execute(ev.WALLETS, settings.hedged_leg_window_secs)
+    await conn.execute(ev.WALLETS, settings.hedged_leg_window_secs, legs)
     watch.lap("wallets")
     return await population_step(conn, settings, watch), positions
 
@@ -231,7 +234,8 @@ async def compute_scores(
     settings = settings or ReputationSettings()
     async with _connection(db) as conn, conn.transaction():
         cutoff = await _as_of(conn, as_of)
-        await _build(conn, cutoff, settings, stored=await _stored(conn, as_of, cutoff))
+        stored = await _stored(conn, as_of, cutoff)
+        await _build(conn, cutoff, settings, stored=stored, legs=as_of)
         rows = await conn.fetch(scores_sql.SCORE_ROWS)
         await conn.execute(scores_sql.DROP_FINAL)
     return {
@@ -267,7 +271,7 @@ async def population_as_of(
     Costs one read-only ``compute_scores``; writes nothing."""
     settings = settings or ReputationSettings()
     async with _connection(db) as conn, conn.transaction():
-        population, _ = await _build(conn, as_of, settings)
+        population, _ = await _build(conn, as_of, settings, legs=as_of)
         factors = await conn.fetchval(scores_sql.WALLET_FACTORS, wallet)
         await conn.execute(scores_sql.DROP_FINAL)
     return population.prior, factors
@@ -328,7 +332,9 @@ async def run_reputation(
         else:
             if stored:  # before reading: a change committed from here on stays marked
                 await inc.clear(conn)
-            population, positions = await _build(conn, cutoff, settings, watch, stored=stored)
+            population, positions = await _build(
+                conn, cutoff, settings, watch, stored=stored, legs=as_of
+            )
             if switched:  # the next runs are incremental: their counterparty cells now, as the
                 # incremental run would have left them (not at the next run's expense)
                 await wash_state.build(conn, cutoff, settings)

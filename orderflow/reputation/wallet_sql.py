@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from orderflow.reputation.gate import GATED_OUTCOMES, GATED_TRADES
+from orderflow.reputation.gate import GATED_OUTCOMES, GATED_TRADES, gated_conditions
 from orderflow.reputation.persist_sql import FACTOR_COLUMNS
 from orderflow.reputation.scores_sql import FIGURES
 
@@ -26,10 +26,10 @@ SELECT t.token_id, t.side, t.size, t.usdc_size, t.fee, t.fee_asset, t.price, t.t
 """
 
 # The legs of neg-risk events (what a complete set must cover: evidence_sql.HEDGED_CTES'
-# event_legs). $1 = event ids.
-EVENT_LEGS = """
+# event_legs: the legs prepared by the cut-off). $1 = event ids, $2 = the legs' cut-off.
+EVENT_LEGS = f"""
 SELECT left(c.question_id, 64) || '00' AS event_id, count(*) AS legs
-  FROM orderflow_conditions c
+  FROM ({gated_conditions("$2")}) c
  WHERE c.neg_risk AND left(c.question_id, 64) || '00' = ANY($1::text[])
  GROUP BY 1
 """

@@ -197,3 +197,28 @@ def test_tape_keeps_the_prices_before_the_current_midnight() -> None:
     assert tape.last_price(7) == Decimal("0.45")
     with pytest.raises(ValueError):
         tape.midnight_price(7, T0.date())
+
+
+def test_the_tape_quotes_only_what_it_has_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tape's quote is the executor's over the fills observed so far: a taker's BUY is an ask,
+    a maker's BUY of the complement at q an ask at 1 - q; levels before ``since`` are not read;
+    a token not traded within the quote window (and the latency) is forgotten by the sweep."""
+    from orderflow.backtest import tape as tape_module
+
+    monkeypatch.setattr(tape_module, "_SWEEP_EVERY", 3)
+    tape = Tape(900, latency=timedelta(seconds=8))
+    assert tape.quote(7, "BUY", T0) is None
+    tape.observe(_trade("BUY", "0.40", T0, 1), taker=True, complement=8)
+    assert tape.quote(7, "BUY", T0) == Decimal("0.40")
+    assert tape.quote(8, "SELL", T0) == Decimal("0.60")  # the mirror: a bid of NO at 0.60
+    assert tape.quote(7, "SELL", T0) is None  # no bid seen
+    # a maker buying NO at 0.55 a minute later: an ask of YES at 0.45, the latest one
+    no_buy = replace(_trade("BUY", "0.55", T0 + timedelta(minutes=1), 2), token_id=8)
+    tape.observe(no_buy, taker=False, complement=7)
+    assert tape.quote(7, "BUY", T0) == Decimal("0.45")
+    assert tape.quote(7, "BUY", T0 + timedelta(minutes=2)) is None  # nothing since then
+    # an hour later the third fill sweeps both tokens' levels away (nothing in 30 min + 8 s)
+    other = replace(_trade("BUY", "0.50", T0 + timedelta(hours=1), 3), token_id=9)
+    tape.observe(other, taker=True)
+    assert tape.quote(7, "BUY", T0) is None and tape.quote(8, "SELL", T0) is None
+    assert tape.quote(9, "BUY", T0) == Decimal("0.50")

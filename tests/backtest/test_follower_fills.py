@@ -47,25 +47,39 @@ def _s(secs: float) -> timedelta:
     return timedelta(seconds=secs)
 
 
-async def test_latency_moves_the_fill_and_the_price_moved_gate_fires(pool: asyncpg.Pool) -> None:
+async def test_latency_moves_the_quote_and_the_price_moved_gate_fires(pool: asyncpg.Pool) -> None:
+    """The decision prices its order at the quote the fills seen by then show (the executor's);
+    the offers revealed after it fill the order up to that limit, never price it."""
     h = History()
     m = h.market("m")
     h.trade(WHALE, m, 0, "BUY", "0.40", "1000", T)
     h.ask(m, 0, "0.42", "10000", T + _s(5))  # taken by someone 5 s after the whale
     h.ask(m, 0, "0.45", "10000", T + _s(20))
+    h.ask(m, 0, "0.45", "10000", T + _s(40))
     await h.store(pool)
 
+    # 2 s: the quote is the whale's own 0.40, the limit 0.41 (+ 20 bps, up to the tick): the
+    # offers revealed later are above it. (It used to be priced at the 0.42 revealed 3 s after
+    # the decision, and filled there: a price the executor could not have known.)
     fast = (await _run(pool, latency_secs=2)).result.runs[0].book.signals
-    assert [(s.status, s.price, s.time) for s in fast] == [("EXECUTED", Decimal("0.42"), T + _s(2))]
-    assert fast[0].trigger_time == T and fast[0].limit_price == Decimal("0.43")
+    assert [(s.status, s.reason, s.time) for s in fast] == [("SKIPPED", "no_liquidity", T + _s(2))]
+    assert fast[0].trigger_time == T and fast[0].limit_price == Decimal("0.41")
 
-    # 10 s later the 0.42 offer is gone: the best ask is 0.45, 0.05 above the whale's price.
-    slow = (await _run(pool, latency_secs=10)).result.runs[0].book.signals
+    # 10 s: the 0.42 offer taken at 5 s is the quote; the limit 0.43 meets only 0.45 later.
+    mid = (await _run(pool, latency_secs=10)).result.runs[0].book.signals
+    assert [(s.status, s.reason, s.limit_price) for s in mid] == [
+        ("SKIPPED", "no_liquidity", Decimal("0.43"))
+    ]
+
+    # 25 s: the quote is 0.45, 0.05 above the whale's price: price_moved.
+    slow = (await _run(pool, latency_secs=25)).result.runs[0].book.signals
     assert [(s.status, s.reason) for s in slow] == [("SKIPPED", "price_moved")]
-    # With a looser gate it fills, at the higher price.
+    # With a looser gate it fills, at the higher price, from the offer revealed after it.
     loose = SETTINGS.model_copy(update={"max_price_move": 0.10})
-    slow = (await _run(pool, loose, latency_secs=10)).result.runs[0].book.signals
-    assert [(s.status, s.price) for s in slow] == [("EXECUTED", Decimal("0.45"))]
+    slow = (await _run(pool, loose, latency_secs=25)).result.runs[0].book.signals
+    assert [(s.status, s.price, s.limit_price) for s in slow] == [
+        ("EXECUTED", Decimal("0.45"), Decimal("0.46"))
+    ]
 
 
 async def test_stale_gate_fires_when_the_latency_exceeds_the_signal_age(pool: asyncpg.Pool) -> None:

@@ -167,3 +167,32 @@ async def test_nothing_after_the_end_fills_a_signal(pool: asyncpg.Pool) -> None:
         assert by_market[straddle].reason == "no_liquidity"
         assert by_market[after].reason == "past_end"
         assert by_market[after].time > end
+
+
+async def test_an_ask_revealed_after_the_decision_does_not_price_it(pool: asyncpg.Pool) -> None:
+    """The decision, ``latency`` after the whale's buy, reads only what the tape shows by then
+    (the executor's quote: the whale's own fill, an ask at 0.40); the book revealed after it can
+    fill the order, never price it. A maker's offer at 0.42 taken a minute later, in a market
+    that then resolves for the whale: the executor sends a limit of 0.41 (0.40 + 20 bps, up to
+    the tick) that never meets it. The backtest used to price its order at that later offer
+    (limit 0.43) and bought the winner at 0.42 — a profit nobody could have had."""
+    t = T0 + timedelta(hours=1)
+    h = History()
+    m = h.market("m")
+    h.trade(WHALE, m, 0, "BUY", "0.40", "1000", t)
+    h.ask(m, 0, "0.42", "10000", t + timedelta(minutes=1))
+    h.resolve(m, 0, t + timedelta(hours=2))
+    await h.store(pool)
+    options = BacktestOptions(start=T0, end=T0 + timedelta(days=1), random_share=1.0)
+    async with pool.acquire() as conn:
+        report = await run_backtest(conn, StrategySettings(), options, whale_scores)
+    assert report is not None
+    for run in report.result.runs:  # the strategy and both baselines
+        [signal] = run.book.signals
+        assert (signal.status, signal.reason, signal.limit_price, signal.price) == (
+            "SKIPPED",
+            "no_liquidity",
+            Decimal("0.41"),
+            None,
+        ), run.follower.name
+        assert run.book.realized == 0 and not run.book.open, run.follower.name

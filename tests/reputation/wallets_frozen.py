@@ -185,10 +185,12 @@ def _bits(v: Any) -> Any:
 
 
 async def wallets(conn: asyncpg.Connection, sql: str) -> dict[str, tuple[Any, ...]]:
-    """``rep_wallets`` made by ``sql`` (its $1: the default hedged_leg_window_secs): each
+    """``rep_wallets`` made by ``sql`` (its $1: the default hedged_leg_window_secs; its $2, if
+    any: the neg-risk legs' cut-off, NULL: every stored leg, as a run at the present): each
     wallet's row without ``idx``, floats as bits."""
     await conn.execute("DROP TABLE IF EXISTS rep_wallets")
-    await conn.execute(sql, ReputationSettings().hedged_leg_window_secs)
+    params: tuple[Any, ...] = (ReputationSettings().hedged_leg_window_secs,)
+    await conn.execute(sql, *params, *((None,) if "$2" in sql else ()))
     rows = await conn.fetch("SELECT * FROM rep_wallets")
     return {r["wallet_address"]: tuple(_bits(v) for k, v in r.items() if k != "idx") for r in rows}
 
