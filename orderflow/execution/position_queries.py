@@ -4,6 +4,7 @@ status and P&L of the signals they answer."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -352,23 +353,41 @@ async def store_position(
     )
 
 
-async def resolvable_positions(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    """Open positions whose market has a resolution, with the payout per share of their token."""
-    return list(
-        await conn.fetch(
-            """
-            SELECT p.id, p.strategy, p.signal_id,
-                   o.payouts[COALESCE(p.outcome_index, tok.outcome_index) + 1] AS payout
-              FROM orderflow_positions p
-              LEFT JOIN orderflow_tokens tok ON tok.token_id = p.token_id
-              JOIN orderflow_market_outcomes o
-                ON o.market_id = COALESCE(p.market_id, tok.condition_id)
-             WHERE p.status = 'OPEN'
-               AND COALESCE(p.outcome_index, tok.outcome_index) IS NOT NULL
-             ORDER BY p.id
-            """
-        )
+# An order ``o`` that may still fill: live (resting, on its way, in doubt) or an intent maybe
+# sent, or closed short of its size since ``closed_since`` (a fill from before its cancel may
+# reach the account's trades later: the desk asks for it that long). The orders reconciliation
+# asks about (``order_queries.orders_to_reconcile``), and what holds a settlement back.
+def order_may_fill(o: str, closed_since: str) -> str:
+    return (
+        f"({o}.status IN ('OPEN', 'INTENT') OR ({o}.status = 'CANCELED'"
+        f" AND {o}.updated_at >= {closed_since} AND {o}.filled_shares < {o}.shares))"
     )
+
+
+_RESOLVABLE = f"""
+SELECT p.id, p.strategy, p.signal_id,
+       o.payouts[COALESCE(p.outcome_index, tok.outcome_index) + 1] AS payout
+  FROM orderflow_positions p
+  LEFT JOIN orderflow_tokens tok ON tok.token_id = p.token_id
+  JOIN orderflow_market_outcomes o ON o.market_id = COALESCE(p.market_id, tok.condition_id)
+ WHERE p.status = 'OPEN'
+   AND COALESCE(p.outcome_index, tok.outcome_index) IS NOT NULL
+   AND NOT EXISTS (SELECT 1 FROM orderflow_orders x
+                    WHERE x.strategy = p.strategy AND x.token_id = p.token_id
+                      AND {order_may_fill("x", "$1")})
+ ORDER BY p.id
+"""
+
+
+async def resolvable_positions(
+    conn: asyncpg.Connection, closed_since: datetime
+) -> list[asyncpg.Record]:
+    """Open positions whose market has a resolution, with the payout per share of their token,
+    and no order of theirs (the strategy's in the token) that may still fill: settled before
+    its fill was booked, a position was paid out for shares it had sold, and the sale's fill
+    became one of shares from outside the book (its proceeds lost). ``closed_since``: how far
+    back a closed order's late fills are still asked for."""
+    return list(await conn.fetch(_RESOLVABLE, closed_since))
 
 
 async def mark_open_positions(conn: asyncpg.Connection) -> None:
