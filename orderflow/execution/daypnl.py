@@ -7,8 +7,15 @@ from history, so it needs no process running at midnight: the position's fills b
 replayed through :func:`orderflow.accounting.replay` in the order they were booked (as the
 position is), marked at the token's last trade price
 before midnight (from ``orderflow_trades``, the trade tape). A position opened today has a zero
-mark. Fills are net of reversals (a trade that failed on chain never happened). Marks are cached
-per position, day and number of reversals (fills before midnight change only by a reversal).
+mark. Fills are net of reversals (a trade that failed on chain never happened). What the
+fills before midnight leave (realized P&L, shares, cost) is cached per position, day and
+version: the number of the position's fills from before midnight and of its reversals. Fills
+are only ever added, so the version moves whenever midnight's fills change: by a reversal, or by
+a fill from before midnight booked after it (a live fill read late from the account's trades, a
+paper fill from a level stored late). The price before midnight is read each time, as stored
+now: a trade of the last seconds before midnight may be stored after it (listener lag). A mark
+cached whole, per reversal only, kept either out until a restart recomputed it (a quiet day
+read +20 in a running executor, 0 after a restart: ``test_daily_loss.py``).
 
 Worked example (docs/executor.md has it too): bought 100 shares at 0.50 yesterday (cost 50),
 yesterday's last price 0.70, so midnight's mark is +20 unrealized. Today 40 shares are sold at
@@ -32,10 +39,12 @@ _POSITIONS = """
 SELECT p.id, p.status, p.realized_pnl, p.shares, p.cost_basis,
        (SELECT t.price FROM orderflow_trades t WHERE t.token_id = p.token_id
          ORDER BY t.timestamp DESC, t.id DESC LIMIT 1) AS last_price,
+       (SELECT t.price FROM orderflow_trades t WHERE t.token_id = p.token_id AND t.timestamp < $2
+         ORDER BY t.timestamp DESC, t.id DESC LIMIT 1) AS midnight_price,
        EXISTS (SELECT 1 FROM orderflow_net_fills f
                 WHERE f.position_id = p.id AND f.filled_at < $2) AS before_midnight,
        (SELECT count(*) FROM orderflow_fills f
-         WHERE f.position_id = p.id AND f.reverses IS NOT NULL) AS reversals
+         WHERE f.position_id = p.id AND (f.filled_at < $2 OR f.reverses IS NOT NULL)) AS version
   FROM orderflow_positions p
  WHERE p.strategy = $1 AND (p.status = 'OPEN' OR p.closed_at >= $2)
 """
@@ -47,13 +56,6 @@ SELECT p.id, p.status, p.realized_pnl, p.shares, p.cost_basis,
 _MIDNIGHT_FILLS = """
 SELECT position_id, side, shares, usdc, fee, fee_asset, filled_at FROM orderflow_net_fills
  WHERE position_id = ANY($1::bigint[]) AND filled_at < $2 ORDER BY position_id, id
-"""
-
-_MIDNIGHT_PRICES = """
-SELECT p.id, (SELECT t.price FROM orderflow_trades t
-               WHERE t.token_id = p.token_id AND t.timestamp < $2
-               ORDER BY t.timestamp DESC, t.id DESC LIMIT 1) AS price
-  FROM orderflow_positions p WHERE p.id = ANY($1::bigint[])
 """
 
 
@@ -69,11 +71,21 @@ class DayPnl:
     total: Decimal  # realized since midnight + change of unrealized since midnight's mark
 
 
+@dataclass(frozen=True, slots=True)
+class _Midnight:
+    """A position as its fills from before midnight left it."""
+
+    realized: Decimal
+    shares: Decimal
+    cost: Decimal
+
+
 class DayMarks:
-    """Midnight marks (realized, unrealized P&L at 00:00 UTC) per position, cached per day."""
+    """Positions at 00:00 UTC (realized P&L, shares, cost) per position, cached per day and
+    version of its fills; each is marked at the last trade before midnight as stored now."""
 
     def __init__(self) -> None:
-        self._marks: dict[tuple[int, datetime, int], tuple[Decimal, Decimal]] = {}
+        self._marks: dict[tuple[int, datetime, int], _Midnight] = {}
 
     async def day_pnl(self, conn: asyncpg.Connection, strategy: str, since: datetime) -> Decimal:
         return (await self.day(conn, strategy, since)).total
@@ -81,14 +93,12 @@ class DayMarks:
     async def day(self, conn: asyncpg.Connection, strategy: str, since: datetime) -> DayPnl:
         rows = await conn.fetch(_POSITIONS, strategy, since)
         missing = {
-            int(r["id"]): int(r["reversals"])
+            int(r["id"]): int(r["version"])
             for r in rows
-            if r["before_midnight"]
-            and (int(r["id"]), since, int(r["reversals"])) not in self._marks
+            if r["before_midnight"] and (int(r["id"]), since, int(r["version"])) not in self._marks
         }
         if missing:
             await self._load(conn, missing, since)
-        zero = (Decimal(0), Decimal(0))
         realized = total = Decimal(0)
         for r in rows:
             unrealized = (
@@ -96,11 +106,12 @@ class DayMarks:
                 if r["status"] == "OPEN"
                 else Decimal(0)
             )
-            mid_realized, mid_unrealized = (
-                self._marks.get((int(r["id"]), since, int(r["reversals"])), zero)
-                if r["before_midnight"]
-                else zero
-            )
+            mid_realized = mid_unrealized = Decimal(0)
+            if r["before_midnight"]:
+                mid = self._marks[(int(r["id"]), since, int(r["version"]))]
+                mid_realized = mid.realized
+                if mid.shares > 0:
+                    mid_unrealized = unrealized_pnl(mid.shares, mid.cost, r["midnight_price"])
             realized += Decimal(r["realized_pnl"]) - mid_realized
             total += Decimal(r["realized_pnl"]) + unrealized - mid_realized - mid_unrealized
         if len(self._marks) > 100_000:  # yesterday's marks are never read again
@@ -114,11 +125,8 @@ class DayMarks:
         fills: dict[int, list[Fill]] = {i: [] for i in ids}
         for r in await conn.fetch(_MIDNIGHT_FILLS, ids, since):
             fills[int(r["position_id"])].append(position_queries.fill_of(r))
-        prices = {int(r["id"]): r["price"] for r in await conn.fetch(_MIDNIGHT_PRICES, ids, since)}
         for pid in ids:
             position = replay(fills[pid])
-            price = prices.get(pid)
-            unrealized = Decimal(0)
-            if price is not None and position.shares > 0:
-                unrealized = position.mark(Decimal(price))
-            self._marks[(pid, since, versions[pid])] = (position.realized_pnl, unrealized)
+            self._marks[(pid, since, versions[pid])] = _Midnight(
+                position.realized_pnl, position.shares, position.cost_basis
+            )
