@@ -16,6 +16,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.engine import Executor
+from orderflow.execution.settlement import LATE_FILLS
 from tests.execution.conftest import (
     MARKET,
     TOKEN_YES,
@@ -28,13 +29,14 @@ from tests.execution.conftest import (
     resolve,
     reveal,
 )
+from tests.execution.paperkit import clocked_executor
 
 
-async def _exit_resting(pool: asyncpg.Pool, ex: Executor) -> asyncpg.Record:
+async def _exit_resting(pool: asyncpg.Pool, ex: Executor, **settings: object) -> asyncpg.Record:
     """Strategy ``alpha`` followed the whale into YES (filled), the whale sold and our exit
     rests on the paper exchange (nobody bid at its limit yet): the exit order."""
     async with pool.acquire() as conn:
-        await add_strategy(conn, "alpha")
+        await add_strategy(conn, "alpha", **settings)
         await add_token(conn, TOKEN_YES, MARKET, 0)
         await add_wallet(conn, WHALE, 8.5)
         await ex.registry.refresh(conn)
@@ -86,25 +88,21 @@ async def test_an_exit_filled_before_the_resolution_is_booked_before_it_settles(
 
 
 async def test_a_position_whose_exit_still_rests_settles_once_the_exit_closes(
-    pool: asyncpg.Pool, make_executor: Callable[..., Executor]
+    pool: asyncpg.Pool, dsn: str
 ) -> None:
-    """The market resolves YES while our exit rests unfilled: the position stays open while
-    the exit may still fill, and is settled at 1 a share once the exit is closed (cancelled,
-    its late-fill window over) with nothing filled."""
-    ex = make_executor()
-    sell = await _exit_resting(pool, ex)
+    """The market resolves YES while our exit rests unfilled (its life an hour): the paper
+    exchange cancels it, as the real CLOB cancels what rests on a resolved market; the position
+    stays open while a fill of the exit from before the resolution may still be read, and is
+    settled at 1 a share once that window is over."""
+    ex, clock = clocked_executor(pool, dsn)
+    sell = await _exit_resting(pool, ex, orderTtlSecs=3600)
     async with pool.acquire() as conn:
         await resolve(conn, MARKET, ["1", "0"])
     await ex.maintenance()
+    order = await pool.fetchrow("SELECT status FROM orderflow_orders WHERE id = $1", sell["id"])
+    assert order["status"] == "CANCELED"
     assert await pool.fetchval("SELECT status FROM orderflow_positions") == "OPEN"
-    async with pool.acquire() as conn:
-        # The exchange cancelled it at the resolution, long enough ago that no fill of it can
-        # still be read.
-        await conn.execute(
-            "UPDATE orderflow_orders SET status = 'CANCELED', status_reason = 'market_resolved',"
-            " updated_at = now() - interval '1 hour' WHERE id = $1",
-            sell["id"],
-        )
+    clock.offset = LATE_FILLS + timedelta(minutes=1)
     await ex.maintenance()
     pos = await pool.fetchrow("SELECT * FROM orderflow_positions")
     buy = await pool.fetchrow("SELECT shares, usdc, fee FROM orderflow_fills")
