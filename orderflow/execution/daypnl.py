@@ -2,11 +2,14 @@
 
 ``day P&L = (realized + unrealized now) - (realized + unrealized at midnight)`` summed over the
 strategy's positions that are open now or were closed since midnight. Realized P&L includes
-partial sells; unrealized is marked at the token's latest trade price. Midnight's mark is computed
+partial sells; unrealized is marked at the token's latest trade price, or at its payout once its
+market's resolution is stored (a position may wait for its settlement: :func:`position_queries.
+resolvable_positions`). Midnight's mark is computed
 from history, so it needs no process running at midnight: the position's fills before midnight
 replayed through :func:`orderflow.accounting.replay` in the order they were booked (as the
 position is), marked at the token's last trade price
-before midnight (from ``orderflow_trades``, the trade tape). A position opened today has a zero
+before midnight (from ``orderflow_trades``, the trade tape), or its payout if its market resolved
+before midnight. A position opened today has a zero
 mark. Fills are net of reversals (a trade that failed on chain never happened). What the
 fills before midnight leave (realized P&L, shares, cost) is cached per position, day and
 version: the number of the position's fills from before midnight and of its reversals. Fills
@@ -35,12 +38,10 @@ import asyncpg
 from orderflow.accounting import Fill, replay
 from orderflow.execution import position_queries
 
-_POSITIONS = """
+_POSITIONS = f"""
 SELECT p.id, p.status, p.realized_pnl, p.shares, p.cost_basis,
-       (SELECT t.price FROM orderflow_trades t WHERE t.token_id = p.token_id
-         ORDER BY t.timestamp DESC, t.id DESC LIMIT 1) AS last_price,
-       (SELECT t.price FROM orderflow_trades t WHERE t.token_id = p.token_id AND t.timestamp < $2
-         ORDER BY t.timestamp DESC, t.id DESC LIMIT 1) AS midnight_price,
+       {position_queries.LAST_PRICE} AS last_price,
+       {position_queries.mark_price("p.token_id", "$2")} AS midnight_price,
        EXISTS (SELECT 1 FROM orderflow_net_fills f
                 WHERE f.position_id = p.id AND f.filled_at < $2) AS before_midnight,
        (SELECT count(*) FROM orderflow_fills f
@@ -60,8 +61,9 @@ SELECT position_id, side, shares, usdc, fee, fee_asset, filled_at FROM orderflow
 
 
 def unrealized_pnl(shares: Decimal, cost: Decimal, last_price: Decimal | None) -> Decimal:
-    """An open position marked at the token's latest trade price (nothing without one): the
-    book's mark (:mod:`orderflow.execution.book`), the status's and today's."""
+    """An open position marked at ``last_price`` (:func:`position_queries.mark_price`: the
+    token's latest trade, its payout once resolved; nothing without one): the book's mark
+    (:mod:`orderflow.execution.book`), the status's and today's."""
     return Decimal(0) if last_price is None else shares * last_price - cost
 
 

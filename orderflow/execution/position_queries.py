@@ -19,8 +19,25 @@ from orderflow.signals.queries import sold_since
 # The strategy's book (what risk limits see)
 # --------------------------------------------------------------------------------------------
 
-LAST_PRICE = """(SELECT t.price FROM orderflow_trades t WHERE t.token_id = p.token_id
-                   ORDER BY t.timestamp DESC, t.id DESC LIMIT 1)"""
+
+def mark_price(token: str, before: str | None = None) -> str:
+    """SQL: the price an open position in ``token`` is marked at (a live BUY's loss measured
+    at): the token's payout once its market's resolution is stored, else its last trade; with
+    ``before``, as of then (resolved before it, the last trade before it). A position of a
+    resolved market waits for its settlement while an order of it may fill
+    (:func:`resolvable_positions`): marked at the last trade before the resolution meanwhile, a
+    lost bet still showed its pre-resolution value."""
+    resolved = f" AND r.resolved_at < {before}" if before else ""
+    traded = f" AND t.timestamp < {before}" if before else ""
+    return f"""COALESCE(
+        (SELECT r.payouts[tok.outcome_index + 1] FROM orderflow_tokens tok
+           JOIN orderflow_market_outcomes r ON r.market_id = tok.condition_id
+          WHERE tok.token_id = {token}{resolved}),
+        (SELECT t.price FROM orderflow_trades t WHERE t.token_id = {token}{traded}
+          ORDER BY t.timestamp DESC, t.id DESC LIMIT 1))"""
+
+
+LAST_PRICE = mark_price("p.token_id")
 # The mode of a position's fills (paper or live; NULL before its first fill).
 POSITION_MODE = """(SELECT f.mode FROM orderflow_fills f WHERE f.position_id = p.id
                      ORDER BY f.id LIMIT 1)"""

@@ -15,7 +15,10 @@ from decimal import Decimal
 
 import asyncpg
 
+from orderflow.execution.book import load_book
+from orderflow.execution.daypnl import DayMarks
 from orderflow.execution.engine import Executor
+from orderflow.execution.performance import day_start
 from orderflow.execution.settlement import LATE_FILLS
 from tests.execution.conftest import (
     MARKET,
@@ -108,3 +111,24 @@ async def test_a_position_whose_exit_still_rests_settles_once_the_exit_closes(
     buy = await pool.fetchrow("SELECT shares, usdc, fee FROM orderflow_fills")
     assert (pos["status"], pos["close_reason"]) == ("CLOSED", "resolved")
     assert pos["realized_pnl"] == buy["shares"] * Decimal(1) - buy["usdc"] - buy["fee"]
+
+
+async def test_a_position_waiting_for_its_settlement_is_marked_at_its_payout(
+    pool: asyncpg.Pool, dsn: str
+) -> None:
+    """While its exit may still fill, a position of a market resolved NO is marked at 0 (its
+    payout), not at the token's last trade before the resolution: the daily loss and the
+    performance rows see the loss at once."""
+    ex, clock = clocked_executor(pool, dsn)
+    await _exit_resting(pool, ex)
+    async with pool.acquire() as conn:
+        await resolve(conn, MARKET, ["0", "1"])
+    await ex.maintenance()
+    pos = await pool.fetchrow("SELECT * FROM orderflow_positions")
+    assert pos["status"] == "OPEN"
+    assert (pos["mark_price"], pos["unrealized_pnl"]) == (0, -pos["cost_basis"])
+    async with pool.acquire() as conn:
+        book = await load_book(conn, ex.registry.states["alpha"], clock())
+        today = await DayMarks().day_pnl(conn, "alpha", day_start(clock()))
+    assert book.open_positions[TOKEN_YES].unrealized_pnl == -pos["cost_basis"]
+    assert today == -pos["cost_basis"]  # opened today: its whole cost is today's loss
