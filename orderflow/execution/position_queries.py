@@ -429,10 +429,16 @@ async def set_signal_pnl(conn: asyncpg.Connection, signal_id: int, pnl: Decimal)
 
 async def set_owner_pnl(conn: asyncpg.Connection, position_id: int, realized: Decimal) -> None:
     """A closed position's P&L (``realized``, all of it) to the signal that owns it: what it
-    realized since it took the position over (what came before went to earlier signals)."""
+    realized since it took the position over (what came before went to earlier signals), plus
+    what the signal's other closed positions made (an entry whose rest filled after the
+    position it opened was closed opens a second one; closing it wrote over the first's)."""
     await conn.execute(
         """
-        UPDATE orderflow_signals s SET pnl = $2 - p.handed_over_pnl,
+        UPDATE orderflow_signals s SET pnl = $2 - p.handed_over_pnl
+               + COALESCE((SELECT sum(q.realized_pnl - q.handed_over_pnl)
+                             FROM orderflow_positions q
+                            WHERE q.signal_id = p.signal_id AND q.id <> p.id
+                              AND q.status = 'CLOSED'), 0),
                resolved_at = clock_timestamp()
           FROM orderflow_positions p
          WHERE p.id = $1 AND s.id = p.signal_id
