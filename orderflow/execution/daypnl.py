@@ -2,13 +2,23 @@
 
 ``day P&L = (realized + unrealized now) - (realized + unrealized at midnight)`` summed over the
 strategy's positions that are open now or were closed since midnight. Realized P&L includes
-partial sells; unrealized is marked at the token's latest trade price. Midnight's mark is computed
+partial sells; unrealized is marked at the token's latest trade price, or at its payout once its
+market's resolution is stored (a position may wait for its settlement: :func:`position_queries.
+resolvable_positions`). Midnight's mark is computed
 from history, so it needs no process running at midnight: the position's fills before midnight
 replayed through :func:`orderflow.accounting.replay` in the order they were booked (as the
 position is), marked at the token's last trade price
-before midnight (from ``orderflow_trades``, the trade tape). A position opened today has a zero
-mark. Fills are net of reversals (a trade that failed on chain never happened). Marks are cached
-per position, day and number of reversals (fills before midnight change only by a reversal).
+before midnight (from ``orderflow_trades``, the trade tape), or its payout if its market resolved
+before midnight. A position opened today has a zero
+mark. Fills are net of reversals (a trade that failed on chain never happened). What the
+fills before midnight leave (realized P&L, shares, cost) is cached per position, day and
+version: the number of the position's fills from before midnight and of its reversals. Fills
+are only ever added, so the version moves whenever midnight's fills change: by a reversal, or by
+a fill from before midnight booked after it (a live fill read late from the account's trades, a
+paper fill from a level stored late). The price before midnight is read each time, as stored
+now: a trade of the last seconds before midnight may be stored after it (listener lag). A mark
+cached whole, per reversal only, kept either out until a restart recomputed it (a quiet day
+read +20 in a running executor, 0 after a restart: ``test_daily_loss.py``).
 
 Worked example (docs/executor.md has it too): bought 100 shares at 0.50 yesterday (cost 50),
 yesterday's last price 0.70, so midnight's mark is +20 unrealized. Today 40 shares are sold at
@@ -28,14 +38,14 @@ import asyncpg
 from orderflow.accounting import Fill, replay
 from orderflow.execution import position_queries
 
-_POSITIONS = """
+_POSITIONS = f"""
 SELECT p.id, p.status, p.realized_pnl, p.shares, p.cost_basis,
-       (SELECT t.price FROM orderflow_trades t WHERE t.token_id = p.token_id
-         ORDER BY t.timestamp DESC, t.id DESC LIMIT 1) AS last_price,
+       {position_queries.LAST_PRICE} AS last_price,
+       {position_queries.mark_price("p.token_id", "$2")} AS midnight_price,
        EXISTS (SELECT 1 FROM orderflow_net_fills f
                 WHERE f.position_id = p.id AND f.filled_at < $2) AS before_midnight,
        (SELECT count(*) FROM orderflow_fills f
-         WHERE f.position_id = p.id AND f.reverses IS NOT NULL) AS reversals
+         WHERE f.position_id = p.id AND (f.filled_at < $2 OR f.reverses IS NOT NULL)) AS version
   FROM orderflow_positions p
  WHERE p.strategy = $1 AND (p.status = 'OPEN' OR p.closed_at >= $2)
 """
@@ -49,17 +59,11 @@ SELECT position_id, side, shares, usdc, fee, fee_asset, filled_at FROM orderflow
  WHERE position_id = ANY($1::bigint[]) AND filled_at < $2 ORDER BY position_id, id
 """
 
-_MIDNIGHT_PRICES = """
-SELECT p.id, (SELECT t.price FROM orderflow_trades t
-               WHERE t.token_id = p.token_id AND t.timestamp < $2
-               ORDER BY t.timestamp DESC, t.id DESC LIMIT 1) AS price
-  FROM orderflow_positions p WHERE p.id = ANY($1::bigint[])
-"""
-
 
 def unrealized_pnl(shares: Decimal, cost: Decimal, last_price: Decimal | None) -> Decimal:
-    """An open position marked at the token's latest trade price (nothing without one): the
-    book's mark (:mod:`orderflow.execution.book`), the status's and today's."""
+    """An open position marked at ``last_price`` (:func:`position_queries.mark_price`: the
+    token's latest trade, its payout once resolved; nothing without one): the book's mark
+    (:mod:`orderflow.execution.book`), the status's and today's."""
     return Decimal(0) if last_price is None else shares * last_price - cost
 
 
@@ -69,11 +73,21 @@ class DayPnl:
     total: Decimal  # realized since midnight + change of unrealized since midnight's mark
 
 
+@dataclass(frozen=True, slots=True)
+class _Midnight:
+    """A position as its fills from before midnight left it."""
+
+    realized: Decimal
+    shares: Decimal
+    cost: Decimal
+
+
 class DayMarks:
-    """Midnight marks (realized, unrealized P&L at 00:00 UTC) per position, cached per day."""
+    """Positions at 00:00 UTC (realized P&L, shares, cost) per position, cached per day and
+    version of its fills; each is marked at the last trade before midnight as stored now."""
 
     def __init__(self) -> None:
-        self._marks: dict[tuple[int, datetime, int], tuple[Decimal, Decimal]] = {}
+        self._marks: dict[tuple[int, datetime, int], _Midnight] = {}
 
     async def day_pnl(self, conn: asyncpg.Connection, strategy: str, since: datetime) -> Decimal:
         return (await self.day(conn, strategy, since)).total
@@ -81,14 +95,12 @@ class DayMarks:
     async def day(self, conn: asyncpg.Connection, strategy: str, since: datetime) -> DayPnl:
         rows = await conn.fetch(_POSITIONS, strategy, since)
         missing = {
-            int(r["id"]): int(r["reversals"])
+            int(r["id"]): int(r["version"])
             for r in rows
-            if r["before_midnight"]
-            and (int(r["id"]), since, int(r["reversals"])) not in self._marks
+            if r["before_midnight"] and (int(r["id"]), since, int(r["version"])) not in self._marks
         }
         if missing:
             await self._load(conn, missing, since)
-        zero = (Decimal(0), Decimal(0))
         realized = total = Decimal(0)
         for r in rows:
             unrealized = (
@@ -96,11 +108,12 @@ class DayMarks:
                 if r["status"] == "OPEN"
                 else Decimal(0)
             )
-            mid_realized, mid_unrealized = (
-                self._marks.get((int(r["id"]), since, int(r["reversals"])), zero)
-                if r["before_midnight"]
-                else zero
-            )
+            mid_realized = mid_unrealized = Decimal(0)
+            if r["before_midnight"]:
+                mid = self._marks[(int(r["id"]), since, int(r["version"]))]
+                mid_realized = mid.realized
+                if mid.shares > 0:
+                    mid_unrealized = unrealized_pnl(mid.shares, mid.cost, r["midnight_price"])
             realized += Decimal(r["realized_pnl"]) - mid_realized
             total += Decimal(r["realized_pnl"]) + unrealized - mid_realized - mid_unrealized
         if len(self._marks) > 100_000:  # yesterday's marks are never read again
@@ -114,11 +127,8 @@ class DayMarks:
         fills: dict[int, list[Fill]] = {i: [] for i in ids}
         for r in await conn.fetch(_MIDNIGHT_FILLS, ids, since):
             fills[int(r["position_id"])].append(position_queries.fill_of(r))
-        prices = {int(r["id"]): r["price"] for r in await conn.fetch(_MIDNIGHT_PRICES, ids, since)}
         for pid in ids:
             position = replay(fills[pid])
-            price = prices.get(pid)
-            unrealized = Decimal(0)
-            if price is not None and position.shares > 0:
-                unrealized = position.mark(Decimal(price))
-            self._marks[(pid, since, versions[pid])] = (position.realized_pnl, unrealized)
+            self._marks[(pid, since, versions[pid])] = _Midnight(
+                position.realized_pnl, position.shares, position.cost_basis
+            )

@@ -349,7 +349,7 @@ class Executor:
     async def maintenance(self) -> None:
         async with self.pool.acquire() as conn:
             await position_queries.mark_open_positions(conn)
-            await settle_resolved(conn)
+            await settle_resolved(conn, self.clock() - self.desk.reconciler.lookback)
             # Killed, deleted or unknown strategies that still have live orders (an order
             # adopted by reconciliation after the kill, a deletion while the leader was away).
             doomed = await order_queries.strategies_with_orders_to_cancel(conn)

@@ -11,7 +11,12 @@ import asyncpg
 
 from orderflow.execution.broker import OrderOutcome, PreparedOrder
 from orderflow.execution.leader import EXECUTOR_LOCK_KEY
-from orderflow.execution.position_queries import LAST_PRICE, LEADER_SOLD, SIGNAL_TRIGGER
+from orderflow.execution.position_queries import (
+    LEADER_SOLD,
+    SIGNAL_TRIGGER,
+    mark_price,
+    order_may_fill,
+)
 
 # --------------------------------------------------------------------------------------------
 
@@ -135,8 +140,7 @@ async def orders_to_reconcile(
     (a fill that happened before the cancel may reach the trades after it)."""
     return list(
         await conn.fetch(
-            _ORDER + " WHERE (o.status IN ('OPEN', 'INTENT') OR (o.status = 'CANCELED'"
-            " AND o.updated_at >= $1 AND o.filled_shares < o.shares))"
+            _ORDER + f" WHERE {order_may_fill('o', '$1')}"
             " AND ($2::text IS NULL OR o.strategy = $2) ORDER BY o.id",
             closed_since,
             strategy,
@@ -164,7 +168,7 @@ async def live_orders(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.R
                    o.shares - o.filled_shares AS remaining, o.status, o.mode, o.created_at,
                    o.signed_order, o.cancel_refusals, o.cancel_refused_at, o.cancel_refused_why,
                    o.cancel_refused_since,
-                   {LAST_PRICE.replace("p.token_id", "o.token_id")} AS last_price,
+                   {mark_price("o.token_id")} AS last_price,
                    s.wallet_address AS leader, s.signal_type
               FROM orderflow_orders o
               JOIN orderflow_signals s ON s.id = o.signal_id

@@ -1,7 +1,8 @@
 """The paper exchange's state: paper orders resting until revealed depth fills them.
 
 A paper order is accepted (:func:`accept`) and rests like a live GTD order: until it is filled,
-cancelled or its expiry passes. What fills it is the book as the chain reveals it — the same model
+cancelled, its expiry passes or its market resolves (the real CLOB cancels what rests on a
+resolved market). What fills it is the book as the chain reveals it — the same model
 as the backtest's (:mod:`orderflow.backtest.liquidity`): every maker fill stored with a timestamp
 after the order was accepted and up to its expiry is a level that rested until a taker took it,
 and the paper order, there first, takes it instead — best price first, each level at its own
@@ -49,17 +50,25 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (order_key) DO NOTHING
 """
 
-# Orders still able to fill: not filled, and closed — expired or cancelled, whichever came first
-# — less than LATE_FILLS ago: a level stored late (listener lag, a backfill after downtime), its
-# block older than the close, is still the order's, as long as the desk asks for an order's late
-# fills (orderflow.execution.settlement; it books a cancelled order's fills from before the
-# cancel too).
-_LIVE = """
-SELECT order_key, token_id, side, price, shares, fee_rate, quote, accepted_at, filled,
-       LEAST(expires_at, canceled_at) AS closes_at
-  FROM orderflow_paper_orders
- WHERE filled < shares AND accepted_at < $1
-   AND LEAST(expires_at, canceled_at) > $1 - $2::interval
+# When the order's market resolved (NULL: no resolution stored): the real CLOB cancels what
+# rests on a market at its resolution (CANCELED_MARKET_RESOLVED), and so does the paper exchange.
+_RESOLVED_AT = """(SELECT r.resolved_at FROM orderflow_tokens tok
+                    JOIN orderflow_market_outcomes r ON r.market_id = tok.condition_id
+                   WHERE tok.token_id = o.token_id)"""
+
+# Orders still able to fill: not filled, and closed — expired, cancelled or their market
+# resolved, whichever came first — less than LATE_FILLS ago: a level stored late (listener lag, a
+# backfill after downtime), its block older than the close, is still the order's, as long as the
+# desk asks for an order's late fills (orderflow.execution.settlement; it books a cancelled
+# order's fills from before the cancel too). The inner filter, by expiry or cancel, is the one
+# migration 043 indexes.
+_LIVE = f"""
+SELECT order_key, token_id, side, price, shares, fee_rate, quote, accepted_at, filled, closes_at
+  FROM (SELECT o.*, LEAST(o.expires_at, o.canceled_at, {_RESOLVED_AT}) AS closes_at
+          FROM orderflow_paper_orders o
+         WHERE o.filled < o.shares AND o.accepted_at < $1
+           AND LEAST(o.expires_at, o.canceled_at) > $1 - $2::interval) o
+ WHERE closes_at > $1 - $2::interval
  ORDER BY accepted_at, order_key
 """
 
@@ -120,11 +129,12 @@ SELECT order_key, level_tx, level_log, level_time, price, shares, usdc, fee
  ORDER BY level_time, level_tx, level_log
 """
 
-_ORDER = """
-SELECT order_key, shares, filled, expires_at, canceled_at
-  FROM orderflow_paper_orders
- WHERE order_key = ANY($1::text[])
- ORDER BY order_key
+_ORDER = f"""
+SELECT o.order_key, o.shares, o.filled, o.expires_at, o.canceled_at,
+       {_RESOLVED_AT} AS resolved_at
+  FROM orderflow_paper_orders o
+ WHERE o.order_key = ANY($1::text[])
+ ORDER BY o.order_key
  LIMIT 1
 """
 
@@ -304,8 +314,8 @@ async def status(
     conn: asyncpg.Connection, keys: Collection[str], now: datetime
 ) -> OrderOutcome | None:
     """The order as the paper exchange shows it: OPEN while it can still fill, FILLED, or
-    CANCELED; None when it never reached the exchange or expired (as the real CLOB forgets an
-    order that is done)."""
+    CANCELED (by us, or by its market's resolution); None when it never reached the exchange or
+    expired (as the real CLOB forgets an order that is done)."""
     r = await conn.fetchrow(_ORDER, list(keys))
     if r is None:
         return None
@@ -318,6 +328,13 @@ async def status(
         )
     if now >= r["expires_at"]:
         return None
+    if r["resolved_at"] is not None:
+        return OrderOutcome(
+            status="CANCELED",
+            exchange_order_id=key,
+            reason="market_resolved",
+            filled_shares=r["filled"],
+        )
     return OrderOutcome(status="OPEN", exchange_order_id=key, filled_shares=r["filled"])
 
 

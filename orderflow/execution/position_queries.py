@@ -4,6 +4,7 @@ status and P&L of the signals they answer."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,8 +19,25 @@ from orderflow.signals.queries import sold_since
 # The strategy's book (what risk limits see)
 # --------------------------------------------------------------------------------------------
 
-LAST_PRICE = """(SELECT t.price FROM orderflow_trades t WHERE t.token_id = p.token_id
-                   ORDER BY t.timestamp DESC, t.id DESC LIMIT 1)"""
+
+def mark_price(token: str, before: str | None = None) -> str:
+    """SQL: the price an open position in ``token`` is marked at (a live BUY's loss measured
+    at): the token's payout once its market's resolution is stored, else its last trade; with
+    ``before``, as of then (resolved before it, the last trade before it). A position of a
+    resolved market waits for its settlement while an order of it may fill
+    (:func:`resolvable_positions`): marked at the last trade before the resolution meanwhile, a
+    lost bet still showed its pre-resolution value."""
+    resolved = f" AND r.resolved_at < {before}" if before else ""
+    traded = f" AND t.timestamp < {before}" if before else ""
+    return f"""COALESCE(
+        (SELECT r.payouts[tok.outcome_index + 1] FROM orderflow_tokens tok
+           JOIN orderflow_market_outcomes r ON r.market_id = tok.condition_id
+          WHERE tok.token_id = {token}{resolved}),
+        (SELECT t.price FROM orderflow_trades t WHERE t.token_id = {token}{traded}
+          ORDER BY t.timestamp DESC, t.id DESC LIMIT 1))"""
+
+
+LAST_PRICE = mark_price("p.token_id")
 # The mode of a position's fills (paper or live; NULL before its first fill).
 POSITION_MODE = """(SELECT f.mode FROM orderflow_fills f WHERE f.position_id = p.id
                      ORDER BY f.id LIMIT 1)"""
@@ -352,23 +370,41 @@ async def store_position(
     )
 
 
-async def resolvable_positions(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    """Open positions whose market has a resolution, with the payout per share of their token."""
-    return list(
-        await conn.fetch(
-            """
-            SELECT p.id, p.strategy, p.signal_id,
-                   o.payouts[COALESCE(p.outcome_index, tok.outcome_index) + 1] AS payout
-              FROM orderflow_positions p
-              LEFT JOIN orderflow_tokens tok ON tok.token_id = p.token_id
-              JOIN orderflow_market_outcomes o
-                ON o.market_id = COALESCE(p.market_id, tok.condition_id)
-             WHERE p.status = 'OPEN'
-               AND COALESCE(p.outcome_index, tok.outcome_index) IS NOT NULL
-             ORDER BY p.id
-            """
-        )
+# An order ``o`` that may still fill: live (resting, on its way, in doubt) or an intent maybe
+# sent, or closed short of its size since ``closed_since`` (a fill from before its cancel may
+# reach the account's trades later: the desk asks for it that long). The orders reconciliation
+# asks about (``order_queries.orders_to_reconcile``), and what holds a settlement back.
+def order_may_fill(o: str, closed_since: str) -> str:
+    return (
+        f"({o}.status IN ('OPEN', 'INTENT') OR ({o}.status = 'CANCELED'"
+        f" AND {o}.updated_at >= {closed_since} AND {o}.filled_shares < {o}.shares))"
     )
+
+
+_RESOLVABLE = f"""
+SELECT p.id, p.strategy, p.signal_id,
+       o.payouts[COALESCE(p.outcome_index, tok.outcome_index) + 1] AS payout
+  FROM orderflow_positions p
+  LEFT JOIN orderflow_tokens tok ON tok.token_id = p.token_id
+  JOIN orderflow_market_outcomes o ON o.market_id = COALESCE(p.market_id, tok.condition_id)
+ WHERE p.status = 'OPEN'
+   AND COALESCE(p.outcome_index, tok.outcome_index) IS NOT NULL
+   AND NOT EXISTS (SELECT 1 FROM orderflow_orders x
+                    WHERE x.strategy = p.strategy AND x.token_id = p.token_id
+                      AND {order_may_fill("x", "$1")})
+ ORDER BY p.id
+"""
+
+
+async def resolvable_positions(
+    conn: asyncpg.Connection, closed_since: datetime
+) -> list[asyncpg.Record]:
+    """Open positions whose market has a resolution, with the payout per share of their token,
+    and no order of theirs (the strategy's in the token) that may still fill: settled before
+    its fill was booked, a position was paid out for shares it had sold, and the sale's fill
+    became one of shares from outside the book (its proceeds lost). ``closed_since``: how far
+    back a closed order's late fills are still asked for."""
+    return list(await conn.fetch(_RESOLVABLE, closed_since))
 
 
 async def mark_open_positions(conn: asyncpg.Connection) -> None:
@@ -393,10 +429,16 @@ async def set_signal_pnl(conn: asyncpg.Connection, signal_id: int, pnl: Decimal)
 
 async def set_owner_pnl(conn: asyncpg.Connection, position_id: int, realized: Decimal) -> None:
     """A closed position's P&L (``realized``, all of it) to the signal that owns it: what it
-    realized since it took the position over (what came before went to earlier signals)."""
+    realized since it took the position over (what came before went to earlier signals), plus
+    what the signal's other closed positions made (an entry whose rest filled after the
+    position it opened was closed opens a second one; closing it wrote over the first's)."""
     await conn.execute(
         """
-        UPDATE orderflow_signals s SET pnl = $2 - p.handed_over_pnl,
+        UPDATE orderflow_signals s SET pnl = $2 - p.handed_over_pnl
+               + COALESCE((SELECT sum(q.realized_pnl - q.handed_over_pnl)
+                             FROM orderflow_positions q
+                            WHERE q.signal_id = p.signal_id AND q.id <> p.id
+                              AND q.status = 'CLOSED'), 0),
                resolved_at = clock_timestamp()
           FROM orderflow_positions p
          WHERE p.id = $1 AND s.id = p.signal_id

@@ -9,6 +9,7 @@ therefore books the executor's P&L.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
@@ -119,10 +120,14 @@ async def restate_position(conn: asyncpg.Connection, position_id: int) -> Positi
     return position
 
 
-async def settle_resolved(conn: asyncpg.Connection) -> list[tuple[str, int, Decimal]]:
-    """Close every open position whose market resolved; returns (strategy, id, realized P&L)."""
+async def settle_resolved(
+    conn: asyncpg.Connection, closed_since: datetime
+) -> list[tuple[str, int, Decimal]]:
+    """Close every open position whose market resolved, once no order of it may still fill
+    (``closed_since``: how far back a closed order's late fills are still asked for); returns
+    (strategy, id, realized P&L)."""
     settled: list[tuple[str, int, Decimal]] = []
-    for row in await position_queries.resolvable_positions(conn):
+    for row in await position_queries.resolvable_positions(conn, closed_since):
         if row["payout"] is None:
             continue
         async with conn.transaction():

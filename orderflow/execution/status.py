@@ -2,9 +2,9 @@
 
 Every figure comes from the executor's own code and queries, so it is the number the executor
 acts on: open positions as the book reads them (:func:`position_queries.book_rows`, marked at the
-token's latest trade price), today's P&L as the daily loss limit counts it
-(:func:`book.load_book`: P&L since 00:00 UTC plus the immediate loss of live orders), the day's
-trades, wins and losses and all realized P&L from the performance row's own query
+token's latest trade price, or its payout once resolved), today's P&L as the daily loss limit
+counts it (:func:`book.load_book`: P&L since 00:00 UTC plus the immediate loss of live
+orders), the day's trades, wins and losses and all realized P&L from the performance row's own query
 (:func:`performance_queries.day_figures`), the maximum drawdown of the latest performance row.
 Equity is the performance row's formula (bankroll + all realized P&L + unrealized P&L), with the
 open positions marked now rather than at the executor's last maintenance tick. Nothing is

@@ -11,6 +11,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.book import load_book
+from orderflow.execution.daypnl import DayMarks
 from orderflow.execution.engine import Executor
 from orderflow.execution.performance import day_start
 from orderflow.execution.position_queries import store_position
@@ -154,3 +155,70 @@ async def test_midnight_mark_replays_fills_in_booking_order(
         await add_trade(conn, wallet=OTHER, price="0.70", at=now)
         book = await load_book(conn, ex.registry.states["alpha"], now)
     assert book.day_pnl == 0
+
+
+async def test_a_fill_from_before_midnight_booked_after_the_mark_is_in_it(
+    pool: asyncpg.Pool, make_executor: Callable[..., Executor]
+) -> None:
+    """A fill from before midnight can be booked after it (a live fill read late from the
+    account's trades, a paper fill from a level the listener stored late): midnight's mark is
+    then the position as it was at midnight with that fill in it, whether it was computed before
+    the fill was booked (a running executor's cached mark) or after (a restarted executor)."""
+    now = datetime.now(UTC)
+    midnight = day_start(now)
+    ex, position_id = await _entered(pool, make_executor)
+    now = datetime.now(UTC)  # after the ask that filled the entry
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE orderflow_fills SET shares = 100, usdc = 50, fee = 0, price = 0.5,"
+            " filled_at = $1",
+            midnight - timedelta(hours=2),
+        )
+        await _replay(conn, position_id)
+        await add_trade(conn, wallet=OTHER, price="0.70", at=midnight - timedelta(hours=1))
+        await add_trade(conn, wallet=OTHER, price="0.70", at=now)
+        running = ex.trader.marks
+        assert await running.day_pnl(conn, "alpha", midnight) == 0  # nothing moved today
+        # Booked now: 100 more shares at 0.50, bought half an hour before midnight.
+        order_id = await conn.fetchval("SELECT id FROM orderflow_orders")
+        await conn.execute(
+            "INSERT INTO orderflow_fills (order_id, position_id, strategy, mode, fill_key,"
+            " token_id, side, price, shares, usdc, fee, filled_at) VALUES ($1, $2, 'alpha',"
+            " 'paper', 'late-1', $3, 'BUY', 0.50, 100, 50, 0, $4)",
+            order_id,
+            position_id,
+            Decimal(TOKEN_YES),
+            midnight - timedelta(minutes=30),
+        )
+        await _replay(conn, position_id)
+        restarted = await DayMarks().day_pnl(conn, "alpha", midnight)
+        assert restarted == 0  # the price has not moved since midnight
+        assert await running.day_pnl(conn, "alpha", midnight) == restarted
+
+
+async def test_a_trade_from_before_midnight_stored_after_the_mark_moves_it(
+    pool: asyncpg.Pool, make_executor: Callable[..., Executor]
+) -> None:
+    """The last trade before midnight can be stored after it (the listener a few seconds
+    behind at 00:00, a gap filled later): midnight's mark is at the last price before midnight
+    as stored now, in a running executor as after a restart."""
+    now = datetime.now(UTC)
+    midnight = day_start(now)
+    ex, position_id = await _entered(pool, make_executor)
+    now = datetime.now(UTC)  # after the ask that filled the entry
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE orderflow_fills SET shares = 100, usdc = 50, fee = 0, price = 0.5,"
+            " filled_at = $1",
+            midnight - timedelta(hours=2),
+        )
+        await _replay(conn, position_id)
+        await add_trade(conn, wallet=OTHER, price="0.70", at=midnight - timedelta(hours=1))
+        await add_trade(conn, wallet=OTHER, price="0.70", at=now)
+        running = ex.trader.marks
+        assert await running.day_pnl(conn, "alpha", midnight) == 0
+        # Stored now: a trade at 0.60 one second before midnight. Up 10 since (0.60 -> 0.70).
+        await add_trade(conn, wallet=OTHER, price="0.60", at=midnight - timedelta(seconds=1))
+        restarted = await DayMarks().day_pnl(conn, "alpha", midnight)
+        assert restarted == 10
+        assert await running.day_pnl(conn, "alpha", midnight) == restarted

@@ -299,3 +299,24 @@ async def test_several_strategies_each_with_own_settings_bankroll_and_pnl(
     assert perf["picky"]["trades"] == 0 and perf["picky"]["realized_pnl"] == 0
     assert perf["big"]["realized_pnl"] > perf["small"]["realized_pnl"] > 0
     assert perf["small"]["equity"] == Decimal(2000) + perf["small"]["realized_pnl"]
+
+
+async def test_a_fifty_fifty_resolution_pays_half_a_share(
+    pool: asyncpg.Pool, make_executor: Callable[..., Executor]
+) -> None:
+    """Payout numerators [1, 1] (stored as payouts 0.5, 0.5): each held share pays 0.5, fees in
+    the cost (an audit's check: passes on main too)."""
+    ex = make_executor()
+    await _setup(pool, ex, takerFeeRate=0.02)
+    async with pool.acquire() as conn:
+        await add_trade(conn, price="0.50", usdc="600")
+    assert await ex.catch_up() == 1
+    assert await fill_resting(pool, ex) == 1
+    async with pool.acquire() as conn:
+        await resolve(conn, MARKET, ["0.5", "0.5"])
+    await ex.maintenance()
+    fill = await pool.fetchrow("SELECT shares, usdc, fee FROM orderflow_fills")
+    pos = await pool.fetchrow("SELECT * FROM orderflow_positions")
+    assert (pos["status"], pos["close_reason"]) == ("CLOSED", "resolved")
+    assert pos["realized_pnl"] == fill["shares"] * Decimal("0.5") - fill["usdc"] - fill["fee"]
+    assert fill["fee"] > 0

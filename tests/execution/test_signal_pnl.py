@@ -1,0 +1,52 @@
+"""A signal's P&L is all its positions made: an entry whose rest filled after the position it
+opened was closed opens a second position for the same signal (docs/executor.md "An exit that
+failed is tried again"), and the signal carries both."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import asyncpg
+
+from orderflow.execution.live import LiveBroker
+from tests.execution.conftest import TOKEN_YES, add_trade, follow
+from tests.execution.fake_clob import FakeClob
+from tests.execution.livekit import age_exits, live_executor, live_strategy
+
+
+async def test_an_entry_filled_after_its_position_closed_carries_both_positions(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """6 shares of our BUY matched at placement, the rest rested; the leader sold, the exit
+    sold the 6 (the position closed) while the cancel of the rest met 503s and a counterparty
+    took it; the rest, booked afterwards, was a second position of the same signal, sold by
+    the exit's next try. The signal's P&L was the second position's alone: closing it wrote
+    over what the first had made."""
+    await live_strategy(pool)
+    market = clob.markets[TOKEN_YES]
+    market.ask_sizes[TOKEN_YES] = Decimal(6)
+    market.bids[TOKEN_YES] = Decimal("0.49")
+    ex = live_executor(pool, dsn, live)
+    entry = await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    assert entry["status"] == "OPEN" and entry["filled_shares"] == 6
+    fault = clob.fail("DELETE", "/orders", 503)
+    async with pool.acquire() as conn:
+        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
+    await ex.catch_up()
+    clob.fill(entry["exchange_order_id"])
+    fault.times = 0
+    await ex.left_behind.wait()
+    await ex.maintenance()
+    await age_exits(pool, timedelta(minutes=1))
+    await ex.maintenance()
+    await ex.worker.drain()
+    positions = await pool.fetch(
+        "SELECT status, realized_pnl, handed_over_pnl FROM orderflow_positions"
+        " WHERE signal_id = $1 ORDER BY id",
+        entry["signal_id"],
+    )
+    assert [p["status"] for p in positions] == ["CLOSED", "CLOSED"]
+    assert all(p["realized_pnl"] != 0 for p in positions)
+    pnl = await pool.fetchval("SELECT pnl FROM orderflow_signals WHERE id = $1", entry["signal_id"])
+    assert pnl == sum(p["realized_pnl"] - p["handed_over_pnl"] for p in positions)
