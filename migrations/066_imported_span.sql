@@ -1,21 +1,24 @@
--- The blocks where fills or matches not read from the node may be stored (docs/history.md "A
--- wrong block no time exposes"; orderflow/chain/store_replace.py).
+-- The blocks where each kind of writer stored fills or matches (docs/history.md "A wrong block
+-- no time exposes"; orderflow/chain/store_replace.py).
 --
 -- An import (orderflow import, listen --from-file) may store a log at a block it does not belong
--- to: a dump row naming a wrong block without a time to expose it. The node's log, stored by the
--- listener at its real block, replaces such a row, found by its transaction hash and log index in
--- every partition (a hash index probe each). Rows the node's logs contradict can only be where an
--- import stored rows: store_batch widens this span to each non-authoritative batch's blocks when
--- it stores a fill or a match, and the listener's probe reads only the partitions it covers (none
--- at all while the table is empty: a database no import wrote to pays nothing). One row; the span
--- only ever widens (a rollback leaves it).
-CREATE TABLE orderflow_imported_span (
-    one         BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
+-- to: a dump row naming a wrong block without a time to expose it. The same log read from the
+-- node (the listener's backfill and live blocks) is at its real block: found by its transaction
+-- hash and log index in every partition (a hash index probe each), the node's replaces the
+-- import's, and an import's is not stored where the node's is. Each search reads only the
+-- blocks where the other kind of writer stored rows: store_batch widens the span of its kind
+-- ('import', or 'node' for the node's logs) to each batch's blocks (an import's when it stored a
+-- row, the node's when it had one), and a search finds nothing to do while the other kind's
+-- span is absent: a database only the listener wrote to, or an import before the listener ever
+-- ran, pays one lookup of this table per batch. One row per kind; a span only ever widens (a
+-- rollback leaves it).
+CREATE TABLE orderflow_writer_spans (
+    source      TEXT    PRIMARY KEY CHECK (source IN ('import', 'node')),
     first_block BIGINT  NOT NULL,
     last_block  BIGINT  NOT NULL
 );
 
--- Rows stored before this migration: who wrote them is not recorded, so the span covers every
+-- Rows stored before this migration: who wrote them is not recorded, so both spans cover every
 -- partition of orderflow_trades or orderflow_matches that holds a row (one probe per partition).
 DO $$
 DECLARE
@@ -39,6 +42,7 @@ BEGIN
         hi := greatest(hi, (part.n + 1) * span - 1);
     END LOOP;
     IF lo IS NOT NULL THEN
-        INSERT INTO orderflow_imported_span (first_block, last_block) VALUES (lo, hi);
+        INSERT INTO orderflow_writer_spans (source, first_block, last_block)
+        VALUES ('import', lo, hi), ('node', lo, hi);
     END IF;
 END $$;

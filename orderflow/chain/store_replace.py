@@ -17,12 +17,18 @@ that fill of the chain would be refused as a collision. So, for an authoritative
   a staged row, at another block, are deleted. A transaction is in one block of the canonical
   chain and its log indexes count per block, so such a row is that very log put at a wrong block
   (or a fork's left over). Found through the hash index on ``tx_hash`` (migration 016) of each
-  partition, for the batch's transactions (one array, an initplan), in the partitions where an
-  import stored rows only (``orderflow_imported_span``, migration 066, which every batch that is
-  not authoritative widens to its blocks when it stores a row): none while no import stored one.
+  partition, for the batch's transactions (one array, an initplan), in the blocks where an
+  import stored rows only (``orderflow_writer_spans``, migration 066: each batch widens its
+  kind's span, 'import' or 'node', to its blocks): nothing to search while no import stored one.
 * ``COLLIDED_*``, when the insert stored fewer rows than were staged: stored rows at a staged
   row's (chain, block, log index) that are not the same log (``store_sql.FILL_DIFFERS`` /
   ``MATCH_DIFFERS``) are deleted, and the insert runs again (replays still store nothing).
+
+The other way round, an import's staged row whose (chain, transaction hash, log index) the
+node's logs hold at another block (``SUPERSEDED_*``, searched in the 'node' span the same way) is
+taken out of staging before the insert, a dead letter (``store_refused.superseded``): an import
+after the listener read the real block never adds a second copy. (Two imports that disagree on
+a row's block both store it, until the node's log of it replaces the wrong one.)
 
 Each deleted row becomes a dead letter naming it (its block, transaction, log index, hash and
 exchange) and the node's log that replaced it; ``StoreStats.replaced_trades`` /
@@ -44,7 +50,7 @@ import asyncpg
 from orderflow.chain import store_sql as sql
 from orderflow.chain.events import DeadLetter
 from orderflow.chain.rollback_sql import UNDO_WALLET_STATS
-from orderflow.chain.store_refused import collisions, orphans
+from orderflow.chain.store_refused import collisions, orphans, superseded
 from orderflow.chain.store_sql import row_count
 
 log = logging.getLogger(__name__)
@@ -98,20 +104,33 @@ _MATCH = {
     "returning": "t.log_index",
     "select": "count(*)",
 }
-# Where an import may have stored rows (migration 066): a non-authoritative batch that stored a
-# fill or match widens it to its blocks; the misplaced rows' probe reads only its partitions.
-IMPORTED_SPAN = "SELECT first_block, last_block FROM orderflow_imported_span"
-WIDEN_IMPORTED_SPAN = """
-INSERT INTO orderflow_imported_span AS i (first_block, last_block) VALUES ($1, $2)
-ON CONFLICT (one) DO UPDATE
-   SET first_block = least(i.first_block, excluded.first_block),
-       last_block = greatest(i.last_block, excluded.last_block)
- WHERE excluded.first_block < i.first_block OR excluded.last_block > i.last_block
+# Where each kind of writer ('import', 'node': the node's logs) stored rows (migration 066): a
+# batch widens its kind's span to its blocks; each search reads only the other kind's blocks.
+SPAN = "SELECT first_block, last_block FROM orderflow_writer_spans WHERE source = $1"
+WIDEN_SPAN = """
+INSERT INTO orderflow_writer_spans AS w (source, first_block, last_block) VALUES ($1, $2, $3)
+ON CONFLICT (source) DO UPDATE
+   SET first_block = least(w.first_block, excluded.first_block),
+       last_block = greatest(w.last_block, excluded.last_block)
+ WHERE excluded.first_block < w.first_block OR excluded.last_block > w.last_block
+"""
+# An import's staged rows whose (chain, transaction hash, log index) the node's logs hold at
+# another block: taken out of staging, dead letters (store_refused.superseded).
+_SUPERSEDED = """
+DELETE FROM {staging} s
+ USING {table} t
+ WHERE t.tx_hash = ANY ((SELECT array_agg(DISTINCT x.tx_hash) FROM {staging} x)::text[])
+   AND t.{chain} AND t.tx_hash = s.tx_hash AND t.log_index = s.log_index
+   AND t.block_number <> s.block_number AND t.block_number BETWEEN $2::bigint AND $3::bigint
+RETURNING s.tx_hash, s.log_index, s.block_number, s.block_hash, s.exchange,
+          t.block_number AS stored_block
 """
 MISPLACED_TRADES = _MISPLACED.format(**_TRADE)
 MISPLACED_MATCHES = _MISPLACED.format(**_MATCH)
 COLLIDED_TRADES = _COLLIDED.format(**_TRADE)
 COLLIDED_MATCHES = _COLLIDED.format(**_MATCH)
+SUPERSEDED_FILLS = _SUPERSEDED.format(**_TRADE)
+SUPERSEDED_MATCHES = _SUPERSEDED.format(**_MATCH)
 DELETE_TRADES = _DELETE.format(**_TRADE)
 DELETE_MATCHES = _DELETE.format(**_MATCH)
 
@@ -127,6 +146,7 @@ class Staging:
     misplaced: str
     collided: str
     delete: str
+    superseded: str
     counted: bool  # rows in the wallet counters (trades)
 
 
@@ -138,6 +158,7 @@ FILLS = Staging(
     MISPLACED_TRADES,
     COLLIDED_TRADES,
     DELETE_TRADES,
+    SUPERSEDED_FILLS,
     counted=True,
 )
 MATCHES = Staging(
@@ -148,6 +169,7 @@ MATCHES = Staging(
     MISPLACED_MATCHES,
     COLLIDED_MATCHES,
     DELETE_MATCHES,
+    SUPERSEDED_MATCHES,
     counted=False,
 )
 
@@ -175,17 +197,18 @@ async def insert_staged(
     """Insert the ``staged`` rows COPYed into ``staging``'s table (``span``: their lowest and
     highest block); ``insert_args``: the insert's parameters after the chain."""
     done = Inserted()
-    done.dead = await orphans(conn, chain_id, staging.orphaned, span, staging.kind)
-    done.staged = staged - len(done.dead)
-    if authoritative and span is not None:
-        imported = await conn.fetchrow(IMPORTED_SPAN)
-        if imported is not None:  # else no import ever stored a row: nothing to find
-            misplaced = await conn.fetch(staging.misplaced, chain_id, *imported)
-            if misplaced:
-                await _replace(conn, chain_id, staging, misplaced, done)
+    taken = await orphans(conn, chain_id, staging.orphaned, span, staging.kind)
+    other = await conn.fetchrow(SPAN, "import" if authoritative else "node")
+    if span is not None and other is not None and not authoritative:
+        taken += await superseded(conn, chain_id, staging.superseded, other, staging.kind)
+    done.dead, done.staged = taken, staged - len(taken)  # taken out of staging
+    if span is not None and other is not None and authoritative:
+        misplaced = await conn.fetch(staging.misplaced, chain_id, *other)
+        if misplaced:
+            await _replace(conn, chain_id, staging, misplaced, done)
     done.rows = row_count(await conn.execute(staging.insert, chain_id, *insert_args))
-    if not authoritative and done.rows and span is not None:
-        await conn.execute(WIDEN_IMPORTED_SPAN, *span)
+    if span is not None and (done.staged if authoritative else done.rows):
+        await conn.execute(WIDEN_SPAN, "node" if authoritative else "import", *span)
     if done.rows < done.staged:
         if authoritative:
             collided = await conn.fetch(staging.collided, chain_id)

@@ -38,6 +38,9 @@ async def reference(pg_server_dsn: str, pg_template: str) -> AsyncIterator[async
             await p.close()
 
 
+_SPAN = "SELECT (first_block, last_block) FROM orderflow_writer_spans WHERE source = $1"
+
+
 def _match(block: int, log_index: int, tx: int) -> dict[str, Any]:
     return encode_match(
         "V2",
@@ -97,14 +100,16 @@ async def test_the_nodes_logs_replace_the_rows_an_import_stored_wrong(
 ) -> None:
     await ingest_logs(pool, IMPORTS[imported], chain_id=137, bulk=bulk)
     assert await pool.fetchval("SELECT count(*) FROM orderflow_dead_letters") == 0
-    assert await pool.fetchrow("SELECT first_block, last_block FROM orderflow_imported_span")
+    blocks = [int(raw["blockNumber"], 16) for raw in IMPORTS[imported]]
+    assert await pool.fetchval(_SPAN, "import") == (min(blocks), max(blocks))
 
     stats = await _node(pool)
     if bulk:
         async with pool.acquire() as conn:
             await pending_sums.fold(conn)
     await _node(reference)  # a database that only ever held the node's logs
-    assert await reference.fetchrow("SELECT * FROM orderflow_imported_span") is None
+    assert await reference.fetchval(_SPAN, "import") is None  # nothing to search there
+    assert await reference.fetchval(_SPAN, "node") == await pool.fetchval(_SPAN, "node") == (10, 11)
 
     assert (stats.replaced_trades, stats.replaced_matches) == REPLACED[imported]
     for table in ("orderflow_trades", "orderflow_matches"):
@@ -117,3 +122,26 @@ async def test_the_nodes_logs_replace_the_rows_an_import_stored_wrong(
     again = await _node(pool)  # a replay: nothing left to replace, nothing stored
     assert (again.trades, again.replaced_trades, again.replaced_matches) == (0, 0, 0)
     assert await pool.fetchval("SELECT count(*) FROM orderflow_dead_letters") == len(letters)
+
+
+async def test_an_import_after_the_node_stores_no_second_copy(pool: asyncpg.Pool) -> None:
+    """The node's logs first, then an import naming wrong blocks: its rows whose transaction
+    hash and log index the node's logs hold at another block are dead letters, not copies."""
+    await _node(pool)
+    before = [await _rows(pool, t) for t in ("orderflow_trades", "orderflow_matches")]
+    report = await ingest_logs(pool, IMPORTS["wrong blocks"], chain_id=137)
+    assert (report.stored.trades, report.stored.matches) == (0, 0)
+    assert [await _rows(pool, t) for t in ("orderflow_trades", "orderflow_matches")] == before
+    letters = await pool.fetch(
+        "SELECT block_number, log_index, reason FROM orderflow_dead_letters ORDER BY id"
+    )
+    # fill 2 and its match at block 12; fill 3 at (10, 2) is fill 2's place: a collision
+    assert sorted((r["block_number"], r["log_index"]) for r in letters) == [
+        (10, 2),
+        (12, 2),
+        (12, 3),
+    ]
+    assert (
+        sum("is stored at block 10 (the row names a wrong block)" in r["reason"] for r in letters)
+        == 2
+    )

@@ -134,3 +134,25 @@ async def test_a_misplaced_row_on_another_fills_place_gives_way_to_it(
     ((block, tx, reason),) = await _replaced(pool)
     assert (block, tx) == (third["block"], fourth["tx"])
     assert f"tx {third['tx']}" in reason
+
+
+async def test_a_misplaced_row_imported_after_the_chain_was_read_is_a_dead_letter(
+    anvil: Anvil, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """The listener read the chain first; then a dump whose untimed row puts fill 2 in empty
+    block 6 is imported. The listener never reads block 2 again: stored, the row would be a
+    second copy for good. It is a dead letter naming its file and row."""
+    fills, headers, head = await _chain(anvil)
+    await _backfill(pool, anvil, head, blocks_per_range=100)
+    await import_file(pool, d.write_parquet(tmp_path / "blocks.parquet", headers), chain_id=137)
+    rows = [_untimed(f) for f in (fills[0], fills[1] | {"block": 6}, *fills[2:])]
+    report = await import_file(
+        pool, d.write_parquet(tmp_path / "fills.parquet", rows), chain_id=137
+    )
+
+    assert await stored_trades(pool) == await canonical_fills(anvil)
+    assert report.stored.trades == 0 and report.dead_letters == 1
+    ((block, tx, reason),) = await _replaced(pool)
+    assert (block, tx) == (6, fills[1]["tx"])
+    assert reason.startswith("fills.parquet row 2: OrderFilled at block 6, log index 0"), reason
+    assert f"is stored at block {fills[1]['block']}" in reason
