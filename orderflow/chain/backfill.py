@@ -307,6 +307,7 @@ class Backfiller:
                     addresses=self.addresses,
                     untimed_conditions=self.untimed_conditions,
                     bulk=bulk,
+                    authoritative=True,  # the node's logs: the chain is the truth
                 )
                 await resolve_whole(  # after its rows: a crash between leaves it in doubt
                     conn,

@@ -44,3 +44,29 @@ async def rewind_checkpoint(
         await conn.execute(sql.WRITER_LOCK)
         status = await conn.execute(sql.REWIND_CHECKPOINT, chain_id, stream, block_number)
     return row_count(status) > 0
+
+
+# A stream's checkpoint, when a history import's hand-over wrote it (migration 063) above $3.
+_HANDED_OVER_ABOVE = """
+SELECT 1 FROM orderflow_sync_checkpoints
+ WHERE chain_id = $1 AND stream = $2 AND block_number > $3 AND handed_over
+"""
+# The highest block at or below $2 holding a stored fill or match (-1: none).
+_STORED_AT_OR_BELOW = """
+SELECT coalesce(greatest(
+  (SELECT max(block_number) FROM orderflow_trades WHERE chain_id = $1 AND block_number <= $2),
+  (SELECT max(block_number) FROM orderflow_matches WHERE chain_id = $1 AND block_number <= $2)),
+  -1)
+"""
+
+
+async def handed_over_above(
+    conn: asyncpg.Connection, chain_id: int, stream: str, head: int
+) -> int | None:
+    """If a history import's hand-over set ``stream``'s checkpoint above ``head`` (the node's
+    head), the highest block at or below the head holding a stored fill or match (-1: none);
+    otherwise None."""
+    if await conn.fetchval(_HANDED_OVER_ABOVE, chain_id, stream, head) is None:
+        return None
+    found: int = await conn.fetchval(_STORED_AT_OR_BELOW, chain_id, head)
+    return found

@@ -49,7 +49,7 @@ import asyncpg
 from orderflow.chain import rereads
 from orderflow.chain.backfill import STREAM
 from orderflow.chain.backfill_headers import block_of, block_rows
-from orderflow.chain.checkpoints import Checkpoint, get_checkpoint
+from orderflow.chain.checkpoints import Checkpoint, get_checkpoint, handed_over_above
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.live_store import NO_BLOCK, LiveStore, log_ids
 from orderflow.chain.pending_sums import cap_changes
@@ -112,6 +112,30 @@ class LiveSession(LiveStore):
         await self.repair(fork, reason="recorded block no longer canonical (reorg while away)")
         return await self._load_checkpoint()
 
+    async def _handed_over_above(self, head: int, cp: Checkpoint) -> Checkpoint | None:
+        """A history import handed over a block above the node's head (docs/history.md "The
+        hand-over"): its dump names blocks this chain does not have, at least at its end, so
+        its claim to cover every block up to there is void. What it stored above the head is
+        rolled back, and the listener reads from the block after the highest one at or below
+        the head that holds a stored fill or match (``START_BLOCK``, else the head, if none).
+        Left there, the listener stored nothing until the head passed the dump's last block,
+        and never read the blocks in between. A checkpoint the listener wrote itself stays."""
+        async with self.pool.acquire() as conn:
+            below = await handed_over_above(conn, self.chain_id, STREAM, head)
+        if below is None:
+            return cp
+        start = self.settings.start_block
+        fork = below + 1 if below >= 0 else start if start is not None else head + 1
+        log.warning(
+            "the listener's checkpoint, handed over by a history import, is above the node's "
+            "head: rolling back what the import stored above the head, reading from below it",
+            extra={"block": cp.block_number, "head": head, "from_block": fork},
+        )
+        self.window.drop_from(fork)
+        async with self.pool.acquire() as conn:
+            await rollback_from(conn, self.chain_id, fork)
+        return await self._load_checkpoint()
+
     async def _fork_below(self, number: int) -> int:
         return await find_fork_point(self.client, self.window, number - 1)
 
@@ -123,6 +147,8 @@ class LiveSession(LiveStore):
         await self.reread_retracted()
         head = await self.client.block_number()
         self._saw_head_number(head)
+        if cp is not None and cp.block_number > head:
+            cp = await self._handed_over_above(head, cp)
         target = head - self.confirmations
         if cp is None:
             start = self.settings.start_block

@@ -223,6 +223,7 @@ class LiveStore:
                     checkpoint=checkpoint,
                     traceparent=current_traceparent(),
                     addresses=self.settings.addresses,
+                    authoritative=True,  # the node's logs: the chain is the truth
                 )
         if checkpoint is not None:
             self.state.checkpoint = checkpoint.block_number

@@ -2,7 +2,8 @@
 
 ``store_batch`` writes, in ONE transaction: block headers, conditions and the token registry
 (so trades in the same batch already get their market), fills and matches (COPY into temporary
-tables, then ``INSERT … SELECT … ON CONFLICT DO NOTHING`` on the identity (chain, tx, log index)),
+tables, then ``INSERT … SELECT … ON CONFLICT DO NOTHING`` on the key (chain, block, log index);
+the node's logs replace rows that contradict them: ``store_replace``),
 match links, market back-fills for older trades whose token just became known, resolutions,
 dead letters, and finally the stream's checkpoint (only ever forward). A crash at any point
 leaves either all of it or none of it, so a restart from the checkpoint neither loses nor
@@ -11,9 +12,10 @@ doubles a fill — the failure mode ethereum-etl's separate checkpoint file has.
 Beside it, one concern each: ``checkpoints`` (read and rewind a stream's checkpoint),
 ``rollback`` (``rollback_from``: undo everything from a height up, a reorg;
 ``retract_removed``: the blocks of a batch's ``removed: true`` logs), ``block_times``
-(the time of logs without one), ``dead_letters``, ``store_refused`` (the staged rows refused,
-as dead letters), ``store_tokens`` (registry rows from outside the chain), ``store_refunds``
-and ``store_sql`` (the statements).
+(the time of logs without one), ``dead_letters``, ``store_replace`` (the staged fills and
+matches inserted; the node's replace rows that contradict them), ``store_refused`` (the staged
+rows refused, as dead letters), ``store_tokens`` (registry rows from outside the chain),
+``store_refunds`` and ``store_sql`` (the statements).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from orderflow.chain.events import ConditionPreparation, DeadLetter, Fill, LogRe
 from orderflow.chain.file_lines import Locate
 from orderflow.chain.rollback import retract_removed
 from orderflow.chain.store_refunds import insert_refunds, link_refunds
-from orderflow.chain.store_refused import collisions, orphans
+from orderflow.chain.store_replace import FILLS, MATCHES, insert_staged
 from orderflow.chain.store_sql import row_count
 from orderflow.chain.store_stats import StoreStats
 from orderflow.chain.store_tokens import token_columns
@@ -73,6 +75,7 @@ class _Writer:
         self.times = times
         self.addresses = addresses
         self.untimed_conditions = False  # keep conditions without a known time (time NULL)
+        self.authoritative = False  # the node's logs: they replace rows contradicting them
         self.dead = dead  # grows with logs that cannot be stored (no known timestamp)
         self.stats = StoreStats()
         self.touched: set[str] = set()  # transactions whose match links may need SQL
@@ -191,20 +194,19 @@ class _Writer:
                 columns=sql.FILL_COLUMNS,
                 format="text",
             )
-            orphaned = await orphans(
-                self.conn, self.chain_id, sql.ORPHANED_FILLS, rows.blocks, "OrderFilled"
+            done = await insert_staged(
+                self.conn,
+                self.chain_id,
+                FILLS,
+                rows.fill_count,
+                rows.blocks,
+                traceparent,
+                authoritative=self.authoritative,
             )
-            self.dead.extend(orphaned)
-            staged = rows.fill_count - len(orphaned)
-            inserted = row_count(
-                await self.conn.execute(sql.INSERT_TRADES, self.chain_id, traceparent)
-            )
-            self.stats.trades = inserted
-            self.stats.duplicate_trades = staged - inserted
-            if inserted < staged:
-                self.dead.extend(
-                    await collisions(self.conn, self.chain_id, sql.COLLIDING_FILLS, "OrderFilled")
-                )
+            self.dead.extend(done.dead)
+            self.stats.trades = done.rows
+            self.stats.duplicate_trades = done.staged - done.rows
+            self.stats.replaced_trades = done.replaced
         if rows.match_count:
             await self.conn.copy_to_table(
                 "orderflow_tmp_matches",
@@ -212,20 +214,17 @@ class _Writer:
                 columns=sql.MATCH_COLUMNS,
                 format="text",
             )
-            orphaned = await orphans(
-                self.conn, self.chain_id, sql.ORPHANED_MATCHES, rows.blocks, "OrdersMatched"
+            done = await insert_staged(
+                self.conn,
+                self.chain_id,
+                MATCHES,
+                rows.match_count,
+                rows.blocks,
+                authoritative=self.authoritative,
             )
-            self.dead.extend(orphaned)
-            staged = rows.match_count - len(orphaned)
-            self.stats.matches = row_count(
-                await self.conn.execute(sql.INSERT_MATCHES, self.chain_id)
-            )
-            if self.stats.matches < staged:
-                self.dead.extend(
-                    await collisions(
-                        self.conn, self.chain_id, sql.COLLIDING_MATCHES, "OrdersMatched"
-                    )
-                )
+            self.dead.extend(done.dead)
+            self.stats.matches = done.rows
+            self.stats.replaced_matches = done.replaced
 
     async def links(self) -> None:
         """Fills and matches of one transaction stored by different batches."""
@@ -298,6 +297,7 @@ async def store_batch(
     rows: CopyRows | None = None,
     bulk: bool = False,
     locate: Locate | None = None,
+    authoritative: bool = False,
 ) -> StoreStats:
     """Store a decoded batch and (optionally) advance a checkpoint, atomically.
 
@@ -327,6 +327,11 @@ async def store_batch(
     import or before a reputation run reads the sums.
 
     ``locate`` (a file import's): names the file and line of each dead letter without them.
+
+    ``authoritative=True`` (the node's logs: the listener's backfill and live blocks): a stored
+    fill or match that contradicts one of the batch's — the same transaction hash and log index
+    at another block, or another log at its block and log index (an import's row naming a wrong
+    block) — is replaced by it, as a dead letter naming the row replaced (``store_replace``).
     """
     if rows is not None and (batch.fills or batch.matches):
         raise ValueError("store_batch: pass fills and matches either rendered or in the batch")
@@ -354,6 +359,7 @@ async def store_batch(
         times = await block_times(conn, chain_id, untimed, blocks)
         w = _Writer(conn, chain_id, times, list(batch.dead_letters), addresses)
         w.untimed_conditions = untimed_conditions
+        w.authoritative = authoritative
         if rows is None:
             rows, late = render(batch.fills, batch.matches, times.epoch)
             w.dead.extend(

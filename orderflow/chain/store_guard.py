@@ -117,6 +117,7 @@ async def store_batch_isolating(
     untimed_conditions: bool = False,
     bulk: bool = False,
     locate: Locate | None = None,
+    authoritative: bool = False,
 ) -> StoreStats:
     """``store.store_batch``, except that values the database refuses cost only their own log
     (``locate``: a file import's, names the file and line of that dead letter too)."""
@@ -133,6 +134,7 @@ async def store_batch_isolating(
             untimed_conditions=untimed_conditions,
             bulk=bulk,
             locate=locate,
+            authoritative=authoritative,
         )
     except REFUSED_DATA as exc:
         log.warning(
@@ -158,6 +160,7 @@ async def store_batch_isolating(
                         untimed_conditions=untimed_conditions,
                         bulk=bulk,
                         locate=locate,
+                        authoritative=authoritative,
                     )
                 )
                 return
@@ -205,6 +208,7 @@ async def store_batch_isolating(
             untimed_conditions=untimed_conditions,
             bulk=bulk,
             locate=locate,
+            authoritative=authoritative,
         )
     )
     return stats

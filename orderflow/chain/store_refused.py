@@ -1,10 +1,12 @@
 """The staged fills and matches the store refuses, as dead letters (``store.store_batch``).
 
-Two kinds, each found by one statement of store_sql.py: a row of another fork than the block
-recorded at its height (``orphans``: ``ORPHANED_FILLS`` / ``ORPHANED_MATCHES``, taken out of
-staging before the insert) and a row whose identity (chain, block, log index) another log
-already holds with other content (``collisions``: ``COLLIDING_FILLS`` / ``COLLIDING_MATCHES``,
-dropped by the insert; a replay of the same log is not one).
+Three kinds, each found by one statement of store_sql.py or store_replace.py: a row of another
+fork than the block recorded at its height (``orphans``: ``ORPHANED_FILLS`` /
+``ORPHANED_MATCHES``, taken out of staging before the insert), an import's row whose transaction
+hash and log index the node's logs hold at another block (``superseded``: ``SUPERSEDED_FILLS`` /
+``SUPERSEDED_MATCHES``, taken out of staging too) and a row whose identity (chain, block, log
+index) another log already holds with other content (``collisions``: ``COLLIDING_FILLS`` /
+``COLLIDING_MATCHES``, dropped by the insert; a replay of the same log is not one).
 """
 
 from __future__ import annotations
@@ -30,6 +32,24 @@ async def orphans(
             f"(tx {r['tx_hash']}) not stored: its block hash {r['block_hash']} is not the "
             f"hash {r['recorded_block_hash']} recorded for block {r['block_number']} (a log "
             "of another fork)",
+        )
+        for r in await conn.fetch(query, chain_id, *span)
+    ]
+
+
+async def superseded(
+    conn: asyncpg.Connection, chain_id: int, query: str, span: tuple[int, int], kind: str
+) -> list[DeadLetter]:
+    """Dead letters for an import's staged rows whose transaction hash and log index the node's
+    logs hold at another block (``span``: the blocks where the node's were stored), which
+    ``query`` takes out of staging."""
+    return [
+        _refused(
+            chain_id,
+            kind,
+            r,
+            f"(tx {r['tx_hash']}) not stored: the node's log of that transaction and log index "
+            f"is stored at block {r['stored_block']} (the row names a wrong block)",
         )
         for r in await conn.fetch(query, chain_id, *span)
     ]

@@ -121,35 +121,39 @@ ON CONFLICT (chain_id, block_number, log_index) DO NOTHING
 # Amounts a later statement or the batch's context may change are left out: the fee (refunds
 # lower it) and the giving amount of a taker's fill and of a match (amounts.correct_match lowers
 # it when the match's maker fills are at hand); the receiving amount is never corrected.
-COLLIDING_FILLS = """
-SELECT s.tx_hash, s.log_index, s.block_number, s.block_hash, s.exchange, t.tx_hash AS stored_tx,
-       t.block_hash AS stored_block_hash
-  FROM orderflow_tmp_fills s
-  JOIN orderflow_trades t
-    ON t.chain_id = $1 AND t.block_number = s.block_number AND t.log_index = s.log_index
- WHERE (t.tx_hash, t.block_hash, t.exchange, t.order_hash, t.wallet_address, t.taker_address,
+# The condition, on a stored row t and a staged row s at the same (chain, block, log index),
+# that they are not the same log (store_replace.py uses them too).
+FILL_DIFFERS = """
+       (t.tx_hash, t.block_hash, t.exchange, t.order_hash, t.wallet_address, t.taker_address,
         t.is_taker_aggregate, t.side, t.token_id, t.builder, t.metadata)
        IS DISTINCT FROM
        (s.tx_hash, s.block_hash, s.exchange, s.order_hash, s.wallet, s.taker,
         s.is_taker_aggregate, s.side, s.token_id::numeric, s.builder, s.metadata)
     OR (t.size <> s.shares / 1000000.0 AND (NOT s.is_taker_aggregate OR s.side = 'BUY'))
     OR (t.usdc_size <> s.collateral / 1000000.0
-        AND (NOT s.is_taker_aggregate OR s.side = 'SELL'))
-"""
-COLLIDING_MATCHES = """
-SELECT s.tx_hash, s.log_index, s.block_number, s.block_hash, s.exchange, t.tx_hash AS stored_tx,
-       t.block_hash AS stored_block_hash
-  FROM orderflow_tmp_matches s
-  JOIN orderflow_matches t
-    ON t.chain_id = $1 AND t.block_number = s.block_number AND t.log_index = s.log_index
- WHERE (t.tx_hash, t.block_hash, t.exchange, t.taker_order_hash, t.taker_wallet, t.side,
+        AND (NOT s.is_taker_aggregate OR s.side = 'SELL'))"""
+MATCH_DIFFERS = """
+       (t.tx_hash, t.block_hash, t.exchange, t.taker_order_hash, t.taker_wallet, t.side,
         t.token_id)
        IS DISTINCT FROM
        (s.tx_hash, s.block_hash, s.exchange, s.taker_order_hash, s.taker_wallet, s.side,
         s.token_id::numeric)
     OR (t.size <> s.shares / 1000000.0 AND s.side = 'BUY')
-    OR (t.usdc_size <> s.collateral / 1000000.0 AND s.side = 'SELL')
+    OR (t.usdc_size <> s.collateral / 1000000.0 AND s.side = 'SELL')"""
+COLLIDING = """
+SELECT s.tx_hash, s.log_index, s.block_number, s.block_hash, s.exchange, t.tx_hash AS stored_tx,
+       t.block_hash AS stored_block_hash
+  FROM {staging} s
+  JOIN {table} t
+    ON t.chain_id = $1 AND t.block_number = s.block_number AND t.log_index = s.log_index
+ WHERE {differs}
 """
+COLLIDING_FILLS = COLLIDING.format(
+    staging="orderflow_tmp_fills", table="orderflow_trades", differs=FILL_DIFFERS
+)
+COLLIDING_MATCHES = COLLIDING.format(
+    staging="orderflow_tmp_matches", table="orderflow_matches", differs=MATCH_DIFFERS
+)
 
 # Staged rows of another fork than the block recorded in orderflow_blocks at their height (the
 # listener's verified headers, replaced by a rollback): removed from staging before the insert

@@ -11,7 +11,9 @@ class StoreStats:
 
     trades: int = 0
     duplicate_trades: int = 0
+    replaced_trades: int = 0  # stored trades the node's logs contradicted (store_replace)
     matches: int = 0
+    replaced_matches: int = 0
     linked: int = 0
     conditions: int = 0
     tokens: int = 0
