@@ -51,6 +51,7 @@ from orderflow.chain.backfill import STREAM
 from orderflow.chain.backfill_headers import block_of, block_rows
 from orderflow.chain.checkpoints import Checkpoint, get_checkpoint
 from orderflow.chain.decode import decode_batch
+from orderflow.chain.fields import FieldError
 from orderflow.chain.live_store import NO_BLOCK, LiveStore, log_ids
 from orderflow.chain.pending_sums import cap_changes
 from orderflow.chain.reorg import conflicts, find_fork_point, prune_blocks
@@ -223,8 +224,10 @@ class LiveSession(LiveStore):
             if note.subscription == heads_sub:
                 try:
                     header = Header.from_rpc(note.result)
-                except (KeyError, TypeError, ValueError):
-                    log.warning("malformed newHeads notification ignored")
+                except FieldError as exc:
+                    log.warning(
+                        "malformed newHeads notification ignored", extra={"reason": str(exc)}
+                    )
                     continue
                 last_head_at = time.monotonic()
                 await self.on_head(header)

@@ -1,0 +1,79 @@
+"""A hostile or broken node over the WebSocket: heads that do not parse, subscriptions answered
+wrongly or never, notifications under an id never confirmed, eth_blockNumber going backwards,
+an old log replayed (anvil behind the stand-in, ``standin.py``). Its eth_getLogs replies and
+block headers over HTTP: ``test_hostile_replies.py``.
+
+The standard: bad input is a clear (retryable) error or a dead letter, nothing else is lost, no
+fill is stored twice or invented, and no reply stops the listener for good.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+import pytest
+
+from orderflow.chain.listener import Listener
+from tests.chain_live.conftest import Anvil
+from tests.chain_live.logs import order_filled_v2, wait_until
+from tests.chain_live.standin import StandIn
+from tests.chain_live.test_listener import (
+    canonical_fills,
+    count_is,
+    make_settings,
+    running,
+    stored_trades,
+    streaming,
+)
+
+pytestmark = pytest.mark.anvil
+
+
+async def dead_letters(pool: asyncpg.Pool) -> list[str]:
+    return [r[0] for r in await pool.fetch("SELECT reason FROM orderflow_dead_letters")]
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("timestamp", "0x" + "f" * 20),  # OverflowError in datetime.fromtimestamp
+        ("timestamp", hex(2**62)),  # OSError (EOVERFLOW)
+        ("number", hex(2**64)),  # past the ledger's BIGINT
+        ("hash", "0x12"),  # not a block hash
+        ("parentHash", None),
+    ],
+)
+async def test_a_head_that_does_not_parse_is_ignored(
+    anvil: Anvil, standin: StandIn, pool: asyncpg.Pool, field: str, value: Any
+) -> None:
+    """After every real head the node sends a copy with one field broken. The listener ignores
+    the copy, stores every fill and keeps streaming. On main a timestamp past the platform's
+    time_t ended the listener (OverflowError is neither caught nor retried)."""
+    listener = Listener(pool, make_settings(standin.url))
+    async with running(listener) as task:
+        await wait_until(streaming(listener), what="streaming")
+
+        def broken(head: dict[str, Any]) -> list[str]:
+            return [json.dumps({**head, field: value})]
+
+        standin.mutate_head = broken
+        for i in range(3):
+            await anvil.emit(order_filled_v2(order_hash=100 + i))
+
+        async def injected() -> bool:
+            return standin.injected >= 3
+
+        await wait_until(injected, what="three broken heads sent")
+        standin.mutate_head = None
+        await anvil.emit(order_filled_v2(order_hash=200))
+        await wait_until(count_is(pool, 4), what="every fill stored")
+        assert not task.done(), task.exception() if task.done() else None
+        assert standin.injected > 0
+    assert await stored_trades(pool) == await canonical_fills(anvil)
+    assert await dead_letters(pool) == []
+
+
+async def streaming_or_done(listener: Listener, task: Any) -> bool:
+    return bool(listener.state.streaming or task.done())

@@ -1,0 +1,132 @@
+"""A hostile or broken node over HTTP: eth_getLogs replies and block headers it rewrites
+(anvil behind ``node_in_front``). The WebSocket side is ``test_hostile_node.py``.
+
+The standard: bad input is a clear (retryable) error or a dead letter, nothing else is lost, no
+fill is stored twice or invented, and no reply stops the listener for good.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import pytest
+
+from orderflow.chain.adaptive_range import AdaptiveRange
+from orderflow.chain.backfill import Backfiller
+from orderflow.chain.backfill_headers import HeaderCache
+from orderflow.chain.contracts import MAINNET
+from orderflow.chain.listener import Listener
+from orderflow.chain.rpc import EthClient
+from orderflow.chain.rpc_http import HttpTransport
+from tests.chain_live.conftest import Anvil, Forward, JsonRpc, node_in_front
+from tests.chain_live.logs import order_filled_v2, wait_until
+from tests.chain_live.test_hostile_node import dead_letters, streaming_or_done
+from tests.chain_live.test_listener import (
+    canonical_fills,
+    count_is,
+    make_settings,
+    running,
+    stored_trades,
+)
+
+pytestmark = pytest.mark.anvil
+
+
+@dataclass
+class Steering:
+    """What the node in front of anvil does to its replies."""
+
+    extra_logs: list[dict[str, Any]]
+    broken_headers: int = 0  # the next this many eth_getBlockByNumber replies lose their hash
+    broken_field: str = "hash"
+    broken_value: Any = None
+    reversed_twice: bool = False  # every reply reversed, every log in it twice
+
+
+@pytest.fixture
+async def steered(anvil: Anvil) -> AsyncIterator[tuple[str, Steering]]:
+    steering = Steering(extra_logs=[])
+
+    async def steer(body: JsonRpc, forward: Forward) -> JsonRpc:
+        reply = await forward(body)
+        result = reply.get("result")
+        if (
+            body["method"] == "eth_getLogs"
+            and isinstance(result, list)
+            and "fromBlock" in (body["params"][0])
+        ):
+            logs = [*result, *steering.extra_logs]
+            if steering.reversed_twice:
+                logs = [g for g in reversed(logs) for _ in range(2)]
+            reply["result"] = logs
+        if (
+            body["method"] == "eth_getBlockByNumber"
+            and isinstance(result, dict)
+            and steering.broken_headers > 0
+        ):
+            steering.broken_headers -= 1
+            reply["result"] = {**result, steering.broken_field: steering.broken_value}
+        return reply
+
+    async with node_in_front(anvil, steer) as url:
+        yield url, steering
+
+
+async def backfill(
+    pool: asyncpg.Pool, url: str, start: int, end: int, *, verify_depth: int = 256
+) -> None:
+    transport = HttpTransport(url)
+    client = EthClient(transport)
+    try:
+        await Backfiller(
+            pool,
+            client,
+            chain_id=137,
+            addresses=MAINNET,
+            ranges=AdaptiveRange(1000, 1, 1000),
+            headers=HeaderCache(client),
+            verify_depth=verify_depth,
+        ).run(start, end)
+    finally:
+        await transport.aclose()
+
+
+@pytest.mark.parametrize(
+    "field, value", [("hash", None), ("hash", "0x12"), ("parentHash", 7), ("number", "0x-1")]
+)
+async def test_a_header_that_does_not_parse_is_retried_never_stored(
+    anvil: Anvil,
+    steered: tuple[str, Steering],
+    pool: asyncpg.Pool,
+    field: str,
+    value: Any,
+) -> None:
+    """The backfill node answers its first eight eth_getBlockByNumber with one field broken
+    (a pending block's null hash, a short hash …), then honestly. The listener retries (the
+    reply is malformed, like an unparseable quantity) and stores every fill once, no dead
+    letter. On main the header was taken as read (``str(None)`` is "none") and handed to the
+    database, which refused it: every fill of the range became a dead letter "refused by the
+    database", the recursion on the refused dead letters ran out of stack, and the listener
+    stopped."""
+    url, steering = steered
+    for i in range(3):
+        await anvil.emit(order_filled_v2(order_hash=1 + i))
+    steering.broken_headers = 8
+    steering.broken_field = field
+    steering.broken_value = value
+    listener = Listener(pool, make_settings(anvil.ws_url, POLYGON_HTTP_URL=url))
+    async with running(listener) as task:
+        await wait_until(
+            lambda: streaming_or_done(listener, task), what="streaming (or the listener stopped)"
+        )
+        assert not task.done(), task.exception()
+        await anvil.emit(order_filled_v2(order_hash=9))
+        await wait_until(count_is(pool, 4), what="every fill stored")
+    assert steering.broken_headers == 0
+    assert await stored_trades(pool) == await canonical_fills(anvil)
+    assert await dead_letters(pool) == []
+    held = await pool.fetch("SELECT block_hash FROM orderflow_blocks")
+    assert all(len(r[0]) == 66 for r in held)
