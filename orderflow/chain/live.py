@@ -5,10 +5,12 @@ Order of events in a session (``LiveSession.run``):
 1. check the node's chain id; load the recent block hashes (reorg window) from the database;
 2. backfill from the checkpoint to head - confirmations (verifying the checkpoint's block hash
    first: a reorg while we were down is repaired before anything else);
-3. subscribe to ``newHeads`` and ``logs`` (every watched address, every stored topic0);
+3. subscribe to ``logs`` (every watched address, every stored topic0), then ``newHeads``;
 4. note the head ``H`` right after subscribing: every block above ``H`` was mined after the
    subscription existed, so its logs arrive on it; blocks up to ``H`` are fetched with
-   eth_getLogs — no gap whatever the timing;
+   eth_getLogs — no gap whatever the timing; and since the first head received is of a block
+   mined after both subscriptions, every block below it is fetched with eth_getLogs too (a
+   node whose eth_blockNumber lags or goes backwards cannot open a gap either);
 5. stream: logs are buffered per block; each new head (or a short timer for logs that arrive
    after their head) flushes the blocks at or below head - confirmations in one
    ``store_batch`` together with their headers and the checkpoint.
@@ -184,8 +186,11 @@ class LiveSession(LiveStore):
         async with self.pool.acquire() as conn:
             await self.window.load(conn, self.chain_id)
         await self.catch_up()
-        heads_sub = await self.ws.subscribe("newHeads")
+        # Logs first: every head the session receives is then of a block mined after the logs
+        # subscription existed, and everything below the first one is read with eth_getLogs
+        # (on_head), whatever eth_blockNumber answers.
         logs_sub = await self.ws.subscribe("logs", self.settings.addresses.log_filter())
+        heads_sub = await self.ws.subscribe("newHeads")
         self.covered_to = await self.client.block_number()
         await self.catch_up()
         self.state.streaming = True
@@ -238,6 +243,14 @@ class LiveSession(LiveStore):
         held = self.window.get(header.number)
         if held is not None and held.hash == header.hash:
             return  # a repeated head
+        if self.last_head is None and self.covered_to < header.number - 1:
+            # The session's first head: its block was mined after the newHeads subscription,
+            # so after the logs one, but any block below it may have been mined before the
+            # logs subscription existed. eth_blockNumber, read after subscribing, is meant to
+            # cover those; a node whose answer lags or goes backwards (a load-balanced
+            # endpoint) left a block whose head did arrive to the subscription, which never
+            # sent its logs: until 4 Dec 2026 its fills were lost.
+            self.covered_to = header.number - 1
         if conflicts(self.window, header):
             fork = await self._fork_below(header.number)
             await self.repair(

@@ -21,6 +21,7 @@ from tests.chain_live.logs import order_filled_v2, wait_until
 from tests.chain_live.standin import StandIn
 from tests.chain_live.test_listener import (
     canonical_fills,
+    checkpoint,
     count_is,
     make_settings,
     running,
@@ -73,6 +74,53 @@ async def test_a_head_that_does_not_parse_is_ignored(
         assert standin.injected > 0
     assert await stored_trades(pool) == await canonical_fills(anvil)
     assert await dead_letters(pool) == []
+
+
+async def test_a_block_mined_while_subscribing_is_read_whatever_eth_block_number_says(
+    anvil: Anvil, standin: StandIn, pool: asyncpg.Pool
+) -> None:
+    """A block with a fill is mined between the session's two subscriptions, and from then on
+    the node answers eth_blockNumber two blocks lower than before (backwards: a load-balanced
+    endpoint's lagging backend). Its logs never come on the subscription (it did not exist yet),
+    so only eth_getLogs can read them. On main the heads were subscribed first, and the block
+    whose head arrived was taken as covered by the subscription unless eth_blockNumber (read
+    after subscribing) reached it: the fill was lost, the checkpoint moved past it."""
+    mined: list[int] = []
+    subscribes = 0
+
+    async def before(method: str, params: list[Any]) -> None:
+        nonlocal subscribes
+        if method != "eth_subscribe":
+            return
+        subscribes += 1
+        if subscribes == 2:  # between the first session's two subscriptions
+            await anvil.emit(order_filled_v2(order_hash=1))
+            mined.append(await anvil.head())
+
+    def rewrite(method: str, reply: dict[str, Any]) -> dict[str, Any] | None:
+        if method == "eth_blockNumber" and mined and isinstance(reply.get("result"), str):
+            return {**reply, "result": hex(max(int(reply["result"], 16) - 2, 0))}
+        return None
+
+    await anvil.mine(3)
+    standin.before_request = before
+    standin.rewrite_reply = rewrite
+    listener = Listener(pool, make_settings(standin.url))
+    async with running(listener) as task:
+        await wait_until(streaming(listener), what="streaming")
+        assert mined, "no block was mined between the subscriptions"
+        await anvil.emit(order_filled_v2(order_hash=2))
+        await anvil.mine(2)
+        await wait_until(
+            lambda: _checkpoint_at_least(pool, mined[0] + 2), what="checkpoint past the block"
+        )
+        assert not task.done()
+    assert await stored_trades(pool) == await canonical_fills(anvil)
+    assert len(await stored_trades(pool)) == 2
+
+
+async def _checkpoint_at_least(pool: asyncpg.Pool, block: int) -> bool:
+    return (await checkpoint(pool) or 0) >= block
 
 
 async def streaming_or_done(listener: Listener, task: Any) -> bool:
