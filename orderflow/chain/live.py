@@ -191,6 +191,11 @@ class LiveSession(LiveStore):
         # (on_head), whatever eth_blockNumber answers.
         logs_sub = await self.ws.subscribe("logs", self.settings.addresses.log_filter())
         heads_sub = await self.ws.subscribe("newHeads")
+        if logs_sub == heads_sub:  # every log would be read as a malformed head, and lost
+            raise RetryableRpcError(
+                f"{self.ws.endpoint} gave the logs and newHeads subscriptions one id "
+                f"({logs_sub[:100]}): reconnecting"
+            )
         self.covered_to = await self.client.block_number()
         await self.catch_up()
         self.state.streaming = True

@@ -76,6 +76,93 @@ async def test_a_head_that_does_not_parse_is_ignored(
     assert await dead_letters(pool) == []
 
 
+async def test_an_eth_subscribe_answered_without_an_id_is_retried(
+    anvil: Anvil, standin: StandIn, pool: asyncpg.Pool
+) -> None:
+    """The node answers the first ``eth_subscribe`` with ``result: null`` (a proxy's hiccup):
+    a malformed reply like any other, retried after a backoff; the listener then streams. On
+    main it was a FatalRpcError and ``orderflow listen`` exited, although only a wrong chain,
+    bad credentials and an unsupported method are fatal (docs/listener.md)."""
+    await anvil.emit(order_filled_v2(order_hash=1))
+    answered: list[str] = []
+
+    def rewrite(method: str, reply: dict[str, Any]) -> dict[str, Any] | None:
+        if method != "eth_subscribe":
+            return None
+        answered.append(method)
+        return {**reply, "result": None} if len(answered) == 1 else None
+
+    standin.rewrite_reply = rewrite
+    listener = Listener(pool, make_settings(standin.url))
+    async with running(listener) as task:
+        await wait_until(
+            lambda: streaming_or_done(listener, task), what="streaming (or the listener stopped)"
+        )
+        assert not task.done(), task.exception()
+        await anvil.emit(order_filled_v2(order_hash=2))
+        await wait_until(count_is(pool, 2), what="both fills stored")
+        assert listener.state.reconnects >= 1
+    assert await stored_trades(pool) == await canonical_fills(anvil)
+
+
+@pytest.mark.parametrize("given", ["another id", "the newHeads id"])
+async def test_logs_sent_under_an_id_never_confirmed_are_read_again(
+    anvil: Anvil, standin: StandIn, pool: asyncpg.Pool, given: str
+) -> None:
+    """The node confirms the first ``logs`` subscription with an id it never sends the logs
+    under (another id; or the newHeads subscription's id, so that heads and logs share one),
+    and sends them under their real id. The logs must not be lost: the session ends at the
+    first such notification and the next one reads the chain again from its block. On main
+    they were dropped as "a late message of a subscription we already dropped" while the
+    heads moved the checkpoint past them: the fill was never stored."""
+    subscribed: list[str] = []
+
+    def rewrite(method: str, reply: dict[str, Any]) -> dict[str, Any] | None:
+        if method != "eth_subscribe" or not isinstance(reply.get("result"), str):
+            return None
+        subscribed.append(reply["result"])
+        if len(subscribed) != 2:  # the first session's logs subscription only
+            return None
+        fake = "0xdeadbeef" if given == "another id" else subscribed[0]
+        return {**reply, "result": fake}
+
+    standin.rewrite_reply = rewrite
+    listener = Listener(pool, make_settings(standin.url))
+    async with running(listener) as task:
+        await wait_until(streaming(listener), what="streaming")
+        await anvil.emit(order_filled_v2(order_hash=1))
+        await anvil.emit(order_filled_v2(order_hash=2))
+        await wait_until(count_is(pool, 2), what="both fills stored")
+        assert not task.done()
+    assert await stored_trades(pool) == await canonical_fills(anvil)
+    assert await dead_letters(pool) == []
+
+
+async def test_an_eth_subscribe_never_answered_is_retried(
+    anvil: Anvil, standin: StandIn, pool: asyncpg.Pool
+) -> None:
+    """The node never answers the first ``eth_subscribe``: it times out (RPC_TIMEOUT_SECS), the
+    session is retried, the next one streams, every fill is stored."""
+    await anvil.emit(order_filled_v2(order_hash=1))
+    asked: list[str] = []
+
+    def rewrite(method: str, reply: dict[str, Any]) -> dict[str, Any] | None:
+        if method != "eth_subscribe":
+            return None
+        asked.append(method)
+        return {} if len(asked) == 1 else None
+
+    standin.rewrite_reply = rewrite
+    listener = Listener(pool, make_settings(standin.url, RPC_TIMEOUT_SECS=1))
+    async with running(listener) as task:
+        await wait_until(streaming(listener), what="streaming")
+        await anvil.emit(order_filled_v2(order_hash=2))
+        await wait_until(count_is(pool, 2), what="both fills stored")
+        assert not task.done()
+        assert listener.state.reconnects >= 1
+    assert await stored_trades(pool) == await canonical_fills(anvil)
+
+
 async def test_a_block_mined_while_subscribing_is_read_whatever_eth_block_number_says(
     anvil: Anvil, standin: StandIn, pool: asyncpg.Pool
 ) -> None:
