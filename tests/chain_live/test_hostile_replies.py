@@ -26,6 +26,7 @@ from tests.chain_live.logs import order_filled_v2, wait_until
 from tests.chain_live.test_hostile_node import dead_letters, streaming_or_done
 from tests.chain_live.test_listener import (
     canonical_fills,
+    checkpoint,
     count_is,
     make_settings,
     running,
@@ -130,3 +131,48 @@ async def test_a_header_that_does_not_parse_is_retried_never_stored(
     assert await dead_letters(pool) == []
     held = await pool.fetch("SELECT block_hash FROM orderflow_blocks")
     assert all(len(r[0]) == 66 for r in held)
+
+
+@pytest.mark.parametrize("depth", ["below the reorg window", "within the reorg window"])
+async def test_a_log_outside_the_range_asked_for_is_a_dead_letter(
+    anvil: Anvil, steered: tuple[str, Steering], pool: asyncpg.Pool, depth: str
+) -> None:
+    """Every eth_getLogs reply also carries a copy of a real fill naming a block the node has
+    not mined (above its head) and one naming a block below the range. Neither was asked for:
+    each is a dead letter saying so, every real fill is stored once, the checkpoint reaches the
+    head. On main the copy above the head was stored as a trade (an invented fill, at a block
+    whose real logs would then collide with it) when below the reorg window, and within it the
+    range was read again as if the chain moved, forever (the session ended, the next one read
+    it again)."""
+    url, steering = steered
+    for i in range(4):
+        await anvil.emit(order_filled_v2(order_hash=1 + i))
+    head = await anvil.head()
+    real = (await anvil.rpc("eth_getLogs", {"fromBlock": "0x0", "toBlock": hex(head)}))[0]
+    steering.extra_logs = [
+        {**real, "blockNumber": hex(head + 1_000), "logIndex": "0x7"},
+        {**real, "blockNumber": "0x0", "logIndex": "0x8"},
+    ]
+    await backfill(pool, url, 1, head, verify_depth=2 if depth.startswith("below") else 256)
+    assert await stored_trades(pool) == await canonical_fills(anvil)
+    assert await checkpoint(pool) == head
+    reasons = await dead_letters(pool)
+    assert len(reasons) == 2, reasons
+    assert all("outside the range" in r for r in reasons), reasons
+
+
+async def test_a_reply_out_of_order_with_every_log_twice_stores_each_fill_once(
+    anvil: Anvil, steered: tuple[str, Steering], pool: asyncpg.Pool
+) -> None:
+    """Every eth_getLogs reply comes reversed, each log in it twice: each fill is stored once,
+    exactly as the node holds it, and the checkpoint reaches the head."""
+    url, steering = steered
+    for i in range(3):
+        await anvil.emit_block([order_filled_v2(order_hash=10 * i + j) for j in range(3)])
+    head = await anvil.head()
+    steering.reversed_twice = True
+    await backfill(pool, url, 1, head)
+    assert len(await canonical_fills(anvil)) == 9
+    assert await stored_trades(pool) == await canonical_fills(anvil)
+    assert await checkpoint(pool) == head
+    assert await dead_letters(pool) == []
