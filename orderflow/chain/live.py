@@ -293,7 +293,8 @@ class LiveSession(LiveStore):
             await asyncio.gather(self.capping, return_exceptions=True)
 
     async def reread_retracted(self) -> None:
-        """Read again, one eth_getLogs each, the blocks a file's retraction queued
+        """Read again, one eth_getLogs each, the blocks a file's retraction (or a session
+        ending with a late log of an old block) queued
         (:mod:`orderflow.chain.rereads`) at or below the checkpoint; a block above it is the
         backfill's or the stream's to read anyway. The checkpoint does not move."""
         async with self.pool.acquire() as conn:

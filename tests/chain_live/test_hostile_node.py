@@ -212,3 +212,43 @@ async def _checkpoint_at_least(pool: asyncpg.Pool, block: int) -> bool:
 
 async def streaming_or_done(listener: Listener, task: Any) -> bool:
     return bool(listener.state.streaming or task.done())
+
+
+async def test_an_old_log_the_session_ends_with_is_read_again_alone(
+    anvil: Anvil, standin: StandIn, pool: asyncpg.Pool
+) -> None:
+    """The node replays a log of an old block (block 1, its real hash; far below the reorg
+    window) on the subscription and drops the connection before it is stored. Only that block
+    is read again, as a file's retraction has it read: one eth_getLogs of block 1. On main the
+    checkpoint was moved back below it, and the next session read every block since (on
+    Polygon, possibly years of eth_getLogs; one such message per session keeps the listener
+    re-reading for good)."""
+    await anvil.emit(order_filled_v2(order_hash=1))
+    old = (await anvil.rpc("eth_getLogs", {"fromBlock": "0x0", "toBlock": "latest"}))[0]
+    await anvil.mine(40)
+    settings = make_settings(standin.url, REORG_WINDOW_BLOCKS=16, LIVE_FLUSH_SECS=5)
+    listener = Listener(pool, settings)
+    async with running(listener) as task:
+        await wait_until(streaming(listener), what="streaming")
+        first_session = len(standin.getlogs_calls)
+
+        def replay(raw: dict[str, Any]) -> list[str]:
+            return [json.dumps(old)] if raw.get("transactionHash") != old["transactionHash"] else []
+
+        standin.mutate = replay
+        standin.close_after_injecting = 1
+        await anvil.emit(order_filled_v2(order_hash=2))
+        await wait_until(lambda: _reconnected(listener), what="the node's drop seen")
+        standin.mutate = None
+        await wait_until(streaming(listener), what="streaming again")
+        await wait_until(count_is(pool, 2), what="both fills stored")
+        assert not task.done()
+    later = standin.getlogs_calls[first_session:]
+    assert (1, 1) in later, later
+    assert [c for c in later if c[0] <= 1 and c != (1, 1)] == [], later
+    assert await stored_trades(pool) == await canonical_fills(anvil)
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_reread_blocks") == 0
+
+
+async def _reconnected(listener: Listener) -> bool:
+    return listener.state.reconnects >= 1
