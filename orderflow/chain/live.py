@@ -109,7 +109,20 @@ class LiveSession(LiveStore):
         if top is None or held is None:
             return cp
         canonical = await self.client.header_by_number(top)
-        if canonical is not None and canonical.hash == held.hash:
+        if canonical is None:
+            # No block there: the node is behind what we stored (restarted, resyncing, a
+            # lagging backend of a load-balanced endpoint), which is no reorg. Its heads show
+            # one, if any, as it catches up (a head contradicting a held hash). Until 4 Dec
+            # 2026 this rolled back every block above the node's head (stored fills deleted
+            # and stored again later, under new ids), and a node behind the whole window
+            # stopped the listener with ReorgError.
+            log.warning(
+                "the node has no block at the newest recorded height (it is behind us): "
+                "nothing rolled back, waiting for it to catch up",
+                extra={"block": top, "endpoint": self.client.endpoint},
+            )
+            return cp
+        if canonical.hash == held.hash:
             return cp
         fork = min(top, await self._fork_below(top))
         await self.repair(fork, reason="recorded block no longer canonical (reorg while away)")

@@ -9,7 +9,7 @@ Every message is forwarded both ways unchanged, except:
   wordings), ``getlogs_hang`` makes the next ``hang_calls`` eth_getLogs hang that long;
 * after each real ``newHeads`` notification, ``mutate_head(raw_head)`` may return extra
   notification payloads (JSON text) for that subscription, sent right after it;
-* ``rewrite_reply(method, reply)`` may replace the node's reply to a request (a dict, sent
+* ``rewrite_reply(method, params, reply)`` may replace the node's reply to a request (a dict, sent
   instead; an empty dict: no reply at all), e.g. an ``eth_subscribe`` answered with a result
   that is not an id, or never answered;
 * ``before_request(method, params)`` is awaited before a request goes on to anvil (the test
@@ -47,7 +47,7 @@ class StandIn:
     getlogs_calls: list[tuple[int, int]] = field(default_factory=list)
     injected: int = 0
     mutate_head: Mutator | None = None
-    rewrite_reply: Callable[[str, dict[str, Any]], dict[str, Any] | None] | None = None
+    rewrite_reply: Callable[[str, list[Any], dict[str, Any]], dict[str, Any] | None] | None = None
     before_request: Callable[[str, list[Any]], Awaitable[None]] | None = None
     close_after_injecting: int = 0
 
@@ -70,6 +70,7 @@ async def standin(anvil: Anvil) -> AsyncIterator[StandIn]:
         client = web.WebSocketResponse(max_msg_size=0)
         await client.prepare(request)
         pending: dict[Any, str] = {}  # request id -> method
+        params_of: dict[Any, list[Any]] = {}  # request id -> params
         logs_subs: set[str] = set()
         heads_subs: set[str] = set()
         getlogs_ids: set[Any] = set()
@@ -86,7 +87,8 @@ async def standin(anvil: Anvil) -> AsyncIterator[StandIn]:
                     ):
                         heads_subs.add(message["result"])
                     if method is not None and state.rewrite_reply is not None:
-                        rewritten = state.rewrite_reply(method.split(":")[0], message)
+                        asked = params_of.pop(message.get("id"), [])
+                        rewritten = state.rewrite_reply(method.split(":")[0], asked, message)
                         if rewritten == {}:
                             continue  # never answered
                         if rewritten is not None:
@@ -131,6 +133,8 @@ async def standin(anvil: Anvil) -> AsyncIterator[StandIn]:
                         pending[body["id"]] = f"eth_subscribe:{body['params'][0]}"
                     elif isinstance(method, str):
                         pending[body["id"]] = method
+                    if isinstance(method, str) and state.rewrite_reply is not None:
+                        params_of[body["id"]] = body.get("params") or []
                     if state.before_request is not None and isinstance(method, str):
                         await state.before_request(method, body.get("params") or [])
                     if method == "eth_getLogs":

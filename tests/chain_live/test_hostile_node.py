@@ -86,7 +86,7 @@ async def test_an_eth_subscribe_answered_without_an_id_is_retried(
     await anvil.emit(order_filled_v2(order_hash=1))
     answered: list[str] = []
 
-    def rewrite(method: str, reply: dict[str, Any]) -> dict[str, Any] | None:
+    def rewrite(method: str, params: list[Any], reply: dict[str, Any]) -> dict[str, Any] | None:
         if method != "eth_subscribe":
             return None
         answered.append(method)
@@ -117,7 +117,7 @@ async def test_logs_sent_under_an_id_never_confirmed_are_read_again(
     heads moved the checkpoint past them: the fill was never stored."""
     subscribed: list[str] = []
 
-    def rewrite(method: str, reply: dict[str, Any]) -> dict[str, Any] | None:
+    def rewrite(method: str, params: list[Any], reply: dict[str, Any]) -> dict[str, Any] | None:
         if method != "eth_subscribe" or not isinstance(reply.get("result"), str):
             return None
         subscribed.append(reply["result"])
@@ -146,7 +146,7 @@ async def test_an_eth_subscribe_never_answered_is_retried(
     await anvil.emit(order_filled_v2(order_hash=1))
     asked: list[str] = []
 
-    def rewrite(method: str, reply: dict[str, Any]) -> dict[str, Any] | None:
+    def rewrite(method: str, params: list[Any], reply: dict[str, Any]) -> dict[str, Any] | None:
         if method != "eth_subscribe":
             return None
         asked.append(method)
@@ -184,7 +184,7 @@ async def test_a_block_mined_while_subscribing_is_read_whatever_eth_block_number
             await anvil.emit(order_filled_v2(order_hash=1))
             mined.append(await anvil.head())
 
-    def rewrite(method: str, reply: dict[str, Any]) -> dict[str, Any] | None:
+    def rewrite(method: str, params: list[Any], reply: dict[str, Any]) -> dict[str, Any] | None:
         if method == "eth_blockNumber" and mined and isinstance(reply.get("result"), str):
             return {**reply, "result": hex(max(int(reply["result"], 16) - 2, 0))}
         return None
@@ -226,7 +226,9 @@ async def test_an_old_log_the_session_ends_with_is_read_again_alone(
     await anvil.emit(order_filled_v2(order_hash=1))
     old = (await anvil.rpc("eth_getLogs", {"fromBlock": "0x0", "toBlock": "latest"}))[0]
     await anvil.mine(40)
-    settings = make_settings(standin.url, REORG_WINDOW_BLOCKS=16, LIVE_FLUSH_SECS=5)
+    settings = make_settings(  # no condition sync: its eth_getLogs would be counted too
+        standin.url, REORG_WINDOW_BLOCKS=16, LIVE_FLUSH_SECS=5, CONDITION_SYNC=False
+    )
     listener = Listener(pool, settings)
     async with running(listener) as task:
         await wait_until(streaming(listener), what="streaming")
@@ -252,3 +254,48 @@ async def test_an_old_log_the_session_ends_with_is_read_again_alone(
 
 async def _reconnected(listener: Listener) -> bool:
     return listener.state.reconnects >= 1
+
+
+async def test_a_node_behind_what_was_stored_rolls_nothing_back(
+    anvil: Anvil, standin: StandIn, pool: asyncpg.Pool
+) -> None:
+    """A first listener stores three fills. The next one starts against a node three blocks
+    behind them (restarted, resyncing, a lagging backend): its eth_blockNumber is lower and it
+    has no block above that. Nothing is rolled back: the stored fills keep their rows (ids),
+    no reorg is counted, and once the node has caught up a new fill is stored. On main the
+    missing block was taken for a reorg while away: the fills above the node's head were
+    deleted (to be stored again later, under new ids), and a node behind the whole reorg
+    window stopped the listener with ReorgError."""
+    first = Listener(pool, make_settings(anvil.ws_url))
+    async with running(first):
+        await wait_until(streaming(first), what="streaming")
+        for i in range(3):
+            await anvil.emit(order_filled_v2(order_hash=1 + i))
+        head = await anvil.head()
+        await wait_until(count_is(pool, 3), what="fills stored")
+    ids = await pool.fetch("SELECT id, log_index, block_number FROM orderflow_trades ORDER BY id")
+    assert len(ids) == 3
+    behind = head - 3
+    lagging = True
+
+    def rewrite(method: str, params: list[Any], reply: dict[str, Any]) -> dict[str, Any] | None:
+        if not lagging:
+            return None
+        if method == "eth_blockNumber":
+            return {**reply, "result": hex(behind)}
+        if method == "eth_getBlockByNumber" and params and int(params[0], 16) > behind:
+            return {**reply, "result": None}
+        return None
+
+    standin.rewrite_reply = rewrite
+    second = Listener(pool, make_settings(standin.url))
+    async with running(second) as task:
+        await wait_until(streaming(second), what="streaming against the node behind")
+        lagging = False
+        await anvil.emit(order_filled_v2(order_hash=9))
+        await wait_until(count_is(pool, 4), what="a new fill stored")
+        assert not task.done()
+    after = await pool.fetch("SELECT id, log_index, block_number FROM orderflow_trades ORDER BY id")
+    assert [tuple(r) for r in after[:3]] == [tuple(r) for r in ids]
+    assert second.state.reorgs == 0
+    assert await stored_trades(pool) == await canonical_fills(anvil)
