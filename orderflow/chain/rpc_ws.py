@@ -187,8 +187,8 @@ class WsTransport:
             sub = params.get("subscription") if isinstance(params, dict) else None
             result = params.get("result") if isinstance(params, dict) else None
             if not isinstance(sub, str) or sub not in self._subscriptions:
-                if sub not in self._unsubscribed:  # not a late message of one we dropped
-                    self._stray(sub, result)
+                if not isinstance(sub, str) or sub not in self._unsubscribed:
+                    self._stray(sub, result)  # not a late message of one we dropped
                 return
             if self.overflowed or self.strays:
                 self._note_dropped(result)
