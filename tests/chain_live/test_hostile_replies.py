@@ -21,6 +21,7 @@ from orderflow.chain.contracts import MAINNET
 from orderflow.chain.listener import Listener
 from orderflow.chain.rpc import EthClient
 from orderflow.chain.rpc_http import HttpTransport
+from orderflow.errors import RetryableRpcError
 from tests.chain_live.conftest import Anvil, Forward, JsonRpc, node_in_front
 from tests.chain_live.logs import order_filled_v2, wait_until
 from tests.chain_live.test_hostile_node import dead_letters, streaming_or_done
@@ -176,3 +177,25 @@ async def test_a_reply_out_of_order_with_every_log_twice_stores_each_fill_once(
     assert await stored_trades(pool) == await canonical_fills(anvil)
     assert await checkpoint(pool) == head
     assert await dead_letters(pool) == []
+
+
+async def test_a_log_naming_another_block_hash_holds_its_range_never_stored(
+    anvil: Anvil, steered: tuple[str, Steering], pool: asyncpg.Pool
+) -> None:
+    """Every reply also carries a copy of a real fill naming a made-up hash for its block
+    (within the reorg window). The range is read again, then the backfill stops with a clear,
+    retryable error naming the block and both hashes: nothing of the range is stored, the
+    checkpoint does not move. Not a dead letter on purpose: a lagging backend answers an old
+    fork's logs the same way, and taking the rest of its reply could lose the canonical block's
+    fills (passes on main: a record of the behaviour)."""
+    url, steering = steered
+    for i in range(2):
+        await anvil.emit(order_filled_v2(order_hash=1 + i))
+    head = await anvil.head()
+    real = (await anvil.rpc("eth_getLogs", {"fromBlock": "0x0", "toBlock": hex(head)}))[0]
+    steering.extra_logs = [{**real, "blockHash": "0x" + "ab" * 32, "logIndex": "0x7"}]
+    with pytest.raises(RetryableRpcError, match="kept changing while read") as raised:
+        await backfill(pool, url, 1, head)
+    assert "0x" + "ab" * 32 in str(raised.value)
+    assert await stored_trades(pool) == []
+    assert await checkpoint(pool) is None
