@@ -285,7 +285,7 @@ class Backfiller:
 
         async def redecode() -> DecodedBatch:  # the rendered rows were refused
             batch = await asyncio.to_thread(decode_batch, item.ready, self.chain_id, self.addresses)
-            batch.dead_letters += item.capped
+            batch.dead_letters += item.capped + item.outside
             return batch
 
         with self._tracer.start_as_current_span(

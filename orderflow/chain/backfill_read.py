@@ -38,6 +38,7 @@ from orderflow.chain.backfill_headers import (
 from orderflow.chain.bloom import may_match
 from orderflow.chain.capped_logs import get_logs_whole
 from orderflow.chain.contracts import TOPIC_CONDITION_PREPARATION, ChainAddresses
+from orderflow.chain.decode import dead_letter
 from orderflow.chain.decode_workers import Chunk, decode_raws
 from orderflow.chain.events import DeadLetter
 from orderflow.chain.fields import topic0_of
@@ -61,12 +62,40 @@ class ReadRange:
     capped_blocks: int = 0  # single blocks still at a result cap, taken as returned
     capped: list[DeadLetter] = field(default_factory=list)  # their dead letters
     bloom_false_positives: int = 0  # blocks whose bloom matched, read by hash: none of our logs
+    outside: list[DeadLetter] = field(default_factory=list)  # logs of blocks not asked for
 
 
 LAG_CHECK_BLOCKS = 32
 """The top blocks of a backfill run whose headers are fetched and whose bloom is checked
 against the reply: a backend lagging the head by up to this many blocks plus the confirmations
 (64 s on Polygon) is caught whichever of those blocks hold our logs."""
+
+
+def within(
+    raws: Sequence[Mapping[str, Any]], start: int, end: int, chain_id: int
+) -> tuple[list[Mapping[str, Any]], list[DeadLetter]]:
+    """An eth_getLogs reply for blocks [start, end] split into its logs of those blocks and
+    dead letters for the logs of any other block (one the node has not mined, above its head,
+    or one below the range): a node answers only what was asked, so such a log is corrupt or
+    hostile, and taking it would store a fill nobody can check against its block, or read the
+    range again forever as if the chain moved under it. A log whose block number does not
+    parse goes on to decode, which dead-letters it."""
+    inside: list[Mapping[str, Any]] = []
+    outside: list[DeadLetter] = []
+    for raw in raws:
+        number = block_of(raw)
+        if number is None or start <= number <= end:
+            inside.append(raw)
+            continue
+        outside.append(
+            dead_letter(
+                raw,
+                f"eth_getLogs of blocks {start}-{end} returned a log of block {number}, "
+                "outside the range asked for: not stored (that block's own read stores its logs)",
+                chain_id,
+            )
+        )
+    return inside, outside
 
 
 class ReplyBehind(Reorganised):
@@ -179,7 +208,8 @@ class RangeReader:
             lag_checked = range(max(start, self._lag_from), end + 1)  # their blooms, below
             before = await self.client.header_by_number(end) if checked else None
             whole = await get_logs_whole(self.client, start, end, self._filter, self.result_caps)
-            raws = await unflagged(self.client, whole.logs)  # never a retraction
+            raws, outside = within(whole.logs, start, end, self.chain_id)
+            raws = await unflagged(self.client, raws)  # never a retraction
             verified = await verified_headers(
                 self.client,
                 raws,
@@ -218,7 +248,7 @@ class RangeReader:
                 raise Reorganised(f"{len(orphans)} log(s) name a block the node no longer has")
             chunk = await asyncio.to_thread(decode_raws, ready, self.chain_id, self.addresses)
             capped = whole.dead_letters(self.chain_id)  # blocks in doubt: stored with the range
-            chunk.batch.dead_letters += capped
+            chunk.batch.dead_letters += capped + outside
         return ReadRange(
             start,
             end,
@@ -232,4 +262,5 @@ class RangeReader:
             len(whole.capped_blocks),
             capped,
             false_positives,
+            outside,
         )

@@ -49,7 +49,14 @@ from orderflow.chain.fields import (
 )
 from orderflow.chain.storable import storable_text
 
-__all__ = ["DecodedBatch", "decode_batch", "decode_batch_async", "decode_log", "log_decoder"]
+__all__ = [
+    "DecodedBatch",
+    "dead_letter",
+    "decode_batch",
+    "decode_batch_async",
+    "decode_log",
+    "log_decoder",
+]
 
 
 class _BlockCache:
@@ -109,7 +116,7 @@ def _ref(raw: Mapping[str, Any], chain_id: int, address: str, cache: _BlockCache
     )
 
 
-def _dead(raw: Mapping[str, Any], reason: str, chain_id: int) -> DeadLetter:
+def dead_letter(raw: Mapping[str, Any], reason: str, chain_id: int) -> DeadLetter:
     """Best-effort identity for the dead-letter row: every field that parses, None otherwise."""
 
     def opt(fn: Callable[[], Any]) -> Any:
@@ -189,10 +196,10 @@ def _decode(
             )
         raise FieldError(f"unknown topic0 {topic0} from the {emitter} {address}")
     except FieldError as exc:
-        return _dead(raw, storable_text(str(exc), 2000), chain_id)
+        return dead_letter(raw, storable_text(str(exc), 2000), chain_id)
     except Exception as exc:  # a decoder bug on hostile input: one dead letter, not a dead batch
         reason = f"cannot decode: {type(exc).__name__}: {exc}"
-        return _dead(raw, storable_text(reason, 2000), chain_id)
+        return dead_letter(raw, storable_text(reason, 2000), chain_id)
 
 
 def decode_log(

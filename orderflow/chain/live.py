@@ -5,10 +5,12 @@ Order of events in a session (``LiveSession.run``):
 1. check the node's chain id; load the recent block hashes (reorg window) from the database;
 2. backfill from the checkpoint to head - confirmations (verifying the checkpoint's block hash
    first: a reorg while we were down is repaired before anything else);
-3. subscribe to ``newHeads`` and ``logs`` (every watched address, every stored topic0);
+3. subscribe to ``logs`` (every watched address, every stored topic0), then ``newHeads``;
 4. note the head ``H`` right after subscribing: every block above ``H`` was mined after the
    subscription existed, so its logs arrive on it; blocks up to ``H`` are fetched with
-   eth_getLogs — no gap whatever the timing;
+   eth_getLogs — no gap whatever the timing; and since the first head received is of a block
+   mined after both subscriptions, every block below it is fetched with eth_getLogs too (a
+   node whose eth_blockNumber lags or goes backwards cannot open a gap either);
 5. stream: logs are buffered per block; each new head (or a short timer for logs that arrive
    after their head) flushes the blocks at or below head - confirmations in one
    ``store_batch`` together with their headers and the checkpoint.
@@ -51,6 +53,7 @@ from orderflow.chain.backfill import STREAM
 from orderflow.chain.backfill_headers import block_of, block_rows
 from orderflow.chain.checkpoints import Checkpoint, get_checkpoint, handed_over_above
 from orderflow.chain.decode import decode_batch
+from orderflow.chain.fields import FieldError
 from orderflow.chain.live_store import NO_BLOCK, LiveStore, log_ids
 from orderflow.chain.pending_sums import cap_changes
 from orderflow.chain.reorg import conflicts, find_fork_point, prune_blocks
@@ -106,7 +109,20 @@ class LiveSession(LiveStore):
         if top is None or held is None:
             return cp
         canonical = await self.client.header_by_number(top)
-        if canonical is not None and canonical.hash == held.hash:
+        if canonical is None:
+            # No block there: the node is behind what we stored (restarted, resyncing, a
+            # lagging backend of a load-balanced endpoint), which is no reorg. Its heads show
+            # one, if any, as it catches up (a head contradicting a held hash). Until 4 Dec
+            # 2026 this rolled back every block above the node's head (stored fills deleted
+            # and stored again later, under new ids), and a node behind the whole window
+            # stopped the listener with ReorgError.
+            log.warning(
+                "the node has no block at the newest recorded height (it is behind us): "
+                "nothing rolled back, waiting for it to catch up",
+                extra={"block": top, "endpoint": self.client.endpoint},
+            )
+            return cp
+        if canonical.hash == held.hash:
             return cp
         fork = min(top, await self._fork_below(top))
         await self.repair(fork, reason="recorded block no longer canonical (reorg while away)")
@@ -209,8 +225,16 @@ class LiveSession(LiveStore):
         async with self.pool.acquire() as conn:
             await self.window.load(conn, self.chain_id)
         await self.catch_up()
-        heads_sub = await self.ws.subscribe("newHeads")
+        # Logs first: every head the session receives is then of a block mined after the logs
+        # subscription existed, and everything below the first one is read with eth_getLogs
+        # (on_head), whatever eth_blockNumber answers.
         logs_sub = await self.ws.subscribe("logs", self.settings.addresses.log_filter())
+        heads_sub = await self.ws.subscribe("newHeads")
+        if logs_sub == heads_sub:  # every log would be read as a malformed head, and lost
+            raise RetryableRpcError(
+                f"{self.ws.endpoint} gave the logs and newHeads subscriptions one id "
+                f"({logs_sub[:100]}): reconnecting"
+            )
         self.covered_to = await self.client.block_number()
         await self.catch_up()
         self.state.streaming = True
@@ -249,8 +273,10 @@ class LiveSession(LiveStore):
             if note.subscription == heads_sub:
                 try:
                     header = Header.from_rpc(note.result)
-                except (KeyError, TypeError, ValueError):
-                    log.warning("malformed newHeads notification ignored")
+                except FieldError as exc:
+                    log.warning(
+                        "malformed newHeads notification ignored", extra={"reason": str(exc)}
+                    )
                     continue
                 last_head_at = time.monotonic()
                 await self.on_head(header)
@@ -261,6 +287,14 @@ class LiveSession(LiveStore):
         held = self.window.get(header.number)
         if held is not None and held.hash == header.hash:
             return  # a repeated head
+        if self.last_head is None and self.covered_to < header.number - 1:
+            # The session's first head: its block was mined after the newHeads subscription,
+            # so after the logs one, but any block below it may have been mined before the
+            # logs subscription existed. eth_blockNumber, read after subscribing, is meant to
+            # cover those; a node whose answer lags or goes backwards (a load-balanced
+            # endpoint) left a block whose head did arrive to the subscription, which never
+            # sent its logs: until 4 Dec 2026 its fills were lost.
+            self.covered_to = header.number - 1
         if conflicts(self.window, header):
             fork = await self._fork_below(header.number)
             await self.repair(
@@ -298,7 +332,8 @@ class LiveSession(LiveStore):
             await asyncio.gather(self.capping, return_exceptions=True)
 
     async def reread_retracted(self) -> None:
-        """Read again, one eth_getLogs each, the blocks a file's retraction queued
+        """Read again, one eth_getLogs each, the blocks a file's retraction (or a session
+        ending with a late log of an old block) queued
         (:mod:`orderflow.chain.rereads`) at or below the checkpoint; a block above it is the
         backfill's or the stream's to read anyway. The checkpoint does not move."""
         async with self.pool.acquire() as conn:

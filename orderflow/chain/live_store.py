@@ -25,6 +25,7 @@ from typing import Any
 import asyncpg
 
 from orderflow import telemetry
+from orderflow.chain import rereads
 from orderflow.chain.adaptive_range import AdaptiveRange
 from orderflow.chain.backfill import (
     STREAM,
@@ -94,35 +95,56 @@ class LiveStore:
 
     # --- nothing received may stay behind the checkpoint ----------------------------------------
 
-    def _resync_from(self) -> int | None:
-        """The lowest block whose logs may not all be stored although the checkpoint passed it.
+    def _resync_from(self) -> tuple[int | None, list[int]]:
+        """The lowest block whose logs may not all be stored although the checkpoint passed it,
+        and the older such blocks, to be read again one by one.
 
-        A notification the transport dropped (queue full), or a late log still in the buffer
-        when the session ends: the next session must read the chain again from there.
+        A notification the transport dropped (queue full, or naming a subscription it never
+        confirmed), a late log still in the buffer when the session ends, a store in flight:
+        the next session must read the chain again from there. Such a block is recent (a late
+        log comes within moments of its head); one deeper than ``REORG_WINDOW_BLOCKS`` below
+        the checkpoint is an old log replayed (a hostile or broken node): only that block is
+        read again (``rereads``), never every block since. Until 4 Dec 2026 the checkpoint
+        was moved back below it: one replayed log of an old block, then a dropped connection,
+        sent the next session over every block since (on Polygon, possibly years).
         """
         cp = self.state.checkpoint
         if cp is None:
-            return None
-        candidates = [n for n in self.buffer if NO_BLOCK < n <= cp]
+            return None, []
+        candidates = {n for n in self.buffer if NO_BLOCK < n <= cp}
         if self.storing_from is not None:
-            candidates.append(self.storing_from)
+            candidates.add(self.storing_from)
         if self.ws.dropped_from_block is not None:
-            candidates.append(self.ws.dropped_from_block)
-        low = min(candidates, default=None)
-        return low if low is not None and low <= cp else None
+            candidates.add(self.ws.dropped_from_block)
+        floor = cp - self.settings.reorg_window_blocks
+        old = sorted(n for n in candidates if n < floor)
+        low = min((n for n in candidates if n >= floor), default=None)
+        return (low if low is not None and low <= cp else None), old
 
     async def _keep_unstored(self) -> None:
-        """Move the checkpoint back below anything this session received but did not store."""
-        if self.ws.overflowed:
+        """Move the checkpoint back below anything this session received but did not store
+        (an old block: queued to be read again alone)."""
+        if self.ws.overflowed or self.ws.strays:
             log.warning(
-                "subscription notifications were dropped (queue full): resynchronising",
+                "subscription notifications were dropped (queue full, or sent under an id "
+                "never confirmed): resynchronising",
                 extra={
                     "dropped": self.ws.dropped,
                     "from_block": self.ws.dropped_from_block,
                     "checkpoint": self.state.checkpoint,
                 },
             )
-        low = self._resync_from()
+        low, old = self._resync_from()
+        if old:
+            async with self.pool.acquire() as conn:
+                for number in old:
+                    await rereads.queue(
+                        conn, self.chain_id, number, "", "a late log of an old block, not stored"
+                    )
+            log.warning(
+                "a log of an old block was not stored: that block is read again alone",
+                extra={"blocks": old},
+            )
         if low is None:
             return
         async with self.pool.acquire() as conn:

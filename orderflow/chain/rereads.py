@@ -10,6 +10,10 @@ blocks at or below its checkpoint when a session starts and every few heads whil
 (``live.LiveSession.reread_retracted``); a block above its checkpoint is read by its backfill
 anyway. A block queued again while it was being read stays queued (``queued_at``).
 
+A listener session that ends with a log of an old block not stored (a late log deeper than
+``REORG_WINDOW_BLOCKS`` below its checkpoint: an old log a node replayed) queues that block too,
+instead of moving its checkpoint back below it (``live_store.LiveStore._keep_unstored``).
+
 While no listener runs, the queue waits, and the chain's rows of those blocks are missing:
 ``describe`` says so (the blocks and the oldest one's age) in the summary of the import that
 queued them and in a warning of every reputation run.
@@ -74,6 +78,7 @@ async def describe(conn: asyncpg.Connection) -> str | None:
     blocks = f"{n} block ({low})" if n == 1 else f"{n} blocks ({low}-{high})"
     return (
         f"{blocks} {'awaits' if n == 1 else 'await'} a re-read by `orderflow listen`, queued "
-        f"{format_duration(row['age'])} ago by a file's retraction (removed: true): the chain's "
+        f"{format_duration(row['age'])} ago by a file's retraction (removed: true) or a "
+        "listener session that ended before storing a late log of an old block: the chain's "
         "trades of those blocks are missing until it runs"
     )

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orderflow.chain.bloom import parse_bloom
-from orderflow.chain.fields import FieldError, quantity
+from orderflow.chain.fields import MAX_BLOCK_NUMBER, FieldError, bounded, hash32, quantity
 from orderflow.chain.provider_errors import classify, timeout_error
 from orderflow.chain.rpc_http import HttpTransport, Transport, redact_url
 from orderflow.chain.rpc_ws import Notification, WsTransport
@@ -61,12 +61,24 @@ class Header:
     logs_bloom: int | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def from_rpc(cls, raw: dict[str, Any]) -> Header:
+    def from_rpc(cls, raw: Any) -> Header:
+        """A header from the node (a block, a ``newHeads`` notification); raises FieldError
+        naming the field when one is missing or not what a mined block holds: a number the
+        ledger's BIGINT takes, 32-byte hashes, a time a datetime holds. Until 4 Dec 2026 any
+        value was taken (``str(None)`` as a hash, a number past 2**63, a time past time_t):
+        the database then refused the range's headers, and the listener stopped."""
+        if not isinstance(raw, dict):
+            raise FieldError(f"block header is not an object ({type(raw).__name__})")
+        seconds = quantity(raw.get("timestamp"), "timestamp")
+        try:
+            timestamp = datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise FieldError(f"timestamp {seconds:#x} is not a valid time") from None
         return cls(
-            number=int(raw["number"], 16),
-            hash=str(raw["hash"]).lower(),
-            parent_hash=str(raw["parentHash"]).lower(),
-            timestamp=datetime.fromtimestamp(int(raw["timestamp"], 16), tz=UTC),
+            number=bounded(raw.get("number"), "number", MAX_BLOCK_NUMBER),
+            hash=hash32(raw.get("hash"), "hash"),
+            parent_hash=hash32(raw.get("parentHash"), "parentHash"),
+            timestamp=timestamp,
             logs_bloom=parse_bloom(raw.get("logsBloom")),
         )
 
@@ -89,16 +101,25 @@ class EthClient:
                 f"{method} on {self.endpoint}: malformed reply ({exc})"
             ) from None
 
-    def _header(self, method: str, raw: Any) -> Header | None:
-        if not raw:
+    def _header(self, method: str, raw: Any, asked: int | str) -> Header | None:
+        """The node's block ``asked`` for (a number or a hash), or None when it has none. A
+        header that does not parse, or of another block than the one asked for, is a
+        malformed reply: retried, never stored."""
+        if raw is None:
             return None
         try:
-            return Header.from_rpc(raw)
-        except (KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
+            header = Header.from_rpc(raw)
+        except FieldError as exc:
             raise RetryableRpcError(
-                f"{method} on {self.endpoint}: malformed block header "
-                f"({type(exc).__name__}: {str(exc)[:200]})"
+                f"{method} on {self.endpoint}: malformed block header ({str(exc)[:200]})"
             ) from None
+        got = header.number if isinstance(asked, int) else header.hash
+        if got != (asked if isinstance(asked, int) else asked.lower()):
+            raise RetryableRpcError(
+                f"{method} on {self.endpoint}: asked for block {asked}, the node answered "
+                f"block {header.number} ({header.hash})"
+            )
+        return header
 
     async def chain_id(self) -> int:
         return self._quantity("eth_chainId", await self.transport.request("eth_chainId", []))
@@ -139,8 +160,8 @@ class EthClient:
 
     async def header_by_number(self, number: int) -> Header | None:
         raw = await self.transport.request("eth_getBlockByNumber", [hex(number), False])
-        return self._header("eth_getBlockByNumber", raw)
+        return self._header("eth_getBlockByNumber", raw, number)
 
     async def header_by_hash(self, block_hash: str) -> Header | None:
         raw = await self.transport.request("eth_getBlockByHash", [block_hash, False])
-        return self._header("eth_getBlockByHash", raw)
+        return self._header("eth_getBlockByHash", raw, block_hash)

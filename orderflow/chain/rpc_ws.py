@@ -28,7 +28,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from orderflow.chain.provider_errors import classify, timeout_error
 from orderflow.chain.rpc_http import redact_url, unwrap_reply
 from orderflow.chain.storable import loads_tolerant
-from orderflow.errors import FatalRpcError, RangeTooLargeError, RetryableRpcError, RpcError
+from orderflow.errors import RangeTooLargeError, RetryableRpcError, RpcError
 
 __all__ = ["MAX_UNPARSEABLE", "Notification", "WsTransport", "notification_block"]
 
@@ -97,6 +97,9 @@ class WsTransport:
         self.overflowed = False
         self.dropped = 0
         self.dropped_from_block: int | None = None
+        # Notifications naming no subscription of ours (_stray): lost the same way.
+        self.strays = 0
+        self._unsubscribed: set[str] = set()
 
     async def connect(self) -> None:
         try:
@@ -181,13 +184,13 @@ class WsTransport:
                 return
         if isinstance(message, dict) and message.get("method") == "eth_subscription":
             params = message.get("params")
-            if not isinstance(params, dict):
-                return
-            sub = params.get("subscription")
+            sub = params.get("subscription") if isinstance(params, dict) else None
+            result = params.get("result") if isinstance(params, dict) else None
             if not isinstance(sub, str) or sub not in self._subscriptions:
-                return  # a late message of a subscription we already dropped
-            result = params.get("result")
-            if self.overflowed:
+                if not isinstance(sub, str) or sub not in self._unsubscribed:
+                    self._stray(sub, result)  # not a late message of one we dropped
+                return
+            if self.overflowed or self.strays:
                 self._note_dropped(result)
                 return
             try:
@@ -219,6 +222,29 @@ class WsTransport:
             # Registered here, before any later notification is dispatched, so none is lost.
             self._subscriptions.add(result)
         future.set_result(result)
+
+    def _stray(self, sub: Any, result: Any) -> None:
+        """A notification naming no subscription this connection confirmed (nor one it dropped):
+        the node (or a proxy that re-subscribed on another backend) sends our logs under an id
+        we never got. Its payload may be a log of ours, so it is a lost notification, as after
+        an overflow: its block is kept (the checkpoint stays below it and is moved back there
+        if it had passed it), every later notification is dropped too, and the session ends
+        to read the chain again from there. Until 4 Dec 2026 such messages were dropped
+        silently while the heads went on moving the checkpoint: every fill sent under that
+        id was lost."""
+        self.strays += 1
+        self._note_dropped(result)
+        if self.strays == 1:
+            log.warning(
+                "notification for a subscription this connection never confirmed",
+                extra={"endpoint": self.endpoint, "subscription": str(sub)[:100]},
+            )
+        self._fail(
+            RetryableRpcError(
+                f"{self.endpoint} sent a notification for subscription {str(sub)[:100]!r}, "
+                "which it never confirmed: reconnecting and reading the chain again"
+            )
+        )
 
     def _note_dropped(self, result: Any) -> None:
         self.dropped += 1
@@ -269,12 +295,18 @@ class WsTransport:
     async def subscribe(self, kind: str, *params: Any) -> str:
         """``eth_subscribe``; returns the subscription id its notifications carry."""
         sub = await self.request("eth_subscribe", [kind, *params])
-        if not isinstance(sub, str):
-            raise FatalRpcError(f"eth_subscribe on {self.endpoint}: unexpected reply {sub!r}")
+        if not isinstance(sub, str) or not sub:
+            # A malformed reply, retried like any other (a wrong chain, bad credentials and an
+            # unsupported method are the only fatal errors); FatalRpcError until 4 Dec 2026.
+            raise RetryableRpcError(
+                f"eth_subscribe on {self.endpoint}: malformed reply {str(sub)[:200]!r} "
+                "(not a subscription id); will retry"
+            )
         return sub
 
     async def unsubscribe(self, sub: str) -> None:
         self._subscriptions.discard(sub)
+        self._unsubscribed.add(sub)
         with contextlib.suppress(RpcError):
             await self.request("eth_unsubscribe", [sub])
 

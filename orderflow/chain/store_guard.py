@@ -143,7 +143,11 @@ async def store_batch_isolating(
         )
     stats = StoreStats()
 
-    async def attempt(items: Sequence[Item], known_bad: bool) -> None:
+    async def attempt(items: Sequence[Item], known_bad: bool, last: bool = False) -> None:
+        """Store ``items``, or isolate what is refused; ``last``: ``items`` is the plainest
+        dead letter of a refused dead letter, and if it is refused too, no value of a log is
+        to blame (the batch's blocks or checkpoint are): the refusal is raised. Until 4 Dec
+        2026 it was made a dead letter again, recursively, until RecursionError."""
         if not items:
             return
         if not known_bad:
@@ -166,6 +170,8 @@ async def store_batch_isolating(
                 return
             except REFUSED_DATA as exc:
                 if len(items) == 1:
+                    if last:
+                        raise
                     letter = _refused(items[0], exc, chain_id)
                     log.warning(
                         "log refused by the database kept as a dead letter",
@@ -175,7 +181,7 @@ async def store_batch_isolating(
                             "reason": letter.reason,
                         },
                     )
-                    await attempt([letter], known_bad=False)
+                    await attempt([letter], known_bad=False, last=isinstance(items[0], DeadLetter))
                     return
         middle = len(items) // 2
         await attempt(items[:middle], known_bad=False)
