@@ -27,7 +27,8 @@ never made), paper's loss shrank Kelly's live bankroll, and today's paper gain w
 daily-loss budget (``tests/execution/test_mode_pnl.py``). The positions and orders left in the
 other mode still count as held (``position_exists``, ``max_open_positions``, the market's
 exposure): they are still managed — exited where they were bought, cancelled by a kill — and
-an entry in their token would be booked into their position.
+no entry is made in their token, dust included (``other_mode``): its fill would be booked into
+their position (one open position per token), the other mode's shares exited with it.
 """
 
 from __future__ import annotations
@@ -134,6 +135,7 @@ async def _read_book(
     mode = state.settings.mode
     positions: dict[int, OpenPosition] = {}  # every mode's: what the strategy holds
     own: dict[int, OpenPosition] = {}  # the mode's: what its cash pays for
+    elsewhere: set[int] = set()  # tokens held or on order in the other mode
     held: dict[int, HeldPosition] = {}
     modes: dict[int, Mode] = {}
     for row in await position_queries.book_rows(conn, state.name):
@@ -150,6 +152,8 @@ async def _read_book(
         modes[token] = row["mode"] or mode
         if modes[token] == mode:
             own[token] = positions[token]
+        else:
+            elsewhere.add(token)
     following: set[tuple[int, str]] = set()
     pending_loss = Decimal(0)
     for row in await order_queries.live_orders(conn, state.name):
@@ -168,6 +172,8 @@ async def _read_book(
         if row["mode"] == mode:
             pending_loss += order.unrealized_pnl
             merge(own, order)
+        else:
+            elsewhere.add(token)
     rows = await conn.fetch(_NO_ORDER_YET, list(pending)) if pending else []
     for signal_id in (int(r["id"]) for r in rows):
         # Decided in the mode (one decided in the other is not sent: ``mode_changed``).
@@ -186,6 +192,7 @@ async def _read_book(
         exits=frozenset(exiting),
         cash=cash_left(state.bankroll, realized, own),
         realized=realized,
+        other_mode=frozenset(elsewhere),
     )
     return book, Holdings(held, modes, exiting, following)
 

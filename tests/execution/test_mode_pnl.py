@@ -36,6 +36,7 @@ from tests.execution.livekit import buys_in_new_markets, live_executor, new_mark
 
 NAME = "switched"
 OTHER = "0x" + "0c" * 20  # a wallet nobody scored: its trades only mark prices
+SECOND = "0x" + "5e" * 20  # another whale
 # A whale with a large edge, the full Kelly fraction: each buy stakes half the bankroll (the
 # full-Kelly cap, 0.5), 500 of 1,000.
 SETTINGS = {"bankroll_usd": 1000.0, "max_position_usd": 1000.0, "kelly_fraction": 1.0}
@@ -163,3 +164,42 @@ async def test_the_migration_gives_each_position_the_mode_of_its_first_fill(
     await pool.execute(sql[sql.index("UPDATE orderflow_positions") :])
     modes = await pool.fetch("SELECT mode FROM orderflow_positions ORDER BY id")
     assert [r["mode"] for r in modes] == ["paper", None]
+
+
+async def test_no_entry_in_a_token_held_in_the_other_mode(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """Live dust (3 shares, under the minimum of 5: the exit could not sell them), then the
+    strategy is switched to paper. Dust takes new entries in its mode, but a paper entry in the
+    token would be booked into the live position (one open position per token): paper shares
+    exited at the CLOB, live shares counted in paper's cash. Refused ``position_exists``
+    (before: the paper fill was booked into the live position)."""
+    async with pool.acquire() as conn:
+        await add_strategy(conn, NAME, mode="live")
+        await add_token(conn, TOKEN_YES, MARKET, 0)
+        await add_token(conn, TOKEN_YES + 1, MARKET, 1)
+        await add_wallet(conn, WHALE, 8.5)
+        await add_wallet(conn, SECOND, 8.5)
+    market = clob.markets[TOKEN_YES]
+    market.ask_sizes[TOKEN_YES] = Decimal(3)
+    market.bids[TOKEN_YES] = Decimal("0.49")
+    ex = live_executor(pool, dsn, live)
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    async with pool.acquire() as conn:
+        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
+    await ex.catch_up()
+    await ex.left_behind.wait()
+    await ex.maintenance()
+    held = await pool.fetchrow("SELECT status, shares, mode FROM orderflow_positions")
+    assert tuple(held) == ("OPEN", 3, "live")
+    await pool.execute(SWITCH, NAME, "paper")
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+        await add_trade(conn, wallet=SECOND, token_id=TOKEN_YES, price="0.50")
+    await ex.catch_up()
+    await ex.worker.drain()
+    await fill_resting(pool, ex)
+    fills = await pool.fetch("SELECT DISTINCT mode FROM orderflow_fills")
+    assert [r["mode"] for r in fills] == ["live"]
+    last = await _last_signal(pool)
+    assert (last["status"], last["reason"]) == ("SKIPPED", "position_exists")
