@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import asyncpg
 
+from orderflow.cli.strategy_status import to_text
 from orderflow.execution.book import load_book
 from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
@@ -140,8 +141,13 @@ async def test_paper_gain_today_does_not_widen_the_live_daily_loss(
         status = await strategy_status(conn, NAME, datetime.now(UTC), datetime.now(UTC))
     assert book.day_pnl < Decimal(-50), f"live day P&L {book.day_pnl}, paper's {paper} counted"
     assert book.realized == 0 and book.cash is not None and book.cash < Decimal(1000)
-    assert status is not None and status.day_pnl == book.day_pnl
+    assert status is not None and status.day_pnl == book.day_pnl and status.cash == book.cash
     assert status.realized_pnl > Decimal(400)  # the strategy's, both modes
+    assert status.realized_by_mode == {"live": 0, "paper": paper}
+    lines = to_text(status).splitlines()
+    today = next(line for line in lines if line.split()[:2] == ["today's", "P&L"])
+    assert "live positions and orders" in today
+    assert any(line.split()[:1] == ["live"] for line in lines)  # the position's MODE
     async with pool.acquire() as conn:
         market, token = await new_market(clob, conn, 2)
         await add_trade(conn, token_id=token, market=market, price="0.30")
