@@ -111,15 +111,22 @@ def _since(status: StrategyStatus) -> str:
 def to_text(status: StrategyStatus) -> str:
     s = status
     dd = "-" if s.max_drawdown is None else f"{s.max_drawdown * 100:.2f}%"
+    parts = ", ".join(f"{m} {usd(v)}" for m, v in s.realized_by_mode.items())
     figures = [
         ("bankroll", usd(s.bankroll), ""),
         ("equity", usd(s.equity), ""),
-        ("realized P&L", usd(s.realized_pnl), ""),
+        ("realized P&L", usd(s.realized_pnl), parts if len(s.realized_by_mode) > 1 else ""),
         ("unrealized P&L", usd(s.unrealized_pnl), "at each token's last trade"),
         (
             "today's P&L",
             usd(s.day_pnl),
-            f"since 00:00 UTC; daily loss limit -{usd(s.max_daily_loss)}",
+            f"since 00:00 UTC, {s.mode} positions and orders;"
+            f" daily loss limit -{usd(s.max_daily_loss)}",
+        ),
+        *(
+            []
+            if s.cash is None
+            else [("cash", usd(s.cash), f"{s.mode}: bankroll + realized - open cost and BUYs")]
         ),
         ("max drawdown", dd, ""),
         ("trades today", str(s.trades_today), f"{s.wins_today} won, {s.losses_today} lost"),
@@ -148,10 +155,11 @@ def to_text(status: StrategyStatus) -> str:
 
 
 def _positions(positions: list[PositionLine]) -> list[str]:
-    header = ["TOKEN", "MARKET", "OUTCOME", "SHARES", "COST", "LAST", "UNREALIZED", "LEADER"]
-    header += ["SIGNAL", "OPENED (UTC)"]
+    header = ["MODE", "TOKEN", "MARKET", "OUTCOME", "SHARES", "COST", "LAST", "UNREALIZED"]
+    header += ["LEADER", "SIGNAL", "OPENED (UTC)"]
     rows = [
         [
+            p.mode,
             short(p.token_id),
             short(p.market_id),
             "-" if p.outcome_index is None else str(p.outcome_index),
@@ -189,10 +197,11 @@ def _utc(when: datetime) -> str:
 
 
 def _orders(orders: list[OrderLine]) -> list[str]:
-    header = ["SIDE", "TOKEN", "MARKET", "LIMIT", "SHARES", "FILLED", "STATUS", "AGE"]
+    header = ["MODE", "SIDE", "TOKEN", "MARKET", "LIMIT", "SHARES", "FILLED", "STATUS", "AGE"]
     header += ["EXPIRES (UTC)", "CANCEL"]
     rows = [
         [
+            o.mode,
             o.side,
             short(o.token_id),
             short(o.market_id),

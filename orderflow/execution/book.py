@@ -17,6 +17,18 @@ never also as the order it has become.
 strategy may still spend: its bankroll plus all it realized to date, less the cost of all that
 (:func:`orderflow.signals.views.cash_left`); ``realized`` (all to date): a loss shrinks the
 bankroll Kelly stakes a fraction of.
+
+Those three are the strategy's mode's (its settings' ``mode``, where its entries go): its
+positions of that mode (a position's mode is its first fill's, stored with it: migration 069),
+its orders sent there, and its orders on their way. Each mode has the bankroll to itself: paper's
+P&L is not money the live wallet has. They summed both modes, so after a switch from paper to
+live, paper's profit raised the live cash above ``bankroll_usd`` (live stakes of money the wallet
+never made), paper's loss shrank Kelly's live bankroll, and today's paper gain widened the live
+daily-loss budget (``tests/execution/test_mode_pnl.py``). The positions and orders left in the
+other mode still count as held (``position_exists``, ``max_open_positions``, the market's
+exposure): they are still managed — exited where they were bought, cancelled by a kill — and
+no entry is made in their token, dust included (``other_mode``): its fill would be booked into
+their position (one open position per token), the other mode's shares exited with it.
 """
 
 from __future__ import annotations
@@ -36,9 +48,11 @@ from orderflow.execution.strategies import StrategyState
 from orderflow.signals.exits import HeldPosition
 from orderflow.signals.views import OpenPosition, StrategyBook, cash_left
 
-# All the P&L a strategy realized to date (closed positions, partial sells of open ones).
+# All the P&L a strategy realized to date in a mode (closed positions, partial sells of open
+# ones; a position not filled yet has realized nothing).
 _REALIZED = """
-SELECT COALESCE(sum(realized_pnl), 0) FROM orderflow_positions WHERE strategy = $1
+SELECT COALESCE(sum(realized_pnl), 0) FROM orderflow_positions
+ WHERE strategy = $1 AND COALESCE(mode, $2) = $2
 """
 
 
@@ -118,7 +132,10 @@ async def _read_book(
     exiting: set[int],
     marks: DayMarks | None,
 ) -> tuple[StrategyBook, Holdings]:
-    positions: dict[int, OpenPosition] = {}
+    mode = state.settings.mode
+    positions: dict[int, OpenPosition] = {}  # every mode's: what the strategy holds
+    own: dict[int, OpenPosition] = {}  # the mode's: what its cash pays for
+    elsewhere: set[int] = set()  # tokens held or on order in the other mode
     held: dict[int, HeldPosition] = {}
     modes: dict[int, Mode] = {}
     for row in await position_queries.book_rows(conn, state.name):
@@ -132,7 +149,11 @@ async def _read_book(
             unrealized_pnl=upnl,
         )
         held[token] = HeldPosition(token, row["shares"], row["leader"], row["leader_type"])
-        modes[token] = row["mode"] or state.settings.mode
+        modes[token] = row["mode"] or mode
+        if modes[token] == mode:
+            own[token] = positions[token]
+        else:
+            elsewhere.add(token)
     following: set[tuple[int, str]] = set()
     pending_loss = Decimal(0)
     for row in await order_queries.live_orders(conn, state.name):
@@ -147,15 +168,21 @@ async def _read_book(
         order = order_exposure(
             token, row["market_id"], row["remaining"], row["price"], row["last_price"]
         )
-        pending_loss += order.unrealized_pnl
         merge(positions, order)
+        if row["mode"] == mode:
+            pending_loss += order.unrealized_pnl
+            merge(own, order)
+        else:
+            elsewhere.add(token)
     rows = await conn.fetch(_NO_ORDER_YET, list(pending)) if pending else []
     for signal_id in (int(r["id"]) for r in rows):
+        # Decided in the mode (one decided in the other is not sent: ``mode_changed``).
         order = pending[signal_id]
         pending_loss += order.unrealized_pnl
         merge(positions, order)
-    day_pnl = await (marks or DayMarks()).day_pnl(conn, state.name, day_start(now))
-    realized = Decimal(await conn.fetchval(_REALIZED, state.name))
+        merge(own, order)
+    day_pnl = await (marks or DayMarks()).day_pnl(conn, state.name, day_start(now), mode)
+    realized = Decimal(await conn.fetchval(_REALIZED, state.name, mode))
     book = StrategyBook(
         bankroll=state.bankroll,
         open_positions=positions,
@@ -163,8 +190,9 @@ async def _read_book(
         paused=state.paused or state.error is not None,
         killed=state.killed,
         exits=frozenset(exiting),
-        cash=cash_left(state.bankroll, realized, positions),
+        cash=cash_left(state.bankroll, realized, own),
         realized=realized,
+        other_mode=frozenset(elsewhere),
     )
     return book, Holdings(held, modes, exiting, following)
 

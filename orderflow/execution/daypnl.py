@@ -1,4 +1,5 @@
-"""P&L since 00:00 UTC, for the daily loss limit.
+"""P&L since 00:00 UTC, for the daily loss limit (one mode's positions: paper's P&L is not the
+live wallet's, :mod:`orderflow.execution.book`) and the performance row (all of them).
 
 ``day P&L = (realized + unrealized now) - (realized + unrealized at midnight)`` summed over the
 strategy's positions that are open now or were closed since midnight. Realized P&L includes
@@ -48,6 +49,7 @@ SELECT p.id, p.status, p.realized_pnl, p.shares, p.cost_basis,
          WHERE f.position_id = p.id AND (f.filled_at < $2 OR f.reverses IS NOT NULL)) AS version
   FROM orderflow_positions p
  WHERE p.strategy = $1 AND (p.status = 'OPEN' OR p.closed_at >= $2)
+   AND ($3::text IS NULL OR COALESCE(p.mode, $3) = $3)
 """
 
 # In the order the fills were booked, as the position itself replays them
@@ -89,11 +91,17 @@ class DayMarks:
     def __init__(self) -> None:
         self._marks: dict[tuple[int, datetime, int], _Midnight] = {}
 
-    async def day_pnl(self, conn: asyncpg.Connection, strategy: str, since: datetime) -> Decimal:
-        return (await self.day(conn, strategy, since)).total
+    async def day_pnl(
+        self, conn: asyncpg.Connection, strategy: str, since: datetime, mode: str | None = None
+    ) -> Decimal:
+        return (await self.day(conn, strategy, since, mode)).total
 
-    async def day(self, conn: asyncpg.Connection, strategy: str, since: datetime) -> DayPnl:
-        rows = await conn.fetch(_POSITIONS, strategy, since)
+    async def day(
+        self, conn: asyncpg.Connection, strategy: str, since: datetime, mode: str | None = None
+    ) -> DayPnl:
+        """The strategy's P&L since ``since``; ``mode``: of that mode's positions only (a
+        position not filled yet counts in any), else of all of them (its performance)."""
+        rows = await conn.fetch(_POSITIONS, strategy, since, mode)
         missing = {
             int(r["id"]): int(r["version"])
             for r in rows

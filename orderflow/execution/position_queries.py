@@ -38,9 +38,9 @@ def mark_price(token: str, before: str | None = None) -> str:
 
 
 LAST_PRICE = mark_price("p.token_id")
-# The mode of a position's fills (paper or live; NULL before its first fill).
-POSITION_MODE = """(SELECT f.mode FROM orderflow_fills f WHERE f.position_id = p.id
-                     ORDER BY f.id LIMIT 1)"""
+# The mode of a position's fills (paper or live; NULL before its first fill): its first fill's,
+# stored with it (migration 069, :func:`open_position_for`).
+POSITION_MODE = "p.mode"
 
 
 async def book_rows(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.Record]:
@@ -217,9 +217,11 @@ async def open_position_for(
     token_id: int,
     market_id: str | None,
     outcome_index: int | None,
+    mode: str,
     entry: bool = False,
 ) -> int:
-    """The strategy's OPEN position in the token, created if there is none. An ``entry``
+    """The strategy's OPEN position in the token, created if there is none, in ``mode`` (the
+    mode of the fill about to be booked: a position's mode is its first fill's). An ``entry``
     (a BUY's fill) into an open position — dust under the minimum order size, which does not
     refuse entries — makes its signal the position's: the position now follows that entry's
     leader (its exit) and carries its P&L from then on; the earlier signal gets what the
@@ -227,12 +229,16 @@ async def open_position_for(
     ``orderflow_position_handovers`` where its part ends, for a reversal of one of its fills
     later: :func:`handovers`)."""
     existing = await conn.fetchrow(
-        "SELECT id, signal_id, realized_pnl, handed_over_pnl FROM orderflow_positions"
+        "SELECT id, signal_id, realized_pnl, handed_over_pnl, mode FROM orderflow_positions"
         " WHERE strategy = $1 AND token_id = $2 AND status = 'OPEN' FOR UPDATE",
         strategy,
         Decimal(token_id),
     )
     if existing is not None:
+        if existing["mode"] is None:
+            await conn.execute(
+                "UPDATE orderflow_positions SET mode = $2 WHERE id = $1", existing["id"], mode
+            )
         earlier = existing["signal_id"]
         # A later entry only: a late fill of an earlier one booked after it (found in the
         # account's trades) leaves the position with the later leader.
@@ -252,8 +258,9 @@ async def open_position_for(
         await conn.fetchval(
             """
             INSERT INTO orderflow_positions (strategy, signal_id, token_id, market_id,
-                outcome_index)
-            SELECT $1, $2, $3, COALESCE($4, tok.condition_id), COALESCE($5, tok.outcome_index)
+                outcome_index, mode)
+            SELECT $1, $2, $3, COALESCE($4, tok.condition_id), COALESCE($5, tok.outcome_index),
+                   $6
               FROM (SELECT 1) one
               LEFT JOIN orderflow_tokens tok ON tok.token_id = $3
             RETURNING id
@@ -263,6 +270,7 @@ async def open_position_for(
             Decimal(token_id),
             market_id,
             outcome_index,
+            mode,
         )
     )
 

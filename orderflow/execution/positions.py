@@ -63,6 +63,7 @@ async def book_fill(
         token_id=int(order["token_id"]),
         market_id=order["market_id"],
         outcome_index=outcome_index,
+        mode=order["mode"],
         entry=order["side"] == "BUY",
     )
     await position_queries.insert_fill(

@@ -2,10 +2,12 @@
 
 Every figure comes from the executor's own code and queries, so it is the number the executor
 acts on: open positions as the book reads them (:func:`position_queries.book_rows`, marked at the
-token's latest trade price, or its payout once resolved), today's P&L as the daily loss limit
-counts it (:func:`book.load_book`: P&L since 00:00 UTC plus the immediate loss of live
-orders), the day's trades, wins and losses and all realized P&L from the performance row's own query
-(:func:`performance_queries.day_figures`), the maximum drawdown of the latest performance row.
+token's latest trade price, or its payout once resolved), today's P&L and the cash as the limits
+count them (:func:`book.load_book`: P&L since 00:00 UTC plus the immediate loss of live orders;
+both of the strategy's mode, paper or live, whose limits they are), the day's trades, wins and
+losses and all realized P&L from the performance row's own query
+(:func:`performance_queries.day_figures`; of both modes, with each mode's part), the maximum
+drawdown of the latest performance row.
 Equity is the performance row's formula (bankroll + all realized P&L + unrealized P&L), with the
 open positions marked now rather than at the executor's last maintenance tick. Nothing is
 written.
@@ -13,7 +15,7 @@ written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -129,6 +131,12 @@ class StrategyStatus:
     signal_counts: dict[str, dict[str, int]]  # type -> status -> count
     skip_reasons: dict[str, int]  # most frequent first
     credentials: KeyRefusal | None = None  # None: the exchange has not refused the key
+    # What the strategy may still spend in its mode (the cash cap: bankroll + the mode's
+    # realized P&L - the cost of the mode's open positions and BUY orders); ``day_pnl`` is the
+    # mode's too. Each mode has the bankroll to itself (:mod:`orderflow.execution.book`).
+    cash: Decimal | None = None
+    # All realized P&L to date per mode traded in (``realized_pnl`` is their sum).
+    realized_by_mode: dict[str, Decimal] = field(default_factory=dict)
 
 
 def _state(row: asyncpg.Record, state: StrategyState) -> str:
@@ -197,6 +205,8 @@ async def strategy_status(
         ),
         signal_counts=signal_counts,
         skip_reasons={str(r["reason"]): int(r["n"]) for r in reasons},
+        cash=book.cash,
+        realized_by_mode=await status_queries.realized_by_mode(conn, name, state.settings.mode),
         credentials=None
         if refusal is None
         else KeyRefusal(

@@ -4,6 +4,7 @@ over a window (its live orders are the book's: :func:`order_queries.live_orders`
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 import asyncpg
 
@@ -59,6 +60,23 @@ async def order_outcomes(
     reason."""
     counts: asyncpg.Record = await conn.fetchrow(_OUTCOMES, strategy, since)
     return counts, list(await conn.fetch(_CANCELED, strategy, since))
+
+
+# All the P&L realized to date per mode (a position not filled yet: in the strategy's mode $2, as
+# the book counts it).
+_REALIZED_BY_MODE = """
+SELECT COALESCE(mode, $2) AS mode, sum(realized_pnl) AS realized
+  FROM orderflow_positions WHERE strategy = $1
+ GROUP BY 1 ORDER BY 1
+"""
+
+
+async def realized_by_mode(
+    conn: asyncpg.Connection, strategy: str, mode: str
+) -> dict[str, Decimal]:
+    """All the P&L ``strategy`` realized to date, per mode it traded in (``mode``: its own)."""
+    rows = await conn.fetch(_REALIZED_BY_MODE, strategy, mode)
+    return {str(r["mode"]): Decimal(r["realized"]) for r in rows}
 
 
 async def key_refusal(conn: asyncpg.Connection, mode: str) -> asyncpg.Record | None:

@@ -14,7 +14,8 @@ Checked in this order (the first that fails is the reason):
 ``low_confidence``            confidence below ``min_signal_confidence``
 ``position_exists``           the strategy holds, or has a live order in, this market (any outcome;
                               dust under the market's minimum order size does not count, but in
-                              its own token while an exit of it still rests)
+                              its own token while an exit of it still rests, or when it is held
+                              in the other mode, paper or live)
 ``max_open_positions``        ``max_open_positions`` markets have positions or live orders
 ``daily_loss_limit``          P&L since 00:00 UTC (live orders included) <= -``max_daily_loss``
 ``no_edge``                   Kelly fraction <= 0 at the price we would pay

@@ -134,7 +134,10 @@ class StrategyBook:
     ``cash`` is what the strategy may still spend: ``bankroll`` plus all its realized P&L to date,
     less the cost of its open positions and live BUY orders (:func:`cash_left`); None: not
     known (a hand-built book), no limit. ``realized``: all the P&L it realized to date; a loss
-    shrinks the bankroll Kelly stakes a fraction of (:attr:`kelly_bankroll`).
+    shrinks the bankroll Kelly stakes a fraction of (:attr:`kelly_bankroll`). The executor's
+    ``day_pnl``, ``cash`` and ``realized`` are those of the strategy's mode (paper or live: each
+    has the bankroll to itself), ``open_positions`` every mode's
+    (:mod:`orderflow.execution.book`).
     """
 
     bankroll: Decimal
@@ -145,6 +148,9 @@ class StrategyBook:
     exits: frozenset[int] = frozenset()
     cash: Decimal | None = None
     realized: Decimal = Decimal(0)
+    # Tokens held or on order in the other mode (paper or live) than the one entries go to now:
+    # an entry in one would be booked into that mode's position (one open position per token).
+    other_mode: frozenset[int] = frozenset()
 
     @property
     def kelly_bankroll(self) -> Decimal:
@@ -171,8 +177,9 @@ class StrategyBook:
         token while an exit of it is still live (what is left of a partly filled SELL): a BUY
         of the token would meet our own resting SELL on the book. A BUY of another outcome
         cannot (in the unified book it is on that SELL's side): the market stays open to it,
-        as to any dust's."""
-        if token_id in self.exits:
+        as to any dust's. Nor in a token held or on order in the other mode, dust included
+        (:attr:`other_mode`): the fill would join that mode's position."""
+        if token_id in self.exits or token_id in self.other_mode:
             return True
         return any(
             p.shares >= min_shares
