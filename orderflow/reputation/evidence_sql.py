@@ -269,7 +269,14 @@ WITH {HEDGED_CTES}, adj AS (
            CASE WHEN p.judged THEN (p.tb * p.tb + p.short * p.short) * p.qbar * (1 - p.qbar)
            END AS nvar,
            CASE WHEN p.judged AND p.close_y IS NULL
-                THEN (p.tb * p.tb + p.short * p.short) * p.qbar * (1 - p.qbar) END AS nvar_unclosed
+                THEN (p.tb * p.tb + p.short * p.short) * p.qbar * (1 - p.qbar) END AS nvar_unclosed,
+           -- a neg-risk position's part of the event's payout in YES terms: the shares its
+           -- taker fills bought and kept to the resolution (kept_u, HEDGED's), times its leg's
+           -- entry-implied P(YES) (the price for YES, minus one less the price for NO: a NO
+           -- pays when its leg loses); nvar in we
+           CASE WHEN p.judged AND p.event_id <> p.market_id AND p.kept_u > 0
+                THEN p.kept_u::float8 / 1000000 * CASE WHEN p.outcome_index = 0 THEN p.qbar
+                                                       ELSE p.qbar - 1 END END AS leg_a
       FROM pos p
      ORDER BY 1, 2, p.token_id
 ), we AS (
@@ -289,7 +296,15 @@ WITH {HEDGED_CTES}, adj AS (
            sum(p.cost_u)::int8 AS cost,
            max(p.exited_at) - min(p.resolved_first_at) AS held_for,
            sum(p.vo) AS vo, sum(p.vc) AS vc, sum(p.stake) AS stake, sum(p.x) AS x,
-           sum(p.nvar) AS nvar, sum(p.nvar_unclosed) AS nvar_unclosed,
+           -- the positions' null variance, and where it widens it the covariance of a neg-risk
+           -- event's legs under no edge: exactly one leg wins, so two legs' payouts covary by
+           -- -a_i a_j, which the independent positions' sum misses: sum a^2 - (sum a)^2 (YES on
+           -- a candidate and NO on its rivals pay together: one bet on several legs). Each
+           -- position counts as a leg of its own: a YES and a NO of one leg are counted as
+           -- rivals', which only widens it further (their own complete set is HEDGED's)
+           sum(p.nvar) + coalesce(greatest(0.0, sum(p.leg_a * p.leg_a)
+                                                - sum(p.leg_a) * sum(p.leg_a)), 0.0) AS nvar,
+           sum(p.nvar_unclosed) AS nvar_unclosed,
            min(p.decided_at) AS decided_at,
            max(p.decided_at) AS decided_last,
            max(p.judged_at) AS judged_at,  -- when the event's last judged leg resolved

@@ -114,6 +114,7 @@ class _Event:
     shares: float = 0.0
     null_var: float = 0.0
     unclosed_var: float = 0.0
+    legs: list[float] = field(default_factory=list)  # neg-risk positions' parts in YES terms
     decided_at: datetime | None = None
     resolved_at: datetime | None = None  # when its last judged leg resolved
 
@@ -163,6 +164,9 @@ def _events(positions: list[TokenPosition]) -> list[_Event]:
         e.shares += shares
         var = (t.taker_bought**2 + tp.short**2) * qbar * (1 - qbar)
         e.null_var += var
+        neg_risk = tp.event_id is not None and tp.event_id != tp.market_id
+        if neg_risk and tp.market_id is not None and tp.kept > 0:
+            e.legs.append(float(tp.kept) * (qbar if tp.outcome_index == 0 else qbar - 1))
         if tp.close is None:
             e.unclosed_var += var
         if tp.taker_first_at is not None and (
@@ -171,7 +175,19 @@ def _events(positions: list[TokenPosition]) -> list[_Event]:
             e.decided_at = tp.taker_first_at
         if tp.resolved_at is not None and (e.resolved_at is None or tp.resolved_at > e.resolved_at):
             e.resolved_at = tp.resolved_at
+    for e in events.values():
+        e.null_var += legs_covariance(e.legs)
     return [e for e in events.values() if e.stake > 0]
+
+
+def legs_covariance(parts: Sequence[float]) -> float:
+    """What the independent positions' null variance misses on one neg-risk event, where that
+    widens it (evidence_sql.WALLETS' nvar): exactly one leg wins, so two legs' payouts covary by
+    -a_i a_j (a: a position's shares, signed by side, times its leg's implied P(YES)); the sum
+    over i != j is sum a^2 - (sum a)^2, each position a leg of its own; a: the shares its taker
+    fills kept to the resolution)."""
+    total = sum(parts, 0.0)
+    return max(0.0, sum((a * a for a in parts), 0.0) - total * total)
 
 
 def hedged_volume(

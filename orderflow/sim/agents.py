@@ -27,7 +27,11 @@ Styles (shares of the trading wallets; market makers come on top):
                      whatever the price says, and holds to resolution; none by default, no
                      view: its skill is 0 (it wins or loses with the factor, not by knowing);
 * ``market_maker`` — rests orders on both sides of several books and earns the spread; its
-                     quotes lean toward the truth by its skill.
+                     quotes lean toward the truth by its skill;
+* ``copier``, ``late_buyer``, ``leg_trader``, ``lucky_whale`` — none unless a population names
+                     them (:mod:`orderflow.sim.extra_styles`): copy-trading bots, buyers of a
+                     market's favourite in its last hours (insiders with ``late_skill``),
+                     traders of neg-risk legs only, whales with one or two huge bets.
 """
 
 from __future__ import annotations
@@ -49,6 +53,10 @@ Style = Literal[
     "lucky",
     "arbitrageur",
     "partisan",
+    "copier",
+    "late_buyer",
+    "leg_trader",
+    "lucky_whale",
 ]
 
 # truly_skilled = skill >= this (3 cents of information edge).
@@ -82,8 +90,15 @@ PROFILES: dict[Style, Profile] = {
     "arbitrageur": Profile(0.0, (5_000, 50_000), (24.0, 96.0), (0.02, 0.10), 0.0, (0.01, 0.99)),
     # none unless a population names a share; retail's sizes, never exits
     "partisan": Profile(0.0, (200, 5_000), (1.0, 6.0), (0.03, 0.10), 0.0, (0.05, 0.95)),
+    # none unless named (orderflow.sim.extra_styles): a copier acts only when its leader trades
+    "copier": Profile(0.0, (500, 10_000), (0.0, 0.0), (0.03, 0.10), 0.0, (0.01, 0.99)),
+    "late_buyer": Profile(0.0, (2_000, 30_000), (3.0, 10.0), (0.03, 0.10), 0.0, (0.80, 0.97)),
+    "leg_trader": Profile(0.0, (500, 10_000), (1.0, 5.0), (0.03, 0.10), 0.0, (0.03, 0.97)),
+    "lucky_whale": Profile(0.0, (300_000, 2_000_000), (0.03, 0.1), (0.20, 0.50), 0.0, (0.15, 0.60)),
 }
-NO_VIEW: frozenset[Style] = frozenset({"arbitrageur", "partisan"})  # skill 0, none by default
+NO_VIEW: frozenset[Style] = frozenset({"arbitrageur", "partisan", "copier"})  # skill 0
+# styles with no share unless a population names one (so the default world is unchanged)
+NAMED_ONLY: frozenset[Style] = NO_VIEW | {"late_buyer", "leg_trader", "lucky_whale"}
 
 
 @dataclass(slots=True)
@@ -100,6 +115,9 @@ class Wallet:
     price_range: tuple[float, float] = (0.05, 0.95)
     panic_drop: float = 0.0  # panic sellers: fall from the entry price that triggers a sale
     lean: int = 0  # partisans: +1 buys the theme's "up" side, -1 its "down" side
+    leader: int | None = None  # copiers: the wallet whose taker trades it mirrors
+    sybil: int | None = None  # sybil wallets: their operator's group (one view per group)
+    leg_mode: int = 0  # leg traders: +1 YES on a leg and NO on rivals, -1 YES on two legs
     wash_ring: int | None = None
     showcase: bool = False
     half_spread: float = 0.0  # market makers
@@ -172,6 +190,8 @@ def _trader(rng: random.Random, style: Style, pop: Population) -> Wallet:
     )
     if style in NO_VIEW:  # it forms no view: what it knows never enters its trades
         wallet.skill = 0.0
+    if style == "late_buyer" and pop.late_skill is not None:
+        wallet.skill = rng.uniform(*pop.late_skill)
     if wallet.skill >= SKILLED_THRESHOLD:
         wallet.activity *= pop.skilled_activity
     if style == "panic_seller":
@@ -205,7 +225,7 @@ def make_wallets(
     styles: list[Style] = []
     for style in PROFILES:
         share = profile(style, pop).share
-        if share == 0 and style in NO_VIEW:  # none unless named
+        if share == 0 and style in NAMED_ONLY:  # none unless named
             continue
         styles.extend([style] * max(low if style == "wash" else 1, round(share * count)))
     styles = styles[:count]
@@ -220,9 +240,33 @@ def make_wallets(
     wallets.extend(makers)
     _mix_maker_skill(rng, wallets)
     rings = _rings(rng, wallets, pop.ring_size)
+    assign_extra_roles(rng, wallets, pop)
     for wallet in wallets:
         wallet.cash = wallet.deposited = wallet.bankroll
     return wallets, rings
+
+
+def assign_extra_roles(rng: random.Random, wallets: list[Wallet], pop: Population) -> None:
+    """Leaders of copiers, sybil groups and leg traders' modes (no random number is drawn
+    unless the population has sybils)."""
+    styles = ("retail", "whale", "panic_seller")
+    copiers = [w for w in wallets if w.style == "copier"]
+    if copiers:  # copy bots follow the skilled takers (a leaderboard's top), else any retail
+        leaders = [
+            i for i, w in enumerate(wallets) if w.style in styles and w.skill >= SKILLED_THRESHOLD
+        ] or [i for i, w in enumerate(wallets) if w.style == "retail"]
+        for k, w in enumerate(copiers):
+            w.leader = leaders[k % len(leaders)]
+    legs = [w for w in wallets if w.style == "leg_trader"]
+    for k, w in enumerate(legs):  # half each way
+        w.leg_mode = 1 if k % 2 == 0 else -1
+    groups, size = pop.sybil_groups
+    if groups:
+        retail = [w for w in wallets if w.style == "retail" and w.wash_ring is None]
+        for g in range(groups):
+            skill = rng.uniform(*pop.skilled_range)
+            for w in retail[g * size : (g + 1) * size]:
+                w.skill, w.sybil = skill, g
 
 
 def _mix_maker_skill(rng: random.Random, wallets: list[Wallet]) -> None:

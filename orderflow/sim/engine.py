@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import random
 
-from orderflow.sim import traders
+from orderflow.sim import extra_styles, traders
 from orderflow.sim.agents import Ring, Wallet
 from orderflow.sim.book import Book
 from orderflow.sim.config import SimConfig
@@ -57,6 +57,9 @@ def run(
     st.books = [Book() for _ in conditions]
     st.makers_of = [[] for _ in conditions]
     st.holdings = {i: w.holdings for i, w in enumerate(wallets)}
+    for i, w in enumerate(wallets):
+        if w.leader is not None:
+            st.copiers.setdefault(w.leader, []).append(i)
     for c in conditions:
         if c.neg_risk:
             st.legs.setdefault(c.event, []).append(c.index)
@@ -78,11 +81,16 @@ def run(
         elif kind == "resolve":
             resolve(st, time, a)
         elif kind == "act":
-            traders.act(st, time, a)
+            if wallets[a].style in extra_styles.ACTS:
+                extra_styles.act(st, time, a)
+            else:
+                traders.act(st, time, a)
             st.push(time + rng.expovariate(wallets[a].activity / DAY), "act", a)
         elif kind == "wash":
             traders.wash(st, time, a)
             st.push(time + rng.expovariate(traders.ring_rate(st, a) / DAY), "wash", a)
         elif kind == "unwind":
             traders.unwind(st, time, a, b)
+        elif kind == "copy":
+            extra_styles.copy(st, time, a, b)
     return st.events

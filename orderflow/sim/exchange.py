@@ -126,6 +126,7 @@ class State:
     seq: int = 0
     events: list[Event] = field(default_factory=list)
     holdings: dict[int, dict[int, int]] = field(default_factory=dict)  # wallet -> its holdings
+    copiers: dict[int, list[int]] = field(default_factory=dict)  # leader -> its copiers
 
     def push(self, time: float, kind: str, a: int, b: int = 0) -> None:
         self.seq += 1

@@ -25,9 +25,25 @@ from pydantic import (
 )
 
 TakerStyle = Literal[
-    "retail", "whale", "panic_seller", "penny_picker", "lucky", "wash", "arbitrageur", "partisan"
+    "retail",
+    "whale",
+    "panic_seller",
+    "penny_picker",
+    "lucky",
+    "wash",
+    "arbitrageur",
+    "partisan",
+    "copier",
+    "late_buyer",
+    "leg_trader",
+    "lucky_whale",
 ]
 Range = tuple[float, float]
+
+
+def _listed(value: object) -> object:
+    """A tuple default as a JSON dump writes it (a list); anything else as it is."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 class ThemeFieldsOmitted(BaseModel):
@@ -47,8 +63,9 @@ class ThemeFieldsOmitted(BaseModel):
             for name in self._theme_fields:
                 out.pop(name, None)
         for name in self._later_fields:
-            if out.get(name) == fields[name].default:
-                out.pop(name, None)
+            default = fields[name].default
+            if name in out and out[name] in (default, _listed(default)):
+                out.pop(name)
         return out
 
 
@@ -57,7 +74,7 @@ class Population(ThemeFieldsOmitted):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     _theme_fields = ("theme_share", "theme_correlation")
-    _later_fields = ("theme_window_hours",)
+    _later_fields = ("theme_window_hours", "late_skill", "sybil_groups")
 
     shares: dict[TakerStyle, float] = Field(
         default_factory=dict,
@@ -131,6 +148,19 @@ class Population(ThemeFieldsOmitted):
         "called over two weeks).",
     )
 
+    late_skill: Range | None = Field(
+        default=None,
+        description="Late buyers' skill, uniform (probability units): (0.2, 0.5) makes them "
+        "insiders who know the outcome's direction hours before it is called; default: the "
+        "skill every style draws.",
+    )
+    sybil_groups: tuple[int, int] = Field(
+        default=(0, 0),
+        description="Skilled operators each split over sybil wallets: (operators, wallets "
+        "each). A group's retail wallets share one skill from skilled_range and one opinion "
+        "of every market (default none).",
+    )
+
     def share(self, style: str, default: float) -> float:
         """The share of ``style``: the one named here, else ``default``."""
         return next((v for k, v in self.shares.items() if k == style), default)
@@ -143,6 +173,7 @@ class Population(ThemeFieldsOmitted):
             "lucky_activity",
             "lucky_bet",
             "skilled_range",
+            "late_skill",
         ):
             r = getattr(self, name)
             if r is not None and not 0 <= r[0] <= r[1]:
@@ -151,6 +182,8 @@ class Population(ThemeFieldsOmitted):
             raise ValueError("ring_size must be a range of at least 2 members")
         if sum(self.shares.values()) > 1:
             raise ValueError("shares must sum to at most 1")
+        if min(self.sybil_groups) < 0 or (min(self.sybil_groups) == 0 < max(self.sybil_groups)):
+            raise ValueError("sybil_groups must be (0, 0) or (operators >= 1, wallets >= 1)")
         if self.shares.get("partisan", 0) > 0 and self.theme_share == 0:
             raise ValueError("partisans need a theme: set theme_share above 0")
         return self
@@ -192,4 +225,20 @@ VARIANTS: dict[str, Population] = {
     "common_factor_two_weeks": Population(
         shares={"partisan": 0.1}, theme_share=0.7, theme_window_hours=14 * 24.0
     ),
+    # Populations real Polymarket has and the ones above lack (orderflow.sim.extra_styles):
+    # 10 % copy-trading bots, each mirroring one leader's taker trades 4-60 s later at the book
+    "copy_traders": Population(shares={"copier": 0.1}),
+    # 10 % wallets buying the favourite at 0.80-0.97 in a market's last 12 hours (no view
+    # but the skill every style draws: the timing alone)
+    "late_favourite_buyers": Population(shares={"late_buyer": 0.1}),
+    # 5 % late buyers who know: skill 0.2-0.5, hours before the outcome is called
+    "late_insiders": Population(shares={"late_buyer": 0.05}, late_skill=(0.2, 0.5)),
+    # 15 % wallets trading only neg-risk events' legs: YES on the leg they like and NO on its
+    # rivals (one view on several legs), or YES on their two favourite legs (a dutch book)
+    "neg_risk_leg_traders": Population(shares={"leg_trader": 0.15}),
+    # 2 % whales of 0.3-2M USDC with one or two bets of 20-50 % of it at 0.15-0.60
+    "lucky_whales": Population(shares={"lucky_whale": 0.02}),
+    # three skilled operators (skill 0.03-0.10) each split over eight retail wallets sharing one
+    # view of every market
+    "sybil_skilled": Population(sybil_groups=(3, 8)),
 }

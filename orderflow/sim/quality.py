@@ -119,6 +119,17 @@ TRAPS: tuple[Trap, ...] = (
         "one side of a common factor that went their way this time",
         lambda t: t.style == "partisan",
     ),
+    Trap(
+        "copiers",
+        "a leader's trades seconds later at a worse price: follow the leader instead",
+        lambda t: t.style == "copier",
+    ),
+    Trap(
+        "late favourite buyers",
+        "favourites bought in their last hours at their price, without skill",
+        lambda t: t.style == "late_buyer" and not t.truly_skilled,
+    ),
+    Trap("lucky whales", "one or two huge bets that came in", lambda t: t.style == "lucky_whale"),
 )
 
 

@@ -16,11 +16,13 @@ OPINION_SD = 0.04  # sd of a wallet's opinion of a market, independent of the tr
 CANDIDATES = 3  # markets a taker looks at per decision
 SLIPPAGE_CENTS = 2  # how far past the best price a taker's limit goes
 WASH_EVENTS_PER_MEMBER_DAY = 2.0
+COPY_DELAY_SECS = (4.0, 60.0)  # a copy bot's lag behind its leader's fill (2-30 blocks)
 
 
 def view(st: State, wi: int, ci: int, now: float) -> float:
     """The wallet's P(YES) for condition ``ci``: fair value by its skill plus its opinion."""
-    key = (wi, ci)
+    sybil = st.wallets[wi].sybil
+    key = (wi, ci) if sybil is None else (-1 - sybil, ci)  # a sybil group holds one opinion
     opinion = st.opinions.get(key)
     if opinion is None:
         opinion = st.opinions[key] = st.rng.gauss(0.0, OPINION_SD)
@@ -82,8 +84,9 @@ def _bet(st: State, now: float, wi: int) -> None:
 def _buy(
     st: State, now: float, wi: int, ci: int, outcome: int, cents: int, stake: float, reason: str
 ) -> None:
-    """A taker buy of ``stake`` USDC at the book's ask ``cents``, a little slippage allowed."""
-    take(
+    """A taker buy of ``stake`` USDC at the book's ask ``cents``, a little slippage allowed;
+    the wallet's copiers (if any) mirror it a few blocks later."""
+    match = take(
         st,
         now,
         wi,
@@ -94,6 +97,19 @@ def _buy(
         budget=int(stake),
         reason=reason,
     )
+    if match is not None:
+        _copied(st, now, wi, ci * 2 + outcome, sell=False)
+
+
+def _copied(st: State, now: float, wi: int, key: int, *, sell: bool) -> None:
+    """Schedule each copier of ``wi`` to mirror its trade of token ``key`` 4-60 s later."""
+    for copier in st.copiers.get(wi, ()):
+        st.push(
+            now + st.rng.uniform(COPY_DELAY_SECS[0], COPY_DELAY_SECS[1]),
+            "copy",
+            copier,
+            key * 2 + sell,
+        )
 
 
 def _partisan(st: State, now: float, wi: int) -> None:
@@ -122,10 +138,11 @@ def _sell_all(st: State, now: float, wi: int, key: int, reason: str) -> bool:
         return False
     shares = w.holdings.get(key, 0)
     limit = max(1, bid - 2 * SLIPPAGE_CENTS)
-    return (
-        take(st, now, wi, ci, outcome, "SELL", limit_cents=limit, shares=shares, reason=reason)
-        is not None
-    )
+    match = take(st, now, wi, ci, outcome, "SELL", limit_cents=limit, shares=shares, reason=reason)
+    if match is None:
+        return False
+    _copied(st, now, wi, key, sell=True)
+    return True
 
 
 def _exit(st: State, now: float, wi: int, held: list[int]) -> None:

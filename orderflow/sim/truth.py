@@ -34,6 +34,7 @@ from orderflow.sim.world import World
 class TruthWallet(ThemeFieldsOmitted):
     model_config = ConfigDict(frozen=True)
     _theme_fields = ("lean",)
+    _later_fields = ("leader", "sybil_group")
 
     address: str
     style: Style
@@ -50,6 +51,12 @@ class TruthWallet(ThemeFieldsOmitted):
     )
     lean: int = Field(
         default=0, description="A partisan's side of the theme: +1 its 'up', -1 its 'down'."
+    )
+    leader: str | None = Field(
+        default=None, description="A copier: the wallet whose taker trades it mirrors."
+    )
+    sybil_group: int | None = Field(
+        default=None, description="A sybil wallet: its operator's group (one view per group)."
     )
 
 
@@ -115,6 +122,8 @@ def truth_of(world: World) -> Truth:
                 wash_ring=w.wash_ring,
                 showcase=w.showcase,
                 lean=w.lean,
+                leader=None if w.leader is None else world.wallets[w.leader].address,
+                sybil_group=w.sybil,
             )
             for w in world.wallets
         ],

@@ -128,15 +128,41 @@ _DAY_VARS_APART = (
 )
 
 
+# The covariance of a neg-risk event's legs (docs/reputation.md "The edge and its posterior":
+# exactly one leg wins), added to the events' null variance the same way: each position's part
+# in YES terms from the ordered positions, the event's sum a^2 - (sum a)^2 where positive.
+_LEGS_APART = (
+    (
+        "           p.exited, p.exit_price,\n",
+        "           p.exited, p.exit_price, p.market_id, p.outcome_index, p.kept_u,\n",
+    ),
+    (
+        "END AS nvar_unclosed\n      FROM pos p\n",
+        """END AS nvar_unclosed,
+           CASE WHEN p.judged AND p.event_id <> p.market_id AND p.kept_u > 0
+                THEN p.kept_u::float8 / 1000000 * CASE WHEN p.outcome_index = 0 THEN p.qbar
+                                                       ELSE p.qbar - 1 END END AS leg_a
+      FROM pos p
+""",
+    ),
+    (
+        "sum(p.nvar) AS nvar, sum(p.nvar_unclosed)",
+        "sum(p.nvar) + coalesce(greatest(0.0, sum(p.leg_a * p.leg_a)"
+        " - sum(p.leg_a) * sum(p.leg_a)), 0.0) AS nvar, sum(p.nvar_unclosed)",
+    ),
+)
+
+
 def _days_apart(sql: str) -> str:
-    for old, new in _DAYS_APART + _DAY_VARS_APART:
+    for old, new in _DAYS_APART + _DAY_VARS_APART + _LEGS_APART:
         sql = _once(sql, old, new)
     return sql
 
 
 # The statement as rendered on main at eccb9b5 (its SQL fragments included), verbatim, with the
 # complete sets' figure added since (``hedged_volume``: :data:`_SETS_APART`), the resolution
-# days (:data:`_DAYS_APART`) and the variances clustered by them (:data:`_DAY_VARS_APART`).
+# days (:data:`_DAYS_APART`), the variances clustered by them (:data:`_DAY_VARS_APART`) and the
+# covariance of a neg-risk event's legs (:data:`_LEGS_APART`).
 FROZEN_MAIN = _once(
     _once(
         _once(

@@ -8,7 +8,7 @@ from collections import defaultdict
 import pytest
 
 from orderflow.sim import SimConfig, simulate, truth_of
-from orderflow.sim.agents import NO_VIEW, PROFILES, SKILLED_THRESHOLD, draw_skill
+from orderflow.sim.agents import NAMED_ONLY, PROFILES, SKILLED_THRESHOLD, draw_skill
 from orderflow.sim.exchange import Match
 from orderflow.sim.world import World
 
@@ -33,7 +33,7 @@ def volumes(world: World) -> dict[str, float]:
 def test_truth_names_every_style_skill_and_wash_ring() -> None:
     truth = truth_of(simulate(SimConfig.small(seed=5)))
     styles = {w.style for w in truth.wallets}
-    assert styles == {*PROFILES, "market_maker"} - NO_VIEW  # none unless named
+    assert styles == {*PROFILES, "market_maker"} - NAMED_ONLY  # none unless named
     assert all(isinstance(w.skill, float) for w in truth.wallets)
     assert all(w.truly_skilled == (w.skill >= truth.skilled_threshold) for w in truth.wallets)
     makers = [w for w in truth.wallets if w.style == "market_maker"]
@@ -118,7 +118,7 @@ def test_styles_trade_as_described() -> None:
     lucky = sorted(bets[w.address] for w in world.wallets if w.style == "lucky")
     assert lucky[len(lucky) // 2] <= 6  # a handful of bets
     assert {e.reason for e in world.events if isinstance(e, Match)} >= {
-        *(set(PROFILES) - NO_VIEW),  # none unless a population names them
+        *(set(PROFILES) - NAMED_ONLY),  # none unless a population names them
         "exit",
         "panic",
         "wash-showcase",
