@@ -257,8 +257,9 @@ def return_interval(
     seed: int = 0,
 ) -> Interval:
     """P&L per dollar staked with a studentized bootstrap interval over markets (the keys of
-    ``markets``: the units drawn, each an independent outcome). A dollar staked cannot lose
-    more than itself: the interval starts at -100 % at the lowest."""
+    ``markets``: the units drawn), its standard error at least the one clustered by the
+    markets' resolution days (``MarketResult.day``). A dollar staked cannot lose more than
+    itself: the interval starts at -100 % at the lowest."""
     results = [markets[k] for k in sorted(markets)]
     estimate = _ratio(results)
     if estimate is None or len(results) < MIN_MARKETS:
