@@ -132,6 +132,22 @@ async def event_ids(conn: asyncpg.Connection, market_ids: Iterable[str]) -> dict
     return {r["condition_id"]: r["event_id"] for r in rows}
 
 
+_RESOLVED = """
+SELECT market_id, resolved_at
+  FROM orderflow_market_outcomes
+ WHERE market_id = ANY($1::text[]) AND resolved_at <= $2
+"""
+
+
+async def resolution_times(
+    conn: asyncpg.Connection, market_ids: Iterable[str], end: datetime
+) -> dict[str, datetime]:
+    """Market id -> when it resolved, for those resolved by ``end`` (the replay's last moment:
+    a later resolution is not known to it, and its positions stay open)."""
+    rows = await conn.fetch(_RESOLVED, sorted(set(market_ids)), end)
+    return {r["market_id"]: r["resolved_at"] for r in rows}
+
+
 _STRATEGY = "SELECT settings FROM orderflow_strategies WHERE name = $1 AND deleted_at IS NULL"
 
 

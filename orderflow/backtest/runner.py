@@ -23,9 +23,9 @@ from orderflow.backtest.engine import (
     walk_forward,
 )
 from orderflow.backtest.followers import BaselineFollower, Follower, StrategyFollower
-from orderflow.backtest.history import bounds, event_ids
+from orderflow.backtest.history import bounds, event_ids, resolution_times
 from orderflow.backtest.metrics import RunSummary, summarize
-from orderflow.backtest.verdict import FollowerVerdict, by_market, judge
+from orderflow.backtest.verdict import FollowerVerdict, by_market, judge, resolution_days
 from orderflow.strategy.settings import StrategySettings
 
 
@@ -96,6 +96,7 @@ class BacktestReport:
     summaries: list[RunSummary]
     verdicts: list[FollowerVerdict]
     events: dict[str, str] = field(default_factory=dict)  # market id -> event id
+    days: dict[str, str] = field(default_factory=dict)  # market id -> its event's resolution day
 
     @property
     def strategy(self) -> RunSummary:
@@ -153,11 +154,12 @@ async def run_backtest(
     )
     traded = {s.market_id for run in result.runs for s in run.book.signals if s.market_id}
     events = await event_ids(conn, traded)
+    days = resolution_days(events, await resolution_times(conn, traded, end))
     verdicts = judge(
-        [(run.follower.name, by_market(run.book.signals, events=events)) for run in result.runs],
+        [(run.follower.name, by_market(run.book.signals, "", events, days)) for run in result.runs],
         confidence=options.confidence,
         draws=options.bootstrap_draws,
         seed=options.seed,
     )
     summaries = [summarize(run, step) for run in result.runs]
-    return BacktestReport(options, settings, result, summaries, verdicts, events)
+    return BacktestReport(options, settings, result, summaries, verdicts, events, days)

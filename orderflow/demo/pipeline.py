@@ -94,7 +94,7 @@ class DemoResult:
 
 def markets_of(report: BacktestReport, label: str) -> list[tuple[str, dict[str, MarketResult]]]:
     return [
-        (run.follower.name, by_market(run.book.signals, label, report.events))
+        (run.follower.name, by_market(run.book.signals, label, report.events, report.days))
         for run in report.result.runs
     ]
 

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import asyncpg
 
 from orderflow.backtest.book import SignalRecord
-from orderflow.backtest.history import event_ids
+from orderflow.backtest.history import event_ids, resolution_times
 from orderflow.backtest.verdict import (
     MIN_MARKETS,
     MarketResult,
     by_market,
     difference_interval,
     judge,
+    resolution_days,
     return_interval,
     sentence,
 )
-from tests.backtest.factory import ORACLE, h32
+from tests.backtest.factory import ORACLE, History, h32
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
 
@@ -151,3 +152,65 @@ async def test_event_ids_group_neg_risk_legs_by_question_prefix(pool: asyncpg.Po
         rows[1][0]: prefix + "00",
         rows[2][0]: rows[2][0],
     }
+
+
+def test_resolution_days_are_utc_and_a_neg_risk_event_s_the_last_leg_s() -> None:
+    day = datetime(2026, 5, 3, tzinfo=UTC)
+    east = timezone(timedelta(hours=-5))
+    events = {"leg0": "event-1", "leg1": "event-1", "leg2": "event-2", "leg3": "event-2"}
+    resolved = {
+        "a": day + timedelta(hours=1),
+        "b": day + timedelta(hours=23),
+        "c": datetime(2026, 5, 3, 20, tzinfo=east),  # 01:00 UTC on the 4th
+        "leg0": day + timedelta(hours=2),  # the event's legs: its day is the last one's
+        "leg1": day + timedelta(days=2),
+    }
+    assert resolution_days(events, resolved) == {
+        "a": "2026-05-03",
+        "b": "2026-05-03",
+        "c": "2026-05-04",
+        "leg0": "2026-05-05",
+        "leg1": "2026-05-05",
+    }  # leg2, leg3: their event has not resolved (positions still open: no day)
+    signals = [_entry("a", "10", "100"), _entry("b", "-5", "50"), _entry("open", "1", "10")]
+    days = resolution_days(events, resolved)
+    assert by_market(signals, "s1:", events, days) == {
+        "s1:a": MarketResult(10.0, 100.0, "s1:2026-05-03"),
+        "s1:b": MarketResult(-5.0, 50.0, "s1:2026-05-03"),
+        "s1:open": MarketResult(1.0, 10.0, None),
+    }
+
+
+def test_markets_of_one_resolution_day_widen_the_interval_as_one_draw() -> None:
+    """Twenty markets, the six winners resolving on one day (one factor's draw): drawn one by one
+    they look like six independent wins; the standard error clustered by day is larger, and the
+    interval (single and paired) widens to it. Spread over six days, they change nothing."""
+    returns = [1.5] * 6 + [-1.0] * 14
+    alone = {f"m{i}": MarketResult(100 * r, 100.0) for i, r in enumerate(returns)}
+    one_day = {k: MarketResult(m.pnl, m.staked, "d0" if m.pnl > 0 else k) for k, m in alone.items()}
+    spread = {
+        k: MarketResult(m.pnl, m.staked, f"d{i}" if m.pnl > 0 else k)
+        for i, (k, m) in enumerate(alone.items())
+    }
+    plain, clustered = return_interval(alone), return_interval(one_day)
+    assert plain.estimate == clustered.estimate
+    assert plain.low is not None and clustered.low is not None
+    assert plain.high is not None and clustered.high is not None
+    assert clustered.low < plain.low and clustered.high > plain.high
+    assert return_interval(spread) == plain
+    baseline = {k: MarketResult(0.0, 100.0, m.day) for k, m in one_day.items()}
+    flat = {k: MarketResult(0.0, 100.0) for k in alone}
+    d_plain, d_clustered = difference_interval(alone, flat), difference_interval(one_day, baseline)
+    assert d_plain.low is not None and d_clustered.low is not None
+    assert d_clustered.low < d_plain.low
+
+
+async def test_resolution_times_are_those_known_by_the_end(pool: asyncpg.Pool) -> None:
+    history = History()
+    early, late, never = history.market("early"), history.market("late"), history.market("never")
+    history.resolve(early, 0, T0 + timedelta(days=1))
+    history.resolve(late, 1, T0 + timedelta(days=3))
+    await history.store(pool)
+    async with pool.acquire() as conn:
+        known = await resolution_times(conn, [early, late, never], T0 + timedelta(days=2))
+    assert known == {early: T0 + timedelta(days=1)}
