@@ -199,3 +199,27 @@ async def test_a_sell_before_the_buy_in_its_transaction_is_not(
     await ex.catch_up()
     buys = [o for o in await signal_outcomes(pool) if o[0] == "BUY"]
     assert buys == [("BUY", "PENDING", "accepted")], buys
+
+
+async def test_a_sell_before_the_followed_buy_stored_late_exits_nothing(
+    pool: asyncpg.Pool, make_executor: Callable[..., Executor]
+) -> None:
+    """The position followed the whale's buy of block 100; its sell of block 95 is stored only
+    now (its block read again after a retraction): the whale sold, then bought — it holds the
+    token. Its later sell, in block 105, exits."""
+    ex = make_executor()
+    await _setup(pool, ex)
+    async with pool.acquire() as conn:
+        await _buy(conn)
+    await ex.catch_up()
+    assert await fill_resting(pool, ex) == 1
+    async with pool.acquire() as conn:
+        await _trade_in(conn, 95, side="SELL", token_id=TOKEN_YES, price="0.47")
+    await ex.catch_up()
+    await ex.maintenance()
+    assert [o for o in await signal_outcomes(pool) if o[0] == "SELL"] == []
+    async with pool.acquire() as conn:
+        await _sell(conn)
+    await ex.catch_up()
+    sells = [o for o in await signal_outcomes(pool) if o[0] == "SELL"]
+    assert sells == [("SELL", "PENDING", "exit_with_leader")], sells
