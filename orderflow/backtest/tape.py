@@ -119,7 +119,8 @@ class Tape:
 
     def sold_since(self, trade: TradeView, seen: int) -> bool:
         """Whether ``trade``'s wallet has sold its token in a fill observed after the ``seen``-th
-        (the executor's ``leader_exited``: a SELL stored after the trade)."""
+        (the executor's ``leader_exited``: a SELL after the trade on the chain, the order the
+        tape is fed in: ``orderflow.signals.queries.sold_since``)."""
         return self._sold.get((trade.wallet, trade.token_id), 0) > seen
 
     def resolve(self, market_id: str, payouts: tuple[Decimal, ...]) -> None:

@@ -4,7 +4,10 @@ A FOLLOW_WHALE position is exited when the leader it followed sells the token. T
 looks at each batch's sells; maintenance looks again for sells that found the strategy holding
 nothing yet (``Trader.late_exits``). Both pick the sells with :func:`exits_of` and decide them
 with :func:`decide_exits` (:func:`orderflow.signals.exits.exit_decision`): one exit per held
-token, never a second while one is under way.
+token, never a second while one is under way. A sell before the buy the position followed, on
+the chain, is none of its exits (:func:`sells_before_entries`: stored late, as a block read again
+after a retraction or a reorg re-storing both; maintenance reads only later sells,
+``position_queries.exits_tried``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import asyncpg
 
 from orderflow.execution.book import Holdings
 from orderflow.execution.order_worker import OrderJob
+from orderflow.execution.position_queries import LEADER_SOLD, SIGNAL_TRIGGER
 from orderflow.execution.signal_record import record_signal
 from orderflow.execution.strategies import StrategyState
 from orderflow.signals.exits import exit_decision
@@ -33,6 +37,40 @@ def exits_of(sells: Sequence[TradeView], holdings: Holdings) -> list[TradeView]:
         and held[t.token_id].leader == t.wallet
         and t.token_id not in holdings.exiting
     ]
+
+
+# Of the sells ($2, in the blocks $3), those by the leader of an open position of the strategy
+# ($1) in their token that are not after any of the position's triggering buys on the chain
+# (orderflow.signals.queries.sold_since's order): the leader sold, then bought what we followed.
+# A position whose trigger is not stored (its block retracted, not read again yet) keeps them.
+_BEFORE_ENTRY = f"""
+SELECT t.id FROM orderflow_trades t
+  JOIN orderflow_positions p ON p.strategy = $1 AND p.status = 'OPEN' AND p.token_id = t.token_id
+  JOIN orderflow_signals s ON s.id = p.signal_id AND s.wallet_address = t.wallet_address
+ WHERE t.id = ANY($2::bigint[]) AND t.block_number = ANY($3::bigint[])
+   AND s.signal_type = 'FOLLOW_WHALE' AND s.side = 'BUY'
+   AND EXISTS (SELECT 1 FROM orderflow_trades trig WHERE {SIGNAL_TRIGGER})
+   AND NOT EXISTS (SELECT 1 FROM orderflow_trades trig WHERE {SIGNAL_TRIGGER} AND {LEADER_SOLD})
+"""
+
+
+async def sells_before_entries(
+    conn: asyncpg.Connection, strategy: str, sells: Sequence[TradeView]
+) -> list[TradeView]:
+    """``sells`` (the leaders' sells of held tokens, :func:`exits_of`) but those before the buy
+    their position followed on the chain."""
+    if not sells:
+        return []
+    before = {
+        int(r["id"])
+        for r in await conn.fetch(
+            _BEFORE_ENTRY,
+            strategy,
+            [t.id for t in sells],
+            sorted({t.block_number for t in sells if t.block_number is not None}),
+        )
+    }
+    return [t for t in sells if t.id not in before]
 
 
 async def decide_exits(

@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -77,6 +78,8 @@ from orderflow.signals.views import FeeSchedule
 from orderflow.strategy.settings import MIN_ORDER_TTL_SECS
 
 log = logging.getLogger(__name__)
+
+SHARE_UNITS = Decimal(10**6)  # an order's amounts are in base units of 6 decimals
 # The SDK wants GTD expirations at least 180 s ahead; a strategy's order_ttl_secs is never less.
 MIN_EXPIRY_SECS = MIN_ORDER_TTL_SECS
 _BPS = Decimal(10_000)
@@ -100,6 +103,16 @@ def _busy(what: str, exc: PolymarketError) -> ExchangeBusyError:
         # Cloudflare": this machine's IP, not the key); they carry no secret of ours
         return CredentialsRefusedError(f"{what} failed: {detail}: {problem_of(exc, 200)}")
     return ExchangeBusyError(f"{what} failed: {detail}", retry_after=retry_after)
+
+
+def signed_shares(signed: SignedOrder) -> Decimal:
+    """The shares a signed order carries: what a SELL makes, what a BUY takes (amounts in base
+    units, 6 decimals). The SDK rounds a limit order's size *down* to its size precision (0.01
+    share on every tick: ``_compute_limit_order_amounts``), so an exit of a position holding a
+    fraction of a hundredth of a share is sent for less than was asked: the order is this size
+    (its row, whether it filled whole), and what is left over is dust the position keeps."""
+    units = signed.maker_amount if signed.side == "SELL" else signed.taker_amount
+    return Decimal(units) / SHARE_UNITS
 
 
 def _public_order(signed: SignedOrder) -> dict[str, Any]:
@@ -159,7 +172,7 @@ class LiveBroker(LiveRules):
             raise ExecutionError(f"cannot build the order: {type(exc).__name__}: {exc}") from None
         public = _public_order(signed)
         return PreparedOrder(
-            request=request,
+            request=replace(request, shares=signed_shares(signed)),
             client_order_id=str(signed.salt),
             candidate_order_ids=candidate_order_ids(public, chain_id=self.chain_id),
             signed=public,

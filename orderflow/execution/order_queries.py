@@ -181,7 +181,8 @@ async def live_orders(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.R
 
 
 # A BUY entry (resting or in doubt, paper or live) whose leader has sold the token since the buy
-# it followed: a SELL of the token by the signal's wallet stored after the triggering trade.
+# it followed: a SELL of the token by the signal's wallet after the triggering trade on the chain
+# (orderflow.signals.queries.sold_since).
 _LEFT_BEHIND = (
     _ORDER
     + f"""

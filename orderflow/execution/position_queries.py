@@ -83,10 +83,11 @@ async def held_in(
 
 
 # Open FOLLOW_WHALE positions whose leader has sold the token since the buy we followed (a SELL
-# of it stored after that buy), with the exits tried so far: signals on those sells (found by
-# the sells' keys, the signals' UNIQUE index), the last one's reason and when it ended, and
-# whether one is still under way (PENDING, or its order resting or in doubt). Per position, the
-# leader's latest such SELL (the next exit's trigger) and how many exits were tried on it.
+# of it after that buy on the chain: orderflow.signals.queries.sold_since), with the exits tried
+# so far: signals on those sells (found by the sells' keys, the signals' UNIQUE index), the last
+# one's reason and when it ended, and whether one is still under way (PENDING, or its order
+# resting or in doubt). Per position, the leader's latest such SELL on the chain (the next
+# exit's trigger) and how many exits were tried on it.
 # How long ago the last one ended is measured on the database's clock, which stamped the end
 # (the executor's clock may be skewed from it).
 # orderflow.signals.exits.exit_due decides which are due: the sell was read while the strategy
@@ -104,11 +105,15 @@ SIGNAL_TRIGGER = (
     " AND trig.wallet_address = s.wallet_address AND trig.token_id = s.token_id"
     " AND trig.side = s.side"
 )
-LEADER_SOLD = sold_since("t", "trig.wallet_address", "trig.token_id", "trig.timestamp", "trig.id")
+LEADER_SOLD = sold_since(
+    "t", "trig.wallet_address", "trig.token_id", chain="trig.chain_id", ts="trig.timestamp",
+    block="trig.block_number", log_index="trig.log_index",
+)  # fmt: skip
 
 _EXITS = f"""
 WITH sells AS (
-    SELECT DISTINCT p.id AS position_id, t.id AS sell_id, t.chain_id, t.tx_hash, t.log_index
+    SELECT DISTINCT p.id AS position_id, t.id AS sell_id, t.chain_id, t.tx_hash, t.log_index,
+           t.block_number
       FROM orderflow_positions p
       JOIN orderflow_signals s ON s.id = p.signal_id
       JOIN orderflow_trades trig ON {SIGNAL_TRIGGER}
@@ -139,7 +144,7 @@ SELECT DISTINCT ON (sells.position_id)
   LEFT JOIN LATERAL (SELECT y.reason, y.ended_at FROM tries y
                       WHERE y.position_id = sells.position_id
                       ORDER BY y.id DESC LIMIT 1) AS last ON true
- ORDER BY sells.position_id, sells.sell_id DESC
+ ORDER BY sells.position_id, sells.block_number DESC, sells.log_index DESC
 """
 
 

@@ -30,7 +30,7 @@ from orderflow.execution import order_queries, position_queries, strategy_querie
 from orderflow.execution.book import Holdings, held_modes, load_book_and_holdings, merge
 from orderflow.execution.broker import Broker, Mode
 from orderflow.execution.daypnl import DayMarks
-from orderflow.execution.exit_signals import decide_exits, exits_of
+from orderflow.execution.exit_signals import decide_exits, exits_of, sells_before_entries
 from orderflow.execution.leader import EXECUTOR_LOCK_KEY
 from orderflow.execution.market_rules import warm_market_rules, with_market_rules
 from orderflow.execution.order_worker import OrderJob, OrderWorker
@@ -223,7 +223,7 @@ class Trader:
                     # live ones resting on the exchange are cancelled (after_leader_exit).
                     worker.leader_sold(state, sells)
                     left_live = any((t.token_id, t.wallet) in holdings.following for t in sells)
-                    exits = exits_of(sells, holdings)
+                    exits = await sells_before_entries(conn, state.name, exits_of(sells, holdings))
                     created, accepted = await self._decide(
                         conn, state, candidates, exits, book, holdings, wallets, now
                     )

@@ -26,7 +26,7 @@ _TRADE_COLUMNS = """
     COALESCE(t.market_id, tok.condition_id) AS market_id,
     COALESCE(t.outcome_index, tok.outcome_index) AS outcome_index,
     t.price, t.size, t.usdc_size, t.timestamp, t.traceparent, t.inserted_at,
-    t.is_taker_aggregate
+    t.is_taker_aggregate, t.block_number
 """
 
 _NEW_TRADES = f"""
@@ -79,6 +79,7 @@ def trade_view(row: asyncpg.Record) -> TradeView:
         traceparent=row.get("traceparent"),
         inserted_at=row.get("inserted_at"),
         is_taker=row.get("is_taker_aggregate"),
+        block_number=row.get("block_number"),
     )
 
 
@@ -162,13 +163,26 @@ async def wallet_views(conn: asyncpg.Connection, addresses: Iterable[str]) -> di
     return views
 
 
-def sold_since(t: str, wallet: str, token: str, ts: str, trade_id: str) -> str:
-    """SQL: trade ``t`` is a SELL of ``token`` by ``wallet`` stored after the trade ``trade_id``
-    at ``ts`` (a leader that has left the position it bought: ``leader_exited``, the entries it
-    leaves behind, the exits owed; one definition for all of them)."""
+def sold_since(
+    t: str, wallet: str, token_id: str, *, chain: str, ts: str, block: str, log_index: str
+) -> str:
+    """SQL: trade ``t`` is a SELL of ``token_id`` by ``wallet`` after the trade at (``chain``,
+    ``block``, ``log_index``) of time ``ts`` on the chain (a leader that has left the position it
+    bought: ``leader_exited``, the entries it leaves behind, the exits owed; one definition for
+    all of them, the backtest's tape replaying the same order).
+
+    After, on the chain: a later block, or the same block (the same transaction too) at a later
+    log index. Not a later id: a block retracted and read again (``orderflow.chain.rereads``), or
+    history imported late, stores its trades under ids above those of later blocks — a buy stored
+    again after its leader's sell made that sell "earlier" (tests/execution/
+    test_exit_chain_order.py). ``timestamp >= ts`` holds for every such sell (a block's time
+    never precedes its parent's): it is the wallet-and-time index's range, and the block bound
+    prunes the partitions before the buy's."""
     return (
-        f"{t}.wallet_address = {wallet} AND {t}.token_id = {token} AND {t}.side = 'SELL'"
-        f" AND {t}.timestamp >= {ts} AND {t}.id > {trade_id}"
+        f"{t}.wallet_address = {wallet} AND {t}.token_id = {token_id} AND {t}.side = 'SELL'"
+        f" AND {t}.chain_id = {chain} AND {t}.timestamp >= {ts}"
+        f" AND {t}.block_number >= {block}"
+        f" AND ({t}.block_number, {t}.log_index) > ({block}, {log_index})"
     )
 
 
@@ -177,13 +191,16 @@ _WINDOWS_START = f"{_EARLIEST} - make_interval(secs => $5)"
 
 # The panic-sell high reads the look-back window before each trade: bounded by block from the
 # earliest window's start (one bound for the statement). ``leader_exited``: a SELL of the token
-# by the trade's wallet stored after it (a later id; the wallet-and-time index, bounded by block
-# from the earliest trade).
+# by the trade's wallet after it on the chain (:func:`sold_since`; the wallet-and-time index,
+# bounded by the trade's block).
+_SOLD_SINCE_X = sold_since(
+    "t", "x.wallet", "x.token_id",
+    chain="x.chain_id", ts="x.ts", block="x.block_number", log_index="x.log_index",
+)  # fmt: skip
 _MARKETS = f"""
 SELECT x.key, x.token_id, x.market_id,
        EXISTS (SELECT 1 FROM orderflow_trades t
-                WHERE {sold_since("t", "x.wallet", "x.token_id", "x.ts", "x.key")}
-                  AND {pruning.since(_EARLIEST, "t")}) AS leader_exited,
+                WHERE {_SOLD_SINCE_X}) AS leader_exited,
        EXISTS (SELECT 1 FROM orderflow_market_outcomes o WHERE o.market_id = x.market_id)
            AS resolved,
        CASE WHEN $5 > 0 THEN
@@ -192,8 +209,9 @@ SELECT x.key, x.token_id, x.market_id,
                AND t.timestamp >= x.ts - make_interval(secs => $5) AND t.timestamp < x.ts
                AND {pruning.since(_WINDOWS_START, "t")})
        END AS window_high
-  FROM unnest($1::bigint[], $2::numeric[], $3::text[], $4::timestamptz[], $6::text[])
-       AS x(key, token_id, market_id, ts, wallet)
+  FROM unnest($1::bigint[], $2::numeric[], $3::text[], $4::timestamptz[], $6::text[],
+              $7::integer[], $8::bigint[], $9::integer[])
+       AS x(key, token_id, market_id, ts, wallet, chain_id, block_number, log_index)
 """
 
 _QUOTES_START = "(SELECT min(w) FROM unnest($3::timestamptz[]) w) - make_interval(secs => $4)"
@@ -253,7 +271,8 @@ async def market_views(
     """Per trade id, the market as a taker on each side meets it: ``last_price`` is the quote
     (:mod:`orderflow.signals.quotes`: the ask for ``"BUY"``, the bid for ``"SELL"``);
     ``window_secs`` 0 skips the panic-sell high. ``leader_exited``: the trade's wallet has sold
-    the token since (a later stored SELL)."""
+    the token since (a SELL after it on the chain, :func:`sold_since`; a trade read without its
+    block, none)."""
     if not trades:
         return {}
     rows = await conn.fetch(
@@ -264,6 +283,9 @@ async def market_views(
         [t.timestamp for t in trades],
         float(window_secs),
         [t.wallet for t in trades],
+        [t.chain_id for t in trades],
+        [t.block_number for t in trades],
+        [t.log_index for t in trades],
     )
     quotes = await _quotes(conn, trades)
     views: dict[int, dict[Side, MarketView]] = {}

@@ -42,6 +42,9 @@ class TradeView:
     # decision; False: its resting order was filled (liquidity provision, never a signal);
     # None: not known (hand-built views).
     is_taker: bool | None = None
+    # The fill's block: with ``log_index`` its place on the chain, which orders a leader's buy
+    # and its sell (``orderflow.signals.queries.sold_since``); None for hand-built views.
+    block_number: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +96,9 @@ class MarketView:
     scheduled end when a source knows it (on-chain data does not: then None).
     ``fee``: the market's own taker fee schedule when the exchange stated one (live: read per
     market, :mod:`orderflow.execution.market_rules`); None: the strategy's ``taker_fee_rate``.
-    ``leader_exited``: the fill's wallet has sold the token since the fill (a later stored
-    SELL of it): a leader followed on that BUY would be followed into a position it has left.
+    ``leader_exited``: the fill's wallet has sold the token since the fill (a SELL of it
+    after the fill on the chain): a leader followed on that BUY would be followed into a
+    position it has left.
     """
 
     token_id: int

@@ -66,6 +66,13 @@ async def _reorg(pool: asyncpg.Pool, trade_id: int) -> None:
         )
 
 
+async def _sell_after_the_reorg(pool: asyncpg.Pool) -> None:
+    """The whale sells YES in block 3, after its buy (now in block 2) on the new chain."""
+    async with pool.acquire() as conn:
+        sell = await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.48", usdc="300")
+        await conn.execute("UPDATE orderflow_trades SET block_number = 3 WHERE id = $1", sell)
+
+
 async def _whale_buys_and_reorg(pool: asyncpg.Pool, ex: Executor) -> None:
     """The whale's buy of YES is followed (the entry rests), then reorged into block 2."""
     async with pool.acquire() as conn:
@@ -88,8 +95,7 @@ async def test_the_leaders_sell_cancels_an_entry_whose_buy_was_reorged(
     ex = make_executor()
     await _setup(pool, ex)
     await _whale_buys_and_reorg(pool, ex)
-    async with pool.acquire() as conn:
-        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.48", usdc="300")
+    await _sell_after_the_reorg(pool)
     await ex.catch_up()  # the sell asks for the left-behind entries to be cancelled
     await ex.left_behind.wait()
     await ex.maintenance()  # and maintenance looks for them again
@@ -109,8 +115,7 @@ async def test_maintenance_exits_a_position_whose_buy_was_reorged(
     await _setup(pool, ex)
     await _whale_buys_and_reorg(pool, ex)
     assert await fill_resting(pool, ex) == 1
-    async with pool.acquire() as conn:
-        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.48", usdc="300")
+    await _sell_after_the_reorg(pool)
     await ex.maintenance()
 
     async def exit_signal() -> list[tuple[str, str, str]]:
