@@ -20,7 +20,7 @@ import asyncpg
 import pytest
 
 from orderflow import db
-from orderflow.chain import live
+from orderflow.chain import live_resync
 from orderflow.chain.backfill import STREAM, Backfiller
 from orderflow.chain.checkpoints import get_checkpoint
 from orderflow.chain.listener import Listener, run_with_health
@@ -175,7 +175,7 @@ async def test_a_long_catch_up_is_stored_in_bulk_and_folded(
         deferred.append(kwargs.get("bulk", False))
         return await run(self, *args, **kwargs)
 
-    monkeypatch.setattr(live, "LONG_BACKFILL_BLOCKS", 4)
+    monkeypatch.setattr(live_resync, "LONG_BACKFILL_BLOCKS", 4)
     monkeypatch.setattr(Backfiller, "run", seen)
     for i in range(6):
         await anvil.emit(order_filled_v2(order_hash=500 + i, maker=f"0x{i % 2 + 1:040x}"))
