@@ -29,7 +29,8 @@ from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.rpc import EthClient
 from orderflow.chain.rpc_http import HttpTransport
 from orderflow.chain.store import store_batch
-from tests.chain_live.conftest import Anvil, Forward, JsonRpc, node_in_front
+from tests.chain_live.anvil_node import Anvil
+from tests.chain_live.in_front import Forward, JsonRpc, node_in_front
 from tests.chain_live.logs import (
     condition_of,
     condition_preparation,

@@ -26,7 +26,8 @@ from orderflow.chain.checkpoints import get_checkpoint
 from orderflow.chain.listener import Listener, run_with_health
 from orderflow.chain.settings import ListenerSettings
 from orderflow.errors import ConfigError
-from tests.chain_live.conftest import Anvil, TcpProxy
+from tests.chain_live.anvil_node import Anvil
+from tests.chain_live.in_front import TcpProxy
 from tests.chain_live.logs import malformed_fill, order_filled_v2, wait_until
 from tests.reputation.test_incremental_sums import assert_sums_match
 

@@ -18,7 +18,8 @@ import pytest
 
 from orderflow.chain import store_sql
 from orderflow.chain.listener import Listener
-from tests.chain_live.conftest import Anvil, WsRelay
+from tests.chain_live.anvil_node import Anvil
+from tests.chain_live.in_front import WsRelay
 from tests.chain_live.logs import order_filled_v2, wait_until
 from tests.chain_live.test_listener import (
     canonical_fills,

@@ -12,7 +12,8 @@ import asyncpg
 import pytest
 
 from orderflow.chain.listener import Listener
-from tests.chain_live.conftest import Anvil, TcpProxy
+from tests.chain_live.anvil_node import Anvil
+from tests.chain_live.in_front import TcpProxy
 from tests.chain_live.logs import order_filled_v2, wait_until
 from tests.chain_live.standin import StandIn
 from tests.chain_live.test_listener import (

@@ -22,14 +22,8 @@ import asyncpg
 import pytest
 
 from orderflow.chain.listener import Listener
-from tests.chain_live.conftest import (
-    Anvil,
-    Forward,
-    JsonRpc,
-    WsRelay,
-    node_in_front,
-    relay_calldata,
-)
+from tests.chain_live.anvil_node import Anvil, relay_calldata
+from tests.chain_live.in_front import Forward, JsonRpc, WsRelay, node_in_front
 from tests.chain_live.logs import order_filled_v2, wait_until
 from tests.chain_live.test_listener import (
     canonical_fills,

@@ -16,7 +16,8 @@ import pytest
 
 from orderflow.chain.ingest import ingest_logs
 from orderflow.chain.listener import Listener
-from tests.chain_live.conftest import Anvil, Forward, JsonRpc, node_in_front
+from tests.chain_live.anvil_node import Anvil
+from tests.chain_live.in_front import Forward, JsonRpc, node_in_front
 from tests.chain_live.logs import order_filled_v2, wait_until
 from tests.chain_live.test_listener import (
     canonical_fills,

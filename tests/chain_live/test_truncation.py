@@ -23,7 +23,8 @@ from orderflow.chain.contracts import MAINNET
 from orderflow.chain.listener import Listener
 from orderflow.chain.rpc import EthClient
 from orderflow.chain.rpc_http import HttpTransport
-from tests.chain_live.conftest import Anvil, Forward, JsonRpc, node_in_front
+from tests.chain_live.anvil_node import Anvil
+from tests.chain_live.in_front import Forward, JsonRpc, node_in_front
 from tests.chain_live.logs import (
     condition_preparation,
     condition_resolution,

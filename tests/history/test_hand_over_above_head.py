@@ -10,7 +10,7 @@ import pytest
 
 from orderflow.chain.listener import Listener
 from orderflow.history import import_file
-from tests.chain_live.conftest import Anvil
+from tests.chain_live.anvil_node import Anvil
 from tests.chain_live.logs import order_filled_v2, wait_until
 from tests.chain_live.test_listener import (
     canonical_fills,
