@@ -23,8 +23,8 @@ from orderflow.chain.rpc import EthClient
 from orderflow.chain.rpc_http import HttpTransport
 from tests.chain_live.anvil_node import Anvil
 from tests.chain_live.in_front import Forward, JsonRpc, node_in_front
+from tests.chain_live.listener_runs import canonical_fills, checkpoint, stored_trades
 from tests.chain_live.logs import order_filled_v2
-from tests.chain_live.test_listener import canonical_fills, checkpoint, stored_trades
 
 pytestmark = pytest.mark.anvil
 
