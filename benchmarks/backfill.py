@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/backfill.py                      # 200,000 logs, V2 only
     .venv/bin/python benchmarks/backfill.py --logs 50000 --all-exchanges
 
-Generates N raw logs with ``benchmarks/ingest.py``'s generator (one block hash per block, as a
+Generates N raw logs with ``benchmarks/log_mix.py``'s generator (one block hash per block, as a
 node has), serves them from ``benchmarks/backfill_node.py`` -- a JSON-RPC node over HTTP in a
 process of its own, which refuses a range of more than ``--max-logs`` logs as the providers do --
 and times, in the same run, on fresh databases of one server:
@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from ingest import CHAIN_ID, generate  # noqa: E402
+from log_mix import CHAIN_ID, generate  # noqa: E402
 from proc_cpu import cpu_seconds_or_none  # noqa: E402
 from scratch_db import scratch_server  # noqa: E402
 

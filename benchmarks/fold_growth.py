@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/fold_growth.py                        # 0.5 M, 2 M, 5 M positions
     .venv/bin/python benchmarks/fold_growth.py --sizes 0,1M --logs 50000   # the smoke test
 
-One bulk import of ``--logs`` generated V2 logs (``benchmarks/ingest.py``'s generator) is stored
+One bulk import of ``--logs`` generated V2 logs (``benchmarks/log_mix.py``'s generator) is stored
 with its sums deferred (``ingest_logs(bulk=True)`` with the fold held back), so its fills wait
 in ``orderflow_position_sums_pending``. For each size N a copy of that database gets N more
 positions written in SQL (``--overlap`` of the pending fills' keys among them, at random places
@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))  # proc_cpu, ingest, scratch_db
 
-from ingest import CHAIN_ID, generate  # noqa: E402
+from log_mix import CHAIN_ID, generate  # noqa: E402
 from proc_cpu import cpu_seconds_or_none  # noqa: E402
 from scratch_db import Scratch, scratch_server  # noqa: E402
 

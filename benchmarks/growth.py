@@ -7,7 +7,7 @@
 One database grows through the shipped ingest path: ``orderflow.chain.ingest.ingest_logs`` in
 bulk mode (decode in a worker thread, ``store_batch`` by COPY, the per-(wallet, token) sums
 folded in at the end of each segment, as ``orderflow listen --from-file`` does). The raw logs are
-generated as they are consumed (``benchmarks/ingest.py``'s block of trading, so memory stays
+generated as they are consumed (``benchmarks/log_mix.py``'s block of trading, so memory stays
 bounded): about one new wallet per ``--fills-per-wallet`` fills, a new market every
 ``--fills-per-market`` fills, each resolving once ``--active-markets`` newer ones exist, so the
 older markets carry resolved positions for scoring.

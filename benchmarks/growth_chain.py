@@ -1,5 +1,5 @@
 """The growth benchmark's chain: endless, deterministic Polymarket trading, block by block
-(``benchmarks/ingest.py``'s block of trading, with wallets and markets that come and go)."""
+(``benchmarks/log_mix.py``'s block of trading, with wallets and markets that come and go)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-from ingest import T0, WEIGHTS, _h, prepare_market, trading_block, v3_market
+from log_mix import T0, WEIGHTS, _h, prepare_market, trading_block, v3_market
 
 from orderflow.chain import contracts as c
 from orderflow.chain.encode import LogPosition, encode_condition_resolution

@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from ingest import generate  # noqa: E402
+from log_mix import generate  # noqa: E402
 from proc_cpu import cpu_seconds  # noqa: E402
 
 from orderflow import db  # noqa: E402

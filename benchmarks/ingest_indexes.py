@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from ingest import CHAIN_ID, generate  # noqa: E402
+from log_mix import CHAIN_ID, generate  # noqa: E402
 from scratch_db import scratch_server  # noqa: E402
 
 from orderflow import db  # noqa: E402

@@ -33,9 +33,11 @@ the session ends it is moved back there if it had already passed it (a late log)
 next session's backfill reads that block again. The same holds for late logs still buffered
 when a session ends for any reason.
 
-The buffer, ``flush`` (step 5) and that last rule are :mod:`orderflow.chain.live_store`'s
-(``LiveStore``, which ``LiveSession`` extends); the session's state is a
-:class:`~orderflow.chain.listener_state.ListenerState`.
+Steps 1-2 and 4 (the checkpoint, the catch-up backfill), the re-reads of retracted blocks and
+the reorg repair are :mod:`orderflow.chain.live_resync`'s (``LiveResync``, which
+``LiveSession`` extends); the buffer, ``flush`` (step 5) and that last rule are
+:mod:`orderflow.chain.live_store`'s (``LiveStore``, which ``LiveResync`` extends); the
+session's state is a :class:`~orderflow.chain.listener_state.ListenerState`.
 """
 
 from __future__ import annotations
@@ -48,174 +50,30 @@ from typing import Any
 
 import asyncpg
 
-from orderflow.chain import rereads
-from orderflow.chain.backfill import STREAM
-from orderflow.chain.backfill_headers import block_of, block_rows
-from orderflow.chain.checkpoints import Checkpoint, get_checkpoint, handed_over_above
-from orderflow.chain.decode import decode_batch
+from orderflow.chain.backfill_headers import block_of
 from orderflow.chain.fields import FieldError
-from orderflow.chain.live_store import NO_BLOCK, LiveStore, log_ids
+from orderflow.chain.live_resync import LiveResync
+from orderflow.chain.live_store import NO_BLOCK, log_ids
 from orderflow.chain.pending_sums import cap_changes
-from orderflow.chain.reorg import conflicts, find_fork_point, prune_blocks
-from orderflow.chain.rollback import rollback_from
+from orderflow.chain.reorg import conflicts, prune_blocks
 from orderflow.chain.rpc import Header
-from orderflow.chain.store import store_batch
 from orderflow.errors import RetryableRpcError
-from orderflow.progress import Progress
 
 log = logging.getLogger(__name__)
-
-# A catch-up at least this long is a history backfill: it shows its progress (blocks, rate, ETA)
-# on a terminal, in the logs and as orderflow_progress_* metrics (job="backfill"), since it runs
-# for hours, and stores in bulk mode (Backfiller.run: the per-(wallet, token) sums folded every
-# pending_sums.FOLD_EVERY_FILLS fills and at its end, not batch by batch).
-LONG_BACKFILL_BLOCKS = 1_000
 
 _PRUNE_EVERY_HEADS = 100
 _REMOVAL_AHEAD = 64  # a removed log may name a block this far above the newest head seen
 
 
-class LiveSession(LiveStore):
+class LiveSession(LiveResync):
     """One WebSocket connection's worth of listening (see the module docstring).
 
-    The buffer, ``flush`` and what happens to unstored logs at the end are ``LiveStore``'s.
+    The checkpoint, catch-up, re-reads and ``repair`` are ``LiveResync``'s; the buffer,
+    ``flush`` and what happens to unstored logs at the end are ``LiveStore``'s.
     """
 
     # the check of the reputation run's change logs in flight, every hundredth head (on_head)
     capping: asyncio.Task[None] | None = None
-
-    # --- checkpoint ---------------------------------------------------------------------------
-
-    async def _load_checkpoint(self) -> Checkpoint | None:
-        """The stored checkpoint; ``state.checkpoint`` also covers "nothing before START_BLOCK"."""
-        async with self.pool.acquire() as conn:
-            cp = await get_checkpoint(conn, self.chain_id, STREAM)
-        start = self.settings.start_block
-        self.state.checkpoint = (
-            cp.block_number if cp else (start - 1 if start is not None else None)
-        )
-        return cp
-
-    async def _verified_checkpoint(self) -> Checkpoint | None:
-        """The checkpoint, after repairing a reorg that happened while we were away.
-
-        The newest recorded block is compared with the node's: it is at or above the
-        checkpoint and covers logs stored ahead of it (zero confirmations), so a replaced
-        block there is found too.
-        """
-        cp = await self._load_checkpoint()
-        top = self.window.highest
-        held = self.window.get(top) if top is not None else None
-        if top is None or held is None:
-            return cp
-        canonical = await self.client.header_by_number(top)
-        if canonical is None:
-            # No block there: the node is behind what we stored (restarted, resyncing, a
-            # lagging backend of a load-balanced endpoint), which is no reorg. Its heads show
-            # one, if any, as it catches up (a head contradicting a held hash). Until 4 Dec
-            # 2026 this rolled back every block above the node's head (stored fills deleted
-            # and stored again later, under new ids), and a node behind the whole window
-            # stopped the listener with ReorgError.
-            log.warning(
-                "the node has no block at the newest recorded height (it is behind us): "
-                "nothing rolled back, waiting for it to catch up",
-                extra={"block": top, "endpoint": self.client.endpoint},
-            )
-            return cp
-        if canonical.hash == held.hash:
-            return cp
-        fork = min(top, await self._fork_below(top))
-        await self.repair(fork, reason="recorded block no longer canonical (reorg while away)")
-        return await self._load_checkpoint()
-
-    async def _handed_over_above(self, head: int, cp: Checkpoint) -> Checkpoint | None:
-        """A history import handed over a block above the node's head (docs/history.md "The
-        hand-over"): its dump names blocks this chain does not have, at least at its end, so
-        its claim to cover every block up to there is void. What it stored above the head is
-        rolled back, and the listener reads from the block after the highest one at or below
-        the head that holds a stored fill or match (``START_BLOCK``, else the head, if none).
-        Left there, the listener stored nothing until the head passed the dump's last block,
-        and never read the blocks in between. A checkpoint the listener wrote itself stays."""
-        async with self.pool.acquire() as conn:
-            below = await handed_over_above(conn, self.chain_id, STREAM, head)
-        if below is None:
-            return cp
-        start = self.settings.start_block
-        fork = below + 1 if below >= 0 else start if start is not None else head + 1
-        log.warning(
-            "the listener's checkpoint, handed over by a history import, is above the node's "
-            "head: rolling back what the import stored above the head, reading from below it",
-            extra={"block": cp.block_number, "head": head, "from_block": fork},
-        )
-        self.window.drop_from(fork)
-        async with self.pool.acquire() as conn:
-            await rollback_from(conn, self.chain_id, fork)
-        return await self._load_checkpoint()
-
-    async def _fork_below(self, number: int) -> int:
-        return await find_fork_point(self.client, self.window, number - 1)
-
-    # --- catching up --------------------------------------------------------------------------
-
-    async def catch_up(self) -> None:
-        """Backfill from the checkpoint to head - confirmations."""
-        cp = await self._verified_checkpoint()
-        await self.reread_retracted()
-        head = await self.client.block_number()
-        self._saw_head_number(head)
-        if cp is not None and cp.block_number > head:
-            cp = await self._handed_over_above(head, cp)
-        target = head - self.confirmations
-        if cp is None:
-            start = self.settings.start_block
-            if start is None:
-                await self._start_fresh_at(max(target, 0))
-                return
-        else:
-            start = cp.block_number + 1
-        if start <= target:
-            blocks = target - start + 1
-            long = blocks >= LONG_BACKFILL_BLOCKS
-            progress = (
-                Progress("backfill", unit="blocks", total=blocks, count_unit="logs")
-                if long
-                else None
-            )
-            report = await self.backfiller.run(start, target, progress=progress, bulk=long)
-            self.state.checkpoint = target
-            log.info(
-                "backfilled",
-                extra={
-                    "from_block": start,
-                    "to_block": target,
-                    "logs": report.logs,
-                    "fills": report.fills,
-                    "dead_letters": report.dead_letters,
-                },
-            )
-
-    async def _start_fresh_at(self, number: int) -> None:
-        """No checkpoint and no START_BLOCK: follow the chain from ``number`` on (no history)."""
-        header = await self.client.header_by_number(number)
-        if header is None:
-            raise RetryableRpcError(f"block {number} not found on {self.client.endpoint}")
-        async with self.pool.acquire() as conn:
-            await store_batch(
-                conn,
-                decode_batch([], self.chain_id, self.settings.addresses),
-                chain_id=self.chain_id,
-                blocks=block_rows([header]),
-                checkpoint=Checkpoint(STREAM, number, header.hash),
-            )
-        self.window.add(header)
-        self.state.checkpoint = number
-        log.info("no checkpoint and no START_BLOCK: starting at the head", extra={"block": number})
-
-    def _saw_head_number(self, number: int) -> None:
-        self.state.head = max(number, self.state.head or 0)
-        self.state.head_seen_at = time.monotonic()
-        if self.state.lag is not None:
-            self.metrics.head_lag.set(self.state.lag)
 
     # --- the session ----------------------------------------------------------------------------
 
@@ -331,20 +189,6 @@ class LiveSession(LiveStore):
             self.capping.cancel()
             await asyncio.gather(self.capping, return_exceptions=True)
 
-    async def reread_retracted(self) -> None:
-        """Read again, one eth_getLogs each, the blocks a file's retraction (or a session
-        ending with a late log of an old block) queued
-        (:mod:`orderflow.chain.rereads`) at or below the checkpoint; a block above it is the
-        backfill's or the stream's to read anyway. The checkpoint does not move."""
-        async with self.pool.acquire() as conn:
-            queued = await rereads.pending(conn, self.chain_id)
-        for number, queued_at in queued:
-            if self.state.checkpoint is not None and number <= self.state.checkpoint:
-                log.info("reading a retracted block again", extra={"block": number})
-                await self.backfiller.run(number, number)
-            async with self.pool.acquire() as conn:
-                await rereads.done(conn, self.chain_id, number, queued_at)
-
     async def _skipped_heads(self, top: int, header: Header) -> None:
         """A head more than one above the newest held block: some heads never came.
 
@@ -402,23 +246,3 @@ class LiveSession(LiveStore):
             return False
         held = self.window.get(number)
         return held is None or str(block_hash).lower() == held.hash
-
-    async def repair(self, fork: int, *, reason: str, through: int = 0) -> None:
-        """Roll back everything from ``fork`` up; the next flush re-ingests it canonically.
-
-        Whatever the subscription delivered for heights from the fork up (up to ``through``,
-        the head that revealed the reorg) is dropped from the buffer, and those heights are
-        marked for eth_getLogs, which returns the canonical chain's logs by construction.
-        """
-        self.metrics.reorgs.add(1)
-        self.state.reorgs += 1
-        log.warning("chain reorganisation: rolling back", extra={"block": fork, "reason": reason})
-        self.covered_to = max(
-            self.covered_to, self.state.head or 0, through, max(self.buffer, default=0)
-        )
-        for number in [n for n in self.buffer if n >= fork]:
-            del self.buffer[number]
-        self.window.drop_from(fork)
-        async with self.pool.acquire() as conn:
-            await rollback_from(conn, self.chain_id, fork)
-        await self._load_checkpoint()

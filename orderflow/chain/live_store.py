@@ -12,7 +12,9 @@ the session ends ``_keep_unstored`` moves it back there if it had already passed
 log), so the next session's backfill reads that block again. The same holds for late logs
 still buffered, or a store in flight, when a session ends for any reason.
 
-:class:`~orderflow.chain.live.LiveSession` (connecting, streaming, reorgs) builds on this class.
+:class:`~orderflow.chain.live_resync.LiveResync` (checkpoint, catch-up, re-reads, reorg repair)
+builds on this class, and :class:`~orderflow.chain.live.LiveSession` (connecting, streaming) on
+that one.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from orderflow.chain.settings import ListenerSettings
 from orderflow.chain.store_guard import store_batch_isolating
 from orderflow.tracing import current_traceparent
 
-# The live session's one logger (and tracer), whichever of its two modules logs.
+# The live session's one logger (and tracer), whichever of its modules logs.
 log = logging.getLogger("orderflow.chain.live")
 
 NO_BLOCK = -1  # buffer key of logs without a usable blockNumber (decode dead-letters them)

@@ -7,8 +7,8 @@ eth_getLogs restores what the chain holds there; nothing above it changed. So th
 queues the block here instead of rewinding the checkpoints below it (which sent the listener
 back over every block since, however old the file's block); the listener reads the queued
 blocks at or below its checkpoint when a session starts and every few heads while it streams
-(``live.LiveSession.reread_retracted``); a block above its checkpoint is read by its backfill
-anyway. A block queued again while it was being read stays queued (``queued_at``).
+(``live_resync.LiveResync.reread_retracted``); a block above its checkpoint is read by its
+backfill anyway. A block queued again while it was being read stays queued (``queued_at``).
 
 A listener session that ends with a log of an old block not stored (a late log deeper than
 ``REORG_WINDOW_BLOCKS`` below its checkpoint: an old log a node replayed) queues that block too,

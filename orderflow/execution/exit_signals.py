@@ -7,7 +7,7 @@ with :func:`decide_exits` (:func:`orderflow.signals.exits.exit_decision`): one e
 token, never a second while one is under way. A sell before the buy the position followed, on
 the chain, is none of its exits (:func:`sells_before_entries`: stored late, as a block read again
 after a retraction or a reorg re-storing both; maintenance reads only later sells,
-``position_queries.exits_tried``).
+``exit_queries.exits_tried``).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from datetime import datetime
 import asyncpg
 
 from orderflow.execution.book import Holdings
+from orderflow.execution.exit_queries import LEADER_SOLD, SIGNAL_TRIGGER
 from orderflow.execution.order_worker import OrderJob
-from orderflow.execution.position_queries import LEADER_SOLD, SIGNAL_TRIGGER
 from orderflow.execution.signal_record import record_signal
 from orderflow.execution.strategies import StrategyState
 from orderflow.signals.exits import exit_decision

@@ -10,13 +10,9 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.broker import OrderOutcome, PreparedOrder
+from orderflow.execution.exit_queries import LEADER_SOLD, SIGNAL_TRIGGER
 from orderflow.execution.leader import EXECUTOR_LOCK_KEY
-from orderflow.execution.position_queries import (
-    LEADER_SOLD,
-    SIGNAL_TRIGGER,
-    mark_price,
-    order_may_fill,
-)
+from orderflow.execution.position_queries import mark_price, order_may_fill
 
 # --------------------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """The execution stage's SQL for positions: the strategy's book, fills, positions and the
-status and P&L of the signals they answer."""
+status and P&L of the signals they answer. The SQL of exits (an entry's trigger, the leader's
+sells since, the exits tried) is :mod:`orderflow.execution.exit_queries`'s."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ import asyncpg
 
 from orderflow.accounting import Fill, Position
 from orderflow.execution.broker import FillReport
-from orderflow.signals.exits import REFUSED_IN_A_ROW, ExitsTried
-from orderflow.signals.queries import sold_since
 
 # --------------------------------------------------------------------------------------------
 # The strategy's book (what risk limits see)
@@ -80,89 +79,6 @@ async def held_in(
             [Decimal(t) for t in tokens],
         )
     )
-
-
-# Open FOLLOW_WHALE positions whose leader has sold the token since the buy we followed (a SELL
-# of it after that buy on the chain: orderflow.signals.queries.sold_since), with the exits tried
-# so far: signals on those sells (found by the sells' keys, the signals' UNIQUE index), the last
-# one's reason and when it ended, and whether one is still under way (PENDING, or its order
-# resting or in doubt). Per position, the leader's latest such SELL on the chain (the next
-# exit's trigger) and how many exits were tried on it.
-# How long ago the last one ended is measured on the database's clock, which stamped the end
-# (the executor's clock may be skewed from it).
-# orderflow.signals.exits.exit_due decides which are due: the sell was read while the strategy
-# held nothing (the entry on its way, a fill booked after the sell), or every exit tried left
-# the position open (refused, never sent, expired partly filled).
-# Entry signal ``s``'s triggering trade ``trig`` and the leader's later sells ``t`` of its token.
-# The trigger is the leader's buy of the token in the signal's transaction, not the row of the
-# signal's log index: a reorg that moves the transaction to another block deletes that row and
-# the listener stores it again under another log index (orderflow.chain.rollback), and the entry
-# lost its leader's sells — its resting order was not cancelled, its position never exited by
-# maintenance (tests/execution/test_reorged_trigger.py). Several such buys in one transaction
-# are one decision: any of them is the trigger (callers read the sells once per position).
-SIGNAL_TRIGGER = (
-    "trig.chain_id = s.chain_id AND trig.tx_hash = s.tx_hash"
-    " AND trig.wallet_address = s.wallet_address AND trig.token_id = s.token_id"
-    " AND trig.side = s.side"
-)
-LEADER_SOLD = sold_since(
-    "t", "trig.wallet_address", "trig.token_id", chain="trig.chain_id", ts="trig.timestamp",
-    block="trig.block_number", log_index="trig.log_index",
-)  # fmt: skip
-
-_EXITS = f"""
-WITH sells AS (
-    SELECT DISTINCT p.id AS position_id, t.id AS sell_id, t.chain_id, t.tx_hash, t.log_index,
-           t.block_number
-      FROM orderflow_positions p
-      JOIN orderflow_signals s ON s.id = p.signal_id
-      JOIN orderflow_trades trig ON {SIGNAL_TRIGGER}
-      JOIN orderflow_trades t ON {LEADER_SOLD}
-     WHERE p.strategy = $1 AND p.status = 'OPEN'
-       AND s.signal_type = 'FOLLOW_WHALE' AND s.side = 'BUY'
-), tries AS (
-    SELECT sells.position_id, sells.sell_id, x.id, x.reason,
-           GREATEST(x.created_at, x.decided_at, o.updated_at) AS ended_at,
-           (x.status = 'PENDING' OR o.status IN ('INTENT', 'OPEN')) AS live
-      FROM sells
-      JOIN orderflow_signals x ON x.strategy = $1 AND x.signal_type = 'FOLLOW_WHALE'
-                              AND x.side = 'SELL' AND x.chain_id = sells.chain_id
-                              AND x.tx_hash = sells.tx_hash AND x.log_index = sells.log_index
-      LEFT JOIN orderflow_orders o ON o.signal_id = x.id
-)
-SELECT DISTINCT ON (sells.position_id)
-       sells.sell_id,
-       (SELECT count(*) FROM tries y
-         WHERE y.position_id = sells.position_id AND y.sell_id = sells.sell_id) AS on_sell,
-       (SELECT count(*) FROM tries y WHERE y.position_id = sells.position_id) AS tried,
-       COALESCE((SELECT bool_or(y.live) FROM tries y
-                  WHERE y.position_id = sells.position_id), false) AS live,
-       last.reason AS last_reason, clock_timestamp() - last.ended_at AS since_ended,
-       ARRAY(SELECT y.reason FROM tries y WHERE y.position_id = sells.position_id
-              ORDER BY y.id DESC LIMIT {REFUSED_IN_A_ROW}) AS recent
-  FROM sells
-  LEFT JOIN LATERAL (SELECT y.reason, y.ended_at FROM tries y
-                      WHERE y.position_id = sells.position_id
-                      ORDER BY y.id DESC LIMIT 1) AS last ON true
- ORDER BY sells.position_id, sells.block_number DESC, sells.log_index DESC
-"""
-
-
-async def exits_tried(conn: asyncpg.Connection, strategy: str) -> list[ExitsTried]:
-    """Per open FOLLOW_WHALE position of ``strategy`` whose leader has sold since our entry:
-    the leader's latest sell and the exits tried so far."""
-    return [
-        ExitsTried(
-            sell_id=int(r["sell_id"]),
-            on_sell=int(r["on_sell"]),
-            tried=int(r["tried"]),
-            live=bool(r["live"]),
-            last_reason=r["last_reason"],
-            since_ended=r["since_ended"],
-            recent=tuple(r["recent"]),
-        )
-        for r in await conn.fetch(_EXITS, strategy)
-    ]
 
 
 # --------------------------------------------------------------------------------------------

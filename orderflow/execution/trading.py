@@ -26,7 +26,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow import db
-from orderflow.execution import order_queries, position_queries, strategy_queries
+from orderflow.execution import exit_queries, order_queries, strategy_queries
 from orderflow.execution.book import Holdings, held_modes, load_book_and_holdings, merge
 from orderflow.execution.broker import Broker, Mode
 from orderflow.execution.daypnl import DayMarks
@@ -307,7 +307,7 @@ class Trader:
         Triggered by the leader's latest such sell, as the next attempt on it (the signals are
         stored: across restarts too). Returns the number of new signals."""
         async with self.pool.acquire() as conn:
-            due = [e for e in await position_queries.exits_tried(conn, state.name)
+            due = [e for e in await exit_queries.exits_tried(conn, state.name)
                    if exit_due(e, killed=state.killed)]  # fmt: skip
             if not due:
                 return 0  # the usual answer, found without holding up the trading loop
@@ -317,7 +317,7 @@ class Trader:
         worker = self.worker
         async with self._deciding, self.pool.acquire() as conn:
             # Again, now that no other decision is under way (it may have made the exit).
-            due = [e for e in await position_queries.exits_tried(conn, state.name)
+            due = [e for e in await exit_queries.exits_tried(conn, state.name)
                    if exit_due(e, killed=state.killed)]  # fmt: skip
             if not due:
                 return 0

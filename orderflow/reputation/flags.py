@@ -26,7 +26,7 @@
 * ``HEDGED`` -- more than ``hedged_share_flag`` of the USDC it spent on buys went into complete
   sets its taker fills bought and kept: holdings that pay the same whatever the outcome (YES and
   NO of one market; YES, or NO, on every leg of a neg-risk event; ``hedged_volume``,
-  orderflow.reputation.evidence_sql.HEDGED_CTES), their legs first bought within
+  orderflow.reputation.hedged_sql.HEDGED_CTES), their legs first bought within
   ``hedged_leg_window_secs`` of each other. A complete-set arbitrageur earns a cent or two a set
   with no losing event, but each leg alone is a coin flip: a follower copying one leg buys no
   edge, copying all of them finds the arbitrage gone. A trader who bought one side on

@@ -66,7 +66,7 @@ async def claim_changes(conn: asyncpg.Connection, as_of: datetime) -> None:
             SELECT DISTINCT wallet_address, token_id FROM d"""
     )
     # ... with every leg of a neg-risk event one of whose legs changed: a leg added to an event
-    # changes what a complete set of it is (evidence_sql.HEDGED_CTES); a leg deleted no longer
+    # changes what a complete set of it is (hedged_sql.HEDGED_CTES); a leg deleted no longer
     # joins here: its delete marked the legs still stored (migration 064)
     await conn.execute(
         """CREATE TEMP TABLE rep_dirty_markets ON COMMIT DROP AS

@@ -193,7 +193,7 @@ def legs_covariance(parts: Sequence[float]) -> float:
 def hedged_volume(
     positions: list[TokenPosition], legs: Mapping[str, int], window: timedelta
 ) -> Decimal:
-    """USDC of buys in complete sets, as evidence_sql.HEDGED_CTES: the tokens kept in an event,
+    """USDC of buys in complete sets, as hedged_sql.HEDGED_CTES: the tokens kept in an event,
     ordered by their first taker fill, part where one's comes more than ``window`` after the
     previous one's (legs bought together: hedged_leg_window_secs); per part, the payout what its
     taker fills bought and kept receives whatever the outcome, at most what they cost. ``legs``:

@@ -25,7 +25,7 @@ SELECT t.token_id, t.side, t.size, t.usdc_size, t.fee, t.fee_asset, t.price, t.t
  ORDER BY t.timestamp, t.chain_id, t.tx_hash, t.log_index
 """
 
-# The legs of neg-risk events (what a complete set must cover: evidence_sql.HEDGED_CTES'
+# The legs of neg-risk events (what a complete set must cover: hedged_sql.HEDGED_CTES'
 # event_legs: the legs prepared by the cut-off). $1 = event ids, $2 = the legs' cut-off.
 EVENT_LEGS = f"""
 SELECT left(c.question_id, 64) || '00' AS event_id, count(*) AS legs

@@ -12,7 +12,7 @@ from orderflow.chain.block_times import BlockHeader
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.store import store_batch
 from tests.chain.factory import block_hash
-from tests.chain.test_store import match_tx
+from tests.chain.match_batches import match_tx
 
 
 async def test_a_log_colliding_with_another_transactions_identity_is_a_dead_letter(

@@ -27,9 +27,9 @@ from orderflow.chain.encode import encode_condition_resolution
 from orderflow.chain.ingest import ingest_file, ingest_logs
 from orderflow.chain.store import store_batch
 from tests.chain.factory import T0, addr, at, block_hash, h32
+from tests.chain.match_batches import ALICE, match_tx, prepare
 from tests.chain.test_bulk_sums import other_pool, state
 from tests.chain.test_contracts_tokens import BTC_UP_DOWN
-from tests.chain.test_store import ALICE, match_tx, prepare
 from tests.reputation.test_incremental_sums import assert_sums_match
 
 __all__ = ["other_pool"]  # a fixture, used by name

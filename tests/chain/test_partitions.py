@@ -23,7 +23,7 @@ from orderflow.chain.store import store_batch
 from orderflow.cli import main
 from orderflow.migrate import migrate, migrations_dir
 from tests.chain.factory import T0, block_hash
-from tests.chain.test_store import ALICE, CAROL, match_tx
+from tests.chain.match_batches import ALICE, CAROL, match_tx
 
 SPAN = 1_296_000
 EDGE = 62 * SPAN  # first block of partition 62 (80,352,000)

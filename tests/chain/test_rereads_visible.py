@@ -20,8 +20,8 @@ from orderflow.chain.ingest import ingest_file
 from orderflow.chain.store import store_batch
 from orderflow.reputation.run import run_reputation
 from tests.chain.factory import block_hash
+from tests.chain.match_batches import match_tx
 from tests.chain.test_file_removals import removed, write
-from tests.chain.test_store import match_tx
 
 
 async def test_the_import_that_queued_a_reread_says_so(pool: asyncpg.Pool, tmp_path: Path) -> None:

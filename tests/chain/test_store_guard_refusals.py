@@ -16,7 +16,7 @@ import pytest
 from orderflow.chain.block_times import BlockHeader
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.store_guard import store_batch_isolating
-from tests.chain.test_store import match_tx
+from tests.chain.match_batches import match_tx
 
 
 async def test_a_refusal_of_the_batchs_block_is_raised_not_recursed(pool: asyncpg.Pool) -> None:

@@ -3,11 +3,16 @@
 * ``anvil``: ``anvil --port <free> --chain-id 137 --silent`` per test (about a second to start),
   with the LogRelay runtime (contracts/relay.hex) installed by ``anvil_setCode`` at the REAL
   Polymarket exchange and ConditionalTokens addresses, so emitted logs carry the real address,
-  topic0 and ABI data.
-* ``node_in_front``: a JSON-RPC node over HTTP in front of anvil that a test steers (refuses,
-  truncates or reorganises what anvil answers).
+  topic0 and ABI data (``anvil_node.Anvil``).
 * ``proxy``: a TCP proxy in front of anvil; ``cut()`` drops every open connection (a dropped
-  WebSocket as the listener sees it), ``refuse`` makes new connections fail.
+  WebSocket as the listener sees it), ``refuse`` makes new connections fail
+  (``in_front.TcpProxy``).
+* ``relay``: a WebSocket relay in front of anvil that can withhold heads or hold notifications
+  back (``in_front.WsRelay``).
+* ``standin``: the hostile-values WebSocket stand-in (``standin.py``).
+
+The building blocks live in ``anvil_node.py`` and ``in_front.py`` (with ``node_in_front``, a
+JSON-RPC node over HTTP in front of anvil that a test steers); tests import them from there.
 
 anvil facts these tests rely on (checked against anvil 1.7.1): logs from eth_getLogs and from
 the logs subscription carry ``blockTimestamp``; ``evm_revert`` and ``anvil_reorg`` emit the new
@@ -16,130 +21,13 @@ chain's newHeads but no ``removed: true`` logs; automine gives every transaction
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-import socket
-import subprocess
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
 
-import httpx
 import pytest
-from aiohttp import web
-from websockets.asyncio.client import connect as ws_connect
-from websockets.asyncio.server import ServerConnection
-from websockets.asyncio.server import serve as ws_serve
-from websockets.exceptions import ConnectionClosed
 
-from orderflow.chain import contracts
-from tests.conftest import tool_path
-
-RELAY_HEX = (Path(__file__).parent / "contracts" / "relay.hex").read_text().strip()
-WATCHED = [*contracts.MAINNET.exchanges, contracts.MAINNET.ctf]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def relay_calldata(topics: Sequence[str], data: str) -> str:
-    """The LogRelay's calldata for one log: k, the k topics, then the data bytes."""
-    words = [len(topics).to_bytes(32, "big").hex()]
-    words += [bytes.fromhex(t.removeprefix("0x")).rjust(32, b"\0").hex() for t in topics]
-    return "0x" + "".join(words) + data.removeprefix("0x")
-
-
-class Anvil:
-    """A running anvil process and async helpers to drive it over HTTP."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.http_url = f"http://127.0.0.1:{port}"
-        self.ws_url = f"ws://127.0.0.1:{port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._client = httpx.AsyncClient(timeout=30)
-        self._ids = 0
-        self.account = ""
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [str(tool_path("anvil")), "--port", str(self.port), "--chain-id", "137", "--silent"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
-                return
-            time.sleep(0.05)
-        raise RuntimeError("anvil did not start within 30 s")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-            self.proc = None
-
-    async def rpc(self, method: str, *params: Any) -> Any:
-        self._ids += 1
-        body = {"jsonrpc": "2.0", "id": self._ids, "method": method, "params": list(params)}
-        reply = (await self._client.post(self.http_url, json=body)).json()
-        if "error" in reply:
-            raise RuntimeError(f"anvil {method}: {reply['error']}")
-        return reply["result"]
-
-    async def setup(self) -> None:
-        self.account = (await self.rpc("eth_accounts"))[0]
-        for address in WATCHED:
-            await self.rpc("anvil_setCode", address, RELAY_HEX)
-
-    async def emit(self, raw_log: dict[str, Any], *, wait: bool = True) -> str:
-        """Send one transaction making the relay at ``raw_log['address']`` emit that log.
-
-        anvil answers eth_sendTransaction once the transaction is in its pool; automine then
-        mines it in the background, so ``wait`` polls for the receipt.
-        """
-        tx = {
-            "from": self.account,
-            "to": raw_log["address"],
-            "data": relay_calldata(raw_log["topics"], raw_log["data"]),
-            "gas": hex(1_000_000),
-        }
-        tx_hash = str(await self.rpc("eth_sendTransaction", tx))
-        deadline = time.monotonic() + 30
-        while wait and await self.rpc("eth_getTransactionReceipt", tx_hash) is None:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"transaction {tx_hash} not mined within 30 s")
-            await asyncio.sleep(0.01)
-        return tx_hash
-
-    async def emit_block(self, raw_logs: Sequence[dict[str, Any]]) -> int:
-        """Emit several logs in ONE block (automine paused); returns the block number."""
-        await self.rpc("evm_setAutomine", False)
-        try:
-            for raw in raw_logs:
-                await self.emit(raw, wait=False)
-            await self.rpc("evm_mine")
-        finally:
-            await self.rpc("evm_setAutomine", True)
-        return await self.head()
-
-    async def head(self) -> int:
-        return int(await self.rpc("eth_blockNumber"), 16)
-
-    async def mine(self, blocks: int = 1) -> None:
-        await self.rpc("anvil_mine", hex(blocks))
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
+from tests.chain_live.anvil_node import Anvil, free_port
+from tests.chain_live.in_front import TcpProxy, WsRelay
+from tests.chain_live.standin import standin  # noqa: F401  (the hostile-values WebSocket stand-in)
 
 
 @pytest.fixture
@@ -161,115 +49,6 @@ async def anvil(anvil_process: Anvil) -> AsyncIterator[Anvil]:
         await anvil_process.aclose()
 
 
-JsonRpc = dict[str, Any]
-Forward = Callable[[JsonRpc], Awaitable[JsonRpc]]
-Steer = Callable[[JsonRpc, Forward], Awaitable[JsonRpc | web.StreamResponse]]
-
-
-@contextlib.asynccontextmanager
-async def node_in_front(anvil: Anvil, steer: Steer) -> AsyncIterator[str]:
-    """A JSON-RPC node over HTTP in front of anvil that a test steers, on a free local port while
-    the block runs; its URL.
-
-    ``steer(request, forward)`` answers each request (its JSON body): ``forward(request)`` is
-    anvil's reply, which it may change; it returns the reply, or an HTTP response of its own
-    (an error status) that never reaches anvil."""
-    upstream = httpx.AsyncClient(base_url=anvil.http_url, timeout=30)
-
-    async def forward(request: JsonRpc) -> JsonRpc:
-        reply: JsonRpc = (await upstream.post("/", json=request)).json()
-        return reply
-
-    async def handle(request: web.Request) -> web.StreamResponse:
-        reply = await steer(await request.json(), forward)
-        return reply if isinstance(reply, web.StreamResponse) else web.json_response(reply)
-
-    app = web.Application()
-    app.router.add_post("/", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    try:
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        await runner.cleanup()
-        await upstream.aclose()
-
-
-Upstream = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
-
-
-class TcpProxy:
-    """Forwards 127.0.0.1:<port> to a target; ``cut()`` kills live connections.
-
-    The target is a TCP port or any opener (e.g. PostgreSQL's unix socket).
-    """
-
-    def __init__(self, target: int | Upstream) -> None:
-        if isinstance(target, int):
-            port = target
-
-            async def upstream() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-                return await asyncio.open_connection("127.0.0.1", port)
-
-            self._upstream: Upstream = upstream
-        else:
-            self._upstream = target
-        self.port = 0
-        self.refuse = False
-        self.connections = 0
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(OSError, asyncio.CancelledError):
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        writer.close()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.refuse:
-            writer.close()
-            return
-        try:
-            up_reader, up_writer = await self._upstream()
-        except OSError:
-            writer.close()
-            return
-        self.connections += 1
-        self._writers |= {writer, up_writer}
-        for task in (self._pipe(reader, up_writer), self._pipe(up_reader, writer)):
-            t = asyncio.create_task(task)
-            self._tasks.add(t)
-            t.add_done_callback(self._tasks.discard)
-
-    def cut(self) -> None:
-        """Drop every open connection abruptly (both directions)."""
-        for writer in self._writers:
-            transport = writer.transport
-            transport.abort()
-        self._writers.clear()
-
-    async def stop(self) -> None:
-        self.cut()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-        for t in list(self._tasks):
-            t.cancel()
-
-
 @pytest.fixture
 async def proxy(anvil: Anvil) -> AsyncIterator[TcpProxy]:
     p = TcpProxy(anvil.port)
@@ -280,121 +59,6 @@ async def proxy(anvil: Anvil) -> AsyncIterator[TcpProxy]:
         await p.stop()
 
 
-def _chain_order(message: str | bytes) -> tuple[int, int, int]:
-    result = json.loads(message)["params"]["result"]
-    if "parentHash" in result:
-        return int(result["number"], 16), 1, 0
-    return int(result["blockNumber"], 16), 0, int(result["logIndex"], 16)
-
-
-class WsRelay:
-    """A WebSocket relay in front of anvil that can withhold ``newHeads`` notifications.
-
-    Providers skip heads (under load, around their own reorgs) and some never send
-    ``removed: true``; anvil does neither on its own. ``drop_heads`` makes the relay swallow
-    every head notification while it is true (logs and replies pass untouched).
-    ``hold()`` keeps every later notification back until ``send_held(n)`` passes on the first
-    n of them (a node whose messages come in bursts, timed by the test).
-    """
-
-    def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
-        self.drop_heads = False
-        self.dropped: list[int] = []
-        self.port = 0
-        self._server: Any = None
-        self._holding = False
-        self._logs_only = False
-        self.held: list[str | bytes] = []
-        self._clients: set[ServerConnection] = set()
-
-    def hold(self, *, logs_only: bool = False) -> None:
-        """Hold notifications back from now on (only logs: heads then arrive first)."""
-        self._holding = True
-        self._logs_only = logs_only
-
-    def release(self) -> None:
-        """Stop holding notifications back (those held wait for ``send_held``)."""
-        self._holding = False
-
-    async def cut(self) -> None:
-        """Close every client connection (the listener sees its WebSocket drop)."""
-        for client in list(self._clients):
-            await client.close()
-
-    async def send_held(self, count: int | None = None, *, interval: float = 0.0) -> None:
-        """Send the first ``count`` held notifications (all by default), ``interval`` apart.
-
-        Held messages go out in chain order — a block's logs (by log index), then its head —
-        whatever order the node produced them in. A client that closes meanwhile (a listener
-        ending its session, e.g. on an overflow) misses the rest, as it would from a node.
-        """
-        self.held.sort(key=_chain_order)
-        take = len(self.held) if count is None else count
-        batch, self.held = self.held[:take], self.held[take:]
-        for message in batch:
-            for client in list(self._clients):
-                with contextlib.suppress(ConnectionClosed):
-                    await client.send(message)
-            if interval:
-                await asyncio.sleep(interval)
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    def _hold(self, message: str | bytes) -> bool:
-        text = message.decode() if isinstance(message, bytes) else message
-        if not self._holding or '"eth_subscription"' not in text:
-            return False
-        if self._logs_only and '"parentHash"' in text:
-            return False
-        self.held.append(message)
-        return True
-
-    def _keep(self, message: str | bytes) -> bool:
-        if not self.drop_heads:
-            return True
-        try:
-            parsed = json.loads(message)
-            result = parsed["params"]["result"]
-        except (ValueError, KeyError, TypeError):
-            return True
-        if parsed.get("method") == "eth_subscription" and "parentHash" in result:
-            self.dropped.append(int(result["number"], 16))
-            return False
-        return True
-
-    async def _handle(self, client: ServerConnection) -> None:
-        self._clients.add(client)
-        async with ws_connect(self.upstream, max_size=None) as node:
-
-            async def up() -> None:
-                async for message in client:
-                    await node.send(message)
-
-            async def down() -> None:
-                async for message in node:
-                    if self._keep(message) and not self._hold(message):
-                        await client.send(message)
-
-            tasks = [asyncio.create_task(up()), asyncio.create_task(down())]
-            with contextlib.suppress(Exception):
-                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for t in tasks:
-                t.cancel()
-        self._clients.discard(client)
-
-    async def start(self) -> None:
-        self._server = await ws_serve(self._handle, "127.0.0.1", 0, max_size=None)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-
 @pytest.fixture
 async def relay(anvil: Anvil) -> AsyncIterator[WsRelay]:
     r = WsRelay(anvil.ws_url)
@@ -403,7 +67,3 @@ async def relay(anvil: Anvil) -> AsyncIterator[WsRelay]:
         yield r
     finally:
         await r.stop()
-
-
-# The hostile-values WebSocket stand-in (its module imports the fixtures above).
-from tests.chain_live.standin import standin  # noqa: E402, F401

@@ -32,7 +32,7 @@ import pytest
 import websockets
 from aiohttp import WSMsgType, web
 
-from tests.chain_live.conftest import Anvil, free_port
+from tests.chain_live.anvil_node import Anvil, free_port
 
 Mutator = Callable[[dict[str, Any]], list[str]]
 

@@ -26,7 +26,8 @@ from orderflow.chain.contracts import MAINNET
 from orderflow.chain.rpc import EthClient
 from orderflow.chain.rpc_http import HttpTransport
 from orderflow.errors import RetryableRpcError
-from tests.chain_live.conftest import Anvil, Forward, JsonRpc, node_in_front
+from tests.chain_live.anvil_node import Anvil
+from tests.chain_live.in_front import Forward, JsonRpc, node_in_front
 from tests.chain_live.logs import order_filled_v2
 from tests.conftest import scratch_database
 

@@ -23,9 +23,9 @@ import pytest
 from orderflow.chain import contracts as c
 from orderflow.chain.bloom import bloom_of, in_bloom, may_match, parse_bloom
 from orderflow.chain.listener import Listener
-from tests.chain_live.conftest import RELAY_HEX, Anvil, Forward, JsonRpc, node_in_front
-from tests.chain_live.logs import condition_preparation, order_filled_v2, wait_until
-from tests.chain_live.test_listener import (
+from tests.chain_live.anvil_node import RELAY_HEX, Anvil
+from tests.chain_live.in_front import Forward, JsonRpc, node_in_front
+from tests.chain_live.listener_runs import (
     canonical_fills,
     count_is,
     make_settings,
@@ -33,6 +33,7 @@ from tests.chain_live.test_listener import (
     stored_trades,
     streaming,
 )
+from tests.chain_live.logs import condition_preparation, order_filled_v2, wait_until
 
 pytestmark = pytest.mark.anvil
 

@@ -16,9 +16,9 @@ import pytest
 
 from orderflow.chain.adaptive_range import AdaptiveRange
 from orderflow.chain.rpc_http import HttpTransport
-from tests.chain_live.conftest import Anvil
+from tests.chain_live.anvil_node import Anvil
+from tests.chain_live.listener_runs import stored_trades
 from tests.chain_live.logs import order_filled_v2
-from tests.chain_live.test_listener import stored_trades
 from tests.chain_live.test_truncation import TruncatingNode, backfiller, truncating  # noqa: F401
 
 pytestmark = pytest.mark.anvil

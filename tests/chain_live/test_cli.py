@@ -15,7 +15,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.chain_live.conftest import Anvil, free_port
+from tests.chain_live.anvil_node import Anvil, free_port
 from tests.chain_live.logs import malformed_fill, order_filled_v2, wait_until
 
 pytestmark = pytest.mark.anvil

@@ -29,7 +29,9 @@ from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.rpc import EthClient
 from orderflow.chain.rpc_http import HttpTransport
 from orderflow.chain.store import store_batch
-from tests.chain_live.conftest import Anvil, Forward, JsonRpc, node_in_front
+from tests.chain_live.anvil_node import Anvil
+from tests.chain_live.in_front import Forward, JsonRpc, node_in_front
+from tests.chain_live.listener_runs import count_is, make_settings, running, streaming
 from tests.chain_live.logs import (
     condition_of,
     condition_preparation,
@@ -38,7 +40,6 @@ from tests.chain_live.logs import (
     token_of,
     wait_until,
 )
-from tests.chain_live.test_listener import count_is, make_settings, running, streaming
 
 pytestmark = pytest.mark.anvil
 

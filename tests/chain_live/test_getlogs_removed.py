@@ -21,9 +21,10 @@ from orderflow.chain.backfill_headers import HeaderCache
 from orderflow.chain.contracts import MAINNET
 from orderflow.chain.rpc import EthClient
 from orderflow.chain.rpc_http import HttpTransport
-from tests.chain_live.conftest import Anvil, Forward, JsonRpc, node_in_front
+from tests.chain_live.anvil_node import Anvil
+from tests.chain_live.in_front import Forward, JsonRpc, node_in_front
+from tests.chain_live.listener_runs import canonical_fills, checkpoint, stored_trades
 from tests.chain_live.logs import order_filled_v2
-from tests.chain_live.test_listener import canonical_fills, checkpoint, stored_trades
 
 pytestmark = pytest.mark.anvil
 

@@ -18,10 +18,10 @@ import pytest
 
 from orderflow.chain.listener import Listener
 from tests.chain.hostile import CASES, Hostile
-from tests.chain_live.conftest import Anvil
+from tests.chain_live.anvil_node import Anvil
+from tests.chain_live.listener_runs import make_settings, running, streaming
 from tests.chain_live.logs import order_filled_v2, wait_until
 from tests.chain_live.standin import StandIn
-from tests.chain_live.test_listener import make_settings, running, streaming
 
 pytestmark = pytest.mark.anvil
 

@@ -16,10 +16,8 @@ import asyncpg
 import pytest
 
 from orderflow.chain.listener import Listener
-from tests.chain_live.conftest import Anvil
-from tests.chain_live.logs import order_filled_v2, wait_until
-from tests.chain_live.standin import StandIn
-from tests.chain_live.test_listener import (
+from tests.chain_live.anvil_node import Anvil
+from tests.chain_live.listener_runs import (
     canonical_fills,
     checkpoint,
     count_is,
@@ -28,6 +26,8 @@ from tests.chain_live.test_listener import (
     stored_trades,
     streaming,
 )
+from tests.chain_live.logs import order_filled_v2, wait_until
+from tests.chain_live.standin import StandIn
 
 pytestmark = pytest.mark.anvil
 

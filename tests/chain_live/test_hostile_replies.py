@@ -22,10 +22,9 @@ from orderflow.chain.listener import Listener
 from orderflow.chain.rpc import EthClient
 from orderflow.chain.rpc_http import HttpTransport
 from orderflow.errors import RetryableRpcError
-from tests.chain_live.conftest import Anvil, Forward, JsonRpc, node_in_front
-from tests.chain_live.logs import order_filled_v2, wait_until
-from tests.chain_live.test_hostile_node import dead_letters, streaming_or_done
-from tests.chain_live.test_listener import (
+from tests.chain_live.anvil_node import Anvil
+from tests.chain_live.in_front import Forward, JsonRpc, node_in_front
+from tests.chain_live.listener_runs import (
     canonical_fills,
     checkpoint,
     count_is,
@@ -33,6 +32,8 @@ from tests.chain_live.test_listener import (
     running,
     stored_trades,
 )
+from tests.chain_live.logs import order_filled_v2, wait_until
+from tests.chain_live.test_hostile_node import dead_letters, streaming_or_done
 
 pytestmark = pytest.mark.anvil
 

@@ -18,9 +18,9 @@ import pytest
 
 from orderflow.chain import store_sql
 from orderflow.chain.listener import Listener
-from tests.chain_live.conftest import Anvil, WsRelay
-from tests.chain_live.logs import order_filled_v2, wait_until
-from tests.chain_live.test_listener import (
+from tests.chain_live.anvil_node import Anvil
+from tests.chain_live.in_front import WsRelay
+from tests.chain_live.listener_runs import (
     canonical_fills,
     checkpoint,
     make_settings,
@@ -28,6 +28,7 @@ from tests.chain_live.test_listener import (
     stored_trades,
     streaming,
 )
+from tests.chain_live.logs import order_filled_v2, wait_until
 
 pytestmark = pytest.mark.anvil
 

@@ -12,16 +12,17 @@ import asyncpg
 import pytest
 
 from orderflow.chain.listener import Listener
-from tests.chain_live.conftest import Anvil, TcpProxy
-from tests.chain_live.logs import order_filled_v2, wait_until
-from tests.chain_live.standin import StandIn
-from tests.chain_live.test_listener import (
+from tests.chain_live.anvil_node import Anvil
+from tests.chain_live.in_front import TcpProxy
+from tests.chain_live.listener_runs import (
     count_is,
     make_settings,
     proxied_pool,
     running,
     streaming,
 )
+from tests.chain_live.logs import order_filled_v2, wait_until
+from tests.chain_live.standin import StandIn
 
 pytestmark = pytest.mark.anvil
 

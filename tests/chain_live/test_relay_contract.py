@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.chain_live.conftest import RELAY_HEX, Anvil
+from tests.chain_live.anvil_node import RELAY_HEX, Anvil
 
 HERE = Path(__file__).parent / "contracts"
 

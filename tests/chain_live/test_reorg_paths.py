@@ -22,16 +22,9 @@ import asyncpg
 import pytest
 
 from orderflow.chain.listener import Listener
-from tests.chain_live.conftest import (
-    Anvil,
-    Forward,
-    JsonRpc,
-    WsRelay,
-    node_in_front,
-    relay_calldata,
-)
-from tests.chain_live.logs import order_filled_v2, wait_until
-from tests.chain_live.test_listener import (
+from tests.chain_live.anvil_node import Anvil, relay_calldata
+from tests.chain_live.in_front import Forward, JsonRpc, WsRelay, node_in_front
+from tests.chain_live.listener_runs import (
     canonical_fills,
     checkpoint,
     count_is,
@@ -40,6 +33,7 @@ from tests.chain_live.test_listener import (
     stored_trades,
     streaming,
 )
+from tests.chain_live.logs import order_filled_v2, wait_until
 
 pytestmark = pytest.mark.anvil
 

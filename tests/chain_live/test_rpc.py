@@ -14,7 +14,8 @@ from orderflow.chain.rpc import EthClient
 from orderflow.chain.rpc_http import HttpTransport, redact_url
 from orderflow.chain.rpc_ws import WsTransport
 from orderflow.errors import FatalRpcError, RangeTooLargeError, RetryableRpcError
-from tests.chain_live.conftest import Anvil, TcpProxy, free_port
+from tests.chain_live.anvil_node import Anvil, free_port
+from tests.chain_live.in_front import TcpProxy
 from tests.chain_live.logs import order_filled_v2
 
 SECRET = "s3cr3t-api-key"

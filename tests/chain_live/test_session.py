@@ -18,7 +18,7 @@ from orderflow.chain.reorg import BlockWindow
 from orderflow.chain.rpc import EthClient, Header
 from orderflow.chain.rpc_ws import WsTransport
 from orderflow.chain.settings import ListenerSettings
-from tests.chain_live.conftest import Anvil
+from tests.chain_live.anvil_node import Anvil
 from tests.chain_live.logs import malformed_fill, order_filled_v2
 
 pytestmark = pytest.mark.anvil

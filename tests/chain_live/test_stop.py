@@ -22,9 +22,9 @@ from orderflow.chain import listener as listener_module
 from orderflow.chain.listener import Listener
 from orderflow.chain.rpc_ws import WsTransport
 from orderflow.errors import RetryableRpcError
-from tests.chain_live.conftest import Anvil
+from tests.chain_live.anvil_node import Anvil
+from tests.chain_live.listener_runs import STOP_BOUND_SECS, make_settings
 from tests.chain_live.logs import order_filled_v2
-from tests.chain_live.test_listener import STOP_BOUND_SECS, make_settings
 
 pytestmark = pytest.mark.anvil
 

@@ -23,20 +23,21 @@ from orderflow.chain.contracts import MAINNET
 from orderflow.chain.listener import Listener
 from orderflow.chain.rpc import EthClient
 from orderflow.chain.rpc_http import HttpTransport
-from tests.chain_live.conftest import Anvil, Forward, JsonRpc, node_in_front
-from tests.chain_live.logs import (
-    condition_preparation,
-    condition_resolution,
-    order_filled_v2,
-    wait_until,
-)
-from tests.chain_live.test_listener import (
+from tests.chain_live.anvil_node import Anvil
+from tests.chain_live.in_front import Forward, JsonRpc, node_in_front
+from tests.chain_live.listener_runs import (
     canonical_fills,
     checkpoint,
     make_settings,
     running,
     stored_trades,
     streaming,
+)
+from tests.chain_live.logs import (
+    condition_preparation,
+    condition_resolution,
+    order_filled_v2,
+    wait_until,
 )
 
 pytestmark = pytest.mark.anvil

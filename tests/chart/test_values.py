@@ -175,7 +175,8 @@ def test_extra_env_cannot_carry_a_secret_or_the_live_switch(
     lands in a ConfigMap or the Deployment (and the release record), and ENABLE_PAPER_TRADING
     there turned the executor live behind the values' ``mode: paper``, with or without the
     credentials the chart requires for live mode. Non-secret variables still pass
-    (``STRATEGY_NAME``, ``START_BLOCK``, ``POLY_CLOB_URL``: see below and test_workloads.py)."""
+    (``STRATEGY_NAME``, ``START_BLOCK``, ``POLY_CLOB_URL``: see below and
+    test_workload_config.py)."""
     assert expected in render_error(*args)
 
 

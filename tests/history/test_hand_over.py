@@ -22,9 +22,9 @@ from orderflow.chain.listener import Listener
 from orderflow.chain.rpc import EthClient
 from orderflow.chain.rpc_http import HttpTransport
 from orderflow.history import import_file
-from tests.chain_live.conftest import Anvil
+from tests.chain_live.anvil_node import Anvil
+from tests.chain_live.listener_runs import checkpoint, make_settings, running, stored_trades
 from tests.chain_live.logs import order_filled_v2, wait_until
-from tests.chain_live.test_listener import checkpoint, make_settings, running, stored_trades
 from tests.history import dumps as d
 from tests.history.compare import rows
 

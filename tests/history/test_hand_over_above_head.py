@@ -10,15 +10,15 @@ import pytest
 
 from orderflow.chain.listener import Listener
 from orderflow.history import import_file
-from tests.chain_live.conftest import Anvil
-from tests.chain_live.logs import order_filled_v2, wait_until
-from tests.chain_live.test_listener import (
+from tests.chain_live.anvil_node import Anvil
+from tests.chain_live.listener_runs import (
     canonical_fills,
     checkpoint,
     make_settings,
     running,
     stored_trades,
 )
+from tests.chain_live.logs import order_filled_v2, wait_until
 from tests.history import dumps as d
 from tests.history.test_hand_over import node_logs
 

@@ -25,9 +25,9 @@ from orderflow.chain.contracts import MAINNET
 from orderflow.chain.rpc import EthClient
 from orderflow.chain.rpc_http import HttpTransport
 from orderflow.history import import_file
-from tests.chain_live.conftest import Anvil
+from tests.chain_live.anvil_node import Anvil
+from tests.chain_live.listener_runs import canonical_fills, stored_trades
 from tests.chain_live.logs import order_filled_v2
-from tests.chain_live.test_listener import canonical_fills, stored_trades
 from tests.history import dumps as d
 from tests.history.test_hand_over import node_logs
 

@@ -33,7 +33,7 @@ def test_the_target_is_judged_only_at_its_size() -> None:
 async def test_the_sampled_addresses_are_the_generated_ones(pool: asyncpg.Pool) -> None:
     """The per-wallet loop's addresses (computed in Python) are the wallets the SQL generator
     made: a mismatch would time wallets with no fills."""
-    bench = load_benchmark("reputation")
+    bench = load_benchmark("reputation_data")
     for w in (0, 7, 123_456, 999_999):
         made = await pool.fetchval(f"SELECT {bench.WALLET_SQL} FROM (SELECT $1::int8 AS w) x", w)
         assert made == bench.wallet_address(w)

@@ -1,5 +1,5 @@
 """A neg-risk leg's condition taken back by the chain (a retraction, a reorg's rollback) changes
-what a complete set of its event is (``evidence_sql.HEDGED_CTES`` counts the event's legs in
+what a complete set of its event is (``hedged_sql.HEDGED_CTES`` counts the event's legs in
 ``orderflow_conditions``): the incremental run rescores the holders of the other legs, as a full
 run does (migration 064)."""
 

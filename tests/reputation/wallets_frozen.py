@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 
-from orderflow.reputation.evidence_sql import HEDGED_CTES
+from orderflow.reputation.hedged_sql import HEDGED_CTES
 from orderflow.reputation.run import build_evidence
 from orderflow.reputation.settings import ReputationSettings
 

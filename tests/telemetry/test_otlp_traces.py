@@ -17,9 +17,9 @@ import pytest
 from orderflow import tracing
 from orderflow.chain.listener import Listener
 from orderflow.execution.engine import Executor
-from tests.chain_live.conftest import Anvil
+from tests.chain_live.anvil_node import Anvil
+from tests.chain_live.listener_runs import make_settings, running
 from tests.chain_live.logs import V2_EXCHANGE, order_filled_v2, wait_until
-from tests.chain_live.test_listener import make_settings, running
 from tests.execution.conftest import (
     MARKET,
     TOKEN_NO,
