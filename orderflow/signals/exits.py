@@ -7,6 +7,9 @@ limit at the observed price minus ``paper_slippage_bps``, rounded *down* to the 
 
 * paused strategies still exit (pausing stops new positions, it does not freeze risk);
 * killed strategies send nothing: the exit is recorded SKIPPED ``strategy_killed``;
+* the sell is of the position's shares rounded down to 0.01 (:func:`~orderflow.signals.sizing.
+  order_shares`, the size the SDK signs; paper sells the same): a fraction of a hundredth of a
+  share left over is dust, held to resolution as below;
 * a position smaller than the market's minimum order size (5 shares for most markets, 15 or
   more for some: ``market.min_order_size``, which the live executor reads from the exchange, else
   the strategy's ``min_order_size``; what is left of a partly filled entry) cannot be sold on the
@@ -44,6 +47,7 @@ from orderflow.signals.sizing import (
     decision_fee,
     fee_per_share,
     min_order_shares,
+    order_shares,
 )
 from orderflow.signals.views import MarketView, StrategyBook, TradeView
 from orderflow.strategy.settings import StrategySettings
@@ -174,7 +178,10 @@ def exit_decision(
     if book.killed:
         return Decision(signal, "SKIPPED", Reason.KILLED, inputs=inputs, side="SELL")
     min_size = min_order_shares(market, settings)
-    if held.shares < min_size:
+    # The order sells what the SDK signs of the position (live and paper alike): the rest, a
+    # fraction of a hundredth of a share, is dust held to resolution.
+    shares = order_shares(held.shares)
+    if shares < min_size:
         # The exchange refuses any order under the market's minimum, so the sell is not sent
         # (it would be refused every time the leader sells): the position is held to resolution.
         inputs["exit"]["min_order_size"] = str(min_size)
@@ -187,8 +194,8 @@ def exit_decision(
         all_in_price=price - fee_per_share(price, fee.rate, fee.exponent),
         kelly_f=Decimal(0),
         stake_usd=Decimal(0),
-        shares=held.shares,
-        size_usdc=(held.shares * price).quantize(USDC_STEP),
+        shares=shares,
+        size_usdc=(shares * price).quantize(USDC_STEP),
         capped_by=(),
     )
     return Decision(
