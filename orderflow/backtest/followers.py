@@ -116,6 +116,8 @@ class StrategyFollower:
             exit_ = exit_decision(trade, held, market, book, self.settings, now)
             if exit_ is not None:
                 return _intent(exit_)
+        if trade.mirrored:
+            return None  # a BUY of the complement read as a sale: an exit or nothing
         decision = evaluate(trade, wallet, market, book, self.settings, now)
         return None if decision is None else _intent(decision)
 

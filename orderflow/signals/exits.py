@@ -1,5 +1,8 @@
 """Following the leader out: a FOLLOW_WHALE position is sold when the wallet it followed sells.
 
+Or leaves without selling: a BUY of the token's complement by that wallet is the sale it is
+economically (:func:`leaving`: the pair merges into collateral), and exits the position alike.
+
 The entry copied a skilled wallet's judgement that the token is underpriced; when that wallet
 sells the token, the judgement is withdrawn, so the strategy sells its whole position too (an
 exit signal: ``FOLLOW_WHALE`` with side ``SELL``, reason ``exit_with_leader``). The sell is a
@@ -33,7 +36,7 @@ nothing about the bet).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
@@ -144,6 +147,40 @@ class HeldPosition:
     signal_type: str | None
 
 
+def left_token(trade: TradeView, complement: int | None) -> int | None:
+    """The token ``trade``'s wallet leaves by it: a SELL's own; a BUY's ``complement`` (its
+    token's, when known and another token); None: none (:func:`leaving`)."""
+    if trade.side == "SELL":
+        return trade.token_id
+    if complement is None or complement == trade.token_id:
+        return None
+    return complement
+
+
+def leaving(trade: TradeView) -> TradeView | None:
+    """``trade`` as its wallet leaving a token, or None: a SELL leaves its token; a BUY of a
+    token whose complement is known leaves the complement — the buyer of NO holding YES merges
+    the pair into collateral, a sale of YES at 1 - the NO price (the rule and why any size:
+    :func:`orderflow.signals.queries.left_since`). The BUY is read as that sale (``mirrored``):
+    the complement's token, outcome and price, side SELL; its place on the chain and its key
+    (an exit's signal is keyed by it, as by a SELL) are the BUY's own."""
+    left = left_token(trade, trade.complement)
+    if left is None or trade.side == "SELL":
+        return None if left is None else trade
+    price = 1 - trade.price
+    return replace(
+        trade,
+        side="SELL",
+        token_id=left,
+        complement=trade.token_id,
+        outcome_index=1 - trade.outcome_index if trade.outcome_index in (0, 1) else None,
+        price=price,
+        usdc_size=(trade.size * price).quantize(USDC_STEP),
+        is_taker=trade.is_taker,
+        mirrored=True,
+    )
+
+
 def exit_price(observed: Decimal, settings: StrategySettings, tick: Decimal) -> Decimal:
     slipped = observed * (1 - dec(settings.paper_slippage_bps) / _BPS)
     price = (slipped / tick).to_integral_value(rounding=ROUND_FLOOR) * tick
@@ -174,6 +211,8 @@ def exit_decision(
             "age_secs": round((now - trade.timestamp).total_seconds(), 3),
         }
     }
+    if trade.mirrored:  # the leader left by buying the complement, at 1 - the price above
+        inputs["exit"]["leader_bought_complement"] = str(trade.complement)
     signal = SignalType.FOLLOW_WHALE
     if book.killed:
         return Decision(signal, "SKIPPED", Reason.KILLED, inputs=inputs, side="SELL")
