@@ -145,3 +145,37 @@ async def test_a_resting_entry_is_left_behind_and_a_late_fill_exited(
     await ex.maintenance()
     sells = await pool.fetch("SELECT token_id FROM orderflow_orders WHERE side = 'SELL'")
     assert [int(r["token_id"]) for r in sells] == [TOKEN_YES]
+
+
+async def _in_block(conn: asyncpg.Connection, trade_id: int, block: int) -> None:
+    await conn.execute(
+        "UPDATE orderflow_trades SET block_number = $2, block_hash = $3 WHERE id = $1",
+        trade_id,
+        block,
+        f"0x{block:064x}",
+    )
+
+
+async def test_a_complement_buy_before_the_followed_buy_stored_late_exits_nothing(
+    pool: asyncpg.Pool, make_executor: Callable[..., Executor]
+) -> None:
+    """The position followed the whale's YES buy of block 100; its NO buy of block 95 is stored
+    only now (its block read again after a retraction): it left, then came back — it holds YES.
+    No exit, by the trading loop or maintenance. Its NO buy of block 105 exits."""
+    await _market(pool)
+    ex = make_executor()
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+        await _in_block(conn, await add_trade(conn, price="0.50"), 100)
+    await ex.catch_up()
+    assert await fill_resting(pool, ex) == 1
+    async with pool.acquire() as conn:
+        await _in_block(conn, await _buy_no(conn), 95)
+    await ex.catch_up()
+    await ex.maintenance()
+    assert [o for o in await signal_outcomes(pool) if o[0] == "SELL"] == []
+    async with pool.acquire() as conn:
+        await _in_block(conn, await _buy_no(conn), 105)
+    await ex.catch_up()
+    sells = [o[2] for o in await signal_outcomes(pool) if o[0] == "SELL"]
+    assert sells == ["exit_with_leader"], sells
