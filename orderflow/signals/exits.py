@@ -147,6 +147,15 @@ class HeldPosition:
     signal_type: str | None
 
 
+def after_on_chain(trade: TradeView, other: TradeView) -> bool:
+    """Whether ``trade`` comes after ``other`` on the chain: a later block, or the same block at
+    a later log index (:func:`orderflow.signals.queries.left_since`'s order, never the order the
+    rows were stored in); by row id only when a block is not known (hand-built views)."""
+    if trade.block_number is not None and other.block_number is not None:
+        return (trade.block_number, trade.log_index) > (other.block_number, other.log_index)
+    return (trade.id or 0) > (other.id or 0)
+
+
 def left_token(trade: TradeView, complement: int | None) -> int | None:
     """The token ``trade``'s wallet leaves by it: a SELL's own; a BUY's ``complement`` (its
     token's, when known and another token); None: none (:func:`leaving`)."""
