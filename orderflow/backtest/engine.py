@@ -36,6 +36,7 @@ from orderflow.backtest.history import (
 from orderflow.backtest.liquidity import ChainDepth
 from orderflow.backtest.tape import Tape
 from orderflow.execution.depth import Level, LevelKey, plausible, walk
+from orderflow.signals.exits import leaving
 from orderflow.signals.quotes import QUOTE_WINDOW_SECS
 from orderflow.signals.sizing import dec
 from orderflow.signals.views import MarketView, Side, TradeView, WalletView
@@ -133,8 +134,9 @@ async def _merge(
 def _leader_selling(trade: TradeView, run: Run) -> bool:
     """Whether ``trade`` is a SELL by the wallet ``run``'s FOLLOW_WHALE position in its token
     followed in — any row of that wallet's own (``wallet_address``), its maker rows too: the
-    executor exits on every stored SELL of the leader (``orderflow.signals.queries.sold_since``),
-    a resting order it posted earlier included."""
+    executor exits on every stored SELL of the leader (``orderflow.signals.queries.left_since``),
+    a resting order it posted earlier included; a BUY of the complement read as the sale it is
+    (``orderflow.signals.exits.leaving``) too."""
     return trade.side == "SELL" and run.book.leader(trade.token_id) == (
         trade.wallet,
         "FOLLOW_WHALE",
@@ -174,11 +176,34 @@ class _Replay:
             # position opened before the decision, after this fill, cannot be one of them: its
             # leader's buy came before this sell, so the entry was skipped ``leader_exited``.)
             wanting = [r for r in self.runs if _leader_selling(fill.view, r)]
+        if fill.view.side == "BUY":
+            # The leader of a held position buying its complement: the exit comes first, and
+            # takes the trade (the executor records one signal per trade and strategy: the
+            # entry of the same BUY is not made).
+            view = fill.view
+            if view.complement != fill.complement:
+                view = replace(view, complement=fill.complement)
+            sale = leaving(view)
+            leaving_runs = [r for r in self.runs if sale is not None and _leader_selling(sale, r)]
+            if sale is not None and leaving_runs:
+                wanting = [r for r in wanting if r not in leaving_runs]
+                mirror = replace(market, token_id=sale.token_id, window_high=None)
+                self._push(fill.timestamp, sale, wallet, mirror, leaving_runs)
         if wanting:
-            self._seq += 1
-            due = fill.timestamp + self.execution.latency
-            pending = Pending(due, self._seq, fill.view, wallet, market, wanting, self.tape.seen)
-            heapq.heappush(self.pending, pending)
+            self._push(fill.timestamp, fill.view, wallet, market, wanting)
+
+    def _push(
+        self,
+        at: datetime,
+        trade: TradeView,
+        wallet: WalletView,
+        market: MarketView,
+        runs: list[Run],
+    ) -> None:
+        self._seq += 1
+        due = at + self.execution.latency
+        pending = Pending(due, self._seq, trade, wallet, market, runs, self.tape.seen)
+        heapq.heappush(self.pending, pending)
 
     async def drain(self, before: datetime | None, inclusive: bool = False) -> None:
         """Decide every pending signal due before ``before`` (all of them when None)."""
@@ -238,7 +263,7 @@ class _Replay:
         self, p: Pending, run: Run, side: Side, resolved: bool, quote: Decimal | None
     ) -> Intent | None:
         # What the tape holds by the decision: has the leader sold the token since its fill?
-        exited = self.tape.sold_since(p.trade, p.seen)
+        exited = self.tape.left_since(p.trade, p.seen)
         market = replace(p.market, last_price=quote, resolved=resolved, leader_exited=exited)
         book = run.book.view(p.due, self.tape)
         return run.follower.decide(p.trade, p.wallet, market, book, p.due, run.book.leaders())

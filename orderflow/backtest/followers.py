@@ -21,7 +21,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Literal, Protocol
 
 from orderflow.signals import StrategyBook, classify, evaluate
@@ -29,13 +29,13 @@ from orderflow.signals.decide import Decision
 from orderflow.signals.exits import HeldPosition, exit_decision
 from orderflow.signals.risk import Reason, book_gates, market_gates
 from orderflow.signals.sizing import (
-    SHARE_STEP,
     USDC_STEP,
     below_min_buy,
     dec,
     entry_price,
     fee_per_share,
     min_order_shares,
+    order_shares,
 )
 from orderflow.signals.views import MarketView, TradeView, WalletView
 from orderflow.strategy.settings import StrategySettings
@@ -116,6 +116,8 @@ class StrategyFollower:
             exit_ = exit_decision(trade, held, market, book, self.settings, now)
             if exit_ is not None:
                 return _intent(exit_)
+        if trade.mirrored:
+            return None  # a BUY of the complement read as a sale: an exit or nothing
         decision = evaluate(trade, wallet, market, book, self.settings, now)
         return None if decision is None else _intent(decision)
 
@@ -196,7 +198,7 @@ class BaselineFollower:
             Decimal(0), dec(s.max_market_exposure_usd) - book.market_exposure(market.market_id)
         )
         stake = min(self.stake, room)
-        shares = (stake / all_in).quantize(SHARE_STEP, rounding=ROUND_DOWN)
+        shares = order_shares(stake / all_in)
         if below_min_buy(shares, (shares * price).quantize(USDC_STEP), market, s):
             return Intent(self.signal_type, False, Reason.BELOW_MIN_SIZE.value)
         return Intent(self.signal_type, True, "accepted", shares=shares, price=price)

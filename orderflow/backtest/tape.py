@@ -5,7 +5,8 @@ its highest price in a look-back window before the current fill, the ask and the
 seen so far show (the executor's quote, :func:`orderflow.signals.quotes.quote`, over the same
 fills: the latest ``QUOTE_FILLS`` of the token and of its complement since the quote window's
 start), whether its market has a resolution *already*, and whether a wallet has sold a token
-since one of its fills. It is the backtest's half of the as-of gate (the scorer is the other).
+since one of its fills (sold it, or bought its complement). It is the backtest's half of the
+as-of gate (the scorer is the other).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections import deque
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from orderflow.signals.exits import left_token
 from orderflow.signals.quotes import QUOTE_FILLS, QUOTE_WINDOW_SECS, Seen, levels_of, quote
 from orderflow.signals.views import MarketView, Side, TradeView
 
@@ -36,7 +38,8 @@ class Tape:
         # Last prices before 00:00 UTC of ``_day``, the day of the latest observed fill.
         self._day: date | None = None
         self._before_day: dict[int, Decimal] = {}
-        # Fills observed so far, and per (wallet, token) the number of its latest SELL.
+        # Fills observed so far, and per (wallet, token) the number of its latest departure (a
+        # SELL of the token, a BUY of its complement).
         self.seen = 0
         self._sold: dict[tuple[str, int], int] = {}
 
@@ -89,8 +92,9 @@ class Tape:
         self.seen += 1
         if self.seen % _SWEEP_EVERY == 0:
             self._sweep(trade.timestamp - self._quote_keep)
-        if trade.side == "SELL":
-            self._sold[(trade.wallet, trade.token_id)] = self.seen
+        left = left_token(trade, complement)  # a SELL, or a BUY of the complement
+        if left is not None:
+            self._sold[(trade.wallet, left)] = self.seen
         return MarketView(
             token_id=trade.token_id,
             market_id=trade.market_id,
@@ -117,10 +121,11 @@ class Tape:
             for token in [t for t, levels in book.items() if levels[-1].time < before]:
                 del book[token]
 
-    def sold_since(self, trade: TradeView, seen: int) -> bool:
-        """Whether ``trade``'s wallet has sold its token in a fill observed after the ``seen``-th
-        (the executor's ``leader_exited``: a SELL after the trade on the chain, the order the
-        tape is fed in: ``orderflow.signals.queries.sold_since``)."""
+    def left_since(self, trade: TradeView, seen: int) -> bool:
+        """Whether ``trade``'s wallet has left its token in a fill observed after the ``seen``-th
+        (the executor's ``leader_exited``: a SELL of it, or a BUY of its complement, after the
+        trade on the chain, the order the tape is fed in:
+        ``orderflow.signals.queries.left_since``)."""
         return self._sold.get((trade.wallet, trade.token_id), 0) > seen
 
     def resolve(self, market_id: str, payouts: tuple[Decimal, ...]) -> None:

@@ -1,15 +1,17 @@
 """The execution stage's SQL for exits: the buy an entry followed on the chain (its trigger), the
-leader's sells of the token since, and the exits tried on them per open position."""
+leader's leaving of the token since (a sale of it, a buy of its complement), and the exits tried
+on them per open position."""
 
 from __future__ import annotations
 
 import asyncpg
 
 from orderflow.signals.exits import REFUSED_IN_A_ROW, ExitsTried
-from orderflow.signals.queries import sold_since
+from orderflow.signals.queries import complement_join, left_since
 
-# Open FOLLOW_WHALE positions whose leader has sold the token since the buy we followed (a SELL
-# of it after that buy on the chain: orderflow.signals.queries.sold_since), with the exits tried
+# Open FOLLOW_WHALE positions whose leader has left the token since the buy we followed (a SELL
+# of it, or a BUY of its complement, after that buy on the chain:
+# orderflow.signals.queries.left_since; "sells" below), with the exits tried
 # so far: signals on those sells (found by the sells' keys, the signals' UNIQUE index), the last
 # one's reason and when it ended, and whether one is still under way (PENDING, or its order
 # resting or in doubt). Per position, the leader's latest such SELL on the chain (the next
@@ -31,9 +33,14 @@ SIGNAL_TRIGGER = (
     " AND trig.wallet_address = s.wallet_address AND trig.token_id = s.token_id"
     " AND trig.side = s.side"
 )
-LEADER_SOLD = sold_since(
-    "t", "trig.wallet_address", "trig.token_id", chain="trig.chain_id", ts="trig.timestamp",
-    block="trig.block_number", log_index="trig.log_index",
+# The trigger's complement (``trig_comp.token_id``): joined after ``trig`` wherever LEADER_LEFT
+# reads it.
+TRIGGER_COMPLEMENT = complement_join("trig.token_id", "trig_comp")
+# ``t`` is the trigger's wallet leaving its token after it on the chain: a SELL of the token or
+# a BUY of its complement (orderflow.signals.queries.left_since).
+LEADER_LEFT = left_since(
+    "t", "trig.wallet_address", "trig.token_id", "trig_comp.token_id", chain="trig.chain_id",
+    ts="trig.timestamp", block="trig.block_number", log_index="trig.log_index",
 )  # fmt: skip
 
 _EXITS = f"""
@@ -42,8 +49,8 @@ WITH sells AS (
            t.block_number
       FROM orderflow_positions p
       JOIN orderflow_signals s ON s.id = p.signal_id
-      JOIN orderflow_trades trig ON {SIGNAL_TRIGGER}
-      JOIN orderflow_trades t ON {LEADER_SOLD}
+      JOIN orderflow_trades trig ON {SIGNAL_TRIGGER}{TRIGGER_COMPLEMENT}
+      JOIN orderflow_trades t ON {LEADER_LEFT}
      WHERE p.strategy = $1 AND p.status = 'OPEN'
        AND s.signal_type = 'FOLLOW_WHALE' AND s.side = 'BUY'
 ), tries AS (

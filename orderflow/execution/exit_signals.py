@@ -1,6 +1,8 @@
 """Exits: which leaders' sells close a held position, and their decisions recorded.
 
-A FOLLOW_WHALE position is exited when the leader it followed sells the token. The trading loop
+A FOLLOW_WHALE position is exited when the leader it followed sells the token, or buys its
+complement (:func:`orderflow.signals.exits.leaving`: read as the sale it is, a SELL of the held
+token keyed by the BUY). The trading loop
 looks at each batch's sells; maintenance looks again for sells that found the strategy holding
 nothing yet (``Trader.late_exits``). Both pick the sells with :func:`exits_of` and decide them
 with :func:`decide_exits` (:func:`orderflow.signals.exits.exit_decision`): one exit per held
@@ -14,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, MutableSet, Sequence
 from datetime import datetime
+from decimal import Decimal
 
 import asyncpg
 
 from orderflow.execution.book import Holdings
-from orderflow.execution.exit_queries import LEADER_SOLD, SIGNAL_TRIGGER
+from orderflow.execution.exit_queries import LEADER_LEFT, SIGNAL_TRIGGER, TRIGGER_COMPLEMENT
 from orderflow.execution.order_worker import OrderJob
 from orderflow.execution.signal_record import record_signal
 from orderflow.execution.strategies import StrategyState
@@ -39,18 +42,22 @@ def exits_of(sells: Sequence[TradeView], holdings: Holdings) -> list[TradeView]:
     ]
 
 
-# Of the sells ($2, in the blocks $3), those by the leader of an open position of the strategy
-# ($1) in their token that are not after any of the position's triggering buys on the chain
-# (orderflow.signals.queries.sold_since's order): the leader sold, then bought what we followed.
-# A position whose trigger is not stored (its block retracted, not read again yet) keeps them.
+# Of the sells ($2, in the blocks $3, leaving the tokens $4: a SELL's own, the complement of a
+# BUY's — orderflow.signals.exits.leaving), those by the leader of an open position of the
+# strategy ($1) in that token that are not after any of the position's triggering buys on the
+# chain (orderflow.signals.queries.left_since's order): the leader left, then bought what we
+# followed. A position whose trigger is not stored (its block retracted, not read again yet)
+# keeps them.
 _BEFORE_ENTRY = f"""
-SELECT t.id FROM orderflow_trades t
-  JOIN orderflow_positions p ON p.strategy = $1 AND p.status = 'OPEN' AND p.token_id = t.token_id
+SELECT t.id FROM unnest($2::bigint[], $4::numeric[]) AS v(id, token)
+  JOIN orderflow_trades t ON t.id = v.id
+  JOIN orderflow_positions p ON p.strategy = $1 AND p.status = 'OPEN' AND p.token_id = v.token
   JOIN orderflow_signals s ON s.id = p.signal_id AND s.wallet_address = t.wallet_address
- WHERE t.id = ANY($2::bigint[]) AND t.block_number = ANY($3::bigint[])
+ WHERE t.block_number = ANY($3::bigint[])
    AND s.signal_type = 'FOLLOW_WHALE' AND s.side = 'BUY'
    AND EXISTS (SELECT 1 FROM orderflow_trades trig WHERE {SIGNAL_TRIGGER})
-   AND NOT EXISTS (SELECT 1 FROM orderflow_trades trig WHERE {SIGNAL_TRIGGER} AND {LEADER_SOLD})
+   AND NOT EXISTS (SELECT 1 FROM orderflow_trades trig{TRIGGER_COMPLEMENT}
+                    WHERE {SIGNAL_TRIGGER} AND {LEADER_LEFT})
 """
 
 
@@ -68,6 +75,7 @@ async def sells_before_entries(
             strategy,
             [t.id for t in sells],
             sorted({t.block_number for t in sells if t.block_number is not None}),
+            [Decimal(t.token_id) for t in sells],
         )
     }
     return [t for t in sells if t.id not in before]

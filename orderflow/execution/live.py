@@ -109,8 +109,10 @@ def signed_shares(signed: SignedOrder) -> Decimal:
     """The shares a signed order carries: what a SELL makes, what a BUY takes (amounts in base
     units, 6 decimals). The SDK rounds a limit order's size *down* to its size precision (0.01
     share on every tick: ``_compute_limit_order_amounts``), so an exit of a position holding a
-    fraction of a hundredth of a share is sent for less than was asked: the order is this size
-    (its row, whether it filled whole), and what is left over is dust the position keeps."""
+    fraction of a hundredth of a share would be sent for less than was asked: the order is this
+    size (its row, whether it filled whole), and what is left over is dust the position keeps.
+    The decisions ask for that size already (:func:`orderflow.signals.sizing.order_shares`, the
+    paper exchange's orders too); this stays the record of what was signed."""
     units = signed.maker_amount if signed.side == "SELL" else signed.taker_amount
     return Decimal(units) / SHARE_UNITS
 

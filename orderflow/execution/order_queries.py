@@ -10,7 +10,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.broker import OrderOutcome, PreparedOrder
-from orderflow.execution.exit_queries import LEADER_SOLD, SIGNAL_TRIGGER
+from orderflow.execution.exit_queries import LEADER_LEFT, SIGNAL_TRIGGER, TRIGGER_COMPLEMENT
 from orderflow.execution.leader import EXECUTOR_LOCK_KEY
 from orderflow.execution.position_queries import mark_price, order_may_fill
 
@@ -176,17 +176,17 @@ async def live_orders(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.R
     )
 
 
-# A BUY entry (resting or in doubt, paper or live) whose leader has sold the token since the buy
-# it followed: a SELL of the token by the signal's wallet after the triggering trade on the chain
-# (orderflow.signals.queries.sold_since).
+# A BUY entry (resting or in doubt, paper or live) whose leader has left the token since the buy
+# it followed: a SELL of the token, or a BUY of its complement, by the signal's wallet after the
+# triggering trade on the chain (orderflow.signals.queries.left_since).
 _LEFT_BEHIND = (
     _ORDER
     + f"""
  WHERE o.status IN ('INTENT', 'OPEN') AND o.side = 'BUY'
    AND s.signal_type = 'FOLLOW_WHALE' AND ($1::text IS NULL OR o.strategy = $1)
    AND EXISTS (
-       SELECT 1 FROM orderflow_trades trig
-         JOIN orderflow_trades t ON {LEADER_SOLD}
+       SELECT 1 FROM orderflow_trades trig{TRIGGER_COMPLEMENT}
+         JOIN orderflow_trades t ON {LEADER_LEFT}
         WHERE {SIGNAL_TRIGGER})
  ORDER BY o.id
 """

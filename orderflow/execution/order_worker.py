@@ -42,6 +42,7 @@ from orderflow.execution.strategies import StrategyState
 from orderflow.execution.strategy_queries import MODE_CHANGED
 from orderflow.execution.switch import retry_after_wait
 from orderflow.signals.decide import Decision
+from orderflow.signals.exits import after_on_chain
 from orderflow.signals.sizing import decision_fee
 from orderflow.signals.views import MarketView, OpenPosition, TradeView
 
@@ -176,7 +177,11 @@ class OrderWorker:
 
     def leader_sold(self, state: StrategyState, sells: Sequence[TradeView]) -> None:
         """A leader's sells against the strategy's entries on their way that followed it into
-        the token: those are marked, and their guard refuses them (``leader_exited``)."""
+        the token: those are marked, and their guard refuses them (``leader_exited``). A sell
+        counts after the followed buy on the chain (``after_on_chain``), as the stored checks
+        (``orderflow.signals.queries.left_since``): a sale from before it, stored late, with the
+        higher id, dropped the entry of a leader that had sold and bought back. ``sells``: the
+        trades as their wallets leaving a token (a BUY of the complement read as the sale)."""
         for job in self.entries.values():
             if job.state.name != state.name:
                 continue
@@ -184,7 +189,7 @@ class OrderWorker:
             if any(
                 t.wallet == bought.wallet
                 and t.token_id == bought.token_id
-                and (t.id or 0) > (bought.id or 0)
+                and after_on_chain(t, bought)
                 for t in sells
             ):
                 self.left.add(job.signal_id)

@@ -38,7 +38,7 @@ from orderflow.execution.signal_record import record_signal
 from orderflow.execution.strategies import StrategyState
 from orderflow.signals import queries as signal_queries
 from orderflow.signals.decide import Decision, evaluate
-from orderflow.signals.exits import exit_due
+from orderflow.signals.exits import exit_due, leaving
 from orderflow.signals.views import (
     MarketView,
     OpenPosition,
@@ -77,6 +77,14 @@ def _with_position(book: StrategyBook, trade: TradeView, decision: Decision) -> 
     merge(positions, opened)
     cash = None if book.cash is None else book.cash - opened.cost
     return replace(book, open_positions=positions, cash=cash)
+
+
+async def _leaving_by_id(conn: asyncpg.Connection, ids: Sequence[int]) -> list[TradeView]:
+    """The stored trades ``ids`` (the leaders' latest departures,
+    :func:`~orderflow.execution.position_queries.exits_tried`) as the sales they are: a BUY of
+    the complement read as a SELL of the held token (orderflow.signals.exits.leaving)."""
+    trades = await signal_queries.trades_by_id(conn, ids)
+    return [v for t in trades if (v := leaving(t)) is not None]
 
 
 class Trader:
@@ -202,7 +210,9 @@ class Trader:
         settings = state.settings
         worker = self.worker
         candidates = [t for t in trades if may_trigger(t, wallets.get(t.wallet), settings)]
-        sells = [t for t in trades if t.side == "SELL"]
+        # Each trade as its wallet leaving a token: a SELL, a BUY of the token's complement
+        # read as the sale of the token it is (orderflow.signals.exits.leaving).
+        sells = [v for t in trades if (v := leaving(t)) is not None]
         accepted: list[OrderJob] = []
         created = 0
         left_live = False
@@ -266,12 +276,19 @@ class Trader:
         returns the signals recorded and the accepted ones as jobs to send. Each accepted entry
         is in the book the next one sees."""
         settings = state.settings
-        todo = {t.id: t for t in [*candidates, *exits]}
         window = settings.fade_window_secs if settings.enable_degen_fading else 0.0
-        markets = await self._market_views(conn, state, list(todo.values()), window, holdings)
-        created, accepted = await decide_exits(
-            conn, state, exits, markets, book, holdings, wallets, now, self.worker.exiting
-        )
+        # Read apart: a BUY of the complement that exits a position is an entry candidate too,
+        # of its own token (the same trade id, another market view). Its exit is decided first
+        # and takes the trade's signal key (one signal per trade, strategy and signal type): the
+        # entry, refused ``position_exists`` while the position is held, is not recorded.
+        if exits:
+            exit_markets = await self._market_views(conn, state, exits, 0.0, holdings)
+            created, accepted = await decide_exits(
+                conn, state, exits, exit_markets, book, holdings, wallets, now, self.worker.exiting
+            )
+        else:
+            created, accepted = 0, []
+        markets = await self._market_views(conn, state, candidates, window, holdings)
         for trade in candidates:
             wallet = wallets[trade.wallet]
             market = markets[trade.id or 0]["BUY"]  # both signals buy: the asks
@@ -311,7 +328,7 @@ class Trader:
                    if exit_due(e, killed=state.killed)]  # fmt: skip
             if not due:
                 return 0  # the usual answer, found without holding up the trading loop
-            sells = await signal_queries.trades_by_id(conn, [e.sell_id for e in due])
+            sells = await _leaving_by_id(conn, [e.sell_id for e in due])
             held = await held_modes(conn, state, {t.token_id for t in sells})
         await self._warm_rules(state, [], sells, held)
         worker = self.worker
@@ -328,7 +345,7 @@ class Trader:
                         extra={"strategy": state.name, "sell_id": e.sell_id,
                                "tried": e.tried, "last_reason": e.last_reason},
                     )  # fmt: skip
-            sells = await signal_queries.trades_by_id(conn, [e.sell_id for e in due])
+            sells = await _leaving_by_id(conn, [e.sell_id for e in due])
             book, holdings = await self._book(conn, state, now)  # a snapshot of its own
             async with conn.transaction():
                 exits = exits_of(sells, holdings)

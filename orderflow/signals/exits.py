@@ -1,5 +1,8 @@
 """Following the leader out: a FOLLOW_WHALE position is sold when the wallet it followed sells.
 
+Or leaves without selling: a BUY of the token's complement by that wallet is the sale it is
+economically (:func:`leaving`: the pair merges into collateral), and exits the position alike.
+
 The entry copied a skilled wallet's judgement that the token is underpriced; when that wallet
 sells the token, the judgement is withdrawn, so the strategy sells its whole position too (an
 exit signal: ``FOLLOW_WHALE`` with side ``SELL``, reason ``exit_with_leader``). The sell is a
@@ -7,6 +10,9 @@ limit at the observed price minus ``paper_slippage_bps``, rounded *down* to the 
 
 * paused strategies still exit (pausing stops new positions, it does not freeze risk);
 * killed strategies send nothing: the exit is recorded SKIPPED ``strategy_killed``;
+* the sell is of the position's shares rounded down to 0.01 (:func:`~orderflow.signals.sizing.
+  order_shares`, the size the SDK signs; paper sells the same): a fraction of a hundredth of a
+  share left over is dust, held to resolution as below;
 * a position smaller than the market's minimum order size (5 shares for most markets, 15 or
   more for some: ``market.min_order_size``, which the live executor reads from the exchange, else
   the strategy's ``min_order_size``; what is left of a partly filled entry) cannot be sold on the
@@ -30,7 +36,7 @@ nothing about the bet).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
@@ -44,6 +50,7 @@ from orderflow.signals.sizing import (
     decision_fee,
     fee_per_share,
     min_order_shares,
+    order_shares,
 )
 from orderflow.signals.views import MarketView, StrategyBook, TradeView
 from orderflow.strategy.settings import StrategySettings
@@ -140,6 +147,49 @@ class HeldPosition:
     signal_type: str | None
 
 
+def after_on_chain(trade: TradeView, other: TradeView) -> bool:
+    """Whether ``trade`` comes after ``other`` on the chain: a later block, or the same block at
+    a later log index (:func:`orderflow.signals.queries.left_since`'s order, never the order the
+    rows were stored in); by row id only when a block is not known (hand-built views)."""
+    if trade.block_number is not None and other.block_number is not None:
+        return (trade.block_number, trade.log_index) > (other.block_number, other.log_index)
+    return (trade.id or 0) > (other.id or 0)
+
+
+def left_token(trade: TradeView, complement: int | None) -> int | None:
+    """The token ``trade``'s wallet leaves by it: a SELL's own; a BUY's ``complement`` (its
+    token's, when known and another token); None: none (:func:`leaving`)."""
+    if trade.side == "SELL":
+        return trade.token_id
+    if complement is None or complement == trade.token_id:
+        return None
+    return complement
+
+
+def leaving(trade: TradeView) -> TradeView | None:
+    """``trade`` as its wallet leaving a token, or None: a SELL leaves its token; a BUY of a
+    token whose complement is known leaves the complement — the buyer of NO holding YES merges
+    the pair into collateral, a sale of YES at 1 - the NO price (the rule and why any size:
+    :func:`orderflow.signals.queries.left_since`). The BUY is read as that sale (``mirrored``):
+    the complement's token, outcome and price, side SELL; its place on the chain and its key
+    (an exit's signal is keyed by it, as by a SELL) are the BUY's own."""
+    left = left_token(trade, trade.complement)
+    if left is None or trade.side == "SELL":
+        return None if left is None else trade
+    price = 1 - trade.price
+    return replace(
+        trade,
+        side="SELL",
+        token_id=left,
+        complement=trade.token_id,
+        outcome_index=1 - trade.outcome_index if trade.outcome_index in (0, 1) else None,
+        price=price,
+        usdc_size=(trade.size * price).quantize(USDC_STEP),
+        is_taker=trade.is_taker,
+        mirrored=True,
+    )
+
+
 def exit_price(observed: Decimal, settings: StrategySettings, tick: Decimal) -> Decimal:
     slipped = observed * (1 - dec(settings.paper_slippage_bps) / _BPS)
     price = (slipped / tick).to_integral_value(rounding=ROUND_FLOOR) * tick
@@ -170,11 +220,16 @@ def exit_decision(
             "age_secs": round((now - trade.timestamp).total_seconds(), 3),
         }
     }
+    if trade.mirrored:  # the leader left by buying the complement, at 1 - the price above
+        inputs["exit"]["leader_bought_complement"] = str(trade.complement)
     signal = SignalType.FOLLOW_WHALE
     if book.killed:
         return Decision(signal, "SKIPPED", Reason.KILLED, inputs=inputs, side="SELL")
     min_size = min_order_shares(market, settings)
-    if held.shares < min_size:
+    # The order sells what the SDK signs of the position (live and paper alike): the rest, a
+    # fraction of a hundredth of a share, is dust held to resolution.
+    shares = order_shares(held.shares)
+    if shares < min_size:
         # The exchange refuses any order under the market's minimum, so the sell is not sent
         # (it would be refused every time the leader sells): the position is held to resolution.
         inputs["exit"]["min_order_size"] = str(min_size)
@@ -187,8 +242,8 @@ def exit_decision(
         all_in_price=price - fee_per_share(price, fee.rate, fee.exponent),
         kelly_f=Decimal(0),
         stake_usd=Decimal(0),
-        shares=held.shares,
-        size_usdc=(held.shares * price).quantize(USDC_STEP),
+        shares=shares,
+        size_usdc=(shares * price).quantize(USDC_STEP),
         capped_by=(),
     )
     return Decision(

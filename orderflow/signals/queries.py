@@ -21,18 +21,45 @@ from orderflow.signals.decide import Decision
 from orderflow.signals.quotes import QUOTE_FILLS, QUOTE_WINDOW_SECS, Seen, levels_of, quote
 from orderflow.signals.views import MarketView, Side, TradeView, WalletView
 
+
+def complement_of(tok: str, comp: str) -> str:
+    """SQL: registry row ``comp`` is the complement of registry row ``tok``'s token: the token
+    ``tok`` names, when it is another token of the same condition (a row naming the token itself
+    or another market's token is no complement; the paper exchange and the backtest's quotes
+    apply the same rule)."""
+    return (
+        f"{comp}.token_id = {tok}.complement_token_id AND {comp}.token_id <> {tok}.token_id"
+        f" AND {comp}.condition_id = {tok}.condition_id"
+    )
+
+
+def complement_join(token: str, alias: str) -> str:
+    """SQL: a LEFT JOIN giving ``{alias}.token_id``, the complement of the token ``token`` (NULL
+    when the registry knows none: :func:`complement_of`). A subquery kept whole (``OFFSET 0``):
+    read once per row of ``token``'s, before the trades compared with it (flattened, the planner
+    looked the complement up again for every trade of the leader it read)."""
+    return (
+        f" LEFT JOIN LATERAL (SELECT c.token_id FROM orderflow_tokens k"
+        f" JOIN orderflow_tokens c ON {complement_of('k', 'c')}"
+        f" WHERE k.token_id = {token} OFFSET 0) AS {alias} ON true"
+    )
+
+
+COMPLEMENT_OF_TOK = complement_of("tok", "comp")
+
 _TRADE_COLUMNS = """
     t.id, t.chain_id, t.tx_hash, t.log_index, t.wallet_address, t.side, t.token_id,
     COALESCE(t.market_id, tok.condition_id) AS market_id,
     COALESCE(t.outcome_index, tok.outcome_index) AS outcome_index,
     t.price, t.size, t.usdc_size, t.timestamp, t.traceparent, t.inserted_at,
-    t.is_taker_aggregate, t.block_number
+    t.is_taker_aggregate, t.block_number, comp.token_id AS complement_token_id
 """
 
 _NEW_TRADES = f"""
 SELECT {_TRADE_COLUMNS}
   FROM orderflow_trades t
   LEFT JOIN orderflow_tokens tok ON tok.token_id = t.token_id
+  LEFT JOIN orderflow_tokens comp ON {COMPLEMENT_OF_TOK}
  WHERE t.id > $1 AND {pruning.after_id("$1", "t")}
  ORDER BY t.id
  LIMIT $2
@@ -45,6 +72,7 @@ _LATE_TRADES = f"""
 SELECT {_TRADE_COLUMNS}
   FROM orderflow_trades t
   LEFT JOIN orderflow_tokens tok ON tok.token_id = t.token_id
+  LEFT JOIN orderflow_tokens comp ON {COMPLEMENT_OF_TOK}
  WHERE t.id <= $1 AND t.id > $1 - $3 AND {pruning.after_id("$1 - $3", "t")}
    AND t.inserted_at >= clock_timestamp() - make_interval(secs => $2)
  ORDER BY t.id
@@ -54,6 +82,7 @@ _TRADES_BY_ID = f"""
 SELECT {_TRADE_COLUMNS}
   FROM orderflow_trades t
   LEFT JOIN orderflow_tokens tok ON tok.token_id = t.token_id
+  LEFT JOIN orderflow_tokens comp ON {COMPLEMENT_OF_TOK}
  WHERE t.id = ANY($1::bigint[])
    AND {pruning.after_id("(SELECT min(i) - 1 FROM unnest($1::bigint[]) i)", "t")}
  ORDER BY t.id
@@ -80,6 +109,7 @@ def trade_view(row: asyncpg.Record) -> TradeView:
         inserted_at=row.get("inserted_at"),
         is_taker=row.get("is_taker_aggregate"),
         block_number=row.get("block_number"),
+        complement=None if (c := row.get("complement_token_id")) is None else int(c),
     )
 
 
@@ -163,23 +193,45 @@ async def wallet_views(conn: asyncpg.Connection, addresses: Iterable[str]) -> di
     return views
 
 
-def sold_since(
-    t: str, wallet: str, token_id: str, *, chain: str, ts: str, block: str, log_index: str
+def left_since(
+    t: str,
+    wallet: str,
+    token_id: str,
+    complement: str,
+    *,
+    chain: str,
+    ts: str,
+    block: str,
+    log_index: str,
 ) -> str:
-    """SQL: trade ``t`` is a SELL of ``token_id`` by ``wallet`` after the trade at (``chain``,
-    ``block``, ``log_index``) of time ``ts`` on the chain (a leader that has left the position it
-    bought: ``leader_exited``, the entries it leaves behind, the exits owed; one definition for
-    all of them, the backtest's tape replaying the same order).
+    """SQL: trade ``t`` is ``wallet`` leaving ``token_id`` after the trade at (``chain``,
+    ``block``, ``log_index``) of time ``ts`` on the chain: a SELL of the token, or a BUY of its
+    ``complement`` (the other token of its condition; NULL: none known) — a leader that has left
+    the position it bought: ``leader_exited``, the entries it leaves behind, the exits owed; one
+    definition for all of them, the backtest's tape replaying the same rule.
+
+    A BUY of the complement is a sale: a holder of YES that buys NO holds pairs it merges into
+    collateral (the CTF's ``mergePositions``, the neg-risk adapter's alike), which is selling YES
+    at 1 - the NO price; its trades show no SELL. Any size leaves, as any SELL does: the leader
+    undid at least part of the bet we followed, and what it still holds is not known here (its
+    splits, merges, transfers and conversions are no trades; history may start after its first
+    buy), so "enough to neutralise its position" could not be measured and a partial exit by
+    the complement would be followed less readily than the same exit by a sale.
 
     After, on the chain: a later block, or the same block (the same transaction too) at a later
     log index. Not a later id: a block retracted and read again (``orderflow.chain.rereads``), or
     history imported late, stores its trades under ids above those of later blocks — a buy stored
     again after its leader's sell made that sell "earlier" (tests/execution/
-    test_exit_chain_order.py). ``timestamp >= ts`` holds for every such sell (a block's time
+    test_exit_chain_order.py). ``timestamp >= ts`` holds for every such trade (a block's time
     never precedes its parent's): it is the wallet-and-time index's range, and the block bound
-    prunes the partitions before the buy's."""
+    prunes the partitions before the buy's. The token is matched through the row's side (one
+    expression of ``t``'s own columns): written as two alternatives, the planner ANDed the
+    wallet's range with a bitmap of the token-and-time index over every trade of both tokens,
+    unbounded in time (EXPLAIN on 600,000 trades: 432 index rows per token per partition read to
+    find none) — a popular token's millions."""
     return (
-        f"{t}.wallet_address = {wallet} AND {t}.token_id = {token_id} AND {t}.side = 'SELL'"
+        f"{t}.wallet_address = {wallet}"
+        f" AND {t}.token_id = CASE {t}.side WHEN 'SELL' THEN {token_id} ELSE {complement} END"
         f" AND {t}.chain_id = {chain} AND {t}.timestamp >= {ts}"
         f" AND {t}.block_number >= {block}"
         f" AND ({t}.block_number, {t}.log_index) > ({block}, {log_index})"
@@ -191,16 +243,16 @@ _WINDOWS_START = f"{_EARLIEST} - make_interval(secs => $5)"
 
 # The panic-sell high reads the look-back window before each trade: bounded by block from the
 # earliest window's start (one bound for the statement). ``leader_exited``: a SELL of the token
-# by the trade's wallet after it on the chain (:func:`sold_since`; the wallet-and-time index,
-# bounded by the trade's block).
-_SOLD_SINCE_X = sold_since(
-    "t", "x.wallet", "x.token_id",
+# (or a BUY of its complement) by the trade's wallet after it on the chain (:func:`left_since`;
+# the wallet-and-time index, bounded by the trade's block).
+_LEFT_SINCE_X = left_since(
+    "t", "x.wallet", "x.token_id", "x.complement",
     chain="x.chain_id", ts="x.ts", block="x.block_number", log_index="x.log_index",
 )  # fmt: skip
 _MARKETS = f"""
 SELECT x.key, x.token_id, x.market_id,
        EXISTS (SELECT 1 FROM orderflow_trades t
-                WHERE {_SOLD_SINCE_X}) AS leader_exited,
+                WHERE {_LEFT_SINCE_X}) AS leader_exited,
        EXISTS (SELECT 1 FROM orderflow_market_outcomes o WHERE o.market_id = x.market_id)
            AS resolved,
        CASE WHEN $5 > 0 THEN
@@ -210,8 +262,8 @@ SELECT x.key, x.token_id, x.market_id,
                AND {pruning.since(_WINDOWS_START, "t")})
        END AS window_high
   FROM unnest($1::bigint[], $2::numeric[], $3::text[], $4::timestamptz[], $6::text[],
-              $7::integer[], $8::bigint[], $9::integer[])
-       AS x(key, token_id, market_id, ts, wallet, chain_id, block_number, log_index)
+              $7::integer[], $8::bigint[], $9::integer[], $10::numeric[])
+       AS x(key, token_id, market_id, ts, wallet, chain_id, block_number, log_index, complement)
 """
 
 _QUOTES_START = "(SELECT min(w) FROM unnest($3::timestamptz[]) w) - make_interval(secs => $4)"
@@ -270,9 +322,9 @@ async def market_views(
 ) -> dict[int, dict[Side, MarketView]]:
     """Per trade id, the market as a taker on each side meets it: ``last_price`` is the quote
     (:mod:`orderflow.signals.quotes`: the ask for ``"BUY"``, the bid for ``"SELL"``);
-    ``window_secs`` 0 skips the panic-sell high. ``leader_exited``: the trade's wallet has sold
-    the token since (a SELL after it on the chain, :func:`sold_since`; a trade read without its
-    block, none)."""
+    ``window_secs`` 0 skips the panic-sell high. ``leader_exited``: the trade's wallet has left
+    the token since (a SELL of it, or a BUY of its complement, after it on the chain:
+    :func:`left_since`; a trade read without its block, none)."""
     if not trades:
         return {}
     rows = await conn.fetch(
@@ -286,6 +338,7 @@ async def market_views(
         [t.chain_id for t in trades],
         [t.block_number for t in trades],
         [t.log_index for t in trades],
+        [None if t.complement is None else Decimal(t.complement) for t in trades],
     )
     quotes = await _quotes(conn, trades)
     views: dict[int, dict[Side, MarketView]] = {}

@@ -25,6 +25,8 @@ from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from orderflow.signals.views import FeeSchedule, MarketView
 from orderflow.strategy.settings import StrategySettings
 
+# An order's size precision: the SDK signs a limit order's size rounded *down* to 0.01 share on
+# every tick (``_compute_limit_order_amounts``), whatever is asked (:func:`order_shares`).
 SHARE_STEP = Decimal("0.01")
 MAX_KELLY = Decimal("0.5")
 USDC_STEP = Decimal("0.000001")
@@ -38,6 +40,13 @@ _BPS = Decimal(10_000)
 def dec(value: float) -> Decimal:
     """A settings float as the decimal it was written as (0.1 -> Decimal('0.1'))."""
     return Decimal(repr(value))
+
+
+def order_shares(shares: Decimal) -> Decimal:
+    """The size an order of ``shares`` carries: rounded down to :data:`SHARE_STEP`, as the SDK
+    signs it. One rule for every order, paper and live, entry and exit (an exit of a position
+    holding micro-shares sells this and keeps the rest: dust held to resolution)."""
+    return shares.quantize(SHARE_STEP, rounding=ROUND_DOWN)
 
 
 def min_order_shares(market: MarketView, settings: StrategySettings) -> Decimal:
@@ -137,7 +146,7 @@ def size_position(
     if cash is not None and stake > max(Decimal(0), cash):
         stake = max(Decimal(0), cash)
         capped.append("cash")
-    shares = (stake / all_in).quantize(SHARE_STEP, rounding=ROUND_DOWN) if stake > 0 else Decimal(0)
+    shares = order_shares(stake / all_in) if stake > 0 else Decimal(0)
     return Sizing(
         price=price,
         all_in_price=all_in,

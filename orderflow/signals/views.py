@@ -43,8 +43,14 @@ class TradeView:
     # None: not known (hand-built views).
     is_taker: bool | None = None
     # The fill's block: with ``log_index`` its place on the chain, which orders a leader's buy
-    # and its sell (``orderflow.signals.queries.sold_since``); None for hand-built views.
+    # and its sell (``orderflow.signals.queries.left_since``); None for hand-built views.
     block_number: int | None = None
+    # The other token of the fill's condition (the token registry's complement), None when not
+    # known: its wallet buying it leaves this token (``orderflow.signals.exits.leaving``).
+    complement: int | None = None
+    # This view is its wallet's BUY of the complement read as the sale of this token it is
+    # (``orderflow.signals.exits.leaving``): token, outcome, side and price are the mirror's.
+    mirrored: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +102,9 @@ class MarketView:
     scheduled end when a source knows it (on-chain data does not: then None).
     ``fee``: the market's own taker fee schedule when the exchange stated one (live: read per
     market, :mod:`orderflow.execution.market_rules`); None: the strategy's ``taker_fee_rate``.
-    ``leader_exited``: the fill's wallet has sold the token since the fill (a SELL of it
-    after the fill on the chain): a leader followed on that BUY would be followed into a
-    position it has left.
+    ``leader_exited``: the fill's wallet has left the token since the fill (a SELL of it, or a
+    BUY of its complement, after the fill on the chain): a leader followed on that BUY would be
+    followed into a position it has left.
     """
 
     token_id: int

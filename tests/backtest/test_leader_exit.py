@@ -165,7 +165,7 @@ async def test_a_buy_its_leader_sold_through_a_resting_order_is_not_followed(
     pool: asyncpg.Pool,
 ) -> None:
     """3 s after its buy the whale's resting SELL order is hit: stored after the buy, it is the
-    leader's sale for the executor's ``sold_since`` (any SELL row of the wallet), so the buy is
+    leader's sale for the executor's ``left_since`` (any SELL row of the wallet), so the buy is
     skipped ``leader_exited`` — by the strategy and the baselines alike. The makers the whale's
     own buy hit (SELL rows naming the whale as taker) are not the whale selling."""
     h = History()
@@ -184,3 +184,41 @@ async def test_a_buy_its_leader_sold_through_a_resting_order_is_not_followed(
             ("BUY", "SKIPPED", "leader_exited"),
             ("BUY", "EXECUTED", "accepted"),
         ]
+
+
+async def test_a_buy_left_through_the_complement_within_the_latency_is_not_followed(
+    pool: asyncpg.Pool,
+) -> None:
+    """The whale bought YES and, 3 s later, NO of the same market (the pair merges into
+    collateral: a sale of YES). The executor skips the YES buy ``leader_exited``
+    (orderflow.signals.queries.left_since); the backtest's tape knew only SELLs and followed it,
+    into a position its leader had left."""
+    h = History()
+    market = h.market("merged")
+    h.trade(WHALE, market, 0, "BUY", "0.40", "500", T)
+    h.trade(WHALE, market, 1, "BUY", "0.60", "10", T + timedelta(seconds=3))
+    h.ask(market, 0, "0.40", "5000", T + timedelta(minutes=1))
+    h.resolve(market, 0, T0 + timedelta(days=2))
+    await h.store(pool)
+    report = await _run(pool)
+    assert _signals(report, 0)[0] == ("BUY", "SKIPPED", "leader_exited")
+    assert report.strategy.positions_open == report.strategy.positions_closed == 0
+
+
+async def test_a_leader_buying_the_complement_after_our_entry_is_exited_with(
+    pool: asyncpg.Pool,
+) -> None:
+    """The whale's NO buy after our entry is its leaving: the backtest exits YES at the bid, as
+    the executor does, and does not follow the NO buy in."""
+    h = History()
+    market = h.market("flipped")
+    h.trade(WHALE, market, 0, "BUY", "0.40", "500", T)
+    h.ask(market, 0, "0.40", "5000", T + timedelta(minutes=1))
+    h.trade(WHALE, market, 1, "BUY", "0.60", "500", T + timedelta(seconds=30))
+    h.bid(market, 0, "0.40", "5000", T + timedelta(minutes=2))
+    await h.store(pool)
+    report = await _run(pool)
+    assert _signals(report, 0) == [
+        ("BUY", "EXECUTED", "accepted"),
+        ("SELL", "EXECUTED", "exit_with_leader"),
+    ]
