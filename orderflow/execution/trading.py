@@ -81,7 +81,7 @@ def _with_position(book: StrategyBook, trade: TradeView, decision: Decision) -> 
 
 async def _leaving_by_id(conn: asyncpg.Connection, ids: Sequence[int]) -> list[TradeView]:
     """The stored trades ``ids`` (the leaders' latest departures,
-    :func:`~orderflow.execution.position_queries.exits_tried`) as the sales they are: a BUY of
+    :func:`~orderflow.execution.exit_queries.exits_tried`) as the sales they are: a BUY of
     the complement read as a SELL of the held token (orderflow.signals.exits.leaving)."""
     trades = await signal_queries.trades_by_id(conn, ids)
     return [v for t in trades if (v := leaving(t)) is not None]

@@ -19,7 +19,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from orderflow.execution import order_queries, position_queries
+from orderflow.execution import exit_queries, order_queries
 from orderflow.execution.engine import Executor
 from tests.execution.conftest import (
     MARKET,
@@ -140,7 +140,7 @@ async def test_a_resting_entry_is_left_behind_and_a_late_fill_exited(
         ]
     assert await fill_resting(pool, ex) >= 1  # it filled before the cancel
     async with pool.acquire() as conn:
-        owed = await position_queries.exits_tried(conn, "alpha")
+        owed = await exit_queries.exits_tried(conn, "alpha")
     assert [(e.sell_id, e.tried) for e in owed] == [(trigger, 0)]
     await ex.maintenance()
     sells = await pool.fetch("SELECT token_id FROM orderflow_orders WHERE side = 'SELL'")

@@ -254,14 +254,27 @@ async def test_readers_bounded_by_time_or_id_prune_and_read_the_same_rows(dsn: s
             await same_rows(conn, wallet_sql.WALLET_FILLS, cut, "0x" + "aa" * 20)
 
         # the decision pipeline's market views: the panic-sell window and the leader's later
-        # sells read month 5 only; so do the quotes (the latest fills of each token and of its
-        # complement within the quote window)
+        # sales (and buys of the complement) read month 5 only; so do the quotes (the latest
+        # fills of each token and of its complement within the quote window)
         trades = [(1, Decimal(1), None, at_fill(230)), (2, Decimal(2), None, at_fill(235))]
         ids, tokens, markets, times = ([*c] for c in zip(*trades, strict=True))
         wallets = ["0x" + "aa" * 20, "0x" + "bb" * 20]
         # each trade's place on the chain: fill i of the layout is at block FIRST + i * 32400
         blocks = [FIRST + i * (PER_PARTITION // 40) for i in (230, 235)]
-        args = [ids, tokens, markets, times, 7200.0, wallets, [137, 137], blocks, [0, 0]]
+        # each token the other's complement: the leader's buys of it are read the same way
+        complements = [Decimal(2), Decimal(1)]
+        args = [
+            ids,
+            tokens,
+            markets,
+            times,
+            7200.0,
+            wallets,
+            [137, 137],
+            blocks,
+            [0, 0],
+            complements,
+        ]
         per_subplan = await subplans(conn, signals._MARKETS, *args)
         assert all(used <= months(5) for used in per_subplan.values()), per_subplan
         assert months(5) in per_subplan.values()
