@@ -107,6 +107,32 @@ ON CONFLICT (wallet_address) DO UPDATE SET
 WHERE {_distinct("ws", "EXCLUDED", _UNCHANGED)}
 """
 
+# The row of a wallet the run scored no more because the chain took back every fill it had (a
+# reorg's rollback, a retracted block, the node's logs replacing an import): made what a wallet
+# never scored has (each computed column at its default; the counters, first and last trade
+# times are the insert trigger's and the rollback's), not left with the score, tier, flags and
+# figures of fills no longer stored. ``{scope}``: the wallets to look at (an incremental run:
+# those whose fills changed; a full run: every scored row).
+_KEPT = ("total_trades", "total_volume_usdc", "first_trade_at", "last_trade_at", "updated_at")
+_GONE = """
+UPDATE orderflow_wallet_stats ws
+   SET {reset}, updated_at = now()
+ WHERE ws.computed_at IS NOT NULL{scope}
+   AND NOT EXISTS (SELECT 1 FROM rep_final f WHERE f.wallet_address = ws.wallet_address)
+   AND NOT EXISTS (SELECT 1 FROM orderflow_trades t WHERE t.wallet_address = ws.wallet_address)
+"""
+
+
+def reset_without_fills(*, incremental: bool) -> str:
+    reset = ", ".join(f"{c} = DEFAULT" for c in _STATS_COLUMNS if c not in _KEPT)
+    scope = (
+        "\n   AND ws.wallet_address IN (SELECT wallet_address FROM rep_dirty_keys)"
+        if incremental
+        else ""
+    )
+    return _GONE.format(reset=reset, scope=scope)
+
+
 # $1 = computed_at. After the upsert: the snapshots of the rows whose score, tier or flags
 # changed, copied from the rows just written, with the figures as the run computed them.
 HISTORY = f"""

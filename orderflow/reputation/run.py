@@ -341,6 +341,7 @@ async def run_reputation(
                 watch.lap("counterparty_cells")
         await conn.execute(persist_sql.CHANGED_ROWS, computed_at, cutoff)
         await conn.execute(persist_sql.UPSERT_STATS)
+        await conn.execute(persist_sql.reset_without_fills(incremental=incremental))
         prior = population.prior
         await conn.execute(
             persist_sql.POPULATION,
