@@ -71,6 +71,8 @@ class Interval:
     high: float | None
     markets: int  # how many markets (events) were resampled
     confidence: float
+    # a paired interval not drawn: the markets the thinner side staked in (fewer than MIN_MARKETS)
+    thin: int | None = None
 
     @property
     def verdict(self) -> Verdict:
@@ -86,9 +88,14 @@ class Interval:
         if self.estimate is None:
             return "n/a (nothing staked)"
         if self.low is None or self.high is None:
+            staked = (
+                f"{self.markets} markets"
+                if self.thin is None
+                else f"one side staked in {self.thin} of {self.markets} markets"
+            )
             return (
-                f"{self.estimate * 100:+.1f}% {unit}, no interval ({self.markets} markets; "
-                f"at least {MIN_MARKETS} needed)"
+                f"{self.estimate * 100:+.1f}% {unit}, no interval ({staked}; at least"
+                f" {MIN_MARKETS} needed)"
             )
         return (
             f"{self.estimate * 100:+.1f}% {unit}, {self.confidence * 100:.0f}% CI "
@@ -296,8 +303,9 @@ def difference_interval(
     estimate = None if full is None else full[0]
     staked_a = sum(1 for r in a.values() if r.staked > 0)
     staked_b = sum(1 for r in b.values() if r.staked > 0)
-    if estimate is None or min(staked_a, staked_b) < MIN_MARKETS:
-        return Interval(estimate, None, None, len(pairs), confidence)  # one side too thin
+    if estimate is None or min(staked_a, staked_b) < MIN_MARKETS:  # one side too thin
+        thin = min(staked_a, staked_b)
+        return Interval(estimate, None, None, len(pairs), confidence, thin=thin)
     days = [
         (_summed([x for x, _ in c]), _summed([y for _, y in c]))
         for c in _by_day(pairs, lambda p: p[0].day or p[1].day)

@@ -75,6 +75,9 @@ def test_paired_difference_draws_the_same_markets() -> None:
     # A side with fewer than MIN_MARKETS markets gets no interval, however many the other has.
     thin = difference_interval(_markets(base[: MIN_MARKETS - 1]), b)
     assert thin.low is None and thin.verdict == "INCONCLUSIVE"
+    # ... and says which side was thin, not the pairs' count (it read "no interval (30 markets;
+    # at least 10 needed)")
+    assert f"one side staked in {MIN_MARKETS - 1} of {len(b)} markets" in thin.describe()
     # Unpaired, each interval alone would span zero.
     assert return_interval(a).verdict == return_interval(b).verdict == "INCONCLUSIVE"
 
