@@ -101,7 +101,8 @@ async def measure(dsn: str, months: int, fills: int, runs: int) -> None:
                                                               now - timedelta(days=1))),
             ("decision: panic-sell window of 10 trades", signals._MARKETS, (
                 list(range(10)), [Decimal(1 + k) for k in range(10)], [None] * 10, recent,
-                3600.0, ["0x" + "0" * 37 + f"{k:03d}" for k in range(10)])),
+                3600.0, ["0x" + "0" * 37 + f"{k:03d}" for k in range(10)], [137] * 10,
+                [FIRST + months * SPAN - 1 - k for k in range(10)], [0] * 10, [None] * 10)),
             ("decision: quotes of 10 trades", signals._QUOTE_FILLS, (
                 list(range(10)), [Decimal(1 + k) for k in range(10)], recent, 1800.0, 200)),
             ("--as-of: a wallet's fills, cut-off in month 2", wallet_sql.WALLET_FILLS,

@@ -31,11 +31,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))  # proc_cpu, ingest, growth_chain
+sys.path.insert(0, str(ROOT / "benchmarks"))  # proc_cpu, log_mix, growth_chain
 
 from growth import parse_count  # noqa: E402
 from growth_chain import GrowingChain  # noqa: E402
-from ingest import CHAIN_ID, T0  # noqa: E402
+from log_mix import CHAIN_ID, T0  # noqa: E402
 from proc_cpu import cpu_seconds_or_none  # noqa: E402
 from scratch_db import scratch_server  # noqa: E402
 

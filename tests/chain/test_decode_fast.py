@@ -151,9 +151,10 @@ def overpaid(logs: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
 def test_taker_amounts_are_corrected_as_in_decode_batch() -> None:
     """Takers reporting more than their makers executed: both paths store what was executed."""
     from tests.chain import test_amounts as a
+    from tests.chain.test_amounts_refunds import maker_sell_with_fee_and_2023_refund, refunds
 
-    cases = [*a.over_specified_v1_buy(), *a.two_maker_v1_buy(), *a.refunds()]
-    cases += a.maker_sell_with_fee_and_2023_refund()
+    cases = [*a.over_specified_v1_buy(), *a.two_maker_v1_buy(), *refunds()]
+    cases += maker_sell_with_fee_and_2023_refund()
     for seed in range(3):
         logs = overpaid(GENERATE(1500, seed=seed), seed)
         general = decode_lines(
