@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from orderflow.sim.exchange import MIN_SHARES, State, refresh
 from orderflow.sim.markets import HOUR
-from orderflow.sim.traders import CANDIDATES, _buy, _sell_all, view
+from orderflow.sim.traders import _buy, _sell_all, best_buy, view
 
 LATE_HOURS = 12.0  # a late buyer acts in a market's last hours before its resolution
 ACTS = frozenset({"late_buyer", "leg_trader"})  # styles whose decisions this module takes
@@ -63,19 +63,8 @@ def _late(st: State, now: float, wi: int) -> None:
     """Buy, among up to three markets in their last ``LATE_HOURS``, the outcome priced in the
     wallet's range (the favourite) that its view likes best."""
     w = st.wallets[wi]
-    lo, hi = w.price_range
     pool = [ci for ci in st.open if 0 < st.conditions[ci].resolves_at - now <= LATE_HOURS * HOUR]
-    best: tuple[float, int, int, int] | None = None
-    for ci in st.rng.sample(pool, min(CANDIDATES, len(pool))):
-        book = refresh(st, now, ci)
-        v = view(st, wi, ci, now)
-        for outcome in (0, 1):
-            cents = book.taker_price("BUY", outcome)
-            if cents is None or not lo <= cents / 100 <= hi:
-                continue
-            edge = (v if outcome == 0 else 1 - v) - cents / 100
-            if best is None or edge > best[0]:
-                best = (edge, ci, outcome, cents)
+    best = best_buy(st, now, wi, pool)
     if best is None or best[0] <= 0:  # it buys what its view says is cheap, or nothing
         return
     _, ci, outcome, cents = best

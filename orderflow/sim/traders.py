@@ -54,15 +54,11 @@ def act(st: State, now: float, wi: int) -> None:
     _bet(st, now, wi)
 
 
-def _bet(st: State, now: float, wi: int) -> None:
-    w = st.wallets[wi]
-    lo, hi = w.price_range
-    if w.style == "penny_picker":
-        pool = [ci for ci in st.open if max(p := st.conditions[ci].public(now), 1 - p) >= 0.93]
-    else:
-        pool = st.open
-    if not pool:
-        return
+def best_buy(st: State, now: float, wi: int, pool: list[int]) -> tuple[float, int, int, int] | None:
+    """(edge, market, outcome, ask in cents) of the outcome the wallet's view likes best among up
+    to ``CANDIDATES`` markets of ``pool`` drawn at random, its ask within the wallet's price
+    range; None when no ask is."""
+    lo, hi = st.wallets[wi].price_range
     best: tuple[float, int, int, int] | None = None
     for ci in st.rng.sample(pool, min(CANDIDATES, len(pool))):
         book = refresh(st, now, ci)
@@ -74,6 +70,18 @@ def _bet(st: State, now: float, wi: int) -> None:
             edge = (v if outcome == 0 else 1 - v) - cents / 100
             if best is None or edge > best[0]:
                 best = (edge, ci, outcome, cents)
+    return best
+
+
+def _bet(st: State, now: float, wi: int) -> None:
+    w = st.wallets[wi]
+    if w.style == "penny_picker":
+        pool = [ci for ci in st.open if max(p := st.conditions[ci].public(now), 1 - p) >= 0.93]
+    else:
+        pool = st.open
+    if not pool:
+        return
+    best = best_buy(st, now, wi, pool)
     stake = st.rng.uniform(*w.bet) * w.bankroll
     if best is None:
         return
