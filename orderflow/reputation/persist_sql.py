@@ -114,19 +114,25 @@ WHERE {_distinct("ws", "EXCLUDED", _UNCHANGED)}
 # figures of fills no longer stored. ``{scope}``: the wallets to look at (an incremental run:
 # those whose fills changed; a full run: every scored row).
 _KEPT = ("total_trades", "total_volume_usdc", "first_trade_at", "last_trade_at", "updated_at")
+# The candidates first — the scored rows the run did not score, one hashed set difference — and
+# the trades probed for those only: probing every scored row against the view and each trades
+# partition cost ≈ 1 s a full run at 100,000 wallets (docs/benchmarks.md, twenty-first session).
 _GONE = """
 UPDATE orderflow_wallet_stats ws
    SET {reset}, updated_at = now()
- WHERE ws.computed_at IS NOT NULL{scope}
-   AND NOT EXISTS (SELECT 1 FROM rep_final f WHERE f.wallet_address = ws.wallet_address)
-   AND NOT EXISTS (SELECT 1 FROM orderflow_trades t WHERE t.wallet_address = ws.wallet_address)
+  FROM (SELECT s.wallet_address FROM orderflow_wallet_stats s
+         WHERE s.computed_at IS NOT NULL{scope}
+        EXCEPT
+        SELECT f.wallet_address FROM rep_final f) g
+ WHERE ws.wallet_address = g.wallet_address
+   AND NOT EXISTS (SELECT 1 FROM orderflow_trades t WHERE t.wallet_address = g.wallet_address)
 """
 
 
 def reset_without_fills(*, incremental: bool) -> str:
     reset = ", ".join(f"{c} = DEFAULT" for c in _STATS_COLUMNS if c not in _KEPT)
     scope = (
-        "\n   AND ws.wallet_address IN (SELECT wallet_address FROM rep_dirty_keys)"
+        "\n           AND s.wallet_address IN (SELECT wallet_address FROM rep_dirty_keys)"
         if incremental
         else ""
     )
