@@ -3,8 +3,9 @@
 The SDK derives the API credentials when none are given, and says which kind of wallet the
 funder is: a declared ``POLY_SIGNATURE_TYPE`` that does not match it is a configuration error.
 Logging in asks the exchange (the key checked or derived): when the CLOB does not answer
-(no connection, a timeout, 5xx, 425, 429), :func:`connect_live_broker` starts the executor
-without it and logs in as soon as it answers (:mod:`orderflow.execution.live_pending`).
+(:func:`~orderflow.execution.unanswered.exchange_unanswered`: no connection, a timeout, 5xx, 408,
+425, 429), :func:`connect_live_broker` starts the executor without it and logs in as soon as
+it answers (:mod:`orderflow.execution.live_pending`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ import dataclasses
 import logging
 from typing import Any
 
-from polymarket import AsyncSecureClient, PolymarketError, RequestRejectedError
+from polymarket import AsyncSecureClient, PolymarketError
 from polymarket.environments import PRODUCTION
-from polymarket.errors import ConnectionLostError, RateLimitError, TransportError
-from polymarket.errors import TimeoutError as SdkTimeoutError
 from polymarket.models import ApiKeyCreds
 
 from orderflow.errors import ConfigError, ExecutionError
@@ -24,6 +23,7 @@ from orderflow.execution.broker import Broker, CredentialsRefusedError, Exchange
 from orderflow.execution.credentials import WALLET_TYPE_SIGNATURE, LiveCredentials
 from orderflow.execution.live import LiveBroker
 from orderflow.execution.live_pending import PendingLiveBroker
+from orderflow.execution.unanswered import exchange_unanswered
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +45,6 @@ async def connect_live_broker(creds: LiveCredentials) -> Broker:
             extra={"error": str(exc)},
         )
         return PendingLiveBroker(lambda: open_live_broker(creds), first_error=str(exc))
-
-
-def _unanswered(exc: PolymarketError) -> bool:
-    """The exchange did not answer the log-in (no connection, a timeout, 5xx, 408, 425, 429):
-    asking again later may pass."""
-    if isinstance(exc, RequestRejectedError):
-        return exc.status is None or exc.status >= 500 or exc.status in (408, 425, 429)
-    return isinstance(exc, TransportError | SdkTimeoutError | RateLimitError | ConnectionLostError)
 
 
 async def open_live_broker(creds: LiveCredentials) -> LiveBroker:
@@ -90,7 +82,7 @@ async def open_live_broker(creds: LiveCredentials) -> LiveBroker:
         what = type(exc).__name__ + ("" if status is None else f" http {status}")
         if status in (401, 403):
             raise CredentialsRefusedError(f"cannot authenticate with the CLOB: {what}") from None
-        if _unanswered(exc):
+        if exchange_unanswered(exc):
             raise ExchangeBusyError(f"the CLOB did not answer the log-in: {what}") from None
         raise ExecutionError(f"cannot authenticate with the CLOB: {what}") from None
     declared = creds.signature_type

@@ -25,23 +25,17 @@ import asyncio
 import logging
 from dataclasses import replace
 
-from polymarket import AsyncSecureClient, RequestRejectedError
+from polymarket import AsyncSecureClient
 from polymarket.errors import UnexpectedResponseError
 
 from orderflow.execution.broker import MarketRules
 from orderflow.execution.live_reads import problem_of, read_fee_schedule
 from orderflow.execution.market_rules import RULES_TIMEOUT_SECS, RulesCache
 from orderflow.execution.reply_checks import refuse_reply, rules_problem
+from orderflow.execution.unanswered import exchange_unanswered
 from orderflow.signals.views import FeeSchedule
 
 log = logging.getLogger(__name__)
-
-
-def _busy(exc: Exception) -> bool:
-    """A failed read the exchange was too busy for (no answer, 429, 5xx): no token's read is
-    tried for a while; any other: that token's."""
-    status = exc.status if isinstance(exc, RequestRejectedError) else None
-    return status is None or not 400 <= status < 500 or status in (408, 429)
 
 
 class LiveRules:
@@ -79,7 +73,7 @@ class LiveRules:
                 "market fee schedule not read; the strategy's rate applies",
                 extra={"token_id": str(token_id), "error": problem or type(exc).__name__},
             )
-            self.fees.failed(token_id, busy=problem is None and _busy(exc))
+            self.fees.failed(token_id, busy=problem is None and exchange_unanswered(exc))
             return known
         stated = MarketRules(fee=FeeSchedule(info.rate, info.exponent) if info.rate else None)
         problem = rules_problem(stated)
@@ -101,7 +95,7 @@ class LiveRules:
         except Exception as exc:  # best effort: nothing of it reaches the trading loop
             # A failed read (error, rate limit, no answer) falls back to what was known, else
             # to the strategy's settings; the exchange's refusal handles the rest.
-            self.rules.failed(token_id, busy=_busy(exc))
+            self.rules.failed(token_id, busy=exchange_unanswered(exc))
             log.warning(
                 "market rules not read; the strategy's minimum applies",
                 extra={"token_id": str(token_id), "error": type(exc).__name__},

@@ -18,7 +18,7 @@ import asyncpg
 
 from orderflow.execution.live import LiveBroker
 from orderflow.signals.exits import REFUSED_IN_A_ROW
-from tests.execution.conftest import TOKEN_YES, add_trade, signal_outcomes
+from tests.execution.conftest import TOKEN_NO, TOKEN_YES, add_trade, signal_outcomes
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import age_exits, holding_yes
 
@@ -88,3 +88,18 @@ async def test_an_exit_refused_while_the_exchange_is_cancel_only_is_tried_again_
     # The refused order is no order at the exchange: not in doubt, not counted, not asked about.
     statuses = [r["status"] for r in await pool.fetch("SELECT status FROM orderflow_orders")]
     assert statuses == ["FILLED", "REJECTED", "FILLED"], statuses
+
+
+def _book_reads(clob: FakeClob) -> int:
+    return sum(1 for m, p in clob.requests if (m, p) == ("GET", "/book"))
+
+
+async def test_a_book_read_met_by_the_restart_pauses_every_tokens_reads(
+    clob: FakeClob, live: LiveBroker
+) -> None:
+    """A 425 is the whole exchange restarting, as a log-in's 425 is read: the next token's book
+    is not asked for while the reads are paused (it was: only the 425's own token waited)."""
+    clob.fail("GET", "/book", TOO_EARLY, times=1)
+    await live.market_rules(TOKEN_YES)
+    await live.market_rules(TOKEN_NO)
+    assert _book_reads(clob) == 1
