@@ -149,7 +149,8 @@ def status_schema() -> dict[str, Any]:
             },
             "todayPnlUsd": {
                 "type": "string",
-                "description": "Realized plus unrealized P&L since 00:00 UTC, exact decimal USDC.",
+                "description": "The P&L since 00:00 UTC in the strategy's mode (as the"
+                " executor's daily loss limit counts it), exact decimal USDC.",
             },
             "lastSignalAt": time,
             "executorHeartbeatAt": time,

@@ -27,6 +27,8 @@ from typing import Any
 
 import asyncpg
 
+from orderflow.execution.status import day_pnl_of
+
 # ``source`` of every row a TradingStrategy owns: ``k8s:<namespace>/<name>``
 SOURCE_PREFIX = "k8s:"
 
@@ -241,8 +243,6 @@ WITH s AS (
            (array_agg(cancel_refused_why ORDER BY cancel_refused_at DESC))[1] AS last_why
       FROM orderflow_orders
      WHERE strategy = $1 AND status IN ('INTENT', 'OPEN') AND cancel_refusals > 0
-), today AS (
-    SELECT (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS start
 ), hb AS (
     SELECT last_seen AS at, runs_only FROM orderflow_executor_heartbeats
      WHERE is_leader ORDER BY last_seen DESC LIMIT 1
@@ -262,14 +262,6 @@ SELECT
         AS open_positions,
     (SELECT count(*) FROM orderflow_orders
       WHERE strategy = $1 AND status IN ('INTENT', 'OPEN')) AS live_orders,
-    coalesce(
-        (SELECT total_pnl FROM orderflow_performance
-          WHERE strategy = $1 AND day = (now() AT TIME ZONE 'UTC')::date),
-        (SELECT coalesce(sum(realized_pnl), 0) FROM orderflow_positions, today
-          WHERE strategy = $1 AND status = 'CLOSED' AND closed_at >= today.start)
-        + (SELECT coalesce(sum(realized_pnl + unrealized_pnl), 0) FROM orderflow_positions
-            WHERE strategy = $1 AND status = 'OPEN')
-    ) AS today_pnl,
     (SELECT max(created_at) FROM orderflow_signals WHERE strategy = $1) AS last_signal_at,
     (SELECT at FROM hb) AS heartbeat_at,
     extract(epoch FROM now() - (SELECT at FROM hb))::float8 AS heartbeat_age_secs,
@@ -296,15 +288,18 @@ async def read_figures(conn: asyncpg.Connection, *, name: str, source: str) -> F
     trade, so their heartbeats must not hide a dead leader. With it comes the strategies that
     leader runs (its ``EXECUTOR_STRATEGIES``, empty for all).
 
-    Today's P&L is ``orderflow_performance.total_pnl`` for today's UTC date when the accounting
-    has written it, else realized P&L of positions closed today plus realized and unrealized
-    P&L of the open ones.
+    Today's P&L is the strategy's P&L since 00:00 UTC in its mode, as ``orderflow strategy
+    status`` shows it and the executor's daily loss limit counts it (one definition:
+    :func:`orderflow.execution.status.day_pnl_of`; 0 without a row). It was the performance
+    row's ``total_pnl`` (both modes), else the realized P&L of positions closed today plus the
+    lifetime P&L of the open ones: a live strategy showed paper's gains as its own.
 
     The exchange's refusals (:class:`Refusals`): its refusal of the executor's API key for the
     strategy's mode, and live orders whose cancels it refused.
     """
     row = await conn.fetchrow(_FIGURES, name, source)
     assert row is not None
+    today = await day_pnl_of(conn, name, row["now"])
     return Figures(
         exists=row["exists"],
         owned=row["owned"],
@@ -315,7 +310,7 @@ async def read_figures(conn: asyncpg.Connection, *, name: str, source: str) -> F
         generation=row["generation"],
         open_positions=row["open_positions"],
         live_orders=row["live_orders"],
-        today_pnl=row["today_pnl"],
+        today_pnl=Decimal(0) if today is None else today,
         last_signal_at=row["last_signal_at"],
         heartbeat_at=row["heartbeat_at"],
         heartbeat_age_secs=row["heartbeat_age_secs"],

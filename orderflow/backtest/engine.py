@@ -178,8 +178,9 @@ class _Replay:
             wanting = [r for r in self.runs if _leader_selling(fill.view, r)]
         if fill.view.side == "BUY":
             # The leader of a held position buying its complement: the exit comes first, and
-            # takes the trade (the executor records one signal per trade and strategy: the
-            # entry of the same BUY is not made).
+            # takes the trade. (The executor records the entry of the same BUY too, refused
+            # ``position_exists`` unless what is held is dust; here the exit fills at its
+            # decision, so that entry would not see the position: it is not made.)
             view = fill.view
             if view.complement != fill.complement:
                 view = replace(view, complement=fill.complement)

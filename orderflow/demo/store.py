@@ -71,7 +71,7 @@ INSERT INTO orderflow_signals
      win_probability, size_usdc, pnl, trade_time, decided_at, resolved_at, inputs)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $21, $13, $14, $15, $16, $17, $22,
         $18, $19, $20)
-ON CONFLICT (strategy, signal_type, chain_id, tx_hash, log_index, attempt) DO NOTHING
+ON CONFLICT (strategy, signal_type, chain_id, tx_hash, log_index, side, attempt) DO NOTHING
 RETURNING id
 """
 

@@ -62,6 +62,24 @@ SELECT position_id, side, shares, usdc, fee, fee_asset, filled_at FROM orderflow
 """
 
 
+# A past day's positions (strategy $1, the day from $2 to $3): those not closed before it began
+# with a fill before it ended, each marked at both ends (the last trade before the instant, or
+# its payout if its market resolved before it); and what the positions closed before it began
+# realized (the equity's base).
+_DAY_POSITIONS = f"""
+SELECT p.id, p.closed_at, p.realized_pnl,
+       {position_queries.mark_price("p.token_id", "$2")} AS start_price,
+       {position_queries.mark_price("p.token_id", "$3")} AS end_price
+  FROM orderflow_positions p
+ WHERE p.strategy = $1 AND (p.closed_at IS NULL OR p.closed_at >= $2)
+   AND EXISTS (SELECT 1 FROM orderflow_net_fills f WHERE f.position_id = p.id AND f.filled_at < $3)
+"""
+_CLOSED_BEFORE = """
+SELECT COALESCE(sum(realized_pnl), 0) FROM orderflow_positions
+ WHERE strategy = $1 AND status = 'CLOSED' AND closed_at < $2
+"""
+
+
 def unrealized_pnl(shares: Decimal, cost: Decimal, last_price: Decimal | None) -> Decimal:
     """An open position marked at ``last_price`` (:func:`position_queries.mark_price`: the
     token's latest trade, its payout once resolved; nothing without one): the book's mark
@@ -73,6 +91,16 @@ def unrealized_pnl(shares: Decimal, cost: Decimal, last_price: Decimal | None) -
 class DayPnl:
     realized: Decimal  # realized since midnight (partial sells and settlements included)
     total: Decimal  # realized since midnight + change of unrealized since midnight's mark
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedDay:
+    """A past day as its end left it: its P&L (:class:`DayPnl`), the unrealized P&L of the
+    positions open at its end and the strategy's realized P&L to date then (the equity's)."""
+
+    pnl: DayPnl
+    unrealized: Decimal
+    realized_to_date: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,3 +168,38 @@ class DayMarks:
             self._marks[(pid, since, versions[pid])] = _Midnight(
                 position.realized_pnl, position.shares, position.cost_basis
             )
+
+
+async def closed_day(
+    conn: asyncpg.Connection, strategy: str, start: datetime, end: datetime
+) -> ClosedDay:
+    """The strategy's day from ``start`` to ``end`` (a past one, all modes: its performance row)
+    from history alone — what ran that day need not have run to its end. Each position's value
+    (realized + unrealized) at both ends: its fills before the instant replayed in the order
+    they were booked (as :class:`DayMarks` replays midnight's), marked at the last trade before
+    it or its payout; a position closed by then is what it realized (a settlement's payout is
+    no fill). The day's P&L is the change, ``realized`` the realized part of it."""
+    rows = await conn.fetch(_DAY_POSITIONS, strategy, start, end)
+    fills: dict[int, list[tuple[datetime, Fill]]] = {int(r["id"]): [] for r in rows}
+    for f in await conn.fetch(_MIDNIGHT_FILLS, list(fills), end):
+        fills[int(f["position_id"])].append((f["filled_at"], position_queries.fill_of(f)))
+    realized = total = unrealized_end = Decimal(0)
+    realized_to_date = Decimal(await conn.fetchval(_CLOSED_BEFORE, strategy, start))
+    for r in rows:
+        pid = int(r["id"])
+        before = replay([f for at, f in fills[pid] if at < start])
+        start_realized = before.realized_pnl
+        start_value = start_realized + unrealized_pnl(
+            before.shares, before.cost_basis, r["start_price"]
+        )
+        if r["closed_at"] is not None and r["closed_at"] < end:
+            end_realized = end_value = Decimal(r["realized_pnl"])
+        else:
+            after = replay([f for _, f in fills[pid]])
+            open_value = unrealized_pnl(after.shares, after.cost_basis, r["end_price"])
+            end_realized, end_value = after.realized_pnl, after.realized_pnl + open_value
+            unrealized_end += open_value
+        realized += end_realized - start_realized
+        total += end_value - start_value
+        realized_to_date += end_realized
+    return ClosedDay(DayPnl(realized=realized, total=total), unrealized_end, realized_to_date)

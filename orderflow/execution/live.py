@@ -60,6 +60,7 @@ from orderflow.execution.broker import (
     OrderStatus,
     PreparedOrder,
 )
+from orderflow.execution.exchange_text import exchange_text
 from orderflow.execution.live_reads import (
     account_trades,
     names,
@@ -100,7 +101,8 @@ def _busy(what: str, exc: PolymarketError) -> ExchangeBusyError:
     retry_after = getattr(exc, "retry_after", None)  # a 429's (or 503's) Retry-After
     if status in (401, 403):  # our key (or access) refused: asking again will not heal it
         # with the exchange's words (``Unauthorized/Invalid api key``, or the SDK's "blocked by
-        # Cloudflare": this machine's IP, not the key); they carry no secret of ours
+        # Cloudflare": this machine's IP, not the key), redacted of our credentials (a gateway
+        # may echo our headers: orderflow.execution.exchange_text)
         return CredentialsRefusedError(f"{what} failed: {detail}: {problem_of(exc, 200)}")
     return ExchangeBusyError(f"{what} failed: {detail}", retry_after=retry_after)
 
@@ -171,7 +173,8 @@ class LiveBroker(LiveRules):
             )
         except PolymarketError as exc:
             self.rules.stale(request.token_id)  # priced off the market's tick now, say
-            raise ExecutionError(f"cannot build the order: {type(exc).__name__}: {exc}") from None
+            problem = f"{type(exc).__name__}: {problem_of(exc)}"
+            raise ExecutionError(f"cannot build the order: {problem}") from None
         public = _public_order(signed)
         return PreparedOrder(
             request=replace(request, shares=signed_shares(signed)),
@@ -209,7 +212,7 @@ class LiveBroker(LiveRules):
                     retry_after=exc.retry_after,
                 )
             if exc.status is not None and 400 <= exc.status < 500 and exc.status != 408:
-                return self._refused(order.request, f"http {exc.status}: {exc}")
+                return self._refused(order.request, f"http {exc.status}: {problem_of(exc)}")
             raise OrderInDoubtError(
                 f"order post failed: http {exc.status}", retry_after=exc.retry_after
             ) from None
@@ -221,7 +224,8 @@ class LiveBroker(LiveRules):
                 # but failure delaying, placement successful": it may be on the book. Reconciled
                 # by its ids like any order in doubt, never resent.
                 raise OrderInDoubtError("order placed unmatched (its matching delay failed)")
-            return self._refused(order.request, f"{response.code}: {response.message}")
+            answer = exchange_text(f"{response.code}: {response.message}")
+            return self._refused(order.request, answer)
         if str(response.order_id).lower() not in {c.lower() for c in order.candidate_order_ids}:
             # Not the hash of the order we signed: followed under it, the order's fills and
             # cancels would go to another. Reconciled by the ids it can have, like any in doubt.
@@ -364,7 +368,9 @@ class LiveBroker(LiveRules):
             raise _busy("cancel", exc) from None
         return CancelResult(
             canceled=tuple(str(o) for o in response.canceled),
-            not_canceled={str(o): str(why) for o, why in response.not_canceled.items()},
+            not_canceled={
+                str(o): exchange_text(str(why)) for o, why in response.not_canceled.items()
+            },
         )
 
     async def check_credentials(self) -> None:

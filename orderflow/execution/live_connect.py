@@ -21,6 +21,7 @@ from polymarket.models import ApiKeyCreds
 from orderflow.errors import ConfigError, ExecutionError
 from orderflow.execution.broker import Broker, CredentialsRefusedError, ExchangeBusyError
 from orderflow.execution.credentials import WALLET_TYPE_SIGNATURE, LiveCredentials
+from orderflow.execution.exchange_text import keep_out
 from orderflow.execution.live import LiveBroker
 from orderflow.execution.live_pending import PendingLiveBroker
 from orderflow.execution.unanswered import exchange_unanswered
@@ -52,6 +53,7 @@ async def open_live_broker(creds: LiveCredentials) -> LiveBroker:
     if creds.private_key is None:
         raise ConfigError("live mode needs POLY_PRIVATE_KEY in the executor's environment")
     api = None
+    secrets = (creds.api_key, creds.api_secret, creds.api_passphrase)
     if creds.api_key and creds.api_secret and creds.api_passphrase:
         api = ApiKeyCreds.model_validate(
             {
@@ -61,6 +63,7 @@ async def open_live_broker(creds: LiveCredentials) -> LiveBroker:
             }
         )
     key = creds.private_key.get_secret_value()
+    keep_out(key, *(s.get_secret_value() for s in secrets if s is not None))
     wallet = creds.funder
     if wallet is None and creds.signature_type in (None, 0):
         from eth_account import Account
@@ -85,6 +88,9 @@ async def open_live_broker(creds: LiveCredentials) -> LiveBroker:
         if exchange_unanswered(exc):
             raise ExchangeBusyError(f"the CLOB did not answer the log-in: {what}") from None
         raise ExecutionError(f"cannot authenticate with the CLOB: {what}") from None
+    # The credentials the SDK logs in with (derived, when none were given): no text of the
+    # exchange carries them into a log or a row.
+    keep_out(client.credentials.key, client.credentials.secret, client.credentials.passphrase)
     declared = creds.signature_type
     actual = WALLET_TYPE_SIGNATURE.get(str(client.wallet_type))
     if declared is not None and actual != declared:

@@ -42,6 +42,8 @@ from polymarket.models.types import TokenId
 from polymarket.pagination import AsyncPaginator, Page
 from pydantic import ValidationError
 
+from orderflow.execution.exchange_text import exchange_text
+
 
 def _transport(client: AsyncSecureClient) -> Any:
     return client._ctx.secure_clob  # the SDK's authenticated CLOB transport
@@ -61,15 +63,16 @@ def problem_of(exc: PolymarketError, limit: int = 300) -> str:
     """What the SDK found wrong, on one line of at most ``limit`` characters: for a reply its
     model refused, the fields and why, never the values the reply carried (pydantic's message
     repeats the whole input: a trade's ``owner`` is our API key, and it names wallets); else the
-    SDK's message (a refused request's: the exchange's own words)."""
+    SDK's message (a refused request's: the exchange's own words). Either of our credentials
+    and header echoes (:func:`~orderflow.execution.exchange_text.exchange_text`)."""
     cause = exc.__cause__
     if isinstance(cause, ValidationError):
         errors = cause.errors(include_url=False, include_input=False, include_context=False)
         text = "; ".join(
             f"{'.'.join(str(part) for part in e['loc']) or 'reply'}: {e['msg']}" for e in errors
         )
-        return f"{len(errors)} field(s) refused: {text}"[:limit]
-    return " ".join(str(exc).split())[:limit]
+        return exchange_text(f"{len(errors)} field(s) refused: {text}", limit)
+    return exchange_text(str(exc), limit)
 
 
 async def read_order(client: AsyncSecureClient, order_id: str) -> OpenOrder | None:

@@ -18,13 +18,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
 
 from orderflow.execution import performance_queries
-from orderflow.execution.daypnl import DayMarks
+from orderflow.execution.daypnl import DayMarks, closed_day
+
+# The most days closed at once (the newest): an executor down longer leaves the older ones as
+# they were.
+MAX_DAYS_CLOSED = 366
 
 
 def day_start(now: datetime) -> datetime:
@@ -61,12 +65,47 @@ async def update_performance(
     now: datetime,
     marks: DayMarks | None = None,
 ) -> None:
+    """Today's row, after closing the days before it left open (:func:`close_days`)."""
     start = day_start(now)
+    await close_days(conn, strategy, bankroll, start)
     day = await (marks or DayMarks()).day(conn, strategy, start)
     await performance_queries.upsert_performance_day(
         conn, strategy, start, bankroll, realized=day.realized, total=day.total
     )
-    rows = await performance_queries.performance_series(conn, strategy)
+    await _ratios(conn, strategy, bankroll, start)
+
+
+async def close_days(
+    conn: asyncpg.Connection, strategy: str, bankroll: Decimal, today_start: datetime
+) -> int:
+    """Close the days before today whose rows their own passes left open — the executor down
+    across midnight, or its last pass minutes before it — and write those it missed whole (at
+    most :data:`MAX_DAYS_CLOSED`, the newest), from history
+    (:func:`orderflow.execution.daypnl.closed_day`); each with its ratios as of its end.
+    Returns how many. A closed row is written after its day's end and not again."""
+    days = await performance_queries.days_to_close(conn, strategy, today_start, MAX_DAYS_CLOSED)
+    for start in days:
+        closed = await closed_day(conn, strategy, start, start + timedelta(days=1))
+        await performance_queries.upsert_closed_day(
+            conn,
+            strategy,
+            start,
+            bankroll,
+            realized=closed.pnl.realized,
+            total=closed.pnl.total,
+            unrealized=closed.unrealized,
+            realized_to_date=closed.realized_to_date,
+        )
+        await _ratios(conn, strategy, bankroll, start)
+    return len(days)
+
+
+async def _ratios(
+    conn: asyncpg.Connection, strategy: str, bankroll: Decimal, start: datetime
+) -> None:
+    """The Sharpe ratio and maximum drawdown of the rows up to the day starting at ``start``,
+    stored on that day's row."""
+    rows = await performance_queries.performance_series(conn, strategy, start)
     returns = [float(r["total_pnl"]) / float(bankroll) for r in rows]
     equity = [float(r["equity"]) for r in rows if r["equity"] is not None]
     await performance_queries.set_performance_ratios(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
+
+_DAY = timedelta(days=1)
 
 # --------------------------------------------------------------------------------------------
 # Performance (one row per UTC day and strategy)
@@ -71,6 +73,70 @@ async def upsert_performance_day(
     )
 
 
+async def upsert_closed_day(
+    conn: asyncpg.Connection,
+    strategy: str,
+    day_start: datetime,
+    bankroll: Decimal,
+    *,
+    realized: Decimal,
+    total: Decimal,
+    unrealized: Decimal,
+    realized_to_date: Decimal,
+) -> None:
+    """A past day's row, as its end left it (:func:`orderflow.execution.daypnl.closed_day`):
+    its fills and closed positions counted as today's are, its unrealized P&L and equity those
+    of its end. Written after its end (``updated_at``): closed."""
+    await conn.execute(
+        _DAY_FIGURES
+        + """
+        INSERT INTO orderflow_performance AS perf (day, strategy, trades, wins, losses, win_rate,
+            realized_pnl, unrealized_pnl, total_pnl, equity, updated_at)
+        SELECT ($2 AT TIME ZONE 'UTC')::date, $1, traded.n, closed.wins, closed.losses,
+               CASE WHEN closed.wins + closed.losses > 0
+                    THEN closed.wins::float8 / (closed.wins + closed.losses) END,
+               $4, $6::numeric, $5, $3::numeric + $7::numeric + $6::numeric, now()
+          FROM closed, traded
+        ON CONFLICT (day, strategy) DO UPDATE SET
+            trades = EXCLUDED.trades, wins = EXCLUDED.wins, losses = EXCLUDED.losses,
+            win_rate = EXCLUDED.win_rate, realized_pnl = EXCLUDED.realized_pnl,
+            unrealized_pnl = EXCLUDED.unrealized_pnl, total_pnl = EXCLUDED.total_pnl,
+            equity = EXCLUDED.equity, updated_at = now()
+        """,
+        strategy,
+        day_start,
+        bankroll,
+        realized,
+        total,
+        unrealized,
+        realized_to_date,
+    )
+
+
+async def days_to_close(
+    conn: asyncpg.Connection, strategy: str, today_start: datetime, most: int
+) -> list[datetime]:
+    """The starts of the days before today whose rows were not closed (last written before the
+    day ended: the executor down across its midnight, or its last pass before it) and of the
+    days since with no row at all (the executor down all day), oldest first, at most ``most``
+    of the newest. None before the strategy's first row."""
+    last = await conn.fetchrow(
+        "SELECT (day::timestamp AT TIME ZONE 'UTC') AS start, updated_at FROM orderflow_performance"
+        " WHERE strategy = $1 AND day < ($2 AT TIME ZONE 'UTC')::date ORDER BY day DESC LIMIT 1",
+        strategy,
+        today_start,
+    )
+    if last is None:
+        return []
+    start: datetime = last["start"]
+    first = start if last["updated_at"] < start + _DAY else start + _DAY
+    days = []
+    while first < today_start:
+        days.append(first)
+        first += _DAY
+    return days[-most:]
+
+
 async def day_figures(
     conn: asyncpg.Connection, strategy: str, day_start: datetime
 ) -> asyncpg.Record:
@@ -96,12 +162,17 @@ async def latest_ratios(conn: asyncpg.Connection, strategy: str) -> asyncpg.Reco
     return row
 
 
-async def performance_series(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.Record]:
+async def performance_series(
+    conn: asyncpg.Connection, strategy: str, until: datetime | None = None
+) -> list[asyncpg.Record]:
+    """The strategy's rows in order of day (``until``: up to that day's, included)."""
     return list(
         await conn.fetch(
             "SELECT day, total_pnl, equity FROM orderflow_performance WHERE strategy = $1"
+            " AND ($2::timestamptz IS NULL OR day <= ($2 AT TIME ZONE 'UTC')::date)"
             " ORDER BY day",
             strategy,
+            until,
         )
     )
 

@@ -218,6 +218,16 @@ async def strategy_status(
     )
 
 
+async def day_pnl_of(conn: asyncpg.Connection, name: str, now: datetime) -> Decimal | None:
+    """``name``'s P&L since 00:00 UTC in its mode at ``now``, as :func:`strategy_status` shows
+    it and the daily loss limit counts it (the book's ``day_pnl``: the mode's positions, a live
+    BUY's immediate loss); None: no such strategy. The operator's ``todayPnlUsd``."""
+    row = await strategy_queries.strategy_row(conn, name)
+    if row is None:
+        return None
+    return (await load_book(conn, await state_of(conn, row), now)).day_pnl
+
+
 def _position(r: asyncpg.Record, state: StrategyState) -> PositionLine:
     return PositionLine(
         token_id=int(r["token_id"]),

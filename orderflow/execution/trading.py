@@ -278,9 +278,10 @@ class Trader:
         settings = state.settings
         window = settings.fade_window_secs if settings.enable_degen_fading else 0.0
         # Read apart: a BUY of the complement that exits a position is an entry candidate too,
-        # of its own token (the same trade id, another market view). Its exit is decided first
-        # and takes the trade's signal key (one signal per trade, strategy and signal type): the
-        # entry, refused ``position_exists`` while the position is held, is not recorded.
+        # of its own token (the same trade id, another market view). Its exit is decided first;
+        # the two are signals of their own (the key has the side: migration 075). The entry is
+        # refused ``position_exists`` while the position is held, and made when what is held is
+        # dust (the exit SKIPPED ``exit_below_min_size``, the market open to a new entry).
         if exits:
             exit_markets = await self._market_views(conn, state, exits, 0.0, holdings)
             created, accepted = await decide_exits(

@@ -363,7 +363,7 @@ INSERT INTO orderflow_signals (
     win_probability, size_usdc, inputs, traceparent, trade_time, decided_at, attempt)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $20, $13, $14, $15, $16, $17, $18,
         $19, CASE WHEN $3 = 'PENDING' THEN NULL ELSE clock_timestamp() END, $21)
-ON CONFLICT (strategy, signal_type, chain_id, tx_hash, log_index, attempt) DO NOTHING
+ON CONFLICT (strategy, signal_type, chain_id, tx_hash, log_index, side, attempt) DO NOTHING
 RETURNING id
 """
 

@@ -25,6 +25,10 @@ class Fault:
     body: dict[str, Any] = field(default_factory=lambda: {"error": "service unavailable"})
     retry_after: int | None = None  # the Retry-After header's seconds (a 429's: 1 unless given)
     cloudflare: bool = False  # answered by the exchange's edge: an HTML page, server cloudflare
+    # Answered by a proxy or gateway that echoes the request's headers in its error text (the
+    # API key, passphrase and signature among them), as plain text or in a JSON ``error``.
+    echo: str | None = None  # "text" or "json"
+    echoed: list[dict[str, str]] = field(default_factory=list)  # the headers it echoed
 
 
 RATE_LIMITED = {"error": "Too Many Requests"}
@@ -69,14 +73,17 @@ class ClobFaults:
         times: int = 1_000_000,
         retry_after: int | None = None,
         cloudflare: bool = False,
+        echo: str | None = None,
     ) -> Fault:
         """The next ``times`` requests to ``method path*`` answered ``status`` unprocessed, with
         ``Retry-After: retry_after`` when given (a 429 always has one: 1 s by default); by the
-        exchange's edge with ``cloudflare`` (its HTML page, as it blocks an IP: 403)."""
+        exchange's edge with ``cloudflare`` (its HTML page, as it blocks an IP: 403); by a
+        gateway echoing the request's headers in its error text with ``echo`` ("text": a plain
+        body ``Name: value`` per header; "json": ``{"error": ...}`` naming them ``name=value``)."""
         body = _FAULT_BODIES.get(status, {"error": "service unavailable"})
         if retry_after is None and status == 429:
             retry_after = 1
-        fault = Fault(method, path, status, times, body, retry_after, cloudflare)
+        fault = Fault(method, path, status, times, body, retry_after, cloudflare, echo)
         self.faults.append(fault)
         return fault
 
@@ -96,6 +103,15 @@ class ClobFaults:
                 fault.times -= 1
                 after = fault.retry_after
                 headers = {} if after is None else {"Retry-After": str(after)}
+                if fault.echo is not None:
+                    fault.echoed.append(dict(request.headers))
+                    if fault.echo == "text":
+                        lines = [f"{k}: {v}" for k, v in request.headers.items()]
+                        text = "upstream refused the request\n" + "\n".join(lines)
+                        return web.Response(text=text, status=fault.status, headers=headers)
+                    pairs = " ".join(f"{k}={v}" for k, v in request.headers.items())
+                    body = {"error": f"gateway refused [{pairs}]"}
+                    return web.json_response(body, status=fault.status, headers=headers)
                 if fault.cloudflare:
                     headers["Server"] = "cloudflare"
                     return web.Response(

@@ -241,11 +241,13 @@ async def test_figures_positions_pnl_signals_heartbeat(pool: asyncpg.Pool) -> No
         )
     ).status
     assert status["openPositions"] == 1 and status["liveOrders"] == 0
-    assert status["todayPnlUsd"] == "2.35"  # 0.50 - 1.25 + 3.10; yesterday's 100 is not today's
+    # 0.50 realized + 3.10; yesterday's 100 is not today's, nor is the stored unrealized -1.25
+    # (the executor's mark: the token's last trade, none here; test_mode_pnl.py)
+    assert status["todayPnlUsd"] == "3.60"
     assert cond(status, "Degraded") == ("False", "ExecutorAlive")
     assert 4 <= status["executorHeartbeatAgeSecs"] <= 30
 
-    # the accounting's daily figure wins when present
+    # the performance row (both modes) is not the mode's figure
     await pool.execute(
         "INSERT INTO orderflow_performance (day, strategy, total_pnl)"
         " VALUES ((now() AT TIME ZONE 'UTC')::date, 'whale', -12.345)"
@@ -259,7 +261,7 @@ async def test_figures_positions_pnl_signals_heartbeat(pool: asyncpg.Pool) -> No
             pool, WHALE, ready=None, generation=1, previous_status=status, stale_after_secs=30
         )
     ).status
-    assert status["todayPnlUsd"] == "-12.345"  # exact, not rounded
+    assert status["todayPnlUsd"] == "3.60"
     # a fresh standby does not hide a stale leader
     assert cond(status, "Degraded") == ("True", "ExecutorHeartbeatStale")
     assert status["state"] == "Degraded"

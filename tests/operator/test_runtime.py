@@ -271,7 +271,7 @@ async def test_status_figures_and_degraded(
         )
         await conn.execute(
             "INSERT INTO orderflow_positions (strategy, token_id, shares, cost_basis,"
-            " realized_pnl, unrealized_pnl) VALUES ('busy', 42, 10, 5, 0, 1.25)"
+            " realized_pnl, unrealized_pnl) VALUES ('busy', 42, 10, 5, 1.25, 0)"
         )
         st = await wait_status(api, "busy", state="Running", openPositions=1)
         assert st["todayPnlUsd"] == "1.25"
