@@ -4,6 +4,11 @@ A position's numbers are never updated incrementally in SQL: every change replay
 position's fills (``orderflow_fills``) through :func:`orderflow.accounting.replay`, settled at the
 market's payout when it resolves, and stores the result. The same code that scores wallets
 therefore books the executor's P&L.
+
+A settlement rests on the resolution stored at that moment, which the chain can take back (a
+reorg's rollback, a file's retraction: :mod:`orderflow.chain.rollback`; a market handed back to
+Gamma's resolution): :func:`unsettle_stale` reopens a position whose token's stored payout is
+gone or another, and :func:`settle_resolved` settles it again once a resolution is stored.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.accounting import Position, replay
-from orderflow.execution import position_queries, trade_queries
+from orderflow.execution import position_queries, settle_queries, trade_queries
 from orderflow.execution.broker import FillReport
 
 log = logging.getLogger(__name__)
@@ -128,7 +133,7 @@ async def settle_resolved(
     (``closed_since``: how far back a closed order's late fills are still asked for); returns
     (strategy, id, realized P&L)."""
     settled: list[tuple[str, int, Decimal]] = []
-    for row in await position_queries.resolvable_positions(conn, closed_since):
+    for row in await settle_queries.resolvable_positions(conn, closed_since):
         if row["payout"] is None:
             continue
         async with conn.transaction():
@@ -148,3 +153,32 @@ async def settle_resolved(
         )
         settled.append((row["strategy"], row["id"], position.realized_pnl))
     return settled
+
+
+async def unsettle_stale(conn: asyncpg.Connection) -> list[tuple[str, int]]:
+    """Undo every settlement whose resolution is no longer stored as it was (a reorg orphaned
+    its block, a file retracted it, its market went back to Gamma's payouts): the position is
+    OPEN again with what its fills leave (its shares held: the executor never redeems), its P&L
+    no longer its signal's, and :func:`settle_resolved` settles it again at the payout stored
+    next. Once each (the reopening is claimed by one statement); not while the strategy holds
+    another open position in the token (an entry taken after the resolution went): then once
+    that one is closed. Returns (strategy, id) of each position reopened."""
+    undone: list[tuple[str, int]] = []
+    for row in await settle_queries.stale_settlements(conn):
+        async with conn.transaction():
+            if not await settle_queries.reopen_settled(conn, row["id"]):
+                continue
+            await settle_queries.unset_owner_pnl(conn, row["id"])
+            position = await restate_position(conn, row["id"])
+        log.warning(
+            "settlement undone: its market's resolution is no longer stored at that payout",
+            extra={
+                "strategy": row["strategy"],
+                "position_id": row["id"],
+                "settled_payout": str(row["settled_payout"]),
+                "payout": None if row["payout"] is None else str(row["payout"]),
+                "shares": str(position.shares),
+            },
+        )
+        undone.append((row["strategy"], row["id"]))
+    return undone
