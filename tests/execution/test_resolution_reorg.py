@@ -14,6 +14,7 @@ fills, the P&L and cash no longer counted) and done again once a resolution is s
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -22,11 +23,12 @@ from orderflow.chain.rollback import rollback_from
 from orderflow.execution.book import load_book
 from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
+from orderflow.execution.settlement import LATE_FILLS
 from orderflow.migrate import migrations_dir
-from tests.execution.conftest import MARKET, fill_resting, follow, resolve
+from tests.execution.conftest import MARKET, fill_resting, follow, resolve, reveal
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import live_executor, live_strategy
-from tests.execution.paperkit import whale_buys
+from tests.execution.paperkit import clocked_executor, exit_resting, whale_buys
 
 
 async def _settled(pool: asyncpg.Pool, ex: Executor, payouts: list[str]) -> asyncpg.Record:
@@ -216,3 +218,32 @@ async def test_the_migration_gives_each_settled_position_its_payout(
     assert await pool.fetchval("SELECT settled_payout FROM orderflow_positions") == 0
     await ex.maintenance()
     assert await pool.fetchval("SELECT status FROM orderflow_positions") == "CLOSED"
+
+
+async def test_an_order_the_resolution_closed_stays_closed_after_a_reorg_took_it(
+    pool: asyncpg.Pool, dsn: str
+) -> None:
+    """The paper exchange closed our resting exit at the market's resolution, as the real CLOB
+    cancels what rests on a resolved market — an off-chain cancel no reorg undoes. A reorg
+    then took the resolution away and a bid at the exit's limit showed up: the exit, CANCELED,
+    is not filled, and the position, unresolved again, holds its shares."""
+    ex, clock = clocked_executor(pool, dsn)
+    sell = await exit_resting(pool, ex, orderTtlSecs=3600)
+    async with pool.acquire() as conn:
+        await resolve(conn, MARKET, ["1", "0"])
+    await ex.maintenance()
+    order = await pool.fetchrow("SELECT status FROM orderflow_orders WHERE id = $1", sell["id"])
+    assert order["status"] == "CANCELED"
+    await _rollback(pool)
+    async with pool.acquire() as conn:
+        await reveal(conn, met="SELL", price=str(sell["price"]), shares=str(sell["shares"]))
+    await ex.maintenance()
+    clock.offset = LATE_FILLS + timedelta(minutes=1)
+    await ex.maintenance()
+    paper = await pool.fetchval(
+        "SELECT sum(filled) FROM orderflow_paper_orders WHERE side = 'SELL'"
+    )
+    sold = await pool.fetchval("SELECT count(*) FROM orderflow_fills WHERE side = 'SELL'")
+    pos = await pool.fetchrow("SELECT status, shares FROM orderflow_positions")
+    assert (paper, sold) == (0, 0)
+    assert (pos["status"], pos["shares"]) == ("OPEN", sell["shares"])
