@@ -25,7 +25,7 @@ from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
 from orderflow.execution.settlement import LATE_FILLS
 from orderflow.migrate import migrations_dir
-from tests.execution.conftest import MARKET, fill_resting, follow, resolve, reveal
+from tests.execution.conftest import MARKET, add_trade, fill_resting, follow, resolve, reveal
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import live_executor, live_strategy
 from tests.execution.paperkit import clocked_executor, exit_resting, whale_buys
@@ -162,6 +162,37 @@ async def test_a_market_handed_back_to_gammas_resolution_settles_at_gammas_payou
     lost = -(buy["usdc"] + buy["fee"])
     assert (pos["status"], pos["realized_pnl"]) == ("CLOSED", lost)
     assert pos["settled_payout"] == 0
+
+
+async def test_a_settlement_undone_while_the_token_is_held_again_waits_for_that_position(
+    pool: asyncpg.Pool, make_executor: Callable[..., Executor]
+) -> None:
+    """The resolution gone, the whale buys YES again and the strategy follows before the next
+    tick: a second open position in the token (one OPEN per strategy and token), so the first
+    cannot reopen yet. It stays queued, and once the market resolves NO and the second is
+    settled, the first is reopened and settled at 0 too: neither keeps the YES payout."""
+    ex = make_executor()
+    await _settled(pool, ex, ["1", "0"])
+    await _rollback(pool)
+    async with pool.acquire() as conn:
+        await add_trade(conn, price="0.50", usdc="600")
+    assert await ex.catch_up() == 1
+    assert await fill_resting(pool, ex) == 1
+    await ex.maintenance()
+    rows = await pool.fetch("SELECT status, close_reason FROM orderflow_positions ORDER BY id")
+    assert [tuple(r) for r in rows] == [("CLOSED", "resolved"), ("OPEN", None)]
+    async with pool.acquire() as conn:
+        await resolve(conn, MARKET, ["0", "1"])
+    await ex.maintenance()
+    await ex.maintenance()
+    rows = await pool.fetch(
+        "SELECT p.status, p.close_reason, p.settled_payout, p.realized_pnl,"
+        " -(sum(f.usdc) + sum(f.fee)) AS cost FROM orderflow_positions p"
+        " JOIN orderflow_fills f ON f.position_id = p.id GROUP BY p.id ORDER BY p.id"
+    )
+    assert [tuple(r)[:3] for r in rows] == [("CLOSED", "resolved", 0)] * 2
+    assert [r["realized_pnl"] for r in rows] == [r["cost"] for r in rows]
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_settlements_to_check") == 0
 
 
 async def test_a_reopened_position_is_held_at_its_last_trade(
