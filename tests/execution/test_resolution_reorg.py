@@ -13,6 +13,7 @@ fills, the P&L and cash no longer counted) and done again once a resolution is s
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -25,7 +26,15 @@ from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
 from orderflow.execution.settlement import LATE_FILLS
 from orderflow.migrate import migrations_dir
-from tests.execution.conftest import MARKET, add_trade, fill_resting, follow, resolve, reveal
+from tests.execution.conftest import (
+    MARKET,
+    add_trade,
+    fill_resting,
+    follow,
+    resolve,
+    reveal,
+    wait_for,
+)
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import live_executor, live_strategy
 from tests.execution.paperkit import clocked_executor, exit_resting, whale_buys
@@ -193,6 +202,37 @@ async def test_a_settlement_undone_while_the_token_is_held_again_waits_for_that_
     assert [tuple(r)[:3] for r in rows] == [("CLOSED", "resolved", 0)] * 2
     assert [r["realized_pnl"] for r in rows] == [r["cost"] for r in rows]
     assert await pool.fetchval("SELECT count(*) FROM orderflow_settlements_to_check") == 0
+
+
+async def test_a_rollback_during_the_settlement_is_not_settled_on(
+    pool: asyncpg.Pool, make_executor: Callable[..., Executor]
+) -> None:
+    """A rollback deletes the resolution (its trigger finds nothing settled yet) and commits
+    while maintenance is settling on it: the settlement waits for the rollback, finds the
+    resolution gone, and is not made — else the position settled on a deleted resolution with
+    nothing left to queue its check."""
+    ex = make_executor()
+    await whale_buys(pool, ex)
+    assert await ex.catch_up() == 1
+    assert await fill_resting(pool, ex) == 1
+    async with pool.acquire() as conn:
+        await resolve(conn, MARKET, ["1", "0"])
+    async with pool.acquire() as rolling:
+        tx = rolling.transaction()
+        await tx.start()
+        await rollback_from(rolling, 137, 2)  # uncommitted: the resolution's row locked
+        settling = asyncio.create_task(ex.maintenance())
+
+        async def blocked_or_done() -> bool:
+            waiting = await pool.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            return settling.done() or bool(waiting)
+
+        await wait_for(blocked_or_done)
+        await tx.commit()
+        await settling
+    await ex.maintenance()
+    pos = await pool.fetchrow("SELECT status, realized_pnl FROM orderflow_positions")
+    assert tuple(pos) == ("OPEN", 0)
 
 
 async def test_a_reopened_position_is_held_at_its_last_trade(
