@@ -20,7 +20,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from orderflow.chain.rollback import rollback_from
+from orderflow.chain.rollback import retract_block, rollback_from
 from orderflow.execution.book import load_book
 from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
@@ -112,6 +112,22 @@ async def test_a_settlement_whose_resolution_a_reorg_removed_is_undone(
         0,
         bankroll - cost,
     )
+
+
+async def test_a_settlement_whose_resolution_a_file_retracted_is_undone(
+    pool: asyncpg.Pool, make_executor: Callable[..., Executor]
+) -> None:
+    """A file's ``removed: true`` log retracts the resolution's block (at any depth,
+    :func:`orderflow.chain.rollback.retract_removed`): undone alike."""
+    ex = make_executor()
+    buy = await _settled(pool, ex, ["1", "0"])
+    block_hash = await pool.fetchval("SELECT block_hash FROM orderflow_market_outcomes")
+    async with pool.acquire() as conn:
+        stats = await retract_block(conn, 137, 2, block_hash)
+    assert stats.outcomes == 1
+    await ex.maintenance()
+    pos = await pool.fetchrow("SELECT status, shares, realized_pnl FROM orderflow_positions")
+    assert tuple(pos) == ("OPEN", buy["shares"], 0)
 
 
 async def test_a_resolution_stored_again_with_other_payouts_settles_at_those(
