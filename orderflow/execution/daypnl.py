@@ -4,7 +4,7 @@ live wallet's, :mod:`orderflow.execution.book`) and the performance row (all of 
 ``day P&L = (realized + unrealized now) - (realized + unrealized at midnight)`` summed over the
 strategy's positions that are open now or were closed since midnight. Realized P&L includes
 partial sells; unrealized is marked at the token's latest trade price, or at its payout once its
-market's resolution is stored (a position may wait for its settlement: :func:`position_queries.
+market's resolution is stored (a position may wait for its settlement: :func:`settle_queries.
 resolvable_positions`). Midnight's mark is computed
 from history, so it needs no process running at midnight: the position's fills before midnight
 replayed through :func:`orderflow.accounting.replay` in the order they were booked (as the

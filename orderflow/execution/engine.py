@@ -44,7 +44,7 @@ from orderflow.execution.leader import LeaderLock
 from orderflow.execution.order_worker import OrderWorker
 from orderflow.execution.orders import OrderDesk, utcnow
 from orderflow.execution.performance import update_performance
-from orderflow.execution.positions import settle_resolved
+from orderflow.execution.positions import settle_resolved, unsettle_stale
 from orderflow.execution.settings import ExecutorSettings
 from orderflow.execution.strategies import Change, StrategyRegistry, StrategyState
 from orderflow.execution.switch import KillSwitch
@@ -348,6 +348,9 @@ class Executor:
 
     async def maintenance(self) -> None:
         async with self.pool.acquire() as conn:
+            # A settlement whose resolution a reorg took back is undone first: marked as any
+            # open position, and settled again at once if another resolution is stored.
+            await unsettle_stale(conn)
             await position_queries.mark_open_positions(conn)
             await settle_resolved(conn, self.clock() - self.desk.reconciler.lookback)
             # Killed, deleted or unknown strategies that still have live orders (an order

@@ -138,6 +138,13 @@ SELECT o.order_key, o.shares, o.filled, o.expires_at, o.canceled_at,
  LIMIT 1
 """
 
+# The real CLOB's cancel at a market's resolution is off the chain: a reorg that takes the
+# resolution back does not make the order rest again. Once shown closed so, the order is
+# cancelled as of the resolution (levels up to it still fill it, as for any cancel: ``_LIVE``).
+_CLOSE_RESOLVED = """
+UPDATE orderflow_paper_orders SET canceled_at = $2 WHERE order_key = $1 AND canceled_at IS NULL
+"""
+
 _CANCEL = """
 UPDATE orderflow_paper_orders SET canceled_at = $2
  WHERE order_key = ANY($1::text[]) AND canceled_at IS NULL AND filled < shares
@@ -314,8 +321,9 @@ async def status(
     conn: asyncpg.Connection, keys: Collection[str], now: datetime
 ) -> OrderOutcome | None:
     """The order as the paper exchange shows it: OPEN while it can still fill, FILLED, or
-    CANCELED (by us, or by its market's resolution); None when it never reached the exchange or
-    expired (as the real CLOB forgets an order that is done)."""
+    CANCELED (by us, or by its market's resolution: then for good, whatever a reorg does to the
+    resolution later); None when it never reached the exchange or expired (as the real CLOB
+    forgets an order that is done)."""
     r = await conn.fetchrow(_ORDER, list(keys))
     if r is None:
         return None
@@ -329,6 +337,7 @@ async def status(
     if now >= r["expires_at"]:
         return None
     if r["resolved_at"] is not None:
+        await conn.execute(_CLOSE_RESOLVED, key, r["resolved_at"])
         return OrderOutcome(
             status="CANCELED",
             exchange_order_id=key,

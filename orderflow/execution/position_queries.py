@@ -5,7 +5,6 @@ sells since, the exits tried) is :mod:`orderflow.execution.exit_queries`'s."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,8 +23,9 @@ def mark_price(token: str, before: str | None = None) -> str:
     at): the token's payout once its market's resolution is stored, else its last trade; with
     ``before``, as of then (resolved before it, the last trade before it). A position of a
     resolved market waits for its settlement while an order of it may fill
-    (:func:`resolvable_positions`): marked at the last trade before the resolution meanwhile, a
-    lost bet still showed its pre-resolution value."""
+    (:func:`orderflow.execution.settle_queries.resolvable_positions`): marked at the last trade
+    before the resolution meanwhile, a lost bet still showed its pre-resolution value. Read
+    each time: a resolution a reorg took back marks the position at its last trade again."""
     resolved = f" AND r.resolved_at < {before}" if before else ""
     traded = f" AND t.timestamp < {before}" if before else ""
     return f"""COALESCE(
@@ -284,7 +284,8 @@ async def store_position(
             mark_price = COALESCE($7, mark_price), unrealized_pnl = $8,
             status = CASE WHEN $9::text IS NULL THEN status ELSE 'CLOSED' END,
             closed_at = CASE WHEN $9::text IS NULL THEN closed_at ELSE clock_timestamp() END,
-            close_reason = COALESCE($9, close_reason)
+            close_reason = COALESCE($9, close_reason),
+            settled_payout = CASE WHEN $9::text = 'resolved' THEN $10 ELSE settled_payout END
         WHERE id = $1
         """,
         position_id,
@@ -296,6 +297,7 @@ async def store_position(
         mark_price,
         unrealized,
         close_reason,
+        position.settled_payout,
     )
 
 
@@ -308,32 +310,6 @@ def order_may_fill(o: str, closed_since: str) -> str:
         f"({o}.status IN ('OPEN', 'INTENT') OR ({o}.status = 'CANCELED'"
         f" AND {o}.updated_at >= {closed_since} AND {o}.filled_shares < {o}.shares))"
     )
-
-
-_RESOLVABLE = f"""
-SELECT p.id, p.strategy, p.signal_id,
-       o.payouts[COALESCE(p.outcome_index, tok.outcome_index) + 1] AS payout
-  FROM orderflow_positions p
-  LEFT JOIN orderflow_tokens tok ON tok.token_id = p.token_id
-  JOIN orderflow_market_outcomes o ON o.market_id = COALESCE(p.market_id, tok.condition_id)
- WHERE p.status = 'OPEN'
-   AND COALESCE(p.outcome_index, tok.outcome_index) IS NOT NULL
-   AND NOT EXISTS (SELECT 1 FROM orderflow_orders x
-                    WHERE x.strategy = p.strategy AND x.token_id = p.token_id
-                      AND {order_may_fill("x", "$1")})
- ORDER BY p.id
-"""
-
-
-async def resolvable_positions(
-    conn: asyncpg.Connection, closed_since: datetime
-) -> list[asyncpg.Record]:
-    """Open positions whose market has a resolution, with the payout per share of their token,
-    and no order of theirs (the strategy's in the token) that may still fill: settled before
-    its fill was booked, a position was paid out for shares it had sold, and the sale's fill
-    became one of shares from outside the book (its proceeds lost). ``closed_since``: how far
-    back a closed order's late fills are still asked for."""
-    return list(await conn.fetch(_RESOLVABLE, closed_since))
 
 
 async def mark_open_positions(conn: asyncpg.Connection) -> None:

@@ -4,6 +4,11 @@ A position's numbers are never updated incrementally in SQL: every change replay
 position's fills (``orderflow_fills``) through :func:`orderflow.accounting.replay`, settled at the
 market's payout when it resolves, and stores the result. The same code that scores wallets
 therefore books the executor's P&L.
+
+A settlement rests on the resolution stored at that moment, which the chain can take back (a
+reorg's rollback, a file's retraction: :mod:`orderflow.chain.rollback`; a market handed back to
+Gamma's resolution): :func:`unsettle_stale` reopens a position whose token's stored payout is
+gone or another, and :func:`settle_resolved` settles it again once a resolution is stored.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.accounting import Position, replay
-from orderflow.execution import position_queries, trade_queries
+from orderflow.execution import position_queries, settle_queries, trade_queries
 from orderflow.execution.broker import FillReport
 
 log = logging.getLogger(__name__)
@@ -126,17 +131,24 @@ async def settle_resolved(
 ) -> list[tuple[str, int, Decimal]]:
     """Close every open position whose market resolved, once no order of it may still fill
     (``closed_since``: how far back a closed order's late fills are still asked for); returns
-    (strategy, id, realized P&L)."""
+    (strategy, id, realized P&L). Each on the resolution as it is at its commit
+    (:func:`settle_queries.hold_payout`): one a rollback deleted meanwhile is not settled on."""
     settled: list[tuple[str, int, Decimal]] = []
-    for row in await position_queries.resolvable_positions(conn, closed_since):
+    for row in await settle_queries.resolvable_positions(conn, closed_since):
         if row["payout"] is None:
             continue
+        payout = Decimal(row["payout"])
         async with conn.transaction():
+            if not await settle_queries.hold_payout(
+                conn, row["market_id"], row["outcome_index"], payout
+            ):
+                continue
             position = await load_position(conn, row["id"])
-            position.settle(Decimal(row["payout"]))
+            position.settle(payout)
             await position_queries.store_position(
                 conn, row["id"], position, close_reason="resolved"
             )
+            await settle_queries.settled_in(conn, row["id"], row["market_id"])
             await position_queries.set_owner_pnl(conn, row["id"], position.realized_pnl)
         log.info(
             "position settled",
@@ -148,3 +160,42 @@ async def settle_resolved(
         )
         settled.append((row["strategy"], row["id"], position.realized_pnl))
     return settled
+
+
+async def unsettle_stale(conn: asyncpg.Connection) -> list[tuple[str, int]]:
+    """Undo the settlements whose resolution is no longer stored as it was (a reorg orphaned
+    its block, a file retracted it, its market went back to Gamma's payouts): the markets
+    migration 071's trigger queued are taken, and each settled position of theirs whose token's
+    payout stored now is another or none is OPEN again with what its fills leave (its shares
+    held: the executor never redeems), its P&L no longer its signal's; :func:`settle_resolved`
+    settles it again at the payout stored next. In one transaction with the queue's take, so a
+    failure leaves the markets queued. A position whose strategy holds another open position in
+    the token (an entry taken after the resolution went) cannot reopen: its market stays queued
+    until that one is closed. Returns (strategy, id) of each position reopened."""
+    undone: list[tuple[str, int, asyncpg.Record, Position]] = []
+    async with conn.transaction():
+        markets = await settle_queries.take_markets(conn)
+        if not markets:
+            return []
+        held_back: set[str] = set()
+        for row in await settle_queries.stale_settlements(conn, markets):
+            if not await settle_queries.reopen_settled(conn, row["id"]):
+                held_back.add(str(row["market_id"]))
+                continue
+            await settle_queries.unset_owner_pnl(conn, row["id"])
+            position = await restate_position(conn, row["id"])
+            undone.append((row["strategy"], row["id"], row, position))
+        if held_back:
+            await settle_queries.requeue_markets(conn, sorted(held_back))
+    for strategy, position_id, row, position in undone:
+        log.warning(
+            "settlement undone: its market's resolution is no longer stored at that payout",
+            extra={
+                "strategy": strategy,
+                "position_id": position_id,
+                "settled_payout": str(row["settled_payout"]),
+                "payout": None if row["payout"] is None else str(row["payout"]),
+                "shares": str(position.shares),
+            },
+        )
+    return [(strategy, position_id) for strategy, position_id, _, _ in undone]

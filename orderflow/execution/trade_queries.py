@@ -181,7 +181,8 @@ async def reopen_position(conn: asyncpg.Connection, position_id: int) -> bool:
     holds another open position in the token by now; its opening signal loses its P&L."""
     signal_id = await conn.fetchval(
         """
-        UPDATE orderflow_positions p SET status = 'OPEN', closed_at = NULL, close_reason = NULL
+        UPDATE orderflow_positions p SET status = 'OPEN', closed_at = NULL, close_reason = NULL,
+               settled_payout = NULL
          WHERE p.id = $1 AND p.status = 'CLOSED'
            AND NOT EXISTS (SELECT 1 FROM orderflow_positions q WHERE q.strategy = p.strategy
                             AND q.token_id = p.token_id AND q.status = 'OPEN')

@@ -1,6 +1,9 @@
-"""Paper-exchange test kit: an executor on a movable clock, and a whale buy for it to follow."""
+"""Paper-exchange test kit: an executor on a movable clock, a whale buy for it to follow, and
+an exit resting."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -18,6 +21,7 @@ from tests.execution.conftest import (
     add_trade,
     add_wallet,
     executor_settings,
+    fill_resting,
 )
 from tests.execution.livekit import Clock
 
@@ -48,3 +52,25 @@ async def whale_buys(pool: asyncpg.Pool, executor: Executor) -> None:
         await add_wallet(conn, WHALE, 8.5, edge=0.10, edge_se=0.02)
         await executor.registry.refresh(conn)
         await add_trade(conn, price="0.50", usdc="600")
+
+
+async def exit_resting(pool: asyncpg.Pool, ex: Executor, **settings: object) -> asyncpg.Record:
+    """Strategy ``alpha`` followed the whale into YES (filled), the whale sold and our exit
+    rests on the paper exchange (nobody bid at its limit yet): the exit order."""
+    async with pool.acquire() as conn:
+        await add_strategy(conn, "alpha", **settings)
+        await add_token(conn, TOKEN_YES, MARKET, 0)
+        await add_wallet(conn, WHALE, 8.5)
+        await ex.registry.refresh(conn)
+        await add_trade(conn, price="0.50")
+    assert await ex.catch_up() == 1
+    assert await fill_resting(pool, ex) == 1
+    async with pool.acquire() as conn:
+        await add_trade(conn, side="SELL", price="0.60", usdc="300", at=datetime.now(UTC))
+    assert await ex.catch_up() == 1
+    await ex.desk.reconcile()
+    order: asyncpg.Record = await pool.fetchrow(
+        "SELECT * FROM orderflow_orders WHERE side = 'SELL'"
+    )
+    assert order["status"] == "OPEN" and order["filled_shares"] == 0
+    return order

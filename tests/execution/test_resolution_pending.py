@@ -23,38 +23,10 @@ from orderflow.execution.settlement import LATE_FILLS
 from tests.execution.conftest import (
     MARKET,
     TOKEN_YES,
-    WHALE,
-    add_strategy,
-    add_token,
-    add_trade,
-    add_wallet,
-    fill_resting,
     resolve,
     reveal,
 )
-from tests.execution.paperkit import clocked_executor
-
-
-async def _exit_resting(pool: asyncpg.Pool, ex: Executor, **settings: object) -> asyncpg.Record:
-    """Strategy ``alpha`` followed the whale into YES (filled), the whale sold and our exit
-    rests on the paper exchange (nobody bid at its limit yet): the exit order."""
-    async with pool.acquire() as conn:
-        await add_strategy(conn, "alpha", **settings)
-        await add_token(conn, TOKEN_YES, MARKET, 0)
-        await add_wallet(conn, WHALE, 8.5)
-        await ex.registry.refresh(conn)
-        await add_trade(conn, price="0.50")
-    assert await ex.catch_up() == 1
-    assert await fill_resting(pool, ex) == 1
-    async with pool.acquire() as conn:
-        await add_trade(conn, side="SELL", price="0.60", usdc="300", at=datetime.now(UTC))
-    assert await ex.catch_up() == 1
-    await ex.desk.reconcile()
-    order: asyncpg.Record = await pool.fetchrow(
-        "SELECT * FROM orderflow_orders WHERE side = 'SELL'"
-    )
-    assert order["status"] == "OPEN" and order["filled_shares"] == 0
-    return order
+from tests.execution.paperkit import clocked_executor, exit_resting
 
 
 async def test_an_exit_filled_before_the_resolution_is_booked_before_it_settles(
@@ -64,7 +36,7 @@ async def test_an_exit_filled_before_the_resolution_is_booked_before_it_settles(
     maintenance tick: the position is closed by its sale at 0.59, not settled at 0 with the
     sale's proceeds lost."""
     ex = make_executor()
-    sell = await _exit_resting(pool, ex)
+    sell = await exit_resting(pool, ex)
     async with pool.acquire() as conn:
         await reveal(
             conn,
@@ -98,7 +70,7 @@ async def test_a_position_whose_exit_still_rests_settles_once_the_exit_closes(
     stays open while a fill of the exit from before the resolution may still be read, and is
     settled at 1 a share once that window is over."""
     ex, clock = clocked_executor(pool, dsn)
-    sell = await _exit_resting(pool, ex, orderTtlSecs=3600)
+    sell = await exit_resting(pool, ex, orderTtlSecs=3600)
     async with pool.acquire() as conn:
         await resolve(conn, MARKET, ["1", "0"])
     await ex.maintenance()
@@ -120,7 +92,7 @@ async def test_a_position_waiting_for_its_settlement_is_marked_at_its_payout(
     payout), not at the token's last trade before the resolution: the daily loss and the
     performance rows see the loss at once."""
     ex, clock = clocked_executor(pool, dsn)
-    await _exit_resting(pool, ex)
+    await exit_resting(pool, ex)
     async with pool.acquire() as conn:
         await resolve(conn, MARKET, ["0", "1"])
     await ex.maintenance()
