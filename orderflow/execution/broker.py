@@ -193,4 +193,11 @@ class Broker(Protocol):
         raises."""
         ...
 
+    async def collateral(self) -> Decimal | None:
+        """The collateral the wallet may spend on BUYs as the exchange reports it now: its
+        balance, capped by its allowance to the exchange (live: ``GET /balance-allowance``,
+        :mod:`orderflow.execution.wallet`); None: no wallet (paper). Raises
+        :class:`ExchangeAnswerError` when the exchange does not tell."""
+        ...
+
     async def close(self) -> None: ...

@@ -22,6 +22,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime
+from decimal import Decimal
 
 from orderflow.errors import OrderflowError
 from orderflow.execution.broker import (
@@ -119,6 +120,9 @@ class PendingLiveBroker:
 
     async def check_credentials(self) -> None:
         await self._live().check_credentials()
+
+    async def collateral(self) -> Decimal | None:
+        return await self._live().collateral()
 
     async def market_rules(self, token_id: int) -> MarketRules | None:
         if self._broker is None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import asyncpg
 
@@ -93,6 +94,9 @@ class PaperBroker:
 
     async def market_rules(self, token_id: int) -> MarketRules | None:
         return None  # no book to read: the strategy's minimum and tick apply
+
+    async def collateral(self) -> Decimal | None:
+        return None  # no wallet: each strategy's bankroll is all there is
 
     async def close(self) -> None:
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 
 from orderflow.execution.broker import (
@@ -64,6 +65,9 @@ class GatedBroker:
 
     async def market_rules(self, token_id: int) -> MarketRules | None:
         return await self.broker.market_rules(token_id)
+
+    async def collateral(self) -> Decimal | None:
+        return await self.broker.collateral()
 
     async def close(self) -> None:
         await self.broker.close()
