@@ -16,8 +16,9 @@ them (the signed order's ``maker``: the funder), and its open positions, and ref
   CLOB's unified book mints and merges pairs) a BUY whose price and our resting BUY's of the
   other outcome sum to 1 or more, a SELL whose price and our SELL's of the other outcome sum to
   1 or less. An exit refused so is tried again after its pause, as any exit left open;
-* a BUY of an outcome whose complement the wallet holds or has a BUY of on order, for any
-  strategy (``wallet_other_outcome``; dust counts: it is held to resolution);
+* a BUY of an outcome whose complement another strategy holds or has a BUY of on order on the
+  wallet (``wallet_other_outcome``; its dust counts: it is held to resolution). The strategy's
+  own are its book's (``position_exists``, which lets dust take an entry beside it);
 * a BUY whose cost (limit x shares) and that of every live BUY of the wallet (remaining size at
   its limit: resting, on its way, in doubt) come to more than the collateral the exchange
   reports the wallet may spend (``wallet_collateral``): its balance capped by its allowance
@@ -70,8 +71,8 @@ SELECT COALESCE(sum((o.shares - o.filled_shares) * o.price), 0)
    AND o.shares > o.filled_shares AND lower(o.signed_order->>'maker') = lower($1)
 """
 
-# The wallet's open live positions in the market's other outcome(s): a position is the wallet's
-# when the order of the signal that opened it was signed for it.
+# Other strategies' open live positions of the wallet in the market's other outcome(s): a
+# position is the wallet's when the order of the signal that opened it was signed for it.
 _OTHER_HELD = """
 WITH this AS (SELECT condition_id FROM orderflow_tokens WHERE token_id = $2)
 SELECT p.strategy, p.token_id, p.shares
@@ -79,6 +80,7 @@ SELECT p.strategy, p.token_id, p.shares
   JOIN orderflow_orders o ON o.signal_id = p.signal_id
   LEFT JOIN orderflow_tokens tok ON tok.token_id = p.token_id
  WHERE p.status = 'OPEN' AND p.mode = 'live' AND p.shares > 0 AND p.token_id <> $2
+   AND p.strategy <> $3
    AND COALESCE(p.market_id, tok.condition_id) = (SELECT condition_id FROM this)
    AND lower(o.signed_order->>'maker') = lower($1)
  ORDER BY p.id
@@ -129,6 +131,8 @@ def _refusal(
     if held:
         return f"{OTHER_OUTCOME}: {held[0]['strategy']} holds token {held[0]['token_id']}"
     for other in resting:
+        if other.strategy == order.strategy:
+            continue  # the strategy's own: position_exists (dust apart) decided already
         if other.token_id != order.token_id and other.side == "BUY":
             return f"{OTHER_OUTCOME}: {other.strategy} has a BUY of token {other.token_id}"
     cost = order.price * order.shares
@@ -155,6 +159,6 @@ async def wallet_refusal(
     held: list[asyncpg.Record] = []
     committed = Decimal(0)
     if order.side == "BUY":
-        held = list(await conn.fetch(_OTHER_HELD, maker, token))
+        held = list(await conn.fetch(_OTHER_HELD, maker, token, order.strategy))
         committed = Decimal(await conn.fetchval(_COMMITTED, maker))
     return _refusal(order, resting, held, committed, free)
