@@ -53,6 +53,7 @@ from orderflow.errors import ExecutionError
 from orderflow.execution.broker import (
     AccountFills,
     CancelResult,
+    Collateral,
     CredentialsRefusedError,
     ExchangeBusyError,
     ExchangeFill,
@@ -371,7 +372,7 @@ class LiveBroker(LiveRules):
             not_canceled={str(o): str(why) for o, why in response.not_canceled.items()},
         )
 
-    async def collateral(self) -> Decimal:
+    async def collateral(self) -> Collateral:
         """The wallet's collateral balance capped by its largest allowance to the exchange's
         contracts (``GET /balance-allowance?asset_type=COLLATERAL``, the SDK's
         ``get_balance_allowance``; base units of 6 decimals): what the CLOB lets BUYs spend."""
@@ -380,7 +381,8 @@ class LiveBroker(LiveRules):
         except PolymarketError as exc:  # an answer its model refuses too (UnexpectedResponse)
             raise _busy("balance read", exc) from None
         allowed = max(found.allowances.values(), default=0)
-        return Decimal(max(0, min(found.balance, allowed))) / SHARE_UNITS
+        spendable = Decimal(max(0, min(found.balance, allowed))) / SHARE_UNITS
+        return Collateral(wallet=str(self.client.wallet), spendable=spendable)
 
     async def check_credentials(self) -> None:
         try:

@@ -22,12 +22,12 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime
-from decimal import Decimal
 
 from orderflow.errors import OrderflowError
 from orderflow.execution.broker import (
     AccountFills,
     CancelResult,
+    Collateral,
     CredentialsRefusedError,
     ExchangeBusyError,
     ExchangeFill,
@@ -121,7 +121,7 @@ class PendingLiveBroker:
     async def check_credentials(self) -> None:
         await self._live().check_credentials()
 
-    async def collateral(self) -> Decimal | None:
+    async def collateral(self) -> Collateral | None:
         return await self._live().collateral()
 
     async def market_rules(self, token_id: int) -> MarketRules | None:

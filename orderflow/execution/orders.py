@@ -45,6 +45,7 @@ from orderflow.execution import (
 )
 from orderflow.execution.broker import (
     Broker,
+    Collateral,
     CredentialsRefusedError,
     ExchangeAnswerError,
     Mode,
@@ -192,7 +193,8 @@ class OrderDesk:
                 refused = None
                 if mode == "live":  # every live strategy's orders on the wallet, locked
                     maker = str((prepared.signed or {}).get("maker", ""))
-                    refused = await wallet.wallet_refusal(conn, prepared.request, maker, free)
+                    spendable = None if free is None else free.spendable
+                    refused = await wallet.wallet_refusal(conn, prepared.request, maker, spendable)
                 if refused is None:
                     order_id = await order_queries.insert_order_intent(
                         conn,
@@ -225,14 +227,14 @@ class OrderDesk:
 
     async def _collateral(
         self, mode: Mode, signal_id: int, request: OrderRequest, hold: Hold | None
-    ) -> Decimal | None:
+    ) -> Collateral | None:
         """A live BUY's: the wallet's collateral as the exchange reports it now (None: no need
         to ask). Fail-closed: when it cannot be read the signal is SKIPPED and :class:`_NotSent`
         raised (with the exchange's Retry-After held, as a refused order's)."""
         if mode != "live" or request.side != "BUY":
             return None
         try:
-            collateral: Decimal | None = await self._call(self.broker(mode).collateral())
+            collateral: Collateral | None = await self._call(self.broker(mode).collateral())
         except CredentialsRefusedError as exc:  # our key, as a refused order's
             await self._skip(signal_id, KEY_REFUSED)
             await self.keys[mode].refuse("balance read", str(exc))

@@ -27,6 +27,11 @@ them (the signed order's ``maker``: the funder), and its open positions, and ref
   exchange down, rate limited, an answer the SDK refuses) refuses the BUY (``wallet_unread``):
   fail-closed, nothing is assumed.
 
+The decision sees the wallet too: a live strategy's cash is capped by what the wallet has left
+(:func:`wallet_cash`, read by ``Trader`` before a batch with entry candidates), so a stake is
+cut to it rather than refused here; this check still refuses when that read failed or the
+balance moved since.
+
 The check and the intent it lets through are one transaction under an advisory lock
 (:data:`WALLET_LOCK_KEY`), so two executors sharing the wallet (``EXECUTOR_STRATEGIES``) each
 see the other's intents. Exits are never refused for collateral (a SELL spends none).
@@ -40,7 +45,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from orderflow.execution.broker import OrderRequest
+from orderflow.execution.broker import Collateral, OrderRequest
 
 WALLET_LOCK_KEY = 0x6F72_6477_616C_6C74  # "ordwallt": one live intent checked at a time
 
@@ -162,3 +167,15 @@ async def wallet_refusal(
         held = list(await conn.fetch(_OTHER_HELD, maker, token, order.strategy))
         committed = Decimal(await conn.fetchval(_COMMITTED, maker))
     return _refusal(order, resting, held, committed, free)
+
+
+async def wallet_cash(
+    conn: asyncpg.Connection, collateral: Collateral, on_the_way: Decimal
+) -> Decimal:
+    """What the wallet has left for a new BUY: the collateral the exchange reported, less every
+    live BUY of it stored (remaining size at its limit, every strategy's) and ``on_the_way``
+    (entries accepted and not stored yet; one stored meanwhile counts twice, for a moment:
+    never less). A live strategy's cash is capped by it (``Trader``), so a stake is cut to
+    what the wallet can pay, not refused at the order."""
+    committed = Decimal(await conn.fetchval(_COMMITTED, collateral.wallet))
+    return max(Decimal(0), collateral.spendable - committed - on_the_way)

@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection
 from datetime import datetime
-from decimal import Decimal
 from typing import Literal
 
 from orderflow.execution.broker import (
     AccountFills,
     Broker,
     CancelResult,
+    Collateral,
     ExchangeFill,
     MarketRules,
     OrderOutcome,
@@ -66,7 +66,7 @@ class GatedBroker:
     async def market_rules(self, token_id: int) -> MarketRules | None:
         return await self.broker.market_rules(token_id)
 
-    async def collateral(self) -> Decimal | None:
+    async def collateral(self) -> Collateral | None:
         return await self.broker.collateral()
 
     async def close(self) -> None:

@@ -30,49 +30,62 @@ def _posts(clob: FakeClob) -> int:
     return clob.requests.count(("POST", "/order"))
 
 
+async def _live_buys(pool: asyncpg.Pool) -> list[tuple[str, str, Decimal]]:
+    rows = await pool.fetch(
+        "SELECT strategy, status, price * shares AS cost FROM orderflow_orders"
+        " WHERE side = 'BUY' ORDER BY id"
+    )
+    return [(r["strategy"], r["status"], r["cost"]) for r in rows]
+
+
 async def test_two_strategies_never_commit_more_than_the_wallet_holds(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
 ) -> None:
     """alpha and beta each have a bankroll of 10,000; the wallet holds 100. Both follow the
-    whale's buy of NO at 0.30 (the ask at 0.90: each entry rests, 72.46 each). The first entry
-    goes out; the second, with the first resting, would need more than the wallet holds: it is
-    not sent (before: sent, and refused by the exchange)."""
+    whale's buy of NO at 0.30 (the ask at 0.90: each entry rests, 72.46 alone). The first goes
+    out; the second is cut to what the wallet has left (its cash capped by it), 27.54 at most
+    (before: 72.46 sent, and refused by the exchange: 'not enough balance / allowance')."""
     clob.collateral = Decimal(100)
     await live_strategy(pool, "alpha", max_position_usd=100)
     await live_strategy(pool, "beta", max_position_usd=100)
     ex = live_executor(pool, dsn, live)
     await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")
     await ex.worker.drain()
-    assert _posts(clob) == 1, clob.rejections
-    outcomes = {s: await _signals(pool, s) for s in ("alpha", "beta")}
-    sent, skipped = sorted(outcomes, key=lambda s: outcomes[s][0][1] == "SKIPPED")
-    assert outcomes[sent] == [("BUY", "PENDING", "accepted")]  # resting
-    ((side, status, reason),) = outcomes[skipped]
-    assert (side, status) == ("BUY", "SKIPPED")
-    assert reason.startswith("wallet_collateral: "), reason
     assert clob.rejections == []
+    (first, second) = await _live_buys(pool)
+    assert {first[0], second[0]} == {"alpha", "beta"}
+    assert first[1:] == ("OPEN", Decimal("72.4625"))
+    assert second[1] == "OPEN" and 5 * Decimal("0.31") <= second[2] <= 100 - first[2]
     assert ("GET", "/balance-allowance") in clob.requests
 
 
-async def test_a_withdrawal_is_seen_and_an_unreadable_balance_refuses_the_entry(
+async def test_a_withdrawal_is_seen_by_the_decision_and_by_the_order(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
 ) -> None:
-    """The balance is the exchange's, read before each live BUY: a withdrawal since the last
-    order refuses the next entry; a balance read the exchange fails (503), rate limits (429) or
-    answers in a form the SDK refuses refuses it too (fail-closed), and nothing is sent."""
+    """alpha rests a BUY of 72.46 on a wallet of 1,000; another program withdraws down to 100.
+    The next entry's decision could not read the balance (503): its stake, 72.46, is not cut,
+    and the order's own read refuses it (``wallet_collateral``), nothing sent. The next one is
+    cut to the 27.54 left."""
     clob.collateral = Decimal(1000)
-    await live_strategy(pool, "alpha", max_position_usd=100)
+    await live_strategy(pool, "alpha", max_position_usd=100, max_open_positions=10)
     ex = live_executor(pool, dsn, live)
     await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")
     await ex.worker.drain()
     assert _posts(clob) == 1
-    clob.collateral = Decimal(50)  # withdrawn by another program
+    clob.collateral = Decimal(100)  # withdrawn
     async with pool.acquire() as conn:
         market, token = await new_market(clob, conn, 1, ask="0.99")
+        market2, token2 = await new_market(clob, conn, 2, ask="0.99")
+    clob.fail("GET", "/balance-allowance", 503, times=1)  # the decision's read
     await follow(pool, ex, token_id=token, market=market, price="0.30")
     await ex.worker.drain()
     assert _posts(clob) == 1
     assert (await _signals(pool, "alpha"))[-1][2].startswith("wallet_collateral: ")
+    await follow(pool, ex, token_id=token2, market=market2, price="0.30")
+    await ex.worker.drain()
+    assert _posts(clob) == 2 and clob.rejections == []
+    costs = [cost for _, status, cost in await _live_buys(pool) if status == "OPEN"]
+    assert len(costs) == 2 and sum(costs) <= 100
 
 
 async def test_a_balance_read_that_fails_refuses_the_entry(
@@ -81,10 +94,11 @@ async def test_a_balance_read_that_fails_refuses_the_entry(
     """503, 429 and an answer the SDK's model refuses: each refuses the entry, nothing sent."""
     await live_strategy(pool, "alpha", max_position_usd=100, max_open_positions=10)
     ex = live_executor(pool, dsn, live)
-    clob.fail("GET", "/balance-allowance", 503, times=1)
+    # twice each: the decision's read (its cash is then not capped) and the order's
+    clob.fail("GET", "/balance-allowance", 503, times=2)
     await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")
     await ex.worker.drain()
-    clob.fail("GET", "/balance-allowance", 429, times=1, retry_after=1)
+    clob.fail("GET", "/balance-allowance", 429, times=2, retry_after=1)
     await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")
     await ex.worker.drain()
     clob.balance_patch = {"balance": "a lot"}
