@@ -132,6 +132,15 @@ class MarketRules:
     fee: FeeSchedule | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Collateral:
+    """What the exchange reports the wallet ``wallet`` (the funder, an order's ``maker``) may
+    spend on BUYs: its balance capped by its allowance."""
+
+    wallet: str
+    spendable: Decimal
+
+
 class ExchangeAnswerError(ExecutionError):
     """An exchange call that did not go through; ``retry_after``: the seconds the exchange
     asked to wait before the next request (its ``Retry-After``), None when it did not say."""
@@ -191,6 +200,13 @@ class Broker(Protocol):
         """The market's own minimum order size, tick and fee schedule, None when not known (no
         source, or the exchange could not be asked: the strategy's settings apply). Never
         raises."""
+        ...
+
+    async def collateral(self) -> Collateral | None:
+        """The collateral the wallet may spend on BUYs as the exchange reports it now: its
+        balance, capped by its allowance to the exchange (live: ``GET /balance-allowance``,
+        :mod:`orderflow.execution.wallet`); None: no wallet (paper). Raises
+        :class:`ExchangeAnswerError` when the exchange does not tell."""
         ...
 
     async def close(self) -> None: ...

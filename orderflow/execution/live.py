@@ -23,6 +23,10 @@ other refusal of the order has the token's rules read again (its tick may have c
 refused because the exchange takes none now (its engine restarting: 425; cancel-only, post-only:
 503 — the SDK's trading restrictions) is a rejection that placed nothing, with its Retry-After.
 
+The wallet's collateral (balance capped by allowance) is read before each live BUY
+(``GET /balance-allowance``, the SDK's ``get_balance_allowance``: :meth:`LiveBroker.collateral`),
+for the shared wallet's check (:mod:`orderflow.execution.wallet`).
+
 Only this module, :mod:`orderflow.execution.live_connect` (authentication: ``open_live_broker``)
 and :mod:`orderflow.execution.live_reads` (an order, the account's trades: read raw through the
 SDK's client and parsed with its models item by item, so that one reply that does not parse
@@ -49,6 +53,7 @@ from orderflow.errors import ExecutionError
 from orderflow.execution.broker import (
     AccountFills,
     CancelResult,
+    Collateral,
     CredentialsRefusedError,
     ExchangeBusyError,
     ExchangeFill,
@@ -372,6 +377,18 @@ class LiveBroker(LiveRules):
                 str(o): exchange_text(str(why)) for o, why in response.not_canceled.items()
             },
         )
+
+    async def collateral(self) -> Collateral:
+        """The wallet's collateral balance capped by its largest allowance to the exchange's
+        contracts (``GET /balance-allowance?asset_type=COLLATERAL``, the SDK's
+        ``get_balance_allowance``; base units of 6 decimals): what the CLOB lets BUYs spend."""
+        try:
+            found = await self.client.get_balance_allowance(asset_type="COLLATERAL")
+        except PolymarketError as exc:  # an answer its model refuses too (UnexpectedResponse)
+            raise _busy("balance read", exc) from None
+        allowed = max(found.allowances.values(), default=0)
+        spendable = Decimal(max(0, min(found.balance, allowed))) / SHARE_UNITS
+        return Collateral(wallet=str(self.client.wallet), spendable=spendable)
 
     async def check_credentials(self) -> None:
         try:

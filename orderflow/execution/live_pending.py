@@ -27,6 +27,7 @@ from orderflow.errors import OrderflowError
 from orderflow.execution.broker import (
     AccountFills,
     CancelResult,
+    Collateral,
     CredentialsRefusedError,
     ExchangeBusyError,
     ExchangeFill,
@@ -119,6 +120,9 @@ class PendingLiveBroker:
 
     async def check_credentials(self) -> None:
         await self._live().check_credentials()
+
+    async def collateral(self) -> Collateral | None:
+        return await self._live().collateral()
 
     async def market_rules(self, token_id: int) -> MarketRules | None:
         if self._broker is None:

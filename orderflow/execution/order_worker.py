@@ -171,6 +171,18 @@ class OrderWorker:
             else:
                 await self._order(job)
 
+    def live_entries_on_the_way(self) -> Decimal:
+        """The cost of every strategy's live entries on their way (their exposure's cost)."""
+        return sum(
+            (
+                exposure.cost
+                for strategy in self.inflight.values()
+                for signal_id, exposure in strategy.items()
+                if (job := self.entries.get(signal_id)) is not None and job.mode == "live"
+            ),
+            Decimal(0),
+        )
+
     def exits_on_the_way(self, strategy: str) -> frozenset[int]:
         """The tokens of ``strategy`` whose exit is decided and not yet placed."""
         return frozenset(token for name, token in self.exiting if name == strategy)

@@ -3,7 +3,9 @@
 ``place`` stores the order's intent (``orderflow_orders`` status INTENT, with the client id and
 the exchange ids it can get) and commits it *before* the broker sends anything — only while its
 signal is PENDING (a leader that found the signal without an order has closed it: nothing is
-sent, see ``Trader.close_orphans``). Whatever happens
+sent, see ``Trader.close_orphans``) and, live, only when the shared wallet takes it (no
+self-trade, no outcome against another strategy's, no more collateral than the exchange reports:
+:mod:`orderflow.execution.wallet`, in the intent's transaction). Whatever happens
 next — a fill, a rejection, a timeout, a database error, the process dying — the row tells the
 executor what to ask the exchange about, and the order counts in the strategy's exposure until
 it is settled. Just before sending, the strategy's pause, kill and the signal's age are checked
@@ -34,10 +36,18 @@ from typing import Any
 import asyncpg
 
 from orderflow.errors import ExecutionError
-from orderflow.execution import order_queries, position_queries, strategy_queries, trade_queries
+from orderflow.execution import (
+    order_queries,
+    position_queries,
+    strategy_queries,
+    trade_queries,
+    wallet,
+)
 from orderflow.execution.broker import (
     Broker,
+    Collateral,
     CredentialsRefusedError,
+    ExchangeAnswerError,
     Mode,
     OrderInDoubtError,
     OrderOutcome,
@@ -66,6 +76,10 @@ KEY_REFUSED = "credentials_refused"  # a signal not sent: the exchange refuses o
 # Told the seconds of an exchange's Retry-After when an order's answer asked for a pause: a
 # 429 refusing it, a 503 leaving it in doubt (the order worker holds the mode's next orders).
 Hold = Callable[[float], None]
+
+
+class _NotSent(Exception):
+    """The order is not sent; its signal's status is recorded already."""
 
 
 def utcnow() -> datetime:
@@ -169,19 +183,34 @@ class OrderDesk:
             try:
                 prepared: PreparedOrder = await self._call(broker.prepare(request))
             except ExecutionError as exc:
-                async with self.pool.acquire() as conn:
-                    await position_queries.set_signal_status(
-                        conn, signal_id, "SKIPPED", f"order_build_failed: {exc}"
-                    )
+                await self._skip(signal_id, f"order_build_failed: {exc}")
                 return None
-            async with self.pool.acquire() as conn:
-                order_id = await order_queries.insert_order_intent(
-                    conn,
-                    signal_id=signal_id,
-                    mode=mode,
-                    order=prepared,
-                    traceparent=current_traceparent(),
+            try:
+                free = await self._collateral(mode, signal_id, request, hold)
+            except _NotSent:
+                return None
+            async with self.pool.acquire() as conn, conn.transaction():
+                refused = None
+                if mode == "live":  # every live strategy's orders on the wallet, locked
+                    maker = str((prepared.signed or {}).get("maker", ""))
+                    spendable = None if free is None else free.spendable
+                    refused = await wallet.wallet_refusal(conn, prepared.request, maker, spendable)
+                if refused is None:
+                    order_id = await order_queries.insert_order_intent(
+                        conn,
+                        signal_id=signal_id,
+                        mode=mode,
+                        order=prepared,
+                        traceparent=current_traceparent(),
+                    )
+                else:
+                    await position_queries.set_signal_status(conn, signal_id, "SKIPPED", refused)
+            if refused is not None:
+                log.warning(
+                    "live order refused for the shared wallet",
+                    extra={"signal_id": signal_id, "reason": refused},
                 )
+                return None
             if order_id is None:
                 # Closed meanwhile by a leader that found it without an order: this executor
                 # lost the trading lock and has not noticed yet. Nothing is sent.
@@ -195,6 +224,32 @@ class OrderDesk:
                 return await self._send(broker, order_id, signal_id, request, prepared, guard, hold)
             finally:
                 self._placing.discard(order_id)
+
+    async def _collateral(
+        self, mode: Mode, signal_id: int, request: OrderRequest, hold: Hold | None
+    ) -> Collateral | None:
+        """A live BUY's: the wallet's collateral as the exchange reports it now (None: no need
+        to ask). Fail-closed: when it cannot be read the signal is SKIPPED and :class:`_NotSent`
+        raised (with the exchange's Retry-After held, as a refused order's)."""
+        if mode != "live" or request.side != "BUY":
+            return None
+        try:
+            collateral: Collateral | None = await self._call(self.broker(mode).collateral())
+        except CredentialsRefusedError as exc:  # our key, as a refused order's
+            await self._skip(signal_id, KEY_REFUSED)
+            await self.keys[mode].refuse("balance read", str(exc))
+            raise _NotSent from None
+        except ExchangeAnswerError as exc:
+            await self._skip(signal_id, f"{wallet.UNREAD}: {exc}")
+            if hold is not None and exc.retry_after is not None:
+                hold(exc.retry_after)
+            raise _NotSent from None
+        return collateral
+
+    async def _skip(self, signal_id: int, reason: str) -> None:
+        """The signal SKIPPED for ``reason``: no order of it was stored or sent."""
+        async with self.pool.acquire() as conn:
+            await position_queries.set_signal_status(conn, signal_id, "SKIPPED", reason)
 
     async def _send(
         self,

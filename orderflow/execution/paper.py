@@ -30,6 +30,7 @@ from orderflow.execution import paper_book, paper_trades
 from orderflow.execution.broker import (
     AccountFills,
     CancelResult,
+    Collateral,
     ExchangeFill,
     MarketRules,
     Mode,
@@ -93,6 +94,9 @@ class PaperBroker:
 
     async def market_rules(self, token_id: int) -> MarketRules | None:
         return None  # no book to read: the strategy's minimum and tick apply
+
+    async def collateral(self) -> Collateral | None:
+        return None  # no wallet: each strategy's bankroll is all there is
 
     async def close(self) -> None:
         return None

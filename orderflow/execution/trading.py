@@ -3,7 +3,8 @@
 For each strategy: the trades past its cursor are pre-filtered cheaply (wallet score, size,
 enabled rules), the survivors get market views (the market's own minimum order size and tick
 from the broker that would trade them, asked for before the decision lock and its transaction:
-:mod:`orderflow.execution.market_rules`) and the strategy's book, and
+:mod:`orderflow.execution.market_rules`) and the strategy's book (a live strategy's cash capped
+by what its wallet has left: :mod:`orderflow.execution.wallet`), and
 :func:`orderflow.signals.evaluate` decides; the leader's sells of held positions are decided as
 exits (:mod:`orderflow.execution.exit_signals`). Signals and the
 advanced cursor are committed in one transaction, so a restart neither skips nor repeats a
@@ -26,9 +27,10 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow import db
+from orderflow.errors import ExecutionError
 from orderflow.execution import exit_queries, order_queries, strategy_queries
 from orderflow.execution.book import Holdings, held_modes, load_book_and_holdings, merge
-from orderflow.execution.broker import Broker, Mode
+from orderflow.execution.broker import Broker, Collateral, Mode
 from orderflow.execution.daypnl import DayMarks
 from orderflow.execution.exit_signals import decide_exits, exits_of, sells_before_entries
 from orderflow.execution.leader import EXECUTOR_LOCK_KEY
@@ -36,6 +38,7 @@ from orderflow.execution.market_rules import warm_market_rules, with_market_rule
 from orderflow.execution.order_worker import OrderJob, OrderWorker
 from orderflow.execution.signal_record import record_signal
 from orderflow.execution.strategies import StrategyState
+from orderflow.execution.wallet import wallet_cash
 from orderflow.signals import queries as signal_queries
 from orderflow.signals.decide import Decision, evaluate
 from orderflow.signals.exits import exit_due, leaving
@@ -222,11 +225,15 @@ class Trader:
                 tokens = {t.token_id for t in [*candidates, *sells]}
                 held = await held_modes(conn, state, tokens)
             await self._warm_rules(state, candidates, sells, held)
+        funds = await self._wallet(state) if candidates else None
         async with self._deciding, self.connection() as conn:
             if candidates or sells:
                 # The book is one moment's: read in a snapshot of its own, before the
                 # decision's transaction (orderflow.execution.book).
                 book, holdings = await self._book(conn, state, now)
+                if funds is not None:  # a live strategy spends no more than the wallet has
+                    left = await wallet_cash(conn, funds, worker.live_entries_on_the_way())
+                    book = replace(book, cash=left if book.cash is None else min(book.cash, left))
             async with conn.transaction():
                 if candidates or sells:
                     # Entries on their way that followed a leader who sells now are not sent;
@@ -245,6 +252,19 @@ class Trader:
             self.after_leader_exit(state.name)
         await worker.dispatch(accepted)
         return created
+
+    async def _wallet(self, state: StrategyState) -> Collateral | None:
+        """A live strategy's wallet as the exchange reports it, read before the decision lock:
+        its cash is capped by what the wallet has left (:func:`wallet_cash`). None: paper, or
+        not read (the order's own check, fail-closed, then refuses what it cannot pay)."""
+        broker = self.worker.desk.brokers.get("live")
+        if state.settings.mode != "live" or broker is None:
+            return None
+        try:
+            async with asyncio.timeout(self.worker.desk.call_timeout):
+                return await broker.collateral()
+        except (ExecutionError, TimeoutError):
+            return None
 
     async def _book(
         self, conn: asyncpg.Connection, state: StrategyState, now: datetime

@@ -25,6 +25,9 @@ facts §6); ``fake_clob.FakeClob`` serves it over HTTP.
   stand-in leaves the order as it was (a fully matched order stays gone from the order endpoint);
 * several makers at a level (``ask_lots`` / ``bid_lots``): a taker order matched against k of
   them gets k trades, and the placement response lists the k trade ids;
+* no self-trade prevention: an order that meets a live order of the same wallet (in its token,
+  or the market's other outcome: pairs minted or merged) trades with it, both sides ours
+  (``self_trades``; the listener's data shows wallets matched against themselves on chain);
 * ``UNMATCHED`` (:meth:`ClobExchange.report`, or ``unmatched_next``: the next order is placed,
   not matched, and answered ``"status": "unmatched"``): what becomes of such an order is not
   documented (Polymarket's placement statuses: "order marketable, but failure delaying,
@@ -95,6 +98,8 @@ class ClobExchange:
         self.holdings: dict[int, Decimal] = {}  # outcome shares held (what SELLs can sell)
         self.clock_offset = 0.0  # move the exchange's clock (GTD expiry)
         self.cancel_log: list[tuple[float, str]] = []  # (monotonic time, order id) cancelled
+        # (taker order, our resting order it met, shares): trades of the wallet with itself
+        self.self_trades: list[tuple[str, str, Decimal]] = []
         self._ids = itertools.count(1)
 
     def now(self) -> float:
@@ -172,7 +177,47 @@ class ClobExchange:
         }
         lots = (market.ask_lots if side == "BUY" else market.bid_lots).get(token)
         trade_ids = [self._trade(order_id, q, taker=True) for q in self._split(matched, lots)]
+        if not unmatched:
+            for resting, q in self._own_crossed(order_id, size - matched):
+                # our own resting order met: both sides are ours (a self-trade)
+                self.self_trades.append((order_id, resting, q))
+                trade_ids.append(self._trade(order_id, q, taker=True))
+                self._trade(resting, q, taker=False)
+                matched += q
         return Placement(order_id, side, price, matched, unmatched, trade_ids)
+
+    def _own_crossed(self, order_id: str, size: Decimal) -> list[tuple[str, Decimal]]:
+        """The live orders of the same wallet that the new order ``order_id`` meets, and the
+        shares each trades, up to ``size``: the CLOB matches a wallet against itself. In the
+        token, a BUY at or above a SELL (a SELL at or below a BUY); across the market's two
+        outcomes, two BUYs whose prices sum to 1 or more (minted), two SELLs to 1 or less
+        (merged)."""
+        new = self.orders[order_id]
+        token, side, price = int(new["order"]["tokenId"]), new["order"]["side"], new["price"]
+        crossed: list[tuple[str, Decimal]] = []
+        for other_id, other in self.orders.items():
+            if size <= 0:
+                break
+            o = other["order"]
+            if other_id == order_id or other["status"] != "LIVE":
+                continue
+            if other["maker_address"].lower() != new["maker_address"].lower():
+                continue
+            if int(o["tokenId"]) == token:
+                if o["side"] == side:
+                    continue
+                meets = price >= other["price"] if side == "BUY" else price <= other["price"]
+            elif int(o["tokenId"]) in self.markets[token].tokens and o["side"] == side:
+                total = price + other["price"]
+                meets = total >= 1 if side == "BUY" else total <= 1
+            else:
+                continue
+            rest = other["shares"] - other["matched"]
+            if meets and rest > 0:
+                q = min(size, rest)
+                crossed.append((other_id, q))
+                size -= q
+        return crossed
 
     def cancel(self, order_ids: list[str], owner: str) -> tuple[list[str], dict[str, str]]:
         """Cancel these live orders of ``owner``: the ids cancelled, and why the others were not."""

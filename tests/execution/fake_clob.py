@@ -21,7 +21,13 @@ trades and their settlement on chain — is :mod:`tests.execution.clob_exchange`
 * ``GET /data/order/{id}``: a fully matched order is gone (the real CLOB answers nothing,
   py-clob-client issue 217: "it will be in get_trades");
 * ``GET /data/trades``: the account's trades, paginated (``page_size``, ``next_cursor``);
-* ``DELETE /orders``: cancels live orders, ``canceled`` / ``not_canceled`` as the CLOB answers.
+* ``DELETE /orders``: cancels live orders, ``canceled`` / ``not_canceled`` as the CLOB answers;
+* ``GET /balance-allowance?asset_type=COLLATERAL&signature_type=``: the wallet's collateral
+  ``balance`` and its ``allowances`` to the exchange contracts, in base units (6 decimals), as
+  strings (the SDK's ``BalanceAllowance``): ``collateral`` as it stands now (fills and failed
+  trades move it; a test sets it: a withdrawal, another program spending), its whole balance,
+  not net of what our resting orders reserve; ``allowance`` False: every allowance 0;
+  ``collateral`` None (unlimited): a balance of 10⁹ dollars.
 
 Variations: ``delay`` (a slow exchange, seconds before each answer), ``path_delays`` (slow
 routes), ``response_delays`` (the request is processed at once, its answer arrives late),
@@ -44,7 +50,8 @@ tick that is no CLOB tick, an absurd minimum), ``placement_patch`` (fields put i
 accepted ``POST /order`` answers: amounts the order cannot have made), ``endless_trades``
 (``GET /data/trades`` never ends: each page names a new cursor), ``trade_patches`` (fields put
 into one trade, by id, wherever ``GET /data/trades`` answers it: a trade that does not parse),
-``order_patch`` (fields put into every ``GET /data/order/{id}`` answer that shows an order).
+``order_patch`` (fields put into every ``GET /data/order/{id}`` answer that shows an order),
+``balance_patch`` (fields put into every ``GET /balance-allowance`` answer).
 """
 
 from __future__ import annotations
@@ -61,7 +68,15 @@ from eth_account import Account
 
 from tests.execution.clob_exchange import ClobExchange, Rejected
 from tests.execution.clob_faults import ClobFaults
-from tests.execution.clob_signing import Creds, exchange_for, l1_address, l2_creds, order_hash
+from tests.execution.clob_signing import (
+    NEG_RISK_EXCHANGE,
+    STANDARD_EXCHANGE,
+    Creds,
+    exchange_for,
+    l1_address,
+    l2_creds,
+    order_hash,
+)
 
 # The real CLOB's answer to an order from a region it does not serve (HTTP 403).
 GEOBLOCKED = (
@@ -96,6 +111,7 @@ class FakeClob(ClobFaults, ClobExchange):
         self.endless_trades = False
         self.trade_patches: dict[str, dict[str, Any]] = {}
         self.order_patch: dict[str, Any] = {}
+        self.balance_patch: dict[str, Any] = {}
         self.trade_pages = 0  # GET /data/trades pages answered
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -120,6 +136,7 @@ class FakeClob(ClobFaults, ClobExchange):
         r.add_get("/data/order/{order_id}", self.get_order)
         r.add_get("/data/trades", self.get_trades)
         r.add_delete("/orders", self.cancel_orders)
+        r.add_get("/balance-allowance", self.balance_allowance)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -374,3 +391,21 @@ class FakeClob(ClobFaults, ClobExchange):
             return self._reject(401, body)
         canceled, not_canceled = self.cancel(json.loads(body), creds.key)
         return web.json_response({"canceled": canceled, "not_canceled": not_canceled})
+
+    # ------------------------------------------------------------------ account
+
+    async def balance_allowance(self, request: web.Request) -> web.Response:
+        creds, problem = await self._l2(request)
+        if creds is None:
+            return self._reject(401, problem)
+        if request.query.get("asset_type") != "COLLATERAL" or "signature_type" not in request.query:
+            return self._reject(400, "invalid asset_type / signature_type")
+        balance = Decimal(10**9) if self.collateral is None else self.collateral
+        allowed = str(2**256 - 1) if self.allowance else "0"
+        return web.json_response(
+            {
+                "balance": str(int(balance * 10**6)),
+                "allowances": {STANDARD_EXCHANGE: allowed, NEG_RISK_EXCHANGE: allowed},
+                **self.balance_patch,
+            }
+        )

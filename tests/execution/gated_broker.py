@@ -15,6 +15,7 @@ from orderflow.execution.broker import (
     AccountFills,
     Broker,
     CancelResult,
+    Collateral,
     ExchangeFill,
     MarketRules,
     OrderOutcome,
@@ -64,6 +65,9 @@ class GatedBroker:
 
     async def market_rules(self, token_id: int) -> MarketRules | None:
         return await self.broker.market_rules(token_id)
+
+    async def collateral(self) -> Collateral | None:
+        return await self.broker.collateral()
 
     async def close(self) -> None:
         await self.broker.close()

@@ -53,6 +53,11 @@ async def test_refusals_are_recorded_on_the_signal(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker, setup: str, message: str
 ) -> None:
     await live_strategy(pool)
+    if setup in ("collateral", "allowance"):
+        # The wallet's balance read before the order says plenty (another program spent it
+        # since, say): the executor's own check lets it through (test_shared_wallet.py refuses
+        # it when the read tells), and the exchange refuses it.
+        clob.balance_patch = {"balance": str(10**12), "allowances": {"0x" + "e1" * 20: str(10**12)}}
     if setup == "collateral":
         clob.collateral = Decimal(10)
     elif setup == "allowance":

@@ -26,13 +26,14 @@ async def test_an_entry_filled_after_its_position_closed_carries_both_positions(
     await live_strategy(pool)
     market = clob.markets[TOKEN_YES]
     market.ask_sizes[TOKEN_YES] = Decimal(6)
-    market.bids[TOKEN_YES] = Decimal("0.49")
+    # bid above our resting BUY's limit (0.51): an exit selling lower would meet our own BUY
+    market.bids[TOKEN_YES] = Decimal("0.55")
     ex = live_executor(pool, dsn, live)
     entry = await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
     assert entry["status"] == "OPEN" and entry["filled_shares"] == 6
     fault = clob.fail("DELETE", "/orders", 503)
     async with pool.acquire() as conn:
-        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
+        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.56")
     await ex.catch_up()
     clob.fill(entry["exchange_order_id"])
     fault.times = 0
