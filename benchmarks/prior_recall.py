@@ -108,13 +108,21 @@ def variant(name: str, settings: ReputationSettings, skilled: Array) -> Iterator
         bulk = pr.Prior(mu, tau, mu_se, kappa)
         info["kappa"] = kappa
         if name == "oracle":  # the truth's two groups, each fitted alone
-            fit = use & tail
-            mb, tb, sb = pr.population_prior(m, se, fit & ~skilled, floor)
-            ms, ts, ss = pr.population_prior(m, se, fit & skilled, floor, centre=0.0)
-            ms = float(np.sum((m / (se**2 + ts**2))[fit & skilled]))
-            ms /= float(np.sum((1.0 / (se**2 + ts**2))[fit & skilled]))
-            share = float(np.mean(skilled[fit]))
+            fit = use & tail & np.isfinite(m) & np.isfinite(se)
             info["gain"] = math.nan
+            mb, tb, sb = pr.population_prior(m, se, fit & ~skilled, floor)
+            few = fit & skilled
+            if few.sum() < 3:
+                return pr.Prior(mb, tb, sb, kappa)
+            ts = 0.0  # the skilled wallets' spread around their own weighted mean: a fixed point
+            for _ in range(50):
+                w = 1.0 / (se[few] ** 2 + ts**2)
+                ms = float(np.sum(w * m[few]) / np.sum(w))
+                _, ts_next, ss = pr.population_prior(m, se, few, floor, centre=ms)
+                if abs(ts_next - ts) < 1e-12:
+                    break
+                ts = ts_next
+            share = float(np.mean(skilled[fit]))
             return pr.Prior(mb, tb, sb, kappa, share, ms, ts, ss)
         found = pr.shifted_tail(m, se, use & tail, bulk, floor)
         info["gain"] = math.nan if found is None else found[1]
