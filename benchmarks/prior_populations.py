@@ -54,6 +54,7 @@ from orderflow.reputation.settings import ReputationSettings  # noqa: E402
 from orderflow.reputation.stored_inputs import INPUTS  # noqa: E402
 from orderflow.reputation.tiers import TIERS  # noqa: E402
 from orderflow.sim import SimConfig  # noqa: E402
+from orderflow.sim.population import VARIANTS  # noqa: E402
 
 CONTROL = "skilled_many_strong"  # the positive control: no population of its own
 TOP = (TIERS.index("WHALE"), TIERS.index("SMART"))
@@ -231,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("dump", help="simulate, score and save a world's inputs and truth")
-    d.add_argument("--variant", choices=[*sorted(EXTRA), CONTROL], required=True)
+    d.add_argument("--variant", choices=sorted(VARIANTS), required=True)
     d.add_argument("--seed", type=int, default=1)
     d.add_argument("--strong", action="store_true", help="in the positive control's market")
     d.add_argument("--days", type=float, default=60.0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import asyncpg
 
 from tests.benchmark_module import load_benchmark, run_benchmark
@@ -67,3 +69,26 @@ def test_tail_null_benchmark_prints_the_gains() -> None:
     out = run_benchmark("tail_null", "--draws", "5", "3", "0", "0", timeout=120)
     assert "| wallets | noise | draws | gain q90 |" in out and "> 1.5 ln k" in out
     assert out.count("| 155 |") == 2 and out.count("| 2,000 |") == 2 and "20,000" not in out
+
+
+def test_prior_recall_benchmark_scores_a_dump_under_each_prior(
+    pg_server_dsn: str, tmp_path: Path
+) -> None:
+    """benchmarks/prior_populations.py dumps a small world; prior_recall.py scores it (and it
+    appended to itself) under every variant, and draws a null population."""
+    dump = tmp_path / "default-1.npz"
+    run_benchmark(
+        "prior_populations", "dump", "--variant", "default", "--days", "4", "--markets", "8",
+        "--wallets", "40", "--dsn", pg_server_dsn, "--out", str(dump),
+    )  # fmt: skip
+    variants = ["main", "gain>0", "gain>0,tailsd=ci", "gain>0,tailsd=0.03", "averaged",
+                "averaged:0", "oracle", "kappa=0.03"]  # fmt: skip
+    out = run_benchmark(
+        "prior_recall", str(dump), f"{dump}+{dump}", "--variants", *variants,
+        "--null", "60:2", timeout=120,
+    )  # fmt: skip
+    lines = out.splitlines()
+    assert sum(line.startswith("null 60 wallets") for line in lines) == 2
+    assert sum(line.startswith("default-1 ") for line in lines) == len(variants)
+    assert sum(line.startswith("default-1+default-1 ") for line in lines) == len(variants)
+    assert all("skilled in top" in line and "AUC" in line for line in lines[2:])
