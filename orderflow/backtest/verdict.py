@@ -18,12 +18,13 @@ cluster-robust (CR2) and the larger of the markets' and the one clustered by res
 the interval is never narrower than Student's t with G - 1 degrees of freedom for the G days
 (:mod:`orderflow.backtest.interval`; docs/backtest.md measures both). The markets stay the units
 drawn: drawing days instead left too few units on the backtest's histories (docs/backtest.md).
-The verdict reads the interval, never the sign of the
-point estimate:
+
+The verdict reads the interval, never the sign of the point estimate:
 
 * **PAID** — the whole interval is above zero;
 * **LOST** — the whole interval is below zero;
-* **INCONCLUSIVE** — the interval contains zero, or there are too few markets to draw from.
+* **INCONCLUSIVE** — the interval contains zero, or there are too few markets to draw from (or
+  they all resolved on one day: one cluster).
 
 A comparison with a baseline draws the *same* markets for both (paired), so "beat follow-all"
 is judged on the difference of the two returns with its own interval.
