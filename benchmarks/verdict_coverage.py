@@ -13,11 +13,13 @@ strategy and baselines). For each baseline the truth is known: its expected retu
 the positions it took, every fill's shares times the simulator's hidden probability of its token
 at the decision, less the stake (the same for the positions still open at the end); for the
 paired difference follow-all minus follow-random, the difference of the two truths. The
-benchmark counts how often the interval misses that truth (nominal 5 %), for two resampling
-units: **events** (a neg-risk event's legs together, any other market alone: the verdict's
-unit before resolution days) and **days** (``verdict.resampling_units``: events grouped by the
-UTC day they resolved on, the verdict's unit now). docs/backtest.md ("The verdict, with error
-bars") quotes its figures.
+benchmark counts how often the interval misses that truth (nominal 5 %), for three variants:
+**events** (a neg-risk event's legs together, any other market alone, no resolution days: every
+market its own cluster), **days** (the verdict: the same events, clustered by the UTC day they
+resolved on) and **drawn** (days as the resampling unit: measured, not shipped).
+docs/backtest.md ("The verdict, with error bars") quotes its figures. ``--save FILE`` writes
+each seed's markets (P&L, stake, day) and truths as JSON, to measure another interval on the
+same runs without the pipeline.
 
 ``--factor``: markets tied by a common factor. 300 worlds of zero-edge markets (bought at their
 true probability, 0.2-0.8) resolving at uniform times, 0, 4 or 8 of them bought on the same side
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import sys
 import tempfile
@@ -81,7 +84,9 @@ class Row:
     interval: Interval
 
 
-async def one_seed(dsn: str, sim: SimConfig, work: Path) -> list[Row]:
+async def one_seed(
+    dsn: str, sim: SimConfig, work: Path, saved: list[dict[str, object]] | None = None
+) -> list[Row]:
     world = simulate(sim)
     logs = work / f"logs-{sim.seed}.jsonl"
     write_logs(emit(world).logs, logs)
@@ -123,6 +128,20 @@ async def one_seed(dsn: str, sim: SimConfig, work: Path) -> list[Row]:
         "days": (events, report.days),  # now: the standard error clustered by day
         "drawn": ({**events, **drawn_by_day}, {}),  # measured, not the verdict: days resampled
     }
+    if saved is not None:  # the markets and truths, for --load (any interval, no pipeline)
+        saved.append(
+            {
+                "seed": sim.seed,
+                "truth": truth,
+                "markets": {
+                    f: {
+                        k: [r.pnl, r.staked, r.day]
+                        for k, r in by_market(s, "", *variants["days"]).items()
+                    }
+                    for f, s in signals.items()
+                },
+            }
+        )
     rows = []
     for name, (units, days) in variants.items():
         markets = {f: by_market(s, "", units, days) for f, s in signals.items()}
@@ -299,12 +318,15 @@ async def main_async(args: argparse.Namespace) -> None:
         flush=True,
     )
     rows: list[Row] = []
+    saved: list[dict[str, object]] | None = None if args.save is None else []
     with tempfile.TemporaryDirectory(prefix="orderflow-coverage-") as work:
         async with scratch_server(args.dsn) as scratch:
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 dsn = await scratch.fresh()
                 sim = SimConfig.small(seed=seed, population=population, **scale)
-                rows += await one_seed(dsn, sim, Path(work))
+                rows += await one_seed(dsn, sim, Path(work), saved)
+                if args.save is not None:
+                    args.save.write_text(json.dumps(saved))
     print(summary(rows, args.seeds))
 
 
@@ -321,6 +343,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dsn", help="an admin DSN (default: DATABASE_URL, else an embedded server)")
     p.add_argument("--factor", action="store_true", help="markets on a common factor, no database")
     p.add_argument("--neg-risk", action="store_true", help="neg-risk events' legs, no database")
+    p.add_argument("--save", type=Path, help="write each seed's markets and truths (JSON)")
     asyncio.run(main_async(p.parse_args(argv)))
 
 

@@ -13,7 +13,9 @@ at least ``min_buys`` such buys; the pooled realised return per dollar of the wa
 tiers at ``as_of`` and of everyone else, each with a bootstrap interval that draws *events*
 (markets; a neg-risk event's legs together), as the backtest's verdict does: wallets that bought
 in the same market won or lost together, so drawing wallets counted one outcome many times (twelve
-top-tier wallets in the same two winning markets read as a certain +100 %).
+top-tier wallets in the same two winning markets read as a certain +100 %), and clusters its
+standard error by the events' resolution days, as the verdict does (one definition:
+:func:`orderflow.backtest.verdict.return_interval`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from datetime import datetime
 import asyncpg
 
 from orderflow.backtest.engine import Scorer
-from orderflow.backtest.verdict import Interval, MarketResult, return_interval
+from orderflow.backtest.verdict import Interval, MarketResult, resolution_days, return_interval
 from orderflow.chain import pruning
 from orderflow.signals.views import WalletView
 from orderflow.sim.quality import TOP_TIERS, spearman
@@ -34,7 +36,7 @@ from orderflow.sim.quality import TOP_TIERS, spearman
 # resolved, with its stake (fees in), its P&L at the payout and its event (a neg-risk event's
 # legs share one, as in orderflow.backtest.history.event_ids). $1 = as_of, $2 = end.
 _BUYS = f"""
-SELECT t.wallet_address,
+SELECT t.wallet_address, o.market_id, o.resolved_at,
        CASE WHEN c.neg_risk THEN left(c.question_id, 64) || '00' ELSE o.market_id END AS event_id,
        t.usdc_size + CASE WHEN t.fee_asset = 'COLLATERAL' THEN t.fee ELSE t.fee * t.price END
            AS staked,
@@ -57,12 +59,13 @@ SELECT wallet_address, count(*) AS buys, sum(staked) AS staked, sum(pnl) AS pnl
  GROUP BY wallet_address
 """
 
-# The same buys of a group of wallets (``$3``) pooled per event: the units the interval draws.
-_BY_EVENT = f"""
-SELECT event_id, sum(staked) AS staked, sum(pnl) AS pnl
+# The same buys of a group of wallets (``$3``) pooled per market, with its event and resolution:
+# the events are the units the interval draws, their resolution days its clusters.
+_BY_MARKET = f"""
+SELECT market_id, event_id, resolved_at, sum(staked) AS staked, sum(pnl) AS pnl
   FROM ({_BUYS}) b
  WHERE wallet_address = ANY($3::text[])
- GROUP BY event_id
+ GROUP BY market_id, event_id, resolved_at
 """
 
 
@@ -122,11 +125,25 @@ async def by_event(
 ) -> dict[str, MarketResult]:
     """The realised P&L and stake of ``wallets`` pooled per event (market; a neg-risk event's
     legs together): wallets that bought in the same market won or lost together, so the event,
-    not the wallet, is what the interval may draw as independent."""
+    not the wallet, is what the interval may draw as independent. Each event with its UTC
+    resolution day (:func:`orderflow.backtest.verdict.resolution_days`, the backtest's: a
+    neg-risk event's, its last bought leg's), the clusters of the interval's standard error."""
     if not wallets:
         return {}
-    rows = await conn.fetch(_BY_EVENT, as_of, end, list(wallets))
-    return {r["event_id"]: MarketResult(float(r["pnl"]), float(r["staked"])) for r in rows}
+    rows = await conn.fetch(_BY_MARKET, as_of, end, list(wallets))
+    days = resolution_days(
+        {r["market_id"]: r["event_id"] for r in rows},
+        {r["market_id"]: r["resolved_at"] for r in rows},
+    )
+    pnl: dict[str, float] = {}
+    staked: dict[str, float] = {}
+    day: dict[str, str] = {}
+    for r in rows:
+        event = r["event_id"]
+        pnl[event] = pnl.get(event, 0.0) + float(r["pnl"])
+        staked[event] = staked.get(event, 0.0) + float(r["staked"])
+        day[event] = days[r["market_id"]]
+    return {e: MarketResult(pnl[e], staked[e], day[e]) for e in pnl}
 
 
 def eligible(

@@ -113,7 +113,8 @@ def render(report: BacktestReport) -> str:
     lines += [
         "",
         f"P&L per dollar staked, {confidence} bootstrap interval over markets "
-        f"({report.options.bootstrap_draws} draws):",
+        f"({report.options.bootstrap_draws} draws; never narrower than Student's t over their "
+        "resolution days):",
         *interval_table(report),
         "",
         verdict(report),

@@ -10,23 +10,21 @@ standard error (the ratio's linearised one), gives the quantiles of t; the inter
 estimate minus those quantiles times the full sample's standard error. With the 10-30 markets a
 backtest has and payoffs as skewed as a 0.10 buy's (lose 1 or win 9), the plain percentile
 interval (the central share of the draws' estimates) was too narrow: on worlds where following
-had no edge it left the truth out 12 % of the time, not 5 % (tests/backtest/test_coverage.py);
-the studentized one 6.5 %.
+had no edge it left the truth out 12 % of the time, not 5 % (tests/backtest/test_coverage.py).
 
 Markets resolving on one UTC day may be moved by one common factor (one election's races, one
-rally's "above X" markets): then they are one draw of it, not one each. The interval's
-standard error is the larger of the markets' and the one clustered by resolution day (the
-markets of a day summed before squaring; the reputation run's yardstick reads the larger of
-the same two), so a factor's markets count as one draw and the interval never narrows: on
-worlds where 8 of 40 zero-edge markets lean one way on a factor and resolve on one day, the
-interval left the truth out in 11.3 % of them with the markets' standard error, 6.3 % with the
-larger one. The markets stay the units drawn: drawing days instead left too few units on the
-backtest's histories (docs/backtest.md). The verdict reads the interval, never the sign of the
-point estimate:
+rally's "above X" markets): then they are one draw of it, not one each. The standard error is
+cluster-robust (CR2) and the larger of the markets' and the one clustered by resolution day, and
+the interval is never narrower than Student's t with G - 1 degrees of freedom for the G days
+(:mod:`orderflow.backtest.interval`; docs/backtest.md measures both). The markets stay the units
+drawn: drawing days instead left too few units on the backtest's histories (docs/backtest.md).
+
+The verdict reads the interval, never the sign of the point estimate:
 
 * **PAID** — the whole interval is above zero;
 * **LOST** — the whole interval is below zero;
-* **INCONCLUSIVE** — the interval contains zero, or there are too few markets to draw from.
+* **INCONCLUSIVE** — the interval contains zero, or there are too few markets to draw from (or
+  they all resolved on one day: one cluster).
 
 A comparison with a baseline draws the *same* markets for both (paired), so "beat follow-all"
 is judged on the difference of the two returns with its own interval.
@@ -37,31 +35,33 @@ markets (keys stay distinct because each carries its history's label).
 
 from __future__ import annotations
 
-import math
-import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Literal, TypeVar
+from typing import Literal
 
 from orderflow.backtest.book import SignalRecord
+from orderflow.backtest.interval import MarketResult, studentized
+
+__all__ = [
+    "MIN_MARKETS",
+    "Comparison",
+    "FollowerVerdict",
+    "Interval",
+    "MarketResult",
+    "by_market",
+    "difference_interval",
+    "judge",
+    "resolution_days",
+    "return_interval",
+    "sentence",
+]
 
 Verdict = Literal["PAID", "LOST", "INCONCLUSIVE"]
-T = TypeVar("T")
 MIN_MARKETS = 10
 DEFAULT_DRAWS = 2000
 ZERO = Decimal(0)
-
-
-@dataclass(frozen=True, slots=True)
-class MarketResult:
-    """One market's total for one follower: P&L (fees in) and collateral staked, and the UTC day
-    it resolved on (None: still open at the end) -- markets of one day are one cluster."""
-
-    pnl: float
-    staked: float
-    day: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +73,8 @@ class Interval:
     confidence: float
     # a paired interval not drawn: the markets the thinner side staked in (fewer than MIN_MARKETS)
     thin: int | None = None
+    # the clusters the standard error was summed over: resolution days, each open market alone
+    clusters: int | None = None
 
     @property
     def verdict(self) -> Verdict:
@@ -88,6 +90,11 @@ class Interval:
         if self.estimate is None:
             return "n/a (nothing staked)"
         if self.low is None or self.high is None:
+            if self.clusters == 1:
+                return (
+                    f"{self.estimate * 100:+.1f}% {unit}, no interval ({self.markets} markets, all"
+                    " resolving on one day: one draw)"
+                )
             staked = (
                 f"{self.markets} markets"
                 if self.thin is None
@@ -146,116 +153,6 @@ def by_market(
     return {k: MarketResult(float(pnl[k]), float(staked[k]), day.get(k)) for k in pnl}
 
 
-def _by_day(results: Sequence[T], day_of: Callable[[T], str | None]) -> list[list[T]]:
-    """The results in clusters: one per resolution day, each open one alone."""
-    clusters: dict[str, list[T]] = {}
-    alone = []
-    for r in results:
-        d = day_of(r)
-        if d is None:
-            alone.append([r])
-        else:
-            clusters.setdefault(d, []).append(r)
-    return [clusters[d] for d in sorted(clusters)] + alone
-
-
-def _summed(results: Sequence[MarketResult]) -> MarketResult:
-    return MarketResult(sum(r.pnl for r in results), sum(r.staked for r in results))
-
-
-def _ratio(results: Sequence[MarketResult]) -> float | None:
-    staked = sum(r.staked for r in results)
-    return None if staked <= 0 else sum(r.pnl for r in results) / staked
-
-
-def _ratio_se(results: Sequence[MarketResult], ratio: float) -> float:
-    """Standard error of ``sum(pnl) / sum(staked)``, linearised: each market's P&L less what
-    the ratio would have made on its stake, the markets independent."""
-    n, staked = len(results), sum(r.staked for r in results)
-    if n < 2 or staked <= 0:
-        return 0.0
-    residuals = sum((r.pnl - ratio * r.staked) ** 2 for r in results)
-    return math.sqrt(residuals * n / (n - 1)) / staked
-
-
-def _return_with_se(results: Sequence[MarketResult]) -> tuple[float, float] | None:
-    ratio = _ratio(results)
-    return None if ratio is None else (ratio, _ratio_se(results, ratio))
-
-
-def _difference_with_se(
-    pairs: Sequence[tuple[MarketResult, MarketResult]],
-) -> tuple[float, float] | None:
-    """``a``'s return minus ``b``'s, and its linearised standard error (each market's two
-    residuals, a's over a's total stake less b's over b's, the markets independent)."""
-    a, b = [p[0] for p in pairs], [p[1] for p in pairs]
-    ra, rb = _ratio(a), _ratio(b)
-    if ra is None or rb is None:
-        return None
-    sa, sb, n = sum(r.staked for r in a), sum(r.staked for r in b), len(pairs)
-    if n < 2:
-        return ra - rb, 0.0
-    residuals = sum(
-        ((x.pnl - ra * x.staked) / sa - (y.pnl - rb * y.staked) / sb) ** 2 for x, y in pairs
-    )
-    return ra - rb, math.sqrt(residuals * n / (n - 1))
-
-
-def _percentiles(values: list[float], confidence: float) -> tuple[float, float]:
-    values.sort()
-    tail = (1 - confidence) / 2
-    last = len(values) - 1
-    lo = values[math.floor(tail * last)]  # outward rounding: never narrower than asked
-    hi = values[math.ceil((1 - tail) * last)]
-    return lo, hi
-
-
-def _studentized(
-    units: Sequence[T],
-    statistic: Callable[[Sequence[T]], tuple[float, float] | None],
-    *,
-    confidence: float,
-    draws: int,
-    seed: int,
-    clustered_se: float = 0.0,
-) -> tuple[float, float] | None:
-    """Bootstrap-t interval of ``statistic`` (an estimate and its standard error) over ``units``
-    drawn with replacement. The quantiles of t are scaled by the sample's standard error, or by
-    ``clustered_se`` when that is larger (the units are not independent draws of a factor that
-    moved several of them together: they count as fewer).
-
-    A draw with no spread at all (every unit drawn alike, as when most markets lost their whole
-    stake) but another estimate has an unbounded t: when such draws reach a tail, the sample
-    cannot bound that side, and the bound is the farthest estimate any draw gave (as wide as
-    resampling can go) rather than a number the data do not support."""
-    full = statistic(units)
-    if full is None:
-        return None
-    estimate, se = full
-    if se <= 0:
-        return estimate, estimate  # every unit the same: every draw is the estimate
-    rng = random.Random(seed)
-    n = len(units)
-    ts, values = [], [estimate]
-    for _ in range(draws):
-        drawn = statistic([units[rng.randrange(n)] for _ in range(n)])
-        if drawn is None:
-            continue
-        value, value_se = drawn
-        values.append(value)
-        if value_se > 0:
-            ts.append((value - estimate) / value_se)
-        else:
-            ts.append(0.0 if value == estimate else math.copysign(math.inf, value - estimate))
-    if not ts:
-        return None
-    t_low, t_high = _percentiles(ts, confidence)
-    scale = max(se, clustered_se)
-    low = min(values) if math.isinf(t_high) else estimate - t_high * scale
-    high = max(values) if math.isinf(t_low) else estimate - t_low * scale
-    return low, high
-
-
 def return_interval(
     markets: Mapping[str, MarketResult],
     *,
@@ -263,26 +160,21 @@ def return_interval(
     draws: int = DEFAULT_DRAWS,
     seed: int = 0,
 ) -> Interval:
-    """P&L per dollar staked with a studentized bootstrap interval over markets (the keys of
-    ``markets``: the units drawn), its standard error at least the one clustered by the
-    markets' resolution days (``MarketResult.day``). A dollar staked cannot lose more than
-    itself: the interval starts at -100 % at the lowest."""
+    """P&L per dollar staked with its interval (:func:`orderflow.backtest.interval.studentized`:
+    a studentized bootstrap over markets, the keys of ``markets``, never narrower than Student's
+    t over the markets' resolution days, ``MarketResult.day``). A dollar staked cannot lose more
+    than itself: the interval starts at -100 % at the lowest."""
     results = [markets[k] for k in sorted(markets)]
     estimate = _ratio(results)
     if estimate is None or len(results) < MIN_MARKETS:
         return Interval(estimate, None, None, len(results), confidence)
-    days = [_summed(c) for c in _by_day(results, lambda r: r.day)]
-    bounds = _studentized(
-        results,
-        _return_with_se,
-        confidence=confidence,
-        draws=draws,
-        seed=seed,
-        clustered_se=_ratio_se(days, estimate),
+    bounds = studentized(
+        [results], [r.day for r in results], confidence=confidence, draws=draws, seed=seed
     )
     if bounds is None:
-        return Interval(estimate, None, None, len(results), confidence)
-    return Interval(estimate, max(bounds[0], -1.0), bounds[1], len(results), confidence)
+        return Interval(estimate, None, None, len(results), confidence, clusters=1)
+    low = max(bounds.low, -1.0)
+    return Interval(estimate, low, bounds.high, len(results), confidence, clusters=bounds.clusters)
 
 
 def difference_interval(
@@ -293,35 +185,32 @@ def difference_interval(
     draws: int = DEFAULT_DRAWS,
     seed: int = 0,
 ) -> Interval:
-    """Return on stake of ``a`` minus that of ``b``, the same markets drawn for both
-    (studentized, as :func:`return_interval`); no interval unless each side staked in at least
-    ``MIN_MARKETS`` markets."""
+    """Return on stake of ``a`` minus that of ``b``, the same markets drawn for both (as
+    :func:`return_interval`; a market's day is either side's); no interval unless each side
+    staked in at least ``MIN_MARKETS`` markets."""
     keys = sorted(set(a) | set(b))
     empty = MarketResult(0.0, 0.0)
     pairs = [(a.get(k, empty), b.get(k, empty)) for k in keys]
-    full = _difference_with_se(pairs)
-    estimate = None if full is None else full[0]
+    sides = [[x for x, _ in pairs], [y for _, y in pairs]]
+    ra, rb = _ratio(sides[0]), _ratio(sides[1])
+    estimate = None if ra is None or rb is None else ra - rb
     staked_a = sum(1 for r in a.values() if r.staked > 0)
     staked_b = sum(1 for r in b.values() if r.staked > 0)
     if estimate is None or min(staked_a, staked_b) < MIN_MARKETS:  # one side too thin
         thin = min(staked_a, staked_b)
         return Interval(estimate, None, None, len(pairs), confidence, thin=thin)
-    days = [
-        (_summed([x for x, _ in c]), _summed([y for _, y in c]))
-        for c in _by_day(pairs, lambda p: p[0].day or p[1].day)
-    ]
-    clustered = _difference_with_se(days)
-    bounds = _studentized(
-        pairs,
-        _difference_with_se,
-        confidence=confidence,
-        draws=draws,
-        seed=seed,
-        clustered_se=0.0 if clustered is None else clustered[1],
-    )
+    days = [x.day or y.day for x, y in pairs]
+    bounds = studentized(sides, days, confidence=confidence, draws=draws, seed=seed)
     if bounds is None:
-        return Interval(estimate, None, None, len(pairs), confidence)
-    return Interval(estimate, bounds[0], bounds[1], len(pairs), confidence)
+        return Interval(estimate, None, None, len(pairs), confidence, clusters=1)
+    return Interval(
+        estimate, bounds.low, bounds.high, len(pairs), confidence, clusters=bounds.clusters
+    )
+
+
+def _ratio(results: Sequence[MarketResult]) -> float | None:
+    staked = sum(r.staked for r in results)
+    return None if staked <= 0 else sum(r.pnl for r in results) / staked
 
 
 @dataclass(frozen=True, slots=True)

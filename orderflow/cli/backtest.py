@@ -192,6 +192,9 @@ async def run(args: argparse.Namespace) -> int:
                 "ci_high": i.high,
                 "confidence": i.confidence,
                 "markets": i.markets,
+                # the clusters (resolution days; an open position alone) the interval's
+                # Student's t has G - 1 degrees of freedom from
+                "clusters": i.clusters,
             }
             payload.append(row)
         args.json.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")

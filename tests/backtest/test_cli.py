@@ -72,6 +72,7 @@ async def test_backtest_command_reports_and_writes_json(
     assert summaries[1]["executed"] == 1  # one position per market: YES, then NO is refused
     assert summaries[1]["verdict"]["verdict"] == "INCONCLUSIVE"
     assert summaries[1]["verdict"]["markets"] == 1 and summaries[1]["verdict"]["ci_low"] is None
+    assert summaries[1]["verdict"]["clusters"] is None  # no interval: no degrees of freedom
 
 
 async def test_backtest_on_an_empty_database_says_so(

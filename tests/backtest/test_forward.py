@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from orderflow.backtest.forward import forward_test, realised_after
+from orderflow.backtest.forward import by_event, forward_test, realised_after
+from orderflow.backtest.verdict import MarketResult, return_interval
 from orderflow.signals.views import WalletView
 from tests.backtest.factory import History, addr
 
@@ -110,3 +111,35 @@ async def test_the_forward_intervals_resample_markets_not_wallets(pool: asyncpg.
     assert result.top_tier.verdict == "INCONCLUSIVE", result.top_tier.describe()
     assert result.top_tier.markets == 2 and "(2 markets;" in result.top_tier.describe()
     assert result.top_tier.low is None and result.top_tier.high is None
+
+
+async def test_the_forward_intervals_cluster_by_resolution_day_as_the_verdict_does(
+    pool: asyncpg.Pool,
+) -> None:
+    """The top tier's twelve markets: the six it won resolve on one day (one draw of whatever
+    moved them), the six it lost on six days. The forward interval is the verdict's, clustered
+    by the events' UTC resolution days; it drew the twelve as twelve independent outcomes."""
+    whale = addr("day-whale")
+    h = History()
+    for i in range(12):
+        m = h.market(f"day-{i}")
+        won = i < 6
+        h.trade(whale, m, 0, "BUY", "0.50", "100", AS_OF + timedelta(hours=1 + i))
+        h.resolve(m, 0 if won else 1, AS_OF + timedelta(days=3 if won else i - 2, hours=i))
+    await h.store(pool)
+
+    async def tier(conn: asyncpg.Connection, as_of: datetime) -> Mapping[str, WalletView]:
+        return {whale: WalletView(whale, 9.0, "WHALE")}
+
+    async with pool.acquire() as conn:
+        result = await forward_test(conn, tier, as_of=AS_OF, end=END)
+        events = await by_event(conn, AS_OF, END, [whale])
+    won_day = (AS_OF + timedelta(days=3)).date().isoformat()
+    assert sorted({m.day for m in events.values() if m.pnl > 0}) == [won_day]
+    assert len({m.day for m in events.values()}) == 7  # one day for the winners, six others
+    alone = {k: MarketResult(m.pnl, m.staked) for k, m in events.items()}
+    plain = return_interval(alone)
+    assert result.top_tier == return_interval(events)
+    assert result.top_tier.low is not None and plain.low is not None
+    assert result.top_tier.high is not None and plain.high is not None
+    assert result.top_tier.low < plain.low and result.top_tier.high > plain.high

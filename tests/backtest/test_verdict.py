@@ -10,6 +10,8 @@ import asyncpg
 
 from orderflow.backtest.book import SignalRecord
 from orderflow.backtest.history import event_ids, resolution_times
+from orderflow.backtest.interval import clusters, standard_error
+from orderflow.backtest.student import t_quantile
 from orderflow.backtest.verdict import (
     MIN_MARKETS,
     MarketResult,
@@ -217,3 +219,33 @@ async def test_resolution_times_are_those_known_by_the_end(pool: asyncpg.Pool) -
     async with pool.acquire() as conn:
         known = await resolution_times(conn, [early, late, never], T0 + timedelta(days=2))
     assert known == {early: T0 + timedelta(days=1)}
+
+
+def test_student_t_quantiles_match_the_tables() -> None:
+    for df, q in ((1, 12.7062047), (2, 4.3026527), (7, 2.3646243), (29, 2.0452296)):
+        assert abs(t_quantile(0.975, df) - q) < 1e-6
+    assert abs(t_quantile(0.025, 9) + 2.2621572) < 1e-6
+
+
+def test_markets_on_few_days_are_never_narrower_than_student_t() -> None:
+    """Twelve markets resolving on three days: the standard error is summed over three clusters,
+    an estimate with two degrees of freedom, so each side of the interval is at least t(2) =
+    4.30 standard errors from the estimate (the bootstrap over twelve markets gave ~2: the
+    interval was less than half as wide as three clusters support)."""
+    returns = [0.6, -0.4, 0.5, -0.3, 0.7, -0.5, 0.4, -0.2, 0.6, -0.6, 0.3, -0.1]
+    markets = {f"m{i}": MarketResult(100 * r, 100.0, f"d{i % 3}") for i, r in enumerate(returns)}
+    results = [markets[k] for k in sorted(markets)]
+    groups = clusters([r.day for r in results])
+    se = max(standard_error([results]), standard_error([results], groups))
+    interval = return_interval(markets)
+    assert interval.estimate is not None and interval.low is not None
+    assert interval.high is not None and interval.clusters == 3
+    assert interval.estimate - interval.low >= t_quantile(0.975, 2) * se - 1e-12
+    assert interval.high - interval.estimate >= t_quantile(0.975, 2) * se - 1e-12
+
+
+def test_markets_all_resolving_on_one_day_are_one_draw_and_give_no_interval() -> None:
+    markets = {f"m{i}": MarketResult(50.0 if i % 2 else -40.0, 100.0, "d0") for i in range(20)}
+    interval = return_interval(markets)
+    assert interval.low is None and interval.verdict == "INCONCLUSIVE"
+    assert "all resolving on one day" in interval.describe()
