@@ -341,7 +341,10 @@ async def run_reputation(
                 watch.lap("counterparty_cells")
         await conn.execute(persist_sql.CHANGED_ROWS, computed_at, cutoff)
         await conn.execute(persist_sql.UPSERT_STATS)
-        await conn.execute(persist_sql.reset_without_fills(incremental=incremental))
+        # the rows of wallets left without fills reset, each with its history row
+        reset = await conn.execute(
+            persist_sql.reset_without_fills(incremental=incremental), computed_at
+        )
         prior = population.prior
         await conn.execute(
             persist_sql.POPULATION,
@@ -382,7 +385,7 @@ async def run_reputation(
         computed_at=computed_at,
         wallets=population.wallets,
         positions=positions,
-        history_rows=int(history.split()[-1]),
+        history_rows=int(history.split()[-1]) + int(reset.split()[-1]),
         tiers=population.tiers,
         prior=asdict(population.prior),
         issues=issues,
