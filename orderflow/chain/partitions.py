@@ -66,6 +66,40 @@ REFRESH_ALL_RANGES = "SELECT orderflow_trade_ranges_refresh()"
 # partition made by orderflow_ensure_partitions, holding only new fills, needs no rebuild).
 STALE_DERIVED = "UPDATE orderflow_wash_state SET valid = FALSE, updated_at = now()"
 
+# A partition attached again, for the next reputation run (migration 076): while it was detached,
+# the runs read the closing lines, marks and voided fills of what they rescored from the attached
+# fills only and stored them; the next run is a full one, which reads them from every fill.
+MARK_REATTACHED = "UPDATE orderflow_reputation_state SET reattached = TRUE, updated_at = now()"
+
+# The bounds of a partition's fills taken back into the per-(wallet, token) sums once it is
+# attached again. A fill deleted while the partition was detached (a reorg's rollback, a
+# retracted block, an import replaced) re-bounded its key (first and last fill, the taker's first,
+# market and outcome: migration 030's rebound) from the attached fills only; a key's bounds are the
+# least (greatest) of those and the partition's own -- what they were when no fill was deleted --
+# from one aggregation of the partition (the sums' own statement, migration 011). A key changed is
+# logged for the next reputation run. {src}: the partition's sums (orderflow_position_sums_sql).
+PARTITION_SUMS = "SELECT orderflow_position_sums_sql($1)"
+_BOUNDS = (
+    ("trade_market_id", "least"),
+    ("trade_outcome_index", "least"),
+    ("taker_first_at", "least"),
+    ("first_at", "least"),
+    ("last_at", "greatest"),
+)
+_NEW_BOUNDS = ", ".join(f"{f}(a.{c}, p.{c})" for c, f in _BOUNDS)
+REBOUND_ATTACHED = f"""
+WITH p AS ({{src}}), up AS (
+    UPDATE orderflow_position_sums a
+       SET {", ".join(f"{c} = {f}(a.{c}, p.{c})" for c, f in _BOUNDS)}
+      FROM p
+     WHERE a.wallet_address = p.wallet_address AND a.token_id = p.token_id
+       AND ({", ".join(f"a.{c}" for c, _ in _BOUNDS)}) IS DISTINCT FROM ({_NEW_BOUNDS})
+    RETURNING a.wallet_address, a.token_id
+)
+INSERT INTO orderflow_position_sums_changes (wallet_address, token_id)
+SELECT wallet_address, token_id FROM up
+"""
+
 # The newest block any stream has stored: its partition is where the listener writes.
 NEWEST_CHECKPOINT = "SELECT max(block_number) FROM orderflow_sync_checkpoints"
 
@@ -177,8 +211,10 @@ async def detach(
 
 async def attach(conn: asyncpg.Connection, name: str) -> list[Partition]:
     """Re-attach partition ``name`` of both tables (one scan of each to validate its range),
-    with the trades partition's time and id range recomputed (migration 018) and state derived
-    from every attached partition marked stale (``STALE_DERIVED``)."""
+    with the trades partition's time and id range recomputed (migration 018), its fills' bounds
+    taken back into the per-(wallet, token) sums (``REBOUND_ATTACHED``: one more scan of it),
+    state derived from every attached partition marked stale (``STALE_DERIVED``) and the next
+    reputation run made a full one (``MARK_REATTACHED``)."""
     _, found = await _of(conn, name)
     async with conn.transaction():
         for p in found:
@@ -188,11 +224,15 @@ async def attach(conn: asyncpg.Connection, name: str) -> list[Partition]:
                     f" FOR VALUES FROM ({p.first_block}) TO ({p.last_block + 1})"
                 )
         # the rows came back without an insert: their time and id range is recomputed (in the
-        # same transaction, so no reader sees the partition without it)
+        # same transaction, so no reader sees the partition without it), and their keys' bounds
+        # in the sums
         for p in found:
             if p.table == "orderflow_trades":
                 await conn.execute(REFRESH_RANGE, f'"{p.name}"')
+                src = await conn.fetchval(PARTITION_SUMS, f'"{p.name}"')
+                await conn.execute(REBOUND_ATTACHED.format(src=src))
         await conn.execute(STALE_DERIVED)
+        await conn.execute(MARK_REATTACHED)
     return [replace(p, attached=True) for p in found]
 
 

@@ -123,7 +123,7 @@ async def _partitions(args: argparse.Namespace, settings: CommonSettings) -> int
             p = done[0]
             print(
                 f"attached partition {p.number} (blocks {p.first_block:,} to {p.last_block:,}):"
-                f" {', '.join(d.name for d in done)}"
+                f" {', '.join(d.name for d in done)}; the next reputation run is a full one"
             )
             return 0
         if args.what == "refresh":

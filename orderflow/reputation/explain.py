@@ -310,6 +310,9 @@ def render(
         lines.append("")
         lines.append("score history (newest first)")
         for h in history:
+            if h["trader_tier"] is None:  # the reset of a wallet left without fills (076)
+                lines.append(f"  {h['computed_at']:%Y-%m-%d %H:%M} no score: no fills stored")
+                continue
             lines.append(
                 f"  {h['computed_at']:%Y-%m-%d %H:%M} {h['reputation_score']:>6} "
                 f"{h['trader_tier']:<8} resolved={_fmt(h['resolved_positions'])} "

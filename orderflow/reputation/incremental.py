@@ -43,6 +43,7 @@ from orderflow.reputation import (
     positions_sql,
     stored_inputs,
     wash_assemble,
+    wash_parts,
     wash_state,
     wash_tot,
 )
@@ -137,6 +138,22 @@ OVERFLOWED = "SELECT coalesce((SELECT overflowed FROM orderflow_reputation_state
 # when no log names them.
 DROP_EMPTY_KEYS = "DELETE FROM orderflow_position_sums WHERE fills = 0"
 
+# Whether a trades partition was attached again since the last live full run (migration 076, set
+# by orderflow.chain.partitions.attach; by hand: wash_parts.came_back): the next live run is a
+# full one. What the runs computed while it was detached from the attached fills alone -- the
+# closing lines and marks of the tokens they touched, the voided fills of the wallets they
+# rescored (detached_lines, detached_void keep only what a run computed before the detach) --
+# is read from every fill again by a full run; an incremental run kept it for every token and
+# wallet it did not touch (tests/reputation/test_incremental_property.py, seeds 4, 6, 9, 18).
+REATTACHED = "SELECT coalesce((SELECT reattached FROM orderflow_reputation_state), FALSE)"
+_TAKE_REATTACHED = "UPDATE orderflow_reputation_state SET reattached = FALSE WHERE reattached"
+
+
+async def reattached(conn: asyncpg.Connection) -> bool:
+    """Whether a partition came back since the last live full run (see ``REATTACHED``)."""
+    return bool(await conn.fetchval(REATTACHED)) or await wash_parts.came_back(conn)
+
+
 # The overflow taken (a full run is under way), TRUE if there was one.
 _TAKE_OVERFLOW = """UPDATE orderflow_reputation_state SET overflowed = FALSE
                      WHERE overflowed RETURNING TRUE"""
@@ -151,6 +168,7 @@ async def clear(conn: asyncpg.Connection) -> None:
     bound (migration 057) no log names them: every empty key is dropped, by a scan of the sums
     (a full run reads them all anyway)."""
     await conn.execute(TAKE_CHANGES)
+    await conn.execute(_TAKE_REATTACHED)  # this run reads every fill attached now
     if await conn.fetchval(_TAKE_OVERFLOW):
         await conn.execute(DROP_EMPTY_KEYS)
     await conn.execute("DELETE FROM orderflow_reputation_dirty_markets")

@@ -112,12 +112,15 @@ WHERE {_distinct("ws", "EXCLUDED", _UNCHANGED)}
 # never scored has (each computed column at its default; the counters, first and last trade
 # times are the insert trigger's and the rollback's), not left with the score, tier, flags and
 # figures of fills no longer stored. ``{scope}``: the wallets to look at (an incremental run:
-# those whose fills changed; a full run: every scored row).
+# those whose fills changed; a full run: every scored row). The reset is a change of score and
+# tier: each row reset gets a history row copied from it (no score, no tier: migration 076), or
+# the history's newest row kept the tier of the orphaned fills. $1 = computed_at.
 _KEPT = ("total_trades", "total_volume_usdc", "first_trade_at", "last_trade_at", "updated_at")
 # The candidates first — the scored rows the run did not score, one hashed set difference — and
 # the trades probed for those only: probing every scored row against the view and each trades
 # partition cost ≈ 1 s a full run at 100,000 wallets (docs/benchmarks.md, twenty-first session).
 _GONE = """
+WITH gone AS (
 UPDATE orderflow_wallet_stats ws
    SET {reset}, updated_at = now()
   FROM (SELECT s.wallet_address FROM orderflow_wallet_stats s
@@ -126,17 +129,26 @@ UPDATE orderflow_wallet_stats ws
         SELECT f.wallet_address FROM rep_final f) g
  WHERE ws.wallet_address = g.wallet_address
    AND NOT EXISTS (SELECT 1 FROM orderflow_trades t WHERE t.wallet_address = g.wallet_address)
+RETURNING ws.*
+)
+INSERT INTO orderflow_reputation_history
+       (wallet_address, reputation_score, trader_tier, resolved_positions, computed_at, flags,
+        {factors})
+SELECT wallet_address, reputation_score, trader_tier, resolved_positions, $1::timestamptz,
+       flags, {factors}
+  FROM gone
 """
 
 
 def reset_without_fills(*, incremental: bool) -> str:
+    """The reset (``_GONE``); its status ``INSERT 0 n`` counts the history rows it wrote."""
     reset = ", ".join(f"{c} = DEFAULT" for c in _STATS_COLUMNS if c not in _KEPT)
     scope = (
         "\n           AND s.wallet_address IN (SELECT wallet_address FROM rep_dirty_keys)"
         if incremental
         else ""
     )
-    return _GONE.format(reset=reset, scope=scope)
+    return _GONE.format(reset=reset, scope=scope, factors=", ".join(FACTOR_COLUMNS))
 
 
 # $1 = computed_at. After the upsert: the snapshots of the rows whose score, tier or flags

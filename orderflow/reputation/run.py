@@ -103,6 +103,9 @@ class RunSummary(BaseModel):
     changed_share: float | None = None
     switched: bool = False  # a full recompute chosen for the size of the change
     overflowed: bool = False  # ... because the change logs passed their bound (migration 057)
+    # ... because a trades partition was attached again since the last live full run (migration
+    # 076: what the runs read while it was detached is read from every fill again)
+    reattached: bool = False
     # the population prior the rows are read against: its bulk (mean, sd, mean_se, miss_sd) and
     # skill tail (skill_share 0: none; orderflow.reputation.prior)
     prior: dict[str, float] = {}
@@ -315,10 +318,16 @@ async def run_reputation(
         incremental = stored and not full and await stored_inputs.ready(conn, settings)
         # the change logs dropped past their bound (migration 057): a switch, whatever the share
         overflowed = incremental and bool(await conn.fetchval(inc.OVERFLOWED))
+        # a partition attached again (migration 076): a switch too
+        reattached = incremental and not overflowed and await inc.reattached(conn)
         share = None
-        if incremental and not overflowed and settings.incremental_max_share < 1:
+        if incremental and not (overflowed or reattached) and settings.incremental_max_share < 1:
             share = await inc.changed_share(conn, settings.incremental_max_share)
-        switched = overflowed or (share is not None and share > settings.incremental_max_share)
+        switched = (
+            overflowed
+            or reattached
+            or (share is not None and share > settings.incremental_max_share)
+        )
         incremental = incremental and not switched
         rescored = None
         if incremental:
@@ -341,7 +350,10 @@ async def run_reputation(
                 watch.lap("counterparty_cells")
         await conn.execute(persist_sql.CHANGED_ROWS, computed_at, cutoff)
         await conn.execute(persist_sql.UPSERT_STATS)
-        await conn.execute(persist_sql.reset_without_fills(incremental=incremental))
+        # the rows of wallets left without fills reset, each with its history row
+        reset = await conn.execute(
+            persist_sql.reset_without_fills(incremental=incremental), computed_at
+        )
         prior = population.prior
         await conn.execute(
             persist_sql.POPULATION,
@@ -382,7 +394,7 @@ async def run_reputation(
         computed_at=computed_at,
         wallets=population.wallets,
         positions=positions,
-        history_rows=int(history.split()[-1]),
+        history_rows=int(history.split()[-1]) + int(reset.split()[-1]),
         tiers=population.tiers,
         prior=asdict(population.prior),
         issues=issues,
@@ -393,6 +405,7 @@ async def run_reputation(
         changed_share=share,
         switched=switched,
         overflowed=overflowed,
+        reattached=reattached,
         rescored=population.wallets if rescored is None else rescored,
         candidates=population.sent,
     )

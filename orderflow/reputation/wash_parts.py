@@ -20,6 +20,9 @@ not needed, never fills missed).
 A partition detached, changed and attached again between two runs keeps its oid:
 ``orderflow db partitions`` marks the cells stale for that (``orderflow.chain.partitions``'
 ``STALE_DERIVED``); by hand it is not seen.
+
+:func:`came_back`: whether an old partition was attached since the set was stored (a reputation
+run after it is a full one: :mod:`orderflow.reputation.incremental`).
 """
 
 from __future__ import annotations
@@ -58,3 +61,20 @@ async def still_counted(
         ):
             return None
     return [r["key"] for r in now]
+
+
+async def came_back(conn: asyncpg.Connection) -> bool:
+    """Whether a partition attached now, and not in the set the cells count, holds a row with an
+    id up to their last id: an old partition attached again (by hand: ``orderflow db partitions
+    attach`` also marks it). False with no set stored. One catalog query and a probe of each
+    partition new to the set (the listener's new one: its id index)."""
+    state = await conn.fetchrow("SELECT last_id, partitions FROM orderflow_wash_state")
+    if state is None or state["partitions"] is None or state["last_id"] is None:
+        return False
+    counted, last = set(state["partitions"]), int(state["last_id"])
+    for r in await conn.fetch(_ATTACHED):
+        if r["key"] not in counted and await conn.fetchval(
+            f"SELECT min(id) <= $1 FROM {r['rel']}", last
+        ):
+            return True
+    return False

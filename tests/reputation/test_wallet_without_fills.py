@@ -17,6 +17,8 @@ from tests.reputation.test_incremental_run import close, persisted
 _ROW = """SELECT total_trades, markets_traded, resolved_positions, reputation_score, trader_tier,
                  flags, computed_at, factor_figures, factor_volume_usdc
             FROM orderflow_wallet_stats WHERE wallet_address = $1"""
+_HISTORY = """SELECT reputation_score, trader_tier, resolved_positions, flags, factor_figures
+                FROM orderflow_reputation_history WHERE wallet_address = $1 ORDER BY id"""
 
 
 @pytest.mark.parametrize("full", [False, True], ids=["incremental", "full"])
@@ -56,6 +58,18 @@ async def test_a_wallet_whose_fills_were_all_rolled_back_has_no_score(
         "factor_volume_usdc": None,
     }
     assert late not in await compute_scores(pool)
+    # the score history says so too: its newest row is the reset (no score, no tier), not the
+    # tier of the orphaned fills
+    history = await pool.fetch(_HISTORY, late)
+    assert [h["trader_tier"] for h in history][-2:] == [scored["trader_tier"], None]
+    assert dict(history[-1]) == {
+        "reputation_score": None,
+        "trader_tier": None,
+        "resolved_positions": 0,
+        "flags": [],
+        "factor_figures": None,
+    }
+    assert run.history_rows >= 1
     if not full:  # and a full run on the same data agrees with every row
         incremental = await persisted(pool)
         assert not (await run_reputation(pool, full=True)).incremental

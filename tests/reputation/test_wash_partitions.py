@@ -45,13 +45,16 @@ def _builds(monkeypatch: pytest.MonkeyPatch) -> list[None]:
 
 
 async def _incremental_is_full(
-    pool: asyncpg.Pool, builds: list[None] | None = None
+    pool: asyncpg.Pool, builds: list[None] | None = None, *, reattached: bool = False
 ) -> list[asyncpg.Record]:
     """An incremental run (``builds``: it rebuilds the cells), then a full run on the same data:
     the same stored evidence. The cells are then stale (a live full run leaves them to the next
-    incremental run), which rebuilds them. The stored evidence of the full run."""
+    incremental run), which rebuilds them. The stored evidence of the full run. ``reattached``:
+    an old partition was attached again, and the first run is a full one that says so (migration
+    076) and builds the cells as after any switch."""
     before = len(builds or [])
-    assert (await run_reputation(pool)).incremental
+    run = await run_reputation(pool)
+    assert (run.incremental, run.reattached) == (not reattached, reattached)
     if builds is not None:
         assert len(builds) == before + 1, "the cells rebuilt"
     incremental = await pool.fetch(_WASH)
@@ -126,7 +129,7 @@ async def test_incremental_after_detach_and_attach_is_full(
 
     await _attach(pool, by_hand)
     await _new_fills(w, pool)
-    await _incremental_is_full(pool, builds)
+    await _incremental_is_full(pool, builds, reattached=True)
     assert await stored_wash_differs(pool, detached) > 0, "the attached fills moved it back"
 
 
@@ -208,7 +211,7 @@ async def test_a_partition_recreated_under_its_name(
             f" FOR VALUES FROM ({span}) TO ({2 * span})"
         )
     assert await pool.fetch(_ATTACHED) == names
-    await _incremental_is_full(pool, builds)
+    await _incremental_is_full(pool, builds, reattached=True)
     assert await stored_wash_differs(pool, before) > 0, "the fills left out moved the evidence"
 
 
@@ -229,5 +232,5 @@ async def test_a_partition_changed_while_detached(pool: asyncpg.Pool) -> None:
     )
     assert int(deleted.split()[-1]) > 0
     await _attach(pool, by_hand=False)
-    await _incremental_is_full(pool)
+    await _incremental_is_full(pool, reattached=True)
     assert await stored_wash_differs(pool, before) > 0, "the deleted fills moved the evidence"
