@@ -259,14 +259,20 @@ def estimate_prior(
     return bulk if tail is None else skill_tail(m, se, use & tail, bulk, floor, tail_min_gain)
 
 
-def score(i: WalletInputs, s: ReputationSettings, prior: Prior | None = None) -> Scores:
+def score(
+    i: WalletInputs,
+    s: ReputationSettings,
+    prior: Prior | None = None,
+    copying: npt.NDArray[np.bool_] | None = None,
+) -> Scores:
     """Yardsticks, posterior, flags, tiers, factors and the 0-10 score for every wallet.
 
     ``prior`` replaces the population estimate (a single wallet replayed alone is scored with
-    the prior of the last full run).
+    the prior of the last full run). ``copying``: the wallets whose buys trail a leader's (the
+    COPIER flag, :func:`orderflow.reputation.flags.copier_rows`; None: none).
     """
     outcome, outcome_se, clv, clv_se, resid_se = yardsticks(i, s)
-    flags = flag_bits(i, s)
+    flags = flag_bits(i, s, copying)
     flagged = flags != 0
     if prior is None:
         prior = estimate_prior(

@@ -32,14 +32,24 @@
   edge, copying all of them finds the arbitrage gone. A trader who bought one side on
   information and, after the price moved, locked the gain in by buying the complement holds sets
   too, but its first leg was the decision: no arbitrage, not HEDGED.
+* ``COPIER`` -- a copy-trading wallet: at least ``copy_min_share`` of its taker buys trail one
+  other wallet's (the leader's) buy of the same token by at most ``copy_window_secs`` at a price
+  no better, in at least ``copy_min_markets`` tokens, and not by chance: of its buys within the
+  window of one of the leader's (the later at a price no lower), the trailing ones pass a sign
+  test against the leading ones at level ``copy_alpha`` (independent timings put either wallet
+  first as often; :mod:`orderflow.reputation.copy_sql` has the evidence). Its record is the
+  leader's decisions at a worse price a minute late: following it doubles the leader's signal,
+  delayed. The leader keeps its tier (its buys lead, they do not trail).
 
 No flag below ``flag_min_volume`` USDC of volume (but WASH_COUNTERPARTY, whose host must have
-it). A flagged wallet is never WHALE or SMART (so never followed); a WASH, WASH_COUNTERPARTY or
-HEDGED wallet is never DEGEN (so never faded: :data:`UNFADABLE`).
+it). A flagged wallet is never WHALE or SMART (so never followed); a WASH, WASH_COUNTERPARTY,
+HEDGED or COPIER wallet is never DEGEN (so never faded: :data:`UNFADABLE`; a copier's decisions
+are its leader's, faded or followed there).
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -50,14 +60,17 @@ from orderflow.reputation.settings import ReputationSettings
 if TYPE_CHECKING:
     from orderflow.reputation.factors import WalletInputs
 
-FLAGS = ("MARKET_MAKER", "WASH", "PENNY_PICKER", "WASH_COUNTERPARTY", "HEDGED")
+FLAGS = ("MARKET_MAKER", "WASH", "PENNY_PICKER", "WASH_COUNTERPARTY", "HEDGED", "COPIER")
 # Never DEGEN and never faded, whatever the score (orderflow.signals.rules reads it too).
-UNFADABLE = frozenset({"WASH", "WASH_COUNTERPARTY", "HEDGED"})
+UNFADABLE = frozenset({"WASH", "WASH_COUNTERPARTY", "HEDGED", "COPIER"})
 PENNY_PRICE = 0.9  # orderflow.reputation.sums_sql (penny_u) and per_wallet use it
 
 
-def flag_bits(i: WalletInputs, s: ReputationSettings) -> npt.NDArray[np.int8]:
-    """Bit ``b`` set when flag ``FLAGS[b]`` applies."""
+def flag_bits(
+    i: WalletInputs, s: ReputationSettings, copying: npt.NDArray[np.bool_] | None = None
+) -> npt.NDArray[np.int8]:
+    """Bit ``b`` set when flag ``FLAGS[b]`` applies. ``copying``: the wallets whose buys trail
+    a leader's (:func:`copier_rows`; None: none)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         taker = np.where(i.volume > 0, i.taker_volume / i.volume, 1.0)
         penny = np.where(i.buy_volume > 0, i.penny_volume / i.buy_volume, 0.0)
@@ -73,6 +86,7 @@ def flag_bits(i: WalletInputs, s: ReputationSettings) -> npt.NDArray[np.int8]:
     wash = enough & (ring | off_market)
     pp = enough & (penny > s.penny_share_flag)
     sets = enough & (hedged > s.hedged_share_flag)
+    copier = enough & (np.zeros(enough.shape, bool) if copying is None else copying)
     counterparty = (
         ~wash & (i.wash_host_share >= s.wash_counterparty_min_share) & host_is_wash(i, wash)
     )
@@ -82,6 +96,7 @@ def flag_bits(i: WalletInputs, s: ReputationSettings) -> npt.NDArray[np.int8]:
         | pp.astype(np.int8) * (1 << FLAGS.index("PENNY_PICKER"))
         | counterparty.astype(np.int8) * (1 << FLAGS.index("WASH_COUNTERPARTY"))
         | sets.astype(np.int8) * (1 << FLAGS.index("HEDGED"))
+        | copier.astype(np.int8) * (1 << FLAGS.index("COPIER"))
     )
     return np.asarray(bits, dtype=np.int8)
 
@@ -100,3 +115,29 @@ def host_is_wash(i: WalletInputs, wash: npt.NDArray[np.bool_]) -> npt.NDArray[np
     return np.asarray(
         np.where(inside, wash[at] if wash.size else False, host == HOST_KNOWN_WASH), dtype=bool
     )
+
+
+def copier_rows(
+    trail: npt.NDArray[np.int64],
+    lead: npt.NDArray[np.int64],
+    markets: npt.NDArray[np.int64],
+    buys: npt.NDArray[np.int64],
+    s: ReputationSettings,
+) -> npt.NDArray[np.bool_]:
+    """Per (follower, leader) row of :mod:`orderflow.reputation.copy_sql`'s ``rep_copy``:
+    whether the follower copies the leader (the COPIER rule but the volume minimum)."""
+    share = trail >= s.copy_min_share * buys
+    ok = share & (markets >= s.copy_min_markets) & (trail > 0)
+    out = np.zeros(trail.shape, dtype=bool)
+    for r in np.flatnonzero(ok).tolist():
+        out[r] = sign_test(int(trail[r]), int(trail[r] + lead[r])) <= s.copy_alpha
+    return out
+
+
+def sign_test(k: int, n: int) -> float:
+    """P(X >= k) for X ~ Binomial(n, 1/2), exactly (integer sums, one correctly rounded
+    division)."""
+    if k <= 0:
+        return 1.0
+    tail = sum(math.comb(n, j) for j in range(k, n + 1))
+    return tail / (1 << n)

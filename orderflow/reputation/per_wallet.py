@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import numpy as np
 
 from orderflow.accounting import fill_from_trade
 from orderflow.reputation import wallet_sql
@@ -83,6 +84,13 @@ def _stored(stats: Mapping[str, Any] | None) -> tuple[Prior | None, dict[str, An
         )
     host_wash = "WASH_COUNTERPARTY" in (factors.get("flags") or ())
     return prior, dict(factors.get("behaviour") or {}), host_wash
+
+
+def _stored_copier(stats: Mapping[str, Any] | None) -> bool:
+    """Whether the last run found the wallet COPIER (its buys trailing a leader's: a relation
+    between wallets that one wallet's replay cannot see)."""
+    factors = (stats or {}).get("factors") or {}
+    return "COPIER" in (factors.get("flags") or ())
 
 
 async def _with_tail(conn: asyncpg.Connection, prior: Prior) -> Prior:
@@ -231,7 +239,11 @@ async def wallet_report(
         positions=positions,
         inputs=inputs,
         scores=score(
-            inputs, settings, prior=prior or Prior(0.0, settings.prior_sd_floor, 0.0, 0.0)
+            inputs,
+            settings,
+            prior=prior or Prior(0.0, settings.prior_sd_floor, 0.0, 0.0),
+            # the lead-lag relation is the population's (copy_sql): the last run's verdict
+            copying=np.array([_stored_copier(stats)]),
         ),
         trades=len(rows),
         realized_pnl=sum((tp.position.realized_pnl for tp in positions), ZERO),

@@ -10,8 +10,9 @@ from typing import Any, Protocol
 import asyncpg
 import numpy as np
 
-from orderflow.reputation import binary_copy, scores_sql
+from orderflow.reputation import binary_copy, copy_sql, scores_sql
 from orderflow.reputation.factors import Scores, WalletInputs, score
+from orderflow.reputation.flags import copier_rows
 from orderflow.reputation.prior import Prior
 from orderflow.reputation.settings import ReputationSettings, weights
 from orderflow.reputation.tiers import TIERS
@@ -76,6 +77,27 @@ def _host_places(idx: np.ndarray[Any, Any], host: np.ndarray[Any, Any]) -> np.nd
     return places
 
 
+async def _copying(
+    conn: asyncpg.Connection, wallets: str, idx: np.ndarray[Any, Any], s: ReputationSettings
+) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """The wallets (by place in the arrays, ``idx`` their ``idx``) whose buys trail a leader's:
+    :mod:`orderflow.reputation.copy_sql`'s rows judged by the COPIER rule."""
+    out = np.zeros(idx.shape, dtype=bool)
+    rows = await conn.fetch(copy_sql.copy_rows(wallets))
+    if not rows or idx.size == 0:
+        return out
+    cols = np.array([tuple(r) for r in rows], dtype=np.int64).reshape(len(rows), 5)
+    copies = copier_rows(cols[:, 1], cols[:, 2], cols[:, 3], cols[:, 4], s)
+    if not copies.any():
+        return out
+    sorter = np.argsort(idx, kind="stable")
+    wanted = cols[copies, 0]
+    at = np.minimum(np.searchsorted(idx, wanted, sorter=sorter), idx.size - 1)
+    found = idx[sorter[at]] == wanted
+    out[sorter[at[found]]] = True
+    return out
+
+
 async def population_step(
     conn: asyncpg.Connection,
     settings: ReputationSettings,
@@ -102,9 +124,12 @@ async def population_step(
         arrays.update(zip(scores_sql.packed_columns(columns), inputs.T, strict=True))
     arrays["wash_host"] = _host_places(arrays["idx"], arrays["wash_host"])
     n = len(arrays["idx"])
+    copying = await _copying(conn, wallets, np.asarray(arrays["idx"]), settings)
     watch.lap("score_inputs")
     result = score(
-        WalletInputs(**{c: np.asarray(arrays[c], dtype=np.float64) for c in columns}), settings
+        WalletInputs(**{c: np.asarray(arrays[c], dtype=np.float64) for c in columns}),
+        settings,
+        copying=copying,
     )
     watch.lap("score")
     values: dict[str, Any] = {

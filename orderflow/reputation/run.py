@@ -29,6 +29,7 @@ from orderflow.chain import rereads
 from orderflow.chain.pending_sums import fold as fold_pending_sums
 from orderflow.errors import DatabaseError
 from orderflow.reputation import (
+    copy_sql,
     detached_lines,
     detached_void,
     persist_sql,
@@ -208,6 +209,8 @@ async def _build(
     positions = await build_evidence(conn, as_of, settings, watch, stored=stored)
     await conn.execute(ev.WALLETS, settings.hedged_leg_window_secs, legs)
     watch.lap("wallets")
+    await copy_sql.build(conn, as_of, settings)
+    watch.lap("copiers")
     return await population_step(conn, settings, watch), positions
 
 
@@ -334,6 +337,8 @@ async def run_reputation(
             await conn.execute(f"SET LOCAL work_mem = '{settings.work_mem}'")
             rescored, stages = await inc.build(conn, cutoff, settings)
             watch.take(stages)
+            await copy_sql.build(conn, cutoff, settings)
+            watch.lap("copiers")
             population = await population_step(
                 conn, settings, watch, only_changed=True, wallets=stored_inputs.INPUTS
             )

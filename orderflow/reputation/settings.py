@@ -281,6 +281,36 @@ class ReputationSettings(CommonSettings):
         "volume (as one of its top wash_top_k group members, or on the other side of its "
         "off-market fills, over wash_min_fills fills) is never DEGEN, WHALE or SMART.",
     )
+    copy_window_secs: int = Field(
+        default=120,
+        gt=0,
+        description="COPIER: a buy trails another wallet's buy of the same token when that one "
+        "came at most this many seconds before it (strictly before: not the same block time) at "
+        "a price no higher. Copy-trading bots mirror a fill within seconds to a minute (60 "
+        "blocks is 2 minutes on Polygon); two wallets reacting to one piece of news buy within "
+        "the window too, in either order, which the sign test tells apart.",
+    )
+    copy_min_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="COPIER: at least this share of the wallet's taker buys trail one leader.",
+    )
+    copy_min_markets: int = Field(
+        default=5,
+        ge=1,
+        description="COPIER: its buys trail the leader in at least this many tokens.",
+    )
+    copy_alpha: float = Field(
+        default=0.001,
+        gt=0,
+        lt=1,
+        description="COPIER: the sign test's level. Of the wallet's buys within copy_window_secs "
+        "of one of the leader's in the same token (the later at a price no lower), the trailing "
+        "ones are at least as many as the leading ones would be under chance: if the wallets' "
+        "timings were independent, each such pair is as likely in one order as in the other, "
+        "P(X >= trailing) for X ~ Binomial(trailing + leading, 1/2) is at most this.",
+    )
     flag_min_volume: float = Field(
         default=100.0, ge=0, description="USDC of volume before any behaviour flag is set."
     )

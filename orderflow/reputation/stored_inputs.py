@@ -27,9 +27,11 @@ import numpy as np
 
 from orderflow.reputation import (
     binary_copy,
+    copy_sql,
     detached_void,
     factors,
     flags,
+    gate,
     mixture,
     persist_sql,
     population_step,
@@ -56,7 +58,18 @@ WASH = "orderflow_reputation_wash"
 # loops compute the figures) must make the next run a full one. Every module of the package
 # these import is here (tests/reputation/test_scoring_fingerprint.py), but the settings, whose
 # values are.
-_SCORING_CODE = (binary_copy, factors, flags, mixture, population_step, prior, scores_sql, tiers)
+_SCORING_CODE = (
+    binary_copy,
+    copy_sql,
+    factors,
+    flags,
+    gate,
+    mixture,
+    population_step,
+    prior,
+    scores_sql,
+    tiers,
+)
 
 
 # Settings that choose how a run computes, not what: they do not make the stored inputs stale.

@@ -13,9 +13,10 @@ FADE_DEGEN (off unless ``enable_degen_fading``)
 Never a signal: a wallet without a score (not yet rated); a *maker* fill (the wallet's resting
 order was crossed by someone else: liquidity provision, not a decision -- only the row of the
 order that crossed the book, ``is_taker``, is); a wallet with a behaviour flag is never followed
-(MARKET_MAKER, WASH, PENNY_PICKER, WASH_COUNTERPARTY, HEDGED: their record is not copyable
-skill) and a WASH, WASH_COUNTERPARTY or HEDGED wallet is never faded (its losses may be staged
-for a partner; a complete set's legs carry no information).
+(MARKET_MAKER, WASH, PENNY_PICKER, WASH_COUNTERPARTY, HEDGED, COPIER: their record is not
+copyable skill, or is another wallet's decisions a minute late) and a WASH, WASH_COUNTERPARTY,
+HEDGED or COPIER wallet is never faded (its losses may be staged for a partner; a complete set's
+legs carry no information; a copier's decisions are its leader's).
 """
 
 from __future__ import annotations

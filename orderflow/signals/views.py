@@ -64,8 +64,8 @@ class WalletView:
     population's mean fee-net edge it shrank toward (what the average taker loses: the spread and
     fees every taker pays, a follower or fader too); ``resolved_buys``
     the resolved events behind them (0: not measured); ``flags`` the behaviour flags
-    (MARKET_MAKER, WASH, PENNY_PICKER, WASH_COUNTERPARTY, HEDGED: never followed; WASH,
-    WASH_COUNTERPARTY and HEDGED: never faded).
+    (MARKET_MAKER, WASH, PENNY_PICKER, WASH_COUNTERPARTY, HEDGED, COPIER: never followed; WASH,
+    WASH_COUNTERPARTY, HEDGED and COPIER: never faded).
     """
 
     address: str

@@ -1,0 +1,121 @@
+"""Copy-trading wallets: COPIER, never WHALE or SMART; the leader keeps its tier.
+
+A copy-trading bot mirrors one leader's taker buys seconds later at the book, at the price the
+leader's fill left: its record is the leader's decisions, so it looked as skilled as the leader
+(in the simulator's strong market 4 of 72 copiers reached WHALE or SMART, each copying a WHALE:
+docs/reputation.md "Copiers, late buyers, ..."). Two independent skilled wallets that buy the
+same mispriced tokens early, each first about half the time, are no copiers of each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import asyncpg
+
+from orderflow.reputation import run_reputation
+from orderflow.reputation.flags import sign_test
+from orderflow.reputation.per_wallet import wallet_report
+from tests.reputation.population import DAY, HALF_SPREAD, Spec, World, noise_taker
+from tests.reputation.test_cases import stats
+from tests.reputation.test_void_decisions import _full_equals_incremental
+
+TOP = ("WHALE", "SMART")
+
+
+def _skilled_buy(w: World, s: Spec) -> tuple[float, int, float]:
+    """An early buy of the side that wins four markets of five, at the book: time, outcome,
+    price."""
+    t = s.opens + w.rng.uniform(0.1, 0.5) * DAY
+    outcome = s.winner if w.rng.random() < 0.8 else 1 - s.winner
+    return t, outcome, round(min(0.98, s.price(t, outcome) + HALF_SPREAD), 2)
+
+
+def _world(
+    seed: int, held: list[Callable[[], None]] | None = None
+) -> tuple[World, str, str, str, str, list[Spec]]:
+    """The world; ``held``: the leader's buys are put there to be made later."""
+    w = World(seed=seed, markets=140, neg_risk_events=0)
+    for _ in range(20):
+        noise_taker(w, w.new_wallet(), 30)
+    leader, copier, first, second = (w.new_wallet() for _ in range(4))
+    binary = [s for s in w.specs if not s.market.neg_risk and 0.25 < s.opening < 0.75]
+    w.rng.shuffle(binary)
+    ours, shared, late = binary[:40], binary[40:80], binary[80:100]
+    for s in ours:  # the leader, and its copy 4-60 s later at a cent worse (or the same price)
+        t, outcome, q = _skilled_buy(w, s)
+        lead = partial(w.take, s, t, leader, outcome, 150.0, price=q)
+        if held is None:
+            lead()
+        else:
+            held.append(lead)
+        q2 = min(0.99, q + (0.01 if w.rng.random() < 0.7 else 0.0))
+        w.take(s, t + w.rng.uniform(4.0, 60.0), copier, outcome, 100.0, price=q2)
+    for s in shared:  # two skilled wallets on the same mispriced tokens, either one first
+        t, outcome, q = _skilled_buy(w, s)
+        a, b = (first, second) if w.rng.random() < 0.5 else (second, first)
+        w.take(s, t, a, outcome, 150.0, price=q)
+        w.take(s, t + w.rng.uniform(4.0, 60.0), b, outcome, 150.0, price=min(0.99, q + 0.01))
+    return w, leader, copier, first, second, late
+
+
+async def _rows(pool: asyncpg.Pool, *who: str) -> dict[str, asyncpg.Record]:
+    return {a: await stats(pool, a) for a in who}
+
+
+async def test_a_copier_is_flagged_and_its_leader_keeps_its_tier(pool: asyncpg.Pool) -> None:
+    w, leader, copier, first, second, late = _world(seed=81)
+    await w.finish(pool)
+    assert not (await run_reputation(pool)).incremental
+    rows = await _rows(pool, leader, copier, first, second)
+    tiers = {a: (r["trader_tier"], r["flags"]) for a, r in rows.items()}
+    assert rows[leader]["trader_tier"] in TOP and rows[leader]["flags"] == [], tiers
+    assert rows[copier]["trader_tier"] not in TOP, tiers
+    assert rows[copier]["flags"] == ["COPIER"], tiers
+    assert rows[copier]["trader_tier"] != "DEGEN", tiers  # never faded either
+    # independent skilled wallets buying the same tokens within the window: not copiers
+    for a in (first, second):
+        assert rows[a]["flags"] == [] and rows[a]["trader_tier"] in TOP, tiers
+    async with pool.acquire() as conn:  # `orderflow wallet` keeps the run's verdict
+        report = await wallet_report(conn, copier, stats=rows[copier])
+    assert report.scores.flag_names() == [["COPIER"]]
+    assert report.scores.tier_names()[0] not in TOP
+
+    # more copies later: the incremental run says what a full one says
+    for s in late:
+        t, outcome, q = _skilled_buy(w, s)
+        w.take(s, t, leader, outcome, 150.0, price=q)
+        w.take(s, t + 30.0, copier, outcome, 100.0, price=min(0.99, q + 0.01))
+    await w.chain.ingest(pool)
+    assert (await run_reputation(pool)).incremental
+    rows = await _rows(pool, leader, copier)
+    assert rows[copier]["flags"] == ["COPIER"] and rows[leader]["flags"] == []
+    await _full_equals_incremental(pool)
+
+
+async def test_the_flag_follows_the_leaders_fills_in_an_incremental_run(
+    pool: asyncpg.Pool,
+) -> None:
+    """The copier's own fills came first (its leader's not yet stored): no copier then; the
+    leader's fills arrive later, and the incremental run flags the copier, whose own fills did
+    not change, as a full run does."""
+    held: list[Callable[[], None]] = []
+    w, leader, copier, _, _, _ = _world(seed=82, held=held)
+    await w.finish(pool)
+    assert not (await run_reputation(pool)).incremental
+    assert (await stats(pool, copier))["flags"] == []
+    for lead in held:
+        lead()
+    await w.chain.ingest(pool)
+    assert (await run_reputation(pool)).incremental
+    rows = await _rows(pool, leader, copier)
+    assert rows[copier]["flags"] == ["COPIER"] and rows[copier]["trader_tier"] not in TOP
+    assert rows[leader]["flags"] == [] and rows[leader]["trader_tier"] in TOP
+    await _full_equals_incremental(pool)
+
+
+def test_the_sign_test_is_the_binomial_tail() -> None:
+    assert sign_test(10, 10) == 2.0**-10
+    assert sign_test(0, 10) == 1.0
+    assert abs(sign_test(6, 10) - 386 / 1024) < 1e-15
