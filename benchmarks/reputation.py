@@ -48,7 +48,7 @@ from orderflow import db  # noqa: E402
 from orderflow.migrate import migrate  # noqa: E402
 from orderflow.reputation import ReputationSettings, run_reputation  # noqa: E402
 from orderflow.reputation.per_wallet import wallet_report  # noqa: E402
-from orderflow.reputation.run import RunSummary  # noqa: E402
+from orderflow.reputation.run_models import RunSummary  # noqa: E402
 
 
 def _with_database(dsn: str, name: str) -> str:

@@ -7,7 +7,8 @@ Public API (used by the CLI, backtests and the executor's docs):
 * :class:`ReputationSettings`, :class:`WalletScore`, :class:`RunSummary`.
 """
 
-from orderflow.reputation.run import RunSummary, WalletScore, compute_scores, run_reputation
+from orderflow.reputation.run import compute_scores, run_reputation
+from orderflow.reputation.run_models import RunSummary, WalletScore
 from orderflow.reputation.settings import ReputationSettings
 
 __all__ = [

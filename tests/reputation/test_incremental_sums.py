@@ -12,7 +12,7 @@ import asyncpg
 
 from orderflow.chain.rollback import rollback_from
 from orderflow.reputation import compute_scores
-from orderflow.reputation.run import WalletScore
+from orderflow.reputation.run_models import WalletScore
 from tests.reputation.population import (
     World,
     noise_taker,
