@@ -192,9 +192,10 @@ async def test_own_impact_raises_the_next_fill(pool: asyncpg.Pool) -> None:
     ]
     consumed: dict[tuple[str, int], Decimal] = {}
     assert best_price(levels, "BUY", consumed) == Decimal("0.40")
-    first = walk(levels, "BUY", Decimal(250), Decimal("0.41"), Decimal(0), consumed, T)
+    q, lim, fee = Decimal("0.40"), Decimal("0.41"), Decimal(0)
+    first = walk(levels, [], "BUY", Decimal(250), lim, q, fee, consumed, T)
     assert first.price == Decimal("0.40") and consumed == {("a", 1): Decimal(250)}
-    second = walk(levels, "BUY", Decimal(100), Decimal("0.41"), Decimal(0), consumed, T)
+    second = walk(levels, [], "BUY", Decimal(100), lim, q, fee, consumed, T)
     assert second.usdc == Decimal(50) * Decimal("0.40") + Decimal(50) * Decimal("0.41")
     assert best_price(levels, "BUY", consumed) == Decimal("0.41")
 
