@@ -9,8 +9,10 @@ later — by then the tape holds every fill and resolution up to that moment, an
 reads nothing else: its price is the executor's quote over the fills seen by then
 (:meth:`orderflow.backtest.tape.Tape.quote`) — and the order it sends, priced so, is filled
 against the book revealed after it (:mod:`orderflow.backtest.liquidity`), which never prices
-it — but never after ``end``: the backtest reads nothing past its end, so a signal still
-pending then meets only the liquidity revealed up to ``end`` (none, when it is due after it).
+it — the offers it could have met on arrival, and the flow that met it resting at its limit
+(:func:`orderflow.execution.depth.fill_resting`, the paper exchange's rule) — but never after
+``end``: the backtest reads nothing past its end, so a signal still pending then meets only the
+liquidity revealed up to ``end`` (none, when it is due after it).
 Several followers (the strategy and its baselines) watch the same tape side by side, each with
 its own book and its own footprint on the market's depth.
 """
@@ -35,7 +37,7 @@ from orderflow.backtest.history import (
 )
 from orderflow.backtest.liquidity import ChainDepth
 from orderflow.backtest.tape import Tape
-from orderflow.execution.depth import Level, LevelKey, plausible, walk
+from orderflow.execution.depth import Level, LevelKey, walk
 from orderflow.signals.exits import leaving
 from orderflow.signals.quotes import QUOTE_WINDOW_SECS
 from orderflow.signals.sizing import dec
@@ -148,6 +150,10 @@ def _exit_side(trade: TradeView, run: Run, resolved: bool) -> Side:
     return "SELL" if not resolved and _leader_selling(trade, run) else "BUY"
 
 
+def _other(side: Side) -> Side:
+    return "SELL" if side == "BUY" else "BUY"
+
+
 class _Replay:
     """The mutable state of one replay: tape, runs, pending signals, the depth reader."""
 
@@ -220,18 +226,16 @@ class _Replay:
         since = p.trade.timestamp - timedelta(seconds=QUOTE_WINDOW_SECS)
         return self.tape.quote(p.trade.token_id, side, since)
 
-    async def _levels(
-        self, p: Pending, side: Side, quote: Decimal, cache: dict[Side, list[Level]]
-    ) -> list[Level]:
-        """The book revealed within the order's life, less the levels better than the quote the
-        order was priced from (posted after the decision: a cross nobody else could hit), as the
-        paper exchange leaves them out (:mod:`orderflow.execution.paper_book`)."""
+    async def _levels(self, p: Pending, side: Side, cache: dict[Side, list[Level]]) -> list[Level]:
+        """The book revealed within the order's life: the levels a taker on ``side`` meets
+        (the quote and the limit sort them: :func:`orderflow.execution.depth.fill_resting`, the
+        paper exchange's rule)."""
         if side not in cache:
             until = min(p.due + self.execution.window, self.end)
             revealed: list[Level] = []
             if until > p.due:
                 revealed = await self.depth.levels(self.conn, p.trade.token_id, side, p.due, until)
-            cache[side] = plausible(revealed, side, quote)
+            cache[side] = revealed
         return cache[side]
 
     async def _decide(self, p: Pending) -> None:
@@ -250,13 +254,16 @@ class _Replay:
             if intent.accepted and intent.price is not None:
                 # an exit with no bid seen is priced from the leader's sale (exits.exit_decision)
                 quote = quotes[side] or p.trade.price
-                levels = await self._levels(p, side, quote, cache)
+                offers = await self._levels(p, side, cache)
+                opposite = await self._levels(p, _other(side), cache)
                 shares = intent.shares
                 held = run.book.open.get(p.trade.token_id)
                 if side == "SELL" and held is not None:
                     shares = min(shares, held.position.shares)
                 fee = run.book.fee_rate
-                fill = walk(levels, side, shares, intent.price, fee, run.consumed, p.due)
+                fill = walk(
+                    offers, opposite, side, shares, intent.price, quote, fee, run.consumed, p.due
+                )
             unfilled = PAST_END if p.due > self.end else NO_LIQUIDITY
             run.book.record(p.trade, p.wallet, intent, p.due, fill, unfilled=unfilled)
 

@@ -1,12 +1,33 @@
 """Walking revealed depth: how much of an order the book's levels fill, and at what prices.
 
 The chain shows fills, not the book; each maker fill is a level that rested until a taker took it
-(:mod:`orderflow.signals.quotes` names its side). Both consumers of revealed depth walk it here:
-the backtest's followers at their decision (:mod:`orderflow.backtest.liquidity`) and the
-executor's paper exchange for an order resting until its expiry
-(:mod:`orderflow.execution.paper_book`). A taker walks the levels best price first up to its
-limit, each level at its own price, paying the taker fee on each (:func:`paper_fill`); what it
-took is remembered (``consumed``) and is not there for the next order.
+(:mod:`orderflow.signals.quotes` names its side). Both consumers of revealed depth fill an order
+here, by one rule (:func:`fill_resting`): the backtest's followers at their decision
+(:mod:`orderflow.backtest.liquidity`) and the executor's paper exchange for an order resting until
+its expiry (:mod:`orderflow.execution.paper_book`).
+
+An order rests at its limit ``L`` from its decision to its close, on a CLOB that matches by price,
+then time. For a BUY of ``X`` priced from the quote ``q`` (the best ask seen by the decision):
+
+* an ask revealed at ``q <= p <= L`` could have been resting when the order arrived: the order
+  takes it as a taker, best price first, each at its own price, paying the taker fee
+  (:func:`paper_fill`);
+* an ask revealed *below* the quote was posted after the decision; posted while the order rested
+  at ``L > p``, it crossed the order's bid and filled it — at ``L``, the resting order's price,
+  as maker (no fee: Polymarket's makers pay none). So did every seller revealed during its life
+  at a price below ``L``: a taker selling into a bid at ``p < L`` would have met the order's
+  better bid first. The complement's mirror flows are these through the unified book
+  (:func:`orderflow.signals.quotes.levels_of`: a maker buying the complement at ``c`` is an ask
+  of ``X`` at ``1 - c``; a maker selling it, a bid). These fills come oldest first, after the
+  taker's: the order meets the price falling through it — adverse selection.
+
+The SELL is the mirror (bids for asks, above for below). Not counted: flow at exactly ``L``
+(another order resting at ``L`` may be older: time priority, which the chain does not show) or
+beyond it, and a fill no resting order could have made (no shares, a price outside (0, 1)). Who
+traded is not asked: the operator matches a taker against the book by price, so a cross between
+two wallets — a wash pair's, or one wallet's with itself — posted through our better order
+would have met it. What was taken is remembered (``consumed``, by the level's maker fill) and is
+not there for the next order.
 """
 
 from __future__ import annotations
@@ -67,14 +88,14 @@ def better_first(levels: Iterable[Level], side: Side) -> list[Level]:
 
 
 def plausible(levels: Iterable[Level], side: Side, leader_price: Decimal) -> list[Level]:
-    """The levels that could have been resting when the leader traded.
+    """The levels that could have been resting when an order priced at ``leader_price`` (its
+    quote) arrived: the ones it takes as a taker.
 
-    An ask *below* the leader's own price (a bid above it, for a sell) would have filled the
-    leader first, so it was posted after the leader's trade — typically a pre-arranged cross (a
-    wash ring's off-market trade) that nobody else could have hit. Counting it would flatter the
-    follower; it is left out. So is a fill no resting order could have made: no shares, or a
-    price outside (0, 1) — a wash ring's price-0 gift, a "bid" at 1 or more (the CLOB rests
-    orders strictly between); a quote taken from such a fill must not let one through.
+    An ask *below* the quote (a bid above it, for a sell) would have been the quote, so it was
+    posted after the decision: not there to take on arrival (posted while the order rested, it
+    crossed it: :func:`crossing`). Left out too is a fill no resting order could have made: no
+    shares, or a price outside (0, 1) — a wash ring's price-0 gift, a "bid" at 1 or more (the
+    CLOB rests orders strictly between); a quote taken from such a fill must not let one through.
     """
     real = [lv for lv in levels if lv.shares > 0 and 0 < lv.price < 1]
     if side == "BUY":
@@ -121,21 +142,96 @@ def takes(
     return out
 
 
-def walk(
-    levels: Iterable[Level],
+@dataclass(frozen=True, slots=True)
+class Take:
+    """What an order took of one level: as a taker at the level's price, or as the maker the
+    level's flow met at the order's limit."""
+
+    level: Level
+    shares: Decimal
+    price: Decimal
+    maker: bool
+
+    def report(self, taker_fee_rate: Decimal, at: datetime) -> FillReport:
+        """The fill: a taker pays ``taker_fee_rate``, a maker nothing."""
+        return paper_fill(self.shares, self.price, ZERO if self.maker else taker_fee_rate, at)
+
+
+def _beyond(price: Decimal, bound: Decimal, side: Side) -> bool:
+    """Whether ``price`` is strictly better for a resting order on ``side`` than ``bound``:
+    below it for a BUY, above it for a SELL."""
+    return price < bound if side == "BUY" else price > bound
+
+
+def crossing(
+    offers: Iterable[Level],
+    opposite: Iterable[Level],
+    side: Side,
+    limit: Decimal,
+    quote: Decimal,
+) -> list[Level]:
+    """The flow that met an order resting at ``limit`` after its decision, oldest first.
+
+    ``offers`` are the levels a taker on ``side`` meets (asks, for a BUY), ``opposite`` the
+    others (bids). An offer beyond the quote was posted after the decision, and crossed the order
+    if beyond its limit; the taker who took an opposite level beyond the limit (a seller hitting
+    a bid below a BUY's limit) met the order's better price first.
+    """
+    flow = [lv for lv in offers if _beyond(lv.price, quote, side)] + list(opposite)
+    flow = [
+        lv for lv in flow if lv.shares > 0 and 0 < lv.price < 1 and _beyond(lv.price, limit, side)
+    ]
+    return sorted(flow, key=lambda lv: (lv.time, lv.key))
+
+
+def fill_resting(
+    offers: Iterable[Level],
+    opposite: Iterable[Level],
     side: Side,
     shares: Decimal,
     limit: Decimal,
+    quote: Decimal,
+    consumed: MutableMapping[LevelKey, Decimal],
+) -> list[Take]:
+    """The one fill rule (module docstring): up to ``shares`` of an order on ``side`` at
+    ``limit``, priced from ``quote`` — the offers it could have met on arrival, as a taker, best
+    first; then the flow that crossed it while it rested, at ``limit``, as maker, oldest first.
+    What was taken is added to ``consumed``."""
+    offers = list(offers)
+    out = [
+        Take(level, took, level.price, False)
+        for level, took in takes(plausible(offers, side, quote), side, shares, limit, consumed)
+    ]
+    remaining = shares - sum((t.shares for t in out), ZERO)
+    for level in crossing(offers, opposite, side, limit, quote):
+        if remaining <= 0:
+            break
+        took = min(available(level, consumed), remaining)
+        if took <= 0:
+            continue
+        out.append(Take(level, took, limit, True))
+        remaining -= took
+        consumed[level.key] = consumed.get(level.key, ZERO) + took
+    return out
+
+
+def walk(
+    offers: Iterable[Level],
+    opposite: Iterable[Level],
+    side: Side,
+    shares: Decimal,
+    limit: Decimal,
+    quote: Decimal,
     fee_rate: Decimal,
     consumed: MutableMapping[LevelKey, Decimal],
     at: datetime,
 ) -> DepthFill:
-    """Take up to ``shares`` from the best levels within ``limit``; remember what was taken."""
+    """Fill up to ``shares`` by :func:`fill_resting`; remember what was taken."""
     taken, usdc, fee = ZERO, ZERO, ZERO
-    touched = takes(levels, side, shares, limit, consumed)
-    for level, take in touched:
-        report = paper_fill(take, level.price, fee_rate, at)
+    touched = fill_resting(offers, opposite, side, shares, limit, quote, consumed)
+    for take in touched:
+        report = take.report(fee_rate, at)
         usdc += report.usdc
         fee += report.fee
-        taken += take
+        taken += take.shares
     return DepthFill(taken, usdc, fee, len(touched))

@@ -6,10 +6,13 @@ resolved market). What fills it is the book as the chain reveals it — the same
 as the backtest's (:mod:`orderflow.backtest.liquidity`): every maker fill stored with a timestamp
 after the order was accepted and up to its expiry is a level that rested until a taker took it,
 and the paper order, there first, takes it instead — best price first, each level at its own
-price, up to the order's limit, paying the taker fee (:mod:`orderflow.execution.depth`). A BUY of
-``X`` meets makers selling ``X`` and makers buying its complement (an ask of ``X`` at ``1 - q``
-by minting); a SELL the mirror. A level better than the quote the order was priced from was
-posted after the decision — a pre-arranged cross nobody else could hit — and is not offered.
+price, up to the order's limit, paying the taker fee. A BUY of ``X`` meets makers selling ``X``
+and makers buying its complement (an ask of ``X`` at ``1 - q`` by minting); a SELL the mirror.
+A level better than the quote the order was priced from was posted after the decision, and the
+flow the chain reveals beyond the order's limit while it rests (a seller hitting a bid below a
+BUY's limit, an ask posted below it) met the resting order first: it fills the order at its
+limit, as maker, without fee — the one rule of :func:`orderflow.execution.depth.fill_resting`,
+the backtest's too.
 
 Each :func:`match` pass walks the live orders oldest first, in one transaction under an advisory
 lock, and stores what each took (``orderflow_paper_matches``): a level's shares are taken once
@@ -34,7 +37,7 @@ import asyncpg
 
 from orderflow.chain import pruning
 from orderflow.execution.broker import ExchangeFill, FillReport, OrderOutcome, OrderRequest
-from orderflow.execution.depth import ZERO, Level, LevelKey, paper_fill, plausible, takes
+from orderflow.execution.depth import ZERO, Level, LevelKey, fill_resting
 from orderflow.execution.settlement import LATE_FILLS
 from orderflow.signals.quotes import levels_of
 from orderflow.signals.views import Side
@@ -193,17 +196,21 @@ async def accept(
     )
 
 
-def _levels(order: _Live, rows: Sequence[asyncpg.Record], complement: int | None) -> list[Level]:
-    """The levels ``rows`` (maker fills of the order's token and complement) show a taker on
-    the order's side, but those better than its quote (posted after the decision)."""
-    out: list[Level] = []
+def _levels(
+    order: _Live, rows: Sequence[asyncpg.Record], complement: int | None
+) -> tuple[list[Level], list[Level]]:
+    """The levels ``rows`` (maker fills of the order's token and complement) show in the order's
+    book: those a taker on the order's side meets, and the others (:func:`depth.fill_resting`)."""
+    offers: list[Level] = []
+    opposite: list[Level] = []
     for r in rows:
         token = int(r["token_id"])
         other = complement if token == order.token_id else order.token_id
         for book, met, price in levels_of(token, other, r["side"], False, r["price"]):
-            if book == order.token_id and met == order.side:
-                out.append(Level((r["tx_hash"], r["log_index"]), r["timestamp"], price, r["size"]))
-    return plausible(out, order.side, order.quote)
+            if book == order.token_id:
+                level = Level((r["tx_hash"], r["log_index"]), r["timestamp"], price, r["size"])
+                (offers if met == order.side else opposite).append(level)
+    return offers, opposite
 
 
 async def match(conn: asyncpg.Connection, now: datetime) -> int:
@@ -260,7 +267,7 @@ async def _match_locked(conn: asyncpg.Connection, now: datetime) -> int:
         rows[r["key"]].append(r)
         blocks[(r["tx_hash"], r["log_index"])] = int(r["block_number"])
     levels = {o.key: _levels(o, rows[o.key], complements[o.token_id]) for o in orders}
-    keys = sorted({lv.key for found in levels.values() for lv in found})
+    keys = sorted({lv.key for both in levels.values() for found in both for lv in found})
     consumed: dict[LevelKey, Decimal] = {}
     taken: set[tuple[str, LevelKey]] = set()
     if keys:
@@ -272,22 +279,26 @@ async def _match_locked(conn: asyncpg.Connection, now: datetime) -> int:
     filled: list[tuple[str, Decimal]] = []
     for order in orders:
         got = ZERO
-        offered = [lv for lv in levels[order.key] if (order.key, lv.key) not in taken]
-        for level, shares in takes(offered, order.side, order.remaining, order.limit, consumed):
-            fill = paper_fill(shares, level.price, order.fee_rate, level.time)
+        offers, opposite = (
+            [lv for lv in found if (order.key, lv.key) not in taken] for found in levels[order.key]
+        )
+        for take in fill_resting(
+            offers, opposite, order.side, order.remaining, order.limit, order.quote, consumed
+        ):
+            fill = take.report(order.fee_rate, take.level.time)
             matches.append(
                 (
                     order.key,
-                    *level.key,
-                    level.time,
-                    blocks[level.key],
-                    level.price,
-                    shares,
+                    *take.level.key,
+                    take.level.time,
+                    blocks[take.level.key],
+                    take.price,
+                    take.shares,
                     fill.usdc,
                     fill.fee,
                 )
             )
-            got += shares
+            got += take.shares
         if got > 0:
             filled.append((order.key, got))
     if matches:

@@ -192,9 +192,10 @@ async def test_own_impact_raises_the_next_fill(pool: asyncpg.Pool) -> None:
     ]
     consumed: dict[tuple[str, int], Decimal] = {}
     assert best_price(levels, "BUY", consumed) == Decimal("0.40")
-    first = walk(levels, "BUY", Decimal(250), Decimal("0.41"), Decimal(0), consumed, T)
+    q, lim, fee = Decimal("0.40"), Decimal("0.41"), Decimal(0)
+    first = walk(levels, [], "BUY", Decimal(250), lim, q, fee, consumed, T)
     assert first.price == Decimal("0.40") and consumed == {("a", 1): Decimal(250)}
-    second = walk(levels, "BUY", Decimal(100), Decimal("0.41"), Decimal(0), consumed, T)
+    second = walk(levels, [], "BUY", Decimal(100), lim, q, fee, consumed, T)
     assert second.usdc == Decimal(50) * Decimal("0.40") + Decimal(50) * Decimal("0.41")
     assert best_price(levels, "BUY", consumed) == Decimal("0.41")
 
@@ -228,7 +229,9 @@ async def test_offers_better_than_the_leaders_price_were_not_there_for_us(
     pool: asyncpg.Pool,
 ) -> None:
     """An ask below the whale's price would have filled the whale first: posted later (e.g. a
-    wash ring's pre-arranged cross at 0.20); the follower meets the 0.41 offer instead."""
+    wash ring's pre-arranged cross at 0.20), not there to take on arrival; the follower takes the
+    0.41 offer, which fills it (posted while the order still rested, the cross would have met it
+    at its limit: tests/backtest/test_adverse_fills.py)."""
     h = History()
     m = h.market("m")
     h.trade(WHALE, m, 0, "BUY", "0.40", "1000", T)

@@ -121,16 +121,20 @@ async def test_the_other_outcomes_bid_fills_through_the_unified_book(
     assert (fill["price"], fill["shares"]) == (Decimal("0.51"), Decimal(12))
 
 
-async def test_an_ask_far_below_the_quote_is_a_cross_not_liquidity(
+async def test_an_ask_posted_below_the_quote_fills_the_resting_order_at_its_limit(
     pool: asyncpg.Pool, make_executor: Callable[..., Executor]
 ) -> None:
     ex = make_executor()
-    await _follow(pool, ex)
+    order = await _follow(pool, ex)
     async with pool.acquire() as conn:
-        # A wash pair's off-market print: no ask stood there when the order was priced.
+        # An ask at 0.20 stood nowhere when the order was priced (the quote was 0.50): it was
+        # posted while the order rested at 0.51 and crossed it — the operator matches it with
+        # the best bid, ours, at our price. It used to be left out as a cross nobody could hit.
         await reveal(conn, price="0.20", shares="1000")
     await ex.desk.reconcile()
-    assert await pool.fetchval("SELECT count(*) FROM orderflow_fills") == 0
+    fill = await pool.fetchrow("SELECT price, shares, fee FROM orderflow_fills")
+    assert (fill["price"], fill["shares"], fill["fee"]) == (Decimal("0.51"), order["shares"], 0)
+    assert (await _order(pool))["status"] == "FILLED"
 
 
 async def test_a_killed_strategy_cancels_its_resting_paper_order(

@@ -83,8 +83,9 @@ async def test_a_complement_pointing_at_itself_turns_no_bid_into_an_ask(
         )
     broker, key = await _rest(pool, "BUY", "0.51", quote="0.50")
     async with pool.acquire() as conn:
-        # A maker BUYING YES at 0.49: a bid of YES, nothing a buyer of YES can take.
-        await reveal(conn, met="SELL", price="0.49", shares="40")
+        # A maker BUYING YES at 0.60 (a seller hit it): a bid above ours, whose seller never met
+        # our 0.51 — read through the token as its own complement, an ask of YES at 0.40.
+        await reveal(conn, met="SELL", price="0.60", shares="40")
     assert await _filled(broker, key) == []
 
 
