@@ -70,3 +70,32 @@ async def handed_over_above(
         return None
     found: int = await conn.fetchval(_STORED_AT_OR_BELOW, chain_id, head)
     return found
+
+
+# Whether a history import's hand-over wrote a stream's checkpoint last (migration 063).
+_HANDED_OVER = """
+SELECT handed_over FROM orderflow_sync_checkpoints WHERE chain_id = $1 AND stream = $2
+"""
+# The logs stored at one block: (transaction hash, log index) of its fills and matches.
+_STORED_LOGS_AT = """
+SELECT tx_hash, log_index FROM orderflow_trades WHERE chain_id = $1 AND block_number = $2
+UNION
+SELECT tx_hash, log_index FROM orderflow_matches WHERE chain_id = $1 AND block_number = $2
+"""
+
+
+async def handed_over(conn: asyncpg.Connection, chain_id: int, stream: str) -> bool:
+    """Whether a history import's hand-over wrote ``stream``'s checkpoint last."""
+    return bool(await conn.fetchval(_HANDED_OVER, chain_id, stream))
+
+
+async def stored_logs_at_or_below(
+    conn: asyncpg.Connection, chain_id: int, block: int
+) -> tuple[int, set[tuple[str, int]]]:
+    """The highest block at or below ``block`` holding a stored fill or match (-1: none) and
+    the (transaction hash, log index) of the fills and matches stored there."""
+    found: int = await conn.fetchval(_STORED_AT_OR_BELOW, chain_id, block)
+    if found < 0:
+        return found, set()
+    rows = await conn.fetch(_STORED_LOGS_AT, chain_id, found)
+    return found, {(r["tx_hash"].lower(), r["log_index"]) for r in rows}

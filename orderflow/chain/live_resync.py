@@ -23,7 +23,14 @@ import time
 from orderflow.chain import rereads
 from orderflow.chain.backfill import STREAM
 from orderflow.chain.backfill_headers import block_rows
-from orderflow.chain.checkpoints import Checkpoint, get_checkpoint, handed_over_above
+from orderflow.chain.checkpoints import (
+    Checkpoint,
+    get_checkpoint,
+    handed_over,
+    handed_over_above,
+    rewind_checkpoint,
+    stored_logs_at_or_below,
+)
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.live_store import LiveStore
 from orderflow.chain.reorg import find_fork_point
@@ -40,6 +47,10 @@ log = logging.getLogger("orderflow.chain.live")
 # for hours, and stores in bulk mode (Backfiller.run: the per-(wallet, token) sums folded every
 # pending_sums.FOLD_EVERY_FILLS fills and at its end, not batch by batch).
 LONG_BACKFILL_BLOCKS = 1_000
+
+# A hand-over's checkpoint is checked against the node's logs at most this many stored blocks
+# down (LiveResync._verified_tail); past them, the listener reads from the lowest one checked.
+TAIL_CHECKS = 64
 
 
 class LiveResync(LiveStore):
@@ -114,6 +125,40 @@ class LiveResync(LiveStore):
             await rollback_from(conn, self.chain_id, fork)
         return await self._load_checkpoint()
 
+    async def _verified_tail(self, cp: Checkpoint) -> Checkpoint | None:
+        """A history import's hand-over claims every block up to its checkpoint: a dump whose
+        last row names a wrong, later block (below the head), or that was cut inside its last
+        block, claims blocks (or logs) it does not have, which the listener, continuing after
+        the checkpoint, never read. The dump's last stored blocks are compared with the node's
+        logs there (one eth_getLogs of a block each), going down from the checkpoint, until a
+        block whose stored fills and matches are all the node's logs of that block (at most
+        ``TAIL_CHECKS``; past them, the lowest one checked); the listener's checkpoint is
+        rewound to the block before it, so that block and every one after it are read (the
+        node's logs replace the rows stored at a wrong block: ``store_replace``)."""
+        block, start, wrong = cp.block_number, cp.block_number, []
+        for _ in range(TAIL_CHECKS):
+            async with self.pool.acquire() as conn:
+                found, stored = await stored_logs_at_or_below(conn, self.chain_id, block)
+            if found < 0:
+                break
+            start = found
+            logs = await self.client.get_logs(found, found, self.settings.addresses.log_filter())
+            node = {(str(g.get("transactionHash", "")).lower(), _index(g)) for g in logs}
+            if stored <= node:
+                break
+            wrong.append(found)
+            block = found - 1
+        if wrong:
+            log.warning(
+                "the listener's checkpoint, handed over by a history import, claims blocks the "
+                "dump does not have: its last stored blocks are not the node's; reading from "
+                "below them",
+                extra={"block": cp.block_number, "wrong_blocks": wrong, "from_block": start},
+            )
+        async with self.pool.acquire() as conn:
+            await rewind_checkpoint(conn, self.chain_id, STREAM, start - 1)
+        return await self._load_checkpoint()
+
     async def _fork_below(self, number: int) -> int:
         return await find_fork_point(self.client, self.window, number - 1)
 
@@ -125,8 +170,12 @@ class LiveResync(LiveStore):
         await self.reread_retracted()
         head = await self.client.block_number()
         self._saw_head_number(head)
+        async with self.pool.acquire() as conn:
+            handed = cp is not None and await handed_over(conn, self.chain_id, STREAM)
         if cp is not None and cp.block_number > head:
             cp = await self._handed_over_above(head, cp)
+        if handed and cp is not None:
+            cp = await self._verified_tail(cp)
         target = head - self.confirmations
         if cp is None:
             start = self.settings.start_block
@@ -214,3 +263,11 @@ class LiveResync(LiveStore):
         async with self.pool.acquire() as conn:
             await rollback_from(conn, self.chain_id, fork)
         await self._load_checkpoint()
+
+
+def _index(raw: dict[str, object]) -> int:
+    """A log's index (hex quantity), -1 when it has none readable."""
+    try:
+        return int(str(raw.get("logIndex")), 16)
+    except ValueError:
+        return -1
