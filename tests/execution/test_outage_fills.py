@@ -1,0 +1,104 @@
+"""A fill of an order closed before an outage is booked however long the outage lasted.
+
+The desk asks for the late fills of an order closed short of its size (a fill from before its
+close may reach the account's trades after it) for 15 minutes — of the time its fills were read,
+not of the wall clock: an executor down for an hour (or the exchange's trade listing failing for
+an hour) never asked in those 15 minutes, and at the restart the order, gone from the order
+endpoint (the real CLOB forgets a done order), was no longer asked about either. Its fill was
+never booked: shares held in the wallet that no position, cash, limit or P&L knew.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import asyncpg
+
+from orderflow.execution.live import LiveBroker
+from tests.execution.conftest import TOKEN_NO, follow
+from tests.execution.fake_clob import FakeClob
+from tests.execution.livekit import Clock, live_executor, live_strategy
+
+
+async def _booked(pool: asyncpg.Pool) -> tuple[Decimal, Decimal, Decimal]:
+    """What the books hold: the order's filled shares, the fills' shares, the position's."""
+    filled = await pool.fetchval("SELECT filled_shares FROM orderflow_orders")
+    fills = await pool.fetchval("SELECT COALESCE(sum(shares), 0) FROM orderflow_fills")
+    held = await pool.fetchval("SELECT COALESCE(sum(shares), 0) FROM orderflow_positions")
+    return filled, fills, held
+
+
+async def test_a_fill_listed_late_is_booked_after_an_hour_down(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """A resting entry is half taken just before its expiry, and the account's trades do not list
+    that trade yet when the order is closed (gone from the order endpoint: CANCELED expired). The
+    executor then stops for an hour; the trade is listed meanwhile. Restarted, it never asked
+    about the order again (closed more than 15 minutes ago): the 45 shares the wallet holds were
+    no position of the strategy."""
+    clob.forgetful = True  # the real CLOB answers nothing for a done order
+    clock = Clock()
+    await live_strategy(pool)
+    ex = live_executor(pool, dsn, live, clock=clock)
+    order = await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")  # rests
+    assert order is not None and order["status"] == "OPEN"
+    oid = str(order["exchange_order_id"])
+    half = (Decimal(order["shares"]) / 2).quantize(Decimal("0.01"))
+    trade = clob.fill(oid, half)
+    clob.unlisted.add(trade)  # matched; not in the account's trades yet
+    clob.clock_offset = 600  # ten minutes later: expired at the exchange (300 s)
+    clock.offset = timedelta(minutes=10)
+    await ex.maintenance()
+    row = await pool.fetchrow("SELECT status, status_reason FROM orderflow_orders")
+    assert (row["status"], row["status_reason"]) == ("CANCELED", "expired")
+    # The executor stops; an hour later the trade is listed and it starts again.
+    clob.unlisted.clear()
+    clob.clock_offset = 600 + 3600
+    clock.offset = timedelta(minutes=70)
+    restarted = live_executor(pool, dsn, live, clock=clock)
+    await restarted.desk.reconcile()
+    await restarted.maintenance()
+    assert await _booked(pool) == (half, half, half)
+    # Booked once: more passes, and another restart, add nothing.
+    clock.offset = timedelta(minutes=100)
+    again = live_executor(pool, dsn, live, clock=clock)
+    await again.maintenance()
+    await again.maintenance()
+    assert await _booked(pool) == (half, half, half)
+    assert await pool.fetchval("SELECT status FROM orderflow_signals") == "EXECUTED"
+
+
+async def test_a_fill_of_a_cancelled_order_is_booked_when_the_trades_read_again(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """A resting entry is half taken, then cancelled (the strategy killed: the cancel went
+    through) while the account's trades answer 503 — for an hour, the executor running all
+    along. When they answer again the order, closed an hour ago, was no longer asked about."""
+    clob.forgetful = True
+    clock = Clock()
+    await live_strategy(pool)
+    ex = live_executor(pool, dsn, live, clock=clock)
+    order = await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")  # rests
+    assert order is not None and order["status"] == "OPEN"
+    oid = str(order["exchange_order_id"])
+    await ex.maintenance()  # the executor's passes, as every 2 s
+    half = (Decimal(order["shares"]) / 2).quantize(Decimal("0.01"))
+    clob.fill(oid, half)
+    down = clob.fail("GET", "/data/trades", 503)
+    await pool.execute("UPDATE orderflow_strategies SET killed = true, generation = generation + 1")
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+    await ex.desk.cancels.cancel_strategy("live-one")
+    assert clob.orders[oid]["status"] == "CANCELED"
+    row = await pool.fetchrow("SELECT status, filled_shares FROM orderflow_orders")
+    assert (row["status"], row["filled_shares"]) == ("CANCELED", 0)
+    for minutes in (5, 20, 40, 60):  # maintenance keeps failing to read the trades
+        clock.offset = timedelta(minutes=minutes)
+        clob.clock_offset = minutes * 60
+        await ex.maintenance()
+    down.times = 0  # the listing answers again
+    await ex.maintenance()
+    assert await _booked(pool) == (half, half, half)
+    await ex.maintenance()
+    assert await _booked(pool) == (half, half, half)
