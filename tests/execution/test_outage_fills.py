@@ -16,9 +16,10 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.live import LiveBroker
-from tests.execution.conftest import TOKEN_NO, follow
+from tests.execution.conftest import TOKEN_NO, follow, reveal
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import Clock, live_executor, live_strategy
+from tests.execution.paperkit import clocked_executor, whale_buys
 
 
 async def _booked(pool: asyncpg.Pool) -> tuple[Decimal, Decimal, Decimal]:
@@ -102,3 +103,29 @@ async def test_a_fill_of_a_cancelled_order_is_booked_when_the_trades_read_again(
     assert await _booked(pool) == (half, half, half)
     await ex.maintenance()
     assert await _booked(pool) == (half, half, half)
+
+
+async def test_a_paper_order_that_met_a_level_while_the_executor_was_down_fills(
+    pool: asyncpg.Pool, dsn: str
+) -> None:
+    """The paper exchange alike: an entry rests, the executor stops, the listener (still
+    running) stores a level at its limit within its life, and the executor starts an hour
+    later. The paper exchange matched only orders closed less than 15 minutes before now, so
+    the order expired unfilled — a fill the exchange would have made while we were away."""
+    ex, clock = clocked_executor(pool, dsn)
+    await whale_buys(pool, ex)
+    assert await ex.catch_up() == 1
+    await ex.maintenance()  # resting; the executor's passes, as every 2 s
+    accepted, expires = await pool.fetchrow(
+        "SELECT accepted_at, expires_at FROM orderflow_paper_orders"
+    )
+    async with pool.acquire() as conn:  # during the outage: a seller at our limit
+        await reveal(conn, price="0.51", shares="10", at=accepted + (expires - accepted) / 2)
+    clock.offset = timedelta(hours=1)
+    restarted, _ = clocked_executor(pool, dsn, clock=clock)
+    await restarted.desk.reconcile()
+    await restarted.maintenance()
+    order = await pool.fetchrow("SELECT status, filled_shares FROM orderflow_orders")
+    assert (order["status"], order["filled_shares"]) == ("CANCELED", Decimal(10))
+    assert await pool.fetchval("SELECT sum(shares) FROM orderflow_positions") == 10
+    assert await pool.fetchval("SELECT status FROM orderflow_signals") == "EXECUTED"
