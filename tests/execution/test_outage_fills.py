@@ -10,16 +10,16 @@ never booked: shares held in the wallet that no position, cash, limit or P&L kne
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
 
 from orderflow.execution.live import LiveBroker
-from tests.execution.conftest import TOKEN_NO, follow, reveal
+from tests.execution.conftest import MARKET, TOKEN_NO, follow, resolve, reveal
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import Clock, live_executor, live_strategy
-from tests.execution.paperkit import clocked_executor, whale_buys
+from tests.execution.paperkit import clocked_executor, exit_resting, whale_buys
 
 
 async def _booked(pool: asyncpg.Pool) -> tuple[Decimal, Decimal, Decimal]:
@@ -129,3 +129,68 @@ async def test_a_paper_order_that_met_a_level_while_the_executor_was_down_fills(
     assert (order["status"], order["filled_shares"]) == ("CANCELED", Decimal(10))
     assert await pool.fetchval("SELECT sum(shares) FROM orderflow_positions") == 10
     assert await pool.fetchval("SELECT status FROM orderflow_signals") == "EXECUTED"
+
+
+async def test_an_order_in_doubt_through_an_hour_down_is_adopted_and_the_kill_cancels_it(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The same outage with the order in doubt (sent, its answer lost: INTENT) and living two
+    hours: half of it is taken and the strategy killed while the executor is down. Restarted,
+    the intent is adopted, its fill booked once, the kill cancels the rest at the exchange, and
+    nothing is sent again (an audit's check: passes on main too)."""
+    clob.forgetful = True
+    clock = Clock()
+    await live_strategy(pool, orderTtlSecs=7200)
+    ex = live_executor(pool, dsn, live, clock=clock)
+    clob.lose_next_response = True
+    order = await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")
+    assert order is not None and order["status"] == "INTENT"
+    [oid] = clob.orders
+    half = (Decimal(order["shares"]) / 2).quantize(Decimal("0.01"))
+    clob.fill(oid, half)  # while the executor is down ...
+    await pool.execute("UPDATE orderflow_strategies SET killed = true, generation = generation + 1")
+    clob.clock_offset = 3600  # ... for an hour
+    clock.offset = timedelta(hours=1)
+    restarted = live_executor(pool, dsn, live, clock=clock)
+    async with pool.acquire() as conn:
+        await restarted.registry.refresh(conn)
+    await restarted.desk.reconcile()
+    await restarted.maintenance()
+    await restarted.kills.wait()
+    await restarted.maintenance()
+    assert clob.orders[oid]["status"] == "CANCELED"
+    row = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    assert (row["status"], row["exchange_order_id"]) == ("CANCELED", oid)
+    assert await _booked(pool) == (half, half, half)
+    assert clob.requests.count(("POST", "/order")) == 1
+    assert await pool.fetchval("SELECT status FROM orderflow_signals") == "EXECUTED"
+
+
+async def test_an_exit_that_filled_while_down_is_booked_before_the_resolution_settles(
+    pool: asyncpg.Pool, dsn: str
+) -> None:
+    """Our exit rests; while the executor is down a bid at its limit takes it, then the market
+    resolves NO (YES pays 0). Restarted an hour later, the position is closed by its sale, not
+    paid out at 0 for shares it had sold (the sale then a sell of shares outside the book)."""
+    ex, clock = clocked_executor(pool, dsn)
+    sell = await exit_resting(pool, ex)
+    await ex.maintenance()  # the executor's passes, as every 2 s
+    async with pool.acquire() as conn:
+        await reveal(
+            conn,
+            met="SELL",
+            price=str(sell["price"]),
+            shares=str(sell["shares"]),
+            at=datetime.now(UTC) - timedelta(milliseconds=1),
+        )
+        await resolve(conn, MARKET, ["0", "1"])  # after the bid
+    clock.offset = timedelta(hours=1)
+    restarted, _ = clocked_executor(pool, dsn, clock=clock)
+    async with pool.acquire() as conn:
+        await restarted.registry.refresh(conn)
+    await restarted.maintenance()
+    await restarted.maintenance()
+    rows = await pool.fetch("SELECT status, close_reason FROM orderflow_positions ORDER BY id")
+    assert [(r["status"], r["close_reason"]) for r in rows] == [("CLOSED", "exit")]
+    sold = await pool.fetchval("SELECT sum(shares) FROM orderflow_fills WHERE side = 'SELL'")
+    assert sold == sell["shares"]
