@@ -313,11 +313,17 @@ async def store_position(
 # what holds a settlement back.
 def order_may_fill(o: str, now: str) -> str:
     late = int(LATE_FILLS.total_seconds())
-    known = f"(SELECT w.complete_at FROM orderflow_fill_watermarks w WHERE w.mode = {o}.mode)"
+    # Each mode's watermark read once per statement (uncorrelated: an InitPlan), not per order.
+    known = " ".join(
+        f"WHEN '{mode}' THEN (SELECT w.complete_at FROM orderflow_fill_watermarks w"
+        f" WHERE w.mode = '{mode}')"
+        for mode in ("paper", "live")
+    )
+    known = f"CASE {o}.mode {known} END"
     return (
         f"({o}.status IN ('OPEN', 'INTENT') OR ({o}.status = 'CANCELED'"
-        f" AND {o}.filled_shares < {o}.shares"
-        f" AND {o}.updated_at >= LEAST({now}::timestamptz, {known}) - interval '{late} seconds'))"
+        f" AND {o}.updated_at >= LEAST({now}::timestamptz, {known}) - interval '{late} seconds'"
+        f" AND {o}.filled_shares < {o}.shares))"
     )
 
 
