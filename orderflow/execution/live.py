@@ -72,6 +72,7 @@ from orderflow.execution.live_reads import (
     problem_of,
     raw_trade_id,
     read_order,
+    trades_by_span,
 )
 from orderflow.execution.live_replies import order_status, our_fills
 from orderflow.execution.live_rules import LiveRules
@@ -92,6 +93,17 @@ _BPS = Decimal(10_000)
 # GET /data/trades pages read at most in one go: an exchange naming a new cursor on every page
 # would otherwise be read for ever (the SDK refuses only a repeated one).
 MAX_TRADE_PAGES = 1000
+# A read of the account's trades longer than MAX_TRADE_PAGES that spans more than this is made
+# again in spans of this length (``after``/``before``), each at most MAX_TRADE_PAGES pages: after
+# an outage of days the read runs from before it (the fill watermark), and an account with more
+# trades than one read holds failed it at every pass (nothing of the mode booked).
+TRADE_SPAN_SECS = 86_400
+
+
+class TooManyPagesError(ExchangeBusyError):
+    """More than :data:`MAX_TRADE_PAGES` pages of the account's trades in one read."""
+
+
 # The CLOB's answer while its matching engine restarts (weekly, about 90 s; the SDK's trading
 # restriction "restarting"): "Do not treat this as a permanent error" (Polymarket's docs).
 ENGINE_RESTARTING = 425
@@ -304,8 +316,18 @@ class LiveBroker(LiveRules):
         if not wanted:
             return AccountFills()
         found: list[ExchangeFill] = []
-        after = str(max(0, int(since.timestamp())))
-        trades, unreadable = await self._account_trades("trades", wanted, after=after)
+        after = max(0, int(since.timestamp()))
+        try:
+            trades, unreadable = await self._account_trades("trades", wanted, after=str(after))
+        except TooManyPagesError:
+            if time.time() - after <= TRADE_SPAN_SECS:
+                raise
+            trades, unreadable = await trades_by_span(
+                lambda query: self._account_trades("trades", wanted, **query),
+                after,
+                int(time.time()),
+                TRADE_SPAN_SECS,
+            )
         for trade in trades:
             if trade.status == "FAILED":
                 continue  # never settled: not a fill
@@ -359,7 +381,7 @@ class LiveBroker(LiveRules):
                 if pages >= MAX_TRADE_PAGES and page.has_more:
                     problem = f"more than {MAX_TRADE_PAGES} pages"
                     refuse_reply(what, problem)
-                    raise ExchangeBusyError(f"{what} failed: {problem}")
+                    raise TooManyPagesError(f"{what} failed: {problem}")
         except PolymarketError as exc:
             raise _busy(what, exc) from None
         return trades, unreadable

@@ -10,11 +10,14 @@ never booked: shares held in the wallet that no position, cash, limit or P&L kne
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
+import pytest
 
+from orderflow.execution import live as live_module
 from orderflow.execution.live import LiveBroker
 from tests.execution.conftest import MARKET, TOKEN_NO, follow, resolve, reveal
 from tests.execution.fake_clob import FakeClob
@@ -194,3 +197,57 @@ async def test_an_exit_that_filled_while_down_is_booked_before_the_resolution_se
     assert [(r["status"], r["close_reason"]) for r in rows] == [("CLOSED", "exit")]
     sold = await pool.fetchval("SELECT sum(shares) FROM orderflow_fills WHERE side = 'SELL'")
     assert sold == sell["shares"]
+
+
+async def test_two_days_down_with_more_trades_than_one_read_holds(
+    pool: asyncpg.Pool,
+    dsn: str,
+    clob: FakeClob,
+    live: LiveBroker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As the first test, down for two days, while the wallet traded 30 times by other means
+    (its owner's own orders, say): the read at the restart, from before the outage, is more
+    pages than one read may take (``MAX_TRADE_PAGES``, 10 here: 2 trades a page) — a failed
+    read at every pass, nothing of the mode ever booked. It is made again a day at a time
+    (``after``/``before``), and books our fill once."""
+    monkeypatch.setattr(live_module, "MAX_TRADE_PAGES", 10)
+    clob.forgetful = True
+    clock = Clock()
+    await live_strategy(pool)
+    ex = live_executor(pool, dsn, live, clock=clock)
+    order = await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")  # rests
+    assert order is not None and order["status"] == "OPEN"
+    oid = str(order["exchange_order_id"])
+    half = (Decimal(order["shares"]) / 2).quantize(Decimal("0.01"))
+    trade = clob.fill(oid, half)
+    clob.unlisted.add(trade)
+    clob.clock_offset = 600
+    clock.offset = timedelta(minutes=10)
+    await ex.maintenance()
+    assert await pool.fetchval("SELECT status FROM orderflow_orders") == "CANCELED"
+    # Two days pass: everything so far happened two days before now (the broker reads the
+    # machine's clock, so the past moves back rather than the clocks forward).
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "UPDATE orderflow_orders SET created_at = created_at - interval '2 days',"
+            " updated_at = updated_at - interval '2 days'"
+        )
+        await conn.execute(
+            "UPDATE orderflow_fill_watermarks SET complete_at = complete_at - interval '2 days'"
+        )
+    ours = clob.trade(trade)
+    ours["match_time"] = str(int(ours["match_time"]) - 2 * 86_400)
+    for n in range(30):  # the wallet's other trades, over the two days
+        other = copy.deepcopy(ours)
+        other["id"] = f"manual-{n}"
+        other["match_time"] = str(int(ours["match_time"]) + 600 + n * 5_700)
+        other["maker_orders"][0]["order_id"] = "0x" + f"{n:064x}"
+        clob.trades.append(other)
+    clob.unlisted.clear()
+    clob.clock_offset = 0
+    clock.offset = timedelta(0)
+    restarted = live_executor(pool, dsn, live, clock=clock)
+    await restarted.desk.reconcile()
+    await restarted.maintenance()
+    assert await _booked(pool) == (half, half, half)
