@@ -67,6 +67,8 @@ from orderflow.execution.broker import (
 )
 from orderflow.execution.exchange_text import exchange_text
 from orderflow.execution.live_reads import (
+    TRADE_SPAN_SECS,
+    TooManyPagesError,
     account_trades,
     names,
     problem_of,
@@ -93,17 +95,6 @@ _BPS = Decimal(10_000)
 # GET /data/trades pages read at most in one go: an exchange naming a new cursor on every page
 # would otherwise be read for ever (the SDK refuses only a repeated one).
 MAX_TRADE_PAGES = 1000
-# A read of the account's trades longer than MAX_TRADE_PAGES that spans more than this is made
-# again in spans of this length (``after``/``before``), each at most MAX_TRADE_PAGES pages: after
-# an outage of days the read runs from before it (the fill watermark), and an account with more
-# trades than one read holds failed it at every pass (nothing of the mode booked).
-TRADE_SPAN_SECS = 86_400
-
-
-class TooManyPagesError(ExchangeBusyError):
-    """More than :data:`MAX_TRADE_PAGES` pages of the account's trades in one read."""
-
-
 # The CLOB's answer while its matching engine restarts (weekly, about 90 s; the SDK's trading
 # restriction "restarting"): "Do not treat this as a permanent error" (Polymarket's docs).
 ENGINE_RESTARTING = 425
