@@ -352,7 +352,7 @@ class Executor:
             # open position, and settled again at once if another resolution is stored.
             await unsettle_stale(conn)
             await position_queries.mark_open_positions(conn)
-            await settle_resolved(conn, self.clock() - self.desk.reconciler.lookback)
+            await settle_resolved(conn, self.clock())
             # Killed, deleted or unknown strategies that still have live orders (an order
             # adopted by reconciliation after the kill, a deletion while the leader was away).
             doomed = await order_queries.strategies_with_orders_to_cancel(conn)

@@ -67,11 +67,14 @@ from orderflow.execution.broker import (
 )
 from orderflow.execution.exchange_text import exchange_text
 from orderflow.execution.live_reads import (
+    TRADE_SPAN_SECS,
+    TooManyPagesError,
     account_trades,
     names,
     problem_of,
     raw_trade_id,
     read_order,
+    trades_by_span,
 )
 from orderflow.execution.live_replies import order_status, our_fills
 from orderflow.execution.live_rules import LiveRules
@@ -304,8 +307,18 @@ class LiveBroker(LiveRules):
         if not wanted:
             return AccountFills()
         found: list[ExchangeFill] = []
-        after = str(max(0, int(since.timestamp())))
-        trades, unreadable = await self._account_trades("trades", wanted, after=after)
+        after = max(0, int(since.timestamp()))
+        try:
+            trades, unreadable = await self._account_trades("trades", wanted, after=str(after))
+        except TooManyPagesError:
+            if time.time() - after <= TRADE_SPAN_SECS:
+                raise
+            trades, unreadable = await trades_by_span(
+                lambda query: self._account_trades("trades", wanted, **query),
+                after,
+                int(time.time()),
+                TRADE_SPAN_SECS,
+            )
         for trade in trades:
             if trade.status == "FAILED":
                 continue  # never settled: not a fill
@@ -359,7 +372,7 @@ class LiveBroker(LiveRules):
                 if pages >= MAX_TRADE_PAGES and page.has_more:
                     problem = f"more than {MAX_TRADE_PAGES} pages"
                     refuse_reply(what, problem)
-                    raise ExchangeBusyError(f"{what} failed: {problem}")
+                    raise TooManyPagesError(f"{what} failed: {problem}")
         except PolymarketError as exc:
             raise _busy(what, exc) from None
         return trades, unreadable

@@ -12,7 +12,8 @@ own models, but one item at a time.
   pass while that trade stayed in its look-back (hours): none of the mode's fills was booked.
   Here the page's envelope and cursor are checked as the SDK checks them (its pagination refuses
   a repeated cursor), each trade is parsed by the SDK's model, and a trade that does not parse is
-  handed back raw (:class:`TradesPage`) for the caller to refuse.
+  handed back raw (:class:`TradesPage`) for the caller to refuse. A read too long for one go
+  (after an outage of days) is made again in spans of time (:func:`trades_by_span`).
 
 * A market's taker fee schedule (:func:`read_fee_schedule`): the SDK has no public read of it;
   its order builder reads it (``GET /markets-by-token/{token}``, ``GET /clob-markets/{id}``)
@@ -25,7 +26,7 @@ internals, pinned with the SDK in ``requirements.lock`` and exercised by every l
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +43,18 @@ from polymarket.models.types import TokenId
 from polymarket.pagination import AsyncPaginator, Page
 from pydantic import ValidationError
 
+from orderflow.execution.broker import ExchangeBusyError
 from orderflow.execution.exchange_text import exchange_text
+
+# A read of the account's trades longer than ``live.MAX_TRADE_PAGES`` that spans more than this
+# is made again in spans of this length (:func:`trades_by_span`), each as bounded: after an outage
+# of days the read runs from before it (the fill watermark), and an account with more trades than
+# one read holds failed it at every pass (nothing of the mode booked).
+TRADE_SPAN_SECS = 86_400
+
+
+class TooManyPagesError(ExchangeBusyError):
+    """More pages of the account's trades than one read may take (``live.MAX_TRADE_PAGES``)."""
 
 
 def _transport(client: AsyncSecureClient) -> Any:
@@ -126,6 +138,33 @@ def account_trades(client: AsyncSecureClient, **query: str) -> AsyncPaginator[Tr
         return _trades_page(await _transport(client).get_json(path, params=params))
 
     return AsyncPaginator(fetch=fetch)
+
+
+async def trades_by_span(
+    read: Callable[[dict[str, str]], Awaitable[tuple[list[Any], set[str]]]],
+    after: int,
+    now: int,
+    span: int,
+) -> tuple[list[Any], set[str]]:
+    """The account's trades from ``after`` to ``now`` (unix seconds) read by ``read`` (a query's
+    trades, and the orders a trade that does not parse names) span by span: ``after``/``before``
+    ``span`` seconds apart, each overlapping the next by a second either way (whether the
+    exchange's bounds include their second is not documented), the last one open-ended. Each
+    trade once, by its id; a span that fails fails the whole read."""
+    trades: dict[str, Any] = {}
+    unreadable: set[str] = set()
+    start = after
+    while True:
+        query = {"after": str(max(0, start - 1))}
+        last = start + span >= now
+        if not last:
+            query["before"] = str(start + span + 1)
+        found, bad = await read(query)
+        trades.update((str(t.id), t) for t in found)
+        unreadable |= bad
+        if last:
+            return list(trades.values()), unreadable
+        start += span
 
 
 def raw_trade_id(raw: object) -> str | None:

@@ -130,15 +130,17 @@ async def orders_in(
 
 
 async def orders_to_reconcile(
-    conn: asyncpg.Connection, closed_since: datetime, strategy: str | None = None
+    conn: asyncpg.Connection, now: datetime, strategy: str | None = None
 ) -> list[asyncpg.Record]:
-    """Open and intended orders, plus orders cancelled recently without their full size filled
-    (a fill that happened before the cancel may reach the trades after it)."""
+    """Open and intended orders, plus orders cancelled without their full size filled whose late
+    fills may still be listed (a fill that happened before the cancel may reach the trades after
+    it: :func:`~orderflow.execution.position_queries.order_may_fill`, ``now`` the executor's
+    clock)."""
     return list(
         await conn.fetch(
             _ORDER + f" WHERE {order_may_fill('o', '$1')}"
             " AND ($2::text IS NULL OR o.strategy = $2) ORDER BY o.id",
-            closed_since,
+            now,
             strategy,
         )
     )

@@ -1,6 +1,9 @@
 """Reconciling orders with the exchange: what it says of the orders we stored.
 
-Every pass asks about the open orders, the recently cancelled ones (late fills) and the intents
+Every pass asks about the open orders, the ones closed short of their size whose late fills may
+still be listed (until a complete pass of their mode has read the trades
+:data:`~orderflow.execution.settlement.LATE_FILLS` after their close:
+:mod:`~orderflow.execution.fill_watermark`, whatever the outage in between) and the intents
 in doubt — every intent the desk is not sending right now: its own after a failed send, any at
 start-up, and one an old leader stored and sent in the second before it noticed it had lost the
 trading lock. Per mode, the account's trades since the oldest of them are read once, and each
@@ -36,7 +39,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from orderflow.errors import ExecutionError
-from orderflow.execution import order_queries, position_queries
+from orderflow.execution import fill_watermark, order_queries, position_queries
 from orderflow.execution.broker import (
     AccountFills,
     Broker,
@@ -60,7 +63,6 @@ class OrderReconciler:
         access: DeskAccess,
         *,
         clock: Callable[[], datetime],
-        lookback: timedelta,
         book: Callable[[int, OrderOutcome], Awaitable[None]],
         in_doubt: set[int],
         placing: set[int],
@@ -68,38 +70,48 @@ class OrderReconciler:
     ) -> None:
         self.access = access
         self.clock = clock
-        self.lookback = lookback  # how long a closed order is still asked about (late fills)
         self.book = book
         self.in_doubt = in_doubt  # the desk's: intents whose sending may have failed
         self.placing = placing  # the desk's: intents it is sending right now
         self.refused = refused  # the desk's refused cancels, shared with the cancel switches
 
     async def run(self, strategy: str | None = None) -> None:
-        """One pass over the orders to reconcile (of ``strategy``, or all)."""
+        """One pass over the orders to reconcile (of ``strategy``, or all); a pass over all of
+        them moves the watermark of each mode it completed (:mod:`fill_watermark`)."""
+        started = self.clock()
         async with self.access.pool.acquire() as conn:
-            rows = await order_queries.orders_to_reconcile(
-                conn, self.clock() - self.lookback, strategy
-            )
+            rows = await order_queries.orders_to_reconcile(conn, started, strategy)
         self.in_doubt.update(
             r["id"] for r in rows if r["status"] == "INTENT" and r["id"] not in self.placing
         )
         rows = [r for r in rows if r["status"] != "INTENT" or r["id"] in self.in_doubt]
         open_ids = {r["id"] for r in rows if r["status"] == "OPEN"}
         self.refused.closed_but(open_ids, strategy)  # closed since: forgotten
-        await self._rows(rows)
+        complete = await self._rows(rows)
+        if strategy is None and complete:
+            async with self.access.pool.acquire() as conn:
+                for mode in complete:
+                    await fill_watermark.advance(conn, mode, started)
 
-    async def _rows(self, rows: Iterable[asyncpg.Record]) -> None:
+    async def _rows(self, rows: Iterable[asyncpg.Record]) -> list[Mode]:
+        """Reconcile ``rows``; the modes whose trades were read (and fills booked), or that
+        have nothing to read."""
         by_mode: dict[Mode, list[asyncpg.Record]] = {}
         for row in rows:
             by_mode.setdefault(row["mode"], []).append(row)
-        for mode, group in by_mode.items():
-            broker = self.access.brokers.get(mode)
-            if broker is None:
+        complete: list[Mode] = []
+        for mode, broker in self.access.brokers.items():
+            group = by_mode.get(mode)
+            if not group:
+                complete.append(mode)  # no order of the mode may fill
                 continue
             try:
                 await self._group(broker, group)
             except ExecutionError as exc:
                 log.warning("reconcile failed", extra={"mode": mode, "error": str(exc)})
+                continue
+            complete.append(mode)
+        return complete
 
     async def _group(self, broker: Broker, rows: list[asyncpg.Record]) -> None:
         ids = {oid for row in rows for oid in order_ids(row)}

@@ -60,7 +60,7 @@ from orderflow.execution.desk_access import DeskAccess
 from orderflow.execution.key_watch import KeyWatch
 from orderflow.execution.order_reconcile import OrderReconciler
 from orderflow.execution.positions import book_fill
-from orderflow.execution.settlement import LATE_FILLS, unbooked
+from orderflow.execution.settlement import unbooked
 from orderflow.execution.tracing import context_from, current_traceparent, fill_span
 from orderflow.execution.trade_status import TradeSettlement
 from orderflow.telemetry import meter, tracer
@@ -95,7 +95,6 @@ class OrderDesk:
         brokers: Mapping[Mode, Broker],
         *,
         clock: Callable[[], datetime] = utcnow,
-        lookback_secs: float = LATE_FILLS.total_seconds(),
         call_timeout_secs: float = 10.0,
         settlement_horizon_secs: float = 86_400.0,
     ) -> None:
@@ -120,7 +119,6 @@ class OrderDesk:
         self.reconciler = OrderReconciler(
             access,
             clock=lambda: self.clock(),
-            lookback=timedelta(seconds=lookback_secs),
             book=lambda order_id, outcome: self.apply(order_id, outcome, sent=True),
             in_doubt=self.in_doubt,
             placing=self._placing,

@@ -60,18 +60,24 @@ _RESOLVED_AT = """(SELECT r.resolved_at FROM orderflow_tokens tok
                    WHERE tok.token_id = o.token_id)"""
 
 # Orders still able to fill: not filled, and closed — expired, cancelled or their market
-# resolved, whichever came first — less than LATE_FILLS ago: a level stored late (listener lag, a
-# backfill after downtime), its block older than the close, is still the order's, as long as the
-# desk asks for an order's late fills (orderflow.execution.settlement; it books a cancelled
-# order's fills from before the cancel too). The inner filter, by expiry or cancel, is the one
-# migration 043 indexes.
+# resolved, whichever came first — less than LATE_FILLS before paper's fill watermark (the start
+# of the last complete reconciliation pass, or now when later: orderflow.execution.
+# fill_watermark): a level stored late (listener lag, a backfill after downtime), its block older
+# than the close, is still the order's, as long as the desk asks for an order's late fills
+# (orderflow.execution.settlement; it books a cancelled order's fills from before the cancel
+# too). From the watermark, not from now: an order that met a level while the executor was down
+# for longer than LATE_FILLS, and expired meanwhile, is matched at the restart — the exchange
+# would have filled it (it was closed unfilled). The inner filter, by expiry or cancel, is the
+# one migration 043 indexes (the bound is evaluated once).
+_SINCE = """(LEAST($1, (SELECT w.complete_at FROM orderflow_fill_watermarks w
+                          WHERE w.mode = 'paper')) - $2::interval)"""
 _LIVE = f"""
 SELECT order_key, token_id, side, price, shares, fee_rate, quote, accepted_at, filled, closes_at
   FROM (SELECT o.*, LEAST(o.expires_at, o.canceled_at, {_RESOLVED_AT}) AS closes_at
           FROM orderflow_paper_orders o
          WHERE o.filled < o.shares AND o.accepted_at < $1
-           AND LEAST(o.expires_at, o.canceled_at) > $1 - $2::interval) o
- WHERE closes_at > $1 - $2::interval
+           AND LEAST(o.expires_at, o.canceled_at) > {_SINCE}) o
+ WHERE closes_at > {_SINCE}
  ORDER BY accepted_at, order_key
 """
 

@@ -127,14 +127,15 @@ async def restate_position(conn: asyncpg.Connection, position_id: int) -> Positi
 
 
 async def settle_resolved(
-    conn: asyncpg.Connection, closed_since: datetime
+    conn: asyncpg.Connection, now: datetime
 ) -> list[tuple[str, int, Decimal]]:
     """Close every open position whose market resolved, once no order of it may still fill
-    (``closed_since``: how far back a closed order's late fills are still asked for); returns
+    (``now``: the executor's clock; a closed order's late fills are asked for until a complete
+    pass read them LATE_FILLS after its close, whatever the outage in between); returns
     (strategy, id, realized P&L). Each on the resolution as it is at its commit
     (:func:`settle_queries.hold_payout`): one a rollback deleted meanwhile is not settled on."""
     settled: list[tuple[str, int, Decimal]] = []
-    for row in await settle_queries.resolvable_positions(conn, closed_since):
+    for row in await settle_queries.resolvable_positions(conn, now):
         if row["payout"] is None:
             continue
         payout = Decimal(row["payout"])

@@ -33,15 +33,14 @@ SELECT p.id, p.strategy, p.signal_id, o.market_id,
 """
 
 
-async def resolvable_positions(
-    conn: asyncpg.Connection, closed_since: datetime
-) -> list[asyncpg.Record]:
+async def resolvable_positions(conn: asyncpg.Connection, now: datetime) -> list[asyncpg.Record]:
     """Open positions whose market has a resolution, with the payout per share of their token,
     and no order of theirs (the strategy's in the token) that may still fill: settled before
     its fill was booked, a position was paid out for shares it had sold, and the sale's fill
-    became one of shares from outside the book (its proceeds lost). ``closed_since``: how far
-    back a closed order's late fills are still asked for."""
-    return list(await conn.fetch(_RESOLVABLE, closed_since))
+    became one of shares from outside the book (its proceeds lost). ``now``: the executor's clock
+    (a closed order's late fills are asked for until a complete pass read them LATE_FILLS after
+    its close: :func:`~orderflow.execution.position_queries.order_may_fill`)."""
+    return list(await conn.fetch(_RESOLVABLE, now))
 
 
 _HOLD_PAYOUT = """

@@ -45,7 +45,9 @@ EXPIRY_GRACE = timedelta(seconds=30)
 NO_EXPIRY_DOUBT = timedelta(days=1)
 # How long after closing an order short of its size the desk still asks for its fills: one that
 # happened before the close may reach the trades later (the desk's look-back; the paper exchange
-# matches late-stored levels of an expired order as long).
+# matches late-stored levels of an expired order as long). Counted back from the mode's fill
+# watermark, the start of its last complete reconciliation pass, not from now: an outage (the
+# executor down, the trades unread) does not use it up (orderflow.execution.fill_watermark).
 LATE_FILLS = timedelta(minutes=15)
 
 

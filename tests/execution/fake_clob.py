@@ -20,7 +20,8 @@ trades and their settlement on chain — is :mod:`tests.execution.clob_exchange`
   ``tick_size`` (``Market.min_size``, ``Market.tick``), as the real CLOB answers it;
 * ``GET /data/order/{id}``: a fully matched order is gone (the real CLOB answers nothing,
   py-clob-client issue 217: "it will be in get_trades");
-* ``GET /data/trades``: the account's trades, paginated (``page_size``, ``next_cursor``);
+* ``GET /data/trades``: the account's trades, paginated (``page_size``, ``next_cursor``), by
+  match time with ``after`` (from, inclusive) and ``before`` (until, exclusive);
 * ``DELETE /orders``: cancels live orders, ``canceled`` / ``not_canceled`` as the CLOB answers;
 * ``GET /balance-allowance?asset_type=COLLATERAL&signature_type=``: the wallet's collateral
   ``balance`` and its ``allowances`` to the exchange contracts, in base units (6 decimals), as
@@ -364,12 +365,14 @@ class FakeClob(ClobFaults, ClobExchange):
             return self._reject(401, problem)
         q = request.query
         after = int(q["after"]) if q.get("after", "").isdigit() else None
+        before = int(q["before"]) if q.get("before", "").isdigit() else None
         mine = [
             {k: v for k, v in t.items() if not k.startswith("_")}
             | self.trade_patches.get(t["id"], {})
             for t in self.trades
             if creds.key in t["_owners"]
             and (after is None or int(t["match_time"]) >= after)
+            and (before is None or int(t["match_time"]) < before)
             and (not q.get("id") or t["id"] == q["id"])
             and t["id"] not in self.unlisted
         ]

@@ -78,7 +78,11 @@ async def test_a_position_whose_exit_still_rests_settles_once_the_exit_closes(
     assert order["status"] == "CANCELED"
     assert await pool.fetchval("SELECT status FROM orderflow_positions") == "OPEN"
     clock.offset = LATE_FILLS + timedelta(minutes=1)
+    # The window is over once a pass has read the exit's fills LATE_FILLS after its close (this
+    # tick's reconciliation, after its settlement: orderflow.execution.fill_watermark) ...
     await ex.maintenance()
+    assert await pool.fetchval("SELECT status FROM orderflow_positions") == "OPEN"
+    await ex.maintenance()  # ... and the next tick settles
     pos = await pool.fetchrow("SELECT * FROM orderflow_positions")
     buy = await pool.fetchrow("SELECT shares, usdc, fee FROM orderflow_fills")
     assert (pos["status"], pos["close_reason"]) == ("CLOSED", "resolved")
