@@ -47,7 +47,7 @@ from typing import Any
 
 from polymarket import AsyncSecureClient, PolymarketError, RequestRejectedError
 from polymarket.errors import RateLimitError, UnexpectedResponseError
-from polymarket.models import AcceptedOrder, SignedOrder
+from polymarket.models import AcceptedOrder
 
 from orderflow.errors import ExecutionError
 from orderflow.execution.broker import (
@@ -82,13 +82,13 @@ from orderflow.execution.market_rules import RulesCache
 from orderflow.execution.order_ids import candidate_order_ids
 from orderflow.execution.region import RegionRefusals, geoblocked
 from orderflow.execution.reply_checks import plausible_fills, refuse_reply
+from orderflow.execution.signed_orders import SHARE_UNITS, public_order, signed_shares
 from orderflow.signals.sizing import taker_fee
 from orderflow.signals.views import FeeSchedule
 from orderflow.strategy.settings import MIN_ORDER_TTL_SECS
 
 log = logging.getLogger(__name__)
 
-SHARE_UNITS = Decimal(10**6)  # an order's amounts are in base units of 6 decimals
 # The SDK wants GTD expirations at least 180 s ahead; a strategy's order_ttl_secs is never less.
 MIN_EXPIRY_SECS = MIN_ORDER_TTL_SECS
 _BPS = Decimal(10_000)
@@ -113,38 +113,6 @@ def _busy(what: str, exc: PolymarketError) -> ExchangeBusyError:
         # may echo our headers: orderflow.execution.exchange_text)
         return CredentialsRefusedError(f"{what} failed: {detail}: {problem_of(exc, 200)}")
     return ExchangeBusyError(f"{what} failed: {detail}", retry_after=retry_after)
-
-
-def signed_shares(signed: SignedOrder) -> Decimal:
-    """The shares a signed order carries: what a SELL makes, what a BUY takes (amounts in base
-    units, 6 decimals). The SDK rounds a limit order's size *down* to its size precision (0.01
-    share on every tick: ``_compute_limit_order_amounts``), so an exit of a position holding a
-    fraction of a hundredth of a share would be sent for less than was asked: the order is this
-    size (its row, whether it filled whole), and what is left over is dust the position keeps.
-    The decisions ask for that size already (:func:`orderflow.signals.sizing.order_shares`, the
-    paper exchange's orders too); this stays the record of what was signed."""
-    units = signed.maker_amount if signed.side == "SELL" else signed.taker_amount
-    return Decimal(units) / SHARE_UNITS
-
-
-def _public_order(signed: SignedOrder) -> dict[str, Any]:
-    """The order as POST /order sends it: public fields, no key material."""
-    return {
-        "salt": signed.salt,
-        "maker": signed.maker,
-        "signer": signed.signer,
-        "tokenId": str(signed.token_id),
-        "makerAmount": str(signed.maker_amount),
-        "takerAmount": str(signed.taker_amount),
-        "side": signed.side,
-        "signatureType": signed.signature_type,
-        "timestamp": str(signed.timestamp),
-        "expiration": str(signed.expiration),
-        "metadata": signed.metadata,
-        "builder": signed.builder,
-        "signature": signed.signature,
-        "orderType": signed.order_type,
-    }
 
 
 class LiveBroker(LiveRules):
@@ -183,7 +151,7 @@ class LiveBroker(LiveRules):
             self.rules.stale(request.token_id)  # priced off the market's tick now, say
             problem = f"{type(exc).__name__}: {problem_of(exc)}"
             raise ExecutionError(f"cannot build the order: {problem}") from None
-        public = _public_order(signed)
+        public = public_order(signed)
         return PreparedOrder(
             request=replace(request, shares=signed_shares(signed)),
             client_order_id=str(signed.salt),
