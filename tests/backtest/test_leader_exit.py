@@ -209,7 +209,9 @@ async def test_a_leader_buying_the_complement_after_our_entry_is_exited_with(
     pool: asyncpg.Pool,
 ) -> None:
     """The whale's NO buy after our entry is its leaving: the backtest exits YES at the bid, as
-    the executor does, and does not follow the NO buy in."""
+    the executor does. The executor decides the NO buy as an entry too, in the same pass against
+    the book before the exit's fill, where YES is held: SKIPPED ``position_exists``, recorded.
+    (The backtest made no entry signal; one decided after the exit's fill would have bought NO.)"""
     h = History()
     market = h.market("flipped")
     h.trade(WHALE, market, 0, "BUY", "0.40", "500", T)
@@ -221,4 +223,79 @@ async def test_a_leader_buying_the_complement_after_our_entry_is_exited_with(
     assert _signals(report, 0) == [
         ("BUY", "EXECUTED", "accepted"),
         ("SELL", "EXECUTED", "exit_with_leader"),
+        ("BUY", "SKIPPED", "position_exists"),
     ]
+    assert report.strategy.positions_open == 0
+
+
+async def test_a_leader_buying_the_complement_of_dust_is_followed_into_it(
+    pool: asyncpg.Pool,
+) -> None:
+    """3 shares of YES held (minimum 5): the whale's YES sale is not followed out
+    (``exit_below_min_size``), the dust is held to resolution. The whale then buys NO: the
+    executor decides that BUY twice — the exit of YES (SKIPPED again) and an entry into NO, which
+    dust does not refuse (tests/execution/test_complement_entry.py: ('BUY', NO, 'EXECUTED')). The
+    backtest took the BUY as the exit alone and never bought NO."""
+    h = History()
+    market = h.market("dust-flip")
+    h.trade(WHALE, market, 0, "BUY", "0.40", "500", T)
+    h.ask(market, 0, "0.40", "3", T + timedelta(minutes=1))
+    h.trade(WHALE, market, 0, "SELL", "0.55", "500", T + timedelta(hours=5))
+    h.bid(market, 0, "0.55", "5000", T + timedelta(hours=5, minutes=1))
+    h.trade(WHALE, market, 1, "BUY", "0.45", "500", T + timedelta(hours=6))
+    h.ask(market, 1, "0.45", "5000", T + timedelta(hours=6, minutes=1))
+    h.resolve(market, 1, T0 + timedelta(days=2))
+    await h.store(pool)
+    report = await _run(pool)
+    signals = report.result.runs[0].book.signals
+    got = [(s.side, s.token_id == signals[0].token_id, s.status, s.reason) for s in signals]
+    assert got == [
+        ("BUY", True, "EXECUTED", "accepted"),
+        ("SELL", True, "SKIPPED", "exit_below_min_size"),
+        ("SELL", True, "SKIPPED", "exit_below_min_size"),
+        ("BUY", False, "EXECUTED", "accepted"),
+    ], got
+    entry = signals[3]
+    assert entry.shares > 0 and entry.close_reason == "resolved" and entry.pnl is not None
+    assert entry.pnl > 0  # NO won
+    assert signals[0].pnl == -3 * Decimal("0.40")  # the dust, held to resolution, lost
+
+
+FADING = StrategySettings(order_ttl_secs=1800, enable_degen_fading=True)
+DAY2 = T0 + timedelta(days=1)
+
+
+async def whale_turned_degen(conn: asyncpg.Connection, as_of: datetime) -> Mapping[str, WalletView]:
+    """The whale, scored a whale on the first day and a degen from the second on."""
+    if as_of < DAY2:
+        return await whale_scores(conn, as_of)
+    return {WHALE: WalletView(WHALE, 1.0, "DEGEN", edge=-0.30, edge_se=0.01, resolved_buys=50)}
+
+
+async def test_a_leader_panic_selling_dust_is_exited_and_faded(pool: asyncpg.Pool) -> None:
+    """The position's leader, a degen by now, panic-sells the token held as dust. The executor
+    reads that SELL as an exit (``exits_of``: SKIPPED ``exit_below_min_size``) and as a fade
+    candidate (``may_trigger``), decided in one pass against the book before the exit, where
+    dust refuses no entry. The backtest offered the SELL to the exit alone: no fade."""
+    h = History()
+    market = h.market("dust-fade")
+    other = addr("other")
+    h.trade(WHALE, market, 0, "BUY", "0.50", "500", T)
+    h.ask(market, 0, "0.50", "3", T + timedelta(minutes=1))
+    sold = DAY2 + timedelta(hours=1)
+    h.trade(other, market, 0, "BUY", "0.60", "500", sold - timedelta(minutes=10))
+    h.trade(other, market, 0, "BUY", "0.51", "500", sold - timedelta(minutes=1))
+    h.trade(WHALE, market, 0, "SELL", "0.50", "500", sold)
+    h.ask(market, 0, "0.51", "5000", sold + timedelta(minutes=1))
+    await h.store(pool)
+    opts = BacktestOptions(start=T0, end=T0 + timedelta(days=3), step_secs=86_400)
+    async with pool.acquire() as conn:
+        report = await run_backtest(conn, FADING, opts, whale_turned_degen)
+    assert report is not None
+    signals = report.result.runs[0].book.signals
+    got = [(s.signal_type, s.side, s.status, s.reason) for s in signals]
+    assert got == [
+        ("FOLLOW_WHALE", "BUY", "EXECUTED", "accepted"),
+        ("FOLLOW_WHALE", "SELL", "SKIPPED", "exit_below_min_size"),
+        ("FADE_DEGEN", "BUY", "EXECUTED", "accepted"),
+    ], got
