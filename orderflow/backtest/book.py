@@ -106,8 +106,9 @@ class Book:
                 total += held.position.mark(mark)
         self._midnight_unrealized = total
 
-    def view(self, now: datetime, tape: Tape) -> StrategyBook:
-        """The executor's view of this book at ``now``.
+    def view(self, now: datetime, tape: Tape, exits: frozenset[int] = frozenset()) -> StrategyBook:
+        """The executor's view of this book at ``now``; ``exits``: the tokens an exit order of
+        which still rests (what is left of a partly filled one, for its life).
 
         Day P&L as :mod:`orderflow.execution.daypnl` computes it: realized since midnight plus
         the change of unrealized since midnight's mark (a position up since it was bought but
@@ -134,6 +135,7 @@ class Book:
             day_pnl=day_pnl,
             cash=cash,
             realized=self.realized,
+            exits=frozenset(t for t in exits if t in self.open),
         )
 
     def record(

@@ -38,7 +38,7 @@ from orderflow.backtest.history import (
 from orderflow.backtest.liquidity import ChainDepth
 from orderflow.backtest.tape import Tape
 from orderflow.execution.depth import Level, LevelKey, plausible, walk
-from orderflow.signals.exits import leaving
+from orderflow.signals.exits import leaving, retry_pause
 from orderflow.signals.quotes import QUOTE_WINDOW_SECS
 from orderflow.signals.sizing import dec
 from orderflow.signals.views import MarketView, Side, StrategyBook, TradeView, WalletView
@@ -83,6 +83,12 @@ class Run:
     equity: list[tuple[datetime, Decimal]] = field(default_factory=list)
     # Shares this follower took from each revealed maker order: its own impact on the book.
     consumed: dict[LevelKey, Decimal] = field(default_factory=dict)
+    # Per token: until when an exit that left the position open rests (the order's life).
+    exiting: dict[int, datetime] = field(default_factory=dict)
+
+    def exits_resting(self, now: datetime) -> frozenset[int]:
+        """The tokens an exit of which still rests at ``now``."""
+        return frozenset(t for t, until in self.exiting.items() if until > now)
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,7 @@ class Pending:
     exit: Leg | None = field(compare=False)
     entry: Leg | None = field(compare=False)
     seen: int = field(compare=False, default=0)  # the tape's count of fills, this one included
+    tried: int = field(compare=False, default=0)  # exits tried before this one (a late exit)
 
 
 @dataclass
@@ -248,10 +255,12 @@ class _Replay:
         legs = [(leg, side) for leg, side in ((p.exit, "SELL"), (p.entry, "BUY")) if leg]
         runs = [r for r in self.runs if any(r in leg.runs for leg, _ in legs)]
         for run in runs:
-            book = run.book.view(p.due, self.tape)
+            book = run.book.view(p.due, self.tape, run.exits_resting(p.due))
             for leg, side in legs:
                 if run not in leg.runs:
                     continue
+                if side == "SELL" and leg.trade.token_id in book.exits:
+                    continue  # an exit of it still rests: none is made (exit_signals.exits_of)
                 intent = self._intent(p, leg, run, book, side == "SELL")
                 if intent is not None:
                     await self._fill(p, leg, run, intent, cache)
@@ -292,6 +301,25 @@ class _Replay:
             fill = walk(levels, side, shares, intent.price, fee, run.consumed, p.due)
         unfilled = PAST_END if p.due > self.end else NO_LIQUIDITY
         run.book.record(trade, p.wallet, intent, p.due, fill, unfilled=unfilled)
+        if side == "SELL" and intent.accepted and trade.token_id in run.book.open:
+            self._exit_again(p, leg, run)
+
+    def _exit_again(self, p: Pending, leg: Leg, run: Run) -> None:
+        """An exit that left the position open (nothing or part of it sold within its life) is
+        tried again once its order has ended, after :func:`orderflow.signals.exits.retry_pause`,
+        on the same sale of the leader — as the executor's late exits
+        (``Trader.late_exits``: :func:`orderflow.signals.exits.exit_due`); the decision says
+        whether it is still due (the leader's position left, the market resolved: none). Not
+        after the backtest's end, whose book is never read."""
+        ended = p.due + self.execution.window
+        run.exiting[leg.trade.token_id] = ended
+        tried = p.tried + 1
+        due = ended + retry_pause(tried)
+        if due > self.end:
+            return
+        self._seq += 1
+        again = Pending(due, self._seq, p.wallet, replace(leg, runs=[run]), None, p.seen, tried)
+        heapq.heappush(self.pending, again)
 
 
 async def walk_forward(

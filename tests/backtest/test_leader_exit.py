@@ -299,3 +299,57 @@ async def test_a_leader_panic_selling_dust_is_exited_and_faded(pool: asyncpg.Poo
         ("FOLLOW_WHALE", "SELL", "SKIPPED", "exit_below_min_size"),
         ("FADE_DEGEN", "BUY", "EXECUTED", "accepted"),
     ], got
+
+
+async def test_an_exit_that_left_the_position_open_is_tried_again(pool: asyncpg.Pool) -> None:
+    """The whale sells; the bids within our exit's life take 10 shares of the position. The
+    executor's exit expires partly filled and is tried again once it has ended, after the
+    pause (``Trader.late_exits``, ``exit_due``), until the position is sold; the backtest held
+    the rest to the end."""
+    h = History()
+    market = h.market("thin-bids")
+    sold = T + timedelta(hours=5)
+    h.trade(WHALE, market, 0, "BUY", "0.40", "500", T)
+    h.ask(market, 0, "0.40", "5000", T + timedelta(minutes=1))
+    h.trade(WHALE, market, 0, "SELL", "0.55", "500", sold)
+    h.bid(market, 0, "0.55", "10", sold + timedelta(minutes=1))
+    h.bid(market, 0, "0.55", "5000", sold + timedelta(minutes=40))  # after the order's 30 min
+    await h.store(pool)
+    report = await _run(pool)
+    signals = report.result.runs[0].book.signals
+    assert _signals(report, 0) == [
+        ("BUY", "EXECUTED", "accepted"),
+        ("SELL", "EXECUTED", "exit_with_leader"),
+        ("SELL", "EXECUTED", "exit_with_leader"),
+    ]
+    first, again = signals[1], signals[2]
+    assert first.shares == 10
+    latency = timedelta(seconds=8.008)
+    # once the first order's life (30 min) has ended, after the first pause (5 s)
+    assert again.time == sold + latency + timedelta(minutes=30, seconds=5)
+    assert again.trigger_time == sold and again.shares == signals[0].shares - 10
+    assert report.strategy.positions_open == 0
+
+
+async def test_no_exit_is_made_while_one_rests(pool: asyncpg.Pool) -> None:
+    """The whale sells twice, 10 minutes apart; the first exit sold 10 shares and rests for the
+    rest. The executor makes no exit of a token whose exit is under way (``exits_of``): the
+    second sell exits nothing; what the first left is tried again when it has ended. The
+    backtest sent a second exit at once."""
+    h = History()
+    market = h.market("two-sells")
+    sold = T + timedelta(hours=5)
+    h.trade(WHALE, market, 0, "BUY", "0.40", "500", T)
+    h.ask(market, 0, "0.40", "5000", T + timedelta(minutes=1))
+    h.trade(WHALE, market, 0, "SELL", "0.55", "500", sold)
+    h.bid(market, 0, "0.55", "10", sold + timedelta(minutes=1))
+    h.trade(WHALE, market, 0, "SELL", "0.55", "500", sold + timedelta(minutes=10))
+    h.bid(market, 0, "0.55", "5000", sold + timedelta(minutes=35))
+    await h.store(pool)
+    report = await _run(pool)
+    signals = report.result.runs[0].book.signals
+    assert [(s.side, s.status, s.trigger_time) for s in signals[1:]] == [
+        ("SELL", "EXECUTED", sold),
+        ("SELL", "EXECUTED", sold),  # the first sale's exit, tried again; none for the second
+    ]
+    assert report.strategy.positions_open == 0
