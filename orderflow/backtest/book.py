@@ -61,6 +61,7 @@ class SignalRecord:
     trigger_time: datetime | None = None  # the leader's fill (``time`` is ours: + latency)
     limit_price: Decimal | None = None  # the order's limit (the executor's sizing price)
     levels: int = 0  # book levels the fill walked through
+    attempt: int = 0  # an exit tried again on the same sale: 1, 2, ... (the executor's attempt)
 
     @property
     def is_entry(self) -> bool:
@@ -147,6 +148,7 @@ class Book:
         fill: DepthFill | None = None,
         *,
         unfilled: str = NO_LIQUIDITY,
+        attempt: int = 0,
     ) -> SignalRecord:
         """Store the signal; an accepted one is booked with what walking the book gave.
 
@@ -172,7 +174,7 @@ class Book:
             trigger_time=trade.timestamp,
             limit_price=intent.price,
         )
-        signal.side = intent.side
+        signal.side, signal.attempt = intent.side, attempt
         self.signals.append(signal)
         if not intent.accepted:
             return signal

@@ -300,7 +300,7 @@ class _Replay:
             fee = run.book.fee_rate
             fill = walk(levels, side, shares, intent.price, fee, run.consumed, p.due)
         unfilled = PAST_END if p.due > self.end else NO_LIQUIDITY
-        run.book.record(trade, p.wallet, intent, p.due, fill, unfilled=unfilled)
+        run.book.record(trade, p.wallet, intent, p.due, fill, unfilled=unfilled, attempt=p.tried)
         if side == "SELL" and intent.accepted and trade.token_id in run.book.open:
             self._exit_again(p, leg, run)
 

@@ -11,6 +11,7 @@ import asyncpg
 
 from orderflow.backtest import BacktestOptions, BacktestReport, run_backtest
 from orderflow.backtest.book import SignalRecord
+from orderflow.demo.store import save_run
 from orderflow.signals.views import WalletView
 from orderflow.strategy.settings import StrategySettings
 from tests.backtest.factory import History, addr
@@ -329,6 +330,15 @@ async def test_an_exit_that_left_the_position_open_is_tried_again(pool: asyncpg.
     assert again.time == sold + latency + timedelta(minutes=30, seconds=5)
     assert again.trigger_time == sold and again.shares == signals[0].shares - 10
     assert report.strategy.positions_open == 0
+    # Stored as the executor stores them: the same sale's exit, attempt 0 then 1 (the demo's
+    # store kept the first alone: one signal key).
+    async with pool.acquire() as conn:
+        run = report.result.runs[0]
+        await save_run(conn, "demo", SETTINGS, run, 137, report.result.last_prices)
+        rows = await conn.fetch(
+            "SELECT side, attempt FROM orderflow_signals WHERE strategy = 'demo' ORDER BY id"
+        )
+    assert [(r["side"], r["attempt"]) for r in rows] == [("BUY", 0), ("SELL", 0), ("SELL", 1)]
 
 
 async def test_no_exit_is_made_while_one_rests(pool: asyncpg.Pool) -> None:
