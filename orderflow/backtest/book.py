@@ -61,6 +61,7 @@ class SignalRecord:
     trigger_time: datetime | None = None  # the leader's fill (``time`` is ours: + latency)
     limit_price: Decimal | None = None  # the order's limit (the executor's sizing price)
     levels: int = 0  # book levels the fill walked through
+    attempt: int = 0  # an exit tried again on the same sale: 1, 2, ... (the executor's attempt)
 
     @property
     def is_entry(self) -> bool:
@@ -106,8 +107,9 @@ class Book:
                 total += held.position.mark(mark)
         self._midnight_unrealized = total
 
-    def view(self, now: datetime, tape: Tape) -> StrategyBook:
-        """The executor's view of this book at ``now``.
+    def view(self, now: datetime, tape: Tape, exits: frozenset[int] = frozenset()) -> StrategyBook:
+        """The executor's view of this book at ``now``; ``exits``: the tokens an exit order of
+        which still rests (what is left of a partly filled one, for its life).
 
         Day P&L as :mod:`orderflow.execution.daypnl` computes it: realized since midnight plus
         the change of unrealized since midnight's mark (a position up since it was bought but
@@ -134,6 +136,7 @@ class Book:
             day_pnl=day_pnl,
             cash=cash,
             realized=self.realized,
+            exits=frozenset(t for t in exits if t in self.open),
         )
 
     def record(
@@ -145,6 +148,7 @@ class Book:
         fill: DepthFill | None = None,
         *,
         unfilled: str = NO_LIQUIDITY,
+        attempt: int = 0,
     ) -> SignalRecord:
         """Store the signal; an accepted one is booked with what walking the book gave.
 
@@ -170,7 +174,7 @@ class Book:
             trigger_time=trade.timestamp,
             limit_price=intent.price,
         )
-        signal.side = intent.side
+        signal.side, signal.attempt = intent.side, attempt
         self.signals.append(signal)
         if not intent.accepted:
             return signal

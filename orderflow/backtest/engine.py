@@ -4,15 +4,16 @@ At the start of every step ``[T, T + step)`` the scorer is asked for wallet scor
 (the reputation stage's as-of gate: trades with timestamp <= T, resolutions with resolved_at <=
 T). Then the step's trades and resolutions are replayed in time order. A taker's fill (only a
 taker's row is someone's decision) that a follower wants becomes a pending signal, and so does
-a leader's maker SELL (its resting order hit: the executor exits on it), decided ``latency``
-later — by then the tape holds every fill and resolution up to that moment, and the decision
-reads nothing else: its price is the executor's quote over the fills seen by then
-(:meth:`orderflow.backtest.tape.Tape.quote`) — and the order it sends, priced so, is filled
-against the book revealed after it (:mod:`orderflow.backtest.liquidity`), which never prices
-it — the offers it could have met on arrival, and the flow that met it resting at its limit
-(:func:`orderflow.execution.depth.fill_resting`, the paper exchange's rule) — but never after
-``end``: the backtest reads nothing past its end, so a signal still pending then meets only the
-liquidity revealed up to ``end`` (none, when it is due after it).
+a fill of a held position's leader leaving its token (a SELL, its maker row too: the executor
+exits on it; a BUY of the complement): the exit and the entry one fill is, decided in one pass
+as the executor's, ``latency`` later — by then the tape holds every fill and resolution up to
+that moment, and the decision reads nothing else: its price is the executor's quote over the
+fills seen by then (:meth:`orderflow.backtest.tape.Tape.quote`) — and the order it sends,
+priced so, is filled against the book revealed after it (:mod:`orderflow.backtest.liquidity`),
+which never prices it — the offers it could have met on arrival, and the flow that met it
+resting at its limit (:func:`orderflow.execution.depth.fill_resting`, the paper exchange's
+rule) — but never after ``end``: the backtest reads nothing past its end, so a signal still
+pending then meets only the liquidity revealed up to ``end`` (none, when it is due after it).
 Several followers (the strategy and its baselines) watch the same tape side by side, each with
 its own book and its own footprint on the market's depth.
 """
@@ -38,10 +39,10 @@ from orderflow.backtest.history import (
 from orderflow.backtest.liquidity import ChainDepth
 from orderflow.backtest.tape import Tape
 from orderflow.execution.depth import Level, LevelKey, walk
-from orderflow.signals.exits import leaving
+from orderflow.signals.exits import leaving, retry_pause
 from orderflow.signals.quotes import QUOTE_WINDOW_SECS
 from orderflow.signals.sizing import dec
-from orderflow.signals.views import MarketView, Side, TradeView, WalletView
+from orderflow.signals.views import MarketView, Side, StrategyBook, TradeView, WalletView
 from orderflow.strategy.settings import DEFAULT_ORDER_TTL_SECS
 
 # Scores as of a time: address -> the reputation stage's verdict, using only what was known then.
@@ -83,19 +84,37 @@ class Run:
     equity: list[tuple[datetime, Decimal]] = field(default_factory=list)
     # Shares this follower took from each revealed maker order: its own impact on the book.
     consumed: dict[LevelKey, Decimal] = field(default_factory=dict)
+    # Per token: until when an exit that left the position open rests (the order's life).
+    exiting: dict[int, datetime] = field(default_factory=dict)
+
+    def exits_resting(self, now: datetime) -> frozenset[int]:
+        """The tokens an exit of which still rests at ``now``."""
+        return frozenset(t for t, until in self.exiting.items() if until > now)
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One reading of a fill by the followers ``runs``: as an entry (the fill as it is) or as an
+    exit (its wallet leaving a token: :func:`orderflow.signals.exits.leaving`), with the market
+    of the token it trades as seen right after the fill."""
+
+    trade: TradeView
+    market: MarketView
+    runs: list[Run]
 
 
 @dataclass(order=True)
 class Pending:
-    """A taker's fill some followers want, waiting for its decision time (fill + latency)."""
+    """A fill some followers want, waiting for its decision time (fill + latency): the exit it
+    is (the leader of held positions leaving their token) and the entry it is, one pass."""
 
     due: datetime
     seq: int
-    trade: TradeView = field(compare=False)
     wallet: WalletView = field(compare=False)
-    market: MarketView = field(compare=False)  # as seen right after the leader's fill
-    runs: list[Run] = field(compare=False)
+    exit: Leg | None = field(compare=False)
+    entry: Leg | None = field(compare=False)
     seen: int = field(compare=False, default=0)  # the tape's count of fills, this one included
+    tried: int = field(compare=False, default=0)  # exits tried before this one (a late exit)
 
 
 @dataclass
@@ -145,11 +164,6 @@ def _leader_selling(trade: TradeView, run: Run) -> bool:
     )
 
 
-def _exit_side(trade: TradeView, run: Run, resolved: bool) -> Side:
-    """SELL (meet the bids) when this fill is the leader of a held FOLLOW_WHALE selling."""
-    return "SELL" if not resolved and _leader_selling(trade, run) else "BUY"
-
-
 def _other(side: Side) -> Side:
     return "SELL" if side == "BUY" else "BUY"
 
@@ -174,43 +188,33 @@ class _Replay:
     def observe(self, fill: StoredFill, wallet: WalletView) -> None:
         """Feed the tape; schedule the fill's decision for every follower that wants it."""
         market = self.tape.observe(fill.view, taker=fill.taker, complement=fill.complement)
+        # Only a taker's row is someone's decision, copied; a maker's may still be a leader
+        # leaving through a resting order: its SELL is an exit of the positions that followed
+        # it in. (A position opened before the decision, after this fill, cannot be one of them:
+        # its leader's buy came before this sell, so the entry was skipped ``leader_exited``.)
+        entry = None
         if fill.taker:
             wanting = [r for r in self.runs if r.follower.wants(fill.view, wallet, market)]
-        else:
-            # A maker's fill is not a decision, never copied; but a leader may leave through a
-            # resting order: its SELL is an exit of the positions that followed it in. (A
-            # position opened before the decision, after this fill, cannot be one of them: its
-            # leader's buy came before this sell, so the entry was skipped ``leader_exited``.)
-            wanting = [r for r in self.runs if _leader_selling(fill.view, r)]
-        if fill.view.side == "BUY":
-            # The leader of a held position buying its complement: the exit comes first, and
-            # takes the trade. (The executor records the entry of the same BUY too, refused
-            # ``position_exists`` unless what is held is dust; here the exit fills at its
-            # decision, so that entry would not see the position: it is not made.)
-            view = fill.view
-            if view.complement != fill.complement:
-                view = replace(view, complement=fill.complement)
-            sale = leaving(view)
-            leaving_runs = [r for r in self.runs if sale is not None and _leader_selling(sale, r)]
-            if sale is not None and leaving_runs:
-                wanting = [r for r in wanting if r not in leaving_runs]
-                mirror = replace(market, token_id=sale.token_id, window_high=None)
-                self._push(fill.timestamp, sale, wallet, mirror, leaving_runs)
-        if wanting:
-            self._push(fill.timestamp, fill.view, wallet, market, wanting)
-
-    def _push(
-        self,
-        at: datetime,
-        trade: TradeView,
-        wallet: WalletView,
-        market: MarketView,
-        runs: list[Run],
-    ) -> None:
-        self._seq += 1
-        due = at + self.execution.latency
-        pending = Pending(due, self._seq, trade, wallet, market, runs, self.tape.seen)
-        heapq.heappush(self.pending, pending)
+            entry = Leg(fill.view, market, wanting) if wanting else None
+        # The fill as its wallet leaving a token: a SELL, or a BUY of the complement of a held
+        # token (the leader of a held position buying the complement) read as the sale it is.
+        view = fill.view
+        if view.complement != fill.complement:
+            view = replace(view, complement=fill.complement)
+        sale = leaving(view)
+        exit_ = None
+        if sale is not None:
+            leaving_runs = [r for r in self.runs if _leader_selling(sale, r)]
+            if leaving_runs:
+                mirror = market
+                if sale.token_id != fill.view.token_id:
+                    mirror = replace(market, token_id=sale.token_id, window_high=None)
+                exit_ = Leg(sale, mirror, leaving_runs)
+        if entry is not None or exit_ is not None:
+            self._seq += 1
+            due = fill.timestamp + self.execution.latency
+            pending = Pending(due, self._seq, wallet, exit_, entry, self.tape.seen)
+            heapq.heappush(self.pending, pending)
 
     async def drain(self, before: datetime | None, inclusive: bool = False) -> None:
         """Decide every pending signal due before ``before`` (all of them when None)."""
@@ -220,61 +224,105 @@ class _Replay:
                 return
             await self._decide(heapq.heappop(self.pending))
 
-    def _quote(self, p: Pending, side: Side) -> Decimal | None:
+    def _quote(self, trade: TradeView, side: Side) -> Decimal | None:
         """The executor's quote at the decision: the fills the tape has seen by then, since the
         quote window before the trigger — nothing revealed after the decision."""
-        since = p.trade.timestamp - timedelta(seconds=QUOTE_WINDOW_SECS)
-        return self.tape.quote(p.trade.token_id, side, since)
+        since = trade.timestamp - timedelta(seconds=QUOTE_WINDOW_SECS)
+        return self.tape.quote(trade.token_id, side, since)
 
-    async def _levels(self, p: Pending, side: Side, cache: dict[Side, list[Level]]) -> list[Level]:
-        """The book revealed within the order's life: the levels a taker on ``side`` meets
-        (the quote and the limit sort them: :func:`orderflow.execution.depth.fill_resting`, the
-        paper exchange's rule)."""
-        if side not in cache:
+    async def _levels(
+        self, p: Pending, trade: TradeView, side: Side, cache: dict[tuple[int, Side], list[Level]]
+    ) -> list[Level]:
+        """The book revealed within the order's life: the levels a taker on ``side`` meets (the
+        quote and the limit sort them: :func:`orderflow.execution.depth.fill_resting`, the paper
+        exchange's rule)."""
+        key = (trade.token_id, side)
+        if key not in cache:
             until = min(p.due + self.execution.window, self.end)
             revealed: list[Level] = []
             if until > p.due:
-                revealed = await self.depth.levels(self.conn, p.trade.token_id, side, p.due, until)
-            cache[side] = revealed
-        return cache[side]
+                revealed = await self.depth.levels(self.conn, trade.token_id, side, p.due, until)
+            cache[key] = revealed
+        return cache[key]
 
     async def _decide(self, p: Pending) -> None:
-        resolved = p.market.market_id is not None and p.market.market_id in self.tape.resolved
-        quotes: dict[Side, Decimal | None] = {s: self._quote(p, s) for s in ("BUY", "SELL")}
-        cache: dict[Side, list[Level]] = {}
-        for run in p.runs:
-            side = _exit_side(p.trade, run, resolved)
-            intent = self._intent(p, run, side, resolved, quotes[side])
-            if intent is not None and intent.side != side:  # e.g. no exit after all: a fade
-                side = intent.side
-                intent = self._intent(p, run, side, resolved, quotes[side])
-            if intent is None:
-                continue
-            fill = None
-            if intent.accepted and intent.price is not None:
-                # an exit with no bid seen is priced from the leader's sale (exits.exit_decision)
-                quote = quotes[side] or p.trade.price
-                offers = await self._levels(p, side, cache)
-                opposite = await self._levels(p, _other(side), cache)
-                shares = intent.shares
-                held = run.book.open.get(p.trade.token_id)
-                if side == "SELL" and held is not None:
-                    shares = min(shares, held.position.shares)
-                fee = run.book.fee_rate
-                fill = walk(
-                    offers, opposite, side, shares, intent.price, quote, fee, run.consumed, p.due
-                )
-            unfilled = PAST_END if p.due > self.end else NO_LIQUIDITY
-            run.book.record(p.trade, p.wallet, intent, p.due, fill, unfilled=unfilled)
+        """One pass, as the executor's (``orderflow.execution.trading.Trader._decide``): the
+        exit first, then the entry, both decided against the follower's book as it stands at
+        the decision. The executor's exit is an order on its way, the position held until it
+        fills, so the entry of the same fill sees the position (``position_exists`` unless it is
+        dust); here the exit fills at its decision, so the entry reads the book taken before."""
+        cache: dict[tuple[int, Side], list[Level]] = {}
+        legs = [(leg, side) for leg, side in ((p.exit, "SELL"), (p.entry, "BUY")) if leg]
+        runs = [r for r in self.runs if any(r in leg.runs for leg, _ in legs)]
+        for run in runs:
+            book = run.book.view(p.due, self.tape, run.exits_resting(p.due))
+            for leg, side in legs:
+                if run not in leg.runs:
+                    continue
+                if side == "SELL" and leg.trade.token_id in book.exits:
+                    continue  # an exit of it still rests: none is made (exit_signals.exits_of)
+                intent = self._intent(p, leg, run, book, side == "SELL")
+                if intent is not None:
+                    await self._fill(p, leg, run, intent, cache)
 
     def _intent(
-        self, p: Pending, run: Run, side: Side, resolved: bool, quote: Decimal | None
+        self, p: Pending, leg: Leg, run: Run, book: StrategyBook, exit_: bool
     ) -> Intent | None:
+        trade = leg.trade
+        resolved = leg.market.market_id is not None and leg.market.market_id in self.tape.resolved
+        quote = self._quote(trade, "SELL" if exit_ else "BUY")
         # What the tape holds by the decision: has the leader sold the token since its fill?
-        exited = self.tape.left_since(p.trade, p.seen)
-        market = replace(p.market, last_price=quote, resolved=resolved, leader_exited=exited)
-        book = run.book.view(p.due, self.tape)
-        return run.follower.decide(p.trade, p.wallet, market, book, p.due, run.book.leaders())
+        exited = self.tape.left_since(trade, p.seen)
+        market = replace(leg.market, last_price=quote, resolved=resolved, leader_exited=exited)
+        if exit_:
+            return run.follower.exit(trade, market, book, p.due, run.book.leaders())
+        return run.follower.decide(trade, p.wallet, market, book, p.due)
+
+    async def _fill(
+        self,
+        p: Pending,
+        leg: Leg,
+        run: Run,
+        intent: Intent,
+        cache: dict[tuple[int, Side], list[Level]],
+    ) -> None:
+        """Walk the revealed book for an accepted intent; record the signal in the run's book."""
+        trade, side = leg.trade, intent.side
+        fill = None
+        if intent.accepted and intent.price is not None:
+            # an exit with no bid seen is priced from the leader's sale (exits.exit_decision)
+            quote = self._quote(trade, side) or trade.price
+            offers = await self._levels(p, trade, side, cache)
+            opposite = await self._levels(p, trade, _other(side), cache)
+            shares = intent.shares
+            held = run.book.open.get(trade.token_id)
+            if side == "SELL" and held is not None:
+                shares = min(shares, held.position.shares)
+            fee = run.book.fee_rate
+            fill = walk(
+                offers, opposite, side, shares, intent.price, quote, fee, run.consumed, p.due
+            )
+        unfilled = PAST_END if p.due > self.end else NO_LIQUIDITY
+        run.book.record(trade, p.wallet, intent, p.due, fill, unfilled=unfilled, attempt=p.tried)
+        if side == "SELL" and intent.accepted and trade.token_id in run.book.open:
+            self._exit_again(p, leg, run)
+
+    def _exit_again(self, p: Pending, leg: Leg, run: Run) -> None:
+        """An exit that left the position open (nothing or part of it sold within its life) is
+        tried again once its order has ended, after :func:`orderflow.signals.exits.retry_pause`,
+        on the same sale of the leader — as the executor's late exits
+        (``Trader.late_exits``: :func:`orderflow.signals.exits.exit_due`); the decision says
+        whether it is still due (the leader's position left, the market resolved: none). Not
+        after the backtest's end, whose book is never read."""
+        ended = p.due + self.execution.window
+        run.exiting[leg.trade.token_id] = ended
+        tried = p.tried + 1
+        due = ended + retry_pause(tried)
+        if due > self.end:
+            return
+        self._seq += 1
+        again = Pending(due, self._seq, p.wallet, replace(leg, runs=[run]), None, p.seen, tried)
+        heapq.heappush(self.pending, again)
 
 
 async def walk_forward(

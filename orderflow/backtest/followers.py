@@ -74,6 +74,18 @@ class Follower(Protocol):
         """Cheap pre-check: can this fill be a signal at all? (Skips building the book view.)"""
         ...
 
+    def exit(
+        self,
+        sale: TradeView,
+        market: MarketView,
+        book: StrategyBook,
+        now: datetime,
+        leaders: Leaders,
+    ) -> Intent | None:
+        """``sale`` (a SELL, or a BUY of the complement read as one) as the exit of the position
+        held in its token, or None: no exit."""
+        ...
+
     def decide(
         self,
         trade: TradeView,
@@ -81,16 +93,19 @@ class Follower(Protocol):
         market: MarketView,
         book: StrategyBook,
         now: datetime,
-        leaders: Leaders,
-    ) -> Intent | None: ...
+    ) -> Intent | None:
+        """``trade`` as an entry, or None: no signal."""
+        ...
 
 
 class StrategyFollower:
     """The strategy under test: the executor's pure pipeline, unchanged.
 
-    Like the executor, a SELL by the wallet a FOLLOW_WHALE position followed in is first offered
-    to :func:`orderflow.signals.exits.exit_decision` (sell the position too); any other fill goes
-    to :func:`orderflow.signals.evaluate`.
+    Like the executor, a fill of the wallet a FOLLOW_WHALE position followed in that leaves its
+    token (a SELL, or a BUY of the complement read as one: :func:`orderflow.signals.exits.leaving`)
+    is offered to :func:`orderflow.signals.exits.exit_decision` (:meth:`exit`: sell the position
+    too); every fill it wants, that one included, goes to :func:`orderflow.signals.evaluate` as
+    an entry (:meth:`decide`) — the engine decides both in one pass, the exit first.
     """
 
     def __init__(self, settings: StrategySettings, name: str = "strategy") -> None:
@@ -100,6 +115,22 @@ class StrategyFollower:
     def wants(self, trade: TradeView, wallet: WalletView, market: MarketView) -> bool:
         return trade.side == "SELL" or classify(trade, wallet, market, self.settings) is not None
 
+    def exit(
+        self,
+        sale: TradeView,
+        market: MarketView,
+        book: StrategyBook,
+        now: datetime,
+        leaders: Leaders,
+    ) -> Intent | None:
+        lead = leaders.get(sale.token_id)
+        position = book.open_positions.get(sale.token_id)
+        if lead is None or position is None:
+            return None
+        held = HeldPosition(sale.token_id, position.shares, lead[0], lead[1])
+        decision = exit_decision(sale, held, market, book, self.settings, now)
+        return None if decision is None else _intent(decision)
+
     def decide(
         self,
         trade: TradeView,
@@ -107,17 +138,7 @@ class StrategyFollower:
         market: MarketView,
         book: StrategyBook,
         now: datetime,
-        leaders: Leaders,
     ) -> Intent | None:
-        lead = leaders.get(trade.token_id) if trade.side == "SELL" else None
-        position = book.open_positions.get(trade.token_id)
-        if lead is not None and position is not None:
-            held = HeldPosition(trade.token_id, position.shares, lead[0], lead[1])
-            exit_ = exit_decision(trade, held, market, book, self.settings, now)
-            if exit_ is not None:
-                return _intent(exit_)
-        if trade.mirrored:
-            return None  # a BUY of the complement read as a sale: an exit or nothing
         decision = evaluate(trade, wallet, market, book, self.settings, now)
         return None if decision is None else _intent(decision)
 
@@ -172,6 +193,16 @@ class BaselineFollower:
             trade.wallet, self.seed, self.random_share
         )
 
+    def exit(
+        self,
+        sale: TradeView,
+        market: MarketView,
+        book: StrategyBook,
+        now: datetime,
+        leaders: Leaders,
+    ) -> Intent | None:
+        return None  # held to resolution, whoever sells
+
     def decide(
         self,
         trade: TradeView,
@@ -179,7 +210,6 @@ class BaselineFollower:
         market: MarketView,
         book: StrategyBook,
         now: datetime,
-        leaders: Leaders,
     ) -> Intent | None:
         s = self.settings
         if not self.wants(trade, wallet, market):

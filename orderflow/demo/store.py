@@ -68,9 +68,9 @@ _SIGNAL = """
 INSERT INTO orderflow_signals
     (strategy, signal_type, status, reason, chain_id, tx_hash, log_index, wallet_address,
      wallet_score, token_id, market_id, outcome_index, side, trigger_price, confidence,
-     win_probability, size_usdc, pnl, trade_time, decided_at, resolved_at, inputs)
+     win_probability, size_usdc, pnl, trade_time, decided_at, resolved_at, inputs, attempt)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $21, $13, $14, $15, $16, $17, $22,
-        $18, $19, $20)
+        $18, $19, $20, $23)
 ON CONFLICT (strategy, signal_type, chain_id, tx_hash, log_index, side, attempt) DO NOTHING
 RETURNING id
 """
@@ -168,6 +168,7 @@ def _signal_args(name: str, chain_id: int, s: SignalRecord) -> tuple[object, ...
         inputs,
         s.side,
         s.trigger_time or s.time,  # trade_time: the leader's fill; decided_at: ours
+        s.attempt,  # an exit tried again on the same sale (the executor's late exits)
     )
 
 

@@ -119,6 +119,13 @@ class ExitsTried:
         return refusals_in_a_row(self.recent) >= REFUSED_IN_A_ROW
 
 
+def retry_pause(tried: int) -> timedelta:
+    """How long after the end of the last of ``tried`` exits that left the position open the
+    next is due: :data:`RETRY_FIRST`, doubling to :data:`RETRY_MAX` (the executor's
+    :func:`exit_due` and the backtest's replay of it)."""
+    return min(RETRY_MAX, RETRY_FIRST * (1 << min(max(tried, 1) - 1, 16)))
+
+
 def exit_due(exits: ExitsTried, *, killed: bool = False) -> bool:
     """Whether the position must be exited now: its leader's sell found nothing to exit (the
     entry's fill was booked after it), or every exit tried left it open and the pause after the
@@ -131,7 +138,7 @@ def exit_due(exits: ExitsTried, *, killed: bool = False) -> bool:
         return True
     if exits.last_reason in _FINAL or (killed and exits.last_reason == Reason.KILLED.value):
         return False
-    pause = min(RETRY_MAX, RETRY_FIRST * (1 << min(exits.tried - 1, 16)))
+    pause = retry_pause(exits.tried)
     if exits.refused_again:
         pause = RETRY_REFUSED
     return exits.since_ended >= pause

@@ -11,6 +11,7 @@ import asyncpg
 
 from orderflow.backtest import BacktestOptions, BacktestReport, run_backtest
 from orderflow.backtest.book import SignalRecord
+from orderflow.demo.store import save_run
 from orderflow.signals.views import WalletView
 from orderflow.strategy.settings import StrategySettings
 from tests.backtest.factory import History, addr
@@ -209,7 +210,9 @@ async def test_a_leader_buying_the_complement_after_our_entry_is_exited_with(
     pool: asyncpg.Pool,
 ) -> None:
     """The whale's NO buy after our entry is its leaving: the backtest exits YES at the bid, as
-    the executor does, and does not follow the NO buy in."""
+    the executor does. The executor decides the NO buy as an entry too, in the same pass against
+    the book before the exit's fill, where YES is held: SKIPPED ``position_exists``, recorded.
+    (The backtest made no entry signal; one decided after the exit's fill would have bought NO.)"""
     h = History()
     market = h.market("flipped")
     h.trade(WHALE, market, 0, "BUY", "0.40", "500", T)
@@ -221,4 +224,142 @@ async def test_a_leader_buying_the_complement_after_our_entry_is_exited_with(
     assert _signals(report, 0) == [
         ("BUY", "EXECUTED", "accepted"),
         ("SELL", "EXECUTED", "exit_with_leader"),
+        ("BUY", "SKIPPED", "position_exists"),
     ]
+    assert report.strategy.positions_open == 0
+
+
+async def test_a_leader_buying_the_complement_of_dust_is_followed_into_it(
+    pool: asyncpg.Pool,
+) -> None:
+    """3 shares of YES held (minimum 5): the whale's YES sale is not followed out
+    (``exit_below_min_size``), the dust is held to resolution. The whale then buys NO: the
+    executor decides that BUY twice — the exit of YES (SKIPPED again) and an entry into NO, which
+    dust does not refuse (tests/execution/test_complement_entry.py: ('BUY', NO, 'EXECUTED')). The
+    backtest took the BUY as the exit alone and never bought NO."""
+    h = History()
+    market = h.market("dust-flip")
+    h.trade(WHALE, market, 0, "BUY", "0.40", "500", T)
+    h.ask(market, 0, "0.40", "3", T + timedelta(minutes=1))
+    h.trade(WHALE, market, 0, "SELL", "0.55", "500", T + timedelta(hours=5))
+    h.bid(market, 0, "0.55", "5000", T + timedelta(hours=5, minutes=1))
+    h.trade(WHALE, market, 1, "BUY", "0.45", "500", T + timedelta(hours=6))
+    h.ask(market, 1, "0.45", "5000", T + timedelta(hours=6, minutes=1))
+    h.resolve(market, 1, T0 + timedelta(days=2))
+    await h.store(pool)
+    report = await _run(pool)
+    signals = report.result.runs[0].book.signals
+    got = [(s.side, s.token_id == signals[0].token_id, s.status, s.reason) for s in signals]
+    assert got == [
+        ("BUY", True, "EXECUTED", "accepted"),
+        ("SELL", True, "SKIPPED", "exit_below_min_size"),
+        ("SELL", True, "SKIPPED", "exit_below_min_size"),
+        ("BUY", False, "EXECUTED", "accepted"),
+    ], got
+    entry = signals[3]
+    assert entry.shares > 0 and entry.close_reason == "resolved" and entry.pnl is not None
+    assert entry.pnl > 0  # NO won
+    assert signals[0].pnl == -3 * Decimal("0.40")  # the dust, held to resolution, lost
+
+
+FADING = StrategySettings(order_ttl_secs=1800, enable_degen_fading=True)
+DAY2 = T0 + timedelta(days=1)
+
+
+async def whale_turned_degen(conn: asyncpg.Connection, as_of: datetime) -> Mapping[str, WalletView]:
+    """The whale, scored a whale on the first day and a degen from the second on."""
+    if as_of < DAY2:
+        return await whale_scores(conn, as_of)
+    return {WHALE: WalletView(WHALE, 1.0, "DEGEN", edge=-0.30, edge_se=0.01, resolved_buys=50)}
+
+
+async def test_a_leader_panic_selling_dust_is_exited_and_faded(pool: asyncpg.Pool) -> None:
+    """The position's leader, a degen by now, panic-sells the token held as dust. The executor
+    reads that SELL as an exit (``exits_of``: SKIPPED ``exit_below_min_size``) and as a fade
+    candidate (``may_trigger``), decided in one pass against the book before the exit, where
+    dust refuses no entry. The backtest offered the SELL to the exit alone: no fade."""
+    h = History()
+    market = h.market("dust-fade")
+    other = addr("other")
+    h.trade(WHALE, market, 0, "BUY", "0.50", "500", T)
+    h.ask(market, 0, "0.50", "3", T + timedelta(minutes=1))
+    sold = DAY2 + timedelta(hours=1)
+    h.trade(other, market, 0, "BUY", "0.60", "500", sold - timedelta(minutes=10))
+    h.trade(other, market, 0, "BUY", "0.51", "500", sold - timedelta(minutes=1))
+    h.trade(WHALE, market, 0, "SELL", "0.50", "500", sold)
+    h.ask(market, 0, "0.51", "5000", sold + timedelta(minutes=1))
+    await h.store(pool)
+    opts = BacktestOptions(start=T0, end=T0 + timedelta(days=3), step_secs=86_400)
+    async with pool.acquire() as conn:
+        report = await run_backtest(conn, FADING, opts, whale_turned_degen)
+    assert report is not None
+    signals = report.result.runs[0].book.signals
+    got = [(s.signal_type, s.side, s.status, s.reason) for s in signals]
+    assert got == [
+        ("FOLLOW_WHALE", "BUY", "EXECUTED", "accepted"),
+        ("FOLLOW_WHALE", "SELL", "SKIPPED", "exit_below_min_size"),
+        ("FADE_DEGEN", "BUY", "EXECUTED", "accepted"),
+    ], got
+
+
+async def test_an_exit_that_left_the_position_open_is_tried_again(pool: asyncpg.Pool) -> None:
+    """The whale sells; the bids within our exit's life take 10 shares of the position. The
+    executor's exit expires partly filled and is tried again once it has ended, after the
+    pause (``Trader.late_exits``, ``exit_due``), until the position is sold; the backtest held
+    the rest to the end."""
+    h = History()
+    market = h.market("thin-bids")
+    sold = T + timedelta(hours=5)
+    h.trade(WHALE, market, 0, "BUY", "0.40", "500", T)
+    h.ask(market, 0, "0.40", "5000", T + timedelta(minutes=1))
+    h.trade(WHALE, market, 0, "SELL", "0.55", "500", sold)
+    h.bid(market, 0, "0.55", "10", sold + timedelta(minutes=1))
+    h.bid(market, 0, "0.55", "5000", sold + timedelta(minutes=40))  # after the order's 30 min
+    await h.store(pool)
+    report = await _run(pool)
+    signals = report.result.runs[0].book.signals
+    assert _signals(report, 0) == [
+        ("BUY", "EXECUTED", "accepted"),
+        ("SELL", "EXECUTED", "exit_with_leader"),
+        ("SELL", "EXECUTED", "exit_with_leader"),
+    ]
+    first, again = signals[1], signals[2]
+    assert first.shares == 10
+    latency = timedelta(seconds=8.008)
+    # once the first order's life (30 min) has ended, after the first pause (5 s)
+    assert again.time == sold + latency + timedelta(minutes=30, seconds=5)
+    assert again.trigger_time == sold and again.shares == signals[0].shares - 10
+    assert report.strategy.positions_open == 0
+    # Stored as the executor stores them: the same sale's exit, attempt 0 then 1 (the demo's
+    # store kept the first alone: one signal key).
+    async with pool.acquire() as conn:
+        run = report.result.runs[0]
+        await save_run(conn, "demo", SETTINGS, run, 137, report.result.last_prices)
+        rows = await conn.fetch(
+            "SELECT side, attempt FROM orderflow_signals WHERE strategy = 'demo' ORDER BY id"
+        )
+    assert [(r["side"], r["attempt"]) for r in rows] == [("BUY", 0), ("SELL", 0), ("SELL", 1)]
+
+
+async def test_no_exit_is_made_while_one_rests(pool: asyncpg.Pool) -> None:
+    """The whale sells twice, 10 minutes apart; the first exit sold 10 shares and rests for the
+    rest. The executor makes no exit of a token whose exit is under way (``exits_of``): the
+    second sell exits nothing; what the first left is tried again when it has ended. The
+    backtest sent a second exit at once."""
+    h = History()
+    market = h.market("two-sells")
+    sold = T + timedelta(hours=5)
+    h.trade(WHALE, market, 0, "BUY", "0.40", "500", T)
+    h.ask(market, 0, "0.40", "5000", T + timedelta(minutes=1))
+    h.trade(WHALE, market, 0, "SELL", "0.55", "500", sold)
+    h.bid(market, 0, "0.55", "10", sold + timedelta(minutes=1))
+    h.trade(WHALE, market, 0, "SELL", "0.55", "500", sold + timedelta(minutes=10))
+    h.bid(market, 0, "0.55", "5000", sold + timedelta(minutes=35))
+    await h.store(pool)
+    report = await _run(pool)
+    signals = report.result.runs[0].book.signals
+    assert [(s.side, s.status, s.trigger_time) for s in signals[1:]] == [
+        ("SELL", "EXECUTED", sold),
+        ("SELL", "EXECUTED", sold),  # the first sale's exit, tried again; none for the second
+    ]
+    assert report.strategy.positions_open == 0
