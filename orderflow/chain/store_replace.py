@@ -18,14 +18,16 @@ that fill of the chain would be refused as a collision. So, for an authoritative
   chain and its log indexes count per block, so such a row is that very log put at a wrong block
   (or a fork's left over). Found through the hash index on ``tx_hash`` (migration 016) of each
   partition, for the batch's transactions (one array, an initplan), in the blocks where an
-  import stored rows only (``orderflow_writer_spans``, migration 066: each batch widens its
-  kind's span, 'import' or 'node', to its blocks): nothing to search while no import stored one.
+  import stored one of them at another block only (``orderflow_writer_txs``, migration 070:
+  each batch records its (transaction, block) pairs under its kind, 'import' or 'node'; one
+  index probe per transaction finds those blocks, ``elsewhere``): nothing to search unless an
+  import stored one of the batch's transactions at another block.
 * ``COLLIDED_*``, when the insert stored fewer rows than were staged: stored rows at a staged
   row's (chain, block, log index) that are not the same log (``store_sql.FILL_DIFFERS`` /
   ``MATCH_DIFFERS``) are deleted, and the insert runs again (replays still store nothing).
 
 The other way round, an import's staged row whose (chain, transaction hash, log index) the
-node's logs hold at another block (``SUPERSEDED_*``, searched in the 'node' span the same way) is
+node's logs hold at another block (``SUPERSEDED_*``, searched where the node's stored it) is
 taken out of staging before the insert, a dead letter (``store_refused.superseded``): an import
 after the listener read the real block never adds a second copy. (Two imports that disagree on
 a row's block both store it, until the node's log of it replaces the wrong one.)
@@ -104,15 +106,21 @@ _MATCH = {
     "returning": "t.log_index",
     "select": "count(*)",
 }
-# Where each kind of writer ('import', 'node': the node's logs) stored rows (migration 066): a
-# batch widens its kind's span to its blocks; each search reads only the other kind's blocks.
-SPAN = "SELECT first_block, last_block FROM orderflow_writer_spans WHERE source = $1"
-WIDEN_SPAN = """
-INSERT INTO orderflow_writer_spans AS w (source, first_block, last_block) VALUES ($1, $2, $3)
-ON CONFLICT (source) DO UPDATE
-   SET first_block = least(w.first_block, excluded.first_block),
-       last_block = greatest(w.last_block, excluded.last_block)
- WHERE excluded.first_block < w.first_block OR excluded.last_block > w.last_block
+# Where the other kind of writer ('import', or 'node': the node's logs) stored the batch's
+# transactions at another block (migration 070): the blocks a search reads, or NULLs (nothing to
+# search, the usual answer: one probe of one index per transaction). Each batch records its
+# (transaction, block) pairs under its kind.
+_ELSEWHERE = """
+SELECT min(w.block_number), max(w.block_number)
+  FROM (SELECT DISTINCT x.tx_hash, x.block_number FROM {staging} x) s
+  JOIN orderflow_writer_txs w ON w.tx_hash = s.tx_hash
+ WHERE w.block_number <> s.block_number AND w.chain_id IS NOT DISTINCT FROM $1
+   AND w.source <> $2
+"""
+_RECORD = """
+INSERT INTO orderflow_writer_txs (tx_hash, block_number, chain_id, source)
+SELECT DISTINCT x.tx_hash, x.block_number, $1::integer, $2::text FROM {staging} x
+ON CONFLICT DO NOTHING
 """
 # An import's staged rows whose (chain, transaction hash, log index) the node's logs hold at
 # another block: taken out of staging, dead letters (store_refused.superseded).
@@ -133,6 +141,10 @@ SUPERSEDED_FILLS = _SUPERSEDED.format(**_TRADE)
 SUPERSEDED_MATCHES = _SUPERSEDED.format(**_MATCH)
 DELETE_TRADES = _DELETE.format(**_TRADE)
 DELETE_MATCHES = _DELETE.format(**_MATCH)
+ELSEWHERE_FILLS = _ELSEWHERE.format(**_TRADE)
+ELSEWHERE_MATCHES = _ELSEWHERE.format(**_MATCH)
+RECORD_FILLS = _RECORD.format(**_TRADE)
+RECORD_MATCHES = _RECORD.format(**_MATCH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +159,8 @@ class Staging:
     collided: str
     delete: str
     superseded: str
+    elsewhere: str
+    record: str
     counted: bool  # rows in the wallet counters (trades)
 
 
@@ -159,6 +173,8 @@ FILLS = Staging(
     COLLIDED_TRADES,
     DELETE_TRADES,
     SUPERSEDED_FILLS,
+    ELSEWHERE_FILLS,
+    RECORD_FILLS,
     counted=True,
 )
 MATCHES = Staging(
@@ -170,6 +186,8 @@ MATCHES = Staging(
     COLLIDED_MATCHES,
     DELETE_MATCHES,
     SUPERSEDED_MATCHES,
+    ELSEWHERE_MATCHES,
+    RECORD_MATCHES,
     counted=False,
 )
 
@@ -197,18 +215,19 @@ async def insert_staged(
     """Insert the ``staged`` rows COPYed into ``staging``'s table (``span``: their lowest and
     highest block); ``insert_args``: the insert's parameters after the chain."""
     done = Inserted()
+    kind = "node" if authoritative else "import"
     taken = await orphans(conn, chain_id, staging.orphaned, span, staging.kind)
-    other = await conn.fetchrow(SPAN, "import" if authoritative else "node")
-    if span is not None and other is not None and not authoritative:
+    other = await elsewhere(conn, chain_id, staging, kind) if span is not None else None
+    if other is not None and not authoritative:
         taken += await superseded(conn, chain_id, staging.superseded, other, staging.kind)
     done.dead, done.staged = taken, staged - len(taken)  # taken out of staging
-    if span is not None and other is not None and authoritative:
+    if other is not None and authoritative:
         misplaced = await conn.fetch(staging.misplaced, chain_id, *other)
         if misplaced:
             await _replace(conn, chain_id, staging, misplaced, done)
     done.rows = row_count(await conn.execute(staging.insert, chain_id, *insert_args))
     if span is not None and (done.staged if authoritative else done.rows):
-        await conn.execute(WIDEN_SPAN, "node" if authoritative else "import", *span)
+        await conn.execute(staging.record, chain_id, kind)
     if done.rows < done.staged:
         if authoritative:
             collided = await conn.fetch(staging.collided, chain_id)
@@ -218,6 +237,17 @@ async def insert_staged(
         else:
             done.dead += await collisions(conn, chain_id, staging.colliding, staging.kind)
     return done
+
+
+async def elsewhere(
+    conn: asyncpg.Connection, chain_id: int, staging: Staging, kind: str
+) -> tuple[int, int] | None:
+    """The lowest and highest block where the writers of another kind than ``kind`` stored a
+    transaction of ``staging``'s rows at another block than the staged row's, or None."""
+    found = await conn.fetchrow(staging.elsewhere, chain_id, kind)
+    if found is None or found[0] is None:
+        return None
+    return int(found[0]), int(found[1])
 
 
 async def _replace(

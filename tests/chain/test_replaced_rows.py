@@ -38,7 +38,11 @@ async def reference(pg_server_dsn: str, pg_template: str) -> AsyncIterator[async
             await p.close()
 
 
-_SPAN = "SELECT (first_block, last_block) FROM orderflow_writer_spans WHERE source = $1"
+# The blocks where each kind of writer recorded a transaction (migration 070).
+_SPAN = """
+SELECT (min(block_number), max(block_number)) FROM orderflow_writer_txs WHERE source = $1
+HAVING count(*) > 0
+"""
 
 
 def _match(block: int, log_index: int, tx: int) -> dict[str, Any]:
