@@ -43,5 +43,6 @@ SELECT r.tx_hash, r.block_number, r.chain_id,
          ON n.source = 'node' AND r.block_number BETWEEN n.first_block AND n.last_block;
 
 ALTER TABLE orderflow_writer_txs ADD PRIMARY KEY (tx_hash, block_number, chain_id, source);
+ANALYZE orderflow_writer_txs;
 
 DROP TABLE orderflow_writer_spans;

@@ -108,13 +108,15 @@ _MATCH = {
 }
 # Where the other kind of writer ('import', or 'node': the node's logs) stored the batch's
 # transactions at another block (migration 070): the blocks a search reads, or NULLs (nothing to
-# search, the usual answer: one probe of one index per transaction). Each batch records its
+# search, the usual answer: one probe of one index per transaction, an array of them, so that no
+# plan reads the whole table: the staging tables have no statistics). Each batch records its
 # (transaction, block) pairs under its kind.
 _ELSEWHERE = """
 SELECT min(w.block_number), max(w.block_number)
-  FROM (SELECT DISTINCT x.tx_hash, x.block_number FROM {staging} x) s
-  JOIN orderflow_writer_txs w ON w.tx_hash = s.tx_hash
- WHERE w.block_number <> s.block_number AND w.chain_id IS NOT DISTINCT FROM $1
+  FROM orderflow_writer_txs w
+  JOIN (SELECT DISTINCT x.tx_hash, x.block_number FROM {staging} x) s ON s.tx_hash = w.tx_hash
+ WHERE w.tx_hash = ANY ((SELECT array_agg(DISTINCT x.tx_hash) FROM {staging} x)::text[])
+   AND w.block_number <> s.block_number AND w.chain_id IS NOT DISTINCT FROM $1
    AND w.source <> $2
 """
 _RECORD = """
