@@ -59,6 +59,11 @@ SELECT 137, '0x' || lpad(to_hex($3::bigint * 1000000000 + i), 64, 'e'), 1,
        'BUY', 7 + i % 5, 0.5, 10, 5, 0, 'COLLATERAL'
   FROM generate_series(0, $2::int - 1) AS i
 """
+SIZES = """
+SELECT (SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits
+         WHERE inhparent = 'orderflow_trades'::regclass),
+       pg_total_relation_size(to_regclass('orderflow_writer_txs'))
+"""
 READS = """
 SELECT s.relname, s.seq_scan + coalesce(s.idx_scan, 0)
   FROM pg_inherits i JOIN pg_stat_user_tables s ON s.relid = i.inhrelid
@@ -131,6 +136,11 @@ async def _history(dsn: str, parts: int, fills: int) -> tuple[int, list[str]]:
             t0 = time.perf_counter()
             applied = await migrate(conn)
             print(f"migrations {', '.join(applied)}: {time.perf_counter() - t0:.1f} s")
+            sizes = await conn.fetchrow(SIZES)
+            print(
+                f"trades {sizes[0] / 2**20:.1f} MiB with their indexes; the writers' record "
+                + (f"{sizes[1] / 2**20:.1f} MiB" if sizes[1] is not None else "absent")
+            )
             return span, [f"orderflow_trades_p{p:04d}" for p in range(parts)]
         finally:
             await conn.close()
