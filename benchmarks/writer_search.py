@@ -64,6 +64,8 @@ SELECT (SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits
          WHERE inhparent = 'orderflow_trades'::regclass),
        pg_total_relation_size(to_regclass('orderflow_writer_txs'))
 """
+PAIRS = "SELECT count(*) FROM orderflow_writer_txs"
+FILL = 70  # the record's migration: the migrations before it are applied first, untimed
 READS = """
 SELECT s.relname, s.seq_scan + coalesce(s.idx_scan, 0)
   FROM pg_inherits i JOIN pg_stat_user_tables s ON s.relid = i.inhrelid
@@ -119,12 +121,17 @@ def _fills(first_block: int, n: int, per_block: int, tag: int) -> list[dict[str,
 
 async def _history(dsn: str, parts: int, fills: int) -> tuple[int, list[str]]:
     """The history loaded as before migration 066, then every migration; returns the partitions'
-    size in blocks and the names of the loaded partitions."""
+    size in blocks and the names of the loaded partitions. Times the migrations from 070 (the
+    record's fill) on."""
     old = Path(tempfile.mkdtemp(prefix="writer-search-"))
+    then = Path(tempfile.mkdtemp(prefix="writer-search-then-"))
     try:
         for path in migrations_dir().glob("*.sql"):
             if int(path.name.split("_", 1)[0]) < BEFORE:
                 shutil.copy(path, old / path.name)
+        for path in migrations_dir().glob("*.sql"):
+            if int(path.name.split("_", 1)[0]) < FILL:
+                shutil.copy(path, then / path.name)
         conn = await asyncpg.connect(dsn)
         try:
             await migrate(conn, old)
@@ -133,19 +140,27 @@ async def _history(dsn: str, parts: int, fills: int) -> tuple[int, list[str]]:
             for p in range(parts):
                 await conn.execute(LOAD, p * span, fills, p + 1, span)
             await conn.execute("ANALYZE orderflow_trades")
+            await migrate(conn, then)
             t0 = time.perf_counter()
             applied = await migrate(conn)
             print(f"migrations {', '.join(applied)}: {time.perf_counter() - t0:.1f} s")
             sizes = await conn.fetchrow(SIZES)
+            pairs = int(await conn.fetchval(PAIRS)) if sizes[1] is not None else 0
             print(
                 f"trades {sizes[0] / 2**20:.1f} MiB with their indexes; the writers' record "
-                + (f"{sizes[1] / 2**20:.1f} MiB" if sizes[1] is not None else "absent")
+                + (
+                    f"{sizes[1] / 2**20:.1f} MiB, {pairs} pairs, "
+                    f"{sizes[1] / pairs:.0f} bytes a pair"
+                    if pairs
+                    else "absent or empty"
+                )
             )
             return span, [f"orderflow_trades_p{p:04d}" for p in range(parts)]
         finally:
             await conn.close()
     finally:
         shutil.rmtree(old)
+        shutil.rmtree(then)
 
 
 async def _run(args: argparse.Namespace) -> None:

@@ -10,39 +10,53 @@
 -- in place, seeded with every partition) a probe per transaction per partition, for every batch
 -- the listener stores (40 partitions: 16-23 ms per live batch of 100 fills on a loaded machine;
 -- on a database larger than memory, random reads). Now each batch records its (transaction,
--- block) pairs under its kind ('import', or 'node' for the node's logs) and a search first looks
--- the batch's transactions up here, in one index: only a transaction the other kind stored at
--- another block sends a search to the ledger, into the blocks where it was stored.
+-- block) pairs under its kind and a search first looks the batch's transactions up here, one
+-- range of one index per transaction: only a transaction the other kind stored at another block
+-- sends a search to the ledger, into the blocks where it was stored.
 --
--- A pair is recorded for every staged row of a batch that stored one (the node's: every batch
--- that had one), never deleted (a rollback, a replaced row leave theirs): a pair whose row is gone
--- costs a search that finds nothing, a missing pair would be a misplaced row never found.
+-- Compact, ~70 bytes a pair (heap and key): tx_key is 62 bits of the transaction hash
+-- (orderflow_tx_key: its last 16 hex digits shifted left two bits; the last, not the first:
+-- made-up hashes are padded on the left) plus the writer's code in the two low bits: 0 an
+-- import, 1 either (stored before this migration), 2 the node's logs. A node's batch reads codes 0-1 of its transactions' keys, an import's 1-2: one range
+-- each. Two transactions sharing a key, or a pair of another chain (no chain recorded), cost a
+-- search that finds nothing (the searches match the full hash and the chain); never a miss.
+--
+-- A pair is recorded for every staged row of a node's batch (a replay too: the row it meets may
+-- be an import's, recorded under the import's code, which an import's search does not read) and
+-- for an import's batch that stored a row; never deleted (a rollback, a replaced row leave
+-- theirs): a pair whose row is gone costs a search that finds nothing, a missing pair would be
+-- a misplaced row never found.
+CREATE FUNCTION orderflow_tx_key(tx_hash TEXT) RETURNS BIGINT
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN ('x' || right(tx_hash, 16))::bit(64)::bigint << 2;
+
 CREATE TABLE orderflow_writer_txs (
-    tx_hash      evm_hash NOT NULL,
-    block_number BIGINT   NOT NULL,
-    chain_id     INTEGER  NOT NULL,
-    -- 'either': stored before this migration, by a kind orderflow_writer_spans cannot tell
-    source       TEXT     NOT NULL CHECK (source IN ('import', 'node', 'either'))
+    tx_key       BIGINT NOT NULL,  -- orderflow_tx_key(tx_hash) | the writer's code
+    block_number BIGINT NOT NULL
 );
 
--- Rows stored before: the kind is the span (migration 066) that holds their block, 'either' where
--- both do (066 seeded both with every partition holding rows: who wrote them was not recorded).
--- One pass over both ledgers, once; the key is built after (one sort, not an insert per pair).
-INSERT INTO orderflow_writer_txs (tx_hash, block_number, chain_id, source)
-SELECT r.tx_hash, r.block_number, r.chain_id,
-       CASE WHEN i.source IS NOT NULL AND n.source IS NOT NULL THEN 'either'
-            WHEN i.source IS NOT NULL THEN 'import'
-            WHEN n.source IS NOT NULL THEN 'node'
-            ELSE 'either' END  -- outside both spans (none should be): found by either search
-  FROM (SELECT tx_hash, block_number, chain_id FROM orderflow_trades
-        UNION
-        SELECT tx_hash, block_number, chain_id FROM orderflow_matches) r
-  LEFT JOIN orderflow_writer_spans i
-         ON i.source = 'import' AND r.block_number BETWEEN i.first_block AND i.last_block
-  LEFT JOIN orderflow_writer_spans n
-         ON n.source = 'node' AND r.block_number BETWEEN n.first_block AND n.last_block;
+-- Rows stored before: the code is the span (migration 066) that holds their block, either (1)
+-- where both do: 066 seeded both with every partition holding rows, who wrote them not recorded.
+-- One pass over the fills and matches, once, no join (each span's bounds read once); the key is
+-- built after (one sort, not an insert per pair).
+INSERT INTO orderflow_writer_txs (tx_key, block_number)
+SELECT DISTINCT orderflow_tx_key(r.tx_hash)
+       | CASE WHEN r.block_number BETWEEN s.i0 AND s.i1 AND r.block_number BETWEEN s.n0 AND s.n1
+                   THEN 1
+              WHEN r.block_number BETWEEN s.i0 AND s.i1 THEN 0
+              WHEN r.block_number BETWEEN s.n0 AND s.n1 THEN 2
+              ELSE 1 END,  -- outside both spans (none should be): found by either search
+       r.block_number
+  FROM (SELECT tx_hash, block_number FROM orderflow_trades
+        UNION ALL
+        SELECT tx_hash, block_number FROM orderflow_matches) r
+ CROSS JOIN (SELECT min(first_block) FILTER (WHERE source = 'import') AS i0,
+                    max(last_block) FILTER (WHERE source = 'import') AS i1,
+                    min(first_block) FILTER (WHERE source = 'node') AS n0,
+                    max(last_block) FILTER (WHERE source = 'node') AS n1
+               FROM orderflow_writer_spans) s;
 
-ALTER TABLE orderflow_writer_txs ADD PRIMARY KEY (tx_hash, block_number, chain_id, source);
+ALTER TABLE orderflow_writer_txs ADD PRIMARY KEY (tx_key, block_number);
 ANALYZE orderflow_writer_txs;
 
 DROP TABLE orderflow_writer_spans;

@@ -106,24 +106,38 @@ _MATCH = {
     "returning": "t.log_index",
     "select": "count(*)",
 }
-# Where the other kind of writer ('import', or 'node': the node's logs) stored the batch's
+# Where the other kind of writer (an import, or the node's logs) stored the batch's
 # transactions at another block (migration 070): the blocks a search reads, or NULLs (nothing to
-# search, the usual answer: one probe of one index per transaction, an array of them, so that no
-# plan reads the whole table: the staging tables have no statistics). Each batch records its
-# (transaction, block) pairs under its kind.
+# search, the usual answer). Each staged transaction reads one range of the ledger's key (its
+# tx_key with the codes the search reads, ``Kind.reads``); the range is not an equality, so the
+# plan is one index probe per transaction whatever the staging tables' (absent) statistics say.
+# Each batch records its (transaction, block) pairs under its own code.
 _ELSEWHERE = """
 SELECT min(w.block_number), max(w.block_number)
-  FROM orderflow_writer_txs w
-  JOIN (SELECT DISTINCT x.tx_hash, x.block_number FROM {staging} x) s ON s.tx_hash = w.tx_hash
- WHERE w.tx_hash = ANY ((SELECT array_agg(DISTINCT x.tx_hash) FROM {staging} x)::text[])
-   AND w.block_number <> s.block_number AND w.chain_id IS NOT DISTINCT FROM $1
-   AND w.source <> $2
+  FROM (SELECT DISTINCT orderflow_tx_key(x.tx_hash) AS k, x.block_number FROM {staging} x) s
+  JOIN orderflow_writer_txs w
+    ON w.tx_key BETWEEN s.k + $1::bigint AND s.k + $1::bigint + 1
+   AND w.block_number <> s.block_number
 """
 _RECORD = """
-INSERT INTO orderflow_writer_txs (tx_hash, block_number, chain_id, source)
-SELECT DISTINCT x.tx_hash, x.block_number, $1::integer, $2::text FROM {staging} x
+INSERT INTO orderflow_writer_txs (tx_key, block_number)
+SELECT DISTINCT orderflow_tx_key(x.tx_hash) | $1::bigint, x.block_number FROM {staging} x
 ON CONFLICT DO NOTHING
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """A writer's code in ``orderflow_writer_txs.tx_key`` (migration 070: 0 an import, 1 either,
+    stored before the migration, 2 the node's logs) and the lowest of the two its search reads
+    (the other kind's and either)."""
+
+    code: int
+    reads: int
+
+
+IMPORT = Kind(code=0, reads=1)  # reads 1-2: the node's and either
+NODE = Kind(code=2, reads=0)  # reads 0-1: an import's and either
 # An import's staged rows whose (chain, transaction hash, log index) the node's logs hold at
 # another block: taken out of staging, dead letters (store_refused.superseded).
 _SUPERSEDED = """
@@ -217,9 +231,9 @@ async def insert_staged(
     """Insert the ``staged`` rows COPYed into ``staging``'s table (``span``: their lowest and
     highest block); ``insert_args``: the insert's parameters after the chain."""
     done = Inserted()
-    kind = "node" if authoritative else "import"
+    kind = NODE if authoritative else IMPORT
     taken = await orphans(conn, chain_id, staging.orphaned, span, staging.kind)
-    other = await elsewhere(conn, chain_id, staging, kind) if span is not None else None
+    other = await elsewhere(conn, staging, kind) if span is not None else None
     if other is not None and not authoritative:
         taken += await superseded(conn, chain_id, staging.superseded, other, staging.kind)
     done.dead, done.staged = taken, staged - len(taken)  # taken out of staging
@@ -229,7 +243,7 @@ async def insert_staged(
             await _replace(conn, chain_id, staging, misplaced, done)
     done.rows = row_count(await conn.execute(staging.insert, chain_id, *insert_args))
     if span is not None and (done.staged if authoritative else done.rows):
-        await conn.execute(staging.record, chain_id, kind)
+        await conn.execute(staging.record, kind.code)
     if done.rows < done.staged:
         if authoritative:
             collided = await conn.fetch(staging.collided, chain_id)
@@ -242,11 +256,12 @@ async def insert_staged(
 
 
 async def elsewhere(
-    conn: asyncpg.Connection, chain_id: int, staging: Staging, kind: str
+    conn: asyncpg.Connection, staging: Staging, kind: Kind
 ) -> tuple[int, int] | None:
-    """The lowest and highest block where the writers of another kind than ``kind`` stored a
-    transaction of ``staging``'s rows at another block than the staged row's, or None."""
-    found = await conn.fetchrow(staging.elsewhere, chain_id, kind)
+    """The lowest and highest block where the writers of another kind than ``kind`` (or either,
+    before migration 070) stored a transaction whose key is one of ``staging``'s rows' at another
+    block than the staged row's, or None. A key two transactions share only widens the search."""
+    found = await conn.fetchrow(staging.elsewhere, kind.reads)
     if found is None or found[0] is None:
         return None
     return int(found[0]), int(found[1])

@@ -38,9 +38,11 @@ async def reference(pg_server_dsn: str, pg_template: str) -> AsyncIterator[async
             await p.close()
 
 
-# The blocks where each kind of writer recorded a transaction (migration 070).
+# The blocks where each kind of writer recorded a transaction (migration 070: its code in the
+# key's lowest two bits, store_replace.IMPORT / NODE).
 _SPAN = """
-SELECT (min(block_number), max(block_number)) FROM orderflow_writer_txs WHERE source = $1
+SELECT (min(block_number), max(block_number)) FROM orderflow_writer_txs
+ WHERE tx_key & 3 = CASE $1::text WHEN 'import' THEN 0 WHEN 'node' THEN 2 END
 HAVING count(*) > 0
 """
 

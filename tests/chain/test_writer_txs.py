@@ -165,6 +165,7 @@ async def _before_070(dsn: str) -> None:
     try:
         async with conn.transaction():
             await conn.execute("DROP TABLE orderflow_writer_txs")
+            await conn.execute("DROP FUNCTION orderflow_tx_key")
             await conn.execute("DELETE FROM orderflow_schema_migrations WHERE version = 70")
             await conn.execute((migrations_dir() / "066_writer_spans.sql").read_text())
         assert await conn.fetchval("SELECT count(*) FROM orderflow_writer_spans") == 2
@@ -183,8 +184,8 @@ async def test_a_migrated_database_still_finds_a_misplaced_row(dsn: str) -> None
     await _before_070(dsn)
     conn = await asyncpg.connect(dsn)
     try:
-        seeded = await conn.fetch("SELECT DISTINCT source FROM orderflow_writer_txs")
-        assert [r[0] for r in seeded] == ["either"]
+        seeded = await conn.fetch("SELECT DISTINCT tx_key & 3 FROM orderflow_writer_txs")
+        assert [r[0] for r in seeded] == [1]  # either kind's
         assert await conn.fetchval("SELECT to_regclass('orderflow_writer_spans')") is None
     finally:
         await conn.close()
@@ -195,3 +196,38 @@ async def test_a_migrated_database_still_finds_a_misplaced_row(dsn: str) -> None
     stats, _ = await _node(dsn, [fill(real, 2, 7)])
     assert (stats.trades, stats.replaced_trades) == (1, 1)
     assert await _rows(dsn, 7) == [(real, 2)]
+
+
+async def test_an_import_after_the_nodes_replay_of_an_imported_row_is_a_dead_letter(
+    dsn: str,
+) -> None:
+    """Transaction 7 imported at its real block, the node's log of it then stores nothing (a
+    replay), and a second import names a block four partitions away: a dead letter, no second
+    copy (the node's replay records its pair under the node's code: the import's pair, at the
+    import's, is not what an import's search reads)."""
+    real = 5 * await _span(dsn) + 9
+    await _history(dsn, fill(real, 2, 7))
+    stats, _ = await _node(dsn, [fill(real, 2, 7)])
+    assert (stats.trades, stats.replaced_trades) == (0, 0)
+    await _import(dsn, [{**fill(real, 2, 7), "blockNumber": hex(real - 4 * await _span(dsn))}])
+    assert await _rows(dsn, 7) == [(real, 2)]
+    (letter,) = await _letters(dsn)
+    assert f"is stored at block {real} (the row names a wrong block)" in letter
+
+
+async def test_transactions_sharing_a_key_cost_a_search_not_a_row(dsn: str) -> None:
+    """Two transactions whose hashes end alike (the same tx_key, orderflow_tx_key: the last 16
+    hex digits): one imported, the other the node's at another block. The node's batch searches
+    (its key is in the import's record elsewhere) and finds nothing to replace: both fills
+    stay, each at its block."""
+    span = await _span(dsn)
+    imported = {**fill(span + 9, 2, 7), "transactionHash": "0xaa" + _tx(7)[4:]}
+    await _history(dsn, imported)
+    assert (
+        imported["transactionHash"] != _tx(7) and imported["transactionHash"][-16:] == _tx(7)[-16:]
+    )
+    stats, read = await _node(dsn, [fill(5 * span + 9, 2, 7)])
+    assert (stats.trades, stats.replaced_trades) == (1, 0)
+    assert _names(range(1, 2)) <= read  # the search: the imported key's partition
+    assert await _rows(dsn, 7) == [(5 * span + 9, 2)]
+    assert await _letters(dsn) == []
