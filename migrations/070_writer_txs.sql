@@ -14,12 +14,14 @@
 -- range of one index per transaction: only a transaction the other kind stored at another block
 -- sends a search to the ledger, into the blocks where it was stored.
 --
--- Compact, ~70 bytes a pair (heap and key): tx_key is 62 bits of the transaction hash
--- (orderflow_tx_key: its last 16 hex digits shifted left two bits; the last, not the first:
--- made-up hashes are padded on the left) plus the writer's code in the two low bits: 0 an
--- import, 1 either (stored before this migration), 2 the node's logs. A node's batch reads codes 0-1 of its transactions' keys, an import's 1-2: one range
--- each. Two transactions sharing a key, or a pair of another chain (no chain recorded), cost a
--- search that finds nothing (the searches match the full hash and the chain); never a miss.
+-- Compact, 76 bytes a pair with its key (250 with the hash's text; benchmarks/writer_search.py):
+-- tx_key is 62 bits of the transaction hash (orderflow_tx_key: its last 16 hex digits shifted
+-- left two bits; the last, not the first: made-up hashes are padded on the left) plus the
+-- writer's code in the two low bits: 0 an import, 1 either (stored before this migration), 2 the
+-- node's logs. A node's batch reads codes 0-1 of its transactions' keys, an import's 1-2: one
+-- range each. Two transactions sharing a key, or a pair of another chain (no chain recorded),
+-- cost a search that finds nothing (the searches match the full hash and the chain); never a
+-- miss.
 --
 -- A pair is recorded for every staged row of a node's batch (a replay too: the row it meets may
 -- be an import's, recorded under the import's code, which an import's search does not read) and

@@ -19,9 +19,10 @@ that fill of the chain would be refused as a collision. So, for an authoritative
   (or a fork's left over). Found through the hash index on ``tx_hash`` (migration 016) of each
   partition, for the batch's transactions (one array, an initplan), in the blocks where an
   import stored one of them at another block only (``orderflow_writer_txs``, migration 070:
-  each batch records its (transaction, block) pairs under its kind, 'import' or 'node'; one
-  index probe per transaction finds those blocks, ``elsewhere``): nothing to search unless an
-  import stored one of the batch's transactions at another block.
+  each batch records its (transaction, block) pairs under its kind's code, ``IMPORT`` or
+  ``NODE``, in a key of 62 bits of the hash; one range of that key per transaction finds those
+  blocks, ``elsewhere``): nothing to search unless an import stored one of the batch's
+  transactions (or one whose key is the same: a search that finds nothing) at another block.
 * ``COLLIDED_*``, when the insert stored fewer rows than were staged: stored rows at a staged
   row's (chain, block, log index) that are not the same log (``store_sql.FILL_DIFFERS`` /
   ``MATCH_DIFFERS``) are deleted, and the insert runs again (replays still store nothing).
@@ -138,6 +139,7 @@ class Kind:
 
 IMPORT = Kind(code=0, reads=1)  # reads 1-2: the node's and either
 NODE = Kind(code=2, reads=0)  # reads 0-1: an import's and either
+
 # An import's staged rows whose (chain, transaction hash, log index) the node's logs hold at
 # another block: taken out of staging, dead letters (store_refused.superseded).
 _SUPERSEDED = """
