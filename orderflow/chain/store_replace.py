@@ -20,8 +20,8 @@ that fill of the chain would be refused as a collision. So, for an authoritative
   partition, for the batch's transactions (one array, an initplan), in the blocks where an
   import stored one of them at another block only (``orderflow_writer_txs``, migration 070:
   each batch records its (transaction, block) pairs under its kind's code, ``IMPORT`` or
-  ``NODE``, in a key of 62 bits of the hash; one range of that key per transaction finds those
-  blocks, ``elsewhere``): nothing to search unless an import stored one of the batch's
+  ``NODE``, in a key of 62 bits of the hash; a probe of that key per transaction and code finds
+  those blocks, ``elsewhere``): nothing to search unless an import stored one of the batch's
   transactions (or one whose key is the same: a search that finds nothing) at another block.
 * ``COLLIDED_*``, when the insert stored fewer rows than were staged: stored rows at a staged
   row's (chain, block, log index) that are not the same log (``store_sql.FILL_DIFFERS`` /
@@ -109,36 +109,42 @@ _MATCH = {
 }
 # Where the other kind of writer (an import, or the node's logs) stored the batch's
 # transactions at another block (migration 070): the blocks a search reads, or NULLs (nothing to
-# search, the usual answer). Each staged transaction reads one range of the ledger's key (its
-# tx_key with the codes the search reads, ``Kind.reads``); the range is not an equality, so the
-# plan is one index probe per transaction whatever the staging tables' (absent) statistics say.
-# Each batch records its (transaction, block) pairs under its own code.
+# search, the usual answer). Each staged transaction's key is probed under the two codes the
+# search reads (``Kind.reads``: the other kind's and either), an array, so that the plan is an
+# index probe per transaction whatever the staging tables' (absent) statistics say; and not at
+# all while neither code's range of the key holds a pair (one probe of each range: an import
+# into a database the node never wrote to). Each batch records its pairs under its own code.
 _ELSEWHERE = """
 SELECT min(w.block_number), max(w.block_number)
   FROM (SELECT DISTINCT orderflow_tx_key(x.tx_hash) AS k, x.block_number FROM {staging} x) s
   JOIN orderflow_writer_txs w
-    ON w.tx_key BETWEEN s.k + $1::bigint AND s.k + $1::bigint + 1
+    ON w.tx_key = ANY (ARRAY[s.k | $1::bigint, s.k | $2::bigint])
    AND w.block_number <> s.block_number
+ WHERE EXISTS (SELECT FROM orderflow_writer_txs e
+                WHERE e.tx_key BETWEEN $1::bigint AND $1::bigint + 4611686018427387903)
+    OR EXISTS (SELECT FROM orderflow_writer_txs e
+                WHERE e.tx_key BETWEEN $2::bigint AND $2::bigint + 4611686018427387903)
 """
 _RECORD = """
 INSERT INTO orderflow_writer_txs (tx_key, block_number)
 SELECT DISTINCT orderflow_tx_key(x.tx_hash) | $1::bigint, x.block_number FROM {staging} x
 ON CONFLICT DO NOTHING
 """
+# The writers' codes, in the key's top two bits (migration 070): each code one range of it.
+IMPORTED, EITHER, NODES = 0, 1 << 62, -(1 << 63)  # 00, 01 (stored before 070), 10
 
 
 @dataclass(frozen=True, slots=True)
 class Kind:
-    """A writer's code in ``orderflow_writer_txs.tx_key`` (migration 070: 0 an import, 1 either,
-    stored before the migration, 2 the node's logs) and the lowest of the two its search reads
-    (the other kind's and either)."""
+    """A writer's code in ``orderflow_writer_txs.tx_key`` and the two its search reads (the
+    other kind's and either's)."""
 
     code: int
-    reads: int
+    reads: tuple[int, int]
 
 
-IMPORT = Kind(code=0, reads=1)  # reads 1-2: the node's and either
-NODE = Kind(code=2, reads=0)  # reads 0-1: an import's and either
+IMPORT = Kind(code=IMPORTED, reads=(EITHER, NODES))
+NODE = Kind(code=NODES, reads=(IMPORTED, EITHER))
 
 # An import's staged rows whose (chain, transaction hash, log index) the node's logs hold at
 # another block: taken out of staging, dead letters (store_refused.superseded).
@@ -263,7 +269,7 @@ async def elsewhere(
     """The lowest and highest block where the writers of another kind than ``kind`` (or either,
     before migration 070) stored a transaction whose key is one of ``staging``'s rows' at another
     block than the staged row's, or None. A key two transactions share only widens the search."""
-    found = await conn.fetchrow(staging.elsewhere, kind.reads)
+    found = await conn.fetchrow(staging.elsewhere, *kind.reads)
     if found is None or found[0] is None:
         return None
     return int(found[0]), int(found[1])

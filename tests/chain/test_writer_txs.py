@@ -184,7 +184,7 @@ async def test_a_migrated_database_still_finds_a_misplaced_row(dsn: str) -> None
     await _before_070(dsn)
     conn = await asyncpg.connect(dsn)
     try:
-        seeded = await conn.fetch("SELECT DISTINCT tx_key & 3 FROM orderflow_writer_txs")
+        seeded = await conn.fetch("SELECT DISTINCT tx_key >> 62 FROM orderflow_writer_txs")
         assert [r[0] for r in seeded] == [1]  # either kind's
         assert await conn.fetchval("SELECT to_regclass('orderflow_writer_spans')") is None
     finally:
@@ -231,3 +231,31 @@ async def test_transactions_sharing_a_key_cost_a_search_not_a_row(dsn: str) -> N
     assert _names(range(1, 2)) <= read  # the search: the imported key's partition
     assert await _rows(dsn, 7) == [(5 * span + 9, 2)]
     assert await _letters(dsn) == []
+
+
+_RECORD_SCANS = (
+    "SELECT coalesce(idx_scan, 0) + seq_scan FROM pg_stat_user_tables WHERE relname = $1"
+)
+
+
+async def test_an_import_the_node_never_wrote_beside_looks_nothing_up(dsn: str) -> None:
+    """An import of 60 transactions (and FILL more) into a database where the node recorded
+    nothing: its lookup reads the record's two codes' ranges once (empty), not each key; an
+    import after the node's batch looks its transactions up (and a misplaced one is refused)."""
+    span = await _span(dsn)
+    conn = await asyncpg.connect(dsn)
+    try:
+        before = int(await conn.fetchval(_RECORD_SCANS, "orderflow_writer_txs"))
+        await _import(dsn, [fill(span + 9 + i, 1, 300 + i) for i in range(60)])
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
+        looked = int(await conn.fetchval(_RECORD_SCANS, "orderflow_writer_txs")) - before
+        recorded = int(await conn.fetchval("SELECT count(*) FROM orderflow_writer_txs"))
+        # the record's insert checks each pair's key (PostgreSQL counts that as a scan); the
+        # lookup adds a probe of each code's range, not one per transaction and code
+        assert recorded == 60 + FILL and looked <= recorded + 4
+    finally:
+        await conn.close()
+    await _node(dsn, [fill(5 * span + 9, 2, 7)])
+    await _import(dsn, [{**fill(5 * span + 9, 2, 7), "blockNumber": hex(span + 20)}])
+    assert await _rows(dsn, 7) == [(5 * span + 9, 2)]
+    assert len(await _letters(dsn)) == 1
