@@ -18,14 +18,17 @@ that fill of the chain would be refused as a collision. So, for an authoritative
   chain and its log indexes count per block, so such a row is that very log put at a wrong block
   (or a fork's left over). Found through the hash index on ``tx_hash`` (migration 016) of each
   partition, for the batch's transactions (one array, an initplan), in the blocks where an
-  import stored rows only (``orderflow_writer_spans``, migration 066: each batch widens its
-  kind's span, 'import' or 'node', to its blocks): nothing to search while no import stored one.
+  import stored one of them at another block only (``orderflow_writer_txs``, migration 070:
+  each batch records its (transaction, block) pairs under its kind's code, ``IMPORT`` or
+  ``NODE``, in a key of 62 bits of the hash; a probe of that key per transaction and code finds
+  those blocks, ``elsewhere``): nothing to search unless an import stored one of the batch's
+  transactions (or one whose key is the same: a search that finds nothing) at another block.
 * ``COLLIDED_*``, when the insert stored fewer rows than were staged: stored rows at a staged
   row's (chain, block, log index) that are not the same log (``store_sql.FILL_DIFFERS`` /
   ``MATCH_DIFFERS``) are deleted, and the insert runs again (replays still store nothing).
 
 The other way round, an import's staged row whose (chain, transaction hash, log index) the
-node's logs hold at another block (``SUPERSEDED_*``, searched in the 'node' span the same way) is
+node's logs hold at another block (``SUPERSEDED_*``, searched where the node's stored it) is
 taken out of staging before the insert, a dead letter (``store_refused.superseded``): an import
 after the listener read the real block never adds a second copy. (Two imports that disagree on
 a row's block both store it, until the node's log of it replaces the wrong one.)
@@ -104,16 +107,45 @@ _MATCH = {
     "returning": "t.log_index",
     "select": "count(*)",
 }
-# Where each kind of writer ('import', 'node': the node's logs) stored rows (migration 066): a
-# batch widens its kind's span to its blocks; each search reads only the other kind's blocks.
-SPAN = "SELECT first_block, last_block FROM orderflow_writer_spans WHERE source = $1"
-WIDEN_SPAN = """
-INSERT INTO orderflow_writer_spans AS w (source, first_block, last_block) VALUES ($1, $2, $3)
-ON CONFLICT (source) DO UPDATE
-   SET first_block = least(w.first_block, excluded.first_block),
-       last_block = greatest(w.last_block, excluded.last_block)
- WHERE excluded.first_block < w.first_block OR excluded.last_block > w.last_block
+# Where the other kind of writer (an import, or the node's logs) stored the batch's
+# transactions at another block (migration 070): the blocks a search reads, or NULLs (nothing to
+# search, the usual answer). Each staged transaction's key is probed under the two codes the
+# search reads (``Kind.reads``: the other kind's and either), an array, so that the plan is an
+# index probe per transaction whatever the staging tables' (absent) statistics say; and not at
+# all while neither code's range of the key holds a pair (one probe of each range: an import
+# into a database the node never wrote to). Each batch records its pairs under its own code.
+_ELSEWHERE = """
+SELECT min(w.block_number), max(w.block_number)
+  FROM (SELECT DISTINCT orderflow_tx_key(x.tx_hash) AS k, x.block_number FROM {staging} x) s
+  JOIN orderflow_writer_txs w
+    ON w.tx_key = ANY (ARRAY[s.k | $1::bigint, s.k | $2::bigint])
+   AND w.block_number <> s.block_number
+ WHERE EXISTS (SELECT FROM orderflow_writer_txs e
+                WHERE e.tx_key BETWEEN $1::bigint AND $1::bigint + 4611686018427387903)
+    OR EXISTS (SELECT FROM orderflow_writer_txs e
+                WHERE e.tx_key BETWEEN $2::bigint AND $2::bigint + 4611686018427387903)
 """
+_RECORD = """
+INSERT INTO orderflow_writer_txs (tx_key, block_number)
+SELECT DISTINCT orderflow_tx_key(x.tx_hash) | $1::bigint, x.block_number FROM {staging} x
+ON CONFLICT DO NOTHING
+"""
+# The writers' codes, in the key's top two bits (migration 070): each code one range of it.
+IMPORTED, EITHER, NODES = 0, 1 << 62, -(1 << 63)  # 00, 01 (stored before 070), 10
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """A writer's code in ``orderflow_writer_txs.tx_key`` and the two its search reads (the
+    other kind's and either's)."""
+
+    code: int
+    reads: tuple[int, int]
+
+
+IMPORT = Kind(code=IMPORTED, reads=(EITHER, NODES))
+NODE = Kind(code=NODES, reads=(IMPORTED, EITHER))
+
 # An import's staged rows whose (chain, transaction hash, log index) the node's logs hold at
 # another block: taken out of staging, dead letters (store_refused.superseded).
 _SUPERSEDED = """
@@ -133,6 +165,10 @@ SUPERSEDED_FILLS = _SUPERSEDED.format(**_TRADE)
 SUPERSEDED_MATCHES = _SUPERSEDED.format(**_MATCH)
 DELETE_TRADES = _DELETE.format(**_TRADE)
 DELETE_MATCHES = _DELETE.format(**_MATCH)
+ELSEWHERE_FILLS = _ELSEWHERE.format(**_TRADE)
+ELSEWHERE_MATCHES = _ELSEWHERE.format(**_MATCH)
+RECORD_FILLS = _RECORD.format(**_TRADE)
+RECORD_MATCHES = _RECORD.format(**_MATCH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +183,8 @@ class Staging:
     collided: str
     delete: str
     superseded: str
+    elsewhere: str
+    record: str
     counted: bool  # rows in the wallet counters (trades)
 
 
@@ -159,6 +197,8 @@ FILLS = Staging(
     COLLIDED_TRADES,
     DELETE_TRADES,
     SUPERSEDED_FILLS,
+    ELSEWHERE_FILLS,
+    RECORD_FILLS,
     counted=True,
 )
 MATCHES = Staging(
@@ -170,6 +210,8 @@ MATCHES = Staging(
     COLLIDED_MATCHES,
     DELETE_MATCHES,
     SUPERSEDED_MATCHES,
+    ELSEWHERE_MATCHES,
+    RECORD_MATCHES,
     counted=False,
 )
 
@@ -197,18 +239,19 @@ async def insert_staged(
     """Insert the ``staged`` rows COPYed into ``staging``'s table (``span``: their lowest and
     highest block); ``insert_args``: the insert's parameters after the chain."""
     done = Inserted()
+    kind = NODE if authoritative else IMPORT
     taken = await orphans(conn, chain_id, staging.orphaned, span, staging.kind)
-    other = await conn.fetchrow(SPAN, "import" if authoritative else "node")
-    if span is not None and other is not None and not authoritative:
+    other = await elsewhere(conn, staging, kind) if span is not None else None
+    if other is not None and not authoritative:
         taken += await superseded(conn, chain_id, staging.superseded, other, staging.kind)
     done.dead, done.staged = taken, staged - len(taken)  # taken out of staging
-    if span is not None and other is not None and authoritative:
+    if other is not None and authoritative:
         misplaced = await conn.fetch(staging.misplaced, chain_id, *other)
         if misplaced:
             await _replace(conn, chain_id, staging, misplaced, done)
     done.rows = row_count(await conn.execute(staging.insert, chain_id, *insert_args))
     if span is not None and (done.staged if authoritative else done.rows):
-        await conn.execute(WIDEN_SPAN, "node" if authoritative else "import", *span)
+        await conn.execute(staging.record, kind.code)
     if done.rows < done.staged:
         if authoritative:
             collided = await conn.fetch(staging.collided, chain_id)
@@ -218,6 +261,18 @@ async def insert_staged(
         else:
             done.dead += await collisions(conn, chain_id, staging.colliding, staging.kind)
     return done
+
+
+async def elsewhere(
+    conn: asyncpg.Connection, staging: Staging, kind: Kind
+) -> tuple[int, int] | None:
+    """The lowest and highest block where the writers of another kind than ``kind`` (or either,
+    before migration 070) stored a transaction whose key is one of ``staging``'s rows' at another
+    block than the staged row's, or None. A key two transactions share only widens the search."""
+    found = await conn.fetchrow(staging.elsewhere, *kind.reads)
+    if found is None or found[0] is None:
+        return None
+    return int(found[0]), int(found[1])
 
 
 async def _replace(

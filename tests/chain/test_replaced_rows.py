@@ -38,7 +38,13 @@ async def reference(pg_server_dsn: str, pg_template: str) -> AsyncIterator[async
             await p.close()
 
 
-_SPAN = "SELECT (first_block, last_block) FROM orderflow_writer_spans WHERE source = $1"
+# The blocks where each kind of writer recorded a transaction (migration 070: its code in the
+# key's top two bits, store_replace.IMPORTED / NODES).
+_SPAN = """
+SELECT (min(block_number), max(block_number)) FROM orderflow_writer_txs
+ WHERE tx_key >> 62 = CASE $1::text WHEN 'import' THEN 0 WHEN 'node' THEN -2 END
+HAVING count(*) > 0
+"""
 
 
 def _match(block: int, log_index: int, tx: int) -> dict[str, Any]:
