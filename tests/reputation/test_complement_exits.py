@@ -57,7 +57,10 @@ def _world() -> tuple[World, str, str, list[Spec]]:
     for _ in range(20):
         noise_taker(w, w.new_wallet(), 30)
     exiter, arb = w.new_wallet(), w.new_wallet()
-    holders = [w.new_wallet(), w.new_wallet()]  # the same skill, held to resolution
+    # the same skill, held to resolution; hours after the exiter's buy, not a minute: two wallets
+    # buying its token 60 and 120 s after it at its price in every market are its copiers
+    # (COPIER, docs/reputation.md), which leave the prior's fit
+    holders = [w.new_wallet(), w.new_wallet()]
     days: dict[int, Spec] = {}
     for s in w.specs:  # one market per UTC day of resolution
         if 0.2 < s.opening < 0.8:
@@ -70,7 +73,7 @@ def _world() -> tuple[World, str, str, list[Spec]]:
         out = _exit_time(s, t, entry)
         if (exited < EXITED and out is not None) or held < MARKETS - EXITED:
             for k, who in enumerate(holders):
-                w.take(s, t + 60 * (k + 1), who, s.winner, SHARES * entry, price=entry)
+                w.take(s, t + 7200 * (k + 1), who, s.winner, SHARES * entry, price=entry)
         if exited < EXITED and out is not None:
             w.take(s, t, exiter, s.winner, SHARES * entry, price=entry)
             exit_price = min(0.99, s.price(out, 1 - s.winner) + HALF_SPREAD)
