@@ -34,7 +34,7 @@ letter naming both blocks (``store_refused.superseded``), and so is a staged row
 an earlier row of its batch holds at another block (``DOUBLED_*``, COPY order: the file's): an
 import after the listener read the real block never adds a second copy, and two dumps that
 disagree on a row's block store it once, the first one imported, until the node's log replaces
-it if it is the wrong one. (Before 5 Dec 2026 an import's search read the node's blocks only:
+it if it is the wrong one. (Until 4 Dec 2026 an import's search read the node's blocks only:
 two dumps disagreeing stored the fill twice, counted twice until the listener read its real
 block.)
 
