@@ -3,10 +3,12 @@
 Three kinds, each found by one statement of store_sql.py or store_replace.py: a row of another
 fork than the block recorded at its height (``orphans``: ``ORPHANED_FILLS`` /
 ``ORPHANED_MATCHES``, taken out of staging before the insert), an import's row whose transaction
-hash and log index the node's logs hold at another block (``superseded``: ``SUPERSEDED_FILLS`` /
-``SUPERSEDED_MATCHES``, taken out of staging too) and a row whose identity (chain, block, log
-index) another log already holds with other content (``collisions``: ``COLLIDING_FILLS`` /
-``COLLIDING_MATCHES``, dropped by the insert; a replay of the same log is not one).
+hash and log index a stored row (the node's log, or an earlier import's row) or an earlier row of
+its batch holds at another block (``superseded``: ``SUPERSEDED_FILLS`` / ``SUPERSEDED_MATCHES``,
+``store_replace.DOUBLED_FILLS`` / ``DOUBLED_MATCHES``, taken out of staging too) and a row
+whose identity (chain, block, log index) another log already holds with other content
+(``collisions``: ``COLLIDING_FILLS`` / ``COLLIDING_MATCHES``, dropped by the insert; a replay of
+the same log is not one).
 """
 
 from __future__ import annotations
@@ -38,20 +40,32 @@ async def orphans(
 
 
 async def superseded(
-    conn: asyncpg.Connection, chain_id: int, query: str, span: tuple[int, int], kind: str
+    conn: asyncpg.Connection,
+    chain_id: int,
+    query: str,
+    span: asyncpg.Record | tuple[int, int] | None,
+    kind: str,
 ) -> list[DeadLetter]:
-    """Dead letters for an import's staged rows whose transaction hash and log index the node's
-    logs hold at another block (``span``: the blocks where the node's were stored), which
-    ``query`` takes out of staging."""
+    """Dead letters for an import's staged rows whose transaction hash and log index a stored
+    row (the node's log, or an earlier import's row) holds at another block (``span``: the
+    blocks where rows were stored), or, ``span`` None, an earlier staged row of the batch does,
+    which ``query`` takes out of staging."""
+    held = (
+        "an earlier row of the file holds that transaction and log index at block {} (one of "
+        "the two names a wrong block)"
+        if span is None
+        else "that transaction and log index is stored at block {} (the row names a wrong "
+        "block), or the stored row does if an import stored it"
+    )
     return [
         _refused(
             chain_id,
             kind,
             r,
-            f"(tx {r['tx_hash']}) not stored: the node's log of that transaction and log index "
-            f"is stored at block {r['stored_block']} (the row names a wrong block)",
+            f"(tx {r['tx_hash']}) not stored: {held.format(r['stored_block'])}; the node's log "
+            "replaces a stored row at a wrong block when the listener reads it",
         )
-        for r in await conn.fetch(query, chain_id, *span)
+        for r in await conn.fetch(query, *((chain_id, *span) if span is not None else ()))
     ]
 
 

@@ -27,11 +27,16 @@ that fill of the chain would be refused as a collision. So, for an authoritative
   row's (chain, block, log index) that are not the same log (``store_sql.FILL_DIFFERS`` /
   ``MATCH_DIFFERS``) are deleted, and the insert runs again (replays still store nothing).
 
-The other way round, an import's staged row whose (chain, transaction hash, log index) the
-node's logs hold at another block (``SUPERSEDED_*``, searched where the node's stored it) is
-taken out of staging before the insert, a dead letter (``store_refused.superseded``): an import
-after the listener read the real block never adds a second copy. (Two imports that disagree on
-a row's block both store it, until the node's log of it replaces the wrong one.)
+The other way round, an import's staged row whose (chain, transaction hash, log index) a stored
+row holds at another block (``SUPERSEDED_*``, searched where the record places it: an import's
+probe reads every code, its own included) is taken out of staging before the insert, a dead
+letter naming both blocks (``store_refused.superseded``), and so is a staged row whose identity
+an earlier row of its batch holds at another block (``DOUBLED_*``, COPY order: the file's): an
+import after the listener read the real block never adds a second copy, and two dumps that
+disagree on a row's block store it once, the first one imported, until the node's log replaces
+it if it is the wrong one. (Until 4 Dec 2026 an import's search read the node's blocks only:
+two dumps disagreeing stored the fill twice, counted twice until the listener read its real
+block.)
 
 Each deleted row becomes a dead letter naming it (its block, transaction, log index, hash and
 exchange) and the node's log that replaced it; ``StoreStats.replaced_trades`` /
@@ -107,24 +112,35 @@ _MATCH = {
     "returning": "t.log_index",
     "select": "count(*)",
 }
-# Where the other kind of writer (an import, or the node's logs) stored the batch's
-# transactions at another block (migration 070): the blocks a search reads, or NULLs (nothing to
-# search, the usual answer). Each staged transaction's key is probed under the two codes the
-# search reads (``Kind.reads``: the other kind's and either), an array, so that the plan is an
-# index probe per transaction whatever the staging tables' (absent) statistics say; and not at
-# all while neither code's range of the key holds a pair (one probe of each range: an import
-# into a database the node never wrote to). Each batch records its pairs under its own code.
-_ELSEWHERE = """
+# Where a writer whose rows the batch's search reads (the other kind, either, and, for an
+# import, the imports: two dumps can disagree on a row's block) stored the batch's transactions
+# at another block (migration 070): the blocks a search reads, or NULLs (nothing to search, the
+# usual answer). Each staged transaction's key is probed under each code the search reads
+# (``Kind.reads``), an array, so that the plan is an index probe per transaction and code
+# whatever the staging tables' (absent) statistics say; and not at all while none of those
+# codes' ranges of the key holds a pair (one probe of each range: an import into an empty
+# database). Each batch records its pairs under its own code.
+_RANGE = 4611686018427387903  # a code's range of the key: its 62 low bits
+
+
+def _elsewhere(params: dict[str, str], codes: int) -> str:
+    probes = ", ".join(f"s.k | ${i}::bigint" for i in range(1, codes + 1))
+    ranges = "\n    OR ".join(
+        f"EXISTS (SELECT FROM orderflow_writer_txs e\n"
+        f"                WHERE e.tx_key BETWEEN ${i}::bigint AND ${i}::bigint + {_RANGE})"
+        for i in range(1, codes + 1)
+    )
+    return f"""
 SELECT min(w.block_number), max(w.block_number)
-  FROM (SELECT DISTINCT orderflow_tx_key(x.tx_hash) AS k, x.block_number FROM {staging} x) s
+  FROM (SELECT DISTINCT orderflow_tx_key(x.tx_hash) AS k, x.block_number
+          FROM {params["staging"]} x) s
   JOIN orderflow_writer_txs w
-    ON w.tx_key = ANY (ARRAY[s.k | $1::bigint, s.k | $2::bigint])
+    ON w.tx_key = ANY (ARRAY[{probes}])
    AND w.block_number <> s.block_number
- WHERE EXISTS (SELECT FROM orderflow_writer_txs e
-                WHERE e.tx_key BETWEEN $1::bigint AND $1::bigint + 4611686018427387903)
-    OR EXISTS (SELECT FROM orderflow_writer_txs e
-                WHERE e.tx_key BETWEEN $2::bigint AND $2::bigint + 4611686018427387903)
+ WHERE {ranges}
 """
+
+
 _RECORD = """
 INSERT INTO orderflow_writer_txs (tx_key, block_number)
 SELECT DISTINCT orderflow_tx_key(x.tx_hash) | $1::bigint, x.block_number FROM {staging} x
@@ -136,18 +152,20 @@ IMPORTED, EITHER, NODES = 0, 1 << 62, -(1 << 63)  # 00, 01 (stored before 070), 
 
 @dataclass(frozen=True, slots=True)
 class Kind:
-    """A writer's code in ``orderflow_writer_txs.tx_key`` and the two its search reads (the
-    other kind's and either's)."""
+    """A writer's code in ``orderflow_writer_txs.tx_key`` and the codes its search reads: the
+    node's, the other kind's and either's; an import's, every code (another dump's row of the
+    same log at another block is a second copy too)."""
 
     code: int
-    reads: tuple[int, int]
+    reads: tuple[int, ...]
 
 
-IMPORT = Kind(code=IMPORTED, reads=(EITHER, NODES))
+IMPORT = Kind(code=IMPORTED, reads=(IMPORTED, EITHER, NODES))
 NODE = Kind(code=NODES, reads=(IMPORTED, EITHER))
 
-# An import's staged rows whose (chain, transaction hash, log index) the node's logs hold at
-# another block: taken out of staging, dead letters (store_refused.superseded).
+# An import's staged rows whose (chain, transaction hash, log index) a stored row holds at
+# another block (the node's log, or an earlier import's row): taken out of staging, dead
+# letters (store_refused.superseded).
 _SUPERSEDED = """
 DELETE FROM {staging} s
  USING {table} t
@@ -157,6 +175,17 @@ DELETE FROM {staging} s
 RETURNING s.tx_hash, s.log_index, s.block_number, s.block_hash, s.exchange,
           t.block_number AS stored_block
 """
+# An import's staged rows whose (transaction hash, log index) an earlier staged row of the batch
+# (in COPY order: the file's) holds at another block: taken out of staging, dead letters. A
+# hash self-join of the staging table only (no stored partition is read).
+_DOUBLED = """
+DELETE FROM {staging} s
+ USING {staging} x
+ WHERE x.tx_hash = s.tx_hash AND x.log_index = s.log_index
+   AND x.block_number <> s.block_number AND x.ctid < s.ctid
+RETURNING s.tx_hash, s.log_index, s.block_number, s.block_hash, s.exchange,
+          x.block_number AS stored_block
+"""
 MISPLACED_TRADES = _MISPLACED.format(**_TRADE)
 MISPLACED_MATCHES = _MISPLACED.format(**_MATCH)
 COLLIDED_TRADES = _COLLIDED.format(**_TRADE)
@@ -165,8 +194,11 @@ SUPERSEDED_FILLS = _SUPERSEDED.format(**_TRADE)
 SUPERSEDED_MATCHES = _SUPERSEDED.format(**_MATCH)
 DELETE_TRADES = _DELETE.format(**_TRADE)
 DELETE_MATCHES = _DELETE.format(**_MATCH)
-ELSEWHERE_FILLS = _ELSEWHERE.format(**_TRADE)
-ELSEWHERE_MATCHES = _ELSEWHERE.format(**_MATCH)
+DOUBLED_FILLS = _DOUBLED.format(**_TRADE)
+DOUBLED_MATCHES = _DOUBLED.format(**_MATCH)
+# By the number of codes a search reads (``len(Kind.reads)``).
+ELSEWHERE_FILLS = {n: _elsewhere(_TRADE, n) for n in (2, 3)}
+ELSEWHERE_MATCHES = {n: _elsewhere(_MATCH, n) for n in (2, 3)}
 RECORD_FILLS = _RECORD.format(**_TRADE)
 RECORD_MATCHES = _RECORD.format(**_MATCH)
 
@@ -183,7 +215,8 @@ class Staging:
     collided: str
     delete: str
     superseded: str
-    elsewhere: str
+    doubled: str
+    elsewhere: dict[int, str]
     record: str
     counted: bool  # rows in the wallet counters (trades)
 
@@ -197,6 +230,7 @@ FILLS = Staging(
     COLLIDED_TRADES,
     DELETE_TRADES,
     SUPERSEDED_FILLS,
+    DOUBLED_FILLS,
     ELSEWHERE_FILLS,
     RECORD_FILLS,
     counted=True,
@@ -210,6 +244,7 @@ MATCHES = Staging(
     COLLIDED_MATCHES,
     DELETE_MATCHES,
     SUPERSEDED_MATCHES,
+    DOUBLED_MATCHES,
     ELSEWHERE_MATCHES,
     RECORD_MATCHES,
     counted=False,
@@ -241,6 +276,8 @@ async def insert_staged(
     done = Inserted()
     kind = NODE if authoritative else IMPORT
     taken = await orphans(conn, chain_id, staging.orphaned, span, staging.kind)
+    if span is not None and not authoritative:
+        taken += await superseded(conn, chain_id, staging.doubled, None, staging.kind)
     other = await elsewhere(conn, staging, kind) if span is not None else None
     if other is not None and not authoritative:
         taken += await superseded(conn, chain_id, staging.superseded, other, staging.kind)
@@ -266,10 +303,11 @@ async def insert_staged(
 async def elsewhere(
     conn: asyncpg.Connection, staging: Staging, kind: Kind
 ) -> tuple[int, int] | None:
-    """The lowest and highest block where the writers of another kind than ``kind`` (or either,
-    before migration 070) stored a transaction whose key is one of ``staging``'s rows' at another
-    block than the staged row's, or None. A key two transactions share only widens the search."""
-    found = await conn.fetchrow(staging.elsewhere, *kind.reads)
+    """The lowest and highest block where the writers whose codes ``kind`` reads (another
+    kind, either before migration 070, and for an import the imports too) stored a transaction
+    whose key is one of ``staging``'s rows' at another block than the staged row's, or None. A
+    key two transactions share only widens the search."""
+    found = await conn.fetchrow(staging.elsewhere[len(kind.reads)], *kind.reads)
     if found is None or found[0] is None:
         return None
     return int(found[0]), int(found[1])

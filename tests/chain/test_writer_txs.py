@@ -259,3 +259,44 @@ async def test_an_import_the_node_never_wrote_beside_looks_nothing_up(dsn: str) 
     await _import(dsn, [{**fill(5 * span + 9, 2, 7), "blockNumber": hex(span + 20)}])
     assert await _rows(dsn, 7) == [(5 * span + 9, 2)]
     assert len(await _letters(dsn)) == 1
+
+
+async def _imported(dsn: str, logs: list[dict[str, Any]]) -> set[str]:
+    """An import's batch of ``logs`` (no filler), and the partitions of the trades it read."""
+    watch = await asyncpg.connect(dsn)
+    pool = await db.create_pool(dsn, min_size=1, max_size=2)
+    try:
+        before = await _scans(watch)
+        await ingest_logs(pool, logs, chain_id=137)
+        await pool.execute("SELECT pg_stat_force_next_flush()")
+    finally:
+        await pool.close()
+    try:
+        after = await _scans(watch)
+    finally:
+        await watch.close()
+    return {name for name, n in after.items() if n > before.get(name, 0)}
+
+
+async def test_a_second_import_naming_a_block_partitions_away_is_a_dead_letter(dsn: str) -> None:
+    """Transaction 7 imported at a block of partition 5, then a dump naming a block of
+    partition 1 for it: the first stays, the second is a dead letter naming both blocks, and
+    the search read partition 5 only of the imported ones."""
+    span = await _history(dsn)
+    real, wrong = 5 * span + 9, span + 9
+    await _imported(dsn, [fill(real, 2, 7)])
+    read = await _imported(dsn, [{**fill(real, 2, 7), "blockNumber": hex(wrong)}])
+    assert await _rows(dsn, 7) == [(real, 2)]
+    (letter,) = await _letters(dsn)
+    assert f"at block {wrong}," in letter and f"is stored at block {real} " in letter, letter
+    assert sorted(read & _names(range(2, 5))) == []
+
+
+async def test_an_imports_new_transactions_read_no_imported_partition(dsn: str) -> None:
+    """An import's rows in five partitions, then another import's batch of two transactions no
+    writer stored: its search of the imports' record reads none of those partitions."""
+    span = await _history(dsn)
+    new = 6 * span + 5
+    read = await _imported(dsn, [fill(new, 1, 1), fill(new, 2, 2)])
+    assert await _rows(dsn, 1, 2) == [(new, 1), (new, 2)]
+    assert sorted(read & _names(IMPORTED)) == []
