@@ -38,6 +38,38 @@ booked AS (
 """
 
 
+# A day's row from its figures ($1 strategy, $2 the day's start, $3 bankroll, $4 realized, $5
+# total): today's unrealized P&L and equity from the open positions as last marked, a closed
+# day's from its end ($6 unrealized, $7 realized to date; orderflow.execution.daypnl).
+_UPSERT_DAY = (
+    _DAY_FIGURES
+    + """
+INSERT INTO orderflow_performance AS perf (day, strategy, trades, wins, losses, win_rate,
+    realized_pnl, unrealized_pnl, total_pnl, equity, updated_at)
+SELECT ($2 AT TIME ZONE 'UTC')::date, $1, traded.n, closed.wins, closed.losses,
+       CASE WHEN closed.wins + closed.losses > 0
+            THEN closed.wins::float8 / (closed.wins + closed.losses) END,
+       $4, {unrealized}, $5, {equity}, now()
+  FROM {figures}
+ON CONFLICT (day, strategy) DO UPDATE SET
+    trades = EXCLUDED.trades, wins = EXCLUDED.wins, losses = EXCLUDED.losses,
+    win_rate = EXCLUDED.win_rate, realized_pnl = EXCLUDED.realized_pnl,
+    unrealized_pnl = EXCLUDED.unrealized_pnl, total_pnl = EXCLUDED.total_pnl,
+    equity = EXCLUDED.equity, updated_at = now()
+"""
+)
+_UPSERT_TODAY = _UPSERT_DAY.format(
+    unrealized="unreal.u",
+    equity="$3 + booked.r + unreal.u",
+    figures="closed, traded, unreal, booked",
+)
+_UPSERT_CLOSED_DAY = _UPSERT_DAY.format(
+    unrealized="$6::numeric",
+    equity="$3::numeric + $7::numeric + $6::numeric",
+    figures="closed, traded",
+)
+
+
 async def upsert_performance_day(
     conn: asyncpg.Connection,
     strategy: str,
@@ -50,21 +82,7 @@ async def upsert_performance_day(
     """Today's row: ``realized`` and ``total`` are the P&L realized since 00:00 UTC and the
     P&L since 00:00 UTC (orderflow.execution.daypnl)."""
     await conn.execute(
-        _DAY_FIGURES
-        + """
-        INSERT INTO orderflow_performance AS perf (day, strategy, trades, wins, losses, win_rate,
-            realized_pnl, unrealized_pnl, total_pnl, equity, updated_at)
-        SELECT ($2 AT TIME ZONE 'UTC')::date, $1, traded.n, closed.wins, closed.losses,
-               CASE WHEN closed.wins + closed.losses > 0
-                    THEN closed.wins::float8 / (closed.wins + closed.losses) END,
-               $4, unreal.u, $5, $3 + booked.r + unreal.u, now()
-          FROM closed, traded, unreal, booked
-        ON CONFLICT (day, strategy) DO UPDATE SET
-            trades = EXCLUDED.trades, wins = EXCLUDED.wins, losses = EXCLUDED.losses,
-            win_rate = EXCLUDED.win_rate, realized_pnl = EXCLUDED.realized_pnl,
-            unrealized_pnl = EXCLUDED.unrealized_pnl, total_pnl = EXCLUDED.total_pnl,
-            equity = EXCLUDED.equity, updated_at = now()
-        """,
+        _UPSERT_TODAY,
         strategy,
         day_start,
         bankroll,
@@ -88,21 +106,7 @@ async def upsert_closed_day(
     its fills and closed positions counted as today's are, its unrealized P&L and equity those
     of its end. Written after its end (``updated_at``): closed."""
     await conn.execute(
-        _DAY_FIGURES
-        + """
-        INSERT INTO orderflow_performance AS perf (day, strategy, trades, wins, losses, win_rate,
-            realized_pnl, unrealized_pnl, total_pnl, equity, updated_at)
-        SELECT ($2 AT TIME ZONE 'UTC')::date, $1, traded.n, closed.wins, closed.losses,
-               CASE WHEN closed.wins + closed.losses > 0
-                    THEN closed.wins::float8 / (closed.wins + closed.losses) END,
-               $4, $6::numeric, $5, $3::numeric + $7::numeric + $6::numeric, now()
-          FROM closed, traded
-        ON CONFLICT (day, strategy) DO UPDATE SET
-            trades = EXCLUDED.trades, wins = EXCLUDED.wins, losses = EXCLUDED.losses,
-            win_rate = EXCLUDED.win_rate, realized_pnl = EXCLUDED.realized_pnl,
-            unrealized_pnl = EXCLUDED.unrealized_pnl, total_pnl = EXCLUDED.total_pnl,
-            equity = EXCLUDED.equity, updated_at = now()
-        """,
+        _UPSERT_CLOSED_DAY,
         strategy,
         day_start,
         bankroll,
