@@ -25,6 +25,7 @@ from tests.execution.conftest import (
     add_wallet,
     follow,
     reveal,
+    wait_for,
 )
 
 
@@ -53,6 +54,14 @@ async def test_a_paper_exit_of_micro_shares_sells_the_signed_size_and_keeps_the_
     assert exit_["shares"] == Decimal("10.12"), dict(exit_)
     paper = await pool.fetchval("SELECT shares FROM orderflow_paper_orders WHERE side = 'SELL'")
     assert paper == Decimal("10.12")
+    # The leader left: the entry's rest is cancelled in the background. A seller revealed while
+    # it still rested at 0.50 would meet it first (the resting order's fill rule, depth.py), so
+    # the bid below is revealed once the cancel is stored, as the exit alone would meet it.
+    await wait_for(
+        lambda: pool.fetchval(
+            "SELECT canceled_at IS NOT NULL FROM orderflow_paper_orders WHERE side = 'BUY'"
+        )
+    )
     async with pool.acquire() as conn:  # a bid at the exit's limit, as large as it is
         await reveal(conn, met="SELL", price=str(exit_["price"]), shares="10.12")
     await ex.desk.reconcile()
