@@ -11,6 +11,7 @@ from orderflow.cli._common import add_log_format, parse_timestamp, settings_for
 from orderflow.errors import ConfigError
 from orderflow.migrate import migrate
 from orderflow.reputation import ReputationSettings, wallet_sql
+from orderflow.reputation.archived import archived_fills
 from orderflow.reputation.explain import live_factors, render
 from orderflow.reputation.per_wallet import wallet_report
 from orderflow.reputation.run import population_as_of
@@ -56,9 +57,24 @@ async def run(args: argparse.Namespace) -> int:
                 stats={"factors": factors or {}},
                 prior=prior,
             )
-        if report.trades == 0 and (stats is None or as_of is not None):
+        # Fills in partitions detached for archiving: the replay cannot read them; said, not
+        # left out of a record shown as whole.
+        archived = await archived_fills(conn, address)
+        unscored = stats is None or (archived is not None and stats["reputation_score"] is None)
+        if report.trades == 0 and (unscored or as_of is not None):
             # A replay of nothing would score the neutral prior (NOVICE, 4.25): say so instead.
             when = f" before {as_of.isoformat()}" if as_of is not None else ""
+            if archived is not None:
+                since = (
+                    f", fills before {archived.before:%Y-%m-%d %H:%M:%S%z}"
+                    if archived.before is not None
+                    else ""
+                )
+                raise ConfigError(
+                    f"no attached fills for wallet {address}{when}: {archived.fills} of the"
+                    f" wallet's {archived.stored_fills} fills are in partitions detached from"
+                    f" orderflow_trades{since}; attach them to replay (`orderflow db partitions`)"
+                )
             raise ConfigError(
                 f"no fills stored for wallet {address}{when}: nothing to score (check the "
                 "address; fills come in with `orderflow listen` or `orderflow import`)"
@@ -93,8 +109,27 @@ async def run(args: argparse.Namespace) -> int:
                 for tp in report.positions
             ],
             "history": [dict(h) for h in history],
+            # its fills in detached partitions, not in the positions (None: none)
+            "archived": (
+                None
+                if archived is None
+                else {
+                    "fills": archived.fills,
+                    "stored_fills": archived.stored_fills,
+                    "before": archived.before,
+                }
+            ),
         }
         print(json.dumps(out, default=str, indent=2))
     else:
-        print(render(stats, report, history, replayed=as_of is not None, settings=settings))
+        print(
+            render(
+                stats,
+                report,
+                history,
+                replayed=as_of is not None,
+                settings=settings,
+                archived=archived,
+            )
+        )
     return 0

@@ -38,20 +38,21 @@ from datetime import datetime
 from decimal import Decimal
 
 from orderflow.execution.broker import FillReport
-from orderflow.signals.sizing import USDC_STEP, taker_fee
-from orderflow.signals.views import Side
+from orderflow.signals.sizing import USDC_STEP, fill_fee
+from orderflow.signals.views import FeeSchedule, Side
 
 LevelKey = tuple[str, int]  # (tx_hash, log_index) of the maker fill
 ZERO = Decimal(0)
 
 
 def paper_fill(
-    shares: Decimal, price: Decimal, taker_fee_rate: Decimal, at: datetime
+    shares: Decimal, price: Decimal, taker_fee_rate: Decimal, at: datetime, *, maker: bool
 ) -> FillReport:
-    """A fill at ``price``: gross collateral and the V2 taker fee on top (as the exchange
-    charges it)."""
+    """A fill at ``price``: gross collateral and the V2 fee on top, as the exchange charges it
+    (:func:`orderflow.signals.sizing.fill_fee`: a taker's at ``taker_fee_rate``, a maker's
+    nothing)."""
     usdc = (shares * price).quantize(USDC_STEP)
-    fee = taker_fee(shares, price, taker_fee_rate)
+    fee = fill_fee(shares, price, FeeSchedule(taker_fee_rate), maker=maker)
     return FillReport(fill_key="paper", shares=shares, usdc=usdc, fee=fee, price=price, at=at)
 
 
@@ -153,8 +154,8 @@ class Take:
     maker: bool
 
     def report(self, taker_fee_rate: Decimal, at: datetime) -> FillReport:
-        """The fill: a taker pays ``taker_fee_rate``, a maker nothing."""
-        return paper_fill(self.shares, self.price, ZERO if self.maker else taker_fee_rate, at)
+        """The fill: a taker pays ``taker_fee_rate``, a maker nothing (:func:`paper_fill`)."""
+        return paper_fill(self.shares, self.price, taker_fee_rate, at, maker=self.maker)
 
 
 def _beyond(price: Decimal, bound: Decimal, side: Side) -> bool:

@@ -83,7 +83,7 @@ from orderflow.execution.order_ids import candidate_order_ids
 from orderflow.execution.region import RegionRefusals, geoblocked
 from orderflow.execution.reply_checks import plausible_fills, refuse_reply
 from orderflow.execution.signed_orders import SHARE_UNITS, public_order, signed_shares
-from orderflow.signals.sizing import taker_fee
+from orderflow.signals.sizing import fill_fee
 from orderflow.signals.views import FeeSchedule
 from orderflow.strategy.settings import MIN_ORDER_TTL_SECS
 
@@ -224,7 +224,9 @@ class LiveBroker(LiveRules):
                     fill_key=",".join(sorted(response.trade_ids)),
                     shares=shares,
                     usdc=usdc,
-                    fee=taker_fee(shares, price, req.fee_rate, req.fee_exponent),
+                    fee=fill_fee(
+                        shares, price, FeeSchedule(req.fee_rate, req.fee_exponent), maker=False
+                    ),
                     price=price,
                     at=datetime.now(UTC),
                 ),

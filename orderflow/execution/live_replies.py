@@ -6,7 +6,9 @@ one of its maker orders; each fill is keyed by its trade id. Statuses are mapped
 A trade states no fee amount (the SDK's ``ClobTrade`` has none), only ``fee_rate_bps``, which the
 SDK gives no meaning. Our taker fill's fee is the market's own schedule when known
 (``shares x r x (p(1 - p))^e``, what the SDK itself counts for a taker), else the trade's
-``fee_rate_bps`` with exponent 1; a maker fill's, its maker order's ``fee_rate_bps`` (exponent 1).
+``fee_rate_bps`` with exponent 1; a maker fill pays nothing, as on paper
+(:func:`orderflow.signals.sizing.fill_fee`: the V2 protocol charges takers only), whatever its
+maker entry's ``fee_rate_bps`` says — until 5 Dec 2026 it was booked at that rate.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from orderflow.execution.broker import ExchangeFill, FillReport, OrderStatus
-from orderflow.signals.sizing import USDC_STEP, taker_fee
+from orderflow.signals.sizing import USDC_STEP, fill_fee
 from orderflow.signals.views import FeeSchedule
 
 log = logging.getLogger(__name__)
@@ -62,9 +64,8 @@ def our_fills(trade: Any, wanted: set[str], fee: FeeSchedule | None = None) -> l
         out.append(_fill(trade.taker_order_id, trade, trade.size, taker))
     for maker in trade.maker_orders:
         if maker.order_id in wanted:
-            rate = FeeSchedule((maker.fee_rate_bps or Decimal(0)) / _BPS)
             shares = maker.matched_amount
-            out.append(_fill(maker.order_id, trade, shares, rate, maker.price))
+            out.append(_fill(maker.order_id, trade, shares, None, maker.price))
     return out
 
 
@@ -72,9 +73,10 @@ def _fill(
     order_id: str,
     trade: Any,
     shares: Decimal,
-    fee: FeeSchedule,
+    fee: FeeSchedule | None,
     price: Decimal | None = None,
 ) -> ExchangeFill:
+    """Our fill in ``trade``: as its taker paying ``fee``, or (``fee`` None) as a maker."""
     px = trade.price if price is None else price
     return ExchangeFill(
         order_id=order_id,
@@ -82,7 +84,7 @@ def _fill(
             fill_key=str(trade.id),
             shares=shares,
             usdc=(shares * px).quantize(USDC_STEP),
-            fee=taker_fee(shares, px, fee.rate, fee.exponent),
+            fee=fill_fee(shares, px, fee or FeeSchedule(Decimal(0)), maker=fee is None),
             price=px,
             at=trade.matched_at,
             trade_status=str(trade.status),

@@ -82,21 +82,28 @@ async def close_days(
     across midnight, or its last pass minutes before it — and write those it missed whole (at
     most :data:`MAX_DAYS_CLOSED`, the newest), from history
     (:func:`orderflow.execution.daypnl.closed_day`); each with its ratios as of its end.
-    Returns how many. A closed row is written after its day's end and not again."""
-    days = await performance_queries.days_to_close(conn, strategy, today_start, MAX_DAYS_CLOSED)
-    for start in days:
-        closed = await closed_day(conn, strategy, start, start + timedelta(days=1))
-        await performance_queries.upsert_closed_day(
-            conn,
-            strategy,
-            start,
-            bankroll,
-            realized=closed.pnl.realized,
-            total=closed.pnl.total,
-            unrealized=closed.unrealized,
-            realized_to_date=closed.realized_to_date,
+    Returns how many. A closed row is written after its day's end, and again when a fill of
+    that day or a day before it is booked or reversed later (the fill changes queued by
+    migration 078's trigger, taken in the same transaction): it is then what a close after that
+    fill writes, and so are the rows after it."""
+    async with conn.transaction():
+        changed = await performance_queries.changed_since(conn, strategy)
+        days = await performance_queries.days_to_close(
+            conn, strategy, today_start, MAX_DAYS_CLOSED, changed
         )
-        await _ratios(conn, strategy, bankroll, start)
+        for start in days:
+            closed = await closed_day(conn, strategy, start, start + timedelta(days=1))
+            await performance_queries.upsert_closed_day(
+                conn,
+                strategy,
+                start,
+                bankroll,
+                realized=closed.pnl.realized,
+                total=closed.pnl.total,
+                unrealized=closed.unrealized,
+                realized_to_date=closed.realized_to_date,
+            )
+            await _ratios(conn, strategy, bankroll, start)
     return len(days)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -117,13 +117,32 @@ async def upsert_closed_day(
     )
 
 
+async def changed_since(conn: asyncpg.Connection, strategy: str) -> datetime | None:
+    """Takes the strategy's queued fill changes (migration 078: a fill booked, a reversal, in
+    the fill's own transaction) and returns the start of the earliest day they changed (None:
+    none). Run in the transaction that closes those days again: rolled back with it, the queue
+    is kept; a change not committed yet is not taken, and waits for the next pass."""
+    day: date | None = await conn.fetchval(
+        "WITH taken AS (DELETE FROM orderflow_fill_changes WHERE strategy = $1 RETURNING day)"
+        " SELECT min(day) FROM taken",
+        strategy,
+    )
+    return None if day is None else datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
 async def days_to_close(
-    conn: asyncpg.Connection, strategy: str, today_start: datetime, most: int
+    conn: asyncpg.Connection,
+    strategy: str,
+    today_start: datetime,
+    most: int,
+    changed: datetime | None = None,
 ) -> list[datetime]:
     """The starts of the days before today whose rows were not closed (last written before the
-    day ended: the executor down across its midnight, or its last pass before it) and of the
-    days since with no row at all (the executor down all day), oldest first, at most ``most``
-    of the newest. None before the strategy's first row."""
+    day ended: the executor down across its midnight, or its last pass before it), of the
+    days since with no row at all (the executor down all day) and, ``changed`` the start of a
+    day whose fills changed (:func:`changed_since`), of every row from that day on, closed or
+    not (a fill of a day is in the start mark of each day after it); oldest first, at most
+    ``most`` of the newest. None before the strategy's first row."""
     last = await conn.fetchrow(
         "SELECT (day::timestamp AT TIME ZONE 'UTC') AS start, updated_at FROM orderflow_performance"
         " WHERE strategy = $1 AND day < ($2 AT TIME ZONE 'UTC')::date ORDER BY day DESC LIMIT 1",
@@ -138,6 +157,16 @@ async def days_to_close(
     while first < today_start:
         days.append(first)
         first += _DAY
+    if changed is not None and changed < today_start:
+        again = await conn.fetch(
+            "SELECT (day::timestamp AT TIME ZONE 'UTC') AS start FROM orderflow_performance"
+            " WHERE strategy = $1 AND day >= ($2 AT TIME ZONE 'UTC')::date"
+            " AND day < ($3 AT TIME ZONE 'UTC')::date",
+            strategy,
+            changed,
+            today_start,
+        )
+        days = sorted({*days, *(r["start"] for r in again)})
     return days[-most:]
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from orderflow.reputation.archived import Archived, archived_line
 from orderflow.reputation.factors import FACTORS
 from orderflow.reputation.per_wallet import WalletReport
 from orderflow.reputation.prior import Prior, fade_probability
@@ -245,9 +246,11 @@ def render(
     *,
     replayed: bool = False,
     settings: ReputationSettings | None = None,
+    archived: Archived | None = None,
 ) -> str:
     """The full explanation as text. ``replayed``: the report is the wallet as of a past time
-    (``orderflow wallet --as-of``), shown instead of the last run's row (``stats``)."""
+    (``orderflow wallet --as-of``), shown instead of the last run's row (``stats``);
+    ``archived``: its fills in detached partitions, which the replay cannot read."""
     if replayed:
         stats = None
     factors: Mapping[str, Any] = (
@@ -297,6 +300,8 @@ def render(
         ):  # fmt: skip
             lines.append(f"  {key:<20} {_fmt(stats.get(key))}")
     lines.append("")
+    if archived is not None:
+        lines.append(archived_line(archived, report.trades))
     lines.append(
         f"positions as of {report.as_of:%Y-%m-%d %H:%M:%S%z}: {len(report.positions)} "
         f"(realized {_fmt(report.realized_pnl)}, unrealized {_fmt(report.unrealized_pnl)})"

@@ -86,6 +86,17 @@ def taker_fee(
     return (shares * fee_per_share(price, rate, exponent)).quantize(USDC_STEP)
 
 
+def fill_fee(shares: Decimal, price: Decimal, fee: FeeSchedule, *, maker: bool) -> Decimal:
+    """What a fill of ours pays on the CLOB V2, paper and live alike (the one rule): a taker the
+    market's schedule ``fee`` (:func:`taker_fee`), a maker nothing — the protocol charges takers
+    only, at match time, and no order carries a fee (docs.polymarket.com/trading/fees: "Makers
+    are never charged fees"; a maker fill's entry in the account's trades states a
+    ``fee_rate_bps`` the SDK gives no meaning, not read)."""
+    if maker:
+        return Decimal(0)
+    return taker_fee(shares, price, fee.rate, fee.exponent)
+
+
 def decision_fee(market: MarketView, settings: StrategySettings) -> FeeSchedule:
     """The fee schedule a decision prices with: the market's own when the exchange stated one
     (live), else the strategy's ``taker_fee_rate`` with exponent 1 (paper, the backtest, a

@@ -28,9 +28,9 @@ HOSTILE_TRADES = [
     ("price", "1.5"),
     ("price", "0"),
     ("price", "0.9"),  # above the BUY's limit
-    ("fee_rate_bps", "-100"),
-    ("fee_rate_bps", "100000000"),
 ]
+# A maker entry's fee_rate_bps is not read (a maker pays no fee: test_maker_fee.py), so no value
+# of it refuses the fill.
 
 
 async def _resting_buy(pool: asyncpg.Pool, dsn: str, live: LiveBroker) -> tuple[str, Decimal]:
@@ -154,3 +154,33 @@ async def test_an_order_whose_only_fill_is_refused_is_not_closed_unfilled(
     await ex.maintenance()
     order = await pool.fetchrow("SELECT status, filled_shares FROM orderflow_orders")
     assert (order["status"], order["filled_shares"]) == ("FILLED", shares)
+
+
+@pytest.mark.parametrize("bps", ["-100", "100000000"])
+async def test_a_taker_fill_at_an_impossible_fee_rate_is_refused(
+    pool: asyncpg.Pool,
+    dsn: str,
+    clob: FakeClob,
+    live: LiveBroker,
+    bps: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Our entry took the ask; the placement answer names no trade, and the trade in the
+    account's trades, of a market stating no schedule, states a negative or absurd
+    ``fee_rate_bps``: the fee it gives is refused (a taker's fee is read from it), not booked."""
+    await live_strategy(pool)
+    ex = live_executor(pool, dsn, live)
+    clob.placement_patch = {"tradeIDs": []}
+    order = await follow(pool, ex, token_id=TOKEN_YES, price="0.50")  # crosses the 0.50 ask
+    clob.placement_patch = {}
+    assert order is not None and clob.markets[TOKEN_YES].fee is None
+    [trade] = clob.trades
+    true_bps, trade["fee_rate_bps"] = trade["fee_rate_bps"], bps
+    await ex.maintenance()
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_fills") == 0
+    refused = [r.__dict__ for r in caplog.records if r.getMessage() == "exchange reply refused"]
+    assert [(r["what"], r["fill_key"]) for r in refused] == [("fill", trade["id"])]
+    trade["fee_rate_bps"] = true_bps  # mended: booked
+    await ex.maintenance()
+    fill = await pool.fetchrow("SELECT shares, fee FROM orderflow_fills")
+    assert fill is not None and fill["shares"] == order["shares"] and fill["fee"] == 0
