@@ -69,6 +69,7 @@ class SignalRecord:
     # and what rested was cancelled), market_resolved; None: no order (refused, past_end).
     order_close: str | None = None
     order_closed: datetime | None = None
+    first_fill: datetime | None = None  # when its order first filled (the position's start)
 
     @property
     def is_entry(self) -> bool:
@@ -235,6 +236,8 @@ class Book:
     @staticmethod
     def _filled(signal: SignalRecord, report: FillReport) -> None:
         """Add a fill to what the signal's order got (shares, collateral, fees, levels)."""
+        if signal.first_fill is None:
+            signal.first_fill = report.at
         signal.shares += report.shares
         signal.size_usdc = (signal.size_usdc or ZERO) + report.usdc
         signal.fee += report.fee

@@ -30,7 +30,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from orderflow.backtest.book import PAST_END, Book
+from orderflow.backtest.book import NO_LIQUIDITY, PAST_END, Book
 from orderflow.backtest.followers import FOLLOWING, Follower, Intent
 from orderflow.backtest.history import (
     ResolutionEvent,
@@ -279,10 +279,10 @@ class _Replay:
         life (:mod:`orderflow.backtest.resting`)."""
         trade, side = leg.trade, intent.side
         signal = run.book.record(trade, p.wallet, intent, p.due, attempt=p.tried)
-        if signal.status != "PENDING" or intent.price is None:
+        if signal.status != "PENDING":
             return
-        if p.due > self.end:
-            run.book.unfilled(signal, PAST_END)
+        if p.due > self.end or intent.price is None:
+            run.book.unfilled(signal, PAST_END if p.due > self.end else NO_LIQUIDITY)
             return
         # an exit with no bid seen is priced from the leader's sale (exits.exit_decision)
         quote = self._quote(trade, side) or trade.price
