@@ -231,7 +231,8 @@ class _Replay:
         exit first, then the entry, both decided against the follower's book as it stands at
         the decision. The executor's exit is an order on its way, the position held until it
         fills, so the entry of the same fill sees the position (``position_exists`` unless it is
-        dust); here the exit fills at its decision, so the entry reads the book taken before."""
+        dust); the book is read once, before the exit's order rests and before the leader-exit
+        cancel, as the executor reads it before the pass."""
         cache: dict[tuple[int, Side], list[Level]] = {}
         legs = [(leg, side) for leg, side in ((p.exit, "SELL"), (p.entry, "BUY")) if leg]
         runs = [r for r in self.runs if any(r in leg.runs for leg, _ in legs)]
