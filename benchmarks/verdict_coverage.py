@@ -11,9 +11,10 @@ it) where nobody is skilled (``skilled_share`` 0), run through the whole pipelin
 ingest into a scratch database, walk-forward backtest with the reputation scorer (the demo's
 strategy and baselines). For each baseline the truth is known: its expected return per dollar on
 the positions it took, every fill's shares times the simulator's hidden probability of its token
-at the decision, less the stake (the same for the positions still open at the end); for the
-paired difference follow-all minus follow-random, the difference of the two truths. The
-benchmark counts how often the interval misses that truth (nominal 5 %), for three variants:
+at the order's first fill (at the decision before fills were booked when they came), less the
+stake (the same for the positions still open at the end); for the paired difference follow-all
+minus follow-random, the difference of the two truths. The benchmark counts how often the
+interval misses that truth (nominal 5 %), for three variants:
 **events** (a neg-risk event's legs together, any other market alone, no resolution days: every
 market its own cluster), **days** (the verdict: the same events, clustered by the UTC day they
 resolved on) and **drawn** (days as the resampling unit: measured, not shipped).
@@ -115,7 +116,8 @@ async def one_seed(
             if s.status != "EXECUTED" or not s.is_entry:
                 continue
             condition, outcome = tokens[s.token_id]
-            p_yes = condition.truth(s.time.timestamp())
+            # at its first fill: the order rests and fills when the book that meets it comes
+            p_yes = condition.truth((s.first_fill or s.time).timestamp())
             cost = float((s.size_usdc or 0) + s.fee)
             expected += float(s.shares) * (p_yes if outcome == 0 else 1 - p_yes) - cost
             staked += cost

@@ -5,10 +5,14 @@
 * ``followers`` — the strategy (the executor's :func:`orderflow.signals.evaluate`) and two
   baselines (follow every taker; follow seeded random wallets);
 * ``liquidity`` — the book a follower meets, as the chain reveals it (maker fills of later
-  trades), and walking its depth with the taker fee and the follower's own footprint;
-* ``book``    — fills booked with :class:`orderflow.accounting.Position`;
-* ``engine``  — the walk-forward loop: scores as of each step's start, signals decided and
-  filled a latency after the leader;
+  trades);
+* ``resting`` — each order resting from its decision to its close (filled, expired, its leader's
+  exit, its market's resolution), met by the revealed levels as they come (the paper exchange's
+  fill rule, the follower's own footprint);
+* ``book``    — fills booked when they come, with :class:`orderflow.accounting.Position`;
+* ``latency`` — the decision's latency and the order's life;
+* ``engine``  — the walk-forward loop: scores as of each step's start, signals decided a
+  latency after the leader, orders resting until they close;
 * ``metrics`` / ``verdict`` / ``forward`` / ``report`` — P&L, win rate, Sharpe, drawdown per
   signal type; P&L per dollar with a bootstrap interval and PAID / LOST / INCONCLUSIVE; the
   score's forward test; all in words.

@@ -1,13 +1,14 @@
 """One follower's paper book during a replay: signals, positions, realized P&L by day, equity.
 
-Fills come from walking the revealed book (:mod:`orderflow.backtest.liquidity`, the executor's
-paper fee per level) and are booked with the one accounting implementation
-(:class:`orderflow.accounting.Position`); resolutions settle positions at the market's payout
-per share.
+An accepted signal's order rests (:mod:`orderflow.backtest.resting`) and each of its fills is
+booked when it comes, at its time and price (:meth:`Book.fill`), with the one accounting
+implementation (:class:`orderflow.accounting.Position`); resolutions settle positions at the
+market's payout per share.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -15,7 +16,9 @@ from decimal import Decimal
 from orderflow.accounting import Fill, Position
 from orderflow.backtest.followers import Intent
 from orderflow.backtest.tape import Tape
-from orderflow.execution.depth import DepthFill
+from orderflow.execution.book import merge
+from orderflow.execution.broker import FillReport
+from orderflow.signals.exits import HeldPosition
 from orderflow.signals.sizing import dec
 from orderflow.signals.views import (
     OpenPosition,
@@ -62,6 +65,11 @@ class SignalRecord:
     limit_price: Decimal | None = None  # the order's limit (the executor's sizing price)
     levels: int = 0  # book levels the fill walked through
     attempt: int = 0  # an exit tried again on the same sale: 1, 2, ... (the executor's attempt)
+    # How and when its order closed: filled, expired, leader_exited (the leader left the token
+    # and what rested was cancelled), market_resolved; None: no order (refused, past_end).
+    order_close: str | None = None
+    order_closed: datetime | None = None
+    first_fill: datetime | None = None  # when its order first filled (the position's start)
 
     @property
     def is_entry(self) -> bool:
@@ -107,18 +115,28 @@ class Book:
                 total += held.position.mark(mark)
         self._midnight_unrealized = total
 
-    def view(self, now: datetime, tape: Tape, exits: frozenset[int] = frozenset()) -> StrategyBook:
-        """The executor's view of this book at ``now``; ``exits``: the tokens an exit order of
-        which still rests (what is left of a partly filled one, for its life).
+    def view(
+        self,
+        now: datetime,
+        tape: Tape,
+        orders: Iterable[OpenPosition] = (),
+        exits: frozenset[int] = frozenset(),
+    ) -> StrategyBook:
+        """The executor's view of this book at ``now``. ``orders``: its live BUY orders as the
+        positions they become if they fill (their remaining size at their limit, their loss if
+        they filled now: :func:`orderflow.execution.book.order_exposure`), folded in as the
+        executor folds them (open positions, exposure, cash, the day's P&L); ``exits``: the
+        tokens an exit order of which still rests.
 
         Day P&L as :mod:`orderflow.execution.daypnl` computes it: realized since midnight plus
         the change of unrealized since midnight's mark (a position up since it was bought but
-        down today is a loss today). Cash as the executor's: the bankroll and all realized to
-        date, less the open positions' cost (:func:`orderflow.signals.views.cash_left`); what
-        was realized, whose losses shrink the bankroll Kelly stakes a fraction of.
+        down today is a loss today), less what the live orders would lose at once. Cash as the
+        executor's: the bankroll and all realized to date, less the open positions' and live
+        orders' cost (:func:`orderflow.signals.views.cash_left`); what was realized, whose
+        losses shrink the bankroll Kelly stakes a fraction of.
         """
         self._roll(now, tape)
-        positions = {}
+        positions: dict[int, OpenPosition] = {}
         unrealized = ZERO
         for token, held in self.open.items():
             mark = tape.last_price(token)
@@ -127,8 +145,12 @@ class Book:
             positions[token] = OpenPosition(
                 token, held.market_id, held.position.shares, held.position.cost_basis, upnl
             )
+        pending_loss = ZERO
+        for order in orders:
+            pending_loss += order.unrealized_pnl
+            merge(positions, order)
         realized_today = self.realized_by_day.get(now.date(), ZERO)
-        day_pnl = realized_today + unrealized - self._midnight_unrealized
+        day_pnl = realized_today + unrealized - self._midnight_unrealized + pending_loss
         cash = cash_left(self.bankroll, self.realized, positions)
         return StrategyBook(
             bankroll=self.bankroll,
@@ -145,17 +167,12 @@ class Book:
         wallet: WalletView,
         intent: Intent,
         now: datetime,
-        fill: DepthFill | None = None,
         *,
-        unfilled: str = NO_LIQUIDITY,
         attempt: int = 0,
     ) -> SignalRecord:
-        """Store the signal; an accepted one is booked with what walking the book gave.
-
-        ``fill`` is None or empty when nothing within the order's limit was revealed within the
-        window: the signal is then SKIPPED ``unfilled`` (``no_liquidity``: an order nobody
-        filled; ``past_end``: one due after the backtest's end, whose book is never read).
-        """
+        """Store the signal. An accepted one is PENDING: its order rests, and the fills are
+        booked as they come (:meth:`fill`) until it closes (:meth:`order_ended`); an exit of a token
+        no longer held is SKIPPED ``no_position``."""
         signal = SignalRecord(
             time=now,
             signal_type=intent.signal_type,
@@ -176,55 +193,87 @@ class Book:
         )
         signal.side, signal.attempt = intent.side, attempt
         self.signals.append(signal)
-        if not intent.accepted:
-            return signal
-        if intent.side == "SELL" and trade.token_id not in self.open:
+        if intent.accepted and intent.side == "SELL" and trade.token_id not in self.open:
             signal.status, signal.reason = "SKIPPED", "no_position"
-        elif fill is None or fill.shares <= 0:
-            signal.status, signal.reason = "SKIPPED", unfilled
-        elif intent.side == "SELL":
-            self._exit(trade, fill, signal, now)
-        else:
-            # Into what is held in the token (dust under the minimum order size, which does not
-            # refuse an entry): the position follows this entry's leader from now on, as the
-            # executor's does (orderflow.execution.position_queries.open_position_for).
-            held = self.open.get(trade.token_id)
-            position = held.position if held is not None else Position()
-            position.apply(Fill("BUY", fill.shares, fill.usdc, fill.fee, "COLLATERAL", now))
-            self._filled(signal, fill)
-            self.open[trade.token_id] = Held(
-                position, trade.token_id, trade.market_id, trade.outcome_index, signal
-            )
+        elif intent.accepted:
+            signal.status = "PENDING"
         return signal
 
     @staticmethod
-    def _filled(signal: SignalRecord, fill: DepthFill) -> None:
-        signal.shares, signal.size_usdc, signal.fee = fill.shares, fill.usdc, fill.fee
-        price = fill.price
-        signal.price = None if price is None else price.quantize(PRICE_STEP)
-        signal.levels = fill.levels
+    def unfilled(signal: SignalRecord, reason: str) -> None:
+        """An accepted signal whose order never rested (``past_end``: due after the end)."""
+        signal.status, signal.reason = "SKIPPED", reason
+
+    def fill(self, signal: SignalRecord, report: FillReport) -> None:
+        """Book one fill of ``signal``'s order, at its time (``report.at``) and price.
+
+        A BUY goes into what is held in the token (dust under the minimum order size, which
+        does not refuse an entry): the position follows this entry's leader from its first
+        fill on, as the executor's does (orderflow.execution.position_queries.open_position_for).
+        A SELL sells the position; it closes once it is all sold."""
+        self._filled(signal, report)
+        if signal.side == "SELL":
+            self._exit(signal, report)
+            return
+        held = self.open.get(signal.token_id)
+        position = held.position if held is not None else Position()
+        position.apply(Fill("BUY", report.shares, report.usdc, report.fee, "COLLATERAL", report.at))
+        if held is None or held.signal is not signal:
+            self.open[signal.token_id] = Held(
+                position, signal.token_id, signal.market_id, signal.outcome_index, signal
+            )
+
+    @staticmethod
+    def order_ended(signal: SignalRecord, how: str, at: datetime, unfilled: str) -> None:
+        """``signal``'s order closed at ``at`` (``how``: filled, expired, leader_exited,
+        market_resolved); with nothing filled the signal is SKIPPED ``unfilled``."""
+        signal.order_close, signal.order_closed = how, at
+        if signal.shares > 0:
+            signal.status = "EXECUTED"
+        else:
+            signal.status, signal.reason = "SKIPPED", unfilled
+
+    @staticmethod
+    def _filled(signal: SignalRecord, report: FillReport) -> None:
+        """Add a fill to what the signal's order got (shares, collateral, fees, levels)."""
+        if signal.first_fill is None:
+            signal.first_fill = report.at
+        signal.shares += report.shares
+        signal.size_usdc = (signal.size_usdc or ZERO) + report.usdc
+        signal.fee += report.fee
+        signal.price = (signal.size_usdc / signal.shares).quantize(PRICE_STEP)
+        signal.levels += 1
 
     def leaders(self) -> dict[int, tuple[str, str]]:
         """Per held token: who its position followed in, and with which signal type."""
         return {t: (h.signal.wallet, h.signal.signal_type) for t, h in self.open.items()}
+
+    def holdings(self) -> dict[int, HeldPosition]:
+        """Per held token: its position's shares, who it followed in and with which signal type
+        (what the executor exits: positions, never orders)."""
+        return {
+            t: HeldPosition(t, h.position.shares, h.signal.wallet, h.signal.signal_type)
+            for t, h in self.open.items()
+        }
 
     def leader(self, token_id: int) -> tuple[str, str] | None:
         """Who the position held in ``token_id`` followed in, and with which signal type."""
         held = self.open.get(token_id)
         return None if held is None else (held.signal.wallet, held.signal.signal_type)
 
-    def _exit(self, trade: TradeView, fill: DepthFill, signal: SignalRecord, now: datetime) -> None:
-        """Sell what the bids within the limit took; the position closes once it is all sold."""
-        held = self.open[trade.token_id]
-        shares = min(fill.shares, held.position.shares)
-        realized = held.position.apply(Fill("SELL", shares, fill.usdc, fill.fee, "COLLATERAL", now))
-        self._book_realized(realized, now)
-        self._filled(signal, fill)
+    def _exit(self, signal: SignalRecord, report: FillReport) -> None:
+        """Sell what the fill took; the position closes once it is all sold."""
+        held = self.open[signal.token_id]
+        shares = min(report.shares, held.position.shares)
+        realized = held.position.apply(
+            Fill("SELL", shares, report.usdc, report.fee, "COLLATERAL", report.at)
+        )
+        self._book_realized(realized, report.at)
         if held.position.shares > 0:
             return  # partly sold: the rest stays open (and is settled or marked later)
-        del self.open[trade.token_id]
+        del self.open[signal.token_id]
         held.signal.pnl = held.position.realized_pnl
-        held.signal.closed_at, held.signal.close_reason = now, "exit"
+        held.signal.closed_at, held.signal.close_reason = report.at, "exit"
         self.closed.append(held)
 
     def settle(

@@ -9,10 +9,12 @@ exits on it; a BUY of the complement): the exit and the entry one fill is, decid
 as the executor's, ``latency`` later — by then the tape holds every fill and resolution up to
 that moment, and the decision reads nothing else: its price is the executor's quote over the
 fills seen by then (:meth:`orderflow.backtest.tape.Tape.quote`) — and the order it sends,
-priced so, is filled against the book revealed after it (:mod:`orderflow.backtest.liquidity`),
-which never prices it — the offers it could have met on arrival, and the flow that met it
-resting at its limit (:func:`orderflow.execution.depth.fill_resting`, the paper exchange's
-rule) — but never after ``end``: the backtest reads nothing past its end, so a signal still
+priced so, rests (:mod:`orderflow.backtest.resting`) and is filled by the book revealed after
+it (:mod:`orderflow.backtest.liquidity`), which never prices it — the offers it could have met
+on arrival, and the flow that met it resting at its limit
+(:func:`orderflow.execution.depth.fill_resting`, the paper exchange's rule) — each fill booked
+when it comes, until the order is filled, expires, its leader leaves the token or its market
+resolves; but never after ``end``: the backtest reads nothing past its end, so a signal still
 pending then meets only the liquidity revealed up to ``end`` (none, when it is due after it).
 Several followers (the strategy and its baselines) watch the same tape side by side, each with
 its own book and its own footprint on the market's depth.
@@ -21,7 +23,7 @@ its own book and its own footprint on the market's depth.
 from __future__ import annotations
 
 import heapq
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -29,21 +31,23 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.backtest.book import NO_LIQUIDITY, PAST_END, Book
-from orderflow.backtest.followers import Follower, Intent
+from orderflow.backtest.followers import FOLLOWING, Follower, Intent
 from orderflow.backtest.history import (
     ResolutionEvent,
     StoredFill,
+    in_time_order,
     resolutions_between,
     stream_trades,
 )
+from orderflow.backtest.latency import Execution
 from orderflow.backtest.liquidity import ChainDepth
+from orderflow.backtest.resting import EXPIRED, Orders, Resting, revealed
 from orderflow.backtest.tape import Tape
-from orderflow.execution.depth import Level, LevelKey, walk
+from orderflow.execution.depth import Level, LevelKey
 from orderflow.signals.exits import leaving, retry_pause
 from orderflow.signals.quotes import QUOTE_WINDOW_SECS
 from orderflow.signals.sizing import dec
 from orderflow.signals.views import MarketView, Side, StrategyBook, TradeView, WalletView
-from orderflow.strategy.settings import DEFAULT_ORDER_TTL_SECS
 
 # Scores as of a time: address -> the reputation stage's verdict, using only what was known then.
 Scorer = Callable[[asyncpg.Connection, datetime], Awaitable[Mapping[str, WalletView]]]
@@ -51,28 +55,6 @@ Scorer = Callable[[asyncpg.Connection, datetime], Awaitable[Mapping[str, WalletV
 ScoreObserver = Callable[[datetime, Mapping[str, WalletView]], None]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-# The default latency, from what the pipeline measures (docs/backtest.md "Latency"): the listener
-# stores a log once CONFIRMATIONS (3) Polygon blocks of ~2 s bury it (6 s) and it sees a block on
-# average ~1 s after its timestamp; the executor's signal p99 is 8 ms (docs/benchmarks.md "signal
-# latency"); placing a CLOB order is a ~1 s HTTPS round trip (assumed, not measured here).
-DEFAULT_LATENCY_SECS = 3 * 2.0 + 1.0 + 0.008 + 1.0
-
-
-@dataclass(frozen=True)
-class Execution:
-    """How a follower's order reaches the market.
-
-    ``latency``: from the leader's fill (its block time) to our order at the exchange — the
-    decision is taken then, with what the tape shows then, and the order meets the book as it
-    stands then. ``window``: how long after that the chain may reveal the book (maker fills of
-    later trades in the token); nothing in it means no fill. It is the order's life: the
-    strategy's ``order_ttl_secs``, as long as the executor's order would rest
-    (:meth:`orderflow.backtest.runner.BacktestOptions.execution`).
-    """
-
-    latency: timedelta = timedelta(seconds=DEFAULT_LATENCY_SECS)
-    window: timedelta = timedelta(seconds=DEFAULT_ORDER_TTL_SECS)
 
 
 @dataclass
@@ -84,12 +66,6 @@ class Run:
     equity: list[tuple[datetime, Decimal]] = field(default_factory=list)
     # Shares this follower took from each revealed maker order: its own impact on the book.
     consumed: dict[LevelKey, Decimal] = field(default_factory=dict)
-    # Per token: until when an exit that left the position open rests (the order's life).
-    exiting: dict[int, datetime] = field(default_factory=dict)
-
-    def exits_resting(self, now: datetime) -> frozenset[int]:
-        """The tokens an exit of which still rests at ``now``."""
-        return frozenset(t for t, until in self.exiting.items() if until > now)
 
 
 @dataclass(frozen=True)
@@ -138,20 +114,6 @@ def make_run(follower: Follower) -> Run:
     return Run(follower, Book(bankroll=dec(s.bankroll_usd), fee_rate=dec(s.taker_fee_rate)))
 
 
-async def _merge(
-    trades: AsyncIterator[StoredFill], resolutions: Sequence[ResolutionEvent]
-) -> AsyncIterator[StoredFill | ResolutionEvent]:
-    """Time order; a resolution comes before trades stamped at the same second."""
-    r = 0
-    async for t in trades:
-        while r < len(resolutions) and resolutions[r].resolved_at <= t.timestamp:
-            yield resolutions[r]
-            r += 1
-        yield t
-    for res in resolutions[r:]:
-        yield res
-
-
 def _leader_selling(trade: TradeView, run: Run) -> bool:
     """Whether ``trade`` is a SELL by the wallet ``run``'s FOLLOW_WHALE position in its token
     followed in — any row of that wallet's own (``wallet_address``), its maker rows too: the
@@ -183,6 +145,7 @@ class _Replay:
         self.end = end  # nothing revealed after it is read: a held-out end stays held out
         self.depth = ChainDepth()
         self.pending: list[Pending] = []
+        self.orders = Orders()  # every follower's orders resting between decision and close
         self._seq = 0
 
     def observe(self, fill: StoredFill, wallet: WalletView) -> None:
@@ -204,7 +167,13 @@ class _Replay:
         sale = leaving(view)
         exit_ = None
         if sale is not None:
-            leaving_runs = [r for r in self.runs if _leader_selling(sale, r)]
+            # Runs it exits, and runs whose entries resting in the token it cancels.
+            leaving_runs = [
+                r
+                for r in self.runs
+                if _leader_selling(sale, r)
+                or self.orders.following(r.book, sale.token_id, sale.wallet)
+            ]
             if leaving_runs:
                 mirror = market
                 if sale.token_id != fill.view.token_id:
@@ -217,10 +186,22 @@ class _Replay:
             heapq.heappush(self.pending, pending)
 
     async def drain(self, before: datetime | None, inclusive: bool = False) -> None:
-        """Decide every pending signal due before ``before`` (all of them when None)."""
-        while self.pending:
-            due = self.pending[0].due
-            if before is not None and (due > before or (due == before and not inclusive)):
+        """Decide every pending signal due before ``before`` (all of them when None), and meet
+        the resting orders with the levels revealed up to it, in time order — the levels of a
+        time before the decisions of that time, as the fills of a time are seen before them."""
+        while True:
+            met = self.orders.next_at()
+            due = self.pending[0].due if self.pending else None
+            if (
+                met is not None
+                and (before is None or met <= before)
+                and (due is None or met <= due)
+            ):
+                self.orders.step()
+                continue
+            if due is None or (
+                before is not None and (due > before or (due == before and not inclusive))
+            ):
                 return
             await self._decide(heapq.heappop(self.pending))
 
@@ -250,12 +231,21 @@ class _Replay:
         exit first, then the entry, both decided against the follower's book as it stands at
         the decision. The executor's exit is an order on its way, the position held until it
         fills, so the entry of the same fill sees the position (``position_exists`` unless it is
-        dust); here the exit fills at its decision, so the entry reads the book taken before."""
+        dust); the book is read once, before the exit's order rests and before the leader-exit
+        cancel, as the executor reads it before the pass."""
         cache: dict[tuple[int, Side], list[Level]] = {}
         legs = [(leg, side) for leg, side in ((p.exit, "SELL"), (p.entry, "BUY")) if leg]
         runs = [r for r in self.runs if any(r in leg.runs for leg, _ in legs)]
         for run in runs:
-            book = run.book.view(p.due, self.tape, run.exits_resting(p.due))
+            # The book as the executor reads it for the pass, its live orders counted, before
+            # the leader-exit cancel it sends after the pass: an entry of the same fill (a
+            # leader's BUY of the complement) still sees the order it cancels.
+            book = self.orders.view(run.book, p.due, self.tape)
+            if p.exit is not None and run in p.exit.runs:
+                # The leader left: what rests of the entries that followed it in is cancelled
+                # (what filled by now is held, and exited below).
+                sale = p.exit.trade
+                self.orders.leader_left(run.book, sale.token_id, sale.wallet, p.seen, p.due)
             for leg, side in legs:
                 if run not in leg.runs:
                     continue
@@ -275,7 +265,7 @@ class _Replay:
         exited = self.tape.left_since(trade, p.seen)
         market = replace(leg.market, last_price=quote, resolved=resolved, leader_exited=exited)
         if exit_:
-            return run.follower.exit(trade, market, book, p.due, run.book.leaders())
+            return run.follower.exit(trade, market, book, p.due, run.book.holdings())
         return run.follower.decide(trade, p.wallet, market, book, p.due)
 
     async def _fill(
@@ -286,38 +276,49 @@ class _Replay:
         intent: Intent,
         cache: dict[tuple[int, Side], list[Level]],
     ) -> None:
-        """Walk the revealed book for an accepted intent; record the signal in the run's book."""
+        """Record the signal; an accepted one's order rests, met by the book revealed within its
+        life (:mod:`orderflow.backtest.resting`)."""
         trade, side = leg.trade, intent.side
-        fill = None
-        if intent.accepted and intent.price is not None:
-            # an exit with no bid seen is priced from the leader's sale (exits.exit_decision)
-            quote = self._quote(trade, side) or trade.price
-            offers = await self._levels(p, trade, side, cache)
-            opposite = await self._levels(p, trade, _other(side), cache)
-            shares = intent.shares
-            held = run.book.open.get(trade.token_id)
-            if side == "SELL" and held is not None:
-                shares = min(shares, held.position.shares)
-            fee = run.book.fee_rate
-            fill = walk(
-                offers, opposite, side, shares, intent.price, quote, fee, run.consumed, p.due
-            )
-        unfilled = PAST_END if p.due > self.end else NO_LIQUIDITY
-        run.book.record(trade, p.wallet, intent, p.due, fill, unfilled=unfilled, attempt=p.tried)
-        if side == "SELL" and intent.accepted and trade.token_id in run.book.open:
-            self._exit_again(p, leg, run)
+        signal = run.book.record(trade, p.wallet, intent, p.due, attempt=p.tried)
+        if signal.status != "PENDING":
+            return
+        if p.due > self.end or intent.price is None:
+            run.book.unfilled(signal, PAST_END if p.due > self.end else NO_LIQUIDITY)
+            return
+        # an exit with no bid seen is priced from the leader's sale (exits.exit_decision)
+        quote = self._quote(trade, side) or trade.price
+        offers = await self._levels(p, trade, side, cache)
+        opposite = await self._levels(p, trade, _other(side), cache)
+        shares = intent.shares
+        if side == "SELL":
+            shares = min(shares, run.book.open[trade.token_id].position.shares)
+        follows = trade.wallet if side == "BUY" and intent.signal_type in FOLLOWING else None
+        order = Resting(
+            run.book,
+            run.consumed,
+            signal,
+            intent.price,
+            quote,
+            shares,
+            p.due + self.execution.window,
+            revealed(offers, opposite),
+            seen=p.seen,
+            follows=follows,
+            then=(lambda o: self._exit_again(p, leg, run, o)) if side == "SELL" else None,
+        )
+        self.orders.place(order)
 
-    def _exit_again(self, p: Pending, leg: Leg, run: Run) -> None:
-        """An exit that left the position open (nothing or part of it sold within its life) is
-        tried again once its order has ended, after :func:`orderflow.signals.exits.retry_pause`,
-        on the same sale of the leader — as the executor's late exits
-        (``Trader.late_exits``: :func:`orderflow.signals.exits.exit_due`); the decision says
-        whether it is still due (the leader's position left, the market resolved: none). Not
-        after the backtest's end, whose book is never read."""
-        ended = p.due + self.execution.window
-        run.exiting[leg.trade.token_id] = ended
+    def _exit_again(self, p: Pending, leg: Leg, run: Run, order: Resting) -> None:
+        """An exit that expired with the position still open (nothing or part of it sold within
+        its life) is tried again after :func:`orderflow.signals.exits.retry_pause`, on the same
+        sale of the leader — as the executor's late exits (``Trader.late_exits``:
+        :func:`orderflow.signals.exits.exit_due`); the decision says whether it is still due
+        (the leader's position left, the market resolved: none). Not after the backtest's end,
+        whose book is never read."""
+        if order.signal.order_close != EXPIRED or leg.trade.token_id not in run.book.open:
+            return
         tried = p.tried + 1
-        due = ended + retry_pause(tried)
+        due = order.expires + retry_pause(tried)
         if due > self.end:
             return
         self._seq += 1
@@ -357,10 +358,11 @@ async def walk_forward(
         if on_scores is not None:
             on_scores(t0, scores)
         resolutions = await resolutions_between(conn, t0, t1)
-        async for item in _merge(stream_trades(conn, t0, t1), resolutions):
+        async for item in in_time_order(stream_trades(conn, t0, t1), resolutions):
             if isinstance(item, ResolutionEvent):
                 await replay.drain(item.resolved_at)
                 resolutions_seen += 1
+                replay.orders.resolved(item.market_id, item.resolved_at)
                 tape.resolve(item.market_id, item.payouts)
                 for run in runs:
                     run.book.settle(item.market_id, item.payouts, item.resolved_at, tape)

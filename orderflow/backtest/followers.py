@@ -40,6 +40,12 @@ from orderflow.signals.sizing import (
 from orderflow.signals.views import MarketView, TradeView, WalletView
 from orderflow.strategy.settings import StrategySettings
 
+# Entries that follow the wallet of their trigger: what rests of one is cancelled when that wallet
+# leaves the token (the executor's leader-exit cancel of FOLLOW_WHALE entries,
+# ``orderflow.execution.order_queries.left_behind``; the baselines', as they skip
+# ``leader_exited`` like it). A fade (FADE_DEGEN) follows nobody.
+FOLLOWING = frozenset({"FOLLOW_WHALE", "FOLLOW_ALL", "FOLLOW_RANDOM"})
+
 
 @dataclass(frozen=True, slots=True)
 class Intent:
@@ -62,8 +68,9 @@ class Intent:
         return "EXPIRED" if self.reason == "stale" else "SKIPPED"
 
 
-# Per held token: the wallet its position followed in and the signal type that opened it.
-Leaders = Mapping[int, tuple[str, str]]
+# Per held token: its position — its shares, the wallet it followed in and the signal type that
+# opened it (the executor's holdings: what is held, never what is on order).
+Leaders = Mapping[int, HeldPosition]
 
 
 class Follower(Protocol):
@@ -123,11 +130,9 @@ class StrategyFollower:
         now: datetime,
         leaders: Leaders,
     ) -> Intent | None:
-        lead = leaders.get(sale.token_id)
-        position = book.open_positions.get(sale.token_id)
-        if lead is None or position is None:
+        held = leaders.get(sale.token_id)
+        if held is None:
             return None
-        held = HeldPosition(sale.token_id, position.shares, lead[0], lead[1])
         decision = exit_decision(sale, held, market, book, self.settings, now)
         return None if decision is None else _intent(decision)
 

@@ -6,7 +6,7 @@ proportional to one step's trades however long the stored history is.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -157,3 +157,17 @@ async def strategy_settings_json(conn: asyncpg.Connection, name: str) -> dict[st
     if value is None:
         return None
     return dict(value) if isinstance(value, dict) else None
+
+
+async def in_time_order(
+    trades: AsyncIterator[StoredFill], resolutions: Sequence[ResolutionEvent]
+) -> AsyncIterator[StoredFill | ResolutionEvent]:
+    """Time order; a resolution comes before trades stamped at the same second."""
+    r = 0
+    async for t in trades:
+        while r < len(resolutions) and resolutions[r].resolved_at <= t.timestamp:
+            yield resolutions[r]
+            r += 1
+        yield t
+    for res in resolutions[r:]:
+        yield res

@@ -12,14 +12,14 @@ maker orders buying the complement token at ``q`` (matched by minting, an ask of
 ``1 - q`` in Polymarket's unified book). A follower SELLing meets the bids: makers buying ``T``,
 and makers selling the complement (merged, a bid of ``T`` at ``1 - q``).
 
-The follower walks the levels best price first up to its limit price, each level at its own
-price, paying the taker fee on each (the executor's paper fee formula); then, its order resting at
-its limit for its life, it meets the flow revealed beyond that limit — sellers below a BUY's
-limit, in either book — at the limit, as maker (:func:`orderflow.execution.depth.fill_resting`,
-the paper exchange's rule). Its own impact stays:
-every share it took is remembered (per follower) and is not there for its next order, so a
-second order in the same token walks further up the book. Nothing revealed within the window
-means no fill (the signal is skipped ``no_liquidity``).
+The follower's order rests at its limit for its life and meets these levels as they are revealed
+(:mod:`orderflow.backtest.resting`), by the paper exchange's rule
+(:func:`orderflow.execution.depth.fill_resting`): the offers it could have met on arrival, best
+price first up to its limit, each at its own price with the taker fee (the executor's paper fee
+formula); the flow revealed beyond that limit — sellers below a BUY's limit, in either book — at
+the limit, as maker. Its own impact stays: every share it took is remembered (per follower) and
+is not there for another of its orders. Nothing revealed within the window means no fill (the
+signal is skipped ``no_liquidity``).
 """
 
 from __future__ import annotations

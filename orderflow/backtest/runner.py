@@ -14,16 +14,10 @@ from typing import Self
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from orderflow.backtest.engine import (
-    DEFAULT_LATENCY_SECS,
-    Execution,
-    ScoreObserver,
-    Scorer,
-    WalkForwardResult,
-    walk_forward,
-)
+from orderflow.backtest.engine import ScoreObserver, Scorer, WalkForwardResult, walk_forward
 from orderflow.backtest.followers import BaselineFollower, Follower, StrategyFollower
 from orderflow.backtest.history import bounds, event_ids, resolution_times
+from orderflow.backtest.latency import DEFAULT_LATENCY_SECS, Execution
 from orderflow.backtest.metrics import RunSummary, summarize
 from orderflow.backtest.verdict import FollowerVerdict, by_market, judge, resolution_days
 from orderflow.strategy.settings import StrategySettings

@@ -12,9 +12,9 @@ from pydantic import ValidationError
 
 from orderflow import db
 from orderflow.backtest import BacktestOptions, render, run_backtest
-from orderflow.backtest.engine import DEFAULT_LATENCY_SECS
 from orderflow.backtest.forward import forward_test, forward_text, median_resolution
 from orderflow.backtest.history import strategy_settings_json
+from orderflow.backtest.latency import DEFAULT_LATENCY_SECS
 from orderflow.backtest.quality import QualityOverTime
 from orderflow.backtest.scoring import reputation_scorer
 from orderflow.cli._common import add_log_format, parse_timestamp, settings_for

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from statistics import median
 
 from orderflow.backtest.book import SignalRecord
@@ -41,7 +42,8 @@ def fills_chart(result: DemoResult) -> str:
     for i, run in enumerate(runs):
         for s in _entries(result, i):
             assert s.price is not None and s.trigger_time is not None
-            delay = (s.time - s.trigger_time).total_seconds()
+            filled = s.first_fill or s.time
+            delay = (filled - s.trigger_time).total_seconds()
             leader = Point(
                 (s.trigger_time.timestamp() - t0) / 86_400,
                 float(s.trigger_price),
@@ -50,7 +52,7 @@ def fills_chart(result: DemoResult) -> str:
                 f"({s.trigger_time:%Y-%m-%d %H:%M:%S})",
             )
             ours = Point(
-                (s.time.timestamp() - t0) / 86_400,
+                (filled.timestamp() - t0) / 86_400,
                 float(s.price),
                 PALETTE[i],
                 f"{run.follower.name}: {s.shares:.2f} shares at {s.price} (limit "
@@ -105,12 +107,19 @@ def fill_summary(result: DemoResult) -> str:
         )
     diffs = [float((s.price or s.trigger_price) - s.trigger_price) for s in entries]
     levels = [s.levels for s in entries]
+    waits = [((s.first_fill or s.time) - s.time).total_seconds() for s in entries]
     return (
-        f"{len(entries)} strategy fills, each {format_duration(ex.latency)} after its leader "
-        f"against the book revealed within {format_duration(ex.window)}: median "
-        f"price above the leader's {median(diffs):+.3f} per share (range {min(diffs):+.3f} to "
-        f"{max(diffs):+.3f}), {median(levels):g} book level(s) walked (median)."
+        f"{len(entries)} strategy fills, each ordered {format_duration(ex.latency)} after its "
+        f"leader and resting up to {format_duration(ex.window)} for the book the chain reveals: "
+        f"first filled {_wait(median(waits))} after the order (median), median price above the "
+        f"leader's {median(diffs):+.3f} per share (range {min(diffs):+.3f} to "
+        f"{max(diffs):+.3f}), {median(levels):g} book level(s) met (median)."
     )
+
+
+def _wait(secs: float) -> str:
+    """A wait in whole seconds under a minute, else in whole minutes (0 s: on arrival)."""
+    return format_duration(timedelta(seconds=round(secs) if secs < 60 else round(secs / 60) * 60))
 
 
 def verdict_chart(verdicts: Sequence[FollowerVerdict], title: str) -> str:

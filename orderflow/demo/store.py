@@ -142,6 +142,9 @@ def _signal_args(name: str, chain_id: int, s: SignalRecord) -> tuple[object, ...
             "shares": str(s.shares),
             "fee": str(s.fee),
             "levels": s.levels,
+            # how and when the order closed (filled, expired, leader_exited, market_resolved)
+            "order_close": s.order_close,
+            "order_closed": None if s.order_closed is None else s.order_closed.isoformat(),
         },
     }
     return (

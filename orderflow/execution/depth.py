@@ -2,9 +2,10 @@
 
 The chain shows fills, not the book; each maker fill is a level that rested until a taker took it
 (:mod:`orderflow.signals.quotes` names its side). Both consumers of revealed depth fill an order
-here, by one rule (:func:`fill_resting`): the backtest's followers at their decision
-(:mod:`orderflow.backtest.liquidity`) and the executor's paper exchange for an order resting until
-its expiry (:mod:`orderflow.execution.paper_book`).
+here, by one rule (:func:`fill_resting`), as the levels are revealed while it rests: the
+backtest's followers (:mod:`orderflow.backtest.resting`, over the book of
+:mod:`orderflow.backtest.liquidity`) and the executor's paper exchange
+(:mod:`orderflow.execution.paper_book`), each fill at the time of the level that made it.
 
 An order rests at its limit ``L`` from its decision to its close, on a CLOB that matches by price,
 then time. For a BUY of ``X`` priced from the quote ``q`` (the best ask seen by the decision):
@@ -64,21 +65,6 @@ class Level:
     time: datetime
     price: Decimal
     shares: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class DepthFill:
-    """What walking the book gave: gross shares and collateral, fees, levels touched."""
-
-    shares: Decimal
-    usdc: Decimal
-    fee: Decimal
-    levels: int
-
-    @property
-    def price(self) -> Decimal | None:
-        """Average price per share (None when nothing filled)."""
-        return None if self.shares <= 0 else self.usdc / self.shares
 
 
 def better_first(levels: Iterable[Level], side: Side) -> list[Level]:
@@ -214,25 +200,3 @@ def fill_resting(
         remaining -= took
         consumed[level.key] = consumed.get(level.key, ZERO) + took
     return out
-
-
-def walk(
-    offers: Iterable[Level],
-    opposite: Iterable[Level],
-    side: Side,
-    shares: Decimal,
-    limit: Decimal,
-    quote: Decimal,
-    fee_rate: Decimal,
-    consumed: MutableMapping[LevelKey, Decimal],
-    at: datetime,
-) -> DepthFill:
-    """Fill up to ``shares`` by :func:`fill_resting`; remember what was taken."""
-    taken, usdc, fee = ZERO, ZERO, ZERO
-    touched = fill_resting(offers, opposite, side, shares, limit, quote, consumed)
-    for take in touched:
-        report = take.report(fee_rate, at)
-        usdc += report.usdc
-        fee += report.fee
-        taken += take.shares
-    return DepthFill(taken, usdc, fee, len(touched))

@@ -8,14 +8,34 @@ from decimal import Decimal
 
 import pytest
 
-from orderflow.backtest.book import Book
+from orderflow.backtest.book import Book, SignalRecord
 from orderflow.backtest.followers import Intent
 from orderflow.backtest.tape import Tape
-from orderflow.execution.depth import DepthFill
+from orderflow.execution.broker import FillReport
 from orderflow.signals.views import TradeView, WalletView
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
 LEADER = "0x" + "11" * 20
+
+
+def book_order(
+    book: Book,
+    trade: TradeView,
+    wallet: WalletView,
+    intent: Intent,
+    now: datetime,
+    filled: tuple[Decimal, Decimal, Decimal],
+) -> SignalRecord:
+    """A signal whose order filled ``(shares, collateral, fee)`` at ``now`` and closed."""
+    signal = book.record(trade, wallet, intent, now)
+    shares, usdc, fee = filled
+    if shares > 0:
+        report = FillReport(
+            fill_key="test", shares=shares, usdc=usdc, fee=fee, price=usdc / shares, at=now
+        )
+        book.fill(signal, report)
+    book.order_ended(signal, "filled" if shares > 0 else "expired", now, "no_liquidity")
+    return signal
 
 
 def _trade(side: str, price: str, at: datetime, n: int) -> TradeView:
@@ -38,25 +58,27 @@ def _trade(side: str, price: str, at: datetime, n: int) -> TradeView:
 def test_exit_sells_the_whole_position_and_books_its_pnl_on_the_entry() -> None:
     book = Book(bankroll=Decimal(1000), fee_rate=Decimal("0.02"))
     wallet = WalletView(LEADER, 9.0)
-    entry = book.record(
+    entry = book_order(
+        book,
         _trade("BUY", "0.40", T0, 1),
         wallet,
         Intent("FOLLOW_WHALE", True, "accepted", Decimal(100), Decimal("0.41")),
         T0,
-        DepthFill(Decimal(100), Decimal("41.000000"), Decimal("0.483800"), 1),
+        (Decimal(100), Decimal("41.000000"), Decimal("0.483800")),
     )
     assert book.leaders() == {7: (LEADER, "FOLLOW_WHALE")}
     # fee = shares x rate x p x (1 - p): 100 x 0.02 x 0.41 x 0.59
     assert entry.fee == Decimal("0.483800") and entry.size_usdc == Decimal("41.000000")
     later = T0 + timedelta(hours=3)
-    exit_ = book.record(
+    exit_ = book_order(
+        book,
         _trade("SELL", "0.60", later, 2),
         wallet,
         Intent(
             "FOLLOW_WHALE", True, "exit_with_leader", Decimal(100), Decimal("0.59"), side="SELL"
         ),
         later,
-        DepthFill(Decimal(100), Decimal(59), Decimal(100) * Decimal("0.02") * Decimal("0.2419"), 1),
+        (Decimal(100), Decimal(59), Decimal(100) * Decimal("0.02") * Decimal("0.2419")),
     )
     assert book.open == {} and book.leaders() == {}
     sell_fee = Decimal(100) * Decimal("0.02") * Decimal("0.59") * Decimal("0.41")
@@ -84,12 +106,13 @@ def test_exit_without_a_position_is_recorded_as_skipped() -> None:
 
 def test_accepted_order_with_nothing_to_fill_is_skipped_no_liquidity() -> None:
     book = Book(bankroll=Decimal(1000), fee_rate=Decimal(0))
-    signal = book.record(
+    signal = book_order(
+        book,
         _trade("BUY", "0.40", T0, 1),
         WalletView(LEADER, 9.0),
         Intent("FOLLOW_WHALE", True, "accepted", Decimal(100), Decimal("0.41")),
         T0,
-        DepthFill(Decimal(0), Decimal(0), Decimal(0), 0),
+        (Decimal(0), Decimal(0), Decimal(0)),
     )
     assert (signal.status, signal.reason) == ("SKIPPED", "no_liquidity") and book.open == {}
 
@@ -97,21 +120,23 @@ def test_accepted_order_with_nothing_to_fill_is_skipped_no_liquidity() -> None:
 def test_partial_exit_keeps_the_rest_open() -> None:
     book = Book(bankroll=Decimal(1000), fee_rate=Decimal(0))
     wallet = WalletView(LEADER, 9.0)
-    entry = book.record(
+    entry = book_order(
+        book,
         _trade("BUY", "0.40", T0, 1),
         wallet,
         Intent("FOLLOW_WHALE", True, "accepted", Decimal(100), Decimal("0.41")),
         T0,
-        DepthFill(Decimal(100), Decimal(40), Decimal(0), 1),
+        (Decimal(100), Decimal(40), Decimal(0)),
     )
-    book.record(
+    book_order(
+        book,
         _trade("SELL", "0.50", T0, 2),
         wallet,
         Intent(
             "FOLLOW_WHALE", True, "exit_with_leader", Decimal(100), Decimal("0.49"), side="SELL"
         ),
         T0,
-        DepthFill(Decimal(30), Decimal(15), Decimal(0), 1),  # only 30 shares of bids
+        (Decimal(30), Decimal(15), Decimal(0)),  # only 30 shares of bids
     )
     assert book.open[7].position.shares == Decimal(70) and entry.closed_at is None
     assert book.realized == Decimal(30) * (Decimal("0.50") - Decimal("0.40"))
@@ -123,29 +148,32 @@ def test_an_entry_into_dust_adds_to_it_and_the_position_follows_the_new_leader()
     dropping the 3 shares and their cost from the book) and the position follows its leader."""
     book = Book(bankroll=Decimal(1000), fee_rate=Decimal(0))
     wallet = WalletView(LEADER, 9.0)
-    book.record(
+    book_order(
+        book,
         _trade("BUY", "0.40", T0, 1),
         wallet,
         Intent("FOLLOW_WHALE", True, "accepted", Decimal(100), Decimal("0.41")),
         T0,
-        DepthFill(Decimal(100), Decimal(40), Decimal(0), 1),
+        (Decimal(100), Decimal(40), Decimal(0)),
     )
-    book.record(
+    book_order(
+        book,
         _trade("SELL", "0.50", T0, 2),
         wallet,
         Intent(
             "FOLLOW_WHALE", True, "exit_with_leader", Decimal(100), Decimal("0.49"), side="SELL"
         ),
         T0,
-        DepthFill(Decimal(97), Decimal("48.5"), Decimal(0), 1),  # 3 shares left: dust
+        (Decimal(97), Decimal("48.5"), Decimal(0)),  # 3 shares left: dust
     )
     second = replace(_trade("BUY", "0.45", T0, 3), wallet="0x" + "22" * 20)
-    book.record(
+    book_order(
+        book,
         second,
         WalletView(second.wallet, 9.0),
         Intent("FOLLOW_WHALE", True, "accepted", Decimal(20), Decimal("0.46")),
         T0,
-        DepthFill(Decimal(20), Decimal(9), Decimal(0), 1),
+        (Decimal(20), Decimal(9), Decimal(0)),
     )
     position = book.open[7].position
     assert (position.shares, position.cost_basis) == (Decimal(23), Decimal("1.2") + Decimal(9))
@@ -161,12 +189,13 @@ def test_day_pnl_is_the_executors_change_since_midnights_mark() -> None:
     buy = _trade("BUY", "0.50", yesterday, 1)
     tape.observe(buy)
     book.view(yesterday, tape)
-    book.record(
+    book_order(
+        book,
         buy,
         wallet,
         Intent("FOLLOW_WHALE", True, "accepted", Decimal(100), Decimal("0.50")),
         yesterday,
-        DepthFill(Decimal(100), Decimal(50), Decimal(0), 1),
+        (Decimal(100), Decimal(50), Decimal(0)),
     )
     late = _trade("BUY", "0.70", yesterday + timedelta(hours=12), 2)
     tape.observe(late)
@@ -175,12 +204,13 @@ def test_day_pnl_is_the_executors_change_since_midnights_mark() -> None:
     sell = _trade("SELL", "0.60", today, 3)
     tape.observe(sell)
     assert book.view(today, tape).day_pnl == Decimal(-10)  # 0.70 -> 0.60 on 100 shares
-    book.record(
+    book_order(
+        book,
         sell,
         wallet,
         Intent("FOLLOW_WHALE", True, "exit", Decimal(40), Decimal("0.60"), side="SELL"),
         today,
-        DepthFill(Decimal(40), Decimal(24), Decimal(0), 1),
+        (Decimal(40), Decimal(24), Decimal(0)),
     )
     tape.observe(_trade("BUY", "0.55", today + timedelta(hours=1), 4))
     # realized +4 on 40 shares, unrealized now 60 x 0.55 - 30 = +3, midnight's mark +20

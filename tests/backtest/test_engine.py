@@ -185,6 +185,8 @@ async def test_strategy_exits_when_its_leader_sells(pool: asyncpg.Pool) -> None:
     assert exit_.limit_price == Decimal("0.54") and exit_.price == Decimal("0.55")
     assert exit_.shares == entry.shares
     decided = T0 + timedelta(hours=5, seconds=8.008)
-    assert entry.close_reason == "exit" and entry.closed_at == decided
+    assert exit_.time == decided
+    # Closed when the bid it sold into came, not at the decision.
+    assert entry.close_reason == "exit" and entry.closed_at == T0 + timedelta(hours=5, minutes=1)
     assert entry.pnl == entry.shares * (Decimal("0.55") - Decimal("0.40"))
     assert report.strategy.pnl == entry.pnl and report.strategy.positions_open == 0

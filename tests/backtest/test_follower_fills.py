@@ -15,7 +15,7 @@ import asyncpg
 from orderflow.backtest import BacktestOptions, BacktestReport, run_backtest
 from orderflow.backtest.liquidity import ChainDepth
 from orderflow.backtest.report import render
-from orderflow.execution.depth import Level, best_price, walk
+from orderflow.execution.depth import Level, best_price, fill_resting
 from orderflow.signals.views import WalletView
 from orderflow.strategy.settings import StrategySettings
 from tests.backtest.factory import History, addr, token_of
@@ -139,8 +139,8 @@ async def test_an_order_walks_the_depth_paying_each_level_and_the_taker_fee(
     m = h.market("m")
     h.trade(WHALE, m, 0, "BUY", "0.40", "1000", T)
     h.ask(m, 0, "0.40", "100", T + _s(30))
-    h.ask(m, 0, "0.42", "10000", T + _s(40))
-    h.ask(m, 0, "0.41", "100", T + _s(50))
+    h.ask(m, 0, "0.41", "100", T + _s(40))  # each met when it comes (a resting order's fills)
+    h.ask(m, 0, "0.42", "10000", T + _s(50))
     h.ask(m, 0, "0.48", "10000", T + _s(60))
     await h.store(pool)
     settings = SETTINGS.model_copy(update={"paper_slippage_bps": 1000.0, "taker_fee_rate": 0.03})
@@ -165,26 +165,9 @@ async def test_an_order_walks_the_depth_paying_each_level_and_the_taker_fee(
     assert position.cost_basis == usdc + fee
 
 
-async def test_own_impact_raises_the_next_fill(pool: asyncpg.Pool) -> None:
-    """Buy, exit with the leader, buy again: the offers taken the first time are gone."""
-    h = History()
-    m = h.market("m")
-    h.trade(WHALE, m, 0, "BUY", "0.40", "1000", T)
-    h.ask(m, 0, "0.40", "50", T + _s(600))
-    h.ask(m, 0, "0.41", "100000", T + _s(700))
-    h.trade(WHALE, m, 0, "SELL", "0.40", "1000", T + _s(60))
-    h.bid(m, 0, "0.40", "100000", T + _s(90))
-    h.trade(WHALE, m, 0, "BUY", "0.40", "1000", T + _s(120))
-    await h.store(pool)
-    quarter = SETTINGS.model_copy(update={"order_ttl_secs": 900})  # orders rest 15 minutes
-    strategy = (await _run(pool, quarter)).result.runs[0].book.signals
-    entry, exit_, again = strategy
-    assert (entry.status, exit_.status, again.status) == ("EXECUTED",) * 3
-    assert exit_.side == "SELL" and exit_.price == Decimal("0.40")
-    assert entry.shares > 50  # took all 50 at 0.40, the rest at 0.41
-    assert entry.price is not None and Decimal("0.40") < entry.price < Decimal("0.41")
-    assert again.price == Decimal("0.41")  # the 0.40 offer is no longer there for us
-
+def test_own_impact_raises_the_next_fill() -> None:
+    """What a follower's order took of a level is not there for its next order (its own
+    footprint, ``consumed``): orders resting at once meet the same revealed levels."""
     # Without its own first order, the same second order would have found the 0.40 offer.
     levels = [
         Level(("a", 1), T + _s(600), Decimal("0.40"), Decimal(300)),
@@ -192,11 +175,15 @@ async def test_own_impact_raises_the_next_fill(pool: asyncpg.Pool) -> None:
     ]
     consumed: dict[tuple[str, int], Decimal] = {}
     assert best_price(levels, "BUY", consumed) == Decimal("0.40")
-    q, lim, fee = Decimal("0.40"), Decimal("0.41"), Decimal(0)
-    first = walk(levels, [], "BUY", Decimal(250), lim, q, fee, consumed, T)
-    assert first.price == Decimal("0.40") and consumed == {("a", 1): Decimal(250)}
-    second = walk(levels, [], "BUY", Decimal(100), lim, q, fee, consumed, T)
-    assert second.usdc == Decimal(50) * Decimal("0.40") + Decimal(50) * Decimal("0.41")
+    q, lim = Decimal("0.40"), Decimal("0.41")
+    first = fill_resting(levels, [], "BUY", Decimal(250), lim, q, consumed)
+    assert [(t.price, t.shares) for t in first] == [(Decimal("0.40"), Decimal(250))]
+    assert consumed == {("a", 1): Decimal(250)}
+    second = fill_resting(levels, [], "BUY", Decimal(100), lim, q, consumed)
+    assert [(t.price, t.shares) for t in second] == [
+        (Decimal("0.40"), Decimal(50)),
+        (Decimal("0.41"), Decimal(50)),
+    ]
     assert best_price(levels, "BUY", consumed) == Decimal("0.41")
 
 

@@ -68,11 +68,12 @@ async def test_a_buy_its_leader_sold_within_the_latency_is_not_followed(
 async def test_a_buy_sold_after_our_order_went_out_is_followed_and_exited(
     pool: asyncpg.Pool,
 ) -> None:
-    """A sell after our decision time is an exit, not a reason to skip the entry."""
+    """A sell after our decision time is an exit, not a reason to skip the entry. (The ask that
+    fills the entry comes before the sale: after it, what rests is cancelled, test_fill_time.)"""
     h = History()
     market = h.market("later")
     h.trade(WHALE, market, 0, "BUY", "0.40", "500", T)
-    h.ask(market, 0, "0.40", "5000", T + timedelta(minutes=1))
+    h.ask(market, 0, "0.40", "5000", T + timedelta(seconds=20))
     h.trade(WHALE, market, 0, "SELL", "0.40", "500", T + timedelta(seconds=30))
     h.bid(market, 0, "0.40", "5000", T + timedelta(minutes=2))
     await h.store(pool)
@@ -212,11 +213,12 @@ async def test_a_leader_buying_the_complement_after_our_entry_is_exited_with(
     """The whale's NO buy after our entry is its leaving: the backtest exits YES at the bid, as
     the executor does. The executor decides the NO buy as an entry too, in the same pass against
     the book before the exit's fill, where YES is held: SKIPPED ``position_exists``, recorded.
-    (The backtest made no entry signal; one decided after the exit's fill would have bought NO.)"""
+    (The backtest made no entry signal; one decided after the exit's fill would have bought NO.)
+    The entry is filled by an ask before the NO buy (after it, what rests is cancelled)."""
     h = History()
     market = h.market("flipped")
     h.trade(WHALE, market, 0, "BUY", "0.40", "500", T)
-    h.ask(market, 0, "0.40", "5000", T + timedelta(minutes=1))
+    h.ask(market, 0, "0.40", "5000", T + timedelta(seconds=20))
     h.trade(WHALE, market, 1, "BUY", "0.60", "500", T + timedelta(seconds=30))
     h.bid(market, 0, "0.40", "5000", T + timedelta(minutes=2))
     await h.store(pool)
