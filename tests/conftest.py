@@ -24,9 +24,30 @@ import pytest
 
 from orderflow import db
 from orderflow.migrate import migrate
+from tests.session_tmp import SessionTemp, prune_abandoned
 
 TEMPLATE = "orderflow_test_template"
 ROOT = Path(__file__).resolve().parent.parent
+_SESSION_TEMP = pytest.StashKey[SessionTemp]()
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's tmp_path plugin reads --basetemp
+def pytest_configure(config: pytest.Config) -> None:
+    """A session not given ``--basetemp`` gets a base directory of its own, which no other
+    session on the machine prunes or chmods (tests/session_tmp.py)."""
+    if config.option.basetemp is not None:
+        return
+    parent = Path(tempfile.gettempdir())
+    prune_abandoned(parent)
+    own = SessionTemp(parent)
+    config.stash[_SESSION_TEMP] = own
+    config.option.basetemp = str(own.basetemp)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    own = config.stash.get(_SESSION_TEMP, None)
+    if own is not None:
+        own.close()
 
 
 def _with_database(dsn: str, name: str) -> str:
@@ -38,9 +59,8 @@ def _with_database(dsn: str, name: str) -> str:
 def pg_server_dsn() -> Iterator[str]:
     """DSN of a maintenance database on the test server.
 
-    The embedded server's data lives in its own ``mkdtemp`` directory, not under pytest's
-    basetemp: pytest prunes older sessions' basetemps, which would pull the data directory from
-    under a concurrently running session.
+    The embedded server's data lives in its own ``mkdtemp`` directory, outside the session's
+    basetemp (tests/session_tmp.py).
     """
     url = os.environ.get("DATABASE_URL")
     if url:

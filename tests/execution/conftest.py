@@ -124,6 +124,12 @@ async def add_trade(
     )
 
 
+# How long wait_for waits before the test fails. Not a bound the code is held to: what a
+# background task does (a maintenance pass, the order worker, a kill's retries) comes seconds
+# later on a loaded CI machine (a full run there took 37 minutes, 17 idle), so it is generous,
+# as the operator tests' ``eventually``. A test that needs a condition sooner asserts a
+# timing, which tests never do.
+WAIT_SECS = 30.0
 MAKER = "0x" + "3a" * 20  # a market maker nobody scored: its fills make no signal
 
 
@@ -253,9 +259,10 @@ async def signal_outcomes(pool: asyncpg.Pool) -> list[tuple[str, str, str]]:
 
 
 async def wait_for(
-    check: Callable[[], Awaitable[Any]], *, timeout: float = 15.0, every: float = 0.05
+    check: Callable[[], Awaitable[Any]], *, timeout: float = WAIT_SECS, every: float = 0.05
 ) -> Any:
-    """Poll ``check`` until it returns something truthy (tests never assert timings)."""
+    """Poll ``check`` until it returns something truthy (tests never assert timings: the
+    timeout is a safety net for a loaded machine, only reached when the test fails)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         value = await check()
@@ -266,7 +273,7 @@ async def wait_for(
         await asyncio.sleep(every)
 
 
-async def leading(executor: Executor, timeout: float = 15.0) -> None:
+async def leading(executor: Executor, timeout: float = WAIT_SECS) -> None:
     await asyncio.wait_for(executor.leading.wait(), timeout)
 
 

@@ -152,7 +152,7 @@ async def test_maintenance_exits_a_position_whose_buy_was_stored_again(
     async def exit_signal() -> list[tuple[str, str, str]]:
         return [o for o in await signal_outcomes(pool) if o[0] == "SELL"]
 
-    sells = await wait_for(exit_signal, timeout=5)
+    sells = await wait_for(exit_signal)
     assert sells == [("SELL", "PENDING", "exit_with_leader")], sells
     await ex.catch_up()  # the trading loop reads the re-stored buy: no second exit
     assert await pool.fetchval("SELECT count(*) FROM orderflow_orders WHERE side = 'SELL'") == 1

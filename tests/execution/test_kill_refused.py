@@ -108,12 +108,15 @@ async def test_a_cancel_the_exchange_answers_not_canceled_is_retried_slowly_and_
         sent = _cancels(clob)
         # 0 s, 2 s, 6 s: three at most (it was eight: 50 ms, 100 ms, ... doubling to 2 s)
         assert sent <= 3, f"{sent} cancels in {WATCH_SECS} s"
+        # The second refusal in a row is the error: waited for, not expected within the window
+        # (on a loaded machine the attempt 2 s after the first may come after it).
+        await wait_for(lambda: now_true(refused_metric("not_canceled") - before >= 2))
+        await wait_for(lambda: now_true(_errors(caplog, oid)))
         assert len(_errors(caplog, oid)) == 1, _errors(caplog)
-        assert refused_metric("not_canceled") - before >= 2
         assert await pool.fetchval("SELECT status FROM orderflow_orders") == "OPEN"
         _refused_in_status(await _status(pool), "not_canceled")
         clob.report(oid, "LIVE")  # the exchange lets it go: the kill still cancels it
-        await wait_for(lambda: now_true(clob.orders[oid]["status"] == "CANCELED"), timeout=20.0)
+        await wait_for(lambda: now_true(clob.orders[oid]["status"] == "CANCELED"))
         await wait_for(
             lambda: pool.fetchrow("SELECT * FROM orderflow_orders WHERE status = 'CANCELED'")
         )
@@ -141,10 +144,11 @@ async def test_a_kill_with_a_revoked_api_key_retries_slowly_and_says_what_to_do(
         await asyncio.sleep(WATCH_SECS)
         sent = _cancels(clob)
         assert sent <= 3, f"{sent} cancels in {WATCH_SECS} s"
+        # Two refusals, one error: waited for, not expected within the window (a loaded machine)
+        await wait_for(lambda: now_true(refused_metric("credentials") - before >= 2))
         errors = [e for e in _errors(caplog) if "API key" in e]
         assert len(errors) == 1, _errors(caplog)
         assert "POLY_API_KEY" in errors[0]
-        assert refused_metric("credentials") - before >= 2
         _refused_in_status(await _status(pool), "credentials")
         clob.creds.update(keys)  # the key is valid again: the kill gets through
-        await wait_for(lambda: now_true(clob.orders[oid]["status"] == "CANCELED"), timeout=20.0)
+        await wait_for(lambda: now_true(clob.orders[oid]["status"] == "CANCELED"))

@@ -85,7 +85,7 @@ async def test_a_resting_buy_is_cancelled_when_its_leader_sells(
                 "SELECT status, status_reason FROM orderflow_orders WHERE status <> 'OPEN'"
             )
 
-        order = await wait_for(cancelled, timeout=5)
+        order = await wait_for(cancelled)
     assert (order["status"], order["status_reason"]) == ("CANCELED", "leader_exited")
     assert clob.orders[oid]["status"] == "CANCELED"
     assert await signal_outcomes(pool) == [("BUY", "SKIPPED", "leader_exited")]

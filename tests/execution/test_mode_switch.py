@@ -60,7 +60,7 @@ async def test_a_kill_cancels_the_paper_orders_while_the_live_exchange_fails(
                 paper_order["id"],
             )
 
-        row = await wait_for(cancelled, timeout=10)
+        row = await wait_for(cancelled)
     finally:
         await ex.kills.stop()
     assert row["status_reason"] == "strategy_killed"

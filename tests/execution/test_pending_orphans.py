@@ -104,7 +104,7 @@ async def test_an_old_leaders_orphan_is_closed_during_this_leadership(
         assert await pool.fetchval("SELECT status FROM orderflow_signals") == "PENDING"
         desk.gate.set()
         await leading(new)
-        row = await wait_for(_signal(pool), timeout=10.0)
+        row = await wait_for(_signal(pool))
     assert (row["status"], row["reason"]) == ("SKIPPED", "interrupted_before_order")
     assert await pool.fetchval("SELECT count(*) FROM orderflow_orders") == 0
 

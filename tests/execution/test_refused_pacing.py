@@ -73,7 +73,7 @@ async def test_an_expired_order_refused_again_is_logged_as_an_error_once(
         await ex.maintenance()  # the cancel goes out again once its pause (2 s) has passed
         return _cancels(clob) >= 2
 
-    await wait_for(refused_again, timeout=20.0, every=0.2)
+    await wait_for(refused_again, every=0.2)
     assert _cancels(clob) == 2
     assert len(_errors(caplog, oid)) == 1, [r.getMessage() for r in caplog.records]
     row = await pool.fetchrow("SELECT * FROM orderflow_orders")
@@ -111,7 +111,7 @@ async def test_an_expired_order_refused_by_reconciliation_is_not_asked_again_by_
     async def closed() -> bool:
         return await ex.desk.cancels.cancel_strategy("live-one") == 0
 
-    await wait_for(closed, timeout=20.0, every=0.2)
+    await wait_for(closed, every=0.2)
     assert _cancels(clob) == 2
     assert clob.orders[oid]["status"] == "EXPIRED"
     assert await pool.fetchval("SELECT status FROM orderflow_orders") == "CANCELED"
