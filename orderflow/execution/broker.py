@@ -134,11 +134,39 @@ class MarketRules:
 
 @dataclass(frozen=True, slots=True)
 class Collateral:
-    """What the exchange reports the wallet ``wallet`` (the funder, an order's ``maker``) may
-    spend on BUYs: its balance capped by its allowance."""
+    """What the exchange reported (``GET /balance-allowance``) of the wallet ``wallet`` (the
+    funder, an order's ``maker``) at ``read_at`` (``time.monotonic()``): its collateral
+    ``balance`` and its ``allowances`` to the exchange contracts (lower-case address: dollars);
+    and ``exchanges``, the contract that settles each token's market (lower-case address: the
+    CTF exchange for a standard market, the neg-risk CTF exchange for a neg-risk one,
+    ExchangeV3 for a Protocol V2 position id), for the tokens asked about whose market is known.
+
+    A BUY spends what the wallet allows *its* exchange: :meth:`spendable`."""
 
     wallet: str
-    spendable: Decimal
+    balance: Decimal
+    allowances: Mapping[str, Decimal] = field(default_factory=dict)
+    exchanges: Mapping[int, str] = field(default_factory=dict)
+    read_at: float = 0.0
+
+    def unknown(self, token_id: int) -> str | None:
+        """Why the allowance a BUY of ``token_id`` may spend is not known (None: it is): its
+        market's exchange not known, or the reply naming no allowance to it."""
+        exchange = self.exchanges.get(token_id)
+        if exchange is None:
+            return f"the exchange of token {token_id} not known"
+        if exchange not in self.allowances:
+            return f"no allowance to {exchange} reported"
+        return None
+
+    def spendable(self, token_id: int) -> Decimal:
+        """What a BUY of ``token_id`` may spend: the balance capped by the wallet's allowance
+        to the exchange that settles the token's market; 0 when that allowance is not known
+        (:meth:`unknown`): nothing is assumed."""
+        if self.unknown(token_id) is not None:
+            return Decimal(0)
+        allowed = self.allowances[self.exchanges[token_id]]
+        return max(Decimal(0), min(self.balance, allowed))
 
 
 class ExchangeAnswerError(ExecutionError):
@@ -202,11 +230,11 @@ class Broker(Protocol):
         raises."""
         ...
 
-    async def collateral(self) -> Collateral | None:
-        """The collateral the wallet may spend on BUYs as the exchange reports it now: its
-        balance, capped by its allowance to the exchange (live: ``GET /balance-allowance``,
-        :mod:`orderflow.execution.wallet`); None: no wallet (paper). Raises
-        :class:`ExchangeAnswerError` when the exchange does not tell."""
+    async def collateral(self, token_ids: Collection[int]) -> Collateral | None:
+        """The wallet's collateral balance and allowances as the exchange reports them now,
+        with the exchange that settles each of ``token_ids``' markets (live: ``GET
+        /balance-allowance``, :mod:`orderflow.execution.wallet`); None: no wallet (paper).
+        Raises :class:`ExchangeAnswerError` when the exchange does not tell."""
         ...
 
     async def close(self) -> None: ...

@@ -23,9 +23,10 @@ other refusal of the order has the token's rules read again (its tick may have c
 refused because the exchange takes none now (its engine restarting: 425; cancel-only, post-only:
 503 — the SDK's trading restrictions) is a rejection that placed nothing, with its Retry-After.
 
-The wallet's collateral (balance capped by allowance) is read before each live BUY
+The wallet's collateral balance and allowances are read before a live strategy decides entries
 (``GET /balance-allowance``, the SDK's ``get_balance_allowance``: :meth:`LiveBroker.collateral`),
-for the shared wallet's check (:mod:`orderflow.execution.wallet`).
+for its cash and the shared wallet's check (:mod:`orderflow.execution.wallet`): a BUY may spend
+the balance capped by the allowance to the exchange that settles its market.
 
 Only this module, :mod:`orderflow.execution.live_connect` (authentication: ``open_live_broker``)
 and :mod:`orderflow.execution.live_reads` (an order, the account's trades: read raw through the
@@ -71,6 +72,7 @@ from orderflow.execution.live_reads import (
     TooManyPagesError,
     account_trades,
     names,
+    order_exchange,
     problem_of,
     raw_trade_id,
     read_order,
@@ -361,17 +363,37 @@ class LiveBroker(LiveRules):
             },
         )
 
-    async def collateral(self) -> Collateral:
-        """The wallet's collateral balance capped by its largest allowance to the exchange's
-        contracts (``GET /balance-allowance?asset_type=COLLATERAL``, the SDK's
-        ``get_balance_allowance``; base units of 6 decimals): what the CLOB lets BUYs spend."""
+    async def collateral(self, token_ids: Collection[int]) -> Collateral:
+        """The wallet's collateral balance and its allowances to the exchange contracts (``GET
+        /balance-allowance?asset_type=COLLATERAL``, the SDK's ``get_balance_allowance``; base
+        units of 6 decimals), and the exchange that settles each token's market (the one the
+        SDK signs its orders for: :func:`~orderflow.execution.live_reads.order_exchange`; a
+        token whose market cannot be read is left out: its allowance unknown, a BUY of it
+        refused)."""
         try:
             found = await self.client.get_balance_allowance(asset_type="COLLATERAL")
         except PolymarketError as exc:  # an answer its model refuses too (UnexpectedResponse)
             raise _busy("balance read", exc) from None
-        allowed = max(found.allowances.values(), default=0)
-        spendable = Decimal(max(0, min(found.balance, allowed))) / SHARE_UNITS
-        return Collateral(wallet=str(self.client.wallet), spendable=spendable)
+        read_at = time.monotonic()
+        exchanges: dict[int, str] = {}
+        for token_id in set(token_ids):
+            try:
+                exchanges[token_id] = await order_exchange(self.client, token_id)
+            except Exception as exc:  # best effort, as the market's rules: its BUY refused
+                log.warning(
+                    "market's exchange not read; a BUY of it is refused",
+                    extra={"token_id": str(token_id), "error": type(exc).__name__},
+                )
+        return Collateral(
+            wallet=str(self.client.wallet),
+            balance=Decimal(max(0, found.balance)) / SHARE_UNITS,
+            allowances={
+                str(spender).lower(): Decimal(max(0, amount)) / SHARE_UNITS
+                for spender, amount in found.allowances.items()
+            },
+            exchanges=exchanges,
+            read_at=read_at,
+        )
 
     async def check_credentials(self) -> None:
         try:

@@ -121,8 +121,8 @@ class PendingLiveBroker:
     async def check_credentials(self) -> None:
         await self._live().check_credentials()
 
-    async def collateral(self) -> Collateral | None:
-        return await self._live().collateral()
+    async def collateral(self, token_ids: Collection[int]) -> Collateral | None:
+        return await self._live().collateral(token_ids)
 
     async def market_rules(self, token_id: int) -> MarketRules | None:
         if self._broker is None:

@@ -36,6 +36,7 @@ from polymarket._internal.actions.account import (
     build_get_order_request,
     build_list_account_trades_request,
 )
+from polymarket._internal.actions.orders.context import resolve_order_exchange_address
 from polymarket._internal.actions.orders.market_data import PlatformFeeInfo
 from polymarket.errors import PolymarketError, UnexpectedResponseError
 from polymarket.models.clob import ClobTrade, OpenOrder
@@ -69,6 +70,21 @@ async def read_fee_schedule(client: AsyncSecureClient, token_id: int) -> Platfor
     market = await ctx.order_metadata.resolve_market(ctx, token_id=TokenId(str(token_id)))
     fee: PlatformFeeInfo = market.fee_info
     return fee
+
+
+async def order_exchange(client: AsyncSecureClient, token_id: int) -> str:
+    """The contract that settles an order of the token (lower-case address), as the SDK signs
+    the order for it (its EIP-712 domain's ``verifyingContract``): the neg-risk CTF exchange
+    for a neg-risk market, the CTF exchange for a standard one, ExchangeV3 for a Protocol V2
+    position id. From the SDK's own per-market cache, read through when not there (the order's
+    build reads the same entry)."""
+    ctx = client._ctx
+    asset = TokenId(str(token_id))
+    market = await ctx.order_metadata.resolve_market(ctx, token_id=asset)
+    exchange = resolve_order_exchange_address(
+        ctx.environment_config, asset_id=asset, neg_risk=market.neg_risk
+    )
+    return str(exchange).lower()
 
 
 def problem_of(exc: PolymarketError, limit: int = 300) -> str:

@@ -36,7 +36,7 @@ import asyncpg
 from orderflow.errors import ExecutionError
 from orderflow.execution import position_queries
 from orderflow.execution.book import order_exposure
-from orderflow.execution.broker import Mode, OrderRequest
+from orderflow.execution.broker import Collateral, Mode, OrderRequest
 from orderflow.execution.orders import OrderDesk
 from orderflow.execution.strategies import StrategyState
 from orderflow.execution.strategy_queries import MODE_CHANGED
@@ -62,6 +62,7 @@ class OrderJob:
     traceparent: str | None = None
     kills: int = 0  # the strategy's kills and halts when it was decided (see OrderWorker.guard)
     halts: int = 0
+    collateral: Collateral | None = None  # the wallet as the decision read it (a live entry's)
 
     @classmethod
     def decided(
@@ -73,6 +74,7 @@ class OrderJob:
         market: MarketView,
         mode: Mode,
         traceparent: str | None,
+        collateral: Collateral | None = None,
     ) -> OrderJob:
         """A job for a decision taken now: the strategy's kills and halts as they stand."""
         return cls(
@@ -85,6 +87,7 @@ class OrderJob:
             traceparent,
             kills=state.kills,
             halts=state.halts,
+            collateral=collateral,
         )
 
 
@@ -292,6 +295,7 @@ class OrderWorker:
                 traceparent=job.traceparent,
                 guard=lambda: self.guard(job),
                 hold=lambda secs: self._hold(job.mode, secs),
+                collateral=job.collateral,
             )
         except ExecutionError as exc:
             log.error("order not placed", extra={"signal_id": signal_id, "error": str(exc)})

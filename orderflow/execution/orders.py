@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -106,6 +107,8 @@ class OrderDesk:
         # Intents this desk has stored and is sending now; every other intent is in doubt.
         self._placing: set[int] = set()
         self._locks: dict[int, asyncio.Lock] = {}
+        # When this desk last sent a live BUY (monotonic): a wallet read before it is stale.
+        self._buy_sent_at = float("-inf")
         # The exchange's word on each mode's API key: no order is sent while it refuses it.
         self.keys = {mode: KeyWatch(pool, mode) for mode in brokers}
         access = DeskAccess(pool, brokers, call=self._call, locked=self._locked)
@@ -165,8 +168,11 @@ class OrderDesk:
         traceparent: str | None,
         guard: Guard | None = None,
         hold: Hold | None = None,
+        collateral: Collateral | None = None,
     ) -> OrderOutcome | None:
-        """Prepare, store the intent, send, book. None when not sent or the outcome is in doubt."""
+        """Prepare, store the intent, send, book. None when not sent or the outcome is in doubt.
+        ``collateral``: the wallet as the decision read it, the live BUY's check's when it is
+        fresh enough (:data:`~orderflow.execution.wallet.REUSE_SECS`): one read per entry."""
         broker = self.broker(mode)
         if await self.key_refused(mode):
             # Sent with a key the exchange refuses, it would be refused unprocessed: not sent.
@@ -184,15 +190,14 @@ class OrderDesk:
                 await self._skip(signal_id, f"order_build_failed: {exc}")
                 return None
             try:
-                free = await self._collateral(mode, signal_id, request, hold)
+                free = await self._collateral(mode, signal_id, request, hold, collateral)
             except _NotSent:
                 return None
             async with self.pool.acquire() as conn, conn.transaction():
                 refused = None
                 if mode == "live":  # every live strategy's orders on the wallet, locked
                     maker = str((prepared.signed or {}).get("maker", ""))
-                    spendable = None if free is None else free.spendable
-                    refused = await wallet.wallet_refusal(conn, prepared.request, maker, spendable)
+                    refused = await wallet.wallet_refusal(conn, prepared.request, maker, free)
                 if refused is None:
                     order_id = await order_queries.insert_order_intent(
                         conn,
@@ -218,21 +223,35 @@ class OrderDesk:
                 return None
             span.set_attribute("orderflow.order_id", order_id)
             self._placing.add(order_id)
+            if mode == "live" and request.side == "BUY":
+                self._buy_sent_at = time.monotonic()
             try:
                 return await self._send(broker, order_id, signal_id, request, prepared, guard, hold)
             finally:
                 self._placing.discard(order_id)
 
     async def _collateral(
-        self, mode: Mode, signal_id: int, request: OrderRequest, hold: Hold | None
+        self,
+        mode: Mode,
+        signal_id: int,
+        request: OrderRequest,
+        hold: Hold | None,
+        known: Collateral | None,
     ) -> Collateral | None:
-        """A live BUY's: the wallet's collateral as the exchange reports it now (None: no need
-        to ask). Fail-closed: when it cannot be read the signal is SKIPPED and :class:`_NotSent`
-        raised (with the exchange's Retry-After held, as a refused order's)."""
+        """A live BUY's: the wallet's collateral as the exchange reports it (None: no need to
+        ask) — ``known``, the decision's read, when it names the token's exchange, was read at
+        most :data:`~orderflow.execution.wallet.REUSE_SECS` ago and no live BUY was sent since
+        (one filled at placement would have moved the balance); else read now. Fail-closed:
+        when it cannot be read the signal is SKIPPED and :class:`_NotSent` raised (with the
+        exchange's Retry-After held, as a refused order's)."""
         if mode != "live" or request.side != "BUY":
             return None
+        if known is not None and wallet.fresh(known, request.token_id, self._buy_sent_at):
+            return known
         try:
-            collateral: Collateral | None = await self._call(self.broker(mode).collateral())
+            collateral: Collateral | None = await self._call(
+                self.broker(mode).collateral((request.token_id,))
+            )
         except CredentialsRefusedError as exc:  # our key, as a refused order's
             await self._skip(signal_id, KEY_REFUSED)
             await self.keys[mode].refuse("balance read", str(exc))

@@ -95,7 +95,7 @@ class PaperBroker:
     async def market_rules(self, token_id: int) -> MarketRules | None:
         return None  # no book to read: the strategy's minimum and tick apply
 
-    async def collateral(self) -> Collateral | None:
+    async def collateral(self, token_ids: Collection[int]) -> Collateral | None:
         return None  # no wallet: each strategy's bankroll is all there is
 
     async def close(self) -> None:

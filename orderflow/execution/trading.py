@@ -38,7 +38,7 @@ from orderflow.execution.market_rules import warm_market_rules, with_market_rule
 from orderflow.execution.order_worker import OrderJob, OrderWorker
 from orderflow.execution.signal_record import record_signal
 from orderflow.execution.strategies import StrategyState
-from orderflow.execution.wallet import wallet_cash
+from orderflow.execution.wallet import capped, wallet_cash
 from orderflow.signals import queries as signal_queries
 from orderflow.signals.decide import Decision, evaluate
 from orderflow.signals.exits import exit_due, leaving
@@ -225,15 +225,17 @@ class Trader:
                 tokens = {t.token_id for t in [*candidates, *sells]}
                 held = await held_modes(conn, state, tokens)
             await self._warm_rules(state, candidates, sells, held)
-        funds = await self._wallet(state) if candidates else None
+        funds = await self._wallet(state, candidates) if candidates else None
         async with self._deciding, self.connection() as conn:
+            left: dict[int, Decimal] = {}
             if candidates or sells:
                 # The book is one moment's: read in a snapshot of its own, before the
                 # decision's transaction (orderflow.execution.book).
                 book, holdings = await self._book(conn, state, now)
                 if funds is not None:  # a live strategy spends no more than the wallet has
-                    left = await wallet_cash(conn, funds, worker.live_entries_on_the_way())
-                    book = replace(book, cash=left if book.cash is None else min(book.cash, left))
+                    on_the_way = worker.live_entries_on_the_way()
+                    tokens = {t.token_id for t in candidates}
+                    left = await wallet_cash(conn, funds, on_the_way, tokens)
             async with conn.transaction():
                 if candidates or sells:
                     # Entries on their way that followed a leader who sells now are not sent;
@@ -242,7 +244,7 @@ class Trader:
                     left_live = any((t.token_id, t.wallet) in holdings.following for t in sells)
                     exits = await sells_before_entries(conn, state.name, exits_of(sells, holdings))
                     created, accepted = await self._decide(
-                        conn, state, candidates, exits, book, holdings, wallets, now
+                        conn, state, candidates, exits, book, holdings, wallets, now, funds, left
                     )
                 if not replay:
                     await strategy_queries.set_cursor(conn, state.name, top)
@@ -253,16 +255,20 @@ class Trader:
         await worker.dispatch(accepted)
         return created
 
-    async def _wallet(self, state: StrategyState) -> Collateral | None:
-        """A live strategy's wallet as the exchange reports it, read before the decision lock:
-        its cash is capped by what the wallet has left (:func:`wallet_cash`). None: paper, or
-        not read (the order's own check, fail-closed, then refuses what it cannot pay)."""
+    async def _wallet(
+        self, state: StrategyState, candidates: Sequence[TradeView]
+    ) -> Collateral | None:
+        """A live strategy's wallet as the exchange reports it, with the exchange of each
+        candidate's market, read before the decision lock: its cash is capped by what the
+        wallet has left on that exchange (:func:`wallet_cash`), and its entries' orders are
+        checked with it (one read per entry). None: paper, or not read (the order's own check,
+        fail-closed, reads again and refuses what it cannot pay)."""
         broker = self.worker.desk.brokers.get("live")
         if state.settings.mode != "live" or broker is None:
             return None
         try:
             async with asyncio.timeout(self.worker.desk.call_timeout):
-                return await broker.collateral()
+                return await broker.collateral({t.token_id for t in candidates})
         except (ExecutionError, TimeoutError):
             return None
 
@@ -291,10 +297,14 @@ class Trader:
         holdings: Holdings,
         wallets: Mapping[str, WalletView],
         now: datetime,
+        funds: Collateral | None = None,
+        left: Mapping[int, Decimal] | None = None,
     ) -> tuple[int, list[OrderJob]]:
         """Decide and record the batch's exits and entries (in the decision's transaction);
         returns the signals recorded and the accepted ones as jobs to send. Each accepted entry
-        is in the book the next one sees."""
+        is in the book the next one sees. A live strategy's entry of a token in ``left`` (what
+        the wallet ``funds`` has left for it: :func:`wallet_cash`) spends no more than that,
+        less what the batch's entries before it took."""
         settings = state.settings
         window = settings.fade_window_secs if settings.enable_degen_fading else 0.0
         # Read apart: a BUY of the complement that exits a position is an entry candidate too,
@@ -310,10 +320,13 @@ class Trader:
         else:
             created, accepted = 0, []
         markets = await self._market_views(conn, state, candidates, window, holdings)
+        taken = Decimal(0)  # the batch's accepted entries' cost: out of every exchange's share
         for trade in candidates:
             wallet = wallets[trade.wallet]
             market = markets[trade.id or 0]["BUY"]  # both signals buy: the asks
-            decision = evaluate(trade, wallet, market, book, settings, now)
+            cap = None if left is None else left.get(trade.token_id)
+            seen = book if cap is None else capped(book, cap - taken)
+            decision = evaluate(trade, wallet, market, seen, settings, now)
             if decision is None:
                 continue
             recorded = await record_signal(conn, state, trade, wallet, decision)
@@ -322,6 +335,7 @@ class Trader:
             created += 1
             if decision.accepted:
                 book = _with_position(book, trade, decision)
+                taken += decision.size_usdc or Decimal(0)
                 accepted.append(
                     OrderJob.decided(
                         state,
@@ -331,6 +345,7 @@ class Trader:
                         market,
                         settings.mode,
                         recorded.traceparent,
+                        funds,
                     )
                 )
         return created, accepted

@@ -21,16 +21,20 @@ them (the signed order's ``maker``: the funder), and its open positions, and ref
   own are its book's (``position_exists``, which lets dust take an entry beside it);
 * a BUY whose cost (limit x shares) and that of every live BUY of the wallet (remaining size at
   its limit: resting, on its way, in doubt) come to more than the collateral the exchange
-  reports the wallet may spend (``wallet_collateral``): its balance capped by its allowance
-  (:meth:`~orderflow.execution.broker.Broker.collateral`, read just before). Unredeemed
-  winnings are not in it, a withdrawal or another program's spending is. A read that fails (the
-  exchange down, rate limited, an answer the SDK refuses) refuses the BUY (``wallet_unread``):
-  fail-closed, nothing is assumed.
+  reports the wallet may spend on the exchange that settles the order's market
+  (``wallet_collateral``): its balance capped by its allowance to *that* exchange (the CTF
+  exchange for a standard market, the neg-risk CTF exchange for a neg-risk one:
+  :meth:`~orderflow.execution.broker.Collateral.spendable`) — an allowance the reply does not
+  name is taken as 0, and the reason says so. Unredeemed winnings are not in it, a withdrawal
+  or another program's spending is. A read that fails (the exchange down, rate limited, an
+  answer the SDK refuses) refuses the BUY (``wallet_unread``): fail-closed, nothing is assumed.
 
 The decision sees the wallet too: a live strategy's cash is capped by what the wallet has left
-(:func:`wallet_cash`, read by ``Trader`` before a batch with entry candidates), so a stake is
-cut to it rather than refused here; this check still refuses when that read failed or the
-balance moved since.
+on each entry's exchange (:func:`wallet_cash`, read by ``Trader`` before a batch with entry
+candidates), so a stake is cut to it rather than refused here. That read serves the check of
+the batch's first entry (:func:`fresh`: at most :data:`REUSE_SECS` old, no live BUY sent
+since), so the wallet is read once per entry; the check reads it again otherwise (the
+decision's read failed, is older, or a BUY went out since).
 
 The check and the intent it lets through are one transaction under an advisory lock
 (:data:`WALLET_LOCK_KEY`), so two executors sharing the wallet (``EXECUTOR_STRATEGIES``) each
@@ -39,15 +43,22 @@ see the other's intents. Exits are never refused for collateral (a SELL spends n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import asyncpg
 
 from orderflow.execution.broker import Collateral, OrderRequest
+from orderflow.signals.views import StrategyBook
 
 WALLET_LOCK_KEY = 0x6F72_6477_616C_6C74  # "ordwallt": one live intent checked at a time
+
+# The decision's read of the wallet serves its first entry's check this long (monotonic
+# seconds): one read per entry, not two; an order placed later (behind a queue, a Retry-After,
+# another live BUY sent since) reads again.
+REUSE_SECS = 5.0
 
 SELF_CROSS = "self_cross"
 OTHER_OUTCOME = "wallet_other_outcome"
@@ -123,7 +134,7 @@ def _refusal(
     resting: Sequence[Resting],
     held: Sequence[asyncpg.Record],
     committed: Decimal,
-    free: Decimal | None,
+    collateral: Collateral | None,
 ) -> str | None:
     for other in resting:
         if meets(order, other):
@@ -141,20 +152,34 @@ def _refusal(
         if other.token_id != order.token_id and other.side == "BUY":
             return f"{OTHER_OUTCOME}: {other.strategy} has a BUY of token {other.token_id}"
     cost = order.price * order.shares
-    if free is None or committed + cost > free:
-        return (
-            f"{COLLATERAL}: {committed.normalize():f} on order + {cost.normalize():f} > "
-            f"{'unknown' if free is None else f'{free.normalize():f}'} the exchange reports"
-        )
+    spent = f"{committed.normalize():f} on order + {cost.normalize():f}"
+    if collateral is None:
+        return f"{COLLATERAL}: {spent} > unknown the exchange reports"
+    unknown = collateral.unknown(order.token_id)
+    if unknown is not None:  # nothing assumed: an allowance not reported is none
+        return f"{COLLATERAL}: {spent} > 0 the wallet may spend: {unknown}"
+    free = collateral.spendable(order.token_id)
+    if committed + cost > free:
+        return f"{COLLATERAL}: {spent} > {free.normalize():f} the exchange reports"
     return None
 
 
+def fresh(collateral: Collateral, token_id: int, buy_sent_at: float) -> bool:
+    """Whether ``collateral`` (a decision's read) may serve the check of a BUY of ``token_id``
+    now: naming the token's exchange, read at most :data:`REUSE_SECS` ago and after the last
+    live BUY sent (``buy_sent_at``, monotonic: a fill at its placement moved the balance)."""
+    if token_id not in collateral.exchanges or collateral.read_at <= buy_sent_at:
+        return False
+    return time.monotonic() - collateral.read_at <= REUSE_SECS
+
+
 async def wallet_refusal(
-    conn: asyncpg.Connection, order: OrderRequest, maker: str, free: Decimal | None
+    conn: asyncpg.Connection, order: OrderRequest, maker: str, collateral: Collateral | None
 ) -> str | None:
-    """Why the wallet ``maker`` must not take ``order`` now (None: it may), given ``free``, the
-    collateral the exchange reported (a BUY's; ignored for a SELL). Call it in the transaction
-    that stores the order's intent: it takes the wallet's lock, held until that commits."""
+    """Why the wallet ``maker`` must not take ``order`` now (None: it may), given what the
+    exchange reported of the wallet (a BUY's: its balance and its allowance to the exchange
+    that settles the order's market; ignored for a SELL). Call it in the transaction that
+    stores the order's intent: it takes the wallet's lock, held until that commits."""
     await conn.execute("SELECT pg_advisory_xact_lock($1)", WALLET_LOCK_KEY)
     token = Decimal(order.token_id)
     resting = [
@@ -166,16 +191,33 @@ async def wallet_refusal(
     if order.side == "BUY":
         held = list(await conn.fetch(_OTHER_HELD, maker, token, order.strategy))
         committed = Decimal(await conn.fetchval(_COMMITTED, maker))
-    return _refusal(order, resting, held, committed, free)
+    return _refusal(order, resting, held, committed, collateral)
 
 
 async def wallet_cash(
-    conn: asyncpg.Connection, collateral: Collateral, on_the_way: Decimal
-) -> Decimal:
-    """What the wallet has left for a new BUY: the collateral the exchange reported, less every
-    live BUY of it stored (remaining size at its limit, every strategy's) and ``on_the_way``
-    (entries accepted and not stored yet; one stored meanwhile counts twice, for a moment:
-    never less). A live strategy's cash is capped by it (``Trader``), so a stake is cut to
-    what the wallet can pay, not refused at the order."""
+    conn: asyncpg.Connection,
+    collateral: Collateral,
+    on_the_way: Decimal,
+    token_ids: Collection[int],
+) -> dict[int, Decimal]:
+    """What the wallet has left for a new BUY of each of ``token_ids``: what it may spend on
+    the token's exchange (:meth:`~orderflow.execution.broker.Collateral.spendable`: its
+    balance capped by its allowance to the exchange that settles the token's market), less
+    every live BUY of it stored (remaining size at its limit, every strategy's, whichever
+    exchange: never more than is left) and ``on_the_way`` (entries accepted and not stored
+    yet; one stored meanwhile counts twice, for a moment: never less). A token whose allowance
+    is not known is left out: its BUY is refused by the order's check, which says why. A live
+    strategy's cash is capped by it (``Trader``), so a stake is cut to what the wallet can pay
+    on that exchange, not refused at the order."""
     committed = Decimal(await conn.fetchval(_COMMITTED, collateral.wallet))
-    return max(Decimal(0), collateral.spendable - committed - on_the_way)
+    return {
+        token: max(Decimal(0), collateral.spendable(token) - committed - on_the_way)
+        for token in token_ids
+        if collateral.unknown(token) is None
+    }
+
+
+def capped(book: StrategyBook, left: Decimal) -> StrategyBook:
+    """``book`` with its cash capped by what the wallet has ``left`` for an entry."""
+    left = max(Decimal(0), left)
+    return replace(book, cash=left if book.cash is None else min(book.cash, left))

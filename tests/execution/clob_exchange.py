@@ -7,9 +7,12 @@ facts §6); ``fake_clob.FakeClob`` serves it over HTTP.
   later when the test calls :meth:`ClobExchange.fill` (a counterparty takes it);
 * refusals with the real CLOB's messages (:class:`Rejected`, answered HTTP 400): ``not enough
   balance / allowance`` (collateral for BUYs, shares for SELLs, both net of what live orders
-  reserve, or no allowance), ``order 0x… is invalid. Size (1.08) lower than the minimum: 5`` (the
-  market's ``min_size``, for every order, BUY or SELL; py-clob-client issue 301), ``invalid
-  amount for a marketable BUY order ($0.7), min size: $1`` (a BUY that crosses the book worth
+  reserve, or no allowance; a BUY's collateral also bounded by the wallet's allowance to the
+  exchange that settles its market, net of the BUYs resting there: ``allowances``, by exchange
+  address, absent: unlimited; fills spend it, as ``transferFrom`` does), ``order 0x… is
+  invalid. Size (1.08) lower than the minimum: 5`` (the market's ``min_size``, for every order,
+  BUY or SELL; py-clob-client issue 301), ``invalid amount for a marketable BUY order ($0.7),
+  min size: $1`` (a BUY that crosses the book worth
   under $1; a resting BUY and a SELL have no dollar minimum), ``invalid expiration``, a price off
   the tick, a duplicate;
 * GTD orders expire at their ``expiration`` (on the exchange's clock, which tests can move:
@@ -44,6 +47,8 @@ import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+from tests.execution.clob_signing import exchange_for
 
 # The CLOB refuses a marketable BUY worth less than this many dollars (whatever its size in shares).
 MIN_MARKETABLE_BUY_USDC = Decimal(1)
@@ -95,6 +100,8 @@ class ClobExchange:
         self.unmatched_next = False
         self.collateral: Decimal | None = None  # USDC balance; None: unlimited
         self.allowance = True
+        # The wallet's collateral allowance to an exchange (lower-case address), in dollars.
+        self.allowances: dict[str, Decimal] = {}
         self.holdings: dict[int, Decimal] = {}  # outcome shares held (what SELLs can sell)
         self.clock_offset = 0.0  # move the exchange's clock (GTD expiry)
         self.cancel_log: list[tuple[float, str]] = []  # (monotonic time, order id) cancelled
@@ -236,13 +243,19 @@ class ClobExchange:
             canceled.append(order_id)
         return canceled, not_canceled
 
-    def _reserved(self, side: str, token: int | None) -> Decimal:
+    def exchange_of(self, token: int) -> str:
+        """The exchange (lower-case address) that settles the token's market's orders."""
+        return exchange_for(token, self.markets[token].neg_risk)[0].lower()
+
+    def _reserved(self, side: str, token: int | None, exchange: str | None = None) -> Decimal:
         total = Decimal(0)
         for placed in self.orders.values():
             o = placed["order"]
             if placed["status"] != "LIVE" or o["side"] != side:
                 continue
             if token is not None and int(o["tokenId"]) != token:
+                continue
+            if exchange is not None and self.exchange_of(int(o["tokenId"])) != exchange:
                 continue
             rest = placed["shares"] - placed["matched"]
             total += rest * placed["price"] if side == "BUY" else rest
@@ -252,10 +265,20 @@ class ClobExchange:
         if not self.allowance:
             return False
         if side == "BUY":
+            exchange = self.exchange_of(token)
+            allowed = self.allowances.get(exchange)
+            cost = self._reserved("BUY", None, exchange) + price * size
+            if allowed is not None and cost > allowed:
+                return False
             if self.collateral is None:
                 return True
             return self._reserved("BUY", None) + price * size <= self.collateral
         return self._reserved("SELL", token) + size <= self.holdings.get(token, Decimal(0))
+
+    def _spend_allowance(self, token: int, usdc: Decimal) -> None:
+        exchange = self.exchange_of(token)
+        if exchange in self.allowances:
+            self.allowances[exchange] -= usdc
 
     @staticmethod
     def _split(matched: Decimal, lots: list[Decimal] | None) -> list[Decimal]:
@@ -289,6 +312,7 @@ class ClobExchange:
             self.holdings[token] = self.holdings.get(token, Decimal(0)) + shares
             if self.collateral is not None:
                 self.collateral -= usdc
+            self._spend_allowance(token, usdc)
         else:
             self.holdings[token] = self.holdings.get(token, Decimal(0)) - shares
             if self.collateral is not None:
@@ -364,6 +388,8 @@ class ClobExchange:
             self.holdings[token] = self.holdings.get(token, Decimal(0)) + sign * shares
             if self.collateral is not None:
                 self.collateral -= sign * usdc
+            if side == "BUY":
+                self._spend_allowance(token, -usdc)  # the transfer never happened
 
     def report(self, order_id: str, status: str) -> None:
         """The order endpoint shows the order with this status from now on (``UNMATCHED``: a

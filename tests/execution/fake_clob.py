@@ -27,7 +27,9 @@ trades and their settlement on chain — is :mod:`tests.execution.clob_exchange`
   ``balance`` and its ``allowances`` to the exchange contracts, in base units (6 decimals), as
   strings (the SDK's ``BalanceAllowance``): ``collateral`` as it stands now (fills and failed
   trades move it; a test sets it: a withdrawal, another program spending), its whole balance,
-  not net of what our resting orders reserve; ``allowance`` False: every allowance 0;
+  not net of what our resting orders reserve; ``allowances`` (by exchange: the CTF exchange's,
+  the neg-risk exchange's, ExchangeV3's) as they stand, absent: unlimited (2²⁵⁶ - 1);
+  ``allowance`` False: every allowance 0;
   ``collateral`` None (unlimited): a balance of 10⁹ dollars.
 
 Variations: ``delay`` (a slow exchange, seconds before each answer), ``path_delays`` (slow
@@ -70,6 +72,7 @@ from eth_account import Account
 from tests.execution.clob_exchange import ClobExchange, Rejected
 from tests.execution.clob_faults import ClobFaults
 from tests.execution.clob_signing import (
+    EXCHANGE_V3,
     NEG_RISK_EXCHANGE,
     STANDARD_EXCHANGE,
     Creds,
@@ -404,11 +407,18 @@ class FakeClob(ClobFaults, ClobExchange):
         if request.query.get("asset_type") != "COLLATERAL" or "signature_type" not in request.query:
             return self._reject(400, "invalid asset_type / signature_type")
         balance = Decimal(10**9) if self.collateral is None else self.collateral
-        allowed = str(2**256 - 1) if self.allowance else "0"
+        allowances = {
+            exchange: str(int(self.allowances[exchange.lower()] * 10**6))
+            if exchange.lower() in self.allowances
+            else str(2**256 - 1)
+            if self.allowance
+            else "0"
+            for exchange in (STANDARD_EXCHANGE, NEG_RISK_EXCHANGE, EXCHANGE_V3)
+        }
         return web.json_response(
             {
                 "balance": str(int(balance * 10**6)),
-                "allowances": {STANDARD_EXCHANGE: allowed, NEG_RISK_EXCHANGE: allowed},
+                "allowances": allowances,
                 **self.balance_patch,
             }
         )

@@ -66,8 +66,8 @@ class GatedBroker:
     async def market_rules(self, token_id: int) -> MarketRules | None:
         return await self.broker.market_rules(token_id)
 
-    async def collateral(self) -> Collateral | None:
-        return await self.broker.collateral()
+    async def collateral(self, token_ids: Collection[int]) -> Collateral | None:
+        return await self.broker.collateral(token_ids)
 
     async def close(self) -> None:
         await self.broker.close()

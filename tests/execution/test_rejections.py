@@ -13,7 +13,7 @@ import pytest
 from orderflow.execution.broker import OrderRequest
 from orderflow.execution.live import LiveBroker
 from tests.execution.clob_exchange import Market
-from tests.execution.clob_signing import exchange_for
+from tests.execution.clob_signing import STANDARD_EXCHANGE, exchange_for
 from tests.execution.conftest import TOKEN_YES, follow
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import live_executor, live_strategy
@@ -57,7 +57,9 @@ async def test_refusals_are_recorded_on_the_signal(
         # The wallet's balance read before the order says plenty (another program spent it
         # since, say): the executor's own check lets it through (test_shared_wallet.py refuses
         # it when the read tells), and the exchange refuses it.
-        clob.balance_patch = {"balance": str(10**12), "allowances": {"0x" + "e1" * 20: str(10**12)}}
+        # (to the exchange that settles the market: a standard one's, the CTF exchange)
+        allowances = {STANDARD_EXCHANGE: str(10**12)}
+        clob.balance_patch = {"balance": str(10**12), "allowances": allowances}
     if setup == "collateral":
         clob.collateral = Decimal(10)
     elif setup == "allowance":
