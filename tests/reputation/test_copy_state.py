@@ -19,17 +19,19 @@ from orderflow.reputation import ReputationSettings, compute_scores, run_reputat
 from orderflow.reputation import copy_sql as sql
 from orderflow.reputation.copy_state import CELLS, PAIRS
 from tests.reputation.copy_reference import reference_rows
-from tests.reputation.population import Spec
+from tests.reputation.population import DAY, Spec, World
 from tests.reputation.test_copiers import _skilled_buy, _world
 from tests.reputation.test_void_decisions import _full_equals_incremental
 
 
 async def _same_as_full(
-    pool: asyncpg.Pool, s: ReputationSettings | None = None
+    pool: asyncpg.Pool, s: ReputationSettings | None = None, min_markets: int | None = None
 ) -> set[tuple[str, str, int, int, int, int]]:
     """The stored cells and pairs are a build's from every buy, the rows read from them the old
-    statement's, and every wallet's flags a full recompute's; returns those rows."""
+    statement's (``min_markets``: past that many tokens, not the settings'), and every wallet's
+    flags a full recompute's; returns those rows."""
     s = s or ReputationSettings()
+    rows = s if min_markets is None else s.model_copy(update={"copy_min_markets": min_markets})
     secs = float(s.copy_window_secs)
     async with pool.acquire() as conn, conn.transaction():
         as_of = await conn.fetchval("SELECT now()")
@@ -41,12 +43,12 @@ async def _same_as_full(
         pairs = {tuple(r) for r in await conn.fetch(f"SELECT * FROM {PAIRS}")}
         sums = sql.PAIRS_OF.format(cells="rep_copy_cells", only="TRUE")
         assert pairs == {tuple(r) for r in await conn.fetch(sums)}
-        await conn.execute(sql.COPY_ROWS.format(pairs=PAIRS), s.copy_min_markets)
+        await conn.execute(sql.COPY_ROWS.format(pairs=PAIRS), rows.copy_min_markets)
         await conn.execute(sql.BUYS_OF_FOLLOWERS, as_of)
         ours = {tuple(r) for r in await conn.fetch("SELECT * FROM rep_copy")}
         await conn.execute("DROP TABLE rep_copy")
         await conn.execute("DROP TABLE rep_buys")
-        assert ours == await reference_rows(conn, as_of, s)
+        assert ours == await reference_rows(conn, as_of, rows)
     flags = {r[0]: list(r[1]) for r in await pool.fetch(
         "SELECT wallet_address, flags FROM orderflow_wallet_stats")}  # fmt: skip
     full = {a: list(x.flags) for a, x in (await compute_scores(pool, settings=s)).items()}
@@ -168,3 +170,42 @@ async def test_a_window_change_an_as_of_run_and_a_detached_partition_rebuild_the
     await w.chain.ingest(pool)
     assert (await run_reputation(pool)).copy_cells == "updated"
     await _same_as_full(pool)
+
+
+async def test_dense_buying_stays_equal_across_runs_and_retractions(pool: asyncpg.Pool) -> None:
+    """Many wallets buying the same few tokens minutes apart at random prices (every buy with
+    partners, the pairs crossing buckets and runs), some blocks retracted between runs."""
+    w = World(seed=94, markets=6, neg_risk_events=0)
+    wallets = [w.new_wallet() for _ in range(12)]
+    specs = [s for s in w.specs if 0.2 < s.opening < 0.8][:4]
+    bursts = [(s, s.opens + w.rng.uniform(0.1, 0.4) * DAY) for s in specs for _ in range(3)]
+
+    def burst(n: int) -> None:
+        for _ in range(n):
+            s, t0 = w.rng.choice(bursts)
+            who = w.rng.choice(wallets)
+            t = t0 + w.rng.uniform(0.0, 900.0)
+            w.take(s, t, who, w.rng.choice((0, 1)), 50.0, price=w.rng.choice((0.4, 0.45, 0.5)))
+
+    burst(150)
+    await w.finish(pool)
+    await run_reputation(pool)
+    assert (await run_reputation(pool)).copy_cells == "rebuilt"
+    assert await pool.fetchval(f"SELECT count(*) FROM {CELLS}") > 50
+    await _same_as_full(pool, min_markets=1)
+    for step in range(4):
+        burst(40)
+        await w.chain.ingest(pool)
+        if step % 2:
+            async with pool.acquire() as conn:
+                for number, block_hash in await conn.fetch(
+                    """SELECT DISTINCT block_number, block_hash FROM orderflow_trades
+                        WHERE is_taker_aggregate AND side = 'BUY'
+                        ORDER BY block_number DESC LIMIT 3 OFFSET $1""",
+                    10 * step,
+                ):
+                    await retract_block(conn, 137, number, block_hash)
+        summary = await run_reputation(pool)
+        assert summary.incremental and summary.copy_cells == "updated"
+        pairs = await _same_as_full(pool, min_markets=1)
+        assert len(pairs) > 20 and any(r[3] for r in pairs)  # pairs, some both ways
