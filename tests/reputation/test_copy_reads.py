@@ -30,7 +30,8 @@ async def _read_by_run(pool: asyncpg.Pool) -> dict[str, int]:
         summary = await run_reputation(conn)
         assert summary.incremental
         after = await conn.fetchrow(_READ)
-    return {k: int(after[k]) - int(before[k]) for k in after}
+    was, now = dict(before), dict(after)
+    return {k: int(now[k]) - int(was[k]) for k in now}
 
 
 async def test_an_hourly_run_reads_only_the_buys_around_the_change(pool: asyncpg.Pool) -> None:
