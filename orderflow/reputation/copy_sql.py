@@ -5,119 +5,175 @@ at the price the leader's fill left (equal or worse). Its record is its leader's
 minute late: following it follows a doubly delayed signal at a worse price, beside the leader's
 own. Nothing in one wallet's fills tells it; the relation between two wallets' fills does.
 
-``rep_buys``: the taker buys (the aggressor's rows, ``is_taker_aggregate``) gated at ``as_of``
-with another buy of the same token within ``copy_window_secs`` either side (a window count over
-the token's buys in time order: the only ones a pair can hold, few where trading is sparse), one
-per (wallet, token, block time) at its volume-weighted price. ``rep_copy``: per (follower,
-leader) with the follower's buys trailing the leader's in at least ``copy_min_markets`` tokens,
+``rep_buys``: the taker buys (the aggressor's rows, ``is_taker_aggregate``) gated at ``as_of``,
+one per (wallet, token, block time) at its volume-weighted price, with its window-long time
+bucket (``copy_window_secs``). A full run reads every one with another buy of the same token
+within the window either side (:data:`BUYS`: a window count over the token's buys in time order,
+the only ones a pair can hold); an incremental run the buys of some buckets (:data:`REGION_BUYS`).
 
-* ``trail``: the follower's buys with a leader's buy of the same token in the
+``rep_copy_cells`` (:func:`cells`): per (follower, leader, token, bucket of the follower's buys)
+
+* ``trail``: the follower's buys there with a leader's buy of the same token in the
   ``copy_window_secs`` before (strictly earlier block time) at a price no higher;
-* ``lead``: the follower's buys with a leader's buy of the same token in the window after at a
-  price no lower (the same relation the other way round: the leader trails it);
-* ``markets``: the tokens of the trailing buys; ``buys``: all the follower's taker buys (read
-  for the followers alone, by the trades' wallet index).
+* ``lead``: the follower's buys there with a leader's buy of the same token in the window after
+  at a price no lower (the same relation the other way round: the leader trails it).
 
-The flag's rule (shares, the sign test) is numpy's, in :mod:`orderflow.reputation.flags`.
+A buy lies in one bucket, so a pair's figures are sums of its cells (:data:`PAIRS_OF`):
+``trail``, ``lead``, and ``markets``, the tokens with a trailing buy. ``rep_copy``
+(:data:`COPY_ROWS`): the pairs whose follower trails in at least ``copy_min_markets`` tokens,
+with ``buys``, all the follower's taker buys (read for the followers alone, by the trades' wallet
+index). The flag's rule (shares, the sign test) is numpy's, in :mod:`orderflow.reputation.flags`.
 
-Both runs execute this statement over every gated taker buy: a follower's figures change with
-its leader's fills as much as with its own, so the incremental run's result is the full run's
-by construction (it pays the statement's cost each run: docs/benchmarks.md "Copiers").
+A buy's cells read the buys of its own bucket and the ones next to it, so a change of a buy
+changes only the cells of its bucket and the two next to it: an incremental run recomputes those
+from the buys of the buckets next to them and keeps every other cell
+(:mod:`orderflow.reputation.copy_state`).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import asyncpg
-
 from orderflow.reputation.gate import GATED_TRADES
-from orderflow.reputation.settings import ReputationSettings
 
-# $1 = as_of, $2 = copy_window_secs (an interval), $3 = the same in seconds. A token is known by
-# two 64-bit hashes of it (``tok``, ``tok2``: a uint256 sorts and hashes as a 78-digit NUMERIC,
-# several times slower; a merge join's sorts by it took most of the statement): two tokens are
-# one only if both hashes of both agree (odds 2^-128 a pair of tokens); one ``tok`` shared only
-# merges two tokens' window counts (more buys kept, none lost).
+# How a token is known: two 64-bit hashes of it (a uint256 sorts and hashes as a 78-digit
+# NUMERIC, several times slower; a merge join's sorts by it took most of the statement): two
+# tokens are one only if both hashes agree (odds 2^-128 a pair of tokens); one ``tok`` shared
+# only merges two tokens' window counts (more buys kept, none lost) and their market count.
+TOK = "hash_numeric_extended(t.token_id, 0)"
+TOK2 = "hash_numeric_extended(t.token_id, 1)"
+# A buy's bucket ($3: copy_window_secs in seconds, float8).
+BUCKET = "floor(extract(epoch FROM {ts}) / $3::float8)::int8"
+
+_TAKER_BUY = "t.is_taker_aggregate AND t.side = 'BUY' AND t.size > 0"
+
+# One row per (wallet, token, block time) of {src} (columns w, tok, tok2, ts, usdc_size, size).
+_ONE_A_TIME = f"""
+SELECT row_number() OVER () AS id, w, tok, tok2, ts, sum(usdc_size) / sum(size) AS p,
+       {BUCKET.format(ts="ts")} AS bucket
+  FROM {{src}}
+ GROUP BY w, tok, tok2, ts
+"""
+
+# Every gated taker buy with another buy of its token within the window either side.
+# $1 = as_of, $2 = copy_window_secs (an interval), $3 = the same in seconds.
 BUYS = f"""
 CREATE TEMP TABLE rep_buys ON COMMIT DROP AS
 WITH t AS (
-    SELECT t.wallet_address AS w, hash_numeric_extended(t.token_id, 0) AS tok,
-           hash_numeric_extended(t.token_id, 1) AS tok2, t.timestamp AS ts, t.usdc_size, t.size
+    SELECT t.wallet_address AS w, {TOK} AS tok, {TOK2} AS tok2, t.timestamp AS ts,
+           t.usdc_size, t.size
       FROM ({GATED_TRADES}) t
-     WHERE t.is_taker_aggregate AND t.side = 'BUY' AND t.size > 0
+     WHERE {_TAKER_BUY}
 ), near AS (
     SELECT t.*, count(*) OVER (PARTITION BY t.tok ORDER BY t.ts
                                RANGE BETWEEN $2::interval PRECEDING AND $2::interval FOLLOWING) AS n
       FROM t
 )
-SELECT row_number() OVER () AS id, w, tok, tok2, ts, sum(usdc_size) / sum(size) AS p,
-       floor(extract(epoch FROM ts) / $3::float8)::int8 AS bucket
-  FROM near
- WHERE n > 1
- GROUP BY w, tok, tok2, ts
+{_ONE_A_TIME.format(src="near WHERE n > 1")}
 """
 
-# Each pair: a buy (f) and another wallet's earlier buy of the token (l) in the window before it
-# at a price no higher; a trailing buy of f, a leading buy of l. Found by two equi-joins on
-# (token hash, window-long time bucket, token): the earlier buy is in the buy's bucket or in the
-# one before (then earlier by construction). Counted by hash aggregates (no DISTINCT: a sort by
-# address). $1 = copy_window_secs,
-# $2 = copy_min_markets.
-COPY = """
-CREATE TEMP TABLE rep_copy ON COMMIT DROP AS
+# The buckets of {buckets} (token_id, tok, tok2, b) and the one before and after each.
+NEXT_TO = """SELECT DISTINCT r.token_id, r.tok, r.tok2, r.b + d.d AS b
+      FROM {buckets} r CROSS JOIN (VALUES (-1::int8), (0), (1)) d(d)"""
+
+# The gated taker buys up to trade id $4 in the buckets of rep_copy_s and the ones next to them,
+# read by the token index's time order: consecutive buckets of a token are one range (a second of
+# margin either side; the bucket is then taken as BUYS takes it). The range is the index scan's
+# own condition (a LATERAL subquery kept apart by OFFSET 0: orderflow.reputation.wash_partials_sql
+# REGION_ROWS, tests/reputation/test_wash_region_reads.py). Every buy of a bucket is read, so a
+# pair found here is one BUYS gives, and its price is the same volume-weighted one.
+# $1 = as_of, $2 = copy_window_secs (an interval: unused), $3 = the same in seconds, $4 = max id.
+REGION_BUYS = f"""
+CREATE TEMP TABLE rep_buys ON COMMIT DROP AS
+WITH _params AS (SELECT $2::interval), s AS (
+    {NEXT_TO.format(buckets="rep_copy_s")}
+), runs AS (
+    SELECT token_id, tok, tok2, min(b) AS lo, max(b) AS hi
+      FROM (SELECT s.*, b - row_number() OVER (PARTITION BY token_id ORDER BY b) AS g FROM s) x
+     GROUP BY token_id, tok, tok2, g
+), t AS (
+    SELECT t.wallet_address AS w, r.tok, r.tok2, t.timestamp AS ts, t.usdc_size, t.size
+      FROM runs r
+      CROSS JOIN LATERAL (
+           SELECT * FROM ({GATED_TRADES}) g
+            WHERE g.token_id = r.token_id
+              AND g.timestamp >= to_timestamp(r.lo * $3::float8) - interval '1 second'
+              AND g.timestamp < to_timestamp((r.hi + 1) * $3::float8) + interval '1 second'
+           OFFSET 0) t
+     WHERE {_TAKER_BUY} AND t.id <= $4::int8
+       AND {BUCKET.format(ts="t.timestamp")} BETWEEN r.lo AND r.hi
+)
+{_ONE_A_TIME.format(src="t")}
+"""
+
+
+def cells(only: str) -> str:
+    """``rep_copy_cells`` from ``rep_buys``: the cells whose (tok, tok2, b) ``only`` keeps (an
+    SQL condition on them; ``TRUE``: every one). $1 = copy_window_secs in seconds.
+
+    Each pair: a buy (c) and another wallet's earlier buy of the token (b) in the window before
+    it at a price no higher; a trailing buy of c's wallet, a leading one of b's. Found by two
+    equi-joins on (token hashes, window-long bucket): the earlier buy is in the buy's bucket or
+    in the one before (then earlier by construction). Counted by hash aggregates (no DISTINCT:
+    a sort by address)."""
+    return f"""
+CREATE TEMP TABLE rep_copy_cells ON COMMIT DROP AS
 WITH pairs AS MATERIALIZED (
-    SELECT c.w AS f, b.w AS l, c.tok, c.id AS f_id, b.id AS l_id
+    SELECT c.w AS f, b.w AS l, c.tok, c.tok2, c.bucket AS fb, b.bucket AS lb,
+           c.id AS f_id, b.id AS l_id
       FROM rep_buys c
       JOIN rep_buys b ON b.tok = c.tok AND b.tok2 = c.tok2 AND b.bucket = c.bucket
      WHERE b.ts >= c.ts - make_interval(secs => $1::float8) AND b.ts < c.ts
        AND b.p <= c.p AND b.w <> c.w
     UNION ALL
-    SELECT c.w, b.w, c.tok, c.id, b.id
+    SELECT c.w, b.w, c.tok, c.tok2, c.bucket, b.bucket, c.id, b.id
       FROM rep_buys c
       JOIN rep_buys b ON b.tok = c.tok AND b.tok2 = c.tok2 AND b.bucket = c.bucket - 1
      WHERE b.ts >= c.ts - make_interval(secs => $1::float8)
        AND b.p <= c.p AND b.w <> c.w
 ),
-per_token AS (  -- (follower, leader, token): its trailing buys there
-    SELECT f, l, tok, count(*) AS n
-      FROM (SELECT f, l, tok, f_id FROM pairs GROUP BY f, l, tok, f_id) AS x
-     GROUP BY f, l, tok
-),
-trail AS (
-    SELECT f, l, sum(n)::int8 AS trail, count(*) AS markets
-      FROM per_token GROUP BY f, l HAVING count(*) >= $2::int
+trail AS (  -- the follower's buys trailing one of the leader's
+    SELECT f, l, tok, tok2, b, count(*) AS trail
+      FROM (SELECT f, l, tok, tok2, fb AS b, f_id FROM pairs
+             GROUP BY f, l, tok, tok2, fb, f_id) AS x
+     WHERE {only}
+     GROUP BY f, l, tok, tok2, b
 ),
 lead AS (  -- the follower's buys its leader trails
-    SELECT f, l, count(*) AS lead
-      FROM (SELECT p.l AS f, p.f AS l, p.l_id FROM pairs p
-              JOIN trail t ON t.f = p.l AND t.l = p.f
-             GROUP BY p.l, p.f, p.l_id) AS x
-     GROUP BY f, l
+    SELECT f, l, tok, tok2, b, count(*) AS lead
+      FROM (SELECT l AS f, f AS l, tok, tok2, lb AS b, l_id FROM pairs
+             GROUP BY l, f, tok, tok2, lb, l_id) AS x
+     WHERE {only}
+     GROUP BY f, l, tok, tok2, b
 )
-SELECT t.f AS wallet_address, t.l AS leader, t.trail, coalesce(d.lead, 0) AS lead, t.markets,
-       0::int8 AS buys
-  FROM trail t LEFT JOIN lead d ON d.f = t.f AND d.l = t.l
+SELECT f, l, tok, tok2, b, coalesce(t.trail, 0)::int8 AS trail, coalesce(d.lead, 0)::int8 AS lead
+  FROM trail t FULL JOIN lead d USING (f, l, tok, tok2, b)
 """
 
 
-async def build(conn: asyncpg.Connection, as_of: object, settings: ReputationSettings) -> None:
-    """``rep_copy`` inside the caller's transaction (``rep_buys`` on the way)."""
-    window = settings.copy_window_secs
-    await conn.execute(BUYS, as_of, timedelta(seconds=window), float(window))
-    await conn.execute("ANALYZE rep_buys")
-    await conn.execute(COPY, float(settings.copy_window_secs), settings.copy_min_markets)
-    await conn.execute(BUYS_OF_FOLLOWERS, as_of)
-    await conn.execute("DROP TABLE rep_buys")
+# Per (follower, leader): the sums of the cells of {cells} (a table or a query), {only} a
+# condition on (f, l).
+PAIRS_OF = """
+SELECT f, l, sum(trail)::int8 AS trail, sum(lead)::int8 AS lead,
+       count(DISTINCT tok) FILTER (WHERE trail > 0) AS markets
+  FROM {cells} c
+ WHERE {only}
+ GROUP BY f, l
+"""
 
+# rep_copy: the pairs of {pairs} (f, l, trail, lead, markets) whose follower trails in enough
+# tokens. $1 = copy_min_markets.
+COPY_ROWS = """
+CREATE TEMP TABLE rep_copy ON COMMIT DROP AS
+SELECT p.f AS wallet_address, p.l AS leader, p.trail, p.lead, p.markets, 0::int8 AS buys
+  FROM {pairs} p
+ WHERE p.trail > 0 AND p.markets >= $1::int
+"""
 
 # Every taker buy of the followers (their share's denominator), by the wallets' time index.
 # $1 = as_of.
 BUYS_OF_FOLLOWERS = f"""
 UPDATE rep_copy c SET buys = (
        SELECT count(*) FROM (SELECT DISTINCT t.token_id, t.timestamp FROM ({GATED_TRADES}) t
-                              WHERE t.wallet_address = c.wallet_address AND t.is_taker_aggregate
-                                AND t.side = 'BUY' AND t.size > 0) AS b)
+                              WHERE t.wallet_address = c.wallet_address AND {_TAKER_BUY}) AS b)
 """
 
 

@@ -43,7 +43,7 @@ _FLAG_FIGURES: dict[str, tuple[str, ...]] = {
     "PENNY_PICKER": ("penny_stake_share",),
     "WASH_COUNTERPARTY": ("wash_host", "wash_host_share", "wash_host_own_share"),
     "HEDGED": ("hedged_share",),
-    "COPIER": (),  # its leader and the sign test are not stored (orderflow.reputation.copy_sql)
+    "COPIER": (),  # no column of the row holds its leader or counts (orderflow_copy_pairs does)
 }
 
 

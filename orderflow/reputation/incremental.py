@@ -13,7 +13,8 @@ fingerprint). An incremental run then, in the caller's transaction:
 2. brings the counterparty evidence's partial sums up to date around the changed fills and
    assembles the rows of the wallets whose evidence can have changed (``WASH``'s rows to the
    bit; ``WASH`` itself over the trades when the sums are stale), and adds the wallets whose
-   evidence changed;
+   evidence changed; the COPIER evidence's cells are updated around the same changed trades
+   (``rep_copy``, :mod:`orderflow.reputation.copy_state`; rebuilt with the counterparty sums);
 3. dirty wallets = wallets of dirty rows + every holder of a dirty token whose resolution,
    closing line or problem moved + wallets whose wash evidence changed; the holders of a token
    whose mark alone moved are not rescored: their stored unrealized P&L (the one figure the mark
@@ -37,6 +38,7 @@ from datetime import datetime
 import asyncpg
 
 from orderflow.reputation import (
+    copy_state,
     detached_lines,
     detached_void,
     persist_sql,
@@ -177,7 +179,7 @@ async def clear(conn: asyncpg.Connection) -> None:
     await wash_state.begin(conn)
 
 
-async def _wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings) -> None:
+async def _wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings) -> bool:
     """The stored counterparty evidence (:data:`WASH`) brought up to date: from the stored
     partial sums updated around the changed fills (:mod:`orderflow.reputation.wash_state`; the
     share volumes of the claimed wallets from their position sums, the others' as stored), only
@@ -186,9 +188,11 @@ async def _wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
     over the trades, reading only the share volume of ``rep_positions`` (a thin stand-in from
     the sums: every wallet's), then the sums are rebuilt for the next run.
     ``rep_wash_changed``: wallets whose row differs from the stored one; the stored rows are
-    replaced. ``rep_wash`` is then made again for the rescored wallets alone (:func:`_rows_of`)."""
+    replaced. ``rep_wash`` is then made again for the rescored wallets alone (:func:`_rows_of`).
+    Whether the stored sums were updated (``rep_wash_keys``: the changed trades since)."""
     claimed = "SELECT wallet_address FROM rep_dirty_keys"  # only their share volumes can move
-    if await wash_state.update(conn, as_of, settings, claimed):
+    updated = await wash_state.update(conn, as_of, settings, claimed)
+    if updated:
         await wash_assemble.assemble(conn, as_of, settings, stored=WASH, others=False)
         old = f"SELECT s.* FROM {WASH} s JOIN rep_wash_c c ON c.w = s.wallet_address"
     else:
@@ -215,6 +219,24 @@ async def _wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
              WHERE n.wallet_address IN (SELECT wallet_address FROM rep_wash_changed)"""
     )
     await conn.execute("DROP TABLE rep_wash")
+    return updated
+
+
+async def _copiers(
+    conn: asyncpg.Connection,
+    as_of: datetime,
+    settings: ReputationSettings,
+    since: int | None,
+    updated: bool,
+) -> str:
+    """``rep_copy``: the stored COPIER cells updated around the trades the counterparty update
+    took (``updated``; ``since``: the id its cells counted up to before), when they count up to
+    the same id; else rebuilt over every taker buy (:mod:`orderflow.reputation.copy_state`)."""
+    if updated and await copy_state.can_update(conn, settings, since):
+        await copy_state.update(conn, as_of, settings)
+        return "updated"
+    await copy_state.build(conn, as_of, settings, keep=True)
+    return "rebuilt"
 
 
 async def _rows_of(conn: asyncpg.Connection) -> None:
@@ -276,9 +298,10 @@ async def _moves(conn: asyncpg.Connection) -> None:
 
 async def build(
     conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings
-) -> tuple[int, dict[str, float]]:
-    """``rep_positions`` (dirty wallets), ``rep_close``, ``rep_wash``, the stored inputs of
-    every wallet brought up to date; returns the number of wallets rescored and stage times.
+) -> tuple[int, dict[str, float], str]:
+    """``rep_positions`` (dirty wallets), ``rep_close``, ``rep_wash``, ``rep_copy``, the stored
+    inputs of every wallet brought up to date; returns the number of wallets rescored, stage
+    times and what became of the COPIER cells (``"updated"``, ``"rebuilt"``).
     The caller then scores the stored inputs (:data:`INPUTS`) as after a full build."""
     stages: dict[str, float] = {}
     last = time.perf_counter()
@@ -291,8 +314,11 @@ async def build(
 
     await claim_changes(conn, as_of)
     lap("changes")
-    await _wash(conn, as_of, settings)
+    since = await copy_state.counted(conn)  # before the counterparty update moves it
+    updated = await _wash(conn, as_of, settings)
     lap("counterparties")
+    copiers = await _copiers(conn, as_of, settings, since, updated)
+    lap("copiers")
     # the closing lines and marks of the changed tokens, over all their positions (the columns
     # those statements read)
     await conn.execute(
@@ -377,4 +403,4 @@ async def build(
         "UPDATE orderflow_reputation_state SET as_of = $1, updated_at = now()", as_of
     )
     lap("wallets")
-    return int(rescored), stages
+    return int(rescored), stages, copiers

@@ -27,7 +27,7 @@ from orderflow.chain import rereads
 from orderflow.chain.pending_sums import fold as fold_pending_sums
 from orderflow.errors import DatabaseError
 from orderflow.reputation import (
-    copy_sql,
+    copy_state,
     detached_lines,
     detached_void,
     persist_sql,
@@ -140,16 +140,19 @@ async def _build(
     *,
     stored: bool = False,
     legs: datetime | None = None,
+    keep_copies: bool = False,
 ) -> tuple[Population, int]:
     """Create the temp tables up to ``rep_final`` inside the caller's transaction (``stored``:
     see :func:`build_evidence`); what the population step found, and the number of positions.
+    ``keep_copies``: the COPIER cells stored for the next incremental runs
+    (:func:`orderflow.reputation.copy_state.build`).
     ``legs``: the neg-risk legs' cut-off (:func:`orderflow.reputation.gate.gated_conditions`:
     the ``as_of`` asked for; None at the present, every stored leg)."""
     watch = watch or _Stopwatch()
     positions = await build_evidence(conn, as_of, settings, watch, stored=stored)
     await conn.execute(ev.WALLETS, settings.hedged_leg_window_secs, legs)
     watch.lap("wallets")
-    await copy_sql.build(conn, as_of, settings)
+    await copy_state.build(conn, as_of, settings, keep=keep_copies)
     watch.lap("copiers")
     return await population_step(conn, settings, watch), positions
 
@@ -273,12 +276,11 @@ async def run_reputation(
         )
         incremental = incremental and not switched
         rescored = None
+        copy_cells = "rebuilt" if switched else None
         if incremental:
             await conn.execute(f"SET LOCAL work_mem = '{settings.work_mem}'")
-            rescored, stages = await inc.build(conn, cutoff, settings)
+            rescored, stages, copy_cells = await inc.build(conn, cutoff, settings)
             watch.take(stages)
-            await copy_sql.build(conn, cutoff, settings)
-            watch.lap("copiers")
             population = await population_step(
                 conn, settings, watch, only_changed=True, wallets=stored_inputs.INPUTS
             )
@@ -286,11 +288,12 @@ async def run_reputation(
         else:
             if stored:  # before reading: a change committed from here on stays marked
                 await inc.clear(conn)
+            # switched: the next runs are incremental: their counterparty and COPIER cells now,
+            # as the incremental run would have left them (not at the next run's expense)
             population, positions = await _build(
-                conn, cutoff, settings, watch, stored=stored, legs=as_of
+                conn, cutoff, settings, watch, stored=stored, legs=as_of, keep_copies=switched
             )
-            if switched:  # the next runs are incremental: their counterparty cells now, as the
-                # incremental run would have left them (not at the next run's expense)
+            if switched:
                 await wash_state.build(conn, cutoff, settings)
                 watch.lap("counterparty_cells")
         await conn.execute(persist_sql.CHANGED_ROWS, computed_at, cutoff)
@@ -351,6 +354,7 @@ async def run_reputation(
         switched=switched,
         overflowed=overflowed,
         reattached=reattached,
+        copy_cells=copy_cells,
         rescored=population.wallets if rescored is None else rescored,
         candidates=population.sent,
     )

@@ -65,6 +65,9 @@ class RunSummary(BaseModel):
     # ... because a trades partition was attached again since the last live full run (migration
     # 076: what the runs read while it was detached is read from every fill again)
     reattached: bool = False
+    # the COPIER cells kept for the incremental runs (orderflow.reputation.copy_state): "updated"
+    # around the changed trades, "rebuilt" from every taker buy, None: not kept by this run
+    copy_cells: str | None = None
     # the population prior the rows are read against: its bulk (mean, sd, mean_se, miss_sd) and
     # skill tail (skill_share 0: none; orderflow.reputation.prior)
     prior: dict[str, float] = {}
