@@ -185,8 +185,9 @@ async def _rerun_converges(
             letter.pop("times_seen")
     assert stored == reference
     # the node's own logs over the same blocks afterwards (a chain backfill, the live
-    # listener): what they do to a plain import's rows, no more (here: the same two fills
-    # replaced in both, a property of these files' logs read as one batch)
+    # listener): what they do to a plain import's rows, no more (here the same two fills are
+    # replaced in both: the file's three simulated chains put two fills of different
+    # transactions at one (block, log index); the import keeps the first, the node's the last)
     logs = [json.loads(line) for line in path.read_text().splitlines()]
     got = []
     for p in (pool, other_pool):
