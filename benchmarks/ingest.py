@@ -21,7 +21,8 @@ same run, times
 
 Both store in bulk mode (``--no-bulk``: batch by batch), as ``listen --from-file`` does by
 default: the per-(wallet, token) sums are added once at the end of the import (its time and
-backend CPU included).
+backend CPU included), and the deferrable indexes left out of the partition built (migration
+072; in the in-process runs without parallel workers, so that their CPU is the backend's).
 
 Also prints decode-only rates (no database) for both, and the CPU per log of what a decoding
 process does (parse, decode, render COPY text) on the fast path and on the general one. Uses
@@ -104,6 +105,20 @@ def time_cli(
     return secs
 
 
+async def serial_index_builds(dsn: str) -> None:
+    """The deferred indexes a bulk import builds at its end (migration 072) built by the
+    importing connection's own backend, not parallel workers: its CPU per log counts them. The
+    CLI runs keep the server's default (what a user gets)."""
+    conn = await db.connect(dsn)
+    try:
+        await conn.execute(
+            "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET max_parallel_maintenance_workers"
+            " = 0', current_database()); END $$"
+        )
+    finally:
+        await conn.close()
+
+
 async def main_async(args: argparse.Namespace) -> int:
     print(f"generating {args.logs:,} logs …", flush=True)
     logs = generate(args.logs, args.seed, ("V2",) if args.v2_only else None)
@@ -129,6 +144,7 @@ async def main_async(args: argparse.Namespace) -> int:
 
     async with scratch_server(args.dsn, args.data_dir) as scratch:
         dsn = await scratch.fresh()
+        await serial_index_builds(dsn)
         pool = await db.create_pool(dsn, min_size=1, max_size=1)
         try:
             # One connection: its server process does all the storing; its CPU time (and ours)
@@ -156,6 +172,7 @@ async def main_async(args: argparse.Namespace) -> int:
                     for log in logs:
                         fh.write(json.dumps(log) + "\n")
                 dsn2 = await scratch.fresh()
+                await serial_index_builds(dsn2)
                 pool = await db.create_pool(dsn2, min_size=1, max_size=1)
                 try:
                     backend = (

@@ -3,14 +3,18 @@ on the real store path, statement by statement (issue 14; docs/benchmarks.md "In
 index").
 
     .venv/bin/python benchmarks/ingest_indexes.py --logs 100000 --runs 12
-    .venv/bin/python benchmarks/ingest_indexes.py --variants "016,before 016" --mode import
+    .venv/bin/python benchmarks/ingest_indexes.py --variants "072,indexed while importing" \
+        --mode import
 
 The backend's CPU is read from ``/proc/<pid>/schedstat`` (nanoseconds) around every statement the
 store sends, so each statement's share is its own: the trades insert (its statement triggers
 included), the matches insert, the match links, COPY, the end-of-import fold, and the rest
-(prologue, BEGIN, COMMIT). A variant is DDL applied to the migrated schema: "016" (as migrated),
-"before 016" (main's indexes, and the store's statements as they were), and, from main's schema,
-one index or trigger dropped ("-tx", "-market", …) or replaced ("tx_hash", "timestamp_brin", …).
+(prologue, BEGIN, COMMIT). A variant is DDL applied to the migrated schema: "072" (as migrated:
+the deferrable indexes left out of the import's partition and built at its end, column "build",
+parallel maintenance workers off so that their CPU is the backend's), "indexed while importing"
+(as before migration 072), "before 016" (main's indexes, and the store's statements as they
+were), and, from that schema, one index or trigger dropped ("-tx", "-market", …) or replaced
+("tx_hash", "timestamp_brin", …).
 
 * ``--mode batch`` (default): ``--logs`` V2 logs imported into one database; then each round,
   every variant stores the next ``--batches`` batches of 5,000 logs with ``store_batch`` (bulk
@@ -48,7 +52,12 @@ from log_mix import CHAIN_ID, generate  # noqa: E402
 from scratch_db import scratch_server  # noqa: E402
 
 from orderflow import db  # noqa: E402
-from orderflow.chain import partitions, pending_sums, store_refunds  # noqa: E402
+from orderflow.chain import (  # noqa: E402
+    partition_indexes,
+    partitions,
+    pending_sums,
+    store_refunds,
+)
 from orderflow.chain import store_sql as sql  # noqa: E402
 from orderflow.chain.decode import decode_batch  # noqa: E402
 from orderflow.chain.ingest import ingest_file  # noqa: E402
@@ -64,32 +73,74 @@ BEFORE_016 = "; ".join(
     f" CREATE INDEX {t}_market ON {t} (market_id, timestamp)"
     for t in (_T, _M)
 )
+# Migration 072: the deferrable indexes are each partition's own, left out of a partition a bulk
+# import starts empty and built at its end ("build"). NO_DEFER keeps them while importing (the
+# store before 072); _defs(...) changes the set a partition gets (and drops that index from the
+# partitions that have it), so a variant can leave one out or replace it.
+NO_DEFER = (
+    "CREATE OR REPLACE FUNCTION orderflow_trade_indexes_defer(blocks BIGINT[]) RETURNS INTEGER"
+    " LANGUAGE sql AS 'SELECT orderflow_ensure_partitions_of(blocks)'"
+)
+_DEFS = {
+    "wallet_time": ("(wallet_address, timestamp)", 'btree (wallet_address, "timestamp")'),
+    "token_time": (
+        "(token_id, timestamp, log_index) INCLUDE (price, block_number)",
+        'btree (token_id, "timestamp", log_index) INCLUDE (price, block_number)',
+    ),
+    "timestamp": ("(timestamp)", 'btree ("timestamp")'),
+    "self_match": (
+        "(wallet_address) WHERE taker_address = wallet_address",
+        "btree (wallet_address) WHERE ((taker_address)::text = (wallet_address)::text)",
+    ),
+}
+
+
+def _defs(suffix: str, replacement: tuple[str, str] | None = None) -> str:
+    """DDL: the partitions' ``suffix`` index left out (or replaced); none deferred."""
+    defs = dict(_DEFS)
+    defs.pop(suffix)
+    if replacement is not None:
+        defs[suffix] = replacement
+    rows = ", ".join(
+        "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in (s, d, p)) + ")"
+        for s, (d, p) in defs.items()
+    )
+    return (
+        f"{NO_DEFER}; CREATE OR REPLACE FUNCTION orderflow_trade_index_defs()"
+        " RETURNS TABLE (suffix TEXT, ddl TEXT, printed TEXT) LANGUAGE sql IMMUTABLE AS"
+        f" $d$ VALUES {rows} $d$;"
+        " DO $x$ DECLARE r RECORD; BEGIN FOR r IN SELECT relname FROM pg_class"
+        f" WHERE relkind = 'i' AND relname ~ '^{_T}_p[0-9]{{4,}}_{suffix}$' LOOP"
+        " EXECUTE format('DROP INDEX %I', r.relname); END LOOP;"
+        " PERFORM orderflow_trade_indexes_build(p) FROM orderflow_trade_indexes_missing() p;"
+        " END $x$"
+    )
+
+
 # name -> DDL applied after the migrations (none: the schema as migrated); the one-at-a-time
 # variants start from the schema before migration 016, as measured for it.
 VARIANTS: dict[str, str] = {
-    "016": "",
-    "before 016": BEFORE_016,
+    "072": "",
+    "indexed while importing": NO_DEFER,
+    "before 016": f"{NO_DEFER}; {BEFORE_016}",
     # both built by CREATE INDEX in the transaction, as "before 016" is (batch mode)
     "016 rebuilt": "; ".join(
         f"DROP INDEX {t}_tx; CREATE INDEX {t}_tx ON {t} USING hash (tx_hash)" for t in (_T, _M)
     ),
     # migration 028's covering token index against the narrow one it replaced, both built in
     # the transaction
-    "token_time covering": (
-        f"DROP INDEX {_T}_token_time; CREATE INDEX {_T}_token_time"
-        f" ON {_T} (token_id, timestamp, log_index) INCLUDE (price, block_number)"
-    ),
-    "token_time narrow": (
-        f"DROP INDEX {_T}_token_time; CREATE INDEX {_T}_token_time ON {_T} (token_id, timestamp)"
+    "token_time covering": _defs("token_time", _DEFS["token_time"]),
+    "token_time narrow": _defs(
+        "token_time", ("(token_id, timestamp)", 'btree (token_id, "timestamp")')
     ),
 }
 for _name, _ddl in {
     "-tx": f"DROP INDEX {_T}_tx",
     "-id": f"DROP INDEX {_T}_id",
-    "-wallet_time": f"DROP INDEX {_T}_wallet_time",
+    "-wallet_time": _defs("wallet_time"),
     "-market": f"DROP INDEX {_T}_market",
-    "-token_time": f"DROP INDEX {_T}_token_time",
-    "-timestamp": f"DROP INDEX {_T}_timestamp",
+    "-token_time": _defs("token_time"),
+    "-timestamp": _defs("timestamp"),
     "-sums_trigger": f"DROP TRIGGER {_T}_position_sums_insert ON {_T}",
     "-notify_trigger": f"DROP TRIGGER {_T}_notify ON {_T}",
     "-ranges_trigger": f"DROP TRIGGER {_T}_ranges_insert ON {_T}",
@@ -104,7 +155,7 @@ for _name, _ddl in {
         f" CREATE INDEX {_T}_tx ON {_T} USING hash (tx_hash)"
     ),
 }.items():
-    VARIANTS[_name] = f"{BEFORE_016}; {_ddl}"
+    VARIANTS[_name] = f"{NO_DEFER}; {BEFORE_016}; {_ddl}"
 
 # statement text -> label (anything else: "other", with BEGIN/COMMIT and the prologue)
 LABELS = {
@@ -113,6 +164,8 @@ LABELS = {
     sql.LINK_MATCHES: "links",
     sql.ROWS_BETWEEN: "links",
     pending_sums.FOLD: "fold",
+    partition_indexes.BUILD: "build",
+    partition_indexes.MISSING: "build",
 }
 
 
@@ -121,7 +174,7 @@ def statements_for(ddl: str) -> Iterator[None]:
     """With the indexes before migration 016, the store's statements as they were then: the
     chain an index condition of lookups by transaction (the btree's leading column), not the
     filter that keeps the hash index alone (store_sql.CHAIN_FILTER)."""
-    if not ddl.startswith(BEFORE_016):
+    if BEFORE_016 not in ddl:
         yield
         return
     names = ((sql, "LINK_MATCHES"), (store_refunds, "SELECT_CANDIDATES"), (store_refunds, "APPLY"))
@@ -185,12 +238,17 @@ class StatementClock:
 
 async def run_variant(dsn: str, ddl: str, path: Path, logs: int) -> dict[str, float]:
     """µs of backend CPU per log, by statement label, of one import into ``dsn``."""
-    if ddl:
-        conn = await db.connect(dsn)
-        try:
+    conn = await db.connect(dsn)
+    try:
+        # the index builds' CPU in the backend measured, not in parallel workers
+        await conn.execute(
+            "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET max_parallel_maintenance_workers"
+            " = 0', current_database()); END $$"
+        )
+        if ddl:
             await conn.execute(ddl)
-        finally:
-            await conn.close()
+    finally:
+        await conn.close()
     pool = await db.create_pool(dsn, min_size=1, max_size=1)
     try:
         with statements_for(ddl), StatementClock() as clock:
@@ -202,12 +260,21 @@ async def run_variant(dsn: str, ddl: str, path: Path, logs: int) -> dict[str, fl
         await pool.close()
     assert report.stored.dead_letters == 0 and trades > 0
     per = {k: v / logs * 1e6 for k, v in clock.secs.items()}
-    per["store total"] = sum(v for k, v in per.items() if k != "fold")
+    per["store total"] = sum(v for k, v in per.items() if k not in ("fold", "build"))
     per["trades"] = trades
     return per
 
 
-COLUMNS = ("trades insert", "matches insert", "links", "copy", "other", "store total", "fold")
+COLUMNS = (
+    "trades insert",
+    "matches insert",
+    "links",
+    "copy",
+    "other",
+    "store total",
+    "fold",
+    "build",
+)
 
 
 async def batch_rounds(
@@ -237,7 +304,7 @@ async def batch_rounds(
             finally:
                 await tx.rollback()
             per = {k: v / logs * 1e6 for k, v in clock.secs.items()}
-            per["store total"] = sum(v for k, v in per.items() if k != "fold")
+            per["store total"] = sum(v for k, v in per.items() if k not in ("fold", "build"))
             results[name].append(per)
         await conn.execute("VACUUM orderflow_trades, orderflow_matches, orderflow_position_sums")
         print(f"round {run + 1}/{runs}, load " + _load(), flush=True)

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from orderflow import db  # noqa: E402
-from orderflow.chain import partitions  # noqa: E402
+from orderflow.chain import partition_indexes, partitions  # noqa: E402
 from orderflow.migrate import migrate  # noqa: E402
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -162,8 +162,11 @@ async def build(dsn: str, wallets: int, trades: int, markets: int, chunk: int) -
             "ALTER TABLE orderflow_trades DROP CONSTRAINT IF EXISTS orderflow_trades_id_key"
         )
         period = 150 * 86400
-        # 50 trades a block from block 40,000,000: their partitions (migration 012)
-        await partitions.ensure(conn, 40_000_000, 40_000_000 + trades // 50)
+        # 50 trades a block from block 40,000,000: their partitions (migration 012), without
+        # their own deferrable indexes (migration 072: built after the load, below)
+        last = 40_000_000 + trades // 50
+        await partitions.ensure(conn, 40_000_000, last)
+        await conn.execute(partition_indexes.DEFER, [*range(40_000_000, last, 1_296_000), last])
         started = time.perf_counter()
         for lo in range(0, trades, chunk):
             hi = min(trades, lo + chunk) - 1
@@ -179,6 +182,7 @@ async def build(dsn: str, wallets: int, trades: int, markets: int, chunk: int) -
         # probe reads the whole token index of every partition, ≈ 1 s at 20 M trades)
         for definition in definitions:
             await conn.execute(definition)
+        await partition_indexes.build_missing(conn)
         await conn.execute("ALTER TABLE orderflow_trades ENABLE TRIGGER USER")
         # Loaded with the triggers off: the partitions' time and id covers (migration 018) are
         # still the empty ones, and readers bounded by time (the --as-of scan) would prune

@@ -51,6 +51,7 @@ from orderflow.chain.contracts import ChainAddresses
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.events import DecodedBatch
 from orderflow.chain.listener_metrics import IngestMetrics
+from orderflow.chain.partition_indexes import build_missing_in
 from orderflow.chain.pending_sums import FoldSchedule, fold_in
 from orderflow.chain.reorg import BlockWindow
 from orderflow.chain.rpc import EthClient
@@ -198,6 +199,9 @@ class Backfiller:
             await asyncio.wait([reader])
         if bulk:
             await fold_in(self.pool)
+            # the indexes left out of the partitions it started empty (partition_indexes): the
+            # catch-up is done, the live blocks go to indexed partitions from here on
+            await build_missing_in(self.pool)
         if progress is not None:
             progress.finish()
         return report

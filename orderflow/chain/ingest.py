@@ -36,6 +36,7 @@ from orderflow.chain.decode import decode_batch
 from orderflow.chain.decode_workers import Chunk, Decoders
 from orderflow.chain.events import DecodedBatch
 from orderflow.chain.file_lines import LineBatch, line_batches, lines_locator, noting_unstored
+from orderflow.chain.partition_indexes import build_missing_in
 from orderflow.chain.pending_sums import fold_in
 from orderflow.chain.store import StoreStats, store_batch
 from orderflow.chain.store_guard import store_rendered_isolating
@@ -268,6 +269,11 @@ async def _pipeline(
         await chunks.aclose()
     if bulk:  # the sums the batches deferred (a crash before this: the next reputation run)
         await fold()
+        # the indexes left out of the partitions it started empty (a crash before this: the
+        # next bulk import's end, or `orderflow db partitions index`)
+        await retry_transient(
+            functools.partial(build_missing_in, pool), what="build the deferred indexes"
+        )
     if report.stored.removed:  # the blocks its retractions queued, until a listener reads them
         async with pool.acquire() as conn:
             report.rereads = await rereads.describe(conn)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 
 import asyncpg
 
+from orderflow.chain import partition_indexes
 from orderflow.chain.decode import DecodedBatch
 from orderflow.chain.pending_sums import fold as fold_pending_sums
 from orderflow.errors import ConfigError
@@ -136,15 +137,23 @@ async def ensure(conn: asyncpg.Connection, lo: int, hi: int) -> int:
 
 
 async def ensure_for_batch(
-    conn: asyncpg.Connection, batch: DecodedBatch, rendered: Iterable[int] = ()
+    conn: asyncpg.Connection,
+    batch: DecodedBatch,
+    rendered: Iterable[int] = (),
+    *,
+    defer: bool = False,
 ) -> int:
     """The partitions a batch's fills and matches go to, and only those (one catalog probe
     each when they exist; not every partition between its lowest and highest block, which one
     far block of a hostile file made millions); ``rendered``: the blocks of fills and matches
-    passed already rendered (``CopyRows.block_numbers``)."""
+    passed already rendered (``CopyRows.block_numbers``). ``defer`` (a bulk import's batch):
+    the deferrable indexes of an empty trades partition among them are dropped too
+    (``partition_indexes``; returns how many partitions that changed)."""
     blocks = {e.ref.block_number for group in (batch.fills, batch.matches) for e in group}
     blocks.update(rendered)
-    return int(await conn.fetchval(ENSURE_OF, sorted(blocks))) if blocks else 0
+    if not blocks:
+        return 0
+    return int(await conn.fetchval(partition_indexes.DEFER if defer else ENSURE_OF, sorted(blocks)))
 
 
 async def span_blocks(conn: asyncpg.Connection) -> int:
@@ -228,6 +237,9 @@ async def attach(conn: asyncpg.Connection, name: str) -> list[Partition]:
         # in the sums
         for p in found:
             if p.table == "orderflow_trades":
+                # the deferrable indexes are the partition's own (migration 072): one detached
+                # before it, or while a bulk import filled it, may lack them
+                await partition_indexes.build(conn, p.name)
                 await conn.execute(REFRESH_RANGE, f'"{p.name}"')
                 src = await conn.fetchval(PARTITION_SUMS, f'"{p.name}"')
                 await conn.execute(REBOUND_ATTACHED.format(src=src))

@@ -324,7 +324,9 @@ async def store_batch(
     ``bulk=True`` (a file or history import) leaves the new trades out of the per-(wallet,
     token) sums and wallet counters and records their id range as pending instead, in this
     transaction (migration 014); ``pending_sums.fold`` adds them later, at the end of the
-    import or before a reputation run reads the sums.
+    import or before a reputation run reads the sums. It also leaves the deferrable indexes out
+    of a trades partition it finds empty (migration 072, ``partition_indexes``): the import
+    builds them at its end.
 
     ``locate`` (a file import's): names the file and line of each dead letter without them.
 
@@ -335,8 +337,11 @@ async def store_batch(
     """
     if rows is not None and (batch.fills or batch.matches):
         raise ValueError("store_batch: pass fills and matches either rendered or in the batch")
-    # orderflow_trades' partitions for these fills, in a short transaction of their own
-    await partitions.ensure_for_batch(conn, batch, rows.block_numbers if rows is not None else ())
+    # orderflow_trades' partitions for these fills, in a short transaction of their own; in
+    # bulk mode an empty one's deferrable indexes are left out (partition_indexes)
+    await partitions.ensure_for_batch(
+        conn, batch, rows.block_numbers if rows is not None else (), defer=bulk
+    )
     async with conn.transaction():
         # the lock, the settings and the staging tables in one round trip
         await conn.execute(_prologue(synchronous_commit, bulk))

@@ -10,6 +10,9 @@ N of both (``CONCURRENTLY``: readers and writers carry on), leaving plain tables
 ``pg_dump -t`` and then drop; ``attach N`` puts them back. N is a number (61) or a partition's
 name (orderflow_trades_p0061). ``refresh`` recomputes every attached partition's time and id
 range (migration 018) from its rows: after rows were loaded without the table's triggers.
+``index`` builds the deferrable indexes a bulk import left out of a trades partition and did
+not build back (it was killed; migration 072): the list shows such a partition as
+``attached, UNINDEXED``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import asyncio
 from pathlib import Path
 
 from orderflow import db
-from orderflow.chain import partitions
+from orderflow.chain import partition_indexes, partitions
 from orderflow.cli._common import add_log_format, settings_for
 from orderflow.config import CommonSettings
 from orderflow.embedded import (
@@ -46,11 +49,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "what",
         nargs="?",
-        choices=("list", "detach", "attach", "refresh"),
+        choices=("list", "detach", "attach", "refresh", "index"),
         default="list",
         help=(
-            "partitions: list (default), detach N, attach N, or refresh (recompute the time "
-            "and id ranges the readers prune by, after a load without triggers)"
+            "partitions: list (default), detach N, attach N, refresh (recompute the time "
+            "and id ranges the readers prune by, after a load without triggers), or index "
+            "(build the indexes a killed bulk import left out)"
         ),
     )
     p.add_argument("name", nargs="?", help="the partition: 61, or orderflow_trades_p0061")
@@ -130,9 +134,16 @@ async def _partitions(args: argparse.Namespace, settings: CommonSettings) -> int
             count = await partitions.refresh_ranges(conn)
             print(f"recomputed the time and id ranges of {count} trades partition(s)")
             return 0
+        if args.what == "index":
+            built = await partition_indexes.build_missing(conn)
+            print(f"built the deferred indexes of {len(built)} trades partition(s)")
+            return 0
+        unindexed = set(await partition_indexes.missing(conn))
         print(f"{'partition':<26} {'blocks':>27} {'rows (est.)':>12} {'size':>9}  state")
         for p in await partitions.partitions(conn):
             blocks = f"{p.first_block:,}-{p.last_block:,}"
             state = "attached" if p.attached else "DETACHED"
+            if p.name in unindexed:  # a bulk import's, killed before it built them
+                state += ", UNINDEXED (orderflow db partitions index)"
             print(f"{p.name:<26} {blocks:>27} {p.rows_estimate:>12,} {_size(p.bytes):>9}  {state}")
     return 0

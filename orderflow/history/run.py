@@ -31,6 +31,7 @@ import asyncpg
 from orderflow.chain import pending_sums
 from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.file_lines import noting_unstored
+from orderflow.chain.partition_indexes import build_missing
 from orderflow.chain.pending_sums import fold as fold_pending_sums
 from orderflow.chain.store_guard import store_batch_isolating
 from orderflow.history.blocks import import_blocks
@@ -191,6 +192,8 @@ async def _events(
             await ahead.close()
         if bulk:  # the sums the batches deferred (a crash before this: the next reputation run)
             await fold_pending_sums(conn)
+            # the indexes left out of the partitions it started empty (partition_indexes)
+            await build_missing(conn)
         reader.check_whole()  # a file cut short hands nothing over
         if top is not None:
             report.last_block = top[0]

@@ -19,10 +19,18 @@ def test_ingest_indexes_smoke(
     pg_server_dsn: str, mode: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = ["--logs", "3000", "--batches", "1", "--runs", "1", "--mode", mode]
-    code = _load().main([*args, "--variants", "016,before 016,-market", "--dsn", pg_server_dsn])
+    code = _load().main(
+        [
+            *args,
+            "--variants",
+            "072,indexed while importing,before 016,-market,-wallet_time",
+            "--dsn",
+            pg_server_dsn,
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
-    for variant in ("016", "before 016", "-market"):
+    for variant in ("072", "indexed while importing", "before 016", "-market", "-wallet_time"):
         assert f"| {variant} | " in out
     # the store's statements are its own again after the "before 016" variants
     assert store_sql.CHAIN_FILTER in store_sql.LINK_MATCHES

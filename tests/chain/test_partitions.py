@@ -263,11 +263,21 @@ async def test_migration_keeps_every_row_id_trigger_and_index(
             "orderflow_trades_pkey",
             "orderflow_trades_id",
             "orderflow_trades_tx",
-            "orderflow_trades_wallet_time",  # (orderflow_trades_market: dropped by 016)
-            "orderflow_trades_token_time",
-            "orderflow_trades_timestamp",
-            "orderflow_trades_self_match",  # migration 032: maker rows naming their own wallet
+            "orderflow_trades_unmapped",  # migration 072: fills whose token was unknown
         }
+        # migration 072: wallet+time, token+time, time and self-match (032) are each
+        # partition's own (orderflow_trades_market: dropped by 016)
+        for n in (61, 62):
+            assert {
+                r[0]
+                for r in await conn.fetch(
+                    "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = $1::regclass",
+                    f"orderflow_trades_p00{n}",
+                )
+            } >= {
+                f"orderflow_trades_p00{n}_{s}"
+                for s in ("wallet_time", "token_time", "timestamp", "self_match")
+            }
         # the identity continues after the highest id ever handed out, not after max(id)
         await partitions.ensure(conn, EDGE + 10_000_001, EDGE + 10_000_001)
         await conn.execute(INSERT_ROWS, EDGE + 10_000_000, 1)

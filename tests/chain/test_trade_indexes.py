@@ -143,7 +143,9 @@ async def test_the_transaction_indexes_are_hash_indexes_and_the_market_ones_gone
                 "SELECT indexdef FROM pg_indexes WHERE tablename = $1", f"{table}_p0061"
             )
             assert sum("USING hash (tx_hash)" in r["indexdef"] for r in child) == 1
-            assert not any("market_id" in r["indexdef"] for r in child)
+            # no index keyed by the market (migration 072's partial index of fills whose token
+            # was unknown names it in its predicate only)
+            assert not any("btree (market_id" in r["indexdef"] for r in child)
     finally:
         await conn.close()
 

@@ -15,8 +15,24 @@ from orderflow.chain.ingest import ingest_logs
 from orderflow.history import import_file
 from orderflow.history import run as history_run
 from tests.chain.test_bulk_sums import counted_folds, state
+from tests.chain.test_deferred_indexes import indexes
 from tests.history import dumps as d
 from tests.history.test_exactly_once import _assert_same, gamma_rows, sim_logs
+
+
+def counted_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The partitions ``orderflow import`` built the deferred indexes of (a spy on the real
+    function)."""
+    built: list[str] = []
+    real = history_run.build_missing
+
+    async def spy(conn: asyncpg.Connection) -> list[str]:
+        done = await real(conn)
+        built.extend(done)
+        return done
+
+    monkeypatch.setattr(history_run, "build_missing", spy)
+    return built
 
 
 async def _files(
@@ -51,6 +67,7 @@ async def test_a_bulk_import_leaves_the_sums_of_the_listeners_store(
     if folded_by == "the import as it goes":
         folds = counted_folds(monkeypatch, history_run, "fold_pending_sums")
         monkeypatch.setattr(pending_sums, "FOLD_EVERY_FILLS", 5)
+    built = counted_builds(monkeypatch)
     for path in await _files(tmp_path, logs, chain_pool):
         report = await import_file(pool, path, chain_id=137, batch_size=16, bulk=True)
         assert report.dead_letters == 0
@@ -66,3 +83,7 @@ async def test_a_bulk_import_leaves_the_sums_of_the_listeners_store(
     if folded_by == "the import as it goes":  # every few batches of the fills file, then its end
         assert sum(1 for f in folds if f) > 3  # each of a range; the other files fold none
     assert await state(pool) == await state(chain_pool)
+    # the deferrable indexes it left out of the partition it started empty (migration 072) are
+    # built at its end: the same per-partition indexes as the listener's store
+    assert built
+    assert await indexes(pool) == await indexes(chain_pool)

@@ -1,0 +1,54 @@
+"""The deferrable indexes of the trades partitions (migration 072): left out of a partition a
+bulk import starts empty, built when the import ends.
+
+``orderflow_trades``' wallet+time, token+time, time and self-match indexes are plain indexes of
+each partition, not partitioned ones. A bulk ``store_batch`` (``listen --from-file``, ``orderflow
+import``, a long catch-up backfill) calls ``orderflow_trade_indexes_defer`` instead of
+``orderflow_ensure_partitions_of`` before each batch (:func:`DEFER`, through
+``partitions.ensure_for_batch``): a trades partition of the batch that is attached and EMPTY loses
+them, so the import's rows go in with the primary key, the id and the transaction indexes only
+(what the store's own statements use). :func:`build_missing` builds them back, one partition per
+transaction (all or nothing: a crash mid-build leaves that partition as it was), at the end of
+the import, and ``orderflow db partitions index`` does the same by hand.
+
+Readers see every committed row all along: a partition without them is read by a scan instead of
+an index, slower, never wrong. A killed import leaves its partition so until the next bulk import
+or backfill ends or ``orderflow db partitions index`` runs; ``orderflow db partitions`` names it.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+DEFER = "SELECT orderflow_trade_indexes_defer($1::bigint[])"
+MISSING = "SELECT p::text FROM orderflow_trade_indexes_missing() AS p"
+BUILD = "SELECT orderflow_trade_indexes_build($1::regclass)"
+
+
+async def missing(conn: asyncpg.Connection) -> list[str]:
+    """The attached trades partitions lacking any deferrable index, by name."""
+    return [r[0] for r in await conn.fetch(MISSING)]
+
+
+async def build(conn: asyncpg.Connection, name: str) -> int:
+    """Build partition ``name``'s missing indexes in one transaction (the caller's, if it is in
+    one); how many."""
+    return int(await conn.fetchval(BUILD, f'"{name}"'))
+
+
+async def build_missing(conn: asyncpg.Connection) -> list[str]:
+    """Build every attached trades partition's missing indexes, one transaction per partition
+    (``CREATE INDEX`` holds SHARE on that partition only: readers carry on, its writers wait);
+    the partitions built."""
+    built: list[str] = []
+    for name in await missing(conn):
+        async with conn.transaction():
+            if await build(conn, name):
+                built.append(name)
+    return built
+
+
+async def build_missing_in(pool: asyncpg.Pool) -> list[str]:
+    """``build_missing`` on a connection of ``pool`` (a fresh one per call: safe to retry)."""
+    async with pool.acquire() as conn:
+        return await build_missing(conn)
