@@ -221,8 +221,15 @@ class Executor:
         next_lock_check = now
         while True:
             now = time.monotonic()
-            due = min(next_poll, next_refresh, next_maintenance, next_lock_check)
-            timeout = max(0.0, due - now)
+            # A maintenance pass still running is waited for by its end (it wakes the loop),
+            # not by its due time: a due time in the past makes the wait zero, and the loop
+            # would go round without awaiting anything, holding up every other task (an order
+            # being placed and booked, a kill's cancel, the pass itself) until a refresh
+            # awaits the database.
+            waits = [next_poll, next_refresh, next_lock_check]
+            if self._maintaining is None:
+                waits.append(next_maintenance)
+            timeout = max(0.0, min(waits) - now)
             if not self._wake.is_set() and timeout > 0:
                 # not asyncio.wait_for: on Python 3.11 it loses a stop that lands as the wake-up
                 # does (CPython gh-86296), and a stopped executor would trade on
@@ -260,6 +267,7 @@ class Executor:
                     log.error("maintenance failed", exc_info=error)
             if now >= next_maintenance and self._maintaining is None:
                 self._maintaining = asyncio.create_task(self.maintenance(), name="maintenance")
+                self._maintaining.add_done_callback(lambda _: self._wake.set())
                 next_maintenance = time.monotonic() + s.maintenance_interval_secs
 
     async def _stop_maintenance(self) -> None:
