@@ -9,7 +9,9 @@ fingerprint). An incremental run then, in the caller's transaction:
 1. takes the changes: the keys whose sums the triggers changed (new, deleted, updated fills;
    the log of migration 030, taken without locking anything a writer needs), the
    markets / tokens whose resolution, condition or registry row changed, and the wallets whose
-   stored score, tier or flags something else wrote (migration 027);
+   stored score, tier or flags something else wrote (migration 027); the keys of fills stamped
+   after the cut-off (stored since the run checked for them) stay logged for the next run
+   (:func:`keep_later`);
 2. brings the counterparty evidence's partial sums up to date around the changed fills and
    assembles the rows of the wallets whose evidence can have changed (``WASH``'s rows to the
    bit; ``WASH`` itself over the trades when the sums are stale), and adds the wallets whose
@@ -52,7 +54,7 @@ from orderflow.reputation import (
 from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.stored_inputs import CLOSES, INPUTS, WASH
-from orderflow.reputation.sums_sql import CHANGES, TAKE_CHANGES
+from orderflow.reputation.sums_sql import CHANGES, KEEP_LATER, TAKE_CHANGES
 from orderflow.reputation.wash_sql import wash_settings
 
 
@@ -68,6 +70,7 @@ async def claim_changes(conn: asyncpg.Connection, as_of: datetime) -> None:
             WITH d AS (DELETE FROM {CHANGES} RETURNING wallet_address, token_id)
             SELECT DISTINCT wallet_address, token_id FROM d"""
     )
+    await keep_later(conn, as_of)
     # ... with every leg of a neg-risk event one of whose legs changed: a leg added to an event
     # changes what a complete set of it is (hedged_sql.HEDGED_CTES); a leg deleted no longer
     # joins here: its delete marked the legs still stored (migration 064)
@@ -111,6 +114,13 @@ async def claim_changes(conn: asyncpg.Connection, as_of: datetime) -> None:
     # changed tokens' positions were read by an index probe per token even when every token had
     # changed -- 590 k random heap reads instead of one scan: 100 k wallets, 80 k new trades)
     await conn.execute("ANALYZE rep_dirty_tokens")
+
+
+async def keep_later(conn: asyncpg.Connection, as_of: datetime) -> None:
+    """After the changes are taken: the keys of fills stamped after the cut-off, stored since
+    the run checked for them, stay logged for the next run (``sums_sql.KEEP_LATER``; the cells
+    keep their buckets in ``orderflow_wash_dirty``). Recomputing a key again gives the same rows."""
+    await conn.execute(KEEP_LATER, as_of)
 
 
 async def changed_share(conn: asyncpg.Connection, max_share: float) -> float:
@@ -161,15 +171,17 @@ _TAKE_OVERFLOW = """UPDATE orderflow_reputation_state SET overflowed = FALSE
                      WHERE overflowed RETURNING TRUE"""
 
 
-async def clear(conn: asyncpg.Connection) -> None:
+async def clear(conn: asyncpg.Connection, as_of: datetime) -> None:
     """Before a live full run reads: every change so far is taken (the log's rows, deleted:
     no sums row is written, and a writer appending meanwhile waits for nothing); keys whose
     fills all went are dropped (every statement that takes a fill off a key logs it, and a run
     drops its claimed keys left empty: an empty key is a logged one, found from the log, not by
     a scan of every key; migration 053's function). After the logs were dropped past their
     bound (migration 057) no log names them: every empty key is dropped, by a scan of the sums
-    (a full run reads them all anyway)."""
+    (a full run reads them all anyway). The keys of fills stamped after ``as_of``, the run's
+    cut-off, are logged again (:func:`keep_later`)."""
     await conn.execute(TAKE_CHANGES)
+    await keep_later(conn, as_of)  # fills stamped after the cut-off: for the next run
     await conn.execute(_TAKE_REATTACHED)  # this run reads every fill attached now
     if await conn.fetchval(_TAKE_OVERFLOW):
         await conn.execute(DROP_EMPTY_KEYS)

@@ -287,7 +287,7 @@ async def run_reputation(
             positions = await conn.fetchval("SELECT count(*) FROM rep_positions")  # the dirty
         else:
             if stored:  # before reading: a change committed from here on stays marked
-                await inc.clear(conn)
+                await inc.clear(conn, cutoff)
             # switched: the next runs are incremental: their counterparty and COPIER cells now,
             # as the incremental run would have left them (not at the next run's expense)
             population, positions = await _build(

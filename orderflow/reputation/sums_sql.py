@@ -90,6 +90,17 @@ CHANGES = "orderflow_position_sums_changes"
 # dropped; migration 053): a live full run before it reads.
 TAKE_CHANGES = "SELECT orderflow_position_sums_changes_take()"
 
+# The keys of the fills stamped after $1, a live run's cut-off, logged again once the run has
+# taken the changes (:func:`orderflow.reputation.incremental.keep_later`): a fill stored after the
+# run's check below (a block mined after the run began, or stamped ahead of the database clock,
+# stored while it runs) is in the sums the run reads but out of every gated statement (closing
+# lines, marks, voided fills); its key, taken, would otherwise never be looked at again. By the
+# time index (no row, the usual case: one probe per partition).
+KEEP_LATER = """
+INSERT INTO orderflow_position_sums_changes (wallet_address, token_id)
+SELECT DISTINCT wallet_address, token_id FROM orderflow_trades WHERE timestamp > $1::timestamptz
+"""
+
 # Any fill stamped after $1 (the sums cannot be cut at a time)? Index-only on the time index.
 # Whether the sums may miss fills: one stamped after the cut-off, or rows of a bulk import whose
 # sums are still pending (an import killed before its fold, or one running now; migration 014).

@@ -24,7 +24,7 @@ from tests.reputation.test_incremental_run import close, persisted
 # run clears them (it reads everything afterwards).
 _FIRST_STEPS: dict[str, Callable[[asyncpg.Connection], Awaitable[None]]] = {
     "incremental": lambda conn: incremental.claim_changes(conn, datetime.now(UTC)),
-    "full": incremental.clear,
+    "full": lambda conn: incremental.clear(conn, datetime.now(UTC)),
 }
 
 
