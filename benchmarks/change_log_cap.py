@@ -33,7 +33,7 @@ import asyncpg  # noqa: E402
 from scratch_db import scratch_server  # noqa: E402
 
 from orderflow.chain.pending_sums import cap_changes  # noqa: E402
-from orderflow.reputation.incremental import DROP_EMPTY_KEYS  # noqa: E402
+from orderflow.reputation.changes import DROP_EMPTY_KEYS  # noqa: E402
 
 FILL = """
 INSERT INTO orderflow_position_sums_changes (wallet_address, token_id)
@@ -90,7 +90,7 @@ async def _timed_cap(dsn: str, max_rows: int) -> dict[str, object]:
 
 async def _empty_keys(dsn: str, keys: int) -> dict[str, object]:
     """What the run after an overflow adds to its full recompute: the scan of the sums for the
-    keys left without fills (``incremental.DROP_EMPTY_KEYS``)."""
+    keys left without fills (``changes.DROP_EMPTY_KEYS``)."""
     conn = await asyncpg.connect(dsn)
     try:
         step = 1_000_000

@@ -27,6 +27,7 @@ from orderflow.chain import rereads
 from orderflow.chain.pending_sums import fold as fold_pending_sums
 from orderflow.errors import DatabaseError
 from orderflow.reputation import (
+    changes,
     copy_state,
     detached_lines,
     detached_void,
@@ -263,12 +264,12 @@ async def run_reputation(
         stored = await _stored(conn, as_of, cutoff)
         incremental = stored and not full and await stored_inputs.ready(conn, settings)
         # the change logs dropped past their bound (migration 057): a switch, whatever the share
-        overflowed = incremental and bool(await conn.fetchval(inc.OVERFLOWED))
+        overflowed = incremental and bool(await conn.fetchval(changes.OVERFLOWED))
         # a partition attached again (migration 076): a switch too
-        reattached = incremental and not overflowed and await inc.reattached(conn)
+        reattached = incremental and not overflowed and await changes.reattached(conn)
         share = None
         if incremental and not (overflowed or reattached) and settings.incremental_max_share < 1:
-            share = await inc.changed_share(conn, settings.incremental_max_share)
+            share = await changes.changed_share(conn, settings.incremental_max_share)
         switched = (
             overflowed
             or reattached
@@ -287,7 +288,7 @@ async def run_reputation(
             positions = await conn.fetchval("SELECT count(*) FROM rep_positions")  # the dirty
         else:
             if stored:  # before reading: a change committed from here on stays marked
-                await inc.clear(conn, cutoff)
+                await changes.clear(conn, cutoff)
             # switched: the next runs are incremental: their counterparty and COPIER cells now,
             # as the incremental run would have left them (not at the next run's expense)
             population, positions = await _build(

@@ -91,7 +91,7 @@ CHANGES = "orderflow_position_sums_changes"
 TAKE_CHANGES = "SELECT orderflow_position_sums_changes_take()"
 
 # The keys of the fills stamped after $1, a live run's cut-off, logged again once the run has
-# taken the changes (:func:`orderflow.reputation.incremental.keep_later`): a fill stored after the
+# taken the changes (:func:`orderflow.reputation.changes.keep_later`): a fill stored after the
 # run's check below (a block mined after the run began, or stamped ahead of the database clock,
 # stored while it runs) is in the sums the run reads but out of every gated statement (closing
 # lines, marks, voided fills); its key, taken, would otherwise never be looked at again. By the

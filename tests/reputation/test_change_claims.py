@@ -16,15 +16,15 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from orderflow.reputation import incremental, run_reputation
+from orderflow.reputation import changes, run_reputation
 from tests.reputation.population import Spec, World, skilled_taker
 from tests.reputation.test_incremental_run import close, persisted
 
 # What a run does first, holding it to its end: an incremental run claims the changes, a full
 # run clears them (it reads everything afterwards).
 _FIRST_STEPS: dict[str, Callable[[asyncpg.Connection], Awaitable[None]]] = {
-    "incremental": lambda conn: incremental.claim_changes(conn, datetime.now(UTC)),
-    "full": lambda conn: incremental.clear(conn, datetime.now(UTC)),
+    "incremental": lambda conn: changes.claim_changes(conn, datetime.now(UTC)),
+    "full": lambda conn: changes.clear(conn, datetime.now(UTC)),
 }
 
 
@@ -67,7 +67,7 @@ async def test_the_store_never_waits_for_a_run_holding_the_changes(
         pass
 
     async with pool.acquire() as conn:
-        assert await incremental.changed_share(conn, 1.0) > 0  # the fill stored meanwhile
+        assert await changes.changed_share(conn, 1.0) > 0  # the fill stored meanwhile
     if ends == "rollback":  # what the failed run took was given back: nothing is lost
         assert (await run_reputation(pool)).incremental
         incremental_rows = await persisted(pool)
