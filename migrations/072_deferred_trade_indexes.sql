@@ -34,14 +34,18 @@
 -- Migration cost: each partition's four indexes are built once (≈ what migration 028 cost for
 -- one of them); writers wait for the migration.
 
+-- In the order the partitioned indexes were made (001, 028, 032): between two plans of equal
+-- cost (a small partition) the order the indexes were made decides, and with the time index made
+-- after the token index the counterparty region's read took every token's trades of its time
+-- range instead of its tokens' (tests/reputation/test_wash_region_reads.py failed in CI).
 CREATE FUNCTION orderflow_trade_index_defs()
 RETURNS TABLE (suffix TEXT, ddl TEXT, printed TEXT)
 LANGUAGE sql IMMUTABLE AS $$
     VALUES ('wallet_time', '(wallet_address, timestamp)',
             'btree (wallet_address, "timestamp")'),
+           ('timestamp', '(timestamp)', 'btree ("timestamp")'),
            ('token_time', '(token_id, timestamp, log_index) INCLUDE (price, block_number)',
             'btree (token_id, "timestamp", log_index) INCLUDE (price, block_number)'),
-           ('timestamp', '(timestamp)', 'btree ("timestamp")'),
            ('self_match', '(wallet_address) WHERE taker_address = wallet_address',
             'btree (wallet_address) WHERE ((taker_address)::text = (wallet_address)::text)')
 $$;
