@@ -35,15 +35,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from orderflow.chain.events import DeadLetter
 from orderflow.chain.fields import MAX_LOG_INDEX, FieldError, log_index
 from orderflow.chain.provider_errors import GetLogsTimeoutError
-from orderflow.chain.rpc import EthClient
 from orderflow.errors import RangeTooLargeError
+
+if TYPE_CHECKING:  # the client's module imports httpx and websockets: no part of a file import
+    from orderflow.chain.rpc import EthClient
 
 log = logging.getLogger(__name__)
 

@@ -61,6 +61,9 @@ class IngestReport:
     decode_cpu_secs: float = 0.0  # CPU spent parsing, decoding and rendering (all workers)
     stored: StoreStats = field(default_factory=StoreStats)
     rereads: str | None = None  # blocks queued for the listener to read (retractions)
+    # a bulk import's end, run alone after the last batch (wall seconds; None: not bulk)
+    fold_secs: float | None = None  # the deferred sums folded (the last fold only)
+    index_secs: float | None = None  # the deferred indexes built
 
     @property
     def logs_per_sec(self) -> float:
@@ -75,7 +78,17 @@ class IngestReport:
             f"{s.dead_letters} dead letters ({self.malformed_lines} malformed lines), "
             f"{s.removed} removed ({s.retracted} stored trades retracted), {s.ignored} ignored,"
             f" in {self.batches} batches, "
-            f"{self.elapsed_secs:.2f}s" + (f"; {self.rereads}" if self.rereads else "")
+            f"{self.elapsed_secs:.2f}s"
+            + self._end()
+            + (f"; {self.rereads}" if self.rereads else "")
+        )
+
+    def _end(self) -> str:
+        if self.fold_secs is None or self.index_secs is None:
+            return ""
+        return (
+            f" (of which at the end: sums folded in {self.fold_secs:.2f}s, "
+            f"indexes built in {self.index_secs:.2f}s)"
         )
 
 
@@ -268,12 +281,17 @@ async def _pipeline(
     finally:
         await chunks.aclose()
     if bulk:  # the sums the batches deferred (a crash before this: the next reputation run)
+        ended = time.perf_counter()
         await fold()
+        report.fold_secs = time.perf_counter() - ended
         # the indexes left out of the partitions it started empty (a crash before this: the
-        # next bulk import's end, or `orderflow db partitions index`)
+        # next bulk import's end, or `orderflow db partitions index`). Not beside the fold:
+        # both are CPU-bound, and run together they took as long (docs/benchmarks.md)
+        ended = time.perf_counter()
         await retry_transient(
             functools.partial(build_missing_in, pool), what="build the deferred indexes"
         )
+        report.index_secs = time.perf_counter() - ended
     if report.stored.removed:  # the blocks its retractions queued, until a listener reads them
         async with pool.acquire() as conn:
             report.rereads = await rereads.describe(conn)

@@ -215,6 +215,18 @@ async def test_ingest_logs_from_memory(pool: asyncpg.Pool) -> None:
     assert "9 trades stored" in report.summary()
 
 
+async def test_a_bulk_import_says_what_its_end_took(pool: asyncpg.Pool) -> None:
+    """The fold and the index build run alone after the last batch (≈ a quarter of a 200,000-log
+    import): the summary says how long each took, so a user sees where the time went."""
+    report = await ingest_file(pool, SAMPLE, chain_id=137, bulk=True)
+    assert report.fold_secs is not None and report.index_secs is not None
+    assert "(of which at the end: sums folded in " in report.summary()
+    assert "s, indexes built in " in report.summary()
+    plain = await ingest_file(pool, SAMPLE, chain_id=137)  # batch by batch: no end
+    assert (plain.fold_secs, plain.index_secs) == (None, None)
+    assert "at the end" not in plain.summary()
+
+
 async def test_bom_and_crlf_are_tolerated(pool: asyncpg.Pool, tmp_path: Path) -> None:
     path = tmp_path / "windows.jsonl"
     path.write_bytes(b"\xef\xbb\xbf" + SAMPLE.read_text().replace("\n", "\r\n").encode())
