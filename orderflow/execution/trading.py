@@ -39,6 +39,7 @@ from orderflow.execution.order_worker import OrderJob, OrderWorker
 from orderflow.execution.signal_record import record_signal
 from orderflow.execution.strategies import StrategyState
 from orderflow.execution.wallet import capped, wallet_cash
+from orderflow.signals import market_queries
 from orderflow.signals import queries as signal_queries
 from orderflow.signals.decide import Decision, evaluate
 from orderflow.signals.exits import exit_due, leaving
@@ -174,7 +175,7 @@ class Trader:
         database, the market's own minimum order size and tick from the broker that would
         trade it (the position's mode for an exit, the strategy's for an entry; paper: none,
         the strategy's settings apply), asked for before the decision (:meth:`_warm_rules`)."""
-        views = await signal_queries.market_views(conn, trades, window)
+        views = await market_queries.market_views(conn, trades, window)
         return await with_market_rules(views, trades, self._broker_of(state, holdings.modes))
 
     async def process(
