@@ -36,6 +36,7 @@ from scratch_db import scratch_server  # noqa: E402
 from orderflow.backtest import history  # noqa: E402
 from orderflow.chain import partitions, pruning  # noqa: E402
 from orderflow.reputation import wallet_sql  # noqa: E402
+from orderflow.signals import market_queries as signal_markets  # noqa: E402
 from orderflow.signals import queries as signals  # noqa: E402
 
 SPAN = 1_296_000
@@ -99,11 +100,11 @@ async def measure(dsn: str, months: int, fills: int, runs: int) -> None:
             ("executor: new trades after its cursor", signals._NEW_TRADES, (top - 50, 100)),
             ("backtest: one day of trades", history._TRADES, (now - timedelta(days=2),
                                                               now - timedelta(days=1))),
-            ("decision: panic-sell window of 10 trades", signals._MARKETS, (
+            ("decision: panic-sell window of 10 trades", signal_markets._MARKETS, (
                 list(range(10)), [Decimal(1 + k) for k in range(10)], [None] * 10, recent,
                 3600.0, ["0x" + "0" * 37 + f"{k:03d}" for k in range(10)], [137] * 10,
                 [FIRST + months * SPAN - 1 - k for k in range(10)], [0] * 10, [None] * 10)),
-            ("decision: quotes of 10 trades", signals._QUOTE_FILLS, (
+            ("decision: quotes of 10 trades", signal_markets._QUOTE_FILLS, (
                 list(range(10)), [Decimal(1 + k) for k in range(10)], recent, 1800.0, 200)),
             ("--as-of: a wallet's fills, cut-off in month 2", wallet_sql.WALLET_FILLS,
              (T0 + MONTH + timedelta(days=15), "0x" + "0" * 37 + "007")),

@@ -117,9 +117,9 @@ def make_run(follower: Follower) -> Run:
 def _leader_selling(trade: TradeView, run: Run) -> bool:
     """Whether ``trade`` is a SELL by the wallet ``run``'s FOLLOW_WHALE position in its token
     followed in — any row of that wallet's own (``wallet_address``), its maker rows too: the
-    executor exits on every stored SELL of the leader (``orderflow.signals.queries.left_since``),
-    a resting order it posted earlier included; a BUY of the complement read as the sale it is
-    (``orderflow.signals.exits.leaving``) too."""
+    executor exits on every stored SELL of the leader
+    (``orderflow.signals.market_queries.left_since``), a resting order it posted earlier included;
+    a BUY of the complement read as the sale it is (``orderflow.signals.exits.leaving``) too."""
     return trade.side == "SELL" and run.book.leader(trade.token_id) == (
         trade.wallet,
         "FOLLOW_WHALE",

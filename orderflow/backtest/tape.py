@@ -125,7 +125,7 @@ class Tape:
         """Whether ``trade``'s wallet has left its token in a fill observed after the ``seen``-th
         (the executor's ``leader_exited``: a SELL of it, or a BUY of its complement, after the
         trade on the chain, the order the tape is fed in:
-        ``orderflow.signals.queries.left_since``)."""
+        ``orderflow.signals.market_queries.left_since``)."""
         return self._sold.get((trade.wallet, trade.token_id), 0) > seen
 
     def resolve(self, market_id: str, payouts: tuple[Decimal, ...]) -> None:

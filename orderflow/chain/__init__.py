@@ -16,10 +16,10 @@ Modules (one concern each):
   ``encode_trades`` — OrderFilled / OrdersMatched from a trade's terms; ``encode_ctf`` — the
   CTF's position events;
 * ``store`` (+ ``store_sql``) — one PostgreSQL transaction per batch: rows, registry, dead
-  letters, checkpoint; ``rollback`` (+ ``rollback_sql``) — ``rollback_from`` for reorgs;
-  ``store_refused`` — the staged rows the store refuses, as dead letters; ``store_refunds`` —
-  FeeModule refunds linked to their fills; ``store_guard`` — a value the database refuses
-  costs only its log;
+  letters, checkpoint (``store_markets``: its conditions, registry, resolutions); ``rollback``
+  (+ ``rollback_sql``) — ``rollback_from`` for reorgs; ``store_refused`` — the staged rows the
+  store refuses, as dead letters; ``store_refunds`` — FeeModule refunds linked to their fills;
+  ``store_guard`` — a value the database refuses costs only its log;
 * ``ingest`` — JSON-lines files of raw logs through decode + store;
 * ``rpc`` (+ ``rpc_http``, ``rpc_ws``), ``backfill``, ``live``, ``listener``, ``reorg``,
   ``settings`` — the listener; ``provider_errors`` and ``db_errors`` — what each provider's

@@ -9,7 +9,8 @@ dead letters, and finally the stream's checkpoint (only ever forward). A crash a
 leaves either all of it or none of it, so a restart from the checkpoint neither loses nor
 doubles a fill — the failure mode ethereum-etl's separate checkpoint file has.
 
-Beside it, one concern each: ``checkpoints`` (read and rewind a stream's checkpoint),
+Beside it, one concern each: ``store_markets`` (the writer's conditions, token registry,
+back-filled markets and resolutions), ``checkpoints`` (read and rewind a stream's checkpoint),
 ``rollback`` (``rollback_from``: undo everything from a height up, a reorg;
 ``retract_removed``: the blocks of a batch's ``removed: true`` logs), ``block_times``
 (the time of logs without one), ``dead_letters``, ``store_replace`` (the staged fills and
@@ -33,15 +34,14 @@ from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.copy_render import CopyRows, render
 from orderflow.chain.dead_letters import dead_letter_key, insert_dead_letters, untimed_dead_letter
 from orderflow.chain.decode import DecodedBatch
-from orderflow.chain.events import ConditionPreparation, DeadLetter, Fill, LogRef
+from orderflow.chain.events import DeadLetter, Fill
 from orderflow.chain.file_lines import Locate
 from orderflow.chain.rollback import retract_removed
+from orderflow.chain.store_markets import MarketSteps
 from orderflow.chain.store_refunds import insert_refunds, link_refunds
 from orderflow.chain.store_replace import FILLS, MATCHES, insert_staged
 from orderflow.chain.store_sql import row_count
 from orderflow.chain.store_stats import StoreStats
-from orderflow.chain.store_tokens import token_columns
-from orderflow.chain.tokens import TokenInfo, condition_tokens, v3_token
 
 # store_batch's parameter types, importable from here as before the split.
 __all__ = ["BlockHeader", "Checkpoint", "StoreStats", "store_batch"]
@@ -59,8 +59,9 @@ def _prologue(synchronous_commit: bool, bulk: bool) -> str:
     return ";\n".join(parts)
 
 
-class _Writer:
-    """The steps of one ``store_batch`` transaction, sharing its connection and tallies."""
+class _Writer(MarketSteps):
+    """The steps of one ``store_batch`` transaction, sharing its connection and tallies (those
+    of the markets: :class:`~orderflow.chain.store_markets.MarketSteps`)."""
 
     def __init__(
         self,
@@ -80,12 +81,6 @@ class _Writer:
         self.stats = StoreStats()
         self.touched: set[str] = set()  # transactions whose match links may need SQL
 
-    def _timed(self, ref: LogRef, kind: str) -> int | None:
-        ts = self.times.epoch(ref)
-        if ts is None:
-            self.dead.append(untimed_dead_letter(ref, self.chain_id, kind))
-        return ts
-
     async def blocks(self, blocks: Sequence[BlockHeader]) -> None:
         await self.conn.execute(
             sql.UPSERT_BLOCKS,
@@ -96,73 +91,6 @@ class _Writer:
             [b.timestamp for b in blocks],
         )
         self.stats.blocks = len(blocks)
-
-    async def registry(self, batch: DecodedBatch, v3_ids: Iterable[int]) -> list[str]:
-        """Conditions, then every token they, resolutions, TokenRegistered and V3 ids define.
-
-        Returns the token ids that are new to the registry (their older trades get a market).
-        """
-        conditions: list[tuple[ConditionPreparation, int | None]] = []
-        for c in batch.conditions:
-            if self.untimed_conditions:
-                ts = self.times.epoch(c.ref)
-            else:
-                ts = self._timed(c.ref, "ConditionPreparation")
-                if ts is None:
-                    continue
-            conditions.append((c, ts))
-        if conditions:
-            self.stats.conditions = row_count(
-                await self.conn.execute(
-                    sql.INSERT_CONDITIONS,
-                    self.chain_id,
-                    [c.condition_id for c, _ in conditions],
-                    [c.oracle for c, _ in conditions],
-                    [c.question_id for c, _ in conditions],
-                    [c.outcome_slot_count for c, _ in conditions],
-                    [c.neg_risk for c, _ in conditions],
-                    [c.ref.block_number for c, _ in conditions],
-                    [c.ref.block_hash for c, _ in conditions],
-                    [c.ref.tx_hash for c, _ in conditions],
-                    [c.ref.log_index for c, _ in conditions],
-                    [ts for _, ts in conditions],
-                )
-            )
-        tokens: dict[int, TokenInfo] = {}
-        for cond, _ in conditions:
-            for t in cond.tokens:
-                tokens.setdefault(t.token_id, t)
-        for reg in batch.registrations:
-            # Tokens are facts about ids: registered even when the log's time is unknown (the
-            # log itself is then kept as a dead letter for the record).
-            self._timed(reg.ref, "TokenRegistered")
-            for t in reg.tokens:
-                tokens.setdefault(t.token_id, t)
-        for res in batch.resolutions:
-            # A resolution names the condition's oracle, question and outcome count: exactly
-            # what its token ids are computed from, so markets prepared before our first
-            # block are mapped too (facts about the ids, whatever the log's time).
-            for t in condition_tokens(
-                res.condition_id,
-                res.oracle,
-                res.question_id,
-                res.outcome_slot_count,
-                source="ConditionResolution",
-                addresses=self.addresses,
-            ):
-                tokens.setdefault(t.token_id, t)
-        for tid in v3_ids:
-            if tid in tokens:
-                continue
-            info = v3_token(tid)
-            if info is not None:
-                tokens[tid] = info
-        if not tokens:
-            return []
-        rows = await self.conn.fetch(sql.INSERT_TOKENS, *token_columns(tokens.values()))
-        new = [r[0] for r in rows if r[1]]  # the others were Gamma's: now the chain's
-        self.stats.tokens = len(new)
-        return new
 
     async def link_candidates(self, rows: CopyRows) -> None:
         """The transactions whose match links may need SQL (``links``), before the insert.
@@ -241,36 +169,6 @@ class _Writer:
         txs = {r.ref.tx_hash for r in batch.refunds}
         txs.update(v1_txs)
         self.stats.refunds_applied = await link_refunds(self.conn, self.chain_id, sorted(txs))
-
-    async def backfill_markets(self, new_tokens: list[str]) -> None:
-        self.stats.backfilled = row_count(
-            await self.conn.execute(sql.BACKFILL_TRADE_MARKETS, new_tokens)
-        )
-        await self.conn.execute(sql.BACKFILL_MATCH_MARKETS, new_tokens)
-
-    async def resolutions(self, batch: DecodedBatch) -> None:
-        for res in batch.resolutions:
-            ts = self._timed(res.ref, "ConditionResolution")
-            if ts is None:
-                continue
-            self.stats.outcomes += row_count(
-                await self.conn.execute(
-                    sql.INSERT_OUTCOME,
-                    res.condition_id,
-                    res.oracle,
-                    res.question_id,
-                    res.outcome_slot_count,
-                    [str(n) for n in res.payout_numerators],
-                    [str(p) for p in res.payouts],
-                    res.winning_outcome,
-                    ts,
-                    self.chain_id,
-                    res.ref.block_number,
-                    res.ref.block_hash,
-                    res.ref.tx_hash,
-                    res.ref.log_index,
-                )
-            )
 
     async def checkpoint(self, checkpoint: Checkpoint) -> None:
         status = await self.conn.execute(

@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncpg
 
 from orderflow.signals.exits import REFUSED_IN_A_ROW, ExitsTried
-from orderflow.signals.queries import complement_join, left_since
+from orderflow.signals.market_queries import left_since
+from orderflow.signals.queries import complement_join
 
 # Open FOLLOW_WHALE positions whose leader has left the token since the buy we followed (a SELL
 # of it, or a BUY of its complement, after that buy on the chain:
-# orderflow.signals.queries.left_since; "sells" below), with the exits tried
+# orderflow.signals.market_queries.left_since; "sells" below), with the exits tried
 # so far: signals on those sells (found by the sells' keys, the signals' UNIQUE index), the last
 # one's reason and when it ended, and whether one is still under way (PENDING, or its order
 # resting or in doubt). Per position, the leader's latest such SELL on the chain (the next
@@ -37,7 +38,7 @@ SIGNAL_TRIGGER = (
 # reads it.
 TRIGGER_COMPLEMENT = complement_join("trig.token_id", "trig_comp")
 # ``t`` is the trigger's wallet leaving its token after it on the chain: a SELL of the token or
-# a BUY of its complement (orderflow.signals.queries.left_since).
+# a BUY of its complement (orderflow.signals.market_queries.left_since).
 LEADER_LEFT = left_since(
     "t", "trig.wallet_address", "trig.token_id", "trig_comp.token_id", chain="trig.chain_id",
     ts="trig.timestamp", block="trig.block_number", log_index="trig.log_index",

@@ -45,7 +45,7 @@ def exits_of(sells: Sequence[TradeView], holdings: Holdings) -> list[TradeView]:
 # Of the sells ($2, in the blocks $3, leaving the tokens $4: a SELL's own, the complement of a
 # BUY's — orderflow.signals.exits.leaving), those by the leader of an open position of the
 # strategy ($1) in that token that are not after any of the position's triggering buys on the
-# chain (orderflow.signals.queries.left_since's order): the leader left, then bought what we
+# chain (orderflow.signals.market_queries.left_since's order): the leader left, then bought what we
 # followed. A position whose trigger is not stored (its block retracted, not read again yet)
 # keeps them.
 _BEFORE_ENTRY = f"""

@@ -28,8 +28,10 @@ The wallet's collateral balance and allowances are read before a live strategy d
 for its cash and the shared wallet's check (:mod:`orderflow.execution.wallet`): a BUY may spend
 the balance capped by the allowance to the exchange that settles its market.
 
-Only this module, :mod:`orderflow.execution.live_connect` (authentication: ``open_live_broker``)
-and :mod:`orderflow.execution.live_reads` (an order, the account's trades: read raw through the
+Only this module, :mod:`orderflow.execution.live_trades` (the account's trades: ``fills``,
+``trade``), :mod:`orderflow.execution.live_errors` (the SDK's errors as the broker's),
+:mod:`orderflow.execution.live_connect` (authentication: ``open_live_broker``) and
+:mod:`orderflow.execution.live_reads` (an order, the account's trades: read raw through the
 SDK's client and parsed with its models item by item, so that one reply that does not parse
 fails only what it is about) import the SDK; :mod:`orderflow.execution.live_replies` reads its
 replies (order statuses, our fills in a trade). The rest of the executor sees the
@@ -44,7 +46,6 @@ from collections.abc import Collection
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 from polymarket import AsyncSecureClient, PolymarketError, RequestRejectedError
 from polymarket.errors import RateLimitError, UnexpectedResponseError
@@ -52,12 +53,9 @@ from polymarket.models import AcceptedOrder
 
 from orderflow.errors import ExecutionError
 from orderflow.execution.broker import (
-    AccountFills,
     CancelResult,
     Collateral,
-    CredentialsRefusedError,
     ExchangeBusyError,
-    ExchangeFill,
     FillReport,
     Mode,
     OrderInDoubtError,
@@ -67,19 +65,14 @@ from orderflow.execution.broker import (
     PreparedOrder,
 )
 from orderflow.execution.exchange_text import exchange_text
+from orderflow.execution.live_errors import busy
 from orderflow.execution.live_reads import (
-    TRADE_SPAN_SECS,
-    TooManyPagesError,
-    account_trades,
-    names,
     order_exchange,
     problem_of,
-    raw_trade_id,
     read_order,
-    trades_by_span,
 )
-from orderflow.execution.live_replies import order_status, our_fills
-from orderflow.execution.live_rules import LiveRules
+from orderflow.execution.live_replies import order_status
+from orderflow.execution.live_trades import LiveTrades
 from orderflow.execution.market_rules import RulesCache
 from orderflow.execution.order_ids import candidate_order_ids
 from orderflow.execution.region import RegionRefusals, geoblocked
@@ -94,9 +87,6 @@ log = logging.getLogger(__name__)
 # The SDK wants GTD expirations at least 180 s ahead; a strategy's order_ttl_secs is never less.
 MIN_EXPIRY_SECS = MIN_ORDER_TTL_SECS
 _BPS = Decimal(10_000)
-# GET /data/trades pages read at most in one go: an exchange naming a new cursor on every page
-# would otherwise be read for ever (the SDK refuses only a repeated one).
-MAX_TRADE_PAGES = 1000
 # The CLOB's answer while its matching engine restarts (weekly, about 90 s; the SDK's trading
 # restriction "restarting"): "Do not treat this as a permanent error" (Polymarket's docs).
 ENGINE_RESTARTING = 425
@@ -105,19 +95,7 @@ ENGINE_RESTARTING = 425
 TRADING_RESTRICTED = "trading restricted"
 
 
-def _busy(what: str, exc: PolymarketError) -> ExchangeBusyError:
-    status = getattr(exc, "status", None)
-    detail = f"http {status}" if status is not None else type(exc).__name__
-    retry_after = getattr(exc, "retry_after", None)  # a 429's (or 503's) Retry-After
-    if status in (401, 403):  # our key (or access) refused: asking again will not heal it
-        # with the exchange's words (``Unauthorized/Invalid api key``, or the SDK's "blocked by
-        # Cloudflare": this machine's IP, not the key), redacted of our credentials (a gateway
-        # may echo our headers: orderflow.execution.exchange_text)
-        return CredentialsRefusedError(f"{what} failed: {detail}: {problem_of(exc, 200)}")
-    return ExchangeBusyError(f"{what} failed: {detail}", retry_after=retry_after)
-
-
-class LiveBroker(LiveRules):
+class LiveBroker(LiveTrades):
     mode: Mode = "live"
 
     def __init__(self, client: AsyncSecureClient, *, chain_id: int = 137) -> None:
@@ -176,7 +154,7 @@ class LiveBroker(LiveRules):
                     status="REJECTED", reason=self.region.refused(order.request.side, exc)
                 )
             if exc.status in (401, 403):  # our key refused, not the order: nothing was placed
-                raise _busy("order post", exc) from None
+                raise busy("order post", exc) from None
             if exc.restriction is not None or exc.status == ENGINE_RESTARTING:
                 # The exchange takes no order now (its engine restarting: 425; cancel-only or
                 # post-only: 503): nothing was placed, and the order is not at fault. Not in
@@ -254,7 +232,7 @@ class LiveBroker(LiveRules):
             except RequestRejectedError as exc:
                 if exc.status == 404:
                     continue
-                raise _busy("order lookup", exc) from None
+                raise busy("order lookup", exc) from None
             except UnexpectedResponseError as exc:
                 # An answer that does not parse is no "not shown": the order may be live (it
                 # was read so, and closed past its expiry without a cancel). A failed read: the
@@ -263,7 +241,7 @@ class LiveBroker(LiveRules):
                 refuse_reply("order", problem, once=(order_id, problem), order_id=order_id)
                 raise ExchangeBusyError(f"order lookup failed: {problem}") from None
             except PolymarketError as exc:
-                raise _busy("order lookup", exc) from None
+                raise busy("order lookup", exc) from None
             if found is None:
                 continue  # the CLOB answers nothing for an order that is no longer open
             status = order_status(found.status)
@@ -274,88 +252,13 @@ class LiveBroker(LiveRules):
             )
         return None
 
-    async def fills(self, order_ids: Collection[str], since: datetime) -> AccountFills:
-        wanted = set(order_ids)
-        if not wanted:
-            return AccountFills()
-        found: list[ExchangeFill] = []
-        after = max(0, int(since.timestamp()))
-        try:
-            trades, unreadable = await self._account_trades("trades", wanted, after=str(after))
-        except TooManyPagesError:
-            if time.time() - after <= TRADE_SPAN_SECS:
-                raise
-            trades, unreadable = await trades_by_span(
-                lambda query: self._account_trades("trades", wanted, **query),
-                after,
-                int(time.time()),
-                TRADE_SPAN_SECS,
-            )
-        for trade in trades:
-            if trade.status == "FAILED":
-                continue  # never settled: not a fill
-            found.extend(our_fills(trade, wanted, await self._fee_of(trade)))
-        return AccountFills(found, frozenset(unreadable))
-
-    async def trade(self, trade_id: str, order_ids: Collection[str]) -> list[ExchangeFill]:
-        wanted = set(order_ids)
-        found: list[ExchangeFill] = []
-        # A trade that does not parse is refused (logged once, counted) and not shown: its
-        # status is asked again next time, until the settlement horizon keeps it as booked.
-        trades, _ = await self._account_trades("trade", wanted, id=trade_id)
-        for trade in trades:
-            if str(trade.id) == trade_id:
-                found.extend(our_fills(trade, wanted, await self._fee_of(trade)))
-        return found
-
-    async def _fee_of(self, trade: Any) -> FeeSchedule | None:
-        """The fee schedule of the trade's market (cached per token), None: not known."""
-        try:
-            token = int(trade.asset_id)
-        except ValueError:
-            return None
-        return await self.market_fee(token)
-
-    async def _account_trades(
-        self, what: str, wanted: Collection[str], **query: str
-    ) -> tuple[list[Any], set[str]]:
-        """The account's trades (``GET /data/trades``), every page of them, and the orders of
-        ``wanted`` that a trade which does not parse names (that trade refused: logged, counted;
-        the others used). A page that does not parse as a whole (no ``data`` list, a bad cursor),
-        a repeated cursor (refused by the SDK's paginator) or more than :data:`MAX_TRADE_PAGES`
-        pages is a failed read, as a 5xx is (nothing of it is used)."""
-        trades: list[Any] = []
-        unreadable: set[str] = set()
-        lower = {w.lower(): w for w in wanted}
-        pages = 0
-        try:
-            async for page in account_trades(self.client, **query):
-                for part in page.items:
-                    trades.extend(part.trades)
-                    for raw, problem in part.unreadable:
-                        unreadable |= names(raw, lower)
-                        refuse_reply(
-                            "trade",
-                            f"does not parse: {problem}",
-                            once=raw_trade_id(raw) or repr(raw),
-                            trade_id=raw_trade_id(raw),
-                        )
-                pages += 1
-                if pages >= MAX_TRADE_PAGES and page.has_more:
-                    problem = f"more than {MAX_TRADE_PAGES} pages"
-                    refuse_reply(what, problem)
-                    raise TooManyPagesError(f"{what} failed: {problem}")
-        except PolymarketError as exc:
-            raise _busy(what, exc) from None
-        return trades, unreadable
-
     async def cancel(self, order_ids: list[str]) -> CancelResult:
         if not order_ids:
             return CancelResult()
         try:
             response = await self.client.cancel_orders(order_ids=order_ids)
         except PolymarketError as exc:
-            raise _busy("cancel", exc) from None
+            raise busy("cancel", exc) from None
         return CancelResult(
             canceled=tuple(str(o) for o in response.canceled),
             not_canceled={
@@ -373,7 +276,7 @@ class LiveBroker(LiveRules):
         try:
             found = await self.client.get_balance_allowance(asset_type="COLLATERAL")
         except PolymarketError as exc:  # an answer its model refuses too (UnexpectedResponse)
-            raise _busy("balance read", exc) from None
+            raise busy("balance read", exc) from None
         read_at = time.monotonic()
         exchanges: dict[int, str] = {}
         for token_id in set(token_ids):
@@ -399,7 +302,7 @@ class LiveBroker(LiveRules):
         try:
             await self.client.fetch_api_keys()  # GET /auth/api-keys: the lightest L2 read
         except PolymarketError as exc:
-            raise _busy("api key check", exc) from None
+            raise busy("api key check", exc) from None
 
     async def close(self) -> None:
         await self.client.close()

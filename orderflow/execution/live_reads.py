@@ -47,15 +47,16 @@ from pydantic import ValidationError
 from orderflow.execution.broker import ExchangeBusyError
 from orderflow.execution.exchange_text import exchange_text
 
-# A read of the account's trades longer than ``live.MAX_TRADE_PAGES`` that spans more than this
-# is made again in spans of this length (:func:`trades_by_span`), each as bounded: after an outage
-# of days the read runs from before it (the fill watermark), and an account with more trades than
-# one read holds failed it at every pass (nothing of the mode booked).
+# A read of the account's trades longer than ``live_trades.MAX_TRADE_PAGES`` that spans more than
+# this is made again in spans of this length (:func:`trades_by_span`), each as bounded: after an
+# outage of days the read runs from before it (the fill watermark), and an account with more
+# trades than one read holds failed it at every pass (nothing of the mode booked).
 TRADE_SPAN_SECS = 86_400
 
 
 class TooManyPagesError(ExchangeBusyError):
-    """More pages of the account's trades than one read may take (``live.MAX_TRADE_PAGES``)."""
+    """More pages of the account's trades than one read may take
+    (``live_trades.MAX_TRADE_PAGES``)."""
 
 
 def _transport(client: AsyncSecureClient) -> Any:

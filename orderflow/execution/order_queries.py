@@ -180,7 +180,7 @@ async def live_orders(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.R
 
 # A BUY entry (resting or in doubt, paper or live) whose leader has left the token since the buy
 # it followed: a SELL of the token, or a BUY of its complement, by the signal's wallet after the
-# triggering trade on the chain (orderflow.signals.queries.left_since).
+# triggering trade on the chain (orderflow.signals.market_queries.left_since).
 _LEFT_BEHIND = (
     _ORDER
     + f"""

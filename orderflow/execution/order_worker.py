@@ -194,8 +194,8 @@ class OrderWorker:
         """A leader's sells against the strategy's entries on their way that followed it into
         the token: those are marked, and their guard refuses them (``leader_exited``). A sell
         counts after the followed buy on the chain (``after_on_chain``), as the stored checks
-        (``orderflow.signals.queries.left_since``): a sale from before it, stored late, with the
-        higher id, dropped the entry of a leader that had sold and bought back. ``sells``: the
+        (``orderflow.signals.market_queries.left_since``): a sale from before it, stored late, with
+        the higher id, dropped the entry of a leader that had sold and bought back. ``sells``: the
         trades as their wallets leaving a token (a BUY of the complement read as the sale)."""
         for job in self.entries.values():
             if job.state.name != state.name:

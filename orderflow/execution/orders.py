@@ -20,6 +20,7 @@ FAILED is reversed, once).
 
 Cancelling (the kill switch's, and entries whose leader has sold) is the desk's ``cancels``
 (:mod:`orderflow.execution.cancels`), which books through ``apply`` under the same order locks.
+``apply`` books an answer (:mod:`orderflow.execution.order_booking`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -41,7 +41,6 @@ from orderflow.execution import (
     order_queries,
     position_queries,
     strategy_queries,
-    trade_queries,
     wallet,
 )
 from orderflow.execution.broker import (
@@ -59,18 +58,14 @@ from orderflow.execution.cancel_pacing import RefusedCancels
 from orderflow.execution.cancels import OrderCanceller
 from orderflow.execution.desk_access import DeskAccess
 from orderflow.execution.key_watch import KeyWatch
+from orderflow.execution.order_booking import book_outcome
 from orderflow.execution.order_reconcile import OrderReconciler
-from orderflow.execution.positions import book_fill
-from orderflow.execution.settlement import unbooked
-from orderflow.execution.tracing import context_from, current_traceparent, fill_span
+from orderflow.execution.tracing import context_from, current_traceparent
 from orderflow.execution.trade_status import TradeSettlement
-from orderflow.telemetry import meter, tracer
+from orderflow.telemetry import tracer
 
 log = logging.getLogger(__name__)
 _tracer = tracer("orderflow.execution")
-_orders = meter("orderflow.execution").create_counter(
-    "orderflow_orders_total", description="Orders by mode and resulting status"
-)
 
 Guard = Callable[[], str | None]  # a reason not to send (None: send)
 KEY_REFUSED = "credentials_refused"  # a signal not sent: the exchange refuses our API key
@@ -358,45 +353,9 @@ class OrderDesk:
         """Hook between storing the intent and sending it (tests simulate a crash here)."""
 
     async def apply(self, order_id: int, outcome: OrderOutcome, *, sent: bool) -> None:
-        """Book an outcome: order row, fills into positions, the signal's status."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            row = await order_queries.order_row(conn, order_id)
-            # Each trade once: a placement answer's trades may have been booked from the
-            # account's trades already (a kill's reconciliation while the answer was late).
-            fills = unbooked(outcome.fills, await order_queries.booked_fill_keys(conn, order_id))
-            await order_queries.update_order(conn, order_id, outcome, sent=sent)
-            for fill in fills:
-                with fill_span(row, fill):
-                    await book_fill(conn, order=row, fill=fill, outcome_index=row["outcome_index"])
-                # Followed until settled on chain: a live trade may fail, a paper fill's level
-                # may be reorged away (both reversed: orderflow.execution.trade_status).
-                await trade_queries.record_trades(conn, order_id, fill)
-            filled = outcome.filled_shares > 0 or Decimal(row["filled_shares"]) > 0
-            if filled and row["signal_status"] != "EXECUTED":
-                await position_queries.set_signal_status(
-                    conn, row["signal_id"], "EXECUTED", "filled"
-                )
-            elif not filled and outcome.status == "REJECTED":
-                await position_queries.set_signal_status(
-                    conn, row["signal_id"], "SKIPPED", f"order_rejected: {outcome.reason}"
-                )
-            elif not filled and outcome.status == "CANCELED":
-                await position_queries.set_signal_status(
-                    conn, row["signal_id"], "SKIPPED", outcome.reason or "order_unfilled"
-                )
-        self.in_doubt.discard(order_id)
-        _orders.add(1, {"mode": row["mode"], "status": outcome.status})
-        log.info(
-            "order",
-            extra={
-                "order_id": order_id,
-                "signal_id": row["signal_id"],
-                "strategy": row["strategy"],
-                "status": outcome.status,
-                "exchange_order_id": outcome.exchange_order_id,
-                "fills": len(fills),
-            },
-        )
+        """Book an outcome: order row, fills into positions, the signal's status
+        (:func:`~orderflow.execution.order_booking.book_outcome`)."""
+        await book_outcome(self.pool, order_id, outcome, sent=sent, in_doubt=self.in_doubt)
 
     # ---------------------------------------------------------------- reconciling
 

@@ -21,7 +21,7 @@ These checks refuse what parses but cannot be true:
 * a placement's answer naming an order id that is none of the order's: the order is in doubt
   (reconciled by its own ids);
 * the account's trades (``GET /data/trades``): more than
-  :data:`orderflow.execution.live.MAX_TRADE_PAGES` pages (each naming a new cursor) fails the
+  :data:`orderflow.execution.live_trades.MAX_TRADE_PAGES` pages (each naming a new cursor) fails the
   whole read.
 
 Each refusal is logged (``exchange reply refused``, with ``what`` and ``problem``) and counted

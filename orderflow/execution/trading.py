@@ -5,11 +5,12 @@ enabled rules), the survivors get market views (the market's own minimum order s
 from the broker that would trade them, asked for before the decision lock and its transaction:
 :mod:`orderflow.execution.market_rules`) and the strategy's book (a live strategy's cash capped
 by what its wallet has left: :mod:`orderflow.execution.wallet`), and
-:func:`orderflow.signals.evaluate` decides; the leader's sells of held positions are decided as
-exits (:mod:`orderflow.execution.exit_signals`). Signals and the
-advanced cursor are committed in one transaction, so a restart neither skips nor repeats a
-trade; the UNIQUE signal key makes a replayed trade (late-commit sweep, a second executor) a
-no-op (:mod:`orderflow.execution.signal_record`). Accepted signals then go to the order worker
+:func:`orderflow.signals.evaluate` decides the entries
+(:mod:`orderflow.execution.entry_signals`); the leader's sells of held positions are decided as
+exits (:mod:`orderflow.execution.exit_signals`). Signals and the advanced cursor are committed
+in one transaction, so a restart neither skips nor repeats a trade; the UNIQUE signal key makes
+a replayed trade (late-commit sweep, a second executor) a no-op
+(:mod:`orderflow.execution.signal_record`). Accepted signals then go to the order worker
 (:mod:`orderflow.execution.order_worker`), which sends them as orders, each intent stored before
 sending.
 """
@@ -20,7 +21,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -29,57 +29,28 @@ import asyncpg
 from orderflow import db
 from orderflow.errors import ExecutionError
 from orderflow.execution import exit_queries, order_queries, strategy_queries
-from orderflow.execution.book import Holdings, held_modes, load_book_and_holdings, merge
+from orderflow.execution.book import Holdings, held_modes, load_book_and_holdings
 from orderflow.execution.broker import Broker, Collateral, Mode
 from orderflow.execution.daypnl import DayMarks
+from orderflow.execution.entry_signals import decide_entries, may_trigger
 from orderflow.execution.exit_signals import decide_exits, exits_of, sells_before_entries
 from orderflow.execution.leader import EXECUTOR_LOCK_KEY
 from orderflow.execution.market_rules import warm_market_rules, with_market_rules
 from orderflow.execution.order_worker import OrderJob, OrderWorker
-from orderflow.execution.signal_record import record_signal
 from orderflow.execution.strategies import StrategyState
-from orderflow.execution.wallet import capped, wallet_cash
+from orderflow.execution.wallet import wallet_cash
+from orderflow.signals import market_queries
 from orderflow.signals import queries as signal_queries
-from orderflow.signals.decide import Decision, evaluate
 from orderflow.signals.exits import exit_due, leaving
 from orderflow.signals.views import (
     MarketView,
-    OpenPosition,
     Side,
     StrategyBook,
     TradeView,
     WalletView,
 )
-from orderflow.strategy.settings import StrategySettings
 
 log = logging.getLogger(__name__)
-
-
-def may_trigger(trade: TradeView, wallet: WalletView | None, settings: StrategySettings) -> bool:
-    """Cheap pre-filter (no market data): can this fill be a signal for these settings?"""
-    if wallet is None or wallet.score is None:
-        return False
-    if trade.usdc_size < Decimal(repr(settings.min_trigger_usd)):
-        return False
-    if trade.side == "BUY":
-        return settings.enable_whale_following and wallet.score >= settings.min_whale_score
-    return settings.enable_degen_fading and wallet.score <= settings.max_fade_score
-
-
-def _with_position(book: StrategyBook, trade: TradeView, decision: Decision) -> StrategyBook:
-    """The book as the next trade of the same batch must see it (the order is on its way,
-    added to what is held in the token: dust under the minimum, which took the entry; its cost
-    taken from the cash)."""
-    opened = OpenPosition(
-        token_id=trade.token_id,
-        market_id=trade.market_id,
-        shares=decision.shares,
-        cost=decision.size_usdc or Decimal(0),
-    )
-    positions = dict(book.open_positions)
-    merge(positions, opened)
-    cash = None if book.cash is None else book.cash - opened.cost
-    return replace(book, open_positions=positions, cash=cash)
 
 
 async def _leaving_by_id(conn: asyncpg.Connection, ids: Sequence[int]) -> list[TradeView]:
@@ -174,7 +145,7 @@ class Trader:
         database, the market's own minimum order size and tick from the broker that would
         trade it (the position's mode for an exit, the strategy's for an entry; paper: none,
         the strategy's settings apply), asked for before the decision (:meth:`_warm_rules`)."""
-        views = await signal_queries.market_views(conn, trades, window)
+        views = await market_queries.market_views(conn, trades, window)
         return await with_market_rules(views, trades, self._broker_of(state, holdings.modes))
 
     async def process(
@@ -301,10 +272,8 @@ class Trader:
         left: Mapping[int, Decimal] | None = None,
     ) -> tuple[int, list[OrderJob]]:
         """Decide and record the batch's exits and entries (in the decision's transaction);
-        returns the signals recorded and the accepted ones as jobs to send. Each accepted entry
-        is in the book the next one sees. A live strategy's entry of a token in ``left`` (what
-        the wallet ``funds`` has left for it: :func:`wallet_cash`) spends no more than that,
-        less what the batch's entries before it took."""
+        returns the signals recorded and the accepted ones as jobs to send (the entries:
+        :func:`~orderflow.execution.entry_signals.decide_entries`)."""
         settings = state.settings
         window = settings.fade_window_secs if settings.enable_degen_fading else 0.0
         # Read apart: a BUY of the complement that exits a position is an entry candidate too,
@@ -320,35 +289,10 @@ class Trader:
         else:
             created, accepted = 0, []
         markets = await self._market_views(conn, state, candidates, window, holdings)
-        taken = Decimal(0)  # the batch's accepted entries' cost: out of every exchange's share
-        for trade in candidates:
-            wallet = wallets[trade.wallet]
-            market = markets[trade.id or 0]["BUY"]  # both signals buy: the asks
-            cap = None if left is None else left.get(trade.token_id)
-            seen = book if cap is None else capped(book, cap - taken)
-            decision = evaluate(trade, wallet, market, seen, settings, now)
-            if decision is None:
-                continue
-            recorded = await record_signal(conn, state, trade, wallet, decision)
-            if recorded is None:
-                continue  # already recorded (a replay)
-            created += 1
-            if decision.accepted:
-                book = _with_position(book, trade, decision)
-                taken += decision.size_usdc or Decimal(0)
-                accepted.append(
-                    OrderJob.decided(
-                        state,
-                        recorded.signal_id,
-                        trade,
-                        decision,
-                        market,
-                        settings.mode,
-                        recorded.traceparent,
-                        funds,
-                    )
-                )
-        return created, accepted
+        entered, entries = await decide_entries(
+            conn, state, candidates, markets, book, wallets, now, funds, left
+        )
+        return created + entered, [*accepted, *entries]
 
     async def late_exits(self, state: StrategyState, now: datetime) -> int:
         """Exits the leader's sells did not make, or did not finish (maintenance calls this):

@@ -2,7 +2,8 @@
 
 The decision pipeline is pure (no database, no clock): :func:`evaluate` takes a fill and views of
 the wallet, market and strategy book and returns a :class:`Decision`. ``orderflow.signals.queries``
-builds those views from PostgreSQL and stores decisions; the backtest builds them from history.
+(trades, wallets) and ``orderflow.signals.market_queries`` (markets) build those views from
+PostgreSQL, and ``queries`` stores decisions; the backtest builds them from history.
 """
 
 from orderflow.signals.decide import Decision, evaluate

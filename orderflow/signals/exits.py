@@ -156,8 +156,9 @@ class HeldPosition:
 
 def after_on_chain(trade: TradeView, other: TradeView) -> bool:
     """Whether ``trade`` comes after ``other`` on the chain: a later block, or the same block at
-    a later log index (:func:`orderflow.signals.queries.left_since`'s order, never the order the
-    rows were stored in); by row id only when a block is not known (hand-built views)."""
+    a later log index (:func:`orderflow.signals.market_queries.left_since`'s order, never the
+    order the rows were stored in); by row id only when a block is not known (hand-built
+    views)."""
     if trade.block_number is not None and other.block_number is not None:
         return (trade.block_number, trade.log_index) > (other.block_number, other.log_index)
     return (trade.id or 0) > (other.id or 0)
@@ -177,9 +178,9 @@ def leaving(trade: TradeView) -> TradeView | None:
     """``trade`` as its wallet leaving a token, or None: a SELL leaves its token; a BUY of a
     token whose complement is known leaves the complement — the buyer of NO holding YES merges
     the pair into collateral, a sale of YES at 1 - the NO price (the rule and why any size:
-    :func:`orderflow.signals.queries.left_since`). The BUY is read as that sale (``mirrored``):
-    the complement's token, outcome and price, side SELL; its place on the chain and its key
-    (an exit's signal is keyed by it, as by a SELL) are the BUY's own."""
+    :func:`orderflow.signals.market_queries.left_since`). The BUY is read as that sale
+    (``mirrored``): the complement's token, outcome and price, side SELL; its place on the chain
+    and its key (an exit's signal is keyed by it, as by a SELL) are the BUY's own."""
     left = left_token(trade, trade.complement)
     if left is None or trade.side == "SELL":
         return None if left is None else trade

@@ -1,7 +1,8 @@
 """What the decision pipeline sees: plain, immutable snapshots with no database behind them.
 
-The executor builds these from PostgreSQL (``orderflow.signals.queries``); the walk-forward
-backtest builds them from its own as-of view of history. Either way :func:`evaluate` receives the
+The executor builds these from PostgreSQL (``orderflow.signals.queries``,
+``orderflow.signals.market_queries``); the walk-forward backtest builds them from its own as-of
+view of history. Either way :func:`evaluate` receives the
 same types, so live trading and backtests run the same decision code.
 
 Money and prices are ``Decimal`` (exact); probabilities and scores are floats (they are estimates,
@@ -43,7 +44,7 @@ class TradeView:
     # None: not known (hand-built views).
     is_taker: bool | None = None
     # The fill's block: with ``log_index`` its place on the chain, which orders a leader's buy
-    # and its sell (``orderflow.signals.queries.left_since``); None for hand-built views.
+    # and its sell (``orderflow.signals.market_queries.left_since``); None for hand-built views.
     block_number: int | None = None
     # The other token of the fill's condition (the token registry's complement), None when not
     # known: its wallet buying it leaves this token (``orderflow.signals.exits.leaving``).

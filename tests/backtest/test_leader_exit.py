@@ -193,8 +193,8 @@ async def test_a_buy_left_through_the_complement_within_the_latency_is_not_follo
 ) -> None:
     """The whale bought YES and, 3 s later, NO of the same market (the pair merges into
     collateral: a sale of YES). The executor skips the YES buy ``leader_exited``
-    (orderflow.signals.queries.left_since); the backtest's tape knew only SELLs and followed it,
-    into a position its leader had left."""
+    (orderflow.signals.market_queries.left_since); the backtest's tape knew only SELLs and
+    followed it, into a position its leader had left."""
     h = History()
     market = h.market("merged")
     h.trade(WHALE, market, 0, "BUY", "0.40", "500", T)

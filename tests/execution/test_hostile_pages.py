@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orderflow.execution import live as live_module
+from orderflow.execution import live_trades
 from orderflow.execution.broker import ExchangeBusyError
 from orderflow.execution.live import LiveBroker
 from tests.execution.fake_clob import FakeClob
@@ -23,8 +23,8 @@ async def test_trades_that_never_end_are_a_failed_read(clob: FakeClob, live: Liv
     clob.endless_trades = True
     with pytest.raises(ExchangeBusyError, match="pages"):
         await asyncio.wait_for(live.fills(["0x" + "ab" * 32], SINCE), 60)
-    assert clob.trade_pages == live_module.MAX_TRADE_PAGES
+    assert clob.trade_pages == live_trades.MAX_TRADE_PAGES
     clob.trade_pages = 0
     with pytest.raises(ExchangeBusyError, match="pages"):
         await asyncio.wait_for(live.trade("trade-1", ["0x" + "ab" * 32]), 60)
-    assert clob.trade_pages == live_module.MAX_TRADE_PAGES
+    assert clob.trade_pages == live_trades.MAX_TRADE_PAGES

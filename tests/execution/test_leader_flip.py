@@ -7,8 +7,9 @@ neg-risk market). Its trades show a BUY of NO, no SELL of YES — economically a
 left through the complement kept the position held to resolution: no exit, a resting entry not
 cancelled, a later entry on the leader's old buy followed.
 
-The rule (orderflow.signals.queries.left_since): a BUY of the token's complement by the leader
-after the followed buy on the chain is an exit, whatever its size — as any SELL of the token is.
+The rule (orderflow.signals.market_queries.left_since): a BUY of the token's complement by the
+leader after the followed buy on the chain is an exit, whatever its size — as any SELL of the token
+is.
 """
 
 from __future__ import annotations

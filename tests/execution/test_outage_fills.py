@@ -17,7 +17,7 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from orderflow.execution import live as live_module
+from orderflow.execution import live_trades
 from orderflow.execution.live import LiveBroker
 from tests.execution.conftest import MARKET, TOKEN_NO, follow, resolve, reveal
 from tests.execution.fake_clob import FakeClob
@@ -211,7 +211,7 @@ async def test_two_days_down_with_more_trades_than_one_read_holds(
     pages than one read may take (``MAX_TRADE_PAGES``, 10 here: 2 trades a page) — a failed
     read at every pass, nothing of the mode ever booked. It is made again a day at a time
     (``after``/``before``), and books our fill once."""
-    monkeypatch.setattr(live_module, "MAX_TRADE_PAGES", 10)
+    monkeypatch.setattr(live_trades, "MAX_TRADE_PAGES", 10)
     clob.forgetful = True
     clock = Clock()
     await live_strategy(pool)

@@ -1,7 +1,7 @@
 """An entry on its way is dropped when its leader leaves after the buy it followed on the chain
-(block, log index), as the stored checks compare (orderflow.signals.queries.left_since): not by
-row id. A sale from before the buy, stored late (its block read again after a retraction), has
-the higher id: the leader sold, then bought, and still holds the token."""
+(block, log index), as the stored checks compare (orderflow.signals.market_queries.left_since):
+not by row id. A sale from before the buy, stored late (its block read again after a retraction),
+has the higher id: the leader sold, then bought, and still holds the token."""
 
 from __future__ import annotations
 

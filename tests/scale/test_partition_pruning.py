@@ -16,6 +16,7 @@ import pytest
 from orderflow.backtest import forward, history, liquidity
 from orderflow.chain import partitions, rollback_sql
 from orderflow.reputation import wallet_sql
+from orderflow.signals import market_queries as signal_markets
 from orderflow.signals import queries as signals
 from tests.scale.partition_data import (
     FIRST,
@@ -275,13 +276,13 @@ async def test_readers_bounded_by_time_or_id_prune_and_read_the_same_rows(dsn: s
             [0, 0],
             complements,
         ]
-        per_subplan = await subplans(conn, signals._MARKETS, *args)
+        per_subplan = await subplans(conn, signal_markets._MARKETS, *args)
         assert all(used <= months(5) for used in per_subplan.values()), per_subplan
         assert months(5) in per_subplan.values()
-        await same_rows(conn, signals._MARKETS, *args)
+        await same_rows(conn, signal_markets._MARKETS, *args)
         quotes = [ids, tokens, times, 7200.0, 200]
-        assert await scanned(conn, signals._QUOTE_FILLS, *quotes) == months(5)
-        await same_rows(conn, signals._QUOTE_FILLS, *quotes)
+        assert await scanned(conn, signal_markets._QUOTE_FILLS, *quotes) == months(5)
+        await same_rows(conn, signal_markets._QUOTE_FILLS, *quotes)
 
         # a reorg's rollback deletes rows: the ranges stay as wide as they were (never wrong)
         await conn.execute(rollback_sql.DELETE_TRADES, 137, newest)
