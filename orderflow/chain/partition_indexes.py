@@ -21,8 +21,26 @@ from __future__ import annotations
 import asyncpg
 
 DEFER = "SELECT orderflow_trade_indexes_defer($1::bigint[])"
-MISSING = "SELECT p::text FROM orderflow_trade_indexes_missing() AS p"
+# Lacking one, or holding an invalid one (a killed CREATE INDEX CONCURRENTLY: index_recovery),
+# which orderflow_trade_indexes_missing counts as present but no query uses.
+MISSING = """
+SELECT p::text FROM orderflow_trade_indexes_missing() AS p
+UNION
+SELECT i.inhrelid::regclass::text FROM pg_inherits i
+ WHERE i.inhparent = 'orderflow_trades'::regclass
+   AND EXISTS (SELECT 1 FROM orderflow_trade_index_defs() d,
+                      orderflow_trade_index_oids(i.inhrelid, d.printed) AS o
+                 JOIN pg_index x ON x.indexrelid = o WHERE NOT x.indisvalid)
+ORDER BY 1
+"""
 BUILD = "SELECT orderflow_trade_indexes_build($1::regclass)"
+DEFS = "SELECT suffix, ddl, printed FROM orderflow_trade_index_defs()"
+HAS = "SELECT EXISTS (SELECT 1 FROM orderflow_trade_index_oids($1::regclass, $2))"
+# The invalid indexes of partition $1 with definition $2
+INVALID = """
+SELECT o::regclass::text FROM orderflow_trade_index_oids($1::regclass, $2) AS o
+  JOIN pg_index x ON x.indexrelid = o WHERE NOT x.indisvalid
+"""
 
 
 async def missing(conn: asyncpg.Connection) -> list[str]:
@@ -32,7 +50,10 @@ async def missing(conn: asyncpg.Connection) -> list[str]:
 
 async def build(conn: asyncpg.Connection, name: str) -> int:
     """Build partition ``name``'s missing indexes in one transaction (the caller's, if it is in
-    one); how many."""
+    one); how many. An invalid one (a killed concurrent build) is dropped and built again."""
+    for _, _, printed in await conn.fetch(DEFS):
+        for (invalid,) in await conn.fetch(INVALID, f'"{name}"', printed):
+            await conn.execute(f"DROP INDEX {invalid}")
     return int(await conn.fetchval(BUILD, f'"{name}"'))
 
 
