@@ -78,21 +78,6 @@ async def bulk_import(pool: asyncpg.Pool) -> AsyncIterator[None]:
             await release(conn)
 
 
-async def build_concurrently(conn: asyncpg.Connection, name: str) -> int:
-    """Build partition ``name``'s missing deferrable indexes with ``CREATE INDEX CONCURRENTLY``
-    (outside any transaction; its writers carry on); how many. An invalid index a killed
-    concurrent build left is dropped first and built again."""
-    built = 0
-    for suffix, ddl, printed in await conn.fetch(partition_indexes.DEFS):
-        for (invalid,) in await conn.fetch(partition_indexes.INVALID, f'"{name}"', printed):
-            await conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {invalid}")
-        if await conn.fetchval(partition_indexes.HAS, f'"{name}"', printed):
-            continue
-        await conn.execute(f'CREATE INDEX CONCURRENTLY "{name}_{suffix}" ON "{name}" {ddl}')
-        built += 1
-    return built
-
-
 async def recover(pool: asyncpg.Pool) -> tuple[list[str], list[str]]:
     """One look: (the partitions built, those left unindexed because a bulk import runs)."""
     async with pool.acquire() as conn:
@@ -104,7 +89,7 @@ async def recover(pool: asyncpg.Pool) -> tuple[list[str], list[str]]:
         try:
             built = []
             for name in await partition_indexes.missing(conn):  # again, under the lock
-                await build_concurrently(conn, name)
+                await partition_indexes.build_concurrently(conn, name)
                 built.append(name)
             return built, []
         finally:

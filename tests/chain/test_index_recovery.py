@@ -18,7 +18,8 @@ import asyncpg
 import pytest
 
 from orderflow import db
-from orderflow.chain.decode import decode_batch
+from orderflow.chain.checkpoints import Checkpoint
+from orderflow.chain.decode import DecodedBatch, decode_batch
 from orderflow.chain.listener import Listener
 from orderflow.chain.settings import ListenerSettings
 from orderflow.chain.store import store_batch
@@ -162,3 +163,52 @@ async def test_an_invalid_index_counts_as_missing(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         assert await partition_indexes.missing(conn) == []
         assert not await conn.fetchval("SELECT count(*) FROM pg_index WHERE NOT indisvalid")
+
+
+async def test_an_imports_end_build_does_not_hold_up_the_live_listener(
+    pool: asyncpg.Pool,
+) -> None:
+    """An import deferred the head's partition while it was empty, and the live listener then
+    writes into it: the import's end builds it concurrently, and a live insert there goes on
+    while the build waits for a writer's open transaction (a plain CREATE INDEX's SHARE request
+    would queue every later insert behind it)."""
+    from orderflow.chain import partition_indexes
+
+    logs = sim_logs("v2", 8)
+    half = len(logs) // 2
+    top = max(int(log["blockNumber"], 16) for log in logs[:half])
+    async with pool.acquire() as conn:  # the live listener is at the import's partition
+        await store_batch(
+            conn, DecodedBatch(), checkpoint=Checkpoint("listener", top), chain_id=137
+        )
+        await store_batch(conn, decode_batch(logs[:half], 137), chain_id=137, bulk=True)
+    (part,) = await unindexed(pool)
+    async with (
+        pool.acquire() as writer,
+        pool.acquire() as importer,
+        pool.acquire() as live,
+    ):
+        tx = writer.transaction()  # a live insert in flight into that partition
+        await tx.start()
+        await writer.execute(f"LOCK TABLE {part} IN ROW EXCLUSIVE MODE")
+        build = asyncio.create_task(partition_indexes.build_missing(importer))
+        try:
+
+            async def waiting() -> bool:
+                return bool(
+                    await pool.fetchval(
+                        "SELECT count(*) FROM pg_stat_activity WHERE pid = $1"
+                        " AND wait_event_type = 'Lock'",
+                        importer.get_server_pid(),
+                    )
+                )
+
+            await until(waiting, "the end-of-import build waits for the writer")
+            await live.execute("SET lock_timeout = '5s'")
+            stored = await store_batch(live, decode_batch(logs[half:], 137), chain_id=137)
+            assert stored.trades > 0
+        finally:
+            await tx.rollback()
+            assert await build == [part]
+    assert not await unindexed(pool)
+    assert not await pool.fetchval("SELECT count(*) FROM pg_index WHERE NOT indisvalid")
