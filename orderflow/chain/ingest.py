@@ -288,9 +288,10 @@ async def _pipeline(
             ended = time.perf_counter()
             await fold()
             report.fold_secs = time.perf_counter() - ended
-            # the indexes left out of the partitions it started empty (a crash before this: the
-            # next bulk import's end, or `orderflow db partitions index`). Not beside the fold:
-            # both are CPU-bound, and run together they took as long (docs/benchmarks.md)
+            # the indexes left out of the partitions it started empty (a crash before this: a
+            # running listener, the next bulk import's end, `orderflow db partitions index`).
+            # Not beside the fold: both are CPU-bound, and run together they took as long
+            # (docs/benchmarks.md)
             ended = time.perf_counter()
             await retry_transient(
                 functools.partial(build_missing_in, pool), what="build the deferred indexes"

@@ -12,8 +12,9 @@ transaction (all or nothing: a crash mid-build leaves that partition as it was),
 the import, and ``orderflow db partitions index`` does the same by hand.
 
 Readers see every committed row all along: a partition without them is read by a scan instead of
-an index, slower, never wrong. A killed import leaves its partition so until the next bulk import
-or backfill ends or ``orderflow db partitions index`` runs; ``orderflow db partitions`` names it.
+an index, slower, never wrong. A killed import leaves its partition so until a running listener
+builds them (``index_recovery``), the next bulk import or backfill ends or ``orderflow db
+partitions index`` runs; ``orderflow db partitions`` and the reputation run name it.
 """
 
 from __future__ import annotations

@@ -212,3 +212,16 @@ async def test_an_imports_end_build_does_not_hold_up_the_live_listener(
             assert await build == [part]
     assert not await unindexed(pool)
     assert not await pool.fetchval("SELECT count(*) FROM pg_index WHERE NOT indisvalid")
+
+
+async def test_the_reputation_runs_summary_names_them(pool: asyncpg.Pool) -> None:
+    from orderflow.reputation.run import run_reputation
+
+    part = await unindexed_partition(pool)
+    summary = await run_reputation(pool)
+    assert summary.unindexed_partitions == [part]
+    async with pool.acquire() as conn:
+        from orderflow.chain import partition_indexes
+
+        await partition_indexes.build_missing(conn)
+    assert (await run_reputation(pool)).unindexed_partitions == []
