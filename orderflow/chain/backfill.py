@@ -31,6 +31,7 @@ order, adapts their size and stores them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from orderflow import telemetry
+from orderflow.chain import index_recovery
 from orderflow.chain.adaptive_range import AdaptiveRange
 from orderflow.chain.backfill_headers import (
     HeaderCache,
@@ -179,29 +181,32 @@ class Backfiller:
         self._reader.restart(to_block - self.verify_depth + 1, to_block - LAG_CHECK_BLOCKS + 1)
         queue: asyncio.Queue[ReadRange | Exception | None] = asyncio.Queue()
         slots = asyncio.Semaphore(1 + _AHEAD)  # the range being stored and those read ahead
-        reader = asyncio.create_task(self._read_all(from_block, to_block, report, queue, slots))
-        try:
-            while (item := await queue.get()) is not None:
-                if isinstance(item, Exception):
-                    raise item
-                stats = await self._store(item, report, bulk=bulk)
-                slots.release()
-                if folds is not None and folds.due(stats.trades):
-                    await fold_in(self.pool)
-                report.ranges += 1
-                report.range_sizes.append(item.end - item.start + 1)
-                if self.on_range is not None:
-                    self.on_range(item.start, item.end)
-                if progress is not None:
-                    progress.update(item.end - from_block + 1, count=report.logs)
-        finally:
-            reader.cancel()  # a range read ahead of a failed store is read again next time
-            await asyncio.wait([reader])
-        if bulk:
-            await fold_in(self.pool)
-            # the indexes left out of the partitions it started empty (partition_indexes): the
-            # catch-up is done, the live blocks go to indexed partitions from here on
-            await build_missing_in(self.pool)
+        # held until its end built the deferred indexes: the listener's recovery keeps off
+        held = index_recovery.bulk_import(self.pool) if bulk else contextlib.nullcontext()
+        async with held:
+            reader = asyncio.create_task(self._read_all(from_block, to_block, report, queue, slots))
+            try:
+                while (item := await queue.get()) is not None:
+                    if isinstance(item, Exception):
+                        raise item
+                    stats = await self._store(item, report, bulk=bulk)
+                    slots.release()
+                    if folds is not None and folds.due(stats.trades):
+                        await fold_in(self.pool)
+                    report.ranges += 1
+                    report.range_sizes.append(item.end - item.start + 1)
+                    if self.on_range is not None:
+                        self.on_range(item.start, item.end)
+                    if progress is not None:
+                        progress.update(item.end - from_block + 1, count=report.logs)
+            finally:
+                reader.cancel()  # a range read ahead of a failed store is read again next time
+                await asyncio.wait([reader])
+            if bulk:
+                await fold_in(self.pool)
+                # the indexes left out of the partitions it started empty (partition_indexes): the
+                # catch-up is done, the live blocks go to indexed partitions from here on
+                await build_missing_in(self.pool)
         if progress is not None:
             progress.finish()
         return report

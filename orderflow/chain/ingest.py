@@ -17,6 +17,7 @@ to the highest block it stored (``DecodedBatch.top``: not a dead letter's). Logs
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
@@ -28,7 +29,7 @@ from typing import Any
 
 import asyncpg
 
-from orderflow.chain import pending_sums, rereads
+from orderflow.chain import index_recovery, pending_sums, rereads
 from orderflow.chain.checkpoints import Checkpoint
 from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.db_errors import retry_transient
@@ -256,42 +257,46 @@ async def _pipeline(
                 )
             return stats
 
-    try:
-        async for chunk in chunks:
-            fills = chunk.rows.fill_count if chunk.rows is not None else len(chunk.batch.fills)
-            with _tracer.start_as_current_span(
-                "ingest.batch",
-                context=context_from(traceparent),
-                attributes={"logs": chunk.logs, "fills": fills},
-            ):
-                stats = await retry_transient(
-                    functools.partial(store, chunk),
-                    what=f"store batch {report.batches + 1}",
-                )
-            report.stored.add(stats)
-            if bulk and schedule.due(stats.trades):
-                await fold()
-            report.lines += chunk.lines
-            report.logs += chunk.logs
-            report.malformed_lines += chunk.malformed
-            report.decode_cpu_secs += chunk.cpu_secs
-            report.batches += 1
-            if progress is not None:
-                progress.update(chunk.position, count=report.lines)
-    finally:
-        await chunks.aclose()
-    if bulk:  # the sums the batches deferred (a crash before this: the next reputation run)
-        ended = time.perf_counter()
-        await fold()
-        report.fold_secs = time.perf_counter() - ended
-        # the indexes left out of the partitions it started empty (a crash before this: the
-        # next bulk import's end, or `orderflow db partitions index`). Not beside the fold:
-        # both are CPU-bound, and run together they took as long (docs/benchmarks.md)
-        ended = time.perf_counter()
-        await retry_transient(
-            functools.partial(build_missing_in, pool), what="build the deferred indexes"
-        )
-        report.index_secs = time.perf_counter() - ended
+    # held until its end built the deferred indexes: a listener's recovery keeps off meanwhile
+    held = index_recovery.bulk_import(pool) if bulk else contextlib.nullcontext()
+    async with held:
+        try:
+            async for chunk in chunks:
+                fills = chunk.rows.fill_count if chunk.rows is not None else len(chunk.batch.fills)
+                with _tracer.start_as_current_span(
+                    "ingest.batch",
+                    context=context_from(traceparent),
+                    attributes={"logs": chunk.logs, "fills": fills},
+                ):
+                    stats = await retry_transient(
+                        functools.partial(store, chunk),
+                        what=f"store batch {report.batches + 1}",
+                    )
+                report.stored.add(stats)
+                if bulk and schedule.due(stats.trades):
+                    await fold()
+                report.lines += chunk.lines
+                report.logs += chunk.logs
+                report.malformed_lines += chunk.malformed
+                report.decode_cpu_secs += chunk.cpu_secs
+                report.batches += 1
+                if progress is not None:
+                    progress.update(chunk.position, count=report.lines)
+        finally:
+            await chunks.aclose()
+        if bulk:  # the sums the batches deferred (a crash before this: the next reputation run)
+            ended = time.perf_counter()
+            await fold()
+            report.fold_secs = time.perf_counter() - ended
+            # the indexes left out of the partitions it started empty (a crash before this: a
+            # running listener, the next bulk import's end, `orderflow db partitions index`).
+            # Not beside the fold: both are CPU-bound, and run together they took as long
+            # (docs/benchmarks.md)
+            ended = time.perf_counter()
+            await retry_transient(
+                functools.partial(build_missing_in, pool), what="build the deferred indexes"
+            )
+            report.index_secs = time.perf_counter() - ended
     if report.stored.removed:  # the blocks its retractions queued, until a listener reads them
         async with pool.acquire() as conn:
             report.rereads = await rereads.describe(conn)

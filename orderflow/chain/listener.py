@@ -23,6 +23,7 @@ import time
 
 import asyncpg
 
+from orderflow.chain import index_recovery
 from orderflow.chain.adaptive_range import AdaptiveRange
 from orderflow.chain.conditions import ConditionSync
 from orderflow.chain.db_errors import TRANSIENT_DB_ERRORS
@@ -101,6 +102,11 @@ class Listener:
             else None
         )
         sessions = asyncio.create_task(self._sessions(), name="listener-sessions")
+        # the indexes a killed bulk import left out: built beside the sessions, never in them
+        indexes = asyncio.create_task(
+            index_recovery.recover_forever(self.pool, self.metrics.unindexed_partitions.set),
+            name="index-recovery",
+        )
         try:
             if sync is not None:
                 await asyncio.wait({sync, sessions}, return_when=asyncio.FIRST_EXCEPTION)
@@ -108,7 +114,7 @@ class Listener:
                     raise sync.exception()  # type: ignore[misc]
             await sessions
         finally:
-            for task in (sync, sessions):
+            for task in (sync, sessions, indexes):
                 if task is not None and not task.done():
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

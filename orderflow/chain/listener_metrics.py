@@ -26,6 +26,14 @@ class IngestMetrics:
         self.reorgs = meter.create_counter(
             "orderflow_listener_reorgs", unit="{reorg}", description="Reorganisations repaired"
         )
+        self.unindexed_partitions = meter.create_gauge(
+            "orderflow_listener_unindexed_partitions",
+            unit="{partition}",
+            description=(
+                "Trades partitions without their wallet/token/time indexes a bulk import "
+                "deferred (left while one runs; queries on them scan)"
+            ),
+        )
         self.reconnects = meter.create_counter(
             "orderflow_listener_reconnects",
             unit="{reconnect}",

@@ -28,7 +28,7 @@ from typing import Any
 
 import asyncpg
 
-from orderflow.chain import pending_sums
+from orderflow.chain import index_recovery, pending_sums
 from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.file_lines import noting_unstored
 from orderflow.chain.partition_indexes import build_missing
@@ -162,6 +162,8 @@ async def _events(
     schedule = pending_sums.FoldSchedule()
     ahead = Prefetch(parsed())
     async with pool.acquire() as conn:
+        if bulk:  # held on this session until its end built them (index_recovery)
+            await index_recovery.hold(conn)
         try:
             while (item := await ahead.get()) is not None:
                 batch_rows, at = item
@@ -194,6 +196,7 @@ async def _events(
             await fold_pending_sums(conn)
             # the indexes left out of the partitions it started empty (partition_indexes)
             await build_missing(conn)
+            await index_recovery.release(conn)
         reader.check_whole()  # a file cut short hands nothing over
         if top is not None:
             report.last_block = top[0]

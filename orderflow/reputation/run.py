@@ -23,7 +23,7 @@ from typing import Any, TypeAlias
 
 import asyncpg
 
-from orderflow.chain import rereads
+from orderflow.chain import partition_indexes, rereads
 from orderflow.chain.pending_sums import fold as fold_pending_sums
 from orderflow.errors import DatabaseError
 from orderflow.reputation import (
@@ -251,6 +251,13 @@ async def run_reputation(
         await fold_pending_sums(conn)
         if (pending := await rereads.describe(conn)) is not None:
             log.warning("scores may miss trades: %s", pending)
+        if unindexed := await partition_indexes.missing(conn):
+            log.warning(
+                "trades partitions without their wallet/token/time indexes (a killed bulk"
+                " import's): read by scans, slower; a listener or `orderflow db partitions"
+                " index` builds them",
+                extra={"partitions": unindexed},
+            )
     async with _connection(db) as conn, conn.transaction():
         now = await conn.fetchval("SELECT now()")
         cutoff = as_of or now
@@ -341,6 +348,7 @@ async def run_reputation(
     summary = RunSummary(
         as_of=cutoff,
         computed_at=computed_at,
+        unindexed_partitions=unindexed,
         wallets=population.wallets,
         positions=positions,
         history_rows=int(history.split()[-1]) + int(reset.split()[-1]),

@@ -65,6 +65,9 @@ class RunSummary(BaseModel):
     # ... because a trades partition was attached again since the last live full run (migration
     # 076: what the runs read while it was detached is read from every fill again)
     reattached: bool = False
+    # trades partitions a killed bulk import left without their wallet/token/time indexes
+    # (orderflow.chain.index_recovery): read by scans, slower; a listener builds them
+    unindexed_partitions: list[str] = []
     # the COPIER cells kept for the incremental runs (orderflow.reputation.copy_state): "updated"
     # around the changed trades, "rebuilt" from every taker buy, None: not kept by this run
     copy_cells: str | None = None
