@@ -32,7 +32,7 @@ from the buys of the buckets next to them and keeps every other cell
 
 from __future__ import annotations
 
-from orderflow.reputation.gate import GATED_TRADES
+from orderflow.reputation.gate import GATED_TRADES, gated_in_runs
 
 # How a token is known: two 64-bit hashes of it (a uint256 sorts and hashes as a 78-digit
 # NUMERIC, several times slower; a merge join's sorts by it took most of the statement): two
@@ -92,12 +92,7 @@ WITH _params AS (SELECT $2::interval), s AS (
 ), t AS (
     SELECT t.wallet_address AS w, r.tok, r.tok2, t.timestamp AS ts, t.usdc_size, t.size
       FROM runs r
-      CROSS JOIN LATERAL (
-           SELECT * FROM ({GATED_TRADES}) g
-            WHERE g.token_id = r.token_id
-              AND g.timestamp >= to_timestamp(r.lo * $3::float8) - interval '1 second'
-              AND g.timestamp < to_timestamp((r.hi + 1) * $3::float8) + interval '1 second'
-           OFFSET 0) t
+      {gated_in_runs("r.token_id")}
      WHERE {_TAKER_BUY} AND t.id <= $4::int8
        AND {BUCKET.format(ts="t.timestamp")} BETWEEN r.lo AND r.hi
 )

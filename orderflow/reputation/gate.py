@@ -31,3 +31,17 @@ def gated_conditions(cutoff: str) -> str:
         f" WHERE {cutoff}::timestamptz IS NULL OR timestamp IS NULL"
         f" OR timestamp <= {cutoff}::timestamptz"
     )
+
+
+def gated_in_runs(token: str) -> str:
+    """A LATERAL read of the gated trades of ``token`` (an SQL expression) within a run of
+    buckets ``r`` (``r.lo`` .. ``r.hi``, ``$3`` seconds a bucket), with a second of margin either
+    side, aliased ``t``: by the token index within the run's time range (OFFSET 0 keeps the
+    subquery apart, so the bounds are the scan's own condition). The counterparty region's read
+    (wash_partials_sql) and the COPIER cells' (copy_sql)."""
+    return f"""CROSS JOIN LATERAL (
+       SELECT * FROM ({GATED_TRADES}) g
+        WHERE g.token_id = {token}
+          AND g.timestamp >= to_timestamp(r.lo * $3::float8) - interval '1 second'
+          AND g.timestamp < to_timestamp((r.hi + 1) * $3::float8) + interval '1 second'
+       OFFSET 0) t"""

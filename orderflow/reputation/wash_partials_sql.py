@@ -23,7 +23,7 @@ the trades read: the gated table up to $9 (a build) or ``rep_wash_rows`` (a regi
 
 from __future__ import annotations
 
-from orderflow.reputation.gate import GATED_TRADES
+from orderflow.reputation.gate import GATED_TRADES, gated_in_runs
 from orderflow.reputation.wash_keys_sql import judged
 from orderflow.reputation.wash_sql import (
     DEV2,
@@ -100,12 +100,7 @@ WITH {PARAMS}s AS (
 SELECT {_REGION_SELECT}
   FROM runs r
   JOIN orderflow_wash_tokens k ON k.mk = r.mk
-  CROSS JOIN LATERAL (
-       SELECT * FROM ({GATED_TRADES}) g
-        WHERE g.token_id = k.token_id
-          AND g.timestamp >= to_timestamp(r.lo * $3::float8) - interval '1 second'
-          AND g.timestamp < to_timestamp((r.hi + 1) * $3::float8) + interval '1 second'
-       OFFSET 0) t
+  {gated_in_runs("k.token_id")}
  WHERE t.id <= $9::int8 AND {MK} = r.mk AND {BUCKET} BETWEEN r.lo AND r.hi
 """
 
