@@ -126,7 +126,7 @@ class OrderReconciler:
             mine = [f for oid in order_ids(row) for f in by_order.get(oid, [])]
             in_doubt = not read.unreadable.isdisjoint(order_ids(row))
             found = None
-            if row["status"] != "CANCELED":
+            if row["status"] not in ("CANCELED", "ABANDONED"):  # closed: its late fills only
                 async with gate:
                     try:
                         found = await self.access.call(broker.lookup(order_ids(row)))

@@ -12,7 +12,7 @@ import asyncpg
 
 from orderflow.accounting import Fill, Position
 from orderflow.execution.broker import FillReport
-from orderflow.execution.settlement import LATE_FILLS
+from orderflow.execution.settlement import LATE_FILLS, UNKNOWN_AFTER_EXPIRY
 
 # --------------------------------------------------------------------------------------------
 # The strategy's book (what risk limits see)
@@ -305,12 +305,14 @@ async def store_position(
 # An order ``o`` that may still fill: live (resting, on its way, in doubt) or an intent maybe
 # sent, or closed short of its size and not yet read for LATE_FILLS after its close (a fill from
 # before its cancel may reach the account's trades later: the desk asks for it until a complete
-# reconciliation pass of its mode has read the trades LATE_FILLS after the close). ``now`` is the
-# executor's clock; the window runs back from the mode's fill watermark (the start of its last
-# complete pass: orderflow.execution.fill_watermark), not from now, so an executor down (or an
-# exchange whose trades failed to read) for longer than LATE_FILLS still asks. No watermark:
-# from now. The orders reconciliation asks about (``order_queries.orders_to_reconcile``), and
-# what holds a settlement back.
+# reconciliation pass of its mode has read the trades LATE_FILLS after the close). An intent
+# abandoned as unknown to the exchange after its expiry is closed so too: "shown nowhere" is
+# also what the exchange answers for a fully matched order whose trades are not listed yet.
+# ``now`` is the executor's clock; the window runs back from the mode's fill watermark (the
+# start of its last complete pass: orderflow.execution.fill_watermark), not from now, so an
+# executor down (or an exchange whose trades failed to read) for longer than LATE_FILLS still
+# asks. No watermark: from now. The orders reconciliation asks about
+# (``order_queries.orders_to_reconcile``), and what holds a settlement back.
 def order_may_fill(o: str, now: str) -> str:
     late = int(LATE_FILLS.total_seconds())
     # Each mode's watermark read once per statement (uncorrelated: an InitPlan), not per order.
@@ -321,7 +323,8 @@ def order_may_fill(o: str, now: str) -> str:
     )
     known = f"CASE {o}.mode {known} END"
     return (
-        f"({o}.status IN ('OPEN', 'INTENT') OR ({o}.status = 'CANCELED'"
+        f"({o}.status IN ('OPEN', 'INTENT') OR (({o}.status = 'CANCELED'"
+        f" OR ({o}.status = 'ABANDONED' AND {o}.status_reason = '{UNKNOWN_AFTER_EXPIRY}'))"
         f" AND {o}.updated_at >= LEAST({now}::timestamptz, {known}) - interval '{late} seconds'"
         f" AND {o}.filled_shares < {o}.shares))"
     )

@@ -18,7 +18,10 @@ Inputs: the order's row, our fills of it in the account's trades, what the order
   once a cancel sent to the exchange cancelled it (the expiry is read on our clock, which may run
   ahead; a cancel the exchange refuses leaves the order OPEN: ``order_reconcile``).
 * An intent (maybe sent, maybe not) is adopted as soon as the exchange shows it or a fill of it;
-  it is ABANDONED only when its expiry has passed and the trades show no fill. Never resent.
+  it is ABANDONED only when its expiry has passed and the trades show no fill. Never resent. A
+  fill of it the trades list later (a fully matched order is shown nowhere either) is still
+  booked during the look-back a closed order gets (:data:`LATE_FILLS`): FILLED, or CANCELED
+  ``expired`` short of its size.
 * ``in_doubt``: a trade naming the order could not be read, or a fill of it was refused as
   impossible (either may be a fill of it after all: an answer odd but true, or a mistake of the
   check; an order whose only fill was refused was closed CANCELED unfilled past its expiry):
@@ -49,6 +52,11 @@ NO_EXPIRY_DOUBT = timedelta(days=1)
 # watermark, the start of its last complete reconciliation pass, not from now: an outage (the
 # executor down, the trades unread) does not use it up (orderflow.execution.fill_watermark).
 LATE_FILLS = timedelta(minutes=15)
+# Why an intent is abandoned when the exchange shows it nowhere past its expiry and the trades
+# list no fill of it. The real CLOB shows a fully matched order nowhere too (its fills only in the
+# account's trades, which may list them late): such an intent's late fills are asked for as a
+# closed order's are, for LATE_FILLS (position_queries.order_may_fill).
+UNKNOWN_AFTER_EXPIRY = "unknown to the exchange after its expiry"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +120,7 @@ def settle(
     in_doubt: bool = False,
 ) -> Verdict:
     status: str = row["status"]
-    if status not in ("INTENT", "OPEN", "CANCELED"):
+    if status not in ("INTENT", "OPEN", "CANCELED", "ABANDONED"):
         return Verdict()
     shares = Decimal(row["shares"])
     offered = unbooked([f.fill for f in fills], booked)
@@ -149,6 +157,12 @@ def settle(
 
     if status == "CANCELED":  # closed: only fills that happened before the cancel
         return book("CANCELED", row["status_reason"]) if fresh else Verdict()
+    if status == "ABANDONED":
+        # Given up as unknown to the exchange, but matched after all (its trades listed late):
+        # adopted, closed as an order past its expiry is.
+        if not fresh:
+            return Verdict()
+        return book("FILLED") if total >= shares else book("CANCELED", "expired")
     if in_doubt and total < shares:
         # A trade naming the order could not be read: it may be a fill of it. The order is
         # neither closed short (CANCELED, or FILLED for less than its size), nor cancelled,
@@ -186,5 +200,5 @@ def settle(
         return Verdict()
     # An intent the exchange shows nowhere, and no fill of it.
     if expired:
-        return Verdict(abandon=True, reason="unknown to the exchange after its expiry")
+        return Verdict(abandon=True, reason=UNKNOWN_AFTER_EXPIRY)
     return Verdict()
