@@ -180,3 +180,17 @@ def test_db_stop_recognises_its_own_server_in_database_url(tmp_path: Path) -> No
     finally:
         env.pop("DATABASE_URL", None)
         subprocess.run([*cmd, "db", "stop"], env=env, capture_output=True, timeout=60)
+
+
+def test_output_into_a_closed_pipe_ends_quietly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`orderflow backtest | head -2`: head closed the pipe before the report was printed, and
+    the command ended in a BrokenPipeError traceback. Now it ends quietly with 141 (128 +
+    SIGPIPE, what a shell reports for `yes | head`)."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone
+    with capsys.disabled(), open(write, "w", buffering=1) as closed:
+        monkeypatch.setattr(sys, "stdout", closed)
+        args = ["--small", "--out", str(tmp_path / "l.jsonl"), "--truth", str(tmp_path / "t.json")]
+        assert main(["simulate", *args]) == 141
