@@ -30,6 +30,15 @@ def settings_for(model: type[S], args: argparse.Namespace | None = None, **overr
     return settings
 
 
+def readable(path: Path, prefix: str = "") -> Path:
+    """A file an option or argument names to read: a clear refusal when it is not one."""
+    if path.is_dir():
+        raise ConfigError(f"{prefix}{path} is a directory: give its files, e.g. {path}/*")
+    if not path.is_file():
+        raise ConfigError(f"{prefix}no such file: {path}")
+    return path
+
+
 def writable(path: Path, option: str) -> Path:
     """A file an option names to write: refused before any work when it cannot be one."""
     if not path.parent.exists():

@@ -19,7 +19,7 @@ from typing import Any
 from orderflow import db
 from orderflow.chain.ingest import ingest_file, start_decoders
 from orderflow.chain.settings import ListenerSettings
-from orderflow.cli._common import add_log_format, settings_for
+from orderflow.cli._common import add_log_format, readable, settings_for
 from orderflow.errors import ConfigError
 from orderflow.migrate import migrate
 from orderflow.progress import Progress
@@ -77,8 +77,7 @@ def run(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
     setup_telemetry("listener")
     if args.from_file is None:
         return _live(settings)
-    if not args.from_file.is_file():
-        raise ConfigError(f"--from-file: no such file: {args.from_file}")
+    readable(args.from_file, "--from-file: ")
     _refuse_packed(args.from_file)
     if args.batch_size < 1:
         raise ConfigError("--batch-size must be at least 1")

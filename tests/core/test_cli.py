@@ -194,3 +194,17 @@ def test_output_into_a_closed_pipe_ends_quietly(
         monkeypatch.setattr(sys, "stdout", closed)
         args = ["--small", "--out", str(tmp_path / "l.jsonl"), "--truth", str(tmp_path / "t.json")]
         assert main(["simulate", *args]) == 141
+
+
+@pytest.mark.parametrize("command", [["import"], ["listen", "--from-file"]])
+def test_a_directory_is_named_as_one(
+    tmp_path: Path, command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`orderflow import OrderFilled/` (the docs import `OrderFilled/*.parquet`) said `no such
+    file: OrderFilled`, of a directory that is there."""
+    folder = tmp_path / "OrderFilled"
+    folder.mkdir()
+    assert main([*command, str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "no such file" not in err
+    assert f"{folder} is a directory: give its files" in err
