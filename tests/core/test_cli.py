@@ -177,6 +177,17 @@ def test_db_stop_recognises_its_own_server_in_database_url(tmp_path: Path) -> No
         )
         assert stop.stdout.strip() == "stopped", (stop.stdout, stop.stderr)
         assert not (tmp_path / "pgdata" / "postmaster.pid").exists()
+        # Stopped, the URL is still the embedded server's (its socket directory is the data
+        # directory): main said "DATABASE_URL points at …/pgdata:5432, not the embedded
+        # database in …/pgdata (not running)" and `db url` would not start it again.
+        again = subprocess.run(
+            [*cmd, "db", "stop"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert again.stdout.strip() == "not running", (again.stdout, again.stderr)
+        restart = subprocess.run(
+            [*cmd, "db", "url"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert restart.stdout.strip() == url.stdout.strip(), (restart.stdout, restart.stderr)
     finally:
         env.pop("DATABASE_URL", None)
         subprocess.run([*cmd, "db", "stop"], env=env, capture_output=True, timeout=60)
