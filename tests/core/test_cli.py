@@ -219,3 +219,18 @@ def test_a_directory_is_named_as_one(
     err = capsys.readouterr().err
     assert "no such file" not in err
     assert f"{folder} is a directory: give its files" in err
+
+
+def test_a_stopped_embedded_database_is_named_with_what_starts_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """DATABASE_URL set to `orderflow db url`'s (as the demo suggests), then `orderflow db stop`:
+    every command said `cannot connect to PostgreSQL: FileNotFoundError: [Errno 2] No such file
+    or directory`, naming neither the socket nor the way out."""
+    sockets = tmp_path / "pgdata"
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres:hunter2@/orderflow?host={sockets}")
+    assert main(["migrate"]) == 1
+    err = capsys.readouterr().err
+    assert f"no PostgreSQL server listens on a socket in {sockets}" in err
+    assert "`orderflow db url` starts it" in err
+    assert "hunter2" not in err
