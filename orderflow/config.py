@@ -8,6 +8,7 @@ validated at start-up, so a bad value stops the process with a message naming th
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -16,6 +17,9 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orderflow.errors import ConfigError
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,15}")
+"""A URL scheme as RFC 3986 spells it (short): what a DATABASE_URL error may show of the value."""
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 LogFormat = Literal["json", "text"]
@@ -95,10 +99,14 @@ class CommonSettings(LogSettings):
     def _check_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value():
             return None
-        scheme = value.get_secret_value().split("://", 1)[0]
-        if scheme not in ("postgres", "postgresql"):
-            raise ValueError(f"DATABASE_URL must start with postgresql://, got {scheme!r}://…")
-        return value
+        url = value.get_secret_value()
+        scheme = url.split("://", 1)[0] if "://" in url else None
+        if scheme in ("postgres", "postgresql"):
+            return value
+        # Only a scheme-like word is shown: without "://" the whole value (its password) would be
+        if scheme is None or not _SCHEME.fullmatch(scheme):
+            raise ValueError("DATABASE_URL must start with postgresql:// (it has no URL scheme)")
+        raise ValueError(f"DATABASE_URL must start with postgresql://, got {scheme!r}://…")
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -10,6 +10,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
@@ -25,6 +26,20 @@ async def resolve_dsn(settings: CommonSettings) -> str:
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
     return await asyncio.to_thread(ensure_server, settings.data_dir)
+
+
+def _unreachable(dsn: str, exc: BaseException) -> DatabaseError:
+    """Why a connection failed, naming a Unix socket directory nothing listens in (a stopped
+    embedded server: asyncpg says only 'No such file or directory'). Never the password."""
+    if isinstance(exc, FileNotFoundError):
+        hosts = parse_qs(urlsplit(dsn).query).get("host", [])
+        sockets = next((h for h in hosts if h.startswith("/")), None)
+        if sockets is not None:
+            return DatabaseError(
+                f"cannot connect to PostgreSQL: no PostgreSQL server listens on a socket in "
+                f"{sockets} (the embedded one, stopped? `orderflow db url` starts it)"
+            )
+    return DatabaseError(f"cannot connect to PostgreSQL: {type(exc).__name__}: {exc}")
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -43,7 +58,7 @@ async def create_pool(
             dsn, min_size=min_size, max_size=max_size, init=_init_connection, **kwargs
         )
     except (OSError, asyncpg.PostgresError) as exc:
-        raise DatabaseError(f"cannot connect to PostgreSQL: {type(exc).__name__}: {exc}") from exc
+        raise _unreachable(dsn, exc) from exc
     assert pool is not None
     version = await pool.fetchval("SHOW server_version_num")
     if int(version) < MIN_SERVER_VERSION:
@@ -57,7 +72,7 @@ async def connect(dsn: str) -> asyncpg.Connection:
     try:
         conn = await asyncpg.connect(dsn)
     except (OSError, asyncpg.PostgresError) as exc:
-        raise DatabaseError(f"cannot connect to PostgreSQL: {type(exc).__name__}: {exc}") from exc
+        raise _unreachable(dsn, exc) from exc
     await _init_connection(conn)
     return conn
 

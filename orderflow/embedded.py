@@ -95,9 +95,14 @@ def running_address(data_dir: Path) -> tuple[str, int] | None:
 
 
 def is_embedded(data_dir: Path, url: str) -> bool:
-    """Whether ``url`` connects to this data directory's running embedded server (e.g. a
-    DATABASE_URL taken from ``orderflow db url``)."""
+    """Whether ``url`` connects to this data directory's embedded server (e.g. a DATABASE_URL
+    taken from ``orderflow db url``): the running one's socket and port, or, stopped, a socket
+    in its data directory, where pgserver puts it."""
     ours, theirs = running_address(data_dir), url_address(url)
-    if ours is None or theirs is None or not ours[0] or ours[1] != theirs[1]:
+    if theirs is None:
+        return False
+    if ours is None:
+        return Path(theirs[0]).resolve() == pgdata_dir(data_dir).resolve()
+    if not ours[0] or ours[1] != theirs[1]:
         return False
     return Path(theirs[0]).resolve() == Path(ours[0]).resolve()

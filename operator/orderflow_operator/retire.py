@@ -56,7 +56,10 @@ class RetireError(OrderflowError):
 
 
 def connect() -> client.CustomObjectsApi:
-    """A client logged in like kubectl: the pod's service account, else the kubeconfig."""
+    """A client logged in like kubectl: the pod's service account, else the kubeconfig; one
+    error line (:class:`kube.KubernetesUnavailable`) when there is none or its API server does
+    not answer, as the operator's start-up gives."""
+    kube.check_reachable(RETIRE_AGENT)
     return client.CustomObjectsApi(kube.api_client(RETIRE_AGENT))
 
 

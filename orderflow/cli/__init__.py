@@ -11,6 +11,7 @@ import asyncio
 import importlib
 import inspect
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -86,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `orderflow backtest | head`: the reader left; nothing to tell it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit's flush
+        return 141  # 128 + SIGPIPE, as a shell reports `yes | head`
     finally:
         shutdown_tracing()  # send the spans still queued (no-op when nothing is exported)
     return int(result or 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TypeVar
 
 from pydantic_settings import BaseSettings
@@ -27,6 +28,24 @@ def settings_for(model: type[S], args: argparse.Namespace | None = None, **overr
     if isinstance(settings, LogSettings):
         logging_for(settings, args)
     return settings
+
+
+def readable(path: Path, prefix: str = "") -> Path:
+    """A file an option or argument names to read: a clear refusal when it is not one."""
+    if path.is_dir():
+        raise ConfigError(f"{prefix}{path} is a directory: give its files, e.g. {path}/*")
+    if not path.is_file():
+        raise ConfigError(f"{prefix}no such file: {path}")
+    return path
+
+
+def writable(path: Path, option: str) -> Path:
+    """A file an option names to write: refused before any work when it cannot be one."""
+    if not path.parent.exists():
+        raise ConfigError(f"{option}: directory {path.parent} does not exist")
+    if path.is_dir():
+        raise ConfigError(f"{option}: {path} is a directory")
+    return path
 
 
 def add_log_format(parser: argparse.ArgumentParser) -> None:

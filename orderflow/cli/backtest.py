@@ -17,7 +17,7 @@ from orderflow.backtest.history import strategy_settings_json
 from orderflow.backtest.latency import DEFAULT_LATENCY_SECS
 from orderflow.backtest.quality import QualityOverTime
 from orderflow.backtest.scoring import reputation_scorer
-from orderflow.cli._common import add_log_format, parse_timestamp, settings_for
+from orderflow.cli._common import add_log_format, parse_timestamp, settings_for, writable
 from orderflow.cli.strategy_settings import build_settings
 from orderflow.config import CommonSettings
 from orderflow.durations import parse_duration
@@ -137,6 +137,8 @@ def quiet_logging(overrides: dict[str, object]) -> dict[str, object]:
 async def run(args: argparse.Namespace) -> int:
     options = _options(args)
     truth = read_truth(args.truth) if args.truth is not None else None
+    if args.json is not None:
+        writable(args.json, "--json")
     # Without a stored strategy the settings are known now: refuse bad --set before any I/O.
     strategy = None if args.strategy else build_settings(None, assignments=args.set)
     settings = settings_for(CommonSettings, args, **quiet_logging({}))

@@ -66,29 +66,42 @@ async def _ensure_default(conn: asyncpg.Connection, settings: ExecutorSettings) 
 
 async def _modes(
     conn: asyncpg.Connection, rows: list[asyncpg.Record], wanted: set[str]
-) -> set[str]:
-    """The modes the wanted strategies trade in. A row whose settings do not validate never
-    stops the start-up: it counts with its last valid settings (the executor halts it), and a
-    strategy holding live positions or orders needs the live broker whatever its settings say
-    (its exits go where its positions are)."""
-    modes: set[str] = set()
+) -> dict[str, list[str]]:
+    """The modes the wanted strategies trade in, each with its strategies. A row whose settings
+    do not validate never stops the start-up: it counts with its last valid settings (the
+    executor halts it), and a strategy holding live positions or orders needs the live broker
+    whatever its settings say (its exits go where its positions are)."""
+    modes: dict[str, list[str]] = {}
     for row in rows:
         if wanted and row["name"] not in wanted:
             continue
         try:
-            modes.add(StrategySettings.model_validate(row["settings"]).mode)
+            mode = StrategySettings.model_validate(row["settings"]).mode
         except ValidationError as exc:
             log.error(
                 "strategy settings invalid; it starts halted",
                 extra={"strategy": row["name"], "error": str(exc).splitlines()[0]},
             )
             last = await last_valid_settings(conn, row["name"])
-            if last is not None and last.get("mode") == "live":
-                modes.add("live")
-    exposed = await live_exposure_strategies(conn)
-    if any(not wanted or name in wanted for name in exposed):
-        modes.add("live")
+            if last is None or last.get("mode") != "live":
+                continue
+            mode = "live"
+        modes.setdefault(mode, []).append(row["name"])
+    for name in await live_exposure_strategies(conn):
+        if (not wanted or name in wanted) and name not in modes.get("live", []):
+            modes.setdefault("live", []).append(name)
     return modes
+
+
+def _no_key(live: list[str]) -> ConfigError:
+    """The live strategies are stored ones: the variable only seeded the first."""
+    names = ", ".join(f"'{n}'" for n in live)
+    which = f"strategy {names} is" if len(live) == 1 else f"strategies {names} are"
+    return ConfigError(
+        f"{which} in live mode (stored in orderflow_strategies, or holding live positions or "
+        "orders) but POLY_PRIVATE_KEY is not set; set it, or make a strategy paper: "
+        f"`orderflow strategy set {live[0]} --set mode=paper`"
+    )
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -108,10 +121,7 @@ async def run(args: argparse.Namespace) -> int:
         brokers: dict[Mode, Broker] = {"paper": PaperBroker(pool)}
         if "live" in modes or creds.present:
             if not creds.present:
-                raise ConfigError(
-                    "a strategy is in live mode (ENABLE_PAPER_TRADING=false) but POLY_PRIVATE_KEY "
-                    "is not set; set it or switch the strategy to paper"
-                )
+                raise _no_key(modes["live"])
             from orderflow.execution.live_connect import connect_live_broker
 
             # When the CLOB does not answer, the executor starts all the same and logs in as

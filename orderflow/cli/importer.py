@@ -15,7 +15,7 @@ from typing import Any
 
 from orderflow import db
 from orderflow.chain.settings import ListenerSettings
-from orderflow.cli._common import add_log_format, settings_for
+from orderflow.cli._common import add_log_format, readable, settings_for
 from orderflow.errors import ConfigError
 from orderflow.health import HealthServer
 from orderflow.history import import_file
@@ -77,8 +77,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
     settings = settings_for(ListenerSettings, args)
     for path in args.paths:
-        if not path.is_file():
-            raise ConfigError(f"no such file: {path}")
+        readable(path)
     if args.batch_size < 1:
         raise ConfigError("--batch-size must be at least 1")
     if args.workers is not None and args.workers < 0:

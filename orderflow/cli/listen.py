@@ -19,7 +19,7 @@ from typing import Any
 from orderflow import db
 from orderflow.chain.ingest import ingest_file, start_decoders
 from orderflow.chain.settings import ListenerSettings
-from orderflow.cli._common import add_log_format, settings_for
+from orderflow.cli._common import add_log_format, readable, settings_for
 from orderflow.errors import ConfigError
 from orderflow.migrate import migrate
 from orderflow.progress import Progress
@@ -77,8 +77,8 @@ def run(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
     setup_telemetry("listener")
     if args.from_file is None:
         return _live(settings)
-    if not args.from_file.is_file():
-        raise ConfigError(f"--from-file: no such file: {args.from_file}")
+    readable(args.from_file, "--from-file: ")
+    _refuse_packed(args.from_file)
     if args.batch_size < 1:
         raise ConfigError("--batch-size must be at least 1")
     if args.workers < 0:
@@ -146,3 +146,19 @@ async def _live(settings: ListenerSettings) -> int:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
     return 0
+
+
+_PACKED = {b"\x1f\x8b": "gzip-compressed", b"PAR1": "a Parquet file"}
+
+
+def _refuse_packed(path: Path) -> None:
+    """--from-file reads plain JSON lines: a compressed or Parquet file would be a dead letter
+    per line. ``orderflow import`` reads both (raw logs, dumps), so say so instead."""
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    for magic, what in _PACKED.items():
+        if head.startswith(magic):
+            raise ConfigError(
+                f"--from-file: {path} is {what}; listen --from-file reads plain JSON lines of "
+                f"raw logs: use `orderflow import {path}` (raw logs and dumps, .gz accepted)"
+            )

@@ -22,6 +22,11 @@ from orderflow.telemetry import setup_telemetry
 log = logging.getLogger(__name__)
 
 
+_SETTING = object()
+"""--interval without a value: loop every CALCULATION_INTERVAL_SECONDS (not a string: argparse
+would pass a string const through ``type``)."""
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("reputation", help="score wallets from their resolved trades (0-10, tier)")
     rsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -34,7 +39,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r.add_argument(
         "--interval",
         nargs="?",
-        const=-1.0,
+        const=_SETTING,
         type=float,
         metavar="SECONDS",
         help="repeat every SECONDS (default CALCULATION_INTERVAL_SECONDS, 3600)",
@@ -57,7 +62,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     overrides: dict[str, object] = {}
-    if args.interval is not None and args.interval > 0:
+    if isinstance(args.interval, float):  # a value given (without one: the setting's)
+        if not args.interval > 0:
+            raise ConfigError(f"--interval: must be positive, got {args.interval:g}")
         overrides["calculation_interval_secs"] = args.interval
     settings = settings_for(ReputationSettings, args, **overrides)
     # Parsed here, not by argparse: a ConfigError raised inside parse_args escapes main().

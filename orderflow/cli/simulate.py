@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from orderflow.cli._common import add_log_format, parse_timestamp
+from orderflow.cli._common import add_log_format, parse_timestamp, writable
 from orderflow.errors import ConfigError
 from orderflow.sim import SimConfig, simulate, truth_of, write_truth
 from orderflow.sim.emit import emit, write_logs
@@ -93,14 +93,6 @@ def sim_config(args: argparse.Namespace) -> SimConfig:
         raise ConfigError("; ".join(problems)) from None
 
 
-def _writable(path: Path, option: str) -> Path:
-    if not path.parent.exists():
-        raise ConfigError(f"{option}: directory {path.parent} does not exist")
-    if path.is_dir():
-        raise ConfigError(f"{option}: {path} is a directory")
-    return path
-
-
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "simulate",
@@ -118,8 +110,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cfg = sim_config(args)
-    out = _writable(args.out, "--out")
-    truth_path = _writable(args.truth, "--truth")
+    out = writable(args.out, "--out")
+    truth_path = writable(args.truth, "--truth")
     if out.resolve() == truth_path.resolve():
         raise ConfigError("--out and --truth must be different files")
     started = time.perf_counter()

@@ -18,6 +18,8 @@ storing meanwhile cannot move its checkpoint between the check and the write.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import asyncpg
 
 from orderflow.chain.backfill import STREAM
@@ -36,17 +38,31 @@ SELECT block_number, handed_over FROM orderflow_sync_checkpoints
 """
 
 
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """Where the listener's checkpoint stayed instead of moving to a file's last block."""
+
+    block: int
+    owned: bool
+    """The listener's own; else an earlier import's of later blocks (checkpoints only move
+    forward, so an older file cannot move it back)."""
+
+
 async def hand_over(
     conn: asyncpg.Connection, chain_id: int, top: tuple[int, str], *, listener: bool
-) -> int | None:
+) -> Kept | None:
     """Record ``top`` (block, hash) as the ``history`` checkpoint and, with ``listener``, as the
-    listener's unless the listener owns its checkpoint; returns the block the listener's
-    checkpoint was left at instead, or None (handed over, or ``listener`` False)."""
+    listener's unless the listener owns its checkpoint; returns where the listener's checkpoint
+    stays instead (its own, or an earlier import's above ``top``), or None (handed over, or
+    ``listener`` False)."""
     async with conn.transaction():
         await conn.execute(WRITER_LOCK)
         theirs = await conn.fetchrow(_LISTENER, chain_id, STREAM)
-        owned = theirs is not None and not theirs["handed_over"]
-        kept = int(theirs["block_number"]) if listener and owned and theirs is not None else None
+        kept = None
+        if listener and theirs is not None:
+            owned = not theirs["handed_over"]
+            if owned or theirs["block_number"] > top[0]:
+                kept = Kept(int(theirs["block_number"]), owned)
         streams = [HISTORY_STREAM] + ([STREAM] if listener and kept is None else [])
         await conn.execute("SET LOCAL orderflow.hand_over = 'on'")  # these writes are ours
         for stream in streams:

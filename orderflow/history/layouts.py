@@ -154,7 +154,8 @@ def _named(fields: Iterable[str]) -> str:
 
 def _json_advice(columns: list[str], source: str) -> str | None:
     """What a JSON file that holds no rows seems to be, and the command that makes it rows."""
-    out = f"{source.removesuffix('.gz').rsplit('.', 1)[0]}.jsonl"
+    stem = source.removesuffix(".gz").rsplit(".", 1)[0]
+    out = f"{stem}.jsonl" if f"{stem}.jsonl" != source else f"{stem}.rows.jsonl"  # not over it
 
     def jq(program: str) -> str:
         if source.endswith(".gz"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from orderflow.chain.store import StoreStats
+from orderflow.history.hand_over import Kept
 from orderflow.history.metrics import counters
 from orderflow.history.sources import RowReader
 from orderflow.progress import Progress
@@ -30,7 +31,7 @@ class ImportReport:
     stored: StoreStats = field(default_factory=StoreStats)
     last_block: int | None = None
     handed_over: bool = False
-    listener_kept_at: int | None = None  # the listener's own checkpoint, left there (hand_over)
+    listener_kept: Kept | None = None  # the listener's checkpoint, left there (hand_over)
     markets: int = 0
     markets_skipped: int = 0
     tokens: int = 0
@@ -68,11 +69,17 @@ class ImportReport:
         if self.last_block is not None:
             text += f"; last block {self.last_block:,}"
             text += " (the listener continues from the next)" if self.handed_over else ""
-        if self.listener_kept_at is not None:
+        kept = self.listener_kept
+        if kept is not None and kept.owned:
             text += (
-                f"; the listener's checkpoint stays at block {self.listener_kept_at:,}: it is the"
+                f"; the listener's checkpoint stays at block {kept.block:,}: it is the"
                 " listener's own, and moving it to the file's last block would skip the blocks"
                 " in between (the listener reads them, and the file's again, idempotently)"
+            )
+        elif kept is not None:
+            text += (
+                f"; the listener's checkpoint stays at block {kept.block:,}, an earlier import's:"
+                " checkpoints only move forward, so the listener continues from there"
             )
         return text
 

@@ -200,8 +200,8 @@ async def _events(
         reader.check_whole()  # a file cut short hands nothing over
         if top is not None:
             report.last_block = top[0]
-            report.listener_kept_at = await hand_over_to(conn, chain_id, top, listener=hand_over)
-            report.handed_over = hand_over and report.listener_kept_at is None
+            report.listener_kept = await hand_over_to(conn, chain_id, top, listener=hand_over)
+            report.handed_over = hand_over and report.listener_kept is None
 
 
 def whole_transactions(

@@ -93,9 +93,16 @@ class RowReader:
 
     def open(self) -> RowReader:
         if self.format == "parquet":
+            import pyarrow as pa
             import pyarrow.parquet as pq
 
-            self._parquet = pq.ParquetFile(self.path)
+            try:
+                self._parquet = pq.ParquetFile(self.path)
+            except (pa.ArrowException, OSError) as exc:  # its footer (schema, row count) is last
+                raise HistoryError(
+                    f"{self.path.name}: not a readable Parquet file, or one cut short ({exc}); "
+                    "nothing of it imported"
+                ) from None
             self.columns = list(self._parquet.schema_arrow.names)
             self._total_rows = int(self._parquet.metadata.num_rows)
             return self

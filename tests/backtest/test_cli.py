@@ -29,6 +29,7 @@ T0 = datetime(2026, 5, 1, tzinfo=UTC)
         (["--set", "no_such_setting=1"], "no_such_setting"),
         (["--set", "novalue"], "--set"),
         (["--truth", "/nonexistent/truth.json"], "--truth"),
+        (["--json", "/nonexistent/summary.json"], "--json"),  # refused before the run
         (["--latency", "later"], "--latency"),
         (["--book-window", "0"], "--book-window"),
     ],

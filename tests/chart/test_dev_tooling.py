@@ -245,3 +245,33 @@ def test_dev_values_install_as_they_are() -> None:
     ]
     assert secret["stringData"]["POLYGON_RPC_URL"].startswith("wss://")
     assert secret["stringData"]["DATABASE_URL"].startswith("postgresql://")
+
+
+def _go_env_template(text: str, env: dict[str, str]) -> str:
+    """Skaffold's expansion of a setValueTemplates value (Go text/template over the environment
+    and the image variables), for the two forms used here: ``{{.VAR}}`` and
+    ``{{if .VAR}}A{{else}}B{{end}}``. A variable not set prints ``<no value>`` (Go's default for
+    a missing map key; skaffold's helm deployer uses ExpandEnvTemplate, not …OrFail)."""
+
+    def branch(m: re.Match[str]) -> str:
+        return m.group(2) if env.get(m.group(1)) else m.group(3)
+
+    text = re.sub(r"\{\{if \.(\w+)\}\}(.*?)\{\{else\}\}(.*?)\{\{end\}\}", branch, text)
+    text = re.sub(r"\{\{\.(\w+)\}\}", lambda m: env.get(m.group(1), "<no value>"), text)
+    assert "{{" not in text, text
+    return text
+
+
+def test_skaffold_without_polygon_rpc_url_keeps_the_dev_endpoint() -> None:
+    """`skaffold dev -p kind` with POLYGON_RPC_URL unset passed `secrets.polygonRpcUrl=<no
+    value>`, over values-dev.yaml's public endpoint: the listener refused it and restarted for
+    ever. kind/up.sh leaves the dev values' endpoint in place then, and so must skaffold."""
+    dev_endpoint = yaml.safe_load(VALUES_DEV.read_text())["secrets"]["polygonRpcUrl"]
+    for section in [SKAFFOLD, *SKAFFOLD["profiles"]]:
+        for release in _releases(section):
+            template = release["setValueTemplates"].get("secrets.polygonRpcUrl")  # type: ignore[attr-defined]
+            if template is None:
+                continue
+            assert _go_env_template(template, {}) == dev_endpoint
+            mine = {"POLYGON_RPC_URL": "wss://node.example/ws"}
+            assert _go_env_template(template, mine) == "wss://node.example/ws"

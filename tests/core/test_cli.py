@@ -177,6 +177,60 @@ def test_db_stop_recognises_its_own_server_in_database_url(tmp_path: Path) -> No
         )
         assert stop.stdout.strip() == "stopped", (stop.stdout, stop.stderr)
         assert not (tmp_path / "pgdata" / "postmaster.pid").exists()
+        # Stopped, the URL is still the embedded server's (its socket directory is the data
+        # directory): main said "DATABASE_URL points at …/pgdata:5432, not the embedded
+        # database in …/pgdata (not running)" and `db url` would not start it again.
+        again = subprocess.run(
+            [*cmd, "db", "stop"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert again.stdout.strip() == "not running", (again.stdout, again.stderr)
+        restart = subprocess.run(
+            [*cmd, "db", "url"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert restart.stdout.strip() == url.stdout.strip(), (restart.stdout, restart.stderr)
     finally:
         env.pop("DATABASE_URL", None)
         subprocess.run([*cmd, "db", "stop"], env=env, capture_output=True, timeout=60)
+
+
+def test_output_into_a_closed_pipe_ends_quietly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`orderflow backtest | head -2`: head closed the pipe before the report was printed, and
+    the command ended in a BrokenPipeError traceback. Now it ends quietly with 141 (128 +
+    SIGPIPE, what a shell reports for `yes | head`)."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone
+    with capsys.disabled(), open(write, "w", buffering=1) as closed:
+        monkeypatch.setattr(sys, "stdout", closed)
+        args = ["--small", "--out", str(tmp_path / "l.jsonl"), "--truth", str(tmp_path / "t.json")]
+        assert main(["simulate", *args]) == 141
+
+
+@pytest.mark.parametrize("command", [["import"], ["listen", "--from-file"]])
+def test_a_directory_is_named_as_one(
+    tmp_path: Path, command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`orderflow import OrderFilled/` (the docs import `OrderFilled/*.parquet`) said `no such
+    file: OrderFilled`, of a directory that is there."""
+    folder = tmp_path / "OrderFilled"
+    folder.mkdir()
+    assert main([*command, str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "no such file" not in err
+    assert f"{folder} is a directory: give its files" in err
+
+
+def test_a_stopped_embedded_database_is_named_with_what_starts_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """DATABASE_URL set to `orderflow db url`'s (as the demo suggests), then `orderflow db stop`:
+    every command said `cannot connect to PostgreSQL: FileNotFoundError: [Errno 2] No such file
+    or directory`, naming neither the socket nor the way out."""
+    sockets = tmp_path / "pgdata"
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres:hunter2@/orderflow?host={sockets}")
+    assert main(["migrate"]) == 1
+    err = capsys.readouterr().err
+    assert f"no PostgreSQL server listens on a socket in {sockets}" in err
+    assert "`orderflow db url` starts it" in err
+    assert "hunter2" not in err

@@ -44,6 +44,24 @@ def test_bad_database_url_names_the_variable_not_the_secret(
     assert "hunter2" not in str(err.value)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "user:hunter2@db.example/orderflow",  # the scheme left out
+        "postgres//user:hunter2@db/x",  # its colon left out
+        "hunter2",  # the password alone, in the wrong variable
+    ],
+)
+def test_database_url_without_a_scheme_does_not_echo_it(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    with pytest.raises(ConfigError) as err:
+        load(CommonSettings)
+    assert "DATABASE_URL must start with postgresql://" in str(err.value)
+    assert "hunter2" not in str(err.value)
+
+
 def test_database_url_is_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://u:hunter2@db/x")
     settings = load(CommonSettings)

@@ -96,6 +96,23 @@ def test_execute_refuses_live_mode_without_a_key(
     assert "POLY_PRIVATE_KEY" in err
 
 
+def test_execute_names_the_stored_live_strategy_not_the_variable(
+    env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A live strategy stored earlier (the first run's ENABLE_PAPER_TRADING=false, or `strategy
+    set`) is live whatever the variable says now: the refusal named ENABLE_PAPER_TRADING=false
+    with the variable unset, and not the strategy, nor how to make it paper."""
+    monkeypatch.setenv("HEALTH_PORT", "0")
+    monkeypatch.delenv("ENABLE_PAPER_TRADING", raising=False)
+    assert main(["strategy", "set", "lively", "--set", "mode=live"]) == 0
+    capsys.readouterr()
+    assert main(["execute"]) == 2
+    err = capsys.readouterr().err
+    assert "ENABLE_PAPER_TRADING=false" not in err
+    assert "strategy 'lively' is in live mode" in err
+    assert "orderflow strategy set lively --set mode=paper" in err
+
+
 @pytest.mark.parametrize("command", [["execute"], ["strategy", "set", "delta", "--from-env"]])
 def test_a_bad_strategy_variable_is_named(
     command: list[str],

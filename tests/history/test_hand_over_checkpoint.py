@@ -107,3 +107,19 @@ async def test_a_listener_rewound_with_the_history_stream_by_a_reorg_keeps_its_c
     report = await import_file(pool, SAMPLE, chain_id=137)
     assert not report.handed_over
     assert await _at(pool, STREAM) == 649  # 650 on are the listener's to read again
+
+
+async def test_an_older_file_after_a_later_one_says_where_the_listener_continues(
+    pool: asyncpg.Pool,
+) -> None:
+    # Files imported out of order: the later one handed over its last block; the older one
+    # cannot move the checkpoint back (checkpoints only move forward), so the listener goes on
+    # from the later file's block, and the summary must not say it continues after this file's.
+    await _handed_over(pool, SAMPLE_TOP + 1_000)
+    report = await import_file(pool, SAMPLE, chain_id=137)
+    assert await _at(pool, STREAM) == SAMPLE_TOP + 1_000
+    assert not report.handed_over
+    summary = report.summary()
+    assert "(the listener continues from the next)" not in summary
+    assert f"the listener's checkpoint stays at block {SAMPLE_TOP + 1_000:,}" in summary
+    assert "an earlier import's" in summary

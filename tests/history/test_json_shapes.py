@@ -9,6 +9,7 @@ Before 4 Dec 2026 each said only ``not a layout orderflow imports (columns: …)
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -57,3 +58,21 @@ async def test_a_pretty_printed_gamma_reply_imports(pool: asyncpg.Pool, tmp_path
     path.write_text(json.dumps([ROW], indent=2))
     report = await import_file(pool, path, chain_id=137)
     assert report.kind == "markets" and report.tokens == 2 and report.dead_letters == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "rows"),
+    [("markets.jsonl", "markets.rows.jsonl"), ("markets.jsonl.gz", "markets.jsonl")],
+)
+async def test_the_advice_never_writes_over_the_file_it_reads(
+    pool: asyncpg.Pool, tmp_path: Path, name: str, rows: str
+) -> None:
+    """`jq … markets.jsonl > markets.jsonl` would empty the file before jq reads it."""
+    path = tmp_path / name
+    text = json.dumps(ROW, indent=2).encode()
+    path.write_bytes(gzip.compress(text) if name.endswith(".gz") else text)
+    with pytest.raises(LayoutError) as exc:
+        await import_file(pool, path, chain_id=137)
+    command = str(exc.value).rsplit("(", 1)[1].rstrip(")")
+    source, out = command.split(" > ")
+    assert out == rows and name in source

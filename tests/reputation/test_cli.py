@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -110,9 +114,9 @@ async def test_interval_loop_runs_until_cancelled(
 
     monkeypatch.setenv("HEALTH_PORT", "0")
     monkeypatch.setenv("CALCULATION_INTERVAL_SECONDS", "0.05")
-    import argparse
+    from orderflow.cli import build_parser
 
-    args = argparse.Namespace(interval=-1.0, as_of=None, log_format="text")
+    args = build_parser("reputation").parse_args(["reputation", "run", "--interval"])
     task = asyncio.create_task(cmd.run(args))
     for _ in range(200):
         if await pool.fetchval(
@@ -179,3 +183,22 @@ async def test_wallet_as_of_is_scored_against_the_population_then(
     assert f"posterior {now.edge:.4g} " not in text and "statistics (last run)" not in text
     # the follower's cost the posterior is judged against is named, as in a stored row's text
     assert "P(edge > cost -)" not in text and "P(edge > cost 0.0" in text
+
+
+@pytest.mark.parametrize("value", ["0", "-5"])
+def test_an_interval_that_is_not_positive_is_refused(dsn: str, tmp_path: Path, value: str) -> None:
+    """`--interval 0` (or a negative one) looped every CALCULATION_INTERVAL_SECONDS (an hour)
+    without a word: the help says it repeats every SECONDS. A subprocess, as the loop never ends
+    on its own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE_")}
+    env.update(DATABASE_URL=dsn, ORDERFLOW_DATA_DIR=str(tmp_path), LOG_LEVEL="WARNING")
+    done = subprocess.run(
+        [sys.executable, "-m", "orderflow", "reputation", "run", "--interval", value],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "--interval: must be positive" in done.stderr
