@@ -104,6 +104,20 @@ def _no_key(live: list[str]) -> ConfigError:
     )
 
 
+def _warn_unknown(wanted: list[str], rows: list[asyncpg.Record]) -> None:
+    """Strategies asked for by name (``--strategy``, EXECUTOR_STRATEGIES) that are not stored:
+    not an error (an operator may create them after the executor starts, and the executor picks
+    them up then), but a run that trades nothing must say why."""
+    stored = {row["name"] for row in rows}
+    missing = [name for name in wanted if name not in stored]
+    if missing:
+        log.warning(
+            "strategies asked for are not in the database: they trade once created "
+            "(`orderflow strategy set NAME`, or a TradingStrategy resource)",
+            extra={"missing": missing, "stored": sorted(stored)},
+        )
+
+
 async def run(args: argparse.Namespace) -> int:
     overrides: dict[str, object] = {}
     if args.strategy:
@@ -118,6 +132,7 @@ async def run(args: argparse.Namespace) -> int:
             await _ensure_default(conn, settings)
             rows = await strategy_rows(conn)
             modes = await _modes(conn, rows, set(settings.strategies))
+        _warn_unknown(settings.strategies, rows)
         brokers: dict[Mode, Broker] = {"paper": PaperBroker(pool)}
         if "live" in modes or creds.present:
             if not creds.present:

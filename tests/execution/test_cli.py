@@ -189,3 +189,28 @@ def test_strategy_cli_respects_resources_that_own_a_strategy(
     main(["strategy", "show", "whales"])
     shown = json.loads(capsys.readouterr().out)
     assert shown["killed"] is True and shown["settings"]["kelly_fraction"] == 0.1
+
+
+async def test_execute_names_strategies_asked_for_that_are_not_stored(
+    env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`execute --strategy nosuch` ran and traded nothing without a word (its filter matched no
+    stored strategy). Not refused — an operator may create the strategy after the executor
+    starts, and the executor picks it up — but the run says which are missing."""
+    monkeypatch.setenv("HEALTH_PORT", "0")
+    monkeypatch.setenv("EXECUTOR_HEARTBEAT_SECS", "0.2")
+    args = build_parser().parse_args(["execute", "--strategy", "nosuch", "--strategy", "default"])
+    task = asyncio.create_task(args.handler(args))
+    conn = await asyncpg.connect(env)
+    try:
+        for _ in range(300):
+            if await conn.fetchval("SELECT count(*) FROM orderflow_executor_heartbeats"):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    lines = [line for line in capsys.readouterr().err.splitlines() if "not in the database" in line]
+    assert len(lines) == 1 and "nosuch" in lines[0] and "default" in lines[0], lines
