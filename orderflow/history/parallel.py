@@ -97,10 +97,12 @@ def _batch(columns: list[str], chunk: tuple[Any, ...]) -> Batch:
         batch.rows = [FieldsRow(n, columns, f) for n, f in zip(numbers, fields, strict=True)]
         batch.bad = list(bad)
     elif kind == "parquet":
-        _, start, record_batch = chunk
+        _, start, record_batch, bad = chunk
         batch = Batch(columns, record_batch)
-        rows = RecordRows(record_batch)
-        batch.rows = [ColumnarRow(start + i + 1, rows, i) for i in range(record_batch.num_rows)]
+        batch.bad = list(bad)  # an unreadable row group's rows (no record batch then)
+        if record_batch is not None:
+            rows = RecordRows(record_batch)
+            batch.rows = [ColumnarRow(start + i + 1, rows, i) for i in range(record_batch.num_rows)]
     else:
         batch = Batch(columns)
         for number, text in chunk[1]:
@@ -151,7 +153,8 @@ def _chunks(reader: RowReader, size: int) -> Iterator[tuple[Any, ...]]:
             fields = batch._source
             yield ("csv", [r.number for r in batch.rows], fields, batch.bad)
         else:
-            yield ("parquet", batch.rows[0].number - 1 if batch.rows else 0, batch._source)
+            start = batch.rows[0].number - 1 if batch.rows else 0
+            yield ("parquet", start, batch._source, batch.bad)
 
 
 def parsed_in_workers(
@@ -193,8 +196,8 @@ def _finish(
         read = len(chunk[1])
     elif chunk[0] == "csv":
         read = len(chunk[1]) + len(chunk[3])
-    else:
-        read = chunk[2].num_rows
+    else:  # a record batch's rows, or an unreadable row group's dead letter
+        read = (chunk[2].num_rows if chunk[2] is not None else 0) + len(chunk[3])
     out = Parsed(read=read)
     out.dead.extend(dead)
     out.rows.extend(

@@ -13,6 +13,7 @@ batches it yields are ``row_batches``'.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 import json
@@ -88,6 +89,7 @@ class RowReader:
         always have their schema)."""
         self._gzip: BreakingGzip | None = None
         self._scan = Scan()  # a JSON array's: whether the file ended inside it
+        self._unreadable: list[str] = []  # a Parquet file's row groups that could not be read
 
     # --- opening ------------------------------------------------------------------------------
 
@@ -213,6 +215,13 @@ class RowReader:
         elif self._scan.unclosed:
             rows = self._scan.rows
             how = f"the JSON array does not close: the file ends inside it, after row {rows:,}"
+        elif self._unreadable:
+            raise HistoryError(
+                f"{self.path.name}: unreadable Parquet data ({'; '.join(self._unreadable)}): "
+                "the other rows are imported and the unreadable ones are a dead letter each "
+                "group, no checkpoint was moved; import a good copy of the file (nothing is "
+                "stored twice)"
+            )
         else:
             return
         raise HistoryError(
@@ -249,7 +258,12 @@ class RowReader:
         elif self.format == "csv":
             yield from self._csv_column_batches(size)
         else:
-            for record_batch in self._parquet.iter_batches(batch_size=size):
+            for record_batch in self._record_batches(size):
+                if isinstance(record_batch, BadLine):  # an unreadable row group's rows
+                    batch = Batch(self.columns)
+                    batch.bad.append(record_batch)
+                    yield batch
+                    continue
                 batch = Batch(self.columns, record_batch)
                 start = self._rows_read
                 self._rows_read += record_batch.num_rows
@@ -258,6 +272,44 @@ class RowReader:
                     ColumnarRow(start + i + 1, shared, i) for i in range(record_batch.num_rows)
                 ]
                 yield batch
+
+    def _record_batches(self, size: int) -> Iterator[Any]:
+        """A Parquet file's record batches; a row group that cannot be read (a corrupt page
+        while the footer is whole: pyarrow raises mid-file) becomes one :class:`BadLine` for
+        its rows not read, the groups after it are read, and ``check_whole`` stops the import
+        at its end without a checkpoint moved. The file is read whole (batches spanning row
+        groups); after a failure, from the first row not read, the group holding it alone (the
+        reader reads ahead: the failure may be a later group's), then whole again."""
+        import pyarrow as pa
+
+        meta = self._parquet.metadata
+        groups = meta.num_row_groups
+        starts = [0]  # the row count before each row group, and the file's
+        for g in range(groups):
+            starts.append(starts[-1] + meta.row_group(g).num_rows)
+        group = 0
+        while group < groups:
+            try:
+                yield from self._parquet.iter_batches(
+                    batch_size=size, row_groups=range(group, groups)
+                )
+                return
+            except (pa.ArrowException, OSError):
+                group = bisect.bisect_right(starts, self._rows_read) - 1
+            skip = self._rows_read - starts[group]  # its rows already read
+            try:
+                for record_batch in self._parquet.iter_batches(batch_size=size, row_groups=[group]):
+                    if skip < record_batch.num_rows:
+                        yield record_batch.slice(skip) if skip else record_batch
+                    skip = max(0, skip - record_batch.num_rows)
+            except (pa.ArrowException, OSError) as exc:
+                first, end = self._rows_read + 1, starts[group + 1]
+                where = f"row group {group + 1} of {groups}, rows {first:,}-{end:,}"
+                self._unreadable.append(where)
+                self._rows_read = end
+                reason = f"unreadable Parquet data ({where}): {type(exc).__name__}: {exc}"
+                yield BadLine(first, where, " ".join(reason.split()))
+            group += 1
 
     def _csv_batches(self, size: int) -> Iterator[tuple[list[Row], list[BadLine]]]:
         for batch in self._csv_column_batches(size):
