@@ -62,6 +62,17 @@ def _may_change(arrays: dict[str, Any], result: Scores) -> np.ndarray[Any, np.dt
     )
 
 
+def _places(
+    idx: np.ndarray[Any, Any], wanted: np.ndarray[Any, Any]
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, np.dtype[np.bool_]]]:
+    """The places in the arrays (``idx`` their ``idx``) of the ``wanted`` idx values found among
+    them, and which of ``wanted`` were found."""
+    sorter = np.argsort(idx, kind="stable")
+    at = np.minimum(np.searchsorted(idx, wanted, sorter=sorter), idx.size - 1)
+    found = idx[sorter[at]] == wanted
+    return sorter[at[found]], found
+
+
 def _host_places(idx: np.ndarray[Any, Any], host: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """``wash_host`` as read (the host's ``idx``, NaN: none) turned into the host's place in the
     arrays (NaN: none, or a host not among them)."""
@@ -69,12 +80,30 @@ def _host_places(idx: np.ndarray[Any, Any], host: np.ndarray[Any, Any]) -> np.nd
     has = np.flatnonzero(np.isfinite(host))
     if has.size == 0:
         return places
-    sorter = np.argsort(idx, kind="stable")
-    wanted = host[has].astype(np.int64)
-    at = np.minimum(np.searchsorted(idx, wanted, sorter=sorter), idx.size - 1)
-    found = idx[sorter[at]] == wanted
-    places[has[found]] = sorter[at[found]]
+    at, found = _places(idx, host[has].astype(np.int64))
+    places[has[found]] = at
     return places
+
+
+async def _set_apart(
+    conn: asyncpg.Connection, wallets: str, arrays: dict[str, Any], *, stored: bool
+) -> None:
+    """The columns the COPY sends blank (:func:`orderflow.reputation.scores_sql.inputs_copy`):
+    ``wash_host`` (the host's ``idx``, NaN: none) from the few wallets with one, and for the
+    stored inputs ``changed`` from ``rep_changed``."""
+    idx = np.asarray(arrays["idx"])
+    if idx.size == 0:
+        return
+    rows = await conn.fetch(scores_sql.hosts(wallets))
+    if rows:
+        pairs = np.array([tuple(r) for r in rows], dtype=np.int64).reshape(len(rows), 2)
+        at, found = _places(idx, pairs[:, 0])
+        arrays["wash_host"][at] = pairs[found, 1]
+    if stored:
+        rows = await conn.fetch(scores_sql.changed(wallets))
+        if rows:
+            at, _ = _places(idx, np.array([r[0] for r in rows], dtype=np.int64))
+            arrays["changed"][at] = 1
 
 
 async def _copying(
@@ -90,11 +119,8 @@ async def _copying(
     copies = copier_rows(cols[:, 1], cols[:, 2], cols[:, 3], cols[:, 4], s)
     if not copies.any():
         return out
-    sorter = np.argsort(idx, kind="stable")
-    wanted = cols[copies, 0]
-    at = np.minimum(np.searchsorted(idx, wanted, sorter=sorter), idx.size - 1)
-    found = idx[sorter[at]] == wanted
-    out[sorter[at[found]]] = True
+    at, _ = _places(idx, cols[copies, 0])
+    out[at] = True
     return out
 
 
@@ -122,6 +148,7 @@ async def population_step(
     if only_changed:  # the stored inputs' packed column, one array per input
         inputs = arrays.pop(scores_sql.PACKED_COLUMN)
         arrays.update(zip(scores_sql.packed_columns(columns), inputs.T, strict=True))
+    await _set_apart(conn, wallets, arrays, stored=only_changed)
     arrays["wash_host"] = _host_places(arrays["idx"], arrays["wash_host"])
     n = len(arrays["idx"])
     copying = await _copying(conn, wallets, np.asarray(arrays["idx"]), settings)

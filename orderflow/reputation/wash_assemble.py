@@ -117,7 +117,8 @@ async def assemble(
         await conn.execute(sql.ASSEMBLE, *args)
         return
     await _closure(conn, args, stored)
-    # the share volumes as stored: every wallet's, brought up to date by the update
+    # the share volumes as stored (brought up to date by the update) of U's wallets: C's rows
+    # read no other (not every wallet's, read and sorted whatever the change)
     await conn.execute(
         sql.assemble(
             "w IN (SELECT w FROM rep_wash_u)", "w IN (SELECT w FROM rep_wash_c)", wash_tot.STORED
