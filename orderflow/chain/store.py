@@ -39,7 +39,7 @@ from orderflow.chain.file_lines import Locate
 from orderflow.chain.rollback import retract_removed
 from orderflow.chain.store_markets import MarketSteps
 from orderflow.chain.store_refunds import insert_refunds, link_refunds
-from orderflow.chain.store_replace import FILLS, MATCHES, insert_staged
+from orderflow.chain.store_replace import FILLS, MATCHES, insert_staged, record_pairs
 from orderflow.chain.store_sql import row_count
 from orderflow.chain.store_stats import StoreStats
 
@@ -115,6 +115,7 @@ class _Writer(MarketSteps):
     async def rows(self, rows: CopyRows, traceparent: str | None) -> None:
         """Fills and matches: COPY their rendered rows into the staging tables, then insert."""
         await self.link_candidates(rows)
+        fills_due = matches_due = False
         if rows.fill_count:
             await self.conn.copy_to_table(
                 "orderflow_tmp_fills",
@@ -130,7 +131,9 @@ class _Writer(MarketSteps):
                 rows.blocks,
                 traceparent,
                 authoritative=self.authoritative,
+                record=False,
             )
+            fills_due = done.unrecorded
             self.dead.extend(done.dead)
             self.stats.trades = done.rows
             self.stats.duplicate_trades = done.staged - done.rows
@@ -149,10 +152,14 @@ class _Writer(MarketSteps):
                 rows.match_count,
                 rows.blocks,
                 authoritative=self.authoritative,
+                record=False,
             )
             self.dead.extend(done.dead)
             self.stats.matches = done.rows
             self.stats.replaced_matches = done.replaced
+            matches_due = done.unrecorded
+        # both kinds' (transaction, block) pairs in one statement (store_replace.record_pairs)
+        await record_pairs(self.conn, fills_due, matches_due, authoritative=self.authoritative)
 
     async def links(self) -> None:
         """Fills and matches of one transaction stored by different batches."""

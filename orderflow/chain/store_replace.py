@@ -123,13 +123,22 @@ _MATCH = {
 _RANGE = 4611686018427387903  # a code's range of the key: its 62 low bits
 
 
-def _elsewhere(params: dict[str, str], codes: int) -> str:
-    probes = ", ".join(f"s.k | ${i}::bigint" for i in range(1, codes + 1))
-    ranges = "\n    OR ".join(
+def _holds(i: int) -> str:
+    """Whether code ``$i``'s range of the key holds a pair (one probe)."""
+    return (
         f"EXISTS (SELECT FROM orderflow_writer_txs e\n"
         f"                WHERE e.tx_key BETWEEN ${i}::bigint AND ${i}::bigint + {_RANGE})"
-        for i in range(1, codes + 1)
     )
+
+
+def _elsewhere(params: dict[str, str], codes: int) -> str:
+    # A code whose range holds no pair is probed as NULL (an initplan, evaluated once): the
+    # index skips a NULL array element, so an import beside no node probes one key per
+    # transaction, not three (docs/benchmarks.md "The store's statements besides the trades").
+    probes = ", ".join(
+        f"s.k | (SELECT ${i}::bigint WHERE {_holds(i)})" for i in range(1, codes + 1)
+    )
+    ranges = "\n    OR ".join(_holds(i) for i in range(1, codes + 1))
     return f"""
 SELECT min(w.block_number), max(w.block_number)
   FROM (SELECT DISTINCT orderflow_tx_key(x.tx_hash) AS k, x.block_number
@@ -144,6 +153,16 @@ SELECT min(w.block_number), max(w.block_number)
 _RECORD = """
 INSERT INTO orderflow_writer_txs (tx_key, block_number)
 SELECT DISTINCT orderflow_tx_key(x.tx_hash) | $1::bigint, x.block_number FROM {staging} x
+ON CONFLICT DO NOTHING
+"""
+# Both staging tables' pairs in one statement (a batch's matches are mostly in its fills'
+# transactions: their pairs would each be probed again as conflicts by a second statement).
+RECORD_BOTH = """
+INSERT INTO orderflow_writer_txs (tx_key, block_number)
+SELECT DISTINCT orderflow_tx_key(x.tx_hash) | $1::bigint, x.block_number
+  FROM (SELECT tx_hash, block_number FROM orderflow_tmp_fills
+        UNION ALL
+        SELECT tx_hash, block_number FROM orderflow_tmp_matches) x
 ON CONFLICT DO NOTHING
 """
 # The writers' codes, in the key's top two bits (migration 070): each code one range of it.
@@ -177,11 +196,13 @@ RETURNING s.tx_hash, s.log_index, s.block_number, s.block_hash, s.exchange,
 """
 # An import's staged rows whose (transaction hash, log index) an earlier staged row of the batch
 # (in COPY order: the file's) holds at another block: taken out of staging, dead letters. A
-# hash self-join of the staging table only (no stored partition is read).
+# self-join of the staging table only (no stored partition is read); the hash compared in the
+# "C" collation (the same equality), so that a merge join's sorts compare bytes, not the
+# database's locale.
 _DOUBLED = """
 DELETE FROM {staging} s
  USING {staging} x
- WHERE x.tx_hash = s.tx_hash AND x.log_index = s.log_index
+ WHERE x.tx_hash COLLATE "C" = s.tx_hash COLLATE "C" AND x.log_index = s.log_index
    AND x.block_number <> s.block_number AND x.ctid < s.ctid
 RETURNING s.tx_hash, s.log_index, s.block_number, s.block_hash, s.exchange,
           x.block_number AS stored_block
@@ -260,6 +281,7 @@ class Inserted:
     staged: int = 0
     replaced: int = 0
     dead: list[DeadLetter] = field(default_factory=list)
+    unrecorded: bool = False  # its pairs are due in orderflow_writer_txs (``record=False``)
 
 
 async def insert_staged(
@@ -270,9 +292,13 @@ async def insert_staged(
     span: tuple[int, int] | None,
     *insert_args: object,
     authoritative: bool,
+    record: bool = True,
 ) -> Inserted:
     """Insert the ``staged`` rows COPYed into ``staging``'s table (``span``: their lowest and
-    highest block); ``insert_args``: the insert's parameters after the chain."""
+    highest block); ``insert_args``: the insert's parameters after the chain. ``record=False``:
+    the staged rows' (transaction, block) pairs are left for :func:`record_pairs` (when due,
+    ``Inserted.unrecorded``), so that a batch's fills and matches record theirs in one
+    statement."""
     done = Inserted()
     kind = NODE if authoritative else IMPORT
     taken = await orphans(conn, chain_id, staging.orphaned, span, staging.kind)
@@ -288,7 +314,10 @@ async def insert_staged(
             await _replace(conn, chain_id, staging, misplaced, done)
     done.rows = row_count(await conn.execute(staging.insert, chain_id, *insert_args))
     if span is not None and (done.staged if authoritative else done.rows):
-        await conn.execute(staging.record, kind.code)
+        if record:
+            await conn.execute(staging.record, kind.code)
+        else:
+            done.unrecorded = True
     if done.rows < done.staged:
         if authoritative:
             collided = await conn.fetch(staging.collided, chain_id)
@@ -298,6 +327,20 @@ async def insert_staged(
         else:
             done.dead += await collisions(conn, chain_id, staging.colliding, staging.kind)
     return done
+
+
+async def record_pairs(
+    conn: asyncpg.Connection, fills: bool, matches: bool, *, authoritative: bool
+) -> None:
+    """Record the (transaction, block) pairs of the staged fills and/or matches under the
+    writer's code, in one statement when both are due. Recording a batch's fills after its
+    matches were searched changes no search's outcome: a fill's pair widens a match search's
+    blocks only, and that search reads the stored matches, whose own pairs are recorded."""
+    code = (NODE if authoritative else IMPORT).code
+    if fills and matches:
+        await conn.execute(RECORD_BOTH, code)
+    elif fills or matches:
+        await conn.execute((FILLS if fills else MATCHES).record, code)
 
 
 async def elsewhere(
