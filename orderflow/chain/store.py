@@ -132,6 +132,7 @@ class _Writer(MarketSteps):
                 traceparent,
                 authoritative=self.authoritative,
                 record=False,
+                repeat=rows.fills_repeat,
             )
             fills_due = done.unrecorded
             self.dead.extend(done.dead)
@@ -153,6 +154,7 @@ class _Writer(MarketSteps):
                 rows.blocks,
                 authoritative=self.authoritative,
                 record=False,
+                repeat=rows.matches_repeat,
             )
             self.dead.extend(done.dead)
             self.stats.matches = done.rows

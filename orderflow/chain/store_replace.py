@@ -293,16 +293,18 @@ async def insert_staged(
     *insert_args: object,
     authoritative: bool,
     record: bool = True,
+    repeat: bool = True,
 ) -> Inserted:
     """Insert the ``staged`` rows COPYed into ``staging``'s table (``span``: their lowest and
     highest block); ``insert_args``: the insert's parameters after the chain. ``record=False``:
     the staged rows' (transaction, block) pairs are left for :func:`record_pairs` (when due,
     ``Inserted.unrecorded``), so that a batch's fills and matches record theirs in one
-    statement."""
+    statement. ``repeat=False``: no two staged rows share a (transaction hash, log index)
+    (``CopyRows.fills_repeat``), so an import's self-join for doubles is not run."""
     done = Inserted()
     kind = NODE if authoritative else IMPORT
     taken = await orphans(conn, chain_id, staging.orphaned, span, staging.kind)
-    if span is not None and not authoritative:
+    if span is not None and not authoritative and repeat:
         taken += await superseded(conn, chain_id, staging.doubled, None, staging.kind)
     other = await elsewhere(conn, staging, kind) if span is not None else None
     if other is not None and not authoritative:
