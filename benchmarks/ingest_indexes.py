@@ -63,6 +63,7 @@ from orderflow.chain import (  # noqa: E402
     store_refunds,
     store_refused,
     store_replace,
+    writer_txs,
 )
 from orderflow.chain import store_sql as sql  # noqa: E402
 from orderflow.chain.decode import decode_batch  # noqa: E402
@@ -190,6 +191,7 @@ def _named_statements() -> dict[str, str]:
         block_times,
         checkpoints,
         dead_letters,
+        writer_txs,
     ):
         short = module.__name__.rsplit(".", 1)[-1]
         for attr, value in vars(module).items():

@@ -39,9 +39,10 @@ from orderflow.chain.file_lines import Locate
 from orderflow.chain.rollback import retract_removed
 from orderflow.chain.store_markets import MarketSteps
 from orderflow.chain.store_refunds import insert_refunds, link_refunds
-from orderflow.chain.store_replace import FILLS, MATCHES, insert_staged, record_pairs
+from orderflow.chain.store_replace import FILLS, MATCHES, insert_staged
 from orderflow.chain.store_sql import row_count
 from orderflow.chain.store_stats import StoreStats
+from orderflow.chain.writer_txs import record_pairs
 
 # store_batch's parameter types, importable from here as before the split.
 __all__ = ["BlockHeader", "Checkpoint", "StoreStats", "store_batch"]
@@ -160,7 +161,7 @@ class _Writer(MarketSteps):
             self.stats.matches = done.rows
             self.stats.replaced_matches = done.replaced
             matches_due = done.unrecorded
-        # both kinds' (transaction, block) pairs in one statement (store_replace.record_pairs)
+        # both kinds' (transaction, block) pairs in one statement (writer_txs.record_pairs)
         await record_pairs(self.conn, fills_due, matches_due, authoritative=self.authoritative)
 
     async def links(self) -> None:

@@ -19,7 +19,7 @@ from orderflow import db
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.ingest import ingest_logs
 from orderflow.chain.store import store_batch
-from orderflow.chain.store_replace import IMPORTED, NODES
+from orderflow.chain.writer_txs import IMPORTED, NODES
 from tests.chain.hostile import fill
 from tests.chain.match_batches import match_tx
 
