@@ -53,10 +53,17 @@ from scratch_db import scratch_server  # noqa: E402
 
 from orderflow import db  # noqa: E402
 from orderflow.chain import (  # noqa: E402
+    block_times,
+    checkpoints,
+    dead_letters,
     partition_indexes,
     partitions,
     pending_sums,
+    store_markets,
     store_refunds,
+    store_refused,
+    store_replace,
+    writer_txs,
 )
 from orderflow.chain import store_sql as sql  # noqa: E402
 from orderflow.chain.decode import decode_batch  # noqa: E402
@@ -169,6 +176,47 @@ LABELS = {
 }
 
 
+def _named_statements() -> dict[str, str]:
+    """Every statement the store may send, by text: ``module.NAME`` (``--detail``)."""
+    names: dict[str, str] = {}
+    for module in (
+        sql,
+        store_replace,
+        store_refused,
+        store_refunds,
+        store_markets,
+        pending_sums,
+        partitions,
+        partition_indexes,
+        block_times,
+        checkpoints,
+        dead_letters,
+        writer_txs,
+    ):
+        short = module.__name__.rsplit(".", 1)[-1]
+        for attr, value in vars(module).items():
+            if not attr.isupper():
+                continue
+            texts = value.items() if isinstance(value, dict) else [(None, value)]
+            for key, text in texts:
+                if isinstance(text, str):
+                    names.setdefault(text, f"{short}.{attr}" + ("" if key is None else f"[{key}]"))
+    return names
+
+
+def detail_label(query: str) -> str:
+    """A statement's name for ``--detail``: its constant's, else its first words."""
+    named = NAMED.get(query)
+    if named is not None:
+        return named
+    if query.startswith(sql.WRITER_LOCK):
+        return "prologue (lock, settings, staging tables)"
+    return " ".join(query.split())[:40]
+
+
+NAMED = _named_statements()
+
+
 @contextmanager
 def statements_for(ddl: str) -> Iterator[None]:
     """With the indexes before migration 016, the store's statements as they were then: the
@@ -199,14 +247,20 @@ class StatementClock:
 
     METHODS = ("execute", "fetch", "fetchval", "fetchrow", "copy_to_table")
 
-    def __init__(self) -> None:
+    def __init__(self, detail: bool = False) -> None:
         self.secs: defaultdict[str, float] = defaultdict(float)
         self.saved: dict[str, Any] = {}
+        self.detail = detail  # every statement apart (``--detail``), not the columns'
+        self.calls: defaultdict[str, int] = defaultdict(int)
 
     def _label(self, method: str, query: Any) -> str:
         if method == "copy_to_table":
-            return "copy"
-        return LABELS.get(query, "other") if isinstance(query, str) else "other"
+            return "copy " + str(query) if self.detail else "copy"
+        if not isinstance(query, str):
+            return "other"
+        if self.detail:
+            return detail_label(query)
+        return LABELS.get(query, "other")
 
     def __enter__(self) -> StatementClock:
         cls = asyncpg.connection.Connection
@@ -231,13 +285,18 @@ class StatementClock:
             try:
                 return await original(conn, query, *a, **kw)
             finally:
-                clock.secs[clock._label(name, query)] += schedstat_secs(pid) - before
+                label = clock._label(name, query)
+                clock.secs[label] += schedstat_secs(pid) - before
+                clock.calls[label] += 1
 
         return timed
 
 
-async def run_variant(dsn: str, ddl: str, path: Path, logs: int) -> dict[str, float]:
-    """µs of backend CPU per log, by statement label, of one import into ``dsn``."""
+async def run_variant(
+    dsn: str, ddl: str, path: Path, logs: int, detail: dict[str, list[float]] | None = None
+) -> dict[str, float]:
+    """µs of backend CPU per log, by statement label, of one import into ``dsn``; with
+    ``detail``, also by statement (appended to its lists, the calls under ``"<label> calls"``)."""
     conn = await db.connect(dsn)
     try:
         # the index builds' CPU in the backend measured, not in parallel workers
@@ -251,7 +310,7 @@ async def run_variant(dsn: str, ddl: str, path: Path, logs: int) -> dict[str, fl
         await conn.close()
     pool = await db.create_pool(dsn, min_size=1, max_size=1)
     try:
-        with statements_for(ddl), StatementClock() as clock:
+        with statements_for(ddl), StatementClock(detail=detail is not None) as clock:
             report = await ingest_file(
                 pool, path, chain_id=CHAIN_ID, batch_size=5000, workers=2, bulk=True
             )
@@ -260,6 +319,11 @@ async def run_variant(dsn: str, ddl: str, path: Path, logs: int) -> dict[str, fl
         await pool.close()
     assert report.stored.dead_letters == 0 and trades > 0
     per = {k: v / logs * 1e6 for k, v in clock.secs.items()}
+    if detail is not None:
+        for k, v in per.items():
+            detail.setdefault(k, []).append(v)
+            detail.setdefault(f"{k} calls", []).append(clock.calls[k])
+        per = {"other": sum(per.values())}  # the columns are not split in this mode
     per["store total"] = sum(v for k, v in per.items() if k not in ("fold", "build"))
     per["trades"] = trades
     return per
@@ -326,8 +390,26 @@ def _table(results: dict[str, list[dict[str, float]]], names: list[str]) -> None
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 
+def _detail_table(name: str, detail: dict[str, list[float]]) -> None:
+    """``--detail``: each statement's backend µs per log, median (minimum), and its calls."""
+    rows = []
+    for label, vals in detail.items():
+        if label.endswith(" calls"):
+            continue
+        ordered = sorted(vals)
+        calls = sorted(detail[f"{label} calls"])
+        rows.append((ordered[len(ordered) // 2], ordered[0], calls[len(calls) // 2], label))
+    print(f"\n{name}: | statement | µs per log | calls |\n|---|---:|---:|")
+    for median, low, calls, label in sorted(rows, reverse=True):
+        print(f"| {label} | {median:.2f} ({low:.2f}) | {calls:.0f} |")
+    total = sum(r[0] for r in rows)
+    print(f"| all (sum of medians) | {total:.2f} | |")
+
+
 async def main_async(args: argparse.Namespace) -> int:
     names = args.variants.split(",") if args.variants else list(VARIANTS)
+    if args.detail and args.mode != "import":
+        raise SystemExit("--detail needs --mode import")
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
         raise SystemExit(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
@@ -335,6 +417,7 @@ async def main_async(args: argparse.Namespace) -> int:
     logs = generate(args.logs + extra + 5000, args.seed, ("V2",))
     tail, logs = logs[args.logs : args.logs + extra], logs[: args.logs]
     results: defaultdict[str, list[dict[str, float]]] = defaultdict(list)
+    details: dict[str, dict[str, list[float]]] = {n: {} for n in names}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "logs.jsonl"
         path.write_text("".join(json.dumps(log) + "\n" for log in logs))
@@ -359,7 +442,11 @@ async def main_async(args: argparse.Namespace) -> int:
                 for run in range(args.runs):
                     for name in names if run % 2 == 0 else names[::-1]:
                         per = await run_variant(
-                            await scratch.fresh(), VARIANTS[name], path, len(logs)
+                            await scratch.fresh(),
+                            VARIANTS[name],
+                            path,
+                            len(logs),
+                            details[name] if args.detail else None,
                         )
                         results[name].append(per)
                         print(
@@ -369,7 +456,11 @@ async def main_async(args: argparse.Namespace) -> int:
                             flush=True,
                         )
     print(f"\nbackend µs per log, median (minimum) of {args.runs} runs ({args.mode} mode)")
-    _table(results, names)
+    if args.detail:
+        for name in names:
+            _detail_table(name, details[name])
+    else:
+        _table(results, names)
     print("load average " + _load())
     return 0
 
@@ -391,6 +482,12 @@ def main(argv: list[str] | None = None) -> int:
         "--batches", type=int, default=2, help="batch mode: 5,000-log batches per variant (2)"
     )
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--detail",
+        action="store_true",
+        help="import mode: every statement's backend CPU apart (by its constant's name), "
+        "instead of the columns",
+    )
     p.add_argument("--variants", help=f"comma-separated subset of: {', '.join(VARIANTS)}")
     p.add_argument(
         "--dsn", help="maintenance database URL of a server on this machine (default: embedded)"

@@ -53,6 +53,11 @@ class CopyRows:
     last: Position | None = None
     # The distinct blocks of the rendered rows: the partitions they go to (only those).
     block_numbers: frozenset[int] = frozenset()
+    # Whether a (tx hash, log index) is rendered twice among the fills / among the matches: only
+    # then can the staging self-join find a row another of the batch holds at another block
+    # (store_replace DOUBLED_*, skipped otherwise); True where not known.
+    fills_repeat: bool = True
+    matches_repeat: bool = True
 
     @property
     def blocks(self) -> tuple[int, int] | None:
@@ -61,11 +66,19 @@ class CopyRows:
             return None
         return self.first[0], self.last[0]
 
-    def span(self, positions: Sequence[Position]) -> None:
-        """Set ``first`` and ``last`` from the rows' (block, log index, tx hash)."""
+    def span(self, positions: Sequence[Position], fills: int) -> None:
+        """Set ``first``, ``last``, the blocks and the repeats from the rows' (block, log index,
+        tx hash): the fills' (the first ``fills``), then the matches'."""
         if positions:
             self.first, self.last = min(positions), max(positions)
             self.block_numbers = frozenset(p[0] for p in positions)
+        self.fills_repeat = _repeat(positions[:fills])
+        self.matches_repeat = _repeat(positions[fills:])
+
+
+def _repeat(positions: Sequence[Position]) -> bool:
+    """Whether two of ``positions`` share their (log index, tx hash)."""
+    return len({(p[1], p[2]) for p in positions}) < len(positions)
 
 
 def match_links(fills: Sequence[Located], matches: Sequence[Located]) -> dict[tuple[str, int], int]:
@@ -254,7 +267,7 @@ def render(
         rows.matches = _escaped([_match_record(m, ts) for m, ts in timed_matches])
     positions = [(f.ref.block_number, f.ref.log_index, f.ref.tx_hash) for f, _, _ in timed]
     positions += [(m.ref.block_number, m.ref.log_index, m.ref.tx_hash) for m, _ in timed_matches]
-    rows.span(positions)
+    rows.span(positions, len(timed))
     rows.touched = list(touched)
     rows.v1_txs = list(v1_txs)
     rows.v3_tokens = list(v3)

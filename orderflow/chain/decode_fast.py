@@ -99,7 +99,7 @@ def _rows(hot: HotLogs) -> CopyRows:
     )
     positions = [(f.block_number, f.log_index, f.tx_hash) for f in fills]
     positions += [(m.block_number, m.log_index, m.tx_hash) for m in matches]
-    rows.span(positions)
+    rows.span(positions, len(fills))
     return rows
 
 

@@ -42,6 +42,7 @@ from orderflow.chain.store_refunds import insert_refunds, link_refunds
 from orderflow.chain.store_replace import FILLS, MATCHES, insert_staged
 from orderflow.chain.store_sql import row_count
 from orderflow.chain.store_stats import StoreStats
+from orderflow.chain.writer_txs import record_pairs
 
 # store_batch's parameter types, importable from here as before the split.
 __all__ = ["BlockHeader", "Checkpoint", "StoreStats", "store_batch"]
@@ -115,6 +116,7 @@ class _Writer(MarketSteps):
     async def rows(self, rows: CopyRows, traceparent: str | None) -> None:
         """Fills and matches: COPY their rendered rows into the staging tables, then insert."""
         await self.link_candidates(rows)
+        fills_due = matches_due = False
         if rows.fill_count:
             await self.conn.copy_to_table(
                 "orderflow_tmp_fills",
@@ -130,7 +132,10 @@ class _Writer(MarketSteps):
                 rows.blocks,
                 traceparent,
                 authoritative=self.authoritative,
+                record=False,
+                repeat=rows.fills_repeat,
             )
+            fills_due = done.unrecorded
             self.dead.extend(done.dead)
             self.stats.trades = done.rows
             self.stats.duplicate_trades = done.staged - done.rows
@@ -149,10 +154,15 @@ class _Writer(MarketSteps):
                 rows.match_count,
                 rows.blocks,
                 authoritative=self.authoritative,
+                record=False,
+                repeat=rows.matches_repeat,
             )
             self.dead.extend(done.dead)
             self.stats.matches = done.rows
             self.stats.replaced_matches = done.replaced
+            matches_due = done.unrecorded
+        # both kinds' (transaction, block) pairs in one statement (writer_txs.record_pairs)
+        await record_pairs(self.conn, fills_due, matches_due, authoritative=self.authoritative)
 
     async def links(self) -> None:
         """Fills and matches of one transaction stored by different batches."""

@@ -60,6 +60,15 @@ from orderflow.chain.events import DeadLetter
 from orderflow.chain.rollback_sql import UNDO_WALLET_STATS
 from orderflow.chain.store_refused import collisions, orphans, superseded
 from orderflow.chain.store_sql import row_count
+from orderflow.chain.writer_txs import (
+    ELSEWHERE_FILLS,
+    ELSEWHERE_MATCHES,
+    IMPORT,
+    NODE,
+    RECORD_FILLS,
+    RECORD_MATCHES,
+    elsewhere,
+)
 
 log = logging.getLogger(__name__)
 
@@ -112,57 +121,6 @@ _MATCH = {
     "returning": "t.log_index",
     "select": "count(*)",
 }
-# Where a writer whose rows the batch's search reads (the other kind, either, and, for an
-# import, the imports: two dumps can disagree on a row's block) stored the batch's transactions
-# at another block (migration 070): the blocks a search reads, or NULLs (nothing to search, the
-# usual answer). Each staged transaction's key is probed under each code the search reads
-# (``Kind.reads``), an array, so that the plan is an index probe per transaction and code
-# whatever the staging tables' (absent) statistics say; and not at all while none of those
-# codes' ranges of the key holds a pair (one probe of each range: an import into an empty
-# database). Each batch records its pairs under its own code.
-_RANGE = 4611686018427387903  # a code's range of the key: its 62 low bits
-
-
-def _elsewhere(params: dict[str, str], codes: int) -> str:
-    probes = ", ".join(f"s.k | ${i}::bigint" for i in range(1, codes + 1))
-    ranges = "\n    OR ".join(
-        f"EXISTS (SELECT FROM orderflow_writer_txs e\n"
-        f"                WHERE e.tx_key BETWEEN ${i}::bigint AND ${i}::bigint + {_RANGE})"
-        for i in range(1, codes + 1)
-    )
-    return f"""
-SELECT min(w.block_number), max(w.block_number)
-  FROM (SELECT DISTINCT orderflow_tx_key(x.tx_hash) AS k, x.block_number
-          FROM {params["staging"]} x) s
-  JOIN orderflow_writer_txs w
-    ON w.tx_key = ANY (ARRAY[{probes}])
-   AND w.block_number <> s.block_number
- WHERE {ranges}
-"""
-
-
-_RECORD = """
-INSERT INTO orderflow_writer_txs (tx_key, block_number)
-SELECT DISTINCT orderflow_tx_key(x.tx_hash) | $1::bigint, x.block_number FROM {staging} x
-ON CONFLICT DO NOTHING
-"""
-# The writers' codes, in the key's top two bits (migration 070): each code one range of it.
-IMPORTED, EITHER, NODES = 0, 1 << 62, -(1 << 63)  # 00, 01 (stored before 070), 10
-
-
-@dataclass(frozen=True, slots=True)
-class Kind:
-    """A writer's code in ``orderflow_writer_txs.tx_key`` and the codes its search reads: the
-    node's, the other kind's and either's; an import's, every code (another dump's row of the
-    same log at another block is a second copy too)."""
-
-    code: int
-    reads: tuple[int, ...]
-
-
-IMPORT = Kind(code=IMPORTED, reads=(IMPORTED, EITHER, NODES))
-NODE = Kind(code=NODES, reads=(IMPORTED, EITHER))
-
 # An import's staged rows whose (chain, transaction hash, log index) a stored row holds at
 # another block (the node's log, or an earlier import's row): taken out of staging, dead
 # letters (store_refused.superseded).
@@ -177,11 +135,13 @@ RETURNING s.tx_hash, s.log_index, s.block_number, s.block_hash, s.exchange,
 """
 # An import's staged rows whose (transaction hash, log index) an earlier staged row of the batch
 # (in COPY order: the file's) holds at another block: taken out of staging, dead letters. A
-# hash self-join of the staging table only (no stored partition is read).
+# self-join of the staging table only (no stored partition is read); the hash compared in the
+# "C" collation (the same equality), so that a merge join's sorts compare bytes, not the
+# database's locale.
 _DOUBLED = """
 DELETE FROM {staging} s
  USING {staging} x
- WHERE x.tx_hash = s.tx_hash AND x.log_index = s.log_index
+ WHERE x.tx_hash COLLATE "C" = s.tx_hash COLLATE "C" AND x.log_index = s.log_index
    AND x.block_number <> s.block_number AND x.ctid < s.ctid
 RETURNING s.tx_hash, s.log_index, s.block_number, s.block_hash, s.exchange,
           x.block_number AS stored_block
@@ -196,11 +156,6 @@ DELETE_TRADES = _DELETE.format(**_TRADE)
 DELETE_MATCHES = _DELETE.format(**_MATCH)
 DOUBLED_FILLS = _DOUBLED.format(**_TRADE)
 DOUBLED_MATCHES = _DOUBLED.format(**_MATCH)
-# By the number of codes a search reads (``len(Kind.reads)``).
-ELSEWHERE_FILLS = {n: _elsewhere(_TRADE, n) for n in (2, 3)}
-ELSEWHERE_MATCHES = {n: _elsewhere(_MATCH, n) for n in (2, 3)}
-RECORD_FILLS = _RECORD.format(**_TRADE)
-RECORD_MATCHES = _RECORD.format(**_MATCH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +215,7 @@ class Inserted:
     staged: int = 0
     replaced: int = 0
     dead: list[DeadLetter] = field(default_factory=list)
+    unrecorded: bool = False  # its pairs are due in orderflow_writer_txs (``record=False``)
 
 
 async def insert_staged(
@@ -270,15 +226,21 @@ async def insert_staged(
     span: tuple[int, int] | None,
     *insert_args: object,
     authoritative: bool,
+    record: bool = True,
+    repeat: bool = True,
 ) -> Inserted:
     """Insert the ``staged`` rows COPYed into ``staging``'s table (``span``: their lowest and
-    highest block); ``insert_args``: the insert's parameters after the chain."""
+    highest block); ``insert_args``: the insert's parameters after the chain. ``record=False``:
+    the staged rows' (transaction, block) pairs are left for ``writer_txs.record_pairs`` (when due,
+    ``Inserted.unrecorded``), so that a batch's fills and matches record theirs in one
+    statement. ``repeat=False``: no two staged rows share a (transaction hash, log index)
+    (``CopyRows.fills_repeat``), so an import's self-join for doubles is not run."""
     done = Inserted()
     kind = NODE if authoritative else IMPORT
     taken = await orphans(conn, chain_id, staging.orphaned, span, staging.kind)
-    if span is not None and not authoritative:
+    if span is not None and not authoritative and repeat:
         taken += await superseded(conn, chain_id, staging.doubled, None, staging.kind)
-    other = await elsewhere(conn, staging, kind) if span is not None else None
+    other = await elsewhere(conn, staging.elsewhere, kind) if span is not None else None
     if other is not None and not authoritative:
         taken += await superseded(conn, chain_id, staging.superseded, other, staging.kind)
     done.dead, done.staged = taken, staged - len(taken)  # taken out of staging
@@ -288,7 +250,10 @@ async def insert_staged(
             await _replace(conn, chain_id, staging, misplaced, done)
     done.rows = row_count(await conn.execute(staging.insert, chain_id, *insert_args))
     if span is not None and (done.staged if authoritative else done.rows):
-        await conn.execute(staging.record, kind.code)
+        if record:
+            await conn.execute(staging.record, kind.code)
+        else:
+            done.unrecorded = True
     if done.rows < done.staged:
         if authoritative:
             collided = await conn.fetch(staging.collided, chain_id)
@@ -298,19 +263,6 @@ async def insert_staged(
         else:
             done.dead += await collisions(conn, chain_id, staging.colliding, staging.kind)
     return done
-
-
-async def elsewhere(
-    conn: asyncpg.Connection, staging: Staging, kind: Kind
-) -> tuple[int, int] | None:
-    """The lowest and highest block where the writers whose codes ``kind`` reads (another
-    kind, either before migration 070, and for an import the imports too) stored a transaction
-    whose key is one of ``staging``'s rows' at another block than the staged row's, or None. A
-    key two transactions share only widens the search."""
-    found = await conn.fetchrow(staging.elsewhere[len(kind.reads)], *kind.reads)
-    if found is None or found[0] is None:
-        return None
-    return int(found[0]), int(found[1])
 
 
 async def _replace(

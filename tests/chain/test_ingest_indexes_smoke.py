@@ -34,3 +34,15 @@ def test_ingest_indexes_smoke(
         assert f"| {variant} | " in out
     # the store's statements are its own again after the "before 016" variants
     assert store_sql.CHAIN_FILTER in store_sql.LINK_MATCHES
+
+
+def test_ingest_indexes_detail_smoke(
+    pg_server_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--detail``: every statement apart, named by its constant."""
+    args = ["--logs", "3000", "--runs", "1", "--mode", "import", "--variants", "072"]
+    code = _load().main([*args, "--detail", "--dsn", pg_server_dsn])
+    out = capsys.readouterr().out
+    assert code == 0
+    for name in ("store_sql.INSERT_TRADES", "writer_txs.RECORD_BOTH", "pending_sums.FOLD"):
+        assert f"| {name} | " in out, out

@@ -39,7 +39,7 @@ async def reference(pg_server_dsn: str, pg_template: str) -> AsyncIterator[async
 
 
 # The blocks where each kind of writer recorded a transaction (migration 070: its code in the
-# key's top two bits, store_replace.IMPORTED / NODES).
+# key's top two bits, writer_txs.IMPORTED / NODES).
 _SPAN = """
 SELECT (min(block_number), max(block_number)) FROM orderflow_writer_txs
  WHERE tx_key >> 62 = CASE $1::text WHEN 'import' THEN 0 WHEN 'node' THEN -2 END

@@ -102,3 +102,30 @@ async def test_the_update_trigger_upserts_in_key_order(pool: asyncpg.Pool) -> No
     assert [r["tbl"] for r in seen] == ["orderflow_position_sums"]  # counters: inserts only
     assert_in_key_order(seen, many=100)
     await assert_sums_match(pool, counters=False)
+
+
+async def test_the_fold_sorts_wallets_as_bytes(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 079: the fold's sort compares wallets in "C" (bytes, abbreviated keys), not
+    through the database's locale; a wallet's hex string orders the same either way, so the
+    upserts stay in key order (above) and the sums equal a fresh aggregation."""
+
+    async def held(pool: asyncpg.Pool) -> int:
+        return 0
+
+    monkeypatch.setattr(ingest, "fold_in", held)
+    await ingest_logs(pool, ordered_logs(7), chain_id=137, batch_size=40, bulk=True)
+    statement = await pool.fetchval(
+        "SELECT orderflow_position_sums_add_sql(orderflow_position_sums_pending_rows(), TRUE)"
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        plan = [r[0] for r in await conn.fetch("EXPLAIN (COSTS OFF) " + statement)]
+    keys = [line.strip() for line in plan if line.strip().startswith("Sort Key:")]
+    wallet = keys[0].split(",")[0] if keys else ""  # the first sort's leading key
+    assert "wallet_address" in wallet and wallet.endswith('COLLATE "C"'), plan
+    await pool.execute(RECORD)
+    async with pool.acquire() as conn:
+        assert await pending_sums.fold(conn) == 1
+    assert_in_key_order(await upserts(pool), many=100)
+    await assert_sums_match(pool)
