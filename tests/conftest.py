@@ -127,6 +127,18 @@ async def dsn(pg_server_dsn: str, pg_template: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
+async def other_pool(pg_server_dsn: str, pg_template: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a second freshly migrated database, beside ``pool``'s: the reference a test
+    compares its database with (a plain import's rows, a full recompute's scores)."""
+    async with scratch_database(pg_server_dsn, template=pg_template, prefix="o") as url:
+        p = await db.create_pool(url, min_size=1, max_size=3)
+        try:
+            yield p
+        finally:
+            await p.close()
+
+
+@pytest.fixture
 async def empty_dsn(pg_server_dsn: str) -> AsyncIterator[str]:
     """An empty, unmigrated database (for migration tests)."""
     async with scratch_database(pg_server_dsn, prefix="e") as url:
