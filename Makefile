@@ -25,7 +25,7 @@ lint: install
 	$(BIN)/lint-imports
 
 test: install tools lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
 
 demo: install
 	$(BIN)/orderflow demo

@@ -8,18 +8,15 @@ scores end up identical, and equal to a fresh aggregation of the trades.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
 
-from orderflow import db
 from orderflow.chain import ingest, partitions, pending_sums
 from orderflow.chain.ingest import ingest_logs
 from orderflow.chain.rollback import rollback_from
 from orderflow.reputation import compute_scores, run_reputation
-from tests.conftest import scratch_database
 from tests.reputation.chainbook import _key
 from tests.reputation.test_incremental_run import close
 from tests.reputation.test_incremental_run import persisted as all_persisted
@@ -33,16 +30,6 @@ _COUNTERS = (
     "SELECT wallet_address, total_trades, total_volume_usdc, first_trade_at, last_trade_at"
     " FROM orderflow_wallet_stats WHERE total_trades > 0 ORDER BY wallet_address"
 )
-
-
-@pytest.fixture
-async def other_pool(pg_server_dsn: str, pg_template: str) -> AsyncIterator[asyncpg.Pool]:
-    async with scratch_database(pg_server_dsn, template=pg_template, prefix="b") as url:
-        p = await db.create_pool(url, min_size=1, max_size=3)
-        try:
-            yield p
-        finally:
-            await p.close()
 
 
 def ordered_logs(seed: int) -> list[dict[str, Any]]:

@@ -12,20 +12,16 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import pytest
 
-from orderflow import db
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.ingest import ingest_file
 from orderflow.chain.rollback import rollback_from
 from orderflow.chain.store import store_batch
 from tests.chain.test_ingest_workers import everything, sim_logs
-from tests.conftest import scratch_database
 
 DEFERRABLE = {
     "wallet_time": 'btree (wallet_address, "timestamp")',
@@ -42,17 +38,6 @@ SELECT c.relname::text AS part,
   JOIN pg_index x ON x.indrelid = i.inhrelid
  WHERE i.inhparent = 'orderflow_trades'::regclass
 """
-
-
-@pytest.fixture
-async def other_pool(pg_server_dsn: str, pg_template: str) -> AsyncIterator[asyncpg.Pool]:
-    """A second database: the plain import's rows and indexes."""
-    async with scratch_database(pg_server_dsn, template=pg_template, prefix="d") as url:
-        p = await db.create_pool(url, min_size=1, max_size=3)
-        try:
-            yield p
-        finally:
-            await p.close()
 
 
 async def indexes(pool: asyncpg.Pool) -> dict[str, set[str]]:

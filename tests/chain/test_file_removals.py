@@ -28,11 +28,9 @@ from orderflow.chain.ingest import ingest_file, ingest_logs
 from orderflow.chain.store import store_batch
 from tests.chain.factory import T0, addr, at, block_hash, h32
 from tests.chain.match_batches import ALICE, match_tx, prepare
-from tests.chain.test_bulk_sums import other_pool, state
+from tests.chain.test_bulk_sums import state
 from tests.chain.test_contracts_tokens import BTC_UP_DOWN
 from tests.reputation.test_incremental_sums import assert_sums_match
-
-__all__ = ["other_pool"]  # a fixture, used by name
 
 _CHANGED_KEYS = (
     "SELECT DISTINCT wallet_address, token_id FROM orderflow_position_sums_changes ORDER BY 1, 2"

@@ -17,7 +17,6 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from orderflow import db
 from orderflow.chain.checkpoints import Checkpoint
 from orderflow.chain.decode import DecodedBatch, decode_batch
 from orderflow.chain.listener import Listener
@@ -31,7 +30,6 @@ from tests.chain.test_deferred_indexes import (
     unindexed,
 )
 from tests.chain.test_ingest_workers import sim_logs
-from tests.conftest import scratch_database
 
 BULK_LOCK = 0x6F72_6466_6275_6C6B  # what a bulk import holds SHARED for its whole run
 
@@ -40,17 +38,6 @@ SELECT count(*) FROM pg_locks
  WHERE locktype = 'advisory' AND granted AND mode = 'ShareLock'
    AND ((classid::bigint << 32) | objid::bigint) = {BULK_LOCK}
 """
-
-
-@pytest.fixture
-async def other_pool(pg_server_dsn: str, pg_template: str) -> AsyncIterator[asyncpg.Pool]:
-    """A second database: a plain import's partitions."""
-    async with scratch_database(pg_server_dsn, template=pg_template, prefix="d") as url:
-        p = await db.create_pool(url, min_size=1, max_size=2)
-        try:
-            yield p
-        finally:
-            await p.close()
 
 
 @contextlib.asynccontextmanager

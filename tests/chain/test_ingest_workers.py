@@ -10,14 +10,12 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
-from orderflow import db
 from orderflow.chain import decode_workers
 from orderflow.chain.checkpoints import get_checkpoint
 from orderflow.chain.contracts import MAINNET, TOPIC_ORDER_FILLED_V1, TOPIC_ORDER_FILLED_V2
@@ -31,7 +29,6 @@ from orderflow.chain.ingest import (
 )
 from orderflow.sim import SimConfig, simulate
 from orderflow.sim.emit import emit
-from tests.conftest import scratch_database
 from tests.history.compare import rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,16 +65,6 @@ def mixed_file(path: Path) -> Path:
     body = "\n".join(lines[:40]) + "\r\n" + "\r\n".join(lines[40:80]) + "\n" + "\n".join(lines[80:])
     path.write_bytes(body.encode() + b"\n\xff\xfe broken utf-8\n")
     return path
-
-
-@pytest.fixture
-async def other_pool(pg_server_dsn: str, pg_template: str) -> AsyncIterator[asyncpg.Pool]:
-    async with scratch_database(pg_server_dsn, template=pg_template, prefix="w") as url:
-        p = await db.create_pool(url, min_size=1, max_size=3)
-        try:
-            yield p
-        finally:
-            await p.close()
 
 
 async def everything(pool: asyncpg.Pool) -> dict[str, list[Any]]:

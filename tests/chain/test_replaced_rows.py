@@ -10,13 +10,11 @@ is a dead letter naming it; a replay of the node's batch changes nothing more.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
 
-from orderflow import db
 from orderflow.chain import pending_sums
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.encode_trades import encode_match
@@ -25,18 +23,6 @@ from orderflow.chain.store import StoreStats, store_batch
 from tests.chain.factory import addr, at, h32
 from tests.chain.hostile import TOKEN, fill
 from tests.chain.test_bulk_sums import state
-from tests.conftest import scratch_database
-
-
-@pytest.fixture
-async def reference(pg_server_dsn: str, pg_template: str) -> AsyncIterator[asyncpg.Pool]:
-    async with scratch_database(pg_server_dsn, template=pg_template, prefix="r") as url:
-        p = await db.create_pool(url, min_size=1, max_size=3)
-        try:
-            yield p
-        finally:
-            await p.close()
-
 
 # The blocks where each kind of writer recorded a transaction (migration 070: its code in the
 # key's top two bits, writer_txs.IMPORTED / NODES).
@@ -102,7 +88,7 @@ async def _rows(pool: asyncpg.Pool, table: str) -> list[tuple[Any, ...]]:
 @pytest.mark.parametrize("bulk", [False, True], ids=["batch by batch", "bulk"])
 @pytest.mark.parametrize("imported", list(IMPORTS))
 async def test_the_nodes_logs_replace_the_rows_an_import_stored_wrong(
-    pool: asyncpg.Pool, reference: asyncpg.Pool, imported: str, bulk: bool
+    pool: asyncpg.Pool, other_pool: asyncpg.Pool, imported: str, bulk: bool
 ) -> None:
     await ingest_logs(pool, IMPORTS[imported], chain_id=137, bulk=bulk)
     assert await pool.fetchval("SELECT count(*) FROM orderflow_dead_letters") == 0
@@ -113,7 +99,8 @@ async def test_the_nodes_logs_replace_the_rows_an_import_stored_wrong(
     if bulk:
         async with pool.acquire() as conn:
             await pending_sums.fold(conn)
-    await _node(reference)  # a database that only ever held the node's logs
+    reference = other_pool  # a database that only ever held the node's logs
+    await _node(reference)
     assert await reference.fetchval(_SPAN, "import") is None  # nothing to search there
     assert await reference.fetchval(_SPAN, "node") == await pool.fetchval(_SPAN, "node") == (10, 11)
 

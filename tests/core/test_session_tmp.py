@@ -11,13 +11,26 @@ directory ("Permission denied", CI on 2026-12-04).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
-from tests.session_tmp import LOCK, PREFIX, SessionTemp, prune_abandoned
+from tests.session_tmp import (
+    LOCK,
+    PG_PREFIX,
+    PREFIX,
+    SessionTemp,
+    prune_abandoned,
+    prune_sessions,
+    server_pid,
+    stop_servers,
+)
 
 SESSION_A = """
 import stat
@@ -59,15 +72,21 @@ def test_b(tmp_path_factory: pytest.TempPathFactory) -> None:
 """
 
 
-def _session(tmp_path: Path, name: str, source: str) -> subprocess.Popen[str]:
-    top, signals = tmp_path / "tmp", tmp_path / "signals"
+def _session(
+    tmp_path: Path,
+    name: str,
+    source: str,
+    environ: dict[str, str] | None = None,
+    top: Path | None = None,
+) -> subprocess.Popen[str]:
+    top, signals = top or tmp_path / "tmp", tmp_path / "signals"
     project = tmp_path / name
     project.mkdir()
     (project / "pytest.ini").write_text("[pytest]\n")
     (project / "conftest.py").write_text('pytest_plugins = ["tests.conftest"]\n')
     (project / f"test_{name}.py").write_text(source.format(top=str(top), signals=str(signals)))
     env = {
-        **os.environ,
+        **(os.environ if environ is None else environ),
         "TMPDIR": str(top),
         "PYTEST_DEBUG_TEMPROOT": str(top),
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "operator")]),
@@ -113,3 +132,51 @@ def test_a_killed_sessions_directory_is_removed_by_the_next_one(tmp_path: Path) 
     assert running.root.is_dir() and setting_up.is_dir() and not killed.exists()
     running.close()
     assert not running.root.exists()
+
+
+SESSION_SERVER = """
+import time
+from pathlib import Path
+
+SIGNALS = Path({signals!r})
+
+
+def test_server(pg_server_dsn: str) -> None:
+    (SIGNALS / "server-up").write_text(pg_server_dsn)
+    time.sleep(120)  # killed here
+"""
+
+
+def test_a_killed_sessions_server_is_stopped_by_the_next_one(tmp_path: Path) -> None:
+    """A session killed with SIGKILL leaves its embedded PostgreSQL running (pg_ctl made it a
+    daemon): the next session stops it and removes its data directory, and leaves a running
+    session's server alone."""
+    # A short temporary root: the server's socket path must fit in a Unix socket address.
+    top = Path(tempfile.mkdtemp(prefix="of-srv-"))
+    (tmp_path / "signals").mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    a = _session(tmp_path, "a", SESSION_SERVER, env, top)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "signals" / "server-up").exists():
+            if a.poll() is not None:
+                pytest.fail(a.communicate()[0])
+            assert time.monotonic() < deadline, "session A's server never started"
+            time.sleep(0.05)
+        [pgdata] = [p.parent for p in top.glob(f"{PG_PREFIX}*/pgdata/postmaster.pid")]
+        pid = server_pid(pgdata)
+        assert pid is not None
+        assert prune_sessions(top) == []  # A runs: its server and directories stay
+        assert server_pid(pgdata) == pid
+        a.kill()
+        a.communicate()
+        assert server_pid(pgdata) == pid  # it outlived its session
+        removed = prune_sessions(top)
+        assert server_pid(pgdata) is None
+        assert pgdata.parent in removed and not pgdata.parent.exists()
+    finally:
+        if a.poll() is None:
+            a.kill()
+            a.communicate()
+        stop_servers(top)
+        shutil.rmtree(top, ignore_errors=True)

@@ -15,21 +15,19 @@ persisted figure, score, tier, flag, factor and problem must agree. Fixed seeds:
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 import pytest
 
-from orderflow import db
 from orderflow.chain import partitions
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.ingest import ingest_logs
 from orderflow.chain.rollback import retract_block, rollback_from
 from orderflow.chain.store import store_batch
 from orderflow.reputation import compute_scores, run_reputation
-from tests.conftest import scratch_database
 from tests.reputation.chainbook import Market
 from tests.reputation.population import World
 from tests.reputation.test_incremental_run import _ISSUES, close, persisted
@@ -397,16 +395,6 @@ async def compare(sim: Sim) -> None:
     assert [tuple(r) for r in await inc.fetch(_WASH)] == [tuple(r) for r in await ref.fetch(_WASH)]
 
 
-@pytest.fixture
-async def reference(pg_server_dsn: str, pg_template: str) -> AsyncIterator[asyncpg.Pool]:
-    async with scratch_database(pg_server_dsn, template=pg_template, prefix="r") as url:
-        p = await db.create_pool(url, min_size=1, max_size=3)
-        try:
-            yield p
-        finally:
-            await p.close()
-
-
 async def _random_history(
     pool: asyncpg.Pool,
     reference: asyncpg.Pool,
@@ -436,24 +424,24 @@ async def _random_history(
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_random_operations_incremental_equals_full(
-    pool: asyncpg.Pool, reference: asyncpg.Pool, seed: int
+    pool: asyncpg.Pool, other_pool: asyncpg.Pool, seed: int
 ) -> None:
-    await _random_history(pool, reference, seed, OPS)
+    await _random_history(pool, other_pool, seed, OPS)
 
 
 @pytest.mark.parametrize("seed", DETACH_SEEDS)
 async def test_detached_partition_attached_again(
-    pool: asyncpg.Pool, reference: asyncpg.Pool, seed: int
+    pool: asyncpg.Pool, other_pool: asyncpg.Pool, seed: int
 ) -> None:
     """With the partition operation: compared equal just before each attach (seed 18: detached
     since step 15; a leg added, a market and the event resolved meanwhile), the incremental run
     right after the attach and a full run agree (the run after an attach is a full one)."""
-    await _random_history(pool, reference, seed, OPS_DETACH)
+    await _random_history(pool, other_pool, seed, OPS_DETACH)
 
 
 @pytest.mark.xfail(strict=True, reason="deletes while detached: docs/reputation.md")
 async def test_deletes_while_detached_open_problem(
-    pool: asyncpg.Pool, reference: asyncpg.Pool
+    pool: asyncpg.Pool, other_pool: asyncpg.Pool
 ) -> None:
     """Seed 9 with rollbacks, retractions and replacements of attached fills while the older
     partition is detached (seeds 9 and 18 of 1-21 differ): the incremental and full runs differ
@@ -461,4 +449,4 @@ async def test_deletes_while_detached_open_problem(
     fills left are all detached has no mark from the trades and keeps the stored one, which the
     incremental database took from a fill the rollback deleted: ``unrealized_pnl`` -177.61
     against -196.61). Open: docs/reputation.md."""
-    await _random_history(pool, reference, 9, OPS_DETACH, deletes_detached=True)
+    await _random_history(pool, other_pool, 9, OPS_DETACH, deletes_detached=True)
