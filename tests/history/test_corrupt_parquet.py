@@ -7,8 +7,6 @@ and the row groups after the damaged one were never read."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import asyncpg
@@ -18,7 +16,7 @@ import pytest
 
 from orderflow.history import HistoryError, import_file
 from tests.history import dumps as d
-from tests.history.test_cli import cli_env
+from tests.history.test_cli import cli_env, run_cli
 from tests.history.test_exactly_once import sim_logs
 
 GROUP = 20  # rows per row group: 65 fills make four (20, 20, 20, 5)
@@ -74,17 +72,11 @@ async def test_the_other_row_groups_are_imported(
     assert await stored(pool) == set(ids)
 
 
-def test_the_command_names_the_rows_without_a_traceback(dsn: str, tmp_path: Path) -> None:
+async def test_the_command_names_the_rows_without_a_traceback(dsn: str, tmp_path: Path) -> None:
     blocks, path, _ = damaged(tmp_path)
     env = cli_env(dsn, tmp_path)
-    for file in (blocks, path):
-        done = subprocess.run(
-            [sys.executable, "-m", "orderflow", "import", str(file)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+    assert (await run_cli(env, str(blocks))).returncode == 0
+    done = await run_cli(env, str(path))
     assert done.returncode == 1
     assert "orderflow: fills.parquet: unreadable Parquet data (row group 2 of 4" in done.stderr
     assert "Traceback" not in done.stderr

@@ -5,8 +5,6 @@ Parquet magic bytes not found in footer`` from inside the reader, naming no file
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import asyncpg
@@ -14,7 +12,7 @@ import pytest
 
 from orderflow.history import HistoryError, import_file
 from tests.history import dumps as d
-from tests.history.test_cli import cli_env
+from tests.history.test_cli import cli_env, run_cli
 from tests.history.test_exactly_once import sim_logs
 
 
@@ -35,15 +33,9 @@ async def test_a_cut_parquet_file_is_refused_naming_it(pool: asyncpg.Pool, tmp_p
     assert await pool.fetchval("SELECT count(*) FROM orderflow_sync_checkpoints") == 0
 
 
-def test_the_command_says_so_without_a_traceback(dsn: str, tmp_path: Path) -> None:
+async def test_the_command_says_so_without_a_traceback(dsn: str, tmp_path: Path) -> None:
     path = cut_parquet(tmp_path)
-    done = subprocess.run(
-        [sys.executable, "-m", "orderflow", "import", str(path)],
-        env=cli_env(dsn, tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = await run_cli(cli_env(dsn, tmp_path), str(path))
     assert done.returncode == 1
     assert "orderflow: fills.parquet: not a readable Parquet file" in done.stderr
     assert "Traceback" not in done.stderr
