@@ -32,7 +32,12 @@ import asyncpg
 
 from orderflow.errors import ExecutionError
 from orderflow.execution import order_queries
-from orderflow.execution.broker import CancelResult, CredentialsRefusedError, OrderOutcome
+from orderflow.execution.broker import (
+    CancelResult,
+    CredentialsRefusedError,
+    OrderOutcome,
+    not_held,
+)
 from orderflow.execution.cancel_pacing import Refusal, RefusedCancels
 from orderflow.execution.desk_access import DeskAccess
 from orderflow.execution.settlement import order_ids
@@ -49,7 +54,7 @@ class OrderCanceller:
         desk: DeskAccess,
         *,
         book: Callable[[int, OrderOutcome], Awaitable[None]],
-        reconcile: Callable[[str], Awaitable[None]],
+        reconcile: Callable[[str, Mapping[int, str]], Awaitable[None]],
         refused: RefusedCancels,
     ) -> None:
         self.desk = desk
@@ -148,9 +153,16 @@ class OrderCanceller:
                 "cancelled open orders",
                 extra={"strategy": strategy, "n": len(cancelled), "reason": reason},
             )
+        # Orders the exchange says it does not hold (done: cancelled, or matched with their
+        # trades maybe listed late), which reconciliation closes if it shows them nowhere.
+        gone = {
+            r["id"]: reason
+            for r in live
+            if r["status"] == "OPEN" and not_held(answers, order_ids(r))
+        }
         if answered:  # not into an exchange that failed every cancel (the switch retries)
             with contextlib.suppress(ExecutionError):
-                await self.reconcile(strategy)
+                await self.reconcile(strategy, gone)
         await self._note_refusals(
             strategy, [r for r in live if r["mode"] in answered], answers, reason
         )
