@@ -50,9 +50,12 @@ from orderflow.execution.broker import (
 )
 from orderflow.execution.cancel_pacing import Refusal, RefusedCancels
 from orderflow.execution.desk_access import LOOKUP_CONCURRENCY, DeskAccess
-from orderflow.execution.settlement import order_ids, settle
+from orderflow.execution.settlement import EXCHANGE_CLOCK_LAG, order_ids, settle
 
 log = logging.getLogger(__name__)
+# A fill stamped this long before its order's creation (our clock) is logged: the exchange's
+# clock lags ours by more than a request takes.
+LAG_TOLD = timedelta(minutes=1)
 
 
 class OrderReconciler:
@@ -74,6 +77,7 @@ class OrderReconciler:
         self.in_doubt = in_doubt  # the desk's: intents whose sending may have failed
         self.placing = placing  # the desk's: intents it is sending right now
         self.refused = refused  # the desk's refused cancels, shared with the cancel switches
+        self.lag_told: set[int] = set()  # orders whose fills showed the exchange's clock lagging
 
     async def run(self, strategy: str | None = None, gone: Mapping[int, str] | None = None) -> None:
         """One pass over the orders to reconcile (of ``strategy``, or all); a pass over all of
@@ -119,11 +123,12 @@ class OrderReconciler:
         self, broker: Broker, rows: list[asyncpg.Record], gone: Mapping[int, str]
     ) -> None:
         ids = {oid for row in rows for oid in order_ids(row)}
-        since = min(row["created_at"] for row in rows) - timedelta(minutes=1)
+        since = min(row["created_at"] for row in rows) - EXCHANGE_CLOCK_LAG
         read: AccountFills = await self.access.call(broker.fills(ids, since))
         by_order: dict[str, list[ExchangeFill]] = {}
         for f in read.fills:
             by_order.setdefault(f.order_id, []).append(f)
+        self._lagging(rows, by_order)
         gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
 
         async def one(row: asyncpg.Record) -> None:
@@ -142,6 +147,29 @@ class OrderReconciler:
             await self._settle_one(broker, row, mine, found, in_doubt, gone.get(row["id"]))
 
         await asyncio.gather(*(one(row) for row in rows))
+
+    def _lagging(
+        self, rows: Iterable[asyncpg.Record], by_order: Mapping[str, list[ExchangeFill]]
+    ) -> None:
+        """Log (once per order) a fill the exchange stamped more than :data:`LAG_TOLD` before
+        its order was created by our clock: the exchange's clock lags ours (the trades are read
+        from an order's creation less :data:`EXCHANGE_CLOCK_LAG`: a lag beyond that loses
+        fills)."""
+        for row in rows:
+            if row["id"] in self.lag_told:
+                continue
+            stamps = [f.fill.at for oid in order_ids(row) for f in by_order.get(oid, [])]
+            lag = row["created_at"] - min(stamps, default=row["created_at"])
+            if lag > LAG_TOLD:
+                self.lag_told.add(row["id"])
+                log.warning(
+                    "the exchange's clock lags ours: a fill stamped before its order was created",
+                    extra={
+                        "order_id": row["id"],
+                        "lag_secs": round(lag.total_seconds()),
+                        "read_back_secs": EXCHANGE_CLOCK_LAG.total_seconds(),
+                    },
+                )
 
     async def _settle_one(
         self,

@@ -53,6 +53,13 @@ from orderflow.execution.reply_checks import plausible_fills
 # Clock skew between us and the exchange: an order is treated as expired this long after its
 # expiration time.
 EXPIRY_GRACE = timedelta(seconds=30)
+# How far the exchange's clock may lag ours: the account's trades are stamped, and read
+# (``GET /data/trades?after=``), on its clock, our orders' creation on ours, so an order's fills
+# are read from its creation less this. One minute used to be read: a fill stamped by an
+# exchange clock more than a minute behind was never read (an intent in doubt, matched in full,
+# abandoned and its shares never booked: tests/execution/test_exchange_clock_lag.py). A lag
+# beyond a minute is logged (order_reconcile).
+EXCHANGE_CLOCK_LAG = timedelta(hours=1)
 # An order without an expiration (GTC) is given up on after this long in doubt.
 NO_EXPIRY_DOUBT = timedelta(days=1)
 # How long after closing an order short of its size the desk still asks for its fills: one that
