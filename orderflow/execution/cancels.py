@@ -13,7 +13,12 @@ desk's :class:`~orderflow.execution.cancel_pacing.RefusedCancels` paces it (2 s 
 minute, for as long as it stays open: a killed strategy's live order is never given up), logs
 its second refusal in a row as an error and counts each one — the same pace as reconciliation's
 cancel of an order past its expiry, which it shares. The others — a new order — are cancelled
-at the switch's next attempt.
+at the switch's next attempt. An open order the exchange answers it does not hold (``order can't
+be found - already canceled or matched``: :func:`~orderflow.execution.broker.not_held`) is done
+there — cancelled before (a kill's cancel whose answer a crash lost, at an exchange that forgets
+cancelled orders), or matched: the reconciliation after the cancel closes it with the cancel's
+reason when the exchange shows it nowhere either (:func:`~orderflow.execution.settlement.settle`,
+``gone``), instead of refusing its cancel until its expiry.
 
 The :class:`~orderflow.execution.orders.OrderDesk` owns one :class:`OrderCanceller` and lends it
 its exchange call, its order locks, its booking (``apply``), its reconciliation and its refused
