@@ -24,6 +24,7 @@ A matched trade still has to settle on chain (MATCHED → MINED → CONFIRMED, o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -113,12 +114,25 @@ class AccountFills:
     unreadable: frozenset[str] = frozenset()
 
 
+# The real CLOB's answer to a cancel of an order it does not hold — never placed, or done:
+# matched, cancelled, expired ("order can't be found - already canceled or matched").
+_NOT_HELD = re.compile(r"can(?:'|\u2019|no)t be found|order not found", re.IGNORECASE)
+
+
 @dataclass(frozen=True, slots=True)
 class CancelResult:
     canceled: tuple[str, ...] = ()
     # The others, with the exchange's reason: unknown or no longer live ("order can't be found -
     # already canceled or matched"), or held by the exchange (an order it holds UNMATCHED).
     not_canceled: Mapping[str, str] = field(default_factory=dict)
+
+
+def not_held(not_canceled: Mapping[str, str], order_ids: Collection[str]) -> bool:
+    """Whether the exchange answered a cancel of each of these ids (``not_canceled``: its
+    answers, by id) saying that it holds no such order; any other refusal, or no answer: it
+    may hold it."""
+    answers = [not_canceled.get(i) for i in order_ids]
+    return bool(answers) and all(a is not None and _NOT_HELD.search(a) for a in answers)
 
 
 @dataclass(frozen=True, slots=True)

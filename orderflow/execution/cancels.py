@@ -13,7 +13,12 @@ desk's :class:`~orderflow.execution.cancel_pacing.RefusedCancels` paces it (2 s 
 minute, for as long as it stays open: a killed strategy's live order is never given up), logs
 its second refusal in a row as an error and counts each one — the same pace as reconciliation's
 cancel of an order past its expiry, which it shares. The others — a new order — are cancelled
-at the switch's next attempt.
+at the switch's next attempt. An open order the exchange answers it does not hold (``order can't
+be found - already canceled or matched``: :func:`~orderflow.execution.broker.not_held`) is done
+there — cancelled before (a kill's cancel whose answer a crash lost, at an exchange that forgets
+cancelled orders), or matched: the reconciliation after the cancel closes it with the cancel's
+reason when the exchange shows it nowhere either (:func:`~orderflow.execution.settlement.settle`,
+``gone``), instead of refusing its cancel until its expiry.
 
 The :class:`~orderflow.execution.orders.OrderDesk` owns one :class:`OrderCanceller` and lends it
 its exchange call, its order locks, its booking (``apply``), its reconciliation and its refused
@@ -32,7 +37,12 @@ import asyncpg
 
 from orderflow.errors import ExecutionError
 from orderflow.execution import order_queries
-from orderflow.execution.broker import CancelResult, CredentialsRefusedError, OrderOutcome
+from orderflow.execution.broker import (
+    CancelResult,
+    CredentialsRefusedError,
+    OrderOutcome,
+    not_held,
+)
 from orderflow.execution.cancel_pacing import Refusal, RefusedCancels
 from orderflow.execution.desk_access import DeskAccess
 from orderflow.execution.settlement import order_ids
@@ -49,7 +59,7 @@ class OrderCanceller:
         desk: DeskAccess,
         *,
         book: Callable[[int, OrderOutcome], Awaitable[None]],
-        reconcile: Callable[[str], Awaitable[None]],
+        reconcile: Callable[[str, Mapping[int, str]], Awaitable[None]],
         refused: RefusedCancels,
     ) -> None:
         self.desk = desk
@@ -148,9 +158,16 @@ class OrderCanceller:
                 "cancelled open orders",
                 extra={"strategy": strategy, "n": len(cancelled), "reason": reason},
             )
+        # Orders the exchange says it does not hold (done: cancelled, or matched with their
+        # trades maybe listed late), which reconciliation closes if it shows them nowhere.
+        gone = {
+            r["id"]: reason
+            for r in live
+            if r["status"] == "OPEN" and not_held(answers, order_ids(r))
+        }
         if answered:  # not into an exchange that failed every cancel (the switch retries)
             with contextlib.suppress(ExecutionError):
-                await self.reconcile(strategy)
+                await self.reconcile(strategy, gone)
         await self._note_refusals(
             strategy, [r for r in live if r["mode"] in answered], answers, reason
         )

@@ -110,9 +110,13 @@ async def abandon_order(conn: asyncpg.Connection, order_id: int, reason: str) ->
     )
 
 
+# An order with its signal's outcome and status, and whether its strategy is killed, deleted or
+# gone (``strategy_stopped``: the kill switch cancels its orders).
 _ORDER = """
-SELECT o.*, s.outcome_index, s.status AS signal_status
+SELECT o.*, s.outcome_index, s.status AS signal_status,
+       COALESCE(st.killed OR st.deleted_at IS NOT NULL, true) AS strategy_stopped
   FROM orderflow_orders o JOIN orderflow_signals s ON s.id = o.signal_id
+  LEFT JOIN orderflow_strategies st ON st.name = o.strategy
 """
 
 

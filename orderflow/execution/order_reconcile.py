@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -50,9 +50,12 @@ from orderflow.execution.broker import (
 )
 from orderflow.execution.cancel_pacing import Refusal, RefusedCancels
 from orderflow.execution.desk_access import LOOKUP_CONCURRENCY, DeskAccess
-from orderflow.execution.settlement import order_ids, settle
+from orderflow.execution.settlement import EXCHANGE_CLOCK_LAG, order_ids, settle
 
 log = logging.getLogger(__name__)
+# A fill stamped this long before its order's creation (our clock) is logged: the exchange's
+# clock lags ours by more than a request takes.
+LAG_TOLD = timedelta(minutes=1)
 
 
 class OrderReconciler:
@@ -74,10 +77,13 @@ class OrderReconciler:
         self.in_doubt = in_doubt  # the desk's: intents whose sending may have failed
         self.placing = placing  # the desk's: intents it is sending right now
         self.refused = refused  # the desk's refused cancels, shared with the cancel switches
+        self.lag_told: set[int] = set()  # orders whose fills showed the exchange's clock lagging
 
-    async def run(self, strategy: str | None = None) -> None:
+    async def run(self, strategy: str | None = None, gone: Mapping[int, str] | None = None) -> None:
         """One pass over the orders to reconcile (of ``strategy``, or all); a pass over all of
-        them moves the watermark of each mode it completed (:mod:`fill_watermark`)."""
+        them moves the watermark of each mode it completed (:mod:`fill_watermark`). ``gone``:
+        orders (by row id) whose cancel the exchange has just answered saying it holds no such
+        order, with the cancel's reason (:func:`~orderflow.execution.settlement.settle`)."""
         started = self.clock()
         async with self.access.pool.acquire() as conn:
             rows = await order_queries.orders_to_reconcile(conn, started, strategy)
@@ -87,13 +93,13 @@ class OrderReconciler:
         rows = [r for r in rows if r["status"] != "INTENT" or r["id"] in self.in_doubt]
         open_ids = {r["id"] for r in rows if r["status"] == "OPEN"}
         self.refused.closed_but(open_ids, strategy)  # closed since: forgotten
-        complete = await self._rows(rows)
+        complete = await self._rows(rows, gone or {})
         if strategy is None and complete:
             async with self.access.pool.acquire() as conn:
                 for mode in complete:
                     await fill_watermark.advance(conn, mode, started)
 
-    async def _rows(self, rows: Iterable[asyncpg.Record]) -> list[Mode]:
+    async def _rows(self, rows: Iterable[asyncpg.Record], gone: Mapping[int, str]) -> list[Mode]:
         """Reconcile ``rows``; the modes whose trades were read (and fills booked), or that
         have nothing to read."""
         by_mode: dict[Mode, list[asyncpg.Record]] = {}
@@ -106,20 +112,23 @@ class OrderReconciler:
                 complete.append(mode)  # no order of the mode may fill
                 continue
             try:
-                await self._group(broker, group)
+                await self._group(broker, group, gone)
             except ExecutionError as exc:
                 log.warning("reconcile failed", extra={"mode": mode, "error": str(exc)})
                 continue
             complete.append(mode)
         return complete
 
-    async def _group(self, broker: Broker, rows: list[asyncpg.Record]) -> None:
+    async def _group(
+        self, broker: Broker, rows: list[asyncpg.Record], gone: Mapping[int, str]
+    ) -> None:
         ids = {oid for row in rows for oid in order_ids(row)}
-        since = min(row["created_at"] for row in rows) - timedelta(minutes=1)
+        since = min(row["created_at"] for row in rows) - EXCHANGE_CLOCK_LAG
         read: AccountFills = await self.access.call(broker.fills(ids, since))
         by_order: dict[str, list[ExchangeFill]] = {}
         for f in read.fills:
             by_order.setdefault(f.order_id, []).append(f)
+        self._lagging(rows, by_order)
         gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
 
         async def one(row: asyncpg.Record) -> None:
@@ -135,9 +144,32 @@ class OrderReconciler:
                             "order lookup failed", extra={"order_id": row["id"], "error": str(exc)}
                         )
                         return
-            await self._settle_one(broker, row, mine, found, in_doubt)
+            await self._settle_one(broker, row, mine, found, in_doubt, gone.get(row["id"]))
 
         await asyncio.gather(*(one(row) for row in rows))
+
+    def _lagging(
+        self, rows: Iterable[asyncpg.Record], by_order: Mapping[str, list[ExchangeFill]]
+    ) -> None:
+        """Log (once per order) a fill the exchange stamped more than :data:`LAG_TOLD` before
+        its order was created by our clock: the exchange's clock lags ours (the trades are read
+        from an order's creation less :data:`EXCHANGE_CLOCK_LAG`: a lag beyond that loses
+        fills)."""
+        for row in rows:
+            if row["id"] in self.lag_told:
+                continue
+            stamps = [f.fill.at for oid in order_ids(row) for f in by_order.get(oid, [])]
+            lag = row["created_at"] - min(stamps, default=row["created_at"])
+            if lag > LAG_TOLD:
+                self.lag_told.add(row["id"])
+                log.warning(
+                    "the exchange's clock lags ours: a fill stamped before its order was created",
+                    extra={
+                        "order_id": row["id"],
+                        "lag_secs": round(lag.total_seconds()),
+                        "read_back_secs": EXCHANGE_CLOCK_LAG.total_seconds(),
+                    },
+                )
 
     async def _settle_one(
         self,
@@ -146,12 +178,15 @@ class OrderReconciler:
         fills: list[ExchangeFill],
         found: OrderOutcome | None,
         in_doubt: bool,
+        gone: str | None,
     ) -> None:
         async with self.access.locked(row["id"]):
             async with self.access.pool.acquire() as conn:
                 fresh = await order_queries.order_row(conn, row["id"])
                 booked = await order_queries.booked_fill_keys(conn, row["id"])
-            verdict = settle(fresh, fills, found, booked, self.clock(), in_doubt=in_doubt)
+            verdict = settle(
+                fresh, fills, found, booked, self.clock(), in_doubt=in_doubt, gone=gone
+            )
             if verdict.abandon:
                 async with self.access.pool.acquire() as conn, conn.transaction():
                     await order_queries.abandon_order(conn, row["id"], verdict.reason or "unknown")

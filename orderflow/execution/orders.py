@@ -125,7 +125,7 @@ class OrderDesk:
         self.cancels = OrderCanceller(
             access,
             book=lambda order_id, outcome: self.apply(order_id, outcome, sent=True),
-            reconcile=lambda strategy: self.reconcile(strategy=strategy),
+            reconcile=lambda strategy, gone: self.reconcile(strategy=strategy, gone=gone),
             refused=self.refused_cancels,
         )
 
@@ -359,13 +359,15 @@ class OrderDesk:
 
     # ---------------------------------------------------------------- reconciling
 
-    async def reconcile(self, strategy: str | None = None) -> None:
+    async def reconcile(
+        self, strategy: str | None = None, gone: Mapping[int, str] | None = None
+    ) -> None:
         """Ask the exchange about open orders, recently cancelled ones (late fills) and intents
         in doubt (:class:`~orderflow.execution.order_reconcile.OrderReconciler`), then follow
         the on-chain settlement of booked live fills. A refused API key is checked again here
         too, once its pause has passed."""
         for mode in self.keys:
             await self.key_refused(mode)
-        await self.reconciler.run(strategy)
+        await self.reconciler.run(strategy, gone)
         # Booked live fills whose trades have not settled on chain yet (FILLED orders too).
         await self.settlement.track(strategy)

@@ -22,6 +22,15 @@ Inputs: the order's row, our fills of it in the account's trades, what the order
   fill of it the trades list later (a fully matched order is shown nowhere either) is still
   booked during the look-back a closed order gets (:data:`LATE_FILLS`): FILLED, or CANCELED
   ``expired`` short of its size.
+* ``gone``: the reason of a cancel (``strategy_killed``, ``leader_exited``) the exchange has just
+  answered saying it holds no such order (:func:`~orderflow.execution.broker.not_held`): an
+  order it shows nowhere either is done — cancelled, or matched with its trades listed late —
+  so it is closed CANCELED with that reason and its fills so far, its late fills asked for
+  during :data:`LATE_FILLS` (an exchange that forgets cancelled orders: such an order stayed
+  OPEN until its expiry, up to 7 days, its kill refused every minute). Any other refusal (an
+  order the exchange holds ``UNMATCHED``) leaves it open: it may still fill.
+* An order found cancelled before its expiry while its strategy is killed (or deleted) is
+  closed ``strategy_killed``: a kill's cancel whose answer a crash lost.
 * ``in_doubt``: a trade naming the order could not be read, or a fill of it was refused as
   impossible (either may be a fill of it after all: an answer odd but true, or a mistake of the
   check; an order whose only fill was refused was closed CANCELED unfilled past its expiry):
@@ -44,6 +53,13 @@ from orderflow.execution.reply_checks import plausible_fills
 # Clock skew between us and the exchange: an order is treated as expired this long after its
 # expiration time.
 EXPIRY_GRACE = timedelta(seconds=30)
+# How far the exchange's clock may lag ours: the account's trades are stamped, and read
+# (``GET /data/trades?after=``), on its clock, our orders' creation on ours, so an order's fills
+# are read from its creation less this. One minute used to be read: a fill stamped by an
+# exchange clock more than a minute behind was never read (an intent in doubt, matched in full,
+# abandoned and its shares never booked: tests/execution/test_exchange_clock_lag.py). A lag
+# beyond a minute is logged (order_reconcile).
+EXCHANGE_CLOCK_LAG = timedelta(hours=1)
 # An order without an expiration (GTC) is given up on after this long in doubt.
 NO_EXPIRY_DOUBT = timedelta(days=1)
 # How long after closing an order short of its size the desk still asks for its fills: one that
@@ -118,6 +134,7 @@ def settle(
     now: datetime,
     *,
     in_doubt: bool = False,
+    gone: str | None = None,
 ) -> Verdict:
     status: str = row["status"]
     if status not in ("INTENT", "OPEN", "CANCELED", "ABANDONED"):
@@ -189,12 +206,14 @@ def settle(
             new = "CANCELED" if expired else "OPEN"
         if new == status and not fresh:
             return Verdict()
-        return book(new, "expired" if new == "CANCELED" and expired else None)
+        return book(new, _closed_why(row, expired) if new == "CANCELED" else None)
     if total >= shares:
         return book("FILLED")
     if status == "OPEN" or total > 0:
         if expired:
             return book("CANCELED", "expired")
+        if gone is not None:  # the exchange holds it no more, and shows it nowhere: done
+            return book("CANCELED", gone)
         if fresh or status == "INTENT":
             return book("OPEN")  # adopted: the exchange has it
         return Verdict()
@@ -202,3 +221,11 @@ def settle(
     if expired:
         return Verdict(abandon=True, reason=UNKNOWN_AFTER_EXPIRY)
     return Verdict()
+
+
+def _closed_why(row: Mapping[str, Any], expired: bool) -> str | None:
+    """Why an order the exchange shows cancelled was: its expiry; else, its strategy killed (or
+    deleted), the kill's cancel (whose answer a crash may have lost); else not known."""
+    if expired:
+        return "expired"
+    return "strategy_killed" if row.get("strategy_stopped") else None

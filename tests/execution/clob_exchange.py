@@ -98,6 +98,9 @@ class ClobExchange:
         self.orders: dict[str, dict[str, Any]] = {}  # by order hash
         self.trades: list[dict[str, Any]] = []
         self.unmatched_next = False
+        # Done orders (matched, cancelled, expired) are forgotten: the order endpoint answers
+        # nothing for them, a cancel answers as for an order never held (``fake_clob``).
+        self.forgetful = False
         self.collateral: Decimal | None = None  # USDC balance; None: unlimited
         self.allowance = True
         # The wallet's collateral allowance to an exchange (lower-case address), in dollars.
@@ -227,10 +230,14 @@ class ClobExchange:
         return crossed
 
     def cancel(self, order_ids: list[str], owner: str) -> tuple[list[str], dict[str, str]]:
-        """Cancel these live orders of ``owner``: the ids cancelled, and why the others were not."""
+        """Cancel these live orders of ``owner``: the ids cancelled, and why the others were not.
+        A ``forgetful`` exchange no longer holds a done order (matched, cancelled, expired):
+        it answers as for an order it never had."""
         canceled, not_canceled = [], {}
         for order_id in order_ids:
             found = self.orders.get(order_id)
+            if found is not None and self.forgets(found):
+                found = None
             if found is None or found["owner"] != owner:
                 # the real CLOB's words for an order it does not hold
                 not_canceled[order_id] = "order can't be found - already canceled or matched"
@@ -242,6 +249,12 @@ class ClobExchange:
             self.cancel_log.append((time.monotonic(), order_id))
             canceled.append(order_id)
         return canceled, not_canceled
+
+    def forgets(self, placed: dict[str, Any]) -> bool:
+        """Whether the exchange no longer holds this order of ours: a ``forgetful`` exchange
+        forgets a done one (matched, cancelled, expired); an ``UNMATCHED`` one it still holds
+        (it may fill), though its order endpoint shows it nowhere (``fake_clob``)."""
+        return self.forgetful and placed["status"] in ("MATCHED", "CANCELED", "EXPIRED")
 
     def exchange_of(self, token: int) -> str:
         """The exchange (lower-case address) that settles the token's market's orders."""

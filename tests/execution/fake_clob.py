@@ -39,7 +39,10 @@ them when asked: :meth:`FakeClob.fail`),
 ``rate_limits`` (a route answers 429 until its ``Retry-After`` has passed:
 :meth:`FakeClob.rate_limit`), ``lose_next_response`` (the next order is accepted and the
 connection dropped without an answer), ``forgetful`` (every order that is not live is gone
-from ``GET /data/order/{id}``, cancelled and expired ones too), ``shows_matched`` (a fully
+from ``GET /data/order/{id}``, cancelled and expired ones too, and a done one — matched,
+cancelled, expired — is answered ``order can't be found - already canceled or matched`` by
+``DELETE /orders``, as an order the exchange never held; an ``UNMATCHED`` one is still held:
+``order can't be canceled``), ``shows_matched`` (a fully
 matched order is shown ``MATCHED`` by ``GET /data/order/{id}`` instead of nothing: the order
 statuses the exchange's user channel sends include ``MATCHED``), ``unlisted`` (trade ids
 ``GET /data/trades`` does not list yet: the account's listing lagging the match),
@@ -98,7 +101,6 @@ class FakeClob(ClobFaults, ClobExchange):
         self.requests: list[tuple[str, str]] = []
         self.rejections: list[str] = []
         self.lose_next_response = False
-        self.forgetful = False
         self.shows_matched = False
         self.unlisted: set[str] = set()  # trade ids GET /data/trades does not list yet
         self.geoblock: str | None = None  # "blocked" or "close_only" (module docstring)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from orderflow.execution.broker import ExchangeFill, FillReport, OrderOutcome
+from orderflow.execution.broker import ExchangeFill, FillReport, OrderOutcome, not_held
 from orderflow.execution.settlement import settle
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
@@ -142,3 +142,64 @@ def test_settle_in_doubt(
         status, keys = expected
         assert verdict.outcome.status == status
         assert [f.fill_key for f in verdict.outcome.fills] == keys
+
+
+# A cancel the exchange answered saying it holds no such order (``gone``, with the cancel's
+# reason): an order it shows nowhere either is done, closed with that reason and its fills so
+# far; shown open, in doubt, or an intent (it may be on its way): not closed so.
+@pytest.mark.parametrize(
+    ("order", "fills", "found", "in_doubt", "expected"),
+    [
+        (row("OPEN"), [], None, False, ("CANCELED", "strategy_killed", [])),
+        (row("OPEN"), [fill("t1", "40")], None, False, ("CANCELED", "strategy_killed", ["t1"])),
+        (row("OPEN"), [fill("t1", "100")], None, False, ("FILLED", None, ["t1"])),
+        (row("OPEN"), [], OrderOutcome("OPEN", "0xid"), False, None),
+        (row("OPEN"), [], None, True, None),
+        (row("INTENT"), [], None, False, None),
+    ],
+)
+def test_settle_gone(
+    order: dict[str, Any],
+    fills: list[ExchangeFill],
+    found: OrderOutcome | None,
+    in_doubt: bool,
+    expected: Any,
+) -> None:
+    verdict = settle(order, fills, found, set(), NOW, in_doubt=in_doubt, gone="strategy_killed")
+    assert not verdict.abandon and not verdict.cancel
+    if expected is None:
+        assert verdict.outcome is None
+    else:
+        assert verdict.outcome is not None
+        status, reason, keys = expected
+        assert (verdict.outcome.status, verdict.outcome.reason) == (status, reason)
+        assert [f.fill_key for f in verdict.outcome.fills] == keys
+
+
+@pytest.mark.parametrize(
+    ("stopped", "now", "reason"),
+    [(True, NOW, "strategy_killed"), (False, NOW, None), (True, LATER, "expired")],
+)
+def test_an_order_found_cancelled_says_why(stopped: bool, now: datetime, reason: str) -> None:
+    """Found CANCELED at the exchange: expired past its expiry, else the kill's while its
+    strategy is killed (a kill's cancel whose answer a crash lost), else no reason known."""
+    order = row("OPEN", strategy_stopped=stopped)
+    verdict = settle(order, [], OrderOutcome("CANCELED", "0xid"), set(), now)
+    assert verdict.outcome is not None
+    assert (verdict.outcome.status, verdict.outcome.reason) == ("CANCELED", reason)
+
+
+@pytest.mark.parametrize(
+    ("answers", "held"),
+    [
+        ({"0xa": "order can't be found - already canceled or matched"}, False),
+        ({"0xa": "Order not found"}, False),
+        ({"0xa": "order can't be canceled"}, True),  # held (UNMATCHED): it may fill
+        ({}, True),  # no answer for it
+        ({"0xa": "order can't be found - already canceled or matched", "0xb": "x"}, True),
+    ],
+)
+def test_not_held_only_when_the_exchange_says_so_for_every_id(
+    answers: dict[str, str], held: bool
+) -> None:
+    assert not_held(answers, ["0xa", "0xb"] if len(answers) == 2 else ["0xa"]) is not held
