@@ -19,6 +19,7 @@ from orderflow import __version__
 from orderflow.cli._common import logging_for
 from orderflow.config import LogSettings, load
 from orderflow.errors import ConfigError, OrderflowError
+from orderflow.telemetry import logs_as_json
 from orderflow.tracing import shutdown_tracing
 
 # Subcommands, in the order `orderflow --help` lists them: command -> its module here.
@@ -78,11 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = args.handler(args)
         if inspect.iscoroutine(result):
             result = asyncio.run(result)
-    except ConfigError as exc:
-        print(f"orderflow: configuration error: {exc}", file=sys.stderr)
+    except ConfigError as exc:  # the message says what is wrong: a setting, an argument, a file
+        print(f"orderflow: {exc}", file=sys.stderr)
         return 2
     except OrderflowError as exc:
-        log.error("%s", exc)
+        if logs_as_json():  # a record for the log collector; a text log would say it twice
+            log.error("%s", exc)
         print(f"orderflow: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
