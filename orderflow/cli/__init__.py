@@ -20,7 +20,7 @@ from orderflow.cli._common import logging_for
 from orderflow.config import LogSettings, load
 from orderflow.errors import ConfigError, OrderflowError
 from orderflow.telemetry import logs_as_json
-from orderflow.tracing import shutdown_tracing
+from orderflow.tracing import TracingSettings, shutdown_tracing
 
 # Subcommands, in the order `orderflow --help` lists them: command -> its module here.
 COMMANDS: dict[str, str] = {
@@ -76,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(words)
         logging_for(load(LogSettings), args)  # commands with settings refine it
+        # The chart sets OTEL_* on every workload: a bad value is refused by every command, not
+        # only by the processes that export spans (the listener, the executor).
+        load(TracingSettings)
         result = args.handler(args)
         if inspect.iscoroutine(result):
             result = asyncio.run(result)

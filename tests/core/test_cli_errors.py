@@ -65,3 +65,26 @@ def test_a_missing_file_is_named_as_one(tmp_path: Path, command: list[str]) -> N
     assert "configuration error" not in done.stderr
     assert done.stderr.startswith("orderflow: "), done.stderr
     assert f"no such file: {missing}" in done.stderr
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "polymarket-logs.jsonl"
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["reputation", "run"], ["import", str(SAMPLE)]])
+def test_an_otlp_endpoint_without_a_scheme_is_refused_by_every_command(
+    dsn: str, tmp_path: Path, command: list[str]
+) -> None:
+    """The chart sets OTEL_EXPORTER_OTLP_ENDPOINT on every workload; the listener and the
+    executor refused `collector:4318`, but `migrate` (the migrations Job), `reputation run` (the
+    CronJob), `import` and the rest ran on as if it were not set."""
+    done = orderflow(
+        *command,
+        DATABASE_URL=dsn,
+        ORDERFLOW_DATA_DIR=str(tmp_path),
+        OTEL_EXPORTER_OTLP_ENDPOINT="collector:4318",
+        LOG_FORMAT="text",
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" in done.stderr
+    assert "http://" in done.stderr
+    assert done.stdout == ""
