@@ -21,7 +21,7 @@ from orderflow.cli._common import add_log_format, parse_timestamp, settings_for,
 from orderflow.cli.strategy_settings import build_settings
 from orderflow.config import CommonSettings
 from orderflow.durations import parse_duration
-from orderflow.errors import ConfigError
+from orderflow.errors import ConfigError, OrderflowError
 from orderflow.migrate import migrate
 from orderflow.reputation import ReputationSettings, compute_scores
 from orderflow.sim import ScoredWallet, read_truth, score_quality
@@ -155,11 +155,10 @@ async def run(args: argparse.Namespace) -> int:
             conn, strategy, options, reputation_scorer(reputation), on_scores=over_time
         )
         if report is None:
-            print(
-                "no stored trades in that period: nothing to backtest "
-                "(import some with `orderflow listen --from-file` or run `orderflow demo`)"
+            raise OrderflowError(
+                "no stored trades in that period: nothing to backtest (import some with "
+                "`orderflow import` or `orderflow listen --from-file`, or run `orderflow demo`)"
             )
-            return 1
         if args.json is not None:  # first: printing may end the command (`| head`: 141)
             _write_json(args.json, report)
         print(render(report))

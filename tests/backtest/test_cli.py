@@ -83,7 +83,11 @@ async def test_backtest_on_an_empty_database_says_so(
     import asyncio
 
     assert await asyncio.to_thread(main, ["backtest"]) == 1
-    assert "nothing to backtest" in capsys.readouterr().out
+    out = capsys.readouterr()
+    # On stderr, as every failure (`backtest > report.txt` wrote it into the report, exit 1).
+    assert out.out == ""
+    assert "orderflow: no stored trades in that period: nothing to backtest" in out.err
+    assert "`orderflow import`" in out.err
 
 
 async def test_unknown_stored_strategy_is_an_error(
