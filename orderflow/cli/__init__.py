@@ -82,14 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = args.handler(args)
         if inspect.iscoroutine(result):
             result = asyncio.run(result)
-    except ConfigError as exc:  # the message says what is wrong: a setting, an argument, a file
-        print(f"orderflow: {exc}", file=sys.stderr)
-        return 2
-    except OrderflowError as exc:
+    except OrderflowError as exc:  # the message says what is wrong: a setting, an argument, …
         if logs_as_json():  # a record for the log collector; a text log would say it twice
             log.error("%s", exc)
         print(f"orderflow: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, ConfigError) else 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `orderflow backtest | head`: the reader left; nothing to tell it

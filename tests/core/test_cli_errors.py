@@ -47,9 +47,16 @@ def test_an_error_is_one_line_in_text_logs(tmp_path: Path) -> None:
     assert lines[0].startswith("orderflow: cannot connect to PostgreSQL: "), lines
 
 
-def test_an_error_is_still_a_json_record_in_json_logs(tmp_path: Path) -> None:
-    done = orderflow("migrate", DATABASE_URL=_unreachable(tmp_path), LOG_FORMAT="json")
-    assert done.returncode == 1, done.stderr
+@pytest.mark.parametrize(
+    ("args", "code"), [(["migrate"], 1), (["import", "missing.csv"], 2), (["wallet", "0x1"], 2)]
+)
+def test_an_error_is_also_a_json_record_in_json_logs(
+    tmp_path: Path, args: list[str], code: int
+) -> None:
+    """Exit 1 (the work failed) and 2 (what it was given is wrong) alike: before 5 Dec 2026 a
+    refused argument or setting was no record, only the line."""
+    done = orderflow(*args, DATABASE_URL=_unreachable(tmp_path), LOG_FORMAT="json")
+    assert done.returncode == code, done.stderr
     records = [json.loads(x) for x in done.stderr.splitlines() if x.startswith("{")]
     said = [x for x in done.stderr.splitlines() if x.startswith("orderflow: ")]
     assert len(said) == 1, done.stderr
