@@ -8,17 +8,18 @@ given before it, so another release's strategies were killed.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import io
-
 import kmock
 import pytest
 
 from orderflow import cli, db
-from tests.operator.conftest import NAMESPACE, TS, ApiServer, operator_running
-from tests.operator.test_retire import OTHER_URL, logged_in, present
-from tests.operator.test_runtime import apply, manifest, wait_row
+from tests.operator.conftest import NAMESPACE, ApiServer, operator_running
+from tests.operator.test_retire import (
+    beside_another_release,
+    left_alone,
+    logged_in,
+    orderflow,
+    present,
+)
 
 pytestmark = pytest.mark.kmock(cls=ApiServer)
 __all__ = ["logged_in"]  # the fixture, for this module's tests
@@ -32,17 +33,6 @@ def test_help_shows_the_action_as_optional(capsys: pytest.CaptureFixture[str]) -
     assert usage.startswith("usage: orderflow operator [-h]"), usage
 
 
-async def _main(*args: str) -> tuple[int, str]:
-    """`orderflow ARGS` in a thread (kmock serves on this loop): exit code and stderr."""
-
-    def run() -> int:
-        with contextlib.redirect_stderr(err):
-            return cli.main(list(args))
-
-    err = io.StringIO()
-    return await asyncio.to_thread(run), err.getvalue()
-
-
 @pytest.mark.usefixtures("logged_in")
 @pytest.mark.parametrize("before", [["--namespace", NAMESPACE], ["-n", NAMESPACE]])
 async def test_a_namespace_given_before_retire_is_the_retires_scope(
@@ -50,18 +40,12 @@ async def test_a_namespace_given_before_retire_is_the_retires_scope(
 ) -> None:
     conn = await db.connect(dsn)
     try:
+        await beside_another_release(api, conn, dsn)
         async with operator_running(api, dsn, namespaces=[NAMESPACE]):
-            await apply(api, manifest("whale-follow"))
-            await wait_row(conn, "whale-follow", killed=False)
-        other = manifest("fader") | {"metadata": {"name": "fader", "namespace": "research"}}
-        async with api.post(OTHER_URL, json=other) as resp:
-            assert resp.status == 200, await resp.text()
-        async with operator_running(api, dsn, namespaces=[NAMESPACE]):
-            code, err = await _main("operator", *before, "retire", "--timeout", "60")
+            code, err = await orderflow("operator", *before, "retire", "--timeout", "60")
         assert code == 0, err
         assert not present(api, "whale-follow")
-        assert present(api, "fader", "research"), "another namespace's strategy was deleted"
-        assert not api.objects[TS, "research", "fader"].get("metadata", {}).get("deletionTimestamp")
+        assert left_alone(api), "another namespace's strategy was deleted"
     finally:
         await conn.close()
 
