@@ -91,6 +91,11 @@ def default_log_format() -> LogFormat:
     return "text" if _is_terminal(sys.stdout) and _is_terminal(sys.stderr) else "json"
 
 
+def logs_as_json() -> bool:
+    """Whether the process logs JSON records (:func:`setup_logging`'s ``json`` format)."""
+    return any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers)
+
+
 def setup_logging(level: str = "INFO", fmt: LogFormat | None = None) -> None:
     """Log to stderr at ``level`` in ``fmt`` (None: :func:`default_log_format`)."""
     fmt = fmt or default_log_format()

@@ -90,7 +90,9 @@ class TracingSettings(BaseSettings):
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL (OTLP/HTTP)")
+            raise ValueError(
+                "must be an http:// or https:// URL (OTLP/HTTP), e.g. http://collector:4318"
+            )
         return value
 
     @property

@@ -71,7 +71,7 @@ def parse_line(number: int, raw: bytes) -> Line | None:
         if _plain_log(value):
             return Line(number, value, "")
     # Everything else exactly as the text-mode reader did it.
-    text = raw.decode("utf-8", "replace").strip().lstrip("\ufeff").strip()
+    text = _text(raw)
     if not text:
         return None
     try:
@@ -168,11 +168,42 @@ def lines_locator(file_name: str, lines: LineBatch) -> Locate:
     return by_identity(file_name, "line", entries)
 
 
+def _text(raw: bytes) -> str:
+    """A line as the text-mode reader saw it: decoded, without a byte-order mark or spaces."""
+    return raw.decode("utf-8", "replace").strip().lstrip("\ufeff").strip()
+
+
 def _blank(raw: bytes) -> bool:
     b = raw.strip()
     if b[:1] == b"{":
         return False
-    return not raw.decode("utf-8", "replace").strip().lstrip("\ufeff").strip()
+    return not _text(raw)
+
+
+def no_json_head(path: Path, lines: int = 20) -> int:
+    """How many of the file's first non-blank lines were read, up to ``lines``, without one
+    being JSON (a log object or not): 0 when one is, or when its first MiB holds no whole
+    line. As many as it has, or ``lines``, is a file that is no JSON lines at all (a CSV, a log,
+    a web page), not one with a few damaged lines."""
+    with path.open("rb") as fh:
+        head = fh.read(_READ_BYTES)
+        whole = not fh.read(1)
+    if not whole:  # the last line may be cut: judge the whole ones
+        head = head[: max(head.rfind(b"\n"), head.rfind(b"\r")) + 1]
+    seen = 0
+    for raw in head.splitlines():
+        text = _text(raw)
+        if not text:
+            continue
+        try:
+            loads_tolerant(text)
+        except ValueError:
+            seen += 1
+            if seen == lines:
+                break
+            continue
+        return 0
+    return seen
 
 
 def _tx_of(number: int, raw: bytes) -> Any:

@@ -19,7 +19,8 @@ from orderflow import __version__
 from orderflow.cli._common import logging_for
 from orderflow.config import LogSettings, load
 from orderflow.errors import ConfigError, OrderflowError
-from orderflow.tracing import shutdown_tracing
+from orderflow.telemetry import logs_as_json
+from orderflow.tracing import TracingSettings, shutdown_tracing
 
 # Subcommands, in the order `orderflow --help` lists them: command -> its module here.
 COMMANDS: dict[str, str] = {
@@ -75,16 +76,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(words)
         logging_for(load(LogSettings), args)  # commands with settings refine it
+        # The chart sets OTEL_* on every workload: a bad value is refused by every command, not
+        # only by the processes that export spans (the listener, the executor).
+        load(TracingSettings)
         result = args.handler(args)
         if inspect.iscoroutine(result):
             result = asyncio.run(result)
-    except ConfigError as exc:
-        print(f"orderflow: configuration error: {exc}", file=sys.stderr)
-        return 2
-    except OrderflowError as exc:
-        log.error("%s", exc)
+    except OrderflowError as exc:  # the message says what is wrong: a setting, an argument, …
+        if logs_as_json():  # a record for the log collector; a text log would say it twice
+            log.error("%s", exc)
         print(f"orderflow: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, ConfigError) else 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `orderflow backtest | head`: the reader left; nothing to tell it

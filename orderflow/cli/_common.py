@@ -48,9 +48,14 @@ def writable(path: Path, option: str) -> Path:
     return path
 
 
-def add_log_format(parser: argparse.ArgumentParser) -> None:
+def add_log_format(parser: argparse.ArgumentParser, *, inherit: bool = False) -> None:
+    """``--log-format``; ``inherit``: a subcommand's, which keeps its parent command's value
+    when not given (``orderflow operator --log-format text retire``)."""
     parser.add_argument(
-        "--log-format", choices=("json", "text"), help="override LOG_FORMAT for this run"
+        "--log-format",
+        choices=("json", "text"),
+        default=argparse.SUPPRESS if inherit else None,
+        help="override LOG_FORMAT for this run",
     )
 
 

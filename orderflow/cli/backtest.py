@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from orderflow import db
-from orderflow.backtest import BacktestOptions, render, run_backtest
+from orderflow.backtest import BacktestOptions, BacktestReport, render, run_backtest
 from orderflow.backtest.forward import forward_test, forward_text, median_resolution
 from orderflow.backtest.history import strategy_settings_json
 from orderflow.backtest.latency import DEFAULT_LATENCY_SECS
@@ -21,7 +21,7 @@ from orderflow.cli._common import add_log_format, parse_timestamp, settings_for,
 from orderflow.cli.strategy_settings import build_settings
 from orderflow.config import CommonSettings
 from orderflow.durations import parse_duration
-from orderflow.errors import ConfigError
+from orderflow.errors import ConfigError, OrderflowError
 from orderflow.migrate import migrate
 from orderflow.reputation import ReputationSettings, compute_scores
 from orderflow.sim import ScoredWallet, read_truth, score_quality
@@ -155,11 +155,12 @@ async def run(args: argparse.Namespace) -> int:
             conn, strategy, options, reputation_scorer(reputation), on_scores=over_time
         )
         if report is None:
-            print(
-                "no stored trades in that period: nothing to backtest "
-                "(import some with `orderflow listen --from-file` or run `orderflow demo`)"
+            raise OrderflowError(
+                "no stored trades in that period: nothing to backtest (import some with "
+                "`orderflow import` or `orderflow listen --from-file`, or run `orderflow demo`)"
             )
-            return 1
+        if args.json is not None:  # first: printing may end the command (`| head`: 141)
+            _write_json(args.json, report)
         print(render(report))
         scorer = reputation_scorer(reputation)
         r = report.result
@@ -182,22 +183,25 @@ async def run(args: argparse.Namespace) -> int:
             )
             if over_time is not None:
                 print(f"Score quality as known during the replay: {over_time.summary()}")
-    if args.json is not None:
-        payload = []
-        for summary, v in zip(report.summaries, report.verdicts, strict=True):
-            row = summary.model_dump(mode="json")
-            i = v.interval
-            row["verdict"] = {
-                "verdict": v.verdict,
-                "return_per_dollar": i.estimate,
-                "ci_low": i.low,
-                "ci_high": i.high,
-                "confidence": i.confidence,
-                "markets": i.markets,
-                # the clusters (resolution days; an open position alone) the interval's
-                # Student's t has G - 1 degrees of freedom from
-                "clusters": i.clusters,
-            }
-            payload.append(row)
-        args.json.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     return 0
+
+
+def _write_json(path: Path, report: BacktestReport) -> None:
+    """Each run's summary with its verdict, as ``--json`` writes them."""
+    payload = []
+    for summary, v in zip(report.summaries, report.verdicts, strict=True):
+        row = summary.model_dump(mode="json")
+        i = v.interval
+        row["verdict"] = {
+            "verdict": v.verdict,
+            "return_per_dollar": i.estimate,
+            "ci_low": i.low,
+            "ci_high": i.high,
+            "confidence": i.confidence,
+            "markets": i.markets,
+            # the clusters (resolution days; an open position alone) the interval's
+            # Student's t has G - 1 degrees of freedom from
+            "clusters": i.clusters,
+        }
+        payload.append(row)
+    path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")

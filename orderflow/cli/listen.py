@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from orderflow import db
+from orderflow.chain.file_lines import no_json_head
 from orderflow.chain.ingest import ingest_file, start_decoders
 from orderflow.chain.settings import ListenerSettings
 from orderflow.cli._common import add_log_format, readable, settings_for
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
     if args.from_file is None:
         return _live(settings)
     readable(args.from_file, "--from-file: ")
-    _refuse_packed(args.from_file)
+    _refuse_not_json_lines(args.from_file)
     if args.batch_size < 1:
         raise ConfigError("--batch-size must be at least 1")
     if args.workers < 0:
@@ -149,11 +150,14 @@ async def _live(settings: ListenerSettings) -> int:
 
 
 _PACKED = {b"\x1f\x8b": "gzip-compressed", b"PAR1": "a Parquet file"}
+_JUDGED_LINES = 20  # none of a file's first lines JSON: it is no JSON lines at all
 
 
-def _refuse_packed(path: Path) -> None:
-    """--from-file reads plain JSON lines: a compressed or Parquet file would be a dead letter
-    per line. ``orderflow import`` reads both (raw logs, dumps), so say so instead."""
+def _refuse_not_json_lines(path: Path) -> None:
+    """--from-file reads plain JSON lines: a compressed or Parquet file, or a text file none of
+    whose first lines is JSON (a CSV dump), would be a dead letter per line. ``orderflow
+    import`` reads those (raw logs, dumps), so say so instead. A JSON-lines file with damaged
+    lines is imported, each of them a dead letter."""
     with path.open("rb") as fh:
         head = fh.read(4)
     for magic, what in _PACKED.items():
@@ -162,3 +166,9 @@ def _refuse_packed(path: Path) -> None:
                 f"--from-file: {path} is {what}; listen --from-file reads plain JSON lines of "
                 f"raw logs: use `orderflow import {path}` (raw logs and dumps, .gz accepted)"
             )
+    if judged := no_json_head(path, _JUDGED_LINES):
+        raise ConfigError(
+            f"--from-file: {path} is not JSON lines (no JSON in its first {judged} non-blank "
+            "lines); listen --from-file reads raw eth_getLogs objects, one a line: for a CSV, "
+            f"JSON or Parquet dump use `orderflow import {path}`"
+        )

@@ -14,13 +14,26 @@ from orderflow.cli._common import add_log_format, settings_for
 from orderflow.errors import ConfigError
 
 
+class _OptionalAction(argparse.HelpFormatter):
+    """Shows an optional subcommand as one (``[ACTION ...]``; argparse writes ``ACTION ...``
+    whether it is required or not)."""
+
+    def _format_args(self, action: argparse.Action, default_metavar: str) -> str:
+        text = super()._format_args(action, default_metavar)
+        if action.nargs == argparse.PARSER and not action.required:
+            return f"[{text}]"
+        return text
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "operator",
         help="reconcile TradingStrategy custom resources into the strategy table (kopf)",
-        description="Watches TradingStrategy resources (orderflow.io/v1alpha1) and writes them to "
-        "orderflow_strategies; pause/kill reach the executor within a second. Serves /healthz "
-        "on HEALTH_PORT. Replicas coordinate through kopf peering: one works, the others wait.",
+        description="Without ACTION: runs the operator. It watches TradingStrategy resources "
+        "(orderflow.io/v1alpha1) and writes them to orderflow_strategies; pause/kill reach the "
+        "executor within a second. Serves /healthz on HEALTH_PORT. Replicas coordinate through "
+        "kopf peering: one works, the others wait.",
+        formatter_class=_OptionalAction,
     )
     scope = p.add_mutually_exclusive_group()
     scope.add_argument(
@@ -57,14 +70,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "longer than --timeout. Run while the operator and the executor still run (helm "
         "uninstall runs it first).",
     )
+    # Its own dests: a scope given before `retire` (`operator -n NS retire`) is not replaced
+    # by these defaults (every namespace), and one given on both sides can be compared.
     retire_scope = r.add_mutually_exclusive_group()
     retire_scope.add_argument(
-        "-n", "--namespace", action="append", default=[], metavar="NS",
+        "-n", "--namespace", action="append", default=[], metavar="NS", dest="retire_namespace",
         help="the operator's namespace, as the operator takes it (repeatable; kopf patterns "
-        "allowed, e.g. '!research,!lab': every namespace but those)",
+        "allowed, e.g. '!research,!lab': every namespace but those); may also come before "
+        "retire",
     )  # fmt: skip
     retire_scope.add_argument(
-        "-A", "--all-namespaces", action="store_true",
+        "-A", "--all-namespaces", action="store_true", dest="retire_all_namespaces",
         help="every namespace (the default when no --namespace is given)",
     )  # fmt: skip
     r.add_argument(
@@ -76,7 +92,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--timeout", type=float, default=240.0, metavar="SECS",
         help="fail when not done within this many seconds (default 240)",
     )  # fmt: skip
-    add_log_format(r)
+    add_log_format(r, inherit=True)
     r.set_defaults(handler=retire)
 
 
@@ -109,10 +125,25 @@ def _namespaces(args: argparse.Namespace) -> list[str]:
     return namespaces
 
 
+def _retire_scope(args: argparse.Namespace) -> None:
+    """The retire's scope into ``namespace``/``all_namespaces``, from before or after ``retire``;
+    both given and different: refused (which one was meant?)."""
+    before = (args.namespace, args.all_namespaces)
+    after = (args.retire_namespace, args.retire_all_namespaces)
+    if any(before) and any(after) and before != after:
+        raise ConfigError(
+            "operator retire: --namespace/--all-namespaces given before and after retire, "
+            "differently: give the scope once"
+        )
+    if any(after):
+        args.namespace, args.all_namespaces = after
+
+
 async def retire(args: argparse.Namespace) -> int:
     from orderflow_operator import retire as retiring
     from orderflow_operator.config import OperatorSettings
 
+    _retire_scope(args)
     settings = settings_for(OperatorSettings, args)
     namespaces = _namespaces(args)
     dsn = await db.resolve_dsn(settings)

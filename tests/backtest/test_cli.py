@@ -83,7 +83,11 @@ async def test_backtest_on_an_empty_database_says_so(
     import asyncio
 
     assert await asyncio.to_thread(main, ["backtest"]) == 1
-    assert "nothing to backtest" in capsys.readouterr().out
+    out = capsys.readouterr()
+    # On stderr, as every failure (`backtest > report.txt` wrote it into the report, exit 1).
+    assert out.out == ""
+    assert "orderflow: no stored trades in that period: nothing to backtest" in out.err
+    assert "`orderflow import`" in out.err
 
 
 async def test_unknown_stored_strategy_is_an_error(
@@ -119,3 +123,37 @@ async def test_stored_strategy_settings_are_used_with_overrides(
     assert await asyncio.to_thread(main, args) == 0, capsys.readouterr().err
     # min_trigger_usd=1000 filters the 150 USDC fill for every follower.
     assert [s["signals"] for s in json.loads(out.read_text())] == [0, 0, 0]
+
+
+async def test_json_is_written_before_the_report_into_a_closed_pipe(
+    dsn: str,
+    pool: asyncpg.Pool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`orderflow backtest --json out.json | head -1`: the report was printed first, so once head
+    closed the pipe the command ended (141) with --json never written."""
+    import asyncio
+    import os
+    import sys
+
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    h = History()
+    market = h.market("m")
+    h.trade(addr("w"), market, 0, "BUY", "0.50", "300", T0)
+    h.ask(market, 0, "0.50", "1000", T0 + timedelta(minutes=1))
+    await h.store(pool)
+    out = tmp_path / "summary.json"
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone
+    with capsys.disabled(), open(write, "w", buffering=1) as closed:
+        monkeypatch.setattr(sys, "stdout", closed)
+        code = await asyncio.to_thread(main, ["backtest", "--json", str(out)])
+    assert code == 141
+    assert out.exists(), "--json was not written"
+    assert [s["name"] for s in json.loads(out.read_text())] == [
+        "strategy",
+        "follow-all",
+        "follow-random",
+    ]

@@ -1,11 +1,14 @@
 """`listen --from-file` reads plain JSON lines of raw logs. A compressed or Parquet file given to
 it (a `logs.jsonl.gz` download, a fills dump) is refused naming `orderflow import`, which reads
 those, instead of becoming a dead letter per binary line (before 5 Dec 2026: exit 0, `0 trades
-stored`, every line a dead letter in `orderflow_dead_letters`)."""
+stored`, every line a dead letter in `orderflow_dead_letters`). So is a text file none of whose
+first lines is JSON (a CSV dump; before: a dead letter per row). A JSON-lines file with bad
+lines, even at its top, still imports, each bad line a dead letter."""
 
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import subprocess
 import sys
@@ -32,21 +35,57 @@ def _parquet(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("make", "named"), [(_gzip, "gzip"), (_parquet, "Parquet")])
-async def test_a_compressed_or_parquet_file_is_refused_naming_import(
-    dsn: str, pool: asyncpg.Pool, tmp_path: Path, make: object, named: str
-) -> None:
-    path = make(tmp_path)  # type: ignore[operator]
+def _csv(tmp_path: Path) -> Path:
+    """A fills dump as CSV (the layout `orderflow import` reads), more rows than are looked at."""
+    from tests.history.dumps import fills_of, snake_row, write_csv
+
+    rows = [snake_row(f) for f in fills_of(_sample_logs())]
+    return write_csv(tmp_path / "fills.csv", rows * (40 // len(rows) + 1))
+
+
+def _sample_logs() -> list[dict[str, object]]:
+    return [json.loads(line) for line in SAMPLE.read_text().splitlines() if line.strip()]
+
+
+def _listen_from_file(dsn: str, tmp_path: Path, path: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POLYGON_", "DATABASE_"))}
     env.update(DATABASE_URL=dsn, ORDERFLOW_DATA_DIR=str(tmp_path), LOG_FORMAT="text")
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "orderflow", "listen", "--from-file", str(path)],
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+@pytest.mark.parametrize(
+    ("make", "named"), [(_gzip, "gzip"), (_parquet, "Parquet"), (_csv, "not JSON lines")]
+)
+async def test_a_compressed_parquet_or_csv_file_is_refused_naming_import(
+    dsn: str, pool: asyncpg.Pool, tmp_path: Path, make: object, named: str
+) -> None:
+    path = make(tmp_path)  # type: ignore[operator]
+    done = _listen_from_file(dsn, tmp_path, path)
     assert done.returncode == 2, done.stdout + done.stderr
     assert named in done.stderr and f"orderflow import {path}" in done.stderr
     dead = await pool.fetchval("SELECT count(*) FROM orderflow_dead_letters")
     assert dead == 0
+
+
+async def test_bad_lines_at_the_top_of_a_json_lines_file_are_dead_letters(
+    dsn: str, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """Data safety: the refusal above looks for any JSON among the first lines, so a raw-log
+    file whose top lines are damaged is imported, those lines dead letters, nothing lost."""
+    bad = ["block_number,transaction_hash", "garbage", '{"address": cut sho']
+    path = tmp_path / "logs.jsonl"
+    path.write_text("\n".join(bad) + "\n" + SAMPLE.read_text())
+    done = _listen_from_file(dsn, tmp_path, path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    dead = await pool.fetch("SELECT source_line FROM orderflow_dead_letters ORDER BY 1")
+    assert [r["source_line"] for r in dead] == [1, 2, 3]
+    from tests.history.dumps import fills_of
+
+    stored = await pool.fetchval("SELECT count(*) FROM orderflow_trades")
+    assert stored == len(fills_of(_sample_logs())) > 0

@@ -47,18 +47,46 @@ def logged_in(
     monkeypatch.setenv("DATABASE_URL", dsn)
 
 
-async def retire(*args: str) -> tuple[int, str]:
-    """`orderflow operator retire ARGS`: its exit code and what it wrote to stderr. In a thread
-    (kmock serves on this loop), with stderr its own: the command sets up logging to the stderr
-    of the moment, which pytest's capture does not always hold."""
+async def orderflow(*args: str) -> tuple[int, str]:
+    """`orderflow ARGS`: its exit code and what it wrote to stderr. In a thread (kmock serves
+    on this loop), with stderr its own: the command sets up logging to the stderr of the
+    moment, which pytest's capture does not always hold."""
 
     def run() -> int:
         with contextlib.redirect_stderr(err):
-            return cli.main(["operator", "retire", *args])
+            return cli.main(list(args))
 
     err = io.StringIO()
     code = await asyncio.to_thread(run)
     return code, err.getvalue()
+
+
+async def retire(*args: str) -> tuple[int, str]:
+    """`orderflow operator retire ARGS`."""
+    return await orderflow("operator", "retire", *args)
+
+
+async def beside_another_release(
+    api: kmock.KubernetesEmulator, conn: asyncpg.Connection, dsn: str
+) -> None:
+    """`whale-follow` in NAMESPACE, its row written by this release's operator, and `fader` in
+    `research`, another release's (its own operator, which would finalize it, is not running
+    here)."""
+    # kopf's patterns need namespace scanning, which kmock cannot serve: the operator here
+    # watches the one namespace a pattern would leave it.
+    async with operator_running(api, dsn, namespaces=[NAMESPACE]):
+        await apply(api, manifest("whale-follow"))
+        await wait_row(conn, "whale-follow", killed=False)
+    other = manifest("fader") | {"metadata": {"name": "fader", "namespace": "research"}}
+    async with api.post(OTHER_URL, json=other) as resp:
+        assert resp.status == 200, await resp.text()
+
+
+def left_alone(api: kmock.KubernetesEmulator) -> bool:
+    """Whether the other release's `fader` is there, not even marked for deletion."""
+    return present(api, "fader", "research") and not api.objects[TS, "research", "fader"].get(
+        "metadata", {}
+    ).get("deletionTimestamp")
 
 
 def present(api: kmock.KubernetesEmulator, name: str, namespace: str = NAMESPACE) -> bool:
@@ -198,20 +226,11 @@ async def test_retire_leaves_the_namespaces_its_operator_excludes_alone(
     `retire -A` deleted every TradingStrategy in the cluster, the other release's too."""
     conn = await db.connect(dsn)
     try:
-        # kopf's pattern needs namespace scanning, which kmock cannot serve: the operator here
-        # watches the one namespace the pattern leaves it.
-        async with operator_running(api, dsn, namespaces=[NAMESPACE]):
-            await apply(api, manifest("whale-follow"))
-            await wait_row(conn, "whale-follow", killed=False)
-        # The other release's resource (its own operator, not running here, finalizes it).
-        other = manifest("fader") | {"metadata": {"name": "fader", "namespace": "research"}}
-        async with api.post(OTHER_URL, json=other) as resp:
-            assert resp.status == 200, await resp.text()
+        await beside_another_release(api, conn, dsn)
         async with operator_running(api, dsn, namespaces=[NAMESPACE]):
             code, err = await retire("--namespace", "!research", "--timeout", "60")
         assert code == 0, err
         assert not present(api, "whale-follow")
-        assert present(api, "fader", "research"), "another release's strategy was deleted"
-        assert not api.objects[TS, "research", "fader"].get("metadata", {}).get("deletionTimestamp")
+        assert left_alone(api), "another release's strategy was deleted"
     finally:
         await conn.close()
