@@ -37,22 +37,26 @@ _C = """CREATE TEMP TABLE rep_wash_c ON COMMIT DROP AS
            UNION SELECT b.cp FROM rep_wash_mb b JOIN rep_wash_grp r ON r.w = b.w AND r.ring
            UNION SELECT p.cp FROM orderflow_wash_pairs p JOIN rep_wash_w x ON x.w = p.w
                   WHERE p.off_n > 0"""
+_K = """CREATE TEMP TABLE rep_wash_hk ON COMMIT DROP AS
+           SELECT w FROM rep_wash_c
+           UNION SELECT m.w FROM orderflow_wash_members m JOIN rep_wash_c c ON c.w = m.cp
+                  JOIN rep_wash_grp r ON r.w = m.w AND r.ring"""
 _U = """CREATE TEMP TABLE rep_wash_u ON COMMIT DROP AS
-           WITH k AS (
-               SELECT w FROM rep_wash_c
-               UNION SELECT m.w FROM orderflow_wash_members m JOIN rep_wash_c c ON c.w = m.cp
-                      JOIN rep_wash_grp r ON r.w = m.w AND r.ring
-           )
-           SELECT w FROM k
-           UNION SELECT m.cp FROM orderflow_wash_members m JOIN k ON k.w = m.w
+           SELECT w FROM rep_wash_hk
+           UNION SELECT m.cp FROM orderflow_wash_members m JOIN rep_wash_hk k ON k.w = m.w
                   WHERE m.w IN (SELECT w FROM rep_wash_g0 UNION ALL SELECT w FROM rep_wash_grp)
            UNION SELECT q.w FROM orderflow_wash_pairs p JOIN rep_wash_c c ON c.w = p.w
                   JOIN orderflow_wash_pairs q ON q.w = p.cp AND q.cp = p.w
                  WHERE q.off_n > 0"""
+# The wallets whose closed groups may host in the assembly: K's, whose members are all in U.
+# A wallet of U outside K (a top member of K's, or an off-market host) has its group read in
+# part (its members outside U have no volume there), which can make it look closed; it hosted
+# no ring before and its group did not change (else it would be in K), so it hosts none now.
+RINGS = "SELECT w FROM rep_wash_hk"
 
 
 # What the closure is (a part of what the stored sums mean: wash_state.fingerprint).
-CLOSURE = (_G, _C, _U)
+CLOSURE = (_G, _C, _K, _U, RINGS)
 
 
 async def _closure(conn: asyncpg.Connection, args: tuple[object, ...], stored: str) -> None:
@@ -66,8 +70,12 @@ async def _closure(conn: asyncpg.Connection, args: tuple[object, ...], stored: s
     wallets re-summed, the off-market taker amounts changed, the members of G's groups and of
     the rings G0's wallets hosted before (their ring host may change), and the off-market
     counterparties of the wallets re-summed (their off-market host's figures moved; a pair that
-    is off-market no longer has its wallets in G0)."""
-    await drop_tables(conn, "rep_wash_g0", "rep_wash_grp", "rep_wash_g", "rep_wash_c", "rep_wash_u")
+    is off-market no longer has its wallets in G0). K (``rep_wash_hk``) = C and the rings C's
+    wallets are members of: the wallets whose closed groups may host in the assembly (their
+    members are in U; another wallet of U has its group read in part: :data:`RINGS`)."""
+    await drop_tables(
+        conn, "rep_wash_g0", "rep_wash_grp", "rep_wash_g", "rep_wash_c", "rep_wash_hk", "rep_wash_u"
+    )
     await conn.execute(
         f"""CREATE TEMP TABLE rep_wash_grp ON COMMIT DROP AS
             WITH {sql.PARAMS}x AS (SELECT 1)
@@ -87,9 +95,12 @@ async def _closure(conn: asyncpg.Connection, args: tuple[object, ...], stored: s
     await conn.execute(_C)
     await conn.execute("ALTER TABLE rep_wash_c ADD PRIMARY KEY (w)")
     await conn.execute("ANALYZE rep_wash_c")
-    # U = C, the rings C's wallets are members of, the members of those and of C's groups (of
-    # the wallets with a group before, or in G0: only a group reads its members), the
-    # off-market hosts of C's wallets (a ring outside G hosted one before: rep_wash_grp.ring)
+    # K = C and the rings C's wallets are members of (a ring outside G hosted one before:
+    # rep_wash_grp.ring); U = K, the members of K's groups (of the wallets with a group before,
+    # or in G0: only a group reads its members), the off-market hosts of C's wallets
+    await conn.execute(_K)
+    await conn.execute("ALTER TABLE rep_wash_hk ADD PRIMARY KEY (w)")
+    await conn.execute("ANALYZE rep_wash_hk")
     await conn.execute(_U)
     await conn.execute("ALTER TABLE rep_wash_u ADD PRIMARY KEY (w)")
     await conn.execute("ANALYZE rep_wash_u")
@@ -121,7 +132,10 @@ async def assemble(
     # read no other (not every wallet's, read and sorted whatever the change)
     await conn.execute(
         sql.assemble(
-            "w IN (SELECT w FROM rep_wash_u)", "w IN (SELECT w FROM rep_wash_c)", wash_tot.STORED
+            "w IN (SELECT w FROM rep_wash_u)",
+            "w IN (SELECT w FROM rep_wash_c)",
+            wash_tot.STORED,
+            RINGS,
         ),
         *args,
     )

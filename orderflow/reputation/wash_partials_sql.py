@@ -30,11 +30,11 @@ from orderflow.reputation.wash_sql import (
     DIST,
     F_INV,
     GROUPS,
-    HOSTS,
     LEAST,
     PASS1_REF,
     PASS2_REF,
     TOT,
+    hosts,
 )
 
 # How WASH keys a fill's market and bucket (its f).
@@ -247,14 +247,16 @@ SELECT w, cp FROM (
  WHERE r <= $1::int"""
 
 
-def assemble(universe: str, rows: str, tot: str = TOT) -> str:
+def assemble(universe: str, rows: str, tot: str = TOT, rings: str = "TRUE") -> str:
     """``rep_wash`` from the stored sums: WASH's groups and hosts over the stored pairs and
     wallets that ``universe`` selects (``w``), its offtok, off and offpair from their sums (the
     same values, types and rows), the off-market taker amounts of the wallets ``rows`` selects.
     Over every wallet (``TRUE``) it is WASH's rep_wash; over a universe closed under what the
     rows of some wallets read (their groups' members, the groups and off-market hosts they are a
     member of, those groups' members: :mod:`orderflow.reputation.wash_state`), those rows are.
-    ``tot``: the share volumes' CTE (WASH's, from ``rep_positions``, or the stored ones)."""
+    ``tot``: the share volumes' CTE (WASH's, from ``rep_positions``, or the stored ones);
+    ``rings``: the wallets whose closed groups may host (a query of ``w``: those whose
+    members are all in the universe; the others' group figures would be read in part)."""
     return (
         "\nCREATE TEMP TABLE rep_wash ON COMMIT DROP AS\nWITH "
         + PARAMS
@@ -276,7 +278,7 @@ def assemble(universe: str, rows: str, tot: str = TOT) -> str:
     SELECT w, cp, off_vol AS vol, off_n AS n FROM orderflow_wash_pairs
      WHERE off_n > 0 AND {universe}
 """
-        + HOSTS
+        + hosts(rings)
     )
 
 

@@ -310,7 +310,7 @@ _HOSTED = (
       FROM conc c
       JOIN closed cl ON cl.w = c.w
       JOIN ranked r ON r.w = c.w AND r.r <= $4::int
-     WHERE c.n >= $7::int AND cl.back >= $2::float8 AND r.n >= $7::int
+     WHERE {rings}c.n >= $7::int AND cl.back >= $2::float8 AND r.n >= $7::int
     UNION ALL
     -- ... and the other side of the off-market fills of a wallet with enough off-market volume
     -- (its figures of `off`, from its off-market pairs; its volume from tot and its judged
@@ -334,8 +334,17 @@ _HOSTED = (
     + """
 """
 )
-# ... each member's host and the rows, by address (the incremental statements').
-HOSTS = _HOSTED.replace("{c}", _C) + host_and_rows("x.host", "t.w", "c.top_cp")
+
+
+def hosts(rings: str = "TRUE") -> str:
+    """The hosts' counterparties, each member's host and the rows, by address (the incremental
+    statements'); ``rings``: the wallets whose closed groups may host (``c.w``), those whose
+    group figures are read whole (:mod:`orderflow.reputation.wash_assemble`)."""
+    where = "" if rings == "TRUE" else f"c.w IN ({rings}) AND "
+    return _HOSTED.replace("{c}", _C).replace("{rings}", where) + host_and_rows(
+        "x.host", "t.w", "c.top_cp"
+    )
+
 
 WASH = (
     "\nCREATE TEMP TABLE rep_wash ON COMMIT DROP AS\n"
@@ -352,7 +361,7 @@ WASH = (
     + TAKER_OFF
     + OFFTOK_KEYS
     + _OFF
-    + _HOSTED.replace("{c}", "")
+    + _HOSTED.replace("{c}", "").replace("{rings}", "")
     + FINAL_KEYS
 )
 

@@ -240,11 +240,13 @@ def _no_delete(sim: Sim) -> bool:
     return sim.detached and not sim.deletes_detached  # see op_partition
 
 
-async def op_rollback(sim: Sim) -> str | None:
+async def op_rollback(sim: Sim, since: int | None = None) -> str | None:
+    """A reorg from ``since`` (default: a random block of the last 12 hours)."""
     if _no_delete(sim):
         return None
-    top = block_of(sim.clock)
-    since = max(top - int(sim.rng.uniform(0, 12 * HOUR) // 2), _attached_from(sim))
+    if since is None:
+        since = block_of(sim.clock) - int(sim.rng.uniform(0, 12 * HOUR) // 2)
+    since = max(since, _attached_from(sim))
     await sim.each(lambda conn: rollback_from(conn, 137, since))
     taken = _forget(sim, lambda b: b >= since)
     again = ""

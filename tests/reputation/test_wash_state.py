@@ -271,7 +271,7 @@ _LEFT_OUT = {
     "groups with a changed member": ("wash_assemble._G", "g ON g.w = m.cp", "g ON FALSE"),
     "changed taker amounts": ("wash_assemble._C", "UNION SELECT w FROM rep_wash_tkw", ""),
     "off-market counterparties": ("wash_assemble._C", "x ON x.w = p.w", "x ON FALSE"),
-    "rings of C's wallets": ("wash_assemble._U", "c ON c.w = m.cp", "c ON FALSE"),
+    "rings of C's wallets": ("wash_assemble._K", "c ON c.w = m.cp", "c ON FALSE"),
     "members of C's groups": ("wash_assemble._U", "k ON k.w = m.w", "k ON FALSE"),
 }
 
