@@ -19,11 +19,11 @@ __all__ = ["CLOSES", "VOID", "WALLETS", "WASH"]
 # Closing line of every token a decision was taken in, at the token's closing time --
 # ``clv_horizon`` of the way from its first trade to its resolution ($2; the cut-off for an
 # unresolved token) -- by line_sql's rule (the median of the last prints of its last distinct
-# takers in the hours before; its last print when it has none there; none when a few wallets
-# flood them): close_price; close_at, its last trade at or before that time; prev_price, the
-# same rule over the trades before close_at (used for a wallet that took part in that trade
-# itself: its own trade does not make its closing line). Also the mark of every token still held
-# in an unresolved market: the same rule at as_of (its last print where the rule gives none).
+# takers in the hours up to its last trade by that time; none when a few wallets flood them):
+# close_price; close_at, that last trade's time; prev_price, the same rule over the trades
+# before close_at (used for a wallet that took part in that trade itself: its own trade does
+# not make its closing line). Also the mark of every token still held in an unresolved market:
+# the same rule at as_of (its last print where the rule gives none).
 # $1 = as_of, $2 = clv_horizon.
 #
 # Which probes a token needs (closing line and the trade before it if resolved, the mark if not)
@@ -31,10 +31,8 @@ __all__ = ["CLOSES", "VOID", "WALLETS", "WASH"]
 # index probes, where the same test in the join's ON clause runs them and discards their row (at
 # 1 M wallets that was 40 % of the statement's 600,000 probes, docs/benchmarks.md "Closing
 # lines").
-_LINE = line_sql.line(
-    "k.token_id", "k.closes_at", "c1.price", "c1.timestamp", "c2.price", when="k.resolved"
-)
-_MARK = line_sql.line("k.token_id", "$1::timestamptz", "m1.price", when="NOT k.resolved")
+_LINE = line_sql.line("k.token_id", "c1.timestamp", "c2.price", when="k.resolved")
+_MARK = line_sql.line("k.token_id", "m1.timestamp", when="NOT k.resolved")
 CLOSES = f"""
 CREATE TEMP TABLE rep_close ON COMMIT DROP AS
 WITH k AS (
@@ -60,7 +58,7 @@ SELECT k.token_id, c.price::float8 AS close_price, c1.timestamp AS close_at,
         ORDER BY t.timestamp DESC, t.log_index DESC
         LIMIT 1) c2 ON true
   LEFT JOIN LATERAL (
-       SELECT t.price FROM ({GATED_TRADES}) t
+       SELECT t.price, t.timestamp FROM ({GATED_TRADES}) t
         WHERE NOT k.resolved AND t.token_id = k.token_id
         ORDER BY t.timestamp DESC, t.log_index DESC
         LIMIT 1) m1 ON true

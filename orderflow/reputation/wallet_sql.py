@@ -41,14 +41,14 @@ TOKEN_LAST_PRICES = f"""
 SELECT h.token_id, coalesce(lp.price, m1.price) AS price
   FROM unnest($2::numeric[]) AS h(token_id)
  CROSS JOIN LATERAL (
-       SELECT t.price FROM ({GATED_TRADES}) t
+       SELECT t.price, t.timestamp FROM ({GATED_TRADES}) t
         WHERE t.token_id = h.token_id
         ORDER BY t.timestamp DESC, t.log_index DESC
         LIMIT 1) m1
- CROSS JOIN LATERAL ({line_sql.line("h.token_id", "$1::timestamptz", "m1.price")}) lp
+ CROSS JOIN LATERAL ({line_sql.line("h.token_id", "m1.timestamp")}) lp
 """
 
-_LINE = line_sql.line("h.token_id", "e.closes_at", "c1.price", "c1.timestamp", "c2.price")
+_LINE = line_sql.line("h.token_id", "c1.timestamp", "c2.price")
 # Closing lines for one wallet's tokens (as CLOSES): $1 = as_of, $2 = token ids, $3 = resolution
 # times (NULL: unresolved), $4 = clv_horizon. The token's first trade is anyone's.
 TOKEN_CLOSES = f"""

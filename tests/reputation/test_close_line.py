@@ -16,6 +16,7 @@ from orderflow.reputation import run_reputation
 from orderflow.reputation.per_wallet import wallet_report
 from tests.reputation.population import DAY, Spec, World
 from tests.reputation.test_cases import background, stats
+from tests.reputation.test_incremental_run import close, persisted
 from tests.reputation.test_robust_close import HORIZON
 
 HOUR = 3600.0
@@ -28,7 +29,7 @@ def _closes(w: World, s: Spec, first: float) -> float:
 
 def _market(w: World, s: Spec, first: float, closes: float, price: float) -> None:
     """The token's first trades, then eight takers on the loser at ``price`` from 5.5 h to 2 h
-    before the close (inside the line's six hours)."""
+    before ``closes`` (inside the line's six hours)."""
     loser, winner = 1 - s.winner, s.winner
     w.take(s, first, w.new_wallet(), loser, 20.0, price=price)
     w.take(s, first + 5, w.new_wallet(), winner, 20.0, price=round(1 - price, 2))
@@ -89,8 +90,8 @@ async def test_a_real_move_at_the_close_moves_the_line(pool: asyncpg.Pool) -> No
 
 async def test_a_thin_token_gets_the_price_at_its_close(pool: asyncpg.Pool) -> None:
     """Many takers at 0.05 days before the close (the holders among them), then three takers in
-    its last hours at 0.20, 0.21 and 0.30: the line is their median, 0.21 (never an old print).
-    A token with nothing in its last six hours: its last print, as old as it is."""
+    its last hours at 0.20, 0.30 and 0.21: the line is their median, 0.21 (never an old print).
+    A token whose last print has nobody else in the six hours before it: that print."""
     w = World(seed=92)
     background(w, wallets=10, events=20)
     holders = [w.new_wallet() for _ in range(3)]
@@ -143,3 +144,50 @@ async def test_a_ring_of_three_does_not_set_the_line(pool: asyncpg.Pool) -> None
         edge, replayed = await _replayed(pool, who)
         assert abs(edge) < 1e-6, who
         assert replayed == pytest.approx(edge, abs=1e-6), who
+
+
+async def test_a_wash_pair_does_not_set_an_open_tokens_mark(pool: asyncpg.Pool) -> None:
+    """Markets still open: the loser trades at 0.05 (eight takers in its last hours), then the
+    pair prints it at 0.50 between themselves, both ways. The mark (the holders' unrealized P&L)
+    is 0.05, not the pair's 0.50, in the run and in the per-wallet replay; an incremental run
+    after new fills elsewhere, much later, makes what a full one does (the mark's window ends at
+    the token's last print, not at the run's time)."""
+    w = World(seed=94)
+    background(w, wallets=10, events=20)
+    holders = [w.new_wallet() for _ in range(3)]
+    pair = [w.new_wallet(), w.new_wallet()]
+    specs = w.pick(12, binary_only=True)
+    for s in specs:
+        first = s.opens + 60.0
+        end = s.resolves + 6 * HOUR  # after everyone else's trades (the market is open)
+        _market(w, s, first, end, 0.05)
+        _holders(w, s, holders, first)
+        w.take(s, end - 120.0, pair[0], 1 - s.winner, 200.0, price=0.5, maker=pair[1])
+        w.take(s, end - 60.0, pair[1], 1 - s.winner, 200.0, price=0.5, maker=pair[0])
+    for s in w.specs:
+        if s not in specs:
+            w.chain.resolve(s.market, s.resolves, s.winner)
+    await w.chain.ingest(pool)
+    first_run = await run_reputation(pool)
+    assert not first_run.incremental
+    tokens = [s.market.tokens[1 - s.winner] for s in specs]
+    marks = await pool.fetch(
+        "SELECT mark_price FROM orderflow_reputation_closes WHERE token_id = ANY($1::numeric[])",
+        tokens,
+    )
+    assert [float(r["mark_price"]) for r in marks] == [0.05] * len(specs)
+    for who in holders:
+        s = await stats(pool, who)
+        async with pool.acquire() as conn:
+            report = await wallet_report(conn, who, stats=s)
+        held = [tp.last_price for tp in report.positions if tp.token_id in tokens]
+        assert held and all(float(p) == 0.05 for p in held), (who, held)
+    other = next(s for s in w.specs if s not in specs)
+    w.take(other, other.resolves - DAY, w.new_wallet(), 0, 30.0)
+    await w.chain.ingest(pool)
+    second = await run_reputation(pool)
+    assert second.incremental
+    incremental = await persisted(pool)
+    third = await run_reputation(pool, full=True)
+    assert not third.incremental
+    close(await persisted(pool), incremental)
