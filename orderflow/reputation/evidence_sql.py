@@ -9,23 +9,30 @@ transaction, reading trades only through the as_of gate (:data:`GATED_TRADES`).
 from __future__ import annotations
 
 from orderflow.accounting.aggregate import DECISION_STAKE_SQL, DECISION_VALUE_SQL
+from orderflow.reputation import line_sql
 from orderflow.reputation.gate import GATED_TRADES
 from orderflow.reputation.hedged_sql import HEDGED_CTES
 from orderflow.reputation.wash_sql import WASH
 
 __all__ = ["CLOSES", "VOID", "WALLETS", "WASH"]
 
-# Closing line of every token a decision was taken in: the last trade at or before the token's
-# closing time -- ``clv_horizon`` of the way from its first trade to its resolution ($2; the cut-off
-# for an unresolved token) -- and the trade before that (used for a wallet that took part in that
-# trade itself: its own trade does not make its closing line). Also the last price of every token
-# still held in an unresolved market (its mark). $1 = as_of, $2 = clv_horizon.
+# Closing line of every token a decision was taken in, at the token's closing time --
+# ``clv_horizon`` of the way from its first trade to its resolution ($2; the cut-off for an
+# unresolved token) -- by line_sql's rule (the median of the last prints of its last distinct
+# takers in the hours up to its last trade by that time; none when a few wallets flood them):
+# close_price; close_at, that last trade's time; prev_price, the same rule over the trades
+# before close_at (used for a wallet that took part in that trade itself: its own trade does
+# not make its closing line). Also the mark of every token still held in an unresolved market:
+# the same rule at as_of (its last print where the rule gives none).
+# $1 = as_of, $2 = clv_horizon.
 #
 # Which probes a token needs (closing line and the trade before it if resolved, the mark if not)
 # is said inside each LATERAL subquery, on the outer row alone: a one-time filter that skips the
 # index probes, where the same test in the join's ON clause runs them and discards their row (at
 # 1 M wallets that was 40 % of the statement's 600,000 probes, docs/benchmarks.md "Closing
 # lines").
+_LINE = line_sql.line("k.token_id", "c1.timestamp", "c2.price", when="k.resolved")
+_MARK = line_sql.line("k.token_id", "m1.timestamp", when="NOT k.resolved")
 CLOSES = f"""
 CREATE TEMP TABLE rep_close ON COMMIT DROP AS
 WITH k AS (
@@ -36,8 +43,9 @@ WITH k AS (
      GROUP BY token_id
     HAVING bool_or(tb > 0 OR ts > 0) OR bool_or(NOT resolved AND held_u > 0)
 )
-SELECT k.token_id, c1.price::float8 AS close_price, c1.timestamp AS close_at,
-       c2.price::float8 AS prev_price, m.price AS mark_price
+SELECT k.token_id, c.price::float8 AS close_price, c1.timestamp AS close_at,
+       c.prev_price::float8 AS prev_price,
+       coalesce(m.price, m1.price) AS mark_price
   FROM k
   LEFT JOIN LATERAL (
        SELECT t.price, t.timestamp FROM ({GATED_TRADES}) t
@@ -50,10 +58,12 @@ SELECT k.token_id, c1.price::float8 AS close_price, c1.timestamp AS close_at,
         ORDER BY t.timestamp DESC, t.log_index DESC
         LIMIT 1) c2 ON true
   LEFT JOIN LATERAL (
-       SELECT t.price FROM ({GATED_TRADES}) t
+       SELECT t.price, t.timestamp FROM ({GATED_TRADES}) t
         WHERE NOT k.resolved AND t.token_id = k.token_id
         ORDER BY t.timestamp DESC, t.log_index DESC
-        LIMIT 1) m ON true
+        LIMIT 1) m1 ON true
+  CROSS JOIN LATERAL ({_LINE}) c
+  CROSS JOIN LATERAL ({_MARK}) m
 """
 
 # Taker fills that are no decision about the outcome, per (wallet, token), in the units of

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from orderflow.reputation import line_sql
 from orderflow.reputation.gate import GATED_OUTCOMES, GATED_TRADES, gated_conditions
 from orderflow.reputation.persist_sql import FACTOR_COLUMNS
 from orderflow.reputation.scores_sql import FIGURES
@@ -34,31 +35,35 @@ SELECT left(c.question_id, 64) || '00' AS event_id, count(*) AS legs
  GROUP BY 1
 """
 
-# $1 = as_of, $2 = token ids.
+# The marks of tokens (as CLOSES' mark_price: line_sql's rule at as_of). $1 = as_of, $2 = token
+# ids.
 TOKEN_LAST_PRICES = f"""
-SELECT h.token_id, lp.price
+SELECT h.token_id, coalesce(lp.price, m1.price) AS price
   FROM unnest($2::numeric[]) AS h(token_id)
  CROSS JOIN LATERAL (
-       SELECT t.price FROM ({GATED_TRADES}) t
+       SELECT t.price, t.timestamp FROM ({GATED_TRADES}) t
         WHERE t.token_id = h.token_id
         ORDER BY t.timestamp DESC, t.log_index DESC
-        LIMIT 1) lp
+        LIMIT 1) m1
+ CROSS JOIN LATERAL ({line_sql.line("h.token_id", "m1.timestamp")}) lp
 """
 
+_LINE = line_sql.line("h.token_id", "c1.timestamp", "c2.price")
 # Closing lines for one wallet's tokens (as CLOSES): $1 = as_of, $2 = token ids, $3 = resolution
 # times (NULL: unresolved), $4 = clv_horizon. The token's first trade is anyone's.
 TOKEN_CLOSES = f"""
-SELECT h.token_id, c1.price::float8 AS close_price, c1.timestamp AS close_at,
-       c2.price::float8 AS prev_price
+SELECT h.token_id, c.price::float8 AS close_price, c1.timestamp AS close_at,
+       c.prev_price::float8 AS prev_price
   FROM unnest($2::numeric[], $3::timestamptz[]) AS h(token_id, resolved_at)
  CROSS JOIN LATERAL (
        SELECT min(t.timestamp) AS first_at FROM ({GATED_TRADES}) t
         WHERE t.token_id = h.token_id) f
  CROSS JOIN LATERAL (
+       SELECT f.first_at + (coalesce(h.resolved_at, $1::timestamptz) - f.first_at)
+                           * $4::float8 AS closes_at) e
+ CROSS JOIN LATERAL (
        SELECT t.price, t.timestamp FROM ({GATED_TRADES}) t
-        WHERE t.token_id = h.token_id
-          AND t.timestamp <= f.first_at + (coalesce(h.resolved_at, $1::timestamptz) - f.first_at)
-                                          * $4::float8
+        WHERE t.token_id = h.token_id AND t.timestamp <= e.closes_at
         ORDER BY t.timestamp DESC, t.log_index DESC
         LIMIT 1) c1
   LEFT JOIN LATERAL (
@@ -66,6 +71,7 @@ SELECT h.token_id, c1.price::float8 AS close_price, c1.timestamp AS close_at,
         WHERE t.token_id = h.token_id AND t.timestamp < c1.timestamp
         ORDER BY t.timestamp DESC, t.log_index DESC
         LIMIT 1) c2 ON TRUE
+ CROSS JOIN LATERAL ({_LINE}) c
 """
 
 # The row as read (its posterior figures against the current population, migration 022) and its

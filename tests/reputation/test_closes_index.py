@@ -1,14 +1,16 @@
 """The closing lines' probes read the token index alone (migration 028): its key holds their
 whole order (token, time, log index) and it includes the price and the block number the as_of gate
 reads, so on vacuumed partitions no probe fetches a heap row (≈ 600,000 random heap reads in a
-full run at 1 M wallets before: docs/benchmarks.md "Closing lines read from the index")."""
+full run at 1 M wallets before: docs/benchmarks.md "Closing lines read from the index"). The
+line's window (orderflow.reputation.line_sql: the 6 hours up to the last trade, at most 64 rows)
+reads each row's wallets from the heap, by the same index."""
 
 from __future__ import annotations
 
 import asyncpg
 
 from orderflow.reputation import evidence_sql as ev
-from orderflow.reputation import positions_sql
+from orderflow.reputation import line_sql, positions_sql
 from orderflow.reputation.settings import ReputationSettings
 from tests.reputation.population import World, edge_taker, noise_taker
 
@@ -35,8 +37,12 @@ async def test_the_closing_lines_are_read_from_the_token_index_alone(pool: async
                 "EXPLAIN (ANALYZE, COSTS OFF) " + ev.CLOSES, as_of, settings.clv_horizon
             )
         ]
-    probes = [line for line in plan if "orderflow_trades_p" in line and " using " in line]
-    assert probes, "\n".join(plan)
+    reads = [i for i, line in enumerate(plan) if "orderflow_trades_p" in line and " using " in line]
+    # the windows' reads: by the token index, bounded by the window (the next line's condition)
+    window = [i for i in reads if f"'{line_sql.WINDOW_SECS // 3600:02d}:00:00'" in plan[i + 1]]
+    probes = [plan[i] for i in reads if i not in window]
+    assert probes and window, "\n".join(plan)
     assert all("Index Only Scan" in line and "token" in line for line in probes), "\n".join(plan)
+    assert all("Index Scan" in plan[i] and "token_time" in plan[i] for i in window)
     fetches = [line.strip() for line in plan if "Heap Fetches" in line]
     assert fetches and all(line == "Heap Fetches: 0" for line in fetches), "\n".join(plan)

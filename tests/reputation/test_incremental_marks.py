@@ -36,7 +36,8 @@ async def test_a_moved_mark_updates_holders_without_rescoring(pool: asyncpg.Pool
     for who in HOLDERS:  # open positions in market 1 (unresolved), decisions in market 2
         led.trade(who, "BUY", f"{10 * who}.5", "0.40", market_no=1, at=H(who), taker_aggregate=True)
         led.trade(who, "BUY", "50", "0.30", market_no=2, at=H(who), taker_aggregate=True)
-    led.trade(3, "SELL", "5", "0.45", market_no=1, at=H(10), taker_aggregate=True)
+    # alone in the six hours before it (orderflow.reputation.line_sql): the mark
+    led.trade(3, "SELL", "5", "0.45", market_no=1, at=H(13), taker_aggregate=True)
     led.resolve(2, ["1", "0"], timedelta(days=2))
     await led.flush(pool)
     first = await run_reputation(pool)

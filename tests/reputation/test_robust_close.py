@@ -1,22 +1,17 @@
-"""A token's closing line should not be one pair's print (open: both cases xfail, strict).
+"""A token's closing line is not one pair's print (orderflow.reputation.line_sql).
 
 Honest long-shot takers buy in markets that trade at a stable price (the long shot at 0.05, the
 favourite at 0.95) up to and past each token's closing time; just before it, a wash pair prints
 the long shot at 0.50 between themselves, both ways. A closing line that is the last print from
-anyone is the pair's: every honest holder's closing-line value reads +9 a dollar. Built as raw
-chain logs and scored by the real run (and the per-wallet replay, which reads its own lines).
-
-Both fail today: the honest holders' closing-line edge reads +9.0 a dollar. A line made of the
-median of the last five distinct takers' prints passed both when tried, but in thin tokens those
-five takers reach back to the wallets' own early prints, so the line was no longer the price at the
-close and two other cases lost their tiers (docs/reputation.md "A second independent
-population", last bullet: what was tried and measured).
+anyone is the pair's: every honest holder's closing-line value read +9 a dollar (both cases
+failed so until 5 Dec 2026). Built as raw chain logs and scored by the real run (and the
+per-wallet replay, which reads its own lines). tests/reputation/test_close_line.py holds the
+cases where the line must still move: a real move at the close, a thin token.
 """
 
 from __future__ import annotations
 
 import asyncpg
-import pytest
 
 from orderflow.reputation import run_reputation
 from orderflow.reputation.per_wallet import wallet_report
@@ -25,12 +20,6 @@ from tests.reputation.test_cases import TOP, background, stats
 from tests.reputation.test_incremental_run import close, persisted
 
 HORIZON = 0.8  # ReputationSettings.clv_horizon's default
-_OPEN = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a token's closing line is its last print from anyone: one wash pair sets it"
-    " (docs/reputation.md, 'A second independent population', last bullet)",
-)
 
 
 def _world(seed: int) -> tuple[World, list[str], list[str], list[tuple[Spec, float]]]:
@@ -64,7 +53,6 @@ def _world(seed: int) -> tuple[World, list[str], list[str], list[tuple[Spec, flo
     return w, honest, pair, closing
 
 
-@_OPEN
 async def test_a_wash_pair_does_not_set_the_honest_holders_closing_line(
     pool: asyncpg.Pool,
 ) -> None:
@@ -82,7 +70,6 @@ async def test_a_wash_pair_does_not_set_the_honest_holders_closing_line(
         assert abs(replayed - s["clv_edge"]) < 1e-3, (who, replayed, s["clv_edge"])
 
 
-@_OPEN
 async def test_a_pair_flooding_the_close_takes_the_line_away_and_sets_none(
     pool: asyncpg.Pool,
 ) -> None:
