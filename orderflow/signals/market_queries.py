@@ -76,8 +76,11 @@ _LEFT_SINCE_X = left_since(
     chain="x.chain_id", ts="x.ts", block="x.block_number", log_index="x.log_index",
 )  # fmt: skip
 # The tape price a quote is held to (orderflow.signals.tape.held_to_tape): of the quote's
-# window, so that prints older than any level the quote reads do not hold a fresh one.
-_TAPE = tape_price("x.token_id", since=f"x.ts - make_interval(secs => {QUOTE_WINDOW_SECS})")
+# window, so that prints older than any level the quote reads do not hold a fresh one; none
+# without a maker row in it (the last print of anyone is one print).
+_TAPE = tape_price(
+    "x.token_id", since=f"x.ts - make_interval(secs => {QUOTE_WINDOW_SECS})", last=False
+)
 _MARKETS = f"""
 SELECT x.key, x.token_id, x.market_id,
        EXISTS (SELECT 1 FROM orderflow_trades t

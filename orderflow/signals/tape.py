@@ -12,8 +12,8 @@ distinct pairs that traded the token (a maker and its taker, either way round), 
 rows (the taker's aggregate row names no counterparty). However often a pair prints, it is one
 voice: beside three other pairs among the last five, the median is theirs; beside one it moves
 the price half-way; a token only it trades is its; and a pair that matched more than
-:data:`TAPE_PRINTS` times since anyone else did is alone too. With no maker row stored, the
-last print of anyone.
+:data:`TAPE_PRINTS` times since anyone else did is alone too. With no maker row stored, a mark
+is the last print of anyone; a quote is not held.
 
 :func:`held_to_tape` holds a quote (:mod:`orderflow.signals.quotes`) to it.
 """
@@ -39,9 +39,12 @@ def _matches(token: str, price: str, bound: str) -> str:
                 ORDER BY t.timestamp DESC, t.id DESC LIMIT {TAPE_PRINTS})"""
 
 
-def tape_price(token: str, before: str | None = None, since: str | None = None) -> str:
+def tape_price(
+    token: str, before: str | None = None, since: str | None = None, *, last: bool = True
+) -> str:
     """SQL: the tape price of ``token`` (the module's); with ``before``, as of then (the prints
-    before it); with ``since``, of the prints from then on only. NULL: no print.
+    before it); with ``since``, of the prints from then on only. NULL: no print; with ``last``
+    False, no maker row (the last print of anyone is one print: it cannot hold a quote).
 
     A match of the token's buyer with a buyer of its complement (a mint; a merge alike) has
     its maker rows in the complement: they count, at 1 - their price (the unified book's
@@ -58,11 +61,13 @@ def tape_price(token: str, before: str | None = None, since: str | None = None) 
                            UNION ALL {_matches(complement, "1 - t.price", bound)}) t
                     ORDER BY {_PAIR}, t.timestamp DESC, t.id DESC) k
                  ORDER BY k.timestamp DESC, k.id DESC LIMIT {TAPE_PAIRS})"""
-    return f"""COALESCE(
-        (SELECT ((percentile_disc(0.5) WITHIN GROUP (ORDER BY m.price)
+    median = f"""(SELECT ((percentile_disc(0.5) WITHIN GROUP (ORDER BY m.price)
                   + percentile_disc(0.5) WITHIN GROUP (ORDER BY m.price DESC)) / 2)
                 ::numeric(20, 10)
-           FROM {pairs} m),
+           FROM {pairs} m)"""
+    if not last:
+        return median
+    return f"""COALESCE({median},
         (SELECT t.price FROM orderflow_trades t WHERE t.token_id = {token}{bound}
           ORDER BY t.timestamp DESC, t.id DESC LIMIT 1))"""
 
