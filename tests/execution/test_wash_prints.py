@@ -17,6 +17,7 @@ import asyncpg
 from orderflow.execution import position_queries
 from orderflow.execution.book import load_book
 from orderflow.execution.engine import Executor
+from orderflow.execution.live import LiveBroker
 from tests.execution.conftest import (
     MARKET,
     MARKET_B,
@@ -32,6 +33,8 @@ from tests.execution.conftest import (
     reveal,
     trade_at,
 )
+from tests.execution.fake_clob import FakeClob
+from tests.execution.livekit import holding_yes
 
 # Colluding wallets (nobody scored them: their trades make no signal).
 WASH_A = "0x" + "5a" * 20
@@ -168,6 +171,26 @@ async def test_an_exit_is_not_priced_at_a_wash_pairs_bid(
     await ex.desk.reconcile()
     sold = await pool.fetchval("SELECT price FROM orderflow_fills WHERE side = 'SELL'")
     assert sold == Decimal("0.48")
+
+
+async def test_a_live_exit_is_not_sent_at_a_wash_pairs_bid(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """Live, on the CLOB stand-in: the book bids 0.49 for the position's exit; the whale sells
+    at 0.48 where three pairs trade and, in the same second, a wash pair prints at 0.05. The
+    SELL sent is limited at 0.47. On main it was sent at 0.04: marketable, so the real CLOB
+    fills it down through the book as far as 0.04 where the bids are thin."""
+    ex = await holding_yes(pool, dsn, clob, live)
+    now = datetime.now(UTC)
+    async with pool.acquire() as conn:
+        await trade_at(conn, "0.48", now)
+        at = now + timedelta(seconds=3)
+        await add_trade(conn, side="SELL", price="0.48", usdc="300", at=at)
+        await match(conn, WASH_A, WASH_B, "0.05", at, side="SELL")
+    await ex.catch_up()
+    await ex.worker.drain()
+    sent = await pool.fetchrow("SELECT price, mode FROM orderflow_orders WHERE side = 'SELL'")
+    assert (sent["price"], sent["mode"]) == (Decimal("0.47"), "live")
 
 
 async def test_an_entry_is_not_priced_at_a_wash_pairs_ask(
