@@ -24,12 +24,12 @@ def mark_price(token: str, before: str | None = None) -> str:
     """SQL: the price an open position in ``token`` is marked at (a live BUY's loss measured
     at): the token's payout once its market's resolution is stored, else its tape price
     (:func:`orderflow.signals.tape.tape_price`: one pair of wallets trading between itself
-    cannot set it, as it set the last trade's);
-    with ``before``, as of then (resolved before it, the tape before it). A position of a
-    resolved market waits for its settlement while an order of it may fill
-    (:func:`orderflow.execution.settle_queries.resolvable_positions`): marked at the tape
-    before the resolution meanwhile, a lost bet still showed its pre-resolution value. Read
-    each time: a resolution a reorg took back marks the position at the tape again."""
+    cannot set it, as it set the last trade); with ``before``, as of then (resolved before it,
+    the tape before it). A position of a resolved market waits for its settlement while an
+    order of it may fill (:func:`orderflow.execution.settle_queries.resolvable_positions`):
+    marked at the tape before the resolution meanwhile, a lost bet still showed its
+    pre-resolution value. Read each time: a resolution a reorg took back marks the position at
+    the tape again."""
     resolved = f" AND r.resolved_at < {before}" if before else ""
     return f"""COALESCE(
         (SELECT r.payouts[tok.outcome_index + 1] FROM orderflow_tokens tok
