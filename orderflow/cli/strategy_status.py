@@ -116,7 +116,7 @@ def to_text(status: StrategyStatus) -> str:
         ("bankroll", usd(s.bankroll), ""),
         ("equity", usd(s.equity), ""),
         ("realized P&L", usd(s.realized_pnl), parts if len(s.realized_by_mode) > 1 else ""),
-        ("unrealized P&L", usd(s.unrealized_pnl), "at each token's last trade"),
+        ("unrealized P&L", usd(s.unrealized_pnl), "at each token's tape price"),
         (
             "today's P&L",
             usd(s.day_pnl),

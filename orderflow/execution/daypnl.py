@@ -3,27 +3,27 @@ live wallet's, :mod:`orderflow.execution.book`) and the performance row (all of 
 
 ``day P&L = (realized + unrealized now) - (realized + unrealized at midnight)`` summed over the
 strategy's positions that are open now or were closed since midnight. Realized P&L includes
-partial sells; unrealized is marked at the token's latest trade price, or at its payout once its
-market's resolution is stored (a position may wait for its settlement: :func:`settle_queries.
-resolvable_positions`). Midnight's mark is computed
-from history, so it needs no process running at midnight: the position's fills before midnight
-replayed through :func:`orderflow.accounting.replay` in the order they were booked (as the
-position is), marked at the token's last trade price
-before midnight (from ``orderflow_trades``, the trade tape), or its payout if its market resolved
-before midnight. A position opened today has a zero
-mark. Fills are net of reversals (a trade that failed on chain never happened). What the
-fills before midnight leave (realized P&L, shares, cost) is cached per position, day and
-version: the number of the position's fills from before midnight and of its reversals. Fills
-are only ever added, so the version moves whenever midnight's fills change: by a reversal, or by
-a fill from before midnight booked after it (a live fill read late from the account's trades, a
-paper fill from a level stored late). The price before midnight is read each time, as stored
-now: a trade of the last seconds before midnight may be stored after it (listener lag). A mark
-cached whole, per reversal only, kept either out until a restart recomputed it (a quiet day
-read +20 in a running executor, 0 after a restart: ``test_daily_loss.py``).
+partial sells; unrealized is marked at the token's tape price (:mod:`orderflow.signals.tape`:
+one wash pair's prints cannot set it), or at its payout once its market's resolution is stored
+(a position may wait for its settlement: :func:`settle_queries.resolvable_positions`).
+Midnight's mark is computed from history, so it needs no process running at midnight: the
+position's fills before midnight replayed through :func:`orderflow.accounting.replay` in the
+order they were booked (as the position is), marked at the token's tape price before midnight
+(from ``orderflow_trades``), or its payout if its market resolved before midnight. A position
+opened today has a zero mark. Fills are net of reversals (a trade that failed on chain never
+happened). What the fills before midnight leave (realized P&L, shares, cost) is cached per
+position, day and version: the number of the position's fills from before midnight and of its
+reversals. Fills are only ever added, so the version moves whenever midnight's fills change: by
+a reversal, or by a fill from before midnight booked after it (a live fill read late from the
+account's trades, a paper fill from a level stored late). The price before midnight is read
+each time, as stored now: a trade of the last seconds before midnight may be stored after it
+(listener lag). A mark cached whole, per reversal only, kept either out until a restart
+recomputed it (a quiet day read +20 in a running executor, 0 after a restart:
+``test_daily_loss.py``).
 
 Worked example (docs/executor.md has it too): bought 100 shares at 0.50 yesterday (cost 50),
-yesterday's last price 0.70, so midnight's mark is +20 unrealized. Today 40 shares are sold at
-0.60 (realized +4) and the price is now 0.55 (unrealized on 60 shares: 60 x 0.55 - 30 = +3).
+the tape price at midnight 0.70, so midnight's mark is +20 unrealized. Today 40 shares are sold
+at 0.60 (realized +4) and the price is now 0.55 (unrealized on 60 shares: 60 x 0.55 - 30 = +3).
 Day P&L = (4 + 3) - (0 + 20) = -13: a loss today, although the position is up since it was
 bought. The old formula (lifetime unrealized + realized of positions closed today) said +3.
 """
@@ -63,7 +63,7 @@ SELECT position_id, side, shares, usdc, fee, fee_asset, filled_at FROM orderflow
 
 
 # A past day's positions (strategy $1, the day from $2 to $3): those not closed before it began
-# with a fill before it ended, each marked at both ends (the last trade before the instant, or
+# with a fill before it ended, each marked at both ends (the tape price before the instant, or
 # its payout if its market resolved before it); and what the positions closed before it began
 # realized (the equity's base).
 _DAY_POSITIONS = f"""
@@ -82,7 +82,7 @@ SELECT COALESCE(sum(realized_pnl), 0) FROM orderflow_positions
 
 def unrealized_pnl(shares: Decimal, cost: Decimal, last_price: Decimal | None) -> Decimal:
     """An open position marked at ``last_price`` (:func:`position_queries.mark_price`: the
-    token's latest trade, its payout once resolved; nothing without one): the book's mark
+    token's tape price, its payout once resolved; nothing without one): the book's mark
     (:mod:`orderflow.execution.book`), the status's and today's."""
     return Decimal(0) if last_price is None else shares * last_price - cost
 
@@ -114,7 +114,7 @@ class _Midnight:
 
 class DayMarks:
     """Positions at 00:00 UTC (realized P&L, shares, cost) per position, cached per day and
-    version of its fills; each is marked at the last trade before midnight as stored now."""
+    version of its fills; each is marked at the tape price before midnight as stored now."""
 
     def __init__(self) -> None:
         self._marks: dict[tuple[int, datetime, int], _Midnight] = {}
@@ -176,7 +176,7 @@ async def closed_day(
     """The strategy's day from ``start`` to ``end`` (a past one, all modes: its performance row)
     from history alone — what ran that day need not have run to its end. Each position's value
     (realized + unrealized) at both ends: its fills before the instant replayed in the order
-    they were booked (as :class:`DayMarks` replays midnight's), marked at the last trade before
+    they were booked (as :class:`DayMarks` replays midnight's), marked at the tape price before
     it or its payout; a position closed by then is what it realized (a settlement's payout is
     no fill). The day's P&L is the change, ``realized`` the realized part of it."""
     rows = await conn.fetch(_DAY_POSITIONS, strategy, start, end)

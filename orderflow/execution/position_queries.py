@@ -13,6 +13,7 @@ import asyncpg
 from orderflow.accounting import Fill, Position
 from orderflow.execution.broker import FillReport
 from orderflow.execution.settlement import LATE_FILLS, UNKNOWN_AFTER_EXPIRY
+from orderflow.signals.tape import tape_price
 
 # --------------------------------------------------------------------------------------------
 # The strategy's book (what risk limits see)
@@ -21,20 +22,20 @@ from orderflow.execution.settlement import LATE_FILLS, UNKNOWN_AFTER_EXPIRY
 
 def mark_price(token: str, before: str | None = None) -> str:
     """SQL: the price an open position in ``token`` is marked at (a live BUY's loss measured
-    at): the token's payout once its market's resolution is stored, else its last trade; with
-    ``before``, as of then (resolved before it, the last trade before it). A position of a
-    resolved market waits for its settlement while an order of it may fill
-    (:func:`orderflow.execution.settle_queries.resolvable_positions`): marked at the last trade
-    before the resolution meanwhile, a lost bet still showed its pre-resolution value. Read
-    each time: a resolution a reorg took back marks the position at its last trade again."""
+    at): the token's payout once its market's resolution is stored, else its tape price
+    (:func:`orderflow.signals.tape.tape_price`: one pair of wallets trading between itself
+    cannot set it, as it set the last trade); with ``before``, as of then (resolved before it,
+    the tape before it). A position of a resolved market waits for its settlement while an
+    order of it may fill (:func:`orderflow.execution.settle_queries.resolvable_positions`):
+    marked at the tape before the resolution meanwhile, a lost bet still showed its
+    pre-resolution value. Read each time: a resolution a reorg took back marks the position at
+    the tape again."""
     resolved = f" AND r.resolved_at < {before}" if before else ""
-    traded = f" AND t.timestamp < {before}" if before else ""
     return f"""COALESCE(
         (SELECT r.payouts[tok.outcome_index + 1] FROM orderflow_tokens tok
            JOIN orderflow_market_outcomes r ON r.market_id = tok.condition_id
           WHERE tok.token_id = {token}{resolved}),
-        (SELECT t.price FROM orderflow_trades t WHERE t.token_id = {token}{traded}
-          ORDER BY t.timestamp DESC, t.id DESC LIMIT 1))"""
+        {tape_price(token, before)})"""
 
 
 LAST_PRICE = mark_price("p.token_id")

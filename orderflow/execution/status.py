@@ -2,7 +2,7 @@
 
 Every figure comes from the executor's own code and queries, so it is the number the executor
 acts on: open positions as the book reads them (:func:`position_queries.book_rows`, marked at the
-token's latest trade price, or its payout once resolved), today's P&L and the cash as the limits
+token's tape price, or its payout once resolved), today's P&L and the cash as the limits
 count them (:func:`book.load_book`: P&L since 00:00 UTC plus the immediate loss of live orders;
 both of the strategy's mode, paper or live, whose limits they are), the day's trades, wins and
 losses and all realized P&L from the performance row's own query

@@ -1,7 +1,8 @@
 """The market views the decision reads, from PostgreSQL: per trade, whether its leader has left
 the token since (:func:`left_since`, the one definition of a leader's exit), whether its market
 resolved, the panic-sell high of the look-back window, and the quotes each side meets
-(:mod:`orderflow.signals.quotes`, from the token's and its complement's latest fills).
+(:mod:`orderflow.signals.quotes`, from the token's and its complement's latest fills, held to
+the token's tape price: :mod:`orderflow.signals.tape`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncpg
 
 from orderflow.chain import pruning
 from orderflow.signals.quotes import QUOTE_FILLS, QUOTE_WINDOW_SECS, Seen, levels_of, quote
+from orderflow.signals.tape import held_to_tape, tape_price
 from orderflow.signals.views import MarketView, Side, TradeView
 
 
@@ -73,6 +75,12 @@ _LEFT_SINCE_X = left_since(
     "t", "x.wallet", "x.token_id", "x.complement",
     chain="x.chain_id", ts="x.ts", block="x.block_number", log_index="x.log_index",
 )  # fmt: skip
+# The tape price a quote is held to (orderflow.signals.tape.held_to_tape): of the quote's
+# window, so that prints older than any level the quote reads do not hold a fresh one; none
+# without a maker row in it (the last print of anyone is one print).
+_TAPE = tape_price(
+    "x.token_id", since=f"x.ts - make_interval(secs => {QUOTE_WINDOW_SECS})", last=False
+)
 _MARKETS = f"""
 SELECT x.key, x.token_id, x.market_id,
        EXISTS (SELECT 1 FROM orderflow_trades t
@@ -84,7 +92,8 @@ SELECT x.key, x.token_id, x.market_id,
              WHERE t.token_id = x.token_id
                AND t.timestamp >= x.ts - make_interval(secs => $5) AND t.timestamp < x.ts
                AND {pruning.since(_WINDOWS_START, "t")})
-       END AS window_high
+       END AS window_high,
+       {_TAPE} AS tape
   FROM unnest($1::bigint[], $2::numeric[], $3::text[], $4::timestamptz[], $6::text[],
               $7::integer[], $8::bigint[], $9::integer[], $10::numeric[])
        AS x(key, token_id, market_id, ts, wallet, chain_id, block_number, log_index, complement)
@@ -145,7 +154,9 @@ async def market_views(
     conn: asyncpg.Connection, trades: Sequence[TradeView], window_secs: float
 ) -> dict[int, dict[Side, MarketView]]:
     """Per trade id, the market as a taker on each side meets it: ``last_price`` is the quote
-    (:mod:`orderflow.signals.quotes`: the ask for ``"BUY"``, the bid for ``"SELL"``);
+    (:mod:`orderflow.signals.quotes`: the ask for ``"BUY"``, the bid for ``"SELL"``), held to
+    the token's tape price (:func:`orderflow.signals.tape.held_to_tape`: a quote one wash
+    pair's print set is replaced by where distinct pairs trade);
     ``window_secs`` 0 skips the panic-sell high. ``leader_exited``: the trade's wallet has left
     the token since (a SELL of it, or a BUY of its complement, after it on the chain:
     :func:`left_since`; a trade read without its block, none)."""
@@ -175,6 +186,7 @@ async def market_views(
             leader_exited=r["leader_exited"],
         )
         views[r["key"]] = {
-            side: replace(view, last_price=price) for side, price in quotes[r["key"]].items()
+            side: replace(view, last_price=held_to_tape(price, r["tape"]))
+            for side, price in quotes[r["key"]].items()
         }
     return views

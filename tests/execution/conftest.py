@@ -86,9 +86,10 @@ async def add_trade(
     outcome_index: int | None = 0,
     traceparent: str | None = None,
     taker: bool = True,
+    counterparty: str = "0x" + "7a" * 20,
 ) -> int:
     """A fill as the listener stores it: the taker's aggregate row (``taker``, taker = the
-    exchange) or one maker's row (taker = the taker's address)."""
+    exchange) or one maker's row (taker = the taker's address, ``counterparty``)."""
     price_d = Decimal(price)
     usdc_d = Decimal(usdc)
     return int(
@@ -110,7 +111,7 @@ async def add_trade(
             tx(),
             wallet,
             # the taker's row: taker = the exchange
-            "0xe111180000d2663c0091e4f400237545b87b996b" if taker else "0x" + "7a" * 20,
+            "0xe111180000d2663c0091e4f400237545b87b996b" if taker else counterparty,
             side,
             Decimal(token_id),
             market,
@@ -122,6 +123,30 @@ async def add_trade(
             taker,
         )
     )
+
+
+async def trade_at(
+    conn: asyncpg.Connection,
+    price: str,
+    at: datetime,
+    *,
+    token_id: int = TOKEN_YES,
+    market: str | None = MARKET,
+    pairs: int = 3,
+) -> None:
+    """The market trades ``token_id`` at ``price`` at ``at``: ``pairs`` unrelated pairs of
+    wallets (the same ones each call) match once each, a maker's row and its taker's, as the
+    listener stores a match. What a position is marked at (one pair's prints cannot set the
+    mark: :mod:`orderflow.signals.tape`)."""
+    for n in range(pairs):
+        taker, maker = "0x" + f"{0x61 + n:02x}" * 20, "0x" + f"{0x71 + n:02x}" * 20
+        await add_trade(
+            conn, wallet=maker, side="SELL", token_id=token_id, price=price, usdc="50", at=at,
+            market=market, taker=False, counterparty=taker,
+        )  # fmt: skip
+        await add_trade(
+            conn, wallet=taker, token_id=token_id, price=price, usdc="50", at=at, market=market
+        )
 
 
 # How long wait_for waits before the test fails. Not a bound the code is held to: what a

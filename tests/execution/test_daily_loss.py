@@ -28,9 +28,8 @@ from tests.execution.conftest import (
     add_wallet,
     fill_resting,
     follow,
+    trade_at,
 )
-
-OTHER = "0x" + "0c" * 20
 
 
 async def _replay(conn: asyncpg.Connection, position_id: int) -> None:
@@ -68,7 +67,7 @@ async def test_day_pnl_is_the_change_since_midnight(
             " filled_at = $1",
             midnight - timedelta(hours=2),
         )
-        await add_trade(conn, wallet=OTHER, price="0.70", at=midnight - timedelta(hours=1))
+        await trade_at(conn, "0.70", midnight - timedelta(hours=1))
         # Today: 40 shares sold at 0.60 (realized +4), the price is now 0.55.
         order_id = await conn.fetchval("SELECT id FROM orderflow_orders")
         await conn.execute(
@@ -81,7 +80,7 @@ async def test_day_pnl_is_the_change_since_midnight(
             now,
         )
         await _replay(conn, position_id)
-        await add_trade(conn, wallet=OTHER, price="0.55", at=now)
+        await trade_at(conn, "0.55", now)
         book = await load_book(conn, ex.registry.states["alpha"], now)
         # (4 realized + 3 unrealized on 60 shares) - (20 unrealized at midnight) = -13.
         # The old formula (lifetime unrealized + realized of positions closed today) said +3.
@@ -108,8 +107,8 @@ async def test_yesterdays_loss_does_not_block_today(
             midnight - timedelta(hours=3),
         )
         await _replay(conn, position_id)
-        await add_trade(conn, wallet=OTHER, price="0.20", at=midnight - timedelta(hours=1))
-        await add_trade(conn, wallet=OTHER, price="0.20", at=now)
+        await trade_at(conn, "0.20", midnight - timedelta(hours=1))
+        await trade_at(conn, "0.20", now)
         book = await load_book(conn, ex.registry.states["alpha"], now)
     assert book.day_pnl == 0
 
@@ -151,8 +150,8 @@ async def test_midnight_mark_replays_fills_in_booking_order(
             "SELECT realized_pnl FROM orderflow_positions WHERE id = $1", position_id
         ) == Decimal(4)
         # The price has not moved since before midnight: nothing happened today.
-        await add_trade(conn, wallet=OTHER, price="0.70", at=midnight - timedelta(hours=1))
-        await add_trade(conn, wallet=OTHER, price="0.70", at=now)
+        await trade_at(conn, "0.70", midnight - timedelta(hours=1))
+        await trade_at(conn, "0.70", now)
         book = await load_book(conn, ex.registry.states["alpha"], now)
     assert book.day_pnl == 0
 
@@ -175,8 +174,8 @@ async def test_a_fill_from_before_midnight_booked_after_the_mark_is_in_it(
             midnight - timedelta(hours=2),
         )
         await _replay(conn, position_id)
-        await add_trade(conn, wallet=OTHER, price="0.70", at=midnight - timedelta(hours=1))
-        await add_trade(conn, wallet=OTHER, price="0.70", at=now)
+        await trade_at(conn, "0.70", midnight - timedelta(hours=1))
+        await trade_at(conn, "0.70", now)
         running = ex.trader.marks
         assert await running.day_pnl(conn, "alpha", midnight) == 0  # nothing moved today
         # Booked now: 100 more shares at 0.50, bought half an hour before midnight.
@@ -213,12 +212,12 @@ async def test_a_trade_from_before_midnight_stored_after_the_mark_moves_it(
             midnight - timedelta(hours=2),
         )
         await _replay(conn, position_id)
-        await add_trade(conn, wallet=OTHER, price="0.70", at=midnight - timedelta(hours=1))
-        await add_trade(conn, wallet=OTHER, price="0.70", at=now)
+        await trade_at(conn, "0.70", midnight - timedelta(hours=1))
+        await trade_at(conn, "0.70", now)
         running = ex.trader.marks
         assert await running.day_pnl(conn, "alpha", midnight) == 0
         # Stored now: a trade at 0.60 one second before midnight. Up 10 since (0.60 -> 0.70).
-        await add_trade(conn, wallet=OTHER, price="0.60", at=midnight - timedelta(seconds=1))
+        await trade_at(conn, "0.60", midnight - timedelta(seconds=1))
         restarted = await DayMarks().day_pnl(conn, "alpha", midnight)
         assert restarted == 10
         assert await running.day_pnl(conn, "alpha", midnight) == restarted

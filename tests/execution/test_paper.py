@@ -22,6 +22,7 @@ from tests.execution.conftest import (
     add_wallet,
     fill_resting,
     resolve,
+    trade_at,
 )
 
 
@@ -192,9 +193,7 @@ async def test_daily_loss_limit_counts_unrealized(
         shares = await conn.fetchval("SELECT shares FROM orderflow_positions")
         assert shares * Decimal("0.4") > 50  # a fall to 0.10 loses more than 50 USDC
         # the token now trades at 0.10: unrealized loss beyond the limit
-        await add_trade(
-            conn, wallet="0x" + "99" * 20, price="0.10", usdc="20", at=datetime.now(UTC)
-        )
+        await trade_at(conn, "0.10", datetime.now(UTC))
         await add_token(conn, 555, "0x" + "c3" * 32, 0)
         await add_trade(conn, token_id=555, market="0x" + "c3" * 32, price="0.30")
     await ex.catch_up()

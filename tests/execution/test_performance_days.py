@@ -20,18 +20,17 @@ import asyncpg
 from orderflow.execution.engine import Executor
 from orderflow.execution.performance import day_start, update_performance
 from tests.execution.conftest import (
-    MAKER,
     MARKET,
     TOKEN_NO,
     TOKEN_YES,
     WHALE,
     add_strategy,
     add_token,
-    add_trade,
     add_wallet,
     fill_resting,
     follow,
     resolve,
+    trade_at,
 )
 
 BANKROLL = Decimal(10_000)
@@ -77,8 +76,8 @@ async def test_days_missed_across_midnight_are_closed_from_history(
         await conn.execute("UPDATE orderflow_performance SET updated_at = $1", noon)
         noon_pnl = await conn.fetchval("SELECT total_pnl FROM orderflow_performance")
         # ... then it was down: the price moved to 0.60 before midnight, to 0.70 the next day.
-        await add_trade(conn, wallet=MAKER, price="0.60", at=first + timedelta(hours=23))
-        await add_trade(conn, wallet=MAKER, price="0.70", at=second + timedelta(hours=12))
+        await trade_at(conn, "0.60", first + timedelta(hours=23))
+        await trade_at(conn, "0.70", second + timedelta(hours=12))
         await update_performance(conn, "alpha", BANKROLL, datetime.now(UTC))  # back up today
     rows = await _rows(pool)
     assert sorted(rows) == [first.date(), second.date(), today.date()], sorted(rows)

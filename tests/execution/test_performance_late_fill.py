@@ -21,7 +21,7 @@ from orderflow.execution import positions, trade_queries
 from orderflow.execution.broker import FillReport
 from orderflow.execution.engine import Executor
 from orderflow.execution.performance import day_start, update_performance
-from tests.execution.conftest import MAKER, add_trade
+from tests.execution.conftest import trade_at
 from tests.execution.test_performance_days import BANKROLL, _bought_two_days_ago
 
 
@@ -49,8 +49,8 @@ async def _closed_two_days(pool: asyncpg.Pool, ex: Executor) -> tuple[datetime, 
         noon = first + timedelta(hours=12)
         await update_performance(conn, "alpha", BANKROLL, noon)
         await conn.execute("UPDATE orderflow_performance SET updated_at = $1", noon)
-        await add_trade(conn, wallet=MAKER, price="0.60", at=first + timedelta(hours=23))
-        await add_trade(conn, wallet=MAKER, price="0.70", at=second + timedelta(hours=12))
+        await trade_at(conn, "0.60", first + timedelta(hours=23))
+        await trade_at(conn, "0.70", second + timedelta(hours=12))
         await update_performance(conn, "alpha", BANKROLL, datetime.now(UTC))
     return today, first, second
 

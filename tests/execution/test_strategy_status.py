@@ -22,7 +22,6 @@ from orderflow.execution.engine import Executor
 from orderflow.execution.paper import PaperBroker
 from orderflow.execution.performance import update_performance
 from tests.execution.conftest import (
-    MAKER,
     MARKET,
     MARKET_B,
     TOKEN_NO,
@@ -33,6 +32,7 @@ from tests.execution.conftest import (
     add_trade,
     add_wallet,
     reveal,
+    trade_at,
 )
 from tests.execution.livekit import Clock
 
@@ -89,8 +89,8 @@ async def _build(pool: asyncpg.Pool, ex: Executor, paper_clock: Clock) -> None:
         await add_trade(conn, price="0.50", usdc="600")
         await add_trade(conn, price="0.50", usdc="600", at=datetime.now(UTC) - timedelta(hours=1))
     assert await ex.catch_up() == 3
-    async with pool.acquire() as conn:  # nobody's signal; the token's latest trade
-        await add_trade(conn, wallet=MAKER, price="0.60", usdc="60", at=datetime.now(UTC))
+    async with pool.acquire() as conn:  # nobody's signal; where the token trades now
+        await trade_at(conn, "0.60", datetime.now(UTC))
     assert await ex.catch_up() == 0
     statuses = await pool.fetch("SELECT status, status_reason FROM orderflow_orders ORDER BY id")
     assert [(r["status"], r["status_reason"]) for r in statuses] == [

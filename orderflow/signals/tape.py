@@ -1,0 +1,85 @@
+"""The token's price as the tape shows it, which one pair of wallets cannot set.
+
+A wash pair — two colluding wallets — trades between itself far from the market (a quarter of
+Polymarket's volume: docs/reputation.md), and its prints are on the tape like anyone's. The last
+print of anyone is the pair's price whenever it printed last: an open position marked there
+read a loss as a gain (the daily loss limit lifted), and a quote read from the latest fills
+priced an exit at the pair's "bid" (tests/execution/test_wash_prints.py).
+
+:func:`tape_price` is the median of the latest print of each of the last :data:`TAPE_PAIRS`
+distinct pairs that traded the token (a maker and its taker, either way round), among its last
+:data:`TAPE_PRINTS` matches (and its complement's, mirrored). Each match counts once: its maker
+rows (the taker's aggregate row names no counterparty). However often a pair prints, it is one
+voice: beside three other pairs among the last five, the median is theirs; beside one it moves
+the price half-way; a token only it trades is its; and a pair that matched more than
+:data:`TAPE_PRINTS` times since anyone else did is alone too. With no maker row stored, a mark
+is the last print of anyone; a quote is not held.
+
+:func:`held_to_tape` holds a quote (:mod:`orderflow.signals.quotes`) to it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+# The pairs the median is taken over, and how many of the token's last matches are read.
+TAPE_PAIRS = 5
+TAPE_PRINTS = 200
+# How far a quote may stand from the tape price before it is judged one pair's: 0.10, and at
+# most half-way to 0 or to 1 (a print at 0.01 of a token trading at 0.08 is not a bid).
+TAPE_BAND = Decimal("0.10")
+
+_PAIR = "LEAST(t.wallet_address, t.taker_address), GREATEST(t.wallet_address, t.taker_address)"
+
+
+def _matches(token: str, price: str, bound: str) -> str:
+    return f"""(SELECT {price} AS price, t.timestamp, t.id, t.wallet_address, t.taker_address
+                 FROM orderflow_trades t
+                WHERE t.token_id = {token} AND NOT t.is_taker_aggregate{bound}
+                ORDER BY t.timestamp DESC, t.id DESC LIMIT {TAPE_PRINTS})"""
+
+
+def tape_price(
+    token: str, before: str | None = None, since: str | None = None, *, last: bool = True
+) -> str:
+    """SQL: the tape price of ``token`` (the module's); with ``before``, as of then (the prints
+    before it); with ``since``, of the prints from then on only. NULL: no print; with ``last``
+    False, no maker row (the last print of anyone is one print: it cannot hold a quote).
+
+    A match of the token's buyer with a buyer of its complement (a mint; a merge alike) has
+    its maker rows in the complement: they count, at 1 - their price (the unified book's
+    mirror, :func:`orderflow.signals.quotes.levels_of`)."""
+    bound = (f" AND t.timestamp < {before}" if before else "") + (
+        f" AND t.timestamp >= {since}" if since else ""
+    )
+    complement = (
+        f"(SELECT c.complement_token_id FROM orderflow_tokens c WHERE c.token_id = {token})"
+    )
+    pairs = f"""(SELECT k.price FROM (
+                   SELECT DISTINCT ON ({_PAIR}) t.price, t.timestamp, t.id
+                     FROM ({_matches(token, "t.price", bound)}
+                           UNION ALL {_matches(complement, "1 - t.price", bound)}) t
+                    ORDER BY {_PAIR}, t.timestamp DESC, t.id DESC) k
+                 ORDER BY k.timestamp DESC, k.id DESC LIMIT {TAPE_PAIRS})"""
+    median = f"""(SELECT ((percentile_disc(0.5) WITHIN GROUP (ORDER BY m.price)
+                  + percentile_disc(0.5) WITHIN GROUP (ORDER BY m.price DESC)) / 2)
+                ::numeric(20, 10)
+           FROM {pairs} m)"""
+    if not last:
+        return median
+    return f"""COALESCE({median},
+        (SELECT t.price FROM orderflow_trades t WHERE t.token_id = {token}{bound}
+          ORDER BY t.timestamp DESC, t.id DESC LIMIT 1))"""
+
+
+def held_to_tape(quote: Decimal | None, tape: Decimal | None) -> Decimal | None:
+    """``quote`` (read from the latest fills: one pair printing last sets it), or the tape
+    price when the quote stands further from it than :data:`TAPE_BAND` (and half-way to 0 or
+    1): where distinct pairs trade, not where one pair printed. An honest quote in a market
+    whose spread is under the band is left as it is. No quote stays none (nobody is known to
+    meet the order); no tape price leaves the quote."""
+    if quote is None or tape is None:
+        return quote
+    below = min(TAPE_BAND, tape / 2)
+    above = min(TAPE_BAND, (1 - tape) / 2)
+    return quote if tape - below <= quote <= tape + above else tape
