@@ -6,11 +6,14 @@ reputation's closing lines and marks, one SQL fragment for the run (:data:`CLOSE
 The line at a time is the median of the last prints of the token's last :data:`TAKERS` distinct
 takers in the :data:`WINDOW_SECS` up to its last print by that time: each fill row's taker (the
 wallet of a taker row, the ``taker_address`` of a maker row: the order that crossed the book)
-counts once, by its last print there. A pair printing between themselves is two takers of seven,
-however often it prints; a market that really moved (many wallets trading at the new price)
-fills the seven with the new price; a thin token gets the median of the few takers of its last
-hours (its last print alone when nobody else traded in the hours before it), never an older
-print. The median of an even count is the mean of its two middle prices (exact NUMERIC). At
+counts once, by its last print there. A pair printing between themselves is one taker of seven
+(two when its wallets take turns crossing), however often it prints; a market that really moved
+(many wallets trading at the new price) fills the seven with the new price; a thin token gets
+the median of the few takers of its last hours, never an older print. A median needs
+:data:`FEW` voices: with one or two takers in the window the line is its last print (a median
+of two is their mean, so a pair beside one honest taker would move the line half way whichever
+printed last: tests/reputation/test_close_line.py). The median of an even count is the mean of
+its two middle prices (exact NUMERIC). At
 most :data:`ROWS` rows are read, newest first; where they are that many and hold fewer than
 :data:`TAKERS` takers (a few wallets flooding the window), there is no line (NULL), never theirs.
 
@@ -28,11 +31,12 @@ from __future__ import annotations
 
 from orderflow.reputation.gate import GATED_TRADES
 
-__all__ = ["ROWS", "TAKERS", "WINDOW_SECS", "line"]
+__all__ = ["FEW", "ROWS", "TAKERS", "WINDOW_SECS", "line"]
 
 WINDOW_SECS = 6 * 3600  # how far back from the last print a print counts
 TAKERS = 7  # distinct takers whose last prints make the median
 ROWS = 64  # rows read at most (the window's newest)
+FEW = 3  # takers a median needs: fewer, the window's last print
 
 
 def _median(price: str, rank: str) -> str:
@@ -45,14 +49,21 @@ def _median(price: str, rank: str) -> str:
     )
 
 
-def _pick(median: str, takers: str, fallback: str) -> str:
+def _pick(median: str, takers: str, fallback: str, latest: str) -> str:
     """The rule's cases (module docstring) as one expression over the aggregate row (``takers``:
-    the takers the median is over)."""
+    the takers the median is over; ``latest``: the newest of their prints)."""
     return (
         f"CASE WHEN {takers} = 0 THEN {fallback}"
         f" WHEN max(u.n) >= {ROWS} AND {takers} < {TAKERS} THEN NULL"
+        f" WHEN {takers} < {FEW} THEN {latest}"
         f" ELSE {median} END"
     )
+
+
+# The newest print of the window (the taker ranked first by its newest row), and of its rows
+# before the last print.
+_NEWEST = "max(u.price) FILTER (WHERE u.ra = 1)"
+_NEWEST_BEFORE = "max(u.pp) FILTER (WHERE u.rb = 1)"
 
 
 def line(token: str, last: str, prev_fallback: str = "NULL", when: str = "true") -> str:
@@ -63,8 +74,9 @@ def line(token: str, last: str, prev_fallback: str = "NULL", when: str = "true")
     row). ``when``: a condition on the outer row alone, inside the read (a one-time filter: no
     read for a row that needs no line). Reads through the as_of gate ($1)."""
     return f"""
-       SELECT {_pick(_median("u.price", "u.ra"), "count(*)", "NULL")} AS price,
-              {_pick(_median("u.pp", "u.rb"), "count(u.rb)", prev_fallback)} AS prev_price
+       SELECT {_pick(_median("u.price", "u.ra"), "count(*)", "NULL", _NEWEST)} AS price,
+              {_pick(_median("u.pp", "u.rb"), "count(u.rb)", prev_fallback, _NEWEST_BEFORE)}
+                  AS prev_price
          FROM (SELECT v.*, row_number() OVER (ORDER BY v.a) AS ra,
                       CASE WHEN v.b IS NOT NULL THEN row_number() OVER (ORDER BY v.b) END AS rb
                  FROM (SELECT r.taker, max(r.n) AS n, min(r.rn) AS a,

@@ -191,3 +191,33 @@ async def test_a_wash_pair_does_not_set_an_open_tokens_mark(pool: asyncpg.Pool) 
     third = await run_reputation(pool, full=True)
     assert not third.incremental
     close(await persisted(pool), incremental)
+
+
+async def test_two_takers_give_the_last_print_not_their_mean(pool: asyncpg.Pool) -> None:
+    """A quiet token whose last six hours hold two takers: a wash pair's print at 0.55, then an
+    honest taker's at 0.05 just before the close (the market's price all along). A median of two
+    is their mean (0.30: the pair moves the line half way, whichever printed last); with fewer
+    than three takers the line is the last print, 0.05, and the holders' edge 0. Seen on the
+    newsworld: an honest 0.005 close read 0.278 because a pair printed 0.551 seven minutes before.
+    """
+    w = World(seed=95)
+    background(w, wallets=10, events=20)
+    holders = [w.new_wallet() for _ in range(3)]
+    pair = [w.new_wallet(), w.new_wallet()]
+    specs = w.pick(12, binary_only=True)
+    for s in specs:
+        first = s.opens + 60.0
+        closes = _closes(w, s, first)
+        w.take(s, first, w.new_wallet(), 1 - s.winner, 20.0, price=0.05)
+        _holders(w, s, holders, first)
+        for k in range(8):  # the crowd, days before the close
+            w.take(s, first + 2 * DAY + HOUR * k, w.new_wallet(), 1 - s.winner, 30.0, price=0.05)
+        w.take(s, closes - 420.0, pair[0], 1 - s.winner, 200.0, price=0.55, maker=pair[1])
+        w.take(s, closes - 60.0, w.new_wallet(), 1 - s.winner, 30.0, price=0.05)
+    await w.finish(pool)
+    await run_reputation(pool)
+    assert await _lines(pool, w, specs) == pytest.approx([0.05] * len(specs))
+    for who in holders:
+        edge, replayed = await _replayed(pool, who)
+        assert abs(edge) < 1e-6, who
+        assert replayed == pytest.approx(edge, abs=1e-6), who
