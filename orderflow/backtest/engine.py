@@ -105,7 +105,7 @@ class WalkForwardResult:
     execution: Execution = field(default_factory=Execution)
     # The last step's scores (as of the last step's start): the report shows them.
     last_scores: Mapping[str, WalletView] = field(default_factory=dict)
-    # Last traded price of every token at the end (what open positions are marked at).
+    # Every printed token's mark at the end (its tape price: what open positions are marked at).
     last_prices: dict[int, Decimal] = field(default_factory=dict)
 
 
@@ -150,7 +150,9 @@ class _Replay:
 
     def observe(self, fill: StoredFill, wallet: WalletView) -> None:
         """Feed the tape; schedule the fill's decision for every follower that wants it."""
-        market = self.tape.observe(fill.view, taker=fill.taker, complement=fill.complement)
+        market = self.tape.observe(
+            fill.view, taker=fill.taker, complement=fill.complement, counterparty=fill.counterparty
+        )
         # Only a taker's row is someone's decision, copied; a maker's may still be a leader
         # leaving through a resting order: its SELL is an exit of the positions that followed
         # it in. (A position opened before the decision, after this fill, cannot be one of them:

@@ -29,7 +29,7 @@ COMPLEMENT_JOIN = """
 _TRADES = f"""
 SELECT t.id, t.chain_id, t.tx_hash, t.log_index, t.wallet_address, t.side, t.token_id, t.price,
        t.size, t.usdc_size, t.timestamp, t.market_id, t.outcome_index, t.is_taker_aggregate,
-       comp.token_id AS complement_token_id
+       t.taker_address, comp.token_id AS complement_token_id
   FROM orderflow_trades t{COMPLEMENT_JOIN}
  WHERE t.timestamp > $1 AND t.timestamp <= $2
    AND {pruning.since("$1", "t")} AND {pruning.until("$2", "t")}
@@ -66,6 +66,9 @@ class StoredFill:
     view: TradeView
     taker: bool
     complement: int | None = None  # the complement token (its fills mirror this token's book)
+    # A maker row's taker: the pair its print is of (orderflow.signals.tape); None on a
+    # taker's row (its aggregate names no counterparty).
+    counterparty: str | None = None
 
     @property
     def timestamp(self) -> datetime:
@@ -97,11 +100,12 @@ async def stream_trades(
     """
     async with conn.transaction(readonly=True):
         async for r in conn.cursor(_TRADES, after, until, prefetch=prefetch):
-            complement = r["complement_token_id"]
+            complement, taker = r["complement_token_id"], bool(r["is_taker_aggregate"])
             yield StoredFill(
                 trade_view(r),
-                bool(r["is_taker_aggregate"]),
+                taker,
                 None if complement is None else int(complement),
+                None if taker else r["taker_address"],
             )
 
 

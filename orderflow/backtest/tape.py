@@ -1,12 +1,15 @@
 """What the market looked like at a moment of the replay: prices seen so far, resolutions so far.
 
-The tape is fed in time order and answers only about the past: the last traded price of a token,
-its highest price in a look-back window before the current fill, the ask and the bid the fills
-seen so far show (the executor's quote, :func:`orderflow.signals.quotes.quote`, over the same
-fills: the latest ``QUOTE_FILLS`` of the token and of its complement since the quote window's
-start), whether its market has a resolution *already*, and whether a wallet has sold a token
-since one of its fills (sold it, or bought its complement). It is the backtest's half of the
-as-of gate (the scorer is the other).
+The tape is fed in time order and answers only about the past: the price a position in a token
+is marked at (the executor's: its tape price, :mod:`orderflow.signals.tape`, which one wash pair
+printing last cannot set; the last traded price where no maker row was seen), its highest price
+in a look-back window before the current fill, the ask and the bid the fills seen so far show
+(the executor's quote, :func:`orderflow.signals.quotes.quote`, over the same fills: the latest
+``QUOTE_FILLS`` of the token and of its complement since the quote window's start, held to the
+tape price of that window, :func:`orderflow.signals.tape.held_to_tape`), whether its market has
+a resolution *already*, and whether a wallet has sold a token since one of its fills (sold it,
+or bought its complement). It is the backtest's half of the as-of gate (the scorer is the
+other).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from decimal import Decimal
 
 from orderflow.signals.exits import left_token
 from orderflow.signals.quotes import QUOTE_FILLS, QUOTE_WINDOW_SECS, Seen, levels_of, quote
+from orderflow.signals.tape import Print, TokenPrints, held_to_tape, pair_of
 from orderflow.signals.views import MarketView, Side, TradeView
 
 # How often (in fills observed) tokens not traded within the quote window are forgotten.
@@ -33,40 +37,91 @@ class Tape:
         self._mirror: dict[int, deque[Seen]] = {}
         self._quote_keep = timedelta(seconds=QUOTE_WINDOW_SECS) + latency
         self._last: dict[int, Decimal] = {}
+        # Per token, the maker rows its tape price reads (its own and its complement's), and
+        # the tape prices computed since its last print (a mark is read at every decision).
+        self._prints: dict[int, TokenPrints] = {}
+        self._marks: dict[int, Decimal | None] = {}
         self._recent: dict[int, deque[tuple[datetime, Decimal]]] = {}
         self.resolved: dict[str, tuple[Decimal, ...]] = {}
-        # Last prices before 00:00 UTC of ``_day``, the day of the latest observed fill.
+        # Last prices before 00:00 UTC of ``_day``, the day of the latest observed fill; the
+        # tape prices before it of the tokens with a maker row since (taken at the first).
         self._day: date | None = None
         self._before_day: dict[int, Decimal] = {}
+        self._tape_before_day: dict[int, Decimal | None] = {}
         # Fills observed so far, and per (wallet, token) the number of its latest departure (a
         # SELL of the token, a BUY of its complement).
         self.seen = 0
         self._sold: dict[tuple[str, int], int] = {}
 
     def last_price(self, token_id: int) -> Decimal | None:
-        return self._last.get(token_id)
+        """What a position in the token is marked at now (the executor's mark,
+        ``orderflow.execution.position_queries.mark_price``): its tape price; the last traded
+        price where no maker row of it was seen; None: no print at all."""
+        tape = self._tape(token_id)
+        return self._last.get(token_id) if tape is None else tape
 
     def last_prices(self) -> dict[int, Decimal]:
-        return dict(self._last)
+        """Every printed token's mark (:meth:`last_price`)."""
+        marks = {t: self.last_price(t) for t in {*self._last, *self._prints}}
+        return {t: mark for t, mark in marks.items() if mark is not None}
 
     def midnight_price(self, token_id: int, day: date) -> Decimal | None:
-        """The token's last traded price before 00:00 UTC of ``day`` (a day not yet in the past).
+        """The token's mark as of 00:00 UTC of ``day`` (a day not yet in the past): its tape
+        price before then, else its last traded price before then.
 
         What the executor marks a position at when it computes the day's P&L
         (:mod:`orderflow.execution.daypnl`): the replay asks only about the current day.
         """
         if self._day is None or day > self._day:
-            return self._last.get(token_id)  # nothing observed on ``day`` yet
+            return self.last_price(token_id)  # nothing observed on ``day`` yet
         if day < self._day:
             raise ValueError(f"the tape is past {day}: it keeps only the current midnight")
-        return self._before_day.get(token_id)
+        if token_id in self._tape_before_day:
+            tape = self._tape_before_day[token_id]
+        else:
+            tape = self._tape(token_id)  # no maker row of it since midnight
+        return self._before_day.get(token_id) if tape is None else tape
+
+    def _tape(self, token_id: int) -> Decimal | None:
+        """The token's tape price (:class:`orderflow.signals.tape.TokenPrints`); None: no
+        maker row of it or its complement seen."""
+        if token_id not in self._marks:
+            prints = self._prints.get(token_id)
+            self._marks[token_id] = None if prints is None else prints.price()
+        return self._marks[token_id]
+
+    def _print(self, trade: TradeView, complement: int | None, counterparty: str) -> None:
+        """Add a maker row (its taker: ``counterparty``) to its token's prints and, mirrored,
+        to its complement's; a token's tape price before midnight is kept at its first."""
+        pair = pair_of(trade.wallet, counterparty)
+        for token, price, own in (
+            (trade.token_id, trade.price, True),
+            (complement, 1 - trade.price, False),
+        ):
+            if token is None:
+                continue
+            if token not in self._tape_before_day:
+                self._tape_before_day[token] = self._tape(token)
+            prints = self._prints.get(token)
+            if prints is None:
+                prints = self._prints[token] = TokenPrints()
+            (prints.own if own else prints.mirror).add(
+                Print(trade.timestamp, self.seen, pair, price)
+            )
+            self._marks.pop(token, None)
 
     def observe(
-        self, trade: TradeView, *, taker: bool = True, complement: int | None = None
+        self,
+        trade: TradeView,
+        *,
+        taker: bool = True,
+        complement: int | None = None,
+        counterparty: str | None = None,
     ) -> MarketView:
         """Record ``trade`` (``taker``: its row is the taker's; ``complement``: the token whose
-        book mirrors its token's) and return its market as a follower sees it right after the
-        fill.
+        book mirrors its token's; ``counterparty``: a maker row's taker, the pair its print is
+        of — without it, a maker row does not count towards the tape price) and return its
+        market as a follower sees it right after the fill.
 
         ``window_high`` covers the look-back window *before* this fill; ``last_price`` is this
         fill's price (the latest observed price; the decision replaces it with :meth:`quote`).
@@ -82,6 +137,9 @@ class Tape:
         day = trade.timestamp.date()
         if self._day is None or day > self._day:
             self._day, self._before_day = day, dict(self._last)
+            self._tape_before_day = {}
+        if not taker and counterparty is not None:
+            self._print(trade, complement, counterparty)
         recent = self._recent.setdefault(trade.token_id, deque())
         cutoff = trade.timestamp - self._window
         while recent and recent[0][0] < cutoff:
@@ -105,15 +163,23 @@ class Tape:
 
     def quote(self, token_id: int, side: Side, since: datetime) -> Decimal | None:
         """The price a taker on ``side`` of ``token_id`` meets now, from the fills seen so far
-        since ``since`` (the executor's quote: its trigger's time less the quote window); None:
-        no level of that side seen (the executor's ``no_price``)."""
+        since ``since`` (the executor's quote: its trigger's time less the quote window), held
+        to the tape price of the prints since then (a quote one wash pair's print set is
+        replaced by where distinct pairs trade: ``orderflow.signals.market_queries``); None: no
+        level of that side seen (the executor's ``no_price``)."""
         seen = [
             level
             for book in (self._own, self._mirror)
             for level in book.get(token_id, ())
             if level.time >= since
         ]
-        return quote(seen, side)
+        return held_to_tape(quote(seen, side), self.tape_price(token_id, since))
+
+    def tape_price(self, token_id: int, since: datetime) -> Decimal | None:
+        """The token's tape price of the prints from ``since`` on (None: no maker row since:
+        ``orderflow.signals.tape.tape_price`` with ``last`` False)."""
+        prints = self._prints.get(token_id)
+        return None if prints is None else prints.price(since)
 
     def _sweep(self, before: datetime) -> None:
         """Forget the levels of tokens with none at or after ``before``: no quote reads them."""

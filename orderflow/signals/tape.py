@@ -16,11 +16,19 @@ the price half-way; a token only it trades is its; and a pair that matched more 
 is the last print of anyone; a quote is not held.
 
 :func:`held_to_tape` holds a quote (:mod:`orderflow.signals.quotes`) to it.
+
+:class:`TokenPrints` is the same rule in memory, for the backtest's tape
+(:mod:`orderflow.backtest.tape`), which replays the prints in the order they were stored:
+one definition, the SQL's and its Python form side by side (tests/signals/test_tape.py checks
+that they agree on the same prints).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 # The pairs the median is taken over, and how many of the token's last matches are read.
 TAPE_PAIRS = 5
@@ -83,3 +91,89 @@ def held_to_tape(quote: Decimal | None, tape: Decimal | None) -> Decimal | None:
     below = min(TAPE_BAND, tape / 2)
     above = min(TAPE_BAND, (1 - tape) / 2)
     return quote if tape - below <= quote <= tape + above else tape
+
+
+# The SQL's ``numeric(20, 10)``: the median of two middle prints is rounded to ten places.
+_PLACES = Decimal("1e-10")
+
+
+class Print(NamedTuple):
+    """One match's maker row as the tape price reads it: when, by which pair, at what price;
+    ``seq``: its place in the order the rows were stored (the SQL's ``id``, which orders the
+    prints of one second)."""
+
+    time: datetime
+    seq: int
+    pair: tuple[str, str]
+    price: Decimal
+
+
+def pair_of(maker: str, taker: str) -> tuple[str, str]:
+    """A maker and its taker, either way round: one pair."""
+    return (maker, taker) if maker <= taker else (taker, maker)
+
+
+@dataclass(slots=True)
+class _Latest:
+    """Of one token's maker rows, what the rule can still read: the latest print of each of
+    the :data:`TAPE_PAIRS` pairs that printed last, each with its place among the rows (its
+    count), so that one more than :data:`TAPE_PRINTS` rows back is out of reach. Exact: an
+    older print of a pair is never read while its newer one is (the newer leaves the last
+    :data:`TAPE_PRINTS` later), nor a sixth pair's, behind five newer pairs; memory and time
+    stay bounded by :data:`TAPE_PAIRS` however long the tape."""
+
+    count: int = 0
+    prints: list[tuple[int, Print]] = field(default_factory=list)  # the latest first
+
+    def add(self, print_: Print) -> None:
+        self.count += 1
+        prints = self.prints
+        for i, (_, p) in enumerate(prints):
+            if p.pair == print_.pair:
+                del prints[i]
+                break
+        prints.insert(0, (self.count, print_))
+        if len(prints) > TAPE_PAIRS:
+            prints.pop()
+
+    def in_reach(self) -> list[Print]:
+        return [p for n, p in self.prints if n > self.count - TAPE_PRINTS]
+
+
+@dataclass(slots=True)
+class TokenPrints:
+    """A token's maker rows and its complement's (their prices mirrored), fed in the order
+    they were stored, as far as :func:`tape_price` reads them (its last :data:`TAPE_PRINTS`
+    of each): :func:`tape_price` in memory."""
+
+    own: _Latest = field(default_factory=_Latest)
+    mirror: _Latest = field(default_factory=_Latest)
+
+    def price(self, since: datetime | None = None) -> Decimal | None:
+        """The median of the latest print of each of the last :data:`TAPE_PAIRS` distinct
+        pairs (of the prints from ``since`` on, with it); None: no maker row (the SQL's with
+        ``last`` False)."""
+        merged = sorted(
+            [*self.own.in_reach(), *self.mirror.in_reach()],
+            key=lambda p: (p.time, p.seq),
+            reverse=True,
+        )
+        latest: dict[tuple[str, str], Decimal] = {}
+        for p in merged:
+            if since is not None and p.time < since:
+                break
+            if p.pair not in latest:
+                latest[p.pair] = p.price
+                if len(latest) == TAPE_PAIRS:
+                    break
+        return median(list(latest.values()))
+
+
+def median(prices: list[Decimal]) -> Decimal | None:
+    """The SQL's median: the middle price, or the mean of the two middle ones (ten places)."""
+    if not prices:
+        return None
+    ordered = sorted(prices)
+    n = len(ordered)
+    middle = (ordered[(n - 1) // 2] + ordered[n // 2]) / 2
+    return middle.quantize(_PLACES, rounding=ROUND_HALF_UP)

@@ -152,6 +152,9 @@ async def test_fills_of_unknown_tokens_stay_open_and_are_marked(pool: asyncpg.Po
     h.trade(WHALE, market, 0, "BUY", "0.40", "500", T0 + timedelta(hours=1))
     h.ask(market, 0, "0.40", "5000", T0 + timedelta(hours=1, minutes=1))
     h.trade(NOBODY, market, 0, "BUY", "0.50", "100", T0 + timedelta(hours=5))
+    # The match's maker row (its taker aggregate names no pair): the same pair as the ask's,
+    # whose latest print the tape price is (orderflow.signals.tape).
+    h.ask(market, 0, "0.50", "100", T0 + timedelta(hours=5))
     await h.store(pool)
     # The listener stores fills of tokens it cannot place yet with market_id NULL.
     await pool.execute("UPDATE orderflow_trades SET market_id = NULL, outcome_index = NULL")
