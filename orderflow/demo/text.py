@@ -45,7 +45,8 @@ def _positions_lines(result: DemoResult) -> list[str]:
     best = sorted(executed, key=lambda s: s.pnl or Decimal(0), reverse=True)
     lines = [
         f"Strategy '{DEMO_STRATEGY}' positions: {len(run.book.closed)} closed, "
-        f"{len(run.book.open)} open at the end (marked at the last traded price)."
+        f"{len(run.book.open)} open at the end (marked at their tape price: the median of the"
+        " last five distinct pairs' prints)."
     ]
     for s in best[:3] + best[-3:] if len(best) > 6 else best:
         state = "closed" if s.closed_at else "open"
