@@ -72,14 +72,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     # Its own dests: a scope given before `retire` (`operator -n NS retire`) is not replaced
     # by these defaults (every namespace), and one given on both sides can be compared.
-    retire_scope = r.add_mutually_exclusive_group()
-    retire_scope.add_argument(
+    retire_group = r.add_mutually_exclusive_group()
+    retire_group.add_argument(
         "-n", "--namespace", action="append", default=[], metavar="NS", dest="retire_namespace",
         help="the operator's namespace, as the operator takes it (repeatable; kopf patterns "
         "allowed, e.g. '!research,!lab': every namespace but those); may also come before "
         "retire",
     )  # fmt: skip
-    retire_scope.add_argument(
+    retire_group.add_argument(
         "-A", "--all-namespaces", action="store_true", dest="retire_all_namespaces",
         help="every namespace (the default when no --namespace is given)",
     )  # fmt: skip
@@ -125,7 +125,7 @@ def _namespaces(args: argparse.Namespace) -> list[str]:
     return namespaces
 
 
-def _retire_scope(args: argparse.Namespace) -> None:
+def retire_scope(args: argparse.Namespace) -> None:
     """The retire's scope into ``namespace``/``all_namespaces``, from before or after ``retire``;
     both given and different: refused (which one was meant?)."""
     before = (args.namespace, args.all_namespaces)
@@ -143,7 +143,7 @@ async def retire(args: argparse.Namespace) -> int:
     from orderflow_operator import retire as retiring
     from orderflow_operator.config import OperatorSettings
 
-    _retire_scope(args)
+    retire_scope(args)
     settings = settings_for(OperatorSettings, args)
     namespaces = _namespaces(args)
     dsn = await db.resolve_dsn(settings)
