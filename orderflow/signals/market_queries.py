@@ -77,9 +77,13 @@ _LEFT_SINCE_X = left_since(
 )  # fmt: skip
 # The tape price a quote is held to (orderflow.signals.tape.held_to_tape): of the quote's
 # window, so that prints older than any level the quote reads do not hold a fresh one; none
-# without a maker row in it (the last print of anyone is one print).
+# without a maker row in it (the last print of anyone is one print). Its partitions bounded from
+# the earliest trade's window (tests/scale/test_partition_pruning.py).
 _TAPE = tape_price(
-    "x.token_id", since=f"x.ts - make_interval(secs => {QUOTE_WINDOW_SECS})", last=False
+    "x.token_id",
+    since=f"x.ts - make_interval(secs => {QUOTE_WINDOW_SECS})",
+    last=False,
+    prune=pruning.since(f"{_EARLIEST} - make_interval(secs => {QUOTE_WINDOW_SECS})", "t"),
 )
 _MARKETS = f"""
 SELECT x.key, x.token_id, x.market_id,

@@ -48,17 +48,26 @@ def _matches(token: str, price: str, bound: str) -> str:
 
 
 def tape_price(
-    token: str, before: str | None = None, since: str | None = None, *, last: bool = True
+    token: str,
+    before: str | None = None,
+    since: str | None = None,
+    *,
+    last: bool = True,
+    prune: str = "",
 ) -> str:
     """SQL: the tape price of ``token`` (the module's); with ``before``, as of then (the prints
     before it); with ``since``, of the prints from then on only. NULL: no print; with ``last``
     False, no maker row (the last print of anyone is one print: it cannot hold a quote).
+    ``prune``: a condition on ``t`` that bounds the partitions read and selects nothing
+    (:mod:`orderflow.chain.pruning`, from the caller's earliest ``since``).
 
     A match of the token's buyer with a buyer of its complement (a mint; a merge alike) has
     its maker rows in the complement: they count, at 1 - their price (the unified book's
     mirror, :func:`orderflow.signals.quotes.levels_of`)."""
-    bound = (f" AND t.timestamp < {before}" if before else "") + (
-        f" AND t.timestamp >= {since}" if since else ""
+    bound = (
+        (f" AND t.timestamp < {before}" if before else "")
+        + (f" AND t.timestamp >= {since}" if since else "")
+        + (f" AND {prune}" if prune else "")
     )
     complement = (
         f"(SELECT c.complement_token_id FROM orderflow_tokens c WHERE c.token_id = {token})"
