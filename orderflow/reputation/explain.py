@@ -57,6 +57,12 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _counted(value: Any, noun: str) -> str:
+    """``value`` (as :func:`_fmt` shows it) and ``noun``, plural but for exactly one."""
+    shown = _fmt(value)
+    return f"{shown} {noun}" + ("" if shown == "1" else "s")
+
+
 def _f(x: Any) -> float | None:
     if x is None:
         return None
@@ -214,7 +220,8 @@ def _units_lines(report: WalletReport, s: ReputationSettings) -> list[str]:
     lines = []
     if s.min_events_by_day:
         lines.append(
-            f"  {_fmt(events)} resolved events on {_fmt(days)} UTC days of resolution: the tiers' "
+            f"  {_counted(events, 'resolved event')} on {_counted(days, 'UTC day')} of resolution:"
+            " the tiers' "
             f"minimums count days (WHALE {s.min_events_whale}, SMART {s.min_events_smart}, "
             f"DEGEN {s.min_events_degen})"
         )

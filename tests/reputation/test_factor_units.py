@@ -89,9 +89,10 @@ async def test_a_common_factor_is_one_unit_of_evidence(pool: asyncpg.Pool) -> No
         assert report.scores.tier_names()[0] == row["trader_tier"], who
         # `orderflow wallet` says what the minimums counted (else the winner shows no reason)
         text = render(row, report, [])
-        line = next(x for x in text.splitlines() if "UTC days of resolution" in x)
+        line = next(x for x in text.splitlines() if " of resolution:" in x)
         events, *_, on_days = line.split()[:5]
         assert (float(events), float(on_days)) == (row["events_resolved"], days[who]), line
+        assert (" 1 UTC day of " in line) == (days[who] == 1), line  # not "1 UTC days"
 
     # an incremental run (new fills of the control and of a noise taker) equals a full one
     noise_taker(w, w.new_wallet(), 10)
