@@ -1,0 +1,236 @@
+"""The score's calibration checks on a third independent world (:mod:`tests.reputation.thirdworld`:
+market makers, resolution snipers, copy-bots, sybil clusters, insiders, stale-quote pickers,
+wash rings and pairs at the market's price, skill that fades), imported with the real CLI
+(``orderflow listen --from-file``) and scored with ``orderflow reputation run``.
+
+"Active" is counted three ways: at least 1, 5 and 20 fills (taker or maker). Checks that hold:
+
+* nobody skilled (seed 1): at most 2 % of active wallets WHALE and 5 % WHALE or SMART, at each
+  threshold, and no maker, sniper, copy-bot, stale-quote picker or wash wallet in WHALE or SMART;
+* skill present (seed 1): no maker, sniper, fast copy-bot, wash wallet or insider in WHALE or
+  SMART.
+
+Holes found are ``xfail(strict=True)`` tests naming the measured figure (docs/reputation.md
+"A third independent population"). Figures over more seeds, printed:
+``THIRDWORLD_SEEDS=3 pytest tests/reputation/test_thirdworld.py -k figures -s``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import numpy as np
+import pytest
+
+from tests.reputation.test_newsworld import cli, spearman
+from tests.reputation.thirdworld import STYLES_NEVER_TOP, Params, World
+
+TOP = ("WHALE", "SMART")
+THRESHOLDS = (1, 5, 20)
+WITH_SKILL = Params(act_corr=0.9)
+NOBODY_SKILLED = Params(nobody_skilled=True)
+
+
+@dataclass
+class Figures:
+    active: int
+    whale: float
+    top: float
+    rho: float | None
+
+
+@dataclass
+class Measured:
+    figures: dict[int, Figures]
+    top: list[dict[str, Any]]  # each top-tier wallet: hidden truth and what the score read
+    degen: list[dict[str, Any]]  # the same for each DEGEN wallet
+    styles: dict[str, Counter[str]]  # per style: how many wallets in each tier and flag
+
+    def styles_in_top(self, styles: tuple[str, ...]) -> list[str]:
+        return [f"{w['style']} {w['tier']}" for w in self.top if w["style"] in styles]
+
+
+async def measure(dsn: str, tmp: Path, seed: int, params: Params) -> Measured:
+    world = World(seed, params)
+    path = tmp / f"thirdworld-{seed}.jsonl"
+    with path.open("w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(log, separators=(",", ":")) + "\n" for log in world.logs())
+    cli(dsn, tmp, "listen", "--from-file", str(path))
+    cli(dsn, tmp, "reputation", "run")
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT wallet_address, reputation_score, trader_tier, edge, edge_se, clv_edge, clv_se,"
+            " p_edge_above_cost, events_resolved, flags, maker_volume_share"
+            " FROM orderflow_wallet_scores"
+        )
+    finally:
+        await conn.close()
+    by = {r["wallet_address"]: r for r in rows}
+    truth = world.truth
+    assert set(truth) == set(by), "every wallet of the world scored, no other"
+    figures = {}
+    for least in THRESHOLDS:
+        active = [a for a, v in truth.items() if v["fills"] >= least]
+        tiers = [by[a]["trader_tier"] for a in active]
+        skill = np.array([truth[a]["skill"] for a in active])
+        score = np.array([float(by[a]["reputation_score"]) for a in active])
+        figures[least] = Figures(
+            active=len(active),
+            whale=sum(t == "WHALE" for t in tiers) / len(active),
+            top=sum(t in TOP for t in tiers) / len(active),
+            rho=spearman(score, skill) if skill.std() > 0 else None,
+        )
+    read = [
+        {
+            **truth[a],
+            "wallet": a,
+            "tier": r["trader_tier"],
+            "score": float(r["reputation_score"]),
+            "edge": float(r["edge"]),
+            "clv": None if r["clv_edge"] is None else round(float(r["clv_edge"]), 3),
+            "clv_se": None if r["clv_se"] is None else round(float(r["clv_se"]), 3),
+            "p": round(float(r["p_edge_above_cost"]), 3),
+            "events": r["events_resolved"],
+            "flags": r["flags"],
+        }
+        for a, r in by.items()
+        if r["trader_tier"] in (*TOP, "DEGEN")
+    ]
+    top = [w for w in read if w["tier"] in TOP]
+    degen = [w for w in read if w["tier"] == "DEGEN"]
+    styles: dict[str, Counter[str]] = {}
+    for a, v in truth.items():
+        seen = styles.setdefault(v["style"], Counter())
+        seen.update([by[a]["trader_tier"], *by[a]["flags"]])
+    return Measured(figures, sorted(top, key=lambda w: -w["score"]), degen, styles)
+
+
+_scored: dict[tuple[int, Params], Measured] = {}
+
+
+async def scored(server: str, template: str, tmp: Path, seed: int, params: Params) -> Measured:
+    """A world's measure, each (seed, params) imported and scored once per session."""
+    from tests.conftest import scratch_database
+
+    if (seed, params) not in _scored:
+        async with scratch_database(server, template=template) as url:
+            _scored[(seed, params)] = await measure(url, tmp, seed, params)
+    return _scored[(seed, params)]
+
+
+# Styles the score keeps out of WHALE and SMART on every world measured (the fast copy-bots by
+# COPIER, makers by MARKET_MAKER, snipers by PENNY_PICKER, wash wallets have no edge); the slow
+# copy-bots and the stale-quote pickers reach them (the xfail tests below).
+KEPT_OUT = ("maker", "sniper", "copybot fast", "wash ring", "wash pair")
+
+
+async def test_nobody_skilled_leaves_the_top_tiers_nearly_empty(
+    pg_server_dsn: str, pg_template: str, tmp_path: Path
+) -> None:
+    got = await scored(pg_server_dsn, pg_template, tmp_path, 1, NOBODY_SKILLED)
+    for least, f in got.figures.items():
+        assert f.whale <= 0.02 and f.top <= 0.05, (least, f)
+    assert got.styles_in_top(STYLES_NEVER_TOP) == [], got.top
+
+
+async def test_with_skill_no_maker_sniper_fast_copier_wash_or_insider_on_top(
+    pg_server_dsn: str, pg_template: str, tmp_path: Path
+) -> None:
+    got = await scored(pg_server_dsn, pg_template, tmp_path, 1, WITH_SKILL)
+    assert got.styles_in_top((*KEPT_OUT, "insider")) == [], got.top
+    assert got.figures[20].active >= 60 and got.figures[1].active >= 400
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="COPIER looks 120 s back (copy_window_secs): a bot copying a skilled wallet 3-20 "
+    "minutes later at 0.5-2 cents more carries the leader's edge (seed 1: one WHALE at P(edge > "
+    "cost) 0.966, 665 fills, and one SMART; seeds 1-5: 15 in 6 of 10 worlds with skill)",
+)
+async def test_slow_copy_bots_stay_out_of_the_top_tiers(
+    pg_server_dsn: str, pg_template: str, tmp_path: Path
+) -> None:
+    got = await scored(pg_server_dsn, pg_template, tmp_path, 1, WITH_SKILL)
+    assert got.styles_in_top(("copybot slow",)) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the record is read whole: wallets skilled before the horizon's middle and random "
+    "after it (hidden skill now 0) are SMART (seed 2: two, 13-14 events, P 0.956)",
+)
+async def test_faded_skill_stays_out_of_the_top_tiers(
+    pg_server_dsn: str, pg_template: str, tmp_path: Path
+) -> None:
+    got = await scored(pg_server_dsn, pg_template, tmp_path, 2, Params())
+    assert got.styles_in_top(("faded",)) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a stale-quote picker's edge is in its fill price, gone a second later (seed 2: "
+    "WHALE, 213 fills, closing-line edge +0.25 +- 0.10 a dollar, P 0.99)",
+)
+async def test_stale_quote_pickers_stay_out_of_the_top_tiers(
+    pg_server_dsn: str, pg_template: str, tmp_path: Path
+) -> None:
+    got = await scored(pg_server_dsn, pg_template, tmp_path, 2, Params())
+    assert got.styles_in_top(("picker",)) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="closes at 0.97-0.999 make the closing line the outcome, and its sample standard "
+    "error does not see a long-shot record's noise: nobody skilled, seed 1, 3 DEGEN "
+    "(closing-line edge -0.29 to -0.53 +- 0.13-0.16 a dollar)",
+)
+async def test_nobody_skilled_no_degen(
+    pg_server_dsn: str, pg_template: str, tmp_path: Path
+) -> None:
+    got = await scored(pg_server_dsn, pg_template, tmp_path, 1, NOBODY_SKILLED)
+    assert got.degen == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="WASH's ring rule asks the wallet's top 3 counterparties to trade half their own "
+    "shares with its group: in a ring of 10 they trade with 9 (seed 1: group_share 0.50-0.67, "
+    "group_closed_share 0.26-0.47; 0 of 10 WASH)",
+)
+async def test_wash_ring_members_are_wash(
+    pg_server_dsn: str, pg_template: str, tmp_path: Path
+) -> None:
+    got = await scored(pg_server_dsn, pg_template, tmp_path, 1, WITH_SKILL)
+    assert got.styles["wash ring"]["WASH"] >= 9, got.styles["wash ring"]
+
+
+@pytest.mark.skipif(not os.environ.get("THIRDWORLD_SEEDS"), reason="THIRDWORLD_SEEDS unset")
+async def test_figures_across_seeds(pg_server_dsn: str, pg_template: str, tmp_path: Path) -> None:
+    from tests.conftest import scratch_database
+
+    sets = {
+        "skill with activity": WITH_SKILL,
+        "skill apart from activity": Params(),
+        "nobody skilled": NOBODY_SKILLED,
+    }
+    for seed in range(1, int(os.environ["THIRDWORLD_SEEDS"]) + 1):
+        for name, params in sets.items():
+            async with scratch_database(pg_server_dsn, template=pg_template) as url:
+                got = await measure(url, tmp_path, seed, params)
+            cells = " | ".join(
+                f">={k}: n={f.active} whale={f.whale:.3f} top={f.top:.3f} "
+                f"rho={'-' if f.rho is None else f'{f.rho:.2f}'}"
+                for k, f in got.figures.items()
+            )
+            print(f"seed {seed} {name:26} {cells}", flush=True)
+            for style, seen in sorted(got.styles.items()):
+                print(f"    {style:13} {dict(seen)}", flush=True)
+            for w in got.top + got.degen:
+                print("    ", w, flush=True)
