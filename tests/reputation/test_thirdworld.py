@@ -185,12 +185,6 @@ async def test_stale_quote_pickers_stay_out_of_the_top_tiers(
     assert got.styles_in_top(("picker",)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="closes at 0.97-0.999 make the closing line the outcome, and its sample standard "
-    "error does not see a long-shot record's noise: nobody skilled, seed 1, 3 DEGEN "
-    "(closing-line edge -0.29 to -0.53 +- 0.13-0.16 a dollar)",
-)
 async def test_nobody_skilled_no_degen(
     pg_server_dsn: str, pg_template: str, tmp_path: Path
 ) -> None:
