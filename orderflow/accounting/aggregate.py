@@ -61,14 +61,21 @@ class TakerTotals:
     taker_fee: float  # fees of the taker fills, valued in collateral
 
 
+def held_line(t: TakerTotals, yardstick: float) -> float:
+    """What each share a holder's taker buys bought realized against ``yardstick``: the holder's
+    average exit price for the share of the position it sold before resolution, the yardstick
+    for the rest."""
+    exited = min(1.0, t.sold / t.bought) if t.bought > 0 else 0.0
+    exit_price = t.received / t.sold if t.sold > 0 else 0.0
+    return exited * exit_price + (1.0 - exited) * yardstick
+
+
 def decision_value(t: TakerTotals, yardstick: float) -> tuple[float, float]:
     """(value, stake) of the holder's taker decisions in one token against ``yardstick``.
 
     ``value`` is fee-net USDC, ``stake`` the USDC at risk (a buy risks its price, a sell of
     untracked shares risks 1 - its price).
     """
-    exited = min(1.0, t.sold / t.bought) if t.bought > 0 else 0.0
-    exit_price = t.received / t.sold if t.sold > 0 else 0.0
     short = (
         (t.sold - t.bought) * t.taker_sold / t.sold
         if t.sold > t.bought and t.taker_sold > 0
@@ -76,7 +83,7 @@ def decision_value(t: TakerTotals, yardstick: float) -> tuple[float, float]:
     )
     short_price = t.taker_received / t.taker_sold if t.taker_sold > 0 else 0.0
     value = (
-        t.taker_bought * (exited * exit_price + (1.0 - exited) * yardstick)
+        t.taker_bought * held_line(t, yardstick)
         - t.taker_paid
         - t.taker_fee
         + short * (short_price - yardstick)
@@ -84,10 +91,11 @@ def decision_value(t: TakerTotals, yardstick: float) -> tuple[float, float]:
     return value, t.taker_paid + short * (1.0 - short_price)
 
 
-# The same valuation in SQL, over a row ``v`` with the columns tb, tcb, tfee, exited, exit_price,
-# short, short_price (see orderflow.reputation.positions_sql) and a yardstick expression ``y``.
+# The same in SQL, over a row ``v`` with the columns tb, tcb, tfee, exited, exit_price, short,
+# short_price (see orderflow.reputation.positions_sql) and a yardstick expression ``y``: what a
+# bought share realized (held_line), and the valuation.
+HELD_LINE_SQL = "({v}.exited * {v}.exit_price + (1.0 - {v}.exited) * ({y}))"
 DECISION_VALUE_SQL = (
-    "({v}.tb * ({v}.exited * {v}.exit_price + (1.0 - {v}.exited) * ({y}))"
-    " - {v}.tcb - {v}.tfee + {v}.short * ({v}.short_price - ({y})))"
+    "({v}.tb * " + HELD_LINE_SQL + " - {v}.tcb - {v}.tfee + {v}.short * ({v}.short_price - ({y})))"
 )
 DECISION_STAKE_SQL = "({v}.tcb + {v}.short * (1.0 - {v}.short_price))"

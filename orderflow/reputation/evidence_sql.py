@@ -8,7 +8,7 @@ transaction, reading trades only through the as_of gate (:data:`GATED_TRADES`).
 
 from __future__ import annotations
 
-from orderflow.accounting.aggregate import DECISION_STAKE_SQL, DECISION_VALUE_SQL
+from orderflow.accounting.aggregate import DECISION_STAKE_SQL, DECISION_VALUE_SQL, HELD_LINE_SQL
 from orderflow.reputation import line_sql
 from orderflow.reputation.gate import GATED_TRADES
 from orderflow.reputation.hedged_sql import HEDGED_CTES
@@ -138,6 +138,8 @@ _LESS = (
 _VO = DECISION_VALUE_SQL.format(v="p", y="p.payout_f")
 _VC = DECISION_VALUE_SQL.format(v="p", y="coalesce(p.close_y, p.payout_f)")
 _STAKE = DECISION_STAKE_SQL.format(v="p")
+# what a bought share realized against the closing line (its exit price where it was sold)
+_HELD = HELD_LINE_SQL.format(v="p", y="p.close_y")
 # an event's entry-implied chance of winning (its stake over its shares, clipped)
 _Q = "least(0.99, greatest(0.01, we.stake / nullif(we.x, 0)))"
 
@@ -226,6 +228,13 @@ WITH {HEDGED_CTES}, adj AS (
            END AS nvar,
            CASE WHEN p.judged AND p.close_y IS NULL
                 THEN (p.tb * p.tb + p.short * p.short) * p.qbar * (1 - p.qbar) END AS nvar_unclosed,
+           -- a decision with a closing line: its closing-line value's variance under no edge,
+           -- x^2 (q (1 - q) - c (1 - c)) (the line a martingale from the entry q: what it can
+           -- still move; the law of total variance), c each share's line (held_line)
+           CASE WHEN p.judged AND p.close_y IS NOT NULL
+                THEN p.tb * p.tb * (p.qbar * (1 - p.qbar) - {_HELD} * (1 - {_HELD}))
+                     + p.short * p.short * (p.qbar * (1 - p.qbar) - p.close_y * (1 - p.close_y))
+           END AS nvar_close,
            -- a neg-risk position's part of the event's payout in YES terms: the shares its
            -- taker fills bought and kept to the resolution (kept_u, HEDGED's), times its leg's
            -- entry-implied P(YES) (the price for YES, minus one less the price for NO: a NO
@@ -261,6 +270,7 @@ WITH {HEDGED_CTES}, adj AS (
            sum(p.nvar) + coalesce(greatest(0.0, sum(p.leg_a * p.leg_a)
                                                 - sum(p.leg_a) * sum(p.leg_a)), 0.0) AS nvar,
            sum(p.nvar_unclosed) AS nvar_unclosed,
+           sum(p.nvar_close) AS nvar_close,
            min(p.decided_at) AS decided_at,
            max(p.decided_at) AS decided_last,
            max(p.judged_at) AS judged_at,  -- when the event's last judged leg resolved
@@ -341,6 +351,7 @@ SELECT w,
        coalesce(sum(vc * stake) FILTER (WHERE stake > 0), 0) AS clv_stake,
        coalesce(sum(stake * stake) FILTER (WHERE stake > 0), 0) AS stake_sq,
        coalesce(sum(nvar_unclosed) FILTER (WHERE stake > 0), 0) AS clv_null_var,
+       coalesce(sum(nvar_close) FILTER (WHERE stake > 0), 0) AS close_move_var,
        count(*) FILTER (WHERE stake > 0 AND vo > 0)::float8 AS wins,
        coalesce(sum(q) FILTER (WHERE stake > 0), 0) AS expected_wins,
        coalesce(sum(q * (1 - q)) FILTER (WHERE stake > 0), 0) AS wins_var,
@@ -368,7 +379,8 @@ SELECT (row_number() OVER () - 1)::int AS idx,
        a.pnl_wins, a.pnl_losses, a.pnl_gross_profit, a.pnl_gross_loss, a.resolved_pnl,
        a.resolved_cost, a.holding_secs, a.events, a.resolution_days, a.day_var,
        a.resid_day_var, a.wins_day_var, a.value, a.stake,
-       a.null_var, a.clv_value, a.clv_sq, a.clv_stake, a.stake_sq, a.clv_null_var, a.wins,
+       a.null_var, a.clv_value, a.clv_sq, a.clv_stake, a.stake_sq, a.clv_null_var,
+       a.close_move_var, a.wins,
        a.expected_wins, a.wins_var, a.gross_profit, a.gross_loss, a.null_loss, a.value_early,
        a.var_early, a.value_late,
        a.var_late, a.volume, a.taker_volume, a.buy_volume, a.penny_volume,

@@ -10,14 +10,17 @@ are one event) of the wallet's taker decisions, valued by :mod:`orderflow.accoun
 * ``day_var``: the same variance clustered by the UTC day the events resolved on, events of one
   day maybe moved by one common factor: the sum over days of the square of the day's summed
   values (null-centred); the yardstick reads the larger of the two (:func:`outcome_variances`);
-* ``clv_value`` and its sums of squares: the same decisions valued at the closing price.
+* ``clv_value`` and its sums of squares: the same decisions valued at the closing price;
+  ``close_move_var``: the variance their closing-line values would have if the wallet had no
+  edge (what the line can still move from the entry: :func:`yardsticks`).
 
 Steps (docs/reputation.md works an example of each):
 
 1. **Yardsticks.** Outcome edge per dollar ``V / S`` with standard error ``sqrt(null_var) / S``
    (``null_var`` clustered by resolution day: :func:`outcome_variances`);
-   closing-line edge ``Vc / S`` with the ratio estimator's standard error, floored at
-   ``clv_se_floor`` x the outcome's (``clv_min_events`` events needed). The measured edge ``m``
+   closing-line edge ``Vc / S`` with the ratio estimator's variance pooled with the one a
+   wallet with no edge would have (:func:`yardsticks`), floored at ``clv_se_floor`` x the
+   outcome's standard error (``clv_min_events`` events needed). The measured edge ``m``
    is the closing line plus the outcome's excess over it, shrunk by how much edge closing lines
    miss across the population (:func:`measurement`); the outcome alone without a closing line.
 2. **Empirical Bayes.** The population prior is estimated from every unflagged wallet with
@@ -85,6 +88,9 @@ class WalletInputs:
     clv_stake: Array  # sum over events of clv_value x stake
     stake_sq: Array  # sum over events of stake^2
     clv_null_var: Array  # null_var of the decisions without a closing line (valued at outcome)
+    # the decisions with a closing line: their closing-line values' variance under no edge,
+    # sum x^2 (q (1 - q) - c (1 - c)) (an unbiased estimate, not clipped: 0 where it sums below)
+    close_move_var: Array
     wins: Array  # events with value > 0
     expected_wins: Array  # sum of the entry-implied win probabilities
     wins_var: Array  # sum of q (1 - q)
@@ -195,15 +201,42 @@ def outcome_variances(i: WalletInputs, s: ReputationSettings) -> tuple[Array, Ar
 def yardsticks(i: WalletInputs, s: ReputationSettings) -> tuple[Array, Array, Array, Array, Array]:
     """Outcome and closing-line edges per dollar with their standard errors (NaN: none), and
     the null standard error of the outcome's excess over the closing line (the part of the
-    decisions that had a closing line of their own)."""
+    decisions that had a closing line of their own).
+
+    The closing line's variance pools two estimates of one variance. The sample one (the
+    ratio estimator's, ``clv_sq - 2 c clv_stake + c^2 stake_sq``) sees whatever spreads a
+    wallet's record, skill included, but is read from the record itself, and a skewed record
+    hides its noise: a few long shots that all lost at entry 0.05 as their markets closed at
+    0.99 have identical values, a sample variance of 0 and a precise-looking closing-line edge
+    of -0.8. The null one (``close_move_var``) is the variance a wallet with no edge would
+    have: under no edge the line is a martingale from the price paid q, so by the law of total
+    variance Var(c - q) = q (1 - q) - E[c (1 - c)], estimated per decision by x^2 (q (1 - q) -
+    c (1 - c)) -- the outcome's null variance where the close sits at 0 or 1 (the line then
+    *is* the outcome), about 0 where it sits near the entry. It holds only as far as lines are
+    martingales from the price paid: a wallet paying well over the market, or lines that drift
+    (the test worlds' deterministic price paths), make it too large.
+
+    Pooled as a prior worth ``clv_null_events`` (k) events beside the record's n:
+    (k null + n sample) / (k + n), never below the sample (a record more dispersed than the
+    null keeps its own; the null only widens, as :func:`outcome_variances` takes the larger of
+    its forms). A short record reads mostly the null, a long one mostly itself, whose sample
+    variance is then a sound estimate. Not the larger of the two: on the test worlds that took
+    a skilled leader out of the top tiers and a wallet paying 15 cents over the market out of
+    DEGEN (docs/reputation.md "The edge and its posterior"). The decisions without a closing
+    line add their outcome null variance (``clv_null_var``) to it."""
     var, resid_var, _ = outcome_variances(i, s)
     outcome = _div(i.value, i.stake)
     outcome_se = _div(np.sqrt(var), i.stake)
     clv = _div(i.clv_value, i.stake)
     c = np.nan_to_num(clv)
-    # sample variance of the ratio estimator, plus the outcome's null variance for decisions
-    # that had no closing line (their "closing line" is the outcome: its noise is the null's)
+    # the ratio estimator's sample variance pooled with the closed decisions' null one (never
+    # below the sample's), plus the outcome's null variance for decisions that had no closing
+    # line (their "closing line" is the outcome: its noise is the null's)
     resid = np.maximum(i.clv_sq - 2.0 * c * i.clv_stake + c * c * i.stake_sq, 0.0)
+    k = s.clv_null_events
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = (k * np.maximum(i.close_move_var, 0.0) + i.events * resid) / (k + i.events)
+    resid = np.fmax(resid, pooled)
     resid = resid + np.maximum(i.clv_null_var, 0.0)
     clv_se = _div(np.sqrt(resid), i.stake)
     clv_se = np.where(i.events >= s.clv_min_events, clv_se, np.nan)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from orderflow.accounting import Position, TakerTotals, decision_value
+from orderflow.accounting import Position, TakerTotals, decision_value, held_line
 from orderflow.reputation.factors import WalletInputs
 from orderflow.reputation.flags import HOST_KNOWN_WASH
 
@@ -114,6 +114,7 @@ class _Event:
     shares: float = 0.0
     null_var: float = 0.0
     unclosed_var: float = 0.0
+    close_var: float = 0.0  # the closed decisions' closing-line null variance
     legs: list[float] = field(default_factory=list)  # neg-risk positions' parts in YES terms
     decided_at: datetime | None = None
     resolved_at: datetime | None = None  # when its last judged leg resolved
@@ -169,6 +170,11 @@ def _events(positions: list[TokenPosition]) -> list[_Event]:
             e.legs.append(float(tp.kept) * (qbar if tp.outcome_index == 0 else qbar - 1))
         if tp.close is None:
             e.unclosed_var += var
+        else:  # evidence_sql.WALLETS' nvar_close
+            line, c = held_line(t, float(tp.close)), float(tp.close)
+            e.close_var += t.taker_bought * t.taker_bought * (
+                qbar * (1 - qbar) - line * (1 - line)
+            ) + tp.short * tp.short * (qbar * (1 - qbar) - c * (1 - c))
         if tp.taker_first_at is not None and (
             e.decided_at is None or tp.taker_first_at < e.decided_at
         ):
@@ -285,6 +291,7 @@ def wallet_inputs(
         clv_stake=one(total(e.clv * e.stake for e in events)),
         stake_sq=one(total(e.stake * e.stake for e in events)),
         clv_null_var=one(total(e.unclosed_var for e in events)),
+        close_move_var=one(total(e.close_var for e in events)),
         wins=one(sum(1 for e in events if e.value > 0)),
         expected_wins=one(total(qs)),
         wins_var=one(total(x * (1 - x) for x in qs)),

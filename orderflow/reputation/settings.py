@@ -88,6 +88,13 @@ class ReputationSettings(CommonSettings):
         description="Closing-line value's standard error is at least this x the outcome "
         "yardstick's (its evidence counts at most 1 / floor^2 times as much).",
     )
+    clv_null_events: float = Field(
+        default=10.0,
+        ge=0,
+        description="Closing-line value's variance: the null variance (what the line can move "
+        "under no edge) counts as this many events beside the record's own sample variance, "
+        "their pooled figure never below the sample's (0: the sample's alone).",
+    )
     prior_sd_floor: float = Field(
         default=0.005, gt=0, description="Smallest spread of true edges the prior may assume."
     )

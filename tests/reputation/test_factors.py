@@ -333,6 +333,9 @@ def _random_inputs(rng: np.random.Generator, n: int) -> WalletInputs:
         "wash_host_own_share": rng.uniform(0.0, 1.0, n),
         "wash_host": np.full(n, np.nan),
         "hedged_volume": events * usd * rng.uniform(0.0, 1.0, n),
+        # drawn last: the draws above keep their values; below 0 for some (the sum of an
+        # unbiased estimate, floored at 0 in the yardstick)
+        "close_move_var": null_var * rng.uniform(-0.2, 0.8, n),
     }
     return WalletInputs(**values)
 

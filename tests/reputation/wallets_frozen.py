@@ -153,8 +153,35 @@ _LEGS_APART = (
 )
 
 
+# The closed decisions' closing-line null variance (``close_move_var``, docs/reputation.md "The
+# edge and its posterior"), added the same way: a position's term beside ``nvar_unclosed``,
+# summed with the event's and the wallet's other sums.
+_CLOSE_MOVE_APART = (
+    (
+        "END AS nvar_unclosed,\n",
+        "END AS nvar_unclosed,\n"
+        "           CASE WHEN p.judged AND p.close_y IS NOT NULL\n"
+        "                THEN p.tb * p.tb * (p.qbar * (1 - p.qbar) - {h} * (1 - {h}))\n"
+        "                     + p.short * p.short * (p.qbar * (1 - p.qbar)"
+        " - p.close_y * (1 - p.close_y))\n"
+        "           END AS nvar_close,\n".format(
+            h="(p.exited * p.exit_price + (1.0 - p.exited) * (p.close_y))"
+        ),
+    ),
+    (
+        "sum(p.nvar_unclosed) AS nvar_unclosed,",
+        "sum(p.nvar_unclosed) AS nvar_unclosed, sum(p.nvar_close) AS nvar_close,",
+    ),
+    (
+        " AS clv_null_var,\n",
+        " AS clv_null_var,\n"
+        "       coalesce(sum(nvar_close) FILTER (WHERE stake > 0), 0) AS close_move_var,\n",
+    ),
+)
+
+
 def _days_apart(sql: str) -> str:
-    for old, new in _DAYS_APART + _DAY_VARS_APART + _LEGS_APART:
+    for old, new in _DAYS_APART + _DAY_VARS_APART + _LEGS_APART + _CLOSE_MOVE_APART:
         sql = _once(sql, old, new)
     return sql
 
