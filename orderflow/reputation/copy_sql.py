@@ -1,9 +1,10 @@
 """The lead-lag evidence of the COPIER flag (:func:`orderflow.reputation.flags.copier_rows`).
 
-A copy-trading bot mirrors another wallet's taker buys seconds later at the book: the same token,
-at the price the leader's fill left (equal or worse). Its record is its leader's decisions, a
-minute late: following it follows a doubly delayed signal at a worse price, beside the leader's
-own. Nothing in one wallet's fills tells it; the relation between two wallets' fills does.
+A copy-trading bot mirrors another wallet's taker buys seconds to minutes later at the book (a
+service polling the data API every 1-10 minutes): the same token, at the price the leader's fill
+left (equal or worse). Its record is its leader's decisions, late: following it follows a doubly
+delayed signal at a worse price, beside the leader's own. Nothing in one wallet's fills tells it;
+the relation between two wallets' fills does.
 
 ``rep_buys``: the taker buys (the aggressor's rows, ``is_taker_aggregate``) gated at ``as_of``,
 one per (wallet, token, block time) at its volume-weighted price, with its window-long time

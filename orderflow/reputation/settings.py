@@ -289,13 +289,14 @@ class ReputationSettings(CommonSettings):
         "off-market fills, over wash_min_fills fills) is never DEGEN, WHALE or SMART.",
     )
     copy_window_secs: int = Field(
-        default=120,
+        default=1800,
         gt=0,
         description="COPIER: a buy trails another wallet's buy of the same token when that one "
         "came at most this many seconds before it (strictly before: not the same block time) at "
-        "a price no higher. Copy-trading bots mirror a fill within seconds to a minute (60 "
-        "blocks is 2 minutes on Polygon); two wallets reacting to one piece of news buy within "
-        "the window too, in either order, which the sign test tells apart.",
+        "a price no higher. Copy-trading services poll the data API every 1-10 minutes and "
+        "copy what they find: 30 minutes is three times the slowest poll (at 120 s bots 3-20 "
+        "minutes behind were not seen and reached WHALE). Two wallets reacting to one piece of "
+        "news buy within the window too, in either order, which the sign test tells apart.",
     )
     copy_min_share: float = Field(
         default=0.5,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from functools import partial
 
 import asyncpg
+import pytest
 
 from orderflow.reputation import run_reputation
 from orderflow.reputation.flags import sign_test
@@ -33,9 +34,10 @@ def _skilled_buy(w: World, s: Spec) -> tuple[float, int, float]:
 
 
 def _world(
-    seed: int, held: list[Callable[[], None]] | None = None
+    seed: int, held: list[Callable[[], None]] | None = None, behind: tuple[float, float] = (4, 60)
 ) -> tuple[World, str, str, str, str, list[Spec]]:
-    """The world; ``held``: the leader's buys are put there to be made later."""
+    """The world; ``held``: the leader's buys are put there to be made later; ``behind``: how
+    many seconds the copy and the second of the two skilled wallets come after the first."""
     w = World(seed=seed, markets=140, neg_risk_events=0)
     for _ in range(20):
         noise_taker(w, w.new_wallet(), 30)
@@ -43,7 +45,7 @@ def _world(
     binary = [s for s in w.specs if not s.market.neg_risk and 0.25 < s.opening < 0.75]
     w.rng.shuffle(binary)
     ours, shared, late = binary[:40], binary[40:80], binary[80:100]
-    for s in ours:  # the leader, and its copy 4-60 s later at a cent worse (or the same price)
+    for s in ours:  # the leader, and its copy `behind` later at a cent worse (or the same price)
         t, outcome, q = _skilled_buy(w, s)
         lead = partial(w.take, s, t, leader, outcome, 150.0, price=q)
         if held is None:
@@ -51,12 +53,12 @@ def _world(
         else:
             held.append(lead)
         q2 = min(0.99, q + (0.01 if w.rng.random() < 0.7 else 0.0))
-        w.take(s, t + w.rng.uniform(4.0, 60.0), copier, outcome, 100.0, price=q2)
+        w.take(s, t + w.rng.uniform(*behind), copier, outcome, 100.0, price=q2)
     for s in shared:  # two skilled wallets on the same mispriced tokens, either one first
         t, outcome, q = _skilled_buy(w, s)
         a, b = (first, second) if w.rng.random() < 0.5 else (second, first)
         w.take(s, t, a, outcome, 150.0, price=q)
-        w.take(s, t + w.rng.uniform(4.0, 60.0), b, outcome, 150.0, price=min(0.99, q + 0.01))
+        w.take(s, t + w.rng.uniform(*behind), b, outcome, 150.0, price=min(0.99, q + 0.01))
     return w, leader, copier, first, second, late
 
 
@@ -113,6 +115,24 @@ async def test_the_flag_follows_the_leaders_fills_in_an_incremental_run(
     assert rows[copier]["flags"] == ["COPIER"] and rows[copier]["trader_tier"] not in TOP
     assert rows[leader]["flags"] == [] and rows[leader]["trader_tier"] in TOP
     await _full_equals_incremental(pool)
+
+
+@pytest.mark.parametrize("seed", [81, 83])
+async def test_a_copier_minutes_behind_is_flagged(pool: asyncpg.Pool, seed: int) -> None:
+    """A copy-trading service polls the data API every 1-10 minutes: its copies come minutes
+    after the leader's fill. A copier 3-20 minutes behind is COPIER and out of the top tiers
+    (with a 120-second window it was not flagged, and WHALE beside its leader); its leader and
+    two independent skilled wallets 3-20 minutes apart on the same tokens, either one first, are
+    not flagged. (Their tiers are the prior's: on seed 83 the three fall from the top tiers to
+    AVERAGE once the copier's record leaves the prior's estimate, docs/reputation.md.)"""
+    w, leader, copier, first, second, _ = _world(seed=seed, behind=(180.0, 1200.0))
+    await w.finish(pool)
+    await run_reputation(pool)
+    rows = await _rows(pool, leader, copier, first, second)
+    tiers = {a: (r["trader_tier"], r["flags"]) for a, r in rows.items()}
+    assert rows[copier]["flags"] == ["COPIER"] and rows[copier]["trader_tier"] not in TOP, tiers
+    for a in (leader, first, second):
+        assert rows[a]["flags"] == [], tiers
 
 
 def test_the_sign_test_is_the_binomial_tail() -> None:
