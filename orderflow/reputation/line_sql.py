@@ -43,11 +43,25 @@ for a wallet that took part in that print, whose own trade does not make its clo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import asyncpg
 
 from orderflow.reputation.gate import GATED_TRADES
 
-__all__ = ["FEW", "HOSTS", "ROWS", "TAKERS", "WINDOW_SECS", "keep_hosts", "line", "wash_print"]
+__all__ = [
+    "FEW",
+    "HOSTS",
+    "ROWS",
+    "RUN",
+    "STORED",
+    "TAKERS",
+    "WINDOW_SECS",
+    "Hosts",
+    "keep_hosts",
+    "line",
+    "wash_print",
+]
 
 WINDOW_SECS = 6 * 3600  # how far back from the last print a print counts
 TAKERS = 7  # distinct takers whose last prints make the median
@@ -81,47 +95,71 @@ def _pick(median: str, takers: str, fallback: str, latest: str) -> str:
 _NEWEST = "max(u.price) FILTER (WHERE u.ra = 1)"
 _NEWEST_BEFORE = "max(u.pp) FILTER (WHERE u.rb = 1)"
 
-# The wallets of the wash check's groups: ``rep_hosts`` (w, host), each wallet the check names a
-# host for (rep_wash's ``host``: the wallet of its wash group it trades most with) and that host.
-# The caller makes it (:func:`keep_hosts`; the per-wallet replay: a CTE of the stored hosts).
+# The wash check's hosts: ``rep_hosts`` (w, host), each wallet the check names a host for
+# (rep_wash's ``host``: the wallet of its wash group it trades most with) and that host, made by
+# the run (:func:`keep_hosts`).
 HOSTS = "rep_hosts"
-_GROUPED = f"(SELECT w FROM {HOSTS} UNION ALL SELECT host FROM {HOSTS})"
 
 
-def _together(a: str, b: str) -> str:
+@dataclass(frozen=True)
+class Hosts:
+    """Where the rule finds a wallet's wash host: ``of``, an SQL expression with ``{}`` for the
+    wallet (NULL: none), and ``grouped``, the set of every wallet with a host or hosting one
+    (hashed once a statement: the rows of other wallets need no look-up), or None (every taker
+    row looks its maker rows up)."""
+
+    of: str
+    grouped: str | None
+
+
+# The run's (rep_hosts, an index probe by wallet) and one wallet's replay's: the hosts the last
+# run stored (its primary key; the replay cannot find them: they need every other wallet's
+# fills, as its counterparty figures do, orderflow.reputation.per_wallet).
+RUN = Hosts(
+    of=f"(SELECT h.host FROM {HOSTS} h WHERE h.w = {{}})",
+    grouped=f"(SELECT w FROM {HOSTS} UNION ALL SELECT host FROM {HOSTS})",
+)
+STORED = Hosts(
+    of="(SELECT s.factor_wash_host FROM orderflow_wallet_stats s WHERE s.wallet_address = {})",
+    grouped=None,
+)
+
+
+def _together(a: str, b: str, hosts: Hosts) -> str:
     """Whether wallets ``a`` and ``b`` are in one wash group: one is the other's host, or they
-    share a host (each an index probe by wallet)."""
-    return (
-        f"(EXISTS (SELECT 1 FROM {HOSTS} x WHERE x.w = {a} AND (x.host = {b}"
-        f" OR x.host IN (SELECT y.host FROM {HOSTS} y WHERE y.w = {b})))"
-        f" OR EXISTS (SELECT 1 FROM {HOSTS} x WHERE x.w = {b} AND x.host = {a}))"
-    )
+    share a host."""
+    ha, hb = hosts.of.format(a), hosts.of.format(b)
+    return f"coalesce({ha} = {b} OR {hb} = {a} OR {ha} = {hb}, false)"
 
 
-def wash_print(t: str) -> str:
+def wash_print(t: str, hosts: Hosts = RUN) -> str:
     """Whether the fill row ``t`` (of the gated trades) is a match inside one wash group: a maker
     row whose maker and taker are in one group, or a taker row of a transaction holding such a
-    maker row naming it (its taker order matched a group partner's). Looked up only for the rows
-    of grouped wallets (a hashed set); a taker row's maker rows by the transaction index (``OFFSET
-    0``: not a hash of every maker row, which the planner would build once, reading them all).
-    Reads through the as_of gate ($1)."""
+    maker row naming it (its taker order matched a group partner's). With ``hosts.grouped``,
+    looked up only for the rows of grouped wallets; a taker row's maker rows by the transaction
+    index (``OFFSET 0``: not a hash of every maker row, which the planner would build once,
+    reading them all). Reads through the as_of gate ($1)."""
+    skip = (
+        ""
+        if hosts.grouped is None
+        else f"WHEN {t}.wallet_address NOT IN {hosts.grouped} THEN false "
+    )
     return (
-        f"CASE WHEN {t}.wallet_address NOT IN {_GROUPED} THEN false"
-        f" WHEN NOT {t}.is_taker_aggregate"
-        f" THEN {_together(f'{t}.wallet_address', f'{t}.taker_address')}"
+        f"CASE {skip}WHEN NOT {t}.is_taker_aggregate"
+        f" THEN {_together(f'{t}.wallet_address', f'{t}.taker_address', hosts)}"
         f" ELSE EXISTS (SELECT 1 FROM ({GATED_TRADES}) m"
         f" WHERE m.chain_id = {t}.chain_id AND m.tx_hash = {t}.tx_hash"
         f" AND NOT m.is_taker_aggregate AND m.taker_address = {t}.wallet_address"
-        f" AND {_together('m.wallet_address', 'm.taker_address')} OFFSET 0) END"
+        f" AND {_together('m.wallet_address', 'm.taker_address', hosts)} OFFSET 0) END"
     )
 
 
-def _market(token: str, until: str, when: str) -> str:
+def _market(token: str, until: str, when: str, hosts: Hosts) -> str:
     """The token's market prints (not :func:`wash_print`) up to ``until`` (an SQL condition on
     ``t.timestamp``), newest first."""
     return f"""SELECT * FROM ({GATED_TRADES}) t
                 WHERE {when} AND t.token_id = {token} AND {until}
-                  AND NOT ({wash_print("t")})
+                  AND NOT ({wash_print("t", hosts)})
                 ORDER BY t.timestamp DESC, t.log_index DESC, t.block_number DESC"""
 
 
@@ -131,18 +169,19 @@ _WINDOW = (
 )
 
 
-def line(token: str, last: str, *, prev: bool = False, when: str = "true") -> str:
+def line(
+    token: str, last: str, *, prev: bool = False, when: str = "true", hosts: Hosts = RUN
+) -> str:
     """A subquery for a LATERAL join, one row: ``price`` (NUMERIC), the line of ``token`` at its
     print at ``last`` (an SQL expression of the outer row; NULL: no line): the rule over the
     window up to the token's last market print at or before ``last``; and with ``prev``,
     ``prev_price``, the rule over the window's rows before ``last`` (no such row: the newest
     market print before ``last``; without ``prev``: NULL). ``when``: a condition on the outer row
-    alone, inside the reads (a one-time filter: no read for a row that needs no line). Reads
-    through the as_of gate ($1) and :data:`HOSTS`."""
-    fallback = (
-        f"({_market(token, f't.timestamp < {last}', when).replace('SELECT *', 'SELECT t.price', 1)}"
-        " LIMIT 1)"
-    )
+    alone, inside the reads (a one-time filter: no read for a row that needs no line);
+    ``hosts``: where the wash hosts are read (:class:`Hosts`). Reads through the as_of gate
+    ($1)."""
+    before = _market(token, f"t.timestamp < {last}", when, hosts)
+    fallback = f"({before.replace('SELECT *', 'SELECT t.price', 1)} LIMIT 1)"
     prev_price = (
         _pick(_median("u.pp", "u.rb"), "count(u.rb)", fallback, _NEWEST_BEFORE)
         if prev
@@ -166,9 +205,9 @@ def line(token: str, last: str, *, prev: bool = False, when: str = "true") -> st
                                                          g.log_index DESC,
                                                          g.block_number DESC) AS rn,
                                       count(*) OVER () AS n
-                                 FROM ({_market(token, f"t.timestamp <= {last}", when)}
+                                 FROM ({_market(token, f"t.timestamp <= {last}", when, hosts)}
                                        LIMIT 1) e
-                                CROSS JOIN LATERAL ({_market(token, _WINDOW, "true")}
+                                CROSS JOIN LATERAL ({_market(token, _WINDOW, "true", hosts)}
                                       LIMIT {ROWS}) g) r
                         GROUP BY r.taker) v) u"""
 

@@ -35,16 +35,9 @@ SELECT left(c.question_id, 64) || '00' AS event_id, count(*) AS legs
  GROUP BY 1
 """
 
-# The wash groups' hosts the lines leave out (line_sql.HOSTS): the last run's, as stored (one
-# wallet's replay cannot find them: they need every other wallet's fills; so its counterparty
-# figures, per_wallet).
-_HOSTS = f"""WITH {line_sql.HOSTS} AS (
-    SELECT wallet_address AS w, factor_wash_host AS host FROM orderflow_wallet_stats
-     WHERE factor_wash_host IS NOT NULL)"""
-
 # The marks of tokens (as CLOSES' mark_price: line_sql's rule at as_of). $1 = as_of, $2 = token
 # ids.
-TOKEN_LAST_PRICES = f"""{_HOSTS}
+TOKEN_LAST_PRICES = f"""
 SELECT h.token_id, coalesce(lp.price, m1.price) AS price
   FROM unnest($2::numeric[]) AS h(token_id)
  CROSS JOIN LATERAL (
@@ -52,13 +45,14 @@ SELECT h.token_id, coalesce(lp.price, m1.price) AS price
         WHERE t.token_id = h.token_id
         ORDER BY t.timestamp DESC, t.log_index DESC
         LIMIT 1) m1
- CROSS JOIN LATERAL ({line_sql.line("h.token_id", "m1.timestamp")}) lp
+ CROSS JOIN LATERAL ({line_sql.line("h.token_id", "m1.timestamp", hosts=line_sql.STORED)}) lp
 """
 
-_LINE = line_sql.line("h.token_id", "c1.timestamp", prev=True)
+# (the wash hosts the last run stored: line_sql.STORED)
+_LINE = line_sql.line("h.token_id", "c1.timestamp", prev=True, hosts=line_sql.STORED)
 # Closing lines for one wallet's tokens (as CLOSES): $1 = as_of, $2 = token ids, $3 = resolution
 # times (NULL: unresolved), $4 = clv_horizon. The token's first trade is anyone's.
-TOKEN_CLOSES = f"""{_HOSTS}
+TOKEN_CLOSES = f"""
 SELECT h.token_id, c.price::float8 AS close_price, c1.timestamp AS close_at,
        c.prev_price::float8 AS prev_price
   FROM unnest($2::numeric[], $3::timestamptz[]) AS h(token_id, resolved_at)
