@@ -1,5 +1,6 @@
 """Reputation's evidence statements: closing lines, the per-wallet evidence sums (and WASH, from
-:mod:`orderflow.reputation.wash_sql`, re-exported: the run calls the three in this order). The
+:mod:`orderflow.reputation.wash_sql`, re-exported: the run calls WASH, then the closing lines,
+which leave out the matches inside the wash groups it found, then the sums). The
 wallets statement's complete sets (the HEDGED flag) are :mod:`orderflow.reputation.hedged_sql`'s.
 
 Run after ``rep_positions`` (:data:`orderflow.reputation.positions_sql.POSITIONS`), inside the same
@@ -19,19 +20,20 @@ __all__ = ["CLOSES", "VOID", "WALLETS", "WASH"]
 # Closing line of every token a decision was taken in, at the token's closing time --
 # ``clv_horizon`` of the way from its first trade to its resolution ($2; the cut-off for an
 # unresolved token) -- by line_sql's rule (the median of the last prints of its last distinct
-# takers in the hours up to its last trade by that time; none when a few wallets flood them):
-# close_price; close_at, that last trade's time; prev_price, the same rule over the trades
-# before close_at (used for a wallet that took part in that trade itself: its own trade does
-# not make its closing line). Also the mark of every token still held in an unresolved market:
-# the same rule at as_of (its last print where the rule gives none).
-# $1 = as_of, $2 = clv_horizon.
+# takers in the hours up to its last market print by that time, the matches inside one wash
+# group left out; none when a few wallets flood them): close_price; close_at, the time of its
+# last trade from anyone by then; prev_price, the same rule over the trades before close_at
+# (used for a wallet that took part in that trade itself: its own trade does not make its
+# closing line). Also the mark of every token still held in an unresolved market: the same rule
+# at as_of (its last print where the rule gives none).
+# $1 = as_of, $2 = clv_horizon. Reads rep_hosts (line_sql.keep_hosts: after WASH).
 #
 # Which probes a token needs (closing line and the trade before it if resolved, the mark if not)
 # is said inside each LATERAL subquery, on the outer row alone: a one-time filter that skips the
 # index probes, where the same test in the join's ON clause runs them and discards their row (at
 # 1 M wallets that was 40 % of the statement's 600,000 probes, docs/benchmarks.md "Closing
 # lines").
-_LINE = line_sql.line("k.token_id", "c1.timestamp", "c2.price", when="k.resolved")
+_LINE = line_sql.line("k.token_id", "c1.timestamp", prev=True, when="k.resolved")
 _MARK = line_sql.line("k.token_id", "m1.timestamp", when="NOT k.resolved")
 CLOSES = f"""
 CREATE TEMP TABLE rep_close ON COMMIT DROP AS
@@ -52,11 +54,6 @@ SELECT k.token_id, c.price::float8 AS close_price, c1.timestamp AS close_at,
         WHERE k.resolved AND t.token_id = k.token_id AND t.timestamp <= k.closes_at
         ORDER BY t.timestamp DESC, t.log_index DESC
         LIMIT 1) c1 ON true
-  LEFT JOIN LATERAL (
-       SELECT t.price FROM ({GATED_TRADES}) t
-        WHERE k.resolved AND t.token_id = k.token_id AND t.timestamp < c1.timestamp
-        ORDER BY t.timestamp DESC, t.log_index DESC
-        LIMIT 1) c2 ON true
   LEFT JOIN LATERAL (
        SELECT t.price, t.timestamp FROM ({GATED_TRADES}) t
         WHERE NOT k.resolved AND t.token_id = k.token_id

@@ -42,6 +42,7 @@ from orderflow.reputation import (
     copy_state,
     detached_lines,
     detached_void,
+    line_sql,
     persist_sql,
     positions_sql,
     stored_inputs,
@@ -51,6 +52,7 @@ from orderflow.reputation import (
 )
 from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation.changes import claim_changes
+from orderflow.reputation.gate import GATED_TRADES
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.stored_inputs import CLOSES, INPUTS, WASH
 from orderflow.reputation.sums_sql import CHANGES
@@ -89,6 +91,17 @@ async def _wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
                     UNION ALL
                     ({old} EXCEPT ALL SELECT * FROM rep_wash)) AS d"""
     )
+    # the wallets whose wash host moved: the lines of their markets' tokens can move (line_sql
+    # leaves out the matches inside one wash group), so those tokens are recomputed (_regrouped)
+    await conn.execute(
+        f"""CREATE TEMP TABLE rep_host_moved ON COMMIT DROP AS
+            SELECT c.wallet_address FROM rep_wash_changed c
+             WHERE (SELECT n.host FROM rep_wash n
+                     WHERE n.wallet_address = c.wallet_address AND n.token_id IS NULL)
+                   IS DISTINCT FROM
+                   (SELECT o.host FROM {WASH} o
+                     WHERE o.wallet_address = c.wallet_address AND o.token_id IS NULL)"""
+    )
     await conn.execute(
         f"DELETE FROM {WASH} o USING rep_wash_changed c WHERE c.wallet_address = o.wallet_address"
     )
@@ -115,6 +128,23 @@ async def _copiers(
         return "updated"
     await copy_state.build(conn, as_of, settings, keep=True)
     return "rebuilt"
+
+
+async def _regrouped(conn: asyncpg.Connection, as_of: datetime) -> None:
+    """Adds to ``rep_dirty_tokens`` the tokens of every transaction in which a wallet whose wash
+    host moved (``rep_host_moved``) has a fill: a match it made there can have entered or left a
+    wash group, so the token's line can move (line_sql; the maker rows of its matches are in
+    its transactions, in its token or the complement)."""
+    await conn.execute(
+        f"""INSERT INTO rep_dirty_tokens
+            SELECT DISTINCT x.token_id
+              FROM ({GATED_TRADES}) t
+              JOIN rep_host_moved h ON h.wallet_address = t.wallet_address
+              JOIN ({GATED_TRADES}) x ON x.chain_id = t.chain_id AND x.tx_hash = t.tx_hash
+             WHERE NOT EXISTS (SELECT 1 FROM rep_dirty_tokens d WHERE d.token_id = x.token_id)""",
+        as_of,
+    )
+    await conn.execute("ANALYZE rep_dirty_tokens")
 
 
 async def _rows_of(conn: asyncpg.Connection) -> None:
@@ -197,6 +227,8 @@ async def build(
     lap("counterparties")
     copiers = await _copiers(conn, as_of, settings, since, updated)
     lap("copiers")
+    await _regrouped(conn, as_of)
+    await line_sql.keep_hosts(conn, WASH)  # the current hosts, which the lines leave out
     # the closing lines and marks of the changed tokens, over all their positions (the columns
     # those statements read)
     await conn.execute(

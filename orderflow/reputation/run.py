@@ -31,6 +31,7 @@ from orderflow.reputation import (
     copy_state,
     detached_lines,
     detached_void,
+    line_sql,
     persist_sql,
     positions_sql,
     scores_sql,
@@ -107,9 +108,10 @@ async def build_evidence(
     *,
     stored: bool = False,
 ) -> int:
-    """``rep_positions``, ``rep_close``, ``rep_wash`` and ``rep_void``, what the wallets
-    statement reads, inside the caller's transaction; returns the number of positions (as the
-    statement that wrote them counted them: no second scan of millions of rows).
+    """``rep_positions``, ``rep_wash`` (and its hosts, which the closing lines leave out:
+    :func:`orderflow.reputation.line_sql.keep_hosts`), ``rep_close`` and ``rep_void``, what the
+    wallets statement reads, inside the caller's transaction; returns the number of positions
+    (as the statement that wrote them counted them: no second scan of millions of rows).
 
     ``stored``: the positions from the per-(wallet, token) sums instead of a scan of the trades
     gated at ``as_of`` (same rows: see :func:`_stored`)."""
@@ -119,13 +121,15 @@ async def build_evidence(
     status = await conn.execute(positions_sql.positions(stored=stored), as_of)
     await conn.execute(positions_sql.ANALYZE)
     watch.lap("positions")
+    await conn.execute(ev.WASH, as_of, *wash_settings(settings))
+    watch.lap("counterparties")
+    # the lines leave out the matches inside one wash group (line_sql): its hosts first
+    await line_sql.keep_hosts(conn, "rep_wash")
     await conn.execute(ev.CLOSES, as_of, settings.clv_horizon)
     if stored:  # the lines of fills no longer attached: the stored ones (detached_lines)
         await detached_lines.keep(conn, as_of)
     await conn.execute("ANALYZE rep_close")
     watch.lap("closes")
-    await conn.execute(ev.WASH, as_of, *wash_settings(settings))
-    watch.lap("counterparties")
     await conn.execute(ev.VOID, as_of)
     if stored:  # the voided fills no longer attached: the stored rows (detached_void)
         await detached_void.keep(conn, as_of)

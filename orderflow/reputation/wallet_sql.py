@@ -45,10 +45,11 @@ SELECT h.token_id, coalesce(lp.price, m1.price) AS price
         WHERE t.token_id = h.token_id
         ORDER BY t.timestamp DESC, t.log_index DESC
         LIMIT 1) m1
- CROSS JOIN LATERAL ({line_sql.line("h.token_id", "m1.timestamp")}) lp
+ CROSS JOIN LATERAL ({line_sql.line("h.token_id", "m1.timestamp", hosts=line_sql.STORED)}) lp
 """
 
-_LINE = line_sql.line("h.token_id", "c1.timestamp", "c2.price")
+# (the wash hosts the last run stored: line_sql.STORED)
+_LINE = line_sql.line("h.token_id", "c1.timestamp", prev=True, hosts=line_sql.STORED)
 # Closing lines for one wallet's tokens (as CLOSES): $1 = as_of, $2 = token ids, $3 = resolution
 # times (NULL: unresolved), $4 = clv_horizon. The token's first trade is anyone's.
 TOKEN_CLOSES = f"""
@@ -66,11 +67,6 @@ SELECT h.token_id, c.price::float8 AS close_price, c1.timestamp AS close_at,
         WHERE t.token_id = h.token_id AND t.timestamp <= e.closes_at
         ORDER BY t.timestamp DESC, t.log_index DESC
         LIMIT 1) c1
-  LEFT JOIN LATERAL (
-       SELECT t.price FROM ({GATED_TRADES}) t
-        WHERE t.token_id = h.token_id AND t.timestamp < c1.timestamp
-        ORDER BY t.timestamp DESC, t.log_index DESC
-        LIMIT 1) c2 ON TRUE
  CROSS JOIN LATERAL ({_LINE}) c
 """
 

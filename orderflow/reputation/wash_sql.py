@@ -1,9 +1,10 @@
 """Reputation's wash-trading statement: counterparty groups, off-market fills, wash
 counterparties and the off-market part of each wallet's taker rows, set-based (``rep_wash``).
 
-Run after ``rep_positions`` and ``rep_close``, inside the same transaction, reading trades only
-through the as_of gate (:data:`GATED_TRADES`); read by
-:data:`orderflow.reputation.evidence_sql.WALLETS`.
+Run after ``rep_positions`` (it reads no closing line), inside the same transaction, reading
+trades only through the as_of gate (:data:`GATED_TRADES`); read by
+:data:`orderflow.reputation.evidence_sql.WALLETS`, and its hosts by the closing lines
+(:func:`orderflow.reputation.line_sql.keep_hosts`), which are built after it.
 """
 
 from __future__ import annotations

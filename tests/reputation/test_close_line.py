@@ -15,7 +15,7 @@ import pytest
 from orderflow.reputation import run_reputation
 from orderflow.reputation.per_wallet import wallet_report
 from tests.reputation.population import DAY, Spec, World
-from tests.reputation.test_cases import background, stats
+from tests.reputation.test_cases import TOP, background, stats
 from tests.reputation.test_incremental_run import close, persisted
 from tests.reputation.test_robust_close import HORIZON
 
@@ -55,6 +55,14 @@ async def _replayed(pool: asyncpg.Pool, who: str) -> tuple[float, float]:
     async with pool.acquire() as conn:
         report = await wallet_report(conn, who, stats=s)
     return s["clv_edge"], report.inputs.clv_value[0] / report.inputs.stake[0]
+
+
+async def _no_edge(pool: asyncpg.Pool, holders: list[str]) -> None:
+    """Each holder's closing-line edge is 0, in the run and in its replay."""
+    for who in holders:
+        edge, replayed = await _replayed(pool, who)
+        assert abs(edge) < 1e-6, who
+        assert replayed == pytest.approx(edge, abs=1e-6), who
 
 
 def _holders(w: World, s: Spec, holders: list[str], first: float) -> None:
@@ -140,10 +148,7 @@ async def test_a_ring_of_three_does_not_set_the_line(pool: asyncpg.Pool) -> None
     await w.finish(pool)
     await run_reputation(pool)
     assert await _lines(pool, w, specs) == pytest.approx([0.05] * len(specs))
-    for who in holders:
-        edge, replayed = await _replayed(pool, who)
-        assert abs(edge) < 1e-6, who
-        assert replayed == pytest.approx(edge, abs=1e-6), who
+    await _no_edge(pool, holders)
 
 
 async def test_a_wash_pair_does_not_set_an_open_tokens_mark(pool: asyncpg.Pool) -> None:
@@ -217,7 +222,84 @@ async def test_two_takers_give_the_last_print_not_their_mean(pool: asyncpg.Pool)
     await w.finish(pool)
     await run_reputation(pool)
     assert await _lines(pool, w, specs) == pytest.approx([0.05] * len(specs))
-    for who in holders:
-        edge, replayed = await _replayed(pool, who)
-        assert abs(edge) < 1e-6, who
-        assert replayed == pytest.approx(edge, abs=1e-6), who
+    await _no_edge(pool, holders)
+
+
+async def test_a_wash_group_printing_alone_in_a_quiet_token_does_not_set_its_line(
+    pool: asyncpg.Pool,
+) -> None:
+    """The newsworld's common case: the market trades the loser at 0.05 (the winner at 0.95)
+    and stops ten hours before the close; five minutes before it, a showcase buys the winner at
+    0.50 from a partner (a match that mints, so the partner's row prints the loser at 0.50 too),
+    the only print in the line's six hours. The showcase trades with its partners alone (one
+    partner in half the tokens, another showcase with three in turn in the other half, three
+    matches each: the wash check's minimum to name a partner), as the newsworld's off-market
+    groups do. A line that is the pair's 0.50 gave the honest long-shot
+    holders +9 a dollar of closing-line edge; the line is the market's 0.05 (the prints inside
+    one wash group are not the market's), their edge 0, and neither showcase reaches the top
+    tiers."""
+    w = World(seed=96)
+    background(w, wallets=10, events=20)
+    holders = [w.new_wallet() for _ in range(3)]
+    pair = [w.new_wallet(), w.new_wallet()]
+    ring = [w.new_wallet() for _ in range(4)]  # a showcase and its three partners
+    specs = w.pick(18, binary_only=True)
+    assert len(specs) == 18
+    for i, s in enumerate(specs):
+        first = s.opens + 60.0
+        closes = _closes(w, s, first)
+        w.take(s, first, w.new_wallet(), 1 - s.winner, 20.0, price=0.05)
+        _holders(w, s, holders, first)
+        for k in range(8):  # the market, on both sides, until ten hours before the close
+            t = closes - 18 * HOUR + HOUR * k
+            w.take(s, t, w.new_wallet(), 1 - s.winner, 30.0, price=0.05)
+            w.take(s, t + 60.0, w.new_wallet(), s.winner, 30.0, price=0.95)
+        show, partner = (pair[0], pair[1]) if i % 2 == 0 else (ring[0], ring[1 + (i // 2) % 3])
+        w.take(s, closes - 300.0, show, s.winner, 1000.0, price=0.5, maker=partner)
+    await w.finish(pool)
+    await run_reputation(pool)
+    assert await _lines(pool, w, specs) == pytest.approx([0.05] * len(specs))
+    await _no_edge(pool, holders)
+    for show in (pair[0], ring[0]):
+        s = await stats(pool, show)
+        assert s["trader_tier"] not in TOP, (show, s["trader_tier"], s["clv_edge"])
+
+
+async def test_a_group_found_later_takes_back_the_lines_it_set(pool: asyncpg.Pool) -> None:
+    """A pair prints alone in two quiet tokens' last minutes (as above) with two matches, under
+    the wash check's minimum of three: no group, so its prints are the lines (0.50). A third
+    match, in another market, makes it a group: the incremental run that follows recomputes the
+    lines of the tokens it printed in (their own fills unchanged) and makes what a full run
+    does: 0.05."""
+    w = World(seed=97)
+    background(w, wallets=10, events=20)
+    holders = [w.new_wallet() for _ in range(3)]
+    pair = [w.new_wallet(), w.new_wallet()]
+    specs = w.pick(3, binary_only=True)
+    quiet, other = specs[:2], specs[2]
+    for s in quiet:
+        first = s.opens + 60.0
+        closes = _closes(w, s, first)
+        w.take(s, first, w.new_wallet(), 1 - s.winner, 20.0, price=0.05)
+        _holders(w, s, holders, first)
+        for k in range(8):
+            t = closes - 18 * HOUR + HOUR * k
+            w.take(s, t, w.new_wallet(), 1 - s.winner, 30.0, price=0.05)
+            w.take(s, t + 60.0, w.new_wallet(), s.winner, 30.0, price=0.95)
+        w.take(s, closes - 300.0, pair[0], s.winner, 1000.0, price=0.5, maker=pair[1])
+    await w.finish(pool)
+    first_run = await run_reputation(pool)
+    assert not first_run.incremental
+    assert await _lines(pool, w, quiet) == pytest.approx([0.5, 0.5])
+    t = other.opens + (other.resolves - other.opens) * 0.3
+    w.take(other, t, pair[0], other.winner, 1000.0, price=0.5, maker=pair[1])
+    await w.chain.ingest(pool)
+    second = await run_reputation(pool)
+    assert second.incremental
+    assert await _lines(pool, w, quiet) == pytest.approx([0.05, 0.05])
+    incremental = await persisted(pool)
+    lines = await pool.fetch("SELECT * FROM orderflow_reputation_closes ORDER BY token_id")
+    third = await run_reputation(pool, full=True)
+    assert not third.incremental
+    close(await persisted(pool), incremental)
+    assert await pool.fetch("SELECT * FROM orderflow_reputation_closes ORDER BY token_id") == lines
