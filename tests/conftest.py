@@ -14,6 +14,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -127,11 +128,68 @@ async def scratch_database(
             await admin.close()
 
 
+async def _admin(server_dsn: str, statement: str) -> None:
+    admin = await asyncpg.connect(server_dsn)
+    try:
+        await admin.execute(statement)
+    finally:
+        await admin.close()
+
+
+class SpareDatabases:
+    """Copies of the template made one test ahead, and dropped after it, on a thread of their
+    own: a copy of the migrated template (about 700 relations) took 75-320 ms and its drop
+    30 ms on this machine, in front of every test that asked for a database. The copy a test
+    gets is as fresh as one made for it (nothing connects to it before the test)."""
+
+    def __init__(self, server_dsn: str, template: str) -> None:
+        self._server = server_dsn
+        self._template = template
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spare-db")
+        self._next: Future[str] = self._thread.submit(self._create)
+
+    def _create(self) -> str:
+        name = f"t_{uuid.uuid4().hex[:16]}"
+        asyncio.run(_admin(self._server, f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"'))
+        return name
+
+    def _drop(self, name: str) -> None:
+        asyncio.run(_admin(self._server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    def take(self) -> str:
+        """A fresh copy's DSN; the next one is started."""
+        name = self._next.result()
+        self._next = self._thread.submit(self._create)
+        return _with_database(self._server, name)
+
+    def give_back(self, url: str) -> None:
+        """Drop a taken copy (after the copy being made, in order)."""
+        self._thread.submit(self._drop, urlsplit(url).path.lstrip("/"))
+
+    def close(self) -> None:
+        try:
+            self._drop(self._next.result())
+        finally:
+            self._thread.shutdown(wait=True)
+
+
+@pytest.fixture(scope="session")
+def spare_databases(pg_server_dsn: str, pg_template: str) -> Iterator[SpareDatabases]:
+    spares = SpareDatabases(pg_server_dsn, pg_template)
+    try:
+        yield spares
+    finally:
+        spares.close()
+
+
 @pytest.fixture
-async def dsn(pg_server_dsn: str, pg_template: str) -> AsyncIterator[str]:
+async def dsn(spare_databases: SpareDatabases) -> AsyncIterator[str]:
     """A freshly migrated, empty database for one test."""
-    async with scratch_database(pg_server_dsn, template=pg_template) as url:
+    url = spare_databases.take()
+    try:
         yield url
+    finally:
+        spare_databases.give_back(url)
 
 
 @pytest.fixture
