@@ -58,7 +58,7 @@ import numpy.typing as npt
 from orderflow.reputation.settings import ReputationSettings
 
 if TYPE_CHECKING:
-    from orderflow.reputation.factors import WalletInputs
+    from orderflow.reputation.wallet_inputs import WalletInputs
 
 FLAGS = ("MARKET_MAKER", "WASH", "PENNY_PICKER", "WASH_COUNTERPARTY", "HEDGED", "COPIER")
 # Never DEGEN and never faded, whatever the score (orderflow.signals.rules reads it too).

@@ -28,11 +28,12 @@ import numpy as np
 
 from orderflow.accounting import fill_from_trade
 from orderflow.reputation import wallet_sql
-from orderflow.reputation.factors import Scores, WalletInputs, score
+from orderflow.reputation.factors import Scores, score
 from orderflow.reputation.flags import PENNY_PRICE
 from orderflow.reputation.prior import Prior
 from orderflow.reputation.replay_inputs import ZERO, TokenPosition, wallet_inputs
 from orderflow.reputation.settings import ReputationSettings
+from orderflow.reputation.wallet_inputs import WalletInputs
 
 
 @dataclass

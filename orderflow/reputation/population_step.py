@@ -11,11 +11,12 @@ import asyncpg
 import numpy as np
 
 from orderflow.reputation import binary_copy, copy_sql, scores_sql
-from orderflow.reputation.factors import Scores, WalletInputs, score
+from orderflow.reputation.factors import Scores, score
 from orderflow.reputation.flags import copier_rows
 from orderflow.reputation.prior import Prior
 from orderflow.reputation.settings import ReputationSettings, weights
 from orderflow.reputation.tiers import TIERS
+from orderflow.reputation.wallet_inputs import WalletInputs
 
 
 class Laps(Protocol):

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from orderflow.accounting import Position, TakerTotals, decision_value, held_line
-from orderflow.reputation.factors import WalletInputs
 from orderflow.reputation.flags import HOST_KNOWN_WASH
+from orderflow.reputation.wallet_inputs import WalletInputs
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY = timedelta(days=1)

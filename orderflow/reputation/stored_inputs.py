@@ -44,8 +44,8 @@ from orderflow.reputation import (
 from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation.detached_lines import CLOSES as CLOSES
 from orderflow.reputation.detached_lines import KEEP as KEEP_DETACHED_LINES
-from orderflow.reputation.factors import WalletInputs
 from orderflow.reputation.settings import ReputationSettings
+from orderflow.reputation.wallet_inputs import WalletInputs
 
 INPUTS = "orderflow_reputation_inputs"
 WASH = "orderflow_reputation_wash"
