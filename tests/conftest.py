@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -140,13 +141,20 @@ class SpareDatabases:
     """Copies of the template made one test ahead, and dropped after it, on a thread of their
     own: a copy of the migrated template (about 700 relations) took 75-320 ms and its drop
     30 ms on this machine, in front of every test that asked for a database. The copy a test
-    gets is as fresh as one made for it (nothing connects to it before the test)."""
+    gets is as fresh as one made for it (nothing connects to it before the test).
+
+    The thread's work leaves cyclic garbage and allocations of its own in the process (its
+    asyncio loops and connections): a test that counts the process's garbage or memory waits
+    for it first (:func:`settle_spare_databases`; tests/history/test_memory.py)."""
+
+    running: ClassVar[SpareDatabases | None] = None  # the session's, once a test asked for one
 
     def __init__(self, server_dsn: str, template: str) -> None:
         self._server = server_dsn
         self._template = template
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spare-db")
         self._next: Future[str] = self._thread.submit(self._create)
+        SpareDatabases.running = self
 
     def _create(self) -> str:
         name = f"t_{uuid.uuid4().hex[:16]}"
@@ -166,11 +174,23 @@ class SpareDatabases:
         """Drop a taken copy (after the copy being made, in order)."""
         self._thread.submit(self._drop, urlsplit(url).path.lstrip("/"))
 
+    def settle(self) -> None:
+        """Wait for the copies and drops queued so far (nothing else is queued until a test that
+        asks for a database starts or ends)."""
+        self._thread.submit(lambda: None).result()
+
     def close(self) -> None:
+        SpareDatabases.running = None
         try:
             self._drop(self._next.result())
         finally:
             self._thread.shutdown(wait=True)
+
+
+def settle_spare_databases() -> None:
+    """:meth:`SpareDatabases.settle` of the session's, if a test has asked for a database."""
+    if SpareDatabases.running is not None:
+        SpareDatabases.running.settle()
 
 
 @pytest.fixture(scope="session")
