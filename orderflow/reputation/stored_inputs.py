@@ -39,6 +39,7 @@ from orderflow.reputation import (
     prior,
     scores_sql,
     tiers,
+    wallet_inputs,
     wash_state,
 )
 from orderflow.reputation import evidence_sql as ev
@@ -69,6 +70,7 @@ _SCORING_CODE = (
     prior,
     scores_sql,
     tiers,
+    wallet_inputs,
 )
 
 
