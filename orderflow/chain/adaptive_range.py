@@ -1,9 +1,23 @@
 """The eth_getLogs block range of a backfill, adapting to what the node accepts: halved on a
-refusal (or cut to a limit the provider states), doubled again after a few successes."""
+refusal (or cut to a limit the provider states), doubled again after a few successes.
+
+A limit the provider states holds for every reader of that provider: the listener's backfill and
+its condition sync share one :class:`StatedLimit`, so the second reader obeys it without a refusal
+of its own (:meth:`AdaptiveRange.follow_stated` before each request)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+
+@dataclass
+class StatedLimit:
+    """The most blocks the provider said one eth_getLogs may span (None: it has said nothing)."""
+
+    blocks: int | None = None
+
+    def learn(self, blocks: int) -> None:
+        self.blocks = blocks if self.blocks is None else min(self.blocks, blocks)
 
 
 @dataclass
@@ -14,12 +28,22 @@ class AdaptiveRange:
     min_size: int
     max_size: int
     grow_after: int = 3
+    stated: StatedLimit = field(default_factory=StatedLimit)
     _streak: int = 0
+
+    def follow_stated(self) -> None:
+        """Cut the range and its maximum to the limit the provider stated to any reader."""
+        limit = self.stated.blocks
+        if limit is not None and limit < self.max_size:
+            self.max_size = max(self.min_size, limit)
+            self.size = min(self.size, self.max_size)
 
     def shrink(self, to: int | None = None) -> bool:
         """Halve the range, or cut it to ``to`` blocks (a limit the provider stated, which also
         becomes the new maximum); False when it is already at the minimum."""
         self._streak = 0
+        if to is not None:
+            self.stated.learn(to)
         if self.size <= self.min_size:
             return False
         if to is not None and to < self.size:

@@ -225,6 +225,7 @@ class Backfiller:
         start = from_block
         try:
             while start <= to_block:
+                self.ranges.follow_stated()  # another reader may have learnt it
                 end = min(to_block, start + self.ranges.size - 1)
                 await slots.acquire()
                 try:

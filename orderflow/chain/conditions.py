@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from orderflow.chain.adaptive_range import AdaptiveRange
+from orderflow.chain.adaptive_range import AdaptiveRange, StatedLimit
 from orderflow.chain.backfill import (
     STREAM,
     Backfiller,
@@ -108,14 +108,19 @@ class ConditionSync:
         settings: ListenerSettings,
         *,
         metrics: IngestMetrics,
+        stated: StatedLimit | None = None,
     ) -> None:
+        """``stated``: the eth_getLogs limit the provider stated, shared with the listener's
+        backfill of the same provider (a new one when the sync runs alone)."""
         self.pool = pool
         self.client = client
         self.settings = settings
         self.metrics = metrics
         self.chain_id = settings.chain_id
         size = settings.condition_sync_max_blocks
-        self.ranges = AdaptiveRange(size, min(settings.getlogs_min_blocks, size), size)
+        self.ranges = AdaptiveRange(
+            size, min(settings.getlogs_min_blocks, size), size, stated=stated or StatedLimit()
+        )
 
     async def plan(self) -> SyncPlan:
         """The sync's range (fixed on the first start) and its progress."""

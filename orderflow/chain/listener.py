@@ -140,7 +140,11 @@ class Listener:
                 if isinstance(transport, WsTransport):
                     await transport.connect()
                 sync = ConditionSync(
-                    self.pool, EthClient(transport), self.settings, metrics=self.metrics
+                    self.pool,
+                    EthClient(transport),
+                    self.settings,
+                    metrics=self.metrics,
+                    stated=self.ranges.stated,
                 )
                 await sync.run()
                 self.state.conditions_synced = True

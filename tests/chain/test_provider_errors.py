@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from orderflow.chain.backfill import AdaptiveRange
+from orderflow.chain.adaptive_range import AdaptiveRange
 from orderflow.chain.provider_errors import (
     BlockRangeError,
     GetLogsTimeoutError,
@@ -207,3 +207,19 @@ def test_the_range_obeys_a_stated_limit_and_never_grows_past_it() -> None:
     assert ranges.size == 250
     tiny = AdaptiveRange(1, 1, 1)
     assert not tiny.shrink(1)
+
+
+def test_a_limit_stated_to_one_reader_holds_for_every_reader_of_the_provider() -> None:
+    """The listener's backfill and its condition sync read the same provider: the limit it
+    states to one is obeyed by the other before its next request, without a refusal of its own
+    (the sync had its own range and learnt the limit with a second refusal)."""
+    backfill = AdaptiveRange(64, 1, 64)
+    sync = AdaptiveRange(10_000, 1, 10_000, stated=backfill.stated)
+    assert backfill.shrink(5)
+    sync.follow_stated()
+    assert (sync.size, sync.max_size) == (5, 5)
+    sync.success(), sync.success(), sync.success()
+    assert sync.size == 5  # never grows past it
+    smaller = AdaptiveRange(3, 1, 3, stated=backfill.stated)
+    smaller.follow_stated()  # a range already below the limit keeps its size
+    assert (smaller.size, smaller.max_size) == (3, 3)
