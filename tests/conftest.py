@@ -5,6 +5,9 @@
 
 A template database is migrated once per session; each test gets a fresh copy
 (``CREATE DATABASE … TEMPLATE``, a few milliseconds) and it is dropped afterwards.
+
+``make test`` runs the suite in two processes (pytest-xdist); each is a session of its own here:
+its own embedded server, or, on a shared ``DATABASE_URL`` server, its own template.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from orderflow import db
 from orderflow.migrate import migrate
 from tests.session_tmp import PG_PREFIX, SessionTemp, prune_sessions
 
-TEMPLATE = "orderflow_test_template"
+# a worker of pytest-xdist ("gw0", "gw1", …) has a template of its own on a shared server
+TEMPLATE = f"orderflow_test_template_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 ROOT = Path(__file__).resolve().parent.parent
 _SESSION_TEMP = pytest.StashKey[SessionTemp]()
 
