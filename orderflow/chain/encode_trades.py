@@ -22,7 +22,7 @@ from orderflow.chain.encode import (
     encode_orders_matched_v2,
 )
 
-__all__ = ["encode_fill", "encode_match"]
+__all__ = ["encode_fill", "encode_match", "encode_taker_order"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,3 +140,49 @@ def encode_match(
         taker_amount=terms.taker_amount,
         exchange=terms.exchange,
     )
+
+
+def encode_taker_order(
+    version: ExchangeVersion,
+    *,
+    fill_at: LogPosition,
+    match_at: LogPosition,
+    order_hash: str,
+    taker: str,
+    side: SideLike,
+    token_id: int,
+    shares: int,
+    collateral: int,
+    fee: int = 0,
+    exchange: str | None = None,
+) -> list[dict[str, Any]]:
+    """A taker order's own logs after its makers' fills: its OrderFilled (the taker wallet as
+    the order's maker, the exchange as its taker, the fee) and the OrdersMatched that closes the
+    match."""
+    venue = _Terms.of(version, side, token_id, shares, collateral, exchange).exchange
+    return [
+        encode_fill(
+            version,
+            at=fill_at,
+            order_hash=order_hash,
+            maker=taker,
+            taker=venue,
+            side=side,
+            token_id=token_id,
+            shares=shares,
+            collateral=collateral,
+            fee=fee,
+            exchange=venue,
+        ),
+        encode_match(
+            version,
+            at=match_at,
+            taker_order_hash=order_hash,
+            taker_order_maker=taker,
+            side=side,
+            token_id=token_id,
+            shares=shares,
+            collateral=collateral,
+            exchange=venue,
+        ),
+    ]

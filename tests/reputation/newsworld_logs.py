@@ -12,7 +12,7 @@ from orderflow.chain.encode import (
     encode_condition_resolution,
     encode_token_registered,
 )
-from orderflow.chain.encode_trades import encode_fill, encode_match
+from orderflow.chain.encode_trades import encode_fill, encode_taker_order
 from tests.reputation.newsworld import T0, UNIT, Event, World
 
 
@@ -120,33 +120,17 @@ def _emit_trade(w: World, out: list[dict[str, Any]], at: Any, t: float, d: dict[
             )
         )
         w.truth[mk]["fills"] += 1
-    taker_hash = _hash(w)
-    out.append(
-        encode_fill(
-            e.version,
-            at=pos[-2],
-            order_hash=taker_hash,
-            maker=who,
-            taker=ex,
-            side=side,
-            token_id=token,
-            shares=total,
-            collateral=paid,
-            exchange=ex,
-        )
-    )
-    out.append(
-        encode_match(
-            e.version,
-            at=pos[-1],
-            taker_order_hash=taker_hash,
-            taker_order_maker=who,
-            side=side,
-            token_id=token,
-            shares=total,
-            collateral=paid,
-            exchange=ex,
-        )
+    out += encode_taker_order(
+        e.version,
+        fill_at=pos[-2],
+        match_at=pos[-1],
+        order_hash=_hash(w),
+        taker=who,
+        side=side,
+        token_id=token,
+        shares=total,
+        collateral=paid,
+        exchange=ex,
     )
     w.truth[who]["fills"] += 1
 

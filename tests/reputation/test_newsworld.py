@@ -18,70 +18,25 @@ More seeds and parameter sets, printed:
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-import numpy as np
 import pytest
 
 from tests.reputation.newsworld import STYLES_NEVER_TOP, Params, World
+from tests.reputation.world_runs import TOP, Figures, figures_of, import_and_score
 
-TOP = ("WHALE", "SMART")
-THRESHOLDS = (1, 5, 20)
 WITH_SKILL = Params(act_corr=0.9, size_corr=1.0)
 SKILL_AGAINST_ACTIVITY = Params(act_corr=-0.9, size_corr=-1.0)
 NOBODY_SKILLED = Params(nobody_skilled=True)
-
-
-def spearman(x: np.ndarray, y: np.ndarray) -> float:
-    def ranks(v: np.ndarray) -> np.ndarray:
-        order = np.argsort(v, kind="stable")
-        r = np.empty(len(v))
-        r[order] = np.arange(len(v))
-        for value in np.unique(v):
-            tie = v == value
-            r[tie] = r[tie].mean()
-        return r
-
-    return float(np.corrcoef(ranks(x), ranks(y))[0, 1])
-
-
-@dataclass
-class Figures:
-    active: int
-    whale: float
-    top: float
-    rho: float | None
-
-
-def cli(dsn: str, data_dir: Path, *args: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLYGON_", "DATABASE_"))}
-    env.update(DATABASE_URL=dsn, ORDERFLOW_DATA_DIR=str(data_dir), LOG_FORMAT="text")
-    done = subprocess.run(
-        [sys.executable, "-m", "orderflow", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
 
 
 async def measure(
     dsn: str, tmp: Path, seed: int, params: Params
 ) -> tuple[dict[int, Figures], list[str]]:
     world = World(seed, params)
-    path = tmp / f"newsworld-{seed}.jsonl"
-    with path.open("w", encoding="utf-8") as fh:
-        fh.writelines(json.dumps(log, separators=(",", ":")) + "\n" for log in world.logs())
-    cli(dsn, tmp, "listen", "--from-file", str(path))
-    cli(dsn, tmp, "reputation", "run")
+    import_and_score(dsn, tmp, f"newsworld-{seed}", world.logs())
     conn = await asyncpg.connect(dsn)
     try:
         rows = await conn.fetch(
@@ -91,19 +46,7 @@ async def measure(
         await conn.close()
     by = {r["wallet_address"]: r for r in rows}
     truth = world.truth
-    assert set(truth) == set(by), "every wallet of the world scored, no other"
-    figures = {}
-    for least in THRESHOLDS:
-        active = [a for a, v in truth.items() if v["fills"] >= least]
-        tiers = [by[a]["trader_tier"] for a in active]
-        skill = np.array([truth[a]["skill"] for a in active])
-        score = np.array([float(by[a]["reputation_score"]) for a in active])
-        figures[least] = Figures(
-            active=len(active),
-            whale=sum(t == "WHALE" for t in tiers) / len(active),
-            top=sum(t in TOP for t in tiers) / len(active),
-            rho=spearman(score, skill) if skill.std() > 0 else None,
-        )
+    figures = figures_of(truth, by)
     styled = [
         f"{v['style']} {by[a]['trader_tier']}"
         for a, v in truth.items()

@@ -17,7 +17,6 @@ Holes found are ``xfail(strict=True)`` tests naming the measured figure (docs/re
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from dataclasses import dataclass
@@ -25,24 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import numpy as np
 import pytest
 
-from tests.reputation.test_newsworld import cli, spearman
 from tests.reputation.thirdworld import STYLES_NEVER_TOP, Params, World
+from tests.reputation.world_runs import TOP, Figures, figures_of, import_and_score
 
-TOP = ("WHALE", "SMART")
-THRESHOLDS = (1, 5, 20)
 WITH_SKILL = Params(act_corr=0.9)
 NOBODY_SKILLED = Params(nobody_skilled=True)
-
-
-@dataclass
-class Figures:
-    active: int
-    whale: float
-    top: float
-    rho: float | None
 
 
 @dataclass
@@ -58,11 +46,7 @@ class Measured:
 
 async def measure(dsn: str, tmp: Path, seed: int, params: Params) -> Measured:
     world = World(seed, params)
-    path = tmp / f"thirdworld-{seed}.jsonl"
-    with path.open("w", encoding="utf-8") as fh:
-        fh.writelines(json.dumps(log, separators=(",", ":")) + "\n" for log in world.logs())
-    cli(dsn, tmp, "listen", "--from-file", str(path))
-    cli(dsn, tmp, "reputation", "run")
+    import_and_score(dsn, tmp, f"thirdworld-{seed}", world.logs())
     conn = await asyncpg.connect(dsn)
     try:
         rows = await conn.fetch(
@@ -74,19 +58,7 @@ async def measure(dsn: str, tmp: Path, seed: int, params: Params) -> Measured:
         await conn.close()
     by = {r["wallet_address"]: r for r in rows}
     truth = world.truth
-    assert set(truth) == set(by), "every wallet of the world scored, no other"
-    figures = {}
-    for least in THRESHOLDS:
-        active = [a for a, v in truth.items() if v["fills"] >= least]
-        tiers = [by[a]["trader_tier"] for a in active]
-        skill = np.array([truth[a]["skill"] for a in active])
-        score = np.array([float(by[a]["reputation_score"]) for a in active])
-        figures[least] = Figures(
-            active=len(active),
-            whale=sum(t == "WHALE" for t in tiers) / len(active),
-            top=sum(t in TOP for t in tiers) / len(active),
-            rho=spearman(score, skill) if skill.std() > 0 else None,
-        )
+    figures = figures_of(truth, by)
     read = [
         {
             **truth[a],

@@ -19,7 +19,7 @@ from orderflow.chain.encode import (
     encode_condition_resolution,
     encode_token_registered,
 )
-from orderflow.chain.encode_trades import encode_fill, encode_match
+from orderflow.chain.encode_trades import encode_fill, encode_taker_order
 from tests.reputation.thirdworld import T0, World
 from tests.reputation.thirdworld_markets import Market
 
@@ -129,34 +129,18 @@ def _match(ch: _Chain, t: float, d: dict[str, Any]) -> None:
         )
         w.truth[mk]["fills"] += 1
     fee = round(total * m.fee_rate * q * (1 - q))
-    taker_hash = ch.order_hash()
-    ch.out.append(
-        encode_fill(
-            m.version,
-            at=pos[-2],
-            order_hash=taker_hash,
-            maker=who,
-            taker=ex,
-            side=side,
-            token_id=token,
-            shares=total,
-            collateral=paid,
-            fee=fee,
-            exchange=ex,
-        )
-    )
-    ch.out.append(
-        encode_match(
-            m.version,
-            at=pos[-1],
-            taker_order_hash=taker_hash,
-            taker_order_maker=who,
-            side=side,
-            token_id=token,
-            shares=total,
-            collateral=paid,
-            exchange=ex,
-        )
+    ch.out += encode_taker_order(
+        m.version,
+        fill_at=pos[-2],
+        match_at=pos[-1],
+        order_hash=ch.order_hash(),
+        taker=who,
+        side=side,
+        token_id=token,
+        shares=total,
+        collateral=paid,
+        fee=fee,
+        exchange=ex,
     )
     w.truth[who]["fills"] += 1
 
