@@ -25,7 +25,7 @@ lint: install
 	$(BIN)/lint-imports
 
 test: install tools lint
-	$(BIN)/pytest -q -n 2 --durations=25
+	$(BIN)/pytest -q -n 2 --dist loadgroup --durations=25
 
 demo: install
 	$(BIN)/orderflow demo

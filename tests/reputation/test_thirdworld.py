@@ -31,6 +31,8 @@ from tests.reputation.world_runs import TOP, Figures, figures_of, import_and_sco
 
 WITH_SKILL = Params(act_corr=0.9)
 NOBODY_SKILLED = Params(nobody_skilled=True)
+# one process runs them all (make test: pytest-xdist --dist loadgroup): each world is scored once
+pytestmark = pytest.mark.xdist_group("thirdworld")
 
 
 @dataclass
