@@ -15,9 +15,10 @@ the only ones a pair can hold); an incremental run the buys of some buckets (:da
 ``rep_copy_cells`` (:func:`cells`): per (follower, leader, token, bucket of the follower's buys)
 
 * ``trail``: the follower's buys there with a leader's buy of the same token in the
-  ``copy_window_secs`` before (strictly earlier block time) at a price no higher;
-* ``lead``: the follower's buys there with a leader's buy of the same token in the window after
-  at a price no lower (the same relation the other way round: the leader trails it).
+  ``copy_window_secs`` before (strictly earlier block time), among the ``copy_look_back`` buys
+  of the token just before it (:data:`BACK`), at a price no higher;
+* ``lead``: the follower's buys there with a leader's buy of the same token in the window after,
+  as close, at a price no lower (the same relation the other way round: the leader trails it).
 
 A buy lies in one bucket, so a pair's figures are sums of its cells (:data:`PAIRS_OF`):
 ``trail``, ``lead``, and ``markets``, the tokens with a trailing buy. ``rep_copy``
@@ -25,7 +26,8 @@ A buy lies in one bucket, so a pair's figures are sums of its cells (:data:`PAIR
 with ``buys``, all the follower's taker buys (read for the followers alone, by the trades' wallet
 index). The flag's rule (shares, the sign test) is numpy's, in :mod:`orderflow.reputation.flags`.
 
-A buy's cells read the buys of its own bucket and the ones next to it, so a change of a buy
+A buy's cells read the buys of its own bucket and the ones next to it (the buys between two
+paired ones too: they lie within the window before the later one), so a change of a buy
 changes only the cells of its bucket and the two next to it: an incremental run recomputes those
 from the buys of the buckets next to them and keeps every other cell
 (:mod:`orderflow.reputation.copy_state`).

@@ -323,6 +323,7 @@ class ReputationSettings(CommonSettings):
         gt=0,
         lt=1,
         description="COPIER: the sign test's level. Of the wallet's buys within copy_window_secs "
+        "(and copy_look_back buys) "
         "of one of the leader's in the same token (the later at a price no lower), the trailing "
         "ones are at least as many as the leading ones would be under chance: if the wallets' "
         "timings were independent, each such pair is as likely in one order as in the other, "
