@@ -15,9 +15,10 @@ the only ones a pair can hold); an incremental run the buys of some buckets (:da
 ``rep_copy_cells`` (:func:`cells`): per (follower, leader, token, bucket of the follower's buys)
 
 * ``trail``: the follower's buys there with a leader's buy of the same token in the
-  ``copy_window_secs`` before (strictly earlier block time) at a price no higher;
-* ``lead``: the follower's buys there with a leader's buy of the same token in the window after
-  at a price no lower (the same relation the other way round: the leader trails it).
+  ``copy_window_secs`` before (strictly earlier block time), among the ``copy_look_back`` buys
+  of the token just before it (:data:`BACK`), at a price no higher;
+* ``lead``: the follower's buys there with a leader's buy of the same token in the window after,
+  as close, at a price no lower (the same relation the other way round: the leader trails it).
 
 A buy lies in one bucket, so a pair's figures are sums of its cells (:data:`PAIRS_OF`):
 ``trail``, ``lead``, and ``markets``, the tokens with a trailing buy. ``rep_copy``
@@ -25,7 +26,8 @@ A buy lies in one bucket, so a pair's figures are sums of its cells (:data:`PAIR
 with ``buys``, all the follower's taker buys (read for the followers alone, by the trades' wallet
 index). The flag's rule (shares, the sign test) is numpy's, in :mod:`orderflow.reputation.flags`.
 
-A buy's cells read the buys of its own bucket and the ones next to it, so a change of a buy
+A buy's cells read the buys of its own bucket and the ones next to it (the buys between two
+paired ones too: they lie within the window before the later one), so a change of a buy
 changes only the cells of its bucket and the two next to it: an incremental run recomputes those
 from the buys of the buckets next to them and keeps every other cell
 (:mod:`orderflow.reputation.copy_state`).
@@ -101,29 +103,40 @@ WITH _params AS (SELECT $2::interval), s AS (
 """
 
 
+# The buys a buy is paired with: the copy_look_back ($2) buys of its token just before it in
+# (block time, wallet) order (a total order: one row per wallet, token and block time). Which
+# buys these are depends only on the buys between the two, all within the window before the
+# later one: in its bucket and the one before, so an incremental run's region (every buy of the
+# buckets next to the cells it recomputes) gives a pair exactly when the full build does.
+BACK = """PARTITION BY tok, tok2 ORDER BY ts, w COLLATE "C"
+          ROWS BETWEEN $2::int8 PRECEDING AND 1 PRECEDING"""
+
+
 def cells(only: str) -> str:
     """``rep_copy_cells`` from ``rep_buys``: the cells whose (tok, tok2, b) ``only`` keeps (an
-    SQL condition on them; ``TRUE``: every one). $1 = copy_window_secs in seconds.
+    SQL condition on them; ``TRUE``: every one). $1 = copy_window_secs in seconds, $2 =
+    copy_look_back.
 
     Each pair: a buy (c) and another wallet's earlier buy of the token (b) in the window before
-    it at a price no higher; a trailing buy of c's wallet, a leading one of b's. Found by two
-    equi-joins on (token hashes, window-long bucket): the earlier buy is in the buy's bucket or
-    in the one before (then earlier by construction). Counted by hash aggregates (no DISTINCT:
-    a sort by address)."""
+    it at a price no higher, among the ``copy_look_back`` buys of the token just before c in
+    (block time, wallet) order (:data:`BACK`); a trailing buy of c's wallet, a leading one of
+    b's. The earlier buys come from one sort of the buys by token and time and a window frame
+    of that many rows, so a buy meets at most that many, however densely its token trades (an
+    equi-join on the window-long bucket met every buy of the window: x12-15 on dense buys at
+    30 minutes, docs/benchmarks.md). Counted by hash aggregates (no DISTINCT: a sort by
+    address)."""
     return f"""
 CREATE TEMP TABLE rep_copy_cells ON COMMIT DROP AS
-WITH pairs AS MATERIALIZED (
+WITH back AS (
+    SELECT c.*, array_agg(w) OVER k AS bw, array_agg(ts) OVER k AS bts, array_agg(p) OVER k AS bp,
+           array_agg(bucket) OVER k AS bb, array_agg(id) OVER k AS bid
+      FROM rep_buys c
+    WINDOW k AS ({BACK})
+), pairs AS MATERIALIZED (
     SELECT c.w AS f, b.w AS l, c.tok, c.tok2, c.bucket AS fb, b.bucket AS lb,
            c.id AS f_id, b.id AS l_id
-      FROM rep_buys c
-      JOIN rep_buys b ON b.tok = c.tok AND b.tok2 = c.tok2 AND b.bucket = c.bucket
+      FROM back c, unnest(c.bw, c.bts, c.bp, c.bb, c.bid) AS b(w, ts, p, bucket, id)
      WHERE b.ts >= c.ts - make_interval(secs => $1::float8) AND b.ts < c.ts
-       AND b.p <= c.p AND b.w <> c.w
-    UNION ALL
-    SELECT c.w, b.w, c.tok, c.tok2, c.bucket, b.bucket, c.id, b.id
-      FROM rep_buys c
-      JOIN rep_buys b ON b.tok = c.tok AND b.tok2 = c.tok2 AND b.bucket = c.bucket - 1
-     WHERE b.ts >= c.ts - make_interval(secs => $1::float8)
        AND b.p <= c.p AND b.w <> c.w
 ),
 trail AS (  -- the follower's buys trailing one of the leader's

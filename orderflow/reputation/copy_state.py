@@ -16,7 +16,8 @@ leader, token, bucket) cells, recomputed only around changed fills.
 The stored cells count the trades up to ``orderflow_copy_state.last_id``, the counterparty
 cells' last id when they were made or updated. :func:`update` runs only when the counterparty
 update of the same run started from that id (its changes are then exactly the ones since) and
-the cells were made by this SQL and window (:func:`fingerprint`); otherwise the caller rebuilds.
+the cells were made by this SQL, window and look-back (:func:`fingerprint`); otherwise the
+caller rebuilds.
 Whatever makes the counterparty cells rebuild -- a partition detached or attached with old fills,
 the change logs dropped past their bound, a TRUNCATE, a settings or SQL change, a large change --
 so rebuilds these. ``copy_min_markets``, ``copy_min_share`` and ``copy_alpha`` are applied to the
@@ -43,7 +44,7 @@ _IN_REGION = "(tok, tok2, b) IN (SELECT tok, tok2, b FROM rep_copy_s)"
 
 
 def fingerprint(settings: ReputationSettings) -> str:
-    """What the stored cells depend on besides the data: the SQL and the window."""
+    """What the stored cells depend on besides the data: the SQL, the window and the look-back."""
     text = "\n".join(
         (
             sql.BUYS,
@@ -52,6 +53,7 @@ def fingerprint(settings: ReputationSettings) -> str:
             sql.cells(_IN_REGION),
             sql.PAIRS_OF,
             repr(settings.copy_window_secs),
+            repr(settings.copy_look_back),
         )
     )
     return hashlib.sha256(text.encode()).hexdigest()
@@ -78,7 +80,7 @@ async def build(
     window, secs = _window(settings)
     await conn.execute(sql.BUYS, as_of, window, secs)
     await conn.execute("ANALYZE rep_buys")
-    await conn.execute(sql.cells("TRUE"), secs)
+    await conn.execute(sql.cells("TRUE"), secs, settings.copy_look_back)
     await conn.execute("DROP TABLE rep_buys")
     if not keep:
         await _rows(conn, f"({sql.PAIRS_OF.format(cells='rep_copy_cells', only='TRUE')})", as_of,
@@ -113,7 +115,7 @@ async def can_update(
 ) -> bool:
     """Whether the stored cells count the trades up to ``since`` (the counterparty cells' last id
     before their update, which then succeeded: ``rep_wash_keys`` holds every change since) and
-    were made by this SQL and window."""
+    were made by this SQL, window and look-back."""
     if since is None:
         return False
     state = await conn.fetchrow("SELECT fingerprint, last_id FROM orderflow_copy_state WHERE valid")
@@ -148,7 +150,7 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
     await conn.execute("ANALYZE rep_buys")
     # a region's few rows: planned without nested loops over the CTEs (wash_region.hash_joined)
     await conn.execute("SET LOCAL enable_nestloop = off")
-    await conn.execute(sql.cells(_IN_REGION), secs)
+    await conn.execute(sql.cells(_IN_REGION), secs, settings.copy_look_back)
     await conn.execute("SET LOCAL enable_nestloop = on")
     await conn.execute("DROP TABLE rep_buys")
     # the region's cells replaced; the pairs with a cell there, old or new

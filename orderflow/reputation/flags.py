@@ -33,13 +33,14 @@
   information and, after the price moved, locked the gain in by buying the complement holds sets
   too, but its first leg was the decision: no arbitrage, not HEDGED.
 * ``COPIER`` -- a copy-trading wallet: at least ``copy_min_share`` of its taker buys trail one
-  other wallet's (the leader's) buy of the same token by at most ``copy_window_secs`` at a price
-  no better, in at least ``copy_min_markets`` tokens, and not by chance: of its buys within the
-  window of one of the leader's (the later at a price no lower), the trailing ones pass a sign
-  test against the leading ones at level ``copy_alpha`` (independent timings put either wallet
-  first as often; :mod:`orderflow.reputation.copy_sql` has the evidence). Its record is the
-  leader's decisions at a worse price a minute late: following it doubles the leader's signal,
-  delayed. The leader keeps its tier (its buys lead, they do not trail).
+  other wallet's (the leader's) buy of the same token by at most ``copy_window_secs`` (and
+  ``copy_look_back`` buys of the token) at a price no better, in at least ``copy_min_markets``
+  tokens, and not by chance: of its buys within the window of one of the leader's (the later
+  at a price no lower), the trailing ones pass a sign test against the leading ones at level
+  ``copy_alpha`` (independent timings put either wallet first as often;
+  :mod:`orderflow.reputation.copy_sql` has the evidence). Its record is the leader's decisions
+  at a worse price a minute late: following it doubles the leader's signal, delayed. The
+  leader keeps its tier (its buys lead, they do not trail).
 
 No flag below ``flag_min_volume`` USDC of volume (but WASH_COUNTERPARTY, whose host must have
 it). A flagged wallet is never WHALE or SMART (so never followed); a WASH, WASH_COUNTERPARTY,

@@ -298,6 +298,15 @@ class ReputationSettings(CommonSettings):
         "minutes behind were not seen and reached WHALE). Two wallets reacting to one piece of "
         "news buy within the window too, in either order, which the sign test tells apart.",
     )
+    copy_look_back: int = Field(
+        default=32,
+        ge=1,
+        description="COPIER: a buy is paired only with the last this many buys of its token "
+        "before it (by block time, then wallet), those within copy_window_secs: a buy's pairs "
+        "are bounded however densely its token trades. A copy whose token saw more buys "
+        "between its leader's fill and it is not seen there; the bound cuts either order of "
+        "two buys alike, so the sign test's null holds.",
+    )
     copy_min_share: float = Field(
         default=0.5,
         gt=0,
@@ -314,6 +323,7 @@ class ReputationSettings(CommonSettings):
         gt=0,
         lt=1,
         description="COPIER: the sign test's level. Of the wallet's buys within copy_window_secs "
+        "(and copy_look_back buys) "
         "of one of the leader's in the same token (the later at a price no lower), the trailing "
         "ones are at least as many as the leading ones would be under chance: if the wallets' "
         "timings were independent, each such pair is as likely in one order as in the other, "

@@ -1,6 +1,11 @@
 """The COPIER evidence as main computed it before the cells (commit 6c24c9d's
-``orderflow/reputation/copy_sql.py``, verbatim): one statement over every gated taker buy. The
-reference the stored cells are held to (``tests/reputation/test_copy_state.py``)."""
+``orderflow/reputation/copy_sql.py``, verbatim but for the look-back): one statement over every
+gated taker buy. The reference the stored cells are held to
+(``tests/reputation/test_copy_state.py``).
+
+The look-back (``copy_look_back``, since 5 Dec 2026) is written here as its definition, apart
+from the statement's window frame: a pair stands when fewer than that many buys of the token lie
+strictly between its two buys in (block time, wallet) order, counted one pair at a time."""
 
 from __future__ import annotations
 
@@ -40,21 +45,30 @@ SELECT row_number() OVER () AS id, w, tok, tok2, ts, sum(usdc_size) / sum(size) 
 # (token hash, window-long time bucket, token): the earlier buy is in the buy's bucket or in the
 # one before (then earlier by construction). Counted by hash aggregates (no DISTINCT: a sort by
 # address). $1 = copy_window_secs,
-# $2 = copy_min_markets.
+# $2 = copy_min_markets, $3 = copy_look_back.
 COPY = """
 CREATE TEMP TABLE rep_copy ON COMMIT DROP AS
-WITH pairs AS MATERIALIZED (
-    SELECT c.w AS f, b.w AS l, c.tok, c.id AS f_id, b.id AS l_id
+WITH windowed AS MATERIALIZED (
+    SELECT c.w AS f, b.w AS l, c.tok, c.id AS f_id, b.id AS l_id, c.tok2, b.ts AS b_ts,
+           b.w AS b_w, c.ts AS c_ts, c.w AS c_w
       FROM rep_buys c
       JOIN rep_buys b ON b.tok = c.tok AND b.tok2 = c.tok2 AND b.bucket = c.bucket
      WHERE b.ts >= c.ts - make_interval(secs => $1::float8) AND b.ts < c.ts
        AND b.p <= c.p AND b.w <> c.w
     UNION ALL
-    SELECT c.w, b.w, c.tok, c.id, b.id
+    SELECT c.w, b.w, c.tok, c.id, b.id, c.tok2, b.ts, b.w, c.ts, c.w
       FROM rep_buys c
       JOIN rep_buys b ON b.tok = c.tok AND b.tok2 = c.tok2 AND b.bucket = c.bucket - 1
      WHERE b.ts >= c.ts - make_interval(secs => $1::float8)
        AND b.p <= c.p AND b.w <> c.w
+),
+pairs AS MATERIALIZED (  -- fewer than copy_look_back buys of the token between the two
+    SELECT f, l, tok, f_id, l_id
+      FROM windowed x
+     WHERE (SELECT count(*) FROM rep_buys y
+             WHERE y.tok = x.tok AND y.tok2 = x.tok2
+               AND (y.ts, y.w COLLATE "C") > (x.b_ts, x.b_w COLLATE "C")
+               AND (y.ts, y.w COLLATE "C") < (x.c_ts, x.c_w COLLATE "C")) < $3::int8
 ),
 per_token AS (  -- (follower, leader, token): its trailing buys there
     SELECT f, l, tok, count(*) AS n
@@ -94,7 +108,7 @@ async def reference_rows(
     """``rep_copy``'s rows by the old statement, in the caller's transaction (dropped after)."""
     window = settings.copy_window_secs
     await conn.execute(BUYS, as_of, timedelta(seconds=window), float(window))
-    await conn.execute(COPY, float(window), settings.copy_min_markets)
+    await conn.execute(COPY, float(window), settings.copy_min_markets, settings.copy_look_back)
     await conn.execute(BUYS_OF_FOLLOWERS, as_of)
     rows = await conn.fetch("SELECT * FROM rep_copy")
     await conn.execute("DROP TABLE rep_buys")

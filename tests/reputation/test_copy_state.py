@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import asyncpg
+import pytest
 
 from orderflow.chain import partitions
 from orderflow.chain.rollback import retract_block
@@ -36,7 +37,7 @@ async def _same_as_full(
     async with pool.acquire() as conn, conn.transaction():
         as_of = await conn.fetchval("SELECT now()")
         await conn.execute(sql.BUYS, as_of, timedelta(seconds=secs), secs)
-        await conn.execute(sql.cells("TRUE"), secs)
+        await conn.execute(sql.cells("TRUE"), secs, s.copy_look_back)
         fresh = {tuple(r) for r in await conn.fetch("SELECT * FROM rep_copy_cells")}
         stored = {tuple(r) for r in await conn.fetch(f"SELECT * FROM {CELLS}")}
         assert stored == fresh, (stored - fresh, fresh - stored)
@@ -172,9 +173,15 @@ async def test_a_window_change_an_as_of_run_and_a_detached_partition_rebuild_the
     await _same_as_full(pool)
 
 
-async def test_dense_buying_stays_equal_across_runs_and_retractions(pool: asyncpg.Pool) -> None:
+@pytest.mark.parametrize("look_back", [4, ReputationSettings().copy_look_back])
+async def test_dense_buying_stays_equal_across_runs_and_retractions(
+    pool: asyncpg.Pool, look_back: int
+) -> None:
     """Many wallets buying the same few tokens minutes apart at random prices (every buy with
-    partners, the pairs crossing buckets and runs), some blocks retracted between runs."""
+    partners, the pairs crossing buckets and runs), some blocks retracted between runs. With a
+    look-back of 4 most buys have more partners in the window than they are paired with: the
+    bound's pairs cross buckets and regions too."""
+    s = ReputationSettings(copy_look_back=look_back)
     w = World(seed=94, markets=6, neg_risk_events=0)
     wallets = [w.new_wallet() for _ in range(12)]
     specs = [s for s in w.specs if 0.2 < s.opening < 0.8][:4]
@@ -189,10 +196,18 @@ async def test_dense_buying_stays_equal_across_runs_and_retractions(pool: asyncp
 
     burst(150)
     await w.finish(pool)
-    await run_reputation(pool)
-    assert (await run_reputation(pool)).copy_cells == "rebuilt"
+    await run_reputation(pool, settings=s)
+    assert (await run_reputation(pool, settings=s)).copy_cells == "rebuilt"
     assert await pool.fetchval(f"SELECT count(*) FROM {CELLS}") > 50
-    await _same_as_full(pool, min_markets=1)
+    await _same_as_full(pool, s, min_markets=1)
+    if look_back == 4:  # the bound bites: fewer trailing buys than the window alone gives
+        async with pool.acquire() as conn, conn.transaction():
+            secs = float(s.copy_window_secs)
+            await conn.execute(sql.BUYS, await conn.fetchval("SELECT now()"),
+                               timedelta(seconds=secs), secs)  # fmt: skip
+            await conn.execute(sql.cells("TRUE"), secs, 10**6)
+            unbounded = await conn.fetchval("SELECT sum(trail) FROM rep_copy_cells")
+        assert await pool.fetchval(f"SELECT sum(trail) FROM {CELLS}") < unbounded
     for step in range(4):
         burst(40)
         await w.chain.ingest(pool)
@@ -205,7 +220,7 @@ async def test_dense_buying_stays_equal_across_runs_and_retractions(pool: asyncp
                     10 * step,
                 ):
                     await retract_block(conn, 137, number, block_hash)
-        summary = await run_reputation(pool)
+        summary = await run_reputation(pool, settings=s)
         assert summary.incremental and summary.copy_cells == "updated"
-        pairs = await _same_as_full(pool, min_markets=1)
+        pairs = await _same_as_full(pool, s, min_markets=1)
         assert len(pairs) > 20 and any(r[3] for r in pairs)  # pairs, some both ways
