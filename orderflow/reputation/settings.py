@@ -288,6 +288,15 @@ class ReputationSettings(CommonSettings):
         "volume (as one of its top wash_top_k group members, or on the other side of its "
         "off-market fills, over wash_min_fills fills) is never DEGEN, WHALE or SMART.",
     )
+    follow_latency_secs: float = Field(
+        default=8.0,
+        ge=0,
+        description="A decision is valued from the price a follower would pay: the first print "
+        "of the token by another wallet at least this many seconds after the fill and before "
+        "its market's resolution (none: the fill's own price). The backtest's default latency: "
+        "three confirmations of ~2 s, a block seen ~1 s late, ~1 s to place the order (the "
+        "executor acts on the listener's stored fill).",
+    )
     copy_window_secs: int = Field(
         default=1800,
         gt=0,

@@ -147,11 +147,6 @@ async def test_faded_skill_stays_out_of_the_top_tiers(
     assert got.styles_in_top(("faded",)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a stale-quote picker's edge is in its fill price, gone a second later (seed 2: "
-    "WHALE, 213 fills, closing-line edge +0.25 +- 0.10 a dollar, P 0.99)",
-)
 async def test_stale_quote_pickers_stay_out_of_the_top_tiers(
     pg_server_dsn: str, pg_template: str, tmp_path: Path
 ) -> None:
