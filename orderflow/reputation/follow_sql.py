@@ -7,13 +7,14 @@ exchange: ``follow_latency_secs`` after the fill (the backtest's default latency
 seen ~1 s late, ~1 s to place the order). Its order then meets the book as it stands, which the
 next prints reveal. So a taker fill's **follow price** is the price of the first print of the
 same token by another wallet, outside the fill's own transaction (its makers' rows are the
-fill), at least the latency after the fill and before its market's resolution (a print after it
-is taken with the outcome known). No such print: the fill's own price (nothing says the book
-moved). The first print, however late: where a token trades a few times a day the next print
-also carries what the market learnt since, which costs a wallet that is ahead of the market part
-of its edge and moves an unskilled one's either way (measured: docs/reputation.md); bounded by a
-window (the order's life, 300 s) the third world's pickers, whose next print is a median 36
-minutes later, kept most of their picks at their own price.
+fill), at least the latency after the fill and at most ``follow_window_secs`` after that (the
+executor's order life, ``order_ttl_secs``: a later print says what the market learnt since,
+not what the book held), and before its market's resolution (a print after it is taken with
+the outcome known). No such print: the fill's own price (nothing says the book moved).
+Measured: the first print however late took the skill of the simulator's positive control
+out of the top tiers (its markets trade a few times a day and drift toward the outcome), and
+the window leaves the third world's stale-quote pickers most of their picks (their next print
+a median 36 minutes later): docs/reputation.md "The follower's price".
 
 A wallet that picks a maker's quote not yet pulled, seconds after the price stepped, has edge at
 its fill that nobody has a few seconds later: its follow price is the new price, and its
@@ -44,15 +45,16 @@ from orderflow.reputation.settings import ReputationSettings
 __all__ = ["COST", "FOLLOW", "PROCEEDS", "SELL_SLIP", "follow", "follow_price"]
 
 
-def follow_price(t: str, latency: str, until: str) -> str:
+def follow_price(t: str, latency: str, window: str, until: str) -> str:
     """A scalar subquery: the follow price (NUMERIC; NULL: no print) of the taker fill row ``t``:
-    the first print of its token by another wallet outside its transaction at least ``latency``
-    seconds after it (an SQL expression) and before ``until`` (its market's resolution). By the
-    token index (token, time, log index), the rows from the latency on read from the heap until
-    one is another wallet's. Reads through the as_of gate ($1)."""
+    the first print of its token by another wallet outside its transaction from ``latency`` to
+    ``latency`` + ``window`` seconds after it (SQL expressions) and before ``until`` (its
+    market's resolution). By the token index (token, time, log index), the rows from the latency
+    on read from the heap until one is another wallet's. Reads through the as_of gate ($1)."""
     return f"""(SELECT x.price FROM ({GATED_TRADES}) x
                  WHERE x.token_id = {t}.token_id
                    AND x.timestamp >= {t}.timestamp + make_interval(secs => {latency})
+                   AND x.timestamp <= {t}.timestamp + make_interval(secs => {latency} + {window})
                    AND x.timestamp < {until}
                    AND x.wallet_address <> {t}.wallet_address AND x.tx_hash <> {t}.tx_hash
                  ORDER BY x.timestamp, x.log_index, x.block_number, x.chain_id, x.tx_hash,
@@ -60,7 +62,9 @@ def follow_price(t: str, latency: str, until: str) -> str:
                  LIMIT 1)"""
 
 
-# $1 = as_of, $2 = follow_latency_secs. Reads rep_positions (the wallets rescored).
+# $1 = as_of, $2 = follow_latency_secs, $3 = follow_window_secs. Reads rep_positions (the
+# wallets rescored).
+_PRICE = follow_price("t", "$2::float8", "$3::float8", "p.resolved_at")
 FOLLOW = f"""
 CREATE TEMP TABLE rep_follow ON COMMIT DROP AS
 SELECT t.wallet_address, t.token_id,
@@ -71,7 +75,7 @@ SELECT t.wallet_address, t.token_id,
   JOIN ({GATED_TRADES}) t
     ON t.wallet_address = p.wallet_address AND t.token_id = p.token_id AND t.is_taker_aggregate
    AND t.timestamp < p.resolved_at
- CROSS JOIN LATERAL (SELECT {follow_price("t", "$2::float8", "p.resolved_at")} AS price) f
+ CROSS JOIN LATERAL (SELECT {_PRICE} AS price) f
  WHERE p.resolved AND (p.tb > 0 OR p.ts > 0) AND f.price IS NOT NULL
  GROUP BY t.wallet_address, t.token_id
 """
@@ -88,5 +92,5 @@ SELL_SLIP = "CASE WHEN p.ts > 0 THEN coalesce(fo.fs, 0.0) / p.ts ELSE 0.0 END"
 
 async def follow(conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings) -> None:
     """``rep_follow`` for the positions of ``rep_positions`` (:data:`FOLLOW`)."""
-    await conn.execute(FOLLOW, as_of, settings.follow_latency_secs)
+    await conn.execute(FOLLOW, as_of, settings.follow_latency_secs, settings.follow_window_secs)
     await conn.execute("ANALYZE rep_follow")

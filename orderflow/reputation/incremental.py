@@ -18,9 +18,10 @@ fingerprint). An incremental run then, in the caller's transaction:
    evidence changed; the COPIER evidence's cells are updated around the same changed trades
    (``rep_copy``, :mod:`orderflow.reputation.copy_state`; rebuilt with the counterparty sums);
 3. dirty wallets = wallets of dirty rows + every holder of a dirty token whose resolution,
-   closing line or problem moved + every holder of a dirty token that is resolved (a new print
-   can be the one a follow price waited for: :mod:`orderflow.reputation.follow_sql`) + wallets
-   whose wash evidence changed; the holders of a token
+   closing line or problem moved + every holder of a resolved token with changed fills (a
+   print stored, or taken by a reorg, can be the one a follow price reads:
+   :mod:`orderflow.reputation.follow_sql`; not the tokens only regrouped: a follow price reads
+   no wash group) + wallets whose wash evidence changed; the holders of a token
    whose mark alone moved are not rescored: their stored unrealized P&L (the one figure the mark
    feeds) moves by the exact micro-unit difference;
 4. loads every position in the changed tokens (a closing line is the token's, over all its
@@ -263,7 +264,9 @@ async def build(
            UNION SELECT s.wallet_address FROM orderflow_position_sums s
                   JOIN (SELECT token_id FROM rep_moved_tokens
                         UNION SELECT token_id FROM rep_marked_tokens
-                        UNION SELECT token_id FROM rep_positions WHERE resolved) t
+                        UNION SELECT p.token_id FROM rep_positions p
+                               JOIN rep_dirty_keys k ON k.token_id = p.token_id
+                              WHERE p.resolved) t
                     ON t.token_id = s.token_id
            UNION SELECT wallet_address FROM rep_wash_changed"""
     )

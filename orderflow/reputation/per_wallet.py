@@ -196,7 +196,11 @@ async def wallet_report(
     last_fill: dict[int, datetime] = {}
     self_matched = _self_matched(rows)
     follows = await conn.fetch(
-        wallet_sql.WALLET_FOLLOW, cutoff, wallet, settings.follow_latency_secs
+        wallet_sql.WALLET_FOLLOW,
+        cutoff,
+        wallet,
+        settings.follow_latency_secs,
+        settings.follow_window_secs,
     )
     follow = {(r["chain_id"], r["tx_hash"], r["token_id"]): r["follow_price"] for r in follows}
     for row in rows:

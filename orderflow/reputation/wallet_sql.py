@@ -29,10 +29,11 @@ SELECT t.token_id, t.side, t.size, t.usdc_size, t.fee, t.fee_asset, t.price, t.t
 
 # The follow price of each of one wallet's taker fills in a resolved market (NULL: none;
 # follow_sql), by (chain, transaction, token): its taker rows there have one time and one
-# transaction, so one follow price. $1 = as_of, $2 = wallet, $3 = follow_latency_secs.
+# transaction, so one follow price. $1 = as_of, $2 = wallet, $3 = follow_latency_secs, $4 =
+# follow_window_secs.
 WALLET_FOLLOW = f"""
 SELECT DISTINCT t.chain_id, t.tx_hash, t.token_id,
-       {follow_price("t", "$3::float8", "t.resolved_at")} AS follow_price
+       {follow_price("t", "$3::float8", "$4::float8", "t.resolved_at")} AS follow_price
   FROM ({WALLET_FILLS}) t
  WHERE t.is_taker_aggregate AND t.resolved_at IS NOT NULL
 """

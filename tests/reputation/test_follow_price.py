@@ -60,10 +60,12 @@ async def test_a_stale_pick_earns_a_follower_nothing_an_early_buy_keeps_its_edge
 
 
 async def test_a_follow_print_stored_later_rescores_the_wallet(pool: asyncpg.Pool) -> None:
-    """The picker's follow price is the market's first print after its pick (another wallet's,
-    hours later). A print at 0.42 four hours after the pick is stored only later (a backfill),
-    after the markets resolved: an incremental run rescores the picker (its token, resolved, has
-    a new fill), whose follow price is now 0.42, as a full run reads it."""
+    """The picker's follow price is the market's first print by another wallet within the
+    order's life after its pick. A print at 0.42 50 seconds after the pick is stored only later
+    (a backfill), after the markets resolved: an incremental run rescores the picker, whose
+    follow price is now 0.42, as a full run reads it. (Its wash figures move too here, which
+    rescores it anyway; the incremental run's rule for resolved tokens with changed fills is
+    what rescores a holder whose wash figures stay.)"""
     w = World(seed=98)
     background(w, wallets=10, events=20)
     picker = w.new_wallet()
@@ -82,10 +84,9 @@ async def test_a_follow_print_stored_later_rescores_the_wallet(pool: asyncpg.Poo
     await w.finish(pool)
     assert not (await run_reputation(pool)).incremental
     before = (await stats(pool, picker))["clv_edge"]
-    # hours after the pick and with a new maker: no wash figure of the picker's moves
     maker = w.new_wallet()
-    for s, step in zip(specs, steps, strict=True):
-        w.take(s, step + 4 * HOUR, w.new_wallet(), s.winner, 20.0, price=0.42, maker=maker)
+    for s, step in zip(specs, steps, strict=True):  # inside the order's life after the pick
+        w.take(s, step + 60.0, w.new_wallet(), s.winner, 20.0, price=0.42, maker=maker)
     await w.chain.ingest(pool)
     again = await run_reputation(pool)
     assert again.incremental and again.rescored > 0
