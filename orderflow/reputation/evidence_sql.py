@@ -10,7 +10,7 @@ transaction, reading trades only through the as_of gate (:data:`GATED_TRADES`).
 from __future__ import annotations
 
 from orderflow.accounting.aggregate import DECISION_STAKE_SQL, DECISION_VALUE_SQL, HELD_LINE_SQL
-from orderflow.reputation import follow_sql, line_sql
+from orderflow.reputation import line_sql
 from orderflow.reputation.gate import GATED_TRADES
 from orderflow.reputation.hedged_sql import HEDGED_CTES
 from orderflow.reputation.wash_sql import WASH
@@ -127,14 +127,11 @@ SELECT t.wallet_address, t.token_id,
  GROUP BY t.wallet_address, t.token_id
 """
 
-# A decision amount of rep_positions less its off-market part (adj in WALLETS); the taker buys'
-# cost, sells' proceeds and sell price at the follower's price (rep_follow: follow_sql).
+# A decision amount of rep_positions less its off-market part (adj in WALLETS).
 _LESS = (
     "CASE WHEN o.token_id IS NULL THEN p.{c}"
     " WHEN p.{c} - o.off_{c} > 0.0000005 THEN p.{c} - o.off_{c} ELSE 0.0 END"
 )
-_AMOUNTS = {c: _LESS.format(c=c) for c in ("tb", "tcb", "ts", "tr")}
-_COST, _PROCEEDS = follow_sql.COST.format(**_AMOUNTS), follow_sql.PROCEEDS.format(**_AMOUNTS)
 _VO = DECISION_VALUE_SQL.format(v="p", y="p.payout_f")
 _VC = DECISION_VALUE_SQL.format(v="p", y="coalesce(p.close_y, p.payout_f)")
 _STAKE = DECISION_STAKE_SQL.format(v="p")
@@ -164,21 +161,22 @@ WITH {HEDGED_CTES}, adj AS (
            p.fees_u, p.pnl_u, p.realized_open_u, p.resolved, p.held_u, p.basis_open_u, p.paid_u,
            p.exited_at, p.taker_first_at, p.taker_volume_u, p.penny_u, p.buy_u, p.payout_f,
            p.exited, p.exit_price, p.market_id, p.outcome_index, p.kept_u, p.taker_buy_u,
-           p.resolved_at, {_LESS.format(c="tb")} AS tb, {_COST} AS tcb,
-           {_LESS.format(c="ts")} AS ts, {_PROCEEDS} AS tr, {_LESS.format(c="tfee")} AS tfee,
+           p.resolved_at, {_LESS.format(c="tb")} AS tb, {_LESS.format(c="tcb")} AS tcb,
+           {_LESS.format(c="ts")} AS ts, {_LESS.format(c="tr")} AS tr,
+           {_LESS.format(c="tfee")} AS tfee,
            CASE WHEN o.token_id IS NULL THEN p.short
                 WHEN p.ts > 0 THEN p.short * {_LESS.format(c="ts")} / p.ts ELSE 0.0 END AS short,
            CASE WHEN o.token_id IS NULL THEN p.short_price
                 WHEN {_LESS.format(c="ts")} > 0 THEN {_LESS.format(c="tr")} / {_LESS.format(c="ts")}
-                ELSE 0.0 END - {follow_sql.SELL_SLIP} AS short_price
+                ELSE 0.0 END AS short_price
       FROM rep_positions p
-      LEFT JOIN rep_follow fo ON fo.wallet_address = p.wallet_address AND fo.token_id = p.token_id
       -- rep_wash's one row per (wallet, token) and rep_void's (at most one each: a sum of two
       -- float8 terms is the same in either order), grouped so the planner knows the key unique
       -- and hashes these few rows rather than the positions (the temp table has no statistics)
       LEFT JOIN (SELECT wallet_address, token_id, sum(off_tb) AS off_tb, sum(off_tcb) AS off_tcb,
                         sum(off_ts) AS off_ts, sum(off_tr) AS off_tr, sum(off_tfee) AS off_tfee
-                   FROM (SELECT wallet_address, token_id, off_tb, off_tcb, off_ts, off_tr, off_tfee
+                   FROM (SELECT wallet_address, token_id, off_tb, off_tcb, off_ts, off_tr,
+                                off_tfee
                            FROM rep_wash WHERE token_id IS NOT NULL
                          UNION ALL
                          SELECT wallet_address, token_id, tb, tcb, ts, tr, tfee

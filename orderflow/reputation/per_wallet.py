@@ -127,14 +127,9 @@ def _self_matched(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[int, str], De
     }
 
 
-def _apply(
-    tp: TokenPosition, row: Mapping[str, Any], void: Decimal = ZERO, follow: Decimal | None = None
-) -> None:
+def _apply(tp: TokenPosition, row: Mapping[str, Any], void: Decimal = ZERO) -> None:
     """One fill; ``void``: the share of a taker fill that is no decision (against the wallet's
-    own orders), 1 for one at or after its market's resolution (taken with the outcome known);
-    ``follow``: a taker fill's follow price (None: none; the run's rep_follow,
-    orderflow.reputation.follow_sql), which its decision is valued from once its market has
-    resolved after it."""
+    own orders), 1 for one at or after its market's resolution (taken with the outcome known)."""
     fill = fill_from_trade(row)
     tp.position.apply(fill)
     size, usdc = row["size"], row["usdc_size"]
@@ -144,10 +139,6 @@ def _apply(
     if taker and resolved_at is not None and row["timestamp"] >= resolved_at:
         void = Decimal(1)
     kept = 1 - void if taker else ZERO
-    # what a follower pays more a share (buy) or receives less (sell)
-    slip = ZERO
-    if taker and follow is not None and resolved_at is not None and row["timestamp"] < resolved_at:
-        slip = (follow - row["price"]) * (1 if row["side"] == "BUY" else -1)
     if row["side"] == "BUY":
         tp.bought_gross += size
         tp.paid_gross += usdc
@@ -155,13 +146,11 @@ def _apply(
             tp.penny += usdc
         tp.taker_bought += size * kept
         tp.taker_paid += usdc * kept
-        tp.follow_paid += size * slip * kept
     else:
         tp.sold_gross += size
         tp.received_gross += usdc
         tp.taker_sold += size * kept
         tp.taker_received += usdc * kept
-        tp.follow_received += size * slip * kept
     if taker:
         if row["side"] == "BUY":
             tp.taker_bought_all += size
@@ -195,14 +184,6 @@ async def wallet_report(
     by_token: dict[int, TokenPosition] = {}
     last_fill: dict[int, datetime] = {}
     self_matched = _self_matched(rows)
-    follows = await conn.fetch(
-        wallet_sql.WALLET_FOLLOW,
-        cutoff,
-        wallet,
-        settings.follow_latency_secs,
-        settings.follow_window_secs,
-    )
-    follow = {(r["chain_id"], r["tx_hash"], r["token_id"]): r["follow_price"] for r in follows}
     for row in rows:
         token_id = int(row["token_id"])
         tp = by_token.get(token_id)
@@ -216,8 +197,7 @@ async def wallet_report(
                 payouts=list(payouts) if payouts is not None else None,
                 resolved_at=row["resolved_at"],
             )
-        tx = (row["chain_id"], row["tx_hash"])
-        _apply(tp, row, self_matched.get(tx, ZERO), follow.get((*tx, row["token_id"])))
+        _apply(tp, row, self_matched.get((row["chain_id"], row["tx_hash"]), ZERO))
         last_fill[token_id] = max(last_fill.get(token_id, row["timestamp"]), row["timestamp"])
     positions = list(by_token.values())
     for tp in positions:

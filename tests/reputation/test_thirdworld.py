@@ -149,9 +149,8 @@ async def test_faded_skill_stays_out_of_the_top_tiers(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="a stale-quote picker's edge is in its fill price, gone a second later; valued from "
-    "the follow price (follow_sql) only where another wallet prints within the order's life, "
-    "and the picks' next print is a median 36 minutes later (seed 2: SMART, 213 fills)",
+    reason="a stale-quote picker's edge is in its fill price, gone a second later (seed 2: "
+    "WHALE, 213 fills, closing-line edge +0.25 +- 0.10 a dollar, P 0.99)",
 )
 async def test_stale_quote_pickers_stay_out_of_the_top_tiers(
     pg_server_dsn: str, pg_template: str, tmp_path: Path
