@@ -1,9 +1,11 @@
 """The eth_getLogs block range of a backfill, adapting to what the node accepts: halved on a
 refusal (or cut to a limit the provider states), doubled again after a few successes.
 
-A limit the provider states holds for every reader of that provider: the listener's backfill and
-its condition sync share one :class:`StatedLimit`, so the second reader obeys it without a refusal
-of its own (:meth:`AdaptiveRange.follow_stated` before each request)."""
+A block limit the provider states for every query holds for every reader of that provider: the
+listener's backfill and its condition sync share one :class:`StatedLimit`, so the second reader
+obeys it without a refusal of its own (:meth:`AdaptiveRange.follow_stated` before each request).
+A size fitted to one filter's reply (a suggested range, a reply too large) is that reader's
+alone: the sparse condition logs can be read in far wider ranges than the fills."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 
 @dataclass
 class StatedLimit:
-    """The most blocks the provider said one eth_getLogs may span (None: it has said nothing)."""
+    """The most blocks the provider said any eth_getLogs may span (None: it has said nothing)."""
 
     blocks: int | None = None
 
@@ -38,12 +40,13 @@ class AdaptiveRange:
             self.max_size = max(self.min_size, limit)
             self.size = min(self.size, self.max_size)
 
-    def shrink(self, to: int | None = None) -> bool:
-        """Halve the range, or cut it to ``to`` blocks (a limit the provider stated, which also
-        becomes the new maximum); False when it is already at the minimum."""
+    def shrink(self, to: int | None = None, *, cap: int | None = None) -> bool:
+        """Halve the range, or cut it to ``to`` blocks (a size the provider stated, which also
+        becomes the new maximum); False when it is already at the minimum. ``cap``: a block
+        limit it stated for every query, shared with the provider's other readers."""
         self._streak = 0
-        if to is not None:
-            self.stated.learn(to)
+        if cap is not None:
+            self.stated.learn(cap)
         if self.size <= self.min_size:
             return False
         if to is not None and to < self.size:

@@ -235,7 +235,8 @@ class Backfiller:
                     report.shrinks += 1
                     if self.metrics:
                         self.metrics.range_shrinks.add(1)
-                    if not self.ranges.shrink(getattr(exc, "max_blocks", None)):
+                    stated = getattr(exc, "max_blocks", None)
+                    if not self.ranges.shrink(stated, cap=getattr(exc, "cap_blocks", None)):
                         # Never fatal: a hanging or overloaded provider recovers. The session
                         # ends and the listener reconnects after its backoff, forever, saying why.
                         raise RetryableRpcError(

@@ -58,11 +58,15 @@ from orderflow.errors import FatalRpcError, RangeTooLargeError, RetryableRpcErro
 
 
 class BlockRangeError(RangeTooLargeError):
-    """eth_getLogs refused the range; ``max_blocks`` is the size the provider asked for."""
+    """eth_getLogs refused the range; ``max_blocks`` is the size the provider asked for,
+    ``cap_blocks`` a block limit it states for every query (:func:`stated_block_cap`)."""
 
-    def __init__(self, message: str, *, max_blocks: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, max_blocks: int | None = None, cap_blocks: int | None = None
+    ) -> None:
         super().__init__(message)
         self.max_blocks = max_blocks
+        self.cap_blocks = cap_blocks
 
 
 class RpcTimeoutError(RetryableRpcError):
@@ -198,6 +202,33 @@ def stated_block_limit(text: str) -> int | None:
     return None
 
 
+# Wordings of a refusal for the size of this query's reply, not for its blocks: the block range
+# they name or suggest fits this filter's logs (Alchemy's "Log response size exceeded … up to a
+# 2K block range", Ankr's "query exceeds max results 20000, retry with the range a-b").
+_RESULT_SIZE_MARKERS = (
+    "response size",
+    "response too large",
+    "results",
+    "logs matched",
+    "query exceeds max",
+)
+
+
+def stated_block_cap(text: str) -> int | None:
+    """A block limit the provider states for every eth_getLogs, whatever its filter: a stated
+    limit (:data:`_BLOCK_LIMITS`) in a refusal that neither suggests a range for this query nor
+    speaks of its reply's size (those fit this filter's density: a sparse filter can read far
+    wider ranges)."""
+    lowered = text.lower()
+    if any(p.search(text) for p in _SUGGESTED) or any(m in lowered for m in _RESULT_SIZE_MARKERS):
+        return None
+    for pattern in _BLOCK_LIMITS:
+        m = pattern.search(text)
+        if m:
+            return _number(m.group(1), m.group(2))
+    return None
+
+
 def error_text(message: str, data: Any = None) -> str:
     """The message plus the error's ``data`` (some providers put the reason there)."""
     if data is None:
@@ -223,7 +254,11 @@ def classify(
     if getlogs and (code in (413, -32005) or any(m in lowered for m in _RANGE_MARKERS)):
         limit = stated_block_limit(text)
         stated = f"; the provider allows {limit} blocks" if limit else ""
-        return BlockRangeError(f"{where}: range refused ({message}){stated}", max_blocks=limit)
+        return BlockRangeError(
+            f"{where}: range refused ({message}){stated}",
+            max_blocks=limit,
+            cap_blocks=stated_block_cap(text),
+        )
     if code in (401, 403) or any(m in lowered for m in _AUTH_MARKERS):
         return FatalRpcError(
             f"{where}: the node refused our credentials ({message}); check the API key in "
@@ -243,6 +278,7 @@ def classify(
         return BlockRangeError(
             f"{where}: refused as invalid ({message}); treating it as a range limit",
             max_blocks=limit,
+            cap_blocks=stated_block_cap(text),
         )
     return RetryableRpcError(f"{where}: error {code}: {message}; retrying")
 

@@ -94,6 +94,27 @@ def test_range_refusals_shrink_to_the_stated_size(
     assert error.max_blocks == limit
 
 
+# Sizes fitted to this query's reply: a suggested range, a reply too large for its filter.
+PER_QUERY = ("should work: [", "retry with the range")
+
+
+@pytest.mark.parametrize(
+    ("provider", "code", "message", "data", "limit"),
+    RANGE_CASES,
+    ids=[f"{c[0]}: {c[2][:40]}" for c in RANGE_CASES],
+)
+def test_a_limit_for_every_query_is_told_from_a_size_for_this_one(
+    provider: str, code: int | None, message: str, data: Any, limit: int | None
+) -> None:
+    """A block limit the provider states for every query (``cap_blocks``) is shared with its
+    other readers; a range suggested for this filter's reply is not (the condition sync's
+    sparse logs fit ranges far wider than the fills')."""
+    error = classify(GETLOGS, "wss://node.example/…", code, message, data)
+    assert isinstance(error, BlockRangeError), (provider, type(error))
+    per_query = any(marker in message for marker in PER_QUERY)
+    assert error.cap_blocks == (None if per_query else limit), provider
+
+
 @pytest.mark.parametrize(
     ("provider", "code", "message"),
     [
@@ -215,7 +236,10 @@ def test_a_limit_stated_to_one_reader_holds_for_every_reader_of_the_provider() -
     (the sync had its own range and learnt the limit with a second refusal)."""
     backfill = AdaptiveRange(64, 1, 64)
     sync = AdaptiveRange(10_000, 1, 10_000, stated=backfill.stated)
-    assert backfill.shrink(5)
+    assert backfill.shrink(40)  # a size suggested for the fills' reply: the backfill's alone
+    sync.follow_stated()
+    assert (backfill.size, sync.size, sync.max_size) == (40, 10_000, 10_000)
+    assert backfill.shrink(5, cap=5)  # a block limit for every query
     sync.follow_stated()
     assert (sync.size, sync.max_size) == (5, 5)
     sync.success(), sync.success(), sync.success()
