@@ -193,6 +193,11 @@ def stated_block_limit(text: str) -> int | None:
                 continue
             if hi >= lo:
                 return hi - lo + 1
+    return _block_limit(text)
+
+
+def _block_limit(text: str) -> int | None:
+    """The block limit a refusal's wording states (:data:`_BLOCK_LIMITS`), if any."""
     for pattern in _BLOCK_LIMITS:
         m = pattern.search(text)
         if m:
@@ -222,11 +227,7 @@ def stated_block_cap(text: str) -> int | None:
     lowered = text.lower()
     if any(p.search(text) for p in _SUGGESTED) or any(m in lowered for m in _RESULT_SIZE_MARKERS):
         return None
-    for pattern in _BLOCK_LIMITS:
-        m = pattern.search(text)
-        if m:
-            return _number(m.group(1), m.group(2))
-    return None
+    return _block_limit(text)
 
 
 def error_text(message: str, data: Any = None) -> str:
