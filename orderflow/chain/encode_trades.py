@@ -47,14 +47,19 @@ class _Terms:
         exchange: str | None,
     ) -> _Terms:
         buy = _side_word(side) == 0
-        default = {"V1": c.V1_CTF_EXCHANGE, "V2": c.V2_CTF_EXCHANGE}.get(version, c.V3_EXCHANGE)
         return cls(
             maker_asset_id=0 if buy else token_id,
             taker_asset_id=token_id if buy else 0,
             maker_amount=collateral if buy else shares,
             taker_amount=shares if buy else collateral,
-            exchange=exchange or default,
+            exchange=_venue(version, exchange),
         )
+
+
+def _venue(version: ExchangeVersion, exchange: str | None) -> str:
+    """``exchange``, or the generation's exchange contract when None."""
+    default = {"V1": c.V1_CTF_EXCHANGE, "V2": c.V2_CTF_EXCHANGE}.get(version, c.V3_EXCHANGE)
+    return exchange or default
 
 
 def encode_fill(
@@ -159,7 +164,7 @@ def encode_taker_order(
     """A taker order's own logs after its makers' fills: its OrderFilled (the taker wallet as
     the order's maker, the exchange as its taker, the fee) and the OrdersMatched that closes the
     match."""
-    venue = _Terms.of(version, side, token_id, shares, collateral, exchange).exchange
+    venue = _venue(version, exchange)
     return [
         encode_fill(
             version,
