@@ -37,7 +37,7 @@ TABLES = ("orderflow_trades", "orderflow_matches")
 
 
 def sim_logs(exchange: str, seed: int, days: float = 1.0) -> list[dict[str, Any]]:
-    cfg = SimConfig(seed=seed, markets=4, wallets=8, days=days, exchange=exchange)  # type: ignore[arg-type]
+    cfg = SimConfig(seed=seed, markets=4, wallets=8, days=days, exchange=exchange)
     return emit(simulate(cfg)).logs
 
 

@@ -118,7 +118,8 @@ async def test_live_listen_serves_health_and_stops_on_sigterm(
             await anvil.emit(order_filled_v2(order_hash=1))
 
             async def stored() -> bool:
-                return await pool.fetchval("SELECT count(*) FROM orderflow_trades") == 1
+                count: int = await pool.fetchval("SELECT count(*) FROM orderflow_trades")
+                return count == 1
 
             await wait_until(stored, what="the live fill")
 
