@@ -19,8 +19,8 @@ tools: tools/package.json scripts/install-test-tools.sh
 	bash scripts/install-test-tools.sh
 
 lint: install
-	$(BIN)/ruff check orderflow operator tests benchmarks
-	$(BIN)/ruff format --check orderflow operator tests benchmarks
+	$(BIN)/ruff check orderflow operator tests benchmarks scripts
+	$(BIN)/ruff format --check orderflow operator tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -64,7 +64,8 @@ async def _writer(dsn: str, stop: asyncio.Event, latencies: list[float]) -> None
 
 
 async def _timed_cap(dsn: str, max_rows: int) -> dict[str, object]:
-    stop, latencies = asyncio.Event(), []
+    stop = asyncio.Event()
+    latencies: list[float] = []
     writer = asyncio.create_task(_writer(dsn, stop, latencies))
     await asyncio.sleep(0.2)
     conn = await asyncpg.connect(dsn)

@@ -28,8 +28,10 @@ import asyncpg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # scratch_db
 
-from benchmarks.scratch_db import scratch_server  # noqa: E402
+from scratch_db import scratch_server  # noqa: E402
+
 from orderflow.reputation import copy_sql  # noqa: E402
 from orderflow.reputation.settings import ReputationSettings  # noqa: E402
 

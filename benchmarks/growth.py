@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))  # proc_cpu, ingest, growth_chain
 
 from growth_chain import GrowingChain  # noqa: E402
-from ingest import CHAIN_ID  # noqa: E402
+from log_mix import CHAIN_ID  # noqa: E402
 from proc_cpu import cpu_seconds_or_none  # noqa: E402
 from scratch_db import scratch_server  # noqa: E402
 

@@ -91,8 +91,12 @@ class GrowingChain:
         rng = self.rng
         for _ in range(count):
             i = self.markets_prepared
-            position = LogPosition(self.block, block_hash, _h(rng), len(logs), ts)
-            kind, tokens, condition, log = prepare_market(rng, i, lambda p=position: p)
+            at = LogPosition(self.block, block_hash, _h(rng), len(logs), ts)
+
+            def position(at: LogPosition = at) -> LogPosition:
+                return at
+
+            kind, tokens, condition, log = prepare_market(rng, i, position)
             self._kinds[kind].append(tokens)
             self._open.append((kind, tokens, condition, i))
             logs.append(log)

@@ -81,8 +81,8 @@ def generate(n: int, seed: int) -> tuple[list[dict[str, Any]], list[dict[str, An
         neg = i % 3 == 1
         oracle = c.NEG_RISK_ADAPTER if neg else "0x" + "0a" * 20
         cid = condition_id(oracle, "0x" + _hex(rng, 32), 2)
-        collateral = c.NEG_RISK_WRAPPED_COLLATERAL if neg else c.USDC_E
-        tokens[neg].extend(ctf_position_ids(cid, 2, collateral))
+        collateral_token = c.NEG_RISK_WRAPPED_COLLATERAL if neg else c.USDC_E
+        tokens[neg].extend(ctf_position_ids(cid, 2, collateral_token))
     wallets = ["0x" + _hex(rng, 20).upper() for _ in range(max(50, n // 25))]
     fills: list[dict[str, Any]] = []
     blocks: list[dict[str, Any]] = []

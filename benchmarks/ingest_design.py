@@ -304,7 +304,8 @@ async def main_async(args: argparse.Namespace) -> None:
     admin_dsn = args.dsn
     server = None
     if not admin_dsn:
-        server = pgserver.get_server(tmp / "pg", cleanup_mode="delete")
+        # pgserver's __init__ imports get_server without re-exporting it (no `as`, no __all__)
+        server = pgserver.get_server(tmp / "pg", cleanup_mode="delete")  # type: ignore[attr-defined]
         admin_dsn = str(server.get_uri("postgres"))
     names = [f"orderflow_design_{uuid.uuid4().hex[:8]}" for _ in range(2)]
     admin = await asyncpg.connect(admin_dsn)

@@ -400,8 +400,8 @@ def _detail_table(name: str, detail: dict[str, list[float]]) -> None:
         calls = sorted(detail[f"{label} calls"])
         rows.append((ordered[len(ordered) // 2], ordered[0], calls[len(calls) // 2], label))
     print(f"\n{name}: | statement | µs per log | calls |\n|---|---:|---:|")
-    for median, low, calls, label in sorted(rows, reverse=True):
-        print(f"| {label} | {median:.2f} ({low:.2f}) | {calls:.0f} |")
+    for median, low, median_calls, label in sorted(rows, reverse=True):
+        print(f"| {label} | {median:.2f} ({low:.2f}) | {median_calls:.0f} |")
     total = sum(r[0] for r in rows)
     print(f"| all (sum of medians) | {total:.2f} | |")
 

@@ -25,7 +25,9 @@ from orderflow.chain.tokens import condition_id, ctf_position_ids  # noqa: E402
 
 T0 = 1_777_000_000
 CHAIN_ID = 137
-EXCHANGES: list[tuple[str, str, str]] = [  # (address, version, market kind), with weights below
+EXCHANGES: list[
+    tuple[str, c.ExchangeVersion, str]
+] = [  # (address, version, market kind), with weights below
     (c.V1_CTF_EXCHANGE, "V1", "std"),
     (c.V1_NEG_RISK_CTF_EXCHANGE, "V1", "neg"),
     (c.V2_CTF_EXCHANGE, "V2", "std"),
@@ -77,9 +79,11 @@ def generate(
     conditions: list[tuple[str, str, str]] = []
     block = 70_000_000
     for i in range(max(4, n // 4000)):
-        kind, tokens, condition, log = prepare_market(
-            rng, i, lambda i=i: LogPosition(block, _h(rng), _h(rng), i, T0)
-        )
+
+        def position(i: int = i) -> LogPosition:
+            return LogPosition(block, _h(rng), _h(rng), i, T0)
+
+        kind, tokens, condition, log = prepare_market(rng, i, position)
         markets[kind].append(tokens)
         conditions.append(condition)
         logs.append(log)
@@ -164,7 +168,7 @@ def trading_block(
                 encode_fill(
                     version,
                     at=pos(log_index),
-                    order_hash=_h(rng),  # type: ignore[arg-type]
+                    order_hash=_h(rng),
                     maker=pick_wallet(),
                     taker=taker,
                     side="SELL",
@@ -181,7 +185,7 @@ def trading_block(
                 version,
                 at=pos(log_index),
                 order_hash=taker_hash,
-                maker=taker,  # type: ignore[arg-type]
+                maker=taker,
                 taker=exchange,
                 side="BUY",
                 token_id=token,
@@ -195,7 +199,7 @@ def trading_block(
             encode_match(
                 version,
                 at=pos(log_index + 1),
-                taker_order_hash=taker_hash,  # type: ignore[arg-type]
+                taker_order_hash=taker_hash,
                 taker_order_maker=taker,
                 side="BUY",
                 token_id=token,

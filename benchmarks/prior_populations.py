@@ -49,10 +49,11 @@ from scratch_db import scratch_server  # noqa: E402
 from orderflow import db  # noqa: E402
 from orderflow.reputation import factors, mixture  # noqa: E402
 from orderflow.reputation import prior as pr  # noqa: E402
-from orderflow.reputation.factors import Scores, WalletInputs  # noqa: E402
+from orderflow.reputation.factors import Scores  # noqa: E402
 from orderflow.reputation.settings import ReputationSettings  # noqa: E402
 from orderflow.reputation.stored_inputs import INPUTS  # noqa: E402
 from orderflow.reputation.tiers import TIERS  # noqa: E402
+from orderflow.reputation.wallet_inputs import WalletInputs  # noqa: E402
 from orderflow.sim import SimConfig  # noqa: E402
 from orderflow.sim.population import VARIANTS  # noqa: E402
 

@@ -43,6 +43,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -83,8 +84,7 @@ class Averaged:
 def variant(name: str, settings: ReputationSettings, skilled: Array) -> Iterator[dict[str, float]]:
     """Patch the population step for ``name``; yields a dict the fit fills (gain, kappa)."""
     info: dict[str, float] = {}
-    est0: Callable[..., pr.Prior] = factors.estimate_prior
-    post0: Callable[..., pr.Posterior] = factors.posterior
+    post0: Callable[..., pr.Posterior] = pr.posterior  # factors' own name for it
     state = Averaged()
 
     def estimate(
@@ -171,13 +171,11 @@ def variant(name: str, settings: ReputationSettings, skilled: Array) -> Iterator
             (1 - w) * a.p_below + w * b.p_below,
         )
 
-    factors.estimate_prior = estimate  # type: ignore[assignment]
-    factors.posterior = posterior  # type: ignore[assignment]
-    try:
+    with (
+        patch.object(factors, "estimate_prior", estimate),
+        patch.object(factors, "posterior", posterior),
+    ):
         yield info
-    finally:
-        factors.estimate_prior = est0  # type: ignore[assignment]
-        factors.posterior = post0  # type: ignore[assignment]
 
 
 def world_of(path: str) -> dict[str, Array]:

@@ -118,7 +118,8 @@ async def main_async(args: argparse.Namespace) -> int:
         import pgserver  # the embedded server orderflow uses
 
         data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="orderflow-bench-"))
-        server = pgserver.get_server(data_dir, cleanup_mode="delete" if not args.keep else None)
+        # pgserver's __init__ imports get_server without re-exporting it (no `as`, no __all__)
+        server = pgserver.get_server(data_dir, cleanup_mode="delete" if not args.keep else None)  # type: ignore[attr-defined]
         admin_dsn = str(server.get_uri("postgres"))
         # Our own throw-away server: fewer checkpoints while loading millions of rows.
         admin = await asyncpg.connect(admin_dsn)

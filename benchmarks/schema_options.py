@@ -204,7 +204,7 @@ async def _run(
                     insert = insert.replace("(chain_id, tx_hash, log_index) DO", "DO")
                 await conn.execute(insert, 137, None)
             elif option == "bytea":
-                recs = [
+                recs: list[tuple[Any, ...]] = [
                     (
                         _b(r[0]), r[1], r[2], _b(r[3]), r[4], _b(r[5]), r[6], _b(r[7]),
                         _b(r[8]), _b(r[9]), r[10], r[11], r[12], r[13], r[14], r[15], r[16],
@@ -235,14 +235,15 @@ async def _run(
                     await conn.execute(AGG_UPSERT)
         done += len(chunk)
         if report_every and done - seg_done >= report_every:
-            c, w = cpu_seconds(pid), time.perf_counter()
+            cpu_now, wall_now = cpu_seconds(pid), time.perf_counter()
             print(
                 f"  {option}: {done:>12,} fills stored; last {done - seg_done:,}: backend"
-                f" {(c - seg_cpu) / (done - seg_done) * 1e6:.1f} us/row, wall"
-                f" {(done - seg_done) / (w - seg_wall):,.0f} rows/s, load {os.getloadavg()[0]:.1f}",
+                f" {(cpu_now - seg_cpu) / (done - seg_done) * 1e6:.1f} us/row, wall"
+                f" {(done - seg_done) / (wall_now - seg_wall):,.0f} rows/s,"
+                f" load {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
-            seg_cpu, seg_wall, seg_done = c, w, done
+            seg_cpu, seg_wall, seg_done = cpu_now, wall_now, done
     cpu1, wall1, py1 = cpu_seconds(pid), time.perf_counter(), time.process_time()
     out = {"backend_cpu": cpu1 - cpu0, "wall": wall1 - wall0, "python_cpu": py1 - py0}
     table = (
@@ -306,7 +307,8 @@ def main(argv: list[str] | None = None) -> None:
     if not args.dsn:
         import pgserver
 
-        server = pgserver.get_server(Path("/tmp/orderflow-schema-options"), cleanup_mode="delete")
+        # pgserver's __init__ imports get_server without re-exporting it (no `as`, no __all__)
+        server = pgserver.get_server(Path("/tmp/orderflow-schema-options"), cleanup_mode="delete")  # type: ignore[attr-defined]
         args.dsn = str(server.get_uri("postgres"))
     asyncio.run(main_async(args))
 

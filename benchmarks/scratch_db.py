@@ -68,7 +68,8 @@ async def scratch_server(
         import pgserver  # the embedded server orderflow uses
 
         path = Path(data_dir or tempfile.mkdtemp(prefix=prefix))
-        server = pgserver.get_server(path, cleanup_mode="delete")
+        # pgserver's __init__ imports get_server without re-exporting it (no `as`, no __all__)
+        server = pgserver.get_server(path, cleanup_mode="delete")  # type: ignore[attr-defined]
         admin_dsn = str(server.get_uri("postgres"))
     scratch = Scratch(admin_dsn, local=server is not None)
     try:

@@ -190,7 +190,8 @@ async def amain(args: argparse.Namespace) -> dict[str, dict[str, float]]:
         import pgserver
 
         tmp = tempfile.TemporaryDirectory(dir=args.data_dir)
-        server = pgserver.get_server(Path(tmp.name) / "pgdata", cleanup_mode="stop")
+        # pgserver's __init__ imports get_server without re-exporting it (no `as`, no __all__)
+        server = pgserver.get_server(Path(tmp.name) / "pgdata", cleanup_mode="stop")  # type: ignore[attr-defined]
         admin_dsn = str(server.get_uri("postgres"))
     name = f"orderflow_bench_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(admin_dsn)

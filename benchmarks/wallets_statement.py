@@ -92,7 +92,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 cpu, wall = backend_cpu(pid), time.perf_counter()
                 # the current statement's $1: hedged_leg_window_secs, $2: the legs' cut-off
                 # (NULL: every stored leg, a run at the present); an old one may have neither
-                params = (s.hedged_leg_window_secs,) if "$1" in sql else ()
+                params: tuple[int | None, ...] = (s.hedged_leg_window_secs,) if "$1" in sql else ()
                 params += (None,) if "$2" in sql else ()
                 await conn.execute(sql, *params)
                 times[name].append((backend_cpu(pid) - cpu, time.perf_counter() - wall))

@@ -77,7 +77,8 @@ def pg_server_dsn() -> Iterator[str]:
 
     own = SessionTemp(Path(tempfile.gettempdir()), prefix=PG_PREFIX)
     try:
-        server = pgserver.get_server(own.root / "pgdata", cleanup_mode="stop")
+        # pgserver's __init__ imports get_server without re-exporting it (no `as`, no __all__)
+        server = pgserver.get_server(own.root / "pgdata", cleanup_mode="stop")  # type: ignore[attr-defined]
         try:
             # No fsync: a commit still writes its WAL to the kernel before it returns, so a
             # killed server or backend loses nothing; only an OS crash could, and a test server's

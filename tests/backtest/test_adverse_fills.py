@@ -56,7 +56,7 @@ async def test_a_price_falling_through_the_resting_bid_fills_it_at_its_limit(
                 "EXECUTED",
                 Decimal("0.41"),
                 Decimal("0.41"),  # at the resting order's limit, as maker: no fee
-                0,
+                Decimal(0),
             ), (run.follower.name, signal.market_id, signal.status, signal.reason)
             assert signal.shares > 0 and signal.pnl == -(signal.shares * Decimal("0.41"))
 
@@ -83,7 +83,10 @@ def test_offers_first_then_the_flow_oldest_first_each_share_once() -> None:
     ]
     # A second order of the same follower meets only what the first left.
     second = fill_resting(asks, bids, "BUY", Decimal(100), limit, quote, consumed)
-    assert [(t.level.key[0], t.shares) for t in second] == [("early", 5), ("late", 10)]
+    assert [(t.level.key[0], t.shares) for t in second] == [
+        ("early", Decimal(5)),
+        ("late", Decimal(10)),
+    ]
     # The mirror: a SELL resting at 0.59 meets buyers above it.
     offers = [_lv("bid", 1, "0.60", "10"), _lv("posted", 2, "0.70", "10")]
     buyers = [_lv("lifted", 3, "0.65", "10"), _lv("below", 1, "0.50", "10")]

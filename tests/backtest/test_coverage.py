@@ -178,6 +178,8 @@ def test_markets_resolving_on_few_days_are_read_with_as_few_degrees_of_freedom()
                 assert i.low is not None and i.high is not None
                 excluded[name] += not i.low <= 0 <= i.high
             worlds += 1
-    single, paired = (excluded[k] / worlds for k in ("single", "paired"))
-    assert single <= 0.07, f"a 95% interval excluded the true return in {single:.1%} of worlds"
-    assert paired <= 0.07, f"a 95% interval excluded the true difference in {paired:.1%}"
+    single_miss, paired_miss = (excluded[k] / worlds for k in ("single", "paired"))
+    assert single_miss <= 0.07, (
+        f"a 95% interval excluded the true return in {single_miss:.1%} of worlds"
+    )
+    assert paired_miss <= 0.07, f"a 95% interval excluded the true difference in {paired_miss:.1%}"

@@ -88,7 +88,9 @@ async def test_strategy_and_baselines_by_hand(pool: asyncpg.Pool) -> None:
         ("FOLLOW_WHALE", "EXECUTED", no, Decimal("0.60"), Decimal("0.61")),
         ("FOLLOW_WHALE", "SKIPPED", Decimal(0), None, None),
     ]
-    assert signals[0].time == signals[0].trigger_time + timedelta(seconds=8.008)
+    trigger = signals[0].trigger_time
+    assert trigger is not None
+    assert signals[0].time == trigger + timedelta(seconds=8.008)
     assert signals[2].reason == "market_resolved"
     expected = yes * (1 - Decimal("0.40")) - no * Decimal("0.60")
     assert strategy.pnl == expected.quantize(Decimal("0.000001"))

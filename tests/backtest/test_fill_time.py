@@ -89,7 +89,8 @@ async def test_what_filled_before_the_leader_left_is_kept_and_exited(pool: async
         ("SELL", "EXECUTED", "exit_with_leader"),
     ]
     entry, exit_ = report.result.runs[0].book.signals
-    assert (entry.shares, entry.price, entry.fee) == (20, Decimal("0.41"), 0)  # maker, at L
+    # maker, at L
+    assert (entry.shares, entry.price, entry.fee) == (Decimal(20), Decimal("0.41"), Decimal(0))
     assert entry.order_close == "leader_exited"
     assert exit_.shares == 20 and entry.close_reason == "exit"
     held = report.result.runs[0].book.closed[0].position
@@ -145,7 +146,7 @@ async def test_a_cross_in_time_is_booked_when_it_comes(pool: asyncpg.Pool) -> No
     assert before and all(equity == strategy.book.bankroll for equity in before)
     held = strategy.book.closed[0].position
     assert held.opened_at == cross
-    assert (entry.price, entry.fee, entry.order_close) == (Decimal("0.41"), 0, "filled")
+    assert (entry.price, entry.fee, entry.order_close) == (Decimal("0.41"), Decimal(0), "filled")
     assert entry.order_closed == cross
 
 

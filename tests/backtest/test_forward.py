@@ -135,7 +135,7 @@ async def test_the_forward_intervals_cluster_by_resolution_day_as_the_verdict_do
         result = await forward_test(conn, tier, as_of=AS_OF, end=END)
         events = await by_event(conn, AS_OF, END, [whale])
     won_day = (AS_OF + timedelta(days=3)).date().isoformat()
-    assert sorted({m.day for m in events.values() if m.pnl > 0}) == [won_day]
+    assert sorted({str(m.day) for m in events.values() if m.pnl > 0}) == [won_day]
     assert len({m.day for m in events.values()}) == 7  # one day for the winners, six others
     alone = {k: MarketResult(m.pnl, m.staked) for k, m in events.items()}
     plain = return_interval(alone)

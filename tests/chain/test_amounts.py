@@ -19,6 +19,7 @@ import asyncpg
 from orderflow.chain import contracts as c
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.encode import (
+    SideLike,
     encode_order_filled_v1,
     encode_order_filled_v2,
     encode_orders_matched_v1,
@@ -98,7 +99,7 @@ def test_a_mint_and_a_sell_are_rebuilt_from_their_makers() -> None:
     25, the OrderFilled says 30."""
     v2 = c.V2_CTF_EXCHANGE
 
-    def fill(i: int, maker: str, taker: str, side: int, token: int, mk: int, tk: int) -> Any:
+    def fill(i: int, maker: str, taker: str, side: SideLike, token: int, mk: int, tk: int) -> Any:
         return encode_order_filled_v2(
             at=at(20, i, 2),
             order_hash=h32(0x100 + (0 if taker == v2 else i)),
@@ -253,7 +254,7 @@ def test_fills_without_their_matches_get_the_amounts_the_matches_would_give() ->
     from orderflow.sim.emit import emit
 
     sims = [
-        emit(simulate(SimConfig(seed=5, markets=4, wallets=8, days=1.0, exchange=e))).logs  # type: ignore[arg-type]
+        emit(simulate(SimConfig(seed=5, markets=4, wallets=8, days=1.0, exchange=e))).logs
         for e in ("v1", "v2")
     ]
     cases = [

@@ -70,7 +70,12 @@ def test_orders_matched_v1_and_v2() -> None:
         137,
     )
     assert isinstance(v2, Match)
-    assert (v2.exchange_version, v2.side, v2.size, v2.price) == ("V2", "BUY", 2, Decimal("0.6"))
+    assert (v2.exchange_version, v2.side, v2.size, v2.price) == (
+        "V2",
+        "BUY",
+        Decimal(2),
+        Decimal("0.6"),
+    )
 
 
 def test_ctf_and_registry_events() -> None:

@@ -105,7 +105,7 @@ def dumps(logs: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def sim_logs(exchange: str, seed: int) -> list[dict[str, Any]]:
-    cfg = SimConfig(seed=seed, markets=4, wallets=8, days=1.0, exchange=exchange)  # type: ignore[arg-type]
+    cfg = SimConfig(seed=seed, markets=4, wallets=8, days=1.0, exchange=exchange)
     return emit(simulate(cfg)).logs
 
 
@@ -298,7 +298,7 @@ def test_json_text_tricks_in_hot_events() -> None:
     base = dumps(GENERATE(200, seed=4))
     fill = next(x for x in base if c.TOPIC_ORDER_FILLED_V2 in x and '"removed": false' in x)
     raw = json.loads(fill)
-    variants = [case.line(raw) for case in CASES if len(case.value) < 10_000]
+    variants: list[str | bytes] = [case.line(raw) for case in CASES if len(case.value) < 10_000]
     variants += [
         fill.replace('"data": "0x', '"data": "\\u0030x'),  # an escape: the same string
         fill.replace('"address": "', '"address": "0x0", "address": "'),  # later key wins

@@ -22,6 +22,7 @@ from orderflow.chain.ingest import ingest_file
 from orderflow.chain.rollback import rollback_from
 from orderflow.chain.store import store_batch
 from tests.chain.test_ingest_workers import everything, sim_logs
+from tests.cli_env import orderflow_env
 
 DEFERRABLE = {
     "wallet_time": 'btree (wallet_address, "timestamp")',
@@ -131,8 +132,7 @@ async def test_an_import_builds_them_at_its_end_through_a_reorg(
 
 
 def _cli(dsn: str, tmp_path: Path, path: Path) -> tuple[list[str], dict[str, str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLYGON_", "DATABASE_"))}
-    env.update(DATABASE_URL=dsn, ORDERFLOW_DATA_DIR=str(tmp_path), LOG_FORMAT="text")
+    env = orderflow_env(dsn, tmp_path)
     cmd = [sys.executable, "-m", "orderflow", "listen", "--from-file", str(path)]
     return [*cmd, "--batch-size", "20", "--workers", "0"], env
 

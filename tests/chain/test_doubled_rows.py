@@ -36,11 +36,11 @@ def doubled_statements() -> Iterator[list[str]]:
             sent.append(query)
         return await original(self, query, *args, **kw)
 
-    asyncpg.connection.Connection.fetch = fetch  # type: ignore[method-assign]
+    asyncpg.connection.Connection.fetch = fetch
     try:
         yield sent
     finally:
-        asyncpg.connection.Connection.fetch = original  # type: ignore[method-assign]
+        asyncpg.connection.Connection.fetch = original
 
 
 def _logs() -> list[dict[str, Any]]:

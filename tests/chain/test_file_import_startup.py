@@ -4,12 +4,13 @@ goes") and still stores the file."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import asyncpg
+
+from tests.cli_env import orderflow_env
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "samples" / "polymarket-logs.jsonl"
@@ -25,8 +26,7 @@ CODE = (
 async def test_a_file_import_loads_no_rpc_client(
     dsn: str, pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLYGON_", "DATABASE_"))}
-    env.update(DATABASE_URL=dsn, ORDERFLOW_DATA_DIR=str(tmp_path), LOG_FORMAT="text")
+    env = orderflow_env(dsn, tmp_path)
     done = subprocess.run(
         [sys.executable, "-c", CODE, str(SAMPLE)],
         env=env,

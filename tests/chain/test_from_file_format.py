@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import asyncpg
 import pytest
+
+from tests.cli_env import orderflow_env, run_orderflow
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "polymarket-logs.jsonl"
 
@@ -48,15 +48,7 @@ def _sample_logs() -> list[dict[str, object]]:
 
 
 def _listen_from_file(dsn: str, tmp_path: Path, path: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLYGON_", "DATABASE_"))}
-    env.update(DATABASE_URL=dsn, ORDERFLOW_DATA_DIR=str(tmp_path), LOG_FORMAT="text")
-    return subprocess.run(
-        [sys.executable, "-m", "orderflow", "listen", "--from-file", str(path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_orderflow(orderflow_env(dsn, tmp_path), "listen", "--from-file", str(path))
 
 
 @pytest.mark.parametrize(

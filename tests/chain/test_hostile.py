@@ -8,11 +8,7 @@ second import changes nothing.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import asyncpg
@@ -25,6 +21,7 @@ from orderflow.chain.storable import storable_json
 from orderflow.chain.store import store_batch
 from orderflow.chain.store_guard import store_batch_isolating
 from tests.chain.hostile import CASES, Hostile, fill
+from tests.cli_env import orderflow_env, run_orderflow_async
 
 
 def _write(path: Path, case: Hostile) -> None:
@@ -92,15 +89,8 @@ async def test_orderflow_listen_from_file_survives_every_hostile_value(
         lines.append(case.line(fill(20 + i, 2, 100 + i)))
     path = tmp_path / "hostile.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLYGON_", "DATABASE_"))}
-    env.update(DATABASE_URL=dsn, ORDERFLOW_DATA_DIR=str(tmp_path), LOG_FORMAT="text")
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "orderflow", "listen", "--from-file", str(path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    done = await run_orderflow_async(
+        orderflow_env(dsn, tmp_path), "listen", "--from-file", str(path), timeout=300
     )
     assert done.returncode == 0, done.stderr[-3000:]
     stored = sum(1 for c in CASES if c.stored)

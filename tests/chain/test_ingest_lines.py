@@ -122,7 +122,7 @@ def _copy_fields(line: str) -> list[str | None]:
 
 
 _FILL = decode_batch(s.build(), 137).fills[0]
-_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
+_TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"))
 
 
 @given(order_hash=_TEXT, maker=_TEXT)

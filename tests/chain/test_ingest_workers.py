@@ -29,6 +29,7 @@ from orderflow.chain.ingest import (
 )
 from orderflow.sim import SimConfig, simulate
 from orderflow.sim.emit import emit
+from tests.cli_env import orderflow_env
 from tests.history.compare import rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +38,7 @@ TABLES = ("orderflow_trades", "orderflow_matches")
 
 
 def sim_logs(exchange: str, seed: int, days: float = 1.0) -> list[dict[str, Any]]:
-    cfg = SimConfig(seed=seed, markets=4, wallets=8, days=days, exchange=exchange)  # type: ignore[arg-type]
+    cfg = SimConfig(seed=seed, markets=4, wallets=8, days=days, exchange=exchange)
     return emit(simulate(cfg)).logs
 
 
@@ -219,8 +220,7 @@ async def test_kill_9_mid_file_then_rerun_stores_each_fill_once(
     path = tmp_path / "logs.jsonl"
     logs = [log for seed in (11, 12, 13) for log in sim_logs("v2", seed, days=3.0)]
     path.write_text("".join(json.dumps(log) + "\n" for log in logs))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLYGON_", "DATABASE_"))}
-    env.update(DATABASE_URL=dsn, ORDERFLOW_DATA_DIR=str(tmp_path), LOG_FORMAT="text")
+    env = orderflow_env(dsn, tmp_path)
     cmd = [sys.executable, "-m", "orderflow", "listen", "--from-file", str(path)]
     cmd += ["--batch-size", "20", "--workers", "2"]
     out = (tmp_path / "killed.log").open("wb")

@@ -242,7 +242,8 @@ def test_a_limit_stated_to_one_reader_holds_for_every_reader_of_the_provider() -
     assert backfill.shrink(5, cap=5)  # a block limit for every query
     sync.follow_stated()
     assert (sync.size, sync.max_size) == (5, 5)
-    sync.success(), sync.success(), sync.success()
+    for _ in range(3):
+        sync.success()
     assert sync.size == 5  # never grows past it
     smaller = AdaptiveRange(3, 1, 3, stated=backfill.stated)
     smaller.follow_stated()  # a range already below the limit keeps its size

@@ -11,7 +11,7 @@ from orderflow.chain import contracts as c
 from orderflow.chain.decode import decode_log
 from orderflow.chain.encode import LogPosition, encode_condition_resolution, encode_order_filled_v2
 from orderflow.chain.encode_trades import encode_fill, encode_match
-from orderflow.chain.events import ConditionResolution, DeadLetter, Fill, Match
+from orderflow.chain.events import ConditionResolution, DeadLetter, Fill, Match, Side
 
 hashes = st.binary(min_size=32, max_size=32).map(lambda b: "0x" + b.hex())
 addresses = st.binary(min_size=20, max_size=20).map(lambda b: "0x" + b.hex())
@@ -51,7 +51,7 @@ def test_fill_round_trip(
     order_hash: str,
     maker: str,
     taker: str,
-    side: str,
+    side: Side,
     token: int,
     size: int,
     price_bps: int,
@@ -70,7 +70,7 @@ def test_fill_round_trip(
         token_id=token,
         shares=size,
         collateral=collateral,
-        fee=fee,  # type: ignore[arg-type]
+        fee=fee,
         exchange=address,
     )
     fill = decode_log(raw, 137)
@@ -107,7 +107,7 @@ def test_match_round_trip(
     at: LogPosition,
     taker_hash: str,
     taker: str,
-    side: str,
+    side: Side,
     token: int,
     size: int,
     price_bps: int,
@@ -122,7 +122,7 @@ def test_match_round_trip(
         side=side,
         token_id=token,
         shares=size,
-        collateral=collateral,  # type: ignore[arg-type]
+        collateral=collateral,
         exchange=address,
     )
     match = decode_log(raw, 137)

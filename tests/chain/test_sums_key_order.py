@@ -54,7 +54,8 @@ SELECT tbl, count(*) AS rows,
 
 
 async def upserts(pool: asyncpg.Pool) -> list[asyncpg.Record]:
-    return await pool.fetch(OUT_OF_ORDER + " ORDER BY min(seq)")
+    rows: list[asyncpg.Record] = await pool.fetch(OUT_OF_ORDER + " ORDER BY min(seq)")
+    return rows
 
 
 def assert_in_key_order(seen: list[asyncpg.Record], *, many: int) -> None:

@@ -27,7 +27,6 @@ async def test_uint256_maxima_are_stored_or_dead_letters_and_cost_nothing_else(
     pool: asyncpg.Pool,
 ) -> None:
     ex = c.V2_CTF_EXCHANGE
-    unknown_token = {"token_id": MAX, "exchange": ex}
     logs = [
         # block 2: a fill and its match in a token no condition registered
         encode_fill(
@@ -39,7 +38,8 @@ async def test_uint256_maxima_are_stored_or_dead_letters_and_cost_nothing_else(
             side="SELL",
             shares=4_000_000,
             collateral=2_400_000,
-            **unknown_token,
+            token_id=MAX,
+            exchange=ex,
         ),
         encode_match(
             "V2",
@@ -49,7 +49,8 @@ async def test_uint256_maxima_are_stored_or_dead_letters_and_cost_nothing_else(
             side="BUY",
             shares=4_000_000,
             collateral=2_400_000,
-            **unknown_token,
+            token_id=MAX,
+            exchange=ex,
         ),
         # block 3: amounts at uint256 max
         encode_fill(
@@ -62,7 +63,8 @@ async def test_uint256_maxima_are_stored_or_dead_letters_and_cost_nothing_else(
             shares=MAX,
             collateral=MAX,
             fee=MAX,
-            **unknown_token,
+            token_id=MAX,
+            exchange=ex,
         ),
         encode_match(
             "V2",
@@ -72,7 +74,8 @@ async def test_uint256_maxima_are_stored_or_dead_letters_and_cost_nothing_else(
             side="SELL",
             shares=MAX,
             collateral=1,
-            **unknown_token,
+            token_id=MAX,
+            exchange=ex,
         ),
         encode_fee_refunded(
             at=at(3, 2, 8),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import signal
 import subprocess
@@ -17,28 +16,18 @@ import pytest
 
 from tests.chain_live.anvil_node import Anvil, free_port
 from tests.chain_live.logs import malformed_fill, order_filled_v2, wait_until
+from tests.cli_env import orderflow_env, run_orderflow_async
 
 pytestmark = pytest.mark.anvil
 
 
 def cli_env(dsn: str, tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLYGON_", "DATABASE_"))}
-    env.update(
-        DATABASE_URL=dsn, ORDERFLOW_DATA_DIR=str(tmp_path), LOG_FORMAT="text", HEALTH_PORT="0"
-    )
-    env.update(extra)
-    return env
+    """The command's environment, its health server on a free port."""
+    return orderflow_env(dsn, tmp_path, **{"HEALTH_PORT": "0", **extra})
 
 
 async def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "orderflow", "listen", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return await run_orderflow_async(env, "listen", *args)
 
 
 async def test_from_file_stores_node_output_once(
@@ -118,7 +107,8 @@ async def test_live_listen_serves_health_and_stops_on_sigterm(
             await anvil.emit(order_filled_v2(order_hash=1))
 
             async def stored() -> bool:
-                return await pool.fetchval("SELECT count(*) FROM orderflow_trades") == 1
+                count: int = await pool.fetchval("SELECT count(*) FROM orderflow_trades")
+                return count == 1
 
             await wait_until(stored, what="the live fill")
 

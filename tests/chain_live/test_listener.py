@@ -263,7 +263,8 @@ async def test_malformed_logs_go_to_dead_letters(anvil: Anvil, pool: asyncpg.Poo
         await wait_until(count_is(pool, 1), what="the good fill")
 
         async def two_dead() -> bool:
-            return await pool.fetchval("SELECT count(*) FROM orderflow_dead_letters") == 2
+            count: int = await pool.fetchval("SELECT count(*) FROM orderflow_dead_letters")
+            return count == 2
 
         await wait_until(two_dead, what="two dead letters")
         assert not task.done()

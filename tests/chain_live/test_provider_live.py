@@ -142,6 +142,7 @@ async def test_database_failover_57p01_then_57p03_is_retried(
     anvil: Anvil, pool: asyncpg.Pool, dsn: str
 ) -> None:
     async with proxied_pool(dsn, StartingUpProxy) as (via_proxy, proxy):
+        assert isinstance(proxy, StartingUpProxy)
         listener = Listener(via_proxy, make_settings(anvil.ws_url))
         async with running(listener) as task:
             await wait_until(streaming(listener), what="streaming")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -12,7 +13,7 @@ from tests.chain_live.anvil_node import RELAY_HEX, Anvil
 HERE = Path(__file__).parent / "contracts"
 
 
-def _assembler():  # type: ignore[no-untyped-def]
+def _assembler() -> ModuleType:
     spec = importlib.util.spec_from_file_location("relay_assemble", HERE / "assemble.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from websockets.asyncio.client import connect
 
 from orderflow.chain import listener as listener_module
 from orderflow.chain.listener import Listener
@@ -84,7 +85,7 @@ async def test_a_stop_arriving_as_the_connection_opens_stops_connect(
 
     ws = WsTransport(anvil.ws_url, timeout_secs=10)
     to_stop: list[asyncio.Task[None]] = []
-    real_connect = rpc_ws.connect
+    real_connect = connect  # what rpc_ws imported
 
     async def connect_then_stop(*args: Any, **kwargs: Any) -> Any:
         conn = await real_connect(*args, **kwargs)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from typing import Any
 
 import pytest
 import yaml
@@ -19,8 +20,9 @@ SKAFFOLD = yaml.safe_load((ROOT / "skaffold.yaml").read_text())
 UP = ROOT / "kind" / "up.sh"
 
 
-def _releases(section: dict[str, object]) -> list[dict[str, object]]:
-    return section["deploy"]["helm"]["releases"]  # type: ignore[index,no-any-return]
+def _releases(section: dict[str, Any]) -> list[dict[str, Any]]:
+    releases: list[dict[str, Any]] = section["deploy"]["helm"]["releases"]
+    return releases
 
 
 def test_skaffold_builds_the_dockerfile_and_deploys_the_chart() -> None:
@@ -31,11 +33,11 @@ def test_skaffold_builds_the_dockerfile_and_deploys_the_chart() -> None:
         assert (ROOT / artifact["context"] / artifact["docker"]["dockerfile"]).is_file()
         for release in _releases(section):
             assert (ROOT / str(release["chartPath"])).resolve() == CHART
-            for values in release["valuesFiles"]:  # type: ignore[attr-defined]
+            for values in release["valuesFiles"]:
                 assert (ROOT / values).is_file(), values
             templates = release["setValueTemplates"]
-            assert templates["image.repository"] == f"{{{{.IMAGE_REPO_{artifact['image']}}}}}"  # type: ignore[index]
-            assert templates["image.tag"].startswith(f"{{{{.IMAGE_TAG_{artifact['image']}}}}}")  # type: ignore[index]
+            assert templates["image.repository"] == f"{{{{.IMAGE_REPO_{artifact['image']}}}}}"
+            assert templates["image.tag"].startswith(f"{{{{.IMAGE_TAG_{artifact['image']}}}}}")
 
 
 def test_skaffold_profiles_kind_and_remote() -> None:
@@ -55,13 +57,13 @@ def test_skaffold_values_render() -> None:
     for section in [SKAFFOLD, *SKAFFOLD["profiles"]]:
         for release in _releases(section):
             args: list[str] = []
-            for values in release["valuesFiles"]:  # type: ignore[attr-defined]
+            for values in release["valuesFiles"]:
                 args += ["-f", str(ROOT / values)]
-            for key, value in {**release.get("setValues", {})}.items():  # type: ignore[dict-item]
+            for key, value in {**release.get("setValues", {})}.items():
                 args += ["--set", f"{key}={value}"]
             args += ["--set", "image.repository=registry.example/orderflow"]
             args += ["--set", "image.tag=abc123"]
-            if "secrets.polygonRpcUrl" in release["setValueTemplates"]:  # type: ignore[operator]
+            if "secrets.polygonRpcUrl" in release["setValueTemplates"]:
                 args += ["--set", "secrets.polygonRpcUrl=wss://node.invalid"]
             docs = render(*args)
             images = {
@@ -269,7 +271,7 @@ def test_skaffold_without_polygon_rpc_url_keeps_the_dev_endpoint() -> None:
     dev_endpoint = yaml.safe_load(VALUES_DEV.read_text())["secrets"]["polygonRpcUrl"]
     for section in [SKAFFOLD, *SKAFFOLD["profiles"]]:
         for release in _releases(section):
-            template = release["setValueTemplates"].get("secrets.polygonRpcUrl")  # type: ignore[attr-defined]
+            template = release["setValueTemplates"].get("secrets.polygonRpcUrl")
             if template is None:
                 continue
             assert _go_env_template(template, {}) == dev_endpoint

@@ -14,7 +14,7 @@ import copy
 import socket
 from typing import Any
 
-import jsonschema  # type: ignore[import-untyped]
+import jsonschema
 import kubernetes_validate
 import pytest
 

@@ -75,7 +75,9 @@ def test_every_workload_exports_to_the_collector() -> None:
         assert values["OTEL_SERVICE_NAME"] == f"orderflow-{name}"
         assert values["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
         assert values["OTEL_TRACES_SAMPLER_ARG"] == "0.25"
-        attributes = dict(a.split("=", 1) for a in values["OTEL_RESOURCE_ATTRIBUTES"].split(","))
+        resource = values["OTEL_RESOURCE_ATTRIBUTES"]
+        assert resource is not None
+        attributes = dict(a.split("=", 1) for a in resource.split(","))
         assert attributes == {
             "k8s.namespace.name": "$(OTEL_K8S_NAMESPACE)",
             "k8s.pod.name": "$(OTEL_K8S_POD_NAME)",

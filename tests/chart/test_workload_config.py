@@ -92,13 +92,13 @@ def test_strategy_values_become_the_executor_environment(tmp_path: Path) -> None
 
 def _checksums(docs: list[dict[str, object]]) -> dict[str, dict[str, str]]:
     return {
-        doc["metadata"]["name"]: {  # type: ignore[index]
+        doc["metadata"]["name"]: {
             k: v
             for k, v in pod_template(doc)["metadata"].get("annotations", {}).items()
             if k.startswith("checksum/")
         }
-        for doc, _ in workloads(docs)  # type: ignore[arg-type]
-        if component(doc) in SERVICES  # type: ignore[arg-type]
+        for doc, _ in workloads(docs)
+        if component(doc) in SERVICES
     }
 
 

@@ -131,19 +131,19 @@ def png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
     prev = bytearray(stride)
     i = 0
     for _ in range(height):
-        kind, line = raw[i], bytearray(raw[i + 1 : i + 1 + stride])
+        row_filter, line = raw[i], bytearray(raw[i + 1 : i + 1 + stride])
         i += 1 + stride
         for x in range(stride):
             left = line[x - bpp] if x >= bpp else 0
             up = prev[x]
             corner = prev[x - bpp] if x >= bpp else 0
-            if kind == 1:
+            if row_filter == 1:
                 line[x] = (line[x] + left) & 0xFF
-            elif kind == 2:
+            elif row_filter == 2:
                 line[x] = (line[x] + up) & 0xFF
-            elif kind == 3:
+            elif row_filter == 3:
                 line[x] = (line[x] + (left + up) // 2) & 0xFF
-            elif kind == 4:
+            elif row_filter == 4:
                 p = left + up - corner
                 pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
                 pred = left if pa <= pb and pa <= pc else up if pb <= pc else corner

@@ -82,7 +82,7 @@ async def _setup(pool: asyncpg.Pool, ex: Executor, **settings: object) -> None:
 
 async def _interleaved(ex: Executor, dsn: str) -> FillLandsMidBook:
     spy = FillLandsMidBook(await db.connect(dsn))
-    ex.trader.conn = spy  # type: ignore[assignment]  # the decision path's own connection
+    ex.trader.conn = spy  # the decision path's own connection
     return spy
 
 

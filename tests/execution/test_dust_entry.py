@@ -46,7 +46,7 @@ async def test_a_dust_position_takes_a_new_entry_and_is_sold_whole_by_its_exit(
     await ex.left_behind.wait()
     await ex.maintenance()
     assert (await signal_outcomes(pool))[1] == ("SELL", "SKIPPED", "exit_below_min_size")
-    assert await _position(pool) == ("OPEN", 3)
+    assert await _position(pool) == ("OPEN", Decimal(3))
     del market.ask_sizes[TOKEN_YES]
     async with pool.acquire() as conn:
         await add_trade(conn, wallet=SECOND, token_id=TOKEN_YES, price="0.50")
@@ -63,7 +63,7 @@ async def test_a_dust_position_takes_a_new_entry_and_is_sold_whole_by_its_exit(
     sold = await pool.fetchval(
         "SELECT filled_shares FROM orderflow_orders WHERE side = 'SELL' ORDER BY id DESC LIMIT 1"
     )
-    assert (sold, await _position(pool)) == (held, ("CLOSED", 0))
+    assert (sold, await _position(pool)) == (held, ("CLOSED", Decimal(0)))
 
 
 async def test_no_entry_while_the_dust_s_exit_still_rests(
@@ -90,7 +90,7 @@ async def test_no_entry_while_the_dust_s_exit_still_rests(
     assert sell["status"] == "OPEN"
     clob.fill(sell["exchange_order_id"], held - 3)
     await ex.maintenance()  # books the exit's partial fill: 3 held, 3 still on sale
-    assert await _position(pool) == ("OPEN", 3)
+    assert await _position(pool) == ("OPEN", Decimal(3))
     assert clob.live_orders() == [sell["exchange_order_id"]]
     async with pool.acquire() as conn:
         await add_trade(conn, wallet=SECOND, token_id=TOKEN_YES, price="0.50")
@@ -166,7 +166,7 @@ async def _dust_taken_over(
     clock.offset += timedelta(hours=1)
     await ex.maintenance()
     first_part = await pool.fetchval("SELECT realized_pnl FROM orderflow_positions")
-    assert await _position(pool) == ("OPEN", 3) and first_part > 0
+    assert await _position(pool) == ("OPEN", Decimal(3)) and first_part > 0
     clock.offset = timedelta(0)
     clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.49")
     async with pool.acquire() as conn:

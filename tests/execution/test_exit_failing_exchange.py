@@ -31,6 +31,7 @@ async def test_what_the_entry_fills_while_its_cancel_fails_is_exited_too(
     market.bids[TOKEN_YES] = Decimal("0.55")
     ex = live_executor(pool, dsn, live)
     entry = await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    assert entry is not None
     assert entry["status"] == "OPEN" and entry["filled_shares"] == 6
     assert entry["shares"] > 11  # the rest is worth an exit of its own
     fault = clob.fail("DELETE", "/orders", 503)

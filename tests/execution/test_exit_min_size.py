@@ -23,6 +23,7 @@ async def test_an_exit_below_the_minimum_size_is_held_to_resolution(
     clob.markets[TOKEN_YES].ask_sizes[TOKEN_YES] = Decimal(3)  # only 3 shares on offer
     ex = live_executor(pool, dsn, live)
     entry = await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    assert entry is not None
     assert entry["status"] == "OPEN" and entry["filled_shares"] == 3
     cancelled = await live.cancel([entry["exchange_order_id"]])  # the rest is cancelled
     assert cancelled.canceled == (entry["exchange_order_id"],)

@@ -79,7 +79,7 @@ async def test_what_an_exit_left_unsold_is_sold_by_the_next_try(
     )
     assert (first["status"], first["filled_shares"]) == ("CANCELED", 100)
     assert (second["status"], second["shares"]) == ("FILLED", held - 100)
-    assert await _position(pool) == ("CLOSED", 0)
+    assert await _position(pool) == ("CLOSED", Decimal(0))
     attempts = await pool.fetch(
         "SELECT attempt, tx_hash, log_index FROM orderflow_signals WHERE side = 'SELL'"
     )

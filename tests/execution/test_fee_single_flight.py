@@ -19,6 +19,7 @@ from decimal import Decimal
 import pytest
 
 from orderflow.execution.live import LiveBroker
+from orderflow.signals.views import FeeSchedule
 from orderflow.telemetry import setup_metrics
 from tests.execution.conftest import TOKEN_YES
 from tests.execution.fake_clob import FakeClob
@@ -32,7 +33,9 @@ def _reads(clob: FakeClob, route: str) -> int:
     return sum(1 for method, path in clob.requests if method == "GET" and path.startswith(route))
 
 
-async def _both_ask(live: LiveBroker, clob: FakeClob) -> tuple[object, object]:
+async def _both_ask(
+    live: LiveBroker, clob: FakeClob
+) -> tuple[FeeSchedule | None, FeeSchedule | None]:
     """The decision's ask and a fill's, at once."""
     clob.path_delays["/clob-markets/"] = SLOW_SCHEDULE
     rules, fee = await asyncio.gather(live.market_rules(TOKEN_YES), live.market_fee(TOKEN_YES))

@@ -130,7 +130,8 @@ async def test_deleting_a_strategy_cancels_its_live_orders(
         await wait_for(lambda: now_true(clob.orders[order_id]["status"] == "CANCELED"))
 
         async def booked() -> bool:
-            return await pool.fetchval("SELECT status FROM orderflow_orders") == "CANCELED"
+            status: str | None = await pool.fetchval("SELECT status FROM orderflow_orders")
+            return status == "CANCELED"
 
         await wait_for(booked)
 

@@ -120,7 +120,7 @@ async def test_a_forgotten_order_matched_in_full_books_its_trade_listed_late(
     trade = clob.fill(oid)
     clob.unlisted.add(trade)
     restarted, over = await _restart(pool, dsn, live, passes=1)
-    assert (await _books(pool))[:3] == ("CANCELED", "strategy_killed", 0)
+    assert (await _books(pool))[:3] == ("CANCELED", "strategy_killed", Decimal(0))
     assert over
     clob.unlisted.clear()
     for _ in range(3):
@@ -141,7 +141,7 @@ async def test_an_order_the_exchange_still_holds_is_not_closed_while_it_may_fill
     oid, shares = await _resting_then_killed(pool, dsn, clob, live)
     clob.report(oid, "UNMATCHED")
     restarted, over = await _restart(pool, dsn, live, passes=1)
-    assert (await _books(pool))[:3] == ("OPEN", None, 0)
+    assert (await _books(pool))[:3] == ("OPEN", None, Decimal(0))
     assert (
         not over and restarted.desk.refused_cancels.orders
     )  # still refused: paced, logged, counted
@@ -160,5 +160,5 @@ async def test_an_order_found_cancelled_after_the_kill_is_skipped_as_killed(
     oid, _ = await _resting_then_killed(pool, dsn, clob, live)
     assert (await live.cancel([oid])).canceled == (oid,)  # the process dies here
     await _restart(pool, dsn, live, passes=1)
-    assert (await _books(pool))[:3] == ("CANCELED", "strategy_killed", 0)
+    assert (await _books(pool))[:3] == ("CANCELED", "strategy_killed", Decimal(0))
     assert await _signal(pool) == ("SKIPPED", "strategy_killed")

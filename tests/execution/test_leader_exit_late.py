@@ -44,7 +44,8 @@ async def _cursor_at_end(pool: asyncpg.Pool) -> bool:
 
 
 async def _closed(pool: asyncpg.Pool) -> bool:
-    return await pool.fetchval("SELECT status FROM orderflow_positions") == "CLOSED"
+    status: str | None = await pool.fetchval("SELECT status FROM orderflow_positions")
+    return status == "CLOSED"
 
 
 async def test_a_live_entry_filled_as_its_leader_sold_is_exited(
@@ -91,6 +92,7 @@ async def test_what_a_resting_entry_filled_before_its_cancel_is_exited(
     clob.markets[TOKEN_NO].bids[TOKEN_NO] = Decimal("0.29")
     ex = live_executor(pool, dsn, live)
     entry = await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")  # ask 0.90
+    assert entry is not None
     assert entry["status"] == "OPEN" and entry["filled_shares"] == 0
     clob.fill(entry["exchange_order_id"], Decimal(6))
     async with pool.acquire() as conn:

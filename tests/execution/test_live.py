@@ -205,6 +205,7 @@ async def test_a_resting_order_filled_later_is_booked_by_reconciliation(
     await live_strategy(pool)
     ex = live_executor(pool, dsn, live)
     row = await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")
+    assert row is not None
     assert (
         row["status"] == "OPEN" and await pool.fetchval("SELECT count(*) FROM orderflow_fills") == 0
     )

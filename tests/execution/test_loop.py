@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 from opentelemetry import trace
@@ -41,7 +41,9 @@ async def _base(pool: asyncpg.Pool, **settings: object) -> None:
         await add_wallet(conn, WHALE, 8.5)
 
 
-def _signals(pool: asyncpg.Pool, where: str = "true") -> Callable[[], object]:
+def _signals(
+    pool: asyncpg.Pool, where: str = "true"
+) -> Callable[[], Awaitable[list[asyncpg.Record]]]:
     """Signals decided and, if accepted, sent: a paper order rests on the paper book until
     depth the chain shows fills it (these tests show none), its signal PENDING meanwhile."""
 

@@ -10,7 +10,7 @@ under way, so the position's exit was never tried again)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 import asyncpg
 
@@ -44,10 +44,12 @@ class SlowStart(OrderDesk):
     reached: asyncio.Event
     gate: asyncio.Event
 
-    async def reconcile(self, strategy: str | None = None) -> None:
+    async def reconcile(
+        self, strategy: str | None = None, gone: Mapping[int, str] | None = None
+    ) -> None:
         self.reached.set()
         await self.gate.wait()
-        await super().reconcile(strategy)
+        await super().reconcile(strategy, gone)
 
 
 async def _base(pool: asyncpg.Pool) -> None:
@@ -76,7 +78,7 @@ def _new_leader(pool: asyncpg.Pool, dsn: str) -> tuple[Executor, SlowStart]:
     return Executor(pool, dsn, executor_settings(), brokers, desk=desk), desk
 
 
-def _signal(pool: asyncpg.Pool) -> Callable[[], object]:
+def _signal(pool: asyncpg.Pool) -> Callable[[], Awaitable[asyncpg.Record | None]]:
     async def closed() -> asyncpg.Record | None:
         row = await pool.fetchrow("SELECT status, reason FROM orderflow_signals")
         return row if row is not None and row["status"] != "PENDING" else None

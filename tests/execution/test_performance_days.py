@@ -12,7 +12,7 @@ equity at 24:00."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -36,7 +36,7 @@ from tests.execution.conftest import (
 BANKROLL = Decimal(10_000)
 
 
-async def _rows(pool: asyncpg.Pool) -> dict[object, asyncpg.Record]:
+async def _rows(pool: asyncpg.Pool) -> dict[date, asyncpg.Record]:
     rows = await pool.fetch("SELECT * FROM orderflow_performance ORDER BY day")
     return {r["day"]: r for r in rows}
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
@@ -25,7 +26,7 @@ from tests.execution.conftest import trade_at
 from tests.execution.test_performance_days import BANKROLL, _bought_two_days_ago
 
 
-def _comparable(rows: list[asyncpg.Record]) -> list[dict[str, object]]:
+def _comparable(rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if k != "updated_at"} for r in rows]
 
 

@@ -39,6 +39,7 @@ async def test_a_fully_matched_order_gone_from_the_order_endpoint_is_booked_from
     await live_strategy(pool)
     ex = live_executor(pool, dsn, live)
     order = await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")
+    assert order is not None
     assert order["status"] == "OPEN"
     clob.fill(order["exchange_order_id"])  # a counterparty takes all of it at once
     await ex.maintenance()
@@ -59,6 +60,7 @@ async def test_partial_fills_at_placement_and_later_each_booked_once(
     clob.markets[TOKEN_YES].ask_sizes[TOKEN_YES] = Decimal(100)
     ex = live_executor(pool, dsn, live)
     order = await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    assert order is not None
     assert order["status"] == "OPEN" and order["filled_shares"] == 100
     oid = order["exchange_order_id"]
     clob.fill(oid, Decimal(50))
@@ -82,6 +84,7 @@ async def test_an_order_that_expires_partly_filled_is_closed_with_its_fills(
     clock = Clock()
     ex = live_executor(pool, dsn, live, clock=clock)
     order = await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")
+    assert order is not None
     clob.fill(order["exchange_order_id"], Decimal(10))
     clob.forgetful = True
     clob.clock_offset = clock.offset.total_seconds() + 600  # both clocks: ten minutes later

@@ -21,7 +21,7 @@ from tests.execution.livekit import live_executor, live_strategy
 
 async def _one_buy(pool: asyncpg.Pool, dsn: str, live: LiveBroker, **trade: object) -> str:
     ex = live_executor(pool, dsn, live)
-    await follow(pool, ex, **trade)  # type: ignore[arg-type]
+    await follow(pool, ex, **trade)
     row = await pool.fetchrow("SELECT status, reason FROM orderflow_signals")
     assert row["status"] == "SKIPPED"
     assert await pool.fetchval("SELECT count(*) FROM orderflow_fills") == 0

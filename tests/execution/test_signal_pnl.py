@@ -30,6 +30,7 @@ async def test_an_entry_filled_after_its_position_closed_carries_both_positions(
     market.bids[TOKEN_YES] = Decimal("0.55")
     ex = live_executor(pool, dsn, live)
     entry = await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    assert entry is not None
     assert entry["status"] == "OPEN" and entry["filled_shares"] == 6
     fault = clob.fail("DELETE", "/orders", 503)
     async with pool.acquire() as conn:

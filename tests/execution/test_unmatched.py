@@ -20,6 +20,7 @@ async def _resting_buy(pool: asyncpg.Pool, dsn: str, live: LiveBroker, clock: Cl
     await live_strategy(pool)
     ex = live_executor(pool, dsn, live, clock=clock)
     order = await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")  # rests
+    assert order is not None
     assert order["status"] == "OPEN"
     return str(order["exchange_order_id"])
 

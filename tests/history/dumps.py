@@ -243,7 +243,7 @@ def write_csv(
 ) -> Path:
     cols = list(columns or rows[0].keys())
     opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "wt", newline="", encoding="utf-8") as fh:  # type: ignore[operator]
+    with opener(path, "wt", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(cols)
         for r in rows:
@@ -253,7 +253,7 @@ def write_csv(
 
 def write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
     opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "wt", encoding="utf-8") as fh:  # type: ignore[operator]
+    with opener(path, "wt", encoding="utf-8") as fh:
         for r in rows:
             fh.write(json.dumps(r, default=str) + "\n")
     return path
@@ -262,6 +262,6 @@ def write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
 def write_json_array(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
     """The rows as one JSON array on one line, as an API replies (e.g. Gamma's /markets)."""
     opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "wt", encoding="utf-8") as fh:  # type: ignore[operator]
+    with opener(path, "wt", encoding="utf-8") as fh:
         fh.write(json.dumps(list(rows), default=str, separators=(",", ":")))
     return path

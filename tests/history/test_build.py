@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from orderflow.chain.contracts import MAINNET
-from orderflow.chain.events import DecodedBatch
+from orderflow.chain.events import DecodedBatch, Fill, Match
 from orderflow.history import columns
 from orderflow.history.build import prepare
 from orderflow.history.events import RowDecoder
@@ -142,7 +142,9 @@ def _check_column_parse(decoder: RowDecoder, parsed: Any) -> None:
 def _same(built: DecodedBatch, reference: DecodedBatch) -> None:
     assert len(built.fills) == len(reference.fills)
     assert len(built.matches) == len(reference.matches)
-    pairs = zip([*built.fills, *built.matches], [*reference.fills, *reference.matches], strict=True)
+    ours: list[Fill | Match] = [*built.fills, *built.matches]
+    theirs: list[Fill | Match] = [*reference.fills, *reference.matches]
+    pairs = zip(ours, theirs, strict=True)
     for a, b in pairs:
         assert a == b  # every field, the LogRef's too (the correction applied alike)
         assert dict(a.ref.raw or {}) == dict(b.ref.raw or {})  # the raw log it carries

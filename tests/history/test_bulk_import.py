@@ -12,6 +12,7 @@ import pytest
 
 from orderflow.chain import pending_sums
 from orderflow.chain.ingest import ingest_logs
+from orderflow.chain.partition_indexes import build_missing
 from orderflow.history import import_file
 from orderflow.history import run as history_run
 from tests.chain.test_bulk_sums import counted_folds, state
@@ -24,7 +25,7 @@ def counted_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The partitions ``orderflow import`` built the deferred indexes of (a spy on the real
     function)."""
     built: list[str] = []
-    real = history_run.build_missing
+    real = build_missing  # what orderflow.history.run imported
 
     async def spy(conn: asyncpg.Connection) -> list[str]:
         done = await real(conn)

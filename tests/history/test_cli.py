@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import asyncpg
@@ -16,25 +13,13 @@ from prometheus_client import generate_latest
 from orderflow.history import import_file
 from orderflow.progress import Progress
 from orderflow.telemetry import setup_metrics
+from tests.cli_env import orderflow_env, run_orderflow_async
 from tests.history import dumps as d
 from tests.history.test_exactly_once import sim_logs
 
 
-def cli_env(dsn: str, tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLYGON_", "DATABASE_"))}
-    env.update(DATABASE_URL=dsn, ORDERFLOW_DATA_DIR=str(tmp_path), LOG_FORMAT="text")
-    return env
-
-
 async def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "orderflow", "import", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return await run_orderflow_async(env, "import", *args)
 
 
 async def test_import_command_imports_in_order_and_refuses_by_name(
@@ -44,22 +29,22 @@ async def test_import_command_imports_in_order_and_refuses_by_name(
     fills = d.fills_of(logs)
     blocks = d.write_csv(tmp_path / "blocks.csv.gz", d.blocks_of(logs))
     dump = d.write_parquet(tmp_path / "fills.parquet", [d.snake_row(f) for f in fills])
-    done = await run_cli(cli_env(dsn, tmp_path), "--workers", "1", str(blocks), str(dump))
+    done = await run_cli(orderflow_env(dsn, tmp_path), "--workers", "1", str(blocks), str(dump))
     assert done.returncode == 0, done.stderr
     assert f"{len(fills)} trades stored (0 already present)" in done.stdout
     assert "(the listener continues from the next)" in done.stdout
     assert await pool.fetchval("SELECT count(*) FROM orderflow_trades") == len(fills)
 
     subgraph = d.write_csv(tmp_path / "orderFilledEvents.csv", [d.subgraph_row(f) for f in fills])
-    refused = await run_cli(cli_env(dsn, tmp_path), str(subgraph))
+    refused = await run_cli(orderflow_env(dsn, tmp_path), str(subgraph))
     assert refused.returncode == 1
     assert "lack log_index (logIndex / log_index / evt_index)" in refused.stderr
 
-    wrong_kind = await run_cli(cli_env(dsn, tmp_path), "--kind", "markets", str(dump))
+    wrong_kind = await run_cli(orderflow_env(dsn, tmp_path), "--kind", "markets", str(dump))
     assert wrong_kind.returncode == 1 and "not markets rows" in wrong_kind.stderr
-    missing = await run_cli(cli_env(dsn, tmp_path), str(tmp_path / "nope.csv"))
+    missing = await run_cli(orderflow_env(dsn, tmp_path), str(tmp_path / "nope.csv"))
     assert missing.returncode == 2 and "no such file" in missing.stderr
-    negative = await run_cli(cli_env(dsn, tmp_path), "--workers", "-1", str(dump))
+    negative = await run_cli(orderflow_env(dsn, tmp_path), "--workers", "-1", str(dump))
     assert negative.returncode == 2 and "--workers must be 0 or more" in negative.stderr
 
 

@@ -15,8 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from orderflow.history import HistoryError, import_file
+from tests.cli_env import orderflow_env
 from tests.history import dumps as d
-from tests.history.test_cli import cli_env, run_cli
+from tests.history.test_cli import run_cli
 from tests.history.test_exactly_once import sim_logs
 
 GROUP = 20  # rows per row group: 65 fills make four (20, 20, 20, 5)
@@ -74,7 +75,7 @@ async def test_the_other_row_groups_are_imported(
 
 async def test_the_command_names_the_rows_without_a_traceback(dsn: str, tmp_path: Path) -> None:
     blocks, path, _ = damaged(tmp_path)
-    env = cli_env(dsn, tmp_path)
+    env = orderflow_env(dsn, tmp_path)
     assert (await run_cli(env, str(blocks))).returncode == 0
     done = await run_cli(env, str(path))
     assert done.returncode == 1

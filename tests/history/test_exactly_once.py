@@ -32,7 +32,7 @@ def sample_logs() -> list[dict[str, Any]]:
 
 
 def sim_logs(exchange: str, seed: int) -> list[dict[str, Any]]:
-    cfg = SimConfig(seed=seed, markets=4, wallets=8, days=1.0, exchange=exchange)  # type: ignore[arg-type]
+    cfg = SimConfig(seed=seed, markets=4, wallets=8, days=1.0, exchange=exchange)
     return emit(simulate(cfg)).logs
 
 

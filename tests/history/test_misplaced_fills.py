@@ -19,7 +19,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from orderflow.chain.backfill import AdaptiveRange, Backfiller
+from orderflow.chain.adaptive_range import AdaptiveRange
+from orderflow.chain.backfill import Backfiller
 from orderflow.chain.backfill_headers import HeaderCache
 from orderflow.chain.contracts import MAINNET
 from orderflow.chain.rpc import EthClient

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -133,13 +134,13 @@ def test_workers_by_default_only_for_large_fill_files_and_spare_cores(
     )
     with RowReader(path) as reader:
         layout = detect(reader.columns, path.name)
-        monkeypatch.setattr(parallel.os, "cpu_count", lambda: 8)
+        monkeypatch.setattr(os, "cpu_count", lambda: 8)
         assert parallel.auto_workers(reader, layout) == 0  # a small file: not worth starting
         monkeypatch.setattr(parallel, "MIN_AUTO_BYTES", 1)
         assert parallel.auto_workers(reader, layout) == 4  # 8 cores: at most 4
-        monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+        monkeypatch.setattr(os, "cpu_count", lambda: 2)
         assert parallel.auto_workers(reader, layout) == 0  # the import and PostgreSQL's cores
-        monkeypatch.setattr(parallel.os, "cpu_count", lambda: 8)
+        monkeypatch.setattr(os, "cpu_count", lambda: 8)
         layout.kind = "markets"
         assert parallel.auto_workers(reader, layout) == 0
     csv = d.write_csv(

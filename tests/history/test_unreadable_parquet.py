@@ -11,8 +11,9 @@ import asyncpg
 import pytest
 
 from orderflow.history import HistoryError, import_file
+from tests.cli_env import orderflow_env
 from tests.history import dumps as d
-from tests.history.test_cli import cli_env, run_cli
+from tests.history.test_cli import run_cli
 from tests.history.test_exactly_once import sim_logs
 
 
@@ -35,7 +36,7 @@ async def test_a_cut_parquet_file_is_refused_naming_it(pool: asyncpg.Pool, tmp_p
 
 async def test_the_command_says_so_without_a_traceback(dsn: str, tmp_path: Path) -> None:
     path = cut_parquet(tmp_path)
-    done = await run_cli(cli_env(dsn, tmp_path), str(path))
+    done = await run_cli(orderflow_env(dsn, tmp_path), str(path))
     assert done.returncode == 1
     assert "orderflow: fills.parquet: not a readable Parquet file" in done.stderr
     assert "Traceback" not in done.stderr

@@ -60,6 +60,8 @@ class ApiServer(kmock.KubernetesEmulator):
     """kmock's emulator plus the metadata bookkeeping of a real API server (see module doc)."""
 
     def _current(self, request: kmock.Request) -> dict[str, Any] | None:
+        if request.resource is None or request.name is None:
+            return None  # no object has such a key
         try:
             obj = self.objects[request.resource, request.namespace, request.name]
         except KeyError:
@@ -68,11 +70,13 @@ class ApiServer(kmock.KubernetesEmulator):
 
     async def _serve_list(self, request: kmock.Request) -> Any:
         payload = await super()._serve_list(request)
+        assert isinstance(payload, dict)  # kmock's list reply is a JSON object
         payload["metadata"]["resourceVersion"] = str(_LATEST[0])
         return payload
 
     async def _serve_watch(self, request: kmock.Request) -> AsyncIterator[Any]:
         yield b""  # start the stream (as kmock does)
+        assert request.resource is not None  # a watch is always of one resource
         bus = self._buses[request.resource]
         since = request.params.get("resourceVersion", "")
         since_version = int(since) if since.isdigit() else -1
@@ -130,17 +134,18 @@ class ApiServer(kmock.KubernetesEmulator):
                 and request.subresource is None
                 and isinstance(data.get("spec"), Mapping)
             ):
-                current = self._current(request)
-                if current is not None:
-                    spec = current.get("spec") or {}
+                stored = self._current(request)
+                if stored is not None:
+                    spec = stored.get("spec") or {}
                     if _merge(spec, data["spec"]) != spec:
-                        generation = current.get("metadata", {}).get("generation", 1) + 1
+                        generation = stored.get("metadata", {}).get("generation", 1) + 1
                         data.setdefault("metadata", {})["generation"] = generation
         if request.action == kmock.action.DELETE and request.name is not None:
-            current = self._current(request)
-            meta = (current or {}).get("metadata", {})
+            stored = self._current(request)
+            meta = (stored or {}).get("metadata", {})
             if meta.get("finalizers") and not meta.get("deletionTimestamp"):
                 # Marking an object for deletion bumps its generation, as the API server does.
+                assert request.resource is not None  # the object was found under it
                 key = (request.resource, request.namespace, request.name)
                 self.objects[key].patch({"metadata": {"generation": meta.get("generation", 1) + 1}})
         return await super()._handle(request)

@@ -205,12 +205,12 @@ async def test_live_orders_are_the_orders_resting_or_in_doubt(pool: asyncpg.Pool
             f"paper-{n}",
             status,
         )
-    status = (
+    refreshed = (
         await refresh(
             pool, WHALE, ready=None, generation=1, previous_status=first.status, stale_after_secs=30
         )
     ).status
-    assert status["liveOrders"] == 2
+    assert refreshed["liveOrders"] == 2
 
 
 async def test_figures_positions_pnl_signals_heartbeat(pool: asyncpg.Pool) -> None:

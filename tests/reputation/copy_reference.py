@@ -113,4 +113,4 @@ async def reference_rows(
     rows = await conn.fetch("SELECT * FROM rep_copy")
     await conn.execute("DROP TABLE rep_buys")
     await conn.execute("DROP TABLE rep_copy")
-    return {tuple(r) for r in rows}  # type: ignore[misc]
+    return {tuple(r) for r in rows}

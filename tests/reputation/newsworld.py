@@ -63,7 +63,7 @@ class Event:
     idx: int
     k: int  # candidates (a binary market: 2, one market)
     neg_risk: bool
-    version: str
+    version: c.ExchangeVersion
     opens: float
     resolves: float
     prior: list[float]
@@ -145,7 +145,7 @@ class World:
                 (r.uniform(opens, resolves), j, int(r.random() < (a if winner == j else 1 - a)), a)
             )
         weight = math.exp(r.gauss(0, 1.3))
-        version = "V1" if opens < self.p.v1_until * self.h else "V2"
+        version: c.ExchangeVersion = "V1" if opens < self.p.v1_until * self.h else "V2"
         e = Event(
             i,
             k,

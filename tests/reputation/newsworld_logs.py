@@ -13,6 +13,7 @@ from orderflow.chain.encode import (
     encode_token_registered,
 )
 from orderflow.chain.encode_trades import encode_fill, encode_taker_order
+from orderflow.chain.events import Side
 from tests.reputation.newsworld import T0, UNIT, Event, World
 
 
@@ -93,6 +94,7 @@ def _emit_trade(w: World, out: list[dict[str, Any]], at: Any, t: float, d: dict[
     for n, (mk, sh) in enumerate(zip(makers, parts, strict=True)):
         coll = round(sh * q)
         paid += coll
+        terms: tuple[Side, int, int]  # the maker's side, token and collateral
         if side == "SELL":  # the maker buys what the taker sells
             terms, w.hold[(mk, token)] = (
                 ("BUY", token, coll),

@@ -86,6 +86,7 @@ def test_decode_refuses_a_wrong_width_anywhere(field: str) -> None:
     values = _mixed(5)
     stream = bytearray(binary_copy.encode(MIXED, values))
     record = binary_copy._record(MIXED)
+    assert record.fields is not None  # a structured dtype
     at = 19 + 3 * record.itemsize + record.fields[f"_len_{field}"][1]  # the fourth row
     stream[at : at + 4] = (-1).to_bytes(4, "big", signed=True)
     with pytest.raises(ValueError, match="NULL or a field of unexpected width"):

@@ -239,13 +239,13 @@ async def test_nobody_is_faded_where_nobody_has_an_edge(pool: asyncpg.Pool) -> N
     lost = await stats(pool, loser)
     assert lost["trader_tier"] == "DEGEN", str(lost["factors"]["posterior"])
     # `orderflow wallet` shows what DEGEN asks beside P(edge < 0)
-    for who, degen in ((loser, True), (takers[0], False)):
+    for who, is_degen in ((loser, True), (takers[0], False)):
         async with pool.acquire() as conn:
             report = await wallet_report(conn, who, stats=await stats(pool, who))
         text = render(await stats(pool, who), report, [])
         line = next(x for x in text.splitlines() if "prior mean - cost, own record" in x)
         p_fade = float(line.split("=")[1].split()[0])
-        assert (p_fade >= 0.95) is degen, line
+        assert (p_fade >= 0.95) is is_degen, line
     # the executor judges a fade against the same average taker, live and in a backtest
     mean = lost["factors"]["posterior"]["prior_mean"]
     assert mean < -0.05  # every taker pays the spread and the fee

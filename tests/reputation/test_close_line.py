@@ -186,7 +186,7 @@ async def test_a_wash_pair_does_not_set_an_open_tokens_mark(pool: asyncpg.Pool) 
         async with pool.acquire() as conn:
             report = await wallet_report(conn, who, stats=s)
         held = [tp.last_price for tp in report.positions if tp.token_id in tokens]
-        assert held and all(float(p) == 0.05 for p in held), (who, held)
+        assert held and all(p is not None and float(p) == 0.05 for p in held), (who, held)
     other = next(s for s in w.specs if s not in specs)
     w.take(other, other.resolves - DAY, w.new_wallet(), 0, 30.0)
     await w.chain.ingest(pool)

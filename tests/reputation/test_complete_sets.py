@@ -21,7 +21,7 @@ from orderflow.reputation import run_reputation
 from orderflow.reputation.per_wallet import wallet_report
 from orderflow.signals.queries import wallet_view_from_stats
 from orderflow.signals.rules import classify
-from orderflow.signals.views import MarketView, TradeView
+from orderflow.signals.views import MarketView, Side, TradeView
 from orderflow.strategy.settings import StrategySettings
 from tests.reputation.population import World, noise_taker
 from tests.reputation.test_cases import stats
@@ -73,7 +73,8 @@ async def test_complete_sets_are_hedged(pool: asyncpg.Pool) -> None:
     settings = StrategySettings(enable_degen_fading=True, max_fade_score=3.0)
     market = MarketView(1, None, last_price=Decimal("0.5"), window_high=Decimal("0.95"))
     view = wallet_view_from_stats(a)
-    for side, score in (("BUY", 9.0), ("SELL", 1.0)):
+    sides: tuple[tuple[Side, float], ...] = (("BUY", 9.0), ("SELL", 1.0))
+    for side, score in sides:
         trade = TradeView(137, "0x" + "1" * 64, 1, arb, side, 1, Decimal("0.5"), Decimal(1000),
                           Decimal(500), a["last_trade_at"], is_taker=True)  # fmt: skip
         assert classify(trade, replace(view, score=score), market, settings) is None

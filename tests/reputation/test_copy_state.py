@@ -54,7 +54,7 @@ async def _same_as_full(
         "SELECT wallet_address, flags FROM orderflow_wallet_stats")}  # fmt: skip
     full = {a: list(x.flags) for a, x in (await compute_scores(pool, settings=s)).items()}
     assert {a: flags[a] for a in full} == full
-    return ours  # type: ignore[return-value]
+    return ours
 
 
 def _copier_of(rows: set[tuple[str, str, int, int, int, int]], copier: str) -> tuple[int, ...]:

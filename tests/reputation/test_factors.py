@@ -12,16 +12,17 @@ import pytest
 
 from orderflow.config import load
 from orderflow.errors import ConfigError
-from orderflow.reputation.factors import WalletInputs, measurement, score, yardsticks
+from orderflow.reputation.factors import measurement, score, yardsticks
 from orderflow.reputation.flags import FLAGS, flag_bits
 from orderflow.reputation.prior import population_prior
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.tiers import TIERS, bayes_fdr, place_in_band
+from orderflow.reputation.wallet_inputs import WalletInputs
 
 S = ReputationSettings()
 
 
-def inputs(n: int = 1, **kw: float) -> WalletInputs:
+def inputs(n: int = 1, /, **kw: float) -> WalletInputs:
     base = {f.name: np.zeros(n) for f in fields(WalletInputs)}
     base["wash_deviation"] = np.full(n, np.nan)
     for k, v in kw.items():

@@ -236,9 +236,7 @@ async def test_a_change_of_the_scoring_code_makes_the_next_run_full(
     changed = tmp_path / "factors.py"
     changed.write_bytes(Path(inspect.getfile(factors)).read_bytes() + b"# another version\n")
     real = inspect.getfile
-    monkeypatch.setattr(
-        stored_inputs.inspect, "getfile", lambda m: str(changed) if m is factors else real(m)
-    )
+    monkeypatch.setattr(inspect, "getfile", lambda m: str(changed) if m is factors else real(m))
     after = await run_reputation(pool)
     assert not after.incremental and after.candidates == after.wallets
     assert (await run_reputation(pool)).incremental

@@ -19,7 +19,9 @@ from orderflow.reputation.prior import Prior, population_prior, skill_tail
 FLOOR = 0.005
 
 
-def crowd(k: int, seed: int, *, skilled: float = 0.0, heavy: bool = False) -> tuple:
+def crowd(
+    k: int, seed: int, *, skilled: float = 0.0, heavy: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """``k`` takers at edge N(-0.02, 0.01^2), a share ``skilled`` at N(+0.05, 0.02^2), each
     measured with an se drawn from 0.02-0.2 (normal noise, or Student's t with 4 degrees of
     freedom when ``heavy``)."""

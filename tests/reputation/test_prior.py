@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from orderflow.reputation import run_reputation
-from orderflow.reputation.factors import WalletInputs, score
+from orderflow.reputation.factors import score
 from orderflow.reputation.prior import Prior, posterior, skill_tail
 from orderflow.reputation.settings import ReputationSettings
+from orderflow.reputation.wallet_inputs import WalletInputs
 from tests.reputation.population import World, noise_taker, skilled_taker
 from tests.reputation.read_figures import ULP_TOLERANCE
 from tests.reputation.test_factors import bettor

@@ -18,9 +18,10 @@ from dataclasses import fields
 import numpy as np
 import pytest
 
-from orderflow.reputation.factors import WalletInputs, score
+from orderflow.reputation.factors import score
 from orderflow.reputation.prior import population_prior
 from orderflow.reputation.settings import ReputationSettings
+from orderflow.reputation.wallet_inputs import WalletInputs
 from tests.reputation.test_factors import bettor
 
 FLOOR = 0.005

@@ -62,7 +62,8 @@ async def _incremental_is_full(
     assert await stored_wash_differs(pool, incremental) == 0
     assert (await run_reputation(pool)).incremental  # the cells built again
     assert await pool.fetchval("SELECT valid FROM orderflow_wash_state")
-    return await pool.fetch(_WASH)
+    rows: list[asyncpg.Record] = await pool.fetch(_WASH)
+    return rows
 
 
 async def _new_fills(w: World, pool: asyncpg.Pool) -> None:

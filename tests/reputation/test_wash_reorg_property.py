@@ -62,7 +62,7 @@ def _binary_open(sim: WashSim) -> list[int]:
 def _at_market(sim: WashSim, t: float, market: int, who: str, **kw: object) -> None:
     """``who`` buys about 50 shares of outcome 0 at the market's price."""
     p = round(_fair(sim, market), 2)
-    _trade(sim, t, who, market, 0, sim.rng.uniform(20, 80), price=p, **kw)  # type: ignore[arg-type]
+    _trade(sim, t, who, market, 0, sim.rng.uniform(20, 80), price=p, **kw)
 
 
 def _wash(sim: WashSim, t: float, markets: list[int]) -> str | None:

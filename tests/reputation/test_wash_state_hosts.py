@@ -13,7 +13,8 @@ import pytest
 from orderflow.reputation import wash_assemble, wash_state
 from tests.reputation.population import World, round_trip_ring
 from tests.reputation.test_wash_counterparty import make_markets
-from tests.reputation.test_wash_state import _STORED, SETTINGS, _diff, _step
+from tests.reputation.test_wash_identity import SETTINGS
+from tests.reputation.test_wash_state import _STORED, _diff, _step
 
 
 async def _ring_hosting_a_maker(pool: asyncpg.Pool) -> tuple[World, str, str, str, str]:

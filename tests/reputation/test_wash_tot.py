@@ -13,12 +13,12 @@ import pytest
 
 from orderflow.reputation import wash_assemble, wash_state, wash_tot
 from orderflow.reputation.wash_sql import WASH, wash_settings
+from tests.reputation.test_wash_identity import SETTINGS
 from tests.reputation.test_wash_state import (
     _CLAIM,
     _CLAIMED,
     _STORED,
     _THIN,
-    SETTINGS,
     _diff,
     _step,
     _wash_rows,

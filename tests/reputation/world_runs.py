@@ -6,15 +6,14 @@ the scores against the world's hidden truth."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from tests.cli_env import orderflow_env, run_orderflow
 
 TOP = ("WHALE", "SMART")
 THRESHOLDS = (1, 5, 20)  # "active": at least this many fills (taker or maker)
@@ -42,16 +41,7 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def cli(dsn: str, data_dir: Path, *args: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLYGON_", "DATABASE_"))}
-    env.update(DATABASE_URL=dsn, ORDERFLOW_DATA_DIR=str(data_dir), LOG_FORMAT="text")
-    done = subprocess.run(
-        [sys.executable, "-m", "orderflow", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_orderflow(orderflow_env(dsn, data_dir), *args, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
 
 

@@ -54,7 +54,7 @@ async def scanned(conn: asyncpg.Connection, query: str, *args: object) -> set[st
     )
     found: set[str] = set()
 
-    def walk(node: dict[str, object]) -> None:
+    def walk(node: dict[str, Any]) -> None:
         rel = node.get("Relation Name")
         # a partition never executed (Actual Loops 0) was pruned at run time
         if (
@@ -63,7 +63,7 @@ async def scanned(conn: asyncpg.Connection, query: str, *args: object) -> set[st
             and node.get("Actual Loops", 1)
         ):
             found.add(rel)
-        for child in node.get("Plans", []):  # type: ignore[union-attr]
+        for child in node.get("Plans", []):
             walk(child)
 
     walk(plan[0]["Plan"])
@@ -98,7 +98,7 @@ async def subplans(conn: asyncpg.Connection, query: str, *args: object) -> dict[
 
 async def same_rows(conn: asyncpg.Connection, query: str, *args: object) -> list[asyncpg.Record]:
     """The statement's rows, checked equal to those of the statement without its bounds."""
-    rows = await conn.fetch(query, *args)
+    rows: list[asyncpg.Record] = await conn.fetch(query, *args)
     assert rows == await conn.fetch(pruning.without_bounds(query), *args)
     return rows
 

@@ -48,6 +48,7 @@ def test_copiers_mirror_their_skilled_leader_seconds_later() -> None:
     assert {m.side for m in copies} == {"BUY", "SELL"}  # buys and exits both mirrored
     for m in copies:
         leader = copiers[m.taker].leader
+        assert leader is not None
         lo, hi = m.time - COPY_DELAY_SECS[1], m.time - COPY_DELAY_SECS[0]
         assert any(
             lo <= t.time <= hi

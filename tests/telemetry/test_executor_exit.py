@@ -80,7 +80,7 @@ async def test_sigterm_flushes_the_executors_spans(
             await reveal(conn, price=str(order["price"]), shares=str(order["shares"]))
 
         async def filled() -> bool:
-            status = await pool.fetchval("SELECT status FROM orderflow_orders")
+            status: str | None = await pool.fetchval("SELECT status FROM orderflow_orders")
             return status == "FILLED"
 
         await wait_for(filled, timeout=60)
