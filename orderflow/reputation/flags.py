@@ -82,6 +82,7 @@ def flag_bits(
         (i.wash_share >= s.wash_min_share)
         & (i.wash_fills >= s.wash_min_fills)
         & (i.wash_counterparty_share >= s.wash_min_share)
+        & (i.wash_round_trip >= s.wash_min_round_trip)
     )
     off_market = (i.wash_off_share >= s.wash_off_share) & (i.wash_off_fills >= s.wash_min_fills)
     wash = enough & (ring | off_market)
