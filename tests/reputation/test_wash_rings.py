@@ -18,6 +18,7 @@ import asyncpg
 import pytest
 
 from orderflow.reputation import ReputationSettings, run_reputation
+from orderflow.reputation.per_wallet import wallet_report
 from tests.reputation.population import HALF_SPREAD, World, noise_taker
 from tests.reputation.test_cases import background, stats
 
@@ -101,3 +102,28 @@ async def test_thin_market_traders_are_not_wash(pool: asyncpg.Pool) -> None:
         if hit:
             flagged[who] = (sorted(hit), s["factors"]["behaviour"])
     assert flagged == {}
+
+
+async def test_the_replay_reads_the_run_s_round_trips(pool: asyncpg.Pool) -> None:
+    """``orderflow wallet``'s replay computes the round trips from its own positions: the same
+    figure, to the bit, and the same flags as the run (a ring of five: WASH; a thin market's four
+    holders: not)."""
+    w = World(seed=43)
+    noise = background(w, wallets=5)
+    ring = [w.new_wallet() for _ in range(5)]
+    churn(w, ring, 150)
+    group = [w.new_wallet() for _ in range(4)]
+    thin_market_traders(w, group, 10, 24)
+    await w.finish(pool)
+    await run_reputation(pool)
+    for who in [*ring, *group, *noise, *w.maker_wallets]:
+        s = await stats(pool, who)
+        stored = await pool.fetchval(
+            "SELECT wash_round_trip FROM orderflow_reputation_inputs WHERE wallet_address = $1",
+            who,
+        )
+        async with pool.acquire() as conn:
+            report = await wallet_report(conn, who, stats=s)
+        assert float(report.inputs.wash_round_trip[0]) == stored, who
+        assert report.scores.flag_names()[0] == list(s["flags"]), who
+        assert ("WASH" in s["flags"]) == (who in ring), (who, s["factors"]["behaviour"], stored)
