@@ -366,6 +366,17 @@ SELECT w,
        sum(set_u) AS set_u
   FROM ev
  GROUP BY w
+), rt AS (
+    -- round trips (WASH's ring rule, orderflow.reputation.flags): per market (a token alone when
+    -- its market is unknown), the shares bought less those sold, the first outcome's less the
+    -- second's (a YES and a NO held together are a complete set: no exposure), in absolute
+    -- value, against the shares traded there; integer sums, exact in any order
+    SELECT x.wallet_address, sum(x.gross) AS gross, sum(abs(x.net)) AS exposed
+      FROM (SELECT p.wallet_address, coalesce(p.market_id::text, p.token_id::text) AS mk,
+                   sum(p.shares_u) AS gross,
+                   sum(CASE WHEN p.outcome_index = 1 THEN -p.net_u ELSE p.net_u END) AS net
+              FROM rep_positions p GROUP BY 1, 2) x
+     GROUP BY x.wallet_address
 )
 -- the wallet's counterparty figures (rep_wash: at most one row per wallet with token_id NULL),
 -- joined to the 1 row per wallet rather than to its events
@@ -391,8 +402,11 @@ SELECT (row_number() OVER () - 1)::int AS idx,
        w.host::text AS wash_host_address,
        coalesce(w.host_share, 0.0) AS wash_host_share,
        coalesce(w.host_own_share, 0.0) AS wash_host_own_share,
-       (a.set_u + coalesce(h.hedged_u, 0))::float8 / 1000000 AS hedged_volume
+       (a.set_u + coalesce(h.hedged_u, 0))::float8 / 1000000 AS hedged_volume,
+       coalesce((r.gross - r.exposed)::float8 / nullif(r.gross, 0)::float8, 0.0)
+           AS wash_round_trip
   FROM wallets a
   LEFT JOIN rep_wash w ON w.wallet_address = a.w COLLATE "default" AND w.token_id IS NULL
   LEFT JOIN hedged h ON h.wallet_address = a.w COLLATE "default"
+  LEFT JOIN rt r ON r.wallet_address = a.w COLLATE "default"
 """

@@ -4,8 +4,10 @@
   of its fills (resting orders that others crossed): its profit is the spread and rebates, its
   fills are not decisions a follower can take seconds later;
 * ``WASH`` -- either (a) at least ``wash_min_share`` of its volume is against its top
-  ``wash_top_k`` counterparties (over ``wash_min_fills`` fills) and at least ``wash_min_share`` of
-  those partners' own volume is against the group (a closed ring), or (b) at least
+  ``wash_top_k`` counterparties (over ``wash_min_fills`` fills), at least ``wash_min_share`` of
+  those partners' own volume is against the group (a closed ring) and the wallet traded back at
+  least ``wash_min_round_trip`` of its shares (``wash_round_trip``: a ring churns, a thin market's
+  honest traders, a closed group too, buy and hold), or (b) at least
   ``wash_off_share`` of its judged volume (over ``wash_min_fills`` fills) was filled
   ``wash_deviation`` or more away from every prevailing price around the fill set by other
   wallets (the volume-weighted price of the market's other trades in the same
@@ -82,6 +84,7 @@ def flag_bits(
         (i.wash_share >= s.wash_min_share)
         & (i.wash_fills >= s.wash_min_fills)
         & (i.wash_counterparty_share >= s.wash_min_share)
+        & (i.wash_round_trip >= s.wash_min_round_trip)
     )
     off_market = (i.wash_off_share >= s.wash_off_share) & (i.wash_off_fills >= s.wash_min_fills)
     wash = enough & (ring | off_market)

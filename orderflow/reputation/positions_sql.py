@@ -135,6 +135,8 @@ WITH agg AS (
 -- .aggregate) leave as float8: they feed statistics, not balances.
 SELECT v.wallet_address, v.token_id, v.market_id, v.event_id, v.fills, v.volume_u,
        v.bought_gross_u + v.sold_gross_u AS shares_u,
+       -- the shares bought less those sold, gross of fees (WALLETS' round trips: wash_round_trip)
+       v.bought_gross_u - v.sold_gross_u AS net_u,
        v.paid::int8 AS paid_u,
        CASE WHEN v.fees = 0 THEN 0 ELSE (v.fees * 1000000)::int8 END AS fees_u,
        v.first_at, v.last_at, v.taker_first_at, v.problem, v.resolved_at,

@@ -316,4 +316,21 @@ def wallet_inputs(
         wash_host_share=one(float(wash.get("wash_host_share") or 0.0)),
         wash_host_own_share=one(float(wash.get("wash_host_own_share") or 0.0)),
         wash_host=one(HOST_KNOWN_WASH if host_wash else float("nan")),
+        wash_round_trip=one(round_trip(positions)),
     )
+
+
+def round_trip(positions: Sequence[TokenPosition]) -> float:
+    """The share of its shares traded that the wallet traded back (evidence_sql's ``rt``): per
+    market (its token when the market is unknown), the shares bought less those sold, the first
+    outcome's less the second's, in absolute value, against the shares traded; in micro-units,
+    as the run sums them."""
+    gross: dict[str, int] = {}
+    net: dict[str, int] = {}
+    for tp in positions:
+        key = tp.market_id if tp.market_id is not None else str(tp.token_id)
+        bought, sold = int(tp.bought_gross * 1_000_000), int(tp.sold_gross * 1_000_000)
+        gross[key] = gross.get(key, 0) + bought + sold
+        net[key] = net.get(key, 0) + (sold - bought if tp.outcome_index == 1 else bought - sold)
+    total = sum(gross.values())
+    return float(total - sum(abs(x) for x in net.values())) / float(total) if total else 0.0

@@ -248,6 +248,15 @@ class ReputationSettings(CommonSettings):
     wash_top_k: int = Field(
         default=3, ge=1, le=10, description="WASH: counterparties that make a wallet's group."
     )
+    wash_min_round_trip: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="WASH (concentration): at least this share of the wallet's shares traded "
+        "were traded back (per market, one minus |shares bought less sold, one outcome less "
+        "the other| over the shares traded): a ring churns volume and holds nothing, a thin "
+        "market's traders are a closed group too but buy their views and hold them.",
+    )
     wash_min_fills: int = Field(
         default=3, ge=1, description="WASH: fills with the group (or off-market fills) needed."
     )

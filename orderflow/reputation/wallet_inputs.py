@@ -61,6 +61,9 @@ class WalletInputs:
     wash_host_share: Array  # share of the host's volume against this wallet (0: no host)
     wash_host_own_share: Array  # share of this wallet's volume against its host
     wash_host: Array  # the host's index in these arrays (NaN: none; see flags.HOST_KNOWN_WASH)
+    # the share of its shares traded that it traded back: 1 - sum over its markets of |net
+    # shares held, one outcome less the other| / its shares traded (orderflow.reputation.flags)
+    wash_round_trip: Array
 
     @classmethod
     def columns(cls) -> tuple[str, ...]:

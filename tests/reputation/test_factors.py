@@ -169,7 +169,9 @@ def test_flags() -> None:
     mm = inputs(volume=1000, taker_volume=300, buy_volume=500)
     penny = inputs(volume=1000, taker_volume=1000, buy_volume=1000, penny_volume=600)
     wash = inputs(volume=1000, taker_volume=1000, wash_share=0.8, wash_counterparty_share=0.9,
-                  wash_fills=5)  # fmt: skip
+                  wash_fills=5, wash_round_trip=0.5)  # fmt: skip
+    # a closed group whose wallet trades nothing back: a thin market's holder, not a ring
+    held = with_(wash, wash_round_trip=0.1)
     thin = inputs(volume=1000, taker_volume=1000, wash_share=0.8, wash_counterparty_share=0.1,
                   wash_fills=5, wash_deviation=0.01)  # fmt: skip
     small = inputs(volume=50, taker_volume=0)
@@ -177,6 +179,7 @@ def test_flags() -> None:
     assert flag_bits(mm, S)[0] == 1 << FLAGS.index("MARKET_MAKER")
     assert flag_bits(penny, S)[0] == 1 << FLAGS.index("PENNY_PICKER")
     assert flag_bits(wash, S)[0] == 1 << FLAGS.index("WASH")
+    assert flag_bits(held, S)[0] == 0
     assert flag_bits(thin, S)[0] == 0  # one-sided concentration at market prices: a thin market
     assert flag_bits(small, S)[0] == 0
 
@@ -196,7 +199,7 @@ def test_flagged_wallets_are_never_top_and_wash_never_degen() -> None:
     pair = np.array([0, 0, 0.9, 0, 0, 0.9])
     flagged = WalletInputs(**{**{f.name: getattr(both, f.name) for f in fields(both)},
                               "wash_share": pair, "wash_counterparty_share": pair,
-                              "wash_fills": np.full(6, 10.0)})  # fmt: skip
+                              "wash_fills": np.full(6, 10.0), "wash_round_trip": pair})  # fmt: skip
     out = score(flagged, S)
     assert out.tier_names() == ["WHALE", "WHALE", "AVERAGE", "DEGEN", "DEGEN", "AVERAGE"]
     assert out.flag_names()[2] == ["WASH"] and 3.0 < out.score[5] < 5.5
@@ -245,7 +248,7 @@ def test_a_wash_record_is_no_evidence_either_way() -> None:
     ring = np.array([0.9, 0.9, 0.9, 0, 0, 0])
     washed = WalletInputs(**{**{f.name: getattr(wallets, f.name) for f in fields(wallets)},
                              "wash_share": ring, "wash_counterparty_share": ring,
-                             "wash_fills": np.full(6, 10.0)})  # fmt: skip
+                             "wash_fills": np.full(6, 10.0), "wash_round_trip": ring})  # fmt: skip
     out = score(washed, S)
     assert out.flag_names()[:3] == [["WASH"]] * 3 and out.flag_names()[3:] == [[]] * 3
     for name in ("win_rate", "profit_factor", "consistency", "volume", "timing"):
@@ -337,6 +340,7 @@ def _random_inputs(rng: np.random.Generator, n: int) -> WalletInputs:
         # drawn last: the draws above keep their values; below 0 for some (the sum of an
         # unbiased estimate, floored at 0 in the yardstick)
         "close_move_var": null_var * rng.uniform(-0.2, 0.8, n),
+        "wash_round_trip": rng.uniform(0.0, 1.0, n),
     }
     return WalletInputs(**values)
 

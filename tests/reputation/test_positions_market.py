@@ -22,7 +22,19 @@ import asyncpg
 
 from orderflow.reputation.positions_sql import positions
 from tests.reputation.builders import ORACLE, T0, Ledger, h, market
-from tests.reputation.positions_reference import old_positions
+from tests.reputation.positions_reference import old_positions as _frozen
+
+
+def old_positions(*, stored: bool = False, only: str = "", light: bool = False) -> str:
+    """The frozen statement with the column added since (``net_u``, the round trips' shares
+    bought less sold: the same sums, a new difference; the light variant has no such column)."""
+    sql = _frozen(stored=stored, only=only, light=light)
+    if light:
+        return sql
+    old = "       v.bought_gross_u + v.sold_gross_u AS shares_u,\n"
+    assert sql.count(old) == 1
+    return sql.replace(old, old + "       v.bought_gross_u - v.sold_gross_u AS net_u,\n")
+
 
 DAY = timedelta(days=1)
 # a cut-off before some fills and resolutions (as_of), and one after everything (the present)

@@ -210,6 +210,22 @@ FROZEN_MAIN = _once(
 
 
 # Its two aggregations fed in a fixed order, and nothing else changed.
+# The round trips (session 28: wash_round_trip, the last column), per wallet from its positions
+# by market: integer sums, no order to freeze.
+FROZEN_MAIN = _once(
+    FROZEN_MAIN,
+    "       coalesce(min(h.hedged_u), 0)::float8 / 1000000 AS hedged_volume\n",
+    "       coalesce(min(h.hedged_u), 0)::float8 / 1000000 AS hedged_volume,\n"
+    "       (SELECT coalesce((sum(x.gross) - sum(abs(x.net)))::float8\n"
+    "                        / nullif(sum(x.gross), 0)::float8, 0.0)\n"
+    "          FROM (SELECT sum(p.shares_u) AS gross,\n"
+    "                       sum(CASE WHEN p.outcome_index = 1 THEN -p.net_u ELSE p.net_u END)\n"
+    "                           AS net\n"
+    "                  FROM rep_positions p WHERE p.wallet_address = ev.wallet_address\n"
+    "                 GROUP BY coalesce(p.market_id::text, p.token_id::text)) x)\n"
+    "           AS wash_round_trip\n",
+)
+
 FROZEN_ORDERED = _once(
     _once(
         FROZEN_MAIN,
