@@ -161,7 +161,8 @@ WITH {HEDGED_CTES}, adj AS (
            p.fees_u, p.pnl_u, p.realized_open_u, p.resolved, p.held_u, p.basis_open_u, p.paid_u,
            p.exited_at, p.taker_first_at, p.taker_volume_u, p.penny_u, p.buy_u, p.payout_f,
            p.exited, p.exit_price, p.market_id, p.outcome_index, p.kept_u, p.taker_buy_u,
-           p.resolved_at, {_LESS.format(c="tb")} AS tb, {_LESS.format(c="tcb")} AS tcb,
+           p.resolved_at, p.shares_u, p.net_u,
+           {_LESS.format(c="tb")} AS tb, {_LESS.format(c="tcb")} AS tcb,
            {_LESS.format(c="ts")} AS ts, {_LESS.format(c="tr")} AS tr,
            {_LESS.format(c="tfee")} AS tfee,
            CASE WHEN o.token_id IS NULL THEN p.short
@@ -212,6 +213,11 @@ WITH {HEDGED_CTES}, adj AS (
            CASE WHEN p.judged THEN p.taker_first_at END AS decided_at,
            CASE WHEN p.judged THEN p.resolved_at END AS judged_at,
            p.taker_volume_u, p.penny_u, p.buy_u,
+           -- round trips (rt below): a standard market's shares bought less sold, its first
+           -- outcome's less its second's (the market is the event: netted by we's grouping)
+           p.shares_u,
+           CASE WHEN p.event_id = p.market_id
+                THEN CASE WHEN p.outcome_index = 1 THEN -p.net_u ELSE p.net_u END END AS snet,
            -- a standard market's complete sets (HEDGED_CTES): its YES and NO kept, its buys
            CASE WHEN p.event_id = p.market_id AND p.outcome_index = 0 THEN p.kept_u END AS k0,
            CASE WHEN p.event_id = p.market_id AND p.outcome_index = 1 THEN p.kept_u END AS k1,
@@ -274,6 +280,8 @@ WITH {HEDGED_CTES}, adj AS (
            sum(p.taker_volume_u)::int8 AS taker_volume_u,
            sum(p.penny_u)::int8 AS penny_u,
            sum(p.buy_u)::int8 AS buy_u,
+           sum(p.shares_u) AS shares_u,
+           abs(sum(p.snet)) AS exposed,  -- a standard market's net exposure (NULL: none)
            -- the fewer of a standard market's YES and NO (0 unless both are held and were
            -- first bought within $1 seconds of each other), at most what its buys paid; 0 for a
            -- neg-risk event (HEDGED_CTES)
@@ -363,19 +371,24 @@ SELECT w,
        sum(taker_volume_u)::float8 / 1000000 AS taker_volume,
        sum(buy_u)::float8 / 1000000 AS buy_volume,
        sum(penny_u)::float8 / 1000000 AS penny_volume,
-       sum(set_u) AS set_u
+       sum(set_u) AS set_u,
+       sum(shares_u) AS shares_u,
+       coalesce(sum(exposed), 0) AS exposed
   FROM ev
  GROUP BY w
 ), rt AS (
     -- round trips (WASH's ring rule, orderflow.reputation.flags): per market (a token alone when
     -- its market is unknown), the shares bought less those sold, the first outcome's less the
     -- second's (a YES and a NO held together are a complete set: no exposure), in absolute
-    -- value, against the shares traded there; integer sums, exact in any order
-    SELECT x.wallet_address, sum(x.gross) AS gross, sum(abs(x.net)) AS exposed
+    -- value, against the shares traded; a standard market's in the sorted pass above (its
+    -- event is itself: we's exposed), the rest here -- neg-risk legs, and tokens of no known
+    -- market -- few positions; integer sums, exact in any order
+    SELECT x.wallet_address, sum(abs(x.net)) AS exposed
       FROM (SELECT p.wallet_address, coalesce(p.market_id::text, p.token_id::text) AS mk,
-                   sum(p.shares_u) AS gross,
                    sum(CASE WHEN p.outcome_index = 1 THEN -p.net_u ELSE p.net_u END) AS net
-              FROM rep_positions p GROUP BY 1, 2) x
+              FROM rep_positions p
+             WHERE NOT coalesce(p.event_id = p.market_id, false)
+             GROUP BY 1, 2) x
      GROUP BY x.wallet_address
 )
 -- the wallet's counterparty figures (rep_wash: at most one row per wallet with token_id NULL),
@@ -403,8 +416,8 @@ SELECT (row_number() OVER () - 1)::int AS idx,
        coalesce(w.host_share, 0.0) AS wash_host_share,
        coalesce(w.host_own_share, 0.0) AS wash_host_own_share,
        (a.set_u + coalesce(h.hedged_u, 0))::float8 / 1000000 AS hedged_volume,
-       coalesce((r.gross - r.exposed)::float8 / nullif(r.gross, 0)::float8, 0.0)
-           AS wash_round_trip
+       coalesce((a.shares_u - a.exposed - coalesce(r.exposed, 0))::float8
+                / nullif(a.shares_u, 0)::float8, 0.0) AS wash_round_trip
   FROM wallets a
   LEFT JOIN rep_wash w ON w.wallet_address = a.w COLLATE "default" AND w.token_id IS NULL
   LEFT JOIN hedged h ON h.wallet_address = a.w COLLATE "default"
