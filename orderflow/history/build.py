@@ -248,12 +248,12 @@ def raw_of(p: Prepared, identity: tuple[str, int, int], block_hash: str) -> dict
     if p.fill:
         assert p.builder is not None and p.metadata is not None
         return encode_order_filled_v2(
-            at=at, order_hash=p.order_hash, maker=p.maker, taker=p.taker, side=p.side,  # type: ignore[arg-type]
+            at=at, order_hash=p.order_hash, maker=p.maker, taker=p.taker, side=p.side,
             token_id=p.token, maker_amount=maker_amount, taker_amount=taker_amount, fee=p.fee,
             builder=p.builder, metadata=p.metadata, exchange=p.exchange,
         )  # fmt: skip
     return encode_orders_matched_v2(
-        at=at, taker_order_hash=p.order_hash, taker_order_maker=p.maker, side=p.side,  # type: ignore[arg-type]
+        at=at, taker_order_hash=p.order_hash, taker_order_maker=p.maker, side=p.side,
         token_id=p.token, maker_amount=maker_amount, taker_amount=taker_amount,
         exchange=p.exchange,
     )  # fmt: skip

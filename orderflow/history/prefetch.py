@@ -13,7 +13,7 @@ T = TypeVar("T")
 class Prefetch:
     """Runs a generator in a worker thread, one item ahead of its consumer."""
 
-    def __init__(self, gen: Generator[T, None, None]) -> None:  # type: ignore[type-var]
+    def __init__(self, gen: Generator[T, None, None]) -> None:
         self.gen = gen
         self.next: asyncio.Future[Any] = self._ask()
 
