@@ -81,11 +81,15 @@ RANGE_CASES: list[tuple[str, int | None, str, Any, int | None]] = [
 ]
 
 
-@pytest.mark.parametrize(
+# Each refusal wording of RANGE_CASES, as a test's parameters.
+each_range_refusal = pytest.mark.parametrize(
     ("provider", "code", "message", "data", "limit"),
     RANGE_CASES,
     ids=[f"{c[0]}: {c[2][:40]}" for c in RANGE_CASES],
 )
+
+
+@each_range_refusal
 def test_range_refusals_shrink_to_the_stated_size(
     provider: str, code: int | None, message: str, data: Any, limit: int | None
 ) -> None:
@@ -98,11 +102,7 @@ def test_range_refusals_shrink_to_the_stated_size(
 PER_QUERY = ("should work: [", "retry with the range")
 
 
-@pytest.mark.parametrize(
-    ("provider", "code", "message", "data", "limit"),
-    RANGE_CASES,
-    ids=[f"{c[0]}: {c[2][:40]}" for c in RANGE_CASES],
-)
+@each_range_refusal
 def test_a_limit_for_every_query_is_told_from_a_size_for_this_one(
     provider: str, code: int | None, message: str, data: Any, limit: int | None
 ) -> None:
