@@ -238,16 +238,22 @@ def halves(
     late = {f: w[f"{f}_late"] for f in LATE}
     early = {f: getattr(i, f) - late[f] for f in LATE}
     early = {f: v if f == "clv_value" else np.maximum(v, 0.0) for f, v in early.items()}
-    by_events = s.model_copy(update={"variance_by_day": False})
-    out = []
-    for half, value, null_var in (
-        (early, i.value_early, i.var_early),
-        (late, i.value_late, i.var_late),
-    ):
-        h = dataclasses.replace(i, value=value, null_var=null_var, **half)
-        o, o_se, clv, clv_se, r_se = factors.yardsticks(h, by_events)
-        out.append(factors.measurement(o, o_se, clv, clv_se, r_se, miss_sd))
+    out = [
+        _measured(dataclasses.replace(i, value=value, null_var=null_var, **half), s, miss_sd)
+        for half, value, null_var in (
+            (early, i.value_early, i.var_early),
+            (late, i.value_late, i.var_late),
+        )
+    ]
     return out[0], out[1]
+
+
+def _measured(h: WalletInputs, s: ReputationSettings, miss_sd: float) -> tuple[Array, Array]:
+    """A record's measured edge and standard error, as the run measures it, the outcome's
+    variance not clustered by day."""
+    by_events = s.model_copy(update={"variance_by_day": False})
+    o, o_se, clv, clv_se, r_se = factors.yardsticks(h, by_events)
+    return factors.measurement(o, o_se, clv, clv_se, r_se, miss_sd)
 
 
 def weighted(
@@ -269,12 +275,7 @@ def weighted(
         for f in late
     }
     mixed["events"] = i.events  # the pooling's count of events: the record's own
-    h = dataclasses.replace(i, **mixed)
-    o, o_se, clv, clv_se, r_se = factors.yardsticks(
-        h, s.model_copy(update={"variance_by_day": False})
-    )
-    m, se = factors.measurement(o, o_se, clv, clv_se, r_se, miss_sd)
-    return m, se
+    return _measured(dataclasses.replace(i, **mixed), s, miss_sd)
 
 
 def _npdf(x: Array, var: Array) -> Array:
