@@ -39,7 +39,8 @@
   ``copy_look_back`` buys of the token) at a price no better, in at least ``copy_min_markets``
   tokens, and not by chance: of its buys within the window of one of the leader's (the later
   at a price no lower), the trailing ones pass a sign test against the leading ones at level
-  ``copy_alpha`` (independent timings put either wallet first as often;
+  ``copy_alpha`` divided by the leaders it trails in that many tokens (independent timings put
+  either wallet first as often;
   :mod:`orderflow.reputation.copy_sql` has the evidence). Its record is the leader's decisions
   at a worse price a minute late: following it doubles the leader's signal, delayed. The
   leader keeps its tier (its buys lead, they do not trail).
@@ -122,19 +123,28 @@ def host_is_wash(i: WalletInputs, wash: npt.NDArray[np.bool_]) -> npt.NDArray[np
 
 
 def copier_rows(
+    follower: npt.NDArray[np.int64],
     trail: npt.NDArray[np.int64],
     lead: npt.NDArray[np.int64],
     markets: npt.NDArray[np.int64],
     buys: npt.NDArray[np.int64],
     s: ReputationSettings,
 ) -> npt.NDArray[np.bool_]:
-    """Per (follower, leader) row of :mod:`orderflow.reputation.copy_sql`'s ``rep_copy``:
-    whether the follower copies the leader (the COPIER rule but the volume minimum)."""
+    """Per (follower, leader) row of :mod:`orderflow.reputation.copy_sql`'s ``rep_copy`` (every
+    leader a follower trails in ``copy_min_markets`` tokens, ``follower`` naming the follower):
+    whether the follower copies the leader (the COPIER rule but the volume minimum). The sign
+    test's level is ``copy_alpha`` for the follower, shared among its leaders (Bonferroni): a
+    wallet of a crowd is tested against every other, and at ``copy_alpha`` a pair one of them
+    would pass by chance."""
     share = trail >= s.copy_min_share * buys
     ok = share & (markets >= s.copy_min_markets) & (trail > 0)
     out = np.zeros(trail.shape, dtype=bool)
+    if not ok.any():
+        return out
+    _, at, tried = np.unique(follower, return_inverse=True, return_counts=True)
     for r in np.flatnonzero(ok).tolist():
-        out[r] = sign_test(int(trail[r]), int(trail[r] + lead[r])) <= s.copy_alpha
+        level = s.copy_alpha / int(tried[at[r]])
+        out[r] = sign_test(int(trail[r]), int(trail[r] + lead[r])) <= level
     return out
 
 

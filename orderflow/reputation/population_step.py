@@ -117,7 +117,7 @@ async def _copying(
     if not rows or idx.size == 0:
         return out
     cols = np.array([tuple(r) for r in rows], dtype=np.int64).reshape(len(rows), 5)
-    copies = copier_rows(cols[:, 1], cols[:, 2], cols[:, 3], cols[:, 4], s)
+    copies = copier_rows(cols[:, 0], cols[:, 1], cols[:, 2], cols[:, 3], cols[:, 4], s)
     if not copies.any():
         return out
     at, _ = _places(idx, cols[copies, 0])

@@ -331,12 +331,14 @@ class ReputationSettings(CommonSettings):
         default=0.001,
         gt=0,
         lt=1,
-        description="COPIER: the sign test's level. Of the wallet's buys within copy_window_secs "
-        "(and copy_look_back buys) "
+        description="COPIER: the sign test's level for a wallet, shared among the leaders it "
+        "is tested against (those it trails in copy_min_markets tokens: Bonferroni). Of the "
+        "wallet's buys within copy_window_secs (and copy_look_back buys) "
         "of one of the leader's in the same token (the later at a price no lower), the trailing "
         "ones are at least as many as the leading ones would be under chance: if the wallets' "
         "timings were independent, each such pair is as likely in one order as in the other, "
-        "P(X >= trailing) for X ~ Binomial(trailing + leading, 1/2) is at most this.",
+        "P(X >= trailing) for X ~ Binomial(trailing + leading, 1/2) is at most this divided by "
+        "the number of leaders tested.",
     )
     flag_min_volume: float = Field(
         default=100.0, ge=0, description="USDC of volume before any behaviour flag is set."

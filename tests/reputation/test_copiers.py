@@ -13,10 +13,11 @@ from collections.abc import Callable
 from functools import partial
 
 import asyncpg
+import numpy as np
 import pytest
 
-from orderflow.reputation import run_reputation
-from orderflow.reputation.flags import sign_test
+from orderflow.reputation import ReputationSettings, run_reputation
+from orderflow.reputation.flags import copier_rows, sign_test
 from orderflow.reputation.per_wallet import wallet_report
 from tests.reputation.population import DAY, HALF_SPREAD, Spec, World, noise_taker
 from tests.reputation.test_cases import stats
@@ -139,3 +140,27 @@ def test_the_sign_test_is_the_binomial_tail() -> None:
     assert sign_test(10, 10) == 2.0**-10
     assert sign_test(0, 10) == 1.0
     assert abs(sign_test(6, 10) - 386 / 1024) < 1e-15
+
+
+def _judged(rows: list[list[int]], s: ReputationSettings) -> list[bool]:
+    """``copier_rows`` over columns given as lists: follower, trail, lead, markets, buys."""
+    f, trail, lead, markets, buys = (np.array(v, dtype=np.int64) for v in rows)
+    return [bool(x) for x in copier_rows(f, trail, lead, markets, buys, s)]
+
+
+def test_the_level_is_shared_among_the_leaders_tried() -> None:
+    """A follower trailing one leader 14 times against 2 (P 0.0021) with a level of 0.01 is a
+    copier of it when it is the only leader tried, not when it is one of ten tried (each row's
+    level 0.001): among ten independent leaders one such pair turns up by chance."""
+    s = ReputationSettings(copy_alpha=0.01)
+    assert 0.001 < sign_test(14, 16) < 0.01
+    assert _judged([[7], [14], [2], [5], [20]], s) == [True]
+    assert (
+        _judged([[7] * 10, [14] + [3] * 9, [2] + [3] * 9, [5] * 10, [20] * 10], s) == [False] * 10
+    )
+    # another follower's leaders do not count against this one
+    rows = [[7] + [8] * 9, [14] + [3] * 9, [2] + [3] * 9, [5] * 10, [20] * 10]
+    assert _judged(rows, s) == [True] + [False] * 9
+    # a copier trailing 40 times against none passes whatever the number of leaders tried
+    rows = [[7] * 10, [40] + [3] * 9, [0] + [3] * 9, [5] * 10, [60] * 10]
+    assert _judged(rows, s)[0]
