@@ -139,9 +139,8 @@ def dead_letter(raw: Mapping[str, Any], reason: str, chain_id: int) -> DeadLette
     )
 
 
-def _decode(
-    raw: Mapping[str, Any], chain_id: int, addrs: ChainAddresses, cache: _BlockCache
-) -> Decoded:
+def _decode(raw: object, chain_id: int, addrs: ChainAddresses, cache: _BlockCache) -> Decoded:
+    # ``object``: a file's or a node's reply is typed as a mapping, but hostile input need not be
     if not isinstance(raw, Mapping):
         return DeadLetter(raw={"value": raw}, reason="log is not a JSON object", chain_id=chain_id)
     try:
