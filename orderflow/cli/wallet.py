@@ -12,6 +12,7 @@ from orderflow.errors import ConfigError
 from orderflow.migrate import migrate
 from orderflow.reputation import ReputationSettings, wallet_sql
 from orderflow.reputation.archived import archived_fills
+from orderflow.reputation.copy_leaders import leaders
 from orderflow.reputation.explain import live_factors, render
 from orderflow.reputation.per_wallet import wallet_report
 from orderflow.reputation.run import population_as_of
@@ -80,6 +81,8 @@ async def run(args: argparse.Namespace) -> int:
                 "address; fills come in with `orderflow listen` or `orderflow import`)"
             )
         history = await conn.fetch(wallet_sql.WALLET_HISTORY, address, max(args.history, 0))
+        # whom it trails, judged by the COPIER test (the last run's pairs: not for a replay)
+        copying = None if as_of is not None else await leaders(conn, address, stats, settings)
     if args.json:
         out = {
             "wallet_address": address,
@@ -109,6 +112,8 @@ async def run(args: argparse.Namespace) -> int:
                 for tp in report.positions
             ],
             "history": [dict(h) for h in history],
+            # the leaders it trails in copy_min_markets tokens (None: no pairs kept, or a replay)
+            "copying": None if copying is None else [c.as_json() for c in copying],
             # its fills in detached partitions, not in the positions (None: none)
             "archived": (
                 None
@@ -130,6 +135,7 @@ async def run(args: argparse.Namespace) -> int:
                 replayed=as_of is not None,
                 settings=settings,
                 archived=archived,
+                copying=copying,
             )
         )
     return 0

@@ -177,13 +177,18 @@ SELECT p.f AS wallet_address, p.l AS leader, p.trail, p.lead, p.markets, 0::int8
  WHERE p.trail > 0 AND p.markets >= $1::int
 """
 
-# Every taker buy of the followers (their share's denominator), by the wallets' time index.
-# $1 = as_of.
-BUYS_OF_FOLLOWERS = f"""
-UPDATE rep_copy c SET buys = (
-       SELECT count(*) FROM (SELECT DISTINCT t.token_id, t.timestamp FROM ({GATED_TRADES}) t
-                              WHERE t.wallet_address = c.wallet_address AND {_TAKER_BUY}) AS b)
-"""
+
+def taker_buys(wallet: str) -> str:
+    """A scalar subquery: the taker buys of ``wallet`` (an SQL expression), one per (token,
+    block time) as :data:`BUYS` counts them -- a follower's share's denominator -- by the
+    wallets' time index. Reads through the as_of gate ($1)."""
+    return f"""(SELECT count(*) FROM (SELECT DISTINCT t.token_id, t.timestamp
+                                        FROM ({GATED_TRADES}) t
+                                       WHERE t.wallet_address = {wallet} AND {_TAKER_BUY}) AS b)"""
+
+
+# Every taker buy of the followers (their share's denominator). $1 = as_of.
+BUYS_OF_FOLLOWERS = f"UPDATE rep_copy c SET buys = {taker_buys('c.wallet_address')}"
 
 
 # The rows the population step reads: the follower's place in its wallets table. $1: none.

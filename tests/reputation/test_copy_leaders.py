@@ -1,0 +1,80 @@
+"""``orderflow wallet`` names whom a wallet copies: each leader it trails in enough tokens, the
+COPIER test's figures as the run judged them (the level shared among the leaders tried), and
+the leader's tier -- a COPIER's leader in the top tiers is the wallet to follow instead."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import asyncpg
+import pytest
+
+from orderflow.cli import main
+from orderflow.reputation import ReputationSettings, run_reputation
+from orderflow.reputation.flags import sign_test
+from tests.reputation.test_copiers import TOP, _world
+
+
+async def cli(*argv: str) -> int:
+    return await asyncio.to_thread(main, list(argv))
+
+
+async def test_the_wallet_command_names_the_leader_a_copier_trails(
+    pool: asyncpg.Pool,
+    dsn: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    w, leader, copier, first, second, _ = _world(seed=81)
+    await w.finish(pool)
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    capsys.readouterr()
+    assert await cli("reputation", "run") == 0  # a full run
+    assert await cli("reputation", "run") == 0  # an incremental one, which keeps the pairs
+    capsys.readouterr()
+    assert await cli("wallet", copier, "--json") == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["stats"]["flags"] == ["COPIER"]
+    copying = out["copying"]
+    top = copying[0]
+    assert top["leader"] == leader and top["copies"], copying
+    assert top["leader_tier"] in TOP and top["leader_flags"] == [], top
+    assert top["trail"] >= 20 and top["markets"] >= 20 and top["trail"] > top["buys"] / 2, top
+    assert top["p"] == sign_test(top["trail"], top["trail"] + top["lead"])
+    assert top["level"] == ReputationSettings().copy_alpha / len(copying)
+    # every other wallet it trails in five tokens or more is tried, and none is copied
+    assert all(not c["copies"] for c in copying[1:]), copying
+    assert await cli("wallet", copier) == 0
+    text = capsys.readouterr().out
+    assert f"  {leader} ({top['leader_tier']}): trails {top['trail']}, leads" in text, text
+    assert "copies it" in text
+
+    # two skilled wallets on the same tokens, either one first: tried, not copies
+    for a, b in ((first, second), (second, first)):
+        assert await cli("wallet", a, "--json") == 0
+        rows = json.loads(capsys.readouterr().out)["copying"]
+        assert [c["copies"] for c in rows if c["leader"] == b] in ([], [False]), rows
+        assert not any(c["copies"] for c in rows), rows
+    # a replay as of a past time does not show the last run's pairs
+    assert await cli("wallet", copier, "--json", "--as-of", "2100-01-01T00:00:00Z") == 0
+    assert json.loads(capsys.readouterr().out)["copying"] is None
+
+
+async def test_without_kept_pairs_the_wallet_command_says_so(
+    pool: asyncpg.Pool,
+    dsn: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    w, _, copier, *_ = _world(seed=81)
+    await w.finish(pool)
+    await run_reputation(pool)  # a full run: no pairs kept
+
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    capsys.readouterr()
+    assert await cli("wallet", copier) == 0
+    assert "copying: no lead-lag pairs kept" in capsys.readouterr().out
+
