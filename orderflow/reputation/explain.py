@@ -250,7 +250,7 @@ def _flag_lines(factors: Mapping[str, Any]) -> list[str]:
 def _copy_lines(copying: Sequence[CopyLeader] | None, s: ReputationSettings) -> list[str]:
     """Whom the wallet trails (:mod:`orderflow.reputation.copy_leaders`)."""
     if copying is None:
-        return ["copying: no lead-lag pairs kept yet (the incremental runs keep them)"]
+        return ["copying: no lead-lag pairs kept for it yet (the incremental runs keep them)"]
     if not copying:
         return [f"copying: no wallet it trails in {s.copy_min_markets} tokens or more"]
     lines = [
