@@ -253,9 +253,12 @@ def _copy_lines(copying: Sequence[CopyLeader] | None, s: ReputationSettings) -> 
         return ["copying: no lead-lag pairs kept for it yet (the incremental runs keep them)"]
     if not copying:
         return [f"copying: no wallet it trails in {s.copy_min_markets} tokens or more"]
+    passed = sum(c.trail for c in copying if c.p <= c.level)
     lines = [
         f"copying (the last run's lead-lag pairs; {_counted(len(copying), 'leader')} tried: "
-        f"each judged at {_fmt(s.copy_alpha)} / {len(copying)})"
+        f"each judged at {_fmt(s.copy_alpha)} / {len(copying)}; those passing trail "
+        f"{passed} of its {copying[0].buys} taker buys together, COPIER needs "
+        f"{s.copy_min_share:.0%})"
     ]
     for c in copying:
         tier = c.leader_tier or "unscored"
@@ -264,7 +267,13 @@ def _copy_lines(copying: Sequence[CopyLeader] | None, s: ReputationSettings) -> 
             f"  {c.leader} ({tier}{flags}): trails {c.trail}, leads {c.lead} buys in "
             f"{_counted(c.markets, 'token')}; {c.trail} of its {c.buys} taker buys; "
             f"P {c.p:.2g} {'<=' if c.p <= c.level else '>'} {c.level:.2g}: "
-            + ("copies it" if c.copies else "not a copy")
+            + (
+                "copies it"
+                if c.copies
+                else "not a copy (too few of its buys)"
+                if c.p <= c.level
+                else "not a copy"
+            )
         )
     return lines
 

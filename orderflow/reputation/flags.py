@@ -34,13 +34,13 @@
   edge, copying all of them finds the arbitrage gone. A trader who bought one side on
   information and, after the price moved, locked the gain in by buying the complement holds sets
   too, but its first leg was the decision: no arbitrage, not HEDGED.
-* ``COPIER`` -- a copy-trading wallet: at least ``copy_min_share`` of its taker buys trail one
-  other wallet's (the leader's) buy of the same token by at most ``copy_window_secs`` (and
-  ``copy_look_back`` buys of the token) at a price no better, in at least ``copy_min_markets``
-  tokens, and not by chance: of its buys within the window of one of the leader's (the later
-  at a price no lower), the trailing ones pass a sign test against the leading ones at level
-  ``copy_alpha`` divided by the leaders it trails in that many tokens (independent timings put
-  either wallet first as often;
+* ``COPIER`` -- a copy-trading wallet: at least ``copy_min_share`` of its taker buys trail the
+  buys of the wallets it copies (its leaders: one, or a list) of the same token by at most
+  ``copy_window_secs`` (and ``copy_look_back`` buys of the token) at a price no better; it
+  copies a leader it trails in at least ``copy_min_markets`` tokens, not by chance: of its buys
+  within the window of one of the leader's (the later at a price no lower), the trailing ones
+  pass a sign test against the leading ones at level ``copy_alpha`` divided by the leaders it
+  trails in that many tokens (independent timings put either wallet first as often;
   :mod:`orderflow.reputation.copy_sql` has the evidence). Its record is the leader's decisions
   at a worse price a minute late: following it doubles the leader's signal, delayed. The
   leader keeps its tier (its buys lead, they do not trail).
@@ -132,20 +132,35 @@ def copier_rows(
 ) -> npt.NDArray[np.bool_]:
     """Per (follower, leader) row of :mod:`orderflow.reputation.copy_sql`'s ``rep_copy`` (every
     leader a follower trails in ``copy_min_markets`` tokens, ``follower`` naming the follower):
-    whether the follower copies the leader (the COPIER rule but the volume minimum). The sign
-    test's level is ``copy_alpha`` for the follower, shared among its leaders (Bonferroni): a
-    wallet of a crowd is tested against every other, and at ``copy_alpha`` a pair one of them
-    would pass by chance."""
-    share = trail >= s.copy_min_share * buys
-    ok = share & (markets >= s.copy_min_markets) & (trail > 0)
+    whether the follower copies the leader (the COPIER rule but the volume minimum).
+
+    A leader is **copied** when the follower's trailing buys pass the sign test against its
+    leading ones at ``copy_alpha`` shared among the follower's leaders (Bonferroni: a wallet of a
+    crowd is tested against every other, and at ``copy_alpha`` a pair one of them would pass by
+    chance), and the follower is a copier of its copied leaders when their trailing buys
+    together make ``copy_min_share`` of its taker buys: a bot copying a list of wallets trails
+    each in a share of its buys. (A buy trailing two copied leaders counts twice: the cells do
+    not say which buys they share; it takes a second copied leader buying the same tokens first,
+    another copier of the same leader, say.)"""
     out = np.zeros(trail.shape, dtype=bool)
-    if not ok.any():
+    tested = (markets >= s.copy_min_markets) & (trail > 0)
+    if not tested.any():
         return out
     _, at, tried = np.unique(follower, return_inverse=True, return_counts=True)
-    for r in np.flatnonzero(ok).tolist():
+    total = np.zeros(tried.shape, dtype=np.int64)
+    total[at] = buys  # the follower's taker buys: one figure a follower
+    need = s.copy_min_share * total
+
+    def trailing(rows: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+        """Per follower, its trailing buys summed over ``rows``."""
+        sums = np.bincount(at, weights=np.where(rows, trail, 0), minlength=tried.size)
+        return np.asarray(sums, dtype=np.float64)  # whole counts, exact below 2**53
+
+    # the sign test only where every leader tried together could make the share
+    for r in np.flatnonzero(tested & (trailing(tested) >= need)[at]).tolist():
         level = s.copy_alpha / int(tried[at[r]])
         out[r] = sign_test(int(trail[r]), int(trail[r] + lead[r])) <= level
-    return out
+    return np.asarray(out & (trailing(out) >= need)[at], dtype=bool)
 
 
 def sign_test(k: int, n: int) -> float:

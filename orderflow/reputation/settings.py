@@ -320,7 +320,8 @@ class ReputationSettings(CommonSettings):
         default=0.5,
         gt=0,
         le=1,
-        description="COPIER: at least this share of the wallet's taker buys trail one leader.",
+        description="COPIER: at least this share of the wallet's taker buys trail the leaders "
+        "it copies (one, or a list of wallets), together.",
     )
     copy_min_markets: int = Field(
         default=5,

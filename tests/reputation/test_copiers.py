@@ -164,3 +164,51 @@ def test_the_level_is_shared_among_the_leaders_tried() -> None:
     # a copier trailing 40 times against none passes whatever the number of leaders tried
     rows = [[7] * 10, [40] + [3] * 9, [0] + [3] * 9, [5] * 10, [60] * 10]
     assert _judged(rows, s)[0]
+
+
+def test_the_share_is_of_the_copied_leaders_together() -> None:
+    """Four leaders each trailed 15 times and never led (P 3e-5, under 0.001 / 4), of 60 buys:
+    a quarter each, all of them together, so each is copied; the same follower with one such
+    leader and three it trails as often as it leads (not copies) holds a quarter: no leader is
+    copied."""
+    s = ReputationSettings()
+    assert _judged([[1] * 4, [15] * 4, [0] * 4, [5] * 4, [60] * 4], s) == [True] * 4
+    rows = [[1] * 4, [15] * 4, [0, 15, 15, 15], [5] * 4, [60] * 4]
+    assert _judged(rows, s) == [False] * 4
+    # two followers apart: the second's copied leaders do not make the first's share
+    rows = [[1, 2, 2], [15, 15, 15], [0, 0, 0], [5] * 3, [60, 30, 30]]
+    assert _judged(rows, s) == [False, True, True]
+
+
+def list_world(seed: int = 85) -> tuple[World, list[str], str]:
+    """A copy service following a hand-picked list of wallets (most copy bots poll a list):
+    four skilled leaders on 20 tokens each, every buy copied 4-60 s later at a cent worse. The
+    world, the leaders, the bot."""
+    w = World(seed=seed, markets=160, neg_risk_events=0)
+    for _ in range(20):
+        noise_taker(w, w.new_wallet(), 30)
+    leaders = [w.new_wallet() for _ in range(4)]
+    bot = w.new_wallet()
+    binary = [s for s in w.specs if not s.market.neg_risk and 0.25 < s.opening < 0.75]
+    w.rng.shuffle(binary)
+    for k, s in enumerate(binary[:80]):
+        t, outcome, q = _skilled_buy(w, s)
+        w.take(s, t, leaders[k % 4], outcome, 150.0, price=q)
+        q2 = min(0.99, q + (0.01 if w.rng.random() < 0.7 else 0.0))
+        w.take(s, t + w.rng.uniform(4, 60), bot, outcome, 100.0, price=q2)
+    return w, leaders, bot
+
+
+async def test_a_bot_copying_several_leaders_is_flagged(pool: asyncpg.Pool) -> None:
+    """:func:`list_world`: no leader holds half the bot's buys (a quarter each), but together
+    they hold all of them: the bot is COPIER and out of the top tiers; the leaders are not
+    flagged. (Before, the share was asked of each leader alone: the bot was not flagged, and
+    WHALE in 9 of 10 such worlds, seeds 86-95: four leaders' records in one.)"""
+    w, leaders, bot = list_world()
+    await w.finish(pool)
+    await run_reputation(pool)
+    rows = await _rows(pool, bot, *leaders)
+    tiers = {a: (r["trader_tier"], r["flags"]) for a, r in rows.items()}
+    assert rows[bot]["flags"] == ["COPIER"] and rows[bot]["trader_tier"] not in TOP, tiers
+    for a in leaders:
+        assert rows[a]["flags"] == [], tiers

@@ -13,7 +13,7 @@ import pytest
 from orderflow.cli import main
 from orderflow.reputation import ReputationSettings, run_reputation
 from orderflow.reputation.flags import sign_test
-from tests.reputation.test_copiers import TOP, _world
+from tests.reputation.test_copiers import TOP, _world, list_world
 
 
 async def cli(*argv: str) -> int:
@@ -77,3 +77,27 @@ async def test_without_kept_pairs_the_wallet_command_says_so(
     capsys.readouterr()
     assert await cli("wallet", copier) == 0
     assert "copying: no lead-lag pairs kept for it yet" in capsys.readouterr().out
+
+
+async def test_a_list_s_leaders_are_each_named(
+    pool: asyncpg.Pool,
+    dsn: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A bot copying four wallets in turn: each leader named and copied, a quarter of its buys
+    each, all of them together."""
+    w, leaders, bot = list_world()
+    await w.finish(pool)
+    await run_reputation(pool)
+    await run_reputation(pool)  # the incremental run keeps the pairs
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    capsys.readouterr()
+    assert await cli("wallet", bot, "--json") == 0
+    copying = json.loads(capsys.readouterr().out)["copying"]
+    named = {c["leader"]: c for c in copying if c["copies"]}
+    assert sorted(named) == sorted(leaders), copying
+    assert all(c["trail"] < c["buys"] / 2 for c in named.values()), copying
+    assert await cli("wallet", bot) == 0
+    assert "those passing trail 80 of its 80 taker buys together" in capsys.readouterr().out
