@@ -40,6 +40,7 @@ from orderflow.sim.truth import Truth, TruthWallet  # noqa: E402
 
 EXTRA = {
     "copy_traders": "copier",
+    "copy_list_traders": "copier",
     "late_favourite_buyers": "late_buyer",
     "late_insiders": "late_buyer",
     "neg_risk_leg_traders": "leg_trader",

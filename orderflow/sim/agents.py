@@ -116,6 +116,7 @@ class Wallet:
     panic_drop: float = 0.0  # panic sellers: fall from the entry price that triggers a sale
     lean: int = 0  # partisans: +1 buys the theme's "up" side, -1 its "down" side
     leader: int | None = None  # copiers: the wallet whose taker trades it mirrors
+    more_leaders: tuple[int, ...] = ()  # copiers of a list: the others it mirrors too
     sybil: int | None = None  # sybil wallets: their operator's group (one view per group)
     leg_mode: int = 0  # leg traders: +1 YES on a leg and NO on rivals, -1 YES on two legs
     wash_ring: int | None = None
@@ -255,8 +256,17 @@ def assign_extra_roles(rng: random.Random, wallets: list[Wallet], pop: Populatio
         leaders = [
             i for i, w in enumerate(wallets) if w.style in styles and w.skill >= SKILLED_THRESHOLD
         ] or [i for i, w in enumerate(wallets) if w.style == "retail"]
+        # a list: the skilled first, then other retail wallets (a list picked by past profit
+        # holds luck as well), each copier its own run of it
+        listed = leaders + [
+            i for i, w in enumerate(wallets) if w.style == "retail" and i not in leaders
+        ]
+        n = min(pop.copy_list, len(listed))
         for k, w in enumerate(copiers):
             w.leader = leaders[k % len(leaders)]
+            w.more_leaders = tuple(
+                listed[(k % len(leaders) + j) % len(listed)] for j in range(1, n)
+            )
     legs = [w for w in wallets if w.style == "leg_trader"]
     for k, w in enumerate(legs):  # half each way
         w.leg_mode = 1 if k % 2 == 0 else -1

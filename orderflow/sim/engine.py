@@ -58,8 +58,8 @@ def run(
     st.makers_of = [[] for _ in conditions]
     st.holdings = {i: w.holdings for i, w in enumerate(wallets)}
     for i, w in enumerate(wallets):
-        if w.leader is not None:
-            st.copiers.setdefault(w.leader, []).append(i)
+        for leader in () if w.leader is None else (w.leader, *w.more_leaders):
+            st.copiers.setdefault(leader, []).append(i)
     for c in conditions:
         if c.neg_risk:
             st.legs.setdefault(c.event, []).append(c.index)

@@ -4,7 +4,8 @@ them, so the default world is unchanged byte for byte):
 * ``copier``      — a copy-trading bot: it mirrors one leader's taker trades (buys and sells of
                     the same token) 4 to 60 seconds later, at the book's price then, with its
                     own stake; it forms no view (skill 0). Its leader is a truly skilled taker
-                    when the world has one (a leaderboard's top), else a retail wallet;
+                    when the world has one (a leaderboard's top), else a retail wallet; with
+                    ``Population.copy_list`` it mirrors that many leaders (a list);
 * ``late_buyer``  — buys the favourite at 0.80-0.97 in a market's last 12 hours before its
                     scheduled resolution (the time is public), the one its view likes best
                     among up to three markets, if its view says it is cheap (a view without

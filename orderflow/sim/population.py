@@ -74,7 +74,7 @@ class Population(ThemeFieldsOmitted):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     _theme_fields = ("theme_share", "theme_correlation")
-    _later_fields = ("theme_window_hours", "late_skill", "sybil_groups")
+    _later_fields = ("theme_window_hours", "late_skill", "sybil_groups", "copy_list")
 
     shares: dict[TakerStyle, float] = Field(
         default_factory=dict,
@@ -161,6 +161,13 @@ class Population(ThemeFieldsOmitted):
         "of every market (default none).",
     )
 
+    copy_list: int = Field(
+        default=1,
+        ge=1,
+        description="How many leaders each copier mirrors (a copy service polling a list of "
+        "wallets), each copier its own run of the leaders; default one.",
+    )
+
     def share(self, style: str, default: float) -> float:
         """The share of ``style``: the one named here, else ``default``."""
         return next((v for k, v in self.shares.items() if k == style), default)
@@ -228,6 +235,8 @@ VARIANTS: dict[str, Population] = {
     # Populations real Polymarket has and the ones above lack (orderflow.sim.extra_styles):
     # 10 % copy-trading bots, each mirroring one leader's taker trades 4-60 s later at the book
     "copy_traders": Population(shares={"copier": 0.1}),
+    # the same bots, each mirroring a list of four leaders (most copy services poll a list)
+    "copy_list_traders": Population(shares={"copier": 0.1}, copy_list=4),
     # 10 % wallets buying the favourite at 0.80-0.97 in a market's last 12 hours (no view
     # but the skill every style draws: the timing alone)
     "late_favourite_buyers": Population(shares={"late_buyer": 0.1}),

@@ -57,6 +57,35 @@ def test_copiers_mirror_their_skilled_leader_seconds_later() -> None:
         )
 
 
+def test_a_list_copier_mirrors_each_of_its_leaders() -> None:
+    """``copy_list_traders``: each copier mirrors four leaders (the skilled takers first, then
+    retail wallets), every copy trailing one of them; ``copy_traders``' copiers mirror one."""
+    world = _world("copy_list_traders")
+    copiers = [(i, w) for i, w in enumerate(world.wallets) if w.style == "copier"]
+    assert copiers and all(len({w.leader, *w.more_leaders}) == 4 for _, w in copiers)
+    address = {i: w.address for i, w in enumerate(world.wallets)}
+    trades = defaultdict(list)
+    for m in _matches(world):
+        trades[m.taker].append(m)
+    for _, w in copiers:
+        assert w.leader is not None
+        mirrored = set()
+        for m in trades[w.address]:
+            lo, hi = m.time - COPY_DELAY_SECS[1], m.time - COPY_DELAY_SECS[0]
+            by = {
+                leader
+                for leader in (w.leader, *w.more_leaders)
+                for t in trades[address[leader]]
+                if lo <= t.time <= hi
+                and (t.condition, t.outcome, t.side) == (m.condition, m.outcome, m.side)
+            }
+            assert by, m
+            mirrored |= by
+        assert len(mirrored) >= 2, (w.address, mirrored)  # not one leader alone
+    one = _world("copy_traders")
+    assert all(w.more_leaders == () for w in one.wallets)
+
+
 def test_late_buyers_buy_favourites_in_a_markets_last_hours() -> None:
     world = _world("late_favourite_buyers")
     late = {w.address for w in world.wallets if w.style == "late_buyer"}
