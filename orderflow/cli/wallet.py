@@ -12,7 +12,7 @@ from orderflow.errors import ConfigError
 from orderflow.migrate import migrate
 from orderflow.reputation import ReputationSettings, wallet_sql
 from orderflow.reputation.archived import archived_fills
-from orderflow.reputation.copy_leaders import leaders
+from orderflow.reputation.copy_leaders import copiers, leaders
 from orderflow.reputation.explain import live_factors, render
 from orderflow.reputation.per_wallet import wallet_report
 from orderflow.reputation.run import population_as_of
@@ -81,8 +81,12 @@ async def run(args: argparse.Namespace) -> int:
                 "address; fills come in with `orderflow listen` or `orderflow import`)"
             )
         history = await conn.fetch(wallet_sql.WALLET_HISTORY, address, max(args.history, 0))
-        # whom it trails, judged by the COPIER test (the last run's pairs: not for a replay)
-        copying = None if as_of is not None else await leaders(conn, address, stats, settings)
+        # whom it trails and who trails it, judged by the COPIER test (the last run's pairs:
+        # not for a replay)
+        copying = copied_by = None
+        if as_of is None:
+            copying = await leaders(conn, address, stats, settings)
+            copied_by = await copiers(conn, address, stats, settings)
     if args.json:
         out = {
             "wallet_address": address,
@@ -114,6 +118,8 @@ async def run(args: argparse.Namespace) -> int:
             "history": [dict(h) for h in history],
             # the leaders it trails in copy_min_markets tokens (None: no pairs kept, or a replay)
             "copying": None if copying is None else [c.as_json() for c in copying],
+            # the wallets that copy it by the COPIER rule (None: the same)
+            "copied_by": None if copied_by is None else [c.as_json() for c in copied_by],
             # its fills in detached partitions, not in the positions (None: none)
             "archived": (
                 None
@@ -136,6 +142,7 @@ async def run(args: argparse.Namespace) -> int:
                 settings=settings,
                 archived=archived,
                 copying=copying,
+                copied_by=copied_by,
             )
         )
     return 0

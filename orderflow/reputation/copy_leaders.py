@@ -29,7 +29,7 @@ from orderflow.reputation.copy_state import PAIRS
 from orderflow.reputation.flags import copier_rows, sign_test
 from orderflow.reputation.settings import ReputationSettings
 
-__all__ = ["CopyLeader", "leaders"]
+__all__ = ["Copier", "CopyLeader", "copiers", "copy_lines", "leaders"]
 
 # $1 = the run's as_of, $2 = the wallet, $3 = copy_min_markets: its pairs as rep_copy holds them.
 LEADERS = f"""
@@ -40,6 +40,34 @@ SELECT p.l AS leader, p.trail, p.lead, p.markets, {copy_sql.taker_buys("p.f")} A
  WHERE p.f = $2 AND p.trail > 0 AND p.markets >= $3::int
  ORDER BY p.trail DESC, p.l
 """
+
+
+# Its followers' pairs, every pair of each (their level and share are over all their leaders).
+# $1 = the run's as_of, $2 = the wallet, $3 = copy_min_markets. By the pairs' markets index (the
+# pairs past copy_min_markets are a few of all), then each follower's by the primary key.
+FOLLOWERS = f"""
+SELECT p.f AS follower, p.l AS leader, p.trail, p.lead, p.markets,
+       {copy_sql.taker_buys("p.f")} AS buys, s.trader_tier AS tier, s.flags
+  FROM {PAIRS} p
+  LEFT JOIN orderflow_wallet_stats s ON s.wallet_address = p.f
+ WHERE p.f IN (SELECT q.f FROM {PAIRS} q
+                WHERE q.l = $2 AND q.trail > 0 AND q.markets >= $3::int)
+   AND p.trail > 0 AND p.markets >= $3::int
+ ORDER BY p.f, p.l
+"""
+
+
+@dataclass(frozen=True)
+class Copier:
+    """A wallet that copies this one (the run's verdict), with its tier and flags."""
+
+    wallet: str
+    trail: int  # its buys trailing this wallet's
+    tier: str | None
+    flags: Sequence[str]
+
+    def as_json(self) -> dict[str, Any]:
+        return {**self.__dict__, "flags": list(self.flags)}
 
 
 @dataclass(frozen=True)
@@ -61,6 +89,51 @@ class CopyLeader:
         return {**self.__dict__, "leader_flags": list(self.leader_flags)}
 
 
+async def _kept_as_of(conn: asyncpg.Connection, stats: Mapping[str, Any] | None) -> Any:
+    """The run's data time of the wallet's row when the pairs are kept, else None."""
+    as_of = None if stats is None else stats["as_of"]
+    if not isinstance(as_of, datetime) or not await table_exists(conn, PAIRS):
+        return None
+    valid = await conn.fetchval("SELECT coalesce(bool_or(valid), false) FROM orderflow_copy_state")
+    return as_of if valid else None
+
+
+def _judged(
+    rows: Sequence[Mapping[str, Any]], follower: Sequence[int], s: ReputationSettings
+) -> list[bool]:
+    """The run's verdict on each row (:func:`~orderflow.reputation.flags.copier_rows`)."""
+
+    def col(name: str) -> np.ndarray[Any, np.dtype[np.int64]]:
+        return np.array([int(r[name]) for r in rows], dtype=np.int64)
+
+    f = np.array(follower, dtype=np.int64)
+    out = copier_rows(f, col("trail"), col("lead"), col("markets"), col("buys"), s)
+    return [bool(x) for x in out.tolist()]
+
+
+async def copiers(
+    conn: asyncpg.Connection,
+    wallet: str,
+    stats: Mapping[str, Any] | None,
+    settings: ReputationSettings,
+) -> list[Copier] | None:
+    """The wallets that copy ``wallet`` by the run's rule, most trailing first (a leader with
+    copy bots is crowded: they buy what it buys seconds to minutes later, before a follower
+    can); None when no pairs are kept (:func:`leaders`)."""
+    as_of = await _kept_as_of(conn, stats)
+    if as_of is None:
+        return None
+    rows = await conn.fetch(FOLLOWERS, as_of, wallet, settings.copy_min_markets)
+    ids = {f: k for k, f in enumerate(dict.fromkeys(r["follower"] for r in rows))}
+    judged = _judged(rows, [ids[r["follower"]] for r in rows], settings)
+    found = [
+        Copier(r["follower"], int(r["trail"]), r["tier"], list(r["flags"] or ()))
+        for r, c in zip(rows, judged, strict=True)
+        if c and r["leader"] == wallet
+    ]
+    return sorted(found, key=lambda c: (-c.trail, c.wallet))
+
+
 async def leaders(
     conn: asyncpg.Connection,
     wallet: str,
@@ -70,21 +143,12 @@ async def leaders(
     """The leaders ``wallet`` trails in ``copy_min_markets`` tokens, most trailed first; None
     when no run has kept the pairs (an incremental run keeps them, the first after a full run
     builds them) or the wallet has no scored row to date them."""
-    as_of = None if stats is None else stats["as_of"]
-    if not isinstance(as_of, datetime) or not await table_exists(conn, PAIRS):
-        return None
-    if not await conn.fetchval("SELECT coalesce(bool_or(valid), false) FROM orderflow_copy_state"):
+    as_of = await _kept_as_of(conn, stats)
+    if as_of is None:
         return None
     rows = await conn.fetch(LEADERS, as_of, wallet, settings.copy_min_markets)
-    if not rows:
-        return []
-
-    def col(name: str) -> np.ndarray[Any, np.dtype[np.int64]]:
-        return np.array([int(r[name]) for r in rows], dtype=np.int64)
-
-    trail, lead, markets, buys = col("trail"), col("lead"), col("markets"), col("buys")
-    copies = copier_rows(np.zeros(len(rows), dtype=np.int64), trail, lead, markets, buys, settings)
-    level = settings.copy_alpha / len(rows)
+    copies = _judged(rows, [0] * len(rows), settings)
+    level = settings.copy_alpha / max(len(rows), 1)
     return [
         CopyLeader(
             leader=r["leader"],
@@ -98,5 +162,71 @@ async def leaders(
             leader_tier=r["leader_tier"],
             leader_flags=list(r["leader_flags"] or ()),
         )
-        for r, c in zip(rows, copies.tolist(), strict=True)
+        for r, c in zip(rows, copies, strict=True)
     ]
+
+
+def _counted(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+# At most this many of a leader's copiers shown (the JSON has them all).
+COPIERS_SHOWN = 5
+
+
+def _copier_lines(copied_by: Sequence[Copier] | None) -> list[str]:
+    """Who copies the wallet (:func:`orderflow.reputation.copy_leaders.copiers`)."""
+    if not copied_by:
+        return [] if copied_by is None else ["copied by: nobody, by the COPIER rule"]
+    lines = [
+        f"copied by {_counted(len(copied_by), 'wallet')} (the COPIER rule: they buy what it "
+        "buys, before a follower can)"
+    ]
+    for c in copied_by[:COPIERS_SHOWN]:
+        flags = ",".join(c.flags) or "-"
+        lines.append(
+            f"  {c.wallet} ({c.tier or 'unscored'}, flags {flags}): {c.trail} trailing buys"
+        )
+    if len(copied_by) > COPIERS_SHOWN:
+        lines.append(f"  … and {len(copied_by) - COPIERS_SHOWN} more (--json lists them all)")
+    return lines
+
+
+def _copy_lines(copying: Sequence[CopyLeader] | None, s: ReputationSettings) -> list[str]:
+    """Whom the wallet trails (:mod:`orderflow.reputation.copy_leaders`)."""
+    if copying is None:
+        return ["copying: no lead-lag pairs kept for it yet (the incremental runs keep them)"]
+    if not copying:
+        return [f"copying: no wallet it trails in {s.copy_min_markets} tokens or more"]
+    passed = sum(c.trail for c in copying if c.p <= c.level)
+    lines = [
+        f"copying (the last run's lead-lag pairs; {_counted(len(copying), 'leader')} tried: "
+        f"each judged at {s.copy_alpha:g} / {len(copying)}; those passing trail "
+        f"{passed} of its {copying[0].buys} taker buys together, COPIER needs "
+        f"{s.copy_min_share:.0%})"
+    ]
+    for c in copying:
+        tier = c.leader_tier or "unscored"
+        flags = f" {','.join(c.leader_flags)}" if c.leader_flags else ""
+        lines.append(
+            f"  {c.leader} ({tier}{flags}): trails {c.trail}, leads {c.lead} buys in "
+            f"{_counted(c.markets, 'token')}; {c.trail} of its {c.buys} taker buys; "
+            f"P {c.p:.2g} {'<=' if c.p <= c.level else '>'} {c.level:.2g}: "
+            + (
+                "copies it"
+                if c.copies
+                else "not a copy (too few of its buys)"
+                if c.p <= c.level
+                else "not a copy"
+            )
+        )
+    return lines
+
+
+def copy_lines(
+    copying: Sequence[CopyLeader] | None,
+    copied_by: Sequence[Copier] | None,
+    s: ReputationSettings,
+) -> list[str]:
+    """``orderflow wallet``'s lines: whom the wallet copies and who copies it."""
+    return _copy_lines(copying, s) + _copier_lines(copied_by)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from orderflow.reputation.archived import Archived, archived_line
-from orderflow.reputation.copy_leaders import CopyLeader
+from orderflow.reputation.copy_leaders import Copier, CopyLeader, copy_lines
 from orderflow.reputation.factors import FACTORS
 from orderflow.reputation.per_wallet import WalletReport
 from orderflow.reputation.prior import Prior, fade_probability
@@ -247,37 +247,6 @@ def _flag_lines(factors: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _copy_lines(copying: Sequence[CopyLeader] | None, s: ReputationSettings) -> list[str]:
-    """Whom the wallet trails (:mod:`orderflow.reputation.copy_leaders`)."""
-    if copying is None:
-        return ["copying: no lead-lag pairs kept for it yet (the incremental runs keep them)"]
-    if not copying:
-        return [f"copying: no wallet it trails in {s.copy_min_markets} tokens or more"]
-    passed = sum(c.trail for c in copying if c.p <= c.level)
-    lines = [
-        f"copying (the last run's lead-lag pairs; {_counted(len(copying), 'leader')} tried: "
-        f"each judged at {_fmt(s.copy_alpha)} / {len(copying)}; those passing trail "
-        f"{passed} of its {copying[0].buys} taker buys together, COPIER needs "
-        f"{s.copy_min_share:.0%})"
-    ]
-    for c in copying:
-        tier = c.leader_tier or "unscored"
-        flags = f" {','.join(c.leader_flags)}" if c.leader_flags else ""
-        lines.append(
-            f"  {c.leader} ({tier}{flags}): trails {c.trail}, leads {c.lead} buys in "
-            f"{_counted(c.markets, 'token')}; {c.trail} of its {c.buys} taker buys; "
-            f"P {c.p:.2g} {'<=' if c.p <= c.level else '>'} {c.level:.2g}: "
-            + (
-                "copies it"
-                if c.copies
-                else "not a copy (too few of its buys)"
-                if c.p <= c.level
-                else "not a copy"
-            )
-        )
-    return lines
-
-
 def render(
     stats: Mapping[str, Any] | None,
     report: WalletReport,
@@ -287,12 +256,13 @@ def render(
     settings: ReputationSettings | None = None,
     archived: Archived | None = None,
     copying: Sequence[CopyLeader] | None = None,
+    copied_by: Sequence[Copier] | None = None,
 ) -> str:
     """The full explanation as text. ``replayed``: the report is the wallet as of a past time
     (``orderflow wallet --as-of``), shown instead of the last run's row (``stats``);
     ``archived``: its fills in detached partitions, which the replay cannot read; ``copying``:
     the leaders it trails (None: no pairs kept; not shown for a replay, whose pairs would be
-    the last run's)."""
+    the last run's); ``copied_by``: the wallets that copy it (the same)."""
     if replayed:
         stats = None
     factors: Mapping[str, Any] = (
@@ -319,7 +289,7 @@ def render(
     lines.extend(_units_lines(report, settings or ReputationSettings()))
     lines.extend(_flag_lines(factors))
     if not replayed:
-        lines.extend(_copy_lines(copying, settings or ReputationSettings()))
+        lines.extend(copy_lines(copying, copied_by, settings or ReputationSettings()))
     lines.append("")
     lines.append(f"  {'factor':<14} {'value':>6} {'weight':>7} {'points':>7}  inputs")
     for f in FACTORS:

@@ -50,6 +50,15 @@ async def test_the_wallet_command_names_the_leader_a_copier_trails(
     text = capsys.readouterr().out
     assert f"  {leader} ({top['leader_tier']}): trails {top['trail']}, leads" in text, text
     assert "copies it" in text
+    # the leader's side: copied by the copier, and by nobody else
+    assert await cli("wallet", leader, "--json") == 0
+    by = json.loads(capsys.readouterr().out)["copied_by"]
+    assert [(c["wallet"], c["flags"], c["trail"]) for c in by] == [
+        (copier, ["COPIER"], top["trail"])
+    ], by
+    assert await cli("wallet", leader) == 0
+    text = capsys.readouterr().out
+    assert "copied by 1 wallet (the COPIER rule" in text and f"  {copier} (" in text, text
 
     # two skilled wallets on the same tokens, either one first: tried, not copies
     for a, b in ((first, second), (second, first)):
@@ -57,6 +66,9 @@ async def test_the_wallet_command_names_the_leader_a_copier_trails(
         rows = json.loads(capsys.readouterr().out)["copying"]
         assert [c["copies"] for c in rows if c["leader"] == b] in ([], [False]), rows
         assert not any(c["copies"] for c in rows), rows
+    for a in (first, second):
+        assert await cli("wallet", a, "--json") == 0
+        assert json.loads(capsys.readouterr().out)["copied_by"] == []
     # a replay as of a past time does not show the last run's pairs
     assert await cli("wallet", copier, "--json", "--as-of", "2100-01-01T00:00:00Z") == 0
     assert json.loads(capsys.readouterr().out)["copying"] is None
@@ -101,3 +113,7 @@ async def test_a_list_s_leaders_are_each_named(
     assert all(c["trail"] < c["buys"] / 2 for c in named.values()), copying
     assert await cli("wallet", bot) == 0
     assert "those passing trail 80 of its 80 taker buys together" in capsys.readouterr().out
+    for a in leaders:  # each leader copied by the bot
+        assert await cli("wallet", a, "--json") == 0
+        by = json.loads(capsys.readouterr().out)["copied_by"]
+        assert [c["wallet"] for c in by] == [bot], by
