@@ -1,4 +1,5 @@
-"""Whom a wallet copies: the COPIER test's evidence for one wallet, for ``orderflow wallet``.
+"""Whom a wallet copies, and who copies it: the COPIER test's evidence for one wallet, for
+``orderflow wallet``.
 
 Each leader the wallet trails in at least ``copy_min_markets`` tokens, from the lead-lag pairs
 the last run kept (``orderflow_copy_pairs``, :mod:`orderflow.reputation.copy_state`): its
@@ -8,9 +9,14 @@ rule (:func:`orderflow.reputation.flags.copier_rows`) -- and the leader's own ti
 COPIER's record is its leader's decisions, late and dearer: a leader in the top tiers is the
 wallet to follow instead.
 
+And the other side (:func:`copiers`): the wallets that copy it by the same rule, each judged
+over all its own leaders -- a leader with copy bots is crowded: they buy what it buys seconds to
+minutes later, before a follower can.
+
 The pairs are the last run's, as the flag is; the wallet's taker buys are counted as of the
-same run's data (its row's ``as_of``). Read by the pairs' primary key (follower first) and the
-trades' wallet index: one wallet's rows, whatever the population.
+same run's data (its row's ``as_of``). Its leaders are read by the pairs' primary key (follower
+first), its copiers by their markets index (the pairs past ``copy_min_markets``), and the buys
+by the trades' wallet index.
 """
 
 from __future__ import annotations

@@ -257,7 +257,7 @@ def assign_extra_roles(rng: random.Random, wallets: list[Wallet], pop: Populatio
             i for i, w in enumerate(wallets) if w.style in styles and w.skill >= SKILLED_THRESHOLD
         ] or [i for i, w in enumerate(wallets) if w.style == "retail"]
         # a list: the skilled first, then other retail wallets (a list picked by past profit
-        # holds luck as well), each copier its own run of it
+        # holds luck as well), each copier's list starting at its own leader
         listed = leaders + [
             i for i, w in enumerate(wallets) if w.style == "retail" and i not in leaders
         ]

@@ -165,7 +165,8 @@ class Population(ThemeFieldsOmitted):
         default=1,
         ge=1,
         description="How many leaders each copier mirrors (a copy service polling a list of "
-        "wallets), each copier its own run of the leaders; default one.",
+        "wallets): its own leader and the next ones of the skilled takers, then of the retail "
+        "wallets; default one.",
     )
 
     def share(self, style: str, default: float) -> float:
