@@ -12,7 +12,7 @@ from orderflow.errors import ConfigError
 from orderflow.migrate import migrate
 from orderflow.reputation import ReputationSettings, wallet_sql
 from orderflow.reputation.archived import archived_fills
-from orderflow.reputation.copy_leaders import copiers, leaders
+from orderflow.reputation.copy_leaders import relation
 from orderflow.reputation.explain import live_factors, render
 from orderflow.reputation.per_wallet import wallet_report
 from orderflow.reputation.run import population_as_of
@@ -83,10 +83,7 @@ async def run(args: argparse.Namespace) -> int:
         history = await conn.fetch(wallet_sql.WALLET_HISTORY, address, max(args.history, 0))
         # whom it trails and who trails it, judged by the COPIER test (the last run's pairs:
         # not for a replay)
-        copying = copied_by = None
-        if as_of is None:
-            copying = await leaders(conn, address, stats, settings)
-            copied_by = await copiers(conn, address, stats, settings)
+        copy = None if as_of is not None else await relation(conn, address, stats, settings)
     if args.json:
         out = {
             "wallet_address": address,
@@ -117,9 +114,9 @@ async def run(args: argparse.Namespace) -> int:
             ],
             "history": [dict(h) for h in history],
             # the leaders it trails in copy_min_markets tokens (None: no pairs kept, or a replay)
-            "copying": None if copying is None else [c.as_json() for c in copying],
+            "copying": None if copy is None else [c.as_json() for c in copy.leaders],
             # the wallets that copy it by the COPIER rule (None: the same)
-            "copied_by": None if copied_by is None else [c.as_json() for c in copied_by],
+            "copied_by": None if copy is None else [c.as_json() for c in copy.copied_by],
             # its fills in detached partitions, not in the positions (None: none)
             "archived": (
                 None
@@ -141,8 +138,7 @@ async def run(args: argparse.Namespace) -> int:
                 replayed=as_of is not None,
                 settings=settings,
                 archived=archived,
-                copying=copying,
-                copied_by=copied_by,
+                copy=copy,
             )
         )
     return 0

@@ -35,7 +35,7 @@ from orderflow.reputation.copy_state import PAIRS
 from orderflow.reputation.flags import copier_rows, sign_test
 from orderflow.reputation.settings import ReputationSettings
 
-__all__ = ["Copier", "CopyLeader", "copiers", "copy_lines", "leaders"]
+__all__ = ["Copier", "CopyLeader", "CopyRelation", "copy_lines", "relation"]
 
 # $1 = the run's as_of, $2 = the wallet, $3 = copy_min_markets: its pairs as rep_copy holds them.
 LEADERS = f"""
@@ -91,17 +91,40 @@ class CopyLeader:
     leader_tier: str | None
     leader_flags: Sequence[str]
 
+    @property
+    def passes(self) -> bool:
+        """Whether its sign test passes at the shared level (copied when the share is made)."""
+        return self.p <= self.level
+
     def as_json(self) -> dict[str, Any]:
         return {**self.__dict__, "leader_flags": list(self.leader_flags)}
 
 
-async def _kept_as_of(conn: asyncpg.Connection, stats: Mapping[str, Any] | None) -> Any:
-    """The run's data time of the wallet's row when the pairs are kept, else None."""
+@dataclass(frozen=True)
+class CopyRelation:
+    """Whom a wallet copies (``leaders``) and who copies it (``copied_by``)."""
+
+    leaders: list[CopyLeader]
+    copied_by: list[Copier]
+
+
+async def relation(
+    conn: asyncpg.Connection,
+    wallet: str,
+    stats: Mapping[str, Any] | None,
+    settings: ReputationSettings,
+) -> CopyRelation | None:
+    """Both sides of ``wallet``'s copy relation from the pairs the last run kept; None when no
+    run has kept them (an incremental run keeps them, the first after a full run builds them)
+    or the wallet has no scored row to date them."""
     as_of = None if stats is None else stats["as_of"]
     if not isinstance(as_of, datetime) or not await table_exists(conn, PAIRS):
         return None
-    valid = await conn.fetchval("SELECT coalesce(bool_or(valid), false) FROM orderflow_copy_state")
-    return as_of if valid else None
+    if not await conn.fetchval("SELECT coalesce(bool_or(valid), false) FROM orderflow_copy_state"):
+        return None
+    return CopyRelation(
+        await _leaders(conn, wallet, as_of, settings), await _copiers(conn, wallet, as_of, settings)
+    )
 
 
 def _judged(
@@ -117,18 +140,12 @@ def _judged(
     return [bool(x) for x in out.tolist()]
 
 
-async def copiers(
-    conn: asyncpg.Connection,
-    wallet: str,
-    stats: Mapping[str, Any] | None,
-    settings: ReputationSettings,
-) -> list[Copier] | None:
+async def _copiers(
+    conn: asyncpg.Connection, wallet: str, as_of: datetime, settings: ReputationSettings
+) -> list[Copier]:
     """The wallets that copy ``wallet`` by the run's rule, most trailing first (a leader with
     copy bots is crowded: they buy what it buys seconds to minutes later, before a follower
-    can); None when no pairs are kept (:func:`leaders`)."""
-    as_of = await _kept_as_of(conn, stats)
-    if as_of is None:
-        return None
+    can)."""
     rows = await conn.fetch(FOLLOWERS, as_of, wallet, settings.copy_min_markets)
     ids = {f: k for k, f in enumerate(dict.fromkeys(r["follower"] for r in rows))}
     judged = _judged(rows, [ids[r["follower"]] for r in rows], settings)
@@ -140,18 +157,10 @@ async def copiers(
     return sorted(found, key=lambda c: (-c.trail, c.wallet))
 
 
-async def leaders(
-    conn: asyncpg.Connection,
-    wallet: str,
-    stats: Mapping[str, Any] | None,
-    settings: ReputationSettings,
-) -> list[CopyLeader] | None:
-    """The leaders ``wallet`` trails in ``copy_min_markets`` tokens, most trailed first; None
-    when no run has kept the pairs (an incremental run keeps them, the first after a full run
-    builds them) or the wallet has no scored row to date them."""
-    as_of = await _kept_as_of(conn, stats)
-    if as_of is None:
-        return None
+async def _leaders(
+    conn: asyncpg.Connection, wallet: str, as_of: datetime, settings: ReputationSettings
+) -> list[CopyLeader]:
+    """The leaders ``wallet`` trails in ``copy_min_markets`` tokens, most trailed first."""
     rows = await conn.fetch(LEADERS, as_of, wallet, settings.copy_min_markets)
     copies = _judged(rows, [0] * len(rows), settings)
     level = settings.copy_alpha / max(len(rows), 1)
@@ -180,10 +189,10 @@ def _counted(n: int, noun: str) -> str:
 COPIERS_SHOWN = 5
 
 
-def _copier_lines(copied_by: Sequence[Copier] | None) -> list[str]:
-    """Who copies the wallet (:func:`orderflow.reputation.copy_leaders.copiers`)."""
+def _copier_lines(copied_by: Sequence[Copier]) -> list[str]:
+    """Who copies the wallet (:func:`_copiers`)."""
     if not copied_by:
-        return [] if copied_by is None else ["copied by: nobody, by the COPIER rule"]
+        return ["copied by: nobody, by the COPIER rule"]
     lines = [
         f"copied by {_counted(len(copied_by), 'wallet')} (the COPIER rule: they buy what it "
         "buys, before a follower can)"
@@ -198,13 +207,11 @@ def _copier_lines(copied_by: Sequence[Copier] | None) -> list[str]:
     return lines
 
 
-def _copy_lines(copying: Sequence[CopyLeader] | None, s: ReputationSettings) -> list[str]:
-    """Whom the wallet trails (:mod:`orderflow.reputation.copy_leaders`)."""
-    if copying is None:
-        return ["copying: no lead-lag pairs kept for it yet (the incremental runs keep them)"]
+def _copy_lines(copying: Sequence[CopyLeader], s: ReputationSettings) -> list[str]:
+    """Whom the wallet trails (:func:`_leaders`)."""
     if not copying:
         return [f"copying: no wallet it trails in {s.copy_min_markets} tokens or more"]
-    passed = sum(c.trail for c in copying if c.p <= c.level)
+    passed = sum(c.trail for c in copying if c.passes)
     lines = [
         f"copying (the last run's lead-lag pairs; {_counted(len(copying), 'leader')} tried: "
         f"each judged at {s.copy_alpha:g} / {len(copying)}; those passing trail "
@@ -217,22 +224,20 @@ def _copy_lines(copying: Sequence[CopyLeader] | None, s: ReputationSettings) -> 
         lines.append(
             f"  {c.leader} ({tier}{flags}): trails {c.trail}, leads {c.lead} buys in "
             f"{_counted(c.markets, 'token')}; {c.trail} of its {c.buys} taker buys; "
-            f"P {c.p:.2g} {'<=' if c.p <= c.level else '>'} {c.level:.2g}: "
+            f"P {c.p:.2g} {'<=' if c.passes else '>'} {c.level:.2g}: "
             + (
                 "copies it"
                 if c.copies
                 else "not a copy (too few of its buys)"
-                if c.p <= c.level
+                if c.passes
                 else "not a copy"
             )
         )
     return lines
 
 
-def copy_lines(
-    copying: Sequence[CopyLeader] | None,
-    copied_by: Sequence[Copier] | None,
-    s: ReputationSettings,
-) -> list[str]:
+def copy_lines(copy: CopyRelation | None, s: ReputationSettings) -> list[str]:
     """``orderflow wallet``'s lines: whom the wallet copies and who copies it."""
-    return _copy_lines(copying, s) + _copier_lines(copied_by)
+    if copy is None:
+        return ["copying: no lead-lag pairs kept for it yet (the incremental runs keep them)"]
+    return _copy_lines(copy.leaders, s) + _copier_lines(copy.copied_by)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from orderflow.reputation.archived import Archived, archived_line
-from orderflow.reputation.copy_leaders import Copier, CopyLeader, copy_lines
+from orderflow.reputation.copy_leaders import CopyRelation, copy_lines
 from orderflow.reputation.factors import FACTORS
 from orderflow.reputation.per_wallet import WalletReport
 from orderflow.reputation.prior import Prior, fade_probability
@@ -255,14 +255,13 @@ def render(
     replayed: bool = False,
     settings: ReputationSettings | None = None,
     archived: Archived | None = None,
-    copying: Sequence[CopyLeader] | None = None,
-    copied_by: Sequence[Copier] | None = None,
+    copy: CopyRelation | None = None,
 ) -> str:
     """The full explanation as text. ``replayed``: the report is the wallet as of a past time
     (``orderflow wallet --as-of``), shown instead of the last run's row (``stats``);
-    ``archived``: its fills in detached partitions, which the replay cannot read; ``copying``:
-    the leaders it trails (None: no pairs kept; not shown for a replay, whose pairs would be
-    the last run's); ``copied_by``: the wallets that copy it (the same)."""
+    ``archived``: its fills in detached partitions, which the replay cannot read; ``copy``: whom
+    it copies and who copies it (None: no pairs kept; not shown for a replay, whose pairs would
+    be the last run's)."""
     if replayed:
         stats = None
     factors: Mapping[str, Any] = (
@@ -289,7 +288,7 @@ def render(
     lines.extend(_units_lines(report, settings or ReputationSettings()))
     lines.extend(_flag_lines(factors))
     if not replayed:
-        lines.extend(copy_lines(copying, copied_by, settings or ReputationSettings()))
+        lines.extend(copy_lines(copy, settings or ReputationSettings()))
     lines.append("")
     lines.append(f"  {'factor':<14} {'value':>6} {'weight':>7} {'points':>7}  inputs")
     for f in FACTORS:
