@@ -14,6 +14,8 @@ same run, times
   decoding processes (adds JSON parsing: what ``orderflow listen --from-file`` does), with the
   CPU per log of the PostgreSQL backend, the decoding processes and the writing process, and the
   rate those allow on two idle cores;
+* the COPY ceiling (``copy_ceiling.py``): the stored trade rows COPYed plainly into a table with
+  its primary key, the reference issue 14 states its target against, and each rate as a share;
 * the baseline (``ingest_baseline.py``) on the first ``--baseline-logs`` OrderFilled logs:
   ``contract.events.OrderFilled().process_log(log)`` with the exchange's ABI, then one
   ``INSERT … ON CONFLICT DO NOTHING`` per row in autocommit, as a straightforward listener
@@ -47,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))  # proc_cpu, log_mix, ingest_baseline
 
+from copy_ceiling import copy_ceiling  # noqa: E402
 from ingest_baseline import baseline_contracts, run_baseline  # noqa: E402
 from log_mix import CHAIN_ID, generate  # noqa: E402
 from proc_cpu import cpu_seconds_or_none  # noqa: E402
@@ -157,6 +160,8 @@ async def main_async(args: argparse.Namespace) -> int:
             server_cpu1 = cpu_seconds_or_none(backend)
             client_cpu = time.process_time() - client_cpu0
             trades = await pool.fetchval("SELECT count(*) FROM orderflow_trades")
+            async with pool.acquire() as conn:
+                ceiling = await copy_ceiling(conn, local=scratch.local)
         finally:
             await pool.close()
         ours = report.elapsed_secs
@@ -265,6 +270,28 @@ async def main_async(args: argparse.Namespace) -> int:
             f"  the same with {args.compare_tree}: {_rate(len(logs), other_secs):,.0f} logs/s "
             f"({other_secs:.2f} s) -> x{other_secs / cli_secs:.2f} for this tree"
         )
+    print(
+        f"COPY ceiling {ceiling.rate:>10,.0f} rows/s   (a plain asyncpg COPY of the "
+        f"{ceiling.rows:,} stored trade rows into a table with its primary key, "
+        f"{ceiling.secs:.2f} s"
+        + (
+            f", backend {ceiling.backend_cpu / ceiling.rows * 1e6:.1f} us a row"
+            if ceiling.backend_cpu is not None
+            else ""
+        )
+        + "; issue 14's reference: 138,000 rows/s when it was written)"
+    )
+    shares = [("ours", ours_rate)]
+    if file_secs is not None:
+        shares.append(("from a file", _rate(len(logs), file_secs)))
+    if cli_secs is not None:
+        shares.append(("listen --from-file", _rate(len(logs), cli_secs)))
+    print(
+        "  as a share of it: "
+        + ", ".join(f"{name} {rate / ceiling.rate:.0%}" for name, rate in shares)
+        + f"; the target 50,000 logs/s was {50_000 / 138_000:.0%} of the reference "
+        f"({50_000 / 138_000 * ceiling.rate:,.0f} logs/s at this run's ceiling)"
+    )
     print("load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     print(
         f"baseline           {base_rate:>12,.0f} logs/s   ({base:.2f} s for {len(subset):,} "
