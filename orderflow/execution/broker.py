@@ -147,6 +147,17 @@ class MarketRules:
 
 
 @dataclass(frozen=True, slots=True)
+class BookTop:
+    """The best levels of a token's book as the exchange showed them at ``read_at``
+    (``time.monotonic()``): the lowest ``ask`` (what a BUY meets) and the highest ``bid`` (what
+    a SELL meets), None where that side is empty."""
+
+    ask: Decimal | None
+    bid: Decimal | None
+    read_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Collateral:
     """What the exchange reported (``GET /balance-allowance``) of the wallet ``wallet`` (the
     funder, an order's ``maker``) at ``read_at`` (``time.monotonic()``): its collateral
@@ -242,6 +253,17 @@ class Broker(Protocol):
         """The market's own minimum order size, tick and fee schedule, None when not known (no
         source, or the exchange could not be asked: the strategy's settings apply). Never
         raises."""
+        ...
+
+    async def read_book(self, token_id: int) -> None:
+        """Read the token's book now, for :meth:`book_top` (live: ``GET /book``, which also
+        refreshes the market's rules; not while reads of it are paused after a failure);
+        nothing where there is no book (paper). Never raises."""
+        ...
+
+    def book_top(self, token_id: int) -> BookTop | None:
+        """The best levels :meth:`read_book` found within the last ``BOOK_TOP_MAX_AGE_SECS``
+        (:mod:`orderflow.execution.market_rules`); None: no such read (paper, a failed read)."""
         ...
 
     async def collateral(self, token_ids: Collection[int]) -> Collateral | None:

@@ -53,6 +53,7 @@ from polymarket.models import AcceptedOrder
 
 from orderflow.errors import ExecutionError
 from orderflow.execution.broker import (
+    BookTop,
     CancelResult,
     Collateral,
     ExchangeBusyError,
@@ -102,6 +103,7 @@ class LiveBroker(LiveTrades):
         self.client = client
         self.chain_id = chain_id
         self.rules = RulesCache()  # the books' minimum and tick, by token
+        self.tops: dict[int, BookTop] = {}  # the books' best levels, by token
         self.fees = RulesCache()  # the markets' fee schedules, by token
         self.region = RegionRefusals(self.mode)
 

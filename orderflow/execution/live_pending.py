@@ -26,6 +26,7 @@ from datetime import datetime
 from orderflow.errors import OrderflowError
 from orderflow.execution.broker import (
     AccountFills,
+    BookTop,
     CancelResult,
     Collateral,
     CredentialsRefusedError,
@@ -128,6 +129,13 @@ class PendingLiveBroker:
         if self._broker is None:
             return None  # not known: the strategy's settings apply
         return await self._broker.market_rules(token_id)
+
+    async def read_book(self, token_id: int) -> None:
+        if self._broker is not None:
+            await self._broker.read_book(token_id)
+
+    def book_top(self, token_id: int) -> BookTop | None:
+        return None if self._broker is None else self._broker.book_top(token_id)
 
     async def close(self) -> None:
         self._task.cancel()

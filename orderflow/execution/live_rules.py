@@ -1,7 +1,9 @@
 """The live broker's reads of a market's own rules, cached per token
 (:class:`~orderflow.execution.market_rules.RulesCache`, :data:`RULES_TTL_SECS`):
 
-* its minimum order size and tick, from the token's book (``GET /book?token_id=``);
+* its minimum order size and tick, from the token's book (``GET /book?token_id=``), and the
+  book's best ask and bid (``tops``: a live decision's quote, read afresh before it by
+  :meth:`LiveRules.read_book`; :mod:`orderflow.execution.market_rules`);
 * its taker fee schedule, as the official SDK reads it to build an order: ``GET
   /markets-by-token/{token}`` then ``GET /clob-markets/{condition}``, whose ``"fd": {"r", "e"}``
   the SDK applies as ``shares x r x (p(1 - p))^e`` (no ``fd``: rate 0, no fee). Read through the
@@ -27,15 +29,30 @@ from dataclasses import replace
 
 from polymarket import AsyncSecureClient
 from polymarket.errors import UnexpectedResponseError
+from polymarket.models.clob import OrderBook
 
-from orderflow.execution.broker import MarketRules
+from orderflow.execution.broker import BookTop, MarketRules
 from orderflow.execution.live_reads import problem_of, read_fee_schedule
-from orderflow.execution.market_rules import RULES_TIMEOUT_SECS, RulesCache
+from orderflow.execution.market_rules import BOOK_TOP_MAX_AGE_SECS, RULES_TIMEOUT_SECS, RulesCache
 from orderflow.execution.reply_checks import refuse_reply, rules_problem
 from orderflow.execution.unanswered import exchange_unanswered
 from orderflow.signals.views import FeeSchedule
 
 log = logging.getLogger(__name__)
+
+
+def _top(book: OrderBook, read_at: float) -> BookTop | str:
+    """The book's best levels (the SDK's order puts the best last; taken by price here), or
+    why the book cannot be one: a level outside (0, 1) or of no size, or a bid at or above an
+    ask (the exchange matches a crossed pair at once)."""
+    for level in (*book.bids, *book.asks):
+        if not (0 < level.price < 1) or not level.size > 0:
+            return f"a level at {level.price} for {level.size} shares"
+    ask = min((level.price for level in book.asks), default=None)
+    bid = max((level.price for level in book.bids), default=None)
+    if ask is not None and bid is not None and bid >= ask:
+        return f"a crossed book: bid {bid} at or above ask {ask}"
+    return BookTop(ask=ask, bid=bid, read_at=read_at)
 
 
 class LiveRules:
@@ -46,6 +63,19 @@ class LiveRules:
     client: AsyncSecureClient
     rules: RulesCache
     fees: RulesCache
+    tops: dict[int, BookTop]  # each token's best levels, from its last book read
+
+    async def read_book(self, token_id: int) -> None:
+        """The token's book read now (its rules refreshed by the same read), unless its last
+        read failed and the pause after it has not ended, or every read is paused."""
+        self.rules.refresh(token_id)
+        await self._book_rules(token_id)
+
+    def book_top(self, token_id: int) -> BookTop | None:
+        top = self.tops.get(token_id)
+        if top is None or self.rules.clock() - top.read_at > BOOK_TOP_MAX_AGE_SECS:
+            return None
+        return top
 
     async def market_rules(self, token_id: int) -> MarketRules | None:
         rules = await self._book_rules(token_id)
@@ -103,9 +133,13 @@ class LiveRules:
             return known
         else:
             rules = MarketRules(min_order_size=book.min_order_size, tick_size=book.tick_size)
-            impossible = rules_problem(rules)  # refused like a book that does not parse
+            top = _top(book, self.rules.clock())
+            # refused like a book that does not parse
+            impossible = rules_problem(rules) or (top if isinstance(top, str) else None)
             if impossible is None:
                 self.rules.store(token_id, rules)
+                if isinstance(top, BookTop):
+                    self.tops[token_id] = top
                 return rules
             problem = impossible
         refuse_reply("market rules", problem, token_id=str(token_id))

@@ -27,6 +27,16 @@ to read and keeps the strategy's settings, as the backtest does. The trader asks
 taking its decision lock and opening the decision's transaction (:func:`warm_market_rules`):
 a read the exchange is slow to answer holds up no other decision and no transaction, and the
 cache answers inside.
+
+**The quote of a live decision is the exchange's book** (the strategy's ``live_quote``, by
+default ``book``; ``tape`` keeps the fills' quote). The same early step reads each token's book
+afresh (``Broker.read_book``: live ``GET /book``, which refreshes the rules too; not while
+the token's or the exchange's reads are paused after a failure), and the view's ``last_price``
+becomes the book's best ask for a BUY, its best bid for a SELL, when that read is at most
+:data:`BOOK_TOP_MAX_AGE_SECS` old: the price gates (``price_moved``, ``no_price``) and the
+order's limit then read what the order will meet, not the fills of the last half hour (after a
+leader's BUY swept the asks, the tape shows the level it took, the book the one left above).
+No fresh read (paper, a failed read): the tape's quote, as before.
 """
 
 from __future__ import annotations
@@ -39,13 +49,16 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from orderflow.execution.broker import Broker, MarketRules
+from orderflow.execution.broker import BookTop, Broker, MarketRules
 from orderflow.execution.reply_checks import minimum_problem, refuse_reply
 from orderflow.signals.views import MarketView, Side, TradeView
 
 RULES_TTL_SECS = 3600.0  # a market's minimum and tick, once read, for an hour
 RULES_RETRY_SECS = 60.0  # after a failed read, the exchange is not asked again for a minute
 RULES_TIMEOUT_SECS = 3.0  # a read that takes longer is a failed read
+# A live decision's quote is the exchange's book read before it (Broker.read_book) when the read
+# is at most this old; else the tape's (the decision's reads take a moment per token).
+BOOK_TOP_MAX_AGE_SECS = 30.0
 # The CLOB's refusal of an order under the market's minimum (BUY or SELL).
 _UNDER_MINIMUM = re.compile(r"lower than the minimum: ([0-9]+(?:\.[0-9]+)?)")
 
@@ -72,6 +85,7 @@ def refused_minimum(reason: str | None) -> Decimal | None:
 class _Entry:
     rules: MarketRules | None
     until: float  # monotonic time after which the exchange is asked again
+    failed: bool = False  # the last read failed: ``until`` ends its pause
 
 
 class RulesCache:
@@ -133,9 +147,16 @@ class RulesCache:
         known = self._entries.get(token_id)
         rules = None if known is None else known.rules
         until = self.clock() + self.retry_secs
-        self._entries[token_id] = _Entry(rules, until)
+        self._entries[token_id] = _Entry(rules, until, failed=True)
         if busy:
             self._paused_until = until
+
+    def refresh(self, token_id: int) -> None:
+        """Read the token again at the next ask (its book is wanted now), unless the last read
+        failed and its pause has not ended: a token without a book is not asked every decision."""
+        known = self._entries.get(token_id)
+        if known is not None and not known.failed:
+            self._entries[token_id] = _Entry(known.rules, min(known.until, self.clock()))
 
     def stale(self, token_id: int) -> None:
         """The token's rules may be wrong (the exchange refused an order priced and sized by
@@ -156,50 +177,75 @@ class RulesCache:
         return minimum
 
 
-def _with(view: MarketView, rules: MarketRules) -> MarketView:
-    return replace(
-        view,
-        min_order_size=rules.min_order_size or view.min_order_size,
-        tick_size=rules.tick_size or view.tick_size,
-        fee=rules.fee or view.fee,
-    )
+def _with(
+    view: MarketView, rules: MarketRules | None, top: BookTop | None, side: Side
+) -> MarketView:
+    """The view with the market's own rules and, from the exchange's book read for this
+    decision, the quote the order meets: the best ask for a BUY, the best bid for a SELL (None:
+    nobody offers: an entry is ``no_price``)."""
+    if rules is not None:
+        view = replace(
+            view,
+            min_order_size=rules.min_order_size or view.min_order_size,
+            tick_size=rules.tick_size or view.tick_size,
+            fee=rules.fee or view.fee,
+        )
+    if top is not None:
+        view = replace(view, last_price=top.ask if side == "BUY" else top.bid, quote_from="book")
+    return view
 
 
 async def _ask(
-    trades: Sequence[TradeView], broker_of: Callable[[TradeView], Broker | None]
+    trades: Sequence[TradeView],
+    broker_of: Callable[[TradeView], Broker | None],
+    *,
+    books: bool = False,
 ) -> dict[tuple[int, int], MarketRules | None]:
     """Each trade's market rules by (broker, token), from the broker that would trade it
-    (``broker_of``; None: no broker, not asked). One question per token."""
+    (``broker_of``; None: no broker, not asked), its book read first when ``books``. One
+    question per token."""
     asked: dict[tuple[int, int], MarketRules | None] = {}
     for trade in trades:
         broker = broker_of(trade)
         slot = (id(broker), trade.token_id)
         if broker is not None and slot not in asked:
+            if books:
+                await broker.read_book(trade.token_id)
             asked[slot] = await broker.market_rules(trade.token_id)
     return asked
 
 
 async def warm_market_rules(
-    trades: Sequence[TradeView], broker_of: Callable[[TradeView], Broker | None]
+    trades: Sequence[TradeView],
+    broker_of: Callable[[TradeView], Broker | None],
+    *,
+    books: bool = True,
 ) -> None:
-    """Ask, ahead of the decision, for the rules :func:`with_market_rules` will put in the
-    views of ``trades``: a read the exchange is slow to answer then happens before the decision
-    lock and its transaction, and the brokers' caches answer inside."""
-    await _ask(trades, broker_of)
+    """Read, ahead of the decision, the rules :func:`with_market_rules` will put in the views
+    of ``trades`` and, with ``books`` (the strategy's ``live_quote`` is ``book``), each token's
+    book: a read the exchange is slow to answer then happens before the decision lock and its
+    transaction, and the brokers' caches answer inside."""
+    await _ask(trades, broker_of, books=books)
 
 
 async def with_market_rules(
     views: Mapping[int, Mapping[Side, MarketView]],
     trades: Sequence[TradeView],
     broker_of: Callable[[TradeView], Broker | None],
+    *,
+    books: bool = True,
 ) -> dict[int, dict[Side, MarketView]]:
     """``views`` (by trade id, then side) with each trade's market rules from the broker that
-    would trade it (``broker_of``; None: no broker, the view as it is). One question per token."""
+    would trade it (``broker_of``; None: no broker, the view as it is) and, with ``books``, the
+    quote of the book it read for this decision (:func:`warm_market_rules`). One question per
+    token."""
     out = {key: dict(sides) for key, sides in views.items()}
     asked = await _ask([t for t in trades if (t.id or 0) in out], broker_of)
     for trade in trades:
-        rules = asked.get((id(broker_of(trade)), trade.token_id))
+        broker = broker_of(trade)
+        rules = asked.get((id(broker), trade.token_id))
+        top = None if broker is None or not books else broker.book_top(trade.token_id)
         key = trade.id or 0
-        if rules is not None and key in out:
-            out[key] = {side: _with(view, rules) for side, view in out[key].items()}
+        if key in out:
+            out[key] = {side: _with(view, rules, top, side) for side, view in out[key].items()}
     return out

@@ -29,6 +29,7 @@ import asyncpg
 from orderflow.execution import paper_book, paper_trades
 from orderflow.execution.broker import (
     AccountFills,
+    BookTop,
     CancelResult,
     Collateral,
     ExchangeFill,
@@ -94,6 +95,12 @@ class PaperBroker:
 
     async def market_rules(self, token_id: int) -> MarketRules | None:
         return None  # no book to read: the strategy's minimum and tick apply
+
+    async def read_book(self, token_id: int) -> None:
+        return None  # no book: the quote is the tape's
+
+    def book_top(self, token_id: int) -> BookTop | None:
+        return None
 
     async def collateral(self, token_ids: Collection[int]) -> Collateral | None:
         return None  # no wallet: each strategy's bankroll is all there is

@@ -131,7 +131,11 @@ class Trader:
         exits = [t for t in sells if t.token_id in held and held[t.token_id][0] == t.wallet]
         if entries or exits:
             modes = {token: mode for token, (_, mode) in held.items()}
-            await warm_market_rules([*entries, *exits], self._broker_of(state, modes))
+            await warm_market_rules(
+                [*entries, *exits],
+                self._broker_of(state, modes),
+                books=state.settings.live_quote == "book",
+            )
 
     async def _market_views(
         self,
@@ -146,7 +150,12 @@ class Trader:
         trade it (the position's mode for an exit, the strategy's for an entry; paper: none,
         the strategy's settings apply), asked for before the decision (:meth:`_warm_rules`)."""
         views = await market_queries.market_views(conn, trades, window)
-        return await with_market_rules(views, trades, self._broker_of(state, holdings.modes))
+        return await with_market_rules(
+            views,
+            trades,
+            self._broker_of(state, holdings.modes),
+            books=state.settings.live_quote == "book",
+        )
 
     async def process(
         self,

@@ -89,6 +89,7 @@ def _inputs(
         },
         "market": {
             "last_price": _s(market.last_price),
+            "quote_from": market.quote_from,
             "window_high": _s(market.window_high),
             "price_drop": _s(price_drop(trade, market)),
             "resolved": market.resolved,

@@ -225,6 +225,7 @@ def exit_decision(
             "leader_sell_size": str(trade.size),
             "held_shares": str(held.shares),
             "last_price": None if market.last_price is None else str(market.last_price),
+            "quote_from": market.quote_from,
             "age_secs": round((now - trade.timestamp).total_seconds(), 3),
         }
     }

@@ -105,7 +105,9 @@ class MarketView:
     market, :mod:`orderflow.execution.market_rules`); None: the strategy's ``taker_fee_rate``.
     ``leader_exited``: the fill's wallet has left the token since the fill (a SELL of it, or a
     BUY of its complement, after the fill on the chain): a leader followed on that BUY would be
-    followed into a position it has left.
+    followed into a position it has left. ``quote_from``: where ``last_price`` comes from, the
+    chain's fills (``tape``) or the exchange's book read for a live decision (``book``:
+    :mod:`orderflow.execution.market_rules`).
     """
 
     token_id: int
@@ -118,6 +120,7 @@ class MarketView:
     min_order_size: Decimal | None = None
     leader_exited: bool = False
     fee: FeeSchedule | None = None
+    quote_from: Literal["tape", "book"] = "tape"
 
 
 @dataclass(frozen=True, slots=True)

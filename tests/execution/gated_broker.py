@@ -13,6 +13,7 @@ from typing import Literal
 
 from orderflow.execution.broker import (
     AccountFills,
+    BookTop,
     Broker,
     CancelResult,
     Collateral,
@@ -65,6 +66,12 @@ class GatedBroker:
 
     async def market_rules(self, token_id: int) -> MarketRules | None:
         return await self.broker.market_rules(token_id)
+
+    async def read_book(self, token_id: int) -> None:
+        await self.broker.read_book(token_id)
+
+    def book_top(self, token_id: int) -> BookTop | None:
+        return self.broker.book_top(token_id)
 
     async def collateral(self, token_ids: Collection[int]) -> Collateral | None:
         return await self.broker.collateral(token_ids)

@@ -40,7 +40,13 @@ OTHER = "0x" + "0c" * 20  # a wallet nobody scored: its trades only mark prices
 SECOND = "0x" + "5e" * 20  # another whale
 # A whale with a large edge, the full Kelly fraction: each buy stakes half the bankroll (the
 # full-Kelly cap, 0.5), 500 of 1,000.
-SETTINGS = {"bankroll_usd": 1000.0, "max_position_usd": 1000.0, "kelly_fraction": 1.0}
+# The tape's quote once live (livekit.live_strategy): the stand-in's new markets show no ask.
+SETTINGS = {
+    "bankroll_usd": 1000.0,
+    "max_position_usd": 1000.0,
+    "kelly_fraction": 1.0,
+    "live_quote": "tape",
+}
 SWITCH = (
     "UPDATE orderflow_strategies SET settings = settings || jsonb_build_object('mode', $2::text),"
     " generation = generation + 1 WHERE name = $1"

@@ -31,7 +31,9 @@ async def rest_a_live_order(
     ex: Executor, conn: asyncpg.Connection, clob: FakeClob, strategy: str = "whale"
 ) -> str:
     """Once ``ex`` leads and runs ``strategy`` (live, following whales), the whale buys NO at
-    0.30 while the book asks 0.90: the follower's live order rests. Its exchange id."""
+    0.30; the book the follower reads before deciding still asks 0.30, but the ask has moved to
+    0.90 when its order arrives: the order rests. Its exchange id."""
+    clob.book_patch = {"asks": [{"price": "0.30", "size": "1000"}]}
     await leading(ex)
 
     async def known() -> bool:

@@ -131,6 +131,8 @@ async def test_a_live_strategy_whose_api_key_the_exchange_refuses_says_so(
                 await eventually(known, bool, what="the executor to run the strategy")
                 keys = dict(clob.creds)
                 clob.revoke_keys()
+                # the book (a public read) asks what the whale paid: the follow is sent
+                clob.book_patch = {"asks": [{"price": "0.30", "size": "1000"}]}
                 await add_trade(conn, token_id=TOKEN_NO, outcome_index=1, price="0.30")
                 cond = await wait_refusing(api, "whale", "True", "KeyRefused")
                 message = cond["message"]

@@ -1,0 +1,148 @@
+"""A live decision prices against the exchange's book, read before it, not the tape's fills.
+
+The tape (the fills of the last half hour) shows the levels takers took: after a leader's BUY
+swept the asks up to 0.50, the tape's ask is 0.50, but the book's best ask is the level left
+above it. Priced from the tape, the follow was a BUY limit at 0.50 plus slippage: it rested
+below the book, filled only if the price came back down — when the market turned against the
+leader. Read from the book, the price gate sees the move (``price_moved``) and an order that
+passes it is priced at what it meets. Paper has no book: the tape, as the backtest reads it.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from orderflow.execution.live import LiveBroker
+from orderflow.execution.market_rules import BOOK_TOP_MAX_AGE_SECS, RulesCache
+from orderflow.strategy.settings import StrategySettings
+from tests.execution.conftest import TOKEN_YES, follow, signal_outcomes
+from tests.execution.fake_clob import FakeClob
+from tests.execution.livekit import live_executor, live_strategy
+from tests.execution.test_market_rules import Monotonic
+
+
+async def _signal(pool: asyncpg.Pool) -> dict[str, Any]:
+    row = await pool.fetchrow("SELECT status, reason, inputs FROM orderflow_signals ORDER BY id")
+    assert row is not None
+    return dict(row)
+
+
+def _inputs(signal: dict[str, Any]) -> dict[str, Any]:
+    inputs = signal["inputs"]
+    return dict(json.loads(inputs) if isinstance(inputs, str) else inputs)
+
+
+async def test_the_book_above_the_tape_refuses_a_live_follow_price_moved(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The whale bought YES at 0.50 (the tape's ask); the book now asks 0.56: moved 0.06,
+    over ``max_price_move`` 0.03. Before, the order went out at 0.50 and rested. (The
+    strategy's default quote.)"""
+    await live_strategy(pool, live_quote=StrategySettings().live_quote)
+    clob.markets[TOKEN_YES].asks[TOKEN_YES] = Decimal("0.56")
+    ex = live_executor(pool, dsn, live)
+    order = await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    assert order is None
+    assert await signal_outcomes(pool) == [("BUY", "SKIPPED", "price_moved")]
+    assert ("POST", "/order") not in clob.requests
+
+
+async def test_a_live_follow_is_priced_at_the_books_ask(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The book asks 0.52, within the move allowed: the order's limit is 0.52 (no slippage set),
+    and it fills there at once."""
+    await live_strategy(pool, live_quote="book", paper_slippage_bps=0)
+    clob.markets[TOKEN_YES].asks[TOKEN_YES] = Decimal("0.52")
+    ex = live_executor(pool, dsn, live)
+    order = await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    await ex.worker.drain()
+    assert order is not None and order["price"] == Decimal("0.52")
+    assert await signal_outcomes(pool) == [("BUY", "EXECUTED", "filled")]
+    market = _inputs(await _signal(pool))["market"]
+    assert (market["last_price"], market["quote_from"]) == ("0.52", "book")
+
+
+async def test_an_empty_ask_side_is_no_price(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """Nobody offers YES on the book (the leader took the last ask): no order rests at a guess."""
+    await live_strategy(pool, live_quote="book")
+    del clob.markets[TOKEN_YES].asks[TOKEN_YES]
+    ex = live_executor(pool, dsn, live)
+    assert await follow(pool, ex, token_id=TOKEN_YES, price="0.50") is None
+    assert await signal_outcomes(pool) == [("BUY", "SKIPPED", "no_price")]
+
+
+async def test_a_strategy_on_the_tape_quote_rests_below_the_book(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """``live_quote: tape`` keeps the fills' quote (no book read for it): the follow rests at
+    the leader's price under the book's 0.56."""
+    await live_strategy(pool, live_quote="tape", paper_slippage_bps=0)
+    clob.markets[TOKEN_YES].asks[TOKEN_YES] = Decimal("0.56")
+    ex = live_executor(pool, dsn, live)
+    reads = clob.requests.count(("GET", "/book"))
+    order = await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    await ex.worker.drain()
+    assert order is not None and order["price"] == Decimal("0.50")
+    assert (await _signal(pool))["status"] == "PENDING"
+    assert clob.requests.count(("GET", "/book")) == reads + 1  # the rules' first read only
+
+
+async def test_a_failed_book_read_falls_back_to_the_tape(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The book cannot be read (the exchange is busy): the decision reads the tape, as before,
+    and the market's minimum falls back to the strategy's."""
+    await live_strategy(pool, live_quote="book", paper_slippage_bps=0)
+    clob.markets[TOKEN_YES].asks[TOKEN_YES] = Decimal("0.56")  # the book's, not read
+    clob.fail("GET", "/book", 503)
+    ex = live_executor(pool, dsn, live)
+    order = await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    await ex.worker.drain()
+    assert order is not None and order["price"] == Decimal("0.50")  # the tape's ask
+    # below the book's 0.56, so it rests, as every such follow did before
+    signal = await _signal(pool)
+    assert signal["status"] == "PENDING"
+    assert _inputs(signal)["market"]["quote_from"] == "tape"
+
+
+async def test_a_book_read_is_a_quote_for_a_while_only(live: LiveBroker, clob: FakeClob) -> None:
+    """A top of book older than ``BOOK_TOP_MAX_AGE_SECS`` is no quote; the next read refreshes
+    it (and the market's rules with it), but not while a failed read's pause lasts."""
+    clock = Monotonic()
+    live.rules = RulesCache(clock=clock)
+    await live.read_book(TOKEN_YES)
+    top = live.book_top(TOKEN_YES)
+    assert top is not None and (top.ask, top.bid) == (Decimal("0.50"), None)
+    clock.now += BOOK_TOP_MAX_AGE_SECS + 1
+    assert live.book_top(TOKEN_YES) is None
+    clob.markets[TOKEN_YES].asks[TOKEN_YES] = Decimal("0.55")
+    await live.read_book(TOKEN_YES)
+    top = live.book_top(TOKEN_YES)
+    assert top is not None and top.ask == Decimal("0.55")
+    reads = clob.requests.count(("GET", "/book"))
+    clob.fail("GET", "/book", 404)
+    clock.now += BOOK_TOP_MAX_AGE_SECS + 1
+    await live.read_book(TOKEN_YES)  # fails: paused for RULES_RETRY_SECS
+    await live.read_book(TOKEN_YES)  # not asked again meanwhile
+    assert clob.requests.count(("GET", "/book")) == reads + 1
+    assert live.book_top(TOKEN_YES) is None
+
+
+async def test_a_crossed_or_impossible_book_is_no_quote(live: LiveBroker, clob: FakeClob) -> None:
+    """A bid at or above the ask, or a level at 1, is a book the exchange cannot hold: refused
+    like a book that does not parse (no quote, the rules not taken from it)."""
+    clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.50")  # the ask is 0.50
+    await live.read_book(TOKEN_YES)
+    assert live.book_top(TOKEN_YES) is None
+    clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.49")
+    clob.book_patch = {"asks": [{"price": "1", "size": "10"}]}
+    live.rules = RulesCache()
+    await live.read_book(TOKEN_YES)
+    assert live.book_top(TOKEN_YES) is None
