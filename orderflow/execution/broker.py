@@ -148,13 +148,23 @@ class MarketRules:
 
 @dataclass(frozen=True, slots=True)
 class BookTop:
-    """The best levels of a token's book as the exchange showed them at ``read_at``
-    (``time.monotonic()``): the lowest ``ask`` (what a BUY meets) and the highest ``bid`` (what
-    a SELL meets), None where that side is empty."""
+    """A token's book as the exchange showed it at ``read_at`` (``time.monotonic()``): its
+    ``asks`` (what a BUY meets) and ``bids`` (what a SELL meets) as (price, shares) levels, best
+    first."""
 
-    ask: Decimal | None
-    bid: Decimal | None
+    asks: tuple[tuple[Decimal, Decimal], ...]
+    bids: tuple[tuple[Decimal, Decimal], ...]
     read_at: float
+
+    @property
+    def ask(self) -> Decimal | None:
+        """The lowest ask, None: nobody offers."""
+        return self.asks[0][0] if self.asks else None
+
+    @property
+    def bid(self) -> Decimal | None:
+        """The highest bid, None: nobody bids."""
+        return self.bids[0][0] if self.bids else None
 
 
 @dataclass(frozen=True, slots=True)

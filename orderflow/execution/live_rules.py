@@ -48,11 +48,11 @@ def _top(book: OrderBook, read_at: float) -> BookTop | str:
     for level in (*book.bids, *book.asks):
         if not (0 < level.price < 1) or not level.size > 0:
             return f"a level at {level.price} for {level.size} shares"
-    ask = min((level.price for level in book.asks), default=None)
-    bid = max((level.price for level in book.bids), default=None)
-    if ask is not None and bid is not None and bid >= ask:
-        return f"a crossed book: bid {bid} at or above ask {ask}"
-    return BookTop(ask=ask, bid=bid, read_at=read_at)
+    asks = tuple(sorted((level.price, level.size) for level in book.asks))
+    bids = tuple(sorted(((level.price, level.size) for level in book.bids), reverse=True))
+    if asks and bids and bids[0][0] >= asks[0][0]:
+        return f"a crossed book: bid {bids[0][0]} at or above ask {asks[0][0]}"
+    return BookTop(asks=asks, bids=bids, read_at=read_at)
 
 
 class LiveRules:

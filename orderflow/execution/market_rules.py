@@ -35,7 +35,9 @@ the token's or the exchange's reads are paused after a failure), and the view's 
 becomes the book's best ask for a BUY, its best bid for a SELL, when that read is at most
 :data:`BOOK_TOP_MAX_AGE_SECS` old: the price gates (``price_moved``, ``no_price``) and the
 order's limit then read what the order will meet, not the fills of the last half hour (after a
-leader's BUY swept the asks, the tape shows the level it took, the book the one left above).
+leader's BUY swept the asks, the tape shows the level it took, the book the one left above),
+and an entry buys no more than the levels offer at its limit (``depth``: the sizing's
+``book_depth``).
 No fresh read (paper, a failed read): the tape's quote, as before.
 """
 
@@ -191,7 +193,10 @@ def _with(
             fee=rules.fee or view.fee,
         )
     if top is not None:
-        view = replace(view, last_price=top.ask if side == "BUY" else top.bid, quote_from="book")
+        levels = top.asks if side == "BUY" else top.bids
+        view = replace(
+            view, last_price=levels[0][0] if levels else None, quote_from="book", depth=levels
+        )
     return view
 
 

@@ -153,6 +153,7 @@ def evaluate(
         tick=tick,
         fee=fee,
         cash=book.cash,
+        depth=market.depth,
     )
     inputs["sizing"] = {
         "price": str(sizing.price),

@@ -19,6 +19,7 @@ binary outcome, and the estimate is never that good.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 
@@ -134,10 +135,13 @@ def size_position(
     tick: Decimal,
     fee: FeeSchedule | None = None,
     cash: Decimal | None = None,
+    depth: Sequence[tuple[Decimal, Decimal]] | None = None,
 ) -> Sizing:
     """``fee``: the market's schedule (:func:`decision_fee`); None: the strategy's rate.
     ``cash``: what the strategy may still spend (None: no limit); the stake, fee included,
-    never exceeds it."""
+    never exceeds it. ``depth``: the book's levels the order meets (a live decision's:
+    :class:`~orderflow.signals.views.MarketView`); the order buys no more shares than they offer
+    at its limit (``book_depth``), so that no remainder rests at a price the book has left."""
     price = entry_price(observed, settings, tick)
     schedule = fee or FeeSchedule(dec(settings.taker_fee_rate))
     all_in = price + fee_per_share(price, schedule.rate, schedule.exponent)
@@ -154,6 +158,11 @@ def size_position(
     if stake > room:
         stake = room
         capped.append("max_market_exposure_usd")
+    if depth is not None:
+        offered = sum((size for level, size in depth if level <= price), Decimal(0))
+        if stake > offered * all_in:
+            stake = offered * all_in
+            capped.append("book_depth")
     if cash is not None and stake > max(Decimal(0), cash):
         stake = max(Decimal(0), cash)
         capped.append("cash")

@@ -107,7 +107,8 @@ class MarketView:
     BUY of its complement, after the fill on the chain): a leader followed on that BUY would be
     followed into a position it has left. ``quote_from``: where ``last_price`` comes from, the
     chain's fills (``tape``) or the exchange's book read for a live decision (``book``:
-    :mod:`orderflow.execution.market_rules`).
+    :mod:`orderflow.execution.market_rules`); ``depth``, with a book's quote, the levels of the
+    side met as (price, shares), best first: an entry buys no more than they offer at its limit.
     """
 
     token_id: int
@@ -121,6 +122,7 @@ class MarketView:
     leader_exited: bool = False
     fee: FeeSchedule | None = None
     quote_from: Literal["tape", "book"] = "tape"
+    depth: tuple[tuple[Decimal, Decimal], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,34 @@ async def test_a_live_follow_is_priced_at_the_books_ask(
     assert (market["last_price"], market["quote_from"]) == ("0.52", "book")
 
 
+async def test_a_live_follow_buys_no_more_than_the_book_offers_at_its_limit(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The book offers 20 shares at 0.50 (Kelly wants hundreds): the order is for 20, filled at
+    once, ``book_depth`` among its caps. Before, the order asked for all of them and the rest
+    rested at 0.50, where the book no longer offered any."""
+    await live_strategy(pool, live_quote="book", paper_slippage_bps=0)
+    clob.markets[TOKEN_YES].ask_sizes[TOKEN_YES] = Decimal(20)
+    ex = live_executor(pool, dsn, live)
+    order = await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    await ex.worker.drain()
+    assert order is not None and order["shares"] == Decimal(20)
+    assert await signal_outcomes(pool) == [("BUY", "EXECUTED", "filled")]
+    assert "book_depth" in _inputs(await _signal(pool))["sizing"]["capped_by"]
+
+
+async def test_a_book_offering_less_than_the_minimum_is_below_min_size(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """3 shares offered, the market's minimum 5: nothing is sent."""
+    await live_strategy(pool, live_quote="book")
+    clob.markets[TOKEN_YES].ask_sizes[TOKEN_YES] = Decimal(3)
+    ex = live_executor(pool, dsn, live)
+    assert await follow(pool, ex, token_id=TOKEN_YES, price="0.50") is None
+    assert await signal_outcomes(pool) == [("BUY", "SKIPPED", "below_min_size")]
+    assert _inputs(await _signal(pool))["sizing"]["capped_by"] == ["book_depth"]
+
+
 async def test_an_empty_ask_side_is_no_price(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
 ) -> None:
