@@ -40,6 +40,8 @@ from orderflow.signals.views import FeeSchedule
 
 log = logging.getLogger(__name__)
 
+_TOPS_KEPT = 10_000  # tokens' tops of book kept before the old ones are forgotten
+
 
 def _top(book: OrderBook, read_at: float) -> BookTop | str:
     """The book's best levels (the SDK's order puts the best last; taken by price here), or
@@ -76,6 +78,14 @@ class LiveRules:
         if top is None or self.rules.clock() - top.read_at > BOOK_TOP_MAX_AGE_SECS:
             return None
         return top
+
+    def _keep_top(self, token_id: int, top: BookTop) -> None:
+        """Keep the token's top of book; past :data:`_TOPS_KEPT` tokens, those too old to be a
+        quote are forgotten (an executor runs for months over ever new markets)."""
+        self.tops[token_id] = top
+        if len(self.tops) > _TOPS_KEPT:
+            old = top.read_at - BOOK_TOP_MAX_AGE_SECS
+            self.tops = {t: kept for t, kept in self.tops.items() if kept.read_at >= old}
 
     async def market_rules(self, token_id: int) -> MarketRules | None:
         rules = await self._book_rules(token_id)
@@ -139,7 +149,7 @@ class LiveRules:
             if impossible is None:
                 self.rules.store(token_id, rules)
                 if isinstance(top, BookTop):
-                    self.tops[token_id] = top
+                    self._keep_top(token_id, top)
                 return rules
             problem = impossible
         refuse_reply("market rules", problem, token_id=str(token_id))

@@ -61,6 +61,7 @@ RULES_TIMEOUT_SECS = 3.0  # a read that takes longer is a failed read
 # A live decision's quote is the exchange's book read before it (Broker.read_book) when the read
 # is at most this old; else the tape's (the decision's reads take a moment per token).
 BOOK_TOP_MAX_AGE_SECS = 30.0
+READS_AT_ONCE = 8  # tokens whose book and rules a decision reads at once
 # The CLOB's refusal of an order under the market's minimum (BUY or SELL).
 _UNDER_MINIMUM = re.compile(r"lower than the minimum: ([0-9]+(?:\.[0-9]+)?)")
 
@@ -208,16 +209,23 @@ async def _ask(
 ) -> dict[tuple[int, int], MarketRules | None]:
     """Each trade's market rules by (broker, token), from the broker that would trade it
     (``broker_of``; None: no broker, not asked), its book read first when ``books``. One
-    question per token."""
-    asked: dict[tuple[int, int], MarketRules | None] = {}
+    question per token, :data:`READS_AT_ONCE` tokens at a time: a slow exchange delays a batch
+    of fills in many markets by one read's time, not one per market."""
+    slots: dict[tuple[int, int], tuple[Broker, int]] = {}
     for trade in trades:
         broker = broker_of(trade)
-        slot = (id(broker), trade.token_id)
-        if broker is not None and slot not in asked:
+        if broker is not None:
+            slots.setdefault((id(broker), trade.token_id), (broker, trade.token_id))
+    gate = asyncio.Semaphore(READS_AT_ONCE)
+
+    async def one(broker: Broker, token_id: int) -> MarketRules | None:
+        async with gate:
             if books:
-                await broker.read_book(trade.token_id)
-            asked[slot] = await broker.market_rules(trade.token_id)
-    return asked
+                await broker.read_book(token_id)
+            return await broker.market_rules(token_id)
+
+    answers = await asyncio.gather(*(one(b, t) for b, t in slots.values()))
+    return dict(zip(slots, answers, strict=True))
 
 
 async def warm_market_rules(

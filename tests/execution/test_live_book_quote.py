@@ -10,6 +10,7 @@ passes it is priced at what it meets. Paper has no book: the tape, as the backte
 
 from __future__ import annotations
 
+import asyncio
 import json
 from decimal import Decimal
 from typing import Any
@@ -19,9 +20,9 @@ import asyncpg
 from orderflow.execution.live import LiveBroker
 from orderflow.execution.market_rules import BOOK_TOP_MAX_AGE_SECS, RulesCache
 from orderflow.strategy.settings import StrategySettings
-from tests.execution.conftest import TOKEN_YES, follow, signal_outcomes
+from tests.execution.conftest import TOKEN_YES, follow, signal_outcomes, wait_for
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import live_executor, live_strategy
+from tests.execution.livekit import buys_in_new_markets, live_executor, live_strategy
 from tests.execution.test_market_rules import Monotonic
 
 
@@ -138,6 +139,29 @@ async def test_a_failed_book_read_falls_back_to_the_tape(
     signal = await _signal(pool)
     assert signal["status"] == "PENDING"
     assert _inputs(signal)["market"]["quote_from"] == "tape"
+
+
+async def test_the_books_of_a_batch_are_read_at_once(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """A slow exchange delays a batch of buys in three markets by one book read, not three: the
+    reads are under way together (held by the stand-in), before the decision."""
+    await live_strategy(pool, live_quote="book")
+    ex = live_executor(pool, dsn, live)
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+    await buys_in_new_markets(pool, clob, 3)
+    clob.path_delays["/book"] = 1.0
+
+    async def together() -> bool:
+        return clob.pending.get("/book", 0) >= 3
+
+    deciding = asyncio.create_task(ex.catch_up())
+    try:
+        await wait_for(together)
+    finally:
+        await deciding
+    assert len(await signal_outcomes(pool)) == 3
 
 
 async def test_a_book_read_is_a_quote_for_a_while_only(live: LiveBroker, clob: FakeClob) -> None:
