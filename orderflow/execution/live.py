@@ -103,7 +103,7 @@ class LiveBroker(LiveTrades):
         self.client = client
         self.chain_id = chain_id
         self.rules = RulesCache()  # the books' minimum and tick, by token
-        self.tops: dict[int, BookTop] = {}  # the books' best levels, by token
+        self.tops: dict[int, BookTop] = {}  # the books last read, by token
         self.fees = RulesCache()  # the markets' fee schedules, by token
         self.region = RegionRefusals(self.mode)
 

@@ -84,6 +84,22 @@ async def test_a_live_follow_buys_no_more_than_the_book_offers_at_its_limit(
     assert "book_depth" in _inputs(await _signal(pool))["sizing"]["capped_by"]
 
 
+async def test_a_book_of_several_levels_in_the_exchanges_order(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The CLOB lists asks from the highest down (the best last): 0.55 x 10, 0.52 x 10,
+    0.50 x 20. The quote is 0.50; with 4 % slippage the limit is 0.52, where 30 shares are
+    offered: the order is for 30 at 0.52."""
+    await live_strategy(pool, live_quote="book", paper_slippage_bps=400)
+    levels = [("0.55", "10"), ("0.52", "10"), ("0.50", "20")]
+    clob.book_patch = {"asks": [{"price": p, "size": n} for p, n in levels]}
+    ex = live_executor(pool, dsn, live)
+    order = await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    await ex.worker.drain()
+    assert order is not None and (order["price"], order["shares"]) == (Decimal("0.52"), 30)
+    assert _inputs(await _signal(pool))["market"]["last_price"] == "0.50"
+
+
 async def test_a_book_offering_less_than_the_minimum_is_below_min_size(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
 ) -> None:
