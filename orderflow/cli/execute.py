@@ -133,7 +133,12 @@ async def run(args: argparse.Namespace) -> int:
             rows = await strategy_rows(conn)
             modes = await _modes(conn, rows, set(settings.strategies))
         _warn_unknown(settings.strategies, rows)
-        brokers: dict[Mode, Broker] = {"paper": PaperBroker(pool)}
+        books = None
+        if settings.paper_books:  # paper decisions quote from the CLOB's public books
+            from orderflow.execution.live_connect import public_books
+
+            books = public_books(creds.clob_url)
+        brokers: dict[Mode, Broker] = {"paper": PaperBroker(pool, books=books)}
         if "live" in modes or creds.present:
             if not creds.present:
                 raise _no_key(modes["live"])

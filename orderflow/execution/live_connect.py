@@ -19,6 +19,7 @@ from polymarket.environments import PRODUCTION
 from polymarket.models import ApiKeyCreds
 
 from orderflow.errors import ConfigError, ExecutionError
+from orderflow.execution.book_reads import PublicBooks
 from orderflow.execution.broker import Broker, CredentialsRefusedError, ExchangeBusyError
 from orderflow.execution.credentials import WALLET_TYPE_SIGNATURE, LiveCredentials
 from orderflow.execution.exchange_text import keep_out
@@ -100,6 +101,14 @@ async def open_live_broker(creds: LiveCredentials) -> LiveBroker:
             f"of this key (signature type {actual})"
         )
     return LiveBroker(client)
+
+
+def public_books(clob_url: str | None) -> PublicBooks:
+    """The CLOB's public books (``POLY_CLOB_URL``, else Polymarket's) for paper decisions: the
+    SDK's public client, no credentials."""
+    from polymarket import AsyncPublicClient
+
+    return PublicBooks(AsyncPublicClient(environment=_environment(clob_url)))
 
 
 def _environment(clob_url: str | None) -> Any:

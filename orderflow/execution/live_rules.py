@@ -29,63 +29,26 @@ from dataclasses import replace
 
 from polymarket import AsyncSecureClient
 from polymarket.errors import UnexpectedResponseError
-from polymarket.models.clob import OrderBook
 
-from orderflow.execution.broker import BookTop, MarketRules
+from orderflow.execution.book_reads import BookReads
+from orderflow.execution.broker import MarketRules
 from orderflow.execution.live_reads import problem_of, read_fee_schedule
-from orderflow.execution.market_rules import BOOK_TOP_MAX_AGE_SECS, RULES_TIMEOUT_SECS, RulesCache
+from orderflow.execution.market_rules import RULES_TIMEOUT_SECS, RulesCache
 from orderflow.execution.reply_checks import refuse_reply, rules_problem
 from orderflow.execution.unanswered import exchange_unanswered
 from orderflow.signals.views import FeeSchedule
 
 log = logging.getLogger(__name__)
 
-_TOPS_KEPT = 10_000  # tokens' tops of book kept before the old ones are forgotten
 
-
-def _top(book: OrderBook, read_at: float) -> BookTop | str:
-    """The book's best levels (the SDK's order puts the best last; taken by price here), or
-    why the book cannot be one: a level outside (0, 1) or of no size, or a bid at or above an
-    ask (the exchange matches a crossed pair at once)."""
-    for level in (*book.bids, *book.asks):
-        if not (0 < level.price < 1) or not level.size > 0:
-            return f"a level at {level.price} for {level.size} shares"
-    asks = tuple(sorted((level.price, level.size) for level in book.asks))
-    bids = tuple(sorted(((level.price, level.size) for level in book.bids), reverse=True))
-    if asks and bids and bids[0][0] >= asks[0][0]:
-        return f"a crossed book: bid {bids[0][0]} at or above ask {asks[0][0]}"
-    return BookTop(asks=asks, bids=bids, read_at=read_at)
-
-
-class LiveRules:
+class LiveRules(BookReads):
     """``market_rules`` of :class:`~orderflow.execution.live.LiveBroker`: the book's rules in
-    ``rules``, the fee schedules in ``fees`` (a :class:`RulesCache` of their own, so that
-    booking a fill, which needs the schedule alone, never reads a book)."""
+    ``rules`` (and the books in ``tops``: :class:`~orderflow.execution.book_reads.BookReads`),
+    the fee schedules in ``fees`` (a :class:`RulesCache` of their own, so that booking a fill,
+    which needs the schedule alone, never reads a book)."""
 
     client: AsyncSecureClient
-    rules: RulesCache
     fees: RulesCache
-    tops: dict[int, BookTop]  # each token's best levels, from its last book read
-
-    async def read_book(self, token_id: int) -> None:
-        """The token's book read now (its rules refreshed by the same read), unless its last
-        read failed and the pause after it has not ended, or every read is paused."""
-        self.rules.refresh(token_id)
-        await self._book_rules(token_id)
-
-    def book_top(self, token_id: int) -> BookTop | None:
-        top = self.tops.get(token_id)
-        if top is None or self.rules.clock() - top.read_at > BOOK_TOP_MAX_AGE_SECS:
-            return None
-        return top
-
-    def _keep_top(self, token_id: int, top: BookTop) -> None:
-        """Keep the token's top of book; past :data:`_TOPS_KEPT` tokens, those too old to be a
-        quote are forgotten (an executor runs for months over ever new markets)."""
-        self.tops[token_id] = top
-        if len(self.tops) > _TOPS_KEPT:
-            old = top.read_at - BOOK_TOP_MAX_AGE_SECS
-            self.tops = {t: kept for t, kept in self.tops.items() if kept.read_at >= old}
 
     async def market_rules(self, token_id: int) -> MarketRules | None:
         rules = await self._book_rules(token_id)
@@ -99,9 +62,6 @@ class LiveRules:
         read that failed: not tried again for :data:`RULES_RETRY_SECS`)."""
         stated = await self.fees.ask(token_id, lambda known: self._read_fee(token_id, known))
         return None if stated is None else stated.fee
-
-    async def _book_rules(self, token_id: int) -> MarketRules | None:
-        return await self.rules.ask(token_id, lambda known: self._read_rules(token_id, known))
 
     async def _read_fee(self, token_id: int, known: MarketRules | None) -> MarketRules | None:
         try:
@@ -123,35 +83,3 @@ class LiveRules:
             return known
         self.fees.store(token_id, stated)
         return stated
-
-    async def _read_rules(self, token_id: int, known: MarketRules | None) -> MarketRules | None:
-        try:
-            async with asyncio.timeout(RULES_TIMEOUT_SECS):
-                book = await self.client.get_order_book(token_id=str(token_id))
-        except UnexpectedResponseError as exc:
-            # The exchange answered, with a book that does not parse: this token's read failed,
-            # not the exchange (it used to pause every token's reads for a minute).
-            problem = problem_of(exc)
-        except Exception as exc:  # best effort: nothing of it reaches the trading loop
-            # A failed read (error, rate limit, no answer) falls back to what was known, else
-            # to the strategy's settings; the exchange's refusal handles the rest.
-            self.rules.failed(token_id, busy=exchange_unanswered(exc))
-            log.warning(
-                "market rules not read; the strategy's minimum applies",
-                extra={"token_id": str(token_id), "error": type(exc).__name__},
-            )
-            return known
-        else:
-            rules = MarketRules(min_order_size=book.min_order_size, tick_size=book.tick_size)
-            top = _top(book, self.rules.clock())
-            # refused like a book that does not parse
-            impossible = rules_problem(rules) or (top if isinstance(top, str) else None)
-            if impossible is None:
-                self.rules.store(token_id, rules)
-                if isinstance(top, BookTop):
-                    self._keep_top(token_id, top)
-                return rules
-            problem = impossible
-        refuse_reply("market rules", problem, token_id=str(token_id))
-        self.rules.failed(token_id, busy=False)  # this token's read, not the exchange, failed
-        return known

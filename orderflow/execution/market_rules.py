@@ -28,7 +28,7 @@ taking its decision lock and opening the decision's transaction (:func:`warm_mar
 a read the exchange is slow to answer holds up no other decision and no transaction, and the
 cache answers inside.
 
-**The quote of a live decision is the exchange's book** (the strategy's ``live_quote``, by
+**The quote of a live decision is the exchange's book** (the strategy's ``quote_from``, by
 default ``book``; ``tape`` keeps the fills' quote). The same early step reads each token's book
 afresh (``Broker.read_book``: live ``GET /book``, which refreshes the rules too; not while
 the token's or the exchange's reads are paused after a failure), and the view's ``last_price``
@@ -235,7 +235,7 @@ async def warm_market_rules(
     books: bool = True,
 ) -> None:
     """Read, ahead of the decision, the rules :func:`with_market_rules` will put in the views
-    of ``trades`` and, with ``books`` (the strategy's ``live_quote`` is ``book``), each token's
+    of ``trades`` and, with ``books`` (the strategy's ``quote_from`` is ``book``), each token's
     book: a read the exchange is slow to answer then happens before the decision lock and its
     transaction, and the brokers' caches answer inside."""
     await _ask(trades, broker_of, books=books)

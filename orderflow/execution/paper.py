@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from orderflow.execution import paper_book, paper_trades
+from orderflow.execution.book_reads import PublicBooks
 from orderflow.execution.broker import (
     AccountFills,
     BookTop,
@@ -43,13 +44,24 @@ from orderflow.execution.orders import utcnow
 
 
 class PaperBroker:
-    """The paper exchange behind the broker protocol (state in PostgreSQL: restart-safe)."""
+    """The paper exchange behind the broker protocol (state in PostgreSQL: restart-safe).
+
+    ``books``: the exchange's public books (``PAPER_BOOKS``), which the decisions of a strategy
+    quoting from the book read as live ones do (:mod:`orderflow.execution.market_rules`); None:
+    the tape's quote. The fills stay the chain's either way (:mod:`paper_book`)."""
 
     mode: Mode = "paper"
 
-    def __init__(self, pool: asyncpg.Pool, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        books: PublicBooks | None = None,
+    ) -> None:
         self.pool = pool
         self.clock = clock
+        self.books = books
 
     async def prepare(self, request: OrderRequest) -> PreparedOrder:
         key = f"paper-{uuid.uuid4()}"
@@ -97,13 +109,15 @@ class PaperBroker:
         return None  # no book to read: the strategy's minimum and tick apply
 
     async def read_book(self, token_id: int) -> None:
-        return None  # no book: the quote is the tape's
+        if self.books is not None:  # else no book: the quote is the tape's
+            await self.books.read_book(token_id)
 
     def book_top(self, token_id: int) -> BookTop | None:
-        return None
+        return None if self.books is None else self.books.book_top(token_id)
 
     async def collateral(self, token_ids: Collection[int]) -> Collateral | None:
         return None  # no wallet: each strategy's bankroll is all there is
 
     async def close(self) -> None:
-        return None
+        if self.books is not None:
+            await self.books.close()

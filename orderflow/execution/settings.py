@@ -32,6 +32,13 @@ class ExecutorSettings(CommonSettings):
         description="Name of the strategy created from the seed's environment variables when the "
         "database has none.",
     )
+    paper_books: bool = Field(
+        default=False,
+        validation_alias="PAPER_BOOKS",
+        description="Paper decisions read the CLOB's public books (GET /book, no credentials; "
+        "POLY_CLOB_URL or Polymarket's) for their quote and depth as live ones do, so a paper "
+        "strategy rehearses its live decisions; false: the chain's fills (the tape).",
+    )
     instance_id: str = Field(
         default_factory=default_instance_id,
         validation_alias="EXECUTOR_INSTANCE_ID",

@@ -134,7 +134,7 @@ class Trader:
             await warm_market_rules(
                 [*entries, *exits],
                 self._broker_of(state, modes),
-                books=state.settings.live_quote == "book",
+                books=state.settings.quote_from == "book",
             )
 
     async def _market_views(
@@ -154,7 +154,7 @@ class Trader:
             views,
             trades,
             self._broker_of(state, holdings.modes),
-            books=state.settings.live_quote == "book",
+            books=state.settings.quote_from == "book",
         )
 
     async def process(

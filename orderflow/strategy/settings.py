@@ -110,13 +110,15 @@ class StrategySettings(BaseModel):
         description="Skip when the price moved more than this (absolute, 0-1) against us since "
         "the triggering fill.",
     )
-    live_quote: Literal["book", "tape"] = Field(
+    quote_from: Literal["book", "tape"] = Field(
         default="book",
-        description="The price a live decision reads: 'book', the exchange's best ask (a "
-        "sale: bid) read just before it, so a follow the book has moved away from is skipped "
-        "price_moved and one nobody offers no_price; 'tape', the chain's latest fills, as paper "
-        "and the backtest read (a follow may then rest at the leader's price below a book that "
-        "has moved, and fill when the price comes back). A failed book read uses the tape.",
+        description="The price a live decision reads (a paper one too when the executor reads "
+        "the public books: PAPER_BOOKS): 'book', the exchange's best ask (a sale: bid) read "
+        "just before it, so a follow the book has moved away from is skipped price_moved and "
+        "one nobody offers no_price, and an entry buys no more than the book offers at its "
+        "limit; 'tape', the chain's latest fills, as the backtest reads (a follow may then rest "
+        "at the leader's price below a book that has moved, and fill when the price comes "
+        "back). A failed book read uses the tape.",
     )
     max_signal_age_secs: float = Field(
         default=120.0,

@@ -53,11 +53,11 @@ async def login(clob: FakeClob) -> LiveBroker:
 
 
 async def live_strategy(pool: asyncpg.Pool, name: str = "live-one", **settings: Any) -> None:
-    """A live strategy following the whale. Its quote is the tape's unless ``live_quote`` is
+    """A live strategy following the whale. Its quote is the tape's unless ``quote_from`` is
     given: these tests need entries that rest below the stand-in's ask (the leader's price
     under a book that has moved), which a book-priced order meets only when the book moves
     between its read and the order (``test_live_book_quote.py`` tests the default, the book)."""
-    settings.setdefault("live_quote", "tape")
+    settings.setdefault("quote_from", "tape")
     async with pool.acquire() as conn:
         await add_strategy(conn, name, mode="live", **settings)
         await add_token(conn, TOKEN_YES, MARKET, 0)

@@ -1,4 +1,5 @@
-"""A live decision prices against the exchange's book, read before it, not the tape's fills.
+"""A live decision prices against the exchange's book, read before it, not the tape's fills
+(and a paper one, when the executor reads the public books: ``PAPER_BOOKS``).
 
 The tape (the fills of the last half hour) shows the levels takers took: after a leader's BUY
 swept the asks up to 0.50, the tape's ask is 0.50, but the book's best ask is the level left
@@ -17,10 +18,25 @@ from typing import Any
 
 import asyncpg
 
+from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
+from orderflow.execution.live_connect import public_books
 from orderflow.execution.market_rules import BOOK_TOP_MAX_AGE_SECS, RulesCache
+from orderflow.execution.paper import PaperBroker
 from orderflow.strategy.settings import StrategySettings
-from tests.execution.conftest import TOKEN_YES, follow, signal_outcomes, wait_for
+from tests.execution.conftest import (
+    MARKET,
+    TOKEN_NO,
+    TOKEN_YES,
+    WHALE,
+    add_strategy,
+    add_token,
+    add_wallet,
+    executor_settings,
+    follow,
+    signal_outcomes,
+    wait_for,
+)
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import buys_in_new_markets, live_executor, live_strategy
 from tests.execution.test_market_rules import Monotonic
@@ -43,7 +59,7 @@ async def test_the_book_above_the_tape_refuses_a_live_follow_price_moved(
     """The whale bought YES at 0.50 (the tape's ask); the book now asks 0.56: moved 0.06,
     over ``max_price_move`` 0.03. Before, the order went out at 0.50 and rested. (The
     strategy's default quote.)"""
-    await live_strategy(pool, live_quote=StrategySettings().live_quote)
+    await live_strategy(pool, quote_from=StrategySettings().quote_from)
     clob.markets[TOKEN_YES].asks[TOKEN_YES] = Decimal("0.56")
     ex = live_executor(pool, dsn, live)
     order = await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
@@ -57,7 +73,7 @@ async def test_a_live_follow_is_priced_at_the_books_ask(
 ) -> None:
     """The book asks 0.52, within the move allowed: the order's limit is 0.52 (no slippage set),
     and it fills there at once."""
-    await live_strategy(pool, live_quote="book", paper_slippage_bps=0)
+    await live_strategy(pool, quote_from="book", paper_slippage_bps=0)
     clob.markets[TOKEN_YES].asks[TOKEN_YES] = Decimal("0.52")
     ex = live_executor(pool, dsn, live)
     order = await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
@@ -74,7 +90,7 @@ async def test_a_live_follow_buys_no_more_than_the_book_offers_at_its_limit(
     """The book offers 20 shares at 0.50 (Kelly wants hundreds): the order is for 20, filled at
     once, ``book_depth`` among its caps. Before, the order asked for all of them and the rest
     rested at 0.50, where the book no longer offered any."""
-    await live_strategy(pool, live_quote="book", paper_slippage_bps=0)
+    await live_strategy(pool, quote_from="book", paper_slippage_bps=0)
     clob.markets[TOKEN_YES].ask_sizes[TOKEN_YES] = Decimal(20)
     ex = live_executor(pool, dsn, live)
     order = await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
@@ -90,7 +106,7 @@ async def test_a_book_of_several_levels_in_the_exchanges_order(
     """The CLOB lists asks from the highest down (the best last): 0.55 x 10, 0.52 x 10,
     0.50 x 20. The quote is 0.50; with 4 % slippage the limit is 0.52, where 30 shares are
     offered: the order is for 30 at 0.52."""
-    await live_strategy(pool, live_quote="book", paper_slippage_bps=400)
+    await live_strategy(pool, quote_from="book", paper_slippage_bps=400)
     levels = [("0.55", "10"), ("0.52", "10"), ("0.50", "20")]
     clob.book_patch = {"asks": [{"price": p, "size": n} for p, n in levels]}
     ex = live_executor(pool, dsn, live)
@@ -104,7 +120,7 @@ async def test_a_book_offering_less_than_the_minimum_is_below_min_size(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
 ) -> None:
     """3 shares offered, the market's minimum 5: nothing is sent."""
-    await live_strategy(pool, live_quote="book")
+    await live_strategy(pool, quote_from="book")
     clob.markets[TOKEN_YES].ask_sizes[TOKEN_YES] = Decimal(3)
     ex = live_executor(pool, dsn, live)
     assert await follow(pool, ex, token_id=TOKEN_YES, price="0.50") is None
@@ -116,7 +132,7 @@ async def test_an_empty_ask_side_is_no_price(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
 ) -> None:
     """Nobody offers YES on the book (the leader took the last ask): no order rests at a guess."""
-    await live_strategy(pool, live_quote="book")
+    await live_strategy(pool, quote_from="book")
     del clob.markets[TOKEN_YES].asks[TOKEN_YES]
     ex = live_executor(pool, dsn, live)
     assert await follow(pool, ex, token_id=TOKEN_YES, price="0.50") is None
@@ -126,9 +142,9 @@ async def test_an_empty_ask_side_is_no_price(
 async def test_a_strategy_on_the_tape_quote_rests_below_the_book(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
 ) -> None:
-    """``live_quote: tape`` keeps the fills' quote (no book read for it): the follow rests at
+    """``quote_from: tape`` keeps the fills' quote (no book read for it): the follow rests at
     the leader's price under the book's 0.56."""
-    await live_strategy(pool, live_quote="tape", paper_slippage_bps=0)
+    await live_strategy(pool, quote_from="tape", paper_slippage_bps=0)
     clob.markets[TOKEN_YES].asks[TOKEN_YES] = Decimal("0.56")
     ex = live_executor(pool, dsn, live)
     reads = clob.requests.count(("GET", "/book"))
@@ -144,7 +160,7 @@ async def test_a_failed_book_read_falls_back_to_the_tape(
 ) -> None:
     """The book cannot be read (the exchange is busy): the decision reads the tape, as before,
     and the market's minimum falls back to the strategy's."""
-    await live_strategy(pool, live_quote="book", paper_slippage_bps=0)
+    await live_strategy(pool, quote_from="book", paper_slippage_bps=0)
     clob.markets[TOKEN_YES].asks[TOKEN_YES] = Decimal("0.56")  # the book's, not read
     clob.fail("GET", "/book", 503)
     ex = live_executor(pool, dsn, live)
@@ -162,7 +178,7 @@ async def test_the_books_of_a_batch_are_read_at_once(
 ) -> None:
     """A slow exchange delays a batch of buys in three markets by one book read, not three: the
     reads are under way together (held by the stand-in), before the decision."""
-    await live_strategy(pool, live_quote="book")
+    await live_strategy(pool, quote_from="book")
     ex = live_executor(pool, dsn, live)
     async with pool.acquire() as conn:
         await ex.registry.refresh(conn)
@@ -214,3 +230,31 @@ async def test_a_crossed_or_impossible_book_is_no_quote(live: LiveBroker, clob: 
     live.rules = RulesCache()
     await live.read_book(TOKEN_YES)
     assert live.book_top(TOKEN_YES) is None
+
+
+async def test_paper_decisions_read_the_public_books_when_asked(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob
+) -> None:
+    """``PAPER_BOOKS``: a paper strategy's decision reads the CLOB's public book (no
+    credentials) as a live one does — the book asks 0.56 over the whale's 0.50: ``price_moved``,
+    where the tape's quote accepted the follow (a paper order resting at 0.50)."""
+    books = public_books(clob.url)
+    async with pool.acquire() as conn:
+        await add_strategy(conn, "paper-one")
+        await add_token(conn, TOKEN_YES, MARKET, 0)
+        await add_token(conn, TOKEN_NO, MARKET, 1)
+        await add_wallet(conn, WHALE, 8.5)
+    clob.markets[TOKEN_YES].asks[TOKEN_YES] = Decimal("0.56")
+    ex = Executor(pool, dsn, executor_settings(), {"paper": PaperBroker(pool, books=books)})
+    try:
+        assert await follow(pool, ex, token_id=TOKEN_YES, price="0.50") is None
+        assert await signal_outcomes(pool) == [("BUY", "SKIPPED", "price_moved")]
+        assert _inputs(await _signal(pool))["market"]["quote_from"] == "book"
+        assert not [r for r in clob.requests if r[1] != "/book"]  # nothing but the public read
+    finally:
+        await books.close()
+    async with pool.acquire() as conn:  # without the books: the tape's quote
+        await conn.execute("DELETE FROM orderflow_signals")
+    tape = Executor(pool, dsn, executor_settings(), {"paper": PaperBroker(pool)})
+    assert await follow(pool, tape, token_id=TOKEN_YES, price="0.50") is not None
+    assert await signal_outcomes(pool) == [("BUY", "PENDING", "accepted")]

@@ -45,7 +45,7 @@ SETTINGS = {
     "bankroll_usd": 1000.0,
     "max_position_usd": 1000.0,
     "kelly_fraction": 1.0,
-    "live_quote": "tape",
+    "quote_from": "tape",
 }
 SWITCH = (
     "UPDATE orderflow_strategies SET settings = settings || jsonb_build_object('mode', $2::text),"
@@ -187,7 +187,9 @@ async def test_no_entry_in_a_token_held_in_the_other_mode(
     exited at the CLOB, live shares counted in paper's cash. Refused ``position_exists``
     (before: the paper fill was booked into the live position)."""
     async with pool.acquire() as conn:
-        await add_strategy(conn, NAME, mode="live")
+        # the tape's quote: on the book's, an entry buys no more than the 3 shares offered,
+        # under the minimum, and makes no dust
+        await add_strategy(conn, NAME, mode="live", quote_from="tape")
         await add_token(conn, TOKEN_YES, MARKET, 0)
         await add_token(conn, TOKEN_YES + 1, MARKET, 1)
         await add_wallet(conn, WHALE, 8.5)
