@@ -18,27 +18,15 @@ from typing import Any
 
 import asyncpg
 
-from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
 from orderflow.execution.live_connect import public_books
 from orderflow.execution.market_rules import BOOK_TOP_MAX_AGE_SECS, RulesCache
 from orderflow.execution.paper import PaperBroker
 from orderflow.strategy.settings import StrategySettings
-from tests.execution.conftest import (
-    MARKET,
-    TOKEN_NO,
-    TOKEN_YES,
-    WHALE,
-    add_strategy,
-    add_token,
-    add_wallet,
-    executor_settings,
-    follow,
-    signal_outcomes,
-    wait_for,
-)
+from tests.execution.conftest import TOKEN_YES, follow, signal_outcomes, wait_for
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import buys_in_new_markets, live_executor, live_strategy
+from tests.execution.paperkit import clocked_executor, whale_buys
 from tests.execution.test_market_rules import Monotonic
 
 
@@ -237,24 +225,15 @@ async def test_paper_decisions_read_the_public_books_when_asked(
 ) -> None:
     """``PAPER_BOOKS``: a paper strategy's decision reads the CLOB's public book (no
     credentials) as a live one does — the book asks 0.56 over the whale's 0.50: ``price_moved``,
-    where the tape's quote accepted the follow (a paper order resting at 0.50)."""
+    where the tape's quote accepts the follow (a paper order resting at 0.50: the paper tests)."""
     books = public_books(clob.url)
-    async with pool.acquire() as conn:
-        await add_strategy(conn, "paper-one")
-        await add_token(conn, TOKEN_YES, MARKET, 0)
-        await add_token(conn, TOKEN_NO, MARKET, 1)
-        await add_wallet(conn, WHALE, 8.5)
     clob.markets[TOKEN_YES].asks[TOKEN_YES] = Decimal("0.56")
-    ex = Executor(pool, dsn, executor_settings(), {"paper": PaperBroker(pool, books=books)})
+    ex, _ = clocked_executor(pool, dsn, broker=PaperBroker(pool, books=books))
     try:
-        assert await follow(pool, ex, token_id=TOKEN_YES, price="0.50") is None
-        assert await signal_outcomes(pool) == [("BUY", "SKIPPED", "price_moved")]
-        assert _inputs(await _signal(pool))["market"]["quote_from"] == "book"
-        assert not [r for r in clob.requests if r[1] != "/book"]  # nothing but the public read
+        await whale_buys(pool, ex)
+        await ex.catch_up()
     finally:
         await books.close()
-    async with pool.acquire() as conn:  # without the books: the tape's quote
-        await conn.execute("DELETE FROM orderflow_signals")
-    tape = Executor(pool, dsn, executor_settings(), {"paper": PaperBroker(pool)})
-    assert await follow(pool, tape, token_id=TOKEN_YES, price="0.50") is not None
-    assert await signal_outcomes(pool) == [("BUY", "PENDING", "accepted")]
+    assert await signal_outcomes(pool) == [("BUY", "SKIPPED", "price_moved")]
+    assert _inputs(await _signal(pool))["market"]["quote_from"] == "book"
+    assert {path for _, path in clob.requests} == {"/book"}  # the public read alone
