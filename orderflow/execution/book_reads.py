@@ -97,7 +97,8 @@ class BookReads:
             # to the strategy's settings; the exchange's refusal handles the rest.
             self.rules.failed(token_id, busy=exchange_unanswered(exc))
             log.warning(
-                "market rules not read; the strategy's minimum applies",
+                "market book not read; the rules known before (else the strategy's) and the "
+                "tape's quote apply",
                 extra={"token_id": str(token_id), "error": type(exc).__name__},
             )
             return known
