@@ -2,8 +2,8 @@
 (:class:`~orderflow.execution.market_rules.RulesCache`, :data:`RULES_TTL_SECS`):
 
 * its minimum order size and tick, from the token's book (``GET /book?token_id=``), and the
-  book's best ask and bid (``tops``: a live decision's quote, read afresh before it by
-  :meth:`LiveRules.read_book`; :mod:`orderflow.execution.market_rules`);
+  book's levels (``tops``: a live decision's quote, read afresh before it; the read is
+  :class:`~orderflow.execution.book_reads.BookReads`', shared with paper's public books);
 * its taker fee schedule, as the official SDK reads it to build an order: ``GET
   /markets-by-token/{token}`` then ``GET /clob-markets/{condition}``, whose ``"fd": {"r", "e"}``
   the SDK applies as ``shares x r x (p(1 - p))^e`` (no ``fd``: rate 0, no fee). Read through the

@@ -194,9 +194,12 @@ def _with(
             fee=rules.fee or view.fee,
         )
     if top is not None:
-        levels = top.asks if side == "BUY" else top.bids
+        buy = side == "BUY"
         view = replace(
-            view, last_price=levels[0][0] if levels else None, quote_from="book", depth=levels
+            view,
+            last_price=top.ask if buy else top.bid,
+            quote_from="book",
+            depth=top.asks if buy else top.bids,
         )
     return view
 
