@@ -23,6 +23,9 @@ trades and their settlement on chain — is :mod:`tests.execution.clob_exchange`
 * ``GET /data/trades``: the account's trades, paginated (``page_size``, ``next_cursor``), by
   match time with ``after`` (from, inclusive) and ``before`` (until, exclusive);
 * ``DELETE /orders``: cancels live orders, ``canceled`` / ``not_canceled`` as the CLOB answers;
+* ``POST /v1/heartbeats``: the order heartbeat, the exchange's dead man's switch (its id chain,
+  and every live order of the key cancelled once ``heartbeat_timeout`` passes without one:
+  :mod:`tests.execution.clob_heartbeats`);
 * ``GET /balance-allowance?asset_type=COLLATERAL&signature_type=``: the wallet's collateral
   ``balance`` and its ``allowances`` to the exchange contracts, in base units (6 decimals), as
   strings (the SDK's ``BalanceAllowance``): ``collateral`` as it stands now (fills and failed
@@ -74,6 +77,7 @@ from eth_account import Account
 
 from tests.execution.clob_exchange import ClobExchange, Rejected
 from tests.execution.clob_faults import ClobFaults
+from tests.execution.clob_heartbeats import ClobHeartbeats
 from tests.execution.clob_signing import (
     EXCHANGE_V3,
     NEG_RISK_EXCHANGE,
@@ -92,7 +96,7 @@ GEOBLOCKED = (
 )
 
 
-class FakeClob(ClobFaults, ClobExchange):
+class FakeClob(ClobFaults, ClobHeartbeats, ClobExchange):
     """The exchange model served over HTTP on a local port (:meth:`start`)."""
 
     def __init__(self) -> None:
@@ -143,6 +147,7 @@ class FakeClob(ClobFaults, ClobExchange):
         r.add_get("/data/trades", self.get_trades)
         r.add_delete("/orders", self.cancel_orders)
         r.add_get("/balance-allowance", self.balance_allowance)
+        r.add_post("/v1/heartbeats", self.order_heartbeat)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
