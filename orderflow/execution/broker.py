@@ -283,4 +283,11 @@ class Broker(Protocol):
         Raises :class:`ExchangeAnswerError` when the exchange does not tell."""
         ...
 
+    async def order_heartbeat(self) -> None:
+        """Tell the exchange we are alive (live: the CLOB's order heartbeat, its dead man's
+        switch: once one is accepted it cancels every open order of our API key when none has
+        come for about 10 s; :mod:`orderflow.execution.order_heartbeat`); paper: nothing.
+        Raises :class:`ExchangeBusyError` when the exchange did not take it."""
+        ...
+
     async def close(self) -> None: ...

@@ -17,7 +17,9 @@ Loops of one executor:
   trades, re-arm the kill switch of killed strategies with live orders, exit positions whose
   leader sold while the strategy held nothing yet (``Trader.late_exits``), update performance;
 * **heartbeat** — a row in ``orderflow_executor_heartbeats`` (leader or standby), which the
-  operator watches.
+  operator watches;
+* **order heartbeat** (leader only, live) — the CLOB's dead man's switch, which cancels our open
+  orders when the leader goes silent (:mod:`orderflow.execution.order_heartbeat`).
 
 On becoming leader it first repairs what a crash may have left: accepted signals without an
 order, and order intents the exchange may or may not have seen; maintenance repeats both, for
@@ -38,7 +40,12 @@ import asyncpg
 
 from orderflow import __version__, db
 from orderflow.errors import DatabaseError
-from orderflow.execution import order_queries, position_queries, strategy_queries
+from orderflow.execution import (
+    order_heartbeat,
+    order_queries,
+    position_queries,
+    strategy_queries,
+)
 from orderflow.execution.broker import Broker, Mode
 from orderflow.execution.leader import LeaderLock
 from orderflow.execution.order_worker import OrderWorker
@@ -83,6 +90,7 @@ class Executor:
         self.pool = pool
         self.dsn = dsn
         self.settings = settings
+        self.brokers = brokers
         self.clock = clock
         self.registry = StrategyRegistry(settings.strategies)
         self.lock = LeaderLock(dsn)
@@ -182,6 +190,11 @@ class Executor:
             await asyncio.sleep(self.settings.heartbeat_secs)
 
     async def _lead(self) -> None:
+        # from the start: a leader that took over continues the chain within the exchange's 10 s
+        async with order_heartbeat.kept_alive(self.brokers.values(), self.settings):
+            await self._lead_listening()
+
+    async def _lead_listening(self) -> None:
         listen = await db.connect(self.dsn)
         try:
             await listen.add_listener(TRADES_CHANNEL, self._on_trades)

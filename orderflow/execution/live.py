@@ -48,7 +48,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from polymarket import AsyncSecureClient, PolymarketError, RequestRejectedError
-from polymarket.errors import RateLimitError, UnexpectedResponseError
+from polymarket.errors import (
+    OrderHeartbeatMismatchError,
+    RateLimitError,
+    UnexpectedResponseError,
+)
 from polymarket.models import AcceptedOrder
 
 from orderflow.errors import ExecutionError
@@ -106,6 +110,8 @@ class LiveBroker(LiveTrades):
         self.tops: dict[int, BookTop] = {}  # the books last read, by token
         self.fees = RulesCache()  # the markets' fee schedules, by token
         self.region = RegionRefusals(self.mode)
+        # the id the exchange gave our last accepted order heartbeat, sent with the next one
+        self.heartbeat_id = ""
 
     def _refused(self, request: OrderRequest, reason: str) -> OrderOutcome:
         """A refusal; one under the market's minimum records the minimum it states."""
@@ -305,6 +311,21 @@ class LiveBroker(LiveTrades):
             await self.client.fetch_api_keys()  # GET /auth/api-keys: the lightest L2 read
         except PolymarketError as exc:
             raise busy("api key check", exc) from None
+
+    async def order_heartbeat(self) -> None:
+        """``POST /v1/heartbeats`` with the id the last accepted one returned. The exchange
+        expects one chain of ids per API key: a send with another id (this process's first, a
+        standby that took over from a leader, a reply lost on its way) is refused with the id
+        it expects, and sent again with it at once, which keeps the chain — and the key's
+        orders — alive across a change of leader."""
+        try:
+            try:
+                beat = await self.client.send_order_heartbeat(heartbeat_id=self.heartbeat_id)
+            except OrderHeartbeatMismatchError as exc:
+                beat = await self.client.send_order_heartbeat(heartbeat_id=exc.heartbeat_id)
+        except PolymarketError as exc:
+            raise busy("order heartbeat", exc) from None
+        self.heartbeat_id = beat.heartbeat_id
 
     async def close(self) -> None:
         await self.client.close()

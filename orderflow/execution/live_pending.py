@@ -125,6 +125,9 @@ class PendingLiveBroker:
     async def collateral(self, token_ids: Collection[int]) -> Collateral | None:
         return await self._live().collateral(token_ids)
 
+    async def order_heartbeat(self) -> None:
+        await self._live().order_heartbeat()
+
     async def market_rules(self, token_id: int) -> MarketRules | None:
         if self._broker is None:
             return None  # not known: the strategy's settings apply

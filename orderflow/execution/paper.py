@@ -118,6 +118,9 @@ class PaperBroker:
     async def collateral(self, token_ids: Collection[int]) -> Collateral | None:
         return None  # no wallet: each strategy's bankroll is all there is
 
+    async def order_heartbeat(self) -> None:
+        return None  # no exchange holds paper orders
+
     async def close(self) -> None:
         if self.books is not None:
             await self.books.close()

@@ -66,6 +66,24 @@ class ExecutorSettings(CommonSettings):
     heartbeat_secs: float = Field(
         default=5.0, gt=0, validation_alias="EXECUTOR_HEARTBEAT_SECS", description="Heartbeat."
     )
+    order_heartbeat: bool = Field(
+        default=True,
+        validation_alias="ORDER_HEARTBEAT",
+        description="While it leads with live trading set up, the executor sends the CLOB's order "
+        "heartbeat (POST /v1/heartbeats, Polymarket's dead man's switch): once one is accepted, "
+        "the exchange cancels every open order of our API key when none has come for about 10 "
+        "s, so the orders of an executor that died, hangs or lost its network do not rest on "
+        "unwatched. The key's orders placed by any other program are cancelled too: give the "
+        "executor a key of its own. false: no heartbeat (the orders rest until they expire).",
+    )
+    order_heartbeat_secs: float = Field(
+        default=5.0,
+        gt=0,
+        le=8.0,
+        validation_alias="ORDER_HEARTBEAT_SECS",
+        description="Seconds between two order heartbeats (the exchange cancels after ~10 s "
+        "without one; after a failed send the next is tried within a second).",
+    )
     leader_retry_secs: float = Field(
         default=1.0,
         gt=0,

@@ -76,5 +76,8 @@ class GatedBroker:
     async def collateral(self, token_ids: Collection[int]) -> Collateral | None:
         return await self.broker.collateral(token_ids)
 
+    async def order_heartbeat(self) -> None:
+        await self.broker.order_heartbeat()
+
     async def close(self) -> None:
         await self.broker.close()

@@ -1,0 +1,93 @@
+"""The CLOB's dead man's switch, kept alive while this executor leads.
+
+Polymarket's CLOB takes an order heartbeat (``POST /v1/heartbeats``, the SDK's
+``send_order_heartbeat``): once one is accepted, the exchange cancels every open order of the API
+key when none has come for about 10 seconds. Without it, the orders of an executor that died (a
+crash, ``kill -9``, a node lost), hangs or lost its network rest at the exchange until they expire
+(``order_ttl_secs``: minutes to hours) and can fill with nobody watching, their kill switch
+included: a strategy killed meanwhile cannot cancel them.
+
+While it leads with live trading set up (the live broker), the executor sends one every
+``order_heartbeat_secs`` (5 s), on a task of its own (a slow database or exchange call holds it
+up no more than a blocked process would), and within a second after a send that failed. It stops
+when the executor stops leading: a standby that takes over continues the chain within the
+exchange's 10 s (its first send is refused with the id the exchange expects and sent again with
+it: :meth:`orderflow.execution.live.LiveBroker.order_heartbeat`), so a change of leader keeps the
+orders; an executor stopped for good has them cancelled, and the next one to lead reads them
+cancelled (its reconciliation of open orders). There is no way to disarm it: the registration
+lapses with the beats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterable
+
+from orderflow.errors import OrderflowError
+from orderflow.execution.broker import Broker
+from orderflow.execution.settings import ExecutorSettings
+
+log = logging.getLogger(__name__)
+RETRY_SECS = 1.0  # after a failed send: the exchange cancels after ~10 s without one
+
+
+class OrderHeartbeat:
+    """Sends ``broker``'s order heartbeat every ``every`` seconds until cancelled."""
+
+    def __init__(self, broker: Broker, every: float) -> None:
+        self.broker = broker
+        self.every = every
+        self.sent = 0  # accepted sends
+        self._failing: str | None = None  # the error of the failing sends, said once
+
+    async def run(self) -> None:
+        while True:
+            ok = await self.beat()
+            await asyncio.sleep(self.every if ok else min(self.every, RETRY_SECS))
+
+    async def beat(self) -> bool:
+        """One send; whether the exchange took it. A failure is logged when it starts or
+        changes, and the recovery once, not every second."""
+        try:
+            await self.broker.order_heartbeat()
+        except Exception as exc:  # an error of ours in words, anything else by its type only
+            self._failed(str(exc) if isinstance(exc, OrderflowError) else type(exc).__name__)
+            return False
+        if self._failing is not None:
+            log.warning("order heartbeat taken again", extra={"after": self._failing})
+            self._failing = None
+        self.sent += 1
+        return True
+
+    def _failed(self, error: str) -> None:
+        if error != self._failing:
+            log.warning(
+                "order heartbeat not taken: the exchange cancels our open orders if none is "
+                "for about 10 s",
+                extra={"error": error},
+            )
+        self._failing = error
+
+
+@contextlib.asynccontextmanager
+async def kept_alive(
+    brokers: Iterable[Broker], settings: ExecutorSettings
+) -> AsyncIterator[list[OrderHeartbeat]]:
+    """The live brokers' heartbeats sent, each on a task of its own, for the block's length
+    (none when ``settings.order_heartbeat`` is off)."""
+    beats = [
+        OrderHeartbeat(b, settings.order_heartbeat_secs)
+        for b in brokers
+        if settings.order_heartbeat and b.mode == "live"
+    ]
+    tasks = [asyncio.create_task(b.run(), name="order-heartbeat") for b in beats]
+    try:
+        yield beats
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,158 @@
+"""The CLOB's dead man's switch: while it leads, a live executor sends the order heartbeat, so the
+exchange cancels our resting orders once the executor goes silent (it died, hangs, lost its
+network) instead of leaving them to fill unwatched until they expire; a standby that takes over
+continues the heartbeats' chain and keeps them (:mod:`orderflow.execution.order_heartbeat`).
+
+The stand-in's registration lapses after ``heartbeat_timeout`` (the exchange's 10 s, shortened
+here) without an accepted send; the executor sends every ``ORDER_HEARTBEAT_SECS``."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+import asyncpg
+import pytest
+
+from orderflow.execution.live import LiveBroker
+from tests.execution.conftest import (
+    TOKEN_NO,
+    add_trade,
+    leading,
+    now_true,
+    running,
+    wait_for,
+)
+from tests.execution.fake_clob import FakeClob
+from tests.execution.livekit import live_executor, live_strategy, login
+
+TIMEOUT = 3.0  # the stand-in's: seconds without an accepted heartbeat before it cancels
+EVERY: dict[str, Any] = {"ORDER_HEARTBEAT_SECS": 0.2}
+
+
+async def _resting(pool: asyncpg.Pool, clob: FakeClob) -> str:
+    """The whale buys NO at 0.30 under the stand-in's ask of 0.90: our entry rests. Its id."""
+    async with pool.acquire() as conn:
+        await add_trade(conn, token_id=TOKEN_NO, outcome_index=1, price="0.30")
+
+    async def resting() -> str | None:
+        order_id = await pool.fetchval(
+            "SELECT exchange_order_id FROM orderflow_orders WHERE status = 'OPEN'"
+        )
+        return order_id if order_id and clob.orders[order_id]["status"] == "LIVE" else None
+
+    found: str = await wait_for(resting)
+    return found
+
+
+async def _beats_past_the_timeout(clob: FakeClob) -> None:
+    """Wait for accepted heartbeats spanning more than the stand-in's timeout from now."""
+    start = len(clob.heartbeats)
+    await wait_for(lambda: now_true(len(clob.heartbeats) - start > TIMEOUT / 0.2 + 2))
+
+
+async def test_the_orders_of_an_executor_that_stops_are_cancelled_by_the_exchange(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """Before, nothing told the exchange the executor was gone: its resting entry stayed live
+    (and could fill, unwatched) until it expired, minutes or hours later."""
+    clob.heartbeat_timeout = TIMEOUT
+    await live_strategy(pool)
+    ex = live_executor(pool, dsn, live, **EVERY)
+    async with running(ex):
+        await leading(ex)
+        order_id = await _resting(pool, clob)
+        await _beats_past_the_timeout(clob)
+        assert clob.live_orders() == [order_id]  # kept alive while the executor runs
+    assert not clob.heartbeat_cancels
+    # The executor stopped (a crash, a node lost: the beats stop with it).
+    await wait_for(lambda: now_true(not clob.live_orders()))
+    assert clob.heartbeat_cancels == [order_id]
+    assert clob.orders[order_id]["status"] == "CANCELED"
+    # The next executor to lead reads it cancelled; nothing is sent again.
+    posted = clob.requests.count(("POST", "/order"))
+    again = live_executor(pool, dsn, live, **EVERY)
+    async with running(again):
+        await leading(again)
+
+        async def closed() -> str | None:
+            status: str = await pool.fetchval(
+                "SELECT status FROM orderflow_orders WHERE exchange_order_id = $1", order_id
+            )
+            return status if status != "OPEN" else None
+
+        assert await wait_for(closed) == "CANCELED"
+    assert clob.requests.count(("POST", "/order")) == posted
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_positions") == 0
+
+
+async def test_a_standby_that_takes_over_keeps_the_orders(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """Two executors on one API key: the leader stops, the standby leads. Its first heartbeat
+    carries no id (the exchange expects the old leader's next one): refused with the id
+    expected, sent again with it, and the chain goes on — the resting order stays live past the
+    exchange's timeout."""
+    clob.heartbeat_timeout = TIMEOUT
+    await live_strategy(pool)
+    standby_broker = await login(clob)
+    try:
+        first = live_executor(pool, dsn, live, **EVERY)
+        second = live_executor(pool, dsn, standby_broker, **EVERY)
+        async with contextlib.AsyncExitStack() as stack:
+            leader = await stack.enter_async_context(running(first))
+            await leading(first)
+            await stack.enter_async_context(running(second))
+            order_id = await _resting(pool, clob)
+            await wait_for(lambda: now_true(len(clob.heartbeats) > 2))
+            assert not second.leading.is_set()
+            leader.cancel()  # the leader stops; the standby takes the lock
+            await leading(second)
+            await _beats_past_the_timeout(clob)
+            assert clob.live_orders() == [order_id]
+        assert clob.heartbeat_mismatches >= 1  # the standby's first send, then its retry
+        assert not clob.heartbeat_cancels
+    finally:
+        await standby_broker.close()
+
+
+async def test_no_heartbeat_when_switched_off(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    await live_strategy(pool)
+    ex = live_executor(pool, dsn, live, ORDER_HEARTBEAT=False, **EVERY)
+    async with running(ex):
+        await leading(ex)
+        await _resting(pool, clob)
+        start = clob.requests.count(("GET", "/data/trades"))
+        # a few maintenance passes (each reads the account's trades)
+        await wait_for(lambda: now_true(clob.requests.count(("GET", "/data/trades")) > start + 3))
+    assert ("POST", "/v1/heartbeats") not in clob.requests
+    assert not clob.heartbeat_chains
+
+
+async def test_heartbeats_the_exchange_refuses_are_sent_again_and_said_once(
+    pool: asyncpg.Pool,
+    dsn: str,
+    clob: FakeClob,
+    live: LiveBroker,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An exchange answering 503 to the heartbeats: the executor keeps sending (within a second
+    each time), warns once, not at every send, and says when one is taken again."""
+    clob.heartbeat_timeout = TIMEOUT
+    await live_strategy(pool)
+    ex = live_executor(pool, dsn, live, **EVERY)
+    caplog.set_level(logging.WARNING, logger="orderflow.execution.order_heartbeat")
+    async with running(ex):
+        await leading(ex)
+        await wait_for(lambda: now_true(clob.heartbeats))
+        failing = clob.fail("POST", "/v1/heartbeats", 503, times=4)
+        await wait_for(lambda: now_true(failing.times == 0))
+        taken = len(clob.heartbeats)
+        await wait_for(lambda: now_true(len(clob.heartbeats) > taken))
+    said = [r.getMessage() for r in caplog.records]
+    assert sum(m.startswith("order heartbeat not taken") for m in said) == 1, said
+    assert sum(m == "order heartbeat taken again" for m in said) == 1, said
+    assert not clob.heartbeat_cancels
