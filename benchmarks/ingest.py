@@ -101,7 +101,10 @@ def time_cli(
     if no_bulk:
         cmd += ["--no-bulk"]
     started = time.perf_counter()
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    # run from the tree itself: ``python -m`` puts the working directory first on sys.path, ahead
+    # of PYTHONPATH, so a child started inside a checkout ran that checkout's code whatever the
+    # tree asked (until 6 Dec 2026 a --compare-tree run made inside a checkout timed it twice)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, cwd=root)
     secs = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"orderflow listen --from-file failed: {done.stderr[-2000:]}")
