@@ -63,7 +63,7 @@ class IngestReport:
     stored: StoreStats = field(default_factory=StoreStats)
     rereads: str | None = None  # blocks queued for the listener to read (retractions)
     # a bulk import's end, run alone after the last batch (wall seconds; None: not bulk)
-    fold_secs: float | None = None  # the deferred sums folded (the last fold only)
+    fold_secs: float | None = None  # the fold at the end (the one running beside waited for)
     index_secs: float | None = None  # the deferred indexes built
 
     @property
@@ -204,12 +204,14 @@ async def _pipeline(
     bulk: bool = False,
 ) -> IngestReport:
     """Store chunks in order while the next ones are decoded; in bulk mode, fold the deferred
-    sums every ``pending_sums.FOLD_EVERY_FILLS`` stored fills and at the end."""
+    sums beside the batches every ``pending_sums.BACKGROUND_FOLD_FILLS`` stored fills, and at
+    the end what is left."""
     started = time.perf_counter()
-    schedule = pending_sums.FoldSchedule()
 
     async def fold() -> None:
         await retry_transient(functools.partial(fold_in, pool), what="fold the deferred sums")
+
+    folds = pending_sums.BackgroundFolds(fold)  # in bulk mode: beside the batches
 
     async def store(chunk: Chunk) -> StoreStats:
         # A fresh connection per attempt: after a failover the old one is gone.
@@ -273,8 +275,8 @@ async def _pipeline(
                         what=f"store batch {report.batches + 1}",
                     )
                 report.stored.add(stats)
-                if bulk and schedule.due(stats.trades):
-                    await fold()
+                if bulk:
+                    folds.stored(stats.trades)
                 report.lines += chunk.lines
                 report.logs += chunk.logs
                 report.malformed_lines += chunk.malformed
@@ -282,11 +284,14 @@ async def _pipeline(
                 report.batches += 1
                 if progress is not None:
                     progress.update(chunk.position, count=report.lines)
+        except BaseException:
+            await folds.close()
+            raise
         finally:
             await chunks.aclose()
         if bulk:  # the sums the batches deferred (a crash before this: the next reputation run)
             ended = time.perf_counter()
-            await fold()
+            await folds.finish()
             report.fold_secs = time.perf_counter() - ended
             # the indexes left out of the partitions it started empty (a crash before this: a
             # running listener, the next bulk import's end, `orderflow db partitions index`).

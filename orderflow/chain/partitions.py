@@ -208,7 +208,7 @@ async def detach(
             " the listener writes there; detach only older partitions"
         )
     # Sums a bulk import deferred: folded first, or the detached rows would never be.
-    await fold_pending_sums(conn)
+    await fold_pending_sums(conn, everything=True)
     how = " CONCURRENTLY" if concurrently else ""
     for p in attached:
         await conn.execute(f'ALTER TABLE {p.table} DETACH PARTITION "{p.name}"{how}')

@@ -3,18 +3,25 @@
 A bulk ``store_batch`` (``bulk=True``: ``listen --from-file``, ``orderflow import``) leaves its
 trades out of ``orderflow_position_sums`` and the wallet counters and records their id range in
 ``orderflow_position_sums_pending`` in the same transaction (migration 014). ``fold`` adds the
-rows of every pending range with migration 011's own statement (its upsert in primary-key order
-since migration 026) and forgets the ranges, in one transaction under the writer lock: the
-import calls it when it is done, the reputation run before it reads the sums, so a crashed
-import never leaves a run reading incomplete sums.
+rows of every pending range no writer holds with migration 011's own statement (its upsert in
+primary-key order since migration 026) and forgets those ranges, in one transaction under the
+fold lock (migration 080: not the writer lock, so an import's batches are stored while it
+folds): the import calls it as it goes (:class:`BackgroundFolds`) and when it is done, the
+reputation run before it reads the sums, so a crashed import never leaves a run reading
+incomplete sums.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import asyncpg
+
+from orderflow.chain.store_sql import WRITER_LOCK
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +48,77 @@ class FoldSchedule:
         return True
 
 
+# A file import folds beside its batches (migration 080) every this many stored fills: small
+# enough that most of its sums are folded while it stores (the fold's CPU on the other core,
+# where the decoding processes leave room), and its last fold, alone at its end, is short.
+BACKGROUND_FOLD_FILLS = 25_000
+
+
+class BackgroundFolds:
+    """A bulk import's folds as it goes, beside its batches: ``fold`` (a fold on a connection
+    of its own) started once :data:`BACKGROUND_FOLD_FILLS` fills are stored since the last
+    start, one at a time (due while one runs: started after it, at the next batch);
+    :meth:`finish` waits for the one running and folds what is left. A fold that failed stops
+    the import at the next batch (its error); :meth:`close` cancels one still running (the
+    import failed: its transaction rolls back, its ranges stay pending)."""
+
+    def __init__(self, fold: Callable[[], Coroutine[Any, Any, object]]) -> None:
+        self._fold = fold
+        self.unfolded = 0  # fills stored since the last fold started
+        self.started = 0  # folds started beside the batches
+        self._task: asyncio.Task[object] | None = None
+
+    def _running(self) -> bool:
+        if self._task is None:
+            return False
+        if not self._task.done():
+            return True
+        task, self._task = self._task, None
+        task.result()  # a fold that failed: its error, here
+        return False
+
+    def stored(self, fills: int) -> None:
+        """Count the fills a batch stored; start a fold when one is due and none runs."""
+        self.unfolded += fills
+        if self._running() or self.unfolded < BACKGROUND_FOLD_FILLS:
+            return
+        self.unfolded = 0
+        self.started += 1
+        self._task = asyncio.create_task(self._fold(), name="background-fold")
+
+    async def finish(self) -> None:
+        """The fold running, then one of everything still pending."""
+        if self._task is not None:
+            task, self._task = self._task, None
+            await task
+        await self._fold()
+
+    async def close(self) -> None:
+        if self._task is not None:
+            task, self._task = self._task, None
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+# The fold's own lock (migration 080), held exclusively by a fold for its transaction. Whatever
+# asks which stored rows are pending and acts on the answer (a delete that takes them out of the
+# wallet counters: rollback_from, a retraction, the store's replacement of a row; a batch that is
+# not bulk, whose insert trigger adds to the sums) takes it shared first, so that no fold holds
+# a range between its read of the rows and its commit meanwhile. Key: b"ordffold".
+FOLD_LOCK_SHARED = "SELECT pg_advisory_xact_lock_shared(orderflow_fold_lock_key())"
 FOLD = "SELECT orderflow_position_sums_fold()"
 PENDING = "SELECT count(*) FROM orderflow_position_sums_pending"
 
 
-async def fold(conn: asyncpg.Connection) -> int:
-    """Add every pending range's trades to the sums; return the number of ranges folded."""
+async def fold(conn: asyncpg.Connection, *, everything: bool = False) -> int:
+    """Add the pending ranges' trades to the sums; return the number of ranges folded. A range
+    a batch in flight is extending is left to the next fold (migration 080); ``everything``:
+    the writer lock first, so no batch is in flight and every range is folded (what a detach
+    and a reputation run need: batches wait meanwhile, as they did for every fold before)."""
     started = time.perf_counter()
     async with conn.transaction():
+        if everything:
+            await conn.execute(WRITER_LOCK)
         ranges: int = await conn.fetchval(FOLD)
     if ranges:
         log.info(

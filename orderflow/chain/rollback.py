@@ -27,6 +27,7 @@ import asyncpg
 from orderflow.chain import rereads
 from orderflow.chain import rollback_sql as sql
 from orderflow.chain.events import LogRef
+from orderflow.chain.pending_sums import FOLD_LOCK_SHARED
 from orderflow.chain.store_sql import WRITER_LOCK, row_count
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class RollbackStats:
 async def _undo(conn: asyncpg.Connection, undo: sql.Undo, *args: object) -> RollbackStats:
     """The rows of ``undo``'s scope, but dead letters, headers and checkpoints (the caller's)."""
     stats = RollbackStats()
+    await conn.execute(FOLD_LOCK_SHARED)  # its delete asks which rows are pending (migration 080)
     per_wallet = await conn.fetch(undo.trades, *args)
     stats.trades = sum(r["deleted"] for r in per_wallet)
     if per_wallet:

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 
 import asyncpg
 
-from orderflow.chain import partitions
+from orderflow.chain import partitions, pending_sums
 from orderflow.chain import store_sql as sql
 from orderflow.chain.block_times import BlockHeader, BlockTimes, block_times
 from orderflow.chain.checkpoints import Checkpoint
@@ -56,6 +56,8 @@ def _prologue(synchronous_commit: bool, bulk: bool) -> str:
         parts.append("SET LOCAL synchronous_commit TO off")
     if bulk:
         parts.append("SET LOCAL orderflow.bulk = 'on'")
+    else:  # its insert trigger adds to the sums: never while a fold holds rows it will add to
+        parts.append(pending_sums.FOLD_LOCK_SHARED)
     parts.append(sql.CREATE_TEMP_TABLES)
     return ";\n".join(parts)
 
@@ -231,10 +233,10 @@ async def store_batch(
 
     ``bulk=True`` (a file or history import) leaves the new trades out of the per-(wallet,
     token) sums and wallet counters and records their id range as pending instead, in this
-    transaction (migration 014); ``pending_sums.fold`` adds them later, at the end of the
-    import or before a reputation run reads the sums. It also leaves the deferrable indexes out
-    of a trades partition it finds empty (migration 072, ``partition_indexes``): the import
-    builds them at its end.
+    transaction (migration 014); ``pending_sums.fold`` adds them later, beside the import's
+    next batches (migration 080), at its end, or before a reputation run reads the sums. It
+    also leaves the deferrable indexes out of a trades partition it finds empty (migration 072,
+    ``partition_indexes``): the import builds them at its end.
 
     ``locate`` (a file import's): names the file and line of each dead letter without them.
 

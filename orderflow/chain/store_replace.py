@@ -57,6 +57,7 @@ import asyncpg
 
 from orderflow.chain import store_sql as sql
 from orderflow.chain.events import DeadLetter
+from orderflow.chain.pending_sums import FOLD_LOCK_SHARED
 from orderflow.chain.rollback_sql import UNDO_WALLET_STATS
 from orderflow.chain.store_refused import collisions, orphans, superseded
 from orderflow.chain.store_sql import row_count
@@ -273,6 +274,7 @@ async def _replace(
     done: Inserted,
 ) -> None:
     """Delete the stored rows ``found`` (the node's logs contradict them), as dead letters."""
+    await conn.execute(FOLD_LOCK_SHARED)  # its delete asks which rows are pending (migration 080)
     deleted = await conn.fetch(
         staging.delete,
         chain_id,

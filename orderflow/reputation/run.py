@@ -252,7 +252,7 @@ async def run_reputation(
     settings = settings or ReputationSettings()
     started = time.perf_counter()
     async with _connection(db) as conn:  # sums a bulk import deferred, in their own transaction
-        await fold_pending_sums(conn)
+        await fold_pending_sums(conn, everything=True)
         if (pending := await rereads.describe(conn)) is not None:
             log.warning("scores may miss trades: %s", pending)
         if unindexed := await partition_indexes.missing(conn):

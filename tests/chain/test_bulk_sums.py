@@ -99,11 +99,11 @@ async def test_a_bulk_import_folds_to_the_sums_of_a_batch_by_batch_one(
 async def test_a_long_bulk_import_folds_as_it_goes(
     pool: asyncpg.Pool, other_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every FOLD_EVERY_FILLS stored fills the import folds what it deferred (bounded folds for
-    a long file), and the sums end as a batch-by-batch import's."""
+    """Every BACKGROUND_FOLD_FILLS stored fills the import folds what it deferred, beside its
+    batches (migration 080), and the sums end as a batch-by-batch import's."""
     logs = ordered_logs(7)
     folds = counted_folds(monkeypatch, ingest, "fold_in")
-    monkeypatch.setattr(pending_sums, "FOLD_EVERY_FILLS", 100)
+    monkeypatch.setattr(pending_sums, "BACKGROUND_FOLD_FILLS", 100)
     bulk = await ingest_logs(pool, logs, chain_id=137, batch_size=60, bulk=True)
     await ingest_logs(other_pool, logs, chain_id=137, batch_size=60)
     assert bulk.stored.trades > 300
