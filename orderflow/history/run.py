@@ -32,7 +32,7 @@ from orderflow.chain import index_recovery, pending_sums
 from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.file_lines import noting_unstored
 from orderflow.chain.partition_indexes import build_missing
-from orderflow.chain.pending_sums import fold as fold_pending_sums
+from orderflow.chain.pending_sums import fold_in
 from orderflow.chain.store_guard import store_batch_isolating
 from orderflow.history.blocks import import_blocks
 from orderflow.history.errors import HistoryError, LayoutError
@@ -159,7 +159,8 @@ async def _events(
         yield from whole_transactions(batches, batch_size)
 
     top: tuple[int, str] | None = None
-    schedule = pending_sums.FoldSchedule()
+    # in bulk mode the deferred sums are folded beside the batches (migration 080)
+    folds = pending_sums.BackgroundFolds(lambda: fold_in(pool))
     ahead = Prefetch(parsed())
     async with pool.acquire() as conn:
         if bulk:  # held on this session until its end built them (index_recovery)
@@ -181,8 +182,8 @@ async def _events(
                     locate=noting_unstored(decoder.locator(batch_rows), unstored),
                 )
                 report.stored.add(stats)
-                if bulk and schedule.due(stats.trades):  # bounded folds as it goes
-                    await fold_pending_sums(conn)
+                if bulk:  # bounded folds as it goes, on a connection of their own
+                    folds.stored(stats.trades)
                 report.rows += batch_rows.read
                 report.dead_letters += stats.dead_letters
                 report.batches += 1
@@ -190,10 +191,13 @@ async def _events(
                 if stored_top is not None and (top is None or stored_top[0] > top[0]):
                     top = stored_top
                 advance(prog, report, batch_rows.read, stats.dead_letters, at)
+        except BaseException:
+            await folds.close()
+            raise
         finally:
             await ahead.close()
         if bulk:  # the sums the batches deferred (a crash before this: the next reputation run)
-            await fold_pending_sums(conn)
+            await folds.finish()
             # the indexes left out of the partitions it started empty (partition_indexes)
             await build_missing(conn)
             await index_recovery.release(conn)

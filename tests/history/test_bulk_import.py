@@ -60,14 +60,14 @@ async def test_a_bulk_import_leaves_the_sums_of_the_listeners_store(
     assert reference.stored.trades > 20
     if folded_by == "a later fold":
 
-        async def stopped_before_its_fold(conn: asyncpg.Connection) -> int:
+        async def stopped_before_its_fold(pool: asyncpg.Pool) -> int:
             return 0
 
-        monkeypatch.setattr(history_run, "fold_pending_sums", stopped_before_its_fold)
+        monkeypatch.setattr(history_run, "fold_in", stopped_before_its_fold)
     folds: list[int] = []
     if folded_by == "the import as it goes":
-        folds = counted_folds(monkeypatch, history_run, "fold_pending_sums")
-        monkeypatch.setattr(pending_sums, "FOLD_EVERY_FILLS", 5)
+        folds = counted_folds(monkeypatch, history_run, "fold_in")
+        monkeypatch.setattr(pending_sums, "BACKGROUND_FOLD_FILLS", 5)
     built = counted_builds(monkeypatch)
     for path in await _files(tmp_path, logs, chain_pool):
         report = await import_file(pool, path, chain_id=137, batch_size=16, bulk=True)
