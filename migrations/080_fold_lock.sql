@@ -21,8 +21,7 @@
 --     (a fold in progress is waited for; one that starts after waits for them; an update that
 --     changes no column the sums read, as a batch's match links, takes none), and so do
 --     rollback_from, a retraction and the store's replacement of rows, before the statement
---     that both deletes rows and asks which were pending (orderflow.chain.pending_sums
---     .FOLD_LOCK_SHARED);
+--     that both deletes rows and asks which were pending (pending_sums.FOLD_LOCK_SHARED);
 --   * a batch that is not bulk (a live block) adds its rows to the sums in its insert trigger:
 --     it takes the fold lock shared first thing (store.py's prologue), so it never holds a sums
 --     row a fold will wait for while waiting for that fold.
