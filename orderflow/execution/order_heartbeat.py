@@ -28,9 +28,15 @@ from collections.abc import AsyncIterator, Iterable
 from orderflow.errors import OrderflowError
 from orderflow.execution.broker import Broker
 from orderflow.execution.settings import ExecutorSettings
+from orderflow.telemetry import meter
 
 log = logging.getLogger(__name__)
 RETRY_SECS = 1.0  # after a failed send: the exchange cancels after ~10 s without one
+heartbeats = meter("orderflow.execution").create_counter(
+    "orderflow_order_heartbeats_total",
+    description="Order heartbeats sent to the CLOB, by result (taken, refused): a run of "
+    "refusals longer than ~10 s has the exchange cancel every open order of the API key",
+)
 
 
 class OrderHeartbeat:
@@ -54,7 +60,9 @@ class OrderHeartbeat:
             await self.broker.order_heartbeat()
         except Exception as exc:  # an error of ours in words, anything else by its type only
             self._failed(str(exc) if isinstance(exc, OrderflowError) else type(exc).__name__)
+            heartbeats.add(1, {"result": "refused"})
             return False
+        heartbeats.add(1, {"result": "taken"})
         if self._failing is not None:
             log.warning("order heartbeat taken again", extra={"after": self._failing})
             self._failing = None

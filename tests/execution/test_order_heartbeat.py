@@ -14,8 +14,10 @@ from typing import Any
 
 import asyncpg
 import pytest
+from prometheus_client import generate_latest
 
 from orderflow.execution.live import LiveBroker
+from orderflow.telemetry import setup_metrics
 from tests.execution.conftest import (
     TOKEN_NO,
     add_trade,
@@ -132,6 +134,15 @@ async def test_no_heartbeat_when_switched_off(
     assert not clob.heartbeat_chains
 
 
+def _refused_counted() -> float:
+    """``orderflow_order_heartbeats_total{result="refused"}`` as ``/metrics`` shows it now."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in generate_latest().decode().splitlines()
+        if line.startswith("orderflow_order_heartbeats_total{") and 'result="refused"' in line
+    )
+
+
 async def test_heartbeats_the_exchange_refuses_are_sent_again_and_said_once(
     pool: asyncpg.Pool,
     dsn: str,
@@ -141,6 +152,7 @@ async def test_heartbeats_the_exchange_refuses_are_sent_again_and_said_once(
 ) -> None:
     """An exchange answering 503 to the heartbeats: the executor keeps sending (within a second
     each time), warns once, not at every send, and says when one is taken again."""
+    setup_metrics("executor")  # as `orderflow execute` does: /metrics reads the counters
     clob.heartbeat_timeout = TIMEOUT
     await live_strategy(pool)
     ex = live_executor(pool, dsn, live, **EVERY)
@@ -148,10 +160,12 @@ async def test_heartbeats_the_exchange_refuses_are_sent_again_and_said_once(
     async with running(ex):
         await leading(ex)
         await wait_for(lambda: now_true(clob.heartbeats))
+        before = _refused_counted()
         failing = clob.fail("POST", "/v1/heartbeats", 503, times=4)
         await wait_for(lambda: now_true(failing.times == 0))
         taken = len(clob.heartbeats)
         await wait_for(lambda: now_true(len(clob.heartbeats) > taken))
+    assert _refused_counted() - before == 4  # /metrics counts them
     said = [r.getMessage() for r in caplog.records]
     assert sum(m.startswith("order heartbeat not taken") for m in said) == 1, said
     assert sum(m == "order heartbeat taken again" for m in said) == 1, said
