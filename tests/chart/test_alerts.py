@@ -58,6 +58,7 @@ _SEVERITY = {
     "OrderflowNoTradingLeader": "critical",
     "OrderflowCancelsRefused": "critical",
     "OrderflowCredentialsRefused": "critical",
+    "OrderflowOrderHeartbeatRefused": "warning",
     "OrderflowOrdersRejected": "warning",
     "OrderflowSignalsSlow": "warning",
     "OrderflowReputationStale": "warning",
@@ -261,6 +262,22 @@ def test_alerts_fire_when_they_should_and_only_then(tmp_path: Path) -> None:
                 _silent("OrderflowCredentialsRefused", "40m"),
                 _silent("OrderflowOrdersRejected", "50m"),
                 _fires("OrderflowCredentialsRefused", "45m", mode="live"),
+            ],
+        ),
+        # the order heartbeats refused from minute 41 (every send: a dozen a minute) — fires; a
+        # blip of two refusals at minute 21 does not
+        _case(
+            [
+                *_series(),
+                {
+                    "series": f'orderflow_order_heartbeats_total{{{EXECUTOR},result="refused"}}',
+                    "values": "0x20 2x19 2+12x110",
+                },
+            ],
+            [
+                _silent("OrderflowOrderHeartbeatRefused", "25m"),
+                _silent("OrderflowOrderHeartbeatRefused", "40m"),
+                _fires("OrderflowOrderHeartbeatRefused", "45m"),
             ],
         ),
         # live orders refused from minute 51; no paper order refused
