@@ -211,7 +211,8 @@ async def _pipeline(
     async def fold() -> None:
         await retry_transient(functools.partial(fold_in, pool), what="fold the deferred sums")
 
-    folds = pending_sums.BackgroundFolds(fold)  # in bulk mode: beside the batches
+    # in bulk mode: beside the batches, on a connection of the pool's other than theirs
+    folds = pending_sums.BackgroundFolds(fold, beside=pool.get_max_size() > 1)
 
     async def store(chunk: Chunk) -> StoreStats:
         # A fresh connection per attempt: after a failover the old one is gone.
@@ -276,7 +277,7 @@ async def _pipeline(
                     )
                 report.stored.add(stats)
                 if bulk:
-                    folds.stored(stats.trades)
+                    await folds.stored(stats.trades)
                 report.lines += chunk.lines
                 report.logs += chunk.logs
                 report.malformed_lines += chunk.malformed

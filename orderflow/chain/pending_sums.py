@@ -60,12 +60,17 @@ class BackgroundFolds:
     start, one at a time (due while one runs: started after it, at the next batch);
     :meth:`finish` waits for the one running and folds what is left. A fold that failed stops
     the import at the next batch (its error); :meth:`close` cancels one still running (the
-    import failed: its transaction rolls back, its ranges stay pending)."""
+    import failed: its transaction rolls back, its ranges stay pending).
 
-    def __init__(self, fold: Callable[[], Coroutine[Any, Any, object]]) -> None:
+    ``beside=False`` (the import's pool has no second connection: a fold beside would wait for
+    the import's own, which the import holds until it ends) folds between the batches instead,
+    each when due."""
+
+    def __init__(self, fold: Callable[[], Coroutine[Any, Any, object]], *, beside: bool) -> None:
         self._fold = fold
+        self.beside = beside
         self.unfolded = 0  # fills stored since the last fold started
-        self.started = 0  # folds started beside the batches
+        self.started = 0  # folds started as the import goes
         self._task: asyncio.Task[object] | None = None
 
     def _running(self) -> bool:
@@ -77,14 +82,18 @@ class BackgroundFolds:
         task.result()  # a fold that failed: its error, here
         return False
 
-    def stored(self, fills: int) -> None:
-        """Count the fills a batch stored; start a fold when one is due and none runs."""
+    async def stored(self, fills: int) -> None:
+        """Count the fills a batch stored; start a fold when one is due and none runs (or,
+        not ``beside``, fold now)."""
         self.unfolded += fills
         if self._running() or self.unfolded < BACKGROUND_FOLD_FILLS:
             return
         self.unfolded = 0
         self.started += 1
-        self._task = asyncio.create_task(self._fold(), name="background-fold")
+        if self.beside:
+            self._task = asyncio.create_task(self._fold(), name="background-fold")
+        else:
+            await self._fold()
 
     async def finish(self) -> None:
         """The fold running, then one of everything still pending."""

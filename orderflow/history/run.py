@@ -159,10 +159,16 @@ async def _events(
         yield from whole_transactions(batches, batch_size)
 
     top: tuple[int, str] | None = None
-    # in bulk mode the deferred sums are folded beside the batches (migration 080)
-    folds = pending_sums.BackgroundFolds(lambda: fold_in(pool))
     ahead = Prefetch(parsed())
     async with pool.acquire() as conn:
+        # in bulk mode the deferred sums are folded beside the batches (migration 080), on a
+        # second connection of the pool (this one is the import's until it ends); a pool of one
+        # folds on this one, between the batches
+        beside = pool.get_max_size() > 1
+        folds = pending_sums.BackgroundFolds(
+            (lambda: fold_in(pool)) if beside else (lambda: pending_sums.fold(conn)),
+            beside=beside,
+        )
         if bulk:  # held on this session until its end built them (index_recovery)
             await index_recovery.hold(conn)
         try:
@@ -183,7 +189,7 @@ async def _events(
                 )
                 report.stored.add(stats)
                 if bulk:  # bounded folds as it goes, on a connection of their own
-                    folds.stored(stats.trades)
+                    await folds.stored(stats.trades)
                 report.rows += batch_rows.read
                 report.dead_letters += stats.dead_letters
                 report.batches += 1

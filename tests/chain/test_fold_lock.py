@@ -10,10 +10,11 @@ import asyncio
 import asyncpg
 import pytest
 
+from orderflow import db
 from orderflow.chain import ingest, pending_sums
 from orderflow.chain.ingest import ingest_logs
 from orderflow.chain.rollback import RollbackStats, rollback_from
-from tests.chain.test_bulk_sums import ordered_logs, split_by_block
+from tests.chain.test_bulk_sums import counted_folds, ordered_logs, split_by_block
 from tests.execution.conftest import wait_for
 from tests.reputation.test_incremental_sums import assert_sums_match
 
@@ -99,3 +100,23 @@ async def test_a_change_of_pending_rows_during_a_fold_waits_for_it(
     async with pool.acquire() as conn:
         assert await pending_sums.pending(conn) == 0
     assert await assert_sums_match(pool, counters=change == "rollback") > 50
+
+
+async def test_a_file_import_on_a_pool_of_one_connection_folds_between_its_batches(
+    dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pool of one has no connection for a fold beside the batches: the import folds between
+    them instead (each batch gives its connection back), as it goes and at its end."""
+    logs = ordered_logs(7)
+    folds = counted_folds(monkeypatch, ingest, "fold_in")
+    monkeypatch.setattr(pending_sums, "BACKGROUND_FOLD_FILLS", 100)
+    one = await db.create_pool(dsn, min_size=1, max_size=1)
+    try:
+        async with asyncio.timeout(WAIT_SECS):
+            await ingest_logs(one, logs, chain_id=137, batch_size=60, bulk=True)
+        assert len(folds) > 5 and all(folds)  # every one between two batches folded a range
+        async with one.acquire() as conn:
+            assert await pending_sums.pending(conn) == 0
+        assert await assert_sums_match(one) > 50
+    finally:
+        await one.close()

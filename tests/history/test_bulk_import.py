@@ -4,12 +4,14 @@ later fold (the reputation run's) does after an import that stopped before its e
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
+from orderflow import db
 from orderflow.chain import pending_sums
 from orderflow.chain.ingest import ingest_logs
 from orderflow.chain.partition_indexes import build_missing
@@ -88,3 +90,27 @@ async def test_a_bulk_import_leaves_the_sums_of_the_listeners_store(
     # built at its end: the same per-partition indexes as the listener's store
     assert built
     assert await indexes(pool) == await indexes(chain_pool)
+
+
+async def test_an_import_on_a_pool_of_one_connection_folds_between_its_batches(
+    dsn: str, chain_pool: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The import holds its connection until it ends, so a fold beside it on a pool of one would
+    wait for that connection for ever (`benchmarks/history_import.py` opens such a pool: it
+    hung): it folds on the import's own connection, between the batches."""
+    logs = sim_logs("v2", seed=13)
+    await ingest_logs(chain_pool, logs, chain_id=137, batch_size=37)
+    monkeypatch.setattr(pending_sums, "BACKGROUND_FOLD_FILLS", 5)
+    folds = counted_folds(monkeypatch, pending_sums, "fold")
+    one = await db.create_pool(dsn, min_size=1, max_size=1)
+    try:
+        async with asyncio.timeout(120):  # a safety net: reached only when it hangs
+            for path in await _files(tmp_path, logs, chain_pool):
+                await import_file(one, path, chain_id=137, batch_size=16, bulk=True)
+        async with one.acquire() as conn:
+            assert await pending_sums.pending(conn) == 0
+        assert sum(1 for f in folds if f) > 3  # as it went, not only at the end
+        await _assert_same(one, chain_pool)
+        assert await state(one) == await state(chain_pool)
+    finally:
+        await one.close()
