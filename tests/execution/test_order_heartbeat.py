@@ -29,7 +29,8 @@ from tests.execution.conftest import (
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import live_executor, live_strategy, login
 
-TIMEOUT = 3.0  # the stand-in's: seconds without an accepted heartbeat before it cancels
+TIMEOUT = 6.0  # the stand-in's: seconds without an accepted heartbeat before it cancels (a margin
+# for a loaded machine: a stall that long of the executor's loop would cancel the kept order)
 EVERY: dict[str, Any] = {"ORDER_HEARTBEAT_SECS": 0.2}
 
 
