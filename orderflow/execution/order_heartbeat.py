@@ -4,8 +4,8 @@ Polymarket's CLOB takes an order heartbeat (``POST /v1/heartbeats``, the SDK's
 ``send_order_heartbeat``): once one is accepted, the exchange cancels every open order of the API
 key when none has come for about 10 seconds. Without it, the orders of an executor that died (a
 crash, ``kill -9``, a node lost), hangs or lost its network rest at the exchange until they expire
-(``order_ttl_secs``: minutes to hours) and can fill with nobody watching, their kill switch
-included: a strategy killed meanwhile cannot cancel them.
+(``order_ttl_secs``: 5 minutes by default, up to a week) and can fill with nobody watching,
+their kill switch included: a strategy killed meanwhile cannot cancel them.
 
 While it leads with live trading set up (the live broker), the executor sends one every
 ``order_heartbeat_secs`` (5 s), on a task of its own (a slow database or exchange call holds it
