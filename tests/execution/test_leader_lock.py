@@ -15,6 +15,8 @@ import asyncpg
 
 from orderflow.execution.leader import LeaderLock
 
+_ALIVE = "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)"
+
 
 async def test_release_right_after_the_session_was_killed(pool: asyncpg.Pool, dsn: str) -> None:
     # The notice races the release: every gap from none to a few loop turns, several times.
@@ -22,11 +24,19 @@ async def test_release_right_after_the_session_was_killed(pool: asyncpg.Pool, ds
         lock = LeaderLock(dsn)
         assert await lock.try_acquire()
         assert lock._conn is not None
-        await pool.execute("SELECT pg_terminate_backend($1)", lock._conn.get_server_pid())
+        pid = lock._conn.get_server_pid()
+        await pool.execute("SELECT pg_terminate_backend($1)", pid)
         for _ in range(turns):
             await asyncio.sleep(0)
         await lock.release()
         assert not lock.held
+        # The next round's lock once this session is gone: a terminated backend lets go of its
+        # locks as it exits, a moment after pg_terminate_backend returns (a loaded CI machine
+        # let the next try_acquire in first: the clean-clone run of 6 Dec 2026).
+        for _ in range(500):
+            if not await pool.fetchval(_ALIVE, pid):
+                break
+            await asyncio.sleep(0.01)
     other = LeaderLock(dsn)
     try:
         for _ in range(100):  # the killed sessions' locks went with them
