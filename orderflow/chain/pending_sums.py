@@ -70,7 +70,6 @@ class BackgroundFolds:
         self._fold = fold
         self.beside = beside
         self.unfolded = 0  # fills stored since the last fold started
-        self.started = 0  # folds started as the import goes
         self._task: asyncio.Task[object] | None = None
 
     def _running(self) -> bool:
@@ -89,7 +88,6 @@ class BackgroundFolds:
         if self._running() or self.unfolded < BACKGROUND_FOLD_FILLS:
             return
         self.unfolded = 0
-        self.started += 1
         if self.beside:
             self._task = asyncio.create_task(self._fold(), name="background-fold")
         else:

@@ -45,7 +45,6 @@ class OrderHeartbeat:
     def __init__(self, broker: Broker, every: float) -> None:
         self.broker = broker
         self.every = every
-        self.sent = 0  # accepted sends
         self._failing: str | None = None  # the error of the failing sends, said once
 
     async def run(self) -> None:
@@ -66,7 +65,6 @@ class OrderHeartbeat:
         if self._failing is not None:
             log.warning("order heartbeat taken again", extra={"after": self._failing})
             self._failing = None
-        self.sent += 1
         return True
 
     def _failed(self, error: str) -> None:
@@ -80,9 +78,7 @@ class OrderHeartbeat:
 
 
 @contextlib.asynccontextmanager
-async def kept_alive(
-    brokers: Iterable[Broker], settings: ExecutorSettings
-) -> AsyncIterator[list[OrderHeartbeat]]:
+async def kept_alive(brokers: Iterable[Broker], settings: ExecutorSettings) -> AsyncIterator[None]:
     """The live brokers' heartbeats sent, each on a task of its own, for the block's length
     (none when ``settings.order_heartbeat`` is off)."""
     beats = [
@@ -92,7 +88,7 @@ async def kept_alive(
     ]
     tasks = [asyncio.create_task(b.run(), name="order-heartbeat") for b in beats]
     try:
-        yield beats
+        yield
     finally:
         for task in tasks:
             task.cancel()
