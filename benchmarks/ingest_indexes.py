@@ -171,6 +171,8 @@ LABELS = {
     sql.LINK_MATCHES: "links",
     sql.ROWS_BETWEEN: "links",
     pending_sums.FOLD: "fold",
+    pending_sums.CLAIM: "fold",
+    pending_sums.FOLD_CLAIMED: "fold",
     partition_indexes.BUILD: "build",
     partition_indexes.MISSING: "build",
 }

@@ -208,8 +208,10 @@ async def _pipeline(
     the end what is left."""
     started = time.perf_counter()
 
-    async def fold() -> None:
-        await retry_transient(functools.partial(fold_in, pool), what="fold the deferred sums")
+    async def fold(claimed: asyncio.Event) -> None:
+        await retry_transient(
+            functools.partial(fold_in, pool, claimed), what="fold the deferred sums"
+        )
 
     # in bulk mode: beside the batches, on a connection of the pool's other than theirs
     folds = pending_sums.BackgroundFolds(fold, beside=pool.get_max_size() > 1)

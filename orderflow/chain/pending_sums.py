@@ -6,9 +6,9 @@ trades out of ``orderflow_position_sums`` and the wallet counters and records th
 rows of every pending range no writer holds with migration 011's own statement (its upsert in
 primary-key order since migration 026) and forgets those ranges, in one transaction under the
 fold lock (migration 080: not the writer lock, so an import's batches are stored while it
-folds): the import calls it as it goes (:class:`BackgroundFolds`) and when it is done, the
-reputation run before it reads the sums, so a crashed import never leaves a run reading
-incomplete sums.
+folds; since 081 it claims the ranges first, then folds exactly those): the import calls it
+as it goes (:class:`BackgroundFolds`) and when it is done, the reputation run before it reads
+the sums, so a crashed import never leaves a run reading incomplete sums.
 """
 
 from __future__ import annotations
@@ -55,50 +55,61 @@ BACKGROUND_FOLD_FILLS = 25_000
 
 
 class BackgroundFolds:
-    """A bulk import's folds as it goes, beside its batches: ``fold`` (a fold on a connection
-    of its own) started once :data:`BACKGROUND_FOLD_FILLS` fills are stored since the last
-    start, one at a time (due while one runs: started after it, at the next batch);
-    :meth:`finish` waits for the one running and folds what is left. A fold that failed stops
-    the import at the next batch (its error); :meth:`close` cancels one still running (the
-    import failed: its transaction rolls back, its ranges stay pending).
+    """A bulk import's folds as it goes, beside its batches: every :data:`BACKGROUND_FOLD_FILLS`
+    stored fills, ``fold`` (a fold on a connection of its own, given an event it sets once its
+    ranges are claimed) is started and :meth:`stored` returns once it has claimed the ranges
+    pending then (migration 081): the batches after it record ranges of their own, left to the
+    next fold. One at a time: a fold due while the last still runs waits for it (the import
+    stays at most one fold behind). :meth:`finish` waits for the one running and folds what is
+    left. A fold that failed stops the import at the next batch (its error); :meth:`close`
+    cancels one still running (the import failed: its transaction rolls back, its ranges stay
+    pending).
 
     ``beside=False`` (the import's pool has no second connection: a fold beside would wait for
     the import's own, which the import holds until it ends) folds between the batches instead,
     each when due."""
 
-    def __init__(self, fold: Callable[[], Coroutine[Any, Any, object]], *, beside: bool) -> None:
+    def __init__(
+        self, fold: Callable[[asyncio.Event], Coroutine[Any, Any, object]], *, beside: bool
+    ) -> None:
         self._fold = fold
         self.beside = beside
         self.unfolded = 0  # fills stored since the last fold started
         self._task: asyncio.Task[object] | None = None
 
-    def _running(self) -> bool:
-        if self._task is None:
-            return False
-        if not self._task.done():
-            return True
-        task, self._task = self._task, None
-        task.result()  # a fold that failed: its error, here
-        return False
-
-    async def stored(self, fills: int) -> None:
-        """Count the fills a batch stored; start a fold when one is due and none runs (or,
-        not ``beside``, fold now)."""
-        self.unfolded += fills
-        if self._running() or self.unfolded < BACKGROUND_FOLD_FILLS:
-            return
-        self.unfolded = 0
-        if self.beside:
-            self._task = asyncio.create_task(self._fold(), name="background-fold")
-        else:
-            await self._fold()
-
-    async def finish(self) -> None:
-        """The fold running, then one of everything still pending."""
+    async def _ended(self) -> None:
+        """The fold running, once it has ended (its error, if it failed)."""
         if self._task is not None:
             task, self._task = self._task, None
             await task
-        await self._fold()
+
+    async def stored(self, fills: int) -> None:
+        """Count the fills a batch stored; when a fold is due, start one once the last has
+        ended and return when it has claimed its ranges (or, not ``beside``, fold now)."""
+        self.unfolded += fills
+        if self._task is not None and self._task.done():
+            await self._ended()  # a fold that failed: its error, here
+        if self.unfolded < BACKGROUND_FOLD_FILLS:
+            return
+        self.unfolded = 0
+        await self._ended()
+        claimed = asyncio.Event()
+        if not self.beside:
+            await self._fold(claimed)
+            return
+        self._task = asyncio.create_task(self._fold(claimed), name="background-fold")
+        waiting = asyncio.create_task(claimed.wait())
+        try:  # claimed, or it ended first (nothing pending, or an error: raised here)
+            await asyncio.wait((self._task, waiting), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiting.cancel()
+        if self._task.done():
+            await self._ended()
+
+    async def finish(self) -> None:
+        """The fold running, then one of everything still pending."""
+        await self._ended()
+        await self._fold(asyncio.Event())
 
     async def close(self) -> None:
         if self._task is not None:
@@ -113,20 +124,31 @@ class BackgroundFolds:
 # not bulk, whose insert trigger adds to the sums) takes it shared first, so that no fold holds
 # a range between its read of the rows and its commit meanwhile. Key: b"ordffold".
 FOLD_LOCK_SHARED = "SELECT pg_advisory_xact_lock_shared(orderflow_fold_lock_key())"
-FOLD = "SELECT orderflow_position_sums_fold()"
+FOLD = "SELECT orderflow_position_sums_fold()"  # claim and fold, in one statement
+# A fold's two steps (migration 081): the fold lock and the pending ranges no writer holds,
+# locked (their ids); those ranges folded and forgotten.
+CLAIM = "SELECT orderflow_position_sums_fold_claim()"
+FOLD_CLAIMED = "SELECT orderflow_position_sums_fold($1::bigint[])"
 PENDING = "SELECT count(*) FROM orderflow_position_sums_pending"
 
 
-async def fold(conn: asyncpg.Connection, *, everything: bool = False) -> int:
+async def fold(
+    conn: asyncpg.Connection, *, everything: bool = False, claimed: asyncio.Event | None = None
+) -> int:
     """Add the pending ranges' trades to the sums; return the number of ranges folded. A range
-    a batch in flight is extending is left to the next fold (migration 080); ``everything``:
-    the writer lock first, so no batch is in flight and every range is folded (what a detach
-    and a reputation run need: batches wait meanwhile, as they did for every fold before)."""
+    a batch in flight is extending is left to the next fold (migration 080); ``claimed`` is set
+    once the ranges to fold are locked (a batch that starts after records a range of its own,
+    for the next fold). ``everything``: the writer lock first, so no batch is in flight and
+    every range is folded (what a detach and a reputation run need: batches wait meanwhile, as
+    they did for every fold before)."""
     started = time.perf_counter()
     async with conn.transaction():
         if everything:
             await conn.execute(WRITER_LOCK)
-        ranges: int = await conn.fetchval(FOLD)
+        folding: list[int] = await conn.fetchval(CLAIM)
+        if claimed is not None:
+            claimed.set()
+        ranges: int = await conn.fetchval(FOLD_CLAIMED, folding) if folding else 0
     if ranges:
         log.info(
             "deferred position sums folded",
@@ -135,10 +157,10 @@ async def fold(conn: asyncpg.Connection, *, everything: bool = False) -> int:
     return ranges
 
 
-async def fold_in(pool: asyncpg.Pool) -> int:
+async def fold_in(pool: asyncpg.Pool, claimed: asyncio.Event | None = None) -> int:
     """``fold`` on a connection of ``pool`` (a fresh one per call: safe to retry)."""
     async with pool.acquire() as conn:
-        return await fold(conn)
+        return await fold(conn, claimed=claimed)
 
 
 async def pending(conn: asyncpg.Connection) -> int:

@@ -166,7 +166,11 @@ async def _events(
         # folds on this one, between the batches
         beside = pool.get_max_size() > 1
         folds = pending_sums.BackgroundFolds(
-            (lambda: fold_in(pool)) if beside else (lambda: pending_sums.fold(conn)),
+            (
+                (lambda claimed: fold_in(pool, claimed))
+                if beside
+                else (lambda claimed: pending_sums.fold(conn, claimed=claimed))
+            ),
             beside=beside,
         )
         if bulk:  # held on this session until its end built them (index_recovery)

@@ -8,6 +8,7 @@ scores end up identical, and equal to a fresh aggregation of the trades.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import asyncpg
@@ -69,13 +70,18 @@ async def state(
     )
 
 
+async def not_folded(pool: asyncpg.Pool, claimed: asyncio.Event | None = None) -> int:
+    """A fold that never comes (an import killed before it): its sums stay pending."""
+    return 0
+
+
 def counted_folds(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[int]:
     """The ranges each call of ``module.name`` (a fold) folded, in order of the calls."""
     folds: list[int] = []
     fold = getattr(module, name)
 
-    async def counted(target: asyncpg.Pool | asyncpg.Connection) -> int:
-        folds.append(await fold(target))
+    async def counted(target: asyncpg.Pool | asyncpg.Connection, *args: Any, **kw: Any) -> int:
+        folds.append(await fold(target, *args, **kw))
         return folds[-1]
 
     monkeypatch.setattr(module, name, counted)
@@ -96,18 +102,31 @@ async def test_a_bulk_import_folds_to_the_sums_of_a_batch_by_batch_one(
     same_scores(await compute_scores(pool), await compute_scores(other_pool))
 
 
+@pytest.mark.parametrize("slow_by", [0.0, 0.3], ids=["a fold", "a fold slow to start"])
 async def test_a_long_bulk_import_folds_as_it_goes(
-    pool: asyncpg.Pool, other_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+    pool: asyncpg.Pool, other_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, slow_by: float
 ) -> None:
     """Every BACKGROUND_FOLD_FILLS stored fills the import folds what it deferred, beside its
-    batches (migration 080), and the sums end as a batch-by-batch import's."""
+    batches (migration 080), and the sums end as a batch-by-batch import's. Each fold folds the
+    ranges pending when it was due: the next batch starts once it has claimed them (migration
+    081), however long it takes to start; one due while the last runs waits for it."""
     logs = ordered_logs(7)
-    folds = counted_folds(monkeypatch, ingest, "fold_in")
+    folds: list[int] = []  # the ranges each fold folded
+    running: list[int] = []  # the folds running, as each started
+
+    async def slow(pool: asyncpg.Pool, claimed: asyncio.Event | None = None) -> int:
+        running.append(len(running) - len(folds) + 1)
+        await asyncio.sleep(slow_by)  # waiting for a connection, say
+        folds.append(await pending_sums.fold_in(pool, claimed))
+        return folds[-1]
+
+    monkeypatch.setattr(ingest, "fold_in", slow)
     monkeypatch.setattr(pending_sums, "BACKGROUND_FOLD_FILLS", 100)
     bulk = await ingest_logs(pool, logs, chain_id=137, batch_size=60, bulk=True)
     await ingest_logs(other_pool, logs, chain_id=137, batch_size=60)
     assert bulk.stored.trades > 300
     assert len(folds) > 5 and all(folds[:-1])  # one every few batches, each of a range
+    assert set(running) == {1}  # one at a time
     async with pool.acquire() as conn:
         assert await pending_sums.pending(conn) == 0
     assert await state(pool) == await state(other_pool)
@@ -118,12 +137,9 @@ async def test_an_import_that_never_folded_scores_like_a_batch_by_batch_one(
 ) -> None:
     first, live, last = split_by_block(ordered_logs(11), 3)
 
-    async def killed_before_the_fold(pool: asyncpg.Pool) -> int:
-        return 0
-
     # The bulk database: an import killed after its last batch committed, before its fold;
     # live batches; a second such import (a new pending range: stored rows lie between).
-    monkeypatch.setattr(ingest, "fold_in", killed_before_the_fold)
+    monkeypatch.setattr(ingest, "fold_in", not_folded)
     await ingest_logs(pool, first, chain_id=137, batch_size=40, bulk=True)
     async with pool.acquire() as conn:
         assert await pending_sums.pending(conn) == 1  # the batches' ranges, merged
@@ -203,10 +219,7 @@ async def test_detaching_a_partition_folds_its_pending_sums_first(
 ) -> None:
     logs = ordered_logs(3)
 
-    async def killed_before_the_fold(pool: asyncpg.Pool) -> int:
-        return 0
-
-    monkeypatch.setattr(ingest, "fold_in", killed_before_the_fold)
+    monkeypatch.setattr(ingest, "fold_in", not_folded)
     await ingest_logs(pool, logs, chain_id=137, batch_size=60, bulk=True)
     await ingest_logs(other_pool, logs, chain_id=137, batch_size=60)
     total = await pool.fetchval("SELECT count(*) FROM orderflow_trades")

@@ -14,7 +14,7 @@ from orderflow import db
 from orderflow.chain import ingest, pending_sums
 from orderflow.chain.ingest import ingest_logs
 from orderflow.chain.rollback import RollbackStats, rollback_from
-from tests.chain.test_bulk_sums import counted_folds, ordered_logs, split_by_block
+from tests.chain.test_bulk_sums import counted_folds, not_folded, ordered_logs, split_by_block
 from tests.execution.conftest import wait_for
 from tests.reputation.test_incremental_sums import assert_sums_match
 
@@ -24,10 +24,6 @@ WAIT_SECS = 30.0  # a safety net: reached only when the test fails
 @pytest.fixture
 def no_fold(monkeypatch: pytest.MonkeyPatch) -> None:
     """Imports leave their sums pending (as one killed before its fold would)."""
-
-    async def not_folded(pool: asyncpg.Pool) -> int:
-        return 0
-
     monkeypatch.setattr(ingest, "fold_in", not_folded)
 
 
@@ -56,6 +52,44 @@ async def test_a_bulk_batch_is_stored_while_a_fold_is_in_progress(
         await fold.commit()
     async with pool.acquire() as conn:
         assert await pending_sums.pending(conn) == 1  # the batches' own range: not the fold's
+        assert await pending_sums.fold(conn) == 1
+    assert await assert_sums_match(pool) > 50
+
+
+async def test_a_fold_folds_the_ranges_it_claimed_and_no_batch_after(
+    pool: asyncpg.Pool, no_fold: None
+) -> None:
+    """Migration 081: a batch stored after a fold's claim, before its fold, records a range of
+    its own and keeps it for the next fold (before, the fold took whatever was pending when its
+    statement got there: the import's due points folded nothing or another point's rows)."""
+    first, second = split_by_block(ordered_logs(7), 2)
+    await ingest_logs(pool, first, chain_id=137, batch_size=60, bulk=True)
+    async with pool.acquire() as folding, folding.transaction():
+        claimed = await folding.fetchval(pending_sums.CLAIM)
+        assert len(claimed) == 1
+        async with asyncio.timeout(WAIT_SECS):
+            await ingest_logs(pool, second, chain_id=137, batch_size=60, bulk=True)
+        assert await folding.fetchval(pending_sums.FOLD_CLAIMED, claimed) == 1
+    async with pool.acquire() as conn:
+        assert await pending_sums.pending(conn) == 1  # the second import's
+        assert await pending_sums.fold(conn) == 1
+    assert await assert_sums_match(pool) > 50
+
+
+async def test_folding_ranges_not_claimed_is_refused(pool: asyncpg.Pool, no_fold: None) -> None:
+    """The claimed fold folds what its transaction claimed, nothing it did not: a range another
+    transaction holds, or one no longer pending, is an error, and nothing is folded."""
+    await ingest_logs(pool, ordered_logs(7), chain_id=137, batch_size=60, bulk=True)
+    (held,) = await pool.fetchval(pending_sums.CLAIM)  # claimed, and let go: a fold not done
+    async with pool.acquire() as holder, holder.transaction():
+        assert await holder.fetchval(pending_sums.CLAIM) == [held]
+        async with pool.acquire() as other, other.transaction():
+            with pytest.raises(asyncpg.PostgresError, match="fold of ranges not claimed"):
+                await other.fetchval(pending_sums.FOLD_CLAIMED, [held])
+    with pytest.raises(asyncpg.PostgresError, match="fold of ranges not claimed"):
+        await pool.fetchval(pending_sums.FOLD_CLAIMED, [held + 10**9])  # no such range
+    async with pool.acquire() as conn:
+        assert await pending_sums.pending(conn) == 1
         assert await pending_sums.fold(conn) == 1
     assert await assert_sums_match(pool) > 50
 

@@ -44,5 +44,5 @@ def test_ingest_indexes_detail_smoke(
     code = _load().main([*args, "--detail", "--dsn", pg_server_dsn])
     out = capsys.readouterr().out
     assert code == 0
-    for name in ("store_sql.INSERT_TRADES", "writer_txs.RECORD_BOTH", "pending_sums.FOLD"):
+    for name in ("store_sql.INSERT_TRADES", "writer_txs.RECORD_BOTH", "pending_sums.FOLD_CLAIMED"):
         assert f"| {name} | " in out, out

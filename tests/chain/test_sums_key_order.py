@@ -14,7 +14,7 @@ import pytest
 
 from orderflow.chain import ingest, pending_sums
 from orderflow.chain.ingest import ingest_logs
-from tests.chain.test_bulk_sums import ordered_logs
+from tests.chain.test_bulk_sums import not_folded, ordered_logs
 from tests.reputation.test_incremental_sums import assert_sums_match
 
 # Every row an upsert proposes to either table, numbered, with the statement it came from.
@@ -77,10 +77,7 @@ async def test_a_live_batch_upserts_its_sums_in_key_order(pool: asyncpg.Pool) ->
 async def test_a_fold_upserts_its_sums_in_key_order(
     pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def held(pool: asyncpg.Pool) -> int:
-        return 0
-
-    monkeypatch.setattr(ingest, "fold_in", held)
+    monkeypatch.setattr(ingest, "fold_in", not_folded)
     logs = ordered_logs(7)
     half = len(logs) // 2
     await ingest_logs(pool, logs[:half], chain_id=137, batch_size=40)  # live: sums stored
@@ -112,10 +109,7 @@ async def test_the_fold_sorts_wallets_as_bytes(
     through the database's locale; a wallet's hex string orders the same either way, so the
     upserts stay in key order (above) and the sums equal a fresh aggregation."""
 
-    async def held(pool: asyncpg.Pool) -> int:
-        return 0
-
-    monkeypatch.setattr(ingest, "fold_in", held)
+    monkeypatch.setattr(ingest, "fold_in", not_folded)
     await ingest_logs(pool, ordered_logs(7), chain_id=137, batch_size=40, bulk=True)
     statement = await pool.fetchval(
         "SELECT orderflow_position_sums_add_sql(orderflow_position_sums_pending_rows(), TRUE)"
