@@ -9,7 +9,10 @@ their kill switch included: a strategy killed meanwhile cannot cancel them.
 
 While it leads with live trading set up (the live broker), the executor sends one every
 ``order_heartbeat_secs`` (5 s), on a task of its own (a slow database or exchange call holds it
-up no more than a blocked process would), and within a second after a send that failed. It stops
+up no more than a blocked process would), and within a second after a send that failed — or,
+rate limited, once the exchange's ``Retry-After`` has passed (asked sooner, it only refuses
+again and may keep its limit longer; a wait past its ~10 s has our orders cancelled meanwhile,
+which the warning says). It stops
 when the executor stops leading: a standby that takes over continues the chain within the
 exchange's 10 s (its first send is refused with the id the exchange expects and sent again with
 it: :meth:`orderflow.execution.live.LiveBroker.order_heartbeat`), so a change of leader keeps the
@@ -26,12 +29,14 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 
 from orderflow.errors import OrderflowError
-from orderflow.execution.broker import Broker
+from orderflow.execution.broker import Broker, ExchangeBusyError
 from orderflow.execution.settings import ExecutorSettings
+from orderflow.execution.switch import retry_after_wait
 from orderflow.telemetry import meter
 
 log = logging.getLogger(__name__)
 RETRY_SECS = 1.0  # after a failed send: the exchange cancels after ~10 s without one
+SWITCH_SECS = 10.0  # the exchange's: open orders cancelled this long after the last accepted send
 heartbeats = meter("orderflow.execution").create_counter(
     "orderflow_order_heartbeats_total",
     description="Order heartbeats sent to the CLOB, by result (taken, refused): a run of "
@@ -49,30 +54,41 @@ class OrderHeartbeat:
 
     async def run(self) -> None:
         while True:
-            ok = await self.beat()
-            await asyncio.sleep(self.every if ok else min(self.every, RETRY_SECS))
+            wait = await self.beat()
+            await asyncio.sleep(wait)
 
-    async def beat(self) -> bool:
-        """One send; whether the exchange took it. A failure is logged when it starts or
-        changes, and the recovery once, not every second."""
+    async def beat(self) -> float:
+        """One send; the seconds until the next: ``every`` after one taken, at most a second
+        after one refused, or as long as a rate limit's ``Retry-After`` asked (at most
+        :data:`~orderflow.execution.switch.MAX_RETRY_AFTER_SECS`). A failure is logged when it
+        starts or changes, and the recovery once, not every second."""
         try:
             await self.broker.order_heartbeat()
         except Exception as exc:  # an error of ours in words, anything else by its type only
-            self._failed(str(exc) if isinstance(exc, OrderflowError) else type(exc).__name__)
+            wait = min(self.every, RETRY_SECS)
+            if isinstance(exc, ExchangeBusyError) and exc.retry_after is not None:
+                wait = max(wait, retry_after_wait(exc.retry_after))
+            self._failed(str(exc) if isinstance(exc, OrderflowError) else type(exc).__name__, wait)
             heartbeats.add(1, {"result": "refused"})
-            return False
+            return wait
         heartbeats.add(1, {"result": "taken"})
         if self._failing is not None:
             log.warning("order heartbeat taken again", extra={"after": self._failing})
             self._failing = None
-        return True
+        return self.every
 
-    def _failed(self, error: str) -> None:
+    def _failed(self, error: str, wait: float) -> None:
         if error != self._failing:
             log.warning(
                 "order heartbeat not taken: the exchange cancels our open orders if none is "
                 "for about 10 s",
-                extra={"error": error},
+                extra={"error": error, "next_in_secs": round(wait, 1)},
+            )
+        if wait >= SWITCH_SECS:
+            log.warning(
+                "order heartbeat: the exchange asked to wait longer than its switch's timeout; "
+                "our open orders are cancelled meanwhile",
+                extra={"wait_secs": round(wait, 1)},
             )
         self._failing = error
 

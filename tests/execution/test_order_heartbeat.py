@@ -17,6 +17,8 @@ import pytest
 from prometheus_client import generate_latest
 
 from orderflow.execution.live import LiveBroker
+from orderflow.execution.order_heartbeat import RETRY_SECS, OrderHeartbeat
+from orderflow.execution.switch import MAX_RETRY_AFTER_SECS
 from orderflow.telemetry import setup_metrics
 from tests.execution.conftest import (
     TOKEN_NO,
@@ -171,3 +173,45 @@ async def test_heartbeats_the_exchange_refuses_are_sent_again_and_said_once(
     assert sum(m.startswith("order heartbeat not taken") for m in said) == 1, said
     assert sum(m == "order heartbeat taken again" for m in said) == 1, said
     assert not clob.heartbeat_cancels
+
+
+async def test_a_rate_limited_heartbeat_waits_as_the_exchange_asks(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """Heartbeats rate limited (429 with a Retry-After shorter than the switch's timeout): the
+    next send waits as long as asked and goes through, and the resting order is kept. Before,
+    a refused send was repeated within a second whatever the exchange said (here every 0.2 s:
+    a dozen more refusals, each prolonging a real exchange's limit)."""
+    clob.heartbeat_timeout = TIMEOUT
+    await live_strategy(pool)
+    ex = live_executor(pool, dsn, live, **EVERY)
+    async with running(ex):
+        await leading(ex)
+        order_id = await _resting(pool, clob)
+        await wait_for(lambda: now_true(clob.heartbeats))
+        limited = clob.rate_limit("POST", "/v1/heartbeats", 2.5)
+        await wait_for(lambda: now_true(limited.refused))
+        taken = len(clob.heartbeats)
+        await wait_for(lambda: now_true(len(clob.heartbeats) > taken))
+        await _beats_past_the_timeout(clob)
+    assert limited.refused == 1  # asked once, then waited the 3 s it was told
+    assert clob.orders[order_id]["status"] == "LIVE" and not clob.heartbeat_cancels
+
+
+async def test_a_retry_after_past_the_switch_is_waited_and_said(
+    clob: FakeClob, live: LiveBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 429 asking for longer than the exchange's ~10 s: the next send waits as asked (the
+    order worker's cap: 30 s), and the operator is told our open orders are cancelled
+    meanwhile; a 503 without a Retry-After is sent again within a second."""
+    caplog.set_level(logging.WARNING, logger="orderflow.execution.order_heartbeat")
+    beat = OrderHeartbeat(live, every=5.0)
+    assert await beat.beat() == 5.0
+    clob.fail("POST", "/v1/heartbeats", 429, times=1, retry_after=20)
+    assert await beat.beat() == 20.0
+    assert any("cancelled meanwhile" in r.getMessage() for r in caplog.records)
+    clob.fail("POST", "/v1/heartbeats", 429, times=1, retry_after=3600)
+    assert await beat.beat() == MAX_RETRY_AFTER_SECS
+    clob.fail("POST", "/v1/heartbeats", 503, times=1)
+    assert await beat.beat() == RETRY_SECS
+    assert await beat.beat() == 5.0
