@@ -10,11 +10,14 @@
   SDK's own per-market cache (:func:`~orderflow.execution.live_reads.read_fee_schedule`), which
   the order's build reads again: one read serves both.
 
-A market stating no fee (rate 0, or no ``fd``), a schedule that cannot be one
+A market stating no fee (rate 0, or no ``fd``) has ``fee`` :data:`~orderflow.signals.views.NO_FEE`:
+the decision still prices with the strategy's ``taker_fee_rate`` (the conservative side), and its
+fills are booked with none, as the exchange charges none (:func:`~orderflow.signals.sizing.
+booked_fee`). A schedule that cannot be one
 (:func:`~orderflow.execution.reply_checks.rules_problem`) or a read that fails leaves ``fee``
 None: the decision prices with the strategy's ``taker_fee_rate`` (exponent 1) — at least the
-nothing the SDK would count (the default rate is 0) — and a fill from the account's
-trades is booked at the trade's own ``fee_rate_bps`` (exponent 1), as before. A failed fee read
+nothing the SDK would count (the default rate is 0) —, the placement's fill is booked at it and
+a fill from the account's trades at the trade's own ``fee_rate_bps`` (exponent 1). A failed fee read
 keeps the schedule known before, if any, and is tried again after ``RULES_RETRY_SECS``; the
 book's rules and the schedule are cached apart: booking a fill reads no book. Each is read once
 per token at a time (:meth:`~orderflow.execution.market_rules.RulesCache.ask`): the decision and
@@ -36,7 +39,7 @@ from orderflow.execution.live_reads import problem_of, read_fee_schedule
 from orderflow.execution.market_rules import RULES_TIMEOUT_SECS, RulesCache
 from orderflow.execution.reply_checks import refuse_reply, rules_problem
 from orderflow.execution.unanswered import exchange_unanswered
-from orderflow.signals.views import FeeSchedule
+from orderflow.signals.views import NO_FEE, FeeSchedule
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +78,7 @@ class LiveRules(BookReads):
             )
             self.fees.failed(token_id, busy=problem is None and exchange_unanswered(exc))
             return known
-        stated = MarketRules(fee=FeeSchedule(info.rate, info.exponent) if info.rate else None)
+        stated = MarketRules(fee=FeeSchedule(info.rate, info.exponent) if info.rate else NO_FEE)
         problem = rules_problem(stated)
         if problem is not None:
             refuse_reply("market fee schedule", problem, token_id=str(token_id))

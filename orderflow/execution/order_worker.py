@@ -43,7 +43,7 @@ from orderflow.execution.strategy_queries import MODE_CHANGED
 from orderflow.execution.switch import retry_after_wait
 from orderflow.signals.decide import Decision
 from orderflow.signals.exits import after_on_chain
-from orderflow.signals.sizing import decision_fee
+from orderflow.signals.sizing import booked_fee
 from orderflow.signals.views import MarketView, OpenPosition, TradeView
 
 log = logging.getLogger(__name__)
@@ -274,7 +274,7 @@ class OrderWorker:
                 await position_queries.set_signal_status(conn, signal_id, "SKIPPED", refused)
             return
         assert decision.price is not None and market.last_price is not None
-        fee = decision_fee(market, state.settings)  # the schedule the decision priced with
+        fee = booked_fee(market, state.settings)  # what a fill is charged, as far as known
         request = OrderRequest(
             strategy=state.name,
             token_id=job.trade.token_id,

@@ -104,7 +104,16 @@ def decision_fee(market: MarketView, settings: StrategySettings) -> FeeSchedule:
     market stating none, a read that failed: at least the nothing the SDK counts for a market
     without a schedule; the default rate is 0, so a failed read understates a market's fee unless
     the strategy sets its own)."""
-    return market.fee or FeeSchedule(dec(settings.taker_fee_rate))
+    if market.fee is not None and market.fee.rate > 0:
+        return market.fee
+    return FeeSchedule(dec(settings.taker_fee_rate))
+
+
+def booked_fee(market: MarketView, settings: StrategySettings) -> FeeSchedule:
+    """The fee schedule an order's taking fills are booked at until the exchange's trades say
+    otherwise: what the market charges when known (its schedule; :data:`~orderflow.signals.
+    views.NO_FEE` when it states none), else the decision's (paper, a read that failed)."""
+    return market.fee if market.fee is not None else decision_fee(market, settings)
 
 
 def kelly_fraction_of_bankroll(p: float, q: Decimal) -> Decimal:

@@ -91,6 +91,11 @@ class FeeSchedule:
     exponent: Decimal = Decimal(1)
 
 
+# A market that states no fee schedule (the SDK's rate 0: a V2 order carries no fee, the
+# exchange charges the market's): known to charge nothing, unlike a schedule not known (None).
+NO_FEE = FeeSchedule(Decimal(0))
+
+
 @dataclass(frozen=True, slots=True)
 class MarketView:
     """The traded token's market at decision time.

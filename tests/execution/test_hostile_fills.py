@@ -166,10 +166,12 @@ async def test_a_taker_fill_at_an_impossible_fee_rate_is_refused(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Our entry took the ask; the placement answer names no trade, and the trade in the
-    account's trades, of a market stating no schedule, states a negative or absurd
-    ``fee_rate_bps``: the fee it gives is refused (a taker's fee is read from it), not booked."""
+    account's trades, of a market whose schedule could not be read, states a negative or absurd
+    ``fee_rate_bps``: the fee it gives is refused (a taker's fee is read from it when the
+    schedule is not known), not booked."""
     await live_strategy(pool)
     ex = live_executor(pool, dsn, live)
+    clob.fail("GET", "/clob-markets/", 503, times=1)  # our read; the SDK's order build reads it
     clob.placement_patch = {"tradeIDs": []}
     order = await follow(pool, ex, token_id=TOKEN_YES, price="0.50")  # crosses the 0.50 ask
     clob.placement_patch = {}

@@ -16,6 +16,7 @@ from orderflow.execution.live import LiveBroker
 from tests.execution.conftest import TOKEN_NO, TOKEN_YES, follow
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import Clock, live_executor, live_strategy
+from tests.execution.test_hostile_book import book_rules
 
 REFUSED = "exchange reply refused"
 PAST_EXPIRY = timedelta(seconds=335)  # the order's 300 s and the 30 s grace
@@ -121,12 +122,12 @@ async def test_a_book_that_does_not_parse_fails_its_token_only(
     for a minute."""
     clob.markets[TOKEN_NO].min_size = Decimal(15)
     clob.book_patch = {"tick_size": "a tenth"}
-    assert await live.market_rules(TOKEN_YES) is None
+    assert await book_rules(live, TOKEN_YES) == (None, None)
     clob.book_patch = {}
     rules = await live.market_rules(TOKEN_NO)
     assert rules is not None and rules.min_order_size == 15
     assert [r["what"] for r in _refusals(caplog)] == ["market rules"]
-    assert await live.market_rules(TOKEN_YES) is None  # its own pause still holds
+    assert await book_rules(live, TOKEN_YES) == (None, None)  # its own pause still holds
 
 
 async def test_a_refused_fill_is_logged_once_not_on_every_pass(

@@ -7,8 +7,10 @@ strategy-wide rate with the exponent 1 everywhere: in a market charging r = 0.25
 schedule one public page gives crypto markets) at p = 0.5 it sized with 0.03 x 0.25 = 0.0075 a
 share where the schedule charges 0.25 x 0.0625 = 0.015625 (the edge overstated), and booked a
 fill from the account's trades at the trade's ``fee_rate_bps`` (2500) x 0.25 = 0.0625 a share,
-four times the schedule's. A market without a schedule, or one whose schedule cannot be read,
-keeps the strategy's rate (sizing) and the trade's rate (booking), as before. Live mode against
+four times the schedule's. A market without a schedule is sized at the strategy's rate and its
+fills booked with no fee (it charges none); one whose schedule cannot be read keeps the
+strategy's rate (sizing, and booking the placement's fill) and the trade's (booking from the
+trades). Live mode against
 the CLOB stand-in, which serves the schedule as the real CLOB does."""
 
 from __future__ import annotations
@@ -103,19 +105,26 @@ async def test_a_fill_from_the_accounts_trades_is_booked_on_the_markets_schedule
     assert fill["fee"] == (fill["shares"] * per_share).quantize(STEP), dict(fill)
 
 
-async def test_a_market_without_a_schedule_keeps_the_strategys_rate(
-    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+@pytest.mark.parametrize("booked_from", ["the placement", "the account's trades"])
+async def test_a_market_without_a_schedule_is_sized_at_the_strategys_rate_and_charges_nothing(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker, booked_from: str
 ) -> None:
-    """No ``fd``: the SDK counts no fee; the decision keeps the strategy's rate (more than
-    none: the conservative side for an entry), and so does the placement fill, as before."""
+    """No ``fd``: the market charges no fee (a V2 order carries none; the exchange applies the
+    market's schedule, the SDK counts rate 0). The decision keeps the strategy's rate (more than
+    none: the conservative side for an entry), but the fill is booked with no fee, from the
+    placement's answer as from the account's trades. Before, the placement's fill was booked at
+    the strategy's rate: 0.0075 a share never charged, in the cost basis, the realized P&L and
+    the strategy's cash, while the same fill read from the trades was booked at none."""
     assert clob.markets[TOKEN_YES].fee is None
+    if booked_from == "the account's trades":
+        clob.placement_patch = {"tradeIDs": []}
     signal, fills = await _entry(pool, dsn, live)
     sizing = signal["inputs"]["sizing"]
     price = Decimal(sizing["price"])
     per_share = _per_share(price, Decimal(str(STRATEGY_RATE)), Decimal(1))
     assert Decimal(sizing["all_in_price"]) == price + per_share, sizing
     [fill] = fills
-    assert fill["fee"] == (fill["shares"] * per_share).quantize(STEP), dict(fill)
+    assert fill["fee"] == 0, dict(fill)
 
 
 async def test_a_schedule_that_cannot_be_read_falls_back_to_the_strategys_rate(

@@ -93,7 +93,8 @@ def test_order_after_reversal(
 async def test_matched_then_failed_is_reversed_exactly_once(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker, restart: bool
 ) -> None:
-    ex = await _bought(pool, dsn, live, taker_fee_rate=0.02)
+    clob.markets[TOKEN_YES].fee = (Decimal("0.02"), Decimal(1))  # a fee to reverse with it
+    ex = await _bought(pool, dsn, live)
     order = await pool.fetchrow("SELECT * FROM orderflow_orders")
     assert order["status"] == "FILLED"
     [tid] = _placement_trades(clob, order["exchange_order_id"])
