@@ -93,8 +93,8 @@ async def test_an_import_on_a_pool_of_one_connection_folds_between_its_batches(
     dsn: str, chain_pool: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The import holds its connection until it ends, so a fold beside it on a pool of one would
-    wait for that connection for ever (`benchmarks/history_import.py` opens such a pool: it
-    hung): it folds on the import's own connection, between the batches."""
+    wait for that connection for ever (`benchmarks/history_import.py`, which opened such a
+    pool until it took two, hung): it folds on the import's own connection, between batches."""
     logs = sim_logs("v2", seed=13)
     await ingest_logs(chain_pool, logs, chain_id=137, batch_size=37)
     monkeypatch.setattr(pending_sums, "BACKGROUND_FOLD_FILLS", 5)
