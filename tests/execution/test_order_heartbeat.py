@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -51,6 +52,20 @@ async def _resting(pool: asyncpg.Pool, clob: FakeClob) -> str:
     return found
 
 
+@contextlib.asynccontextmanager
+async def _resting_while_leading(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> AsyncIterator[str]:
+    """A live executor leading (heartbeats every 0.2 s, the stand-in's timeout :data:`TIMEOUT`)
+    with our entry resting: its id. The executor stops at the block's end."""
+    clob.heartbeat_timeout = TIMEOUT
+    await live_strategy(pool)
+    ex = live_executor(pool, dsn, live, **EVERY)
+    async with running(ex):
+        await leading(ex)
+        yield await _resting(pool, clob)
+
+
 async def _beats_past_the_timeout(clob: FakeClob) -> None:
     """Wait for accepted heartbeats spanning more than the stand-in's timeout from now."""
     start = len(clob.heartbeats)
@@ -62,12 +77,7 @@ async def test_the_orders_of_an_executor_that_stops_are_cancelled_by_the_exchang
 ) -> None:
     """Before, nothing told the exchange the executor was gone: its resting entry stayed live
     (and could fill, unwatched) until it expired, minutes or hours later."""
-    clob.heartbeat_timeout = TIMEOUT
-    await live_strategy(pool)
-    ex = live_executor(pool, dsn, live, **EVERY)
-    async with running(ex):
-        await leading(ex)
-        order_id = await _resting(pool, clob)
+    async with _resting_while_leading(pool, dsn, clob, live) as order_id:
         await _beats_past_the_timeout(clob)
         assert clob.live_orders() == [order_id]  # kept alive while the executor runs
     assert not clob.heartbeat_cancels
@@ -182,12 +192,7 @@ async def test_a_rate_limited_heartbeat_waits_as_the_exchange_asks(
     next send waits as long as asked and goes through, and the resting order is kept. Before,
     a refused send was repeated within a second whatever the exchange said (here every 0.2 s:
     a dozen more refusals, each prolonging a real exchange's limit)."""
-    clob.heartbeat_timeout = TIMEOUT
-    await live_strategy(pool)
-    ex = live_executor(pool, dsn, live, **EVERY)
-    async with running(ex):
-        await leading(ex)
-        order_id = await _resting(pool, clob)
+    async with _resting_while_leading(pool, dsn, clob, live) as order_id:
         await wait_for(lambda: now_true(clob.heartbeats))
         limited = clob.rate_limit("POST", "/v1/heartbeats", 2.5)
         await wait_for(lambda: now_true(limited.refused))
