@@ -16,7 +16,11 @@ from orderflow.signals.queries import complement_join
 # so far: signals on those sells (found by the sells' keys, the signals' UNIQUE index), the last
 # one's reason and when it ended, and whether one is still under way (PENDING, or its order
 # resting or in doubt). Per position, the leader's latest such SELL on the chain (the next
-# exit's trigger) and how many exits were tried on it.
+# exit's trigger) and how many exits were tried on it. And the live buys of the token by the
+# strategy: whether one has a trade not settled yet (MATCHED, RETRYING: its shares may not be
+# sellable yet), and when their trades last changed status; ``recent`` (the reasons the hourly
+# retry counts) holds only the exits tried since — refusals while the shares were on their way
+# to the wallet say nothing of the exit once they are there.
 # How long ago the last one ended is measured on the database's clock, which stamped the end
 # (the executor's clock may be skewed from it).
 # orderflow.signals.exits.exit_due decides which are due: the sell was read while the strategy
@@ -46,8 +50,8 @@ LEADER_LEFT = left_since(
 
 _EXITS = f"""
 WITH sells AS (
-    SELECT DISTINCT p.id AS position_id, t.id AS sell_id, t.chain_id, t.tx_hash, t.log_index,
-           t.block_number
+    SELECT DISTINCT p.id AS position_id, p.token_id, t.id AS sell_id, t.chain_id, t.tx_hash,
+           t.log_index, t.block_number
       FROM orderflow_positions p
       JOIN orderflow_signals s ON s.id = p.signal_id
       JOIN orderflow_trades trig ON {SIGNAL_TRIGGER}{TRIGGER_COMPLEMENT}
@@ -72,12 +76,23 @@ SELECT DISTINCT ON (sells.position_id)
        COALESCE((SELECT bool_or(y.live) FROM tries y
                   WHERE y.position_id = sells.position_id), false) AS live,
        last.reason AS last_reason, clock_timestamp() - last.ended_at AS since_ended,
-       ARRAY(SELECT y.reason FROM tries y WHERE y.position_id = sells.position_id
-              ORDER BY y.id DESC LIMIT {REFUSED_IN_A_ROW}) AS recent
+       ARRAY(SELECT y.reason FROM tries y
+              WHERE y.position_id = sells.position_id
+                AND (buys.changed_at IS NULL OR y.ended_at > buys.changed_at)
+              ORDER BY y.id DESC LIMIT {REFUSED_IN_A_ROW}) AS recent,
+       COALESCE(buys.unsettled, false) AS unsettled
   FROM sells
   LEFT JOIN LATERAL (SELECT y.reason, y.ended_at FROM tries y
                       WHERE y.position_id = sells.position_id
                       ORDER BY y.id DESC LIMIT 1) AS last ON true
+  LEFT JOIN LATERAL (
+      SELECT bool_or(ft.status NOT IN ('MINED', 'CONFIRMED', 'FAILED')
+                     AND ft.final_at IS NULL AND ft.gave_up_at IS NULL) AS unsettled,
+             max(ft.updated_at) AS changed_at
+        FROM orderflow_fill_trades ft
+        JOIN orderflow_orders bo ON bo.id = ft.order_id
+       WHERE bo.strategy = $1 AND bo.mode = 'live' AND bo.token_id = sells.token_id
+         AND bo.side = 'BUY') AS buys ON true
  ORDER BY sells.position_id, sells.block_number DESC, sells.log_index DESC
 """
 
@@ -94,6 +109,7 @@ async def exits_tried(conn: asyncpg.Connection, strategy: str) -> list[ExitsTrie
             last_reason=r["last_reason"],
             since_ended=r["since_ended"],
             recent=tuple(r["recent"]),
+            unsettled=bool(r["unsettled"]),
         )
         for r in await conn.fetch(_EXITS, strategy)
     ]

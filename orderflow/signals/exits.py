@@ -67,7 +67,10 @@ _FINAL = frozenset({Reason.EXIT_BELOW_MIN_SIZE.value})
 # limit, our credentials nor the matching engine restarting: ``refused_as_such``) is tried once
 # every RETRY_REFUSED only: the same refusal (no shares or allowance in the wallet, a closed
 # market, a tick that changed...) would come back every RETRY_MAX for as long as the position
-# is held. A new sell of the leader still makes its exit at once.
+# is held. A new sell of the leader still makes its exit at once. Not while a buy of the
+# position has a trade still settling (MATCHED, RETRYING): its shares may not be in the wallet
+# yet ("not enough balance / allowance" right after a filled buy), and the exit is due again
+# within RETRY_MAX of that, not an hour after.
 REFUSED_IN_A_ROW = 5
 RETRY_REFUSED = timedelta(hours=1)
 _REJECTED = "order_rejected: "
@@ -110,13 +113,17 @@ class ExitsTried:
     # How long ago the last try ended, on one clock: the database stamps the end, and the
     # database's present is what it is measured against (not the executor's clock).
     since_ended: timedelta | None
-    # The reasons of the latest exits tried (newest first; at most REFUSED_IN_A_ROW of them).
+    # The reasons of the latest exits tried (newest first; at most REFUSED_IN_A_ROW of them)
+    # since the position's buys' trades last changed settlement status (live).
     recent: tuple[str | None, ...] = ()
+    # A buy of the position has a trade not settled on chain yet (live: MATCHED, RETRYING).
+    unsettled: bool = False
 
     @property
     def refused_again(self) -> bool:
-        """The exchange refused the last REFUSED_IN_A_ROW exits as such: tried hourly."""
-        return refusals_in_a_row(self.recent) >= REFUSED_IN_A_ROW
+        """The exchange refused the last REFUSED_IN_A_ROW exits as such, the position's buys
+        all settled: tried hourly."""
+        return not self.unsettled and refusals_in_a_row(self.recent) >= REFUSED_IN_A_ROW
 
 
 def retry_pause(tried: int) -> timedelta:

@@ -106,6 +106,11 @@ class ClobExchange:
         # The wallet's collateral allowance to an exchange (lower-case address), in dollars.
         self.allowances: dict[str, Decimal] = {}
         self.holdings: dict[int, Decimal] = {}  # outcome shares held (what SELLs can sell)
+        # The shares a BUY takes are in the wallet (sellable) once its trade is MINED, not at
+        # the match: a SELL before is refused "not enough balance / allowance", as users of the
+        # real CLOB report right after a filled buy. Off by default (most tests sell only after
+        # their entry, and settle nothing); polymarket.md does not say which the CLOB does.
+        self.credit_at_mined = False
         self.clock_offset = 0.0  # move the exchange's clock (GTD expiry)
         self.cancel_log: list[tuple[float, str]] = []  # (monotonic time, order id) cancelled
         # (taker order, our resting order it met, shares): trades of the wallet with itself
@@ -321,8 +326,10 @@ class ClobExchange:
         if placed["matched"] >= placed["shares"]:
             placed["status"] = "MATCHED"
         usdc = shares * price
+        credited = side == "SELL" or not self.credit_at_mined
         if side == "BUY":
-            self.holdings[token] = self.holdings.get(token, Decimal(0)) + shares
+            if credited:
+                self.holdings[token] = self.holdings.get(token, Decimal(0)) + shares
             if self.collateral is not None:
                 self.collateral -= usdc
             self._spend_allowance(token, usdc)
@@ -377,6 +384,7 @@ class ClobExchange:
                 "trader_side": "TAKER" if taker else "MAKER",
                 "_owners": {placed["owner"]},
                 "_moved": (token, side, shares, usdc),
+                "_credited": credited,  # the shares moved in the wallet (credit_at_mined)
             }
         )
         placed["trades"].append(trade_id)
@@ -395,10 +403,14 @@ class ClobExchange:
         t["last_update"] = str(int(self.now()))
         if status == "RETRYING":
             t["transaction_hash"] = "0x" + secrets.token_hex(32)  # resubmitted
+        token, side, shares, usdc = t["_moved"]
+        if status in ("MINED", "CONFIRMED") and not t.get("_credited", True):
+            t["_credited"] = True
+            self.holdings[token] = self.holdings.get(token, Decimal(0)) + shares
         if status == "FAILED":
-            token, side, shares, usdc = t["_moved"]
             sign = -1 if side == "BUY" else 1
-            self.holdings[token] = self.holdings.get(token, Decimal(0)) + sign * shares
+            if t.get("_credited", True):
+                self.holdings[token] = self.holdings.get(token, Decimal(0)) + sign * shares
             if self.collateral is not None:
                 self.collateral -= sign * usdc
             if side == "BUY":

@@ -136,6 +136,9 @@ async def age_exits(pool: asyncpg.Pool, by: timedelta) -> None:
             by,
         )
         await conn.execute("UPDATE orderflow_orders SET updated_at = updated_at - $1::interval", by)
+        await conn.execute(  # when each trade last changed settlement status (exit_queries)
+            "UPDATE orderflow_fill_trades SET updated_at = updated_at - $1::interval", by
+        )
 
 
 def metric_total(name: str) -> float:

@@ -11,6 +11,7 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
+from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
 from orderflow.signals.exits import REFUSED_IN_A_ROW
 from tests.execution.conftest import TOKEN_YES, add_trade, signal_outcomes
@@ -22,6 +23,13 @@ def _exit_posts(clob: FakeClob) -> int:
     return sum(1 for m, p in clob.requests if (m, p) == ("POST", "/order")) - 1  # not the entry
 
 
+async def _settled(ex: Executor, clob: FakeClob) -> None:
+    """The entry's trade mined, and the executor has read it so."""
+    [entry] = clob.trades
+    clob.settle(entry["id"], "MINED")
+    await ex.maintenance()
+
+
 async def test_an_exit_refused_again_and_again_is_tried_hourly(
     pool: asyncpg.Pool,
     dsn: str,
@@ -31,6 +39,7 @@ async def test_an_exit_refused_again_and_again_is_tried_hourly(
 ) -> None:
     ex = await holding_yes(pool, dsn, clob, live)
     assert await signal_outcomes(pool) == [("BUY", "EXECUTED", "filled")]
+    await _settled(ex, clob)
     clob.holdings[TOKEN_YES] = Decimal(0)  # the shares are not in the wallet: every SELL refused
     async with pool.acquire() as conn:
         await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
@@ -52,6 +61,34 @@ async def test_an_exit_refused_again_and_again_is_tried_hourly(
     assert any("refused" in r.getMessage() for r in caplog.records)
     clob.holdings[TOKEN_YES] = Decimal(1000)  # the wallet holds them again
     await age_exits(pool, timedelta(hours=1))
+    await ex.maintenance()
+    await ex.worker.drain()
+    assert (await signal_outcomes(pool))[-1] == ("SELL", "EXECUTED", "filled")
+    assert await pool.fetchval("SELECT status FROM orderflow_positions") == "CLOSED"
+
+
+async def test_an_exit_refused_while_the_buy_settles_is_not_held_for_an_hour(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The shares a buy takes can be sold once its trade is mined (``credit_at_mined``); the
+    leader sells at once, and every exit is refused "not enough balance / allowance" while the
+    entry's trade is still MATCHED. Those refusals do not put the position on the hourly retry:
+    the exits go on at the usual pause, and the first one after the trade is mined sells.
+    Before, after REFUSED_IN_A_ROW refusals the position waited an hour, the leader gone."""
+    clob.credit_at_mined = True
+    ex = await holding_yes(pool, dsn, clob, live)
+    async with pool.acquire() as conn:
+        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
+    await ex.catch_up()
+    await ex.worker.drain()
+    for _ in range(REFUSED_IN_A_ROW + 3):  # 10 minutes apart: past the longest pause (5 min)
+        await age_exits(pool, timedelta(minutes=10))
+        await ex.maintenance()
+        await ex.worker.drain()
+    assert _exit_posts(clob) == REFUSED_IN_A_ROW + 4  # every one due, none held for an hour
+    assert set(clob.rejections) == {"not enough balance / allowance"}
+    await _settled(ex, clob)  # mined: the shares are in the wallet
+    await age_exits(pool, timedelta(minutes=10))
     await ex.maintenance()
     await ex.worker.drain()
     assert (await signal_outcomes(pool))[-1] == ("SELL", "EXECUTED", "filled")
