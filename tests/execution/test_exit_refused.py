@@ -30,6 +30,19 @@ async def _settled(ex: Executor, clob: FakeClob) -> None:
     await ex.maintenance()
 
 
+async def _leader_sells(pool: asyncpg.Pool, ex: Executor) -> None:
+    """The leader sells YES: its exit is tried, then every 10 minutes REFUSED_IN_A_ROW + 3
+    times (past the longest pause, 5 minutes: every try due unless held for an hour)."""
+    async with pool.acquire() as conn:
+        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
+    await ex.catch_up()
+    await ex.worker.drain()
+    for _ in range(REFUSED_IN_A_ROW + 3):
+        await age_exits(pool, timedelta(minutes=10))
+        await ex.maintenance()
+        await ex.worker.drain()
+
+
 async def test_an_exit_refused_again_and_again_is_tried_hourly(
     pool: asyncpg.Pool,
     dsn: str,
@@ -41,14 +54,7 @@ async def test_an_exit_refused_again_and_again_is_tried_hourly(
     assert await signal_outcomes(pool) == [("BUY", "EXECUTED", "filled")]
     await _settled(ex, clob)
     clob.holdings[TOKEN_YES] = Decimal(0)  # the shares are not in the wallet: every SELL refused
-    async with pool.acquire() as conn:
-        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
-    await ex.catch_up()
-    await ex.worker.drain()
-    for _ in range(REFUSED_IN_A_ROW + 3):  # 10 minutes apart: past the longest pause (5 min)
-        await age_exits(pool, timedelta(minutes=10))
-        await ex.maintenance()
-        await ex.worker.drain()
+    await _leader_sells(pool, ex)
     assert _exit_posts(clob) == REFUSED_IN_A_ROW
     assert all(r == "not enough balance / allowance" for r in clob.rejections)
     [*_, last] = await signal_outcomes(pool)
@@ -77,14 +83,7 @@ async def test_an_exit_refused_while_the_buy_settles_is_not_held_for_an_hour(
     Before, after REFUSED_IN_A_ROW refusals the position waited an hour, the leader gone."""
     clob.credit_at_mined = True
     ex = await holding_yes(pool, dsn, clob, live)
-    async with pool.acquire() as conn:
-        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
-    await ex.catch_up()
-    await ex.worker.drain()
-    for _ in range(REFUSED_IN_A_ROW + 3):  # 10 minutes apart: past the longest pause (5 min)
-        await age_exits(pool, timedelta(minutes=10))
-        await ex.maintenance()
-        await ex.worker.drain()
+    await _leader_sells(pool, ex)
     assert _exit_posts(clob) == REFUSED_IN_A_ROW + 4  # every one due, none held for an hour
     assert set(clob.rejections) == {"not enough balance / allowance"}
     await _settled(ex, clob)  # mined: the shares are in the wallet
