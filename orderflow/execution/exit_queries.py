@@ -86,7 +86,9 @@ SELECT DISTINCT ON (sells.position_id)
                       WHERE y.position_id = sells.position_id
                       ORDER BY y.id DESC LIMIT 1) AS last ON true
   LEFT JOIN LATERAL (
-      SELECT bool_or(ft.status NOT IN ('MINED', 'CONFIRMED', 'FAILED')
+      -- not mined yet among the trades still followed (not final: trade_queries.FINAL sets
+      -- final_at; not given up past the settlement horizon)
+      SELECT bool_or(ft.status <> 'MINED'
                      AND ft.final_at IS NULL AND ft.gave_up_at IS NULL) AS unsettled,
              max(ft.updated_at) AS changed_at
         FROM orderflow_fill_trades ft
