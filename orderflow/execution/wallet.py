@@ -19,13 +19,14 @@ them (the signed order's ``maker``: the funder), and its open positions, and ref
 * a BUY of an outcome whose complement another strategy holds or has a BUY of on order on the
   wallet (``wallet_other_outcome``; its dust counts: it is held to resolution). The strategy's
   own are its book's (``position_exists``, which lets dust take an entry beside it);
-* a BUY whose cost (limit x shares) and that of every live BUY of the wallet (remaining size at
-  its limit: resting, on its way, in doubt) come to more than the collateral the exchange
-  reports the wallet may spend on the exchange that settles the order's market
-  (``wallet_collateral``): its balance capped by its allowance to *that* exchange (the CTF
-  exchange for a standard market, the neg-risk CTF exchange for a neg-risk one:
-  :meth:`~orderflow.execution.broker.Collateral.spendable`) — an allowance the reply does not
-  name is taken as 0, and the reason says so. Unredeemed winnings are not in it, a withdrawal
+* a BUY whose cost (limit x shares, and the taker fee it pays on top if it takes:
+  :func:`buy_cost`) and that of every live BUY of the wallet (remaining size at its limit:
+  resting, on its way, in doubt; a resting order is a maker's, charged no fee) come to more
+  than the collateral the exchange reports the wallet may spend on the exchange that settles
+  the order's market (``wallet_collateral``): its balance capped by its allowance to *that*
+  exchange (the CTF exchange for a standard market, the neg-risk CTF exchange for a neg-risk
+  one: :meth:`~orderflow.execution.broker.Collateral.spendable`) — an allowance the reply does
+  not name is taken as 0, and the reason says so. Unredeemed winnings are not in it, a withdrawal
   or another program's spending is. A read that fails (the exchange down, rate limited, an
   answer the SDK refuses) refuses the BUY (``wallet_unread``): fail-closed, nothing is assumed.
 
@@ -51,6 +52,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.broker import Collateral, OrderRequest
+from orderflow.signals.sizing import taker_fee
 from orderflow.signals.views import StrategyBook
 
 WALLET_LOCK_KEY = 0x6F72_6477_616C_6C74  # "ordwallt": one live intent checked at a time
@@ -129,6 +131,16 @@ def meets(order: OrderRequest, other: Resting) -> bool:
     return total >= 1 if order.side == "BUY" else total <= 1
 
 
+def buy_cost(order: OrderRequest) -> Decimal:
+    """What a BUY may take from the wallet: its limit x shares, and the V2 taker fee it pays on
+    top when it takes (polymarket.md §3) at the limit, on the schedule it carries (``fee_rate``,
+    ``fee_exponent``: the market's, none for a market stating none) — what the decision sized
+    the stake with. A fill below the limit pays no more: a share's price and fee together, ``p
+    + r (p(1 - p))^e``, grow with ``p`` for any rate below 1 and exponent of 1 or more."""
+    fee = taker_fee(order.shares, order.price, order.fee_rate, order.fee_exponent)
+    return order.price * order.shares + fee
+
+
 def _refusal(
     order: OrderRequest,
     resting: Sequence[Resting],
@@ -151,7 +163,7 @@ def _refusal(
             continue  # the strategy's own: position_exists (dust apart) decided already
         if other.token_id != order.token_id and other.side == "BUY":
             return f"{OTHER_OUTCOME}: {other.strategy} has a BUY of token {other.token_id}"
-    cost = order.price * order.shares
+    cost = buy_cost(order)
     spent = f"{committed.normalize():f} on order + {cost.normalize():f}"
     if collateral is None:
         return f"{COLLATERAL}: {spent} > unknown the exchange reports"

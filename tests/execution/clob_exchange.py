@@ -169,12 +169,17 @@ class ClobExchange:
                 f"invalid amount for a marketable BUY order (${amount.normalize():f}), "
                 f"min size: ${MIN_MARKETABLE_BUY_USDC}",
             )
-        if not self._affordable(side, token, price, size):
+        unmatched, self.unmatched_next = self.unmatched_next, False
+        takes = Decimal(0)  # the shares it matches at placement
+        if crosses and not unmatched:
+            takes = size if depth is None else min(size, depth)
+        # a BUY pays the taker fee of what it takes on top of its price (polymarket.md §3)
+        fee = self.taker_fee(token, takes, price) if side == "BUY" else Decimal(0)
+        if not self._affordable(side, token, price, size, fee):
             raise Rejected("not enough balance / allowance")
         matched = Decimal(0)
-        unmatched, self.unmatched_next = self.unmatched_next, False
-        if crosses and not unmatched:
-            matched = size if depth is None else min(size, depth)
+        if takes > 0:
+            matched = takes
             if depth is not None:
                 (market.ask_sizes if side == "BUY" else market.bid_sizes)[token] = depth - matched
         self.orders[order_id] = {
@@ -279,18 +284,29 @@ class ClobExchange:
             total += rest * placed["price"] if side == "BUY" else rest
         return total
 
-    def _affordable(self, side: str, token: int, price: Decimal, size: Decimal) -> bool:
+    def taker_fee(self, token: int, shares: Decimal, price: Decimal) -> Decimal:
+        """What a taker pays on top (a BUY) or gives up (a SELL) for ``shares`` at ``price``:
+        ``shares x r x (p(1 - p))^e`` on the market's schedule, in micro-dollars; none without."""
+        schedule = self.markets[token].fee
+        if schedule is None or shares <= 0:
+            return Decimal(0)
+        rate, exponent = schedule
+        return (shares * rate * (price * (1 - price)) ** exponent).quantize(Decimal("0.000001"))
+
+    def _affordable(
+        self, side: str, token: int, price: Decimal, size: Decimal, fee: Decimal
+    ) -> bool:
         if not self.allowance:
             return False
         if side == "BUY":
             exchange = self.exchange_of(token)
             allowed = self.allowances.get(exchange)
-            cost = self._reserved("BUY", None, exchange) + price * size
+            cost = self._reserved("BUY", None, exchange) + price * size + fee
             if allowed is not None and cost > allowed:
                 return False
             if self.collateral is None:
                 return True
-            return self._reserved("BUY", None) + price * size <= self.collateral
+            return self._reserved("BUY", None) + price * size + fee <= self.collateral
         return self._reserved("SELL", token) + size <= self.holdings.get(token, Decimal(0))
 
     def _spend_allowance(self, token: int, usdc: Decimal) -> None:
@@ -326,17 +342,18 @@ class ClobExchange:
         if placed["matched"] >= placed["shares"]:
             placed["status"] = "MATCHED"
         usdc = shares * price
+        fee = self.taker_fee(token, shares, price) if taker else Decimal(0)
         credited = side == "SELL" or not self.credit_at_mined
         if side == "BUY":
             if credited:
                 self.holdings[token] = self.holdings.get(token, Decimal(0)) + shares
             if self.collateral is not None:
-                self.collateral -= usdc
-            self._spend_allowance(token, usdc)
+                self.collateral -= usdc + fee
+            self._spend_allowance(token, usdc + fee)
         else:
             self.holdings[token] = self.holdings.get(token, Decimal(0)) - shares
             if self.collateral is not None:
-                self.collateral += usdc
+                self.collateral += usdc - fee
         trade_id = f"trade-{next(self._ids)}-{secrets.token_hex(4)}"
         other_side = "SELL" if side == "BUY" else "BUY"
         market = self.markets[token]

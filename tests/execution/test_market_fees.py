@@ -163,3 +163,51 @@ async def test_a_schedule_that_cannot_be_is_refused(
     per_share = _per_share(price, Decimal(str(STRATEGY_RATE)), Decimal(1))
     assert Decimal(sizing["all_in_price"]) == price + per_share, sizing
     assert (sizing["fee_rate"], sizing["fee_exponent"]) == ("0.03", "1")
+
+
+async def test_the_wallet_check_counts_the_fee_a_buy_pays_on_top(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """A BUY that takes pays the V2 taker fee on top of its price (polymarket.md §3), so the
+    wallet must hold both. The decision's read of the wallet fails (its stake, 10 a position,
+    is not cut to the wallet); the wallet holds less than the order's price and fee together
+    but more than its price alone. The order's own check refuses it (``wallet_collateral``),
+    nothing sent; before, it counted the price alone, sent the order, and the exchange refused
+    it: ``not enough balance / allowance``."""
+    clob.markets[TOKEN_YES].fee = CRYPTO
+    await live_strategy(pool, max_position_usd=10, paper_slippage_bps=0.0)
+    ex = live_executor(pool, dsn, live)
+    price = Decimal("0.50")
+    shares = (Decimal(10) / (price + _per_share(price, *CRYPTO))).quantize(STEP)
+    clob.collateral = price * shares  # the price, not the fee
+    clob.fail("GET", "/balance-allowance", 503, times=1)  # the decision's read
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    await ex.worker.drain()
+    reasons = [r["reason"] for r in await pool.fetch("SELECT reason FROM orderflow_signals")]
+    assert clob.rejections == [], clob.rejections
+    assert clob.requests.count(("POST", "/order")) == 0
+    assert len(reasons) == 1 and reasons[0].startswith("wallet_collateral: "), reasons
+
+
+async def test_a_taking_buy_pays_the_fee_from_the_wallet(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The stand-in charges what the exchange does: a taking BUY's price and fee leave the
+    wallet, and a wallet holding both is not refused."""
+    clob.markets[TOKEN_YES].fee = CRYPTO
+    clob.collateral = Decimal(1000)
+    _, fills = await _entry(pool, dsn, live)
+    [fill] = fills
+    assert fill["fee"] > 0 and clob.rejections == []
+    assert clob.collateral == 1000 - fill["shares"] * fill["price"] - fill["fee"]
+
+
+@pytest.mark.parametrize(("rate", "exponent"), [("0.03", "1"), ("0.25", "2"), ("0.99", "1")])
+def test_a_fill_below_the_limit_costs_no_more_than_the_limit(rate: str, exponent: str) -> None:
+    """The wallet check counts a BUY's fee at its limit (``wallet.buy_cost``): a share's price and
+    fee together never cost more at a lower fill price, though its fee alone can (above 0.5)."""
+    r, e = Decimal(rate), Decimal(exponent)
+    grid = [Decimal(c) / 100 for c in range(1, 100)]
+    for limit in grid:
+        at_limit = limit + _per_share(limit, r, e)
+        assert all(p + _per_share(p, r, e) <= at_limit for p in grid if p <= limit), limit
