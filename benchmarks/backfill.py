@@ -15,8 +15,9 @@ and times, in the same run, on fresh databases of one server:
 * the file import of the same logs (``ingest_file``, what ``orderflow listen --from-file`` runs,
   its default decoding processes).
 
-For each: logs/s wall, and the CPU per log of the PostgreSQL backend and of the importing
-process (its decoding processes apart); the node's own CPU is not counted. Uses ``--dsn`` /
+For each: logs/s wall, and the CPU per log of the PostgreSQL backends (a pool of two: the
+bulk runs fold beside their batches on the second) and of the importing process (its decoding
+processes apart); the node's own CPU is not counted. Uses ``--dsn`` /
 ``DATABASE_URL`` or a private embedded PostgreSQL (``benchmarks/scratch_db.py``).
 """
 
@@ -33,12 +34,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from log_mix import CHAIN_ID, generate  # noqa: E402
-from proc_cpu import cpu_seconds_or_none  # noqa: E402
+from proc_cpu import cpu_of, pool_backends  # noqa: E402
 from scratch_db import scratch_server  # noqa: E402
 
 from orderflow import db  # noqa: E402
@@ -78,15 +81,22 @@ async def wait_for_node(client: EthClient, node: asyncio.subprocess.Process) -> 
     raise SystemExit("the stand-in node did not answer in 30 s")
 
 
+async def _pool(dsn: str) -> asyncpg.Pool:
+    """Two connections, kept for the run (their backends' CPU is summed): a bulk store folds its
+    deferred sums on the second beside its batches, as the listener's and ``listen --from-file``'s
+    larger pools do (a pool of one folds between them)."""
+    return await db.create_pool(dsn, min_size=2, max_size=2, max_inactive_connection_lifetime=0)
+
+
 async def time_backfill(
     dsn: str, url: str, first: int, last: int, *, bulk: bool
 ) -> dict[str, float]:
     # the listener's defaults (the settings themselves need a node URL)
     defaults = {name: f.default for name, f in ListenerSettings.model_fields.items()}
-    pool = await db.create_pool(dsn, min_size=1, max_size=1)
+    pool = await _pool(dsn)
     client = EthClient(HttpTransport(url))
     try:
-        backend = await pool.fetchval("SELECT pg_backend_pid()")
+        backends = await pool_backends(pool)
         backfiller = Backfiller(
             pool,
             client,
@@ -100,10 +110,10 @@ async def time_backfill(
             headers=HeaderCache(client),
             verify_depth=defaults["reorg_window_blocks"],
         )
-        cpu0, own0, started = cpu_seconds_or_none(backend), time.process_time(), time.perf_counter()
+        cpu0, own0, started = cpu_of(backends), time.process_time(), time.perf_counter()
         report = await backfiller.run(first, last, bulk=bulk)
         wall = time.perf_counter() - started
-        cpu1, own = cpu_seconds_or_none(backend), time.process_time() - own0
+        cpu1, own = cpu_of(backends), time.process_time() - own0
         trades = await pool.fetchval("SELECT count(*) FROM orderflow_trades")
     finally:
         await client.transport.aclose()  # type: ignore[attr-defined]
@@ -120,12 +130,12 @@ async def time_backfill(
 
 
 async def time_file(dsn: str, path: Path) -> dict[str, float]:
-    pool = await db.create_pool(dsn, min_size=1, max_size=1)
+    pool = await _pool(dsn)
     try:
-        backend = await pool.fetchval("SELECT pg_backend_pid()")
-        cpu0, own0 = cpu_seconds_or_none(backend), time.process_time()
+        backends = await pool_backends(pool)
+        cpu0, own0 = cpu_of(backends), time.process_time()
         report = await ingest_file(pool, path, chain_id=CHAIN_ID, bulk=True)
-        cpu1, own = cpu_seconds_or_none(backend), time.process_time() - own0
+        cpu1, own = cpu_of(backends), time.process_time() - own0
         trades = await pool.fetchval("SELECT count(*) FROM orderflow_trades")
     finally:
         await pool.close()

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import csv
 import gzip
 import io
@@ -47,7 +46,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -55,7 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))  # proc_cpu
 
-from proc_cpu import cpu_seconds_or_none  # noqa: E402
+from proc_cpu import cpu_of, pool_backends  # noqa: E402
 from scratch_db import Scratch, scratch_server  # noqa: E402
 
 from orderflow import db  # noqa: E402
@@ -224,13 +222,13 @@ async def run_ours(
             pool, tmp / "blocks.parquet", chain_id=137, batch_size=args.batch_size,
             progress=_quiet(tmp / "blocks.parquet"),
         )  # fmt: skip
-        backends = await _backends(pool) if scratch.local else []
-        server0, client0, children0 = _cpu(backends), time.process_time(), _children()
+        backends = await pool_backends(pool) if scratch.local else []
+        server0, client0, children0 = cpu_of(backends), time.process_time(), _children()
         report = await import_file(
             pool, path, chain_id=137, batch_size=args.batch_size, progress=_quiet(path),
             via_raw_logs=via_raw_logs, workers=workers, bulk=bulk,
         )  # fmt: skip
-        server1, client_cpu = _cpu(backends), time.process_time() - client0
+        server1, client_cpu = cpu_of(backends), time.process_time() - client0
         workers_cpu = _children() - children0  # the pool's processes, reaped when it shut down
     finally:
         await pool.close()
@@ -252,21 +250,6 @@ async def run_ours(
         f"{report.rows_per_sec:>10,.0f} rows/s  ({report.elapsed_secs:.1f} s, {size:.1f} MB{cpu})"
     )
     return report.rows_per_sec, blocks_report.rows_per_sec, line
-
-
-async def _backends(pool: asyncpg.Pool) -> list[int]:
-    """The server process ids of every connection of ``pool`` (all held at once)."""
-    async with contextlib.AsyncExitStack() as stack:
-        conns = [
-            await stack.enter_async_context(pool.acquire()) for _ in range(pool.get_max_size())
-        ]
-        return [await conn.fetchval("SELECT pg_backend_pid()") for conn in conns]
-
-
-def _cpu(pids: list[int]) -> float | None:
-    """CPU seconds of these server processes together; None when any cannot be read."""
-    seconds = [cpu_seconds_or_none(pid) for pid in pids]
-    return None if not seconds or None in seconds else sum(s for s in seconds if s is not None)
 
 
 def _children() -> float:
