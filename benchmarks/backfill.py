@@ -15,8 +15,8 @@ and times, in the same run, on fresh databases of one server:
 * the file import of the same logs (``ingest_file``, what ``orderflow listen --from-file`` runs,
   its default decoding processes).
 
-For each: logs/s wall, and the CPU per log of the PostgreSQL backends (a pool of two: the
-bulk runs fold beside their batches on the second) and of the importing process (its decoding
+For each: logs/s wall, and the CPU per log of the PostgreSQL backends (a pool of two: the file
+import folds beside its batches on the second) and of the importing process (its decoding
 processes apart); the node's own CPU is not counted. Uses ``--dsn`` /
 ``DATABASE_URL`` or a private embedded PostgreSQL (``benchmarks/scratch_db.py``).
 """
@@ -82,9 +82,9 @@ async def wait_for_node(client: EthClient, node: asyncio.subprocess.Process) -> 
 
 
 async def _pool(dsn: str) -> asyncpg.Pool:
-    """Two connections, kept for the run (their backends' CPU is summed): a bulk store folds its
-    deferred sums on the second beside its batches, as the listener's and ``listen --from-file``'s
-    larger pools do (a pool of one folds between them)."""
+    """Two connections, kept for the run (their backends' CPU is summed): the file import folds
+    its deferred sums on the second beside its batches, as ``listen --from-file``'s larger pool
+    does (a pool of one folds between them, as a backfill does whatever its pool)."""
     return await db.create_pool(dsn, min_size=2, max_size=2, max_inactive_connection_lifetime=0)
 
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from orderflow import telemetry
-from orderflow.chain import index_recovery, pending_sums
+from orderflow.chain import index_recovery
 from orderflow.chain.adaptive_range import AdaptiveRange
 from orderflow.chain.backfill_headers import (
     HeaderCache,
@@ -54,7 +54,7 @@ from orderflow.chain.decode import decode_batch
 from orderflow.chain.events import DecodedBatch
 from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.partition_indexes import build_missing_in
-from orderflow.chain.pending_sums import fold_in
+from orderflow.chain.pending_sums import FoldSchedule, fold_in
 from orderflow.chain.reorg import BlockWindow
 from orderflow.chain.rpc import EthClient
 from orderflow.chain.store import StoreStats
@@ -172,16 +172,12 @@ class Backfiller:
         error stops the backfill after every range read before it is stored, and none after.
 
         ``bulk`` (a history backfill): the ranges are stored in bulk mode, their per-(wallet,
-        token) sums deferred and folded beside the ranges every
-        ``pending_sums.BACKGROUND_FOLD_FILLS`` stored fills (on a connection of the pool's
-        other than the range's) and at the end, as a file import does (a backfill stopped before
-        its fold leaves them to the next fold: the next backfill's, or the reputation run's,
-        which folds before it reads).
+        token) sums deferred and folded every ``pending_sums.FOLD_EVERY_FILLS`` fills and at the
+        end, as a file import does (a backfill stopped before its fold leaves them to the next
+        fold: the next backfill's, or the reputation run's, which folds before it reads).
         """
         report = BackfillReport(from_block, to_block)
-        folds = pending_sums.BackgroundFolds(
-            lambda claimed: fold_in(self.pool, claimed), beside=self.pool.get_max_size() > 1
-        )
+        folds = FoldSchedule() if bulk else None
         self._reader.restart(to_block - self.verify_depth + 1, to_block - LAG_CHECK_BLOCKS + 1)
         queue: asyncio.Queue[ReadRange | Exception | None] = asyncio.Queue()
         slots = asyncio.Semaphore(1 + _AHEAD)  # the range being stored and those read ahead
@@ -195,22 +191,19 @@ class Backfiller:
                         raise item
                     stats = await self._store(item, report, bulk=bulk)
                     slots.release()
-                    if bulk:
-                        await folds.stored(stats.trades)
+                    if folds is not None and folds.due(stats.trades):
+                        await fold_in(self.pool)
                     report.ranges += 1
                     report.range_sizes.append(item.end - item.start + 1)
                     if self.on_range is not None:
                         self.on_range(item.start, item.end)
                     if progress is not None:
                         progress.update(item.end - from_block + 1, count=report.logs)
-            except BaseException:
-                await folds.close()  # a fold still running rolls back: its ranges stay pending
-                raise
             finally:
                 reader.cancel()  # a range read ahead of a failed store is read again next time
                 await asyncio.wait([reader])
             if bulk:
-                await folds.finish()
+                await fold_in(self.pool)
                 # the indexes left out of the partitions it started empty (partition_indexes): the
                 # catch-up is done, the live blocks go to indexed partitions from here on
                 await build_missing_in(self.pool)

@@ -44,8 +44,8 @@ log = logging.getLogger("orderflow.chain.live")
 
 # A catch-up at least this long is a history backfill: it shows its progress (blocks, rate, ETA)
 # on a terminal, in the logs and as orderflow_progress_* metrics (job="backfill"), since it runs
-# for hours, and stores in bulk mode (Backfiller.run: the per-(wallet, token) sums folded beside
-# the ranges every pending_sums.BACKGROUND_FOLD_FILLS fills and at its end, not batch by batch).
+# for hours, and stores in bulk mode (Backfiller.run: the per-(wallet, token) sums folded every
+# pending_sums.FOLD_EVERY_FILLS fills and at its end, not batch by batch).
 LONG_BACKFILL_BLOCKS = 1_000
 
 # A hand-over's checkpoint is checked against the node's logs at most this many stored blocks

@@ -263,30 +263,20 @@ async def test_a_bulk_backfill_folds_as_it_goes_to_a_range_by_range_ones_sums(
     pg_template: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A history backfill (bulk): its sums are folded beside its ranges every
-    BACKGROUND_FOLD_FILLS fills (the next range stored while the fold runs; before, the ranges
-    waited for each fold) and at its end, and equal those of the same blocks stored range by
-    range; nothing is left pending."""
+    """A history backfill (bulk): its sums are folded every FOLD_EVERY_FILLS fills and at its
+    end, and equal those of the same blocks stored range by range; nothing is left pending."""
     for i in range(20):
         await anvil.emit(order_filled_v2(order_hash=2000 + i, maker=f"0x{i % 3 + 1:040x}"))
     head = await anvil.head()
     folds: list[int] = []
     fold = pending_sums.fold_in
-    ends: list[int] = []  # the ranges stored, by their last block
-    beside: list[bool] = []  # whether a range was stored while each fold still ran
 
-    async def counted(target: asyncpg.Pool, claimed: asyncio.Event | None = None) -> int:
-        folds.append(await fold(target, claimed))
-        stored = len(ends)  # the fold goes on until the next range is stored, if it comes
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(1.0):
-                while len(ends) == stored:
-                    await asyncio.sleep(0.01)
-        beside.append(len(ends) > stored)
+    async def counted(target: asyncpg.Pool) -> int:
+        folds.append(await fold(target))
         return folds[-1]
 
     monkeypatch.setattr(backfill, "fold_in", counted)
-    monkeypatch.setattr(pending_sums, "BACKGROUND_FOLD_FILLS", 6)
+    monkeypatch.setattr(pending_sums, "FOLD_EVERY_FILLS", 6)
     # the deferrable indexes (migration 072): left out of the empty partition, built at the end
     unindexed: list[list[str]] = []
     build = partition_indexes.build_missing_in  # what backfill imported
@@ -299,11 +289,8 @@ async def test_a_bulk_backfill_folds_as_it_goes_to_a_range_by_range_ones_sums(
     monkeypatch.setattr(backfill, "build_missing_in", built)
     transport = HttpTransport(limited.url)
     client = EthClient(transport)
-    history = backfiller(pool, client, AdaptiveRange(4, 1, 4))
-    history.on_range = lambda start, end: ends.append(end)
-    await history.run(1, head, bulk=True)
+    await backfiller(pool, client, AdaptiveRange(4, 1, 4)).run(1, head, bulk=True)
     assert len(folds) == 3 and all(folds)  # every 2nd range (8 fills), then at the end
-    assert beside == [True, True, False]  # the ranges went on during the folds but the last
     assert unindexed == [["orderflow_trades_p0000"]]
     async with pool.acquire() as conn:
         assert await partition_indexes.missing(conn) == []
