@@ -169,7 +169,7 @@ class ClobExchange:
                 f"invalid amount for a marketable BUY order (${amount.normalize():f}), "
                 f"min size: ${MIN_MARKETABLE_BUY_USDC}",
             )
-        unmatched, self.unmatched_next = self.unmatched_next, False
+        unmatched = self.unmatched_next  # a refused order leaves it for the next
         takes = Decimal(0)  # the shares it matches at placement
         if crosses and not unmatched:
             takes = size if depth is None else min(size, depth)
@@ -177,11 +177,10 @@ class ClobExchange:
         fee = self.taker_fee(token, takes, price) if side == "BUY" else Decimal(0)
         if not self._affordable(side, token, price, size, fee):
             raise Rejected("not enough balance / allowance")
-        matched = Decimal(0)
-        if takes > 0:
-            matched = takes
-            if depth is not None:
-                (market.ask_sizes if side == "BUY" else market.bid_sizes)[token] = depth - matched
+        self.unmatched_next = False
+        matched = takes
+        if matched > 0 and depth is not None:
+            (market.ask_sizes if side == "BUY" else market.bid_sizes)[token] = depth - matched
         self.orders[order_id] = {
             "order": order,
             "price": price,

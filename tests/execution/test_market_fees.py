@@ -22,7 +22,9 @@ import pytest
 from polymarket._internal.actions.orders.market import adjust_buy_amount_for_fees
 from polymarket._internal.actions.orders.market_data import PlatformFeeInfo
 
+from orderflow.execution.broker import OrderRequest
 from orderflow.execution.live import LiveBroker
+from orderflow.execution.wallet import buy_cost
 from orderflow.signals.sizing import fee_per_share, taker_fee
 from tests.execution.conftest import TOKEN_YES, follow, signal_outcomes
 from tests.execution.fake_clob import FakeClob
@@ -206,8 +208,20 @@ async def test_a_taking_buy_pays_the_fee_from_the_wallet(
 def test_a_fill_below_the_limit_costs_no_more_than_the_limit(rate: str, exponent: str) -> None:
     """The wallet check counts a BUY's fee at its limit (``wallet.buy_cost``): a share's price and
     fee together never cost more at a lower fill price, though its fee alone can (above 0.5)."""
-    r, e = Decimal(rate), Decimal(exponent)
+
+    def cost(price: Decimal) -> Decimal:
+        order = OrderRequest(
+            "s",
+            1,
+            "BUY",
+            price,
+            Decimal(100),
+            price,
+            fee_rate=Decimal(rate),
+            fee_exponent=Decimal(exponent),
+        )
+        return buy_cost(order)
+
     grid = [Decimal(c) / 100 for c in range(1, 100)]
     for limit in grid:
-        at_limit = limit + _per_share(limit, r, e)
-        assert all(p + _per_share(p, r, e) <= at_limit for p in grid if p <= limit), limit
+        assert all(cost(p) <= cost(limit) for p in grid if p <= limit), limit
