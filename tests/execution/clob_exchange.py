@@ -170,15 +170,14 @@ class ClobExchange:
                 f"min size: ${MIN_MARKETABLE_BUY_USDC}",
             )
         unmatched = self.unmatched_next  # a refused order leaves it for the next
-        takes = Decimal(0)  # the shares it matches at placement
+        matched = Decimal(0)  # the shares it matches at placement
         if crosses and not unmatched:
-            takes = size if depth is None else min(size, depth)
+            matched = size if depth is None else min(size, depth)
         # a BUY pays the taker fee of what it takes on top of its price (polymarket.md §3)
-        fee = self.taker_fee(token, takes, price) if side == "BUY" else Decimal(0)
+        fee = self.taker_fee(token, matched, price) if side == "BUY" else Decimal(0)
         if not self._affordable(side, token, price, size, fee):
             raise Rejected("not enough balance / allowance")
         self.unmatched_next = False
-        matched = takes
         if matched > 0 and depth is not None:
             (market.ask_sizes if side == "BUY" else market.bid_sizes)[token] = depth - matched
         self.orders[order_id] = {
