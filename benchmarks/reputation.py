@@ -11,9 +11,11 @@ a history import does), then in the same run times
   and again with nothing changed;
 * the same recompute as of a past time (``--as-of``: scans the trades);
 * a bare ``GROUP BY wallet`` over the trades (the floor; the ratio is the issue's goal);
-* an incremental run after inserting 4 % new trades (through the triggers, stamped at the
-  present: "incremental: N new trades, W wallets rescored in X s"), and another after a small
-  change (0.4 % new trades by 2 % of the wallets in 2 % of the markets);
+* an incremental run after inserting 4 % new trades (through the triggers, stamped within the
+  last hour, in open markets: "incremental: N new trades, W wallets rescored in X s"), and
+  another after an hour of mainnet-like traffic (0.4 % new trades by 2 % of the wallets in 2 %
+  of the markets, open ones: the CLOB stops trading a market when it resolves; a twentieth of
+  those markets resolve at the hour's end);
 * the seed's per-wallet loop on a subset (one query per wallet, replay and score in Python:
   ``orderflow.reputation.per_wallet.wallet_report``),
 
@@ -42,7 +44,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))  # reputation_data
 
-from reputation_data import AS_OF, INSERT_TRADES, T0, build, wallet_address  # noqa: E402
+from reputation_data import (  # noqa: E402
+    AS_OF,
+    RECENT_TRADES,
+    RESOLVE_NOW,
+    build,
+    open_markets,
+    wallet_address,
+)
 
 from orderflow import db  # noqa: E402
 from orderflow.migrate import migrate  # noqa: E402
@@ -176,40 +185,40 @@ async def main_async(args: argparse.Namespace) -> int:
                 first = max(
                     args.trades, await conn.fetchval("SELECT count(*) FROM orderflow_trades")
                 )
-            # the synthetic trades, stamped within the last hour
-            recent_trades = INSERT_TRADES.replace(
-                "$6::timestamptz + make_interval(secs => (abs(hashint8(m * 13 + w)) % $5)"
-                " + step * 60)",
-                "greatest($6::timestamptz, now() - make_interval(secs => i % 3600 + $5 * 0))",
-            )
+                still_open = await open_markets(conn, markets)
+            if not still_open:
+                raise SystemExit(f"none of the {markets:,} markets is open: no new trades")
+            # the new trades, stamped within the last hour, in open markets
             async with pool.acquire() as conn:
                 started = time.perf_counter()
                 await conn.execute(
-                    recent_trades,
+                    RECENT_TRADES,
                     first,
                     first + new_trades - 1,
                     args.wallets,
-                    markets,
-                    150 * 86400,
-                    T0,
+                    len(still_open),
+                    still_open,
                 )
                 insert_secs = time.perf_counter() - started
             started = time.perf_counter()
             inc = await run_reputation(pool, settings=settings)
             inc_secs = time.perf_counter() - started
-            # a small change: 0.4 % new trades by 2 % of the wallets in 2 % of the markets
+            # an hour of mainnet-like traffic: 0.4 % new trades by 2 % of the wallets in 2 % of
+            # the markets (open ones), a twentieth of which resolve at the hour's end
             small = max(1, args.trades // 250)
-            few_wallets, few_markets = max(1, args.wallets // 50), max(1, markets // 50)
+            few_wallets = max(1, args.wallets // 50)
+            few_markets = min(len(still_open), max(1, markets // 50))
+            resolving = still_open[: max(1, few_markets // 20)]
             async with pool.acquire() as conn:
                 await conn.execute(
-                    recent_trades,
+                    RECENT_TRADES,
                     first + new_trades,
                     first + new_trades + small - 1,
                     few_wallets,
                     few_markets,
-                    150 * 86400,
-                    T0,
+                    still_open,
                 )
+                await conn.execute(RESOLVE_NOW, resolving)
             started = time.perf_counter()
             inc_small = await run_reputation(pool, settings=settings)
             small_secs = time.perf_counter() - started
@@ -260,12 +269,13 @@ async def main_async(args: argparse.Namespace) -> int:
     print(f"incremental stages (s): {inc.stages}")
     print(f"  incremental run by stage: {stage_times(inc.stages)}")
     print(
-        f"incremental after a small change ({small:,} new trades by {few_wallets:,} wallets in "
-        f"{few_markets:,} markets): {inc_small.rescored:,} wallets rescored in {small_secs:.1f} s "
+        f"incremental after an hour ({small:,} new trades by {few_wallets:,} wallets in "
+        f"{few_markets:,} open markets, {len(resolving):,} of them resolving): "
+        f"{inc_small.rescored:,} wallets rescored in {small_secs:.1f} s "
         f"({path(inc_small)}; {inc_small.candidates:,} rows given to the upsert); stages (s): "
         f"{inc_small.stages}"
     )
-    print(f"  small incremental run by stage: {stage_times(inc_small.stages)}")
+    print(f"  hourly run by stage: {stage_times(inc_small.stages)}")
     print(
         f"disk: orderflow_trades {disk / 1e9:.2f} GB = "
         f"{disk / max(args.trades, 1) * 1e6 / 1e6:,.0f} MB per million fills; "

@@ -17,6 +17,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -68,16 +70,18 @@ def wallet_address(w: int) -> str:
     return _hex_key_of(w, *_WALLET_KEY)
 
 
-# $1 = first trade number, $2 = last, $3 = wallets, $4 = markets, $5 = seconds in the period.
-# Trade i belongs to wallet w = i mod W and is that wallet's k-th fill (k = i div W); fills
-# come in episodes of 4 (e = k div 4) in market m = hash(w, e) mod M.
-INSERT_TRADES = f"""
+def _insert_trades(market: str, stamp: str) -> str:
+    """The trades INSERT: trade i (numbers $1 to $2) belongs to wallet w = i mod W ($3 wallets)
+    and is that wallet's k-th fill (k = i div W); fills come in episodes of 4 (e = k div 4) in
+    the market number ``market`` (SQL over w and k), at the time ``stamp`` (SQL over i, m, w
+    and step)."""
+    return f"""
 WITH base AS (
     SELECT i, i % $3 AS w, i / $3 AS k
       FROM generate_series($1::bigint, $2::bigint) AS i
 ), ep AS (
     SELECT i, w, k, k % 4 AS step,
-           (abs(hashint8(w * 1000003 + k / 4)) % $4) AS m
+           {market} AS m
       FROM base
 ), dec AS (
     SELECT ep.*,
@@ -97,7 +101,7 @@ SELECT 137,
        i % 50,
        40000000 + i / 50,
        {_hex_key("(i / 50)", 64, "b")},
-       $6::timestamptz + make_interval(secs => (abs(hashint8(m * 13 + w)) % $5) + step * 60),
+       {stamp},
        '0xe111180000d2663c0091e4f400237545b87b996b',
        'V2',
        {_hex_key("i", 64, "o")},
@@ -118,8 +122,28 @@ SELECT 137,
   FROM dec
 """
 
-# $1 = markets, $2 = T0, $3 = seconds in the period: 80% resolve inside the period.
-INSERT_OUTCOMES = f"""
+
+_EPISODE = "abs(hashint8(w * 1000003 + k / 4))"
+
+# The history: $4 = markets, market m = hash(w, e) mod M; $6 = T0, $5 = seconds in the period.
+INSERT_TRADES = _insert_trades(
+    f"({_EPISODE} % $4)",
+    "$6::timestamptz + make_interval(secs => (abs(hashint8(m * 13 + w)) % $5) + step * 60)",
+)
+
+# An hour of new trades, as on mainnet: in open markets only (the CLOB stops trading a market
+# when it resolves), stamped within the last hour. $4 = how many of the open markets, $5 = the
+# open markets' numbers (:func:`open_markets`).
+RECENT_TRADES = _insert_trades(
+    f"($5::bigint[])[1 + {_EPISODE} % least($4, cardinality($5::bigint[]))]",
+    "now() - make_interval(secs => i % 3600)",
+)
+
+
+def _insert_outcomes(markets: str, resolved_at: str, where: str) -> str:
+    """The outcomes INSERT: market m (of the set ``markets``, filtered by ``where``) resolves
+    at ``resolved_at`` (SQL over m) to its winner."""
+    return f"""
 INSERT INTO orderflow_market_outcomes (
     market_id, oracle, question_id, outcome_slot_count, payout_numerators, payouts,
     winning_outcome, resolved_at, chain_id, block_number, block_hash, tx_hash, log_index)
@@ -130,11 +154,31 @@ SELECT {MARKET_SQL},
        CASE WHEN abs(hashint8(m)) % 2 = 0 THEN ARRAY[1, 0]::numeric[] ELSE ARRAY[0, 1] END,
        CASE WHEN abs(hashint8(m)) % 2 = 0 THEN ARRAY[1, 0]::numeric[] ELSE ARRAY[0, 1] END,
        (abs(hashint8(m)) % 2)::smallint,
-       $2::timestamptz + make_interval(secs => $3 + 86400 + (abs(hashint8(m * 5)) % 86400)),
+       {resolved_at},
        137, 50000000 + m, '0x' || lpad(to_hex(m), 64, 'b'), '0x' || lpad(to_hex(m), 64, 'c'), 0
-  FROM generate_series(0, $1 - 1) AS m
- WHERE abs(hashint8(m * 11)) % 10 < 8
+  FROM {markets} AS m
+ WHERE {where}
 """
+
+
+# $1 = markets, $2 = T0, $3 = seconds in the period: 80% resolve after the period.
+INSERT_OUTCOMES = _insert_outcomes(
+    "generate_series(0, $1 - 1)",
+    "$2::timestamptz + make_interval(secs => $3 + 86400 + (abs(hashint8(m * 5)) % 86400))",
+    "abs(hashint8(m * 11)) % 10 < 8",
+)
+
+# $1 = the numbers of markets that resolve now (within the last minute).
+RESOLVE_NOW = _insert_outcomes(
+    "unnest($1::bigint[])", "now() - make_interval(secs => m % 60)", "true"
+)
+
+
+async def open_markets(conn: asyncpg.Connection, markets: int) -> list[int]:
+    """The numbers of the ``markets`` generated markets that have not resolved (stored no
+    outcome): where new trades may go."""
+    resolved = {r[0] for r in await conn.fetch("SELECT market_id FROM orderflow_market_outcomes")}
+    return [m for m in range(markets) if _hex_key_of(m, 64, "m") not in resolved]
 
 
 async def build(dsn: str, wallets: int, trades: int, markets: int, chunk: int) -> dict[str, float]:

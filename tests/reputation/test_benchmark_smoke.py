@@ -19,6 +19,8 @@ def test_benchmark_runs_at_tiny_size(pg_server_dsn: str) -> None:
     assert "ratio set-based / per-wallet" in out
     assert "bare GROUP BY wallet over the same trades" in out
     assert "incremental: 240 new trades," in out
+    assert "incremental after an hour (24 new trades by 6 wallets in " in out
+    assert "open markets, 1 of them resolving): " in out
     assert "as-of recompute (scans the trades): 300 wallets" in out
     assert "MB per million fills" in out
     # the 120 s target is the issue's at 1 M wallets: a tiny run does not claim to meet it
@@ -92,3 +94,28 @@ def test_prior_recall_benchmark_scores_a_dump_under_each_prior(
     assert sum(line.startswith("default-1 ") for line in lines) == len(variants)
     assert sum(line.startswith("default-1+default-1 ") for line in lines) == len(variants)
     assert all("skilled in top" in line and "AUC" in line for line in lines[2:])
+
+
+async def test_the_benchmark_hour_trades_open_markets_only(dsn: str, pool: asyncpg.Pool) -> None:
+    """The hour of new trades the reputation benchmark times goes into open markets only, as on
+    mainnet (the CLOB stops trading a market when it resolves), and its resolutions come after
+    every fill: no fill lands after its market's resolution."""
+    data = load_benchmark("reputation_data")
+    await data.build(dsn, 300, 6000, 30, 2500)
+    post_resolution = """
+        SELECT count(*) FROM orderflow_trades t
+          JOIN orderflow_market_outcomes o USING (market_id)
+         WHERE t.timestamp >= o.resolved_at"""
+    async with pool.acquire() as conn:
+        still_open = await data.open_markets(conn, 30)
+        assert 0 < len(still_open) < 30
+        assert await conn.fetchval(post_resolution) == 0
+        await conn.execute(data.RECENT_TRADES, 6000, 6999, 300, len(still_open), still_open)
+        await conn.execute(data.RESOLVE_NOW, still_open[:2])
+        assert await conn.fetchval(post_resolution) == 0
+        traded = await conn.fetchval(
+            "SELECT count(DISTINCT market_id) FROM orderflow_trades WHERE block_number >= $1",
+            40_000_000 + 6000 // 50,
+        )
+        assert traded == len(still_open)
+        assert await data.open_markets(conn, 30) == still_open[2:]
