@@ -293,6 +293,7 @@ async def main_async(args: argparse.Namespace) -> int:
     )
     print(f"ratio set-based / per-wallet: {full_rate / loop_rate:,.1f}x")
     print(target_line(args.wallets, args.trades, full_secs))
+    print(hourly_target_line(args.wallets, small_secs))
     return 0
 
 
@@ -315,6 +316,19 @@ def target_line(wallets: int, trades: int, full_secs: float) -> str:
         )
     verdict = "meets" if full_secs <= target else "MISSES"
     return f"target <= {target:.0f} s for the full recompute: {verdict} ({full_secs:.1f} s)"
+
+
+def hourly_target_line(wallets: int, secs: float) -> str:
+    """The issue's hourly target (5 s after an hour of mainnet-like traffic on a 1 M-wallet
+    database): a verdict only at that size or above."""
+    target = 5.0
+    if wallets < 1_000_000:
+        return (
+            f"target <= {target:.0f} s for the hourly run applies at 1,000,000 wallets: not "
+            f"judged at this size ({secs:.1f} s)"
+        )
+    verdict = "meets" if secs <= target else "MISSES"
+    return f"target <= {target:.0f} s for the hourly run: {verdict} ({secs:.1f} s)"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,6 +25,7 @@ def test_benchmark_runs_at_tiny_size(pg_server_dsn: str) -> None:
     assert "MB per million fills" in out
     # the 120 s target is the at 1 M wallets: a tiny run does not claim to meet it
     assert "not judged at this size" in out and "meets" not in out
+    assert "for the hourly run applies at 1,000,000 wallets: not judged" in out
 
 
 def test_the_target_is_judged_only_at_its_size() -> None:
@@ -32,6 +33,9 @@ def test_the_target_is_judged_only_at_its_size() -> None:
     assert "not judged" in bench.target_line(100_000, 2_000_000, 12.1)
     assert bench.target_line(1_000_000, 20_000_000, 119.0).endswith("meets (119.0 s)")
     assert "MISSES (161.4 s)" in bench.target_line(1_000_000, 20_000_000, 161.4)
+    assert "not judged" in bench.hourly_target_line(100_000, 1.2)
+    assert bench.hourly_target_line(1_000_000, 4.9).endswith("meets (4.9 s)")
+    assert "MISSES (32.2 s)" in bench.hourly_target_line(1_000_000, 32.2)
 
 
 async def test_the_sampled_addresses_are_the_generated_ones(pool: asyncpg.Pool) -> None:
