@@ -168,10 +168,8 @@ INSERT_OUTCOMES = _insert_outcomes(
     "abs(hashint8(m * 11)) % 10 < 8",
 )
 
-# $1 = the numbers of markets that resolve now (within the last minute).
-RESOLVE_NOW = _insert_outcomes(
-    "unnest($1::bigint[])", "now() - make_interval(secs => m % 60)", "true"
-)
+# $1 = the numbers of markets that resolve now: after every fill stored before this statement.
+RESOLVE_NOW = _insert_outcomes("unnest($1::bigint[])", "now()", "true")
 
 
 async def open_markets(conn: asyncpg.Connection, markets: int) -> list[int]:

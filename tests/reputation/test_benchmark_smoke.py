@@ -114,12 +114,19 @@ async def test_the_benchmark_hour_trades_open_markets_only(dsn: str, pool: async
         still_open = await data.open_markets(conn, 30)
         assert 0 < len(still_open) < 30
         assert await conn.fetchval(post_resolution) == 0
-        await conn.execute(data.RECENT_TRADES, 6000, 6999, 300, len(still_open), still_open)
+        # numbers 7,200 on: stamped from the present back (a trade i is i mod 3,600 s old)
+        await conn.execute(data.RECENT_TRADES, 7200, 8199, 300, len(still_open), still_open)
         await conn.execute(data.RESOLVE_NOW, still_open[:2])
         assert await conn.fetchval(post_resolution) == 0
+        # the resolutions come after every fill stored before them, the newest included
+        assert await conn.fetchval(
+            "SELECT (SELECT min(resolved_at) FROM orderflow_market_outcomes"
+            "         WHERE resolved_at > now() - interval '1 day')"
+            "       > (SELECT max(timestamp) FROM orderflow_trades)"
+        )
         traded = await conn.fetchval(
             "SELECT count(DISTINCT market_id) FROM orderflow_trades WHERE block_number >= $1",
-            40_000_000 + 6000 // 50,
+            40_000_000 + 7200 // 50,
         )
         assert traded == len(still_open)
         assert await data.open_markets(conn, 30) == still_open[2:]
