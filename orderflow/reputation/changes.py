@@ -22,11 +22,11 @@ from orderflow.reputation.sums_sql import CHANGES, KEEP_LATER, TAKE_CHANGES
 
 # The tokens with a position whose fills name a dirty market. The counterparty state's map of
 # market keys to tokens (orderflow_wash_tokens, by its key: a probe per market) has every token
-# with a fill up to its last id when it is current (valid: the last run was an incremental one,
-# which updated it; a full run, an --as-of run or a failed build leaves it invalid), and a
-# key whose fills are all newer is among this run's claimed keys, which rescore its holders
-# anyway; otherwise every key's market in the sums is read (a scan: 2.4 s of an hourly run at
-# 1 M wallets, docs/benchmarks.md).
+# with a fill up to its last id, under each market its fills name, when it is current (valid:
+# the last run was an incremental one, which updated or rebuilt it; a full or --as-of run
+# leaves it invalid); a key with a newer fill is among this run's claimed keys, whose tokens'
+# lines are recomputed and whose wallets are rescored; otherwise every key's market in the sums
+# is read (a scan: 2.4-3.2 s of an hourly run at 1 M wallets, docs/benchmarks.md).
 _MAP_CURRENT = "SELECT coalesce((SELECT valid FROM orderflow_wash_state), FALSE)"
 _BY_MARKET_MAP = """SELECT w.token_id FROM orderflow_wash_tokens w
                      JOIN rep_dirty_markets m ON m.market_id = w.mk"""
