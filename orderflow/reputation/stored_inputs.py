@@ -179,13 +179,12 @@ async def mirror(conn: asyncpg.Connection) -> None:
     tier and flags (a mark moved their unrealized P&L, a rescoring left their score), and an
     UPDATE rewrites a row (≈ 1.4 kB here) even to the values it holds."""
     columns = ", ".join(scores_sql.MIRROR_COLUMNS)
+    new = ", ".join(f"m.{c}" for c in scores_sql.MIRROR_COLUMNS)
+    old = ", ".join(f"i.{c}" for c in scores_sql.MIRROR_COLUMNS)
     await conn.execute(
-        f"""UPDATE {INPUTS} i
-               SET ({columns}) = ({", ".join(f"m.{c}" for c in scores_sql.MIRROR_COLUMNS)})
+        f"""UPDATE {INPUTS} i SET ({columns}) = ({new})
               FROM (SELECT ws.idx, {scores_sql.MIRROR} FROM {_WRITTEN} ws) m
-             WHERE m.idx = i.idx
-               AND ({", ".join(f"i.{c}" for c in scores_sql.MIRROR_COLUMNS)})
-                   IS DISTINCT FROM ({", ".join(f"m.{c}" for c in scores_sql.MIRROR_COLUMNS)})"""
+             WHERE m.idx = i.idx AND ({old}) IS DISTINCT FROM ({new})"""
     )
 
 
