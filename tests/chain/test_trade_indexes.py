@@ -10,15 +10,14 @@ batches, fee refunds: test_store.py, test_fee_refunds*.py).
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
-from typing import Any
 
 import asyncpg
 
 from orderflow.chain import partitions
 from orderflow.chain import store_refunds as refunds
 from orderflow.chain import store_sql as sql
+from tests.plans import nodes, plan_of
 
 EDGE = 61 * 1_296_000  # first block of partition 61
 TXS = 4000  # four fills and one match per transaction, half of them in each partition
@@ -81,15 +80,12 @@ async def _index_reads(
         await conn.execute("SET plan_cache_mode = force_generic_plan")
         await conn.execute(f"PREPARE q AS {query}")
         try:
-            text = await conn.fetchval(
-                "EXPLAIN (COSTS OFF, FORMAT JSON) EXECUTE q("
-                + ", ".join(_literal(a) for a in args)
-                + ")"
-            )
+            execute = "EXECUTE q(" + ", ".join(_literal(a) for a in args) + ")"
+            plan = await plan_of(conn, execute, analyze=False)
         finally:
             await conn.execute("DEALLOCATE q; RESET plan_cache_mode")
     else:
-        text = await conn.fetchval(f"EXPLAIN (COSTS OFF, FORMAT JSON) {query}", *args)
+        plan = await plan_of(conn, query, *args, analyze=False)
     reads: dict[str, set[str]] = {}
 
     async def parent(index: str) -> str:
@@ -101,26 +97,16 @@ async def _index_reads(
             )
         )
 
-    async def bitmaps(node: dict[str, Any]) -> set[str]:
-        found = {await parent(node["Index Name"])} if "Index Name" in node else set()
-        for child in node.get("Plans", []):
-            found |= await bitmaps(child)
-        return found
-
-    async def walk(node: dict[str, Any]) -> None:
+    for node, _ in nodes(plan):
         rel = node.get("Relation Name")
         if isinstance(rel, str) and rel.endswith(LOADED):
             ways = reads.setdefault(rel.rsplit("_p", 1)[0], set())
             if node["Node Type"] == "Bitmap Heap Scan":
-                ways |= await bitmaps(node)
+                ways |= {await parent(n["Index Name"]) for n, _ in nodes(node) if "Index Name" in n}
             elif "Index Name" in node:
                 ways.add(await parent(node["Index Name"]))
             else:
                 ways.add(node["Node Type"])
-        for child in node.get("Plans", []):
-            await walk(child)
-
-    await walk(json.loads(text)[0]["Plan"])
     return reads
 
 

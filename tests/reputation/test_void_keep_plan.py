@@ -7,25 +7,23 @@ docs/benchmarks.md). With nothing detached, no count runs."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from typing import Any
 
 import asyncpg
 
 from orderflow.reputation import detached_void, positions_sql, run_reputation
 from orderflow.reputation import evidence_sql as ev
+from tests.plans import Node, nodes, plan_of
 from tests.reputation.population import World, noise_taker
 
 
-def _subplan_loops(node: dict[str, Any]) -> list[int]:
-    """Every subplan's loops in a plan (``EXPLAIN (ANALYZE, FORMAT JSON)``), depth first."""
-    found = []
-    if node.get("Parent Relationship") == "SubPlan":
-        found.append(int(node.get("Actual Loops", 0)))
-    for child in node.get("Plans", []):
-        found.extend(_subplan_loops(child))
-    return found
+def _subplan_loops(plan: Node) -> list[int]:
+    """Every subplan's loops in an executed plan, depth first."""
+    return [
+        int(node.get("Actual Loops", 0))
+        for node, _ in nodes(plan)
+        if node.get("Parent Relationship") == "SubPlan"
+    ]
 
 
 async def test_nothing_detached_counts_no_keys_fills(pool: asyncpg.Pool) -> None:
@@ -50,9 +48,6 @@ async def test_nothing_detached_counts_no_keys_fills(pool: asyncpg.Pool) -> None
         await conn.execute(positions_sql.ANALYZE)
         await conn.execute(ev.VOID, as_of)
         assert await conn.fetchval("SELECT count(*) FROM rep_void") == stored
-        explained = await conn.fetchval(
-            "EXPLAIN (ANALYZE, FORMAT JSON) " + detached_void.KEEP, as_of
-        )
-        plan = (json.loads(explained) if isinstance(explained, str) else explained)[0]["Plan"]
+        plan = await plan_of(conn, detached_void.KEEP, as_of)
         assert _subplan_loops(plan) == [0], _subplan_loops(plan)  # the count: never run
         assert await conn.fetchval("SELECT count(*) FROM rep_void") == stored  # nothing kept

@@ -8,9 +8,6 @@ population-wide reads"). The rows are the same: the incremental-against-full tes
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import asyncpg
 
 from orderflow.reputation import ReputationSettings, run_reputation, wash_state, wash_tot
@@ -19,6 +16,7 @@ from orderflow.reputation.changes import claim_changes
 from orderflow.reputation.stored_inputs import WASH
 from orderflow.reputation.wash_assemble import _closure
 from orderflow.reputation.wash_sql import wash_settings
+from tests.plans import Node, nodes, plan_of
 from tests.reputation.population import World, noise_taker
 
 # wallets with a stored share volume and nothing else (no pair, no position): they stand for the
@@ -32,19 +30,14 @@ SELECT '0x' || substr(md5('pad' || g) || md5('dap' || g), 1, 40), 100, false, NU
 """
 
 
-def _tot_reads(plan: dict[str, Any]) -> int:
-    """Rows the plan's ``tot`` CTE read from ``orderflow_wash_wallets`` (kept or filtered out)."""
-
-    def walk(node: dict[str, Any], in_tot: bool) -> int:
-        in_tot = in_tot or node.get("Subplan Name") == "CTE tot"
-        read = 0
-        if in_tot and node.get("Relation Name") == "orderflow_wash_wallets":
-            # per loop: the rows (an average); in all: those a filter removed
-            read += node["Actual Rows"] * node.get("Actual Loops", 1)
-            read += node.get("Rows Removed by Filter", 0)
-        return read + sum(walk(child, in_tot) for child in node.get("Plans", []))
-
-    return walk(plan["Plan"], False)
+def _tot_reads(plan: Node) -> int:
+    """Rows the plan's ``tot`` CTE read from ``orderflow_wash_wallets`` (kept or filtered out):
+    per loop the rows (an average), in all those a filter removed."""
+    return sum(
+        node["Actual Rows"] * node.get("Actual Loops", 1) + node.get("Rows Removed by Filter", 0)
+        for node, under in nodes(plan)
+        if "CTE tot" in under and node.get("Relation Name") == "orderflow_wash_wallets"
+    )
 
 
 async def test_an_update_assembles_from_the_share_volumes_of_its_closure(
@@ -80,9 +73,7 @@ async def test_an_update_assembles_from_the_share_volumes_of_its_closure(
         statement = sql.assemble(
             "w IN (SELECT w FROM rep_wash_u)", "w IN (SELECT w FROM rep_wash_c)", wash_tot.STORED
         )
-        explained = await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, *args)
-        plan = (json.loads(explained) if isinstance(explained, str) else explained)[0]
-        read = _tot_reads(plan)
+        read = _tot_reads(await plan_of(conn, statement, *args))
     assert 0 < closure < world
     # the share volumes of the closure's wallets (a merge join in address order may pass over a
     # few of the world's others, whose addresses sort before the padding's, and stop at the next

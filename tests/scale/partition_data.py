@@ -7,13 +7,12 @@ counts as touched when its scan ran (pruned at plan or run time: left out).
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from typing import Any
 
 import asyncpg
 
 from orderflow.chain import partitions, pruning
+from tests.plans import nodes, plan_of
 
 PER_PARTITION = 1_296_000  # 30 days of 2-second blocks
 FIRST = 50 * PER_PARTITION
@@ -48,26 +47,15 @@ def name(m: int) -> str:
 
 
 async def scanned(conn: asyncpg.Connection, query: str, *args: object) -> set[str]:
-    """Partitions the executed plan touched (pruned at plan or run time are left out)."""
-    plan = json.loads(
-        await conn.fetchval(f"EXPLAIN (ANALYZE, COSTS OFF, FORMAT JSON) {query}", *args)
-    )
-    found: set[str] = set()
-
-    def walk(node: dict[str, Any]) -> None:
-        rel = node.get("Relation Name")
-        # a partition never executed (Actual Loops 0) was pruned at run time
-        if (
-            isinstance(rel, str)
-            and rel.startswith("orderflow_trades_p")
-            and node.get("Actual Loops", 1)
-        ):
-            found.add(rel)
-        for child in node.get("Plans", []):
-            walk(child)
-
-    walk(plan[0]["Plan"])
-    return found
+    """Partitions the executed plan touched (pruned at plan or run time are left out: a
+    partition never executed has no loops)."""
+    return {
+        rel
+        for node, _ in nodes(await plan_of(conn, query, *args))
+        if isinstance(rel := node.get("Relation Name"), str)
+        and rel.startswith("orderflow_trades_p")
+        and node.get("Actual Loops", 1)
+    }
 
 
 def at_fill(i: int) -> datetime:
@@ -77,22 +65,13 @@ def at_fill(i: int) -> datetime:
 
 async def subplans(conn: asyncpg.Connection, query: str, *args: object) -> dict[str, set[str]]:
     """Partitions executed under each subplan of the plan ("" for the main query)."""
-    plan = json.loads(
-        await conn.fetchval(f"EXPLAIN (ANALYZE, COSTS OFF, FORMAT JSON) {query}", *args)
-    )
     found: dict[str, set[str]] = {}
-
-    def walk(node: dict[str, Any], under: str) -> None:
-        under = str(node.get("Subplan Name", under))
+    for node, under in nodes(await plan_of(conn, query, *args)):
         rel = node.get("Relation Name")
         if isinstance(rel, str) and rel.startswith("orderflow_trades_p"):
-            found.setdefault(under, set())
+            touched = found.setdefault(under[-1] if under else "", set())
             if node.get("Actual Loops"):
-                found[under].add(rel)
-        for child in node.get("Plans", []):
-            walk(child, under)
-
-    walk(plan[0]["Plan"], "")
+                touched.add(rel)
     return found
 
 
