@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 
@@ -132,6 +132,14 @@ async def set_handed_over(conn: asyncpg.Connection, position_id: int, pnl: Decim
     )
 
 
+class Opened(NamedTuple):
+    """The position a fill is booked into, and the signal it was taken over from (None: it was
+    not taken over by this fill)."""
+
+    id: int
+    handed_from: int | None
+
+
 async def open_position_for(
     conn: asyncpg.Connection,
     *,
@@ -142,15 +150,15 @@ async def open_position_for(
     outcome_index: int | None,
     mode: str,
     entry: bool = False,
-) -> int:
+) -> Opened:
     """The strategy's OPEN position in the token, created if there is none, in ``mode`` (the
     mode of the fill about to be booked: a position's mode is its first fill's). An ``entry``
     (a BUY's fill) into an open position — dust under the minimum order size, which does not
     refuse entries — makes its signal the position's: the position now follows that entry's
-    leader (its exit) and carries its P&L from then on; the earlier signal gets what the
+    leader (its exit) and carries its P&L from then on; the earlier signal keeps what the
     position realized while it was its own (``handed_over_pnl`` keeps the total handed over;
-    ``orderflow_position_handovers`` where its part ends, for a reversal of one of its fills
-    later: :func:`handovers`)."""
+    ``orderflow_position_handovers`` where its part ends: :func:`handovers`), which the caller
+    restates as that signal's (``Opened.handed_from``)."""
     existing = await conn.fetchrow(
         "SELECT id, signal_id, realized_pnl, handed_over_pnl, mode FROM orderflow_positions"
         " WHERE strategy = $1 AND token_id = $2 AND status = 'OPEN' FOR UPDATE",
@@ -174,28 +182,25 @@ async def open_position_for(
                 realized,
             )
             await conn.execute(_HANDOVER, existing["id"], earlier)
-            if earlier is not None:
-                await set_signal_pnl(conn, earlier, realized - existing["handed_over_pnl"])
-        return int(existing["id"])
-    return int(
-        await conn.fetchval(
-            """
-            INSERT INTO orderflow_positions (strategy, signal_id, token_id, market_id,
-                outcome_index, mode)
-            SELECT $1, $2, $3, COALESCE($4, tok.condition_id), COALESCE($5, tok.outcome_index),
-                   $6
-              FROM (SELECT 1) one
-              LEFT JOIN orderflow_tokens tok ON tok.token_id = $3
-            RETURNING id
-            """,
-            strategy,
-            signal_id,
-            Decimal(token_id),
-            market_id,
-            outcome_index,
-            mode,
-        )
+            return Opened(int(existing["id"]), earlier)
+        return Opened(int(existing["id"]), None)
+    created = await conn.fetchval(
+        """
+        INSERT INTO orderflow_positions (strategy, signal_id, token_id, market_id,
+            outcome_index, mode)
+        SELECT $1, $2, $3, COALESCE($4, tok.condition_id), COALESCE($5, tok.outcome_index), $6
+          FROM (SELECT 1) one
+          LEFT JOIN orderflow_tokens tok ON tok.token_id = $3
+        RETURNING id
+        """,
+        strategy,
+        signal_id,
+        Decimal(token_id),
+        market_id,
+        outcome_index,
+        mode,
     )
+    return Opened(int(created), None)
 
 
 async def insert_fill(
@@ -287,7 +292,8 @@ async def store_position(
             status = CASE WHEN $9::text IS NULL THEN status ELSE 'CLOSED' END,
             closed_at = CASE WHEN $9::text IS NULL THEN closed_at ELSE clock_timestamp() END,
             close_reason = COALESCE($9, close_reason),
-            settled_payout = CASE WHEN $9::text = 'resolved' THEN $10 ELSE settled_payout END
+            settled_payout = CASE WHEN $9::text IN ('resolved', 'trade_failed') THEN $10
+                                  ELSE settled_payout END
         WHERE id = $1
         """,
         position_id,
@@ -343,30 +349,49 @@ async def mark_open_positions(conn: asyncpg.Connection) -> None:
     )
 
 
-async def set_signal_pnl(conn: asyncpg.Connection, signal_id: int, pnl: Decimal) -> None:
-    await conn.execute(
-        "UPDATE orderflow_signals SET pnl = $2, resolved_at = clock_timestamp() WHERE id = $1",
-        signal_id,
-        pnl,
+async def owner_of(conn: asyncpg.Connection, position_id: int) -> int | None:
+    """The signal that owns the position now (None: a position no signal opened)."""
+    signal_id = await conn.fetchval(
+        "SELECT signal_id FROM orderflow_positions WHERE id = $1", position_id
     )
+    return None if signal_id is None else int(signal_id)
 
 
-async def set_owner_pnl(conn: asyncpg.Connection, position_id: int, realized: Decimal) -> None:
-    """A closed position's P&L (``realized``, all of it) to the signal that owns it: what it
-    realized since it took the position over (what came before went to earlier signals), plus
-    what the signal's other closed positions made (an entry whose rest filled after the
-    position it opened was closed opens a second one; closing it wrote over the first's)."""
+async def handed_over_by(conn: asyncpg.Connection, signal_id: int) -> list[int]:
+    """The positions the signal owned until a later entry took them over."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT position_id FROM orderflow_position_handovers WHERE signal_id = $1"
+        " ORDER BY position_id",
+        signal_id,
+    )
+    return [int(r[0]) for r in rows]
+
+
+async def closed_pnl(conn: asyncpg.Connection, signal_id: int) -> Decimal | None:
+    """What the signal's closed positions made, each less the parts earlier owners had
+    (``handed_over_pnl``); None when it has none closed. A position whose every fill was
+    reversed (CLOSED ``trade_failed``) never existed and counts for nothing."""
+    pnl = await conn.fetchval(
+        "SELECT sum(realized_pnl - handed_over_pnl) FROM orderflow_positions"
+        " WHERE signal_id = $1 AND status = 'CLOSED'"
+        " AND close_reason IS DISTINCT FROM 'trade_failed'",
+        signal_id,
+    )
+    return None if pnl is None else Decimal(pnl)
+
+
+async def store_signal_pnl(conn: asyncpg.Connection, signal_id: int, pnl: Decimal | None) -> None:
+    """The signal's P&L (None: nothing of it realized yet), stamped when it moves."""
     await conn.execute(
         """
-        UPDATE orderflow_signals s SET pnl = $2 - p.handed_over_pnl
-               + COALESCE((SELECT sum(q.realized_pnl - q.handed_over_pnl)
-                             FROM orderflow_positions q
-                            WHERE q.signal_id = p.signal_id AND q.id <> p.id
-                              AND q.status = 'CLOSED'), 0),
-               resolved_at = clock_timestamp()
-          FROM orderflow_positions p
-         WHERE p.id = $1 AND s.id = p.signal_id
+        UPDATE orderflow_signals
+           SET pnl = $2::numeric,
+               resolved_at = CASE WHEN $2::numeric IS NULL THEN NULL
+                                  WHEN pnl = $2::numeric AND resolved_at IS NOT NULL
+                                  THEN resolved_at
+                                  ELSE clock_timestamp() END
+         WHERE id = $1
         """,
-        position_id,
-        realized,
+        signal_id,
+        pnl,
     )

@@ -34,23 +34,57 @@ async def load_position(conn: asyncpg.Connection, position_id: int) -> Position:
     return _replay(await position_queries.position_fills(conn, position_id))
 
 
-async def _restate_handovers(
+async def _parts(
     conn: asyncpg.Connection, position_id: int, fills: list[asyncpg.Record]
-) -> None:
-    """Each earlier owner of a position taken over (dust taking a new entry) gets again what
-    its own part realized — the position's fills up to its takeover, replayed net of their
-    reversals, less the parts before it — and the position the total handed over, which
-    :func:`position_queries.set_owner_pnl` leaves out of the owner's P&L."""
+) -> tuple[list[tuple[int | None, Decimal]], Decimal | None]:
+    """Each earlier owner of a position taken over (dust taking a new entry) with what its own
+    part realized — the position's fills up to its takeover, replayed net of their reversals,
+    less the parts before it — and the total handed over (None: never taken over)."""
+    parts: list[tuple[int | None, Decimal]] = []
     before = None
     for handover in await position_queries.handovers(conn, position_id):
         upto = int(handover["upto_fill_id"])
         realized = _replay([f for f in fills if int(f["id"]) <= upto]).realized_pnl
-        if handover["signal_id"] is not None:
-            part = realized - (before or Decimal(0))
-            await position_queries.set_signal_pnl(conn, int(handover["signal_id"]), part)
+        owner = handover["signal_id"]
+        parts.append((None if owner is None else int(owner), realized - (before or Decimal(0))))
         before = realized
-    if before is not None:
-        await position_queries.set_handed_over(conn, position_id, before)
+    return parts, before
+
+
+async def restate_signal_pnl(conn: asyncpg.Connection, signal_id: int | None) -> None:
+    """A signal's P&L, all its positions made: each closed position it owns (less what earlier
+    owners' parts of it were) and its part of each position a later entry took over from it;
+    none while it has neither (its positions open, or every fill of them reversed). The one
+    place a signal's P&L is written: every close, settlement, takeover and reversal restates
+    it whole."""
+    if signal_id is None:
+        return
+    closed = await position_queries.closed_pnl(conn, signal_id)
+    parts: list[Decimal] = []
+    for position_id in await position_queries.handed_over_by(conn, signal_id):
+        fills = await position_queries.position_fills(conn, position_id)
+        held, _ = await _parts(conn, position_id, fills)
+        parts += [part for owner, part in held if owner == signal_id]
+    pnl = None if closed is None and not parts else (closed or Decimal(0)) + sum(parts, Decimal(0))
+    await position_queries.store_signal_pnl(conn, signal_id, pnl)
+
+
+async def _restate_owner(conn: asyncpg.Connection, position_id: int) -> None:
+    await restate_signal_pnl(conn, await position_queries.owner_of(conn, position_id))
+
+
+async def _restate_handovers(
+    conn: asyncpg.Connection, position_id: int, fills: list[asyncpg.Record]
+) -> None:
+    """Each earlier owner of a position taken over gets again what its own part realized
+    (:func:`_parts`), and the position the total handed over, which its owner's P&L leaves
+    out."""
+    parts, before = await _parts(conn, position_id, fills)
+    if before is None:
+        return
+    await position_queries.set_handed_over(conn, position_id, before)
+    for owner in dict.fromkeys(owner for owner, _ in parts):
+        await restate_signal_pnl(conn, owner)
 
 
 async def book_fill(
@@ -61,7 +95,7 @@ async def book_fill(
     outcome_index: int | None,
 ) -> int:
     """Record one fill of an order and re-derive its position; returns the position id."""
-    position_id = await position_queries.open_position_for(
+    position_id, handed_from = await position_queries.open_position_for(
         conn,
         strategy=order["strategy"],
         signal_id=order["signal_id"],
@@ -86,9 +120,10 @@ async def book_fill(
     await position_queries.store_position(
         conn, position_id, position, mark_price=fill.price, close_reason="exit" if exited else None
     )
-    if exited:
-        # Closed by selling (the leader's exit): the owning signal carries the P&L.
-        await position_queries.set_owner_pnl(conn, position_id, position.realized_pnl)
+    if exited:  # closed by selling (the leader's exit): the owning signal carries the P&L
+        await _restate_owner(conn, position_id)
+    # taken over by this entry: the earlier signal keeps what the position made while its own
+    await restate_signal_pnl(conn, handed_from)
     return position_id
 
 
@@ -105,14 +140,15 @@ async def restate_position(conn: asyncpg.Connection, position_id: int) -> Positi
     position = _replay(fills)
     await _restate_handovers(conn, position_id, fills)
     mark = state["mark_price"]
-    if not fills:
+    if not fills:  # it never existed: nothing of it is its signal's
         await position_queries.store_position(
             conn, position_id, position, close_reason="trade_failed"
         )
+        await _restate_owner(conn, position_id)
     elif position.shares == 0:
         closing = "exit" if state["status"] == "OPEN" else None
         await position_queries.store_position(conn, position_id, position, close_reason=closing)
-        await position_queries.set_owner_pnl(conn, position_id, position.realized_pnl)
+        await _restate_owner(conn, position_id)
     else:
         if state["status"] == "CLOSED" and not await trade_queries.reopen_position(
             conn, position_id
@@ -123,6 +159,7 @@ async def restate_position(conn: asyncpg.Connection, position_id: int) -> Positi
                 extra={"position_id": position_id, "shares": str(position.shares)},
             )
         await position_queries.store_position(conn, position_id, position, mark_price=mark)
+        await _restate_owner(conn, position_id)  # open again: no longer its signal's P&L
     return position
 
 
@@ -150,7 +187,7 @@ async def settle_resolved(
                 conn, row["id"], position, close_reason="resolved"
             )
             await settle_queries.settled_in(conn, row["id"], row["market_id"])
-            await position_queries.set_owner_pnl(conn, row["id"], position.realized_pnl)
+            await _restate_owner(conn, row["id"])
         log.info(
             "position settled",
             extra={
@@ -183,8 +220,7 @@ async def unsettle_stale(conn: asyncpg.Connection) -> list[tuple[str, int]]:
             if not await settle_queries.reopen_settled(conn, row["id"]):
                 held_back.add(str(row["market_id"]))
                 continue
-            await settle_queries.unset_owner_pnl(conn, row["id"])
-            position = await restate_position(conn, row["id"])
+            position = await restate_position(conn, row["id"])  # its signal's P&L too
             undone.append((row["strategy"], row["id"], row, position))
         if held_back:
             await settle_queries.requeue_markets(conn, sorted(held_back))

@@ -131,22 +131,3 @@ async def reopen_settled(conn: asyncpg.Connection, position_id: int) -> bool:
     """Open a settled position again (status, close, settled payout reset; its numbers are the
     caller's to restate); False when the strategy holds another open position in its token."""
     return await conn.fetchval(_REOPEN, position_id) is not None
-
-
-async def unset_owner_pnl(conn: asyncpg.Connection, position_id: int) -> None:
-    """The position, open again, no longer counts in its signal's P&L: what the signal's other
-    closed positions made (:func:`orderflow.execution.position_queries.set_owner_pnl` less this
-    one), or none at all when it has no other."""
-    await conn.execute(
-        """
-        UPDATE orderflow_signals s
-           SET pnl = x.pnl, resolved_at = CASE WHEN x.pnl IS NULL THEN NULL ELSE s.resolved_at END
-          FROM orderflow_positions p,
-               LATERAL (SELECT sum(q.realized_pnl - q.handed_over_pnl) AS pnl
-                          FROM orderflow_positions q
-                         WHERE q.signal_id = p.signal_id AND q.id <> p.id
-                           AND q.status = 'CLOSED') x
-         WHERE p.id = $1 AND s.id = p.signal_id
-        """,
-        position_id,
-    )

@@ -178,21 +178,17 @@ async def position_state(conn: asyncpg.Connection, position_id: int) -> asyncpg.
 
 async def reopen_position(conn: asyncpg.Connection, position_id: int) -> bool:
     """Open a closed position again (its closing sell failed on chain), unless the strategy
-    holds another open position in the token by now; its opening signal loses its P&L."""
-    signal_id = await conn.fetchval(
+    holds another open position in the token by now (its signal's P&L is the caller's to
+    restate: :func:`orderflow.execution.positions.restate_signal_pnl`)."""
+    reopened = await conn.fetchval(
         """
         UPDATE orderflow_positions p SET status = 'OPEN', closed_at = NULL, close_reason = NULL,
                settled_payout = NULL
          WHERE p.id = $1 AND p.status = 'CLOSED'
            AND NOT EXISTS (SELECT 1 FROM orderflow_positions q WHERE q.strategy = p.strategy
                             AND q.token_id = p.token_id AND q.status = 'OPEN')
-        RETURNING COALESCE(p.signal_id, 0)
+        RETURNING p.id
         """,
         position_id,
     )
-    if signal_id is None:
-        return False
-    await conn.execute(
-        "UPDATE orderflow_signals SET pnl = NULL, resolved_at = NULL WHERE id = $1", signal_id
-    )
-    return True
+    return reopened is not None

@@ -10,7 +10,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.live import LiveBroker
-from tests.execution.conftest import TOKEN_YES, add_trade, follow
+from tests.execution.conftest import MARKET, TOKEN_YES, add_trade, follow, resolve
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import age_exits, live_executor, live_strategy
 
@@ -52,3 +52,41 @@ async def test_an_entry_filled_after_its_position_closed_carries_both_positions(
     assert all(p["realized_pnl"] != 0 for p in positions)
     pnl = await pool.fetchval("SELECT pnl FROM orderflow_signals WHERE id = $1", entry["signal_id"])
     assert pnl == sum(p["realized_pnl"] - p["handed_over_pnl"] for p in positions)
+
+
+async def test_a_settled_position_whose_buy_failed_leaves_its_signal_no_pnl(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The BUY matched at placement, the market resolved NO before the trade was final (the
+    position settled at 0: the signal's P&L its loss), then the BUY's trade FAILED on chain:
+    the position never existed (CLOSED ``trade_failed``, nothing realized), its signal SKIPPED
+    ``trade_failed`` with no P&L. Until 6 Dec 2026 the signal kept the settlement's loss of a
+    trade that never happened (-204.08)."""
+    await live_strategy(pool)
+    ex = live_executor(pool, dsn, live)
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    order = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    assert order["status"] == "FILLED"
+    [tid] = [t["id"] for t in clob.trades if t["taker_order_id"] == order["exchange_order_id"]]
+
+    async with pool.acquire() as conn:
+        await resolve(conn, MARKET, ["0", "1"])
+    await ex.maintenance()
+    pos = await pool.fetchrow("SELECT * FROM orderflow_positions")
+    assert (pos["status"], pos["close_reason"]) == ("CLOSED", "resolved")
+    assert pos["realized_pnl"] < 0
+    pnl = await pool.fetchval("SELECT pnl FROM orderflow_signals WHERE id = 1")
+    assert pnl == pos["realized_pnl"]
+
+    clob.settle(tid, "FAILED")
+    for _ in range(2):
+        await ex.maintenance()
+    pos = await pool.fetchrow("SELECT * FROM orderflow_positions")
+    assert (pos["status"], pos["close_reason"], pos["realized_pnl"]) == (
+        "CLOSED",
+        "trade_failed",
+        Decimal(0),
+    )
+    assert pos["settled_payout"] is None
+    signal = await pool.fetchrow("SELECT status, reason, pnl FROM orderflow_signals WHERE id = 1")
+    assert (signal["status"], signal["reason"], signal["pnl"]) == ("SKIPPED", "trade_failed", None)
