@@ -32,7 +32,7 @@ from orderflow.reputation.gate import GATED_TRADES
 # The stored rows (kept by a live run: :func:`save`, :func:`replace`).
 VOIDS = "orderflow_reputation_void"
 
-_AMOUNTS = ("tb", "tcb", "ts", "tr", "tfee")
+_AMOUNTS = ("tb", "tcb", "ts", "tr", "tfee", "gb", "gs", "gr")
 # a key's amounts: the stored ones if its fills are as stored, else the greater of stored and new
 _MERGED = ", ".join(
     f"CASE WHEN c.same THEN c.{a} ELSE greatest(c.{a}, coalesce(r.{a}, 0)) END AS {a}"

@@ -63,26 +63,36 @@ SELECT k.token_id, c.price::float8 AS close_price, c1.timestamp AS close_at,
   CROSS JOIN LATERAL ({_MARK}) m
 """
 
-# Taker fills that are no decision about the outcome, per (wallet, token), in the units of
+# Fills that are no decision about the outcome, per (wallet, token), in the units of
 # rep_positions' taker columns (rep_wash's off_* amounts have the same):
 #
-# * every taker fill of a resolved position stamped at or after its market's resolution -- taken
+# * every fill of a resolved position stamped at or after its market's resolution -- taken
 #   with the outcome known (the winner bought at 0.60 from stale orders once its market resolved
 #   read as +0.67 a dollar of edge); read only for the positions whose last fill is at or after
 #   their resolution (rare: none in most runs), each by the wallet's time index;
 # * the part of a taker order that filled against the wallet's own resting orders (a maker row
-#   naming its own wallet as the taker): a trade with itself, at a price nobody else paid (the
-#   counterparty evidence leaves such a match out: no pair, no off-market verdict), so the
-#   winner bought at 0.50 from itself, the market at 0.95, read as +1 a dollar of edge. Per
-#   (wallet, transaction): the shares of its self-matched maker rows over the shares of its
-#   taker rows there (at most 1), applied to those taker rows; the maker rows by migration 032's
-#   partial index, the taker rows by the transaction index.
+#   naming its own wallet as the taker), and those maker rows: a trade with itself, at a price
+#   nobody else paid (the counterparty evidence leaves such a match out: no pair, no off-market
+#   verdict), so the winner bought at 0.50 from itself, the market at 0.95, read as +1 a dollar
+#   of edge. Per (wallet, transaction): the shares of its self-matched maker rows over the
+#   shares of its taker rows there (at most 1), applied to those taker rows; the maker rows by
+#   migration 032's partial index, the taker rows by the transaction index.
 #
+# tb, tcb, ts, tr, tfee: the taker rows' part (out of the decisions); gb, gs, gr: every row's,
+# gross shares bought and sold and collateral received (out of what exited, exit_price and
+# short are made of: a sale into a stale bid after the resolution, or to the wallet's own
+# resting bid, is no exit of a decision -- the loser dumped at 0.95 once resolved read as a
+# winning decision, a coin flip sold to itself at 0.89 as exited at 0.89).
 # A fill in both counts once (the larger share). Sums NUMERIC, one conversion at the end (no
 # order to depend on). A function of the wallet's own fills and its markets' resolutions: a
 # change to either rescores the wallet, so an incremental run (rep_positions: the rescored
 # wallets') makes the same rows as a full one (tests/reputation/test_void_decisions.py).
 # $1 = as_of.
+# A voided amount of rep_void: {x}'s sum over the voided fills (their share) that {taker} and
+# {side} keep.
+_VOIDED = "coalesce(sum({x} * v.frac) FILTER (WHERE {taker} AND {side}), 0)::float8"
+_TAKER = "t.is_taker_aggregate"
+_FEE = "CASE WHEN t.fee_asset = 'SHARES' THEN t.fee * t.price ELSE t.fee END"
 VOID = f"""
 CREATE TEMP TABLE rep_void ON COMMIT DROP AS
 WITH late AS (
@@ -91,15 +101,18 @@ WITH late AS (
      CROSS JOIN LATERAL (
            SELECT g.chain_id, g.tx_hash, g.log_index FROM ({GATED_TRADES}) g
             WHERE g.wallet_address = p.wallet_address AND g.timestamp >= p.resolved_at
-              AND g.token_id = p.token_id AND g.is_taker_aggregate
+              AND g.token_id = p.token_id
            OFFSET 0) t
      WHERE p.resolved AND p.last_at >= p.resolved_at
-), own AS (
-    SELECT s.wallet_address, s.chain_id, s.tx_hash, sum(s.size) AS shares
+), own_maker AS MATERIALIZED (
+    SELECT s.wallet_address, s.chain_id, s.tx_hash, s.log_index, s.size
       FROM ({GATED_TRADES}) s
      WHERE s.taker_address = s.wallet_address AND NOT s.is_taker_aggregate
        AND s.wallet_address IN (SELECT wallet_address FROM rep_positions)
-     GROUP BY s.wallet_address, s.chain_id, s.tx_hash
+), own AS (
+    SELECT wallet_address, chain_id, tx_hash, sum(size) AS shares
+      FROM own_maker
+     GROUP BY wallet_address, chain_id, tx_hash
 ), own_taker AS (
     SELECT t.chain_id, t.tx_hash, t.log_index,
            coalesce(least(1, x.shares / nullif(sum(t.size) OVER (PARTITION BY x.wallet_address,
@@ -111,16 +124,20 @@ WITH late AS (
        AND t.wallet_address = x.wallet_address AND t.is_taker_aggregate
 ), v AS (
     SELECT chain_id, tx_hash, log_index, max(frac) AS frac
-      FROM (SELECT * FROM late UNION ALL SELECT * FROM own_taker) u
+      FROM (SELECT * FROM late
+            UNION ALL SELECT * FROM own_taker
+            UNION ALL SELECT chain_id, tx_hash, log_index, 1::numeric FROM own_maker) u
      GROUP BY chain_id, tx_hash, log_index
 )
 SELECT t.wallet_address, t.token_id,
-       coalesce(sum(t.size * v.frac) FILTER (WHERE t.side = 'BUY'), 0)::float8 AS tb,
-       coalesce(sum(t.usdc_size * v.frac) FILTER (WHERE t.side = 'BUY'), 0)::float8 AS tcb,
-       coalesce(sum(t.size * v.frac) FILTER (WHERE t.side <> 'BUY'), 0)::float8 AS ts,
-       coalesce(sum(t.usdc_size * v.frac) FILTER (WHERE t.side <> 'BUY'), 0)::float8 AS tr,
-       coalesce(sum(v.frac * CASE WHEN t.fee_asset = 'SHARES' THEN t.fee * t.price ELSE t.fee END)
-                FILTER (WHERE t.fee > 0), 0)::float8 AS tfee
+       {_VOIDED.format(x="t.size", taker=_TAKER, side="t.side = 'BUY'")} AS tb,
+       {_VOIDED.format(x="t.usdc_size", taker=_TAKER, side="t.side = 'BUY'")} AS tcb,
+       {_VOIDED.format(x="t.size", taker=_TAKER, side="t.side <> 'BUY'")} AS ts,
+       {_VOIDED.format(x="t.usdc_size", taker=_TAKER, side="t.side <> 'BUY'")} AS tr,
+       {_VOIDED.format(x=_FEE, taker=_TAKER, side="t.fee > 0")} AS tfee,
+       {_VOIDED.format(x="t.size", taker="TRUE", side="t.side = 'BUY'")} AS gb,
+       {_VOIDED.format(x="t.size", taker="TRUE", side="t.side <> 'BUY'")} AS gs,
+       {_VOIDED.format(x="t.usdc_size", taker="TRUE", side="t.side <> 'BUY'")} AS gr
   FROM v
   JOIN ({GATED_TRADES}) t
     ON t.chain_id = v.chain_id AND t.tx_hash = v.tx_hash AND t.log_index = v.log_index
@@ -132,6 +149,8 @@ _LESS = (
     "CASE WHEN o.token_id IS NULL THEN p.{c}"
     " WHEN p.{c} - o.off_{c} > 0.0000005 THEN p.{c} - o.off_{c} ELSE 0.0 END"
 )
+# A gross amount of rep_positions (micro-units) in units, less rep_void's part of it (floored).
+_GROSS = "greatest(p.{c}_gross_u::float8 / 1000000 - coalesce(o.{v}, 0.0), 0.0)"
 _VO = DECISION_VALUE_SQL.format(v="p", y="p.payout_f")
 _VC = DECISION_VALUE_SQL.format(v="p", y="coalesce(p.close_y, p.payout_f)")
 _STAKE = DECISION_STAKE_SQL.format(v="p")
@@ -160,13 +179,21 @@ WITH {HEDGED_CTES}, adj AS (
     SELECT p.wallet_address, p.token_id, p.event_id, p.fills, p.volume_u, p.first_at, p.last_at,
            p.fees_u, p.pnl_u, p.realized_open_u, p.resolved, p.held_u, p.basis_open_u, p.paid_u,
            p.exited_at, p.taker_first_at, p.taker_volume_u, p.penny_u, p.buy_u, p.payout_f,
-           p.exited, p.exit_price, p.market_id, p.outcome_index, p.kept_u, p.taker_buy_u,
+           p.market_id, p.outcome_index, p.kept_u, p.taker_buy_u,
            p.resolved_at, p.shares_u, p.net_u,
            {_LESS.format(c="tb")} AS tb, {_LESS.format(c="tcb")} AS tcb,
            {_LESS.format(c="ts")} AS ts, {_LESS.format(c="tr")} AS tr,
            {_LESS.format(c="tfee")} AS tfee,
+           CASE WHEN NOT g.voided THEN p.exited
+                WHEN g.bg > 0 THEN least(1.0, g.sg / g.bg) ELSE 0.0 END AS exited,
+           CASE WHEN NOT g.voided THEN p.exit_price
+                WHEN g.sg > 0 THEN g.rg / g.sg ELSE 0.0 END AS exit_price,
            CASE WHEN o.token_id IS NULL THEN p.short
-                WHEN p.ts > 0 THEN p.short * {_LESS.format(c="ts")} / p.ts ELSE 0.0 END AS short,
+                WHEN NOT g.voided THEN
+                     CASE WHEN p.ts > 0 THEN p.short * {_LESS.format(c="ts")} / p.ts ELSE 0.0 END
+                WHEN g.sg > g.bg AND {_LESS.format(c="ts")} > 0
+                THEN (g.sg - g.bg) * {_LESS.format(c="ts")} / g.sg
+                ELSE 0.0 END AS short,
            CASE WHEN o.token_id IS NULL THEN p.short_price
                 WHEN {_LESS.format(c="ts")} > 0 THEN {_LESS.format(c="tr")} / {_LESS.format(c="ts")}
                 ELSE 0.0 END AS short_price
@@ -175,15 +202,23 @@ WITH {HEDGED_CTES}, adj AS (
       -- float8 terms is the same in either order), grouped so the planner knows the key unique
       -- and hashes these few rows rather than the positions (the temp table has no statistics)
       LEFT JOIN (SELECT wallet_address, token_id, sum(off_tb) AS off_tb, sum(off_tcb) AS off_tcb,
-                        sum(off_ts) AS off_ts, sum(off_tr) AS off_tr, sum(off_tfee) AS off_tfee
+                        sum(off_ts) AS off_ts, sum(off_tr) AS off_tr, sum(off_tfee) AS off_tfee,
+                        sum(gb) AS gb, sum(gs) AS gs, sum(gr) AS gr
                    FROM (SELECT wallet_address, token_id, off_tb, off_tcb, off_ts, off_tr,
-                                off_tfee
+                                off_tfee, 0.0::float8 AS gb, 0.0::float8 AS gs, 0.0::float8 AS gr
                            FROM rep_wash WHERE token_id IS NOT NULL
                          UNION ALL
-                         SELECT wallet_address, token_id, tb, tcb, ts, tr, tfee
+                         SELECT wallet_address, token_id, tb, tcb, ts, tr, tfee, gb, gs, gr
                            FROM rep_void) x
                   GROUP BY wallet_address, token_id) o
         ON o.wallet_address = p.wallet_address AND o.token_id = p.token_id
+     -- the gross amounts exited, exit_price and short are made of, less rep_void's fills that
+     -- are no exit of a decision (voided: some are; else the row's own figures stand)
+     CROSS JOIN LATERAL (
+           SELECT coalesce(o.gb > 0 OR o.gs > 0, FALSE) AS voided,
+                  {_GROSS.format(c="bought", v="gb")} AS bg,
+                  {_GROSS.format(c="sold", v="gs")} AS sg,
+                  {_GROSS.format(c="received", v="gr")} AS rg) g
     OFFSET 0  -- each adjusted amount computed once per row
 ), pos AS (
     -- A decision is a taker fill; it is judged when its token's market has resolved.

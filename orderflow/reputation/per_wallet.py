@@ -136,11 +136,17 @@ def _apply(tp: TokenPosition, row: Mapping[str, Any], void: Decimal = ZERO) -> N
     tp.volume += usdc
     taker = bool(row["is_taker_aggregate"])
     resolved_at = row["resolved_at"]
-    if taker and resolved_at is not None and row["timestamp"] >= resolved_at:
+    late = resolved_at is not None and row["timestamp"] >= resolved_at
+    if taker and late:
         void = Decimal(1)
     kept = 1 - void if taker else ZERO
+    # no exit of a decision either: any fill after the resolution, a maker row against the
+    # wallet's own order, a taker row's part against its own orders (the run's gb, gs, gr)
+    own = not taker and row["taker_address"] == row["wallet_address"]
+    gross_void = Decimal(1) if late or own else (void if taker else ZERO)
     if row["side"] == "BUY":
         tp.bought_gross += size
+        tp.void_bought += size * gross_void
         tp.paid_gross += usdc
         if row["price"] > Decimal(str(PENNY_PRICE)):
             tp.penny += usdc
@@ -149,6 +155,8 @@ def _apply(tp: TokenPosition, row: Mapping[str, Any], void: Decimal = ZERO) -> N
     else:
         tp.sold_gross += size
         tp.received_gross += usdc
+        tp.void_sold += size * gross_void
+        tp.void_received += usdc * gross_void
         tp.taker_sold += size * kept
         tp.taker_received += usdc * kept
     if taker:

@@ -165,6 +165,9 @@ SELECT v.wallet_address, v.token_id, v.market_id, v.event_id, v.fills, v.volume_
                  / (v.sold_gross_u::float8 * 1000000)
             ELSE 0.0 END AS short,
        CASE WHEN v.ts_u > 0 THEN v.tr_u::float8 / v.ts_u ELSE 0.0 END AS short_price,
+       -- what exited, exit_price and short are made of (WALLETS' adj takes out the fills that
+       -- are no exit of a decision: rep_void's gross amounts)
+       v.bought_gross_u, v.sold_gross_u, v.received_gross_u,
        v.taker_volume_u, v.penny_u, v.buy_u,
        -- what complete sets read (evidence_sql.HEDGED_CTES): the outcome, the shares its taker
        -- fills bought and did not sell, what they paid

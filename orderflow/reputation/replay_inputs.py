@@ -53,6 +53,11 @@ class TokenPosition:
     # taker fills at or after the market's resolution: volume, no decision (the taker_* amounts
     # leave them out, as the run's rep_void does)
     void_volume: Decimal = ZERO
+    # every fill's part that is no exit of a decision (at or after the resolution, or against
+    # the wallet's own orders: the run's rep_void gb, gs, gr), out of the gross totals
+    void_bought: Decimal = ZERO
+    void_sold: Decimal = ZERO
+    void_received: Decimal = ZERO
     penny: Decimal = ZERO
     volume: Decimal = ZERO
     payouts: list[Decimal] | None = None
@@ -78,9 +83,9 @@ class TokenPosition:
 
     def totals(self) -> TakerTotals:
         return TakerTotals(
-            bought=float(self.bought_gross),
-            sold=float(self.sold_gross),
-            received=float(self.received_gross),
+            bought=float(max(self.bought_gross - self.void_bought, ZERO)),
+            sold=float(max(self.sold_gross - self.void_sold, ZERO)),
+            received=float(max(self.received_gross - self.void_received, ZERO)),
             taker_bought=float(self.taker_bought),
             taker_paid=float(self.taker_paid),
             taker_sold=float(self.taker_sold),

@@ -26,14 +26,19 @@ from tests.reputation.positions_reference import old_positions as _frozen
 
 
 def old_positions(*, stored: bool = False, only: str = "", light: bool = False) -> str:
-    """The frozen statement with the column added since (``net_u``, the round trips' shares
-    bought less sold: the same sums, a new difference; the light variant has no such column)."""
+    """The frozen statement with the columns added since (``net_u``, the round trips' shares
+    bought less sold: the same sums, a new difference; the gross amounts ``exited``,
+    ``exit_price`` and ``short`` are made of, which WALLETS' adj adjusts; the light variant has
+    no such column)."""
     sql = _frozen(stored=stored, only=only, light=light)
     if light:
         return sql
     old = "       v.bought_gross_u + v.sold_gross_u AS shares_u,\n"
     assert sql.count(old) == 1
-    return sql.replace(old, old + "       v.bought_gross_u - v.sold_gross_u AS net_u,\n")
+    sql = sql.replace(old, old + "       v.bought_gross_u - v.sold_gross_u AS net_u,\n")
+    old = "ELSE 0.0 END AS short_price,\n"
+    assert sql.count(old) == 1
+    return sql.replace(old, old + "       v.bought_gross_u, v.sold_gross_u, v.received_gross_u,\n")
 
 
 DAY = timedelta(days=1)

@@ -1,0 +1,125 @@
+"""A fill that is no decision is no exit of one either.
+
+docs/reputation.md ("Position accounting", *Decisions*): a taker buy is worth x x (the average
+exit price for the fraction sold *before resolution*, y for the rest) - what it paid. A fill
+stamped at or after its market's resolution ("Fills after the resolution are no decision") and
+a match against the wallet's own orders ("A match against oneself is no decision") are taken
+out of the decisions (``rep_void``'s taker amounts) and, since 6 Dec 2026, out of what the
+decisions' exits are made of too (its gross amounts ``gb``, ``gs``, ``gr``: ``exited``,
+``exit_price`` and ``short`` of the rest). Before, each of the three wallets below was SMART:
+the loser dumped into stale bids once resolved read as an outcome edge of +0.87 a dollar (its
+decisions all lost: -1); a coin flip sold to its own resting bid at 0.89 as an edge of +0.48;
+a short of the winner bought back from a stale ask once resolved as no short (its losing bets
+erased: 23 of 40 decisions counted). The replay (``orderflow wallet``) reads the same.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from orderflow.reputation import run_reputation
+from orderflow.reputation.per_wallet import wallet_report
+from tests.reputation.population import HALF_SPREAD, Spec, World, edge_taker, noise_taker
+from tests.reputation.test_cases import TOP, stats
+
+
+def _world() -> World:
+    w = World(seed=16, markets=150)
+    for _ in range(20):
+        noise_taker(w, w.new_wallet(), 40)
+    for edge in (0.03, 0.04, 0.05, 0.05):
+        edge_taker(w, w.new_wallet(), 120, edge)
+    return w
+
+
+def _even_money(s: Spec, outcome: int) -> float | None:
+    """A time the outcome trades near even money, before the resolution."""
+    times = [s.opens + f * (s.resolves - s.opens) for f in (0.2, 0.3, 0.4, 0.5, 0.6)]
+    return next((x for x in times if 0.4 <= s.price(x, outcome) <= 0.6), None)
+
+
+async def _scored(pool: asyncpg.Pool, w: World, who: str) -> dict[str, object]:
+    """The wallet's stored row after a run, its value and closing-line value as the replay reads
+    them equal to the run's."""
+    await w.finish(pool)
+    await run_reputation(pool)
+    s = await stats(pool, who)
+    stored = await pool.fetchrow(
+        "SELECT value, clv_value FROM orderflow_reputation_inputs WHERE wallet_address = $1", who
+    )
+    async with pool.acquire() as conn:
+        report = await wallet_report(conn, who, stats=s)
+    assert report.inputs.value[0] == pytest.approx(stored["value"], abs=1e-6)
+    assert report.inputs.clv_value[0] == pytest.approx(stored["clv_value"], abs=1e-6)
+    return s
+
+
+async def test_a_sale_after_the_resolution_is_no_exit_of_a_decision(pool: asyncpg.Pool) -> None:
+    """The wallet buys the eventual loser near even money, then sells it into somebody's stale
+    bid at 0.95 once the market has resolved: every decision lost."""
+    w = _world()
+    picker = w.new_wallet()
+    n = 0
+    for s in w.specs:
+        loser = 1 - s.winner
+        t = None if s.market.neg_risk or n == 40 else _even_money(s, loser)
+        if t is None:
+            continue
+        n += 1
+        q = min(0.99, s.price(t, loser) + HALF_SPREAD)
+        shares = round(100.0 / q, 2)
+        w.chain.trade(s.market, t, picker, "BUY", loser, shares, q, w.maker(), mint=True)
+        w.chain.trade(
+            s.market, s.resolves + 600, picker, "SELL", loser, shares, 0.95, w.new_wallet()
+        )
+    assert n >= 25, n
+    s = await _scored(pool, w, picker)
+    post = s["factors"]["posterior"]  # type: ignore[index]
+    assert s["trader_tier"] not in TOP, (s["trader_tier"], s["reputation_score"], str(post))
+    assert post["outcome_edge"] < 0, (post["outcome_edge"], s["events_resolved"])
+
+
+async def test_a_sale_to_oneself_is_no_exit_of_a_decision(pool: asyncpg.Pool) -> None:
+    """A coin flip bought at the market, its shares then sold to the wallet's own resting bid
+    at 0.89 three times before the close: held to the resolution, its decisions coin flips."""
+    w = _world()
+    me = w.new_wallet()
+    n = 0
+    for s in w.specs:
+        side = w.rng.randrange(2)  # no skill
+        t = None if s.market.neg_risk or n == 40 else _even_money(s, side)
+        if t is None:
+            continue
+        n += 1
+        q = min(0.99, s.price(t, side) + HALF_SPREAD)
+        shares = round(100.0 / q, 2)
+        w.chain.trade(s.market, t, me, "BUY", side, shares, q, w.maker(), mint=True)
+        for k in range(3):  # sold to its own resting bid, bought back by it
+            w.chain.trade(s.market, t + 60 * (k + 1), me, "SELL", side, shares, 0.89, me)
+    s = await _scored(pool, w, me)
+    post = s["factors"]["posterior"]  # type: ignore[index]
+    assert s["trader_tier"] not in TOP, (s["trader_tier"], s["reputation_score"], str(post))
+
+
+async def test_a_buy_back_after_the_resolution_does_not_erase_a_short(pool: asyncpg.Pool) -> None:
+    """Split shares sold at the market (a bet against the outcome, ``short``); a losing one
+    bought back from a stale ask once the market resolved is still a short, and its loss a
+    decision: every short counts."""
+    w = _world()
+    me = w.new_wallet()
+    n = 0
+    for s in w.specs:
+        side = w.rng.randrange(2)  # no skill
+        t = None if s.market.neg_risk or n == 40 else _even_money(s, side)
+        if t is None:
+            continue
+        n += 1
+        w.chain.trade(s.market, t, me, "SELL", side, 100.0, s.price(t, side) - HALF_SPREAD,
+                      w.maker())  # fmt: skip
+        if side == s.winner:
+            w.chain.trade(s.market, s.resolves + 600, me, "BUY", side, 100.0, 0.89, w.new_wallet())
+    s = await _scored(pool, w, me)
+    post = s["factors"]["posterior"]  # type: ignore[index]
+    assert s["trader_tier"] not in TOP, (s["trader_tier"], s["events_resolved"], str(post))
+    assert s["events_resolved"] == n
