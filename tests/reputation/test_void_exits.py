@@ -15,6 +15,8 @@ erased: 23 of 40 decisions counted). The replay (``orderflow wallet``) reads the
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 import pytest
 
@@ -39,20 +41,20 @@ def _even_money(s: Spec, outcome: int) -> float | None:
     return next((x for x in times if 0.4 <= s.price(x, outcome) <= 0.6), None)
 
 
-async def _scored(pool: asyncpg.Pool, w: World, who: str) -> dict[str, object]:
+async def _scored(pool: asyncpg.Pool, w: World, who: str) -> dict[str, Any]:
     """The wallet's stored row after a run, its value and closing-line value as the replay reads
     them equal to the run's."""
     await w.finish(pool)
     await run_reputation(pool)
-    s = await stats(pool, who)
+    row: dict[str, Any] = dict(await stats(pool, who))
     stored = await pool.fetchrow(
         "SELECT value, clv_value FROM orderflow_reputation_inputs WHERE wallet_address = $1", who
     )
     async with pool.acquire() as conn:
-        report = await wallet_report(conn, who, stats=s)
+        report = await wallet_report(conn, who, stats=row)
     assert report.inputs.value[0] == pytest.approx(stored["value"], abs=1e-6)
     assert report.inputs.clv_value[0] == pytest.approx(stored["clv_value"], abs=1e-6)
-    return s
+    return row
 
 
 async def test_a_sale_after_the_resolution_is_no_exit_of_a_decision(pool: asyncpg.Pool) -> None:
@@ -74,10 +76,10 @@ async def test_a_sale_after_the_resolution_is_no_exit_of_a_decision(pool: asyncp
             s.market, s.resolves + 600, picker, "SELL", loser, shares, 0.95, w.new_wallet()
         )
     assert n >= 25, n
-    s = await _scored(pool, w, picker)
-    post = s["factors"]["posterior"]  # type: ignore[index]
-    assert s["trader_tier"] not in TOP, (s["trader_tier"], s["reputation_score"], str(post))
-    assert post["outcome_edge"] < 0, (post["outcome_edge"], s["events_resolved"])
+    row = await _scored(pool, w, picker)
+    post = row["factors"]["posterior"]
+    assert row["trader_tier"] not in TOP, (row["trader_tier"], row["reputation_score"], str(post))
+    assert post["outcome_edge"] < 0, (post["outcome_edge"], row["events_resolved"])
 
 
 async def test_a_sale_to_oneself_is_no_exit_of_a_decision(pool: asyncpg.Pool) -> None:
@@ -97,9 +99,9 @@ async def test_a_sale_to_oneself_is_no_exit_of_a_decision(pool: asyncpg.Pool) ->
         w.chain.trade(s.market, t, me, "BUY", side, shares, q, w.maker(), mint=True)
         for k in range(3):  # sold to its own resting bid, bought back by it
             w.chain.trade(s.market, t + 60 * (k + 1), me, "SELL", side, shares, 0.89, me)
-    s = await _scored(pool, w, me)
-    post = s["factors"]["posterior"]  # type: ignore[index]
-    assert s["trader_tier"] not in TOP, (s["trader_tier"], s["reputation_score"], str(post))
+    row = await _scored(pool, w, me)
+    post = row["factors"]["posterior"]
+    assert row["trader_tier"] not in TOP, (row["trader_tier"], row["reputation_score"], str(post))
 
 
 async def test_a_buy_back_after_the_resolution_does_not_erase_a_short(pool: asyncpg.Pool) -> None:
@@ -119,7 +121,7 @@ async def test_a_buy_back_after_the_resolution_does_not_erase_a_short(pool: asyn
                       w.maker())  # fmt: skip
         if side == s.winner:
             w.chain.trade(s.market, s.resolves + 600, me, "BUY", side, 100.0, 0.89, w.new_wallet())
-    s = await _scored(pool, w, me)
-    post = s["factors"]["posterior"]  # type: ignore[index]
-    assert s["trader_tier"] not in TOP, (s["trader_tier"], s["events_resolved"], str(post))
-    assert s["events_resolved"] == n
+    row = await _scored(pool, w, me)
+    post = row["factors"]["posterior"]
+    assert row["trader_tier"] not in TOP, (row["trader_tier"], row["events_resolved"], str(post))
+    assert row["events_resolved"] == n
