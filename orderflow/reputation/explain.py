@@ -40,6 +40,7 @@ _FLAG_FIGURES: dict[str, tuple[str, ...]] = {
         "price_deviation",
         "off_market_share",
         "off_market_fills",
+        "round_trip",
     ),
     "PENNY_PICKER": ("penny_stake_share",),
     "WASH_COUNTERPARTY": ("wash_host", "wash_host_share", "wash_host_own_share"),
@@ -137,6 +138,7 @@ def live_factors(
             "wash_host_share": _f(i.wash_host_share[0]),
             "wash_host_own_share": _f(i.wash_host_own_share[0]),
             "hedged_share": _f(i.hedged_volume[0] / i.buy_volume[0]) if i.buy_volume[0] else None,
+            "round_trip": _f(i.wash_round_trip[0]),
         },
     }
     for f in FACTORS:

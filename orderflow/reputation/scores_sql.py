@@ -216,6 +216,7 @@ FIGURES = (
     ("resid_se", "s.resid_se"),
     ("volume_evidence", "s.volume_evidence"),
     ("hedged_share", "w.hedged_volume / nullif(w.buy_volume, 0)"),  # migration 060
+    ("wash_round_trip", "w.wash_round_trip"),  # migration 082
 )  # fmt: skip
 # The figures that depend on the population (the prior, the follower's cost and what they
 # decide): NULL in a stored row's figures (its own figures), computed when read by

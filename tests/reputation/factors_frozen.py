@@ -2,7 +2,8 @@
 (``orderflow.reputation.scores_sql`` at commit c2f3902: one ``jsonb_build_object`` over
 ``rep_wallets`` and ``rep_scores`` with the run's weights and prior inlined), for the test that
 the JSON built when read (``orderflow_factors``) is the same. Since migration 060 the
-behaviour also shows ``hedged_share`` (the HEDGED flag's figure), added here likewise.
+behaviour also shows ``hedged_share`` (the HEDGED flag's figure), and since migration 082
+``round_trip`` (WASH's round-trip figure), added here likewise.
 
 Test helpers only: nothing in orderflow reads this module.
 """
@@ -38,7 +39,8 @@ _OWN = """
         'off_market_fills', w.wash_off_fills,
         'wash_host', w.wash_host_address, 'wash_host_share', w.wash_host_share,
         'wash_host_own_share', w.wash_host_own_share,
-        'hedged_share', w.hedged_volume / nullif(w.buy_volume, 0)),
+        'hedged_share', w.hedged_volume / nullif(w.buy_volume, 0),
+        'round_trip', w.wash_round_trip),
     'win_rate', jsonb_build_object(
         'value', s.f_win, 'weight', {W1}, 'points', 10 * {W1} * s.f_win,
         'events', w.events, 'wins', w.wins, 'expected_wins', w.expected_wins,

@@ -174,6 +174,7 @@ def test_the_positions_migration_022_reads_are_the_figures_it_means() -> None:
     assert (at["outcome_edge"], at["outcome_se"], at["clv_edge"], at["clv_se"]) == (18, 19, 20, 21)
     assert (at["f_win"], at["f_pf"], at["f_cons"], at["f_timing"]) == (34, 38, 43, 47)
     assert (at["resid_se"], at["volume_evidence"]) == (48, 49)
-    assert (at["hedged_share"], len(scores_sql.FIGURES)) == (50, 50)  # migration 060
+    assert at["hedged_share"] == 50  # migration 060
+    assert (at["wash_round_trip"], len(scores_sql.FIGURES)) == (51, 51)  # migration 082
     weights = [n for n, _ in scores_sql.FIGURES[:5]]
     assert weights == ["w_win_rate", "w_profit_factor", "w_consistency", "w_volume", "w_timing"]

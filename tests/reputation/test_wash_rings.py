@@ -21,6 +21,7 @@ import asyncpg
 import pytest
 
 from orderflow.reputation import ReputationSettings, run_reputation
+from orderflow.reputation.explain import live_factors
 from orderflow.reputation.per_wallet import wallet_report
 from tests.reputation.population import HALF_SPREAD, World, noise_taker
 from tests.reputation.test_cases import background, stats
@@ -109,8 +110,8 @@ async def test_thin_market_traders_are_not_wash(pool: asyncpg.Pool) -> None:
 
 async def test_the_replay_reads_the_run_s_round_trips(pool: asyncpg.Pool) -> None:
     """``orderflow wallet``'s replay computes the round trips from its own positions: the same
-    figure, to the bit, and the same flags as the run (a ring of five: WASH; a thin market's four
-    holders: not)."""
+    figure, to the bit, shown in both JSONs (migration 082), and the same flags as the run (a
+    ring of five: WASH; a thin market's four holders: not)."""
     w = World(seed=43)
     noise = background(w, wallets=5)
     ring = [w.new_wallet() for _ in range(5)]
@@ -128,6 +129,9 @@ async def test_the_replay_reads_the_run_s_round_trips(pool: asyncpg.Pool) -> Non
         async with pool.acquire() as conn:
             report = await wallet_report(conn, who, stats=s)
         assert float(report.inputs.wash_round_trip[0]) == stored, who
+        # shown beside WASH's other figures, in the row's JSON as in the replay's (migration 082)
+        assert s["factors"]["behaviour"]["round_trip"] == stored, who
+        assert live_factors(report)["behaviour"]["round_trip"] == stored, who
         assert report.scores.flag_names()[0] == list(s["flags"]), who
         assert ("WASH" in s["flags"]) == (who in ring), (who, s["factors"]["behaviour"], stored)
 
