@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from orderflow.execution.book import merge
+from orderflow.execution.book import merge, order_exposure
 from orderflow.execution.broker import Collateral
 from orderflow.execution.order_worker import OrderJob
 from orderflow.execution.signal_record import record_signal
@@ -45,20 +45,35 @@ def may_trigger(trade: TradeView, wallet: WalletView | None, settings: StrategyS
     return settings.enable_degen_fading and wallet.score <= settings.max_fade_score
 
 
-def _with_position(book: StrategyBook, trade: TradeView, decision: Decision) -> StrategyBook:
+def _with_position(
+    book: StrategyBook, trade: TradeView, decision: Decision, market: MarketView
+) -> StrategyBook:
     """The book as the next trade of the same batch must see it (the order is on its way,
     added to what is held in the token: dust under the minimum, which took the entry; its cost
-    taken from the cash)."""
+    taken from the cash; what it would lose if it filled now taken from the day's P&L, as
+    :func:`~orderflow.execution.book.read_book` counts an order on its way — a second entry of
+    the batch was read one loss short of the daily budget: two resting orders losing ~8 on a
+    budget of 2)."""
+    loss = order_exposure(
+        trade.token_id,
+        trade.market_id,
+        decision.shares,
+        decision.price or Decimal(0),
+        market.last_price,
+    ).unrealized_pnl
     opened = OpenPosition(
         token_id=trade.token_id,
         market_id=trade.market_id,
         shares=decision.shares,
         cost=decision.size_usdc or Decimal(0),
+        unrealized_pnl=loss,
     )
     positions = dict(book.open_positions)
     merge(positions, opened)
     cash = None if book.cash is None else book.cash - opened.cost
-    return replace(book, open_positions=positions, cash=cash)
+    return replace(
+        book, open_positions=positions, cash=cash, day_pnl=book.day_pnl + opened.unrealized_pnl
+    )
 
 
 async def decide_entries(
@@ -94,7 +109,7 @@ async def decide_entries(
             continue  # already recorded (a replay)
         created += 1
         if decision.accepted:
-            book = _with_position(book, trade, decision)
+            book = _with_position(book, trade, decision, market)
             taken += decision.size_usdc or Decimal(0)
             accepted.append(
                 OrderJob.decided(
