@@ -26,8 +26,10 @@ from tests.reputation.population import HALF_SPREAD, Spec, World, edge_taker, no
 from tests.reputation.test_cases import TOP, stats
 
 
-def _world() -> World:
-    w = World(seed=16, markets=150)
+def takers_world(markets: int = 150) -> World:
+    """Twenty noise takers and four with a small edge (0.03-0.05) in ``markets`` markets (seed
+    16): the population the test wallet is scored in (also tests/reputation/test_gaming_*)."""
+    w = World(seed=16, markets=markets)
     for _ in range(20):
         noise_taker(w, w.new_wallet(), 40)
     for edge in (0.03, 0.04, 0.05, 0.05):
@@ -35,7 +37,7 @@ def _world() -> World:
     return w
 
 
-def _even_money(s: Spec, outcome: int) -> float | None:
+def even_money(s: Spec, outcome: int) -> float | None:
     """A time the outcome trades near even money, before the resolution."""
     times = [s.opens + f * (s.resolves - s.opens) for f in (0.2, 0.3, 0.4, 0.5, 0.6)]
     return next((x for x in times if 0.4 <= s.price(x, outcome) <= 0.6), None)
@@ -60,12 +62,12 @@ async def _scored(pool: asyncpg.Pool, w: World, who: str) -> dict[str, Any]:
 async def test_a_sale_after_the_resolution_is_no_exit_of_a_decision(pool: asyncpg.Pool) -> None:
     """The wallet buys the eventual loser near even money, then sells it into somebody's stale
     bid at 0.95 once the market has resolved: every decision lost."""
-    w = _world()
+    w = takers_world()
     picker = w.new_wallet()
     n = 0
     for s in w.specs:
         loser = 1 - s.winner
-        t = None if s.market.neg_risk or n == 40 else _even_money(s, loser)
+        t = None if s.market.neg_risk or n == 40 else even_money(s, loser)
         if t is None:
             continue
         n += 1
@@ -85,12 +87,12 @@ async def test_a_sale_after_the_resolution_is_no_exit_of_a_decision(pool: asyncp
 async def test_a_sale_to_oneself_is_no_exit_of_a_decision(pool: asyncpg.Pool) -> None:
     """A coin flip bought at the market, its shares then sold to the wallet's own resting bid
     at 0.89 three times before the close: held to the resolution, its decisions coin flips."""
-    w = _world()
+    w = takers_world()
     me = w.new_wallet()
     n = 0
     for s in w.specs:
         side = w.rng.randrange(2)  # no skill
-        t = None if s.market.neg_risk or n == 40 else _even_money(s, side)
+        t = None if s.market.neg_risk or n == 40 else even_money(s, side)
         if t is None:
             continue
         n += 1
@@ -108,12 +110,12 @@ async def test_a_buy_back_after_the_resolution_does_not_erase_a_short(pool: asyn
     """Split shares sold at the market (a bet against the outcome, ``short``); a losing one
     bought back from a stale ask once the market resolved is still a short, and its loss a
     decision: every short counts."""
-    w = _world()
+    w = takers_world()
     me = w.new_wallet()
     n = 0
     for s in w.specs:
         side = w.rng.randrange(2)  # no skill
-        t = None if s.market.neg_risk or n == 40 else _even_money(s, side)
+        t = None if s.market.neg_risk or n == 40 else even_money(s, side)
         if t is None:
             continue
         n += 1

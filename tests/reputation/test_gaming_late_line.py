@@ -1,0 +1,96 @@
+"""A buy after the close is judged against the closing line when its position began before it.
+
+docs/reputation.md ("What the run computes", step 3): "a decision taken after it [the token's
+last trade by the closing time] has no line (it is judged by its outcome)". The run decides
+that per *position*, not per decision: ``evidence_sql.WALLETS``' ``pos`` gives the line to a
+position whose *first* taker fill (``taker_first_at``) is at or before the close, and
+``DECISION_VALUE_SQL`` values every share its taker fills bought against it. So a wallet that
+opens both tokens of a market with a dollar each early on, waits until after the close, and then
+buys, at the market's price, whichever token has fallen since the line was set, is "worth" the
+whole fall on every decision: the line is a price it read off the chain before it bought.
+
+No skill: the late buys are at the market's price in a calibrated world (their outcome edge is
+the spread's loss); the closing-line edge is the price's move since the close, manufactured by
+choosing the side after the fact.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from orderflow.reputation import run_reputation
+from tests.reputation.population import HALF_SPREAD
+from tests.reputation.test_cases import TOP, stats
+from tests.reputation.test_void_exits import takers_world
+
+
+@pytest.mark.parametrize(
+    "opened_early",
+    [
+        pytest.param(False, id="control"),
+        pytest.param(
+            True,
+            id="opened_early",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="the line is given per position (its first taker fill before the close), "
+                "so buys after the close are judged against it: WHALE 8.35, P 0.997, "
+                "closing-line edge +0.27 where the outcome edge is -0.16",
+            ),
+        ),
+    ],
+)
+async def test_a_buy_after_the_close_is_not_judged_against_the_line(
+    pool: asyncpg.Pool, opened_early: bool
+) -> None:
+    """Control: the same late buys without the early dollar have no line (AVERAGE). With it, the
+    line set before they were bought judges them."""
+    w = takers_world(markets=250)
+    me = w.new_wallet()
+    n = 0
+    held_value = held_stake = 0.0
+    for s in w.specs:
+        if s.market.neg_risk or n == 60:
+            continue
+        span = s.resolves - s.opens
+        t_close = s.opens + 0.76 * span
+        t_late = side = late = None
+        for f in (0.85, 0.87, 0.89, 0.91, 0.93, 0.95):  # the first time a token has fallen
+            t = s.opens + f * span
+            move = s.price(t, 0) - s.price(t_close, 0)
+            side = 1 if move > 0 else 0  # the token that fell since the close
+            if abs(move) >= 0.03 and 0.3 <= s.price(t, side) <= 0.75:
+                t_late, late = t, s.price(t, side)
+                break
+        if t_late is None or side is None or late is None:
+            continue
+        n += 1
+        # a dollar of each token early on: each position's first taker fill is before the close
+        for outcome in (0, 1) if opened_early else ():
+            w.take(s, s.opens + 0.01 * span, me, outcome, 1.0)
+        # the market around the close: an honest taker of each token at its price
+        for outcome in (0, 1):
+            w.take(s, t_close - 0.02 * span, w.new_wallet(), outcome, 20.0)
+        # after the close: the token that fell, bought at the market's price
+        q = min(0.99, late + HALF_SPREAD)
+        w.take(s, t_late, me, side, 100.0, price=q)
+        shares = round(100.0 / q, 2)
+        held_value += shares * ((1.0 if side == s.winner else 0.0) - q)
+        held_stake += shares * q
+    assert n >= 50, n
+    await w.finish(pool)
+    await run_reputation(pool)
+
+    s = await stats(pool, me)
+    post = s["factors"]["posterior"]
+    assert s["flags"] == [], (s["flags"], s["factors"]["behaviour"])
+    assert held_value / held_stake < 0.0, held_value / held_stake  # it loses, held to the end
+    assert s["trader_tier"] not in TOP, (
+        s["trader_tier"],
+        float(s["reputation_score"]),
+        round(s["p_edge_above_cost"], 3),
+        {k: post[k] for k in ("outcome_edge", "outcome_se", "clv_edge", "clv_se") if k in post},
+        round(held_value / held_stake, 3),
+        n,
+    )
