@@ -22,25 +22,15 @@ import pytest
 
 from orderflow.reputation import run_reputation
 from orderflow.reputation.per_wallet import wallet_report
-from tests.reputation.population import HALF_SPREAD, Spec, World, edge_taker, noise_taker
+from tests.reputation.gaming_world import (
+    buy_at_market,
+    coin_flip,
+    even_money_sides,
+    takers_world,
+    tier_detail,
+)
+from tests.reputation.population import HALF_SPREAD, World
 from tests.reputation.test_cases import TOP, stats
-
-
-def takers_world(markets: int = 150) -> World:
-    """Twenty noise takers and four with a small edge (0.03-0.05) in ``markets`` markets (seed
-    16): the population the test wallet is scored in (also tests/reputation/test_gaming_*)."""
-    w = World(seed=16, markets=markets)
-    for _ in range(20):
-        noise_taker(w, w.new_wallet(), 40)
-    for edge in (0.03, 0.04, 0.05, 0.05):
-        edge_taker(w, w.new_wallet(), 120, edge)
-    return w
-
-
-def even_money(s: Spec, outcome: int) -> float | None:
-    """A time the outcome trades near even money, before the resolution."""
-    times = [s.opens + f * (s.resolves - s.opens) for f in (0.2, 0.3, 0.4, 0.5, 0.6)]
-    return next((x for x in times if 0.4 <= s.price(x, outcome) <= 0.6), None)
 
 
 async def _scored(pool: asyncpg.Pool, w: World, who: str) -> dict[str, Any]:
@@ -65,23 +55,16 @@ async def test_a_sale_after_the_resolution_is_no_exit_of_a_decision(pool: asyncp
     w = takers_world()
     picker = w.new_wallet()
     n = 0
-    for s in w.specs:
-        loser = 1 - s.winner
-        t = None if s.market.neg_risk or n == 40 else even_money(s, loser)
-        if t is None:
-            continue
+    for s, loser, t in even_money_sides(w, 40, lambda s: 1 - s.winner):
         n += 1
-        q = min(0.99, s.price(t, loser) + HALF_SPREAD)
-        shares = round(100.0 / q, 2)
-        w.chain.trade(s.market, t, picker, "BUY", loser, shares, q, w.maker(), mint=True)
+        shares, _ = buy_at_market(w, picker, s, loser, t)
         w.chain.trade(
             s.market, s.resolves + 600, picker, "SELL", loser, shares, 0.95, w.new_wallet()
         )
     assert n >= 25, n
     row = await _scored(pool, w, picker)
-    post = row["factors"]["posterior"]
-    assert row["trader_tier"] not in TOP, (row["trader_tier"], row["reputation_score"], str(post))
-    assert post["outcome_edge"] < 0, (post["outcome_edge"], row["events_resolved"])
+    assert row["trader_tier"] not in TOP, tier_detail(row)
+    assert row["factors"]["posterior"]["outcome_edge"] < 0, tier_detail(row)
 
 
 async def test_a_sale_to_oneself_is_no_exit_of_a_decision(pool: asyncpg.Pool) -> None:
@@ -89,21 +72,12 @@ async def test_a_sale_to_oneself_is_no_exit_of_a_decision(pool: asyncpg.Pool) ->
     at 0.89 three times before the close: held to the resolution, its decisions coin flips."""
     w = takers_world()
     me = w.new_wallet()
-    n = 0
-    for s in w.specs:
-        side = w.rng.randrange(2)  # no skill
-        t = None if s.market.neg_risk or n == 40 else even_money(s, side)
-        if t is None:
-            continue
-        n += 1
-        q = min(0.99, s.price(t, side) + HALF_SPREAD)
-        shares = round(100.0 / q, 2)
-        w.chain.trade(s.market, t, me, "BUY", side, shares, q, w.maker(), mint=True)
+    for s, side, t in even_money_sides(w, 40, coin_flip(w)):
+        shares, _ = buy_at_market(w, me, s, side, t)
         for k in range(3):  # sold to its own resting bid, bought back by it
             w.chain.trade(s.market, t + 60 * (k + 1), me, "SELL", side, shares, 0.89, me)
     row = await _scored(pool, w, me)
-    post = row["factors"]["posterior"]
-    assert row["trader_tier"] not in TOP, (row["trader_tier"], row["reputation_score"], str(post))
+    assert row["trader_tier"] not in TOP, tier_detail(row)
 
 
 async def test_a_buy_back_after_the_resolution_does_not_erase_a_short(pool: asyncpg.Pool) -> None:
@@ -113,17 +87,12 @@ async def test_a_buy_back_after_the_resolution_does_not_erase_a_short(pool: asyn
     w = takers_world()
     me = w.new_wallet()
     n = 0
-    for s in w.specs:
-        side = w.rng.randrange(2)  # no skill
-        t = None if s.market.neg_risk or n == 40 else even_money(s, side)
-        if t is None:
-            continue
+    for s, side, t in even_money_sides(w, 40, coin_flip(w)):
         n += 1
         w.chain.trade(s.market, t, me, "SELL", side, 100.0, s.price(t, side) - HALF_SPREAD,
                       w.maker())  # fmt: skip
         if side == s.winner:
             w.chain.trade(s.market, s.resolves + 600, me, "BUY", side, 100.0, 0.89, w.new_wallet())
     row = await _scored(pool, w, me)
-    post = row["factors"]["posterior"]
-    assert row["trader_tier"] not in TOP, (row["trader_tier"], row["events_resolved"], str(post))
+    assert row["trader_tier"] not in TOP, tier_detail(row)
     assert row["events_resolved"] == n
