@@ -69,10 +69,6 @@ async def restate_signal_pnl(conn: asyncpg.Connection, signal_id: int | None) ->
     await position_queries.store_signal_pnl(conn, signal_id, pnl)
 
 
-async def _restate_owner(conn: asyncpg.Connection, position_id: int) -> None:
-    await restate_signal_pnl(conn, await position_queries.owner_of(conn, position_id))
-
-
 async def _restate_handovers(
     conn: asyncpg.Connection, position_id: int, fills: list[asyncpg.Record]
 ) -> None:
@@ -121,7 +117,7 @@ async def book_fill(
         conn, position_id, position, mark_price=fill.price, close_reason="exit" if exited else None
     )
     if exited:  # closed by selling (the leader's exit): the owning signal carries the P&L
-        await _restate_owner(conn, position_id)
+        await restate_signal_pnl(conn, await position_queries.owner_of(conn, position_id))
     # taken over by this entry: the earlier signal keeps what the position made while its own
     await restate_signal_pnl(conn, handed_from)
     return position_id
@@ -144,11 +140,9 @@ async def restate_position(conn: asyncpg.Connection, position_id: int) -> Positi
         await position_queries.store_position(
             conn, position_id, position, close_reason="trade_failed"
         )
-        await _restate_owner(conn, position_id)
     elif position.shares == 0:
         closing = "exit" if state["status"] == "OPEN" else None
         await position_queries.store_position(conn, position_id, position, close_reason=closing)
-        await _restate_owner(conn, position_id)
     else:
         if state["status"] == "CLOSED" and not await trade_queries.reopen_position(
             conn, position_id
@@ -159,7 +153,8 @@ async def restate_position(conn: asyncpg.Connection, position_id: int) -> Positi
                 extra={"position_id": position_id, "shares": str(position.shares)},
             )
         await position_queries.store_position(conn, position_id, position, mark_price=mark)
-        await _restate_owner(conn, position_id)  # open again: no longer its signal's P&L
+    # closed, never existed, or open again (no longer in its signal's P&L): its signal's restated
+    await restate_signal_pnl(conn, state["signal_id"])
     return position
 
 
@@ -187,7 +182,7 @@ async def settle_resolved(
                 conn, row["id"], position, close_reason="resolved"
             )
             await settle_queries.settled_in(conn, row["id"], row["market_id"])
-            await _restate_owner(conn, row["id"])
+            await restate_signal_pnl(conn, row["signal_id"])
         log.info(
             "position settled",
             extra={

@@ -63,6 +63,12 @@ SELECT k.token_id, c.price::float8 AS close_price, c1.timestamp AS close_at,
   CROSS JOIN LATERAL ({_MARK}) m
 """
 
+# A voided amount of rep_void: {x}'s sum over the voided fills (their share) that {taker} and
+# {side} keep.
+_VOIDED = "coalesce(sum({x} * v.frac) FILTER (WHERE {taker} AND {side}), 0)::float8"
+_TAKER = "t.is_taker_aggregate"
+_FEE = "CASE WHEN t.fee_asset = 'SHARES' THEN t.fee * t.price ELSE t.fee END"
+
 # Fills that are no decision about the outcome, per (wallet, token), in the units of
 # rep_positions' taker columns (rep_wash's off_* amounts have the same):
 #
@@ -88,11 +94,6 @@ SELECT k.token_id, c.price::float8 AS close_price, c1.timestamp AS close_at,
 # change to either rescores the wallet, so an incremental run (rep_positions: the rescored
 # wallets') makes the same rows as a full one (tests/reputation/test_void_decisions.py).
 # $1 = as_of.
-# A voided amount of rep_void: {x}'s sum over the voided fills (their share) that {taker} and
-# {side} keep.
-_VOIDED = "coalesce(sum({x} * v.frac) FILTER (WHERE {taker} AND {side}), 0)::float8"
-_TAKER = "t.is_taker_aggregate"
-_FEE = "CASE WHEN t.fee_asset = 'SHARES' THEN t.fee * t.price ELSE t.fee END"
 VOID = f"""
 CREATE TEMP TABLE rep_void ON COMMIT DROP AS
 WITH late AS (
