@@ -5,7 +5,13 @@ the market's payout, mark it at a price. :class:`SubgraphPosition` is Polymarket
 method (fees ignored) for reconciliation.
 """
 
-from orderflow.accounting.aggregate import TakerTotals, decision_value, held_line, resolved_pnl
+from orderflow.accounting.aggregate import (
+    TakerTotals,
+    decision_value,
+    exited_share,
+    held_line,
+    resolved_pnl,
+)
 from orderflow.accounting.position import ZERO, FeeAsset, Fill, Position, Side, replay
 from orderflow.accounting.subgraph import SubgraphPosition
 from orderflow.accounting.trades import fill_from_trade, payouts_from_numerators
@@ -19,6 +25,7 @@ __all__ = [
     "SubgraphPosition",
     "TakerTotals",
     "decision_value",
+    "exited_share",
     "fill_from_trade",
     "held_line",
     "payouts_from_numerators",

@@ -61,11 +61,16 @@ class TakerTotals:
     taker_fee: float  # fees of the taker fills, valued in collateral
 
 
+def exited_share(t: TakerTotals) -> float:
+    """The share of the position the holder sold before resolution (at most all of it)."""
+    return min(1.0, t.sold / t.bought) if t.bought > 0 else 0.0
+
+
 def held_line(t: TakerTotals, yardstick: float) -> float:
     """What each share a holder's taker buys bought realized against ``yardstick``: the holder's
     average exit price for the share of the position it sold before resolution, the yardstick
     for the rest."""
-    exited = min(1.0, t.sold / t.bought) if t.bought > 0 else 0.0
+    exited = exited_share(t)
     exit_price = t.received / t.sold if t.sold > 0 else 0.0
     return exited * exit_price + (1.0 - exited) * yardstick
 

@@ -1,12 +1,13 @@
-"""The taker fills that are no decision, of (wallet, token) keys some of whose fills are no
-longer in ``orderflow_trades``.
+"""The taker fills that are no decision (and the decisions after the close), of (wallet, token)
+keys some of whose fills are no longer in ``orderflow_trades``.
 
 ``rep_void`` (:data:`orderflow.reputation.evidence_sql.VOID`: per key, the taker amounts of the
-fills taken after the market's resolution or against the wallet's own orders) is read from the
-trades; the per-(wallet, token) sums (migration 011) keep the positions of a partition detached
-for archiving. Computed again from what is attached, a detached month's voided fills counted as
-decisions again: a wallet that bought the winner from stale orders after the resolution read as
-an edge of +0.67 a dollar once its month was detached (``tests/reputation/test_detach_void.py``).
+fills taken after the market's resolution or against the wallet's own orders, and those of the
+decisions after the token's close) is read from the trades; the per-(wallet, token) sums
+(migration 011) keep the positions of a partition detached for archiving. Computed again from
+what is attached, a detached month's voided fills counted as decisions again: a wallet that
+bought the winner from stale orders after the resolution read as an edge of +0.67 a dollar once
+its month was detached (``tests/reputation/test_detach_void.py``).
 
 So a live run keeps its ``rep_void`` rows (:data:`VOIDS`, with the key's fill count and
 resolution time then), and a run at the present checks the stored rows of the keys it rescores:
@@ -32,7 +33,8 @@ from orderflow.reputation.gate import GATED_TRADES
 # The stored rows (kept by a live run: :func:`save`, :func:`replace`).
 VOIDS = "orderflow_reputation_void"
 
-_AMOUNTS = ("tb", "tcb", "ts", "tr", "tfee", "gb", "gs", "gr")
+_AMOUNTS: tuple[str, ...] = ("tb", "tcb", "ts", "tr", "tfee", "gb", "gs", "gr")
+_AMOUNTS += ("post_tb", "post_tcb", "post_ts", "post_tr")  # the decisions after the close
 # a key's amounts: the stored ones if its fills are as stored, else the greater of stored and new
 _MERGED = ", ".join(
     f"CASE WHEN c.same THEN c.{a} ELSE greatest(c.{a}, coalesce(r.{a}, 0)) END AS {a}"
@@ -78,9 +80,11 @@ INSERT INTO rep_void (wallet_address, token_id, {", ".join(_AMOUNTS)})
 SELECT wallet_address, token_id, {", ".join(_AMOUNTS)} FROM kept
 """
 
-# rep_void's rows as stored: with the key's fill count and resolution time.
-_ROWS = """
-SELECT v.*, p.fills, p.resolved_at
+# rep_void's rows as stored: with the key's fill count and resolution time (by name: a table an
+# earlier version stored has the amounts added since at its end, _upgrade).
+_COLUMNS = ("wallet_address", "token_id", *_AMOUNTS)
+_ROWS = f"""
+SELECT {", ".join(f"v.{c}" for c in _COLUMNS)}, p.fills, p.resolved_at
   FROM rep_void v
   JOIN rep_positions p ON p.wallet_address = v.wallet_address AND p.token_id = v.token_id
 """
@@ -91,8 +95,27 @@ async def keep(conn: asyncpg.Connection, as_of: datetime) -> bool:
     above); nothing when no live run has stored rows yet (False)."""
     if not await table_exists(conn, VOIDS):
         return False
+    await _upgrade(conn)
     await conn.execute(KEEP, as_of)
     return True
+
+
+async def _upgrade(conn: asyncpg.Connection) -> None:
+    """The amounts a table stored by an earlier version lacks, added as 0: its row knew none of
+    them, so a key whose fills changed takes the computed ones (the greater), and one whose
+    fills are as stored keeps 0 (the detached fills those amounts were of are gone). Without
+    it, the first run after an upgrade that adds an amount failed reading the stored table."""
+    have = await conn.fetch(
+        "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0"
+        " AND NOT attisdropped",
+        VOIDS,
+    )
+    missing = [a for a in _AMOUNTS if a not in {r["attname"] for r in have}]
+    if missing:
+        added = ", ".join(
+            f"ADD COLUMN IF NOT EXISTS {a} float8 NOT NULL DEFAULT 0" for a in missing
+        )
+        await conn.execute(f"ALTER TABLE {VOIDS} {added}")
 
 
 async def save(conn: asyncpg.Connection) -> None:
@@ -108,4 +131,4 @@ async def replace(conn: asyncpg.Connection) -> None:
     await conn.execute(
         f"DELETE FROM {VOIDS} v USING rep_dirty_wallets d WHERE d.wallet_address = v.wallet_address"
     )
-    await conn.execute(f"INSERT INTO {VOIDS} {_ROWS}")
+    await conn.execute(f"INSERT INTO {VOIDS} ({', '.join(_COLUMNS)}, fills, resolved_at) {_ROWS}")

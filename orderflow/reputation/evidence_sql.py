@@ -66,6 +66,9 @@ SELECT k.token_id, c.price::float8 AS close_price, c1.timestamp AS close_at,
 # A voided amount of rep_void: {x}'s sum over the voided fills (their share) that {taker} and
 # {side} keep.
 _VOIDED = "coalesce(sum({x} * v.frac) FILTER (WHERE {taker} AND {side}), 0)::float8"
+# A decision after the close of rep_void: the shares of the taker fills after it on {side}, less
+# their voided share.
+_POST = "coalesce(sum({x} * (1 - v.frac)) FILTER (WHERE v.post AND {side}), 0)::float8"
 _TAKER = "t.is_taker_aggregate"
 _FEE = "CASE WHEN t.fee_asset = 'SHARES' THEN t.fee * t.price ELSE t.fee END"
 
@@ -84,16 +87,28 @@ _FEE = "CASE WHEN t.fee_asset = 'SHARES' THEN t.fee * t.price ELSE t.fee END"
 #   shares of its taker rows there (at most 1), applied to those taker rows; the maker rows by
 #   migration 032's partial index, the taker rows by the transaction index.
 #
+# Also the decisions of a position that began before its token's close (rep_close.close_at) taken
+# after it, which have no closing line (step 3 of docs/reputation.md): a dollar of each token
+# bought early on gave the line to every later buy of the position, so a buy after the close of
+# whichever token had fallen since was worth the whole fall
+# (tests/reputation/test_gaming_late_line.py). Read, for each wallet with such positions, once:
+# its taker fills after the earliest of their closes, by its time index (each fill read at most
+# once, where a read per position would read an active wallet's history once per position).
+#
 # tb, tcb, ts, tr, tfee: the taker rows' part (out of the decisions); gb, gs, gr: every row's,
 # gross shares bought and sold and collateral received (out of what exited, exit_price and
 # short are made of: a sale into a stale bid after the resolution, or to the wallet's own
 # resting bid, is no exit of a decision -- the loser dumped at 0.95 once resolved read as a
 # winning decision, a coin flip sold to itself at 0.89 as exited at 0.89).
+# post_tb, post_tcb, post_ts, post_tr: the shares and collateral the taker rows after the close
+# bought and sold, less their voided part (what WALLETS values at their own price instead of the
+# line).
 # A fill in both counts once (the larger share). Sums NUMERIC, one conversion at the end (no
 # order to depend on). A function of the wallet's own fills and its markets' resolutions: a
-# change to either rescores the wallet, so an incremental run (rep_positions: the rescored
-# wallets') makes the same rows as a full one (tests/reputation/test_void_decisions.py).
-# $1 = as_of.
+# change to either rescores the wallet (and the post amounts' close: a token whose line moved
+# rescores its holders), so an incremental run (rep_positions: the rescored wallets') makes the
+# same rows as a full one (tests/reputation/test_void_decisions.py).
+# $1 = as_of. Reads rep_close.
 VOID = f"""
 CREATE TEMP TABLE rep_void ON COMMIT DROP AS
 WITH late AS (
@@ -123,11 +138,28 @@ WITH late AS (
       JOIN ({GATED_TRADES}) t
         ON t.chain_id = x.chain_id AND t.tx_hash = x.tx_hash
        AND t.wallet_address = x.wallet_address AND t.is_taker_aggregate
+), span AS (
+    SELECT p.wallet_address, p.token_id, rc.close_at
+      FROM rep_positions p
+      JOIN rep_close rc ON rc.token_id = p.token_id
+     WHERE p.resolved AND p.taker_first_at <= rc.close_at AND p.last_at > rc.close_at
+), post AS (
+    SELECT t.chain_id, t.tx_hash, t.log_index
+      FROM (SELECT wallet_address, min(close_at) AS since FROM span GROUP BY wallet_address) w
+     CROSS JOIN LATERAL (
+           SELECT g.chain_id, g.tx_hash, g.log_index, g.token_id, g.timestamp
+             FROM ({GATED_TRADES}) g
+            WHERE g.wallet_address = w.wallet_address AND g.timestamp > w.since
+              AND g.is_taker_aggregate
+           OFFSET 0) t
+      JOIN span s ON s.wallet_address = w.wallet_address AND s.token_id = t.token_id
+     WHERE t.timestamp > s.close_at
 ), v AS (
-    SELECT chain_id, tx_hash, log_index, max(frac) AS frac
-      FROM (SELECT * FROM late
-            UNION ALL SELECT * FROM own_taker
-            UNION ALL SELECT chain_id, tx_hash, log_index, 1::numeric FROM own_maker) u
+    SELECT chain_id, tx_hash, log_index, max(frac) AS frac, bool_or(post) AS post
+      FROM (SELECT *, FALSE AS post FROM late
+            UNION ALL SELECT *, FALSE FROM own_taker
+            UNION ALL SELECT chain_id, tx_hash, log_index, 1::numeric, FALSE FROM own_maker
+            UNION ALL SELECT chain_id, tx_hash, log_index, 0::numeric, TRUE FROM post) u
      GROUP BY chain_id, tx_hash, log_index
 )
 SELECT t.wallet_address, t.token_id,
@@ -138,7 +170,11 @@ SELECT t.wallet_address, t.token_id,
        {_VOIDED.format(x=_FEE, taker=_TAKER, side="t.fee > 0")} AS tfee,
        {_VOIDED.format(x="t.size", taker="TRUE", side="t.side = 'BUY'")} AS gb,
        {_VOIDED.format(x="t.size", taker="TRUE", side="t.side <> 'BUY'")} AS gs,
-       {_VOIDED.format(x="t.usdc_size", taker="TRUE", side="t.side <> 'BUY'")} AS gr
+       {_VOIDED.format(x="t.usdc_size", taker="TRUE", side="t.side <> 'BUY'")} AS gr,
+       {_POST.format(x="t.size", side="t.side = 'BUY'")} AS post_tb,
+       {_POST.format(x="t.usdc_size", side="t.side = 'BUY'")} AS post_tcb,
+       {_POST.format(x="t.size", side="t.side <> 'BUY'")} AS post_ts,
+       {_POST.format(x="t.usdc_size", side="t.side <> 'BUY'")} AS post_tr
   FROM v
   JOIN ({GATED_TRADES}) t
     ON t.chain_id = v.chain_id AND t.tx_hash = v.tx_hash AND t.log_index = v.log_index
@@ -147,7 +183,7 @@ SELECT t.wallet_address, t.token_id,
 
 # A decision amount of rep_positions less its off-market part (adj in WALLETS).
 _LESS = (
-    "CASE WHEN o.token_id IS NULL THEN p.{c}"
+    "CASE WHEN NOT coalesce(o.taken, FALSE) THEN p.{c}"
     " WHEN p.{c} - o.off_{c} > 0.0000005 THEN p.{c} - o.off_{c} ELSE 0.0 END"
 )
 # A gross amount of rep_positions (micro-units) in units, less rep_void's part of it (floored).
@@ -157,6 +193,16 @@ _VC = DECISION_VALUE_SQL.format(v="p", y="coalesce(p.close_y, p.payout_f)")
 _STAKE = DECISION_STAKE_SQL.format(v="p")
 # what a bought share realized against the closing line (its exit price where it was sold)
 _HELD = HELD_LINE_SQL.format(v="p", y="p.close_y")
+# ... and against the outcome
+_HELD_OUT = HELD_LINE_SQL.format(v="p", y="p.payout_f")
+# a price clipped to [0.01, 0.99]; a position's decisions' mean entry price, and that of those
+# before its token's close
+_CLIP = "least(0.99, greatest(0.01, {x}))"
+_QBAR = _CLIP.format(x="(p.tcb + p.tr) / nullif(p.tb + p.ts, 0)")
+_PRE_Q = (
+    "(p.tcb + p.tr - p.post_tcb - p.post_tr)"
+    " / nullif(greatest(p.tb + p.ts - p.post_tb - p.post_ts, 0.0), 0)"
+)
 # an event's entry-implied chance of winning (its stake over its shares, clipped)
 _Q = "least(0.99, greatest(0.01, we.stake / nullif(we.x, 0)))"
 
@@ -189,27 +235,36 @@ WITH {HEDGED_CTES}, adj AS (
                 WHEN g.bg > 0 THEN least(1.0, g.sg / g.bg) ELSE 0.0 END AS exited,
            CASE WHEN NOT g.voided THEN p.exit_price
                 WHEN g.sg > 0 THEN g.rg / g.sg ELSE 0.0 END AS exit_price,
-           CASE WHEN o.token_id IS NULL THEN p.short
+           CASE WHEN NOT coalesce(o.taken, FALSE) THEN p.short
                 WHEN NOT g.voided THEN
                      CASE WHEN p.ts > 0 THEN p.short * {_LESS.format(c="ts")} / p.ts ELSE 0.0 END
                 WHEN g.sg > g.bg AND {_LESS.format(c="ts")} > 0
                 THEN (g.sg - g.bg) * {_LESS.format(c="ts")} / g.sg
                 ELSE 0.0 END AS short,
-           CASE WHEN o.token_id IS NULL THEN p.short_price
+           CASE WHEN NOT coalesce(o.taken, FALSE) THEN p.short_price
                 WHEN {_LESS.format(c="ts")} > 0 THEN {_LESS.format(c="tr")} / {_LESS.format(c="ts")}
-                ELSE 0.0 END AS short_price
+                ELSE 0.0 END AS short_price,
+           coalesce(o.post_tb, 0.0) AS post_tb, coalesce(o.post_tcb, 0.0) AS post_tcb,
+           coalesce(o.post_ts, 0.0) AS post_ts, coalesce(o.post_tr, 0.0) AS post_tr
       FROM rep_positions p
       -- rep_wash's one row per (wallet, token) and rep_void's (at most one each: a sum of two
       -- float8 terms is the same in either order), grouped so the planner knows the key unique
       -- and hashes these few rows rather than the positions (the temp table has no statistics)
       LEFT JOIN (SELECT wallet_address, token_id, sum(off_tb) AS off_tb, sum(off_tcb) AS off_tcb,
                         sum(off_ts) AS off_ts, sum(off_tr) AS off_tr, sum(off_tfee) AS off_tfee,
-                        sum(gb) AS gb, sum(gs) AS gs, sum(gr) AS gr
+                        sum(gb) AS gb, sum(gs) AS gs, sum(gr) AS gr, bool_or(taken) AS taken,
+                        sum(post_tb) AS post_tb, sum(post_tcb) AS post_tcb,
+                        sum(post_ts) AS post_ts, sum(post_tr) AS post_tr
                    FROM (SELECT wallet_address, token_id, off_tb, off_tcb, off_ts, off_tr,
-                                off_tfee, 0.0::float8 AS gb, 0.0::float8 AS gs, 0.0::float8 AS gr
+                                off_tfee, 0.0::float8 AS gb, 0.0::float8 AS gs, 0.0::float8 AS gr,
+                                TRUE AS taken, 0.0::float8 AS post_tb, 0.0::float8 AS post_tcb,
+                                0.0::float8 AS post_ts, 0.0::float8 AS post_tr
                            FROM rep_wash WHERE token_id IS NOT NULL
                          UNION ALL
-                         SELECT wallet_address, token_id, tb, tcb, ts, tr, tfee, gb, gs, gr
+                         -- taken: some fill is voided (a row of decisions after the close
+                         -- alone takes nothing out)
+                         SELECT wallet_address, token_id, tb, tcb, ts, tr, tfee, gb, gs, gr,
+                                gb > 0 OR gs > 0, post_tb, post_tcb, post_ts, post_tr
                            FROM rep_void) x
                   GROUP BY wallet_address, token_id) o
         ON o.wallet_address = p.wallet_address AND o.token_id = p.token_id
@@ -230,7 +285,15 @@ WITH {HEDGED_CTES}, adj AS (
                 WHEN p.last_at >= rc.close_at THEN rc.prev_price
                 ELSE rc.close_price END AS close_y,
            p.resolved AND (p.tb > 0 OR p.short > 0) AS judged,
-           least(0.99, greatest(0.01, (p.tcb + p.tr) / nullif(p.tb + p.ts, 0))) AS qbar
+           {_QBAR} AS qbar,
+           -- the decisions taken after the close (rep_void's post amounts; their short the
+           -- short's share of the taker shares sold then), each at most the position's, and
+           -- their entry price; the entry price of those before it (the position's if none)
+           least(p.post_tb, p.tb) AS lb,
+           CASE WHEN p.ts > 0 THEN p.short * least(1.0, p.post_ts / p.ts) ELSE 0.0 END AS ls,
+           {_CLIP.format(x="(p.post_tcb + p.post_tr) / nullif(p.post_tb + p.post_ts, 0)")} AS lq,
+           CASE WHEN p.post_tb > 0 OR p.post_ts > 0
+                THEN coalesce({_CLIP.format(x=_PRE_Q)}, {_QBAR}) ELSE {_QBAR} END AS pq
       FROM adj p
       LEFT JOIN rep_close rc ON rc.token_id = p.token_id
     OFFSET 0  -- close_y and qbar computed once per row, not at each reference below
@@ -260,19 +323,31 @@ WITH {HEDGED_CTES}, adj AS (
            CASE WHEN p.event_id = p.market_id THEN p.taker_buy_u END AS kb,
            CASE WHEN p.event_id = p.market_id AND p.kept_u > 0 THEN p.taker_first_at END AS kt,
            CASE WHEN p.judged THEN {_VO} END AS vo,
-           CASE WHEN p.judged THEN {_VC} END AS vc,
+           -- against the closing line, the decisions after the close at their own price lq (no
+           -- line: no closing-line value either way; their outcome stays in the outcome's
+           -- excess over the line; docs/reputation.md "Wallets that game the exits and the
+           -- line" says why not the outcome): the value is linear in the yardstick y, its slope
+           -- the shares held to the end less the short (what DECISION_VALUE_SQL values at y), of
+           -- which lb (1 - exited) and ls move
+           CASE WHEN p.judged AND p.close_y IS NOT NULL AND (p.lb > 0 OR p.ls > 0)
+                THEN {_VC} + (p.lq - p.close_y) * (p.lb * (1.0 - p.exited) - p.ls)
+                WHEN p.judged THEN {_VC} END AS vc,
            CASE WHEN p.judged THEN {_STAKE} END AS stake,
            CASE WHEN p.judged THEN p.tb + p.short END AS x,
            CASE WHEN p.judged THEN (p.tb * p.tb + p.short * p.short) * p.qbar * (1 - p.qbar)
            END AS nvar,
            CASE WHEN p.judged AND p.close_y IS NULL
-                THEN (p.tb * p.tb + p.short * p.short) * p.qbar * (1 - p.qbar) END AS nvar_unclosed,
+                THEN (p.tb * p.tb + p.short * p.short) * p.qbar * (1 - p.qbar)
+                END AS nvar_unclosed,
            -- a decision with a closing line: its closing-line value's variance under no edge,
            -- x^2 (q (1 - q) - c (1 - c)) (the line a martingale from the entry q: what it can
-           -- still move; the law of total variance), c each share's line (held_line)
+           -- still move; the law of total variance), c each share's line (held_line); the
+           -- decisions before the close alone
            CASE WHEN p.judged AND p.close_y IS NOT NULL
-                THEN p.tb * p.tb * (p.qbar * (1 - p.qbar) - {_HELD} * (1 - {_HELD}))
-                     + p.short * p.short * (p.qbar * (1 - p.qbar) - p.close_y * (1 - p.close_y))
+                THEN (p.tb - p.lb) * (p.tb - p.lb)
+                       * (p.pq * (1 - p.pq) - {_HELD} * (1 - {_HELD}))
+                     + (p.short - p.ls) * (p.short - p.ls)
+                       * (p.pq * (1 - p.pq) - p.close_y * (1 - p.close_y))
            END AS nvar_close,
            -- a neg-risk position's part of the event's payout in YES terms: the shares its
            -- taker fills bought and kept to the resolution (kept_u, HEDGED's), times its leg's

@@ -127,19 +127,32 @@ def _self_matched(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[int, str], De
     }
 
 
+def _late(row: Mapping[str, Any]) -> bool:
+    """Whether a fill is at or after its market's resolution (taken with the outcome known)."""
+    resolved_at = row["resolved_at"]
+    return resolved_at is not None and bool(row["timestamp"] >= resolved_at)
+
+
+def _kept(row: Mapping[str, Any], void: Decimal) -> Decimal:
+    """The share of a fill that is a decision: a taker fill's less ``void`` (its part against
+    the wallet's own orders), none of one at or after its market's resolution."""
+    if not row["is_taker_aggregate"] or _late(row):
+        return ZERO
+    return 1 - void
+
+
 def _apply(tp: TokenPosition, row: Mapping[str, Any], void: Decimal = ZERO) -> None:
     """One fill; ``void``: the share of a taker fill that is no decision (against the wallet's
-    own orders), 1 for one at or after its market's resolution (taken with the outcome known)."""
+    own orders)."""
     fill = fill_from_trade(row)
     tp.position.apply(fill)
     size, usdc = row["size"], row["usdc_size"]
     tp.volume += usdc
     taker = bool(row["is_taker_aggregate"])
-    resolved_at = row["resolved_at"]
-    late = resolved_at is not None and row["timestamp"] >= resolved_at
+    late = _late(row)
     if taker and late:
         void = Decimal(1)
-    kept = 1 - void if taker else ZERO
+    kept = _kept(row, void)
     # no exit of a decision either: any fill after the resolution, a maker row against the
     # wallet's own order, a taker row's part against its own orders (the run's gb, gs, gr)
     own = not taker and row["taker_address"] == row["wallet_address"]
@@ -169,6 +182,26 @@ def _apply(tp: TokenPosition, row: Mapping[str, Any], void: Decimal = ZERO) -> N
         tp.taker_fee += fill.fee_usdc * kept
         if tp.taker_first_at is None or row["timestamp"] < tp.taker_first_at:
             tp.taker_first_at = row["timestamp"]
+
+
+def _after_close(
+    tp: TokenPosition,
+    rows: Sequence[Mapping[str, Any]],
+    close_at: datetime,
+    self_matched: Mapping[tuple[int, str], Decimal],
+) -> None:
+    """The shares and collateral the position's decisions after its token's close bought and
+    sold (the run's rep_void post amounts)."""
+    for row in rows:
+        if int(row["token_id"]) != tp.token_id or row["timestamp"] <= close_at:
+            continue
+        kept = _kept(row, self_matched.get((row["chain_id"], row["tx_hash"]), ZERO))
+        if row["side"] == "BUY":
+            tp.post_bought += row["size"] * kept
+            tp.post_paid += row["usdc_size"] * kept
+        else:
+            tp.post_sold += row["size"] * kept
+            tp.post_received += row["usdc_size"] * kept
 
 
 async def wallet_report(
@@ -228,6 +261,8 @@ async def wallet_report(
                 continue
             own_last = last_fill[tp.token_id] >= r["close_at"]
             tp.close = r["prev_price"] if own_last else r["close_price"]
+            if own_last:  # the decisions after the close: at their own price
+                _after_close(tp, rows, r["close_at"], self_matched)
         open_tokens = [Decimal(tp.token_id) for tp in positions if tp.payout is None]
         marks = await conn.fetch(wallet_sql.TOKEN_LAST_PRICES, cutoff, open_tokens)
         last = {int(r["token_id"]): r["price"] for r in marks}

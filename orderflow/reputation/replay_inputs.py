@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from orderflow.accounting import Position, TakerTotals, decision_value, held_line
+from orderflow.accounting import Position, TakerTotals, decision_value, exited_share, held_line
 from orderflow.reputation.flags import HOST_KNOWN_WASH
 from orderflow.reputation.wallet_inputs import WalletInputs
 
@@ -66,6 +66,13 @@ class TokenPosition:
     payout: Decimal | None = None
     last_price: Decimal | None = None
     close: float | None = None  # closing line (not the wallet's own last trade)
+    # the decisions' shares and collateral (taker fills less their voided part) bought and sold
+    # after the close, when the position began before it: valued at their own price (the run's
+    # rep_void post amounts)
+    post_bought: Decimal = ZERO
+    post_paid: Decimal = ZERO
+    post_sold: Decimal = ZERO
+    post_received: Decimal = ZERO
 
     @property
     def entry_price(self) -> Decimal | None:
@@ -108,6 +115,31 @@ class TokenPosition:
     @property
     def judged(self) -> bool:
         return self.payout is not None and (self.taker_bought > 0 or self.short > 0)
+
+    def after_close(self, t: TakerTotals) -> tuple[float, float]:
+        """The shares bought and the short taken by the decisions after the close, each at most
+        the position's (evidence_sql.WALLETS' lb, ls)."""
+        bought = min(float(self.post_bought), t.taker_bought)
+        short = self.short * min(1.0, float(self.post_sold) / t.taker_sold) if t.taker_sold else 0.0
+        return bought, short
+
+    def entry_prices(self, t: TakerTotals) -> tuple[float, float, float]:
+        """The mean entry price of the position's decisions, of those after the close and of
+        those before it (the position's where none came after), each clipped
+        (evidence_sql.WALLETS' qbar, lq, pq)."""
+        qbar = _clip((t.taker_paid + t.taker_received) / (t.taker_bought + t.taker_sold))
+        post_shares = float(self.post_bought) + float(self.post_sold)
+        post_cash = float(self.post_paid) + float(self.post_received)
+        lq = _clip(post_cash / post_shares) if post_shares else qbar
+        if not (self.post_bought > 0 or self.post_sold > 0):
+            return qbar, lq, qbar
+        pre_shares = max(t.taker_bought + t.taker_sold - post_shares, 0.0)
+        pq = (
+            _clip((t.taker_paid + t.taker_received - post_cash) / pre_shares)
+            if pre_shares
+            else qbar
+        )
+        return qbar, lq, pq
 
 
 @dataclass
@@ -161,8 +193,11 @@ def _events(positions: list[TokenPosition]) -> list[_Event]:
         payout = float(tp.payout)
         value, stake = decision_value(t, payout)
         clv, _ = decision_value(t, tp.close if tp.close is not None else payout)
+        lb, ls = tp.after_close(t)
+        qbar, lq, pq = tp.entry_prices(t)
+        if tp.close is not None and (lb > 0 or ls > 0):  # those after it: at their own price
+            clv += (lq - tp.close) * (lb * (1.0 - exited_share(t)) - ls)
         shares = t.taker_bought + tp.short
-        qbar = _clip((t.taker_paid + t.taker_received) / (t.taker_bought + t.taker_sold))
         e = events.setdefault(tp.event_id, _Event(tp.event_id))
         e.value += value
         e.clv += clv
@@ -175,11 +210,11 @@ def _events(positions: list[TokenPosition]) -> list[_Event]:
             e.legs.append(float(tp.kept) * (qbar if tp.outcome_index == 0 else qbar - 1))
         if tp.close is None:
             e.unclosed_var += var
-        else:  # evidence_sql.WALLETS' nvar_close
+        else:  # evidence_sql.WALLETS' nvar_close, of the decisions before the close
             line, c = held_line(t, float(tp.close)), float(tp.close)
-            e.close_var += t.taker_bought * t.taker_bought * (
-                qbar * (1 - qbar) - line * (1 - line)
-            ) + tp.short * tp.short * (qbar * (1 - qbar) - c * (1 - c))
+            e.close_var += (t.taker_bought - lb) * (t.taker_bought - lb) * (
+                pq * (1 - pq) - line * (1 - line)
+            ) + (tp.short - ls) * (tp.short - ls) * (pq * (1 - pq) - c * (1 - c))
         if tp.taker_first_at is not None and (
             e.decided_at is None or tp.taker_first_at < e.decided_at
         ):

@@ -1,7 +1,8 @@
 """The world the gaming tests score their wallet in (tests/reputation/test_void_exits.py,
 test_gaming_*.py): twenty noise takers and four with a small edge, the markets the test wallet
-takes a side of near even money, and what its decisions made when held to the resolution (what
-a follower holding them gets)."""
+takes a side of near even money, what its decisions made when held to the resolution (what
+a follower holding them gets), and the wallet's row after a run, which the replay reads the
+same."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
+import pytest
+
+from orderflow.reputation import run_reputation
+from orderflow.reputation.per_wallet import wallet_report
 from tests.reputation.population import HALF_SPREAD, Spec, World, edge_taker, noise_taker
+from tests.reputation.test_cases import stats
+
+# the stored inputs the replay (``orderflow wallet``) must read as the run did
+_REPLAYED = ("value", "clv_value", "null_var", "clv_null_var", "close_move_var")
 
 
 def takers_world(markets: int = 150) -> World:
@@ -70,6 +80,24 @@ class Held:
     @property
     def per_dollar(self) -> float:
         return self.value / self.stake
+
+
+async def scored(pool: asyncpg.Pool, w: World, who: str) -> dict[str, Any]:
+    """The wallet's stored row after a run; its value, closing-line value and their null
+    variances as the replay reads them equal to the run's."""
+    await w.finish(pool)
+    await run_reputation(pool)
+    row: dict[str, Any] = dict(await stats(pool, who))
+    stored = await pool.fetchrow(
+        f"SELECT {', '.join(_REPLAYED)} FROM orderflow_reputation_inputs WHERE wallet_address = $1",
+        who,
+    )
+    async with pool.acquire() as conn:
+        report = await wallet_report(conn, who, stats=row)
+    for name in _REPLAYED:
+        replayed = getattr(report.inputs, name)[0]
+        assert replayed == pytest.approx(stored[name], rel=1e-9, abs=1e-6), name
+    return row
 
 
 def tier_detail(row: Mapping[str, Any], held: Held | None = None) -> tuple[Any, ...]:

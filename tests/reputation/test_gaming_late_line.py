@@ -1,16 +1,19 @@
-"""A buy after the close is judged against the closing line when its position began before it.
+"""A buy after the close is not judged against the line even when its position began before it.
 
 docs/reputation.md ("What the run computes", step 3): "a decision taken after it [the token's
-last trade by the closing time] has no line (it is judged by its outcome)". The run decides
-that per *position*, not per decision: ``evidence_sql.WALLETS``' ``pos`` gives the line to a
-position whose *first* taker fill (``taker_first_at``) is at or before the close, and
-``DECISION_VALUE_SQL`` values every share its taker fills bought against it. So a wallet that
-opens both tokens of a market with a dollar each early on, waits until after the close, and then
-buys, at the market's price, whichever token has fallen since the line was set, is "worth" the
-whole fall on every decision: the line is a price it read off the chain before it bought.
+last trade by the closing time] has no line (it is judged by its outcome)". Until 6 Dec 2026 the
+run decided that per *position*: ``evidence_sql.WALLETS``' ``pos`` gave the line to a position
+whose *first* taker fill was at or before the close, and valued every share its taker fills
+bought against it. So a wallet that opened both tokens of a market with a dollar each early on,
+waited until after the close, and then bought, at the market's price, whichever token had fallen
+since the line was set, was "worth" the whole fall on every decision: the line is a price it read
+off the chain before it bought (WHALE 8.35, P 0.997, closing-line edge +0.27 where the outcome
+edge is -0.16). Now the decisions after the close (``rep_void``'s post amounts) are valued at
+their own price (no closing-line value either way; the outcome still judges them), and the
+closing line's null variance is the decisions' before it; the replay reads the same.
 
 No skill: the late buys are at the market's price in a calibrated world (their outcome edge is
-the spread's loss); the closing-line edge is the price's move since the close, manufactured by
+the spread's loss); the closing-line edge was the price's move since the close, manufactured by
 choosing the side after the fact.
 """
 
@@ -19,28 +22,12 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from orderflow.reputation import run_reputation
-from tests.reputation.gaming_world import Held, takers_world, tier_detail
+from tests.reputation.gaming_world import Held, scored, takers_world, tier_detail
 from tests.reputation.population import HALF_SPREAD
-from tests.reputation.test_cases import TOP, stats
+from tests.reputation.test_cases import TOP
 
 
-@pytest.mark.parametrize(
-    "opened_early",
-    [
-        pytest.param(False, id="control"),
-        pytest.param(
-            True,
-            id="opened_early",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the line is given per position (its first taker fill before the close), "
-                "so buys after the close are judged against it: WHALE 8.35, P 0.997, "
-                "closing-line edge +0.27 where the outcome edge is -0.16",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("opened_early", [False, True], ids=["control", "opened_early"])
 async def test_a_buy_after_the_close_is_not_judged_against_the_line(
     pool: asyncpg.Pool, opened_early: bool
 ) -> None:
@@ -77,10 +64,10 @@ async def test_a_buy_after_the_close_is_not_judged_against_the_line(
         w.take(s, t_late, me, side, 100.0, price=q)
         held.add(s, side, round(100.0 / q, 2), q)
     assert n >= 50, n
-    await w.finish(pool)
-    await run_reputation(pool)
-
-    s = await stats(pool, me)
-    assert s["flags"] == [], (s["flags"], s["factors"]["behaviour"])
+    row = await scored(pool, w, me)
+    assert row["flags"] == [], (row["flags"], row["factors"]["behaviour"])
     assert held.per_dollar < 0.0, held.per_dollar  # it loses, held to the end
-    assert s["trader_tier"] not in TOP, (*tier_detail(s, held), n)
+    assert row["trader_tier"] not in TOP, (*tier_detail(row, held), n)
+    # the closing line sees no edge: the late buys are valued at their own price
+    post = row["factors"]["posterior"]
+    assert post["clv_edge"] < post["clv_se"], tier_detail(row, held)

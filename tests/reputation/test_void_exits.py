@@ -15,38 +15,18 @@ erased: 23 of 40 decisions counted). The replay (``orderflow wallet``) reads the
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncpg
-import pytest
 
-from orderflow.reputation import run_reputation
-from orderflow.reputation.per_wallet import wallet_report
 from tests.reputation.gaming_world import (
     buy_at_market,
     coin_flip,
     even_money_sides,
+    scored,
     takers_world,
     tier_detail,
 )
-from tests.reputation.population import HALF_SPREAD, World
-from tests.reputation.test_cases import TOP, stats
-
-
-async def _scored(pool: asyncpg.Pool, w: World, who: str) -> dict[str, Any]:
-    """The wallet's stored row after a run, its value and closing-line value as the replay reads
-    them equal to the run's."""
-    await w.finish(pool)
-    await run_reputation(pool)
-    row: dict[str, Any] = dict(await stats(pool, who))
-    stored = await pool.fetchrow(
-        "SELECT value, clv_value FROM orderflow_reputation_inputs WHERE wallet_address = $1", who
-    )
-    async with pool.acquire() as conn:
-        report = await wallet_report(conn, who, stats=row)
-    assert report.inputs.value[0] == pytest.approx(stored["value"], abs=1e-6)
-    assert report.inputs.clv_value[0] == pytest.approx(stored["clv_value"], abs=1e-6)
-    return row
+from tests.reputation.population import HALF_SPREAD
+from tests.reputation.test_cases import TOP
 
 
 async def test_a_sale_after_the_resolution_is_no_exit_of_a_decision(pool: asyncpg.Pool) -> None:
@@ -62,7 +42,7 @@ async def test_a_sale_after_the_resolution_is_no_exit_of_a_decision(pool: asyncp
             s.market, s.resolves + 600, picker, "SELL", loser, shares, 0.95, w.new_wallet()
         )
     assert n >= 25, n
-    row = await _scored(pool, w, picker)
+    row = await scored(pool, w, picker)
     assert row["trader_tier"] not in TOP, tier_detail(row)
     assert row["factors"]["posterior"]["outcome_edge"] < 0, tier_detail(row)
 
@@ -76,7 +56,7 @@ async def test_a_sale_to_oneself_is_no_exit_of_a_decision(pool: asyncpg.Pool) ->
         shares, _ = buy_at_market(w, me, s, side, t)
         for k in range(3):  # sold to its own resting bid, bought back by it
             w.chain.trade(s.market, t + 60 * (k + 1), me, "SELL", side, shares, 0.89, me)
-    row = await _scored(pool, w, me)
+    row = await scored(pool, w, me)
     assert row["trader_tier"] not in TOP, tier_detail(row)
 
 
@@ -93,6 +73,6 @@ async def test_a_buy_back_after_the_resolution_does_not_erase_a_short(pool: asyn
                       w.maker())  # fmt: skip
         if side == s.winner:
             w.chain.trade(s.market, s.resolves + 600, me, "BUY", side, 100.0, 0.89, w.new_wallet())
-    row = await _scored(pool, w, me)
+    row = await scored(pool, w, me)
     assert row["trader_tier"] not in TOP, tier_detail(row)
     assert row["events_resolved"] == n

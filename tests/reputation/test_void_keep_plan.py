@@ -13,6 +13,7 @@ import asyncpg
 
 from orderflow.reputation import detached_void, positions_sql, run_reputation
 from orderflow.reputation import evidence_sql as ev
+from orderflow.reputation.stored_inputs import CLOSES
 from tests.plans import Node, nodes, plan_of
 from tests.reputation.population import World, noise_taker
 
@@ -46,6 +47,10 @@ async def test_nothing_detached_counts_no_keys_fills(pool: asyncpg.Pool) -> None
         only = "a.wallet_address IN (SELECT wallet_address FROM rep_dirty_wallets)"
         await conn.execute(positions_sql.positions(stored=True, only=only), as_of)
         await conn.execute(positions_sql.ANALYZE)
+        await conn.execute(  # their closing lines, as the incremental run reads them
+            "CREATE TEMP TABLE rep_close ON COMMIT DROP AS"
+            f" SELECT * FROM {CLOSES} WHERE token_id IN (SELECT token_id FROM rep_positions)"
+        )
         await conn.execute(ev.VOID, as_of)
         assert await conn.fetchval("SELECT count(*) FROM rep_void") == stored
         plan = await plan_of(conn, detached_void.KEEP, as_of)

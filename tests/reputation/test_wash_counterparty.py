@@ -47,7 +47,7 @@ async def test_ring_partner_making_markets_elsewhere_is_never_faded(pool: asyncp
     make_markets(w, mm_partner, noise, 300, 400.0)
     losers = [mm_partner, *(w.new_wallet() for _ in range(6))]
     for who in losers:  # buy 15 cents above the market, a while before the close
-        edge_taker(w, who, 55, -0.15)
+        edge_taker(w, who, 70, -0.15)
     bystander = losers[1]  # sells to the showcase too, three small fills at the ring's price
     for s in w.pick(3, binary_only=True):
         w.take(s, s.resolves - 0.05 * (s.resolves - s.opens), showcase, s.winner, 60.0,
