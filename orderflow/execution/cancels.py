@@ -1,9 +1,12 @@
 """Cancelling live orders: the kill switch's attempt, and entries whose leader has left.
 
 ``cancel_strategy`` is the kill switch's one attempt: every live order of the strategy (intents
-in doubt included, by their candidate ids), in parallel batches; the engine retries it with
-backoff while the exchange fails (:mod:`orderflow.execution.switch`). ``cancel_left_behind`` is
-the same for the entry orders whose leader has sold the token since the buy they followed. Each
+in doubt included, by their candidate ids) while the strategy is killed — none once an unkill
+has lifted it (the switch then ends: before, a switch kept going by an order the exchange
+refused to cancel cancelled every order the revived strategy placed) — in parallel batches;
+the engine retries it with backoff while the exchange fails (:mod:`orderflow.execution.switch`).
+``cancel_left_behind`` is the same for the entry orders whose leader has sold the token since the
+buy they followed. Each
 order the exchange cancelled is booked CANCELED under its lock (through the desk's ``apply``),
 then the strategy is reconciled: what filled before the cancel is booked.
 
@@ -68,14 +71,15 @@ class OrderCanceller:
         self.refused = refused  # the desk's refused cancels, shared with reconciliation
 
     async def cancel_strategy(self, strategy: str) -> int:
-        """The kill switch's one attempt at cancelling every live order of ``strategy``;
-        returns how many are still open afterwards. Raises :class:`ExecutionError` when the
-        exchange fails (the engine retries with backoff)."""
+        """The kill switch's one attempt at cancelling every live order of ``strategy`` while
+        it is killed; returns how many are still open afterwards (0 once the kill is lifted:
+        the switch then ends, and an unkilled strategy keeps what it places). Raises
+        :class:`ExecutionError` when the exchange fails (the engine retries with backoff)."""
         async with self.desk.pool.acquire() as conn:
-            rows = await order_queries.orders_in(conn, ["OPEN", "INTENT"], strategy)
+            rows = await order_queries.killed_orders_in(conn, ["OPEN", "INTENT"], strategy)
         await self._cancel(strategy, list(rows), "strategy_killed")
         async with self.desk.pool.acquire() as conn:
-            return len(await order_queries.orders_in(conn, ["OPEN"], strategy))
+            return len(await order_queries.killed_orders_in(conn, ["OPEN"], strategy))
 
     async def cancel_left_behind(self, strategy: str) -> int:
         """One attempt at cancelling ``strategy``'s live entry orders whose leader has sold

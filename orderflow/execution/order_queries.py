@@ -133,6 +133,26 @@ async def orders_in(
     )
 
 
+async def killed_orders_in(
+    conn: asyncpg.Connection, statuses: list[str], strategy: str
+) -> list[asyncpg.Record]:
+    """The strategy's orders in ``statuses`` while it is killed (a deletion is one; no row: the
+    executor's word stands), none once the kill is lifted: a kill switch still at work (an
+    order the exchange refuses to cancel keeps it going) must not cancel what the strategy
+    places after an unkill. One statement: an order placed after the lift is never read
+    while the row still says killed."""
+    return list(
+        await conn.fetch(
+            _ORDER + " WHERE o.status = ANY($1::text[]) AND o.strategy = $2"
+            " AND NOT EXISTS (SELECT 1 FROM orderflow_strategies s WHERE s.name = $2"
+            "                  AND NOT s.killed AND s.deleted_at IS NULL)"
+            " ORDER BY o.id",
+            statuses,
+            strategy,
+        )
+    )
+
+
 async def orders_to_reconcile(
     conn: asyncpg.Connection, now: datetime, strategy: str | None = None
 ) -> list[asyncpg.Record]:

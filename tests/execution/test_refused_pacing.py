@@ -42,6 +42,11 @@ def _errors(caplog: pytest.LogCaptureFixture, exchange_order_id: str) -> list[st
     ]
 
 
+async def _kill(pool: asyncpg.Pool) -> None:
+    """The strategy killed (the kill switch cancels only a killed strategy's orders)."""
+    await pool.execute("UPDATE orderflow_strategies SET killed = true, generation = generation + 1")
+
+
 async def _expired_and_held(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
 ) -> tuple[Executor, str]:
@@ -87,6 +92,7 @@ async def test_a_killed_strategys_expired_order_is_asked_and_counted_once_a_paus
     maintenance pass after it sends none (the order's pause runs, whoever asked)."""
     setup_metrics("executor")
     ex, _ = await _expired_and_held(pool, dsn, clob, live)
+    await _kill(pool)
     before = refused_metric("not_canceled")
     assert await ex.desk.cancels.cancel_strategy("live-one") == 1  # refused: still open
     assert _cancels(clob) == 1
@@ -104,6 +110,7 @@ async def test_an_expired_order_refused_by_reconciliation_is_not_asked_again_by_
     ex, oid = await _expired_and_held(pool, dsn, clob, live)
     await ex.maintenance()
     assert _cancels(clob) == 1
+    await _kill(pool)
     assert await ex.desk.cancels.cancel_strategy("live-one") == 1
     assert _cancels(clob) == 1
     clob.report(oid, "LIVE")  # the exchange lets it go (past its expiry: EXPIRED)
