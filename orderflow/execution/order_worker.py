@@ -39,7 +39,7 @@ from orderflow.execution.book import order_exposure
 from orderflow.execution.broker import Collateral, Mode, OrderRequest
 from orderflow.execution.orders import OrderDesk
 from orderflow.execution.strategies import StrategyState
-from orderflow.execution.strategy_queries import MODE_CHANGED
+from orderflow.execution.strategy_queries import MODE_CHANGED, Switches
 from orderflow.execution.switch import retry_after_wait
 from orderflow.signals.decide import Decision
 from orderflow.signals.exits import after_on_chain
@@ -62,6 +62,7 @@ class OrderJob:
     traceparent: str | None = None
     kills: int = 0  # the strategy's kills and halts when it was decided (see OrderWorker.guard)
     halts: int = 0
+    seen: Switches | None = None  # the row's counts of them then (the desk's check: place)
     collateral: Collateral | None = None  # the wallet as the decision read it (a live entry's)
 
     @classmethod
@@ -87,6 +88,7 @@ class OrderJob:
             traceparent,
             kills=state.kills,
             halts=state.halts,
+            seen=state.seen,
             collateral=collateral,
         )
 
@@ -294,6 +296,7 @@ class OrderWorker:
                 request=request,
                 traceparent=job.traceparent,
                 guard=lambda: self.guard(job),
+                seen=job.seen,
                 hold=lambda secs: self._hold(job.mode, secs),
                 collateral=job.collateral,
             )

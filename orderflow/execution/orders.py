@@ -60,6 +60,7 @@ from orderflow.execution.desk_access import DeskAccess
 from orderflow.execution.key_watch import KeyWatch
 from orderflow.execution.order_booking import book_outcome
 from orderflow.execution.order_reconcile import OrderReconciler
+from orderflow.execution.strategy_queries import Switches
 from orderflow.execution.tracing import context_from, current_traceparent
 from orderflow.execution.trade_status import TradeSettlement
 from orderflow.telemetry import tracer
@@ -162,10 +163,13 @@ class OrderDesk:
         request: OrderRequest,
         traceparent: str | None,
         guard: Guard | None = None,
+        seen: Switches | None = None,
         hold: Hold | None = None,
         collateral: Collateral | None = None,
     ) -> OrderOutcome | None:
         """Prepare, store the intent, send, book. None when not sent or the outcome is in doubt.
+        ``seen``: the strategy row's switch counts the decision was taken under (a kill or
+        pause since, even lifted again, refuses it: :func:`strategy_queries.switched_off`).
         ``collateral``: the wallet as the decision read it, the live BUY's check's when it is
         fresh enough (:data:`~orderflow.execution.wallet.REUSE_SECS`): one read per entry."""
         broker = self.broker(mode)
@@ -221,7 +225,9 @@ class OrderDesk:
             if mode == "live" and request.side == "BUY":
                 self._buy_sent_at = time.monotonic()
             try:
-                return await self._send(broker, order_id, signal_id, request, prepared, guard, hold)
+                return await self._send(
+                    broker, order_id, signal_id, request, prepared, guard, seen, hold
+                )
             finally:
                 self._placing.discard(order_id)
 
@@ -271,13 +277,14 @@ class OrderDesk:
         request: OrderRequest,
         prepared: PreparedOrder,
         guard: Guard | None,
+        seen: Switches | None,
         hold: Hold | None,
     ) -> OrderOutcome | None:
         """Send a stored intent unless a switch is off, and book the answer."""
         await self.before_send(order_id)
         # The database's switches first, the guard last: nothing the trading loop learns
         # while this waits (a kill, the leader's sell) comes between the guard and the send.
-        refused = await self._switched_off(request.strategy, request.side, broker.mode)
+        refused = await self._switched_off(request.strategy, request.side, broker.mode, seen)
         if refused is None and guard is not None:
             refused = guard()
         if refused is not None:
@@ -336,11 +343,14 @@ class OrderDesk:
             return None
         return outcome
 
-    async def _switched_off(self, strategy: str, side: str, mode: Mode) -> str | None:
-        """The strategy's kill and (a BUY) pause and mode as the database holds them now: the
-        guard reads the registry, which a loop busy with a large batch has not refreshed yet."""
+    async def _switched_off(
+        self, strategy: str, side: str, mode: Mode, seen: Switches | None
+    ) -> str | None:
+        """The strategy's kill and (a BUY) pause and mode as the database holds them now, and
+        whether one was switched on since ``seen``: the guard reads the registry, which a loop
+        busy with a large batch has not refreshed yet."""
         async with self.pool.acquire() as conn:
-            return await strategy_queries.switched_off(conn, strategy, side, mode)
+            return await strategy_queries.switched_off(conn, strategy, side, mode, seen)
 
     async def key_refused(self, mode: Mode) -> bool:
         """Whether the exchange refuses ``mode``'s API key: once the pause after its last

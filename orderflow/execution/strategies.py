@@ -14,7 +14,7 @@ to where its positions are.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +22,7 @@ import asyncpg
 from pydantic import ValidationError
 
 from orderflow.execution import strategy_queries
+from orderflow.execution.strategy_queries import Switches
 from orderflow.strategy.settings import StrategySettings
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,9 @@ class StrategyState:
     # order decided before one of these must not go out, even once the switch is lifted again.
     kills: int = 0
     halts: int = 0
+    # The row's own counts of them as last read (an order checks them again before it is sent:
+    # a switch turned on and off between two reads leaves its mark there only)
+    seen: Switches = field(default_factory=Switches)
 
     @property
     def bankroll(self) -> Decimal:
@@ -96,6 +100,7 @@ async def state_of(conn: asyncpg.Connection, row: asyncpg.Record) -> StrategySta
         killed=bool(row["killed"]),
         generation=int(row["generation"]),
         error=error,
+        seen=Switches.of(row),
     )
 
 
@@ -139,6 +144,7 @@ class StrategyRegistry:
         state.paused = bool(row["paused"])
         state.killed = bool(row["killed"])
         state.generation = int(row["generation"])
+        state.seen = Switches.of(row)
         if state.killed and not was_killed:
             state.kills += 1
         if (state.paused or state.error is not None) and not was_halted:

@@ -3,7 +3,7 @@ cursors, and the executors' heartbeats."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 
@@ -13,6 +13,18 @@ DEFAULT_MODE = StrategySettings.model_fields["mode"].default
 # A BUY decided in one mode, not sent: the strategy has been switched to the other since.
 MODE_CHANGED = "mode_changed"
 
+
+class Switches(NamedTuple):
+    """A strategy row's counts of its kills (a deletion is one) and pauses (migration 083)."""
+
+    kills: int = 0
+    halts: int = 0
+
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> Switches:
+        return cls(int(row["kills"]), int(row["halts"]))
+
+
 # --------------------------------------------------------------------------------------------
 # Strategies
 # --------------------------------------------------------------------------------------------
@@ -21,26 +33,33 @@ MODE_CHANGED = "mode_changed"
 async def strategy_rows(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return list(
         await conn.fetch(
-            "SELECT name, settings, paused, killed, generation FROM orderflow_strategies"
-            " WHERE deleted_at IS NULL ORDER BY name"
+            "SELECT name, settings, paused, killed, generation, kills, halts"
+            " FROM orderflow_strategies WHERE deleted_at IS NULL ORDER BY name"
         )
     )
 
 
 async def switched_off(
-    conn: asyncpg.Connection, name: str, side: str, mode: str | None = None
+    conn: asyncpg.Connection,
+    name: str,
+    side: str,
+    mode: str | None = None,
+    seen: Switches | None = None,
 ) -> str | None:
     """The strategy's kill (a deletion is one) and, for a BUY, its pause and its mode (a BUY
     decided in ``mode`` is not sent once the strategy trades in the other) as the database holds
     them now (the order desk's last check before sending: a trading loop busy with a large
     batch, or waiting on a full order queue, has not seen a kill the operator wrote a moment
-    ago). None: no switch is set (or the strategy has no row: the registry's word stands)."""
+    ago); with ``seen``, the row's switch counts when the decision was taken, also a kill (or,
+    for a BUY, a pause) since then that was lifted again before the loop read the row. None: no
+    switch is set (or the strategy has no row: the registry's word stands)."""
     row = await strategy_row(conn, name)
     if row is None:
         return None
-    if row["killed"] or row["deleted_at"] is not None:
+    now = Switches.of(row)
+    if row["killed"] or row["deleted_at"] is not None or (seen and now.kills != seen.kills):
         return "strategy_killed"
-    if side == "BUY" and row["paused"]:
+    if side == "BUY" and (row["paused"] or (seen and now.halts != seen.halts)):
         return "strategy_paused"
     stored = row["settings"]
     now_mode = stored.get("mode", DEFAULT_MODE) if isinstance(stored, dict) else None
@@ -52,7 +71,7 @@ async def switched_off(
 async def strategy_row(conn: asyncpg.Connection, name: str) -> asyncpg.Record | None:
     row: asyncpg.Record | None = await conn.fetchrow(
         "SELECT name, settings, paused, killed, pause_held, kill_held, generation, deleted_at,"
-        " source, updated_at FROM orderflow_strategies WHERE name = $1",
+        " source, updated_at, kills, halts FROM orderflow_strategies WHERE name = $1",
         name,
     )
     return row
