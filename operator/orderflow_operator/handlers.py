@@ -210,29 +210,29 @@ def build_registry(
         meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, memo: kopf.Memo
     ) -> reconcile.Result | None:
         """Reconcile the object's spec and remember the verdict and the generation it was for
-        in the object's memo, which kopf shares between its handlers and its timer.
+        in the object's memo, which kopf shares between its handlers and its timer. The caller
+        holds the object's turn (:func:`_turn`).
 
-        Handlers, timer and finalizer take turns (the memo's lock), and the spec and generation
-        are read once the turn is taken: the timer's body is kopf's live view of the object, so
-        a timer that waited for a handler reconciles what that handler did, never an older spec
-        after it. None, writing nothing, once the object is being deleted: the strategy is the
+        Handlers, timer and finalizer take turns, and the spec and generation are read once the
+        turn is taken: the timer's body is kopf's live view of the object, so a timer that
+        waited for a handler reconciles what that handler did, never an older spec after it.
+        None, writing nothing, once the object is being deleted: the strategy is the
         finalizer's to retire, and a write now would bring its row back (kopf stops the timer
         on deletion, but a tick already under way goes on)."""
-        async with _turn(memo):
-            if meta.get("deletionTimestamp") is not None:
-                return None
-            generation = meta.get("generation")
-            result = await reconcile.reconcile(
-                await database.pool(),
-                _target(meta),
-                dict(spec),
-                generation=generation,
-                previous_status=dict(status),
-                stale_after_secs=config.heartbeat_stale_secs,
-                live_credentials=config.live_credentials_secret,
-            )
-            memo.ready = result.ready
-            memo.generation = generation
+        if meta.get("deletionTimestamp") is not None:
+            return None
+        generation = meta.get("generation")
+        result = await reconcile.reconcile(
+            await database.pool(),
+            _target(meta),
+            dict(spec),
+            generation=generation,
+            previous_status=dict(status),
+            stale_after_secs=config.heartbeat_stale_secs,
+            live_credentials=config.live_credentials_secret,
+        )
+        memo.ready = result.ready
+        memo.generation = generation
         return result
 
     # One reconcile for create, update and resume (operator restart): kopf registers the same
@@ -252,7 +252,8 @@ def build_registry(
         **_: Any,
     ) -> None:
         try:
-            result = await reconcile_into_memo(meta, spec, status, memo)
+            async with _turn(memo):
+                result = await reconcile_into_memo(meta, spec, status, memo)
         except _TRANSIENT as exc:
             delay = backoff(retry, cap)
             logger.warning(f"transient error, retry in {delay:.1f}s: {exc}")
@@ -271,7 +272,7 @@ def build_registry(
     ) -> None:
         target = _target(meta)
         try:
-            async with _turn(memo):  # after a timer's reconcile under way, never before it
+            async with _turn(memo):  # after a timer's tick under way, never before it
                 result = await reconcile.finalize(await database.pool(), target)
         except _TRANSIENT as exc:
             raise kopf.TemporaryError(str(exc), delay=backoff(retry, cap)) from exc
@@ -315,32 +316,40 @@ def build_registry(
         other owner retired the row: ``Retired``) posts its Warning too, once.
 
         Nothing at all once the object is being deleted (its row is the finalizer's: a tick
-        under way would report the retirement it is making)."""
-        ready = getattr(memo, "ready", None)
-        if ready is None or meta.get("deletionTimestamp") is not None:
-            return
+        under way would report the retirement it is making).
+
+        The whole tick takes the object's turn, its read of the figures too. kopf applies the
+        returned patch after this returns, so a tick that read the figures just before a
+        handler's switch (a kill) and returned them after that handler's status put the old
+        figures back (``Running``, ``Killed=False`` for a killed row) until the next tick.
+        Under the turn, a handler that comes meanwhile waits for the tick, whose patch kopf
+        sends at once, while the handler still has its database writes to make before its
+        own; and a tick that waited for a handler reads what that handler wrote, and repeats
+        its verdict."""
         try:
-            caught_up = memo.generation == meta.get("generation")
-            if ready.reason in _RETRIED or not caught_up:
-                result = await reconcile_into_memo(meta, spec, status, memo)
-                if result is None:
+            async with _turn(memo):
+                ready = getattr(memo, "ready", None)
+                if ready is None or meta.get("deletionTimestamp") is not None:
                     return
-                changed = result.ready is not None and result.ready.reason != ready.reason
-                warn = caught_up and changed  # a catch-up's Warnings were the other replica's
-                _post(body, [e for e in result.events if e.type == "Normal" or warn])
-                fresh = result.status
-            else:
-                result = await reconcile.refresh(
-                    await database.pool(),
-                    _target(meta),
-                    ready=ready,
-                    generation=memo.generation,
-                    previous_status=dict(status),
-                    stale_after_secs=config.heartbeat_stale_secs,
-                )
-                if memo.ready is ready:  # no handler's newer verdict meanwhile
+                caught_up = memo.generation == meta.get("generation")
+                if ready.reason in _RETRIED or not caught_up:
+                    result = await reconcile_into_memo(meta, spec, status, memo)
+                    if result is None:
+                        return
+                    changed = result.ready is not None and result.ready.reason != ready.reason
+                    warn = caught_up and changed  # a catch-up's Warnings: the other replica's
+                    _post(body, [e for e in result.events if e.type == "Normal" or warn])
+                else:
+                    result = await reconcile.refresh(
+                        await database.pool(),
+                        _target(meta),
+                        ready=ready,
+                        generation=memo.generation,
+                        previous_status=dict(status),
+                        stale_after_secs=config.heartbeat_stale_secs,
+                    )
                     memo.ready = result.ready  # NameConflict once another owner took the row
-                _post(body, result.events)
+                    _post(body, result.events)
                 fresh = result.status
         except _TRANSIENT as exc:
             raise kopf.TemporaryError(str(exc), delay=backoff(1, cap)) from exc
