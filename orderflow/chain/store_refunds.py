@@ -16,6 +16,13 @@ Matching (within one transaction, fills of the V1 exchanges only):
 A refund is applied once: the fill's ``fee_refunded`` goes from 0 to the refund and its ``fee``
 down by as much, in the same statement that records the link. A rollback deletes both rows
 (same block), and a re-ingested fill is linked again.
+
+A fill deleted on its own (``store_replace``: the node's log replaced an imported row;
+``store_forks``: a fork's left-over beside the node's block) leaves its refund: the node's log of
+the refund is the same row (same transaction and log index), so its insert stores nothing, and a
+refund still linked is never applied again. ``unlink_refunds`` unlinks it (unless another stored
+fill holds the link) and moves it to the node's block of its transaction when that is known, so
+that the link of the batch applies it to the node's fill.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 import asyncpg
 
@@ -75,6 +83,39 @@ UPDATE orderflow_fee_refunds r
   FROM links l JOIN trades t ON t.tx_hash = l.tx_hash AND t.log_index = l.trade_log_index
  WHERE r.chain_id = $1 AND r.tx_hash = l.tx_hash AND r.log_index = l.refund_log_index
 """
+
+
+# The refunds linked to fills just deleted ($2, $3: their transaction and log index), in the
+# caller's transaction after the delete: each waits for its fill again (trade_log_index NULL,
+# the partial index SELECT_UNLINKED reads), unless a stored fill refunded already still holds
+# that (transaction, log index) — a second copy at another block, refunded by the same APPLY,
+# keeps it (one not refunded is a candidate of the link again: the refund goes to it). A refund
+# whose fill the node's log replaced goes to that log's block, hash and time ($4-$6, NULL: left
+# as they are): a refund shares its fill's transaction, hence its block, and a rollback or
+# retraction of the node's block must find it there. Refunds are few: the trades probe (by
+# transaction: the hash index of each partition) runs for the refunds found only.
+UNLINK = f"""
+UPDATE orderflow_fee_refunds r
+   SET trade_log_index = CASE WHEN EXISTS (
+           SELECT 1 FROM orderflow_trades t
+            WHERE t.{CHAIN_FILTER} AND t.tx_hash = r.tx_hash AND t.log_index = r.trade_log_index
+              AND t.fee_refunded > 0)
+       THEN r.trade_log_index END,
+       block_number = coalesce(g.block_number, r.block_number),
+       block_hash = coalesce(g.block_hash, r.block_hash),
+       timestamp = coalesce(to_timestamp(g.ts), r.timestamp)
+  FROM unnest($2::text[], $3::int[], $4::bigint[], $5::text[], $6::bigint[])
+       AS g(tx_hash, log_index, block_number, block_hash, ts)
+ WHERE r.chain_id = $1 AND r.tx_hash = g.tx_hash AND r.trade_log_index = g.log_index
+"""
+
+
+class Deleted(NamedTuple):
+    """A fill deleted on its own, and where the node's log of it is (``unlink_refunds``)."""
+
+    tx_hash: str
+    log_index: int
+    block: tuple[int, str, int] | None = None  # the node's (number, hash, epoch seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,3 +237,20 @@ async def link_refunds(conn: asyncpg.Connection, chain_id: int, tx_hashes: list[
         [r.refund for r, _ in links],
     )
     return int(status.rsplit(" ", 1)[-1])
+
+
+async def unlink_refunds(conn: asyncpg.Connection, chain_id: int, gone: Sequence[Deleted]) -> None:
+    """The refunds of the fills ``gone`` (just deleted) wait for their fill again, at the node's
+    block of it when known (``UNLINK``); the batch's ``link_refunds`` then applies them to the
+    node's fill, as if only its logs had been stored."""
+    if not gone:
+        return
+    await conn.execute(
+        UNLINK,
+        chain_id,
+        [g.tx_hash for g in gone],
+        [g.log_index for g in gone],
+        [g.block[0] if g.block else None for g in gone],
+        [g.block[1] if g.block else None for g in gone],
+        [g.block[2] if g.block else None for g in gone],
+    )

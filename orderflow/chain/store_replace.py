@@ -42,7 +42,11 @@ Each deleted row becomes a dead letter naming it (its block, transaction, log in
 exchange) and the node's log that replaced it; ``StoreStats.replaced_trades`` /
 ``replaced_matches`` count them and a warning is logged. A deleted trade's wallet counters are
 undone as a rollback's are (``rollback_sql.UNDO_WALLET_STATS``; the delete trigger subtracts it
-from the per-(wallet, token) sums).
+from the per-(wallet, token) sums), and the FeeModule refund linked to it waits for its fill
+again, at the node's block (``store_refunds.unlink_refunds``): the node's log of the refund is
+that same row, never inserted again, so the batch's link applies it to the node's fill. (Until
+6 Dec 2026 it stayed linked to the deleted row, at the import's block: the node's fill kept
+the fee as charged, the refund never applied.)
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ from orderflow.chain import store_sql as sql
 from orderflow.chain.events import DeadLetter
 from orderflow.chain.pending_sums import FOLD_LOCK_SHARED
 from orderflow.chain.rollback_sql import UNDO_WALLET_STATS
+from orderflow.chain.store_refunds import Deleted, unlink_refunds
 from orderflow.chain.store_refused import collisions, orphans, superseded
 from orderflow.chain.store_sql import row_count
 from orderflow.chain.writer_txs import (
@@ -76,7 +81,8 @@ log = logging.getLogger(__name__)
 # The stored rows found (a SELECT: the DELETE of partitioned tables costs its planning over every
 # partition and the statement triggers even when it deletes nothing) and the node's log of each.
 _FOUND = """t.tx_hash, t.log_index, t.block_number, t.block_hash, t.exchange,
-       s.block_number AS chain_block, s.tx_hash AS chain_tx"""
+       s.block_number AS chain_block, s.tx_hash AS chain_tx, s.block_hash AS chain_hash,
+       s.ts AS chain_ts"""
 _MISPLACED = """
 SELECT DISTINCT ON (t.block_number, t.log_index) {found}
   FROM {table} t
@@ -283,6 +289,10 @@ async def _replace(
     )
     if staging.counted:
         await _undo_counters(conn, deleted)
+        # Their refunds: the node's log of each is the stored row, so it is not inserted again;
+        # unlinked (and moved to the node's block of their transaction), the batch's link
+        # applies them to the node's fill (store_refunds.unlink_refunds).
+        await unlink_refunds(conn, chain_id, [_deleted(r) for r in found])
     letters = [_replaced(chain_id, staging.kind, r) for r in found]
     log.warning(
         "rows stored at a place the node's logs contradict replaced by the node's",
@@ -306,6 +316,14 @@ async def _undo_counters(conn: asyncpg.Connection, gone: list[asyncpg.Record]) -
     await conn.execute(
         UNDO_WALLET_STATS, wallets, [n[w] for w in wallets], [volume[w] for w in wallets]
     )
+
+
+def _deleted(r: asyncpg.Record) -> Deleted:
+    """A deleted trade, with the node's block when the node's log is the same transaction (a
+    row of another transaction at the node's place says nothing of where its own is)."""
+    same = r["tx_hash"] == r["chain_tx"]
+    at = (r["chain_block"], r["chain_hash"], r["chain_ts"]) if same else None
+    return Deleted(r["tx_hash"], r["log_index"], at)
 
 
 def _replaced(chain_id: int, kind: str, r: asyncpg.Record) -> DeadLetter:
