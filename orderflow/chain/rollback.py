@@ -14,6 +14,9 @@ held under another hash at that height is not what the node retracted, and stays
 warning). Dead letters stay (they carry no block hash). When it undid something, the block is
 queued for the listener to read again (:mod:`orderflow.chain.rereads`): that block only, however
 far below the checkpoints it lies; no checkpoint moves.
+
+``undo_forked`` (the node's header of a height, recorded by its batch: ``store_forks``) undoes
+the same rows held at that height under any other hash, the rows of another fork.
 """
 
 from __future__ import annotations
@@ -118,6 +121,18 @@ async def retract_block(
         if stats.undid():  # the chain's rows of this block are read again, nothing else
             await rereads.queue(conn, chain_id, block_number, block_hash, "removed: true")
     return stats
+
+
+async def undo_forked(
+    conn: asyncpg.Connection, chain_id: int, block_number: int, block_hash: str
+) -> RollbackStats:
+    """Delete everything held at height ``block_number`` under another hash than ``block_hash``
+    (the node's header of that height, just recorded: ``store_forks``), as a retraction of that
+    other block would; its header (none: the height's is the node's), dead letters and the
+    checkpoints stay, and nothing is queued to be read again (the node's batch holds the block).
+
+    Runs in the caller's transaction (``store.store_batch``'s, under the writer lock)."""
+    return await _undo(conn, sql.FORKED, chain_id, block_number, block_hash)
 
 
 async def retract_removed(

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# What rollback.py undoes, in one of two scopes: a reorg's rollback takes every block from a
+# What rollback.py undoes, in one of three scopes: a reorg's rollback takes every block from a
 # height up ($2); a retraction (a file's ``removed: true`` log) takes one block, by its number
-# ($2) and hash ($3), so a block held under another hash at that height is left alone.
+# ($2) and hash ($3), so a block held under another hash at that height is left alone; a fork's
+# left-overs (store_forks: the node's header of that height, $3, just recorded) take whatever is
+# held at the height under any other hash.
 FROM_BLOCK = "chain_id = $1 AND block_number >= $2"
 OF_BLOCK = "chain_id = $1 AND block_number = $2 AND block_hash = $3"
+BESIDE_BLOCK = "chain_id = $1 AND block_number = $2 AND block_hash <> $3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,7 @@ UPDATE orderflow_market_outcomes
 
 ROLLBACK = _undo(FROM_BLOCK)
 RETRACT = _undo(OF_BLOCK)
+FORKED = _undo(BESIDE_BLOCK)  # its ``blocks`` unused: the height's header is the node's
 DELETE_TRADES = ROLLBACK.trades  # a rollback's delete (tests/scale checks its partition pruning)
 
 # Whether something is held at a block ($2) under another hash than $3: a retraction of a

@@ -14,8 +14,9 @@ back-filled markets and resolutions), ``checkpoints`` (read and rewind a stream'
 ``rollback`` (``rollback_from``: undo everything from a height up, a reorg;
 ``retract_removed``: the blocks of a batch's ``removed: true`` logs), ``block_times``
 (the time of logs without one), ``dead_letters``, ``store_replace`` (the staged fills and
-matches inserted; the node's replace rows that contradict them), ``store_refused`` (the staged
-rows refused, as dead letters), ``store_tokens`` (registry rows from outside the chain),
+matches inserted; the node's replace rows that contradict them), ``store_forks`` (the node's
+headers: another fork's rows at their heights undone), ``store_refused`` (the staged rows
+refused, as dead letters), ``store_tokens`` (registry rows from outside the chain),
 ``store_refunds`` and ``store_sql`` (the statements).
 """
 
@@ -37,6 +38,7 @@ from orderflow.chain.decode import DecodedBatch
 from orderflow.chain.events import DeadLetter, Fill
 from orderflow.chain.file_lines import Locate
 from orderflow.chain.rollback import retract_removed
+from orderflow.chain.store_forks import drop_forked
 from orderflow.chain.store_markets import MarketSteps
 from orderflow.chain.store_refunds import insert_refunds, link_refunds
 from orderflow.chain.store_replace import FILLS, MATCHES, insert_staged
@@ -94,6 +96,11 @@ class _Writer(MarketSteps):
             [b.timestamp for b in blocks],
         )
         self.stats.blocks = len(blocks)
+        if self.authoritative:  # the node's headers: another fork's rows at their heights go
+            forked = await drop_forked(self.conn, self.chain_id, blocks)
+            self.dead.extend(forked.dead)
+            self.stats.replaced_trades += forked.trades
+            self.stats.replaced_matches += forked.matches
 
     async def link_candidates(self, rows: CopyRows) -> None:
         """The transactions whose match links may need SQL (``links``), before the insert.
@@ -141,7 +148,7 @@ class _Writer(MarketSteps):
             self.dead.extend(done.dead)
             self.stats.trades = done.rows
             self.stats.duplicate_trades = done.staged - done.rows
-            self.stats.replaced_trades = done.replaced
+            self.stats.replaced_trades += done.replaced
         if rows.match_count:
             await self.conn.copy_to_table(
                 "orderflow_tmp_matches",
@@ -161,7 +168,7 @@ class _Writer(MarketSteps):
             )
             self.dead.extend(done.dead)
             self.stats.matches = done.rows
-            self.stats.replaced_matches = done.replaced
+            self.stats.replaced_matches += done.replaced
             matches_due = done.unrecorded
         # both kinds' (transaction, block) pairs in one statement (writer_txs.record_pairs)
         await record_pairs(self.conn, fills_due, matches_due, authoritative=self.authoritative)
@@ -243,7 +250,9 @@ async def store_batch(
     ``authoritative=True`` (the node's logs: the listener's backfill and live blocks): a stored
     fill or match that contradicts one of the batch's — the same transaction hash and log index
     at another block, or another log at its block and log index (an import's row naming a wrong
-    block) — is replaced by it, as a dead letter naming the row replaced (``store_replace``).
+    block) — is replaced by it, as a dead letter naming the row replaced (``store_replace``);
+    and what is held at the height of one of ``blocks`` under another block hash (another
+    fork's) is undone, each fill, match and refund a dead letter (``store_forks``).
     """
     if rows is not None and (batch.fills or batch.matches):
         raise ValueError("store_batch: pass fills and matches either rendered or in the batch")
