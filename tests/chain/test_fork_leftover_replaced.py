@@ -54,24 +54,31 @@ def _fill(log_index: int, *, fork: int) -> dict[str, Any]:
     )
 
 
-CANONICAL = BlockHeader(
-    BLOCK,
-    block_hash(BLOCK, 0),
-    block_hash(BLOCK - 1, 0),
-    datetime.fromtimestamp(T0 + 2 * BLOCK, UTC),
-)
+def _header(number: int) -> BlockHeader:
+    """The node's (canonical) header of block ``number``."""
+    return BlockHeader(
+        number,
+        block_hash(number, 0),
+        block_hash(number - 1, 0),
+        datetime.fromtimestamp(T0 + 2 * number, UTC),
+    )
+
+
+async def _read(pool: asyncpg.Pool, logs: list[dict[str, Any]], number: int) -> StoreStats:
+    """The listener's read of the canonical block ``number``: its logs and its header."""
+    async with pool.acquire() as conn:
+        return await store_batch(
+            conn,
+            decode_batch(logs, 137),
+            chain_id=137,
+            blocks=[_header(number)],
+            authoritative=True,
+        )
 
 
 async def _node(pool: asyncpg.Pool) -> StoreStats:
     """The listener's read of the canonical block 6: its fill and its header."""
-    async with pool.acquire() as conn:
-        return await store_batch(
-            conn,
-            decode_batch([_fill(0, fork=0)], 137),
-            chain_id=137,
-            blocks=[CANONICAL],
-            authoritative=True,
-        )
+    return await _read(pool, [_fill(0, fork=0)], BLOCK)
 
 
 async def test_a_forks_fill_imported_earlier_is_not_kept_beside_the_nodes_block(
@@ -128,23 +135,10 @@ async def test_a_forks_refunded_fill_and_match_go_with_their_block(
     go, its refund with them: the node's refund is inserted and applied to the node's fill."""
     chain = maker_sell_with_fee_and_2023_refund(block=REFUNDED)
     await ingest_logs(pool, [_forked(raw, 3) for raw in chain], chain_id=137)
-    header = BlockHeader(
-        REFUNDED,
-        block_hash(REFUNDED, 0),
-        block_hash(REFUNDED - 1, 0),
-        datetime.fromtimestamp(T0 + 2 * REFUNDED, UTC),
-    )
-
-    async def node(target: asyncpg.Pool) -> StoreStats:
-        async with target.acquire() as conn:
-            return await store_batch(
-                conn, decode_batch(chain, 137), chain_id=137, blocks=[header], authoritative=True
-            )
-
-    stats = await node(pool)
+    stats = await _read(pool, chain, REFUNDED)
     assert (stats.replaced_trades, stats.replaced_matches, stats.refunds_applied) == (2, 1, 1)
     assert await pool.fetchval("SELECT count(*) FROM orderflow_dead_letters") == 4
-    await node(other_pool)  # a database that only ever held the node's block
+    await _read(other_pool, chain, REFUNDED)  # a database that only ever held the node's block
     for query in (
         "SELECT tx_hash, log_index, block_hash, fee, fee_refunded FROM orderflow_trades",
         "SELECT tx_hash, log_index, block_hash FROM orderflow_matches",

@@ -56,7 +56,7 @@ async def _kill(pool: asyncpg.Pool, name: str) -> None:
     )
 
 
-async def _three_decided(pool: asyncpg.Pool, clob: FakeClob) -> None:
+async def three_decided(pool: asyncpg.Pool, clob: FakeClob) -> None:
     """The whale buys in three new markets; wait until all three are accepted (PENDING) and the
     first order is on its way to the (slow) exchange."""
     await buys_in_new_markets(pool, clob, 3)
@@ -224,7 +224,7 @@ async def test_an_order_queued_before_a_kill_is_not_sent_after_it_is_lifted(
     async with running(ex):
         await leading(ex)
         clob.path_delays["/order"] = 2.0  # the first order takes two seconds to place
-        await _three_decided(pool, clob)  # all three accepted; the first on its way, two queued
+        await three_decided(pool, clob)  # all three accepted; the first on its way, two queued
         state = ex.registry.states["live-one"]
         await pool.execute(
             f"UPDATE orderflow_strategies SET {switch} = true, generation = generation + 1"
@@ -263,7 +263,7 @@ async def test_a_switch_the_trading_loop_has_not_seen_stops_queued_orders(
     async with running(ex):
         await leading(ex)
         clob.path_delays["/order"] = 1.0  # each order takes a second to place
-        await _three_decided(pool, clob)  # all three accepted; the first on its way, two queued
+        await three_decided(pool, clob)  # all three accepted; the first on its way, two queued
 
         async def busy(*_: object) -> list[object]:  # the loop has not come round to it
             return []

@@ -21,18 +21,8 @@ import pytest
 from orderflow.execution.live import LiveBroker
 from tests.execution.conftest import leading, now_true, running, wait_for
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import buys_in_new_markets, live_executor, live_strategy
-
-
-async def _three_decided(pool: asyncpg.Pool, clob: FakeClob) -> None:
-    """Three entries accepted (PENDING); the first on its way to the slow exchange."""
-    await buys_in_new_markets(pool, clob, 3)
-
-    async def decided() -> bool:
-        n = await pool.fetchval("SELECT count(*) FROM orderflow_signals WHERE status = 'PENDING'")
-        return bool(n == 3 and clob.pending.get("/order", 0) > 0)
-
-    await wait_for(decided)
+from tests.execution.livekit import live_executor, live_strategy
+from tests.execution.test_kill import three_decided
 
 
 @pytest.mark.parametrize(
@@ -52,7 +42,7 @@ async def test_a_switch_lifted_before_the_busy_loop_saw_it_still_stops_queued_or
     async with running(ex):
         await leading(ex)
         clob.path_delays["/order"] = 1.0  # each order takes a second to place
-        await _three_decided(pool, clob)  # the first on its way, two queued
+        await three_decided(pool, clob)  # the first on its way, two queued
         state = ex.registry.states["live-one"]
 
         async def busy(*_: object) -> list[object]:  # the loop has not come round to it
