@@ -233,7 +233,12 @@ class BaselineFollower:
             Decimal(0), dec(s.max_market_exposure_usd) - book.market_exposure(market.market_id)
         )
         stake = min(self.stake, room)
+        # never more than its cash, fee included, as the strategy's stake (size_position)
+        cash = None if book.cash is None else max(Decimal(0), book.cash)
+        if cash is not None and stake > cash:
+            stake = cash
         shares = order_shares(stake / all_in)
         if below_min_buy(shares, (shares * price).quantize(USDC_STEP), market, s):
-            return Intent(self.signal_type, False, Reason.BELOW_MIN_SIZE.value)
+            why = Reason.BANKROLL_SPENT if stake == cash else Reason.BELOW_MIN_SIZE
+            return Intent(self.signal_type, False, why.value)
         return Intent(self.signal_type, True, "accepted", shares=shares, price=price)
