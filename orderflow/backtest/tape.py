@@ -123,7 +123,8 @@ class Tape:
         of — without it, a maker row does not count towards the tape price) and return its
         market as a follower sees it right after the fill.
 
-        ``window_high`` covers the look-back window *before* this fill; ``last_price`` is this
+        ``window_high`` covers the look-back window *before* this fill's time (its own block's
+        fills left out, as the executor's read leaves them); ``last_price`` is this
         fill's price (the latest observed price; the decision replaces it with :meth:`quote`).
         """
         for token, met, price in levels_of(
@@ -144,7 +145,10 @@ class Tape:
         cutoff = trade.timestamp - self._window
         while recent and recent[0][0] < cutoff:
             recent.popleft()
-        high = max((p for _, p in recent), default=None)
+        # strictly before this fill's time, as the executor's read (market_queries._MARKETS:
+        # t.timestamp < x.ts): not the fills of its own block — a panic sell's own maker legs,
+        # emitted before its taker row, made the first bid it hit the "high" it fell from
+        high = max((p for at, p in recent if at < trade.timestamp), default=None)
         recent.append((trade.timestamp, trade.price))
         self._last[trade.token_id] = trade.price
         self.seen += 1
