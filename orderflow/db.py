@@ -16,7 +16,7 @@ import asyncpg
 
 from orderflow.config import CommonSettings
 from orderflow.embedded import ensure_server
-from orderflow.errors import DatabaseError
+from orderflow.errors import ConfigError, DatabaseError
 
 MIN_SERVER_VERSION = 140000
 
@@ -26,6 +26,15 @@ async def resolve_dsn(settings: CommonSettings) -> str:
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
     return await asyncio.to_thread(ensure_server, settings.data_dir)
+
+
+# asyncpg parses the DSN itself and says what it could not read by quoting it: a password with an
+# unencoded "/" or "#" read as the port ("invalid literal for int() with base 10: '<password>'"),
+# one with "?" as a query field. Never shown (it escaped as a traceback ending in the password).
+_UNPARSED = (
+    "DATABASE_URL could not be parsed: percent-encode the special characters of its user and"
+    " password (/ as %2F, # as %23, ? as %3F, @ as %40, : as %3A) and check its options"
+)
 
 
 def _unreachable(dsn: str, exc: BaseException) -> DatabaseError:
@@ -59,6 +68,8 @@ async def create_pool(
         )
     except (OSError, asyncpg.PostgresError) as exc:
         raise _unreachable(dsn, exc) from exc
+    except ValueError:  # the DSN unreadable (asyncpg's ClientConfigurationError is one)
+        raise ConfigError(_UNPARSED) from None
     assert pool is not None
     version = await pool.fetchval("SHOW server_version_num")
     if int(version) < MIN_SERVER_VERSION:
@@ -73,6 +84,8 @@ async def connect(dsn: str) -> asyncpg.Connection:
         conn = await asyncpg.connect(dsn)
     except (OSError, asyncpg.PostgresError) as exc:
         raise _unreachable(dsn, exc) from exc
+    except ValueError:  # the DSN unreadable: see _UNPARSED
+        raise ConfigError(_UNPARSED) from None
     await _init_connection(conn)
     return conn
 
