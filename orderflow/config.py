@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from orderflow.errors import ConfigError
 
@@ -112,6 +112,19 @@ class CommonSettings(LogSettings):
 S = TypeVar("S", bound=BaseSettings)
 
 
+def _variable(model: type[BaseSettings], exc: SettingsError) -> str:
+    """The variable a ``SettingsError`` is about (its message names the Python field) and why."""
+    found = re.search(r'field "([^"]+)"', str(exc))
+    name = found.group(1) if found else None
+    field = model.model_fields.get(name) if name else None
+    if name is None or field is None:
+        return "a variable holding a list or an object is not valid JSON"
+    alias = field.validation_alias
+    if not isinstance(alias, str):
+        alias = (str(model.model_config.get("env_prefix") or "") + name).upper()
+    return f"{alias}: not valid JSON (a list or an object, e.g. [1000, 5000] or {{...}})"
+
+
 def load(model: type[S], **overrides: Any) -> S:
     """Build a settings model from the environment, turning validation errors into ConfigError.
 
@@ -120,6 +133,12 @@ def load(model: type[S], **overrides: Any) -> S:
     """
     try:
         return model(**overrides)
+    except SettingsError as exc:
+        # A JSON-valued variable that is not JSON, decoded before validation (a traceback that
+        # named the Python field): the variable named, never its value.
+        raise ConfigError(
+            f"invalid {model.__name__} settings:\n  {_variable(model, exc)}"
+        ) from None
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
