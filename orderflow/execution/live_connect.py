@@ -65,14 +65,16 @@ async def open_live_broker(creds: LiveCredentials) -> LiveBroker:
         )
     key = creds.private_key.get_secret_value()
     keep_out(key, *(s.get_secret_value() for s in secrets if s is not None))
+    from eth_account import Account
+
+    try:  # whatever the funder: the key signs every order (a bad one, with a funder, was an
+        # ExecutionError naming the SDK's UserInputError, not the variable)
+        signer = Account.from_key(key).address
+    except (ValueError, TypeError):
+        raise ConfigError("POLY_PRIVATE_KEY is not a valid private key") from None
     wallet = creds.funder
     if wallet is None and creds.signature_type in (None, 0):
-        from eth_account import Account
-
-        try:
-            wallet = Account.from_key(key).address
-        except (ValueError, TypeError):
-            raise ConfigError("POLY_PRIVATE_KEY is not a valid private key") from None
+        wallet = signer
     try:
         client = await AsyncSecureClient.create(
             private_key=key,
