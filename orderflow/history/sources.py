@@ -88,6 +88,9 @@ class RowReader:
         """A text file without a line that holds anything: no header, no row (Parquet files
         always have their schema)."""
         self._gzip: BreakingGzip | None = None
+        # A plain CSV/TSV file whose last byte ends no line: its last row was cut short (a row
+        # cut in its last field reads as whole, with a shortened value)
+        self._unended = False
         self._scan = Scan()  # a JSON array's: whether the file ended inside it
         self._unreadable: list[str] = []  # a Parquet file's row groups that could not be read
 
@@ -110,6 +113,10 @@ class RowReader:
             return self
         self._raw = self.path.open("rb")
         stream: IO[bytes] = self._raw
+        if self.format == "csv" and not self.gzipped and self.size > 0:
+            self._raw.seek(-1, io.SEEK_END)
+            self._unended = self._raw.read(1) not in (b"\n", b"\r")
+            self._raw.seek(0)
         if self.gzipped:
             self._gzip = BreakingGzip(self._raw)
             stream = cast(IO[bytes], io.BufferedReader(self._gzip))
@@ -199,19 +206,27 @@ class RowReader:
 
     @property
     def cut_short(self) -> bool:
-        """The compressed file broke off inside the last line read: that row is not whole."""
+        """The file broke off inside the last line read: that row is not whole (a compressed
+        stream that broke off there, or a plain CSV/TSV file whose last byte ends no line)."""
+        if self._unended:
+            return True
         return self._gzip is not None and self._gzip.broken is not None and not self._gzip.ends_line
 
     def check_whole(self) -> None:
         """HistoryError if the file was cut short: its compressed stream broke off
-        (``gzip_stream``) or it ended inside a JSON array (``json_array.Scan``). Called once its
-        rows are imported (the one the cut split is a dead letter), before any hand-over."""
+        (``gzip_stream``), a plain CSV/TSV file ended without a line end (until 6 Dec 2026 its
+        last row, cut in its last field, was stored with the shortened value: a fill at a tenth
+        of its price and size) or it ended inside a JSON array (``json_array.Scan``). Called
+        once its rows are imported (the one the cut split is a dead letter), before any
+        hand-over."""
         if self._gzip is not None and self._gzip.broken is not None:
             done, size = self.position()
             how = (
                 f"the compressed file breaks off after {done:,} of {size or 0:,} bytes "
                 f"({self._gzip.broken})"
             )
+        elif self._unended:
+            how = "the file ends inside its last row, without a line end"
         elif self._scan.unclosed:
             rows = self._scan.rows
             how = f"the JSON array does not close: the file ends inside it, after row {rows:,}"
@@ -343,8 +358,8 @@ class RowReader:
 
     def _csv_rows(self, reader: Any) -> Iterator[tuple[int, list[str], bool]]:
         """(line number, fields, cut) of the non-empty rows, one row behind the reader: the
-        last is ``cut`` when the compressed file broke off inside it (a CSV row cut in its last
-        field reads as whole, with a shortened value; a cut JSON row does not parse)."""
+        last is ``cut`` when the file broke off inside it (:attr:`cut_short`: a CSV row cut in
+        its last field reads as whole, with a shortened value; a cut JSON row does not parse)."""
         pending: tuple[int, list[str]] | None = None
         for fields in reader:
             if not fields:
