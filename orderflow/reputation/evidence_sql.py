@@ -193,8 +193,6 @@ _VC = DECISION_VALUE_SQL.format(v="p", y="coalesce(p.close_y, p.payout_f)")
 _STAKE = DECISION_STAKE_SQL.format(v="p")
 # what a bought share realized against the closing line (its exit price where it was sold)
 _HELD = HELD_LINE_SQL.format(v="p", y="p.close_y")
-# ... and against the outcome
-_HELD_OUT = HELD_LINE_SQL.format(v="p", y="p.payout_f")
 # a price clipped to [0.01, 0.99]; a position's decisions' mean entry price, and that of those
 # before its token's close
 _CLIP = "least(0.99, greatest(0.01, {x}))"

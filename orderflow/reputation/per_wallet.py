@@ -191,9 +191,9 @@ def _after_close(
     self_matched: Mapping[tuple[int, str], Decimal],
 ) -> None:
     """The shares and collateral the position's decisions after its token's close bought and
-    sold (the run's rep_void post amounts)."""
+    sold (the run's rep_void post amounts); ``rows``: the position's fills."""
     for row in rows:
-        if int(row["token_id"]) != tp.token_id or row["timestamp"] <= close_at:
+        if row["timestamp"] <= close_at:
             continue
         kept = _kept(row, self_matched.get((row["chain_id"], row["tx_hash"]), ZERO))
         if row["side"] == "BUY":
@@ -223,7 +223,7 @@ async def wallet_report(
     cutoff = as_of or await conn.fetchval("SELECT now()")
     rows = await conn.fetch(wallet_sql.WALLET_FILLS, cutoff, wallet)
     by_token: dict[int, TokenPosition] = {}
-    last_fill: dict[int, datetime] = {}
+    fills_of: dict[int, list[asyncpg.Record]] = {}  # each position's fills
     self_matched = _self_matched(rows)
     for row in rows:
         token_id = int(row["token_id"])
@@ -239,7 +239,7 @@ async def wallet_report(
                 resolved_at=row["resolved_at"],
             )
         _apply(tp, row, self_matched.get((row["chain_id"], row["tx_hash"]), ZERO))
-        last_fill[token_id] = max(last_fill.get(token_id, row["timestamp"]), row["timestamp"])
+        fills_of.setdefault(token_id, []).append(row)
     positions = list(by_token.values())
     for tp in positions:
         _judge(tp)
@@ -259,10 +259,10 @@ async def wallet_report(
             r = by_id.get(tp.token_id)
             if r is None or (tp.taker_first_at is not None and tp.taker_first_at > r["close_at"]):
                 continue
-            own_last = last_fill[tp.token_id] >= r["close_at"]
+            own_last = max(f["timestamp"] for f in fills_of[tp.token_id]) >= r["close_at"]
             tp.close = r["prev_price"] if own_last else r["close_price"]
             if own_last:  # the decisions after the close: at their own price
-                _after_close(tp, rows, r["close_at"], self_matched)
+                _after_close(tp, fills_of[tp.token_id], r["close_at"], self_matched)
         open_tokens = [Decimal(tp.token_id) for tp in positions if tp.payout is None]
         marks = await conn.fetch(wallet_sql.TOKEN_LAST_PRICES, cutoff, open_tokens)
         last = {int(r["token_id"]): r["price"] for r in marks}
