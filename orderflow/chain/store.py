@@ -40,7 +40,7 @@ from orderflow.chain.file_lines import Locate
 from orderflow.chain.rollback import retract_removed
 from orderflow.chain.store_forks import drop_forked
 from orderflow.chain.store_markets import MarketSteps
-from orderflow.chain.store_refunds import insert_refunds, link_refunds
+from orderflow.chain.store_refunds import insert_refunds, link_refunds, replace_refunds
 from orderflow.chain.store_replace import FILLS, MATCHES, insert_staged
 from orderflow.chain.store_sql import row_count
 from orderflow.chain.store_stats import StoreStats
@@ -184,6 +184,10 @@ class _Writer(MarketSteps):
         rows = [
             (r, ts) for r in batch.refunds if (ts := self._timed(r.ref, "FeeRefunded")) is not None
         ]
+        if self.authoritative:  # the node's: a stored refund it contradicts is replaced
+            replaced = await replace_refunds(self.conn, self.chain_id, rows)
+            self.dead.extend(replaced)
+            self.stats.replaced_refunds = len(replaced)
         self.stats.refunds = await insert_refunds(self.conn, self.chain_id, rows)
         txs = {r.ref.tx_hash for r in batch.refunds}
         txs.update(v1_txs)
@@ -250,9 +254,10 @@ async def store_batch(
     ``authoritative=True`` (the node's logs: the listener's backfill and live blocks): a stored
     fill or match that contradicts one of the batch's — the same transaction hash and log index
     at another block, or another log at its block and log index (an import's row naming a wrong
-    block) — is replaced by it, as a dead letter naming the row replaced (``store_replace``);
-    and what is held at the height of one of ``blocks`` under another block hash (another
-    fork's) is undone, each fill, match and refund a dead letter (``store_forks``).
+    block) — is replaced by it, as a dead letter naming the row replaced (``store_replace``),
+    and so is a stored refund of the same key with other content (``store_refunds``); and what
+    is held at the height of one of ``blocks`` under another block hash (another fork's) is
+    undone, each fill, match, refund, condition and resolution a dead letter (``store_forks``).
     """
     if rows is not None and (batch.fills or batch.matches):
         raise ValueError("store_batch: pass fills and matches either rendered or in the batch")

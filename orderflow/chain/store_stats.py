@@ -21,6 +21,7 @@ class StoreStats:
     outcomes: int = 0
     refunds: int = 0
     refunds_applied: int = 0
+    replaced_refunds: int = 0  # stored refunds the node's logs contradicted (store_refunds)
     dead_letters: int = 0
     blocks: int = 0
     removed: int = 0
