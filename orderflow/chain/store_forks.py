@@ -13,15 +13,19 @@ height is the node's block (until 6 Dec 2026). Imports cannot add one later: a s
 under another hash than the recorded one is refused (``store_sql.ORPHANED``).
 
 So, right after the headers are recorded and before anything else of the batch is stored, the
-fills, matches and refunds held at their heights under another hash are looked up (one SELECT:
-the DELETEs of partitioned tables cost their planning over every partition and their statement
-triggers even when they delete nothing) and, for each height where some are, everything held
-there under another hash is undone as a retraction of that block would
+fills, matches, refunds, conditions and resolutions held at their heights under another hash
+are looked up (one SELECT, each table by its (chain, block) index — the conditions' since
+migration 085; the DELETEs of partitioned tables cost their planning over every partition and
+their statement triggers even when they delete nothing) and, for each height where some are,
+everything held there under another hash is undone as a retraction of that block would
 (``rollback.undo_forked``: the wallet counters, the sums through the delete trigger, refunds,
-resolutions, conditions and their tokens). Each fill, match and refund found is a dead letter
-naming it and the node's hash, counted in ``StoreStats.replaced_trades`` / ``replaced_matches``
-as ``store_replace``'s rows are, with a warning. A refund linked to a fill that went but is held
-under the node's hash waits for its fill again (``store_refunds.unlink_refunds``).
+resolutions — a market Gamma resolved goes back to Gamma's —, conditions and their tokens).
+Each row found is a dead letter naming it and the node's hash; fills and matches are counted in
+``StoreStats.replaced_trades`` / ``replaced_matches`` as ``store_replace``'s rows are, with a
+warning. A refund linked to a fill that went but is held under the node's hash waits for its
+fill again (``store_refunds.unlink_refunds``). Until 6 Dec 2026 conditions and resolutions
+were not looked up: one held alone at a fork's height (no fill there) stayed, a market resolved
+by an orphaned block (``tests/chain/test_fork_leftover_markets.py``).
 """
 
 from __future__ import annotations
@@ -58,7 +62,15 @@ SELECT b.number, b.hash AS chain_hash, r.kind, r.tx_hash, r.log_index, r.block_h
         UNION ALL
         SELECT 'FeeRefunded', f.block_number, f.block_hash, f.tx_hash, f.log_index, f.fee_module
           FROM orderflow_fee_refunds f
-         WHERE f.chain_id = $1 AND f.block_number BETWEEN $4::bigint AND $5::bigint) r
+         WHERE f.chain_id = $1 AND f.block_number BETWEEN $4::bigint AND $5::bigint
+        UNION ALL
+        SELECT 'ConditionPreparation', c.block_number, c.block_hash, c.tx_hash, c.log_index, NULL
+          FROM orderflow_conditions c
+         WHERE c.chain_id = $1 AND c.block_number BETWEEN $4::bigint AND $5::bigint
+        UNION ALL
+        SELECT 'ConditionResolution', o.block_number, o.block_hash, o.tx_hash, o.log_index, NULL
+          FROM orderflow_market_outcomes o
+         WHERE o.chain_id = $1 AND o.block_number BETWEEN $4::bigint AND $5::bigint) r
     ON r.block_number = b.number AND r.block_hash <> b.hash
  ORDER BY b.number, r.kind, r.log_index
 """
@@ -67,7 +79,8 @@ SELECT b.number, b.hash AS chain_hash, r.kind, r.tx_hash, r.log_index, r.block_h
 @dataclass(slots=True)
 class Forked:
     """What ``drop_forked`` removed: fills and matches (refunds, conditions and resolutions go
-    with them uncounted, as in a rollback) and a dead letter for each fill, match and refund."""
+    uncounted, as in a rollback) and a dead letter for each fill, match, refund, condition and
+    resolution."""
 
     trades: int = 0
     matches: int = 0
