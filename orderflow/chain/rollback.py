@@ -4,9 +4,11 @@
 under the writer lock, the trades (decrementing the wallet counters their insert trigger
 maintained; the delete trigger subtracts them from the per-(wallet, token) sums), matches,
 refunds, outcomes (a market Gamma resolved goes back to Gamma's resolution), conditions and
-their tokens (those Gamma lists go back to Gamma), dead letters and block headers at or above
-the height, and rewinds every stream's checkpoint below it. The canonical logs are then fetched
-and stored again (``store.store_batch``).
+their tokens (those Gamma lists go back to Gamma), the node's dead letters and block headers at
+or above the height, and rewinds every stream's checkpoint below it. The canonical logs are then
+fetched and stored again (``store.store_batch``). A file's dead letters (``source_file``: a
+history import's bad rows, a ``listen --from-file`` line) are facts about the file, not about
+the chain's blocks: they stay.
 
 ``retract_removed`` (a file's ``removed: true`` logs: the node retracted their blocks) undoes
 the same rows, the same way, of one block at a time, named by its number *and* hash: a block
@@ -87,7 +89,8 @@ async def rollback_from(
     """Delete everything derived from blocks >= ``block_number``; rewind checkpoints before it.
 
     Used when a reorg orphaned those blocks: the canonical logs are then fetched and stored
-    again. Wallet counters maintained by the insert trigger are decremented to match.
+    again. Wallet counters maintained by the insert trigger are decremented to match. Dead
+    letters: the node's only (a file's stay: ``rollback_sql.DELETE_DEAD_LETTERS``).
     """
     async with conn.transaction():
         await conn.execute(WRITER_LOCK)

@@ -116,9 +116,13 @@ DELETE FROM orderflow_tokens
  WHERE source = 'ConditionPreparation' AND NOT listed_by_gamma
    AND condition_id = ANY($1::text[])
 """
-DELETE_DEAD_LETTERS = (
-    "DELETE FROM orderflow_dead_letters WHERE chain_id = $1 AND block_number >= $2"
-)
+# The node's dead letters of the orphaned blocks; a file's (source_file, migration 038: a history
+# import's bad rows, a ``listen --from-file`` line) are facts about the file, not about the
+# chain's blocks, and stay (as a re-import would only count them as seen again).
+DELETE_DEAD_LETTERS = """
+DELETE FROM orderflow_dead_letters
+ WHERE chain_id = $1 AND block_number >= $2 AND source_file IS NULL
+"""
 REWIND_CHECKPOINTS = """
 UPDATE orderflow_sync_checkpoints
    SET block_number = $2 - 1,
