@@ -54,6 +54,20 @@ def _write(tmp_path: Path, text: str) -> str:
             "listener:\n  resources:\n    requests:\n      memory: lots\n",
             r"/listener/resources/requests/memory",
         ),
+        # kopf serves its liveness endpoint on one path (/healthz) and nothing else: another
+        # path rendered a probe that only ever got 404 (never ready, or restarted forever).
+        ("operator:\n  readinessPath: /readyz\n", r"/operator/readinessPath"),
+        ("operator:\n  livenessPath: /livez\n", r"/operator/livenessPath"),
+        # Above the executor's own bound (a billion USDC): the install went through and the
+        # executor refused the seed at its first start, crash-looping.
+        (
+            "executor:\n  strategy:\n    bankrollUsd: 2000000000\n",
+            r"/executor/strategy/bankrollUsd",
+        ),
+        (
+            "executor:\n  strategy:\n    maxDailyLoss: 2000000000\n",
+            r"/executor/strategy/maxDailyLoss",
+        ),
     ],
 )
 def test_bad_values_give_a_clear_schema_error(tmp_path: Path, values: str, expected: str) -> None:
@@ -166,6 +180,21 @@ def test_invalid_combinations_fail_with_the_key_names(args: tuple[str, ...], exp
             ("--set", "operator.extraEnv.OTEL_EXPORTER_OTLP_HEADERS=api-key=k"),
             "operator.extraEnv.OTEL_EXPORTER_OTLP_HEADERS: a secret",
         ),
+        # In any case: the settings read variable names regardless of case (see
+        # test_settings_read_variable_names_in_any_case), so these were the signing key and
+        # the database password, rendered in plain text past the check.
+        (
+            ("--set", "executor.extraEnv.poly_private_key=0x0123"),
+            "executor.extraEnv.poly_private_key: a secret",
+        ),
+        (
+            ("--set", "config.extraEnv.Database_Url=postgresql://u:pw@h/db"),
+            "config.extraEnv.Database_Url: a secret",
+        ),
+        (
+            ("--set", "listener.extraEnv.polygon_rpc_url=wss://key@node"),
+            "listener.extraEnv.polygon_rpc_url: a secret",
+        ),
     ],
 )
 def test_extra_env_cannot_carry_a_secret_or_the_live_switch(
@@ -178,6 +207,63 @@ def test_extra_env_cannot_carry_a_secret_or_the_live_switch(
     (``STRATEGY_NAME``, ``START_BLOCK``, ``POLY_CLOB_URL``: see below and
     test_workload_config.py)."""
     assert expected in render_error(*args)
+
+
+def test_settings_read_variable_names_in_any_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Why the extraEnv check ignores case: pydantic-settings matches variable names
+    case-insensitively, so ``database_url`` and ``poly_private_key`` are read as the secrets."""
+    from orderflow.config import CommonSettings
+    from orderflow.execution.credentials import LiveCredentials
+
+    for name in ("DATABASE_URL", "POLY_PRIVATE_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("database_url", "postgresql://u:pw@h/db")
+    monkeypatch.setenv("poly_private_key", "0x" + "11" * 32)
+    url = CommonSettings().database_url
+    key = LiveCredentials().private_key
+    assert url is not None and url.get_secret_value() == "postgresql://u:pw@h/db"
+    assert key is not None and key.get_secret_value() == "0x" + "11" * 32
+
+
+@pytest.mark.parametrize("component", ["config", "executor", "listener"])
+def test_extra_env_cannot_move_the_database_into_the_pod(component: str) -> None:
+    """ORDERFLOW_DATA_DIR is where a process without DATABASE_URL starts a PostgreSQL of its
+    own; in the cluster no directory is writable for it (test_workloads.py), and an extraEnv
+    must not make one (/tmp is)."""
+    message = render_error("--set", f"{component}.extraEnv.ORDERFLOW_DATA_DIR=/tmp/db")
+    assert f"{component}.extraEnv.ORDERFLOW_DATA_DIR:" in message
+
+
+@pytest.mark.parametrize("component", ["config", "listener", "executor", "operator"])
+def test_extra_env_cannot_move_the_health_port_away_from_the_probes(component: str) -> None:
+    """The probes and the Services aim at the container port config.healthPort; a HEALTH_PORT in
+    an extraEnv moved the server elsewhere, and the liveness probe restarted the pod forever."""
+    message = render_error("--set-string", f"{component}.extraEnv.HEALTH_PORT=9090")
+    assert f"{component}.extraEnv.HEALTH_PORT: set config.healthPort" in message
+
+
+def test_strategy_values_have_the_executors_bounds() -> None:
+    """executor.strategy.* seeds StrategySettings: each value's type and bounds are the model's,
+    so a value the executor would refuse at its first start (a crash loop after an install that
+    went through) stops the install instead."""
+    from orderflow.strategy import StrategySettings
+
+    model = StrategySettings.model_json_schema(by_alias=True)["properties"]
+    values = SCHEMA["properties"]["executor"]["properties"]["strategy"]["properties"]
+    keys = ("type", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+    for name, prop in values.items():
+        assert {k: prop.get(k) for k in keys} == {k: model[name].get(k) for k in keys}, name
+
+
+def test_operator_probe_paths_are_the_one_kopf_serves() -> None:
+    from urllib.parse import urlsplit
+
+    from orderflow_operator.runner import liveness_url
+
+    served = urlsplit(liveness_url(8080)).path
+    operator = SCHEMA["properties"]["operator"]["properties"]
+    for key in ("livenessPath", "readinessPath"):
+        assert operator[key]["enum"] == [served], key
 
 
 def test_extra_env_with_ordinary_variables_renders() -> None:

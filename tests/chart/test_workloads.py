@@ -4,6 +4,8 @@ test_workload_config.py)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.chart.rendering import (
@@ -20,6 +22,7 @@ from tests.chart.rendering import (
     render,
     workloads,
 )
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.helm
 
@@ -139,6 +142,31 @@ def test_every_container_is_locked_down(scenario: Scenario) -> None:
         # Only the operator and its pre-delete hook talk to the Kubernetes API.
         automount = spec.get("automountServiceAccountToken")
         assert automount is (component(doc) in ("operator", "operator-retire")), where
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+def test_no_orderflow_pod_can_start_a_database_of_its_own(scenario: Scenario) -> None:
+    """Without DATABASE_URL, orderflow starts an embedded PostgreSQL under ORDERFLOW_DATA_DIR
+    (the image's /var/lib/orderflow). A Secret whose DATABASE_URL is empty (a `kubectl create
+    secret --from-literal=DATABASE_URL=$UNSET_VARIABLE`) made every pod do so in a writable
+    emptyDir: the migrations hook succeeded on a throwaway database, and each executor replica
+    traded on its own one, each holding its own leader lock. Only /tmp is writable, so such a
+    pod stops at once (read-only file system) instead."""
+    dockerfile = (ROOT / "images" / "Dockerfile").read_text()
+    found = re.search(r"ORDERFLOW_DATA_DIR=(\S+)", dockerfile)
+    assert found, "the image sets ORDERFLOW_DATA_DIR"
+    data_dir = found.group(1)
+    for doc, spec in workloads(render(*scenario.args)):
+        if component(doc) == "postgresql":
+            continue
+        for container in spec["containers"] + spec.get("initContainers", []):
+            where = f"{doc['kind']}/{doc['metadata']['name']}/{container['name']}"
+            writable = {
+                m["mountPath"] for m in container.get("volumeMounts", []) if not m.get("readOnly")
+            }
+            assert writable == {"/tmp"}, where
+            assert not any(data_dir == w or data_dir.startswith(w + "/") for w in writable)
+            assert "ORDERFLOW_DATA_DIR" not in {e["name"] for e in container.get("env", [])}
 
 
 def test_executor_never_runs_two_traders_during_a_rollout() -> None:

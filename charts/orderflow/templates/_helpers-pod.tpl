@@ -23,12 +23,15 @@ seccompProfile:
   type: RuntimeDefault
 {{- end -}}
 
-{{/* /tmp (HOME, caches) and the data directory are the only writable paths. */}}
+{{/*
+/tmp (HOME, caches) is the only writable path. Not the data directory (ORDERFLOW_DATA_DIR, the
+image's /var/lib/orderflow): a process without DATABASE_URL starts an embedded PostgreSQL there,
+and in the cluster that is never right. A Secret whose DATABASE_URL is empty made every pod run
+on a throwaway database of its own (the migrations hook "succeeded", each executor replica traded
+alone on its own); with the directory read-only such a pod stops at once.
+*/}}
 {{- define "orderflow.volumes" -}}
 - name: tmp
-  emptyDir:
-    sizeLimit: 256Mi
-- name: data
   emptyDir:
     sizeLimit: 256Mi
 {{- end -}}
@@ -36,8 +39,6 @@ seccompProfile:
 {{- define "orderflow.volumeMounts" -}}
 - name: tmp
   mountPath: /tmp
-- name: data
-  mountPath: /var/lib/orderflow
 {{- end -}}
 
 {{- define "orderflow.scheduling" -}}

@@ -44,15 +44,25 @@ to change. Included once by validate.yaml, so `helm template`/`install`/`lint` a
 {{- fail (printf "operator.replicas=%v needs operator.peering.enabled=true: without peering every replica would reconcile every TradingStrategy." $v.operator.replicas) -}}
 {{- end -}}
 {{- /* extraEnv is plain text (config.extraEnv in a ConfigMap, the others in the pod spec, all in
-the release record) and overrides what the chart sets: no secret, and not the live switch. */ -}}
+the release record) and overrides what the chart sets: no secret, not the live switch, not the
+health port (config.healthPort) and not the embedded database's directory. Names are compared
+upper-cased: the settings read them in any case (pydantic-settings), so `poly_private_key` is
+the signing key too. */ -}}
 {{- $secretEnv := concat (include "orderflow.credentialKeys" . | fromJsonArray) (list "DATABASE_URL" "POLYGON_RPC_URL" "POLYGON_HTTP_URL" "OTEL_EXPORTER_OTLP_HEADERS") -}}
 {{- range $component := list "config" "listener" "executor" "reputation" "operator" -}}
 {{- range $name, $_ := (index $v $component).extraEnv -}}
-{{- if eq $name "ENABLE_PAPER_TRADING" -}}
-{{- fail (printf "%s.extraEnv.ENABLE_PAPER_TRADING: set executor.strategy.mode (paper or live) instead; live needs credentials.existingSecret, which an extraEnv override would skip." $component) -}}
+{{- $upper := upper $name -}}
+{{- if eq $upper "ENABLE_PAPER_TRADING" -}}
+{{- fail (printf "%s.extraEnv.%s: set executor.strategy.mode (paper or live) instead; live needs credentials.existingSecret, which an extraEnv override would skip." $component $name) -}}
 {{- end -}}
-{{- if has $name $secretEnv -}}
+{{- if has $upper $secretEnv -}}
 {{- fail (printf "%s.extraEnv.%s: a secret, and extraEnv is stored in plain text (a ConfigMap or the pod spec, and the Helm release record): put it in its Secret (secrets.existingSecret, credentials.existingSecret or otel.headersSecret), which the chart references." $component $name) -}}
+{{- end -}}
+{{- if eq $upper "HEALTH_PORT" -}}
+{{- fail (printf "%s.extraEnv.%s: set config.healthPort instead: the container port, the probes and the metrics Services follow it, and a HEALTH_PORT of its own moved the server away from them (the liveness probe then restarted the pod forever)." $component $name) -}}
+{{- end -}}
+{{- if eq $upper "ORDERFLOW_DATA_DIR" -}}
+{{- fail (printf "%s.extraEnv.%s: the directory a process without DATABASE_URL starts a PostgreSQL of its own in; in the cluster every pod uses the DATABASE_URL of its Secret, and none may fall back to a private database (no directory is writable for one)." $component $name) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
