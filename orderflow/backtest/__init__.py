@@ -10,7 +10,9 @@
   exit, its market's resolution), met by the revealed levels as they come (the paper exchange's
   fill rule, the follower's own footprint);
 * ``book``    — fills booked when they come, with :class:`orderflow.accounting.Position`;
-* ``latency`` — the decision's latency and the order's life;
+* ``latency`` — what a decision can know (the listener's visibility), the order's latency and
+  its life;
+* ``pending`` — signals waiting for their decision, and the tape as of each one's horizon;
 * ``engine``  — the walk-forward loop: scores as of each step's start, signals decided a
   latency after the leader, orders resting until they close;
 * ``metrics`` / ``verdict`` / ``forward`` / ``report`` — P&L, win rate, Sharpe, drawdown per

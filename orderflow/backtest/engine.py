@@ -6,9 +6,12 @@ T). Then the step's trades and resolutions are replayed in time order. A taker's
 taker's row is someone's decision) that a follower wants becomes a pending signal, and so does
 a fill of a held position's leader leaving its token (a SELL, its maker row too: the executor
 exits on it; a BUY of the complement): the exit and the entry one fill is, decided in one pass
-as the executor's, ``latency`` later — by then the tape holds every fill and resolution up to
-that moment, and the decision reads nothing else: its price is the executor's quote over the
-fills seen by then (:meth:`orderflow.backtest.tape.Tape.quote`) — and the order it sends,
+as the executor's, ``latency`` later. It reads the tape as the listener had stored it then:
+as of its horizon, the decision less the ``visibility`` (:mod:`orderflow.backtest.pending`) —
+its price is the executor's quote over the fills seen by then
+(:meth:`orderflow.backtest.tape.Tape.quote`), and a leader's sale after the horizon cancels
+what rests of the entry a latency after the sale, as the executor's leader-exit cancel does —
+and the order it sends,
 priced so, rests (:mod:`orderflow.backtest.resting`) and is filled by the book revealed after
 it (:mod:`orderflow.backtest.liquidity`), which never prices it — the offers it could have met
 on arrival, and the flow that met it resting at its limit
@@ -22,7 +25,7 @@ its own book and its own footprint on the market's depth.
 
 from __future__ import annotations
 
-import heapq
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -41,13 +44,13 @@ from orderflow.backtest.history import (
 )
 from orderflow.backtest.latency import Execution
 from orderflow.backtest.liquidity import ChainDepth
+from orderflow.backtest.pending import Leg, Pending, Queue
 from orderflow.backtest.resting import EXPIRED, Orders, Resting, revealed
 from orderflow.backtest.tape import Tape
 from orderflow.execution.depth import Level, LevelKey
 from orderflow.signals.exits import leaving, retry_pause
-from orderflow.signals.quotes import QUOTE_WINDOW_SECS
 from orderflow.signals.sizing import dec
-from orderflow.signals.views import MarketView, Side, StrategyBook, TradeView, WalletView
+from orderflow.signals.views import Side, StrategyBook, TradeView, WalletView
 
 # Scores as of a time: address -> the reputation stage's verdict, using only what was known then.
 Scorer = Callable[[asyncpg.Connection, datetime], Awaitable[Mapping[str, WalletView]]]
@@ -66,31 +69,6 @@ class Run:
     equity: list[tuple[datetime, Decimal]] = field(default_factory=list)
     # Shares this follower took from each revealed maker order: its own impact on the book.
     consumed: dict[LevelKey, Decimal] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Leg:
-    """One reading of a fill by the followers ``runs``: as an entry (the fill as it is) or as an
-    exit (its wallet leaving a token: :func:`orderflow.signals.exits.leaving`), with the market
-    of the token it trades as seen right after the fill."""
-
-    trade: TradeView
-    market: MarketView
-    runs: list[Run]
-
-
-@dataclass(order=True)
-class Pending:
-    """A fill some followers want, waiting for its decision time (fill + latency): the exit it
-    is (the leader of held positions leaving their token) and the entry it is, one pass."""
-
-    due: datetime
-    seq: int
-    wallet: WalletView = field(compare=False)
-    exit: Leg | None = field(compare=False)
-    entry: Leg | None = field(compare=False)
-    seen: int = field(compare=False, default=0)  # the tape's count of fills, this one included
-    tried: int = field(compare=False, default=0)  # exits tried before this one (a late exit)
 
 
 @dataclass
@@ -144,9 +122,21 @@ class _Replay:
         self.conn, self.runs, self.tape, self.execution = conn, runs, tape, execution
         self.end = end  # nothing revealed after it is read: a held-out end stays held out
         self.depth = ChainDepth()
-        self.pending: list[Pending] = []
+        self.pending = Queue()
         self.orders = Orders()  # every follower's orders resting between decision and close
+        # Entries pending per (wallet, token): decided after a sale of theirs they cannot know
+        # yet (its block not stored), their orders are the sale's to cancel.
+        self._entering: Counter[tuple[str, int]] = Counter()
         self._seq = 0
+
+    def _leaving(self, sale: TradeView) -> list[Run]:
+        """The runs ``sale`` concerns now: those it exits (a position that followed its wallet
+        in), and those whose entries rest in the token following it (cancelled)."""
+        return [
+            r
+            for r in self.runs
+            if _leader_selling(sale, r) or self.orders.following(r.book, sale.token_id, sale.wallet)
+        ]
 
     def observe(self, fill: StoredFill, wallet: WalletView) -> None:
         """Feed the tape; schedule the fill's decision for every follower that wants it."""
@@ -155,8 +145,7 @@ class _Replay:
         )
         # Only a taker's row is someone's decision, copied; a maker's may still be a leader
         # leaving through a resting order: its SELL is an exit of the positions that followed
-        # it in. (A position opened before the decision, after this fill, cannot be one of them:
-        # its leader's buy came before this sell, so the entry was skipped ``leader_exited``.)
+        # it in — those of entries decided before the sale was stored too (:meth:`_decide`).
         entry = None
         if fill.taker:
             wanting = [r for r in self.runs if r.follower.wants(fill.view, wallet, market)]
@@ -169,14 +158,8 @@ class _Replay:
         sale = leaving(view)
         exit_ = None
         if sale is not None:
-            # Runs it exits, and runs whose entries resting in the token it cancels.
-            leaving_runs = [
-                r
-                for r in self.runs
-                if _leader_selling(sale, r)
-                or self.orders.following(r.book, sale.token_id, sale.wallet)
-            ]
-            if leaving_runs:
+            leaving_runs = self._leaving(sale)
+            if leaving_runs or self._entering[(sale.wallet, sale.token_id)]:
                 mirror = market
                 if sale.token_id != fill.view.token_id:
                     mirror = replace(market, token_id=sale.token_id, window_high=None)
@@ -184,16 +167,21 @@ class _Replay:
         if entry is not None or exit_ is not None:
             self._seq += 1
             due = fill.timestamp + self.execution.latency
-            pending = Pending(due, self._seq, wallet, exit_, entry, self.tape.seen)
-            heapq.heappush(self.pending, pending)
+            horizon = self.execution.horizon(due, fill.timestamp)
+            if entry is not None:
+                self._entering[(entry.trade.wallet, entry.trade.token_id)] += 1
+            self.pending.push(
+                Pending(due, self._seq, wallet, exit_, entry, self.tape.seen, 0, horizon)
+            )
 
     async def drain(self, before: datetime | None, inclusive: bool = False) -> None:
         """Decide every pending signal due before ``before`` (all of them when None), and meet
         the resting orders with the levels revealed up to it, in time order — the levels of a
         time before the decisions of that time, as the fills of a time are seen before them."""
         while True:
+            self.pending.read(self.tape, before, inclusive)
             met = self.orders.next_at()
-            due = self.pending[0].due if self.pending else None
+            due = self.pending.next_due()
             if (
                 met is not None
                 and (before is None or met <= before)
@@ -205,13 +193,7 @@ class _Replay:
                 before is not None and (due > before or (due == before and not inclusive))
             ):
                 return
-            await self._decide(heapq.heappop(self.pending))
-
-    def _quote(self, trade: TradeView, side: Side) -> Decimal | None:
-        """The executor's quote at the decision: the fills the tape has seen by then, since the
-        quote window before the trigger — nothing revealed after the decision."""
-        since = trade.timestamp - timedelta(seconds=QUOTE_WINDOW_SECS)
-        return self.tape.quote(trade.token_id, side, since)
+            await self._decide(self.pending.pop())
 
     async def _levels(
         self, p: Pending, trade: TradeView, side: Side, cache: dict[tuple[int, Side], list[Level]]
@@ -236,7 +218,14 @@ class _Replay:
         dust); the book is read once, before the exit's order rests and before the leader-exit
         cancel, as the executor reads it before the pass."""
         cache: dict[tuple[int, Side], list[Level]] = {}
-        legs = [(leg, side) for leg, side in ((p.exit, "SELL"), (p.entry, "BUY")) if leg]
+        if p.entry is not None:
+            self._entering[(p.entry.trade.wallet, p.entry.trade.token_id)] -= 1
+        if p.exit is not None and not p.tried:
+            # The sale is stored after the entries decided before it: their orders, resting
+            # (cancelled) or filled (exited), are the runs' it concerns now.
+            now = self._leaving(p.exit.trade)
+            p.exit = replace(p.exit, runs=[r for r in self.runs if r in p.exit.runs or r in now])
+        legs = p.legs()
         runs = [r for r in self.runs if any(r in leg.runs for leg, _ in legs)]
         for run in runs:
             # The book as the executor reads it for the pass, its live orders counted, before
@@ -261,11 +250,12 @@ class _Replay:
         self, p: Pending, leg: Leg, run: Run, book: StrategyBook, exit_: bool
     ) -> Intent | None:
         trade = leg.trade
-        resolved = leg.market.market_id is not None and leg.market.market_id in self.tape.resolved
-        quote = self._quote(trade, "SELL" if exit_ else "BUY")
-        # What the tape holds by the decision: has the leader sold the token since its fill?
-        exited = self.tape.left_since(trade, p.seen)
-        market = replace(leg.market, last_price=quote, resolved=resolved, leader_exited=exited)
+        # What the tape held at the decision's horizon: the quote, whether the leader had sold
+        # the token since its fill, whether the market had resolved.
+        sight = p.sights["SELL" if exit_ else "BUY"]
+        market = replace(
+            leg.market, last_price=sight.quote, resolved=sight.resolved, leader_exited=sight.left
+        )
         if exit_:
             return run.follower.exit(trade, market, book, p.due, run.book.holdings())
         return run.follower.decide(trade, p.wallet, market, book, p.due)
@@ -288,7 +278,7 @@ class _Replay:
             run.book.unfilled(signal, PAST_END if p.due > self.end else NO_LIQUIDITY)
             return
         # an exit with no bid seen is priced from the leader's sale (exits.exit_decision)
-        quote = self._quote(trade, side) or trade.price
+        quote = p.sights[side].quote or trade.price
         offers = await self._levels(p, trade, side, cache)
         opposite = await self._levels(p, trade, _other(side), cache)
         shares = intent.shares
@@ -324,8 +314,11 @@ class _Replay:
         if due > self.end:
             return
         self._seq += 1
-        again = Pending(due, self._seq, p.wallet, replace(leg, runs=[run]), None, p.seen, tried)
-        heapq.heappush(self.pending, again)
+        horizon = self.execution.horizon(due, order.expires)
+        again = Pending(
+            due, self._seq, p.wallet, replace(leg, runs=[run]), None, p.seen, tried, horizon
+        )
+        self.pending.push(again)
 
 
 async def walk_forward(

@@ -73,7 +73,10 @@ def interval_table(report: BacktestReport) -> list[str]:
 def execution_line(report: BacktestReport) -> str:
     """The latency and the book window, and whether the window is the strategy's order life."""
     ex = report.result.execution
-    text = f"Orders reach the book {format_duration(ex.latency)} after their leader and "
+    text = (
+        f"Orders reach the book {format_duration(ex.latency)} after their leader, decided on the "
+        f"fills stored {format_duration(ex.visibility)} after their block, and "
+    )
     life = timedelta(seconds=report.settings.order_ttl_secs)
     if not report.window_differs:
         return text + f"live {format_duration(ex.window)} (the strategy's order_ttl_secs)."

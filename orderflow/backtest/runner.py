@@ -17,7 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from orderflow.backtest.engine import ScoreObserver, Scorer, WalkForwardResult, walk_forward
 from orderflow.backtest.followers import BaselineFollower, Follower, StrategyFollower
 from orderflow.backtest.history import bounds, event_ids, resolution_times
-from orderflow.backtest.latency import DEFAULT_LATENCY_SECS, Execution
+from orderflow.backtest.latency import (
+    CONFIRMATIONS,
+    DEFAULT_LATENCY_SECS,
+    DEFAULT_VISIBILITY_SECS,
+    LISTENER_LAG_SECS,
+    POLYGON_BLOCK_SECS,
+    Execution,
+)
 from orderflow.backtest.metrics import RunSummary, summarize
 from orderflow.backtest.verdict import FollowerVerdict, by_market, judge, resolution_days
 from orderflow.strategy.settings import StrategySettings
@@ -49,6 +56,14 @@ class BacktestOptions(BaseModel):
         ge=0,
         description="From the leader's fill to our order at the exchange (decision and fill).",
     )
+    visibility_secs: float | None = Field(
+        default=None,
+        ge=0,
+        description="How long after its block's time a fill is stored by the listener and so "
+        "known to a decision (its confirmations and lag). Default (None): the listener's "
+        f"CONFIRMATIONS ({CONFIRMATIONS}) blocks of {POLYGON_BLOCK_SECS:g} s and "
+        f"{LISTENER_LAG_SECS:g} s; never more than the latency.",
+    )
     book_window_secs: float | None = Field(
         default=None,
         gt=0,
@@ -65,12 +80,16 @@ class BacktestOptions(BaseModel):
     )
 
     def execution(self, settings: StrategySettings) -> Execution:
-        """The latency, and the book window: ``book_window_secs`` when given, else the life of
-        the strategy's orders (``order_ttl_secs``)."""
+        """The latency; the visibility, at most the latency (an executor that orders within
+        it stored the fill within it: CONFIRMATIONS=0 or a co-located node); and the book
+        window: ``book_window_secs`` when given, else the life of the strategy's orders
+        (``order_ttl_secs``)."""
         window = self.book_window_secs
+        visible = DEFAULT_VISIBILITY_SECS if self.visibility_secs is None else self.visibility_secs
         return Execution(
             latency=timedelta(seconds=self.latency_secs),
             window=timedelta(seconds=settings.order_ttl_secs if window is None else window),
+            visibility=timedelta(seconds=min(visible, self.latency_secs)),
         )
 
     @model_validator(mode="after")

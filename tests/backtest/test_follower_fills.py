@@ -48,13 +48,14 @@ def _s(secs: float) -> timedelta:
 
 
 async def test_latency_moves_the_quote_and_the_price_moved_gate_fires(pool: asyncpg.Pool) -> None:
-    """The decision prices its order at the quote the fills seen by then show (the executor's);
-    the offers revealed after it fill the order up to that limit, never price it."""
+    """The decision prices its order at the quote the fills it can know show (the executor's:
+    stored by the listener, the visibility delay of 7 s before the decision); the offers revealed
+    after it fill the order up to that limit, never price it."""
     h = History()
     m = h.market("m")
     h.trade(WHALE, m, 0, "BUY", "0.40", "1000", T)
-    h.ask(m, 0, "0.42", "10000", T + _s(5))  # taken by someone 5 s after the whale
-    h.ask(m, 0, "0.45", "10000", T + _s(20))
+    h.ask(m, 0, "0.42", "10000", T + _s(2))  # taken by someone in the next block
+    h.ask(m, 0, "0.45", "10000", T + _s(16))
     h.ask(m, 0, "0.45", "10000", T + _s(40))
     await h.store(pool)
 
@@ -65,13 +66,15 @@ async def test_latency_moves_the_quote_and_the_price_moved_gate_fires(pool: asyn
     assert [(s.status, s.reason, s.time) for s in fast] == [("SKIPPED", "no_liquidity", T + _s(2))]
     assert fast[0].trigger_time == T and fast[0].limit_price == Decimal("0.41")
 
-    # 10 s: the 0.42 offer taken at 5 s is the quote; the limit 0.43 meets only 0.45 later.
+    # 10 s: the 0.42 offer taken at 2 s, stored at 9 s, is the quote; the limit 0.43 meets
+    # only 0.45 later.
     mid = (await _run(pool, latency_secs=10)).result.runs[0].book.signals
     assert [(s.status, s.reason, s.limit_price) for s in mid] == [
         ("SKIPPED", "no_liquidity", Decimal("0.43"))
     ]
 
-    # 25 s: the quote is 0.45, 0.05 above the whale's price: price_moved.
+    # 25 s: the quote is 0.45 (taken at 16 s, stored at 23 s), 0.05 above the whale's price:
+    # price_moved.
     slow = (await _run(pool, latency_secs=25)).result.runs[0].book.signals
     assert [(s.status, s.reason) for s in slow] == [("SKIPPED", "price_moved")]
     # With a looser gate it fills, at the higher price, from the offer revealed after it.

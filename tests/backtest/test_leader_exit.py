@@ -47,9 +47,12 @@ async def test_a_buy_its_leader_sold_within_the_latency_is_not_followed(
     pool: asyncpg.Pool,
 ) -> None:
     """The whale bought and sold 3 s later; our order would reach the market 8 s after its buy.
-    The executor skips such a buy (``leader_exited``: the sell is stored by the time we act);
-    the backtest bought it and sold it again on the leader's sell, a round trip live never
-    makes."""
+    The executor decides on the buy when it stores it (~7 s after it), before the sale's block
+    is stored (~10 s): it follows, and cancels the order a latency after the sale (the
+    leader-exit cancel), before any ask came — SKIPPED ``leader_exited``, nothing held. (The
+    backtest once bought it and sold it again on the leader's sell, a round trip live never
+    makes; then skipped it at the decision, having read the sale's block before it was
+    stored.)"""
     h = History()
     market = h.market("in-and-out")
     h.trade(WHALE, market, 0, "BUY", "0.40", "500", T)
@@ -167,9 +170,10 @@ async def test_a_buy_its_leader_sold_through_a_resting_order_is_not_followed(
     pool: asyncpg.Pool,
 ) -> None:
     """3 s after its buy the whale's resting SELL order is hit: stored after the buy, it is the
-    leader's sale for the executor's ``left_since`` (any SELL row of the wallet), so the buy is
-    skipped ``leader_exited`` — by the strategy and the baselines alike. The makers the whale's
-    own buy hit (SELL rows naming the whale as taker) are not the whale selling."""
+    leader's sale for the executor's leader-exit cancel (any SELL row of the wallet), so the
+    entry, ordered before the sale was stored, is cancelled unfilled — SKIPPED ``leader_exited``
+    by the strategy and the baselines alike. The makers the whale's own buy hit (SELL rows naming
+    the whale as taker) are not the whale selling."""
     h = History()
     left, stayed = h.market("left-through-a-resting-order"), h.market("stayed")
     h.trade(WHALE, left, 0, "BUY", "0.40", "500", T)
@@ -192,9 +196,10 @@ async def test_a_buy_left_through_the_complement_within_the_latency_is_not_follo
     pool: asyncpg.Pool,
 ) -> None:
     """The whale bought YES and, 3 s later, NO of the same market (the pair merges into
-    collateral: a sale of YES). The executor skips the YES buy ``leader_exited``
-    (orderflow.signals.market_queries.left_since); the backtest's tape knew only SELLs and
-    followed it, into a position its leader had left."""
+    collateral: a sale of YES). The executor's YES order, sent before the NO buy was stored, is
+    cancelled by it unfilled: SKIPPED ``leader_exited`` (the leader-exit cancel reads a BUY of
+    the complement as the sale it is); the backtest's tape knew only SELLs and followed it, into
+    a position its leader had left."""
     h = History()
     market = h.market("merged")
     h.trade(WHALE, market, 0, "BUY", "0.40", "500", T)
