@@ -70,6 +70,11 @@ class SignalRecord:
     order_close: str | None = None
     order_closed: datetime | None = None
     first_fill: datetime | None = None  # when its order first filled (the position's start)
+    # The shares its position held to its market's resolution and their average cost per share
+    # (fees in): what the verdict's no-edge variance reads (verdict.by_market). Zero: none (the
+    # position was sold, is open at the end, or is another signal's).
+    settled_shares: Decimal = ZERO
+    settled_price: Decimal | None = None
 
     @property
     def is_entry(self) -> bool:
@@ -284,6 +289,8 @@ class Book:
         for token, held in list(self.open.items()):
             if held.market_id != market_id or held.outcome_index is None:
                 continue
+            held.signal.settled_shares = held.position.shares
+            held.signal.settled_price = held.position.avg_price
             realized = held.position.settle(payouts[held.outcome_index])
             self._book_realized(realized, when)
             held.signal.pnl = held.position.realized_pnl

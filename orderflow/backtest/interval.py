@@ -11,7 +11,10 @@ less what the return would have made on its stake, over the side's total stake �
 ``sqrt(1 - h)``, ``h`` the cluster's share of that stake (its leverage: the share of the estimate
 it made itself, which its own residual therefore understates). Clusters are the markets' UTC
 resolution days (an open position alone), and the standard error is the larger of the markets'
-(every market its own cluster) and the days'.
+(every market its own cluster) and the days', and never below the one the markets' no-edge
+variances give (:func:`null_error`: what each market's entry prices imply for its binary payoff,
+:func:`null_variance`, which a sample of favourites all won does not show) — in the sample and
+in each bootstrap draw alike.
 
 The interval is the union of two:
 
@@ -32,7 +35,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from orderflow.backtest.student import t_quantile
@@ -40,12 +43,32 @@ from orderflow.backtest.student import t_quantile
 
 @dataclass(frozen=True, slots=True)
 class MarketResult:
-    """One market's total for one follower: P&L (fees in) and collateral staked, and the UTC day
-    it resolved on (None: still open at the end) -- markets of one day are one cluster."""
+    """One market's total for one follower: P&L (fees in) and collateral staked, the UTC day
+    it resolved on (None: still open at the end) -- markets of one day are one cluster -- and
+    ``null_var``, the variance its P&L would have had with no edge, what its entry prices imply
+    (:func:`null_variance`; 0: unknown, no floor)."""
 
     pnl: float
     staked: float
     day: str | None = None
+    null_var: float = 0.0
+
+
+def null_variance(legs: Iterable[tuple[float, float]]) -> float:
+    """The variance of one event's payoff with no edge, whatever outcomes the sample shows.
+
+    ``legs``: per leg held to the resolution, ``(x, q)`` — ``x`` its net shares of the leg's
+    first outcome (YES; shares of the other counted negative), ``q`` that outcome's probability
+    as its entry price implies it (what a price is, with no edge) — of which at most one pays
+    (a neg-risk event's candidates; a market is one leg): ``Σ x² q - (Σ x q)²``, never below 0.
+    One leg: ``x² q (1 - q)``, a binary payoff's (``staked² (1 - p) / p`` for ``staked`` bought
+    at ``p``: the reputation run's ``null_var``)."""
+    total = square = 0.0
+    for x, q in legs:
+        q = min(max(q, 0.0), 1.0)
+        total += x * q
+        square += x * x * q
+    return max(square - total * total, 0.0)
 
 
 Sides = Sequence[Sequence[MarketResult]]
@@ -109,6 +132,24 @@ def standard_error(sides: Sides, groups: Sequence[Sequence[int]] | None = None) 
     return math.sqrt(sum(x * x for x in residuals))
 
 
+def null_error(sides: Sides) -> float:
+    """The standard error the estimate has at least with no edge, from the markets' null
+    variances, the markets independent: per market, each side's null standard deviation over
+    its stake, the second side's subtracted (a lower bound of a difference's, however the two
+    sides' payoffs covary: exact when they hold the same token)."""
+    totals = [sum(r.staked for r in side) for side in sides]
+    if any(total <= 0 for total in totals):
+        return 0.0
+    variance = 0.0
+    for i in range(len(sides[0])):
+        sd = 0.0
+        for j, side in enumerate(sides):
+            term = math.sqrt(max(side[i].null_var, 0.0)) / totals[j]
+            sd += term if j == 0 else -term
+        variance += sd * sd
+    return math.sqrt(variance)
+
+
 def _percentiles(values: list[float], confidence: float) -> tuple[float, float]:
     values.sort()
     tail = (1 - confidence) / 2
@@ -146,7 +187,7 @@ def studentized(
     groups = clusters(days)
     if full is None or len(groups) < 2:
         return None
-    own = standard_error(sides)
+    own = max(standard_error(sides), null_error(sides))
     se = max(own, standard_error(sides, groups))
     if own <= 0:
         return Bounds(full, full, len(groups), se)  # every market alike: every draw the same
@@ -159,7 +200,7 @@ def studentized(
         if value is None:
             continue
         values.append(value)
-        value_se = standard_error(sample)
+        value_se = max(standard_error(sample), null_error(sample))
         if value_se > 0:
             ts.append((value - full) / value_se)
         else:

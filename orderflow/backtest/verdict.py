@@ -16,7 +16,9 @@ Markets resolving on one UTC day may be moved by one common factor (one election
 rally's "above X" markets): then they are one draw of it, not one each. The standard error is
 cluster-robust (CR2) and the larger of the markets' and the one clustered by resolution day, and
 the interval is never narrower than Student's t with G - 1 degrees of freedom for the G days
-(:mod:`orderflow.backtest.interval`; docs/backtest.md measures both). The markets stay the units
+(:mod:`orderflow.backtest.interval`; docs/backtest.md measures both). Nor is the standard error
+below what the markets' entry prices imply with no edge (``MarketResult.null_var``: a follower
+of favourites that all won shows no spread, yet had one). The markets stay the units
 drawn: drawing days instead left too few units on the backtest's histories (docs/backtest.md).
 
 The verdict reads the interval, never the sign of the point estimate:
@@ -42,7 +44,7 @@ from decimal import Decimal
 from typing import Literal
 
 from orderflow.backtest.book import SignalRecord
-from orderflow.backtest.interval import MarketResult, studentized
+from orderflow.backtest.interval import MarketResult, null_variance, studentized
 
 __all__ = [
     "MIN_MARKETS",
@@ -136,10 +138,15 @@ def by_market(
 ) -> dict[str, MarketResult]:
     """Executed entries grouped by event (``events``: market id -> event id; the legs of a
     neg-risk event resolve together, exactly one wins), else by market, else by token; each
-    with its resolution day (``days``: market id -> day, from :func:`resolution_days`)."""
+    with its resolution day (``days``: market id -> day, from :func:`resolution_days`) and the
+    variance its P&L would have with no edge (:func:`orderflow.backtest.interval.null_variance`)
+    from the shares held to the resolution at their entry price: a position sold or open at the
+    end adds none (its variance with no edge is at least that of the shares it kept)."""
     pnl: dict[str, Decimal] = {}
     staked: dict[str, Decimal] = {}
     day: dict[str, str] = {}
+    # per event, per leg (market): net shares of its first outcome, shares x implied P, shares
+    legs: dict[str, dict[str, list[float]]] = {}
     events, days = events or {}, days or {}
     for s in signals:
         if s.status != "EXECUTED" or not s.is_entry:
@@ -150,7 +157,25 @@ def by_market(
         staked[key] = staked.get(key, ZERO) + (s.size_usdc or ZERO) + s.fee
         if market in days:
             day[key] = f"{label}{days[market]}"
-    return {k: MarketResult(float(pnl[k]), float(staked[k]), day.get(k)) for k in pnl}
+        if s.settled_shares > 0 and s.settled_price is not None:
+            shares, price, first = (
+                float(s.settled_shares),
+                float(s.settled_price),
+                s.outcome_index != 1,
+            )
+            leg = legs.setdefault(key, {}).setdefault(market, [0.0, 0.0, 0.0])
+            leg[0] += shares if first else -shares
+            leg[1] += shares * (price if first else 1.0 - price)
+            leg[2] += shares
+    return {
+        k: MarketResult(
+            float(pnl[k]),
+            float(staked[k]),
+            day.get(k),
+            null_variance((x, q / n) for x, q, n in legs.get(k, {}).values()),
+        )
+        for k in pnl
+    }
 
 
 def return_interval(

@@ -140,6 +140,10 @@ def test_partial_exit_keeps_the_rest_open() -> None:
     )
     assert book.open[7].position.shares == Decimal(70) and entry.closed_at is None
     assert book.realized == Decimal(30) * (Decimal("0.50") - Decimal("0.40"))
+    # The 70 shares kept to the resolution, at their cost: what the verdict's no-edge variance
+    # reads (the 30 sold add none).
+    book.settle("0x" + "ab" * 32, (Decimal(1), Decimal(0)), T0 + timedelta(days=1), Tape(3600))
+    assert (entry.settled_shares, entry.settled_price) == (Decimal(70), Decimal("0.40"))
 
 
 def test_an_entry_into_dust_adds_to_it_and_the_position_follows_the_new_leader() -> None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import asyncpg
+import pytest
 
 from orderflow.backtest.book import SignalRecord
 from orderflow.backtest.history import event_ids, resolution_times
-from orderflow.backtest.interval import clusters, standard_error
+from orderflow.backtest.interval import clusters, null_variance, standard_error
 from orderflow.backtest.student import t_quantile
 from orderflow.backtest.verdict import (
     MIN_MARKETS,
@@ -129,6 +131,34 @@ def test_the_legs_of_a_neg_risk_event_are_resampled_together() -> None:
         "s1:event-1": MarketResult(5.0, 150.0),
         "s1:c": MarketResult(1.0, 10.0),
     }
+
+
+def test_by_market_carries_the_no_edge_variance_of_the_shares_held_to_resolution() -> None:
+    """A market's null variance is its binary payoff's at the entry price (x² p (1 - p)); its
+    YES and NO net out; a neg-risk event's legs, of which one wins, covary; a position sold or
+    open at the end (nothing settled) adds none."""
+
+    def held(market: str, outcome: int, shares: str, price: str) -> SignalRecord:
+        s = replace(_entry(market, "0", "1"), outcome_index=outcome)
+        s.settled_shares, s.settled_price = Decimal(shares), Decimal(price)
+        return s
+
+    signals = [
+        held("a", 0, "100", "0.9"),
+        held("b", 0, "100", "0.6"),
+        held("b", 1, "50", "0.4"),  # NO of b: 50 shares of YES sold back, in effect
+        held("c", 0, "100", "0.2"),
+        held("d", 0, "100", "0.3"),
+        _entry("e", "5", "50"),  # sold or open: no shares settled
+    ]
+    null = {k: r.null_var for k, r in by_market(signals, events={"c": "cd", "d": "cd"}).items()}
+    assert null["a"] == pytest.approx(100**2 * 0.9 * 0.1)
+    assert null["b"] == pytest.approx(50**2 * 0.6 * 0.4)
+    # one of c, d wins: 100² (0.2 + 0.3) - (100 x 0.2 + 100 x 0.3)²
+    assert null["cd"] == pytest.approx(100**2 * 0.5 - 50.0**2)
+    assert null["e"] == 0.0
+    # 90 USDC bought at 0.9: staked² (1 - p) / p
+    assert null_variance([(100.0, 0.9)]) == pytest.approx(90.0**2 * 0.1 / 0.9)
 
 
 async def test_event_ids_group_neg_risk_legs_by_question_prefix(pool: asyncpg.Pool) -> None:
