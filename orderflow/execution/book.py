@@ -2,9 +2,9 @@
 
 Open positions come from ``orderflow_positions``; live orders (resting, in doubt) from
 ``orderflow_orders``; orders accepted but not yet stored from the order worker's ``inflight``. Each
-live BUY counts as the position it becomes if it fills (remaining size at its limit price) until it
-fills, is cancelled or expires, and what it would lose at once if it filled now counts against the
-daily loss budget.
+live BUY counts as the position it becomes if it fills (remaining size at its limit price, plus the
+taker fee it may still pay: :func:`fee_reserved`) until it fills, is cancelled or expires, and what
+it would lose at once if it filled now counts against the daily loss budget.
 
 All of it is one moment's: read in one snapshot (repeatable read), the orders on their way taken
 before it. A fill moves exposure from an order to a position in one transaction; read in
@@ -45,8 +45,11 @@ from orderflow.execution.broker import Mode
 from orderflow.execution.daypnl import DayMarks, unrealized_pnl
 from orderflow.execution.performance import day_start
 from orderflow.execution.strategies import StrategyState
+from orderflow.signals.decide import Decision
 from orderflow.signals.exits import HeldPosition
-from orderflow.signals.views import OpenPosition, StrategyBook, cash_left
+from orderflow.signals.sizing import booked_fee, fee_per_share
+from orderflow.signals.views import MarketView, OpenPosition, StrategyBook, TradeView, cash_left
+from orderflow.strategy.settings import StrategySettings
 
 # All the P&L a strategy realized to date in a mode (closed positions, partial sells of open
 # ones; a position not filled yet has realized nothing).
@@ -69,11 +72,49 @@ class Holdings:
 
 
 def order_exposure(
-    token: int, market: str | None, remaining: Decimal, price: Decimal, last: Decimal | None
+    token: int,
+    market: str | None,
+    remaining: Decimal,
+    price: Decimal,
+    last: Decimal | None,
+    fee: Decimal = Decimal(0),
 ) -> OpenPosition:
-    """A live BUY as the position it becomes if it fills; its mark loss if it filled now."""
-    loss = (price - last) * remaining if last is not None and last < price else Decimal(0)
-    return OpenPosition(token, market, remaining, remaining * price, -loss)
+    """A live BUY as the position it becomes if it fills: its cost at its limit plus ``fee`` a
+    share (the taker fee it may still pay: :func:`fee_reserved`), its mark loss if it filled
+    now."""
+    cost = remaining * (price + fee)
+    loss = cost - remaining * last if last is not None else Decimal(0)
+    return OpenPosition(token, market, remaining, cost, -max(Decimal(0), loss))
+
+
+def fee_reserved(
+    mode: str, status: str, price: Decimal, rate: Decimal | None, exponent: Decimal | None
+) -> Decimal:
+    """The taker fee a share of a stored BUY may still pay (``rate``, ``exponent``: the
+    schedule it carries, migration 084; None: not known, nothing), which the limits count with
+    it: one in doubt or about to be sent (``INTENT``) may take; so may a resting paper order
+    (the paper exchange charges the fee on the levels it takes); a live order resting on the
+    CLOB is a maker's, charged nothing."""
+    if rate is None or (mode == "live" and status == "OPEN"):
+        return Decimal(0)
+    return fee_per_share(price, rate, exponent or Decimal(1))
+
+
+def entry_exposure(
+    trade: TradeView, decision: Decision, market: MarketView, settings: StrategySettings
+) -> OpenPosition:
+    """An accepted entry not stored yet (on its way) as the position it becomes: at its limit
+    plus the taker fee it may pay, on the schedule its order will carry (``booked_fee``)."""
+    price = decision.price or Decimal(0)
+    fee = booked_fee(market, settings)
+    return order_exposure(
+        trade.token_id,
+        trade.market_id,
+        decision.shares,
+        price,
+        market.last_price,
+        fee_per_share(price, fee.rate, fee.exponent),
+    )
 
 
 def merge(book: dict[int, OpenPosition], extra: OpenPosition) -> None:
@@ -106,11 +147,14 @@ async def load_book_and_holdings(
     inflight: Mapping[int, OpenPosition] | None = None,
     marks: DayMarks | None = None,
     exiting: Collection[int] = (),
+    leaving_out: int | None = None,
 ) -> tuple[StrategyBook, Holdings]:
     """The strategy's book — open positions, live orders (resting, in doubt) and orders
     accepted but not yet stored (``inflight``, by signal id), each counted until it fills, is
     cancelled or expires — and, per held token, who the position followed in and where it
-    trades; ``exiting``: tokens whose exit is on its way (not stored yet).
+    trades; ``exiting``: tokens whose exit is on its way (not stored yet); ``leaving_out``: an
+    order (its row id) not counted (an entry about to be sent, decided again against the rest:
+    :mod:`orderflow.execution.send_check`).
 
     One moment's (see the module): ``inflight`` and ``exiting`` are copied before anything is
     read, and the rest is read in one repeatable-read snapshot — the caller's transaction when
@@ -119,9 +163,9 @@ async def load_book_and_holdings(
     pending = dict(inflight or {})  # before the snapshot: nothing is awaited before this
     leaving = set(exiting)
     if conn.is_in_transaction():
-        return await _read_book(conn, state, now, pending, leaving, marks)
+        return await _read_book(conn, state, now, pending, leaving, marks, leaving_out)
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        return await _read_book(conn, state, now, pending, leaving, marks)
+        return await _read_book(conn, state, now, pending, leaving, marks, leaving_out)
 
 
 async def _read_book(
@@ -131,6 +175,7 @@ async def _read_book(
     pending: Mapping[int, OpenPosition],
     exiting: set[int],
     marks: DayMarks | None,
+    leaving_out: int | None,
 ) -> tuple[StrategyBook, Holdings]:
     mode = state.settings.mode
     positions: dict[int, OpenPosition] = {}  # every mode's: what the strategy holds
@@ -157,6 +202,8 @@ async def _read_book(
     following: set[tuple[int, str]] = set()
     pending_loss = Decimal(0)
     for row in await order_queries.live_orders(conn, state.name):
+        if row["id"] == leaving_out:
+            continue
         token = int(row["token_id"])
         if row["side"] == "SELL":
             exiting.add(token)
@@ -165,8 +212,11 @@ async def _read_book(
             following.add((token, row["leader"]))
         if row["remaining"] <= 0:
             continue
+        fee = fee_reserved(
+            row["mode"], row["status"], row["price"], row["fee_rate"], row["fee_exponent"]
+        )
         order = order_exposure(
-            token, row["market_id"], row["remaining"], row["price"], row["last_price"]
+            token, row["market_id"], row["remaining"], row["price"], row["last_price"], fee
         )
         merge(positions, order)
         if row["mode"] == mode:
@@ -211,5 +261,11 @@ async def load_book(
     state: StrategyState,
     now: datetime,
     inflight: Mapping[int, OpenPosition] | None = None,
+    *,
+    leaving_out: int | None = None,
+    marks: DayMarks | None = None,
 ) -> StrategyBook:
-    return (await load_book_and_holdings(conn, state, now, inflight))[0]
+    book, _ = await load_book_and_holdings(
+        conn, state, now, inflight, marks, leaving_out=leaving_out
+    )
+    return book

@@ -5,6 +5,8 @@ in doubt included, by their candidate ids) while the strategy is killed — none
 has lifted it (the switch then ends: before, a switch kept going by an order the exchange
 refused to cancel cancelled every order the revived strategy placed) — in parallel batches;
 the engine retries it with backoff while the exchange fails (:mod:`orderflow.execution.switch`).
+``cancel_paused`` is the pause switch's: the same for the strategy's entries (BUY) while it is
+paused and not killed — a pause stops new exposure; its exits stay (booked ``strategy_paused``).
 ``cancel_left_behind`` is the same for the entry orders whose leader has sold the token since the
 buy they followed. Each
 order the exchange cancelled is booked CANCELED under its lock (through the desk's ``apply``),
@@ -49,9 +51,12 @@ from orderflow.execution.broker import (
 from orderflow.execution.cancel_pacing import Refusal, RefusedCancels
 from orderflow.execution.desk_access import DeskAccess
 from orderflow.execution.settlement import order_ids
+from orderflow.signals.risk import Reason
 
 log = logging.getLogger(__name__)
 CANCEL_BATCH = 100  # order ids per cancel request (several requests go out in parallel)
+# A switch's orders: (conn, statuses, strategy) -> those in statuses while the switch is on.
+SwitchedOrders = Callable[[asyncpg.Connection, list[str], str], Awaitable[list[asyncpg.Record]]]
 
 
 class OrderCanceller:
@@ -75,11 +80,24 @@ class OrderCanceller:
         it is killed; returns how many are still open afterwards (0 once the kill is lifted:
         the switch then ends, and an unkilled strategy keeps what it places). Raises
         :class:`ExecutionError` when the exchange fails (the engine retries with backoff)."""
+        return await self._cancel_while(strategy, order_queries.killed_orders_in, Reason.KILLED)
+
+    async def cancel_paused(self, strategy: str) -> int:
+        """The pause switch's one attempt at cancelling the live entries (BUY) of ``strategy``
+        while it is paused (and not killed: the kill cancels them); returns how many are still
+        open afterwards (0 once it is resumed: a resumed strategy keeps what it places). Its
+        exits stay. Raises :class:`ExecutionError` when the exchange fails (the engine retries
+        with backoff)."""
+        return await self._cancel_while(strategy, order_queries.paused_entries_in, Reason.PAUSED)
+
+    async def _cancel_while(self, strategy: str, orders: SwitchedOrders, reason: str) -> int:
+        """Cancel the orders a switch reads (intents in doubt too), then count the open ones
+        it reads still (none once the switch is lifted)."""
         async with self.desk.pool.acquire() as conn:
-            rows = await order_queries.killed_orders_in(conn, ["OPEN", "INTENT"], strategy)
-        await self._cancel(strategy, list(rows), "strategy_killed")
+            rows = await orders(conn, ["OPEN", "INTENT"], strategy)
+        await self._cancel(strategy, list(rows), reason)
         async with self.desk.pool.acquire() as conn:
-            return len(await order_queries.killed_orders_in(conn, ["OPEN"], strategy))
+            return len(await orders(conn, ["OPEN"], strategy))
 
     async def cancel_left_behind(self, strategy: str) -> int:
         """One attempt at cancelling ``strategy``'s live entry orders whose leader has sold
@@ -87,7 +105,7 @@ class OrderCanceller:
         :class:`ExecutionError` when the exchange fails (the engine retries with backoff)."""
         async with self.desk.pool.acquire() as conn:
             rows = await order_queries.left_behind(conn, strategy)
-        await self._cancel(strategy, rows, "leader_exited")
+        await self._cancel(strategy, rows, Reason.LEADER_EXITED)
         async with self.desk.pool.acquire() as conn:
             rows = await order_queries.left_behind(conn, strategy)
         return sum(1 for r in rows if r["status"] == "OPEN")

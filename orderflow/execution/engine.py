@@ -8,14 +8,16 @@ Loops of one executor:
   ``poll_interval_secs`` (the seed's 3 s) plus sweeps recently inserted trades below the cursor
   (late commits). Strategy rows are re-read on their notification and every
   ``strategy_refresh_secs``;
-* **kill switch** (leader only) — a strategy that becomes killed, or is deleted, gets a task of
-  its own that cancels its live orders at once and retries with backoff while the exchange fails
-  (503, 429, no connection); nothing it meets stops the executor or the other strategies; the
-  same for entry orders whose leader has sold the token since (``leader_exited``);
+* **cancel switches** (leader only) — a strategy that becomes killed, or is deleted, gets a task
+  of its own that cancels its live orders at once and retries with backoff while the exchange
+  fails (503, 429, no connection); nothing it meets stops the executor or the other strategies;
+  the same for the entries of a strategy that becomes paused (its exits stay) and for entry
+  orders whose leader has sold the token since (``leader_exited``):
+  :mod:`orderflow.execution.cancel_switches`;
 * **maintenance** (leader only, a task of its own so a slow exchange never delays a kill or a
   trade) — mark open positions, settle resolved ones, reconcile orders from the account's
-  trades, re-arm the kill switch of killed strategies with live orders, exit positions whose
-  leader sold while the strategy held nothing yet (``Trader.late_exits``), update performance;
+  trades, re-arm the cancel switches of strategies with live orders to cancel, exit positions
+  whose leader sold while the strategy held nothing yet (``Trader.late_exits``), update performance;
 * **heartbeat** — a row in ``orderflow_executor_heartbeats`` (leader or standby), which the
   operator watches;
 * **order heartbeat** (leader only, live) — the CLOB's dead man's switch, which cancels our open
@@ -42,19 +44,18 @@ from orderflow import __version__, db
 from orderflow.errors import DatabaseError
 from orderflow.execution import (
     order_heartbeat,
-    order_queries,
     position_queries,
     strategy_queries,
 )
 from orderflow.execution.broker import Broker, Mode
+from orderflow.execution.cancel_switches import CancelSwitches
 from orderflow.execution.leader import LeaderLock
 from orderflow.execution.order_worker import OrderWorker
 from orderflow.execution.orders import OrderDesk, utcnow
 from orderflow.execution.performance import update_performance
 from orderflow.execution.positions import settle_resolved, unsettle_stale
 from orderflow.execution.settings import ExecutorSettings
-from orderflow.execution.strategies import Change, StrategyRegistry, StrategyState
-from orderflow.execution.switch import KillSwitch
+from orderflow.execution.strategies import StrategyRegistry, StrategyState
 from orderflow.execution.trading import Trader
 from orderflow.signals import queries as signal_queries
 from orderflow.signals.views import TradeView
@@ -102,9 +103,11 @@ class Executor:
         )
         self.worker = OrderWorker(pool, self.desk, clock=clock)
         self.trader = Trader(pool, self.worker)
-        self.kills = KillSwitch(self.desk.cancels.cancel_strategy)
-        self.worker.after_kill = self.kills.request
-        self.left_behind = KillSwitch(self.desk.cancels.cancel_left_behind, "leader-exit")
+        self.switches = CancelSwitches(self.desk.cancels, self.registry.wanted)
+        self.kills = self.switches.kills
+        self.pauses = self.switches.pauses
+        self.left_behind = self.switches.left_behind
+        self.worker.after_send = self.switches.after_send
         self.trader.after_leader_exit = self.left_behind.request
         self._maintaining: asyncio.Task[None] | None = None
         self.is_leader = False
@@ -218,8 +221,7 @@ class Executor:
             await self._trading_loop()
         finally:
             await self._stop_maintenance()
-            await self.kills.stop()
-            await self.left_behind.stop()
+            await self.switches.stop()
             await self.worker.stop()
             await self.trader.close_connection()
             with contextlib.suppress(Exception):
@@ -260,10 +262,10 @@ class Executor:
                 names, self._strategy_names = self._strategy_names, set()
                 async with self.pool.acquire() as conn:
                     changes = [await self.registry.refresh_one(conn, n) for n in sorted(names)]
-                await self._act_on([c for c in changes if c is not None])
+                self.switches.act_on(c for c in changes if c is not None)
             if now >= next_refresh:
                 async with self.pool.acquire() as conn:
-                    await self._act_on(await self.registry.refresh(conn))
+                    self.switches.act_on(await self.registry.refresh(conn))
                 next_refresh = now + s.strategy_refresh_secs
             polling = now >= next_poll
             if self._trades_notified or polling:
@@ -289,15 +291,6 @@ class Executor:
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
-
-    async def _act_on(self, changes: list[Change]) -> None:
-        for change in changes:
-            if change.killed_now or change.removed:
-                log.warning(
-                    "strategy killed" if change.killed_now else "strategy removed",
-                    extra={"strategy": change.name},
-                )
-                self.kills.request(change.name)
 
     # ---------------------------------------------------------------- steps
 
@@ -375,19 +368,10 @@ class Executor:
             await position_queries.mark_open_positions(conn)
             await settle_resolved(conn, self.clock())
             # Killed, deleted or unknown strategies that still have live orders (an order
-            # adopted by reconciliation after the kill, a deletion while the leader was away).
-            doomed = await order_queries.strategies_with_orders_to_cancel(conn)
-            # Entry orders whose leader has sold since (an order that reached the exchange
-            # after the sell was read, a sell read before a restart).
-            left = {str(r["strategy"]) for r in await order_queries.left_behind(conn, None)}
-        # Only the strategies this executor runs: another executor runs the others
-        # (EXECUTOR_STRATEGIES) and cancels their orders itself.
-        for name in doomed:
-            if self.registry.wanted(name):
-                self.kills.request(name)
-        for name in sorted(left):
-            if self.registry.wanted(name):
-                self.left_behind.request(name)
+            # adopted by reconciliation after the kill, a deletion while the leader was away),
+            # paused ones with live entries (paused while no executor ran), entries whose leader
+            # has sold since: their switches (of the strategies this executor runs).
+            await self.switches.rearm(conn)
         # Accepted signals an old leader stored without an intent in its last second.
         await self.close_orphans()
         await self.desk.reconcile()

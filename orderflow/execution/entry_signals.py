@@ -16,13 +16,13 @@ from decimal import Decimal
 
 import asyncpg
 
-from orderflow.execution.book import merge, order_exposure
+from orderflow.execution.book import entry_exposure, merge
 from orderflow.execution.broker import Collateral
 from orderflow.execution.order_worker import OrderJob
 from orderflow.execution.signal_record import record_signal
 from orderflow.execution.strategies import StrategyState
 from orderflow.execution.wallet import capped
-from orderflow.signals.decide import Decision, evaluate
+from orderflow.signals.decide import evaluate
 from orderflow.signals.views import (
     MarketView,
     OpenPosition,
@@ -45,29 +45,15 @@ def may_trigger(trade: TradeView, wallet: WalletView | None, settings: StrategyS
     return settings.enable_degen_fading and wallet.score <= settings.max_fade_score
 
 
-def _with_position(
-    book: StrategyBook, trade: TradeView, decision: Decision, market: MarketView
-) -> StrategyBook:
-    """The book as the next trade of the same batch must see it (the order is on its way,
-    added to what is held in the token: dust under the minimum, which took the entry; its cost
-    taken from the cash; what it would lose if it filled now taken from the day's P&L, as
-    :func:`~orderflow.execution.book.read_book` counts an order on its way — a second entry of
-    the batch was read one loss short of the daily budget: two resting orders losing ~8 on a
-    budget of 2)."""
-    loss = order_exposure(
-        trade.token_id,
-        trade.market_id,
-        decision.shares,
-        decision.price or Decimal(0),
-        market.last_price,
-    ).unrealized_pnl
-    opened = OpenPosition(
-        token_id=trade.token_id,
-        market_id=trade.market_id,
-        shares=decision.shares,
-        cost=decision.size_usdc or Decimal(0),
-        unrealized_pnl=loss,
-    )
+def _with_position(book: StrategyBook, opened: OpenPosition) -> StrategyBook:
+    """The book as the next trade of the same batch must see it: the entry ``opened`` is on
+    its way (:func:`~orderflow.execution.book.entry_exposure`, as the order worker counts it),
+    added to what is held in the token (dust under the minimum, which took the entry); its cost
+    — the taker fee it may pay included — taken from the cash; what it would lose if it filled
+    now taken from the day's P&L. (The loss was left out until 6 Dec 2026: a second entry of the
+    batch was read one loss short of the daily budget, two resting orders losing ~8 on a budget
+    of 2; the fee until 6 Dec 2026: three entries of a batch spent 1,109.13 of a 1,000
+    bankroll.)"""
     positions = dict(book.open_positions)
     merge(positions, opened)
     cash = None if book.cash is None else book.cash - opened.cost
@@ -95,7 +81,7 @@ async def decide_entries(
     settings = state.settings
     created = 0
     accepted: list[OrderJob] = []
-    taken = Decimal(0)  # the batch's accepted entries' cost: out of every exchange's share
+    taken = Decimal(0)  # the batch's entries' cost (fees in): out of every exchange's share
     for trade in candidates:
         wallet = wallets[trade.wallet]
         market = markets[trade.id or 0]["BUY"]  # both signals buy: the asks
@@ -109,8 +95,9 @@ async def decide_entries(
             continue  # already recorded (a replay)
         created += 1
         if decision.accepted:
-            book = _with_position(book, trade, decision, market)
-            taken += decision.size_usdc or Decimal(0)
+            opened = entry_exposure(trade, decision, market, settings)
+            book = _with_position(book, opened)
+            taken += opened.cost
             accepted.append(
                 OrderJob.decided(
                     state,
@@ -121,6 +108,7 @@ async def decide_entries(
                     settings.mode,
                     recorded.traceparent,
                     funds,
+                    wallet,
                 )
             )
     return created, accepted

@@ -40,8 +40,8 @@ async def insert_order_intent(
                 """
                 INSERT INTO orderflow_orders (strategy, signal_id, mode, client_order_id,
                     candidate_order_ids, token_id, market_id, side, price, shares, signed_order,
-                    traceparent)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                    traceparent, fee_rate, fee_exponent)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                 RETURNING id
                 """,
                 req.strategy,
@@ -56,6 +56,8 @@ async def insert_order_intent(
                 req.shares,
                 order.signed,
                 traceparent,
+                req.fee_rate,
+                req.fee_exponent,
             )
         )
 
@@ -111,10 +113,12 @@ async def abandon_order(conn: asyncpg.Connection, order_id: int, reason: str) ->
 
 
 # An order with its signal's outcome and status, and whether its strategy is killed, deleted or
-# gone (``strategy_stopped``: the kill switch cancels its orders).
+# gone (``strategy_stopped``: the kill switch cancels its orders) or paused (``strategy_paused``:
+# the pause switch cancels its entries).
 _ORDER = """
 SELECT o.*, s.outcome_index, s.status AS signal_status,
-       COALESCE(st.killed OR st.deleted_at IS NOT NULL, true) AS strategy_stopped
+       COALESCE(st.killed OR st.deleted_at IS NOT NULL, true) AS strategy_stopped,
+       COALESCE(st.paused, false) AS strategy_paused
   FROM orderflow_orders o JOIN orderflow_signals s ON s.id = o.signal_id
   LEFT JOIN orderflow_strategies st ON st.name = o.strategy
 """
@@ -133,24 +137,44 @@ async def orders_in(
     )
 
 
-async def killed_orders_in(
-    conn: asyncpg.Connection, statuses: list[str], strategy: str
+# While a strategy's row says it is killed (a deletion is one; no row: the executor's word
+# stands) / paused and not killed (its entries only: a pause stops new exposure, its exits stay).
+_KILLED = """NOT EXISTS (SELECT 1 FROM orderflow_strategies s WHERE s.name = $2
+                                AND NOT s.killed AND s.deleted_at IS NULL)"""
+_PAUSED = """o.side = 'BUY' AND EXISTS (SELECT 1 FROM orderflow_strategies s WHERE s.name = $2
+                                          AND s.paused AND NOT s.killed AND s.deleted_at IS NULL)"""
+
+
+async def _switched_orders_in(
+    conn: asyncpg.Connection, statuses: list[str], strategy: str, switched: str
 ) -> list[asyncpg.Record]:
-    """The strategy's orders in ``statuses`` while it is killed (a deletion is one; no row: the
-    executor's word stands), none once the kill is lifted: a kill switch still at work (an
-    order the exchange refuses to cancel keeps it going) must not cancel what the strategy
-    places after an unkill. One statement: an order placed after the lift is never read
-    while the row still says killed."""
+    """The strategy's orders in ``statuses`` while its row says ``switched``, none once the
+    switch is lifted: a switch still at work (an order the exchange refuses to cancel keeps it
+    going) must not cancel what the strategy places after an unkill or a resume. One
+    statement: an order placed after the lift is never read while the row still says on."""
     return list(
         await conn.fetch(
             _ORDER + " WHERE o.status = ANY($1::text[]) AND o.strategy = $2"
-            " AND NOT EXISTS (SELECT 1 FROM orderflow_strategies s WHERE s.name = $2"
-            "                  AND NOT s.killed AND s.deleted_at IS NULL)"
-            " ORDER BY o.id",
+            f" AND {switched} ORDER BY o.id",
             statuses,
             strategy,
         )
     )
+
+
+async def killed_orders_in(
+    conn: asyncpg.Connection, statuses: list[str], strategy: str
+) -> list[asyncpg.Record]:
+    """The strategy's orders in ``statuses`` while it is killed (:func:`_switched_orders_in`)."""
+    return await _switched_orders_in(conn, statuses, strategy, _KILLED)
+
+
+async def paused_entries_in(
+    conn: asyncpg.Connection, statuses: list[str], strategy: str
+) -> list[asyncpg.Record]:
+    """The strategy's BUY orders in ``statuses`` while it is paused and not killed (a kill
+    cancels them itself: :func:`_switched_orders_in`)."""
+    return await _switched_orders_in(conn, statuses, strategy, _PAUSED)
 
 
 async def orders_to_reconcile(
@@ -179,9 +203,10 @@ async def booked_fill_keys(conn: asyncpg.Connection, order_id: int) -> set[str]:
 async def live_orders(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.Record]:
     """The strategy's orders that may still trade (resting, or sent and in doubt), in no order:
     the remaining size and the token's market and latest price (they count in its exposure), the
-    wallet and type of the signal each followed, and what a trader reads of them (``orderflow
-    strategy status``: status, size, filled, age, the signed order and so its expiry, the
-    cancels the exchange refused)."""
+    wallet and type of the signal each followed, the taker fee schedule it carries (a BUY that
+    may still take reserves its fee: :func:`~orderflow.execution.book.fee_reserved`), and what a
+    trader reads of them (``orderflow strategy status``: status, size, filled, age, the signed
+    order and so its expiry, the cancels the exchange refused)."""
     return list(
         await conn.fetch(
             f"""
@@ -189,7 +214,7 @@ async def live_orders(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.R
                    o.side, o.price, o.shares, o.filled_shares,
                    o.shares - o.filled_shares AS remaining, o.status, o.mode, o.created_at,
                    o.signed_order, o.cancel_refusals, o.cancel_refused_at, o.cancel_refused_why,
-                   o.cancel_refused_since,
+                   o.cancel_refused_since, o.fee_rate, o.fee_exponent,
                    {mark_price("o.token_id")} AS last_price,
                    s.wallet_address AS leader, s.signal_type
               FROM orderflow_orders o
@@ -233,6 +258,19 @@ async def strategies_with_orders_to_cancel(conn: asyncpg.Connection) -> list[str
           LEFT JOIN orderflow_strategies s ON s.name = o.strategy
          WHERE o.status IN ('INTENT', 'OPEN')
            AND (s.name IS NULL OR s.killed OR s.deleted_at IS NOT NULL)
+        """
+    )
+    return [str(r["strategy"]) for r in rows]
+
+
+async def strategies_with_entries_to_pause(conn: asyncpg.Connection) -> list[str]:
+    """Strategies that are paused (not killed) but still have live BUY orders."""
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT o.strategy FROM orderflow_orders o
+          JOIN orderflow_strategies s ON s.name = o.strategy
+         WHERE o.status IN ('INTENT', 'OPEN') AND o.side = 'BUY'
+           AND s.paused AND NOT s.killed AND s.deleted_at IS NULL
         """
     )
     return [str(r["strategy"]) for r in rows]

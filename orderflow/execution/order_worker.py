@@ -10,7 +10,8 @@ in ``inflight`` (the strategy's book, by signal id: it counts there until its in
 then as that order), an exit in ``exiting`` (no second exit of the position).
 Just before sending, :meth:`OrderWorker.guard` checks the job again: a kill, a pause, a leader's
 sell, a switch of the strategy's mode (an entry) or the signal's age since the decision refuse
-it.
+it; and the desk decides an entry again under the strategy's limits as they stand
+(:mod:`orderflow.execution.send_check`).
 
 An order whose answer carried a ``Retry-After`` — refused for a rate limit (429), or left in
 doubt by a 503 — holds every later order of its mode until it has passed (clamped by
@@ -35,16 +36,17 @@ import asyncpg
 
 from orderflow.errors import ExecutionError
 from orderflow.execution import position_queries
-from orderflow.execution.book import order_exposure
+from orderflow.execution.book import entry_exposure
 from orderflow.execution.broker import Collateral, Mode, OrderRequest
 from orderflow.execution.orders import OrderDesk
+from orderflow.execution.send_check import Entry
 from orderflow.execution.strategies import StrategyState
 from orderflow.execution.strategy_queries import MODE_CHANGED, Switches
 from orderflow.execution.switch import retry_after_wait
 from orderflow.signals.decide import Decision
 from orderflow.signals.exits import after_on_chain
 from orderflow.signals.sizing import booked_fee
-from orderflow.signals.views import MarketView, OpenPosition, TradeView
+from orderflow.signals.views import MarketView, OpenPosition, TradeView, WalletView
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,15 @@ class OrderJob:
     halts: int = 0
     seen: Switches | None = None  # the row's counts of them then (the desk's check: place)
     collateral: Collateral | None = None  # the wallet as the decision read it (a live entry's)
+    wallet: WalletView | None = None  # the trade's wallet as an entry's decision saw it
+
+    @property
+    def entry(self) -> Entry | None:
+        """An entry (BUY) as its decision saw it, which the desk decides again just before
+        sending it (:mod:`orderflow.execution.send_check`); None: an exit."""
+        if self.decision.side != "BUY" or self.wallet is None:
+            return None
+        return Entry(self.trade, self.wallet, self.market, self.decision.shares)
 
     @classmethod
     def decided(
@@ -76,6 +87,7 @@ class OrderJob:
         mode: Mode,
         traceparent: str | None,
         collateral: Collateral | None = None,
+        wallet: WalletView | None = None,
     ) -> OrderJob:
         """A job for a decision taken now: the strategy's kills and halts as they stand."""
         return cls(
@@ -90,6 +102,7 @@ class OrderJob:
             halts=state.halts,
             seen=state.seen,
             collateral=collateral,
+            wallet=wallet,
         )
 
 
@@ -108,9 +121,10 @@ class OrderWorker:
         self.desk = desk
         self.queue_size = queue_size
         self.clock = clock
-        # Called with a strategy's name when an order of it went out although it was killed
-        # meanwhile (the engine re-arms the kill switch).
-        self.after_kill: Callable[[str], None] | None = None
+        # Called with a strategy and the order's side once an order is placed or refused: one
+        # that went out although the strategy was killed (or, an entry, paused) meanwhile is
+        # cancelled by its switch (the engine's CancelSwitches.after_send).
+        self.after_send: Callable[[StrategyState, str], None] | None = None
         # by strategy, then by signal id: an entry's exposure until its intent is stored
         self.inflight: dict[str, dict[int, OpenPosition]] = {}
         self.exiting: set[tuple[str, int]] = set()
@@ -163,12 +177,8 @@ class OrderWorker:
             trade, decision, state = job.trade, job.decision, job.state
             if decision.side == "BUY":
                 self.entries[job.signal_id] = job
-                self.inflight.setdefault(state.name, {})[job.signal_id] = order_exposure(
-                    trade.token_id,
-                    trade.market_id,
-                    decision.shares,
-                    decision.price or Decimal(0),
-                    job.market.last_price,
+                self.inflight.setdefault(state.name, {})[job.signal_id] = entry_exposure(
+                    trade, decision, job.market, state.settings
                 )
         for job in accepted:
             if self._queue is not None:
@@ -223,8 +233,8 @@ class OrderWorker:
                 self.left.discard(job.signal_id)
             else:
                 self.exiting.discard((state.name, token))
-            if state.killed and self.after_kill is not None:
-                self.after_kill(state.name)  # sent as the kill came: cancel it too
+            if self.after_send is not None:
+                self.after_send(state, job.decision.side)  # sent as a switch came: cancel it
 
     def guard(self, job: OrderJob) -> str | None:
         """Why a queued order must not go out now (None: send it): checked again just before
@@ -299,6 +309,7 @@ class OrderWorker:
                 seen=job.seen,
                 hold=lambda secs: self._hold(job.mode, secs),
                 collateral=job.collateral,
+                entry=job.entry,
             )
         except ExecutionError as exc:
             log.error("order not placed", extra={"signal_id": signal_id, "error": str(exc)})

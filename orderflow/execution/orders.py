@@ -9,7 +9,8 @@ self-trade, no outcome against another strategy's, no more collateral than the e
 next — a fill, a rejection, a timeout, a database error, the process dying — the row tells the
 executor what to ask the exchange about, and the order counts in the strategy's exposure until
 it is settled. Just before sending, the strategy's pause, kill and the signal's age are checked
-again (``guard``): an order queued behind a slow exchange is not sent after a pause.
+again (``guard``), and an entry's limits as they stand (:mod:`orderflow.execution.send_check`):
+an order queued behind a slow exchange is not sent after a pause, nor past a lowered limit.
 
 ``reconcile`` asks the exchange (the desk's :mod:`orderflow.execution.order_reconcile`;
 :mod:`orderflow.execution.settlement` decides): fills come from the account's trades, each booked
@@ -40,7 +41,7 @@ from orderflow.errors import ExecutionError
 from orderflow.execution import (
     order_queries,
     position_queries,
-    strategy_queries,
+    send_check,
     wallet,
 )
 from orderflow.execution.broker import (
@@ -56,10 +57,12 @@ from orderflow.execution.broker import (
 )
 from orderflow.execution.cancel_pacing import RefusedCancels
 from orderflow.execution.cancels import OrderCanceller
+from orderflow.execution.daypnl import DayMarks
 from orderflow.execution.desk_access import DeskAccess
 from orderflow.execution.key_watch import KeyWatch
 from orderflow.execution.order_booking import book_outcome
 from orderflow.execution.order_reconcile import OrderReconciler
+from orderflow.execution.send_check import Entry
 from orderflow.execution.strategy_queries import Switches
 from orderflow.execution.tracing import context_from, current_traceparent
 from orderflow.execution.trade_status import TradeSettlement
@@ -103,6 +106,8 @@ class OrderDesk:
         # Intents this desk has stored and is sending now; every other intent is in doubt.
         self._placing: set[int] = set()
         self._locks: dict[int, asyncio.Lock] = {}
+        # Midnight's marks (the daily loss): the send check's and the trading loop's, one cache.
+        self.marks = DayMarks()
         # When this desk last sent a live BUY (monotonic): a wallet read before it is stale.
         self._buy_sent_at = float("-inf")
         # The exchange's word on each mode's API key: no order is sent while it refuses it.
@@ -166,10 +171,13 @@ class OrderDesk:
         seen: Switches | None = None,
         hold: Hold | None = None,
         collateral: Collateral | None = None,
+        entry: Entry | None = None,
     ) -> OrderOutcome | None:
         """Prepare, store the intent, send, book. None when not sent or the outcome is in doubt.
         ``seen``: the strategy row's switch counts the decision was taken under (a kill or
         pause since, even lifted again, refuses it: :func:`strategy_queries.switched_off`).
+        ``entry``: a BUY as its decision saw it, decided again before it is sent under the
+        limits as they stand (:mod:`orderflow.execution.send_check`).
         ``collateral``: the wallet as the decision read it, the live BUY's check's when it is
         fresh enough (:data:`~orderflow.execution.wallet.REUSE_SECS`): one read per entry."""
         broker = self.broker(mode)
@@ -226,7 +234,7 @@ class OrderDesk:
                 self._buy_sent_at = time.monotonic()
             try:
                 return await self._send(
-                    broker, order_id, signal_id, request, prepared, guard, seen, hold
+                    broker, order_id, signal_id, request, prepared, guard, seen, hold, entry
                 )
             finally:
                 self._placing.discard(order_id)
@@ -279,16 +287,29 @@ class OrderDesk:
         guard: Guard | None,
         seen: Switches | None,
         hold: Hold | None,
+        entry: Entry | None,
     ) -> OrderOutcome | None:
-        """Send a stored intent unless a switch is off, and book the answer."""
+        """Send a stored intent unless a switch is off or, an entry, the limits as they stand
+        refuse it, and book the answer."""
         await self.before_send(order_id)
-        # The database's switches first, the guard last: nothing the trading loop learns
-        # while this waits (a kill, the leader's sell) comes between the guard and the send.
-        refused = await self._switched_off(request.strategy, request.side, broker.mode, seen)
+        # The database's switches and limits first, the guard last: nothing the trading loop
+        # learns while this waits (a kill, the leader's sell) comes between the guard and the
+        # send.
+        async with self.pool.acquire() as conn:
+            refused = await send_check.refusal(
+                conn,
+                order_id,
+                request,
+                broker.mode,
+                seen=seen,
+                entry=entry,
+                now=self.clock(),
+                marks=self.marks,
+            )
         if refused is None and guard is not None:
             refused = guard()
         if refused is not None:
-            # Paused, killed or stale while queued: nothing was sent.
+            # Paused, killed, stale or past a lowered limit while queued: nothing was sent.
             async with self.pool.acquire() as conn, conn.transaction():
                 await order_queries.abandon_order(conn, order_id, f"not sent: {refused}")
                 await position_queries.set_signal_status(conn, signal_id, "SKIPPED", refused)
@@ -342,15 +363,6 @@ class OrderDesk:
             )
             return None
         return outcome
-
-    async def _switched_off(
-        self, strategy: str, side: str, mode: Mode, seen: Switches | None
-    ) -> str | None:
-        """The strategy's kill and (a BUY) pause and mode as the database holds them now, and
-        whether one was switched on since ``seen``: the guard reads the registry, which a loop
-        busy with a large batch has not refreshed yet."""
-        async with self.pool.acquire() as conn:
-            return await strategy_queries.switched_off(conn, strategy, side, mode, seen)
 
     async def key_refused(self, mode: Mode) -> bool:
         """Whether the exchange refuses ``mode``'s API key: once the pause after its last

@@ -22,15 +22,17 @@ Inputs: the order's row, our fills of it in the account's trades, what the order
   fill of it the trades list later (a fully matched order is shown nowhere either) is still
   booked during the look-back a closed order gets (:data:`LATE_FILLS`): FILLED, or CANCELED
   ``expired`` short of its size.
-* ``gone``: the reason of a cancel (``strategy_killed``, ``leader_exited``) the exchange has just
-  answered saying it holds no such order (:func:`~orderflow.execution.broker.not_held`): an
-  order it shows nowhere either is done — cancelled, or matched with its trades listed late —
-  so it is closed CANCELED with that reason and its fills so far, its late fills asked for
-  during :data:`LATE_FILLS` (an exchange that forgets cancelled orders: such an order stayed
-  OPEN until its expiry, up to 7 days, its kill refused every minute). Any other refusal (an
-  order the exchange holds ``UNMATCHED``) leaves it open: it may still fill.
+* ``gone``: the reason of a cancel (``strategy_killed``, ``strategy_paused``,
+  ``leader_exited``) the exchange has just answered saying it holds no such order
+  (:func:`~orderflow.execution.broker.not_held`): an order it shows nowhere either is done —
+  cancelled, or matched with its trades listed late — so it is closed CANCELED with that reason
+  and its fills so far, its late fills asked for during :data:`LATE_FILLS` (an exchange that
+  forgets cancelled orders: such an order stayed OPEN until its expiry, up to 7 days, its kill
+  refused every minute). Any other refusal (an order the exchange holds ``UNMATCHED``) leaves
+  it open: it may still fill.
 * An order found cancelled before its expiry while its strategy is killed (or deleted) is
-  closed ``strategy_killed``: a kill's cancel whose answer a crash lost.
+  closed ``strategy_killed``: a kill's cancel whose answer a crash lost; an entry while its
+  strategy is paused, ``strategy_paused``: a pause's.
 * ``in_doubt``: a trade naming the order could not be read, or a fill of it was refused as
   impossible (either may be a fill of it after all: an answer odd but true, or a mistake of the
   check; an order whose only fill was refused was closed CANCELED unfilled past its expiry):
@@ -225,7 +227,10 @@ def settle(
 
 def _closed_why(row: Mapping[str, Any], expired: bool) -> str | None:
     """Why an order the exchange shows cancelled was: its expiry; else, its strategy killed (or
-    deleted), the kill's cancel (whose answer a crash may have lost); else not known."""
+    deleted), the kill's cancel (whose answer a crash may have lost); an entry of a paused
+    strategy, the pause's; else not known."""
     if expired:
         return "expired"
-    return "strategy_killed" if row.get("strategy_stopped") else None
+    if row.get("strategy_stopped"):
+        return "strategy_killed"
+    return "strategy_paused" if row.get("strategy_paused") and row["side"] == "BUY" else None

@@ -57,10 +57,11 @@ class StrategyState:
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """What a refresh changed for one strategy (the engine acts on kills)."""
+    """What a refresh changed for one strategy (the engine acts on kills and pauses)."""
 
     name: str
     killed_now: bool = False
+    paused_now: bool = False
     added: bool = False
     removed: bool = False
 
@@ -132,7 +133,8 @@ class StrategyRegistry:
                 )
             state = StrategyState(name=name, settings=settings)
             self.states[name] = state
-        was_killed, was_halted = state.killed, state.paused or state.error is not None
+        was_killed, was_paused = state.killed, state.paused
+        was_halted = was_paused or state.error is not None
         if row["generation"] != state.generation or added:
             if settings is not None:
                 if settings != state.settings and not added:
@@ -149,7 +151,12 @@ class StrategyRegistry:
             state.kills += 1
         if (state.paused or state.error is not None) and not was_halted:
             state.halts += 1
-        return Change(name=name, killed_now=state.killed and not was_killed, added=added)
+        return Change(
+            name=name,
+            killed_now=state.killed and not was_killed,
+            paused_now=state.paused and not was_paused,
+            added=added,
+        )
 
     def wanted(self, name: str) -> bool:
         return not self.only or name in self.only

@@ -39,23 +39,16 @@ async def strategy_rows(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     )
 
 
-async def switched_off(
-    conn: asyncpg.Connection,
-    name: str,
-    side: str,
-    mode: str | None = None,
-    seen: Switches | None = None,
+def switched_off(
+    row: asyncpg.Record, side: str, mode: str | None = None, seen: Switches | None = None
 ) -> str | None:
     """The strategy's kill (a deletion is one) and, for a BUY, its pause and its mode (a BUY
-    decided in ``mode`` is not sent once the strategy trades in the other) as the database holds
-    them now (the order desk's last check before sending: a trading loop busy with a large
-    batch, or waiting on a full order queue, has not seen a kill the operator wrote a moment
-    ago); with ``seen``, the row's switch counts when the decision was taken, also a kill (or,
-    for a BUY, a pause) since then that was lifted again before the loop read the row. None: no
-    switch is set (or the strategy has no row: the registry's word stands)."""
-    row = await strategy_row(conn, name)
-    if row is None:
-        return None
+    decided in ``mode`` is not sent once the strategy trades in the other) as its ``row``
+    (:func:`strategy_row`) holds them now (the order desk's last check before sending:
+    :mod:`orderflow.execution.send_check`; a trading loop busy with a large batch, or waiting on
+    a full order queue, has not seen a kill the operator wrote a moment ago); with ``seen``, the
+    row's switch counts when the decision was taken, also a kill (or, for a BUY, a pause) since
+    then that was lifted again before the loop read the row. None: no switch is set."""
     now = Switches.of(row)
     if row["killed"] or row["deleted_at"] is not None or (seen and now.kills != seen.kills):
         return "strategy_killed"

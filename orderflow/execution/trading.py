@@ -31,7 +31,6 @@ from orderflow.errors import ExecutionError
 from orderflow.execution import exit_queries, order_queries, strategy_queries
 from orderflow.execution.book import Holdings, held_modes, load_book_and_holdings
 from orderflow.execution.broker import Broker, Collateral, Mode
-from orderflow.execution.daypnl import DayMarks
 from orderflow.execution.entry_signals import decide_entries, may_trigger
 from orderflow.execution.exit_signals import decide_exits, exits_of, sells_before_entries
 from orderflow.execution.leader import EXECUTOR_LOCK_KEY
@@ -72,7 +71,7 @@ class Trader:
     def __init__(self, pool: asyncpg.Pool, worker: OrderWorker) -> None:
         self.pool = pool
         self.worker = worker
-        self.marks = DayMarks()
+        self.marks = worker.desk.marks  # midnight's marks: one cache with the send check
         # Called with a strategy's name when a leader sold a token that live entry orders of
         # the strategy followed it into (the engine cancels them: leader_exited).
         self.after_leader_exit: Callable[[str], None] | None = None

@@ -20,8 +20,9 @@ them (the signed order's ``maker``: the funder), and its open positions, and ref
   wallet (``wallet_other_outcome``; its dust counts: it is held to resolution). The strategy's
   own are its book's (``position_exists``, which lets dust take an entry beside it);
 * a BUY whose cost (limit x shares, and the taker fee it pays on top if it takes:
-  :func:`buy_cost`) and that of every live BUY of the wallet (remaining size at its limit:
-  resting, on its way, in doubt; a resting order is a maker's, charged no fee) come to more
+  :func:`buy_cost`) and that of every live BUY of the wallet (remaining size at its limit,
+  resting, on its way, in doubt, and the taker fee of one on its way or in doubt, which may
+  take; a resting order is a maker's, charged no fee) come to more
   than the collateral the exchange reports the wallet may spend on the exchange that settles
   the order's market (``wallet_collateral``): its balance capped by its allowance to *that*
   exchange (the CTF exchange for a standard market, the neg-risk CTF exchange for a neg-risk
@@ -51,6 +52,7 @@ from decimal import Decimal
 
 import asyncpg
 
+from orderflow.execution.book import fee_reserved
 from orderflow.execution.broker import Collateral, OrderRequest
 from orderflow.signals.sizing import taker_fee
 from orderflow.signals.views import StrategyBook
@@ -81,9 +83,9 @@ SELECT o.strategy, o.token_id, o.side, o.price, o.shares - o.filled_shares AS re
  ORDER BY o.id
 """
 
-# What every live BUY of the wallet reserves (remaining size at its limit).
-_COMMITTED = """
-SELECT COALESCE(sum((o.shares - o.filled_shares) * o.price), 0)
+# Every live BUY of the wallet: what it reserves (:func:`committed`).
+_BUYS = """
+SELECT o.status, o.shares - o.filled_shares AS remaining, o.price, o.fee_rate, o.fee_exponent
   FROM orderflow_orders o
  WHERE o.status IN ('INTENT', 'OPEN') AND o.mode = 'live' AND o.side = 'BUY'
    AND o.shares > o.filled_shares AND lower(o.signed_order->>'maker') = lower($1)
@@ -185,6 +187,23 @@ def fresh(collateral: Collateral, token_id: int, buy_sent_at: float) -> bool:
     return time.monotonic() - collateral.read_at <= REUSE_SECS
 
 
+async def _committed(conn: asyncpg.Connection, maker: str) -> Decimal:
+    """What every live BUY of the wallet ``maker`` reserves: its remaining size at its limit,
+    and the taker fee it may still pay when it is on its way or in doubt (a resting one is a
+    maker's: :func:`~orderflow.execution.book.fee_reserved`)."""
+    return sum(
+        (
+            r["remaining"]
+            * (
+                r["price"]
+                + fee_reserved("live", r["status"], r["price"], r["fee_rate"], r["fee_exponent"])
+            )
+            for r in await conn.fetch(_BUYS, maker)
+        ),
+        Decimal(0),
+    )
+
+
 async def wallet_refusal(
     conn: asyncpg.Connection, order: OrderRequest, maker: str, collateral: Collateral | None
 ) -> str | None:
@@ -202,7 +221,7 @@ async def wallet_refusal(
     committed = Decimal(0)
     if order.side == "BUY":
         held = list(await conn.fetch(_OTHER_HELD, maker, token, order.strategy))
-        committed = Decimal(await conn.fetchval(_COMMITTED, maker))
+        committed = await _committed(conn, maker)
     return _refusal(order, resting, held, committed, collateral)
 
 
@@ -221,7 +240,7 @@ async def wallet_cash(
     is not known is left out: its BUY is refused by the order's check, which says why. A live
     strategy's cash is capped by it (``Trader``), so a stake is cut to what the wallet can pay
     on that exchange, not refused at the order."""
-    committed = Decimal(await conn.fetchval(_COMMITTED, collateral.wallet))
+    committed = await _committed(conn, collateral.wallet)
     return {
         token: max(Decimal(0), collateral.spendable(token) - committed - on_the_way)
         for token in token_ids

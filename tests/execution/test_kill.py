@@ -164,7 +164,8 @@ async def test_a_pause_stops_orders_already_queued(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
 ) -> None:
     """Item 9: four queued orders reached the exchange seconds after a pause. Each queued order
-    now re-checks pause, kill and age just before it is sent."""
+    now re-checks pause, kill and age just before it is sent; what went out before the pause
+    rests, and the pause cancels it (``test_pause_cancels.py``)."""
     await live_strategy(pool, max_open_positions=10)
     ex = live_executor(pool, dsn, live)
     async with running(ex):
@@ -181,11 +182,22 @@ async def test_a_pause_stops_orders_already_queued(
         await ex.worker.drain()
         await asyncio.sleep(0.2)
         assert clob.requests.count(("POST", "/order")) == posted
-        skipped = await pool.fetch(
-            "SELECT * FROM orderflow_signals WHERE reason = 'strategy_paused'"
+        unsent = await pool.fetchval(
+            "SELECT count(*) FROM orderflow_signals s WHERE reason = 'strategy_paused'"
+            " AND NOT EXISTS (SELECT 1 FROM orderflow_orders o WHERE o.signal_id = s.id"
+            "                  AND o.sent_at IS NOT NULL)"
         )
-        assert len(skipped) == 5 - posted
+        assert unsent == 5 - posted
         clob.path_delays.clear()
+
+        async def all_cancelled() -> bool:  # the entries that went out, cancelled by the pause
+            n = await pool.fetchval(
+                "SELECT count(*) FROM orderflow_signals WHERE reason = 'strategy_paused'"
+            )
+            return bool(n == 5)
+
+        await wait_for(all_cancelled)
+    assert clob.live_orders() == []
 
 
 async def test_a_queued_order_that_grew_stale_is_not_sent(

@@ -4,12 +4,16 @@ docs/executor.md, ``position_exists``: "the strategy holds a position, or has a 
 this market — in any of its outcomes: one position per market (a YES from one leader and a NO
 from another is a locked loss)". A whale's buy of a market the token registry did not know yet
 (the listener stores it with no ``market_id``; ``BACKFILL_TRADE_MARKETS`` names it once the
-registry learns the token) opens a position with ``market_id`` NULL, which stays so until it is
+registry learns the token) opened a position with ``market_id`` NULL, which stays so until it is
 settled (``settle_queries.settled_in``). The book reads its market through the registry
 (``position_queries.book_rows``, as live orders and the settlement do). Until 6 Dec 2026 it
 read the stored NULL, so once the registry knew the market the other outcome was bought beside
 it: YES and NO of one market, two "markets" against ``max_open_positions``, and the market's
 exposure cap seeing half of it.
+
+No entry is made in a market the registry does not know any more (``market_unknown``:
+tests/signals/test_market_unknown.py); a position opened so before that stays, and is what the
+test stores (the entry's position with its ``market_id`` taken away).
 """
 
 from __future__ import annotations
@@ -48,23 +52,16 @@ async def test_the_other_outcome_is_refused_once_the_market_is_known(
         await add_wallet(conn, WHALE, 8.5, edge=0.10, edge_se=0.02)
         await add_wallet(conn, LEADER_B, 8.5, edge=0.10, edge_se=0.02)
         await ex.registry.refresh(conn)
-        # The market is new: the registry does not know its tokens yet.
-        await add_trade(conn, token_id=TOKEN_YES, price="0.50", usdc="600", market=None,
-                        outcome_index=None)  # fmt: skip
+        await add_token(conn, TOKEN_YES, MARKET, 0)
+        await add_trade(conn, token_id=TOKEN_YES, price="0.50", usdc="600")
     await ex.catch_up()
     assert await fill_resting(pool, ex) == 1
+    # The position as an entry made before the registry knew the market left it.
+    await pool.execute("UPDATE orderflow_positions SET market_id = NULL, outcome_index = NULL")
     pos = await pool.fetchrow("SELECT * FROM orderflow_positions")
     assert pos["status"] == "OPEN" and pos["shares"] > 5 and int(pos["token_id"]) == TOKEN_YES
-    # The registry learns the market (the listener names the stored trades too).
     async with pool.acquire() as conn:
-        await add_token(conn, TOKEN_YES, MARKET, 0)
         await add_token(conn, TOKEN_NO, MARKET, 1)
-        await conn.execute(
-            "UPDATE orderflow_trades SET market_id = $1, outcome_index = 0"
-            " WHERE token_id = $2 AND market_id IS NULL",
-            MARKET,
-            TOKEN_YES,
-        )
         # Another whale buys NO of the same market.
         await add_trade(conn, wallet=LEADER_B, token_id=TOKEN_NO, outcome_index=1, price="0.45",
                         usdc="600")  # fmt: skip

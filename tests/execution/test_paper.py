@@ -149,8 +149,11 @@ async def test_skip_reasons_recorded_from_stored_trades(
         await add_trade(conn, token_id=333, market=other_market)
         # price moved: a later trade in the token at 0.60 (> 0.50 + 0.03)
         t_moved = datetime.now(UTC) - timedelta(seconds=3)
-        await add_trade(conn, token_id=444, market=None, price="0.50", at=t_moved)
-        await add_trade(conn, wallet="0x" + "99" * 20, token_id=444, market=None, price="0.60")
+        third_market = "0x" + "c3" * 32
+        await add_token(conn, 444, third_market, 0)
+        await add_trade(conn, token_id=444, market=third_market, price="0.50", at=t_moved)
+        await add_trade(conn, wallet="0x" + "99" * 20, token_id=444, market=third_market,
+                        price="0.60")  # fmt: skip
     await ex.catch_up()
     async with pool.acquire() as conn:
         rows = await conn.fetch(
