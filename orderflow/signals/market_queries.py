@@ -14,7 +14,14 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.chain import pruning
-from orderflow.signals.quotes import QUOTE_FILLS, QUOTE_WINDOW_SECS, Seen, levels_of, quote
+from orderflow.signals.quotes import (
+    QUOTE_FILLS,
+    QUOTE_WINDOW_SECS,
+    Seen,
+    is_level_sql,
+    levels_of,
+    quote,
+)
 from orderflow.signals.tape import held_to_tape, tape_price
 from orderflow.signals.views import MarketView, Side, TradeView
 
@@ -67,6 +74,14 @@ def left_since(
 _EARLIEST = "(SELECT min(w) FROM unnest($4::timestamptz[]) w)"
 _WINDOWS_START = f"{_EARLIEST} - make_interval(secs => $5)"
 
+# The panic-sell high is the market's: no print of the trade's own wallet — its fills, and the
+# makers' rows of the asks it took (their taker) — and no print that is no price (at 0, or 1 or
+# more: orderflow.signals.quotes.is_level). A degen that bought at 0.60 over a market at 0.51
+# and sold at 0.50 was faded off its own buy, as was any sale under 0.90 after a print at 1.00
+# (tests/signals/test_panic_high.py).
+_MARKETS_HIGH = (
+    f"{is_level_sql('t.price')} AND t.wallet_address <> x.wallet AND t.taker_address <> x.wallet"
+)
 # The panic-sell high reads the look-back window before each trade: bounded by block from the
 # earliest window's start (one bound for the statement). ``leader_exited``: a SELL of the token
 # (or a BUY of its complement) by the trade's wallet after it on the chain (:func:`left_since`;
@@ -95,6 +110,7 @@ SELECT x.key, x.token_id, x.market_id,
            (SELECT max(t.price) FROM orderflow_trades t
              WHERE t.token_id = x.token_id
                AND t.timestamp >= x.ts - make_interval(secs => $5) AND t.timestamp < x.ts
+               AND {_MARKETS_HIGH}
                AND {pruning.since(_WINDOWS_START, "t")})
        END AS window_high,
        {_TAPE} AS tape

@@ -193,13 +193,24 @@ async def wallet_views(conn: asyncpg.Connection, addresses: Iterable[str]) -> di
     return views
 
 
+# An entry (side BUY) is one per decision of its leader: the leader's taker rows of one token and
+# side in one transaction, whatever their log index. A reorg stores the transaction's trades
+# again, usually at other log indexes, and a taker order matched twice in a transaction has a
+# taker row per match: each was decided again as a fill of its own, and a decision refused was
+# taken the second time (tests/signals/test_exactly_once.py). Exits keep the fill's key (each
+# exit of a position is tried on the leader's latest sale, attempt by attempt).
 _INSERT_SIGNAL = """
 INSERT INTO orderflow_signals (
     strategy, signal_type, status, reason, chain_id, tx_hash, log_index, wallet_address,
     wallet_score, token_id, market_id, outcome_index, side, trigger_price, confidence,
     win_probability, size_usdc, inputs, traceparent, trade_time, decided_at, attempt)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $20, $13, $14, $15, $16, $17, $18,
-        $19, CASE WHEN $3 = 'PENDING' THEN NULL ELSE clock_timestamp() END, $21)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $20, $13, $14, $15, $16, $17, $18,
+       $19, CASE WHEN $3 = 'PENDING' THEN NULL ELSE clock_timestamp() END, $21
+ WHERE $20 <> 'BUY' OR NOT EXISTS (
+       SELECT 1 FROM orderflow_signals s
+        WHERE s.strategy = $1 AND s.signal_type = $2 AND s.chain_id = $5
+          AND s.tx_hash = $6::evm_hash AND s.side = 'BUY' AND s.wallet_address = $8::evm_address
+          AND s.token_id = $10::uint256)
 ON CONFLICT (strategy, signal_type, chain_id, tx_hash, log_index, side, attempt) DO NOTHING
 RETURNING id
 """
@@ -215,7 +226,9 @@ async def insert_signal(
     traceparent: str | None,
     attempt: int = 0,
 ) -> int | None:
-    """Store a decision; None when this strategy already has the signal (a replayed trade).
+    """Store a decision; None when this strategy already has the signal (a replayed trade), or,
+    for an entry, one of the same decision of the leader (its taker row of the token and side
+    in the transaction, stored again at another log index, or another match of it).
     ``attempt``: 0 for the trading loop's decision, 1, 2, ... for an exit tried again."""
     score = None if wallet.score is None else Decimal(repr(wallet.score)).quantize(Decimal("0.01"))
     value = await conn.fetchval(

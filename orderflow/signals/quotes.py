@@ -42,6 +42,18 @@ QUOTE_WINDOW_SECS = 1800.0
 QUOTE_FILLS = 200
 
 
+def is_level(price: Decimal) -> bool:
+    """A price a resting order can have: strictly between 0 and 1 (the CLOB rests none at 0, or
+    at 1 or more). A print anywhere else is no level and no price: the quote, the tape price
+    (:mod:`orderflow.signals.tape`) and the panic-sell high leave it out."""
+    return 0 < price < 1
+
+
+def is_level_sql(price: str) -> str:
+    """SQL: :func:`is_level` of the expression ``price``."""
+    return f"{price} > 0 AND {price} < 1"
+
+
 def opposite(side: Side) -> Side:
     return "SELL" if side == "BUY" else "BUY"
 
@@ -76,7 +88,7 @@ def quote(seen: Iterable[Seen], side: Side) -> Decimal | None:
     A print no resting order could have made — at 0, or at 1 or more (the CLOB rests orders
     strictly between) — is no level: a wash pair's price-0 "ask" would otherwise price a follow
     at the tick and size it by Kelly at that price."""
-    levels = [s for s in seen if 0 < s.price < 1]
+    levels = [s for s in seen if is_level(s.price)]
     own = [s for s in levels if s.met == side]
     if not own:
         return None

@@ -6,6 +6,8 @@ Checked in this order (the first that fails is the reason):
 ``strategy_killed``           the strategy is killed: no order at all
 ``strategy_paused``           the strategy is paused: nothing new is opened
 ``stale``                     the fill is older than ``max_signal_age_secs`` (status EXPIRED)
+``market_unknown``            the fill's token names no market (not in the token registry):
+                              its resolution, other outcomes and exposure cannot be checked
 ``market_resolved``           the market already has a resolution
 ``resolves_soon``             the market's known end is closer than ``max_signal_age_secs``
 ``no_price``                  no observed price for the token
@@ -49,6 +51,7 @@ class Reason(StrEnum):
     KILLED = "strategy_killed"
     PAUSED = "strategy_paused"
     STALE = "stale"
+    MARKET_UNKNOWN = "market_unknown"
     MARKET_RESOLVED = "market_resolved"
     RESOLVES_SOON = "resolves_soon"
     NO_PRICE = "no_price"
@@ -84,6 +87,12 @@ def market_gates(
         return Reason.PAUSED
     if now - trade.timestamp > timedelta(seconds=settings.max_signal_age_secs):
         return Reason.STALE
+    if market.market_id is None:
+        # No market, no entry: neither its resolution, nor its other outcomes (one position per
+        # market), nor its exposure cap, nor its complement (a leader leaving by buying it) can
+        # be read. Two whales' buys of the two outcomes of such a market were both followed:
+        # YES and NO of one market (tests/signals/test_market_unknown.py).
+        return Reason.MARKET_UNKNOWN
     if market.resolved:
         return Reason.MARKET_RESOLVED
     if market.resolves_at is not None and market.resolves_at - now < timedelta(

@@ -7,12 +7,16 @@ FOLLOW_WHALE
 FADE_DEGEN (off unless ``enable_degen_fading``)
     A *panic sell*: a SELL fill by a wallet scoring at most ``max_fade_score``, worth at least
     ``min_trigger_usd``, at a price at least ``fade_price_drop`` (a fraction) below the token's
-    highest traded price during the ``fade_window_secs`` before the fill. We buy the token it
+    highest traded price during the ``fade_window_secs`` before the fill — the market's: the
+    seller's own prints (its fills, the makers' rows of the asks it took) are left out, a sale
+    closing a position it opened at its own price is no fall of the market, and so are prints
+    at no price (0, or 1 or more) (``orderflow.signals.market_queries``). We buy the token it
     dumped, betting the low-skill seller capitulated at a bad price.
 
 Never a signal: a wallet without a score (not yet rated); a *maker* fill (the wallet's resting
 order was crossed by someone else: liquidity provision, not a decision -- only the row of the
-order that crossed the book, ``is_taker``, is); a wallet with a behaviour flag is never followed
+order that crossed the book, ``is_taker``, is); a fill at 0, or at 1 or more (no order rests
+there: :func:`orderflow.signals.quotes.is_level`); a wallet with a behaviour flag is never followed
 (MARKET_MAKER, WASH, PENNY_PICKER, WASH_COUNTERPARTY, HEDGED, COPIER: their record is not
 copyable skill, or is another wallet's decisions a minute late) and a WASH, WASH_COUNTERPARTY,
 HEDGED or COPIER wallet is never faded (its losses may be staged for a partner; a complete set's
@@ -25,6 +29,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from orderflow.reputation.flags import UNFADABLE
+from orderflow.signals.quotes import is_level
 from orderflow.signals.views import MarketView, TradeView, WalletView
 from orderflow.strategy.settings import StrategySettings
 
@@ -59,7 +64,10 @@ def classify(
     """The signal a fill triggers for a strategy, or None (no signal row is written then)."""
     if wallet.score is None or trade.usdc_size < Decimal(str(settings.min_trigger_usd)):
         return None
-    if trade.is_taker is False:
+    if trade.is_taker is False or not is_level(trade.price):
+        # A maker fill is liquidity provision; a fill at 0, or at 1 or more, is no decision at
+        # a price (no order rests there: a gift, a wash print): a whale's "buy" at 1.00 was
+        # followed at the market's ask (tests/signals/test_tape_levels.py).
         return None
     if (
         settings.enable_whale_following

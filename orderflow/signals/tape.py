@@ -15,6 +15,10 @@ the price half-way; a token only it trades is its; and a pair that matched more 
 :data:`TAPE_PRINTS` times since anyone else did is alone too. With no maker row stored, a mark
 is the last print of anyone; a quote is not held.
 
+A print at 0, or at 1 or more, is no price (:func:`orderflow.signals.quotes.is_level`): the rule
+reads none, SQL and memory alike (three pairs at 1.00 made the tape 1.00, and a leader's exit
+went out at 0.99: tests/signals/test_tape_levels.py).
+
 :func:`held_to_tape` holds a quote (:mod:`orderflow.signals.quotes`) to it.
 
 :class:`TokenPrints` is the same rule in memory, for the backtest's tape
@@ -29,6 +33,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
+
+from orderflow.signals.quotes import is_level, is_level_sql
 
 # The pairs the median is taken over, and how many of the token's last matches are read.
 TAPE_PAIRS = 5
@@ -45,6 +51,12 @@ def _matches(token: str, price: str, bound: str) -> str:
                  FROM orderflow_trades t
                 WHERE t.token_id = {token} AND NOT t.is_taker_aggregate{bound}
                 ORDER BY t.timestamp DESC, t.id DESC LIMIT {TAPE_PRINTS})"""
+
+
+# A print at 0, or at 1 or more, is no price (orderflow.signals.quotes.is_level): three wash
+# pairs printing at 1.00 made the tape 1.00, an honest bid of 0.48 was held to it and a leader's
+# exit went out at 0.99, above every bid (tests/signals/test_tape_levels.py).
+_LEVEL = is_level_sql("t.price")
 
 
 def tape_price(
@@ -65,7 +77,8 @@ def tape_price(
     its maker rows in the complement: they count, at 1 - their price (the unified book's
     mirror, :func:`orderflow.signals.quotes.levels_of`)."""
     bound = (
-        (f" AND t.timestamp < {before}" if before else "")
+        f" AND {_LEVEL}"
+        + (f" AND t.timestamp < {before}" if before else "")
         + (f" AND t.timestamp >= {since}" if since else "")
         + (f" AND {prune}" if prune else "")
     )
@@ -135,6 +148,8 @@ class _Latest:
     prints: list[tuple[int, Print]] = field(default_factory=list)  # the latest first
 
     def add(self, print_: Print) -> None:
+        if not is_level(print_.price):
+            return  # no price (the SQL's _LEVEL)
         self.count += 1
         prints = self.prints
         for i, (_, p) in enumerate(prints):

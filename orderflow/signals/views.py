@@ -114,6 +114,9 @@ class MarketView:
     chain's fills (``tape``) or the exchange's book read for a live decision (``book``:
     :mod:`orderflow.execution.market_rules`); ``depth``, with a book's quote, the levels of the
     side met as (price, shares), best first: an entry buys no more than they offer at its limit.
+    ``window_high`` is the market's: the fill's own wallet's prints, and prints at no price (0,
+    or 1 or more), are left out (:mod:`orderflow.signals.market_queries`). ``market_id`` None:
+    the token's market is not known (no entry: ``market_unknown``).
     """
 
     token_id: int

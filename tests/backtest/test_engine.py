@@ -148,26 +148,24 @@ def test_random_subset_is_seeded_and_proportional() -> None:
     assert chosen != [w for w in wallets if in_random_subset(w, 4, 0.1)]
 
 
-async def test_fills_of_unknown_tokens_stay_open_and_are_marked(pool: asyncpg.Pool) -> None:
+async def test_a_token_of_no_known_market_is_not_entered(pool: asyncpg.Pool) -> None:
+    """The listener stores fills of tokens it cannot place yet with market_id NULL. The executor
+    enters no such token (``market_unknown``: its resolution, its other outcomes and its market's
+    exposure cannot be read), and the replay decides as it does (it entered and marked one)."""
     h = History()
     market = h.market("known")
     h.trade(WHALE, market, 0, "BUY", "0.40", "500", T0 + timedelta(hours=1))
     h.ask(market, 0, "0.40", "5000", T0 + timedelta(hours=1, minutes=1))
-    h.trade(NOBODY, market, 0, "BUY", "0.50", "100", T0 + timedelta(hours=5))
-    # The match's maker row (its taker aggregate names no pair): the same pair as the ask's,
-    # whose latest print the tape price is (orderflow.signals.tape).
-    h.ask(market, 0, "0.50", "100", T0 + timedelta(hours=5))
     await h.store(pool)
-    # The listener stores fills of tokens it cannot place yet with market_id NULL.
     await pool.execute("UPDATE orderflow_trades SET market_id = NULL, outcome_index = NULL")
     options = BacktestOptions(start=T0, end=T0 + timedelta(days=1), step_secs=86_400)
     async with pool.acquire() as conn:
         report = await run_backtest(conn, SETTINGS, options, fixed_scores)
     assert report is not None
     strategy = report.summaries[0]
-    assert (strategy.executed, strategy.positions_closed, strategy.positions_open) == (1, 0, 1)
-    shares = _kelly_shares("0.40", "0.40")
-    assert strategy.pnl == shares * (Decimal("0.50") - Decimal("0.40"))  # marked at 0.50
+    assert (strategy.executed, strategy.positions_open) == (0, 0)
+    (signal,) = report.result.runs[0].book.signals
+    assert (signal.status, signal.reason) == ("SKIPPED", "market_unknown")
 
 
 async def test_strategy_exits_when_its_leader_sells(pool: asyncpg.Pool) -> None:

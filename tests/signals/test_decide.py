@@ -210,11 +210,12 @@ def test_wallet_view_reads_the_runs_follower_cost(as_text: bool) -> None:
     assert wallet_view_from_stats({**row, "factors": None}).follower_cost is None
 
 
-@pytest.mark.parametrize("price", ["0", "0.003", "0.005", "0.01"])
+@pytest.mark.parametrize("price", ["0.003", "0.005", "0.01"])
 def test_a_cheap_token_is_not_bought_above_its_estimated_value(price: str) -> None:
     """p used to be clipped up to 0.02: a whale's buy at 0.005 (p = 0.005 x 1.2 = 0.006) was
     bought at 0.01 as if it won 2 % of the time: 2,525 shares paying 0.01 for 0.006 of value.
-    Raising a low estimate invents an edge; only the upper clip (0.98) stays."""
+    Raising a low estimate invents an edge; only the upper clip (0.98) stays. (A fill at 0 is
+    no decision at all: test_a_fill_at_no_price_is_no_signal.)"""
     px = D(price)
     cheap = MarketView(token_id=TOKEN, market_id=MARKET, last_price=px)
     d = evaluate(trade(price=px), WHALE, cheap, BOOK, SETTINGS, NOW)  # pays 0.01 or 0.02
@@ -225,10 +226,7 @@ def test_a_cheap_token_is_not_bought_above_its_estimated_value(price: str) -> No
     fine = SETTINGS.model_copy(update={"paper_slippage_bps": 0.0, "tick_size": 0.001})
     d = evaluate(trade(price=px), WHALE, cheap, BOOK, fine, NOW)
     assert d is not None and d.sizing is not None
-    if px == 0:
-        assert d.reason is Reason.NO_EDGE  # bought at the tick, worth nothing by the estimate
-    else:
-        assert d.sizing.kelly_f == pytest.approx((D("1.2") * px - px) / (1 - px))
+    assert d.sizing.kelly_f == pytest.approx((D("1.2") * px - px) / (1 - px))
     # the fader's p is not raised either: a dump at 0.01 by a wallet no worse than average
     average = WalletView(DEGEN.address, 1.0, "DEGEN", 0.0, 0.01, 80, p_edge_below_zero=0.9)
     t = trade(side="SELL", price=D("0.01"), wallet=DEGEN.address)
@@ -277,3 +275,13 @@ def test_a_leader_that_has_sold_since_its_buy_is_not_followed() -> None:
     t, m, s = fade_inputs()  # a panic seller that sold again is still faded
     d = evaluate(t, DEGEN, replace(m, leader_exited=True), BOOK, s, NOW)
     assert d is not None and d.accepted
+
+
+@pytest.mark.parametrize("price", ["0", "1", "1.5"])
+def test_a_fill_at_no_price_is_no_signal(price: str) -> None:
+    """No order rests at 0, or at 1 or more (orderflow.signals.quotes.is_level): such a fill
+    (a gift, a wash print) is no decision of its wallet, neither followed nor faded."""
+    assert evaluate(trade(price=D(price)), WHALE, MARKET_VIEW, BOOK, SETTINGS, NOW) is None
+    _, m, s = fade_inputs()
+    dump = trade(side="SELL", price=D(price), wallet=DEGEN.address)
+    assert evaluate(dump, DEGEN, m, BOOK, s, NOW) is None
