@@ -253,9 +253,10 @@ WITH {HEDGED_CTES}, adj AS (
                         sum(gb) AS gb, sum(gs) AS gs, sum(gr) AS gr, bool_or(taken) AS taken,
                         sum(post_tb) AS post_tb, sum(post_tcb) AS post_tcb,
                         sum(post_ts) AS post_ts, sum(post_tr) AS post_tr
-                   FROM (SELECT wallet_address, token_id, off_tb, off_tcb, off_ts, off_tr,
-                                off_tfee, 0.0::float8 AS gb, 0.0::float8 AS gs, 0.0::float8 AS gr,
-                                TRUE AS taken, 0.0::float8 AS post_tb, 0.0::float8 AS post_tcb,
+                   FROM (SELECT wallet_address, token_id, off_tb, off_tcb, off_ts,
+                                off_tr + x_tr AS off_tr, off_tfee, 0.0::float8 AS gb,
+                                0.0::float8 AS gs, x_gr AS gr, TRUE AS taken,
+                                0.0::float8 AS post_tb, 0.0::float8 AS post_tcb,
                                 0.0::float8 AS post_ts, 0.0::float8 AS post_tr
                            FROM rep_wash WHERE token_id IS NOT NULL
                          UNION ALL
@@ -267,9 +268,11 @@ WITH {HEDGED_CTES}, adj AS (
                   GROUP BY wallet_address, token_id) o
         ON o.wallet_address = p.wallet_address AND o.token_id = p.token_id
      -- the gross amounts exited, exit_price and short are made of, less rep_void's fills that
-     -- are no exit of a decision (voided: some are; else the row's own figures stand)
+     -- are no exit of a decision and what sales received above every prevailing price around
+     -- them (rep_wash's x_gr: orderflow.reputation.wash_exits_sql; voided: some of either;
+     -- else the row's own figures stand)
      CROSS JOIN LATERAL (
-           SELECT coalesce(o.gb > 0 OR o.gs > 0, FALSE) AS voided,
+           SELECT coalesce(o.gb > 0 OR o.gs > 0 OR o.gr > 0, FALSE) AS voided,
                   {_GROSS.format(c="bought", v="gb")} AS bg,
                   {_GROSS.format(c="sold", v="gs")} AS sg,
                   {_GROSS.format(c="received", v="gr")} AS rg) g

@@ -27,7 +27,7 @@ import asyncpg
 import numpy as np
 
 from orderflow.accounting import fill_from_trade
-from orderflow.reputation import wallet_sql
+from orderflow.reputation import stored_inputs, wallet_sql
 from orderflow.reputation.factors import Scores, score
 from orderflow.reputation.flags import PENNY_PRICE
 from orderflow.reputation.prior import Prior
@@ -92,6 +92,27 @@ def _stored_copier(stats: Mapping[str, Any] | None) -> bool:
     between wallets that one wallet's replay cannot see)."""
     factors = (stats or {}).get("factors") or {}
     return "COPIER" in (factors.get("flags") or ())
+
+
+async def _capped(
+    conn: asyncpg.Connection, wallet: str, settings: ReputationSettings
+) -> dict[int, tuple[Decimal, Decimal]]:
+    """Per token, what the wallet's sales received above every prevailing price around them
+    (``rep_wash``'s ``x_gr`` and ``x_tr``: :mod:`orderflow.reputation.wash_exits_sql`) as the
+    last run's stored rows hold them: the market around a fill is every other wallet's, which a
+    replay of one wallet does not read. None kept (no live full run with this SQL yet): none
+    taken out, the exits at their price."""
+    if not await stored_inputs.ready(conn, settings):
+        return {}
+    rows = await conn.fetch(
+        f"SELECT token_id, x_gr, x_tr FROM {stored_inputs.WASH}"
+        " WHERE wallet_address = $1 AND token_id IS NOT NULL AND x_gr > 0",
+        wallet,
+    )
+    return {
+        int(r["token_id"]): (Decimal(repr(r["x_gr"])), Decimal(repr(r["x_tr"] or 0.0)))
+        for r in rows
+    }
 
 
 async def _with_tail(conn: asyncpg.Connection, prior: Prior) -> Prior:
@@ -241,6 +262,9 @@ async def wallet_report(
         _apply(tp, row, self_matched.get((row["chain_id"], row["tx_hash"]), ZERO))
         fills_of.setdefault(token_id, []).append(row)
     positions = list(by_token.values())
+    for token_id, (received, taker_received) in (await _capped(conn, wallet, settings)).items():
+        if (tp := by_token.get(token_id)) is not None:
+            tp.capped_received, tp.capped_taker_received = received, taker_received
     for tp in positions:
         _judge(tp)
         if tp.payout is not None:

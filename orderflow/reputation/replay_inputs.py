@@ -58,6 +58,11 @@ class TokenPosition:
     void_bought: Decimal = ZERO
     void_sold: Decimal = ZERO
     void_received: Decimal = ZERO
+    # what its sales received above every prevailing price around them, every sale's and its
+    # taker rows' (the run's rep_wash x_gr, x_tr: the market around a fill is the population's,
+    # read from the last run's stored rows), out of the collateral received
+    capped_received: Decimal = ZERO
+    capped_taker_received: Decimal = ZERO
     penny: Decimal = ZERO
     volume: Decimal = ZERO
     payouts: list[Decimal] | None = None
@@ -92,11 +97,13 @@ class TokenPosition:
         return TakerTotals(
             bought=float(max(self.bought_gross - self.void_bought, ZERO)),
             sold=float(max(self.sold_gross - self.void_sold, ZERO)),
-            received=float(max(self.received_gross - self.void_received, ZERO)),
+            received=float(
+                max(self.received_gross - self.void_received - self.capped_received, ZERO)
+            ),
             taker_bought=float(self.taker_bought),
             taker_paid=float(self.taker_paid),
             taker_sold=float(self.taker_sold),
-            taker_received=float(self.taker_received),
+            taker_received=float(max(self.taker_received - self.capped_taker_received, ZERO)),
             taker_fee=float(self.taker_fee),
         )
 

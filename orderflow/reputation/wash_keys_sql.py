@@ -21,6 +21,7 @@ $1..$8 as :data:`orderflow.reputation.wash_sql.WASH`.
 from __future__ import annotations
 
 from orderflow.reputation.gate import GATED_TRADES
+from orderflow.reputation.wash_exits_sql import sells_over
 
 # An address's key, and the address back from it.
 ADDR = "decode(substr({a}, 3), 'hex')"
@@ -65,7 +66,8 @@ def tot_keys(tot: str) -> str:
 
 # The off-market part of each wallet's taker rows per token: taker_off's buckets against the
 # trades' own rows, by key.
-OFFTOK_KEYS = f"""), offtok AS (
+OFFTOK_KEYS = (
+    f"""), offtake AS (
     -- ... carried to the wallet's own taker rows there: the decisions the edge must not count
     -- (orderflow.reputation.evidence_sql.WALLETS subtracts them), in the units of rep_positions
     SELECT t.wallet_address AS w, t.token_id,
@@ -82,6 +84,17 @@ OFFTOK_KEYS = f"""), offtok AS (
      WHERE t.is_taker_aggregate
      GROUP BY t.wallet_address, t.token_id
 """
+    + sells_over(GATED_TRADES, ADDR.format(a="t.wallet_address"), MK, BUCKET, by_bucket=False)
+    + """), offtok AS (
+    -- both per (wallet, token): the off-market taker amounts and what its sales received
+    -- above the prevailing prices
+    SELECT coalesce(o.w, x.w) AS w, coalesce(o.token_id, x.token_id) AS token_id,
+           coalesce(o.tb, 0.0) AS tb, coalesce(o.tcb, 0.0) AS tcb, coalesce(o.ts, 0.0) AS ts,
+           coalesce(o.tr, 0.0) AS tr, coalesce(o.tfee, 0.0) AS tfee,
+           coalesce(x.xg, 0)::float8 AS xg, coalesce(x.xt, 0)::float8 AS xt
+      FROM offtake o FULL JOIN xs x ON x.w = o.w AND x.token_id = o.token_id
+"""
+)
 
 
 def host_and_rows(host: str, wallet: str, counterparty: str) -> str:
@@ -105,7 +118,8 @@ SELECT {wallet} AS wallet_address, NULL::numeric AS token_id,
        h.host, coalesce(h.share, 0.0) AS host_share,
        coalesce((h.vol / t.vol)::float8, 0.0) AS host_own_share,
        NULL::float8 AS off_tb, NULL::float8 AS off_tcb, NULL::float8 AS off_ts,
-       NULL::float8 AS off_tr, NULL::float8 AS off_tfee
+       NULL::float8 AS off_tr, NULL::float8 AS off_tfee, NULL::float8 AS x_gr,
+       NULL::float8 AS x_tr
   FROM tot t
   LEFT JOIN conc c ON c.w = t.w
   LEFT JOIN closed cl ON cl.w = t.w
@@ -114,7 +128,7 @@ SELECT {wallet} AS wallet_address, NULL::numeric AS token_id,
  WHERE c.w IS NOT NULL OR o.off_n > 0 OR h.member IS NOT NULL
 UNION ALL
 SELECT w, token_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, tb, tcb, ts, tr,
-       tfee
+       tfee, xg, xt
   FROM offtok
 """
 

@@ -24,6 +24,7 @@ the trades read: the gated table up to $9 (a build) or ``rep_wash_rows`` (a regi
 from __future__ import annotations
 
 from orderflow.reputation.gate import GATED_TRADES, gated_in_runs
+from orderflow.reputation.wash_exits_sql import sells_over
 from orderflow.reputation.wash_keys_sql import judged
 from orderflow.reputation.wash_sql import (
     DEV2,
@@ -151,15 +152,19 @@ SELECT w, mk, b, count(*) FILTER (WHERE d >= {DIST}) AS p1n,
     )
 
 
+# Pass 1's verdicts as stored (what pass 2 of a region is computed against).
+_STORED_OFF1 = """), off1 AS (
+    SELECT w COLLATE "C" AS w FROM orderflow_wash_wallets WHERE off1
+"""
+
+
 def cells(trades: str, only: str) -> str:
     """``rep_wash_cells``: the cells of ``only`` (every column of orderflow_wash_cells), pass 2
     against the stored verdicts (``orderflow_wash_wallets.off1``)."""
     return (
         "CREATE TEMP TABLE rep_wash_cells ON COMMIT DROP AS\n"
         + _PASS1.replace("{trades}", trades)
-        + """), off1 AS (
-    SELECT w COLLATE "C" AS w FROM orderflow_wash_wallets WHERE off1
-"""
+        + _STORED_OFF1
         + PASS2_REF
         + DEV2
         + f"""), base AS (
@@ -186,27 +191,45 @@ SELECT x.w, x.cp, x.mk, x.b, x.vol, x.n, c1.w IS NOT NULL AS ref1, c1.p1n, c1.p1
     )
 
 
-def taker(trades: str) -> str:
+def taker(trades: str, only: str) -> str:
     """``rep_wash_tk``: WASH's offtok sums per (wallet, token, market, bucket) of the buckets of
-    ``rep_wash_cells`` (its taker_off fraction from the cells' sums: the same NUMERIC quotient)."""
-    return f"""
-CREATE TEMP TABLE rep_wash_tk ON COMMIT DROP AS
-WITH {PARAMS}x AS (
+    ``rep_wash_cells`` (its taker_off fraction from the cells' sums: the same NUMERIC quotient),
+    and what the sales in ``only``'s buckets received above pass 2's prevailing prices (its xs,
+    against the stored verdicts as :func:`cells` takes them)."""
+    return (
+        "CREATE TEMP TABLE rep_wash_tk ON COMMIT DROP AS\nWITH "
+        + PARAMS
+        + F_INV.replace("{trades}", trades)
+        + PASS1_REF
+        + _STORED_OFF1
+        + PASS2_REF
+        + f"""), ref2o AS (
+    SELECT * FROM ref2 WHERE {only}
+"""
+        + sells_over(trades, "t.wallet_address", MK, BUCKET, by_bucket=True, ref="ref2o")
+        + f"""), x AS (
     SELECT w, mk, b, sum(tkv) / nullif(sum(tks), 0) AS frac
       FROM rep_wash_cells GROUP BY w, mk, b HAVING sum(tkn) > 0
+), tk AS (
+    SELECT t.wallet_address AS w, t.token_id, x.mk, x.b,
+           sum(t.size * x.frac) FILTER (WHERE t.side = 'BUY') AS tb,
+           sum(t.usdc_size * x.frac) FILTER (WHERE t.side = 'BUY') AS tcb,
+           sum(t.size * x.frac) FILTER (WHERE t.side <> 'BUY') AS ts,
+           sum(t.usdc_size * x.frac) FILTER (WHERE t.side <> 'BUY') AS tr,
+           sum(x.frac * CASE WHEN t.fee_asset = 'SHARES' THEN t.fee * t.price
+                             ELSE t.fee END) FILTER (WHERE t.fee > 0) AS tfee
+      FROM ({trades}) t
+      JOIN x ON x.w = t.wallet_address AND x.mk = {MK} AND x.b = {BUCKET}
+     WHERE t.is_taker_aggregate
+     GROUP BY t.wallet_address, t.token_id, x.mk, x.b
 )
-SELECT t.wallet_address AS w, t.token_id, x.mk, x.b,
-       sum(t.size * x.frac) FILTER (WHERE t.side = 'BUY') AS tb,
-       sum(t.usdc_size * x.frac) FILTER (WHERE t.side = 'BUY') AS tcb,
-       sum(t.size * x.frac) FILTER (WHERE t.side <> 'BUY') AS ts,
-       sum(t.usdc_size * x.frac) FILTER (WHERE t.side <> 'BUY') AS tr,
-       sum(x.frac * CASE WHEN t.fee_asset = 'SHARES' THEN t.fee * t.price
-                         ELSE t.fee END) FILTER (WHERE t.fee > 0) AS tfee
-  FROM ({trades}) t
-  JOIN x ON x.w = t.wallet_address AND x.mk = {MK} AND x.b = {BUCKET}
- WHERE t.is_taker_aggregate
- GROUP BY t.wallet_address, t.token_id, x.mk, x.b
+SELECT coalesce(k.w, x.w) AS w, coalesce(k.token_id, x.token_id) AS token_id,
+       coalesce(k.mk, x.mk) AS mk, coalesce(k.b, x.b) AS b,
+       k.tb, k.tcb, k.ts, k.tr, k.tfee, x.xg, x.xt
+  FROM tk k
+  FULL JOIN xs x ON x.w = k.w AND x.token_id = k.token_id AND x.mk = k.mk AND x.b = k.b
 """
+    )
 
 
 # A wallet's sums over its cells and its pass-1 verdict, as WASH's off1 takes it (a wallet with
@@ -268,7 +291,8 @@ def assemble(universe: str, rows: str, tot: str = TOT, rings: str = "TRUE") -> s
         + f"""), offtok AS (
     SELECT w, token_id, coalesce(sum(tb), 0)::float8 AS tb, coalesce(sum(tcb), 0)::float8 AS tcb,
            coalesce(sum(ts), 0)::float8 AS ts, coalesce(sum(tr), 0)::float8 AS tr,
-           coalesce(sum(tfee), 0)::float8 AS tfee
+           coalesce(sum(tfee), 0)::float8 AS tfee, coalesce(sum(xg), 0)::float8 AS xg,
+           coalesce(sum(xt), 0)::float8 AS xt
       FROM orderflow_wash_taker WHERE {rows} GROUP BY w, token_id
 ), off AS MATERIALIZED (
     SELECT w, (sd2 / nullif(s2, 0))::float8 AS deviation, s2 AS judged, p2v AS off_vol,

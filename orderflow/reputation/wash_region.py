@@ -24,7 +24,7 @@ async def cells(conn: asyncpg.Connection, trades: str, only: str, args: tuple[ob
     await drop_tables(conn, "rep_wash_cells", "rep_wash_tk")
     region = trades == sql.REGION_TRADES
     await hash_joined(conn, sql.cells(trades, only), args, region)
-    await hash_joined(conn, sql.taker(trades), args, region)
+    await hash_joined(conn, sql.taker(trades, only), args, region)
 
 
 async def hash_joined(

@@ -123,7 +123,7 @@ def fingerprint(settings: ReputationSettings) -> str:
             sql.REGION_ROWS,
             sql.pass1(sql.REGION_TRADES, sql.IN_REGION),
             sql.cells(sql.REGION_TRADES, sql.IN_REGION),
-            sql.taker(sql.REGION_TRADES),
+            sql.taker(sql.REGION_TRADES, sql.IN_REGION),
             sql.wallet_sums(_STORED_CELLS),
             sql.ASSEMBLE,
             *CLOSURE,

@@ -13,7 +13,12 @@ anybody's wash host), reads as about +0.15 a dollar on every decision, with no v
 closing line's null variance x^2 (q(1-q) - c(1-c)) is about 0 for an exit at 0.60 after an
 entry at 0.51, and its sample variance is 0, so its standard error sits at the floor (0.35 x
 the outcome's). The operator's money only moved from the burners to the showcase; a follower
-buying with it and holding (or selling into the real book) earns nothing.
+buying with it and holding (or selling into the real book) earns nothing. It read WHALE 9.31
+(P 0.999, +0.15 a dollar at the standard error's floor; +0.018 held to the end).
+
+Closed: an exit is valued at no more than the highest prevailing price around it
+(orderflow.reputation.wash_exits_sql; rep_wash's x_gr and x_tr): AVERAGE 4.02, outcome edge
++0.005 (the control: AVERAGE 3.75, -0.022).
 """
 
 from __future__ import annotations
@@ -31,16 +36,7 @@ from tests.reputation.test_cases import TOP, stats
     "premium",
     [
         pytest.param(0.0, id="control"),
-        pytest.param(
-            0.09,
-            id="staged",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="an exit 0.09 above the market is no off-market fill (0.10) and is the "
-                "exit price: WHALE 9.31, P 0.999, +0.15 a dollar at the standard error's floor; "
-                "+0.018 held to the end",
-            ),
-        ),
+        pytest.param(0.09, id="staged"),
     ],
 )
 async def test_a_sale_to_a_burner_just_under_the_off_market_distance_is_no_edge(
@@ -66,4 +62,6 @@ async def test_a_sale_to_a_burner_just_under_the_off_market_distance_is_no_edge(
     assert behaviour["off_market_share"] < 0.1, behaviour
     assert s["flags"] == [], s["flags"]
     assert held.per_dollar < 0.05, held.per_dollar  # no edge held to the end
+    # the exits are worth what the market paid around them: no edge either way
+    assert s["factors"]["posterior"]["outcome_edge"] < 0.05, tier_detail(s, held)
     assert s["trader_tier"] not in TOP, tier_detail(s, held)

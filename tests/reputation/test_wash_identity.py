@@ -58,6 +58,11 @@ COLUMNS = """
 SELECT attname, atttypid::regtype::text, attcollation FROM pg_attribute
  WHERE attrelid = $1::regclass AND attnum > 0 ORDER BY attnum
 """
+# The rows the old statement made: the new one also names, per (wallet, token), what its sales
+# received above the prevailing prices (x_gr, x_tr; a row of its own where the wallet has no
+# off-market taker amount there: off_tb and off_ts 0.0)
+_AS_OLD = """SELECT {columns} FROM rep_wash
+ WHERE token_id IS NULL OR off_tb > 0 OR off_ts > 0"""
 REL = 1e-12  # the largest relative difference of a float column
 ABS = 1e-15  # ... or absolute, for prices' distances (a few ulps of 1.0)
 SETTINGS = {
@@ -135,9 +140,15 @@ async def compare(pool: asyncpg.Pool, settings: ReputationSettings) -> dict[str,
         await conn.execute(OLD_WASH, now, *args)
         await conn.execute("ALTER TABLE rep_wash RENAME TO rep_wash_old")
         await conn.execute(WASH, now, *args)
-        assert await conn.fetch(COLUMNS, "rep_wash") == await conn.fetch(COLUMNS, "rep_wash_old")
+        columns = await conn.fetch(COLUMNS, "rep_wash_old")
+        now_columns = await conn.fetch(COLUMNS, "rep_wash")
+        assert now_columns[: len(columns)] == columns
+        assert [tuple(c)[:2] for c in now_columns[len(columns) :]] == [
+            ("x_gr", "double precision"),
+            ("x_tr", "double precision"),
+        ]
         worst = largest_difference(
-            await conn.fetch("SELECT * FROM rep_wash"),
+            await conn.fetch(_AS_OLD.format(columns=", ".join(c[0] for c in columns))),
             await conn.fetch("SELECT * FROM rep_wash_old"),
             settings,
         )

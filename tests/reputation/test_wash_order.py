@@ -20,6 +20,7 @@ stand-in from the per-(wallet, token) sums, unanalyzed, against the full run's p
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -42,11 +43,12 @@ def _bits(v: Any) -> Any:
 
 async def _rows(conn: asyncpg.Connection, sql: str, args: tuple[Any, ...], tag: str) -> Rows:
     """``rep_wash`` made by ``sql``: each (wallet, token) row, floats as bits. ``tag`` makes
-    the statement's text new (a prepared statement keeps the tables it was parsed against: one
-    cached before a temporary ``orderflow_trades`` existed would read the real one)."""
+    the statements' text new (a prepared statement keeps the tables it was parsed against: one
+    cached before a temporary ``orderflow_trades`` existed would read the real one, and a read
+    of ``rep_wash`` cached when another statement made it with other columns fails)."""
     await conn.execute("DROP TABLE IF EXISTS rep_wash")
     await conn.execute(f"{sql}\n-- {tag}", *args)
-    rows = await conn.fetch("SELECT * FROM rep_wash")
+    rows = await conn.fetch(f"SELECT * FROM rep_wash -- {tag} {zlib.crc32(sql.encode())}")
     out = {(r["wallet_address"], r["token_id"]): tuple(_bits(v) for v in r.values()) for r in rows}
     assert len(out) == len(rows)
     return out

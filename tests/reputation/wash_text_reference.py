@@ -3,7 +3,8 @@ fragments inlined), frozen: ``tests/reputation/test_wash_keys.py`` runs it and t
 the same data and requires the same rows to the bit. Do not edit (it is the reference, not code
 the run uses) but for a change of WASH's definition: the off-market share over the judged volume,
 never less than $8 of the whole (docs/reputation.md "Only judged fills make the off-market
-share").
+share"); what sales received above every prevailing price around them (``xs``, ``x_gr``,
+``x_tr``: docs/reputation.md "Wallets that game the exits and the line").
 """
 
 from __future__ import annotations
@@ -171,7 +172,14 @@ TAKER_OFF = f"""), taker_off AS (
     HAVING count(*) FILTER (WHERE d.d >= {DIST}) > 0
 """
 
-_OFFTOK = f"""), offtok AS (
+# what a sale row received above the highest prevailing price around it, on its token's scale
+_OVER = (
+    "coalesce(greatest(t.usdc_size - t.size * (CASE WHEN t.market_id IS NOT NULL"
+    " AND t.outcome_index = 1 THEN 1 - least(r.r_before, r.r_same, r.r_after)"
+    " ELSE greatest(r.r_before, r.r_same, r.r_after) END), 0), 0)"
+)
+
+_OFFTOK = f"""), offtake AS (
     -- ... carried to the wallet's own taker rows there: the decisions the edge must not count
     -- (orderflow.reputation.evidence_sql.WALLETS subtracts them), in the units of rep_positions
     SELECT t.wallet_address AS w, t.token_id,
@@ -188,6 +196,23 @@ _OFFTOK = f"""), offtok AS (
        AND x.b = floor(extract(epoch FROM t.timestamp) / $3::float8)::int8
      WHERE t.is_taker_aggregate
      GROUP BY t.wallet_address, t.token_id
+), xs AS (
+    SELECT t.wallet_address AS w, t.token_id,
+           sum({_OVER}) AS xg,
+           coalesce(sum({_OVER}) FILTER (WHERE t.is_taker_aggregate), 0) AS xt
+      FROM ({GATED_TRADES}) t
+      JOIN ref2 r
+        ON r.w = t.wallet_address AND r.mk = coalesce(t.market_id::text, t.token_id::text)
+       AND r.b = floor(extract(epoch FROM t.timestamp) / $3::float8)::int8
+     WHERE t.side <> 'BUY'
+     GROUP BY 1, 2
+    HAVING sum({_OVER}) > 0
+), offtok AS (
+    SELECT coalesce(o.w, x.w) AS w, coalesce(o.token_id, x.token_id) AS token_id,
+           coalesce(o.tb, 0.0) AS tb, coalesce(o.tcb, 0.0) AS tcb, coalesce(o.ts, 0.0) AS ts,
+           coalesce(o.tr, 0.0) AS tr, coalesce(o.tfee, 0.0) AS tfee,
+           coalesce(x.xg, 0)::float8 AS xg, coalesce(x.xt, 0)::float8 AS xt
+      FROM offtake o FULL JOIN xs x ON x.w = o.w AND x.token_id = o.token_id
 """
 
 _OFF = f"""), off AS MATERIALIZED (
@@ -247,7 +272,8 @@ SELECT t.w AS wallet_address, NULL::numeric AS token_id,
        h.host, coalesce(h.share, 0.0) AS host_share,
        coalesce((h.vol / t.vol)::float8, 0.0) AS host_own_share,
        NULL::float8 AS off_tb, NULL::float8 AS off_tcb, NULL::float8 AS off_ts,
-       NULL::float8 AS off_tr, NULL::float8 AS off_tfee
+       NULL::float8 AS off_tr, NULL::float8 AS off_tfee, NULL::float8 AS x_gr,
+       NULL::float8 AS x_tr
   FROM tot t
   LEFT JOIN conc c ON c.w = t.w
   LEFT JOIN closed cl ON cl.w = t.w
@@ -256,7 +282,7 @@ SELECT t.w AS wallet_address, NULL::numeric AS token_id,
  WHERE c.w IS NOT NULL OR o.off_n > 0 OR h.member IS NOT NULL
 UNION ALL
 SELECT w, token_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, tb, tcb, ts, tr,
-       tfee
+       tfee, xg, xt
   FROM offtok
 """
 
