@@ -22,6 +22,10 @@ the minimum it states, so the next decision skips what the exchange would refuse
 other refusal of the order has the token's rules read again (its tick may have changed). An order
 refused because the exchange takes none now (its engine restarting: 425; cancel-only, post-only:
 503 — the SDK's trading restrictions) is a rejection that placed nothing, with its Retry-After.
+An answer the SDK reads as a refusal whose words say the exchange took the order (``unmatched``,
+a delay's or an execution's message: :data:`PLACED_ANYWAY`), or any answer that may hide a
+placement (a 5xx, a timeout, a dropped connection), leaves the order in doubt: reconciled by its
+own ids, never sent again.
 
 The wallet's collateral balance and allowances are read before a live strategy decides entries
 (``GET /balance-allowance``, the SDK's ``get_balance_allowance``: :meth:`LiveBroker.collateral`),
@@ -41,6 +45,7 @@ replies (order statuses, our fills in a trade). The rest of the executor sees th
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Collection
 from dataclasses import replace
@@ -98,6 +103,14 @@ ENGINE_RESTARTING = 425
 # The reason of an order refused because the exchange takes none now (restarting, cancel-only,
 # post-only: the SDK's trading restrictions).
 TRADING_RESTRICTED = "trading restricted"
+# A placement the SDK reads as refused (an ``errorMsg``, or a status it does not accept) whose
+# words say the exchange took the order and only its matching is delayed or failed (Polymarket's
+# insert messages ORDER_DELAYED, DELAYING_ORDER_ERROR, EXECUTION_ERROR): it may rest, or match
+# later. Recorded REJECTED, it was never asked about again — its later fill never booked, and
+# its shares in no position, limit or exit (tests/execution/test_live_placement_answers.py).
+PLACED_ANYWAY = re.compile(
+    r"order match delayed|error delaying the order|could not run the execution", re.IGNORECASE
+)
 
 
 class LiveBroker(LiveTrades):
@@ -183,12 +196,15 @@ class LiveBroker(LiveTrades):
         except PolymarketError as exc:
             raise OrderInDoubtError(f"order post failed: {type(exc).__name__}") from None
         if not isinstance(response, AcceptedOrder):
-            if response.code == "unmatched":
-                # The SDK counts it as a failure; Polymarket documents it as "order marketable,
-                # but failure delaying, placement successful": it may be on the book. Reconciled
-                # by its ids like any order in doubt, never resent.
-                raise OrderInDoubtError("order placed unmatched (its matching delay failed)")
             answer = exchange_text(f"{response.code}: {response.message}")
+            if response.code == "unmatched" or PLACED_ANYWAY.search(response.message):
+                # The SDK counts it as a failure, but the order may be on the book: "unmatched"
+                # is Polymarket's "order marketable, but failure delaying, placement
+                # successful"; a delay's message ("order match delayed due to market
+                # conditions", "error delaying the order") or "could not run the execution"
+                # name an order taken and its matching delayed or failed. Reconciled by its ids
+                # like any order in doubt, never resent.
+                raise OrderInDoubtError(f"order placed, its matching not done: {answer}")
             return self._refused(order.request, answer)
         if str(response.order_id).lower() not in {c.lower() for c in order.candidate_order_ids}:
             # Not the hash of the order we signed: followed under it, the order's fills and

@@ -26,7 +26,7 @@ internals, pinned with the SDK in ``requirements.lock`` and exercised by every l
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,11 +177,20 @@ async def trades_by_span(
         if not last:
             query["before"] = str(start + span + 1)
         found, bad = await read(query)
-        trades.update((str(t.id), t) for t in found)
+        trades.update(by_id(found))
         unreadable |= bad
         if last:
             return list(trades.values()), unreadable
         start += span
+
+
+def by_id(trades: Iterable[Any]) -> dict[str, Any]:
+    """Each trade once, by its id (a later reading of it replaces an earlier one). The listing's
+    cursor is an offset: a trade matched while the pages are read pushes the others down a
+    place, and the next page repeats the last one read; a reply may repeat one too. A trade
+    listed twice was read as two parts of it (its settlement's reversal took back twice its
+    shares)."""
+    return {str(t.id): t for t in trades}
 
 
 def raw_trade_id(raw: object) -> str | None:

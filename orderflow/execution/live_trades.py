@@ -1,5 +1,7 @@
 """The live broker's reads of the account's trades (``GET /data/trades``), the exchange's
-complete record of our fills: every page of them, each trade parsed on its own
+complete record of our fills: every page of them, each trade once by its id (a trade listed
+twice — the cursor is an offset, and a match during the read repeats one — was two parts of it
+to a settlement's reversal, which took back twice its shares), each parsed on its own
 (:func:`~orderflow.execution.live_reads.account_trades`: one that does not parse is refused —
 logged once, counted — and the orders it names reported unreadable), a read longer than
 :data:`MAX_TRADE_PAGES` pages made again a day at a time
@@ -23,6 +25,7 @@ from orderflow.execution.live_reads import (
     TRADE_SPAN_SECS,
     TooManyPagesError,
     account_trades,
+    by_id,
     names,
     raw_trade_id,
     trades_by_span,
@@ -86,7 +89,8 @@ class LiveTrades(LiveRules):
     async def _account_trades(
         self, what: str, wanted: Collection[str], **query: str
     ) -> tuple[list[Any], set[str]]:
-        """The account's trades (``GET /data/trades``), every page of them, and the orders of
+        """The account's trades (``GET /data/trades``), every page of them, each once by its id
+        (:func:`~orderflow.execution.live_reads.by_id`), and the orders of
         ``wanted`` that a trade which does not parse names (that trade refused: logged, counted;
         the others used). A page that does not parse as a whole (no ``data`` list, a bad cursor),
         a repeated cursor (refused by the SDK's paginator) or more than :data:`MAX_TRADE_PAGES`
@@ -114,4 +118,4 @@ class LiveTrades(LiveRules):
                     raise TooManyPagesError(f"{what} failed: {problem}")
         except PolymarketError as exc:
             raise busy(what, exc) from None
-        return trades, unreadable
+        return list(by_id(trades).values()), unreadable

@@ -1,10 +1,11 @@
 """What the CLOB stand-in's exchange does with an order, no kinder than the real one (polymarket
-facts §6); ``fake_clob.FakeClob`` serves it over HTTP.
+facts §6); ``fake_clob.FakeClob`` serves it over HTTP, and what happens to an order after its
+placement (fills by counterparties, settlement, expiry, …) is :mod:`tests.execution.clob_events`.
 
 * matching against a one-level book per token: a BUY whose limit reaches the ask, or a SELL whose
   limit reaches the bid, fills at the limit up to the size resting there (``ask_sizes`` /
   ``bid_sizes``; unlimited when absent); the remainder rests (``live``). A resting order fills
-  later when the test calls :meth:`ClobExchange.fill` (a counterparty takes it);
+  later when the test calls ``ClobEvents.fill`` (a counterparty takes it);
 * refusals with the real CLOB's messages (:class:`Rejected`, answered HTTP 400): ``not enough
   balance / allowance`` (collateral for BUYs, shares for SELLs, both net of what live orders
   reserve, or no allowance; a BUY's collateral also bounded by the wallet's allowance to the
@@ -21,7 +22,7 @@ facts §6); ``fake_clob.FakeClob`` serves it over HTTP.
   in ``trades`` (the account's trades: ``trader_side`` TAKER for fills at placement, MAKER with our
   entry in ``maker_orders`` for fills of a resting order);
 * settlement on chain: each trade starts ``TRADE_STATUS_MATCHED`` (the REST wire form, as the
-  real ``/data/trades`` serialises it) and the test moves it on with :meth:`ClobExchange.settle`:
+  real ``/data/trades`` serialises it) and the test moves it on with ``ClobEvents.settle``:
   MINED, CONFIRMED, RETRYING (resubmitted: a new transaction hash), FAILED (for good: the
   transfer never happened, so the balances it moved come back). ``last_update`` follows. What
   the real CLOB does with the order's matched size after a failed trade is not documented: the
@@ -31,12 +32,23 @@ facts §6); ``fake_clob.FakeClob`` serves it over HTTP.
 * no self-trade prevention: an order that meets a live order of the same wallet (in its token,
   or the market's other outcome: pairs minted or merged) trades with it, both sides ours
   (``self_trades``; the listener's data shows wallets matched against themselves on chain);
-* ``UNMATCHED`` (:meth:`ClobExchange.report`, or ``unmatched_next``: the next order is placed,
+* ``UNMATCHED`` (``ClobEvents.report``, or ``unmatched_next``: the next order is placed,
   not matched, and answered ``"status": "unmatched"``): what becomes of such an order is not
   documented (Polymarket's placement statuses: "order marketable, but failure delaying,
   placement successful"; other sources read it as terminal), so the stand-in takes both
-  readings at their worst: the order may still be filled (:meth:`ClobExchange.fill`) and it
-  stays ``UNMATCHED`` past its expiry (it is not expired like a live order).
+  readings at their worst: the order may still be filled (``ClobEvents.fill``) and it
+  stays ``UNMATCHED`` past its expiry (it is not expired like a live order);
+* the validity monitor: the CLOB keeps checking that resting orders can still be paid for
+  (balances, allowances) and cancels the ones that cannot — ``ClobEvents.withdraw`` takes
+  collateral out of the wallet (a withdrawal, another program spending) and cancels our
+  resting BUYs, newest first, until what is left covers the rest;
+* ``DELAYED`` (``delayed_next``: the next order is placed without matching, answered ``"status":
+  "delayed"``, its matching held back as the CLOB holds a marketable order in some markets; with
+  ``delay_message`` the answer also carries that ``errorMsg``, as Polymarket's table of insert
+  messages lists ``ORDER_DELAYED``: "order match delayed due to market conditions"):
+  the order endpoint shows it ``DELAYED``, a cancel is refused (``order can't be canceled``,
+  as for any order not live) and ``ClobEvents.release`` ends the delay: the order meets
+  the book then, as a taker (its trades ``TAKER``, the taker fee paid), the rest resting.
 """
 
 from __future__ import annotations
@@ -88,6 +100,7 @@ class Placement:
     matched: Decimal  # shares matched at placement
     unmatched: bool  # placed without matching (``unmatched_next``)
     trade_ids: list[str]
+    delayed: bool = False  # its matching held back (``delayed_next``)
 
 
 class ClobExchange:
@@ -98,6 +111,8 @@ class ClobExchange:
         self.orders: dict[str, dict[str, Any]] = {}  # by order hash
         self.trades: list[dict[str, Any]] = []
         self.unmatched_next = False
+        self.delayed_next = False
+        self.delay_message = ""  # the errorMsg a delayed placement is answered with
         # Done orders (matched, cancelled, expired) are forgotten: the order endpoint answers
         # nothing for them, a cancel answers as for an order never held (``fake_clob``).
         self.forgetful = False
@@ -170,14 +185,16 @@ class ClobExchange:
                 f"min size: ${MIN_MARKETABLE_BUY_USDC}",
             )
         unmatched = self.unmatched_next  # a refused order leaves it for the next
+        delayed = self.delayed_next and not unmatched
         matched = Decimal(0)  # the shares it matches at placement
-        if crosses and not unmatched:
+        if crosses and not unmatched and not delayed:
             matched = size if depth is None else min(size, depth)
         # a BUY pays the taker fee of what it takes on top of its price (polymarket.md §3)
         fee = self.taker_fee(token, matched, price) if side == "BUY" else Decimal(0)
         if not self._affordable(side, token, price, size, fee):
             raise Rejected("not enough balance / allowance")
         self.unmatched_next = False
+        self.delayed_next = False
         if matched > 0 and depth is not None:
             (market.ask_sizes if side == "BUY" else market.bid_sizes)[token] = depth - matched
         self.orders[order_id] = {
@@ -185,7 +202,7 @@ class ClobExchange:
             "price": price,
             "shares": size,
             "matched": Decimal(0),
-            "status": "UNMATCHED" if unmatched else "LIVE",
+            "status": "UNMATCHED" if unmatched else "DELAYED" if delayed else "LIVE",
             "condition_id": market.condition_id,
             "owner": owner,
             "maker_address": maker_address,
@@ -195,14 +212,14 @@ class ClobExchange:
         }
         lots = (market.ask_lots if side == "BUY" else market.bid_lots).get(token)
         trade_ids = [self._trade(order_id, q, taker=True) for q in self._split(matched, lots)]
-        if not unmatched:
+        if not unmatched and not delayed:
             for resting, q in self._own_crossed(order_id, size - matched):
                 # our own resting order met: both sides are ours (a self-trade)
                 self.self_trades.append((order_id, resting, q))
                 trade_ids.append(self._trade(order_id, q, taker=True))
                 self._trade(resting, q, taker=False)
                 matched += q
-        return Placement(order_id, side, price, matched, unmatched, trade_ids)
+        return Placement(order_id, side, price, matched, unmatched, trade_ids, delayed)
 
     def _own_crossed(self, order_id: str, size: Decimal) -> list[tuple[str, Decimal]]:
         """The live orders of the same wallet that the new order ``order_id`` meets, and the
@@ -272,7 +289,7 @@ class ClobExchange:
         total = Decimal(0)
         for placed in self.orders.values():
             o = placed["order"]
-            if placed["status"] != "LIVE" or o["side"] != side:
+            if placed["status"] not in ("LIVE", "DELAYED") or o["side"] != side:
                 continue
             if token is not None and int(o["tokenId"]) != token:
                 continue
@@ -404,56 +421,3 @@ class ClobExchange:
         )
         placed["trades"].append(trade_id)
         return trade_id
-
-    def trade(self, trade_id: str) -> dict[str, Any]:
-        return next(t for t in self.trades if t["id"] == trade_id)
-
-    def settle(self, trade_id: str, status: str) -> None:
-        """Move a trade on in its on-chain settlement: MINED, CONFIRMED, RETRYING or FAILED."""
-        assert status in ("MATCHED", "MINED", "CONFIRMED", "RETRYING", "FAILED"), status
-        t = self.trade(trade_id)
-        previous = t["status"].removeprefix("TRADE_STATUS_")
-        assert previous not in ("CONFIRMED", "FAILED"), f"{trade_id} is final: {previous}"
-        t["status"] = "TRADE_STATUS_" + status
-        t["last_update"] = str(int(self.now()))
-        if status == "RETRYING":
-            t["transaction_hash"] = "0x" + secrets.token_hex(32)  # resubmitted
-        token, side, shares, usdc = t["_moved"]
-        if status in ("MINED", "CONFIRMED") and not t.get("_credited", True):
-            t["_credited"] = True
-            self.holdings[token] = self.holdings.get(token, Decimal(0)) + shares
-        if status == "FAILED":
-            sign = -1 if side == "BUY" else 1
-            if t.get("_credited", True):
-                self.holdings[token] = self.holdings.get(token, Decimal(0)) + sign * shares
-            if self.collateral is not None:
-                self.collateral -= sign * usdc
-            if side == "BUY":
-                self._spend_allowance(token, -usdc)  # the transfer never happened
-
-    def report(self, order_id: str, status: str) -> None:
-        """The order endpoint shows the order with this status from now on (``UNMATCHED``: a
-        marketable order whose matching delay failed)."""
-        self.orders[order_id]["status"] = status
-
-    def fill(self, order_id: str, shares: Decimal | None = None) -> str:
-        """A counterparty takes (part of) our resting order: a MAKER fill, in /data/trades."""
-        placed = self.orders[order_id]
-        assert placed["status"] in ("LIVE", "UNMATCHED"), placed["status"]
-        rest = placed["shares"] - placed["matched"]
-        return self._trade(order_id, rest if shares is None else min(shares, rest), taker=False)
-
-    def expire(self) -> None:
-        """Live GTD orders past their expiration are EXPIRED (before every request)."""
-        now = self.now()
-        for placed in self.orders.values():
-            if (
-                placed["status"] == "LIVE"
-                and placed["order_type"] == "GTD"
-                and placed["expiration"] <= now
-            ):
-                placed["status"] = "EXPIRED"
-
-    def live_orders(self) -> list[str]:
-        self.expire()
-        return [oid for oid, p in self.orders.items() if p["status"] == "LIVE"]

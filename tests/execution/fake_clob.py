@@ -6,9 +6,9 @@ accepts. This module is the HTTP layer: routes, auth, the wire format; the failu
 injects before a request is processed are :mod:`tests.execution.clob_faults`. Signatures are
 checked by :mod:`tests.execution.clob_signing` (L1 ``ClobAuth``, L2 HMAC, the order's EIP-712
 hash); what the exchange does with an order — matching, refusals, expiry,
-trades and their settlement on chain — is :mod:`tests.execution.clob_exchange`, which
-:class:`FakeClob` extends (a test moves the exchange on with ``clob.fill``, ``clob.settle``,
-``clob.report``).
+trades and their settlement on chain — is :mod:`tests.execution.clob_exchange` and
+:mod:`tests.execution.clob_events`, which :class:`FakeClob` extends (a test moves the exchange on
+with ``clob.fill``, ``clob.settle``, ``clob.report``, ``clob.release``, ``clob.withdraw``).
 
 * ``POST /order``: the order's EIP-712 signature must recover to ``signer``; an EOA order
   (signature type 0) must have ``maker == signer``; ``owner`` = the API key. Its id is the order's
@@ -41,14 +41,20 @@ routes), ``response_delays`` (the request is processed at once, its answer arriv
 them when asked: :meth:`FakeClob.fail`),
 ``rate_limits`` (a route answers 429 until its ``Retry-After`` has passed:
 :meth:`FakeClob.rate_limit`), ``lose_next_response`` (the next order is accepted and the
-connection dropped without an answer), ``forgetful`` (every order that is not live is gone
+connection dropped without an answer), ``answer_next_order`` (the next order is accepted —
+matched, resting — and answered with this error status all the same: a gateway's 502 or 504
+whose upstream took the order, a 500 after the insert), ``done_as_404`` (an order that is no
+longer open — matched, cancelled, expired — answered 404 ``order not found`` by
+``GET /data/order/{id}`` instead of nothing), ``forgetful`` (every order that is not live is gone
 from ``GET /data/order/{id}``, cancelled and expired ones too, and a done one — matched,
 cancelled, expired — is answered ``order can't be found - already canceled or matched`` by
 ``DELETE /orders``, as an order the exchange never held; an ``UNMATCHED`` one is still held:
 ``order can't be canceled``), ``shows_matched`` (a fully
 matched order is shown ``MATCHED`` by ``GET /data/order/{id}`` instead of nothing: the order
 statuses the exchange's user channel sends include ``MATCHED``), ``unlisted`` (trade ids
-``GET /data/trades`` does not list yet: the account's listing lagging the match),
+``GET /data/trades`` does not list yet: the account's listing lagging the match), ``repeated``
+(trade ids it lists twice in an answer: its cursor is an offset, and a trade matched while the
+pages are read pushes the rest down a place, so the next page repeats one),
 ``revoke_keys`` (every L2 request answered 401), ``geoblock`` (``"blocked"``: every
 ``POST /order`` answered 403 ``Trading restricted in your region…`` before its auth is read, as
 the real CLOB answers an order from a region it does not serve; ``"close_only"``: only orders
@@ -75,13 +81,12 @@ from typing import Any
 from aiohttp import web
 from eth_account import Account
 
-from tests.execution.clob_exchange import ClobExchange, Rejected
+from tests.execution.clob_account import ClobAccount
+from tests.execution.clob_events import ClobEvents
+from tests.execution.clob_exchange import Rejected
 from tests.execution.clob_faults import ClobFaults
 from tests.execution.clob_heartbeats import ClobHeartbeats
 from tests.execution.clob_signing import (
-    EXCHANGE_V3,
-    NEG_RISK_EXCHANGE,
-    STANDARD_EXCHANGE,
     Creds,
     exchange_for,
     l1_address,
@@ -96,7 +101,7 @@ GEOBLOCKED = (
 )
 
 
-class FakeClob(ClobFaults, ClobHeartbeats, ClobExchange):
+class FakeClob(ClobFaults, ClobHeartbeats, ClobAccount, ClobEvents):
     """The exchange model served over HTTP on a local port (:meth:`start`)."""
 
     def __init__(self) -> None:
@@ -105,8 +110,11 @@ class FakeClob(ClobFaults, ClobHeartbeats, ClobExchange):
         self.requests: list[tuple[str, str]] = []
         self.rejections: list[str] = []
         self.lose_next_response = False
+        self.answer_next_order: int | None = None
+        self.done_as_404 = False
         self.shows_matched = False
         self.unlisted: set[str] = set()  # trade ids GET /data/trades does not list yet
+        self.repeated: set[str] = set()  # trade ids GET /data/trades lists twice
         self.geoblock: str | None = None  # "blocked" or "close_only" (module docstring)
         self.delay = 0.0
         # Slow routes: a path ending in "/" delays every path under it, else that exact path.
@@ -318,14 +326,20 @@ class FakeClob(ClobFaults, ClobHeartbeats, ClobExchange):
             assert request.transport is not None
             request.transport.close()
             return web.Response(status=500)
+        if self.answer_next_order is not None:  # taken, but the answer is an error
+            error, self.answer_next_order = self.answer_next_order, None
+            return web.json_response({"error": "upstream request timeout"}, status=error)
         matched, price = placed.matched, placed.price
         gross = (matched * price).quantize(Decimal("0.000001"))
         making, taking = (gross, matched) if placed.side == "BUY" else (matched, gross)
         status = "unmatched" if placed.unmatched else "matched" if matched > 0 else "live"
+        message = ""
+        if placed.delayed:
+            status, message = "delayed", self.delay_message
         return web.json_response(
             {
                 "success": True,
-                "errorMsg": "",
+                "errorMsg": message,
                 "orderID": order_id,
                 "status": status,
                 "makingAmount": str(making) if matched > 0 else "0",
@@ -344,7 +358,9 @@ class FakeClob(ClobFaults, ClobHeartbeats, ClobExchange):
         if found is None or found["owner"] != creds.key:
             return self._reject(404, "order not found")
         matched = found["status"] == "MATCHED" and not self.shows_matched
-        gone = matched or (self.forgetful and found["status"] != "LIVE")
+        gone = matched or (self.forgetful and found["status"] not in ("LIVE", "DELAYED"))
+        if gone and self.done_as_404:
+            return self._reject(404, "order not found")
         if gone:
             return web.json_response(None)  # what the real CLOB answers for a closed order
         o = found["order"]
@@ -369,63 +385,9 @@ class FakeClob(ClobFaults, ClobHeartbeats, ClobExchange):
             }
         )
 
-    async def get_trades(self, request: web.Request) -> web.Response:
-        creds, problem = await self._l2(request)
-        if creds is None:
-            return self._reject(401, problem)
-        q = request.query
-        after = int(q["after"]) if q.get("after", "").isdigit() else None
-        before = int(q["before"]) if q.get("before", "").isdigit() else None
-        mine = [
-            {k: v for k, v in t.items() if not k.startswith("_")}
-            | self.trade_patches.get(t["id"], {})
-            for t in self.trades
-            if creds.key in t["_owners"]
-            and (after is None or int(t["match_time"]) >= after)
-            and (before is None or int(t["match_time"]) < before)
-            and (not q.get("id") or t["id"] == q["id"])
-            and t["id"] not in self.unlisted
-        ]
-        start = int(base64.b64decode(q["next_cursor"]).decode()) if q.get("next_cursor") else 0
-        page = mine[start : start + self.page_size]
-        end = start + len(page)
-        cursor = "LTE=" if end >= len(mine) else base64.b64encode(str(end).encode()).decode()
-        self.trade_pages += 1
-        if self.endless_trades:  # never the end: each page names a cursor never seen before
-            page = mine[:1]
-            cursor = base64.b64encode(str(10**6 + self.trade_pages).encode()).decode()
-        return web.json_response(
-            {"data": page, "next_cursor": cursor, "limit": self.page_size, "count": len(page)}
-        )
-
     async def cancel_orders(self, request: web.Request) -> web.Response:
         creds, body = await self._l2(request)
         if creds is None:
             return self._reject(401, body)
         canceled, not_canceled = self.cancel(json.loads(body), creds.key)
         return web.json_response({"canceled": canceled, "not_canceled": not_canceled})
-
-    # ------------------------------------------------------------------ account
-
-    async def balance_allowance(self, request: web.Request) -> web.Response:
-        creds, problem = await self._l2(request)
-        if creds is None:
-            return self._reject(401, problem)
-        if request.query.get("asset_type") != "COLLATERAL" or "signature_type" not in request.query:
-            return self._reject(400, "invalid asset_type / signature_type")
-        balance = Decimal(10**9) if self.collateral is None else self.collateral
-        allowances = {
-            exchange: str(int(self.allowances[exchange.lower()] * 10**6))
-            if exchange.lower() in self.allowances
-            else str(2**256 - 1)
-            if self.allowance
-            else "0"
-            for exchange in (STANDARD_EXCHANGE, NEG_RISK_EXCHANGE, EXCHANGE_V3)
-        }
-        return web.json_response(
-            {
-                "balance": str(int(balance * 10**6)),
-                "allowances": allowances,
-                **self.balance_patch,
-            }
-        )

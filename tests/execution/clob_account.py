@@ -1,0 +1,92 @@
+"""The CLOB stand-in's account reads (``fake_clob.FakeClob``'s routes, mixed in before the exchange
+model they read): ``GET /data/trades``, the account's trades, paginated by an offset cursor
+(``page_size``, ``next_cursor``; by match time with ``after``, inclusive, and ``before``,
+exclusive; ``id`` for one trade) with the listing's faults (``unlisted``, ``repeated``,
+``trade_patches``, ``endless_trades``); ``GET /balance-allowance``, the wallet's collateral and
+allowances (``balance_patch``)."""
+
+from __future__ import annotations
+
+import base64
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+from tests.execution.clob_signing import EXCHANGE_V3, NEG_RISK_EXCHANGE, STANDARD_EXCHANGE
+
+
+class ClobAccount:
+    """Mixed into the stand-in (``FakeClob``), before the exchange model it reads."""
+
+    trades: list[dict[str, Any]]
+    trade_patches: dict[str, dict[str, Any]]
+    unlisted: set[str]
+    repeated: set[str]
+    page_size: int
+    trade_pages: int
+    endless_trades: bool
+    collateral: Decimal | None
+    allowance: bool
+    allowances: dict[str, Decimal]
+    balance_patch: dict[str, Any]
+
+    async def _l2(self, request: web.Request) -> tuple[Any, str]:
+        raise NotImplementedError  # FakeClob's
+
+    def _reject(self, status: int, message: str) -> web.Response:
+        raise NotImplementedError  # FakeClob's
+
+    async def get_trades(self, request: web.Request) -> web.Response:
+        creds, problem = await self._l2(request)
+        if creds is None:
+            return self._reject(401, problem)
+        q = request.query
+        after = int(q["after"]) if q.get("after", "").isdigit() else None
+        before = int(q["before"]) if q.get("before", "").isdigit() else None
+        mine = [
+            {k: v for k, v in t.items() if not k.startswith("_")}
+            | self.trade_patches.get(t["id"], {})
+            for t in self.trades
+            if creds.key in t["_owners"]
+            and (after is None or int(t["match_time"]) >= after)
+            and (before is None or int(t["match_time"]) < before)
+            and (not q.get("id") or t["id"] == q["id"])
+            and t["id"] not in self.unlisted
+        ]
+        # listed twice: an offset cursor over a listing that grew while it was read
+        mine = [t for t in mine for _ in range(2 if t["id"] in self.repeated else 1)]
+        start = int(base64.b64decode(q["next_cursor"]).decode()) if q.get("next_cursor") else 0
+        page = mine[start : start + self.page_size]
+        end = start + len(page)
+        cursor = "LTE=" if end >= len(mine) else base64.b64encode(str(end).encode()).decode()
+        self.trade_pages += 1
+        if self.endless_trades:  # never the end: each page names a cursor never seen before
+            page = mine[:1]
+            cursor = base64.b64encode(str(10**6 + self.trade_pages).encode()).decode()
+        return web.json_response(
+            {"data": page, "next_cursor": cursor, "limit": self.page_size, "count": len(page)}
+        )
+
+    async def balance_allowance(self, request: web.Request) -> web.Response:
+        creds, problem = await self._l2(request)
+        if creds is None:
+            return self._reject(401, problem)
+        if request.query.get("asset_type") != "COLLATERAL" or "signature_type" not in request.query:
+            return self._reject(400, "invalid asset_type / signature_type")
+        balance = Decimal(10**9) if self.collateral is None else self.collateral
+        allowances = {
+            exchange: str(int(self.allowances[exchange.lower()] * 10**6))
+            if exchange.lower() in self.allowances
+            else str(2**256 - 1)
+            if self.allowance
+            else "0"
+            for exchange in (STANDARD_EXCHANGE, NEG_RISK_EXCHANGE, EXCHANGE_V3)
+        }
+        return web.json_response(
+            {
+                "balance": str(int(balance * 10**6)),
+                "allowances": allowances,
+                **self.balance_patch,
+            }
+        )

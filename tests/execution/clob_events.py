@@ -1,0 +1,112 @@
+"""What happens to our orders at the CLOB stand-in after their placement (the exchange model's
+events, :class:`ClobEvents` on :class:`~tests.execution.clob_exchange.ClobExchange`; a test
+moves the exchange on with them): a counterparty taking a resting order (:meth:`ClobEvents.fill`),
+a delayed order's matching (:meth:`ClobEvents.release`), a trade's settlement on chain
+(:meth:`ClobEvents.settle`), a status the order endpoint reports from now on
+(:meth:`ClobEvents.report`), GTD expiry on the exchange's clock (:meth:`ClobEvents.expire`),
+and the validity monitor cancelling resting BUYs a withdrawal left unpaid
+(:meth:`ClobEvents.withdraw`)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from decimal import Decimal
+from typing import Any
+
+from tests.execution.clob_exchange import ClobExchange
+
+
+class ClobEvents(ClobExchange):
+    """The exchange model with the events a test makes happen."""
+
+    def trade(self, trade_id: str) -> dict[str, Any]:
+        return next(t for t in self.trades if t["id"] == trade_id)
+
+    def settle(self, trade_id: str, status: str) -> None:
+        """Move a trade on in its on-chain settlement: MINED, CONFIRMED, RETRYING or FAILED."""
+        assert status in ("MATCHED", "MINED", "CONFIRMED", "RETRYING", "FAILED"), status
+        t = self.trade(trade_id)
+        previous = t["status"].removeprefix("TRADE_STATUS_")
+        assert previous not in ("CONFIRMED", "FAILED"), f"{trade_id} is final: {previous}"
+        t["status"] = "TRADE_STATUS_" + status
+        t["last_update"] = str(int(self.now()))
+        if status == "RETRYING":
+            t["transaction_hash"] = "0x" + secrets.token_hex(32)  # resubmitted
+        token, side, shares, usdc = t["_moved"]
+        if status in ("MINED", "CONFIRMED") and not t.get("_credited", True):
+            t["_credited"] = True
+            self.holdings[token] = self.holdings.get(token, Decimal(0)) + shares
+        if status == "FAILED":
+            sign = -1 if side == "BUY" else 1
+            if t.get("_credited", True):
+                self.holdings[token] = self.holdings.get(token, Decimal(0)) + sign * shares
+            if self.collateral is not None:
+                self.collateral -= sign * usdc
+            if side == "BUY":
+                self._spend_allowance(token, -usdc)  # the transfer never happened
+
+    def report(self, order_id: str, status: str) -> None:
+        """The order endpoint shows the order with this status from now on (``UNMATCHED``: a
+        marketable order whose matching delay failed)."""
+        self.orders[order_id]["status"] = status
+
+    def fill(self, order_id: str, shares: Decimal | None = None) -> str:
+        """A counterparty takes (part of) our resting order: a MAKER fill, in /data/trades."""
+        placed = self.orders[order_id]
+        assert placed["status"] in ("LIVE", "UNMATCHED"), placed["status"]
+        rest = placed["shares"] - placed["matched"]
+        return self._trade(order_id, rest if shares is None else min(shares, rest), taker=False)
+
+    def expire(self) -> None:
+        """Live GTD orders past their expiration are EXPIRED (before every request)."""
+        now = self.now()
+        for placed in self.orders.values():
+            if (
+                placed["status"] == "LIVE"
+                and placed["order_type"] == "GTD"
+                and placed["expiration"] <= now
+            ):
+                placed["status"] = "EXPIRED"
+
+    def withdraw(self, usdc: Decimal) -> list[str]:
+        """Collateral leaves the wallet; the validity monitor cancels our resting BUYs (newest
+        first) that what is left no longer covers. The ids it cancelled."""
+        assert self.collateral is not None, "a withdrawal needs a finite balance"
+        self.collateral -= usdc
+        cancelled: list[str] = []
+        for order_id in reversed(list(self.orders)):
+            if self._reserved("BUY", None) <= self.collateral:
+                break
+            placed = self.orders[order_id]
+            if placed["status"] == "LIVE" and placed["order"]["side"] == "BUY":
+                placed["status"] = "CANCELED"
+                self.cancel_log.append((time.monotonic(), order_id))
+                cancelled.append(order_id)
+        return cancelled
+
+    def live_orders(self) -> list[str]:
+        self.expire()
+        return [oid for oid, p in self.orders.items() if p["status"] == "LIVE"]
+
+    def release(self, order_id: str) -> list[str]:
+        """End a ``DELAYED`` order's delay: it meets the book now as a taker (up to the level's
+        depth), the rest resting ``LIVE``; its trade ids."""
+        placed = self.orders[order_id]
+        assert placed["status"] == "DELAYED", placed["status"]
+        placed["status"] = "LIVE"
+        o, price, size = placed["order"], placed["price"], placed["shares"]
+        token, side, market = int(o["tokenId"]), o["side"], self.markets[int(o["tokenId"])]
+        if side == "BUY":
+            level, depth = market.asks.get(token), market.ask_sizes.get(token)
+            crosses = level is not None and level <= price
+        else:
+            level, depth = market.bids.get(token), market.bid_sizes.get(token)
+            crosses = level is not None and level >= price
+        if not crosses:
+            return []
+        matched = size if depth is None else min(size, depth)
+        if matched > 0 and depth is not None:
+            (market.ask_sizes if side == "BUY" else market.bid_sizes)[token] = depth - matched
+        lots = (market.ask_lots if side == "BUY" else market.bid_lots).get(token)
+        return [self._trade(order_id, q, taker=True) for q in self._split(matched, lots)]
