@@ -58,7 +58,7 @@ class BookReads:
         """The token's book read now (its rules refreshed by the same read), unless its last
         read failed and the pause after it has not ended, or every read is paused."""
         self.rules.refresh(token_id)
-        await self._book_rules(token_id)
+        await self.book_rules(token_id)
 
     def book_top(self, token_id: int) -> BookTop | None:
         """The levels the last read found, if it is at most ``BOOK_TOP_MAX_AGE_SECS`` old."""
@@ -67,7 +67,8 @@ class BookReads:
             return None
         return top
 
-    async def _book_rules(self, token_id: int) -> MarketRules | None:
+    async def book_rules(self, token_id: int) -> MarketRules | None:
+        """The token's minimum order size and tick as its public book states them."""
         return await self.rules.ask(token_id, lambda known: self._read_rules(token_id, known))
 
     def _keep_top(self, token_id: int, top: BookTop) -> None:

@@ -91,15 +91,17 @@ def unrealized_pnl(shares: Decimal, cost: Decimal, last_price: Decimal | None) -
 class DayPnl:
     realized: Decimal  # realized since midnight (partial sells and settlements included)
     total: Decimal  # realized since midnight + change of unrealized since midnight's mark
+    # the open positions' unrealized P&L now (a closed day's: at its end), at the marks
+    # ``total`` is made of: the performance row's, whose equity it is part of
+    unrealized: Decimal
 
 
 @dataclass(frozen=True, slots=True)
 class ClosedDay:
-    """A past day as its end left it: its P&L (:class:`DayPnl`), the unrealized P&L of the
-    positions open at its end and the strategy's realized P&L to date then (the equity's)."""
+    """A past day as its end left it: its P&L (:class:`DayPnl`, with the unrealized P&L of the
+    positions open at its end) and the strategy's realized P&L to date then (the equity's)."""
 
     pnl: DayPnl
-    unrealized: Decimal
     realized_to_date: Decimal
 
 
@@ -137,13 +139,14 @@ class DayMarks:
         }
         if missing:
             await self._load(conn, missing, since)
-        realized = total = Decimal(0)
+        realized = total = open_value = Decimal(0)
         for r in rows:
             unrealized = (
                 unrealized_pnl(r["shares"], r["cost_basis"], r["last_price"])
                 if r["status"] == "OPEN"
                 else Decimal(0)
             )
+            open_value += unrealized
             mid_realized = mid_unrealized = Decimal(0)
             if r["before_midnight"]:
                 mid = self._marks[(int(r["id"]), since, int(r["version"]))]
@@ -154,7 +157,7 @@ class DayMarks:
             total += Decimal(r["realized_pnl"]) + unrealized - mid_realized - mid_unrealized
         if len(self._marks) > 100_000:  # yesterday's marks are never read again
             self._marks = {k: v for k, v in self._marks.items() if k[1] == since}
-        return DayPnl(realized=realized, total=total)
+        return DayPnl(realized=realized, total=total, unrealized=open_value)
 
     async def _load(
         self, conn: asyncpg.Connection, versions: dict[int, int], since: datetime
@@ -202,4 +205,4 @@ async def closed_day(
         realized += end_realized - start_realized
         total += end_value - start_value
         realized_to_date += end_realized
-    return ClosedDay(DayPnl(realized=realized, total=total), unrealized_end, realized_to_date)
+    return ClosedDay(DayPnl(realized, total, unrealized_end), realized_to_date)

@@ -54,7 +54,7 @@ class LiveRules(BookReads):
     fees: RulesCache
 
     async def market_rules(self, token_id: int) -> MarketRules | None:
-        rules = await self._book_rules(token_id)
+        rules = await self.book_rules(token_id)
         fee = await self.market_fee(token_id)
         if fee is None:
             return rules

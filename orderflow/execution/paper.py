@@ -106,7 +106,14 @@ class PaperBroker:
         return None  # no key to refuse
 
     async def market_rules(self, token_id: int) -> MarketRules | None:
-        return None  # no book to read: the strategy's minimum and tick apply
+        """The market's minimum order size and tick as its public book states them, when the
+        executor reads the books (``PAPER_BOOKS``: paper rehearses live, whose orders the
+        exchange refuses under its minimum or off its tick); else none — the strategy's
+        minimum and tick apply, as in the backtest. The fee stays the strategy's rate (the
+        public book states no schedule)."""
+        if self.books is None:
+            return None
+        return await self.books.book_rules(token_id)
 
     async def read_book(self, token_id: int) -> None:
         if self.books is not None:  # else no book: the quote is the tape's

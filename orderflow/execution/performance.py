@@ -2,20 +2,23 @@
 
 ``orderflow_performance`` holds one row per UTC day and strategy. ``trades`` counts the
 strategy's fills that day; wins and losses count positions closed that day by the sign of their
-realized P&L; ``realized_pnl`` is P&L realized since 00:00 UTC (partial sells included),
-``total_pnl`` the P&L since 00:00 UTC (realized since midnight plus the change of unrealized P&L
-since midnight's mark: :mod:`orderflow.execution.daypnl`, the number the daily loss limit uses),
-``unrealized_pnl`` the open positions' unrealized P&L now; ``equity`` is bankroll + all realized
-P&L to date + unrealized P&L.
+realized P&L (a sale's on the day of its last fill); ``realized_pnl`` is P&L realized since
+00:00 UTC (partial sells included), ``total_pnl`` the P&L since 00:00 UTC (realized since
+midnight plus the change of unrealized P&L since midnight's mark: :mod:`orderflow.execution.
+daypnl`, the number the daily loss limit uses), ``unrealized_pnl`` the open positions'
+unrealized P&L now at the same marks; ``equity`` is bankroll + all realized P&L to date +
+unrealized P&L, so each row's is the one before it plus its ``total_pnl``.
 
 Sharpe ratio: mean over standard deviation of daily returns (``total_pnl / bankroll``),
 annualised with sqrt(365) (prediction markets trade every day); None with fewer than two days or
-no variation. Maximum drawdown: the largest peak-to-trough fall of the equity series, as a
-fraction of the peak (0.1 = 10 %).
+no variation. Maximum drawdown: the largest peak-to-trough fall of the bankroll plus the P&L to
+each day's end, as a fraction of the peak (0.1 = 10 %): the equity curve on the bankroll set
+now, a change of which is no gain or loss.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -69,9 +72,7 @@ async def update_performance(
     start = day_start(now)
     await close_days(conn, strategy, bankroll, start)
     day = await (marks or DayMarks()).day(conn, strategy, start)
-    await performance_queries.upsert_performance_day(
-        conn, strategy, start, bankroll, realized=day.realized, total=day.total
-    )
+    await performance_queries.upsert_performance_day(conn, strategy, start, bankroll, day)
     await _ratios(conn, strategy, bankroll, start)
 
 
@@ -93,16 +94,7 @@ async def close_days(
         )
         for start in days:
             closed = await closed_day(conn, strategy, start, start + timedelta(days=1))
-            await performance_queries.upsert_closed_day(
-                conn,
-                strategy,
-                start,
-                bankroll,
-                realized=closed.pnl.realized,
-                total=closed.pnl.total,
-                unrealized=closed.unrealized,
-                realized_to_date=closed.realized_to_date,
-            )
+            await performance_queries.upsert_closed_day(conn, strategy, start, bankroll, closed)
             await _ratios(conn, strategy, bankroll, start)
     return len(days)
 
@@ -111,10 +103,17 @@ async def _ratios(
     conn: asyncpg.Connection, strategy: str, bankroll: Decimal, start: datetime
 ) -> None:
     """The Sharpe ratio and maximum drawdown of the rows up to the day starting at ``start``,
-    stored on that day's row."""
-    rows = await performance_queries.performance_series(conn, strategy, start)
-    returns = [float(r["total_pnl"]) / float(bankroll) for r in rows]
-    equity = [float(r["equity"]) for r in rows if r["equity"] is not None]
+    stored on that day's row: both of the daily P&L on the bankroll set now (a change of
+    ``bankroll_usd`` is capital given or taken back, not a gain or a loss). The drawdown's
+    series is the bankroll plus the P&L to each day's end — the equity curve with the capital
+    held where it is now: the rows' own equity counts each row's bankroll as set when it was
+    written, and a lower bankroll read as a fall of equity."""
+    pnl = [
+        Decimal(r["total_pnl"])
+        for r in await performance_queries.performance_series(conn, strategy, start)
+    ]
+    returns = [float(p / bankroll) for p in pnl]
+    curve = [float(bankroll + p) for p in itertools.accumulate(pnl, initial=Decimal(0))]
     await performance_queries.set_performance_ratios(
-        conn, strategy, start, sharpe_ratio(returns), max_drawdown([float(bankroll), *equity])
+        conn, strategy, start, sharpe_ratio(returns), max_drawdown(curve)
     )

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import asyncpg
 
+from orderflow.execution.daypnl import ClosedDay, DayPnl
+
 _DAY = timedelta(days=1)
 
 # --------------------------------------------------------------------------------------------
@@ -14,24 +16,31 @@ _DAY = timedelta(days=1)
 # --------------------------------------------------------------------------------------------
 
 
+# When a closed position ``p`` was closed: by its sale (``exit``), at its last fill — the day its
+# realized P&L is the daily P&L's (orderflow.execution.daypnl replays the fills by their time);
+# a sale is booked after it is made (the next reconciliation, after an outage hours later), and
+# dated by its booking a sale of 23:59:59 was won or lost on the next day, which realized
+# nothing. Else (a settlement, every fill reversed) when that was booked.
+_CLOSED_WHEN = """CASE WHEN p.close_reason = 'exit'
+     THEN (SELECT max(f.filled_at) FROM orderflow_net_fills f WHERE f.position_id = p.id)
+     ELSE p.closed_at END"""
+
 # Today's figures of a strategy ($1) for the day starting at $2: positions closed that day by the
-# sign of their realized P&L, our fills that day (net of reversals), the open positions'
-# unrealized P&L as last marked, and all realized P&L to date. The performance row is made
-# from them (:func:`upsert_performance_day`); ``orderflow strategy status`` reads them
-# (:func:`day_figures`).
-_DAY_FIGURES = """
+# sign of their realized P&L, our fills that day (net of reversals), and all realized P&L to
+# date. The performance row is made from them (:func:`upsert_performance_day`); ``orderflow
+# strategy status`` reads them (:func:`day_figures`). A close is booked at or after it was
+# made: those booked since the day began are the ones that may be its.
+_DAY_FIGURES = f"""
 WITH closed AS (
-    SELECT count(*) FILTER (WHERE realized_pnl > 0) AS wins,
-           count(*) FILTER (WHERE realized_pnl < 0) AS losses
-      FROM orderflow_positions
-     WHERE strategy = $1 AND status = 'CLOSED'
-       AND closed_at >= $2 AND closed_at < $2 + interval '1 day'),
+    SELECT count(*) FILTER (WHERE p.realized_pnl > 0) AS wins,
+           count(*) FILTER (WHERE p.realized_pnl < 0) AS losses
+      FROM orderflow_positions p
+     CROSS JOIN LATERAL (SELECT {_CLOSED_WHEN} AS at) c
+     WHERE p.strategy = $1 AND p.status = 'CLOSED' AND p.closed_at >= $2
+       AND c.at >= $2 AND c.at < $2 + interval '1 day'),
 traded AS (
     SELECT count(*) AS n FROM orderflow_net_fills
      WHERE strategy = $1 AND filled_at >= $2 AND filled_at < $2 + interval '1 day'),
-unreal AS (
-    SELECT COALESCE(sum(unrealized_pnl), 0) AS u FROM orderflow_positions
-     WHERE strategy = $1 AND status = 'OPEN'),
 booked AS (
     SELECT COALESCE(sum(realized_pnl), 0) AS r FROM orderflow_positions
      WHERE strategy = $1)
@@ -39,8 +48,9 @@ booked AS (
 
 
 # A day's row from its figures ($1 strategy, $2 the day's start, $3 bankroll, $4 realized, $5
-# total): today's unrealized P&L and equity from the open positions as last marked, a closed
-# day's from its end ($6 unrealized, $7 realized to date; orderflow.execution.daypnl).
+# total, $6 the unrealized P&L of the positions open now or at the day's end: the marks the
+# total is made of, orderflow.execution.daypnl); its equity is $3 + all realized to date (today
+# as booked, a closed day's $7 at its end) + $6.
 _UPSERT_DAY = (
     _DAY_FIGURES
     + """
@@ -49,7 +59,7 @@ INSERT INTO orderflow_performance AS perf (day, strategy, trades, wins, losses, 
 SELECT ($2 AT TIME ZONE 'UTC')::date, $1, traded.n, closed.wins, closed.losses,
        CASE WHEN closed.wins + closed.losses > 0
             THEN closed.wins::float8 / (closed.wins + closed.losses) END,
-       $4, {unrealized}, $5, {equity}, now()
+       $4, $6::numeric, $5, $3::numeric + {realized} + $6::numeric, now()
   FROM {figures}
 ON CONFLICT (day, strategy) DO UPDATE SET
     trades = EXCLUDED.trades, wins = EXCLUDED.wins, losses = EXCLUDED.losses,
@@ -58,62 +68,36 @@ ON CONFLICT (day, strategy) DO UPDATE SET
     equity = EXCLUDED.equity, updated_at = now()
 """
 )
-_UPSERT_TODAY = _UPSERT_DAY.format(
-    unrealized="unreal.u",
-    equity="$3 + booked.r + unreal.u",
-    figures="closed, traded, unreal, booked",
-)
-_UPSERT_CLOSED_DAY = _UPSERT_DAY.format(
-    unrealized="$6::numeric",
-    equity="$3::numeric + $7::numeric + $6::numeric",
-    figures="closed, traded",
-)
+_UPSERT_TODAY = _UPSERT_DAY.format(realized="booked.r", figures="closed, traded, booked")
+_UPSERT_CLOSED_DAY = _UPSERT_DAY.format(realized="$7::numeric", figures="closed, traded")
 
 
 async def upsert_performance_day(
-    conn: asyncpg.Connection,
-    strategy: str,
-    day_start: datetime,
-    bankroll: Decimal,
-    *,
-    realized: Decimal,
-    total: Decimal,
+    conn: asyncpg.Connection, strategy: str, day_start: datetime, bankroll: Decimal, day: DayPnl
 ) -> None:
-    """Today's row: ``realized`` and ``total`` are the P&L realized since 00:00 UTC and the
-    P&L since 00:00 UTC (orderflow.execution.daypnl)."""
+    """Today's row from its P&L since 00:00 UTC (:class:`orderflow.execution.daypnl.DayPnl`:
+    realized, total, and the open positions' unrealized P&L at the same marks)."""
     await conn.execute(
-        _UPSERT_TODAY,
-        strategy,
-        day_start,
-        bankroll,
-        realized,
-        total,
+        _UPSERT_TODAY, strategy, day_start, bankroll, day.realized, day.total, day.unrealized
     )
 
 
 async def upsert_closed_day(
-    conn: asyncpg.Connection,
-    strategy: str,
-    day_start: datetime,
-    bankroll: Decimal,
-    *,
-    realized: Decimal,
-    total: Decimal,
-    unrealized: Decimal,
-    realized_to_date: Decimal,
+    conn: asyncpg.Connection, strategy: str, day_start: datetime, bankroll: Decimal, day: ClosedDay
 ) -> None:
     """A past day's row, as its end left it (:func:`orderflow.execution.daypnl.closed_day`):
     its fills and closed positions counted as today's are, its unrealized P&L and equity those
     of its end. Written after its end (``updated_at``): closed."""
+    pnl = day.pnl
     await conn.execute(
         _UPSERT_CLOSED_DAY,
         strategy,
         day_start,
         bankroll,
-        realized,
-        total,
-        unrealized,
-        realized_to_date,
+        pnl.realized,
+        pnl.total,
+        pnl.unrealized,
+        day.realized_to_date,
     )
 
 
@@ -174,11 +158,10 @@ async def day_figures(
     conn: asyncpg.Connection, strategy: str, day_start: datetime
 ) -> asyncpg.Record:
     """What today's performance row is made from (``trades``, ``wins``, ``losses``, all
-    ``realized`` P&L to date, ``unrealized`` as last marked), read without writing it."""
+    ``realized`` P&L to date), read without writing it."""
     row: asyncpg.Record = await conn.fetchrow(
-        _DAY_FIGURES
-        + "SELECT traded.n AS trades, closed.wins, closed.losses, booked.r AS realized,"
-        " unreal.u AS unrealized FROM closed, traded, unreal, booked",
+        _DAY_FIGURES + "SELECT traded.n AS trades, closed.wins, closed.losses, booked.r AS realized"
+        " FROM closed, traded, booked",
         strategy,
         day_start,
     )
@@ -201,7 +184,7 @@ async def performance_series(
     """The strategy's rows in order of day (``until``: up to that day's, included)."""
     return list(
         await conn.fetch(
-            "SELECT day, total_pnl, equity FROM orderflow_performance WHERE strategy = $1"
+            "SELECT day, total_pnl FROM orderflow_performance WHERE strategy = $1"
             " AND ($2::timestamptz IS NULL OR day <= ($2 AT TIME ZONE 'UTC')::date)"
             " ORDER BY day",
             strategy,
