@@ -27,15 +27,13 @@ import pytest
 
 from orderflow import db
 from tests.operator.conftest import (
-    NAMESPACE,
-    TS,
     ApiServer,
     eventually,
     operator_config,
     operator_running,
 )
+from tests.operator.paper_whale import URL, running_whale, status_of
 
-URL = f"/apis/orderflow.io/v1alpha1/namespaces/{NAMESPACE}/tradingstrategies"
 HOLD_SECS = 3.0  # how long a held tick's patch waits for a kill's status that may never come
 
 
@@ -78,11 +76,6 @@ async def conn(dsn: str) -> AsyncIterator[asyncpg.Connection]:
         await c.close()
 
 
-def status_of(api: kmock.KubernetesEmulator, name: str) -> dict[str, Any]:
-    obj = api.objects[TS, NAMESPACE, name]
-    return {} if obj.deleted else dict(obj.get("status") or {})
-
-
 async def test_a_tick_patch_landing_after_a_kill_does_not_put_running_back(
     api: ReorderingApiServer, dsn: str, conn: asyncpg.Connection
 ) -> None:
@@ -91,19 +84,7 @@ async def test_a_tick_patch_landing_after_a_kill_does_not_put_running_back(
         " VALUES ('executor-0', TRUE, '{whale}')"
     )
     async with operator_running(api, dsn, operator_config(status_interval_secs=0.5)):
-        body = {
-            "apiVersion": "orderflow.io/v1alpha1",
-            "kind": "TradingStrategy",
-            "metadata": {"name": "whale", "namespace": NAMESPACE},
-            "spec": {"mode": "paper"},
-        }
-        async with api.post(URL, json=body) as resp:
-            assert resp.status == 200, await resp.text()
-
-        async def status() -> dict[str, Any]:
-            return status_of(api, "whale")
-
-        await eventually(status, lambda s: s.get("state") == "Running", what="Running")
+        await running_whale(api)
         api.applied.clear()
         api.armed = True
         await asyncio.wait_for(api.held.wait(), 30.0)  # a safety net, not a measure

@@ -28,16 +28,14 @@ import pytest
 from orderflow import db
 from orderflow_operator import reconcile
 from tests.operator.conftest import (
-    NAMESPACE,
-    TS,
     ApiServer,
     eventually,
     operator_config,
     operator_running,
 )
+from tests.operator.paper_whale import URL, running_whale, status_of
 
 pytestmark = pytest.mark.kmock(cls=ApiServer)
-URL = f"/apis/orderflow.io/v1alpha1/namespaces/{NAMESPACE}/tradingstrategies"
 INTERVAL = 2.0  # status interval (s): how long a stale status stands
 
 
@@ -48,11 +46,6 @@ async def conn(dsn: str) -> AsyncIterator[asyncpg.Connection]:
         yield c
     finally:
         await c.close()
-
-
-def status_of(api: kmock.KubernetesEmulator, name: str) -> dict[str, Any]:
-    obj = api.objects[TS, NAMESPACE, name]
-    return {} if obj.deleted else dict(obj.get("status") or {})
 
 
 def killed_condition(status: dict[str, Any]) -> str | None:
@@ -92,19 +85,7 @@ async def test_a_tick_read_before_a_kill_does_not_put_running_back(
     )
     config = operator_config(status_interval_secs=INTERVAL)
     async with operator_running(api, dsn, config):
-        body = {
-            "apiVersion": "orderflow.io/v1alpha1",
-            "kind": "TradingStrategy",
-            "metadata": {"name": "whale", "namespace": NAMESPACE},
-            "spec": {"mode": "paper"},
-        }
-        async with api.post(URL, json=body) as resp:
-            assert resp.status == 200, await resp.text()
-
-        async def status() -> dict[str, Any]:
-            return status_of(api, "whale")
-
-        await eventually(status, lambda s: s.get("state") == "Running", what="Running")
+        status = await running_whale(api)
         held.armed.set()
         assert await asyncio.to_thread(held.read.wait, 30.0), "no tick came"
         # the tick has read the figures; now `kubectl patch ts whale -p '{"spec":{"killed":true}}'`
