@@ -128,10 +128,11 @@ class Book:
         exits: frozenset[int] = frozenset(),
     ) -> StrategyBook:
         """The executor's view of this book at ``now``. ``orders``: its live BUY orders as the
-        positions they become if they fill (their remaining size at their limit, their loss if
-        they filled now: :func:`orderflow.execution.book.order_exposure`), folded in as the
-        executor folds them (open positions, exposure, cash, the day's P&L); ``exits``: the
-        tokens an exit order of which still rests.
+        positions they become if they fill (their remaining size at their limit plus the taker
+        fee they may still pay, their loss if they filled now:
+        :func:`orderflow.execution.book.order_exposure`), folded in as the executor folds them
+        (open positions, exposure, cash, the day's P&L); ``exits``: the tokens an exit order of
+        which still rests.
 
         Day P&L as :mod:`orderflow.execution.daypnl` computes it: realized since midnight plus
         the change of unrealized since midnight's mark (a position up since it was bought but

@@ -27,7 +27,7 @@ from decimal import Decimal
 
 from orderflow.backtest.book import NO_LIQUIDITY, Book, SignalRecord
 from orderflow.backtest.tape import Tape
-from orderflow.execution.book import order_exposure
+from orderflow.execution.book import fee_reserved, order_exposure
 from orderflow.execution.depth import ZERO, Level, LevelKey, fill_resting
 from orderflow.signals.views import Side, StrategyBook
 
@@ -160,12 +160,19 @@ class Orders:
 
     def view(self, book: Book, now: datetime, tape: Tape) -> StrategyBook:
         """``book`` as the executor's view of it at ``now``, its live orders counted: a BUY as
-        the position it becomes (:func:`orderflow.execution.book.order_exposure`), a SELL as an
-        exit that still rests."""
+        the position it becomes (:func:`orderflow.execution.book.order_exposure`), the taker fee
+        it may still pay included as for a resting paper order
+        (:func:`orderflow.execution.book.fee_reserved`: the paper exchange charges it on the
+        levels the order takes), a SELL as an exit that still rests."""
         mine = self.of(book)
         entries = [
             order_exposure(
-                o.token_id, o.signal.market_id, o.remaining, o.limit, tape.last_price(o.token_id)
+                o.token_id,
+                o.signal.market_id,
+                o.remaining,
+                o.limit,
+                tape.last_price(o.token_id),
+                fee_reserved("paper", "OPEN", o.limit, book.fee_rate, None),
             )
             for o in mine
             if o.side == "BUY" and o.remaining > ZERO

@@ -19,7 +19,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from orderflow.signals.exits import left_token
-from orderflow.signals.quotes import QUOTE_FILLS, QUOTE_WINDOW_SECS, Seen, levels_of, quote
+from orderflow.signals.quotes import (
+    QUOTE_FILLS,
+    QUOTE_WINDOW_SECS,
+    Seen,
+    in_panic_high,
+    levels_of,
+    quote,
+)
 from orderflow.signals.tape import Print, TokenPrints, held_to_tape, pair_of
 from orderflow.signals.views import MarketView, Side, TradeView
 
@@ -41,7 +48,9 @@ class Tape:
         # the tape prices computed since its last print (a mark is read at every decision).
         self._prints: dict[int, TokenPrints] = {}
         self._marks: dict[int, Decimal | None] = {}
-        self._recent: dict[int, deque[tuple[datetime, Decimal]]] = {}
+        # Per token, the fills of the panic-sell look-back window: (time, price, wallet, a maker
+        # row's taker), whose high is read per seller (orderflow.signals.quotes.in_panic_high).
+        self._recent: dict[int, deque[tuple[datetime, Decimal, str, str | None]]] = {}
         self.resolved: dict[str, tuple[Decimal, ...]] = {}
         # Last prices before 00:00 UTC of ``_day``, the day of the latest observed fill; the
         # tape prices before it of the tokens with a maker row since (taken at the first).
@@ -124,7 +133,10 @@ class Tape:
         market as a follower sees it right after the fill.
 
         ``window_high`` covers the look-back window *before* this fill's time (its own block's
-        fills left out, as the executor's read leaves them); ``last_price`` is this
+        fills left out, as the executor's read leaves them), the market's high for a sale of
+        this fill's wallet: its own prints (its fills, the maker rows of the orders it took)
+        and prints at no price left out, as the executor's
+        (:func:`orderflow.signals.quotes.in_panic_high`); ``last_price`` is this
         fill's price (the latest observed price; the decision replaces it with :meth:`quote`).
         """
         for token, met, price in levels_of(
@@ -147,9 +159,17 @@ class Tape:
             recent.popleft()
         # strictly before this fill's time, as the executor's read (market_queries._MARKETS:
         # t.timestamp < x.ts): not the fills of its own block — a panic sell's own maker legs,
-        # emitted before its taker row, made the first bid it hit the "high" it fell from
-        high = max((p for at, p in recent if at < trade.timestamp), default=None)
-        recent.append((trade.timestamp, trade.price))
+        # emitted before its taker row, made the first bid it hit the "high" it fell from; nor
+        # the seller's own prints, nor prints at no price (market_queries._MARKETS_HIGH)
+        high = max(
+            (
+                p
+                for at, p, wallet, taker in recent
+                if at < trade.timestamp and in_panic_high(p, wallet, taker, trade.wallet)
+            ),
+            default=None,
+        )
+        recent.append((trade.timestamp, trade.price, trade.wallet, counterparty))
         self._last[trade.token_id] = trade.price
         self.seen += 1
         if self.seen % _SWEEP_EVERY == 0:

@@ -14,7 +14,7 @@ from orderflow import db
 from orderflow.backtest import BacktestOptions, BacktestReport, render, run_backtest
 from orderflow.backtest.forward import forward_test, forward_text, median_resolution
 from orderflow.backtest.history import strategy_settings_json
-from orderflow.backtest.latency import DEFAULT_LATENCY_SECS
+from orderflow.backtest.latency import DEFAULT_LATENCY_SECS, DEFAULT_VISIBILITY_SECS
 from orderflow.backtest.quality import QualityOverTime
 from orderflow.backtest.scoring import reputation_scorer
 from orderflow.cli._common import add_log_format, parse_timestamp, settings_for, writable
@@ -50,15 +50,16 @@ def add_strategy_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _seconds(value: str, option: str) -> float:
+    """A duration that may be 0 (``0``, ``0s``), else :func:`parse_duration`'s."""
+    return 0.0 if value.strip() in ("0", "0s") else parse_duration(value, option)
+
+
 def execution_values(args: argparse.Namespace) -> dict[str, object]:
     """``--latency`` / ``--book-window`` as BacktestOptions fields (only those given)."""
     values: dict[str, object] = {}
     if args.latency is not None:
-        values["latency_secs"] = (
-            0.0
-            if args.latency.strip() in ("0", "0s")
-            else parse_duration(args.latency, "--latency")
-        )
+        values["latency_secs"] = _seconds(args.latency, "--latency")
     if args.book_window is not None:
         values["book_window_secs"] = parse_duration(args.book_window, "--book-window")
     return values
@@ -85,6 +86,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="share of wallets followed by the random baseline (0-1]",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the random baseline")
+    p.add_argument(
+        "--visibility",
+        help="how long after its block a fill is stored by the listener and so known to a "
+        f"decision, e.g. 2s (default {DEFAULT_VISIBILITY_SECS:g} s: the listener's confirmations "
+        "and lag; at most the latency)",
+    )
     p.add_argument("--truth", type=Path, help="simulator truth file: also report score quality")
     p.add_argument("--json", type=Path, help="also write the summaries as JSON here")
     add_log_format(p)
@@ -98,6 +105,8 @@ def _options(args: argparse.Namespace) -> BacktestOptions:
         "seed": args.seed,
         **execution_values(args),
     }
+    if args.visibility is not None:
+        values["visibility_secs"] = _seconds(args.visibility, "--visibility")
     try:
         values["baseline_stake_usd"] = Decimal(args.baseline_stake)
     except InvalidOperation:
@@ -119,6 +128,7 @@ def _options(args: argparse.Namespace) -> BacktestOptions:
             "seed": "--seed",
             "latency_secs": "--latency",
             "book_window_secs": "--book-window",
+            "visibility_secs": "--visibility",
         }
         problems = []
         for e in exc.errors():

@@ -18,7 +18,7 @@ from orderflow.signals.quotes import (
     QUOTE_FILLS,
     QUOTE_WINDOW_SECS,
     Seen,
-    is_level_sql,
+    in_panic_high_sql,
     levels_of,
     quote,
 )
@@ -79,9 +79,7 @@ _WINDOWS_START = f"{_EARLIEST} - make_interval(secs => $5)"
 # more: orderflow.signals.quotes.is_level). A degen that bought at 0.60 over a market at 0.51
 # and sold at 0.50 was faded off its own buy, as was any sale under 0.90 after a print at 1.00
 # (tests/signals/test_panic_high.py).
-_MARKETS_HIGH = (
-    f"{is_level_sql('t.price')} AND t.wallet_address <> x.wallet AND t.taker_address <> x.wallet"
-)
+_MARKETS_HIGH = in_panic_high_sql("t.price", "t.wallet_address", "t.taker_address", "x.wallet")
 # The panic-sell high reads the look-back window before each trade: bounded by block from the
 # earliest window's start (one bound for the statement). ``leader_exited``: a SELL of the token
 # (or a BUY of its complement) by the trade's wallet after it on the chain (:func:`left_since`;

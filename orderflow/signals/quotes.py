@@ -54,6 +54,23 @@ def is_level_sql(price: str) -> str:
     return f"{price} > 0 AND {price} < 1"
 
 
+def in_panic_high(price: Decimal, wallet: str, taker: str | None, seller: str) -> bool:
+    """Whether a print (``wallet``'s row; ``taker``: a maker row's taker, None on a taker's row,
+    whose stored taker is the exchange) counts towards the panic-sell high a sale of ``seller``
+    fell from: the market's — not ``seller``'s own fill, nor a maker's row of an order
+    ``seller`` took, and a price (:func:`is_level`). The executor's SQL, ``_MARKETS_HIGH`` in
+    :mod:`orderflow.signals.market_queries`, in memory for the backtest's tape
+    (:meth:`orderflow.backtest.tape.Tape.observe`; tests/backtest/test_panic_high.py checks
+    the two give the same high on the same stored prints)."""
+    return is_level(price) and seller not in (wallet, taker)
+
+
+def in_panic_high_sql(price: str, wallet: str, taker: str, seller: str) -> str:
+    """SQL: :func:`in_panic_high` of the expressions (a taker's row names the exchange as its
+    taker, never a seller)."""
+    return f"{is_level_sql(price)} AND {wallet} <> {seller} AND {taker} <> {seller}"
+
+
 def opposite(side: Side) -> Side:
     return "SELL" if side == "BUY" else "BUY"
 

@@ -32,6 +32,8 @@ T0 = datetime(2026, 5, 1, tzinfo=UTC)
         (["--json", "/nonexistent/summary.json"], "--json"),  # refused before the run
         (["--latency", "later"], "--latency"),
         (["--book-window", "0"], "--book-window"),
+        (["--visibility", "soon"], "--visibility"),
+        (["--visibility", "-1"], "--visibility"),
     ],
 )
 def test_bad_arguments_exit_2_naming_them(
@@ -157,3 +159,31 @@ async def test_json_is_written_before_the_report_into_a_closed_pipe(
         "follow-all",
         "follow-random",
     ]
+
+
+@pytest.mark.parametrize(
+    ("args", "stored"),
+    [([], "7 s"), (["--visibility", "2s"], "2 s"), (["--visibility", "0"], "0 s")],
+)
+async def test_visibility_is_an_option(
+    dsn: str,
+    pool: asyncpg.Pool,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    stored: str,
+) -> None:
+    """``--visibility``: how long after its block a fill is stored and known to a decision
+    (``BacktestOptions.visibility_secs``; default the listener's, 7 s). The command had no
+    option for it (until 6 Dec 2026): only the Python API could set it."""
+    import asyncio
+
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    h = History()
+    market = h.market("m")
+    h.trade(addr("w"), market, 0, "BUY", "0.50", "300", T0)
+    await h.store(pool)
+    code = await asyncio.to_thread(main, ["backtest", *args])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert f"decided on the fills stored {stored} after their block" in out.out, out.out
