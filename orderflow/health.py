@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from orderflow.telemetry import redact
+
 ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
 
 
@@ -51,7 +53,8 @@ class HealthServer:
             except Exception as exc:
                 passed, detail = False, f"{type(exc).__name__}: {exc}"
             ok &= passed
-            results[name] = ("ok: " if passed else "failing: ") + detail
+            # a driver's error may quote its DSN, an RPC client its URL: never on an open port
+            results[name] = ("ok: " if passed else "failing: ") + redact(detail)
         return ok, results
 
     async def _readyz(self, _: web.Request) -> web.Response:

@@ -3,7 +3,9 @@
 * Logs: plain text in a terminal, one JSON object per line anywhere else (containers, pipes,
   files); ``LOG_FORMAT`` / ``--log-format`` override. ``extra={...}`` fields — tx_hash,
   log_index, wallet, signal_id, order_id — become top-level keys (``key=value`` in text). Secrets
-  never reach a log: settings hold them as ``SecretStr``.
+  never reach a log: settings hold them as ``SecretStr``, and every formatted record (its
+  traceback too, a third-party library's warning too) is passed through :func:`redact`, which
+  masks the secrets the environment holds (:func:`secrets_in`).
 * Metrics: OpenTelemetry instruments, exported in Prometheus format on ``/metrics``.
 * Traces: :mod:`orderflow.tracing` (one tracer provider per process, OTLP/HTTP export when
   ``OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT`` is set); :func:`tracer` hands out its tracers.
@@ -12,11 +14,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import os
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any, TextIO
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from opentelemetry import metrics, trace
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
@@ -24,6 +30,81 @@ from opentelemetry.sdk.metrics import MeterProvider
 
 from orderflow.config import LogFormat
 from orderflow.tracing import service_resource, setup_tracing
+
+# Variables whose whole value is a secret; URLs whose path and query may hold one (a provider's
+# API key: https://polygon-mainnet.g.alchemy.com/v2/KEY); OTLP headers (an API key).
+_SECRET_VARIABLES = ("POLY_PRIVATE_KEY", "POLY_API_KEY", "POLY_API_SECRET", "POLY_API_PASSPHRASE")
+_KEYED_URL_VARIABLES = (
+    "POLYGON_RPC_URL",
+    "POLYGON_HTTP_URL",
+    "POLY_CLOB_URL",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+)
+_HEADER_VARIABLES = ("OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS")
+_WATCHED = ("DATABASE_URL", *_SECRET_VARIABLES, *_KEYED_URL_VARIABLES, *_HEADER_VARIABLES)
+_MIN_SECRET = 4  # a whole value or a password shorter than this masked would garble every line
+_MIN_KEY = 8  # a path segment or query value: "v1", "traces", "polygon" are no key
+MASK = "***"
+
+
+def _url_secrets(url: str, *, keyed: bool) -> set[str]:
+    """The parts of a URL that may be a credential: its password, and when ``keyed`` (a
+    provider's URL, not a database's: its path is the database name) its path segments and
+    query values; a database URL's ``password=`` option too."""
+    if not url:
+        return set()
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # not parseable as a URL: the whole value
+        return {url}
+    found = {unquote(password), password} if password else set()
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if keyed or "password" in key.lower():
+            found.add(value)
+    if keyed:
+        found.update(unquote(s) for s in parts.path.split("/") if len(unquote(s)) >= _MIN_KEY)
+        found = {s for s in found if len(s) >= _MIN_KEY or s == password}
+    return found
+
+
+@functools.lru_cache(maxsize=8)
+def _secrets(values: tuple[str, ...]) -> tuple[str, ...]:
+    env = dict(zip(_WATCHED, values, strict=True))
+    found: set[str] = set()
+    for name in _SECRET_VARIABLES:
+        value = env[name].strip()
+        found.update({value, value.removeprefix("0x")})
+    found.update(_url_secrets(env["DATABASE_URL"], keyed=False))
+    for name in _KEYED_URL_VARIABLES:
+        found.update(_url_secrets(env[name], keyed=True))
+    for name in _HEADER_VARIABLES:
+        for pair in env[name].split(","):
+            value = pair.partition("=")[2].strip()
+            found.update({value, unquote(value)})
+    return tuple(sorted((s for s in found if len(s) >= _MIN_SECRET), key=len, reverse=True))
+
+
+def secrets_in(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The secret strings of ``environ`` (default: this process's), longest first."""
+    env = os.environ if environ is None else environ
+    return _secrets(tuple(env.get(name, "") for name in _WATCHED))
+
+
+def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
+    """``text`` with every secret of the environment (:func:`secrets_in`) replaced by ``***``."""
+    for secret in secrets_in(environ):
+        text = text.replace(secret, MASK)
+    return text
+
+
+class _Redacting(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler whose output never holds a secret of the environment."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
 
 _STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
 
@@ -99,7 +180,7 @@ def logs_as_json() -> bool:
 def setup_logging(level: str = "INFO", fmt: LogFormat | None = None) -> None:
     """Log to stderr at ``level`` in ``fmt`` (None: :func:`default_log_format`)."""
     fmt = fmt or default_log_format()
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Redacting(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

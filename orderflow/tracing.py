@@ -181,9 +181,16 @@ def setup_tracing(service: str) -> TracingSettings:
 
 
 def _without_credentials(url: str | None) -> str:
-    """``url`` without a ``user:password@`` part (a URL may carry one; a log line may not)."""
+    """``scheme://host[:port]`` of ``url``, plus ``/…`` when a path or query was dropped: a URL
+    may carry a ``user:password@`` part, and a collector's API key in its path or query; a log
+    line may carry none of them."""
     parts = urlsplit(url or "")
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # not a number: dropped with the rest
+        port = ""
+    hidden = "/…" if parts.path not in ("", "/") or parts.query or parts.fragment else ""
+    return f"{parts.scheme}://{parts.hostname or '?'}{port}{hidden}"
 
 
 def trace_exporter() -> SpanExporter | None:

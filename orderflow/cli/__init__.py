@@ -19,7 +19,7 @@ from orderflow import __version__
 from orderflow.cli._common import logging_for
 from orderflow.config import LogSettings, load
 from orderflow.errors import ConfigError, OrderflowError
-from orderflow.telemetry import logs_as_json
+from orderflow.telemetry import logs_as_json, redact
 from orderflow.tracing import TracingSettings, shutdown_tracing
 
 # Subcommands, in the order `orderflow --help` lists them: command -> its module here.
@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OrderflowError as exc:  # the message says what is wrong: a setting, an argument, …
         if logs_as_json():  # a record for the log collector; a text log would say it twice
             log.error("%s", exc)
-        print(f"orderflow: {exc}", file=sys.stderr)
+        print(f"orderflow: {redact(str(exc))}", file=sys.stderr)  # no secret, whoever wrote it
         return 2 if isinstance(exc, ConfigError) else 1
     except KeyboardInterrupt:
         return 130

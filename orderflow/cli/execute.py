@@ -154,13 +154,20 @@ async def run(args: argparse.Namespace) -> int:
             await pool.fetchval("SELECT 1")
             return True, "leader" if executor.is_leader else "standby"
 
-        if health:
-            health.add_check("database", database)
-            await health.start()
         loop, main = asyncio.get_running_loop(), asyncio.current_task()
         if main is not None:  # SIGTERM (a pod stopping) ends the run like Ctrl-C, cleanly
             loop.add_signal_handler(signal.SIGTERM, main.cancel)
         try:
+            if health:  # in the try: a port it cannot take still closes the brokers
+                health.add_check("database", database)
+                try:
+                    await health.start()
+                except OSError as exc:  # taken, or not ours: one line, not a traceback
+                    raise ConfigError(
+                        "cannot serve health endpoints on"
+                        f" HEALTH_PORT={settings.health_port}: {exc.strerror or exc}"
+                        " (pick a free port, or 0 to disable)"
+                    ) from None
             await executor.run()
         except asyncio.CancelledError:
             pass

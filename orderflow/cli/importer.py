@@ -82,6 +82,8 @@ def run(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
         raise ConfigError("--batch-size must be at least 1")
     if args.workers is not None and args.workers < 0:
         raise ConfigError("--workers must be 0 or more")
+    if not 0 <= args.metrics_port <= 65535:
+        raise ConfigError(f"--metrics-port must be 0 (off) to 65535, got {args.metrics_port}")
     return _import(settings, args)
 
 

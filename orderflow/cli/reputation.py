@@ -96,7 +96,14 @@ async def _loop(pool: asyncpg.Pool, settings: ReputationSettings, *, full: bool 
 
     if health:
         health.add_check("reputation", fresh)
-        await health.start()
+        try:
+            await health.start()
+        except OSError as exc:  # taken, or not ours: one line, not a traceback
+            raise ConfigError(
+                "cannot serve health endpoints on"
+                f" HEALTH_PORT={settings.health_port}: {exc.strerror or exc}"
+                " (pick a free port, or 0 to disable)"
+            ) from None
     try:
         while True:
             try:
