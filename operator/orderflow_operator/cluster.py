@@ -12,10 +12,6 @@ resources (``list`` on ``tradingstrategies``, which kopf's watch needs anyway) a
 peering object (``list``, which kopf's peering needs) — only when some row has no resource in
 the index, i.e. rarely.
 
-It also sends the status timer's patch of a resource's ``.status`` (``patch`` on
-``tradingstrategies/status``, as kopf does for a handler's), from inside the object's turn
-(docs/operator.md, "Status"): kopf would send a returned patch only after the turn has ended.
-
 The client is ``kubernetes``' (blocking, run in a thread), logged in like kopf's
 ``login_via_client``: the pod's service account, else the kubeconfig.
 """
@@ -48,32 +44,6 @@ class Cluster:
             return list_items(client.CustomObjectsApi(api), group, version, plural, namespace)
         finally:
             api.close()  # type: ignore[no-untyped-call]
-
-    def _patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
-        api = self.connect()
-        try:
-            client.CustomObjectsApi(api).patch_namespaced_custom_object_status(
-                GROUP,
-                VERSION,
-                namespace,
-                PLURAL,
-                name,
-                {"status": dict(status)},
-                _content_type="application/merge-patch+json",
-            )
-        finally:
-            api.close()  # type: ignore[no-untyped-call]
-
-    async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> bool:
-        """Merge-patch a TradingStrategy's ``.status``, as kopf does; False if it is gone
-        (404). Other failures raise (``ApiException``, urllib3's ``HTTPError``)."""
-        try:
-            await asyncio.to_thread(self._patch_status, namespace, name, status)
-        except client.ApiException as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return True
 
     async def resources(self, namespaces: Iterable[str]) -> set[tuple[str, str]]:
         """``(namespace, name)`` of every TradingStrategy in these namespaces, now."""

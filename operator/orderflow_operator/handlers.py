@@ -32,7 +32,6 @@ from typing import Any
 import asyncpg
 import kopf
 from kubernetes import client
-from urllib3.exceptions import HTTPError
 
 from orderflow import db
 from orderflow.errors import DatabaseError
@@ -175,8 +174,7 @@ def build_registry(
     database = Database(dsn)
     scanning = needs_scanning(namespaces)
     connect = kubernetes or (lambda: kube.api_client(kube.OPERATOR_AGENT))
-    cluster = Cluster(connect)
-    sweeper = orphans.Sweeper(namespaces, config.status_interval_secs, cluster)
+    sweeper = orphans.Sweeper(namespaces, config.status_interval_secs, Cluster(connect))
     orphans.register_index(registry)
 
     @kopf.on.startup(registry=registry)
@@ -294,6 +292,7 @@ def build_registry(
         meta: kopf.Meta,
         spec: kopf.Spec,
         status: kopf.Status,
+        patch: kopf.Patch,
         memo: kopf.Memo,
         logger: logging.Logger | logging.LoggerAdapter[Any],
         **_: Any,
@@ -319,17 +318,14 @@ def build_registry(
         Nothing at all once the object is being deleted (its row is the finalizer's: a tick
         under way would report the retirement it is making).
 
-        The whole tick takes the object's turn: its read of the figures and its patch of the
-        status, which it sends itself (:meth:`Cluster.patch_status`) and does not return to
-        kopf. A tick that read the figures just before a handler's switch (a kill) and whose
-        patch landed after that handler's status put the old figures back (``Running``,
-        ``Killed=False`` for a killed row) until the next tick: first when the read was outside
-        the turn, then (until 6 Dec 2026) because kopf sends a returned patch after the
-        handler returns, i.e. after the turn, racing the handler's own status patch
-        (``tests/operator/test_status_patch_order.py``). Now a handler that comes meanwhile
-        waits until the tick's patch has been applied before it writes the database; and a
-        tick that waited for a handler reads what that handler wrote, and repeats its
-        verdict."""
+        The whole tick takes the object's turn, its read of the figures too. kopf applies the
+        returned patch after this returns, so a tick that read the figures just before a
+        handler's switch (a kill) and returned them after that handler's status put the old
+        figures back (``Running``, ``Killed=False`` for a killed row) until the next tick.
+        Under the turn, a handler that comes meanwhile waits for the tick, whose patch kopf
+        sends at once, while the handler still has its database writes to make before its
+        own; and a tick that waited for a handler reads what that handler wrote, and repeats
+        its verdict."""
         try:
             async with _turn(memo):
                 ready = getattr(memo, "ready", None)
@@ -355,12 +351,9 @@ def build_registry(
                     memo.ready = result.ready  # NameConflict once another owner took the row
                     _post(body, result.events)
                 fresh = result.status
-                # Sent here, in the turn, not returned to kopf (which sends after the turn).
-                target = _target(meta)
-                if not await cluster.patch_status(target.namespace, target.name, fresh):
-                    return  # the object is gone
-        except (*_TRANSIENT, client.ApiException, HTTPError) as exc:
+        except _TRANSIENT as exc:
             raise kopf.TemporaryError(str(exc), delay=backoff(1, cap)) from exc
+        patch.status.update(fresh)
         _post(body, reconcile.status_events(status, fresh))
 
     return registry
