@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from orderflow.errors import ConfigError
 from orderflow.telemetry import redact
 
 ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
@@ -27,8 +28,16 @@ class HealthServer:
     ``/readyz`` runs every registered check and reports each one's detail.
     """
 
-    def __init__(self, port: int, *, host: str = "0.0.0.0", stall_secs: float = 30.0) -> None:  # noqa: S104
+    def __init__(
+        self,
+        port: int,
+        *,
+        host: str = "0.0.0.0",  # noqa: S104
+        stall_secs: float = 30.0,
+        setting: str = "HEALTH_PORT",
+    ) -> None:
         self.port = port
+        self.setting = setting  # what sets the port, for the error naming it
         self.host = host
         self.stall_secs = stall_secs
         self._checks: dict[str, ReadinessCheck] = {}
@@ -71,6 +80,7 @@ class HealthServer:
             await asyncio.sleep(1)
 
     async def start(self) -> None:
+        """Serve; a port it cannot take is a :class:`ConfigError` naming ``setting``."""
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
@@ -78,7 +88,15 @@ class HealthServer:
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:  # taken, or not ours: one line naming the setting, no traceback
+            await self._runner.cleanup()
+            self._runner = None
+            raise ConfigError(
+                f"cannot serve health endpoints on {self.setting}={self.port}:"
+                f" {exc.strerror or exc} (pick a free port, or 0 to disable)"
+            ) from None
         if self.port == 0 and site._server is not None:  # ephemeral port, for tests
             sockets = getattr(site._server, "sockets", None) or []
             if sockets:

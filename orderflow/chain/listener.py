@@ -254,13 +254,7 @@ async def run_with_health(listener: Listener, port: int) -> None:
     health = HealthServer(port) if port else None
     if health is not None:
         listener.register_checks(health)
-        try:
-            await health.start()
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot serve health endpoints on HEALTH_PORT={port}: {exc.strerror or exc} "
-                "(pick a free port, or 0 to disable)"
-            ) from None
+        await health.start()
     try:
         await listener.run()
     finally:

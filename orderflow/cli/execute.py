@@ -160,14 +160,7 @@ async def run(args: argparse.Namespace) -> int:
         try:
             if health:  # in the try: a port it cannot take still closes the brokers
                 health.add_check("database", database)
-                try:
-                    await health.start()
-                except OSError as exc:  # taken, or not ours: one line, not a traceback
-                    raise ConfigError(
-                        "cannot serve health endpoints on"
-                        f" HEALTH_PORT={settings.health_port}: {exc.strerror or exc}"
-                        " (pick a free port, or 0 to disable)"
-                    ) from None
+                await health.start()
             await executor.run()
         except asyncio.CancelledError:
             pass

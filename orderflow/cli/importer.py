@@ -89,14 +89,11 @@ def run(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
 
 async def _import(settings: ListenerSettings, args: argparse.Namespace) -> int:
     setup_metrics("import")
-    health = HealthServer(args.metrics_port) if args.metrics_port else None
+    health = (
+        HealthServer(args.metrics_port, setting="--metrics-port") if args.metrics_port else None
+    )
     if health is not None:
-        try:
-            await health.start()
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot serve metrics on --metrics-port {args.metrics_port}: {exc.strerror or exc}"
-            ) from None
+        await health.start()
     try:
         async with db.open_pool(settings) as pool:
             async with pool.acquire() as conn:

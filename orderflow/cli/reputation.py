@@ -96,14 +96,7 @@ async def _loop(pool: asyncpg.Pool, settings: ReputationSettings, *, full: bool 
 
     if health:
         health.add_check("reputation", fresh)
-        try:
-            await health.start()
-        except OSError as exc:  # taken, or not ours: one line, not a traceback
-            raise ConfigError(
-                "cannot serve health endpoints on"
-                f" HEALTH_PORT={settings.health_port}: {exc.strerror or exc}"
-                " (pick a free port, or 0 to disable)"
-            ) from None
+        await health.start()
     try:
         while True:
             try:
