@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -145,3 +146,15 @@ def load(model: type[S], **overrides: Any) -> S:
             where = ".".join(str(p) for p in err["loc"]) or model.__name__
             lines.append(f"  {where}: {err['msg']}")
         raise ConfigError(f"invalid {model.__name__} settings:\n" + "\n".join(lines)) from None
+
+
+def redact_url(url: str) -> str:
+    """``scheme://host[:port]`` of a configured URL, plus ``/…`` when a path, query, fragment or
+    ``user:password@`` was dropped (any may hold a provider's key): what a log line may show."""
+    parts = urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # not a number: dropped with the rest
+        port = ""
+    kept = parts.path in ("", "/") and not (parts.query or parts.fragment or parts.username)
+    return f"{parts.scheme}://{parts.hostname or '?'}{port}{'' if kept else '/…'}"

@@ -25,7 +25,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orderflow import __version__
-from orderflow.config import load
+from orderflow.config import load, redact_url
 
 log = logging.getLogger(__name__)
 _PROPAGATOR = TraceContextTextMapPropagator()
@@ -181,16 +181,10 @@ def setup_tracing(service: str) -> TracingSettings:
 
 
 def _without_credentials(url: str | None) -> str:
-    """``scheme://host[:port]`` of ``url``, plus ``/…`` when a path or query was dropped: a URL
-    may carry a ``user:password@`` part, and a collector's API key in its path or query; a log
-    line may carry none of them."""
+    """``url`` as a log line may show it (:func:`orderflow.config.redact_url`), its
+    ``user:password@`` dropped first: the collector's address, no credential."""
     parts = urlsplit(url or "")
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:  # not a number: dropped with the rest
-        port = ""
-    hidden = "/…" if parts.path not in ("", "/") or parts.query or parts.fragment else ""
-    return f"{parts.scheme}://{parts.hostname or '?'}{port}{hidden}"
+    return redact_url(parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl())
 
 
 def trace_exporter() -> SpanExporter | None:

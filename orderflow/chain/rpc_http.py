@@ -12,24 +12,15 @@ from __future__ import annotations
 
 import itertools
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import httpx
 
 from orderflow.chain.provider_errors import classify, timeout_error
 from orderflow.chain.storable import loads_tolerant
+from orderflow.config import redact_url
 from orderflow.errors import RetryableRpcError
 
 __all__ = ["HttpTransport", "Transport", "redact_url", "unwrap_reply"]
-
-
-def redact_url(url: str) -> str:
-    """``scheme://host[:port]`` plus ``/…`` when a path or query was dropped (it may be a key)."""
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    port = f":{parts.port}" if parts.port else ""
-    hidden = "/…" if (parts.path not in ("", "/") or parts.query or parts.username) else ""
-    return f"{parts.scheme}://{host}{port}{hidden}"
 
 
 class Transport(Protocol):
