@@ -39,6 +39,30 @@ def _comparable(rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if k != "updated_at"} for r in rows]
 
 
+def _days() -> tuple[datetime, datetime, datetime]:
+    """Today's start, and the two days before it."""
+    today = day_start(datetime.now(UTC))
+    return today, today - timedelta(days=2), today - timedelta(days=1)
+
+
+async def _marked_over_two_days(
+    pool: asyncpg.Pool, ex: Executor, yesterday: str
+) -> tuple[Decimal, Decimal]:
+    """Bought two days ago (that day's row written, then closed), marked 0.60 at its midnight
+    and ``yesterday`` the next day; today's row written after a maintenance mark (as the
+    executor's pass does). The position's shares and cost."""
+    _, first, second = _days()
+    shares, cost = await _bought_two_days_ago(pool, ex, first)
+    async with pool.acquire() as conn:
+        await update_performance(conn, "alpha", BANKROLL, first + timedelta(hours=12))
+        await conn.execute("UPDATE orderflow_performance SET updated_at = $1", first)
+        await trade_at(conn, "0.60", first + timedelta(hours=23))
+        await trade_at(conn, yesterday, second + timedelta(hours=12))
+        await mark_open_positions(conn)
+        await update_performance(conn, "alpha", BANKROLL, datetime.now(UTC))
+    return shares, cost
+
+
 async def test_todays_row_is_marked_where_its_total_is(
     pool: asyncpg.Pool, make_executor: Callable[..., Executor]
 ) -> None:
@@ -73,16 +97,8 @@ async def test_the_equity_curve_moves_by_each_days_pnl_and_recomputes_the_same(
     written after a maintenance mark (as the executor's pass does). Each row's equity is the
     one before it plus its day's P&L, today's included, and the rows closed again from nothing
     but the first day's are the same rows (idempotent)."""
-    today = day_start(datetime.now(UTC))
-    first, second = today - timedelta(days=2), today - timedelta(days=1)
-    shares, cost = await _bought_two_days_ago(pool, make_executor(), first)
-    async with pool.acquire() as conn:
-        await update_performance(conn, "alpha", BANKROLL, first + timedelta(hours=12))
-        await conn.execute("UPDATE orderflow_performance SET updated_at = $1", first)
-        await trade_at(conn, "0.60", first + timedelta(hours=23))
-        await trade_at(conn, "0.70", second + timedelta(hours=12))
-        await mark_open_positions(conn)
-        await update_performance(conn, "alpha", BANKROLL, datetime.now(UTC))
+    today, first, second = _days()
+    shares, cost = await _marked_over_two_days(pool, make_executor(), "0.70")
     rows = await _rows(pool)
     assert [r["day"] for r in rows] == [first.date(), second.date(), today.date()]
     assert rows[0]["equity"] == BANKROLL + rows[0]["total_pnl"]
@@ -105,16 +121,9 @@ async def test_a_lower_bankroll_is_no_drawdown(
     from the peak. The operator then lowers ``bankroll_usd`` from 10,000 to 5,000 — capital
     taken out, nothing lost: the drawdown is the same fall from the same peak of P&L, on the
     capital the strategy has now (before: 0.5062, the bankroll's cut read as a loss)."""
-    today = day_start(datetime.now(UTC))
-    first, second = today - timedelta(days=2), today - timedelta(days=1)
-    shares, _ = await _bought_two_days_ago(pool, make_executor(), first)
+    today, first, second = _days()
+    shares, _ = await _marked_over_two_days(pool, make_executor(), "0.40")
     async with pool.acquire() as conn:
-        await update_performance(conn, "alpha", BANKROLL, first + timedelta(hours=12))
-        await conn.execute("UPDATE orderflow_performance SET updated_at = $1", first)
-        await trade_at(conn, "0.60", first + timedelta(hours=23))
-        await trade_at(conn, "0.40", second + timedelta(hours=12))
-        await mark_open_positions(conn)
-        await update_performance(conn, "alpha", BANKROLL, datetime.now(UTC))
         kept = await conn.fetchval(
             "SELECT max_drawdown FROM orderflow_performance WHERE day = $1", today.date()
         )
