@@ -1,9 +1,9 @@
-"""Paper-exchange test kit: an executor on a movable clock, a whale buy for it to follow, and
-an exit resting."""
+"""Paper-exchange test kit: an executor on a movable clock, a whale buy for it to follow, an
+exit resting, and a market resolved for its position to settle."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -11,6 +11,7 @@ from orderflow.execution.broker import Broker, Mode
 from orderflow.execution.engine import Executor
 from orderflow.execution.orders import OrderDesk
 from orderflow.execution.paper import PaperBroker
+from orderflow.execution.settlement import LATE_FILLS
 from tests.execution.conftest import (
     MARKET,
     TOKEN_NO,
@@ -22,6 +23,7 @@ from tests.execution.conftest import (
     add_wallet,
     executor_settings,
     fill_resting,
+    resolve,
 )
 from tests.execution.livekit import Clock
 
@@ -74,3 +76,17 @@ async def exit_resting(pool: asyncpg.Pool, ex: Executor, **settings: object) -> 
     )
     assert order["status"] == "OPEN" and order["filled_shares"] == 0
     return order
+
+
+async def settled_yes(pool: asyncpg.Pool, ex: Executor, clock: Clock) -> asyncpg.Record:
+    """``MARKET`` resolved YES; the passes that cancel a resting exit, wait out the window for
+    its late fills (``LATE_FILLS``) and settle the position. The position's row."""
+    async with pool.acquire() as conn:
+        await resolve(conn, MARKET, ["1", "0"])
+    await ex.maintenance()  # the exit is cancelled; the position waits for its late fills
+    clock.offset = LATE_FILLS + timedelta(minutes=1)
+    await ex.maintenance()
+    await ex.maintenance()
+    row = await pool.fetchrow("SELECT * FROM orderflow_positions")
+    assert row is not None
+    return row

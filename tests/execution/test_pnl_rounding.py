@@ -7,12 +7,11 @@ P&L and the performance row are what the cash did, to the micro-dollar — nothi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import asyncpg
 
-from orderflow.execution.settlement import LATE_FILLS
 from tests.execution.conftest import (
     MARKET,
     TOKEN_YES,
@@ -21,10 +20,9 @@ from tests.execution.conftest import (
     add_token,
     add_trade,
     add_wallet,
-    resolve,
     reveal,
 )
-from tests.execution.paperkit import clocked_executor
+from tests.execution.paperkit import clocked_executor, settled_yes
 
 ODD = [Decimal("1.333333"), Decimal("0.777777"), Decimal("2.123457"), Decimal("1.000001")]
 
@@ -69,13 +67,7 @@ async def test_many_fills_add_up_to_the_micro_dollar(pool: asyncpg.Pool, dsn: st
     assert open_pos["realized_pnl"] == (got - paid * (bought - held) / bought).quantize(
         Decimal("0.000001")
     )
-    async with pool.acquire() as conn:
-        await resolve(conn, MARKET, ["1", "0"])
-    await ex.maintenance()  # the exit is cancelled; the position waits for its late fills
-    clock.offset = LATE_FILLS + timedelta(minutes=1)
-    await ex.maintenance()
-    await ex.maintenance()
-    pos = await pool.fetchrow("SELECT * FROM orderflow_positions")
+    pos = await settled_yes(pool, ex, clock)
     assert (pos["status"], pos["close_reason"]) == ("CLOSED", "resolved")
     pnl = got + held * 1 - paid  # the cash: received, redeemed at 1, paid
     assert pos["realized_pnl"] == pnl

@@ -7,14 +7,12 @@ average cost, which the sale leaves as it was, the rest at the payout."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from decimal import Decimal
 
 import asyncpg
 import pytest
 
 from orderflow.execution.engine import Executor
-from orderflow.execution.settlement import LATE_FILLS
 from tests.execution.conftest import (
     MARKET,
     TOKEN_NO,
@@ -28,7 +26,7 @@ from tests.execution.conftest import (
     resolve,
     reveal,
 )
-from tests.execution.paperkit import clocked_executor, exit_resting
+from tests.execution.paperkit import clocked_executor, exit_resting, settled_yes
 
 BANKROLL = Decimal(10_000)
 
@@ -101,13 +99,7 @@ async def test_a_partial_sale_then_the_resolution(pool: asyncpg.Pool, dsn: str) 
     assert part["realized_pnl"] == (sold["usdc"] - sold["fee"] - relieved).quantize(
         Decimal("0.000001")
     )
-    async with pool.acquire() as conn:
-        await resolve(conn, MARKET, ["1", "0"])
-    await ex.maintenance()  # the exit is cancelled; the position waits for its late fills
-    clock.offset = LATE_FILLS + timedelta(minutes=1)
-    await ex.maintenance()
-    await ex.maintenance()
-    pos = await pool.fetchrow("SELECT * FROM orderflow_positions")
+    pos = await settled_yes(pool, ex, clock)
     assert (pos["status"], pos["close_reason"]) == ("CLOSED", "resolved")
     assert pos["realized_pnl"] == Decimal("7.0164") + Decimal("250.33") - part["cost_basis"]
     assert pos["realized_pnl"] == Decimal("128.426951")
