@@ -31,6 +31,9 @@ from orderflow.strategy.settings import StrategySettings
 SHARE_STEP = Decimal("0.01")
 MAX_KELLY = Decimal("0.5")
 USDC_STEP = Decimal("0.000001")
+# The exchange charges a taker fee floored to five decimals: 5 shares at 0.71 at r = 0.03 is
+# 0.030885 and the chain's OrderFilled says 0.03088 (polymarket.md §7).
+FEE_STEP = Decimal("0.00001")
 # The CLOB refuses a marketable BUY worth less than this ("invalid amount for a marketable BUY
 # order ($0.77), min size: $1"), on top of the market's minimum size in shares; our BUYs are
 # limits at the observed price plus slippage, meant to cross.
@@ -83,8 +86,9 @@ def fee_per_share(price: Decimal, rate: Decimal, exponent: Decimal = Decimal(1))
 def taker_fee(
     shares: Decimal, price: Decimal, rate: Decimal, exponent: Decimal = Decimal(1)
 ) -> Decimal:
-    """The CLOB V2 taker fee in collateral: ``shares x rate x (p x (1 - p))^exponent``."""
-    return (shares * fee_per_share(price, rate, exponent)).quantize(USDC_STEP)
+    """The CLOB V2 taker fee in collateral: ``shares x rate x (p x (1 - p))^exponent``, floored
+    to :data:`FEE_STEP` as the exchange charges it."""
+    return (shares * fee_per_share(price, rate, exponent)).quantize(FEE_STEP, rounding=ROUND_DOWN)
 
 
 def fill_fee(shares: Decimal, price: Decimal, fee: FeeSchedule, *, maker: bool) -> Decimal:

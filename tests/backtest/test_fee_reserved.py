@@ -66,6 +66,6 @@ async def test_resting_entries_reserve_their_taker_fee(pool: asyncpg.Pool) -> No
         f" (status, reason, shares, USDC, fee): {got}"
     )
     assert got[5:] == [
-        ("EXECUTED", "accepted", "40.80", "20.400000", "2.550000"),  # cut to its cash
+        ("EXECUTED", "accepted", "40.80", "20.400000", "2.55000"),  # cut to its cash
         ("SKIPPED", "bankroll_spent", "0", "None", "0"),
     ], got

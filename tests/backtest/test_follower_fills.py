@@ -158,7 +158,10 @@ async def test_an_order_walks_the_depth_paying_each_level_and_the_taker_fee(
     takes.append((Decimal("0.42"), shares - 200))  # never reaches 0.48 (above the limit)
     usdc = sum((p * q for p, q in takes), Decimal(0))
     fee = sum(
-        ((q * Decimal("0.03") * p * (1 - p)).quantize(Decimal("0.000001")) for p, q in takes),
+        (
+            (q * Decimal("0.03") * p * (1 - p)).quantize(Decimal("0.00001"), ROUND_DOWN)
+            for p, q in takes
+        ),
         Decimal(0),
     )
     assert signal.limit_price == limit

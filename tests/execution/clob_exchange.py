@@ -57,7 +57,7 @@ import itertools
 import secrets
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from tests.execution.clob_signing import exchange_for
@@ -301,12 +301,14 @@ class ClobExchange:
 
     def taker_fee(self, token: int, shares: Decimal, price: Decimal) -> Decimal:
         """What a taker pays on top (a BUY) or gives up (a SELL) for ``shares`` at ``price``:
-        ``shares x r x (p(1 - p))^e`` on the market's schedule, in micro-dollars; none without."""
+        ``shares x r x (p(1 - p))^e`` on the market's schedule, floored to five decimals as the
+        exchange charges it (0.03088 on chain for 0.030885); none without."""
         schedule = self.markets[token].fee
         if schedule is None or shares <= 0:
             return Decimal(0)
         rate, exponent = schedule
-        return (shares * rate * (price * (1 - price)) ** exponent).quantize(Decimal("0.000001"))
+        fee = shares * rate * (price * (1 - price)) ** exponent
+        return fee.quantize(Decimal("0.00001"), rounding=ROUND_DOWN)
 
     def _affordable(
         self, side: str, token: int, price: Decimal, size: Decimal, fee: Decimal

@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 import asyncpg
 import pytest
@@ -100,7 +100,7 @@ async def test_a_delayed_order_taken_later_books_its_taker_fill(
     assert order["status"] == "FILLED" and fill["shares"] == order["shares"]
     price = fill["price"]  # a taker's fee: the market's schedule, r x p(1 - p) a share
     assert fill["fee"] == (fill["shares"] * Decimal("0.02") * price * (1 - price)).quantize(
-        Decimal("0.000001")
+        Decimal("0.00001"), rounding=ROUND_DOWN
     )
 
 

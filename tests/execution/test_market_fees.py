@@ -15,7 +15,7 @@ the CLOB stand-in, which serves the schedule as the real CLOB does."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 import asyncpg
 import pytest
@@ -33,6 +33,11 @@ from tests.execution.livekit import live_executor, live_strategy
 STEP = Decimal("0.000001")
 CRYPTO = (Decimal("0.25"), Decimal(2))  # r, e
 STRATEGY_RATE = 0.03
+
+
+def _charged(fee: Decimal) -> Decimal:
+    """A fee as the exchange charges it: floored to five decimals."""
+    return fee.quantize(Decimal("0.00001"), rounding=ROUND_DOWN)
 
 
 def _per_share(price: Decimal, rate: Decimal, exponent: Decimal) -> Decimal:
@@ -58,9 +63,12 @@ def test_the_fee_per_share_is_the_sdks(price: str, rate: str, exponent: str) -> 
 
 def test_the_fill_checked_on_chain() -> None:
     """BUY 5 shares at 0.71, fee 0.03088 pUSD on chain (tests/chain/test_decode.py): r = 0.03,
-    e = 1 (our micro-dollar rounding: 0.030885)."""
-    assert taker_fee(Decimal(5), Decimal("0.71"), Decimal("0.03")) == Decimal("0.030885")
-    assert taker_fee(Decimal(5), Decimal("0.5"), Decimal("0.25"), Decimal(2)) == Decimal("0.078125")
+    e = 1, whose 0.030885 the exchange floors to five decimals (micro-dollars booked 0.030885,
+    half a hundredth of a cent never charged, on every such fill)."""
+    assert taker_fee(Decimal(5), Decimal("0.71"), Decimal("0.03")) == Decimal("0.03088")
+    assert taker_fee(Decimal(5), Decimal("0.5"), Decimal("0.25"), Decimal(2)) == Decimal("0.07812")
+    # under a hundred-thousandth: nothing charged
+    assert taker_fee(Decimal("0.01"), Decimal("0.5"), Decimal("0.001")) == Decimal(0)
 
 
 async def _entry(
@@ -90,7 +98,7 @@ async def test_an_entry_is_sized_and_its_placement_fill_booked_on_the_markets_sc
     per_share = _per_share(price, *CRYPTO)  # 0.015625
     assert Decimal(sizing["all_in_price"]) == price + per_share, sizing
     [fill] = fills
-    assert fill["fee"] == (fill["shares"] * per_share).quantize(STEP), dict(fill)
+    assert fill["fee"] == _charged(fill["shares"] * per_share), dict(fill)
 
 
 async def test_a_fill_from_the_accounts_trades_is_booked_on_the_markets_schedule(
@@ -104,7 +112,7 @@ async def test_a_fill_from_the_accounts_trades_is_booked_on_the_markets_schedule
     [fill] = fills
     assert "," not in fill["fill_key"] and fill["price"] == Decimal("0.50")
     per_share = _per_share(fill["price"], *CRYPTO)
-    assert fill["fee"] == (fill["shares"] * per_share).quantize(STEP), dict(fill)
+    assert fill["fee"] == _charged(fill["shares"] * per_share), dict(fill)
 
 
 @pytest.mark.parametrize("booked_from", ["the placement", "the account's trades"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 import asyncpg
 
@@ -81,7 +81,7 @@ async def test_follow_whale_paper_fill_settles_at_resolution(
         assert fill["shares"] == order["shares"] and fill["price"] == Decimal("0.51")
         assert fill["usdc"] == (fill["shares"] * Decimal("0.51")).quantize(Decimal("0.000001"))
         fee = (fill["shares"] * Decimal("0.02") * Decimal("0.51") * Decimal("0.49")).quantize(
-            Decimal("0.000001")
+            Decimal("0.00001"), rounding=ROUND_DOWN
         )
         assert fill["fee"] == fee
         pos = await conn.fetchrow("SELECT * FROM orderflow_positions")

@@ -74,16 +74,17 @@ async def test_a_neg_risk_position_settles_at_its_payout(
 
 
 async def test_a_partial_sale_then_the_resolution(pool: asyncpg.Pool, dsn: str) -> None:
-    """Bought 350.33 at 0.51 (fee 1.750949: cost 180.419249, 0.514998 a share); our exit at 0.59
-    sells 100 of them (fee 0.4838), then the market resolves YES while the rest of the exit
-    rests. The sale realizes 58.5162 - 100/350.33 of the cost = +7.0164; the 250.33 shares left
-    keep their average cost and pay 1 each: +121.410551; 128.426951 in all."""
+    """Bought 350.33 at 0.51 (fee 1.75094, floored to five decimals as the exchange charges it:
+    cost 180.41924, 0.514998 a share); our exit at 0.59 sells 100 of them (fee 0.4838), then the
+    market resolves YES while the rest of the exit rests. The sale realizes 58.5162 - 100/350.33
+    of the cost = +7.016403; the 250.33 shares left keep their average cost and pay 1 each:
+    +121.410557; 128.42696 in all."""
     ex, clock = clocked_executor(pool, dsn)
     sell = await exit_resting(pool, ex, orderTtlSecs=3600, takerFeeRate=0.02)
     bought = await pool.fetchrow("SELECT * FROM orderflow_positions")
     assert (bought["shares"], bought["cost_basis"]) == (
         Decimal("350.33"),
-        Decimal("180.419249"),
+        Decimal("180.41924"),
     )
     async with pool.acquire() as conn:
         await reveal(conn, met="SELL", price=str(sell["price"]), shares="100")
@@ -93,7 +94,7 @@ async def test_a_partial_sale_then_the_resolution(pool: asyncpg.Pool, dsn: str) 
     assert (sold["usdc"], sold["fee"]) == (Decimal(59), Decimal("0.4838"))
     assert part["avg_price"] == bought["avg_price"]  # a sale leaves the average cost
     assert part["shares"] == Decimal("250.33")
-    assert part["realized_pnl"] == Decimal("7.0164")
+    assert part["realized_pnl"] == Decimal("7.016403")
     relieved = bought["cost_basis"] * 100 / bought["shares"]  # the sold part of the cost
     assert part["cost_basis"] == (bought["cost_basis"] - relieved).quantize(Decimal("0.000001"))
     assert part["realized_pnl"] == (sold["usdc"] - sold["fee"] - relieved).quantize(
@@ -101,10 +102,10 @@ async def test_a_partial_sale_then_the_resolution(pool: asyncpg.Pool, dsn: str) 
     )
     pos = await settled_yes(pool, ex, clock)
     assert (pos["status"], pos["close_reason"]) == ("CLOSED", "resolved")
-    assert pos["realized_pnl"] == Decimal("7.0164") + Decimal("250.33") - part["cost_basis"]
-    assert pos["realized_pnl"] == Decimal("128.426951")
-    # What the cash did: paid 180.419249, received 58.5162 and 250.33.
-    assert pos["realized_pnl"] == Decimal("58.5162") + Decimal("250.33") - Decimal("180.419249")
+    assert pos["realized_pnl"] == Decimal("7.016403") + Decimal("250.33") - part["cost_basis"]
+    assert pos["realized_pnl"] == Decimal("128.42696")
+    # What the cash did: paid 180.41924, received 58.5162 and 250.33.
+    assert pos["realized_pnl"] == Decimal("58.5162") + Decimal("250.33") - Decimal("180.41924")
     perf = await pool.fetchrow("SELECT * FROM orderflow_performance")
     assert (perf["realized_pnl"], perf["total_pnl"], perf["trades"]) == (
         pos["realized_pnl"],
