@@ -40,7 +40,12 @@ from orderflow.chain.file_lines import Locate
 from orderflow.chain.rollback import retract_removed
 from orderflow.chain.store_forks import drop_forked
 from orderflow.chain.store_markets import MarketSteps
-from orderflow.chain.store_refunds import insert_refunds, link_refunds, replace_refunds
+from orderflow.chain.store_refunds import (
+    insert_refunds,
+    link_refunds,
+    refused_refunds,
+    replace_refunds,
+)
 from orderflow.chain.store_replace import FILLS, MATCHES, insert_staged
 from orderflow.chain.store_sql import row_count
 from orderflow.chain.store_stats import StoreStats
@@ -189,6 +194,8 @@ class _Writer(MarketSteps):
             self.dead.extend(replaced)
             self.stats.replaced_refunds = len(replaced)
         self.stats.refunds = await insert_refunds(self.conn, self.chain_id, rows)
+        if not self.authoritative and self.stats.refunds < len(rows):  # replays, or collisions
+            self.dead.extend(await refused_refunds(self.conn, self.chain_id, rows))
         txs = {r.ref.tx_hash for r in batch.refunds}
         txs.update(v1_txs)
         self.stats.refunds_applied = await link_refunds(self.conn, self.chain_id, sorted(txs))

@@ -32,7 +32,9 @@ key per refund of the batch): deleted, its fill's fee as charged again, a dead l
 the node's is then inserted and the batch's link applies it. Until 6 Dec 2026 the insert skipped
 the stored row: the import's amount stayed, and so did the fee it left on its fill
 (``tests/history/test_refund_replaced.py``). An import's refund that differs from a stored one is
-still skipped (the first stored stays, as for an import's fills, until the node's log comes).
+not stored (the first stored stays, as for an import's fills, until the node's log comes): it is
+a dead letter naming both (``refused_refunds``). Until 6 Dec 2026 it was dropped without one
+(``tests/chain/test_refund_import_differs.py``).
 """
 
 from __future__ import annotations
@@ -274,6 +276,46 @@ async def replace_refunds(
     return letters
 
 
+async def refused_refunds(
+    conn: asyncpg.Connection, chain_id: int, rows: Sequence[tuple[FeeRefund, int]]
+) -> list[DeadLetter]:
+    """For an import's refunds ``rows``, after ``insert_refunds`` stored fewer than all: each
+    one the insert skipped because a refund of its key with other content is stored (another
+    amount, wallet, token, order, charged fee or block) is a dead letter naming both; the
+    stored one stays (an import is not the chain: the node's log replaces it,
+    ``replace_refunds``). An identical replay is none."""
+    found = await conn.fetch(DIFFERING, chain_id, *_columns(rows))
+    raws = {(r.ref.tx_hash, r.ref.log_index): r.ref.raw for r, _ in rows}
+    letters = []
+    for r in found:
+        reason = (
+            f"FeeRefunded at block {r['chain_block']}, log index {r['log_index']} (tx "
+            f"{r['tx_hash']}) not stored: that (chain, transaction hash, log index) is already "
+            f"held by a refund with other content (stored at block {r['block_number']}, hash "
+            f"{r['block_hash']}: {r['refund']} to {r['wallet_address']}; this one: "
+            f"{r['chain_refund']} to {r['chain_wallet']}; or the token, order or block) — the "
+            "stored one stays until the node's log of it replaces it if it is wrong"
+        )
+        raw = raws.get((r["tx_hash"], r["log_index"]))
+        letters.append(
+            DeadLetter(
+                raw=raw if raw is not None else {"staged": "FeeRefunded", **_identity(r)},
+                reason=reason,
+                chain_id=chain_id,
+                tx_hash=r["tx_hash"],
+                log_index=r["log_index"],
+                block_number=r["chain_block"],
+                address=r["fee_module"],
+            )
+        )
+    return letters
+
+
+def _identity(r: asyncpg.Record) -> dict[str, Any]:
+    """A stored refund's key and block, for a dead letter's ``raw``."""
+    return {k: r[k] for k in ("tx_hash", "log_index", "block_number", "block_hash")}
+
+
 def _replaced(chain_id: int, r: asyncpg.Record) -> DeadLetter:
     """The dead letter of a stored refund the node's log replaced."""
     reason = (
@@ -285,7 +327,7 @@ def _replaced(chain_id: int, r: asyncpg.Record) -> DeadLetter:
     )
     raw: dict[str, Any] = {
         "replaced": "FeeRefunded",
-        **{k: r[k] for k in ("tx_hash", "log_index", "block_number", "block_hash")},
+        **_identity(r),
         "fee_module": r["fee_module"],
         "wallet_address": r["wallet_address"],
         "token_id": r["token_id"],
