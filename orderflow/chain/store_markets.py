@@ -17,6 +17,7 @@ from orderflow.chain.contracts import ChainAddresses
 from orderflow.chain.dead_letters import untimed_dead_letter
 from orderflow.chain.decode import DecodedBatch
 from orderflow.chain.events import ConditionPreparation, DeadLetter, LogRef
+from orderflow.chain.store_markets_moved import move_conditions, moved_resolutions
 from orderflow.chain.store_sql import row_count
 from orderflow.chain.store_stats import StoreStats
 from orderflow.chain.store_tokens import token_columns
@@ -32,6 +33,7 @@ class MarketSteps:
     times: BlockTimes
     addresses: ChainAddresses
     untimed_conditions: bool
+    authoritative: bool  # the node's logs: its condition or resolution moves a stored one
     dead: list[DeadLetter]
     stats: StoreStats
 
@@ -55,6 +57,8 @@ class MarketSteps:
                 if ts is None:
                     continue
             conditions.append((c, ts))
+        if conditions and self.authoritative:  # a stored one elsewhere is not the chain's
+            self.dead.extend(await move_conditions(self.conn, self.chain_id, conditions))
         if conditions:
             self.stats.conditions = row_count(
                 await self.conn.execute(
@@ -115,6 +119,10 @@ class MarketSteps:
         await self.conn.execute(sql.BACKFILL_MATCH_MARKETS, new_tokens)
 
     async def resolutions(self, batch: DecodedBatch) -> None:
+        replace: set[str] = set()  # markets whose stored chain resolution is not the node's
+        if self.authoritative:
+            replace, letters = await moved_resolutions(self.conn, self.chain_id, batch.resolutions)
+            self.dead.extend(letters)
         for res in batch.resolutions:
             ts = self._timed(res.ref, "ConditionResolution")
             if ts is None:
@@ -135,5 +143,6 @@ class MarketSteps:
                     res.ref.block_hash,
                     res.ref.tx_hash,
                     res.ref.log_index,
+                    res.condition_id in replace,
                 )
             )

@@ -262,9 +262,11 @@ UPDATE orderflow_matches m
    AND m.market_id IS NULL
 """
 
-# A chain resolution replaces one imported from Gamma rows (source 'gamma', migration 009) and
-# is never replaced itself: the first chain row for a market stays. Gamma's resolution stays
-# beside it (the gamma_* columns, migration 036, untouched here): RETURN_OUTCOMES.
+# A chain resolution replaces one imported from Gamma rows (source 'gamma', migration 009); a
+# chain row is replaced only when $14 says so: the node's log of a market whose stored chain
+# resolution is elsewhere or pays otherwise (store_markets_moved: the chain resolves a condition
+# once); else the first chain row for a market stays. Gamma's resolution stays beside it (the
+# gamma_* columns, migration 036, untouched here): RETURN_OUTCOMES.
 INSERT_OUTCOME = """
 INSERT INTO orderflow_market_outcomes (
     market_id, oracle, question_id, outcome_slot_count, payout_numerators, payouts,
@@ -279,7 +281,7 @@ ON CONFLICT (market_id) DO UPDATE
        chain_id = EXCLUDED.chain_id, block_number = EXCLUDED.block_number,
        block_hash = EXCLUDED.block_hash, tx_hash = EXCLUDED.tx_hash,
        log_index = EXCLUDED.log_index, source = 'chain'
- WHERE orderflow_market_outcomes.source = 'gamma'
+ WHERE orderflow_market_outcomes.source = 'gamma' OR $14::bool
 """
 
 UPSERT_DEAD_LETTER = """
