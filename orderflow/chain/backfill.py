@@ -58,6 +58,7 @@ from orderflow.chain.pending_sums import FoldSchedule, fold_in
 from orderflow.chain.reorg import BlockWindow
 from orderflow.chain.rpc import EthClient
 from orderflow.chain.store import StoreStats
+from orderflow.chain.store_forks import held_elsewhere
 from orderflow.chain.store_guard import store_rendered_isolating
 from orderflow.errors import RangeTooLargeError, RetryableRpcError
 from orderflow.progress import Progress
@@ -154,7 +155,24 @@ class Backfiller:
             untimed_conditions=untimed_conditions,
             result_caps=self.result_caps,
             tracer=self._tracer,
+            held=self._held_elsewhere,
         )
+
+    async def _held_elsewhere(self, start: int, end: int, reply: list[tuple[int, str]]) -> set[int]:
+        """The heights of [start, end] whose stored rows of the filter the reply contradicts
+        or lacks (``store_forks.held_elsewhere``): the range fetches and stores their headers."""
+        watched = self.log_filter.get("address")
+        addresses = [str(a).lower() for a in watched] if isinstance(watched, list) else []
+        async with self.pool.acquire() as conn:
+            return await held_elsewhere(
+                conn,
+                self.chain_id,
+                start,
+                end,
+                addresses,
+                self.addresses.ctf in addresses,
+                reply,
+            )
 
     async def run(
         self,

@@ -21,7 +21,7 @@ bloom false positive (counted, the range is taken).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,7 @@ from orderflow.chain.backfill_headers import (
     Reorganised,
     block_of,
     fill_timestamps,
+    is_hash,
     unflagged,
     verified_headers,
 )
@@ -63,6 +64,24 @@ class ReadRange:
     capped: list[DeadLetter] = field(default_factory=list)  # their dead letters
     bloom_false_positives: int = 0  # blocks whose bloom matched, read by hash: none of our logs
     outside: list[DeadLetter] = field(default_factory=list)  # logs of blocks not asked for
+
+
+HeldElsewhere = Callable[[int, int, list[tuple[int, str]]], Awaitable[set[int]]]
+"""The heights of [start, end] holding a stored row of the filter under another block hash than
+the reply's logs name there (``store_forks.held_elsewhere``, given the reply's (block, hash)
+pairs): their headers are fetched with the range's and stored with it, so that the node's batch
+undoes those rows (``store_forks.drop_forked``)."""
+
+
+def reply_blocks(raws: Sequence[Mapping[str, Any]]) -> list[tuple[int, str]]:
+    """Each block of a reply's well-formed logs and the hash they name (once each)."""
+    return list(
+        dict.fromkeys(
+            (n, str(r["blockHash"]).lower())
+            for r in raws
+            if (n := block_of(r)) is not None and is_hash(r.get("blockHash"))
+        )
+    )
 
 
 LAG_CHECK_BLOCKS = 32
@@ -156,6 +175,7 @@ class RangeReader:
         untimed_conditions: bool,
         result_caps: frozenset[int],
         tracer: Tracer,
+        held: HeldElsewhere | None = None,
     ) -> None:
         self.client = client
         self.chain_id = chain_id
@@ -167,6 +187,7 @@ class RangeReader:
         self.result_caps = result_caps
         self._filter = log_filter
         self._tracer = tracer
+        self._held = held
         self._verify_from = 0
         self._lag_from = 0
         self._previous_end: Header | None = None  # the end header of the range read last
@@ -210,6 +231,9 @@ class RangeReader:
             whole = await get_logs_whole(self.client, start, end, self._filter, self.result_caps)
             raws, outside = within(whole.logs, start, end, self.chain_id)
             raws = await unflagged(self.client, raws)  # never a retraction
+            # heights where something is held under another hash than the reply's: their
+            # headers are stored with the range, and the node's batch undoes what they contradict
+            held = await self._held(start, end, reply_blocks(raws)) if self._held else set()
             verified = await verified_headers(
                 self.client,
                 raws,
@@ -218,7 +242,7 @@ class RangeReader:
                 with_end=self.end_headers,
                 recent_from=self._verify_from,
                 below=self._held_below(start),
-                more=lag_checked,
+                more={*lag_checked, *held},
             )
             if checked and (before is None or before.hash != verified[end].hash):
                 raise Reorganised(
