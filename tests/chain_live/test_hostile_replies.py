@@ -200,3 +200,33 @@ async def test_a_log_naming_another_block_hash_holds_its_range_never_stored(
     assert "0x" + "ab" * 32 in str(raised.value)
     assert await stored_trades(pool) == []
     assert await checkpoint(pool) is None
+
+
+async def test_logs_of_an_unwatched_address_or_the_wrong_shape_are_dead_letters(
+    anvil: Anvil, steered: tuple[str, Steering], pool: asyncpg.Pool
+) -> None:
+    """Every eth_getLogs reply, reversed with each log twice, also carries copies of a real fill
+    from an address nobody watches, with three topics, and with its data cut short. Each copy
+    is one dead letter naming what is wrong; every real fill is stored once and the checkpoint
+    reaches the head (passes before 6 Dec 2026 too: a control of the backfill path, where the
+    decoder's own tests hold these shapes one log at a time)."""
+    url, steering = steered
+    for i in range(2):
+        await anvil.emit(order_filled_v2(order_hash=1 + i))
+    head = await anvil.head()
+    real = (await anvil.rpc("eth_getLogs", {"fromBlock": "0x0", "toBlock": hex(head)}))[0]
+    steering.extra_logs = [
+        {**real, "address": "0x" + "de" * 20, "logIndex": "0x9"},
+        {**real, "topics": real["topics"][:3], "logIndex": "0xa"},
+        {**real, "data": real["data"][:100], "logIndex": "0xb"},
+    ]
+    steering.reversed_twice = True
+    await backfill(pool, url, 1, head)
+    assert await stored_trades(pool) == await canonical_fills(anvil)
+    assert await checkpoint(pool) == head
+    assert sorted(await dead_letters(pool)) == [
+        "OrderFilled (V2) data is 49 bytes, expected 224",
+        "OrderFilled (V2) has 3 topics, expected 4",
+        "log from 0x" + "de" * 20 + ", which is neither a watched exchange, the CTF, a FeeModule "
+        "nor the NegRiskAdapter",
+    ]
