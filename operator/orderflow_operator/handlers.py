@@ -135,6 +135,28 @@ def _turn(memo: kopf.Memo) -> asyncio.Lock:
     return lock
 
 
+def _status_at(version: str | None, status: Mapping[str, Any]) -> Callable[[Any], None]:
+    """A status patch that applies only to the object at ``version``, for kopf's ``patch.fns``.
+
+    kopf sends a function's changes as a JSON patch with a ``test`` of the ``resourceVersion`` it
+    knows; the function changes nothing once kopf knows a newer one. So a status computed while
+    the object was at ``version`` is refused (HTTP 422, kopf drops it; the next tick writes
+    afresh) once anything wrote the object since, a kill's status above all. ``None`` values
+    remove their key, as in a merge patch."""
+
+    def apply(body: Any) -> None:
+        if body.get("metadata", {}).get("resourceVersion") != version:
+            return
+        current = body.setdefault("status", {})
+        for key, value in status.items():
+            if value is None:
+                current.pop(key, None)
+            else:
+                current[key] = value
+
+    return apply
+
+
 def _post(body: kopf.Body, events: list[reconcile.Event]) -> None:
     for event in events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
@@ -318,16 +340,18 @@ def build_registry(
         Nothing at all once the object is being deleted (its row is the finalizer's: a tick
         under way would report the retirement it is making).
 
-        The whole tick takes the object's turn, its read of the figures too. kopf applies the
-        returned patch after this returns, so a tick that read the figures just before a
-        handler's switch (a kill) and returned them after that handler's status put the old
-        figures back (``Running``, ``Killed=False`` for a killed row) until the next tick.
-        Under the turn, a handler that comes meanwhile waits for the tick, whose patch kopf
-        sends at once, while the handler still has its database writes to make before its
-        own; and a tick that waited for a handler reads what that handler wrote, and repeats
-        its verdict."""
+        The whole tick takes the object's turn, its read of the figures too: a tick that read
+        the figures just before a handler's switch (a kill) and returned them after that
+        handler's status put the old figures back (``Running``, ``Killed=False`` for a killed
+        row) until the next tick. A tick that waited for a handler reads what that handler
+        wrote, and repeats its verdict. kopf sends the tick's patch only after it returns, i.e.
+        after the turn, so it can still reach the API server after the status of a kill that
+        waited for the turn: it is therefore a patch of the object as the tick found it
+        (:func:`_status_at`, the ``resourceVersion`` read under the turn), which the API server
+        refuses once anything wrote the object since; the next tick writes afresh."""
         try:
             async with _turn(memo):
+                version = meta.get("resourceVersion")  # what the figures will be read against
                 ready = getattr(memo, "ready", None)
                 if ready is None or meta.get("deletionTimestamp") is not None:
                     return
@@ -353,7 +377,7 @@ def build_registry(
                 fresh = result.status
         except _TRANSIENT as exc:
             raise kopf.TemporaryError(str(exc), delay=backoff(1, cap)) from exc
-        patch.status.update(fresh)
+        patch.fns.append(_status_at(version, fresh))
         _post(body, reconcile.status_events(status, fresh))
 
     return registry
