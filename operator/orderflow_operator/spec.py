@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Self
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from orderflow.strategy import StrategySettings
 
@@ -32,6 +32,8 @@ from orderflow.strategy import StrategySettings
 STRATEGY_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # A Secret's name is a DNS subdomain.
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+# ... and so is a private key's hex (POLY_PRIVATE_KEY, with or without 0x): never a name.
+PRIVATE_KEY = re.compile(r"(0x)?[0-9a-f]{64}")
 
 ProblemReason = Literal["InvalidName", "InvalidSpec", "MissingCredentials"]
 
@@ -56,6 +58,17 @@ class TradingStrategySpec(StrategySettings):
         "(the chart's credentials.existingSecret, which it mounts into the executor); the "
         "operator refuses any other. Required when mode is live.",
     )
+
+    @field_validator("credentials_secret")
+    @classmethod
+    def _not_a_private_key(cls, value: str | None) -> str | None:
+        """Refused without repeating it: the message goes to the status and an Event."""
+        if value is not None and PRIVATE_KEY.fullmatch(value):
+            raise ValueError(
+                "this is a private key (64 hex digits), not a Secret's name: name the Secret "
+                "that holds the key, and treat this key as exposed (it is in the resource)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _live_needs_credentials(self) -> Self:

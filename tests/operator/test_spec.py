@@ -78,3 +78,26 @@ def test_live_naming_a_secret_the_executor_does_not_hold_is_refused(
     assert isinstance(accepted, ParsedSpec)
     paper = parse_spec("paper-one", {"mode": "paper"}, live_credentials="")
     assert isinstance(paper, ParsedSpec)
+
+
+KEY = "0x" + "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
+
+
+@pytest.mark.parametrize("executor_secret", [None, "poly-main", ""])
+@pytest.mark.parametrize("named", [KEY, KEY.removeprefix("0x")])
+@pytest.mark.parametrize("mode", ["live", "paper"])
+def test_a_private_key_pasted_as_the_secret_name_is_refused_unechoed(
+    executor_secret: str | None, named: str, mode: str
+) -> None:
+    """A private key (64 hex digits, with or without 0x) is a valid DNS subdomain, so the schema
+    lets it through as credentialsSecret; it must be refused, and its message (the status'
+    Ready condition and a Warning event) must not repeat it. Before: accepted when the
+    operator is not told the executor's Secret (the chart without the executor), and repeated
+    in the MissingCredentials message when it is."""
+    spec = {"mode": mode, "credentialsSecret": named, "paused": True}
+    problem = parse_spec("live-one", spec, live_credentials=executor_secret)
+    assert isinstance(problem, SpecProblem), f"accepted: {problem}"
+    assert problem.reason == "InvalidSpec"
+    assert "private key" in problem.message
+    assert KEY.removeprefix("0x") not in problem.message, problem.message
+    assert problem.paused  # the brakes still apply
