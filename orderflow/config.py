@@ -73,7 +73,8 @@ class CommonSettings(LogSettings):
         validation_alias="DATABASE_URL",
         description=(
             "PostgreSQL (>= 14) connection URL. Unset: an embedded PostgreSQL (pip package "
-            "pgserver) is started under ORDERFLOW_DATA_DIR."
+            "pgserver) is started under ORDERFLOW_DATA_DIR, except in a Kubernetes pod "
+            "(KUBERNETES_SERVICE_HOST set), where it is refused."
         ),
     )
     data_dir: Path = Field(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,10 +22,22 @@ from orderflow.errors import ConfigError, DatabaseError
 MIN_SERVER_VERSION = 140000
 
 
+# Set by the kubelet in every container of a pod.
+IN_KUBERNETES = "KUBERNETES_SERVICE_HOST"
+
+
 async def resolve_dsn(settings: CommonSettings) -> str:
-    """DATABASE_URL if set, else the embedded server's DSN (started on demand)."""
+    """DATABASE_URL if set, else the embedded server's DSN (started on demand) — but not in a
+    Kubernetes pod: there it would be the pod's own, lost with it and seen by no other pod (each
+    executor replica trading on its own database, with its own leader lock)."""
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
+    if os.environ.get(IN_KUBERNETES):
+        raise ConfigError(
+            f"DATABASE_URL is not set (or empty) and this runs in Kubernetes ({IN_KUBERNETES} is"
+            " set): an embedded database would be this pod's own; set DATABASE_URL (a workspace"
+            " that wants the embedded one: DATABASE_URL=$(orderflow db url))"
+        )
     return await asyncio.to_thread(ensure_server, settings.data_dir)
 
 
