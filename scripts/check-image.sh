@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Check a built orderflow image (scripts/build-image.sh) without a container engine: its
 # configuration and contents, then each role run the way the chart runs it, as uid 10001 with a
-# read-only root filesystem and writable tmpfs only on /tmp and /var/lib/orderflow (the chart's
-# emptyDirs), against a real PostgreSQL started here. Exits non-zero if any check fails.
+# read-only root filesystem and only /tmp writable (the chart's one emptyDir), against a real
+# PostgreSQL started here. Exits non-zero if any check fails.
 #
 #   sudo scripts/check-image.sh            # IMAGE=localhost/orderflow:dev by default
 #   sudo VERBOSE=1 scripts/check-image.sh  # also the end of each role's output
@@ -122,12 +122,12 @@ else
     fail "buildah run: entrypoint + CMD" "$out"
 fi
 
-# The chart's way: read-only root, uid 10001 and writable directories only on /tmp and
-# /var/lib/orderflow (the chart's emptyDirs; here host directories shared by every run, so what
-# the roles wrote can be listed at the end). Only the image's Env (plus NAME=VALUE) is passed.
-mkdir -p "$work/root" "$work/tmp" "$work/data"
+# The chart's way: read-only root, uid 10001 and only /tmp writable (the chart's one emptyDir;
+# the image's ORDERFLOW_DATA_DIR, /var/lib/orderflow, stays read-only: no pod has a database of
+# its own). /tmp is a host directory shared by every run, so what the roles wrote can be listed
+# at the end. Only the image's Env (plus NAME=VALUE) is passed.
+mkdir -p "$work/root" "$work/tmp"
 chmod 1777 "$work/tmp"
-chown "$user" "$work/data"
 cat >"$work/runner.sh" <<'EOF'
 set -euo pipefail
 mnt=$1 work=$2 uid=$3 wd=$4; shift 4
@@ -138,7 +138,6 @@ mount -o remount,bind,ro "$root"
 mount -t proc proc "$root/proc"
 mount --rbind /dev "$root/dev"
 mount --bind "$work/tmp" "$root/tmp"
-mount --bind "$work/data" "$root/var/lib/orderflow"
 exec chroot --userspec="$uid" "$root" /usr/bin/env -i -C "$wd" "$@"
 EOF
 in_image() { # in_image [NAME=VALUE...] -- PROGRAM ARGS...
@@ -165,6 +164,10 @@ expect() { # expect NAME WANT_RC PATTERN [NAME=VALUE...] -- PROGRAM ARGS...
 expect "root filesystem is read-only for the roles" 1 "Read-only file system" \
     -- /bin/touch /opt/orderflow/written
 expect "orderflow --help" 0 "reputation" -- "${entrypoint[@]}" --help
+# In a pod (the kubelet sets KUBERNETES_SERVICE_HOST) without DATABASE_URL a role stops at once
+# with one line, and starts no database of its own.
+expect "orderflow migrate in a pod without DATABASE_URL" 2 "^orderflow: DATABASE_URL is not set" \
+    KUBERNETES_SERVICE_HOST=10.96.0.1 -- "${entrypoint[@]}" migrate
 
 # A real PostgreSQL on 127.0.0.1 (the project's embedded server), as DATABASE_URL.
 mkdir -p "$work/db"
@@ -262,9 +265,9 @@ else
     wait "$runner" || true
 fi
 
-# What the roles wrote: only the two writable directories can hold anything.
-written=$(cd "$work" && find tmp data -mindepth 1 | sort)
-echo "      written by the roles under /tmp and /var/lib/orderflow: ${written:-nothing}" | tr '\n' ' '
+# What the roles wrote: only the writable directory can hold anything.
+written=$(cd "$work" && find tmp -mindepth 1 | sort)
+echo "      written by the roles under /tmp: ${written:-nothing}" | tr '\n' ' '
 echo
 
 if [[ $failures -gt 0 ]]; then

@@ -11,11 +11,13 @@ from here.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 
 import pytest
 
+from tests.chart.rendering import SCENARIOS, component, render, workloads
 from tests.conftest import ROOT
 
 SCRIPTS = ROOT / "scripts"
@@ -31,6 +33,26 @@ def test_build_scripts_are_valid_bash() -> None:
         assert path.is_file(), f"scripts/{name} is missing"
         proc = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
         assert proc.returncode == 0, f"scripts/{name}: {proc.stderr}"
+
+
+@pytest.mark.helm
+def test_check_image_gives_the_roles_the_writable_directories_the_chart_does() -> None:
+    """check-image.sh runs each role "the chart's way": its writable mounts must be the chart's
+    (only /tmp). It also mounted /var/lib/orderflow, the image's ORDERFLOW_DATA_DIR, which the
+    chart no longer makes writable (docs/deploy.md "No database of a pod's own"), so the check
+    ran the roles where a pod of the chart could not run them and could not see a role that
+    needs that directory."""
+    script = (SCRIPTS / "check-image.sh").read_text()
+    given = set(re.findall(r'^mount --bind "\$work/[^"]+" "\$root(/[^"]*)"$', script, re.M))
+    chart = set()
+    for scenario in SCENARIOS:
+        for doc, spec in workloads(render(*scenario.args)):
+            if component(doc) == "postgresql":
+                continue
+            for container in spec["containers"] + spec.get("initContainers", []):
+                mounts = container.get("volumeMounts", [])
+                chart |= {m["mountPath"] for m in mounts if not m.get("readOnly")}
+    assert given == chart, f"check-image.sh mounts {sorted(given)} writable, the chart {chart}"
 
 
 def _skip_reason() -> str | None:
