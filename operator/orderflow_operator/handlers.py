@@ -124,7 +124,12 @@ def configure_kopf(settings: kopf.OperatorSettings, *, scanning: bool = False) -
 
 
 def _target(meta: Mapping[str, Any]) -> reconcile.Target:
-    return reconcile.Target(namespace=str(meta.get("namespace") or ""), name=str(meta["name"]))
+    uid = meta.get("uid")
+    return reconcile.Target(
+        namespace=str(meta.get("namespace") or ""),
+        name=str(meta["name"]),
+        uid=str(uid) if uid else None,
+    )
 
 
 def _turn(memo: kopf.Memo) -> asyncio.Lock:

@@ -15,9 +15,11 @@ un-killing needs a valid spec.
 Retired rows. A strategy row retired while a resource still names it (killed and marked deleted
 by its finalizer, by the orphan sweep — another operator's too — or by hand), or retired by the
 other owner of a conflicted resource, is a killed strategy, often with open positions and
-resting orders. No resource brings it back by saying ``killed: false``: it reports ``Retired``
-(Ready=False, state Retired) and writes nothing, until its spec says ``killed: true`` (it takes
-the row over, killed), then ``false``.
+resting orders. So is a row an earlier resource of the name owned (another ``uid``): it was
+deleted without its finalizer, and its row is retired first (:func:`store.retire_replaced`). No
+resource brings it back by saying ``killed: false``: it reports ``Retired`` (Ready=False, state
+Retired) and writes nothing, until its spec says ``killed: true`` (it takes the row over,
+killed), then ``false``.
 """
 
 from __future__ import annotations
@@ -52,10 +54,12 @@ class Result:
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """Which resource, and the row it maps to."""
+    """Which resource, and the row it maps to. ``uid``: the resource's ``metadata.uid`` (None:
+    not known, e.g. a resource that is gone), which tells it from an earlier one of its name."""
 
     namespace: str
     name: str
+    uid: str | None = None
 
     @property
     def source(self) -> str:
@@ -73,6 +77,12 @@ def _switch_events(write: store.WriteResult, paused: bool, killed: bool) -> list
     if not paused and write.was_paused:
         events.append(Event("Normal", "Resumed", "new positions allowed again"))
     return events
+
+
+_REPLACED = (
+    "the strategy row was an earlier TradingStrategy's of this name, deleted without its"
+    " finalizer: killed and marked deleted, as its deletion should have"
+)
 
 
 def _conflict(target: Target, owner: str | None) -> Condition:
@@ -134,6 +144,10 @@ async def reconcile(
     events: list[Event] = []
     ready: Condition | None
     async with pool.acquire() as conn:
+        if target.uid is not None and await store.retire_replaced(
+            conn, name=target.name, source=target.source, uid=target.uid
+        ):
+            events.append(Event("Warning", "Replaced", _REPLACED))
         if isinstance(parsed, ParsedSpec):
             write = await store.apply_strategy(
                 conn,
@@ -142,6 +156,7 @@ async def reconcile(
                 settings=parsed.settings.model_dump(mode="json"),
                 paused=parsed.paused,
                 killed=parsed.killed,
+                uid=target.uid,
             )
             if write.outcome is store.Outcome.CONFLICT:
                 ready = _conflict(target, write.owner)

@@ -72,6 +72,34 @@ SELECT settings, paused, killed, pause_held, kill_held, generation, source, dele
 """
 
 
+async def retire_replaced(
+    conn: asyncpg.Connection, *, name: str, source: str, uid: str
+) -> int | None:
+    """Before a resource reconciles: retire (kill, mark deleted) the live row of ``source`` that
+    another resource of that name owned (``source_uid``, migration 093): that one was deleted
+    without its finalizer, and its row is retired as the finalizer would have. The new
+    generation, None if there was none; a row without a uid is adopted instead (quietly: no
+    generation)."""
+    generation: int | None = await conn.fetchval(
+        "UPDATE orderflow_strategies SET killed = TRUE, deleted_at = now(),"
+        " generation = generation + 1, updated_at = now()"
+        " WHERE name = $1 AND source = $2 AND deleted_at IS NULL AND source_uid <> $3"
+        " RETURNING generation",
+        name,
+        source,
+        uid,
+    )
+    if generation is None:
+        await conn.execute(
+            "UPDATE orderflow_strategies SET source_uid = $3"
+            " WHERE name = $1 AND source = $2 AND deleted_at IS NULL AND source_uid IS NULL",
+            name,
+            source,
+            uid,
+        )
+    return generation
+
+
 async def apply_strategy(
     conn: asyncpg.Connection,
     *,
@@ -80,6 +108,7 @@ async def apply_strategy(
     settings: dict[str, Any],
     paused: bool,
     killed: bool,
+    uid: str | None = None,
 ) -> WriteResult:
     """Create or update the row so it holds exactly these settings and switches — but a stop
     set outside the resource (``pause_held`` / ``kill_held``, migration 051: the command line's
@@ -89,19 +118,24 @@ async def apply_strategy(
     the spec says ``killed: true``: it is a killed strategy, and writing the spec's ``killed:
     false`` over it resurrected it silently — its open positions and resting orders with it —
     on a re-apply, the operator's restart, or a conflicted resource's next retry. Taken over
-    killed, it trades again once the spec then says ``killed: false``."""
+    killed, it trades again once the spec then says ``killed: false``.
+
+    ``uid``: the resource's, recorded with a row it creates or takes over (see
+    :func:`retire_replaced`)."""
     async with conn.transaction():
         row = await conn.fetchrow(_LOCK_ROW, name)
         if row is None:
             generation = await conn.fetchval(
-                "INSERT INTO orderflow_strategies (name, settings, paused, killed, source)"
-                " VALUES ($1, $2, $3, $4, $5)"
+                "INSERT INTO orderflow_strategies"
+                " (name, settings, paused, killed, source, source_uid)"
+                " VALUES ($1, $2, $3, $4, $5, $6)"
                 " ON CONFLICT (name) DO NOTHING RETURNING generation",
                 name,
                 settings,
                 paused,
                 killed,
                 source,
+                uid,
             )
             if generation is None:  # lost a race with another writer: let the caller retry
                 raise asyncpg.SerializationError("strategy row appeared concurrently")
@@ -138,6 +172,7 @@ async def apply_strategy(
         generation = await conn.fetchval(
             "UPDATE orderflow_strategies SET settings = $2, paused = $3, killed = $4,"
             " pause_held = $6, kill_held = $7, source = $5, deleted_at = NULL,"
+            " source_uid = coalesce($8, source_uid),"
             " generation = generation + 1, updated_at = now()"
             " WHERE name = $1 RETURNING generation",
             name,
@@ -147,6 +182,7 @@ async def apply_strategy(
             source,
             pause_held,
             kill_held,
+            uid,
         )
         return WriteResult(
             Outcome.UPDATED, generation, was_paused=was_paused, was_killed=was_killed, held=held
