@@ -6,9 +6,11 @@ The spec schema is pydantic's JSON Schema of :class:`~orderflow_operator.spec.Tr
 translated to the OpenAPI v3 subset Kubernetes accepts in a *structural* schema: no ``title``, no
 ``additionalProperties`` beside ``properties`` (the API server prunes unknown fields instead and
 ``kubectl apply`` rejects them under strict field validation), ``exclusiveMinimum`` as a boolean
-beside ``minimum``, optional values without a ``null`` branch. Anything else the translation does
-not know raises :class:`UnsupportedSchemaError`, so a new kind of field in the settings model
-fails the generator loudly instead of producing a schema that drifts from the model.
+beside ``minimum``, optional values without a ``null`` branch, ``not`` holding a ``pattern`` only
+(a value a field must not match: a private key as ``credentialsSecret``). Anything else the
+translation does not know raises :class:`UnsupportedSchemaError`, so a new kind of field in the
+settings model fails the generator loudly instead of producing a schema that drifts from the
+model.
 
 Cross-field rules (max fade score below min whale score, live mode needs credentials …) stay in the
 model; the operator checks them by constructing it and reports failures in the status.
@@ -71,7 +73,9 @@ def openapi(schema: dict[str, Any], where: str = "spec") -> dict[str, Any]:
         }
     if "items" in node:
         node["items"] = openapi(node["items"], f"{where}[]")
-    unknown = set(node) - _KEEP - {"exclusiveMinimum", "exclusiveMaximum", "nullable"}
+    if "not" in node and set(node["not"]) - {"pattern"}:  # a structural schema's `not` holds
+        raise UnsupportedSchemaError(f"{where}: `not` may hold a pattern only")  # no structure
+    unknown = set(node) - _KEEP - {"exclusiveMinimum", "exclusiveMaximum", "nullable", "not"}
     if unknown:
         raise UnsupportedSchemaError(f"{where}: unsupported JSON Schema keys {sorted(unknown)}")
     if "type" not in node:

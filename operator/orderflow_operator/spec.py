@@ -33,7 +33,8 @@ STRATEGY_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # A Secret's name is a DNS subdomain.
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 # ... and so is a private key's hex (POLY_PRIVATE_KEY, with or without 0x): never a name.
-PRIVATE_KEY = re.compile(r"(0x)?[0-9a-f]{64}")
+PRIVATE_KEY_HEX = r"^(0x)?[0-9a-f]{64}$"
+PRIVATE_KEY = re.compile(PRIVATE_KEY_HEX)
 
 ProblemReason = Literal["InvalidName", "InvalidSpec", "MissingCredentials"]
 
@@ -54,6 +55,8 @@ class TradingStrategySpec(StrategySettings):
         default=None,
         max_length=253,
         pattern=DNS_SUBDOMAIN,
+        # refused by the API server too, so a pasted key is never stored in the resource
+        json_schema_extra={"not": {"pattern": PRIVATE_KEY_HEX}},
         description="Name of the Secret with the live trading credentials: the executor's "
         "(the chart's credentials.existingSecret, which it mounts into the executor); the "
         "operator refuses any other. Required when mode is live.",
@@ -63,7 +66,7 @@ class TradingStrategySpec(StrategySettings):
     @classmethod
     def _not_a_private_key(cls, value: str | None) -> str | None:
         """Refused without repeating it: the message goes to the status and an Event."""
-        if value is not None and PRIVATE_KEY.fullmatch(value):
+        if value is not None and PRIVATE_KEY.match(value):
             raise ValueError(
                 "this is a private key (64 hex digits), not a Secret's name: name the Secret "
                 "that holds the key, and treat this key as exposed (it is in the resource)"

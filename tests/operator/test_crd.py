@@ -94,6 +94,9 @@ def test_there_are_examples() -> None:
         {"bankrollUsd": -1},
         {"paused": "yes"},
         {"credentialsSecret": "Not_A_Name"},
+        # a private key pasted as the Secret's name: the API server keeps it out of the resource
+        {"credentialsSecret": "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"},
+        {"credentialsSecret": "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"},
     ],
 )
 def test_schema_rejects_bad_values(bad: dict[str, Any]) -> None:
@@ -119,3 +122,5 @@ def test_unsupported_model_constructs_fail_loudly() -> None:
         crd.openapi({"anyOf": [{"type": "string"}, {"type": "integer"}]})
     with pytest.raises(crd.UnsupportedSchemaError):
         crd.openapi({"type": "object", "patternProperties": {"x": {"type": "string"}}})
+    with pytest.raises(crd.UnsupportedSchemaError):  # `not` in a structural schema: no type
+        crd.openapi({"type": "string", "not": {"type": "string"}})
