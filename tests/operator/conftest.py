@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 import kmock
 import kopf
 import pytest
@@ -31,6 +32,7 @@ import yaml
 from kopf.testing import KopfRunner
 from kubernetes import client
 
+from orderflow import db
 from orderflow_operator.config import OperatorSettings
 from orderflow_operator.handlers import build_registry
 
@@ -187,6 +189,16 @@ def register_resources(server: kmock.KubernetesEmulator) -> None:
 def api(kmock: kmock.KubernetesEmulator) -> kmock.KubernetesEmulator:
     register_resources(kmock)
     return kmock
+
+
+@pytest.fixture
+async def conn(dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the test's database (what the operator wrote)."""
+    c = await db.connect(dsn)
+    try:
+        yield c
+    finally:
+        await c.close()
 
 
 def operator_config(**overrides: Any) -> OperatorSettings:

@@ -12,7 +12,6 @@ executor traded the strategy again with whatever it still held.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
@@ -20,7 +19,6 @@ import asyncpg
 import kmock
 import pytest
 
-from orderflow import db
 from orderflow.strategy import StrategySettings
 from orderflow_operator import store
 from orderflow_operator.reconcile import Target, reconcile
@@ -40,15 +38,6 @@ from tests.operator.test_runtime import (
 pytestmark = pytest.mark.kmock(cls=ApiServer)
 WHALE = Target("trading", "whale", uid="uid-1")
 KW: dict[str, Any] = {"generation": 1, "previous_status": {}, "stale_after_secs": 30.0}
-
-
-@pytest.fixture
-async def conn(dsn: str) -> AsyncIterator[asyncpg.Connection]:
-    c = await db.connect(dsn)
-    try:
-        yield c
-    finally:
-        await c.close()
 
 
 async def test_a_resource_created_again_after_its_finalizer_was_stripped_finds_it_retired(

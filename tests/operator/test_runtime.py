@@ -8,14 +8,12 @@ what happened, not how fast.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import kmock
 import pytest
 
-from orderflow import db
 from orderflow_operator import reconcile
 from tests.operator.conftest import (
     NAMESPACE,
@@ -37,15 +35,6 @@ def manifest(name: str, **spec: Any) -> dict[str, Any]:
         "metadata": {"name": name, "namespace": NAMESPACE},
         "spec": spec,
     }
-
-
-@pytest.fixture
-async def conn(dsn: str) -> AsyncIterator[asyncpg.Connection]:
-    c = await db.connect(dsn)
-    try:
-        yield c
-    finally:
-        await c.close()
 
 
 async def apply(api: kmock.KubernetesEmulator, body: dict[str, Any]) -> None:

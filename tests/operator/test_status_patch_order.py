@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import kmock
 import pytest
 
-from orderflow import db
 from tests.operator.conftest import ApiServer, eventually, operator_config, operator_running
 from tests.operator.paper_whale import URL, running_whale, status_of
 
@@ -68,15 +66,6 @@ class ReorderingApiServer(ApiServer):
 
 
 pytestmark = pytest.mark.kmock(cls=ReorderingApiServer)
-
-
-@pytest.fixture
-async def conn(dsn: str) -> AsyncIterator[asyncpg.Connection]:
-    c = await db.connect(dsn)
-    try:
-        yield c
-    finally:
-        await c.close()
 
 
 async def test_a_tick_patch_landing_after_a_kill_does_not_put_running_back(

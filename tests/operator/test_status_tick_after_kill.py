@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import kmock
 import pytest
 
-from orderflow import db
 from orderflow_operator import reconcile
 from tests.operator.conftest import (
     ApiServer,
@@ -37,15 +35,6 @@ from tests.operator.paper_whale import URL, running_whale, status_of
 
 pytestmark = pytest.mark.kmock(cls=ApiServer)
 INTERVAL = 2.0  # status interval (s): how long a stale status stands
-
-
-@pytest.fixture
-async def conn(dsn: str) -> AsyncIterator[asyncpg.Connection]:
-    c = await db.connect(dsn)
-    try:
-        yield c
-    finally:
-        await c.close()
 
 
 def killed_condition(status: dict[str, Any]) -> str | None:

@@ -10,28 +10,17 @@ refreshed by the timer, kept the last reconcile's ``Ready=True, Applied`` and so
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import kmock
 import pytest
 
-from orderflow import db
 from orderflow.execution import strategy_queries
 from tests.operator.conftest import NAMESPACE, TS, ApiServer, eventually, operator_running
 
 pytestmark = pytest.mark.kmock(cls=ApiServer)
 URL = f"/apis/orderflow.io/v1alpha1/namespaces/{NAMESPACE}/tradingstrategies"
-
-
-@pytest.fixture
-async def conn(dsn: str) -> AsyncIterator[asyncpg.Connection]:
-    c = await db.connect(dsn)
-    try:
-        yield c
-    finally:
-        await c.close()
 
 
 def status_of(api: kmock.KubernetesEmulator, name: str) -> dict[str, Any]:
