@@ -73,8 +73,17 @@ class CommonSettings(LogSettings):
         validation_alias="DATABASE_URL",
         description=(
             "PostgreSQL (>= 14) connection URL. Unset: an embedded PostgreSQL (pip package "
-            "pgserver) is started under ORDERFLOW_DATA_DIR, except in a Kubernetes pod "
-            "(KUBERNETES_SERVICE_HOST set), where it is refused."
+            "pgserver) is started under ORDERFLOW_DATA_DIR, unless ORDERFLOW_EMBEDDED_DATABASE "
+            "is off (as the image has it), where it is refused."
+        ),
+    )
+    embedded_database: bool = Field(
+        default=True,
+        validation_alias="ORDERFLOW_EMBEDDED_DATABASE",
+        description=(
+            "Whether a process without DATABASE_URL may start an embedded PostgreSQL of its own. "
+            "The image sets it off: in a pod that database would be the pod's own, lost with it "
+            "and seen by no other (each executor replica trading alone)."
         ),
     )
     data_dir: Path = Field(

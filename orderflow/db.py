@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,21 +21,20 @@ from orderflow.errors import ConfigError, DatabaseError
 MIN_SERVER_VERSION = 140000
 
 
-# Set by the kubelet in every container of a pod.
-IN_KUBERNETES = "KUBERNETES_SERVICE_HOST"
-
-
 async def resolve_dsn(settings: CommonSettings) -> str:
-    """DATABASE_URL if set, else the embedded server's DSN (started on demand) — but not in a
-    Kubernetes pod: there it would be the pod's own, lost with it and seen by no other pod (each
-    executor replica trading on its own database, with its own leader lock)."""
+    """DATABASE_URL if set, else the embedded server's DSN (started on demand) — unless
+    ``ORDERFLOW_EMBEDDED_DATABASE`` is off, as the image has it: in a pod the embedded database
+    would be the pod's own, lost with it and seen by no other pod (each executor replica trading
+    on its own database, with its own leader lock). A switch the image sets rather than a guess
+    from the pod's environment (``KUBERNETES_SERVICE_HOST``), which a CI runner in a pod running
+    ``make demo`` from a clone has too."""
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
-    if os.environ.get(IN_KUBERNETES):
+    if not settings.embedded_database:
         raise ConfigError(
-            f"DATABASE_URL is not set (or empty) and this runs in Kubernetes ({IN_KUBERNETES} is"
-            " set): an embedded database would be this pod's own; set DATABASE_URL (a workspace"
-            " that wants the embedded one: DATABASE_URL=$(orderflow db url))"
+            "DATABASE_URL is not set (or empty) and ORDERFLOW_EMBEDDED_DATABASE is off (the"
+            " image's setting): an embedded database would be this container's own; set"
+            " DATABASE_URL"
         )
     return await asyncio.to_thread(ensure_server, settings.data_dir)
 

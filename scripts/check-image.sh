@@ -164,10 +164,10 @@ expect() { # expect NAME WANT_RC PATTERN [NAME=VALUE...] -- PROGRAM ARGS...
 expect "root filesystem is read-only for the roles" 1 "Read-only file system" \
     -- /bin/touch /opt/orderflow/written
 expect "orderflow --help" 0 "reputation" -- "${entrypoint[@]}" --help
-# In a pod (the kubelet sets KUBERNETES_SERVICE_HOST) without DATABASE_URL a role stops at once
-# with one line, and starts no database of its own.
-expect "orderflow migrate in a pod without DATABASE_URL" 2 "^orderflow: DATABASE_URL is not set" \
-    KUBERNETES_SERVICE_HOST=10.96.0.1 -- "${entrypoint[@]}" migrate
+# Without DATABASE_URL a role stops at once with one line (the image's
+# ORDERFLOW_EMBEDDED_DATABASE=false), and starts no database of its own.
+expect "orderflow migrate without DATABASE_URL" 2 "^orderflow: DATABASE_URL is not set" \
+    -- "${entrypoint[@]}" migrate
 
 # A real PostgreSQL on 127.0.0.1 (the project's embedded server), as DATABASE_URL.
 mkdir -p "$work/db"

@@ -76,7 +76,7 @@ async def retire_replaced(
     conn: asyncpg.Connection, *, name: str, source: str, uid: str
 ) -> int | None:
     """Before a resource reconciles: retire (kill, mark deleted) the live row of ``source`` that
-    another resource of that name owned (``source_uid``, migration 093): that one was deleted
+    another resource of that name owned (``source_uid``, migration 087): that one was deleted
     without its finalizer, and its row is retired as the finalizer would have. The new
     generation, None if there was none; a row without a uid is adopted instead (quietly: no
     generation)."""

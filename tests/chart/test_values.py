@@ -226,12 +226,13 @@ def test_settings_read_variable_names_in_any_case(monkeypatch: pytest.MonkeyPatc
 
 
 @pytest.mark.parametrize("component", ["config", "executor", "listener"])
-def test_extra_env_cannot_move_the_database_into_the_pod(component: str) -> None:
+@pytest.mark.parametrize("name", ["ORDERFLOW_DATA_DIR", "orderflow_embedded_database"])
+def test_extra_env_cannot_move_the_database_into_the_pod(component: str, name: str) -> None:
     """ORDERFLOW_DATA_DIR is where a process without DATABASE_URL starts a PostgreSQL of its
     own; in the cluster no directory is writable for it (test_workloads.py), and an extraEnv
-    must not make one (/tmp is)."""
-    message = render_error("--set", f"{component}.extraEnv.ORDERFLOW_DATA_DIR=/tmp/db")
-    assert f"{component}.extraEnv.ORDERFLOW_DATA_DIR:" in message
+    must not make one (/tmp is), nor turn the image's refusal of one off."""
+    message = render_error("--set", f"{component}.extraEnv.{name}=/tmp/db")
+    assert f"{component}.extraEnv.{name}:" in message
 
 
 @pytest.mark.parametrize("component", ["config", "listener", "executor", "operator"])

@@ -13,7 +13,6 @@ import pytest
 
 from orderflow.cli import COMMANDS, _command, build_parser, main
 from orderflow.cli._common import parse_timestamp
-from orderflow.db import IN_KUBERNETES
 from orderflow.durations import format_duration
 from orderflow.errors import ConfigError
 
@@ -69,8 +68,9 @@ def test_parse_timestamp_accepts_iso_and_unix() -> None:
 
 def test_migrate_on_embedded_default(tmp_path: Path) -> None:
     """No DATABASE_URL: `orderflow migrate` starts pgserver under ORDERFLOW_DATA_DIR."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", IN_KUBERNETES)}
-    env["ORDERFLOW_DATA_DIR"] = str(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    # a CI runner in a Kubernetes pod has this set: it is no reason to refuse the embedded server
+    env.update({"ORDERFLOW_DATA_DIR": str(tmp_path), "KUBERNETES_SERVICE_HOST": "10.96.0.1"})
     cmd = [sys.executable, "-m", "orderflow"]
     try:
         first = subprocess.run(
@@ -94,17 +94,19 @@ def test_migrate_on_embedded_default(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("database_url", [None, ""])
-def test_no_embedded_database_inside_kubernetes(
+def test_no_embedded_database_in_the_image(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str | None
 ) -> None:
-    """In a pod (KUBERNETES_SERVICE_HOST set) without DATABASE_URL, or with an empty one (a
-    Secret made from an unset shell variable), a command stops with one line naming
+    """With the image's ORDERFLOW_EMBEDDED_DATABASE=false, a command without DATABASE_URL, or
+    with an empty one (a Secret made from an unset shell variable), stops with one line naming
     DATABASE_URL and a non-zero code, before it starts a database. Before, it started an
     embedded PostgreSQL of the pod's own wherever ORDERFLOW_DATA_DIR was writable (the chart
     makes only /tmp so): a throwaway database per pod, each executor replica trading on its own
     with its own leader lock. The chart's read-only data directory only stopped it there."""
+    dockerfile = (Path(__file__).parents[2] / "images" / "Dockerfile").read_text()
+    assert "ORDERFLOW_EMBEDDED_DATABASE=false" in dockerfile, "the image refuses it"
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update({IN_KUBERNETES: "10.96.0.1", "ORDERFLOW_DATA_DIR": str(tmp_path)})
+    env.update({"ORDERFLOW_EMBEDDED_DATABASE": "false", "ORDERFLOW_DATA_DIR": str(tmp_path)})
     env["LOG_FORMAT"] = "text"  # (JSON logs add the same message as a record for the collector)
     if database_url is not None:
         env["DATABASE_URL"] = database_url
@@ -119,7 +121,7 @@ def test_no_embedded_database_inside_kubernetes(
     assert not (tmp_path / "pgdata").exists()
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("orderflow: "), done.stderr
-    assert "DATABASE_URL" in lines[0] and IN_KUBERNETES in lines[0], lines
+    assert "DATABASE_URL" in lines[0] and "ORDERFLOW_EMBEDDED_DATABASE" in lines[0], lines
 
 
 def test_config_error_raised_while_parsing_arguments_exits_2(

@@ -69,7 +69,7 @@ async def test_a_resource_created_again_after_its_finalizer_was_stripped_finds_i
 
 
 async def test_a_row_without_a_uid_is_adopted_then_held_to_it(pool: asyncpg.Pool) -> None:
-    """A row made before the uid was recorded (migration 093) is its resource's: adopted, not
+    """A row made before the uid was recorded (migration 087) is its resource's: adopted, not
     retired, with no generation; a resource of another uid then finds it retired."""
     await pool.execute(
         "INSERT INTO orderflow_strategies (name, settings, source) VALUES ('whale', $1, $2)",

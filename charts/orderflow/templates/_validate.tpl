@@ -61,7 +61,7 @@ the signing key too. */ -}}
 {{- if eq $upper "HEALTH_PORT" -}}
 {{- fail (printf "%s.extraEnv.%s: set config.healthPort instead: the container port, the probes and the metrics Services follow it, and a HEALTH_PORT of its own moved the server away from them (the liveness probe then restarted the pod forever)." $component $name) -}}
 {{- end -}}
-{{- if eq $upper "ORDERFLOW_DATA_DIR" -}}
+{{- if has $upper (list "ORDERFLOW_DATA_DIR" "ORDERFLOW_EMBEDDED_DATABASE") -}}
 {{- fail (printf "%s.extraEnv.%s: the directory a process without DATABASE_URL starts a PostgreSQL of its own in; in the cluster every pod uses the DATABASE_URL of its Secret, and none may fall back to a private database (no directory is writable for one)." $component $name) -}}
 {{- end -}}
 {{- end -}}
