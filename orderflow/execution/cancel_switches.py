@@ -8,7 +8,9 @@ the cancels it refuses (:mod:`orderflow.execution.cancels`):
 * **pause** — the live entries (BUY) of a paused strategy, not its exits. A pause stops new
   exposure: a resting entry filling after the pause opens a position the user paused the
   strategy to avoid. A resting exit sells what is held after the leader left (pausing does not
-  freeze risk), and cancelled it would be sent again anyway (paused strategies still exit);
+  freeze risk), and cancelled it would be sent again anyway (paused strategies still exit).
+  A strategy halted by stored settings that do not validate is paused for this (its row still
+  at the generation found invalid: :meth:`StrategyRegistry.invalid`);
 * **leader-exit** — the entries whose leader has sold the token since the buy they followed.
 
 Each is set going when the trading loop sees the switch turn on (:meth:`CancelSwitches.act_on`),
@@ -21,7 +23,7 @@ no executor ran (a restart reads the row as it is, and sees no change).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import asyncpg
 
@@ -37,11 +39,21 @@ class CancelSwitches:
     """The kill, pause and leader-exit switches of the strategies one executor runs
     (``wanted``: another executor runs the others, and cancels their orders itself)."""
 
-    def __init__(self, cancels: OrderCanceller, wanted: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        cancels: OrderCanceller,
+        wanted: Callable[[str], bool],
+        invalid: Callable[[], Mapping[str, int]] = dict,
+    ) -> None:
         self.kills = KillSwitch(cancels.cancel_strategy)
-        self.pauses = KillSwitch(cancels.cancel_paused, "pause")
+        self.pauses = KillSwitch(self._pause, "pause")
         self.left_behind = KillSwitch(cancels.cancel_left_behind, "leader-exit")
+        self.cancels = cancels
         self.wanted = wanted
+        self.invalid = invalid  # strategies halted by invalid settings: their row's generation
+
+    async def _pause(self, strategy: str) -> int:
+        return await self.cancels.cancel_paused(strategy, self.invalid().get(strategy))
 
     def act_on(self, changes: Iterable[Change]) -> None:
         """A refresh of the strategies saw these changes: a kill (or a removal) cancels every
@@ -53,28 +65,29 @@ class CancelSwitches:
                     extra={"strategy": change.name},
                 )
                 self.kills.request(change.name)
-            elif change.paused_now:
+            elif change.paused_now or change.invalid_now:
                 log.warning(
-                    "strategy paused: cancelling its resting entries",
+                    f"strategy {'paused' if change.paused_now else 'halted'}:"
+                    " cancelling its resting entries",
                     extra={"strategy": change.name},
                 )
                 self.pauses.request(change.name)
 
     def after_send(self, state: StrategyState, side: str) -> None:
         """An order of ``state``'s strategy was placed (or not) while it was killed, or an
-        entry while it was paused: its switch cancels it too."""
+        entry while it was paused or halted by invalid settings: its switch cancels it too."""
         if state.killed:
             self.kills.request(state.name)
-        elif state.paused and side == "BUY":
+        elif (state.paused or state.error is not None) and side == "BUY":
             self.pauses.request(state.name)
 
     async def rearm(self, conn: asyncpg.Connection) -> None:
         """Set going the switch of every strategy still holding live orders it cancels: killed,
-        deleted or unknown strategies' orders, paused ones' entries, entries whose leader has
-        sold since (an order that reached the exchange after the sell was read, a sell read
-        before a restart)."""
+        deleted or unknown strategies' orders, paused (or invalid) ones' entries, entries whose
+        leader has sold since (an order that reached the exchange after the sell was read, a
+        sell read before a restart)."""
         doomed = await order_queries.strategies_with_orders_to_cancel(conn)
-        paused = await order_queries.strategies_with_entries_to_pause(conn)
+        paused = await order_queries.strategies_with_entries_to_pause(conn, self.invalid())
         left = {str(r["strategy"]) for r in await order_queries.left_behind(conn, None)}
         for switch, names in (
             (self.kills, doomed),

@@ -6,7 +6,8 @@ has lifted it (the switch then ends: before, a switch kept going by an order the
 refused to cancel cancelled every order the revived strategy placed) — in parallel batches;
 the engine retries it with backoff while the exchange fails (:mod:`orderflow.execution.switch`).
 ``cancel_paused`` is the pause switch's: the same for the strategy's entries (BUY) while it is
-paused and not killed — a pause stops new exposure; its exits stay (booked ``strategy_paused``).
+paused, or halted by settings that do not validate, and not killed — a halt stops new exposure;
+its exits stay (booked ``strategy_paused``).
 ``cancel_left_behind`` is the same for the entry orders whose leader has sold the token since the
 buy they followed. Each
 order the exchange cancelled is booked CANCELED under its lock (through the desk's ``apply``),
@@ -82,13 +83,20 @@ class OrderCanceller:
         :class:`ExecutionError` when the exchange fails (the engine retries with backoff)."""
         return await self._cancel_while(strategy, order_queries.killed_orders_in, Reason.KILLED)
 
-    async def cancel_paused(self, strategy: str) -> int:
+    async def cancel_paused(self, strategy: str, invalid_at: int | None = None) -> int:
         """The pause switch's one attempt at cancelling the live entries (BUY) of ``strategy``
-        while it is paused (and not killed: the kill cancels them); returns how many are still
-        open afterwards (0 once it is resumed: a resumed strategy keeps what it places). Its
-        exits stay. Raises :class:`ExecutionError` when the exchange fails (the engine retries
-        with backoff)."""
-        return await self._cancel_while(strategy, order_queries.paused_entries_in, Reason.PAUSED)
+        while it is paused, or its row is still at generation ``invalid_at`` whose settings do
+        not validate (halted as by a pause), and not killed (the kill cancels them); returns how
+        many are still open afterwards (0 once it is resumed or its settings changed: it keeps
+        what it places then). Its exits stay. Raises :class:`ExecutionError` when the exchange
+        fails (the engine retries with backoff)."""
+
+        async def entries(
+            conn: asyncpg.Connection, statuses: list[str], name: str
+        ) -> list[asyncpg.Record]:
+            return await order_queries.paused_entries_in(conn, statuses, name, invalid_at)
+
+        return await self._cancel_while(strategy, entries, Reason.PAUSED)
 
     async def _cancel_while(self, strategy: str, orders: SwitchedOrders, reason: str) -> int:
         """Cancel the orders a switch reads (intents in doubt too), then count the open ones

@@ -103,11 +103,14 @@ class Executor:
         )
         self.worker = OrderWorker(pool, self.desk, clock=clock)
         self.trader = Trader(pool, self.worker)
-        self.switches = CancelSwitches(self.desk.cancels, self.registry.wanted)
+        self.switches = CancelSwitches(
+            self.desk.cancels, self.registry.wanted, self.registry.invalid
+        )
         self.kills = self.switches.kills
         self.pauses = self.switches.pauses
         self.left_behind = self.switches.left_behind
         self.worker.after_send = self.switches.after_send
+        self.desk.reconciler.invalid = self.registry.invalid
         self.trader.after_leader_exit = self.left_behind.request
         self._maintaining: asyncio.Task[None] | None = None
         self.is_leader = False

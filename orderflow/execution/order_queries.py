@@ -114,11 +114,12 @@ async def abandon_order(conn: asyncpg.Connection, order_id: int, reason: str) ->
 
 # An order with its signal's outcome and status, and whether its strategy is killed, deleted or
 # gone (``strategy_stopped``: the kill switch cancels its orders) or paused (``strategy_paused``:
-# the pause switch cancels its entries).
+# the pause switch cancels its entries), and its row's generation (``strategy_generation``: the
+# pause switch cancels the entries of one whose settings were found invalid at it).
 _ORDER = """
 SELECT o.*, s.outcome_index, s.status AS signal_status,
        COALESCE(st.killed OR st.deleted_at IS NOT NULL, true) AS strategy_stopped,
-       COALESCE(st.paused, false) AS strategy_paused
+       COALESCE(st.paused, false) AS strategy_paused, st.generation AS strategy_generation
   FROM orderflow_orders o JOIN orderflow_signals s ON s.id = o.signal_id
   LEFT JOIN orderflow_strategies st ON st.name = o.strategy
 """
@@ -138,26 +139,34 @@ async def orders_in(
 
 
 # While a strategy's row says it is killed (a deletion is one; no row: the executor's word
-# stands) / paused and not killed (its entries only: a pause stops new exposure, its exits stay).
+# stands) / paused, or still at the generation ($3) whose settings did not validate, and not
+# killed (its entries only: a halt stops new exposure, its exits stay).
 _KILLED = """NOT EXISTS (SELECT 1 FROM orderflow_strategies s WHERE s.name = $2
                                 AND NOT s.killed AND s.deleted_at IS NULL)"""
 _PAUSED = """o.side = 'BUY' AND EXISTS (SELECT 1 FROM orderflow_strategies s WHERE s.name = $2
-                                          AND s.paused AND NOT s.killed AND s.deleted_at IS NULL)"""
+                                          AND (s.paused OR s.generation = $3::bigint)
+                                          AND NOT s.killed AND s.deleted_at IS NULL)"""
 
 
 async def _switched_orders_in(
-    conn: asyncpg.Connection, statuses: list[str], strategy: str, switched: str
+    conn: asyncpg.Connection,
+    statuses: list[str],
+    strategy: str,
+    switched: str,
+    *args: object,
 ) -> list[asyncpg.Record]:
     """The strategy's orders in ``statuses`` while its row says ``switched``, none once the
     switch is lifted: a switch still at work (an order the exchange refuses to cancel keeps it
-    going) must not cancel what the strategy places after an unkill or a resume. One
-    statement: an order placed after the lift is never read while the row still says on."""
+    going) must not cancel what the strategy places after an unkill, a resume or its settings
+    fixed. One statement: an order placed after the lift is never read while the row still
+    says on. ``args``: the switch's own parameters, from ``$3``."""
     return list(
         await conn.fetch(
             _ORDER + " WHERE o.status = ANY($1::text[]) AND o.strategy = $2"
             f" AND {switched} ORDER BY o.id",
             statuses,
             strategy,
+            *args,
         )
     )
 
@@ -170,11 +179,12 @@ async def killed_orders_in(
 
 
 async def paused_entries_in(
-    conn: asyncpg.Connection, statuses: list[str], strategy: str
+    conn: asyncpg.Connection, statuses: list[str], strategy: str, invalid_at: int | None = None
 ) -> list[asyncpg.Record]:
-    """The strategy's BUY orders in ``statuses`` while it is paused and not killed (a kill
-    cancels them itself: :func:`_switched_orders_in`)."""
-    return await _switched_orders_in(conn, statuses, strategy, _PAUSED)
+    """The strategy's BUY orders in ``statuses`` while it is paused, or its row still at
+    generation ``invalid_at`` (the executor found its settings invalid there: halted as by a
+    pause), and not killed (a kill cancels them itself: :func:`_switched_orders_in`)."""
+    return await _switched_orders_in(conn, statuses, strategy, _PAUSED, invalid_at)
 
 
 async def orders_to_reconcile(
@@ -263,15 +273,23 @@ async def strategies_with_orders_to_cancel(conn: asyncpg.Connection) -> list[str
     return [str(r["strategy"]) for r in rows]
 
 
-async def strategies_with_entries_to_pause(conn: asyncpg.Connection) -> list[str]:
-    """Strategies that are paused (not killed) but still have live BUY orders."""
+async def strategies_with_entries_to_pause(
+    conn: asyncpg.Connection, invalid: Mapping[str, int]
+) -> list[str]:
+    """Strategies that are paused, or halted by invalid settings (``invalid``: the generation
+    of each row found so, :func:`paused_entries_in`), not killed, but still have live BUY
+    orders."""
     rows = await conn.fetch(
         """
         SELECT DISTINCT o.strategy FROM orderflow_orders o
           JOIN orderflow_strategies s ON s.name = o.strategy
+          LEFT JOIN unnest($1::text[], $2::bigint[]) AS h(name, generation)
+                 ON h.name = s.name AND h.generation = s.generation
          WHERE o.status IN ('INTENT', 'OPEN') AND o.side = 'BUY'
-           AND s.paused AND NOT s.killed AND s.deleted_at IS NULL
-        """
+           AND (s.paused OR h.name IS NOT NULL) AND NOT s.killed AND s.deleted_at IS NULL
+        """,
+        list(invalid),
+        list(invalid.values()),
     )
     return [str(r["strategy"]) for r in rows]
 

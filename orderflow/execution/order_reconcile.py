@@ -35,6 +35,7 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 
@@ -78,6 +79,9 @@ class OrderReconciler:
         self.placing = placing  # the desk's: intents it is sending right now
         self.refused = refused  # the desk's refused cancels, shared with the cancel switches
         self.lag_told: set[int] = set()  # orders whose fills showed the exchange's clock lagging
+        # Strategies halted by invalid settings, each at its row's generation found so (the
+        # engine's registry): an entry of one found cancelled is the pause switch's cancel.
+        self.invalid: Callable[[], Mapping[str, int]] = dict
 
     async def run(self, strategy: str | None = None, gone: Mapping[int, str] | None = None) -> None:
         """One pass over the orders to reconcile (of ``strategy``, or all); a pass over all of
@@ -184,9 +188,10 @@ class OrderReconciler:
             async with self.access.pool.acquire() as conn:
                 fresh = await order_queries.order_row(conn, row["id"])
                 booked = await order_queries.booked_fill_keys(conn, row["id"])
-            verdict = settle(
-                fresh, fills, found, booked, self.clock(), in_doubt=in_doubt, gone=gone
-            )
+            seen: Mapping[str, Any] = fresh
+            if self.invalid().get(fresh["strategy"]) == fresh["strategy_generation"]:
+                seen = {**fresh, "strategy_paused": True}  # halted as by a pause
+            verdict = settle(seen, fills, found, booked, self.clock(), in_doubt=in_doubt, gone=gone)
             if verdict.abandon:
                 async with self.access.pool.acquire() as conn, conn.transaction():
                     await order_queries.abandon_order(conn, row["id"], verdict.reason or "unknown")

@@ -62,6 +62,7 @@ class Change:
     name: str
     killed_now: bool = False
     paused_now: bool = False
+    invalid_now: bool = False  # its stored settings stopped validating (halted as by a pause)
     added: bool = False
     removed: bool = False
 
@@ -133,8 +134,8 @@ class StrategyRegistry:
                 )
             state = StrategyState(name=name, settings=settings)
             self.states[name] = state
-        was_killed, was_paused = state.killed, state.paused
-        was_halted = was_paused or state.error is not None
+        was_killed, was_paused, was_invalid = state.killed, state.paused, state.error is not None
+        was_halted = was_paused or was_invalid
         if row["generation"] != state.generation or added:
             if settings is not None:
                 if settings != state.settings and not added:
@@ -155,8 +156,15 @@ class StrategyRegistry:
             name=name,
             killed_now=state.killed and not was_killed,
             paused_now=state.paused and not was_paused,
+            invalid_now=state.error is not None and not was_invalid,
             added=added,
         )
+
+    def invalid(self) -> dict[str, int]:
+        """The strategies halted by stored settings that do not validate, each with the
+        generation of its row found so (the pause switch cancels their entries while the row is
+        still at it: :func:`~orderflow.execution.order_queries.paused_entries_in`)."""
+        return {n: s.generation for n, s in self.states.items() if s.error is not None}
 
     def wanted(self, name: str) -> bool:
         return not self.only or name in self.only
