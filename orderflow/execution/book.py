@@ -88,14 +88,21 @@ def order_exposure(
 
 
 def fee_reserved(
-    mode: str, status: str, price: Decimal, rate: Decimal | None, exponent: Decimal | None
+    mode: str,
+    status: str,
+    price: Decimal,
+    rate: Decimal | None,
+    exponent: Decimal | None,
+    *,
+    may_take: bool = False,
 ) -> Decimal:
     """The taker fee a share of a stored BUY may still pay (``rate``, ``exponent``: the
     schedule it carries, migration 084; None: not known, nothing), which the limits count with
     it: one in doubt or about to be sent (``INTENT``) may take; so may a resting paper order
-    (the paper exchange charges the fee on the levels it takes); a live order resting on the
-    CLOB is a maker's, charged nothing."""
-    if rate is None or (mode == "live" and status == "OPEN"):
+    (the paper exchange charges the fee on the levels it takes) and a live one whose matching
+    the exchange holds (``may_take``: answered ``delayed``, shown ``DELAYED`` or ``UNMATCHED``,
+    migration 090); a live order resting on the CLOB is a maker's, charged nothing."""
+    if rate is None or (mode == "live" and status == "OPEN" and not may_take):
         return Decimal(0)
     return fee_per_share(price, rate, exponent or Decimal(1))
 
@@ -213,7 +220,12 @@ async def _read_book(
         if row["remaining"] <= 0:
             continue
         fee = fee_reserved(
-            row["mode"], row["status"], row["price"], row["fee_rate"], row["fee_exponent"]
+            row["mode"],
+            row["status"],
+            row["price"],
+            row["fee_rate"],
+            row["fee_exponent"],
+            may_take=row["may_take"],
         )
         order = order_exposure(
             token, row["market_id"], row["remaining"], row["price"], row["last_price"], fee

@@ -94,6 +94,9 @@ class OrderOutcome:
     fills: tuple[FillReport, ...] = field(default=())
     # A REJECTED for a rate limit: the seconds the exchange asked to wait (``Retry-After``)
     retry_after: float | None = None
+    # OPEN with its matching not done at the exchange (answered ``delayed``, shown ``DELAYED`` or
+    # ``UNMATCHED``): it may still take, and pay the taker fee (migration 090).
+    may_take: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,7 +81,7 @@ from orderflow.execution.live_reads import (
     problem_of,
     read_order,
 )
-from orderflow.execution.live_replies import order_status
+from orderflow.execution.live_replies import matching_held, order_status
 from orderflow.execution.live_trades import LiveTrades
 from orderflow.execution.market_rules import RulesCache
 from orderflow.execution.order_ids import candidate_order_ids
@@ -247,6 +247,7 @@ class LiveBroker(LiveTrades):
             exchange_order_id=str(response.order_id),
             filled_shares=filled,
             fills=fills,
+            may_take=status == "OPEN" and matching_held(str(response.status)),
         )
 
     async def lookup(self, order_ids: tuple[str, ...]) -> OrderOutcome | None:
@@ -272,7 +273,10 @@ class LiveBroker(LiveTrades):
             if status == "OPEN" and found.size_matched >= found.original_size:
                 status = "FILLED"
             return OrderOutcome(
-                status=status, exchange_order_id=order_id, filled_shares=found.size_matched
+                status=status,
+                exchange_order_id=order_id,
+                filled_shares=found.size_matched,
+                may_take=status == "OPEN" and matching_held(found.status),
             )
         return None
 

@@ -45,9 +45,24 @@ _STATUSES: dict[str, OrderStatus] = {
 }
 
 
+# An order the exchange holds with its matching not done (held back, or its delay failed): it
+# may still take when the matching runs, and pay the taker fee (``OrderOutcome.may_take``).
+_MATCHING_HELD = frozenset({"DELAYED", "UNMATCHED"})
+
+
+def _value(raw: str) -> str:
+    return raw.strip().upper().removeprefix("ORDER_STATUS_")
+
+
+def matching_held(raw: str) -> bool:
+    """Whether a CLOB order status (or a placement's ``status``) says the exchange holds the
+    order's matching: it may still take."""
+    return _value(raw) in _MATCHING_HELD
+
+
 def order_status(raw: str) -> OrderStatus:
     """The executor's status for a CLOB order status string."""
-    value = raw.strip().upper().removeprefix("ORDER_STATUS_")
+    value = _value(raw)
     status = _STATUSES.get(value)
     if status is None:
         log.warning("unknown CLOB order status; kept open", extra={"status": raw})

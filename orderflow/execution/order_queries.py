@@ -73,6 +73,7 @@ async def update_order(
             status_reason = $4,
             filled_shares = GREATEST(filled_shares, $5),
             sent_at = CASE WHEN $6 THEN COALESCE(sent_at, clock_timestamp()) ELSE sent_at END,
+            may_take = $7,
             updated_at = clock_timestamp()
         WHERE id = $1
         """,
@@ -82,6 +83,7 @@ async def update_order(
         outcome.reason,
         outcome.filled_shares,
         sent,
+        outcome.may_take,
     )
 
 
@@ -213,8 +215,9 @@ async def booked_fill_keys(conn: asyncpg.Connection, order_id: int) -> set[str]:
 async def live_orders(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.Record]:
     """The strategy's orders that may still trade (resting, or sent and in doubt), in no order:
     the remaining size and the token's market and latest price (they count in its exposure), the
-    wallet and type of the signal each followed, the taker fee schedule it carries (a BUY that
-    may still take reserves its fee: :func:`~orderflow.execution.book.fee_reserved`), and what a
+    wallet and type of the signal each followed, the taker fee schedule it carries and whether the
+    exchange holds its matching (a BUY that may still take reserves its fee:
+    :func:`~orderflow.execution.book.fee_reserved`), and what a
     trader reads of them (``orderflow strategy status``: status, size, filled, age, the signed
     order and so its expiry, the cancels the exchange refused)."""
     return list(
@@ -224,7 +227,7 @@ async def live_orders(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.R
                    o.side, o.price, o.shares, o.filled_shares,
                    o.shares - o.filled_shares AS remaining, o.status, o.mode, o.created_at,
                    o.signed_order, o.cancel_refusals, o.cancel_refused_at, o.cancel_refused_why,
-                   o.cancel_refused_since, o.fee_rate, o.fee_exponent,
+                   o.cancel_refused_since, o.fee_rate, o.fee_exponent, o.may_take,
                    {mark_price("o.token_id")} AS last_price,
                    s.wallet_address AS leader, s.signal_type
               FROM orderflow_orders o

@@ -30,6 +30,8 @@ Inputs: the order's row, our fills of it in the account's trades, what the order
   forgets cancelled orders: such an order stayed OPEN until its expiry, up to 7 days, its kill
   refused every minute). Any other refusal (an order the exchange holds ``UNMATCHED``) leaves
   it open: it may still fill.
+* An open order the exchange shows with its matching held (``DELAYED``, ``UNMATCHED``) is booked
+  ``may_take`` (its taker fee reserved), and no longer once it shows it resting (migration 090).
 * An order found cancelled before its expiry while its strategy is killed (or deleted) is
   closed ``strategy_killed``: a kill's cancel whose answer a crash lost; an entry while its
   strategy is paused, ``strategy_paused``: a pause's.
@@ -171,6 +173,7 @@ def settle(
             reason=reason,
             filled_shares=total,
             fills=fresh,
+            may_take=new_status == "OPEN" and found is not None and found.may_take,
         )
         return Verdict(outcome, cancel=cancel)
 
@@ -206,7 +209,7 @@ def settle(
             # asked for during LATE_FILLS. FILLED short was never asked about again: a trade
             # listed late was lost.
             new = "CANCELED" if expired else "OPEN"
-        if new == status and not fresh:
+        if new == status and not fresh and found.may_take == bool(row.get("may_take")):
             return Verdict()
         return book(new, _closed_why(row, expired) if new == "CANCELED" else None)
     if total >= shares:

@@ -85,7 +85,8 @@ SELECT o.strategy, o.token_id, o.side, o.price, o.shares - o.filled_shares AS re
 
 # Every live BUY of the wallet: what it reserves (:func:`committed`).
 _BUYS = """
-SELECT o.status, o.shares - o.filled_shares AS remaining, o.price, o.fee_rate, o.fee_exponent
+SELECT o.status, o.shares - o.filled_shares AS remaining, o.price, o.fee_rate, o.fee_exponent,
+       o.may_take
   FROM orderflow_orders o
  WHERE o.status IN ('INTENT', 'OPEN') AND o.mode = 'live' AND o.side = 'BUY'
    AND o.shares > o.filled_shares AND lower(o.signed_order->>'maker') = lower($1)
@@ -189,14 +190,21 @@ def fresh(collateral: Collateral, token_id: int, buy_sent_at: float) -> bool:
 
 async def _committed(conn: asyncpg.Connection, maker: str) -> Decimal:
     """What every live BUY of the wallet ``maker`` reserves: its remaining size at its limit,
-    and the taker fee it may still pay when it is on its way or in doubt (a resting one is a
-    maker's: :func:`~orderflow.execution.book.fee_reserved`)."""
+    and the taker fee it may still pay when it is on its way, in doubt or its matching held by
+    the exchange (a resting one is a maker's: :func:`~orderflow.execution.book.fee_reserved`)."""
     return sum(
         (
             r["remaining"]
             * (
                 r["price"]
-                + fee_reserved("live", r["status"], r["price"], r["fee_rate"], r["fee_exponent"])
+                + fee_reserved(
+                    "live",
+                    r["status"],
+                    r["price"],
+                    r["fee_rate"],
+                    r["fee_exponent"],
+                    may_take=r["may_take"],
+                )
             )
             for r in await conn.fetch(_BUYS, maker)
         ),

@@ -14,11 +14,14 @@ all, and three resting paper entries spent 1,109.13.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import pytest
 
+from orderflow.execution.book import load_book
 from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
 from tests.execution.clob_exchange import Market
@@ -142,3 +145,55 @@ async def test_resting_paper_entries_reserve_their_fees(pool: asyncpg.Pool, dsn:
         f"resting paper entries spent {spent} of a {BANKROLL} bankroll: {await _signals(pool)}"
     )
     assert (await _signals(pool))[-1] == ("SKIPPED", "bankroll_spent")
+
+
+@pytest.mark.parametrize("message", ["", "order match delayed due to market conditions"])
+async def test_a_delayed_entry_reserves_its_fee(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker, message: str
+) -> None:
+    """The first entry is answered ``delayed`` (stored OPEN at once; with the delay's message,
+    in doubt and adopted OPEN by the next reconciliation): the exchange holds its matching, and
+    when the delay ends it takes the ask, paying the taker fee."""
+    ex = await _live(pool, dsn, clob, live)
+    clob.delayed_next = True
+    clob.delay_message = message
+    await _whale_buys(pool, 1)
+    await ex.catch_up()
+    await ex.desk.reconcile()
+    first = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    assert first["status"] == "OPEN"
+    assert clob.orders[first["exchange_order_id"]]["status"] == "DELAYED"
+    for n in (2, 3):
+        await _whale_buys(pool, n)
+        await ex.catch_up()
+    clob.release(first["exchange_order_id"])  # it meets the book as a taker
+    await ex.desk.reconcile()
+    spent = await _spent(pool)
+    assert spent <= BANKROLL, (
+        f"entries decided beside a delayed one spent {spent} of a {BANKROLL} bankroll:"
+        f" {await _signals(pool)}"
+    )
+
+
+async def test_a_delayed_entry_released_to_rest_is_a_maker(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """Released with nothing to take (the ask gone above its limit), the delayed entry rests on
+    the book, a maker's: its fee, reserved while delayed, is no longer (a control of the fix's
+    other side: the fee of a resting order was never reserved)."""
+    ex = await _live(pool, dsn, clob, live)
+    state = ex.registry.states["live-one"]
+    clob.delayed_next = True
+    await _whale_buys(pool, 1)
+    await ex.catch_up()
+    await ex.desk.reconcile()
+    first = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    cost = Decimal(first["shares"]) * Decimal(first["price"])
+    _, token = _market(1)
+    clob.markets[token].asks[token] = Decimal("0.90")
+    clob.release(first["exchange_order_id"])
+    assert clob.orders[first["exchange_order_id"]]["status"] == "LIVE"
+    await ex.desk.reconcile()
+    async with pool.acquire() as conn:
+        book = await load_book(conn, state, datetime.now(UTC))
+    assert book.cash is not None and BANKROLL - book.cash == cost, (BANKROLL - book.cash, cost)

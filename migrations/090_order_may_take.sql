@@ -1,0 +1,12 @@
+-- A live order the exchange holds with its matching not done — placed and answered ``delayed``
+-- (the CLOB holds a marketable order back in some markets), or shown ``DELAYED`` / ``UNMATCHED``
+-- by its order endpoint — may still take when its matching runs, paying the taker fee. Such a
+-- BUY reserves that fee in the strategy's limits and the shared wallet's count, as one in doubt
+-- does (docs/executor.md "What counts as open: live orders"); one the exchange shows resting
+-- (``LIVE``) is a maker's and reserves none. A BUY stored OPEN counted as a maker's whatever the
+-- exchange said: entries decided beside a delayed one, which then took the ask, spent 1,054.56
+-- of a 1,000 bankroll in a market charging r = 0.25 (tests/execution/test_fee_reserved.py).
+--
+-- Kept from the exchange's last answer about the order; false for orders stored before (their
+-- fee not reserved, as before).
+ALTER TABLE orderflow_orders ADD COLUMN may_take BOOLEAN NOT NULL DEFAULT false;
