@@ -147,9 +147,10 @@ class _Replay:
         # leaving through a resting order: its SELL is an exit of the positions that followed
         # it in — those of entries decided before the sale was stored too (:meth:`_decide`).
         entry = None
-        if fill.taker:
-            wanting = [r for r in self.runs if r.follower.wants(fill.view, wallet, market)]
-            entry = Leg(fill.view, market, wanting) if wanting else None
+        if fill.taker and fill.opens:  # one entry per decision, sized as the whole of it
+            decided = fill.decision or fill.view
+            wanting = [r for r in self.runs if r.follower.wants(decided, wallet, market)]
+            entry = Leg(decided, market, wanting) if wanting else None
         # The fill as its wallet leaving a token: a SELL, or a BUY of the complement of a held
         # token (the leader of a held position buying the complement) read as the sale it is.
         view = fill.view

@@ -7,13 +7,14 @@ proportional to one step's trades however long the stored history is.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
 
 from orderflow.chain import pruning
+from orderflow.signals.decisions import first_rows
 from orderflow.signals.queries import trade_view
 from orderflow.signals.views import TradeView
 
@@ -69,6 +70,11 @@ class StoredFill:
     # A maker row's taker: the pair its print is of (orderflow.signals.tape); None on a
     # taker's row (its aggregate names no counterparty).
     counterparty: str | None = None
+    # The leader's decision this taker row opens, sized as the whole of it (its rows in the
+    # transaction: orderflow.signals.decisions.first_rows); None on a later row of a decision
+    # (no entry of its own) and on a maker's row. Hand-built fills: the row itself.
+    decision: TradeView | None = None
+    opens: bool = True
 
     @property
     def timestamp(self) -> datetime:
@@ -98,15 +104,35 @@ async def stream_trades(
     Memory stays bounded by ``prefetch`` however many fills a step holds (a day of mainnet is
     about two million).
     """
+    tx: list[StoredFill] = []  # one transaction's rows (contiguous in chain order)
     async with conn.transaction(readonly=True):
         async for r in conn.cursor(_TRADES, after, until, prefetch=prefetch):
             complement, taker = r["complement_token_id"], bool(r["is_taker_aggregate"])
-            yield StoredFill(
+            fill = StoredFill(
                 trade_view(r),
                 taker,
                 None if complement is None else int(complement),
                 None if taker else r["taker_address"],
             )
+            if tx and (tx[0].view.chain_id, tx[0].view.tx_hash) != (
+                fill.view.chain_id,
+                fill.view.tx_hash,
+            ):
+                for done in _decided(tx):
+                    yield done
+                tx = []
+            tx.append(fill)
+    for done in _decided(tx):
+        yield done
+
+
+def _decided(tx: list[StoredFill]) -> list[StoredFill]:
+    """One transaction's fills, each taker row with the decision it opens (if any)."""
+    opened = first_rows([f.view for f in tx])
+    return [
+        replace(f, decision=d, opens=d is not None) if f.taker else f
+        for f, d in zip(tx, opened, strict=True)
+    ]
 
 
 async def resolutions_between(

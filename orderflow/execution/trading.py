@@ -173,17 +173,23 @@ class Trader:
             return 0
         async with self.connection() as conn:
             wallets = await signal_queries.wallet_views(conn, {t.wallet for t in trades})
+            # Each taker row as its leader's whole decision in its transaction (the entries'
+            # trigger size: orderflow.signals.decisions); exits read the rows as they are.
+            decided = dict(
+                zip(trades, await signal_queries.as_stored_decisions(conn, trades), strict=True)
+            )
         created = 0
         for state in strategies:
             todo = [t for t in trades if replay or (t.id or 0) > state.cursor]
             if todo:
-                created += await self._strategy(state, todo, wallets, now, replay=replay)
+                created += await self._strategy(state, todo, decided, wallets, now, replay=replay)
         return created
 
     async def _strategy(
         self,
         state: StrategyState,
         trades: Sequence[TradeView],
+        decided: Mapping[TradeView, TradeView],
         wallets: dict[str, WalletView],
         now: datetime,
         *,
@@ -191,7 +197,8 @@ class Trader:
     ) -> int:
         settings = state.settings
         worker = self.worker
-        candidates = [t for t in trades if may_trigger(t, wallets.get(t.wallet), settings)]
+        entries = [decided.get(t, t) for t in trades]
+        candidates = [t for t in entries if may_trigger(t, wallets.get(t.wallet), settings)]
         # Each trade as its wallet leaving a token: a SELL, a BUY of the token's complement
         # read as the sale of the token it is (orderflow.signals.exits.leaving).
         sells = [v for t in trades if (v := leaving(t)) is not None]

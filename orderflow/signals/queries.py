@@ -10,7 +10,7 @@ reputation stage's optional columns (``edge``, ``edge_se``, ``events_resolved``,
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +19,7 @@ import asyncpg
 from orderflow.chain import pruning
 from orderflow.reputation import wallet_sql
 from orderflow.signals.decide import Decision
+from orderflow.signals.decisions import as_decisions, decision_key, is_decision_row
 from orderflow.signals.views import TradeView, WalletView
 
 
@@ -89,6 +90,21 @@ SELECT {_TRADE_COLUMNS}
 """
 
 
+# The stored taker rows of the decisions (orderflow.signals.decisions) of some rows: the rows of
+# each one's transaction, wallet, token and side, in its block (the partition key: a transaction
+# stored again in another block by a reorg has its rows there, the old ones deleted).
+_DECISION_ROWS = f"""
+SELECT {_TRADE_COLUMNS}
+  FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::numeric[], $6::text[])
+       AS k(block_number, chain_id, tx_hash, wallet, token_id, side)
+  JOIN orderflow_trades t ON t.block_number = k.block_number AND t.chain_id = k.chain_id
+   AND t.tx_hash = k.tx_hash::evm_hash AND t.wallet_address = k.wallet::evm_address
+   AND t.token_id = k.token_id::uint256 AND t.side = k.side AND t.is_taker_aggregate
+  LEFT JOIN orderflow_tokens tok ON tok.token_id = t.token_id
+  LEFT JOIN orderflow_tokens comp ON {COMPLEMENT_OF_TOK}
+"""
+
+
 def trade_view(row: asyncpg.Record) -> TradeView:
     """A stored trade row as the decision pipeline sees it (the backtest reads the same way)."""
     return TradeView(
@@ -126,6 +142,26 @@ async def late_trades(
 
 async def trades_by_id(conn: asyncpg.Connection, ids: Iterable[int]) -> list[TradeView]:
     return [trade_view(r) for r in await conn.fetch(_TRADES_BY_ID, sorted(ids))]
+
+
+async def as_stored_decisions(
+    conn: asyncpg.Connection, trades: Sequence[TradeView]
+) -> list[TradeView]:
+    """``trades`` with each taker row sized as its leader's whole decision: the total of the
+    decision's stored rows (:func:`orderflow.signals.decisions.as_decisions`; a row of it
+    outside the batch, stored in another, counts)."""
+    keys = {
+        (t.block_number, *decision_key(t))
+        for t in trades
+        if t.block_number is not None and is_decision_row(t)
+    }
+    if not keys:
+        return list(trades)
+    block, chain, tx, wallet, token, side = (list(c) for c in zip(*sorted(keys), strict=True))
+    rows = await conn.fetch(
+        _DECISION_ROWS, block, chain, tx, wallet, [Decimal(t) for t in token], side
+    )
+    return as_decisions(trades, [trade_view(r) for r in rows])
 
 
 def _float(value: Any) -> float | None:
