@@ -196,4 +196,5 @@ async def test_a_delayed_entry_released_to_rest_is_a_maker(
     await ex.desk.reconcile()
     async with pool.acquire() as conn:
         book = await load_book(conn, state, datetime.now(UTC))
-    assert book.cash is not None and BANKROLL - book.cash == cost, (BANKROLL - book.cash, cost)
+    assert book.cash is not None
+    assert BANKROLL - book.cash == cost, (BANKROLL - book.cash, cost)
