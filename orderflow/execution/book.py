@@ -101,7 +101,7 @@ def fee_reserved(
     it: one in doubt or about to be sent (``INTENT``) may take; so may a resting paper order
     (the paper exchange charges the fee on the levels it takes) and a live one whose matching
     the exchange holds (``may_take``: answered ``delayed``, shown ``DELAYED`` or ``UNMATCHED``,
-    migration 090); a live order resting on the CLOB is a maker's, charged nothing."""
+    migration 088); a live order resting on the CLOB is a maker's, charged nothing."""
     if rate is None or (mode == "live" and status == "OPEN" and not may_take):
         return Decimal(0)
     return fee_per_share(price, rate, exponent or Decimal(1))

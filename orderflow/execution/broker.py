@@ -95,7 +95,7 @@ class OrderOutcome:
     # A REJECTED for a rate limit: the seconds the exchange asked to wait (``Retry-After``)
     retry_after: float | None = None
     # OPEN with its matching not done at the exchange (answered ``delayed``, shown ``DELAYED`` or
-    # ``UNMATCHED``): it may still take, and pay the taker fee (migration 090).
+    # ``UNMATCHED``): it may still take, and pay the taker fee (migration 088).
     may_take: bool = False
 
 

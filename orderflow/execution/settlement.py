@@ -31,7 +31,7 @@ Inputs: the order's row, our fills of it in the account's trades, what the order
   refused every minute). Any other refusal (an order the exchange holds ``UNMATCHED``) leaves
   it open: it may still fill.
 * An open order the exchange shows with its matching held (``DELAYED``, ``UNMATCHED``) is booked
-  ``may_take`` (its taker fee reserved), and no longer once it shows it resting (migration 090).
+  ``may_take`` (its taker fee reserved), and no longer once it shows it resting (migration 088).
 * An order found cancelled before its expiry while its strategy is killed (or deleted) is
   closed ``strategy_killed``: a kill's cancel whose answer a crash lost; an entry while its
   strategy is paused, ``strategy_paused``: a pause's.
