@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any, Literal, cast
 
 from orderflow.history.errors import HistoryError, LayoutError
-from orderflow.history.gzip_stream import BreakingGzip
+from orderflow.history.gzip_stream import BreakingGzip, damage
 from orderflow.history.json_array import Scan, elements, first_char
 from orderflow.history.row_batches import (
     BadLine,
@@ -118,6 +118,7 @@ class RowReader:
             self._unended = self._raw.read(1) not in (b"\n", b"\r")
             self._raw.seek(0)
         if self.gzipped:
+            self._refuse_damaged()
             self._gzip = BreakingGzip(self._raw)
             stream = cast(IO[bytes], io.BufferedReader(self._gzip))
         self._text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
@@ -131,6 +132,19 @@ class RowReader:
         else:
             self.columns = self._peek_json_columns()
         return self
+
+    def _refuse_damaged(self) -> None:
+        """HistoryError, before any row is read, if the compressed stream is damaged
+        (``gzip_stream.damage``): its rows after the damage read as rows with wrong values."""
+        assert self._raw is not None
+        why = damage(self._raw)
+        if why is not None:
+            self.close()
+            raise HistoryError(
+                f"{self.path.name}: the compressed data is damaged ({why}): deflate decodes "
+                "damaged data into other bytes, so no row of it can be trusted; nothing of it "
+                "imported. Get a good copy (`gzip -t` checks one)"
+            )
 
     def _peek_json_columns(self) -> list[str]:
         """Columns of a JSON file: the keys of its first row (kept for iteration). The file is
