@@ -373,14 +373,18 @@ class RowReader:
     def _csv_rows(self, reader: Any) -> Iterator[tuple[int, list[str], bool]]:
         """(line number, fields, cut) of the non-empty rows, one row behind the reader: the
         last is ``cut`` when the file broke off inside it (:attr:`cut_short`: a CSV row cut in
-        its last field reads as whole, with a shortened value; a cut JSON row does not parse)."""
+        its last field reads as whole, with a shortened value; a cut JSON row does not parse).
+        A row's line is the one it starts on: a quoted field may hold line ends (a Gamma
+        market's description), and the reader's ``line_num`` is then the row's last line."""
         pending: tuple[int, list[str]] | None = None
+        ended = 1  # the line the previous row (or the header, line 1) ended on
         for fields in reader:
+            starts, ended = ended + 1, reader.line_num + 1
             if not fields:
                 continue
             if pending is not None:
                 yield pending[0], pending[1], False
-            pending = (reader.line_num + 1, fields)  # the header was line 1
+            pending = (starts, fields)
         if pending is not None:
             yield pending[0], pending[1], self.cut_short
 
