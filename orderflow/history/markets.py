@@ -206,7 +206,8 @@ class MarketRows:
 
     def _row(self, row: Row, out: MarketBatch) -> None:
         v = self._fields(row.values)
-        tokens = [uint(t, "clobTokenIds entry") for t in _list(v.get("clob_token_ids"), "x")]
+        ids = _list(v.get("clob_token_ids"), "clobTokenIds")
+        tokens = [uint(t, "clobTokenIds entry") for t in ids]
         if not tokens:
             out.skipped += 1
             return

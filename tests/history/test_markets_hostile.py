@@ -78,3 +78,21 @@ async def test_final_prices_not_one_per_token_are_no_resolution(
     assert reason == (
         f"markets.jsonl line 2: {n} outcomePrices for 2 clobTokenIds: resolution not stored"
     )
+
+
+async def test_token_ids_that_are_no_json_list_are_a_dead_letter_naming_the_field(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """``clobTokenIds`` written as a Python list (pandas' ``to_csv`` of the parsed lists: single
+    quotes) are no JSON list: the row is a dead letter that names the field. Until 6 Dec 2026
+    it named a placeholder: ``markets.csv line 3: x is not a JSON list: …``."""
+    rows = [
+        gamma(BTC, BTC_IDS),
+        gamma(NEG, NEG_IDS, negRisk=True, clobTokenIds=str(NEG_IDS)),
+    ]
+    report = await import_file(pool, d.write_csv(tmp_path / "markets.csv", rows), chain_id=137)
+    assert (report.tokens, report.dead_letters) == (2, 1)
+    [reason] = [r[0] for r in await pool.fetch("SELECT reason FROM orderflow_dead_letters")]
+    assert reason.startswith(
+        f"markets.csv line 3: clobTokenIds is not a JSON list: \"['{NEG_IDS[0]}"
+    ), reason
