@@ -191,6 +191,12 @@ class RowEncoder:
             if derived is None:
                 raise RowError(f"id does not carry a log index: {_shown(self.value(values, 'id'))}")
             tx, index = derived
+            own = self.value(values, "tx_hash")  # the row's own column, if it has one: the same
+            if own is not None and own != "" and hash32(own, "transaction hash") != tx:
+                raise RowError(
+                    f"id {_shown(self.value(values, 'id'))} names transaction {tx}, its "
+                    f"transactionHash {hash32(own, 'transaction hash')}: one of them is wrong"
+                )
         else:
             tx = hash32(self.value(values, "tx_hash"), "transaction hash")
             index = uint(self.value(values, "log_index"), "log index")
