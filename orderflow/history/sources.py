@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Literal, cast
 
+from orderflow.history.csv_rows import csv_rows
 from orderflow.history.errors import HistoryError, LayoutError
 from orderflow.history.gzip_stream import BreakingGzip, damage
 from orderflow.history.json_array import Scan, elements, first_char
@@ -346,20 +347,13 @@ class RowReader:
 
     def _csv_column_batches(self, size: int) -> Iterator[Batch]:
         assert self._text is not None
-        reader = csv.reader(self._text, delimiter=self._delimiter)
         columns = self.columns
-        width = len(columns)
         fields_of: list[list[str]] = []
         batch = Batch(columns, fields_of)
-        for number, fields, cut in self._csv_rows(reader):
-            if cut or len(fields) != width:
-                text = self._delimiter.join(fields)
-                reason = (
-                    "cut off where the compressed file breaks"
-                    if cut
-                    else f"{len(fields)} fields where the header has {width}"
-                )
-                batch.bad.append(BadLine(number, text, reason))
+        rows = csv_rows(self._text, self._delimiter, len(columns), lambda: self.cut_short)
+        for number, fields, bad in rows:
+            if bad is not None:
+                batch.bad.append(BadLine(number, self._delimiter.join(fields), bad))
             else:
                 batch.rows.append(FieldsRow(number, columns, fields))
                 fields_of.append(fields)
@@ -369,24 +363,6 @@ class RowReader:
                 batch = Batch(columns, fields_of)
         if batch.rows or batch.bad:
             yield batch
-
-    def _csv_rows(self, reader: Any) -> Iterator[tuple[int, list[str], bool]]:
-        """(line number, fields, cut) of the non-empty rows, one row behind the reader: the
-        last is ``cut`` when the file broke off inside it (:attr:`cut_short`: a CSV row cut in
-        its last field reads as whole, with a shortened value; a cut JSON row does not parse).
-        A row's line is the one it starts on: a quoted field may hold line ends (a Gamma
-        market's description), and the reader's ``line_num`` is then the row's last line."""
-        pending: tuple[int, list[str]] | None = None
-        ended = 1  # the line the previous row (or the header, line 1) ended on
-        for fields in reader:
-            starts, ended = ended + 1, reader.line_num + 1
-            if not fields:
-                continue
-            if pending is not None:
-                yield pending[0], pending[1], False
-            pending = (starts, fields)
-        if pending is not None:
-            yield pending[0], pending[1], self.cut_short
 
     def _json_batches(self, size: int) -> Iterator[tuple[list[Row], list[BadLine]]]:
         rows: list[Row] = []
