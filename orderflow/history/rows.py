@@ -57,21 +57,27 @@ def _shown(value: object) -> str:
 
 
 def uint(value: object, name: str) -> int:
+    """A whole number a word of a log holds (below 2**256): an int, a whole Decimal, decimal
+    digits or 0x hex; RowError naming ``name`` otherwise."""
     if type(value) is int:
         if value < 0:
             raise RowError(f"{name} is negative: {value}")
+        if value >> 256:
+            raise RowError(f"{name} is beyond uint256: {value}")
         return value
     if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
         return uint(int(value), name)  # Parquet decimal(78, 0) columns
     if isinstance(value, str):
         text = value.strip()
         if text.isdigit() and text.isascii():
-            return int(text)
+            return uint(int(text), name)
         if text[:2] in ("0x", "0X") and len(text) > 2:
             try:
-                return int(text, 16)
+                number = int(text, 16)
             except ValueError:
                 pass
+            else:
+                return uint(number, name)
     if value is None or value == "":
         raise RowError(f"{name} is missing")
     raise RowError(f"{name} is not a whole number: {_shown(value)}")

@@ -188,3 +188,24 @@ async def test_a_dead_letter_the_writer_makes_names_its_file_and_line(
     row = await pool.fetchrow("SELECT source_file, source_line, reason FROM orderflow_dead_letters")
     assert (row["source_file"], row["source_line"]) == ("logs.jsonl", 3)
     assert row["reason"].startswith("logs.jsonl line 3: OrderFilled has no blockTimestamp")
+
+
+async def test_a_value_beyond_uint256_is_a_dead_letter_naming_its_field(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """No word of the chain's logs holds 2²⁵⁶ or more. Until 6 Dec 2026 such a row was refused
+    by the encoder, its reason naming no field: ``fills.csv line 2: not a uint256: 1157…``."""
+    logs = sim_logs("v1", seed=21)
+    fills = [d.dune_row(f) for f in d.fills_of(logs)][:3]
+    fills[0]["makerAmountFilled"] = str(2**256)
+    asset = "makerAssetId" if fills[1]["makerAssetId"] != "0" else "takerAssetId"
+    fills[1][asset] = str(int(fills[1][asset]) + 2**256)
+    await import_file(pool, d.write_csv(tmp_path / "blocks.csv", d.blocks_of(logs)), chain_id=137)
+    report = await import_file(pool, d.write_csv(tmp_path / "fills.csv", fills), chain_id=137)
+    assert (report.stored.trades, report.dead_letters) == (1, 2)
+    reasons = [r[0] for r in await pool.fetch("SELECT reason FROM orderflow_dead_letters")]
+    spelt = {"makerAssetId": "maker asset id", "takerAssetId": "taker asset id"}[asset]
+    assert sorted(reasons) == [
+        f"fills.csv line 2: maker amount is beyond uint256: {2**256}",
+        f"fills.csv line 3: {spelt} is beyond uint256: {fills[1][asset]}",
+    ]
