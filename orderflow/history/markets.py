@@ -260,7 +260,10 @@ class MarketRows:
         prices = _exact_prices(_list(v.get("outcome_prices"), "outcomePrices"))
         if prices is None:
             return None
-        when = timestamp(v.get("closed_time"))
+        try:
+            when = timestamp(v.get("closed_time"))
+        except RowError as exc:  # the row's tokens stay (verified); a dead letter
+            raise RowError(f"closedTime: {exc}: resolution not stored") from None
         if when is None:
             return None  # no time: a resolution at an invented time would leak look-ahead
         if len(prices) != slots:  # a winner the condition lacks, or payouts for some outcomes
