@@ -18,6 +18,7 @@ from orderflow.reputation.per_wallet import wallet_report
 from orderflow.reputation.run import population_as_of
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_ALL = 2**63 - 1  # LIMIT's bigint: a larger --history shows them all as well
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,6 +41,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 async def run(args: argparse.Namespace) -> int:
     if not _ADDRESS.match(args.address):
         raise ConfigError(f"not a wallet address: {args.address!r} (expected 0x + 40 hex digits)")
+    if args.history < 0:
+        raise ConfigError(f"--history: the score changes to show, 0 or more, got {args.history}")
     address = args.address.lower()
     as_of = parse_timestamp(args.as_of) if args.as_of is not None else None
     settings = settings_for(ReputationSettings, args)
@@ -80,7 +83,7 @@ async def run(args: argparse.Namespace) -> int:
                 f"no fills stored for wallet {address}{when}: nothing to score (check the "
                 "address; fills come in with `orderflow listen` or `orderflow import`)"
             )
-        history = await conn.fetch(wallet_sql.WALLET_HISTORY, address, max(args.history, 0))
+        history = await conn.fetch(wallet_sql.WALLET_HISTORY, address, min(args.history, _ALL))
         # whom it trails and who trails it, judged by the COPIER test (the last run's pairs:
         # not for a replay)
         copy = None if as_of is not None else await relation(conn, address, stats, settings)

@@ -1,0 +1,63 @@
+"""Audit (6 Dec 2026): hostile arguments (negative, huge, not finite) are one line and exit 2
+before any I/O, and an option a subcommand does not know is refused by that subcommand."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from orderflow.cli import main
+from tests.reputation.builders import Ledger, wallet
+
+WALLET = "0x204f72f35326db932158cba6adff0b9a1da95e14"
+
+
+@pytest.fixture
+def unreachable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A DATABASE_URL whose socket directory holds no server: a command that gets as far as
+    connecting fails with exit 1 (`cannot connect`), so exit 2 shows it refused its arguments
+    first."""
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres@/orderflow?host={tmp_path}/none")
+    monkeypatch.setenv("LOG_FORMAT", "text")
+    for name in ("LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _refused(capsys: pytest.CaptureFixture[str], code: int, *words: str) -> str:
+    """The one ``orderflow:`` line of a refusal with exit 2, holding ``words``."""
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err, err
+    (line,) = err.splitlines()
+    assert line.startswith("orderflow: "), line
+    assert all(w in line for w in words), line
+    return line
+
+
+@pytest.mark.usefixtures("unreachable")
+@pytest.mark.parametrize("count", ["-3", "-1"])
+def test_a_negative_history_count_is_refused(
+    capsys: pytest.CaptureFixture[str], count: str
+) -> None:
+    """Before: read as 0 (`max(args.history, 0)`), the report shown without its history."""
+    _refused(capsys, main(["wallet", WALLET, "--history", count]), "--history", count)
+
+
+async def test_a_huge_history_count_shows_them_all(
+    pool: asyncpg.Pool, dsn: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: `asyncpg.exceptions.DataError: invalid input for query argument $2:
+    99999999999999999999999 (value out of int64 range)`, a traceback and exit 1."""
+    led = Ledger()
+    led.trade(1, "BUY", "100", "0.40", market_no=1, at=timedelta(hours=1))
+    await led.flush(pool)
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    argv = ["wallet", wallet(1), "--history", "99999999999999999999999", "--json"]
+    assert await asyncio.to_thread(main, argv) == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["history"] == []
