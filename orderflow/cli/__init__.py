@@ -13,7 +13,8 @@ import inspect
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from orderflow import __version__
 from orderflow.cli._common import logging_for
@@ -41,6 +42,20 @@ COMMANDS: dict[str, str] = {
 log = logging.getLogger("orderflow")
 
 
+class _Subcommand(argparse.ArgumentParser):
+    """A subcommand's parser (and its own subcommands'): an argument it does not know is its
+    error, shown with its usage. argparse hands such arguments up to the top parser, whose usage
+    shows COMMAND and none of the subcommand's options."""
+
+    def parse_known_args(
+        self, args: Iterable[str] | None = None, namespace: Any = None
+    ) -> tuple[Any, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The command's parser. ``command``: register that subcommand only (what running it
     needs: a command imports its stage, and the stages' imports are most of a short command's
@@ -50,7 +65,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         description="Polymarket order flow: ingest fills, score wallets, follow the skilled ones.",
     )
     parser.add_argument("--version", action="version", version=f"orderflow {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_Subcommand
+    )
     for name, module_name in COMMANDS.items():
         if command is not None and name != command:
             continue

@@ -48,6 +48,30 @@ def test_a_negative_history_count_is_refused(
     _refused(capsys, main(["wallet", WALLET, "--history", count]), "--history", count)
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["wallet", WALLET, "--bogus"],
+        ["reputation", "run", "--bogus"],
+        ["strategy", "list", "--bogus"],
+        ["operator", "retire", "--bogus"],
+        ["migrate", "--bogus"],
+    ],
+)
+def test_an_unknown_option_is_refused_with_the_subcommands_usage(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """Before: `usage: orderflow [-h] [--version] COMMAND ...` / `orderflow: error:
+    unrecognized arguments: --bogus`, the top-level usage, which does not show the options."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    command = " ".join(w for w in argv if not w.startswith(("-", "0x")))
+    assert err.startswith(f"usage: orderflow {command} [-h]"), err
+    assert err.splitlines()[-1] == f"orderflow {command}: error: unrecognized arguments: --bogus"
+
+
 async def test_a_huge_history_count_shows_them_all(
     pool: asyncpg.Pool, dsn: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
