@@ -18,6 +18,7 @@ import functools
 import json
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Mapping
@@ -46,57 +47,104 @@ _WATCHED = ("DATABASE_URL", *_SECRET_VARIABLES, *_KEYED_URL_VARIABLES, *_HEADER_
 _MIN_SECRET = 4  # a whole value or a password shorter than this masked would garble every line
 _MIN_KEY = 8  # a path segment or query value: "v1", "traces", "polygon" are no key
 MASK = "***"
+# A query key whose value is a credential (?apikey=, ?token=, ?auth=, ?password=, ?sig=…).
+_CREDENTIAL = re.compile(r"key|token|secret|pass|auth|sig|credential", re.IGNORECASE)
+_VERSION = re.compile(r"v\d+")  # Alchemy's /v2/KEY, Infura's /v3/KEY
+_OTLP_SIGNALS = ("traces", "metrics", "logs")  # /v1/traces: OTLP's path, no key
+_PART_END = r"(?=[/?#&;,\s\"'<>)\]]|$)"  # where a URL part ends in a line
 
 
-def _url_secrets(url: str, *, keyed: bool) -> set[str]:
-    """The parts of a URL that may be a credential: its password, and when ``keyed`` (a
-    provider's URL, not a database's: its path is the database name) its path segments and
-    query values; a database URL's ``password=`` option too."""
+class _Found:
+    """Secrets of the environment: ``plain`` ones are masked wherever they occur; shorter ones
+    only where a URL frames them (``:pw@``, ``?apikey=k``, ``#frag``, ``/v3/k``: ``framed``
+    patterns), since masking a short string everywhere would garble every line."""
+
+    def __init__(self) -> None:
+        self.plain: set[str] = set()
+        self.framed: list[str] = []
+
+    def add(self, value: str, *, least: int, before: str | None, after: str = _PART_END) -> None:
+        """``value`` (and its percent-decoded form): plain from ``least`` characters on; a
+        shorter one masked between the frame's ``before`` (literal text) and ``after`` (a
+        lookahead), or no secret without a frame (``before`` None)."""
+        for form in {value, unquote(value)}:
+            if len(form) >= least:
+                self.plain.add(form)
+            elif form and before is not None:
+                self.framed.append(f"(?<={re.escape(before)}){re.escape(form)}{after}")
+
+
+def _url_secrets(url: str, found: _Found, *, keyed: bool) -> None:
+    """The parts of a URL that may be a credential, into ``found``: its password and fragment,
+    a database URL's ``password=`` option, and when ``keyed`` (a provider's URL, not a
+    database's: its path is the database name, its user no secret) its user, its path segments
+    and query values (short ones: a key after a version segment, a credential-named value)."""
     if not url:
-        return set()
+        return
     try:
         parts = urlsplit(url)
-        password = parts.password
+        user, password = parts.username, parts.password
     except ValueError:  # not parseable as a URL: the whole value
-        return {url}
-    found = {unquote(password), password} if password else set()
+        found.plain.add(url)
+        return
+    if password:
+        found.add(password, least=_MIN_SECRET, before=":", after="(?=@)")
+    if user and keyed:
+        found.add(user, least=_MIN_KEY, before="//", after="(?=[:@])")
+    if parts.fragment:
+        found.add(parts.fragment, least=_MIN_SECRET, before="#")
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if keyed or "password" in key.lower():
-            found.add(value)
+        if _CREDENTIAL.search(key) and (keyed or "pass" in key.lower()):
+            found.add(value, least=_MIN_SECRET, before=f"{key}=")
+        elif keyed:
+            found.add(value, least=_MIN_KEY, before=None)
     if keyed:
-        found.update(unquote(s) for s in parts.path.split("/") if len(unquote(s)) >= _MIN_KEY)
-        found = {s for s in found if len(s) >= _MIN_KEY or s == password}
-    return found
+        segments = parts.path.split("/")
+        for before, segment in zip(["", *segments], segments, strict=False):
+            is_key = _VERSION.fullmatch(before) and not (
+                before == "v1" and segment in _OTLP_SIGNALS
+            )
+            found.add(segment, least=_MIN_KEY, before=f"/{before}/" if is_key else None)
 
 
 @functools.lru_cache(maxsize=8)
-def _secrets(values: tuple[str, ...]) -> tuple[str, ...]:
+def _secrets(values: tuple[str, ...]) -> tuple[tuple[str, ...], re.Pattern[str] | None]:
     env = dict(zip(_WATCHED, values, strict=True))
-    found: set[str] = set()
+    found = _Found()
     for name in _SECRET_VARIABLES:
         value = env[name].strip()
-        found.update({value, value.removeprefix("0x")})
-    found.update(_url_secrets(env["DATABASE_URL"], keyed=False))
+        found.plain.update({value, value.removeprefix("0x")})
+    _url_secrets(env["DATABASE_URL"], found, keyed=False)
     for name in _KEYED_URL_VARIABLES:
-        found.update(_url_secrets(env[name], keyed=True))
+        _url_secrets(env[name], found, keyed=True)
     for name in _HEADER_VARIABLES:
         for pair in env[name].split(","):
-            value = pair.partition("=")[2].strip()
-            found.update({value, unquote(value)})
-    return tuple(sorted((s for s in found if len(s) >= _MIN_SECRET), key=len, reverse=True))
+            key, _, value = pair.partition("=")
+            if value.strip():
+                found.add(value.strip(), least=_MIN_SECRET, before=f"{key.strip()}=")
+    plain = tuple(sorted((s for s in found.plain if len(s) >= _MIN_SECRET), key=len, reverse=True))
+    framed = re.compile("|".join(sorted(set(found.framed)))) if found.framed else None
+    return plain, framed
 
 
 def secrets_in(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
-    """The secret strings of ``environ`` (default: this process's), longest first."""
+    """The secret strings of ``environ`` (default: this process's) masked wherever they occur,
+    longest first (shorter ones are masked where a URL frames them: :func:`redact`)."""
+    return _secrets(_watched(environ))[0]
+
+
+def _watched(environ: Mapping[str, str] | None) -> tuple[str, ...]:
     env = os.environ if environ is None else environ
-    return _secrets(tuple(env.get(name, "") for name in _WATCHED))
+    return tuple(env.get(name, "") for name in _WATCHED)
 
 
 def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
-    """``text`` with every secret of the environment (:func:`secrets_in`) replaced by ``***``."""
-    for secret in secrets_in(environ):
+    """``text`` with every secret of the environment replaced by ``***``: those of
+    :func:`secrets_in` wherever they occur, shorter parts of a URL where a URL frames them."""
+    plain, framed = _secrets(_watched(environ))
+    for secret in plain:
         text = text.replace(secret, MASK)
-    return text
+    return framed.sub(MASK, text) if framed is not None else text
 
 
 class _Redacting(logging.StreamHandler):  # type: ignore[type-arg]

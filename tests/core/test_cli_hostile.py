@@ -73,7 +73,10 @@ def test_an_unknown_option_is_refused_with_the_subcommands_usage(
 
 
 async def test_a_huge_history_count_shows_them_all(
-    pool: asyncpg.Pool, dsn: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    pool: asyncpg.Pool,
+    dsn: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Before: `asyncpg.exceptions.DataError: invalid input for query argument $2:
     99999999999999999999999 (value out of int64 range)`, a traceback and exit 1."""
