@@ -60,13 +60,17 @@ def add_log_format(parser: argparse.ArgumentParser, *, inherit: bool = False) ->
 
 
 def parse_timestamp(value: str) -> datetime:
-    """ISO 8601 or unix seconds, as UTC; a clear error otherwise."""
+    """ISO 8601 or unix seconds, as UTC; a clear error otherwise (a time past the calendar's
+    year 1 to 9999 in UTC too)."""
     try:
         if value.replace(".", "", 1).isdigit():
             return datetime.fromtimestamp(float(value), tz=UTC)
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        parsed.astimezone(UTC)  # its UTC is in the calendar (9999-12-31T23:00-05:00 is not)
+    except (ValueError, OverflowError, OSError):
         raise ConfigError(
-            f"not a timestamp: {value!r} (use ISO 8601 like 2026-05-01T12:00:00Z, or unix seconds)"
+            f"not a timestamp: {value!r} (use ISO 8601 like 2026-05-01T12:00:00Z, or unix seconds,"
+            " within the years 1 to 9999)"
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed

@@ -88,3 +88,24 @@ async def test_a_huge_history_count_shows_them_all(
     argv = ["wallet", wallet(1), "--history", "99999999999999999999999", "--json"]
     assert await asyncio.to_thread(main, argv) == 0, capsys.readouterr().err
     assert json.loads(capsys.readouterr().out)["history"] == []
+
+
+HUGE_UNIX = "99999999999999999999"
+
+
+@pytest.mark.usefixtures("unreachable")
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["wallet", WALLET, "--as-of", HUGE_UNIX], ["not a timestamp", HUGE_UNIX]),
+        (["reputation", "run", "--as-of", HUGE_UNIX], ["not a timestamp", HUGE_UNIX]),
+        (["backtest", "--start", HUGE_UNIX], ["--start", HUGE_UNIX]),
+        (["backtest", "--end", "9999-12-31T23:00:00-05:00"], ["--end", "9999-12-31"]),
+    ],
+)
+def test_a_timestamp_out_of_range_is_refused(
+    capsys: pytest.CaptureFixture[str], argv: list[str], words: list[str]
+) -> None:
+    """Before: `OverflowError: timestamp out of range for platform time_t`, a traceback (and
+    an ISO time whose UTC is past year 9999 was taken)."""
+    _refused(capsys, main(argv), *words)
