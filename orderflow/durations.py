@@ -15,16 +15,21 @@ from orderflow.errors import ConfigError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT_SECS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+_LONGEST_DAYS = 36_500  # 100 years: past any history, step or order life; much longer ones end
+# past the calendar (year 9999) when added to a time
 
 
 def parse_duration(value: str, option: str) -> float:
-    """``90``, ``30m``, ``6h``, ``1d``, ``2w`` -> seconds; ConfigError naming ``option``."""
+    """``90``, ``30m``, ``6h``, ``1d``, ``2w`` -> seconds, up to 100 years; ConfigError naming
+    ``option``."""
     match = _DURATION.match(value)
     if not match:
         raise ConfigError(f"{option}: not a duration: {value!r} (use e.g. 3600, 30m, 6h, 1d)")
     secs = float(match.group(1)) * _UNIT_SECS[match.group(2)]
     if secs <= 0:
         raise ConfigError(f"{option}: must be positive, got {value!r}")
+    if secs > _LONGEST_DAYS * _UNIT_SECS["d"]:
+        raise ConfigError(f"{option}: at most {_LONGEST_DAYS}d (100 years), got {value!r}")
     return secs
 
 

@@ -109,3 +109,21 @@ def test_a_timestamp_out_of_range_is_refused(
     """Before: `OverflowError: timestamp out of range for platform time_t`, a traceback (and
     an ISO time whose UTC is past year 9999 was taken)."""
     _refused(capsys, main(argv), *words)
+
+
+@pytest.mark.usefixtures("unreachable")
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (["backtest", "--step", "99999999999999999999999w"], "--step"),
+        (["backtest", "--step", "99999999d"], "--step"),
+        (["backtest", "--latency", "99999999d"], "--latency"),
+        (["backtest", "--book-window", "99999999999999999999d"], "--book-window"),
+    ],
+)
+def test_a_duration_past_any_calendar_is_refused_before_the_run(
+    capsys: pytest.CaptureFixture[str], argv: list[str], option: str
+) -> None:
+    """Before: accepted, then `OverflowError: date value out of range` (or `Python int too
+    large to convert to C int`) from the walk-forward, a traceback and exit 1."""
+    _refused(capsys, main(argv), option, "at most")
