@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import platformdirs
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from orderflow.errors import ConfigError
@@ -36,7 +36,9 @@ def default_data_dir() -> Path:
 class LogSettings(BaseSettings):
     """How every orderflow command logs (read before anything else, by every command)."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    # allow_inf_nan: no setting is a number that is not finite (`inf` seconds between runs was
+    # taken: one run, then a sleep for ever); every model of a command inherits it.
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, allow_inf_nan=False)
 
     log_level: LogLevel = Field(
         default="INFO",
@@ -127,13 +129,24 @@ def _variable(model: type[BaseSettings], exc: SettingsError) -> str:
     """The variable a ``SettingsError`` is about (its message names the Python field) and why."""
     found = re.search(r'field "([^"]+)"', str(exc))
     name = found.group(1) if found else None
-    field = model.model_fields.get(name) if name else None
-    if name is None or field is None:
+    if name is None or name not in model.model_fields:
         return "a variable holding a list or an object is not valid JSON"
+    return f"{_env_name(model, name)}: not valid JSON (a list or an object, e.g. [1000, 5000] or {{...}})"
+
+
+def _env_name(model: type[BaseSettings], name: str) -> str:
+    """The environment variable a field of ``model`` is read from (``name`` itself when it is
+    no field's: an alias already)."""
+    field = model.model_fields.get(name)
+    if field is None:
+        return name
     alias = field.validation_alias
-    if not isinstance(alias, str):
-        alias = (str(model.model_config.get("env_prefix") or "") + name).upper()
-    return f"{alias}: not valid JSON (a list or an object, e.g. [1000, 5000] or {{...}})"
+    if isinstance(alias, str):
+        return alias
+    if isinstance(alias, AliasChoices):  # ("calculation_interval_secs", "CALCULATION_…")
+        names = [c for c in alias.choices if isinstance(c, str)]
+        return next((c for c in names if c.isupper()), name.upper())
+    return (str(model.model_config.get("env_prefix") or "") + name).upper()
 
 
 def load(model: type[S], **overrides: Any) -> S:
@@ -153,7 +166,10 @@ def load(model: type[S], **overrides: Any) -> S:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or model.__name__
+            loc = [str(p) for p in err["loc"]]
+            if loc:  # the variable, not the Python field (calculation_interval_secs, work_mem)
+                loc[0] = _env_name(model, loc[0])
+            where = ".".join(loc) or model.__name__
             lines.append(f"  {where}: {err['msg']}")
         raise ConfigError(f"invalid {model.__name__} settings:\n" + "\n".join(lines)) from None
 

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import random
 import time
 
@@ -63,8 +64,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 async def run(args: argparse.Namespace) -> int:
     overrides: dict[str, object] = {}
     if isinstance(args.interval, float):  # a value given (without one: the setting's)
-        if not args.interval > 0:
-            raise ConfigError(f"--interval: must be positive, got {args.interval:g}")
+        if not 0 < args.interval < math.inf:
+            raise ConfigError(f"--interval: must be positive and finite, got {args.interval:g}")
         overrides["calculation_interval_secs"] = args.interval
     settings = settings_for(ReputationSettings, args, **overrides)
     # Parsed here, not by argparse: a ConfigError raised inside parse_args escapes main().

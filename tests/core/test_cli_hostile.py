@@ -127,3 +127,33 @@ def test_a_duration_past_any_calendar_is_refused_before_the_run(
     """Before: accepted, then `OverflowError: date value out of range` (or `Python int too
     large to convert to C int`) from the walk-forward, a traceback and exit 1."""
     _refused(capsys, main(argv), option, "at most")
+
+
+@pytest.mark.usefixtures("unreachable")
+@pytest.mark.parametrize("value", ["inf", "1e999"])
+def test_an_infinite_interval_is_refused(capsys: pytest.CaptureFixture[str], value: str) -> None:
+    """Before: `--interval inf` ran once, then slept for ever (its readiness said fresh)."""
+    _refused(capsys, main(["reputation", "run", "--interval", value]), "--interval")
+
+
+@pytest.mark.usefixtures("unreachable")
+@pytest.mark.parametrize(
+    ("variable", "argv"),
+    [
+        ("CALCULATION_INTERVAL_SECONDS", ["reputation", "run"]),
+        ("EXECUTOR_POLL_INTERVAL_SECS", ["execute"]),
+        ("SILENCE_TIMEOUT_SECS", ["listen", "--from-file", "x.jsonl"]),
+    ],
+)
+def test_a_setting_that_is_not_finite_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variable: str,
+    argv: list[str],
+) -> None:
+    """Before: `inf` was taken (`reputation run` went on to connect: exit 1 here)."""
+    monkeypatch.setenv(variable, "inf")
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"{variable}: Input should be a finite number" in err, err

@@ -143,3 +143,20 @@ def test_strategy_round_trips_through_camel_case() -> None:
 def test_strategy_refuses_unknown_fields() -> None:
     with pytest.raises(ValueError, match="kellyFractoin"):
         StrategySettings.model_validate({"kellyFractoin": 0.5})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("REPUTATION_WORK_MEM", "1TB"), ("CALCULATION_INTERVAL_SECONDS", "-1")],
+)
+def test_a_bad_value_names_its_variable_not_the_python_field(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    """Before: `work_mem: String should match pattern …` and `calculation_interval_secs: Input
+    should be greater than 0` (a prefixed field and one of two names: the field was shown)."""
+    from orderflow.reputation import ReputationSettings
+
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as err:
+        load(ReputationSettings)
+    assert f"\n  {variable}: " in str(err.value), err.value
