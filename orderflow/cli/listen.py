@@ -28,6 +28,8 @@ from orderflow.telemetry import setup_telemetry
 
 log = logging.getLogger("orderflow.listen")
 
+_MAX_WORKERS = 64  # decoding processes: more only contend for the cores with the one storing
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
@@ -82,8 +84,10 @@ def run(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
     _refuse_not_json_lines(args.from_file)
     if args.batch_size < 1:
         raise ConfigError("--batch-size must be at least 1")
-    if args.workers < 0:
-        raise ConfigError("--workers must be 0 (decode in this process) or more")
+    if not 0 <= args.workers <= _MAX_WORKERS:
+        raise ConfigError(
+            f"--workers must be 0 (decode in this process) to {_MAX_WORKERS}, got {args.workers}"
+        )
     size = args.from_file.stat().st_size
     return _from_file(
         settings, args.from_file, args.batch_size, size, args.workers, bulk=not args.no_bulk

@@ -8,6 +8,7 @@ imported lazily so ``orderflow --help`` does not pay for kopf.
 from __future__ import annotations
 
 import argparse
+import math
 
 from orderflow import db
 from orderflow.cli._common import add_log_format, settings_for
@@ -144,6 +145,8 @@ async def retire(args: argparse.Namespace) -> int:
     from orderflow_operator.config import OperatorSettings
 
     retire_scope(args)
+    if not 0 < args.timeout < math.inf:
+        raise ConfigError(f"--timeout: must be a positive number of seconds, got {args.timeout:g}")
     settings = settings_for(OperatorSettings, args)
     namespaces = _namespaces(args)
     dsn = await db.resolve_dsn(settings)

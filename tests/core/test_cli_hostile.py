@@ -157,3 +157,25 @@ def test_a_setting_that_is_not_finite_is_refused(
     err = capsys.readouterr().err
     assert code == 2, err
     assert f"{variable}: Input should be a finite number" in err, err
+
+
+@pytest.mark.usefixtures("unreachable")
+@pytest.mark.parametrize("value", ["nan", "-1", "inf"])
+def test_a_retire_timeout_that_is_not_a_positive_number_is_refused(
+    capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    """Before: taken as given; the retire went on to look for Kubernetes credentials (exit 1
+    here), and would then wait for ever (nan) or give up at once (-1)."""
+    _refused(capsys, main(["operator", "retire", f"--timeout={value}"]), "--timeout", value)
+
+
+@pytest.mark.usefixtures("unreachable")
+def test_too_many_decoding_workers_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: `OverflowError: Python int too large to convert to C int` from a semaphore, a
+    traceback and exit 1 (and up to that, a process per worker asked for)."""
+    logs = tmp_path / "logs.jsonl"
+    logs.write_text('{"address": "0x0"}\n', encoding="utf-8")
+    argv = ["listen", "--from-file", str(logs), "--workers", "99999999999"]
+    _refused(capsys, main(argv), "--workers", "99999999999")
