@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -10,7 +11,7 @@ from typing import TypeVar
 from pydantic_settings import BaseSettings
 
 from orderflow.config import LogSettings, load
-from orderflow.errors import ConfigError
+from orderflow.errors import ConfigError, OrderflowError
 from orderflow.telemetry import setup_logging
 
 S = TypeVar("S", bound=BaseSettings)
@@ -46,6 +47,30 @@ def writable(path: Path, option: str) -> Path:
     if path.is_dir():
         raise ConfigError(f"{option}: {path} is a directory")
     return path
+
+
+def write_outputs(*outputs: tuple[Path, str, Callable[[Path], None]]) -> None:
+    """Write the files options name (each: its path, its option, its writer), all or none: a
+    regular or new file through a temporary file beside it, put in place once every one is
+    written, so a failed write (a full disk) leaves each file as it was; another kind
+    (/dev/stdout, a pipe) is written to directly. A failed write is one line naming its option
+    (exit 1)."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, option, write in outputs:
+            target = path
+            if path.is_file() or not path.exists():
+                target = path.with_name(f".{path.name}.partial")
+                staged.append((target, path))
+            try:
+                write(target)
+            except OSError as exc:
+                raise OrderflowError(f"{option}: cannot write {path}: {exc.strerror}") from None
+        for temporary, path in staged:
+            temporary.replace(path)
+    finally:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
 
 
 def add_log_format(parser: argparse.ArgumentParser, *, inherit: bool = False) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from orderflow.cli._common import add_log_format, parse_timestamp, writable
+from orderflow.cli._common import add_log_format, parse_timestamp, writable, write_outputs
 from orderflow.errors import ConfigError
 from orderflow.sim import SimConfig, simulate, truth_of, write_truth
 from orderflow.sim.emit import emit, write_logs
@@ -117,9 +117,11 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     world = simulate(cfg)
     emitted = emit(world)
-    write_logs(emitted.logs, out)
     truth = truth_of(world)
-    write_truth(truth, truth_path)
+    write_outputs(
+        (out, "--out", lambda path: write_logs(emitted.logs, path)),
+        (truth_path, "--truth", lambda path: write_truth(truth, path)),
+    )
     print(
         f"simulated {cfg.days:g} days, {len(world.conditions)} conditions, "
         f"{len(world.wallets)} wallets: {len(emitted.logs)} logs ({len(emitted.fills)} fills) "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from orderflow.sim.population import Population
 
@@ -24,12 +24,18 @@ DEFAULT_BLOCK_V2 = 86_500_000
 DEFAULT_BLOCK_V1 = 77_000_000
 
 
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 class SimConfig(BaseModel):
     """Shape of one simulated market history."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    seed: int = Field(default=1, ge=0, description="Seed of the one random generator used.")
+    seed: int = Field(
+        default=1, ge=0, lt=2**64, description="Seed of the one random generator used (8 bytes)."
+    )
     markets: int = Field(
         default=36, ge=1, le=5000, description="Markets: binary conditions and neg-risk events."
     )
@@ -54,7 +60,10 @@ class SimConfig(BaseModel):
         default=None, description="Time of the first block (UTC). Default depends on exchange."
     )
     start_block: int | None = Field(
-        default=None, ge=1, description="Number of the first block. Default depends on exchange."
+        default=None,
+        ge=1,
+        le=2**62,  # a bigint (and 8 bytes) with room for the history's blocks
+        description="Number of the first block. Default depends on exchange.",
     )
     chain_id: int = Field(default=137, gt=0, description="Chain id written into the truth file.")
     adapter_events: bool = Field(
@@ -76,6 +85,15 @@ class SimConfig(BaseModel):
         if self.start is not None and self.start.tzinfo is None:
             raise ValueError("start must carry a time zone (use ...Z or +00:00)")
         return self
+
+    @field_validator("start")
+    @classmethod
+    def _in_range(cls, start: datetime | None) -> datetime | None:
+        # block times are unsigned unix seconds; the history and its resolutions must end
+        # before the calendar does (year 9999)
+        if start is not None and start.tzinfo is not None and not _EARLIEST <= start <= _LATEST:
+            raise ValueError(f"must be from {_EARLIEST:%Y-%m-%d} to {_LATEST:%Y-%m-%d}")
+        return start
 
     @classmethod
     def small(cls, **overrides: object) -> SimConfig:

@@ -179,3 +179,42 @@ def test_too_many_decoding_workers_are_refused(
     logs.write_text('{"address": "0x0"}\n', encoding="utf-8")
     argv = ["listen", "--from-file", str(logs), "--workers", "99999999999"]
     _refused(capsys, main(argv), "--workers", "99999999999")
+
+
+def _simulate(tmp_path: Path, *extra: str, truth: str | None = None) -> list[str]:
+    logs = tmp_path / "logs.jsonl"
+    out = ["simulate", "--small", "--days", "1", "--out", str(logs)]
+    return [*out, "--truth", truth or str(tmp_path / "truth.json"), *extra]
+
+
+@pytest.mark.usefixtures("unreachable")
+@pytest.mark.parametrize(
+    ("extra", "option"),
+    [
+        (["--seed", str(2**64)], "--seed"),
+        (["--start-block", "99999999999999999999999"], "--start-block"),
+        (["--start", "9999-12-31"], "--start"),
+        (["--start", "0001-01-01"], "--start"),
+    ],
+)
+def test_a_simulation_past_what_its_logs_can_hold_is_refused_before_it_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], option: str
+) -> None:
+    """Before: `OverflowError: int too big to convert` (the seed and block numbers are 8
+    bytes), `ValueError: year 10000 is out of range` after the logs were written, tracebacks;
+    a start in year 1 wrote blocks with negative unix times."""
+    _refused(capsys, main(_simulate(tmp_path, *extra)), option)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.usefixtures("unreachable")
+def test_a_failed_write_is_one_line_and_leaves_no_half_of_the_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A full disk (/dev/full) under the truth file. Before: `OSError: [Errno 28] No space
+    left on device`, a traceback, and the logs written whole beside no truth."""
+    code = main(_simulate(tmp_path, truth="/dev/full"))
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert err.splitlines() == ["orderflow: --truth: cannot write /dev/full: No space left on device"]
+    assert list(tmp_path.iterdir()) == []
