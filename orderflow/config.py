@@ -131,7 +131,8 @@ def _variable(model: type[BaseSettings], exc: SettingsError) -> str:
     name = found.group(1) if found else None
     if name is None or name not in model.model_fields:
         return "a variable holding a list or an object is not valid JSON"
-    return f"{_env_name(model, name)}: not valid JSON (a list or an object, e.g. [1000, 5000] or {{...}})"
+    example = "a list or an object, e.g. [1000, 5000] or {...}"
+    return f"{_env_name(model, name)}: not valid JSON ({example})"
 
 
 def _env_name(model: type[BaseSettings], name: str) -> str:

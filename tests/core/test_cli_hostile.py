@@ -216,5 +216,6 @@ def test_a_failed_write_is_one_line_and_leaves_no_half_of_the_output(
     code = main(_simulate(tmp_path, truth="/dev/full"))
     err = capsys.readouterr().err
     assert code == 1, err
-    assert err.splitlines() == ["orderflow: --truth: cannot write /dev/full: No space left on device"]
+    said = "orderflow: --truth: cannot write /dev/full: No space left on device"
+    assert err.splitlines() == [said]
     assert list(tmp_path.iterdir()) == []
