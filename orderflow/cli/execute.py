@@ -144,9 +144,14 @@ async def run(args: argparse.Namespace) -> int:
                 raise _no_key(modes["live"])
             from orderflow.execution.live_connect import connect_live_broker
 
-            # When the CLOB does not answer, the executor starts all the same and logs in as
-            # soon as it does (a kill issued meanwhile is carried out then, not at a restart).
-            brokers["live"] = await connect_live_broker(creds)
+            if "live" in modes:
+                # When the CLOB does not answer, the executor starts all the same and logs in
+                # as soon as it does (a kill issued meanwhile is carried out then).
+                brokers["live"] = await connect_live_broker(creds)
+            else:  # nothing live: no log-in, no order heartbeat, until a strategy goes live
+                from orderflow.execution.live_lazy import LazyLiveBroker
+
+                brokers["live"] = LazyLiveBroker(lambda: connect_live_broker(creds))
         executor = Executor(pool, dsn, settings, brokers)
         health = HealthServer(settings.health_port) if settings.health_port else None
 
