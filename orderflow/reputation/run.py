@@ -71,6 +71,22 @@ async def _connection(db: Db) -> AsyncIterator[asyncpg.Connection]:
         raise DatabaseError(f"reputation run failed: {type(exc).__name__}: {exc}") from exc
 
 
+@asynccontextmanager
+async def _read_only(db: Db) -> AsyncIterator[asyncpg.Connection]:
+    """:func:`_connection` inside a transaction of its own that is rolled back at the end: a
+    read-only recompute (:func:`compute_scores`, :func:`population_as_of`) leaves none of its
+    temporary tables behind. Committed, they went with the commit; on a connection the caller
+    already holds in a transaction (a savepoint, then) they stayed, and the next recompute on it
+    found the first one's ``rep_positions``."""
+    async with _connection(db) as conn:
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            yield conn
+        finally:
+            await tx.rollback()
+
+
 class _Stopwatch:
     """Seconds per stage, reported in the run summary (and by the benchmark)."""
 
@@ -182,16 +198,16 @@ async def compute_scores(
 ) -> dict[str, WalletScore]:
     """Every wallet's score using only trades and resolutions known at ``as_of``.
 
-    Writes nothing (temporary tables only): safe to call from a backtest against a live
-    database. ``as_of=None`` means now.
+    Writes nothing (its temporary tables are rolled back): safe to call from a backtest against
+    a live database, also on a connection the caller holds in a transaction, any number of
+    times. ``as_of=None`` means now.
     """
     settings = settings or ReputationSettings()
-    async with _connection(db) as conn, conn.transaction():
+    async with _read_only(db) as conn:
         cutoff = await _as_of(conn, as_of)
         stored = await _stored(conn, as_of, cutoff)
         await _build(conn, cutoff, settings, stored=stored, legs=as_of)
         rows = await conn.fetch(scores_sql.SCORE_ROWS)
-        await conn.execute(scores_sql.DROP_FINAL)
     return {
         r["wallet_address"]: WalletScore(
             wallet_address=r["wallet_address"],
@@ -224,10 +240,9 @@ async def population_as_of(
     was read against a later population and with later counterparties: look-ahead at ``as_of``.
     Costs one read-only ``compute_scores``; writes nothing."""
     settings = settings or ReputationSettings()
-    async with _connection(db) as conn, conn.transaction():
+    async with _read_only(db) as conn:
         population, _ = await _build(conn, as_of, settings, legs=as_of)
         factors = await conn.fetchval(scores_sql.WALLET_FACTORS, wallet)
-        await conn.execute(scores_sql.DROP_FINAL)
     return population.prior, factors
 
 

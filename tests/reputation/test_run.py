@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from orderflow.reputation import compute_scores, run_reputation
-from orderflow.reputation.run import RUN_LOCK_KEY
+from orderflow.reputation.run import RUN_LOCK_KEY, population_as_of
 from tests.reputation.builders import T0, Ledger, market, wallet
 
 
@@ -224,6 +224,29 @@ async def test_concurrent_run_is_skipped(pool: asyncpg.Pool, dsn: str) -> None:
     finally:
         await other.close()
     assert not (await run_reputation(pool)).skipped
+
+
+async def test_read_only_recomputes_leave_nothing_in_the_callers_transaction(
+    pool: asyncpg.Pool,
+) -> None:
+    """``compute_scores`` and ``population_as_of`` write nothing: called on a connection already
+    inside a transaction (a backtest reading one snapshot), again and again, each leaves none of
+    its temporary tables behind (the second call found the first one's ``rep_positions``)."""
+    led = Ledger()
+    for who in (1, 2, 3):
+        led.trade(who, "BUY", "100", "0.40", market_no=who, at=H(who), taker_aggregate=True)
+        led.resolve(who, ["1", "0"] if who % 2 else ["0", "1"], timedelta(days=1))
+    await led.flush(pool)
+    later = T0 + timedelta(days=2)
+    async with pool.acquire() as conn, conn.transaction():
+        first = await compute_scores(conn, as_of=later)
+        again = await compute_scores(conn, as_of=later)
+        prior, factors = await population_as_of(conn, wallet(1), as_of=later)
+        await population_as_of(conn, wallet(1), as_of=later)
+        assert await conn.fetchval("SELECT to_regclass('pg_temp.rep_positions')") is None
+    assert set(first) == set(again) == {wallet(1), wallet(2), wallet(3)}
+    assert [s.score for s in first.values()] == [again[w].score for w in first]
+    assert factors is not None and prior.sd > 0
 
 
 async def test_unchanged_wallets_are_not_rewritten(pool: asyncpg.Pool) -> None:
