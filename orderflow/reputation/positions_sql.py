@@ -26,8 +26,12 @@ Accounting in SQL is the aggregate form of :mod:`orderflow.accounting` (average 
 * a resolved position's P&L is path-independent: received - paid + held x payout (when the wallet
   sold more than it bought, the proceeds are scaled by bought / sold, the untracked-shares rule);
 * an unresolved position realizes, on what it sold, the proceeds minus the average cost of all its
-  buys; this equals the sequential average cost when the buys precede the sells (the usual case)
-  and approximates it otherwise; the rest is marked at the token's last traded price;
+  buys; this equals the sequential average cost when the buys precede the sells and it sold no
+  more than it bought (the usual case) and approximates it otherwise (shares sold beyond those
+  bought take their share of every sale's proceeds, as at settlement, where the replay's
+  sequential book takes the last sales as theirs: bought 10 at 0.30, sold 10 at 0.50 and 10 more
+  from a split at 0.30 realizes 8 x 10 / 20 - 3 = 1.00 here, 2.00 in ``orderflow wallet`` until
+  the market resolves, 1.00 in both after); the rest is marked at the token's last traded price;
 * a wallet's taker decisions are valued by ``DECISION_VALUE_SQL`` (orderflow.accounting.aggregate).
 """
 
