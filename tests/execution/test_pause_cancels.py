@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 import asyncpg
+import pytest
 
 from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
+from orderflow.execution.strategies import StrategyState
 from tests.execution.conftest import (
     TOKEN_YES,
     add_trade,
@@ -37,6 +41,28 @@ from tests.execution.paperkit import clocked_executor, whale_buys
 # not a figure asserted, the time after which the counterparty comes.
 PAUSE_SECS = 5.0
 PAUSE = "UPDATE orderflow_strategies SET paused = $1, generation = generation + 1"
+# Settings that no longer validate halt the strategy: it opens nothing new, as a paused one
+# (tests/execution/test_halt_cancels.py).
+BREAK = (
+    "UPDATE orderflow_strategies SET settings = settings || '{\"kelly_fraction\": 5}',"
+    " generation = generation + 1"
+)
+
+
+@dataclass(frozen=True)
+class Stop:
+    """What stops a strategy's new exposure: the row's change, and how the executor shows it."""
+
+    name: str
+    change: Callable[[asyncpg.Pool], Awaitable[object]]
+    seen: Callable[[StrategyState], bool]
+
+
+STOPS = [
+    Stop("paused", lambda pool: pool.execute(PAUSE, True), lambda state: state.paused),
+    # until 6 Dec 2026 a halt kept the resting entries (the same 233.75 and 400.16 shares bought)
+    Stop("invalid settings", lambda pool: pool.execute(BREAK), lambda s: s.error is not None),
+]
 
 
 async def _entry_and_exit_resting(
@@ -85,23 +111,24 @@ async def _bought_after_pause(pool: asyncpg.Pool, order_id: int) -> tuple[Decima
     return row["filled_shares"], row["status"], row["reason"]
 
 
+@pytest.mark.parametrize("stop", STOPS, ids=lambda s: s.name)
 async def test_a_pause_cancels_the_resting_entry_and_keeps_the_exit(
-    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker, stop: Stop
 ) -> None:
     await live_strategy(pool, max_open_positions=10)
     ex = live_executor(pool, dsn, live)
     entry, exit_ = await _entry_and_exit_resting(pool, ex, clob)
     async with running(ex):
         await leading(ex)
-        await pool.execute(PAUSE, True)
-        await wait_for(lambda: now_true(ex.registry.states["live-one"].paused))
+        await stop.change(pool)
+        await wait_for(lambda: now_true(stop.seen(ex.registry.states["live-one"])))
         await _left_live(clob, entry["exchange_order_id"])
         exit_at_exchange = clob.orders[exit_["exchange_order_id"]]["status"]
         await _counterparty(clob, entry["exchange_order_id"], exit_["exchange_order_id"])
     await ex.desk.reconcile()
     bought, status, reason = await _bought_after_pause(pool, entry["id"])
     assert bought == 0, (
-        f"the paused strategy's resting entry filled after the pause: {bought} shares bought at"
+        f"the {stop.name} strategy's resting entry filled after it: {bought} shares bought at"
         f" {entry['price']} ({status}, {reason})"
     )
     assert (status, reason) == ("CANCELED", "strategy_paused")
@@ -115,7 +142,10 @@ async def test_a_pause_cancels_the_resting_entry_and_keeps_the_exit(
     assert (sold, held) == ("FILLED", "CLOSED")
 
 
-async def test_a_pause_cancels_a_resting_paper_entry(pool: asyncpg.Pool, dsn: str) -> None:
+@pytest.mark.parametrize("stop", STOPS, ids=lambda s: s.name)
+async def test_a_pause_cancels_a_resting_paper_entry(
+    pool: asyncpg.Pool, dsn: str, stop: Stop
+) -> None:
     ex, _ = clocked_executor(pool, dsn)
     await whale_buys(pool, ex)
     await ex.catch_up()
@@ -123,8 +153,8 @@ async def test_a_pause_cancels_a_resting_paper_entry(pool: asyncpg.Pool, dsn: st
     assert entry["status"] == "OPEN" and entry["mode"] == "paper"
     async with running(ex):
         await leading(ex)
-        await pool.execute(PAUSE, True)
-        await wait_for(lambda: now_true(ex.registry.states["alpha"].paused))
+        await stop.change(pool)
+        await wait_for(lambda: now_true(stop.seen(ex.registry.states["alpha"])))
 
         async def closed() -> bool:
             status = await pool.fetchval(
@@ -140,21 +170,23 @@ async def test_a_pause_cancels_a_resting_paper_entry(pool: asyncpg.Pool, dsn: st
     await ex.desk.reconcile()
     bought, status, reason = await _bought_after_pause(pool, entry["id"])
     assert bought == 0, (
-        f"the paused strategy's resting paper entry filled after the pause: {bought} shares"
+        f"the {stop.name} strategy's resting paper entry filled after it: {bought} shares"
         f" bought at {entry['price']} ({status}, {reason})"
     )
     assert (status, reason) == ("CANCELED", "strategy_paused")
 
 
+@pytest.mark.parametrize("stop", STOPS, ids=lambda s: s.name)
 async def test_paused_while_the_executor_was_down_and_the_exchange_fails_the_cancel(
-    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker, stop: Stop
 ) -> None:
-    """Paused while no executor ran: the restarted executor cancels the resting entry, through
-    503s on its first cancels (the pause switch tries again with backoff)."""
+    """Paused (or halted) while no executor ran: the restarted executor, which reads the row
+    as it is (no change seen), cancels the resting entry, through 503s on its first cancels
+    (the pause switch tries again with backoff)."""
     await live_strategy(pool, max_open_positions=10)
     first = live_executor(pool, dsn, live)
     entry, exit_ = await _entry_and_exit_resting(pool, first, clob)
-    await pool.execute(PAUSE, True)  # the executor is down
+    await stop.change(pool)  # the executor is down
     failing = clob.fail("DELETE", "/orders", 503, times=2)
     restarted = live_executor(pool, dsn, live)
     async with running(restarted):
@@ -164,7 +196,7 @@ async def test_paused_while_the_executor_was_down_and_the_exchange_fails_the_can
     await restarted.desk.reconcile()
     bought, status, reason = await _bought_after_pause(pool, entry["id"])
     assert bought == 0, (
-        f"paused while the executor was down: its resting entry filled after the restart,"
+        f"{stop.name} while the executor was down: its resting entry filled after the restart,"
         f" {bought} shares at {entry['price']} ({status}, {reason})"
     )
     assert failing.times == 0  # both 503s were met, and the cancel tried again
