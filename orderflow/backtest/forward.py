@@ -27,6 +27,7 @@ from datetime import datetime
 import asyncpg
 
 from orderflow.backtest.engine import Scorer
+from orderflow.backtest.interval import null_variance
 from orderflow.backtest.verdict import Interval, MarketResult, resolution_days, return_interval
 from orderflow.chain import pruning
 from orderflow.signals.views import WalletView
@@ -38,6 +39,7 @@ from orderflow.sim.quality import TOP_TIERS, spearman
 _BUYS = f"""
 SELECT t.wallet_address, o.market_id, o.resolved_at,
        CASE WHEN c.neg_risk THEN left(c.question_id, 64) || '00' ELSE o.market_id END AS event_id,
+       COALESCE(t.outcome_index, tok.outcome_index) AS outcome, t.size, t.price,
        t.usdc_size + CASE WHEN t.fee_asset = 'COLLATERAL' THEN t.fee ELSE t.fee * t.price END
            AS staked,
        t.size * o.payouts[COALESCE(t.outcome_index, tok.outcome_index) + 1] - t.usdc_size
@@ -60,9 +62,14 @@ SELECT wallet_address, count(*) AS buys, sum(staked) AS staked, sum(pnl) AS pnl
 """
 
 # The same buys of a group of wallets (``$3``) pooled per market, with its event and resolution:
-# the events are the units the interval draws, their resolution days its clusters.
+# the events are the units the interval draws, their resolution days its clusters; and the
+# market as a leg of its event for the no-edge variance (``null_variance``): net shares of its
+# first outcome, and the shares with the first outcome's probability each entry price implies.
 _BY_MARKET = f"""
-SELECT market_id, event_id, resolved_at, sum(staked) AS staked, sum(pnl) AS pnl
+SELECT market_id, event_id, resolved_at, sum(staked) AS staked, sum(pnl) AS pnl,
+       sum(CASE WHEN outcome = 0 THEN size ELSE -size END) AS first_shares,
+       sum(size * CASE WHEN outcome = 0 THEN price ELSE 1 - price END) AS implied,
+       sum(size) AS shares
   FROM ({_BUYS}) b
  WHERE wallet_address = ANY($3::text[])
  GROUP BY market_id, event_id, resolved_at
@@ -127,7 +134,10 @@ async def by_event(
     legs together): wallets that bought in the same market won or lost together, so the event,
     not the wallet, is what the interval may draw as independent. Each event with its UTC
     resolution day (:func:`orderflow.backtest.verdict.resolution_days`, the backtest's: a
-    neg-risk event's, its last bought leg's), the clusters of the interval's standard error."""
+    neg-risk event's, its last bought leg's), the clusters of the interval's standard error,
+    and the variance its payoff would have with no edge, what the entry prices imply (the
+    verdict's floor: :func:`orderflow.backtest.interval.null_variance`; favourites all won
+    read [+11 %, +11 %] without it, ``tests/backtest/test_forward.py``)."""
     if not wallets:
         return {}
     rows = await conn.fetch(_BY_MARKET, as_of, end, list(wallets))
@@ -138,12 +148,16 @@ async def by_event(
     pnl: dict[str, float] = {}
     staked: dict[str, float] = {}
     day: dict[str, str] = {}
+    legs: dict[str, list[tuple[float, float]]] = {}
     for r in rows:
         event = r["event_id"]
         pnl[event] = pnl.get(event, 0.0) + float(r["pnl"])
         staked[event] = staked.get(event, 0.0) + float(r["staked"])
         day[event] = days[r["market_id"]]
-    return {e: MarketResult(pnl[e], staked[e], day[e]) for e in pnl}
+        if r["shares"] > 0:
+            q = float(r["implied"]) / float(r["shares"])
+            legs.setdefault(event, []).append((float(r["first_shares"]), q))
+    return {e: MarketResult(pnl[e], staked[e], day[e], null_variance(legs.get(e, ()))) for e in pnl}
 
 
 def eligible(

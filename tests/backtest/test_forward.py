@@ -143,3 +143,33 @@ async def test_the_forward_intervals_cluster_by_resolution_day_as_the_verdict_do
     assert result.top_tier.low is not None and plain.low is not None
     assert result.top_tier.high is not None and plain.high is not None
     assert result.top_tier.low < plain.low and result.top_tier.high > plain.high
+
+
+async def test_a_forward_interval_of_favourites_is_never_narrower_than_no_edge_allows(
+    pool: asyncpg.Pool,
+) -> None:
+    """A top-tier wallet that bought the favourite at 0.90 in twelve markets resolving on twelve
+    days, and saw all twelve win: +11 % a dollar with no spread at all between the markets, so
+    the interval was [+11 %, +11 %] — a PAID-looking certainty. Twelve favourites at 0.90 all
+    win with probability 0.28 with no edge: the interval's standard error is never below what
+    the entry prices imply with no edge (the verdict's floor, ``MarketResult.null_var``), and
+    it takes zero in."""
+    whale = addr("favourites")
+    h = History()
+    for i in range(12):
+        m = h.market(f"fav-{i}")
+        h.trade(whale, m, 0, "BUY", "0.90", "100", AS_OF + timedelta(hours=1 + i))
+        h.resolve(m, 0, AS_OF + timedelta(days=1 + i))
+    await h.store(pool)
+
+    async def tier(conn: asyncpg.Connection, as_of: datetime) -> Mapping[str, WalletView]:
+        return {whale: WalletView(whale, 9.0, "WHALE")}
+
+    async with pool.acquire() as conn:
+        result = await forward_test(conn, tier, as_of=AS_OF, end=END)
+        events = await by_event(conn, AS_OF, END, [whale])
+    top = result.top_tier
+    assert top.estimate == pytest.approx(1 / 9)
+    assert top.low is not None and top.low < 0 < top.estimate, top.describe("realised")
+    # 100 shares at 0.90: a payoff of variance 100² x 0.9 x 0.1 with no edge, per market
+    assert {round(m.null_var, 6) for m in events.values()} == {900.0}
