@@ -13,11 +13,26 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from orderflow.chain.capped_logs import KNOWN_RESULT_CAPS
 from orderflow.chain.contracts import CTF_DEPLOY_BLOCK, MAINNET, ChainAddresses
-from orderflow.config import CommonSettings
+from orderflow.config import CommonSettings, redact_url
 
 
 def _scheme(url: SecretStr) -> str:
     return urlsplit(url.get_secret_value()).scheme.lower()
+
+
+def _check_host_and_port(name: str, url: SecretStr) -> None:
+    """A one-line configuration error for a URL without a host or with a port that is not a
+    number in 0..65535 (the client libraries would raise a traceback at the first connection).
+    The message shows only :func:`redact_url` of it."""
+    parts = urlsplit(url.get_secret_value())
+    try:
+        parts.port  # noqa: B018 -- parsing the port is the check
+    except ValueError:
+        raise ValueError(
+            f"{name} has no valid port (a number in 0..65535): {redact_url(url.get_secret_value())}"
+        ) from None
+    if not parts.hostname:
+        raise ValueError(f"{name} has no host: {redact_url(url.get_secret_value())}")
 
 
 class ListenerSettings(CommonSettings):
@@ -216,6 +231,7 @@ class ListenerSettings(CommonSettings):
                 f"eth_subscribe), got {scheme or 'no scheme'}://… — for HTTP backfills set "
                 "POLYGON_HTTP_URL in addition"
             )
+        _check_host_and_port("POLYGON_RPC_URL", value)
         return value
 
     @field_validator("polygon_http_url")
@@ -226,6 +242,7 @@ class ListenerSettings(CommonSettings):
         scheme = _scheme(value)
         if scheme not in ("http", "https"):
             raise ValueError(f"POLYGON_HTTP_URL must be http:// or https://, got {scheme}://…")
+        _check_host_and_port("POLYGON_HTTP_URL", value)
         return value
 
     @field_validator("getlogs_result_caps")

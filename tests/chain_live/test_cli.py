@@ -60,6 +60,11 @@ async def test_settings_errors_name_the_variable_not_the_secret(dsn: str, tmp_pa
     assert result.returncode == 2
     assert "POLYGON_RPC_URL is not set" in result.stderr
 
+    result = await run_cli(cli_env(dsn, tmp_path, POLYGON_RPC_URL="wss://host:abc/s3cr3t"))
+    assert (result.returncode, result.stderr.count("Traceback")) == (2, 0), result.stderr
+    assert "POLYGON_RPC_URL has no valid port" in result.stderr
+    assert "s3cr3t" not in result.stderr
+
     result = await run_cli(cli_env(dsn, tmp_path), "--from-file", str(tmp_path / "missing"))
     assert result.returncode == 2
     assert "no such file" in result.stderr

@@ -31,6 +31,11 @@ def test_defaults_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"CONFIRMATIONS": "300"}, "CONFIRMATIONS must be smaller than REORG_WINDOW_BLOCKS"),
         ({"CONFIRMATIONS": "-1"}, "CONFIRMATIONS: Input should be greater than or equal to 0"),
         ({"GETLOGS_RESULT_CAPS": "[1000, 0]"}, "every result cap must be a positive number"),
+        ({"POLYGON_RPC_URL": "wss://rpc.example:abc/secret"}, "POLYGON_RPC_URL has no valid"),
+        ({"POLYGON_RPC_URL": "wss://rpc.example:99999/secret"}, "POLYGON_RPC_URL has no valid"),
+        ({"POLYGON_RPC_URL": "wss:///secret"}, "POLYGON_RPC_URL has no host"),
+        ({"POLYGON_HTTP_URL": "https://rpc.example:abc/secret"}, "POLYGON_HTTP_URL has no valid"),
+        ({"POLYGON_HTTP_URL": "https:///secret"}, "POLYGON_HTTP_URL has no host"),
     ],
 )
 def test_invalid_values_are_named(
