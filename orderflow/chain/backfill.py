@@ -286,7 +286,7 @@ class Backfiller:
         """Read [start, end], again while the chain moves under it."""
         for attempt in range(_REFETCHES + 1):
             try:
-                return await self._reader.read(start, end)
+                return await self._reader.read(start, end, last_try=attempt == _REFETCHES)
             except Reorganised as exc:
                 report.refetches += 1
                 behind = isinstance(exc, ReplyBehind)
@@ -314,7 +314,7 @@ class Backfiller:
 
         async def redecode() -> DecodedBatch:  # the rendered rows were refused
             batch = await asyncio.to_thread(decode_batch, item.ready, self.chain_id, self.addresses)
-            batch.dead_letters += item.capped + item.outside
+            batch.dead_letters += item.refused
             return batch
 
         with self._tracer.start_as_current_span(

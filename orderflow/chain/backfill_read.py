@@ -16,6 +16,9 @@ top :data:`LAG_CHECK_BLOCKS` blocks are fetched too, and a block whose ``logsBlo
 log of the filter while the reply has none of it is read again by its hash (one eth_getLogs):
 logs there mean the reply was short (``ReplyBehind``: the range is read again), none mean a
 bloom false positive (counted, the range is taken).
+
+A reply holding two versions of one log (``reply_versions``) is read again too
+(``TwoVersions``); on the last try, every version is a dead letter and the rest is taken.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from orderflow.chain.decode_workers import Chunk, decode_raws
 from orderflow.chain.events import DeadLetter
 from orderflow.chain.fields import topic0_of
 from orderflow.chain.reorg import BlockWindow
+from orderflow.chain.reply_versions import split_versions
 from orderflow.chain.rpc import EthClient, Header
 
 
@@ -64,6 +68,12 @@ class ReadRange:
     capped: list[DeadLetter] = field(default_factory=list)  # their dead letters
     bloom_false_positives: int = 0  # blocks whose bloom matched, read by hash: none of our logs
     outside: list[DeadLetter] = field(default_factory=list)  # logs of blocks not asked for
+    versions: list[DeadLetter] = field(default_factory=list)  # logs the reply held twice, unalike
+
+    @property
+    def refused(self) -> list[DeadLetter]:
+        """The dead letters of the reply itself (added again when its logs are decoded again)."""
+        return self.capped + self.outside + self.versions
 
 
 HeldElsewhere = Callable[[int, int, list[tuple[int, str]]], Awaitable[set[int]]]
@@ -115,6 +125,10 @@ def within(
             )
         )
     return inside, outside
+
+
+class TwoVersions(Reorganised):
+    """An eth_getLogs reply held two versions of one log (``reply_versions``): read again."""
 
 
 class ReplyBehind(Reorganised):
@@ -214,9 +228,10 @@ class RangeReader:
             return self._previous_end
         return self.window.get(number) if self.window is not None else None
 
-    async def read(self, start: int, end: int) -> ReadRange:
+    async def read(self, start: int, end: int, *, last_try: bool = False) -> ReadRange:
         """Fetch [start, end] once, check it against the headers, give every log its time and
-        decode it (fills and matches rendered for COPY, in a worker thread)."""
+        decode it (fills and matches rendered for COPY, in a worker thread). A reply with two
+        versions of one log raises ``TwoVersions``; on the ``last_try``, they are dead letters."""
         with self._tracer.start_as_current_span(
             "backfill.read", attributes={"from_block": start, "to_block": end}
         ):
@@ -230,6 +245,13 @@ class RangeReader:
             before = await self.client.header_by_number(end) if checked else None
             whole = await get_logs_whole(self.client, start, end, self._filter, self.result_caps)
             raws, outside = within(whole.logs, start, end, self.chain_id)
+            replied = raws  # the blocks with logs, for the bloom check (their versions' too)
+            raws, versions = split_versions(raws, self.chain_id)
+            if versions and not last_try:
+                raise TwoVersions(
+                    f"the eth_getLogs reply of {start}-{end} held two versions of a log "
+                    f"({versions[0].reason})"
+                )
             raws = await unflagged(self.client, raws)  # never a retraction
             # heights where something is held under another hash than the reply's: their
             # headers are stored with the range, and the node's batch undoes what they contradict
@@ -252,7 +274,7 @@ class RangeReader:
             false_positives = await bloom_false_positives(
                 self.client,
                 verified,
-                raws,
+                replied,
                 lag_checked,
                 self._filter,
             )
@@ -272,7 +294,7 @@ class RangeReader:
                 raise Reorganised(f"{len(orphans)} log(s) name a block the node no longer has")
             chunk = await asyncio.to_thread(decode_raws, ready, self.chain_id, self.addresses)
             capped = whole.dead_letters(self.chain_id)  # blocks in doubt: stored with the range
-            chunk.batch.dead_letters += capped + outside
+            chunk.batch.dead_letters += capped + outside + versions
         return ReadRange(
             start,
             end,
@@ -287,4 +309,5 @@ class RangeReader:
             capped,
             false_positives,
             outside,
+            versions,
         )

@@ -39,6 +39,7 @@ from orderflow.chain.decode import decode_batch_async
 from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.listener_state import ListenerState
 from orderflow.chain.reorg import BlockWindow
+from orderflow.chain.reply_versions import split_versions
 from orderflow.chain.rpc import EthClient, Header, WsTransport
 from orderflow.chain.settings import ListenerSettings
 from orderflow.chain.store_guard import store_batch_isolating
@@ -187,6 +188,19 @@ class LiveStore:
                     log.info("log of an orphaned block dropped", extra=log_ids(raw))
                     continue
                 raws.append(raw)
+        if split_versions(raws, self.chain_id)[1]:
+            # Two versions of one log: the batch is not trusted. Its blocks are read with
+            # eth_getLogs instead (the backfill reads a reply that keeps doing so again, then
+            # dead-letters every version: reply_versions), up to ``upto`` with the checkpoint.
+            low = min([n for n in ready_blocks if n > NO_BLOCK] + [cp + 1])
+            log.warning(
+                "the subscription sent two versions of one log: reading its blocks with "
+                "eth_getLogs instead",
+                extra={"from_block": low, "to_block": upto},
+            )
+            await self.backfiller.run(low, upto)
+            self.state.checkpoint = max(cp, upto)
+            return
         # Until they are committed, these logs are neither in the buffer nor in the database.
         self.storing_from = min(
             (n for raw in raws if (n := block_of(raw)) is not None), default=None

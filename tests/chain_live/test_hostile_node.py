@@ -26,7 +26,7 @@ from tests.chain_live.listener_runs import (
     stored_trades,
     streaming,
 )
-from tests.chain_live.logs import order_filled_v2, wait_until
+from tests.chain_live.logs import order_filled_v2, wait_until, word
 from tests.chain_live.standin import StandIn
 
 pytestmark = pytest.mark.anvil
@@ -299,3 +299,41 @@ async def test_a_node_behind_what_was_stored_rolls_nothing_back(
     assert [tuple(r) for r in after[:3]] == [tuple(r) for r in ids]
     assert second.state.reorgs == 0
     assert await stored_trades(pool) == await canonical_fills(anvil)
+
+
+async def test_a_notification_batch_holding_two_versions_of_a_log_stores_neither(
+    anvil: Anvil, standin: StandIn, pool: asyncpg.Pool
+) -> None:
+    """The node sends a second fill's log twice on the subscription, the second time with
+    another amount (same transaction, log index, block number and hash), and its eth_getLogs
+    replies do the same. The batch is not trusted: its heights are read with eth_getLogs, the
+    node keeps answering so, and both versions are dead letters saying the reply itself held
+    them; the first fill is stored, the second in neither version. Before 6 Dec 2026 the
+    version the replace loop ended on was stored (the fake 9.999999) and the other a dead
+    letter blaming "an imported row, or a fork's left over"."""
+    await anvil.emit(order_filled_v2(order_hash=1))
+    listener = Listener(pool, make_settings(standin.url, CONDITION_SYNC=False))
+    async with running(listener) as task:
+        await wait_until(streaming(listener), what="streaming")
+        await wait_until(count_is(pool, 1), what="the first fill stored")
+
+        def second_version(raw: dict[str, Any]) -> list[str]:
+            if raw["topics"][1] != order_filled_v2(order_hash=2)["topics"][1]:
+                return []
+            data = raw["data"]
+            return [json.dumps({**raw, "data": data[:130] + word(9_999_999) + data[194:]})]
+
+        standin.mutate = second_version
+        await anvil.emit(order_filled_v2(order_hash=2))
+        await anvil.mine(4)
+
+        async def a_letter() -> bool:
+            return len(await dead_letters(pool)) > 0
+
+        await wait_until(a_letter, what="a dead letter")
+        assert not task.done()
+    sizes = await pool.fetch("SELECT usdc_size::text FROM orderflow_trades")
+    assert [r[0] for r in sizes] == ["3.550000"]
+    assert await stored_trades(pool) == (await canonical_fills(anvil))[:1]
+    reasons = await dead_letters(pool)
+    assert len(reasons) == 2 and all("reply itself held 2 versions" in r for r in reasons), reasons

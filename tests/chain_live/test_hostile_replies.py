@@ -32,7 +32,7 @@ from tests.chain_live.listener_runs import (
     running,
     stored_trades,
 )
-from tests.chain_live.logs import order_filled_v2, wait_until
+from tests.chain_live.logs import order_filled_v2, wait_until, word
 from tests.chain_live.test_hostile_node import dead_letters, streaming_or_done
 
 pytestmark = pytest.mark.anvil
@@ -47,6 +47,7 @@ class Steering:
     broken_field: str = "hash"
     broken_value: Any = None
     reversed_twice: bool = False  # every reply reversed, every log in it twice
+    extra_replies: int | None = None  # the next this many replies carry extra_logs (None: all)
 
 
 @pytest.fixture
@@ -61,7 +62,10 @@ async def steered(anvil: Anvil) -> AsyncIterator[tuple[str, Steering]]:
             and isinstance(result, list)
             and "fromBlock" in (body["params"][0])
         ):
-            logs = [*result, *steering.extra_logs]
+            extra = steering.extra_replies is None or steering.extra_replies > 0
+            logs = [*result, *(steering.extra_logs if extra else [])]
+            if extra and steering.extra_replies is not None:
+                steering.extra_replies -= 1
             if steering.reversed_twice:
                 logs = [g for g in reversed(logs) for _ in range(2)]
             reply["result"] = logs
@@ -230,3 +234,62 @@ async def test_logs_of_an_unwatched_address_or_the_wrong_shape_are_dead_letters(
         "log from 0x" + "de" * 20 + ", which is neither a watched exchange, the CTF, a FeeModule "
         "nor the NegRiskAdapter",
     ]
+
+
+def _other_amount(real: dict[str, Any]) -> dict[str, Any]:
+    """``real`` with another maker amount (USDC 9.999999 instead of 3.55): its identity
+    (transaction, log index, block number and hash) unchanged."""
+    data = real["data"]
+    return {**real, "data": data[: 2 + 2 * 64] + word(9_999_999) + data[2 + 3 * 64 :]}
+
+
+async def _sizes(pool: asyncpg.Pool) -> list[str]:
+    rows = await pool.fetch("SELECT usdc_size::text FROM orderflow_trades ORDER BY block_number")
+    return [r[0] for r in rows]
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["node's first", "node's last"])
+async def test_a_reply_holding_two_versions_of_a_log_stores_neither(
+    anvil: Anvil, steered: tuple[str, Steering], pool: asyncpg.Pool, reverse: bool
+) -> None:
+    """Every eth_getLogs reply also carries a second version of a real fill: same transaction,
+    log index, block number and hash, another amount. A node never sends two versions of one
+    log, so the range is read again; the node keeps answering so: both versions are dead
+    letters saying the reply itself held them, neither is stored, the other fills are, and the
+    checkpoint reaches the head. Before 6 Dec 2026 whichever version the replace loop ended on
+    was stored (the fake 9.999999 when the reply was reversed) and the other became a dead
+    letter blaming "an imported row, or a fork's left over"."""
+    url, steering = steered
+    for i in range(2):
+        await anvil.emit(order_filled_v2(order_hash=1 + i))
+    head = await anvil.head()
+    real = (await anvil.rpc("eth_getLogs", {"fromBlock": "0x0", "toBlock": hex(head)}))[0]
+    steering.extra_logs = [_other_amount(real)]
+    steering.reversed_twice = reverse
+    await backfill(pool, url, 1, head)
+    assert await _sizes(pool) == ["3.550000"]
+    assert await stored_trades(pool) == (await canonical_fills(anvil))[1:]
+    assert await checkpoint(pool) == head
+    reasons = await dead_letters(pool)
+    assert len(reasons) == 2, reasons
+    assert all("reply itself held 2 versions" in r for r in reasons), reasons
+
+
+async def test_two_versions_of_a_log_read_again_store_the_one_the_node_then_sends(
+    anvil: Anvil, steered: tuple[str, Steering], pool: asyncpg.Pool
+) -> None:
+    """The first eth_getLogs reply carries a second version of a real fill (another amount),
+    the next ones are honest: the range is read again and the node's log stored, no dead
+    letter."""
+    url, steering = steered
+    for i in range(2):
+        await anvil.emit(order_filled_v2(order_hash=1 + i))
+    head = await anvil.head()
+    real = (await anvil.rpc("eth_getLogs", {"fromBlock": "0x0", "toBlock": hex(head)}))[0]
+    steering.extra_logs = [_other_amount(real)]
+    steering.extra_replies = 1
+    steering.reversed_twice = True  # the fake version first
+    await backfill(pool, url, 1, head)
+    assert await stored_trades(pool) == await canonical_fills(anvil)
+    assert await _sizes(pool) == ["3.550000", "3.550000"]
+    assert await dead_letters(pool) == []
