@@ -5,6 +5,9 @@ Open positions come from ``orderflow_positions``; live orders (resting, in doubt
 live BUY counts as the position it becomes if it fills (remaining size at its limit price, plus the
 taker fee it may still pay: :func:`fee_reserved`) until it fills, is cancelled or expires, and what
 it would lose at once if it filled now counts against the daily loss budget.
+A BUY closed at the exchange with more of it matched than the account's trades list yet counts
+what matched beyond its fills the same way, while its late fills are asked for
+(:func:`~orderflow.execution.order_queries.matched_unlisted`).
 
 All of it is one moment's: read in one snapshot (repeatable read), the orders on their way taken
 before it. A fill moves exposure from an order to a position in one transaction; read in
@@ -207,7 +210,7 @@ async def _read_book(
         else:
             elsewhere.add(token)
     following: set[tuple[int, str]] = set()
-    pending_loss = Decimal(0)
+    unsettled: list[tuple[Mode, OpenPosition]] = []  # BUYs that may still fill, by mode
     for row in await order_queries.live_orders(conn, state.name):
         if row["id"] == leaving_out:
             continue
@@ -230,12 +233,23 @@ async def _read_book(
         order = order_exposure(
             token, row["market_id"], row["remaining"], row["price"], row["last_price"], fee
         )
+        unsettled.append((row["mode"], order))
+    for row in await order_queries.matched_unlisted(conn, state.name, now):
+        # Closed with more matched than the trades list yet: held at the exchange (a maker's
+        # fill: no fee), counted until the trades list it and it is booked.
+        order = order_exposure(
+            int(row["token_id"]), row["market_id"], row["remaining"], row["price"],
+            row["last_price"],
+        )  # fmt: skip
+        unsettled.append((row["mode"], order))
+    pending_loss = Decimal(0)
+    for order_mode, order in unsettled:
         merge(positions, order)
-        if row["mode"] == mode:
+        if order_mode == mode:
             pending_loss += order.unrealized_pnl
             merge(own, order)
         else:
-            elsewhere.add(token)
+            elsewhere.add(order.token_id)
     rows = await conn.fetch(_NO_ORDER_YET, list(pending)) if pending else []
     for signal_id in (int(r["id"]) for r in rows):
         # Decided in the mode (one decided in the other is not sent: ``mode_changed``).

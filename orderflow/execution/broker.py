@@ -97,6 +97,10 @@ class OrderOutcome:
     # OPEN with its matching not done at the exchange (answered ``delayed``, shown ``DELAYED`` or
     # ``UNMATCHED``): it may still take, and pay the taker fee (migration 088).
     may_take: bool = False
+    # What the exchange says matched of the order (its order endpoint's ``size_matched``): a
+    # closed BUY counts what matched beyond its booked fills until the trades list them
+    # (migration 096); 0: not known.
+    matched_shares: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,6 +74,7 @@ async def update_order(
             filled_shares = GREATEST(filled_shares, $5),
             sent_at = CASE WHEN $6 THEN COALESCE(sent_at, clock_timestamp()) ELSE sent_at END,
             may_take = $7,
+            matched_shares = LEAST(shares, GREATEST(matched_shares, $8)),
             updated_at = clock_timestamp()
         WHERE id = $1
         """,
@@ -84,6 +85,7 @@ async def update_order(
         outcome.filled_shares,
         sent,
         outcome.may_take,
+        outcome.matched_shares,
     )
 
 
@@ -236,6 +238,31 @@ async def live_orders(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.R
              WHERE o.strategy = $1 AND o.status IN ('INTENT', 'OPEN')
             """,
             strategy,
+        )
+    )
+
+
+async def matched_unlisted(
+    conn: asyncpg.Connection, strategy: str, now: datetime
+) -> list[asyncpg.Record]:
+    """The strategy's BUY orders closed at the exchange with more of them matched (its order
+    endpoint's ``size_matched``, migration 096) than the account's trades have listed yet, while
+    their late fills are still asked for (:func:`~orderflow.execution.position_queries.
+    order_may_fill`, ``now`` the executor's clock): ``remaining`` is what matched beyond the
+    booked fills, shares the strategy holds at the exchange that no position counts yet."""
+    return list(
+        await conn.fetch(
+            f"""
+            SELECT o.token_id, COALESCE(o.market_id, tok.condition_id) AS market_id, o.price,
+                   o.mode, o.matched_shares - o.filled_shares AS remaining,
+                   {mark_price("o.token_id")} AS last_price
+              FROM orderflow_orders o
+              LEFT JOIN orderflow_tokens tok ON tok.token_id = o.token_id
+             WHERE o.strategy = $1 AND o.side = 'BUY' AND o.status IN ('CANCELED', 'ABANDONED')
+               AND o.matched_shares > o.filled_shares AND {order_may_fill("o", "$2")}
+            """,
+            strategy,
+            now,
         )
     )
 

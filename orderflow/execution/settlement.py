@@ -174,6 +174,7 @@ def settle(
             filled_shares=total,
             fills=fresh,
             may_take=new_status == "OPEN" and found is not None and found.may_take,
+            matched_shares=found.filled_shares if found is not None else Decimal(0),
         )
         return Verdict(outcome, cancel=cancel)
 

@@ -1,0 +1,11 @@
+-- What the exchange said matched of an order (its order endpoint's ``size_matched``, at most the
+-- order's size), kept from reconciliation's last read of it. An order closed at the exchange
+-- (shown CANCELED, or matched and past its expiry) with part of it matched whose trades the
+-- account's trades do not list yet was closed with the fills they listed, and the rest of what
+-- matched counted nowhere: the next entry into the same market went out beside 60 shares the
+-- exchange held for us (tests/execution/test_matched_unlisted.py). A closed BUY now counts
+-- ``matched_shares - filled_shares`` in its strategy's limits for as long as its late fills are
+-- asked for (docs/executor.md "What counts as open: live orders").
+--
+-- 0 for orders stored before (nothing counted beyond their fills, as before).
+ALTER TABLE orderflow_orders ADD COLUMN matched_shares NUMERIC(38, 6) NOT NULL DEFAULT 0;

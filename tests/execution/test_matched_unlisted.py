@@ -1,0 +1,50 @@
+"""An order closed at the exchange with part of it matched whose trades the account's trades do
+not list yet: what the exchange says matched keeps counting in the strategy's limits until the
+trades list it (or its late fills stop being asked for).
+
+The order endpoint shows a closed order's ``size_matched``; the desk closed the order CANCELED
+with the fills the trades listed (none yet) and from then on counted nothing of it: the shares
+the exchange had matched for us were in no position and no live order, so the next entry into
+the same market went out (``position_exists`` did not see them; nor would
+``max_market_exposure_usd``, ``max_open_positions`` or the day's loss)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import asyncpg
+
+from orderflow.execution.live import LiveBroker
+from tests.execution.conftest import TOKEN_NO, follow
+from tests.execution.fake_clob import FakeClob
+from tests.execution.livekit import live_executor, live_strategy
+
+
+async def test_shares_matched_before_a_close_count_until_their_trades_are_listed(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    await live_strategy(pool)
+    ex = live_executor(pool, dsn, live)
+    order = await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")  # rests
+    assert order is not None and order["status"] == "OPEN"
+    oid = str(order["exchange_order_id"])
+    trade = clob.fill(oid, Decimal(60))  # a counterparty takes 60 shares of it ...
+    clob.unlisted.add(trade)  # ... which the account's trades do not list yet
+    clob.report(oid, "CANCELED")  # and the exchange closes the rest (its validity monitor)
+    await ex.maintenance()
+    row = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    assert (row["status"], row["filled_shares"], row["matched_shares"]) == ("CANCELED", 0, 60)
+
+    # The leader buys NO again: the strategy holds 60 NO at the exchange, one position per
+    # market refuses the entry.
+    await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")
+    orders = await pool.fetchval("SELECT count(*) FROM orderflow_orders")
+    reasons = [r["reason"] for r in await pool.fetch("SELECT reason FROM orderflow_signals")]
+    assert orders == 1, reasons
+
+    clob.unlisted.clear()  # listed now: booked once, and the position counts it from then on
+    await ex.maintenance()
+    row = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    assert (row["status"], row["filled_shares"]) == ("CANCELED", 60)
+    held = await pool.fetchval("SELECT sum(shares) FROM orderflow_positions")
+    assert held == 60
