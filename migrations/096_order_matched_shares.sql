@@ -5,7 +5,9 @@
 -- matched counted nowhere: the next entry into the same market went out beside 60 shares the
 -- exchange held for us (tests/execution/test_matched_unlisted.py). A closed BUY now counts
 -- ``matched_shares - filled_shares`` in its strategy's limits for as long as its late fills are
--- asked for (docs/executor.md "What counts as open: live orders").
+-- asked for, and a closed SELL leaves it out of the shares an exit sells (the next try sold the
+-- whole position, more than the wallet held: refused). A reversed fill lowers it with the fills
+-- (docs/executor.md "What counts as open: live orders").
 --
 -- 0 for orders stored before (nothing counted beyond their fills, as before).
 ALTER TABLE orderflow_orders ADD COLUMN matched_shares NUMERIC(38, 6) NOT NULL DEFAULT 0;

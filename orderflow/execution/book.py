@@ -6,7 +6,8 @@ live BUY counts as the position it becomes if it fills (remaining size at its li
 taker fee it may still pay: :func:`fee_reserved`) until it fills, is cancelled or expires, and what
 it would lose at once if it filled now counts against the daily loss budget.
 A BUY closed at the exchange with more of it matched than the account's trades list yet counts
-what matched beyond its fills the same way, while its late fills are asked for
+what matched beyond its fills the same way, while its late fills are asked for; a SELL closed so
+leaves what it matched out of the shares held for an exit
 (:func:`~orderflow.execution.order_queries.matched_unlisted`).
 
 All of it is one moment's: read in one snapshot (repeatable read), the orders on their way taken
@@ -37,7 +38,7 @@ their position (one open position per token), the other mode's shares exited wit
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -235,12 +236,18 @@ async def _read_book(
         )
         unsettled.append((row["mode"], order))
     for row in await order_queries.matched_unlisted(conn, state.name, now):
-        # Closed with more matched than the trades list yet: held at the exchange (a maker's
-        # fill: no fee), counted until the trades list it and it is booked.
+        # Closed with more matched than the trades list yet, counted until they list it.
+        token = int(row["token_id"])
+        if row["side"] == "SELL":
+            # Sold at the exchange: not held to sell again (the position's cost still counts).
+            was = held.get(token)
+            if was is not None:
+                held[token] = replace(was, shares=max(Decimal(0), was.shares - row["remaining"]))
+            continue
+        # Bought at the exchange (a maker's fill: no fee).
         order = order_exposure(
-            int(row["token_id"]), row["market_id"], row["remaining"], row["price"],
-            row["last_price"],
-        )  # fmt: skip
+            token, row["market_id"], row["remaining"], row["price"], row["last_price"]
+        )
         unsettled.append((row["mode"], order))
     pending_loss = Decimal(0)
     for order_mode, order in unsettled:

@@ -245,20 +245,21 @@ async def live_orders(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.R
 async def matched_unlisted(
     conn: asyncpg.Connection, strategy: str, now: datetime
 ) -> list[asyncpg.Record]:
-    """The strategy's BUY orders closed at the exchange with more of them matched (its order
+    """The strategy's orders closed at the exchange with more of them matched (its order
     endpoint's ``size_matched``, migration 096) than the account's trades have listed yet, while
     their late fills are still asked for (:func:`~orderflow.execution.position_queries.
     order_may_fill`, ``now`` the executor's clock): ``remaining`` is what matched beyond the
-    booked fills, shares the strategy holds at the exchange that no position counts yet."""
+    booked fills — a BUY's, shares held at the exchange that no position counts yet; a SELL's,
+    shares its position still counts that the exchange has sold."""
     return list(
         await conn.fetch(
             f"""
             SELECT o.token_id, COALESCE(o.market_id, tok.condition_id) AS market_id, o.price,
-                   o.mode, o.matched_shares - o.filled_shares AS remaining,
+                   o.side, o.mode, o.matched_shares - o.filled_shares AS remaining,
                    {mark_price("o.token_id")} AS last_price
               FROM orderflow_orders o
               LEFT JOIN orderflow_tokens tok ON tok.token_id = o.token_id
-             WHERE o.strategy = $1 AND o.side = 'BUY' AND o.status IN ('CANCELED', 'ABANDONED')
+             WHERE o.strategy = $1 AND o.status IN ('CANCELED', 'ABANDONED')
                AND o.matched_shares > o.filled_shares AND {order_may_fill("o", "$2")}
             """,
             strategy,

@@ -124,7 +124,8 @@ async def insert_reversal(
     fee: Decimal,
 ) -> bool:
     """Book the reversal of (part of) a fill, once: the UNIQUE (order_id, fill_key) key; on a
-    first booking the order's filled amounts go down by the same amounts."""
+    first booking the order's filled amounts go down by the same amounts, and so does what the
+    exchange said matched of it (migration 096: a trade that failed matched nothing)."""
     order_id = await conn.fetchval(
         """
         INSERT INTO orderflow_fills (order_id, position_id, strategy, mode, fill_key, token_id,
@@ -145,6 +146,7 @@ async def insert_reversal(
         return False
     await conn.execute(
         "UPDATE orderflow_orders SET filled_shares = filled_shares - $2,"
+        " matched_shares = GREATEST(0, matched_shares - $2),"
         " filled_usdc = filled_usdc - $3, fee = fee - $4, updated_at = clock_timestamp()"
         " WHERE id = $1",
         order_id,

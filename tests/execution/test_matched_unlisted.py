@@ -10,14 +10,15 @@ the same market went out (``position_exists`` did not see them; nor would
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import asyncpg
 
 from orderflow.execution.live import LiveBroker
-from tests.execution.conftest import TOKEN_NO, follow
+from tests.execution.conftest import TOKEN_NO, TOKEN_YES, add_trade, follow
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import live_executor, live_strategy
+from tests.execution.livekit import Clock, age_exits, live_executor, live_strategy
 
 
 async def test_shares_matched_before_a_close_count_until_their_trades_are_listed(
@@ -48,3 +49,47 @@ async def test_shares_matched_before_a_close_count_until_their_trades_are_listed
     assert (row["status"], row["filled_shares"]) == ("CANCELED", 60)
     held = await pool.fetchval("SELECT sum(shares) FROM orderflow_positions")
     assert held == 60
+
+
+async def test_an_exit_tried_again_sells_only_what_the_exchange_left_unsold(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The exit rested; a counterparty took 100 shares of it, which the account's trades do not
+    list yet, and it expired. The next try sells what the wallet still holds, not the whole
+    position the books show (a SELL larger than what is held, refused by the exchange)."""
+    await live_strategy(pool)
+    clock = Clock()
+    ex = live_executor(pool, dsn, live, clock=clock)
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    held = await pool.fetchval("SELECT shares FROM orderflow_positions")
+    clob.markets[TOKEN_YES].bids.pop(TOKEN_YES, None)  # nobody bids: the exit rests
+    async with pool.acquire() as conn:
+        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
+    await ex.catch_up()
+    await ex.worker.drain()
+    sell = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'SELL'")
+    assert sell["status"] == "OPEN"
+    clob.unlisted.add(clob.fill(sell["exchange_order_id"], Decimal(100)))
+    clob.clock_offset += 600  # ten minutes later, the exit has expired at the exchange ...
+    assert clob.live_orders() == []
+    clob.clock_offset = 0  # (the broker signs expirations with the real time)
+    clock.offset += timedelta(minutes=10)  # ... and on our clock
+    clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.48")  # a bid again
+    await ex.maintenance()  # closes the expired exit
+    first = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'SELL'")
+    assert (first["status"], first["filled_shares"], first["matched_shares"]) == (
+        "CANCELED",
+        0,
+        100,
+    )
+    await age_exits(pool, timedelta(minutes=1))  # the pause has passed
+    await ex.maintenance()  # tries again
+    await ex.worker.drain()
+    sells = await pool.fetch("SELECT * FROM orderflow_orders WHERE side = 'SELL' ORDER BY id")
+    reasons = [r["reason"] for r in await pool.fetch("SELECT reason FROM orderflow_signals")]
+    assert [(s["status"], s["shares"]) for s in sells[1:]] == [("FILLED", held - 100)], reasons
+
+    clob.unlisted.clear()  # listed now: the first exit's 100 booked, the position closed
+    await ex.maintenance()
+    row = await pool.fetchrow("SELECT status, shares FROM orderflow_positions")
+    assert (row["status"], row["shares"]) == ("CLOSED", 0)
