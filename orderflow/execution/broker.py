@@ -99,7 +99,7 @@ class OrderOutcome:
     may_take: bool = False
     # What the exchange says matched of the order (its order endpoint's ``size_matched``): a
     # closed BUY counts what matched beyond its booked fills until the trades list them
-    # (migration 096); 0: not known.
+    # (migration 089); 0: not known.
     matched_shares: Decimal = Decimal(0)
 
 

@@ -246,7 +246,7 @@ async def matched_unlisted(
     conn: asyncpg.Connection, strategy: str, now: datetime
 ) -> list[asyncpg.Record]:
     """The strategy's orders closed at the exchange with more of them matched (its order
-    endpoint's ``size_matched``, migration 096) than the account's trades have listed yet, while
+    endpoint's ``size_matched``, migration 089) than the account's trades have listed yet, while
     their late fills are still asked for (:func:`~orderflow.execution.position_queries.
     order_may_fill`, ``now`` the executor's clock): ``remaining`` is what matched beyond the
     booked fills — a BUY's, shares held at the exchange that no position counts yet; a SELL's,

@@ -125,7 +125,7 @@ async def insert_reversal(
 ) -> bool:
     """Book the reversal of (part of) a fill, once: the UNIQUE (order_id, fill_key) key; on a
     first booking the order's filled amounts go down by the same amounts, and so does what the
-    exchange said matched of it (migration 096: a trade that failed matched nothing)."""
+    exchange said matched of it (migration 089: a trade that failed matched nothing)."""
     order_id = await conn.fetchval(
         """
         INSERT INTO orderflow_fills (order_id, position_id, strategy, mode, fill_key, token_id,
