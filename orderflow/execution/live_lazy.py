@@ -18,28 +18,14 @@ order of ours can rest at the exchange.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection
-from datetime import datetime
+from collections.abc import Awaitable, Callable
 
-from orderflow.execution.broker import (
-    AccountFills,
-    BookTop,
-    Broker,
-    CancelResult,
-    Collateral,
-    ExchangeFill,
-    MarketRules,
-    Mode,
-    OrderOutcome,
-    OrderRequest,
-    PreparedOrder,
-)
+from orderflow.execution.broker import BookTop, Broker, MarketRules
+from orderflow.execution.live_delegate import DelegatingBroker
 
 
-class LazyLiveBroker:
+class LazyLiveBroker(DelegatingBroker):
     """A live broker that logs in (``connect``) when it is first asked for something."""
-
-    mode: Mode = "live"
 
     def __init__(self, connect: Callable[[], Awaitable[Broker]]) -> None:
         self._connect = connect
@@ -50,45 +36,21 @@ class LazyLiveBroker:
     def logged_in(self) -> bool:
         return self._broker is not None
 
-    async def _live(self) -> Broker:
+    async def _target(self) -> Broker:
         async with self._lock:  # one log-in however many ask at once
             if self._broker is None:
                 self._broker = await self._connect()  # a refused key: raised, asked again next
             return self._broker
-
-    async def prepare(self, request: OrderRequest) -> PreparedOrder:
-        return await (await self._live()).prepare(request)
-
-    async def send(self, order: PreparedOrder) -> OrderOutcome:
-        return await (await self._live()).send(order)
-
-    async def lookup(self, order_ids: tuple[str, ...]) -> OrderOutcome | None:
-        return await (await self._live()).lookup(order_ids)
-
-    async def fills(self, order_ids: Collection[str], since: datetime) -> AccountFills:
-        return await (await self._live()).fills(order_ids, since)
-
-    async def trade(self, trade_id: str, order_ids: Collection[str]) -> list[ExchangeFill]:
-        return await (await self._live()).trade(trade_id, order_ids)
-
-    async def cancel(self, order_ids: list[str]) -> CancelResult:
-        return await (await self._live()).cancel(order_ids)
-
-    async def check_credentials(self) -> None:
-        await (await self._live()).check_credentials()
-
-    async def collateral(self, token_ids: Collection[int]) -> Collateral | None:
-        return await (await self._live()).collateral(token_ids)
 
     async def order_heartbeat(self) -> None:
         if self._broker is not None:  # not logged in: no order of ours rests there
             await self._broker.order_heartbeat()
 
     async def market_rules(self, token_id: int) -> MarketRules | None:
-        return await (await self._live()).market_rules(token_id)
+        return await (await self._target()).market_rules(token_id)
 
     async def read_book(self, token_id: int) -> None:
-        await (await self._live()).read_book(token_id)
+        await (await self._target()).read_book(token_id)
 
     def book_top(self, token_id: int) -> BookTop | None:
         return None if self._broker is None else self._broker.book_top(token_id)

@@ -20,25 +20,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Collection
-from datetime import datetime
+from collections.abc import Awaitable, Callable
 
 from orderflow.errors import OrderflowError
 from orderflow.execution.broker import (
-    AccountFills,
     BookTop,
-    CancelResult,
-    Collateral,
     CredentialsRefusedError,
     ExchangeBusyError,
-    ExchangeFill,
     MarketRules,
-    Mode,
-    OrderOutcome,
-    OrderRequest,
-    PreparedOrder,
 )
 from orderflow.execution.live import LiveBroker
+from orderflow.execution.live_delegate import DelegatingBroker
 
 log = logging.getLogger(__name__)
 FIRST_PAUSE_SECS = 1.0
@@ -50,10 +42,8 @@ def log_in_pause(tries: int) -> float:
     return min(MAX_PAUSE_SECS, FIRST_PAUSE_SECS * (1 << min(max(tries - 1, 0), 8)))
 
 
-class PendingLiveBroker:
+class PendingLiveBroker(DelegatingBroker):
     """A live broker that logs in (``connect``) as soon as the CLOB answers."""
-
-    mode: Mode = "live"
 
     def __init__(self, connect: Callable[[], Awaitable[LiveBroker]], *, first_error: str) -> None:
         self._connect = connect
@@ -101,29 +91,8 @@ class PendingLiveBroker:
             raise CredentialsRefusedError(str(error))
         raise ExchangeBusyError(f"not logged in to the CLOB yet: {error}")
 
-    async def prepare(self, request: OrderRequest) -> PreparedOrder:
-        return await self._live().prepare(request)
-
-    async def send(self, order: PreparedOrder) -> OrderOutcome:
-        return await self._live().send(order)
-
-    async def lookup(self, order_ids: tuple[str, ...]) -> OrderOutcome | None:
-        return await self._live().lookup(order_ids)
-
-    async def fills(self, order_ids: Collection[str], since: datetime) -> AccountFills:
-        return await self._live().fills(order_ids, since)
-
-    async def trade(self, trade_id: str, order_ids: Collection[str]) -> list[ExchangeFill]:
-        return await self._live().trade(trade_id, order_ids)
-
-    async def cancel(self, order_ids: list[str]) -> CancelResult:
-        return await self._live().cancel(order_ids)
-
-    async def check_credentials(self) -> None:
-        await self._live().check_credentials()
-
-    async def collateral(self, token_ids: Collection[int]) -> Collateral | None:
-        return await self._live().collateral(token_ids)
+    async def _target(self) -> LiveBroker:
+        return self._live()
 
     async def order_heartbeat(self) -> None:
         await self._live().order_heartbeat()
