@@ -46,7 +46,13 @@ from orderflow.chain.backfill_headers import (
     Reorganised,
     block_rows,
 )
-from orderflow.chain.backfill_read import LAG_CHECK_BLOCKS, RangeReader, ReadRange, ReplyBehind
+from orderflow.chain.backfill_read import (
+    LAG_CHECK_BLOCKS,
+    RangeReader,
+    ReadRange,
+    ReplyBehind,
+    TwoVersions,
+)
 from orderflow.chain.capped_logs import KNOWN_RESULT_CAPS, resolve_whole
 from orderflow.chain.checkpoints import Checkpoint
 from orderflow.chain.contracts import ChainAddresses
@@ -301,6 +307,8 @@ class Backfiller:
                     "an eth_getLogs reply was short of a block's logs (a node behind the head "
                     "answered): reading it again"
                     if behind
+                    else "an eth_getLogs reply held two versions of one log: reading it again"
+                    if isinstance(exc, TwoVersions)
                     else "the chain reorganised while a range was read: reading it again",
                     extra={"from_block": start, "to_block": end, "reason": str(exc)},
                 )
