@@ -44,33 +44,42 @@ from orderflow.chain.store_refunds import Deleted, unlink_refunds
 
 log = logging.getLogger(__name__)
 
-# The rows held at the headers' heights ($2) under another hash than theirs ($3). The range of
-# the heights ($4, $5) bounds each table's index scan (and the partitions read) whatever plan
-# the join gets: a batch's headers are of the blocks it read, new ones (nothing held: an index
-# probe) or a replay's (their rows read once).
-_FOUND = """
-SELECT b.number, b.hash AS chain_hash, r.kind, r.tx_hash, r.log_index, r.block_hash, r.address
-  FROM unnest($2::bigint[], $3::text[]) AS b(number, hash)
-  JOIN (SELECT 'OrderFilled' AS kind, t.block_number, t.block_hash, t.tx_hash, t.log_index,
+
+def _held(lo: str, hi: str) -> str:
+    """Every row the listener stores with its block, held at heights ``lo``..``hi`` (SQL
+    parameters) of chain ``$1``: its kind, block, hash, transaction, log index and contract (none
+    for ConditionalTokens' conditions and resolutions). The range bounds each table's index scan
+    (and the partitions read) whatever plan the query gets."""
+    between = f"BETWEEN {lo}::bigint AND {hi}::bigint"
+    return f"""SELECT 'OrderFilled' AS kind, t.block_number, t.block_hash, t.tx_hash, t.log_index,
                t.exchange AS address
           FROM orderflow_trades t
-         WHERE t.chain_id = $1 AND t.block_number BETWEEN $4::bigint AND $5::bigint
+         WHERE t.chain_id = $1 AND t.block_number {between}
         UNION ALL
         SELECT 'OrdersMatched', m.block_number, m.block_hash, m.tx_hash, m.log_index, m.exchange
           FROM orderflow_matches m
-         WHERE m.chain_id = $1 AND m.block_number BETWEEN $4::bigint AND $5::bigint
+         WHERE m.chain_id = $1 AND m.block_number {between}
         UNION ALL
         SELECT 'FeeRefunded', f.block_number, f.block_hash, f.tx_hash, f.log_index, f.fee_module
           FROM orderflow_fee_refunds f
-         WHERE f.chain_id = $1 AND f.block_number BETWEEN $4::bigint AND $5::bigint
+         WHERE f.chain_id = $1 AND f.block_number {between}
         UNION ALL
         SELECT 'ConditionPreparation', c.block_number, c.block_hash, c.tx_hash, c.log_index, NULL
           FROM orderflow_conditions c
-         WHERE c.chain_id = $1 AND c.block_number BETWEEN $4::bigint AND $5::bigint
+         WHERE c.chain_id = $1 AND c.block_number {between}
         UNION ALL
         SELECT 'ConditionResolution', o.block_number, o.block_hash, o.tx_hash, o.log_index, NULL
           FROM orderflow_market_outcomes o
-         WHERE o.chain_id = $1 AND o.block_number BETWEEN $4::bigint AND $5::bigint) r
+         WHERE o.chain_id = $1 AND o.block_number {between}"""
+
+
+# The rows held at the headers' heights ($2) under another hash than theirs ($3), in the range of
+# the heights ($4, $5): a batch's headers are of the blocks it read, new ones (nothing held: an
+# index probe) or a replay's (their rows read once).
+_FOUND = f"""
+SELECT b.number, b.hash AS chain_hash, r.kind, r.tx_hash, r.log_index, r.block_hash, r.address
+  FROM unnest($2::bigint[], $3::text[]) AS b(number, hash)
+  JOIN ({_held("$4", "$5")}) r
     ON r.block_number = b.number AND r.block_hash <> b.hash
  ORDER BY b.number, r.kind, r.log_index
 """
@@ -80,26 +89,11 @@ SELECT b.number, b.hash AS chain_hash, r.kind, r.tx_hash, r.log_index, r.block_h
 # names ConditionalTokens, whose conditions and resolutions carry no address) under another block
 # hash than the node's reply names for that height ($6, $7: each block of the reply's logs and its
 # hash; an anti-join). A backfill range fetches their headers with its own (``held_elsewhere``).
-_HELD_ELSEWHERE = """
+_HELD_ELSEWHERE = f"""
 SELECT DISTINCT r.block_number
-  FROM (SELECT t.block_number, t.block_hash FROM orderflow_trades t
-         WHERE t.chain_id = $1 AND t.block_number BETWEEN $2::bigint AND $3::bigint
-           AND t.exchange = ANY($4::text[])
-        UNION ALL
-        SELECT m.block_number, m.block_hash FROM orderflow_matches m
-         WHERE m.chain_id = $1 AND m.block_number BETWEEN $2::bigint AND $3::bigint
-           AND m.exchange = ANY($4::text[])
-        UNION ALL
-        SELECT f.block_number, f.block_hash FROM orderflow_fee_refunds f
-         WHERE f.chain_id = $1 AND f.block_number BETWEEN $2::bigint AND $3::bigint
-           AND f.fee_module = ANY($4::text[])
-        UNION ALL
-        SELECT c.block_number, c.block_hash FROM orderflow_conditions c
-         WHERE $5 AND c.chain_id = $1 AND c.block_number BETWEEN $2::bigint AND $3::bigint
-        UNION ALL
-        SELECT o.block_number, o.block_hash FROM orderflow_market_outcomes o
-         WHERE $5 AND o.chain_id = $1 AND o.block_number BETWEEN $2::bigint AND $3::bigint) r
- WHERE NOT EXISTS (SELECT 1 FROM unnest($6::bigint[], $7::text[]) AS k(number, hash)
+  FROM ({_held("$2", "$3")}) r
+ WHERE CASE WHEN r.address IS NULL THEN $5 ELSE r.address = ANY($4::text[]) END
+   AND NOT EXISTS (SELECT 1 FROM unnest($6::bigint[], $7::text[]) AS k(number, hash)
                     WHERE k.number = r.block_number AND k.hash = r.block_hash)
 """
 
