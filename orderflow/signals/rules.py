@@ -29,7 +29,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from orderflow.reputation.flags import UNFADABLE
-from orderflow.signals.quotes import is_level
+from orderflow.signals.decisions import is_decision_row
 from orderflow.signals.views import MarketView, TradeView, WalletView
 from orderflow.strategy.settings import StrategySettings
 
@@ -64,7 +64,7 @@ def classify(
     """The signal a fill triggers for a strategy, or None (no signal row is written then)."""
     if wallet.score is None or trade.usdc_size < Decimal(str(settings.min_trigger_usd)):
         return None
-    if trade.is_taker is False or not is_level(trade.price):
+    if not is_decision_row(trade):
         # A maker fill is liquidity provision; a fill at 0, or at 1 or more, is no decision at
         # a price (no order rests there: a gift, a wash print): a whale's "buy" at 1.00 was
         # followed at the market's ask (tests/signals/test_tape_levels.py).
