@@ -30,6 +30,12 @@ def dead_letter_key(raw: Mapping[str, Any]) -> tuple[str, str]:
     return storable_key(raw)
 
 
+def stored_place(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Where a stored row sits (its transaction, log index, block and block hash), for the
+    ``raw`` of the dead letter that says it was refused or replaced."""
+    return {k: row[k] for k in ("tx_hash", "log_index", "block_number", "block_hash")}
+
+
 def untimed_dead_letter(ref: LogRef, chain_id: int, kind: str) -> DeadLetter:
     raw = ref.raw if ref.raw is not None else {"ref": repr(ref)}
     return DeadLetter(

@@ -30,6 +30,7 @@ from typing import Any
 
 import asyncpg
 
+from orderflow.chain.dead_letters import stored_place
 from orderflow.chain.events import ConditionPreparation, ConditionResolution, DeadLetter, LogRef
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ def _letters(
         raw: dict[str, Any] = {
             "replaced": kind,
             "condition_id": condition,
-            **{k: s[k] for k in ("tx_hash", "log_index", "block_number", "block_hash")},
+            **stored_place(s),
             "chain_block": ref.block_number,
             "chain_tx_hash": ref.tx_hash,
             "chain_log_index": ref.log_index,

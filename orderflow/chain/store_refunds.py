@@ -47,6 +47,7 @@ from typing import Any, NamedTuple
 
 import asyncpg
 
+from orderflow.chain.dead_letters import stored_place
 from orderflow.chain.events import DeadLetter, FeeRefund
 from orderflow.chain.store_sql import CHAIN_FILTER
 
@@ -299,7 +300,7 @@ async def refused_refunds(
         raw = raws.get((r["tx_hash"], r["log_index"]))
         letters.append(
             DeadLetter(
-                raw=raw if raw is not None else {"staged": "FeeRefunded", **_identity(r)},
+                raw=raw if raw is not None else {"staged": "FeeRefunded", **stored_place(r)},
                 reason=reason,
                 chain_id=chain_id,
                 tx_hash=r["tx_hash"],
@@ -309,11 +310,6 @@ async def refused_refunds(
             )
         )
     return letters
-
-
-def _identity(r: asyncpg.Record) -> dict[str, Any]:
-    """A stored refund's key and block, for a dead letter's ``raw``."""
-    return {k: r[k] for k in ("tx_hash", "log_index", "block_number", "block_hash")}
 
 
 def _replaced(chain_id: int, r: asyncpg.Record) -> DeadLetter:
@@ -327,7 +323,7 @@ def _replaced(chain_id: int, r: asyncpg.Record) -> DeadLetter:
     )
     raw: dict[str, Any] = {
         "replaced": "FeeRefunded",
-        **_identity(r),
+        **stored_place(r),
         "fee_module": r["fee_module"],
         "wallet_address": r["wallet_address"],
         "token_id": r["token_id"],
