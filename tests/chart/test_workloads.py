@@ -5,6 +5,7 @@ test_workload_config.py)."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -14,10 +15,12 @@ from tests.chart.rendering import (
     SCENARIOS,
     VALUES_DEV,
     VALUES_PROD,
+    Manifest,
     Scenario,
     by_kind,
     component,
     one,
+    pod_spec,
     pod_template,
     render,
     workloads,
@@ -360,3 +363,30 @@ def test_disruption_budgets_only_for_replicated_components() -> None:
         assert spec["maxUnavailable"] == 1
         deployment = one(docs, "Deployment", name.removeprefix("of-orderflow"))
         assert spec["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+def test_replicas_spread_across_nodes() -> None:
+    """A hot standby on the executor's node dies with it: a component with more than one replica
+    asks the scheduler to put them on different nodes (soft, so a one-node cluster still runs
+    both); one replica asks nothing; `spreadAcrossNodes=false` leaves it to `affinity`."""
+
+    def spread(docs: list[Manifest], suffix: str) -> list[dict[str, Any]]:
+        spec = pod_spec(one(docs, "Deployment", suffix))
+        assert spec is not None
+        return list(spec.get("topologySpreadConstraints", []))
+
+    docs = render(*next(s for s in SCENARIOS if s.name == "all-features").args)
+    for suffix in ("-executor", "-operator"):
+        deployment = one(docs, "Deployment", suffix)
+        assert spread(docs, suffix) == [
+            {
+                "maxSkew": 1,
+                "topologyKey": "kubernetes.io/hostname",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": deployment["spec"]["selector"]["matchLabels"]},
+            }
+        ], f"{suffix}: {deployment['spec']['replicas']} replicas with nothing keeping them apart"
+    assert spread(docs, "-listener") == []  # one replica
+    assert spread(render(), "-executor") == []
+    off = render("-f", str(VALUES_PROD), "--set", "spreadAcrossNodes=false")
+    assert spread(off, "-executor") == []

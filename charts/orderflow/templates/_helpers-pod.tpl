@@ -62,6 +62,23 @@ affinity:
 {{- end }}
 {{- end -}}
 
+{{/*
+Replicas of one component on different nodes, where the scheduler can: a hot standby on the
+active pod's node dies with it. Soft (ScheduleAnyway), so a one-node cluster still runs them all.
+orderflow.spread (dict "root" $ "component" "executor" "replicas" N)
+*/}}
+{{- define "orderflow.spread" -}}
+{{- if and .root.Values.spreadAcrossNodes (gt (int .replicas) 1) }}
+topologySpreadConstraints:
+  - maxSkew: 1
+    topologyKey: kubernetes.io/hostname
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        {{- include "orderflow.selectorLabels" . | nindent 8 }}
+{{- end }}
+{{- end -}}
+
 {{/* Pod metadata: labels and the checksums that roll pods when config or Secret change. */}}
 {{- define "orderflow.podMetadata" -}}
 {{- $root := .root -}}
