@@ -51,18 +51,23 @@ from typing import Any
 import asyncpg
 
 from orderflow.chain.backfill_headers import block_of
+from orderflow.chain.decode import dead_letter
+from orderflow.chain.events import DecodedBatch
 from orderflow.chain.fields import FieldError
 from orderflow.chain.live_resync import LiveResync
 from orderflow.chain.live_store import NO_BLOCK, log_ids
 from orderflow.chain.pending_sums import cap_changes
 from orderflow.chain.reorg import conflicts, prune_blocks
 from orderflow.chain.rpc import Header
+from orderflow.chain.store_guard import store_batch_isolating
 from orderflow.errors import RetryableRpcError
 
 log = logging.getLogger(__name__)
 
 _PRUNE_EVERY_HEADS = 100
-_REMOVAL_AHEAD = 64  # a removed log may name a block this far above the newest head seen
+AHEAD_BLOCKS = 64
+"""A log (or a ``removed: true`` one) may name a block this far above the newest head seen: a
+node sends a block's logs with its head, so one further up is no log of a block to come."""
 
 
 class LiveSession(LiveResync):
@@ -225,6 +230,9 @@ class LiveSession(LiveResync):
             fork = min(number, await self._fork_below(number))
             await self.repair(fork, reason="log removed by the node")
             return
+        if number is not None and number > self._newest_head() + AHEAD_BLOCKS:
+            await self._ahead_of_head(raw, number)
+            return
         key = number if number is not None else NO_BLOCK
         self.buffer[key].append(raw)
         # Logs of blocks not yet confirmed wait for a head; only a log arriving after its
@@ -233,6 +241,35 @@ class LiveSession(LiveResync):
         if (confirmed or key == NO_BLOCK) and self.pending_since is None:
             self.pending_since = time.monotonic()
 
+    def _newest_head(self) -> int:
+        return max(self.state.head or 0, self.last_head.number if self.last_head else 0)
+
+    async def _ahead_of_head(self, raw: Mapping[str, Any], number: int) -> None:
+        """A log of a block more than :data:`AHEAD_BLOCKS` above the newest head: a dead letter
+        now, never held in the buffer (until 6 Dec 2026 it stayed there until the session
+        ended, unstored and unsaid: a stream of them grew the buffer without bound). Should
+        that block come after all (a node that skipped that many heads), it is read with
+        eth_getLogs, not taken from the subscription: nothing of it is lost."""
+        newest = self._newest_head()
+        letter = dead_letter(
+            raw,
+            f"a log of block {number} on the logs subscription, more than {AHEAD_BLOCKS} "
+            f"blocks above the newest head ({newest}): not stored (a node sends a block's "
+            "logs with its head; should that block come, it is read with eth_getLogs)",
+            self.chain_id,
+        )
+        self.covered_to = max(self.covered_to, number)
+        batch = DecodedBatch(dead_letters=[letter])
+        async with self.pool.acquire() as conn:
+            await store_batch_isolating(
+                conn, batch, chain_id=self.chain_id, addresses=self.settings.addresses
+            )
+        self.metrics.count_batch(batch)
+        log.warning(
+            "a log of a block far above the head kept as a dead letter",
+            extra={**log_ids(raw), "block": number, "head": newest},
+        )
+
     def _plausible_removal(self, number: int, block_hash: Any) -> bool:
         """A ``removed: true`` log can only retract a block between the oldest header we hold
         and just above the newest head, and where we hold that height's header, only the
@@ -240,9 +277,8 @@ class LiveSession(LiveResync):
         that replaced the block came first): acting on it would walk down from an absurd
         height (2**62), roll back below the window, or roll back a block the node never
         retracted; a real reorg is still caught by the heads."""
-        newest = max(self.state.head or 0, self.last_head.number if self.last_head else 0)
         lowest = self.window.lowest
-        if (lowest is not None and number < lowest) or number > newest + _REMOVAL_AHEAD:
+        if (lowest is not None and number < lowest) or number > self._newest_head() + AHEAD_BLOCKS:
             return False
         held = self.window.get(number)
         return held is None or str(block_hash).lower() == held.hash
