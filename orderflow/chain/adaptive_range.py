@@ -56,6 +56,16 @@ class AdaptiveRange:
             self.size = max(self.min_size, self.size // 2)
         return True
 
+    def narrow(self, span: int) -> bool:
+        """Halve a range of ``span`` blocks that kept failing (a backfill's last range may be
+        shorter than :attr:`size`): the next ones span at most half of it. Not a stated limit:
+        the maximum stays, and successes double the range again. False at the minimum."""
+        self._streak = 0
+        if span <= self.min_size:
+            return False
+        self.size = max(self.min_size, min(self.size, span) // 2)
+        return True
+
     def success(self) -> None:
         self._streak += 1
         if self._streak >= self.grow_after and self.size < self.max_size:

@@ -16,8 +16,9 @@ next one repairs the reorg at start-up.
 
 Ranges adapt to the node: a refusal ("query returned more than …", -32005, size limits) or a
 timed-out eth_getLogs halves the range; a few successes in a row double it again, up to the
-configured maximum. A node that refuses even the minimum range is a configuration problem and
-stops the backfill with a FatalRpcError saying so.
+configured maximum. A refusal at the minimum range ends the session (retried after a backoff).
+An eth_getLogs error in a wording nobody recognises is tried again a few times, then halves the
+range too; one block that keeps failing so ends the session naming it.
 
 A reply whose length is a known result cap (``result_caps``: a provider may have truncated it
 without an error) is split and read again, and a single block at a cap is read again by
@@ -61,6 +62,7 @@ from orderflow.chain.events import DecodedBatch
 from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.partition_indexes import build_missing_in
 from orderflow.chain.pending_sums import FoldSchedule, fold_in
+from orderflow.chain.provider_errors import UnrecognisedGetLogsError
 from orderflow.chain.reorg import BlockWindow
 from orderflow.chain.rpc import EthClient
 from orderflow.chain.store import StoreStats
@@ -99,6 +101,8 @@ class BackfillReport:
 
 
 _REFETCHES = 5  # a range whose logs and headers disagree is read again this many times
+_UNRECOGNISED_TRIES = 3  # an eth_getLogs error nobody recognises: tries of a range, then halved
+_UNRECOGNISED_BACKOFF_SECS = 0.2  # before the second try, doubling
 _AHEAD = 1  # ranges read (fetched and decoded) while the one before them is stored
 
 
@@ -247,6 +251,7 @@ class Backfiller:
         error that stopped the reading (the ranges before it are stored first); a range is
         read only when ``slots`` has room for it (run() frees one per range stored)."""
         start = from_block
+        failures = 0  # of the range at ``start``, in a wording nobody recognises
         try:
             while start <= to_block:
                 self.ranges.follow_stated()  # another reader may have learnt it
@@ -277,6 +282,13 @@ class Backfiller:
                         },
                     )
                     continue
+                except UnrecognisedGetLogsError as exc:
+                    slots.release()
+                    failures += 1
+                    await self._unrecognised(exc, start, end, failures, report)
+                    failures %= _UNRECOGNISED_TRIES  # the range was halved: new tries
+                    continue
+                failures = 0
                 if item.splits:
                     self.ranges.shrink()  # the next ranges start below the cap
                 else:
@@ -287,6 +299,48 @@ class Backfiller:
             await queue.put(exc)
             return
         await queue.put(None)
+
+    async def _unrecognised(
+        self,
+        exc: UnrecognisedGetLogsError,
+        start: int,
+        end: int,
+        failures: int,
+        report: BackfillReport,
+    ) -> None:
+        """[start, end] failed ``failures`` times in a row with an eth_getLogs error nobody
+        recognises: back off and try it again, up to :data:`_UNRECOGNISED_TRIES` times, then
+        halve it, as after a refusal (an unknown wording of one: until 6 Dec 2026 the session
+        ended and the next one read the same range, for ever). A range that cannot be halved
+        (one block, or ``GETLOGS_MIN_BLOCKS``) ends the session naming its blocks."""
+        what = {"from_block": start, "to_block": end, "reason": str(exc)}
+        if failures < _UNRECOGNISED_TRIES:
+            log.warning("eth_getLogs failed (an error not recognised): trying again", extra=what)
+            await asyncio.sleep(_UNRECOGNISED_BACKOFF_SECS * 2 ** (failures - 1))
+            return
+        if self.ranges.narrow(end - start + 1):
+            report.shrinks += 1
+            if self.metrics:
+                self.metrics.range_shrinks.add(1)
+            log.warning(
+                f"eth_getLogs failed {failures} times in a row (an error not recognised): "
+                "halving the range, as after a refusal",
+                extra={**what, "blocks": self.ranges.size},
+            )
+            return
+        blocks = f"block {start}" if start == end else f"blocks {start}-{end}"
+        why = (
+            "one block cannot be narrowed"
+            if start == end
+            else f"the range is at GETLOGS_MIN_BLOCKS={self.ranges.min_size}"
+        )
+        message = (
+            f"eth_getLogs of {blocks} failed {failures} times in a row ({exc}); {why}: "
+            "backing off and retrying (if this repeats, the provider cannot serve "
+            f"{blocks}: read it from another node)"
+        )
+        log.error(message, extra=what)
+        raise RetryableRpcError(message) from None
 
     async def _range(self, start: int, end: int, report: BackfillReport) -> ReadRange:
         """Read [start, end], again while the chain moves under it."""

@@ -31,6 +31,9 @@ dRPC              "ranges over 10000 blocks are not supported on freetier" (35);
 geth / bor        "request timed out" (-32002, the node's RPC timeout); "query returned more
                   than 10000 results"; "exceed maximum block range: 2000" (bor/BSC forks)
 erigon            "context deadline exceeded"; "block range is too wide (maximum 1024)"
+cdk-erigon        "block range too large, max range: 10000" (-32005)
+reth gateways     "Query exceeds max block range of 10000" (-32600; circlefin/arc-node#383)
+eRPC              "getLogs request exceeded max allowed range" (erpc/erpc#462)
 proxies           HTTP 413 (range), 408 / 504 / 524 (timeouts), 429 (rate), 5xx (retry)
 ===============  ===========================================================================
 
@@ -45,7 +48,9 @@ Decisions (see docs/listener.md "Failures and what the listener does"):
   eth_getLogs timeout also halves the range (a huge range may be why), never below the
   minimum and never fatal.
 * **auth** / **method** — :class:`~orderflow.errors.FatalRpcError`: retrying cannot help.
-* anything else — retryable, with the provider's message in the warning.
+* anything else — retryable, with the provider's message in the warning; on eth_getLogs
+  :class:`UnrecognisedGetLogsError`: retried a few times, then the range halves (an unknown
+  wording of a refusal for its size must not read the same range for ever).
 """
 
 from __future__ import annotations
@@ -81,6 +86,13 @@ class GetLogsTimeoutError(BlockRangeError):
     """An eth_getLogs that timed out: halve the range, and back off once at the minimum."""
 
 
+class UnrecognisedGetLogsError(RetryableRpcError):
+    """An eth_getLogs error in a wording (and code) nothing here recognises: perhaps a refusal
+    for the range's size in a provider's own words. The backfill retries the range a few times,
+    then halves it as after a refusal (``Backfiller``); a one-block range that keeps failing
+    ends the session naming the block."""
+
+
 # --- wordings ---------------------------------------------------------------------------------
 
 _NUMBER = r"(\d[\d,.]*)(k?)"
@@ -98,7 +110,7 @@ _BLOCK_LIMITS = [
         r"maximum \[from, to\] blocks distance: " + _NUMBER,  # Ankr
         r"exceed maximum block range: " + _NUMBER,  # bor / BSC forks
         r"block range is too wide \(maximum " + _NUMBER + r"\)",  # erigon / frontier
-        r"max(?:imum)? block range(?: =|:)? " + _NUMBER,  # publicnode, morph
+        r"max(?:imum)? block range(?: =|:| of)? " + _NUMBER,  # publicnode, morph, reth gateways
         r"range limit " + _NUMBER,  # tenderly ("range 9009594 is bigger than range limit 2000")
         r"please limit the query to at most " + _NUMBER + r" blocks",  # Coinbase
         r"max range: " + _NUMBER,  # Cloudflare
@@ -130,6 +142,7 @@ _RANGE_MARKERS = (
     "not supported on freetier",
     "query timeout exceeded",  # Infura: the query's duration, i.e. its size
     "logs matched by query",
+    "max allowed range",  # eRPC ("getLogs request exceeded max allowed range")
 )
 _RATE_MARKERS = (
     "rate limit",
@@ -215,7 +228,7 @@ _RESULT_SIZE_MARKERS = (
     "response too large",
     "results",
     "logs matched",
-    "query exceeds max",
+    "query exceeds max results",
 )
 
 
@@ -281,6 +294,8 @@ def classify(
             max_blocks=limit,
             cap_blocks=stated_block_cap(text),
         )
+    if getlogs:
+        return UnrecognisedGetLogsError(f"{where}: error {code}: {message}")
     return RetryableRpcError(f"{where}: error {code}: {message}; retrying")
 
 

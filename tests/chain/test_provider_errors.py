@@ -15,6 +15,7 @@ from orderflow.chain.provider_errors import (
     BlockRangeError,
     GetLogsTimeoutError,
     RpcTimeoutError,
+    UnrecognisedGetLogsError,
     classify,
     stated_block_limit,
     timeout_error,
@@ -77,6 +78,9 @@ RANGE_CASES: list[tuple[str, int | None, str, Any, int | None]] = [
         {"payload": "range 9009594 is bigger than range limit 2000"},
         2000,
     ),
+    ("cdk-erigon", -32005, "block range too large, max range: 10000", None, 10_000),
+    ("reth gateway (Arc)", -32600, "Query exceeds max block range of 10000", None, 10_000),
+    ("eRPC", -32000, "getLogs request exceeded max allowed range", None, None),
     ("unknown wording, invalid params", -32602, "invalid argument 0: bad range", None, None),
 ]
 
@@ -207,6 +211,15 @@ def test_unsupported_method_is_fatal_and_other_errors_retry() -> None:
     # about) is not a configuration problem: retry, never stop.
     for code, message in [(-32602, "invalid argument 0"), (-32603, "internal error"), (502, "")]:
         assert type(classify("eth_getBlockByHash", "x", code, message)) is RetryableRpcError
+
+
+def test_an_unknown_getlogs_error_is_told_from_the_same_error_elsewhere() -> None:
+    """On eth_getLogs an error nobody recognises may be a refusal for the range's size in a
+    provider's own words: the backfill retries it, then halves the range (Backfiller)."""
+    for code, message in [(-32000, "too many logs: 10001 > 10000"), (-32603, "internal error")]:
+        error = classify(GETLOGS, "x", code, message)
+        assert isinstance(error, UnrecognisedGetLogsError), message
+        assert type(classify("eth_getBlockByNumber", "x", code, message)) is RetryableRpcError
 
 
 def test_stated_limits() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import struct
 from typing import Any
 
@@ -167,3 +168,68 @@ async def test_database_failover_57p01_then_57p03_is_retried(
             await wait_until(count_is(pool, 3), what="fills after the failover")
             assert not task.done()
         assert listener.state.reconnects >= 1
+
+
+# --- a refusal in a wording the table does not know ---------------------------------------------
+
+UNKNOWN = "too many logs: 10001 > 10000"  # no marker of provider_errors matches it (-32000)
+
+
+async def test_an_unrecognised_error_on_a_wide_range_halves_it(
+    anvil: Anvil, standin: StandIn, pool: asyncpg.Pool
+) -> None:
+    """A node refusing every range wider than LIMIT blocks in a wording nobody listed: after a
+    few tries the range is halved as after a refusal, and the backfill goes on. Until 6 Dec
+    2026 the session ended and the next one asked for the same range, for ever."""
+    for i in range(12):
+        await anvil.emit(order_filled_v2(order_hash=300 + i))
+    standin.getlogs_error = refuse_wide(-32000, UNKNOWN)
+    settings = make_settings(
+        standin.url, GETLOGS_INITIAL_BLOCKS=16, GETLOGS_MAX_BLOCKS=16, GETLOGS_MIN_BLOCKS=1
+    )
+    listener = Listener(pool, settings)
+    async with running(listener) as task:
+        await wait_until(count_is(pool, 12), timeout=15, what="the backfilled fills")
+        await wait_until(streaming(listener), what="streaming")
+        assert not task.done()
+    assert listener.ranges.max_size == 16  # halved, not capped: successes double it again
+    assert listener.state.reconnects == 0
+
+
+async def test_a_block_that_keeps_failing_is_a_clear_error(
+    anvil: Anvil, standin: StandIn, pool: asyncpg.Pool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every eth_getLogs reaching block ``bad`` fails in an unknown wording: the range narrows to
+    that one block, the blocks below it are stored, and the session ends naming the block and
+    saying it cannot be narrowed; once the node answers, the rest is stored."""
+    blocks = [await _fill_block(anvil, 400 + i) for i in range(6)]
+    bad = blocks[3]
+    failing = True
+
+    def answer(params: dict[str, Any]) -> dict[str, Any] | None:
+        if failing and int(params["fromBlock"], 16) <= bad <= int(params["toBlock"], 16):
+            return {"code": -32000, "message": UNKNOWN}
+        return None
+
+    standin.getlogs_error = answer
+    settings = make_settings(
+        standin.url, GETLOGS_INITIAL_BLOCKS=16, GETLOGS_MAX_BLOCKS=16, GETLOGS_MIN_BLOCKS=1
+    )
+    listener = Listener(pool, settings)
+    with caplog.at_level(logging.WARNING, logger="orderflow.chain"):
+        async with running(listener) as task:
+            await wait_until(count_is(pool, 3), timeout=15, what="the fills below the bad block")
+
+            async def said() -> bool:
+                return f"eth_getLogs of block {bad} failed" in caplog.text
+
+            await wait_until(said, timeout=15, what="the error naming the block")
+            assert "one block cannot be narrowed" in caplog.text
+            failing = False
+            await wait_until(count_is(pool, 6), timeout=15, what="every fill once it answers")
+            assert not task.done()
+
+
+async def _fill_block(anvil: Anvil, order_hash: int) -> int:
+    await anvil.emit(order_filled_v2(order_hash=order_hash))
+    return await anvil.head()
