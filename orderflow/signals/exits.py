@@ -41,6 +41,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from orderflow.signals.decide import Decision
+from orderflow.signals.quotes import is_level
 from orderflow.signals.risk import Reason
 from orderflow.signals.rules import SignalType
 from orderflow.signals.sizing import (
@@ -173,7 +174,12 @@ def after_on_chain(trade: TradeView, other: TradeView) -> bool:
 
 def left_token(trade: TradeView, complement: int | None) -> int | None:
     """The token ``trade``'s wallet leaves by it: a SELL's own; a BUY's ``complement`` (its
-    token's, when known and another token); None: none (:func:`leaving`)."""
+    token's, when known and another token); None: none (:func:`leaving`), and none by a fill of
+    no shares, which the chain emits (tests/chain/test_zero_fills.py) and which moves nothing:
+    until 6 Dec 2026 a leader's "sale" of 0 shares sold the position that followed it
+    (tests/signals/test_zero_share_exits.py; the SQL's rule: ``left_since``)."""
+    if trade.size <= 0:
+        return None
     if trade.side == "SELL":
         return trade.token_id
     if complement is None or complement == trade.token_id:
@@ -250,8 +256,13 @@ def exit_decision(
         # (it would be refused every time the leader sells): the position is held to resolution.
         inputs["exit"]["min_order_size"] = str(min_size)
         return Decision(signal, "SKIPPED", Reason.EXIT_BELOW_MIN_SIZE, inputs=inputs, side="SELL")
+    observed = market.last_price or (trade.price if is_level(trade.price) else None)
+    if observed is None:
+        # No bid seen, and the leader's sale is at no price (for no collateral: a price of 0,
+        # no level): until 6 Dec 2026 the exit went out at it, clamped to one tick (0.01).
+        return Decision(signal, "SKIPPED", Reason.NO_PRICE, inputs=inputs, side="SELL")
     tick = market.tick_size or dec(settings.tick_size)
-    price = exit_price(market.last_price or trade.price, settings, tick)
+    price = exit_price(observed, settings, tick)
     fee = decision_fee(market, settings)
     sizing = Sizing(
         price=price,

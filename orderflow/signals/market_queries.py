@@ -45,7 +45,8 @@ def left_since(
 
     A BUY of the complement is a sale: a holder of YES that buys NO holds pairs it merges into
     collateral (the CTF's ``mergePositions``, the neg-risk adapter's alike), which is selling YES
-    at 1 - the NO price; its trades show no SELL. Any size leaves, as any SELL does: the leader
+    at 1 - the NO price; its trades show no SELL. Any size above none leaves, as any SELL does
+    (a fill of no shares, which the chain emits, moves nothing: ``exits.left_token``): the leader
     undid at least part of the bet we followed, and what it still holds is not known here (its
     splits, merges, transfers and conversions are no trades; history may start after its first
     buy), so "enough to neutralise its position" could not be measured and a partial exit by
@@ -63,7 +64,7 @@ def left_since(
     unbounded in time (EXPLAIN on 600,000 trades: 432 index rows per token per partition read to
     find none) — a popular token's millions."""
     return (
-        f"{t}.wallet_address = {wallet}"
+        f"{t}.wallet_address = {wallet} AND {t}.size > 0"  # a fill of no shares leaves nothing
         f" AND {t}.token_id = CASE {t}.side WHEN 'SELL' THEN {token_id} ELSE {complement} END"
         f" AND {t}.chain_id = {chain} AND {t}.timestamp >= {ts}"
         f" AND {t}.block_number >= {block}"
