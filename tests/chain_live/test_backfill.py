@@ -39,7 +39,7 @@ class LimitedNode:
     url: str
     limit: int = 1_000_000
     strip_timestamps: bool = False
-    fail_getlogs_call: int = 0  # the n-th eth_getLogs (from 1) gets a server error
+    fail_getlogs_from: int = 0  # every eth_getLogs from the n-th on (from 1) gets a server error
     calls: list[tuple[str, Any]] = field(default_factory=list)
 
 
@@ -51,7 +51,7 @@ async def limited(anvil: Anvil) -> AsyncIterator[LimitedNode]:
         method, params = body["method"], body["params"]
         node.calls.append((method, params))
         if method == "eth_getLogs":
-            if sum(1 for m, _ in node.calls if m == method) == node.fail_getlogs_call:
+            if 0 < node.fail_getlogs_from <= sum(1 for m, _ in node.calls if m == method):
                 error = {"code": -32000, "message": "internal error"}
                 return {"jsonrpc": "2.0", "id": body["id"], "error": error}
             span = int(params[0]["toBlock"], 16) - int(params[0]["fromBlock"], 16) + 1
@@ -219,17 +219,19 @@ async def test_the_next_range_is_read_while_one_is_stored(
 async def test_a_node_failure_stores_every_range_read_before_it(
     anvil: Anvil, limited: LimitedNode, pool: asyncpg.Pool
 ) -> None:
-    """The third eth_getLogs fails (after the second was read ahead of the first's store):
-    the first two ranges are stored, in order, the checkpoint is the second's end, and the
-    failure is raised; a new run goes on from there and stores each fill once."""
+    """From the third eth_getLogs on the node fails (after the second was read ahead of the
+    first's store): the first two ranges are stored, in order, the checkpoint is the second's
+    end, and the failure is raised (once the third range, tried again and halved down to one
+    block, still fails: an error nobody recognises, Backfiller._unrecognised); a new run goes on
+    from there and stores each fill once."""
     await fills_in_blocks(anvil, 12)
     transport = HttpTransport(limited.url)
-    limited.fail_getlogs_call = 3
+    limited.fail_getlogs_from = 3
     with pytest.raises(RetryableRpcError):
         await backfiller(pool, EthClient(transport), AdaptiveRange(4, 1, 4)).run(1, 12)
     assert await pool.fetchval("SELECT count(*) FROM orderflow_trades") == 8
     assert await pool.fetchval("SELECT block_number FROM orderflow_sync_checkpoints") == 8
-    limited.fail_getlogs_call = 0
+    limited.fail_getlogs_from = 0
     report = await backfiller(pool, EthClient(transport), AdaptiveRange(4, 1, 4)).run(9, 12)
     assert report.range_sizes == [4]
     assert await pool.fetchval("SELECT count(*) FROM orderflow_trades") == 12
