@@ -24,6 +24,7 @@ from orderflow.signals.quotes import (
     QUOTE_WINDOW_SECS,
     Seen,
     in_panic_high,
+    is_level,
     levels_of,
     quote,
 )
@@ -170,7 +171,8 @@ class Tape:
             default=None,
         )
         recent.append((trade.timestamp, trade.price, trade.wallet, counterparty))
-        self._last[trade.token_id] = trade.price
+        if is_level(trade.price):  # the executor's last traded price is a level's
+            self._last[trade.token_id] = trade.price
         self.seen += 1
         if self.seen % _SWEEP_EVERY == 0:
             self._sweep(trade.timestamp - self._quote_keep)
