@@ -154,25 +154,47 @@ def load(model: type[S], **overrides: Any) -> S:
     """Build a settings model from the environment, turning validation errors into ConfigError.
 
     The message lists every offending variable with pydantic's reason, never the value itself
-    (it may be a secret).
+    (it may be a secret): :func:`invalid_settings`.
     """
+    settings, problems = read(model, **overrides)
+    if settings is None:
+        raise invalid_settings(problems)
+    return settings
+
+
+def settings_problems(*models: type[BaseSettings]) -> list[str]:
+    """What is wrong with the environment for each of ``models``: ``VARIABLE: reason`` lines,
+    each once (the models a command reads share the common variables)."""
+    problems: list[str] = []
+    for model in models:
+        problems += read(model)[1]
+    return problems
+
+
+def invalid_settings(problems: list[str]) -> ConfigError:
+    """The one refusal of a command's settings: every bad variable, one line each, under one
+    heading (exit 2)."""
+    unique = list(dict.fromkeys(problems))
+    return ConfigError("invalid settings:\n" + "\n".join(f"  {p}" for p in unique))
+
+
+def read(model: type[S], **overrides: Any) -> tuple[S | None, list[str]]:
+    """``model`` built from the environment, or None and its bad variables."""
     try:
-        return model(**overrides)
+        return model(**overrides), []
     except SettingsError as exc:
         # A JSON-valued variable that is not JSON, decoded before validation (a traceback that
         # named the Python field): the variable named, never its value.
-        raise ConfigError(
-            f"invalid {model.__name__} settings:\n  {_variable(model, exc)}"
-        ) from None
+        return None, [_variable(model, exc)]
     except ValidationError as exc:
-        lines = []
+        problems = []
         for err in exc.errors():
             loc = [str(p) for p in err["loc"]]
             if loc:  # the variable, not the Python field (calculation_interval_secs, work_mem)
                 loc[0] = _env_name(model, loc[0])
-            where = ".".join(loc) or model.__name__
-            lines.append(f"  {where}: {err['msg']}")
-        raise ConfigError(f"invalid {model.__name__} settings:\n" + "\n".join(lines)) from None
+            # A check across variables (its message names them) has no place of its own
+            problems.append(f"{'.'.join(loc)}: {err['msg']}" if loc else err["msg"])
+        return None, problems
 
 
 def redact_url(url: str) -> str:

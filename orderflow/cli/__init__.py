@@ -2,6 +2,8 @@
 
 Each subcommand lives in its own module here and exposes ``register(subparsers)``; the module's
 handler receives the parsed namespace and returns an exit code (coroutines are run for it).
+A command that reads settings names their models as its ``settings`` default (a tuple), so that
+a refusal of the common variables names its own bad ones as well.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 from orderflow import __version__
 from orderflow.cli._common import logging_for
-from orderflow.config import LogSettings, load
+from orderflow.config import LogSettings, invalid_settings, load, settings_problems
 from orderflow.errors import ConfigError, OrderflowError
 from orderflow.telemetry import logs_as_json, redact
 from orderflow.tracing import TracingSettings, shutdown_tracing
@@ -92,10 +94,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(_command(words))
     try:
         args = parser.parse_args(words)
-        logging_for(load(LogSettings), args)  # commands with settings refine it
         # The chart sets OTEL_* on every workload: a bad value is refused by every command, not
-        # only by the processes that export spans (the listener, the executor).
-        load(TracingSettings)
+        # only by the processes that export spans (the listener, the executor). A refusal names
+        # the bad variables of the command's own settings too (its `settings`), not only these.
+        if settings_problems(LogSettings, TracingSettings):
+            raise invalid_settings(
+                settings_problems(LogSettings, TracingSettings, *getattr(args, "settings", ()))
+            )
+        logging_for(load(LogSettings), args)  # commands with settings refine it
         result = args.handler(args)
         if inspect.iscoroutine(result):
             result = asyncio.run(result)

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from pydantic_settings import BaseSettings
 
-from orderflow.config import LogSettings, load
+from orderflow.config import LogSettings, invalid_settings, read, settings_problems
 from orderflow.errors import ConfigError, OrderflowError
 from orderflow.telemetry import setup_logging
 
@@ -23,9 +23,19 @@ def logging_for(settings: LogSettings, args: argparse.Namespace | None = None) -
     setup_logging(settings.log_level, getattr(args, "log_format", None) or settings.log_format)
 
 
-def settings_for(model: type[S], args: argparse.Namespace | None = None, **overrides: object) -> S:
-    """Load a settings model and set up logging from it."""
-    settings = load(model, **overrides)
+def settings_for(
+    model: type[S],
+    args: argparse.Namespace | None = None,
+    *also: type[BaseSettings],
+    **overrides: object,
+) -> S:
+    """Load a settings model and set up logging from it. ``also``: the other models the command
+    reads next (the executor's credentials), checked now so that one refusal names every bad
+    variable of them all."""
+    settings, problems = read(model, **overrides)
+    problems += settings_problems(*also)
+    if settings is None or problems:
+        raise invalid_settings(problems)
     if isinstance(settings, LogSettings):
         logging_for(settings, args)
     return settings

@@ -95,7 +95,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--truth", type=Path, help="simulator truth file: also report score quality")
     p.add_argument("--json", type=Path, help="also write the summaries as JSON here")
     add_log_format(p)
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, settings=(CommonSettings,))
 
 
 def _options(args: argparse.Namespace) -> BacktestOptions:

@@ -64,7 +64,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="detach without CONCURRENTLY (briefly blocks readers and writers)",
     )
     add_log_format(p)
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, settings=(CommonSettings,))
 
 
 def run(args: argparse.Namespace) -> int:

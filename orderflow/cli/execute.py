@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="run only this strategy (repeatable; default: EXECUTOR_STRATEGIES or all)",
     )
     add_log_format(p)
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, settings=(ExecutorSettings, LiveCredentials))
 
 
 async def _ensure_default(conn: asyncpg.Connection, settings: ExecutorSettings) -> None:
@@ -122,7 +122,7 @@ async def run(args: argparse.Namespace) -> int:
     overrides: dict[str, object] = {}
     if args.strategy:
         overrides["strategies"] = args.strategy
-    settings = settings_for(ExecutorSettings, args, **overrides)
+    settings = settings_for(ExecutorSettings, args, LiveCredentials, **overrides)
     creds = load(LiveCredentials)
     setup_telemetry("executor")
     dsn = await db.resolve_dsn(settings)

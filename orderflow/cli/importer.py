@@ -71,7 +71,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="serve /metrics (Prometheus) on this port while importing (default: off)",
     )
     add_log_format(p)
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, settings=(ListenerSettings,))
 
 
 def run(args: argparse.Namespace) -> Coroutine[Any, Any, int]:

@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "migrate", help="apply database migrations (safe to run twice, concurrently)"
     )
     add_log_format(p)
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, settings=(CommonSettings,))
 
 
 async def run(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ import math
 from orderflow import db
 from orderflow.cli._common import add_log_format, settings_for
 from orderflow.errors import ConfigError
+from orderflow_operator.config import OperatorSettings
 
 
 class _OptionalAction(argparse.HelpFormatter):
@@ -59,7 +60,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--priority", type=int, help="peering priority (default: random per process)")
     p.add_argument("--peering", help="peering object name (default OPERATOR_PEERING_NAME)")
     add_log_format(p)
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, settings=(OperatorSettings,))
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     r = actions.add_parser(
         "retire",
@@ -99,7 +100,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     from orderflow_operator import runner
-    from orderflow_operator.config import OperatorSettings
 
     overrides: dict[str, object] = {}
     if args.priority is not None:
@@ -142,7 +142,6 @@ def retire_scope(args: argparse.Namespace) -> None:
 
 async def retire(args: argparse.Namespace) -> int:
     from orderflow_operator import retire as retiring
-    from orderflow_operator.config import OperatorSettings
 
     retire_scope(args)
     if not 0 < args.timeout < math.inf:

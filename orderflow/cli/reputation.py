@@ -58,7 +58,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "last run, when that run left its inputs; the scores are the same either way)",
     )
     add_log_format(r)
-    r.set_defaults(handler=run)
+    r.set_defaults(handler=run, settings=(ReputationSettings,))
 
 
 async def run(args: argparse.Namespace) -> int:

@@ -74,7 +74,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         " (default 24h)",
     )
     add_log_format(status)
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, settings=(CommonSettings,))
 
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--history", type=int, default=10, metavar="N", help="score changes shown")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     add_log_format(p)
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, settings=(ReputationSettings,))
 
 
 async def run(args: argparse.Namespace) -> int:
