@@ -37,8 +37,12 @@ class LogSettings(BaseSettings):
     """How every orderflow command logs (read before anything else, by every command)."""
 
     # allow_inf_nan: no setting is a number that is not finite (`inf` seconds between runs was
-    # taken: one run, then a sleep for ever); every model of a command inherits it.
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, allow_inf_nan=False)
+    # taken: one run, then a sleep for ever); env_ignore_empty: a variable set but empty
+    # (`LOG_LEVEL=`, a chart's `value: ""`) is unset, its default (`ORDERFLOW_DATA_DIR=` was the
+    # current directory), as OpenTelemetry's variables are. Every model of a command inherits both.
+    model_config = SettingsConfigDict(
+        extra="ignore", populate_by_name=True, allow_inf_nan=False, env_ignore_empty=True
+    )
 
     log_level: LogLevel = Field(
         default="INFO",

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
 from pydantic import Field
 
 from orderflow.config import CommonSettings
+
+_LIVE_VARIABLE = "OPERATOR_LIVE_CREDENTIALS_SECRET"
+
+
+def _live_secret_when_empty() -> str | None:
+    """``""`` when OPERATOR_LIVE_CREDENTIALS_SECRET is set but empty, None when unset. Every
+    other variable set empty is unset (``env_ignore_empty``: the environment source drops it
+    before this default is asked); this one's emptiness means something (the chart's executor has
+    no credentials: live specs are refused, where unset accepts any Secret)."""
+    return "" if _LIVE_VARIABLE in os.environ else None
 
 
 class OperatorSettings(CommonSettings):
@@ -32,9 +44,9 @@ class OperatorSettings(CommonSettings):
         "(database unreachable, serialization failure).",
     )
     live_credentials_secret: str | None = Field(
-        default=None,
+        default_factory=_live_secret_when_empty,
         max_length=253,
-        validation_alias="OPERATOR_LIVE_CREDENTIALS_SECRET",
+        validation_alias=_LIVE_VARIABLE,
         description="Name of the Secret the executor's live credentials come from (the chart "
         "sets it to credentials.existingSecret). Set: a live spec must name exactly this Secret "
         "in credentialsSecret; empty: the executor has no credentials and live specs are "

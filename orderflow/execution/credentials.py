@@ -19,7 +19,8 @@ WALLET_TYPE_SIGNATURE = {"EOA": 0, "POLY_PROXY": 1, "GNOSIS_SAFE": 2, "DEPOSIT_W
 
 
 class LiveCredentials(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    # A variable set but empty is unset, as in every settings model (orderflow.config.LogSettings)
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, env_ignore_empty=True)
 
     private_key: SecretStr | None = Field(
         default=None,
