@@ -17,7 +17,13 @@ from orderflow.backtest.history import strategy_settings_json
 from orderflow.backtest.latency import DEFAULT_LATENCY_SECS, DEFAULT_VISIBILITY_SECS
 from orderflow.backtest.quality import QualityOverTime
 from orderflow.backtest.scoring import reputation_scorer
-from orderflow.cli._common import add_log_format, parse_timestamp, settings_for, writable
+from orderflow.cli._common import (
+    add_log_format,
+    parse_timestamp,
+    settings_for,
+    writable,
+    write_outputs,
+)
 from orderflow.cli.strategy_settings import build_settings
 from orderflow.config import CommonSettings
 from orderflow.durations import parse_duration
@@ -170,7 +176,7 @@ async def run(args: argparse.Namespace) -> int:
                 "`orderflow import` or `orderflow listen --from-file`, or run `orderflow demo`)"
             )
         if args.json is not None:  # first: printing may end the command (`| head`: 141)
-            _write_json(args.json, report)
+            write_outputs((args.json, "--json", lambda path: _write_json(path, report)))
         print(render(report))
         scorer = reputation_scorer(reputation)
         r = report.result

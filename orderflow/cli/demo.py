@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from orderflow import db
-from orderflow.cli._common import add_log_format, settings_for
+from orderflow.cli._common import add_log_format, settings_for, write_outputs
 from orderflow.cli.backtest import (
     add_strategy_options,
     execution_values,
@@ -74,10 +74,6 @@ def _database(name: str) -> str:
     return name
 
 
-def _write(path: Path, text: str) -> None:
-    path.write_text(text, encoding="utf-8")
-
-
 async def run(args: argparse.Namespace) -> int:
     sim = sim_config(args)
     step = parse_duration(args.step, "--step")
@@ -104,6 +100,11 @@ async def run(args: argparse.Namespace) -> int:
         execution=execution,
     )
     html_path = out_dir / "report.html"
-    _write(html_path, render_html(result))
+    html = render_html(result)
+
+    def write_html(path: Path) -> None:
+        path.write_text(html, encoding="utf-8")
+
+    write_outputs((html_path, "--out-dir", write_html))
     print(render_text(result, str(html_path)))
     return 0

@@ -187,3 +187,29 @@ async def test_visibility_is_an_option(
     out = capsys.readouterr()
     assert code == 0, out.err
     assert f"decided on the fills stored {stored} after their block" in out.out, out.out
+
+
+async def test_a_full_disk_under_json_is_one_line_and_exit_1(
+    dsn: str,
+    pool: asyncpg.Pool,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--json`` is written as the other commands' outputs are (``write_outputs``: all or
+    nothing, a failed write one line). Before: `OSError: [Errno 28] No space left on device`, a
+    traceback."""
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    monkeypatch.setenv("LOG_FORMAT", "text")
+    h = History()
+    market = h.market("m")
+    h.trade(addr("w"), market, 0, "BUY", "0.50", "300", T0)
+    h.resolve(market, 0, T0 + timedelta(days=1))
+    await h.store(pool)
+    import asyncio
+
+    code = await asyncio.to_thread(main, ["backtest", "--step", "12h", "--json", "/dev/full"])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert err.splitlines() == [
+        "orderflow: --json: cannot write /dev/full: No space left on device"
+    ]
