@@ -44,7 +44,11 @@ SELECT market_id, payouts, resolved_at
  ORDER BY resolved_at, market_id
 """
 
-_BOUNDS = "SELECT min(timestamp), max(timestamp), count(*) FROM orderflow_trades"
+_BOUNDS = """
+SELECT min(timestamp), max(timestamp), count(*),
+       (SELECT max(resolved_at) FROM orderflow_market_outcomes)
+  FROM orderflow_trades
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,14 +90,16 @@ class Bounds:
     first: datetime
     last: datetime
     trades: int
+    last_resolution: datetime | None = None
 
 
 async def bounds(conn: asyncpg.Connection) -> Bounds | None:
-    """Time span of the stored trades, or None when there are none."""
+    """Time span of the stored trades (and the last stored resolution), or None when there
+    are no trades."""
     row = await conn.fetchrow(_BOUNDS)
     if row is None or row[2] == 0:
         return None
-    return Bounds(row[0], row[1], int(row[2]))
+    return Bounds(row[0], row[1], int(row[2]), row[3])
 
 
 async def stream_trades(

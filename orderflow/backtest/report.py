@@ -87,6 +87,18 @@ def execution_line(report: BacktestReport) -> str:
     )
 
 
+def _bounded_line(report: BacktestReport) -> list[str]:
+    """What the replay did with an end past the data (none when it was not)."""
+    asked = report.options.end
+    if not report.bounded_by_data or asked is None:
+        return []
+    return [
+        f"--end {asked.isoformat()} is past the stored data: replayed until "
+        f"{report.result.end.isoformat()} (the last trade and its orders' life, or the last "
+        "resolution; nothing happens after it)."
+    ]
+
+
 def render(report: BacktestReport) -> str:
     r = report.result
     lines = [
@@ -94,6 +106,7 @@ def render(report: BacktestReport) -> str:
         f"{'step' if r.steps == 1 else 'steps'} of {format_duration(r.step)}, "
         f"{r.trades_replayed} fills, {r.resolutions_seen} resolutions; scores as of "
         "each step's start.",
+        *_bounded_line(report),
         execution_line(report),
         "",
         *summary_table(report.summaries),

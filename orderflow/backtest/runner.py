@@ -14,7 +14,13 @@ from typing import Self
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from orderflow.backtest.engine import ScoreObserver, Scorer, WalkForwardResult, walk_forward
+from orderflow.backtest.engine import (
+    EPOCH,
+    ScoreObserver,
+    Scorer,
+    WalkForwardResult,
+    walk_forward,
+)
 from orderflow.backtest.followers import BaselineFollower, Follower, StrategyFollower
 from orderflow.backtest.history import bounds, event_ids, resolution_times
 from orderflow.backtest.latency import (
@@ -110,6 +116,9 @@ class BacktestReport:
     verdicts: list[FollowerVerdict]
     events: dict[str, str] = field(default_factory=dict)  # market id -> event id
     days: dict[str, str] = field(default_factory=dict)  # market id -> its event's resolution day
+    # The asked end was past the data's (the last trade and its orders' life, the last
+    # resolution): the replay stopped at the data's.
+    bounded_by_data: bool = False
 
     @property
     def strategy(self) -> RunSummary:
@@ -151,7 +160,13 @@ async def run_backtest(
         return None
     # Start just before the first trade so that trade is inside the first step's window.
     start = options.start or (span.first - timedelta(seconds=1))
+    execution = options.execution(settings)
     end = options.end or span.last
+    # Past the data nothing happens (no fill, no resolution, no order left to fill): the steps
+    # there would each score every wallet for nothing.
+    data_end = max(span.last + execution.latency + execution.window, span.last_resolution or EPOCH)
+    bounded = end > data_end
+    end = min(end, data_end)
     if end <= start:
         return None
     step = timedelta(seconds=options.step_secs)
@@ -163,7 +178,7 @@ async def run_backtest(
         end=end,
         step=step,
         on_scores=on_scores,
-        execution=options.execution(settings),
+        execution=execution,
     )
     traded = {s.market_id for run in result.runs for s in run.book.signals if s.market_id}
     events = await event_ids(conn, traded)
@@ -175,4 +190,6 @@ async def run_backtest(
         seed=options.seed,
     )
     summaries = [summarize(run, step) for run in result.runs]
-    return BacktestReport(options, settings, result, summaries, verdicts, events, days)
+    return BacktestReport(
+        options, settings, result, summaries, verdicts, events, days, bounded_by_data=bounded
+    )

@@ -213,3 +213,31 @@ async def test_a_full_disk_under_json_is_one_line_and_exit_1(
     assert err.splitlines() == [
         "orderflow: --json: cannot write /dev/full: No space left on device"
     ]
+
+
+async def test_an_end_far_past_the_data_replays_only_as_far_as_the_data(
+    dsn: str,
+    pool: asyncpg.Pool,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--end`` 100 days past the last trade and resolution: the replay stops where the data
+    does (nothing can happen after it) and says so. Before: 200 steps of 12 h, each scoring every
+    wallet over an empty step (`: 200 steps of 12 h`), for the same figures."""
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    h = History()
+    market = h.market("m")
+    for i in range(3):
+        h.trade(addr(f"w{i}"), market, 0, "BUY", "0.50", "300", T0 + timedelta(hours=i))
+        h.ask(market, 0, "0.50", "1000", T0 + timedelta(hours=i, minutes=1))
+    h.resolve(market, 0, T0 + timedelta(days=1))
+    await h.store(pool)
+    import asyncio
+
+    far = (T0 + timedelta(days=100)).isoformat()
+    code = await asyncio.to_thread(main, ["backtest", "--step", "12h", "--end", far])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    head = text.splitlines()[0]
+    assert ": 3 steps of 12 h, 6 fills, 1 resolutions;" in head, head
+    assert f"--end {far} is past the stored data: replayed until " in text, text
