@@ -9,6 +9,8 @@ from pydantic import Field
 from orderflow.config import CommonSettings
 
 _LIVE_VARIABLE = "OPERATOR_LIVE_CREDENTIALS_SECRET"
+# What the peering object holds exactly: the API server keeps a JSON integer as a 64-bit one.
+MIN_PRIORITY, MAX_PRIORITY = -(2**63), 2**63 - 1
 
 
 def _live_secret_when_empty() -> str | None:
@@ -60,6 +62,8 @@ class OperatorSettings(CommonSettings):
     )
     priority: int | None = Field(
         default=None,
+        ge=MIN_PRIORITY,
+        le=MAX_PRIORITY,
         validation_alias="OPERATOR_PRIORITY",
         description="Peering priority. Unset: a random one per process, so that of several "
         "replicas exactly one (the highest) works and the others stand by.",

@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from orderflow.strategy.names import MAX_STRATEGY_NAME, STRATEGY_NAME
 from orderflow_operator.spec import TradingStrategySpec
 
 GROUP = "orderflow.io"
@@ -165,6 +166,18 @@ def status_schema() -> dict[str, Any]:
     }
 
 
+def _name_rule() -> dict[str, str]:
+    """The API server holds a resource's name to a DNS subdomain (dots, 253 characters); a
+    strategy's is a DNS label (orderflow.strategy.names), refused here before the operator sees
+    it."""
+    return {
+        "rule": f"self.metadata.name.size() <= {MAX_STRATEGY_NAME} && "
+        f"self.metadata.name.matches('{STRATEGY_NAME.pattern}')",
+        "message": f"a strategy's name is a DNS label: lower-case letters, digits and inner "
+        f"dashes, at most {MAX_STRATEGY_NAME} characters",
+    }
+
+
 def crd() -> dict[str, Any]:
     """The whole CustomResourceDefinition object."""
     columns = [
@@ -210,6 +223,7 @@ def crd() -> dict[str, Any]:
                             "description": "A named trading strategy run by the orderflow "
                             "executor.",
                             "required": ["spec"],
+                            "x-kubernetes-validations": [_name_rule()],
                             "properties": {
                                 "apiVersion": {"type": "string"},
                                 "kind": {"type": "string"},

@@ -27,9 +27,8 @@ from typing import Any, Literal, Self
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from orderflow.strategy import StrategySettings
+from orderflow.strategy.names import name_problem
 
-# The executor's strategy names are DNS labels (see the CHECK on orderflow_strategies.name).
-STRATEGY_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # A Secret's name is a DNS subdomain.
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 # ... and so is a private key's hex (POLY_PRIVATE_KEY, with or without 0x): never a name.
@@ -128,14 +127,8 @@ def parse_spec(
     a live spec must name; None accepts any name (the executor's Secret is not known)."""
     raw = dict(spec or {})
     paused, killed = _flag(raw, "paused"), _flag(raw, "killed")
-    if not STRATEGY_NAME.fullmatch(name) or len(name) > 63:
-        return SpecProblem(
-            "InvalidName",
-            f"name {name!r} is not a strategy name: use lower-case letters, digits and '-' "
-            "(a DNS label, at most 63 characters)",
-            paused,
-            killed,
-        )
+    if (problem := name_problem(name)) is not None:
+        return SpecProblem("InvalidName", f"name {problem}", paused, killed)
     try:
         parsed = TradingStrategySpec.model_validate(raw)
     except ValidationError as exc:

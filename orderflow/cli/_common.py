@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings
 
 from orderflow.config import LogSettings, invalid_settings, read, settings_problems
 from orderflow.errors import ConfigError, OrderflowError
+from orderflow.strategy.names import name_problem
 from orderflow.telemetry import setup_logging
 
 S = TypeVar("S", bound=BaseSettings)
@@ -81,6 +82,14 @@ def write_outputs(*outputs: tuple[Path, str, Callable[[Path], None]]) -> None:
     finally:
         for temporary, _ in staged:
             temporary.unlink(missing_ok=True)
+
+
+def strategy_names(names: list[str], option: str) -> list[str]:
+    """The strategy names an option gives, each checked (one line naming the option)."""
+    for name in names:
+        if (problem := name_problem(name)) is not None:
+            raise ConfigError(f"{option}: {problem}")
+    return names
 
 
 def add_log_format(parser: argparse.ArgumentParser, *, inherit: bool = False) -> None:

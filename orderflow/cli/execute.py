@@ -11,7 +11,7 @@ import asyncpg
 from pydantic import ValidationError
 
 from orderflow import db
-from orderflow.cli._common import add_log_format, settings_for
+from orderflow.cli._common import add_log_format, settings_for, strategy_names
 from orderflow.cli.strategy_settings import build_settings
 from orderflow.config import load
 from orderflow.errors import ConfigError
@@ -121,7 +121,7 @@ def _warn_unknown(wanted: list[str], rows: list[asyncpg.Record]) -> None:
 async def run(args: argparse.Namespace) -> int:
     overrides: dict[str, object] = {}
     if args.strategy:
-        overrides["strategies"] = args.strategy
+        overrides["strategies"] = strategy_names(args.strategy, "--strategy")
     settings = settings_for(ExecutorSettings, args, LiveCredentials, **overrides)
     creds = load(LiveCredentials)
     setup_telemetry("executor")

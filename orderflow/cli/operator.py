@@ -13,7 +13,7 @@ import math
 from orderflow import db
 from orderflow.cli._common import add_log_format, settings_for
 from orderflow.errors import ConfigError
-from orderflow_operator.config import OperatorSettings
+from orderflow_operator.config import MAX_PRIORITY, MIN_PRIORITY, OperatorSettings
 
 
 class _OptionalAction(argparse.HelpFormatter):
@@ -103,6 +103,11 @@ async def run(args: argparse.Namespace) -> int:
 
     overrides: dict[str, object] = {}
     if args.priority is not None:
+        if not MIN_PRIORITY <= args.priority <= MAX_PRIORITY:
+            raise ConfigError(
+                f"--priority: between {MIN_PRIORITY} and {MAX_PRIORITY} (a 64-bit integer), "
+                f"got {args.priority}"
+            )
         overrides["priority"] = args.priority
     if args.peering:
         overrides["peering_name"] = args.peering

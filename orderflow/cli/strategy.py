@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +20,7 @@ from orderflow.errors import ConfigError
 from orderflow.execution import status as execution_status
 from orderflow.execution import strategy_queries
 from orderflow.migrate import migrate
+from orderflow.strategy.names import name_problem
 
 _FLAGS = {
     "pause": ("paused", True),
@@ -77,16 +77,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=run, settings=(CommonSettings,))
 
 
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
-
 async def run(args: argparse.Namespace) -> int:
     settings = settings_for(CommonSettings, args)
     name = getattr(args, "name", None)
-    if name is not None and not _NAME.match(name):
-        raise ConfigError(
-            f"strategy name {name!r} must be lower-case letters, digits and inner dashes"
-        )
+    # A new name is a DNS label (orderflow.strategy.names); one that stops or reads a strategy
+    # only has its alphabet checked: a longer one stored before 6 Dec 2026 can still be killed.
+    problem = None if name is None else name_problem(name, new=args.action == "set")
+    if problem is not None:
+        raise ConfigError(problem)
     async with db.open_pool(settings, max_size=2) as pool, pool.acquire() as conn:
         await migrate(conn)
         if args.action == "list":

@@ -14,6 +14,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
 from orderflow.config import CommonSettings
+from orderflow.strategy.names import checked_name
 
 
 def default_instance_id() -> str:
@@ -120,3 +121,13 @@ class ExecutorSettings(CommonSettings):
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
+
+    @field_validator("strategies")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        return [checked_name(name) for name in value]
+
+    @field_validator("default_strategy")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return checked_name(value)
