@@ -18,7 +18,7 @@ fill at its real block beside the misplaced one.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -114,13 +114,16 @@ class RowDecoder:
             identity=identity,
         )
 
-    def check_first_id(self, row: Row) -> None:
-        """A layout whose ``id`` stands in for the log index: the file's first row must show
-        that it does (``<tx hash>-<log index>``), or the file is refused."""
-        value = row.values.get(self.layout.columns["id"])
-        if split_log_id(value) is None:
-            raise refuse_underived_id(self.source, self.layout, value)
-        self._checked_id = True
+    def check_first_ids(self, rows: Sequence[Row]) -> None:
+        """A layout whose ``id`` stands in for the log index: one row of the file's first batch
+        must show that it does (a spelling of ``layouts.ID_SPELLINGS``), or the file is
+        refused — its ids are another key (the orderbook subgraph's transactionHash_orderHash).
+        A row among the others whose id derives none is a dead letter of its own."""
+        column = self.layout.columns["id"]
+        if rows and not any(split_log_id(row.values.get(column)) for row in rows):
+            value = rows[0].values.get(column)
+            raise refuse_underived_id(self.source, self.layout, value, len(rows))
+        self._checked_id = bool(rows)
 
     def parse(self, batch: Batch) -> Parsed:
         """Identities of a batch's rows, and the event fields of fill and match rows (runs in
@@ -129,8 +132,8 @@ class RowDecoder:
         rows = batch.rows
         out = Parsed(read=len(rows) + len(batch.bad))
         out.dead.extend(self.dead(b.number, b.reason, text=b.text) for b in batch.bad)
-        if not self._checked_id and rows:
-            self.check_first_id(rows[0])
+        if not self._checked_id:
+            self.check_first_ids(rows)
         ids, owns = columns.identities(self.encoder, batch)
         fields: list[Prepared | None] = (
             [None] * len(rows)

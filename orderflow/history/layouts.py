@@ -101,8 +101,18 @@ _REQUIRED: dict[Kind, tuple[str, ...]] = {
     "blocks": ("block_number", "block_hash", "timestamp"),
 }
 
-# A log id that carries the log index: "<tx hash>-<log index>" / "<tx hash>_<log index>".
-_ID_WITH_LOG_INDEX = re.compile(r"^(?:0x)?([0-9a-fA-F]{64})[-_:](\d{1,9})$")
+# A log id that carries the log index, as subgraphs spell it: "<tx hash>-<log index>" (the old
+# Graph scaffold, Messari), "<tx hash>_0x<hex>" (Polymarket's getEventKey: hash.toHexString() +
+# '_' + logIndex.toHexString()), "-" / "_" / ":" with decimal or 0x hex, and the scaffold's
+# hash.concatI32(logIndex.toI32()): the hash's 32 bytes and the index's 4, little-endian.
+_ID_WITH_LOG_INDEX = re.compile(
+    r"^(?:0x)?([0-9a-f]{64})(?:[-_:](?:(\d{1,10})|0x([0-9a-f]{1,8}))|([0-9a-f]{8}))$", re.I
+)
+ID_SPELLINGS = (
+    "'<transaction hash>-<log index>' (or _ or :, the index decimal or 0x hex, as Polymarket's "
+    "subgraphs key events: transactionHash_0x1f), or the Graph scaffold's "
+    "transactionHash.concatI32(logIndex)"
+)
 
 
 @dataclass(slots=True)
@@ -246,9 +256,9 @@ def _refusal(
     )
     if "log_index" in missing and "id" in found:
         text += (
-            " (an id column stands in for the log index only when it is "
-            "'<transaction hash>-<log index>'; the Polymarket subgraph's id is "
-            "transactionHash_orderHash, which does not carry a log index)"
+            f" (an id column stands in for the log index only when it is {ID_SPELLINGS}; "
+            "the Polymarket subgraph's id is transactionHash_orderHash, which does not carry "
+            "a log index)"
         )
     if kind in ("fills", "matches") and "log_index" in missing:
         text += (
@@ -260,19 +270,33 @@ def _refusal(
 
 
 def split_log_id(value: object) -> tuple[str, int] | None:
-    """(tx hash, log index) from an id like ``0x<64 hex>-<n>``, or None."""
+    """(tx hash, log index) from an id in one of the spellings of ``ID_SPELLINGS``, or None."""
     if not isinstance(value, str):
         return None
     m = _ID_WITH_LOG_INDEX.match(value.strip())
     if m is None:
         return None
-    return "0x" + m.group(1).lower(), int(m.group(2))
+    tx, decimal, hexadecimal, concat_i32 = m.groups()
+    if decimal is not None:
+        index = int(decimal)
+    elif hexadecimal is not None:
+        index = int(hexadecimal, 16)
+    else:
+        index = int.from_bytes(bytes.fromhex(concat_i32), "little")
+    return "0x" + tx.lower(), index
 
 
-def refuse_underived_id(source: str, layout: Layout, value: object) -> LayoutError:
+def refuse_underived_id(source: str, layout: Layout, value: object, rows: int) -> LayoutError:
+    """The file's ids are no log ids: not one of its first ``rows`` rows derives a log index
+    (one row that does not is a dead letter of its own: ``RowEncoder.identity``)."""
+    which = (
+        f"its id {value!r} does not"
+        if rows == 1
+        else (f"none of the ids of its first {rows:,} rows ({value!r}, …)")
+    )
     return LayoutError(
-        f"{source}: {layout.name} lack log_index ({_SHOWN['log_index']}); their id {value!r} "
-        "does not derive one (it is not '<transaction hash>-<log index>'; the Polymarket "
-        "subgraph's id is transactionHash_orderHash, which two fills of one order in one "
-        "transaction share). orderflow imports no approximate identities"
+        f"{source}: {layout.name} lack log_index ({_SHOWN['log_index']}); {which} derive one "
+        f"(a log id is {ID_SPELLINGS}; the Polymarket orderbook subgraph's id is "
+        "transactionHash_orderHash, which two fills of one order in one transaction share). "
+        "orderflow imports no approximate identities"
     )

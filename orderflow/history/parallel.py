@@ -70,7 +70,7 @@ def _start(layout: Layout, source: str, unit: str, chain_id: int, addrs: ChainAd
     global _DECODER
     fewer_collections()
     _DECODER = RowDecoder(layout, source, unit, chain_id, addrs)
-    _DECODER._checked_id = True  # the main process checks the file's first row
+    _DECODER._checked_id = True  # the main process checks the file's first batch
 
 
 class _LineRow(Row):
@@ -161,7 +161,7 @@ def parsed_in_workers(
     reader: RowReader, decoder: RowDecoder, size: int, workers: int
 ) -> Iterator[tuple[Parsed, tuple[int, int | None]]]:
     """``(decoder.parse(batch), reader position)`` for every batch, parsed by ``workers``
-    processes; the first row's id is checked here (a refused layout raises before any work)."""
+    processes; the first batch's ids are checked here (a refused layout raises before any work)."""
     columns = reader.columns
     context = multiprocessing.get_context("spawn")  # no fork of a threaded, async process
     pool = ProcessPoolExecutor(
@@ -175,9 +175,7 @@ def parsed_in_workers(
     try:
         for chunk in _chunks(reader, size):
             if not decoder._checked_id:
-                first = next(iter(_rows_of(columns, chunk)), None)
-                if first is not None:
-                    decoder.check_first_id(first)
+                decoder.check_first_ids(_batch(columns, chunk).rows)  # its lines that are rows
             pending.append((chunk, pool.submit(_parse, columns, chunk), reader.position()))
             if len(pending) > 2 * workers:
                 yield _finish(columns, *pending.popleft())

@@ -91,7 +91,8 @@ async def test_a_refused_file_stores_nothing(pool: asyncpg.Pool, tmp_path: Path)
     for path in (sub, csv_path):
         with pytest.raises(LayoutError, match="no approximate identities"):
             await import_file(pool, path, chain_id=137)
-    # An id column in the subgraph's format with block and exchange present: refused on row 1.
+    # An id column in the subgraph's format with block and exchange present: no row of the first
+    # batch derives a log index, so the file is refused.
     rows = [{**d.subgraph_row(f), "blockNumber": f["block"], "contract": f["address"]}
             for f in fills]  # fmt: skip
     with_id = d.write_csv(tmp_path / "with-id.csv", rows)
