@@ -149,7 +149,7 @@ def _kind(found: Mapping[str, str]) -> Kind | None:
         return "logs"
     if "condition_id" in found and ("clob_token_ids" in found or "outcomes" in found):
         return "markets"
-    if "taker_order_hash" in found:
+    if "taker_order_hash" in found or _subgraph_matches(found):
         return "matches"
     if {"maker_amount", "order_hash", "maker_asset_id", "token_id"} & found.keys():
         return "fills"
@@ -197,6 +197,16 @@ def detect(columns: list[str], source: str, *, sparse: bool = False) -> Layout:
     own keys are read (``markets.MarketRows``)."""
     found = map_columns(columns)
     kind = _kind(found)
+    api = _data_api(columns)
+    if api is not None:
+        raise LayoutError(
+            f"{source}: Polymarket's data API {api} rows: a wallet's trades with decimal size and "
+            "price and their transaction hash, without the log index, order hash, block and "
+            "exchange of the fills they sum. A fill's identity is (chain, transaction hash, log "
+            "index): orderflow imports no approximate identities. Backfill these transactions' "
+            "blocks from a node (`orderflow listen` with START_BLOCK) or import a dump of the "
+            "OrderFilled events with their log index"
+        )
     if kind is None:
         advice = _json_advice(columns, source) if sparse else None
         raise LayoutError(
@@ -230,7 +240,31 @@ def detect(columns: list[str], source: str, *, sparse: bool = False) -> Layout:
     return Layout(kind, found, name, id_derives, generation)
 
 
+def _data_api(columns: Iterable[str]) -> str | None:
+    """``/trades`` or ``/activity`` for the rows of Polymarket's data API, else None."""
+    names = {normalise(c) for c in columns}
+    if not {"proxywallet", "transactionhash", "size", "price"} <= names:
+        return None
+    return "/activity" if "usdcsize" in names else "/trades"
+
+
+def _subgraph_matches(found: Mapping[str, str]) -> bool:
+    """The orderbook subgraph's OrdersMatchedEvent: an id, the amounts and asset ids, and no
+    order hash, maker or taker (``id, timestamp, makerAssetID, takerAssetID, …Filled``)."""
+    return {"id", "maker_amount", "maker_asset_id"} <= found.keys() and not {
+        "order_hash",
+        "maker",
+        "taker",
+        "taker_order_maker",
+    } & found.keys()
+
+
 def _layout_name(kind: Kind, found: Mapping[str, str], generation: str) -> str:
+    if kind == "matches" and _subgraph_matches(found):
+        return (
+            "OrdersMatched rows (the Polymarket orderbook subgraph's ordersMatchedEvents, whose "
+            "id is the transaction hash: one row per transaction, not per match)"
+        )
     if kind == "fills" and "id" in found and "log_index" not in found:
         return "OrderFilled rows (the Polymarket subgraph's orderFilledEvents)"
     if kind == "fills" and not ({"order_hash", "fee", "log_index"} & found.keys()):

@@ -25,7 +25,8 @@ from tests.history.test_exactly_once import _assert_same, gamma_rows, sim_logs
 
 def graph_id(f: dict[str, Any], spelling: str) -> str:
     """The fill's ``id`` as a subgraph of that spelling writes it (lower-case hex, ``0x``)."""
-    tx, index = f["tx"], f["log_index"]
+    tx: str = f["tx"]
+    index: int = f["log_index"]
     if spelling == "dash":
         return f"{tx}-{index}"
     if spelling == "event-key":
