@@ -37,25 +37,13 @@ def graph_id(f: dict[str, Any], spelling: str) -> str:
 
 
 def subgraph_fill(f: dict[str, Any], spelling: str, *, tx_column: bool = True) -> dict[str, Any]:
-    """An OrderFilled entity as a subgraph's JSON export holds it: BigInts (amounts, asset ids,
-    block, seconds) as decimal strings, hashes and addresses as lower-case 0x hex, plus the
-    emitting exchange (a subgraph indexing both exchanges records ``event.address``)."""
-    row = {
-        "id": graph_id(f, spelling),
-        "blockNumber": str(f["block"]),
-        "blockTimestamp": str(f["ts"]),
-        "contract": f["address"],
-        "orderHash": f["order_hash"],
-        "maker": f["maker"],
-        "taker": f["taker"],
-        "makerAssetId": str(f["maker_asset"]),
-        "takerAssetId": str(f["taker_asset"]),
-        "makerAmountFilled": str(f["maker_amt"]),
-        "takerAmountFilled": str(f["taker_amt"]),
-        "fee": str(f["fee"]),
-    }
-    if tx_column:
-        row["transactionHash"] = f["tx"]
+    """An OrderFilled entity as a subgraph's JSON export holds it (``dumps.subgraph_row``:
+    BigInts as decimal strings, seconds as a string) with its block and the emitting exchange
+    (a subgraph indexing both exchanges records ``event.address``), keyed by its log id."""
+    row = {**d.subgraph_row(f), "id": graph_id(f, spelling), "blockNumber": str(f["block"])}
+    row["contract"] = f["address"]
+    if not tx_column:
+        del row["transactionHash"]
     return row
 
 
