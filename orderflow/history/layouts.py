@@ -197,7 +197,7 @@ def detect(columns: list[str], source: str, *, sparse: bool = False) -> Layout:
     own keys are read (``markets.MarketRows``)."""
     found = map_columns(columns)
     kind = _kind(found)
-    api = _data_api(columns)
+    api = None if {"log_index", "id"} & found.keys() else _data_api(columns)
     if api is not None:
         raise LayoutError(
             f"{source}: Polymarket's data API {api} rows: a wallet's trades with decimal size and "
@@ -241,7 +241,8 @@ def detect(columns: list[str], source: str, *, sparse: bool = False) -> Layout:
 
 
 def _data_api(columns: Iterable[str]) -> str | None:
-    """``/trades`` or ``/activity`` for the rows of Polymarket's data API, else None."""
+    """``/trades`` or ``/activity`` for the rows of Polymarket's data API, else None (an
+    export with a log index or an id that may be one is not refused for a few more columns)."""
     names = {normalise(c) for c in columns}
     if not {"proxywallet", "transactionhash", "size", "price"} <= names:
         return None
