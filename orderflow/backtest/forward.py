@@ -4,7 +4,9 @@ Works on any stored history (it needs no truth file): the scorer is asked for ev
 verdict as of ``as_of`` (the as-of gate: nothing after it is read), then each wallet's *taker*
 BUYs after ``as_of`` in markets resolved by ``end`` are settled at their payouts -- those placed
 before their market resolved: a buy at or after the resolution is taken with the outcome known
-(the reputation run voids it as no decision, :data:`orderflow.reputation.evidence_sql.VOID`).
+(the reputation run voids it as no decision, :data:`orderflow.reputation.evidence_sql.VOID`), and
+those at a price (:func:`orderflow.signals.quotes.is_level`): a fill of no shares or no
+collateral, stored at 0, or a wash print at 1.00 is no decision either.
 A score that finds skill ranks wallets by the edge they go on to realise; a score that finds luck
 or volume does not.
 
@@ -30,12 +32,15 @@ from orderflow.backtest.engine import Scorer
 from orderflow.backtest.interval import null_variance
 from orderflow.backtest.verdict import Interval, MarketResult, resolution_days, return_interval
 from orderflow.chain import pruning
+from orderflow.signals.quotes import is_level_sql
 from orderflow.signals.views import WalletView
 from orderflow.sim.quality import TOP_TIERS, spearman
 
 # Every taker BUY after the date in a market resolved by the end, placed before its market
-# resolved, with its stake (fees in), its P&L at the payout and its event (a neg-risk event's
-# legs share one, as in orderflow.backtest.history.event_ids). $1 = as_of, $2 = end.
+# resolved, at a price (a row of no shares or no collateral, stored at 0, or a wash print at
+# 1.00 is no decision: orderflow.signals.decisions.is_decision_row), with its stake (fees in),
+# its P&L at the payout and its event (a neg-risk event's legs share one, as in
+# orderflow.backtest.history.event_ids). $1 = as_of, $2 = end.
 _BUYS = f"""
 SELECT t.wallet_address, o.market_id, o.resolved_at,
        CASE WHEN c.neg_risk THEN left(c.question_id, 64) || '00' ELSE o.market_id END AS event_id,
@@ -50,7 +55,7 @@ SELECT t.wallet_address, o.market_id, o.resolved_at,
   LEFT JOIN orderflow_conditions c ON c.condition_id = o.market_id
  WHERE t.is_taker_aggregate AND t.side = 'BUY'
    AND t.timestamp > $1 AND t.timestamp <= $2 AND o.resolved_at <= $2
-   AND t.timestamp < o.resolved_at
+   AND t.timestamp < o.resolved_at AND {is_level_sql("t.price")}
    AND {pruning.since("$1", "t")} AND {pruning.until("$2", "t")}
    AND COALESCE(t.outcome_index, tok.outcome_index) IS NOT NULL
 """

@@ -173,3 +173,33 @@ async def test_a_forward_interval_of_favourites_is_never_narrower_than_no_edge_a
     assert top.low < 0, top.describe("realised")
     # 100 shares at 0.90: a payoff of variance 100² x 0.9 x 0.1 with no edge, per market
     assert {round(m.null_var, 6) for m in events.values()} == {900.0}
+
+
+async def test_taker_buys_at_no_price_are_no_buys(pool: asyncpg.Pool) -> None:
+    """The chain emits fills of no shares or no collateral (stored at price 0) and wash pairs
+    print at 1.00: no decision (``orderflow.signals.decisions.is_decision_row``), so no buy of
+    the forward test. One real buy at 0.50 that lost, beside four rows at no price — no shares,
+    free shares of the winner at 0, a print at 1.00 — is one buy, under ``min_buys``, at -100 %.
+    Counted, the wallet had five buys and its free shares read as a gain on no stake."""
+    printer = addr("printer")
+    h = History()
+    m = h.market("no-price")
+    at = AS_OF + timedelta(hours=1)
+    h.trade(printer, m, 1, "BUY", "0.50", "100", at)  # NO loses: -50
+    h.trade(printer, m, 0, "BUY", "0", "0", at + timedelta(minutes=1))  # no shares
+    h.trade(printer, m, 0, "BUY", "0", "100", at + timedelta(minutes=2))  # no collateral
+    h.trade(printer, m, 0, "BUY", "0", "0", at + timedelta(minutes=3))
+    h.trade(printer, m, 0, "BUY", "1.00", "100", at + timedelta(minutes=4))  # a wash print
+    h.resolve(m, 0, AS_OF + timedelta(days=3))
+    await h.store(pool)
+
+    async def rated(conn: asyncpg.Connection, as_of: datetime) -> Mapping[str, WalletView]:
+        return {printer: WalletView(printer, 9.0, "WHALE")}
+
+    async with pool.acquire() as conn:
+        realised = (await realised_after(conn, AS_OF, END))[printer]
+        result = await forward_test(conn, rated, as_of=AS_OF, end=END)
+        events = await by_event(conn, AS_OF, END, [printer])
+    assert (realised.buys, realised.pnl, realised.staked) == (1, -50.0, 50.0), realised
+    assert result.wallets == 0
+    assert [(e.pnl, e.staked) for e in events.values()] == [(-50.0, 50.0)]
