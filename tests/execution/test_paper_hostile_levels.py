@@ -121,3 +121,37 @@ async def test_the_true_complement_still_fills(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         await reveal(conn, token_id=TOKEN_NO, met="SELL", price="0.49", shares="40")
     assert await _filled(broker, key) == [(Decimal("0.51"), Decimal(40))]
+
+
+async def test_a_fill_of_no_shares_or_collateral_crosses_no_resting_order(
+    pool: asyncpg.Pool,
+) -> None:
+    """Control (passed before): the chain's fills of no shares or no collateral (stored at price
+    0: Trading.sol fills 0 and rounds ``taking`` down) are no flow through a resting BUY either —
+    a SELL at 0 below its limit, of no shares or of shares for nothing, and the mirror of a
+    complement's zero-share print (a bid of YES at 1) fill nothing at the limit."""
+    async with pool.acquire() as conn:
+        await add_token(conn, TOKEN_YES, MARKET, 0)
+        await add_token(conn, TOKEN_NO, MARKET, 1)
+        for token, other in ((TOKEN_YES, TOKEN_NO), (TOKEN_NO, TOKEN_YES)):
+            await conn.execute(
+                "UPDATE orderflow_tokens SET complement_token_id = $2 WHERE token_id = $1",
+                Decimal(token),
+                Decimal(other),
+            )
+    broker, key = await _rest(pool, "BUY", "0.51", quote="0.50")
+    async with pool.acquire() as conn:
+        for token, met, shares in (
+            (TOKEN_YES, "BUY", "0"),  # an ask of no shares
+            (TOKEN_YES, "SELL", "0"),  # a bid a seller hit with no shares
+            (TOKEN_YES, "SELL", "100"),  # 100 shares sold for nothing
+            (TOKEN_NO, "BUY", "0"),  # NO's ask of no shares: a bid of YES at 1
+            (TOKEN_NO, "SELL", "100"),  # NO's bid hit for nothing: an ask of YES at 1
+        ):
+            await reveal(conn, token_id=token, met=met, price="0.40", shares="1")
+            await conn.execute(  # stored as the listener stores it: at price 0
+                "UPDATE orderflow_trades SET price = 0, size = $1, usdc_size = 0"
+                " WHERE id = (SELECT max(id) FROM orderflow_trades)",
+                Decimal(shares),
+            )
+    assert await _filled(broker, key) == []
