@@ -39,6 +39,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from orderflow.execution.broker import FillReport
+from orderflow.signals.quotes import is_level
 from orderflow.signals.sizing import USDC_STEP, fill_fee
 from orderflow.signals.views import FeeSchedule, Side
 
@@ -74,17 +75,23 @@ def better_first(levels: Iterable[Level], side: Side) -> list[Level]:
     return sorted(levels, key=lambda lv: (-lv.price, lv.time, lv.key))
 
 
+def could_rest(level: Level) -> bool:
+    """Whether a resting order could have made ``level``: shares at a price
+    (:func:`orderflow.signals.quotes.is_level`). A fill of no shares or no collateral (stored at
+    price 0), a wash ring's price-0 gift or a "bid" at 1 or more is no level."""
+    return level.shares > 0 and is_level(level.price)
+
+
 def plausible(levels: Iterable[Level], side: Side, leader_price: Decimal) -> list[Level]:
     """The levels that could have been resting when an order priced at ``leader_price`` (its
     quote) arrived: the ones it takes as a taker.
 
     An ask *below* the quote (a bid above it, for a sell) would have been the quote, so it was
     posted after the decision: not there to take on arrival (posted while the order rested, it
-    crossed it: :func:`crossing`). Left out too is a fill no resting order could have made: no
-    shares, or a price outside (0, 1) — a wash ring's price-0 gift, a "bid" at 1 or more (the
-    CLOB rests orders strictly between); a quote taken from such a fill must not let one through.
+    crossed it: :func:`crossing`). Left out too is a fill no resting order could have made
+    (:func:`could_rest`); a quote taken from such a fill must not let one through.
     """
-    real = [lv for lv in levels if lv.shares > 0 and 0 < lv.price < 1]
+    real = [lv for lv in levels if could_rest(lv)]
     if side == "BUY":
         return [lv for lv in real if lv.price >= leader_price]
     return [lv for lv in real if lv.price <= leader_price]
@@ -165,9 +172,7 @@ def crossing(
     a bid below a BUY's limit) met the order's better price first.
     """
     flow = [lv for lv in offers if _beyond(lv.price, quote, side)] + list(opposite)
-    flow = [
-        lv for lv in flow if lv.shares > 0 and 0 < lv.price < 1 and _beyond(lv.price, limit, side)
-    ]
+    flow = [lv for lv in flow if could_rest(lv) and _beyond(lv.price, limit, side)]
     return sorted(flow, key=lambda lv: (lv.time, lv.key))
 
 
