@@ -46,6 +46,18 @@ async def add_token(conn: asyncpg.Connection, token_id: int, market: str, outcom
     )
 
 
+async def add_complements(conn: asyncpg.Connection) -> None:
+    """YES and NO of ``MARKET``, each the other's complement (the unified book)."""
+    await add_token(conn, TOKEN_YES, MARKET, 0)
+    await add_token(conn, TOKEN_NO, MARKET, 1)
+    for token, other in ((TOKEN_YES, TOKEN_NO), (TOKEN_NO, TOKEN_YES)):
+        await conn.execute(
+            "UPDATE orderflow_tokens SET complement_token_id = $2 WHERE token_id = $1",
+            Decimal(token),
+            Decimal(other),
+        )
+
+
 async def add_wallet(
     conn: asyncpg.Connection,
     address: str,

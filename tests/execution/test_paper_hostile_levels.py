@@ -18,7 +18,15 @@ import asyncpg
 
 from orderflow.execution.broker import OrderRequest
 from orderflow.execution.paper import PaperBroker
-from tests.execution.conftest import MARKET, MARKET_B, TOKEN_NO, TOKEN_YES, add_token, reveal
+from tests.execution.conftest import (
+    MARKET,
+    MARKET_B,
+    TOKEN_NO,
+    TOKEN_YES,
+    add_complements,
+    add_token,
+    reveal,
+)
 
 OTHER_TOKEN = 4242
 
@@ -109,14 +117,7 @@ async def test_a_complement_in_another_market_is_not_the_unified_book(
 
 async def test_the_true_complement_still_fills(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
-        await add_token(conn, TOKEN_YES, MARKET, 0)
-        await add_token(conn, TOKEN_NO, MARKET, 1)
-        for token, other in ((TOKEN_YES, TOKEN_NO), (TOKEN_NO, TOKEN_YES)):
-            await conn.execute(
-                "UPDATE orderflow_tokens SET complement_token_id = $2 WHERE token_id = $1",
-                Decimal(token),
-                Decimal(other),
-            )
+        await add_complements(conn)
     broker, key = await _rest(pool, "BUY", "0.51", quote="0.50")
     async with pool.acquire() as conn:
         await reveal(conn, token_id=TOKEN_NO, met="SELL", price="0.49", shares="40")
@@ -131,14 +132,7 @@ async def test_a_fill_of_no_shares_or_collateral_crosses_no_resting_order(
     a SELL at 0 below its limit, of no shares or of shares for nothing, and the mirror of a
     complement's zero-share print (a bid of YES at 1) fill nothing at the limit."""
     async with pool.acquire() as conn:
-        await add_token(conn, TOKEN_YES, MARKET, 0)
-        await add_token(conn, TOKEN_NO, MARKET, 1)
-        for token, other in ((TOKEN_YES, TOKEN_NO), (TOKEN_NO, TOKEN_YES)):
-            await conn.execute(
-                "UPDATE orderflow_tokens SET complement_token_id = $2 WHERE token_id = $1",
-                Decimal(token),
-                Decimal(other),
-            )
+        await add_complements(conn)
     broker, key = await _rest(pool, "BUY", "0.51", quote="0.50")
     async with pool.acquire() as conn:
         for token, met, shares in (
