@@ -12,8 +12,9 @@ unrealized P&L, so each row's is the one before it plus its ``total_pnl``.
 Sharpe ratio: mean over standard deviation of daily returns (``total_pnl / bankroll``),
 annualised with sqrt(365) (prediction markets trade every day); None with fewer than two days or
 no variation. Maximum drawdown: the largest peak-to-trough fall of the bankroll plus the P&L to
-each day's end, as a fraction of the peak (0.1 = 10 %): the equity curve on the bankroll set
-now, a change of which is no gain or loss.
+each day's end, as a fraction of the peak (0.1 = 10 %): the equity curve on the row's bankroll
+(``bankroll_usd`` on its day, kept when a past day's row is closed again), a change of which is
+no gain or loss.
 """
 
 from __future__ import annotations
@@ -103,15 +104,17 @@ async def _ratios(
     conn: asyncpg.Connection, strategy: str, bankroll: Decimal, start: datetime
 ) -> None:
     """The Sharpe ratio and maximum drawdown of the rows up to the day starting at ``start``,
-    stored on that day's row: both of the daily P&L on the bankroll set now (a change of
-    ``bankroll_usd`` is capital given or taken back, not a gain or a loss). The drawdown's
+    stored on that day's row: both of the daily P&L on that row's bankroll — the bankroll set
+    on its day (``bankroll``, today's, for a row stored without one) — a change of
+    ``bankroll_usd`` is capital given or taken back, not a gain or a loss. The drawdown's
     series is the bankroll plus the P&L to each day's end — the equity curve with the capital
-    held where it is now: the rows' own equity counts each row's bankroll as set when it was
-    written, and a lower bankroll read as a fall of equity."""
-    pnl = [
-        Decimal(r["total_pnl"])
-        for r in await performance_queries.performance_series(conn, strategy, start)
-    ]
+    held where it was on the row's day: the rows' own equity counts each row's bankroll as set
+    when it was written, and a lower bankroll read as a fall of equity. A past day's row
+    closed again keeps its ratios on its own bankroll, not on one set since."""
+    rows = await performance_queries.performance_series(conn, strategy, start)
+    pnl = [Decimal(r["total_pnl"]) for r in rows]
+    if rows and rows[-1]["bankroll"] is not None:
+        bankroll = Decimal(rows[-1]["bankroll"])
     returns = [float(p / bankroll) for p in pnl]
     curve = [float(bankroll + p) for p in itertools.accumulate(pnl, initial=Decimal(0))]
     await performance_queries.set_performance_ratios(

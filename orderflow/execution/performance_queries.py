@@ -49,27 +49,36 @@ booked AS (
 
 # A day's row from its figures ($1 strategy, $2 the day's start, $3 bankroll, $4 realized, $5
 # total, $6 the unrealized P&L of the positions open now or at the day's end: the marks the
-# total is made of, orderflow.execution.daypnl); its equity is $3 + all realized to date (today
-# as booked, a closed day's $7 at its end) + $6.
+# total is made of, orderflow.execution.daypnl); its equity is its bankroll + all realized to
+# date (today as booked, a closed day's $7 at its end) + $6. Its bankroll (migration 093) is
+# today's $3; a closed day's row written again keeps the one it was written with (the
+# bankroll of its day: a change of ``bankroll_usd`` since is not that day's).
 _UPSERT_DAY = (
     _DAY_FIGURES
     + """
 INSERT INTO orderflow_performance AS perf (day, strategy, trades, wins, losses, win_rate,
-    realized_pnl, unrealized_pnl, total_pnl, equity, updated_at)
+    realized_pnl, unrealized_pnl, total_pnl, equity, bankroll, updated_at)
 SELECT ($2 AT TIME ZONE 'UTC')::date, $1, traded.n, closed.wins, closed.losses,
        CASE WHEN closed.wins + closed.losses > 0
             THEN closed.wins::float8 / (closed.wins + closed.losses) END,
-       $4, $6::numeric, $5, $3::numeric + {realized} + $6::numeric, now()
+       $4, $6::numeric, $5, $3::numeric + {realized} + $6::numeric, $3::numeric, now()
   FROM {figures}
 ON CONFLICT (day, strategy) DO UPDATE SET
     trades = EXCLUDED.trades, wins = EXCLUDED.wins, losses = EXCLUDED.losses,
     win_rate = EXCLUDED.win_rate, realized_pnl = EXCLUDED.realized_pnl,
     unrealized_pnl = EXCLUDED.unrealized_pnl, total_pnl = EXCLUDED.total_pnl,
-    equity = EXCLUDED.equity, updated_at = now()
+    equity = EXCLUDED.equity - EXCLUDED.bankroll + {bankroll},
+    bankroll = {bankroll}, updated_at = now()
 """
 )
-_UPSERT_TODAY = _UPSERT_DAY.format(realized="booked.r", figures="closed, traded, booked")
-_UPSERT_CLOSED_DAY = _UPSERT_DAY.format(realized="$7::numeric", figures="closed, traded")
+_UPSERT_TODAY = _UPSERT_DAY.format(
+    realized="booked.r", figures="closed, traded, booked", bankroll="EXCLUDED.bankroll"
+)
+_UPSERT_CLOSED_DAY = _UPSERT_DAY.format(
+    realized="$7::numeric",
+    figures="closed, traded",
+    bankroll="COALESCE(perf.bankroll, EXCLUDED.bankroll)",
+)
 
 
 async def upsert_performance_day(
@@ -181,10 +190,11 @@ async def latest_ratios(conn: asyncpg.Connection, strategy: str) -> asyncpg.Reco
 async def performance_series(
     conn: asyncpg.Connection, strategy: str, until: datetime | None = None
 ) -> list[asyncpg.Record]:
-    """The strategy's rows in order of day (``until``: up to that day's, included)."""
+    """The strategy's rows in order of day (``until``: up to that day's, included): each
+    one's ``day``, ``total_pnl`` and ``bankroll`` (None: written before migration 093)."""
     return list(
         await conn.fetch(
-            "SELECT day, total_pnl FROM orderflow_performance WHERE strategy = $1"
+            "SELECT day, total_pnl, bankroll FROM orderflow_performance WHERE strategy = $1"
             " AND ($2::timestamptz IS NULL OR day <= ($2 AT TIME ZONE 'UTC')::date)"
             " ORDER BY day",
             strategy,
