@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from orderflow.signals.decide import Decision
 from orderflow.signals.quotes import is_level
@@ -211,9 +211,20 @@ def leaving(trade: TradeView) -> TradeView | None:
     )
 
 
-def exit_price(observed: Decimal, settings: StrategySettings, tick: Decimal) -> Decimal:
+def exit_floor(leader_price: Decimal, settings: StrategySettings, tick: Decimal) -> Decimal:
+    """The lowest price an exit sells at: the leader's sale less ``max_price_move`` (the move
+    an entry allows too: ``price_moved``), up to the tick."""
+    lowest = leader_price - dec(settings.max_price_move)
+    return (lowest / tick).to_integral_value(rounding=ROUND_CEILING) * tick
+
+
+def exit_price(
+    observed: Decimal, settings: StrategySettings, tick: Decimal, floor: Decimal = Decimal(0)
+) -> Decimal:
+    """The exit's limit: ``observed`` (the bid) less the slippage, down to the tick, never
+    below ``floor`` (:func:`exit_floor`)."""
     slipped = observed * (1 - dec(settings.paper_slippage_bps) / _BPS)
-    price = (slipped / tick).to_integral_value(rounding=ROUND_FLOOR) * tick
+    price = max((slipped / tick).to_integral_value(rounding=ROUND_FLOOR) * tick, floor)
     return min(max(price, tick), 1 - tick)
 
 
@@ -262,7 +273,13 @@ def exit_decision(
         # no level): until 6 Dec 2026 the exit went out at it, clamped to one tick (0.01).
         return Decision(signal, "SKIPPED", Reason.NO_PRICE, inputs=inputs, side="SELL")
     tick = market.tick_size or dec(settings.tick_size)
-    price = exit_price(observed, settings, tick)
+    # Never below the leader's sale less the move allowed: a try after the book fell (the rest
+    # of an exit the top of the book did not take, expired) rests there instead of selling
+    # into whatever bids are left (0.04 for shares the leader sold at 0.49). A sale at no price
+    # (a level's: 0 for no collateral, a print at 1.00) sets no floor.
+    floor = exit_floor(trade.price, settings, tick) if is_level(trade.price) else Decimal(0)
+    inputs["exit"]["floor"] = str(floor)
+    price = exit_price(observed, settings, tick, floor)
     fee = decision_fee(market, settings)
     sizing = Sizing(
         price=price,
