@@ -1,0 +1,39 @@
+"""A burst of live decisions under the CLOB's rate limit on ``GET /book`` (a control: this
+passed before any change).
+
+Twenty leaders' buys in twenty markets in one block make twenty book reads, eight at a time
+(``market_rules.READS_AT_ONCE``). The exchange answers 429 to every one of them: the first
+reads' refusal pauses the reads of every token (``unanswered.exchange_unanswered``), so the
+rest are not sent into the limit, nothing is retried past the decision, no decision is lost
+and none crashes the loop — each is decided once on the tape's quote, and its inputs say so
+(``quote_from: tape``)."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from orderflow.execution.live import LiveBroker
+from orderflow.execution.market_rules import READS_AT_ONCE
+from tests.execution.fake_clob import FakeClob
+from tests.execution.livekit import buys_in_new_markets, live_executor, live_strategy
+
+BUYS = 20
+
+
+async def test_a_burst_of_decisions_under_a_rate_limited_book(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    await live_strategy(pool, quote_from="book", max_open_positions=BUYS)
+    ex = live_executor(pool, dsn, live)
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+    await buys_in_new_markets(pool, clob, BUYS)
+    clob.rate_limit("GET", "/book", 60)
+    assert await ex.catch_up() == BUYS
+    await ex.worker.drain()
+    signals = await pool.fetch("SELECT status, reason, inputs FROM orderflow_signals")
+    assert len(signals) == BUYS
+    quotes = {s["inputs"]["market"]["quote_from"] for s in signals}
+    assert quotes == {"tape"}
+    assert 0 < clob.requests.count(("GET", "/book")) <= READS_AT_ONCE
+    assert clob.requests.count(("POST", "/order")) == BUYS
