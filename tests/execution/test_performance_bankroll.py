@@ -16,28 +16,13 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from orderflow.execution import positions
-from orderflow.execution.broker import FillReport
 from orderflow.execution.engine import Executor
 from orderflow.execution.performance import update_performance
 from tests.execution.test_performance_days import BANKROLL
+from tests.execution.test_performance_late_fill import late_fill
 from tests.execution.test_pnl_performance import _days, _marked_over_two_days
 
 LOWERED = Decimal(5_000)
-
-
-async def _late_fill(conn: asyncpg.Connection, at: datetime) -> None:
-    """40 more shares bought at 0.55, read late from the account's trades."""
-    order = await conn.fetchrow("SELECT * FROM orderflow_orders ORDER BY id LIMIT 1")
-    late = FillReport(
-        fill_key="late-trade",
-        shares=Decimal(40),
-        usdc=Decimal(22),
-        fee=Decimal(0),
-        price=Decimal("0.55"),
-        at=at,
-    )
-    await positions.book_fill(conn, order=order, fill=late, outcome_index=0)
 
 
 async def test_a_past_day_closed_again_keeps_its_bankroll(
@@ -51,7 +36,7 @@ async def test_a_past_day_closed_again_keeps_its_bankroll(
     today, first, second = _days()
     await _marked_over_two_days(pool, make_executor(), "0.40")
     async with pool.acquire() as conn:
-        await _late_fill(conn, first + timedelta(hours=20))
+        await late_fill(conn, first + timedelta(hours=20))
         await update_performance(conn, "alpha", LOWERED, datetime.now(UTC))
         rows = {
             r["day"]: r

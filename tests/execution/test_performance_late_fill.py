@@ -56,6 +56,21 @@ async def _closed_two_days(pool: asyncpg.Pool, ex: Executor) -> tuple[datetime, 
     return today, first, second
 
 
+async def late_fill(conn: asyncpg.Connection, at: datetime) -> None:
+    """Read late from the account's trades: 40 more shares of the first order bought at 0.55
+    ``at``."""
+    order = await conn.fetchrow("SELECT * FROM orderflow_orders ORDER BY id LIMIT 1")
+    late = FillReport(
+        fill_key="late-trade",
+        shares=Decimal(40),
+        usdc=Decimal(22),
+        fee=Decimal(0),
+        price=Decimal("0.55"),
+        at=at,
+    )
+    await positions.book_fill(conn, order=order, fill=late, outcome_index=0)
+
+
 async def _closed_afresh(conn: asyncpg.Connection, today: datetime, first: datetime) -> None:
     """The days closed again from nothing but the first day's noon row: what a close after
     everything booked writes."""
@@ -72,17 +87,7 @@ async def test_a_fill_of_a_closed_day_booked_later_closes_it_again(
     today, first, second = await _closed_two_days(pool, make_executor())
     async with pool.acquire() as conn:
         before = _comparable(await _rows(conn, today))
-        # Read late from the account's trades: 40 more shares bought at 0.55 at 20:00 that day.
-        order = await conn.fetchrow("SELECT * FROM orderflow_orders ORDER BY id LIMIT 1")
-        late = FillReport(
-            fill_key="late-trade",
-            shares=Decimal(40),
-            usdc=Decimal(22),
-            fee=Decimal(0),
-            price=Decimal("0.55"),
-            at=first + timedelta(hours=20),
-        )
-        await positions.book_fill(conn, order=order, fill=late, outcome_index=0)
+        await late_fill(conn, first + timedelta(hours=20))
         await update_performance(conn, "alpha", BANKROLL, datetime.now(UTC))
         rows = await _rows(conn, today)
         stamps = [r["updated_at"] for r in rows]
