@@ -197,7 +197,12 @@ class Executor:
 
     async def _lead(self) -> None:
         # from the start: a leader that took over continues the chain within the exchange's 10 s
-        async with order_heartbeat.kept_alive(self.brokers.values(), self.settings):
+        async with order_heartbeat.kept_alive(
+            self.brokers.values(),
+            self.settings,
+            on_lapse=self.desk.reconciler.heartbeat_lapsed,
+            clock=self.clock,
+        ):
             await self._lead_listening()
 
     async def _lead_listening(self) -> None:

@@ -26,10 +26,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from datetime import datetime, timedelta
 
 from orderflow.errors import OrderflowError
-from orderflow.execution.broker import Broker, ExchangeBusyError
+from orderflow.execution.broker import Broker, ExchangeBusyError, Mode
+from orderflow.execution.orders import utcnow
 from orderflow.execution.settings import ExecutorSettings
 from orderflow.execution.switch import retry_after_wait
 from orderflow.telemetry import meter
@@ -44,13 +47,31 @@ heartbeats = meter("orderflow.execution").create_counter(
 )
 
 
-class OrderHeartbeat:
-    """Sends ``broker``'s order heartbeat every ``every`` seconds until cancelled."""
+# Told when the exchange's switch has lapsed: the mode, and when (by ``clock``): the last send
+# taken plus SWITCH_SECS — every order of the key resting then was cancelled by the exchange.
+OnLapse = Callable[[Mode, datetime], None]
 
-    def __init__(self, broker: Broker, every: float) -> None:
+
+class OrderHeartbeat:
+    """Sends ``broker``'s order heartbeat every ``every`` seconds until cancelled; ``on_lapse``
+    is told once per lapse: a send (taken or not) made :data:`SWITCH_SECS` or more after the
+    last one taken — a rate limit's ``Retry-After`` past the switch, refusals for that long."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        every: float,
+        on_lapse: OnLapse | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.broker = broker
         self.every = every
+        self.on_lapse = on_lapse
+        self.clock = clock
         self._failing: str | None = None  # the error of the failing sends, said once
+        # The last send taken: monotonic time and ``clock``'s; and whether its lapse was told.
+        self._taken: tuple[float, datetime] | None = None
+        self._lapse_told = False
 
     async def run(self) -> None:
         while True:
@@ -65,17 +86,30 @@ class OrderHeartbeat:
         try:
             await self.broker.order_heartbeat()
         except Exception as exc:  # an error of ours in words, anything else by its type only
+            self._lapsed()
             wait = min(self.every, RETRY_SECS)
             if isinstance(exc, ExchangeBusyError) and exc.retry_after is not None:
                 wait = max(wait, retry_after_wait(exc.retry_after))
             self._failed(str(exc) if isinstance(exc, OrderflowError) else type(exc).__name__, wait)
             heartbeats.add(1, {"result": "refused"})
             return wait
+        self._lapsed()
+        self._taken, self._lapse_told = (time.monotonic(), self.clock()), False
         heartbeats.add(1, {"result": "taken"})
         if self._failing is not None:
             log.warning("order heartbeat taken again", extra={"after": self._failing})
             self._failing = None
         return self.every
+
+    def _lapsed(self) -> None:
+        """Tell ``on_lapse`` (once) when the last send taken is :data:`SWITCH_SECS` old: the
+        exchange has cancelled the key's orders since (on an exchange that forgets a done order,
+        reconciliation would find them nowhere and keep them open until their expiry)."""
+        if self._taken is None or self._lapse_told or self.on_lapse is None:
+            return
+        if time.monotonic() - self._taken[0] >= SWITCH_SECS:
+            self._lapse_told = True
+            self.on_lapse(self.broker.mode, self._taken[1] + timedelta(seconds=SWITCH_SECS))
 
     def _failed(self, error: str, wait: float) -> None:
         if error != self._failing:
@@ -94,11 +128,16 @@ class OrderHeartbeat:
 
 
 @contextlib.asynccontextmanager
-async def kept_alive(brokers: Iterable[Broker], settings: ExecutorSettings) -> AsyncIterator[None]:
+async def kept_alive(
+    brokers: Iterable[Broker],
+    settings: ExecutorSettings,
+    on_lapse: OnLapse | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> AsyncIterator[None]:
     """The live brokers' heartbeats sent, each on a task of its own, for the block's length
-    (none when ``settings.order_heartbeat`` is off)."""
+    (none when ``settings.order_heartbeat`` is off); each lapse told to ``on_lapse``."""
     beats = [
-        OrderHeartbeat(b, settings.order_heartbeat_secs)
+        OrderHeartbeat(b, settings.order_heartbeat_secs, on_lapse, clock)
         for b in brokers
         if settings.order_heartbeat and b.mode == "live"
     ]

@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 # A fill stamped this long before its order's creation (our clock) is logged: the exchange's
 # clock lags ours by more than a request takes.
 LAG_TOLD = timedelta(minutes=1)
+# Why an order the exchange's switch cancelled (our order heartbeat lapsed) was closed.
+HEARTBEAT_LAPSED = "heartbeat_lapsed"
 
 
 class OrderReconciler:
@@ -82,6 +84,29 @@ class OrderReconciler:
         # Strategies halted by invalid settings, each at its row's generation found so (the
         # engine's registry): an entry of one found cancelled is the pause switch's cancel.
         self.invalid: Callable[[], Mapping[str, int]] = dict
+        # By mode: when the exchange's switch last lapsed, our order heartbeats not taken for
+        # its timeout (:mod:`order_heartbeat`): the orders resting then were cancelled by it.
+        self.lapsed: dict[Mode, datetime] = {}
+
+    def heartbeat_lapsed(self, mode: Mode, before: datetime) -> None:
+        """The exchange's switch lapsed at ``before``: every order of ``mode`` resting then has
+        been cancelled by the exchange. One it shows nowhere is then done — cancelled, or matched
+        with its trades listed late — and closed CANCELED ``heartbeat_lapsed`` with its fills so
+        far, its late fills asked for (:func:`~orderflow.execution.settlement.settle`'s
+        ``gone``), where it stayed OPEN until its expiry: counted, and an exit so cancelled under
+        way, not tried again. One it still shows is read as shown."""
+        self.lapsed[mode] = max(before, self.lapsed.get(mode, before))
+
+    def _lapse_gone(self, rows: Iterable[asyncpg.Record]) -> dict[int, str]:
+        """The open orders sent before their mode's last lapse (:meth:`heartbeat_lapsed`)."""
+        return {
+            row["id"]: HEARTBEAT_LAPSED
+            for row in rows
+            if row["status"] == "OPEN"
+            and row["sent_at"] is not None
+            and (before := self.lapsed.get(row["mode"])) is not None
+            and row["sent_at"] <= before
+        }
 
     async def run(self, strategy: str | None = None, gone: Mapping[int, str] | None = None) -> None:
         """One pass over the orders to reconcile (of ``strategy``, or all); a pass over all of
@@ -97,7 +122,7 @@ class OrderReconciler:
         rows = [r for r in rows if r["status"] != "INTENT" or r["id"] in self.in_doubt]
         open_ids = {r["id"] for r in rows if r["status"] == "OPEN"}
         self.refused.closed_but(open_ids, strategy)  # closed since: forgotten
-        complete = await self._rows(rows, gone or {})
+        complete = await self._rows(rows, {**self._lapse_gone(rows), **(gone or {})})
         if strategy is None and complete:
             async with self.access.pool.acquire() as conn:
                 for mode in complete:
