@@ -5,7 +5,12 @@ strategy decides anew.
 * The order heartbeat rate limited (429) with a ``Retry-After`` longer than the exchange's dead
   man's switch: the exchange cancels every resting order of the key. A partly filled entry is
   closed CANCELED with its fill, the rest no longer counts (the next entry goes out under
-  ``max_open_positions``); a resting exit cancelled so is tried again and sells.
+  ``max_open_positions``); a resting exit cancelled so is tried again and sells. Also on an
+  exchange that forgets the orders it cancelled (``forgetful``: the real CLOB answers nothing
+  for a done order), where an order we know was sent that is shown nowhere stayed OPEN until its
+  expiry: on main, the exit still ``('SELL', 'OPEN')`` a minute after the lapse, not tried
+  again, and the partly filled entry never closed. The heartbeat now tells reconciliation when
+  the switch lapsed: such an order is closed CANCELED ``heartbeat_lapsed``.
 * The exchange's validity monitor cancelling a resting BUY the wallet can no longer pay for (a
   withdrawal).
 * A partial fill racing a kill's cancel, its trade listed after the cancel's answer.
@@ -18,7 +23,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 import asyncpg
+import pytest
 
+from orderflow.execution import order_heartbeat
 from orderflow.execution.live import LiveBroker
 from tests.execution.conftest import (
     TOKEN_NO,
@@ -57,10 +64,23 @@ async def _resting(pool: asyncpg.Pool, clob: FakeClob, side: str) -> str:
     return oid
 
 
-async def test_an_entry_the_lapsed_heartbeat_cancelled_is_closed_with_its_fill(
-    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
-) -> None:
+def _switch(clob: FakeClob, monkeypatch: pytest.MonkeyPatch, forgetful: bool) -> None:
+    """The stand-in's switch shortened, and our side's word for it."""
     clob.heartbeat_timeout = SWITCH_SECS
+    clob.forgetful = forgetful
+    monkeypatch.setattr(order_heartbeat, "SWITCH_SECS", SWITCH_SECS)
+
+
+@pytest.mark.parametrize("forgetful", [False, True])
+async def test_an_entry_the_lapsed_heartbeat_cancelled_is_closed_with_its_fill(
+    pool: asyncpg.Pool,
+    dsn: str,
+    clob: FakeClob,
+    live: LiveBroker,
+    monkeypatch: pytest.MonkeyPatch,
+    forgetful: bool,
+) -> None:
+    _switch(clob, monkeypatch, forgetful)
     await live_strategy(pool, max_open_positions=2)
     ex = live_executor(pool, dsn, live, ORDER_HEARTBEAT_SECS=BEAT_EVERY_SECS)
     async with running(ex):
@@ -78,6 +98,7 @@ async def test_an_entry_the_lapsed_heartbeat_cancelled_is_closed_with_its_fill(
 
         row = await wait_for(closed)
         assert row["filled_shares"] == 10
+        assert row["status_reason"] == ("heartbeat_lapsed" if forgetful else None)
         # One position of two: the cancelled rest no longer counts, the next entry goes out.
         async with pool.acquire() as conn:
             market, token = await new_market(clob, conn, 1)
@@ -88,10 +109,16 @@ async def test_an_entry_the_lapsed_heartbeat_cancelled_is_closed_with_its_fill(
     assert pos["shares"] == 10 and pos["token_id"] == TOKEN_NO
 
 
+@pytest.mark.parametrize("forgetful", [False, True])
 async def test_an_exit_the_lapsed_heartbeat_cancelled_is_tried_again(
-    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+    pool: asyncpg.Pool,
+    dsn: str,
+    clob: FakeClob,
+    live: LiveBroker,
+    monkeypatch: pytest.MonkeyPatch,
+    forgetful: bool,
 ) -> None:
-    clob.heartbeat_timeout = SWITCH_SECS
+    _switch(clob, monkeypatch, forgetful)
     await live_strategy(pool)
     ex = live_executor(pool, dsn, live, ORDER_HEARTBEAT_SECS=BEAT_EVERY_SECS)
     await follow(pool, ex, token_id=TOKEN_YES, price="0.50")  # the ask: held
@@ -110,11 +137,13 @@ async def test_an_exit_the_lapsed_heartbeat_cancelled_is_tried_again(
             return bool(status == "CLOSED")
 
         await wait_for(sold, timeout=60)
-    orders = await pool.fetch("SELECT side, status FROM orderflow_orders ORDER BY id")
+    orders = await pool.fetch(
+        "SELECT side, status, status_reason FROM orderflow_orders ORDER BY id"
+    )
     assert [tuple(o) for o in orders] == [
-        ("BUY", "FILLED"),
-        ("SELL", "CANCELED"),
-        ("SELL", "FILLED"),
+        ("BUY", "FILLED", None),
+        ("SELL", "CANCELED", "heartbeat_lapsed" if forgetful else None),
+        ("SELL", "FILLED", None),
     ]
 
 
