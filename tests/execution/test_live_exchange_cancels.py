@@ -64,23 +64,21 @@ async def _resting(pool: asyncpg.Pool, clob: FakeClob, side: str) -> str:
     return oid
 
 
-def _switch(clob: FakeClob, monkeypatch: pytest.MonkeyPatch, forgetful: bool) -> None:
-    """The stand-in's switch shortened, and our side's word for it."""
+@pytest.fixture(params=[False, True], ids=["keeps", "forgets"])
+def forgetful(
+    request: pytest.FixtureRequest, clob: FakeClob, monkeypatch: pytest.MonkeyPatch
+) -> bool:
+    """The stand-in's switch shortened, and our side's word for it; the stand-in keeping the
+    orders it cancelled, or forgetting them."""
     clob.heartbeat_timeout = SWITCH_SECS
-    clob.forgetful = forgetful
+    clob.forgetful = bool(request.param)
     monkeypatch.setattr(order_heartbeat, "SWITCH_SECS", SWITCH_SECS)
+    return clob.forgetful
 
 
-@pytest.mark.parametrize("forgetful", [False, True])
 async def test_an_entry_the_lapsed_heartbeat_cancelled_is_closed_with_its_fill(
-    pool: asyncpg.Pool,
-    dsn: str,
-    clob: FakeClob,
-    live: LiveBroker,
-    monkeypatch: pytest.MonkeyPatch,
-    forgetful: bool,
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker, forgetful: bool
 ) -> None:
-    _switch(clob, monkeypatch, forgetful)
     await live_strategy(pool, max_open_positions=2)
     ex = live_executor(pool, dsn, live, ORDER_HEARTBEAT_SECS=BEAT_EVERY_SECS)
     async with running(ex):
@@ -109,16 +107,9 @@ async def test_an_entry_the_lapsed_heartbeat_cancelled_is_closed_with_its_fill(
     assert pos["shares"] == 10 and pos["token_id"] == TOKEN_NO
 
 
-@pytest.mark.parametrize("forgetful", [False, True])
 async def test_an_exit_the_lapsed_heartbeat_cancelled_is_tried_again(
-    pool: asyncpg.Pool,
-    dsn: str,
-    clob: FakeClob,
-    live: LiveBroker,
-    monkeypatch: pytest.MonkeyPatch,
-    forgetful: bool,
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker, forgetful: bool
 ) -> None:
-    _switch(clob, monkeypatch, forgetful)
     await live_strategy(pool)
     ex = live_executor(pool, dsn, live, ORDER_HEARTBEAT_SECS=BEAT_EVERY_SECS)
     await follow(pool, ex, token_id=TOKEN_YES, price="0.50")  # the ask: held
