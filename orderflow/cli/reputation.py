@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--as-of",
         metavar="TIMESTAMP",
         help="use only trades and resolutions known at this time (ISO 8601 or unix seconds); "
-        "rows and history are stamped with it",
+        "writes only score history stamped with it, nothing live",
     )
     r.add_argument(
         "--full",

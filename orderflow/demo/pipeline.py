@@ -167,7 +167,10 @@ async def run_demo(
         ingest = await ingest_file(pool, logs_path, chain_id=sim.chain_id)
         lap("ingest")
         end = sim.start_time + timedelta(days=sim.days)
-        await run_reputation(pool, as_of=end, settings=reputation)
+        # the stored rows the report lists: a run at the present (an --as-of run writes only
+        # history); the world stores nothing after its end, so it scores what compute_scores
+        # does at the end
+        await run_reputation(pool, settings=reputation)
         scores = await compute_scores(pool, as_of=end, settings=reputation)
         lap("reputation")
         async with pool.acquire() as conn:

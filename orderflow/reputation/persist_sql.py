@@ -166,6 +166,33 @@ SELECT ws.wallet_address, ws.reputation_score, ws.trader_tier, ws.resolved_posit
 """
 
 
+# $1 = as_of. What an ``--as-of`` run writes, and all it writes (a look at the past: the stored
+# rows, the population row and the next incremental run's inputs stay as the last live run left
+# them): a history row stamped ``as_of`` for each wallet it scored whose score, tier or flags
+# differ from its last history row at or before ``as_of`` (or that has none), with the figures of
+# its factors JSON as computed then. Looking at the same time again writes nothing.
+AS_OF_HISTORY = f"""
+INSERT INTO orderflow_reputation_history
+       (wallet_address, reputation_score, trader_tier, resolved_positions, computed_at, flags,
+        {", ".join(FACTOR_COLUMNS)})
+SELECT f.wallet_address, f.score, f.tier, f.resolved, $1::timestamptz, f.flags,
+       f.factor_figures, f.volume_usdc, f.wash_counterparty, f.wash_host_address
+  FROM rep_final f
+  LEFT JOIN LATERAL (
+        SELECT h.reputation_score, h.trader_tier, h.flags
+          FROM orderflow_reputation_history h
+         WHERE h.wallet_address = f.wallet_address AND h.computed_at <= $1::timestamptz
+         ORDER BY h.computed_at DESC, h.id DESC
+         LIMIT 1) p ON TRUE
+ WHERE (p.reputation_score, p.trader_tier, p.flags)
+       IS DISTINCT FROM (f.score::numeric(4, 2), f.tier, f.flags)
+"""
+
+# The positions per problem of ``rep_positions`` (an ``--as-of`` run's: it stores no issues).
+POSITION_ISSUE_COUNTS = """
+SELECT problem, count(*) AS positions FROM rep_positions WHERE problem IS NOT NULL GROUP BY problem
+"""
+
 # $1..$4 = the prior's bulk (mean, sd, se of the mean, closing-line miss sd), $5 = follower_cost,
 # $6 = factor_z_scale, $7 = computed_at, $8 = as_of, $9..$12 = its skill tail (share, mean, sd,
 # se of the mean; share 0: none): the population the rows are read against.

@@ -6,7 +6,7 @@ Public entry points:
   (backtests: ``await compute_scores(pool, as_of=t)``);
 * :func:`run_reputation` -- the CronJob: compute, snapshot changes into
   ``orderflow_reputation_history``, upsert ``orderflow_wallet_stats``, replace
-  ``orderflow_reputation_issues``.
+  ``orderflow_reputation_issues`` (as of a past time: the history only).
 
 Both read the database only through the as_of gate of :mod:`orderflow.reputation.gate`.
 """
@@ -246,6 +246,62 @@ async def population_as_of(
     return population.prior, factors
 
 
+async def _persist(
+    conn: asyncpg.Connection,
+    population: Population,
+    settings: ReputationSettings,
+    watch: _Stopwatch,
+    computed_at: datetime,
+    *,
+    incremental: bool,
+    stored: bool,
+) -> tuple[int, dict[str, int]]:
+    """A live run's writes: the rows, their history, the population they are read against, the
+    next incremental run's inputs and the issues; the history rows written and the positions per
+    problem."""
+    await conn.execute(persist_sql.CHANGED_ROWS, computed_at, computed_at)
+    await conn.execute(persist_sql.UPSERT_STATS)
+    # the rows of wallets left without fills reset, each with its history row
+    reset = await conn.execute(
+        persist_sql.reset_without_fills(incremental=incremental), computed_at
+    )
+    prior = population.prior
+    await conn.execute(
+        persist_sql.POPULATION,
+        prior.mean,
+        prior.sd,
+        prior.mean_se,
+        prior.miss_sd,
+        settings.follower_cost,
+        settings.factor_z_scale,
+        computed_at,
+        computed_at,
+        prior.skill_share,
+        prior.skill_mean,
+        prior.skill_sd,
+        prior.skill_mean_se,
+    )
+    watch.lap("upsert")
+    history = await conn.execute(persist_sql.HISTORY, computed_at)
+    watch.lap("history")
+    if incremental:
+        await stored_inputs.mirror(conn)
+    else:  # after the upsert: the stored inputs keep the rows' scores as written
+        await (
+            stored_inputs.save(conn, settings, computed_at)
+            if stored
+            else stored_inputs.invalidate(conn)
+        )
+    watch.lap("saved")
+    if not incremental:  # the incremental build replaced the dirty tokens' issues
+        await conn.execute(persist_sql.CLEAR_ISSUES)
+        await conn.execute(persist_sql.ISSUES, computed_at, computed_at)
+    # from the issues as now stored (a full run has just rewritten them all): no scan of the
+    # positions
+    issues = {r["problem"]: r["positions"] for r in await conn.fetch(persist_sql.ISSUE_COUNTS)}
+    return int(history.split()[-1]) + int(reset.split()[-1]), issues
+
+
 async def run_reputation(
     db: Db,
     *,
@@ -260,9 +316,11 @@ async def run_reputation(
     at most ``settings.incremental_max_share`` of the wallets have changed fills (past that, a
     full recompute costs less; it also builds the counterparty cells the next incremental run
     updates; so does a run after the change logs were dropped past their bound, which is a full
-    one); the result is the same either way. With ``as_of`` the trades are scanned and the
-    rows (and history snapshots) are stamped ``computed_at = as_of``. A run that finds another
-    one in progress returns ``skipped=True`` without waiting.
+    one); the result is the same either way. With ``as_of`` the trades are scanned and only score history is written, stamped
+    ``as_of`` (:data:`orderflow.reputation.persist_sql.AS_OF_HISTORY`): the stored rows, the
+    population row, the issues and the next incremental run's inputs stay as the last live run
+    left them. A run that finds another one in progress returns ``skipped=True`` without
+    waiting.
     """
     settings = settings or ReputationSettings()
     started = time.perf_counter()
@@ -323,46 +381,18 @@ async def run_reputation(
             if switched:
                 await wash_state.build(conn, cutoff, settings)
                 watch.lap("counterparty_cells")
-        await conn.execute(persist_sql.CHANGED_ROWS, computed_at, cutoff)
-        await conn.execute(persist_sql.UPSERT_STATS)
-        # the rows of wallets left without fills reset, each with its history row
-        reset = await conn.execute(
-            persist_sql.reset_without_fills(incremental=incremental), computed_at
-        )
-        prior = population.prior
-        await conn.execute(
-            persist_sql.POPULATION,
-            prior.mean,
-            prior.sd,
-            prior.mean_se,
-            prior.miss_sd,
-            settings.follower_cost,
-            settings.factor_z_scale,
-            computed_at,
-            cutoff,
-            prior.skill_share,
-            prior.skill_mean,
-            prior.skill_sd,
-            prior.skill_mean_se,
-        )
-        watch.lap("upsert")
-        history = await conn.execute(persist_sql.HISTORY, computed_at)
-        watch.lap("history")
-        if incremental:
-            await stored_inputs.mirror(conn)
-        else:  # after the upsert: the stored inputs keep the rows' scores as written
-            await (
-                stored_inputs.save(conn, settings, cutoff)
-                if stored
-                else stored_inputs.invalidate(conn)
+        if as_of is None:
+            history, issues = await _persist(
+                conn, population, settings, watch, cutoff, incremental=incremental, stored=stored
             )
-        watch.lap("saved")
-        if not incremental:  # the incremental build replaced the dirty tokens' issues
-            await conn.execute(persist_sql.CLEAR_ISSUES)
-            await conn.execute(persist_sql.ISSUES, computed_at, cutoff)
-        # from the issues as now stored (a full run has just rewritten them all): no scan of the
-        # positions
-        issues = {r["problem"]: r["positions"] for r in await conn.fetch(persist_sql.ISSUE_COUNTS)}
+        else:  # a look at the past: its history, nothing live (persist_sql.AS_OF_HISTORY)
+            status = await conn.execute(persist_sql.AS_OF_HISTORY, cutoff)
+            history = int(status.split()[-1])
+            watch.lap("history")
+            issues = {
+                r["problem"]: r["positions"]
+                for r in await conn.fetch(persist_sql.POSITION_ISSUE_COUNTS)
+            }
         await conn.execute(scores_sql.DROP_FINAL)
     summary = RunSummary(
         as_of=cutoff,
@@ -370,7 +400,7 @@ async def run_reputation(
         unindexed_partitions=unindexed,
         wallets=population.wallets,
         positions=positions,
-        history_rows=int(history.split()[-1]) + int(reset.split()[-1]),
+        history_rows=history,
         tiers=population.tiers,
         prior=asdict(population.prior),
         issues=issues,

@@ -76,11 +76,16 @@ async def test_run_once_then_explain(
 
 async def test_run_as_of(seeded: str, pool: asyncpg.Pool) -> None:
     assert await cli("reputation", "run", "--as-of", "2026-05-01T06:30:00Z") == 0
+    # a look at the past: its history rows, stamped T; the stored row is left unscored
     row = await pool.fetchrow(
-        "SELECT total_trades, resolved_positions, computed_at FROM orderflow_wallet_stats"
+        "SELECT resolved_positions, computed_at FROM orderflow_reputation_history"
     )
     assert row is not None
-    assert (row["total_trades"], row["resolved_positions"]) == (6, 0)
+    assert (row["resolved_positions"], row["computed_at"].isoformat()) == (
+        0,
+        "2026-05-01T06:30:00+00:00",
+    )
+    assert await pool.fetchval("SELECT computed_at FROM orderflow_wallet_stats") is None
 
 
 async def test_bad_arguments(seeded: str, capsys: pytest.CaptureFixture[str]) -> None:

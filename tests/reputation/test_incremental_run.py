@@ -103,7 +103,8 @@ async def test_incremental_equals_full(pool: asyncpg.Pool) -> None:
     same_scores(await scan_scores(pool), inc_scores)
 
 
-async def test_as_of_run_makes_the_next_run_full(pool: asyncpg.Pool) -> None:
+async def test_as_of_run_leaves_the_next_run_incremental(pool: asyncpg.Pool) -> None:
+    """An ``--as-of`` run leaves the stored inputs alone (``test_as_of_run.py``)."""
     w = World(seed=32, markets=12, neg_risk_events=1, favourites=2, makers=2)
     for _ in range(8):
         skilled_taker(w, w.new_wallet(), 5, 0.5)
@@ -112,7 +113,7 @@ async def test_as_of_run_makes_the_next_run_full(pool: asyncpg.Pool) -> None:
     assert (await run_reputation(pool)).incremental
     past = await pool.fetchval("SELECT max(timestamp) FROM orderflow_trades")
     assert (await run_reputation(pool, as_of=past)).source == "trades"
-    assert not (await run_reputation(pool)).incremental
+    assert (await run_reputation(pool)).incremental
 
 
 async def test_a_full_run_drops_the_keys_a_reorg_emptied(pool: asyncpg.Pool) -> None:

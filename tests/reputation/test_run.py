@@ -162,11 +162,18 @@ async def test_as_of_ignores_later_trades_and_resolutions(pool: asyncpg.Pool) ->
     assert before[wallet(1)].factors["volume"]["volume_usdc"] == 40
 
     summary = await run_reputation(pool, as_of=T0 + timedelta(hours=15))
-    assert summary.as_of == T0 + timedelta(hours=15)
-    s = await stats(pool, 1)
-    assert (s["resolved_positions"], s["wins"], s["total_trades"]) == (1, 1, 1)
-    assert s["computed_at"] == T0 + timedelta(hours=15)
-    assert s["last_trade_at"] == T0 + timedelta(hours=1)
+    assert summary.as_of == T0 + timedelta(hours=15) and summary.history_rows == 1
+    then = await compute_scores(pool, as_of=T0 + timedelta(hours=15))
+    assert (then[wallet(1)].resolved_positions, then[wallet(1)].wins) == (1, 1)
+    h = await pool.fetchrow(
+        "SELECT resolved_positions, computed_at FROM orderflow_reputation_history"
+        " WHERE wallet_address = $1",
+        wallet(1),
+    )
+    assert h is not None and (h["resolved_positions"], h["computed_at"]) == (
+        1,
+        T0 + timedelta(hours=15),
+    )
 
     after = await compute_scores(pool)
     assert after[wallet(1)].factors["volume"]["volume_usdc"] == 100
