@@ -48,8 +48,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r.add_argument(
         "--as-of",
         metavar="TIMESTAMP",
-        help="use only trades and resolutions known at this time (ISO 8601 or unix seconds); "
-        "writes only score history stamped with it, nothing live",
+        help="use only trades and resolutions known at this time (ISO 8601 or unix seconds, not "
+        "after now); writes only score history stamped with it, nothing live",
     )
     r.add_argument(
         "--full",

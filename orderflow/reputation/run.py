@@ -25,7 +25,7 @@ import asyncpg
 
 from orderflow.chain import partition_indexes, rereads
 from orderflow.chain.pending_sums import fold as fold_pending_sums
-from orderflow.errors import DatabaseError
+from orderflow.errors import ConfigError, DatabaseError
 from orderflow.reputation import (
     changes,
     copy_state,
@@ -316,7 +316,8 @@ async def run_reputation(
     at most ``settings.incremental_max_share`` of the wallets have changed fills (past that, a
     full recompute costs less; it also builds the counterparty cells the next incremental run
     updates; so does a run after the change logs were dropped past their bound, which is a full
-    one); the result is the same either way. With ``as_of`` the trades are scanned and only score history is written, stamped
+    one); the result is the same either way. With ``as_of`` (not after the database clock: a
+    ``ConfigError``) the trades are scanned and only score history is written, stamped
     ``as_of`` (:data:`orderflow.reputation.persist_sql.AS_OF_HISTORY`): the stored rows, the
     population row, the issues and the next incremental run's inputs stay as the last live run
     left them. A run that finds another one in progress returns ``skipped=True`` without
@@ -337,6 +338,11 @@ async def run_reputation(
             )
     async with _connection(db) as conn, conn.transaction():
         now = await conn.fetchval("SELECT now()")
+        if as_of is not None and as_of > now:
+            raise ConfigError(
+                f"--as-of {as_of.isoformat()} is after the database clock ({now.isoformat()}):"
+                " the scores at the present are a run without --as-of"
+            )
         cutoff = as_of or now
         computed_at = cutoff
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RUN_LOCK_KEY):

@@ -8,7 +8,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import asyncpg
+import pytest
 
+from orderflow.errors import ConfigError
 from orderflow.reputation import compute_scores, run_reputation
 from tests.reputation.population import World, skilled_taker
 
@@ -37,8 +39,7 @@ SELECT wallet_address, reputation_score, trader_tier, flags
 
 async def _live(pool: asyncpg.Pool) -> dict[str, list[str]]:
     return {
-        t: [r[0] for r in await pool.fetch(f"SELECT x::text FROM {t} x ORDER BY 1")]
-        for t in _LIVE
+        t: [r[0] for r in await pool.fetch(f"SELECT x::text FROM {t} x ORDER BY 1")] for t in _LIVE
     }
 
 
@@ -97,3 +98,16 @@ async def test_the_history_as_of_t_records_changes_only(pool: asyncpg.Pool) -> N
     total = await pool.fetchval("SELECT count(*) FROM orderflow_reputation_history")
     assert total == live + first.history_rows + again.history_rows
 
+
+async def test_a_future_as_of_is_refused(pool: asyncpg.Pool) -> None:
+    """As of a time after the database clock: refused, nothing written (it stamped history rows
+    in the future, which would read as the newest of every wallet until then)."""
+    await _world(pool)
+    await run_reputation(pool)
+    before = await _live(pool)
+    history = await pool.fetchval("SELECT count(*) FROM orderflow_reputation_history")
+    future = await pool.fetchval("SELECT now() + interval '1 day'")
+    with pytest.raises(ConfigError, match="after the database clock"):
+        await run_reputation(pool, as_of=future)
+    assert await _live(pool) == before
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_reputation_history") == history

@@ -93,6 +93,10 @@ async def test_bad_arguments(seeded: str, capsys: pytest.CaptureFixture[str]) ->
     assert await cli("reputation", "run", "--interval", "5", "--as-of", "1700000000") == 2
     assert await cli("reputation", "run", "--as-of", "yesterday") == 2
     assert "not a timestamp" in capsys.readouterr().err
+    assert await cli("reputation", "run", "--as-of", "2100-01-01T00:00:00Z") == 2
+    assert "orderflow: --as-of 2100-01-01T00:00:00+00:00 is after the database clock" in (
+        capsys.readouterr().err
+    )
 
 
 async def test_wallet_without_fills_gets_no_score(
