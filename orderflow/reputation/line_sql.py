@@ -52,6 +52,7 @@ from orderflow.reputation.gate import GATED_TRADES
 __all__ = [
     "FEW",
     "HOSTS",
+    "PRINT",
     "ROWS",
     "RUN",
     "STORED",
@@ -62,6 +63,11 @@ __all__ = [
     "line",
     "wash_print",
 ]
+
+# Whether the fill row ``{t}`` prices its token: shares exchanged for collateral. A fill of no
+# shares or no collateral (its price 0, or a quotient of nothing) is no print: it sets no line,
+# no mark and no closing time (its shares and collateral are still summed: they add nothing).
+PRINT = "{t}.size > 0 AND {t}.usdc_size > 0"
 
 WINDOW_SECS = 6 * 3600  # how far back from the last print a print counts
 TAKERS = 7  # distinct takers whose last prints make the median
@@ -158,7 +164,7 @@ def _market(token: str, until: str, when: str, hosts: Hosts) -> str:
     """The token's market prints (not :func:`wash_print`) up to ``until`` (an SQL condition on
     ``t.timestamp``), newest first."""
     return f"""SELECT * FROM ({GATED_TRADES}) t
-                WHERE {when} AND t.token_id = {token} AND {until}
+                WHERE {when} AND t.token_id = {token} AND {until} AND {PRINT.format(t="t")}
                   AND NOT ({wash_print("t", hosts)})
                 ORDER BY t.timestamp DESC, t.log_index DESC, t.block_number DESC"""
 
