@@ -36,6 +36,7 @@ from the buys of the buckets next to them and keeps every other cell
 from __future__ import annotations
 
 from orderflow.reputation.gate import GATED_TRADES, gated_in_runs
+from orderflow.reputation.line_sql import PRINT
 
 # How a token is known: two 64-bit hashes of it (a uint256 sorts and hashes as a 78-digit
 # NUMERIC, several times slower; a merge join's sorts by it took most of the statement): two
@@ -46,7 +47,9 @@ TOK2 = "hash_numeric_extended(t.token_id, 1)"
 # A buy's bucket ($3: copy_window_secs in seconds, float8).
 BUCKET = "floor(extract(epoch FROM {ts}) / $3::float8)::int8"
 
-_TAKER_BUY = "t.is_taker_aggregate AND t.side = 'BUY' AND t.size > 0"
+# A taker buy that prices its token (line_sql.PRINT: shares for collateral; a buy of shares for
+# no collateral, price 0, no higher than anyone's, made its buyer a leader of every later buy).
+_TAKER_BUY = f"t.is_taker_aggregate AND t.side = 'BUY' AND {PRINT.format(t='t')}"
 
 # One row per (wallet, token, block time) of {src} (columns w, tok, tok2, ts, usdc_size, size).
 _ONE_A_TIME = f"""

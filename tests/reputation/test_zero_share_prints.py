@@ -12,8 +12,22 @@ import asyncpg
 from orderflow.reputation import run_reputation
 from orderflow.reputation.per_wallet import wallet_report
 from tests.reputation.builders import Ledger, token, wallet
+from tests.reputation.population import noise_taker
+from tests.reputation.test_cases import stats
+from tests.reputation.test_copiers import _world
 from tests.reputation.test_incremental_run import close, persisted
 
+# ``$2``'s buy ahead of each of ``$1``'s taker buys, 20 s before: 100 shares for no collateral.
+_FREE_COPIES = """
+INSERT INTO orderflow_trades (chain_id, tx_hash, log_index, block_number, block_hash, timestamp,
+       exchange, exchange_version, order_hash, wallet_address, taker_address, is_taker_aggregate,
+       side, token_id, market_id, outcome_index, price, size, usdc_size, fee, fee_asset)
+SELECT chain_id, '0x' || lpad(to_hex(row_number() OVER ()), 64, 'f'), log_index, block_number - 1,
+       block_hash, timestamp - interval '20 seconds', exchange, exchange_version, order_hash, $2,
+       taker_address, TRUE, 'BUY', token_id, market_id, outcome_index, 0, 100, 0, 0, fee_asset
+  FROM orderflow_trades
+ WHERE wallet_address = $1 AND is_taker_aggregate AND side = 'BUY'
+"""
 _CLOSES = """
 SELECT token_id, close_price, mark_price FROM orderflow_reputation_closes
  WHERE token_id = ANY($1::numeric[]) ORDER BY token_id
@@ -71,3 +85,17 @@ async def test_zero_share_fills_set_no_mark_and_no_closing_line(pool: asyncpg.Po
     incremental = await persisted(pool)
     assert not (await run_reputation(pool, full=True)).incremental
     close(await persisted(pool), incremental)
+
+
+async def test_buys_for_no_collateral_lead_nobody(pool: asyncpg.Pool) -> None:
+    """A wallet's taker buys of shares for no collateral (price 0, no higher than anyone's) 20 s
+    ahead of a skilled leader's in its 40 tokens: the leader does not trail it (its free buys
+    are no buys the COPIER test can price) and keeps its flags."""
+    w, leader, copier, _, _, _ = _world(seed=81)
+    free = wallet(777_777)
+    noise_taker(w, free, 30)
+    await w.finish(pool)
+    await pool.execute(_FREE_COPIES, leader, free)
+    await run_reputation(pool)
+    assert (await stats(pool, copier))["flags"] == ["COPIER"]  # the world's copier still is
+    assert (await stats(pool, leader))["flags"] == []
