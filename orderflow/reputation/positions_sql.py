@@ -31,7 +31,8 @@ Accounting in SQL is the aggregate form of :mod:`orderflow.accounting` (average 
   bought take their share of every sale's proceeds, as at settlement, where the replay's
   sequential book takes the last sales as theirs: bought 10 at 0.30, sold 10 at 0.50 and 10 more
   from a split at 0.30 realizes 8 x 10 / 20 - 3 = 1.00 here, 2.00 in ``orderflow wallet`` until
-  the market resolves, 1.00 in both after); the rest is marked at the token's last traded price;
+  the market resolves, 1.00 in both after: tests/reputation/test_oversold_open.py; the sums
+  carry no fill order); the rest is marked at the token's last traded price;
 * a wallet's taker decisions are valued by ``DECISION_VALUE_SQL`` (orderflow.accounting.aggregate).
 """
 
