@@ -35,7 +35,7 @@ __all__ = ["CLOSES", "VOID", "WALLETS", "WASH"]
 # lines").
 _LINE = line_sql.line("k.token_id", "c1.timestamp", prev=True, when="k.resolved")
 _MARK = line_sql.line("k.token_id", "m1.timestamp", when="NOT k.resolved")
-_PRINT = line_sql.PRINT.format(t="t")  # a fill of no shares or no collateral is no print
+_PRICED = line_sql.PRICED.format(t="t")  # a fill of no shares or no collateral is no print
 CLOSES = f"""
 CREATE TEMP TABLE rep_close ON COMMIT DROP AS
 WITH k AS (
@@ -53,12 +53,12 @@ SELECT k.token_id, c.price::float8 AS close_price, c1.timestamp AS close_at,
   LEFT JOIN LATERAL (
        SELECT t.price, t.timestamp FROM ({GATED_TRADES}) t
         WHERE k.resolved AND t.token_id = k.token_id AND t.timestamp <= k.closes_at
-          AND {_PRINT}
+          AND {_PRICED}
         ORDER BY t.timestamp DESC, t.log_index DESC
         LIMIT 1) c1 ON true
   LEFT JOIN LATERAL (
        SELECT t.price, t.timestamp FROM ({GATED_TRADES}) t
-        WHERE NOT k.resolved AND t.token_id = k.token_id AND {_PRINT}
+        WHERE NOT k.resolved AND t.token_id = k.token_id AND {_PRICED}
         ORDER BY t.timestamp DESC, t.log_index DESC
         LIMIT 1) m1 ON true
   CROSS JOIN LATERAL ({_LINE}) c

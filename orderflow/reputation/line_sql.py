@@ -52,6 +52,7 @@ from orderflow.reputation.gate import GATED_TRADES
 __all__ = [
     "FEW",
     "HOSTS",
+    "PRICED",
     "PRINT",
     "ROWS",
     "RUN",
@@ -68,6 +69,11 @@ __all__ = [
 # shares or no collateral (its price 0, or a quotient of nothing) is no print: it sets no line,
 # no mark and no closing time (its shares and collateral are still summed: they add nothing).
 PRINT = "{t}.size > 0 AND {t}.usdc_size > 0"
+# The same test where a read must stay on the token index (its INCLUDE has the price, not the
+# amounts: migration 028; the closing lines' probes, tests/reputation/test_closes_index.py): a
+# stored price is collateral / shares, 0 when no shares changed hands (chain/store_sql), so it is
+# above 0 exactly when both amounts are.
+PRICED = "{t}.price > 0"
 
 WINDOW_SECS = 6 * 3600  # how far back from the last print a print counts
 TAKERS = 7  # distinct takers whose last prints make the median

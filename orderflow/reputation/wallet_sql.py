@@ -35,7 +35,7 @@ SELECT left(c.question_id, 64) || '00' AS event_id, count(*) AS legs
  GROUP BY 1
 """
 
-_PRINT = line_sql.PRINT.format(t="t")  # a fill of no shares or no collateral is no print
+_PRICED = line_sql.PRICED.format(t="t")  # a fill of no shares or no collateral is no print
 
 # The marks of tokens (as CLOSES' mark_price: line_sql's rule at as_of). $1 = as_of, $2 = token
 # ids.
@@ -44,7 +44,7 @@ SELECT h.token_id, coalesce(lp.price, m1.price) AS price
   FROM unnest($2::numeric[]) AS h(token_id)
  CROSS JOIN LATERAL (
        SELECT t.price, t.timestamp FROM ({GATED_TRADES}) t
-        WHERE t.token_id = h.token_id AND {_PRINT}
+        WHERE t.token_id = h.token_id AND {_PRICED}
         ORDER BY t.timestamp DESC, t.log_index DESC
         LIMIT 1) m1
  CROSS JOIN LATERAL ({line_sql.line("h.token_id", "m1.timestamp", hosts=line_sql.STORED)}) lp
@@ -66,7 +66,7 @@ SELECT h.token_id, c.price::float8 AS close_price, c1.timestamp AS close_at,
                            * $4::float8 AS closes_at) e
  CROSS JOIN LATERAL (
        SELECT t.price, t.timestamp FROM ({GATED_TRADES}) t
-        WHERE t.token_id = h.token_id AND t.timestamp <= e.closes_at AND {_PRINT}
+        WHERE t.token_id = h.token_id AND t.timestamp <= e.closes_at AND {_PRICED}
         ORDER BY t.timestamp DESC, t.log_index DESC
         LIMIT 1) c1
  CROSS JOIN LATERAL ({_LINE}) c

@@ -35,9 +35,9 @@ SELECT token_id, close_price, mark_price FROM orderflow_reputation_closes
 
 
 def _zero_fills(led: Ledger, market_no: int, at: timedelta) -> None:
-    """The last prints of the market's first token: a fill of no shares at a price, and one of
-    shares for no collateral (price 0)."""
-    led.trade(3, "BUY", "0", "0.90", market_no=market_no, at=at, taker_aggregate=True)
+    """The last fills of the market's first token, as the listener stores them (price 0): one of
+    no shares, one of shares for no collateral."""
+    led.trade(3, "BUY", "0", "0", market_no=market_no, at=at, taker_aggregate=True)
     led.trade(3, "SELL", "10", "0", market_no=market_no, at=at + timedelta(minutes=1))
 
 
