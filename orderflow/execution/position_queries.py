@@ -44,29 +44,27 @@ LAST_PRICE = mark_price("p.token_id")
 POSITION_MODE = "p.mode"
 
 
+BOOK_ROWS = f"""
+SELECT p.id, p.token_id, COALESCE(p.market_id, tok.condition_id) AS market_id,
+       COALESCE(p.outcome_index, tok.outcome_index) AS outcome_index, p.opened_at,
+       p.shares, p.cost_basis, {LAST_PRICE} AS last_price,
+       s.wallet_address AS leader, s.signal_type AS leader_type,
+       {POSITION_MODE} AS mode
+  FROM orderflow_positions p
+  LEFT JOIN orderflow_signals s ON s.id = p.signal_id
+  LEFT JOIN orderflow_tokens tok ON tok.token_id = p.token_id
+ WHERE p.strategy = $1 AND p.status = 'OPEN'
+ ORDER BY p.id
+"""
+
+
 async def book_rows(conn: asyncpg.Connection, strategy: str) -> list[asyncpg.Record]:
     """Open positions with their latest price, the wallet they followed in, and the mode of
     their fills (an exit goes where the position is, whatever the strategy's mode now). A
     position opened before the token registry knew its market (stored with none until it is
     settled) takes the market the registry names now, as live orders and the settlement do: one
     position per market held its other outcome apart (YES held, NO bought beside it)."""
-    return list(
-        await conn.fetch(
-            f"""
-            SELECT p.id, p.token_id, COALESCE(p.market_id, tok.condition_id) AS market_id,
-                   COALESCE(p.outcome_index, tok.outcome_index) AS outcome_index, p.opened_at,
-                   p.shares, p.cost_basis, {LAST_PRICE} AS last_price,
-                   s.wallet_address AS leader, s.signal_type AS leader_type,
-                   {POSITION_MODE} AS mode
-              FROM orderflow_positions p
-              LEFT JOIN orderflow_signals s ON s.id = p.signal_id
-              LEFT JOIN orderflow_tokens tok ON tok.token_id = p.token_id
-             WHERE p.strategy = $1 AND p.status = 'OPEN'
-             ORDER BY p.id
-            """,
-            strategy,
-        )
-    )
+    return list(await conn.fetch(BOOK_ROWS, strategy))
 
 
 async def held_in(

@@ -46,10 +46,19 @@ TAPE_BAND = Decimal("0.10")
 _PAIR = "LEAST(t.wallet_address, t.taker_address), GREATEST(t.wallet_address, t.taker_address)"
 
 
-def _matches(token: str, price: str, bound: str) -> str:
+def _matches(token: str, price: str, bound: str, before: str | None) -> str:
+    """The token's last :data:`TAPE_PRINTS` maker rows at a level: within ``bound`` (a window:
+    read where it is), else before ``before`` (NULL: now) through ``orderflow_tape_latest``
+    (migration 097), whose plan stops at the n-th row however many the token has (read in the
+    statement, a popular token's whole history was read and sorted: the planner sized it by
+    the average token)."""
+    rows = (
+        f"orderflow_trades t WHERE t.token_id = {token} AND NOT t.is_taker_aggregate{bound}"
+        if bound
+        else f"orderflow_tape_latest({token}, {before or 'NULL'}, {TAPE_PRINTS}) t"
+    )
     return f"""(SELECT {price} AS price, t.timestamp, t.id, t.wallet_address, t.taker_address
-                 FROM orderflow_trades t
-                WHERE t.token_id = {token} AND NOT t.is_taker_aggregate{bound}
+                 FROM {rows}
                 ORDER BY t.timestamp DESC, t.id DESC LIMIT {TAPE_PRINTS})"""
 
 
@@ -82,13 +91,14 @@ def tape_price(
         + (f" AND t.timestamp >= {since}" if since else "")
         + (f" AND {prune}" if prune else "")
     )
+    window = bound if since else ""
     complement = (
         f"(SELECT c.complement_token_id FROM orderflow_tokens c WHERE c.token_id = {token})"
     )
     pairs = f"""(SELECT k.price FROM (
                    SELECT DISTINCT ON ({_PAIR}) t.price, t.timestamp, t.id
-                     FROM ({_matches(token, "t.price", bound)}
-                           UNION ALL {_matches(complement, "1 - t.price", bound)}) t
+                     FROM ({_matches(token, "t.price", window, before)}
+                           UNION ALL {_matches(complement, "1 - t.price", window, before)}) t
                     ORDER BY {_PAIR}, t.timestamp DESC, t.id DESC) k
                  ORDER BY k.timestamp DESC, k.id DESC LIMIT {TAPE_PAIRS})"""
     median = f"""(SELECT ((percentile_disc(0.5) WITHIN GROUP (ORDER BY m.price)
