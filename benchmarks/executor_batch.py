@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/executor_batch.py --data-dir /work/bench/rep100k \\
         --database orderflow_bench_23a317ea [--batch 100] [--positions 50] \\
-        [--sql migrations/097_tape_latest_prints.sql]
+        [--sql migrations/092_tape_latest_prints.sql]
 
 On the database ``benchmarks/reputation.py`` left (its trades, wallets and scores), one strategy
 (paper) with ``--positions`` open positions in the most traded tokens, all made inside one

@@ -50,7 +50,7 @@ booked AS (
 # A day's row from its figures ($1 strategy, $2 the day's start, $3 bankroll, $4 realized, $5
 # total, $6 the unrealized P&L of the positions open now or at the day's end: the marks the
 # total is made of, orderflow.execution.daypnl); its equity is its bankroll + all realized to
-# date (today as booked, a closed day's $7 at its end) + $6. Its bankroll (migration 093) is
+# date (today as booked, a closed day's $7 at its end) + $6. Its bankroll (migration 091) is
 # today's $3; a closed day's row written again keeps the one it was written with (the
 # bankroll of its day: a change of ``bankroll_usd`` since is not that day's).
 _UPSERT_DAY = (
@@ -191,7 +191,7 @@ async def performance_series(
     conn: asyncpg.Connection, strategy: str, until: datetime | None = None
 ) -> list[asyncpg.Record]:
     """The strategy's rows in order of day (``until``: up to that day's, included): each
-    one's ``day``, ``total_pnl`` and ``bankroll`` (None: written before migration 093)."""
+    one's ``day``, ``total_pnl`` and ``bankroll`` (None: written before migration 091)."""
     return list(
         await conn.fetch(
             "SELECT day, total_pnl, bankroll FROM orderflow_performance WHERE strategy = $1"

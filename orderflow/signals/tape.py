@@ -49,7 +49,7 @@ _PAIR = "LEAST(t.wallet_address, t.taker_address), GREATEST(t.wallet_address, t.
 def _matches(token: str, price: str, bound: str, before: str | None) -> str:
     """The token's last :data:`TAPE_PRINTS` maker rows at a level: within ``bound`` (a window:
     read where it is), else before ``before`` (NULL: now) through ``orderflow_tape_latest``
-    (migration 097), whose plan stops at the n-th row however many the token has (read in the
+    (migration 092), whose plan stops at the n-th row however many the token has (read in the
     statement, a popular token's whole history was read and sorted: the planner sized it by
     the average token)."""
     rows = (
