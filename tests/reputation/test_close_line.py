@@ -303,3 +303,66 @@ async def test_a_group_found_later_takes_back_the_lines_it_set(pool: asyncpg.Poo
     assert not third.incremental
     close(await persisted(pool), incremental)
     assert await pool.fetch("SELECT * FROM orderflow_reputation_closes ORDER BY token_id") == lines
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a ring of ten is not a wash group (a member's top three counterparties hold a third "
+    "of its volume): no member is WASH or names a host, its prints at 0.50 are the quiet tokens' "
+    "line, and the three honest holders of the losing long shot are SMART on +9.0 a dollar",
+)
+async def test_a_ring_of_ten_printing_alone_in_a_quiet_token_does_not_set_its_line(
+    pool: asyncpg.Pool,
+) -> None:
+    """As above, with a ring of ten printing the loser at 0.50 among themselves in the quiet
+    tokens' last minutes, each member against every other about evenly (four matches a pair, ten
+    prints a token). The ring's prints are not the market's: the line is 0.05, the holders'
+    edge 0 and neither is top tier, the ring WASH; an incremental run after more of the ring's
+    prints stores what a full one does (docs/reputation.md "A ring of ten at the market's price
+    is not WASH": a fix tried, and why it was not kept)."""
+    w = World(seed=98)
+    background(w, wallets=10, events=20)
+    holders = [w.new_wallet() for _ in range(3)]
+    ring = [w.new_wallet() for _ in range(10)]
+    pairs = [(a, b) for i, a in enumerate(ring) for b in ring[i + 1 :]]
+    specs = w.pick(19, binary_only=True)
+    assert len(specs) == 19
+    later, specs = specs[-1], specs[:-1]
+
+    def prints(s: Spec, i: int, closes: float) -> None:
+        for k in range(10):
+            a, b = pairs[(10 * i + k) % len(pairs)]
+            taker, maker = (a, b) if k % 2 == 0 else (b, a)
+            t = closes - 900.0 + 60.0 * k
+            w.take(s, t, taker, 1 - s.winner, 200.0, price=0.5, maker=maker)
+
+    for i, s in enumerate(specs):
+        first = s.opens + 60.0
+        closes = _closes(w, s, first)
+        w.take(s, first, w.new_wallet(), 1 - s.winner, 20.0, price=0.05)
+        _holders(w, s, holders, first)
+        for k in range(8):  # the market, on both sides, until ten hours before the close
+            t = closes - 18 * HOUR + HOUR * k
+            w.take(s, t, w.new_wallet(), 1 - s.winner, 30.0, price=0.05)
+            w.take(s, t + 60.0, w.new_wallet(), s.winner, 30.0, price=0.95)
+        prints(s, i, closes)
+    await w.finish(pool)
+    assert not (await run_reputation(pool)).incremental
+    for who in holders:
+        s = await stats(pool, who)
+        assert s["trader_tier"] not in TOP, (who, s["trader_tier"], s["clv_edge"])
+    assert await _lines(pool, w, specs) == pytest.approx([0.05] * len(specs))
+    await _no_edge(pool, holders)
+    assert all(["WASH" in (await stats(pool, m))["flags"] for m in ring])
+    prints(later, len(specs), later.resolves - 3 * HOUR)
+    await w.chain.ingest(pool)
+    assert (await run_reputation(pool)).incremental
+    incremental = await persisted(pool)
+    lines = await pool.fetch("SELECT * FROM orderflow_reputation_closes ORDER BY token_id")
+    wash = await pool.fetch("SELECT * FROM orderflow_reputation_wash ORDER BY wallet_address")
+    assert not (await run_reputation(pool, full=True)).incremental
+    close(await persisted(pool), incremental)
+    assert await pool.fetch("SELECT * FROM orderflow_reputation_closes ORDER BY token_id") == lines
+    assert (
+        await pool.fetch("SELECT * FROM orderflow_reputation_wash ORDER BY wallet_address") == wash
+    )
