@@ -71,6 +71,20 @@ def _holders(w: World, s: Spec, holders: list[str], first: float) -> None:
         w.take(s, first + DAY * (1 + 0.1 * i), who, 1 - s.winner, 100.0, price=0.05)
 
 
+def _quiet(w: World, s: Spec, holders: list[str]) -> float:
+    """A quiet token: a first print and the holders at 0.05, then the market on both sides until
+    ten hours before the close (the loser at 0.05, the winner at 0.95); its closing time."""
+    first = s.opens + 60.0
+    closes = _closes(w, s, first)
+    w.take(s, first, w.new_wallet(), 1 - s.winner, 20.0, price=0.05)
+    _holders(w, s, holders, first)
+    for k in range(8):
+        t = closes - 18 * HOUR + HOUR * k
+        w.take(s, t, w.new_wallet(), 1 - s.winner, 30.0, price=0.05)
+        w.take(s, t + 60.0, w.new_wallet(), s.winner, 30.0, price=0.95)
+    return closes
+
+
 async def test_a_real_move_at_the_close_moves_the_line(pool: asyncpg.Pool) -> None:
     """The loser trades at 0.05 (eight takers in the line's six hours), then in its last two
     hours six distinct wallets buy it at 0.30 (the market moved): the line is 0.30, not the
@@ -246,14 +260,7 @@ async def test_a_wash_group_printing_alone_in_a_quiet_token_does_not_set_its_lin
     specs = w.pick(18, binary_only=True)
     assert len(specs) == 18
     for i, s in enumerate(specs):
-        first = s.opens + 60.0
-        closes = _closes(w, s, first)
-        w.take(s, first, w.new_wallet(), 1 - s.winner, 20.0, price=0.05)
-        _holders(w, s, holders, first)
-        for k in range(8):  # the market, on both sides, until ten hours before the close
-            t = closes - 18 * HOUR + HOUR * k
-            w.take(s, t, w.new_wallet(), 1 - s.winner, 30.0, price=0.05)
-            w.take(s, t + 60.0, w.new_wallet(), s.winner, 30.0, price=0.95)
+        closes = _quiet(w, s, holders)
         show, partner = (pair[0], pair[1]) if i % 2 == 0 else (ring[0], ring[1 + (i // 2) % 3])
         w.take(s, closes - 300.0, show, s.winner, 1000.0, price=0.5, maker=partner)
     await w.finish(pool)
@@ -278,14 +285,7 @@ async def test_a_group_found_later_takes_back_the_lines_it_set(pool: asyncpg.Poo
     specs = w.pick(3, binary_only=True)
     quiet, other = specs[:2], specs[2]
     for s in quiet:
-        first = s.opens + 60.0
-        closes = _closes(w, s, first)
-        w.take(s, first, w.new_wallet(), 1 - s.winner, 20.0, price=0.05)
-        _holders(w, s, holders, first)
-        for k in range(8):
-            t = closes - 18 * HOUR + HOUR * k
-            w.take(s, t, w.new_wallet(), 1 - s.winner, 30.0, price=0.05)
-            w.take(s, t + 60.0, w.new_wallet(), s.winner, 30.0, price=0.95)
+        closes = _quiet(w, s, holders)
         w.take(s, closes - 300.0, pair[0], s.winner, 1000.0, price=0.5, maker=pair[1])
     await w.finish(pool)
     first_run = await run_reputation(pool)
@@ -337,14 +337,7 @@ async def test_a_ring_of_ten_printing_alone_in_a_quiet_token_does_not_set_its_li
             w.take(s, t, taker, 1 - s.winner, 200.0, price=0.5, maker=maker)
 
     for i, s in enumerate(specs):
-        first = s.opens + 60.0
-        closes = _closes(w, s, first)
-        w.take(s, first, w.new_wallet(), 1 - s.winner, 20.0, price=0.05)
-        _holders(w, s, holders, first)
-        for k in range(8):  # the market, on both sides, until ten hours before the close
-            t = closes - 18 * HOUR + HOUR * k
-            w.take(s, t, w.new_wallet(), 1 - s.winner, 30.0, price=0.05)
-            w.take(s, t + 60.0, w.new_wallet(), s.winner, 30.0, price=0.95)
+        closes = _quiet(w, s, holders)
         prints(s, i, closes)
     await w.finish(pool)
     assert not (await run_reputation(pool)).incremental
