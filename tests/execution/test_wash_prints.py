@@ -24,6 +24,7 @@ from tests.execution.conftest import (
     TOKEN_NO,
     TOKEN_YES,
     WHALE,
+    add_complements,
     add_strategy,
     add_token,
     add_trade,
@@ -231,14 +232,7 @@ async def test_a_mint_counts_at_its_mirror(pool: asyncpg.Pool) -> None:
     transfers of an hour ago (0.20) while three pairs minted at 0.40 since."""
     now = datetime.now(UTC)
     async with pool.acquire() as conn:
-        await add_token(conn, TOKEN_YES, MARKET, 0)
-        await add_token(conn, TOKEN_NO, MARKET, 1)
-        for token, other in ((TOKEN_YES, TOKEN_NO), (TOKEN_NO, TOKEN_YES)):
-            await conn.execute(
-                "UPDATE orderflow_tokens SET complement_token_id = $2 WHERE token_id = $1",
-                Decimal(token),
-                Decimal(other),
-            )
+        await add_complements(conn)
         await trade_at(conn, "0.20", now - timedelta(hours=1))
         for n in range(3):
             taker, maker = "0x" + f"{0x41 + n:02x}" * 20, "0x" + f"{0x51 + n:02x}" * 20
