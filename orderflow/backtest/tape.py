@@ -140,9 +140,11 @@ class Tape:
         (:func:`orderflow.signals.quotes.in_panic_high`); ``last_price`` is this
         fill's price (the latest observed price; the decision replaces it with :meth:`quote`).
         """
-        for token, met, price in levels_of(
-            trade.token_id, complement, trade.side, taker, trade.price
-        ):
+        # a fill at no price shows no level, in either book (its mirror is at none either): kept,
+        # it would push the levels out of the QUOTE_FILLS the quote reads, as the executor's read
+        # leaves it out before its limit (market_queries._recent_fills)
+        fills = levels_of(trade.token_id, complement, trade.side, taker, trade.price)
+        for token, met, price in fills if is_level(trade.price) else ():
             book = self._own if token == trade.token_id else self._mirror
             levels = book.get(token)
             if levels is None:

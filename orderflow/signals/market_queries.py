@@ -19,6 +19,7 @@ from orderflow.signals.quotes import (
     QUOTE_WINDOW_SECS,
     Seen,
     in_panic_high_sql,
+    is_level_sql,
     levels_of,
     quote,
 )
@@ -121,10 +122,18 @@ SELECT x.key, x.token_id, x.market_id,
 _QUOTES_START = "(SELECT min(w) FROM unnest($3::timestamptz[]) w) - make_interval(secs => $4)"
 
 
+_LEVEL = is_level_sql("t.price")
+
+
 def _recent_fills(token: str) -> str:
+    """The token's latest ``$5`` fills at a level (:func:`orderflow.signals.quotes.is_level`)
+    within the quote window: the levels before the limit (after it, a burst of fills of no
+    shares, stored at price 0, left no level in the window: tests/signals/test_quote_crowding.py;
+    the backtest's tape keeps the same fills, ``Tape.observe``)."""
     return f"""(SELECT t.token_id, t.timestamp, t.side, t.is_taker_aggregate, t.price
          FROM orderflow_trades t
         WHERE t.token_id = {token} AND t.timestamp >= x.ts - make_interval(secs => $4)
+          AND {_LEVEL}
           AND {pruning.since(_QUOTES_START, "t")}
         ORDER BY t.timestamp DESC LIMIT $5)"""
 
