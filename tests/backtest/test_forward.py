@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from orderflow.backtest.engine import Scorer
 from orderflow.backtest.forward import by_event, forward_test, realised_after
 from orderflow.backtest.verdict import MarketResult, return_interval
 from orderflow.signals.views import WalletView
@@ -43,6 +44,15 @@ async def scores(conn: asyncpg.Connection, as_of: datetime) -> Mapping[str, Wall
         MID: WalletView(MID, 5.0, "AVERAGE"),
         BAD: WalletView(BAD, 2.0, "DEGEN"),
     }
+
+
+def whales(*wallets: str) -> Scorer:
+    """A scorer that rates ``wallets`` WHALE (9.0) and nobody else, at any date."""
+
+    async def rated(conn: asyncpg.Connection, as_of: datetime) -> Mapping[str, WalletView]:
+        return {w: WalletView(w, 9.0, "WHALE") for w in wallets}
+
+    return rated
 
 
 async def test_realised_edge_after_the_date_only_taker_buys_of_resolved_markets(
@@ -90,10 +100,10 @@ async def test_the_forward_intervals_resample_markets_not_wallets(pool: asyncpg.
     """Twelve top-tier wallets that all bought the winner of the same two markets are two
     outcomes, not twelve: drawn by wallet, the interval was [+100 %, +100 %], a PAID-looking
     certainty; drawn by market there are too few markets for an interval."""
-    whales = [addr(f"herd-{i}") for i in range(12)]
+    herd = [addr(f"herd-{i}") for i in range(12)]
     h = History()
     markets = [h.market("herd-a"), h.market("herd-b")]
-    for w, whale in enumerate(whales):
+    for w, whale in enumerate(herd):
         for k in range(5):
             at = AS_OF + timedelta(hours=1 + w, minutes=k)
             h.trade(whale, markets[k % 2], 0, "BUY", "0.50", "100", at)
@@ -101,11 +111,8 @@ async def test_the_forward_intervals_resample_markets_not_wallets(pool: asyncpg.
         h.resolve(m, 0, AS_OF + timedelta(days=3))
     await h.store(pool)
 
-    async def herd(conn: asyncpg.Connection, as_of: datetime) -> Mapping[str, WalletView]:
-        return {w: WalletView(w, 9.0, "WHALE") for w in whales}
-
     async with pool.acquire() as conn:
-        result = await forward_test(conn, herd, as_of=AS_OF, end=END)
+        result = await forward_test(conn, whales(*herd), as_of=AS_OF, end=END)
     assert result.top_tier_wallets == 12
     assert result.top_tier.estimate == pytest.approx(1.0)
     assert result.top_tier.verdict == "INCONCLUSIVE", result.top_tier.describe()
@@ -128,11 +135,8 @@ async def test_the_forward_intervals_cluster_by_resolution_day_as_the_verdict_do
         h.resolve(m, 0 if won else 1, AS_OF + timedelta(days=3 if won else i - 2, hours=i))
     await h.store(pool)
 
-    async def tier(conn: asyncpg.Connection, as_of: datetime) -> Mapping[str, WalletView]:
-        return {whale: WalletView(whale, 9.0, "WHALE")}
-
     async with pool.acquire() as conn:
-        result = await forward_test(conn, tier, as_of=AS_OF, end=END)
+        result = await forward_test(conn, whales(whale), as_of=AS_OF, end=END)
         events = await by_event(conn, AS_OF, END, [whale])
     won_day = (AS_OF + timedelta(days=3)).date().isoformat()
     assert sorted({str(m.day) for m in events.values() if m.pnl > 0}) == [won_day]
@@ -162,11 +166,8 @@ async def test_a_forward_interval_of_favourites_is_never_narrower_than_no_edge_a
         h.resolve(m, 0, AS_OF + timedelta(days=1 + i))
     await h.store(pool)
 
-    async def tier(conn: asyncpg.Connection, as_of: datetime) -> Mapping[str, WalletView]:
-        return {whale: WalletView(whale, 9.0, "WHALE")}
-
     async with pool.acquire() as conn:
-        result = await forward_test(conn, tier, as_of=AS_OF, end=END)
+        result = await forward_test(conn, whales(whale), as_of=AS_OF, end=END)
         events = await by_event(conn, AS_OF, END, [whale])
     top = result.top_tier
     assert top.estimate == pytest.approx(1 / 9) and top.low is not None
@@ -193,12 +194,9 @@ async def test_taker_buys_at_no_price_are_no_buys(pool: asyncpg.Pool) -> None:
     h.resolve(m, 0, AS_OF + timedelta(days=3))
     await h.store(pool)
 
-    async def rated(conn: asyncpg.Connection, as_of: datetime) -> Mapping[str, WalletView]:
-        return {printer: WalletView(printer, 9.0, "WHALE")}
-
     async with pool.acquire() as conn:
         realised = (await realised_after(conn, AS_OF, END))[printer]
-        result = await forward_test(conn, rated, as_of=AS_OF, end=END)
+        result = await forward_test(conn, whales(printer), as_of=AS_OF, end=END)
         events = await by_event(conn, AS_OF, END, [printer])
     assert (realised.buys, realised.pnl, realised.staked) == (1, -50.0, 50.0), realised
     assert result.wallets == 0
