@@ -20,7 +20,7 @@ from typing import Any
 
 from orderflow import __version__
 from orderflow.cli._common import logging_for
-from orderflow.config import LogSettings, invalid_settings, load, settings_problems
+from orderflow.config import LogSettings, invalid_settings, read, settings_problems
 from orderflow.errors import ConfigError, OrderflowError
 from orderflow.telemetry import logs_as_json, redact
 from orderflow.tracing import TracingSettings, shutdown_tracing
@@ -97,11 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The chart sets OTEL_* on every workload: a bad value is refused by every command, not
         # only by the processes that export spans (the listener, the executor). A refusal names
         # the bad variables of the command's own settings too (its `settings`), not only these.
-        if settings_problems(LogSettings, TracingSettings):
-            raise invalid_settings(
-                settings_problems(LogSettings, TracingSettings, *getattr(args, "settings", ()))
-            )
-        logging_for(load(LogSettings), args)  # commands with settings refine it
+        log_settings, problems = read(LogSettings)
+        problems += settings_problems(TracingSettings)
+        if log_settings is None or problems:
+            raise invalid_settings(problems + settings_problems(*getattr(args, "settings", ())))
+        logging_for(log_settings, args)  # commands with settings refine it
         result = args.handler(args)
         if inspect.iscoroutine(result):
             result = asyncio.run(result)
