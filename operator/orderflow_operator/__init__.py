@@ -4,7 +4,8 @@ Modules, lowest first (only this package imports kopf/kubernetes):
 
 * ``spec``       the resource's spec model (StrategySettings + paused/killed/credentialsSecret);
 * ``crd``        generates the CRD from that model (``python -m orderflow_operator.crd``);
-* ``store``      all SQL: the strategy row, the status figures;
+* ``store``      the SQL that writes: the strategy row the operator owns;
+* ``figures``    the SQL that reads what the status reports (one round trip);
 * ``status``     pure functions building conditions and the status;
 * ``reconcile``  the handlers' logic as plain async functions over a pool;
 * ``config``     the operator's settings;

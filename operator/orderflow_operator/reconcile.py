@@ -31,6 +31,7 @@ from typing import Any, Literal
 import asyncpg
 
 from orderflow_operator import store
+from orderflow_operator.figures import Figures, read_figures
 from orderflow_operator.spec import ParsedSpec, parse_spec
 from orderflow_operator.status import Condition, build_status, plural, timestamp
 
@@ -92,7 +93,7 @@ def _conflict(target: Target, owner: str | None) -> Condition:
     return Condition("Ready", "False", "NameConflict", message)
 
 
-def _retired(target: Target, figures: store.Figures) -> Condition:
+def _retired(target: Target, figures: Figures) -> Condition:
     """Ready=False: the strategy row is retired (killed, marked deleted) and this spec does not
     say ``killed: true``, so nothing is written (see :func:`store.apply_strategy`)."""
     whose = "this resource" if figures.retired_from == target.source else figures.retired_from
@@ -205,7 +206,7 @@ async def reconcile(
                     )
             ready = Condition("Ready", "False", parsed.reason, parsed.message)
             events.append(Event("Warning", parsed.reason, f"not applied: {parsed.message}"))
-        figures = await store.read_figures(conn, name=target.name, source=target.source)
+        figures = await read_figures(conn, name=target.name, source=target.source)
     if ready is None:
         ready = _retired(target, figures)
         events.append(Event("Warning", "Retired", ready.message))
@@ -237,7 +238,7 @@ async def refresh(
     ``Running`` for a row the resource no longer controls, whose kill it could not apply, or
     for a retired strategy nothing trades."""
     async with pool.acquire() as conn:
-        figures = await store.read_figures(conn, name=target.name, source=target.source)
+        figures = await read_figures(conn, name=target.name, source=target.source)
     events = []
     if ready is not None and ready.status == "True" and figures.owner not in (None, target.source):
         ready = _conflict(target, figures.owner)

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from orderflow_operator.store import Figures, Refusals
+from orderflow_operator.figures import Figures, Refusals
 
 Truth = Literal["True", "False", "Unknown"]
 CONDITION_TYPES = ("Ready", "Paused", "Killed", "Degraded", "ExchangeRefusing")
