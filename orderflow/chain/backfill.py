@@ -25,8 +25,8 @@ without an error) is split and read again, and a single block at a cap is read a
 narrower filters (:mod:`orderflow.chain.capped_logs`); after a split the range shrinks as after a
 refusal, so that the next ones stay below the cap.
 
-Reading one range is :mod:`orderflow.chain.backfill_read`; this module runs the ranges in
-order, adapts their size and stores them.
+Reading one range is :mod:`orderflow.chain.backfill_read`, the answer to a refused or failed read
+:mod:`orderflow.chain.backfill_refusals`; this module runs the ranges in order and stores them.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
 
 import asyncpg
 
@@ -54,6 +53,8 @@ from orderflow.chain.backfill_read import (
     ReplyBehind,
     TwoVersions,
 )
+from orderflow.chain.backfill_refusals import RangeRefusals
+from orderflow.chain.backfill_report import BackfillReport
 from orderflow.chain.capped_logs import KNOWN_RESULT_CAPS, resolve_whole
 from orderflow.chain.checkpoints import Checkpoint
 from orderflow.chain.contracts import ChainAddresses
@@ -78,31 +79,7 @@ STREAM = "listener"
 """Checkpoint stream name of the live + backfill listener (orderflow_sync_checkpoints.stream)."""
 
 
-@dataclass
-class BackfillReport:
-    """What one backfill call did (for logs and tests)."""
-
-    from_block: int
-    to_block: int
-    ranges: int = 0
-    logs: int = 0
-    fills: int = 0
-    dead_letters: int = 0
-    shrinks: int = 0
-    refetches: int = 0
-    conditions: int = 0
-    resolutions: int = 0
-    cap_splits: int = 0  # replies at a result cap, split and read again
-    narrowed_blocks: int = 0  # single blocks at a result cap, read by narrower filters
-    capped_blocks: int = 0  # single blocks still at a result cap, taken as returned
-    behind: int = 0  # replies short of a block's logs (a lagging backend): read again
-    bloom_false_positives: int = 0  # blocks whose bloom matched, none of our logs by hash
-    range_sizes: list[int] = field(default_factory=list)
-
-
 _REFETCHES = 5  # a range whose logs and headers disagree is read again this many times
-_UNRECOGNISED_TRIES = 3  # an eth_getLogs error nobody recognises: tries of a range, then halved
-_UNRECOGNISED_BACKOFF_SECS = 0.2  # before the second try, doubling
 _AHEAD = 1  # ranges read (fetched and decoded) while the one before them is stored
 
 
@@ -154,6 +131,7 @@ class Backfiller:
         self.result_caps = frozenset(result_caps)
         self._tracer = telemetry.tracer("orderflow.chain.backfill")
         self.log_filter = log_filter if log_filter is not None else addresses.log_filter()
+        self._refusals = RangeRefusals(ranges, metrics)
         self._reader = RangeReader(
             client,
             chain_id=chain_id,
@@ -251,7 +229,7 @@ class Backfiller:
         error that stopped the reading (the ranges before it are stored first); a range is
         read only when ``slots`` has room for it (run() frees one per range stored)."""
         start = from_block
-        failures = 0  # of the range at ``start``, in a wording nobody recognises
+        self._refusals.forget()
         try:
             while start <= to_block:
                 self.ranges.follow_stated()  # another reader may have learnt it
@@ -261,34 +239,13 @@ class Backfiller:
                     item = await self._range(start, end, report)
                 except RangeTooLargeError as exc:
                     slots.release()
-                    report.shrinks += 1
-                    if self.metrics:
-                        self.metrics.range_shrinks.add(1)
-                    stated = getattr(exc, "max_blocks", None)
-                    if not self.ranges.shrink(stated, cap=getattr(exc, "cap_blocks", None)):
-                        # Never fatal: a hanging or overloaded provider recovers. The session
-                        # ends and the listener reconnects after its backoff, forever, saying why.
-                        raise RetryableRpcError(
-                            f"{exc}; the range is already at GETLOGS_MIN_BLOCKS="
-                            f"{self.ranges.min_size}: backing off and retrying (if this "
-                            "repeats, the node is down or its eth_getLogs limits are too small)"
-                        ) from None
-                    log.info(
-                        "eth_getLogs range refused, shrinking",
-                        extra={
-                            "from_block": start,
-                            "blocks": self.ranges.size,
-                            "reason": str(exc),
-                        },
-                    )
+                    self._refusals.refused(exc, start, report)
                     continue
                 except UnrecognisedGetLogsError as exc:
                     slots.release()
-                    failures += 1
-                    await self._unrecognised(exc, start, end, failures, report)
-                    failures %= _UNRECOGNISED_TRIES  # the range was halved: new tries
+                    await self._refusals.unrecognised(exc, start, end, report)
                     continue
-                failures = 0
+                self._refusals.forget()
                 if item.splits:
                     self.ranges.shrink()  # the next ranges start below the cap
                 else:
@@ -299,48 +256,6 @@ class Backfiller:
             await queue.put(exc)
             return
         await queue.put(None)
-
-    async def _unrecognised(
-        self,
-        exc: UnrecognisedGetLogsError,
-        start: int,
-        end: int,
-        failures: int,
-        report: BackfillReport,
-    ) -> None:
-        """[start, end] failed ``failures`` times in a row with an eth_getLogs error nobody
-        recognises: back off and try it again, up to :data:`_UNRECOGNISED_TRIES` times, then
-        halve it, as after a refusal (an unknown wording of one: until 6 Dec 2026 the session
-        ended and the next one read the same range, for ever). A range that cannot be halved
-        (one block, or ``GETLOGS_MIN_BLOCKS``) ends the session naming its blocks."""
-        what = {"from_block": start, "to_block": end, "reason": str(exc)}
-        if failures < _UNRECOGNISED_TRIES:
-            log.warning("eth_getLogs failed (an error not recognised): trying again", extra=what)
-            await asyncio.sleep(_UNRECOGNISED_BACKOFF_SECS * 2 ** (failures - 1))
-            return
-        if self.ranges.narrow(end - start + 1):
-            report.shrinks += 1
-            if self.metrics:
-                self.metrics.range_shrinks.add(1)
-            log.warning(
-                f"eth_getLogs failed {failures} times in a row (an error not recognised): "
-                "halving the range, as after a refusal",
-                extra={**what, "blocks": self.ranges.size},
-            )
-            return
-        blocks = f"block {start}" if start == end else f"blocks {start}-{end}"
-        why = (
-            "one block cannot be narrowed"
-            if start == end
-            else f"the range is at GETLOGS_MIN_BLOCKS={self.ranges.min_size}"
-        )
-        message = (
-            f"eth_getLogs of {blocks} failed {failures} times in a row ({exc}); {why}: "
-            "backing off and retrying (if this repeats, the provider cannot serve "
-            f"{blocks}: read it from another node)"
-        )
-        log.error(message, extra=what)
-        raise RetryableRpcError(message) from None
 
     async def _range(self, start: int, end: int, report: BackfillReport) -> ReadRange:
         """Read [start, end], again while the chain moves under it."""
@@ -413,15 +328,7 @@ class Backfiller:
             for header in item.verified.values():
                 if lowest is None or header.number >= lowest:  # a re-read old block: not recent
                     self.window.add(header)
-        report.logs += item.logs
-        report.cap_splits += item.splits
-        report.narrowed_blocks += item.narrowed_blocks
-        report.capped_blocks += item.capped_blocks
-        report.bloom_false_positives += item.bloom_false_positives
-        report.fills += len(batch.fills) + (rows.fill_count if rows is not None else 0)
-        report.dead_letters += len(batch.dead_letters)
-        report.conditions += len(batch.conditions)
-        report.resolutions += len(batch.resolutions)
+        report.count(item, batch, rows)
         if self.metrics:
             self.metrics.count_batch(batch, rows)
             self.metrics.getlogs_cap_splits.add(item.splits)

@@ -27,12 +27,9 @@ from dataclasses import dataclass
 import asyncpg
 
 from orderflow.chain.adaptive_range import AdaptiveRange, StatedLimit
-from orderflow.chain.backfill import (
-    STREAM,
-    Backfiller,
-    BackfillReport,
-)
+from orderflow.chain.backfill import STREAM, Backfiller
 from orderflow.chain.backfill_headers import HeaderCache
+from orderflow.chain.backfill_report import BackfillReport
 from orderflow.chain.checkpoints import get_checkpoint
 from orderflow.chain.contracts import TOPIC_CONDITION_PREPARATION, TOPIC_CONDITION_RESOLUTION
 from orderflow.chain.listener_metrics import IngestMetrics

@@ -222,7 +222,7 @@ async def test_a_node_failure_stores_every_range_read_before_it(
     """From the third eth_getLogs on the node fails (after the second was read ahead of the
     first's store): the first two ranges are stored, in order, the checkpoint is the second's
     end, and the failure is raised (once the third range, tried again and halved down to one
-    block, still fails: an error nobody recognises, Backfiller._unrecognised); a new run goes on
+    block, still fails: an error nobody recognises, RangeRefusals.unrecognised); a new run goes on
     from there and stores each fill once."""
     await fills_in_blocks(anvil, 12)
     transport = HttpTransport(limited.url)
