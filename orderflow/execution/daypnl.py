@@ -6,20 +6,19 @@ strategy's positions that are open now or were closed since midnight. Realized P
 partial sells; unrealized is marked at the token's tape price (:mod:`orderflow.signals.tape`:
 one wash pair's prints cannot set it), or at its payout once its market's resolution is stored
 (a position may wait for its settlement: :func:`settle_queries.resolvable_positions`).
-Midnight's mark is computed from history, so it needs no process running at midnight: the
-position's fills before midnight replayed through :func:`orderflow.accounting.replay` in the
-order they were booked (as the position is), marked at the token's tape price before midnight
-(from ``orderflow_trades``), or its payout if its market resolved before midnight. A position
-opened today has a zero mark. Fills are net of reversals (a trade that failed on chain never
-happened). What the fills before midnight leave (realized P&L, shares, cost) is cached per
-position, day and version: the number of the position's fills from before midnight and of its
-reversals. Fills are only ever added, so the version moves whenever midnight's fills change: by
-a reversal, or by a fill from before midnight booked after it (a live fill read late from the
-account's trades, a paper fill from a level stored late). The price before midnight is read
-each time, as stored now: a trade of the last seconds before midnight may be stored after it
-(listener lag). A mark cached whole, per reversal only, kept either out until a restart
-recomputed it (a quiet day read +20 in a running executor, 0 after a restart:
-``test_daily_loss.py``).
+Midnight's mark is computed from history, so it needs no process running at midnight: the position's
+fills before midnight replayed through :func:`orderflow.accounting.replay` in the order they were
+booked (as the position is), marked at the token's tape price before midnight (from
+``orderflow_trades``), or its payout if its market resolved before midnight. A position opened today
+has a zero mark (its price before midnight is not read). Fills are net of reversals (a trade that
+failed on chain never happened). What the fills before midnight leave (realized P&L, shares, cost)
+is cached per position, day and version: the number of the position's fills from before midnight and
+of its reversals. Fills are only ever added, so the version moves whenever midnight's fills change:
+by a reversal, or by a fill from before midnight booked after it (a live fill read late from the
+account's trades, a paper fill from a level stored late). The price before midnight is read each
+time, as stored now: a trade of the last seconds before midnight may be stored after it (listener
+lag). A mark cached whole, per reversal only, kept either out until a restart recomputed it (a quiet
+day read +20 in a running executor, 0 after a restart: ``test_daily_loss.py``).
 
 Worked example (docs/executor.md has it too): bought 100 shares at 0.50 yesterday (cost 50),
 the tape price at midnight 0.70, so midnight's mark is +20 unrealized. Today 40 shares are sold
@@ -39,12 +38,16 @@ import asyncpg
 from orderflow.accounting import Fill, replay
 from orderflow.execution import position_queries
 
+# A position with no fill before midnight has a zero midnight mark: its price then is not read
+# (it was, per position opened today, per batch: tests/execution/test_mark_reads.py).
+_BEFORE_MIDNIGHT = """EXISTS (SELECT 1 FROM orderflow_net_fills f
+                WHERE f.position_id = p.id AND f.filled_at < $2)"""
 _POSITIONS = f"""
 SELECT p.id, p.status, p.realized_pnl, p.shares, p.cost_basis,
        {position_queries.LAST_PRICE} AS last_price,
-       {position_queries.mark_price("p.token_id", "$2")} AS midnight_price,
-       EXISTS (SELECT 1 FROM orderflow_net_fills f
-                WHERE f.position_id = p.id AND f.filled_at < $2) AS before_midnight,
+       CASE WHEN {_BEFORE_MIDNIGHT}
+            THEN {position_queries.mark_price("p.token_id", "$2")} END AS midnight_price,
+       {_BEFORE_MIDNIGHT} AS before_midnight,
        (SELECT count(*) FROM orderflow_fills f
          WHERE f.position_id = p.id AND (f.filled_at < $2 OR f.reverses IS NOT NULL)) AS version
   FROM orderflow_positions p

@@ -11,10 +11,15 @@ rows the trades scans under the mark return or filter out.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
 import asyncpg
 import pytest
 
 from orderflow.execution import position_queries
+from orderflow.execution.daypnl import DayMarks
+from orderflow.execution.performance import day_start
 from orderflow.signals.tape import TAPE_PRINTS
 
 HOT = 999_999  # the popular token: a long history, and more than TAPE_PRINTS recent prints
@@ -68,5 +73,80 @@ async def test_the_mark_reads_the_latest_prints_not_the_tokens_history(dsn: str)
         read = await _index_rows_read(conn, "alpha")
         # the latest TAPE_PRINTS maker rows (and a few more: no more than twice as many)
         assert read <= 2 * TAPE_PRINTS, f"the mark read {read} rows of the token's trades"
+    finally:
+        await conn.close()
+
+
+# The day's P&L (``daypnl.DayMarks.day``): each position open now or closed today is marked now,
+# and at midnight when it had a fill before midnight. A position opened today has a zero
+# midnight mark, whatever the tape read then: its price before midnight was read all the same,
+# per position, per batch (the daily loss limit reads the day's P&L for every entry).
+_MARKS_NOW = (
+    f"SELECT {position_queries.LAST_PRICE} FROM orderflow_positions p WHERE p.strategy = $1"
+)
+
+
+async def _tape_reads(conn: asyncpg.Connection, read: Callable[[], Awaitable[object]]) -> int:
+    """The tokens' latest prints ``read`` read (calls of ``orderflow_tape_latest``, migration
+    092: a mark reads its token's and its complement's), in a transaction of its own."""
+    calls = (
+        "SELECT COALESCE(sum(calls), 0) FROM pg_stat_xact_user_functions"
+        " WHERE funcname = 'orderflow_tape_latest'"
+    )  # pending counts, which a transaction's end need not flush: the difference is its own
+    async with conn.transaction():
+        await conn.execute("SET LOCAL track_functions = 'all'")
+        before = await conn.fetchval(calls)
+        await read()
+        return int(await conn.fetchval(calls)) - int(before)
+
+
+@pytest.mark.asyncio
+async def test_the_day_reads_no_midnight_mark_of_a_position_opened_today(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    now = datetime.now(UTC)
+    midnight = day_start(now)
+    try:
+        await conn.execute(_FILLS, HOT, OLD, RECENT)
+        order = await conn.fetchval(
+            "INSERT INTO orderflow_signals (strategy, signal_type, status, chain_id, tx_hash,"
+            " log_index, wallet_address, token_id, trigger_price, trade_time)"
+            " VALUES ('alpha', 'FOLLOW_WHALE', 'EXECUTED', 137, '0x' || repeat('d1', 32), 0,"
+            " '0x' || repeat('a1', 20), $1, 0.5, now()) RETURNING id",
+            HOT,
+        )
+        order = await conn.fetchval(
+            "INSERT INTO orderflow_orders (strategy, signal_id, mode, client_order_id, token_id,"
+            " side, price, shares) VALUES ('alpha', $1, 'paper', 'c1', $2, 'BUY', 0.5, 10)"
+            " RETURNING id",
+            order,
+            HOT,
+        )
+        for token, opened in [(HOT, now), (1, now), (2, midnight - timedelta(hours=1))]:
+            # two positions opened today (no fill before midnight), one yesterday
+            pid = await conn.fetchval(
+                "INSERT INTO orderflow_positions (strategy, token_id, shares, cost_basis, mode)"
+                " VALUES ('alpha', $1, 10, 5, 'paper') RETURNING id",
+                token,
+            )
+            await conn.execute(
+                "INSERT INTO orderflow_fills (order_id, position_id, strategy, mode, fill_key,"
+                " token_id, side, price, shares, usdc, filled_at) VALUES ($1, $2, 'alpha',"
+                " 'paper', $3, $4, 'BUY', 0.5, 10, 5, $5)",
+                order,
+                pid,
+                f"f{token}",
+                token,
+                opened,
+            )
+        marks = DayMarks()
+        day_reads = await _tape_reads(conn, lambda: marks.day(conn, "alpha", midnight))
+        now_reads = await _tape_reads(conn, lambda: conn.fetch(_MARKS_NOW, "alpha"))
+        # the three marks now, and the one position from yesterday's mark at midnight
+        assert now_reads > 0
+        assert day_reads == now_reads * 4 // 3, (
+            f"the day read the tape {day_reads} times; its marks now {now_reads}"
+        )
+        # the figures: yesterday's position bought at 0.50 and marked at 0.50 both times
+        assert (await marks.day(conn, "alpha", midnight)).total == 0
     finally:
         await conn.close()
