@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from orderflow.chain import pruning
 from orderflow.signals.exits import REFUSED_IN_A_ROW, ExitsTried
 from orderflow.signals.market_queries import left_since
 from orderflow.signals.queries import complement_join
@@ -38,6 +39,22 @@ SIGNAL_TRIGGER = (
     " AND trig.wallet_address = s.wallet_address AND trig.token_id = s.token_id"
     " AND trig.side = s.side"
 )
+# How long before its signal's ``trade_time`` (the trade's time when it was decided) a trigger
+# may stand now: a reorg stores the transaction again in a block after the fork, and the listener
+# follows forks REORG_WINDOW_BLOCKS deep (256 blocks, under 10 minutes, by default). A reader
+# that bounds its search for triggers by time (:func:`triggers_since`) prunes the partitions
+# before it.
+TRIGGER_REORG_MARGIN = "interval '1 day'"
+
+
+def triggers_since(trade_time: str) -> str:
+    """SQL: ``trig`` may be the trigger of a signal decided on a trade of ``trade_time`` or later
+    (an uncorrelated expression: the partitions before it are pruned, :mod:`orderflow.chain.
+    pruning`)."""
+    since = f"({trade_time}) - {TRIGGER_REORG_MARGIN}"
+    return f"trig.timestamp >= {since} AND {pruning.since(since, 'trig')}"
+
+
 # The trigger's complement (``trig_comp.token_id``): joined after ``trig`` wherever LEADER_LEFT
 # reads it.
 TRIGGER_COMPLEMENT = complement_join("trig.token_id", "trig_comp")

@@ -21,7 +21,12 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.book import Holdings
-from orderflow.execution.exit_queries import LEADER_LEFT, SIGNAL_TRIGGER, TRIGGER_COMPLEMENT
+from orderflow.execution.exit_queries import (
+    LEADER_LEFT,
+    SIGNAL_TRIGGER,
+    TRIGGER_COMPLEMENT,
+    triggers_since,
+)
 from orderflow.execution.order_worker import OrderJob
 from orderflow.execution.signal_record import record_signal
 from orderflow.execution.strategies import StrategyState
@@ -48,6 +53,13 @@ def exits_of(sells: Sequence[TradeView], holdings: Holdings) -> list[TradeView]:
 # chain (orderflow.signals.market_queries.left_since's order): the leader left, then bought what we
 # followed. A position whose trigger is not stored (its block retracted, not read again yet)
 # keeps them.
+# The triggers are looked for from the earliest of those positions' triggers on (its time, less
+# the reorg margin: exit_queries.triggers_since), so the partitions before it are pruned: by
+# transaction hash alone, every partition of history was probed, twice per batch with a sale of
+# a held token (tests/execution/test_exit_trigger_pruning.py).
+_EARLIEST_TRIGGER = """(SELECT min(s.trade_time) FROM orderflow_positions p
+  JOIN orderflow_signals s ON s.id = p.signal_id
+ WHERE p.strategy = $1 AND p.status = 'OPEN' AND p.token_id = ANY($4::numeric[]))"""
 _BEFORE_ENTRY = f"""
 SELECT t.id FROM unnest($2::bigint[], $4::numeric[]) AS v(id, token)
   JOIN orderflow_trades t ON t.id = v.id
@@ -55,9 +67,11 @@ SELECT t.id FROM unnest($2::bigint[], $4::numeric[]) AS v(id, token)
   JOIN orderflow_signals s ON s.id = p.signal_id AND s.wallet_address = t.wallet_address
  WHERE t.block_number = ANY($3::bigint[])
    AND s.signal_type = 'FOLLOW_WHALE' AND s.side = 'BUY'
-   AND EXISTS (SELECT 1 FROM orderflow_trades trig WHERE {SIGNAL_TRIGGER})
+   AND EXISTS (SELECT 1 FROM orderflow_trades trig
+                WHERE {SIGNAL_TRIGGER} AND {triggers_since(_EARLIEST_TRIGGER)})
    AND NOT EXISTS (SELECT 1 FROM orderflow_trades trig{TRIGGER_COMPLEMENT}
-                    WHERE {SIGNAL_TRIGGER} AND {LEADER_LEFT})
+                    WHERE {SIGNAL_TRIGGER} AND {triggers_since(_EARLIEST_TRIGGER)}
+                      AND {LEADER_LEFT})
 """
 
 
