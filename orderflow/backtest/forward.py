@@ -1,12 +1,14 @@
 """Forward test of the score: scores as of a date against the edge wallets realised after it.
 
-Works on any stored history (it needs no truth file): the scorer is asked for every wallet's
-verdict as of ``as_of`` (the as-of gate: nothing after it is read), then each wallet's *taker*
-BUYs after ``as_of`` in markets resolved by ``end`` are settled at their payouts -- those placed
-before their market resolved: a buy at or after the resolution is taken with the outcome known
-(the reputation run voids it as no decision, :data:`orderflow.reputation.evidence_sql.VOID`), and
-those at a price (:func:`orderflow.signals.quotes.is_level`): a fill of no shares or no
-collateral, stored at 0, or a wash print at 1.00 is no decision either.
+Works on any stored history (it needs no truth file): the scorer is asked for every wallet's verdict
+as of ``as_of`` (the as-of gate: nothing after it is read), then each wallet's *taker* BUYs after
+``as_of`` (counted as decisions: its taker rows of one transaction and token are one buy,
+:mod:`orderflow.signals.decisions`) in markets resolved by ``end`` are settled at their payouts --
+those placed before their market resolved: a buy at or after the resolution is taken with the
+outcome known (the reputation run voids it as no decision,
+:data:`orderflow.reputation.evidence_sql.VOID`), and those at a price
+(:func:`orderflow.signals.quotes.is_level`): a fill of no shares or no collateral, stored at 0, or a
+wash print at 1.00 is no decision either.
 A score that finds skill ranks wallets by the edge they go on to realise; a score that finds luck
 or volume does not.
 
@@ -32,6 +34,7 @@ from orderflow.backtest.engine import Scorer
 from orderflow.backtest.interval import null_variance
 from orderflow.backtest.verdict import Interval, MarketResult, resolution_days, return_interval
 from orderflow.chain import pruning
+from orderflow.signals.decisions import decision_key_sql
 from orderflow.signals.quotes import is_level_sql
 from orderflow.signals.views import WalletView
 from orderflow.sim.quality import TOP_TIERS, spearman
@@ -42,7 +45,7 @@ from orderflow.sim.quality import TOP_TIERS, spearman
 # its P&L at the payout and its event (a neg-risk event's legs share one, as in
 # orderflow.backtest.history.event_ids). $1 = as_of, $2 = end.
 _BUYS = f"""
-SELECT t.wallet_address, o.market_id, o.resolved_at,
+SELECT t.wallet_address, {decision_key_sql("t")} AS decision, o.market_id, o.resolved_at,
        CASE WHEN c.neg_risk THEN left(c.question_id, 64) || '00' ELSE o.market_id END AS event_id,
        COALESCE(t.outcome_index, tok.outcome_index) AS outcome, t.size, t.price,
        t.usdc_size + CASE WHEN t.fee_asset = 'COLLATERAL' THEN t.fee ELSE t.fee * t.price END
@@ -60,8 +63,11 @@ SELECT t.wallet_address, o.market_id, o.resolved_at,
    AND COALESCE(t.outcome_index, tok.outcome_index) IS NOT NULL
 """
 
+# A wallet's buys are its decisions (orderflow.signals.decisions): a taker order matched against
+# three makers is three taker rows of one transaction and one buy (counted by rows, a wallet of
+# three bets so split read as nine, over min_buys: tests/backtest/test_forward.py).
 _REALISED = f"""
-SELECT wallet_address, count(*) AS buys, sum(staked) AS staked, sum(pnl) AS pnl
+SELECT wallet_address, count(DISTINCT decision) AS buys, sum(staked) AS staked, sum(pnl) AS pnl
   FROM ({_BUYS}) b
  GROUP BY wallet_address
 """

@@ -6,7 +6,8 @@ the leader, whose size is what it did in that transaction. So the strategy's ``m
 is compared with the rows' total, not with each row (a 600 USDC buy matched against three makers
 made no signal under a trigger of 500: ``tests/signals/test_decision_size.py``), and one entry is
 made per decision (the executor's signal key: ``orderflow.signals.queries.insert_signal``; the
-backtest's first row of each, :func:`first_rows`). Only rows that can be a decision count: a
+backtest's first row of each, :func:`first_rows`; the forward test's count of a wallet's buys,
+:func:`decision_key_sql`). Only rows that can be a decision count: a
 taker's (``is_taker`` not False), at a level (:func:`~orderflow.signals.quotes.is_level`). The
 price stays the row's own.
 """
@@ -26,6 +27,12 @@ DecisionKey = tuple[int, str, str, int, str]
 def decision_key(trade: TradeView) -> DecisionKey:
     """The leader's decision a row is part of: its transaction, wallet, token and side."""
     return (trade.chain_id, trade.tx_hash, trade.wallet, trade.token_id, trade.side)
+
+
+def decision_key_sql(t: str) -> str:
+    """SQL: :func:`decision_key` of the ``orderflow_trades`` row ``t`` (a row value: counted
+    ``DISTINCT``, each decision once however many taker rows it has)."""
+    return f"ROW({t}.chain_id, {t}.tx_hash, {t}.wallet_address, {t}.token_id, {t}.side)"
 
 
 def is_decision_row(trade: TradeView) -> bool:

@@ -60,16 +60,19 @@ class History:
         *,
         taker: bool = True,
         taker_address: str | None = None,
+        tx: int | None = None,
     ) -> None:
         """A fill of ``wallet``: its taker row (a decision) or, ``taker=False``, a maker row
-        (``taker_address``: the wallet whose order hit it, a stand-in by default)."""
+        (``taker_address``: the wallet whose order hit it, a stand-in by default). ``tx``: the
+        fill's transaction, shared with the other fills given it (each its own log index: one
+        taker order matched against several makers); by default a transaction of its own."""
         self._n += 1
         p, s = Decimal(price), Decimal(shares)
         self.trades.append(
             (
                 137,
-                h32("tx", self._n),
-                1,
+                h32("tx", self._n) if tx is None else h32("shared tx", tx),
+                1 if tx is None else self._n,
                 1000 + self._n,
                 h32("block", self._n),
                 at,

@@ -201,3 +201,26 @@ async def test_taker_buys_at_no_price_are_no_buys(pool: asyncpg.Pool) -> None:
     assert (realised.buys, realised.pnl, realised.staked) == (1, -50.0, 50.0), realised
     assert result.wallets == 0
     assert [(e.pnl, e.staked) for e in events.values()] == [(-50.0, 50.0)]
+
+
+async def test_a_decision_split_over_makers_is_one_buy(pool: asyncpg.Pool) -> None:
+    """A leader's taker order matched against three makers is three taker rows of one
+    transaction, and one decision (``orderflow.signals.decisions.decision_key``): one buy of the
+    forward test, its stake and P&L the rows' total. Three decisions so split read as nine buys,
+    over ``min_buys`` (5): a wallet with three bets was ranked as if it had made nine."""
+    splitter = addr("splitter")
+    h = History()
+    for i in range(3):
+        m = h.market(f"split{i}")
+        at = AS_OF + timedelta(hours=i + 1)
+        for _ in range(3):  # one order, three makers: three taker rows of one transaction
+            h.trade(splitter, m, 0, "BUY", "0.40", "100", at, tx=i)
+        h.resolve(m, 0, AS_OF + timedelta(days=3))
+    await h.store(pool)
+
+    async with pool.acquire() as conn:
+        realised = (await realised_after(conn, AS_OF, END))[splitter]
+        result = await forward_test(conn, whales(splitter), as_of=AS_OF, end=END)
+    # nine rows of 100 shares at 0.40 that won: +0.60 a share
+    assert (realised.buys, realised.pnl, realised.staked) == (3, 540.0, 360.0), realised
+    assert result.wallets == 0  # three buys, under min_buys
