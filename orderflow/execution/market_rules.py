@@ -46,7 +46,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, MutableSet, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -209,11 +209,14 @@ async def _ask(
     broker_of: Callable[[TradeView], Broker | None],
     *,
     books: bool = False,
+    read: MutableSet[tuple[int, int]] | None = None,
 ) -> dict[tuple[int, int], MarketRules | None]:
     """Each trade's market rules by (broker, token), from the broker that would trade it
-    (``broker_of``; None: no broker, not asked), its book read first when ``books``. One
+    (``broker_of``; None: no broker, not asked), its book read first when ``books`` unless
+    ``read`` holds it (read for another strategy's decisions of the same pass: added). One
     question per token, :data:`READS_AT_ONCE` tokens at a time: a slow exchange delays a batch
     of fills in many markets by one read's time, not one per market."""
+    read = set() if read is None else read
     slots: dict[tuple[int, int], tuple[Broker, int]] = {}
     for trade in trades:
         broker = broker_of(trade)
@@ -223,7 +226,8 @@ async def _ask(
 
     async def one(broker: Broker, token_id: int) -> MarketRules | None:
         async with gate:
-            if books:
+            if books and (id(broker), token_id) not in read:
+                read.add((id(broker), token_id))
                 await broker.read_book(token_id)
             return await broker.market_rules(token_id)
 
@@ -236,12 +240,15 @@ async def warm_market_rules(
     broker_of: Callable[[TradeView], Broker | None],
     *,
     books: bool = True,
+    read: MutableSet[tuple[int, int]] | None = None,
 ) -> None:
     """Read, ahead of the decision, the rules :func:`with_market_rules` will put in the views
     of ``trades`` and, with ``books`` (the strategy's ``quote_from`` is ``book``), each token's
     book: a read the exchange is slow to answer then happens before the decision lock and its
-    transaction, and the brokers' caches answer inside."""
-    await _ask(trades, broker_of, books=books)
+    transaction, and the brokers' caches answer inside. ``read``: the (broker, token) books
+    read already in this pass, by other strategies' decisions: not read again (each read counts
+    against the exchange's rate limit; two strategies following one buy read its book twice)."""
+    await _ask(trades, broker_of, books=books, read=read)
 
 
 async def with_market_rules(

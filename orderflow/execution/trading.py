@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, MutableSet, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -122,6 +122,7 @@ class Trader:
         entries: Sequence[TradeView],
         sells: Sequence[TradeView],
         held: Mapping[int, tuple[str | None, Mode]],
+        books_read: MutableSet[tuple[int, int]] | None = None,
     ) -> None:
         """Ask for the market rules the decision of ``entries`` and of the exits among
         ``sells`` (sells by the leader of a held position: ``held``, from
@@ -134,6 +135,7 @@ class Trader:
                 [*entries, *exits],
                 self._broker_of(state, modes),
                 books=state.settings.quote_from == "book",
+                read=books_read,
             )
 
     async def _market_views(
@@ -179,10 +181,15 @@ class Trader:
                 zip(trades, await signal_queries.as_stored_decisions(conn, trades), strict=True)
             )
         created = 0
+        # The books read for this pass (by broker and token): each token's read once, whichever
+        # strategies decide on it (market_rules.warm_market_rules).
+        books_read: set[tuple[int, int]] = set()
         for state in strategies:
             todo = [t for t in trades if replay or (t.id or 0) > state.cursor]
             if todo:
-                created += await self._strategy(state, todo, decided, wallets, now, replay=replay)
+                created += await self._strategy(
+                    state, todo, decided, wallets, now, replay=replay, books_read=books_read
+                )
         return created
 
     async def _strategy(
@@ -194,6 +201,7 @@ class Trader:
         now: datetime,
         *,
         replay: bool,
+        books_read: MutableSet[tuple[int, int]],
     ) -> int:
         settings = state.settings
         worker = self.worker
@@ -210,7 +218,7 @@ class Trader:
             async with self.connection() as conn:
                 tokens = {t.token_id for t in [*candidates, *sells]}
                 held = await held_modes(conn, state, tokens)
-            await self._warm_rules(state, candidates, sells, held)
+            await self._warm_rules(state, candidates, sells, held, books_read)
         funds = await self._wallet(state, candidates) if candidates else None
         async with self._deciding, self.connection() as conn:
             left: dict[int, Decimal] = {}

@@ -14,6 +14,7 @@ import asyncpg
 
 from orderflow.execution.live import LiveBroker
 from orderflow.execution.market_rules import READS_AT_ONCE
+from tests.execution.conftest import TOKEN_YES, add_trade
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import buys_in_new_markets, live_executor, live_strategy
 
@@ -37,3 +38,20 @@ async def test_a_burst_of_decisions_under_a_rate_limited_book(
     assert quotes == {"tape"}
     assert 0 < clob.requests.count(("GET", "/book")) <= READS_AT_ONCE
     assert clob.requests.count(("POST", "/order")) == BUYS
+
+
+async def test_strategies_deciding_on_one_token_share_one_book_read(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """Two live strategies follow the whale's buy of one token in one batch: one ``GET /book``
+    serves both decisions (each read counts against the exchange's rate limit)."""
+    await live_strategy(pool, "live-one", quote_from="book")
+    await live_strategy(pool, "live-two", quote_from="book")
+    ex = live_executor(pool, dsn, live)
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+        await add_trade(conn, token_id=TOKEN_YES, price="0.50")
+    assert await ex.catch_up() == 2
+    quotes = await pool.fetch("SELECT inputs FROM orderflow_signals")
+    assert {q["inputs"]["market"]["quote_from"] for q in quotes} == {"book"}
+    assert clob.requests.count(("GET", "/book")) == 1, clob.requests
