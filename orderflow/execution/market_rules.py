@@ -38,7 +38,11 @@ order's limit then read what the order will meet, not the fills of the last half
 leader's BUY swept the asks, the tape shows the level it took, the book the one left above),
 and an entry buys no more than the levels offer at its limit (``depth``: the sizing's
 ``book_depth``).
-No fresh read (paper, a failed read): the tape's quote, as before.
+No fresh read: paper keeps the tape's quote, as before; a live entry is SKIPPED ``no_book`` (priced
+from the tape, a live order may pay what the market no longer offers; until 7 Dec 2026 it was
+sent on the tape's quote: tests/execution/test_book_rate_limit.py), a live exit keeps the tape's
+quote (leaving matters more, and its limit is never below the leader's sale less
+``max_price_move``: :mod:`orderflow.signals.exits`).
 """
 
 from __future__ import annotations
@@ -181,11 +185,12 @@ class RulesCache:
 
 
 def _with(
-    view: MarketView, rules: MarketRules | None, top: BookTop | None, side: Side
+    view: MarketView, rules: MarketRules | None, top: BookTop | None, side: Side, *, unread: bool
 ) -> MarketView:
     """The view with the market's own rules and, from the exchange's book read for this
     decision, the quote the order meets: the best ask for a BUY, the best bid for a SELL (None:
-    nobody offers: an entry is ``no_price``)."""
+    nobody offers: an entry is ``no_price``). ``unread``: a live decision's book was wanted and
+    none is read (``book_unread``: an entry is ``no_book``)."""
     if rules is not None:
         view = replace(
             view,
@@ -201,6 +206,8 @@ def _with(
             quote_from="book",
             depth=top.asks if buy else top.bids,
         )
+    elif unread:
+        view = replace(view, book_unread=True)
     return view
 
 
@@ -268,7 +275,12 @@ async def with_market_rules(
         broker = broker_of(trade)
         rules = asked.get((id(broker), trade.token_id))
         top = None if broker is None or not books else broker.book_top(trade.token_id)
+        # paper keeps the tape's quote when its books (PAPER_BOOKS) are not read: it risks no money
+        unread = top is None and books and broker is not None and broker.mode == "live"
         key = trade.id or 0
         if key in out:
-            out[key] = {side: _with(view, rules, top, side) for side, view in out[key].items()}
+            out[key] = {
+                side: _with(view, rules, top, side, unread=unread)
+                for side, view in out[key].items()
+            }
     return out

@@ -10,6 +10,10 @@ Checked in this order (the first that fails is the reason):
                               its resolution, other outcomes and exposure cannot be checked
 ``market_resolved``           the market already has a resolution
 ``resolves_soon``             the market's known end is closer than ``max_signal_age_secs``
+``no_book``                   a live decision's book could not be read (an error, the
+                              exchange's rate limit, reads paused after a failure): priced on
+                              the tape's quote instead, a live order may pay what the market no
+                              longer offers
 ``no_price``                  no observed price for the token
 ``price_moved``               the price rose more than ``max_price_move`` since the fill
 ``wallet_unmeasured``         the wallet has no measured edge: no win probability
@@ -54,6 +58,7 @@ class Reason(StrEnum):
     MARKET_UNKNOWN = "market_unknown"
     MARKET_RESOLVED = "market_resolved"
     RESOLVES_SOON = "resolves_soon"
+    NO_BOOK = "no_book"
     NO_PRICE = "no_price"
     PRICE_MOVED = "price_moved"
     LEADER_EXITED = "leader_exited"
@@ -99,6 +104,8 @@ def market_gates(
         seconds=settings.max_signal_age_secs
     ):
         return Reason.RESOLVES_SOON
+    if market.book_unread:
+        return Reason.NO_BOOK
     if market.last_price is None:
         return Reason.NO_PRICE
     if market.last_price - trade.price > _dec(settings.max_price_move):

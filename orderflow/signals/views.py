@@ -131,6 +131,10 @@ class MarketView:
     fee: FeeSchedule | None = None
     quote_from: Literal["tape", "book"] = "tape"
     depth: tuple[tuple[Decimal, Decimal], ...] | None = None
+    # A live decision that wanted the exchange's book (``quote_from: book``) and has none read
+    # now (the read failed, or reads are paused after a failure): ``last_price`` is the tape's.
+    # An entry is SKIPPED ``no_book`` (:func:`orderflow.signals.risk.market_gates`).
+    book_unread: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,22 +143,38 @@ async def test_a_strategy_on_the_tape_quote_rests_below_the_book(
     assert clob.requests.count(("GET", "/book")) == reads + 1  # the rules' first read only
 
 
-async def test_a_failed_book_read_falls_back_to_the_tape(
+async def test_a_failed_book_read_sends_no_live_entry(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
 ) -> None:
-    """The book cannot be read (the exchange is busy): the decision reads the tape, as before,
-    and the market's minimum falls back to the strategy's."""
+    """The book cannot be read (the exchange is busy): the entry is SKIPPED ``no_book``. Until
+    7 Dec 2026 it was decided on the tape's quote and went out at 0.50, resting below the book's
+    0.56 (filled, if ever, when the market came back down: against the leader)."""
     await live_strategy(pool, quote_from="book", paper_slippage_bps=0)
     clob.markets[TOKEN_YES].asks[TOKEN_YES] = Decimal("0.56")  # the book's, not read
     clob.fail("GET", "/book", 503)
     ex = live_executor(pool, dsn, live)
     order = await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
     await ex.worker.drain()
-    assert order is not None and order["price"] == Decimal("0.50")  # the tape's ask
-    # below the book's 0.56, so it rests, as every such follow did before
-    signal = await _signal(pool)
-    assert signal["status"] == "PENDING"
-    assert _inputs(signal)["market"]["quote_from"] == "tape"
+    assert order is None
+    assert await signal_outcomes(pool) == [("BUY", "SKIPPED", "no_book")]
+    assert clob.requests.count(("POST", "/order")) == 0
+
+
+async def test_a_failed_public_book_read_leaves_paper_the_tape(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob
+) -> None:
+    """``PAPER_BOOKS`` and the public book cannot be read: a paper decision keeps the tape's
+    quote (it risks no money; the backtest decides on the tape too) — a control."""
+    books = public_books(clob.url)
+    clob.fail("GET", "/book", 503)
+    ex, _ = clocked_executor(pool, dsn, broker=PaperBroker(pool, books=books))
+    try:
+        await whale_buys(pool, ex)
+        await ex.catch_up()
+    finally:
+        await books.close()
+    assert await signal_outcomes(pool) == [("BUY", "PENDING", "accepted")]
+    assert _inputs(await _signal(pool))["market"]["quote_from"] == "tape"
 
 
 async def test_the_books_of_a_batch_are_read_at_once(
