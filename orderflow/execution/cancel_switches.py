@@ -11,7 +11,9 @@ the cancels it refuses (:mod:`orderflow.execution.cancels`):
   freeze risk), and cancelled it would be sent again anyway (paused strategies still exit).
   A strategy halted by stored settings that do not validate is paused for this (its row still
   at the generation found invalid: :meth:`StrategyRegistry.invalid`);
-* **leader-exit** — the entries whose leader has sold the token since the buy they followed.
+* **leader-exit** — the entries whose leader has sold the token since the buy they followed;
+* **unheld-exit** — the exits (SELL) for more shares than their position holds now: the buy
+  they sell failed on chain after they were taken (``order_queries.unheld_exits``).
 
 Each is set going when the trading loop sees the switch turn on (:meth:`CancelSwitches.act_on`),
 when an order goes out as it does (:meth:`CancelSwitches.after_send`: the order worker's last
@@ -48,6 +50,7 @@ class CancelSwitches:
         self.kills = KillSwitch(cancels.cancel_strategy)
         self.pauses = KillSwitch(self._pause, "pause")
         self.left_behind = KillSwitch(cancels.cancel_left_behind, "leader-exit")
+        self.unheld = KillSwitch(cancels.cancel_unheld, "unheld-exit")
         self.cancels = cancels
         self.wanted = wanted
         self.invalid = invalid  # strategies halted by invalid settings: their row's generation
@@ -89,15 +92,17 @@ class CancelSwitches:
         doomed = await order_queries.strategies_with_orders_to_cancel(conn)
         paused = await order_queries.strategies_with_entries_to_pause(conn, self.invalid())
         left = {str(r["strategy"]) for r in await order_queries.left_behind(conn, None)}
+        unheld = {str(r["strategy"]) for r in await order_queries.unheld_exits(conn, None)}
         for switch, names in (
             (self.kills, doomed),
             (self.pauses, paused),
             (self.left_behind, sorted(left)),
+            (self.unheld, sorted(unheld)),
         ):
             for name in names:
                 if self.wanted(name):
                     switch.request(name)
 
     async def stop(self) -> None:
-        for switch in (self.kills, self.pauses, self.left_behind):
+        for switch in (self.kills, self.pauses, self.left_behind, self.unheld):
             await switch.stop()

@@ -118,6 +118,17 @@ class OrderCanceller:
             rows = await order_queries.left_behind(conn, strategy)
         return sum(1 for r in rows if r["status"] == "OPEN")
 
+    async def cancel_unheld(self, strategy: str) -> int:
+        """One attempt at cancelling ``strategy``'s live exits for more shares than their
+        position holds (its buy failed on chain: ``order_queries.unheld_exits``); returns how
+        many still rest afterwards. Raises :class:`ExecutionError` when the exchange fails."""
+        async with self.desk.pool.acquire() as conn:
+            rows = await order_queries.unheld_exits(conn, strategy)
+        await self._cancel(strategy, rows, "trade_failed")
+        async with self.desk.pool.acquire() as conn:
+            rows = await order_queries.unheld_exits(conn, strategy)
+        return sum(1 for r in rows if r["status"] == "OPEN")
+
     async def _cancel(self, strategy: str, live: list[asyncpg.Record], reason: str) -> None:
         """Cancel these live orders (intents in doubt by their candidate ids), in parallel
         batches; each one the exchange cancelled is CANCELED with ``reason``; then what filled

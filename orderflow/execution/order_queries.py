@@ -291,6 +291,29 @@ async def left_behind(conn: asyncpg.Connection, strategy: str | None) -> list[as
     return list(await conn.fetch(_LEFT_BEHIND, strategy))
 
 
+# A SELL (an exit), resting or in doubt, for more shares than the strategy holds in its token and
+# mode: the buy it sells failed on chain after the exit was taken (its shares never came:
+# trade_status reverses the fill, the position holds less or nothing), so it would sell shares
+# the wallet does not have (tests/execution/test_exit_trade_failed.py).
+_UNHELD_EXITS = (
+    _ORDER
+    + """
+ WHERE o.status IN ('INTENT', 'OPEN') AND o.side = 'SELL' AND ($1::text IS NULL OR o.strategy = $1)
+   AND o.shares - o.filled_shares > COALESCE(
+       (SELECT sum(p.shares) FROM orderflow_positions p
+         WHERE p.strategy = o.strategy AND p.token_id = o.token_id AND p.status = 'OPEN'
+           AND COALESCE(p.mode, o.mode) = o.mode), 0)
+ ORDER BY o.id
+"""
+)
+
+
+async def unheld_exits(conn: asyncpg.Connection, strategy: str | None) -> list[asyncpg.Record]:
+    """SELL orders, resting or in doubt, for more than their position holds now (its buy
+    failed on chain): they are cancelled (``trade_failed``); an exit of what is left is due."""
+    return list(await conn.fetch(_UNHELD_EXITS, strategy))
+
+
 async def strategies_with_orders_to_cancel(conn: asyncpg.Connection) -> list[str]:
     """Strategies that are killed, deleted or gone but still have live orders."""
     rows = await conn.fetch(
