@@ -17,8 +17,10 @@ import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
-from orderflow.errors import ConfigError
+from orderflow.errors import InvalidSettings
 
+_PROBLEM_VARIABLE = re.compile(r"([A-Z][A-Z0-9_]*)(?:\.[^:\s]+)?: ")
+"""The variable a problem line of :func:`read` starts with (``HEALTH_PORT: …``, ``X.0: …``)."""
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,15}")
 """A URL scheme as RFC 3986 spells it (short): what a DATABASE_URL error may show of the value."""
 
@@ -175,11 +177,32 @@ def settings_problems(*models: type[BaseSettings]) -> list[str]:
     return problems
 
 
-def invalid_settings(problems: list[str]) -> ConfigError:
+def invalid_settings(problems: list[str]) -> InvalidSettings:
     """The one refusal of a command's settings: every bad variable, one line each, under one
-    heading (exit 2)."""
+    heading (exit 2); its ``variables`` name them (sorted, each once)."""
     unique = list(dict.fromkeys(problems))
-    return ConfigError("invalid settings:\n" + "\n".join(f"  {p}" for p in unique))
+    named = {m.group(1) for p in unique if (m := _PROBLEM_VARIABLE.match(p))}
+    message = "invalid settings:\n" + "\n".join(f"  {p}" for p in unique)
+    return InvalidSettings(message, tuple(sorted(named)))
+
+
+def usable_log_settings() -> LogSettings:
+    """The log settings as far as they are valid: each variable's value, a bad one's default
+    (``LOG_LEVEL=bogus LOG_FORMAT=json``: INFO in JSON), so that a refusal of the settings can
+    itself be logged as they ask."""
+    settings, _ = read(LogSettings)
+    if settings is not None:
+        return settings
+    fields = LogSettings.model_fields
+    defaults = {
+        name: field.get_default(call_default_factory=True) for name, field in fields.items()
+    }
+    values = dict(defaults)
+    for name in fields:
+        alone, _ = read(LogSettings, **{k: v for k, v in defaults.items() if k != name})
+        if alone is not None:
+            values[name] = getattr(alone, name)
+    return LogSettings(**values)
 
 
 def read(model: type[S], **overrides: Any) -> tuple[S | None, list[str]]:

@@ -2,6 +2,7 @@
 
     OrderflowError
     ├── ConfigError          bad settings, bad CLI arguments: the message says what to change
+    │   └── InvalidSettings  bad environment variables (``variables`` names them)
     ├── DatabaseError
     │   └── MigrationError   a migration failed or an applied one was edited
     ├── DecodeError          a log that matches a subscription but cannot be decoded
@@ -25,6 +26,15 @@ class OrderflowError(Exception):
 
 class ConfigError(OrderflowError):
     """Invalid configuration or arguments."""
+
+
+class InvalidSettings(ConfigError):
+    """Environment variables refused at start-up: the message says why, one line each;
+    ``variables`` names them (a log record's field, for a collector)."""
+
+    def __init__(self, message: str, variables: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.variables = variables
 
 
 class DatabaseError(OrderflowError):

@@ -20,8 +20,14 @@ from typing import Any
 
 from orderflow import __version__
 from orderflow.cli._common import logging_for
-from orderflow.config import LogSettings, invalid_settings, read, settings_problems
-from orderflow.errors import ConfigError, OrderflowError
+from orderflow.config import (
+    LogSettings,
+    invalid_settings,
+    read,
+    settings_problems,
+    usable_log_settings,
+)
+from orderflow.errors import ConfigError, InvalidSettings, OrderflowError
 from orderflow.telemetry import logs_as_json, redact
 from orderflow.tracing import TracingSettings, shutdown_tracing
 
@@ -97,17 +103,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The chart sets OTEL_* on every workload: a bad value is refused by every command, not
         # only by the processes that export spans (the listener, the executor). A refusal names
         # the bad variables of the command's own settings too (its `settings`), not only these.
+        # Logging first, as far as its variables are valid: a refusal of them is a record too.
         log_settings, problems = read(LogSettings)
         problems += settings_problems(TracingSettings)
-        if log_settings is None or problems:
+        logging_for(log_settings or usable_log_settings(), args)  # commands with settings refine it
+        if problems:
             raise invalid_settings(problems + settings_problems(*getattr(args, "settings", ())))
-        logging_for(log_settings, args)  # commands with settings refine it
         result = args.handler(args)
         if inspect.iscoroutine(result):
             result = asyncio.run(result)
     except OrderflowError as exc:  # the message says what is wrong: a setting, an argument, …
         if logs_as_json():  # a record for the log collector; a text log would say it twice
-            log.error("%s", exc)
+            named = {"variables": list(exc.variables)} if isinstance(exc, InvalidSettings) else {}
+            log.error("%s", exc, extra=named)
         print(f"orderflow: {redact(str(exc))}", file=sys.stderr)  # no secret, whoever wrote it
         return 2 if isinstance(exc, ConfigError) else 1
     except KeyboardInterrupt:

@@ -95,3 +95,41 @@ def test_an_otlp_endpoint_without_a_scheme_is_refused_by_every_command(
     assert "OTEL_EXPORTER_OTLP_ENDPOINT" in done.stderr
     assert "http://" in done.stderr
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"LOG_LEVEL": "bogus", "LOG_FORMAT": "json"},
+        {"LOG_LEVEL": "bogus"},  # piped: JSON by default
+        {"LOG_LEVEL": "bogus", "LOG_FORMAT": "yaml"},  # the format too: still the default
+        {"OTEL_TRACES_EXPORTER": "zipkin", "LOG_FORMAT": "json"},  # logging itself was valid
+    ],
+)
+def test_a_refused_log_setting_is_a_json_record_naming_it(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """A process refusing its own logging settings leaves one ERROR record a collector reads
+    (what, which variables); before 7 Dec 2026 the refusal was the stderr line alone, logging not
+    yet set up: no record at all."""
+    done = orderflow("migrate", DATABASE_URL=_unreachable(tmp_path), **env)
+    assert done.returncode == 2, done.stderr
+    said = [x for x in done.stderr.splitlines() if x.startswith("orderflow: ")]
+    assert said == ["orderflow: invalid settings:"], done.stderr
+    records = [json.loads(x) for x in done.stderr.splitlines() if x.startswith("{")]
+    errors = [r for r in records if r["level"] == "ERROR"]
+    assert len(errors) == 1, done.stderr
+    bad = sorted(k for k in env if env[k] not in ("json",))
+    assert errors[0]["variables"] == bad, errors
+    assert all(f"{name}: " in errors[0]["msg"] for name in bad), errors
+
+
+def test_a_refused_log_setting_in_text_is_the_refusal_alone(tmp_path: Path) -> None:
+    """Control: in text logs the refusal is its lines, no log record repeating them."""
+    done = orderflow(
+        "migrate", DATABASE_URL=_unreachable(tmp_path), LOG_LEVEL="x", LOG_FORMAT="text"
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[0] == "orderflow: invalid settings:", lines
+    assert [x.split(":")[0].strip() for x in lines[1:]] == ["LOG_LEVEL"], lines
