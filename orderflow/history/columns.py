@@ -34,15 +34,15 @@ _MAX_PRICE = 10**10
 
 
 def _hexes(values: list[Any], nbytes: int) -> list[str | None]:
-    """``0x`` + lower-case hex of each value that is ``nbytes`` of hex (with or without ``0x``)
-    or of bytes; None for anything else."""
+    """``0x`` + lower-case hex of each value that is ``nbytes`` of hex (with or without ``0x``,
+    or ``\\x``: bytea) or of bytes; None for anything else."""
     n = 2 * nbytes
     bodies: list[str | None] = []
     add = bodies.append
     for v in values:
         if type(v) is str:
             size = len(v)
-            if size == n + 2 and v[0] == "0" and (v[1] == "x" or v[1] == "X"):
+            if size == n + 2 and (v[0] == "0" or v[0] == "\\") and (v[1] == "x" or v[1] == "X"):
                 add(v[2:])
                 continue
             if size == n:

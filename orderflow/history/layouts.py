@@ -104,9 +104,10 @@ _REQUIRED: dict[Kind, tuple[str, ...]] = {
 # A log id that carries the log index, as subgraphs spell it: "<tx hash>-<log index>" (the old
 # Graph scaffold, Messari), "<tx hash>_0x<hex>" (Polymarket's getEventKey: hash.toHexString() +
 # '_' + logIndex.toHexString()), "-" / "_" / ":" with decimal or 0x hex, and the scaffold's
-# hash.concatI32(logIndex.toI32()): the hash's 32 bytes and the index's 4, little-endian.
+# hash.concatI32(logIndex.toI32()): the hash's 32 bytes and the index's 4, little-endian; a Bytes
+# id from a graph-node database dump is bytea hex, "\\x…".
 _ID_WITH_LOG_INDEX = re.compile(
-    r"^(?:0x)?([0-9a-f]{64})(?:[-_:](?:(\d{1,10})|0x([0-9a-f]{1,8}))|([0-9a-f]{8}))$", re.I
+    r"^(?:0x|\\x)?([0-9a-f]{64})(?:[-_:](?:(\d{1,10})|0x([0-9a-f]{1,8}))|([0-9a-f]{8}))$", re.I
 )
 ID_SPELLINGS = (
     "'<transaction hash>-<log index>' (or _ or :, the index decimal or 0x hex, as Polymarket's "

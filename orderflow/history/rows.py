@@ -47,6 +47,17 @@ EXCHANGE_NAMES: dict[str, str] = {
 
 MAX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z: datetime's last second
 
+HEX_PREFIXES = ("0x", "0X", "\\x", "\\X")
+"""How hex is prefixed: ``0x``, or ``\\x``, PostgreSQL's hex output of ``bytea`` (a raw
+graph-node database dump's ``Bytes`` columns)."""
+
+
+def as_0x(value: object) -> object:
+    """A ``\\x…`` text (bytea hex) as ``0x…``; any other value as it is."""
+    if isinstance(value, str) and value[:2] in ("\\x", "\\X"):
+        return "0x" + value[2:]
+    return value
+
 
 class RowError(ValueError):
     """A value of a row that does not parse (the message names the field and the value)."""
@@ -93,7 +104,7 @@ def _hex_body(value: object, nbytes: int, name: str) -> str:
     if not isinstance(value, str):
         raise RowError(f"{name} is not hex: {_shown(value)}")
     text = value.strip()
-    body = text[2:] if text[:2] in ("0x", "0X") else text
+    body = text[2:] if text[:2] in HEX_PREFIXES else text
     if len(body) != 2 * nbytes:
         raise RowError(f"{name} is not {nbytes} bytes of hex: {_shown(value)}")
     try:
@@ -139,7 +150,7 @@ def timestamp(value: object) -> int | None:
 
 def exchange_of(value: object, addresses: ChainAddresses) -> str:
     """The exchange address from an address or an export's contract name; unknown → RowError."""
-    if isinstance(value, str) and value.strip()[:2] not in ("0x", "0X"):
+    if isinstance(value, str) and value.strip()[:2] not in HEX_PREFIXES:
         named = EXCHANGE_NAMES.get(value.strip().upper().replace("_", "").replace(" ", ""))
         if named is None:
             raise RowError(f"unknown exchange {_shown(value)}")
@@ -327,7 +338,7 @@ class RowEncoder:
             topics = [self.value(v, f"topic{i}") for i in range(4)]
             while topics and (topics[-1] is None or topics[-1] == ""):
                 topics.pop()
-        data = self.value(v, "data")
+        data = as_0x(self.value(v, "data"))
         log: dict[str, Any] = {
             "address": address(self.value(v, "exchange"), "address"),
             "topics": [hash32(t, "topic") for t in topics],

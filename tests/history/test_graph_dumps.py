@@ -1,0 +1,101 @@
+"""Dumps of indexers' own databases and scaffolds, each imported as the listener stores the
+chain's logs (``test_exactly_once._assert_same``: every column of every trade and match):
+
+* a raw graph-node database dump (``COPY sgd1.order_filled TO STDOUT CSV HEADER``), whose
+  ``Bytes`` columns are PostgreSQL ``bytea`` in hex output, ``\\x…``; until 7 Dec 2026 every
+  such value was "not 32 bytes of hex" and the id no log id: the file was refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from orderflow.chain.ingest import ingest_logs
+from orderflow.history import import_file
+from tests.history import dumps as d
+from tests.history.test_exactly_once import _assert_same, gamma_rows, sim_logs
+
+
+def bytea(hex_text: str) -> str:
+    """A 0x value as PostgreSQL's hex output of bytea writes it."""
+    return "\\x" + hex_text.removeprefix("0x")
+
+
+def graph_node_row(n: int, f: dict[str, Any]) -> dict[str, Any]:
+    """A row of graph-node's table of the `graph init` scaffold's OrderFilled entity (immutable:
+    ``vid``, ``block$``), its id ``transaction.hash.concatI32(logIndex)``, dumped as CSV; the
+    emitting contract recorded as a Bytes field too."""
+    row: dict[str, Any] = {
+        "vid": n,
+        "block$": f["block"],
+        "id": bytea(f["tx"]) + f["log_index"].to_bytes(4, "little").hex(),
+        "order_hash": bytea(f["order_hash"]),
+        "maker": bytea(f["maker"]),
+        "taker": bytea(f["taker"]),
+    }
+    if f["v"] == "V1":
+        row.update(maker_asset_id=str(f["maker_asset"]), taker_asset_id=str(f["taker_asset"]))
+    else:
+        row.update(side=f["side"], token_id=str(f["token"]))
+        row.update(builder=bytea(f["builder"]), metadata=bytea(f["metadata"]))
+    row.update(
+        maker_amount_filled=str(f["maker_amt"]),
+        taker_amount_filled=str(f["taker_amt"]),
+        fee=str(f["fee"]),
+        block_number=str(f["block"]),
+        block_timestamp=str(f["ts"]),
+        transaction_hash=bytea(f["tx"]),
+        contract=bytea(f["address"]),
+    )
+    return row
+
+
+async def _reference(pool: asyncpg.Pool, chain_pool: asyncpg.Pool, tmp_path: Path, exchange: str,
+                     seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:  # fmt: skip
+    """The chain's logs stored by the listener's path into ``chain_pool``; their blocks into
+    ``pool``. The fills' neutral records, and the logs."""
+    logs = sim_logs(exchange, seed)
+    await ingest_logs(chain_pool, logs, chain_id=137)
+    await import_file(pool, d.write_csv(tmp_path / "blocks.csv", d.blocks_of(logs)), chain_id=137)
+    return d.fills_of(logs), logs
+
+
+async def _rest(pool: asyncpg.Pool, chain_pool: asyncpg.Pool, tmp_path: Path, logs: Any) -> None:
+    """The matches and markets of the same chain, then every row compared."""
+    matches = d.write_parquet(tmp_path / "matches.parquet", d.matches_of(logs))
+    await import_file(pool, matches, chain_id=137)
+    markets = d.write_jsonl(tmp_path / "markets.jsonl", await gamma_rows(chain_pool))
+    await import_file(pool, markets, chain_id=137)
+    await _assert_same(pool, chain_pool)
+
+
+@pytest.mark.parametrize(("exchange", "seed"), [("v1", 5), ("v2", 6)])
+async def test_a_graph_node_dump_with_bytea_hex_imports_exactly(
+    pool: asyncpg.Pool, chain_pool: asyncpg.Pool, tmp_path: Path, exchange: str, seed: int
+) -> None:
+    fills, logs = await _reference(pool, chain_pool, tmp_path, exchange, seed)
+    rows = [graph_node_row(n, f) for n, f in enumerate(fills)]
+    report = await import_file(pool, d.write_csv(tmp_path / "order_filled.csv", rows), chain_id=137)
+    assert (report.stored.trades, report.dead_letters) == (len(fills), 0)
+    await _rest(pool, chain_pool, tmp_path, logs)
+
+
+async def test_bytea_and_0x_spellings_store_the_same_rows(
+    pool: asyncpg.Pool, chain_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """Control: the same rows with 0x hex (what the import read before) store the same fills,
+    and the bytea file imported after them stores nothing more."""
+    fills, logs = await _reference(pool, chain_pool, tmp_path, "v1", 7)
+    rows = [graph_node_row(n, f) for n, f in enumerate(fills)]
+    as_0x = [
+        {k: "0x" + v[2:] if str(v).startswith("\\x") else v for k, v in r.items()} for r in rows
+    ]
+    first = await import_file(pool, d.write_csv(tmp_path / "hex.csv", as_0x), chain_id=137)
+    assert (first.stored.trades, first.dead_letters) == (len(fills), 0)
+    again = await import_file(pool, d.write_csv(tmp_path / "bytea.csv", rows), chain_id=137)
+    assert (again.stored.trades, again.dead_letters) == (0, 0)
+    await _rest(pool, chain_pool, tmp_path, logs)
