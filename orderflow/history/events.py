@@ -42,7 +42,7 @@ from orderflow.history.build import (
 )
 from orderflow.history.dead import dead_row, locate
 from orderflow.history.errors import HistoryError
-from orderflow.history.layouts import Layout, refuse_underived_id, split_log_id
+from orderflow.history.layouts import Layout, read_log_id, refuse_underived_id
 from orderflow.history.row_batches import Batch, Row
 from orderflow.history.rows import MAX_SECONDS, RowEncoder, RowError, timestamp
 
@@ -86,7 +86,7 @@ class RowDecoder:
         self.source = source
         self.unit = unit  # "line" for text files, "row" for Parquet
         self.chain_id = chain_id
-        self.encoder = RowEncoder(layout, addresses)
+        self.encoder = RowEncoder(layout, addresses, chain_id)
         self.hashes: dict[int, str] = {}  # block number -> hash (bounded: cleared when large)
         # block number -> (hash, unix seconds) in orderflow_blocks, None when it has none
         self.recorded: dict[int, tuple[str, int] | None] = {}
@@ -120,7 +120,8 @@ class RowDecoder:
         refused — its ids are another key (the orderbook subgraph's transactionHash_orderHash).
         A row among the others whose id derives none is a dead letter of its own."""
         column = self.layout.columns["id"]
-        if rows and not any(split_log_id(row.values.get(column)) for row in rows):
+        ids = (read_log_id(row.values.get(column)) for row in rows)
+        if rows and not any(i is not None and i.completes(self.layout) for i in ids):
             value = rows[0].values.get(column)
             raise refuse_underived_id(self.source, self.layout, value, len(rows))
         self._checked_id = bool(rows)

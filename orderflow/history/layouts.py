@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from orderflow.history.errors import LayoutError
 
@@ -31,7 +31,14 @@ SPELLINGS: dict[str, tuple[str, ...]] = {
     "block_number": ("blocknumber", "evtblocknumber"),
     "block_hash": ("blockhash", "evtblockhash"),
     "timestamp": ("blocktimestamp", "timestamp", "evtblocktime", "blocktime"),
-    "exchange": ("contractaddress", "exchangeaddress", "exchange", "contract", "address"),
+    "exchange": (
+        "contractaddress",
+        "exchangeaddress",
+        "exchange",
+        "contract",
+        "address",
+        "srcaddress",  # Envio's event.srcAddress
+    ),
     "order_hash": ("orderhash",),
     "maker": ("maker",),
     "taker": ("taker",),
@@ -109,11 +116,31 @@ _REQUIRED: dict[Kind, tuple[str, ...]] = {
 _ID_WITH_LOG_INDEX = re.compile(
     r"^(?:0x|\\x)?([0-9a-f]{64})(?:[-_:](?:(\d{1,10})|0x([0-9a-f]{1,8}))|([0-9a-f]{8}))$", re.I
 )
+# Envio HyperIndex's event entities: "${chainId}_${block.number}_${logIndex}" (no transaction:
+# a transaction hash column gives it).
+_ENVIO_ID = re.compile(r"^(\d{1,12})_(\d{1,20})_(\d{1,10})$")
 ID_SPELLINGS = (
     "'<transaction hash>-<log index>' (or _ or :, the index decimal or 0x hex, as Polymarket's "
-    "subgraphs key events: transactionHash_0x1f), or the Graph scaffold's "
-    "transactionHash.concatI32(logIndex)"
+    "subgraphs key events: transactionHash_0x1f), the Graph scaffold's "
+    "transactionHash.concatI32(logIndex), or Envio's chainId_blockNumber_logIndex with a "
+    "transactionHash column"
 )
+
+
+class LogId(NamedTuple):
+    """What a log id says of its log: the log index, and the transaction, block and chain where
+    its spelling carries them."""
+
+    tx: str | None
+    log_index: int
+    block: int | None = None
+    chain: int | None = None
+
+    def completes(self, layout: Layout) -> bool:
+        """Whether the id, with the layout's columns, gives the whole identity."""
+        return (self.tx is not None or layout.has("tx_hash")) and (
+            self.block is not None or layout.has("block_number")
+        )
 
 
 @dataclass(slots=True)
@@ -220,10 +247,12 @@ def detect(columns: list[str], source: str, *, sparse: bool = False) -> Layout:
     required = ["condition_id"] if sparse and kind == "markets" else list(_REQUIRED[kind])
     id_derives = False
     if kind in ("fills", "matches", "logs") and "log_index" not in found and "id" in found:
-        id_derives = True  # checked on the first row: the id must be "<tx hash>-<log index>"
+        id_derives = True  # checked on the first batch: its ids must be log ids (LogId)
         required.remove("log_index")
         if "tx_hash" not in found:
             required.remove("tx_hash")
+        if "block_number" not in found:  # an id may carry it (Envio's)
+            required.remove("block_number")
     generation: Literal["V1", "V2", "any"] = "any"
     if kind in ("fills", "matches"):
         v1 = "maker_asset_id" in found and "taker_asset_id" in found
@@ -234,7 +263,7 @@ def detect(columns: list[str], source: str, *, sparse: bool = False) -> Layout:
             required += ["maker_asset_id", "taker_asset_id"]
     missing = [f for f in required if f not in found]
     if missing and id_derives:  # refused anyway: say the id is no log index either
-        missing.insert(0, "log_index")
+        missing[:0] = [f for f in ("log_index", "block_number") if f not in found]
     name = _layout_name(kind, found, generation)
     if missing:
         raise LayoutError(_refusal(source, name, kind, missing, found))
@@ -305,6 +334,15 @@ def _refusal(
     return text
 
 
+def read_log_id(value: object) -> LogId | None:
+    """The log id ``value`` is in one of the spellings of ``ID_SPELLINGS``, or None."""
+    if isinstance(value, str) and (m := _ENVIO_ID.match(value.strip())):
+        chain, block, index = (int(g) for g in m.groups())
+        return LogId(None, index, block, chain)
+    derived = split_log_id(value)
+    return None if derived is None else LogId(*derived)
+
+
 def split_log_id(value: object) -> tuple[str, int] | None:
     """(tx hash, log index) from an id in one of the spellings of ``ID_SPELLINGS``, or None."""
     if not isinstance(value, str):
@@ -324,7 +362,25 @@ def split_log_id(value: object) -> tuple[str, int] | None:
 
 def refuse_underived_id(source: str, layout: Layout, value: object, rows: int) -> LayoutError:
     """The file's ids are no log ids: not one of its first ``rows`` rows derives a log index
-    (one row that does not is a dead letter of its own: ``RowEncoder.identity``)."""
+    (one row that does not is a dead letter of its own: ``RowEncoder.identity``), or, with the
+    file's columns, the whole identity."""
+    derived = read_log_id(value)
+    if derived is not None:
+        lacking = [
+            _named([f])
+            for f, carried in (("tx_hash", derived.tx), ("block_number", derived.block))
+            if carried is None and not layout.has(f)
+        ]
+        envio = (
+            " (an Envio entity's: add event.transaction.hash to its field_selection)"
+            if derived.tx is None
+            else ""
+        )
+        return LayoutError(
+            f"{source}: {layout.name} lack {'; '.join(lacking)}, which its ids ({value!r}, …) "
+            f"do not carry: export it with the ids{envio}. orderflow imports no approximate "
+            "identities"
+        )
     which = (
         f"its id {value!r} does not"
         if rows == 1

@@ -31,7 +31,7 @@ from orderflow.chain.encode import (
     encode_orders_matched_v1,
     encode_orders_matched_v2,
 )
-from orderflow.history.layouts import Layout, split_log_id
+from orderflow.history.layouts import Layout, read_log_id
 
 # Exchange names as exports spell them (e.g. a ``contract`` column) -> mainnet address.
 EXCHANGE_NAMES: dict[str, str] = {
@@ -191,9 +191,10 @@ def jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
 class RowEncoder:
     """Turns one layout's rows into raw logs; block hashes come from the row or ``known``."""
 
-    def __init__(self, layout: Layout, addresses: ChainAddresses) -> None:
+    def __init__(self, layout: Layout, addresses: ChainAddresses, chain_id: int) -> None:
         self.layout = layout
         self.addresses = addresses
+        self.chain_id = chain_id
         self.col = layout.columns
 
     def value(self, values: Mapping[str, Any], canonical: str) -> Any:
@@ -204,20 +205,43 @@ class RowEncoder:
     def identity(self, values: Mapping[str, Any]) -> tuple[str, int, int]:
         """(tx hash, log index, block number) of a row; RowError when they do not parse."""
         if self.layout.id_derives_log_index:
-            derived = split_log_id(self.value(values, "id"))
-            if derived is None:
-                raise RowError(f"id does not carry a log index: {_shown(self.value(values, 'id'))}")
-            tx, index = derived
-            own = self.value(values, "tx_hash")  # the row's own column, if it has one: the same
-            if own is not None and own != "" and hash32(own, "transaction hash") != tx:
-                raise RowError(
-                    f"id {_shown(self.value(values, 'id'))} names transaction {tx}, its "
-                    f"transactionHash {hash32(own, 'transaction hash')}: one of them is wrong"
-                )
-        else:
-            tx = hash32(self.value(values, "tx_hash"), "transaction hash")
-            index = uint(self.value(values, "log_index"), "log index")
+            return self._id_identity(values)
+        tx = hash32(self.value(values, "tx_hash"), "transaction hash")
+        index = uint(self.value(values, "log_index"), "log index")
         return tx, index, uint(self.value(values, "block_number"), "block number")
+
+    def _present(self, v: Mapping[str, Any], *canonical: str) -> bool:
+        return all(self.value(v, c) not in (None, "") for c in canonical)
+
+    def _id_identity(self, values: Mapping[str, Any]) -> tuple[str, int, int]:
+        """The identity a log id gives, with the row's own transaction and block columns where
+        it has them (each the same as the id's, when the id carries it too)."""
+        shown = _shown(self.value(values, "id"))
+        derived = read_log_id(self.value(values, "id"))
+        if derived is None:
+            raise RowError(f"id does not carry a log index: {shown}")
+        if derived.chain is not None and derived.chain != self.chain_id:
+            raise RowError(f"id {shown} is a log of chain {derived.chain}, not {self.chain_id}")
+        tx, block = derived.tx, derived.block
+        if self._present(values, "tx_hash"):
+            own = hash32(self.value(values, "tx_hash"), "transaction hash")
+            if tx is not None and own != tx:
+                raise RowError(
+                    f"id {shown} names transaction {tx}, its transactionHash {own}: one of them "
+                    "is wrong"
+                )
+            tx = own
+        if self._present(values, "block_number") or block is None:
+            own_block = uint(self.value(values, "block_number"), "block number")
+            if block is not None and own_block != block:
+                raise RowError(
+                    f"id {shown} names block {block}, its blockNumber {own_block}: one of them "
+                    "is wrong"
+                )
+            block = own_block
+        if tx is None:
+            raise RowError(f"id {shown} names no transaction, and the row has no transactionHash")
+        return tx, derived.log_index, block
 
     def row_block_hash(self, values: Mapping[str, Any]) -> str | None:
         if "block_hash" not in self.col:
@@ -266,9 +290,6 @@ class RowEncoder:
             metadata=self._opt_hash(v, "metadata"),
             **common,
         )
-
-    def _present(self, v: Mapping[str, Any], *canonical: str) -> bool:
-        return all(self.value(v, c) not in (None, "") for c in canonical)
 
     def _asset_ids(self, v: Mapping[str, Any]) -> tuple[int, int]:
         """V1 asset ids; from (side, token id) when a unified export gives only those."""

@@ -3,7 +3,10 @@ chain's logs (``test_exactly_once._assert_same``: every column of every trade an
 
 * a raw graph-node database dump (``COPY sgd1.order_filled TO STDOUT CSV HEADER``), whose
   ``Bytes`` columns are PostgreSQL ``bytea`` in hex output, ``\\x…``; until 7 Dec 2026 every
-  such value was "not 32 bytes of hex" and the id no log id: the file was refused.
+  such value was "not 32 bytes of hex" and the id no log id: the file was refused;
+* an Envio HyperIndex entity table, whose ids are ``chainId_blockNumber_logIndex``: with a
+  transaction hash column they give the fill's whole identity (until 7 Dec 2026 refused: "none
+  of the ids … derive one").
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import pytest
 
 from orderflow.chain.ingest import ingest_logs
 from orderflow.history import import_file
+from orderflow.history.errors import LayoutError
 from tests.history import dumps as d
 from tests.history.test_exactly_once import _assert_same, gamma_rows, sim_logs
 
@@ -99,3 +103,54 @@ async def test_bytea_and_0x_spellings_store_the_same_rows(
     again = await import_file(pool, d.write_csv(tmp_path / "bytea.csv", rows), chain_id=137)
     assert (again.stored.trades, again.dead_letters) == (0, 0)
     await _rest(pool, chain_pool, tmp_path, logs)
+
+
+def envio_row(f: dict[str, Any], *, block_column: bool) -> dict[str, Any]:
+    """An Envio HyperIndex OrderFilled entity (id ``${chainId}_${block.number}_${logIndex}``),
+    the transaction hash and the emitting contract (``event.srcAddress``) exported with it."""
+    row = {**d.subgraph_row(f), "id": f"137_{f['block']}_{f['log_index']}"}
+    row["srcAddress"] = f["address"]
+    if block_column:
+        row["blockNumber"] = str(f["block"])
+    return row
+
+
+@pytest.mark.parametrize("block_column", [False, True])
+async def test_envio_ids_give_block_and_log_index(
+    pool: asyncpg.Pool, chain_pool: asyncpg.Pool, tmp_path: Path, block_column: bool
+) -> None:
+    fills, logs = await _reference(pool, chain_pool, tmp_path, "v1", 5)
+    rows = [envio_row(f, block_column=block_column) for f in fills]
+    report = await import_file(pool, d.write_csv(tmp_path / "envio.csv", rows), chain_id=137)
+    assert (report.stored.trades, report.dead_letters) == (len(fills), 0)
+    await _rest(pool, chain_pool, tmp_path, logs)
+
+
+async def test_an_envio_id_of_another_chain_or_block_is_a_dead_letter(
+    pool: asyncpg.Pool, chain_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    fills, _ = await _reference(pool, chain_pool, tmp_path, "v1", 6)
+    rows = [envio_row(f, block_column=True) for f in fills]
+    rows[1]["id"] = f"1_{fills[1]['block']}_{fills[1]['log_index']}"  # Ethereum's
+    rows[2]["blockNumber"] = str(fills[2]["block"] + 1)
+    report = await import_file(pool, d.write_csv(tmp_path / "envio.csv", rows), chain_id=137)
+    assert (report.stored.trades, report.dead_letters) == (len(fills) - 2, 2)
+    reasons = [r["reason"] for r in await pool.fetch(
+        "SELECT reason FROM orderflow_dead_letters ORDER BY source_line")]  # fmt: skip
+    assert "envio.csv line 3: id '1_" in reasons[0] and "chain 1, not 137" in reasons[0]
+    assert reasons[1].startswith("envio.csv line 4: id "), reasons
+    assert f"names block {fills[2]['block']}, its blockNumber {fills[2]['block'] + 1}" in reasons[1]
+
+
+async def test_envio_ids_without_a_transaction_column_are_refused(
+    pool: asyncpg.Pool, chain_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """Control: an Envio id names no transaction; without the column the file is refused, as
+    before, its refusal saying what to export."""
+    fills, _ = await _reference(pool, chain_pool, tmp_path, "v1", 5)
+    rows = [envio_row(f, block_column=False) for f in fills]
+    for row in rows:
+        del row["transactionHash"]
+    with pytest.raises(LayoutError, match="transactionHash"):
+        await import_file(pool, d.write_csv(tmp_path / "envio.csv", rows), chain_id=137)
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_trades") == 0
