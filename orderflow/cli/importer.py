@@ -19,6 +19,7 @@ from orderflow.cli._common import add_log_format, readable, settings_for
 from orderflow.errors import ConfigError
 from orderflow.health import HealthServer
 from orderflow.history import import_file
+from orderflow.history.rows import RowError, exchange_of
 from orderflow.migrate import migrate
 from orderflow.telemetry import setup_metrics
 
@@ -52,6 +53,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ),
     )
     p.add_argument(
+        "--exchange",
+        metavar="ADDRESS",
+        help=(
+            "the exchange (an address or a name: CTF_EXCHANGE, …) of fill and match rows that "
+            "have none, as a Graph scaffold's dump of one exchange's events; a file naming "
+            "another is refused"
+        ),
+    )
+    p.add_argument(
         "--no-hand-over",
         action="store_true",
         help="do not move the listener's checkpoint to the last imported block",
@@ -82,6 +92,11 @@ def run(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
         raise ConfigError("--batch-size must be at least 1")
     if args.workers is not None and args.workers < 0:
         raise ConfigError("--workers must be 0 or more")
+    if args.exchange is not None:
+        try:
+            args.exchange = exchange_of(args.exchange, settings.addresses)
+        except RowError as exc:
+            raise ConfigError(f"--exchange: {exc}") from None
     if not 0 <= args.metrics_port <= 65535:
         raise ConfigError(f"--metrics-port must be 0 (off) to 65535, got {args.metrics_port}")
     return _import(settings, args)
@@ -109,6 +124,7 @@ async def _import(settings: ListenerSettings, args: argparse.Namespace) -> int:
                     hand_over=not args.no_hand_over,
                     workers=args.workers,
                     bulk=not args.no_bulk,
+                    exchange=args.exchange,
                 )
                 print(report.summary(), flush=True)
     finally:

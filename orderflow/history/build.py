@@ -38,7 +38,6 @@ from orderflow.history.rows import (
     MAX_SECONDS,
     RowEncoder,
     address,
-    exchange_of,
     hash32,
     timestamp,
     uint,
@@ -84,7 +83,7 @@ def prepare(enc: RowEncoder, v: Mapping[str, Any]) -> Prepared:
     """The event fields of one OrderFilled / OrdersMatched row; RowError, FieldError or
     :class:`Unusual` when the row must take the raw-log round trip instead."""
     get = enc.value
-    exchange = exchange_of(get(v, "exchange"), enc.addresses)
+    exchange = enc.exchange(get(v, "exchange"))
     version = enc.addresses.exchanges[exchange]
     seconds = timestamp(get(v, "timestamp"))
     if seconds is not None and not 0 <= seconds <= MAX_SECONDS:

@@ -22,7 +22,7 @@ from orderflow.chain.encode import ZERO32
 from orderflow.chain.fields import MAX_BLOCK_NUMBER, MAX_LOG_INDEX
 from orderflow.history.build import Prepared, Unusual
 from orderflow.history.row_batches import Batch
-from orderflow.history.rows import RowEncoder, RowError, exchange_of, side, timestamp
+from orderflow.history.rows import RowEncoder, RowError, side, timestamp
 
 Identity = tuple[str, int, int]
 FAIL: Any = object()
@@ -178,7 +178,7 @@ def prepared(enc: RowEncoder, batch: Batch) -> list[Prepared | None]:
     addresses = enc.addresses
 
     def exchange(value: Any) -> tuple[str, str]:
-        addr = exchange_of(value, addresses)
+        addr = enc.exchange(value)
         return addr, addresses.exchanges[addr]
 
     exchanges = _memo(col("exchange"), exchange)

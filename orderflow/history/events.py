@@ -42,9 +42,10 @@ from orderflow.history.build import (
 )
 from orderflow.history.dead import dead_row, locate
 from orderflow.history.errors import HistoryError
-from orderflow.history.layouts import Layout, read_log_id, refuse_underived_id
+from orderflow.history.layouts import Layout, refuse_other_exchange, refuse_underived_id
+from orderflow.history.log_ids import read_log_id
 from orderflow.history.row_batches import Batch, Row
-from orderflow.history.rows import MAX_SECONDS, RowEncoder, RowError, timestamp
+from orderflow.history.rows import MAX_SECONDS, RowEncoder, RowError, exchange_of, timestamp
 
 SELECT_BLOCKS = """
 SELECT block_number, block_hash, extract(epoch FROM timestamp)::bigint AS epoch
@@ -90,7 +91,7 @@ class RowDecoder:
         self.hashes: dict[int, str] = {}  # block number -> hash (bounded: cleared when large)
         # block number -> (hash, unix seconds) in orderflow_blocks, None when it has none
         self.recorded: dict[int, tuple[str, int] | None] = {}
-        self._checked_id = not layout.id_derives_log_index
+        self._checked_id = not (layout.id_derives_log_index or layout.exchange is not None)
         self._times = Times()
         self._checked_hashes: dict[str, str] = {}
 
@@ -115,16 +116,34 @@ class RowDecoder:
         )
 
     def check_first_ids(self, rows: Sequence[Row]) -> None:
-        """A layout whose ``id`` stands in for the log index: one row of the file's first batch
-        must show that it does (a spelling of ``layouts.ID_SPELLINGS``), or the file is
-        refused — its ids are another key (the orderbook subgraph's transactionHash_orderHash).
-        A row among the others whose id derives none is a dead letter of its own."""
-        column = self.layout.columns["id"]
-        ids = (read_log_id(row.values.get(column)) for row in rows)
-        if rows and not any(i is not None and i.completes(self.layout) for i in ids):
-            value = rows[0].values.get(column)
-            raise refuse_underived_id(self.source, self.layout, value, len(rows))
+        """The file's first batch, before anything of the file is stored. A layout whose
+        ``id`` stands in for the log index: one row must show that it does (a spelling of
+        ``log_ids.ID_SPELLINGS``), or the file is refused — its ids are another key (the
+        orderbook subgraph's transactionHash_orderHash); a row among the others whose id derives
+        none is a dead letter of its own. With ``--exchange``: a row naming another exchange
+        refuses the file (a later one is a dead letter)."""
+        if self.layout.id_derives_log_index:
+            column = self.layout.columns["id"]
+            ids = (read_log_id(row.values.get(column)) for row in rows)
+            if rows and not any(i is not None and i.completes(self.layout) for i in ids):
+                value = rows[0].values.get(column)
+                raise refuse_underived_id(self.source, self.layout, value, len(rows))
+        if self.layout.exchange is not None and "exchange" in self.layout.columns:
+            self._check_exchanges(rows)
         self._checked_id = bool(rows)
+
+    def _check_exchanges(self, rows: Sequence[Row]) -> None:
+        column = self.layout.columns["exchange"]
+        for row in rows:
+            value = row.values.get(column)
+            try:
+                own = exchange_of(value, self.encoder.addresses)
+            except RowError:
+                continue  # empty (takes --exchange's) or unknown (a dead letter of its own)
+            if own != self.layout.exchange:
+                raise refuse_other_exchange(
+                    self.source, self.layout, column, own, self.unit, row.number
+                )
 
     def parse(self, batch: Batch) -> Parsed:
         """Identities of a batch's rows, and the event fields of fill and match rows (runs in

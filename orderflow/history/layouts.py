@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Literal
 
 from orderflow.history.errors import LayoutError
+from orderflow.history.log_ids import ID_SPELLINGS, read_log_id
 
 Kind = Literal["fills", "matches", "logs", "markets", "blocks"]
 
@@ -108,40 +109,6 @@ _REQUIRED: dict[Kind, tuple[str, ...]] = {
     "blocks": ("block_number", "block_hash", "timestamp"),
 }
 
-# A log id that carries the log index, as subgraphs spell it: "<tx hash>-<log index>" (the old
-# Graph scaffold, Messari), "<tx hash>_0x<hex>" (Polymarket's getEventKey: hash.toHexString() +
-# '_' + logIndex.toHexString()), "-" / "_" / ":" with decimal or 0x hex, and the scaffold's
-# hash.concatI32(logIndex.toI32()): the hash's 32 bytes and the index's 4, little-endian; a Bytes
-# id from a graph-node database dump is bytea hex, "\\x…".
-_ID_WITH_LOG_INDEX = re.compile(
-    r"^(?:0x|\\x)?([0-9a-f]{64})(?:[-_:](?:(\d{1,10})|0x([0-9a-f]{1,8}))|([0-9a-f]{8}))$", re.I
-)
-# Envio HyperIndex's event entities: "${chainId}_${block.number}_${logIndex}" (no transaction:
-# a transaction hash column gives it).
-_ENVIO_ID = re.compile(r"^(\d{1,12})_(\d{1,20})_(\d{1,10})$")
-ID_SPELLINGS = (
-    "'<transaction hash>-<log index>' (or _ or :, the index decimal or 0x hex, as Polymarket's "
-    "subgraphs key events: transactionHash_0x1f), the Graph scaffold's "
-    "transactionHash.concatI32(logIndex), or Envio's chainId_blockNumber_logIndex with a "
-    "transactionHash column"
-)
-
-
-class LogId(NamedTuple):
-    """What a log id says of its log: the log index, and the transaction, block and chain where
-    its spelling carries them."""
-
-    tx: str | None
-    log_index: int
-    block: int | None = None
-    chain: int | None = None
-
-    def completes(self, layout: Layout) -> bool:
-        """Whether the id, with the layout's columns, gives the whole identity."""
-        return (self.tx is not None or layout.has("tx_hash")) and (
-            self.block is not None or layout.has("block_number")
-        )
-
 
 @dataclass(slots=True)
 class Layout:
@@ -152,6 +119,9 @@ class Layout:
     name: str
     id_derives_log_index: bool = False
     generation: Literal["V1", "V2", "any"] = "any"
+    # The exchange of a fill or match row without one (``orderflow import --exchange``): a
+    # dump of one exchange's events, as a Graph scaffold's (no column for event.address)
+    exchange: str | None = None
     notes: list[str] = field(default_factory=list)
 
     def has(self, canonical: str) -> bool:
@@ -216,8 +186,13 @@ def _json_advice(columns: list[str], source: str) -> str | None:
     return None
 
 
-def detect(columns: list[str], source: str, *, sparse: bool = False) -> Layout:
+def detect(
+    columns: list[str], source: str, *, sparse: bool = False, exchange: str | None = None
+) -> Layout:
     """The layout of a file with these columns, or LayoutError naming what is missing.
+
+    ``exchange``: the address of the exchange whose fill and match rows lack one (``--exchange``;
+    the other kinds do not take it: raw logs carry their own, blocks and markets have none).
 
     ``sparse``: the columns are the keys of a JSON file's first object, and an API's objects
     leave out what they have no value for (an AMM-era Gamma market has no ``clobTokenIds``, an
@@ -261,13 +236,17 @@ def detect(columns: list[str], source: str, *, sparse: bool = False) -> Layout:
             generation = "V1" if v1 else "V2"
         elif not v1:
             required += ["maker_asset_id", "taker_asset_id"]
+    if exchange is not None and kind in ("fills", "matches"):
+        required.remove("exchange")
+    else:
+        exchange = None
     missing = [f for f in required if f not in found]
     if missing and id_derives:  # refused anyway: say the id is no log index either
         missing[:0] = [f for f in ("log_index", "block_number") if f not in found]
     name = _layout_name(kind, found, generation)
     if missing:
         raise LayoutError(_refusal(source, name, kind, missing, found))
-    return Layout(kind, found, name, id_derives, generation)
+    return Layout(kind, found, name, id_derives, generation, exchange=exchange)
 
 
 def _data_api(columns: Iterable[str]) -> str | None:
@@ -325,6 +304,11 @@ def _refusal(
             "the Polymarket subgraph's id is transactionHash_orderHash, which does not carry "
             "a log index)"
         )
+    if "exchange" in missing:
+        text += (
+            " (a dump of one exchange's events, as a Graph scaffold's, which has no column for "
+            "the event's address: name it with --exchange ADDRESS)"
+        )
     if kind in ("fills", "matches") and "log_index" in missing:
         text += (
             ". Get the fills with their log index (e.g. a Parquet/SQL export of the OrderFilled "
@@ -334,30 +318,14 @@ def _refusal(
     return text
 
 
-def read_log_id(value: object) -> LogId | None:
-    """The log id ``value`` is in one of the spellings of ``ID_SPELLINGS``, or None."""
-    if isinstance(value, str) and (m := _ENVIO_ID.match(value.strip())):
-        chain, block, index = (int(g) for g in m.groups())
-        return LogId(None, index, block, chain)
-    derived = split_log_id(value)
-    return None if derived is None else LogId(*derived)
-
-
-def split_log_id(value: object) -> tuple[str, int] | None:
-    """(tx hash, log index) from an id in one of the spellings of ``ID_SPELLINGS``, or None."""
-    if not isinstance(value, str):
-        return None
-    m = _ID_WITH_LOG_INDEX.match(value.strip())
-    if m is None:
-        return None
-    tx, decimal, hexadecimal, concat_i32 = m.groups()
-    if decimal is not None:
-        index = int(decimal)
-    elif hexadecimal is not None:
-        index = int(hexadecimal, 16)
-    else:
-        index = int.from_bytes(bytes.fromhex(concat_i32), "little")
-    return "0x" + tx.lower(), index
+def refuse_other_exchange(
+    source: str, layout: Layout, column: str, own: str, unit: str, number: int
+) -> LayoutError:
+    """The file names another exchange than ``--exchange`` (``layout.exchange``)."""
+    return LayoutError(
+        f"{source}: --exchange {layout.exchange}, but its {column} column names {own} "
+        f"({unit} {number}): one of them is wrong; nothing of the file was stored"
+    )
 
 
 def refuse_underived_id(source: str, layout: Layout, value: object, rows: int) -> LayoutError:

@@ -31,7 +31,8 @@ from orderflow.chain.encode import (
     encode_orders_matched_v1,
     encode_orders_matched_v2,
 )
-from orderflow.history.layouts import Layout, read_log_id
+from orderflow.history.layouts import Layout
+from orderflow.history.log_ids import read_log_id
 
 # Exchange names as exports spell them (e.g. a ``contract`` column) -> mainnet address.
 EXCHANGE_NAMES: dict[str, str] = {
@@ -202,6 +203,18 @@ class RowEncoder:
         column = self.col.get(canonical)
         return None if column is None else values.get(column)
 
+    def exchange(self, value: object) -> str:
+        """The exchange address of a row whose exchange cell is ``value``: the cell's, or
+        ``--exchange``'s where the row has none; RowError when the two differ or the cell names
+        no watched exchange."""
+        given = self.layout.exchange
+        if given is not None and (value is None or value == ""):
+            return given
+        own = exchange_of(value, self.addresses)
+        if given is not None and own != given:
+            raise RowError(f"exchange {own}, --exchange {given}: one of them is wrong")
+        return own
+
     def identity(self, values: Mapping[str, Any]) -> tuple[str, int, int]:
         """(tx hash, log index, block number) of a row; RowError when they do not parse."""
         if self.layout.id_derives_log_index:
@@ -257,7 +270,7 @@ class RowEncoder:
         kind = self.layout.kind
         if kind == "logs":
             return self._raw(values, at)
-        exchange = exchange_of(self.value(values, "exchange"), self.addresses)
+        exchange = self.exchange(self.value(values, "exchange"))
         version = self.addresses.exchanges[exchange]
         if kind == "fills":
             return self._fill(values, at, exchange, version)

@@ -70,6 +70,7 @@ async def import_file(
     via_raw_logs: bool = False,
     workers: int | None = None,
     bulk: bool = False,
+    exchange: str | None = None,
 ) -> ImportReport:
     """Import one file; raises LayoutError (refused layout) or HistoryError (cannot go on).
 
@@ -79,7 +80,8 @@ async def import_file(
     decoder (the reference path the shortcut is tested and benchmarked against). ``workers``
     processes parse a fill or match file's batches (``parallel.py``; 0: in this process; None:
     as many as the machine has cores to spare, for files of 64 MB and more). ``bulk`` defers
-    the per-(wallet, token) sums of the fills to the end of the file (``store_batch``)."""
+    the per-(wallet, token) sums of the fills to the end of the file (``store_batch``).
+    ``exchange``: the exchange address of fill and match rows without one (``--exchange``)."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     source = Path(path)
@@ -92,7 +94,9 @@ async def import_file(
             report.elapsed_secs = time.perf_counter() - started
             return report
         try:
-            layout = detect(reader.columns, source.name, sparse=reader.format == "jsonl")
+            layout = detect(
+                reader.columns, source.name, sparse=reader.format == "jsonl", exchange=exchange
+            )
         except LayoutError:
             reader.check_whole()  # a header or first row the break cut: say so
             raise

@@ -6,7 +6,10 @@ chain's logs (``test_exactly_once._assert_same``: every column of every trade an
   such value was "not 32 bytes of hex" and the id no log id: the file was refused;
 * an Envio HyperIndex entity table, whose ids are ``chainId_blockNumber_logIndex``: with a
   transaction hash column they give the fill's whole identity (until 7 Dec 2026 refused: "none
-  of the ids … derive one").
+  of the ids … derive one");
+* a `graph init` scaffold's dump, which has no column for the emitting contract (a data source
+  per exchange): ``--exchange ADDRESS`` names it (until 7 Dec 2026 such a dump was refused,
+  lacking its exchange), and a file naming another one is refused.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import asyncpg
 import pytest
 
 from orderflow.chain.ingest import ingest_logs
+from orderflow.cli import main
 from orderflow.history import import_file
 from orderflow.history.errors import LayoutError
 from tests.history import dumps as d
@@ -154,3 +158,83 @@ async def test_envio_ids_without_a_transaction_column_are_refused(
     with pytest.raises(LayoutError, match="transactionHash"):
         await import_file(pool, d.write_csv(tmp_path / "envio.csv", rows), chain_id=137)
     assert await pool.fetchval("SELECT count(*) FROM orderflow_trades") == 0
+
+
+def _by_exchange(fills: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    split: dict[str, list[dict[str, Any]]] = {}
+    for f in fills:
+        split.setdefault(f["address"], []).append(f)
+    assert len(split) == 2, split.keys()
+    return split
+
+
+def scaffold_row(n: int, f: dict[str, Any]) -> dict[str, Any]:
+    """The scaffold's entity as graph-node stores it: no column for the emitting contract."""
+    row = graph_node_row(n, f)
+    del row["contract"]
+    return row
+
+
+@pytest.mark.parametrize(("exchange", "seed"), [("v1", 5), ("v2", 6), ("v1", 7)])
+async def test_a_scaffold_dump_per_exchange_imports_with_its_exchange(
+    pool: asyncpg.Pool, chain_pool: asyncpg.Pool, tmp_path: Path, exchange: str, seed: int
+) -> None:
+    fills, logs = await _reference(pool, chain_pool, tmp_path, exchange, seed)
+    for n, (address, its) in enumerate(_by_exchange(fills).items()):
+        rows = [scaffold_row(i, f) for i, f in enumerate(its)]
+        path = d.write_csv(tmp_path / f"order_filled_{n}.csv", rows)
+        report = await import_file(pool, path, chain_id=137, exchange=address)
+        assert (report.stored.trades, report.dead_letters) == (len(its), 0)
+    await _rest(pool, chain_pool, tmp_path, logs)
+
+
+async def test_a_scaffold_dump_without_exchange_is_refused_naming_the_option(
+    pool: asyncpg.Pool, chain_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """Control: without --exchange the file is refused as before, now saying how to name it."""
+    fills, _ = await _reference(pool, chain_pool, tmp_path, "v1", 5)
+    path = d.write_csv(
+        tmp_path / "order_filled.csv", [scaffold_row(i, f) for i, f in enumerate(fills)]
+    )
+    with pytest.raises(LayoutError, match=r"; exchange \(contract_address.*--exchange ADDRESS"):
+        await import_file(pool, path, chain_id=137)
+
+
+async def test_a_file_naming_another_exchange_is_refused(
+    pool: asyncpg.Pool, chain_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """A column naming the same exchange is fine (and an empty cell takes the option's); one
+    naming another in the first batch refuses the file before anything is stored; one later is
+    a dead letter naming both."""
+    fills, _ = await _reference(pool, chain_pool, tmp_path, "v1", 5)
+    (first, its), (other, _) = _by_exchange(fills).items()
+    rows = [graph_node_row(i, f) for i, f in enumerate(its)]
+    rows[0]["contract"] = ""
+    same = await import_file(pool, d.write_csv(tmp_path / "same.csv", rows), chain_id=137,
+                             exchange=first)  # fmt: skip
+    assert (same.stored.trades, same.dead_letters) == (len(its), 0)
+
+    path = d.write_csv(tmp_path / "other.csv", rows)
+    with pytest.raises(LayoutError, match=f"--exchange {other}, but its contract column names "):
+        await import_file(pool, path, chain_id=137, exchange=other)
+
+    await pool.execute("TRUNCATE orderflow_trades, orderflow_dead_letters")
+    rows[-1]["contract"] = bytea(other)
+    late = await import_file(pool, d.write_csv(tmp_path / "late.csv", rows), chain_id=137,
+                             exchange=first, batch_size=2)  # fmt: skip
+    assert (late.stored.trades, late.dead_letters) == (len(its) - 1, 1)
+    reason = await pool.fetchval("SELECT reason FROM orderflow_dead_letters")
+    assert f"exchange {other}, --exchange {first}: one of them is wrong" in reason, reason
+
+
+@pytest.mark.parametrize("value", ["0x" + "12" * 20, "NOT_AN_EXCHANGE"])
+def test_an_unknown_exchange_option_is_refused_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres@/x?host={tmp_path}/none")
+    monkeypatch.setenv("LOG_FORMAT", "text")
+    path = tmp_path / "f.csv"
+    path.write_text("id\n")
+    assert main(["import", str(path), "--exchange", value]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("orderflow: --exchange: unknown exchange"), err

@@ -18,7 +18,7 @@ import pytest
 
 from orderflow.chain.ingest import ingest_logs
 from orderflow.history import import_file
-from orderflow.history.layouts import split_log_id
+from orderflow.history.log_ids import split_log_id
 from tests.history import dumps as d
 from tests.history.test_exactly_once import _assert_same, gamma_rows, sim_logs
 

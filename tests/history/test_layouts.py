@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from orderflow.history import LayoutError, detect, import_file
-from orderflow.history.layouts import split_log_id
+from orderflow.history.log_ids import split_log_id
 from orderflow.history.sources import RowReader
 from tests.history import dumps as d
 
