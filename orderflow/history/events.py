@@ -45,7 +45,7 @@ from orderflow.history.errors import HistoryError
 from orderflow.history.layouts import Layout, refuse_other_exchange, refuse_underived_id
 from orderflow.history.log_ids import read_log_id
 from orderflow.history.row_batches import Batch, Row
-from orderflow.history.rows import MAX_SECONDS, RowEncoder, RowError, exchange_of, timestamp
+from orderflow.history.rows import MAX_SECONDS, OtherExchange, RowEncoder, RowError, timestamp
 
 SELECT_BLOCKS = """
 SELECT block_number, block_hash, extract(epoch FROM timestamp)::bigint AS epoch
@@ -135,15 +135,14 @@ class RowDecoder:
     def _check_exchanges(self, rows: Sequence[Row]) -> None:
         column = self.layout.columns["exchange"]
         for row in rows:
-            value = row.values.get(column)
             try:
-                own = exchange_of(value, self.encoder.addresses)
-            except RowError:
-                continue  # empty (takes --exchange's) or unknown (a dead letter of its own)
-            if own != self.layout.exchange:
+                self.encoder.exchange(row.values.get(column))
+            except OtherExchange as exc:
                 raise refuse_other_exchange(
-                    self.source, self.layout, column, own, self.unit, row.number
-                )
+                    self.source, self.layout, column, exc.own, self.unit, row.number
+                ) from None
+            except RowError:
+                continue  # an unknown exchange: a dead letter of its own
 
     def parse(self, batch: Batch) -> Parsed:
         """Identities of a batch's rows, and the event fields of fill and match rows (runs in

@@ -64,6 +64,14 @@ class RowError(ValueError):
     """A value of a row that does not parse (the message names the field and the value)."""
 
 
+class OtherExchange(RowError):
+    """A row naming another exchange than ``--exchange``; ``own`` is the row's."""
+
+    def __init__(self, own: str, given: str) -> None:
+        super().__init__(f"exchange {own}, --exchange {given}: one of them is wrong")
+        self.own = own
+
+
 def _shown(value: object) -> str:
     return repr(value)[:80]
 
@@ -212,7 +220,7 @@ class RowEncoder:
             return given
         own = exchange_of(value, self.addresses)
         if given is not None and own != given:
-            raise RowError(f"exchange {own}, --exchange {given}: one of them is wrong")
+            raise OtherExchange(own, given)
         return own
 
     def identity(self, values: Mapping[str, Any]) -> tuple[str, int, int]:
