@@ -110,20 +110,33 @@ async def test_bytea_and_0x_spellings_store_the_same_rows(
 
 
 def envio_row(f: dict[str, Any], *, block_column: bool) -> dict[str, Any]:
-    """An Envio HyperIndex OrderFilled entity (id ``${chainId}_${block.number}_${logIndex}``),
-    the transaction hash and the emitting contract (``event.srcAddress``) exported with it."""
-    row = {**d.subgraph_row(f), "id": f"137_{f['block']}_{f['log_index']}"}
+    """An Envio HyperIndex OrderFilled entity (id ``${chainId}_${block.number}_${logIndex}``,
+    V1 or V2 parameters), the transaction hash and the emitting contract (``event.srcAddress``)
+    exported with it."""
+    row = {
+        k: "0x" + v[2:] if isinstance(v, str) and v.startswith("\\x") else v
+        for k, v in graph_node_row(0, f).items()
+        if k not in ("vid", "block$", "block_number", "contract")
+    }
+    row["id"] = f"137_{f['block']}_{f['log_index']}"
     row["srcAddress"] = f["address"]
     if block_column:
         row["blockNumber"] = str(f["block"])
     return row
 
 
-@pytest.mark.parametrize("block_column", [False, True])
+@pytest.mark.parametrize(
+    ("exchange", "seed", "block_column"), [("v1", 5, False), ("v1", 5, True), ("v2", 6, False)]
+)
 async def test_envio_ids_give_block_and_log_index(
-    pool: asyncpg.Pool, chain_pool: asyncpg.Pool, tmp_path: Path, block_column: bool
+    pool: asyncpg.Pool,
+    chain_pool: asyncpg.Pool,
+    tmp_path: Path,
+    exchange: str,
+    seed: int,
+    block_column: bool,
 ) -> None:
-    fills, logs = await _reference(pool, chain_pool, tmp_path, "v1", 5)
+    fills, logs = await _reference(pool, chain_pool, tmp_path, exchange, seed)
     rows = [envio_row(f, block_column=block_column) for f in fills]
     report = await import_file(pool, d.write_csv(tmp_path / "envio.csv", rows), chain_id=137)
     assert (report.stored.trades, report.dead_letters) == (len(fills), 0)
@@ -154,7 +167,7 @@ async def test_envio_ids_without_a_transaction_column_are_refused(
     fills, _ = await _reference(pool, chain_pool, tmp_path, "v1", 5)
     rows = [envio_row(f, block_column=False) for f in fills]
     for row in rows:
-        del row["transactionHash"]
+        del row["transaction_hash"]
     with pytest.raises(LayoutError, match="transactionHash"):
         await import_file(pool, d.write_csv(tmp_path / "envio.csv", rows), chain_id=137)
     assert await pool.fetchval("SELECT count(*) FROM orderflow_trades") == 0
