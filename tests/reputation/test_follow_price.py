@@ -1,13 +1,14 @@
-"""A decision should be valued from the price a follower would pay: the first print of the token
-by another wallet once the follower's order can reach the market (docs/reputation.md "A third
-independent population", "Stale-quote pickers reach WHALE": tried and measured, not kept).
+"""A decision is valued from the price a follower would pay: the first print of the token by
+another wallet once the follower's order can reach the market, within its order's life
+(docs/reputation.md "The follow price"; :mod:`orderflow.reputation.follow_sql`).
 
 A stale-quote picker buys seconds after the price stepped up 4 cents, at the old price plus half
 a cent (a maker's quote not yet pulled); the next prints are at the new price, which is where the
 market closes: a follower, who buys at the new price, gets nothing, so the picker's edge is 0.
 A wallet that bought before the market moved (the next prints at its own price, the step an
 hour later) keeps its edge. Built as raw chain logs and scored by the real run; the replay reads
-the same. Today the picker is credited +0.086 a dollar, its fill's own price against the close.
+the same. Valued from its own fill price (before the follow price), the picker read +0.086 a
+dollar.
 """
 
 from __future__ import annotations
@@ -19,20 +20,17 @@ from orderflow.reputation import run_reputation
 from tests.reputation.population import DAY, World
 from tests.reputation.test_cases import background
 from tests.reputation.test_close_line import HOUR, _closes, _replayed
+from tests.reputation.test_incremental_run import close, persisted
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a decision is valued from its own fill price: the stale pick reads +0.086 a dollar",
-)
-async def test_a_stale_pick_earns_a_follower_nothing_an_early_buy_keeps_its_edge(
-    pool: asyncpg.Pool,
-) -> None:
+def _world(*, after: bool = True) -> tuple[World, str, str]:
+    """Twelve markets: an early buyer at 0.40 a day in, the price stepping to 0.44 an hour
+    later, the picker 10 s after the step at 0.405, then (``after``) three others at 0.44 from
+    30 s after the pick; the close at 0.44."""
     w = World(seed=97)
     background(w, wallets=10, events=20)
     picker, early = w.new_wallet(), w.new_wallet()
-    specs = w.pick(12, binary_only=True)
-    for s in specs:
+    for s in w.pick(12, binary_only=True):
         side = s.winner
         first = s.opens + 60.0
         closes = _closes(w, s, first)
@@ -48,16 +46,90 @@ async def test_a_stale_pick_earns_a_follower_nothing_an_early_buy_keeps_its_edge
         for k in range(3):
             w.take(s, step + k, w.new_wallet(), side, 20.0, price=0.44)
         w.take(s, step + 10.0, picker, side, 100.0, price=0.405)
-        for k in range(3):
-            w.take(s, step + 40.0 + 20.0 * k, w.new_wallet(), side, 20.0, price=0.44)
+        if after:
+            for k in range(3):
+                w.take(s, step + 40.0 + 20.0 * k, w.new_wallet(), side, 20.0, price=0.44)
         # the close at 0.44: eight takers in the line's last hours
         for k in range(8):
             w.take(s, closes - 5 * HOUR + 1800.0 * k, w.new_wallet(), side, 30.0, price=0.44)
+    return w, picker, early
+
+
+async def _edge(pool: asyncpg.Pool, who: str) -> float:
+    """The wallet's closing-line edge, the run's, checked against its replay."""
+    edge, replayed = await _replayed(pool, who)
+    assert replayed == pytest.approx(edge, abs=1e-6), who
+    return float(edge)
+
+
+async def test_a_stale_pick_earns_a_follower_nothing_an_early_buy_keeps_its_edge(
+    pool: asyncpg.Pool,
+) -> None:
+    w, picker, early = _world()
     await w.finish(pool)
     await run_reputation(pool)
-    edge, replayed = await _replayed(pool, picker)
-    assert edge == pytest.approx(0.0, abs=1e-6)
-    assert replayed == pytest.approx(edge, abs=1e-6)
-    edge, replayed = await _replayed(pool, early)
-    assert edge == pytest.approx((0.44 - 0.40) / 0.40, abs=1e-6)
-    assert replayed == pytest.approx(edge, abs=1e-6)
+    assert await _edge(pool, picker) == pytest.approx(0.0, abs=1e-6)
+    assert await _edge(pool, early) == pytest.approx((0.44 - 0.40) / 0.40, abs=1e-6)
+
+
+# A fill of no shares and no collateral (stored at price 0) by another wallet 2 s after each of
+# $1's taker fills and 8 s after it (the follower's latency): no print, so no follow price.
+_NO_SHARES = """
+INSERT INTO orderflow_trades (chain_id, tx_hash, log_index, block_number, block_hash, timestamp,
+       exchange, exchange_version, order_hash, wallet_address, taker_address, is_taker_aggregate,
+       side, token_id, market_id, outcome_index, price, size, usdc_size, fee, fee_asset)
+SELECT chain_id, '0x' || md5(tx_hash || k::text) || md5(k::text || tx_hash),
+       log_index + 10000 + k, block_number, block_hash,
+       timestamp + make_interval(secs => 2 + 6 * k), exchange, exchange_version, order_hash, $2,
+       taker_address, TRUE, 'BUY', token_id, market_id, outcome_index, 0, 0, 0, 0, fee_asset
+  FROM orderflow_trades CROSS JOIN (VALUES (0), (1)) AS v(k)
+ WHERE wallet_address = $1 AND is_taker_aggregate
+"""
+
+
+async def test_a_fill_of_no_shares_is_no_follow_price(pool: asyncpg.Pool) -> None:
+    """Without the later prints the pick reads its own price against the close (+0.086 a dollar);
+    fills of no shares by another wallet inside the follower's window change nothing (read as a
+    price of 0, a pick bought at 0.405 would have read +2.4 a dollar)."""
+    w, picker, _ = _world(after=False)
+    await w.finish(pool)
+    await pool.execute(_NO_SHARES, picker, w.new_wallet())
+    await run_reputation(pool)
+    assert await _edge(pool, picker) == pytest.approx((0.44 - 0.405) / 0.405, abs=1e-6)
+
+
+# Copies of the step's prints in $1's tokens (the rows of every transaction with a print there
+# 7-10 s before one of $1's taker fills), 40 s later: the prints after the pick, stored late.
+_LATE_PRINTS = """
+INSERT INTO orderflow_trades (chain_id, tx_hash, log_index, block_number, block_hash, timestamp,
+       exchange, exchange_version, order_hash, wallet_address, taker_address, is_taker_aggregate,
+       side, token_id, market_id, outcome_index, price, size, usdc_size, fee, fee_asset)
+SELECT x.chain_id, '0x' || md5(x.tx_hash) || md5(x.tx_hash || 'late'), x.log_index + 20000,
+       x.block_number, x.block_hash, x.timestamp + interval '40 seconds', x.exchange,
+       x.exchange_version, x.order_hash, x.wallet_address, x.taker_address, x.is_taker_aggregate,
+       x.side, x.token_id, x.market_id, x.outcome_index, x.price, x.size, x.usdc_size, x.fee,
+       x.fee_asset
+  FROM orderflow_trades x
+ WHERE x.tx_hash IN (SELECT s.tx_hash FROM orderflow_trades p JOIN orderflow_trades s
+                        ON s.token_id = p.token_id
+                       AND s.timestamp BETWEEN p.timestamp - interval '10 seconds'
+                                           AND p.timestamp - interval '7 seconds'
+                     WHERE p.wallet_address = $1 AND p.is_taker_aggregate)
+"""
+
+
+async def test_prints_stored_after_a_run_move_the_follow_price_incrementally(
+    pool: asyncpg.Pool,
+) -> None:
+    """The prints after the picks arrive after a first run (a node behind, a back-fill): the
+    incremental run rescores the picker (its markets resolved long ago) and equals a full one."""
+    w, picker, _ = _world(after=False)
+    await w.finish(pool)
+    assert not (await run_reputation(pool)).incremental
+    assert await _edge(pool, picker) == pytest.approx((0.44 - 0.405) / 0.405, abs=1e-6)
+    assert (await pool.execute(_LATE_PRINTS, picker)).split()[-1] != "0"
+    assert (await run_reputation(pool)).incremental
+    assert await _edge(pool, picker) == pytest.approx(0.0, abs=1e-6)
+    incremental = await persisted(pool)
+    assert not (await run_reputation(pool, full=True)).incremental
+    close(await persisted(pool), incremental)
