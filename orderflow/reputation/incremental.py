@@ -18,11 +18,9 @@ fingerprint). An incremental run then, in the caller's transaction:
    evidence changed; the COPIER evidence's cells are updated around the same changed trades
    (``rep_copy``, :mod:`orderflow.reputation.copy_state`; rebuilt with the counterparty sums);
 3. dirty wallets = wallets of dirty rows + every holder of a dirty token whose resolution,
-   closing line or problem moved + every holder of a resolved token with changed fills (a
-   print stored, or taken by a reorg, can be the one a follow price reads:
-   :mod:`orderflow.reputation.follow_sql`) + wallets whose wash evidence changed; the
-   holders of a token whose mark alone moved are not rescored: their stored unrealized P&L
-   (the one figure the mark feeds) moves by the exact micro-unit difference;
+   closing line or problem moved + wallets whose wash evidence changed; the holders of a token
+   whose mark alone moved are not rescored: their stored unrealized P&L (the one figure the mark
+   feeds) moves by the exact micro-unit difference;
 4. loads every position in the changed tokens (a closing line is the token's, over all its
    holders; only the columns the closing lines, problems and marks read), builds the closing
    lines, then loads the dirty wallets' positions and computes their ``rep_wallets`` rows;
@@ -44,7 +42,6 @@ from orderflow.reputation import (
     copy_state,
     detached_lines,
     detached_void,
-    follow_sql,
     line_sql,
     persist_sql,
     positions_sql,
@@ -262,10 +259,7 @@ async def build(
            SELECT wallet_address FROM rep_dirty_keys
            UNION SELECT s.wallet_address FROM orderflow_position_sums s
                   JOIN (SELECT token_id FROM rep_moved_tokens
-                        UNION SELECT token_id FROM rep_marked_tokens
-                        UNION SELECT p.token_id FROM rep_positions p
-                               JOIN rep_dirty_keys k ON k.token_id = p.token_id
-                              WHERE p.resolved) t
+                        UNION SELECT token_id FROM rep_marked_tokens) t
                     ON t.token_id = s.token_id
            UNION SELECT wallet_address FROM rep_wash_changed"""
     )
@@ -291,7 +285,6 @@ async def build(
     await conn.execute(ev.VOID, as_of)  # the rescored wallets' fills that are no decision
     if await detached_void.keep(conn, as_of):  # ... those of detached fills, as stored
         await detached_void.replace(conn)
-    await follow_sql.follow(conn, as_of, settings)  # the rescored wallets' follow prices
     lap("positions")
     await conn.execute(ev.WALLETS, settings.hedged_leg_window_secs, None)  # at the present
     rescored = await conn.fetchval("SELECT count(*) FROM rep_wallets")

@@ -1,14 +1,16 @@
-"""A decision is valued from the price a follower would pay: the first print of the token by
-another wallet once the follower's order can reach the market, within its order's life
-(docs/reputation.md "The follow price"; :mod:`orderflow.reputation.follow_sql`).
+"""A decision should be valued from the price a follower would pay: the first print of the token
+by another wallet once the follower's order can reach the market, within its order's life
+(docs/reputation.md "A third independent population", "Stale-quote pickers reach WHALE": tried
+twice, measured, not kept; the second try's code is commit 4a4ec35 of branch h40-picker).
 
 A stale-quote picker buys seconds after the price stepped up 4 cents, at the old price plus half
 a cent (a maker's quote not yet pulled); the next prints are at the new price, which is where the
 market closes: a follower, who buys at the new price, gets nothing, so the picker's edge is 0.
 A wallet that bought before the market moved (the next prints at its own price, the step an
 hour later) keeps its edge. Built as raw chain logs and scored by the real run; the replay reads
-the same. Valued from its own fill price (before the follow price), the picker read +0.086 a
-dollar.
+the same. Today the picker is credited +0.086 a dollar, its fill's own price against the close
+(two strict xfails). A fill of no shares (stored at price 0) must never be a follow price: that
+test passes today (a control: no follow price at all) and bites a follow price that reads one.
 """
 
 from __future__ import annotations
@@ -62,6 +64,10 @@ async def _edge(pool: asyncpg.Pool, who: str) -> float:
     return float(edge)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="a decision is valued from its own fill price: the stale pick reads +0.086 a dollar",
+)
 async def test_a_stale_pick_earns_a_follower_nothing_an_early_buy_keeps_its_edge(
     pool: asyncpg.Pool,
 ) -> None:
@@ -89,8 +95,9 @@ SELECT chain_id, '0x' || md5(tx_hash || k::text) || md5(k::text || tx_hash),
 
 async def test_a_fill_of_no_shares_is_no_follow_price(pool: asyncpg.Pool) -> None:
     """Without the later prints the pick reads its own price against the close (+0.086 a dollar);
-    fills of no shares by another wallet inside the follower's window change nothing (read as a
-    price of 0, a pick bought at 0.405 would have read +2.4 a dollar)."""
+    fills of no shares by another wallet inside the follower's window change nothing. (Read as a
+    price of 0 -- follow_price without line_sql.PRINT, commit 4a4ec35 -- the picks cost a
+    follower nothing: the run's closing-line edge None, the replay's nan.)"""
     w, picker, _ = _world(after=False)
     await w.finish(pool)
     await pool.execute(_NO_SHARES, picker, w.new_wallet())
@@ -118,6 +125,10 @@ SELECT x.chain_id, '0x' || md5(x.tx_hash) || md5(x.tx_hash || 'late'), x.log_ind
 """
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="no follow price: after the late prints the pick still reads +0.086 a dollar",
+)
 async def test_prints_stored_after_a_run_move_the_follow_price_incrementally(
     pool: asyncpg.Pool,
 ) -> None:
