@@ -146,9 +146,13 @@ class ListenerSettings(CommonSettings):
         default=256,
         validation_alias="REORG_WINDOW_BLOCKS",
         ge=2,
+        # half a day of Polygon's 2-second blocks: the executor looks for an exit's trigger from
+        # a day before its signal's trade on (execution.exit_queries.TRIGGER_REORG_MARGIN), so a
+        # reorg that the listener follows may not move a trade further than that
+        le=21_600,
         description=(
             "Recent block hashes kept for reorg detection; a reorg deeper than this stops the "
-            "listener with an error instead of guessing."
+            "listener with an error instead of guessing (at most 21,600: half a day)."
         ),
     )
     reputation_changes_max_rows: int = Field(

@@ -41,9 +41,9 @@ SIGNAL_TRIGGER = (
 )
 # How long before its signal's ``trade_time`` (the trade's time when it was decided) a trigger
 # may stand now: a reorg stores the transaction again in a block after the fork, and the listener
-# follows forks REORG_WINDOW_BLOCKS deep (256 blocks, under 10 minutes, by default). A reader
-# that bounds its search for triggers by time (:func:`triggers_since`) prunes the partitions
-# before it.
+# follows forks REORG_WINDOW_BLOCKS deep (256 blocks, under 10 minutes, by default; at most 21,600,
+# half a day: chain.settings). A reader that bounds its search for triggers by time
+# (:func:`triggers_since`) prunes the partitions before it.
 TRIGGER_REORG_MARGIN = "interval '1 day'"
 
 

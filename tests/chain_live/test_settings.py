@@ -29,6 +29,9 @@ def test_defaults_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"GETLOGS_INITIAL_BLOCKS": "50000"}, "GETLOGS_MIN_BLOCKS <= GETLOGS_INITIAL_BLOCKS"),
         ({"RECONNECT_INITIAL_SECS": "60"}, "RECONNECT_INITIAL_SECS must not exceed"),
         ({"CONFIRMATIONS": "300"}, "CONFIRMATIONS must be smaller than REORG_WINDOW_BLOCKS"),
+        # the executor looks for an exit's trigger from a day before its signal's trade on
+        # (execution.exit_queries.TRIGGER_REORG_MARGIN): a reorg may not move it further
+        ({"REORG_WINDOW_BLOCKS": "100000"}, "REORG_WINDOW_BLOCKS: Input should be less than or"),
         ({"CONFIRMATIONS": "-1"}, "CONFIRMATIONS: Input should be greater than or equal to 0"),
         ({"GETLOGS_RESULT_CAPS": "[1000, 0]"}, "every result cap must be a positive number"),
         ({"POLYGON_RPC_URL": "wss://rpc.example:abc/secret"}, "POLYGON_RPC_URL has no valid"),
