@@ -42,7 +42,7 @@ from orderflow.strategy.settings import StrategySettings
 
 # Entries that follow the wallet of their trigger: what rests of one is cancelled when that wallet
 # leaves the token (the executor's leader-exit cancel of FOLLOW_WHALE entries,
-# ``orderflow.execution.order_queries.left_behind``; the baselines', as they skip
+# ``orderflow.execution.switch_queries.left_behind``; the baselines', as they skip
 # ``leader_exited`` like it). A fade (FADE_DEGEN) follows nobody.
 FOLLOWING = frozenset({"FOLLOW_WHALE", "FOLLOW_ALL", "FOLLOW_RANDOM"})
 

@@ -187,7 +187,7 @@ class Orders:
     def leader_left(self, book: Book, token_id: int, wallet: str, seen: int, at: datetime) -> None:
         """``wallet`` left ``token_id`` in the ``seen``-th fill: what rests of ``book``'s entries
         that followed it in on an earlier fill is cancelled at ``at`` (the executor's leader-exit
-        cancel: ``orderflow.execution.order_queries.left_behind``)."""
+        cancel: ``orderflow.execution.switch_queries.left_behind``)."""
         for order in self.of(book):
             if order.token_id == token_id and order.follows == wallet and order.seen < seen:
                 self.close(order, LEADER_EXITED, at)

@@ -13,7 +13,7 @@ the cancels it refuses (:mod:`orderflow.execution.cancels`):
   at the generation found invalid: :meth:`StrategyRegistry.invalid`);
 * **leader-exit** — the entries whose leader has sold the token since the buy they followed;
 * **unheld-exit** — the exits (SELL) for more shares than their position holds now: the buy
-  they sell failed on chain after they were taken (``order_queries.unheld_exits``).
+  they sell failed on chain after they were taken (``switch_queries.unheld_exits``).
 
 Each is set going when the trading loop sees the switch turn on (:meth:`CancelSwitches.act_on`),
 when an order goes out as it does (:meth:`CancelSwitches.after_send`: the order worker's last
@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import asyncpg
 
-from orderflow.execution import order_queries
+from orderflow.execution import switch_queries
 from orderflow.execution.cancels import OrderCanceller
 from orderflow.execution.strategies import Change, StrategyState
 from orderflow.execution.switch import KillSwitch
@@ -89,10 +89,10 @@ class CancelSwitches:
         deleted or unknown strategies' orders, paused (or invalid) ones' entries, entries whose
         leader has sold since (an order that reached the exchange after the sell was read, a
         sell read before a restart)."""
-        doomed = await order_queries.strategies_with_orders_to_cancel(conn)
-        paused = await order_queries.strategies_with_entries_to_pause(conn, self.invalid())
-        left = {str(r["strategy"]) for r in await order_queries.left_behind(conn, None)}
-        unheld = {str(r["strategy"]) for r in await order_queries.unheld_exits(conn, None)}
+        doomed = await switch_queries.strategies_with_orders_to_cancel(conn)
+        paused = await switch_queries.strategies_with_entries_to_pause(conn, self.invalid())
+        left = {str(r["strategy"]) for r in await switch_queries.left_behind(conn, None)}
+        unheld = {str(r["strategy"]) for r in await switch_queries.unheld_exits(conn, None)}
         for switch, names in (
             (self.kills, doomed),
             (self.pauses, paused),

@@ -42,7 +42,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.errors import ExecutionError
-from orderflow.execution import order_queries
+from orderflow.execution import order_queries, switch_queries
 from orderflow.execution.broker import (
     CancelResult,
     CredentialsRefusedError,
@@ -81,7 +81,7 @@ class OrderCanceller:
         it is killed; returns how many are still open afterwards (0 once the kill is lifted:
         the switch then ends, and an unkilled strategy keeps what it places). Raises
         :class:`ExecutionError` when the exchange fails (the engine retries with backoff)."""
-        return await self._cancel_while(strategy, order_queries.killed_orders_in, Reason.KILLED)
+        return await self._cancel_while(strategy, switch_queries.killed_orders_in, Reason.KILLED)
 
     async def cancel_paused(self, strategy: str, invalid_at: int | None = None) -> int:
         """The pause switch's one attempt at cancelling the live entries (BUY) of ``strategy``
@@ -94,7 +94,7 @@ class OrderCanceller:
         async def entries(
             conn: asyncpg.Connection, statuses: list[str], name: str
         ) -> list[asyncpg.Record]:
-            return await order_queries.paused_entries_in(conn, statuses, name, invalid_at)
+            return await switch_queries.paused_entries_in(conn, statuses, name, invalid_at)
 
         return await self._cancel_while(strategy, entries, Reason.PAUSED)
 
@@ -112,21 +112,21 @@ class OrderCanceller:
         the token since (``leader_exited``); returns how many still rest afterwards. Raises
         :class:`ExecutionError` when the exchange fails (the engine retries with backoff)."""
         async with self.desk.pool.acquire() as conn:
-            rows = await order_queries.left_behind(conn, strategy)
+            rows = await switch_queries.left_behind(conn, strategy)
         await self._cancel(strategy, rows, Reason.LEADER_EXITED)
         async with self.desk.pool.acquire() as conn:
-            rows = await order_queries.left_behind(conn, strategy)
+            rows = await switch_queries.left_behind(conn, strategy)
         return sum(1 for r in rows if r["status"] == "OPEN")
 
     async def cancel_unheld(self, strategy: str) -> int:
         """One attempt at cancelling ``strategy``'s live exits for more shares than their
-        position holds (its buy failed on chain: ``order_queries.unheld_exits``); returns how
+        position holds (its buy failed on chain: ``switch_queries.unheld_exits``); returns how
         many still rest afterwards. Raises :class:`ExecutionError` when the exchange fails."""
         async with self.desk.pool.acquire() as conn:
-            rows = await order_queries.unheld_exits(conn, strategy)
+            rows = await switch_queries.unheld_exits(conn, strategy)
         await self._cancel(strategy, rows, "trade_failed")
         async with self.desk.pool.acquire() as conn:
-            rows = await order_queries.unheld_exits(conn, strategy)
+            rows = await switch_queries.unheld_exits(conn, strategy)
         return sum(1 for r in rows if r["status"] == "OPEN")
 
     async def _cancel(self, strategy: str, live: list[asyncpg.Record], reason: str) -> None:

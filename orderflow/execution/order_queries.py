@@ -1,5 +1,5 @@
-"""The execution stage's SQL for orders: intents, status changes, what to reconcile or cancel,
-and the live orders that count in a strategy's exposure."""
+"""The execution stage's SQL for orders: intents, status changes, what to reconcile, and the live
+orders that count in a strategy's exposure (what the cancel switches cancel: ``switch_queries``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.broker import OrderOutcome, PreparedOrder
-from orderflow.execution.exit_queries import LEADER_LEFT, SIGNAL_TRIGGER, TRIGGER_COMPLEMENT
 from orderflow.execution.leader import EXECUTOR_LOCK_KEY
 from orderflow.execution.position_queries import mark_price, order_may_fill
 
@@ -120,7 +119,7 @@ async def abandon_order(conn: asyncpg.Connection, order_id: int, reason: str) ->
 # gone (``strategy_stopped``: the kill switch cancels its orders) or paused (``strategy_paused``:
 # the pause switch cancels its entries), and its row's generation (``strategy_generation``: the
 # pause switch cancels the entries of one whose settings were found invalid at it).
-_ORDER = """
+ORDER_ROWS = """
 SELECT o.*, s.outcome_index, s.status AS signal_status,
        COALESCE(st.killed OR st.deleted_at IS NOT NULL, true) AS strategy_stopped,
        COALESCE(st.paused, false) AS strategy_paused, st.generation AS strategy_generation
@@ -134,61 +133,13 @@ async def orders_in(
 ) -> list[asyncpg.Record]:
     return list(
         await conn.fetch(
-            _ORDER + " WHERE o.status = ANY($1::text[]) AND ($2::text IS NULL OR o.strategy = $2)"
+            ORDER_ROWS
+            + " WHERE o.status = ANY($1::text[]) AND ($2::text IS NULL OR o.strategy = $2)"
             " ORDER BY o.id",
             statuses,
             strategy,
         )
     )
-
-
-# While a strategy's row says it is killed (a deletion is one; no row: the executor's word
-# stands) / paused, or still at the generation ($3) whose settings did not validate, and not
-# killed (its entries only: a halt stops new exposure, its exits stay).
-_KILLED = """NOT EXISTS (SELECT 1 FROM orderflow_strategies s WHERE s.name = $2
-                                AND NOT s.killed AND s.deleted_at IS NULL)"""
-_PAUSED = """o.side = 'BUY' AND EXISTS (SELECT 1 FROM orderflow_strategies s WHERE s.name = $2
-                                          AND (s.paused OR s.generation = $3::bigint)
-                                          AND NOT s.killed AND s.deleted_at IS NULL)"""
-
-
-async def _switched_orders_in(
-    conn: asyncpg.Connection,
-    statuses: list[str],
-    strategy: str,
-    switched: str,
-    *args: object,
-) -> list[asyncpg.Record]:
-    """The strategy's orders in ``statuses`` while its row says ``switched``, none once the
-    switch is lifted: a switch still at work (an order the exchange refuses to cancel keeps it
-    going) must not cancel what the strategy places after an unkill, a resume or its settings
-    fixed. One statement: an order placed after the lift is never read while the row still
-    says on. ``args``: the switch's own parameters, from ``$3``."""
-    return list(
-        await conn.fetch(
-            _ORDER + " WHERE o.status = ANY($1::text[]) AND o.strategy = $2"
-            f" AND {switched} ORDER BY o.id",
-            statuses,
-            strategy,
-            *args,
-        )
-    )
-
-
-async def killed_orders_in(
-    conn: asyncpg.Connection, statuses: list[str], strategy: str
-) -> list[asyncpg.Record]:
-    """The strategy's orders in ``statuses`` while it is killed (:func:`_switched_orders_in`)."""
-    return await _switched_orders_in(conn, statuses, strategy, _KILLED)
-
-
-async def paused_entries_in(
-    conn: asyncpg.Connection, statuses: list[str], strategy: str, invalid_at: int | None = None
-) -> list[asyncpg.Record]:
-    """The strategy's BUY orders in ``statuses`` while it is paused, or its row still at
-    generation ``invalid_at`` (the executor found its settings invalid there: halted as by a
-    pause), and not killed (a kill cancels them itself: :func:`_switched_orders_in`)."""
-    return await _switched_orders_in(conn, statuses, strategy, _PAUSED, invalid_at)
 
 
 async def orders_to_reconcile(
@@ -200,7 +151,7 @@ async def orders_to_reconcile(
     clock)."""
     return list(
         await conn.fetch(
-            _ORDER + f" WHERE {order_may_fill('o', '$1')}"
+            ORDER_ROWS + f" WHERE {order_may_fill('o', '$1')}"
             " AND ($2::text IS NULL OR o.strategy = $2) ORDER BY o.id",
             now,
             strategy,
@@ -268,94 +219,14 @@ async def matched_unlisted(
     )
 
 
-# A BUY entry (resting or in doubt, paper or live) whose leader has left the token since the buy
-# it followed: a SELL of the token, or a BUY of its complement, by the signal's wallet after the
-# triggering trade on the chain (orderflow.signals.market_queries.left_since).
-_LEFT_BEHIND = (
-    _ORDER
-    + f"""
- WHERE o.status IN ('INTENT', 'OPEN') AND o.side = 'BUY'
-   AND s.signal_type = 'FOLLOW_WHALE' AND ($1::text IS NULL OR o.strategy = $1)
-   AND EXISTS (
-       SELECT 1 FROM orderflow_trades trig{TRIGGER_COMPLEMENT}
-         JOIN orderflow_trades t ON {LEADER_LEFT}
-        WHERE {SIGNAL_TRIGGER})
- ORDER BY o.id
-"""
-)
-
-
-async def left_behind(conn: asyncpg.Connection, strategy: str | None) -> list[asyncpg.Record]:
-    """BUY orders, resting or in doubt (paper orders rest too), that followed a leader who has sold
-    the token since: they are cancelled (``leader_exited``)."""
-    return list(await conn.fetch(_LEFT_BEHIND, strategy))
-
-
-# A SELL (an exit), resting or in doubt, for more shares than the strategy holds in its token and
-# mode: the buy it sells failed on chain after the exit was taken (its shares never came:
-# trade_status reverses the fill, the position holds less or nothing), so it would sell shares
-# the wallet does not have (tests/execution/test_exit_trade_failed.py).
-_UNHELD_EXITS = (
-    _ORDER
-    + """
- WHERE o.status IN ('INTENT', 'OPEN') AND o.side = 'SELL' AND ($1::text IS NULL OR o.strategy = $1)
-   AND o.shares - o.filled_shares > COALESCE(
-       (SELECT sum(p.shares) FROM orderflow_positions p
-         WHERE p.strategy = o.strategy AND p.token_id = o.token_id AND p.status = 'OPEN'
-           AND COALESCE(p.mode, o.mode) = o.mode), 0)
- ORDER BY o.id
-"""
-)
-
-
-async def unheld_exits(conn: asyncpg.Connection, strategy: str | None) -> list[asyncpg.Record]:
-    """SELL orders, resting or in doubt, for more than their position holds now (its buy
-    failed on chain): they are cancelled (``trade_failed``); an exit of what is left is due."""
-    return list(await conn.fetch(_UNHELD_EXITS, strategy))
-
-
-async def strategies_with_orders_to_cancel(conn: asyncpg.Connection) -> list[str]:
-    """Strategies that are killed, deleted or gone but still have live orders."""
-    rows = await conn.fetch(
-        """
-        SELECT DISTINCT o.strategy FROM orderflow_orders o
-          LEFT JOIN orderflow_strategies s ON s.name = o.strategy
-         WHERE o.status IN ('INTENT', 'OPEN')
-           AND (s.name IS NULL OR s.killed OR s.deleted_at IS NOT NULL)
-        """
-    )
-    return [str(r["strategy"]) for r in rows]
-
-
-async def strategies_with_entries_to_pause(
-    conn: asyncpg.Connection, invalid: Mapping[str, int]
-) -> list[str]:
-    """Strategies that are paused, or halted by invalid settings (``invalid``: the generation
-    of each row found so, :func:`paused_entries_in`), not killed, but still have live BUY
-    orders."""
-    rows = await conn.fetch(
-        """
-        SELECT DISTINCT o.strategy FROM orderflow_orders o
-          JOIN orderflow_strategies s ON s.name = o.strategy
-          LEFT JOIN unnest($1::text[], $2::bigint[]) AS h(name, generation)
-                 ON h.name = s.name AND h.generation = s.generation
-         WHERE o.status IN ('INTENT', 'OPEN') AND o.side = 'BUY'
-           AND (s.paused OR h.name IS NOT NULL) AND NOT s.killed AND s.deleted_at IS NULL
-        """,
-        list(invalid),
-        list(invalid.values()),
-    )
-    return [str(r["strategy"]) for r in rows]
-
-
 async def order_row(conn: asyncpg.Connection, order_id: int) -> asyncpg.Record:
-    row: asyncpg.Record = await conn.fetchrow(_ORDER + " WHERE o.id = $1", order_id)
+    row: asyncpg.Record = await conn.fetchrow(ORDER_ROWS + " WHERE o.id = $1", order_id)
     return row
 
 
 async def order_rows(conn: asyncpg.Connection, order_ids: list[int]) -> dict[int, asyncpg.Record]:
     """Several orders' rows in one round trip, by id."""
-    rows = await conn.fetch(_ORDER + " WHERE o.id = ANY($1::bigint[])", order_ids)
+    rows = await conn.fetch(ORDER_ROWS + " WHERE o.id = ANY($1::bigint[])", order_ids)
     return {int(r["id"]): r for r in rows}
 
 

@@ -163,7 +163,7 @@ class StrategyRegistry:
     def invalid(self) -> dict[str, int]:
         """The strategies halted by stored settings that do not validate, each with the
         generation of its row found so (the pause switch cancels their entries while the row is
-        still at it: :func:`~orderflow.execution.order_queries.paused_entries_in`)."""
+        still at it: :func:`~orderflow.execution.switch_queries.paused_entries_in`)."""
         return {n: s.generation for n, s in self.states.items() if s.error is not None}
 
     def wanted(self, name: str) -> bool:

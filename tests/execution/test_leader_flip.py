@@ -20,7 +20,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from orderflow.execution import exit_queries, order_queries
+from orderflow.execution import exit_queries, switch_queries
 from orderflow.execution.engine import Executor
 from tests.execution.conftest import (
     MARKET,
@@ -132,11 +132,11 @@ async def test_a_resting_entry_is_left_behind_and_a_late_fill_exited(
     assert entry is not None
     async with pool.acquire() as conn:
         await add_trade(conn, token_id=FOREIGN, market=MARKET_B, price="0.40", usdc="5")
-        assert await order_queries.left_behind(conn, "alpha") == []
+        assert await switch_queries.left_behind(conn, "alpha") == []
         trigger = await _buy_no(conn)
         ex.trader.after_leader_exit = None  # the cancel comes too late: the entry fills first
         await ex.catch_up()  # nothing held yet: no exit
-        assert [int(r["id"]) for r in await order_queries.left_behind(conn, "alpha")] == [
+        assert [int(r["id"]) for r in await switch_queries.left_behind(conn, "alpha")] == [
             entry["id"]
         ]
     assert await fill_resting(pool, ex) >= 1  # it filled before the cancel

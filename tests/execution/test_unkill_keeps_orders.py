@@ -7,7 +7,7 @@ it holds ``UNMATCHED``) keeps it going — by design, never given up. Its attemp
 whether the strategy was still killed: unkilled meanwhile, every order the strategy placed was
 cancelled by the old kill's next attempt and booked ``strategy_killed`` (measured: the new entry
 CANCELED at the exchange within 6 s). Now each attempt reads the strategy's orders only while the
-row says killed (``order_queries.killed_orders_in``), and ends once it does not.
+row says killed (``switch_queries.killed_orders_in``), and ends once it does not.
 """
 
 from __future__ import annotations
