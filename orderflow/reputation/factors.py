@@ -51,6 +51,7 @@ import numpy.typing as npt
 
 from orderflow.reputation.flags import FLAGS, UNFADABLE, flag_bits
 from orderflow.reputation.prior import (
+    TAIL_GAIN_SCALE,
     TAIL_MIN_GAIN,
     Prior,
     fade_probability,
@@ -228,6 +229,7 @@ def estimate_prior(
     *,
     tail: npt.NDArray[np.bool_] | None = None,
     tail_min_gain: float = TAIL_MIN_GAIN,
+    tail_gain_scale: float = TAIL_GAIN_SCALE,
 ) -> Prior:
     """The population prior from every wallet in ``use`` (unflagged): the bulk, and a skill
     tail beside it where the data ask for one (a log-likelihood gain above ``tail_min_gain``),
@@ -237,7 +239,9 @@ def estimate_prior(
     m, se = measurement(outcome, outcome_se, clv, clv_se, resid_se, kappa)
     mu, tau, mu_se = population_prior(m, se, use, floor)
     bulk = Prior(mu, tau, mu_se, kappa)
-    return bulk if tail is None else skill_tail(m, se, use & tail, bulk, floor, tail_min_gain)
+    if tail is None:
+        return bulk
+    return skill_tail(m, se, use, bulk, floor, tail_min_gain, tail_gain_scale, fit=tail)
 
 
 def score(
@@ -270,6 +274,7 @@ def score(
                 else None
             ),
             tail_min_gain=s.prior_tail_min_gain,
+            tail_gain_scale=s.prior_tail_gain_scale,
         )
     m, se = measurement(outcome, outcome_se, clv, clv_se, resid_se, prior.miss_sd)
     mu, mu_se = prior.mean, prior.mean_se

@@ -9,10 +9,12 @@ wallet with a measured edge ``m`` and its standard error ``se``):
   edge: one normal centred on the many shrinks those few onto the many however long their
   records (3 % of wallets at +0.10 a dollar with standard errors 0.03-0.10: none reaches
   P(edge > cost) >= 0.9 under one normal, docs/reputation.md). The two-component maximum
-  likelihood (:mod:`orderflow.reputation.mixture`) is kept only when its log-likelihood beats
-  one normal's by more than :data:`TAIL_MIN_GAIN` and its second component's mean lies above
-  the bulk's by two standard errors (not a wider component around the same mean: that is
-  heavy-tailed noise); otherwise pi = 0 and the prior is the bulk alone, exactly as before.
+  likelihood (:mod:`orderflow.reputation.mixture`) is used only when its second component's
+  mean lies above the bulk's by two standard errors (not a wider component around the same
+  mean: that is heavy-tailed noise), and then in part: its share times the probability of the
+  model with the tail given its log-likelihood gain over one normal (even at a gain of
+  :data:`TAIL_MIN_GAIN`), the bulk the maximum likelihood beside that share; without a tail
+  pi = 0 and the prior is the bulk alone.
 
 The posterior (:func:`posterior`) of a normal measurement under a two-normal prior is a mixture
 of the two components' normal posteriors, weighted by how well each component explains the
@@ -24,7 +26,7 @@ library's exp, log and erf, in an order PostgreSQL repeats when a row is read (m
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +53,21 @@ TAIL_MIN_GAIN = 5.0
 # noise makes (Student-t(4) noise around one normal, 155 wallets: a false tail in 37 % of draws
 # with one wallet's share, 22 % with three; benchmarks/tail_null.py), not a group of the skilled
 TAIL_MIN_WALLETS = 3.0
+# the tail taken in part around TAIL_MIN_GAIN (session 40): its share is its fitted share times
+# w = 1 / (1 + exp((TAIL_MIN_GAIN - gain) / TAIL_GAIN_SCALE)) -- at a scale of 1 the posterior
+# probability of the model with the tail against one normal, the gain read as the log of their
+# likelihood ratio and the prior odds exp(-TAIL_MIN_GAIN) against the tail, so the share is its
+# expected value over the two models (0 under one normal) -- and the bulk the maximum likelihood
+# beside that share. One wallet's record moving the gain across 5 no longer moves every skilled
+# wallet between the bulk's posterior and the tail's (tests/reputation/test_prior_cliff.py;
+# docs/reputation.md "The tail's weight"); 0: the threshold alone, as before.
+TAIL_GAIN_SCALE = 1.0
+# ... and dropped below this weight (its share then under a thousandth of the fit's)
+TAIL_LEAST_WEIGHT = 1e-3
+# the bulk beside a weighted tail: EM's bulk step until it moves by this (of each parameter's
+# scale), at most this many steps
+_BULK_TOLERANCE = 1e-9
+_BULK_STEPS = 200
 # responsibilities: exp's argument clipped here (exp(700) is finite; PostgreSQL's exp raises
 # on an overflow where C's returns inf)
 _EXP_CLIP = 700.0
@@ -195,6 +212,65 @@ def shifted_tail(
     return fitted, found.loglik - one
 
 
+def gain_weight(gain: float, centre: float, scale: float) -> float:
+    """How much of the fitted tail the prior takes at a log-likelihood gain ``gain``: a
+    logistic step of width ``scale`` centred on ``centre`` (half the tail there); ``scale`` 0:
+    all above ``centre``, none at or below it (the threshold before session 40)."""
+    if scale <= 0.0:
+        return 1.0 if gain > centre else 0.0
+    return 1.0 / (1.0 + math.exp(min((centre - gain) / scale, _EXP_CLIP)))
+
+
+def weighted_tail(
+    m: Array,
+    se: Array,
+    use: npt.NDArray[np.bool_],
+    fit: npt.NDArray[np.bool_],
+    tail: Prior,
+    weight: float,
+    floor: float,
+) -> Prior:
+    """The prior with ``weight`` of the fitted ``tail`` (:func:`shifted_tail` over the wallets in
+    ``fit``): the tail's share times ``weight``, its mean and spread as fitted, and the bulk the
+    maximum likelihood over every wallet in ``use`` beside that tail (EM's bulk step to its
+    fixed point from the fit's bulk, each wallet outside ``fit`` wholly the bulk's): one
+    normal's at weight 0, so the prior, and every posterior, moves continuously with the
+    weight. The measurements are sorted by (m, se) first (a function of the population)."""
+    ok = use & np.isfinite(m) & np.isfinite(se) & (se > 0)
+    x, v, fitted = m[ok], se[ok] ** 2, fit[ok]
+    order = np.lexsort((v, x))
+    x, v, fitted = x[order], v[order], fitted[order]
+    floor2 = floor * floor
+    share = weight * tail.skill_share
+    tau2_s = tail.skill_sd**2
+    ls = np.where(
+        fitted, math.log(share) + mixture.log_density(x, tail.skill_mean, tau2_s + v), -np.inf
+    )
+    mean, tau2 = tail.mean, tail.sd**2
+    scale = max(math.sqrt(floor2), 1e-6)
+    for _ in range(_BULK_STEPS):
+        r = _bulk_share(x, v, ls, share, mean, tau2)
+        new_mean, new_tau2 = mixture.m_step(x, v, r, mean, tau2, floor2, True)
+        moved = max(abs(new_mean - mean) / scale, abs(new_tau2 - tau2) / max(new_tau2, floor2))
+        mean, tau2 = new_mean, new_tau2
+        if moved <= _BULK_TOLERANCE:
+            break
+    r = _bulk_share(x, v, ls, share, mean, tau2)
+    return replace(
+        tail,
+        mean=mean,
+        sd=math.sqrt(tau2),
+        mean_se=math.sqrt(1.0 / float(np.sum(r / (tau2 + v)))),
+        skill_share=share,
+    )
+
+
+def _bulk_share(x: Array, v: Array, ls: Array, share: float, mean: float, tau2: float) -> Array:
+    """Each measurement's responsibility of the bulk beside a tail of log-densities ``ls``."""
+    lb = math.log1p(-share) + mixture.log_density(x, mean, tau2 + v)
+    return np.asarray(np.exp(lb - np.logaddexp(lb, ls)), dtype=np.float64)
+
+
 def skill_tail(
     m: Array,
     se: Array,
@@ -202,14 +278,23 @@ def skill_tail(
     bulk: Prior,
     floor: float,
     min_gain: float = TAIL_MIN_GAIN,
+    gain_scale: float = TAIL_GAIN_SCALE,
+    fit: npt.NDArray[np.bool_] | None = None,
 ) -> Prior:
-    """``bulk`` with a skill tail beside it when the population asks for one, else ``bulk``:
-    the :func:`shifted_tail` whose log-likelihood beats one normal's by more than ``min_gain``
-    (:data:`TAIL_MIN_GAIN`)."""
-    found = shifted_tail(m, se, use, bulk, floor)
-    if found is None or found[1] <= min_gain:
+    """``bulk`` (one normal over ``use``) with as much of a skill tail beside it as the
+    population asks for: the :func:`shifted_tail` fitted over the wallets of ``use`` in ``fit``
+    (None: all), weighted by :func:`gain_weight` of its log-likelihood gain over one normal
+    (half at ``min_gain``, :data:`TAIL_MIN_GAIN`; a logistic step of width ``gain_scale``,
+    :data:`TAIL_GAIN_SCALE`) through :func:`weighted_tail`; ``bulk`` itself where no shifted
+    tail is found or its weight is under :data:`TAIL_LEAST_WEIGHT`."""
+    fit_use = use if fit is None else use & fit
+    found = shifted_tail(m, se, fit_use, bulk, floor)
+    if found is None:
         return bulk
-    return found[0]
+    weight = gain_weight(found[1], min_gain, gain_scale)
+    if weight < TAIL_LEAST_WEIGHT:
+        return bulk
+    return weighted_tail(m, se, use, fit_use, found[0], weight, floor)
 
 
 def near_normal(expected_wins: Array, events: Array, least: float) -> npt.NDArray[np.bool_]:

@@ -13,7 +13,7 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from orderflow.config import CommonSettings
-from orderflow.reputation.prior import TAIL_MIN_GAIN
+from orderflow.reputation.prior import TAIL_GAIN_SCALE, TAIL_MIN_GAIN
 from orderflow.strategy.settings import StrategySettings
 
 
@@ -108,7 +108,16 @@ class ReputationSettings(CommonSettings):
         gt=0,
         description="The skill tail is kept when its log-likelihood beats one normal's by more "
         "than this (5: a false tail in under 1 % of one-normal populations of 155-20,000 "
-        'wallets, docs/reputation.md "The skill tail").',
+        'wallets, docs/reputation.md "The skill tail"); since session 40 the gain where half '
+        "the tail is taken (prior_tail_gain_scale).",
+    )
+    prior_tail_gain_scale: float = Field(
+        default=TAIL_GAIN_SCALE,
+        ge=0,
+        description="Width of the logistic step in the tail's log-likelihood gain that weighs "
+        "the tail (its share times 1 / (1 + exp((prior_tail_min_gain - gain) / this)), the bulk "
+        "the maximum likelihood beside it): one wallet's record no longer moves every skilled "
+        "wallet between the bulk's posterior and the tail's (0: the threshold alone).",
     )
     prior_tail_min_expected: float = Field(
         default=5.0,
