@@ -149,14 +149,14 @@ async def test_faded_skill_stays_out_of_the_top_tiers(
     assert got.styles_in_top(("faded",)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a stale-quote picker's edge is in its fill price, gone a second later (seed 2: "
-    "WHALE, 213 fills, closing-line edge +0.25 +- 0.10 a dollar, P 0.99)",
-)
 async def test_stale_quote_pickers_stay_out_of_the_top_tiers(
     pg_server_dsn: str, pg_template: str, tmp_path: Path
 ) -> None:
+    """A stale-quote picker's edge is in its fill price, gone a second later (seed 2 was WHALE:
+    213 fills, closing-line edge +0.25 +- 0.10 a dollar, P 0.99; a strict xfail until session
+    40). It passes since the skill tail is weighed by its gain (that world's gain 4.56: no tail
+    before, a weight of 0.39 now), not because the fill price is judged: the hole stays open
+    where the prior does not move it (docs/reputation.md, the larger third world's pickers)."""
     got = await scored(pg_server_dsn, pg_template, tmp_path, 2, Params())
     assert got.styles_in_top(("picker",)) == []
 
