@@ -60,7 +60,7 @@ TAIL_MIN_WALLETS = 3.0
 # expected value over the two models (0 under one normal) -- and the bulk the maximum likelihood
 # beside that share. One wallet's record moving the gain across 5 no longer moves every skilled
 # wallet between the bulk's posterior and the tail's (tests/reputation/test_prior_cliff.py;
-# docs/reputation.md "The tail's weight"); 0: the threshold alone, as before.
+# docs/reputation.md "The tail's weight"); 0: the whole tail above the gain, none below.
 TAIL_GAIN_SCALE = 1.0
 # ... and dropped below this weight (its share then under a thousandth of the fit's)
 TAIL_LEAST_WEIGHT = 1e-3

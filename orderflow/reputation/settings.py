@@ -117,7 +117,8 @@ class ReputationSettings(CommonSettings):
         description="Width of the logistic step in the tail's log-likelihood gain that weighs "
         "the tail (its share times 1 / (1 + exp((prior_tail_min_gain - gain) / this)), the bulk "
         "the maximum likelihood beside it): one wallet's record no longer moves every skilled "
-        "wallet between the bulk's posterior and the tail's (0: the threshold alone).",
+        "wallet between the bulk's posterior and the tail's (0: all of the tail above "
+        "prior_tail_min_gain, none below).",
     )
     prior_tail_min_expected: float = Field(
         default=5.0,
