@@ -1,7 +1,7 @@
 """A decision should be valued from the price a follower would pay: the first print of the token
 by another wallet once the follower's order can reach the market, within its order's life
 (docs/reputation.md "A third independent population", "Stale-quote pickers reach WHALE": tried
-twice, measured, not kept; the second try's code is commit 4a4ec35 of branch h40-picker).
+twice, measured, not kept; the second try's code is commit e640f3f on main, reverted by the next).
 
 A stale-quote picker buys seconds after the price stepped up 4 cents, at the old price plus half
 a cent (a maker's quote not yet pulled); the next prints are at the new price, which is where the
@@ -96,7 +96,7 @@ SELECT chain_id, '0x' || md5(tx_hash || k::text) || md5(k::text || tx_hash),
 async def test_a_fill_of_no_shares_is_no_follow_price(pool: asyncpg.Pool) -> None:
     """Without the later prints the pick reads its own price against the close (+0.086 a dollar);
     fills of no shares by another wallet inside the follower's window change nothing. (Read as a
-    price of 0 -- follow_price without line_sql.PRINT, commit 4a4ec35 -- the picks cost a
+    price of 0 -- follow_price without line_sql.PRINT, commit e640f3f -- the picks cost a
     follower nothing: the run's closing-line edge None, the replay's nan.)"""
     w, picker, _ = _world(after=False)
     await w.finish(pool)

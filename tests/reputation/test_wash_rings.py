@@ -67,8 +67,8 @@ def thin_market_traders(w: World, group: list[str], markets: int, trades: int) -
     strict=True,
     reason="the ring rule reads the top 3 counterparties: in rings of 10 and 20 they hold 1/3 "
     "and 3/19 of a member's volume (0 of 10 and 0 of 20 WASH; the ring of 5: 5 of 5); a larger "
-    "ring (session 40, ef9a59a) made them 5/10/20 WASH at +87 % of WASH's CPU and x7 the hour's "
-    "incremental step (benchmarks/wash_incremental.py); e92bbd7 at no extra WASH CPU, +70 % the "
+    "ring (session 40, 1f82420) made them 5/10/20 WASH at +87 % of WASH's CPU and x7 the hour's "
+    "incremental step (benchmarks/wash_incremental.py); ef02756 at no extra WASH CPU, +70 % the "
     "hour's step, but its incremental closure open and five fixtures broken: not kept",
 )
 async def test_rings_of_five_ten_and_twenty_are_wash(pool: asyncpg.Pool) -> None:
