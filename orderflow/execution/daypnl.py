@@ -38,16 +38,27 @@ import asyncpg
 from orderflow.accounting import Fill, replay
 from orderflow.execution import position_queries
 
-# A position with no fill before midnight has a zero midnight mark: its price then is not read
-# (it was, per position opened today, per batch: tests/execution/test_mark_reads.py).
-_BEFORE_MIDNIGHT = """EXISTS (SELECT 1 FROM orderflow_net_fills f
-                WHERE f.position_id = p.id AND f.filled_at < $2)"""
+
+def _filled_before(instant: str) -> str:
+    """SQL: position ``p`` has a fill (net of reversals) from before ``instant``."""
+    return f"""EXISTS (SELECT 1 FROM orderflow_net_fills f
+                WHERE f.position_id = p.id AND f.filled_at < {instant})"""
+
+
+def _mark_before(instant: str) -> str:
+    """SQL: position ``p``'s mark price as of ``instant`` (:func:`position_queries.mark_price`),
+    NULL when it had no fill before it: its value then is zero, its price then is not read (it
+    was, per position opened since, per batch today and per past day:
+    tests/execution/test_mark_reads.py)."""
+    return f"""CASE WHEN {_filled_before(instant)}
+            THEN {position_queries.mark_price("p.token_id", instant)} END"""
+
+
 _POSITIONS = f"""
 SELECT p.id, p.status, p.realized_pnl, p.shares, p.cost_basis,
        {position_queries.LAST_PRICE} AS last_price,
-       CASE WHEN {_BEFORE_MIDNIGHT}
-            THEN {position_queries.mark_price("p.token_id", "$2")} END AS midnight_price,
-       {_BEFORE_MIDNIGHT} AS before_midnight,
+       {_mark_before("$2")} AS midnight_price,
+       {_filled_before("$2")} AS before_midnight,
        (SELECT count(*) FROM orderflow_fills f
          WHERE f.position_id = p.id AND (f.filled_at < $2 OR f.reverses IS NOT NULL)) AS version
   FROM orderflow_positions p
@@ -66,16 +77,16 @@ SELECT position_id, side, shares, usdc, fee, fee_asset, filled_at FROM orderflow
 
 
 # A past day's positions (strategy $1, the day from $2 to $3): those not closed before it began
-# with a fill before it ended, each marked at both ends (the tape price before the instant, or
-# its payout if its market resolved before it); and what the positions closed before it began
-# realized (the equity's base).
+# with a fill before it ended, each marked at its end and, if it had a fill before it began, at
+# its start (the tape price before the instant, or its payout if its market resolved before
+# it); and what the positions closed before it began realized (the equity's base).
 _DAY_POSITIONS = f"""
 SELECT p.id, p.closed_at, p.realized_pnl,
-       {position_queries.mark_price("p.token_id", "$2")} AS start_price,
+       {_mark_before("$2")} AS start_price,
        {position_queries.mark_price("p.token_id", "$3")} AS end_price
   FROM orderflow_positions p
  WHERE p.strategy = $1 AND (p.closed_at IS NULL OR p.closed_at >= $2)
-   AND EXISTS (SELECT 1 FROM orderflow_net_fills f WHERE f.position_id = p.id AND f.filled_at < $3)
+   AND {_filled_before("$3")}
 """
 _CLOSED_BEFORE = """
 SELECT COALESCE(sum(realized_pnl), 0) FROM orderflow_positions

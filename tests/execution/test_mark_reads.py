@@ -18,7 +18,7 @@ import asyncpg
 import pytest
 
 from orderflow.execution import position_queries
-from orderflow.execution.daypnl import DayMarks
+from orderflow.execution.daypnl import DayMarks, closed_day
 from orderflow.execution.performance import day_start
 from orderflow.signals.tape import TAPE_PRINTS
 
@@ -100,44 +100,49 @@ async def _tape_reads(conn: asyncpg.Connection, read: Callable[[], Awaitable[obj
         return int(await conn.fetchval(calls)) - int(before)
 
 
+async def _positions(conn: asyncpg.Connection, opened: list[tuple[int, datetime]]) -> None:
+    """Strategy alpha's paper positions, one per (token, time of its one BUY of 10 at 0.50)."""
+    await conn.execute(_FILLS, HOT, OLD, RECENT)
+    order = await conn.fetchval(
+        "INSERT INTO orderflow_signals (strategy, signal_type, status, chain_id, tx_hash,"
+        " log_index, wallet_address, token_id, trigger_price, trade_time)"
+        " VALUES ('alpha', 'FOLLOW_WHALE', 'EXECUTED', 137, '0x' || repeat('d1', 32), 0,"
+        " '0x' || repeat('a1', 20), $1, 0.5, now()) RETURNING id",
+        HOT,
+    )
+    order = await conn.fetchval(
+        "INSERT INTO orderflow_orders (strategy, signal_id, mode, client_order_id, token_id,"
+        " side, price, shares) VALUES ('alpha', $1, 'paper', 'c1', $2, 'BUY', 0.5, 10)"
+        " RETURNING id",
+        order,
+        HOT,
+    )
+    for token, at in opened:
+        pid = await conn.fetchval(
+            "INSERT INTO orderflow_positions (strategy, token_id, shares, cost_basis, mode)"
+            " VALUES ('alpha', $1, 10, 5, 'paper') RETURNING id",
+            token,
+        )
+        await conn.execute(
+            "INSERT INTO orderflow_fills (order_id, position_id, strategy, mode, fill_key,"
+            " token_id, side, price, shares, usdc, filled_at) VALUES ($1, $2, 'alpha',"
+            " 'paper', $3, $4, 'BUY', 0.5, 10, 5, $5)",
+            order,
+            pid,
+            f"f{token}",
+            token,
+            at,
+        )
+
+
 @pytest.mark.asyncio
 async def test_the_day_reads_no_midnight_mark_of_a_position_opened_today(dsn: str) -> None:
     conn = await asyncpg.connect(dsn)
     now = datetime.now(UTC)
     midnight = day_start(now)
     try:
-        await conn.execute(_FILLS, HOT, OLD, RECENT)
-        order = await conn.fetchval(
-            "INSERT INTO orderflow_signals (strategy, signal_type, status, chain_id, tx_hash,"
-            " log_index, wallet_address, token_id, trigger_price, trade_time)"
-            " VALUES ('alpha', 'FOLLOW_WHALE', 'EXECUTED', 137, '0x' || repeat('d1', 32), 0,"
-            " '0x' || repeat('a1', 20), $1, 0.5, now()) RETURNING id",
-            HOT,
-        )
-        order = await conn.fetchval(
-            "INSERT INTO orderflow_orders (strategy, signal_id, mode, client_order_id, token_id,"
-            " side, price, shares) VALUES ('alpha', $1, 'paper', 'c1', $2, 'BUY', 0.5, 10)"
-            " RETURNING id",
-            order,
-            HOT,
-        )
-        for token, opened in [(HOT, now), (1, now), (2, midnight - timedelta(hours=1))]:
-            # two positions opened today (no fill before midnight), one yesterday
-            pid = await conn.fetchval(
-                "INSERT INTO orderflow_positions (strategy, token_id, shares, cost_basis, mode)"
-                " VALUES ('alpha', $1, 10, 5, 'paper') RETURNING id",
-                token,
-            )
-            await conn.execute(
-                "INSERT INTO orderflow_fills (order_id, position_id, strategy, mode, fill_key,"
-                " token_id, side, price, shares, usdc, filled_at) VALUES ($1, $2, 'alpha',"
-                " 'paper', $3, $4, 'BUY', 0.5, 10, 5, $5)",
-                order,
-                pid,
-                f"f{token}",
-                token,
-                opened,
-            )
+        # two positions opened today (no fill before midnight), one yesterday
+        await _positions(conn, [(HOT, now), (1, now), (2, midnight - timedelta(hours=1))])
         marks = DayMarks()
         day_reads = await _tape_reads(conn, lambda: marks.day(conn, "alpha", midnight))
         now_reads = await _tape_reads(conn, lambda: conn.fetch(_MARKS_NOW, "alpha"))
@@ -148,5 +153,31 @@ async def test_the_day_reads_no_midnight_mark_of_a_position_opened_today(dsn: st
         )
         # the figures: yesterday's position bought at 0.50 and marked at 0.50 both times
         assert (await marks.day(conn, "alpha", midnight)).total == 0
+    finally:
+        await conn.close()
+
+
+# A past day's row (``daypnl.closed_day``, the performance row the maintenance pass closes):
+# each position marked at the day's end, and at its start when it had a fill before it. A
+# position opened during the day starts at zero: its price at the day's start is not read.
+@pytest.mark.asyncio
+async def test_a_past_day_reads_no_start_mark_of_a_position_opened_that_day(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    end = day_start(datetime.now(UTC))
+    start = end - timedelta(days=1)
+    try:
+        # two positions opened during yesterday (no fill before its start), one the day before
+        noon = start + timedelta(hours=12)
+        await _positions(conn, [(HOT, noon), (1, noon), (2, start - timedelta(hours=1))])
+        day_reads = await _tape_reads(conn, lambda: closed_day(conn, "alpha", start, end))
+        now_reads = await _tape_reads(conn, lambda: conn.fetch(_MARKS_NOW, "alpha"))
+        # the three marks at the day's end, and the one position from before its start's
+        assert now_reads > 0
+        assert day_reads == now_reads * 4 // 3, (
+            f"the past day read the tape {day_reads} times; three marks read {now_reads}"
+        )
+        # the figures: the day before's position bought at 0.50 and marked at 0.50 both times
+        day = await closed_day(conn, "alpha", start, end)
+        assert day.pnl.total == 0
     finally:
         await conn.close()
