@@ -21,6 +21,7 @@ from typing import Any
 from orderflow.chain.encode import ZERO32
 from orderflow.chain.fields import MAX_BLOCK_NUMBER, MAX_LOG_INDEX
 from orderflow.history.build import Prepared, Unusual
+from orderflow.history.hex_text import hex_body
 from orderflow.history.row_batches import Batch
 from orderflow.history.rows import RowEncoder, RowError, side, timestamp
 
@@ -34,8 +35,8 @@ _MAX_PRICE = 10**10
 
 
 def _hexes(values: list[Any], nbytes: int) -> list[str | None]:
-    """``0x`` + lower-case hex of each value that is ``nbytes`` of hex (with or without ``0x``,
-    or ``\\x``: bytea) or of bytes; None for anything else."""
+    """``0x`` + lower-case hex of each value that is ``nbytes`` of hex (with or without a hex
+    prefix: :mod:`orderflow.history.hex_text`) or of bytes; None for anything else."""
     n = 2 * nbytes
     bodies: list[str | None] = []
     add = bodies.append
@@ -43,10 +44,13 @@ def _hexes(values: list[Any], nbytes: int) -> list[str | None]:
         if type(v) is str:
             size = len(v)
             if size == n + 2 and (v[0] == "0" or v[0] == "\\") and (v[1] == "x" or v[1] == "X"):
-                add(v[2:])
+                add(v[2:])  # hex_body's commonest spellings, inline: this loop is the hot path
                 continue
             if size == n:
                 add(v)
+                continue
+            if size == n + 3 and (body := hex_body(v)) is not None:
+                add(body)
                 continue
         elif type(v) is bytes and len(v) == nbytes:
             add(v.hex())

@@ -10,16 +10,19 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, NamedTuple
 
+from orderflow.history.hex_text import hex_body
+
 if TYPE_CHECKING:
     from orderflow.history.layouts import Layout
 
 # A log id that carries the log index, as subgraphs spell it: "<tx hash>-<log index>" (the old
 # Graph scaffold, Messari), "<tx hash>_0x<hex>" (Polymarket's getEventKey: hash.toHexString() +
 # '_' + logIndex.toHexString()), "-" / "_" / ":" with decimal or 0x hex, and the scaffold's
-# hash.concatI32(logIndex.toI32()): the hash's 32 bytes and the index's 4, little-endian; a Bytes
-# id from a graph-node database dump is bytea hex, "\\x…".
+# hash.concatI32(logIndex.toI32()): the hash's 32 bytes and the index's 4, little-endian; each
+# with or without its hex prefix (a Bytes id from a graph-node database dump is bytea hex:
+# :mod:`orderflow.history.hex_text`).
 _ID_WITH_LOG_INDEX = re.compile(
-    r"^(?:0x|\\x)?([0-9a-f]{64})(?:[-_:](?:(\d{1,10})|0x([0-9a-f]{1,8}))|([0-9a-f]{8}))$", re.I
+    r"^([0-9a-f]{64})(?:[-_:](?:(\d{1,10})|0x([0-9a-f]{1,8}))|([0-9a-f]{8}))$", re.I
 )
 # Envio HyperIndex's event entities: "${chainId}_${block.number}_${logIndex}" (no transaction:
 # a transaction hash column gives it).
@@ -61,7 +64,8 @@ def split_log_id(value: object) -> tuple[str, int] | None:
     """(tx hash, log index) from an id in one of the spellings of ``ID_SPELLINGS``, or None."""
     if not isinstance(value, str):
         return None
-    m = _ID_WITH_LOG_INDEX.match(value.strip())
+    text = value.strip()
+    m = _ID_WITH_LOG_INDEX.match(hex_body(text) or text)
     if m is None:
         return None
     tx, decimal, hexadecimal, concat_i32 = m.groups()

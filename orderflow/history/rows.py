@@ -31,6 +31,7 @@ from orderflow.chain.encode import (
     encode_orders_matched_v1,
     encode_orders_matched_v2,
 )
+from orderflow.history.hex_text import as_0x, hex_body
 from orderflow.history.layouts import Layout
 from orderflow.history.log_ids import read_log_id
 
@@ -47,17 +48,6 @@ EXCHANGE_NAMES: dict[str, str] = {
 
 
 MAX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z: datetime's last second
-
-HEX_PREFIXES = ("0x", "0X", "\\x", "\\X")
-"""How hex is prefixed: ``0x``, or ``\\x``, PostgreSQL's hex output of ``bytea`` (a raw
-graph-node database dump's ``Bytes`` columns)."""
-
-
-def as_0x(value: object) -> object:
-    """A ``\\x…`` text (bytea hex) as ``0x…``; any other value as it is."""
-    if isinstance(value, str) and value[:2] in ("\\x", "\\X"):
-        return "0x" + value[2:]
-    return value
 
 
 class RowError(ValueError):
@@ -113,7 +103,9 @@ def _hex_body(value: object, nbytes: int, name: str) -> str:
     if not isinstance(value, str):
         raise RowError(f"{name} is not hex: {_shown(value)}")
     text = value.strip()
-    body = text[2:] if text[:2] in HEX_PREFIXES else text
+    body = hex_body(text)
+    if body is None:
+        body = text
     if len(body) != 2 * nbytes:
         raise RowError(f"{name} is not {nbytes} bytes of hex: {_shown(value)}")
     try:
@@ -159,7 +151,7 @@ def timestamp(value: object) -> int | None:
 
 def exchange_of(value: object, addresses: ChainAddresses) -> str:
     """The exchange address from an address or an export's contract name; unknown → RowError."""
-    if isinstance(value, str) and value.strip()[:2] not in HEX_PREFIXES:
+    if isinstance(value, str) and hex_body(value.strip()) is None:
         named = EXCHANGE_NAMES.get(value.strip().upper().replace("_", "").replace(" ", ""))
         if named is None:
             raise RowError(f"unknown exchange {_shown(value)}")
