@@ -276,7 +276,8 @@ def _layout_name(kind: Kind, found: Mapping[str, str], generation: str) -> str:
             "id is the transaction hash: one row per transaction, not per match)"
         )
     if kind == "fills" and "id" in found and "log_index" not in found:
-        return "OrderFilled rows (the Polymarket subgraph's orderFilledEvents)"
+        # a subgraph's, a graph-node table's, Envio's: the id names no indexer
+        return "OrderFilled rows keyed by an id (an indexer's event entities)"
     if kind == "fills" and not ({"order_hash", "fee", "log_index"} & found.keys()):
         return "OrderFilled rows (poly_data's orderFilled.csv)"
     if kind == "fills":

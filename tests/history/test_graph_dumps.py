@@ -173,6 +173,22 @@ async def test_envio_ids_without_a_transaction_column_are_refused(
     assert await pool.fetchval("SELECT count(*) FROM orderflow_trades") == 0
 
 
+async def test_an_indexer_s_file_is_named_for_its_layout_not_for_polymarket_s_subgraph(
+    pool: asyncpg.Pool, chain_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """A refusal names the file's layout: an id-keyed file of any indexer (here Envio's) was
+    called "the Polymarket subgraph's orderFilledEvents" whatever wrote it."""
+    fills, _ = await _reference(pool, chain_pool, tmp_path, "v1", 5)
+    rows = [envio_row(f, block_column=False) for f in fills]
+    for row in rows:
+        del row["transaction_hash"]
+    with pytest.raises(LayoutError) as refused:
+        await import_file(pool, d.write_csv(tmp_path / "envio.csv", rows), chain_id=137)
+    message = str(refused.value)
+    assert message.startswith("envio.csv: OrderFilled rows keyed by an id"), message
+    assert "Polymarket" not in message, message
+
+
 def _by_exchange(fills: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     split: dict[str, list[dict[str, Any]]] = {}
     for f in fills:
