@@ -77,14 +77,18 @@ SELECT position_id, side, shares, usdc, fee, fee_asset, filled_at FROM orderflow
 
 
 # A past day's positions (strategy $1, the day from $2 to $3): those not closed before it began
-# with a fill before it ended, each marked at its end and, if it had a fill before it began, at
-# its start (the tape price before the instant, or its payout if its market resolved before
-# it); and what the positions closed before it began realized (the equity's base).
+# with a fill before it ended, each marked at its start if it had a fill before it began, and
+# at its end if it was still open then (the tape price before the instant, or its payout if its
+# market resolved before it): a position closed by then is what it realized, its price then
+# is not read (tests/execution/test_mark_reads.py); and what the positions closed before it
+# began realized (the equity's base).
 _DAY_POSITIONS = f"""
-SELECT p.id, p.closed_at, p.realized_pnl,
+SELECT p.id, p.realized_pnl, c.closed_by_end,
        {_mark_before("$2")} AS start_price,
-       {position_queries.mark_price("p.token_id", "$3")} AS end_price
+       CASE WHEN NOT c.closed_by_end
+            THEN {position_queries.mark_price("p.token_id", "$3")} END AS end_price
   FROM orderflow_positions p
+ CROSS JOIN LATERAL (SELECT COALESCE(p.closed_at < $3, false) AS closed_by_end) c
  WHERE p.strategy = $1 AND (p.closed_at IS NULL OR p.closed_at >= $2)
    AND {_filled_before("$3")}
 """
@@ -209,7 +213,7 @@ async def closed_day(
         start_value = start_realized + unrealized_pnl(
             before.shares, before.cost_basis, r["start_price"]
         )
-        if r["closed_at"] is not None and r["closed_at"] < end:
+        if r["closed_by_end"]:
             end_realized = end_value = Decimal(r["realized_pnl"])
         else:
             after = replay([f for _, f in fills[pid]])

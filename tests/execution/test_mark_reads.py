@@ -181,3 +181,40 @@ async def test_a_past_day_reads_no_start_mark_of_a_position_opened_that_day(dsn:
         assert day.pnl.total == 0
     finally:
         await conn.close()
+
+
+@pytest.mark.asyncio
+async def test_a_past_day_reads_no_end_mark_of_a_position_closed_that_day(dsn: str) -> None:
+    """A position closed during the day is what it realized at the day's end: its price then is
+    not read."""
+    conn = await asyncpg.connect(dsn)
+    end = day_start(datetime.now(UTC))
+    start = end - timedelta(days=1)
+    try:
+        before = start - timedelta(hours=1)
+        await _positions(conn, [(HOT, before), (1, before)])  # open before the day, both
+        sold = await conn.fetchval(
+            "UPDATE orderflow_positions SET status = 'CLOSED', shares = 0, cost_basis = 0,"
+            " closed_at = $1 WHERE token_id = 1 RETURNING id",
+            start + timedelta(hours=12),
+        )
+        await conn.execute(
+            "INSERT INTO orderflow_fills (order_id, position_id, strategy, mode, fill_key,"
+            " token_id, side, price, shares, usdc, filled_at) SELECT order_id, position_id,"
+            " strategy, mode, 's1', token_id, 'SELL', 0.5, 10, 5, $2 FROM orderflow_fills"
+            " WHERE position_id = $1",
+            sold,
+            start + timedelta(hours=12),
+        )
+        day_reads = await _tape_reads(conn, lambda: closed_day(conn, "alpha", start, end))
+        now_reads = await _tape_reads(conn, lambda: conn.fetch(_MARKS_NOW, "alpha"))
+        # both positions' marks at the day's start, the open one's at its end
+        assert now_reads > 0
+        assert day_reads == now_reads * 3 // 2, (
+            f"the past day read the tape {day_reads} times; two marks read {now_reads}"
+        )
+        day = await closed_day(conn, "alpha", start, end)
+        assert day.pnl.total == 0
+        assert day.pnl.realized == 0
+    finally:
+        await conn.close()
