@@ -6,10 +6,12 @@ method (fees ignored) for reconciliation.
 """
 
 from orderflow.accounting.aggregate import (
+    OpenPnl,
     TakerTotals,
     decision_value,
     exited_share,
     held_line,
+    open_pnl,
     resolved_pnl,
 )
 from orderflow.accounting.position import ZERO, FeeAsset, Fill, Position, Side, replay
@@ -20,6 +22,7 @@ __all__ = [
     "ZERO",
     "FeeAsset",
     "Fill",
+    "OpenPnl",
     "Position",
     "Side",
     "SubgraphPosition",
@@ -28,6 +31,7 @@ __all__ = [
     "exited_share",
     "fill_from_trade",
     "held_line",
+    "open_pnl",
     "payouts_from_numerators",
     "replay",
     "resolved_pnl",

@@ -48,6 +48,38 @@ RESOLVED_PNL_SQL = """CASE WHEN {v}.bought >= {v}.sold
 
 
 @dataclass(frozen=True, slots=True)
+class OpenPnl:
+    """An unresolved position valued on its totals (:func:`open_pnl`)."""
+
+    held: Decimal  # shares held: bought less sold, none below zero
+    basis: Decimal  # what the held shares cost: the average cost of all the buys
+    realized: Decimal  # what the sales realized on the shares they matched
+
+
+def open_pnl(bought: Decimal, paid: Decimal, sold: Decimal, received: Decimal) -> OpenPnl:
+    """An unresolved position from its totals (net of fees), as the run's SQL values it (it has
+    no fill order): every share bought costs ``paid / bought``; the ``min(bought, sold)`` shares
+    matched realize their share of the proceeds less that cost, so shares sold beyond all those
+    bought (a split, a transfer) take their share of every sale's proceeds, as at the resolution
+    (:func:`resolved_pnl`); the rest is held at that cost. Order-independent: the sequential
+    average cost (:class:`orderflow.accounting.position.Position`) gives the same figures when
+    the buys precede the sells and no more is sold than bought."""
+    matched = min(bought, sold)
+    realized = received * matched / sold - paid * matched / bought if matched > 0 else ZERO
+    held = max(bought - sold, ZERO)
+    basis = paid * held / bought if held > 0 else ZERO
+    return OpenPnl(held=held, basis=basis, realized=realized)
+
+
+# The same in SQL, over columns bought, paid, sold, received, matched (least(bought, sold)) and
+# held_u (greatest(bought - sold, 0)) of a row ``v``: the realized P&L and the held shares' basis.
+OPEN_REALIZED_SQL = """CASE WHEN {v}.matched = 0 THEN 0
+                            ELSE {v}.received * {v}.matched / {v}.sold
+                                 - {v}.paid * {v}.matched / {v}.bought END"""
+OPEN_BASIS_SQL = "CASE WHEN {v}.held_u > 0 THEN {v}.paid * {v}.held_u / {v}.bought ELSE 0 END"
+
+
+@dataclass(frozen=True, slots=True)
 class TakerTotals:
     """A holder's totals in one token: all fills (gross) and its taker fills (gross, fee apart)."""
 

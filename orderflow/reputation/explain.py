@@ -20,8 +20,8 @@ from orderflow.reputation.copy_leaders import CopyRelation, copy_lines
 from orderflow.reputation.factors import FACTORS
 from orderflow.reputation.per_wallet import WalletReport
 from orderflow.reputation.prior import Prior, fade_probability
-from orderflow.reputation.replay_inputs import TokenPosition
 from orderflow.reputation.settings import ReputationSettings, weights
+from orderflow.reputation.token_position import TokenPosition
 
 _DETAIL_KEYS: dict[str, tuple[str, ...]] = {
     "win_rate": ("events", "wins", "expected_wins", "z"),
@@ -157,17 +157,17 @@ def _position_line(tp: TokenPosition) -> str:
         status = tp.problem
     elif tp.payout is not None:
         status = f"RESOLVED payout {tp.payout.normalize():f}"
-    elif p.is_open:
+    elif tp.shares > 0:
         status = f"OPEN mark {_fmt(tp.last_price)} unrealized {_fmt(tp.unrealized)}"
     else:
         status = "CLOSED"
     market = (tp.market_id or "?")[:10] + "…"
-    avg = _fmt(p.avg_price) if p.avg_price is not None else "-"
+    avg = _fmt(tp.avg_price) if tp.avg_price is not None else "-"
     taker = f"{float(tp.taker_volume / tp.volume):.0%}" if tp.volume else "-"
     return (
         f"  {str(tp.token_id)[:12]:<12} {market:<12} {_fmt(tp.outcome_index):>3} "
-        f"{_fmt(p.shares):>12} {avg:>8} {_fmt(p.bought_shares):>12} {_fmt(p.total_paid):>12} "
-        f"{_fmt(p.realized_pnl):>12} {_fmt(p.fees_paid):>8} {taker:>6}  {status}"
+        f"{_fmt(tp.shares):>12} {avg:>8} {_fmt(p.bought_shares):>12} {_fmt(p.total_paid):>12} "
+        f"{_fmt(tp.realized):>12} {_fmt(p.fees_paid):>8} {taker:>6}  {status}"
     )
 
 

@@ -2,9 +2,9 @@
 
 Two uses:
 
-* ``orderflow wallet ADDRESS`` shows a wallet's positions (exact sequential average cost while a
-  market is open, the order-independent totals once it resolved) and its evidence next to its
-  stored score;
+* ``orderflow wallet ADDRESS`` shows a wallet's positions (valued on their totals, as the run
+  values them: :func:`orderflow.accounting.aggregate.open_pnl` while a market is open,
+  ``resolved_pnl`` once it resolved) and its evidence next to its stored score;
 * it is the per-wallet reference the set-based recompute is checked against in tests and timed
   against in ``benchmarks/reputation.py``.
 
@@ -31,8 +31,9 @@ from orderflow.reputation import stored_inputs, wallet_sql
 from orderflow.reputation.factors import Scores, score
 from orderflow.reputation.flags import PENNY_PRICE
 from orderflow.reputation.prior import Prior
-from orderflow.reputation.replay_inputs import ZERO, TokenPosition, wallet_inputs
+from orderflow.reputation.replay_inputs import wallet_inputs
 from orderflow.reputation.settings import ReputationSettings
+from orderflow.reputation.token_position import ZERO, TokenPosition
 from orderflow.reputation.wallet_inputs import WalletInputs
 
 
@@ -314,6 +315,6 @@ async def wallet_report(
             copying=np.array([_stored_copier(stats)]),
         ),
         trades=len(rows),
-        realized_pnl=sum((tp.position.realized_pnl for tp in positions), ZERO),
+        realized_pnl=sum((tp.realized for tp in positions), ZERO),
         unrealized_pnl=sum((tp.unrealized for tp in positions), ZERO),
     )

@@ -25,20 +25,19 @@ Accounting in SQL is the aggregate form of :mod:`orderflow.accounting` (average 
 
 * a resolved position's P&L is path-independent: received - paid + held x payout (when the wallet
   sold more than it bought, the proceeds are scaled by bought / sold, the untracked-shares rule);
-* an unresolved position realizes, on what it sold, the proceeds minus the average cost of all its
-  buys; this equals the sequential average cost when the buys precede the sells and it sold no
-  more than it bought (the usual case) and approximates it otherwise (shares sold beyond those
-  bought take their share of every sale's proceeds, as at settlement, where the replay's
-  sequential book takes the last sales as theirs: bought 10 at 0.30, sold 10 at 0.50 and 10 more
-  from a split at 0.30 realizes 8 x 10 / 20 - 3 = 1.00 here, 2.00 in ``orderflow wallet`` until
-  the market resolves, 1.00 in both after: tests/reputation/test_oversold_open.py; the sums
-  carry no fill order); the rest is marked at the token's last traded price;
+* an unresolved position is valued on its totals (``orderflow.accounting.open_pnl``, SQL
+  ``OPEN_REALIZED_SQL`` / ``OPEN_BASIS_SQL``; ``orderflow wallet``'s replay the same): on what it
+  sold, the proceeds minus the average cost of all its buys; shares sold beyond those bought
+  take their share of every sale's proceeds, as at settlement (bought 10 at 0.30, sold 10 at 0.50
+  and 10 more from a split at 0.30 realizes 8 x 10 / 20 - 3 = 1.00:
+  tests/reputation/test_oversold_open.py; the sums carry no fill order); the rest is held at that
+  average cost and marked at the token's mark;
 * a wallet's taker decisions are valued by ``DECISION_VALUE_SQL`` (orderflow.accounting.aggregate).
 """
 
 from __future__ import annotations
 
-from orderflow.accounting.aggregate import RESOLVED_PNL_SQL
+from orderflow.accounting.aggregate import OPEN_BASIS_SQL, OPEN_REALIZED_SQL, RESOLVED_PNL_SQL
 from orderflow.reputation.gate import GATED_OUTCOMES
 from orderflow.reputation.sums_sql import SUMS_SCAN, SUMS_STORED
 
@@ -150,11 +149,10 @@ SELECT v.wallet_address, v.token_id, v.market_id, v.event_id, v.fills, v.volume_
        (CASE WHEN v.payout IS NULL THEN NULL
              ELSE {RESOLVED_PNL_SQL.format(v="v")}
         END)::int8 AS pnl_u,
-       (CASE WHEN v.payout IS NOT NULL OR v.matched = 0 THEN 0
-             ELSE v.received * v.matched / v.sold - v.paid * v.matched / v.bought
-        END)::int8 AS realized_open_u,
-       (CASE WHEN v.payout IS NULL AND v.bought > 0 AND v.held_u > 0
-             THEN v.paid * v.held_u / v.bought ELSE 0 END)::int8 AS basis_open_u,
+       (CASE WHEN v.payout IS NOT NULL THEN 0
+             ELSE {OPEN_REALIZED_SQL.format(v="v")} END)::int8 AS realized_open_u,
+       (CASE WHEN v.payout IS NOT NULL THEN 0
+             ELSE {OPEN_BASIS_SQL.format(v="v")} END)::int8 AS basis_open_u,
        CASE WHEN v.payout IS NULL THEN NULL
             WHEN v.bought <= v.sold THEN v.last_at
             ELSE v.resolved_at END AS exited_at,
