@@ -13,13 +13,27 @@ the stored one (:data:`CLOSES`, what the last live run kept)
 is checked: when the token's fills in the sums (``rep_positions.fills``, every fill at or before
 the cut-off) outnumber its fills in the trades at or before the cut-off, some are detached, and
 the stored resolved line stays (when there is one) unless the new one closes later (a newer fill
-made it); a mark that is now missing (no attached fill at all) keeps the stored mark. Only tokens
-whose line differs are counted (their fills, by the token index
+made it). Only tokens whose line differs are counted (their fills, by the token index
 ``orderflow_trades_token_time``, migration 028). A detach by hand is found the same way: nothing
 needs marking.
 
-An incremental run and a full run therefore keep the same lines (the stored ones), and a
-detached month leaves the closing lines its fills made. Not kept: a line no live run computed
+An open token's mark is kept by its fill's block: ``rep_close`` carries the block of the fill
+its mark is read at (``mark_block``), and a stored mark whose block is in no attached partition
+(detached, or dropped after archiving; the partitions' bounds from the catalog) is one no run can
+read again. Before a run replaces stored rows, their marks of such blocks are kept
+(:data:`REMEMBER`, the newest per token, in :data:`DETACHED_MARKS`, migration 099: apart from
+the rows, which a run rewrites and where a token nobody holds open has none); the kept mark is
+the token's where it is newer than the attached fills' (where no attached fill marks the token:
+always: :data:`MARKS`); a full run drops those whose block is attached again (:data:`PRUNE`). A
+stored mark whose block is in an attached partition is read again from the trades, or not at
+all: its fill was deleted (a rollback, a retracted block, an import replaced) and its mark goes
+with it. Until 7 Dec 2026 a mark now missing kept the stored one whatever its fill, so a
+database that had stored the mark of a fill a rollback then deleted kept it, and one that had
+not kept the detached fills' (tests/reputation/test_incremental_property.py
+``test_deletes_while_detached``, seed 9: ``unrealized_pnl`` -177.61 against -196.61).
+
+An incremental run and a full run therefore keep the same lines and marks, and a detached
+month leaves the closing lines and marks its fills made. Not kept: a line no live run computed
 while the fills were attached (a token resolved after its fills were detached: its line is read
 from the attached fills); a line kept is the stored one even if the token's resolution moved
 since (a reorg of a resolution whose fills are detached).
@@ -48,7 +62,6 @@ WITH differ AS (
      WHERE (s.close_at IS NOT NULL
             AND (r.close_price, r.close_at, r.prev_price)
                 IS DISTINCT FROM (s.close_price, s.close_at, s.prev_price))
-        OR (r.mark_price IS NULL AND s.mark_price IS NOT NULL)
 ), summed AS (
     SELECT p.token_id, sum(p.fills) AS fills
       FROM rep_positions p
@@ -62,8 +75,7 @@ WITH differ AS (
 UPDATE rep_close r
    SET close_price = CASE WHEN k.stays THEN k.close_price ELSE r.close_price END,
        close_at = CASE WHEN k.stays THEN k.close_at ELSE r.close_at END,
-       prev_price = CASE WHEN k.stays THEN k.prev_price ELSE r.prev_price END,
-       mark_price = coalesce(r.mark_price, k.mark_price)
+       prev_price = CASE WHEN k.stays THEN k.prev_price ELSE r.prev_price END
   FROM (SELECT s.*, s.close_at IS NOT NULL
                     AND (n.close_at IS NULL OR n.close_at <= s.close_at) AS stays
           FROM cut c
@@ -72,9 +84,74 @@ UPDATE rep_close r
  WHERE k.token_id = r.token_id
 """
 
+# The marks of fills no longer attached, per token (migration 099).
+DETACHED_MARKS = "orderflow_reputation_detached_marks"
 
-async def keep(conn: asyncpg.Connection, as_of: datetime) -> None:
-    """``rep_close`` with the stored lines of the tokens whose fills are partly detached (see
-    above); nothing when no live run has stored lines yet."""
-    if await table_exists(conn, CLOSES):
-        await conn.execute(KEEP, as_of)
+# The block ranges [lo, hi) of the partitions of the trades attached now (a partition's bound is
+# ``FOR VALUES FROM ('lo') TO ('hi')``: orderflow.chain.partitions, by block number).
+_ATTACHED = r"""attached AS (
+    SELECT b[1]::bigint AS lo, b[2]::bigint AS hi
+      FROM pg_inherits i
+      JOIN pg_class c ON c.oid = i.inhrelid
+     CROSS JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid),
+                                     'FROM \(''?(-?[0-9]+)''?\) TO \(''?(-?[0-9]+)''?\)') AS b
+     WHERE i.inhparent = 'orderflow_trades'::regclass)"""
+
+
+def _detached(block: str) -> str:
+    """Whether the fills of block ``block`` are in no attached partition (reads ``attached``)."""
+    return f"NOT EXISTS (SELECT 1 FROM attached a WHERE {block} >= a.lo AND {block} < a.hi)"
+
+
+# Before the stored rows of the tokens ``@ONLY@`` (a condition on ``s``) are replaced: their marks
+# whose fill's block is detached, kept (the newest per token). A stored row has its mark's block
+# (rep_close.mark_block); a table stored before it had none (read through to_jsonb): its mark
+# counts, as the rule before it had it, where no attached fill marks the token (block -1).
+REMEMBER = f"""
+WITH {_ATTACHED}, stored AS (
+    SELECT s.token_id, (o.j ->> 'mark_price')::numeric AS mark,
+           CASE WHEN o.j ? 'mark_block' THEN (o.j ->> 'mark_block')::bigint
+                WHEN r.token_id IS NOT NULL AND r.mark_price IS NULL THEN -1 END AS block
+      FROM {CLOSES} s
+      LEFT JOIN rep_close r ON r.token_id = s.token_id
+     CROSS JOIN LATERAL (SELECT to_jsonb(s) AS j) o
+     WHERE @ONLY@
+)
+INSERT INTO {DETACHED_MARKS} AS d (token_id, mark_price, mark_block)
+SELECT st.token_id, st.mark, st.block
+  FROM stored st
+ WHERE st.mark IS NOT NULL AND st.block IS NOT NULL AND {_detached("st.block")}
+    ON CONFLICT (token_id) DO UPDATE SET mark_price = excluded.mark_price,
+                                         mark_block = excluded.mark_block
+ WHERE excluded.mark_block >= d.mark_block
+"""
+
+# An open token's mark from the kept one, where its fill is still detached and newer than the
+# attached fills' (none: always). Reads rep_positions (which tokens are open).
+MARKS = f"""
+WITH {_ATTACHED}
+UPDATE rep_close r
+   SET mark_price = d.mark_price, mark_block = d.mark_block
+  FROM {DETACHED_MARKS} d
+ WHERE d.token_id = r.token_id
+   AND (r.mark_block IS NULL OR d.mark_block > r.mark_block)
+   AND {_detached("d.mark_block")}
+   AND EXISTS (SELECT 1 FROM rep_positions p WHERE p.token_id = r.token_id AND NOT p.resolved)
+"""
+
+# A full run: the kept marks whose block is attached again (read from the trades now).
+PRUNE = f"WITH {_ATTACHED} DELETE FROM {DETACHED_MARKS} d WHERE NOT ({_detached('d.mark_block')})"
+
+
+async def keep(conn: asyncpg.Connection, as_of: datetime, *, only: str | None = None) -> None:
+    """``rep_close`` with the stored lines of the tokens whose fills are partly detached and the
+    marks of fills no longer attached (see above); nothing when no live run has stored lines yet.
+    ``only``: the tokens whose stored rows the run replaces (a condition on ``s``, the stored
+    row; None: a full run, every row)."""
+    if not await table_exists(conn, CLOSES):
+        return
+    await conn.execute(KEEP, as_of)
+    await conn.execute(REMEMBER.replace("@ONLY@", only or "true"))
+    if only is None:
+        await conn.execute(PRUNE)
+    await conn.execute(MARKS)

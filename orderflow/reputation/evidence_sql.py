@@ -48,7 +48,8 @@ WITH k AS (
 )
 SELECT k.token_id, c.price::float8 AS close_price, c1.timestamp AS close_at,
        c.prev_price::float8 AS prev_price,
-       coalesce(m.price, m1.price) AS mark_price
+       coalesce(m.price, m1.price) AS mark_price,
+       m1.block_number AS mark_block  -- the block of its fill (detached_lines.MARKS)
   FROM k
   LEFT JOIN LATERAL (
        SELECT t.price, t.timestamp FROM ({GATED_TRADES}) t
@@ -57,7 +58,7 @@ SELECT k.token_id, c.price::float8 AS close_price, c1.timestamp AS close_at,
         ORDER BY t.timestamp DESC, t.log_index DESC
         LIMIT 1) c1 ON true
   LEFT JOIN LATERAL (
-       SELECT t.price, t.timestamp FROM ({GATED_TRADES}) t
+       SELECT t.price, t.timestamp, t.block_number FROM ({GATED_TRADES}) t
         WHERE NOT k.resolved AND t.token_id = k.token_id AND {_PRICED}
         ORDER BY t.timestamp DESC, t.log_index DESC
         LIMIT 1) m1 ON true

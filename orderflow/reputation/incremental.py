@@ -239,7 +239,10 @@ async def build(
     )
     await conn.execute(positions_sql.ANALYZE_LIGHT)
     await conn.execute(ev.CLOSES, as_of, settings.clv_horizon)
-    await detached_lines.keep(conn, as_of)  # a line whose fills were detached: the stored one
+    # a line whose fills were detached: the stored one; a mark: the kept one
+    await detached_lines.keep(
+        conn, as_of, only="s.token_id IN (SELECT token_id FROM rep_dirty_tokens)"
+    )
     # their problems: rep_positions holds exactly the changed tokens' positions, so the run's
     # own ISSUES statement rewrites theirs and no other token's
     await conn.execute(

@@ -46,6 +46,8 @@ from orderflow.reputation import (
 from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation.detached_lines import CLOSES as CLOSES
 from orderflow.reputation.detached_lines import KEEP as KEEP_DETACHED_LINES
+from orderflow.reputation.detached_lines import MARKS as KEEP_DETACHED_MARKS
+from orderflow.reputation.detached_lines import REMEMBER as REMEMBER_DETACHED_MARKS
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.wallet_inputs import WalletInputs
 
@@ -88,6 +90,8 @@ def fingerprint(settings: ReputationSettings) -> str:
         positions_sql.positions(stored=True),
         ev.CLOSES,
         KEEP_DETACHED_LINES,
+        KEEP_DETACHED_MARKS,
+        REMEMBER_DETACHED_MARKS,
         ev.WASH,
         ev.VOID,
         detached_void.KEEP,

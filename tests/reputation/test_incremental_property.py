@@ -353,7 +353,7 @@ async def op_partition(sim: Sim) -> str | None:
     # way just before (and compared), so both saw the same fills. Once attached again, the sums
     # equal the trades (a delete while detached recomputed its key's first fill from the
     # attached fills only: tests/reputation/test_detach_sums.py). Deletes while detached only
-    # with ``deletes_detached``: test_deletes_while_detached_open_problem.
+    # with ``deletes_detached``: test_deletes_while_detached.
     await compare(sim)
     if sim.detached:
         await sim.each(lambda conn: partitions.attach(conn, _OLDER))
@@ -441,14 +441,15 @@ async def test_detached_partition_attached_again(
     await _random_history(pool, other_pool, seed, OPS_DETACH)
 
 
-@pytest.mark.xfail(strict=True, reason="deletes while detached: docs/reputation.md")
-async def test_deletes_while_detached_open_problem(
-    pool: asyncpg.Pool, other_pool: asyncpg.Pool
+@pytest.mark.parametrize("seed", [9, 18])
+async def test_deletes_while_detached(
+    pool: asyncpg.Pool, other_pool: asyncpg.Pool, seed: int
 ) -> None:
-    """Seed 9 with rollbacks, retractions and replacements of attached fills while the older
-    partition is detached (seeds 9 and 18 of 1-21 differ): the incremental and full runs differ
-    while it is still detached (step 8's rollback took every fill of partition 1; a token whose
-    fills left are all detached has no mark from the trades and keeps the stored one, which the
-    incremental database took from a fill the rollback deleted: ``unrealized_pnl`` -177.61
-    against -196.61). Open: docs/reputation.md."""
-    await _random_history(pool, other_pool, 9, OPS_DETACH, deletes_detached=True)
+    """Rollbacks, retractions and replacements of attached fills while the older partition is
+    detached (seeds 9 and 18 of 1-21 differed). Seed 9: step 8's rollback took every fill of
+    partition 1, so a token whose fills left are all detached has no mark from the trades; the
+    incremental database had stored the mark of a fill the rollback then deleted (0.89), the
+    reference the partition's own (0.70): ``unrealized_pnl`` -177.61 against -196.61. A stored
+    mark is now kept only while its fill's block is in no attached partition (detached_lines
+    .MARKS), the newest such one kept beside the attached fills' mark."""
+    await _random_history(pool, other_pool, seed, OPS_DETACH, deletes_detached=True)
