@@ -24,6 +24,7 @@ _LIVE = (
     "orderflow_reputation_wash",
     "orderflow_reputation_closes",
     "orderflow_reputation_void",
+    "orderflow_reputation_detached_marks",
     "orderflow_reputation_state",
     "orderflow_wash_state",
     "orderflow_copy_state",
