@@ -21,7 +21,7 @@ An open token's mark is kept by its fill's block: ``rep_close`` carries the bloc
 its mark is read at (``mark_block``), and a stored mark whose block is in no attached partition
 (detached, or dropped after archiving; the partitions' bounds from the catalog) is one no run can
 read again. Before a run replaces stored rows, their marks of such blocks are kept
-(:data:`REMEMBER`, the newest per token, in :data:`DETACHED_MARKS`, migration 099: apart from
+(:data:`REMEMBER`, the newest per token, in :data:`DETACHED_MARKS`, migration 093: apart from
 the rows, which a run rewrites and where a token nobody holds open has none); the kept mark is
 the token's where it is newer than the attached fills' (where no attached fill marks the token:
 always: :data:`MARKS`); a full run drops those whose block is attached again (:data:`PRUNE`). A
@@ -84,7 +84,7 @@ UPDATE rep_close r
  WHERE k.token_id = r.token_id
 """
 
-# The marks of fills no longer attached, per token (migration 099).
+# The marks of fills no longer attached, per token (migration 093).
 DETACHED_MARKS = "orderflow_reputation_detached_marks"
 
 # The block ranges [lo, hi) of the partitions of the trades attached now (a partition's bound is
