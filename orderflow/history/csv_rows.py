@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
-from typing import IO
 
 STRAY_QUOTE = (
     "a quote opens a field that its line does not close ({how}): this line is not a row; the "
@@ -27,7 +26,7 @@ class _Lines:
 
     __slots__ = ("_back", "_text", "number", "taken")
 
-    def __init__(self, text: IO[str]) -> None:
+    def __init__(self, text: Iterator[str]) -> None:
         self._text = text
         self._back: list[str] = []  # lines given back, the next one last
         self.taken: list[str] = []  # the lines of the row being read
@@ -58,7 +57,7 @@ class _Lines:
 
 
 def csv_rows(
-    text: IO[str], delimiter: str, width: int, cut_short: Callable[[], bool]
+    text: Iterator[str], delimiter: str, width: int, cut_short: Callable[[], bool]
 ) -> Iterator[tuple[int, list[str], str | None]]:
     """(line it starts on, fields, why it is no row or None) of each non-blank row after the
     header, one row behind the reader: the last is no row either when ``cut_short()`` says the

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Literal, cast
 
+from orderflow.history.copy_text import copy_fields, copy_rows, read_header
 from orderflow.history.csv_rows import csv_rows
 from orderflow.history.errors import HistoryError, LayoutError
 from orderflow.history.gzip_stream import BreakingGzip, damage
@@ -94,6 +95,10 @@ class RowReader:
         self._unended = False
         self._scan = Scan()  # a JSON array's: whether the file ended inside it
         self._unreadable: list[str] = []  # a Parquet file's row groups that could not be read
+        self.copy_text = False
+        """A ``.tsv`` in PostgreSQL's COPY text format (``copy_text.is_copy_text``): read by its
+        rules (escapes, ``\\N``, no quoting), not as CSV."""
+        self._csv_lines: Iterator[str] = iter(())  # a CSV/TSV file's lines after its header
 
     # --- opening ------------------------------------------------------------------------------
 
@@ -128,8 +133,20 @@ class RowReader:
             header = self._text.readline()
             if not header.strip():  # stops at the first line with text: refused below
                 self.empty = not any(line.strip() for line in self._text)
-            self.columns = next(csv.reader([header], delimiter=delimiter), [])
             self._delimiter = delimiter
+            self._csv_lines = self._text
+            if delimiter == "\t":
+                try:
+                    self.copy_text, self._csv_lines = read_header(
+                        self.path.name, header, self._text
+                    )
+                except LayoutError:
+                    self.close()
+                    raise
+            if self.copy_text:
+                self.columns = copy_fields(header) if header.strip() else []
+            else:
+                self.columns = next(csv.reader([header], delimiter=delimiter), [])
         else:
             self.columns = self._peek_json_columns()
         return self
@@ -350,7 +367,12 @@ class RowReader:
         columns = self.columns
         fields_of: list[list[str]] = []
         batch = Batch(columns, fields_of)
-        rows = csv_rows(self._text, self._delimiter, len(columns), lambda: self.cut_short)
+        width, cut_short = len(columns), lambda: self.cut_short
+        rows = (
+            copy_rows(self._csv_lines, width, cut_short)
+            if self.copy_text
+            else csv_rows(self._csv_lines, self._delimiter, width, cut_short)
+        )
         for number, fields, bad in rows:
             if bad is not None:
                 batch.bad.append(BadLine(number, self._delimiter.join(fields), bad))
