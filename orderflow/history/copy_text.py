@@ -12,12 +12,15 @@ it (tests/history/test_copy_text_values.py).
 
 Which ``.tsv`` is COPY text (``is_copy_text``): its header line and first ``SAMPLE_LINES`` lines
 holding a field that is ``\\N`` alone (COPY's NULL) or a ``\\\\`` (an escaped backslash: every
-``bytea`` value, ``\\\\x…``). A tab-separated export of other tools writes neither (NULL is an
-empty field, a backslash is itself) and is read as before, as CSV with a tab.
+``bytea`` value, ``\\\\x…``), unless those lines are rows of the header's width as CSV and not
+as COPY text. A tab-separated export of other tools writes neither sign (NULL is an empty
+field, a backslash is itself) but for a value that is that text, and is read as before, as CSV
+with a tab.
 """
 
 from __future__ import annotations
 
+import csv
 import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -112,10 +115,28 @@ def copy_signs(line: str) -> bool:
     return "\\\\" in line or _NULL in line.rstrip("\r\n").split("\t")
 
 
-def is_copy_text(header: str, sample: Iterable[str]) -> bool:
+def _widths_fit(rows: Iterable[list[str]], width: int) -> bool:
+    return all(len(fields) == width for fields in rows if fields != [""] and fields)
+
+
+def _csv_fits(lines: list[str], width: int) -> bool:
+    try:
+        return _widths_fit(csv.reader(lines, delimiter="\t"), width)
+    except csv.Error:
+        return False
+
+
+def is_copy_text(header: str, sample: list[str]) -> bool:
     """Whether a tab-separated file is COPY text: a sign of it (a ``\\N`` field, a ``\\\\``) in
-    its header line or its first lines after it."""
-    return copy_signs(header) or any(copy_signs(line) for line in sample)
+    its header line or its first lines after it, unless those lines are rows of the header's
+    width read as CSV and not as COPY text (a quoting TSV that holds such a value, and a value
+    in quotes holding a tab or a line end)."""
+    if not (copy_signs(header) or any(copy_signs(line) for line in sample)):
+        return False
+    width = len(copy_fields(header))
+    if _widths_fit((copy_fields(line) for line in sample if line.strip()), width):
+        return True
+    return not _csv_fits(sample, width)
 
 
 def read_header(name: str, header: str, lines: Iterator[str]) -> tuple[bool, Iterator[str]]:
