@@ -65,8 +65,10 @@ async def _closure(conn: asyncpg.Connection, args: tuple[object, ...], stored: s
     :func:`orderflow.reputation.wash_partials_sql.assemble`); from ``stored`` (the rows before),
     which wallets had a group (``counterparty``) and which hosted a ring.
 
-    G0 = the wallets of a changed pair or share volume; G = G0 and the wallets with a group that
-    has a member in G0 (the group's figures read the members' pairs and volumes); C = G, the
+    G0 = the wallets of a changed pair or share volume, and those with a member whose volume
+    fell (it can join their larger ring: orderflow.reputation.wash_ring_sql); G = G0 and the
+    wallets with a group that has a member in G0 (the group's figures read the members' pairs
+    and volumes); C = G, the
     wallets re-summed, the off-market taker amounts changed, the members of G's groups and of
     the rings G0's wallets hosted before (their ring host may change), and the off-market
     counterparties of the wallets re-summed (their off-market host's figures moved; a pair that
@@ -87,7 +89,8 @@ async def _closure(conn: asyncpg.Connection, args: tuple[object, ...], stored: s
     await conn.execute("ALTER TABLE rep_wash_grp ADD PRIMARY KEY (w)")
     await conn.execute(
         """CREATE TEMP TABLE rep_wash_g0 ON COMMIT DROP AS
-           SELECT w FROM rep_wash_tp UNION SELECT w FROM rep_wash_t"""
+           SELECT w FROM rep_wash_tp UNION SELECT w FROM rep_wash_t
+           UNION SELECT m.w FROM orderflow_wash_members m JOIN rep_wash_fell f ON f.w = m.cp"""
     )
     await conn.execute("ANALYZE rep_wash_g0")
     await conn.execute(_G)

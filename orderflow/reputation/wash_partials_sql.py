@@ -26,6 +26,7 @@ from __future__ import annotations
 from orderflow.reputation.gate import GATED_TRADES, gated_in_runs
 from orderflow.reputation.wash_exits_sql import sells_over
 from orderflow.reputation.wash_keys_sql import judged
+from orderflow.reputation.wash_ring_sql import RING_MAX
 from orderflow.reputation.wash_sql import (
     DEV2,
     DIST,
@@ -257,8 +258,9 @@ SELECT w.w, t.vol AS tot, coalesce(s.ref1, FALSE) AS ref1, s.p1n, s.p1v,
 """
 
 
-# Each wallet's top-k counterparties ($1 = wash_top_k) as WASH's ranked orders them, for the
-# wallets {where} selects.
+# Each wallet's top-k counterparties ($1 = wash_top_k), or its top RING_MAX (the larger ring's:
+# orderflow.reputation.wash_ring_sql) if more, as WASH's ranked orders them, for the wallets
+# {where} selects.
 def top_k(where: str) -> str:
     """``SELECT w, cp``: the top-k rows of the stored pairs of the wallets ``where`` selects."""
     return f"""
@@ -267,7 +269,7 @@ SELECT w, cp FROM (
            row_number() OVER (PARTITION BY p.w COLLATE "C" ORDER BY p.vol DESC, p.cp COLLATE "C")
                AS r
       FROM orderflow_wash_pairs p WHERE {where}) x
- WHERE r <= $1::int"""
+ WHERE r <= greatest($1::int, {RING_MAX})"""
 
 
 def assemble(universe: str, rows: str, tot: str = TOT, rings: str = "TRUE") -> str:

@@ -18,6 +18,7 @@ from orderflow.reputation.wash_keys_sql import (
     judged,
     tot_keys,
 )
+from orderflow.reputation.wash_ring_sql import RING, RING_MAX
 
 # Wash trading, both ways the issue defines it, from the maker rows (each match once, naming both
 # parties: the maker in wallet_address, the taker order's owner in taker_address), volume in
@@ -163,29 +164,34 @@ TOT = """), tot AS (
       FROM rep_positions GROUP BY wallet_address
 """
 
-# The groups ({c}: the wallets' collation, as in _REF). ranked keeps each wallet's top k only
-# (what every reader takes: a few rows per wallet rather than every pair).
-_GROUPS = """), ranked AS (
+# The groups ({c}: the wallets' collation, as in _REF). ranked keeps each wallet's top k and
+# the larger ring's RING_MAX partners only (what every reader takes: a few rows per wallet rather
+# than every pair); the top-k group (conc_k, closed_k), then the larger ring and the group each
+# wallet is judged by (orderflow.reputation.wash_ring_sql).
+_GROUPS = (
+    """), ranked AS (
     SELECT x.* FROM (
         SELECT p.w, p.cp, p.vol, p.n,
                row_number() OVER (PARTITION BY p.w{c} ORDER BY p.vol DESC, p.cp{c}) AS r
           FROM pairs p) x
-     WHERE x.r <= $4::int
+     WHERE x.r <= greatest($4::int, """
+    + str(RING_MAX)
+    + """)
 ), grp AS (
     SELECT r.w, sum(r.vol) AS vol, sum(r.n) AS n,
            (array_agg(r.cp ORDER BY r.r))[1] AS top_cp, count(*) AS k
       FROM ranked r
      WHERE r.r <= $4::int
      GROUP BY r.w
-), conc AS (
+), conc_k AS (
     SELECT g.w, g.top_cp, g.n, (g.vol / t.vol)::float8 AS share, t.vol AS tvol
       FROM grp g JOIN tot t ON t.w = g.w
      WHERE t.vol > 0 AND g.vol >= $2::numeric * t.vol
 ), members AS (
     -- the group: the wallet and its top-k partners (with their volume against it)
-    SELECT c.w, r.cp AS member, r.vol FROM conc c JOIN ranked r ON r.w = c.w AND r.r <= $4::int
+    SELECT c.w, r.cp AS member, r.vol FROM conc_k c JOIN ranked r ON r.w = c.w AND r.r <= $4::int
     UNION ALL
-    SELECT c.w, c.w, NULL FROM conc c
+    SELECT c.w, c.w, NULL FROM conc_k c
 ), gp AS MATERIALIZED (
     -- each partner with the rest of the group (the wallet or another partner): a few rows per
     -- group, then looked up in pairs (rather than all pairs against the members first)
@@ -198,7 +204,7 @@ _GROUPS = """), ranked AS (
       FROM gp x
       JOIN {lookup}
      GROUP BY x.w, x.partner
-), closed AS (
+), closed_k AS (
     -- each partner's volume against the group / its whole volume, averaged with weights the
     -- partner's volume against the wallet (a large outsider that fills the k-th place of a
     -- smaller ring must not open it: weighting by its own volume would let it dominate)
@@ -209,6 +215,8 @@ _GROUPS = """), ranked AS (
      WHERE g.member <> g.w
      GROUP BY g.w
 """
+    + RING
+)
 GROUPS = _GROUPS.replace("{c}", _C).replace(
     "{lookup}", 'pairs pp ON pp.w = x.partner COLLATE "C" AND pp.cp = x.other COLLATE "C"'
 )
@@ -310,7 +318,7 @@ _HOSTED = (
     SELECT r.cp AS member, r.w AS host, r.vol, r.vol / nullif(c.tvol, 0) AS share
       FROM conc c
       JOIN closed cl ON cl.w = c.w
-      JOIN ranked r ON r.w = c.w AND r.r <= $4::int
+      JOIN gm r ON r.w = c.w
      WHERE {rings}c.n >= $7::int AND cl.back >= $2::float8 AND r.n >= $7::int
     UNION ALL
     -- ... and the other side of the off-market fills of a wallet with enough off-market volume

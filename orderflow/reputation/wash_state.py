@@ -282,6 +282,7 @@ async def update(
         "rep_wash_tot",
         "rep_wash_k",
         "rep_wash_t",
+        "rep_wash_fell",
         "rep_wash_s",
         "rep_wash_rows",
         "rep_wash_p1",

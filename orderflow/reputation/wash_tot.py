@@ -56,6 +56,16 @@ SELECT coalesce(n.w, o.w) AS w
  WHERE n.vol IS DISTINCT FROM o.tot
 """
 
+# The wallets of T whose share volume fell (trades deleted or shrunk: a reorg): a partner whose
+# volume falls can join the larger ring of a wallet with no group before
+# (orderflow.reputation.wash_ring_sql), so the assembly regroups the wallets it is a member of.
+_FELL = """
+CREATE TEMP TABLE rep_wash_fell ON COMMIT DROP AS
+SELECT t.w FROM rep_wash_t t
+  JOIN orderflow_wash_wallets o ON o.w = t.w
+  LEFT JOIN rep_wash_tot n ON n.w = t.w
+ WHERE o.tot IS NOT NULL AND (n.vol IS NULL OR n.vol < o.tot)
+"""
 
 # The share volumes once the cells are up to date (the stored ones: ``ALL``'s rows) of the
 # wallets an update's rows read (``rep_wash_u``, :mod:`orderflow.reputation.wash_assemble`):
@@ -70,12 +80,14 @@ STORED = """), tot AS (
 
 
 async def moved(conn: asyncpg.Connection, claimed: str | None) -> bool:
-    """``rep_wash_tot`` and ``rep_wash_t``; ``claimed``: a query of the wallets whose position
-    sums this run claimed (None: every wallet's volume is read and compared). Whether
-    ``rep_wash_tot`` holds K's volumes only (then :func:`add_stored` before each read)."""
+    """``rep_wash_tot``, ``rep_wash_t`` and ``rep_wash_fell``; ``claimed``: a query of the
+    wallets whose position sums this run claimed (None: every wallet's volume is read and
+    compared). Whether ``rep_wash_tot`` holds K's volumes only (then :func:`add_stored` before
+    each read)."""
     if claimed is None:
         await conn.execute(ALL)
         await conn.execute(_MOVED.format(stored="SELECT w, tot FROM orderflow_wash_wallets"))
+        await conn.execute(_FELL)
         return False
     await conn.execute(_K.format(claimed=claimed))
     await conn.execute("ALTER TABLE rep_wash_k ADD PRIMARY KEY (w)")
@@ -86,6 +98,7 @@ async def moved(conn: asyncpg.Connection, claimed: str | None) -> bool:
             stored="SELECT o.w, o.tot FROM orderflow_wash_wallets o JOIN rep_wash_k k ON k.w = o.w"
         )
     )
+    await conn.execute(_FELL)
     return True
 
 

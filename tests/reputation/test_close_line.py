@@ -305,14 +305,6 @@ async def test_a_group_found_later_takes_back_the_lines_it_set(pool: asyncpg.Poo
     assert await pool.fetch("SELECT * FROM orderflow_reputation_closes ORDER BY token_id") == lines
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a ring of ten is not a wash group (a member's top three counterparties hold a third "
-    "of its volume): no member is WASH or names a host, its prints at 0.50 are the quiet tokens' "
-    "line, and the three honest holders of the losing long shot are SMART on +9.0 a dollar "
-    "(session 40's larger ring passed it: 1f82420 at +87 % of WASH's CPU, ef02756 with its "
-    "incremental closure open: not kept)",
-)
 async def test_a_ring_of_ten_printing_alone_in_a_quiet_token_does_not_set_its_line(
     pool: asyncpg.Pool,
 ) -> None:

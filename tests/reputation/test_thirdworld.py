@@ -168,13 +168,6 @@ async def test_nobody_skilled_no_degen(
     assert got.degen == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="WASH's ring rule asks the wallet's top 3 counterparties to trade half their own "
-    "shares with its group: in a ring of 10 they trade with 9 (seed 1: group_share 0.50-0.67, "
-    "group_closed_share 0.26-0.47; 0 of 10 WASH; session 40's larger ring passed it: 1f82420 at "
-    "+87 % of WASH's CPU, ef02756 with its incremental closure open: not kept)",
-)
 async def test_wash_ring_members_are_wash(
     pg_server_dsn: str, pg_template: str, tmp_path: Path
 ) -> None:

@@ -4,7 +4,9 @@ A ring churns volume among its members at the market's price, as the third world
 member buys from a second and, a while later, sells the shares to a third (tests/reputation/
 thirdworld.py ``_wash``). In a ring of n each member trades with the n - 1 others about evenly:
 its top ``wash_top_k`` (3) counterparties hold 3 / (n - 1) of its volume and trade only part of
-their own with its group, so rings of 10 and 20 are not WASH (a strict xfail).
+their own with its group, so rings of 10 and 20 were not WASH; they are by their larger ring
+(orderflow.reputation.wash_ring_sql: its partners that trade a share of their own volume with it,
+closed among themselves without it).
 
 A thin market's honest traders are a closed group too: nobody else trades there, so they meet
 only one another. They buy their views from one another (two buyers of opposite outcomes: the
@@ -63,14 +65,6 @@ def thin_market_traders(w: World, group: list[str], markets: int, trades: int) -
             )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the ring rule reads the top 3 counterparties: in rings of 10 and 20 they hold 1/3 "
-    "and 3/19 of a member's volume (0 of 10 and 0 of 20 WASH; the ring of 5: 5 of 5); a larger "
-    "ring (session 40, 1f82420) made them 5/10/20 WASH at +87 % of WASH's CPU and x7 the hour's "
-    "incremental step (benchmarks/wash_incremental.py); ef02756 at no extra WASH CPU, +70 % the "
-    "hour's step, but its incremental closure open and five fixtures broken: not kept",
-)
 async def test_rings_of_five_ten_and_twenty_are_wash(pool: asyncpg.Pool) -> None:
     w = World(seed=41)
     background(w)

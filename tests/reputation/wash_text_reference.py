@@ -4,7 +4,8 @@ the same data and requires the same rows to the bit. Do not edit (it is the refe
 the run uses) but for a change of WASH's definition: the off-market share over the judged volume,
 never less than $8 of the whole (docs/reputation.md "Only judged fills make the off-market
 share"); what sales received above every prevailing price around them (``xs``, ``x_gr``,
-``x_tr``: docs/reputation.md "Wallets that game the exits and the line").
+``x_tr``: docs/reputation.md "Wallets that game the exits and the line"); the larger rings
+(``RING``: docs/reputation.md "A ring of ten at the market's price is not WASH").
 """
 
 from __future__ import annotations
@@ -72,7 +73,69 @@ TOT = """), tot AS (
       FROM rep_positions GROUP BY wallet_address
 """
 
-GROUPS = """), ranked AS (
+RING = """), wide AS (
+    -- the larger ring's partners of the wallets whose top-k group is not a closed ring
+    SELECT r.w, r.cp, r.vol, r.n
+      FROM ranked r
+      JOIN tot pt ON pt.w = r.cp AND pt.vol > 0
+     WHERE r.r <= 20 AND r.n >= $7::int AND r.vol >= 0.02 * pt.vol
+       AND NOT EXISTS (SELECT 1 FROM closed_k k WHERE k.w = r.w AND k.back >= $2::float8)
+), wconc AS (
+    SELECT g.w, sum(g.n) AS n, (sum(g.vol) / t.vol)::float8 AS share, t.vol AS tvol
+      FROM wide g JOIN tot t ON t.w = g.w AND t.vol > 0
+     GROUP BY g.w, t.vol
+    HAVING count(*) > $4::int AND sum(g.vol) >= $2::numeric * t.vol
+), wgp AS MATERIALIZED (
+    SELECT g.w, g.cp AS partner, h.cp AS other
+      FROM wide g JOIN ranked h ON h.w = g.w AND h.cp <> g.cp AND h.r <= 20
+     WHERE g.w IN (SELECT w FROM wconc)
+), winside AS (
+    -- each partner's volume against the others of the ring (not the wallet), less its largest
+    SELECT x.w, x.partner, sum(pp.vol) - max(pp.vol) AS vol
+      FROM wgp x
+      JOIN pairs pp ON pp.w = x.partner COLLATE "C" AND pp.cp = x.other COLLATE "C"
+     GROUP BY x.w, x.partner
+), wclosed AS (
+    SELECT c.w, c.n, c.share, c.tvol, cl.back
+      FROM wconc c
+      JOIN (SELECT g.w,
+                   (sum(g.vol * coalesce(i.vol, 0) / pt.vol) / nullif(sum(g.vol), 0))::float8
+                       AS back
+              FROM wide g
+              JOIN wconc c ON c.w = g.w
+              JOIN tot pt ON pt.w = g.cp AND pt.vol > 0
+              LEFT JOIN winside i ON i.w = g.w AND i.partner = g.cp
+             GROUP BY g.w) cl ON cl.w = c.w
+), wpick AS (
+    -- the wallets judged by their larger ring: a closed one
+    SELECT x.* FROM wclosed x
+     WHERE x.back >= $2::float8
+), conc AS (
+    -- the group each wallet is judged by: its closed larger ring, else its top-k group
+    SELECT k.w, k.top_cp, k.n, k.share, k.tvol FROM conc_k k
+     WHERE NOT EXISTS (SELECT 1 FROM wpick x WHERE x.w = k.w)
+    UNION ALL
+    SELECT x.w, r.cp, x.n, x.share, x.tvol FROM wpick x JOIN ranked r ON r.w = x.w AND r.r = 1
+), closed AS (
+    SELECT k.w, k.back FROM closed_k k WHERE NOT EXISTS (SELECT 1 FROM wpick x WHERE x.w = k.w)
+    UNION ALL
+    SELECT w, back FROM wpick
+), gm AS (
+    -- that group's members (with their volume and fills against the wallet)
+    SELECT r.w, r.cp, r.vol, r.n
+      FROM ranked r JOIN conc_k k ON k.w = r.w
+     WHERE r.r <= $4::int AND NOT EXISTS (SELECT 1 FROM wpick x WHERE x.w = r.w)
+    UNION ALL
+    SELECT g.w, g.cp, g.vol, g.n FROM wide g JOIN wpick x ON x.w = g.w
+"""
+
+# The larger rings (a change of WASH's definition: docs/reputation.md "A ring of ten at the
+# market's price is not WASH"; orderflow.reputation.wash_ring_sql at the time, frozen): the group
+# each wallet is judged by (conc, closed) and its members (gm), after the top-k group's conc_k
+# and closed_k.
+
+GROUPS = (
+    """), ranked AS (
     SELECT p.w, p.cp, p.vol, p.n,
            row_number() OVER (PARTITION BY p.w COLLATE "C" ORDER BY p.vol DESC, p.cp COLLATE "C")
                AS r
@@ -83,15 +146,15 @@ GROUPS = """), ranked AS (
       FROM ranked r
      WHERE r.r <= $4::int
      GROUP BY r.w
-), conc AS (
+), conc_k AS (
     SELECT g.w, g.top_cp, g.n, (g.vol / t.vol)::float8 AS share, t.vol AS tvol
       FROM grp g JOIN tot t ON t.w = g.w
      WHERE t.vol > 0 AND g.vol >= $2::numeric * t.vol
 ), members AS (
     -- the group: the wallet and its top-k partners (with their volume against it)
-    SELECT c.w, r.cp AS member, r.vol FROM conc c JOIN ranked r ON r.w = c.w AND r.r <= $4::int
+    SELECT c.w, r.cp AS member, r.vol FROM conc_k c JOIN ranked r ON r.w = c.w AND r.r <= $4::int
     UNION ALL
-    SELECT c.w, c.w, NULL FROM conc c
+    SELECT c.w, c.w, NULL FROM conc_k c
 ), gp AS MATERIALIZED (
     -- each partner with the rest of the group (the wallet or another partner): a few rows per
     -- group, then looked up in pairs (rather than all pairs against the members first)
@@ -104,7 +167,7 @@ GROUPS = """), ranked AS (
       FROM gp x
       JOIN pairs pp ON pp.w = x.partner COLLATE "C" AND pp.cp = x.other COLLATE "C"
      GROUP BY x.w, x.partner
-), closed AS (
+), closed_k AS (
     -- each partner's volume against the group / its whole volume, averaged with weights the
     -- partner's volume against the wallet (a large outsider that fills the k-th place of a
     -- smaller ring must not open it: weighting by its own volume would let it dominate)
@@ -115,6 +178,8 @@ GROUPS = """), ranked AS (
      WHERE g.member <> g.w
      GROUP BY g.w
 """
+    + RING
+)
 
 PASS1_REF = f"""), bk AS (
     SELECT mk, b, sum(size) AS s, sum(size * pn) AS sp, count(*) AS n
@@ -233,7 +298,7 @@ HOSTS = """), hosted AS (
     SELECT r.cp AS member, r.w AS host, r.vol, r.vol / nullif(c.tvol, 0) AS share
       FROM conc c
       JOIN closed cl ON cl.w = c.w
-      JOIN ranked r ON r.w = c.w AND r.r <= $4::int
+      JOIN gm r ON r.w = c.w
      WHERE c.n >= $7::int AND cl.back >= $2::float8 AND r.n >= $7::int
     UNION ALL
     -- ... and the other side of the off-market fills of a wallet with enough off-market volume
