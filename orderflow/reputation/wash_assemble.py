@@ -15,6 +15,7 @@ import asyncpg
 from orderflow.reputation import wash_partials_sql as sql
 from orderflow.reputation import wash_tot
 from orderflow.reputation.settings import ReputationSettings
+from orderflow.reputation.wash_ring_sql import mark
 from orderflow.reputation.wash_sql import wash_settings
 
 
@@ -24,11 +25,25 @@ async def drop_tables(conn: asyncpg.Connection, *tables: str) -> None:
         await conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 
+async def mark_wide(
+    conn: asyncpg.Connection, args: tuple[object, ...], wallets: str | None
+) -> None:
+    """The stored mark of the wallets with a larger ring (``orderflow_wash_wide``:
+    :func:`orderflow.reputation.wash_ring_sql.mark`) made again for those ``wallets`` selects
+    (None: every wallet's, into the empty table of a build), from the stored sums as they now
+    are."""
+    if wallets is not None:
+        await conn.execute(f"DELETE FROM orderflow_wash_wide WHERE w IN ({wallets})")
+    await conn.execute(f"WITH {sql.PARAMS}{mark(wallets)}", *args)
+
+
 # The closure after an update (:func:`_closure`): G, C and U.
 _G = """CREATE TEMP TABLE rep_wash_g ON COMMIT DROP AS
            SELECT w FROM rep_wash_g0
            UNION SELECT m.w FROM orderflow_wash_members m JOIN rep_wash_g0 g ON g.w = m.cp
-                  JOIN rep_wash_grp r ON r.w = m.w"""
+                  JOIN rep_wash_grp r ON r.w = m.w
+           UNION SELECT m.w FROM orderflow_wash_members m JOIN rep_wash_g0 g ON g.w = m.cp
+                  JOIN orderflow_wash_wide x ON x.w = m.w"""
 _C = """CREATE TEMP TABLE rep_wash_c ON COMMIT DROP AS
            SELECT w FROM rep_wash_g
            UNION SELECT w FROM rep_wash_w
@@ -44,7 +59,8 @@ _K = """CREATE TEMP TABLE rep_wash_hk ON COMMIT DROP AS
 _U = """CREATE TEMP TABLE rep_wash_u ON COMMIT DROP AS
            SELECT w FROM rep_wash_hk
            UNION SELECT m.cp FROM orderflow_wash_members m JOIN rep_wash_hk k ON k.w = m.w
-                  WHERE m.w IN (SELECT w FROM rep_wash_g0 UNION ALL SELECT w FROM rep_wash_grp)
+                  WHERE m.w IN (SELECT w FROM rep_wash_g0 UNION ALL SELECT w FROM rep_wash_grp
+                                UNION ALL SELECT w FROM orderflow_wash_wide)
            UNION SELECT q.w FROM orderflow_wash_pairs p JOIN rep_wash_c c ON c.w = p.w
                   JOIN orderflow_wash_pairs q ON q.w = p.cp AND q.cp = p.w
                  WHERE q.off_n > 0"""
@@ -56,7 +72,7 @@ RINGS = "SELECT w FROM rep_wash_hk"
 
 
 # What the closure is (a part of what the stored sums mean: wash_state.fingerprint).
-CLOSURE = (_G, _C, _K, _U, RINGS)
+CLOSURE = (_G, _C, _K, _U, RINGS, mark("SELECT w FROM rep_wash_c"))
 
 
 async def _closure(conn: asyncpg.Connection, args: tuple[object, ...], stored: str) -> None:
@@ -67,8 +83,10 @@ async def _closure(conn: asyncpg.Connection, args: tuple[object, ...], stored: s
 
     G0 = the wallets of a changed pair or share volume, and those with a member whose volume
     fell (it can join their larger ring: orderflow.reputation.wash_ring_sql); G = G0 and the
-    wallets with a group that has a member in G0 (the group's figures read the members' pairs
-    and volumes); C = G, the
+    wallets with a group, or with a larger ring (closed or open: the stored mark
+    ``orderflow_wash_wide``), that has a member in G0 (the group's figures read the members'
+    pairs and volumes; an open larger ring closes when its partners trade with one another,
+    the wallet's own sums unmoved); C = G, the
     wallets re-summed, the off-market taker amounts changed, the members of G's groups and of
     the rings G0's wallets hosted before (their ring host may change), and the off-market
     counterparties of the wallets re-summed (their off-market host's figures moved; a pair that
@@ -99,8 +117,9 @@ async def _closure(conn: asyncpg.Connection, args: tuple[object, ...], stored: s
     await conn.execute("ALTER TABLE rep_wash_c ADD PRIMARY KEY (w)")
     await conn.execute("ANALYZE rep_wash_c")
     # K = C and the rings C's wallets are members of (a ring outside G hosted one before:
-    # rep_wash_grp.ring); U = K, the members of K's groups (of the wallets with a group before,
-    # or in G0: only a group reads its members), the off-market hosts of C's wallets
+    # rep_wash_grp.ring); U = K, the members of K's groups (of the wallets with a group or a
+    # larger ring before, or in G0: only a group reads its members), the off-market hosts of
+    # C's wallets
     await conn.execute(_K)
     await conn.execute("ALTER TABLE rep_wash_hk ADD PRIMARY KEY (w)")
     await conn.execute("ANALYZE rep_wash_hk")
@@ -142,6 +161,9 @@ async def assemble(
         ),
         *args,
     )
+    # the mark of C's wallets, for the next update's closure (no other wallet's can have moved:
+    # its sums, its members' volumes and its members' pairs are as they were, or it is in G)
+    await mark_wide(conn, args, "SELECT w FROM rep_wash_c")
     await conn.execute(
         """DELETE FROM rep_wash r
             WHERE NOT EXISTS (SELECT 1 FROM rep_wash_c c WHERE c.w = r.wallet_address)"""

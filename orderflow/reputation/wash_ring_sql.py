@@ -31,18 +31,54 @@ RING_MAX = 20
 # member of a ring of 21 trades 1/20 with each other member).
 RING_HEAVY = "0.02"
 
-RING = f"""), wide AS (
-    -- the larger ring's partners of the wallets whose top-k group is not a closed ring
-    SELECT r.w, r.cp, r.vol, r.n
+
+def _wide(extra: str = "") -> str:
+    """The larger ring's partners (``ranked`` with its rank ``r``, ``tot``) and ``extra``."""
+    return f"""SELECT r.w, r.cp, r.vol, r.n
       FROM ranked r
       JOIN tot pt ON pt.w = r.cp AND pt.vol > 0
-     WHERE r.r <= {RING_MAX} AND r.n >= $7::int AND r.vol >= {RING_HEAVY} * pt.vol
-       AND NOT EXISTS (SELECT 1 FROM closed_k k WHERE k.w = r.w AND k.back >= $2::float8)
-), wconc AS (
-    SELECT g.w, sum(g.n) AS n, (sum(g.vol) / t.vol)::float8 AS share, t.vol AS tvol
+     WHERE r.r <= {RING_MAX} AND r.n >= $7::int AND r.vol >= {RING_HEAVY} * pt.vol{extra}"""
+
+
+# The wallets with a larger ring (closed or not): more than wash_top_k partners in ``wide``
+# holding wash_min_share of their volume.
+_WCONC = """SELECT g.w, sum(g.n) AS n, (sum(g.vol) / t.vol)::float8 AS share, t.vol AS tvol
       FROM wide g JOIN tot t ON t.w = g.w AND t.vol > 0
      GROUP BY g.w, t.vol
-    HAVING count(*) > $4::int AND sum(g.vol) >= $2::numeric * t.vol
+    HAVING count(*) > $4::int AND sum(g.vol) >= $2::numeric * t.vol"""
+
+
+def mark(wallets: str | None) -> str:
+    """The stored sums' mark (``orderflow_wash_wide``) of the wallets ``wallets`` selects (None:
+    every wallet): those
+    with a larger ring, closed or not, from their stored top :data:`RING_MAX`
+    (``orderflow_wash_members``) and share volumes. A wallet's open larger ring is not reported
+    (it has no group), yet its partners' trades with one another can close it while its own
+    sums stay as they were, and it need not stay among their top counterparties: the
+    incremental closure regroups the marked wallets with a member whose sums moved
+    (:mod:`orderflow.reputation.wash_assemble`). Preceded by ``WITH`` and the parameters."""
+    return f"""ranked AS (
+    SELECT m.w, m.cp, p.vol, p.n,
+           row_number() OVER (PARTITION BY m.w COLLATE "C" ORDER BY p.vol DESC, p.cp COLLATE "C")
+               AS r
+      FROM orderflow_wash_members m
+      JOIN orderflow_wash_pairs p ON p.w = m.w AND p.cp = m.cp
+     WHERE {"TRUE" if wallets is None else f"m.w IN ({wallets})"}
+), tot AS (
+    SELECT w, tot AS vol FROM orderflow_wash_wallets WHERE tot IS NOT NULL
+), wide AS (
+    {_wide()}
+), wconc AS (
+    {_WCONC}
+)
+INSERT INTO orderflow_wash_wide SELECT w FROM wconc"""
+
+
+RING = f"""), wide AS (
+    -- the larger ring's partners of the wallets whose top-k group is not a closed ring
+    {_wide(" AND NOT EXISTS (SELECT 1 FROM closed_k k WHERE k.w = r.w AND k.back >= $2::float8)")}
+), wconc AS (
+    {_WCONC}
 ), wgp AS MATERIALIZED (
     SELECT g.w, g.cp AS partner, h.cp AS other
       FROM wide g JOIN ranked h ON h.w = g.w AND h.cp <> g.cp AND h.r <= {RING_MAX}

@@ -38,7 +38,7 @@ from orderflow.reputation import wash_partials_sql as sql
 from orderflow.reputation import wash_parts, wash_tot
 from orderflow.reputation import wash_region as region
 from orderflow.reputation.settings import ReputationSettings
-from orderflow.reputation.wash_assemble import CLOSURE, drop_tables
+from orderflow.reputation.wash_assemble import CLOSURE, drop_tables, mark_wide
 from orderflow.reputation.wash_sql import WASH, wash_settings
 
 _TABLES = (
@@ -48,6 +48,7 @@ _TABLES = (
     "orderflow_wash_wallets",
     "orderflow_wash_members",
     "orderflow_wash_tokens",
+    "orderflow_wash_wide",
 )
 
 # Each market key's tokens, for reading a region's trades by the token index (REGION_ROWS keeps
@@ -200,6 +201,7 @@ async def build(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
         f"INSERT INTO orderflow_wash_members {sql.top_k('TRUE')}", settings.wash_top_k
     )
     ok = await _wallets(conn, args)
+    await mark_wide(conn, args, None)
     for table in _TABLES:  # the statistics of the tables as filled (an update reads them)
         await conn.execute(f"ANALYZE {table}")
     await drop_tables(
