@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from orderflow.chain.rollback import rollback_from
-from orderflow.reputation import compute_scores, run_reputation, wash_state
+from orderflow.reputation import ReputationSettings, compute_scores, run_reputation, wash_state
 from tests.reputation.chainbook import Market
 from tests.reputation.population import World
 from tests.reputation.test_incremental_property import DAY, HOUR, block_of
@@ -47,23 +47,28 @@ async def updated_runs(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return seen
 
 
-async def _same_as_full(pool: asyncpg.Pool) -> None:
+async def _same_as_full(pool: asyncpg.Pool, settings: ReputationSettings | None = None) -> None:
     """The stored state after an incremental run equals a full recompute's on the same data."""
     wash = [tuple(r) for r in await pool.fetch(_WASH)]
     stats, issues = await persisted(pool), await pool.fetch(_ISSUES)
-    scores = await compute_scores(pool)
-    full = await run_reputation(pool, full=True)
+    scores = await compute_scores(pool, settings=settings)
+    full = await run_reputation(pool, settings=settings, full=True)
     assert not full.incremental
     assert [tuple(r) for r in await pool.fetch(_WASH)] == wash
     close(await persisted(pool), stats)
     assert await pool.fetch(_ISSUES) == issues
-    same_scores(await compute_scores(pool), scores)
+    same_scores(await compute_scores(pool, settings=settings), scores)
 
 
 async def test_reorg_brings_a_partner_into_the_top_members(
     pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The host's stored top members are its top 20 (orderflow.reputation.wash_ring_sql.RING_MAX):
+    17 fillers, each topped up in the newest blocks too, keep the fourth partner 21st until the
+    reorg. So many members hold less of the host's volume than half (its top three: 0.21, then
+    0.17): wash_min_share 0.15 here, so that the top three are still a closed group."""
     monkeypatch.setattr(wash_state, "REBUILD_SHARE", math.inf)  # updated, never rebuilt
+    settings = ReputationSettings(wash_min_share=0.15)
     updated = await updated_runs(monkeypatch)
     w = World(seed=83, markets=0, neg_risk_events=0, makers=3)
     markets = [w.chain.market(10.0 + k) for k in range(4)]
@@ -73,21 +78,28 @@ async def test_reorg_brings_a_partner_into_the_top_members(
             m = markets[(k + j) % 4]
             w.chain.trade(m, HOUR * (2 + k + 3 * j), who, "BUY", j % 2, 50.0, 0.5, w.maker())
     host, partners = w.new_wallet(), [w.new_wallet() for _ in range(4)]
-    # the partners' volumes with the host: 60, 90, 80, 70 shares (the fourth out of the top 3)
+    fillers = [w.new_wallet() for _ in range(17)]
+    # the partners' volumes with the host: 60, 90, 80, 70 shares (the fourth out of the top 3);
+    # the fillers' 65 each
     for n, (p, shares) in enumerate(zip(partners, (20.0, 30.0, 26.67, 23.33), strict=True)):
         _pair(w, markets[n % 2], DAY + HOUR * n, host, p, 3, shares)
+    for n, f in enumerate(fillers):
+        _pair(w, markets[n % 2], DAY + HOUR * (4 + n), host, f, 3, 21.67)
     for k in (0, 1):
         w.chain.resolve(markets[k], 3 * DAY + k, winner=k)
     await w.chain.ingest(pool)
-    first = await run_reputation(pool)
+    first = await run_reputation(pool, settings=settings)
     assert not first.incremental
 
-    # the first partner's pair topped up in the newest blocks: 60 + 120 shares, the top pair
+    # the first partner's pair topped up in the newest blocks: 60 + 120 shares, the top pair;
+    # each filler's by 10 shares (75: the fourth partner, 70, is 21st)
     late = 6 * DAY
     _pair(w, markets[2], late, host, partners[0], 2, 60.0)
-    w.chain.trade(markets[3], late + HOUR, takers[0], "BUY", 0, 10.0, 0.5, w.maker())
+    for n, f in enumerate(fillers):
+        _pair(w, markets[3], late + HOUR + 60 * n, host, f, 1, 10.0)
+    w.chain.trade(markets[3], late + 2 * HOUR, takers[0], "BUY", 0, 10.0, 0.5, w.maker())
     await w.chain.ingest(pool)
-    second = await run_reputation(pool)
+    second = await run_reputation(pool, settings=settings)
     assert second.incremental
     members = await pool.fetch(
         "SELECT cp FROM orderflow_wash_members WHERE w = $1 ORDER BY cp", host
@@ -100,10 +112,10 @@ async def test_reorg_brings_a_partner_into_the_top_members(
     )
 
     # a reorg takes back the newest blocks: the pair's late fills (60 shares again, below the
-    # fourth partner's 70)
+    # fourth partner's 70) and the fillers' (65 each)
     async with pool.acquire() as conn:
         assert (await rollback_from(conn, 137, block_of(late))).trades > 0
-    third = await run_reputation(pool)
+    third = await run_reputation(pool, settings=settings)
     assert third.incremental
     assert updated[-1] is True, "the counterparty cells were updated, not rebuilt"
     members = await pool.fetch("SELECT cp FROM orderflow_wash_members WHERE w = $1", host)
@@ -114,7 +126,7 @@ async def test_reorg_brings_a_partner_into_the_top_members(
         partners[3],
     )
     assert after["host"] == host and (before is None or before["host"] != host)
-    await _same_as_full(pool)
+    await _same_as_full(pool, settings)
 
 
 async def test_reorg_next_to_a_group_that_is_not_a_ring(

@@ -25,7 +25,9 @@ async def _ring_hosting_a_maker(pool: asyncpg.Pool) -> tuple[World, str, str, st
     w = World(seed=8, markets=12, neg_risk_events=1)
     host, a, b, maker = (w.new_wallet() for _ in range(4))
     round_trip_ring(w, [host, a, b], 8)
-    make_markets(w, maker, [w.new_wallet() for _ in range(8)], 60, 300.0)
+    # two fills a taker: no larger ring of the maker's (a partner of one trades with it over
+    # wash_min_fills fills), so the maker is regrouped only as the closure's step says
+    make_markets(w, maker, [w.new_wallet() for _ in range(30)], 60, 300.0)
     for s in w.pick(4, binary_only=True):
         w.take(s, s.time(w.rng), host, s.winner, 100.0, maker=maker)
     await w.finish(pool)
@@ -43,10 +45,19 @@ def _always_update(monkeypatch: pytest.MonkeyPatch) -> None:
 _HOSTED = f"SELECT host FROM {_STORED} WHERE wallet_address = $1 AND token_id IS NULL"
 
 
-async def _elsewhere(w: World, pool: asyncpg.Pool, who: list[str], usd: float) -> None:
-    """``who`` trade large with new wallets in new markets (no bucket of anyone else changes)."""
+# New wallets enough to push every old counterparty out of a wallet's stored top members (its
+# top 20: orderflow.reputation.wash_ring_sql.RING_MAX), so that a step of the closure other than
+# "the members of G's groups" must find them.
+WIDE = 24
+
+
+async def _elsewhere(
+    w: World, pool: asyncpg.Pool, who: list[str], usd: float, wallets: int = 3
+) -> None:
+    """``who`` trade large with ``wallets`` new wallets each, in new markets (no bucket of anyone
+    else changes)."""
     for address in who:
-        for _ in range(3):
+        for _ in range(wallets):
             w._add(0.5)
             s = w.specs[-1]
             t = s.opens + (s.resolves - s.opens) * 0.5
@@ -64,13 +75,16 @@ def _leave_out(monkeypatch: pytest.MonkeyPatch, part: str, instead: str) -> None
 async def test_a_member_leaving_a_ring_changes_its_host(
     pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, left_out: bool
 ) -> None:
-    """The host trades large with new wallets: the maker leaves its group and its host changes,
-    found only as a member of the rings the changed wallets hosted before (``rep_wash_mb``)."""
+    """The host trades large with new wallets, more than its stored top members: the maker
+    leaves its group and its host changes, found only as a member of the rings the changed
+    wallets hosted before (``rep_wash_mb``)."""
     w, host, _, _, maker = await _ring_hosting_a_maker(pool)
     if left_out:
         _leave_out(monkeypatch, "r ON r.w = b.w AND r.ring", "r ON FALSE")
-    await _elsewhere(w, pool, [host], 20000.0)
+    await _elsewhere(w, pool, [host], 20000.0, WIDE)
     stored, full, _ = await _step(pool, SETTINGS["default"])
+    members = "SELECT count(*) FROM orderflow_wash_members WHERE w = $1 AND cp = $2"
+    assert await pool.fetchval(members, host, maker) == 0, "the maker left the host's top members"
     assert await pool.fetchval(_HOSTED, maker) != host
     assert (_diff(stored, full) > 0) == left_out
 
@@ -120,8 +134,9 @@ async def test_an_off_market_host_found_only_by_its_off_market_pair(
     the market (its market is the maker's other fills), the maker's side has no market at all
     (every other fill there is its own, the host's are left out of pass 2's market) -- so the
     maker has no off-market pair with the host, and the host, with no group, a member of no
-    changed wallet's group after the change, is read only as the off-market host of one of C's
-    wallets (U's last step: the pairs of C's wallets whose other side has off-market fills)."""
+    changed wallet's group (the maker's takers fill its stored top members), is read only as
+    the off-market host of one of C's wallets (U's last step: the pairs of C's wallets whose
+    other side has off-market fills)."""
     settings = SETTINGS["default"]
     w, host, maker = await _hosted_maker(pool, sells_at_095=True)
     _, before, _ = await _step(pool, settings, build=True)
@@ -130,6 +145,8 @@ async def test_an_off_market_host_found_only_by_its_off_market_pair(
     off_pairs = "SELECT off_n FROM orderflow_wash_pairs WHERE w = $1 AND cp = $2"
     assert await pool.fetchval(off_pairs, host, maker) >= 3
     assert await pool.fetchval(off_pairs, maker, host) == 0, "the maker's side is not off"
+    members = "SELECT count(*) FROM orderflow_wash_members WHERE w = $1 AND cp = $2"
+    assert await pool.fetchval(members, maker, host) == 0, "the host is no top member of the maker"
     if left_out:
         text = wash_assemble._U
         part = "WHERE q.off_n > 0"
@@ -146,10 +163,15 @@ async def test_an_off_market_host_found_only_by_its_off_market_pair(
 async def _hosted_maker(pool: asyncpg.Pool, sells_at_095: bool) -> tuple[World, str, str]:
     """A market maker, and a host that trades at the market with many and buys from the maker
     at 0.50 where the market is at 0.95: set by others' fills (``sells_at_095`` False) or by the
-    maker's own sales there (True)."""
+    maker's own sales there (True: with more takers, each larger than the host, than the
+    maker's stored top members)."""
     w = World(seed=9, markets=12, neg_risk_events=1)
     host, maker = w.new_wallet(), w.new_wallet()
-    make_markets(w, maker, [w.new_wallet() for _ in range(8)], 60, 300.0)
+    if sells_at_095:  # more takers, each trading more with the maker than the host does, than
+        # the maker's stored top members (wash_ring_sql.RING_MAX): the host is never one of them
+        make_markets(w, maker, [w.new_wallet() for _ in range(WIDE)], 4 * WIDE, 2000.0)
+    else:
+        make_markets(w, maker, [w.new_wallet() for _ in range(8)], 60, 300.0)
     for _ in range(60):  # the host trades at the market with many: no group of its own
         s = w.rng.choice(w.specs)
         w.take(s, s.time(w.rng), host, s.winner, 100.0, maker=w.new_wallet())
