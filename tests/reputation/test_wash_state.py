@@ -31,6 +31,7 @@ from orderflow.reputation import (
 from orderflow.reputation.wash_sql import WASH, wash_settings
 from tests.reputation.population import World, round_trip_ring, wash_ring
 from tests.reputation.test_incremental_wash import stored_wash_differs
+from tests.reputation.test_wash_counterparty import make_markets
 from tests.reputation.test_wash_identity import SETTINGS, random_population, wash_population
 
 Rows = dict[tuple[str, Any], tuple[Any, ...]]
@@ -225,6 +226,62 @@ def _world(seed: int) -> World:
     return w
 
 
+# The wallets the two changes below set up, by world seed (read by the changes that follow them).
+_WIDE_CASES: dict[int, tuple[str, str]] = {}
+# More wallets than a wallet's stored top members (orderflow.reputation.wash_ring_sql.RING_MAX).
+_WIDE = 24
+
+
+async def _wide_cases(w: World, pool: asyncpg.Pool) -> None:
+    """Two cases the stored top 20 members do not reach. A ring of three (round trips) whose
+    second member also trades with 21 others, each more than with an outsider that meets it once
+    (the member is among the outsider's top members, the outsider not among its). And a wallet
+    buying off the market from a market maker (four fills at 0.50, the market at 0.95 set by
+    others) beside ten fills at the market with ten others (no group of its own): it hosts the
+    maker, which makes markets for 30 takers (two fills each: no group, no larger ring)."""
+    ring = [w.new_wallet() for _ in range(3)]
+    round_trip_ring(w, ring, 8)
+    s = w.pick(1, binary_only=True)[0]
+    for _ in range(21):
+        w.take(s, s.time(w.rng), w.new_wallet(), s.winner, 20.0, maker=ring[1])
+    outsider = w.new_wallet()
+    w.take(s, s.time(w.rng), outsider, s.winner, 2.0, maker=ring[1])
+    host, maker = w.new_wallet(), w.new_wallet()
+    make_markets(w, maker, [w.new_wallet() for _ in range(30)], 60, 300.0)
+    for _ in range(10):
+        m = w.rng.choice(w.specs)
+        w.take(m, m.time(w.rng), host, m.winner, 500.0, maker=w.new_wallet())
+    for m in w.pick(4, binary_only=True):
+        t = m.resolves - 0.04 * (m.resolves - m.opens)
+        w.take(m, t - 400, w.new_wallet(), m.winner, 50.0, price=0.95)
+        w.take(m, t, host, m.winner, 600.0, price=0.50, maker=maker)
+    _WIDE_CASES[w.seed] = (outsider, host)
+    await w.chain.ingest(pool)
+
+
+async def _in_new_markets(w: World, pool: asyncpg.Pool, who: str, wallets: int, usd: float) -> None:
+    """``who`` buys from ``wallets`` new wallets, ``usd`` each, in new markets."""
+    for _ in range(wallets):
+        w._add(0.5)
+        s = w.specs[-1]
+        w.take(s, s.opens + (s.resolves - s.opens) * 0.5, who, s.winner, usd, maker=w.new_wallet())
+    await w.chain.ingest(pool)
+
+
+async def _outsider_trades(w: World, pool: asyncpg.Pool) -> None:
+    """The outsider trades a little elsewhere: the ring member is one of C's wallets (a member
+    of a changed wallet's top members), its ring's other two are not (nor in G): only as the
+    rings C's wallets are members of can they host it."""
+    await _in_new_markets(w, pool, _WIDE_CASES[w.seed][0], 2, 1.0)
+
+
+async def _off_market_host_trades_wide(w: World, pool: asyncpg.Pool) -> None:
+    """The off-market host trades large with more new wallets than its top members: it hosts
+    the maker no more, and the maker -- no group, in no changed pair, not among the host's top
+    members now -- is found only as an off-market counterparty of a re-summed wallet."""
+    await _in_new_markets(w, pool, _WIDE_CASES[w.seed][1], _WIDE, 8000.0)
+
+
 _CHANGES: tuple[Change, ...] = (
     _new_fills,
     _turns_off_market,
@@ -236,6 +293,9 @@ _CHANGES: tuple[Change, ...] = (
     _rollback,
     _refund_and_backfill,
     _dissolve,
+    _wide_cases,
+    _outsider_trades,
+    _off_market_host_trades_wide,
 )
 
 
