@@ -72,7 +72,8 @@ RINGS = "SELECT w FROM rep_wash_hk"
 
 
 # What the closure is (a part of what the stored sums mean: wash_state.fingerprint).
-CLOSURE = (_G, _C, _K, _U, RINGS, mark("SELECT w FROM rep_wash_c"))
+_MARKED = "SELECT w FROM rep_wash_g"
+CLOSURE = (_G, _C, _K, _U, RINGS, mark(_MARKED))
 
 
 async def _closure(conn: asyncpg.Connection, args: tuple[object, ...], stored: str) -> None:
@@ -161,9 +162,10 @@ async def assemble(
         ),
         *args,
     )
-    # the mark of C's wallets, for the next update's closure (no other wallet's can have moved:
-    # its sums, its members' volumes and its members' pairs are as they were, or it is in G)
-    await mark_wide(conn, args, "SELECT w FROM rep_wash_c")
+    # the mark of G's wallets, for the next update's closure: no other wallet's can have moved
+    # (its own pairs and volume unchanged, else in G0; a member's volume fallen: in G0; risen:
+    # it can only lose its mark, and a marked wallet with a member in G0 is in G)
+    await mark_wide(conn, args, _MARKED)
     await conn.execute(
         """DELETE FROM rep_wash r
             WHERE NOT EXISTS (SELECT 1 FROM rep_wash_c c WHERE c.w = r.wallet_address)"""
