@@ -16,7 +16,7 @@ skill, truly skilled, the population's own wallets).
 ``show`` scores saved inputs with ``factors.score`` -- the population step's own code, so the
 figures are the run's -- and prints, for each set of wallets: the prior's fit (the bulk's mean
 and sd, the closing lines' miss spread kappa, the skill tail's weight, mean and sd), the skill
-tail's log-likelihood gain over one normal (kept above ``prior_tail_min_gain``; the fit from 32
+tail's log-likelihood gain over one normal (weighed around ``prior_tail_min_gain``; the fit from 32
 starts as well, to tell a fit that failed from a tail the data do not ask for), the tiers, each
 group's outcome edge against its closing line (the measurement is the closing line when kappa
 sits at its floor), and the truly skilled wallets' measured edges and posteriors. Sets: every
@@ -153,8 +153,12 @@ def tail_gains(i: WalletInputs, s: Scores, settings: ReputationSettings) -> str:
         for t2 in (floor**2, 0.0025)
     )
     gain = "none" if found is None else f"{found[1]:.2f}"
-    kept = settings.prior_tail_min_gain
-    return f"tail gain {gain} (kept above {kept}; best of 32 starts {best - one:.2f})"
+    half, width = settings.prior_tail_min_gain, settings.prior_tail_gain_scale
+    weight = "-" if found is None else f"{pr.gain_weight(found[1], half, width):.3f}"
+    return (
+        f"tail gain {gain} (weight {weight}: half at {half}, width {width}; "
+        f"best of 32 starts {best - one:.2f})"
+    )
 
 
 def describe(

@@ -14,8 +14,10 @@ WHALE/SMART of those scored, the other wallets there by style (every trap of
 ``A.npz+B.npz``: A's population appended to B's world (``prior_populations.py show --into``).
 Variants:
 
-* ``main``: the run's prior (the tail kept above ``prior_tail_min_gain``);
-* ``gain>G``: the tail kept above another threshold G; ``gain>G,tailsd=S``: its spread at
+* ``main``: the run's prior (the tail weighed by its gain, half of it at ``prior_tail_min_gain``,
+  ``prior_tail_gain_scale`` the step's width: ``prior.skill_tail``);
+* ``gain>G``: the tail kept whole above a threshold G, none below (the run's rule until 7 Dec
+  2026 at G = 5); ``gain>G,tailsd=S``: its spread at
   least S after the fit; ``gain>G,tailsd=ci[D]``: its spread the widest whose log-likelihood
   (the fit's other parameters held) is within D (1.92) of the maximum, on a 0.001 grid;
 * ``averaged``: no threshold -- the posterior is the two models' (one normal; the bulk with
@@ -98,6 +100,7 @@ def variant(name: str, settings: ReputationSettings, skilled: Array) -> Iterator
         *,
         tail: Any = None,
         tail_min_gain: float = pr.TAIL_MIN_GAIN,
+        tail_gain_scale: float = pr.TAIL_GAIN_SCALE,
     ) -> pr.Prior:
         closed = use & np.isfinite(clv) & (np.nan_to_num(resid_se) > 0)
         _, kappa, _ = pr.population_prior(outcome - clv, resid_se, closed, floor, centre=0.0)
@@ -133,6 +136,10 @@ def variant(name: str, settings: ReputationSettings, skilled: Array) -> Iterator
             state.weight = 1.0 / (1.0 + math.exp(min(odds - g, 700.0)))
             info["weight"] = state.weight
             return bulk
+        if name == "main":  # the run's own: the tail weighed by its gain
+            if found is not None:
+                info["weight"] = pr.gain_weight(found[1], tail_min_gain, tail_gain_scale)
+            return pr.skill_tail(m, se, use, bulk, floor, tail_min_gain, tail_gain_scale, fit=tail)
         least = (
             float(name.split(">")[1].split(",")[0]) if name.startswith("gain>") else tail_min_gain
         )
