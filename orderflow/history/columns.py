@@ -21,7 +21,6 @@ from typing import Any
 from orderflow.chain.encode import ZERO32
 from orderflow.chain.fields import MAX_BLOCK_NUMBER, MAX_LOG_INDEX
 from orderflow.history.build import Prepared, Unusual
-from orderflow.history.hex_text import hex_body
 from orderflow.history.row_batches import Batch
 from orderflow.history.rows import RowEncoder, RowError, side, timestamp
 
@@ -44,13 +43,10 @@ def _hexes(values: list[Any], nbytes: int) -> list[str | None]:
         if type(v) is str:
             size = len(v)
             if size == n + 2 and (v[0] == "0" or v[0] == "\\") and (v[1] == "x" or v[1] == "X"):
-                add(v[2:])  # hex_body's commonest spellings, inline: this loop is the hot path
+                add(v[2:])  # hex_text.hex_body's spellings, inline: this loop is the hot path
                 continue
             if size == n:
                 add(v)
-                continue
-            if size == n + 3 and (body := hex_body(v)) is not None:
-                add(body)
                 continue
         elif type(v) is bytes and len(v) == nbytes:
             add(v.hex())
