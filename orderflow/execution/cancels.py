@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 CANCEL_BATCH = 100  # order ids per cancel request (several requests go out in parallel)
 # A switch's orders: (conn, statuses, strategy) -> those in statuses while the switch is on.
 SwitchedOrders = Callable[[asyncpg.Connection, list[str], str], Awaitable[list[asyncpg.Record]]]
+# A strategy's live orders a switch cancels (switch_queries.left_behind, unheld_exits)
+StrategyOrders = Callable[[asyncpg.Connection, str], Awaitable[list[asyncpg.Record]]]
 
 
 class OrderCanceller:
@@ -111,22 +113,22 @@ class OrderCanceller:
         """One attempt at cancelling ``strategy``'s live entry orders whose leader has sold
         the token since (``leader_exited``); returns how many still rest afterwards. Raises
         :class:`ExecutionError` when the exchange fails (the engine retries with backoff)."""
-        async with self.desk.pool.acquire() as conn:
-            rows = await switch_queries.left_behind(conn, strategy)
-        await self._cancel(strategy, rows, Reason.LEADER_EXITED)
-        async with self.desk.pool.acquire() as conn:
-            rows = await switch_queries.left_behind(conn, strategy)
-        return sum(1 for r in rows if r["status"] == "OPEN")
+        return await self._cancel_read(strategy, switch_queries.left_behind, Reason.LEADER_EXITED)
 
     async def cancel_unheld(self, strategy: str) -> int:
         """One attempt at cancelling ``strategy``'s live exits for more shares than their
         position holds (its buy failed on chain: ``switch_queries.unheld_exits``); returns how
         many still rest afterwards. Raises :class:`ExecutionError` when the exchange fails."""
+        return await self._cancel_read(strategy, switch_queries.unheld_exits, "trade_failed")
+
+    async def _cancel_read(self, strategy: str, orders: StrategyOrders, reason: str) -> int:
+        """Cancel the live orders ``orders`` reads for ``strategy`` (resting or in doubt), then
+        count those it reads still resting."""
         async with self.desk.pool.acquire() as conn:
-            rows = await switch_queries.unheld_exits(conn, strategy)
-        await self._cancel(strategy, rows, "trade_failed")
+            rows = await orders(conn, strategy)
+        await self._cancel(strategy, rows, reason)
         async with self.desk.pool.acquire() as conn:
-            rows = await switch_queries.unheld_exits(conn, strategy)
+            rows = await orders(conn, strategy)
         return sum(1 for r in rows if r["status"] == "OPEN")
 
     async def _cancel(self, strategy: str, live: list[asyncpg.Record], reason: str) -> None:
