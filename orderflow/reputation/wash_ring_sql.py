@@ -15,8 +15,9 @@ and each partner's largest counterparty among the others left out too (no centre
 maker's takers meet the maker and perhaps one other hub alone, a ring's members meet everyone),
 averaged with weights their volume with the wallet, as the top-k group's closed share is.
 
-Only a closed larger ring is reported (an open one leaves the top-k group's figures: see
-docs/reputation.md for the incremental closure this leaves open). Only the wallets whose top-k
+Only a closed larger ring is reported (an open one leaves the top-k group's figures); every
+wallet with a larger ring, closed or open, is marked in the stored state (:func:`mark`), so the
+incremental closure regroups it when its partners' trades close it. Only the wallets whose top-k
 group is not a closed ring read a larger one, and only those with
 more than ``wash_top_k`` such partners holding ``wash_min_share`` of their volume look their
 partners' pairs up (up to ``RING_MAX`` x ``RING_MAX`` each), so a taker of market makers costs a
