@@ -6,6 +6,8 @@ import argparse
 import json
 import re
 
+import asyncpg
+
 from orderflow import db
 from orderflow.cli._common import add_log_format, parse_timestamp, settings_for
 from orderflow.errors import ConfigError
@@ -18,6 +20,9 @@ from orderflow.reputation.per_wallet import wallet_report
 from orderflow.reputation.run import population_as_of
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+# A shortened address as the demo prints it: its first digits (8 or more), then `…` or `...`
+# and, as the HTML report has them, its last ones.
+_SHORT = re.compile(r"^(0x[0-9a-fA-F]{8,39})(?:(?:…|\.\.\.)([0-9a-fA-F]{0,32}))?$")
 _ALL = 2**63 - 1  # LIMIT's bigint: a larger --history shows them all as well
 
 
@@ -25,7 +30,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "wallet", help="explain a wallet's score: factors, statistics, positions, history"
     )
-    p.add_argument("address", help="the wallet (0x + 40 hex digits, any case)")
+    p.add_argument(
+        "address",
+        help="the wallet (0x + 40 hex digits, any case), or its first digits as the demo prints "
+        "it (0x1234abcd…, 0x1234abcd…9f3e): one scored wallet must match",
+    )
     p.add_argument(
         "--as-of",
         metavar="TIMESTAMP",
@@ -38,16 +47,44 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=run, settings=(ReputationSettings,))
 
 
+def _wanted(given: str) -> tuple[str, str | None]:
+    """The address given, whole (tail None), or a shortened one's first and last digits."""
+    if _ADDRESS.match(given):
+        return given.lower(), None
+    short = _SHORT.match(given)
+    if short is None:
+        raise ConfigError(
+            f"not a wallet address: {given!r} (expected 0x + 40 hex digits, or its first 8 or"
+            " more as the demo prints it: 0x1234abcd…)"
+        )
+    return short.group(1).lower(), (short.group(2) or "").lower()
+
+
+async def _address(conn: asyncpg.Connection, given: str, wanted: tuple[str, str | None]) -> str:
+    """The wallet ``wanted`` names: itself when whole, else the one scored wallet it shortens."""
+    head, tail = wanted
+    if tail is None:
+        return head
+    found = [str(r[0]) for r in await conn.fetch(wallet_sql.WALLETS_MATCHING, head, tail)]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise ConfigError(
+            f"no scored wallet matches {given!r}: give the whole address (0x + 40 hex digits)"
+        )
+    shown = ", ".join(found[:5]) + (", …" if len(found) > 5 else "")
+    raise ConfigError(f"{given!r} matches more than one scored wallet ({shown}): give more digits")
+
+
 async def run(args: argparse.Namespace) -> int:
-    if not _ADDRESS.match(args.address):
-        raise ConfigError(f"not a wallet address: {args.address!r} (expected 0x + 40 hex digits)")
+    wanted = _wanted(args.address)
     if args.history < 0:
         raise ConfigError(f"--history: the score changes to show, 0 or more, got {args.history}")
-    address = args.address.lower()
     as_of = parse_timestamp(args.as_of) if args.as_of is not None else None
     settings = settings_for(ReputationSettings, args)
     async with db.open_pool(settings, min_size=1, max_size=2) as pool, pool.acquire() as conn:
         await migrate(conn)
+        address = await _address(conn, args.address, wanted)
         stats = await conn.fetchrow(wallet_sql.WALLET_STATS, address)
         if as_of is None:
             report = await wallet_report(conn, address, settings=settings, stats=stats)

@@ -100,6 +100,18 @@ SELECT s.*, orderflow_factors(s) AS factors
  WHERE w.wallet_address = $1
 """
 
+# Scored wallets whose address opens with $1 and ends with $2 (text: a shortened address as the
+# demo prints it); the range keeps the primary key's index in use, left() checks under any
+# collation. Six at most: enough to say it is ambiguous.
+WALLETS_MATCHING = """
+SELECT wallet_address FROM orderflow_wallet_stats
+ WHERE wallet_address >= $1::text AND wallet_address < $1::text || 'g'
+   AND left(wallet_address, length($1::text)) = $1::text
+   AND right(wallet_address, length($2::text)) = $2::text
+ ORDER BY wallet_address
+ LIMIT 6
+"""
+
 WALLET_HISTORY = """
 SELECT reputation_score, trader_tier, resolved_positions, computed_at, flags
   FROM orderflow_reputation_history
