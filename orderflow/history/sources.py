@@ -19,11 +19,12 @@ import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Literal, cast
+from typing import IO, Any, cast
 
 from orderflow.history.copy_text import copy_fields, copy_rows, read_header
 from orderflow.history.csv_rows import csv_rows
 from orderflow.history.errors import HistoryError, LayoutError
+from orderflow.history.file_format import detect_format
 from orderflow.history.gzip_stream import BreakingGzip, damage
 from orderflow.history.json_array import Scan, elements, first_char
 from orderflow.history.row_batches import (
@@ -36,37 +37,7 @@ from orderflow.history.row_batches import (
     json_row,
 )
 
-FileFormat = Literal["csv", "jsonl", "parquet"]
-_GZIP_MAGIC = b"\x1f\x8b"
-_PARQUET_MAGIC = b"PAR1"
-
 csv.field_size_limit(16 * 1024 * 1024)  # Gamma rows carry long descriptions
-
-
-def detect_format(path: Path) -> tuple[FileFormat, bool]:
-    """(format, gzipped) from the name (``.csv``, ``.jsonl``/``.ndjson``/``.json``, ``.parquet``,
-    each optionally ``.gz``), checked against the file's first bytes."""
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(4)
-    except OSError as exc:
-        raise HistoryError(f"cannot read {path}: {exc.strerror or exc}") from None
-    gz = head[:2] == _GZIP_MAGIC
-    name = path.name.lower()
-    if name.endswith(".gz"):
-        name = name[:-3]
-    if head == _PARQUET_MAGIC or name.endswith((".parquet", ".pq")):
-        if gz:
-            raise LayoutError(f"{path.name}: gzip'd Parquet is not supported (Parquet compresses)")
-        return "parquet", False
-    if name.endswith((".jsonl", ".ndjson", ".json")):
-        return "jsonl", gz
-    if name.endswith((".csv", ".tsv")):
-        return "csv", gz
-    raise LayoutError(
-        f"{path.name}: cannot tell the format from the name "
-        "(use .csv, .tsv, .jsonl, .ndjson, .json or .parquet, optionally .gz)"
-    )
 
 
 class RowReader:
