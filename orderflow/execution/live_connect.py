@@ -25,6 +25,7 @@ from orderflow.execution.credentials import WALLET_TYPE_SIGNATURE, LiveCredentia
 from orderflow.execution.exchange_text import keep_out
 from orderflow.execution.live import LiveBroker
 from orderflow.execution.live_pending import PendingLiveBroker
+from orderflow.execution.signer_limits import SignerLimits
 from orderflow.execution.unanswered import exchange_unanswered
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ async def open_live_broker(creds: LiveCredentials) -> LiveBroker:
             wallet=wallet,
             environment=_environment(creds.clob_url),
             credentials=api,
+            on_rate_limit_update=SignerLimits(),
         )
     except PolymarketError as exc:
         # The SDK's messages never contain the key, but stay on the safe side: type and status.

@@ -24,6 +24,7 @@ ON = ("--set", "metrics.prometheusRule.enabled=true")
 LISTENER = f'job="of-orderflow-listener-metrics",namespace="{NAMESPACE}"'
 EXECUTOR = f'job="of-orderflow-executor-metrics",namespace="{NAMESPACE}"'
 CRONJOB = f'namespace="{NAMESPACE}",cronjob="of-orderflow-reputation"'
+WARNED = f'orderflow_clob_rate_limit_warnings_total{{{EXECUTOR},tier="standard"}}'
 
 
 def groups(*args: str) -> list[dict[str, Any]]:
@@ -59,6 +60,7 @@ _SEVERITY = {
     "OrderflowCancelsRefused": "critical",
     "OrderflowCredentialsRefused": "critical",
     "OrderflowOrderHeartbeatRefused": "warning",
+    "OrderflowRateLimitWarned": "warning",
     "OrderflowOrdersRejected": "warning",
     "OrderflowSignalsSlow": "warning",
     "OrderflowReputationStale": "warning",
@@ -278,6 +280,21 @@ def test_alerts_fire_when_they_should_and_only_then(tmp_path: Path) -> None:
                 _silent("OrderflowOrderHeartbeatRefused", "25m"),
                 _silent("OrderflowOrderHeartbeatRefused", "40m"),
                 _fires("OrderflowOrderHeartbeatRefused", "45m"),
+            ],
+        ),
+        # two requests warned at minute 31, none after: fires at once, silent an hour later
+        _case(
+            [
+                *_series(),
+                {
+                    "series": WARNED,
+                    "values": "0x30 2x119",
+                },
+            ],
+            [
+                _silent("OrderflowRateLimitWarned", "29m"),
+                _fires("OrderflowRateLimitWarned", "33m"),
+                _silent("OrderflowRateLimitWarned", "1h35m"),
             ],
         ),
         # live orders refused from minute 51; no paper order refused

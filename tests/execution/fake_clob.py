@@ -35,30 +35,30 @@ with ``clob.fill``, ``clob.settle``, ``clob.report``, ``clob.release``, ``clob.w
   ``allowance`` False: every allowance 0;
   ``collateral`` None (unlimited): a balance of 10⁹ dollars.
 
-Variations: ``delay`` (a slow exchange, seconds before each answer), ``path_delays`` (slow
-routes), ``response_delays`` (the request is processed at once, its answer arrives late),
-``faults`` (the next answers of a route are 503/429/… without processing, a ``Retry-After`` with
-them when asked: :meth:`FakeClob.fail`),
-``rate_limits`` (a route answers 429 until its ``Retry-After`` has passed:
-:meth:`FakeClob.rate_limit`), ``lose_next_response`` (the next order is accepted and the
-connection dropped without an answer), ``answer_next_order`` (the next order is accepted —
-matched, resting — and answered with this error status all the same: a gateway's 502 or 504
-whose upstream took the order, a 500 after the insert), ``done_as_404`` (an order that is no
-longer open — matched, cancelled, expired — answered 404 ``order not found`` by
-``GET /data/order/{id}`` instead of nothing), ``forgetful`` (every order that is not live is gone
-from ``GET /data/order/{id}``, cancelled and expired ones too, and a done one — matched,
-cancelled, expired — is answered ``order can't be found - already canceled or matched`` by
-``DELETE /orders``, as an order the exchange never held; an ``UNMATCHED`` one is still held:
-``order can't be canceled``), ``shows_matched`` (a fully
-matched order is shown ``MATCHED`` by ``GET /data/order/{id}`` instead of nothing: the order
-statuses the exchange's user channel sends include ``MATCHED``), ``unlisted`` (trade ids
-``GET /data/trades`` does not list yet: the account's listing lagging the match), ``repeated``
-(trade ids it lists twice in an answer: its cursor is an offset, and a trade matched while the
-pages are read pushes the rest down a place, so the next page repeats one),
-``revoke_keys`` (every L2 request answered 401), ``geoblock`` (``"blocked"``: every
-``POST /order`` answered 403 ``Trading restricted in your region…`` before its auth is read, as
-the real CLOB answers an order from a region it does not serve; ``"close_only"``: only orders
-that buy, as in its close-only countries).
+Variations: ``delay`` (a slow exchange, seconds before each answer), ``path_delays`` (slow routes),
+``response_delays`` (the request is processed at once, its answer arrives late), ``faults`` (the
+next answers of a route are 503/429/… without processing, a ``Retry-After`` with them when asked:
+:meth:`FakeClob.fail`), ``rate_limits`` (a route answers 429 until its ``Retry-After`` has passed:
+:meth:`FakeClob.rate_limit`), ``signer_limits`` (the per-signer order and cancel buckets of July
+2026, their ``Poly-RateLimit-*`` headers, warning or enforcing:
+:mod:`tests.execution.clob_signer_limits`), ``lose_next_response`` (the next order is accepted and
+the connection dropped without an answer), ``answer_next_order`` (the next order is accepted —
+matched, resting — and answered with this error status all the same: a gateway's 502 or 504 whose
+upstream took the order, a 500 after the insert), ``done_as_404`` (an order that is no longer open
+— matched, cancelled, expired — answered 404 ``order not found`` by ``GET /data/order/{id}``
+instead of nothing), ``forgetful`` (every order that is not live is gone from ``GET
+/data/order/{id}``, cancelled and expired ones too, and a done one — matched, cancelled, expired —
+is answered ``order can't be found - already canceled or matched`` by ``DELETE /orders``, as an
+order the exchange never held; an ``UNMATCHED`` one is still held: ``order can't be canceled``),
+``shows_matched`` (a fully matched order is shown ``MATCHED`` by ``GET /data/order/{id}`` instead
+of nothing: the order statuses the exchange's user channel sends include ``MATCHED``), ``unlisted``
+(trade ids ``GET /data/trades`` does not list yet: the account's listing lagging the match),
+``repeated`` (trade ids it lists twice in an answer: its cursor is an offset, and a trade matched
+while the pages are read pushes the rest down a place, so the next page repeats one),
+``revoke_keys`` (every L2 request answered 401), ``geoblock`` (``"blocked"``: every ``POST /order``
+answered 403 ``Trading restricted in your region…`` before its auth is read, as the real CLOB
+answers an order from a region it does not serve; ``"close_only"``: only orders that buy, as in its
+close-only countries).
 
 Hostile answers, at the wire: ``book_patch`` (fields put into every ``GET /book`` answer: a
 tick that is no CLOB tick, an absurd minimum), ``placement_patch`` (fields put into the next
@@ -86,6 +86,7 @@ from tests.execution.clob_events import ClobEvents
 from tests.execution.clob_exchange import Rejected
 from tests.execution.clob_faults import ClobFaults
 from tests.execution.clob_heartbeats import ClobHeartbeats
+from tests.execution.clob_signer_limits import ClobSignerLimits
 from tests.execution.clob_signing import (
     Creds,
     exchange_for,
@@ -101,7 +102,7 @@ GEOBLOCKED = (
 )
 
 
-class FakeClob(ClobFaults, ClobHeartbeats, ClobAccount, ClobEvents):
+class FakeClob(ClobFaults, ClobSignerLimits, ClobHeartbeats, ClobAccount, ClobEvents):
     """The exchange model served over HTTP on a local port (:meth:`start`)."""
 
     def __init__(self) -> None:
@@ -184,8 +185,12 @@ class FakeClob(ClobFaults, ClobHeartbeats, ClobAccount, ClobEvents):
         injected = self.injected(request)
         if injected is not None:
             return injected
+        limit_headers, refused = await self.metered(request)
+        if refused is not None:
+            return refused
         self.expire()
         response: web.StreamResponse = await handler(request)
+        response.headers.update(limit_headers)
         if request.path in self.response_delays:
             await asyncio.sleep(self.response_delays[request.path])
         return response
