@@ -137,7 +137,10 @@ async def test_the_replay_reads_the_run_s_round_trips(pool: asyncpg.Pool) -> Non
     strict=True,
     reason="the ring rule reads shares: five makers whose own long-shot bets cross one another's "
     "quotes hold 0.67-0.75 of one another's shares, closed 0.57-0.70, round trips 0.20-0.30 "
-    "(quoting both sides nets): 4 of 5 WASH, 1 WASH_COUNTERPARTY, none off-market",
+    "(quoting both sides nets): 4 of 5 WASH, 1 WASH_COUNTERPARTY, none off-market; what a member "
+    "keeps of its group's trades does not separate them (seeds 44-46: in-group round trip "
+    "0.09-0.40 against a churned ring's 0.17-0.83, docs/reputation.md 'Per-member evidence "
+    "measured')",
 )
 async def test_makers_crossing_one_another_s_quotes_are_not_wash(pool: asyncpg.Pool) -> None:
     """The newsworld's makers WASH (docs/reputation.md "The newsworld's makers are WASH"): five
