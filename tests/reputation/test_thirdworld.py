@@ -140,7 +140,10 @@ async def test_slow_copy_bots_stay_out_of_the_top_tiers(
     "after it (hidden skill now 0) are SMART (seed 2 with activity: one, 29 fills, P 0.926; "
     "seeds 2 and 4 apart from activity lost theirs through the prior's tail, not their record; "
     "rules on the recent record measured and not adopted: its late half reads +0.16 +- 0.26 "
-    "against +0.62 +- 0.34 before, z 1.09; docs/reputation.md)",
+    "against +0.62 +- 0.34 before, z 1.09; evidence that decays, measured and not adopted: "
+    "its P falls to 0.924 / 0.911 / 0.887 at half-lives of 480 / 240 / 120 days, leaving "
+    "only at 120, where the positive control keeps 3 of its 13 top-tier wallets (seeds 1, 4, "
+    "5; 9 at 480 days); docs/reputation.md)",
 )
 async def test_faded_skill_stays_out_of_the_top_tiers(
     pg_server_dsn: str, pg_template: str, tmp_path: Path
