@@ -87,7 +87,7 @@ async def run(args: argparse.Namespace) -> int:
     out_dir = _out_dir(args.out_dir)
     settings = settings_for(CommonSettings, args, **quiet_logging({}))
     server_dsn = await db.resolve_dsn(settings)
-    print("orderflow demo: simulating, ingesting, scoring and replaying (about a minute) …")
+    print("orderflow demo: simulating, ingesting, scoring and replaying (1-3 minutes) …")
     result = await run_demo(
         server_dsn,
         sim,

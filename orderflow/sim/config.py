@@ -1,8 +1,9 @@
 """SimConfig: everything that shapes one simulated Polymarket, validated before anything runs.
 
 The seed and these numbers are the whole input of the simulator: the same config gives the same
-bytes. Defaults make a month of trading that the demo can ingest, score and backtest in about a
-minute on a small machine; ``SimConfig.small()`` is the CI-sized variant.
+bytes. Defaults make a month of trading that the demo can ingest, score and backtest in one to
+three minutes on a small machine (docs/demo.md: longer worlds of this population were measured
+and still show nobody in the top tiers); ``SimConfig.small()`` is the CI-sized variant.
 """
 
 from __future__ import annotations
