@@ -213,11 +213,15 @@ class Collateral:
 
 class ExchangeAnswerError(ExecutionError):
     """An exchange call that did not go through; ``retry_after``: the seconds the exchange
-    asked to wait before the next request (its ``Retry-After``), None when it did not say."""
+    asked to wait before the next request (its ``Retry-After``), None when it did not say;
+    ``status``: its HTTP status, when it answered with one."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.status = status
 
 
 class OrderInDoubtError(ExchangeAnswerError):

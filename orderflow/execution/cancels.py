@@ -46,6 +46,7 @@ from orderflow.execution import order_queries, switch_queries
 from orderflow.execution.broker import (
     CancelResult,
     CredentialsRefusedError,
+    ExchangeBusyError,
     OrderOutcome,
     not_held,
 )
@@ -77,6 +78,9 @@ class OrderCanceller:
         self.book = book  # book a sent order's outcome (the desk's apply)
         self.reconcile = reconcile  # reconcile one strategy's orders (the desk's)
         self.refused = refused  # the desk's refused cancels, shared with reconciliation
+        # Order ids per cancel request, by mode: CANCEL_BATCH until the exchange refuses a
+        # request as larger than its rate limit can ever admit (:meth:`_smaller_batches`).
+        self.batch: dict[str, int] = {}
 
     async def cancel_strategy(self, strategy: str) -> int:
         """The kill switch's one attempt at cancelling every live order of ``strategy`` while
@@ -157,10 +161,12 @@ class OrderCanceller:
             if broker is None:
                 continue
             ids = [oid for r in live if r["mode"] == mode for oid in order_ids(r)]
-            batches = [ids[i : i + CANCEL_BATCH] for i in range(0, len(ids), CANCEL_BATCH)]
+            size = self.batch.get(mode, CANCEL_BATCH)
+            batches = [ids[i : i + size] for i in range(0, len(ids), size)]
             results = await asyncio.gather(
                 *(self.desk.call(broker.cancel(b)) for b in batches), return_exceptions=True
             )
+            self._smaller_batches(mode, batches, results)
             errors = [r for r in results if isinstance(r, BaseException)]
             for result in results:
                 if isinstance(result, CancelResult):
@@ -217,6 +223,34 @@ class OrderCanceller:
         if failed:  # the switch retries: a refused key first (it is paced)
             failed.sort(key=lambda e: not isinstance(e, CredentialsRefusedError))
             raise failed[0]
+
+    def _smaller_batches(self, mode: str, batches: list[list[str]], results: list[object]) -> None:
+        """The CLOB's per-signer limits admit a cancel request only whole, when its bucket holds
+        a token for each id; one costing more than the bucket can ever hold (its tier's burst)
+        is refused 429 *without* a ``Retry-After`` — split it, the exchange says, rather than
+        send it again. Sent again as it was, a kill's cancel would be refused for good. So after
+        such a refusal of a request of n ids, the mode's cancels go out n // 2 at a time (one
+        at the least) for the rest of the process; a 429 with a ``Retry-After`` is waited out
+        by the switch as before."""
+        too_big = [
+            len(b)
+            for b, r in zip(batches, results, strict=True)
+            if isinstance(r, ExchangeBusyError)
+            and r.status == 429
+            and r.retry_after is None
+            and len(b) > 1
+        ]
+        if not too_big:
+            return
+        size = min(self.batch.get(mode, CANCEL_BATCH), max(1, max(too_big) // 2))
+        log.warning(
+            "the CLOB refused a cancel of %d orders for its rate limit without a Retry-After "
+            "(more than its bucket can hold): cancels now go out %d at a time",
+            max(too_big),
+            size,
+            extra={"mode": mode, "refused_batch": max(too_big), "batch": size},
+        )
+        self.batch[mode] = size
 
     async def _note_refusals(
         self, strategy: str, sent: list[asyncpg.Record], answers: Mapping[str, str], reason: str

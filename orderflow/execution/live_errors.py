@@ -6,14 +6,15 @@ the exchange's words redacted of our credentials — or the exchange busy (anyth
 
 from __future__ import annotations
 
-from polymarket import PolymarketError
+from polymarket import PolymarketError, RateLimitError
 
 from orderflow.execution.broker import CredentialsRefusedError, ExchangeBusyError
 from orderflow.execution.live_reads import problem_of
 
 
 def busy(what: str, exc: PolymarketError) -> ExchangeBusyError:
-    status = getattr(exc, "status", None)
+    # the SDK's RateLimitError (a 429) carries no status of its own
+    status = 429 if isinstance(exc, RateLimitError) else getattr(exc, "status", None)
     detail = f"http {status}" if status is not None else type(exc).__name__
     retry_after = getattr(exc, "retry_after", None)  # a 429's (or 503's) Retry-After
     if status in (401, 403):  # our key (or access) refused: asking again will not heal it
@@ -21,4 +22,4 @@ def busy(what: str, exc: PolymarketError) -> ExchangeBusyError:
         # Cloudflare": this machine's IP, not the key), redacted of our credentials (a gateway
         # may echo our headers: orderflow.execution.exchange_text)
         return CredentialsRefusedError(f"{what} failed: {detail}: {problem_of(exc, 200)}")
-    return ExchangeBusyError(f"{what} failed: {detail}", retry_after=retry_after)
+    return ExchangeBusyError(f"{what} failed: {detail}", retry_after=retry_after, status=status)

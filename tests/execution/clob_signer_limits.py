@@ -8,7 +8,8 @@ answered with ``Poly-RateLimit-Remaining`` (the bucket's tokens after it), ``-Re
 time: when enough tokens will be there for the request, now for one admitted) and ``-Tier``.
 In *warning* mode a request over the bucket is processed all the same, with
 ``Poly-RateLimit-Warning: true``; under *enforcement* it is refused unprocessed, 429 with
-``Retry-After`` (the seconds until enough tokens), a batch all or nothing.
+``Retry-After`` (the seconds until enough tokens), a batch all or nothing — one costing more
+than the bucket's burst with no ``Retry-After``: it can never be admitted, and must be split.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class SignerLimits:
     buckets: dict[tuple[str, str], Bucket] = field(default_factory=dict)
     warned: int = 0  # requests answered with the warning (processed)
     refused: int = 0  # requests refused 429 under enforcement
+    refused_costs: list[float] = field(default_factory=list)  # their token costs
 
     def bucket(self, signer: str, kind: str) -> Bucket:
         key = (signer.lower(), kind)
@@ -90,9 +92,11 @@ class ClobSignerLimits:
         headers = {"Poly-RateLimit-Tier": limits.tier}
         if wait > 0 and limits.enforce:
             limits.refused += 1
+            limits.refused_costs.append(cost)
             headers["Poly-RateLimit-Remaining"] = f"{bucket.tokens:.3f}"
-            headers["Poly-RateLimit-Reset"] = f"{time.time() + wait:.3f}"
-            headers["Retry-After"] = str(math.ceil(wait))
+            if cost <= bucket.burst:  # a request the bucket can never hold: split it, no wait
+                headers["Poly-RateLimit-Reset"] = f"{time.time() + wait:.3f}"
+                headers["Retry-After"] = str(math.ceil(wait))
             return headers, web.json_response(RATE_LIMITED, status=429, headers=headers)
         if wait > 0:
             limits.warned += 1

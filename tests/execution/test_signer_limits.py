@@ -111,3 +111,31 @@ def test_warnings_are_logged_at_most_once_a_minute_with_the_count_since(
     lines = _warned_lines(caplog)
     assert [r.__dict__["warned"] for r in lines] == [1, 3]  # at 1000; at 1065 (1010, 1030, 1065)
     assert listener.warned == 5
+
+
+async def test_a_kill_s_cancel_larger_than_the_bucket_is_split_until_it_goes_through(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """Five resting orders, a cancel bucket of two under enforcement: the kill's one request of
+    five ids can never be admitted (429, no Retry-After: split it). Before (until 7 Dec 2026)
+    it was sent again as it was, refused for good: the killed strategy's orders stayed on the
+    exchange (`wait_for` timed out with five LIVE). Now halved until each request fits."""
+    from tests.execution.test_kill import _kill, _resting
+
+    await live_strategy(pool)
+    clob.signer_limits = SignerLimits(order=(100, 100), cancel=(2, 2), enforce=True)
+    ex = live_executor(pool, dsn, live)
+    async with running(ex):
+        await leading(ex)
+        await buys_in_new_markets(pool, clob, 5)
+        ids = await _resting(pool, clob, 5)
+        await _kill(pool, "live-one")
+        await wait_for(
+            lambda: pool.fetchval(
+                "SELECT count(*) = 5 FROM orderflow_orders WHERE status = 'CANCELED'"
+            ),
+            timeout=30.0,
+        )
+    assert all(clob.orders[i]["status"] == "CANCELED" for i in ids)
+    assert clob.signer_limits.refused_costs[0] == 5  # the first request, whole
+    assert ex.desk.cancels.batch["live"] <= 2
