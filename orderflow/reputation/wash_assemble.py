@@ -37,7 +37,10 @@ async def mark_wide(
     await conn.execute(f"WITH {sql.PARAMS}{mark(wallets)}", *args)
 
 
-# The closure after an update (:func:`_closure`): G, C and U.
+# The closure after an update (:func:`_closure`): G, C and U. ``orderflow_wash_members`` holds a
+# wallet's top 20 where it can have a larger ring, else its top wash_top_k
+# (wash_partials_sql.top_k): a group is never larger than what is stored, and whether a wallet
+# can have one moves with its own pairs only (then it is in G0 and its members were stored again).
 _G = """CREATE TEMP TABLE rep_wash_g ON COMMIT DROP AS
            SELECT w FROM rep_wash_g0
            UNION SELECT m.w FROM orderflow_wash_members m JOIN rep_wash_g0 g ON g.w = m.cp

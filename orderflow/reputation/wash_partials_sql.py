@@ -258,18 +258,29 @@ SELECT w.w, t.vol AS tot, coalesce(s.ref1, FALSE) AS ref1, s.p1n, s.p1v,
 """
 
 
-# Each wallet's top-k counterparties ($1 = wash_top_k), or its top RING_MAX (the larger ring's:
-# orderflow.reputation.wash_ring_sql) if more, as WASH's ranked orders them, for the wallets
-# {where} selects.
+# Each wallet's top-k counterparties ($1 = wash_top_k, $2 = wash_min_fills), as WASH's ranked
+# orders them, for the wallets {where} selects; its top RING_MAX (the larger ring's:
+# orderflow.reputation.wash_ring_sql) if more, only for the wallets that can have a larger ring:
+# more than wash_top_k of their top RING_MAX pairs with wash_min_fills fills or more (the ring's
+# partners are such pairs, more than wash_top_k of them). That reads the wallet's own pairs alone
+# (not its volume nor its partners'), so it stays true or false until one of its pairs changes,
+# when the update stores its members again: a wallet that cannot have a larger ring is judged by
+# its top-k group, which is all the closure looks up for it (wash_assemble) -- every wallet's
+# top 20 doubled the hour's incremental step (docs/benchmarks.md, session 41).
 def top_k(where: str) -> str:
-    """``SELECT w, cp``: the top-k rows of the stored pairs of the wallets ``where`` selects."""
+    """``SELECT w, cp``: the top members of the stored pairs of the wallets ``where`` selects
+    (their top ``wash_top_k``, or top :data:`RING_MAX` if they can have a larger ring)."""
     return f"""
 SELECT w, cp FROM (
-    SELECT p.w, p.cp,
-           row_number() OVER (PARTITION BY p.w COLLATE "C" ORDER BY p.vol DESC, p.cp COLLATE "C")
-               AS r
-      FROM orderflow_wash_pairs p WHERE {where}) x
- WHERE r <= greatest($1::int, {RING_MAX})"""
+    SELECT x.w, x.cp, x.r,
+           count(*) FILTER (WHERE x.r <= {RING_MAX} AND x.n >= $2::int)
+               OVER (PARTITION BY x.w COLLATE "C") AS heavy
+      FROM (SELECT p.w, p.cp, p.n,
+                   row_number() OVER (PARTITION BY p.w COLLATE "C"
+                                      ORDER BY p.vol DESC, p.cp COLLATE "C") AS r
+              FROM orderflow_wash_pairs p WHERE {where}) x
+     WHERE x.r <= greatest($1::int, {RING_MAX})) y
+ WHERE y.r <= $1::int OR y.heavy > $1::int"""
 
 
 def assemble(universe: str, rows: str, tot: str = TOT, rings: str = "TRUE") -> str:

@@ -53,7 +53,9 @@ def mark(wallets: str | None) -> str:
     """The stored sums' mark (``orderflow_wash_wide``) of the wallets ``wallets`` selects (None:
     every wallet): those
     with a larger ring, closed or not, from their stored top :data:`RING_MAX`
-    (``orderflow_wash_members``) and share volumes. A wallet's open larger ring is not reported
+    (``orderflow_wash_members``: stored only for the wallets that can have one,
+    :func:`orderflow.reputation.wash_partials_sql.top_k`; the others' top ``wash_top_k`` make
+    no larger ring here either) and share volumes. A wallet's open larger ring is not reported
     (it has no group), yet its partners' trades with one another can close it while its own
     sums stay as they were, and it need not stay among their top counterparties: the
     incremental closure regroups the marked wallets with a member whose sums moved

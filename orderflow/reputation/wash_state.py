@@ -126,6 +126,7 @@ def fingerprint(settings: ReputationSettings) -> str:
             sql.cells(sql.REGION_TRADES, sql.IN_REGION),
             sql.taker(sql.REGION_TRADES, sql.IN_REGION),
             sql.wallet_sums(_STORED_CELLS),
+            sql.top_k("TRUE"),
             sql.ASSEMBLE,
             *CLOSURE,
             repr(wash_settings(settings)),
@@ -198,7 +199,9 @@ async def build(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
     await conn.execute("INSERT INTO orderflow_wash_taker SELECT * FROM rep_wash_tk")
     await conn.execute(_PAIRS_OF.format(only=""))
     await conn.execute(
-        f"INSERT INTO orderflow_wash_members {sql.top_k('TRUE')}", settings.wash_top_k
+        f"INSERT INTO orderflow_wash_members {sql.top_k('TRUE')}",
+        settings.wash_top_k,
+        settings.wash_min_fills,
     )
     ok = await _wallets(conn, args)
     await mark_wide(conn, args, None)
@@ -379,6 +382,7 @@ async def update(
     await conn.execute(
         "INSERT INTO orderflow_wash_members" + sql.top_k("p.w IN (SELECT w FROM rep_wash_tp)"),
         settings.wash_top_k,
+        settings.wash_min_fills,
     )
     await conn.execute(
         "UPDATE orderflow_wash_state SET last_id = $1, partitions = $2, updated_at = now()",
