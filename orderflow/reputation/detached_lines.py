@@ -9,13 +9,22 @@ from what is attached, a line whose trades were detached comes out missing or wr
 every wallet's closing-line value (the edge's control variate: ``edge_raw`` and ``clv_edge``).
 
 So a line computed again (a full run, or an incremental run's changed tokens) that differs from
-the stored one (:data:`CLOSES`, what the last live run kept)
-is checked: when the token's fills in the sums (``rep_positions.fills``, every fill at or before
-the cut-off) outnumber its fills in the trades at or before the cut-off, some are detached, and
-the stored resolved line stays (when there is one) unless the new one closes later (a newer fill
-made it). Only tokens whose line differs are counted (their fills, by the token index
-``orderflow_trades_token_time``, migration 028). A detach by hand is found the same way: nothing
-needs marking.
+the stored one (:data:`CLOSES`, what the last live run kept) is checked: when the token's fills in
+the sums (``rep_positions.fills``, every fill at or before the cut-off) outnumber its fills in the
+trades at or before the cut-off, some are detached, and the stored resolved line stays (when there
+is one) if it was read with every fill of the token attached (``whole``) and the new one closes no
+later (a newer fill made it). Only tokens whose line differs, or that have no stored line, are
+counted (their fills, by the token index ``orderflow_trades_token_time``, migration 028). A detach
+by hand is found the same way: nothing needs marking. ``whole`` is kept with the line: a new line
+that differs is whole unless its token is counted short, one the same as the stored line is as
+whole as it, a line kept is whole. Until 7 Dec 2026 a stored line stayed whatever it was read
+from, so one an incremental run read while the partition was already detached (from the attached
+fills alone) stayed against the reference's read of the same fills (seed 21 of
+tests/reputation/test_incremental_property.py ``test_deletes_while_detached``: ``prev_price``
+None against 0.3). Not by the blocks a line read (as the marks are): a detached month between
+two attached ones moved a line whose newest and oldest read fills were both attached
+(tests/reputation/test_detach_scores.py; its window's prints are read through the wash groups,
+which the detached fills made too).
 
 An open token's mark is kept by its fill's block: ``rep_close`` carries the block of the fill
 its mark is read at (``mark_block``), and a stored mark whose block is in no attached partition
@@ -52,38 +61,6 @@ from orderflow.reputation.gate import GATED_TRADES
 # which names its tables after this one).
 CLOSES = "orderflow_reputation_closes"
 
-# $1 = as_of. Reads rep_close (just computed), rep_positions (every position of its tokens: a
-# full run's, or the incremental run's positions of the changed tokens) and the stored lines.
-KEEP = f"""
-WITH differ AS (
-    SELECT r.token_id
-      FROM rep_close r
-      JOIN {CLOSES} s ON s.token_id = r.token_id
-     WHERE (s.close_at IS NOT NULL
-            AND (r.close_price, r.close_at, r.prev_price)
-                IS DISTINCT FROM (s.close_price, s.close_at, s.prev_price))
-), summed AS (
-    SELECT p.token_id, sum(p.fills) AS fills
-      FROM rep_positions p
-      JOIN differ d ON d.token_id = p.token_id
-     GROUP BY p.token_id
-), cut AS (
-    SELECT s.token_id
-      FROM summed s
-     WHERE s.fills > (SELECT count(*) FROM ({GATED_TRADES}) t WHERE t.token_id = s.token_id)
-)
-UPDATE rep_close r
-   SET close_price = CASE WHEN k.stays THEN k.close_price ELSE r.close_price END,
-       close_at = CASE WHEN k.stays THEN k.close_at ELSE r.close_at END,
-       prev_price = CASE WHEN k.stays THEN k.prev_price ELSE r.prev_price END
-  FROM (SELECT s.*, s.close_at IS NOT NULL
-                    AND (n.close_at IS NULL OR n.close_at <= s.close_at) AS stays
-          FROM cut c
-          JOIN {CLOSES} s ON s.token_id = c.token_id
-          JOIN rep_close n ON n.token_id = c.token_id) k
- WHERE k.token_id = r.token_id
-"""
-
 # The marks of fills no longer attached, per token (migration 093).
 DETACHED_MARKS = "orderflow_reputation_detached_marks"
 
@@ -101,6 +78,45 @@ _ATTACHED = r"""attached AS (
 def _detached(block: str) -> str:
     """Whether the fills of block ``block`` are in no attached partition (reads ``attached``)."""
     return f"NOT EXISTS (SELECT 1 FROM attached a WHERE {block} >= a.lo AND {block} < a.hi)"
+
+
+# $1 = as_of. Reads rep_close (just computed), rep_positions (every position of its tokens: a
+# full run's, or the incremental run's positions of the changed tokens) and the stored lines.
+# ``whole``: whether the line was read with every fill of its token attached. A new line the
+# same as the stored one is as whole as it; one that differs (or a token with no stored line) is
+# whole unless the token's fills in the sums outnumber its attached ones (``cut``: counted only
+# for those), and then the stored line stays where it is whole (a table stored before the
+# column, read through to_jsonb: every line) and the new one closes no later.
+KEEP = f"""
+WITH cmp AS (
+    SELECT r.token_id, s.close_price, s.close_at, s.prev_price, r.close_at AS new_at,
+           (r.close_price, r.close_at, r.prev_price)
+           IS NOT DISTINCT FROM (s.close_price, s.close_at, s.prev_price) AS same,
+           coalesce((to_jsonb(s) ->> 'whole')::boolean, true) AS stored_whole
+      FROM rep_close r
+      LEFT JOIN {CLOSES} s ON s.token_id = r.token_id
+     WHERE r.close_at IS NOT NULL OR s.close_at IS NOT NULL
+), judged AS (
+    SELECT c.*,
+           CASE WHEN NOT c.same THEN
+                (SELECT sum(p.fills) FROM rep_positions p WHERE p.token_id = c.token_id)
+                > (SELECT count(*) FROM ({GATED_TRADES}) t WHERE t.token_id = c.token_id)
+           END AS cut
+      FROM cmp c
+     WHERE NOT (c.same AND c.stored_whole)
+), k AS (
+    SELECT j.*, coalesce(j.cut AND j.close_at IS NOT NULL AND j.stored_whole
+                         AND (j.new_at IS NULL OR j.new_at <= j.close_at), false) AS stays
+      FROM judged j
+)
+UPDATE rep_close r
+   SET close_price = CASE WHEN k.stays THEN k.close_price ELSE r.close_price END,
+       close_at = CASE WHEN k.stays THEN k.close_at ELSE r.close_at END,
+       prev_price = CASE WHEN k.stays THEN k.prev_price ELSE r.prev_price END,
+       whole = CASE WHEN k.same THEN k.stored_whole ELSE k.stays OR NOT coalesce(k.cut, false) END
+  FROM k
+ WHERE k.token_id = r.token_id
+"""
 
 
 # Before the stored rows of the tokens ``@ONLY@`` (a condition on ``s``) are replaced: their marks

@@ -49,7 +49,8 @@ WITH k AS (
 SELECT k.token_id, c.price::float8 AS close_price, c1.timestamp AS close_at,
        c.prev_price::float8 AS prev_price,
        coalesce(m.price, m1.price) AS mark_price,
-       m1.block_number AS mark_block  -- the block of its fill (detached_lines.MARKS)
+       m1.block_number AS mark_block,  -- the block of its fill (detached_lines.MARKS)
+       true AS whole  -- read with every fill of the token attached? (detached_lines.KEEP)
   FROM k
   LEFT JOIN LATERAL (
        SELECT t.price, t.timestamp FROM ({GATED_TRADES}) t
