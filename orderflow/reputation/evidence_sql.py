@@ -35,7 +35,7 @@ __all__ = ["CLOSES", "VOID", "WALLETS", "WASH"]
 # lines").
 _LINE = line_sql.line("k.token_id", "c1.timestamp", prev=True, when="k.resolved")
 _MARK = line_sql.line("k.token_id", "m1.timestamp", when="NOT k.resolved")
-_PRICED = line_sql.PRICED.format(t="t")  # a fill of no shares or no collateral is no print
+_PRICED = line_sql.PRICED.format(t="t")  # a level: a price strictly inside (0, 1)
 CLOSES = f"""
 CREATE TEMP TABLE rep_close ON COMMIT DROP AS
 WITH k AS (

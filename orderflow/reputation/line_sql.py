@@ -65,15 +65,21 @@ __all__ = [
     "wash_print",
 ]
 
-# Whether the fill row ``{t}`` prices its token: shares exchanged for collateral. A fill of no
-# shares or no collateral (its price 0, or a quotient of nothing) is no print: it sets no line,
-# no mark and no closing time (its shares and collateral are still summed: they add nothing).
+# Whether the fill row ``{t}`` is a buy or sale of shares for collateral (COPIER's taker buys,
+# orderflow.reputation.copy_sql: a buy of shares for no collateral is no buy it prices).
 PRINT = "{t}.size > 0 AND {t}.usdc_size > 0"
-# The same test where a read must stay on the token index (its INCLUDE has the price, not the
-# amounts: migration 028; the closing lines' probes, tests/reputation/test_closes_index.py): a
-# stored price is collateral / shares, 0 when no shares changed hands (chain/store_sql), so it is
-# above 0 exactly when both amounts are.
-PRICED = "{t}.price > 0"
+# Whether the fill row ``{t}`` prices its token: the one rule of the closing lines, the marks and
+# the closing time, in the run and in ``orderflow wallet``'s report (evidence_sql.CLOSES,
+# :func:`line`, wallet_sql). A price strictly inside (0, 1), as the executor's and the backtest's
+# quotes take it (orderflow.signals.quotes.is_level): a CLOB price is never 0 or 1 (ticks of
+# 0.01 or 0.001), so a print at 1.00 (or 0) is a wash or settlement-like print, no level, and a
+# fill of no shares or no collateral (its stored price collateral / shares, 0 when no shares
+# changed hands: chain/store_sql) is none either: it sets no line, no mark and no closing time
+# (its shares and collateral are still summed). The price alone, so the closing lines' probes
+# stay on the token index (its INCLUDE has the price, not the amounts: migration 028;
+# tests/reputation/test_closes_index.py). Until 7 Dec 2026 a print at 1.00 after levels at 0.40
+# marked an open position at 1.00 (tests/reputation/test_report_mark.py).
+PRICED = "{t}.price > 0 AND {t}.price < 1"
 
 WINDOW_SECS = 6 * 3600  # how far back from the last print a print counts
 TAKERS = 7  # distinct takers whose last prints make the median
@@ -170,7 +176,7 @@ def _market(token: str, until: str, when: str, hosts: Hosts) -> str:
     """The token's market prints (not :func:`wash_print`) up to ``until`` (an SQL condition on
     ``t.timestamp``), newest first."""
     return f"""SELECT * FROM ({GATED_TRADES}) t
-                WHERE {when} AND t.token_id = {token} AND {until} AND {PRINT.format(t="t")}
+                WHERE {when} AND t.token_id = {token} AND {until} AND {PRICED.format(t="t")}
                   AND NOT ({wash_print("t", hosts)})
                 ORDER BY t.timestamp DESC, t.log_index DESC, t.block_number DESC"""
 

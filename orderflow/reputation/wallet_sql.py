@@ -35,7 +35,7 @@ SELECT left(c.question_id, 64) || '00' AS event_id, count(*) AS legs
  GROUP BY 1
 """
 
-_PRICED = line_sql.PRICED.format(t="t")  # a fill of no shares or no collateral is no print
+_PRICED = line_sql.PRICED.format(t="t")  # a level: a price strictly inside (0, 1)
 
 # The marks of tokens (as CLOSES' mark_price: line_sql's rule at as_of). $1 = as_of, $2 = token
 # ids.
