@@ -61,6 +61,12 @@ from orderflow.reputation.gate import GATED_TRADES
 # which names its tables after this one).
 CLOSES = "orderflow_reputation_closes"
 
+# Whether the stored lines have ``whole`` (a table stored before it has not: every line whole).
+_HAS_WHOLE = """
+SELECT EXISTS (SELECT 1 FROM pg_attribute
+                WHERE attrelid = to_regclass($1) AND attname = 'whole' AND NOT attisdropped)
+"""
+
 # The marks of fills no longer attached, per token (migration 093).
 DETACHED_MARKS = "orderflow_reputation_detached_marks"
 
@@ -86,13 +92,13 @@ def _detached(block: str) -> str:
 # same as the stored one is as whole as it; one that differs (or a token with no stored line) is
 # whole unless the token's fills in the sums outnumber its attached ones (``cut``: counted only
 # for those), and then the stored line stays where it is whole (a table stored before the
-# column, read through to_jsonb: every line) and the new one closes no later.
+# column: every line, ``@WHOLE@`` true) and the new one closes no later.
 KEEP = f"""
 WITH cmp AS (
     SELECT r.token_id, s.close_price, s.close_at, s.prev_price, r.close_at AS new_at,
            (r.close_price, r.close_at, r.prev_price)
            IS NOT DISTINCT FROM (s.close_price, s.close_at, s.prev_price) AS same,
-           coalesce((to_jsonb(s) ->> 'whole')::boolean, true) AS stored_whole
+           @WHOLE@ AS stored_whole
       FROM rep_close r
       LEFT JOIN {CLOSES} s ON s.token_id = r.token_id
      WHERE r.close_at IS NOT NULL OR s.close_at IS NOT NULL
@@ -166,7 +172,8 @@ async def keep(conn: asyncpg.Connection, as_of: datetime, *, only: str | None = 
     row; None: a full run, every row)."""
     if not await table_exists(conn, CLOSES):
         return
-    await conn.execute(KEEP, as_of)
+    whole = "coalesce(s.whole, true)" if await conn.fetchval(_HAS_WHOLE, CLOSES) else "true"
+    await conn.execute(KEEP.replace("@WHOLE@", whole), as_of)
     await conn.execute(REMEMBER.replace("@ONLY@", only or "true"))
     if only is None:
         await conn.execute(PRUNE)
