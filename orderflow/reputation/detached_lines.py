@@ -102,13 +102,18 @@ WITH cmp AS (
       FROM rep_close r
       LEFT JOIN {CLOSES} s ON s.token_id = r.token_id
      WHERE r.close_at IS NOT NULL OR s.close_at IS NOT NULL
+), summed AS (  -- one pass over the positions (rep_positions has no index: no probe a token)
+    SELECT p.token_id, sum(p.fills) AS fills
+      FROM rep_positions p
+      JOIN cmp c ON c.token_id = p.token_id AND NOT c.same
+     GROUP BY p.token_id
 ), judged AS (
     SELECT c.*,
            CASE WHEN NOT c.same THEN
-                (SELECT sum(p.fills) FROM rep_positions p WHERE p.token_id = c.token_id)
-                > (SELECT count(*) FROM ({GATED_TRADES}) t WHERE t.token_id = c.token_id)
+                m.fills > (SELECT count(*) FROM ({GATED_TRADES}) t WHERE t.token_id = c.token_id)
            END AS cut
       FROM cmp c
+      LEFT JOIN summed m ON m.token_id = c.token_id
      WHERE NOT (c.same AND c.stored_whole)
 ), k AS (
     SELECT j.*, coalesce(j.cut AND j.close_at IS NOT NULL AND j.stored_whole
