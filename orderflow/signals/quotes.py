@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from orderflow.reputation.line_sql import level_sql
 from orderflow.signals.views import Side
 
 # How far back a fill still tells what the book offers (the executor's quote): half an hour, the
@@ -50,8 +51,9 @@ def is_level(price: Decimal) -> bool:
 
 
 def is_level_sql(price: str) -> str:
-    """SQL: :func:`is_level` of the expression ``price``."""
-    return f"{price} > 0 AND {price} < 1"
+    """SQL: :func:`is_level` of the expression ``price`` (the score's rule of a level, one place:
+    :func:`orderflow.reputation.line_sql.level_sql`)."""
+    return level_sql(price)
 
 
 def in_panic_high(price: Decimal, wallet: str, taker: str | None, seller: str) -> bool:
