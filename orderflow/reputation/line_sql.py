@@ -71,6 +71,13 @@ __all__ = [
 PRINT = "{t}.size > 0 AND {t}.usdc_size > 0"
 
 
+def level_sql(price: str) -> str:
+    """SQL: whether the expression ``price`` is a level, strictly between 0 and 1 — the one rule
+    of the score's lines and marks, and of the executor's quotes and tape
+    (:func:`orderflow.signals.quotes.is_level_sql`)."""
+    return f"{price} > 0 AND {price} < 1"
+
+
 # Whether the fill row ``{t}`` prices its token: the one rule of the closing lines, the marks and
 # the closing time, in the run and in ``orderflow wallet``'s report (evidence_sql.CLOSES,
 # :func:`line`, wallet_sql). A price strictly inside (0, 1), as the executor's and the backtest's
@@ -82,13 +89,6 @@ PRINT = "{t}.size > 0 AND {t}.usdc_size > 0"
 # stay on the token index (its INCLUDE has the price, not the amounts: migration 028;
 # tests/reputation/test_closes_index.py). Until 7 Dec 2026 a print at 1.00 after levels at 0.40
 # marked an open position at 1.00 (tests/reputation/test_report_mark.py).
-def level_sql(price: str) -> str:
-    """SQL: whether the expression ``price`` is a level, strictly between 0 and 1 — the one rule
-    of the score's lines and marks, and of the executor's quotes and tape
-    (:func:`orderflow.signals.quotes.is_level_sql`)."""
-    return f"{price} > 0 AND {price} < 1"
-
-
 PRICED = level_sql("{t}.price")
 
 WINDOW_SECS = 6 * 3600  # how far back from the last print a print counts
