@@ -4,8 +4,11 @@ moves the exchange on with them): a counterparty taking a resting order (:meth:`
 a delayed order's matching (:meth:`ClobEvents.release`), a trade's settlement on chain
 (:meth:`ClobEvents.settle`), a status the order endpoint reports from now on
 (:meth:`ClobEvents.report`), GTD expiry on the exchange's clock (:meth:`ClobEvents.expire`),
-and the validity monitor cancelling resting BUYs a withdrawal left unpaid
-(:meth:`ClobEvents.withdraw`)."""
+and the validity monitor (:meth:`ClobEvents.monitor`) cancelling resting orders the wallet no
+longer backs: BUYs a withdrawal left unpaid (:meth:`ClobEvents.withdraw`), SELLs of shares that
+left the wallet (:meth:`ClobEvents.move_shares`: transferred away, merged, redeemed; a failed
+buy's, :meth:`ClobEvents.settle`) or whose approval to the exchange was revoked
+(:meth:`ClobEvents.revoke_share_approval`)."""
 
 from __future__ import annotations
 
@@ -45,6 +48,8 @@ class ClobEvents(ClobExchange):
                 self.collateral -= sign * usdc
             if side == "BUY":
                 self._spend_allowance(token, -usdc)  # the transfer never happened
+            if not self.monitor_lags:
+                self.monitor()  # a failed buy's shares, a failed sell's dollars: gone
 
     def report(self, order_id: str, status: str) -> None:
         """The order endpoint shows the order with this status from now on (``UNMATCHED``: a
@@ -74,16 +79,50 @@ class ClobEvents(ClobExchange):
         first) that what is left no longer covers. The ids it cancelled."""
         assert self.collateral is not None, "a withdrawal needs a finite balance"
         self.collateral -= usdc
+        return self.monitor()
+
+    def move_shares(self, token: int, shares: Decimal) -> list[str]:
+        """``shares`` of ``token`` leave the wallet (transferred away, merged with the other
+        outcome into collateral, redeemed); the validity monitor cancels our resting SELLs of
+        it (newest first) that what is left no longer covers. The ids it cancelled."""
+        held = self.holdings.get(token, Decimal(0))
+        assert shares <= held, f"the wallet holds {held} of {token}"
+        self.holdings[token] = held - shares
+        return self.monitor()
+
+    def revoke_share_approval(self) -> list[str]:
+        """The wallet revokes the exchange's approval of its conditional tokens
+        (``setApprovalForAll(exchange, false)``): no SELL can settle; the validity monitor
+        cancels every resting one, and new ones are refused. The ids it cancelled."""
+        self.share_approval = False
+        return self.monitor()
+
+    def monitor(self) -> list[str]:
+        """The validity monitor (Polymarket: orders "continually monitored to make sure they
+        remain valid ... underlying balances, allowances"): newest first, cancel our resting
+        BUYs while the collateral does not cover what the BUYs resting reserve, and our resting
+        SELLs of a token while its shares held (or their approval) do not cover what its SELLs
+        reserve. The ids it cancelled."""
         cancelled: list[str] = []
         for order_id in reversed(list(self.orders)):
-            if self._reserved("BUY", None) <= self.collateral:
-                break
             placed = self.orders[order_id]
-            if placed["status"] == "LIVE" and placed["order"]["side"] == "BUY":
-                placed["status"] = "CANCELED"
-                self.cancel_log.append((time.monotonic(), order_id))
-                cancelled.append(order_id)
+            if placed["status"] != "LIVE" or not self._unbacked(placed):
+                continue
+            placed["status"] = "CANCELED"
+            self.cancel_log.append((time.monotonic(), order_id))
+            cancelled.append(order_id)
         return cancelled
+
+    def _unbacked(self, placed: dict[str, Any]) -> bool:
+        """Whether the wallet no longer backs what the orders of this one's side (and token,
+        for a SELL) reserve."""
+        o = placed["order"]
+        if o["side"] == "BUY":
+            return self.collateral is not None and self._reserved("BUY", None) > self.collateral
+        token = int(o["tokenId"])
+        if not self.share_approval:
+            return True
+        return self._reserved("SELL", token) > self.holdings.get(token, Decimal(0))
 
     def live_orders(self) -> list[str]:
         self.expire()

@@ -38,10 +38,14 @@ placement (fills by counterparties, settlement, expiry, …) is :mod:`tests.exec
   placement successful"; other sources read it as terminal), so the stand-in takes both
   readings at their worst: the order may still be filled (``ClobEvents.fill``) and it
   stays ``UNMATCHED`` past its expiry (it is not expired like a live order);
-* the validity monitor: the CLOB keeps checking that resting orders can still be paid for
-  (balances, allowances) and cancels the ones that cannot — ``ClobEvents.withdraw`` takes
-  collateral out of the wallet (a withdrawal, another program spending) and cancels our
-  resting BUYs, newest first, until what is left covers the rest;
+* the validity monitor (``ClobEvents.monitor``): the CLOB keeps checking that resting orders
+  can still be paid for (balances, allowances: Polymarket's docs, "Validity Checks") and
+  cancels the ones that cannot — ``ClobEvents.withdraw`` takes collateral out of the wallet (a
+  withdrawal, another program spending) and cancels our resting BUYs, newest first, until what
+  is left covers the rest; ``ClobEvents.move_shares`` takes a token's shares out (transferred
+  away, merged, redeemed) and cancels our resting SELLs of it the same way, as does a buy's
+  trade that FAILED (its shares never came) and ``ClobEvents.revoke_share_approval`` (every
+  resting SELL; ``share_approval`` False: every SELL refused);
 * ``DELAYED`` (``delayed_next``: the next order is placed without matching, answered ``"status":
   "delayed"``, its matching held back as the CLOB holds a marketable order in some markets; with
   ``delay_message`` the answer also carries that ``errorMsg``, as Polymarket's table of insert
@@ -121,6 +125,12 @@ class ClobExchange:
         # The wallet's collateral allowance to an exchange (lower-case address), in dollars.
         self.allowances: dict[str, Decimal] = {}
         self.holdings: dict[int, Decimal] = {}  # outcome shares held (what SELLs can sell)
+        # The wallet's approval of its conditional tokens to the exchanges (what SELLs spend).
+        self.share_approval = True
+        # The validity monitor lags a failed trade: it cancels what the failure left unbacked
+        # only when the test calls ``ClobEvents.monitor`` (the executor may read the failure
+        # first); off: at the failure.
+        self.monitor_lags = False
         # The shares a BUY takes are in the wallet (sellable) once its trade is MINED, not at
         # the match: a SELL before is refused "not enough balance / allowance", as users of the
         # real CLOB report right after a filled buy. Off by default (most tests sell only after
@@ -324,6 +334,8 @@ class ClobExchange:
             if self.collateral is None:
                 return True
             return self._reserved("BUY", None) + price * size + fee <= self.collateral
+        if not self.share_approval:
+            return False
         return self._reserved("SELL", token) + size <= self.holdings.get(token, Decimal(0))
 
     def _spend_allowance(self, token: int, usdc: Decimal) -> None:

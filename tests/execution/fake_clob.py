@@ -8,7 +8,8 @@ checked by :mod:`tests.execution.clob_signing` (L1 ``ClobAuth``, L2 HMAC, the or
 hash); what the exchange does with an order — matching, refusals, expiry,
 trades and their settlement on chain — is :mod:`tests.execution.clob_exchange` and
 :mod:`tests.execution.clob_events`, which :class:`FakeClob` extends (a test moves the exchange on
-with ``clob.fill``, ``clob.settle``, ``clob.report``, ``clob.release``, ``clob.withdraw``).
+with ``clob.fill``, ``clob.settle``, ``clob.report``, ``clob.release``, ``clob.withdraw``,
+``clob.move_shares``).
 
 * ``POST /order``: the order's EIP-712 signature must recover to ``signer``; an EOA order
   (signature type 0) must have ``maker == signer``; ``owner`` = the API key. Its id is the order's

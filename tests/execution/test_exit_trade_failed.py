@@ -77,7 +77,10 @@ async def test_an_exit_taken_while_the_buy_settles_and_the_buy_fails(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
 ) -> None:
     """The exchange took the exit (the shares credited at the match), and it rests: nobody bids
-    0.49 any more. The buy then fails: the exit is a SELL of shares the wallet never got."""
+    0.49 any more. The buy then fails: the exit is a SELL of shares the wallet never got. The
+    exchange's validity monitor lags the failure here (``monitor_lags``): the executor reads it
+    first and cancels the exit itself (the monitor first: ``test_exit_shares_gone.py``)."""
+    clob.monitor_lags = True
     ex = await holding_yes(pool, dsn, clob, live)
     [entry] = clob.trades
     clob.markets[TOKEN_YES].bids.pop(TOKEN_YES)  # the exit rests
