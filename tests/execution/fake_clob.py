@@ -84,9 +84,9 @@ from eth_account import Account
 
 from tests.execution.clob_account import ClobAccount
 from tests.execution.clob_events import ClobEvents
-from tests.execution.clob_exchange import Rejected
 from tests.execution.clob_faults import ClobFaults
 from tests.execution.clob_heartbeats import ClobHeartbeats
+from tests.execution.clob_market import Rejected
 from tests.execution.clob_signer_limits import ClobSignerLimits
 from tests.execution.clob_signing import (
     Creds,

@@ -17,7 +17,7 @@ from orderflow.execution.live import LiveBroker
 from orderflow.execution.live_connect import open_live_broker
 from orderflow.execution.orders import OrderDesk
 from orderflow.execution.paper import PaperBroker
-from tests.execution.clob_exchange import Market
+from tests.execution.clob_market import Market
 from tests.execution.conftest import (
     MARKET,
     TOKEN_NO,

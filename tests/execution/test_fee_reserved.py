@@ -24,7 +24,7 @@ import pytest
 from orderflow.execution.book import load_book
 from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
-from tests.execution.clob_exchange import Market
+from tests.execution.clob_market import Market
 from tests.execution.conftest import (
     WHALE,
     add_strategy,

@@ -12,7 +12,7 @@ import pytest
 
 from orderflow.execution.broker import OrderRequest
 from orderflow.execution.live import LiveBroker
-from tests.execution.clob_exchange import Market
+from tests.execution.clob_market import Market
 from tests.execution.clob_signing import STANDARD_EXCHANGE, exchange_for
 from tests.execution.conftest import TOKEN_YES, follow
 from tests.execution.fake_clob import FakeClob

@@ -11,7 +11,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.live import LiveBroker
-from tests.execution.clob_exchange import Market
+from tests.execution.clob_market import Market
 from tests.execution.clob_signing import NEG_RISK_EXCHANGE, STANDARD_EXCHANGE
 from tests.execution.conftest import TOKEN_NO, add_token, follow
 from tests.execution.fake_clob import FakeClob
