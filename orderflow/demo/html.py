@@ -31,7 +31,7 @@ from orderflow.demo.sections import (
     verdict_chart,
 )
 from orderflow.demo.svg import PALETTE, Point, Series, bar_chart, line_chart, scatter_chart
-from orderflow.demo.text import top_wallets
+from orderflow.demo.wallet_tables import WALLET_HEAD, prior_line, top_wallets, wallet_rows
 
 STYLE_COLORS = {
     "skilled": PALETTE[2],
@@ -162,25 +162,6 @@ def _summary_rows(summaries: list[RunSummary]) -> list[list[str]]:
     ]
 
 
-def _wallet_rows(result: DemoResult) -> list[list[str]]:
-    truth = result.truth.wallet_map()
-    rows = []
-    for s in top_wallets(result):
-        t = truth.get(s.wallet_address)
-        rows.append(
-            [
-                s.wallet_address,
-                s.tier,
-                f"{s.score:.2f}",
-                str(s.resolved_positions),
-                f"{s.edge:+.3f}",
-                "?" if t is None else t.style,
-                "-" if t is None or t.skill is None else f"{t.skill:.2f}",
-            ]
-        )
-    return rows
-
-
 def _signal_rows(result: DemoResult) -> list[list[str]]:
     run = result.backtest.result.runs[0]
     executed = [s for s in run.book.signals if s.status == "EXECUTED" and s.is_entry]
@@ -292,10 +273,8 @@ def render_html(result: DemoResult) -> str:
         quality_chart(result),
         *_flagged_section(result),
         "<h2>Top wallets, with the hidden truth beside them</h2>",
-        _table(
-            ["wallet", "tier", "score", "resolved", "edge", "hidden style", "hidden skill"],
-            _wallet_rows(result),
-        ),
+        _table(WALLET_HEAD, wallet_rows(top_wallets(result), result.truth)),
+        f"<p class='note'>{escape(prior_line(result.prior, result.prior_floor))}</p>",
         "<h2>Strategy positions</h2>",
         _table(
             ["time", "signal", "followed wallet", "score", "price", "shares", "P&L", "state"],

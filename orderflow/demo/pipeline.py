@@ -33,6 +33,7 @@ from orderflow.demo.store import (
 from orderflow.errors import OrderflowError
 from orderflow.migrate import migrate
 from orderflow.reputation import ReputationSettings, WalletScore, compute_scores, run_reputation
+from orderflow.reputation.prior import Prior
 from orderflow.sim import (
     ScoredWallet,
     ScoreQuality,
@@ -90,6 +91,10 @@ class DemoResult:
     seeds: list[int] = field(default_factory=list)
     seeds_skipped: list[int] = field(default_factory=list)  # not run: the time budget was spent
     pooled: list[FollowerVerdict] = field(default_factory=list)
+    # the population prior the stored rows were shrunk toward (the reputation run's), and the
+    # floor of its spread (ReputationSettings.prior_sd_floor)
+    prior: Prior | None = None
+    prior_floor: float = field(default_factory=lambda: ReputationSettings().prior_sd_floor)
 
 
 def markets_of(report: BacktestReport, label: str) -> list[tuple[str, dict[str, MarketResult]]]:
@@ -170,7 +175,7 @@ async def run_demo(
         # the stored rows the report lists: a run at the present (an --as-of run writes only
         # history); the world stores nothing after its end, so it scores what compute_scores
         # does at the end
-        await run_reputation(pool, settings=reputation)
+        reputation_run = await run_reputation(pool, settings=reputation)
         scores = await compute_scores(pool, as_of=end, settings=reputation)
         lap("reputation")
         async with pool.acquire() as conn:
@@ -251,4 +256,6 @@ async def run_demo(
         seeds=seeds,
         seeds_skipped=skipped,
         pooled=verdicts,
+        prior=Prior(**reputation_run.prior) if reputation_run.prior else None,
+        prior_floor=(reputation or ReputationSettings()).prior_sd_floor,
     )

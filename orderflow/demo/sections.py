@@ -19,6 +19,7 @@ from orderflow.backtest.verdict import FollowerVerdict, Interval
 from orderflow.demo.pipeline import DemoResult
 from orderflow.demo.store import FlaggedWallet
 from orderflow.demo.svg import PALETTE, ErrorBar, Point, interval_chart, scatter_chart
+from orderflow.demo.wallet_tables import EDGE_HEAD, edge_cells
 from orderflow.durations import format_duration
 from orderflow.sim import ScoreQuality, Truth
 
@@ -237,8 +238,7 @@ FLAGGED_HEAD = [
     "flags",
     "tier",
     "score",
-    "edge",
-    "edge se",
+    *EDGE_HEAD,
     "P(edge > cost)",
     "P(edge < 0)",
     "events",
@@ -264,8 +264,7 @@ def flagged_rows(flagged: Sequence[FlaggedWallet], truth: Truth) -> list[list[st
                 ",".join(w.flags),
                 w.tier or "-",
                 _f(w.score, ".2f"),
-                _f(w.edge, "+.3f"),
-                _f(w.edge_se, ".3f"),
+                *edge_cells(w.edge, w.edge_se, w.measured, w.measured_se),
                 _f(w.p_edge_above_cost, ".2f"),
                 _f(w.p_edge_below_zero, ".2f"),
                 str(w.events_resolved),

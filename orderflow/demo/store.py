@@ -21,6 +21,7 @@ from orderflow.backtest.book import Held, SignalRecord
 from orderflow.backtest.engine import Run
 from orderflow.db import connect
 from orderflow.errors import DatabaseError
+from orderflow.reputation.posterior_block import posterior_block
 from orderflow.strategy.settings import StrategySettings
 
 DEMO_DATABASE = "orderflow_demo"
@@ -202,9 +203,10 @@ def _position_args(
     )
 
 
-# The rows as read: their posterior figures against the current population (migration 022).
+# The rows as read: their posterior figures against the current population (migration 022), and
+# the factors JSON's posterior block (the measured edge before shrinkage: posterior_block).
 _FLAGGED = """
-SELECT s.wallet_address, to_jsonb(s) AS j
+SELECT s.wallet_address, to_jsonb(s) AS j, orderflow_factors(w) AS factors
   FROM orderflow_wallet_stats w
  CROSS JOIN LATERAL orderflow_wallet_read(w) AS s
  WHERE cardinality(w.flags) > 0
@@ -227,6 +229,8 @@ class FlaggedWallet:
     events_resolved: int
     clv_edge: float | None
     maker_volume_share: float | None
+    measured: float | None = None  # the record's own edge before shrinkage (the factors JSON's)
+    measured_se: float | None = None
 
 
 def _num(value: Any) -> float | None:
@@ -240,6 +244,7 @@ async def flagged_wallets(conn: asyncpg.Connection) -> list[FlaggedWallet]:
         j = row["j"]
         if isinstance(j, str):
             j = json.loads(j)
+        post = posterior_block(row["factors"])
         out.append(
             FlaggedWallet(
                 address=row["wallet_address"],
@@ -248,6 +253,8 @@ async def flagged_wallets(conn: asyncpg.Connection) -> list[FlaggedWallet]:
                 tier=j.get("trader_tier"),
                 edge=_num(j.get("edge")),
                 edge_se=_num(j.get("edge_se")),
+                measured=post.measured,
+                measured_se=post.measured_se,
                 p_edge_above_cost=_num(j.get("p_edge_above_cost")),
                 p_edge_below_zero=_num(j.get("p_edge_below_zero")),
                 events_resolved=int(j.get("events_resolved") or 0),

@@ -8,35 +8,55 @@ from decimal import Decimal
 from orderflow.backtest.report import money, num, render
 from orderflow.backtest.verdict import sentence
 from orderflow.demo.pipeline import DEMO_STRATEGY, DemoResult
-from orderflow.demo.sections import fill_summary, flagged_rows, interval_rows, quality_rows
+from orderflow.demo.sections import (
+    FLAGGED_HEAD,
+    fill_summary,
+    flagged_rows,
+    interval_rows,
+    quality_rows,
+)
 from orderflow.demo.store import FlaggedWallet, redact
-from orderflow.reputation import WalletScore
+from orderflow.demo.wallet_tables import (
+    EDGE_HEAD,
+    TOP_WALLETS,
+    prior_line,
+    top_wallets,
+    wallet_rows,
+)
 from orderflow.sim import Truth
 
-TOP_WALLETS = 15
 FLAGGED_LINES = 15
 
 
-def top_wallets(result: DemoResult, n: int = TOP_WALLETS) -> list[WalletScore]:
-    return sorted(result.scores.values(), key=lambda s: (-s.score, s.wallet_address))[:n]
+def short(address: str) -> str:
+    """An address as the console prints it (``orderflow wallet`` takes it as printed)."""
+    return f"{address[:12]}…"
+
+
+def _edge(posterior: str, sd: str, measured: str, measured_se: str) -> str:
+    """The posterior ± its sd, the measured edge ± its se beside it ("-": none)."""
+    return _pm(posterior, sd) + _pm(measured, measured_se)
+
+
+def _pm(value: str, spread: str) -> str:
+    return f"{value:>7} ±{spread:<6}" if spread != "-" else f"{value:>7}{'':<8}"
+
+
+EDGE_TITLE = f"{'posterior ± sd':<15}{'measured ± se':<15}"  # over _edge's columns
 
 
 def _wallet_lines(result: DemoResult) -> list[str]:
-    truth = result.truth.wallet_map()
     head = (
-        f"{'wallet':<14}{'tier':<9}{'score':>6}{'resolved':>9}{'wins':>6}{'edge':>8}"
+        f"{'wallet':<14}{'tier':<9}{'score':>6}{'resolved':>9}{'wins':>6}{EDGE_TITLE}"
         f"   {'hidden style':<14}{'skill':>6}"
     )
     lines = [head, "-" * len(head)]
-    for s in top_wallets(result):
-        t = truth.get(s.wallet_address)
-        skill = "-" if t is None or t.skill is None else f"{t.skill:.2f}"
-        style = "?" if t is None else t.style
+    for r in wallet_rows(top_wallets(result), result.truth):
         lines.append(
-            f"{s.wallet_address[:12]}… {s.tier:<9}{s.score:>6.2f}{s.resolved_positions:>9}"
-            f"{s.wins:>6}{s.edge:>+8.3f}   {style:<14}{skill:>6}"
+            f"{short(r[0])} {r[1]:<9}{r[2]:>6}{r[3]:>9}{r[4]:>6}{_edge(*r[5:9])}"
+            f"   {r[9]:<14}{r[10]:>6}"
         )
-    return lines
+    return [*lines, prior_line(result.prior, result.prior_floor)]
 
 
 def _positions_lines(result: DemoResult) -> list[str]:
@@ -51,7 +71,7 @@ def _positions_lines(result: DemoResult) -> list[str]:
     for s in best[:3] + best[-3:] if len(best) > 6 else best:
         state = "closed" if s.closed_at else "open"
         lines.append(
-            f"  {s.signal_type:<12} {s.wallet[:12]}… {s.shares:>9.2f} sh @ {s.price} "
+            f"  {s.signal_type:<12} {short(s.wallet)} {s.shares:>9.2f} sh @ {s.price} "
             f"-> {money(s.pnl or Decimal(0))} ({state})"
         )
     return lines
@@ -82,12 +102,15 @@ def flagged_lines(flagged: Sequence[FlaggedWallet], truth: Truth) -> list[str]:
     lines = [f"Flagged wallets ({len(flagged)}), with the hidden style beside them:"]
     rows = flagged_rows(flagged[:FLAGGED_LINES], truth)
     flags = max(26, *(len(r[1]) + 2 for r in rows))  # several flags never run into the tier
-    head = f"  {'wallet':<14}{'flags':<{flags}}{'tier':<9}{'score':>6}{'edge':>8}{'maker':>7}"
+    head = f"  {'wallet':<14}{'flags':<{flags}}{'tier':<9}{'score':>6}{EDGE_TITLE}{'maker':>7}"
     lines.append(head + f"   {'hidden style':<14}{'skill':>6}  ring")
+    col = {name: i for i, name in enumerate(FLAGGED_HEAD)}
+    edge = col[EDGE_HEAD[0]]
     for r in rows:
         lines.append(
-            f"  {r[0][:12]}… {r[1]:<{flags}}{r[2]:<9}{r[3]:>6}{r[4]:>8}{r[10]:>7}   "
-            f"{r[11]:<14}{r[12]:>6}  {r[13]}"
+            f"  {short(r[0])} {r[1]:<{flags}}{r[2]:<9}{r[3]:>6}{_edge(*r[edge : edge + 4])}"
+            f"{r[col['maker share']]:>7}   {r[col['hidden style']]:<14}"
+            f"{r[col['hidden skill']]:>6}  {r[col['wash ring']]}"
         )
     if len(flagged) > FLAGGED_LINES:
         lines.append(f"  … {len(flagged) - FLAGGED_LINES} more in the HTML report")

@@ -44,9 +44,11 @@ def test_demo_small_runs_end_to_end(
         "report.html",
     ):
         assert needle in text
+    check_wallet_table(text)
     # The verdict is read from the interval: one of three words, never a bare sign.
     assert re.search(r"Verdict: (PAID|LOST|INCONCLUSIVE) ", text)
     html = (out / "report.html").read_text()
+    assert "<th>measured edge</th><th>measured se</th>" in html and "Population prior" in html
     svgs = re.findall(r"<svg.*?</svg>", html, re.S)
     assert len(svgs) == 7  # verdict, fills, prices, equity, P&L by type, skill, quality
     for svg in svgs:  # each chart is well-formed XML with drawn marks, not an empty frame
@@ -106,6 +108,32 @@ def test_demo_small_runs_end_to_end(
     table = re.compile(r"^(?:strategy|follow-all|follow-random) .*$", re.M)
     assert len(table.findall(text)) == 6  # the summary table and the interval table
     assert table.findall(again) == table.findall(text)
+
+
+_TOP_ROW = re.compile(
+    r"^(0x[0-9a-f]{10}…) +\S+ +[\d.]+ +\d+ +\d+ +([+-][\d.]+) ±([\d.]+) +"
+    r"(?:([+-][\d.]+) ±([\d.]+)|-)",
+    re.M,
+)
+
+
+def check_wallet_table(text: str) -> None:
+    """The top wallets' table shows each record's measured edge ± se beside the posterior, and
+    the line under it says what the prior did: in the default worlds every posterior is the
+    population's mean (the prior's spread at its floor), and the table read as broken."""
+    table = text.split("Top 15 wallets", 1)[1].split("Score quality against", 1)[0]
+    assert "posterior" in table and "measured" in table, table
+    rows = _TOP_ROW.findall(table)
+    assert len(rows) == 15, table
+    assert "Population prior" in table, table
+    posteriors = [float(r[1]) for r in rows]
+    measured = [float(r[3]) for r in rows if r[3]]
+    assert len(measured) > 1, table
+    if "at its floor" in table:  # shrunk alike (but for mu's own se), the records apart
+        assert "the data cannot tell these wallets apart yet" in table
+        assert max(posteriors) - min(posteriors) <= 0.005 < max(measured) - min(measured), table
+    flagged = text.split("Flagged wallets", 1)[1].split("Paper trading", 1)[0]
+    assert "measured" in flagged, flagged
 
 
 def test_demo_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,6 +6,7 @@ import asyncpg
 
 from orderflow.demo.sections import FLAGGED_HEAD, flagged_rows
 from orderflow.demo.store import flagged_wallets
+from orderflow.demo.text import flagged_lines
 from orderflow.sim import SimConfig, simulate, truth_of
 
 _ROW = """
@@ -50,3 +51,33 @@ async def test_flagged_wallets_are_listed_with_their_hidden_style(pool: asyncpg.
     assert rows[0][col["P(edge > cost)"]] == "0.90"
     assert rows[1][col["hidden skill"]] == f"{maker.skill:.2f}"
     assert rows[1][col["wash ring"]] == "-"
+
+
+_FACTORS_ROW = """
+INSERT INTO orderflow_wallet_stats (wallet_address, reputation_score, trader_tier, edge, edge_se,
+    flags, events_resolved, factors_stored)
+VALUES ($1, $2, 'AVERAGE', -0.075, 0.031, $3, 12, $4)
+"""
+
+
+async def test_flagged_wallets_show_the_measured_edge(pool: asyncpg.Pool) -> None:
+    """The flagged table reads the stored row's factors JSON (orderflow_factors: the figures as
+    read, or the stored JSON of a row without them)."""
+    truth = truth_of(simulate(SimConfig.small(seed=3, days=1.0)))
+    maker, washer = truth.wallets[0].address, truth.wallets[1].address
+    factors = {"posterior": {"edge": -0.075, "sd": 0.031, "measured": 0.21, "measured_se": 0.09}}
+    await pool.execute(_FACTORS_ROW, maker, 6.0, ["MARKET_MAKER"], factors)
+    await pool.execute(_FACTORS_ROW, washer, 5.0, ["WASH"], None)
+    async with pool.acquire() as conn:
+        flagged = await flagged_wallets(conn)
+    rows = flagged_rows(flagged, truth)
+    col = {name: i for i, name in enumerate(FLAGGED_HEAD)}
+    edges = ["posterior edge", "posterior sd", "measured edge", "measured se"]
+    assert [rows[0][col[c]] for c in edges] == ["-0.075", "0.031", "+0.210", "0.090"]
+    assert [rows[1][col[c]] for c in edges] == ["-0.075", "0.031", "-", "-"]
+    _title, head, maker_line, washer_line = flagged_lines(flagged, truth)
+    assert "-0.075 ±0.031  +0.210 ±0.090" in maker_line
+    assert washer_line.count("±") == 1  # no measured edge: "-", no spread
+    at = head.index("measured ± se")
+    assert at <= maker_line.index("+0.210") < at + len("measured ± se")  # under its title
+    assert head.index("posterior ± sd") <= maker_line.index("-0.075")
