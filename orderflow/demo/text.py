@@ -166,6 +166,17 @@ def render_text(result: DemoResult, html_path: str) -> str:
         *_pooled_lines(result),
         f"HTML report with charts: {html_path}",
         f"Demo database: {redact(result.database_dsn)}",
-        "  explore it: DATABASE_URL='<that URL>' orderflow wallet <ADDRESS>",
+        explore_line(result),
     ]
     return "\n".join(lines)
+
+
+def explore_line(result: DemoResult) -> str:
+    """How to look at a wallet afterwards: ``orderflow wallet`` takes the address as printed."""
+    top = top_wallets(result, 1)
+    example = short(top[0].wallet_address) if top else "<ADDRESS>"
+    return (
+        f"  explore it: DATABASE_URL='<that URL>' orderflow wallet {example}  (any address as "
+        "printed above, shortened or whole, when one scored wallet matches it; report.html has "
+        "them in full)"
+    )

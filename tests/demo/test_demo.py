@@ -108,6 +108,7 @@ def test_demo_small_runs_end_to_end(
     table = re.compile(r"^(?:strategy|follow-all|follow-random) .*$", re.M)
     assert len(table.findall(text)) == 6  # the summary table and the interval table
     assert table.findall(again) == table.findall(text)
+    check_explore_line(text, with_database(pg_server_dsn, name), monkeypatch, capsys)
 
 
 _TOP_ROW = re.compile(
@@ -134,6 +135,19 @@ def check_wallet_table(text: str) -> None:
         assert max(posteriors) - min(posteriors) <= 0.005 < max(measured) - min(measured), table
     flagged = text.split("Flagged wallets", 1)[1].split("Paper trading", 1)[0]
     assert "measured" in flagged, flagged
+
+
+def check_explore_line(
+    text: str, dsn: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The closing line names an address as the console printed it, and ``orderflow wallet``
+    takes it so."""
+    line = next(x for x in text.splitlines() if "explore it" in x)
+    first = _TOP_ROW.findall(text.split("Top 15 wallets", 1)[1])[0][0]
+    assert f"orderflow wallet {first}" in line and "as printed" in line, line
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    assert main(["wallet", first]) == 0
+    assert first.removesuffix("…") in capsys.readouterr().out
 
 
 def test_demo_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
