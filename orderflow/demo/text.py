@@ -42,7 +42,7 @@ def _pm(value: str, spread: str) -> str:
     return f"{value:>7} ±{spread:<6}" if spread != "-" else f"{value:>7}{'':<8}"
 
 
-EDGE_TITLE = f"{'posterior ± sd':<15}{'measured ± se':<15}"  # over _edge's columns
+EDGE_TITLE = f" {'posterior ± sd':<14} {'measured ± se':<14}"  # over _edge's columns
 
 
 def _wallet_lines(result: DemoResult) -> list[str]:

@@ -78,6 +78,7 @@ async def test_flagged_wallets_show_the_measured_edge(pool: asyncpg.Pool) -> Non
     _title, head, maker_line, washer_line = flagged_lines(flagged, truth)
     assert "-0.075 ±0.031  +0.210 ±0.090" in maker_line
     assert washer_line.count("±") == 1  # no measured edge: "-", no spread
+    assert " score posterior ± sd measured ± se " in head  # titles apart
     at = head.index("measured ± se")
     assert at <= maker_line.index("+0.210") < at + len("measured ± se")  # under its title
     assert head.index("posterior ± sd") <= maker_line.index("-0.075")
