@@ -12,10 +12,11 @@ market's price, lucky wallets with a few large bets, a small edge traded often, 
 complete-set arbitrageurs, partisans of a common factor). Each world is imported through the
 listener's file path into a fresh database and scored by a full reputation run; against the
 hidden truth: the AUC of the score, truly skilled vs not; the WHALE/SMART wallets, the truly
-skilled among them (precision) and the traps among them (market makers, wash-ring members, penny
-pickers, lucky wallets, complete-set arbitrageurs, partisans, whatever their skill); the
-partisans in DEGEN; the top 15 by score. One markdown row per variant (docs/reputation.md
-"Populations the score was not tuned on"). Uses ``--dsn`` /
+skilled among them (precision) and the traps among them (``sim.quality.TRAPS``: market makers,
+wash-ring members, penny pickers, lucky wallets, complete-set arbitrageurs, partisans, copiers,
+lucky whales, whatever their skill, and late favourite buyers without it) and the sybil wallets
+(skilled or not); the partisans in DEGEN; the top 15 by score, by the same kinds. One markdown
+row per variant (docs/reputation.md "Populations the score was not tuned on"). Uses ``--dsn`` /
 ``DATABASE_URL`` or a private embedded PostgreSQL.
 """
 
@@ -44,8 +45,8 @@ from orderflow.reputation import run_reputation  # noqa: E402
 from orderflow.sim import ScoredWallet, ScoreQuality, SimConfig, score_quality, simulate  # noqa: E402
 from orderflow.sim.emit import emit, write_logs  # noqa: E402
 from orderflow.sim.population import VARIANTS  # noqa: E402
-from orderflow.sim.quality import is_wash  # noqa: E402
-from orderflow.sim.truth import Truth, truth_of  # noqa: E402
+from orderflow.sim.quality import TRAPS, is_sybil  # noqa: E402
+from orderflow.sim.truth import Truth, TruthWallet, truth_of  # noqa: E402
 
 TOP_LIST = 15
 ROWS = """
@@ -68,7 +69,33 @@ SELECT s.wallet_address, s.reputation_score::float8 AS score, s.trader_tier AS t
                  GROUP BY 1) x) c ON true
  WHERE s.wallet_address = ANY($1::text[]) OR ($2 AND s.trader_tier IN ('WHALE', 'SMART', 'DEGEN'))
 """
-LISTED = ("skilled", "lucky", "wash", "penny", "maker", "arb", "partisan")
+# the top 15's columns: the truly skilled, each trap of TRAPS (by its label), the sybils
+LISTED = {
+    "skilled": "skilled",
+    "lucky": "lucky wallets",
+    "wash": "wash wallets",
+    "penny": "penny pickers",
+    "maker": "market makers",
+    "arbitrageur": "complete-set arbitrageurs",
+    "partisan": "partisans",
+    "copier": "copiers",
+    "late buyer": "late favourite buyers",
+    "lucky whale": "lucky whales",
+    "sybil": "sybils",
+}
+# the WHALE/SMART trap columns: ScoreQuality's counts, in the header's order
+TOP_TIER = {
+    "makers": "top_tier_market_makers",
+    "penny": "top_tier_penny_pickers",
+    "wash": "top_tier_wash",
+    "lucky": "top_tier_lucky",
+    "arbitrageurs": "top_tier_arbitrageurs",
+    "partisans": "top_tier_partisans",
+    "copiers": "top_tier_copiers",
+    "late buyers": "top_tier_late_buyers",
+    "lucky whales": "top_tier_lucky_whales",
+    "sybils": "top_tier_sybils",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +104,7 @@ class World:
 
     seed: int
     quality: ScoreQuality
-    listed: dict[str, int]  # top TOP_LIST by score: skilled, lucky, wash, penny, maker
+    listed: dict[str, int]  # top TOP_LIST by score: LISTED's labels
 
 
 async def scored(pool: asyncpg.Pool) -> list[ScoredWallet]:
@@ -103,16 +130,15 @@ async def score_world(pool: asyncpg.Pool, sim: SimConfig, work: Path) -> tuple[T
     tw = truth.wallet_map()
     top = [tw[s.address] for s in sorted(scores, key=lambda s: -s.score) if s.address in tw]
     top = top[:TOP_LIST]
-    listed = {
-        "skilled": sum(t.truly_skilled for t in top),
-        "lucky": sum(t.style == "lucky" for t in top),
-        "wash": sum(is_wash(t) for t in top),
-        "penny": sum(t.style == "penny_picker" for t in top),
-        "maker": sum(t.style == "market_maker" for t in top),
-        "arb": sum(t.style == "arbitrageur" for t in top),
-        "partisan": sum(t.style == "partisan" for t in top),
-    }
-    return truth, World(sim.seed, score_quality(scores, truth), listed)
+    return truth, World(sim.seed, score_quality(scores, truth), top_listed(top))
+
+
+def top_listed(top: list[TruthWallet]) -> dict[str, int]:
+    """The top of the list by ``LISTED``'s labels: truly skilled, each trap, sybils."""
+    members = {trap.label: trap.member for trap in TRAPS}
+    members["skilled"] = lambda t: t.truly_skilled
+    members["sybils"] = is_sybil
+    return {label: sum(members[label](t) for t in top) for label in LISTED.values()}
 
 
 async def detail(pool: asyncpg.Pool, truth: Truth, style: str) -> list[str]:
@@ -155,12 +181,10 @@ def row(name: str, days: float, worlds: list[World]) -> str:
     top, skilled = sum(x.top_tier_wallets for x in q), sum(x.top_tier_truly_skilled for x in q)
     precision = f"{skilled / top:.2f}" if top else "—"
     auc = f"{statistics.fmean(aucs):.3f} ({min(aucs):.2f}-{max(aucs):.2f})" if aucs else "—"
-    listed = " / ".join(f"{statistics.fmean(w.listed[k] for w in worlds):.1f}" for k in LISTED)
-    traps = " / ".join(
-        str(sum(getattr(x, f) for x in q))
-        for f in ("top_tier_market_makers", "top_tier_penny_pickers", "top_tier_wash",
-                  "top_tier_lucky", "top_tier_arbitrageurs", "top_tier_partisans")
-    )  # fmt: skip
+    listed = " / ".join(
+        f"{statistics.fmean(w.listed[k] for w in worlds):.1f}" for k in LISTED.values()
+    )
+    traps = " / ".join(str(sum(getattr(x, f) for x in q)) for f in TOP_TIER.values())
     seeds = ",".join(str(w.seed) for w in worlds)
     return (
         f"| {name} | {days:g} | {seeds} | {sum(x.skilled_wallets for x in q)} | {auc} | "
@@ -171,9 +195,8 @@ def row(name: str, days: float, worlds: list[World]) -> str:
 
 HEADER = (
     "| population | days | seeds | truly skilled | AUC mean (min-max) | WHALE/SMART (skilled) "
-    "| precision | makers / penny / wash / lucky / arbitrageurs / partisans in WHALE/SMART "
-    "| partisans in DEGEN | top 15: skilled / lucky / wash / penny / maker / arbitrageur / "
-    "partisan |\n|---|---|---|---|---|---|---|---|---|---|"
+    f"| precision | {' / '.join(TOP_TIER)} in WHALE/SMART | partisans in DEGEN "
+    f"| top {TOP_LIST}: {' / '.join(LISTED)} |\n|---|---|---|---|---|---|---|---|---|---|"
 )
 
 

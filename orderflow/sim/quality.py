@@ -9,10 +9,15 @@ Each figure is honest about its sample:
 * precision of the top tiers (WHALE, SMART): the share of those wallets that are truly skilled,
   and recall: the share of skilled wallets that got there;
 * who else got there: market makers, wash-ring wallets, penny pickers, lucky wallets,
-  complete-set arbitrageurs and partisans in the top tiers, whatever their skill (following
-  none of them pays: one earns a spread, one trades with itself, one buys favourites at their
-  price, one hit a few long shots, one buys every outcome at once and each leg alone is a coin
-  flip, one leans one way on a common factor that happened to go its way this time);
+  complete-set arbitrageurs, partisans, copiers and lucky whales in the top tiers, whatever
+  their skill, and late favourite buyers without it (following none of them pays: one earns a
+  spread, one trades with itself, one buys favourites at their price, one hit a few long shots,
+  one buys every outcome at once and each leg alone is a coin flip, one leans one way on a
+  common factor that happened to go its way this time, one trades a leader's trades later at a
+  worse price, one made one or two huge bets);
+* sybil wallets in the top tiers (``top_tier_sybils``): one operator's skill counted as many
+  wallets. Not a trap (a skilled operator's wallets are truly skilled, and precision counts them
+  so), but a list of eight wallets of one operator is one forecast, not eight;
 * partisans in DEGEN: half of them lean against the factor's draw and lose with it, and fading
   them pays no better than following the other half (``partisans_in_degen``).
 
@@ -78,6 +83,11 @@ def auc(positives: Sequence[float], negatives: Sequence[float]) -> tuple[float, 
 
 MARKET_MAKER_STYLES = frozenset({"market_maker"})
 WASH_STYLES = frozenset({"wash"})
+
+
+def is_sybil(wallet: TruthWallet) -> bool:
+    """A sybil wallet: one of an operator's group (its style is retail; its group says so)."""
+    return wallet.sybil_group is not None
 
 
 def is_wash(wallet: object) -> bool:
@@ -166,21 +176,19 @@ class ScoreQuality:
     top_tier_lucky: int = 0
     top_tier_arbitrageurs: int = 0
     top_tier_partisans: int = 0
+    top_tier_copiers: int = 0
+    top_tier_late_buyers: int = 0
+    top_tier_lucky_whales: int = 0
+    top_tier_sybils: int = 0
     partisans_in_degen: int = 0
     traps: tuple[TrapCount, ...] = ()
 
     @property
     def top_tier_traps(self) -> int:
-        """Market makers, wash-ring members, penny pickers, lucky wallets, complete-set
-        arbitrageurs and partisans in WHALE/SMART."""
-        return (
-            self.top_tier_market_makers
-            + self.top_tier_wash
-            + self.top_tier_penny_pickers
-            + self.top_tier_lucky
-            + self.top_tier_arbitrageurs
-            + self.top_tier_partisans
-        )
+        """Every trap of ``TRAPS`` in WHALE/SMART (market makers, wash-ring members, penny
+        pickers, lucky wallets, complete-set arbitrageurs, partisans, copiers, late favourite
+        buyers without skill, lucky whales); not sybils (``top_tier_sybils``)."""
+        return sum(c.top_tier for c in self.traps)
 
     def traps_text(self) -> str:
         """ "market makers 0 of 12, wash wallets 1 of 30": each trap the world holds, its wallets
@@ -233,6 +241,10 @@ def score_quality(scores: Sequence[ScoredWallet], truth: Truth) -> ScoreQuality:
         top_tier_lucky=in_top["lucky wallets"],
         top_tier_arbitrageurs=in_top["complete-set arbitrageurs"],
         top_tier_partisans=in_top["partisans"],
+        top_tier_copiers=in_top["copiers"],
+        top_tier_late_buyers=in_top["late favourite buyers"],
+        top_tier_lucky_whales=in_top["lucky whales"],
+        top_tier_sybils=sum(1 for _, t in top if is_sybil(t)),
         partisans_in_degen=sum(1 for s, t in pairs if t.style == "partisan" and s.tier == "DEGEN"),
         traps=traps,
     )

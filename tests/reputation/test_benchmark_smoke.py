@@ -6,6 +6,8 @@ from pathlib import Path
 
 import asyncpg
 
+from orderflow.sim import ScoredWallet, SimConfig, score_quality, simulate, truth_of
+from orderflow.sim.population import Population
 from tests.benchmark_module import load_benchmark, run_benchmark
 
 
@@ -130,3 +132,27 @@ async def test_the_benchmark_hour_trades_open_markets_only(dsn: str, pool: async
         )
         assert traded == len(still_open)
         assert await data.open_markets(conn, 30) == still_open[2:]
+
+
+def test_score_variants_row_has_every_trap_column() -> None:
+    """benchmarks/score_variants.py's markdown row (no database: a simulated truth scored by
+    hand): as many cells as its header, a WHALE/SMART count for each of the ten kinds (copiers,
+    late buyers, lucky whales and sybils among them) and a top-15 count for each of the eleven."""
+    bench = load_benchmark("score_variants")
+    pop = Population(shares={"copier": 0.1, "late_buyer": 0.1}, sybil_groups=(1, 2))
+    truth = truth_of(simulate(SimConfig.small(seed=9, days=1.0, population=pop)))
+    copier = next(w for w in truth.wallets if w.style == "copier")
+    sybil = next(w for w in truth.wallets if w.sybil_group is not None)
+    scores = [ScoredWallet(copier.address, 2.0, "SMART"), ScoredWallet(sybil.address, 1.0, "WHALE")]
+    world = bench.World(9, score_quality(scores, truth), bench.top_listed([copier, sybil]))
+    header, rule = bench.HEADER.splitlines()
+    line = bench.row("mixed", 1.0, [world])
+    assert line.count("|") == header.count("|") == rule.count("|") == 11
+    cells = [c.strip() for c in line.split("|")[1:-1]]
+    kinds = header.split("|")[8].strip().removesuffix(" in WHALE/SMART").split(" / ")
+    top = dict(zip(kinds, cells[7].split(" / "), strict=True))
+    assert len(kinds) == 10 and top["copiers"] == top["sybils"] == "1", (kinds, cells[7])
+    assert top["makers"] == top["late buyers"] == top["lucky whales"] == "0"
+    listed = header.split("|")[10].strip().split(": ")[1].split(" / ")
+    shown = dict(zip(listed, cells[9].split(" / "), strict=True))
+    assert len(listed) == 11 and shown["copier"] == shown["sybil"] == "1.0", shown

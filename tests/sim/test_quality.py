@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orderflow.sim import ScoredWallet, SimConfig, score_quality, simulate, spearman, truth_of
+from orderflow.sim.population import Population
 from orderflow.sim.quality import ranks
 
 
@@ -60,3 +61,33 @@ def test_every_trap_is_counted_among_the_scored_and_in_the_top_tiers() -> None:
     assert (q.top_tier_penny_pickers, q.top_tier_lucky) == (1, 1)
     # only the traps this world's scored wallets hold are named
     assert q.traps_text() == "penny pickers 1 of 2, lucky wallets 1 of 3"
+
+
+def test_copiers_late_buyers_lucky_whales_and_sybils_are_counted() -> None:
+    """The styles the later populations added: copiers, late favourite buyers without skill and
+    lucky whales are traps (``TRAPS``, ``top_tier_traps``), each with its count in WHALE/SMART;
+    sybil wallets are counted apart, skilled or not (one operator's record in several wallets),
+    and are no trap. Before, only precision under 1 could show any of them there."""
+    pop = Population(
+        shares={"copier": 0.1, "late_buyer": 0.1, "lucky_whale": 0.05}, sybil_groups=(1, 3)
+    )
+    truth = truth_of(simulate(SimConfig.small(seed=9, days=1.0, population=pop)))
+    copier = next(w for w in truth.wallets if w.style == "copier")
+    late = next(w for w in truth.wallets if w.style == "late_buyer" and not w.truly_skilled)
+    whale = next(w for w in truth.wallets if w.style == "lucky_whale")
+    sybils = [w for w in truth.wallets if w.sybil_group is not None]
+    assert len(sybils) == 3 and all(w.truly_skilled == sybils[0].truly_skilled for w in sybils)
+    tiers = ("WHALE", "SMART", "WHALE", "SMART", "AVERAGE", "DEGEN")
+    picked = [copier, late, whale, *sybils]
+    q = score_quality(
+        [
+            ScoredWallet(w.address, 9.0 - k, t)
+            for k, (w, t) in enumerate(zip(picked, tiers, strict=True))
+        ],
+        truth,
+    )
+    assert (q.top_tier_copiers, q.top_tier_late_buyers, q.top_tier_lucky_whales) == (1, 1, 1)
+    assert q.top_tier_sybils == 1  # the other two sybils are AVERAGE and DEGEN
+    assert q.top_tier_traps == 3
+    counts = {c.label: (c.top_tier, c.scored) for c in q.traps}
+    assert counts["copiers"] == counts["late favourite buyers"] == counts["lucky whales"] == (1, 1)
