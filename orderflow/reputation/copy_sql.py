@@ -36,7 +36,7 @@ from the buys of the buckets next to them and keeps every other cell
 from __future__ import annotations
 
 from orderflow.reputation.gate import GATED_TRADES, gated_in_runs
-from orderflow.reputation.line_sql import PRINT
+from orderflow.reputation.line_sql import PRICED
 
 # How a token is known: two 64-bit hashes of it (a uint256 sorts and hashes as a 78-digit
 # NUMERIC, several times slower; a merge join's sorts by it took most of the statement): two
@@ -47,9 +47,12 @@ TOK2 = "hash_numeric_extended(t.token_id, 1)"
 # A buy's bucket ($3: copy_window_secs in seconds, float8).
 BUCKET = "floor(extract(epoch FROM {ts}) / $3::float8)::int8"
 
-# A taker buy that prices its token (line_sql.PRINT: shares for collateral; a buy of shares for
-# no collateral, price 0, no higher than anyone's, made its buyer a leader of every later buy).
-_TAKER_BUY = f"t.is_taker_aggregate AND t.side = 'BUY' AND {PRINT.format(t='t')}"
+# A taker buy at a level (line_sql.PRICED: a price strictly inside (0, 1)). A buy of shares for
+# no collateral, price 0, no higher than anyone's, made its buyer a leader of every later buy;
+# a print at 1.00 (no CLOB price: a wash or settlement-like print), no lower than anyone's,
+# made its printer a follower of every earlier one (COPIER of a skilled taker it printed after:
+# tests/reputation/test_copier_prints.py).
+_TAKER_BUY = f"t.is_taker_aggregate AND t.side = 'BUY' AND {PRICED.format(t='t')}"
 
 # One row per (wallet, token, block time) of {src} (columns w, tok, tok2, ts, usdc_size, size).
 _ONE_A_TIME = f"""

@@ -53,7 +53,6 @@ __all__ = [
     "FEW",
     "HOSTS",
     "PRICED",
-    "PRINT",
     "ROWS",
     "RUN",
     "STORED",
@@ -66,10 +65,6 @@ __all__ = [
     "wash_print",
 ]
 
-# Whether the fill row ``{t}`` is a buy or sale of shares for collateral (COPIER's taker buys,
-# orderflow.reputation.copy_sql: a buy of shares for no collateral is no buy it prices).
-PRINT = "{t}.size > 0 AND {t}.usdc_size > 0"
-
 
 def level_sql(price: str) -> str:
     """SQL: whether the expression ``price`` is a level, strictly between 0 and 1 — the one rule
@@ -80,15 +75,17 @@ def level_sql(price: str) -> str:
 
 # Whether the fill row ``{t}`` prices its token: the one rule of the closing lines, the marks and
 # the closing time, in the run and in ``orderflow wallet``'s report (evidence_sql.CLOSES,
-# :func:`line`, wallet_sql). A price strictly inside (0, 1), as the executor's and the backtest's
-# quotes take it (orderflow.signals.quotes.is_level): a CLOB price is never 0 or 1 (ticks of
-# 0.01 or 0.001), so a print at 1.00 (or 0) is a wash or settlement-like print, no level, and a
-# fill of no shares or no collateral (its stored price collateral / shares, 0 when no shares
-# changed hands: chain/store_sql) is none either: it sets no line, no mark and no closing time
-# (its shares and collateral are still summed). The price alone, so the closing lines' probes
-# stay on the token index (its INCLUDE has the price, not the amounts: migration 028;
-# tests/reputation/test_closes_index.py). Until 7 Dec 2026 a print at 1.00 after levels at 0.40
-# marked an open position at 1.00 (tests/reputation/test_report_mark.py).
+# :func:`line`, wallet_sql), and of COPIER's taker buys (orderflow.reputation.copy_sql). A price
+# strictly inside (0, 1), as the executor's and the backtest's quotes take it
+# (orderflow.signals.quotes.is_level): a CLOB price is never 0 or 1 (ticks of 0.01 or 0.001), so
+# a print at 1.00 (or 0) is a wash or settlement-like print, no level, and a fill of no shares or
+# no collateral (its stored price collateral / shares, 0 when no shares changed hands:
+# chain/store_sql) is none either: it sets no line, no mark and no closing time, and is no buy a
+# copier trails or leads (its shares and collateral are still summed). The price alone, so the
+# closing lines' probes stay on the token index (its INCLUDE has the price, not the amounts:
+# migration 028; tests/reputation/test_closes_index.py). Until 7 Dec 2026 a print at 1.00 after
+# levels at 0.40 marked an open position at 1.00 (tests/reputation/test_report_mark.py), and a
+# print at 1.00 trailed every earlier buy of its token (tests/reputation/test_copier_prints.py).
 PRICED = level_sql("{t}.price")
 
 WINDOW_SECS = 6 * 3600  # how far back from the last print a print counts
