@@ -47,8 +47,15 @@ class LiveCredentials(BaseSettings):
         validation_alias="POLY_CLOB_URL",
         description="Override the CLOB REST URL (a staging or test server); unset: production.",
     )
+    rpc_url: SecretStr | None = Field(
+        default=None,
+        validation_alias="POLY_RPC_URL",
+        description="The Polygon JSON-RPC node the live wallet's redemptions are read and, for an "
+        "EOA wallet, sent through (a node URL often carries its API key: kept secret); unset: "
+        "the SDK's public default node.",
+    )
 
-    @field_validator("private_key", "api_key", "api_secret", "api_passphrase")
+    @field_validator("private_key", "api_key", "api_secret", "api_passphrase", "rpc_url")
     @classmethod
     def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value is not None and value.get_secret_value().strip() else None

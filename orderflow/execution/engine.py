@@ -54,6 +54,7 @@ from orderflow.execution.order_worker import OrderWorker
 from orderflow.execution.orders import OrderDesk, utcnow
 from orderflow.execution.performance import update_performance
 from orderflow.execution.positions import settle_resolved, unsettle_stale
+from orderflow.execution.redeem import redeem_winnings
 from orderflow.execution.settings import ExecutorSettings
 from orderflow.execution.strategies import StrategyRegistry, StrategyState
 from orderflow.execution.trading import Trader
@@ -375,6 +376,9 @@ class Executor:
             await unsettle_stale(conn)
             await position_queries.mark_open_positions(conn)
             await settle_resolved(conn, self.clock())
+            s = self.settings  # winning live shares redeemed once their resolution is final
+            live = self.brokers.get("live")
+            await redeem_winnings(conn, live, s.redeem, s.reorg_window_blocks, self.clock())
             # Killed, deleted or unknown strategies that still have live orders (an order
             # adopted by reconciliation after the kill, a deletion while the leader was away),
             # paused ones with live entries (paused while no executor ran), entries whose leader

@@ -47,7 +47,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -81,6 +81,7 @@ from orderflow.execution.live_reads import (
     problem_of,
     read_order,
 )
+from orderflow.execution.live_redeem import held_shares, send_redemption
 from orderflow.execution.live_replies import matching_held, order_status
 from orderflow.execution.live_trades import LiveTrades
 from orderflow.execution.market_rules import RulesCache
@@ -346,6 +347,23 @@ class LiveBroker(LiveTrades):
         except PolymarketError as exc:
             raise busy("order heartbeat", exc) from None
         self.heartbeat_id = beat.heartbeat_id
+
+    @property
+    def wallet(self) -> str:
+        """The funder: the wallet whose collateral and shares the orders spend and earn."""
+        return str(self.client.wallet).lower()
+
+    async def redeemer(self) -> LiveBroker:
+        return self
+
+    async def held_shares(self, token_ids: Sequence[int]) -> int:
+        """The wallet's shares of the tokens on chain, base units (:mod:`.live_redeem`)."""
+        return await held_shares(self.client, token_ids)
+
+    async def redeem(self, condition_id: str) -> str:
+        """Send the redemption of the wallet's shares of a resolved condition (the SDK's
+        ``redeem_positions``); the transaction's hash or the relayer's id."""
+        return await send_redemption(self.client, condition_id)
 
     async def close(self) -> None:
         await self.client.close()

@@ -65,7 +65,8 @@ async def open_live_broker(creds: LiveCredentials) -> LiveBroker:
             }
         )
     key = creds.private_key.get_secret_value()
-    keep_out(key, *(s.get_secret_value() for s in secrets if s is not None))
+    rpc_url = None if creds.rpc_url is None else creds.rpc_url.get_secret_value()
+    keep_out(key, rpc_url, *(s.get_secret_value() for s in secrets if s is not None))
     from eth_account import Account
 
     try:  # whatever the funder: the key signs every order (a bad one, with a funder, was an
@@ -80,7 +81,7 @@ async def open_live_broker(creds: LiveCredentials) -> LiveBroker:
         client = await AsyncSecureClient.create(
             private_key=key,
             wallet=wallet,
-            environment=_environment(creds.clob_url),
+            environment=_environment(creds.clob_url, rpc_url),
             credentials=api,
             on_rate_limit_update=SignerLimits(),
         )
@@ -115,12 +116,16 @@ def public_books(clob_url: str | None) -> PublicBooks:
     return PublicBooks(AsyncPublicClient(environment=_environment(clob_url)))
 
 
-def _environment(clob_url: str | None) -> Any:
-    if clob_url is None:
+def _environment(clob_url: str | None, rpc_url: str | None = None) -> Any:
+    if clob_url is None and rpc_url is None:
         return PRODUCTION
     # The SDK has no public constructor for environments; its internal helper is the one place
-    # that builds one (used for a staging or test CLOB only).
+    # that builds one (a staging or test CLOB, the operator's own Polygon node).
     from polymarket._internal.environment import get_environment_config, with_environment_config
 
-    config = dataclasses.replace(get_environment_config(PRODUCTION), clob_url=clob_url)
+    config = get_environment_config(PRODUCTION)
+    if clob_url is not None:
+        config = dataclasses.replace(config, clob_url=clob_url)
+    if rpc_url is not None:
+        config = dataclasses.replace(config, rpc_url=rpc_url)
     return with_environment_config(PRODUCTION, config=config)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
+from orderflow.errors import ExecutionError
 from orderflow.execution.broker import (
     AccountFills,
     Broker,
@@ -21,6 +22,7 @@ from orderflow.execution.broker import (
     OrderRequest,
     PreparedOrder,
 )
+from orderflow.execution.redeem import CanRedeem, Redeemer
 
 
 class DelegatingBroker:
@@ -55,3 +57,9 @@ class DelegatingBroker:
 
     async def collateral(self, token_ids: Collection[int]) -> Collateral | None:
         return await (await self._target()).collateral(token_ids)
+
+    async def redeemer(self) -> Redeemer:
+        target = await self._target()
+        if not isinstance(target, CanRedeem):
+            raise ExecutionError("this live broker cannot redeem")
+        return await target.redeemer()

@@ -200,7 +200,8 @@ async def unsettle_stale(conn: asyncpg.Connection) -> list[tuple[str, int]]:
     its block, a file retracted it, its market went back to Gamma's payouts): the markets
     migration 071's trigger queued are taken, and each settled position of theirs whose token's
     payout stored now is another or none is OPEN again with what its fills leave (its shares
-    held: the executor never redeems), its P&L no longer its signal's; :func:`settle_resolved`
+    held: a redemption waits until no reorg can take the resolution back), its P&L no longer its
+    signal's; :func:`settle_resolved`
     settles it again at the payout stored next. In one transaction with the queue's take, so a
     failure leaves the markets queued. A position whose strategy holds another open position in
     the token (an entry taken after the resolution went) cannot reopen: its market stays queued

@@ -114,6 +114,22 @@ class ExecutorSettings(CommonSettings):
         "chain (CONFIRMED or FAILED); a trade still pending after this is kept as booked, with a "
         "warning.",
     )
+    redeem: bool = Field(
+        default=True,
+        validation_alias="EXECUTOR_REDEEM",
+        description="The leader redeems live winnings: each condition whose settled live "
+        "positions hold winning shares, once its resolution is REORG_WINDOW_BLOCKS deep, is "
+        "redeemed on the wallet (the SDK's redeem_positions: an EOA sends it through "
+        "POLY_RPC_URL and pays its gas, other wallets through Polymarket's relayer). false: "
+        "nothing redeemed (the wallet's collateral comes back only when redeemed elsewhere).",
+    )
+    reorg_window_blocks: int = Field(
+        default=256,
+        ge=2,
+        validation_alias="REORG_WINDOW_BLOCKS",
+        description="The listener's reorg window: a resolution this many blocks under its "
+        "checkpoint is final and may be redeemed (set it as the listener's).",
+    )
 
     @field_validator("strategies", mode="before")
     @classmethod

@@ -57,7 +57,9 @@ def test_live_executor_gets_credentials_by_reference() -> None:
         "POLY_API_KEY",
         "POLY_API_SECRET",
         "POLY_API_PASSPHRASE",
+        "POLY_RPC_URL",  # the node redemptions go through: its URL may carry an API key
     } <= set(env)
+    assert env["POLY_RPC_URL"]["valueFrom"]["secretKeyRef"]["optional"] is True
     strategy = one(docs, "ConfigMap", "-strategy")
     assert strategy["data"]["ENABLE_PAPER_TRADING"] == "false"
     # Paper mode without credentials: no POLY_* variables at all.

@@ -147,7 +147,7 @@ key is required (the pod does not start without it); the others are optional bec
 key can be derived from the private key and the funder/signature type have defaults.
 */}}
 {{- define "orderflow.credentialKeys" -}}
-{{- list "POLY_PRIVATE_KEY" "POLY_FUNDER" "POLY_SIGNATURE_TYPE" "POLY_API_KEY" "POLY_API_SECRET" "POLY_API_PASSPHRASE" | toJson -}}
+{{- list "POLY_PRIVATE_KEY" "POLY_FUNDER" "POLY_SIGNATURE_TYPE" "POLY_API_KEY" "POLY_API_SECRET" "POLY_API_PASSPHRASE" "POLY_RPC_URL" | toJson -}}
 {{- end -}}
 
 {{- define "orderflow.env.credentials" -}}

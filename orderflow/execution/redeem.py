@@ -1,0 +1,164 @@
+"""Live winnings redeemed: each condition whose settled live positions hold winning shares is
+redeemed once on the wallet, after its resolution is final (docs/executor.md, "Redeeming live
+winnings").
+
+A settled position's winning shares are collateral only once ``redeemPositions`` is sent for its
+condition; until then the wallet holds less than the strategies' cash says and their BUYs are
+refused ``wallet_collateral``. Each maintenance pass (leader only, ``EXECUTOR_REDEEM``):
+
+1. queues (PENDING) every condition with a settled live position holding winning shares
+   (``settled_payout`` > 0) whose resolution's block is at least ``REORG_WINDOW_BLOCKS`` under
+   the listener's checkpoint: deeper than the listener follows a reorg, so no redemption is ever
+   sent for a resolution that could be taken back. Paper positions are never queued; a killed
+   strategy's are (redemption trades nothing, and it redeems the wallet's whole balance of the
+   condition, whichever strategy bought it);
+2. for each row due, reads the wallet's shares of the condition on chain: none left is DONE —
+   ``redeemed`` after our transaction, ``no balance to redeem`` otherwise (redeemed on
+   Polymarket's site, by its auto-redeem operator) — with no transaction sent;
+3. sends the redemption of a PENDING or FAILED row (SENT, with the hash or relayer id); a SENT
+   row is looked at again :data:`SENT_WAIT` later by its balance: shares still held make it
+   FAILED. A failure (the node, Gamma, a revert) is FAILED with its reason, tried again after a
+   pause doubling from :data:`FIRST_PAUSE` to :data:`LONGEST_PAUSE`.
+
+Texts of the exchange or the node are redacted (:func:`~orderflow.execution.exchange_text.
+exchange_text`): no key or secret reaches a log or a row.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+import asyncpg
+
+from orderflow.errors import ExecutionError
+from orderflow.execution import redeem_queries as q
+from orderflow.execution.exchange_text import exchange_text
+from orderflow.telemetry import meter
+
+log = logging.getLogger(__name__)
+redemptions = meter("orderflow.execution").create_counter(
+    "orderflow_redemptions_total",
+    description="Live redemptions by outcome: sent, redeemed, no_balance, failed",
+)
+
+SENT_WAIT = timedelta(minutes=5)  # more than the SDK waits for a receipt (200 s)
+FIRST_PAUSE = timedelta(minutes=1)
+LONGEST_PAUSE = timedelta(hours=1)
+
+
+class Redeemer(Protocol):
+    """The logged-in live broker's side of a redemption (:class:`~orderflow.execution.live.
+    LiveBroker`)."""
+
+    @property
+    def wallet(self) -> str: ...
+
+    async def held_shares(self, token_ids: Sequence[int]) -> int: ...
+
+    async def redeem(self, condition_id: str) -> str: ...
+
+
+@runtime_checkable
+class CanRedeem(Protocol):
+    """A broker that can redeem (live ones; a paper broker cannot)."""
+
+    async def redeemer(self) -> Redeemer: ...
+
+
+def pause_after(attempts: int) -> timedelta:
+    """The pause before the next try of a row that failed ``attempts`` times."""
+    doubled: timedelta = FIRST_PAUSE * 2 ** min(max(attempts - 1, 0), 16)
+    return min(doubled, LONGEST_PAUSE)
+
+
+async def has_work(conn: asyncpg.Connection, depth: int, now: datetime) -> bool:
+    """Whether a pass has anything to do (so an idle executor never logs in for it)."""
+    return bool(await conn.fetchval(q.HAS_WORK, q.LISTENER_STREAM, depth, now, now - SENT_WAIT))
+
+
+async def redeem_pass(
+    conn: asyncpg.Connection, redeemer: Redeemer, now: datetime, depth: int
+) -> dict[str, int]:
+    """Queue the conditions now final, act on every row due; the outcomes counted."""
+    wallet = redeemer.wallet
+    await q.queue_final(conn, wallet, depth, now)
+    outcomes: dict[str, int] = {}
+    for row in await q.due(conn, wallet, now, now - SENT_WAIT):
+        outcome = await _act(conn, redeemer, row, now)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        redemptions.add(1, {"outcome": outcome})
+    return outcomes
+
+
+async def _act(
+    conn: asyncpg.Connection, redeemer: Redeemer, row: asyncpg.Record, now: datetime
+) -> str:
+    condition, wallet = str(row["condition_id"]), redeemer.wallet
+    attempts = int(row["attempts"])
+    try:
+        held = await redeemer.held_shares([int(t) for t in row["tokens"]])
+    except ExecutionError as exc:
+        return await _failed(conn, condition, wallet, now, str(exc), attempts, attempted=False)
+    if held == 0:
+        reason = "redeemed" if row["status"] == "SENT" else "no balance to redeem"
+        await q.set_state(conn, condition, wallet, "DONE", now=now, reason=reason)
+        log.info("redemption done", extra={"condition": condition, "reason": reason})
+        return "redeemed" if reason == "redeemed" else "no_balance"
+    if row["status"] == "SENT":
+        why = f"shares still held after the redemption {row['tx_hash']} was sent ({held} units)"
+        return await _failed(conn, condition, wallet, now, why, attempts, attempted=False)
+    try:
+        sent = await redeemer.redeem(condition)
+    except ExecutionError as exc:
+        return await _failed(conn, condition, wallet, now, str(exc), attempts, attempted=True)
+    await q.set_state(conn, condition, wallet, "SENT", now=now, tx_hash=sent, attempted=True)
+    log.info("redemption sent", extra={"condition": condition, "tx": sent, "shares": held})
+    return "sent"
+
+
+async def _failed(
+    conn: asyncpg.Connection,
+    condition: str,
+    wallet: str,
+    now: datetime,
+    why: str,
+    attempts: int,
+    *,
+    attempted: bool,
+) -> str:
+    reason = exchange_text(why)
+    later = now + pause_after(max(attempts + int(attempted), 1))
+    await q.set_state(
+        conn,
+        condition,
+        wallet,
+        "FAILED",
+        now=now,
+        reason=reason,
+        attempted=attempted,
+        next_try_at=later,
+    )
+    log.warning(
+        "redemption failed; tried again later",
+        extra={"condition": condition, "reason": reason, "next_try_at": later.isoformat()},
+    )
+    return "failed"
+
+
+async def redeem_winnings(
+    conn: asyncpg.Connection, broker: object, enabled: bool, depth: int, now: datetime
+) -> dict[str, int]:
+    """The maintenance pass's step: nothing unless redemption is on, the live broker can redeem
+    and there is work (an executor with nothing to redeem never logs in for it); a broker that
+    cannot log in now is asked again next pass."""
+    if not enabled or not isinstance(broker, CanRedeem) or not await has_work(conn, depth, now):
+        return {}
+    try:
+        redeemer = await broker.redeemer()
+    except ExecutionError as exc:
+        log.warning("redemptions wait: %s", exchange_text(str(exc)))
+        return {}
+    return await redeem_pass(conn, redeemer, now, depth)
