@@ -376,9 +376,6 @@ class Executor:
             await unsettle_stale(conn)
             await position_queries.mark_open_positions(conn)
             await settle_resolved(conn, self.clock())
-            s = self.settings  # winning live shares redeemed once their resolution is final
-            live = self.brokers.get("live")
-            await redeem_winnings(conn, live, s.redeem, s.reorg_window_blocks, self.clock())
             # Killed, deleted or unknown strategies that still have live orders (an order
             # adopted by reconciliation after the kill, a deletion while the leader was away),
             # paused ones with live entries (paused while no executor ran), entries whose leader
@@ -395,3 +392,7 @@ class Executor:
         async with self.pool.acquire() as conn:
             for state in self.registry.active():
                 await update_performance(conn, state.name, state.bankroll, now, self.trader.marks)
+            # Last (a node or Gamma failing there holds up nothing else): winning live shares
+            # redeemed once their resolution is final.
+            s, live = self.settings, self.brokers.get("live")
+            await redeem_winnings(conn, live, s.redeem, s.reorg_window_blocks, self.clock())
