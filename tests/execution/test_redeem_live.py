@@ -88,6 +88,7 @@ async def world() -> AsyncIterator[World]:
         await clob.stop()
         await gamma.stop()
         await node.aclose()
+        node.stop()
 
 
 def _production() -> Any:
