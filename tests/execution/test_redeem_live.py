@@ -28,7 +28,7 @@ from orderflow.execution.live import LiveBroker
 from orderflow.execution.redeem import FIRST_PAUSE, SENT_WAIT
 from tests.chain_live.anvil_node import Anvil, free_port
 from tests.chain_live.ctf_chain import CtfChain, GammaStandin, gamma_market
-from tests.execution.clob_exchange import Market
+from tests.execution.clob_market import Market
 from tests.execution.conftest import WHALE, add_token, add_trade, add_wallet, resolve
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import Clock, live_executor, live_strategy
