@@ -43,7 +43,6 @@ import asyncio
 import dataclasses
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -53,13 +52,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
-from recent_record import CLASSES, TOP, score_one  # noqa: E402
-from scratch_db import scratch_server  # noqa: E402
+from recent_record import CLASSES, TOP, dump_worlds  # noqa: E402
 
-from orderflow import db  # noqa: E402
 from orderflow.reputation import evidence_sql, factors  # noqa: E402
 from orderflow.reputation.settings import ReputationSettings  # noqa: E402
-from orderflow.reputation.stored_inputs import INPUTS  # noqa: E402
 from orderflow.reputation.wallet_inputs import WalletInputs  # noqa: E402
 
 Array = npt.NDArray[Any]
@@ -123,39 +119,7 @@ def with_decayed_sums(sql: str) -> str:
 async def dump(args: argparse.Namespace) -> None:
     evidence_sql.WALLETS = with_decayed_sums(evidence_sql.WALLETS)
     cols = [c for c in WalletInputs.columns() if c != "wash_host"] + columns()
-    out = Path(args.out)
-    for spec in args.worlds:
-        with tempfile.TemporaryDirectory(prefix="orderflow-decay-") as work:
-            async with scratch_server(args.dsn) as scratch:
-                pool = await db.create_pool(await scratch.fresh(), min_size=1, max_size=4)
-                try:
-                    truth = await score_one(pool, spec, Path(work))
-                    rows = await pool.fetch(
-                        "SELECT w.wallet_address, h.idx AS host, w.idx, s.flags, "
-                        + ", ".join(f"coalesce(w.{c}::float8, 'NaN') AS {c}" for c in cols)
-                        + f" FROM {INPUTS} w LEFT JOIN {INPUTS} h"
-                        " ON h.wallet_address = w.wash_host_address"
-                        " JOIN orderflow_wallet_scores s ON s.wallet_address = w.wallet_address"
-                        " ORDER BY w.idx"
-                    )
-                finally:
-                    await pool.close()
-        place = {int(r["idx"]): k for k, r in enumerate(rows)}
-        addr = [r["wallet_address"] for r in rows]
-        none = ("", 0.0, False)
-        data: dict[str, Array] = dict(
-            style=np.array([truth.get(a, none)[0] for a in addr]),
-            skill=np.array([truth.get(a, none)[1] for a in addr]),
-            skilled=np.array([truth.get(a, none)[2] for a in addr]),
-            copier=np.array(["COPIER" in (r["flags"] or []) for r in rows]),
-            wash_host=np.array(
-                [np.nan if r["host"] is None else place[int(r["host"])] for r in rows]
-            ),
-            **{c: np.array([r[c] for r in rows], dtype=np.float64) for c in cols},
-        )
-        path = out / f"{spec.replace(':', '-')}.npz"
-        np.savez(path, **data)  # type: ignore[arg-type]  # numpy stubs: allow_pickle
-        print(f"{path}: {len(rows)} wallets", flush=True)
+    await dump_worlds(args, cols, "orderflow-decay-")
 
 
 def decayed(i: WalletInputs, w: dict[str, Array], h: str, power: bool) -> WalletInputs:

@@ -196,9 +196,16 @@ async def dump(args: argparse.Namespace) -> None:
     if args.split == "count":
         evidence_sql.WALLETS = split_by_count(evidence_sql.WALLETS)
     columns = [c for c in WalletInputs.columns() if c != "wash_host"] + [f"{f}_late" for f in LATE]
+    await dump_worlds(args, columns, "orderflow-recent-")
+
+
+async def dump_worlds(args: argparse.Namespace, columns: list[str], prefix: str) -> None:
+    """Build, import and score each of ``args.worlds`` on a scratch server and save every
+    wallet's ``columns`` of the stored inputs beside its hidden truth (style, skill, skilled), its
+    COPIER flag and its wash host's place, as ``<out>/<world>.npz`` (also decayed_record's)."""
     out = Path(args.out)
     for spec in args.worlds:
-        with tempfile.TemporaryDirectory(prefix="orderflow-recent-") as work:
+        with tempfile.TemporaryDirectory(prefix=prefix) as work:
             async with scratch_server(args.dsn) as scratch:
                 pool = await db.create_pool(await scratch.fresh(), min_size=1, max_size=4)
                 try:
