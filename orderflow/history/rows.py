@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from orderflow.chain import contracts as c
 from orderflow.chain.contracts import ChainAddresses
@@ -34,6 +34,8 @@ from orderflow.chain.encode import (
 from orderflow.history.hex_text import as_0x, hex_body
 from orderflow.history.layouts import Layout
 from orderflow.history.log_ids import read_log_id
+
+T = TypeVar("T")
 
 # Exchange names as exports spell them (e.g. a ``contract`` column) -> mainnet address.
 EXCHANGE_NAMES: dict[str, str] = {
@@ -238,20 +240,10 @@ class RowEncoder:
         tx, block = derived.tx, derived.block
         if self._present(values, "tx_hash"):
             own = hash32(self.value(values, "tx_hash"), "transaction hash")
-            if tx is not None and own != tx:
-                raise RowError(
-                    f"id {shown} names transaction {tx}, its transactionHash {own}: one of them "
-                    "is wrong"
-                )
-            tx = own
+            tx = _agreed(shown, "transaction", tx, "transactionHash", own)
         if self._present(values, "block_number") or block is None:
             own_block = uint(self.value(values, "block_number"), "block number")
-            if block is not None and own_block != block:
-                raise RowError(
-                    f"id {shown} names block {block}, its blockNumber {own_block}: one of them "
-                    "is wrong"
-                )
-            block = own_block
+            block = _agreed(shown, "block", block, "blockNumber", own_block)
         if tx is None:
             raise RowError(f"id {shown} names no transaction, and the row has no transactionHash")
         return tx, derived.log_index, block
@@ -386,3 +378,13 @@ class RowEncoder:
         if at.timestamp is not None:
             log["blockTimestamp"] = at.timestamp
         return log
+
+
+def _agreed(shown: str, what: str, derived: T | None, column: str, own: T) -> T:
+    """The row's own ``column`` value, which the id ``shown`` must agree with when it names
+    one (``derived``)."""
+    if derived is not None and own != derived:
+        raise RowError(
+            f"id {shown} names {what} {derived}, its {column} {own}: one of them is wrong"
+        )
+    return own
