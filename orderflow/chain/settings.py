@@ -15,6 +15,14 @@ from orderflow.chain.capped_logs import KNOWN_RESULT_CAPS
 from orderflow.chain.contracts import CTF_DEPLOY_BLOCK, MAINNET, ChainAddresses
 from orderflow.config import CommonSettings, redact_url
 
+# REORG_WINDOW_BLOCKS, the listener's and the executor's (its redemptions wait for it): half a
+# day of Polygon's 2-second blocks at most, as the executor looks for an exit's trigger from a
+# day before its signal's trade on (execution.exit_queries.TRIGGER_REORG_MARGIN), so a reorg that
+# the listener follows may not move a trade further than that.
+REORG_WINDOW_DEFAULT = 256
+REORG_WINDOW_MIN = 2
+REORG_WINDOW_MAX = 21_600
+
 
 def _scheme(url: SecretStr) -> str:
     return urlsplit(url.get_secret_value()).scheme.lower()
@@ -143,13 +151,10 @@ class ListenerSettings(CommonSettings):
         ),
     )
     reorg_window_blocks: int = Field(
-        default=256,
+        default=REORG_WINDOW_DEFAULT,
         validation_alias="REORG_WINDOW_BLOCKS",
-        ge=2,
-        # half a day of Polygon's 2-second blocks: the executor looks for an exit's trigger from
-        # a day before its signal's trade on (execution.exit_queries.TRIGGER_REORG_MARGIN), so a
-        # reorg that the listener follows may not move a trade further than that
-        le=21_600,
+        ge=REORG_WINDOW_MIN,
+        le=REORG_WINDOW_MAX,
         description=(
             "Recent block hashes kept for reorg detection; a reorg deeper than this stops the "
             "listener with an error instead of guessing (at most 21,600: half a day)."

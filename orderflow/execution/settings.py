@@ -13,6 +13,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
+from orderflow.chain.settings import REORG_WINDOW_DEFAULT, REORG_WINDOW_MAX, REORG_WINDOW_MIN
 from orderflow.config import CommonSettings
 from orderflow.strategy.names import checked_name
 
@@ -124,8 +125,9 @@ class ExecutorSettings(CommonSettings):
         "nothing redeemed (the wallet's collateral comes back only when redeemed elsewhere).",
     )
     reorg_window_blocks: int = Field(
-        default=256,
-        ge=2,
+        default=REORG_WINDOW_DEFAULT,
+        ge=REORG_WINDOW_MIN,
+        le=REORG_WINDOW_MAX,
         validation_alias="REORG_WINDOW_BLOCKS",
         description="The listener's reorg window: a resolution this many blocks under its "
         "checkpoint is final and may be redeemed (set it as the listener's).",
