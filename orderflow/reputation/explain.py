@@ -19,6 +19,7 @@ from orderflow.reputation.archived import Archived, archived_line
 from orderflow.reputation.copy_leaders import CopyRelation, copy_lines
 from orderflow.reputation.factors import FACTORS
 from orderflow.reputation.per_wallet import WalletReport
+from orderflow.reputation.posterior_block import posterior_of
 from orderflow.reputation.prior import Prior, fade_probability
 from orderflow.reputation.settings import ReputationSettings, weights
 from orderflow.reputation.token_position import TokenPosition
@@ -172,7 +173,7 @@ def _position_line(tp: TokenPosition) -> str:
 
 
 def _posterior_lines(factors: Mapping[str, Any], prior: Prior | None = None) -> list[str]:
-    post = factors.get("posterior") or {}
+    post = posterior_of(factors)
     if not post:
         return []
     return [

@@ -30,6 +30,7 @@ from orderflow.accounting import fill_from_trade
 from orderflow.reputation import stored_inputs, wallet_sql
 from orderflow.reputation.factors import Scores, score
 from orderflow.reputation.flags import PENNY_PRICE
+from orderflow.reputation.posterior_block import posterior_of
 from orderflow.reputation.prior import Prior
 from orderflow.reputation.replay_inputs import wallet_inputs
 from orderflow.reputation.settings import ReputationSettings
@@ -75,7 +76,7 @@ def _stored(stats: Mapping[str, Any] | None) -> tuple[Prior | None, dict[str, An
     """The last run's prior, counterparty figures and whether it found the wallet's host WASH
     (the wallet was WASH_COUNTERPARTY then)."""
     factors = (stats or {}).get("factors") or {}
-    post = factors.get("posterior") or {}
+    post = posterior_of(factors)
     prior = None
     if post.get("prior_sd") is not None and post.get("prior_mean") is not None:
         prior = Prior(

@@ -32,13 +32,20 @@ class PosteriorBlock(BaseModel):
     prior_sd: float | None = None
 
 
-def posterior_block(factors: Mapping[str, Any] | str | None) -> PosteriorBlock:
-    """The ``posterior`` block of a factors JSON (a mapping or its text; None: an empty block)."""
+def posterior_of(factors: Any) -> Mapping[str, Any]:
+    """The ``posterior`` block of a factors JSON (a mapping or its text) as it stands; empty when
+    there is none."""
     if isinstance(factors, str):
         factors = json.loads(factors)
     if not isinstance(factors, Mapping):
-        return PosteriorBlock()
-    return PosteriorBlock.model_validate(factors.get("posterior") or {})
+        return {}
+    posterior = factors.get("posterior")
+    return posterior if isinstance(posterior, Mapping) else {}
+
+
+def posterior_block(factors: Mapping[str, Any] | str | None) -> PosteriorBlock:
+    """The ``posterior`` block of a factors JSON (a mapping or its text; None: an empty block)."""
+    return PosteriorBlock.model_validate(posterior_of(factors))
 
 
 def spread_at_floor(prior: Prior, floor: float) -> bool:

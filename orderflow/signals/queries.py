@@ -18,6 +18,7 @@ import asyncpg
 
 from orderflow.chain import pruning
 from orderflow.reputation import wallet_sql
+from orderflow.reputation.posterior_block import posterior_of
 from orderflow.signals.decide import Decision
 from orderflow.signals.decisions import as_decisions, decision_key, is_decision_row
 from orderflow.signals.views import TradeView, WalletView
@@ -197,14 +198,7 @@ def wallet_view_from_stats(j: Mapping[str, Any]) -> WalletView:
 def posterior_figure(factors: Any, name: str) -> float | None:
     """A figure of the run's posterior in a wallet's ``factors`` (a mapping or its JSON text; the
     follower's cost it judged the edge against, the population's mean); None when absent."""
-    if isinstance(factors, str):
-        factors = json.loads(factors)
-    if not isinstance(factors, Mapping):
-        return None
-    posterior = factors.get("posterior")
-    if not isinstance(posterior, Mapping):
-        return None
-    return _float(posterior.get(name))
+    return _float(posterior_of(factors).get(name))
 
 
 async def wallet_views(conn: asyncpg.Connection, addresses: Iterable[str]) -> dict[str, WalletView]:
