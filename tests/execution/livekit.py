@@ -141,6 +141,12 @@ async def age_exits(pool: asyncpg.Pool, by: timedelta) -> None:
         )
 
 
+def gauge_value(name: str) -> float:
+    """A gauge of one series, as ``/metrics`` shows it now."""
+    (line,) = [ln for ln in generate_latest().decode().splitlines() if ln.startswith(name)]
+    return float(line.rsplit(" ", 1)[1])
+
+
 def metric_total(name: str) -> float:
     """The sum of a counter's series over all its labels, as ``/metrics`` shows it now."""
     total = 0.0

@@ -4,19 +4,14 @@ by or after it lost the lock's session (the chart's OrderflowNoTradingLeader ale
 from __future__ import annotations
 
 import asyncpg
-from prometheus_client import generate_latest
 
 from orderflow.execution.leader import LeaderLock
 from orderflow.telemetry import setup_metrics
+from tests.execution.livekit import gauge_value
 
 
 def leader_gauge() -> float:
-    (line,) = [
-        ln
-        for ln in generate_latest().decode().splitlines()
-        if ln.startswith("orderflow_executor_leader")
-    ]
-    return float(line.rsplit(" ", 1)[1])
+    return gauge_value("orderflow_executor_leader")
 
 
 async def test_the_gauge_follows_the_trading_lock(pool: asyncpg.Pool, dsn: str) -> None:

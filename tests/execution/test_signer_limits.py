@@ -11,7 +11,6 @@ import logging
 import asyncpg
 import pytest
 from polymarket import RateLimitUpdate
-from prometheus_client import generate_latest
 
 from orderflow.execution import signer_limits
 from orderflow.execution.live import LiveBroker
@@ -19,18 +18,19 @@ from orderflow.telemetry import setup_metrics
 from tests.execution.clob_signer_limits import SignerLimits
 from tests.execution.conftest import leading, now_true, running, wait_for
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import buys_in_new_markets, live_executor, live_strategy, metric_total
+from tests.execution.livekit import (
+    buys_in_new_markets,
+    gauge_value,
+    live_executor,
+    live_strategy,
+    metric_total,
+)
 
 WARNINGS = "orderflow_clob_rate_limit_warnings_total"
 
 
 def _remaining() -> float:
-    (line,) = [
-        ln
-        for ln in generate_latest().decode().splitlines()
-        if ln.startswith("orderflow_clob_rate_limit_remaining")
-    ]
-    return float(line.rsplit(" ", 1)[1])
+    return gauge_value("orderflow_clob_rate_limit_remaining")
 
 
 def _warned_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
