@@ -34,7 +34,16 @@ from orderflow.tracing import service_resource, setup_tracing
 
 # Variables whose whole value is a secret; URLs whose path and query may hold one (a provider's
 # API key: https://polygon-mainnet.g.alchemy.com/v2/KEY); OTLP headers (an API key).
-_SECRET_VARIABLES = ("POLY_PRIVATE_KEY", "POLY_API_KEY", "POLY_API_SECRET", "POLY_API_PASSPHRASE")
+_SECRET_VARIABLES = (
+    "POLY_PRIVATE_KEY",
+    "POLY_API_KEY",
+    "POLY_API_SECRET",
+    "POLY_API_PASSPHRASE",
+    "POLY_RELAYER_API_KEY",
+    "POLY_BUILDER_API_KEY",
+    "POLY_BUILDER_SECRET",
+    "POLY_BUILDER_PASSPHRASE",
+)
 _KEYED_URL_VARIABLES = (
     "POLYGON_RPC_URL",
     "POLYGON_HTTP_URL",

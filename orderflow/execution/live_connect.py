@@ -21,7 +21,7 @@ from polymarket.models import ApiKeyCreds
 from orderflow.errors import ConfigError, ExecutionError
 from orderflow.execution.book_reads import PublicBooks
 from orderflow.execution.broker import Broker, CredentialsRefusedError, ExchangeBusyError
-from orderflow.execution.credentials import WALLET_TYPE_SIGNATURE, LiveCredentials
+from orderflow.execution.credentials import WALLET_TYPE_SIGNATURE, LiveCredentials, relayer_key
 from orderflow.execution.exchange_text import keep_out
 from orderflow.execution.live import LiveBroker
 from orderflow.execution.live_pending import PendingLiveBroker
@@ -67,6 +67,7 @@ async def open_live_broker(creds: LiveCredentials) -> LiveBroker:
     key = creds.private_key.get_secret_value()
     rpc_url = None if creds.rpc_url is None else creds.rpc_url.get_secret_value()
     keep_out(key, rpc_url, *(s.get_secret_value() for s in secrets if s is not None))
+    keep_out(*creds.relayer_secrets)
     from eth_account import Account
 
     try:  # whatever the funder: the key signs every order (a bad one, with a funder, was an
@@ -83,6 +84,7 @@ async def open_live_broker(creds: LiveCredentials) -> LiveBroker:
             wallet=wallet,
             environment=_environment(creds.clob_url, rpc_url),
             credentials=api,
+            api_key=relayer_key(creds),  # a proxy/Safe/deposit wallet's gasless redemptions
             on_rate_limit_update=SignerLimits(),
         )
     except PolymarketError as exc:

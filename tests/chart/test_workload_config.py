@@ -58,8 +58,14 @@ def test_live_executor_gets_credentials_by_reference() -> None:
         "POLY_API_SECRET",
         "POLY_API_PASSPHRASE",
         "POLY_RPC_URL",  # the node redemptions go through: its URL may carry an API key
+        "POLY_RELAYER_API_KEY",  # a proxy/Safe/deposit wallet's redemptions: the relayer's key
+        "POLY_RELAYER_API_KEY_ADDRESS",
+        "POLY_BUILDER_API_KEY",  # or a Builder API key
+        "POLY_BUILDER_SECRET",
+        "POLY_BUILDER_PASSPHRASE",
     } <= set(env)
-    assert env["POLY_RPC_URL"]["valueFrom"]["secretKeyRef"]["optional"] is True
+    for optional in ("POLY_RPC_URL", "POLY_RELAYER_API_KEY", "POLY_BUILDER_SECRET"):
+        assert env[optional]["valueFrom"]["secretKeyRef"]["optional"] is True
     strategy = one(docs, "ConfigMap", "-strategy")
     assert strategy["data"]["ENABLE_PAPER_TRADING"] == "false"
     # Paper mode without credentials: no POLY_* variables at all.

@@ -10,8 +10,9 @@ checkpoint), and a maintenance pass settles the position and redeems the conditi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -40,6 +41,9 @@ UNITS = 1_000_000  # base units of a share and of a dollar
 WINDOW = 256  # REORG_WINDOW_BLOCKS (the default)
 
 
+Connect = Callable[[Any, Anvil], Awaitable[LiveBroker]]  # the SDK's environment, the node
+
+
 @dataclasses.dataclass
 class World:
     anvil: Anvil
@@ -51,8 +55,10 @@ class World:
     broker: LiveBroker
 
 
-@pytest.fixture
-async def world() -> AsyncIterator[World]:
+@contextlib.asynccontextmanager
+async def chain_world(connect: Connect) -> AsyncIterator[World]:
+    """anvil with the CTF and a prepared condition, Gamma and the CLOB stand-ins, and the broker
+    ``connect`` logs in with the SDK environment pointing at them."""
     node = Anvil(free_port())
     node.start()
     gamma, clob = GammaStandin([]), FakeClob()
@@ -76,10 +82,7 @@ async def world() -> AsyncIterator[World]:
             collateral_adapter=chain.ctf,  # the same redeemPositions (the adapter: no package)
             relayer_poll_frequency_ms=20,
         )
-        client = await AsyncSecureClient.create(
-            private_key=KEY, wallet=WALLET, environment=_with(config)
-        )
-        broker = LiveBroker(client)
+        broker = await connect(config, node)
         try:
             yield World(node, chain, condition, tokens, gamma, clob, broker)
         finally:
@@ -89,6 +92,19 @@ async def world() -> AsyncIterator[World]:
         await gamma.stop()
         await node.aclose()
         node.stop()
+
+
+async def _eoa(config: Any, node: Anvil) -> LiveBroker:
+    client = await AsyncSecureClient.create(
+        private_key=KEY, wallet=WALLET, environment=_with(config)
+    )
+    return LiveBroker(client)
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[World]:
+    async with chain_world(_eoa) as w:
+        yield w
 
 
 def _production() -> Any:
@@ -104,11 +120,17 @@ def _with(config: Any) -> Any:
 
 
 async def holding_a_win(
-    pool: asyncpg.Pool, dsn: str, w: World, *, depth: int = WINDOW, **settings: Any
+    pool: asyncpg.Pool,
+    dsn: str,
+    w: World,
+    *,
+    depth: int = WINDOW,
+    wallet: str = WALLET,
+    **settings: Any,
 ) -> Executor:
-    """The live strategy bought YES through the stand-in; the shares are the wallet's on chain
-    (split from collateral, the NO given away); YES won, its resolution ``depth`` blocks under
-    the listener's checkpoint."""
+    """The live strategy bought YES through the stand-in; the shares are ``wallet``'s on chain
+    (split from collateral, the NO given away; a proxy or Safe wallet's address impersonated);
+    YES won, its resolution ``depth`` blocks under the listener's checkpoint."""
     await live_strategy(pool)
     async with pool.acquire() as conn:
         await add_token(conn, w.tokens[0], w.condition, 0)
@@ -122,8 +144,8 @@ async def holding_a_win(
     shares = await pool.fetchval("SELECT shares FROM orderflow_positions WHERE mode = 'live'")
     assert shares and shares > 0, "the live strategy bought nothing"
     units = int(Decimal(shares) * UNITS)
-    await w.chain.split(WALLET, w.condition, units)
-    await w.chain.give(WALLET, w.chain.oracle, w.tokens[1], units)
+    await w.chain.split(wallet, w.condition, units)
+    await w.chain.give(wallet, w.chain.oracle, w.tokens[1], units)
     await w.chain.report(QUESTION, [1, 0])
     async with pool.acquire() as conn:
         await resolve(conn, w.condition, ["1", "0"])  # stored at block 2

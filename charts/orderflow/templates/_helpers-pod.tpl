@@ -144,10 +144,11 @@ envFrom:
 {{/*
 The executor's Polymarket credentials, key by key from credentials.existingSecret. The private
 key is required (the pod does not start without it); the others are optional because the API
-key can be derived from the private key and the funder/signature type have defaults.
+key can be derived from the private key and the funder/signature type have defaults (the relayer's
+key, Relayer or Builder, is needed only by a proxy, Safe or deposit wallet's redemptions).
 */}}
 {{- define "orderflow.credentialKeys" -}}
-{{- list "POLY_PRIVATE_KEY" "POLY_FUNDER" "POLY_SIGNATURE_TYPE" "POLY_API_KEY" "POLY_API_SECRET" "POLY_API_PASSPHRASE" "POLY_RPC_URL" | toJson -}}
+{{- list "POLY_PRIVATE_KEY" "POLY_FUNDER" "POLY_SIGNATURE_TYPE" "POLY_API_KEY" "POLY_API_SECRET" "POLY_API_PASSPHRASE" "POLY_RPC_URL" "POLY_RELAYER_API_KEY" "POLY_RELAYER_API_KEY_ADDRESS" "POLY_BUILDER_API_KEY" "POLY_BUILDER_SECRET" "POLY_BUILDER_PASSPHRASE" | toJson -}}
 {{- end -}}
 
 {{- define "orderflow.env.credentials" -}}
