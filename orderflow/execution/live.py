@@ -81,11 +81,12 @@ from orderflow.execution.live_reads import (
     problem_of,
     read_order,
 )
-from orderflow.execution.live_redeem import held_shares, send_redemption
+from orderflow.execution.live_redeem import held_shares, look_up, send_redemption
 from orderflow.execution.live_replies import matching_held, order_status
 from orderflow.execution.live_trades import LiveTrades
 from orderflow.execution.market_rules import RulesCache
 from orderflow.execution.order_ids import candidate_order_ids
+from orderflow.execution.redeem import Lookup
 from orderflow.execution.region import RegionRefusals, geoblocked
 from orderflow.execution.reply_checks import plausible_fills, refuse_reply
 from orderflow.execution.signed_orders import SHARE_UNITS, public_order, signed_shares
@@ -364,6 +365,10 @@ class LiveBroker(LiveTrades):
         """Send the redemption of the wallet's shares of a resolved condition (the SDK's
         ``redeem_positions``); the transaction's hash or the relayer's id."""
         return await send_redemption(self.client, condition_id)
+
+    async def look_up(self, sent: str | None) -> Lookup:
+        """What became of a redemption sent earlier (:func:`.live_redeem.look_up`)."""
+        return await look_up(self.client, sent)
 
     async def close(self) -> None:
         await self.client.close()

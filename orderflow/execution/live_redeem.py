@@ -20,9 +20,12 @@ from polymarket._internal.actions.relayer.calls import (
     decode_erc1155_balance_of_batch_result,
     erc1155_balance_of_batch_call,
 )
+from polymarket._internal.actions.relayer.poll import fetch_gasless_transaction
+from polymarket.models.clob.relayer import RelayerTransactionState as Relayed
 
 from orderflow.errors import ExecutionError
 from orderflow.execution.exchange_text import exchange_text
+from orderflow.execution.redeem import Lookup
 
 
 async def held_shares(client: AsyncSecureClient, token_ids: Sequence[int]) -> int:
@@ -48,6 +51,51 @@ async def send_redemption(client: AsyncSecureClient, condition_id: str) -> str:
         raise ExecutionError(f"redemption not sent: {_why(exc)}") from None
     sent = handle.transaction_hash or handle.transaction_id
     return str(sent)
+
+
+async def look_up(client: AsyncSecureClient, sent: str | None) -> Lookup:
+    """What became of a redemption sent earlier (:class:`~orderflow.execution.redeem.Lookup`):
+    ``sent`` is an EOA's transaction hash, the relayer's id, or None (the pass that sent it
+    stopped before it stored either)."""
+    ctx: Any = client._ctx
+    try:
+        if str(client.wallet_type) == "EOA":
+            return await _eoa(ctx.rpc, str(ctx.wallet), sent)
+        return await _relayed(ctx.relayer, sent)
+    except (PolymarketError, OSError) as exc:
+        raise ExecutionError(f"redemption not looked up: {_why(exc)}") from None
+
+
+async def _eoa(rpc: Any, wallet: str, sent: str | None) -> Lookup:
+    if sent is None:  # the wallet's transactions in the node's pool, not mined yet
+        queued = await rpc.eth_get_transaction_count(wallet, "pending")
+        if queued > await rpc.eth_get_transaction_count(wallet, "latest"):
+            return Lookup("pending", "a transaction of the wallet is pending")
+        return Lookup("gone", "no transaction of the wallet pending")
+    receipt = await rpc.eth_get_transaction_receipt(sent)
+    if receipt is not None:
+        if receipt.get("status") == "0x1":
+            return Lookup("mined", f"{sent} mined")
+        return Lookup("failed", f"{sent} reverted")
+    if await rpc._call("eth_getTransactionByHash", [sent]) is not None:
+        return Lookup("pending", f"{sent} pending")
+    return Lookup("gone", f"{sent} unknown to the node (dropped)")
+
+
+async def _relayed(relayer: Any, sent: str | None) -> Lookup:
+    if sent is None:
+        return Lookup("gone", "no relayer transaction recorded")
+    try:
+        tx = await fetch_gasless_transaction(relayer, transaction_id=sent)
+    except PolymarketError as exc:
+        if getattr(exc, "status", None) == 404:
+            return Lookup("gone", f"relayer transaction {sent} unknown")
+        raise
+    if tx.state == Relayed.CONFIRMED:
+        return Lookup("mined", f"relayer transaction {sent} confirmed")
+    if tx.state in (Relayed.FAILED, Relayed.INVALID):
+        return Lookup("failed", f"relayer transaction {sent} {tx.state.value}: {tx.error_msg}")
+    return Lookup("pending", f"relayer transaction {sent} {tx.state.value}")
 
 
 def _why(exc: BaseException) -> str:

@@ -15,10 +15,15 @@ refused ``wallet_collateral``. Each maintenance pass (leader only, ``EXECUTOR_RE
 2. for each row due, reads the wallet's shares of the condition on chain: none left is DONE —
    ``redeemed`` after our transaction, ``no balance to redeem`` otherwise (redeemed on
    Polymarket's site, by its auto-redeem operator) — with no transaction sent;
-3. sends the redemption of a PENDING or FAILED row (SENT, with the hash or relayer id); a SENT
-   row is looked at again :data:`SENT_WAIT` later by its balance: shares still held make it
-   FAILED. A failure (the node, Gamma, a revert) is FAILED with its reason, tried again after a
-   pause doubling from :data:`FIRST_PAUSE` to :data:`LONGEST_PAUSE`.
+3. sends the redemption of a PENDING or FAILED row: the row is SENT (no hash, the attempt
+   counted) before it goes out, then given the hash or relayer id; a SENT row is looked at again
+   :data:`SENT_WAIT` later by its balance, and, shares still held, the first one looked up
+   (:class:`Lookup`: an EOA's receipt or whether the node still has it, the relayer's state):
+   still pending, it waits (SENT, looked at again :data:`SENT_WAIT` later), never sent twice;
+   gone (dropped, unknown, or no hash recorded and nothing of the wallet pending), it is sent
+   again at once; reverted, failed or mined without redeeming, FAILED. A failure (the node,
+   Gamma, a revert) is FAILED with its reason, tried again after a pause doubling from
+   :data:`FIRST_PAUSE` to :data:`LONGEST_PAUSE`.
 
 Texts of the exchange or the node are redacted (:func:`~orderflow.execution.exchange_text.
 exchange_text`): no key or secret reaches a log or a row.
@@ -29,7 +34,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 import asyncpg
 
@@ -41,12 +46,21 @@ from orderflow.telemetry import meter
 log = logging.getLogger(__name__)
 redemptions = meter("orderflow.execution").create_counter(
     "orderflow_redemptions_total",
-    description="Live redemptions by outcome: sent, redeemed, no_balance, failed",
+    description="Live redemptions by outcome: sent, redeemed, no_balance, pending, failed",
 )
 
 SENT_WAIT = timedelta(minutes=5)  # more than the SDK waits for a receipt (200 s)
 FIRST_PAUSE = timedelta(minutes=1)
 LONGEST_PAUSE = timedelta(hours=1)
+
+
+class Lookup(NamedTuple):
+    """What became of a redemption sent earlier: ``pending`` (the node or the relayer still has
+    it, not mined), ``gone`` (never sent, dropped, unknown: safe to send again), ``failed``
+    (reverted, the relayer's FAILED/INVALID) or ``mined``; ``what`` says which, for the row."""
+
+    state: Literal["pending", "gone", "failed", "mined"]
+    what: str
 
 
 class Redeemer(Protocol):
@@ -59,6 +73,8 @@ class Redeemer(Protocol):
     async def held_shares(self, token_ids: Sequence[int]) -> int: ...
 
     async def redeem(self, condition_id: str) -> str: ...
+
+    async def look_up(self, sent: str | None) -> Lookup: ...
 
 
 @runtime_checkable
@@ -101,22 +117,55 @@ async def _act(
     try:
         held = await redeemer.held_shares([int(t) for t in row["tokens"]])
     except ExecutionError as exc:
-        return await _failed(conn, condition, wallet, now, str(exc), attempts, attempted=False)
+        if row["status"] == "SENT":  # the first may be pending: looked up before a second
+            return await _wait(conn, condition, wallet, now, str(exc))
+        return await _failed(conn, condition, wallet, now, str(exc), attempts)
     if held == 0:
         reason = "redeemed" if row["status"] == "SENT" else "no balance to redeem"
         await q.set_state(conn, condition, wallet, "DONE", now=now, reason=reason)
         log.info("redemption done", extra={"condition": condition, "reason": reason})
         return "redeemed" if reason == "redeemed" else "no_balance"
     if row["status"] == "SENT":
-        why = f"shares still held after the redemption {row['tx_hash']} was sent ({held} units)"
-        return await _failed(conn, condition, wallet, now, why, attempts, attempted=False)
+        looked = await _look_up(conn, redeemer, row, held, now)
+        if looked is not None:
+            return looked
+    await q.mark_sending(conn, condition, wallet, now)
     try:
         sent = await redeemer.redeem(condition)
     except ExecutionError as exc:
-        return await _failed(conn, condition, wallet, now, str(exc), attempts, attempted=True)
-    await q.set_state(conn, condition, wallet, "SENT", now=now, tx_hash=sent, attempted=True)
+        return await _failed(conn, condition, wallet, now, str(exc), attempts + 1)
+    await q.set_state(conn, condition, wallet, "SENT", now=now, tx_hash=sent)
     log.info("redemption sent", extra={"condition": condition, "tx": sent, "shares": held})
     return "sent"
+
+
+async def _look_up(
+    conn: asyncpg.Connection, redeemer: Redeemer, row: asyncpg.Record, held: int, now: datetime
+) -> str | None:
+    """A SENT row whose wallet still holds shares: its outcome, or None when the first
+    redemption is gone and the row is to be sent again now."""
+    condition, wallet, sent = str(row["condition_id"]), redeemer.wallet, row["tx_hash"]
+    try:
+        state, what = await redeemer.look_up(sent)
+    except ExecutionError as exc:  # not known whether it is pending: not sent again yet
+        state, what = "pending", str(exc)
+    if state == "gone":
+        log.info("redemption sent again", extra={"condition": condition, "reason": what})
+        return None
+    if state == "pending":
+        return await _wait(conn, condition, wallet, now, what)
+    why = f"shares still held after the redemption {sent} was sent ({held} units): {what}"
+    return await _failed(conn, condition, wallet, now, why, int(row["attempts"]))
+
+
+async def _wait(
+    conn: asyncpg.Connection, condition: str, wallet: str, now: datetime, what: str
+) -> str:
+    """Still SENT, looked at again :data:`SENT_WAIT` later (why: the row's reason)."""
+    reason = exchange_text(f"waiting: {what}")
+    await q.set_state(conn, condition, wallet, "SENT", now=now, reason=reason)
+    log.warning("redemption still pending", extra={"condition": condition, "reason": reason})
+    return "pending"
 
 
 async def _failed(
@@ -126,21 +175,12 @@ async def _failed(
     now: datetime,
     why: str,
     attempts: int,
-    *,
-    attempted: bool,
 ) -> str:
+    """FAILED with its reason, tried again after the pause of ``attempts`` (the row's sends, the
+    last one counted when it was marked)."""
     reason = exchange_text(why)
-    later = now + pause_after(max(attempts + int(attempted), 1))
-    await q.set_state(
-        conn,
-        condition,
-        wallet,
-        "FAILED",
-        now=now,
-        reason=reason,
-        attempted=attempted,
-        next_try_at=later,
-    )
+    later = now + pause_after(max(attempts, 1))
+    await q.set_state(conn, condition, wallet, "FAILED", now=now, reason=reason, next_try_at=later)
     log.warning(
         "redemption failed; tried again later",
         extra={"condition": condition, "reason": reason, "next_try_at": later.isoformat()},

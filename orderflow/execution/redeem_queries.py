@@ -71,8 +71,8 @@ async def due(
 
 _SET = """
 UPDATE orderflow_redemptions
-   SET status = $3, tx_hash = COALESCE($4, tx_hash), reason = $5,
-       attempts = attempts + $6, next_try_at = $7, updated_at = $8
+   SET status = $3, tx_hash = COALESCE($4, tx_hash), reason = $5, next_try_at = $6,
+       updated_at = $7
  WHERE condition_id = $1 AND wallet = $2
 """
 
@@ -86,20 +86,30 @@ async def set_state(
     now: datetime,
     tx_hash: str | None = None,
     reason: str | None = None,
-    attempted: bool = False,
     next_try_at: datetime | None = None,
 ) -> None:
+    """The row's status (and hash, kept when none is given), reason and times; its attempts are
+    counted by :func:`mark_sending`."""
     await conn.execute(
-        _SET,
-        condition_id,
-        wallet.lower(),
-        status,
-        tx_hash,
-        reason,
-        1 if attempted else 0,
-        next_try_at or now,
-        now,
+        _SET, condition_id, wallet.lower(), status, tx_hash, reason, next_try_at or now, now
     )
+
+
+_SENDING = """
+UPDATE orderflow_redemptions
+   SET status = 'SENT', tx_hash = NULL, reason = NULL, attempts = attempts + 1,
+       next_try_at = $3, updated_at = $3
+ WHERE condition_id = $1 AND wallet = $2
+"""
+
+
+async def mark_sending(
+    conn: asyncpg.Connection, condition_id: str, wallet: str, now: datetime
+) -> None:
+    """SENT, no hash yet, the attempt counted: stored (committed) before the redemption goes out,
+    so a pass stopped between the send and its hash's record leaves a SENT row — looked up before
+    anything is sent again — not a PENDING one sent again at once."""
+    await conn.execute(_SENDING, condition_id, wallet.lower(), now)
 
 
 async def counts(conn: asyncpg.Connection) -> dict[str, int]:

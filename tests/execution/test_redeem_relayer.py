@@ -183,3 +183,44 @@ def test_the_relayer_key_is_a_secret() -> None:
         LiveCredentials(POLY_PRIVATE_KEY=KEY, POLY_RELAYER_API_KEY=RELAYER_KEY)
     with pytest.raises(ValueError, match="POLY_BUILDER_SECRET"):
         LiveCredentials(POLY_PRIVATE_KEY=KEY, POLY_BUILDER_API_KEY="builder-key-0123456789")
+
+
+async def test_a_relayed_redemption_still_pending_is_not_submitted_again(
+    pool: asyncpg.Pool, dsn: str, proxy: Relayed
+) -> None:
+    w, relayer = proxy.world, proxy.relayer
+    ex = await holding_a_win(pool, dsn, w, wallet=PROXY)
+    relayer.hold = True  # accepted, left STATE_NEW
+    await ex.maintenance()
+    later(ex, SENT_WAIT)
+    await ex.maintenance()
+    row = await redemption(pool)
+    assert row is not None and row["status"] == "SENT", row and row["reason"]
+    assert row["reason"] == f"waiting: relayer transaction {row['tx_hash']} STATE_NEW"
+    later(ex, SENT_WAIT + FIRST_PAUSE)
+    await ex.maintenance()
+    assert len(relayer.submitted) == 1  # no second relayer transaction
+    await relayer.release()
+    later(ex, SENT_WAIT)
+    await ex.maintenance()
+    row = await redemption(pool)
+    assert row is not None and (row["status"], row["reason"]) == ("DONE", "redeemed")
+    assert len(relayer.submitted) == 1 and await w.chain.collateral(PROXY) > 0
+
+
+async def test_a_relayed_redemption_that_failed_is_submitted_again(
+    pool: asyncpg.Pool, dsn: str, proxy: Relayed
+) -> None:
+    w, relayer = proxy.world, proxy.relayer
+    ex = await holding_a_win(pool, dsn, w, wallet=PROXY)
+    relayer.fail = True  # accepted, then STATE_FAILED: nothing done on chain
+    await ex.maintenance()
+    relayer.fail = False
+    later(ex, SENT_WAIT)
+    await ex.maintenance()
+    row = await redemption(pool)
+    assert row is not None and row["status"] == "FAILED", row and row["reason"]
+    assert "STATE_FAILED: execution reverted" in row["reason"]
+    later(ex, FIRST_PAUSE)
+    await ex.maintenance()
+    assert len(relayer.submitted) == 2 and await w.chain.collateral(PROXY) > 0
