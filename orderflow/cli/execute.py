@@ -149,9 +149,12 @@ async def run(args: argparse.Namespace) -> int:
                 # as soon as it does (a kill issued meanwhile is carried out then).
                 brokers["live"] = await connect_live_broker(creds)
             else:  # nothing live: no log-in, no order heartbeat, until a strategy goes live
+                from orderflow.execution.credentials import requested_wallet
                 from orderflow.execution.live_lazy import LazyLiveBroker
 
-                brokers["live"] = LazyLiveBroker(lambda: connect_live_broker(creds))
+                brokers["live"] = LazyLiveBroker(
+                    lambda: connect_live_broker(creds), wallet=requested_wallet(creds)
+                )
         executor = Executor(pool, dsn, settings, brokers)
         health = HealthServer(settings.health_port) if settings.health_port else None
 

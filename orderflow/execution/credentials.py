@@ -155,3 +155,19 @@ def relayer_key(creds: LiveCredentials) -> ApiKey | None:
         secret=secret.get_secret_value(),
         passphrase=passphrase.get_secret_value(),
     )
+
+
+def requested_wallet(creds: LiveCredentials) -> str | None:
+    """The wallet the credentials name: ``POLY_FUNDER``, else the key's own address for an EOA
+    (no signature type, or 0); None when the SDK is to find it (the default deposit wallet) or
+    the key is missing or invalid (the log-in says why)."""
+    if creds.funder is not None:
+        return creds.funder
+    if creds.private_key is None or creds.signature_type not in (None, 0):
+        return None
+    from eth_account import Account
+
+    try:
+        return str(Account.from_key(creds.private_key.get_secret_value()).address)
+    except (ValueError, TypeError):
+        return None

@@ -357,6 +357,9 @@ class LiveBroker(LiveTrades):
     async def redeemer(self) -> LiveBroker:
         return self
 
+    def redeem_wallet(self) -> str:
+        return self.wallet
+
     async def held_shares(self, token_ids: Sequence[int]) -> int:
         """The wallet's shares of the tokens on chain, base units (:mod:`.live_redeem`)."""
         return await held_shares(self.client, token_ids)

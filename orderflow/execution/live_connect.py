@@ -21,7 +21,12 @@ from polymarket.models import ApiKeyCreds
 from orderflow.errors import ConfigError, ExecutionError
 from orderflow.execution.book_reads import PublicBooks
 from orderflow.execution.broker import Broker, CredentialsRefusedError, ExchangeBusyError
-from orderflow.execution.credentials import WALLET_TYPE_SIGNATURE, LiveCredentials, relayer_key
+from orderflow.execution.credentials import (
+    WALLET_TYPE_SIGNATURE,
+    LiveCredentials,
+    relayer_key,
+    requested_wallet,
+)
 from orderflow.execution.exchange_text import keep_out
 from orderflow.execution.live import LiveBroker
 from orderflow.execution.live_pending import PendingLiveBroker
@@ -72,12 +77,10 @@ async def open_live_broker(creds: LiveCredentials) -> LiveBroker:
 
     try:  # whatever the funder: the key signs every order (a bad one, with a funder, was an
         # ExecutionError naming the SDK's UserInputError, not the variable)
-        signer = Account.from_key(key).address
+        Account.from_key(key)
     except (ValueError, TypeError):
         raise ConfigError("POLY_PRIVATE_KEY is not a valid private key") from None
-    wallet = creds.funder
-    if wallet is None and creds.signature_type in (None, 0):
-        wallet = signer
+    wallet = requested_wallet(creds)
     try:
         client = await AsyncSecureClient.create(
             private_key=key,

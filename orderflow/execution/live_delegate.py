@@ -29,6 +29,16 @@ class DelegatingBroker:
     """The order calls of a live broker, each sent to :meth:`_target`."""
 
     mode: Mode = "live"
+    _broker: Broker | None = None  # the logged-in broker, once there is one
+    _wallet: str | None = None  # the wallet the credentials name, known before the log-in
+
+    def redeem_wallet(self) -> str | None:
+        """The logged-in broker's wallet, or the one the credentials name (None: not known
+        before the log-in, a deposit wallet the SDK looks up)."""
+        broker: object = self._broker
+        if isinstance(broker, CanRedeem):
+            return broker.redeem_wallet()
+        return self._wallet
 
     async def _target(self) -> Broker:
         """The logged-in broker, or the error a call meets until there is one."""

@@ -27,9 +27,10 @@ from orderflow.execution.live_delegate import DelegatingBroker
 class LazyLiveBroker(DelegatingBroker):
     """A live broker that logs in (``connect``) when it is first asked for something."""
 
-    def __init__(self, connect: Callable[[], Awaitable[Broker]]) -> None:
+    def __init__(self, connect: Callable[[], Awaitable[Broker]], wallet: str | None = None) -> None:
         self._connect = connect
         self._broker: Broker | None = None
+        self._wallet = wallet
         self._lock = asyncio.Lock()
 
     @property

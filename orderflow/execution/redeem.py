@@ -83,6 +83,10 @@ class CanRedeem(Protocol):
 
     async def redeemer(self) -> Redeemer: ...
 
+    def redeem_wallet(self) -> str | None:
+        """The wallet (lower case) when known without logging in; None otherwise."""
+        ...
+
 
 def pause_after(attempts: int) -> timedelta:
     """The pause before the next try of a row that failed ``attempts`` times."""
@@ -90,9 +94,12 @@ def pause_after(attempts: int) -> timedelta:
     return min(doubled, LONGEST_PAUSE)
 
 
-async def has_work(conn: asyncpg.Connection, depth: int, now: datetime) -> bool:
-    """Whether a pass has anything to do (so an idle executor never logs in for it)."""
-    return bool(await conn.fetchval(q.HAS_WORK, q.LISTENER_STREAM, depth, now, now - SENT_WAIT))
+async def has_work(conn: asyncpg.Connection, depth: int, now: datetime, wallet: str | None) -> bool:
+    """Whether a pass has anything to do for ``wallet`` (any wallet when None: not known before
+    the log-in), so an idle executor never logs in for it."""
+    since = now - SENT_WAIT
+    wallet = None if wallet is None else wallet.lower()
+    return bool(await conn.fetchval(q.HAS_WORK, q.LISTENER_STREAM, depth, now, since, wallet))
 
 
 async def redeem_pass(
@@ -194,7 +201,9 @@ async def redeem_winnings(
     """The maintenance pass's step: nothing unless redemption is on, the live broker can redeem
     and there is work (an executor with nothing to redeem never logs in for it); a broker that
     cannot log in now is asked again next pass."""
-    if not enabled or not isinstance(broker, CanRedeem) or not await has_work(conn, depth, now):
+    if not enabled or not isinstance(broker, CanRedeem):
+        return {}
+    if not await has_work(conn, depth, now, broker.redeem_wallet()):
         return {}
     try:
         redeemer = await broker.redeemer()

@@ -31,7 +31,9 @@ async def queue_final(conn: asyncpg.Connection, wallet: str, depth: int, now: da
     return int(status.rsplit(" ", 1)[-1])
 
 
-# Anything to do: a condition to queue (final, winning, live) that has no row yet, or a row due.
+# Anything to do: a condition to queue (final, winning, live) that has no row yet, or a row due;
+# of the wallet $5 when it is known (executors on different keys share the database: another
+# wallet's row neither holds back nor makes work), of any wallet when it is not (not logged in).
 HAS_WORK = """
 SELECT EXISTS (
     SELECT FROM orderflow_positions p
@@ -40,11 +42,13 @@ SELECT EXISTS (
      WHERE p.mode = 'live' AND p.status = 'CLOSED' AND p.close_reason = 'resolved'
        AND p.settled_payout > 0
        AND o.block_number <= c.block_number - $2
-       AND NOT EXISTS (SELECT FROM orderflow_redemptions r WHERE r.condition_id = p.market_id)
+       AND NOT EXISTS (SELECT FROM orderflow_redemptions r WHERE r.condition_id = p.market_id
+                          AND ($5::text IS NULL OR r.wallet = $5::text))
 ) OR EXISTS (
     SELECT FROM orderflow_redemptions r
-     WHERE (r.status IN ('PENDING', 'FAILED') AND r.next_try_at <= $3)
-        OR (r.status = 'SENT' AND r.updated_at <= $4)
+     WHERE ($5::text IS NULL OR r.wallet = $5::text)
+       AND ((r.status IN ('PENDING', 'FAILED') AND r.next_try_at <= $3)
+            OR (r.status = 'SENT' AND r.updated_at <= $4))
 )
 """
 
