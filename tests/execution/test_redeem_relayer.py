@@ -224,3 +224,31 @@ async def test_a_relayed_redemption_that_failed_is_submitted_again(
     later(ex, FIRST_PAUSE)
     await ex.maintenance()
     assert len(relayer.submitted) == 2 and await w.chain.collateral(PROXY) > 0
+
+
+def test_the_relayer_keys_are_masked_in_logs() -> None:
+    """``orderflow.telemetry`` masks the relayer's keys, as it does the CLOB's."""
+    from orderflow.telemetry import redact
+
+    env = {
+        "POLY_RELAYER_API_KEY": RELAYER_KEY,
+        "POLY_BUILDER_API_KEY": "builder-key-0a1b2c3d4e5f",
+        "POLY_BUILDER_SECRET": "YnVpbGRlci1zZWNyZXQtdmFsdWU=",
+        "POLY_BUILDER_PASSPHRASE": "builder-passphrase-77aa",
+    }
+    line = redact(" ".join(f"{k}={v}" for k, v in env.items()), env)
+    assert all(v not in line for v in env.values()), line
+
+
+async def test_a_relayer_text_never_carries_the_key(
+    pool: asyncpg.Pool, dsn: str, proxy: Relayed
+) -> None:
+    """The log-in registers the relayer's key with the exchange texts' redaction (keep_out): a
+    relayer's answer quoting it reaches no row."""
+    w, relayer = proxy.world, proxy.relayer
+    ex = await holding_a_win(pool, dsn, w, wallet=PROXY)
+    relayer.refuse = f"key {RELAYER_KEY} not allowed for this wallet"
+    await ex.maintenance()
+    row = await redemption(pool)
+    assert row is not None and row["status"] == "FAILED"
+    assert "not allowed" in row["reason"] and RELAYER_KEY not in row["reason"]
