@@ -20,8 +20,9 @@ placement pays the schedule its decision priced with, a fill from the account's 
 market's (:mod:`orderflow.execution.live_replies`); a refusal under the minimum records
 the minimum it states, so the next decision skips what the exchange would refuse again; any
 other refusal of the order has the token's rules read again (its tick may have changed). An order
-refused because the exchange takes none now (its engine restarting: 425; cancel-only, post-only:
-503 — the SDK's trading restrictions) is a rejection that placed nothing, with its Retry-After.
+refused because the exchange takes none now (its engine restarting: 425; cancel-only, post-only,
+disabled: 503 — :func:`~orderflow.execution.live_errors.trading_restriction`) is a rejection
+that placed nothing, with its Retry-After.
 An answer the SDK reads as a refusal whose words say the exchange took the order (``unmatched``,
 a delay's or an execution's message: :data:`PLACED_ANYWAY`), or any answer that may hide a
 placement (a 5xx, a timeout, a dropped connection), leaves the order in doubt: reconciled by its
@@ -75,7 +76,7 @@ from orderflow.execution.broker import (
     PreparedOrder,
 )
 from orderflow.execution.exchange_text import exchange_text
-from orderflow.execution.live_errors import busy
+from orderflow.execution.live_errors import busy, trading_restriction
 from orderflow.execution.live_reads import (
     order_exchange,
     problem_of,
@@ -99,11 +100,8 @@ log = logging.getLogger(__name__)
 # The SDK wants GTD expirations at least 180 s ahead; a strategy's order_ttl_secs is never less.
 MIN_EXPIRY_SECS = MIN_ORDER_TTL_SECS
 _BPS = Decimal(10_000)
-# The CLOB's answer while its matching engine restarts (weekly, about 90 s; the SDK's trading
-# restriction "restarting"): "Do not treat this as a permanent error" (Polymarket's docs).
-ENGINE_RESTARTING = 425
 # The reason of an order refused because the exchange takes none now (restarting, cancel-only,
-# post-only: the SDK's trading restrictions).
+# post-only: the SDK's trading restrictions; disabled: :func:`.live_errors.trading_restriction`).
 TRADING_RESTRICTED = "trading restricted"
 # A placement the SDK reads as refused (an ``errorMsg``, or a status it does not accept) whose
 # words say the exchange took the order and only its matching is delayed or failed (Polymarket's
@@ -178,13 +176,13 @@ class LiveBroker(LiveTrades):
                 )
             if exc.status in (401, 403):  # our key refused, not the order: nothing was placed
                 raise busy("order post", exc) from None
-            if exc.restriction is not None or exc.status == ENGINE_RESTARTING:
-                # The exchange takes no order now (its engine restarting: 425; cancel-only or
-                # post-only: 503): nothing was placed, and the order is not at fault. Not in
-                # doubt as another 503 is (an exit would wait out the order's life), not one of
-                # the order's own refusals (an exit is tried again as after a 429, never made
-                # hourly; the market's rules are not read again).
-                restriction = exc.restriction or "restarting"
+            restriction = trading_restriction(exc)
+            if restriction is not None:
+                # The exchange takes no order now (its engine restarting: 425; cancel-only,
+                # post-only or disabled: 503): nothing was placed, and the order is not at
+                # fault. Not in doubt as another 503 is (an exit would wait out the order's
+                # life), not one of the order's own refusals (an exit is tried again as after a
+                # 429, never made hourly; the market's rules are not read again).
                 return OrderOutcome(
                     status="REJECTED",
                     reason=f"http {exc.status}: {TRADING_RESTRICTED} ({restriction})",

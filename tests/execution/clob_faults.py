@@ -1,8 +1,20 @@
 """The failures a test injects into :class:`tests.execution.fake_clob.FakeClob`'s answers, before
 a request is processed: a route's next answers replaced by an error status (:meth:`ClobFaults.fail`,
-with a ``Retry-After`` when asked: the real CLOB's bodies for 401 and 429), and a route rate
+with a ``Retry-After`` when asked: the real CLOB's bodies for 401 and 429), a route rate
 limited for some seconds from its first request on (:meth:`ClobFaults.rate_limit`: 429 with the
-time left, whole seconds rounded up, until it has passed)."""
+time left, whole seconds rounded up, until it has passed), and the exchange's trading state
+(:attr:`ClobFaults.trading`, None — normal — by default), as Polymarket documents it:
+
+* ``"restarting"``: the matching engine restarting (weekly, about 90 s): "the CLOB API returns
+  HTTP 425 (Too Early) on all order-related endpoints" (docs.polymarket.com/trading/matching-engine)
+  — here ``POST /order`` and ``DELETE /orders``;
+* ``"cancel_only"``: ``POST /order`` answered 503 ``Trading is currently cancel-only. New orders
+  are not accepted, but cancels are allowed.``; cancels pass (docs.polymarket.com/resources/
+  error-codes);
+* ``"disabled"``: 503 ``Trading is currently disabled. Check polymarket.com for updates`` — "No
+  orders (including cancels) are accepted" (same page): ``POST /order`` and ``DELETE /orders``.
+
+Each such request is refused unprocessed (counted in :attr:`ClobFaults.restricted`)."""
 
 from __future__ import annotations
 
@@ -32,6 +44,19 @@ class Fault:
 
 
 RATE_LIMITED = {"error": "Too Many Requests"}
+# Polymarket's global errors (docs.polymarket.com/resources/error-codes), HTTP 503.
+CANCEL_ONLY = (
+    "Trading is currently cancel-only. New orders are not accepted, but cancels are allowed."
+)
+TRADING_DISABLED = "Trading is currently disabled. Check polymarket.com for updates"
+# The trading states: the status, the body, and the order routes refused (method, path).
+_ORDER_POST = ("POST", "/order")
+_CANCEL = ("DELETE", "/orders")
+TRADING_STATES: dict[str, tuple[int, dict[str, str], frozenset[tuple[str, str]]]] = {
+    "restarting": (425, {"error": "Too Early"}, frozenset({_ORDER_POST, _CANCEL})),
+    "cancel_only": (503, {"error": CANCEL_ONLY}, frozenset({_ORDER_POST})),
+    "disabled": (503, {"error": TRADING_DISABLED}, frozenset({_ORDER_POST, _CANCEL})),
+}
 CLOUDFLARE_PAGE = (
     "<!DOCTYPE html><html><head><title>Attention Required! | Cloudflare</title></head><body>"
     "<h1>Sorry, you have been blocked</h1></body></html>"
@@ -64,6 +89,8 @@ class ClobFaults:
         super().__init__()
         self.faults: list[Fault] = []
         self.rate_limits: list[RateLimit] = []
+        self.trading: str | None = None  # a key of TRADING_STATES: the exchange's state
+        self.restricted: list[tuple[str, str]] = []  # the requests its state refused
 
     def fail(
         self,
@@ -93,7 +120,13 @@ class ClobFaults:
         return limit
 
     def injected(self, request: web.Request) -> web.Response | None:
-        """The answer a fault or a rate limit gives ``request`` instead of processing it."""
+        """The answer a fault, a rate limit or the trading state gives ``request`` instead of
+        processing it."""
+        if self.trading is not None:
+            status, body, routes = TRADING_STATES[self.trading]
+            if (request.method, request.path) in routes:
+                self.restricted.append((request.method, request.path))
+                return web.json_response(body, status=status)
         for fault in self.faults:
             if (
                 fault.times > 0
