@@ -24,7 +24,8 @@ refused because the exchange takes none now (its engine restarting: 425; cancel-
 disabled: 503 — :func:`~orderflow.execution.live_errors.trading_restriction`) is a rejection
 that placed nothing, with its Retry-After.
 An answer the SDK reads as a refusal whose words say the exchange took the order (``unmatched``,
-a delay's or an execution's message: :data:`PLACED_ANYWAY`), or any answer that may hide a
+a delay's or an execution's message: :data:`PLACED_ANYWAY`), one that gives no reason for a
+refusal (:func:`~orderflow.execution.reply_checks.placement_untold`), or any answer that may hide a
 placement (a 5xx, a timeout, a dropped connection), leaves the order in doubt: reconciled by its
 own ids, never sent again.
 
@@ -60,6 +61,7 @@ from polymarket.errors import (
     UnexpectedResponseError,
 )
 from polymarket.models import AcceptedOrder
+from polymarket.models.clob.order_response import normalize_order_response
 
 from orderflow.errors import ExecutionError
 from orderflow.execution.broker import (
@@ -79,6 +81,7 @@ from orderflow.execution.exchange_text import exchange_text
 from orderflow.execution.live_errors import busy, trading_restriction
 from orderflow.execution.live_reads import (
     order_exchange,
+    post_order,
     problem_of,
     read_order,
 )
@@ -89,7 +92,7 @@ from orderflow.execution.market_rules import RulesCache
 from orderflow.execution.order_ids import candidate_order_ids
 from orderflow.execution.redeem import Lookup
 from orderflow.execution.region import RegionRefusals, geoblocked
-from orderflow.execution.reply_checks import plausible_fills, refuse_reply
+from orderflow.execution.reply_checks import placement_untold, plausible_fills, refuse_reply
 from orderflow.execution.signed_orders import SHARE_UNITS, public_order, signed_shares
 from orderflow.signals.sizing import fill_fee
 from orderflow.signals.views import FeeSchedule
@@ -163,7 +166,7 @@ class LiveBroker(LiveTrades):
 
     async def send(self, order: PreparedOrder) -> OrderOutcome:
         try:
-            response = await self.client.post_order(order.handle)
+            raw = await post_order(self.client, order.handle)
         except RateLimitError as exc:
             # Throttled before the exchange processed anything: nothing was placed.
             return OrderOutcome(
@@ -195,6 +198,7 @@ class LiveBroker(LiveTrades):
             ) from None
         except PolymarketError as exc:
             raise OrderInDoubtError(f"order post failed: {type(exc).__name__}") from None
+        response = normalize_order_response(raw)
         if not isinstance(response, AcceptedOrder):
             answer = exchange_text(f"{response.code}: {response.message}")
             if response.code == "unmatched" or PLACED_ANYWAY.search(response.message):
@@ -205,6 +209,12 @@ class LiveBroker(LiveTrades):
                 # name an order taken and its matching delayed or failed. Reconciled by its ids
                 # like any order in doubt, never resent.
                 raise OrderInDoubtError(f"order placed, its matching not done: {answer}")
+            untold = placement_untold(raw.success, raw.status, raw.error_msg)
+            if untold is not None:
+                # No reason given for a refusal ("Unknown order failure" to the SDK): the
+                # exchange may hold the order. In doubt, found by its own ids, never resent.
+                refuse_reply("placement", untold, order_id=exchange_text(raw.order_id, 80))
+                raise OrderInDoubtError(f"order placement answered without a reason: {untold}")
             return self._refused(order.request, answer)
         if str(response.order_id).lower() not in {c.lower() for c in order.candidate_order_ids}:
             # Not the hash of the order we signed: followed under it, the order's fills and

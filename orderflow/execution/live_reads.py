@@ -15,6 +15,12 @@ own models, but one item at a time.
   handed back raw (:class:`TradesPage`) for the caller to refuse. A read too long for one go
   (after an outage of days) is made again in spans of time (:func:`trades_by_span`).
 
+* An order's placement (``POST /order``, :func:`post_order`): the SDK's ``post_order`` reads an
+  answer that says the exchange took the order but not how (``success`` with our ``orderID``, no
+  ``errorMsg``, a ``status`` it does not know) as a refusal, "Unknown order failure", and hands
+  back nothing of what the answer said. Here the raw answer, parsed by the SDK's model, for
+  the broker to read (:func:`~orderflow.execution.reply_checks.placement_untold`).
+
 * A market's taker fee schedule (:func:`read_fee_schedule`): the SDK has no public read of it;
   its order builder reads it (``GET /markets-by-token/{token}``, ``GET /clob-markets/{id}``)
   into its own per-market cache, which this asks.
@@ -38,8 +44,11 @@ from polymarket._internal.actions.account import (
 )
 from polymarket._internal.actions.orders.context import resolve_order_exchange_address
 from polymarket._internal.actions.orders.market_data import PlatformFeeInfo
+from polymarket._internal.actions.orders.post import build_post_order_request
 from polymarket.errors import PolymarketError, UnexpectedResponseError
 from polymarket.models.clob import ClobTrade, OpenOrder
+from polymarket.models.clob.order_response import RawOrderResponse
+from polymarket.models.clob.orders import SignedOrder
 from polymarket.models.types import TokenId
 from polymarket.pagination import AsyncPaginator, Page
 from pydantic import ValidationError
@@ -117,6 +126,15 @@ async def read_order(client: AsyncSecureClient, order_id: str) -> OpenOrder | No
         raise UnexpectedResponseError("order response is not JSON") from None
     order: OpenOrder = OpenOrder.parse_response(data)
     return order
+
+
+async def post_order(client: AsyncSecureClient, signed: SignedOrder) -> RawOrderResponse:
+    """``POST /order`` as the SDK's ``post_order`` sends it, its answer as the exchange gave it
+    (the SDK's raw model: :class:`UnexpectedResponseError` for one that does not parse)."""
+    path, payload = build_post_order_request(signed, owner_api_key=client._ctx.credentials.key)
+    data = await _transport(client).post_json(path, json=payload)
+    raw: RawOrderResponse = RawOrderResponse.parse_response(data)
+    return raw
 
 
 @dataclass(frozen=True, slots=True)

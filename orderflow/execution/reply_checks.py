@@ -38,6 +38,7 @@ from decimal import Decimal
 from typing import Any
 
 from orderflow.execution.broker import FillReport, MarketRules
+from orderflow.execution.exchange_text import exchange_text
 from orderflow.signals.sizing import USDC_STEP, fee_per_share
 from orderflow.strategy.settings import MAX_MIN_ORDER_SIZE
 from orderflow.telemetry import meter
@@ -127,3 +128,25 @@ def plausible_fills(
         kept.append(fill)
         left -= fill.shares
     return tuple(kept)
+
+
+# The placement statuses of an order the exchange took (Polymarket's insert statuses; the SDK
+# accepts the first three, and reads "unmatched" as a refusal: live.PLACED_ANYWAY handles it).
+PLACEMENT_STATUSES = frozenset({"live", "matched", "delayed", "unmatched"})
+
+
+def placement_untold(success: bool, status: str, error_msg: str) -> str | None:
+    """What a placement answer the SDK reads as a refusal leaves untold, when it gives no reason
+    for refusing (None: a refusal with its reason, ``errorMsg``): ``success`` false, a
+    ``status`` not the CLOB's, or else no ``orderID``. Polymarket's order docs: a
+    refused order's reason is in ``errorMsg``; ``success`` false is a server-side error. An
+    answer with ``success`` and an unknown ``status``, or neither a success nor a reason, may
+    hide an order the exchange took: in doubt, never a refusal (it was recorded REJECTED and
+    never asked about: tests/execution/test_placement_status.py)."""
+    if error_msg.strip():
+        return None
+    if not success:
+        return "success false without errorMsg"
+    if status.strip().lower() not in PLACEMENT_STATUSES:
+        return f"status {exchange_text(repr(status), 40)} is none of the CLOB's"
+    return "no orderID"
