@@ -196,6 +196,12 @@ class LiveBroker(LiveTrades):
             raise OrderInDoubtError(
                 f"order post failed: http {exc.status}", retry_after=exc.retry_after
             ) from None
+        except UnexpectedResponseError as exc:
+            # An answer its model refuses (a field missing, a wrong type): the exchange may
+            # hold the order. In doubt, the fields named (never their values) and counted.
+            problem = problem_of(exc)
+            refuse_reply("placement", problem)
+            raise OrderInDoubtError(f"order post failed: answer refused: {problem}") from None
         except PolymarketError as exc:
             raise OrderInDoubtError(f"order post failed: {type(exc).__name__}") from None
         response = normalize_order_response(raw)

@@ -17,9 +17,10 @@ import asyncpg
 import pytest
 
 from orderflow.execution.live import LiveBroker
+from orderflow.telemetry import setup_metrics
 from tests.execution.conftest import TOKEN_NO, add_trade, follow, signal_outcomes
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import live_executor, live_strategy
+from tests.execution.livekit import live_executor, live_strategy, metric_total
 
 
 def _posts(clob: FakeClob) -> int:
@@ -82,3 +83,41 @@ async def test_a_refusal_with_its_reason_stays_a_refusal(
     assert (order["status"], order["id"] in ex.desk.in_doubt) == ("REJECTED", False)
     [(_, status, reason)] = await signal_outcomes(pool)
     assert status == "SKIPPED" and "invalid expiration" in reason, reason
+
+
+REFUSED = "orderflow_exchange_replies_refused_total"
+
+
+@pytest.mark.parametrize("field", ["makingAmount", "status", "orderID"])
+async def test_a_placement_answer_missing_a_field_is_in_doubt_with_the_field_named(
+    pool: asyncpg.Pool,
+    dsn: str,
+    clob: FakeClob,
+    live: LiveBroker,
+    field: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An answer the SDK's model refuses (a field missing) leaves the order in doubt, as it did
+    before — but the error said only ``order post failed: UnexpectedResponseError``: not which
+    field, and the answer was not counted among the exchange's refused replies. Now it names the
+    field (never a value) and counts it; the order is adopted, its fill booked once."""
+    setup_metrics("executor")
+    await live_strategy(pool)
+    ex = live_executor(pool, dsn, live)
+    before = metric_total(REFUSED)
+    clob.placement_patch = {field: None}
+    order = await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")  # rests
+    clob.placement_patch = {}
+    assert order is not None and order["status"] == "INTENT"
+    [warning] = [r for r in caplog.records if r.getMessage() == "order in doubt; will reconcile"]
+    assert field in warning.__dict__["error"], warning.__dict__["error"]
+    assert metric_total(REFUSED) == before + 1
+    [oid] = clob.orders
+    clob.fill(oid)
+    await ex.maintenance()
+    await ex.maintenance()
+    order = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    assert (order["status"], order["exchange_order_id"]) == ("FILLED", oid)
+    fills = await pool.fetch("SELECT shares FROM orderflow_fills")
+    assert [f["shares"] for f in fills] == [order["shares"]]
+    assert _posts(clob) == 1
