@@ -111,8 +111,15 @@ TRADING_RESTRICTED = "trading restricted"
 # insert messages ORDER_DELAYED, DELAYING_ORDER_ERROR, EXECUTION_ERROR): it may rest, or match
 # later. Recorded REJECTED, it was never asked about again — its later fill never booked, and
 # its shares in no position, limit or exit (tests/execution/test_live_placement_answers.py).
+# A refusal as a duplicate (INVALID_ORDER_DUPLICATED: "order … is invalid. Duplicated. Same
+# order has already been placed, can't be placed again") says the exchange holds this very
+# order: the executor never sends a signed order twice, so a copy of the POST got there first (a
+# gateway that lost the answer and sent the request again). It was REJECTED, the order left at
+# the exchange unknown to the books (tests/execution/test_duplicated_order.py).
 PLACED_ANYWAY = re.compile(
-    r"order match delayed|error delaying the order|could not run the execution", re.IGNORECASE
+    r"order match delayed|error delaying the order|could not run the execution"
+    r"|invalid\. duplicated|already been placed",
+    re.IGNORECASE,
 )
 
 
@@ -192,7 +199,12 @@ class LiveBroker(LiveTrades):
                     retry_after=exc.retry_after,
                 )
             if exc.status is not None and 400 <= exc.status < 500 and exc.status != 408:
-                return self._refused(order.request, f"http {exc.status}: {problem_of(exc)}")
+                answer = f"http {exc.status}: {problem_of(exc)}"
+                if PLACED_ANYWAY.search(answer):  # refused, but the exchange holds the order
+                    raise OrderInDoubtError(
+                        f"order placed, its answer a refusal: {answer}"
+                    ) from None
+                return self._refused(order.request, answer)
             raise OrderInDoubtError(
                 f"order post failed: http {exc.status}", retry_after=exc.retry_after
             ) from None

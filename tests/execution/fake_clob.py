@@ -45,7 +45,11 @@ next answers of a route are 503/429/… without processing, a ``Retry-After`` wi
 :mod:`tests.execution.clob_signer_limits`), ``lose_next_response`` (the next order is accepted and
 the connection dropped without an answer), ``answer_next_order`` (the next order is accepted —
 matched, resting — and answered with this error status all the same: a gateway's 502 or 504 whose
-upstream took the order, a 500 after the insert), ``done_as_404`` (an order that is no longer open
+upstream took the order, a 500 after the insert), ``gateway_resends_next`` (the next order is
+accepted, its answer lost on the way and the POST sent again by a gateway in between: the
+answer the client gets is the second's, HTTP 400 ``order … is invalid. Duplicated. Same order
+has already been placed, can't be placed again`` — Polymarket's ``INVALID_ORDER_DUPLICATED``),
+``done_as_404`` (an order that is no longer open
 — matched, cancelled, expired — answered 404 ``order not found`` by ``GET /data/order/{id}``
 instead of nothing), ``forgetful`` (every order that is not live is gone from ``GET
 /data/order/{id}``, cancelled and expired ones too, and a done one — matched, cancelled, expired —
@@ -113,6 +117,7 @@ class FakeClob(ClobFaults, ClobSignerLimits, ClobHeartbeats, ClobAccount, ClobEv
         self.rejections: list[str] = []
         self.lose_next_response = False
         self.answer_next_order: int | None = None
+        self.gateway_resends_next = False
         self.done_as_404 = False
         self.shows_matched = False
         self.unlisted: set[str] = set()  # trade ids GET /data/trades does not list yet
@@ -327,6 +332,18 @@ class FakeClob(ClobFaults, ClobSignerLimits, ClobHeartbeats, ClobAccount, ClobEv
             )
         except Rejected as exc:
             return self._reject(400, str(exc))
+        if self.gateway_resends_next:  # the answer lost in between, the POST sent again
+            self.gateway_resends_next = False
+            try:
+                self.place(
+                    order_id,
+                    order,
+                    payload["orderType"],
+                    owner=creds.key,
+                    maker_address=creds.address,
+                )
+            except Rejected as exc:  # the exchange holds it: "Duplicated"
+                return self._reject(400, str(exc))
         if self.lose_next_response:
             self.lose_next_response = False
             assert request.transport is not None
