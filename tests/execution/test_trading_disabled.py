@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import asyncpg
+import pytest
 
 from orderflow.execution.live import LiveBroker
 from tests.execution.conftest import TOKEN_YES, add_trade, follow, signal_outcomes
@@ -48,18 +49,22 @@ async def test_an_exit_refused_while_trading_is_disabled_is_tried_again_soon(
     assert statuses == ["FILLED", "REJECTED", "FILLED"], statuses
 
 
-async def test_an_entry_refused_while_trading_is_disabled_is_dropped_with_its_reason(
-    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+@pytest.mark.parametrize(
+    ("state", "http"),
+    [("disabled", 503), ("restarting", 425), ("cancel_only", 503)],  # the last two: controls
+)
+async def test_an_entry_refused_while_trading_is_stopped_is_dropped_with_its_reason(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker, state: str, http: int
 ) -> None:
     await live_strategy(pool)
     ex = live_executor(pool, dsn, live)
-    clob.trading = "disabled"
+    clob.trading = state
     order = await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
     assert order is not None and clob.restricted == [("POST", "/order")]
     assert (order["status"], order["id"] in ex.desk.in_doubt) == ("REJECTED", False)
     [(side, status, reason)] = await signal_outcomes(pool)
     assert (side, status) == ("BUY", "SKIPPED"), reason
-    assert "trading restricted (disabled)" in reason, reason
+    assert f"http {http}: trading restricted ({state})" in reason, reason
     # Nothing rests at the exchange, nothing is asked about, and trading back, the next entry
     # of the token goes out (the refused one held no place in the limits).
     clob.trading = None
