@@ -13,15 +13,15 @@ maker entry's ``fee_rate_bps`` says — until 5 Dec 2026 it was booked at that r
 
 from __future__ import annotations
 
-import logging
 from decimal import Decimal
 from typing import Any
 
 from orderflow.execution.broker import ExchangeFill, FillReport, OrderStatus
+from orderflow.execution.exchange_text import exchange_text
+from orderflow.execution.reply_checks import refuse_reply
 from orderflow.signals.sizing import USDC_STEP, fill_fee
 from orderflow.signals.views import FeeSchedule
 
-log = logging.getLogger(__name__)
 _BPS = Decimal(10_000)
 
 
@@ -56,8 +56,13 @@ def _value(raw: str) -> str:
 
 def matching_held(raw: str) -> bool:
     """Whether a CLOB order status (or a placement's ``status``) says the exchange holds the
-    order's matching: it may still take."""
-    return _value(raw) in _MATCHING_HELD
+    order's matching — it may still take — or is one the executor does not know: no proof the
+    order rests as a maker (Polymarket's notice of June 2026 calls a taker order in its delay
+    window "locked as pending"), so its taker fee stays reserved. An unknown status was read as
+    resting, and entries decided beside it overspent when it took
+    (tests/execution/test_fee_reserved.py)."""
+    value = _value(raw)
+    return value in _MATCHING_HELD or value not in _STATUSES
 
 
 def order_status(raw: str) -> OrderStatus:
@@ -65,7 +70,10 @@ def order_status(raw: str) -> OrderStatus:
     value = _value(raw)
     status = _STATUSES.get(value)
     if status is None:
-        log.warning("unknown CLOB order status; kept open", extra={"status": raw})
+        # Said once per status and process, counted: it was a warning at every pass.
+        refuse_reply(
+            "order", f"unknown status {exchange_text(repr(raw), 40)}; kept open", once=value
+        )
         return "OPEN"
     return status
 

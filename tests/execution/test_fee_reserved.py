@@ -198,3 +198,33 @@ async def test_a_delayed_entry_released_to_rest_is_a_maker(
         book = await load_book(conn, state, datetime.now(UTC))
     assert book.cash is not None
     assert BANKROLL - book.cash == cost, (BANKROLL - book.cash, cost)
+
+
+async def test_an_entry_shown_with_an_unknown_status_still_reserves_its_fee(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The delayed entry is shown by the order endpoint with a status the executor does not
+    know (``PENDING``: Polymarket's notice of June 2026 calls a taker order in its delay window
+    "locked as pending"). It was kept open as a maker's — its fee no longer reserved — and the
+    entries decided meanwhile overspent when its delay ended and it took the ask: an unknown
+    status is no proof the order rests, so it reserves the fee as a held one does."""
+    ex = await _live(pool, dsn, clob, live)
+    clob.delayed_next = True
+    await _whale_buys(pool, 1)
+    await ex.catch_up()
+    first = await pool.fetchrow("SELECT * FROM orderflow_orders")
+    oid = first["exchange_order_id"]
+    clob.report(oid, "PENDING")
+    await ex.desk.reconcile()
+    assert await pool.fetchval("SELECT status FROM orderflow_orders") == "OPEN"
+    for n in (2, 3):
+        await _whale_buys(pool, n)
+        await ex.catch_up()
+    clob.report(oid, "DELAYED")
+    clob.release(oid)  # it meets the book as a taker
+    await ex.desk.reconcile()
+    spent = await _spent(pool)
+    assert spent <= BANKROLL, (
+        f"entries decided beside one of unknown status spent {spent} of a {BANKROLL} bankroll:"
+        f" {await _signals(pool)}"
+    )
