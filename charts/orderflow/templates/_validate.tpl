@@ -45,7 +45,8 @@ to change. Included once by validate.yaml, so `helm template`/`install`/`lint` a
 {{- end -}}
 {{- /* extraEnv is plain text (config.extraEnv in a ConfigMap, the others in the pod spec, all in
 the release record) and overrides what the chart sets: no secret, not the live switch, not the
-health port (config.healthPort) and not the embedded database's directory. Names are compared
+health port (config.healthPort), not the reorg window (config.reorgWindowBlocks, one value for
+the listener and the executor) and not the embedded database's directory. Names are compared
 upper-cased: the settings read them in any case (pydantic-settings), so `poly_private_key` is
 the signing key too. */ -}}
 {{- $secretEnv := concat (include "orderflow.credentialKeys" . | fromJsonArray) (list "DATABASE_URL" "POLYGON_RPC_URL" "POLYGON_HTTP_URL" "OTEL_EXPORTER_OTLP_HEADERS") -}}
@@ -60,6 +61,9 @@ the signing key too. */ -}}
 {{- end -}}
 {{- if eq $upper "HEALTH_PORT" -}}
 {{- fail (printf "%s.extraEnv.%s: set config.healthPort instead: the container port, the probes and the metrics Services follow it, and a HEALTH_PORT of its own moved the server away from them (the liveness probe then restarted the pod forever)." $component $name) -}}
+{{- end -}}
+{{- if eq $upper "REORG_WINDOW_BLOCKS" -}}
+{{- fail (printf "%s.extraEnv.%s: set config.reorgWindowBlocks instead: the listener and the executor take the one value (a window of one's own had the executor redeem a resolution the listener could still roll back)." $component $name) -}}
 {{- end -}}
 {{- if has $upper (list "ORDERFLOW_DATA_DIR" "ORDERFLOW_EMBEDDED_DATABASE") -}}
 {{- fail (printf "%s.extraEnv.%s: the directory a process without DATABASE_URL starts a PostgreSQL of its own in; in the cluster every pod uses the DATABASE_URL of its Secret, and none may fall back to a private database (no directory is writable for one)." $component $name) -}}
