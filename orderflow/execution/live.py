@@ -94,6 +94,7 @@ from orderflow.execution.redeem import Lookup
 from orderflow.execution.region import RegionRefusals, geoblocked
 from orderflow.execution.reply_checks import placement_untold, plausible_fills, refuse_reply
 from orderflow.execution.signed_orders import SHARE_UNITS, public_order, signed_shares
+from orderflow.execution.signer_pacing import SignerPacing
 from orderflow.signals.sizing import fill_fee
 from orderflow.signals.views import FeeSchedule
 from orderflow.strategy.settings import MIN_ORDER_TTL_SECS
@@ -126,8 +127,16 @@ PLACED_ANYWAY = re.compile(
 class LiveBroker(LiveTrades):
     mode: Mode = "live"
 
-    def __init__(self, client: AsyncSecureClient, *, chain_id: int = 137) -> None:
+    def __init__(
+        self,
+        client: AsyncSecureClient,
+        *,
+        chain_id: int = 137,
+        pacing: SignerPacing | None = None,
+    ) -> None:
         self.client = client
+        # the signer's rate-limit buckets as the answers report them (the SDK's listener's)
+        self.pacing = pacing or SignerPacing()
         self.chain_id = chain_id
         self.rules = RulesCache()  # the books' minimum and tick, by token
         self.tops: dict[int, BookTop] = {}  # the books last read, by token
@@ -173,7 +182,8 @@ class LiveBroker(LiveTrades):
 
     async def send(self, order: PreparedOrder) -> OrderOutcome:
         try:
-            raw = await post_order(self.client, order.handle)
+            with self.pacing.drawing("order", 1):
+                raw = await post_order(self.client, order.handle)
         except RateLimitError as exc:
             # Throttled before the exchange processed anything: nothing was placed.
             return OrderOutcome(
@@ -312,7 +322,8 @@ class LiveBroker(LiveTrades):
         if not order_ids:
             return CancelResult()
         try:
-            response = await self.client.cancel_orders(order_ids=order_ids)
+            with self.pacing.drawing("cancel", len(order_ids)):
+                response = await self.client.cancel_orders(order_ids=order_ids)
         except PolymarketError as exc:
             raise busy("cancel", exc) from None
         return CancelResult(

@@ -81,6 +81,7 @@ async def open_live_broker(creds: LiveCredentials) -> LiveBroker:
     except (ValueError, TypeError):
         raise ConfigError("POLY_PRIVATE_KEY is not a valid private key") from None
     wallet = requested_wallet(creds)
+    limits = SignerLimits()
     try:
         client = await AsyncSecureClient.create(
             private_key=key,
@@ -88,7 +89,7 @@ async def open_live_broker(creds: LiveCredentials) -> LiveBroker:
             environment=_environment(creds.clob_url, rpc_url),
             credentials=api,
             api_key=relayer_key(creds),  # a proxy/Safe/deposit wallet's gasless redemptions
-            on_rate_limit_update=SignerLimits(),
+            on_rate_limit_update=limits,
         )
     except PolymarketError as exc:
         # The SDK's messages never contain the key, but stay on the safe side: type and status.
@@ -110,7 +111,7 @@ async def open_live_broker(creds: LiveCredentials) -> LiveBroker:
             f"POLY_SIGNATURE_TYPE={declared} but the funder is a {client.wallet_type} wallet "
             f"of this key (signature type {actual})"
         )
-    return LiveBroker(client)
+    return LiveBroker(client, pacing=limits.pacing)
 
 
 def public_books(clob_url: str | None) -> PublicBooks:

@@ -23,6 +23,7 @@ from orderflow.execution.broker import (
     PreparedOrder,
 )
 from orderflow.execution.redeem import CanRedeem, Redeemer
+from orderflow.execution.signer_pacing import SignerPacing, pacing_of
 
 
 class DelegatingBroker:
@@ -39,6 +40,11 @@ class DelegatingBroker:
         if isinstance(broker, CanRedeem):
             return broker.redeem_wallet()
         return self._wallet
+
+    @property
+    def pacing(self) -> SignerPacing | None:
+        """The logged-in broker's signer pacing (None before the log-in)."""
+        return pacing_of(self._broker)
 
     async def _target(self) -> Broker:
         """The logged-in broker, or the error a call meets until there is one."""

@@ -18,7 +18,9 @@ doubt by a 503 — holds every later order of its mode until it has passed (clam
 :func:`~orderflow.execution.switch.retry_after_wait`, at most 30 s): asked again sooner, the
 exchange only refuses again — an exit tried again after its 5 s pause met the same 429 while
 the limit lasted, and the next entries after a 503 went straight into the same outage. The
-guard is checked after the wait.
+guard is checked after the wait. Before that, the signer's order bucket as the answers report
+it holds an order it cannot admit, and drops an entry it would hold past its signal's use
+(:mod:`orderflow.execution.order_pacing`).
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ from orderflow.errors import ExecutionError
 from orderflow.execution import position_queries
 from orderflow.execution.book import entry_exposure
 from orderflow.execution.broker import Collateral, Mode, OrderRequest
+from orderflow.execution.order_pacing import hold_for_bucket
 from orderflow.execution.orders import OrderDesk
 from orderflow.execution.send_check import Entry
+from orderflow.execution.signer_pacing import pacing_of
 from orderflow.execution.strategies import StrategyState
 from orderflow.execution.strategy_queries import MODE_CHANGED, Switches
 from orderflow.execution.switch import retry_after_wait
@@ -253,10 +257,18 @@ class OrderWorker:
                 return MODE_CHANGED
             if job.signal_id in self.left:
                 return "leader_exited"
-            age = (self.clock() - job.trade.timestamp).total_seconds()
-            if age > state.settings.max_signal_age_secs:
+            left = self.useful_for(job)
+            if left is not None and left < 0:
                 return "stale"
         return None
+
+    def useful_for(self, job: OrderJob) -> float | None:
+        """Seconds before an entry's signal is stale (the guard's ``max_signal_age_secs``);
+        None for an exit, useful however late."""
+        if job.decision.side != "BUY":
+            return None
+        age = (self.clock() - job.trade.timestamp).total_seconds()
+        return job.state.settings.max_signal_age_secs - age
 
     async def _wait_retry_after(self, mode: Mode) -> None:
         """Wait until the exchange's last ``Retry-After`` for ``mode`` has passed."""
@@ -278,8 +290,13 @@ class OrderWorker:
 
     async def _place(self, job: OrderJob) -> None:
         state, signal_id, decision, market = job.state, job.signal_id, job.decision, job.market
-        await self._wait_retry_after(job.mode)  # before the guard: a kill meanwhile still counts
-        refused = self.guard(job)
+        # The signer's order bucket first: an entry it cannot admit while useful is dropped
+        # before any wait. Then any Retry-After, before the guard (a kill meanwhile counts).
+        pacing = pacing_of(self.desk.brokers.get(job.mode))
+        refused = await hold_for_bucket(pacing, lambda: self.useful_for(job))
+        if refused is None:
+            await self._wait_retry_after(job.mode)
+            refused = self.guard(job)
         if refused is not None:
             # Paused, killed or stale after the decision, before the order: send nothing.
             async with self.pool.acquire() as conn:
@@ -310,6 +327,7 @@ class OrderWorker:
                 hold=lambda secs: self._hold(job.mode, secs),
                 collateral=job.collateral,
                 entry=job.entry,
+                useful_for=lambda: self.useful_for(job),
             )
         except ExecutionError as exc:
             log.error("order not placed", extra={"signal_id": signal_id, "error": str(exc)})

@@ -61,8 +61,10 @@ from orderflow.execution.daypnl import DayMarks
 from orderflow.execution.desk_access import DeskAccess
 from orderflow.execution.key_watch import KeyWatch
 from orderflow.execution.order_booking import book_outcome
+from orderflow.execution.order_pacing import UsefulFor, send_with_one_retry
 from orderflow.execution.order_reconcile import OrderReconciler
 from orderflow.execution.send_check import Entry
+from orderflow.execution.signer_pacing import pacing_of
 from orderflow.execution.strategy_queries import Switches
 from orderflow.execution.tracing import context_from, current_traceparent
 from orderflow.execution.trade_status import TradeSettlement
@@ -172,6 +174,7 @@ class OrderDesk:
         hold: Hold | None = None,
         collateral: Collateral | None = None,
         entry: Entry | None = None,
+        useful_for: UsefulFor = lambda: None,
     ) -> OrderOutcome | None:
         """Prepare, store the intent, send, book. None when not sent or the outcome is in doubt.
         ``seen``: the strategy row's switch counts the decision was taken under (a kill or
@@ -234,8 +237,9 @@ class OrderDesk:
                 self._buy_sent_at = time.monotonic()
             try:
                 return await self._send(
-                    broker, order_id, signal_id, request, prepared, guard, seen, hold, entry
-                )
+                    broker, order_id, signal_id, request, prepared, guard, seen, hold, entry,
+                    useful_for,
+                )  # fmt: skip
             finally:
                 self._placing.discard(order_id)
 
@@ -288,9 +292,11 @@ class OrderDesk:
         seen: Switches | None,
         hold: Hold | None,
         entry: Entry | None,
+        useful_for: UsefulFor,
     ) -> OrderOutcome | None:
         """Send a stored intent unless a switch is off or, an entry, the limits as they stand
-        refuse it, and book the answer."""
+        refuse it (an entry refused 429 once more while useful: ``order_pacing``), and book the
+        answer."""
         await self.before_send(order_id)
         # The database's switches and limits first, the guard last: nothing the trading loop
         # learns while this waits (a kill, the leader's sell) comes between the guard and the
@@ -315,7 +321,13 @@ class OrderDesk:
                 await position_queries.set_signal_status(conn, signal_id, "SKIPPED", refused)
             return None
         try:
-            outcome: OrderOutcome = await self._call(broker.send(prepared))
+            outcome = await send_with_one_retry(
+                lambda: self._call(broker.send(prepared)),
+                entry=request.side == "BUY",
+                useful_for=useful_for,
+                guard=guard,
+                pacing=pacing_of(broker),
+            )
         except CredentialsRefusedError as exc:
             # Our key refused (401/403): the exchange processed nothing, and would refuse the
             # next order the same way. Not a rejection of this order's merits.

@@ -15,8 +15,9 @@ enforcement does it to a kill's cancels:
 * the last answer's tokens left are a gauge (``orderflow_clob_rate_limit_remaining``), and a
   change of tier is logged.
 
-It holds nothing back: what the executor sends is paced by the exchange's own answers only, so
-a count of ours can never delay a cancel.
+The same answers feed the executor's own pacing (:mod:`orderflow.execution.signer_pacing`):
+each bucket's tokens left, its refill rate once a refusal taught it, the largest request it
+holds — so a request the bucket cannot admit is held until it can instead of being refused.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Callable
 
 from polymarket import RateLimitUpdate
 
+from orderflow.execution.signer_pacing import SignerPacing
 from orderflow.telemetry import meter
 
 log = logging.getLogger(__name__)
@@ -48,12 +50,15 @@ class SignerLimits:
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
+        # the buckets' state the executor paces its orders and cancels by (the broker's)
+        self.pacing = SignerPacing(monotonic)
         self.tier: str | None = None
         self.warned = 0  # in this process
         self._unlogged = 0  # warned since the last line
         self._logged_at: float | None = None
 
     def __call__(self, update: RateLimitUpdate) -> None:
+        self.pacing.seen(update)
         if update.remaining is not None:
             _remaining.set(update.remaining)
         if update.tier is not None and update.tier != self.tier:
