@@ -53,6 +53,7 @@ from orderflow.execution.broker import (
 from orderflow.execution.cancel_pacing import Refusal, RefusedCancels
 from orderflow.execution.desk_access import DeskAccess
 from orderflow.execution.settlement import order_ids
+from orderflow.execution.signer_pacing import SignerPacing, pacing_of
 from orderflow.signals.risk import Reason
 
 log = logging.getLogger(__name__)
@@ -81,13 +82,17 @@ class OrderCanceller:
         # Order ids per cancel request, by mode: CANCEL_BATCH until the exchange refuses a
         # request as larger than its rate limit can ever admit (:meth:`_smaller_batches`).
         self.batch: dict[str, int] = {}
+        self.killing: set[str] = set()  # strategies whose kill's cancels wait for the bucket
 
     async def cancel_strategy(self, strategy: str) -> int:
         """The kill switch's one attempt at cancelling every live order of ``strategy`` while
         it is killed; returns how many are still open afterwards (0 once the kill is lifted:
         the switch then ends, and an unkilled strategy keeps what it places). Raises
         :class:`ExecutionError` when the exchange fails (the engine retries with backoff)."""
-        return await self._cancel_while(strategy, switch_queries.killed_orders_in, Reason.KILLED)
+        left = await self._cancel_while(strategy, switch_queries.killed_orders_in, Reason.KILLED)
+        if left == 0:
+            self.killing.discard(strategy)
+        return left
 
     async def cancel_paused(self, strategy: str, invalid_at: int | None = None) -> int:
         """The pause switch's one attempt at cancelling the live entries (BUY) of ``strategy``
@@ -153,6 +158,7 @@ class OrderCanceller:
         cancelled: set[str] = set()
         answers: dict[str, str] = {}  # the exchange's reason for each id it did not cancel
         answered: set[str] = set()  # the modes whose exchange answered every cancel
+        sent: set[str] = set()  # the ids asked (a kill's beyond the bucket wait for its refill)
         failed: list[ExecutionError] = []
         # Each mode on its own: a failing exchange (or our key refused there) holds back
         # neither the other mode's cancels nor the booking of what was cancelled.
@@ -162,6 +168,12 @@ class OrderCanceller:
                 continue
             ids = [oid for r in live if r["mode"] == mode for oid in order_ids(r)]
             size = self.batch.get(mode, CANCEL_BATCH)
+            try:
+                ids = self._admitted(pacing_of(broker), ids, strategy, reason)
+            except ExchangeBusyError as exc:
+                failed.append(exc)  # held: the switch asks again after the refill
+                continue
+            sent.update(ids)
             batches = [ids[i : i + size] for i in range(0, len(ids), size)]
             results = await asyncio.gather(
                 *(self.desk.call(broker.cancel(b)) for b in batches), return_exceptions=True
@@ -217,12 +229,41 @@ class OrderCanceller:
         if answered:  # not into an exchange that failed every cancel (the switch retries)
             with contextlib.suppress(ExecutionError):
                 await self.reconcile(strategy, gone)
-        await self._note_refusals(
-            strategy, [r for r in live if r["mode"] in answered], answers, reason
-        )
+        asked = [r for r in live if r["mode"] in answered and set(order_ids(r)) & sent]
+        await self._note_refusals(strategy, asked, answers, reason)
         if failed:  # the switch retries: a refused key first (it is paced)
             failed.sort(key=lambda e: not isinstance(e, CredentialsRefusedError))
             raise failed[0]
+
+    def _admitted(
+        self, pacing: SignerPacing | None, ids: list[str], strategy: str, reason: str
+    ) -> list[str]:
+        """The ids to cancel now, as far as the signer's cancel bucket admits them (all when
+        nothing is known of it): a kill's, as many as it holds now (the rest at the switch's
+        next attempt); any other cancel — a leader's exit, a pause, an expiry — none while a
+        kill's cancels wait for the bucket, or while the bucket cannot take them all (kills
+        first). Raises :class:`ExchangeBusyError` with the refill's wait when none may go now."""
+        kill = reason == Reason.KILLED
+        if pacing is None or not ids:
+            return ids
+        if kill:
+            self.killing.add(strategy)  # until all its ids go: the other cancels wait
+        tokens = pacing.admits_now("cancel")
+        if tokens is None or tokens >= len(ids):
+            if kill or not self.killing:
+                self.killing.discard(strategy)
+                return ids
+        elif kill and tokens >= 1:
+            return ids[:tokens]
+        elif kill and pacing.wait("cancel", 1) == 0:  # the refill not known: one, to learn it
+            return ids[:1]
+        elif not kill and not self.killing and pacing.wait("cancel", len(ids)) == 0:
+            return ids  # the refill not known: they go, to learn it
+        wait = max(pacing.wait("cancel", 1 if kill else len(ids)), 0.05)
+        why = "refilling" if kill or not self.killing else "a kill's cancels first"
+        raise ExchangeBusyError(
+            f"cancel held: the signer's cancel bucket ({why})", retry_after=wait, status=429
+        )
 
     def _smaller_batches(self, mode: str, batches: list[list[str]], results: list[object]) -> None:
         """The CLOB's per-signer limits admit a cancel request only whole, when its bucket holds

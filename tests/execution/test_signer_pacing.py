@@ -100,3 +100,31 @@ async def test_an_entry_that_would_wait_past_its_use_is_dropped_unsent(
     assert "not tried again" in refused and "past the signal's use" in refused
     assert dropped.startswith("rate_limited: the signer's order bucket admits no order")
     assert _posts(clob) == 2 and clob.signer_limits.refused == 1  # the third never sent
+
+
+async def test_a_kill_s_cancels_go_as_the_cancel_bucket_admits_them(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """Five resting orders, a cancel bucket of two refilling two a second: the kill's first
+    request of five can never be admitted (refused 429 without a Retry-After: split it); after
+    it, each request is sized to the tokens the answers showed, held while the bucket is empty,
+    none refused. Failed before: the halved requests went out together into the empty bucket,
+    refused 429 again and again (``assert [5.0, 2.0, 1.0, 1.0] == [5]``)."""
+    from tests.execution.test_kill import _kill, _resting
+
+    await live_strategy(pool)
+    clob.signer_limits = SignerLimits(order=(100, 100), cancel=(2, 2), enforce=True)
+    ex = live_executor(pool, dsn, live)
+    async with running(ex):
+        await leading(ex)
+        await buys_in_new_markets(pool, clob, 5)
+        ids = await _resting(pool, clob, 5)
+        await _kill(pool, "live-one")
+        await wait_for(
+            lambda: pool.fetchval(
+                "SELECT count(*) = 5 FROM orderflow_orders WHERE status = 'CANCELED'"
+            ),
+            timeout=60.0,
+        )
+    assert all(clob.orders[i]["status"] == "CANCELED" for i in ids)
+    assert clob.signer_limits.refused_costs == [5]  # the first request, whole; none after

@@ -1,13 +1,19 @@
 """The signer's buckets as the answers report them (:mod:`orderflow.execution.signer_pacing`),
-on given clocks and answers: no exchange, no time passing."""
+and the kills' priority on the cancel bucket (:meth:`OrderCanceller._admitted`), on given clocks
+and answers: no exchange, no time passing."""
 
 from __future__ import annotations
+
+from typing import Any, cast
 
 import pytest
 from polymarket import RateLimitUpdate
 from polymarket.errors import RateLimitError
 
+from orderflow.execution.broker import ExchangeBusyError
+from orderflow.execution.cancels import OrderCanceller
 from orderflow.execution.signer_pacing import PROBE_SECS, Kind, SignerPacing
+from orderflow.signals.risk import Reason
 
 
 class Clocks:
@@ -77,3 +83,29 @@ def test_answers_without_the_limiter_s_headers_are_unmetered() -> None:
     with pacing.drawing("cancel", 2):
         pass  # answered, no Poly-RateLimit-* header
     assert "cancel" in pacing.unmetered and pacing.wait("cancel", 50) == 0
+
+
+def _canceller() -> OrderCanceller:
+    return OrderCanceller(
+        cast(Any, None), book=cast(Any, None), reconcile=cast(Any, None), refused=cast(Any, None)
+    )
+
+
+def test_a_kill_s_cancels_go_first_and_the_others_wait_for_it() -> None:
+    """A cancel bucket of two with one token left: the kill of three sends one now and waits
+    for the refill; meanwhile a leader's exit's cancel is held (not sent to spend the kill's
+    tokens); once every id of the kill went, it goes as the bucket admits it."""
+    clocks = Clocks()
+    pacing = _pacing(clocks)
+    _admitted(pacing, "cancel", 1, remaining=1.0)
+    canceller = _canceller()
+    assert canceller._admitted(pacing, ["a", "b", "c"], "one", Reason.KILLED) == ["a"]
+    _admitted(pacing, "cancel", 1, remaining=0.0)
+    with pytest.raises(ExchangeBusyError, match="a kill's cancels first"):
+        canceller._admitted(pacing, ["x"], "two", Reason.LEADER_EXITED)
+    clocks.pass_(PROBE_SECS)
+    assert canceller._admitted(pacing, ["b", "c"], "one", Reason.KILLED) == ["b"]
+    _admitted(pacing, "cancel", 1, remaining=2.0)  # refilled meanwhile
+    assert canceller._admitted(pacing, ["c"], "one", Reason.KILLED) == ["c"]
+    assert canceller.killing == set()
+    assert canceller._admitted(pacing, ["x"], "two", Reason.LEADER_EXITED) == ["x"]
