@@ -80,7 +80,8 @@ class OrderCanceller:
         self.reconcile = reconcile  # reconcile one strategy's orders (the desk's)
         self.refused = refused  # the desk's refused cancels, shared with reconciliation
         # Order ids per cancel request, by mode: CANCEL_BATCH until the exchange refuses a
-        # request as larger than its rate limit can ever admit (:meth:`_smaller_batches`).
+        # request as larger than its rate limit can ever admit (:meth:`_smaller_batches`), grown
+        # back as the signer's cancel bucket shows it holds more (:meth:`_batch_size`).
         self.batch: dict[str, int] = {}
         self.killing: set[str] = set()  # strategies whose kill's cancels wait for the bucket
 
@@ -167,7 +168,7 @@ class OrderCanceller:
             if broker is None:
                 continue
             ids = [oid for r in live if r["mode"] == mode for oid in order_ids(r)]
-            size = self.batch.get(mode, CANCEL_BATCH)
+            size = self._batch_size(mode, pacing_of(broker))
             try:
                 ids = self._admitted(pacing_of(broker), ids, strategy, reason)
             except ExchangeBusyError as exc:
@@ -265,14 +266,35 @@ class OrderCanceller:
             f"cancel held: the signer's cancel bucket ({why})", retry_after=wait, status=429
         )
 
+    def _batch_size(self, mode: str, pacing: SignerPacing | None) -> int:
+        """Ids per cancel request: CANCEL_BATCH, or less since a refusal of a request larger
+        than the bucket can hold — grown back to the largest request the bucket has shown it
+        holds since (an admitted one's cost plus the tokens left), and to CANCEL_BATCH when the
+        cancels are answered without the limiter's headers (no bucket)."""
+        size = self.batch.get(mode)
+        if size is None or pacing is None:
+            return size or CANCEL_BATCH
+        if "cancel" in pacing.unmetered:
+            grown = CANCEL_BATCH
+        else:
+            grown = min(CANCEL_BATCH, max(size, pacing.capacity("cancel") or 0))
+        if grown > size:
+            log.warning(
+                "the CLOB's cancel bucket holds more again: cancels go out %d at a time",
+                grown,
+                extra={"mode": mode, "batch": grown, "was": size},
+            )
+            self.batch[mode] = grown
+        return grown
+
     def _smaller_batches(self, mode: str, batches: list[list[str]], results: list[object]) -> None:
         """The CLOB's per-signer limits admit a cancel request only whole, when its bucket holds
         a token for each id; one costing more than the bucket can ever hold (its tier's burst)
         is refused 429 *without* a ``Retry-After`` — split it, the exchange says, rather than
         send it again. Sent again as it was, a kill's cancel would be refused for good. So after
         such a refusal of a request of n ids, the mode's cancels go out n // 2 at a time (one
-        at the least) for the rest of the process; a 429 with a ``Retry-After`` is waited out
-        by the switch as before."""
+        at the least) until the bucket shows it holds more (:meth:`_batch_size`); a 429 with a
+        ``Retry-After`` is waited out by the switch as before."""
         too_big = [
             len(b)
             for b, r in zip(batches, results, strict=True)

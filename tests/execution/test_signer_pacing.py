@@ -13,9 +13,14 @@ import asyncpg
 
 from orderflow.execution.live import LiveBroker
 from tests.execution.clob_signer_limits import SignerLimits
-from tests.execution.conftest import leading, running, wait_for
+from tests.execution.conftest import add_trade, leading, now_true, running, wait_for
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import buys_in_new_markets, live_executor, live_strategy
+from tests.execution.livekit import (
+    buys_in_new_markets,
+    live_executor,
+    live_strategy,
+    new_market,
+)
 
 PLACED = "SELECT count(*) FROM orderflow_orders WHERE exchange_order_id IS NOT NULL"
 
@@ -128,3 +133,45 @@ async def test_a_kill_s_cancels_go_as_the_cancel_bucket_admits_them(
         )
     assert all(clob.orders[i]["status"] == "CANCELED" for i in ids)
     assert clob.signer_limits.refused_costs == [5]  # the first request, whole; none after
+
+
+async def test_the_halved_cancel_size_grows_back_when_the_bucket_holds_more(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """A kill split to two ids a request by a cancel bucket of two; the limit raised to ten
+    afterwards (a higher tier, say): the next kill's answers show the bucket holding ten, and
+    the cancels go out ten at a time again. Failed before: the halved size for the rest of the
+    process (the last ``wait_for``: ``AssertionError: condition not reached``)."""
+    from tests.execution.test_kill import _kill, _resting
+
+    await live_strategy(pool)
+    clob.signer_limits = SignerLimits(order=(100, 100), cancel=(2, 2), enforce=True)
+    ex = live_executor(pool, dsn, live)
+    canceled = "SELECT count(*) FROM orderflow_orders WHERE status = 'CANCELED'"
+    async with running(ex):
+        await leading(ex)
+        await buys_in_new_markets(pool, clob, 3)
+        await _resting(pool, clob, 3)
+        await _kill(pool, "live-one")
+        await wait_for(lambda: _count_is(pool, canceled, 3), timeout=60.0)
+        assert ex.desk.cancels.batch["live"] <= 2  # split: more than the bucket holds
+        refused = clob.signer_limits.refused
+        clob.signer_limits.cancel = (10, 10)
+        clob.signer_limits.buckets.clear()
+        await pool.execute(
+            "UPDATE orderflow_strategies SET killed = false, generation = generation + 1"
+        )
+        async with pool.acquire() as conn:
+            for n in range(4, 7):
+                market, token = await new_market(clob, conn, n)
+                await add_trade(conn, token_id=token, market=market, price="0.30")
+        await _resting(pool, clob, 3)
+        await _kill(pool, "live-one")
+        await wait_for(lambda: _count_is(pool, canceled, 6), timeout=60.0)
+        # its first request of one showed the bucket holding ten: the batch follows it
+        await wait_for(lambda: now_true(ex.desk.cancels.batch["live"] == 10))
+    assert clob.signer_limits.refused == refused  # none refused under the raised limit
+
+
+async def _count_is(pool: asyncpg.Pool, query: str, n: int) -> bool:
+    return bool(await pool.fetchval(query) == n)
