@@ -46,7 +46,8 @@ async def test_entries_over_the_bucket_are_held_until_it_refills_not_refused(
 ) -> None:
     """Five entries at once, an order bucket of two refilling one a second: each is placed,
     none refused (an answer showing the bucket empty holds the next order until a token is
-    back). Failed before: three of the five refused 429, their signals ``order_rejected``."""
+    back). Failed before: entries over the bucket refused 429, their signals ``order_rejected``,
+    never placed (``AssertionError: condition not reached``)."""
     clob.signer_limits = SignerLimits(order=(2, 1.0), cancel=(50, 5), enforce=True)
     await live_strategy(pool)
     ex = live_executor(pool, dsn, live)
