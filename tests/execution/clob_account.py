@@ -15,6 +15,8 @@ from aiohttp import web
 
 from tests.execution.clob_signing import EXCHANGE_V3, NEG_RISK_EXCHANGE, STANDARD_EXCHANGE
 
+_EXCHANGES = (STANDARD_EXCHANGE, NEG_RISK_EXCHANGE, EXCHANGE_V3)
+
 
 class ClobAccount:
     """Mixed into the stand-in (``FakeClob``), before the exchange model it reads."""
@@ -30,6 +32,9 @@ class ClobAccount:
     allowance: bool
     allowances: dict[str, Decimal]
     balance_patch: dict[str, Any]
+    holdings: dict[int, Decimal]
+    share_approval: bool
+    balance_reads: list[str]
 
     async def _l2(self, request: web.Request) -> tuple[Any, str]:
         raise NotImplementedError  # FakeClob's
@@ -72,8 +77,13 @@ class ClobAccount:
         creds, problem = await self._l2(request)
         if creds is None:
             return self._reject(401, problem)
-        if request.query.get("asset_type") != "COLLATERAL" or "signature_type" not in request.query:
+        q = request.query
+        asset = q.get("asset_type")
+        if asset not in ("COLLATERAL", "CONDITIONAL") or "signature_type" not in q:
             return self._reject(400, "invalid asset_type / signature_type")
+        self.balance_reads.append(asset)
+        if asset == "CONDITIONAL":
+            return self._conditional(q.get("token_id", ""))
         balance = Decimal(10**9) if self.collateral is None else self.collateral
         allowances = {
             exchange: str(int(self.allowances[exchange.lower()] * 10**6))
@@ -81,12 +91,29 @@ class ClobAccount:
             else str(2**256 - 1)
             if self.allowance
             else "0"
-            for exchange in (STANDARD_EXCHANGE, NEG_RISK_EXCHANGE, EXCHANGE_V3)
+            for exchange in _EXCHANGES
         }
         return web.json_response(
             {
                 "balance": str(int(balance * 10**6)),
                 "allowances": allowances,
+                **self.balance_patch,
+            }
+        )
+
+    def _conditional(self, token_id: str) -> web.Response:
+        """The wallet's balance of one outcome token (its ERC-1155 balance on the
+        ConditionalTokens contract, whole: not net of the SELLs resting on it), and each
+        exchange's approval of the wallet's conditional tokens (``setApprovalForAll``: all or
+        nothing, 2²⁵⁶ - 1 or 0)."""
+        if not token_id.isdigit():
+            return self._reject(400, "invalid token_id")
+        held = self.holdings.get(int(token_id), Decimal(0))
+        approved = str(2**256 - 1) if self.share_approval else "0"
+        return web.json_response(
+            {
+                "balance": str(int(held * 10**6)),
+                "allowances": dict.fromkeys(_EXCHANGES, approved),
                 **self.balance_patch,
             }
         )

@@ -34,7 +34,12 @@ with ``clob.fill``, ``clob.settle``, ``clob.report``, ``clob.release``, ``clob.w
   not net of what our resting orders reserve; ``allowances`` (by exchange: the CTF exchange's,
   the neg-risk exchange's, ExchangeV3's) as they stand, absent: unlimited (2²⁵⁶ - 1);
   ``allowance`` False: every allowance 0;
-  ``collateral`` None (unlimited): a balance of 10⁹ dollars.
+  ``collateral`` None (unlimited): a balance of 10⁹ dollars;
+* ``GET /balance-allowance?asset_type=CONDITIONAL&token_id=&signature_type=``: the wallet's
+  balance of the token (``holdings``: what its buys delivered and its sells and
+  ``clob.move_shares`` took, whole, not net of resting SELLs), 6 decimals as a string, and the
+  exchanges' approval of its conditional tokens (2²⁵⁶ - 1, or 0 once
+  ``clob.revoke_share_approval``).
 
 Variations: ``delay`` (a slow exchange, seconds before each answer), ``path_delays`` (slow routes),
 ``response_delays`` (the request is processed at once, its answer arrives late), ``faults`` (the
@@ -137,6 +142,7 @@ class FakeClob(ClobFaults, ClobSignerLimits, ClobHeartbeats, ClobAccount, ClobEv
         self.trade_patches: dict[str, dict[str, Any]] = {}
         self.order_patch: dict[str, Any] = {}
         self.balance_patch: dict[str, Any] = {}
+        self.balance_reads: list[str] = []  # GET /balance-allowance's asset types, in order
         self.trade_pages = 0  # GET /data/trades pages answered
         self.url = ""
         self._runner: web.AppRunner | None = None
