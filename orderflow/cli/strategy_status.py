@@ -40,6 +40,8 @@ def to_json(status: StrategyStatus) -> str:
         "losses": doc.pop("losses_today"),
     }
     doc["signals"] = {"counts": doc.pop("signal_counts"), "skip_reasons": doc.pop("skip_reasons")}
+    shares, cost = doc.pop("left_wallet")
+    doc["left_wallet"] = {"shares": shares, "cost": cost}
     return json.dumps(_plain(doc), indent=2)
 
 
@@ -108,6 +110,16 @@ def _since(status: StrategyStatus) -> str:
     return f"since {status.since:%Y-%m-%d %H:%M} UTC"
 
 
+def _left_wallet(s: StrategyStatus) -> list[tuple[str, str, str]]:
+    """The shares that left the wallet outside the executor, when any did: their cost, in the
+    realized P&L above as sold for nothing."""
+    shares, cost = s.left_wallet
+    if shares == 0:
+        return []
+    note = f"{shares.normalize():f} shares left the wallet outside the executor: sold for 0"
+    return [("  of which left wallet", usd(-cost), note)]
+
+
 def to_text(status: StrategyStatus) -> str:
     s = status
     dd = "-" if s.max_drawdown is None else f"{s.max_drawdown * 100:.2f}%"
@@ -116,6 +128,7 @@ def to_text(status: StrategyStatus) -> str:
         ("bankroll", usd(s.bankroll), ""),
         ("equity", usd(s.equity), ""),
         ("realized P&L", usd(s.realized_pnl), parts if len(s.realized_by_mode) > 1 else ""),
+        *_left_wallet(s),
         ("unrealized P&L", usd(s.unrealized_pnl), "at each token's tape price"),
         (
             "today's P&L",

@@ -175,6 +175,17 @@ class BookTop:
 
 
 @dataclass(frozen=True, slots=True)
+class WalletShares:
+    """What the exchange reported (``GET /balance-allowance?asset_type=CONDITIONAL``) of the
+    wallet ``wallet`` (the funder, an order's ``maker``; lower case): its balance of one
+    outcome token, in shares, whole (not net of the SELLs resting on it)."""
+
+    wallet: str
+    token_id: int
+    shares: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class Collateral:
     """What the exchange reported (``GET /balance-allowance``) of the wallet ``wallet`` (the
     funder, an order's ``maker``) at ``read_at`` (``time.monotonic()``): its collateral
@@ -292,6 +303,13 @@ class Broker(Protocol):
         with the exchange that settles each of ``token_ids``' markets (live: ``GET
         /balance-allowance``, :mod:`orderflow.execution.wallet`); None: no wallet (paper).
         Raises :class:`ExchangeAnswerError` when the exchange does not tell."""
+        ...
+
+    async def wallet_shares(self, token_id: int) -> WalletShares | None:
+        """The wallet's balance of the outcome token as the exchange reports it now (live:
+        ``GET /balance-allowance?asset_type=CONDITIONAL&token_id=``, base units of 6 decimals:
+        :mod:`orderflow.execution.wallet_shares`); None: no wallet (paper). Raises
+        :class:`ExchangeAnswerError` when the exchange does not tell."""
         ...
 
     async def order_heartbeat(self) -> None:

@@ -70,9 +70,18 @@ SELECT p.id, p.status, p.realized_pnl, p.shares, p.cost_basis,
 # (``position_queries.position_fills``): a placement fill is stamped with our clock and a fill
 # from the account's trades with the exchange's whole seconds, so ``filled_at`` can put a sell
 # before the buy it sold.
+# With them, the shares that left the wallet (orderflow.execution.wallet_shares), each a sale
+# for nothing after the fill it was booked after, at the time it was booked.
 _MIDNIGHT_FILLS = """
-SELECT position_id, side, shares, usdc, fee, fee_asset, filled_at FROM orderflow_net_fills
- WHERE position_id = ANY($1::bigint[]) AND filled_at < $2 ORDER BY position_id, id
+SELECT position_id, side, shares, usdc, fee, fee_asset, filled_at FROM (
+    SELECT position_id, side, shares, usdc, fee, fee_asset, filled_at, id::numeric AS seq
+      FROM orderflow_net_fills
+     WHERE position_id = ANY($1::bigint[]) AND filled_at < $2
+    UNION ALL
+    SELECT position_id, 'SELL', shares, 0, 0, 'COLLATERAL', created_at, after_fill_id + 0.5
+      FROM orderflow_wallet_moves
+     WHERE position_id = ANY($1::bigint[]) AND created_at < $2) f
+ ORDER BY position_id, seq
 """
 
 

@@ -76,6 +76,7 @@ from orderflow.execution.broker import (
     OrderRequest,
     OrderStatus,
     PreparedOrder,
+    WalletShares,
 )
 from orderflow.execution.exchange_text import exchange_text
 from orderflow.execution.live_errors import busy, trading_restriction
@@ -364,6 +365,21 @@ class LiveBroker(LiveTrades):
             exchanges=exchanges,
             read_at=read_at,
         )
+
+    async def wallet_shares(self, token_id: int) -> WalletShares:
+        """The wallet's balance of the token (``GET /balance-allowance?asset_type=CONDITIONAL
+        &token_id=``, the SDK's ``get_balance_allowance``: base units of 6 decimals, a string
+        its model reads as an integer), whole: not net of the SELLs resting on it."""
+        try:
+            found = await self.client.get_balance_allowance(
+                asset_type="CONDITIONAL", token_id=str(token_id)
+            )
+        except PolymarketError as exc:  # an answer its model refuses too (UnexpectedResponse)
+            raise busy("share balance read", exc) from None
+        if found.balance < 0:  # no balance: an answer that tells nothing, not "none held"
+            raise ExchangeBusyError("share balance read failed: a negative balance")
+        shares = Decimal(found.balance) / SHARE_UNITS
+        return WalletShares(wallet=self.wallet, token_id=token_id, shares=shares)
 
     async def check_credentials(self) -> None:
         try:

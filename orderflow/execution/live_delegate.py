@@ -21,6 +21,7 @@ from orderflow.execution.broker import (
     OrderOutcome,
     OrderRequest,
     PreparedOrder,
+    WalletShares,
 )
 from orderflow.execution.redeem import CanRedeem, Redeemer
 from orderflow.execution.signer_pacing import SignerPacing, pacing_of
@@ -73,6 +74,9 @@ class DelegatingBroker:
 
     async def collateral(self, token_ids: Collection[int]) -> Collateral | None:
         return await (await self._target()).collateral(token_ids)
+
+    async def wallet_shares(self, token_id: int) -> WalletShares | None:
+        return await (await self._target()).wallet_shares(token_id)
 
     async def redeemer(self) -> Redeemer:
         target = await self._target()

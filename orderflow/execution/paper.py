@@ -39,6 +39,7 @@ from orderflow.execution.broker import (
     OrderOutcome,
     OrderRequest,
     PreparedOrder,
+    WalletShares,
 )
 from orderflow.execution.orders import utcnow
 
@@ -124,6 +125,9 @@ class PaperBroker:
 
     async def collateral(self, token_ids: Collection[int]) -> Collateral | None:
         return None  # no wallet: each strategy's bankroll is all there is
+
+    async def wallet_shares(self, token_id: int) -> WalletShares | None:
+        return None  # no wallet: the books are all there is
 
     async def order_heartbeat(self) -> None:
         return None  # no exchange holds paper orders

@@ -14,24 +14,38 @@ gone or another, and :func:`settle_resolved` settles it again once a resolution 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
 
 from orderflow.accounting import Position, replay
-from orderflow.execution import position_queries, settle_queries, trade_queries
+from orderflow.execution import (
+    position_queries,
+    settle_queries,
+    trade_queries,
+    wallet_share_queries,
+)
 from orderflow.execution.broker import FillReport
+from orderflow.execution.wallet_share_queries import WalletMove
 
 log = logging.getLogger(__name__)
 
 
-def _replay(rows: list[asyncpg.Record]) -> Position:
-    return replay([position_queries.fill_of(r) for r in rows])
+def _replay(rows: list[asyncpg.Record], moves: Sequence[WalletMove] = ()) -> Position:
+    """The fills ``rows`` replayed, each of the position's shares that left the wallet
+    (``moves``: :mod:`orderflow.execution.wallet_shares`) sold for nothing after its fill."""
+    fills = [position_queries.fill_of(r) for r in rows]
+    if moves:
+        ids = [int(r["id"]) for r in rows]
+        fills = wallet_share_queries.with_moves(list(zip(ids, fills, strict=True)), moves)
+    return replay(fills)
 
 
 async def load_position(conn: asyncpg.Connection, position_id: int) -> Position:
-    return _replay(await position_queries.position_fills(conn, position_id))
+    fills = await position_queries.position_fills(conn, position_id)
+    return _replay(fills, await wallet_share_queries.position_moves(conn, position_id))
 
 
 async def _parts(
@@ -133,7 +147,7 @@ async def restate_position(conn: asyncpg.Connection, position_id: int) -> Positi
     fills is theirs, not the new owner's."""
     state = await trade_queries.position_state(conn, position_id)
     fills = await position_queries.position_fills(conn, position_id)
-    position = _replay(fills)
+    position = _replay(fills, await wallet_share_queries.position_moves(conn, position_id))
     await _restate_handovers(conn, position_id, fills)
     mark = state["mark_price"]
     if not fills:  # it never existed: nothing of it is its signal's

@@ -137,6 +137,9 @@ class StrategyStatus:
     cash: Decimal | None = None
     # All realized P&L to date per mode traded in (``realized_pnl`` is their sum).
     realized_by_mode: dict[str, Decimal] = field(default_factory=dict)
+    # Shares of live positions that left the wallet outside the executor, and their cost: in
+    # ``realized_pnl`` as sold for nothing (:mod:`orderflow.execution.wallet_shares`).
+    left_wallet: tuple[Decimal, Decimal] = (Decimal(0), Decimal(0))
 
 
 def _state(row: asyncpg.Record, state: StrategyState) -> str:
@@ -207,6 +210,7 @@ async def strategy_status(
         skip_reasons={str(r["reason"]): int(r["n"]) for r in reasons},
         cash=book.cash,
         realized_by_mode=await status_queries.realized_by_mode(conn, name, state.settings.mode),
+        left_wallet=await status_queries.left_wallet(conn, name),
         credentials=None
         if refusal is None
         else KeyRefusal(

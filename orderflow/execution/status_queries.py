@@ -96,3 +96,15 @@ async def signal_counts(
         list(await conn.fetch(_SIGNAL_COUNTS, strategy, since)),
         list(await conn.fetch(_SKIP_REASONS, strategy, since, top)),
     )
+
+
+async def left_wallet(conn: asyncpg.Connection, strategy: str) -> tuple[Decimal, Decimal]:
+    """The shares of the strategy's live positions that left the wallet outside the executor,
+    and what they cost (counted in its realized P&L as sold for nothing: migration 096)."""
+    row = await conn.fetchrow(
+        "SELECT COALESCE(sum(shares), 0) AS shares, COALESCE(sum(cost), 0) AS cost"
+        " FROM orderflow_wallet_moves WHERE strategy = $1",
+        strategy,
+    )
+    assert row is not None
+    return Decimal(row["shares"]), Decimal(row["cost"])

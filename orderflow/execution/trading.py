@@ -30,7 +30,7 @@ from orderflow import db
 from orderflow.errors import ExecutionError
 from orderflow.execution import exit_queries, order_queries, strategy_queries
 from orderflow.execution.book import Holdings, held_modes, load_book_and_holdings
-from orderflow.execution.broker import Broker, Collateral, Mode
+from orderflow.execution.broker import Broker, Collateral, Mode, WalletShares
 from orderflow.execution.entry_signals import decide_entries, may_trigger
 from orderflow.execution.exit_signals import decide_exits, exits_of, sells_before_entries
 from orderflow.execution.leader import EXECUTOR_LOCK_KEY
@@ -38,6 +38,7 @@ from orderflow.execution.market_rules import warm_market_rules, with_market_rule
 from orderflow.execution.order_worker import OrderJob, OrderWorker
 from orderflow.execution.strategies import StrategyState
 from orderflow.execution.wallet import wallet_cash
+from orderflow.execution.wallet_shares import exit_tokens, read_shares, square
 from orderflow.signals import market_queries
 from orderflow.signals import queries as signal_queries
 from orderflow.signals.exits import exit_due, leaving
@@ -214,13 +215,18 @@ class Trader:
         created = 0
         left_live = False
         top = max((t.id or 0) for t in trades)
+        shares: dict[int, WalletShares] = {}
         if candidates or sells:
             async with self.connection() as conn:
                 tokens = {t.token_id for t in [*candidates, *sells]}
                 held = await held_modes(conn, state, tokens)
+                exiting = worker.exits_on_the_way(state.name)
+                live_exits = await exit_tokens(conn, state.name, sells, held, exiting)
             await self._warm_rules(state, candidates, sells, held, books_read)
+            shares = await read_shares(worker.desk, live_exits)
         funds = await self._wallet(state, candidates) if candidates else None
         async with self._deciding, self.connection() as conn:
+            await square(conn, state.name, shares)  # before the book's snapshot
             left: dict[int, Decimal] = {}
             if candidates or sells:
                 # The book is one moment's: read in a snapshot of its own, before the
@@ -333,9 +339,13 @@ class Trader:
                 return 0  # the usual answer, found without holding up the trading loop
             sells = await _leaving_by_id(conn, [e.sell_id for e in due])
             held = await held_modes(conn, state, {t.token_id for t in sells})
+            worker = self.worker
+            exiting = worker.exits_on_the_way(state.name)
+            live_exits = await exit_tokens(conn, state.name, sells, held, exiting)
         await self._warm_rules(state, [], sells, held)
-        worker = self.worker
+        shares = await read_shares(worker.desk, live_exits)
         async with self._deciding, self.pool.acquire() as conn:
+            await square(conn, state.name, shares)  # before the book's snapshot
             # Again, now that no other decision is under way (it may have made the exit).
             due = [e for e in await exit_queries.exits_tried(conn, state.name)
                    if exit_due(e, killed=state.killed)]  # fmt: skip

@@ -22,6 +22,7 @@ from orderflow.execution.broker import (
     OrderOutcome,
     OrderRequest,
     PreparedOrder,
+    WalletShares,
 )
 
 
@@ -75,6 +76,9 @@ class GatedBroker:
 
     async def collateral(self, token_ids: Collection[int]) -> Collateral | None:
         return await self.broker.collateral(token_ids)
+
+    async def wallet_shares(self, token_id: int) -> WalletShares | None:
+        return await self.broker.wallet_shares(token_id)
 
     async def order_heartbeat(self) -> None:
         await self.broker.order_heartbeat()

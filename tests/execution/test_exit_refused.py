@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from decimal import Decimal
 
 import asyncpg
 import pytest
@@ -53,7 +52,10 @@ async def test_an_exit_refused_again_and_again_is_tried_hourly(
     ex = await holding_yes(pool, dsn, clob, live)
     assert await signal_outcomes(pool) == [("BUY", "EXECUTED", "filled")]
     await _settled(ex, clob)
-    clob.holdings[TOKEN_YES] = Decimal(0)  # the shares are not in the wallet: every SELL refused
+    # The shares are in the wallet but the exchange may not move them: every SELL refused.
+    # (Until 7 Dec 2026 the wallet held none here; the balance read before an exit now books
+    # shares that left the wallet as gone instead: test_exit_shares_gone.py.)
+    clob.share_approval = False
     await _leader_sells(pool, ex)
     assert _exit_posts(clob) == REFUSED_IN_A_ROW
     assert all(r == "not enough balance / allowance" for r in clob.rejections)
@@ -65,7 +67,7 @@ async def test_an_exit_refused_again_and_again_is_tried_hourly(
         await ex.worker.drain()
     assert _exit_posts(clob) == REFUSED_IN_A_ROW + 1
     assert any("refused" in r.getMessage() for r in caplog.records)
-    clob.holdings[TOKEN_YES] = Decimal(1000)  # the wallet holds them again
+    clob.share_approval = True  # the wallet approves the exchange again
     await age_exits(pool, timedelta(hours=1))
     await ex.maintenance()
     await ex.worker.drain()

@@ -1,0 +1,147 @@
+"""The SQL of squaring live books with the wallet's shares (migration 096,
+:mod:`orderflow.execution.wallet_shares`): the live books of a token on one wallet, whether
+they can be compared with the wallet's balance now, the strategy's position to square, and the
+moves booked."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import NamedTuple
+
+import asyncpg
+
+from orderflow.accounting import Fill
+
+# A live position is the wallet's when an order of the signal that opened it (or took it over)
+# was signed for it (orderflow.execution.wallet's rule).
+_OF_WALLET = """EXISTS (SELECT 1 FROM orderflow_orders o
+                WHERE o.signal_id = p.signal_id AND lower(o.signed_order->>'maker') = $1)"""
+
+# One squaring of a (wallet, token) at a time, across executors sharing the database: the
+# second reads the books the first left.
+_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('orderflow_wallet_shares:' || $1, 0))"
+
+# Every strategy's open live positions of the token on the wallet ($1, lower case; $2 the token).
+_BOOKS = f"""
+SELECT COALESCE(sum(p.shares), 0) FROM orderflow_positions p
+ WHERE p.status = 'OPEN' AND p.mode = 'live' AND p.token_id = $2 AND {_OF_WALLET}
+"""
+
+# Whether the wallet's balance of the token may be short of the books for a reason of ours: a
+# live BUY of it (any strategy's, on the wallet) resting, on its way or in doubt — its fill may
+# be booked after the balance was read —, or a trade of one not settled on chain yet (MATCHED,
+# RETRYING: its shares may not be in the wallet yet; exit_queries' ``unsettled``).
+_SHARES_ON_THE_WAY = """
+SELECT EXISTS (SELECT 1 FROM orderflow_orders o
+                WHERE o.mode = 'live' AND o.side = 'BUY' AND o.token_id = $2
+                  AND o.status IN ('INTENT', 'OPEN') AND lower(o.signed_order->>'maker') = $1)
+    OR EXISTS (SELECT 1 FROM orderflow_fill_trades ft
+                 JOIN orderflow_orders o ON o.id = ft.order_id
+                WHERE o.mode = 'live' AND o.side = 'BUY' AND o.token_id = $2
+                  AND lower(o.signed_order->>'maker') = $1
+                  AND ft.status <> 'MINED' AND ft.final_at IS NULL AND ft.gave_up_at IS NULL)
+"""
+
+# The strategy's ($3) open live position of the token on the wallet, with its last fill and mark.
+_POSITION = f"""
+SELECT p.id, p.shares, p.mark_price, p.signal_id,
+       (SELECT max(f.id) FROM orderflow_fills f WHERE f.position_id = p.id) AS last_fill
+  FROM orderflow_positions p
+ WHERE p.strategy = $3 AND p.status = 'OPEN' AND p.mode = 'live' AND p.token_id = $2
+   AND {_OF_WALLET}
+"""
+
+_INSERT = """
+INSERT INTO orderflow_wallet_moves (position_id, strategy, token_id, shares, cost, books, wallet,
+                                    after_fill_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+"""
+
+# Tokens of ``$2`` with an exit of the strategy ($1) resting, on its way or in doubt.
+_EXITING = """
+SELECT DISTINCT token_id FROM orderflow_orders
+ WHERE strategy = $1 AND side = 'SELL' AND status IN ('INTENT', 'OPEN')
+   AND token_id = ANY($2::numeric[])
+"""
+
+
+async def lock(conn: asyncpg.Connection, wallet: str, token_id: int) -> None:
+    """Hold the (wallet, token)'s squaring until the transaction ends."""
+    await conn.execute(_LOCK, f"{wallet.lower()}:{token_id}")
+
+
+async def books(conn: asyncpg.Connection, wallet: str, token_id: int) -> Decimal:
+    return Decimal(await conn.fetchval(_BOOKS, wallet.lower(), Decimal(token_id)))
+
+
+async def shares_on_the_way(conn: asyncpg.Connection, wallet: str, token_id: int) -> bool:
+    return bool(await conn.fetchval(_SHARES_ON_THE_WAY, wallet.lower(), Decimal(token_id)))
+
+
+async def position(
+    conn: asyncpg.Connection, wallet: str, token_id: int, strategy: str
+) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        _POSITION, wallet.lower(), Decimal(token_id), strategy
+    )
+    return row
+
+
+async def insert_move(
+    conn: asyncpg.Connection,
+    *,
+    position_id: int,
+    strategy: str,
+    token_id: int,
+    shares: Decimal,
+    cost: Decimal,
+    books: Decimal,
+    wallet: Decimal,
+    after_fill_id: int,
+) -> None:
+    await conn.execute(
+        _INSERT, position_id, strategy, Decimal(token_id), shares, cost, books, wallet,
+        after_fill_id,
+    )  # fmt: skip
+
+
+class WalletMove(NamedTuple):
+    """Shares of a position that left the wallet, after its fill ``after_fill_id``."""
+
+    after_fill_id: int
+    shares: Decimal
+    at: datetime
+
+    @property
+    def fill(self) -> Fill:
+        """The move as the accounting books it: a sale of the shares for nothing."""
+        return Fill(side="SELL", shares=self.shares, usdc=Decimal(0), timestamp=self.at)
+
+
+def with_moves(fills: Sequence[tuple[int, Fill]], moves: Sequence[WalletMove]) -> list[Fill]:
+    """``fills`` (by id, in the order booked) with each move after its fill."""
+    out: list[Fill] = []
+    pending = sorted(moves, key=lambda m: m.after_fill_id)
+    for fill_id, fill in fills:
+        while pending and pending[0].after_fill_id < fill_id:
+            out.append(pending.pop(0).fill)
+        out.append(fill)
+    return out + [m.fill for m in pending]
+
+
+async def position_moves(conn: asyncpg.Connection, position_id: int) -> list[WalletMove]:
+    """The position's shares that left the wallet, in the order booked."""
+    rows = await conn.fetch(
+        "SELECT after_fill_id, shares, created_at FROM orderflow_wallet_moves"
+        " WHERE position_id = $1 ORDER BY id",
+        position_id,
+    )
+    return [WalletMove(int(r["after_fill_id"]), r["shares"], r["created_at"]) for r in rows]
+
+
+async def exiting(conn: asyncpg.Connection, strategy: str, tokens: Collection[int]) -> set[int]:
+    """Of ``tokens``, those with an exit of the strategy stored and not done."""
+    rows = await conn.fetch(_EXITING, strategy, [Decimal(t) for t in tokens])
+    return {int(r["token_id"]) for r in rows}

@@ -1,0 +1,151 @@
+"""Live exits against the wallet's shares: the books squared with what the wallet holds.
+
+The executor's books (its fills) say how many shares a live position holds; the wallet may hold
+fewer — shares transferred away, merged with the other outcome into collateral, redeemed on the
+site, none of it through the executor. An exit of the whole position is then refused (``not
+enough balance / allowance``), again and again, and the shares still held are never sold.
+
+So before a live exit is decided (the leader's sell, and every try again after one was refused
+or cancelled: maintenance's late exits), the trading loop reads the wallet's balance of the
+token (``GET /balance-allowance?asset_type=CONDITIONAL&token_id=``: :func:`read_shares`, one
+request per token exited, outside the decision lock) and, under the lock, squares the books with
+it (:func:`square`): when every live strategy's open positions of the token on that wallet hold
+more than the wallet does, and none of the shortfall can be ours on its way (a live BUY of the
+token resting, on its way or in doubt, or one's trade not settled on chain), the shortfall is
+taken out of the exiting strategy's position — at most what it holds — as one recorded move
+(``orderflow_wallet_moves``, migration 096), in one transaction under a lock of the wallet and
+token: read again by the next squaring, which then finds no shortfall (booked once, whatever
+restarts in between). The exit then sells what the books hold, no more than the wallet has.
+
+A move is booked as a sale of the shares for nothing (:class:`~orderflow.execution.
+wallet_share_queries.WalletMove`, replayed with the position's fills after the last one booked
+before it): their basis (average cost, fees in) is realized as a loss, and recorded apart as the
+move's ``cost`` (``orderflow strategy status`` reports it; docs/executor.md "Shares that left the
+wallet"). What the shares fetched is not the executor's to know (a merge paid 1 per pair and a
+redemption the payout into the wallet's collateral, a transfer nothing): counted at nothing, the
+strategy's P&L, cash, equity and daily loss never count on money it cannot see.
+
+A read that fails (an error, a timeout) squares nothing: the exit sells the books, as before,
+and the exchange's refusal takes its usual course (tried again, then hourly). Paper has no
+wallet: nothing is read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Collection, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import asyncpg
+
+from orderflow.errors import ExecutionError
+from orderflow.execution import position_queries, wallet_share_queries
+from orderflow.execution.broker import Mode, WalletShares
+from orderflow.execution.orders import OrderDesk
+from orderflow.execution.positions import load_position, restate_signal_pnl
+from orderflow.signals.views import TradeView
+
+log = logging.getLogger(__name__)
+
+# A position's close reason once every share it held has left the wallet.
+LEFT_WALLET = "left_wallet"
+
+
+async def exit_tokens(
+    conn: asyncpg.Connection,
+    strategy: str,
+    sells: Collection[TradeView],
+    held: Mapping[int, tuple[str | None, Mode]],
+    on_the_way: Collection[int],
+) -> set[int]:
+    """The tokens of ``sells`` that would exit a live position of the strategy: sold by the
+    wallet the position followed in (``held``: :func:`~orderflow.execution.book.held_modes`),
+    with no exit of it on its way (``on_the_way``) nor stored and not done — a leader's sells
+    while an exit rests read nothing."""
+    tokens = {
+        t.token_id for t in sells if t.token_id in held and held[t.token_id] == (t.wallet, "live")
+    } - set(on_the_way)
+    if not tokens:
+        return tokens
+    return tokens - await wallet_share_queries.exiting(conn, strategy, tokens)
+
+
+async def read_shares(desk: OrderDesk, tokens: Collection[int]) -> dict[int, WalletShares]:
+    """The wallet's balance of each of ``tokens`` as the live broker's exchange reports it
+    (each read within the desk's ``call_timeout``); a token whose read fails (or answers
+    nothing: no wallet) is left out — its books are not squared."""
+    found: dict[int, WalletShares] = {}
+    broker = desk.brokers.get("live")
+    if broker is None:
+        return found
+    for token in sorted(tokens):
+        try:
+            async with asyncio.timeout(desk.call_timeout):
+                shares = await broker.wallet_shares(token)
+        except (ExecutionError, TimeoutError) as exc:
+            log.warning(
+                "wallet's shares not read; the exit sells the books",
+                extra={"token_id": str(token), "error": str(exc) or type(exc).__name__},
+            )
+            continue
+        if shares is not None:
+            found[token] = shares
+    return found
+
+
+async def square(
+    conn: asyncpg.Connection, strategy: str, found: Mapping[int, WalletShares]
+) -> dict[int, Decimal]:
+    """Square the strategy's live positions of ``found``'s tokens with the wallet's balance
+    (each in a transaction of its own); returns the shares moved out, by token."""
+    moved: dict[int, Decimal] = {}
+    for token, read in sorted(found.items()):
+        async with conn.transaction():
+            shares = await _square_one(conn, strategy, read)
+        if shares:
+            moved[token] = shares
+    return moved
+
+
+async def _square_one(conn: asyncpg.Connection, strategy: str, read: WalletShares) -> Decimal:
+    token = read.token_id
+    await wallet_share_queries.lock(conn, read.wallet, token)
+    books = await wallet_share_queries.books(conn, read.wallet, token)
+    short = books - read.shares
+    if short <= 0 or await wallet_share_queries.shares_on_the_way(conn, read.wallet, token):
+        return Decimal(0)
+    row = await wallet_share_queries.position(conn, read.wallet, token, strategy)
+    if row is None or row["last_fill"] is None:
+        return Decimal(0)  # another strategy's shares: squared when it exits
+    position_id = int(row["id"])
+    position = await load_position(conn, position_id)
+    take = min(short, position.shares)
+    if take <= 0:
+        return Decimal(0)
+    move = wallet_share_queries.WalletMove(int(row["last_fill"]), take, datetime.now(UTC))
+    basis = position.cost_basis
+    position.apply(move.fill)  # a sale for nothing: its basis realized as a loss
+    cost = basis - position.cost_basis
+    await wallet_share_queries.insert_move(
+        conn, position_id=position_id, strategy=strategy, token_id=token, shares=take,
+        cost=cost, books=books, wallet=read.shares, after_fill_id=int(row["last_fill"]),
+    )  # fmt: skip
+    gone = position.shares == 0
+    await position_queries.store_position(
+        conn,
+        position_id,
+        position,
+        mark_price=row["mark_price"],
+        close_reason=LEFT_WALLET if gone else None,
+    )
+    if gone:  # closed: the owning signal carries what it realized
+        await restate_signal_pnl(conn, row["signal_id"])
+    log.error(
+        "shares of a live position left the wallet outside the executor; books squared",
+        extra={"strategy": strategy, "position_id": position_id, "token_id": str(token),
+               "shares": str(take), "cost": str(cost), "books": str(books),
+               "wallet_shares": str(read.shares)},
+    )  # fmt: skip
+    return take
