@@ -32,7 +32,9 @@ own ids, never sent again.
 The wallet's collateral balance and allowances are read before a live strategy decides entries
 (``GET /balance-allowance``, the SDK's ``get_balance_allowance``: :meth:`LiveBroker.collateral`),
 for its cash and the shared wallet's check (:mod:`orderflow.execution.wallet`): a BUY may spend
-the balance capped by the allowance to the exchange that settles its market.
+the balance capped by the allowance to the exchange that settles its market. Its balance of an
+outcome token (``asset_type=CONDITIONAL``: :meth:`LiveBroker.wallet_shares`) is read before a
+live exit, which squares the books with it (:mod:`orderflow.execution.wallet_shares`).
 
 Only this module, :mod:`orderflow.execution.live_trades` (the account's trades: ``fills``,
 ``trade``), :mod:`orderflow.execution.live_errors` (the SDK's errors as the broker's),
