@@ -305,11 +305,13 @@ class Broker(Protocol):
         Raises :class:`ExchangeAnswerError` when the exchange does not tell."""
         ...
 
-    async def wallet_shares(self, token_id: int) -> WalletShares | None:
+    async def wallet_shares(self, token_id: int, *, refresh: bool = False) -> WalletShares | None:
         """The wallet's balance of the outcome token as the exchange reports it now (live:
         ``GET /balance-allowance?asset_type=CONDITIONAL&token_id=``, base units of 6 decimals:
-        :mod:`orderflow.execution.wallet_shares`); None: no wallet (paper). Raises
-        :class:`ExchangeAnswerError` when the exchange does not tell."""
+        :mod:`orderflow.execution.wallet_shares`); ``refresh``: the exchange first asked to
+        read it again from the chain (``GET /balance-allowance/update``: the CLOB caches it).
+        None: no wallet (paper). Raises :class:`ExchangeAnswerError` when the exchange does not
+        tell."""
         ...
 
     async def order_heartbeat(self) -> None:

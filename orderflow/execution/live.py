@@ -87,6 +87,7 @@ from orderflow.execution.live_reads import (
     post_order,
     problem_of,
     read_order,
+    refresh_balance,
 )
 from orderflow.execution.live_redeem import held_shares, look_up, send_redemption
 from orderflow.execution.live_replies import matching_held, order_status
@@ -368,11 +369,14 @@ class LiveBroker(LiveTrades):
             read_at=read_at,
         )
 
-    async def wallet_shares(self, token_id: int) -> WalletShares:
+    async def wallet_shares(self, token_id: int, *, refresh: bool = False) -> WalletShares:
         """The wallet's balance of the token (``GET /balance-allowance?asset_type=CONDITIONAL
         &token_id=``, the SDK's ``get_balance_allowance``: base units of 6 decimals, a string
-        its model reads as an integer), whole: not net of the SELLs resting on it."""
+        its model reads as an integer), whole: not net of the SELLs resting on it; ``refresh``:
+        after asking the exchange to read it again (:func:`~.live_reads.refresh_balance`)."""
         try:
+            if refresh:
+                await refresh_balance(self.client, token_id)
             found = await self.client.get_balance_allowance(
                 asset_type="CONDITIONAL", token_id=str(token_id)
             )

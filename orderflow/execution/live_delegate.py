@@ -75,8 +75,8 @@ class DelegatingBroker:
     async def collateral(self, token_ids: Collection[int]) -> Collateral | None:
         return await (await self._target()).collateral(token_ids)
 
-    async def wallet_shares(self, token_id: int) -> WalletShares | None:
-        return await (await self._target()).wallet_shares(token_id)
+    async def wallet_shares(self, token_id: int, *, refresh: bool = False) -> WalletShares | None:
+        return await (await self._target()).wallet_shares(token_id, refresh=refresh)
 
     async def redeemer(self) -> Redeemer:
         target = await self._target()

@@ -21,6 +21,9 @@ own models, but one item at a time.
   back nothing of what the answer said. Here the raw answer, parsed by the SDK's model, for
   the broker to read (:func:`~orderflow.execution.reply_checks.placement_untold`).
 
+* The wallet's balance of a token read again from the chain (:func:`refresh_balance`): the SDK
+  asks it only inside its own order placement's recovery.
+
 * A market's taker fee schedule (:func:`read_fee_schedule`): the SDK has no public read of it;
   its order builder reads it (``GET /markets-by-token/{token}``, ``GET /clob-markets/{id}``)
   into its own per-market cache, which this asks.
@@ -41,10 +44,12 @@ from polymarket._internal.actions._cursor import next_cursor_or_none
 from polymarket._internal.actions.account import (
     build_get_order_request,
     build_list_account_trades_request,
+    build_update_balance_allowance_request,
 )
 from polymarket._internal.actions.orders.context import resolve_order_exchange_address
 from polymarket._internal.actions.orders.market_data import PlatformFeeInfo
 from polymarket._internal.actions.orders.post import build_post_order_request
+from polymarket._internal.wallet import signature_type_for
 from polymarket.errors import PolymarketError, UnexpectedResponseError
 from polymarket.models.clob import ClobTrade, OpenOrder
 from polymarket.models.clob.order_response import RawOrderResponse
@@ -95,6 +100,20 @@ async def order_exchange(client: AsyncSecureClient, token_id: int) -> str:
         ctx.environment_config, asset_id=asset, neg_risk=market.neg_risk
     )
     return str(exchange).lower()
+
+
+async def refresh_balance(client: AsyncSecureClient, token_id: int) -> None:
+    """Ask the CLOB to read the wallet's balance and approval of the token again from the chain
+    (``GET /balance-allowance/update?asset_type=CONDITIONAL&token_id=``): the exchange caches
+    them, and the SDK's own recovery from a refused order asks this before reading them again
+    (``polymarket._internal.actions.orders.place._refresh_balance_allowance``). The answer's
+    body is not read, as the SDK does not."""
+    path, params = build_update_balance_allowance_request(
+        asset_type="CONDITIONAL",
+        asset_id=str(token_id),
+        signature_type=signature_type_for(client._ctx.wallet_type),
+    )
+    await _transport(client).get_bytes(path, params=params)
 
 
 def problem_of(exc: PolymarketError, limit: int = 300) -> str:

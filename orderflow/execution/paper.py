@@ -126,7 +126,7 @@ class PaperBroker:
     async def collateral(self, token_ids: Collection[int]) -> Collateral | None:
         return None  # no wallet: each strategy's bankroll is all there is
 
-    async def wallet_shares(self, token_id: int) -> WalletShares | None:
+    async def wallet_shares(self, token_id: int, *, refresh: bool = False) -> WalletShares | None:
         return None  # no wallet: the books are all there is
 
     async def order_heartbeat(self) -> None:

@@ -38,7 +38,7 @@ from orderflow.execution.market_rules import warm_market_rules, with_market_rule
 from orderflow.execution.order_worker import OrderJob, OrderWorker
 from orderflow.execution.strategies import StrategyState
 from orderflow.execution.wallet import wallet_cash
-from orderflow.execution.wallet_shares import exit_tokens, read_shares, square
+from orderflow.execution.wallet_shares import exit_reads, exit_tokens, square
 from orderflow.signals import market_queries
 from orderflow.signals import queries as signal_queries
 from orderflow.signals.exits import exit_due, leaving
@@ -223,7 +223,7 @@ class Trader:
                 exiting = worker.exits_on_the_way(state.name)
                 live_exits = await exit_tokens(conn, state.name, sells, held, exiting)
             await self._warm_rules(state, candidates, sells, held, books_read)
-            shares = await read_shares(worker.desk, live_exits)
+            shares = await exit_reads(self.connection, worker.desk, live_exits)
         funds = await self._wallet(state, candidates) if candidates else None
         async with self._deciding, self.connection() as conn:
             await square(conn, state.name, shares)  # before the book's snapshot
@@ -343,7 +343,7 @@ class Trader:
             exiting = worker.exits_on_the_way(state.name)
             live_exits = await exit_tokens(conn, state.name, sells, held, exiting)
         await self._warm_rules(state, [], sells, held)
-        shares = await read_shares(worker.desk, live_exits)
+        shares = await exit_reads(self.pool.acquire, worker.desk, live_exits)
         async with self._deciding, self.pool.acquire() as conn:
             await square(conn, state.name, shares)  # before the book's snapshot
             # Again, now that no other decision is under way (it may have made the exit).

@@ -7,9 +7,11 @@ enough balance / allowance``), again and again, and the shares still held are ne
 
 So before a live exit is decided (the leader's sell, and every try again after one was refused
 or cancelled: maintenance's late exits), the trading loop reads the wallet's balance of the
-token (``GET /balance-allowance?asset_type=CONDITIONAL&token_id=``: :func:`read_shares`, one
-request per token exited, outside the decision lock) and, under the lock, squares the books with
-it (:func:`square`): when every live strategy's open positions of the token on that wallet hold
+token (``GET /balance-allowance?asset_type=CONDITIONAL&token_id=``: :func:`exit_reads`, one
+request per token exited, outside the decision lock; a balance short of the books is read again
+after asking the exchange to refresh it from the chain, ``GET /balance-allowance/update``: the
+CLOB caches balances, and the SDK's own recovery asks so) and, under the lock, squares the books
+with it (:func:`square`): when every live strategy's open positions of the token on that wallet hold
 more than the wallet does, and none of the shortfall can be ours on its way (a live BUY of the
 token resting, on its way or in doubt, or one's trade not settled on chain), the shortfall is
 taken out of the exiting strategy's position — at most what it holds — as one recorded move
@@ -34,7 +36,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -72,10 +75,13 @@ async def exit_tokens(
     return tokens - await wallet_share_queries.exiting(conn, strategy, tokens)
 
 
-async def read_shares(desk: OrderDesk, tokens: Collection[int]) -> dict[int, WalletShares]:
+async def read_shares(
+    desk: OrderDesk, tokens: Collection[int], *, refresh: bool = False
+) -> dict[int, WalletShares]:
     """The wallet's balance of each of ``tokens`` as the live broker's exchange reports it
-    (each read within the desk's ``call_timeout``); a token whose read fails (or answers
-    nothing: no wallet) is left out — its books are not squared."""
+    (each read within the desk's ``call_timeout``; ``refresh``: read again from the chain
+    first); a token whose read fails (or answers nothing: no wallet) is left out — its books
+    are not squared."""
     found: dict[int, WalletShares] = {}
     broker = desk.brokers.get("live")
     if broker is None:
@@ -83,7 +89,7 @@ async def read_shares(desk: OrderDesk, tokens: Collection[int]) -> dict[int, Wal
     for token in sorted(tokens):
         try:
             async with asyncio.timeout(desk.call_timeout):
-                shares = await broker.wallet_shares(token)
+                shares = await broker.wallet_shares(token, refresh=refresh)
         except (ExecutionError, TimeoutError) as exc:
             log.warning(
                 "wallet's shares not read; the exit sells the books",
@@ -93,6 +99,31 @@ async def read_shares(desk: OrderDesk, tokens: Collection[int]) -> dict[int, Wal
         if shares is not None:
             found[token] = shares
     return found
+
+
+async def exit_reads(
+    connection: Callable[[], AbstractAsyncContextManager[asyncpg.Connection]],
+    desk: OrderDesk,
+    tokens: Collection[int],
+) -> dict[int, WalletShares]:
+    """The wallet's balance of each token a live exit may sell (:func:`read_shares`), outside
+    the decision lock; one that falls short of the books read again after the exchange was
+    asked to refresh it from the chain (it caches balances), and left out unless that read
+    answers — a shortfall is booked only on a fresh read."""
+    reads = await read_shares(desk, tokens)
+    if not reads:
+        return reads
+    async with connection() as conn:
+        short = {
+            token
+            for token, read in reads.items()
+            if await wallet_share_queries.books(conn, read.wallet, token) > read.shares
+        }
+    if not short:
+        return reads
+    fresh = await read_shares(desk, short, refresh=True)
+    kept = {t: r for t, r in reads.items() if t not in short}
+    return kept | fresh
 
 
 async def square(

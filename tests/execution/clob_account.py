@@ -3,7 +3,11 @@ model they read): ``GET /data/trades``, the account's trades, paginated by an of
 (``page_size``, ``next_cursor``; by match time with ``after``, inclusive, and ``before``,
 exclusive; ``id`` for one trade) with the listing's faults (``unlisted``, ``repeated``,
 ``trade_patches``, ``endless_trades``); ``GET /balance-allowance``, the wallet's collateral and
-allowances (``balance_patch``)."""
+allowances (``asset_type=COLLATERAL``) or its balance of one outcome token and the exchanges'
+approval of its conditional tokens (``asset_type=CONDITIONAL&token_id=``), base units of 6
+decimals as strings (``balance_patch``; ``balance_reads``, the asset types asked, in order;
+``cached_shares``, a token's balance still reported until ``GET /balance-allowance/update`` has
+the exchange read the chain again)."""
 
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ class ClobAccount:
     holdings: dict[int, Decimal]
     share_approval: bool
     balance_reads: list[str]
+    cached_shares: dict[int, Decimal]
 
     async def _l2(self, request: web.Request) -> tuple[Any, str]:
         raise NotImplementedError  # FakeClob's
@@ -108,7 +113,8 @@ class ClobAccount:
         nothing, 2²⁵⁶ - 1 or 0)."""
         if not token_id.isdigit():
             return self._reject(400, "invalid token_id")
-        held = self.holdings.get(int(token_id), Decimal(0))
+        token = int(token_id)
+        held = self.cached_shares.get(token, self.holdings.get(token, Decimal(0)))
         approved = str(2**256 - 1) if self.share_approval else "0"
         return web.json_response(
             {
@@ -117,3 +123,18 @@ class ClobAccount:
                 **self.balance_patch,
             }
         )
+
+    async def update_balance_allowance(self, request: web.Request) -> web.Response:
+        """``GET /balance-allowance/update``: the exchange reads the wallet's balance and
+        allowances again from the chain (a token's ``cached_shares`` forgotten); its body is
+        not read (the SDK does not)."""
+        creds, problem = await self._l2(request)
+        if creds is None:
+            return self._reject(401, problem)
+        q = request.query
+        if q.get("asset_type") not in ("COLLATERAL", "CONDITIONAL") or "signature_type" not in q:
+            return self._reject(400, "invalid asset_type / signature_type")
+        self.balance_reads.append(f"update {q['asset_type']}")
+        if q.get("token_id", "").isdigit():
+            self.cached_shares.pop(int(q["token_id"]), None)
+        return web.json_response(None)

@@ -39,7 +39,8 @@ with ``clob.fill``, ``clob.settle``, ``clob.report``, ``clob.release``, ``clob.w
   balance of the token (``holdings``: what its buys delivered and its sells and
   ``clob.move_shares`` took, whole, not net of resting SELLs), 6 decimals as a string, and the
   exchanges' approval of its conditional tokens (2²⁵⁶ - 1, or 0 once
-  ``clob.revoke_share_approval``).
+  ``clob.revoke_share_approval``); ``cached_shares``: a token's balance it reports from its
+  cache instead, until ``GET /balance-allowance/update`` (the SDK's refresh) reads the chain.
 
 Variations: ``delay`` (a slow exchange, seconds before each answer), ``path_delays`` (slow routes),
 ``response_delays`` (the request is processed at once, its answer arrives late), ``faults`` (the
@@ -143,6 +144,8 @@ class FakeClob(ClobFaults, ClobSignerLimits, ClobHeartbeats, ClobAccount, ClobEv
         self.order_patch: dict[str, Any] = {}
         self.balance_patch: dict[str, Any] = {}
         self.balance_reads: list[str] = []  # GET /balance-allowance's asset types, in order
+        # a token's balance the exchange reports from its cache until /balance-allowance/update
+        self.cached_shares: dict[int, Decimal] = {}
         self.trade_pages = 0  # GET /data/trades pages answered
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -168,6 +171,7 @@ class FakeClob(ClobFaults, ClobSignerLimits, ClobHeartbeats, ClobAccount, ClobEv
         r.add_get("/data/trades", self.get_trades)
         r.add_delete("/orders", self.cancel_orders)
         r.add_get("/balance-allowance", self.balance_allowance)
+        r.add_get("/balance-allowance/update", self.update_balance_allowance)
         r.add_post("/v1/heartbeats", self.order_heartbeat)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()

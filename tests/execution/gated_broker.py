@@ -77,8 +77,8 @@ class GatedBroker:
     async def collateral(self, token_ids: Collection[int]) -> Collateral | None:
         return await self.broker.collateral(token_ids)
 
-    async def wallet_shares(self, token_id: int) -> WalletShares | None:
-        return await self.broker.wallet_shares(token_id)
+    async def wallet_shares(self, token_id: int, *, refresh: bool = False) -> WalletShares | None:
+        return await self.broker.wallet_shares(token_id, refresh=refresh)
 
     async def order_heartbeat(self) -> None:
         await self.broker.order_heartbeat()

@@ -144,3 +144,28 @@ async def test_a_restart_after_the_books_were_squared_books_nothing_twice(
         read = WalletShares(live.wallet, TOKEN_YES, left)
         assert await square(conn, "live-one", {TOKEN_YES: read}) == {}
     assert await pool.fetchval("SELECT count(*) FROM orderflow_wallet_moves") == 1
+
+
+async def test_a_stale_balance_short_of_the_books_is_read_again_before_anything_is_booked(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The exchange still reports a balance of 0 from its cache (the buy's shares not yet in
+    it) while the wallet holds them all: the shortfall is read again after ``GET
+    /balance-allowance/update`` (as the SDK's own recovery does), found none, and nothing is
+    booked — the exit sells the whole position. Squaring on the cached read booked all of it
+    as gone and sent nothing."""
+    ex = await holding_yes(pool, dsn, clob, live)
+    [entry] = clob.trades
+    clob.settle(entry["id"], "MINED")
+    await ex.maintenance()
+    held = await pool.fetchval("SELECT shares FROM orderflow_positions")
+    clob.cached_shares[TOKEN_YES] = Decimal(0)
+    async with pool.acquire() as conn:
+        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
+    await ex.catch_up()
+    await ex.worker.drain()
+    await a_pass(pool, ex)
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_wallet_moves") == 0
+    assert await _sold(pool) == held
+    assert clob.balance_reads.count("update CONDITIONAL") == 1
+    assert _share_reads(clob) == 2  # the cached read, and the one after the refresh
