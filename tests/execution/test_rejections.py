@@ -70,7 +70,9 @@ async def test_refusals_are_recorded_on_the_signal(
         # (test_market_minimum.py); with the book unreadable it falls back to the strategy's.
         clob.fail("GET", "/book", 503)
     else:
-        clob.fail("POST", "/order", 429, times=1)
+        # twice: an entry refused 429 is sent once more while its signal is useful
+        # (orderflow.execution.order_pacing; test_signer_pacing.py)
+        clob.fail("POST", "/order", 429, times=2)
     reason = await _one_buy(pool, dsn, live, token_id=TOKEN_YES, price="0.50")
     assert reason.startswith("order_rejected") and message in reason, reason
     assert [o for o in clob.orders.values() if o["status"] == "LIVE"] == []
