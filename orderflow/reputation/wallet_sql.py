@@ -78,15 +78,42 @@ SELECT h.token_id, c.price::float8 AS close_price, c1.timestamp AS close_at,
 FIGURE_COLUMNS = frozenset((*FACTOR_COLUMNS, "factors_stored"))
 
 
-def posterior_figure_json(name: str) -> str:
-    """A posterior figure of a row as read, as its factors JSON shows it (``posterior.<name>``,
-    jsonb), without building the JSON: what orderflow_factors(s) puts there -- the figure of a
-    row with figures (scores_sql.FIGURES), the stored JSON's otherwise. For the executor, which
-    reads a batch of wallets per batch of trades and needs only a few of the JSON's figures."""
-    index = [n for n, _ in FIGURES].index(name) + 1
+# The keys of a factors JSON's ``posterior`` block (orderflow_factors, migration 082) and the
+# figure (scores_sql.FIGURES) each shows: the JSON names some figures otherwise (the record's own
+# edge ``edge_raw`` is its ``measured``).
+POSTERIOR_KEYS = {
+    "edge": "edge",
+    "sd": "edge_se",
+    "p_edge_above_cost": "p_above_cost",
+    "p_edge_below_zero": "p_below_zero",
+    "follower_cost": "follower_cost",
+    "prior_mean": "prior_mean",
+    "prior_sd": "prior_sd",
+    "prior_mean_se": "prior_mean_se",
+    "close_miss_sd": "close_miss_sd",
+    "measured": "edge_raw",
+    "measured_se": "edge_raw_se",
+    "outcome_edge": "outcome_edge",
+    "outcome_se": "outcome_se",
+    "clv_edge": "clv_edge",
+    "clv_se": "clv_se",
+    "events": "events",
+}
+
+
+def posterior_figure_json(key: str) -> str:
+    """A posterior figure of a row as read, as its factors JSON shows it (``posterior.<key>``,
+    jsonb; ``key`` one of :data:`POSTERIOR_KEYS`), without building the JSON: what
+    orderflow_factors(s) puts there -- the figure of a row with figures (scores_sql.FIGURES), the
+    stored JSON's otherwise. For the executor, which reads a batch of wallets per batch of trades
+    and needs only a few of the JSON's figures. Until 7 Dec 2026 the key was the figure's name,
+    so ``edge_raw`` looked up ``posterior.edge_raw`` in a stored JSON (which calls it
+    ``measured``: NULL) and ``measured`` was refused
+    (tests/reputation/test_posterior_figure_json.py)."""
+    index = [n for n, _ in FIGURES].index(POSTERIOR_KEYS[key]) + 1
     return (
         "CASE WHEN s.factor_figures IS NULL"
-        f" THEN s.factors_stored #> '{{posterior,{name}}}'"
+        f" THEN s.factors_stored #> '{{posterior,{key}}}'"
         f" ELSE to_jsonb(s.factor_figures[{index}]) END"
     )
 
