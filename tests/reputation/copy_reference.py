@@ -5,7 +5,12 @@ gated taker buy. The reference the stored cells are held to
 
 The look-back (``copy_look_back``, since 5 Dec 2026) is written here as its definition, apart
 from the statement's window frame: a pair stands when fewer than that many buys of the token lie
-strictly between its two buys in (block time, wallet) order, counted one pair at a time."""
+strictly between its two buys in (block time, wallet) order, counted one pair at a time.
+
+A taker buy is one at a level (``line_sql.PRICED``: a price strictly inside (0, 1)), the rule
+the shipped statement reads since session 41; until 7 Dec 2026 this reference still read
+``size > 0``, so a print at 1.00 was a buy here and not there
+(``test_copy_state.py::test_prints_at_one_are_no_buys_of_the_reference``)."""
 
 from __future__ import annotations
 
@@ -14,20 +19,22 @@ from datetime import timedelta
 import asyncpg
 
 from orderflow.reputation.gate import GATED_TRADES
+from orderflow.reputation.line_sql import PRICED
 from orderflow.reputation.settings import ReputationSettings
 
 # $1 = as_of, $2 = copy_window_secs (an interval), $3 = the same in seconds. A token is known by
 # two 64-bit hashes of it (``tok``, ``tok2``: a uint256 sorts and hashes as a 78-digit NUMERIC,
 # several times slower; a merge join's sorts by it took most of the statement): two tokens are
 # one only if both hashes of both agree (odds 2^-128 a pair of tokens); one ``tok`` shared only
-# merges two tokens' window counts (more buys kept, none lost).
+# merges two tokens' window counts (more buys kept, none lost). A taker buy at a level.
+_TAKER_BUY = f"t.is_taker_aggregate AND t.side = 'BUY' AND {PRICED.format(t='t')}"
 BUYS = f"""
 CREATE TEMP TABLE rep_buys ON COMMIT DROP AS
 WITH t AS (
     SELECT t.wallet_address AS w, hash_numeric_extended(t.token_id, 0) AS tok,
            hash_numeric_extended(t.token_id, 1) AS tok2, t.timestamp AS ts, t.usdc_size, t.size
       FROM ({GATED_TRADES}) t
-     WHERE t.is_taker_aggregate AND t.side = 'BUY' AND t.size > 0
+     WHERE {_TAKER_BUY}
 ), near AS (
     SELECT t.*, count(*) OVER (PARTITION BY t.tok ORDER BY t.ts
                                RANGE BETWEEN $2::interval PRECEDING AND $2::interval FOLLOWING) AS n
@@ -97,8 +104,8 @@ SELECT t.f AS wallet_address, t.l AS leader, t.trail, coalesce(d.lead, 0) AS lea
 BUYS_OF_FOLLOWERS = f"""
 UPDATE rep_copy c SET buys = (
        SELECT count(*) FROM (SELECT DISTINCT t.token_id, t.timestamp FROM ({GATED_TRADES}) t
-                              WHERE t.wallet_address = c.wallet_address AND t.is_taker_aggregate
-                                AND t.side = 'BUY' AND t.size > 0) AS b)
+                              WHERE t.wallet_address = c.wallet_address
+                                AND {_TAKER_BUY}) AS b)
 """
 
 

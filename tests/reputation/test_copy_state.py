@@ -21,6 +21,7 @@ from orderflow.reputation import copy_sql as sql
 from orderflow.reputation.copy_state import CELLS, PAIRS
 from tests.reputation.copy_reference import reference_rows
 from tests.reputation.population import DAY, Spec, World
+from tests.reputation.test_copier_prints import _printer_world
 from tests.reputation.test_copiers import _skilled_buy, _world
 from tests.reputation.test_void_decisions import _full_equals_incremental
 
@@ -222,3 +223,18 @@ async def test_dense_buying_stays_equal_across_runs_and_retractions(
         assert summary.incremental and summary.copy_cells == "updated"
         pairs = await _same_as_full(pool, s, min_markets=1)
         assert len(pairs) > 20 and any(r[3] for r in pairs)  # pairs, some both ways
+
+
+async def test_prints_at_one_are_no_buys_of_the_reference(pool: asyncpg.Pool) -> None:
+    """The reference's taker buys are levels, as the shipped statement's (line_sql.PRICED since
+    session 41): a wallet printing at 1.00 seconds after a skilled taker's buys in 40 tokens
+    trails nobody in either. Until 7 Dec 2026 the reference read ``size > 0``: its prints were
+    buys there, so the reference found the printer a trailer of the leader in every token the
+    shipped statement rightly left out (the rows differed: the oracle disagreed with the rule)."""
+    w, leader, printer, _ = _printer_world(seed=81)
+    await w.finish(pool)
+    await run_reputation(pool)
+    assert (await run_reputation(pool)).copy_cells == "rebuilt"
+    rows = await _same_as_full(pool, min_markets=1)
+    assert _copier_of(rows, printer) == ()
+    assert not any(leader in r[:2] and printer in r[:2] for r in rows)
