@@ -24,7 +24,8 @@
   as ``wash_host_own_share``), so WASH misses it; its losses may be staged for the ring all the
   same (set whatever the wallet's volume);
 * ``PENNY_PICKER`` -- more than ``penny_share_flag`` of the USDC it spent on buys went to
-  outcomes priced above 0.9 (favourites that win 95 % of the time at zero edge);
+  outcomes priced above 0.9 (favourites that win 95 % of the time at zero edge) at a level
+  (:func:`is_penny`: a print at 1.00 is no CLOB buy, no favourite bought);
 * ``HEDGED`` -- more than ``hedged_share_flag`` of the USDC it spent on buys went into complete
   sets its taker fills bought and kept: holdings that pay the same whatever the outcome (YES and
   NO of one market; YES, or NO, on every leg of a neg-risk event; ``hedged_volume``,
@@ -54,11 +55,13 @@ are its leader's, faded or followed there).
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
+from orderflow.reputation.line_sql import is_level, level_sql
 from orderflow.reputation.settings import ReputationSettings
 
 if TYPE_CHECKING:
@@ -67,7 +70,22 @@ if TYPE_CHECKING:
 FLAGS = ("MARKET_MAKER", "WASH", "PENNY_PICKER", "WASH_COUNTERPARTY", "HEDGED", "COPIER")
 # Never DEGEN and never faded, whatever the score (orderflow.signals.rules reads it too).
 UNFADABLE = frozenset({"WASH", "WASH_COUNTERPARTY", "HEDGED", "COPIER"})
-PENNY_PRICE = 0.9  # orderflow.reputation.sums_sql (penny_u) and per_wallet use it
+PENNY_PRICE = 0.9  # a favourite's price: above it (penny_sql, is_penny)
+
+
+def penny_sql(price: str) -> str:
+    """SQL: whether a buy at the expression ``price`` is a favourite's (PENNY_PICKER's stake):
+    above :data:`PENNY_PRICE`, at a level (line_sql.level_sql: strictly below 1). The sums' rule
+    (orderflow.reputation.sums_sql's ``penny_u``; migration 099's orderflow_position_sums_sql
+    writes the same for the stored sums). Until 7 Dec 2026 a print at 1.00 counted: a wallet
+    whose only "favourite" buys were prints at 1.00 was PENNY_PICKER
+    (tests/reputation/test_penny_prints.py)."""
+    return f"{price} > {PENNY_PRICE} AND {level_sql(price)}"
+
+
+def is_penny(price: Decimal) -> bool:
+    """:func:`penny_sql` in Python (the per-wallet replay, orderflow.reputation.per_wallet)."""
+    return price > Decimal(str(PENNY_PRICE)) and is_level(price)
 
 
 def flag_bits(

@@ -44,6 +44,7 @@ for a wallet that took part in that print, whose own trade does not make its clo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import asyncpg
 
@@ -59,11 +60,18 @@ __all__ = [
     "TAKERS",
     "WINDOW_SECS",
     "Hosts",
+    "is_level",
     "keep_hosts",
     "level_sql",
     "line",
     "wash_print",
 ]
+
+
+def is_level(price: Decimal) -> bool:
+    """Whether ``price`` is a level, strictly between 0 and 1: :func:`level_sql` in Python (the
+    replay's, and the executor's quotes: :func:`orderflow.signals.quotes.is_level`)."""
+    return 0 < price < 1
 
 
 def level_sql(price: str) -> str:

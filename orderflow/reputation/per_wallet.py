@@ -29,7 +29,7 @@ import numpy as np
 from orderflow.accounting import fill_from_trade
 from orderflow.reputation import stored_inputs, wallet_sql
 from orderflow.reputation.factors import Scores, score
-from orderflow.reputation.flags import PENNY_PRICE
+from orderflow.reputation.flags import is_penny
 from orderflow.reputation.posterior_block import posterior_of
 from orderflow.reputation.prior import Prior
 from orderflow.reputation.replay_inputs import wallet_inputs
@@ -184,7 +184,7 @@ def _apply(tp: TokenPosition, row: Mapping[str, Any], void: Decimal = ZERO) -> N
         tp.bought_gross += size
         tp.void_bought += size * gross_void
         tp.paid_gross += usdc
-        if row["price"] > Decimal(str(PENNY_PRICE)):
+        if is_penny(row["price"]):
             tp.penny += usdc
         tp.taker_bought += size * kept
         tp.taker_paid += usdc * kept

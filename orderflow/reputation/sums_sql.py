@@ -8,7 +8,7 @@ puts either into ``rep_positions``.
 
 from __future__ import annotations
 
-from orderflow.reputation.flags import PENNY_PRICE
+from orderflow.reputation.flags import penny_sql
 from orderflow.reputation.gate import GATED_TRADES
 
 # The per-(wallet, token) sums, aggregated from the gated trades (any as_of). Migration 011's
@@ -38,7 +38,7 @@ SUMS_SCAN = f"""
                coalesce(sum(t.c) FILTER (WHERE t.taker AND NOT t.buy), 0)::int8 AS tr_u,
                coalesce(sum(CASE WHEN t.fee_asset = 'SHARES' THEN t.fee * t.price ELSE t.fee END)
                         FILTER (WHERE t.taker AND t.fee > 0), 0) AS taker_fee,
-               coalesce(sum(t.c) FILTER (WHERE t.buy AND t.price > {PENNY_PRICE}), 0)::int8
+               coalesce(sum(t.c) FILTER (WHERE t.buy AND {penny_sql("t.price")}), 0)::int8
                    AS penny_u,
                min(t.timestamp) FILTER (WHERE t.taker) AS taker_first_at,
                min(t.timestamp) AS first_at,

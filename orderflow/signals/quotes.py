@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from orderflow.reputation.line_sql import is_level as line_is_level
 from orderflow.reputation.line_sql import level_sql
 from orderflow.signals.views import Side
 
@@ -46,8 +47,9 @@ QUOTE_FILLS = 200
 def is_level(price: Decimal) -> bool:
     """A price a resting order can have: strictly between 0 and 1 (the CLOB rests none at 0, or
     at 1 or more). A print anywhere else is no level and no price: the quote, the tape price
-    (:mod:`orderflow.signals.tape`) and the panic-sell high leave it out."""
-    return 0 < price < 1
+    (:mod:`orderflow.signals.tape`) and the panic-sell high leave it out. The score's rule, one
+    place: :func:`orderflow.reputation.line_sql.is_level`."""
+    return line_is_level(price)
 
 
 def is_level_sql(price: str) -> str:

@@ -47,8 +47,9 @@ async def test_prints_at_one_trailing_a_leader_are_no_copies(pool: asyncpg.Pool)
     await w.finish(pool)
     assert not (await run_reputation(pool)).incremental
     row = await stats(pool, printer)
-    # (its stake above 0.90 makes it PENNY_PICKER: that rule reads the stake, not a pairing)
     assert "COPIER" not in row["flags"], (row["trader_tier"], row["flags"])
+    # nor PENNY_PICKER: its stake above 0.90 is prints at 1.00 (test_penny_prints.py)
+    assert row["flags"] == [], (row["trader_tier"], row["flags"])
     assert (await stats(pool, leader))["flags"] == []
 
     # more such prints later: the incremental run says what a full one says
