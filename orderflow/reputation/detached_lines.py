@@ -24,7 +24,11 @@ tests/reputation/test_incremental_property.py ``test_deletes_while_detached``: `
 None against 0.3). Not by the blocks a line read (as the marks are): a detached month between
 two attached ones moved a line whose newest and oldest read fills were both attached
 (tests/reputation/test_detach_scores.py; its window's prints are read through the wash groups,
-which the detached fills made too).
+which the detached fills made too). The first live run, which has no stored line to compare
+with, judges every line it computes as a new one (:data:`NONE_STORED`: whole unless its token is
+counted short; until 7 Dec 2026 every line of that run was whole, so one read from the attached
+fills alone was kept against later fills of its window:
+tests/reputation/test_closes_whole_detached.py ``test_a_first_run_after_a_detach``).
 
 An open token's mark is kept by its fill's block: ``rep_close`` carries the block of the fill
 its mark is read at (``mark_block``), and a stored mark whose block is in no attached partition
@@ -67,6 +71,9 @@ SELECT EXISTS (SELECT 1 FROM pg_attribute
                 WHERE attrelid = to_regclass($1) AND attname = 'whole' AND NOT attisdropped)
 """
 
+# No stored line (the first live run): every computed line is new, judged as one is.
+NONE_STORED = "(SELECT * FROM rep_close WHERE false)"
+
 # The marks of fills no longer attached, per token (migration 093).
 DETACHED_MARKS = "orderflow_reputation_detached_marks"
 
@@ -87,12 +94,13 @@ def _detached(block: str) -> str:
 
 
 # $1 = as_of. Reads rep_close (just computed), rep_positions (every position of its tokens: a
-# full run's, or the incremental run's positions of the changed tokens) and the stored lines.
-# ``whole``: whether the line was read with every fill of its token attached. A new line the
-# same as the stored one is as whole as it; one that differs (or a token with no stored line) is
-# whole unless the token's fills in the sums outnumber its attached ones (``cut``: counted only
-# for those), and then the stored line stays where it is whole (a table stored before the
-# column: every line, ``@WHOLE@`` true) and the new one closes no later.
+# full run's, or the incremental run's positions of the changed tokens) and the stored lines
+# (@STORED@: the table, or none, :data:`NONE_STORED`). ``whole``: whether the line was read with
+# every fill of its token attached. A new line the same as the stored one is as whole as it; one
+# that differs (or a token with no stored line) is whole unless the token's fills in the sums
+# outnumber its attached ones (``cut``: counted only for those), and then the stored line stays
+# where it is whole (a table stored before the column: every line, ``@WHOLE@`` true) and the new
+# one closes no later.
 KEEP = f"""
 WITH cmp AS (
     SELECT r.token_id, s.close_price, s.close_at, s.prev_price, r.close_at AS new_at,
@@ -100,7 +108,7 @@ WITH cmp AS (
            IS NOT DISTINCT FROM (s.close_price, s.close_at, s.prev_price) AS same,
            @WHOLE@ AS stored_whole
       FROM rep_close r
-      LEFT JOIN {CLOSES} s ON s.token_id = r.token_id
+      LEFT JOIN @STORED@ s ON s.token_id = r.token_id
      WHERE r.close_at IS NOT NULL OR s.close_at IS NOT NULL
 ), summed AS (  -- one pass over the positions (rep_positions has no index: no probe a token)
     SELECT p.token_id, sum(p.fills) AS fills
@@ -172,13 +180,15 @@ PRUNE = f"WITH {_ATTACHED} DELETE FROM {DETACHED_MARKS} d WHERE NOT ({_detached(
 
 async def keep(conn: asyncpg.Connection, as_of: datetime, *, only: str | None = None) -> None:
     """``rep_close`` with the stored lines of the tokens whose fills are partly detached and the
-    marks of fills no longer attached (see above); nothing when no live run has stored lines yet.
+    marks of fills no longer attached (see above); when no live run has stored lines yet, only
+    whether each line is whole.
     ``only``: the tokens whose stored rows the run replaces (a condition on ``s``, the stored
     row; None: a full run, every row)."""
-    if not await table_exists(conn, CLOSES):
+    if not await table_exists(conn, CLOSES):  # the first live run: whole where not cut
+        await conn.execute(KEEP.replace("@STORED@", NONE_STORED).replace("@WHOLE@", "true"), as_of)
         return
     whole = "coalesce(s.whole, true)" if await conn.fetchval(_HAS_WHOLE, CLOSES) else "true"
-    await conn.execute(KEEP.replace("@WHOLE@", whole), as_of)
+    await conn.execute(KEEP.replace("@STORED@", CLOSES).replace("@WHOLE@", whole), as_of)
     await conn.execute(REMEMBER.replace("@ONLY@", only or "true"))
     if only is None:
         await conn.execute(PRUNE)
