@@ -24,11 +24,22 @@ tests/reputation/test_incremental_property.py ``test_deletes_while_detached``: `
 None against 0.3). Not by the blocks a line read (as the marks are): a detached month between
 two attached ones moved a line whose newest and oldest read fills were both attached
 (tests/reputation/test_detach_scores.py; its window's prints are read through the wash groups,
-which the detached fills made too). The first live run, which has no stored line to compare
-with, judges every line it computes as a new one (:data:`NONE_STORED`: whole unless its token is
-counted short; until 7 Dec 2026 every line of that run was whole, so one read from the attached
-fills alone was kept against later fills of its window:
-tests/reputation/test_closes_whole_detached.py ``test_a_first_run_after_a_detach``).
+which the detached fills made too).
+
+Two more conditions since 7 Dec 2026 (tests/reputation/test_closes_whole_detached.py, failing
+first, seeds 1-3). A stored line stays only while its last fill (``close_block``: the block of
+the token's last trade by its closing time, ``close_at``; the line's window ends there) is still
+there -- in a detached partition, or attached and in the trades: attached and gone, a rollback
+(a reorg, a retracted block, a replaced import) took it and every later fill, and the line read
+fills no longer on the chain; it is read again from what is attached (before, a reorg taking a
+line's last prints while an older partition was detached kept the line of the prints it took).
+And the first live run, which has no stored line to compare with, judges every line it computes
+as a new one (:data:`NONE_STORED`: whole unless its token is counted short; before, every line
+of that run was whole, so one read from the attached fills alone was kept against later fills
+of its window). Not covered: a fill deleted inside the window but not its last (one block
+retracted, an import's fill replaced by the node's), and fills of the window stored after the
+line (a late backfill) when the line was whole: the token is counted short either way, and the
+stored line stays.
 
 An open token's mark is kept by its fill's block: ``rep_close`` carries the block of the fill
 its mark is read at (``mark_block``), and a stored mark whose block is in no attached partition
@@ -65,10 +76,11 @@ from orderflow.reputation.gate import GATED_TRADES
 # which names its tables after this one).
 CLOSES = "orderflow_reputation_closes"
 
-# Whether the stored lines have ``whole`` (a table stored before it has not: every line whole).
-_HAS_WHOLE = """
+# Whether the stored lines have the column $2 (a table stored before ``whole`` has not: every
+# line whole; before ``close_block``: the stored line's last fill unknown, as before it).
+_HAS_COLUMN = """
 SELECT EXISTS (SELECT 1 FROM pg_attribute
-                WHERE attrelid = to_regclass($1) AND attname = 'whole' AND NOT attisdropped)
+                WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped)
 """
 
 # No stored line (the first live run): every computed line is new, judged as one is.
@@ -99,14 +111,17 @@ def _detached(block: str) -> str:
 # every fill of its token attached. A new line the same as the stored one is as whole as it; one
 # that differs (or a token with no stored line) is whole unless the token's fills in the sums
 # outnumber its attached ones (``cut``: counted only for those), and then the stored line stays
-# where it is whole (a table stored before the column: every line, ``@WHOLE@`` true) and the new
-# one closes no later.
+# where it is whole (a table stored before the column: every line, ``@WHOLE@`` true), the new
+# one closes no later and the stored line's last fill (its ``close_block``, @CLOSE_BLOCK@; a
+# table stored before it: NULL, unchecked) is still there: detached, or attached and in the
+# trades -- attached and gone, a rollback (a retracted block, a replaced import) took it, and
+# with it every later fill of the token, so the line read fills no longer on the chain.
 KEEP = f"""
-WITH cmp AS (
+WITH {_ATTACHED}, cmp AS (
     SELECT r.token_id, s.close_price, s.close_at, s.prev_price, r.close_at AS new_at,
            (r.close_price, r.close_at, r.prev_price)
            IS NOT DISTINCT FROM (s.close_price, s.close_at, s.prev_price) AS same,
-           @WHOLE@ AS stored_whole
+           @WHOLE@ AS stored_whole, @CLOSE_BLOCK@ AS close_block
       FROM rep_close r
       LEFT JOIN @STORED@ s ON s.token_id = r.token_id
      WHERE r.close_at IS NOT NULL OR s.close_at IS NOT NULL
@@ -125,13 +140,19 @@ WITH cmp AS (
      WHERE NOT (c.same AND c.stored_whole)
 ), k AS (
     SELECT j.*, coalesce(j.cut AND j.close_at IS NOT NULL AND j.stored_whole
-                         AND (j.new_at IS NULL OR j.new_at <= j.close_at), false) AS stays
+                         AND (j.new_at IS NULL OR j.new_at <= j.close_at)
+                         AND (j.close_block IS NULL OR {_detached("j.close_block")}
+                              OR EXISTS (SELECT 1 FROM ({GATED_TRADES}) t
+                                          WHERE t.token_id = j.token_id
+                                            AND t.timestamp = j.close_at
+                                            AND t.block_number = j.close_block)), false) AS stays
       FROM judged j
 )
 UPDATE rep_close r
    SET close_price = CASE WHEN k.stays THEN k.close_price ELSE r.close_price END,
        close_at = CASE WHEN k.stays THEN k.close_at ELSE r.close_at END,
        prev_price = CASE WHEN k.stays THEN k.prev_price ELSE r.prev_price END,
+       close_block = CASE WHEN k.stays THEN k.close_block ELSE r.close_block END,
        whole = CASE WHEN k.same THEN k.stored_whole ELSE k.stays OR NOT coalesce(k.cut, false) END
   FROM k
  WHERE k.token_id = r.token_id
@@ -178,6 +199,15 @@ UPDATE rep_close r
 PRUNE = f"WITH {_ATTACHED} DELETE FROM {DETACHED_MARKS} d WHERE NOT ({_detached('d.mark_block')})"
 
 
+def _keep(stored: str, whole: str, close_block: str) -> str:
+    """:data:`KEEP` against ``stored`` (the stored lines, or :data:`NONE_STORED`)."""
+    return (
+        KEEP.replace("@STORED@", stored)
+        .replace("@WHOLE@", whole)
+        .replace("@CLOSE_BLOCK@", close_block)
+    )
+
+
 async def keep(conn: asyncpg.Connection, as_of: datetime, *, only: str | None = None) -> None:
     """``rep_close`` with the stored lines of the tokens whose fills are partly detached and the
     marks of fills no longer attached (see above); when no live run has stored lines yet, only
@@ -185,10 +215,11 @@ async def keep(conn: asyncpg.Connection, as_of: datetime, *, only: str | None = 
     ``only``: the tokens whose stored rows the run replaces (a condition on ``s``, the stored
     row; None: a full run, every row)."""
     if not await table_exists(conn, CLOSES):  # the first live run: whole where not cut
-        await conn.execute(KEEP.replace("@STORED@", NONE_STORED).replace("@WHOLE@", "true"), as_of)
+        await conn.execute(_keep(NONE_STORED, "true", "NULL::bigint"), as_of)
         return
-    whole = "coalesce(s.whole, true)" if await conn.fetchval(_HAS_WHOLE, CLOSES) else "true"
-    await conn.execute(KEEP.replace("@STORED@", CLOSES).replace("@WHOLE@", whole), as_of)
+    has = [await conn.fetchval(_HAS_COLUMN, CLOSES, c) for c in ("whole", "close_block")]
+    whole = "coalesce(s.whole, true)" if has[0] else "true"
+    await conn.execute(_keep(CLOSES, whole, "s.close_block" if has[1] else "NULL::bigint"), as_of)
     await conn.execute(REMEMBER.replace("@ONLY@", only or "true"))
     if only is None:
         await conn.execute(PRUNE)

@@ -50,10 +50,11 @@ SELECT k.token_id, c.price::float8 AS close_price, c1.timestamp AS close_at,
        c.prev_price::float8 AS prev_price,
        coalesce(m.price, m1.price) AS mark_price,
        m1.block_number AS mark_block,  -- the block of its fill (detached_lines.MARKS)
+       c1.block_number AS close_block,  -- the block of the line's last fill (detached_lines.KEEP)
        true AS whole  -- read with every fill of the token attached? (detached_lines.KEEP)
   FROM k
   LEFT JOIN LATERAL (
-       SELECT t.price, t.timestamp FROM ({GATED_TRADES}) t
+       SELECT t.price, t.timestamp, t.block_number FROM ({GATED_TRADES}) t
         WHERE k.resolved AND t.token_id = k.token_id AND t.timestamp <= k.closes_at
           AND {_PRICED}
         ORDER BY t.timestamp DESC, t.log_index DESC

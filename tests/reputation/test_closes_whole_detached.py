@@ -25,12 +25,14 @@ import asyncpg
 import pytest
 
 from orderflow.chain import partitions
+from orderflow.chain.rollback import rollback_from
 from orderflow.reputation import run_reputation
 from tests.reputation.test_incremental_property import (
     _OLDER,
     DAY,
     Sim,
     _trade,
+    block_of,
     make_world,
 )
 
@@ -78,6 +80,31 @@ async def _detach(pool: asyncpg.Pool) -> None:
 
 async def _lines(pool: asyncpg.Pool) -> list[tuple[object, ...]]:
     return [tuple(r) for r in await pool.fetch(_LINES)]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_a_line_whose_fills_a_rollback_took(
+    pool: asyncpg.Pool, other_pool: asyncpg.Pool, seed: int
+) -> None:
+    sim = await make_world(seed, [pool, other_pool])
+    early, late = await _history(sim)
+    assert not (await run_reputation(pool)).incremental
+    stored = {r[0]: r for r in await _lines(pool)}
+    assert late in {r[1] for r in stored.values()}  # market 0's line, read whole
+    await _detach(pool)
+    # a reorg from 7.5 days: the late prints and every resolution go; the new branch resolves
+    # the markets again at the same times
+    for p in (pool, other_pool):
+        async with p.acquire() as conn:
+            await rollback_from(conn, 137, block_of(7.5 * DAY))
+    _resolve(sim)
+    await sim.ingest()
+    assert (await run_reputation(pool)).incremental
+    assert not (await run_reputation(other_pool, full=True)).incremental
+    ours, reference = await _lines(pool), await _lines(other_pool)
+    assert early in {r[1] for r in reference}
+    assert late not in {r[1] for r in reference}
+    assert ours == reference
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
