@@ -34,7 +34,8 @@ there -- in a detached partition, or attached and in the trades: attached and go
 fills no longer on the chain; it is read again from what is attached (before, a reorg taking a
 line's last prints while an older partition was detached kept the line of the prints it took).
 And the first live run, which has no stored line to compare with, judges every line it computes
-as a new one (:data:`NONE_STORED`: whole unless its token is counted short; before, every line
+as a new one (:data:`NONE_STORED`: whole unless its token is counted short; the tokens counted
+only when the sums hold more fills than the trades, :data:`ANY_SHORT`; before, every line
 of that run was whole, so one read from the attached fills alone was kept against later fills
 of its window). Not covered: a fill deleted inside the window but not its last (one block
 retracted, an import's fill replaced by the node's), and fills of the window stored after the
@@ -85,6 +86,14 @@ SELECT EXISTS (SELECT 1 FROM pg_attribute
 
 # No stored line (the first live run): every computed line is new, judged as one is.
 NONE_STORED = "(SELECT * FROM rep_close WHERE false)"
+
+# Whether any token may be counted short ($1 = as_of): the fills in the sums outnumber those in
+# the trades at the cut-off, all tokens together (one count of the time index, not one a token:
+# nothing detached, the usual first run, then needs no count a token).
+ANY_SHORT = f"""
+SELECT (SELECT coalesce(sum(fills), 0) FROM rep_positions)
+       > (SELECT count(*) FROM ({GATED_TRADES}) t)
+"""
 
 # The marks of fills no longer attached, per token (migration 093).
 DETACHED_MARKS = "orderflow_reputation_detached_marks"
@@ -215,7 +224,8 @@ async def keep(conn: asyncpg.Connection, as_of: datetime, *, only: str | None = 
     ``only``: the tokens whose stored rows the run replaces (a condition on ``s``, the stored
     row; None: a full run, every row)."""
     if not await table_exists(conn, CLOSES):  # the first live run: whole where not cut
-        await conn.execute(_keep(NONE_STORED, "true", "NULL::bigint"), as_of)
+        if await conn.fetchval(ANY_SHORT, as_of):
+            await conn.execute(_keep(NONE_STORED, "true", "NULL::bigint"), as_of)
         return
     has = [await conn.fetchval(_HAS_COLUMN, CLOSES, c) for c in ("whole", "close_block")]
     whole = "coalesce(s.whole, true)" if has[0] else "true"
