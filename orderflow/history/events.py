@@ -168,13 +168,12 @@ class RowDecoder:
                 except RowError as exc:
                     out.dead.append(self.dead(row.number, str(exc), values=row.values))
                     continue
-                if own is None:  # its hash is looked up by number: one the ledger can hold
-                    try:
-                        block_number(identity[2])
-                    except FieldError as exc:
-                        dead = self.dead(row.number, str(exc), values=row.values, identity=identity)
-                        out.dead.append(dead)
-                        continue
+                try:  # its hash and time are looked up by number: one the ledger can hold
+                    block_number(identity[2])
+                except FieldError as exc:
+                    dead = self.dead(row.number, str(exc), values=row.values, identity=identity)
+                    out.dead.append(dead)
+                    continue
             add((row, identity, own, prepared))
         return out
 
