@@ -49,6 +49,8 @@ EXCHANGE_NAMES: dict[str, str] = {
 }
 
 
+_HEX_QUANTITY = re.compile(r"0[xX][0-9a-fA-F]+")
+
 MAX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z: datetime's last second
 
 
@@ -83,13 +85,8 @@ def uint(value: object, name: str) -> int:
         text = value.strip()
         if text.isdigit() and text.isascii():
             return uint(int(text), name)
-        if text[:2] in ("0x", "0X") and len(text) > 2:
-            try:
-                number = int(text, 16)
-            except ValueError:
-                pass
-            else:
-                return uint(number, name)
+        if _HEX_QUANTITY.fullmatch(text):  # not int(text, 16): it takes "0x1_0" as 16
+            return uint(int(text, 16), name)
     if value is None or value == "":
         raise RowError(f"{name} is missing")
     raise RowError(f"{name} is not a whole number: {_shown(value)}")
@@ -135,7 +132,7 @@ def timestamp(value: object) -> int | None:
         return value
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
+        if text.isdigit() and text.isascii():  # not '²' nor Arabic-Indic digits
             return int(text)
         if text[:2] == "0x":  # eth_getLogs' blockTimestamp
             return uint(text, "timestamp")
