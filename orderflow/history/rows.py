@@ -79,8 +79,8 @@ def uint(value: object, name: str) -> int:
         if value >> 256:
             raise RowError(f"{name} is beyond uint256: {value}")
         return value
-    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
-        return uint(int(value), name)  # Parquet decimal(78, 0) columns
+    if isinstance(value, Decimal) and value.is_finite() and _exponent(value) >= 0:
+        return uint(int(value), name)  # Parquet decimal(78, 0) columns (not decimal(38, 6))
     if isinstance(value, str):
         text = value.strip()
         if text.isdigit() and text.isascii():
@@ -90,6 +90,14 @@ def uint(value: object, name: str) -> int:
     if value is None or value == "":
         raise RowError(f"{name} is missing")
     raise RowError(f"{name} is not a whole number: {_shown(value)}")
+
+
+def _exponent(value: Decimal) -> int:
+    """The exponent ``value`` is written with: negative for fraction digits, as every value of
+    a Parquet decimal column of scale 6 has (``Decimal('5.000000')``: amounts in USDC, not base
+    units, though that one is whole)."""
+    exponent = value.as_tuple().exponent
+    return exponent if isinstance(exponent, int) else -1
 
 
 def _hex_body(value: object, nbytes: int, name: str) -> str:

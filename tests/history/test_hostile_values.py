@@ -7,6 +7,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from orderflow.history import import_file
@@ -50,3 +52,28 @@ def test_a_time_in_digits_other_than_ascii_is_refused_naming_the_field(spelling:
     field named) and Arabic-Indic or full-width digits were read as unix seconds."""
     with pytest.raises(RowError, match="timestamp is not unix seconds or ISO 8601"):
         timestamp(spelling)
+
+
+@pytest.mark.parametrize("scale", [0, 6])
+async def test_a_parquet_decimal_column_of_fractional_units_is_refused_whole(
+    pool: asyncpg.Pool, tmp_path: Path, scale: int
+) -> None:
+    """A ``decimal(38, 6)`` amount column holds amounts in USDC, not base units. Before: the
+    rows whose value happened to be whole (``Decimal('5.000000')``) were stored as 5 base units,
+    a millionth of the fill, the others dead letters; ``decimal(38, 0)`` is base units (stored)."""
+    logs = sim_logs("v1", seed=5)
+    await import_file(pool, d.write_csv(tmp_path / "blocks.csv", d.blocks_of(logs)), chain_id=137)
+    rows = [d.snake_row(f) for f in d.fills_of(logs)]
+    rows[0]["maker_amount_filled"] = "5000000"  # a whole 5 USDC
+    table = pa.Table.from_pylist(rows)
+    units = [Decimal(r["maker_amount_filled"]).scaleb(-scale) for r in rows]
+    at = table.schema.get_field_index("maker_amount_filled")
+    decimals = pa.array(units, pa.decimal128(38, scale))
+    pq.write_table(table.set_column(at, "maker_amount_filled", decimals), tmp_path / "f.parquet")
+    report = await import_file(pool, tmp_path / "f.parquet", chain_id=137, hand_over=False)
+    if scale == 0:
+        assert (report.stored.trades, report.dead_letters) == (len(rows), 0)
+        return
+    assert (report.stored.trades, report.dead_letters) == (0, len(rows))
+    first = await pool.fetchval("SELECT reason FROM orderflow_dead_letters ORDER BY source_line")
+    assert first == "f.parquet row 1: maker amount is not a whole number: Decimal('5.000000')"
