@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from orderflow.history.copy_text import copy_fields, copy_rows, read_header
+from orderflow.history.csv_headers import Headers
 from orderflow.history.csv_rows import csv_rows
 from orderflow.history.errors import HistoryError, LayoutError
 from orderflow.history.file_format import detect_format
@@ -65,6 +66,7 @@ class RowReader:
         # cut in its last field reads as whole, with a shortened value)
         self._unended = False
         self._scan = Scan()  # a JSON array's: whether the file ended inside it
+        self._headers: Headers | None = None  # a CSV file's headers, its first and repeated
         self._unreadable: list[str] = []  # a Parquet file's row groups that could not be read
         self.copy_text = False
         """A ``.tsv`` in PostgreSQL's COPY text format (``copy_text.is_copy_text``): read by its
@@ -240,6 +242,9 @@ class RowReader:
                 "group, no checkpoint was moved; import a good copy of the file (nothing is "
                 "stored twice)"
             )
+        elif self._headers is not None and self._headers.other is not None:
+            self._headers.check()
+            return
         else:
             return
         raise HistoryError(
@@ -344,10 +349,16 @@ class RowReader:
             if self.copy_text
             else csv_rows(self._csv_lines, self._delimiter, width, cut_short)
         )
+        headers = self._headers = Headers(self.path.name, columns)
         for number, fields, bad in rows:
             if bad is not None:
                 batch.bad.append(BadLine(number, self._delimiter.join(fields), bad))
+            elif headers.is_header(number, fields):
+                if headers.other is not None:
+                    break  # another export's rows: check_whole stops the import
+                continue
             else:
+                fields = headers.arranged(fields)
                 batch.rows.append(FieldsRow(number, columns, fields))
                 fields_of.append(fields)
             if len(batch.rows) + len(batch.bad) >= size:
