@@ -35,6 +35,7 @@ from orderflow.chain.decode import log_decoder
 from orderflow.chain.events import DeadLetter, DecodedBatch, Fill, Match, Removed
 from orderflow.chain.file_lines import malformed, parse_line, refused
 from orderflow.chain.hot_events import HotLogs
+from orderflow.chain.json_keys import duplicate_key
 
 __all__ = ["Rendered", "render_lines", "render_raws"]
 
@@ -138,7 +139,7 @@ def render_lines(
                 value = orjson.loads(b)
             except orjson.JSONDecodeError:
                 value = None
-            if type(value) is dict and _taken(take, value):
+            if type(value) is dict and duplicate_key(b, value) is None and _taken(take, value):
                 continue
         line = parse_line(first_line + i, raw)  # everything else exactly as the general path
         if line is None:

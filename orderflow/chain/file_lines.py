@@ -23,6 +23,8 @@ import orjson
 
 from orderflow.chain.events import DeadLetter
 from orderflow.chain.fields import FieldError, log_index
+from orderflow.chain.json_keys import REASON as REPEATED_KEY
+from orderflow.chain.json_keys import duplicate_key
 from orderflow.chain.storable import loads_tolerant
 
 MAX_LINE_IN_DEAD_LETTER = 10_000  # characters of a malformed line kept for inspection
@@ -68,7 +70,7 @@ def parse_line(number: int, raw: bytes) -> Line | None:
             value = orjson.loads(b)  # a C parser: ~4 us per 1 KB line instead of ~9
         except orjson.JSONDecodeError:
             value = None
-        if _plain_log(value):
+        if _plain_log(value) and duplicate_key(b, value) is None:
             return Line(number, value, "")
     # Everything else exactly as the text-mode reader did it.
     text = _text(raw)
@@ -80,6 +82,8 @@ def parse_line(number: int, raw: bytes) -> Line | None:
         return Line(number, None, text, f"not JSON ({str(exc)[:200]})")
     if not isinstance(value, dict):
         return Line(number, None, text, f"a JSON {type(value).__name__}, not a log object")
+    if (key := duplicate_key(text, value)) is not None:
+        return Line(number, None, text, REPEATED_KEY.format(key=key))
     return Line(number, value, text)
 
 

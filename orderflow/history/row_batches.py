@@ -13,6 +13,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from orderflow.chain.json_keys import REASON as REPEATED_KEY
+from orderflow.chain.json_keys import duplicate_key
+
 
 class Row:
     """One row of a file: its position (line or row number) and its values by column name.
@@ -125,5 +128,8 @@ def json_row(number: int, text: str) -> Row | BadLine:
     except ValueError as exc:
         return BadLine(number, text, f"not JSON ({exc})")
     if isinstance(value, dict):
-        return Row(number, value)
+        key = duplicate_key(text, value)
+        if key is None:
+            return Row(number, value)
+        return BadLine(number, text, REPEATED_KEY.format(key=key))
     return BadLine(number, text, f"a JSON {type(value).__name__}, not a row")
