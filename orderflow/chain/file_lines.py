@@ -172,9 +172,19 @@ def lines_locator(file_name: str, lines: LineBatch) -> Locate:
     return by_identity(file_name, "line", entries)
 
 
+BOM = "\ufeff"
+
+
+def line_text(text: str) -> str:
+    """A line without surrounding whitespace and without a byte-order mark: a file appended to
+    another with ``cat`` holds one at the start of each part (the history import's JSON lines
+    read the same way)."""
+    return text.strip().lstrip(BOM).strip()
+
+
 def _text(raw: bytes) -> str:
     """A line as the text-mode reader saw it: decoded, without a byte-order mark or spaces."""
-    return raw.decode("utf-8", "replace").strip().lstrip("\ufeff").strip()
+    return line_text(raw.decode("utf-8", "replace"))
 
 
 def _blank(raw: bytes) -> bool:

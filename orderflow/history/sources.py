@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, cast
 
+from orderflow.chain.file_lines import BOM, line_text
 from orderflow.history.copy_text import copy_fields, copy_rows, read_header
 from orderflow.history.csv_headers import Headers
 from orderflow.history.csv_rows import csv_rows
@@ -116,6 +117,7 @@ class RowReader:
                 except LayoutError:
                     self.close()
                     raise
+            self._csv_lines = _without_boms(self._csv_lines)
             if self.copy_text:
                 self.columns = copy_fields(header) if header.strip() else []
             else:
@@ -164,10 +166,10 @@ class RowReader:
         if not first:
             return
         number = newlines + 1
-        yield number, (first + self._text.readline()).strip()
+        yield number, line_text(first + self._text.readline())
         for line in self._text:
             number += 1
-            text = line.strip()
+            text = line_text(line)
             if text:
                 yield number, text
 
@@ -391,3 +393,10 @@ class RowReader:
                 lines = []
         if lines:
             yield lines
+
+
+def _without_boms(lines: Iterator[str]) -> Iterator[str]:
+    """A CSV file's lines, a byte-order mark starting one removed (parts appended with ``cat``:
+    the file's own was read with the encoding ``utf-8-sig``)."""
+    for line in lines:
+        yield line[1:] if line[:1] == BOM else line
