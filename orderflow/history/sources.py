@@ -55,7 +55,7 @@ class RowReader:
         self._parquet: Any = None
         self._rows_read = 0
         self._total_rows: int | None = None
-        self._first_item: tuple[int, str] | None = None  # a JSON file's first row, as text
+        self._first_items: list[tuple[int, str]] = []  # a JSON file's lines up to its first row
         self._items: Iterator[tuple[int, str]] = iter(())
         self.array = False
         """A JSON file of arrays of rows (not JSON lines): its rows are numbered, not lined."""
@@ -141,7 +141,10 @@ class RowReader:
 
     def _peek_json_columns(self) -> list[str]:
         """Columns of a JSON file: the keys of its first row (kept for iteration). The file is
-        JSON lines, or JSON arrays of rows when it starts with ``[`` (``json_array``)."""
+        JSON lines, or JSON arrays of rows when it starts with ``[`` (``json_array``). Lines of
+        JSON lines before the first row that are no object (not JSON, a scalar: up to
+        ``HEAD_LINES``) are kept too, each a dead letter; a first line opening an object that
+        does not close on it is one object over several lines: no columns (refused)."""
         assert self._text is not None
         char, newlines = first_char(self._text)
         self.array = char == "["
@@ -150,14 +153,24 @@ class RowReader:
             if self.array
             else self._lines(char, newlines)
         )
+        held = 0
         for number, text in self._items:
-            self._first_item = (number, text)
+            self._first_items.append((number, text))
+            held += len(text)
             try:
                 value = json.loads(text)
             except ValueError:
                 value = None
-            return list(value) if isinstance(value, dict) else []
-        self.empty = True
+            if isinstance(value, dict):
+                return list(value)
+            if (
+                self.array
+                or text[:1] == "{"
+                or len(self._first_items) >= HEAD_LINES
+                or held >= HEAD_CHARS
+            ):
+                return []  # an object over several lines (refused with advice), or no rows
+        self.empty = not self._first_items
         return []
 
     def _lines(self, first: str, newlines: int) -> Iterator[tuple[int, str]]:
@@ -384,8 +397,7 @@ class RowReader:
         """A JSON file's rows as text, ``size`` at a time: the non-blank lines of JSON lines,
         stripped, with their line numbers, or the elements of JSON arrays, numbered from 1."""
         lines: list[tuple[int, str]] = []
-        if self._first_item is not None:
-            lines.append(self._first_item)
+        lines.extend(self._first_items)
         for item in self._items:
             lines.append(item)
             if len(lines) >= size:
@@ -393,6 +405,11 @@ class RowReader:
                 lines = []
         if lines:
             yield lines
+
+
+HEAD_LINES, HEAD_CHARS = 1_000, 1 << 24
+"""Lines (and characters) of a JSON-lines file read for its first row, at most, before it is
+taken for no rows at all."""
 
 
 def _without_boms(lines: Iterator[str]) -> Iterator[str]:
