@@ -66,21 +66,29 @@ async def _new_headers(
     dead: list[Any],
     decoder: RowDecoder,
 ) -> list[BlockHeader]:
-    """Headers orderflow does not know yet. A known block is never replaced by a file: the same
-    hash is skipped, a different one is reported (the listener's headers are the chain's)."""
+    """Headers orderflow does not know yet, each block once. A known block is never replaced by
+    a file: the same hash is skipped, a different one is reported (the listener's headers are
+    the chain's); so is a block an earlier row of the batch holds (the first row's is stored:
+    PostgreSQL's upsert takes no row twice in one statement)."""
     known = {
         r["block_number"]: r["block_hash"]
         for r in await conn.fetch(SELECT_KNOWN_BLOCKS, chain_id, [h.number for _, h in headers])
     }
-    fresh = []
+    fresh: dict[int, BlockHeader] = {}
     for line, h in headers:
         stored = known.get(h.number)
-        if stored is None:
-            fresh.append(h)
-        elif stored != h.hash:
+        earlier = fresh.get(h.number)
+        if stored is None and earlier is None:
+            fresh[h.number] = h
+        elif stored is not None and stored != h.hash:
             reason = f"block {h.number}: the file says {h.hash}, orderflow_blocks has {stored}"
             dead.append(decoder.dead(line, reason + "; not replaced"))
-    return fresh
+        elif earlier is not None and earlier.hash != h.hash:
+            reason = (
+                f"block {h.number}: the file says {h.hash}, an earlier row of it {earlier.hash}"
+            )
+            dead.append(decoder.dead(line, reason + "; not stored"))
+    return list(fresh.values())
 
 
 async def import_blocks(
