@@ -137,6 +137,8 @@ def timestamp(value: object) -> int | None:
     if isinstance(value, datetime):  # a zone-less time in an export is UTC, as chain times are
         return int((value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp())
     if type(value) is int:
+        if value < 0:  # as the text "-5" is: no chain's block is older than 1970
+            raise RowError(f"timestamp is before 1970: {value}")
         return value
     if isinstance(value, str):
         text = value.strip()

@@ -37,3 +37,18 @@ async def test_a_block_repeated_in_a_blocks_file_is_stored_once(
             f"blocks.jsonl line {line}: block {first['block_number']}: the file says "
             f"0x{'ab' * 32}, an earlier row of it {first['block_hash']}; not stored"
         )
+
+
+@pytest.mark.parametrize("seconds", [-5, "-5"])
+async def test_a_block_time_before_1970_is_a_dead_letter(
+    pool: asyncpg.Pool, tmp_path: Path, seconds: object
+) -> None:
+    """Before: an integer ``-5`` was stored as the block's time, 1969-12-31 23:59:55 (the text
+    ``-5`` was refused), and every timed fill of that block then a dead letter, its time not the
+    block's; a fill's own time before 1970 is refused by the decoder."""
+    blocks = d.blocks_of(sim_logs("v2", seed=7))
+    path = d.write_jsonl(tmp_path / "blocks.jsonl", [{**blocks[0], "timestamp": seconds}])
+    report = await import_file(pool, path, chain_id=137)
+    assert (report.blocks, report.dead_letters) == (0, 1)
+    reason = await pool.fetchval("SELECT reason FROM orderflow_dead_letters")
+    assert reason.startswith("blocks.jsonl line 1: timestamp ")
