@@ -19,8 +19,9 @@ fingerprint). An incremental run then, in the caller's transaction:
    (``rep_copy``, :mod:`orderflow.reputation.copy_state`; rebuilt with the counterparty sums);
 3. dirty wallets = wallets of dirty rows + every holder of a dirty token whose resolution,
    closing line or problem moved + wallets whose wash evidence changed; the holders of a token
-   whose mark alone moved are not rescored: their stored unrealized P&L (the one figure the mark
-   feeds) moves by the exact micro-unit difference;
+   whose mark alone moved are not rescored and none of their rows is written: the one figure
+   the mark feeds, the unrealized P&L, is computed when read from the stored marks and open
+   positions (migration 098, :mod:`orderflow.reputation.unrealized`, kept after the upsert);
 4. loads every position in the changed tokens (a closing line is the token's, over all its
    holders; only the columns the closing lines, problems and marks read), builds the closing
    lines, then loads the dirty wallets' positions and computes their ``rep_wallets`` rows;
@@ -54,7 +55,7 @@ from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation.changes import claim_changes
 from orderflow.reputation.gate import GATED_TRADES
 from orderflow.reputation.settings import ReputationSettings
-from orderflow.reputation.stored_inputs import CLOSES, INPUTS, WASH
+from orderflow.reputation.stored_inputs import CLOSES, WASH
 from orderflow.reputation.sums_sql import CHANGES
 from orderflow.reputation.wash_sql import wash_settings
 
@@ -157,9 +158,12 @@ async def _rows_of(conn: asyncpg.Connection) -> None:
     )
 
 
-# A dirty token's stored closing line and mark (NULLs: none) against the new ones.
+# A dirty token's stored closing line against the new one (NULLs: none). Its mark is read by
+# one thing in ``WALLETS``, the unrealized P&L, which readers compute from the stored marks and
+# open positions (migration 098, orderflow.reputation.unrealized): a mark that alone moved
+# rescores no holder and writes none of their rows.
 _LINES = f"""
-SELECT t.token_id, n.mark_price AS new_mark, o.mark_price AS old_mark,
+SELECT t.token_id,
        (n.close_price, n.close_at, n.prev_price) IS DISTINCT FROM
        (o.close_price, o.close_at, o.prev_price) AS line_moved
   FROM rep_dirty_tokens t
@@ -167,41 +171,14 @@ SELECT t.token_id, n.mark_price AS new_mark, o.mark_price AS old_mark,
   LEFT JOIN {CLOSES} o ON o.token_id = t.token_id
 """
 
-# Holders of a token whose mark alone moved: the mark is read by one thing in ``WALLETS``, the
-# unrealized P&L (``held x mark`` in micro-units per open position, an exact integer sum per
-# wallet), so their stored row moves by the integer difference, computed with WALLETS' own
-# expression from the positions of the dirty tokens (all loaded). Wallets rescored anyway are
-# left to the rescoring.
-_MARK_DELTA = """
-CREATE TEMP TABLE rep_mark_delta ON COMMIT DROP AS
-SELECT p.wallet_address,
-       sum((p.held_u * coalesce(m.new_mark, 0))::int8
-           - (p.held_u * coalesce(m.old_mark, 0))::int8) AS delta
-  FROM rep_positions p
-  JOIN rep_token_moves m ON m.token_id = p.token_id AND NOT m.line_moved
- WHERE NOT p.resolved AND p.held_u > 0
- GROUP BY p.wallet_address
-"""
-
-_APPLY_MARKS = f"""
-UPDATE {INPUTS} i
-   SET unrealized_u = i.unrealized_u + d.delta,
-       unrealized_pnl = (i.unrealized_u + d.delta) / 1000000
-  FROM rep_mark_delta d
- WHERE d.wallet_address = i.wallet_address AND d.delta <> 0
-   AND NOT EXISTS (SELECT 1 FROM rep_dirty_wallets w WHERE w.wallet_address = d.wallet_address)
-"""
-
 
 async def _moves(conn: asyncpg.Connection) -> None:
     """Before the dirty tokens' stored lines are replaced: ``rep_moved_tokens`` (closing line
-    moved: every holder is rescored) and ``rep_mark_delta`` (mark alone moved: see above)."""
-    await conn.execute(f"CREATE TEMP TABLE rep_token_moves ON COMMIT DROP AS {_LINES}")
+    moved: every holder is rescored)."""
     await conn.execute(
-        """CREATE TEMP TABLE rep_moved_tokens ON COMMIT DROP AS
-           SELECT token_id FROM rep_token_moves WHERE line_moved"""
+        f"""CREATE TEMP TABLE rep_moved_tokens ON COMMIT DROP AS
+            SELECT token_id FROM ({_LINES}) m WHERE m.line_moved"""
     )
-    await conn.execute(_MARK_DELTA)
 
 
 async def build(
@@ -268,7 +245,6 @@ async def build(
     )
     await conn.execute("ALTER TABLE rep_dirty_wallets ADD PRIMARY KEY (wallet_address)")
     await conn.execute("ANALYZE rep_dirty_wallets")
-    await conn.execute(_APPLY_MARKS)
     await _rows_of(conn)
     # the dirty wallets' positions, every column
     await conn.execute("DROP TABLE rep_positions")
@@ -292,13 +268,12 @@ async def build(
     await conn.execute(ev.WALLETS, settings.hedged_leg_window_secs, None)  # at the present
     rescored = await conn.fetchval("SELECT count(*) FROM rep_wallets")
     await stored_inputs.replace(conn)
-    # the wallets whose inputs changed (rescored, or a mark moved their unrealized P&L) and
-    # those whose stored row something else wrote: the population step sends them back
-    # whatever their score (population_step._may_change)
+    # the wallets whose inputs changed (rescored) and those whose stored row something else
+    # wrote: the population step sends them back whatever their score
+    # (population_step._may_change)
     await conn.execute(
         """CREATE TEMP TABLE rep_changed ON COMMIT DROP AS
            SELECT wallet_address FROM rep_dirty_wallets
-           UNION SELECT wallet_address FROM rep_mark_delta WHERE delta <> 0
            UNION SELECT wallet_address FROM rep_touched"""
     )
     await conn.execute("ANALYZE rep_changed")

@@ -13,7 +13,9 @@ FACTOR_COLUMNS = ("factor_figures", "factor_volume_usdc", "factor_counterparty",
 # NULL with the wallet's own figures, and orderflow_wallet_read() computes them when read against
 # the current orderflow_reputation_population row (migration 022). The factors JSON is stored as
 # its own figures (``factors_stored``, a JSON stored before migration 020, is cleared: the figures
-# replace it). $1 = computed_at, $2 = as_of.
+# replace it). The unrealized P&L is not written either: readers compute it from the open
+# positions and the marks (migration 098, orderflow.reputation.unrealized), so a mark that moves
+# rewrites no holder's row. $1 = computed_at, $2 = as_of.
 _ROW = (
     ("total_trades", "f.total_trades"),
     ("total_volume_usdc", "f.volume_usdc"),
@@ -28,7 +30,6 @@ _ROW = (
     ("profit_factor", "CASE WHEN f.pnl_gross_loss > 0"
                       " THEN (f.pnl_gross_profit / f.pnl_gross_loss)::float8 END"),
     ("realized_pnl", "f.realized_pnl"),
-    ("unrealized_pnl", "f.unrealized_pnl"),
     ("roi", "CASE WHEN f.resolved_cost > 0 THEN (f.resolved_pnl / f.resolved_cost)::float8 END"),
     ("consistency", "f.f_cons"),
     ("timing", "f.f_timing"),
@@ -68,7 +69,7 @@ _STATS_COLUMNS = tuple(c for c, _ in _ROW)
 # digits rewrite a row whose JSON reads the same).
 _UNCHANGED = (
     "total_trades", "total_volume_usdc", "markets_traded", "resolved_positions", "realized_pnl",
-    "unrealized_pnl", "fees_paid", "open_positions", "first_trade_at", "last_trade_at",
+    "fees_paid", "open_positions", "first_trade_at", "last_trade_at",
     "reputation_score", "trader_tier", "flags", *FACTOR_COLUMNS, "factors_stored",
 )  # fmt: skip
 _SNAPSHOT = ("reputation_score", "trader_tier", "flags")

@@ -49,8 +49,8 @@ class Population:
 
 def _may_change(arrays: dict[str, Any], result: Scores) -> np.ndarray[Any, np.dtype[np.bool_]]:
     """The wallets whose stored row an incremental run may change: inputs changed (rescored, or
-    a mark moved their unrealized P&L), no row yet, or a score, tier or flags that differ from
-    the row's."""
+    the row written by something else), no row yet, or a score, tier or flags that differ from
+    the row's (a mark that moved changes no row: the unrealized P&L is computed when read)."""
     stored = arrays["stored_score"]
     with np.errstate(invalid="ignore"):
         moved = ~(np.abs(result.score - stored) < 0.005)  # both on the 0.01 grid; NaN: no row

@@ -36,6 +36,7 @@ from orderflow.reputation import (
     positions_sql,
     scores_sql,
     stored_inputs,
+    unrealized,
     wash_state,
 )
 from orderflow.reputation import evidence_sql as ev
@@ -282,6 +283,8 @@ async def _persist(
         prior.skill_mean_se,
     )
     watch.lap("upsert")
+    await unrealized.save(conn, incremental=incremental)  # what the unrealized P&L is read from
+    watch.lap("unrealized")
     history = await conn.execute(persist_sql.HISTORY, computed_at)
     watch.lap("history")
     if incremental:

@@ -42,7 +42,7 @@ def inputs_layout(columns: tuple[str, ...], *, stored: bool = False) -> tuple[tu
 
 # What an incremental run reads with the inputs to know which rows it must send back and write
 # (:func:`inputs_copy` with ``stored=True``): whether the wallet's inputs changed in this run
-# (``rep_changed``: rescored, or its unrealized P&L moved with a mark), and the stored row's
+# (``rep_changed``: rescored, or its stored row written by something else), and the stored row's
 # score (NaN: no row), tier (its index in TIERS, -1: none) and flags (their bit set over FLAGS as
 # numpy makes it; a name FLAGS does not know, or one written twice, sets bit 14, which numpy
 # never does; the run writes a set in FLAGS' order, so the order is not compared). A wallet whose

@@ -40,6 +40,7 @@ from orderflow.reputation import (
     prior,
     scores_sql,
     tiers,
+    unrealized,
     wallet_inputs,
     wash_state,
 )
@@ -97,6 +98,7 @@ def fingerprint(settings: ReputationSettings) -> str:
         detached_void.KEEP,
         ev.WALLETS,
         persist_sql.UPSERT_STATS,
+        unrealized.OPEN_ROWS,
         settings.model_dump_json(exclude=_RUN_ONLY),
         np.__version__,
     ):
@@ -145,6 +147,9 @@ async def save(conn: asyncpg.Connection, settings: ReputationSettings, as_of: da
         f" ({scores_sql.packed_expression(WalletInputs.columns())}) STORED"
     )
     await conn.execute(f"INSERT INTO {INPUTS} {rows}")
+    # not kept: read from the open positions and the marks (migration 098), which a mark that
+    # moves changes without rescoring the holders (a copy here would be stale)
+    await conn.execute(f"ALTER TABLE {INPUTS} DROP COLUMN unrealized_pnl, DROP COLUMN unrealized_u")
     await conn.execute(f"CREATE TABLE {WASH} AS SELECT * FROM rep_wash")
     await conn.execute(f"CREATE TABLE {CLOSES} AS SELECT * FROM rep_close")
     await detached_void.save(conn)
@@ -182,7 +187,7 @@ async def mirror(conn: asyncpg.Connection) -> None:
     writes a score, tier or flags, and an ``--as-of`` run makes the next one full
     (:func:`invalidate`), which keeps them afresh (:func:`save`).
     Only the copies that moved are written: most rows given to the upsert keep their score,
-    tier and flags (a mark moved their unrealized P&L, a rescoring left their score), and an
+    tier and flags (a rescoring left their score), and an
     UPDATE rewrites a row (≈ 1.4 kB here) even to the values it holds."""
     columns = ", ".join(scores_sql.MIRROR_COLUMNS)
     new = ", ".join(f"m.{c}" for c in scores_sql.MIRROR_COLUMNS)

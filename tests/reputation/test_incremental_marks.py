@@ -1,8 +1,10 @@
 """A new trade that only moves an open token's mark does not rescore its other holders.
 
-The mark (the token's last price) feeds one figure, the holders' unrealized P&L: the incremental
-run moves their stored rows by the exact micro-unit difference instead of rescoring them, and a
-full recompute on the same data agrees with every persisted figure.
+The mark (the token's last price) feeds one figure, the holders' unrealized P&L, which is
+computed when read (migration 098: ``orderflow_unrealized_pnl``, called by
+``orderflow_wallet_read``) from the open positions and the marks the last run stored: the
+incremental run writes no row of a holder it does not rescore, and a full recompute on the same
+data agrees with every figure as read.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from decimal import Decimal as D
 import asyncpg
 
 from orderflow.reputation import positions_sql, run_reputation
+from orderflow.reputation.stored_inputs import INPUTS
 from tests.reputation.builders import Ledger, wallet
 from tests.reputation.test_incremental_run import close, persisted
 
@@ -24,11 +27,51 @@ def H(hours: int) -> timedelta:
 
 
 async def unrealized(pool: asyncpg.Pool, who: int) -> D:
+    """The wallet's unrealized P&L as readers see it (orderflow_wallet_read)."""
     value = await pool.fetchval(
-        "SELECT unrealized_pnl FROM orderflow_wallet_stats WHERE wallet_address = $1", wallet(who)
+        "SELECT s.unrealized_pnl FROM orderflow_wallet_stats w"
+        " CROSS JOIN LATERAL orderflow_wallet_read(w) AS s WHERE w.wallet_address = $1",
+        wallet(who),
     )
     assert isinstance(value, D)
     return value
+
+
+# The row versions of the holders' stored rows (their row and their stored inputs): a row
+# written, even to the values it holds, gets a new xmin.
+_VERSIONS = f"""
+SELECT w.wallet_address, w.xmin::text AS stats, i.xmin::text AS inputs
+  FROM orderflow_wallet_stats w JOIN {INPUTS} i ON i.wallet_address = w.wallet_address
+ WHERE w.wallet_address = ANY($1::text[])
+"""
+
+
+async def versions(pool: asyncpg.Pool, who: list[int]) -> dict[str, tuple[str, str]]:
+    rows = await pool.fetch(_VERSIONS, [wallet(x) for x in who])
+    assert len(rows) == len(who)
+    return {r["wallet_address"]: (r["stats"], r["inputs"]) for r in rows}
+
+
+async def test_a_moved_mark_writes_no_row_of_its_holders(pool: asyncpg.Pool) -> None:
+    """An hour whose only change is a new trade moving one token's mark: the holders not
+    rescored keep their stored rows as they were (none written), and read the new figure."""
+    led = Ledger()
+    for who in HOLDERS:
+        led.trade(who, "BUY", f"{10 * who}.5", "0.40", market_no=1, at=H(who), taker_aggregate=True)
+        led.trade(who, "BUY", "50", "0.30", market_no=2, at=H(who), taker_aggregate=True)
+    led.trade(3, "SELL", "5", "0.45", market_no=1, at=H(13), taker_aggregate=True)
+    led.resolve(2, ["1", "0"], timedelta(days=2))
+    await led.flush(pool)
+    assert not (await run_reputation(pool)).incremental
+    before = await versions(pool, list(HOLDERS))
+    led.trade(50, "BUY", "3", "0.70", market_no=1, at=H(30), taker_aggregate=True)
+    await led.flush(pool)
+    second = await run_reputation(pool)
+    assert second.incremental and second.rescored == 1
+    after = await versions(pool, list(HOLDERS))
+    written = sorted(w for w in before if before[w] != after[w])
+    assert written == []
+    assert await unrealized(pool, 1) == D("3.15")  # 10.5 x (0.70 - 0.40), as read
 
 
 async def test_a_moved_mark_updates_holders_without_rescoring(pool: asyncpg.Pool) -> None:

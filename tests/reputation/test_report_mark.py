@@ -49,7 +49,9 @@ async def test_a_print_at_one_after_real_levels(
     await run_reputation(pool)
     assert await pool.fetchval(_MARK, Decimal(token(1, 0))) == mark
     stats = await pool.fetchrow(
-        "SELECT * FROM orderflow_wallet_stats WHERE wallet_address = $1", wallet(1)
+        "SELECT s.* FROM orderflow_wallet_stats w CROSS JOIN LATERAL orderflow_wallet_read(w) s"
+        " WHERE w.wallet_address = $1",
+        wallet(1),
     )
     assert stats is not None
     async with pool.acquire() as conn:

@@ -21,8 +21,9 @@ def H(hours: int) -> timedelta:
 
 async def stats(pool: asyncpg.Pool, who: int) -> asyncpg.Record:
     row = await pool.fetchrow(
-        "SELECT s.*, orderflow_factors(s) AS factors FROM orderflow_wallet_stats s"
-        " WHERE s.wallet_address = $1",
+        # the row as read (migration 098: the unrealized P&L computed when read)
+        "SELECT s.*, orderflow_factors(s) AS factors FROM orderflow_wallet_stats w"
+        " CROSS JOIN LATERAL orderflow_wallet_read(w) AS s WHERE w.wallet_address = $1",
         wallet(who),
     )
     assert row is not None

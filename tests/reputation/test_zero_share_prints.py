@@ -61,7 +61,9 @@ async def test_zero_share_fills_set_no_mark_and_no_closing_line(pool: asyncpg.Po
     ]
     # wallet 1's open 100 shares marked at 0.45: 45 - 40
     stats = await pool.fetchrow(
-        "SELECT * FROM orderflow_wallet_stats WHERE wallet_address = $1", wallet(1)
+        "SELECT s.* FROM orderflow_wallet_stats w CROSS JOIN LATERAL orderflow_wallet_read(w) s"
+        " WHERE w.wallet_address = $1",
+        wallet(1),
     )
     assert stats is not None and stats["unrealized_pnl"] == Decimal(5)
     async with pool.acquire() as conn:
