@@ -16,6 +16,7 @@ import asyncpg
 
 from orderflow.reputation import positions_sql, run_reputation
 from orderflow.reputation.stored_inputs import INPUTS
+from orderflow.reputation.unrealized import MARKS, OPEN
 from tests.reputation.builders import Ledger, wallet
 from tests.reputation.test_incremental_run import close, persisted
 
@@ -167,3 +168,46 @@ async def test_wallet_rows_are_stored_uncompressed(pool: asyncpg.Pool) -> None:
         assert len(sizes) == len(HOLDERS)
         assert all(r["c"] is None and r["factors_stored"] is None for r in sizes), table
         assert all(300 < r["n"] < 1000 and r["factors"]["posterior"] for r in sizes), table
+
+
+async def _rows(pool: asyncpg.Pool) -> dict[str, set[tuple[str, str]]]:
+    """The open positions' and marks' stored rows, each with its row version."""
+    return {
+        table: {
+            (str(r["k"]), r["v"])
+            for r in await pool.fetch(f"SELECT t::text AS k, t.xmin::text AS v FROM {table} t")
+        }
+        for table in (OPEN, MARKS)
+    }
+
+
+async def test_a_full_run_writes_only_the_moved_marks_and_positions(pool: asyncpg.Pool) -> None:
+    """What the unrealized P&L is read from is brought to a full run's rows by difference: a new
+    trade moving one mark rewrites that mark's row and adds the newcomer's position, nothing
+    else; the figure read (the orderflow_wallet_scores view too) follows the mark."""
+    led = Ledger()
+    for who in HOLDERS:
+        led.trade(who, "BUY", f"{10 * who}.5", "0.40", market_no=1, at=H(who), taker_aggregate=True)
+        led.trade(who, "BUY", "20", "0.20", market_no=3, at=H(who), taker_aggregate=True)
+    await led.flush(pool)
+    await run_reputation(pool, full=True)
+    before = await _rows(pool)
+    assert len(before[OPEN]) == 2 * len(HOLDERS) and len(before[MARKS]) == 2
+    led.trade(50, "BUY", "3", "0.70", market_no=1, at=H(30), taker_aggregate=True)
+    await led.flush(pool)
+    await run_reputation(pool, full=True)
+    after = await _rows(pool)
+    assert len(after[OPEN] - before[OPEN]) == 1  # the newcomer's
+    assert before[OPEN] <= after[OPEN]
+    assert len(after[MARKS] - before[MARKS]) == 1  # market 1's mark
+    assert len(before[MARKS] - after[MARKS]) == 1
+    assert await unrealized_of_view(pool, 1) == D("3.15")  # 10.5 x 0.30 + 20 x (0.20 - 0.20)
+    assert await unrealized(pool, 50) == D(0)  # its own fill is the mark
+
+
+async def unrealized_of_view(pool: asyncpg.Pool, who: int) -> D:
+    value = await pool.fetchval(
+        "SELECT unrealized_pnl FROM orderflow_wallet_scores WHERE wallet_address = $1", wallet(who)
+    )
+    assert isinstance(value, D)
+    return value
