@@ -14,7 +14,9 @@ HMAC, or an L1 signature of the key's derivation, replayable while its timestamp
   the API key, its secret and passphrase — wherever and in whatever case they appear), and
 * the value after any header or field that names a credential (``POLY_API_KEY``,
   ``POLY_PASSPHRASE``, ``POLY_SIGNATURE``, a secret, ``Authorization``, ...: ``name: value``,
-  ``name=value``, ``"name": "value"``), known or not,
+  ``name=value``, ``"name": "value"``), known or not, taken whole (a quoted or bracketed value
+  to its closing quote or bracket: no stray character left, and a text redacted again comes out
+  as it went in),
 
 with ``[redacted]``, and only then cuts it to ``limit`` characters (so no cut leaves part of a
 value behind its name).
@@ -32,8 +34,12 @@ _known: re.Pattern[str] | None = None
 # The shortest value worth looking for: a shorter one would redact ordinary words.
 _MIN_VALUE = 8
 # A header or field naming a credential, then its separator (``:``, ``=``; quotes, spaces), then
-# its value (up to a quote, a space, a separator of pairs or the end). ``Bearer``/``Basic`` before
-# an Authorization's value go with it.
+# its value, taken whole: a quoted value up to its closing quote (spaces and all), a bracketed
+# one up to its closing bracket (``[redacted]`` itself: redacting again changes nothing), else
+# up to a space, a quote, a separator of pairs, a closing bracket or the end. The first word
+# after ``name: `` or ``name= `` is its value, whatever it is (a header's form: over-redacting an
+# ordinary word is the lesser harm); a word after the name and a space only is not.
+# ``Bearer``/``Basic`` before an Authorization's value go with it.
 _ECHO = re.compile(
     r"""(?ix)
     (?P<name>
@@ -42,11 +48,19 @@ _ECHO = re.compile(
       | api[_-]?key | api[_-]?secret | passphrase | secret | private[_-]?key | authorization
       | x[_-]?api[_-]?key | cookie
     )
-    (?P<sep>["']?\s*[:=]\s*["']?)
-    (?:(?:bearer|basic)\s+)?
-    (?P<value>[^\s"',;&}\]\)]+)
+    (?P<sep>["']?\s*[:=]\s*)
+    (?:
+        (?P<quote>["'])(?:\\.|(?!(?P=quote))[^\\])+(?P=quote)
+      | (?P<open>["']?)(?:(?:bearer|basic)\s+)?
+        (?:\[[^\]]*\] | \([^)]*\) | \{[^}]*\} | [^\s"',;&}\])]+)
+    )
     """
 )
+
+
+def _redact_echo(match: re.Match[str]) -> str:
+    quote = match["quote"] or ""
+    return f"{match['name']}{match['sep']}{quote or match['open']}{REDACTED}{quote}"
 
 
 def keep_out(*values: str | None) -> None:
@@ -73,5 +87,5 @@ def exchange_text(text: str, limit: int = 300) -> str:
     line = " ".join(str(text).split())
     if _known is not None:
         line = _known.sub(REDACTED, line)
-    line = _ECHO.sub(lambda m: f"{m['name']}{m['sep']}{REDACTED}", line)
+    line = _ECHO.sub(_redact_echo, line)
     return line[:limit]
