@@ -28,6 +28,7 @@ from collections.abc import Callable
 
 from polymarket import RateLimitUpdate
 
+from orderflow.execution.log_pace import LogPace
 from orderflow.execution.signer_pacing import SignerPacing
 from orderflow.telemetry import meter
 
@@ -42,20 +43,16 @@ _remaining = meter("orderflow.execution").create_gauge(
     description="Tokens left in the per-signer bucket the CLOB's last metered answer drew from "
     "(Poly-RateLimit-Remaining)",
 )
-LOG_EVERY_SECS = 60.0
 
 
 class SignerLimits:
     """The SDK's ``on_rate_limit_update`` listener of one live broker (called on its loop)."""
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._monotonic = monotonic
         # the buckets' state the executor paces its orders and cancels by (the broker's)
         self.pacing = SignerPacing(monotonic)
         self.tier: str | None = None
-        self.warned = 0  # in this process
-        self._unlogged = 0  # warned since the last line
-        self._logged_at: float | None = None
+        self._pace = LogPace(monotonic=monotonic)  # warned requests, in this process
 
     def __call__(self, update: RateLimitUpdate) -> None:
         self.pacing.seen(update)
@@ -71,24 +68,25 @@ class SignerLimits:
         if update.warning:
             self._warned(update)
 
+    @property
+    def warned(self) -> int:
+        """Requests warned in this process."""
+        return self._pace.failures
+
     def _warned(self, update: RateLimitUpdate) -> None:
-        self.warned += 1
-        self._unlogged += 1
         _warnings.add(1, {"tier": update.tier or "unknown"})
-        now = self._monotonic()
-        if self._logged_at is not None and now - self._logged_at < LOG_EVERY_SECS:
+        unlogged = self._pace.failed()
+        if unlogged is None:
             return
         log.warning(
             "the CLOB's rate limiter warns that %d order/cancel request(s) of this signer would "
             "be refused (429) under enforcement: fewer strategies or slower order churn on this "
             "key, or a higher tier, before Polymarket enforces it",
-            self._unlogged,
+            unlogged,
             extra={
-                "warned": self._unlogged,
+                "warned": unlogged,
                 "tier": update.tier,
                 "remaining": update.remaining,
                 "reset": update.reset,
             },
         )
-        self._unlogged = 0
-        self._logged_at = now

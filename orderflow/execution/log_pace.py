@@ -1,0 +1,45 @@
+"""The pace of a warning repeated while a failure lasts: the first at once, then at most one a
+minute with the count since, so that an outage of an hour is a line a minute, not a line a
+retry (the kill switch's failed cancels, :mod:`orderflow.execution.switch`; the CLOB's rate
+limit warnings, :mod:`orderflow.execution.signer_limits`; the reconciler's failed reads,
+:mod:`orderflow.execution.order_reconcile`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+LOG_EVERY_SECS = 60.0
+
+
+class LogPace:
+    """Counts the failures of one thing and says when a line about them is due."""
+
+    def __init__(
+        self, every: float = LOG_EVERY_SECS, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.every = every
+        self.monotonic = monotonic
+        self.failures = 0  # since it last passed (or ever, for what never passes)
+        self._unlogged = 0  # since the last line
+        self._logged_at: float | None = None
+
+    def failed(self) -> int | None:
+        """One more failure: the failures since the last line (this one included) when a line
+        is due now — the first at once, then at most one each :attr:`every` seconds — else
+        None (counted for the next line)."""
+        self.failures += 1
+        self._unlogged += 1
+        now = self.monotonic()
+        if self._logged_at is not None and now - self._logged_at < self.every:
+            return None
+        unlogged, self._unlogged, self._logged_at = self._unlogged, 0, now
+        return unlogged
+
+    def passed(self) -> int:
+        """It works again: the failures it had since it last passed (0: none, nothing to
+        say); the next failure is logged at once."""
+        failures = self.failures
+        self.failures = self._unlogged = 0
+        self._logged_at = None
+        return failures
