@@ -3,7 +3,9 @@ gone.
 
 The kill switch: each killed (or deleted) strategy gets one task. It asks the desk to cancel
 every live order of the strategy (batches in parallel) and, while the exchange fails — 503, 429,
-a timeout, no connection — retries with exponential backoff (50 ms doubling to 2 s), and
+a timeout, no connection — retries with exponential backoff (50 ms doubling to 2 s; logged at
+once, then at most once a minute with the count since, :class:`~orderflow.execution.log_pace.
+LogPace`, and once when cancels pass again), and
 never sooner than the exchange's ``Retry-After`` says (at most :data:`MAX_RETRY_AFTER_SECS`):
 asking a rate-limited exchange again at once only gets another 429. A refusal that asking again
 soon will not change — the exchange refuses our API key (401, 403), or answers a cancel
@@ -22,9 +24,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from orderflow.execution.broker import CredentialsRefusedError, ExchangeBusyError
+from orderflow.execution.log_pace import LogPace
 from orderflow.telemetry import meter
 
 log = logging.getLogger(__name__)
@@ -66,9 +70,12 @@ class KillSwitch:
     """Runs ``attempt`` for a strategy until it leaves nothing open (``kill``: the desk's
     ``cancels.cancel_strategy``; ``leader-exit``: its ``cancels.cancel_left_behind``)."""
 
-    def __init__(self, attempt: Attempt, name: str = "kill") -> None:
+    def __init__(
+        self, attempt: Attempt, name: str = "kill", monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.attempt = attempt
         self.name = name
+        self.monotonic = monotonic  # the failed cancels' log pace (tests: a fake clock)
         self.tasks: dict[str, asyncio.Task[None]] = {}
 
     def request(self, strategy: str) -> None:
@@ -84,6 +91,7 @@ class KillSwitch:
         delay = FIRST_RETRY_SECS
         attempt = 0
         refused = 0  # attempts in a row whose credentials the exchange refused
+        failing = LogPace(monotonic=lambda: self.monotonic())  # attempts that failed, logged
         while True:
             attempt += 1
             try:
@@ -104,16 +112,9 @@ class KillSwitch:
                 wait = delay
                 if isinstance(exc, ExchangeBusyError) and exc.retry_after is not None:
                     wait = max(delay, retry_after_wait(exc.retry_after))
-                log.warning(
-                    f"{self.name}: cancel failed; retrying",
-                    extra={
-                        "strategy": strategy,
-                        "attempt": attempt,
-                        "retry_in_secs": wait,
-                        "error": f"{type(exc).__name__}: {exc}",
-                    },
-                )
+                self._failed(failing, strategy, attempt, wait, exc)
             else:
+                self._passed(failing, strategy, attempt)
                 if refused:
                     log.warning(
                         f"{self.name}: API key accepted again", extra={"strategy": strategy}
@@ -124,6 +125,34 @@ class KillSwitch:
                 wait = delay  # orders refused as such are paced by the attempt itself
             await asyncio.sleep(wait)
             delay = min(MAX_RETRY_SECS, delay * 2)
+
+    def _failed(
+        self, failing: LogPace, strategy: str, attempt: int, wait: float, exc: Exception
+    ) -> None:
+        """A cancel attempt failed (the exchange down, busy, stopped): said at once, then at
+        most once a minute with the count since — the retries go on every 2 s meanwhile."""
+        failures = failing.failed()
+        if failures is None:
+            return
+        log.warning(
+            f"{self.name}: cancel failed; retrying",
+            extra={
+                "strategy": strategy,
+                "attempt": attempt,
+                "failures": failures,  # since the last line
+                "retry_in_secs": wait,
+                "error": f"{type(exc).__name__}: {exc}",
+            },
+        )
+
+    def _passed(self, failing: LogPace, strategy: str, attempt: int) -> None:
+        """A cancel attempt went through: said once after failures."""
+        failures = failing.passed()
+        if failures:
+            log.warning(
+                f"{self.name}: cancels pass again after {failures} failed attempt(s)",
+                extra={"strategy": strategy, "attempt": attempt, "failures": failures},
+            )
 
     async def wait(self) -> None:
         """Until every running kill has finished (tests)."""
