@@ -51,6 +51,7 @@ from orderflow.execution.broker import (
 )
 from orderflow.execution.cancel_pacing import Refusal, RefusedCancels
 from orderflow.execution.desk_access import LOOKUP_CONCURRENCY, DeskAccess
+from orderflow.execution.log_pace import LogPace
 from orderflow.execution.settlement import EXCHANGE_CLOCK_LAG, order_ids, settle
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,9 @@ class OrderReconciler:
         # By mode: when the exchange's switch last lapsed, our order heartbeats not taken for
         # its timeout (:mod:`order_heartbeat`): the orders resting then were cancelled by it.
         self.lapsed: dict[Mode, datetime] = {}
+        # By mode: the passes that failed to read its trades, logged at once, then a line a
+        # minute (of the desk's clock) with the count since, and once when they read again.
+        self.failing: dict[Mode, LogPace] = {}
 
     def heartbeat_lapsed(self, mode: Mode, before: datetime) -> None:
         """The exchange's switch lapsed at ``before``: every order of ``mode`` resting then has
@@ -143,10 +147,35 @@ class OrderReconciler:
             try:
                 await self._group(broker, group, gone)
             except ExecutionError as exc:
-                log.warning("reconcile failed", extra={"mode": mode, "error": str(exc)})
+                self._failed(mode, exc)
                 continue
+            self._passed(mode)
             complete.append(mode)
         return complete
+
+    def _pace(self, mode: Mode) -> LogPace:
+        pace = self.failing.get(mode)
+        if pace is None:
+            pace = self.failing[mode] = LogPace(monotonic=lambda: self.clock().timestamp())
+        return pace
+
+    def _failed(self, mode: Mode, exc: ExecutionError) -> None:
+        """A pass could not read ``mode``'s trades (or an order's status): said at once, then
+        at most once a minute with the count of failed passes since (a pass every 2 s)."""
+        failures = self._pace(mode).failed()
+        if failures is not None:
+            log.warning(
+                "reconcile failed",
+                extra={"mode": mode, "failures": failures, "error": str(exc)},
+            )
+
+    def _passed(self, mode: Mode) -> None:
+        failures = self._pace(mode).passed()
+        if failures:
+            log.warning(
+                f"reconcile passes again for the {mode} orders after {failures} failed pass(es)",
+                extra={"mode": mode, "failures": failures},
+            )
 
     async def _group(
         self, broker: Broker, rows: list[asyncpg.Record], gone: Mapping[int, str]
