@@ -60,6 +60,17 @@ log = logging.getLogger(__name__)
 LAG_TOLD = timedelta(minutes=1)
 # Why an order the exchange's switch cancelled (our order heartbeat lapsed) was closed.
 HEARTBEAT_LAPSED = "heartbeat_lapsed"
+# What a failure through an outage says: its (paced) line, and the line when it passes again.
+_SAID = {
+    "trades": (
+        "reconcile failed",
+        "reconcile passes again for the {} orders after {} failed pass(es)",
+    ),
+    "lookup": (
+        "order lookup failed",
+        "order lookups pass again for the {} orders after {} failed lookup(s)",
+    ),
+}
 
 
 class OrderReconciler:
@@ -88,9 +99,10 @@ class OrderReconciler:
         # By mode: when the exchange's switch last lapsed, our order heartbeats not taken for
         # its timeout (:mod:`order_heartbeat`): the orders resting then were cancelled by it.
         self.lapsed: dict[Mode, datetime] = {}
-        # By mode: the passes that failed to read its trades, logged at once, then a line a
-        # minute (of the desk's clock) with the count since, and once when they read again.
-        self.failing: dict[Mode, LogPace] = {}
+        # By what failed (a pass's read of the trades, an order's lookup) and mode: logged at
+        # once, then a line a minute (of the desk's clock) with the count since, and once when
+        # it passes again (:data:`_SAID`).
+        self.failing: dict[tuple[str, Mode], LogPace] = {}
 
     def heartbeat_lapsed(self, mode: Mode, before: datetime) -> None:
         """The exchange's switch lapsed at ``before``: every order of ``mode`` resting then has
@@ -147,34 +159,34 @@ class OrderReconciler:
             try:
                 await self._group(broker, group, gone)
             except ExecutionError as exc:
-                self._failed(mode, exc)
+                self._failed("trades", mode, str(exc))
                 continue
-            self._passed(mode)
+            self._passed("trades", mode)
             complete.append(mode)
         return complete
 
-    def _pace(self, mode: Mode) -> LogPace:
-        pace = self.failing.get(mode)
+    def _pace(self, what: str, mode: Mode) -> LogPace:
+        pace = self.failing.get((what, mode))
         if pace is None:
-            pace = self.failing[mode] = LogPace(monotonic=lambda: self.clock().timestamp())
+            pace = LogPace(monotonic=lambda: self.clock().timestamp())
+            self.failing[(what, mode)] = pace
         return pace
 
-    def _failed(self, mode: Mode, exc: ExecutionError) -> None:
-        """A pass could not read ``mode``'s trades (or an order's status): said at once, then
-        at most once a minute with the count of failed passes since (a pass every 2 s)."""
-        failures = self._pace(mode).failed()
+    def _failed(self, what: str, mode: Mode, error: str, **extra: object) -> None:
+        """A pass could not read ``mode``'s trades, or look an order up: said at once, then at
+        most once a minute with the count since (a pass every 2 s through an outage)."""
+        failures = self._pace(what, mode).failed()
         if failures is not None:
             log.warning(
-                "reconcile failed",
-                extra={"mode": mode, "failures": failures, "error": str(exc)},
+                _SAID[what][0],
+                extra={"mode": mode, "failures": failures, "error": error, **extra},
             )
 
-    def _passed(self, mode: Mode) -> None:
-        failures = self._pace(mode).passed()
+    def _passed(self, what: str, mode: Mode) -> None:
+        failures = self._pace(what, mode).passed()
         if failures:
             log.warning(
-                f"reconcile passes again for the {mode} orders after {failures} failed pass(es)",
-                extra={"mode": mode, "failures": failures},
+                _SAID[what][1].format(mode, failures), extra={"mode": mode, "failures": failures}
             )
 
     async def _group(
@@ -188,6 +200,7 @@ class OrderReconciler:
             by_order.setdefault(f.order_id, []).append(f)
         self._lagging(rows, by_order)
         gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+        looked = [0, 0]  # lookups made, failed
 
         async def one(row: asyncpg.Record) -> None:
             mine = [f for oid in order_ids(row) for f in by_order.get(oid, [])]
@@ -195,16 +208,18 @@ class OrderReconciler:
             found = None
             if row["status"] not in ("CANCELED", "ABANDONED"):  # closed: its late fills only
                 async with gate:
+                    looked[0] += 1
                     try:
                         found = await self.access.call(broker.lookup(order_ids(row)))
                     except ExecutionError as exc:
-                        log.warning(
-                            "order lookup failed", extra={"order_id": row["id"], "error": str(exc)}
-                        )
+                        looked[1] += 1
+                        self._failed("lookup", row["mode"], str(exc), order_id=row["id"])
                         return
             await self._settle_one(broker, row, mine, found, in_doubt, gone.get(row["id"]))
 
         await asyncio.gather(*(one(row) for row in rows))
+        if looked[0] and not looked[1]:
+            self._passed("lookup", rows[0]["mode"])
 
     def _lagging(
         self, rows: Iterable[asyncpg.Record], by_order: Mapping[str, list[ExchangeFill]]
