@@ -2,7 +2,8 @@
 minute with the count since, so that an outage of an hour is a line a minute, not a line a
 retry (the kill switch's failed cancels, :mod:`orderflow.execution.switch`; the CLOB's rate
 limit warnings, :mod:`orderflow.execution.signer_limits`; the reconciler's failed reads,
-:mod:`orderflow.execution.order_reconcile`)."""
+:mod:`orderflow.execution.order_reconcile`; the order heartbeat's failures, said when they
+change, :mod:`orderflow.execution.order_heartbeat`)."""
 
 from __future__ import annotations
 
@@ -24,14 +25,15 @@ class LogPace:
         self._unlogged = 0  # since the last line
         self._logged_at: float | None = None
 
-    def failed(self) -> int | None:
+    def failed(self, news: bool = True) -> int | None:
         """One more failure: the failures since the last line (this one included) when a line
-        is due now — the first at once, then at most one each :attr:`every` seconds — else
-        None (counted for the next line)."""
+        is due now — the first at once, then at most one each :attr:`every` seconds, and only
+        when it has ``news`` to tell (what is said once per change: the order heartbeat's
+        error) — else None (counted for the next line)."""
         self.failures += 1
         self._unlogged += 1
         now = self.monotonic()
-        if self._logged_at is not None and now - self._logged_at < self.every:
+        if self._logged_at is not None and (not news or now - self._logged_at < self.every):
             return None
         unlogged, self._unlogged, self._logged_at = self._unlogged, 0, now
         return unlogged

@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 
 from orderflow.errors import OrderflowError
 from orderflow.execution.broker import Broker, ExchangeBusyError, Mode
+from orderflow.execution.log_pace import LogPace
 from orderflow.execution.orders import utcnow
 from orderflow.execution.settings import ExecutorSettings
 from orderflow.execution.switch import retry_after_wait
@@ -68,7 +69,11 @@ class OrderHeartbeat:
         self.every = every
         self.on_lapse = on_lapse
         self.clock = clock
-        self._failing: str | None = None  # the error of the failing sends, said once
+        self._failing: str | None = None  # the error of the failing sends, as last said
+        self._said: tuple[str, bool] | None = None  # ... and whether a wait past the switch
+        # Failed sends: said when the failure starts or changes, at most once a minute (of
+        # ``clock``) with the count since — a flapping exchange is not a line a send.
+        self._pace = LogPace(monotonic=lambda: self.clock().timestamp())
         # The last send taken: monotonic time and ``clock``'s; and whether its lapse was told.
         self._taken: tuple[float, datetime] | None = None
         self._lapse_told = False
@@ -82,7 +87,8 @@ class OrderHeartbeat:
         """One send; the seconds until the next: ``every`` after one taken, at most a second
         after one refused, or as long as a rate limit's ``Retry-After`` asked (at most
         :data:`~orderflow.execution.switch.MAX_RETRY_AFTER_SECS`). A failure is logged when it
-        starts or changes, and the recovery once, not every second."""
+        starts or changes (at most once a minute, with the count since), and the recovery once,
+        not every second."""
         try:
             await self.broker.order_heartbeat()
         except Exception as exc:  # an error of ours in words, anything else by its type only
@@ -97,8 +103,11 @@ class OrderHeartbeat:
         self._taken, self._lapse_told = (time.monotonic(), self.clock()), False
         heartbeats.add(1, {"result": "taken"})
         if self._failing is not None:
-            log.warning("order heartbeat taken again", extra={"after": self._failing})
-            self._failing = None
+            failures = self._pace.passed()
+            log.warning(
+                "order heartbeat taken again", extra={"after": self._failing, "failures": failures}
+            )
+            self._failing = self._said = None
         return self.every
 
     def _lapsed(self) -> None:
@@ -112,19 +121,23 @@ class OrderHeartbeat:
             self.on_lapse(self.broker.mode, self._taken[1] + timedelta(seconds=SWITCH_SECS))
 
     def _failed(self, error: str, wait: float) -> None:
-        if error != self._failing:
-            log.warning(
-                "order heartbeat not taken: the exchange cancels our open orders if none is "
-                "for about 10 s",
-                extra={"error": error, "next_in_secs": round(wait, 1)},
-            )
-        if wait >= SWITCH_SECS:
+        long_wait = wait >= SWITCH_SECS
+        said = (error, long_wait)
+        failures = self._pace.failed(news=said != self._said)
+        if failures is None:
+            return
+        self._failing, self._said = error, said
+        log.warning(
+            "order heartbeat not taken: the exchange cancels our open orders if none is "
+            "for about 10 s",
+            extra={"error": error, "next_in_secs": round(wait, 1), "failures": failures},
+        )
+        if long_wait:
             log.warning(
                 "order heartbeat: the exchange asked to wait longer than its switch's timeout; "
                 "our open orders are cancelled meanwhile",
                 extra={"wait_secs": round(wait, 1)},
             )
-        self._failing = error
 
 
 @contextlib.asynccontextmanager
