@@ -7,6 +7,7 @@ change, :mod:`orderflow.execution.order_heartbeat`)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -45,3 +46,41 @@ class LogPace:
         self.failures = self._unlogged = 0
         self._logged_at = None
         return failures
+
+
+class OutageLog:
+    """The paced warnings of one kind of call a loop makes through an outage, by key (a mode):
+    ``failed`` said at once, then at most once :attr:`LogPace.every` with the count since;
+    ``passed`` (``{key}``, ``{failures}`` in it) once when it works again (the reconciler's trade
+    reads and order lookups, the settlement's trade reads)."""
+
+    def __init__(
+        self, logger: logging.Logger, failed: str, passed: str, monotonic: Callable[[], float]
+    ) -> None:
+        self.logger = logger
+        self.failed_words = failed
+        self.passed_words = passed
+        self.monotonic = monotonic
+        self.paces: dict[str, LogPace] = {}
+
+    def _pace(self, key: str) -> LogPace:
+        pace = self.paces.get(key)
+        if pace is None:
+            pace = self.paces[key] = LogPace(monotonic=self.monotonic)
+        return pace
+
+    def failed(self, key: str, error: str, **extra: object) -> None:
+        failures = self._pace(key).failed()
+        if failures is not None:
+            self.logger.warning(
+                self.failed_words,
+                extra={"mode": key, "failures": failures, "error": error, **extra},
+            )
+
+    def passed(self, key: str) -> None:
+        failures = self._pace(key).passed()
+        if failures:
+            self.logger.warning(
+                self.passed_words.format(key=key, failures=failures),
+                extra={"mode": key, "failures": failures},
+            )

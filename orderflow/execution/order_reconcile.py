@@ -51,7 +51,7 @@ from orderflow.execution.broker import (
 )
 from orderflow.execution.cancel_pacing import Refusal, RefusedCancels
 from orderflow.execution.desk_access import LOOKUP_CONCURRENCY, DeskAccess
-from orderflow.execution.log_pace import LogPace
+from orderflow.execution.log_pace import OutageLog
 from orderflow.execution.settlement import EXCHANGE_CLOCK_LAG, order_ids, settle
 
 log = logging.getLogger(__name__)
@@ -60,17 +60,6 @@ log = logging.getLogger(__name__)
 LAG_TOLD = timedelta(minutes=1)
 # Why an order the exchange's switch cancelled (our order heartbeat lapsed) was closed.
 HEARTBEAT_LAPSED = "heartbeat_lapsed"
-# What a failure through an outage says: its (paced) line, and the line when it passes again.
-_SAID = {
-    "trades": (
-        "reconcile failed",
-        "reconcile passes again for the {} orders after {} failed pass(es)",
-    ),
-    "lookup": (
-        "order lookup failed",
-        "order lookups pass again for the {} orders after {} failed lookup(s)",
-    ),
-}
 
 
 class OrderReconciler:
@@ -99,10 +88,23 @@ class OrderReconciler:
         # By mode: when the exchange's switch last lapsed, our order heartbeats not taken for
         # its timeout (:mod:`order_heartbeat`): the orders resting then were cancelled by it.
         self.lapsed: dict[Mode, datetime] = {}
-        # By what failed (a pass's read of the trades, an order's lookup) and mode: logged at
-        # once, then a line a minute (of the desk's clock) with the count since, and once when
-        # it passes again (:data:`_SAID`).
-        self.failing: dict[tuple[str, Mode], LogPace] = {}
+        # By mode, a pass's read of the trades and an order's lookup failing: logged at once,
+        # then a line a minute (of the desk's clock) with the count since, and when it passes.
+        self.reads_failing = OutageLog(
+            log,
+            "reconcile failed",
+            "reconcile passes again for the {key} orders after {failures} failed pass(es)",
+            self._stamp,
+        )
+        self.lookups_failing = OutageLog(
+            log,
+            "order lookup failed",
+            "order lookups pass again for the {key} orders after {failures} failed lookup(s)",
+            self._stamp,
+        )
+
+    def _stamp(self) -> float:
+        return self.clock().timestamp()
 
     def heartbeat_lapsed(self, mode: Mode, before: datetime) -> None:
         """The exchange's switch lapsed at ``before``: every order of ``mode`` resting then has
@@ -159,35 +161,11 @@ class OrderReconciler:
             try:
                 await self._group(broker, group, gone)
             except ExecutionError as exc:
-                self._failed("trades", mode, str(exc))
+                self.reads_failing.failed(mode, str(exc))
                 continue
-            self._passed("trades", mode)
+            self.reads_failing.passed(mode)
             complete.append(mode)
         return complete
-
-    def _pace(self, what: str, mode: Mode) -> LogPace:
-        pace = self.failing.get((what, mode))
-        if pace is None:
-            pace = LogPace(monotonic=lambda: self.clock().timestamp())
-            self.failing[(what, mode)] = pace
-        return pace
-
-    def _failed(self, what: str, mode: Mode, error: str, **extra: object) -> None:
-        """A pass could not read ``mode``'s trades, or look an order up: said at once, then at
-        most once a minute with the count since (a pass every 2 s through an outage)."""
-        failures = self._pace(what, mode).failed()
-        if failures is not None:
-            log.warning(
-                _SAID[what][0],
-                extra={"mode": mode, "failures": failures, "error": error, **extra},
-            )
-
-    def _passed(self, what: str, mode: Mode) -> None:
-        failures = self._pace(what, mode).passed()
-        if failures:
-            log.warning(
-                _SAID[what][1].format(mode, failures), extra={"mode": mode, "failures": failures}
-            )
 
     async def _group(
         self, broker: Broker, rows: list[asyncpg.Record], gone: Mapping[int, str]
@@ -213,13 +191,13 @@ class OrderReconciler:
                         found = await self.access.call(broker.lookup(order_ids(row)))
                     except ExecutionError as exc:
                         looked[1] += 1
-                        self._failed("lookup", row["mode"], str(exc), order_id=row["id"])
+                        self.lookups_failing.failed(row["mode"], str(exc), order_id=row["id"])
                         return
             await self._settle_one(broker, row, mine, found, in_doubt, gone.get(row["id"]))
 
         await asyncio.gather(*(one(row) for row in rows))
         if looked[0] and not looked[1]:
-            self._passed("lookup", rows[0]["mode"])
+            self.lookups_failing.passed(rows[0]["mode"])
 
     def _lagging(
         self, rows: Iterable[asyncpg.Record], by_order: Mapping[str, list[ExchangeFill]]
