@@ -38,8 +38,9 @@ import asyncpg
 from orderflow.errors import ExecutionError
 from orderflow.execution import order_queries, position_queries
 from orderflow.execution import trade_queries as tq
-from orderflow.execution.broker import Broker, ExchangeFill, OrderOutcome, OrderStatus
+from orderflow.execution.broker import Broker, ExchangeFill, Mode, OrderOutcome, OrderStatus
 from orderflow.execution.desk_access import LOOKUP_CONCURRENCY, DeskAccess
+from orderflow.execution.log_pace import OutageLog
 from orderflow.execution.positions import restate_position
 from orderflow.execution.settlement import order_ids
 from orderflow.signals.sizing import USDC_STEP
@@ -97,6 +98,14 @@ class TradeSettlement:
         self.desk = desk
         self.clock = clock
         self.horizon = horizon
+        # By mode, a trade's status read failing: at once, then a line a minute (of the desk's
+        # clock) with the count since, and once when a pass's reads all pass.
+        self.reads_failing = OutageLog(
+            log,
+            "trade status lookup failed",
+            "trade status lookups pass again for the {key} fills after {failures} failed read(s)",
+            lambda: self.clock().timestamp(),
+        )
 
     async def track(self, strategy: str | None = None) -> None:
         """Ask about every trade not final yet; book what changed."""
@@ -113,6 +122,7 @@ class TradeSettlement:
                 )
             rows = await tq.pending_trades(conn, since, strategy)
         gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+        failed: dict[Mode, bool] = {}  # the modes read: whether a read failed
 
         async def one(row: asyncpg.Record) -> None:
             broker = self.desk.brokers.get(row["mode"])
@@ -124,11 +134,10 @@ class TradeSettlement:
                         broker.trade(str(row["trade_id"]), order_ids(row))
                     )
                 except ExecutionError as exc:
-                    log.warning(
-                        "trade status lookup failed",
-                        extra={"trade_id": row["trade_id"], "error": str(exc)},
-                    )
+                    failed[row["mode"]] = True
+                    self.reads_failing.failed(row["mode"], str(exc), trade_id=row["trade_id"])
                     return
+                failed.setdefault(row["mode"], False)
             if not parts:
                 return  # not shown (yet): asked again next time
             try:
@@ -138,6 +147,9 @@ class TradeSettlement:
                 log.exception("trade status not booked", extra={"trade_id": row["trade_id"]})
 
         await asyncio.gather(*(one(row) for row in rows))
+        for mode, any_failed in failed.items():
+            if not any_failed:
+                self.reads_failing.passed(mode)
 
     async def _update(self, broker: Broker, row: asyncpg.Record, parts: list[ExchangeFill]) -> None:
         status = parts[0].fill.trade_status or str(row["status"])
