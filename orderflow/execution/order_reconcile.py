@@ -88,8 +88,9 @@ class OrderReconciler:
         # By mode: when the exchange's switch last lapsed, our order heartbeats not taken for
         # its timeout (:mod:`order_heartbeat`): the orders resting then were cancelled by it.
         self.lapsed: dict[Mode, datetime] = {}
-        # By mode, a pass's read of the trades and an order's lookup failing: logged at once,
-        # then a line a minute (of the desk's clock) with the count since, and when it passes.
+        # By mode, a pass's read of the trades, an order's lookup and an expired order's cancel
+        # failing: logged at once, then a line a minute (of the desk's clock) with the count
+        # since, and once when it passes again.
         self.reads_failing = OutageLog(
             log,
             "reconcile failed",
@@ -100,6 +101,12 @@ class OrderReconciler:
             log,
             "order lookup failed",
             "order lookups pass again for the {key} orders after {failures} failed lookup(s)",
+            self._stamp,
+        )
+        self.cancels_failing = OutageLog(
+            log,
+            "expired order's cancel failed",
+            "expired orders' cancels pass again for the {key} orders after {failures} failure(s)",
             self._stamp,
         )
 
@@ -271,11 +278,9 @@ class OrderReconciler:
             try:
                 result: CancelResult = await self.access.call(broker.cancel(ids))
             except ExecutionError as exc:
-                log.warning(
-                    "expired order's cancel failed",
-                    extra={"order_id": row["id"], "error": str(exc)},
-                )
+                self.cancels_failing.failed(row["mode"], str(exc), order_id=row["id"])
                 return False
+            self.cancels_failing.passed(row["mode"])
             if not set(result.canceled).isdisjoint(ids):
                 self.refused.closed(row["id"])
                 return True
