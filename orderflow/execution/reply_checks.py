@@ -131,7 +131,8 @@ def plausible_fills(
 
 
 # The placement statuses of an order the exchange took (Polymarket's insert statuses; the SDK
-# accepts the first three, and reads "unmatched" as a refusal: placement_answer.PLACED_ANYWAY handles it).
+# accepts the first three, and reads "unmatched" as a refusal:
+# placement_answer.PLACED_ANYWAY handles it).
 PLACEMENT_STATUSES = frozenset({"live", "matched", "delayed", "unmatched"})
 
 
