@@ -4,6 +4,8 @@ The trading loop decides and hands each accepted signal over as an :class:`Order
 worker running (the engine starts it while leading) jobs are queued and placed by a separate
 task, so a slow exchange never delays the next signal. Without the worker (a backtest, a test
 calling ``Trader.process`` directly) a job is placed as it is handed over.
+Queued, exits go before entries (:mod:`orderflow.execution.order_queue`): an exit does not wait
+for the entries handed over before it, nor for the one held for the signer's order bucket.
 
 Until a job is placed, what it will do counts where the next decision looks: an entry's exposure
 in ``inflight`` (the strategy's book, by signal id: it counts there until its intent is stored,
@@ -41,6 +43,7 @@ from orderflow.execution import position_queries
 from orderflow.execution.book import entry_exposure
 from orderflow.execution.broker import Collateral, Mode, OrderRequest
 from orderflow.execution.order_pacing import hold_for_bucket
+from orderflow.execution.order_queue import OrderQueue
 from orderflow.execution.orders import OrderDesk
 from orderflow.execution.send_check import Entry
 from orderflow.execution.signer_pacing import pacing_of
@@ -137,11 +140,11 @@ class OrderWorker:
         # Signals handed over and not yet placed or refused: not orphans (Trader.close_orphans)
         self.held: set[int] = set()
         self.busy_until: dict[Mode, float] = {}  # monotonic: no order of the mode sent before
-        self._queue: asyncio.Queue[OrderJob] | None = None
+        self._queue: OrderQueue | None = None
         self._worker: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._queue = asyncio.Queue(maxsize=self.queue_size)
+        self._queue = OrderQueue(maxsize=self.queue_size)
         self._worker = asyncio.create_task(self._work(self._queue), name="order-worker")
 
     async def stop(self) -> None:
@@ -162,15 +165,33 @@ class OrderWorker:
         if self._queue is not None:
             await self._queue.join()
 
-    async def _work(self, queue: asyncio.Queue[OrderJob]) -> None:
+    async def _work(self, queue: OrderQueue) -> None:
         while True:
-            job = await queue.get()
+            job, refused = await self._next(queue)
             try:
-                await self._order(job)
+                await self._order(job, refused)
             except Exception:
                 log.exception("order worker: unexpected error", extra={"signal_id": job.signal_id})
             finally:
                 queue.task_done()
+
+    async def _next(self, queue: OrderQueue) -> tuple[OrderJob, str | None]:
+        """The next job to place (exits first: :mod:`orderflow.execution.order_queue`) once the
+        signer's order bucket admits it, and the reason not to send it, if any. An entry held for
+        the bucket while an exit was queued goes back to the head of the queue: the exit takes
+        the token that came."""
+        while True:
+            job = await queue.get()
+            refused = await self._admitted(job)
+            if refused is not None or not queue.passed(job):
+                return job, refused
+            queue.put_back(job)  # still unfinished: task_done once it is placed or refused
+
+    async def _admitted(self, job: OrderJob) -> str | None:
+        """Hold ``job`` until the signer's order bucket admits it; the reason to drop it instead
+        (an entry the bucket would hold past its use: :func:`hold_for_bucket`)."""
+        pacing = pacing_of(self.desk.brokers.get(job.mode))
+        return await hold_for_bucket(pacing, lambda: self.useful_for(job))
 
     async def dispatch(self, accepted: Sequence[OrderJob]) -> None:
         """Hand accepted signals to the order worker (or place them now, without one)."""
@@ -188,7 +209,7 @@ class OrderWorker:
             if self._queue is not None:
                 await self._queue.put(job)
             else:
-                await self._order(job)
+                await self._order(job, await self._admitted(job))
 
     def live_entries_on_the_way(self) -> Decimal:
         """The cost of every strategy's live entries on their way (their exposure's cost)."""
@@ -225,9 +246,9 @@ class OrderWorker:
             ):
                 self.left.add(job.signal_id)
 
-    async def _order(self, job: OrderJob) -> None:
+    async def _order(self, job: OrderJob, refused: str | None) -> None:
         try:
-            await self._place(job)
+            await self._place(job, refused)
         finally:
             self.held.discard(job.signal_id)
             state, token = job.state, job.trade.token_id
@@ -288,12 +309,11 @@ class OrderWorker:
         """The exchange asked for ``retry_after`` seconds: no order of ``mode`` before then."""
         self.busy_until[mode] = time.monotonic() + retry_after_wait(retry_after)
 
-    async def _place(self, job: OrderJob) -> None:
+    async def _place(self, job: OrderJob, refused: str | None) -> None:
+        """Place ``job``, held for the signer's order bucket already (``refused``: the bucket
+        would hold it past its use, dropped). Any Retry-After is waited for before the guard (a
+        kill meanwhile counts)."""
         state, signal_id, decision, market = job.state, job.signal_id, job.decision, job.market
-        # The signer's order bucket first: an entry it cannot admit while useful is dropped
-        # before any wait. Then any Retry-After, before the guard (a kill meanwhile counts).
-        pacing = pacing_of(self.desk.brokers.get(job.mode))
-        refused = await hold_for_bucket(pacing, lambda: self.useful_for(job))
         if refused is None:
             await self._wait_retry_after(job.mode)
             refused = self.guard(job)
