@@ -58,6 +58,7 @@ from orderflow.execution.redeem import redeem_winnings
 from orderflow.execution.settings import ExecutorSettings
 from orderflow.execution.strategies import StrategyRegistry, StrategyState
 from orderflow.execution.trading import Trader
+from orderflow.execution.wallet_audit import WalletAudit
 from orderflow.signals import queries as signal_queries
 from orderflow.signals.views import TradeView
 
@@ -104,6 +105,7 @@ class Executor:
         )
         self.worker = OrderWorker(pool, self.desk, clock=clock)
         self.trader = Trader(pool, self.worker)
+        self.wallet_audit = WalletAudit()  # held live tokens' shares read hourly, 2 a pass
         self.switches = CancelSwitches(
             self.desk.cancels, self.registry.wanted, self.registry.invalid
         )
@@ -389,6 +391,7 @@ class Executor:
         # what a resting entry filled before its cancel is booked by then).
         for state in self.registry.active():
             await self.trader.late_exits(state, now)
+        await self.wallet_audit.run(self.trader, self.registry.active())
         async with self.pool.acquire() as conn:
             for state in self.registry.active():
                 await update_performance(conn, state.name, state.bankroll, now, self.trader.marks)

@@ -79,7 +79,7 @@ class Trader:
         self.conn: asyncpg.Connection | None = None
         # One decision at a time: the trading loop's and maintenance's (late exits), so an exit
         # is decided knowing of any other recorded for the position.
-        self._deciding = asyncio.Lock()
+        self.deciding = asyncio.Lock()
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -225,7 +225,7 @@ class Trader:
             await self._warm_rules(state, candidates, sells, held, books_read)
             shares = await exit_reads(self.connection, worker.desk, live_exits)
         funds = await self._wallet(state, candidates) if candidates else None
-        async with self._deciding, self.connection() as conn:
+        async with self.deciding, self.connection() as conn:
             await square(conn, state.name, shares)  # before the book's snapshot
             left: dict[int, Decimal] = {}
             if candidates or sells:
@@ -344,7 +344,7 @@ class Trader:
             live_exits = await exit_tokens(conn, state.name, sells, held, exiting)
         await self._warm_rules(state, [], sells, held)
         shares = await exit_reads(self.pool.acquire, worker.desk, live_exits)
-        async with self._deciding, self.pool.acquire() as conn:
+        async with self.deciding, self.pool.acquire() as conn:
             await square(conn, state.name, shares)  # before the book's snapshot
             # Again, now that no other decision is under way (it may have made the exit).
             due = [e for e in await exit_queries.exits_tried(conn, state.name)
@@ -388,7 +388,7 @@ class Trader:
         Under the decision lock: whatever this executor has committed is then in the worker's
         hands.
         Returns the signals closed."""
-        async with self._deciding, self.pool.acquire() as conn:
+        async with self.deciding, self.pool.acquire() as conn:
             held = list(self.worker.held)
             closed = await order_queries.close_orphans(
                 conn, held, leader_pid, "interrupted_before_order", lock_key

@@ -18,6 +18,8 @@ taken out of the exiting strategy's position — at most what it holds — as on
 (``orderflow_wallet_moves``, migration 096), in one transaction under a lock of the wallet and
 token: read again by the next squaring, which then finds no shortfall (booked once, whatever
 restarts in between). The exit then sells what the books hold, no more than the wallet has.
+Held positions are read too, on a slow schedule, whether or not they are exited
+(:mod:`orderflow.execution.wallet_audit`: maintenance, each held token once an hour).
 
 A move is booked as a sale of the shares for nothing (:class:`~orderflow.execution.
 wallet_share_queries.WalletMove`, replayed with the position's fills after the last one booked
