@@ -36,7 +36,7 @@ async def test_an_exit_queued_behind_entries_goes_out_before_them(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
 ) -> None:
     """A held YES position; four entries decided, the order bucket (one token, refilled every
-    two seconds) admitting one at a time; once two are placed (the second refused once: the
+    four seconds) admitting one at a time; once two are placed (the second refused once: the
     rate learned), the leader sells YES. The exit is placed at the
     next token, before the entry the worker was holding for it. Failed before: the exit placed
     after every entry (``AssertionError: ['BUY', 'BUY', 'BUY', 'BUY', 'BUY', 'SELL']``, the
@@ -45,7 +45,7 @@ async def test_an_exit_queued_behind_entries_goes_out_before_them(
     [entry] = clob.trades
     clob.settle(entry["id"], "MINED")
     await ex.maintenance()
-    clob.signer_limits = SignerLimits(order=(1, 0.5), cancel=(50, 5), enforce=True)
+    clob.signer_limits = SignerLimits(order=(1, 0.25), cancel=(50, 5), enforce=True)
     async with running(ex):
         await leading(ex)
         await buys_in_new_markets(pool, clob, ENTRIES)
