@@ -50,6 +50,7 @@ from orderflow.execution import (
 from orderflow.execution.broker import Broker, Mode
 from orderflow.execution.cancel_switches import CancelSwitches
 from orderflow.execution.leader import LeaderLock
+from orderflow.execution.log_pace import LogPace
 from orderflow.execution.order_worker import OrderWorker
 from orderflow.execution.orders import OrderDesk, utcnow
 from orderflow.execution.performance import update_performance
@@ -119,6 +120,7 @@ class Executor:
         self.is_leader = False
         self.leading = asyncio.Event()
         self._beat_lock = asyncio.Lock()
+        self._beat_log = LogPace()  # a database outage: a line a minute, not one a beat
         self._wake = asyncio.Event()
         self._trades_notified = False
         self._strategy_names: set[str] = set()
@@ -191,7 +193,11 @@ class Executor:
                     version=__version__,
                 )
         except DB_ERRORS as exc:
-            log.warning("heartbeat failed", extra={"error": str(exc)})
+            if (failures := self._beat_log.failed()) is not None:
+                log.warning("heartbeat failed", extra={"error": str(exc), "failures": failures})
+            return
+        if failures := self._beat_log.passed():
+            log.info("heartbeat stored again", extra={"failures": failures})
 
     async def _heartbeat_loop(self) -> None:
         while True:
