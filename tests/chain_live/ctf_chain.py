@@ -22,6 +22,7 @@ from eth_utils.crypto import keccak
 from orderflow.chain.tokens import condition_id
 from tests.chain_live.anvil_node import Anvil
 from tests.conftest import contract_artifact
+from tests.local_http import serve
 
 ORACLE_INDEX = 1  # anvil's second account reports the payouts
 ZERO32 = b"\0" * 32
@@ -166,11 +167,8 @@ class GammaStandin:
     async def start(self) -> str:
         app = web.Application()
         app.router.add_get("/markets/keyset", self.keyset)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        self._runner, port = await serve(app)
+        self.url = f"http://127.0.0.1:{port}"
         return self.url
 
     async def stop(self) -> None:

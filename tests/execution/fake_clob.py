@@ -105,6 +105,7 @@ from tests.execution.clob_signing import (
     l2_creds,
     order_hash,
 )
+from tests.local_http import serve
 
 # The real CLOB's answer to an order from a region it does not serve (HTTP 403).
 GEOBLOCKED = (
@@ -173,11 +174,7 @@ class FakeClob(ClobFaults, ClobSignerLimits, ClobHeartbeats, ClobAccount, ClobEv
         r.add_get("/balance-allowance", self.balance_allowance)
         r.add_get("/balance-allowance/update", self.update_balance_allowance)
         r.add_post("/v1/heartbeats", self.order_heartbeat)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, port = await serve(app, shutdown_timeout=0.5)
         self.url = f"http://127.0.0.1:{port}"
         return self.url
 

@@ -24,6 +24,7 @@ from aiohttp import web
 from eth_abi.abi import decode
 
 from tests.chain_live.anvil_node import Anvil
+from tests.local_http import serve
 
 RELAY = "0x7a4c1dfF5B5a28Ef8F2cE3eA23F5E8f0c7a0C0DE"  # the relay address it names to a proxy
 _PROXY_SELECTOR = "34ee9791"  # proxy((uint8,address,uint256,bytes)[]) on the proxy factory
@@ -62,11 +63,8 @@ class RelayerStandin:
         app.router.add_get("/v1/account/transactions/params", self._params)
         app.router.add_post("/submit", self._submit)
         app.router.add_get("/v1/account/transactions/{id}", self._transaction)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        self._runner, port = await serve(app)
+        self.url = f"http://127.0.0.1:{port}"
         return self.url
 
     async def stop(self) -> None:
