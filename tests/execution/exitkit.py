@@ -27,13 +27,15 @@ async def a_pass(pool: asyncpg.Pool, ex: Executor) -> None:
 
 
 async def resting_exit(
-    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: Broker
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: Broker, *, mined: bool = True
 ) -> tuple[Executor, str]:
-    """A held YES position (its buy mined) whose exit rests: the leader sold, nobody bids."""
+    """A held YES position (its buy mined, unless ``mined`` is false: matched, its trade not
+    final on chain) whose exit rests: the leader sold, nobody bids."""
     ex = await holding_yes(pool, dsn, clob, live)
-    [entry] = clob.trades
-    clob.settle(entry["id"], "MINED")
-    await ex.maintenance()
+    if mined:
+        [entry] = clob.trades
+        clob.settle(entry["id"], "MINED")
+        await ex.maintenance()
     clob.markets[TOKEN_YES].bids.pop(TOKEN_YES)
     async with pool.acquire() as conn:
         await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")

@@ -25,10 +25,9 @@ from orderflow.cli.strategy_status import to_json, to_text
 from orderflow.execution.live import LiveBroker
 from orderflow.execution.status import strategy_status
 from orderflow.signals.exits import REFUSED_IN_A_ROW
-from tests.execution.conftest import TOKEN_YES, add_trade
+from tests.execution.conftest import TOKEN_YES
 from tests.execution.exitkit import a_pass, resting_exit, sells_sent
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import holding_yes
 
 
 async def _sell_orders(pool: asyncpg.Pool) -> list[tuple[str, Decimal]]:
@@ -115,16 +114,8 @@ async def test_an_exit_the_monitor_cancels_for_a_failed_buy_is_not_sent_again(
     executor reads the failure (``test_exit_trade_failed.py`` has the executor first). The
     exit is closed CANCELED as the exchange reports it, the position CLOSED ``trade_failed``
     with nothing, and no exit is sent again."""
-    ex = await holding_yes(pool, dsn, clob, live)
+    ex, exit_id = await resting_exit(pool, dsn, clob, live, mined=False)
     [entry] = clob.trades
-    clob.markets[TOKEN_YES].bids.pop(TOKEN_YES)
-    async with pool.acquire() as conn:
-        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
-    await ex.catch_up()
-    await ex.worker.drain()
-    exit_id = await pool.fetchval(
-        "SELECT exchange_order_id FROM orderflow_orders WHERE side = 'SELL'"
-    )
     clob.settle(entry["id"], "RETRYING")
     await a_pass(pool, ex)
     clob.settle(entry["id"], "FAILED")

@@ -12,7 +12,6 @@ came is cancelled, not left to be matched as a sale from a position that holds n
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -20,19 +19,9 @@ import asyncpg
 from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
 from tests.execution.conftest import TOKEN_YES, add_trade, follow, signal_outcomes, wait_for
+from tests.execution.exitkit import a_pass, sells_sent
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import age_exits, holding_yes, live_executor, live_strategy
-
-
-def _sells(clob: FakeClob) -> int:
-    return sum(1 for m, p in clob.requests if (m, p) == ("POST", "/order")) - 1  # not the entry
-
-
-async def _pass(pool: asyncpg.Pool, ex: Executor) -> None:
-    """Ten minutes pass (every pause before an exit's next try), and a maintenance pass."""
-    await age_exits(pool, timedelta(minutes=10))
-    await ex.maintenance()
-    await ex.worker.drain()
+from tests.execution.livekit import holding_yes, live_executor, live_strategy
 
 
 async def _leader_sells(pool: asyncpg.Pool, ex: Executor) -> None:
@@ -55,18 +44,18 @@ async def test_an_exit_refused_while_the_buy_settles_and_the_buy_fails(
     ex = await holding_yes(pool, dsn, clob, live)
     [entry] = clob.trades
     await _leader_sells(pool, ex)
-    assert _sells(clob) == 1 and clob.rejections == ["not enough balance / allowance"]
+    assert sells_sent(clob) == 1 and clob.rejections == ["not enough balance / allowance"]
     clob.settle(entry["id"], "RETRYING")
-    await _pass(pool, ex)
+    await a_pass(pool, ex)
     # RETRYING: still settling, the exit is tried again at the usual pause (not lost)
-    assert _sells(clob) == 2
+    assert sells_sent(clob) == 2
     clob.settle(entry["id"], "FAILED")
     await ex.maintenance()  # the reversal
     await ex.worker.drain()
-    tried = _sells(clob)
+    tried = sells_sent(clob)
     for _ in range(3):
-        await _pass(pool, ex)
-    assert _sells(clob) == tried, "an exit sent after the buy failed: nothing to sell"
+        await a_pass(pool, ex)
+    assert sells_sent(clob) == tried, "an exit sent after the buy failed: nothing to sell"
     assert await _position(pool) == ("CLOSED", "trade_failed", 0)
     outcomes = await signal_outcomes(pool)
     assert outcomes[0] == ("BUY", "SKIPPED", "trade_failed")
@@ -85,19 +74,19 @@ async def test_an_exit_taken_while_the_buy_settles_and_the_buy_fails(
     [entry] = clob.trades
     clob.markets[TOKEN_YES].bids.pop(TOKEN_YES)  # the exit rests
     await _leader_sells(pool, ex)
-    assert _sells(clob) == 1
+    assert sells_sent(clob) == 1
     exit_order = await pool.fetchrow(
         "SELECT status, exchange_order_id FROM orderflow_orders WHERE side = 'SELL'"
     )
     assert exit_order is not None and exit_order["status"] == "OPEN"
     clob.settle(entry["id"], "RETRYING")
-    await _pass(pool, ex)
+    await a_pass(pool, ex)
     clob.settle(entry["id"], "FAILED")
-    await _pass(pool, ex)
+    await a_pass(pool, ex)
     assert await _position(pool) == ("CLOSED", "trade_failed", 0)
     for _ in range(2):
-        await _pass(pool, ex)
-    assert _sells(clob) == 1, "an exit sent again after the buy failed"
+        await a_pass(pool, ex)
+    assert sells_sent(clob) == 1, "an exit sent again after the buy failed"
     exchange_id = exit_order["exchange_order_id"]
 
     async def cancelled() -> bool:
@@ -112,8 +101,8 @@ async def test_an_exit_taken_while_the_buy_settles_and_the_buy_fails(
     await wait_for(cancelled)
     resting = clob.orders[exchange_id]["status"]
     assert resting != "LIVE", "the exit rests on the exchange for shares that never came"
-    await _pass(pool, ex)
-    assert _sells(clob) == 1  # nothing to sell: no exit again
+    await a_pass(pool, ex)
+    assert sells_sent(clob) == 1  # nothing to sell: no exit again
 
 
 async def test_an_exit_taken_and_one_trade_of_the_buy_fails(
@@ -139,7 +128,7 @@ async def test_an_exit_taken_and_one_trade_of_the_buy_fails(
         return bool(status == "CANCELED")
 
     await wait_for(entry_cancelled)
-    await _pass(pool, ex)
+    await a_pass(pool, ex)
     first = await pool.fetchrow("SELECT id, shares FROM orderflow_orders WHERE side = 'SELL'")
     assert first is not None and first["shares"] == 100
     clob.settle(failing, "FAILED")
@@ -153,7 +142,7 @@ async def test_an_exit_taken_and_one_trade_of_the_buy_fails(
     await wait_for(cancelled)
     assert (await _position(pool))[::2] == ("OPEN", 75)
     for _ in range(3):
-        await _pass(pool, ex)
+        await a_pass(pool, ex)
     sells = await pool.fetch(
         "SELECT shares, status FROM orderflow_orders WHERE side = 'SELL' ORDER BY id"
     )
