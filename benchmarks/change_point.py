@@ -150,21 +150,47 @@ def split_z(y: Array, stake: Array, least: int) -> Array:
     return np.asarray(z)
 
 
+def cusum_z(y: Array, stake: Array, least: int) -> Array:
+    """For each row of ``y`` (as :func:`split_z`), at each split the CUSUM of the per-event
+    residuals around the whole record's edge (y - edge x stake) over its standard error given
+    the record's residual variance (the early events' share f of it: sqrt(V f (1 - f)))."""
+    n = y.shape[1]
+    m = y.sum(axis=1, keepdims=True) / stake.sum(axis=1, keepdims=True)
+    r = y - m * stake
+    c, c2 = np.cumsum(r, axis=1), np.cumsum(r * r, axis=1)
+    v = c2[:, -1:]
+    k = np.arange(least, n - least + 1) - 1
+    f = c2[:, k] / v
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = c[:, k] / np.sqrt(v * f * (1.0 - f))
+    return np.asarray(np.where(np.isfinite(z), z, -np.inf))
+
+
+STATS = {"split": split_z, "cusum": cusum_z}
+
+
 def change_point(
-    ev: dict[str, Array], on: str, least: int, perms: int, rng: np.random.Generator
+    ev: dict[str, Array],
+    on: str,
+    least: int,
+    perms: int,
+    rng: np.random.Generator,
+    stat: str = "split",
 ) -> tuple[float, float, int]:
-    """A wallet's change-point statistic, its permutation p and the best split (the early
-    segment's count of events); (nan, nan, 0) when the record is too short."""
+    """A wallet's change-point statistic (``stat``: :data:`STATS`), its permutation p and the
+    best split (the early segment's count of events); (nan, nan, 0) when the record is too
+    short."""
+    reading = STATS[stat]
     stake = ev["stake"]
     n = stake.size
     if n < 2 * least:
         return float("nan"), float("nan"), 0
     y = ev["vc"] if on == "clv" else ev["vo"]
-    z = split_z(y[None, :], stake[None, :], least)[0]
+    z = reading(y[None, :], stake[None, :], least)[0]
     best = int(np.argmax(z))
     t = float(z[best])
     order = np.argsort(rng.random((perms, n)), axis=1)
-    zp = split_z(y[order], stake[order], least).max(axis=1)
+    zp = reading(y[order], stake[order], least).max(axis=1)
     p = (1.0 + float(np.sum(zp >= t - 1e-12))) / (1.0 + perms)
     return t, p, best + least
 
@@ -209,7 +235,10 @@ def show(args: argparse.Namespace) -> None:
         sc = factors.score(i, s, copying=w["copier"])
         cls = np.where(w["style"] == "faded", "faded", np.where(w["skilled"], "skilled", "other"))
         clean = sc.flags == 0
-        got = [change_point(ev, args.on, args.least, args.perms, rng) for ev in w["events_of"]]
+        got = [
+            change_point(ev, args.on, args.least, args.perms, rng, args.stat)
+            for ev in w["events_of"]
+        ]
         stat = np.array([g[0] for g in got])
         p = np.array([g[1] for g in got])
         split = np.array([g[2] for g in got])
@@ -284,6 +313,7 @@ def main(argv: list[str] | None = None) -> None:
     s = sub.add_parser("show", help="the top tiers and the false alarms under the rule")
     s.add_argument("paths", nargs="+")
     s.add_argument("--on", choices=("clv", "outcome"), default="clv")
+    s.add_argument("--stat", choices=tuple(STATS), default="split")
     s.add_argument("--least", type=int, default=3, help="events either side of a split")
     s.add_argument("--perms", type=int, default=999)
     s.add_argument("--min-events", type=int, default=10)

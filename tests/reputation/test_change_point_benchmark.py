@@ -30,6 +30,19 @@ def test_split_z_is_the_early_edge_less_the_late_one_over_their_standard_error()
     np.testing.assert_allclose(cp.split_z(y[None, :], stake[None, :], 2)[0], want)
 
 
+def test_cusum_z_is_the_residuals_running_sum_over_its_standard_error() -> None:
+    cp = load_benchmark("change_point")
+    y = np.array([3.0, 1.0, 2.0, -1.0, 0.0, -2.0])
+    stake = np.array([2.0, 1.0, 2.0, 1.0, 3.0, 2.0])
+    r = y - y.sum() / stake.sum() * stake
+    v = (r * r).sum()
+    want = []
+    for k in (2, 3, 4):
+        f = (r[:k] ** 2).sum() / v
+        want.append(r[:k].sum() / (v * f * (1 - f)) ** 0.5)
+    np.testing.assert_allclose(cp.cusum_z(y[None, :], stake[None, :], 2)[0], want)
+
+
 def _record(rng: np.random.Generator, n: int, edge: list[float]) -> dict[str, np.ndarray]:
     """``n`` decisions of random stakes whose closing-line value per dollar is the decision's
     edge plus noise of sd 0.3 (the outcome left as the closing line)."""
