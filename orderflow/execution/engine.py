@@ -106,7 +106,7 @@ class Executor:
         )
         self.worker = OrderWorker(pool, self.desk, clock=clock)
         self.trader = Trader(pool, self.worker)
-        self.wallet_audit = WalletAudit()  # held live tokens' shares read hourly, 2 a pass
+        self.wallet_audit = WalletAudit(clock=clock)  # held live tokens read hourly, 2 a pass
         self.switches = CancelSwitches(
             self.desk.cancels, self.registry.wanted, self.registry.invalid
         )

@@ -5,7 +5,9 @@ wallet_shares`); a position whose leader never sells was never exited, and kept 
 wallet no longer held — its exposure in the limits, its value in the equity — until settlement.
 So each maintenance pass (the leader's) reads the wallet's balance of a few held tokens
 (:data:`PER_PASS`), each once an :data:`INTERVAL_SECS` (the first an interval after the token is
-first seen held), the longest due first, and squares the books through the same step as an
+first seen held), the longest due first — when each was last read kept in the database
+(``orderflow_wallet_reads``, migration 104), so a restart or a new leader goes on with the
+schedule —, and squares the books through the same step as an
 exit (:func:`~orderflow.execution.wallet_shares.exit_reads`, read again after the exchange's
 refresh when short; :func:`~orderflow.execution.wallet_shares.square`, under the decision lock,
 for each strategy holding the token). Tokens with an exit on its way or stored and not done are
@@ -18,13 +20,14 @@ only while tokens are due; in all, one read per held token an hour.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Collection, Iterable
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
 
 from orderflow.execution import wallet_share_queries
+from orderflow.execution.orders import utcnow
 from orderflow.execution.strategies import StrategyState
 from orderflow.execution.trading import Trader
 from orderflow.execution.wallet_shares import exit_reads, square
@@ -39,30 +42,27 @@ SELECT DISTINCT strategy, token_id FROM orderflow_positions
 
 
 class WalletAudit:
-    """Which held tokens are due a read, and the reads' squaring (one per executor)."""
+    """Which held tokens are due a read, and the reads' squaring (one per executor; the
+    schedule is the database's, ``orderflow_wallet_reads``: it survives restarts and leaders)."""
 
     def __init__(
         self,
         interval_secs: float = INTERVAL_SECS,
         per_pass: int = PER_PASS,
-        monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.interval_secs = interval_secs
         self.per_pass = per_pass
-        self._monotonic = monotonic
-        self.next_at: dict[int, float] = {}  # token: when its balance is due a read (monotonic)
+        self._clock = clock
 
-    def take(self, tokens: Collection[int]) -> list[int]:
+    async def take(self, conn: asyncpg.Connection, tokens: Collection[int]) -> list[int]:
         """Of the held ``tokens``, at most :attr:`per_pass` due a read now, the longest due
         first, each due again an interval later. A token first seen is due an interval after
         (its shares just came with a fill the books hold; an exit reads it anyway); tokens no
         longer held are forgotten."""
-        now = self._monotonic()
-        self.next_at = {t: self.next_at.get(t, now + self.interval_secs) for t in tokens}
-        due = sorted((at, t) for t, at in self.next_at.items() if at <= now)[: self.per_pass]
-        for _, token in due:
-            self.next_at[token] = now + self.interval_secs  # a failed read waits its turn too
-        return [token for _, token in due]
+        return await wallet_share_queries.due_reads(
+            conn, tokens, self._clock(), timedelta(seconds=self.interval_secs), self.per_pass
+        )
 
     async def run(self, trader: Trader, states: Iterable[StrategyState]) -> dict[int, Decimal]:
         """Read the due held tokens' balances and square the strategies' books with them;
@@ -73,7 +73,7 @@ class WalletAudit:
         names = [s.name for s in states]
         async with trader.pool.acquire() as conn:
             held = await _held(conn, names)
-            due = self.take(set().union(*held.values()))
+            due = await self.take(conn, set().union(*held.values()))
             if not due:
                 return {}  # the usual answer: one query a pass
             for name in names:  # an exit on its way or stored reads the wallet itself

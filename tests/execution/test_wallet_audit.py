@@ -7,6 +7,7 @@ Before (until 7 Dec 2026) such shares were found only when an exit of the token 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -15,7 +16,9 @@ from orderflow.execution.live import LiveBroker
 from orderflow.execution.wallet_audit import INTERVAL_SECS, WalletAudit
 from tests.execution.conftest import TOKEN_YES
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import holding_yes
+from tests.execution.livekit import Clock, holding_yes, live_executor
+
+HOUR = timedelta(seconds=INTERVAL_SECS)
 
 
 def _share_reads(clob: FakeClob) -> int:
@@ -40,8 +43,8 @@ async def test_shares_moved_from_a_position_never_exited_are_squared_by_maintena
     nothing more is booked. Failed before: nothing booked (``assert 0 == 1``: no move, the
     books kept every share until settlement)."""
     ex = await holding_yes(pool, dsn, clob, live)
-    now = [0.0]
-    ex.wallet_audit = WalletAudit(monotonic=lambda: now[0])
+    now = Clock()
+    ex.wallet_audit = WalletAudit(clock=now)
     [entry] = clob.trades
     clob.settle(entry["id"], "MINED")
     await ex.maintenance()
@@ -51,7 +54,7 @@ async def test_shares_moved_from_a_position_never_exited_are_squared_by_maintena
     reads = _share_reads(clob)
     await ex.maintenance()
     assert _share_reads(clob) == reads  # within the hour: not read
-    now[0] += INTERVAL_SECS
+    now.offset += HOUR
     await ex.maintenance()
     moves = await pool.fetch("SELECT shares, books, wallet FROM orderflow_wallet_moves")
     assert len(moves) == 1
@@ -60,7 +63,7 @@ async def test_shares_moved_from_a_position_never_exited_are_squared_by_maintena
     assert _share_reads(clob) - reads == 2  # the read, and the one after the refresh (short)
     for _ in range(2):
         await ex.maintenance()
-    now[0] += INTERVAL_SECS
+    now.offset += HOUR
     await ex.maintenance()  # read again: squared, nothing booked twice
     assert await pool.fetchval("SELECT count(*) FROM orderflow_wallet_moves") == 1
     assert _share_reads(clob) - reads == 3
@@ -72,8 +75,8 @@ async def test_a_wallet_holding_the_books_books_nothing_and_is_read_once_an_hour
     """Control: the wallet holds every share: nothing read within the hour, then one read an
     hour (not short: no refresh), nothing booked."""
     ex = await holding_yes(pool, dsn, clob, live)
-    now = [0.0]
-    ex.wallet_audit = WalletAudit(monotonic=lambda: now[0])
+    now = Clock()
+    ex.wallet_audit = WalletAudit(clock=now)
     [entry] = clob.trades
     clob.settle(entry["id"], "MINED")
     reads = _share_reads(clob)
@@ -81,26 +84,66 @@ async def test_a_wallet_holding_the_books_books_nothing_and_is_read_once_an_hour
         for _ in range(2):
             await ex.maintenance()
         assert _share_reads(clob) - reads == hour
-        now[0] += INTERVAL_SECS
+        now.offset += HOUR
     assert clob.balance_reads.count("update CONDITIONAL") == 0
     assert await pool.fetchval("SELECT count(*) FROM orderflow_wallet_moves") == 0
 
 
-def test_reads_are_bounded_per_pass_the_longest_due_first() -> None:
+async def test_reads_are_bounded_per_pass_the_longest_due_first(pool: asyncpg.Pool) -> None:
     """At most ``per_pass`` tokens a pass; a token first seen due an interval later, then once
     an interval; the longest due first; tokens no longer held forgotten."""
-    now = [0.0]
-    audit = WalletAudit(interval_secs=100.0, per_pass=2, monotonic=lambda: now[0])
+    now = Clock()
+    audit = WalletAudit(interval_secs=100.0, per_pass=2, clock=now)
+
+    async def take(tokens: set[int], at: float) -> list[int]:
+        now.offset = timedelta(seconds=at)
+        async with pool.acquire() as conn:
+            return await audit.take(conn, tokens)
+
     tokens = {1, 2, 3, 4, 5}
-    assert audit.take(tokens) == []  # first seen: due in an interval
-    now[0] = 100.0
-    assert audit.take(tokens) == [1, 2]
-    now[0] = 110.0
-    assert audit.take(tokens) == [3, 4]
-    now[0] = 120.0
-    assert audit.take(tokens | {6}) == [5]  # 6 first seen: due at 220
-    now[0] = 150.0
-    assert audit.take(tokens | {6}) == []  # every one read within the interval
-    now[0] = 215.0
-    assert audit.take(tokens | {6}) == [1, 2]  # due again at 200, before 3, 4 (210)
-    assert audit.take({3}) == [3] and set(audit.next_at) == {3}
+    assert await take(tokens, 0.0) == []  # first seen: due in an interval
+    assert await take(tokens, 100.0) == [1, 2]
+    assert await take(tokens, 110.0) == [3, 4]
+    assert await take(tokens | {6}, 120.0) == [5]  # 6 first seen: due at 220
+    assert await take(tokens | {6}, 150.0) == []  # every one read within the interval
+    assert await take(tokens | {6}, 215.0) == [1, 2]  # due again at 200, before 3, 4 (210)
+    assert await take({3}, 215.0) == [3]
+    assert await pool.fetch("SELECT token_id FROM orderflow_wallet_reads") == [(3,)]
+
+
+async def test_a_restart_goes_on_with_the_schedule(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The held token read after its first hour; an hour later, when it is due again, the
+    executor restarts (or another takes the lead): the new one reads it at its first pass, not
+    an hour later; and restarting again half an hour after that read reads nothing more within
+    the hour. Failed before (the schedule in the leader's memory, every token first seen again
+    after a restart): ``assert 0 == 1``, no read at the new leader's first pass — a leader
+    restarted more often than hourly never audited anything."""
+    ex = await holding_yes(pool, dsn, clob, live)
+    now = Clock()
+    ex.wallet_audit = WalletAudit(clock=now)
+    [entry] = clob.trades
+    clob.settle(entry["id"], "MINED")
+    await ex.maintenance()
+    now.offset += HOUR
+    await ex.maintenance()
+    reads = _share_reads(clob)
+    assert reads >= 1
+    now.offset += HOUR
+    restarted = live_executor(pool, dsn, live)
+    restarted.wallet_audit = WalletAudit(clock=now)
+    async with pool.acquire() as conn:
+        await restarted.registry.refresh(conn)
+    await restarted.maintenance()
+    assert _share_reads(clob) - reads == 1
+    now.offset += HOUR / 2
+    again = live_executor(pool, dsn, live)
+    again.wallet_audit = WalletAudit(clock=now)
+    async with pool.acquire() as conn:
+        await again.registry.refresh(conn)
+    await again.maintenance()
+    assert _share_reads(clob) - reads == 1
+    now.offset += HOUR / 2
+    await again.maintenance()
+    assert _share_reads(clob) - reads == 2
