@@ -30,7 +30,7 @@ from orderflow import db
 from orderflow.errors import ExecutionError
 from orderflow.execution import exit_queries, order_queries, strategy_queries
 from orderflow.execution.book import Holdings, held_modes, load_book_and_holdings
-from orderflow.execution.broker import Broker, Collateral, Mode, WalletShares
+from orderflow.execution.broker import Broker, Collateral, Mode
 from orderflow.execution.entry_signals import decide_entries, may_trigger
 from orderflow.execution.exit_signals import decide_exits, exits_of, sells_before_entries
 from orderflow.execution.leader import EXECUTOR_LOCK_KEY
@@ -38,7 +38,7 @@ from orderflow.execution.market_rules import warm_market_rules, with_market_rule
 from orderflow.execution.order_worker import OrderJob, OrderWorker
 from orderflow.execution.strategies import StrategyState
 from orderflow.execution.wallet import wallet_cash
-from orderflow.execution.wallet_shares import exit_reads, exit_tokens, square
+from orderflow.execution.wallet_shares import SharesRead, exit_reads, exit_tokens, square
 from orderflow.signals import market_queries
 from orderflow.signals import queries as signal_queries
 from orderflow.signals.exits import exit_due, leaving
@@ -215,7 +215,7 @@ class Trader:
         created = 0
         left_live = False
         top = max((t.id or 0) for t in trades)
-        shares: dict[int, WalletShares] = {}
+        shares: dict[int, SharesRead] = {}
         if candidates or sells:
             async with self.connection() as conn:
                 tokens = {t.token_id for t in [*candidates, *sells]}

@@ -15,9 +15,11 @@ import asyncpg
 from orderflow.accounting import Fill
 
 # A live position is the wallet's when an order of the signal that opened it (or took it over)
-# was signed for it (orderflow.execution.wallet's rule).
-_OF_WALLET = """EXISTS (SELECT 1 FROM orderflow_orders o
-                WHERE o.signal_id = p.signal_id AND lower(o.signed_order->>'maker') = $1)"""
+# was signed for it (orderflow.execution.wallet's rule). $1 null: any wallet's.
+_OF_WALLET = """($1::text IS NULL OR EXISTS (
+                SELECT 1 FROM orderflow_orders o
+                 WHERE o.signal_id = p.signal_id AND lower(o.signed_order->>'maker') = $1))"""
+_MAKER = "($1::text IS NULL OR lower(o.signed_order->>'maker') = $1)"
 
 # One squaring of a (wallet, token) at a time, across executors sharing the database: the
 # second reads the books the first left.
@@ -29,18 +31,18 @@ SELECT COALESCE(sum(p.shares), 0) FROM orderflow_positions p
  WHERE p.status = 'OPEN' AND p.mode = 'live' AND p.token_id = $2 AND {_OF_WALLET}
 """
 
-# Whether the wallet's balance of the token may be short of the books for a reason of ours: a
-# live BUY of it (any strategy's, on the wallet) resting, on its way or in doubt — its fill may
-# be booked after the balance was read —, or a trade of one not settled on chain yet (MATCHED,
+# Whether the wallet's balance of the token may differ from the books for a reason of ours: a
+# live order of it (any strategy's, on the wallet; $1 null: on any) resting, on its way or in
+# doubt — a BUY's fill, or a SELL's, may be booked after the balance was read, the shares
+# already in the wallet or gone from it —, or a BUY's trade not settled on chain yet (MATCHED,
 # RETRYING: its shares may not be in the wallet yet; exit_queries' ``unsettled``).
-_SHARES_ON_THE_WAY = """
+_SHARES_ON_THE_WAY = f"""
 SELECT EXISTS (SELECT 1 FROM orderflow_orders o
-                WHERE o.mode = 'live' AND o.side = 'BUY' AND o.token_id = $2
-                  AND o.status IN ('INTENT', 'OPEN') AND lower(o.signed_order->>'maker') = $1)
+                WHERE o.mode = 'live' AND o.token_id = $2
+                  AND o.status IN ('INTENT', 'OPEN') AND {_MAKER})
     OR EXISTS (SELECT 1 FROM orderflow_fill_trades ft
                  JOIN orderflow_orders o ON o.id = ft.order_id
-                WHERE o.mode = 'live' AND o.side = 'BUY' AND o.token_id = $2
-                  AND lower(o.signed_order->>'maker') = $1
+                WHERE o.mode = 'live' AND o.side = 'BUY' AND o.token_id = $2 AND {_MAKER}
                   AND ft.status <> 'MINED' AND ft.final_at IS NULL AND ft.gave_up_at IS NULL)
 """
 
@@ -72,12 +74,17 @@ async def lock(conn: asyncpg.Connection, wallet: str, token_id: int) -> None:
     await conn.execute(_LOCK, f"{wallet.lower()}:{token_id}")
 
 
-async def books(conn: asyncpg.Connection, wallet: str, token_id: int) -> Decimal:
-    return Decimal(await conn.fetchval(_BOOKS, wallet.lower(), Decimal(token_id)))
+async def books(conn: asyncpg.Connection, wallet: str | None, token_id: int) -> Decimal:
+    """Every strategy's open live shares of the token on ``wallet`` (None: on any)."""
+    found = await conn.fetchval(_BOOKS, wallet and wallet.lower(), Decimal(token_id))
+    return Decimal(found)
 
 
-async def shares_on_the_way(conn: asyncpg.Connection, wallet: str, token_id: int) -> bool:
-    return bool(await conn.fetchval(_SHARES_ON_THE_WAY, wallet.lower(), Decimal(token_id)))
+async def shares_on_the_way(conn: asyncpg.Connection, wallet: str | None, token_id: int) -> bool:
+    """Whether shares of ours may reach or leave ``wallet`` (None: any) apart from the books: a
+    live order of the token resting, on its way or in doubt, or a BUY's trade not mined."""
+    found = await conn.fetchval(_SHARES_ON_THE_WAY, wallet and wallet.lower(), Decimal(token_id))
+    return bool(found)
 
 
 async def position(

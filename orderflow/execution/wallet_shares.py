@@ -11,10 +11,12 @@ token (``GET /balance-allowance?asset_type=CONDITIONAL&token_id=``: :func:`exit_
 request per token exited, outside the decision lock; a balance short of the books is read again
 after asking the exchange to refresh it from the chain, ``GET /balance-allowance/update``: the
 CLOB caches balances, and the SDK's own recovery asks so) and, under the lock, squares the books
-with it (:func:`square`): when every live strategy's open positions of the token on that wallet hold
-more than the wallet does, and none of the shortfall can be ours on its way (a live BUY of the
-token resting, on its way or in doubt, or one's trade not settled on chain), the shortfall is
-taken out of the exiting strategy's position — at most what it holds — as one recorded move
+with it (:func:`square`): when every live strategy's open positions of the token on that
+wallet hold more than the wallet does, and none of the shortfall can be ours on its way (a live
+order of the token resting, on its way or in doubt, or a BUY's trade not settled on chain —
+neither just before the read nor at the squaring, and the books unchanged since the read:
+:class:`SharesRead`), the shortfall is taken out of the exiting strategy's position — at most
+what it holds — as one recorded move
 (``orderflow_wallet_moves``, migration 096), in one transaction under a lock of the wallet and
 token: read again by the next squaring, which then finds no shortfall (booked once, whatever
 restarts in between). The exit then sells what the books hold, no more than the wallet has.
@@ -42,6 +44,7 @@ from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 import asyncpg
 
@@ -103,33 +106,58 @@ async def read_shares(
     return found
 
 
+class SharesRead(NamedTuple):
+    """A balance read (:class:`~orderflow.execution.broker.WalletShares`' fields) with the books
+    as of it: every wallet's live books of the token and whether shares of ours were on their
+    way (:func:`~orderflow.execution.wallet_share_queries.shares_on_the_way`), both taken just
+    before the read. The squaring compares like with like: the books moved since, or ours on
+    their way then, it squares nothing."""
+
+    wallet: str
+    token_id: int
+    shares: Decimal
+    books: Decimal
+    moving: bool
+
+
+async def books_before(conn: asyncpg.Connection, token_id: int) -> tuple[Decimal, bool]:
+    """The books of a token (every wallet's) and whether shares of ours are on their way, as a
+    read about to be made will be compared with them."""
+    books = await wallet_share_queries.books(conn, None, token_id)
+    return books, await wallet_share_queries.shares_on_the_way(conn, None, token_id)
+
+
 async def exit_reads(
     connection: Callable[[], AbstractAsyncContextManager[asyncpg.Connection]],
     desk: OrderDesk,
     tokens: Collection[int],
-) -> dict[int, WalletShares]:
+) -> dict[int, SharesRead]:
     """The wallet's balance of each token a live exit may sell (:func:`read_shares`), outside
-    the decision lock; one that falls short of the books read again after the exchange was
-    asked to refresh it from the chain (it caches balances), and left out unless that read
-    answers — a shortfall is booked only on a fresh read."""
+    the decision lock, with the books as of it (:func:`books_before`, taken before the read);
+    one that falls short of the books read again after the exchange was asked to refresh it
+    from the chain (it caches balances), and left out unless that read answers — a shortfall
+    is booked only on a fresh read."""
+    if desk.brokers.get("live") is None or not tokens:
+        return {}
+    async with connection() as conn:
+        before = {token: await books_before(conn, token) for token in tokens}
     reads = await read_shares(desk, tokens)
     if not reads:
-        return reads
+        return {}
     async with connection() as conn:
         short = {
             token
             for token, read in reads.items()
             if await wallet_share_queries.books(conn, read.wallet, token) > read.shares
         }
-    if not short:
-        return reads
-    fresh = await read_shares(desk, short, refresh=True)
-    kept = {t: r for t, r in reads.items() if t not in short}
-    return kept | fresh
+    if short:
+        fresh = await read_shares(desk, short, refresh=True)
+        reads = {t: r for t, r in reads.items() if t not in short} | fresh
+    return {t: SharesRead(r.wallet, t, r.shares, *before[t]) for t, r in reads.items()}
 
 
 async def square(
-    conn: asyncpg.Connection, strategy: str, found: Mapping[int, WalletShares]
+    conn: asyncpg.Connection, strategy: str, found: Mapping[int, SharesRead]
 ) -> dict[int, Decimal]:
     """Square the strategy's live positions of ``found``'s tokens with the wallet's balance
     (each in a transaction of its own); returns the shares moved out, by token."""
@@ -142,12 +170,14 @@ async def square(
     return moved
 
 
-async def _square_one(conn: asyncpg.Connection, strategy: str, read: WalletShares) -> Decimal:
+async def _square_one(conn: asyncpg.Connection, strategy: str, read: SharesRead) -> Decimal:
     token = read.token_id
     await wallet_share_queries.lock(conn, read.wallet, token)
+    if read.moving or await books_before(conn, token) != (read.books, False):
+        return Decimal(0)  # not the books the wallet was read against: the next read squares
     books = await wallet_share_queries.books(conn, read.wallet, token)
     short = books - read.shares
-    if short <= 0 or await wallet_share_queries.shares_on_the_way(conn, read.wallet, token):
+    if short <= 0:
         return Decimal(0)
     row = await wallet_share_queries.position(conn, read.wallet, token, strategy)
     if row is None or row["last_fill"] is None:

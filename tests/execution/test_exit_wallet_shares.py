@@ -13,7 +13,7 @@ import pytest
 
 from orderflow.execution.broker import WalletShares
 from orderflow.execution.live import LiveBroker
-from orderflow.execution.wallet_shares import square
+from orderflow.execution.wallet_shares import SharesRead, books_before, square
 from orderflow.signals.exits import REFUSED_IN_A_ROW
 from tests.execution.conftest import TOKEN_YES, add_trade
 from tests.execution.exitkit import a_pass, resting_exit, sells_sent
@@ -141,7 +141,7 @@ async def test_a_restart_after_the_books_were_squared_books_nothing_twice(
     assert await _sold(pool) == left
     assert await pool.fetchval("SELECT count(*) FROM orderflow_wallet_moves") == 1
     async with pool.acquire() as conn:  # the same read again: square already
-        read = WalletShares(live.wallet, TOKEN_YES, left)
+        read = SharesRead(live.wallet, TOKEN_YES, left, *await books_before(conn, TOKEN_YES))
         assert await square(conn, "live-one", {TOKEN_YES: read}) == {}
     assert await pool.fetchval("SELECT count(*) FROM orderflow_wallet_moves") == 1
 
