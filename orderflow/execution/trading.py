@@ -226,7 +226,7 @@ class Trader:
             shares = await exit_reads(self.connection, worker.desk, live_exits)
         funds = await self._wallet(state, candidates) if candidates else None
         async with self.deciding, self.connection() as conn:
-            await square(conn, state.name, shares)  # before the book's snapshot
+            await square(conn, shares)  # before the book's snapshot
             left: dict[int, Decimal] = {}
             if candidates or sells:
                 # The book is one moment's: read in a snapshot of its own, before the
@@ -345,7 +345,7 @@ class Trader:
         await self._warm_rules(state, [], sells, held)
         shares = await exit_reads(self.pool.acquire, worker.desk, live_exits)
         async with self.deciding, self.pool.acquire() as conn:
-            await square(conn, state.name, shares)  # before the book's snapshot
+            await square(conn, shares)  # before the book's snapshot
             # Again, now that no other decision is under way (it may have made the exit).
             due = [e for e in await exit_queries.exits_tried(conn, state.name)
                    if exit_due(e, killed=state.killed)]  # fmt: skip

@@ -9,9 +9,9 @@ first seen held), the longest due first — when each was last read kept in the 
 (``orderflow_wallet_reads``, migration 104), so a restart or a new leader goes on with the
 schedule —, and squares the books through the same step as an
 exit (:func:`~orderflow.execution.wallet_shares.exit_reads`, read again after the exchange's
-refresh when short; :func:`~orderflow.execution.wallet_shares.square`, under the decision lock,
-for each strategy holding the token). Tokens with an exit on its way or stored and not done are
-left to the exit's own read.
+refresh when short; :func:`~orderflow.execution.wallet_shares.square`, under the decision lock:
+every strategy's positions of the token, pro rata). Tokens with an exit of any strategy on its
+way or stored and not done are left to the exit's own read.
 
 Cost: one query of the held tokens a pass; at most :data:`PER_PASS` ``GET /balance-allowance``
 a pass (two more per token found short) — with the default 2 s pass, one a second at most, and
@@ -76,22 +76,17 @@ class WalletAudit:
             due = await self.take(conn, set().union(*held.values()))
             if not due:
                 return {}  # the usual answer: one query a pass
-            for name in names:  # an exit on its way or stored reads the wallet itself
+            busy: set[int] = set()  # an exit on its way or stored reads the wallet itself
+            for name in names:
                 tokens = held.get(name, set()) & set(due)
-                busy = set(worker.exits_on_the_way(name))
+                busy |= tokens & set(worker.exits_on_the_way(name))
                 busy |= await wallet_share_queries.exiting(conn, name, tokens) if tokens else set()
-                held[name] = tokens - busy
-        due = sorted(set().union(*held.values()))
+        due = sorted(set(due) - busy)
         if not due:
             return {}
         reads = await exit_reads(trader.pool.acquire, worker.desk, due)
-        moved: dict[int, Decimal] = {}
         async with trader.deciding, trader.pool.acquire() as conn:
-            for name in names:
-                mine = {t: r for t, r in reads.items() if t in held.get(name, set())}
-                for token, shares in (await square(conn, name, mine)).items():
-                    moved[token] = moved.get(token, Decimal(0)) + shares
-        return moved
+            return await square(conn, reads)  # every strategy's positions of each token
 
 
 async def _held(conn: asyncpg.Connection, names: list[str]) -> dict[str, set[int]]:

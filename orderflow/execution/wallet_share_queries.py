@@ -46,13 +46,15 @@ SELECT EXISTS (SELECT 1 FROM orderflow_orders o
                   AND ft.status <> 'MINED' AND ft.final_at IS NULL AND ft.gave_up_at IS NULL)
 """
 
-# The strategy's ($3) open live position of the token on the wallet, with its last fill and mark.
-_POSITION = f"""
-SELECT p.id, p.shares, p.mark_price, p.signal_id,
+# Every strategy's open live position of the token on the wallet, with its last fill and mark,
+# held for the squaring's transaction.
+_POSITIONS = f"""
+SELECT p.id, p.strategy, p.shares, p.mark_price, p.signal_id,
        (SELECT max(f.id) FROM orderflow_fills f WHERE f.position_id = p.id) AS last_fill
   FROM orderflow_positions p
- WHERE p.strategy = $3 AND p.status = 'OPEN' AND p.mode = 'live' AND p.token_id = $2
-   AND {_OF_WALLET}
+ WHERE p.status = 'OPEN' AND p.mode = 'live' AND p.token_id = $2 AND {_OF_WALLET}
+ ORDER BY p.id
+   FOR UPDATE OF p
 """
 
 _INSERT = """
@@ -87,13 +89,10 @@ async def shares_on_the_way(conn: asyncpg.Connection, wallet: str | None, token_
     return bool(found)
 
 
-async def position(
-    conn: asyncpg.Connection, wallet: str, token_id: int, strategy: str
-) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
-        _POSITION, wallet.lower(), Decimal(token_id), strategy
-    )
-    return row
+async def positions(conn: asyncpg.Connection, wallet: str, token_id: int) -> list[asyncpg.Record]:
+    """Every strategy's open live position of the token on ``wallet`` (locked till the
+    transaction ends)."""
+    return list(await conn.fetch(_POSITIONS, wallet.lower(), Decimal(token_id)))
 
 
 async def insert_move(

@@ -15,8 +15,10 @@ with it (:func:`square`): when every live strategy's open positions of the token
 wallet hold more than the wallet does, and none of the shortfall can be ours on its way (a live
 order of the token resting, on its way or in doubt, or a BUY's trade not settled on chain —
 neither just before the read nor at the squaring, and the books unchanged since the read:
-:class:`SharesRead`), the shortfall is taken out of the exiting strategy's position — at most
-what it holds — as one recorded move
+:class:`SharesRead`), the shortfall is taken out of every live strategy's position of the token
+on the wallet, pro rata of the shares each holds (:func:`pro_rata`: the balance does not say
+whose shares left; until 7 Dec 2026 the strategy squaring bore it all, up to its position), as
+a recorded move each
 (``orderflow_wallet_moves``, migration 096), in one transaction under a lock of the wallet and
 token: read again by the next squaring, which then finds no shortfall (booked once, whatever
 restarts in between). The exit then sells what the books hold, no more than the wallet has.
@@ -40,10 +42,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import NamedTuple
 
 import asyncpg
@@ -59,6 +61,7 @@ log = logging.getLogger(__name__)
 
 # A position's close reason once every share it held has left the wallet.
 LEFT_WALLET = "left_wallet"
+QUANTUM = Decimal("0.000001")  # shares are kept to 6 decimals (the usdc domain)
 
 
 async def exit_tokens(
@@ -156,37 +159,61 @@ async def exit_reads(
     return {t: SharesRead(r.wallet, t, r.shares, *before[t]) for t, r in reads.items()}
 
 
-async def square(
-    conn: asyncpg.Connection, strategy: str, found: Mapping[int, SharesRead]
-) -> dict[int, Decimal]:
-    """Square the strategy's live positions of ``found``'s tokens with the wallet's balance
-    (each in a transaction of its own); returns the shares moved out, by token."""
+def pro_rata(short: Decimal, held: Sequence[Decimal]) -> list[Decimal]:
+    """``short`` shared among positions holding ``held`` in proportion, to :data:`QUANTUM`:
+    the parts add up to ``short`` (at most all held), the remainder to the largest fractions
+    (the first of equals), none above its position."""
+    total = sum(held, Decimal(0))
+    short = min(short, total)
+    if short <= 0:
+        return [Decimal(0)] * len(held)
+    exact = [short * h / total for h in held]
+    floors = (e.quantize(QUANTUM, rounding=ROUND_DOWN) for e in exact)
+    parts = [min(f, h) for f, h in zip(floors, held, strict=True)]
+    by_fraction = sorted(range(len(held)), key=lambda i: (parts[i] - exact[i], i))
+    left = int((short - sum(parts)) / QUANTUM)
+    for i in by_fraction[:left]:
+        parts[i] += QUANTUM
+    return parts
+
+
+async def square(conn: asyncpg.Connection, found: Mapping[int, SharesRead]) -> dict[int, Decimal]:
+    """Square the live positions of ``found``'s tokens with the wallet's balance (each token in
+    a transaction of its own); returns the shares moved out, by token."""
     moved: dict[int, Decimal] = {}
     for token, read in sorted(found.items()):
         async with conn.transaction():
-            shares = await _square_one(conn, strategy, read)
+            shares = await _square_one(conn, read)
         if shares:
             moved[token] = shares
     return moved
 
 
-async def _square_one(conn: asyncpg.Connection, strategy: str, read: SharesRead) -> Decimal:
+async def _square_one(conn: asyncpg.Connection, read: SharesRead) -> Decimal:
+    """The shortfall of the wallet's read below the books, shared pro rata among every
+    strategy's positions of the token on the wallet (:func:`pro_rata`): the balance does not
+    say whose shares left."""
     token = read.token_id
     await wallet_share_queries.lock(conn, read.wallet, token)
     if read.moving or await books_before(conn, token) != (read.books, False):
         return Decimal(0)  # not the books the wallet was read against: the next read squares
-    books = await wallet_share_queries.books(conn, read.wallet, token)
-    short = books - read.shares
-    if short <= 0:
-        return Decimal(0)
-    row = await wallet_share_queries.position(conn, read.wallet, token, strategy)
-    if row is None or row["last_fill"] is None:
-        return Decimal(0)  # another strategy's shares: squared when it exits
-    position_id = int(row["id"])
+    rows = [r for r in await wallet_share_queries.positions(conn, read.wallet, token)
+            if r["last_fill"] is not None]  # fmt: skip
+    books = sum((r["shares"] for r in rows), Decimal(0))
+    parts = pro_rata(books - read.shares, [r["shares"] for r in rows])
+    for row, take in zip(rows, parts, strict=True):
+        if take > 0:
+            await _move(conn, row, take, books, read)
+    return sum(parts, Decimal(0))
+
+
+async def _move(
+    conn: asyncpg.Connection, row: asyncpg.Record, take: Decimal, books: Decimal, read: SharesRead
+) -> None:
+    """Book ``take`` shares of the position ``row`` as gone from the wallet: a move, sold for
+    nothing."""
+    position_id, strategy, token = int(row["id"]), row["strategy"], read.token_id
     position = await load_position(conn, position_id)
-    take = min(short, position.shares)
-    if take <= 0:
-        return Decimal(0)
     move = wallet_share_queries.WalletMove(int(row["last_fill"]), take, datetime.now(UTC))
     basis = position.cost_basis
     position.apply(move.fill)  # a sale for nothing: its basis realized as a loss
@@ -211,4 +238,3 @@ async def _square_one(conn: asyncpg.Connection, strategy: str, read: SharesRead)
                "shares": str(take), "cost": str(cost), "books": str(books),
                "wallet_shares": str(read.shares)},
     )  # fmt: skip
-    return take

@@ -142,7 +142,7 @@ async def test_a_restart_after_the_books_were_squared_books_nothing_twice(
     assert await pool.fetchval("SELECT count(*) FROM orderflow_wallet_moves") == 1
     async with pool.acquire() as conn:  # the same read again: square already
         read = SharesRead(live.wallet, TOKEN_YES, left, *await books_before(conn, TOKEN_YES))
-        assert await square(conn, "live-one", {TOKEN_YES: read}) == {}
+        assert await square(conn, {TOKEN_YES: read}) == {}
     assert await pool.fetchval("SELECT count(*) FROM orderflow_wallet_moves") == 1
 
 
