@@ -71,7 +71,8 @@ SELECT p.id, p.status, p.realized_pnl, p.shares, p.cost_basis,
 # from the account's trades with the exchange's whole seconds, so ``filled_at`` can put a sell
 # before the buy it sold.
 # With them, the shares that left the wallet (orderflow.execution.wallet_shares), each a sale
-# for nothing after the fill it was booked after, at the time it was booked.
+# for nothing after the fill it was booked after, at the time it was booked (until it was
+# undone, if it was: migration 105).
 _MIDNIGHT_FILLS = """
 SELECT position_id, side, shares, usdc, fee, fee_asset, filled_at FROM (
     SELECT position_id, side, shares, usdc, fee, fee_asset, filled_at, id::numeric AS seq
@@ -80,7 +81,8 @@ SELECT position_id, side, shares, usdc, fee, fee_asset, filled_at FROM (
     UNION ALL
     SELECT position_id, 'SELL', shares, 0, 0, 'COLLATERAL', created_at, after_fill_id + 0.5
       FROM orderflow_wallet_moves
-     WHERE position_id = ANY($1::bigint[]) AND created_at < $2) f
+     WHERE position_id = ANY($1::bigint[]) AND created_at < $2
+       AND (undone_at IS NULL OR undone_at >= $2)) f
  ORDER BY position_id, seq
 """
 

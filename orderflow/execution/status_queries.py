@@ -100,10 +100,11 @@ async def signal_counts(
 
 async def left_wallet(conn: asyncpg.Connection, strategy: str) -> tuple[Decimal, Decimal]:
     """The shares of the strategy's live positions that left the wallet outside the executor,
-    and what they cost (counted in its realized P&L as sold for nothing: migration 096)."""
+    and what they cost (counted in its realized P&L as sold for nothing: migration 096); moves
+    undone since (their shares back: migration 105) are not."""
     row = await conn.fetchrow(
         "SELECT COALESCE(sum(shares), 0) AS shares, COALESCE(sum(cost), 0) AS cost"
-        " FROM orderflow_wallet_moves WHERE strategy = $1",
+        " FROM orderflow_wallet_moves WHERE strategy = $1 AND undone_at IS NULL",
         strategy,
     )
     assert row is not None

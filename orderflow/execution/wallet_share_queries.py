@@ -57,6 +57,19 @@ SELECT p.id, p.strategy, p.shares, p.mark_price, p.signal_id,
    FOR UPDATE OF p
 """
 
+# The moves of the token on the wallet that may be undone, newest first: not undone yet, of a
+# position still open or closed by its moves alone and free to reopen (no other open position
+# of its strategy in the token).
+_UNDOABLE = f"""
+SELECT m.id, m.position_id, m.strategy, m.shares FROM orderflow_wallet_moves m
+  JOIN orderflow_positions p ON p.id = m.position_id
+ WHERE m.undone_at IS NULL AND p.mode = 'live' AND p.token_id = $2 AND {_OF_WALLET}
+   AND (p.status = 'OPEN' OR (p.close_reason = 'left_wallet' AND NOT EXISTS (
+        SELECT 1 FROM orderflow_positions q
+         WHERE q.strategy = p.strategy AND q.token_id = p.token_id AND q.status = 'OPEN')))
+ ORDER BY m.id DESC
+"""
+
 _INSERT = """
 INSERT INTO orderflow_wallet_moves (position_id, strategy, token_id, shares, cost, books, wallet,
                                     after_fill_id)
@@ -138,10 +151,10 @@ def with_moves(fills: Sequence[tuple[int, Fill]], moves: Sequence[WalletMove]) -
 
 
 async def position_moves(conn: asyncpg.Connection, position_id: int) -> list[WalletMove]:
-    """The position's shares that left the wallet, in the order booked."""
+    """The position's shares that left the wallet, in the order booked (not those undone)."""
     rows = await conn.fetch(
         "SELECT after_fill_id, shares, created_at FROM orderflow_wallet_moves"
-        " WHERE position_id = $1 ORDER BY id",
+        " WHERE position_id = $1 AND undone_at IS NULL ORDER BY id",
         position_id,
     )
     return [WalletMove(int(r["after_fill_id"]), r["shares"], r["created_at"]) for r in rows]
@@ -186,3 +199,18 @@ async def due_reads(
         await conn.execute(_FORGET, held)
         rows = await conn.fetch(_DUE, held, now - interval, now, limit)
     return [int(r["token_id"]) for r in sorted(rows, key=lambda r: (r["was"], r["token_id"]))]
+
+
+async def undoable(conn: asyncpg.Connection, wallet: str, token_id: int) -> list[asyncpg.Record]:
+    """The moves of the token on ``wallet`` a read showing their shares back may undo."""
+    return list(await conn.fetch(_UNDOABLE, wallet.lower(), Decimal(token_id)))
+
+
+async def undo_move(conn: asyncpg.Connection, move_id: int, wallet: Decimal) -> None:
+    """Mark the move undone by a read of ``wallet`` shares (left out of its position's replay)."""
+    await conn.execute(
+        "UPDATE orderflow_wallet_moves SET undone_at = clock_timestamp(), undone_wallet = $2"
+        " WHERE id = $1",
+        move_id,
+        wallet,
+    )

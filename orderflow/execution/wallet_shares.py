@@ -33,6 +33,11 @@ wallet"). What the shares fetched is not the executor's to know (a merge paid 1 
 redemption the payout into the wallet's collateral, a transfer nothing): counted at nothing, the
 strategy's P&L, cash, equity and daily loss never count on money it cannot see.
 
+A fresh read showing the wallet holding, beyond the books, every share of a move (booked on a
+wrong balance: stale after the refresh, a chain read behind) undoes it (:func:`_undo`,
+migration 105): the position replayed without it, open again; shares back in part, or with no
+move, are not told apart from shares from elsewhere and book nothing.
+
 A read that fails (an error, a timeout) squares nothing: the exit sells the books, as before,
 and the exchange's refusal takes its usual course (tried again, then hourly). Paper has no
 wallet: nothing is read.
@@ -54,7 +59,7 @@ from orderflow.errors import ExecutionError
 from orderflow.execution import position_queries, wallet_share_queries
 from orderflow.execution.broker import Mode, WalletShares
 from orderflow.execution.orders import OrderDesk
-from orderflow.execution.positions import load_position, restate_signal_pnl
+from orderflow.execution.positions import load_position, restate_position, restate_signal_pnl
 from orderflow.signals.views import TradeView
 
 log = logging.getLogger(__name__)
@@ -148,11 +153,7 @@ async def exit_reads(
     if not reads:
         return {}
     async with connection() as conn:
-        short = {
-            token
-            for token, read in reads.items()
-            if await wallet_share_queries.books(conn, read.wallet, token) > read.shares
-        }
+        short = {token for token, read in reads.items() if await _may_square(conn, read)}
     if short:
         fresh = await read_shares(desk, short, refresh=True)
         reads = {t: r for t, r in reads.items() if t not in short} | fresh
@@ -175,6 +176,17 @@ def pro_rata(short: Decimal, held: Sequence[Decimal]) -> list[Decimal]:
     for i in by_fraction[:left]:
         parts[i] += QUANTUM
     return parts
+
+
+async def _may_square(conn: asyncpg.Connection, read: WalletShares) -> bool:
+    """Whether the read would book something: short of the books, or beyond them with a move to
+    undo (read again fresh before either)."""
+    books = await wallet_share_queries.books(conn, read.wallet, read.token_id)
+    if books == read.shares:
+        return False
+    return books > read.shares or bool(
+        await wallet_share_queries.undoable(conn, read.wallet, read.token_id)
+    )
 
 
 async def square(conn: asyncpg.Connection, found: Mapping[int, SharesRead]) -> dict[int, Decimal]:
@@ -200,6 +212,8 @@ async def _square_one(conn: asyncpg.Connection, read: SharesRead) -> Decimal:
     rows = [r for r in await wallet_share_queries.positions(conn, read.wallet, token)
             if r["last_fill"] is not None]  # fmt: skip
     books = sum((r["shares"] for r in rows), Decimal(0))
+    if books < read.shares:
+        return -await _undo(conn, read, read.shares - books)
     parts = pro_rata(books - read.shares, [r["shares"] for r in rows])
     for row, take in zip(rows, parts, strict=True):
         if take > 0:
@@ -238,3 +252,26 @@ async def _move(
                "shares": str(take), "cost": str(cost), "books": str(books),
                "wallet_shares": str(read.shares)},
     )  # fmt: skip
+
+
+async def _undo(conn: asyncpg.Connection, read: SharesRead, back: Decimal) -> Decimal:
+    """Undo the newest moves of the token on the wallet whose shares are all among the ``back``
+    the wallet holds beyond the books (a move booked on a wrong balance: stale after the
+    refresh, a chain read behind): each left out of its position's replay, the position
+    restated (open again if the move closed it). Returns the shares put back. Shares back in
+    part of a move, or with no move to undo, are not told apart from shares from elsewhere:
+    nothing is booked."""
+    undone = Decimal(0)
+    for row in await wallet_share_queries.undoable(conn, read.wallet, read.token_id):
+        if row["shares"] > back - undone:
+            continue
+        await wallet_share_queries.undo_move(conn, int(row["id"]), read.shares)
+        await restate_position(conn, int(row["position_id"]))
+        undone += row["shares"]
+        log.warning(
+            "shares booked as left the wallet are back in it; their move undone",
+            extra={"strategy": row["strategy"], "position_id": int(row["position_id"]),
+                   "token_id": str(read.token_id), "shares": str(row["shares"]),
+                   "wallet_shares": str(read.shares)},
+        )  # fmt: skip
+    return undone
