@@ -6,15 +6,17 @@ squared in is no reason for one to bear them all."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import asyncpg
 
 from orderflow.execution.live import LiveBroker
+from orderflow.execution.wallet_audit import INTERVAL_SECS, WalletAudit
 from orderflow.execution.wallet_shares import exit_reads, pro_rata, square
 from tests.execution.conftest import TOKEN_YES, follow
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import holding_yes, live_strategy
+from tests.execution.livekit import Clock, holding_yes, live_strategy
 
 
 async def _held(pool: asyncpg.Pool) -> dict[str, Decimal]:
@@ -68,3 +70,25 @@ def test_pro_rata_sums_to_the_shortfall_to_the_last_decimal() -> None:
     assert pro_rata(Decimal("10.75"), held) == held
     assert pro_rata(Decimal(20), held) == held  # never more than a position holds
     assert pro_rata(Decimal(0), held) == [Decimal(0)] * 3
+
+
+async def test_the_hourly_audit_shares_a_shortfall_out_too(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The same through maintenance's audit (neither leader sells): one read after the hour, a
+    move of each position pro rata, nothing more at the next hour."""
+    ex = await holding_yes(pool, dsn, clob, live)
+    now = Clock()
+    ex.wallet_audit = WalletAudit(clock=now)
+    await live_strategy(pool, "live-two", max_position_usd=100)
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    await ex.worker.drain()
+    for trade in clob.trades:
+        clob.settle(trade["id"], "MINED")
+    await ex.maintenance()
+    clob.move_shares(TOKEN_YES, Decimal("149.0575"))
+    for _ in range(2):
+        now.offset += timedelta(seconds=INTERVAL_SECS)
+        await ex.maintenance()
+    assert await _held(pool) == {"live-one": Decimal("300.12"), "live-two": Decimal("147.0525")}
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_wallet_moves") == 2
