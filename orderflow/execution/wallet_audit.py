@@ -13,9 +13,10 @@ refresh when short; :func:`~orderflow.execution.wallet_shares.square`, under the
 every strategy's positions of the token, pro rata). Tokens with an exit of any strategy on its
 way or stored and not done are left to the exit's own read.
 
-Cost: one query of the held tokens a pass; at most :data:`PER_PASS` ``GET /balance-allowance``
-a pass (two more per token found short) — with the default 2 s pass, one a second at most, and
-only while tokens are due; in all, one read per held token an hour.
+Cost: two queries a pass (the held tokens; the schedule, one statement); at most
+:data:`PER_PASS` ``GET /balance-allowance`` a pass (two more per token found short) — with the
+default 2 s pass, one a second at most, and only while tokens are due; in all, one read per
+held token an hour.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class WalletAudit:
             held = await _held(conn, names)
             due = await self.take(conn, set().union(*held.values()))
             if not due:
-                return {}  # the usual answer: one query a pass
+                return {}  # the usual answer: two queries a pass
             busy: set[int] = set()  # an exit on its way or stored reads the wallet itself
             for name in names:
                 tokens = held.get(name, set()) & set(due)

@@ -166,16 +166,15 @@ async def exiting(conn: asyncpg.Connection, strategy: str, tokens: Collection[in
     return {int(r["token_id"]) for r in rows}
 
 
-# The audit's schedule (migration 104): held tokens not seen before are due an interval from now,
-# tokens no longer held forgotten; then at most $4 of those due ($2: read before it) taken, the
-# longest due first, and marked read now ($3).
-_SEEN = """
-INSERT INTO orderflow_wallet_reads (token_id, read_at) SELECT t, $2 FROM unnest($1::numeric[]) t
-    ON CONFLICT (token_id) DO NOTHING
-"""
-_FORGET = "DELETE FROM orderflow_wallet_reads WHERE token_id <> ALL($1::numeric[])"
+# The audit's schedule (migration 104), one statement: held tokens ($1) not seen before stored as
+# read now ($3: due an interval later), tokens no longer held forgotten, and at most $4 of those
+# due ($2: read before it) taken, the longest due first, marked read now. (The CTEs see one
+# snapshot: a token just stored is not due, a token forgotten is not held.)
 _DUE = """
-WITH due AS (SELECT token_id, read_at FROM orderflow_wallet_reads
+WITH seen AS (INSERT INTO orderflow_wallet_reads (token_id, read_at)
+              SELECT t, $3 FROM unnest($1::numeric[]) t ON CONFLICT (token_id) DO NOTHING),
+     gone AS (DELETE FROM orderflow_wallet_reads WHERE token_id <> ALL($1::numeric[])),
+     due AS (SELECT token_id, read_at FROM orderflow_wallet_reads
               WHERE token_id = ANY($1::numeric[]) AND read_at <= $2
               ORDER BY read_at, token_id LIMIT $4 FOR UPDATE)
 UPDATE orderflow_wallet_reads r SET read_at = $3 FROM due WHERE r.token_id = due.token_id
@@ -194,10 +193,7 @@ async def due_reads(
     seen held) an ``interval`` ago or more, the longest due first; each marked read ``now`` (a
     read that fails waits its turn too). Tokens not held any more are forgotten."""
     held = [Decimal(t) for t in tokens]
-    async with conn.transaction():
-        await conn.execute(_SEEN, held, now)
-        await conn.execute(_FORGET, held)
-        rows = await conn.fetch(_DUE, held, now - interval, now, limit)
+    rows = await conn.fetch(_DUE, held, now - interval, now, limit)
     return [int(r["token_id"]) for r in sorted(rows, key=lambda r: (r["was"], r["token_id"]))]
 
 
