@@ -21,11 +21,13 @@ from polymarket._internal.actions.relayer.calls import (
     erc1155_balance_of_batch_call,
 )
 from polymarket._internal.actions.relayer.poll import fetch_gasless_transaction
+from polymarket._internal.eoa.rpc import JsonRpcCallError
 from polymarket.models.clob.relayer import RelayerTransactionState as Relayed
 
+from orderflow.chain.tokens import keccak256
 from orderflow.errors import ExecutionError
 from orderflow.execution.exchange_text import exchange_text
-from orderflow.execution.redeem import Lookup
+from orderflow.execution.redeem import Lookup, RedemptionInDoubt
 
 
 async def held_shares(client: AsyncSecureClient, token_ids: Sequence[int]) -> int:
@@ -44,13 +46,51 @@ async def held_shares(client: AsyncSecureClient, token_ids: Sequence[int]) -> in
 
 
 async def send_redemption(client: AsyncSecureClient, condition_id: str) -> str:
-    """Send the condition's redemption; the transaction's hash (an EOA's) or the relayer's id."""
+    """Send the condition's redemption; the transaction's hash (an EOA's) or the relayer's id.
+    Raises :class:`~orderflow.execution.redeem.RedemptionInDoubt` when it may have gone out
+    (an EOA's signed transaction handed to the node, its answer lost), ExecutionError when
+    nothing went out (refused, or failed before the send)."""
+    raw = _RawSends(client._ctx.rpc)
     try:
-        handle = await client.redeem_positions(condition_id=condition_id)
+        with raw:
+            handle = await client.redeem_positions(condition_id=condition_id)
     except (PolymarketError, OSError) as exc:
+        if raw.sent is not None and not _refused(exc):
+            why = f"redemption {raw.sent} handed to the node, its answer lost: {_why(exc)}"
+            raise RedemptionInDoubt(why, raw.sent) from None
         raise ExecutionError(f"redemption not sent: {_why(exc)}") from None
     sent = handle.transaction_hash or handle.transaction_id
     return str(sent)
+
+
+class _RawSends:
+    """While entered, the hash of each signed transaction the SDK hands to the node
+    (``eth_sendRawTransaction``) is kept in :attr:`sent` before it goes out: the hash of a
+    transaction is the keccak of its signed bytes, known whatever the answer."""
+
+    def __init__(self, rpc: Any) -> None:
+        self.rpc, self.sent = rpc, cast(str | None, None)
+
+    def __enter__(self) -> _RawSends:
+        send = self.rpc.eth_send_raw_transaction
+
+        async def recorded(signed_hex: str) -> str:
+            self.sent = "0x" + keccak256(bytes.fromhex(signed_hex.removeprefix("0x"))).hex()
+            return cast(str, await send(signed_hex))
+
+        self.rpc.eth_send_raw_transaction = recorded  # this client's, for this send only
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        del self.rpc.eth_send_raw_transaction  # the SDK's method again
+
+
+def _refused(exc: BaseException) -> bool:
+    """The node answered the send with an error: it refused the transaction (not in its pool),
+    unless it says it has it already."""
+    if not isinstance(exc, JsonRpcCallError):
+        return False
+    return not any(known in exc.message.lower() for known in ("already known", "known transaction"))
 
 
 async def look_up(client: AsyncSecureClient, sent: str | None) -> Lookup:

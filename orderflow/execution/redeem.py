@@ -21,9 +21,11 @@ refused ``wallet_collateral``. Each maintenance pass (leader only, ``EXECUTOR_RE
    (:class:`Lookup`: an EOA's receipt or whether the node still has it, the relayer's state):
    still pending, it waits (SENT, looked at again :data:`SENT_WAIT` later), never sent twice;
    gone (dropped, unknown, or no hash recorded and nothing of the wallet pending), it is sent
-   again at once; reverted, failed or mined without redeeming, FAILED. A failure (the node,
-   Gamma, a revert) is FAILED with its reason, tried again after a pause doubling from
-   :data:`FIRST_PAUSE` to :data:`LONGEST_PAUSE`.
+   again at once; reverted, failed or mined without redeeming, FAILED. A failure before anything
+   went out (the node, Gamma, a revert) is FAILED with its reason, tried again after a pause
+   doubling from :data:`FIRST_PAUSE` to :data:`LONGEST_PAUSE`; a send that raised after it went
+   out (:class:`RedemptionInDoubt`: its answer lost) stays SENT with what identifies it, looked
+   up as any SENT row before anything is sent again.
 
 Texts of the exchange or the node are redacted (:func:`~orderflow.execution.exchange_text.
 exchange_text`): no key or secret reaches a log or a row.
@@ -46,7 +48,9 @@ from orderflow.telemetry import meter
 log = logging.getLogger(__name__)
 redemptions = meter("orderflow.execution").create_counter(
     "orderflow_redemptions_total",
-    description="Live redemptions by outcome: sent, redeemed, no_balance, pending, failed",
+    description=(
+        "Live redemptions by outcome: sent, in_doubt, redeemed, no_balance, pending, failed"
+    ),
 )
 
 SENT_WAIT = timedelta(minutes=5)  # more than the SDK waits for a receipt (200 s)
@@ -61,6 +65,17 @@ class Lookup(NamedTuple):
 
     state: Literal["pending", "gone", "failed", "mined"]
     what: str
+
+
+class RedemptionInDoubt(ExecutionError):
+    """The redemption went out and its answer was lost (the connection dropped, a gateway's 5xx,
+    no answer in time): whether it is on its way is not known. ``sent`` is what identifies it
+    for the look-up (an EOA's transaction hash, computed from the signed transaction before it
+    was handed to the node; the relayer's id), None when nothing does."""
+
+    def __init__(self, message: str, sent: str | None) -> None:
+        super().__init__(message)
+        self.sent = sent
 
 
 class Redeemer(Protocol):
@@ -139,6 +154,8 @@ async def _act(
     await q.mark_sending(conn, condition, wallet, now)
     try:
         sent = await redeemer.redeem(condition)
+    except RedemptionInDoubt as exc:  # it may be on its way: looked up, never sent blindly
+        return await _in_doubt(conn, condition, wallet, now, exc)
     except ExecutionError as exc:
         return await _failed(conn, condition, wallet, now, str(exc), attempts + 1)
     await q.set_state(conn, condition, wallet, "SENT", now=now, tx_hash=sent)
@@ -173,6 +190,20 @@ async def _wait(
     await q.set_state(conn, condition, wallet, "SENT", now=now, reason=reason)
     log.warning("redemption still pending", extra={"condition": condition, "reason": reason})
     return "pending"
+
+
+async def _in_doubt(
+    conn: asyncpg.Connection, condition: str, wallet: str, now: datetime, exc: RedemptionInDoubt
+) -> str:
+    """SENT with what identifies it (if anything), looked at again :data:`SENT_WAIT` later: its
+    balance, then the look-up, decide before anything is sent again."""
+    reason = exchange_text(f"in doubt: {exc}")
+    await q.set_state(conn, condition, wallet, "SENT", now=now, tx_hash=exc.sent, reason=reason)
+    log.warning(
+        "redemption in doubt; looked up before any resend",
+        extra={"condition": condition, "tx": exc.sent, "reason": reason},
+    )
+    return "in_doubt"
 
 
 async def _failed(

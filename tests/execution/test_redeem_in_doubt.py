@@ -1,0 +1,111 @@
+"""A redemption whose send raised after it went out is in doubt, not FAILED: looked up before
+anything is sent again.
+
+The EOA world of tests/execution/test_redeem_twice.py (anvil mining only when told): the node
+takes the signed transaction into its pool and the answer is lost — the connection dropped, a
+gateway's 502 — so the SDK's ``redeem_positions`` raises although the transaction is on its way.
+Before 7 Dec 2026 the row was FAILED and, after its pause, sent again without a look at the
+first: a second transaction (the wallet's next nonce), its gas spent for nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from polymarket.errors import TransportError
+
+from orderflow.execution.redeem import FIRST_PAUSE, SENT_WAIT
+from tests.execution.test_redeem_live import WALLET, World, _eoa, chain_world, holding_a_win, later
+from tests.execution.test_redeem_twice import mine, queued, the_row
+
+
+@pytest.fixture
+async def eoa() -> AsyncIterator[World]:
+    async with chain_world(_eoa) as w:
+        yield w
+
+
+def answer_lost(w: World, monkeypatch: pytest.MonkeyPatch, method: str) -> None:
+    """The node carries out ``method`` and its answer never arrives (the connection dropped)."""
+    transport: Any = w.broker.client._ctx.rpc._transport
+    post = transport.post_json
+
+    async def lost(path: str, **kwargs: Any) -> Any:
+        answer = await post(path, **kwargs)
+        body = kwargs.get("json")
+        if isinstance(body, dict) and body.get("method") == method:
+            raise TransportError("connection reset by peer")
+        return answer
+
+    monkeypatch.setattr(transport, "post_json", lost)
+
+
+async def test_a_redemption_whose_answer_was_lost_is_not_sent_again(
+    pool: asyncpg.Pool, dsn: str, eoa: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ex = await holding_a_win(pool, dsn, eoa)
+    shares = await eoa.chain.shares(WALLET, eoa.tokens[0])
+    await eoa.anvil.rpc("evm_setAutomine", False)
+    with monkeypatch.context() as m:
+        answer_lost(eoa, m, "eth_sendRawTransaction")
+        await ex.maintenance()
+    assert await queued(eoa) == 1  # it went out
+    later(ex, FIRST_PAUSE)
+    await ex.maintenance()
+    later(ex, SENT_WAIT)
+    await ex.maintenance()  # still in the pool: waited for
+    assert await queued(eoa) == 1  # nothing sent a second time
+    row = await the_row(pool)
+    assert (row["status"], row["attempts"]) == ("SENT", 1), row["reason"]
+    assert row["reason"] == f"waiting: {row['tx_hash']} pending"
+    assert await eoa.anvil.rpc("eth_getTransactionByHash", row["tx_hash"]) is not None
+    await mine(eoa)
+    later(ex, SENT_WAIT)
+    await ex.maintenance()
+    row = await the_row(pool)
+    assert (row["status"], row["reason"]) == ("DONE", "redeemed")
+    assert (await eoa.chain.collateral(WALLET), row["attempts"]) == (shares, 1)
+
+
+async def test_a_lost_answer_of_a_transaction_the_node_dropped_is_sent_again(
+    pool: asyncpg.Pool, dsn: str, eoa: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other side: the look-up by its hash finds the node forgot it, so it is sent again
+    at once (not held back for ever)."""
+    ex = await holding_a_win(pool, dsn, eoa)
+    shares = await eoa.chain.shares(WALLET, eoa.tokens[0])
+    await eoa.anvil.rpc("evm_setAutomine", False)
+    with monkeypatch.context() as m:
+        answer_lost(eoa, m, "eth_sendRawTransaction")
+        await ex.maintenance()
+    row = await the_row(pool)
+    assert row["status"] == "SENT" and row["tx_hash"] is not None, row["reason"]
+    await eoa.anvil.rpc("anvil_dropTransaction", row["tx_hash"])
+    later(ex, SENT_WAIT)
+    await ex.maintenance()
+    row = await the_row(pool)
+    assert (row["status"], row["attempts"]) == ("SENT", 2), row["reason"]
+    assert await queued(eoa) == 1
+    await mine(eoa)
+    assert await eoa.chain.collateral(WALLET) == shares
+
+
+async def test_a_send_refused_before_it_went_out_is_failed(
+    pool: asyncpg.Pool, dsn: str, eoa: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Control: a failure before the signed transaction was handed to the node (its gas
+    estimate's answer lost) sent nothing: FAILED and tried again after its pause, as before."""
+    ex = await holding_a_win(pool, dsn, eoa)
+    with monkeypatch.context() as m:
+        answer_lost(eoa, m, "eth_estimateGas")
+        await ex.maintenance()
+    row = await the_row(pool)
+    assert (row["status"], row["attempts"]) == ("FAILED", 1)
+    assert "connection reset" in row["reason"]
+    assert await eoa.chain.collateral(WALLET) == 0
+    later(ex, FIRST_PAUSE)
+    await ex.maintenance()
+    assert await eoa.chain.collateral(WALLET) > 0
