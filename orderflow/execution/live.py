@@ -350,14 +350,15 @@ class LiveBroker(LiveTrades):
         """The wallet's shares of the tokens on chain, base units (:mod:`.live_redeem`)."""
         return await held_shares(self.client, token_ids)
 
-    async def redeem(self, condition_id: str) -> str:
+    async def redeem(self, condition_id: str, memo: str) -> str:
         """Send the redemption of the wallet's shares of a resolved condition (the SDK's
-        ``redeem_positions``); the transaction's hash or the relayer's id."""
-        return await send_redemption(self.client, condition_id)
+        ``redeem_positions``, ``memo`` its metadata); the transaction's hash or the relayer's
+        id."""
+        return await send_redemption(self.client, condition_id, memo)
 
-    async def look_up(self, sent: str | None) -> Lookup:
+    async def look_up(self, sent: str | None, memo: str) -> Lookup:
         """What became of a redemption sent earlier (:func:`.live_redeem.look_up`)."""
-        return await look_up(self.client, sent)
+        return await look_up(self.client, sent, memo)
 
     async def close(self) -> None:
         await self.client.close()

@@ -18,7 +18,8 @@ refused ``wallet_collateral``. Each maintenance pass (leader only, ``EXECUTOR_RE
 3. sends the redemption of a PENDING or FAILED row: the row is SENT (no hash, the attempt
    counted) before it goes out, then given the hash or relayer id; a SENT row is looked at again
    :data:`SENT_WAIT` later by its balance, and, shares still held, the first one looked up
-   (:class:`Lookup`: an EOA's receipt or whether the node still has it, the relayer's state):
+   (:class:`Lookup`: an EOA's receipt or whether the node still has it, the relayer's state; a
+   relayed one without its id found by its :func:`memo` among the relayer's recent ones):
    still pending, it waits (SENT, looked at again :data:`SENT_WAIT` later), never sent twice;
    gone (dropped, unknown, or no hash recorded and nothing of the wallet pending), it is sent
    again at once; reverted, failed or mined without redeeming, FAILED. A failure before anything
@@ -87,9 +88,9 @@ class Redeemer(Protocol):
 
     async def held_shares(self, token_ids: Sequence[int]) -> int: ...
 
-    async def redeem(self, condition_id: str) -> str: ...
+    async def redeem(self, condition_id: str, memo: str) -> str: ...
 
-    async def look_up(self, sent: str | None) -> Lookup: ...
+    async def look_up(self, sent: str | None, memo: str) -> Lookup: ...
 
 
 @runtime_checkable
@@ -101,6 +102,12 @@ class CanRedeem(Protocol):
     def redeem_wallet(self) -> str | None:
         """The wallet (lower case) when known without logging in; None otherwise."""
         ...
+
+
+def memo(condition_id: str, attempt: int) -> str:
+    """What a redemption is sent with (the relayer's metadata of the transaction), one per
+    attempt of the row: a relayed redemption whose id was never stored is found again by it."""
+    return f"orderflow: redeem {condition_id} (attempt {attempt})"
 
 
 def pause_after(attempts: int) -> timedelta:
@@ -153,7 +160,7 @@ async def _act(
             return looked
     await q.mark_sending(conn, condition, wallet, now)
     try:
-        sent = await redeemer.redeem(condition)
+        sent = await redeemer.redeem(condition, memo(condition, attempts + 1))
     except RedemptionInDoubt as exc:  # it may be on its way: looked up, never sent blindly
         return await _in_doubt(conn, condition, wallet, now, exc)
     except ExecutionError as exc:
@@ -170,7 +177,7 @@ async def _look_up(
     redemption is gone and the row is to be sent again now."""
     condition, wallet, sent = str(row["condition_id"]), redeemer.wallet, row["tx_hash"]
     try:
-        state, what = await redeemer.look_up(sent)
+        state, what = await redeemer.look_up(sent, memo(condition, int(row["attempts"])))
     except ExecutionError as exc:  # not known whether it is pending: not sent again yet
         state, what = "pending", str(exc)
     if state == "gone":

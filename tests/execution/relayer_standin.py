@@ -3,7 +3,10 @@
 It answers the requests the official SDK sends for a proxy, Safe or deposit wallet's gasless
 transaction
 (polymarket/_internal/actions/relayer: ``deployed``, ``relay-payload``, ``transactions/params``,
-``submit``, ``transactions/{id}``), as Polymarket's relayer API documents them: ``/submit`` is
+``submit``, ``transactions/{id}``) and the key owner's recent transactions (``GET /transactions``,
+docs.polymarket.com "Get recent transactions for a user": ``transactionID``, ``proxyAddress``,
+``nonce``, ``state``, ``type``, ``metadata``, ``createdAt``…, most recent first), as Polymarket's
+relayer API documents them: ``/submit`` and ``/transactions`` are
 authenticated by ``RELAYER_API_KEY`` + ``RELAYER_API_KEY_ADDRESS`` (refused 401 otherwise), takes
 the wallet's next nonce only (400 otherwise), answers ``transactionID`` and ``STATE_NEW`` without
 a hash; the transaction then reads ``STATE_MINED`` with its hash and, once looked at, ``STATE_
@@ -11,7 +14,8 @@ CONFIRMED``. A submitted call is carried out as the wallet would: the proxy or S
 (``anvil_impersonateAccount``) sends each decoded call to its target, so the real contracts do
 the arithmetic. Failures on demand: ``refuse`` (400 with a text), ``busy`` (429 a number of
 times), ``fail`` (accepted, then ``STATE_FAILED`` without touching the chain), ``hold`` (accepted,
-left ``STATE_NEW`` until released).
+left ``STATE_NEW`` until released), ``lose_next_answer`` (the next submit accepted, then
+answered 502 all the same: a gateway's answer lost after the relayer took it).
 """
 
 from __future__ import annotations
@@ -35,6 +39,10 @@ class Relayed:
     id: str
     wallet: str
     calls: list[tuple[str, str]]
+    signer: str = ""
+    nonce: str = ""
+    type: str = ""
+    metadata: str = ""
     state: str = "STATE_NEW"
     tx_hash: str | None = None
     error: str | None = None
@@ -52,6 +60,7 @@ class RelayerStandin:
         self.busy = 0
         self.fail = False
         self.hold = False
+        self.lose_next_answer = False
         self._ids = itertools.count(1)
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -63,6 +72,7 @@ class RelayerStandin:
         app.router.add_get("/v1/account/transactions/params", self._params)
         app.router.add_post("/submit", self._submit)
         app.router.add_get("/v1/account/transactions/{id}", self._transaction)
+        app.router.add_get("/transactions", self._recent)
         self._runner, port = await serve(app)
         self.url = f"http://127.0.0.1:{port}"
         return self.url
@@ -96,11 +106,7 @@ class RelayerStandin:
 
     async def _submit(self, request: web.Request) -> web.Response:
         self._seen(request)
-        headers = request.headers
-        if (headers.get("RELAYER_API_KEY"), headers.get("RELAYER_API_KEY_ADDRESS", "").lower()) != (
-            self.key,
-            self.key_address,
-        ):
+        if not self._authorized(request):
             return web.json_response({"error": "invalid authorization"}, status=401)
         if self.busy > 0:
             self.busy -= 1
@@ -114,13 +120,37 @@ class RelayerStandin:
             why = f"invalid nonce {body['nonce']} (expected {expected}) or unknown wallet"
             return web.json_response({"error": why}, status=400)
         self.nonces[signer] = expected + 1
-        tx = Relayed(id=f"0190b317-{next(self._ids):04d}", wallet=wallet, calls=_calls(body))
+        tx = Relayed(
+            id=f"0190b317-{next(self._ids):04d}",
+            wallet=wallet,
+            calls=_calls(body),
+            signer=signer,
+            nonce=str(body["nonce"]),
+            type=str(body["type"]),
+            metadata=str(body.get("metadata", "")),
+        )
         self.transactions[tx.id] = tx
         if self.fail:
             tx.state, tx.error = "STATE_FAILED", "execution reverted"
         elif not self.hold:
             await self._carry_out(tx)
+        if self.lose_next_answer:
+            self.lose_next_answer = False
+            return web.json_response({"error": "bad gateway"}, status=502)
         return web.json_response({"transactionID": tx.id, "state": "STATE_NEW"})
+
+    async def _recent(self, request: web.Request) -> web.Response:
+        """The key owner's transactions, most recent first."""
+        self._seen(request)
+        if not self._authorized(request):
+            return web.json_response({"error": "invalid authorization"}, status=401)
+        owned = [t for t in self.transactions.values() if t.signer == self.key_address]
+        return web.json_response([_listed(t) for t in reversed(owned)])
+
+    def _authorized(self, request: web.Request) -> bool:
+        headers = request.headers
+        given = (headers.get("RELAYER_API_KEY"), headers.get("RELAYER_API_KEY_ADDRESS", "").lower())
+        return given == (self.key, self.key_address)
 
     async def _transaction(self, request: web.Request) -> web.Response:
         self._seen(request)
@@ -151,6 +181,20 @@ class RelayerStandin:
                 tx.state, tx.error = "STATE_FAILED", f"transaction {tx_hash} reverted"
                 return
         tx.state = "STATE_MINED"
+
+
+def _listed(tx: Relayed) -> dict[str, str]:
+    return {
+        "transactionID": tx.id,
+        "transactionHash": tx.tx_hash or "",
+        "from": tx.signer,
+        "proxyAddress": tx.wallet,
+        "nonce": tx.nonce,
+        "state": tx.state,
+        "type": tx.type,
+        "owner": tx.signer,
+        "metadata": tx.metadata,
+    }
 
 
 def _wallet(body: dict[str, Any]) -> str:

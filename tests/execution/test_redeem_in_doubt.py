@@ -1,11 +1,14 @@
 """A redemption whose send raised after it went out is in doubt, not FAILED: looked up before
-anything is sent again.
+anything is sent again; a relayed one whose id was never stored is found again by its metadata.
 
 The EOA world of tests/execution/test_redeem_twice.py (anvil mining only when told): the node
 takes the signed transaction into its pool and the answer is lost — the connection dropped, a
 gateway's 502 — so the SDK's ``redeem_positions`` raises although the transaction is on its way.
 Before 7 Dec 2026 the row was FAILED and, after its pause, sent again without a look at the
-first: a second transaction (the wallet's next nonce), its gas spent for nothing.
+first: a second transaction (the wallet's next nonce), its gas spent for nothing. Through the
+relayer (tests/execution/relayer_standin.py) the same, and a relayed send whose id was never
+stored (the answer lost, the pass stopped before the record) was sent again after ``SENT_WAIT``:
+nothing was looked up without the id — a second relayer transaction.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from polymarket.errors import TransportError
 
 from orderflow.execution.redeem import FIRST_PAUSE, SENT_WAIT
 from tests.execution.test_redeem_live import WALLET, World, _eoa, chain_world, holding_a_win, later
+from tests.execution.test_redeem_relayer import PROXY, Relayed, relayed
 from tests.execution.test_redeem_twice import mine, queued, the_row
 
 
@@ -26,6 +30,12 @@ from tests.execution.test_redeem_twice import mine, queued, the_row
 async def eoa() -> AsyncIterator[World]:
     async with chain_world(_eoa) as w:
         yield w
+
+
+@pytest.fixture
+async def proxy(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Relayed]:
+    async with relayed(monkeypatch, PROXY) as r:
+        yield r
 
 
 def answer_lost(w: World, monkeypatch: pytest.MonkeyPatch, method: str) -> None:
@@ -109,3 +119,89 @@ async def test_a_send_refused_before_it_went_out_is_failed(
     later(ex, FIRST_PAUSE)
     await ex.maintenance()
     assert await eoa.chain.collateral(WALLET) > 0
+
+
+class Crash(BaseException):
+    """The process stopping (a step-down, a kill) right after the send."""
+
+
+async def test_a_relayed_redemption_whose_answer_was_lost_is_not_submitted_again(
+    pool: asyncpg.Pool, dsn: str, proxy: Relayed
+) -> None:
+    """The relayer took the submit (left ``STATE_NEW``) and its answer was a gateway's 502: the
+    id never came back. The look-up finds it among the key owner's recent transactions by the
+    metadata it was sent with."""
+    w, relayer = proxy.world, proxy.relayer
+    ex = await holding_a_win(pool, dsn, w, wallet=PROXY)
+    relayer.hold, relayer.lose_next_answer = True, True
+    await ex.maintenance()
+    later(ex, FIRST_PAUSE)
+    await ex.maintenance()
+    later(ex, SENT_WAIT)
+    await ex.maintenance()
+    assert len(relayer.submitted) == 1  # no second relayer transaction
+    row = await the_row(pool)
+    assert (row["status"], row["attempts"]) == ("SENT", 1), row["reason"]
+    first = relayer.submitted[0].id
+    assert row["reason"] == f"waiting: relayer transaction {first} STATE_NEW"
+    await relayer.release()
+    later(ex, SENT_WAIT)
+    await ex.maintenance()
+    row = await the_row(pool)
+    assert (row["status"], row["reason"]) == ("DONE", "redeemed")
+    assert len(relayer.submitted) == 1 and await w.chain.collateral(PROXY) > 0
+
+
+async def test_a_relayed_redemption_stopped_before_its_id_was_stored_is_not_submitted_again(
+    pool: asyncpg.Pool, dsn: str, proxy: Relayed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w, relayer = proxy.world, proxy.relayer
+    ex = await holding_a_win(pool, dsn, w, wallet=PROXY)
+    relayer.hold = True
+    send = w.broker.redeem
+
+    async def sent_then_stopped(*args: Any) -> str:
+        await send(*args)
+        raise Crash
+
+    with monkeypatch.context() as m:
+        m.setattr(w.broker, "redeem", sent_then_stopped)
+        with pytest.raises(Crash):
+            await ex.maintenance()
+    await ex.maintenance()  # the next pass (the new leader's)
+    later(ex, SENT_WAIT)
+    await ex.maintenance()
+    later(ex, SENT_WAIT + FIRST_PAUSE)
+    await ex.maintenance()
+    assert len(relayer.submitted) == 1  # no second relayer transaction
+    row = await the_row(pool)
+    assert (row["status"], row["tx_hash"]) == ("SENT", None), row["reason"]
+    assert row["reason"] == f"waiting: relayer transaction {relayer.submitted[0].id} STATE_NEW"
+    await relayer.release()
+    later(ex, SENT_WAIT)
+    await ex.maintenance()
+    row = await the_row(pool)
+    assert (row["status"], row["reason"]) == ("DONE", "redeemed")
+    assert len(relayer.submitted) == 1 and await w.chain.collateral(PROXY) > 0
+
+
+async def test_a_relayed_redemption_stopped_before_the_submit_is_sent_later(
+    pool: asyncpg.Pool, dsn: str, proxy: Relayed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Control: stopped after the row was marked but before anything went out, the relayer has
+    no transaction named so: sent once ``SENT_WAIT`` has passed."""
+    w, relayer = proxy.world, proxy.relayer
+    ex = await holding_a_win(pool, dsn, w, wallet=PROXY)
+
+    async def stopped(*_: Any) -> str:
+        raise Crash
+
+    with monkeypatch.context() as m:
+        m.setattr(w.broker, "redeem", stopped)
+        with pytest.raises(Crash):
+            await ex.maintenance()
+    later(ex, SENT_WAIT)
+    await ex.maintenance()
+    row = await the_row(pool)
+    assert (row["status"], row["attempts"]) == ("SENT", 2), row["reason"]
+    assert len(relayer.submitted) == 1 and await w.chain.collateral(PROXY) > 0

@@ -139,7 +139,7 @@ async def test_a_deposit_wallets_redemption_goes_through_the_relayer(
         await w.chain.split(DEPOSIT, w.condition, 3 * UNITS)
         await w.chain.give(DEPOSIT, w.chain.oracle, w.tokens[1], 3 * UNITS)
         await w.chain.report(QUESTION, [1, 0])
-        sent = await w.broker.redeem(w.condition)
+        sent = await w.broker.redeem(w.condition, "a deposit wallet's redemption")
         assert sent == r.relayer.submitted[0].id
         assert await w.chain.collateral(DEPOSIT) == 3 * UNITS
         assert await w.broker.held_shares(list(w.tokens)) == 0

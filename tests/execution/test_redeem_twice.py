@@ -110,8 +110,8 @@ async def test_a_redemption_sent_before_a_crash_is_not_sent_again(
     await eoa.anvil.rpc("evm_setAutomine", False)
     send = eoa.broker.redeem
 
-    async def sent_then_stopped(condition: str) -> str:
-        await send(condition)
+    async def sent_then_stopped(condition: str, memo: str) -> str:
+        await send(condition, memo)
         raise Crash
 
     monkeypatch.setattr(eoa.broker, "redeem", sent_then_stopped)
@@ -144,7 +144,7 @@ async def test_a_stop_before_the_send_leaves_it_to_be_sent_later(
     shares = await eoa.chain.shares(WALLET, eoa.tokens[0])
     send = eoa.broker.redeem
 
-    async def stopped(condition: str) -> str:
+    async def stopped(condition: str, memo: str) -> str:
         raise Crash
 
     monkeypatch.setattr(eoa.broker, "redeem", stopped)
