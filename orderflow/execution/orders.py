@@ -61,7 +61,7 @@ from orderflow.execution.daypnl import DayMarks
 from orderflow.execution.desk_access import DeskAccess
 from orderflow.execution.key_watch import KeyWatch
 from orderflow.execution.order_booking import book_outcome
-from orderflow.execution.order_pacing import UsefulFor, send_with_one_retry
+from orderflow.execution.order_pacing import UsefulFor, send_with_retries
 from orderflow.execution.order_reconcile import OrderReconciler
 from orderflow.execution.send_check import Entry
 from orderflow.execution.signer_pacing import pacing_of
@@ -321,7 +321,7 @@ class OrderDesk:
                 await position_queries.set_signal_status(conn, signal_id, "SKIPPED", refused)
             return None
         try:
-            outcome = await send_with_one_retry(
+            outcome = await send_with_retries(
                 lambda: self._call(broker.send(prepared)),
                 entry=request.side == "BUY",
                 useful_for=useful_for,

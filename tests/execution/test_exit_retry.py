@@ -1,6 +1,8 @@
 """An exit that failed is tried again: the leader has left, so the position must go. One 429
 on the exit's POST (nothing placed), or an exit that expired partly filled, used to leave the
-position held to resolution: the leader's sell had its exit signal, and a sell makes one."""
+position held to resolution: the leader's sell had its exit signal, and a sell makes one.
+(Since 7 Dec 2026 the order worker sends a 429'd exit again itself, up to ``EXIT_RETRIES``
+times: the rate limit here outlasts those tries, so the exit machinery's retry is what sells.)"""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.live import LiveBroker
+from orderflow.execution.order_pacing import EXIT_RETRIES
 from tests.execution.conftest import TOKEN_YES, add_trade, follow, signal_outcomes
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import Clock, age_exits, holding_yes, live_executor, live_strategy
@@ -25,7 +28,8 @@ async def test_an_exit_refused_by_a_rate_limit_is_tried_again_after_a_pause(
 ) -> None:
     ex = await holding_yes(pool, dsn, clob, live)
     assert await signal_outcomes(pool) == [("BUY", "EXECUTED", "filled")]
-    clob.fail("POST", "/order", 429, times=1)
+    # one 429 more than the order worker sends the exit again for (EXIT_RETRIES): refused
+    clob.fail("POST", "/order", 429, times=1 + EXIT_RETRIES)
     async with pool.acquire() as conn:
         await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
     await ex.catch_up()
@@ -44,7 +48,8 @@ async def test_an_exit_refused_by_a_rate_limit_is_tried_again_after_a_pause(
     await ex.maintenance()  # closed: nothing more
     assert len(await signal_outcomes(pool)) == 3
     posts = [m for m, p in clob.requests if p == "/order"]
-    assert posts == ["POST", "POST", "POST"]  # the entry, the refused exit, the retry
+    # the entry, the refused exit (sent 1 + EXIT_RETRIES times by the worker), the retry
+    assert posts == ["POST"] * (1 + (1 + EXIT_RETRIES) + 1)
 
 
 async def test_what_an_exit_left_unsold_is_sold_by_the_next_try(

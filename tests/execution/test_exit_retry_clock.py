@@ -12,6 +12,7 @@ import asyncpg
 
 from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
+from orderflow.execution.order_pacing import EXIT_RETRIES
 from tests.execution.conftest import TOKEN_YES, add_trade, follow, signal_outcomes
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import Clock, age_exits, live_executor, live_strategy
@@ -29,7 +30,8 @@ async def _refused_exit(
     ex = live_executor(pool, dsn, live, clock=clock)
     await follow(pool, ex, token_id=TOKEN_YES, price="0.50", at=clock() - timedelta(seconds=1))
     assert await signal_outcomes(pool) == [("BUY", "EXECUTED", "filled")]
-    clob.fail("POST", "/order", 429, times=1)
+    # one 429 more than the order worker sends the exit again for (EXIT_RETRIES): refused
+    clob.fail("POST", "/order", 429, times=1 + EXIT_RETRIES)
     async with pool.acquire() as conn:
         sold = clock() - timedelta(seconds=1)
         await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49", at=sold)

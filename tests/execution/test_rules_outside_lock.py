@@ -19,6 +19,7 @@ import pytest
 from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
 from orderflow.execution.market_rules import RulesCache
+from orderflow.execution.order_pacing import EXIT_RETRIES
 from tests.execution.conftest import (
     TOKEN_YES,
     add_trade,
@@ -71,7 +72,8 @@ async def test_a_late_exit_reading_its_markets_rules_holds_up_no_entry(
     clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.49")
     ex = live_executor(pool, dsn, live)
     await _held(pool, ex)
-    clob.fail("POST", "/order", 429, times=1)  # the exit is refused: tried again later
+    # the exit is refused (one 429 more than the worker sends it again for): tried again later
+    clob.fail("POST", "/order", 429, times=1 + EXIT_RETRIES)
     async with pool.acquire() as conn:
         await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
         other_market, other = await new_market(clob, conn, 1, ask="0.50")
