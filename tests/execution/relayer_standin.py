@@ -15,7 +15,8 @@ CONFIRMED``. A submitted call is carried out as the wallet would: the proxy or S
 the arithmetic. Failures on demand: ``refuse`` (400 with a text), ``busy`` (429 a number of
 times), ``fail`` (accepted, then ``STATE_FAILED`` without touching the chain), ``hold`` (accepted,
 left ``STATE_NEW`` until released), ``lose_next_answer`` (the next submit accepted, then
-answered 502 all the same: a gateway's answer lost after the relayer took it).
+answered 502 all the same: a gateway's answer lost after the relayer took it), ``list_fails``
+(``GET /transactions`` answered 500).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class RelayerStandin:
         self.fail = False
         self.hold = False
         self.lose_next_answer = False
+        self.list_fails = False
         self._ids = itertools.count(1)
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -144,6 +146,8 @@ class RelayerStandin:
         self._seen(request)
         if not self._authorized(request):
             return web.json_response({"error": "invalid authorization"}, status=401)
+        if self.list_fails:
+            return web.json_response({"error": "internal error"}, status=500)
         owned = [t for t in self.transactions.values() if t.signer == self.key_address]
         return web.json_response([_listed(t) for t in reversed(owned)])
 

@@ -205,3 +205,27 @@ async def test_a_relayed_redemption_stopped_before_the_submit_is_sent_later(
     row = await the_row(pool)
     assert (row["status"], row["attempts"]) == ("SENT", 2), row["reason"]
     assert len(relayer.submitted) == 1 and await w.chain.collateral(PROXY) > 0
+
+
+async def test_a_relayed_redemption_in_doubt_waits_while_the_relayer_cannot_be_asked(
+    pool: asyncpg.Pool, dsn: str, proxy: Relayed
+) -> None:
+    """Control: its answer lost and the relayer's list failing, nothing tells whether it was
+    taken: it waits (SENT, looked at again later), never a blind second submit."""
+    w, relayer = proxy.world, proxy.relayer
+    ex = await holding_a_win(pool, dsn, w, wallet=PROXY)
+    relayer.hold, relayer.lose_next_answer, relayer.list_fails = True, True, True
+    await ex.maintenance()
+    later(ex, SENT_WAIT)
+    await ex.maintenance()
+    row = await the_row(pool)
+    assert (row["status"], row["attempts"]) == ("SENT", 1), row["reason"]
+    assert row["reason"].startswith("waiting: redemption not looked up: RequestRejectedError")
+    assert len(relayer.submitted) == 1
+    relayer.list_fails = False
+    await relayer.release()
+    later(ex, SENT_WAIT)
+    await ex.maintenance()
+    row = await the_row(pool)
+    assert (row["status"], row["reason"]) == ("DONE", "redeemed")
+    assert len(relayer.submitted) == 1
