@@ -16,19 +16,18 @@ from __future__ import annotations
 import bisect
 import csv
 import io
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, cast
 
-from orderflow.chain.file_lines import BOM, line_text
+from orderflow.chain.file_lines import BOM
 from orderflow.history.copy_text import copy_fields, copy_rows, read_header
 from orderflow.history.csv_headers import Headers
 from orderflow.history.csv_rows import csv_rows
 from orderflow.history.errors import HistoryError, LayoutError
 from orderflow.history.file_format import detect_format
 from orderflow.history.gzip_stream import BreakingGzip, damage
-from orderflow.history.json_array import Scan, elements, first_char
+from orderflow.history.json_source import JsonSource
 from orderflow.history.row_batches import (
     BadLine,
     Batch,
@@ -55,8 +54,7 @@ class RowReader:
         self._parquet: Any = None
         self._rows_read = 0
         self._total_rows: int | None = None
-        self._first_items: list[tuple[int, str]] = []  # a JSON file's lines up to its first row
-        self._items: Iterator[tuple[int, str]] = iter(())
+        self._json: JsonSource | None = None  # a JSON file's rows as text
         self.array = False
         """A JSON file of arrays of rows (not JSON lines): its rows are numbered, not lined."""
         self.empty = False
@@ -66,7 +64,6 @@ class RowReader:
         # A plain CSV/TSV file whose last byte ends no line: its last row was cut short (a row
         # cut in its last field reads as whole, with a shortened value)
         self._unended = False
-        self._scan = Scan()  # a JSON array's: whether the file ended inside it
         self._headers: Headers | None = None  # a CSV file's headers, its first and repeated
         self._unreadable: list[str] = []  # a Parquet file's row groups that could not be read
         self.copy_text = False
@@ -123,7 +120,9 @@ class RowReader:
             else:
                 self.columns = next(csv.reader([header], delimiter=delimiter), [])
         else:
-            self.columns = self._peek_json_columns()
+            self._json = JsonSource(self._text, self.path.name).open()
+            self.columns, self.array = self._json.columns, self._json.array
+            self.empty = self._json.empty
         return self
 
     def _refuse_damaged(self) -> None:
@@ -138,53 +137,6 @@ class RowReader:
                 "damaged data into other bytes, so no row of it can be trusted; nothing of it "
                 "imported. Get a good copy (`gzip -t` checks one)"
             )
-
-    def _peek_json_columns(self) -> list[str]:
-        """Columns of a JSON file: the keys of its first row (kept for iteration). The file is
-        JSON lines, or JSON arrays of rows when it starts with ``[`` (``json_array``). Lines of
-        JSON lines before the first row that are no object (not JSON, a scalar: up to
-        ``HEAD_LINES``) are kept too, each a dead letter; a first line opening an object that
-        does not close on it is one object over several lines: no columns (refused)."""
-        assert self._text is not None
-        char, newlines = first_char(self._text)
-        self.array = char == "["
-        self._items = (
-            elements(self._text, self.path.name, scan=self._scan)
-            if self.array
-            else self._lines(char, newlines)
-        )
-        held = 0
-        for number, text in self._items:
-            self._first_items.append((number, text))
-            held += len(text)
-            try:
-                value = json.loads(text)
-            except ValueError:
-                value = None
-            if isinstance(value, dict):
-                return list(value)
-            if (
-                self.array
-                or text[:1] == "{"
-                or len(self._first_items) >= HEAD_LINES
-                or held >= HEAD_CHARS
-            ):
-                return []  # an object over several lines (refused with advice), or no rows
-        self.empty = not self._first_items
-        return []
-
-    def _lines(self, first: str, newlines: int) -> Iterator[tuple[int, str]]:
-        """The non-blank lines, stripped, with their numbers; ``first`` was read already."""
-        assert self._text is not None
-        if not first:
-            return
-        number = newlines + 1
-        yield number, line_text(first + self._text.readline())
-        for line in self._text:
-            number += 1
-            text = line_text(line)
-            if text:
-                yield number, text
 
     def close(self) -> None:
         if self._text is not None:
@@ -247,8 +199,8 @@ class RowReader:
             )
         elif self._unended:
             how = "the file ends inside its last row, without a line end"
-        elif self._scan.unclosed:
-            rows = self._scan.rows
+        elif self._json is not None and self._json.scan.unclosed:
+            rows = self._json.scan.rows
             how = f"the JSON array does not close: the file ends inside it, after row {rows:,}"
         elif self._unreadable:
             raise HistoryError(
@@ -394,22 +346,9 @@ class RowReader:
             rows, bad = [], []
 
     def line_chunks(self, size: int) -> Iterator[list[tuple[int, str]]]:
-        """A JSON file's rows as text, ``size`` at a time: the non-blank lines of JSON lines,
-        stripped, with their line numbers, or the elements of JSON arrays, numbered from 1."""
-        lines: list[tuple[int, str]] = []
-        lines.extend(self._first_items)
-        for item in self._items:
-            lines.append(item)
-            if len(lines) >= size:
-                yield lines
-                lines = []
-        if lines:
-            yield lines
-
-
-HEAD_LINES, HEAD_CHARS = 1_000, 1 << 24
-"""Lines (and characters) of a JSON-lines file read for its first row, at most, before it is
-taken for no rows at all."""
+        """A JSON file's rows as text, ``size`` at a time (``JsonSource.chunks``)."""
+        assert self._json is not None
+        yield from self._json.chunks(size)
 
 
 def _without_boms(lines: Iterator[str]) -> Iterator[str]:

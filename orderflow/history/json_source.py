@@ -1,0 +1,100 @@
+"""A JSON file's rows as text: JSON lines, or JSON arrays of rows (``json_array``).
+
+Opening reads the file's head for its columns, the keys of its first row; the items read for
+that are kept and handed out first. Lines of JSON lines before the first row that are no object
+(not JSON, a scalar: a damaged head, a line a script printed first) are kept too, each a dead
+letter, at most ``HEAD_LINES`` lines and ``HEAD_CHARS`` characters; a first line opening an
+object that does not close on it is one object over several lines: no columns (refused with
+advice, ``layouts``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import IO
+
+from orderflow.chain.file_lines import line_text
+from orderflow.history.json_array import Scan, elements, first_char
+
+HEAD_LINES, HEAD_CHARS = 1_000, 1 << 24
+"""Lines (and characters) of a JSON-lines file read for its first row, at most, before it is
+taken for no rows at all."""
+
+Item = tuple[int, str]
+"""A row's text and its number: the line of JSON lines, the element (from 1) of arrays."""
+
+
+class JsonSource:
+    """The items of a JSON file open as ``text``; ``columns`` after :meth:`open`."""
+
+    def __init__(self, text: IO[str], name: str) -> None:
+        self._text = text
+        self._name = name
+        self.columns: list[str] = []
+        self.array = False
+        """A file of JSON arrays of rows (not JSON lines): its rows are numbered, not lined."""
+        self.empty = False
+        """No item at all (nothing but whitespace)."""
+        self.scan = Scan()  # an array's: whether the file ended inside it
+        self._first: list[Item] = []  # the items read for the columns
+        self._items: Iterator[Item] = iter(())
+
+    def open(self) -> JsonSource:
+        """Read the head for the columns (the keys of the first row; none when there is none
+        or it is one object over several lines)."""
+        char, newlines = first_char(self._text)
+        self.array = char == "["
+        self._items = (
+            elements(self._text, self._name, scan=self.scan)
+            if self.array
+            else self._lines(char, newlines)
+        )
+        self.columns = self._head_columns()
+        return self
+
+    def _head_columns(self) -> list[str]:
+        held = 0
+        for number, text in self._items:
+            self._first.append((number, text))
+            held += len(text)
+            try:
+                value = json.loads(text)
+            except ValueError:
+                value = None
+            if isinstance(value, dict):
+                return list(value)
+            if (
+                self.array
+                or text[:1] == "{"
+                or len(self._first) >= HEAD_LINES
+                or held >= HEAD_CHARS
+            ):
+                return []  # an object over several lines (refused with advice), or no rows
+        self.empty = not self._first
+        return []
+
+    def _lines(self, first: str, newlines: int) -> Iterator[Item]:
+        """The non-blank lines, stripped, with their numbers; ``first`` was read already."""
+        if not first:
+            return
+        number = newlines + 1
+        yield number, line_text(first + self._text.readline())
+        for line in self._text:
+            number += 1
+            text = line_text(line)
+            if text:
+                yield number, text
+
+    def chunks(self, size: int) -> Iterator[list[Item]]:
+        """The rows as text, ``size`` at a time: the non-blank lines of JSON lines, stripped,
+        with their line numbers, or the elements of JSON arrays, numbered from 1."""
+        items: list[Item] = []
+        items.extend(self._first)
+        for item in self._items:
+            items.append(item)
+            if len(items) >= size:
+                yield items
+                items = []
+        if items:
+            yield items
