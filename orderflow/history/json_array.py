@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import Protocol
 
 from orderflow.history.errors import HistoryError
 
@@ -58,19 +58,14 @@ class Scan:
     rows: int = 0
 
 
-def first_char(text: IO[str]) -> tuple[str, int]:
-    """The first non-whitespace character of ``text`` ('' at the end) and how many newlines
-    came before it (so a JSON-lines reader still numbers its lines from the file's first)."""
-    newlines = 0
-    while True:
-        char = text.read(1)
-        if not char or not char.isspace():
-            return char, newlines
-        newlines += char == "\n"
+class Readable(Protocol):
+    """What the scan reads from: a text file, or one with text read from it put back."""
+
+    def read(self, size: int = -1, /) -> str: ...
 
 
 def elements(
-    text: IO[str],
+    text: Readable,
     name: str,
     *,
     chunk_chars: int = CHUNK_CHARS,

@@ -14,8 +14,8 @@ import json
 from collections.abc import Iterator
 from typing import IO
 
-from orderflow.chain.file_lines import line_text
-from orderflow.history.json_array import Scan, elements, first_char
+from orderflow.history.json_array import Scan, elements
+from orderflow.history.json_lines import CHUNK_CHARS, first_char, lines
 
 HEAD_LINES, HEAD_CHARS = 1_000, 1 << 24
 """Lines (and characters) of a JSON-lines file read for its first row, at most, before it is
@@ -43,12 +43,13 @@ class JsonSource:
     def open(self) -> JsonSource:
         """Read the head for the columns (the keys of the first row; none when there is none
         or it is one object over several lines)."""
-        char, newlines = first_char(self._text)
+        char, ends = first_char(self._text)
+        head = char + self._text.read(CHUNK_CHARS) if char else ""
         self.array = char == "["
         self._items = (
-            elements(self._text, self._name, scan=self.scan)
+            elements(_Prefixed(head[1:], self._text), self._name, scan=self.scan)
             if self.array
-            else self._lines(char, newlines)
+            else lines(self._text, head, ends)
         )
         self.columns = self._head_columns()
         return self
@@ -74,18 +75,6 @@ class JsonSource:
         self.empty = not self._first
         return []
 
-    def _lines(self, first: str, newlines: int) -> Iterator[Item]:
-        """The non-blank lines, stripped, with their numbers; ``first`` was read already."""
-        if not first:
-            return
-        number = newlines + 1
-        yield number, line_text(first + self._text.readline())
-        for line in self._text:
-            number += 1
-            text = line_text(line)
-            if text:
-                yield number, text
-
     def chunks(self, size: int) -> Iterator[list[Item]]:
         """The rows as text, ``size`` at a time: the non-blank lines of JSON lines, stripped,
         with their line numbers, or the elements of JSON arrays, numbered from 1."""
@@ -98,3 +87,19 @@ class JsonSource:
                 items = []
         if items:
             yield items
+
+
+class _Prefixed:
+    """``text`` with ``prefix`` (read from it already) before it, for ``read`` only."""
+
+    def __init__(self, prefix: str, text: IO[str]) -> None:
+        self._prefix, self._text = prefix, text
+
+    def read(self, size: int = -1) -> str:
+        if not self._prefix:
+            return self._text.read(size)
+        if 0 <= size < len(self._prefix):
+            out, self._prefix = self._prefix[:size], self._prefix[size:]
+            return out
+        out, self._prefix = self._prefix, ""
+        return out

@@ -112,6 +112,17 @@ class Batch:
         return values
 
 
+MAX_LINE_CHARS = 1 << 24
+"""Characters of a line of JSON lines held, at most (as a JSON array's element and a CSV field:
+Gamma rows are a few kB)."""
+
+
+class CutLine(str):
+    """The first characters of a line longer than ``MAX_LINE_CHARS``: no row."""
+
+    __slots__ = ()
+
+
 @dataclass(slots=True)
 class BadLine:
     """A line that is not a row at all (not JSON, not an object): a dead letter as it is."""
@@ -123,6 +134,8 @@ class BadLine:
 
 def json_row(number: int, text: str) -> Row | BadLine:
     """One JSON line as a row, or the reason it is not one."""
+    if type(text) is CutLine:
+        return BadLine(number, text, f"a line of more than {MAX_LINE_CHARS:,} characters: no row")
     try:
         value = json.loads(text)
     except ValueError as exc:

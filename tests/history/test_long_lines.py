@@ -1,0 +1,35 @@
+"""A line longer than the reader holds (``row_batches.MAX_LINE_CHARS``, 16 M characters) is a
+dead letter of its first characters, read past without being held: memory stays bounded
+whatever the file. Before 7 Dec 2026 a JSON-lines file's line was read whole (a 64 MB line took
+64 MB and more; a file that is one line of several GB took as much)."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+from pathlib import Path
+
+from orderflow.history.row_batches import MAX_LINE_CHARS
+from orderflow.history.sources import RowReader
+
+
+def test_a_huge_json_line_is_a_dead_letter_read_in_bounded_memory(tmp_path: Path) -> None:
+    path = tmp_path / "fills.jsonl"
+    with path.open("w") as out:
+        out.write(json.dumps({"a": 1}) + "\n")
+        out.write('{"a": "' + "x" * (4 * MAX_LINE_CHARS) + '"}\n')
+        out.write(json.dumps({"a": 3}) + "\n")
+    tracemalloc.start()
+    try:
+        with RowReader(path) as reader:
+            batches = list(reader.batches(10))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * MAX_LINE_CHARS, f"peak {peak:,} bytes for a line of {4 * MAX_LINE_CHARS:,}"
+    rows = [r.values for rows, _ in batches for r in rows]
+    bad = [b for _, bad in batches for b in bad]
+    assert rows == [{"a": 1}, {"a": 3}]
+    assert [(b.number, b.reason, len(b.text)) for b in bad] == [
+        (2, f"a line of more than {MAX_LINE_CHARS:,} characters: no row", 10_000)
+    ]
