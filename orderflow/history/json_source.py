@@ -14,12 +14,17 @@ import json
 from collections.abc import Iterator
 from typing import IO
 
+from orderflow.chain.file_lines import line_text
 from orderflow.history.json_array import Scan, elements
-from orderflow.history.json_lines import CHUNK_CHARS, first_char, lines
+from orderflow.history.json_lines import CHUNK_CHARS, first_char, line_end, lines
 
 HEAD_LINES, HEAD_CHARS = 1_000, 1 << 24
 """Lines (and characters) of a JSON-lines file read for its first row, at most, before it is
 taken for no rows at all."""
+
+ARRAY_LINE_CHARS = CHUNK_CHARS
+"""Characters of the first line read, at most, to tell a file of JSON arrays from JSON lines
+whose first line is an array."""
 
 Item = tuple[int, str]
 """A row's text and its number: the line of JSON lines, the element (from 1) of arrays."""
@@ -45,7 +50,8 @@ class JsonSource:
         or it is one object over several lines)."""
         char, ends = first_char(self._text)
         head = char + self._text.read(CHUNK_CHARS) if char else ""
-        self.array = char == "["
+        if char == "[":
+            head, self.array = self._arrays(head)
         self._items = (
             elements(_Prefixed(head[1:], self._text), self._name, scan=self.scan)
             if self.array
@@ -53,6 +59,28 @@ class JsonSource:
         )
         self.columns = self._head_columns()
         return self
+
+    def _arrays(self, head: str) -> tuple[str, bool]:
+        """Whether a file that opens with ``[`` is JSON arrays of rows (not JSON lines whose
+        first line is an array: a whole one, then a line that is no array); ``head`` read
+        further as far as that takes, at most ``ARRAY_LINE_CHARS`` (a longer first line is
+        taken for arrays: a one-line reply of several GB is not held to tell)."""
+        end = line_end(head)
+        while (at := head.find(end)) < 0:
+            more = self._text.read(CHUNK_CHARS) if len(head) < ARRAY_LINE_CHARS else ""
+            if not more:
+                return head, True  # one line, or longer than the head: arrays
+            head += more
+        try:
+            whole = isinstance(json.loads(head[:at]), list)
+        except ValueError:
+            whole = False  # an array over several lines
+        while whole and not line_text(head[at:]) and len(head) < 2 * ARRAY_LINE_CHARS:
+            more = self._text.read(CHUNK_CHARS)
+            if not more:
+                break
+            head += more
+        return head, not whole or line_text(head[at:])[:1] in ("[", "")
 
     def _head_columns(self) -> list[str]:
         held = 0

@@ -29,6 +29,25 @@ async def test_a_first_line_that_is_no_row_is_a_dead_letter(
     assert reason.startswith("fills.jsonl line 1: ")
 
 
+@pytest.mark.parametrize("head", ["[1, 2]", "[]", "[ROW]"])
+async def test_a_first_line_that_is_an_array_is_a_dead_letter(
+    pool: asyncpg.Pool, tmp_path: Path, head: str
+) -> None:
+    """A whole array on the first line and a line that is no array after it: JSON lines, the
+    array line a dead letter like one further down (test_hostile_lines.py). Until 7 Dec 2026
+    the file was read as a JSON array whose text after it was one more element: a scalar's
+    file refused as "one JSON object over several lines", and where the array held a row the
+    rest of the file (up to 16 M characters; the rest not read at all) was one dead letter."""
+    fills = [json.dumps(d.camel_row(f)) for f in d.fills_of(sim_logs("v2", seed=7))]
+    first = head.replace("ROW", fills.pop(0))
+    path = tmp_path / "fills.jsonl"
+    path.write_text("\n".join([first, *fills]) + "\n")
+    report = await import_file(pool, path, chain_id=137, hand_over=False)
+    assert (report.stored.trades, report.dead_letters) == (len(fills), 1)
+    reason = await pool.fetchval("SELECT reason FROM orderflow_dead_letters")
+    assert reason == "fills.jsonl line 1: a JSON list, not a row"
+
+
 async def test_an_object_over_several_lines_is_still_refused(
     pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
