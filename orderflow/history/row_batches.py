@@ -10,6 +10,7 @@ parsing reads; a ``BadLine`` is a line that is not a row at all. The parallel pa
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,6 +140,9 @@ def json_row(number: int, text: str) -> Row | BadLine:
     try:
         value = json.loads(text)
     except ValueError as exc:
+        values = _values(text) if exc.args[0].startswith("Extra data") else 0
+        if values > 1:
+            return BadLine(number, text, SEVERAL_VALUES.format(values=values))
         return BadLine(number, text, f"not JSON ({exc})")
     if isinstance(value, dict):
         key = duplicate_key(text, value)
@@ -146,3 +150,24 @@ def json_row(number: int, text: str) -> Row | BadLine:
             return Row(number, value)
         return BadLine(number, text, REPEATED_KEY.format(key=key))
     return BadLine(number, text, f"a JSON {type(value).__name__}, not a row")
+
+
+SEVERAL_VALUES = (
+    "{values} JSON values where one row belongs (a line end, or a comma, lost where they were "
+    "joined?): none of them imported; write each on a line of its own (jq -c .) and import again"
+)
+_SPACE = re.compile(r"\s*")
+_DECODER = json.JSONDecoder()
+
+
+def _values(text: str) -> int:
+    """How many JSON values ``text`` holds one after another (0 when it is not only those; at
+    most 1,000 are counted)."""
+    at, count = _SPACE.match(text).end(), 0  # type: ignore[union-attr]
+    while at < len(text) and count < 1_000:
+        try:
+            _, at = _DECODER.raw_decode(text, at)
+        except ValueError:
+            return 0
+        at, count = _SPACE.match(text, at).end(), count + 1  # type: ignore[union-attr]
+    return count

@@ -84,3 +84,18 @@ async def test_a_file_without_its_last_line_end(
     with pytest.raises(HistoryError, match="ends inside its last row"):
         await import_file(pool, path, chain_id=137)
     assert await pool.fetchval("SELECT count(*) FROM orderflow_trades") == len(fills) - 1
+
+
+async def test_two_objects_on_a_line_are_one_dead_letter_that_says_so(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """Two rows on one line (a line end lost where two files were joined) are one dead letter
+    naming the line and what is wrong, not two rows (docs/history.md "Bad rows": JSON lines
+    holds one value a line, and a row's dead letter names its own line). Before 7 Dec 2026 the
+    reason was the parser's ``not JSON (Extra data: line 1 column 852 (char 851))``."""
+    lines = _lines([d.camel_row(f) for f in d.fills_of(sim_logs("v2", seed=7))], "jsonl")
+    path = tmp_path / "fills.jsonl"
+    path.write_bytes(b"\n".join([*lines[:3], lines[3] + lines[4], *lines[5:]]) + b"\n")
+    await import_file(pool, path, chain_id=137, hand_over=False)
+    reason = await pool.fetchval("SELECT reason FROM orderflow_dead_letters")
+    assert reason.startswith("fills.jsonl line 4: 2 JSON values where one row belongs (a line end")
