@@ -55,8 +55,11 @@ def _unescaped(match: re.Match[str]) -> str:
 
 
 def _bytes_joined(text: str) -> str:
+    """``\\xNN`` and ``\\NNN`` escapes (bytes, as lone surrogates) that form UTF-8 as its
+    characters; bytes that do not stay lone surrogates, a row ``utf8.not_utf8`` refuses
+    (until 7 Dec 2026 they read as U+FFFD)."""
     if any("\udc80" <= c <= "\udcff" for c in text):
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "surrogateescape")
     return text
 
 

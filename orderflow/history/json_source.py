@@ -17,6 +17,7 @@ from typing import IO
 from orderflow.chain.file_lines import line_text
 from orderflow.history.json_array import Scan, elements
 from orderflow.history.json_lines import CHUNK_CHARS, first_char, line_end, lines
+from orderflow.history.utf8 import not_utf8
 
 HEAD_LINES, HEAD_CHARS = 1_000, 1 << 24
 """Lines (and characters) of a JSON-lines file read for its first row, at most, before it is
@@ -87,15 +88,15 @@ class JsonSource:
         for number, text in self._items:
             self._first.append((number, text))
             held += len(text)
+            damaged = not_utf8(text) is not None  # a dead letter like any other
             try:
-                value = json.loads(text)
+                value = None if damaged else json.loads(text)
             except ValueError:
                 value = None
             if isinstance(value, dict):
                 return list(value)
             if (
-                self.array
-                or text[:1] == "{"
+                (text[:1] == "{" and not damaged and not self.array)
                 or len(self._first) >= HEAD_LINES
                 or held >= HEAD_CHARS
             ):

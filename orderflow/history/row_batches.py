@@ -16,6 +16,7 @@ from typing import Any
 
 from orderflow.chain.json_keys import REASON as REPEATED_KEY
 from orderflow.chain.json_keys import duplicate_key
+from orderflow.history.utf8 import not_utf8, shown
 
 
 class Row:
@@ -132,11 +133,16 @@ class BadLine:
     text: str
     reason: str
 
+    def __post_init__(self) -> None:
+        self.text = shown(self.text)  # bytes that are no UTF-8 as \xNN
+
 
 def json_row(number: int, text: str) -> Row | BadLine:
     """One JSON line as a row, or the reason it is not one."""
     if type(text) is CutLine:
         return BadLine(number, text, f"a line of more than {MAX_LINE_CHARS:,} characters: no row")
+    if (why := not_utf8(text)) is not None:
+        return BadLine(number, text, why)
     try:
         value = json.loads(text)
     except ValueError as exc:

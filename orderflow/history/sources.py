@@ -37,6 +37,7 @@ from orderflow.history.row_batches import (
     Row,
     json_row,
 )
+from orderflow.history.utf8 import fields_not_utf8, not_utf8, shown
 
 csv.field_size_limit(16 * 1024 * 1024)  # Gamma rows carry long descriptions
 
@@ -70,6 +71,7 @@ class RowReader:
         """A ``.tsv`` in PostgreSQL's COPY text format (``copy_text.is_copy_text``): read by its
         rules (escapes, ``\\N``, no quoting), not as CSV."""
         self._csv_lines: Iterator[str] = iter(())  # a CSV/TSV file's lines after its header
+        self._not_utf8 = False  # a CSV/TSV line held a byte that is no UTF-8 (``utf8``)
 
     # --- opening ------------------------------------------------------------------------------
 
@@ -98,7 +100,9 @@ class RowReader:
             self._refuse_damaged()
             self._gzip = BreakingGzip(self._raw)
             stream = cast(IO[bytes], io.BufferedReader(self._gzip))
-        self._text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+        self._text = io.TextIOWrapper(
+            stream, encoding="utf-8-sig", errors="surrogateescape", newline=""
+        )
         if self.format == "csv":
             delimiter = "\t" if self.path.name.lower().removesuffix(".gz").endswith(".tsv") else ","
             header = self._text.readline()
@@ -114,11 +118,12 @@ class RowReader:
                 except LayoutError:
                     self.close()
                     raise
-            self._csv_lines = _without_boms(self._csv_lines)
+            self._csv_lines = self._without_boms(self._csv_lines)
             if self.copy_text:
-                self.columns = copy_fields(header) if header.strip() else []
+                columns = copy_fields(header) if header.strip() else []
             else:
-                self.columns = next(csv.reader([header], delimiter=delimiter), [])
+                columns = next(csv.reader([header], delimiter=delimiter), [])
+            self.columns = [shown(c) for c in columns]  # a name no layout knows, printable
         else:
             self._json = JsonSource(self._text, self.path.name).open()
             self.columns, self.array = self._json.columns, self._json.array
@@ -150,6 +155,15 @@ class RowReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _without_boms(self, lines: Iterator[str]) -> Iterator[str]:
+        """A CSV file's lines, a byte-order mark starting one removed (parts appended with
+        ``cat``: the file's own was read with the encoding ``utf-8-sig``); ``_not_utf8`` set
+        once a line holds a byte that is no UTF-8 (its rows are checked from then on)."""
+        for line in lines:
+            if not self._not_utf8 and not_utf8(line) is not None:
+                self._not_utf8 = True
+            yield line[1:] if line[:1] == BOM else line
 
     # --- progress -----------------------------------------------------------------------------
 
@@ -318,6 +332,8 @@ class RowReader:
         )
         headers = self._headers = Headers(self.path.name, columns)
         for number, fields, bad in rows:
+            if bad is None and (self._not_utf8 or self.copy_text):  # COPY's \xNN escapes too
+                bad = fields_not_utf8(fields)
             if bad is not None:
                 batch.bad.append(BadLine(number, self._delimiter.join(fields), bad))
             elif headers.is_header(number, fields):
@@ -349,10 +365,3 @@ class RowReader:
         """A JSON file's rows as text, ``size`` at a time (``JsonSource.chunks``)."""
         assert self._json is not None
         yield from self._json.chunks(size)
-
-
-def _without_boms(lines: Iterator[str]) -> Iterator[str]:
-    """A CSV file's lines, a byte-order mark starting one removed (parts appended with ``cat``:
-    the file's own was read with the encoding ``utf-8-sig``)."""
-    for line in lines:
-        yield line[1:] if line[:1] == BOM else line
