@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 
 from orderflow.history.errors import LayoutError
+from orderflow.history.row_batches import LONG_LINE, CutLine
 
 SAMPLE_LINES = 1000
 """Lines after the header ``is_copy_text`` reads."""
@@ -166,8 +167,17 @@ def copy_rows(
     for number, line in enumerate(lines, start=2):
         if not line.strip() or line.rstrip("\r\n") == _END_OF_DATA:
             continue
-        fields = copy_fields(line)
-        bad = None if len(fields) == width else f"{len(fields)} fields where the header has {width}"
+        fields: list[str]
+        bad: str | None
+        if type(line) is CutLine:
+            fields, bad = [line], LONG_LINE
+        else:
+            fields = copy_fields(line)
+            bad = (
+                None
+                if len(fields) == width
+                else f"{len(fields)} fields where the header has {width}"
+            )
         if pending is not None:
             yield pending
         pending = (number, fields, bad)

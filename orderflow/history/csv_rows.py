@@ -13,6 +13,11 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
+from typing import IO
+
+from orderflow.history.row_batches import KEPT_CHARS, LONG_LINE, MAX_LINE_CHARS, CutLine
+
+_ENDS = ("\n", "\r")
 
 STRAY_QUOTE = (
     "a quote opens a field that its line does not close ({how}): this line is not a row; the "
@@ -20,17 +25,47 @@ STRAY_QUOTE = (
 )
 
 
+def bounded_lines(text: IO[str], max_chars: int = MAX_LINE_CHARS) -> Iterator[str]:
+    """The lines of ``text`` (opened with ``newline=""``) with their ends, each held up to
+    ``max_chars``: a longer one is a :class:`CutLine` of its first characters and its rest is
+    read past unkept (until 7 Dec 2026 a line was read whole before ``csv.field_size_limit``
+    saw it: a 64 M-character line peaked at 201 MB). Read ``_PIECE`` characters at a time."""
+    while line := text.readline(_PIECE):
+        if len(line) < _PIECE or line.endswith(_ENDS):
+            yield line
+            continue
+        parts, held = [line], len(line)
+        while held <= max_chars and not parts[-1].endswith(_ENDS):
+            more = text.readline(_PIECE)
+            if not more:
+                break
+            parts.append(more)
+            held += len(more)
+        if held <= max_chars:
+            yield "".join(parts)
+            continue
+        head, line = "".join(parts[:2])[:KEPT_CHARS], parts[-1]
+        del parts
+        while line and not line.endswith(_ENDS):
+            line = text.readline(_PIECE)
+        yield CutLine(head)
+
+
+_PIECE = 1 << 18
+
+
 class _Lines:
     """A text's lines for ``csv.reader``, the lines of the row being read kept, so that a row
     that ran on over the lines after its first can give them back to be read again."""
 
-    __slots__ = ("_back", "_text", "number", "taken")
+    __slots__ = ("_back", "_text", "cut", "number", "taken")
 
     def __init__(self, text: Iterator[str]) -> None:
         self._text = text
         self._back: list[str] = []  # lines given back, the next one last
         self.taken: list[str] = []  # the lines of the row being read
         self.number = 1  # the last line handed out: the header is line 1
+        self.cut: str | None = None  # a line of the row being read was cut (``bounded_lines``)
 
     def __iter__(self) -> _Lines:
         return self
@@ -39,11 +74,15 @@ class _Lines:
         line = self._back.pop() if self._back else next(self._text)
         self.taken.append(line)
         self.number += 1
+        if type(line) is CutLine:
+            self.cut = line
+            return "\n"  # read as a blank line: the row is a dead letter (``csv_rows``)
         return line
 
     def start_row(self) -> int:
         """The line the next row starts on."""
         self.taken.clear()
+        self.cut = None
         return self.number + 1
 
     def give_back(self, starts: int) -> str:
@@ -82,9 +121,11 @@ def csv_rows(
                 STRAY_QUOTE.format(how=how),
             )
         else:
-            if not fields:  # a blank line
+            if lines.cut is not None:
+                row = (starts, [lines.cut], LONG_LINE)
+            elif not fields:  # a blank line
                 continue
-            if len(fields) == width:
+            elif len(fields) == width:
                 row = (starts, fields, None)
             elif len(lines.taken) > 1:
                 how = f"{len(fields)} fields up to line {lines.number}"

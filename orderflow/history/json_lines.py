@@ -18,11 +18,9 @@ from collections.abc import Iterator
 from typing import IO
 
 from orderflow.chain.file_lines import line_text
-from orderflow.history.row_batches import MAX_LINE_CHARS, CutLine
+from orderflow.history.row_batches import KEPT_CHARS, MAX_LINE_CHARS, CutLine
 
 CHUNK_CHARS = 1 << 18
-KEPT_CHARS = 10_000
-"""Characters of a cut line kept for its dead letter."""
 
 
 def first_char(text: IO[str]) -> tuple[str, str]:

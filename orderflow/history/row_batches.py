@@ -119,8 +119,13 @@ MAX_LINE_CHARS = 1 << 24
 Gamma rows are a few kB)."""
 
 
+KEPT_CHARS = 10_000
+"""Characters of a line longer than ``MAX_LINE_CHARS`` kept for its dead letter."""
+LONG_LINE = f"a line of more than {MAX_LINE_CHARS:,} characters: no row"
+
+
 class CutLine(str):
-    """The first characters of a line longer than ``MAX_LINE_CHARS``: no row."""
+    """The first characters of a line longer than ``MAX_LINE_CHARS``: no row (``LONG_LINE``)."""
 
     __slots__ = ()
 
@@ -140,7 +145,7 @@ class BadLine:
 def json_row(number: int, text: str) -> Row | BadLine:
     """One JSON line as a row, or the reason it is not one."""
     if type(text) is CutLine:
-        return BadLine(number, text, f"a line of more than {MAX_LINE_CHARS:,} characters: no row")
+        return BadLine(number, text, LONG_LINE)
     if (why := not_utf8(text)) is not None:
         return BadLine(number, text, why)
     try:

@@ -23,7 +23,7 @@ from typing import IO, Any, cast
 from orderflow.chain.file_lines import BOM
 from orderflow.history.copy_text import copy_fields, copy_rows, read_header
 from orderflow.history.csv_headers import Headers
-from orderflow.history.csv_rows import csv_rows
+from orderflow.history.csv_rows import bounded_lines, csv_rows
 from orderflow.history.errors import HistoryError, LayoutError
 from orderflow.history.file_format import detect_format
 from orderflow.history.gzip_stream import BreakingGzip, damage
@@ -105,16 +105,15 @@ class RowReader:
         )
         if self.format == "csv":
             delimiter = "\t" if self.path.name.lower().removesuffix(".gz").endswith(".tsv") else ","
-            header = self._text.readline()
+            text = bounded_lines(self._text)  # a line past MAX_LINE_CHARS not held
+            header = next(text, "")
             if not header.strip():  # stops at the first line with text: refused below
-                self.empty = not any(line.strip() for line in self._text)
+                self.empty = not any(line.strip() for line in text)
             self._delimiter = delimiter
-            self._csv_lines = self._text
+            self._csv_lines = text
             if delimiter == "\t":
                 try:
-                    self.copy_text, self._csv_lines = read_header(
-                        self.path.name, header, self._text
-                    )
+                    self.copy_text, self._csv_lines = read_header(self.path.name, header, text)
                 except LayoutError:
                     self.close()
                     raise

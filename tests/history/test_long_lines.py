@@ -9,6 +9,8 @@ import json
 import tracemalloc
 from pathlib import Path
 
+import pytest
+
 from orderflow.history.row_batches import MAX_LINE_CHARS
 from orderflow.history.sources import RowReader
 
@@ -32,4 +34,32 @@ def test_a_huge_json_line_is_a_dead_letter_read_in_bounded_memory(tmp_path: Path
     assert rows == [{"a": 1}, {"a": 3}]
     assert [(b.number, b.reason, len(b.text)) for b in bad] == [
         (2, f"a line of more than {MAX_LINE_CHARS:,} characters: no row", 10_000)
+    ]
+
+
+@pytest.mark.parametrize("name", ["fills.csv", "fills.tsv"])
+def test_a_huge_csv_line_is_a_dead_letter_read_in_bounded_memory(tmp_path: Path, name: str) -> None:
+    """The same for CSV and TSV: a line longer than the reader holds is no row, in bounded
+    memory (before, csv.field_size_limit bounded a field, but the line was read whole first)."""
+    sep = "\t" if name.endswith(".tsv") else ","
+    path = tmp_path / name
+    with path.open("w") as out:
+        out.write(f"a{sep}b\n1{sep}2\n")
+        out.write("x" * (4 * MAX_LINE_CHARS) + "\n")
+        out.write(f"3{sep}4\n")
+    tracemalloc.start()
+    try:
+        with RowReader(path) as reader:
+            batches = list(reader.batches(10))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * MAX_LINE_CHARS, f"peak {peak:,} bytes for a line of {4 * MAX_LINE_CHARS:,}"
+    assert [r.values for rows, _ in batches for r in rows] == [
+        {"a": "1", "b": "2"},
+        {"a": "3", "b": "4"},
+    ]
+    bad = [b for _, bad in batches for b in bad]
+    assert [(b.number, b.reason) for b in bad] == [
+        (3, f"a line of more than {MAX_LINE_CHARS:,} characters: no row")
     ]
