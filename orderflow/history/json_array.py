@@ -17,7 +17,9 @@ escapes line ends inside strings), the end of the file, or closes followed by an
 unclosed quote (``{"a": "x}, {"b": 1}``) costs its element and not, quotes pairing the wrong
 way from there on, every element after it. Several arrays one after the other (pages
 appended to one file) are read as one; anything else after the last array is one more
-element, at most ``MAX_ELEMENT_CHARS`` of it (a dead letter unless it is an object).
+element, at most ``MAX_ELEMENT_CHARS`` of it (a dead letter unless it is an object); when there
+is more, ``Scan.unread`` says so and the import stops (until 7 Dec 2026 the rest of the file
+was left unread without a word).
 
 A file that ends inside an array (no closing ``]``) was cut short: its last element is a dead
 letter when partial, but when the cut fell between two elements nothing else would show the
@@ -56,6 +58,9 @@ class Scan:
 
     unclosed: bool = False
     rows: int = 0
+    unread: bool = False
+    """Text after the last array that is no array ran past ``MAX_ELEMENT_CHARS``: the rest of
+    the file was not read (element ``rows`` is the dead letter of its start)."""
 
 
 class Readable(Protocol):
@@ -111,6 +116,7 @@ def elements(
                 continue
             if buf[pos] != "[":
                 rest = buf[pos:] + text.read(max(0, max_chars - (len(buf) - pos)))
+                scan.rows, scan.unread = number + 1, len(rest) > max_chars or bool(text.read(1))
                 yield number + 1, rest[:max_chars].strip()
                 return
             in_array, first = True, True

@@ -27,6 +27,7 @@ from orderflow.history.csv_rows import bounded_lines, csv_rows
 from orderflow.history.errors import HistoryError, LayoutError
 from orderflow.history.file_format import detect_format
 from orderflow.history.gzip_stream import BreakingGzip, damage
+from orderflow.history.json_array import MAX_ELEMENT_CHARS
 from orderflow.history.json_source import JsonSource
 from orderflow.history.row_batches import (
     BadLine,
@@ -215,6 +216,14 @@ class RowReader:
         elif self._json is not None and self._json.scan.unclosed:
             rows = self._json.scan.rows
             how = f"the JSON array does not close: the file ends inside it, after row {rows:,}"
+        elif self._json is not None and self._json.scan.unread:
+            raise HistoryError(
+                f"{self.path.name}: after its JSON arrays the file goes on with text that is no "
+                f"array, longer than {MAX_ELEMENT_CHARS:,} characters (row "
+                f"{self._json.scan.rows:,}, a dead letter of its start): the rest was not read "
+                'and no checkpoint was moved; make it JSON lines (jq -c \'if type == "array" '
+                "then .[] else . end') and import that (nothing is stored twice)"
+            )
         elif self._unreadable:
             raise HistoryError(
                 f"{self.path.name}: unreadable Parquet data ({'; '.join(self._unreadable)}): "
