@@ -119,7 +119,8 @@ class JsonSource:
 
 
 class _Prefixed:
-    """``text`` with ``prefix`` (read from it already) before it, for ``read`` only."""
+    """``text`` with ``prefix`` (read from it already) before it, for ``read`` only: as a text
+    file's, ``read(size)`` gives ``size`` characters unless the file ends first."""
 
     def __init__(self, prefix: str, text: IO[str]) -> None:
         self._prefix, self._text = prefix, text
@@ -127,8 +128,8 @@ class _Prefixed:
     def read(self, size: int = -1) -> str:
         if not self._prefix:
             return self._text.read(size)
-        if 0 <= size < len(self._prefix):
+        if 0 <= size <= len(self._prefix):
             out, self._prefix = self._prefix[:size], self._prefix[size:]
             return out
         out, self._prefix = self._prefix, ""
-        return out
+        return out + self._text.read(size - len(out) if size >= 0 else -1)

@@ -32,3 +32,17 @@ async def test_more_text_after_the_arrays_than_an_element_stops_the_import(
     assert await pool.fetchval("SELECT count(*) FROM orderflow_trades") == 2
     assert await pool.fetchval("SELECT count(*) FROM orderflow_dead_letters") == 1
     assert await pool.fetchval("SELECT count(*) FROM orderflow_sync_checkpoints") == 0
+
+
+def test_text_read_back_reads_as_the_file_would() -> None:
+    """The reader of a JSON file's head put back before the rest (``json_source._Prefixed``)
+    gives ``read(n)`` n characters unless the file ends, as a text file does: the text after
+    the arrays is read whole (before this, a read longer than what was put back gave that
+    alone, and the text after it looked like more than an element)."""
+    import io
+
+    from orderflow.history.json_source import _Prefixed
+
+    text = _Prefixed("abc", io.StringIO("defgh"))
+    assert [text.read(2), text.read(4), text.read(5), text.read(1)] == ["ab", "cdef", "gh", ""]
+    assert _Prefixed("abc", io.StringIO("de")).read() == "abcde"
