@@ -59,6 +59,7 @@ from orderflow.chain import (  # noqa: E402
     partition_indexes,
     partitions,
     pending_sums,
+    refund_links,
     store_markets,
     store_refunds,
     store_refused,
@@ -186,6 +187,7 @@ def _named_statements() -> dict[str, str]:
         store_replace,
         store_refused,
         store_refunds,
+        refund_links,
         store_markets,
         pending_sums,
         partitions,
@@ -227,7 +229,7 @@ def statements_for(ddl: str) -> Iterator[None]:
     if BEFORE_016 not in ddl:
         yield
         return
-    names = ((sql, "LINK_MATCHES"), (store_refunds, "SELECT_CANDIDATES"), (store_refunds, "APPLY"))
+    names = ((sql, "LINK_MATCHES"), (refund_links, "SELECT_CANDIDATES"), (refund_links, "APPLY"))
     saved = [getattr(m, n) for m, n in names]
     for m, n in names:
         setattr(m, n, getattr(m, n).replace(sql.CHAIN_FILTER, "chain_id = $1"))

@@ -18,7 +18,8 @@ Modules (one concern each):
 * ``store`` (+ ``store_sql``) — one PostgreSQL transaction per batch: rows, registry, dead
   letters, checkpoint (``store_markets``: its conditions, registry, resolutions); ``rollback``
   (+ ``rollback_sql``) — ``rollback_from`` for reorgs; ``store_refused`` — the staged rows the
-  store refuses, as dead letters; ``store_refunds`` — FeeModule refunds linked to their fills;
+  store refuses, as dead letters; ``store_refunds`` — FeeModule refunds stored;
+  ``refund_links`` — each linked to its fill;
   ``store_guard`` — a value the database refuses costs only its log;
 * ``ingest`` — JSON-lines files of raw logs through decode + store;
 * ``rpc`` (+ ``rpc_http``, ``rpc_ws``), ``backfill``, ``live``, ``listener``, ``reorg``,

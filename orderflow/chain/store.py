@@ -17,7 +17,8 @@ back-filled markets and resolutions), ``checkpoints`` (read and rewind a stream'
 matches inserted; the node's replace rows that contradict them), ``store_forks`` (the node's
 headers: another fork's rows at their heights undone), ``store_refused`` (the staged rows
 refused, as dead letters), ``store_tokens`` (registry rows from outside the chain),
-``store_refunds`` and ``store_sql`` (the statements).
+``store_refunds`` (fee refunds stored), ``refund_links`` (each applied to its fill) and
+``store_sql`` (the statements).
 """
 
 from __future__ import annotations
@@ -37,15 +38,11 @@ from orderflow.chain.dead_letters import dead_letter_key, insert_dead_letters, u
 from orderflow.chain.decode import DecodedBatch
 from orderflow.chain.events import DeadLetter, Fill
 from orderflow.chain.file_lines import Locate
+from orderflow.chain.refund_links import link_refunds
 from orderflow.chain.rollback import retract_removed
 from orderflow.chain.store_forks import drop_forked
 from orderflow.chain.store_markets import MarketSteps
-from orderflow.chain.store_refunds import (
-    insert_refunds,
-    link_refunds,
-    refused_refunds,
-    replace_refunds,
-)
+from orderflow.chain.store_refunds import insert_refunds, refused_refunds, replace_refunds
 from orderflow.chain.store_replace import FILLS, MATCHES, insert_staged
 from orderflow.chain.store_sql import row_count
 from orderflow.chain.store_stats import StoreStats
@@ -185,7 +182,8 @@ class _Writer(MarketSteps):
         )
 
     async def refunds(self, batch: DecodedBatch, v1_txs: Iterable[str]) -> None:
-        """FeeModule refunds: stored, then applied to their fills (store_refunds.py)."""
+        """FeeModule refunds: stored (store_refunds.py), then applied to their fills
+        (refund_links.py)."""
         rows = [
             (r, ts) for r in batch.refunds if (ts := self._timed(r.ref, "FeeRefunded")) is not None
         ]

@@ -23,7 +23,7 @@ resolutions — a market Gamma resolved goes back to Gamma's —, conditions and
 Each row found is a dead letter naming it and the node's hash; fills and matches are counted in
 ``StoreStats.replaced_trades`` / ``replaced_matches`` as ``store_replace``'s rows are, with a
 warning. A refund linked to a fill that went but is held under the node's hash waits for its
-fill again (``store_refunds.unlink_refunds``). Until 6 Dec 2026 conditions and resolutions
+fill again (``refund_links.unlink_refunds``). Until 6 Dec 2026 conditions and resolutions
 were not looked up: one held alone at a fork's height (no fill there) stayed, a market resolved
 by an orphaned block (``tests/chain/test_fork_leftover_markets.py``).
 """
@@ -39,8 +39,8 @@ import asyncpg
 
 from orderflow.chain.block_times import BlockHeader
 from orderflow.chain.events import DeadLetter
+from orderflow.chain.refund_links import Deleted, unlink_refunds
 from orderflow.chain.rollback import undo_forked
-from orderflow.chain.store_refunds import Deleted, unlink_refunds
 
 log = logging.getLogger(__name__)
 

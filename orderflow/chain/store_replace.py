@@ -43,7 +43,7 @@ exchange) and the node's log that replaced it; ``StoreStats.replaced_trades`` /
 ``replaced_matches`` count them and a warning is logged. A deleted trade's wallet counters are
 undone as a rollback's are (``rollback_sql.UNDO_WALLET_STATS``; the delete trigger subtracts it
 from the per-(wallet, token) sums), and the FeeModule refund linked to it waits for its fill
-again, at the node's block (``store_refunds.unlink_refunds``): the node's log of the refund is
+again, at the node's block (``refund_links.unlink_refunds``): the node's log of the refund is
 that same row, never inserted again, so the batch's link applies it to the node's fill. (Until
 6 Dec 2026 it stayed linked to the deleted row, at the import's block: the node's fill kept
 the fee as charged, the refund never applied.)
@@ -62,8 +62,8 @@ import asyncpg
 from orderflow.chain import store_sql as sql
 from orderflow.chain.events import DeadLetter
 from orderflow.chain.pending_sums import FOLD_LOCK_SHARED
+from orderflow.chain.refund_links import Deleted, unlink_refunds
 from orderflow.chain.rollback_sql import UNDO_WALLET_STATS
-from orderflow.chain.store_refunds import Deleted, unlink_refunds
 from orderflow.chain.store_refused import collisions, orphans, superseded
 from orderflow.chain.store_sql import row_count
 from orderflow.chain.writer_txs import (
@@ -291,7 +291,7 @@ async def _replace(
         await _undo_counters(conn, deleted)
         # Their refunds: the node's log of each is the stored row, so it is not inserted again;
         # unlinked (and moved to the node's block of their transaction), the batch's link
-        # applies them to the node's fill (store_refunds.unlink_refunds).
+        # applies them to the node's fill (refund_links.unlink_refunds).
         await unlink_refunds(conn, chain_id, [_deleted(r) for r in found])
     letters = [_replaced(chain_id, staging.kind, r) for r in found]
     log.warning(

@@ -8,7 +8,7 @@ refund row is linked to the fill. The node's logs of that transaction then arriv
 (or colliding) fill is deleted and the node's fill stored in its place, with the fee as charged.
 The node's refund is the same row as the one stored (same transaction and log index), so it is
 not inserted again; the stored one is unlinked from the deleted fill and moved to the node's
-block (``store_refunds.unlink_refunds``), and the batch's link applies it to the node's fill: the
+block (``refund_links.unlink_refunds``), and the batch's link applies it to the node's fill: the
 trades, refunds, per-(wallet, token) sums and wallet counters are those of a database that only
 ever held the node's logs. Before (an audit, 6 Dec 2026) the refund stayed linked to the deleted
 row, at the import's block (16 for the wrong block): the node's fill kept fee 0.084 and

@@ -15,7 +15,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.chain import partitions
-from orderflow.chain import store_refunds as refunds
+from orderflow.chain import refund_links as refunds
 from orderflow.chain import store_sql as sql
 from tests.plans import nodes, plan_of
 
