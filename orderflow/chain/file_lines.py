@@ -2,7 +2,7 @@
 
 :func:`line_batches` runs in the importing process: it reads the file as bytes and cuts it
 into batches of ``batch_size`` non-blank lines, extended so no transaction is split between
-two (the rule of ``ingest._grouped``); it parses only the few lines around each cut, to read
+two (the rule of ``ingest_chunks.grouped``); it parses only the few lines around each cut, to read
 their transaction hash. :func:`parse_line` runs wherever a batch is decoded (a decoding
 process, or a worker thread).
 
@@ -270,7 +270,7 @@ def line_batches(path: Path, batch_size: int) -> Generator[LineBatch, None, None
     """Batches of ``batch_size`` non-blank lines, extended so no transaction is split.
 
     A batch grows by at most another ``batch_size`` lines for one transaction (as the
-    in-memory path's ``ingest._grouped`` does), so the batches, and therefore the stored rows,
+    in-memory path's ``ingest_chunks.grouped`` does), so the batches, and therefore the stored rows,
     are the same as decoding the whole file in one process."""
     with path.open("rb") as fh:
         lines: list[bytes] = []

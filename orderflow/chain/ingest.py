@@ -6,12 +6,13 @@ live listener, ``batch_size`` at a time (extended so no transaction is split), e
 transaction. A line that is not JSON, or not a JSON object, becomes a dead letter naming the
 file and line; processing continues.
 
-A file is read here as bytes and cut into batches of lines (``file_lines.py``); the batches are
+A file is read as bytes and cut into batches of lines (``file_lines.py``); the batches are
 parsed, decoded and rendered as COPY text ahead of the database by ``workers`` child processes
-(``decode_workers.py``; 0 = one worker thread), and stored here strictly in file order, each
+(``decode_workers.py``; 0 = one worker thread; ``ingest_chunks.py`` yields them in file order),
+and stored here strictly in file order, each
 in one transaction (``store.store_batch``); with ``stream``, that checkpoint follows each batch
 to the highest block it stored (``DecodedBatch.top``: not a dead letter's). Logs already in memory
-(``ingest_logs``) are decoded one batch ahead in a worker thread.
+(``ingest_logs``) are decoded one batch ahead in a worker thread (``ingest_chunks.py``).
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections import deque
-from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,10 +33,10 @@ from orderflow.chain import index_recovery, pending_sums, rereads
 from orderflow.chain.checkpoints import Checkpoint
 from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.db_errors import retry_transient
-from orderflow.chain.decode import decode_batch
 from orderflow.chain.decode_workers import Chunk, Decoders
 from orderflow.chain.events import DecodedBatch
-from orderflow.chain.file_lines import LineBatch, line_batches, lines_locator, noting_unstored
+from orderflow.chain.file_lines import lines_locator, noting_unstored
+from orderflow.chain.ingest_chunks import decoded, from_decoders, in_thread
 from orderflow.chain.partition_indexes import build_missing_in
 from orderflow.chain.pending_sums import fold_in
 from orderflow.chain.store import StoreStats, store_batch
@@ -91,103 +91,6 @@ class IngestReport:
             f" (of which at the end: sums folded in {self.fold_secs:.2f}s, "
             f"indexes built in {self.index_secs:.2f}s)"
         )
-
-
-def _tx_of(value: Any) -> Any:
-    return value.get("transactionHash") if isinstance(value, dict) else None
-
-
-def _grouped(
-    items: Iterable[Any], batch_size: int, tx_of: Callable[[Any], Any]
-) -> Generator[list[Any], None, None]:
-    """Batches of ``batch_size`` items, extended so no transaction is split between two.
-
-    The taker-amount correction and the links between fills, matches and fee refunds work on a
-    whole transaction; the live listener and the backfill store whole blocks anyway. A batch
-    grows by at most another ``batch_size`` items for one transaction.
-    """
-    batch: list[Any] = []
-    for item in items:
-        if len(batch) >= batch_size:
-            tx = tx_of(batch[-1])
-            if tx is None or tx != tx_of(item) or len(batch) >= 2 * batch_size:
-                yield batch
-                batch = []
-        batch.append(item)
-    if batch:
-        yield batch
-
-
-def _decoded(
-    raws: Iterable[Mapping[str, Any]], batch_size: int, chain_id: int, addresses: ChainAddresses
-) -> Generator[Chunk, None, None]:
-    done = 0
-    for group in _grouped(raws, batch_size, _tx_of):
-        done += len(group)
-        started = time.thread_time()
-        batch = decode_batch(group, chain_id, addresses)
-        yield Chunk(
-            batch,
-            None,
-            len(group),
-            len(group),
-            0,
-            batch.top_block(),
-            time.thread_time() - started,
-            done,
-        )
-
-
-async def _in_thread(chunks: Generator[Chunk, None, None]) -> AsyncGenerator[Chunk, None]:
-    """Chunks produced one ahead in a worker thread."""
-
-    def next_chunk() -> Chunk | None:
-        return next(chunks, None)
-
-    upcoming = asyncio.ensure_future(asyncio.to_thread(next_chunk))
-    try:
-        while (chunk := await upcoming) is not None:
-            upcoming = asyncio.ensure_future(asyncio.to_thread(next_chunk))
-            yield chunk
-    finally:
-        # A worker thread cannot be interrupted: let it finish its chunk, then close.
-        if not upcoming.done():
-            await asyncio.wait([upcoming])
-        if not upcoming.cancelled():
-            upcoming.exception()  # retrieved: an error already raised above is not re-logged
-        chunks.close()
-
-
-async def _from_decoders(
-    path: Path, batch_size: int, decoders: Decoders
-) -> AsyncGenerator[Chunk, None]:
-    """The file's batches, decoded ``decoders.ahead`` batches ahead, in file order."""
-    batches = line_batches(path, batch_size)
-
-    def next_batch() -> LineBatch | None:
-        return next(batches, None)
-
-    pending: deque[tuple[asyncio.Future[Chunk], LineBatch]] = deque()
-    try:
-        while True:
-            while len(pending) < decoders.ahead:
-                lines = await asyncio.to_thread(next_batch)
-                if lines is None:
-                    break
-                pending.append((decoders.submit(lines), lines))
-            if not pending:
-                return
-            future, lines = pending.popleft()
-            yield await decoders.result(future, lines)
-    finally:
-        for future, _ in pending:
-            future.cancel()
-        if pending:
-            await asyncio.wait([f for f, _ in pending])
-            for future, _ in pending:
-                if not future.cancelled():
-                    future.exception()  # retrieved: the import already failed or stopped
-        batches.close()
 
 
 async def _pipeline(
@@ -348,7 +251,7 @@ async def ingest_file(
     try:
         return await _pipeline(
             pool,
-            _from_decoders(source, batch_size, decoders),
+            from_decoders(source, batch_size, decoders),
             IngestReport(path=str(source)),
             chain_id=chain_id,
             stream=stream,
@@ -387,7 +290,7 @@ async def ingest_logs(
     """The same pipeline for log objects already in memory (unit of ``progress``: logs)."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    chunks = _in_thread(_decoded(raws, batch_size, chain_id, addresses))
+    chunks = in_thread(decoded(raws, batch_size, chain_id, addresses))
     return await _pipeline(
         pool,
         chunks,

@@ -22,11 +22,11 @@ from orderflow.chain.contracts import MAINNET, TOPIC_ORDER_FILLED_V1, TOPIC_ORDE
 from orderflow.chain.decode_workers import Chunk, Decoders, DecodeWorkerError
 from orderflow.chain.ingest import (
     IngestReport,
-    _from_decoders,
     _pipeline,
     ingest_file,
     start_decoders,
 )
+from orderflow.chain.ingest_chunks import from_decoders
 from orderflow.sim import SimConfig, simulate
 from orderflow.sim.emit import emit
 from tests.cli_env import orderflow_env
@@ -180,7 +180,7 @@ async def test_a_dead_decoding_process_stops_the_import_with_a_clear_error(
         with pytest.raises(DecodeWorkerError, match=r"died while decoding lines \d+-\d+ of logs"):
             await _pipeline(
                 pool,
-                _from_decoders(path, 60, decoders),
+                from_decoders(path, 60, decoders),
                 IngestReport(path=str(path)),
                 chain_id=137,
                 stream="file:logs",
