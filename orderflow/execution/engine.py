@@ -6,8 +6,8 @@ Loops of one executor:
 * **trading** (leader only) — LISTEN on ``orderflow_trades`` and ``orderflow_strategies``; a
   trade notification wakes the loop within milliseconds, and without one it polls every
   ``poll_interval_secs`` (the seed's 3 s) plus sweeps recently inserted trades below the cursor
-  (late commits). Strategy rows are re-read on their notification and every
-  ``strategy_refresh_secs``;
+  (late commits: :mod:`orderflow.execution.trade_catch_up`). Strategy rows are re-read on
+  their notification and every ``strategy_refresh_secs``;
 * **cancel switches** (leader only) — a strategy that becomes killed, or is deleted, gets a task
   of its own that cancels its live orders at once and retries with backoff while the exchange
   fails (503, 429, no connection); nothing it meets stops the executor or the other strategies;
@@ -57,18 +57,16 @@ from orderflow.execution.performance import update_performance
 from orderflow.execution.positions import settle_resolved, unsettle_stale
 from orderflow.execution.redeem import redeem_winnings
 from orderflow.execution.settings import ExecutorSettings
-from orderflow.execution.strategies import StrategyRegistry, StrategyState
+from orderflow.execution.strategies import StrategyRegistry
+from orderflow.execution.trade_catch_up import TradeCatchUp
 from orderflow.execution.trading import Trader
 from orderflow.execution.wallet_audit import WalletAudit
-from orderflow.signals import queries as signal_queries
-from orderflow.signals.views import TradeView
 
 log = logging.getLogger(__name__)
 
 TRADES_CHANNEL = "orderflow_trades"
 STRATEGIES_CHANNEL = "orderflow_strategies"
 LOCK_CHECK_SECS = 1.0
-MAX_GAP_IDS = 10_000  # a larger jump in ids is not waited for id by id
 # What a lost or restarted database looks like from asyncpg (a session killed while idle can
 # surface as InternalClientError on its next use).
 DB_ERRORS = (
@@ -106,6 +104,7 @@ class Executor:
         )
         self.worker = OrderWorker(pool, self.desk, clock=clock)
         self.trader = Trader(pool, self.worker)
+        self.trades = TradeCatchUp(self.registry, self.trader, settings, clock)
         self.wallet_audit = WalletAudit(clock=clock)  # held live tokens read hourly, 2 a pass
         self.switches = CancelSwitches(
             self.desk.cancels, self.registry.wanted, self.registry.invalid
@@ -124,9 +123,6 @@ class Executor:
         self._wake = asyncio.Event()
         self._trades_notified = False
         self._strategy_names: set[str] = set()
-        self._gaps: dict[int, float] = {}  # trade ids skipped over -> when first noticed
-        self._max_seen = 0
-        self._swept = False
 
     # ---------------------------------------------------------------- notifications
 
@@ -225,10 +221,7 @@ class Executor:
             await self.desk.reconcile()
             await self.trader.open_connection(self.dsn)
             self.worker.start()
-            self._gaps.clear()
-            self._swept = False
-            active = self.registry.active()
-            self._max_seen = min((st.cursor for st in active), default=0)
+            self.trades.restart()
             self.is_leader = True
             # the heartbeat says so before anything is told: the operator reads it as the proof
             # that the strategies are run
@@ -311,65 +304,10 @@ class Executor:
 
     # ---------------------------------------------------------------- steps
 
-    def _note_ids(self, trades: list[TradeView]) -> None:
-        """Remember ids skipped over: they may belong to transactions that commit later."""
-        now = time.monotonic()
-        for trade in trades:
-            tid = trade.id or 0
-            if tid > self._max_seen + 1:
-                missing = range(self._max_seen + 1, tid)
-                if len(missing) <= MAX_GAP_IDS:
-                    self._gaps.update(dict.fromkeys(missing, now))
-            self._gaps.pop(tid, None)
-            self._max_seen = max(self._max_seen, tid)
-
-    async def _sweep(self, strategies: list[StrategyState]) -> int:
-        """Evaluate trades that filled a gap in the ids seen so far (late commits)."""
-        horizon = time.monotonic() - self.settings.late_commit_secs
-        for tid in [t for t, seen in self._gaps.items() if seen < horizon]:
-            del self._gaps[tid]  # never committed (rolled back): give up on it
-        if not self._gaps:
-            return 0
-        async with self.trader.connection() as conn:
-            late = await signal_queries.trades_by_id(conn, self._gaps)
-        for trade in late:
-            self._gaps.pop(trade.id or 0, None)
-        return await self.trader.process(late, strategies, self.clock(), replay=True)
-
     async def catch_up(self, *, sweep: bool = False) -> int:
-        """Evaluate every trade past the strategies' cursors; returns new signals.
-
-        ``sweep``: also evaluate trades that committed late below the cursor — at the first
-        catch-up of a leadership the recent window below the cursor (nothing is known about it
-        yet), afterwards only the ids this executor saw skipped.
-        """
-        strategies = self.registry.active()
-        if not strategies:
-            return 0
-        created = 0
-        after = min(st.cursor for st in strategies)
-        self._max_seen = max(self._max_seen, after)
-        if sweep and self.settings.late_commit_secs > 0:
-            if not self._swept:
-                async with self.trader.connection() as conn:
-                    late = await signal_queries.late_trades(
-                        conn, after, self.settings.late_commit_secs
-                    )
-                created += await self.trader.process(late, strategies, self.clock(), replay=True)
-                self._swept = True
-            else:
-                created += await self._sweep(strategies)
-        while True:
-            async with self.trader.connection() as conn:
-                trades = await signal_queries.new_trades(conn, after, self.settings.batch_size)
-            if not trades:
-                break
-            self._note_ids(trades)
-            created += await self.trader.process(trades, strategies, self.clock())
-            after = trades[-1].id or after
-            if len(trades) < self.settings.batch_size:
-                break
-        return created
+        """Evaluate every trade past the strategies' cursors, and with ``sweep`` those that
+        committed late below them; returns new signals (:class:`TradeCatchUp`)."""
+        return await self.trades.catch_up(sweep=sweep)
 
     async def close_orphans(self) -> None:
         """Close accepted signals left without an order (only while holding the lock)."""
