@@ -36,6 +36,7 @@ from orderflow.execution.switch import refused_pause
 from orderflow.telemetry import meter
 
 log = logging.getLogger(__name__)
+KEY_REFUSED = "credentials_refused"  # a signal not sent: the exchange refuses our API key
 refused_requests = meter("orderflow.execution").create_counter(
     "orderflow_credentials_refused_total",
     description="Requests the exchange answered 401/403 (our API key refused), by mode and request",

@@ -5,7 +5,8 @@ the exchange ids it can get) and commits it *before* the broker sends anything �
 signal is PENDING (a leader that found the signal without an order has closed it: nothing is
 sent, see ``Trader.close_orphans``) and, live, only when the shared wallet takes it (no
 self-trade, no outcome against another strategy's, no more collateral than the exchange reports:
-:mod:`orderflow.execution.wallet`, in the intent's transaction). Whatever happens
+:mod:`orderflow.execution.wallet`, in the intent's transaction, the collateral read by
+:mod:`orderflow.execution.order_collateral`). Whatever happens
 next — a fill, a rejection, a timeout, a database error, the process dying — the row tells the
 executor what to ask the exchange about, and the order counts in the strategy's exposure until
 it is settled. Just before sending, the strategy's pause, kill and the signal's age are checked
@@ -30,7 +31,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,7 +48,6 @@ from orderflow.execution.broker import (
     Broker,
     Collateral,
     CredentialsRefusedError,
-    ExchangeAnswerError,
     Mode,
     OrderInDoubtError,
     OrderOutcome,
@@ -59,8 +58,9 @@ from orderflow.execution.cancel_pacing import RefusedCancels
 from orderflow.execution.cancels import OrderCanceller
 from orderflow.execution.daypnl import DayMarks
 from orderflow.execution.desk_access import DeskAccess
-from orderflow.execution.key_watch import KeyWatch
+from orderflow.execution.key_watch import KEY_REFUSED, KeyWatch
 from orderflow.execution.order_booking import book_outcome
+from orderflow.execution.order_collateral import CollateralCheck, Hold, NotSent
 from orderflow.execution.order_pacing import UsefulFor, send_with_retries
 from orderflow.execution.order_reconcile import OrderReconciler
 from orderflow.execution.send_check import Entry
@@ -74,14 +74,6 @@ log = logging.getLogger(__name__)
 _tracer = tracer("orderflow.execution")
 
 Guard = Callable[[], str | None]  # a reason not to send (None: send)
-KEY_REFUSED = "credentials_refused"  # a signal not sent: the exchange refuses our API key
-# Told the seconds of an exchange's Retry-After when an order's answer asked for a pause: a
-# 429 refusing it, a 503 leaving it in doubt (the order worker holds the mode's next orders).
-Hold = Callable[[float], None]
-
-
-class _NotSent(Exception):
-    """The order is not sent; its signal's status is recorded already."""
 
 
 def utcnow() -> datetime:
@@ -110,10 +102,12 @@ class OrderDesk:
         self._locks: dict[int, asyncio.Lock] = {}
         # Midnight's marks (the daily loss): the send check's and the trading loop's, one cache.
         self.marks = DayMarks()
-        # When this desk last sent a live BUY (monotonic): a wallet read before it is stale.
-        self._buy_sent_at = float("-inf")
         # The exchange's word on each mode's API key: no order is sent while it refuses it.
         self.keys = {mode: KeyWatch(pool, mode) for mode in brokers}
+        # A live BUY's collateral: the decision's read while fresh, else read before the intent.
+        self.collateral = CollateralCheck(
+            call=self._call, broker=self.broker, keys=self.keys, skip=self._skip
+        )
         access = DeskAccess(pool, brokers, call=self._call, locked=self._locked)
         # Orders whose cancels the exchange refused: one pace for reconciliation and the switches.
         self.refused_cancels = RefusedCancels(pool)
@@ -200,8 +194,8 @@ class OrderDesk:
                 await self._skip(signal_id, f"order_build_failed: {exc}")
                 return None
             try:
-                free = await self._collateral(mode, signal_id, request, hold, collateral)
-            except _NotSent:
+                free = await self.collateral.before_buy(mode, signal_id, request, hold, collateral)
+            except NotSent:
                 return None
             async with self.pool.acquire() as conn, conn.transaction():
                 refused = None
@@ -234,7 +228,7 @@ class OrderDesk:
             span.set_attribute("orderflow.order_id", order_id)
             self._placing.add(order_id)
             if mode == "live" and request.side == "BUY":
-                self._buy_sent_at = time.monotonic()
+                self.collateral.buy_sent()
             try:
                 return await self._send(
                     broker, order_id, signal_id, request, prepared, guard, seen, hold, entry,
@@ -242,39 +236,6 @@ class OrderDesk:
                 )  # fmt: skip
             finally:
                 self._placing.discard(order_id)
-
-    async def _collateral(
-        self,
-        mode: Mode,
-        signal_id: int,
-        request: OrderRequest,
-        hold: Hold | None,
-        known: Collateral | None,
-    ) -> Collateral | None:
-        """A live BUY's: the wallet's collateral as the exchange reports it (None: no need to
-        ask) — ``known``, the decision's read, when it names the token's exchange, was read at
-        most :data:`~orderflow.execution.wallet.REUSE_SECS` ago and no live BUY was sent since
-        (one filled at placement would have moved the balance); else read now. Fail-closed:
-        when it cannot be read the signal is SKIPPED and :class:`_NotSent` raised (with the
-        exchange's Retry-After held, as a refused order's)."""
-        if mode != "live" or request.side != "BUY":
-            return None
-        if known is not None and wallet.fresh(known, request.token_id, self._buy_sent_at):
-            return known
-        try:
-            collateral: Collateral | None = await self._call(
-                self.broker(mode).collateral((request.token_id,))
-            )
-        except CredentialsRefusedError as exc:  # our key, as a refused order's
-            await self._skip(signal_id, KEY_REFUSED)
-            await self.keys[mode].refuse("balance read", str(exc))
-            raise _NotSent from None
-        except ExchangeAnswerError as exc:
-            await self._skip(signal_id, f"{wallet.UNREAD}: {exc}")
-            if hold is not None and exc.retry_after is not None:
-                hold(exc.retry_after)
-            raise _NotSent from None
-        return collateral
 
     async def _skip(self, signal_id: int, reason: str) -> None:
         """The signal SKIPPED for ``reason``: no order of it was stored or sent."""
