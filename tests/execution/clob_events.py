@@ -47,7 +47,7 @@ class ClobEvents(ClobExchange):
             if self.collateral is not None:
                 self.collateral -= sign * usdc
             if side == "BUY":
-                self._spend_allowance(token, -usdc)  # the transfer never happened
+                self.spend_allowance(token, -usdc)  # the transfer never happened
             if not self.monitor_lags:
                 self.monitor()  # a failed buy's shares, a failed sell's dollars: gone
 
@@ -118,11 +118,11 @@ class ClobEvents(ClobExchange):
         for a SELL) reserve."""
         o = placed["order"]
         if o["side"] == "BUY":
-            return self.collateral is not None and self._reserved("BUY", None) > self.collateral
+            return self.collateral is not None and self.reserved("BUY", None) > self.collateral
         token = int(o["tokenId"])
         if not self.share_approval:
             return True
-        return self._reserved("SELL", token) > self.holdings.get(token, Decimal(0))
+        return self.reserved("SELL", token) > self.holdings.get(token, Decimal(0))
 
     def live_orders(self) -> list[str]:
         self.expire()

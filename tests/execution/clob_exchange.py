@@ -7,10 +7,8 @@ placement (fills by counterparties, settlement, expiry, …) is :mod:`tests.exec
   ``bid_sizes``; unlimited when absent); the remainder rests (``live``). A resting order fills
   later when the test calls ``ClobEvents.fill`` (a counterparty takes it);
 * refusals with the real CLOB's messages (:class:`Rejected`, answered HTTP 400): ``not enough
-  balance / allowance`` (collateral for BUYs, shares for SELLs, both net of what live orders
-  reserve, or no allowance; a BUY's collateral also bounded by the wallet's allowance to the
-  exchange that settles its market, net of the BUYs resting there: ``allowances``, by exchange
-  address, absent: unlimited; fills spend it, as ``transferFrom`` does), ``order 0x… is
+  balance / allowance`` (collateral for BUYs, shares for SELLs, net of what live orders reserve,
+  and the allowances: :mod:`tests.execution.clob_wallet`), ``order 0x… is
   invalid. Size (1.08) lower than the minimum: 5`` (the market's ``min_size``, for every order,
   BUY or SELL; py-clob-client issue 301), ``invalid amount for a marketable BUY order ($0.7),
   min size: $1`` (a BUY that crosses the book worth
@@ -69,13 +67,14 @@ from tests.execution.clob_market import (
     Placement,
     Rejected,
 )
-from tests.execution.clob_signing import exchange_for
+from tests.execution.clob_wallet import ClobWallet
 
 
-class ClobExchange:
+class ClobExchange(ClobWallet):
     """Markets, our orders, the account's trades and balances, on the exchange's clock."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.markets: dict[int, Market] = {}
         self.orders: dict[str, dict[str, Any]] = {}  # by order hash
         self.trades: list[dict[str, Any]] = []
@@ -85,13 +84,6 @@ class ClobExchange:
         # Done orders (matched, cancelled, expired) are forgotten: the order endpoint answers
         # nothing for them, a cancel answers as for an order never held (``fake_clob``).
         self.forgetful = False
-        self.collateral: Decimal | None = None  # USDC balance; None: unlimited
-        self.allowance = True
-        # The wallet's collateral allowance to an exchange (lower-case address), in dollars.
-        self.allowances: dict[str, Decimal] = {}
-        self.holdings: dict[int, Decimal] = {}  # outcome shares held (what SELLs can sell)
-        # The wallet's approval of its conditional tokens to the exchanges (what SELLs spend).
-        self.share_approval = True
         # The validity monitor lags a failed trade: it cancels what the failure left unbacked
         # only when the test calls ``ClobEvents.monitor`` (the executor may read the failure
         # first); off: at the failure.
@@ -166,7 +158,7 @@ class ClobExchange:
             matched = size if depth is None else min(size, depth)
         # a BUY pays the taker fee of what it takes on top of its price (polymarket.md §3)
         fee = self.taker_fee(token, matched, price) if side == "BUY" else Decimal(0)
-        if not self._affordable(side, token, price, size, fee):
+        if not self.affordable(side, token, price, size, fee):
             raise Rejected("not enough balance / allowance")
         self.unmatched_next = False
         self.delayed_next = False
@@ -256,24 +248,6 @@ class ClobExchange:
         (it may fill), though its order endpoint shows it nowhere (``fake_clob``)."""
         return self.forgetful and placed["status"] in ("MATCHED", "CANCELED", "EXPIRED")
 
-    def exchange_of(self, token: int) -> str:
-        """The exchange (lower-case address) that settles the token's market's orders."""
-        return exchange_for(token, self.markets[token].neg_risk)[0].lower()
-
-    def _reserved(self, side: str, token: int | None, exchange: str | None = None) -> Decimal:
-        total = Decimal(0)
-        for placed in self.orders.values():
-            o = placed["order"]
-            if placed["status"] not in ("LIVE", "DELAYED") or o["side"] != side:
-                continue
-            if token is not None and int(o["tokenId"]) != token:
-                continue
-            if exchange is not None and self.exchange_of(int(o["tokenId"])) != exchange:
-                continue
-            rest = placed["shares"] - placed["matched"]
-            total += rest * placed["price"] if side == "BUY" else rest
-        return total
-
     def taker_fee(self, token: int, shares: Decimal, price: Decimal) -> Decimal:
         """What a taker pays on top (a BUY) or gives up (a SELL) for ``shares`` at ``price``:
         ``shares x r x (p(1 - p))^e`` on the market's schedule, floored to five decimals as the
@@ -284,29 +258,6 @@ class ClobExchange:
         rate, exponent = schedule
         fee = shares * rate * (price * (1 - price)) ** exponent
         return fee.quantize(Decimal("0.00001"), rounding=ROUND_DOWN)
-
-    def _affordable(
-        self, side: str, token: int, price: Decimal, size: Decimal, fee: Decimal
-    ) -> bool:
-        if not self.allowance:
-            return False
-        if side == "BUY":
-            exchange = self.exchange_of(token)
-            allowed = self.allowances.get(exchange)
-            cost = self._reserved("BUY", None, exchange) + price * size + fee
-            if allowed is not None and cost > allowed:
-                return False
-            if self.collateral is None:
-                return True
-            return self._reserved("BUY", None) + price * size + fee <= self.collateral
-        if not self.share_approval:
-            return False
-        return self._reserved("SELL", token) + size <= self.holdings.get(token, Decimal(0))
-
-    def _spend_allowance(self, token: int, usdc: Decimal) -> None:
-        exchange = self.exchange_of(token)
-        if exchange in self.allowances:
-            self.allowances[exchange] -= usdc
 
     @staticmethod
     def _split(matched: Decimal, lots: list[Decimal] | None) -> list[Decimal]:
@@ -343,7 +294,7 @@ class ClobExchange:
                 self.holdings[token] = self.holdings.get(token, Decimal(0)) + shares
             if self.collateral is not None:
                 self.collateral -= usdc + fee
-            self._spend_allowance(token, usdc + fee)
+            self.spend_allowance(token, usdc + fee)
         else:
             self.holdings[token] = self.holdings.get(token, Decimal(0)) - shares
             if self.collateral is not None:
