@@ -42,47 +42,12 @@ with ``clob.fill``, ``clob.settle``, ``clob.report``, ``clob.release``, ``clob.w
   ``clob.revoke_share_approval``); ``cached_shares``: a token's balance it reports from its
   cache instead, until ``GET /balance-allowance/update`` (the SDK's refresh) reads the chain.
 
-Variations: ``delay`` (a slow exchange, seconds before each answer), ``path_delays`` (slow routes),
-``response_delays`` (the request is processed at once, its answer arrives late), ``faults`` (the
-next answers of a route are 503/429/… without processing, a ``Retry-After`` with them when asked:
-:meth:`FakeClob.fail`), ``rate_limits`` (a route answers 429 until its ``Retry-After`` has passed:
-:meth:`FakeClob.rate_limit`), ``signer_limits`` (the per-signer order and cancel buckets of July
-2026, their ``Poly-RateLimit-*`` headers, warning or enforcing:
-:mod:`tests.execution.clob_signer_limits`), ``lose_next_response`` (the next order is accepted and
-the connection dropped without an answer), ``answer_next_order`` (the next order is accepted —
-matched, resting — and answered with this error status all the same: a gateway's 502 or 504 whose
-upstream took the order, a 500 after the insert), ``gateway_resends_next`` (the next order is
-accepted, its answer lost on the way and the POST sent again by a gateway in between: the
-answer the client gets is the second's, HTTP 400 ``order … is invalid. Duplicated. Same order
-has already been placed, can't be placed again`` — Polymarket's ``INVALID_ORDER_DUPLICATED``),
-``done_as_404`` (an order that is no longer open
-— matched, cancelled, expired — answered 404 ``order not found`` by ``GET /data/order/{id}``
-instead of nothing), ``forgetful`` (every order that is not live is gone from ``GET
-/data/order/{id}``, cancelled and expired ones too, and a done one — matched, cancelled, expired —
-is answered ``order can't be found - already canceled or matched`` by ``DELETE /orders``, as an
-order the exchange never held; an ``UNMATCHED`` one is still held: ``order can't be canceled``),
-``shows_matched`` (a fully matched order is shown ``MATCHED`` by ``GET /data/order/{id}`` instead
-of nothing: the order statuses the exchange's user channel sends include ``MATCHED``), ``unlisted``
-(trade ids ``GET /data/trades`` does not list yet: the account's listing lagging the match),
-``repeated`` (trade ids it lists twice in an answer: its cursor is an offset, and a trade matched
-while the pages are read pushes the rest down a place, so the next page repeats one),
-``revoke_keys`` (every L2 request answered 401), ``geoblock`` (``"blocked"``: every ``POST /order``
-answered 403 ``Trading restricted in your region…`` before its auth is read, as the real CLOB
-answers an order from a region it does not serve; ``"close_only"``: only orders that buy, as in its
-close-only countries).
-
-Hostile answers, at the wire: ``book_patch`` (fields put into every ``GET /book`` answer: a
-tick that is no CLOB tick, an absurd minimum), ``placement_patch`` (fields put into the next
-accepted ``POST /order`` answers: amounts the order cannot have made), ``endless_trades``
-(``GET /data/trades`` never ends: each page names a new cursor), ``trade_patches`` (fields put
-into one trade, by id, wherever ``GET /data/trades`` answers it: a trade that does not parse),
-``order_patch`` (fields put into every ``GET /data/order/{id}`` answer that shows an order),
-``balance_patch`` (fields put into every ``GET /balance-allowance`` answer).
+The variations a test turns on (a slow, failing, forgetful or hostile exchange) are
+:mod:`tests.execution.clob_variations`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import secrets
@@ -105,6 +70,7 @@ from tests.execution.clob_signing import (
     l2_creds,
     order_hash,
 )
+from tests.execution.clob_variations import ClobVariations
 from tests.local_http import serve
 
 # The real CLOB's answer to an order from a region it does not serve (HTTP 403).
@@ -114,7 +80,9 @@ GEOBLOCKED = (
 )
 
 
-class FakeClob(ClobFaults, ClobSignerLimits, ClobHeartbeats, ClobAccount, ClobEvents):
+class FakeClob(
+    ClobVariations, ClobFaults, ClobSignerLimits, ClobHeartbeats, ClobAccount, ClobEvents
+):
     """The exchange model served over HTTP on a local port (:meth:`start`)."""
 
     def __init__(self) -> None:
@@ -122,28 +90,7 @@ class FakeClob(ClobFaults, ClobSignerLimits, ClobHeartbeats, ClobAccount, ClobEv
         self.creds: dict[str, Creds] = {}  # by address
         self.requests: list[tuple[str, str]] = []
         self.rejections: list[str] = []
-        self.lose_next_response = False
-        self.answer_next_order: int | None = None
-        self.gateway_resends_next = False
-        self.done_as_404 = False
-        self.shows_matched = False
-        self.unlisted: set[str] = set()  # trade ids GET /data/trades does not list yet
-        self.repeated: set[str] = set()  # trade ids GET /data/trades lists twice
-        self.geoblock: str | None = None  # "blocked" or "close_only" (module docstring)
-        self.delay = 0.0
-        # Slow routes: a path ending in "/" delays every path under it, else that exact path.
-        self.path_delays: dict[str, float] = {}
-        # Slow answers: the request is processed at once, its answer held this long (a path).
-        self.response_delays: dict[str, float] = {}
-        self.pending: dict[str, int] = {}  # requests of a slow route being held right now
-        self.answered: dict[str, int] = {}  # requests of a slow route answered so far
         self.page_size = 2  # small pages, so readers must follow next_cursor
-        self.book_patch: dict[str, Any] = {}
-        self.placement_patch: dict[str, Any] = {}
-        self.endless_trades = False
-        self.trade_patches: dict[str, dict[str, Any]] = {}
-        self.order_patch: dict[str, Any] = {}
-        self.balance_patch: dict[str, Any] = {}
         self.balance_reads: list[str] = []  # GET /balance-allowance's asset types, in order
         # a token's balance the exchange reports from its cache until /balance-allowance/update
         self.cached_shares: dict[int, Decimal] = {}
@@ -185,16 +132,7 @@ class FakeClob(ClobFaults, ClobSignerLimits, ClobHeartbeats, ClobAccount, ClobEv
     @web.middleware
     async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.requests.append((request.method, request.path))
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        for route, seconds in list(self.path_delays.items()):
-            if request.path == route or (route.endswith("/") and request.path.startswith(route)):
-                self.pending[route] = self.pending.get(route, 0) + 1
-                try:
-                    await asyncio.sleep(seconds)
-                finally:
-                    self.pending[route] -= 1
-                self.answered[route] = self.answered.get(route, 0) + 1
+        await self.slowed(request)
         injected = self.injected(request)
         if injected is not None:
             return injected
@@ -204,8 +142,7 @@ class FakeClob(ClobFaults, ClobSignerLimits, ClobHeartbeats, ClobAccount, ClobEv
         self.expire()
         response: web.StreamResponse = await handler(request)
         response.headers.update(limit_headers)
-        if request.path in self.response_delays:
-            await asyncio.sleep(self.response_delays[request.path])
+        await self.answered_late(request)
         return response
 
     def _reject(self, status: int, message: str) -> web.Response:
