@@ -64,10 +64,6 @@ async def _edge(pool: asyncpg.Pool, who: str) -> float:
     return float(edge)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a decision is valued from its own fill price: the stale pick reads +0.086 a dollar",
-)
 async def test_a_stale_pick_earns_a_follower_nothing_an_early_buy_keeps_its_edge(
     pool: asyncpg.Pool,
 ) -> None:
@@ -125,10 +121,6 @@ SELECT x.chain_id, '0x' || md5(x.tx_hash) || md5(x.tx_hash || 'late'), x.log_ind
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no follow price: after the late prints the pick still reads +0.086 a dollar",
-)
 async def test_prints_stored_after_a_run_move_the_follow_price_incrementally(
     pool: asyncpg.Pool,
 ) -> None:
