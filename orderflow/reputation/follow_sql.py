@@ -2,16 +2,19 @@
 wallet's own fill (``rep_follow``; docs/reputation.md "The follow price").
 
 A follower acts on a wallet's fill once the listener has stored it and its order has reached the
-exchange: ``follow_latency_secs`` after the fill (the backtest's default latency). Its order then
-meets the book as it stands, which the next prints reveal. So a taker fill's **follow price** is
-the price of the first print of the same token by another wallet from the latency after the fill
-(a fill's own transaction, its makers' rows, lies before it: the latency is above 0) to
+exchange: ``follow_latency_secs`` after the fill (the backtest's default latency, at least 1 s: a
+fill's own transaction lies before it). Its order then meets the book as it stands, which the
+next orders that cross it reveal. So a taker fill's **follow price** is the price of the first
+**print** of the same token by another wallet from the latency after the fill to
 ``follow_window_secs`` after that (the executor's order life: a later print says what the market
 learnt since, not what the book held), and before its market's resolution (a print after it is
-taken with the outcome known). A print is a fill row at a level (:data:`line_sql.PRICED
-<orderflow.reputation.line_sql.PRICED>`: a fill of no shares or no collateral, stored at price
-0, is none), the token's rows in (time, log index, block, chain, transaction, wallet) order.
-No such print: the fill's own price (nothing says the book moved). A taker fill that is no print
+taken with the outcome known). A print is an order that crossed the book: a taker row
+(``is_taker_aggregate``, the order's mean price over its makers) at a level
+(:data:`line_sql.PRICED <orderflow.reputation.line_sql.PRICED>`: a fill of no shares or no
+collateral, stored at price 0, is none; nor is a print at 1.00); its wallet is the taker's (a
+maker row is the same match seen from the book, not another order). The token's prints are
+ordered by (time, block, log index, chain): the trades' key. **No print by another wallet in
+the window: the fill's own price** (nothing says the book moved). A taker fill that is no print
 itself (price 0 or 1) keeps its own price.
 
 A wallet that picks a maker's quote not yet pulled, seconds after the price stepped, has edge at
@@ -19,23 +22,24 @@ its fill that nobody has a few seconds later: its follow price is the new price,
 decisions are worth to a follower what the new price leaves. A wallet that bought before the
 market moved has its follow price near its own: it keeps its edge.
 
-One ordered pass over the followed tokens' prints (:func:`followed`), not a probe per fill:
-numbered in the order above, each print's count of prints before its time plus the latency (a
-running count: the first print at or after that time is the next), and its run (consecutive
-prints of one wallet; the first print by another wallet after a print of the fill's own wallet
-is the first of the next run). Two look-ups by those numbers give the follow price. The run
-(:data:`FOLLOW`, the tokens' prints read by one scan) and ``orderflow wallet``'s replay
-(:data:`WALLET_FOLLOW`, by the token index) read the same statement.
+One ordered pass over the prints (:func:`followed`), not a probe per fill (e640f3f's probes took
+6-7 s, +36 % of the full run at 20,000 wallets / 400,000 trades): numbered in that order, each
+print's count of prints before its time plus the latency (a running count: the first print at or
+after that time is the next), and its run (consecutive prints of one wallet: where the first
+print after the latency is the fill's own wallet's, the first by another wallet is the first of
+the next run). The run (:data:`FOLLOW`, one scan of the trades), the incremental run
+(:data:`FOLLOW_FEW`, the followed tokens by the token index) and ``orderflow wallet``'s replay
+(:func:`wallet_follow`) read the same statement.
 
 Per (wallet, token) of a resolved position with taker fills, in USDC, exact NUMERIC sums with one
 conversion (no order to depend on): ``fb``, what a follower pays more for the wallet's taker buys
 (shares x (follow price - fill price)), and ``fs``, what it receives less for its taker sells
 (shares x (fill price - follow price)). :data:`orderflow.reputation.evidence_sql.WALLETS` adds
 them to the taker buys' cost and takes them from the taker sells' proceeds, in the share of the
-taker amounts left as decisions. A fill's follow price is a function of its token's prints in
-the latency-plus-window after it: a print stored (or taken by a reorg) at time X moves only the
-follow prices of the token's taker fills from X - latency - window to X - latency, whose holders
-an incremental run rescores (:data:`MOVED`, :mod:`orderflow.reputation.incremental`).
+taker amounts left as decisions. A fill's follow price is a function of its token's prints
+before its resolution: a print stored or taken away there moves only the follow prices of the
+token's taker fills before the resolution, whose wallets an incremental run rescores
+(:data:`MOVED`, :mod:`orderflow.reputation.incremental`).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from datetime import datetime
 
 import asyncpg
 
+from orderflow.reputation.copy_sql import TOK, TOK2
 from orderflow.reputation.gate import GATED_TRADES
 from orderflow.reputation.line_sql import PRICED
 from orderflow.reputation.settings import ReputationSettings
@@ -60,52 +65,67 @@ __all__ = [
     "wallet_follow",
 ]
 
-# The token's prints in order (a total one: a fill row's key is (chain, transaction, log index)).
-_ORDER = """PARTITION BY t.token_id
-            ORDER BY t.timestamp, t.log_index, t.block_number, t.chain_id, t.tx_hash,
-                     t.wallet_address"""
-# The prints stamped before the fill's time plus the latency ($2), counted (microseconds: a
-# timestamptz's grain, so "at or before that less one" is "before that").
-_BEFORE = """PARTITION BY t.token_id ORDER BY t.timestamp
+# The token's prints in order (a total one: (chain, block, log index) is the trades' key), the
+# token known by two 64-bit hashes (copy_sql.TOK: a 78-digit NUMERIC sorts several times slower).
+_ORDER = (
+    """PARTITION BY t.tok, t.tok2 ORDER BY t.timestamp, t.block_number, t.log_index, t.chain_id"""
+)
+# The prints stamped before the fill's time plus the latency, counted (microseconds: a
+# timestamptz's grain, so "at or before that less one" is "before that"): a running count.
+_BEFORE = """PARTITION BY t.tok, t.tok2 ORDER BY t.timestamp
              RANGE BETWEEN UNBOUNDED PRECEDING
                        AND make_interval(secs => {lat}::float8) - interval '1 microsecond'
                            FOLLOWING"""
+# The print that many rows on (the first at or after the latency), by a row offset.
+_NEXT = "lead(t.{c}, (t.nb + 1 - t.rn)::int) OVER o"
 
 
 def followed(takers: str, trades: str, lat: str = "$2", win: str = "$3") -> str:
     """Each taker fill of the positions ``takers`` (a query of ``wallet_address``, ``token_id``,
     ``resolved_at``: one row per position) stamped before its resolution, with its follow price
     (``follow``, NUMERIC; NULL: none). ``trades``: the gated trades of the positions' tokens (a
-    query; at least every print of them), aliased ``t``. Columns: ``wallet_address``,
+    query; at least every taker row of them), aliased ``t``. Columns: ``wallet_address``,
     ``token_id``, ``chain_id``, ``tx_hash``, ``log_index``, ``side``, ``size``, ``price``,
     ``follow``. ``lat``, ``win``: the parameters of follow_latency_secs and follow_window_secs
-    (float8). Reads no parameter but those."""
+    (float8). Reads no parameter but those.
+
+    Three window levels over one sort (each level's order is the one below's): the prints
+    numbered, each one's count of prints before its time plus the latency and whether it starts
+    a run of its wallet; the runs numbered; the first print at or after the latency (``p_*``: by
+    a row offset). Where that print is the fill's own wallet's, the first of the next run (one
+    hash look-up)."""
     return f"""
 WITH pr AS (
-    SELECT t.token_id, t.timestamp, t.log_index, t.block_number, t.chain_id, t.tx_hash,
-           t.wallet_address, t.is_taker_aggregate, t.side, t.size, t.price,
-           row_number() OVER o AS rn, count(*) OVER b AS nb,
+    SELECT t.*, row_number() OVER o AS rn, count(*) OVER b AS nb,
            (lag(t.wallet_address) OVER o IS DISTINCT FROM t.wallet_address) AS starts
-      FROM ({trades}) t
-     WHERE {PRICED.format(t="t")}
+      FROM (SELECT {TOK} AS tok, {TOK2} AS tok2, t.timestamp, t.block_number, t.log_index,
+                   t.chain_id, t.wallet_address, t.price, t.tx_hash, t.side, t.size, t.token_id
+              FROM ({trades}) t
+             WHERE t.is_taker_aggregate AND {PRICED.format(t="t")}) t
     WINDOW o AS ({_ORDER}), b AS ({_BEFORE.format(lat=lat)})
-), s AS MATERIALIZED (
+), ru AS (
     SELECT t.*, count(*) FILTER (WHERE t.starts) OVER o AS run FROM pr t WINDOW o AS ({_ORDER})
+), s AS MATERIALIZED (
+    SELECT t.*, {_NEXT.format(c="wallet_address")} AS p_w, {_NEXT.format(c="timestamp")} AS p_at,
+           {_NEXT.format(c="price")} AS p_price, {_NEXT.format(c="run")} AS p_run
+      FROM ru t
+    WINDOW o AS ({_ORDER})
+), x AS (
+    -- the first print at or after the latency; where it is the wallet's own, the first of the
+    -- run after its run (one hash look-up)
+    SELECT f.*, CASE WHEN f.p_w <> f.wallet_address THEN f.p_at ELSE q.timestamp END AS at,
+           CASE WHEN f.p_w <> f.wallet_address THEN f.p_price ELSE q.price END AS follow
+      FROM s f
+      LEFT JOIN s q ON f.p_w = f.wallet_address
+                   AND q.tok = f.tok AND q.tok2 = f.tok2 AND q.run = f.p_run + 1 AND q.starts
 )
-SELECT f.wallet_address, f.token_id, f.chain_id, f.tx_hash, f.log_index, f.side, f.size, f.price,
-       CASE WHEN x.timestamp < k.resolved_at
-             AND x.timestamp <= f.timestamp + make_interval(secs => {lat}::float8 + {win}::float8)
-            THEN x.price END AS follow
-  FROM s f
-  JOIN ({takers}) k ON k.wallet_address = f.wallet_address AND k.token_id = f.token_id
-  -- the first print at or after the latency, and the first of the run after its run
-  LEFT JOIN s p ON p.token_id = f.token_id AND p.rn = f.nb + 1
-  LEFT JOIN s q ON q.token_id = f.token_id AND q.run = p.run + 1 AND q.starts
- CROSS JOIN LATERAL (SELECT CASE WHEN p.wallet_address <> f.wallet_address THEN p.timestamp
-                                 ELSE q.timestamp END AS timestamp,
-                            CASE WHEN p.wallet_address <> f.wallet_address THEN p.price
-                                 ELSE q.price END AS price) x
- WHERE f.is_taker_aggregate AND f.timestamp < k.resolved_at
+SELECT x.wallet_address, x.token_id, x.chain_id, x.tx_hash, x.log_index, x.side, x.size, x.price,
+       CASE WHEN x.at < k.resolved_at
+             AND x.at <= x.timestamp + make_interval(secs => {lat}::float8 + {win}::float8)
+            THEN x.follow END AS follow
+  FROM x
+  JOIN ({takers}) k ON k.wallet_address = x.wallet_address AND k.token_id = x.token_id
+ WHERE x.timestamp < k.resolved_at
 """
 
 
@@ -114,8 +134,7 @@ _TAKERS = """SELECT wallet_address, token_id, resolved_at FROM rep_positions
               WHERE resolved AND (tb > 0 OR ts > 0)"""
 # Their tokens' trades: one scan (a full run's: most tokens), or by the token index per token
 # (an incremental run's few).
-_SCAN = f"""SELECT * FROM ({GATED_TRADES}) g
-             WHERE g.token_id IN (SELECT token_id FROM ({_TAKERS}) k)"""
+_SCAN = GATED_TRADES
 _BY_TOKEN = f"""SELECT g.* FROM (SELECT DISTINCT token_id FROM ({_TAKERS}) k) k
                 CROSS JOIN LATERAL (SELECT * FROM ({GATED_TRADES}) g
                                      WHERE g.token_id = k.token_id OFFSET 0) g"""

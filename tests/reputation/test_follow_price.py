@@ -1,16 +1,17 @@
-"""A decision should be valued from the price a follower would pay: the first print of the token
-by another wallet once the follower's order can reach the market, within its order's life
-(docs/reputation.md "A third independent population", "Stale-quote pickers reach WHALE": tried
-twice, measured, not kept; the second try's code is commit e640f3f on main, reverted by the next).
+"""A decision is valued from the price a follower would pay: the first print of the token by
+another wallet once the follower's order can reach the market, within its order's life
+(orderflow.reputation.follow_sql; docs/reputation.md "The follow price"). Tried twice before,
+measured and not kept for their cost (e640f3f on main, reverted by the next).
 
 A stale-quote picker buys seconds after the price stepped up 4 cents, at the old price plus half
 a cent (a maker's quote not yet pulled); the next prints are at the new price, which is where the
 market closes: a follower, who buys at the new price, gets nothing, so the picker's edge is 0.
 A wallet that bought before the market moved (the next prints at its own price, the step an
 hour later) keeps its edge. Built as raw chain logs and scored by the real run; the replay reads
-the same. Today the picker is credited +0.086 a dollar, its fill's own price against the close
-(two strict xfails). A fill of no shares (stored at price 0) must never be a follow price: that
-test passes today (a control: no follow price at all) and bites a follow price that reads one.
+the same. On main before the follow price the picker was credited +0.086 a dollar, its fill's
+own price against the close (two strict xfails, now passing). The wallet's own later prints,
+prints inside the follower's latency or after its window, and fills of no shares (stored at
+price 0) are never a follow price: with none, the fill's own price stands.
 """
 
 from __future__ import annotations
@@ -24,11 +25,16 @@ from tests.reputation.test_cases import background
 from tests.reputation.test_close_line import HOUR, _closes, _replayed
 from tests.reputation.test_incremental_run import close, persisted
 
+_AFTER = (40.0, 60.0, 80.0)  # three others' prints at 0.44, this long after the step
 
-def _world(*, after: bool = True) -> tuple[World, str, str]:
+
+def _world(
+    *, after: tuple[float, ...] = _AFTER, own: float | None = None
+) -> tuple[World, str, str]:
     """Twelve markets: an early buyer at 0.40 a day in, the price stepping to 0.44 an hour
-    later, the picker 10 s after the step at 0.405, then (``after``) three others at 0.44 from
-    30 s after the pick; the close at 0.44."""
+    later, the picker 10 s after the step at 0.405, (``own``) a second pick of its own 10 s
+    later at that price, then three others at 0.44 ``after`` seconds from the step (default:
+    30-70 s after the pick); the close at 0.44."""
     w = World(seed=97)
     background(w, wallets=10, events=20)
     picker, early = w.new_wallet(), w.new_wallet()
@@ -48,9 +54,10 @@ def _world(*, after: bool = True) -> tuple[World, str, str]:
         for k in range(3):
             w.take(s, step + k, w.new_wallet(), side, 20.0, price=0.44)
         w.take(s, step + 10.0, picker, side, 100.0, price=0.405)
-        if after:
-            for k in range(3):
-                w.take(s, step + 40.0 + 20.0 * k, w.new_wallet(), side, 20.0, price=0.44)
+        if own is not None:
+            w.take(s, step + 20.0, picker, side, 100.0, price=own)
+        for dt in after:
+            w.take(s, step + dt, w.new_wallet(), side, 20.0, price=0.44)
         # the close at 0.44: eight takers in the line's last hours
         for k in range(8):
             w.take(s, closes - 5 * HOUR + 1800.0 * k, w.new_wallet(), side, 30.0, price=0.44)
@@ -74,6 +81,33 @@ async def test_a_stale_pick_earns_a_follower_nothing_an_early_buy_keeps_its_edge
     assert await _edge(pool, early) == pytest.approx((0.44 - 0.40) / 0.40, abs=1e-6)
 
 
+async def test_the_wallets_own_prints_are_no_follow_price(pool: asyncpg.Pool) -> None:
+    """The picker picks again 10 s after its first pick, at 0.41: the first print of the token
+    after the follower's latency is its own, and the first by another wallet (0.44, 30 s after
+    the first pick) is the follow price of both picks: 0 a dollar. Fails on main (no follow
+    price: "assert 0.0728... == 0.0"), and with the wallet's own print read as a print (the
+    first pick at 0.41: +0.0296 x 100 / 204.6 ... a dollar above 0)."""
+    w, picker, _ = _world(own=0.41)
+    await w.finish(pool)
+    await run_reputation(pool)
+    assert await _edge(pool, picker) == pytest.approx(0.0, abs=1e-6)
+
+
+async def test_prints_inside_the_latency_or_after_the_window_are_no_follow_price(
+    pool: asyncpg.Pool,
+) -> None:
+    """Others print 0.44 2 s after the pick (before the follower's order can reach the market:
+    follow_latency_secs 8 s) and 320 s after it (past follow_window_secs, 300 s from then; the
+    chain's blocks are 2 s apart, so 309 s can be stamped 308 s, inside it): no
+    print follows within the window, so the pick keeps its own price, +0.086 a dollar against
+    the close. A control (main has no follow price: it passes there); it bites a rule reading
+    prints before the latency or after the window (either makes it 0)."""
+    w, picker, _ = _world(after=(12.0, 330.0))
+    await w.finish(pool)
+    await run_reputation(pool)
+    assert await _edge(pool, picker) == pytest.approx((0.44 - 0.405) / 0.405, abs=1e-6)
+
+
 # A fill of no shares and no collateral (stored at price 0) by another wallet 2 s after each of
 # $1's taker fills and 8 s after it (the follower's latency): no print, so no follow price.
 _NO_SHARES = """
@@ -94,7 +128,7 @@ async def test_a_fill_of_no_shares_is_no_follow_price(pool: asyncpg.Pool) -> Non
     fills of no shares by another wallet inside the follower's window change nothing. (Read as a
     price of 0 -- follow_price without line_sql.PRINT, commit e640f3f -- the picks cost a
     follower nothing: the run's closing-line edge None, the replay's nan.)"""
-    w, picker, _ = _world(after=False)
+    w, picker, _ = _world(after=())
     await w.finish(pool)
     await pool.execute(_NO_SHARES, picker, w.new_wallet())
     await run_reputation(pool)
@@ -126,7 +160,7 @@ async def test_prints_stored_after_a_run_move_the_follow_price_incrementally(
 ) -> None:
     """The prints after the picks arrive after a first run (a node behind, a back-fill): the
     incremental run rescores the picker (its markets resolved long ago) and equals a full one."""
-    w, picker, _ = _world(after=False)
+    w, picker, _ = _world(after=())
     await w.finish(pool)
     assert not (await run_reputation(pool)).incremental
     assert await _edge(pool, picker) == pytest.approx((0.44 - 0.405) / 0.405, abs=1e-6)
