@@ -10,7 +10,7 @@ transaction, reading trades only through the as_of gate (:data:`GATED_TRADES`).
 from __future__ import annotations
 
 from orderflow.accounting.aggregate import DECISION_STAKE_SQL, DECISION_VALUE_SQL, HELD_LINE_SQL
-from orderflow.reputation import follow_sql, line_sql
+from orderflow.reputation import line_sql
 from orderflow.reputation.gate import GATED_TRADES
 from orderflow.reputation.hedged_sql import HEDGED_CTES
 from orderflow.reputation.wash_sql import WASH
@@ -191,10 +191,6 @@ _LESS = (
     "CASE WHEN NOT coalesce(o.taken, FALSE) THEN p.{c}"
     " WHEN p.{c} - o.off_{c} > 0.0000005 THEN p.{c} - o.off_{c} ELSE 0.0 END"
 )
-# The taker buys' cost and sells' proceeds at the follower's price (rep_follow: follow_sql).
-_AMOUNTS = {c: _LESS.format(c=c) for c in ("tb", "tcb", "ts", "tr")}
-_COST = follow_sql.COST.format(**_AMOUNTS)
-_PROCEEDS = follow_sql.PROCEEDS.format(**_AMOUNTS)
 # A gross amount of rep_positions (micro-units) in units, less rep_void's part of it (floored).
 _GROSS = "greatest(p.{c}_gross_u::float8 / 1000000 - coalesce(o.{v}, 0.0), 0.0)"
 _VO = DECISION_VALUE_SQL.format(v="p", y="p.payout_f")
@@ -235,8 +231,8 @@ WITH {HEDGED_CTES}, adj AS (
            p.exited_at, p.taker_first_at, p.taker_volume_u, p.penny_u, p.buy_u, p.payout_f,
            p.market_id, p.outcome_index, p.kept_u, p.taker_buy_u,
            p.resolved_at, p.shares_u, p.net_u,
-           {_LESS.format(c="tb")} AS tb, {_COST} AS tcb,
-           {_LESS.format(c="ts")} AS ts, {_PROCEEDS} AS tr,
+           {_LESS.format(c="tb")} AS tb, {_LESS.format(c="tcb")} AS tcb,
+           {_LESS.format(c="ts")} AS ts, {_LESS.format(c="tr")} AS tr,
            {_LESS.format(c="tfee")} AS tfee,
            CASE WHEN NOT g.voided THEN p.exited
                 WHEN g.bg > 0 THEN least(1.0, g.sg / g.bg) ELSE 0.0 END AS exited,
@@ -250,11 +246,10 @@ WITH {HEDGED_CTES}, adj AS (
                 ELSE 0.0 END AS short,
            CASE WHEN NOT coalesce(o.taken, FALSE) THEN p.short_price
                 WHEN {_LESS.format(c="ts")} > 0 THEN {_LESS.format(c="tr")} / {_LESS.format(c="ts")}
-                ELSE 0.0 END - {follow_sql.SELL_SLIP} AS short_price,
+                ELSE 0.0 END AS short_price,
            coalesce(o.post_tb, 0.0) AS post_tb, coalesce(o.post_tcb, 0.0) AS post_tcb,
            coalesce(o.post_ts, 0.0) AS post_ts, coalesce(o.post_tr, 0.0) AS post_tr
       FROM rep_positions p
-      LEFT JOIN rep_follow fo ON fo.wallet_address = p.wallet_address AND fo.token_id = p.token_id
       -- rep_wash's one row per (wallet, token) and rep_void's (at most one each: a sum of two
       -- float8 terms is the same in either order), grouped so the planner knows the key unique
       -- and hashes these few rows rather than the positions (the temp table has no statistics)

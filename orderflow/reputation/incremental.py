@@ -18,10 +18,7 @@ fingerprint). An incremental run then, in the caller's transaction:
    evidence changed; the COPIER evidence's cells are updated around the same changed trades
    (``rep_copy``, :mod:`orderflow.reputation.copy_state`; rebuilt with the counterparty sums);
 3. dirty wallets = wallets of dirty rows + every holder of a dirty token whose resolution,
-   closing line or problem moved + every wallet with a taker fill before the resolution of a
-   resolved token with a dirty key (a print stored or taken away there can be the one its
-   follow price reads: :mod:`orderflow.reputation.follow_sql`) + wallets whose wash evidence
-   changed; the holders of a token
+   closing line or problem moved + wallets whose wash evidence changed; the holders of a token
    whose mark alone moved are not rescored and none of their rows is written: the one figure
    the mark feeds, the unrealized P&L, is computed when read from the stored marks and open
    positions (migration 098, :mod:`orderflow.reputation.unrealized`, kept after the upsert);
@@ -46,7 +43,6 @@ from orderflow.reputation import (
     copy_state,
     detached_lines,
     detached_void,
-    follow_sql,
     line_sql,
     persist_sql,
     positions_sql,
@@ -239,13 +235,12 @@ async def build(
     await conn.execute("DROP TABLE rep_close")
     lap("closes")
     await conn.execute(
-        f"""CREATE TEMP TABLE rep_dirty_wallets ON COMMIT DROP AS
+        """CREATE TEMP TABLE rep_dirty_wallets ON COMMIT DROP AS
            SELECT wallet_address FROM rep_dirty_keys
            UNION SELECT s.wallet_address FROM orderflow_position_sums s
                   JOIN (SELECT token_id FROM rep_moved_tokens
                         UNION SELECT token_id FROM rep_marked_tokens) t
                     ON t.token_id = s.token_id
-           UNION SELECT wallet_address FROM ({follow_sql.MOVED}) f
            UNION SELECT wallet_address FROM rep_wash_changed"""
     )
     await conn.execute("ALTER TABLE rep_dirty_wallets ADD PRIMARY KEY (wallet_address)")
@@ -269,7 +264,6 @@ async def build(
     await conn.execute(ev.VOID, as_of)  # the rescored wallets' fills that are no decision
     if await detached_void.keep(conn, as_of):  # ... those of detached fills, as stored
         await detached_void.replace(conn)
-    await follow_sql.follow(conn, as_of, settings, few=True)  # the rescored wallets' follow prices
     lap("positions")
     await conn.execute(ev.WALLETS, settings.hedged_leg_window_secs, None)  # at the present
     rescored = await conn.fetchval("SELECT count(*) FROM rep_wallets")

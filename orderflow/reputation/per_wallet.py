@@ -164,12 +164,9 @@ def _kept(row: Mapping[str, Any], void: Decimal) -> Decimal:
     return 1 - void
 
 
-def _apply(
-    tp: TokenPosition, row: Mapping[str, Any], void: Decimal = ZERO, follow: Decimal | None = None
-) -> None:
+def _apply(tp: TokenPosition, row: Mapping[str, Any], void: Decimal = ZERO) -> None:
     """One fill; ``void``: the share of a taker fill that is no decision (against the wallet's
-    own orders); ``follow``: a taker fill's follow price (None: none; the run's rep_follow,
-    :mod:`orderflow.reputation.follow_sql`), which its decision is valued from."""
+    own orders)."""
     fill = fill_from_trade(row)
     tp.position.apply(fill)
     size, usdc = row["size"], row["usdc_size"]
@@ -183,8 +180,6 @@ def _apply(
     # wallet's own order, a taker row's part against its own orders (the run's gb, gs, gr)
     own = not taker and row["taker_address"] == row["wallet_address"]
     gross_void = Decimal(1) if late or own else (void if taker else ZERO)
-    # what a follower pays more a share (buy) or receives less (sell)
-    slip = ZERO if follow is None else (follow - row["price"]) * (1 if row["side"] == "BUY" else -1)
     if row["side"] == "BUY":
         tp.bought_gross += size
         tp.void_bought += size * gross_void
@@ -193,7 +188,6 @@ def _apply(
             tp.penny += usdc
         tp.taker_bought += size * kept
         tp.taker_paid += usdc * kept
-        tp.follow_paid += size * slip * kept
     else:
         tp.sold_gross += size
         tp.received_gross += usdc
@@ -201,7 +195,6 @@ def _apply(
         tp.void_received += usdc * gross_void
         tp.taker_sold += size * kept
         tp.taker_received += usdc * kept
-        tp.follow_received += size * slip * kept
     if taker:
         if row["side"] == "BUY":
             tp.taker_bought_all += size
@@ -234,21 +227,6 @@ def _after_close(
             tp.post_received += row["usdc_size"] * kept
 
 
-async def _follow_prices(
-    conn: asyncpg.Connection, cutoff: datetime, wallet: str, settings: ReputationSettings
-) -> dict[tuple[int, str, int], Decimal]:
-    """The follow price of each of the wallet's taker fills that has one, by (chain,
-    transaction, log index) (the run's rep_follow)."""
-    rows = await conn.fetch(
-        wallet_sql.WALLET_FOLLOW,
-        cutoff,
-        wallet,
-        settings.follow_latency_secs,
-        settings.follow_window_secs,
-    )
-    return {(r["chain_id"], r["tx_hash"], r["log_index"]): r["follow"] for r in rows}
-
-
 async def wallet_report(
     conn: asyncpg.Connection,
     wallet: str,
@@ -270,7 +248,6 @@ async def wallet_report(
     by_token: dict[int, TokenPosition] = {}
     fills_of: dict[int, list[asyncpg.Record]] = {}  # each position's fills
     self_matched = _self_matched(rows)
-    follow = await _follow_prices(conn, cutoff, wallet, settings)
     for row in rows:
         token_id = int(row["token_id"])
         tp = by_token.get(token_id)
@@ -284,8 +261,7 @@ async def wallet_report(
                 payouts=list(payouts) if payouts is not None else None,
                 resolved_at=row["resolved_at"],
             )
-        tx = (row["chain_id"], row["tx_hash"])
-        _apply(tp, row, self_matched.get(tx, ZERO), follow.get((*tx, row["log_index"])))
+        _apply(tp, row, self_matched.get((row["chain_id"], row["tx_hash"]), ZERO))
         fills_of.setdefault(token_id, []).append(row)
     positions = list(by_token.values())
     for token_id, (received, taker_received) in (await _capped(conn, wallet, settings)).items():

@@ -188,7 +188,7 @@ _EVENTS = """
 # The columns of rep_positions that CLOSES, ISSUES and the incremental run's mark update read,
 # from the same CTEs (the planner then skips the money arithmetic of the other columns).
 _LIGHT_SELECT = """SELECT v.wallet_address, v.token_id, v.market_id, v.fills, v.first_at,
-       v.taker_first_at, v.problem, v.resolved_at,
+       v.problem, v.resolved_at,
        CASE WHEN v.problem IS NOT NULL THEN v.payouts_text END AS problem_payouts,
        v.payout IS NOT NULL AS resolved, v.held_u,
        v.tb_u::float8 / 1000000 AS tb, v.ts_u::float8 / 1000000 AS ts

@@ -41,7 +41,6 @@ from orderflow.reputation import (
 )
 from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation import incremental as inc
-from orderflow.reputation.follow_sql import follow
 from orderflow.reputation.population_step import Population, population_step
 from orderflow.reputation.prior import Prior
 from orderflow.reputation.run_models import RunSummary, WalletScore
@@ -127,8 +126,7 @@ async def build_evidence(
     stored: bool = False,
 ) -> int:
     """``rep_positions``, ``rep_wash`` (and its hosts, which the closing lines leave out:
-    :func:`orderflow.reputation.line_sql.keep_hosts`), ``rep_close``, ``rep_void`` and
-    ``rep_follow`` (:mod:`orderflow.reputation.follow_sql`), what the
+    :func:`orderflow.reputation.line_sql.keep_hosts`), ``rep_close`` and ``rep_void``, what the
     wallets statement reads, inside the caller's transaction; returns the number of positions
     (as the statement that wrote them counted them: no second scan of millions of rows).
 
@@ -153,8 +151,6 @@ async def build_evidence(
     if stored:  # the voided fills no longer attached: the stored rows (detached_void)
         await detached_void.keep(conn, as_of)
     watch.lap("void")
-    await follow(conn, as_of, settings)
-    watch.lap("follow")
     return int(status.split()[-1])  # "SELECT <rows>"
 
 

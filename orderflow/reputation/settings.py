@@ -14,7 +14,7 @@ from pydantic_settings import SettingsConfigDict
 
 from orderflow.config import CommonSettings
 from orderflow.reputation.prior import TAIL_GAIN_SCALE, TAIL_MIN_GAIN
-from orderflow.strategy.settings import DEFAULT_ORDER_TTL_SECS, StrategySettings
+from orderflow.strategy.settings import StrategySettings
 
 
 class ReputationSettings(CommonSettings):
@@ -306,23 +306,6 @@ class ReputationSettings(CommonSettings):
         description="WASH_COUNTERPARTY: a wallet with at least this share of a WASH wallet's "
         "volume (as one of its top wash_top_k group members, or on the other side of its "
         "off-market fills, over wash_min_fills fills) is never DEGEN, WHALE or SMART.",
-    )
-    follow_latency_secs: float = Field(
-        default=8.0,
-        ge=1,
-        description="A decision is valued from the price a follower would pay: the first print "
-        "of the token by another wallet from this many seconds after the fill to "
-        "follow_window_secs later, before its market's resolution (none: the fill's own price). "
-        "The backtest's default latency, about 8 s: three confirmations of ~2 s, a block seen "
-        "~1 s late, ~1 s to place the order (the executor acts on the listener's stored fill). At "
-        "least 1 s: a follower acts on a mined block, never inside the fill's own transaction.",
-    )
-    follow_window_secs: float = Field(
-        default=float(DEFAULT_ORDER_TTL_SECS),
-        ge=0,
-        description="How long after follow_latency_secs a print still tells the follower's "
-        "price: the executor's order life (order_ttl_secs); a later print says what the market "
-        "learnt since, not what the book held.",
     )
     copy_window_secs: int = Field(
         default=1800,

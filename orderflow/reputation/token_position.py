@@ -39,10 +39,6 @@ class TokenPosition:
     taker_received: Decimal = ZERO
     taker_fee: Decimal = ZERO
     taker_first_at: datetime | None = None
-    # what a follower pays more for the taker buys, receives less for the taker sells (at its
-    # follow price: orderflow.reputation.follow_sql); the decisions are valued with them
-    follow_paid: Decimal = ZERO
-    follow_received: Decimal = ZERO
     # every taker fill, decision or not (what complete sets read: hedged_volume)
     taker_bought_all: Decimal = ZERO
     taker_paid_all: Decimal = ZERO
@@ -130,11 +126,9 @@ class TokenPosition:
                 max(self.received_gross - self.void_received - self.capped_received, ZERO)
             ),
             taker_bought=float(self.taker_bought),
-            taker_paid=float(self.taker_paid + self.follow_paid),
+            taker_paid=float(self.taker_paid),
             taker_sold=float(self.taker_sold),
-            taker_received=float(
-                max(self.taker_received - self.capped_taker_received, ZERO) - self.follow_received
-            ),
+            taker_received=float(max(self.taker_received - self.capped_taker_received, ZERO)),
             taker_fee=float(self.taker_fee),
         )
 

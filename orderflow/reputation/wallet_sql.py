@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from orderflow.reputation import line_sql
-from orderflow.reputation.follow_sql import wallet_follow
 from orderflow.reputation.gate import GATED_OUTCOMES, GATED_TRADES, gated_conditions
 from orderflow.reputation.persist_sql import FACTOR_COLUMNS
 from orderflow.reputation.scores_sql import FIGURES
@@ -13,8 +12,8 @@ from orderflow.reputation.scores_sql import FIGURES
 # $1 = as_of, $2 = wallet.
 WALLET_FILLS = f"""
 SELECT t.token_id, t.side, t.size, t.usdc_size, t.fee, t.fee_asset, t.price, t.timestamp,
-       t.is_taker_aggregate, t.chain_id, t.tx_hash, t.log_index, t.wallet_address,
-       t.taker_address, coalesce(t.market_id, tk.condition_id) AS market_id,
+       t.is_taker_aggregate, t.chain_id, t.tx_hash, t.wallet_address, t.taker_address,
+       coalesce(t.market_id, tk.condition_id) AS market_id,
        CASE WHEN c.neg_risk THEN left(c.question_id, 64) || '00'
             ELSE coalesce(t.market_id, tk.condition_id) END AS event_id,
        coalesce(t.outcome_index, tk.outcome_index) AS outcome_index,
@@ -26,11 +25,6 @@ SELECT t.token_id, t.side, t.size, t.usdc_size, t.fee, t.fee_asset, t.price, t.t
  WHERE t.wallet_address = $2
  ORDER BY t.timestamp, t.chain_id, t.tx_hash, t.log_index
 """
-
-# The follow price of each of one wallet's taker fills in a resolved market, before its
-# resolution, where a print gives one (follow_sql), by (chain, transaction, log index).
-# $1 = as_of, $2 = wallet, $3 = follow_latency_secs, $4 = follow_window_secs.
-WALLET_FOLLOW = wallet_follow(WALLET_FILLS)
 
 # The legs of neg-risk events (what a complete set must cover: hedged_sql.HEDGED_CTES'
 # event_legs: the legs prepared by the cut-off). $1 = event ids, $2 = the legs' cut-off.

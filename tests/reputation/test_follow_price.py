@@ -1,17 +1,18 @@
-"""A decision is valued from the price a follower would pay: the first print of the token by
-another wallet once the follower's order can reach the market, within its order's life
-(orderflow.reputation.follow_sql; docs/reputation.md "The follow price"). Tried twice before,
-measured and not kept for their cost (e640f3f on main, reverted by the next).
+"""A decision should be valued from the price a follower would pay: the first print of the token
+by another wallet once the follower's order can reach the market, within its order's life
+(docs/reputation.md "A third independent population", "Stale-quote pickers reach WHALE": tried
+three times, measured, not kept; the third try's code is commit 6d9964b of branch h43-follow,
+reverted by the commit after it).
 
 A stale-quote picker buys seconds after the price stepped up 4 cents, at the old price plus half
 a cent (a maker's quote not yet pulled); the next prints are at the new price, which is where the
 market closes: a follower, who buys at the new price, gets nothing, so the picker's edge is 0.
 A wallet that bought before the market moved (the next prints at its own price, the step an
 hour later) keeps its edge. Built as raw chain logs and scored by the real run; the replay reads
-the same. On main before the follow price the picker was credited +0.086 a dollar, its fill's
-own price against the close (two strict xfails, now passing). The wallet's own later prints,
-prints inside the follower's latency or after its window, and fills of no shares (stored at
-price 0) are never a follow price: with none, the fill's own price stands.
+the same. Today the picker is credited +0.086 a dollar, its fill's own price against the close
+(strict xfails, as is a picker picking twice: its own later print is no follower's market). The
+controls pass today (no follow price at all) and bite a rule that reads a fill of no shares
+(stored at price 0), a print inside the follower's latency or one after its window.
 """
 
 from __future__ import annotations
@@ -71,6 +72,10 @@ async def _edge(pool: asyncpg.Pool, who: str) -> float:
     return float(edge)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="a decision is valued from its own fill price: the stale pick reads +0.086 a dollar",
+)
 async def test_a_stale_pick_earns_a_follower_nothing_an_early_buy_keeps_its_edge(
     pool: asyncpg.Pool,
 ) -> None:
@@ -81,12 +86,15 @@ async def test_a_stale_pick_earns_a_follower_nothing_an_early_buy_keeps_its_edge
     assert await _edge(pool, early) == pytest.approx((0.44 - 0.40) / 0.40, abs=1e-6)
 
 
+@pytest.mark.xfail(
+    strict=True, reason="no follow price: the two picks read +0.0798 a dollar against the close"
+)
 async def test_the_wallets_own_prints_are_no_follow_price(pool: asyncpg.Pool) -> None:
     """The picker picks again 10 s after its first pick, at 0.41: the first print of the token
     after the follower's latency is its own, and the first by another wallet (0.44, 30 s after
-    the first pick) is the follow price of both picks: 0 a dollar. Fails on main (no follow
-    price: "assert 0.0728... == 0.0"), and with the wallet's own print read as a print (the
-    first pick at 0.41: +0.0296 x 100 / 204.6 ... a dollar above 0)."""
+    the first pick) is the follow price of both picks: 0 a dollar. Fails today (no follow
+    price: "assert 0.07979522749153684 == 0.0"), and failed on 6d9964b with the wallet's own
+    print read as a print ("assert 0.03551825445422694 == 0.0")."""
     w, picker, _ = _world(own=0.41)
     await w.finish(pool)
     await run_reputation(pool)
@@ -100,8 +108,8 @@ async def test_prints_inside_the_latency_or_after_the_window_are_no_follow_price
     follow_latency_secs 8 s) and 320 s after it (past follow_window_secs, 300 s from then; the
     chain's blocks are 2 s apart, so 309 s can be stamped 308 s, inside it): no
     print follows within the window, so the pick keeps its own price, +0.086 a dollar against
-    the close. A control (main has no follow price: it passes there); it bites a rule reading
-    prints before the latency or after the window (either makes it 0)."""
+    the close. A control (no follow price today: it passes); on 6d9964b it failed with the
+    window widened and with a latency of 1 s ("assert 0.0 == 0.0864...")."""
     w, picker, _ = _world(after=(12.0, 330.0))
     await w.finish(pool)
     await run_reputation(pool)
@@ -155,6 +163,10 @@ SELECT x.chain_id, '0x' || md5(x.tx_hash) || md5(x.tx_hash || 'late'), x.log_ind
 """
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="no follow price: after the late prints the pick still reads +0.086 a dollar",
+)
 async def test_prints_stored_after_a_run_move_the_follow_price_incrementally(
     pool: asyncpg.Pool,
 ) -> None:

@@ -113,9 +113,7 @@ async def test_a_moved_mark_updates_holders_without_rescoring(pool: asyncpg.Pool
         [wallet(3), wallet(50)],
     )
     fifth = await run_reputation(pool)
-    # wallet 3's row is gone, 50's too; the five other holders of market 2 (resolved) are
-    # rescored: a fill there taken away can have been one's follow price (follow_sql)
-    assert fifth.incremental and fifth.rescored == 5
+    assert fifth.incremental and fifth.rescored == 0  # wallet 3's row is gone, 50's too
     assert await unrealized(pool, 1) == D(0)
     after = await persisted(pool)
     sixth = await run_reputation(pool, full=True)

@@ -132,9 +132,6 @@ async def test_same_rows_as_main_fed_in_a_fixed_order(pool: asyncpg.Pool, seed: 
     await _world(pool, seed)
     async with pool.acquire() as conn, conn.transaction():
         await prepare(conn, await conn.fetchval("SELECT now()"))
-        # the frozen statements value the decisions at their own prices: no follow price
-        # (follow_sql), which moves values row by row and adds no sum whose order could matter
-        await conn.execute("TRUNCATE rep_follow")
         main = await wallets(conn, FROZEN_MAIN)
         main_columns = await columns(conn)
         await wallets(conn, FROZEN_ORDERED)
