@@ -1,7 +1,7 @@
 """A decision should be valued from the price a follower would pay: the first print of the token
 by another wallet once the follower's order can reach the market, within its order's life
 (docs/reputation.md "A third independent population", "Stale-quote pickers reach WHALE": tried
-three times, measured, not kept; the third try's code is commit 6d9964b of branch h43-follow,
+three times, measured, not kept; the third try's code is commit 823cbf9 on main,
 reverted by the commit after it).
 
 A stale-quote picker buys seconds after the price stepped up 4 cents, at the old price plus half
@@ -93,7 +93,7 @@ async def test_the_wallets_own_prints_are_no_follow_price(pool: asyncpg.Pool) ->
     """The picker picks again 10 s after its first pick, at 0.41: the first print of the token
     after the follower's latency is its own, and the first by another wallet (0.44, 30 s after
     the first pick) is the follow price of both picks: 0 a dollar. Fails today (no follow
-    price: "assert 0.07979522749153684 == 0.0"), and failed on 6d9964b with the wallet's own
+    price: "assert 0.07979522749153684 == 0.0"), and failed on 823cbf9 with the wallet's own
     print read as a print ("assert 0.03551825445422694 == 0.0")."""
     w, picker, _ = _world(own=0.41)
     await w.finish(pool)
@@ -108,7 +108,7 @@ async def test_prints_inside_the_latency_or_after_the_window_are_no_follow_price
     follow_latency_secs 8 s) and 320 s after it (past follow_window_secs, 300 s from then; the
     chain's blocks are 2 s apart, so 309 s can be stamped 308 s, inside it): no
     print follows within the window, so the pick keeps its own price, +0.086 a dollar against
-    the close. A control (no follow price today: it passes); on 6d9964b it failed with the
+    the close. A control (no follow price today: it passes); on 823cbf9 it failed with the
     window widened and with a latency of 1 s ("assert 0.0 == 0.0864...")."""
     w, picker, _ = _world(after=(12.0, 330.0))
     await w.finish(pool)
