@@ -285,7 +285,6 @@ WITH {HEDGED_CTES}, adj AS (
 ), pos AS (
     -- A decision is a taker fill; it is judged when its token's market has resolved.
     SELECT p.*,
-           CASE WHEN NOT p.resolved AND p.held_u > 0 THEN rc.mark_price END AS mark_price,
            -- no closing line for a decision taken after the close (judged by its outcome)
            CASE WHEN rc.close_at IS NULL OR p.taker_first_at > rc.close_at THEN NULL
                 WHEN p.last_at >= rc.close_at THEN rc.prev_price
@@ -309,10 +308,9 @@ WITH {HEDGED_CTES}, adj AS (
     SELECT p.wallet_address COLLATE "C" AS w, p.event_id COLLATE "C" AS e,
            p.fills, p.volume_u, p.first_at, p.last_at, p.fees_u,
            coalesce(p.pnl_u, p.realized_open_u) AS realized_u,
-           -- an open position's unrealized P&L in micro-units (NULL: none open)
-           CASE WHEN NOT p.resolved AND p.held_u > 0
-                THEN (p.held_u * coalesce(p.mark_price, 0))::int8 - p.basis_open_u
-           END AS unrealized_u,
+           -- an open position (its unrealized P&L is computed when read, from the open
+           -- positions and the marks a run keeps: migration 098, orderflow.reputation.unrealized)
+           NOT p.resolved AND p.held_u > 0 AS open,
            p.pnl_u, CASE WHEN p.resolved THEN p.paid_u END AS cost_u,
            CASE WHEN p.resolved THEN p.first_at END AS resolved_first_at, p.exited_at,
            CASE WHEN p.judged THEN p.taker_first_at END AS decided_at,
@@ -375,8 +373,7 @@ WITH {HEDGED_CTES}, adj AS (
            max(p.last_at) AS last_at,
            sum(p.fees_u)::int8 AS fees_u,
            sum(p.realized_u)::int8 AS realized_u,
-           coalesce(sum(p.unrealized_u), 0)::int8 AS unrealized_u,
-           count(p.unrealized_u) AS open_positions,
+           count(*) FILTER (WHERE p.open) AS open_positions,
            sum(p.pnl_u)::int8 AS pnl,
            sum(p.cost_u)::int8 AS cost,
            max(p.exited_at) - min(p.resolved_first_at) AS held_for,
@@ -441,8 +438,6 @@ SELECT w,
        max(last_at) AS last_at,
        sum(fees_u) / 1000000 AS fees,
        sum(realized_u) / 1000000 AS realized_pnl,
-       sum(unrealized_u) / 1000000 AS unrealized_pnl,
-       sum(unrealized_u) AS unrealized_u,  -- kept: the incremental run moves it by a mark delta
        sum(open_positions) AS open_positions,
        count(pnl) AS resolved,
        count(*) FILTER (WHERE pnl > 0) AS pnl_wins,
@@ -513,7 +508,7 @@ SELECT w,
 SELECT (row_number() OVER () - 1)::int AS idx,
        a.w COLLATE "default" AS wallet_address,
        a.total_trades, a.volume_usdc, a.markets_traded, a.first_at, a.last_at, a.fees,
-       a.realized_pnl, a.unrealized_pnl, a.unrealized_u, a.open_positions, a.resolved,
+       a.realized_pnl, a.open_positions, a.resolved,
        a.pnl_wins, a.pnl_losses, a.pnl_gross_profit, a.pnl_gross_loss, a.resolved_pnl,
        a.resolved_cost, a.holding_secs, a.events, a.resolution_days, a.day_var,
        a.resid_day_var, a.wins_day_var, a.value, a.stake,

@@ -146,10 +146,9 @@ async def save(conn: asyncpg.Connection, settings: ReputationSettings, as_of: da
         f"ALTER TABLE {INPUTS} ADD COLUMN {scores_sql.PACKED_COLUMN} bytea GENERATED ALWAYS AS"
         f" ({scores_sql.packed_expression(WalletInputs.columns())}) STORED"
     )
+    # (no unrealized P&L: read from the open positions and the marks, migration 098, which a
+    # mark that moves changes without rescoring the holders; WALLETS does not compute it)
     await conn.execute(f"INSERT INTO {INPUTS} {rows}")
-    # not kept: read from the open positions and the marks (migration 098), which a mark that
-    # moves changes without rescoring the holders (a copy here would be stale)
-    await conn.execute(f"ALTER TABLE {INPUTS} DROP COLUMN unrealized_pnl, DROP COLUMN unrealized_u")
     await conn.execute(f"CREATE TABLE {WASH} AS SELECT * FROM rep_wash")
     await conn.execute(f"CREATE TABLE {CLOSES} AS SELECT * FROM rep_close")
     await detached_void.save(conn)

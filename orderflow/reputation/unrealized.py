@@ -3,8 +3,9 @@
 The mark (a token's last price) feeds one figure of a wallet's row, the unrealized P&L of its
 open positions, and no score input. A run does not write it into the rows: readers compute it
 (``orderflow_unrealized_pnl``, called by ``orderflow_wallet_read``) as the sum over the wallet's
-open positions of ``(held_u x mark)::int8 - basis_u`` micro-units, the wallets statement's own
-arithmetic (:data:`orderflow.reputation.evidence_sql.WALLETS`), from two tables a live run keeps:
+open positions of ``(held_u x mark)::int8 - basis_u`` micro-units (the arithmetic the wallets
+statement used when it stored the figure; it no longer computes it), from two tables a live run
+keeps:
 
 * :data:`OPEN` -- each open position (not resolved at the cut-off, shares held) of the wallets
   the run scored: ``rep_positions``' ``held_u`` and ``basis_open_u``, which move only with the
@@ -28,7 +29,7 @@ from orderflow.reputation.detached_lines import CLOSES
 OPEN = "orderflow_reputation_open"
 MARKS = "orderflow_reputation_marks"
 
-# the open positions of rep_positions, as WALLETS values them (evidence_sql: pos, dec)
+# the open positions of rep_positions (WALLETS' open positions: evidence_sql's dec, ``open``)
 OPEN_ROWS = """SELECT wallet_address, token_id, held_u, basis_open_u AS basis_u
   FROM rep_positions WHERE NOT resolved AND held_u > 0"""
 _VALUES = ("held_u", "basis_u")

@@ -179,3 +179,26 @@ async def test_incremental_inputs_equal_a_full_runs_to_the_bit(pool: asyncpg.Poo
     async with pool.acquire() as conn:
         assert await conn.fetchval(f"SELECT count(*) FROM {INPUTS}") > 40
         assert await differing_rows(conn, INPUTS, "inputs_incremental") == 0
+
+
+async def test_every_column_computed_is_kept(pool: asyncpg.Pool) -> None:
+    """The wallets statement computes only what a run keeps: every column of ``rep_wallets`` is
+    a column of the stored inputs. The unrealized P&L is computed when read (migration 098,
+    :mod:`orderflow.reputation.unrealized`), so columns of it computed for every wallet and
+    then dropped were work for nothing."""
+    await _world(pool, 41)
+    assert not (await run_reputation(pool)).incremental
+    async with pool.acquire() as conn, conn.transaction():
+        await prepare(conn, await conn.fetchval("SELECT now()"))
+        await wallets(conn, evidence_sql.WALLETS)
+        computed = [name for name, _, _ in await columns(conn)]
+        kept = {
+            r[0]
+            for r in await conn.fetch(
+                "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass"
+                " AND attnum > 0 AND NOT attisdropped",
+                INPUTS,
+            )
+        }
+    assert len(computed) > 40
+    assert [c for c in computed if c not in kept] == []

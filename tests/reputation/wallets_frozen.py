@@ -226,6 +226,18 @@ FROZEN_MAIN = _once(
     "           AS wash_round_trip\n",
 )
 
+# The unrealized P&L left out of the columns (session 43): it is computed when read, from the open
+# positions and the marks a run keeps (migration 098, orderflow.reputation.unrealized), and the
+# stored inputs dropped the two columns; the statement no longer computes them. Every other
+# column is compared as before.
+FROZEN_MAIN = _once(
+    FROZEN_MAIN,
+    "       sum(unrealized_u) / 1000000 AS unrealized_pnl,\n"
+    "       sum(unrealized_u) AS unrealized_u,  -- kept: the incremental run moves it by a"
+    " mark delta\n",
+    "",
+)
+
 FROZEN_ORDERED = _once(
     _once(
         FROZEN_MAIN,
