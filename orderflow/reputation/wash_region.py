@@ -5,10 +5,14 @@ keys of the rows that changed."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncpg
 
 from orderflow.reputation import wash_partials_sql as sql
+from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.wash_assemble import drop_tables
+from orderflow.reputation.wash_sql import WASH, wash_settings
 
 # The keys ({key}) of the rows of {new} and {old} (joined on {on}) that differ, by their text.
 _CHANGED = """
@@ -25,6 +29,18 @@ async def cells(conn: asyncpg.Connection, trades: str, only: str, args: tuple[ob
     region = trades == sql.REGION_TRADES
     await hash_joined(conn, sql.cells(trades, only), args, region)
     await hash_joined(conn, sql.taker(trades, only), args, region)
+
+
+async def wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings) -> None:
+    """``rep_wash`` from every trade (``WASH``), planned without merge joins. Its CTEs' row
+    counts and distinct keys are unknown to the planner, which sorted every sale and taker row
+    for a merge join with pass 2's prices (``offtok``) -- even with no price at all, where no
+    fill names a counterparty: the benchmark's 2 M trades, 1.9 s of the statement's 2 s of
+    backend CPU. Hashed, pass 2's prices are the small side, and an empty one ends the join
+    before the trades are read (docs/benchmarks.md, session 43)."""
+    await conn.execute("SET LOCAL enable_mergejoin = off")
+    await conn.execute(WASH, as_of, *wash_settings(settings))
+    await conn.execute("SET LOCAL enable_mergejoin = on")
 
 
 async def hash_joined(
