@@ -159,16 +159,34 @@ _STORED_OFF1 = """), off1 AS (
 """
 
 
+# Pass 2's prevailing prices of the cells' buckets, kept by the cells statement for the taker
+# statement's sales (:func:`taker`), which computed them again from the trades before (pass 1's
+# sums, pass 2's market, its sums and prices: tests/reputation/test_wash_reads.py).
+REF2 = "rep_wash_ref2"
+
+
+def _pass2(trades: str) -> str:
+    """The CTEs up to pass 2's prevailing prices (``ref2``) and their deviations (``dev2``),
+    against the stored verdicts (``orderflow_wash_wallets.off1``), over ``trades``."""
+    return _PASS1.replace("{trades}", trades) + _STORED_OFF1 + PASS2_REF + DEV2
+
+
+def ref2_table(trades: str) -> str:
+    """:data:`REF2`, empty: the columns of pass 2's prices (the cells statement fills it)."""
+    head = f"CREATE TEMP TABLE {REF2} ON COMMIT DROP AS\n"
+    return f"{head}{_pass2(trades)})\nSELECT * FROM ref2\nWITH NO DATA"
+
+
 def cells(trades: str, only: str) -> str:
     """``rep_wash_cells``: the cells of ``only`` (every column of orderflow_wash_cells), pass 2
-    against the stored verdicts (``orderflow_wash_wallets.off1``)."""
+    against the stored verdicts (``orderflow_wash_wallets.off1``); pass 2's prices of those
+    buckets kept in :data:`REF2` (made by :func:`ref2_table`)."""
     return (
         "CREATE TEMP TABLE rep_wash_cells ON COMMIT DROP AS\n"
-        + _PASS1.replace("{trades}", trades)
-        + _STORED_OFF1
-        + PASS2_REF
-        + DEV2
-        + f"""), base AS (
+        + _pass2(trades)
+        + f"""), kept AS (
+    INSERT INTO {REF2} SELECT * FROM ref2 WHERE {only}
+), base AS (
     SELECT w, cp, mk, b, sum(size) AS vol, count(*) AS n FROM inv WHERE {only}
      GROUP BY w, cp, mk, b
 ), c1 AS (
@@ -196,16 +214,12 @@ def taker(trades: str, only: str) -> str:
     """``rep_wash_tk``: WASH's offtok sums per (wallet, token, market, bucket) of the buckets of
     ``rep_wash_cells`` (its taker_off fraction from the cells' sums: the same NUMERIC quotient),
     and what the sales in ``only``'s buckets received above pass 2's prevailing prices (its xs,
-    against the stored verdicts as :func:`cells` takes them)."""
+    against the prices :func:`cells` kept: :data:`REF2`, ``only``'s buckets)."""
     return (
         "CREATE TEMP TABLE rep_wash_tk ON COMMIT DROP AS\nWITH "
         + PARAMS
-        + F_INV.replace("{trades}", trades)
-        + PASS1_REF
-        + _STORED_OFF1
-        + PASS2_REF
-        + f"""), ref2o AS (
-    SELECT * FROM ref2 WHERE {only}
+        + f"""ref2o AS (
+    SELECT * FROM {REF2}
 """
         + sells_over(trades, "t.wallet_address", MK, BUCKET, by_bucket=True, ref="ref2o")
         + f"""), x AS (

@@ -24,11 +24,16 @@ SELECT DISTINCT {key} FROM {new} nw FULL JOIN {old} od USING {on}
 
 async def cells(conn: asyncpg.Connection, trades: str, only: str, args: tuple[object, ...]) -> None:
     """``rep_wash_cells`` and ``rep_wash_tk``: the cells and taker amounts of ``only``'s
-    buckets from ``trades`` (a region's statements planned without nested loops)."""
-    await drop_tables(conn, "rep_wash_cells", "rep_wash_tk")
+    buckets from ``trades`` (a region's statements planned without nested loops); pass 2's
+    prices computed once, by the cells statement, and kept for the taker statement's sales
+    (``rep_wash_ref2``)."""
+    await drop_tables(conn, "rep_wash_cells", "rep_wash_tk", sql.REF2)
     region = trades == sql.REGION_TRADES
+    await conn.execute(sql.ref2_table(trades), *args)
     await hash_joined(conn, sql.cells(trades, only), args, region)
+    await conn.execute(f"ANALYZE {sql.REF2}")
     await hash_joined(conn, sql.taker(trades, only), args, region)
+    await drop_tables(conn, sql.REF2)
 
 
 async def wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings) -> None:

@@ -123,6 +123,7 @@ def fingerprint(settings: ReputationSettings) -> str:
             WASH,
             sql.REGION_ROWS,
             sql.pass1(sql.REGION_TRADES, sql.IN_REGION),
+            sql.ref2_table(sql.REGION_TRADES),
             sql.cells(sql.REGION_TRADES, sql.IN_REGION),
             sql.taker(sql.REGION_TRADES, sql.IN_REGION),
             sql.wallet_sums(_STORED_CELLS),

@@ -1,4 +1,5 @@
-"""How many times the full ``WASH`` reads the trades (issue 14: the run's work paid once).
+"""How many times ``WASH`` and the stored cells' statements read the trades (issue 14: the run's
+work paid once).
 
 ``WASH`` (orderflow.reputation.wash_sql) needs the trades for two things: the maker rows naming a
 counterparty (``f``: the pairs, both passes' prevailing prices) and each wallet's own rows against
@@ -8,6 +9,12 @@ rows either needs, joined once with pass 2's prices: a read of its own for the s
 every sale row a second time (on the benchmark's 2 M trades, 500,000 sale rows keyed, sorted and
 merge-joined: most of the statement where no counterparty is named). The rows are the same
 (tests/reputation/test_wash_identity.py, test_wash_order.py, test_gaming_*_exits.py).
+
+The stored cells' statements (orderflow.reputation.wash_partials_sql: a build over every trade,
+an hourly update over a region's) compute pass 2's prevailing prices for the cells; the taker
+statement, which values the same buckets' sales against them, computed them again from the
+trades (pass 1's sums, pass 2's market, its sums and prices). The cells statement now keeps them
+(``rep_wash_ref2``) and the taker statement reads the trades for the wallets' own rows alone.
 """
 
 from __future__ import annotations
@@ -16,16 +23,19 @@ import json
 from typing import Any
 
 import asyncpg
+import pytest
 
 from orderflow.reputation import evidence_sql as ev
-from orderflow.reputation import positions_sql
+from orderflow.reputation import positions_sql, run_reputation, wash_region
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.wash_sql import wash_settings
-from tests.reputation.population import World, noise_taker, wash_pair
+from tests.reputation.population import World, noise_taker, wash_pair, wash_ring
+from tests.reputation.test_cases import background
 
 
 def _is_trades_scan(node: dict[str, Any]) -> bool:
-    return str(node.get("Relation Name", "")).startswith("orderflow_trades")
+    name = str(node.get("Relation Name", ""))
+    return name.startswith("orderflow_trades") or name == "rep_wash_rows"  # a region's trades
 
 
 def trade_reads(node: dict[str, Any]) -> int:
@@ -60,3 +70,40 @@ async def test_wash_reads_the_trades_twice(pool: asyncpg.Pool) -> None:
         assert await conn.fetchval("SELECT count(*) FROM rep_wash") > 0
     # the maker rows naming a counterparty; a wallet's own rows against pass 2's prices
     assert trade_reads(plan[0]["Plan"]) == 2
+
+
+async def test_the_taker_cells_read_pass_2_prices_kept(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The taker statement of a build and of an hourly update reads the trades twice (the
+    wallets' sales against pass 2's prices the cells statement kept, their taker rows against
+    the cells' fractions), not a third time to compute those prices again."""
+    plans: list[tuple[str, int]] = []
+    joined = wash_region.hash_joined
+
+    async def explained(
+        conn: asyncpg.Connection, statement: str, args: tuple[object, ...], region: bool = True
+    ) -> None:
+        if "CREATE TEMP TABLE rep_wash_tk " in statement:
+            plan = await conn.fetchval("EXPLAIN (FORMAT JSON) " + statement, *args)
+            plan = json.loads(plan) if isinstance(plan, str) else plan
+            plans.append(("region" if region else "build", trade_reads(plan[0]["Plan"])))
+        await joined(conn, statement, args, region)
+
+    monkeypatch.setattr(wash_region, "hash_joined", explained)
+    w = World(seed=52, markets=20, neg_risk_events=0)
+    noise = background(w, wallets=8, events=12)
+    showcase, partners = w.new_wallet(), [w.new_wallet() for _ in range(3)]
+    wash_ring(w, showcase, partners, 10)
+    await w.finish(pool)
+    assert not (await run_reputation(pool)).incremental
+    for _ in range(2):  # the first incremental run builds the cells, the next updates them
+        for s in w.pick(2, binary_only=True):
+            t = s.resolves - 0.04 * (s.resolves - s.opens)
+            w.take(s, t - 400, w.new_wallet(), s.winner, 50.0, price=0.95)
+            w.take(s, t, showcase, s.winner, 300.0, price=0.50, maker=partners[1])
+            w.take(s, t + 60, noise[0], s.winner, 80.0)
+        await w.chain.ingest(pool)
+        assert (await run_reputation(pool)).incremental
+    assert {kind for kind, _ in plans} == {"build", "region"}, plans
+    assert [reads for _, reads in plans] == [2] * len(plans), plans
