@@ -21,8 +21,9 @@ the only ones a pair can hold); an incremental run the buys of some buckets (:da
   as close, at a price no lower (the same relation the other way round: the leader trails it).
 
 A buy lies in one bucket, so a pair's figures are sums of its cells (:data:`PAIRS_OF`):
-``trail``, ``lead``, and ``markets``, the tokens with a trailing buy. ``rep_copy``
-(:data:`COPY_ROWS`): the pairs whose follower trails in at least ``copy_min_markets`` tokens,
+``trail``, ``lead``, and ``markets``, the tokens with a trailing buy, for the pairs past
+``copy_min_markets`` of those (the only ones anything reads; nearly every pair is a chance
+meeting in one token). ``rep_copy`` (:data:`COPY_ROWS`): those pairs,
 with ``buys``, all the follower's taker buys (read for the followers alone, by the trades' wallet
 index). The flag's rule (shares, the sign test) is numpy's, in :mod:`orderflow.reputation.flags`.
 
@@ -164,18 +165,22 @@ SELECT f, l, tok, tok2, b, coalesce(t.trail, 0)::int8 AS trail, coalesce(d.lead,
 """
 
 
-# Per (follower, leader): the sums of the cells of {cells} (a table or a query), {only} a
-# condition on (f, l).
+# Per (follower, leader) trailing in at least $1 (copy_min_markets) tokens: the sums of the
+# cells of {cells} (a table or a query), {only} a condition on (f, l). A pair short of them is
+# read by nothing (rep_copy, orderflow wallet's leaders and copiers ask for that many tokens),
+# and an update recomputes a touched pair from its cells: none is kept (at mainnet density
+# ~33 pairs a taker buy, nearly all chance meetings in one token: docs/benchmarks.md).
 PAIRS_OF = """
 SELECT f, l, sum(trail)::int8 AS trail, sum(lead)::int8 AS lead,
        count(DISTINCT tok) FILTER (WHERE trail > 0) AS markets
   FROM {cells} c
  WHERE {only}
  GROUP BY f, l
+HAVING count(DISTINCT tok) FILTER (WHERE trail > 0) >= $1::int
 """
 
 # rep_copy: the pairs of {pairs} (f, l, trail, lead, markets) whose follower trails in enough
-# tokens. $1 = copy_min_markets.
+# tokens (PAIRS_OF keeps no other). $1 = copy_min_markets.
 COPY_ROWS = """
 CREATE TEMP TABLE rep_copy ON COMMIT DROP AS
 SELECT p.f AS wallet_address, p.l AS leader, p.trail, p.lead, p.markets, 0::int8 AS buys

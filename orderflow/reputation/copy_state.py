@@ -16,13 +16,14 @@ leader, token, bucket) cells, recomputed only around changed fills.
 The stored cells count the trades up to ``orderflow_copy_state.last_id``, the counterparty
 cells' last id when they were made or updated. :func:`update` runs only when the counterparty
 update of the same run started from that id (its changes are then exactly the ones since) and
-the cells were made by this SQL, window and look-back (:func:`fingerprint`); otherwise the
-caller rebuilds.
+the cells were made by this SQL, window, look-back and token minimum (:func:`fingerprint`);
+otherwise the caller rebuilds. Only the pairs past ``copy_min_markets`` tokens are kept
+(:data:`orderflow.reputation.copy_sql.PAIRS_OF`): nothing reads the others.
 Whatever makes the counterparty cells rebuild -- a partition detached or attached with old fills,
 the change logs dropped past their bound, a TRUNCATE, a settings or SQL change, a large change --
-so rebuilds these. ``copy_min_markets``, ``copy_min_share`` and ``copy_alpha`` are applied to the
-stored sums at each run (no rebuild). Equal to the full statement's rows
-(``tests/reputation/test_copy_state.py``).
+so rebuilds these; so does another ``copy_min_markets`` (the pairs kept). ``copy_min_share``
+and ``copy_alpha`` are applied to the stored sums at each run (no rebuild). Equal to the full
+statement's rows (``tests/reputation/test_copy_state.py``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ _IN_REGION = "(tok, tok2, b) IN (SELECT tok, tok2, b FROM rep_copy_s)"
 
 
 def fingerprint(settings: ReputationSettings) -> str:
-    """What the stored cells depend on besides the data: the SQL, the window and the look-back."""
+    """What the stored cells depend on besides the data: the SQL, the window, the look-back and
+    the token minimum (the pairs kept)."""
     text = "\n".join(
         (
             sql.BUYS,
@@ -54,6 +56,7 @@ def fingerprint(settings: ReputationSettings) -> str:
             sql.PAIRS_OF,
             repr(settings.copy_window_secs),
             repr(settings.copy_look_back),
+            repr(settings.copy_min_markets),
         )
     )
     return hashlib.sha256(text.encode()).hexdigest()
@@ -90,7 +93,10 @@ async def build(
     await conn.execute(f"TRUNCATE {CELLS}, {PAIRS}")
     await conn.execute(f"INSERT INTO {CELLS} SELECT * FROM rep_copy_cells")
     await conn.execute("DROP TABLE rep_copy_cells")
-    await conn.execute(f"INSERT INTO {PAIRS} {sql.PAIRS_OF.format(cells=CELLS, only='TRUE')}")
+    await conn.execute(
+        f"INSERT INTO {PAIRS} {sql.PAIRS_OF.format(cells=CELLS, only='TRUE')}",
+        settings.copy_min_markets,
+    )
     await conn.execute(f"ANALYZE {CELLS}")
     await conn.execute(f"ANALYZE {PAIRS}")
     await conn.execute(
@@ -115,7 +121,7 @@ async def can_update(
 ) -> bool:
     """Whether the stored cells count the trades up to ``since`` (the counterparty cells' last id
     before their update, which then succeeded: ``rep_wash_keys`` holds every change since) and
-    were made by this SQL, window and look-back."""
+    were made by this SQL, window, look-back and token minimum."""
     if since is None:
         return False
     state = await conn.fetchrow("SELECT fingerprint, last_id FROM orderflow_copy_state WHERE valid")
@@ -167,9 +173,10 @@ async def update(conn: asyncpg.Connection, as_of: datetime, settings: Reputation
     await conn.execute(
         f"DELETE FROM {PAIRS} p USING rep_copy_touched t WHERE t.f = p.f AND t.l = p.l"
     )
+    touched = "(c.f, c.l) IN (SELECT f, l FROM rep_copy_touched)"
     await conn.execute(
-        f"INSERT INTO {PAIRS} "
-        + sql.PAIRS_OF.format(cells=CELLS, only="(c.f, c.l) IN (SELECT f, l FROM rep_copy_touched)")
+        f"INSERT INTO {PAIRS} {sql.PAIRS_OF.format(cells=CELLS, only=touched)}",
+        settings.copy_min_markets,
     )
     await conn.execute("UPDATE orderflow_copy_state SET last_id = $1, updated_at = now()", max_id)
     await _rows(conn, PAIRS, as_of, settings)
