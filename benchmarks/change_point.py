@@ -38,7 +38,6 @@ import dataclasses
 import os
 import pickle
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +47,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
-from recent_record import CLASSES, TOP, _measured, score_one  # noqa: E402
-from scratch_db import scratch_server  # noqa: E402
+from recent_record import (  # noqa: E402
+    CLASSES,
+    TOP,
+    _measured,
+    world_data,
+    world_dump_parser,
+    world_rows,
+)
 
-from orderflow import db  # noqa: E402
 from orderflow.reputation import evidence_sql, factors  # noqa: E402
 from orderflow.reputation import prior as pr  # noqa: E402
 from orderflow.reputation.flags import FLAGS, UNFADABLE  # noqa: E402
 from orderflow.reputation.settings import ReputationSettings  # noqa: E402
-from orderflow.reputation.stored_inputs import INPUTS  # noqa: E402
 from orderflow.reputation.tiers import tiers  # noqa: E402
 from orderflow.reputation.wallet_inputs import WalletInputs  # noqa: E402
 
@@ -92,42 +95,14 @@ def with_events(sql: str) -> str:
 async def dump(args: argparse.Namespace) -> None:
     evidence_sql.WALLETS = with_events(evidence_sql.WALLETS)
     columns = [c for c in WalletInputs.columns() if c != "wash_host"]
-    out = Path(args.out)
+    extra = [f"cp_{n}" for n in EVENT]
     for spec in args.worlds:
-        with tempfile.TemporaryDirectory(prefix="orderflow-cp-") as work:
-            async with scratch_server(args.dsn) as scratch:
-                pool = await db.create_pool(await scratch.fresh(), min_size=1, max_size=4)
-                try:
-                    truth = await score_one(pool, spec, Path(work))
-                    rows = await pool.fetch(
-                        "SELECT w.wallet_address, h.idx AS host, w.idx, s.flags, "
-                        + ", ".join(f"coalesce(w.{c}::float8, 'NaN') AS {c}" for c in columns)
-                        + ", "
-                        + ", ".join(f"w.cp_{n}" for n in EVENT)
-                        + f" FROM {INPUTS} w LEFT JOIN {INPUTS} h"
-                        " ON h.wallet_address = w.wash_host_address"
-                        " JOIN orderflow_wallet_scores s ON s.wallet_address = w.wallet_address"
-                        " ORDER BY w.idx"
-                    )
-                finally:
-                    await pool.close()
-        place = {int(r["idx"]): k for k, r in enumerate(rows)}
-        addr = [r["wallet_address"] for r in rows]
-        none = ("", 0.0, False)
-        data: dict[str, Any] = dict(
-            style=np.array([truth.get(a, none)[0] for a in addr]),
-            skill=np.array([truth.get(a, none)[1] for a in addr]),
-            skilled=np.array([truth.get(a, none)[2] for a in addr]),
-            copier=np.array(["COPIER" in (r["flags"] or []) for r in rows]),
-            wash_host=np.array(
-                [np.nan if r["host"] is None else place[int(r["host"])] for r in rows]
-            ),
-            **{c: np.array([r[c] for r in rows], dtype=np.float64) for c in columns},
-            events_of=[
-                {n: np.array(r[f"cp_{n}"] or [], dtype=np.float64) for n in EVENT} for r in rows
-            ],
-        )
-        path = out / f"{spec.replace(':', '-')}.pkl"
+        rows, truth = await world_rows(args.dsn, spec, columns, "orderflow-cp-", extra)
+        data: dict[str, Any] = world_data(rows, truth, columns)
+        data["events_of"] = [
+            {n: np.array(r[f"cp_{n}"] or [], dtype=np.float64) for n in EVENT} for r in rows
+        ]
+        path = Path(args.out) / f"{spec.replace(':', '-')}.pkl"
         path.write_bytes(pickle.dumps(data))
         print(f"{path}: {len(rows)} wallets", flush=True)
 
@@ -306,10 +281,7 @@ def show(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
-    d = sub.add_parser("dump", help="build, import and score worlds; save inputs, events, truth")
-    d.add_argument("worlds", nargs="+", help="control:SEED, third:SEED:SET, news:SEED:SET")
-    d.add_argument("--out", required=True, help="a directory")
-    d.add_argument("--dsn", help="an admin DSN (default: DATABASE_URL, else an embedded server)")
+    world_dump_parser(sub, "save inputs, events, truth")
     s = sub.add_parser("show", help="the top tiers and the false alarms under the rule")
     s.add_argument("paths", nargs="+")
     s.add_argument("--on", choices=("clv", "outcome"), default="clv")

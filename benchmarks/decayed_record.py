@@ -52,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
-from recent_record import CLASSES, TOP, dump_worlds  # noqa: E402
+from recent_record import CLASSES, TOP, dump_worlds, world_dump_parser  # noqa: E402
 
 from orderflow.reputation import evidence_sql, factors  # noqa: E402
 from orderflow.reputation.settings import ReputationSettings  # noqa: E402
@@ -189,10 +189,7 @@ def show(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
-    d = sub.add_parser("dump", help="build, import and score worlds; save inputs and truth")
-    d.add_argument("worlds", nargs="+", help="control:SEED, third:SEED:SET, news:SEED:SET")
-    d.add_argument("--out", required=True, help="a directory")
-    d.add_argument("--dsn", help="an admin DSN (default: DATABASE_URL, else an embedded server)")
+    world_dump_parser(sub, "save inputs and truth")
     s = sub.add_parser("show", help="the top tiers under each rule")
     s.add_argument("paths", nargs="+")
     args = p.parse_args(argv)

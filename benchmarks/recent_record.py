@@ -53,6 +53,7 @@ import math
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import asyncpg  # noqa: E402
 import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
 from scratch_db import scratch_server  # noqa: E402
@@ -203,39 +205,67 @@ async def dump_worlds(args: argparse.Namespace, columns: list[str], prefix: str)
     """Build, import and score each of ``args.worlds`` on a scratch server and save every
     wallet's ``columns`` of the stored inputs beside its hidden truth (style, skill, skilled), its
     COPIER flag and its wash host's place, as ``<out>/<world>.npz`` (also decayed_record's)."""
-    out = Path(args.out)
     for spec in args.worlds:
-        with tempfile.TemporaryDirectory(prefix=prefix) as work:
-            async with scratch_server(args.dsn) as scratch:
-                pool = await db.create_pool(await scratch.fresh(), min_size=1, max_size=4)
-                try:
-                    truth = await score_one(pool, spec, Path(work))
-                    rows = await pool.fetch(
-                        "SELECT w.wallet_address, h.idx AS host, w.idx, s.flags, "
-                        + ", ".join(f"coalesce(w.{c}::float8, 'NaN') AS {c}" for c in columns)
-                        + f" FROM {INPUTS} w LEFT JOIN {INPUTS} h"
-                        " ON h.wallet_address = w.wash_host_address"
-                        " JOIN orderflow_wallet_scores s ON s.wallet_address = w.wallet_address"
-                        " ORDER BY w.idx"
-                    )
-                finally:
-                    await pool.close()
-        place = {int(r["idx"]): k for k, r in enumerate(rows)}
-        addr = [r["wallet_address"] for r in rows]
-        none = ("", 0.0, False)
-        data: dict[str, Array] = dict(
-            style=np.array([truth.get(a, none)[0] for a in addr]),
-            skill=np.array([truth.get(a, none)[1] for a in addr]),
-            skilled=np.array([truth.get(a, none)[2] for a in addr]),
-            copier=np.array(["COPIER" in (r["flags"] or []) for r in rows]),
-            wash_host=np.array(
-                [np.nan if r["host"] is None else place[int(r["host"])] for r in rows]
-            ),
-            **{c: np.array([r[c] for r in rows], dtype=np.float64) for c in columns},
-        )
-        path = out / f"{spec.replace(':', '-')}.npz"
-        np.savez(path, **data)  # type: ignore[arg-type]  # numpy stubs: allow_pickle
+        rows, truth = await world_rows(args.dsn, spec, columns, prefix)
+        path = Path(args.out) / f"{spec.replace(':', '-')}.npz"
+        np.savez(path, **world_data(rows, truth, columns))  # type: ignore[arg-type]  # numpy stubs
         print(f"{path}: {len(rows)} wallets", flush=True)
+
+
+async def world_rows(
+    dsn: str | None, spec: str, columns: list[str], prefix: str, extra: Sequence[str] = ()
+) -> tuple[list[asyncpg.Record], dict[str, tuple[str, float, bool]]]:
+    """One world built, imported and scored on a scratch server: every wallet's ``columns`` of
+    the stored inputs (as float8) and ``extra`` ones (as stored), with its wash host's place and
+    flags, in the inputs' order; and the hidden truth by wallet (change_point's too)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as work:
+        async with scratch_server(dsn) as scratch:
+            pool = await db.create_pool(await scratch.fresh(), min_size=1, max_size=4)
+            try:
+                truth = await score_one(pool, spec, Path(work))
+                rows = await pool.fetch(
+                    "SELECT w.wallet_address, h.idx AS host, w.idx, s.flags, "
+                    + ", ".join(
+                        [f"coalesce(w.{c}::float8, 'NaN') AS {c}" for c in columns]
+                        + [f"w.{c}" for c in extra]
+                    )
+                    + f" FROM {INPUTS} w LEFT JOIN {INPUTS} h"
+                    " ON h.wallet_address = w.wash_host_address"
+                    " JOIN orderflow_wallet_scores s ON s.wallet_address = w.wallet_address"
+                    " ORDER BY w.idx"
+                )
+            finally:
+                await pool.close()
+    return rows, truth
+
+
+def world_data(
+    rows: list[asyncpg.Record], truth: dict[str, tuple[str, float, bool]], columns: list[str]
+) -> dict[str, Array]:
+    """:func:`world_rows`' rows as arrays: the truth, the COPIER flag, the wash host's place
+    and ``columns``."""
+    place = {int(r["idx"]): k for k, r in enumerate(rows)}
+    addr = [r["wallet_address"] for r in rows]
+    none = ("", 0.0, False)
+    return dict(
+        style=np.array([truth.get(a, none)[0] for a in addr]),
+        skill=np.array([truth.get(a, none)[1] for a in addr]),
+        skilled=np.array([truth.get(a, none)[2] for a in addr]),
+        copier=np.array(["COPIER" in (r["flags"] or []) for r in rows]),
+        wash_host=np.array([np.nan if r["host"] is None else place[int(r["host"])] for r in rows]),
+        **{c: np.array([r[c] for r in rows], dtype=np.float64) for c in columns},
+    )
+
+
+def world_dump_parser(sub: Any, what: str) -> argparse.ArgumentParser:
+    """The ``dump`` command of a what-if benchmark over :func:`world_rows`' worlds (its
+    arguments: the worlds, ``--out``, ``--dsn``); also decayed_record's and change_point's."""
+    help_ = f"build, import and score worlds; {what}"
+    d: argparse.ArgumentParser = sub.add_parser("dump", help=help_)
+    d.add_argument("worlds", nargs="+", help="control:SEED, third:SEED:SET, news:SEED:SET")
+    d.add_argument("--out", required=True, help="a directory")
+    d.add_argument("--dsn", help="an admin DSN (default: DATABASE_URL, else an embedded server)")
+    return d
 
 
 def halves(
@@ -384,16 +414,13 @@ def show(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
-    d = sub.add_parser("dump", help="build, import and score worlds; save inputs and truth")
-    d.add_argument("worlds", nargs="+", help="control:SEED, third:SEED:SET, news:SEED:SET")
-    d.add_argument("--out", required=True, help="a directory")
+    d = world_dump_parser(sub, "save inputs and truth")
     d.add_argument(
         "--split",
         choices=("span", "count"),
         default="span",
         help="halves at the middle of the span of decisions (the run's) or of equal counts",
     )
-    d.add_argument("--dsn", help="an admin DSN (default: DATABASE_URL, else an embedded server)")
     s = sub.add_parser("show", help="the top tiers under each rule")
     s.add_argument("paths", nargs="+")
     args = p.parse_args(argv)
