@@ -23,7 +23,7 @@ from polymarket.errors import TransportError
 from orderflow.execution.redeem import FIRST_PAUSE, SENT_WAIT
 from tests.execution.test_redeem_live import WALLET, World, _eoa, chain_world, holding_a_win, later
 from tests.execution.test_redeem_relayer import PROXY, Relayed, relayed
-from tests.execution.test_redeem_twice import mine, queued, the_row
+from tests.execution.test_redeem_twice import done_after, mine, queued, the_row
 
 
 @pytest.fixture
@@ -73,10 +73,7 @@ async def test_a_redemption_whose_answer_was_lost_is_not_sent_again(
     assert row["reason"] == f"waiting: {row['tx_hash']} pending"
     assert await eoa.anvil.rpc("eth_getTransactionByHash", row["tx_hash"]) is not None
     await mine(eoa)
-    later(ex, SENT_WAIT)
-    await ex.maintenance()
-    row = await the_row(pool)
-    assert (row["status"], row["reason"]) == ("DONE", "redeemed")
+    row = await done_after(ex, pool)
     assert (await eoa.chain.collateral(WALLET), row["attempts"]) == (shares, 1)
 
 
@@ -145,10 +142,7 @@ async def test_a_relayed_redemption_whose_answer_was_lost_is_not_submitted_again
     first = relayer.submitted[0].id
     assert row["reason"] == f"waiting: relayer transaction {first} STATE_NEW"
     await relayer.release()
-    later(ex, SENT_WAIT)
-    await ex.maintenance()
-    row = await the_row(pool)
-    assert (row["status"], row["reason"]) == ("DONE", "redeemed")
+    row = await done_after(ex, pool)
     assert len(relayer.submitted) == 1 and await w.chain.collateral(PROXY) > 0
 
 
@@ -178,10 +172,7 @@ async def test_a_relayed_redemption_stopped_before_its_id_was_stored_is_not_subm
     assert (row["status"], row["tx_hash"]) == ("SENT", None), row["reason"]
     assert row["reason"] == f"waiting: relayer transaction {relayer.submitted[0].id} STATE_NEW"
     await relayer.release()
-    later(ex, SENT_WAIT)
-    await ex.maintenance()
-    row = await the_row(pool)
-    assert (row["status"], row["reason"]) == ("DONE", "redeemed")
+    row = await done_after(ex, pool)
     assert len(relayer.submitted) == 1 and await w.chain.collateral(PROXY) > 0
 
 
@@ -224,8 +215,5 @@ async def test_a_relayed_redemption_in_doubt_waits_while_the_relayer_cannot_be_a
     assert len(relayer.submitted) == 1
     relayer.list_fails = False
     await relayer.release()
-    later(ex, SENT_WAIT)
-    await ex.maintenance()
-    row = await the_row(pool)
-    assert (row["status"], row["reason"]) == ("DONE", "redeemed")
+    row = await done_after(ex, pool)
     assert len(relayer.submitted) == 1

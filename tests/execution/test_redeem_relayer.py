@@ -43,6 +43,7 @@ from tests.execution.test_redeem_live import (
     later,
     redemption,
 )
+from tests.execution.test_redeem_twice import done_after
 
 PROXY = derive_proxy_wallet_address(WALLET, _production().wallet_derivation)
 SAFE = derive_safe_wallet_address(WALLET, _production().wallet_derivation)
@@ -201,10 +202,7 @@ async def test_a_relayed_redemption_still_pending_is_not_submitted_again(
     await ex.maintenance()
     assert len(relayer.submitted) == 1  # no second relayer transaction
     await relayer.release()
-    later(ex, SENT_WAIT)
-    await ex.maintenance()
-    row = await redemption(pool)
-    assert row is not None and (row["status"], row["reason"]) == ("DONE", "redeemed")
+    row = await done_after(ex, pool)
     assert len(relayer.submitted) == 1 and await w.chain.collateral(PROXY) > 0
 
 

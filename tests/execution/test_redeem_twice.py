@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from orderflow.execution.engine import Executor
 from orderflow.execution.redeem import FIRST_PAUSE, SENT_WAIT
 from tests.execution.test_redeem_live import (
     WALLET,
@@ -56,6 +57,15 @@ async def mine(w: World) -> None:
     await w.anvil.rpc("evm_mine")
 
 
+async def done_after(ex: Executor, pool: asyncpg.Pool) -> asyncpg.Record:
+    """The pass ``SENT_WAIT`` later finds the redemption through: its row DONE, redeemed."""
+    later(ex, SENT_WAIT)
+    await ex.maintenance()
+    row = await the_row(pool)
+    assert (row["status"], row["reason"]) == ("DONE", "redeemed")
+    return row
+
+
 async def test_a_pending_redemption_is_waited_for_not_sent_again(
     pool: asyncpg.Pool, dsn: str, eoa: World
 ) -> None:
@@ -75,10 +85,7 @@ async def test_a_pending_redemption_is_waited_for_not_sent_again(
     await ex.maintenance()
     assert await queued(eoa) == 1  # nothing sent a second time
     await mine(eoa)
-    later(ex, SENT_WAIT)
-    await ex.maintenance()
-    row = await the_row(pool)
-    assert (row["status"], row["reason"]) == ("DONE", "redeemed")
+    row = await done_after(ex, pool)
     assert (await eoa.chain.collateral(WALLET), row["attempts"]) == (shares, 1)
 
 
@@ -128,10 +135,7 @@ async def test_a_redemption_sent_before_a_crash_is_not_sent_again(
     row = await the_row(pool)
     assert row["status"] == "SENT", row["reason"]
     await mine(eoa)
-    later(ex, SENT_WAIT)
-    await ex.maintenance()
-    row = await the_row(pool)
-    assert (row["status"], row["reason"]) == ("DONE", "redeemed")
+    row = await done_after(ex, pool)
     assert await eoa.chain.collateral(WALLET) == shares
 
 
