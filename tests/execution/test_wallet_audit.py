@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import asyncpg
 
+from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
 from orderflow.execution.wallet_audit import INTERVAL_SECS, WalletAudit
 from tests.execution.conftest import TOKEN_YES
@@ -131,19 +132,22 @@ async def test_a_restart_goes_on_with_the_schedule(
     reads = _share_reads(clob)
     assert reads >= 1
     now.offset += HOUR
-    restarted = live_executor(pool, dsn, live)
-    restarted.wallet_audit = WalletAudit(clock=now)
-    async with pool.acquire() as conn:
-        await restarted.registry.refresh(conn)
-    await restarted.maintenance()
+    await (await _restarted(pool, dsn, live, now)).maintenance()
     assert _share_reads(clob) - reads == 1
     now.offset += HOUR / 2
-    again = live_executor(pool, dsn, live)
-    again.wallet_audit = WalletAudit(clock=now)
-    async with pool.acquire() as conn:
-        await again.registry.refresh(conn)
+    again = await _restarted(pool, dsn, live, now)
     await again.maintenance()
     assert _share_reads(clob) - reads == 1
     now.offset += HOUR / 2
     await again.maintenance()
     assert _share_reads(clob) - reads == 2
+
+
+async def _restarted(pool: asyncpg.Pool, dsn: str, live: LiveBroker, now: Clock) -> Executor:
+    """A new executor process on the same database (a restart, a new leader), its audit on
+    ``now``."""
+    ex = live_executor(pool, dsn, live)
+    ex.wallet_audit = WalletAudit(clock=now)
+    async with pool.acquire() as conn:
+        await ex.registry.refresh(conn)
+    return ex

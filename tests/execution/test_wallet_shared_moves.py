@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import asyncpg
 
+from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
 from orderflow.execution.wallet_audit import INTERVAL_SECS, WalletAudit
 from orderflow.execution.wallet_shares import exit_reads, pro_rata, square
@@ -34,12 +35,7 @@ async def test_a_shortfall_on_a_shared_wallet_is_shared_pro_rata(
     all (``assert {'live-one': ...'251.102500'), 'live-two': ...'196.070000')} == {...
     '300.12', ... '147.0525'}``; squared by ``live-two``: it kept 47.0125, ``live-one`` 400.16)."""
     ex = await holding_yes(pool, dsn, clob, live)
-    await live_strategy(pool, "live-two", max_position_usd=100)
-    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
-    await ex.worker.drain()
-    for trade in clob.trades:
-        clob.settle(trade["id"], "MINED")
-    await ex.maintenance()
+    await _second_strategy_holding(pool, ex, clob)
     assert await _held(pool) == {"live-one": Decimal("400.16"), "live-two": Decimal("196.07")}
     clob.move_shares(TOKEN_YES, Decimal("149.0575"))
     reads = await exit_reads(pool.acquire, ex.worker.desk, [TOKEN_YES])
@@ -80,15 +76,20 @@ async def test_the_hourly_audit_shares_a_shortfall_out_too(
     ex = await holding_yes(pool, dsn, clob, live)
     now = Clock()
     ex.wallet_audit = WalletAudit(clock=now)
-    await live_strategy(pool, "live-two", max_position_usd=100)
-    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
-    await ex.worker.drain()
-    for trade in clob.trades:
-        clob.settle(trade["id"], "MINED")
-    await ex.maintenance()
+    await _second_strategy_holding(pool, ex, clob)
     clob.move_shares(TOKEN_YES, Decimal("149.0575"))
     for _ in range(2):
         now.offset += timedelta(seconds=INTERVAL_SECS)
         await ex.maintenance()
     assert await _held(pool) == {"live-one": Decimal("300.12"), "live-two": Decimal("147.0525")}
     assert await pool.fetchval("SELECT count(*) FROM orderflow_wallet_moves") == 2
+
+
+async def _second_strategy_holding(pool: asyncpg.Pool, ex: Executor, clob: FakeClob) -> None:
+    """``live-two`` (a smaller cap) follows the same buy as ``live-one``; both trades mined."""
+    await live_strategy(pool, "live-two", max_position_usd=100)
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    await ex.worker.drain()
+    for trade in clob.trades:
+        clob.settle(trade["id"], "MINED")
+    await ex.maintenance()

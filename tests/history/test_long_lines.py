@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orderflow.history.row_batches import MAX_LINE_CHARS
+from orderflow.history.row_batches import MAX_LINE_CHARS, BadLine, Row
 from orderflow.history.sources import RowReader
 
 
@@ -21,14 +21,7 @@ def test_a_huge_json_line_is_a_dead_letter_read_in_bounded_memory(tmp_path: Path
         out.write(json.dumps({"a": 1}) + "\n")
         out.write('{"a": "' + "x" * (4 * MAX_LINE_CHARS) + '"}\n')
         out.write(json.dumps({"a": 3}) + "\n")
-    tracemalloc.start()
-    try:
-        with RowReader(path) as reader:
-            batches = list(reader.batches(10))
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 3 * MAX_LINE_CHARS, f"peak {peak:,} bytes for a line of {4 * MAX_LINE_CHARS:,}"
+    batches = _read_in_bounded_memory(path)
     rows = [r.values for rows, _ in batches for r in rows]
     bad = [b for _, bad in batches for b in bad]
     assert rows == [{"a": 1}, {"a": 3}]
@@ -47,14 +40,7 @@ def test_a_huge_csv_line_is_a_dead_letter_read_in_bounded_memory(tmp_path: Path,
         out.write(f"a{sep}b\n1{sep}2\n")
         out.write("x" * (4 * MAX_LINE_CHARS) + "\n")
         out.write(f"3{sep}4\n")
-    tracemalloc.start()
-    try:
-        with RowReader(path) as reader:
-            batches = list(reader.batches(10))
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 3 * MAX_LINE_CHARS, f"peak {peak:,} bytes for a line of {4 * MAX_LINE_CHARS:,}"
+    batches = _read_in_bounded_memory(path)
     assert [r.values for rows, _ in batches for r in rows] == [
         {"a": "1", "b": "2"},
         {"a": "3", "b": "4"},
@@ -63,3 +49,17 @@ def test_a_huge_csv_line_is_a_dead_letter_read_in_bounded_memory(tmp_path: Path,
     assert [(b.number, b.reason) for b in bad] == [
         (3, f"a line of more than {MAX_LINE_CHARS:,} characters: no row")
     ]
+
+
+def _read_in_bounded_memory(path: Path) -> list[tuple[list[Row], list[BadLine]]]:
+    """The file's batches, its reading's peak memory below three times the longest line the
+    reader holds (the file holding a line four times that)."""
+    tracemalloc.start()
+    try:
+        with RowReader(path) as reader:
+            batches = list(reader.batches(10))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * MAX_LINE_CHARS, f"peak {peak:,} bytes for a line of {4 * MAX_LINE_CHARS:,}"
+    return batches
