@@ -20,6 +20,7 @@ import asyncpg
 import pytest
 from polymarket.errors import TransportError
 
+from orderflow.execution.engine import Executor
 from orderflow.execution.redeem import FIRST_PAUSE, SENT_WAIT
 from tests.execution.test_redeem_live import WALLET, World, _eoa, chain_world, holding_a_win, later
 from tests.execution.test_redeem_relayer import PROXY, Relayed, relayed
@@ -136,14 +137,8 @@ async def test_a_relayed_redemption_whose_answer_was_lost_is_not_submitted_again
     await ex.maintenance()
     later(ex, SENT_WAIT)
     await ex.maintenance()
-    assert len(relayer.submitted) == 1  # no second relayer transaction
-    row = await the_row(pool)
-    assert (row["status"], row["attempts"]) == ("SENT", 1), row["reason"]
-    first = relayer.submitted[0].id
-    assert row["reason"] == f"waiting: relayer transaction {first} STATE_NEW"
-    await relayer.release()
-    row = await done_after(ex, pool)
-    assert len(relayer.submitted) == 1 and await w.chain.collateral(PROXY) > 0
+    row = await _waited_for_then_redeemed(ex, pool, proxy)
+    assert row["attempts"] == 1
 
 
 async def test_a_relayed_redemption_stopped_before_its_id_was_stored_is_not_submitted_again(
@@ -167,13 +162,8 @@ async def test_a_relayed_redemption_stopped_before_its_id_was_stored_is_not_subm
     await ex.maintenance()
     later(ex, SENT_WAIT + FIRST_PAUSE)
     await ex.maintenance()
-    assert len(relayer.submitted) == 1  # no second relayer transaction
-    row = await the_row(pool)
-    assert (row["status"], row["tx_hash"]) == ("SENT", None), row["reason"]
-    assert row["reason"] == f"waiting: relayer transaction {relayer.submitted[0].id} STATE_NEW"
-    await relayer.release()
-    row = await done_after(ex, pool)
-    assert len(relayer.submitted) == 1 and await w.chain.collateral(PROXY) > 0
+    row = await _waited_for_then_redeemed(ex, pool, proxy)
+    assert row["tx_hash"] is None
 
 
 async def test_a_relayed_redemption_stopped_before_the_submit_is_sent_later(
@@ -217,3 +207,19 @@ async def test_a_relayed_redemption_in_doubt_waits_while_the_relayer_cannot_be_a
     await relayer.release()
     row = await done_after(ex, pool)
     assert len(relayer.submitted) == 1
+
+
+async def _waited_for_then_redeemed(
+    ex: Executor, pool: asyncpg.Pool, proxy: Relayed
+) -> asyncpg.Record:
+    """The relayer holds one transaction, the row SENT and waiting for it (nothing submitted a
+    second time); released, the next pass finds it through. The row while it waited."""
+    relayer = proxy.relayer
+    assert len(relayer.submitted) == 1  # no second relayer transaction
+    row = await the_row(pool)
+    assert row["status"] == "SENT", row["reason"]
+    assert row["reason"] == f"waiting: relayer transaction {relayer.submitted[0].id} STATE_NEW"
+    await relayer.release()
+    await done_after(ex, pool)
+    assert len(relayer.submitted) == 1 and await proxy.world.chain.collateral(PROXY) > 0
+    return row

@@ -43,11 +43,7 @@ async def test_shares_moved_from_a_position_never_exited_are_squared_by_maintena
     token's balance and books the shortfall once as a move; an hour later it is read again and
     nothing more is booked. Failed before: nothing booked (``assert 0 == 1``: no move, the
     books kept every share until settlement)."""
-    ex = await holding_yes(pool, dsn, clob, live)
-    now = Clock()
-    ex.wallet_audit = WalletAudit(clock=now)
-    [entry] = clob.trades
-    clob.settle(entry["id"], "MINED")
+    ex, now = await _held_mined(pool, dsn, clob, live)
     await ex.maintenance()
     held = await _position_shares(pool)
     gone = (held / 2).quantize(Decimal("0.000001"))
@@ -75,11 +71,7 @@ async def test_a_wallet_holding_the_books_books_nothing_and_is_read_once_an_hour
 ) -> None:
     """Control: the wallet holds every share: nothing read within the hour, then one read an
     hour (not short: no refresh), nothing booked."""
-    ex = await holding_yes(pool, dsn, clob, live)
-    now = Clock()
-    ex.wallet_audit = WalletAudit(clock=now)
-    [entry] = clob.trades
-    clob.settle(entry["id"], "MINED")
+    ex, now = await _held_mined(pool, dsn, clob, live)
     reads = _share_reads(clob)
     for hour in range(3):
         for _ in range(2):
@@ -121,11 +113,7 @@ async def test_a_restart_goes_on_with_the_schedule(
     the hour. Failed before (the schedule in the leader's memory, every token first seen again
     after a restart): ``assert 0 == 1``, no read at the new leader's first pass — a leader
     restarted more often than hourly never audited anything."""
-    ex = await holding_yes(pool, dsn, clob, live)
-    now = Clock()
-    ex.wallet_audit = WalletAudit(clock=now)
-    [entry] = clob.trades
-    clob.settle(entry["id"], "MINED")
+    ex, now = await _held_mined(pool, dsn, clob, live)
     await ex.maintenance()
     now.offset += HOUR
     await ex.maintenance()
@@ -151,3 +139,15 @@ async def _restarted(pool: asyncpg.Pool, dsn: str, live: LiveBroker, now: Clock)
     async with pool.acquire() as conn:
         await ex.registry.refresh(conn)
     return ex
+
+
+async def _held_mined(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> tuple[Executor, Clock]:
+    """A held YES position whose buy is mined, the executor's audit on the returned clock."""
+    ex = await holding_yes(pool, dsn, clob, live)
+    now = Clock()
+    ex.wallet_audit = WalletAudit(clock=now)
+    [entry] = clob.trades
+    clob.settle(entry["id"], "MINED")
+    return ex, now
