@@ -42,12 +42,8 @@ from scratch_db import scratch_server  # noqa: E402
 from orderflow import db  # noqa: E402
 from orderflow.chain.ingest import ingest_logs  # noqa: E402
 from orderflow.chain.pending_sums import fold  # noqa: E402
-from orderflow.reputation import (  # noqa: E402
-    ReputationSettings,
-    wash_assemble,
-    wash_region,
-    wash_state,
-)
+from orderflow.reputation import ReputationSettings, wash_assemble, wash_state  # noqa: E402
+from orderflow.reputation.wash_sql import WASH, wash_settings  # noqa: E402
 
 REBUILD_SHARE = wash_state.REBUILD_SHARE
 THIN = """CREATE TEMP TABLE rep_positions ON COMMIT DROP AS
@@ -137,6 +133,7 @@ async def run(args: argparse.Namespace) -> None:
     )
     settings = ReputationSettings(work_mem=args.work_mem)
     wash_state.REBUILD_SHARE = float("inf")  # the update is measured whatever the change
+    wash_args = wash_settings(settings)
     async with scratch_server(args.dsn, args.data_dir, "orderflow-washi-") as scratch:
         dsn = await scratch.fresh()
         # the ingest path with and without migration 023's update trigger, alternated
@@ -204,7 +201,7 @@ async def run(args: argparse.Namespace) -> None:
                     await wash_state.begin(traced_build)
                     await wash_state.build(traced_build, as_of, settings)
                 async with Timed(pid) as full0:
-                    await wash_region.wash(conn, as_of, settings)
+                    await conn.execute(WASH, as_of, *wash_args)
                 # the rows as a run stores them (orderflow_reputation_wash)
                 await conn.execute("CREATE TABLE bench_stored AS SELECT * FROM rep_wash")
                 await conn.execute("DROP TABLE rep_wash")
@@ -265,7 +262,7 @@ async def run(args: argparse.Namespace) -> None:
                         inc_cpu.append(t)
                     else:
                         async with Timed(pid) as t:
-                            await wash_region.wash(conn, as_of, settings)
+                            await conn.execute(WASH, as_of, *wash_args)
                         full_cpu.append(t)
                     got[which] = await _rows(conn)
                 await tx.rollback()

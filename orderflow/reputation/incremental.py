@@ -48,7 +48,6 @@ from orderflow.reputation import (
     positions_sql,
     stored_inputs,
     wash_assemble,
-    wash_region,
     wash_state,
     wash_tot,
 )
@@ -58,6 +57,7 @@ from orderflow.reputation.gate import GATED_TRADES
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.stored_inputs import CLOSES, WASH
 from orderflow.reputation.sums_sql import CHANGES
+from orderflow.reputation.wash_sql import wash_settings
 
 
 async def _wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings) -> bool:
@@ -81,7 +81,7 @@ async def _wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
             "CREATE TEMP TABLE rep_positions ON COMMIT DROP AS " + wash_tot.THIN.format(only="")
         )
         await wash_state.begin(conn)
-        await wash_region.wash(conn, as_of, settings)
+        await conn.execute(ev.WASH, as_of, *wash_settings(settings))
         await wash_state.build(conn, as_of, settings)
         await conn.execute("DROP TABLE rep_positions")
         old = f"SELECT * FROM {WASH}"

@@ -37,7 +37,6 @@ from orderflow.reputation import (
     scores_sql,
     stored_inputs,
     unrealized,
-    wash_region,
     wash_state,
 )
 from orderflow.reputation import evidence_sql as ev
@@ -47,6 +46,7 @@ from orderflow.reputation.prior import Prior
 from orderflow.reputation.run_models import RunSummary, WalletScore
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.sums_sql import SUMS_MAY_MISS_FILLS
+from orderflow.reputation.wash_sql import wash_settings
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ async def build_evidence(
     status = await conn.execute(positions_sql.positions(stored=stored), as_of)
     await conn.execute(positions_sql.ANALYZE)
     watch.lap("positions")
-    await wash_region.wash(conn, as_of, settings)
+    await conn.execute(ev.WASH, as_of, *wash_settings(settings))
     watch.lap("counterparties")
     # the lines leave out the matches inside one wash group (line_sql): its hosts first
     await line_sql.keep_hosts(conn, "rep_wash")

@@ -21,7 +21,7 @@ $1..$8 as :data:`orderflow.reputation.wash_sql.WASH`.
 from __future__ import annotations
 
 from orderflow.reputation.gate import GATED_TRADES
-from orderflow.reputation.wash_exits_sql import OVER
+from orderflow.reputation.wash_exits_sql import sells_over
 
 # An address's key, and the address back from it.
 ADDR = "decode(substr({a}, 3), 'hex')"
@@ -31,8 +31,6 @@ MK = (
     " '\\x00'::bytea || convert_to(t.token_id::text, 'UTF8'))"
 )
 BUCKET = "floor(extract(epoch FROM t.timestamp) / $3::float8)::int8"
-# A wallet's own taker row (its order's aggregate), not a maker row.
-_TAKER = "t.is_taker_aggregate"
 
 
 def judged(volume: str, whole: str) -> str:
@@ -66,45 +64,37 @@ def tot_keys(tot: str) -> str:
 """
 
 
-# Each wallet's own rows against pass 2's prices, per token, in one read of the trades: the
-# off-market part of its taker rows (taker_off's fraction of their bucket) and what its sales
-# received above the prevailing prices around them (orderflow.reputation.wash_exits_sql). Both
-# join the row's (wallet, market, bucket) with pass 2's: taker_off's keys are ref2's (its fills
-# are dev2's, ref2's join), so ref2 carries the fraction (``off``: taker_off has the key) and
-# every row either needs is read and joined once -- a read of its own for the sales went over
-# every sale row a second time (tests/reputation/test_wash_reads.py). The sums are those of
-# the two reads apart (the same non-NULL terms: a row outside taker_off has no fraction), and
-# a (wallet, token) has a row when either had one: a taker row in taker_off, or a sale above
-# the prices.
-OFFTOK_KEYS = f"""), ref2x AS (
-    SELECT r.*, x.frac, x.w IS NOT NULL AS off
-      FROM ref2 r LEFT JOIN taker_off x ON x.w = r.w AND x.mk = r.mk AND x.b = r.b
-), offtok AS (
-    -- the decisions the edge must not count (orderflow.reputation.evidence_sql.WALLETS
-    -- subtracts them), in the units of rep_positions, and what the sales received above the
-    -- prevailing prices
+# The off-market part of each wallet's taker rows per token: taker_off's buckets against the
+# trades' own rows, by key.
+OFFTOK_KEYS = (
+    f"""), offtake AS (
+    -- ... carried to the wallet's own taker rows there: the decisions the edge must not count
+    -- (orderflow.reputation.evidence_sql.WALLETS subtracts them), in the units of rep_positions
     SELECT t.wallet_address AS w, t.token_id,
-           coalesce(sum(t.size * r.frac) FILTER (WHERE {_TAKER} AND t.side = 'BUY'), 0)::float8
-               AS tb,
-           coalesce(sum(t.usdc_size * r.frac) FILTER (WHERE {_TAKER} AND t.side = 'BUY'), 0)
-               ::float8 AS tcb,
-           coalesce(sum(t.size * r.frac) FILTER (WHERE {_TAKER} AND t.side <> 'BUY'), 0)::float8
-               AS ts,
-           coalesce(sum(t.usdc_size * r.frac) FILTER (WHERE {_TAKER} AND t.side <> 'BUY'), 0)
-               ::float8 AS tr,
-           coalesce(sum(r.frac * CASE WHEN t.fee_asset = 'SHARES' THEN t.fee * t.price
-                                      ELSE t.fee END) FILTER (WHERE {_TAKER} AND t.fee > 0), 0)
-               ::float8 AS tfee,
-           coalesce(sum({OVER}) FILTER (WHERE t.side <> 'BUY'), 0)::float8 AS xg,
-           coalesce(sum({OVER}) FILTER (WHERE t.side <> 'BUY' AND {_TAKER}), 0)::float8 AS xt
+           coalesce(sum(t.size * x.frac) FILTER (WHERE t.side = 'BUY'), 0)::float8 AS tb,
+           coalesce(sum(t.usdc_size * x.frac) FILTER (WHERE t.side = 'BUY'), 0)::float8 AS tcb,
+           coalesce(sum(t.size * x.frac) FILTER (WHERE t.side <> 'BUY'), 0)::float8 AS ts,
+           coalesce(sum(t.usdc_size * x.frac) FILTER (WHERE t.side <> 'BUY'), 0)::float8 AS tr,
+           coalesce(sum(x.frac * CASE WHEN t.fee_asset = 'SHARES' THEN t.fee * t.price
+                                      ELSE t.fee END) FILTER (WHERE t.fee > 0), 0)::float8
+               AS tfee
       FROM ({GATED_TRADES}) t
-      JOIN ref2x r
-        ON r.w = {ADDR.format(a="t.wallet_address")} AND r.mk = {MK} AND r.b = {BUCKET}
-     WHERE t.is_taker_aggregate OR t.side <> 'BUY'
+      JOIN taker_off x
+        ON x.w = {ADDR.format(a="t.wallet_address")} AND x.mk = {MK} AND x.b = {BUCKET}
+     WHERE t.is_taker_aggregate
      GROUP BY t.wallet_address, t.token_id
-    HAVING count(*) FILTER (WHERE {_TAKER} AND r.off) > 0
-        OR sum({OVER}) FILTER (WHERE t.side <> 'BUY') > 0
 """
+    + sells_over(GATED_TRADES, ADDR.format(a="t.wallet_address"), MK, BUCKET, by_bucket=False)
+    + """), offtok AS (
+    -- both per (wallet, token): the off-market taker amounts and what its sales received
+    -- above the prevailing prices
+    SELECT coalesce(o.w, x.w) AS w, coalesce(o.token_id, x.token_id) AS token_id,
+           coalesce(o.tb, 0.0) AS tb, coalesce(o.tcb, 0.0) AS tcb, coalesce(o.ts, 0.0) AS ts,
+           coalesce(o.tr, 0.0) AS tr, coalesce(o.tfee, 0.0) AS tfee,
+           coalesce(x.xg, 0)::float8 AS xg, coalesce(x.xt, 0)::float8 AS xt
+      FROM offtake o FULL JOIN xs x ON x.w = o.w AND x.token_id = o.token_id
+"""
+)
 
 
 def host_and_rows(host: str, wallet: str, counterparty: str) -> str:

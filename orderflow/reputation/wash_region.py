@@ -5,14 +5,10 @@ keys of the rows that changed."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import asyncpg
 
 from orderflow.reputation import wash_partials_sql as sql
-from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.wash_assemble import drop_tables
-from orderflow.reputation.wash_sql import WASH, wash_settings
 
 # The keys ({key}) of the rows of {new} and {old} (joined on {on}) that differ, by their text.
 _CHANGED = """
@@ -34,18 +30,6 @@ async def cells(conn: asyncpg.Connection, trades: str, only: str, args: tuple[ob
     await conn.execute(f"ANALYZE {sql.REF2}")
     await hash_joined(conn, sql.taker(trades, only), args, region)
     await drop_tables(conn, sql.REF2)
-
-
-async def wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings) -> None:
-    """``rep_wash`` from every trade (``WASH``), planned without merge joins. Its CTEs' row
-    counts and distinct keys are unknown to the planner, which sorted every sale and taker row
-    for a merge join with pass 2's prices (``offtok``) -- even with no price at all, where no
-    fill names a counterparty: the benchmark's 2 M trades, 1.9 s of the statement's 2 s of
-    backend CPU. Hashed, pass 2's prices are the small side, and an empty one ends the join
-    before the trades are read (docs/benchmarks.md, session 43)."""
-    await conn.execute("SET LOCAL enable_mergejoin = off")
-    await conn.execute(WASH, as_of, *wash_settings(settings))
-    await conn.execute("SET LOCAL enable_mergejoin = on")
 
 
 async def hash_joined(
