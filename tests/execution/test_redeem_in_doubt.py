@@ -54,15 +54,24 @@ def answer_lost(w: World, monkeypatch: pytest.MonkeyPatch, method: str) -> None:
     monkeypatch.setattr(transport, "post_json", lost)
 
 
-async def test_a_redemption_whose_answer_was_lost_is_not_sent_again(
+async def _sent_answer_lost(
     pool: asyncpg.Pool, dsn: str, eoa: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[Executor, int]:
+    """A win held, the node mining only when told; a pass sends the redemption and the node's
+    answer to it is lost. The executor and the wallet's winning shares."""
     ex = await holding_a_win(pool, dsn, eoa)
     shares = await eoa.chain.shares(WALLET, eoa.tokens[0])
     await eoa.anvil.rpc("evm_setAutomine", False)
     with monkeypatch.context() as m:
         answer_lost(eoa, m, "eth_sendRawTransaction")
         await ex.maintenance()
+    return ex, shares
+
+
+async def test_a_redemption_whose_answer_was_lost_is_not_sent_again(
+    pool: asyncpg.Pool, dsn: str, eoa: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ex, shares = await _sent_answer_lost(pool, dsn, eoa, monkeypatch)
     assert await queued(eoa) == 1  # it went out
     later(ex, FIRST_PAUSE)
     await ex.maintenance()
@@ -83,12 +92,7 @@ async def test_a_lost_answer_of_a_transaction_the_node_dropped_is_sent_again(
 ) -> None:
     """The other side: the look-up by its hash finds the node forgot it, so it is sent again
     at once (not held back for ever)."""
-    ex = await holding_a_win(pool, dsn, eoa)
-    shares = await eoa.chain.shares(WALLET, eoa.tokens[0])
-    await eoa.anvil.rpc("evm_setAutomine", False)
-    with monkeypatch.context() as m:
-        answer_lost(eoa, m, "eth_sendRawTransaction")
-        await ex.maintenance()
+    ex, shares = await _sent_answer_lost(pool, dsn, eoa, monkeypatch)
     row = await the_row(pool)
     assert row["status"] == "SENT" and row["tx_hash"] is not None, row["reason"]
     await eoa.anvil.rpc("anvil_dropTransaction", row["tx_hash"])
