@@ -25,7 +25,8 @@ were), and, from that schema, one index or trigger dropped ("-tx", "-market", â€
 
 Variants run in rotation, ``--runs`` times; the table gives the median (minimum) per statement,
 the load average is printed with each round. Needs a server on this machine (the private embedded
-one, or ``--dsn``): its backends' CPU is read from /proc.
+one, or ``--dsn``): its backends' CPU is read from /proc. The variants are
+``ingest_index_variants.py``'s, the per-statement clock ``store_statement_clock.py``'s.
 """
 
 from __future__ import annotations
@@ -37,8 +38,6 @@ import os
 import sys
 import tempfile
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,252 +47,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from ingest_index_variants import VARIANTS  # noqa: E402
 from log_mix import CHAIN_ID, generate  # noqa: E402
 from scratch_db import scratch_server  # noqa: E402
+from store_statement_clock import StatementClock, statements_for  # noqa: E402
 
 from orderflow import db  # noqa: E402
-from orderflow.chain import (  # noqa: E402
-    block_times,
-    checkpoints,
-    dead_letters,
-    partition_indexes,
-    partitions,
-    pending_sums,
-    refund_links,
-    store_markets,
-    store_refunds,
-    store_refused,
-    store_replace,
-    writer_txs,
-)
-from orderflow.chain import store_sql as sql  # noqa: E402
+from orderflow.chain import partitions, pending_sums  # noqa: E402
 from orderflow.chain.decode import decode_batch  # noqa: E402
 from orderflow.chain.ingest import ingest_file  # noqa: E402
 from orderflow.chain.store import store_batch  # noqa: E402
-
-_T = "orderflow_trades"
-# name -> DDL applied after the migrations (none: the schema as migrated)
-_M = "orderflow_matches"
-# The schema before migration 016: market indexes, btree (chain_id, tx_hash, log_index).
-BEFORE_016 = "; ".join(
-    f"DROP INDEX IF EXISTS {t}_tx; DROP INDEX IF EXISTS {t}_market;"
-    f" CREATE INDEX {t}_tx ON {t} (chain_id, tx_hash, log_index);"
-    f" CREATE INDEX {t}_market ON {t} (market_id, timestamp)"
-    for t in (_T, _M)
-)
-# Migration 072: the deferrable indexes are each partition's own, left out of a partition a bulk
-# import starts empty and built at its end ("build"). NO_DEFER keeps them while importing (the
-# store before 072); _defs(...) changes the set a partition gets (and drops that index from the
-# partitions that have it), so a variant can leave one out or replace it.
-NO_DEFER = (
-    "CREATE OR REPLACE FUNCTION orderflow_trade_indexes_defer(blocks BIGINT[]) RETURNS INTEGER"
-    " LANGUAGE sql AS 'SELECT orderflow_ensure_partitions_of(blocks)'"
-)
-_DEFS = {
-    "wallet_time": ("(wallet_address, timestamp)", 'btree (wallet_address, "timestamp")'),
-    "token_time": (
-        "(token_id, timestamp, log_index) INCLUDE (price, block_number)",
-        'btree (token_id, "timestamp", log_index) INCLUDE (price, block_number)',
-    ),
-    "timestamp": ("(timestamp)", 'btree ("timestamp")'),
-    "self_match": (
-        "(wallet_address) WHERE taker_address = wallet_address",
-        "btree (wallet_address) WHERE ((taker_address)::text = (wallet_address)::text)",
-    ),
-}
-
-
-def _defs(suffix: str, replacement: tuple[str, str] | None = None) -> str:
-    """DDL: the partitions' ``suffix`` index left out (or replaced); none deferred."""
-    defs = dict(_DEFS)
-    defs.pop(suffix)
-    if replacement is not None:
-        defs[suffix] = replacement
-    rows = ", ".join(
-        "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in (s, d, p)) + ")"
-        for s, (d, p) in defs.items()
-    )
-    return (
-        f"{NO_DEFER}; CREATE OR REPLACE FUNCTION orderflow_trade_index_defs()"
-        " RETURNS TABLE (suffix TEXT, ddl TEXT, printed TEXT) LANGUAGE sql IMMUTABLE AS"
-        f" $d$ VALUES {rows} $d$;"
-        " DO $x$ DECLARE r RECORD; BEGIN FOR r IN SELECT relname FROM pg_class"
-        f" WHERE relkind = 'i' AND relname ~ '^{_T}_p[0-9]{{4,}}_{suffix}$' LOOP"
-        " EXECUTE format('DROP INDEX %I', r.relname); END LOOP;"
-        " PERFORM orderflow_trade_indexes_build(p) FROM orderflow_trade_indexes_missing() p;"
-        " END $x$"
-    )
-
-
-# name -> DDL applied after the migrations (none: the schema as migrated); the one-at-a-time
-# variants start from the schema before migration 016, as measured for it.
-VARIANTS: dict[str, str] = {
-    "072": "",
-    "indexed while importing": NO_DEFER,
-    "before 016": f"{NO_DEFER}; {BEFORE_016}",
-    # both built by CREATE INDEX in the transaction, as "before 016" is (batch mode)
-    "016 rebuilt": "; ".join(
-        f"DROP INDEX {t}_tx; CREATE INDEX {t}_tx ON {t} USING hash (tx_hash)" for t in (_T, _M)
-    ),
-    # migration 028's covering token index against the narrow one it replaced, both built in
-    # the transaction
-    "token_time covering": _defs("token_time", _DEFS["token_time"]),
-    "token_time narrow": _defs(
-        "token_time", ("(token_id, timestamp)", 'btree (token_id, "timestamp")')
-    ),
-}
-for _name, _ddl in {
-    "-tx": f"DROP INDEX {_T}_tx",
-    "-id": f"DROP INDEX {_T}_id",
-    "-wallet_time": _defs("wallet_time"),
-    "-market": f"DROP INDEX {_T}_market",
-    "-token_time": _defs("token_time"),
-    "-timestamp": _defs("timestamp"),
-    "-sums_trigger": f"DROP TRIGGER {_T}_position_sums_insert ON {_T}",
-    "-notify_trigger": f"DROP TRIGGER {_T}_notify ON {_T}",
-    "-ranges_trigger": f"DROP TRIGGER {_T}_ranges_insert ON {_T}",
-    "-sums_token": "DROP INDEX orderflow_position_sums_token",  # what the fold writes
-    "tx_hash": f"DROP INDEX {_T}_tx; CREATE INDEX {_T}_tx ON {_T} USING hash (tx_hash)",
-    "timestamp_brin": (
-        f"DROP INDEX {_T}_timestamp; CREATE INDEX {_T}_timestamp ON {_T} USING brin (timestamp)"
-    ),
-    "id_brin": f"DROP INDEX {_T}_id; CREATE INDEX {_T}_id ON {_T} USING brin (id)",
-    "-market,tx_hash": (
-        f"DROP INDEX {_T}_market; DROP INDEX {_T}_tx;"
-        f" CREATE INDEX {_T}_tx ON {_T} USING hash (tx_hash)"
-    ),
-}.items():
-    VARIANTS[_name] = f"{NO_DEFER}; {BEFORE_016}; {_ddl}"
-
-# statement text -> label (anything else: "other", with BEGIN/COMMIT and the prologue)
-LABELS = {
-    sql.INSERT_TRADES: "trades insert",
-    sql.INSERT_MATCHES: "matches insert",
-    sql.LINK_MATCHES: "links",
-    sql.ROWS_BETWEEN: "links",
-    pending_sums.FOLD: "fold",
-    pending_sums.CLAIM: "fold",
-    pending_sums.FOLD_CLAIMED: "fold",
-    partition_indexes.BUILD: "build",
-    partition_indexes.MISSING: "build",
-}
-
-
-def _named_statements() -> dict[str, str]:
-    """Every statement the store may send, by text: ``module.NAME`` (``--detail``)."""
-    names: dict[str, str] = {}
-    for module in (
-        sql,
-        store_replace,
-        store_refused,
-        store_refunds,
-        refund_links,
-        store_markets,
-        pending_sums,
-        partitions,
-        partition_indexes,
-        block_times,
-        checkpoints,
-        dead_letters,
-        writer_txs,
-    ):
-        short = module.__name__.rsplit(".", 1)[-1]
-        for attr, value in vars(module).items():
-            if not attr.isupper():
-                continue
-            texts = value.items() if isinstance(value, dict) else [(None, value)]
-            for key, text in texts:
-                if isinstance(text, str):
-                    names.setdefault(text, f"{short}.{attr}" + ("" if key is None else f"[{key}]"))
-    return names
-
-
-def detail_label(query: str) -> str:
-    """A statement's name for ``--detail``: its constant's, else its first words."""
-    named = NAMED.get(query)
-    if named is not None:
-        return named
-    if query.startswith(sql.WRITER_LOCK):
-        return "prologue (lock, settings, staging tables)"
-    return " ".join(query.split())[:40]
-
-
-NAMED = _named_statements()
-
-
-@contextmanager
-def statements_for(ddl: str) -> Iterator[None]:
-    """With the indexes before migration 016, the store's statements as they were then: the
-    chain an index condition of lookups by transaction (the btree's leading column), not the
-    filter that keeps the hash index alone (store_sql.CHAIN_FILTER)."""
-    if BEFORE_016 not in ddl:
-        yield
-        return
-    names = ((sql, "LINK_MATCHES"), (refund_links, "SELECT_CANDIDATES"), (refund_links, "APPLY"))
-    saved = [getattr(m, n) for m, n in names]
-    for m, n in names:
-        setattr(m, n, getattr(m, n).replace(sql.CHAIN_FILTER, "chain_id = $1"))
-    LABELS[sql.LINK_MATCHES] = "links"
-    try:
-        yield
-    finally:
-        for (m, n), text in zip(names, saved, strict=True):
-            setattr(m, n, text)
-
-
-def schedstat_secs(pid: int) -> float:
-    """CPU seconds process ``pid`` has run (nanosecond resolution)."""
-    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
-
-
-class StatementClock:
-    """Backend CPU per statement label: wraps the asyncpg methods the store calls."""
-
-    METHODS = ("execute", "fetch", "fetchval", "fetchrow", "copy_to_table")
-
-    def __init__(self, detail: bool = False) -> None:
-        self.secs: defaultdict[str, float] = defaultdict(float)
-        self.saved: dict[str, Any] = {}
-        self.detail = detail  # every statement apart (``--detail``), not the columns'
-        self.calls: defaultdict[str, int] = defaultdict(int)
-
-    def _label(self, method: str, query: Any) -> str:
-        if method == "copy_to_table":
-            return "copy " + str(query) if self.detail else "copy"
-        if not isinstance(query, str):
-            return "other"
-        if self.detail:
-            return detail_label(query)
-        return LABELS.get(query, "other")
-
-    def __enter__(self) -> StatementClock:
-        cls = asyncpg.connection.Connection
-        for name in self.METHODS:
-            original = getattr(cls, name)
-            self.saved[name] = original
-            setattr(cls, name, self._wrap(name, original))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for name, original in self.saved.items():
-            setattr(asyncpg.connection.Connection, name, original)
-
-    def _wrap(
-        self, name: str, original: Callable[..., Awaitable[Any]]
-    ) -> Callable[..., Awaitable[Any]]:
-        clock = self
-
-        async def timed(conn: asyncpg.Connection, query: Any = None, *a: Any, **kw: Any) -> Any:
-            pid = conn.get_server_pid()
-            before = schedstat_secs(pid)
-            try:
-                return await original(conn, query, *a, **kw)
-            finally:
-                label = clock._label(name, query)
-                clock.secs[label] += schedstat_secs(pid) - before
-                clock.calls[label] += 1
-
-        return timed
 
 
 async def run_variant(
@@ -318,7 +81,7 @@ async def run_variant(
             report = await ingest_file(
                 pool, path, chain_id=CHAIN_ID, batch_size=5000, workers=2, bulk=True
             )
-        trades = await pool.fetchval(f"SELECT count(*) FROM {_T}")
+        trades = await pool.fetchval("SELECT count(*) FROM orderflow_trades")
     finally:
         await pool.close()
     assert report.stored.dead_letters == 0 and trades > 0
