@@ -10,7 +10,7 @@ and SMART.
 above 0) in the order of their first taker decision, as arrays: the decision time, the
 closing-line value, the stake, the value against the outcome and the three null variances.
 Nothing the run scores reads them, so its tiers are main's. Saved beside the stored inputs and
-the hidden truth (``recent_record.dump_worlds``' columns).
+the hidden truth (``what_if_worlds.dump_worlds``' columns).
 
 ``show`` scores each dump with the population step's own code (``factors.score``) and reads
 each wallet's record for a change point, on the per-event closing-line edge (``--on clv``; or
@@ -47,14 +47,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
-from recent_record import (  # noqa: E402
-    CLASSES,
-    TOP,
-    _measured,
-    world_data,
-    world_dump_parser,
-    world_rows,
-)
+from recent_record import _measured  # noqa: E402
+from what_if_worlds import CLASSES, TOP, world_data, world_dump_parser, world_rows  # noqa: E402
 
 from orderflow.reputation import evidence_sql, factors  # noqa: E402
 from orderflow.reputation import prior as pr  # noqa: E402

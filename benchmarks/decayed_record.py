@@ -52,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
-from recent_record import CLASSES, TOP, dump_worlds, world_dump_parser  # noqa: E402
+from what_if_worlds import CLASSES, TOP, dump_worlds, world_dump_parser  # noqa: E402
 
 from orderflow.reputation import evidence_sql, factors  # noqa: E402
 from orderflow.reputation.settings import ReputationSettings  # noqa: E402
