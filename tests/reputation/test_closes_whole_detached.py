@@ -27,14 +27,7 @@ import pytest
 from orderflow.chain import partitions
 from orderflow.chain.rollback import rollback_from
 from orderflow.reputation import run_reputation
-from tests.reputation.test_incremental_property import (
-    _OLDER,
-    DAY,
-    Sim,
-    _trade,
-    block_of,
-    make_world,
-)
+from tests.reputation.property_world import DAY, OLDER, Sim, block_of, make_world, trade
 
 # The line columns of every stored line.
 _LINES = """
@@ -52,15 +45,15 @@ async def _history(sim: Sim) -> tuple[float, float]:
     early, late = round(rng.uniform(0.3, 0.55), 2), round(rng.uniform(0.65, 0.9), 2)
     takers = rng.sample(sim.wallets, 12)
     for k, who in enumerate(takers[:4]):
-        _trade(sim, 5.0 * DAY + k * 3600.0, who, 0, 0, 100.0, price=round(rng.uniform(0.2, 0.8), 2))
+        trade(sim, 5.0 * DAY + k * 3600.0, who, 0, 0, 100.0, price=round(rng.uniform(0.2, 0.8), 2))
     for k, who in enumerate(takers[4:8]):
-        _trade(sim, 7.0 * DAY + k * 1800.0, who, 0, 0, 100.0, price=early)
+        trade(sim, 7.0 * DAY + k * 1800.0, who, 0, 0, 100.0, price=early)
     for k, who in enumerate(takers[8:]):
-        _trade(sim, 7.85 * DAY + k * 2400.0, who, 0, 0, 100.0, price=late)
+        trade(sim, 7.85 * DAY + k * 2400.0, who, 0, 0, 100.0, price=late)
     # other markets, all in the newer partition
     for m in range(1, 4):
         for who in rng.sample(sim.wallets, 5):
-            _trade(sim, rng.uniform(7.0, 8.0) * DAY, who, m, rng.randrange(2), 50.0)
+            trade(sim, rng.uniform(7.0, 8.0) * DAY, who, m, rng.randrange(2), 50.0)
     await sim.ingest()
     _resolve(sim)
     await sim.ingest()
@@ -75,7 +68,7 @@ def _resolve(sim: Sim) -> None:
 
 async def _detach(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
-        await partitions.detach(conn, _OLDER)
+        await partitions.detach(conn, OLDER)
 
 
 async def _lines(pool: asyncpg.Pool) -> list[tuple[object, ...]]:
@@ -121,7 +114,7 @@ async def test_a_first_run_after_a_detach(
     # median moves (five early prints against four late)
     for k in range(5):
         who = sim.w.new_wallet()
-        _trade(sim, 7.86 * DAY + k * 1200.0, who, 0, 0, 100.0, price=early)
+        trade(sim, 7.86 * DAY + k * 1200.0, who, 0, 0, 100.0, price=early)
     await sim.ingest()
     assert (await run_reputation(pool)).incremental
     assert not (await run_reputation(other_pool, full=True)).incremental

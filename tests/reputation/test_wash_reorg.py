@@ -18,7 +18,7 @@ from orderflow.chain.rollback import rollback_from
 from orderflow.reputation import ReputationSettings, compute_scores, run_reputation, wash_state
 from tests.reputation.chainbook import Market
 from tests.reputation.population import World
-from tests.reputation.test_incremental_property import DAY, HOUR, block_of
+from tests.reputation.property_world import DAY, HOUR, block_of
 from tests.reputation.test_incremental_run import _ISSUES, close, persisted
 from tests.reputation.test_incremental_sums import same_scores
 

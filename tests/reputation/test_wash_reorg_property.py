@@ -22,18 +22,8 @@ import asyncpg
 import pytest
 
 from orderflow.reputation import wash_state
-from tests.reputation.test_incremental_property import (
-    HOUR,
-    Sim,
-    _trade,
-    block_of,
-    compare,
-    make_world,
-    op_resolve,
-    op_retract,
-    op_rollback,
-    op_trades,
-)
+from tests.reputation.property_ops import compare, op_resolve, op_retract, op_rollback, op_trades
+from tests.reputation.property_world import HOUR, Sim, block_of, make_world, trade
 from tests.reputation.test_incremental_sums import assert_sums_match
 from tests.reputation.test_wash_reorg import updated_runs
 
@@ -62,7 +52,7 @@ def _binary_open(sim: WashSim) -> list[int]:
 def _at_market(sim: WashSim, t: float, market: int, who: str, **kw: object) -> None:
     """``who`` buys about 50 shares of outcome 0 at the market's price."""
     p = round(_fair(sim, market), 2)
-    _trade(sim, t, who, market, 0, sim.rng.uniform(20, 80), price=p, **kw)
+    trade(sim, t, who, market, 0, sim.rng.uniform(20, 80), price=p, **kw)
 
 
 def _wash(sim: WashSim, t: float, markets: list[int]) -> str | None:
@@ -78,7 +68,7 @@ def _wash(sim: WashSim, t: float, markets: list[int]) -> str | None:
         p = _fair(sim, market)
         off = round(min(0.95, p + 0.3) if p < 0.5 else max(0.05, p - 0.3), 2)
         size = sim.rng.uniform(100, 400)
-        _trade(sim, at, showcase, market, 0, size, price=off, maker=partner)
+        trade(sim, at, showcase, market, 0, size, price=off, maker=partner)
         _at_market(sim, at + 120, market, sim.rng.choice(honest))
     return f"wash pair {showcase[-4:]}/{partner[-4:]} x{n} in {market}"
 
@@ -95,9 +85,9 @@ def _ring(sim: WashSim, t: float, markets: list[int]) -> str | None:
         taker, maker = sim.rng.sample(ring, 2)
         p = round(_fair(sim, market), 2)
         shares = float(sim.rng.choice((50, 100, 150, 200)))
-        _trade(sim, t + 90 * k, taker, market, 0, shares, price=p, maker=maker)
+        trade(sim, t + 90 * k, taker, market, 0, shares, price=p, maker=maker)
         if sim.rng.random() < 0.7:  # and sells it back
-            _trade(sim, t + 90 * k + 30, taker, market, 0, shares, price=p, maker=maker,
+            trade(sim, t + 90 * k + 30, taker, market, 0, shares, price=p, maker=maker,
                    side="SELL")  # fmt: skip
     return f"ring {ring[0][-4:]} x{n} in {market}"
 
