@@ -33,7 +33,6 @@ rule's power), and the p of every faded wallet on top.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import os
 import pickle
@@ -48,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
 from recent_record import _measured  # noqa: E402
-from what_if_worlds import CLASSES, TOP, world_data, world_dump_parser, world_rows  # noqa: E402
+from what_if_worlds import CLASSES, TOP, what_if_main, world_data, world_rows  # noqa: E402
 
 from orderflow.reputation import evidence_sql, factors  # noqa: E402
 from orderflow.reputation import prior as pr  # noqa: E402
@@ -272,24 +271,25 @@ def show(args: argparse.Namespace) -> None:
     print(f"load: {os.getloadavg()}")
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    sub = p.add_subparsers(dest="cmd", required=True)
-    world_dump_parser(sub, "save inputs, events, truth")
-    s = sub.add_parser("show", help="the top tiers and the false alarms under the rule")
-    s.add_argument("paths", nargs="+")
+def _show_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--on", choices=("clv", "outcome"), default="clv")
     s.add_argument("--stat", choices=tuple(STATS), default="split")
     s.add_argument("--least", type=int, default=3, help="events either side of a split")
     s.add_argument("--perms", type=int, default=999)
     s.add_argument("--min-events", type=int, default=10)
     s.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
-    if args.cmd == "dump":
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        asyncio.run(dump(args))
-    else:
-        show(args)
+
+
+def main(argv: list[str] | None = None) -> None:
+    what_if_main(
+        argv,
+        __doc__,
+        dump,
+        show,
+        "save inputs, events, truth",
+        "the top tiers and the false alarms under the rule",
+        show_args=_show_args,
+    )
 
 
 if __name__ == "__main__":

@@ -39,7 +39,6 @@ the totals.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import os
 import sys
@@ -52,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
-from what_if_worlds import CLASSES, TOP, dump_worlds, world_dump_parser  # noqa: E402
+from what_if_worlds import CLASSES, TOP, dump_worlds, what_if_main  # noqa: E402
 
 from orderflow.reputation import evidence_sql, factors  # noqa: E402
 from orderflow.reputation.settings import ReputationSettings  # noqa: E402
@@ -187,17 +186,9 @@ def show(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    sub = p.add_subparsers(dest="cmd", required=True)
-    world_dump_parser(sub, "save inputs and truth")
-    s = sub.add_parser("show", help="the top tiers under each rule")
-    s.add_argument("paths", nargs="+")
-    args = p.parse_args(argv)
-    if args.cmd == "dump":
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        asyncio.run(dump(args))
-    else:
-        show(args)
+    what_if_main(
+        argv, __doc__, dump, show, "save inputs and truth", "the top tiers under each rule"
+    )
 
 
 if __name__ == "__main__":

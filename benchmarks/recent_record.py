@@ -46,7 +46,6 @@ the events).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import math
 import os
@@ -60,7 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
-from what_if_worlds import CLASSES, TOP, dump_worlds, world_dump_parser  # noqa: E402
+from what_if_worlds import CLASSES, TOP, dump_worlds, what_if_main  # noqa: E402
 
 from orderflow.reputation import evidence_sql, factors  # noqa: E402
 from orderflow.reputation import prior as pr  # noqa: E402
@@ -269,24 +268,25 @@ def show(args: argparse.Namespace) -> None:
     print(f"load: {os.getloadavg()}")
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    sub = p.add_subparsers(dest="cmd", required=True)
-    d = world_dump_parser(sub, "save inputs and truth")
+def _dump_args(d: argparse.ArgumentParser) -> None:
     d.add_argument(
         "--split",
         choices=("span", "count"),
         default="span",
         help="halves at the middle of the span of decisions (the run's) or of equal counts",
     )
-    s = sub.add_parser("show", help="the top tiers under each rule")
-    s.add_argument("paths", nargs="+")
-    args = p.parse_args(argv)
-    if args.cmd == "dump":
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        asyncio.run(dump(args))
-    else:
-        show(args)
+
+
+def main(argv: list[str] | None = None) -> None:
+    what_if_main(
+        argv,
+        __doc__,
+        dump,
+        show,
+        "save inputs and truth",
+        "the top tiers under each rule",
+        dump_args=_dump_args,
+    )
 
 
 if __name__ == "__main__":

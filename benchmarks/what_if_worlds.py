@@ -8,9 +8,10 @@ classes of that truth the benchmarks count the top tiers' wallets by (:data:`CLA
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -153,12 +154,34 @@ def world_data(
     )
 
 
-def world_dump_parser(sub: Any, what: str) -> argparse.ArgumentParser:
-    """The ``dump`` command of a what-if benchmark over :func:`world_rows`' worlds (its
-    arguments: the worlds, ``--out``, ``--dsn``); also decayed_record's and change_point's."""
-    help_ = f"build, import and score worlds; {what}"
-    d: argparse.ArgumentParser = sub.add_parser("dump", help=help_)
+def what_if_main(
+    argv: list[str] | None,
+    doc: str | None,
+    dump: Callable[[argparse.Namespace], Coroutine[Any, Any, None]],
+    show: Callable[[argparse.Namespace], None],
+    saves: str,
+    shows: str,
+    dump_args: Callable[[argparse.ArgumentParser], None] | None = None,
+    show_args: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> None:
+    """The command line of a what-if benchmark: ``dump`` (the worlds, ``--out``, ``--dsn``, and
+    what ``dump_args`` adds) builds, scores and saves each world, ``saves`` saying what;
+    ``show`` (the dumps, and what ``show_args`` adds) reads them, ``shows`` saying how."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("dump", help=f"build, import and score worlds; {saves}")
     d.add_argument("worlds", nargs="+", help="control:SEED, third:SEED:SET, news:SEED:SET")
     d.add_argument("--out", required=True, help="a directory")
     d.add_argument("--dsn", help="an admin DSN (default: DATABASE_URL, else an embedded server)")
-    return d
+    if dump_args is not None:
+        dump_args(d)
+    s = sub.add_parser("show", help=shows)
+    s.add_argument("paths", nargs="+")
+    if show_args is not None:
+        show_args(s)
+    args = p.parse_args(argv)
+    if args.cmd == "dump":
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        asyncio.run(dump(args))
+    else:
+        show(args)
