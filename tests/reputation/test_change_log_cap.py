@@ -18,7 +18,8 @@ from tests.reputation.chainbook import _key
 from tests.reputation.population import World
 from tests.reputation.test_full_switch import _KEPT, _MARKER, _full_equals, _one_fill
 from tests.reputation.test_wash_identity import random_population
-from tests.reputation.test_wash_state import _rollback, _world
+from tests.reputation.wash_state_changes import rollback
+from tests.reputation.wash_state_step import wash_world
 
 _LOG = "SELECT count(*) FROM orderflow_position_sums_changes"
 _EMPTY = "SELECT count(*) FROM orderflow_position_sums WHERE fills = 0"
@@ -37,7 +38,7 @@ async def _as_listened(w: World, pool: asyncpg.Pool) -> None:
 
 async def _scored_world(pool: asyncpg.Pool) -> World:
     """A world with stored inputs (a full run, then an incremental one) and a log of changes."""
-    w = _world(3)
+    w = wash_world(3)
     await w.finish(pool)
     assert not (await run_reputation(pool)).incremental
     assert (await run_reputation(pool)).incremental
@@ -49,7 +50,7 @@ async def test_a_log_past_its_bound_is_dropped_and_the_next_run_is_full(
     pool: asyncpg.Pool,
 ) -> None:
     w = await _scored_world(pool)
-    await _rollback(w, pool)  # a reorg: keys left without fills, found only from the log
+    await rollback(w, pool)  # a reorg: keys left without fills, found only from the log
     rows, empty = await pool.fetchval(_LOG), await pool.fetchval(_EMPTY)
     assert rows > 100 and empty > 0
 

@@ -9,13 +9,13 @@ import asyncpg
 
 from orderflow.reputation import run_reputation
 from tests.reputation.test_wash_partitions import _detach
-from tests.reputation.test_wash_state import _world
+from tests.reputation.wash_state_step import wash_world
 
 _CLOSES = "SELECT * FROM orderflow_reputation_closes ORDER BY token_id"
 
 
 async def test_a_table_stored_before_whole(pool: asyncpg.Pool) -> None:
-    w = _world(6)
+    w = wash_world(6)
     await w.finish(pool)
     assert not (await run_reputation(pool)).incremental
     lines = [tuple(r) for r in await pool.fetch(_CLOSES)]

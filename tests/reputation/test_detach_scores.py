@@ -14,7 +14,7 @@ from orderflow.reputation import compute_scores, run_reputation
 from tests.reputation.test_incremental_run import close, persisted
 from tests.reputation.test_incremental_sums import same_scores
 from tests.reputation.test_wash_partitions import _attach, _detach, _new_fills
-from tests.reputation.test_wash_state import _world
+from tests.reputation.wash_state_step import wash_world
 
 
 async def _next_run_is_full(pool: asyncpg.Pool) -> None:
@@ -31,7 +31,7 @@ async def _next_run_is_full(pool: asyncpg.Pool) -> None:
 async def test_scores_after_detach_and_attach_are_a_full_runs(
     pool: asyncpg.Pool, by_hand: bool
 ) -> None:
-    w = _world(6)
+    w = wash_world(6)
     await w.finish(pool)
     assert not (await run_reputation(pool)).incremental
     assert (await run_reputation(pool)).incremental
@@ -56,7 +56,7 @@ async def test_a_detached_month_keeps_its_closing_lines(pool: asyncpg.Pool, by_h
     a full run (which computes every line again) and in the incremental runs around it; without
     the stored lines, tokens whose closing trade was detached lost their line (12 of 30 tokens
     without one, against 4), and with it the wallets' closing-line edge."""
-    w = _world(6)
+    w = wash_world(6)
     await w.finish(pool)
     assert not (await run_reputation(pool)).incremental
     lines = [tuple(r) for r in await pool.fetch(_CLOSES)]

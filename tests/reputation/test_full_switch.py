@@ -13,7 +13,7 @@ from tests.reputation.population import World
 from tests.reputation.test_incremental_run import close, persisted
 from tests.reputation.test_incremental_wash import stored_wash_differs
 from tests.reputation.test_wash_identity import random_population
-from tests.reputation.test_wash_state import _world
+from tests.reputation.wash_state_step import wash_world
 
 _WASH = "SELECT * FROM orderflow_reputation_wash"
 # A row a build of the cells clears (it truncates their tables) and an update keeps.
@@ -43,7 +43,7 @@ async def test_a_change_of_most_wallets_runs_full(
     pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("REPUTATION_INCREMENTAL_MAX_SHARE", "0.3")
-    w = _world(6)
+    w = wash_world(6)
     await w.finish(pool)
     first = await run_reputation(pool)
     assert (first.incremental, first.switched, first.changed_share) == (False, False, None)
@@ -75,7 +75,7 @@ async def test_a_change_of_most_wallets_runs_full(
 
 async def test_share_one_never_switches(pool: asyncpg.Pool) -> None:
     """The tests' setting (conftest): every run that can be incremental is."""
-    w = _world(6)
+    w = wash_world(6)
     await w.finish(pool)
     assert not (await run_reputation(pool)).incremental
     random_population(w, wallets=40, trades=600)

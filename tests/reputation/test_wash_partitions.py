@@ -21,7 +21,7 @@ from orderflow.chain import partitions
 from orderflow.reputation import run_reputation, wash_state
 from tests.reputation.population import World
 from tests.reputation.test_incremental_wash import stored_wash_differs
-from tests.reputation.test_wash_state import _world
+from tests.reputation.wash_state_step import wash_world
 
 _OLDER = "orderflow_trades_p0001"
 _WASH = "SELECT * FROM orderflow_reputation_wash"
@@ -113,7 +113,7 @@ async def test_incremental_after_detach_and_attach_is_full(
     run rebuilds the cells, its evidence is the full run's (which no longer reads the detached
     fills), and differs from before; then attached again (a partition new to the cells with old
     fills), new fills: the same."""
-    w = _world(6)
+    w = wash_world(6)
     await w.finish(pool)
     parts = await pool.fetch(
         "SELECT DISTINCT tableoid::regclass::text AS p FROM orderflow_trades ORDER BY 1"
@@ -154,7 +154,7 @@ async def test_fills_in_a_new_partition_update_the_cells(
     """Cells built over partitions 0-2; new fills in partition 2 and in partition 3, which the
     listener makes for them: the next run updates the cells (no build), keeps partition 3 among
     those they count, and its evidence is a full run's."""
-    w = _world(6)
+    w = wash_world(6)
     await w.finish(pool)
     assert not (await run_reputation(pool)).incremental
     assert (await run_reputation(pool)).incremental  # builds the cells
@@ -184,7 +184,7 @@ async def test_a_partition_recreated_under_its_name(
     """Between two runs, by hand: partition 1 detached, a new table of that name made with its
     fills but some, attached in its place (the names attached are those the cells counted, the
     relation ids are not): the next run rebuilds the cells, its evidence is a full run's."""
-    w = _world(6)
+    w = wash_world(6)
     await w.finish(pool)
     assert not (await run_reputation(pool)).incremental
     before = await _incremental_is_full(pool)
@@ -220,7 +220,7 @@ async def test_a_partition_changed_while_detached(pool: asyncpg.Pool) -> None:
     """Detached, some of its fills deleted (no trigger logs them: a detached partition is a plain
     table), attached again, all between two runs: the attached partitions are those the cells
     counted, but ``orderflow db partitions`` marked the cells stale."""
-    w = _world(6)
+    w = wash_world(6)
     await w.finish(pool)
     assert not (await run_reputation(pool)).incremental
     before = await _incremental_is_full(pool)

@@ -14,7 +14,7 @@ from orderflow.reputation import wash_assemble, wash_state
 from tests.reputation.population import World, round_trip_ring
 from tests.reputation.test_wash_counterparty import make_markets
 from tests.reputation.test_wash_identity import SETTINGS
-from tests.reputation.test_wash_state import _STORED, _diff, _step
+from tests.reputation.wash_state_step import STORED, differing_rows, wash_step
 
 
 async def _ring_hosting_a_maker(pool: asyncpg.Pool) -> tuple[World, str, str, str, str]:
@@ -31,7 +31,7 @@ async def _ring_hosting_a_maker(pool: asyncpg.Pool) -> tuple[World, str, str, st
     for s in w.pick(4, binary_only=True):
         w.take(s, s.time(w.rng), host, s.winner, 100.0, maker=maker)
     await w.finish(pool)
-    await _step(pool, SETTINGS["default"], build=True)
+    await wash_step(pool, SETTINGS["default"], build=True)
     assert await pool.fetchval(_HOSTED, maker) == host
     return w, host, a, b, maker
 
@@ -42,7 +42,7 @@ def _always_update(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(wash_state, "REBUILD_SHARE", math.inf)
 
 
-_HOSTED = f"SELECT host FROM {_STORED} WHERE wallet_address = $1 AND token_id IS NULL"
+_HOSTED = f"SELECT host FROM {STORED} WHERE wallet_address = $1 AND token_id IS NULL"
 
 
 # New wallets enough to push every old counterparty out of a wallet's stored top members (its
@@ -82,11 +82,11 @@ async def test_a_member_leaving_a_ring_changes_its_host(
     if left_out:
         _leave_out(monkeypatch, "r ON r.w = b.w AND r.ring", "r ON FALSE")
     await _elsewhere(w, pool, [host], 20000.0, WIDE)
-    stored, full, _ = await _step(pool, SETTINGS["default"])
+    stored, full, _ = await wash_step(pool, SETTINGS["default"])
     members = "SELECT count(*) FROM orderflow_wash_members WHERE w = $1 AND cp = $2"
     assert await pool.fetchval(members, host, maker) == 0, "the maker left the host's top members"
     assert await pool.fetchval(_HOSTED, maker) != host
-    assert (_diff(stored, full) > 0) == left_out
+    assert (differing_rows(stored, full) > 0) == left_out
 
 
 @pytest.mark.parametrize("left_out", [False, True])
@@ -100,9 +100,9 @@ async def test_a_ring_opening_changes_its_members_hosts(
     if left_out:
         _leave_out(monkeypatch, "g ON g.w = m.w", "g ON FALSE")
     await _elsewhere(w, pool, [a, b], 100000.0)
-    stored, full, _ = await _step(pool, SETTINGS["default"])
+    stored, full, _ = await wash_step(pool, SETTINGS["default"])
     assert await pool.fetchval(_HOSTED, maker) != host
-    assert (_diff(stored, full) > 0) == left_out
+    assert (differing_rows(stored, full) > 0) == left_out
 
 
 async def test_an_off_market_host_is_read_for_its_counterparty(pool: asyncpg.Pool) -> None:
@@ -115,14 +115,14 @@ async def test_an_off_market_host_is_read_for_its_counterparty(pool: asyncpg.Poo
     counterparty of a re-summed wallet; the next test needs U's off-market hosts of C.)"""
     settings = SETTINGS["default"]
     w, host, maker = await _hosted_maker(pool, sells_at_095=False)
-    _, before, _ = await _step(pool, settings, build=True)
+    _, before, _ = await wash_step(pool, settings, build=True)
     assert await pool.fetchval(_HOSTED, maker) == host
     assert before[(host, None)][2] is None, "the host has no group"
     await _elsewhere(w, pool, [maker], 100000.0)
-    stored, full, _ = await _step(pool, settings)
+    stored, full, _ = await wash_step(pool, settings)
     key = (maker, None)
     assert full[key] != before[key]
-    assert _diff(stored, full) == 0
+    assert differing_rows(stored, full) == 0
 
 
 @pytest.mark.parametrize("left_out", [False, True])
@@ -139,7 +139,7 @@ async def test_an_off_market_host_found_only_by_its_off_market_pair(
     other side has off-market fills)."""
     settings = SETTINGS["default"]
     w, host, maker = await _hosted_maker(pool, sells_at_095=True)
-    _, before, _ = await _step(pool, settings, build=True)
+    _, before, _ = await wash_step(pool, settings, build=True)
     assert await pool.fetchval(_HOSTED, maker) == host
     assert before[(host, None)][2] is None, "the host has no group"
     off_pairs = "SELECT off_n FROM orderflow_wash_pairs WHERE w = $1 AND cp = $2"
@@ -153,11 +153,11 @@ async def test_an_off_market_host_found_only_by_its_off_market_pair(
         assert part in text
         monkeypatch.setattr(wash_assemble, "_U", text.replace(part, "WHERE FALSE"))
     await _elsewhere(w, pool, [maker], 100000.0)
-    stored, full, _ = await _step(pool, settings)
+    stored, full, _ = await wash_step(pool, settings)
     key = (maker, None)
     assert full[key] != before[key]
     assert await pool.fetchval(_HOSTED, maker) == host
-    assert (_diff(stored, full) > 0) == left_out
+    assert (differing_rows(stored, full) > 0) == left_out
 
 
 async def _hosted_maker(pool: asyncpg.Pool, sells_at_095: bool) -> tuple[World, str, str]:

@@ -14,7 +14,8 @@ from orderflow.reputation import run_reputation, wash_state
 from tests.reputation.test_incremental_run import close, persisted
 from tests.reputation.test_incremental_wash import stored_wash_differs
 from tests.reputation.test_wash_identity import random_population
-from tests.reputation.test_wash_state import _new_fills, _ring_forms, _turns_off_market, _world
+from tests.reputation.wash_state_changes import new_fills, ring_forms, turns_off_market
+from tests.reputation.wash_state_step import wash_world
 
 _WASH = "SELECT * FROM orderflow_reputation_wash"
 # A row a build clears (it truncates the tables) and an update keeps.
@@ -41,11 +42,11 @@ async def _cells_built(pool: asyncpg.Pool) -> None:
 async def test_either_branch_stores_a_full_runs_evidence(
     pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, rebuild_share: float
 ) -> None:
-    w = _world(6)
+    w = wash_world(6)
     await w.finish(pool)
     await _cells_built(pool)
     monkeypatch.setattr(wash_state, "REBUILD_SHARE", rebuild_share)
-    for change in (_new_fills, _turns_off_market, _ring_forms):
+    for change in (new_fills, turns_off_market, ring_forms):
         await change(w, pool)
         assert await _share(pool) > 0
         assert (await run_reputation(pool)).incremental
@@ -60,10 +61,10 @@ async def test_either_branch_stores_a_full_runs_evidence(
 async def test_a_large_change_rebuilds_the_cells(pool: asyncpg.Pool) -> None:
     """With the default share: an hour's few fills update the cells, more new trading than the
     history held rebuilds them; the evidence is a full run's."""
-    w = _world(6)
+    w = wash_world(6)
     await w.finish(pool)
     await _cells_built(pool)
-    await _new_fills(w, pool)
+    await new_fills(w, pool)
     assert 0 < await _share(pool) < wash_state.REBUILD_SHARE
     assert (await run_reputation(pool)).incremental
     assert await pool.fetchval(_KEPT) == 1, "updated"

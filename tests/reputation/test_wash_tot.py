@@ -14,17 +14,17 @@ import pytest
 from orderflow.reputation import wash_assemble, wash_state, wash_tot
 from orderflow.reputation.wash_sql import WASH, wash_settings
 from tests.reputation.test_wash_identity import SETTINGS
-from tests.reputation.test_wash_state import (
-    _CLAIM,
-    _CLAIMED,
-    _STORED,
-    _THIN,
-    _diff,
-    _step,
-    _wash_rows,
-    _world,
-)
 from tests.reputation.test_wash_state_hosts import _elsewhere
+from tests.reputation.wash_state_step import (
+    CLAIM,
+    CLAIMED,
+    STORED,
+    THIN,
+    differing_rows,
+    wash_rows,
+    wash_step,
+    wash_world,
+)
 
 
 @pytest.mark.parametrize("left_out", [False, True])
@@ -37,9 +37,9 @@ async def test_a_volume_moved_after_the_claim_is_compared(
     since, their stored volume is taken for the new one and the verdicts stay."""
     monkeypatch.setattr(wash_state, "REBUILD_SHARE", math.inf)
     settings = SETTINGS["default"]
-    w = _world(6)
+    w = wash_world(6)
     await w.finish(pool)
-    await _step(pool, settings, build=True)
+    await wash_step(pool, settings, build=True)
     off = [r["w"] for r in await pool.fetch(
         "SELECT w FROM orderflow_wash_wallets WHERE off1 ORDER BY w LIMIT 3"
     )]  # fmt: skip
@@ -50,20 +50,20 @@ async def test_a_volume_moved_after_the_claim_is_compared(
         monkeypatch.setattr(wash_tot, "_K", wash_tot._K.replace(part, ""))
     async with pool.acquire() as conn, conn.transaction():
         as_of = await conn.fetchval("SELECT now()")
-        await conn.execute(_CLAIM)
+        await conn.execute(CLAIM)
         assert await conn.fetchval("SELECT count(*) FROM test_claimed") == 0
         await _elsewhere(w, pool, off, 100000.0)  # another connection, committed
-        await conn.execute(_THIN)
-        assert await wash_state.update(conn, as_of, settings, _CLAIMED)
+        await conn.execute(THIN)
+        assert await wash_state.update(conn, as_of, settings, CLAIMED)
         moved = {r["w"] for r in await conn.fetch("SELECT w FROM rep_wash_t")}
         flipped = {r["w"] for r in await conn.fetch("SELECT w FROM rep_wash_f")}
         wallets = await conn.fetchval("SELECT count(*) FROM rep_positions")
         compared = await conn.fetchval("SELECT count(*) FROM rep_wash_tot")
-        await wash_assemble.assemble(conn, as_of, settings, stored=_STORED)
-        stored = await _wash_rows(conn)
+        await wash_assemble.assemble(conn, as_of, settings, stored=STORED)
+        stored = await wash_rows(conn)
         await conn.execute(WASH, as_of, *wash_settings(settings))
-        full = await _wash_rows(conn)
+        full = await wash_rows(conn)
     assert compared < wallets, "only some wallets' volumes were read"
     assert (set(off) <= moved) == (not left_out)
     assert (set(off) <= flipped) == (not left_out)
-    assert (_diff(stored, full) > 0) == left_out
+    assert (differing_rows(stored, full) > 0) == left_out
