@@ -34,41 +34,59 @@ V1 = c.V1_CTF_EXCHANGE
 FILL_TOPICS = (c.TOPIC_ORDER_FILLED_V1, c.TOPIC_ORDER_FILLED_V2)
 
 
-def over_specified_v1_buy(block: int = 10, tx: int = 1) -> list[dict[str, Any]]:
-    """V1 matchOrders: taker BUY (limit 0.62, takerFillAmount 24.8) vs a maker SELL of 40 at
-    0.60. Log order as the exchange emits: maker fill, taker aggregate fill, OrdersMatched."""
-    maker_fill = encode_order_filled_v1(
-        at=at(block, 0, tx),
-        order_hash=h32(0xA),
-        maker=MAKER,
+def v1_maker_sell(
+    block: int, tx: int, index: int, order: int, maker: str, shares: int, usdc: int, fee: int = 0
+) -> dict[str, Any]:
+    """A V1 maker's fill selling ``shares`` of BTC_YES to TAKER for ``usdc`` (order ``order``)."""
+    return encode_order_filled_v1(
+        at=at(block, index, tx),
+        order_hash=h32(order),
+        maker=maker,
         taker=TAKER,
         maker_asset_id=BTC_YES,
         taker_asset_id=0,
-        maker_amount=40_000_000,
-        taker_amount=24_000_000,
-        fee=0,
+        maker_amount=shares,
+        taker_amount=usdc,
+        fee=fee,
     )
+
+
+def v1_taker_buy(
+    block: int, tx: int, index: int, order: int, usdc: int, shares: int, fee: int = 0
+) -> list[dict[str, Any]]:
+    """TAKER's V1 aggregate fill buying ``shares`` of BTC_YES for the ``usdc`` it reports (order
+    ``order``), and the OrdersMatched after it: the last two logs of a matchOrders."""
     taker_fill = encode_order_filled_v1(
-        at=at(block, 1, tx),
-        order_hash=h32(0xB),
+        at=at(block, index, tx),
+        order_hash=h32(order),
         maker=TAKER,
         taker=V1,
         maker_asset_id=0,
         taker_asset_id=BTC_YES,
-        maker_amount=24_800_000,
-        taker_amount=40_000_000,
-        fee=400_000,  # 0.4 shares, charged in what the BUY receives
+        maker_amount=usdc,
+        taker_amount=shares,
+        fee=fee,
     )
     match = encode_orders_matched_v1(
-        at=at(block, 2, tx),
-        taker_order_hash=h32(0xB),
+        at=at(block, index + 1, tx),
+        taker_order_hash=h32(order),
         taker_order_maker=TAKER,
         maker_asset_id=0,
         taker_asset_id=BTC_YES,
-        maker_amount=24_800_000,
-        taker_amount=40_000_000,
+        maker_amount=usdc,
+        taker_amount=shares,
     )
-    return [maker_fill, taker_fill, match]
+    return [taker_fill, match]
+
+
+def over_specified_v1_buy(block: int = 10, tx: int = 1) -> list[dict[str, Any]]:
+    """V1 matchOrders: taker BUY (limit 0.62, takerFillAmount 24.8) vs a maker SELL of 40 at
+    0.60. Log order as the exchange emits: maker fill, taker aggregate fill, OrdersMatched. The
+    taker's fee: 0.4 shares, charged in what the BUY receives."""
+    return [
+        v1_maker_sell(block, tx, 0, 0xA, MAKER, 40_000_000, 24_000_000),
+        *v1_taker_buy(block, tx, 1, 0xB, 24_800_000, 40_000_000, fee=400_000),
+    ]
 
 
 async def test_over_specified_taker_amount_stores_what_was_paid(pool: asyncpg.Pool) -> None:
@@ -149,10 +167,12 @@ def test_a_mint_and_a_sell_are_rebuilt_from_their_makers() -> None:
     assert batch.fills[0].collateral == 8_000_000 and batch.fills[2].collateral == 6_000_000
 
 
-def test_fills_of_another_exchange_in_the_same_transaction_are_not_its_makers() -> None:
-    logs = over_specified_v1_buy()
+def _other_exchange_in_between(block: int = 12, tx: int = 4) -> list[dict[str, Any]]:
+    """``over_specified_v1_buy`` with a V2 fill of TAKER's between its maker fill (0) and its
+    taker fill (moved to 2)."""
+    logs = over_specified_v1_buy(block=block, tx=tx)
     other = encode_order_filled_v2(
-        at=at(10, 1, 1),  # between the V1 maker fill (0) and taker fill (moved to 2)
+        at=at(block, 1, tx),
         order_hash=h32(0xE),
         maker=MAKER2,
         taker=TAKER,
@@ -163,7 +183,11 @@ def test_fills_of_another_exchange_in_the_same_transaction_are_not_its_makers() 
         fee=0,
     )
     logs[1]["logIndex"], logs[2]["logIndex"] = hex(2), hex(3)
-    batch = decode_batch([logs[0], other, logs[1], logs[2]], 137)
+    return [logs[0], other, logs[1], logs[2]]
+
+
+def test_fills_of_another_exchange_in_the_same_transaction_are_not_its_makers() -> None:
+    batch = decode_batch(_other_exchange_in_between(block=10, tx=1), 137)
     taker = next(f for f in batch.fills if f.maker == TAKER)
     assert taker.collateral == 24_000_000  # from the V1 maker only, not + the V2 fill
     assert batch.fills[1].collateral == 900_000
@@ -172,45 +196,10 @@ def test_fills_of_another_exchange_in_the_same_transaction_are_not_its_makers() 
 def two_maker_v1_buy(block: int = 30, tx: int = 3, first: int = 0) -> list[dict[str, Any]]:
     """V1 matchOrders: taker BUY of 30 shares reporting 12.6 USDC.e (0.42) against makers
     selling 10 and 20 shares at 0.40: it paid 12.0. Maker fills, taker fill, OrdersMatched."""
-
-    def maker(i: int, who: str, shares: int, usdc: int) -> dict[str, Any]:
-        return encode_order_filled_v1(
-            at=at(block, first + i, tx),
-            order_hash=h32(0x200 + i),
-            maker=who,
-            taker=TAKER,
-            maker_asset_id=BTC_YES,
-            taker_asset_id=0,
-            maker_amount=shares,
-            taker_amount=usdc,
-            fee=0,
-        )
-
-    taker_fill = encode_order_filled_v1(
-        at=at(block, first + 2, tx),
-        order_hash=h32(0x2FF),
-        maker=TAKER,
-        taker=V1,
-        maker_asset_id=0,
-        taker_asset_id=BTC_YES,
-        maker_amount=12_600_000,
-        taker_amount=30_000_000,
-        fee=0,
-    )
-    match = encode_orders_matched_v1(
-        at=at(block, first + 3, tx),
-        taker_order_hash=h32(0x2FF),
-        taker_order_maker=TAKER,
-        maker_asset_id=0,
-        taker_asset_id=BTC_YES,
-        maker_amount=12_600_000,
-        taker_amount=30_000_000,
-    )
     return [
-        maker(0, MAKER, 10_000_000, 4_000_000),
-        maker(1, MAKER2, 20_000_000, 8_000_000),
-        taker_fill,
-        match,
+        v1_maker_sell(block, tx, first, 0x200, MAKER, 10_000_000, 4_000_000),
+        v1_maker_sell(block, tx, first + 1, 0x201, MAKER2, 20_000_000, 8_000_000),
+        *v1_taker_buy(block, tx, first + 2, 0x2FF, 12_600_000, 30_000_000),
     ]
 
 
@@ -225,23 +214,6 @@ def test_a_match_missing_some_of_its_makers_keeps_the_reported_amounts() -> None
     taker = next(f for f in part.fills if f.maker == TAKER)
     assert (taker.collateral, taker.shares) == (12_600_000, 30_000_000)
     assert part.matches[0].collateral == 12_600_000
-
-
-def _other_exchange_in_between() -> list[dict[str, Any]]:
-    logs = over_specified_v1_buy(block=12, tx=4)
-    other = encode_order_filled_v2(
-        at=at(12, 1, 4),
-        order_hash=h32(0xE),
-        maker=MAKER2,
-        taker=TAKER,
-        side=1,
-        token_id=BTC_YES,
-        maker_amount=1_000_000,
-        taker_amount=900_000,
-        fee=0,
-    )
-    logs[1]["logIndex"], logs[2]["logIndex"] = hex(2), hex(3)
-    return [logs[0], other, logs[1], logs[2]]
 
 
 def test_fills_without_their_matches_get_the_amounts_the_matches_would_give() -> None:

@@ -17,15 +17,19 @@ from orderflow.chain.decode import decode_batch
 from orderflow.chain.encode import (
     encode_fee_refunded,
     encode_fee_refunded_2023,
-    encode_order_filled_v1,
-    encode_orders_matched_v1,
 )
 from orderflow.chain.ingest import ingest_logs
 from orderflow.chain.rollback import rollback_from
 from orderflow.chain.store import store_batch
 from tests.chain.factory import at, h32
 from tests.chain.sample_logs import BTC_YES
-from tests.chain.test_amounts import MAKER2, TAKER, V1, over_specified_v1_buy
+from tests.chain.test_amounts import (
+    MAKER2,
+    TAKER,
+    over_specified_v1_buy,
+    v1_maker_sell,
+    v1_taker_buy,
+)
 
 
 def refunds(block: int = 10, tx: int = 1) -> list[dict[str, Any]]:
@@ -44,41 +48,14 @@ def refunds(block: int = 10, tx: int = 1) -> list[dict[str, Any]]:
 
 def maker_sell_with_fee_and_2023_refund(block: int = 11, tx: int = 2) -> list[dict[str, Any]]:
     """2023 module: a maker SELL charged 0.084 USDC.e, all of it refunded (by wallet/asset)."""
-    maker_fill = encode_order_filled_v1(
-        at=at(block, 0, tx),
-        order_hash=h32(0xC),
-        maker=MAKER2,
-        taker=TAKER,
-        maker_asset_id=BTC_YES,
-        taker_asset_id=0,
-        maker_amount=20_000_000,
-        taker_amount=8_400_000,
-        fee=84_000,
-    )
-    taker_fill = encode_order_filled_v1(
-        at=at(block, 1, tx),
-        order_hash=h32(0xD),
-        maker=TAKER,
-        taker=V1,
-        maker_asset_id=0,
-        taker_asset_id=BTC_YES,
-        maker_amount=8_400_000,
-        taker_amount=20_000_000,
-        fee=0,
-    )
-    match = encode_orders_matched_v1(
-        at=at(block, 2, tx),
-        taker_order_hash=h32(0xD),
-        taker_order_maker=TAKER,
-        maker_asset_id=0,
-        taker_asset_id=BTC_YES,
-        maker_amount=8_400_000,
-        taker_amount=20_000_000,
-    )
     refund = encode_fee_refunded_2023(
         at=at(block, 3, tx), token=c.USDC_E, to=MAKER2, token_id=0, amount=84_000
     )
-    return [maker_fill, taker_fill, match, refund]
+    return [
+        v1_maker_sell(block, tx, 0, 0xC, MAKER2, 20_000_000, 8_400_000, fee=84_000),
+        *v1_taker_buy(block, tx, 1, 0xD, 8_400_000, 20_000_000),
+        refund,
+    ]
 
 
 async def fees(pool: asyncpg.Pool) -> dict[str, tuple[Decimal, Decimal]]:
