@@ -36,6 +36,51 @@ async def _replay(conn: asyncpg.Connection, position_id: int) -> None:
     await store_position(conn, position_id, await load_position(conn, position_id))
 
 
+async def _bought_at_half(conn: asyncpg.Connection, filled_at: datetime) -> None:
+    """The entry's fill made 100 shares bought at 0.50 (cost 50, no fee) at ``filled_at``."""
+    await conn.execute(
+        "UPDATE orderflow_fills SET shares = 100, usdc = 50, fee = 0, price = 0.5, filled_at = $1",
+        filled_at,
+    )
+
+
+async def _book_fill(
+    conn: asyncpg.Connection,
+    position_id: int,
+    mode: str,
+    fill_key: str,
+    side: str,
+    price: str,
+    shares: int,
+    filled_at: datetime,
+) -> None:
+    """A fill of the entry's order booked now: ``shares`` of YES at ``price``, no fee."""
+    order_id = await conn.fetchval("SELECT id FROM orderflow_orders")
+    await conn.execute(
+        "INSERT INTO orderflow_fills (order_id, position_id, strategy, mode, fill_key,"
+        " token_id, side, price, shares, usdc, fee, filled_at) VALUES ($1, $2, 'alpha',"
+        " $3, $4, $5, $6, $7, $8, $9, 0, $10)",
+        order_id,
+        position_id,
+        mode,
+        fill_key,
+        Decimal(TOKEN_YES),
+        side,
+        Decimal(price),
+        Decimal(shares),
+        Decimal(price) * shares,
+        filled_at,
+    )
+
+
+async def _unmoved_since_midnight(
+    conn: asyncpg.Connection, price: str, midnight: datetime, now: datetime
+) -> None:
+    """The last trade before midnight and the last one now both at ``price``."""
+    await trade_at(conn, price, midnight - timedelta(hours=1))
+    await trade_at(conn, price, now)
+
+
 async def _entered(
     pool: asyncpg.Pool, make_executor: Callable[..., Executor], *tokens: tuple[int, str, int]
 ) -> tuple[Executor, int]:
@@ -62,23 +107,10 @@ async def test_day_pnl_is_the_change_since_midnight(
     now = datetime.now(UTC)  # after the ask that filled the entry
     async with pool.acquire() as conn:
         # Yesterday: bought 100 shares at 0.50 (cost 50); the last trade before midnight 0.70.
-        await conn.execute(
-            "UPDATE orderflow_fills SET shares = 100, usdc = 50, fee = 0, price = 0.5,"
-            " filled_at = $1",
-            midnight - timedelta(hours=2),
-        )
+        await _bought_at_half(conn, midnight - timedelta(hours=2))
         await trade_at(conn, "0.70", midnight - timedelta(hours=1))
         # Today: 40 shares sold at 0.60 (realized +4), the price is now 0.55.
-        order_id = await conn.fetchval("SELECT id FROM orderflow_orders")
-        await conn.execute(
-            "INSERT INTO orderflow_fills (order_id, position_id, strategy, mode, fill_key,"
-            " token_id, side, price, shares, usdc, fee, filled_at) VALUES ($1, $2, 'alpha',"
-            " 'paper', 'sell-1', $3, 'SELL', 0.60, 40, 24, 0, $4)",
-            order_id,
-            position_id,
-            Decimal(TOKEN_YES),
-            now,
-        )
+        await _book_fill(conn, position_id, "paper", "sell-1", "SELL", "0.60", 40, now)
         await _replay(conn, position_id)
         await trade_at(conn, "0.55", now)
         book = await load_book(conn, ex.registry.states["alpha"], now)
@@ -107,8 +139,7 @@ async def test_yesterdays_loss_does_not_block_today(
             midnight - timedelta(hours=3),
         )
         await _replay(conn, position_id)
-        await trade_at(conn, "0.20", midnight - timedelta(hours=1))
-        await trade_at(conn, "0.20", now)
+        await _unmoved_since_midnight(conn, "0.20", midnight, now)
         book = await load_book(conn, ex.registry.states["alpha"], now)
     assert book.day_pnl == 0
 
@@ -129,29 +160,15 @@ async def test_midnight_mark_replays_fills_in_booking_order(
     now = datetime.now(UTC)  # after the ask that filled the entry
     async with pool.acquire() as conn:
         # The buy, stamped by our clock 0.9 s into the second: 100 shares at 0.50.
-        await conn.execute(
-            "UPDATE orderflow_fills SET shares = 100, usdc = 50, fee = 0, price = 0.5,"
-            " filled_at = $1",
-            second + timedelta(milliseconds=900),
-        )
+        await _bought_at_half(conn, second + timedelta(milliseconds=900))
         # Booked after it: 40 shares sold at 0.60, stamped by the exchange at the whole second.
-        order_id = await conn.fetchval("SELECT id FROM orderflow_orders")
-        await conn.execute(
-            "INSERT INTO orderflow_fills (order_id, position_id, strategy, mode, fill_key,"
-            " token_id, side, price, shares, usdc, fee, filled_at) VALUES ($1, $2, 'alpha',"
-            " 'live', 'trade-1', $3, 'SELL', 0.60, 40, 24, 0, $4)",
-            order_id,
-            position_id,
-            Decimal(TOKEN_YES),
-            second,
-        )
+        await _book_fill(conn, position_id, "live", "trade-1", "SELL", "0.60", 40, second)
         await _replay(conn, position_id)
         assert await conn.fetchval(
             "SELECT realized_pnl FROM orderflow_positions WHERE id = $1", position_id
         ) == Decimal(4)
         # The price has not moved since before midnight: nothing happened today.
-        await trade_at(conn, "0.70", midnight - timedelta(hours=1))
-        await trade_at(conn, "0.70", now)
+        await _unmoved_since_midnight(conn, "0.70", midnight, now)
         book = await load_book(conn, ex.registry.states["alpha"], now)
     assert book.day_pnl == 0
 
@@ -168,27 +185,14 @@ async def test_a_fill_from_before_midnight_booked_after_the_mark_is_in_it(
     ex, position_id = await _entered(pool, make_executor)
     now = datetime.now(UTC)  # after the ask that filled the entry
     async with pool.acquire() as conn:
-        await conn.execute(
-            "UPDATE orderflow_fills SET shares = 100, usdc = 50, fee = 0, price = 0.5,"
-            " filled_at = $1",
-            midnight - timedelta(hours=2),
-        )
+        await _bought_at_half(conn, midnight - timedelta(hours=2))
         await _replay(conn, position_id)
-        await trade_at(conn, "0.70", midnight - timedelta(hours=1))
-        await trade_at(conn, "0.70", now)
+        await _unmoved_since_midnight(conn, "0.70", midnight, now)
         running = ex.trader.marks
         assert await running.day_pnl(conn, "alpha", midnight) == 0  # nothing moved today
         # Booked now: 100 more shares at 0.50, bought half an hour before midnight.
-        order_id = await conn.fetchval("SELECT id FROM orderflow_orders")
-        await conn.execute(
-            "INSERT INTO orderflow_fills (order_id, position_id, strategy, mode, fill_key,"
-            " token_id, side, price, shares, usdc, fee, filled_at) VALUES ($1, $2, 'alpha',"
-            " 'paper', 'late-1', $3, 'BUY', 0.50, 100, 50, 0, $4)",
-            order_id,
-            position_id,
-            Decimal(TOKEN_YES),
-            midnight - timedelta(minutes=30),
-        )
+        late = midnight - timedelta(minutes=30)
+        await _book_fill(conn, position_id, "paper", "late-1", "BUY", "0.50", 100, late)
         await _replay(conn, position_id)
         restarted = await DayMarks().day_pnl(conn, "alpha", midnight)
         assert restarted == 0  # the price has not moved since midnight
@@ -206,14 +210,9 @@ async def test_a_trade_from_before_midnight_stored_after_the_mark_moves_it(
     ex, position_id = await _entered(pool, make_executor)
     now = datetime.now(UTC)  # after the ask that filled the entry
     async with pool.acquire() as conn:
-        await conn.execute(
-            "UPDATE orderflow_fills SET shares = 100, usdc = 50, fee = 0, price = 0.5,"
-            " filled_at = $1",
-            midnight - timedelta(hours=2),
-        )
+        await _bought_at_half(conn, midnight - timedelta(hours=2))
         await _replay(conn, position_id)
-        await trade_at(conn, "0.70", midnight - timedelta(hours=1))
-        await trade_at(conn, "0.70", now)
+        await _unmoved_since_midnight(conn, "0.70", midnight, now)
         running = ex.trader.marks
         assert await running.day_pnl(conn, "alpha", midnight) == 0
         # Stored now: a trade at 0.60 one second before midnight. Up 10 since (0.60 -> 0.70).
