@@ -105,6 +105,47 @@ async def holding_yes(pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: Broker
     return ex
 
 
+async def position_state(pool: asyncpg.Pool) -> tuple[str, Decimal]:
+    """The one position's status and shares."""
+    row = await pool.fetchrow("SELECT status, shares FROM orderflow_positions")
+    return row["status"], row["shares"]
+
+
+async def resting_exit(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: Broker
+) -> tuple[Executor, Clock, Decimal, asyncpg.Record]:
+    """A live strategy (on a :class:`Clock` of its own) that followed a whale's buy of YES at
+    0.50 and holds it; nobody bids, so its exit of the leader's sale at 0.49 rests: the
+    executor, its clock, the shares held and the exit's order row."""
+    await live_strategy(pool)
+    clock = Clock()
+    ex = live_executor(pool, dsn, live, clock=clock)
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    held = (await position_state(pool))[1]
+    clob.markets[TOKEN_YES].bids.pop(TOKEN_YES, None)  # nobody bids: the exit rests
+    async with pool.acquire() as conn:
+        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
+    await ex.catch_up()
+    await ex.worker.drain()
+    sell = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'SELL'")
+    return ex, clock, held, sell
+
+
+async def expire_partly_taken(
+    ex: Executor, clock: Clock, clob: FakeClob, sell: asyncpg.Record, taken: Decimal
+) -> None:
+    """A counterparty takes ``taken`` of :func:`resting_exit`'s exit ``sell``, which then
+    expires, an hour later at the exchange and on our clock; someone bids again (0.48) and the
+    executor's maintenance closes the expired exit."""
+    clob.fill(sell["exchange_order_id"], taken)
+    clob.clock_offset += 3600  # an hour later, the exit has expired at the exchange ...
+    assert clob.live_orders() == []
+    clob.clock_offset = 0  # (the broker signs expirations with the real time)
+    clock.offset += timedelta(hours=1)  # ... and on our clock
+    clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.48")  # a bid again
+    await ex.maintenance()  # closes the expired exit: it has ended now
+
+
 async def new_market(
     clob: FakeClob, conn: asyncpg.Connection, n: int, *, ask: str | None = None
 ) -> tuple[str, int]:

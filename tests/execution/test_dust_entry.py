@@ -14,14 +14,9 @@ from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
 from tests.execution.conftest import TOKEN_NO, TOKEN_YES, add_trade, add_wallet, signal_outcomes
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import Clock, live_executor, live_strategy
+from tests.execution.livekit import Clock, live_executor, live_strategy, position_state
 
 SECOND = "0x" + "5e" * 20  # another whale
-
-
-async def _position(pool: asyncpg.Pool) -> tuple[str, Decimal]:
-    row = await pool.fetchrow("SELECT status, shares FROM orderflow_positions")
-    return row["status"], row["shares"]
 
 
 async def test_a_dust_position_takes_a_new_entry_and_is_sold_whole_by_its_exit(
@@ -46,14 +41,14 @@ async def test_a_dust_position_takes_a_new_entry_and_is_sold_whole_by_its_exit(
     await ex.left_behind.wait()
     await ex.maintenance()
     assert (await signal_outcomes(pool))[1] == ("SELL", "SKIPPED", "exit_below_min_size")
-    assert await _position(pool) == ("OPEN", Decimal(3))
+    assert await position_state(pool) == ("OPEN", Decimal(3))
     del market.ask_sizes[TOKEN_YES]
     async with pool.acquire() as conn:
         await add_trade(conn, wallet=SECOND, token_id=TOKEN_YES, price="0.50")
     await ex.catch_up()
     await ex.worker.drain()
     assert (await signal_outcomes(pool))[2] == ("BUY", "EXECUTED", "filled")
-    status, held = await _position(pool)
+    status, held = await position_state(pool)
     assert status == "OPEN" and held > 5
     async with pool.acquire() as conn:  # the new entry's leader leaves: the whole of it goes
         await add_trade(conn, wallet=SECOND, side="SELL", token_id=TOKEN_YES, price="0.49")
@@ -63,7 +58,7 @@ async def test_a_dust_position_takes_a_new_entry_and_is_sold_whole_by_its_exit(
     sold = await pool.fetchval(
         "SELECT filled_shares FROM orderflow_orders WHERE side = 'SELL' ORDER BY id DESC LIMIT 1"
     )
-    assert (sold, await _position(pool)) == (held, ("CLOSED", Decimal(0)))
+    assert (sold, await position_state(pool)) == (held, ("CLOSED", Decimal(0)))
 
 
 async def test_no_entry_while_the_dust_s_exit_still_rests(
@@ -80,7 +75,7 @@ async def test_no_entry_while_the_dust_s_exit_still_rests(
         await add_wallet(conn, SECOND, 8.5)
         await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # ask 0.50: fills at once
     await ex.catch_up()
-    held = (await _position(pool))[1]
+    held = (await position_state(pool))[1]
     clob.markets[TOKEN_YES].bids.pop(TOKEN_YES, None)  # nobody bids: the exit rests
     async with pool.acquire() as conn:
         await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
@@ -90,7 +85,7 @@ async def test_no_entry_while_the_dust_s_exit_still_rests(
     assert sell["status"] == "OPEN"
     clob.fill(sell["exchange_order_id"], held - 3)
     await ex.maintenance()  # books the exit's partial fill: 3 held, 3 still on sale
-    assert await _position(pool) == ("OPEN", Decimal(3))
+    assert await position_state(pool) == ("OPEN", Decimal(3))
     assert clob.live_orders() == [sell["exchange_order_id"]]
     async with pool.acquire() as conn:
         await add_trade(conn, wallet=SECOND, token_id=TOKEN_YES, price="0.50")
@@ -116,7 +111,7 @@ async def test_the_dust_s_resting_exit_refuses_no_entry_in_the_other_outcome(
         await add_wallet(conn, SECOND, 8.5)
         await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # ask 0.50: fills at once
     await ex.catch_up()
-    held = (await _position(pool))[1]
+    held = (await position_state(pool))[1]
     clob.markets[TOKEN_YES].bids.pop(TOKEN_YES, None)  # nobody bids: the exit rests
     async with pool.acquire() as conn:
         await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
@@ -152,7 +147,7 @@ async def _dust_taken_over(
         await add_wallet(conn, SECOND, 8.5)
         await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # bought at 0.50
     await ex.catch_up()
-    held = (await _position(pool))[1]
+    held = (await position_state(pool))[1]
     clob.markets[TOKEN_YES].bids.pop(TOKEN_YES, None)  # nobody bids: the exit rests
     async with pool.acquire() as conn:
         await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.60")
@@ -166,7 +161,7 @@ async def _dust_taken_over(
     clock.offset += timedelta(hours=1)
     await ex.maintenance()
     first_part = await pool.fetchval("SELECT realized_pnl FROM orderflow_positions")
-    assert await _position(pool) == ("OPEN", Decimal(3)) and first_part > 0
+    assert await position_state(pool) == ("OPEN", Decimal(3)) and first_part > 0
     clock.offset = timedelta(0)
     clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.49")
     async with pool.acquire() as conn:
@@ -182,7 +177,7 @@ async def _second_leader_leaves(pool: asyncpg.Pool, ex: Executor) -> list[Decima
         await add_trade(conn, wallet=SECOND, side="SELL", token_id=TOKEN_YES, price="0.49")
     await ex.catch_up()
     await ex.worker.drain()
-    assert (await _position(pool))[0] == "CLOSED"
+    assert (await position_state(pool))[0] == "CLOSED"
     rows = await pool.fetch("SELECT pnl FROM orderflow_signals WHERE side = 'BUY' ORDER BY id")
     return [r["pnl"] for r in rows]
 

@@ -16,16 +16,16 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.live import LiveBroker
-from tests.execution.conftest import TOKEN_YES, add_trade, follow, signal_outcomes
+from tests.execution.conftest import signal_outcomes
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import Clock, age_exits, live_executor, live_strategy
+from tests.execution.livekit import (
+    age_exits,
+    expire_partly_taken,
+    position_state,
+    resting_exit,
+)
 
 TAKEN = Decimal("100.123456")  # a taker's market order took this much of our resting exit
-
-
-async def _position(pool: asyncpg.Pool) -> tuple[str, Decimal]:
-    row = await pool.fetchrow("SELECT status, shares FROM orderflow_positions")
-    return row["status"], row["shares"]
 
 
 async def test_an_exit_of_fractional_shares_records_what_it_sent_and_leaves_the_dust(
@@ -36,27 +36,11 @@ async def test_an_exit_of_fractional_shares_records_what_it_sent_and_leaves_the_
     (the signed order's size) and is FILLED when the exchange filled it; the 0.006544 left is
     dust under the market's minimum, held to resolution (never sent again). On main the row said
     1099.876544 and stayed OPEN, partly filled, after the exchange had filled it."""
-    await live_strategy(pool)
-    clock = Clock()
-    ex = live_executor(pool, dsn, live, clock=clock)
-    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
-    held = (await _position(pool))[1]
-    clob.markets[TOKEN_YES].bids.pop(TOKEN_YES, None)  # nobody bids: the exit rests
-    async with pool.acquire() as conn:
-        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
-    await ex.catch_up()
-    await ex.worker.drain()
-    first = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'SELL'")
+    ex, clock, held, first = await resting_exit(pool, dsn, clob, live)
     assert (first["status"], first["shares"]) == ("OPEN", held)
-    clob.fill(first["exchange_order_id"], TAKEN)
-    clob.clock_offset += 3600  # an hour later, the exit has expired at the exchange ...
-    assert clob.live_orders() == []
-    clob.clock_offset = 0
-    clock.offset += timedelta(hours=1)  # ... and on our clock
-    clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.48")  # a bid again
-    await ex.maintenance()  # closes the expired exit
+    await expire_partly_taken(ex, clock, clob, first, TAKEN)
     rest = held - TAKEN
-    assert await _position(pool) == ("OPEN", rest)
+    assert await position_state(pool) == ("OPEN", rest)
     await age_exits(pool, timedelta(minutes=1))
     await ex.maintenance()  # tries again: the rest, as the SDK signs it
     await ex.worker.drain()
@@ -70,7 +54,7 @@ async def test_an_exit_of_fractional_shares_records_what_it_sent_and_leaves_the_
         sent,
     ), dict(second)
     dust = rest - sent
-    assert await _position(pool) == ("OPEN", dust)
+    assert await position_state(pool) == ("OPEN", dust)
     # the dust is held to resolution: the next try is skipped under the minimum, nothing sent
     await age_exits(pool, timedelta(minutes=10))
     await ex.maintenance()

@@ -13,14 +13,15 @@ import asyncpg
 
 from orderflow.execution.live import LiveBroker
 from orderflow.execution.order_pacing import EXIT_RETRIES
-from tests.execution.conftest import TOKEN_YES, add_trade, follow, signal_outcomes
+from tests.execution.conftest import TOKEN_YES, add_trade, signal_outcomes
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import Clock, age_exits, holding_yes, live_executor, live_strategy
-
-
-async def _position(pool: asyncpg.Pool) -> tuple[str, Decimal]:
-    row = await pool.fetchrow("SELECT status, shares FROM orderflow_positions")
-    return row["status"], row["shares"]
+from tests.execution.livekit import (
+    age_exits,
+    expire_partly_taken,
+    holding_yes,
+    position_state,
+    resting_exit,
+)
 
 
 async def test_an_exit_refused_by_a_rate_limit_is_tried_again_after_a_pause(
@@ -37,13 +38,13 @@ async def test_an_exit_refused_by_a_rate_limit_is_tried_again_after_a_pause(
     assert refused[:2] == ("SELL", "SKIPPED") and "429" in refused[2]
     await ex.maintenance()  # too soon: not tried again yet
     assert len(await signal_outcomes(pool)) == 2
-    assert (await _position(pool))[0] == "OPEN"
+    assert (await position_state(pool))[0] == "OPEN"
     await age_exits(pool, timedelta(minutes=1))  # the pause has passed (the database's clock)
     await ex.maintenance()
     await ex.worker.drain()
     signals = await signal_outcomes(pool)
     assert signals[2:] == [("SELL", "EXECUTED", "filled")], signals
-    assert (await _position(pool))[0] == "CLOSED"
+    assert (await position_state(pool))[0] == "CLOSED"
     await age_exits(pool, timedelta(minutes=10))
     await ex.maintenance()  # closed: nothing more
     assert len(await signal_outcomes(pool)) == 3
@@ -57,25 +58,9 @@ async def test_what_an_exit_left_unsold_is_sold_by_the_next_try(
 ) -> None:
     """The exit rested at the bid; a counterparty took part of it and it expired: the rest
     stays held although the leader has left. The next try sells what is left."""
-    await live_strategy(pool)
-    clock = Clock()
-    ex = live_executor(pool, dsn, live, clock=clock)
-    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
-    held = (await _position(pool))[1]
-    clob.markets[TOKEN_YES].bids.pop(TOKEN_YES, None)  # nobody bids: the exit rests
-    async with pool.acquire() as conn:
-        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
-    await ex.catch_up()
-    await ex.worker.drain()
-    sell = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'SELL'")
+    ex, clock, held, sell = await resting_exit(pool, dsn, clob, live)
     assert sell["status"] == "OPEN"
-    clob.fill(sell["exchange_order_id"], Decimal(100))
-    clob.clock_offset += 3600  # an hour later, the exit has expired at the exchange ...
-    assert clob.live_orders() == []
-    clob.clock_offset = 0  # (the broker signs expirations with the real time)
-    clock.offset += timedelta(hours=1)  # ... and on our clock
-    clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.48")  # a bid again
-    await ex.maintenance()  # closes the expired exit: it has ended now
+    await expire_partly_taken(ex, clock, clob, sell, Decimal(100))
     await age_exits(pool, timedelta(minutes=1))  # the pause has passed
     await ex.maintenance()  # tries again
     await ex.worker.drain()
@@ -84,7 +69,7 @@ async def test_what_an_exit_left_unsold_is_sold_by_the_next_try(
     )
     assert (first["status"], first["filled_shares"]) == ("CANCELED", 100)
     assert (second["status"], second["shares"]) == ("FILLED", held - 100)
-    assert await _position(pool) == ("CLOSED", Decimal(0))
+    assert await position_state(pool) == ("CLOSED", Decimal(0))
     attempts = await pool.fetch(
         "SELECT attempt, tx_hash, log_index FROM orderflow_signals WHERE side = 'SELL'"
     )
