@@ -3,9 +3,14 @@ tests of what must cancel it (the finalizer on delete, the uninstall hook)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 import asyncpg
 
+from orderflow import db
 from orderflow.execution.engine import Executor
+from orderflow.execution.live import LiveBroker
 from tests.execution.conftest import (
     MARKET,
     TOKEN_NO,
@@ -17,6 +22,7 @@ from tests.execution.conftest import (
     leading,
 )
 from tests.execution.fake_clob import FakeClob
+from tests.execution.livekit import login, start_clob
 from tests.operator.conftest import eventually
 
 
@@ -25,6 +31,24 @@ async def whale_market(conn: asyncpg.Connection) -> None:
     await add_token(conn, TOKEN_YES, MARKET, 0)
     await add_token(conn, TOKEN_NO, MARKET, 1)
     await add_wallet(conn, WHALE, 8.5)
+
+
+@contextlib.asynccontextmanager
+async def clob_and_whale(
+    dsn: str,
+) -> AsyncIterator[tuple[FakeClob, LiveBroker, asyncpg.Connection]]:
+    """The CLOB stand-in, a live broker logged in to it and a connection to ``dsn`` with the
+    whale's market stored (:func:`whale_market`); closed and stopped after."""
+    clob = await start_clob()
+    broker = await login(clob)
+    conn = await db.connect(dsn)
+    try:
+        await whale_market(conn)
+        yield clob, broker, conn
+    finally:
+        await conn.close()
+        await broker.close()
+        await clob.stop()
 
 
 async def rest_a_live_order(

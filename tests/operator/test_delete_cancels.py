@@ -9,11 +9,10 @@ import asyncpg
 import kmock
 import pytest
 
-from orderflow import db
 from tests.execution.conftest import running
-from tests.execution.livekit import live_executor, login, start_clob
+from tests.execution.livekit import live_executor
 from tests.operator.conftest import NAMESPACE, TS, ApiServer, eventually, operator_running
-from tests.operator.live_whale import rest_a_live_order, whale_market
+from tests.operator.live_whale import clob_and_whale, rest_a_live_order
 from tests.operator.test_runtime import apply, delete, manifest, wait_row
 
 pytestmark = pytest.mark.kmock(cls=ApiServer)
@@ -22,11 +21,7 @@ pytestmark = pytest.mark.kmock(cls=ApiServer)
 async def test_deleting_a_live_strategy_cancels_its_resting_orders(
     api: kmock.KubernetesEmulator, dsn: str, pool: asyncpg.Pool
 ) -> None:
-    clob = await start_clob()
-    broker = await login(clob)
-    conn = await db.connect(dsn)
-    try:
-        await whale_market(conn)
+    async with clob_and_whale(dsn) as (clob, broker, conn):
         async with operator_running(api, dsn):
             await apply(api, manifest("whale", mode="live", credentialsSecret="poly-creds"))
             await wait_row(conn, "whale", killed=False)
@@ -53,7 +48,3 @@ async def test_deleting_a_live_strategy_cancels_its_resting_orders(
         assert row["killed"] and row["deleted_at"] is not None
         status = await conn.fetchval("SELECT status FROM orderflow_orders")
         assert status == "CANCELED"
-    finally:
-        await conn.close()
-        await broker.close()
-        await clob.stop()

@@ -24,9 +24,9 @@ from orderflow.execution.strategy_queries import insert_strategy_if_absent
 from orderflow.strategy import StrategySettings
 from orderflow_operator.retire import RETIRE_AGENT
 from tests.execution.conftest import running
-from tests.execution.livekit import live_executor, login, start_clob
+from tests.execution.livekit import live_executor
 from tests.operator.conftest import NAMESPACE, TS, ApiServer, operator_running
-from tests.operator.live_whale import rest_a_live_order, whale_market
+from tests.operator.live_whale import clob_and_whale, rest_a_live_order
 from tests.operator.permissions import requested, retire_needed
 from tests.operator.test_runner import kubeconfig
 from tests.operator.test_runtime import apply, manifest, row, wait_row
@@ -155,34 +155,25 @@ async def test_retire_waits_until_the_executor_cancelled_the_live_orders(
 ) -> None:
     """A retired live strategy's resting order is cancelled at the exchange before the hook
     returns; while no executor cancels it, the hook fails naming it."""
-    clob = await start_clob()
-    broker = await login(clob)
-    conn = await db.connect(dsn)
-    try:
-        await whale_market(conn)
-        async with operator_running(api, dsn):
-            await apply(api, manifest("whale", mode="live", credentialsSecret="poly-creds"))
-            await wait_row(conn, "whale", killed=False)
-            ex = live_executor(pool, dsn, broker)
-            async with running(ex):
-                order_id = await rest_a_live_order(ex, conn, clob)
-            # The executor stopped with the order resting: nobody cancels it.
-            code, err = await retire("--namespace", NAMESPACE, "--timeout", "3")
-            assert code == 1
-            assert "live orders not cancelled yet (whale: 1)" in err, err
-            assert not present(api, "whale"), "the finalizer ran: the strategy is killed"
-            assert clob.orders[order_id]["status"] != "CANCELED"
-            # An executor again: its kill switch cancels; the retried hook returns after that.
-            async with running(live_executor(pool, dsn, broker)):
-                code, err = await retire("--namespace", NAMESPACE, "--timeout", "60")
-                assert code == 0, err
-                status = await conn.fetchval("SELECT status FROM orderflow_orders")
-                assert status == "CANCELED"
-                assert clob.orders[order_id]["status"] == "CANCELED"
-    finally:
-        await conn.close()
-        await broker.close()
-        await clob.stop()
+    async with clob_and_whale(dsn) as (clob, broker, conn), operator_running(api, dsn):
+        await apply(api, manifest("whale", mode="live", credentialsSecret="poly-creds"))
+        await wait_row(conn, "whale", killed=False)
+        ex = live_executor(pool, dsn, broker)
+        async with running(ex):
+            order_id = await rest_a_live_order(ex, conn, clob)
+        # The executor stopped with the order resting: nobody cancels it.
+        code, err = await retire("--namespace", NAMESPACE, "--timeout", "3")
+        assert code == 1
+        assert "live orders not cancelled yet (whale: 1)" in err, err
+        assert not present(api, "whale"), "the finalizer ran: the strategy is killed"
+        assert clob.orders[order_id]["status"] != "CANCELED"
+        # An executor again: its kill switch cancels; the retried hook returns after that.
+        async with running(live_executor(pool, dsn, broker)):
+            code, err = await retire("--namespace", NAMESPACE, "--timeout", "60")
+            assert code == 0, err
+            status = await conn.fetchval("SELECT status FROM orderflow_orders")
+            assert status == "CANCELED"
+            assert clob.orders[order_id]["status"] == "CANCELED"
 
 
 @pytest.mark.usefixtures("logged_in")
@@ -193,11 +184,7 @@ async def test_retire_kills_the_executors_own_strategy_and_waits_for_its_cancels
     live too; the hook kills it when told its name and returns only once the executor cancelled
     its resting order. Before, the hook left it alone and `helm uninstall` deleted the executor
     with the order resting at the exchange."""
-    clob = await start_clob()
-    broker = await login(clob)
-    conn = await db.connect(dsn)
-    try:
-        await whale_market(conn)
+    async with clob_and_whale(dsn) as (clob, broker, conn):
         live = StrategySettings(mode="live").model_dump(mode="json")
         await insert_strategy_if_absent(conn, "default", live, source="env")
         ex = live_executor(pool, dsn, broker)
@@ -211,10 +198,6 @@ async def test_retire_kills_the_executors_own_strategy_and_waits_for_its_cancels
             assert found is not None and found["killed"], dict(found or {})
             # Done when it returns: the executor goes right after.
             assert clob.orders[order_id]["status"] == "CANCELED"
-    finally:
-        await conn.close()
-        await broker.close()
-        await clob.stop()
 
 
 @pytest.mark.usefixtures("logged_in")
