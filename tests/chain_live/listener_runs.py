@@ -19,6 +19,7 @@ from orderflow.chain.listener import Listener
 from orderflow.chain.settings import ListenerSettings
 from tests.chain_live.anvil_node import Anvil
 from tests.chain_live.in_front import TcpProxy
+from tests.chain_live.logs import order_filled_v2, wait_until
 
 
 def make_settings(ws_url: str, **overrides: Any) -> ListenerSettings:
@@ -95,6 +96,17 @@ def count_is(pool: asyncpg.Pool, n: int) -> Any:
         return len(await stored_trades(pool)) == n
 
     return check
+
+
+async def listen_until_stored(pool: asyncpg.Pool, anvil: Anvil, order_hash: int) -> None:
+    """A listener runs until the fill ``order_hash`` it sees emitted is stored, then stops."""
+    async with running(Listener(pool, make_settings(anvil.ws_url))):
+        tx = await anvil.emit(order_filled_v2(order_hash=order_hash))
+
+        async def stored() -> bool:
+            return tx in {t for t, *_ in await stored_trades(pool)}
+
+        await wait_until(stored, what=f"fill {order_hash} stored")
 
 
 @contextlib.asynccontextmanager

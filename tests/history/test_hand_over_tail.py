@@ -15,31 +15,19 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from orderflow.chain.listener import Listener
 from orderflow.history import import_file
 from tests.chain_live.anvil_node import Anvil
 from tests.chain_live.listener_runs import (
     canonical_fills,
     checkpoint,
-    make_settings,
-    running,
+    listen_until_stored,
     stored_trades,
 )
-from tests.chain_live.logs import order_filled_v2, wait_until
+from tests.chain_live.logs import order_filled_v2
 from tests.history import dumps as d
 from tests.history.test_hand_over import node_logs
 
 pytestmark = pytest.mark.anvil
-
-
-async def _listen_until_stored(pool: asyncpg.Pool, anvil: Anvil, order_hash: int) -> None:
-    async with running(Listener(pool, make_settings(anvil.ws_url))):
-        tx = await anvil.emit(order_filled_v2(order_hash=order_hash))
-
-        async def stored() -> bool:
-            return tx in {t for t, *_ in await stored_trades(pool)}
-
-        await wait_until(stored, what=f"fill {order_hash} stored")
 
 
 async def test_a_last_row_at_a_wrong_later_block_loses_no_block(
@@ -55,7 +43,7 @@ async def test_a_last_row_at_a_wrong_later_block_loses_no_block(
     report = await import_file(pool, d.write_parquet(tmp_path / "f.parquet", rows), chain_id=137)
     assert report.last_block == head - 1 and await checkpoint(pool) == head - 1
 
-    await _listen_until_stored(pool, anvil, 5)
+    await listen_until_stored(pool, anvil, 5)
 
     assert await stored_trades(pool) == await canonical_fills(anvil)
 
@@ -73,6 +61,6 @@ async def test_a_dump_cut_inside_its_last_block_loses_no_fill(
     report = await import_file(pool, d.write_parquet(tmp_path / "f.parquet", rows), chain_id=137)
     assert report.last_block == last
 
-    await _listen_until_stored(pool, anvil, 5)
+    await listen_until_stored(pool, anvil, 5)
 
     assert await stored_trades(pool) == await canonical_fills(anvil)
