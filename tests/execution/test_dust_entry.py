@@ -61,15 +61,15 @@ async def test_a_dust_position_takes_a_new_entry_and_is_sold_whole_by_its_exit(
     assert (sold, await position_state(pool)) == (held, ("CLOSED", Decimal(0)))
 
 
-async def test_no_entry_while_the_dust_s_exit_still_rests(
-    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
-) -> None:
-    """The exit rested at the bid and a counterparty took all but 3 shares of it: 3 held, and
-    our SELL of those 3 still on the book. The 3 are dust (under the minimum of 5), which takes
-    new entries; but a BUY of the token now would meet our own resting SELL (a self-cross on
-    the CLOB), and the position is being exited, not held: the entry waits until the exit ends."""
+async def _exit_resting(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker, sold_at: str = "0.49"
+) -> tuple[Executor, Clock, Decimal, asyncpg.Record]:
+    """A live strategy (SECOND's wallet stored too) whose entry filled at once (ask 0.50);
+    nobody bids, so its exit of the leader's sale at ``sold_at`` rests: the executor, its
+    clock, the shares held and the exit's order row."""
     await live_strategy(pool)
-    ex = live_executor(pool, dsn, live)
+    clock = Clock()
+    ex = live_executor(pool, dsn, live, clock=clock)
     async with pool.acquire() as conn:
         await ex.registry.refresh(conn)
         await add_wallet(conn, SECOND, 8.5)
@@ -78,10 +78,21 @@ async def test_no_entry_while_the_dust_s_exit_still_rests(
     held = (await position_state(pool))[1]
     clob.markets[TOKEN_YES].bids.pop(TOKEN_YES, None)  # nobody bids: the exit rests
     async with pool.acquire() as conn:
-        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
+        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price=sold_at)
     await ex.catch_up()
     await ex.worker.drain()
     sell = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'SELL'")
+    return ex, clock, held, sell
+
+
+async def test_no_entry_while_the_dust_s_exit_still_rests(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The exit rested at the bid and a counterparty took all but 3 shares of it: 3 held, and
+    our SELL of those 3 still on the book. The 3 are dust (under the minimum of 5), which takes
+    new entries; but a BUY of the token now would meet our own resting SELL (a self-cross on
+    the CLOB), and the position is being exited, not held: the entry waits until the exit ends."""
+    ex, _, held, sell = await _exit_resting(pool, dsn, clob, live)
     assert sell["status"] == "OPEN"
     clob.fill(sell["exchange_order_id"], held - 3)
     await ex.maintenance()  # books the exit's partial fill: 3 held, 3 still on sale
@@ -104,20 +115,7 @@ async def test_the_dust_s_resting_exit_refuses_no_entry_in_the_other_outcome(
     only a BUY of YES would meet our own SELL of YES (a BUY of NO is on the same side of the
     unified book as that SELL: it cannot cross it). Another whale's buy of NO was SKIPPED
     ``position_exists``: it is taken."""
-    await live_strategy(pool)
-    ex = live_executor(pool, dsn, live)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_wallet(conn, SECOND, 8.5)
-        await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # ask 0.50: fills at once
-    await ex.catch_up()
-    held = (await position_state(pool))[1]
-    clob.markets[TOKEN_YES].bids.pop(TOKEN_YES, None)  # nobody bids: the exit rests
-    async with pool.acquire() as conn:
-        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
-    await ex.catch_up()
-    await ex.worker.drain()
-    sell = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'SELL'")
+    ex, _, held, sell = await _exit_resting(pool, dsn, clob, live)
     clob.fill(sell["exchange_order_id"], held - 3)
     await ex.maintenance()  # 3 held, 3 still on sale
     assert clob.live_orders() == [sell["exchange_order_id"]]
@@ -139,21 +137,7 @@ async def _dust_taken_over(
     """The first entry's exit sold all but 3 shares at a profit (the trade returned) and
     expired; a new entry of another whale took the 3 of dust over. The executor and what the
     position had realized before the handover."""
-    await live_strategy(pool)
-    clock = Clock()
-    ex = live_executor(pool, dsn, live, clock=clock)
-    async with pool.acquire() as conn:
-        await ex.registry.refresh(conn)
-        await add_wallet(conn, SECOND, 8.5)
-        await add_trade(conn, token_id=TOKEN_YES, price="0.50")  # bought at 0.50
-    await ex.catch_up()
-    held = (await position_state(pool))[1]
-    clob.markets[TOKEN_YES].bids.pop(TOKEN_YES, None)  # nobody bids: the exit rests
-    async with pool.acquire() as conn:
-        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.60")
-    await ex.catch_up()
-    await ex.worker.drain()
-    sell = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'SELL'")
+    ex, clock, held, sell = await _exit_resting(pool, dsn, clob, live, sold_at="0.60")
     sold = clob.fill(sell["exchange_order_id"], held - 3)
     clob.clock_offset += 3600  # the rest of the exit expires
     assert clob.live_orders() == []
