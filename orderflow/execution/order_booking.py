@@ -15,7 +15,12 @@ from decimal import Decimal
 
 import asyncpg
 
-from orderflow.execution import order_queries, position_queries, trade_queries
+from orderflow.execution import (
+    order_queries,
+    position_queries,
+    trade_queries,
+    wallet_share_queries,
+)
 from orderflow.execution.broker import OrderOutcome
 from orderflow.execution.positions import book_fill
 from orderflow.execution.settlement import unbooked
@@ -39,6 +44,8 @@ async def book_outcome(
     """Book an outcome: order row, fills into positions, the signal's status; the order is no
     longer in doubt (``in_doubt``: the desk's)."""
     async with pool.acquire() as conn, conn.transaction():
+        # First: a squaring of the wallet's shares of the token is waited for, not overtaken.
+        await wallet_share_queries.lock_order(conn, order_id)
         row = await order_queries.order_row(conn, order_id)
         # Each trade once: a placement answer's trades may have been booked from the
         # account's trades already (a kill's reconciliation while the answer was late).

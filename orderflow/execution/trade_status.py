@@ -36,7 +36,7 @@ from decimal import ROUND_DOWN, Decimal
 import asyncpg
 
 from orderflow.errors import ExecutionError
-from orderflow.execution import order_queries, position_queries
+from orderflow.execution import order_queries, position_queries, wallet_share_queries
 from orderflow.execution import trade_queries as tq
 from orderflow.execution.broker import Broker, ExchangeFill, Mode, OrderOutcome, OrderStatus
 from orderflow.execution.desk_access import LOOKUP_CONCURRENCY, DeskAccess
@@ -203,6 +203,8 @@ class TradeSettlement:
     ) -> Amounts | None:
         order_id, fill_id = int(order["id"]), int(row["fill_id"])
         trade_id = str(row["trade_id"])
+        # First: a squaring of the wallet's shares of the token is waited for, not overtaken.
+        await wallet_share_queries.lock_order(conn, order_id)
         await tq.set_trade_status(
             conn, order_id, trade_id, "FAILED", (part.shares, part.usdc, part.fee)
         )

@@ -22,8 +22,16 @@ _OF_WALLET = """($1::text IS NULL OR EXISTS (
 _MAKER = "($1::text IS NULL OR lower(o.signed_order->>'maker') = $1)"
 
 # One squaring of a (wallet, token) at a time, across executors sharing the database: the
-# second reads the books the first left.
+# second reads the books the first left. Every booking of a live fill (or of its reversal) takes
+# it too, first in its transaction (:func:`lock_order`): a fill booked between a squaring's
+# check and its writes was compared with a balance read before it.
 _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('orderflow_wallet_shares:' || $1, 0))"
+
+# The (wallet, token) of a live order's fills: its signed order's maker (paper: none).
+_ORDER_KEY = """
+SELECT lower(signed_order->>'maker') AS wallet, token_id FROM orderflow_orders
+ WHERE id = $1 AND mode = 'live' AND signed_order->>'maker' IS NOT NULL
+"""
 
 # Every strategy's open live positions of the token on the wallet ($1, lower case; $2 the token).
 _BOOKS = f"""
@@ -85,8 +93,20 @@ SELECT DISTINCT token_id FROM orderflow_orders
 
 
 async def lock(conn: asyncpg.Connection, wallet: str, token_id: int) -> None:
-    """Hold the (wallet, token)'s squaring until the transaction ends."""
+    """Hold the (wallet, token)'s books until the transaction ends: taken first by a squaring
+    and by every booking of a live fill or reversal (:func:`lock_order`), before any row lock
+    — one order, no deadlock."""
     await conn.execute(_LOCK, f"{wallet.lower()}:{token_id}")
+
+
+async def lock_order(conn: asyncpg.Connection, order_id: int) -> None:
+    """Hold the (wallet, token) of a live order's fills (:func:`lock`) until the transaction
+    ends; the first statement of a transaction booking its fills or their reversals, so a
+    squaring of the token (its check made, its positions not yet read) is waited for, never
+    overtaken. Paper (no wallet): nothing."""
+    row = await conn.fetchrow(_ORDER_KEY, order_id)
+    if row is not None:
+        await lock(conn, row["wallet"], int(row["token_id"]))
 
 
 async def books(conn: asyncpg.Connection, wallet: str | None, token_id: int) -> Decimal:
