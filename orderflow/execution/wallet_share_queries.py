@@ -13,6 +13,7 @@ from typing import NamedTuple
 import asyncpg
 
 from orderflow.accounting import Fill
+from orderflow.execution.position_queries import order_may_fill
 
 # A live position is the wallet's when an order of the signal that opened it (or took it over)
 # was signed for it (orderflow.execution.wallet's rule). $1 null: any wallet's.
@@ -42,12 +43,19 @@ SELECT COALESCE(sum(p.shares), 0) FROM orderflow_positions p
 # Whether the wallet's balance of the token may differ from the books for a reason of ours: a
 # live order of it (any strategy's, on the wallet; $1 null: on any) resting, on its way or in
 # doubt — a BUY's fill, or a SELL's, may be booked after the balance was read, the shares
-# already in the wallet or gone from it —, or a BUY's trade not settled on chain yet (MATCHED,
-# RETRYING: its shares may not be in the wallet yet; exit_queries' ``unsettled``).
+# already in the wallet or gone from it —, or closed with more of it matched at the exchange
+# than its fills booked while its late fills are asked for (``matched_shares``, migration 089:
+# order_queries.matched_unlisted; the database's clock for the window), or a BUY's trade not
+# settled on chain yet (MATCHED, RETRYING: its shares may not be in the wallet yet;
+# exit_queries' ``unsettled``).
 _SHARES_ON_THE_WAY = f"""
 SELECT EXISTS (SELECT 1 FROM orderflow_orders o
                 WHERE o.mode = 'live' AND o.token_id = $2
                   AND o.status IN ('INTENT', 'OPEN') AND {_MAKER})
+    OR EXISTS (SELECT 1 FROM orderflow_orders o
+                WHERE o.mode = 'live' AND o.token_id = $2
+                  AND o.status IN ('CANCELED', 'ABANDONED') AND o.matched_shares > o.filled_shares
+                  AND {order_may_fill("o", "statement_timestamp()")} AND {_MAKER})
     OR EXISTS (SELECT 1 FROM orderflow_fill_trades ft
                  JOIN orderflow_orders o ON o.id = ft.order_id
                 WHERE o.mode = 'live' AND o.side = 'BUY' AND o.token_id = $2 AND {_MAKER}
@@ -117,7 +125,8 @@ async def books(conn: asyncpg.Connection, wallet: str | None, token_id: int) -> 
 
 async def shares_on_the_way(conn: asyncpg.Connection, wallet: str | None, token_id: int) -> bool:
     """Whether shares of ours may reach or leave ``wallet`` (None: any) apart from the books: a
-    live order of the token resting, on its way or in doubt, or a BUY's trade not mined."""
+    live order of the token resting, on its way or in doubt, or closed with shares matched that
+    its fills do not hold yet (their trades not listed), or a BUY's trade not mined."""
     found = await conn.fetchval(_SHARES_ON_THE_WAY, wallet and wallet.lower(), Decimal(token_id))
     return bool(found)
 

@@ -8,6 +8,7 @@ Two live strategies on one wallet: ``live-one`` holds YES, mined; ``live-two`` b
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -18,7 +19,13 @@ from orderflow.execution.live import LiveBroker
 from orderflow.execution.wallet_shares import exit_reads, square
 from tests.execution.conftest import TOKEN_YES, add_trade, follow
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import holding_yes, live_strategy
+from tests.execution.livekit import (
+    Clock,
+    age_exits,
+    holding_yes,
+    live_executor,
+    live_strategy,
+)
 
 
 async def _second_buy(pool: asyncpg.Pool, ex: Executor, clob: FakeClob) -> None:
@@ -116,3 +123,49 @@ async def test_a_sale_of_ours_filled_but_not_booked_yet_is_not_booked_as_gone(
     async with pool.acquire() as conn:
         assert await square(conn, reads) == {}
     assert await pool.fetchval("SELECT count(*) FROM orderflow_wallet_moves") == 0
+
+
+async def test_a_sale_matched_but_not_listed_yet_is_not_booked_as_gone(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The exit rests; a counterparty takes 100 shares of it, which the account's trades do not
+    list yet, and it expires: closed CANCELED, its ``size_matched`` 100 kept (``matched_shares``)
+    while its late fills are asked for. The next try reads the wallet — 100 short of the books,
+    the exchange's sale of them not booked yet — and must not take them for shares that left:
+    they are ours on their way out, as a resting SELL's are. Failed before: ``assert [(Decimal(
+    '100.000000'), …)] == []``, the 100 booked as moved (a loss at their cost), the retry sold
+    200.16 (the books less the move less the matched 100), and once the trades listed the sale
+    the position was CLOSED with 100 shares still in the wallet."""
+    await live_strategy(pool)
+    clock = Clock()
+    ex = live_executor(pool, dsn, live, clock=clock)
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    await _mined(ex, clob)
+    held = await pool.fetchval("SELECT shares FROM orderflow_positions")
+    clob.markets[TOKEN_YES].bids.pop(TOKEN_YES, None)  # nobody bids: the exit rests
+    async with pool.acquire() as conn:
+        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
+    await ex.catch_up()
+    await ex.worker.drain()
+    sell = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'SELL'")
+    clob.unlisted.add(clob.fill(sell["exchange_order_id"], Decimal(100)))
+    clob.clock_offset += 600  # ten minutes later the exit has expired at the exchange ...
+    assert clob.live_orders() == []
+    clob.clock_offset = 0
+    clock.offset += timedelta(minutes=10)  # ... and on our clock
+    clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.48")
+    await ex.maintenance()  # closes the expired exit, 100 matched
+    await age_exits(pool, timedelta(minutes=1))
+    await ex.maintenance()  # tries again: the wallet read, 300.16
+    await ex.worker.drain()
+    moves = await pool.fetch("SELECT shares, books, wallet FROM orderflow_wallet_moves")
+    assert [tuple(m) for m in moves] == []
+    sells = await pool.fetch(
+        "SELECT status, shares FROM orderflow_orders WHERE side = 'SELL' ORDER BY id"
+    )
+    assert [tuple(s) for s in sells][1:] == [("FILLED", held - 100)]
+    clob.unlisted.clear()  # the first exit's sale listed: booked
+    await ex.maintenance()
+    row = await pool.fetchrow("SELECT status, shares, close_reason FROM orderflow_positions")
+    assert tuple(row) == ("CLOSED", 0, "exit")
+    assert clob.holdings[TOKEN_YES] == 0  # every share the wallet held sold
