@@ -11,7 +11,9 @@ schedule —, and squares the books through the same step as an
 exit (:func:`~orderflow.execution.wallet_shares.exit_reads`, read again after the exchange's
 refresh when short; :func:`~orderflow.execution.wallet_shares.square`, under the decision lock:
 every strategy's positions of the token, pro rata). Tokens with an exit of any strategy on its
-way or stored and not done are left to the exit's own read.
+way or stored and not done are left to the exit's own read, and an exit's read counts as the
+token's read (:func:`~orderflow.execution.wallet_share_queries.note_reads`): the next is an
+interval after it.
 
 Cost: two queries a pass (the held tokens; the schedule, one statement); at most
 :data:`PER_PASS` ``GET /balance-allowance`` a pass (two more per token found short) — with the

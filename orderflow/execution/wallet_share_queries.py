@@ -211,6 +211,22 @@ RETURNING r.token_id, due.read_at AS was
 """
 
 
+# A token's balance read by an exit ($1, at $2): the audit's read of it too — due an interval
+# after, whichever read came last (a token not on the schedule yet joins it so).
+_READ = """
+INSERT INTO orderflow_wallet_reads (token_id, read_at)
+SELECT t, $2 FROM unnest($1::numeric[]) t
+ON CONFLICT (token_id) DO UPDATE
+   SET read_at = GREATEST(orderflow_wallet_reads.read_at, EXCLUDED.read_at)
+"""
+
+
+async def note_reads(conn: asyncpg.Connection, tokens: Collection[int], now: datetime) -> None:
+    """The wallet's balance of ``tokens`` was read ``now`` (an exit's read, as fresh as the
+    audit's): the audit's next read of each is an interval after it."""
+    await conn.execute(_READ, [Decimal(t) for t in tokens], now)
+
+
 async def due_reads(
     conn: asyncpg.Connection,
     tokens: Collection[int],

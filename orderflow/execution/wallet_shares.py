@@ -144,7 +144,8 @@ async def exit_reads(
     the decision lock, with the books as of it (:func:`books_before`, taken before the read);
     one that falls short of the books read again after the exchange was asked to refresh it
     from the chain (it caches balances), and left out unless that read answers — a shortfall
-    is booked only on a fresh read."""
+    is booked only on a fresh read. Each read that answered is the token's audit read too
+    (``orderflow_wallet_reads``: the audit reads it an interval later, not sooner)."""
     if desk.brokers.get("live") is None or not tokens:
         return {}
     async with connection() as conn:
@@ -153,6 +154,9 @@ async def exit_reads(
     if not reads:
         return {}
     async with connection() as conn:
+        # The audit's read of these tokens too (orderflow.execution.wallet_audit): not read
+        # again within its interval.
+        await wallet_share_queries.note_reads(conn, reads, desk.clock())
         short = {token for token, read in reads.items() if await _may_square(conn, read)}
     if short:
         fresh = await read_shares(desk, short, refresh=True)

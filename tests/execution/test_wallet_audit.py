@@ -15,11 +15,12 @@ import asyncpg
 from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
 from orderflow.execution.wallet_audit import INTERVAL_SECS, WalletAudit
-from tests.execution.conftest import TOKEN_YES
+from tests.execution.conftest import TOKEN_YES, add_trade, add_wallet, follow
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import Clock, holding_yes, live_executor
+from tests.execution.livekit import Clock, holding_yes, live_executor, live_strategy
 
 HOUR = timedelta(seconds=INTERVAL_SECS)
+OTHER_WHALE = "0x" + "a2" * 20
 
 
 def _share_reads(clob: FakeClob) -> int:
@@ -151,3 +152,43 @@ async def _held_mined(
     [entry] = clob.trades
     clob.settle(entry["id"], "MINED")
     return ex, now
+
+
+async def test_an_exit_s_read_counts_as_the_token_s_audit_read(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """Two live strategies on the wallet hold YES, each following its own whale. 50 minutes
+    after the audit first saw the token, ``live-one``'s leader sells: its exit reads the
+    wallet's balance of YES (one ``GET /balance-allowance``) and sells. ``live-two`` still
+    holds YES; the audit's read, due ten minutes later, would read the same balance again:
+    the exit's read is as fresh as the audit's, and every read spends the exchange's
+    rate-limited budget. It counts as the token's read: the next is an hour after it. Failed
+    before: ``assert (2 - 1) == 0``, read again ten minutes after the exit's."""
+    clock = Clock()
+    await live_strategy(pool)
+    clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.49")
+    ex = live_executor(pool, dsn, live, clock=clock)
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    await live_strategy(pool, "live-two")
+    async with pool.acquire() as conn:
+        await add_wallet(conn, OTHER_WHALE, 8.5)
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50", wallet=OTHER_WHALE)
+    await ex.worker.drain()
+    for trade in clob.trades:
+        clob.settle(trade["id"], "MINED")
+    await ex.maintenance()  # the token first seen held: due an hour later
+    clock.offset += HOUR * 5 / 6
+    async with pool.acquire() as conn:
+        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
+    await ex.catch_up()
+    await ex.worker.drain()
+    closed = await pool.fetch("SELECT strategy FROM orderflow_positions WHERE status = 'CLOSED'")
+    assert [r["strategy"] for r in closed] == ["live-one"]
+    reads = _share_reads(clob)
+    assert reads == 1  # the exit's
+    clock.offset += HOUR / 6
+    await ex.maintenance()
+    assert _share_reads(clob) - reads == 0
+    clock.offset += HOUR * 5 / 6
+    await ex.maintenance()
+    assert _share_reads(clob) - reads == 1  # an hour after the exit's read
