@@ -169,3 +169,41 @@ async def test_a_sale_matched_but_not_listed_yet_is_not_booked_as_gone(
     row = await pool.fetchrow("SELECT status, shares, close_reason FROM orderflow_positions")
     assert tuple(row) == ("CLOSED", 0, "exit")
     assert clob.holdings[TOKEN_YES] == 0  # every share the wallet held sold
+
+
+async def test_a_buy_matched_but_not_listed_yet_does_not_undo_a_move(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The BUY side of the same: 100 of ``live-one``'s 400.16 YES really left the wallet and
+    were booked so. ``live-two``'s entry in YES rests; a counterparty takes 100 shares of it,
+    not listed yet, and the exchange closes the rest. The wallet holds 400.16 again — 100
+    beyond the books, all of them ``live-two``'s, on their way to its position. They must not
+    be taken for the moved shares come back. Failed before: ``assert {…: Decimal(
+    '-100.000000')} == {}``, the move undone (``live-one`` 400.16 again), and once the fill was
+    listed the books held 500.16 against the wallet's 400.16."""
+    ex = await holding_yes(pool, dsn, clob, live)
+    await _mined(ex, clob)
+    clob.move_shares(TOKEN_YES, Decimal(100))
+    async with pool.acquire() as conn:
+        moved = await square(conn, await exit_reads(pool.acquire, ex.worker.desk, [TOKEN_YES]))
+    assert moved == {TOKEN_YES: Decimal(100)}
+    await live_strategy(pool, "live-two")
+    clob.markets[TOKEN_YES].asks[TOKEN_YES] = Decimal("0.60")  # the entry rests at 0.50
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    await ex.worker.drain()
+    oid = await pool.fetchval(
+        "SELECT exchange_order_id FROM orderflow_orders WHERE strategy = 'live-two'"
+    )
+    clob.unlisted.add(clob.fill(oid, Decimal(100)))
+    clob.report(oid, "CANCELED")
+    await ex.maintenance()  # closed CANCELED, 100 matched
+    reads = await exit_reads(pool.acquire, ex.worker.desk, [TOKEN_YES])
+    assert reads[TOKEN_YES].shares == await pool.fetchval(
+        "SELECT shares + 100 FROM orderflow_positions WHERE strategy = 'live-one'"
+    )
+    async with pool.acquire() as conn:
+        assert await square(conn, reads) == {}
+    clob.unlisted.clear()  # listed: booked
+    await ex.maintenance()
+    books = await pool.fetchval("SELECT sum(shares) FROM orderflow_positions WHERE status = 'OPEN'")
+    assert books == clob.holdings[TOKEN_YES]
