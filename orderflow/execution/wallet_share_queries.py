@@ -62,6 +62,17 @@ SELECT EXISTS (SELECT 1 FROM orderflow_orders o
                   AND ft.status <> 'MINED' AND ft.final_at IS NULL AND ft.gave_up_at IS NULL)
 """
 
+# Whether a SELL of ours of the token (any strategy's, on the wallet; $1 null: on any) is matched
+# and booked but its trade not mined (MATCHED, RETRYING): the chain — the balance the exchange
+# reports once refreshed — still holds its shares, beyond the books. It can only hide a
+# shortfall, never make one; but shares beyond the books are not moved ones come back.
+_SOLD_UNMINED = f"""
+SELECT EXISTS (SELECT 1 FROM orderflow_fill_trades ft
+                 JOIN orderflow_orders o ON o.id = ft.order_id
+                WHERE o.mode = 'live' AND o.side = 'SELL' AND o.token_id = $2 AND {_MAKER}
+                  AND ft.status <> 'MINED' AND ft.final_at IS NULL AND ft.gave_up_at IS NULL)
+"""
+
 # Every strategy's open live position of the token on the wallet, with its last fill and mark,
 # held for the squaring's transaction.
 _POSITIONS = f"""
@@ -128,6 +139,13 @@ async def shares_on_the_way(conn: asyncpg.Connection, wallet: str | None, token_
     live order of the token resting, on its way or in doubt, or closed with shares matched that
     its fills do not hold yet (their trades not listed), or a BUY's trade not mined."""
     found = await conn.fetchval(_SHARES_ON_THE_WAY, wallet and wallet.lower(), Decimal(token_id))
+    return bool(found)
+
+
+async def sold_unmined(conn: asyncpg.Connection, wallet: str | None, token_id: int) -> bool:
+    """Whether a SELL of ours of the token on ``wallet`` (None: any) is booked and its trade not
+    mined: the wallet may hold its shares beyond the books."""
+    found = await conn.fetchval(_SOLD_UNMINED, wallet and wallet.lower(), Decimal(token_id))
     return bool(found)
 
 

@@ -126,13 +126,27 @@ class SharesRead(NamedTuple):
     shares: Decimal
     books: Decimal
     moving: bool
+    selling: bool = False  # a sale of ours not mined: shares beyond the books undo no move
 
 
-async def books_before(conn: asyncpg.Connection, token_id: int) -> tuple[Decimal, bool]:
-    """The books of a token (every wallet's) and whether shares of ours are on their way, as a
-    read about to be made will be compared with them."""
-    books = await wallet_share_queries.books(conn, None, token_id)
-    return books, await wallet_share_queries.shares_on_the_way(conn, None, token_id)
+class BooksBefore(NamedTuple):
+    """The books of a token (every wallet's), whether shares of ours are on their way, and
+    whether a sale of ours is not mined yet (:func:`books_before`)."""
+
+    books: Decimal
+    moving: bool
+    selling: bool
+
+
+async def books_before(conn: asyncpg.Connection, token_id: int) -> BooksBefore:
+    """The books of a token (every wallet's), whether shares of ours are on their way, and
+    whether a sale of ours is booked but not mined, as a read about to be made will be compared
+    with them."""
+    return BooksBefore(
+        await wallet_share_queries.books(conn, None, token_id),
+        await wallet_share_queries.shares_on_the_way(conn, None, token_id),
+        await wallet_share_queries.sold_unmined(conn, None, token_id),
+    )
 
 
 async def exit_reads(
@@ -157,7 +171,7 @@ async def exit_reads(
         # The audit's read of these tokens too (orderflow.execution.wallet_audit): not read
         # again within its interval.
         await wallet_share_queries.note_reads(conn, reads, desk.clock())
-        short = {token for token, read in reads.items() if await _may_square(conn, read)}
+        short = {t for t, read in reads.items() if await _may_square(conn, read, before[t])}
     if short:
         fresh = await read_shares(desk, short, refresh=True)
         reads = {t: r for t, r in reads.items() if t not in short} | fresh
@@ -182,14 +196,15 @@ def pro_rata(short: Decimal, held: Sequence[Decimal]) -> list[Decimal]:
     return parts
 
 
-async def _may_square(conn: asyncpg.Connection, read: WalletShares) -> bool:
+async def _may_square(conn: asyncpg.Connection, read: WalletShares, before: BooksBefore) -> bool:
     """Whether the read would book something: short of the books, or beyond them with a move to
-    undo (read again fresh before either)."""
+    undo and no sale of ours unmined (read again fresh before either)."""
     books = await wallet_share_queries.books(conn, read.wallet, read.token_id)
     if books == read.shares:
         return False
-    return books > read.shares or bool(
-        await wallet_share_queries.undoable(conn, read.wallet, read.token_id)
+    return books > read.shares or (
+        not before.selling
+        and bool(await wallet_share_queries.undoable(conn, read.wallet, read.token_id))
     )
 
 
@@ -211,12 +226,15 @@ async def _square_one(conn: asyncpg.Connection, read: SharesRead) -> Decimal:
     say whose shares left."""
     token = read.token_id
     await wallet_share_queries.lock(conn, read.wallet, token)
-    if read.moving or await books_before(conn, token) != (read.books, False):
+    now = await books_before(conn, token)
+    if read.moving or (now.books, now.moving) != (read.books, False):
         return Decimal(0)  # not the books the wallet was read against: the next read squares
     rows = [r for r in await wallet_share_queries.positions(conn, read.wallet, token)
             if r["last_fill"] is not None]  # fmt: skip
     books = sum((r["shares"] for r in rows), Decimal(0))
     if books < read.shares:
+        if read.selling or now.selling:  # our sale's shares, still on chain: no move is back
+            return Decimal(0)
         return -await _undo(conn, read, read.shares - books)
     parts = pro_rata(books - read.shares, [r["shares"] for r in rows])
     for row, take in zip(rows, parts, strict=True):

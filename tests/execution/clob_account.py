@@ -7,7 +7,8 @@ allowances (``asset_type=COLLATERAL``) or its balance of one outcome token and t
 approval of its conditional tokens (``asset_type=CONDITIONAL&token_id=``), base units of 6
 decimals as strings (``balance_patch``; ``balance_reads``, the asset types asked, in order;
 ``cached_shares``, a token's balance still reported until ``GET /balance-allowance/update`` has
-the exchange read the chain again)."""
+the exchange read the chain again; ``sales_leave_at_mined``: the balance is the chain's, which
+still holds the shares of a SELL of ours matched until its trade is mined)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ class ClobAccount:
     share_approval: bool
     balance_reads: list[str]
     cached_shares: dict[int, Decimal]
+    sales_leave_at_mined: bool
 
     async def _l2(self, request: web.Request) -> tuple[Any, str]:
         raise NotImplementedError  # FakeClob's
@@ -114,7 +116,8 @@ class ClobAccount:
         if not token_id.isdigit():
             return self._reject(400, "invalid token_id")
         token = int(token_id)
-        held = self.cached_shares.get(token, self.holdings.get(token, Decimal(0)))
+        chain = self.holdings.get(token, Decimal(0)) + self._sold_unmined(token)
+        held = self.cached_shares.get(token, chain)
         approved = str(2**256 - 1) if self.share_approval else "0"
         return web.json_response(
             {
@@ -123,6 +126,19 @@ class ClobAccount:
                 **self.balance_patch,
             }
         )
+
+    def _sold_unmined(self, token: int) -> Decimal:
+        """With ``sales_leave_at_mined``, the shares of our SELLs of ``token`` matched and not
+        mined yet (MATCHED, RETRYING): the exchange's ledger has them gone (``holdings``: no
+        second SELL of them is taken), the chain still holds them until the trade is mined."""
+        if not self.sales_leave_at_mined:
+            return Decimal(0)
+        unmined = ("TRADE_STATUS_MATCHED", "TRADE_STATUS_RETRYING")
+        return sum(
+            (t["_moved"][2] for t in self.trades
+             if t["_moved"][:2] == (token, "SELL") and t["status"] in unmined),
+            Decimal(0),
+        )  # fmt: skip
 
     async def update_balance_allowance(self, request: web.Request) -> web.Response:
         """``GET /balance-allowance/update``: the exchange reads the wallet's balance and

@@ -93,6 +93,11 @@ class ClobExchange(ClobWallet):
         # real CLOB report right after a filled buy. Off by default (most tests sell only after
         # their entry, and settle nothing); polymarket.md does not say which the CLOB does.
         self.credit_at_mined = False
+        # The balance endpoint reports the chain's balance of a token, which still holds the
+        # shares of a SELL of ours matched until its trade is mined (the exchange's ledger, what
+        # it lets a SELL sell, has them gone at the match). Off by default: the stand-in's
+        # balance is its ledger; polymarket.md does not say which the endpoint reports.
+        self.sales_leave_at_mined = False
         self.clock_offset = 0.0  # move the exchange's clock (GTD expiry)
         self.cancel_log: list[tuple[float, str]] = []  # (monotonic time, order id) cancelled
         # (taker order, our resting order it met, shares): trades of the wallet with itself

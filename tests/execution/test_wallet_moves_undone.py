@@ -16,7 +16,7 @@ from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
 from orderflow.execution.status_queries import left_wallet
 from orderflow.execution.wallet_shares import exit_reads, square
-from tests.execution.conftest import TOKEN_YES
+from tests.execution.conftest import TOKEN_YES, add_trade
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import holding_yes
 
@@ -85,3 +85,37 @@ async def test_shares_back_in_part_or_with_no_move_undo_nothing(
     assert await _square(pool, ex) == {}
     assert (await _position(pool))[:2] == ("OPEN", held - 100)
     assert await pool.fetchval("SELECT count(*) FROM orderflow_wallet_moves") == 1
+
+
+async def test_a_sale_of_ours_not_mined_yet_does_not_undo_a_move(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """100 of the 400.16 really leave the wallet and the move is booked. The leader sells; the
+    exit meets a bid of 150 shares and its rest is closed: 150 sold, booked, the position open
+    with 150.16. The sale is matched, not mined: the chain — the balance the exchange reports
+    once refreshed (the stand-in's ``sales_leave_at_mined``) — still holds its 150, 150 beyond
+    the books. They are ours on their way out, not the moved 100 come back. Failed before:
+    ``assert {…: Decimal('-100.000000')} == {}``, the move undone (the position 250.16), and
+    once the sale was mined the wallet held 150.16 against books of 250.16."""
+    clob.sales_leave_at_mined = True
+    ex = await _held(pool, dsn, clob, live)
+    held = (await _position(pool))[1]
+    clob.move_shares(TOKEN_YES, Decimal(100))
+    assert await _square(pool, ex) == {TOKEN_YES: Decimal(100)}
+    clob.markets[TOKEN_YES].bid_sizes[TOKEN_YES] = Decimal(150)
+    async with pool.acquire() as conn:
+        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
+    await ex.catch_up()
+    await ex.worker.drain()
+    sell = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'SELL'")
+    assert (sell["status"], sell["filled_shares"]) == ("OPEN", 150)
+    clob.report(sell["exchange_order_id"], "CANCELED")  # the rest closed by the exchange
+    await ex.desk.reconcile()
+    assert await _position(pool) == ("OPEN", held - 250, (await _position(pool))[2])
+    assert await _square(pool, ex) == {}
+    assert (await _position(pool))[:2] == ("OPEN", held - 250)
+    (sale,) = [t["id"] for t in clob.trades if t["_moved"][1] == "SELL"]
+    clob.settle(sale, "MINED")
+    await ex.maintenance()
+    assert await _square(pool, ex) == {}
+    assert (await _position(pool))[:2] == ("OPEN", clob.holdings[TOKEN_YES])
