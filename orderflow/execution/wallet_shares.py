@@ -11,18 +11,20 @@ token (``GET /balance-allowance?asset_type=CONDITIONAL&token_id=``: :func:`exit_
 request per token exited, outside the decision lock; a balance short of the books is read again
 after asking the exchange to refresh it from the chain, ``GET /balance-allowance/update``: the
 CLOB caches balances, and the SDK's own recovery asks so) and, under the lock, squares the books
-with it (:func:`square`): when every live strategy's open positions of the token on that
-wallet hold more than the wallet does, and none of the shortfall can be ours on its way (a live
-order of the token resting, on its way or in doubt, or a BUY's trade not settled on chain —
-neither just before the read nor at the squaring, and the books unchanged since the read:
-:class:`SharesRead`), the shortfall is taken out of every live strategy's position of the token
-on the wallet, pro rata of the shares each holds (:func:`pro_rata`: the balance does not say
-whose shares left; until 7 Dec 2026 the strategy squaring bore it all, up to its position), as
-a recorded move each
-(``orderflow_wallet_moves``, migration 096), in one transaction under a lock of the wallet and
-token: read again by the next squaring, which then finds no shortfall (booked once, whatever
-restarts in between). The exit then sells what the books hold, no more than the wallet has.
-Held positions are read too, on a slow schedule, whether or not they are exited
+with it (:func:`square`): when every live strategy's open positions of the token on that wallet
+hold more than the wallet does, and none of the shortfall can be ours on its way (a live order
+of the token resting, on its way or in doubt, or closed with a match its trades do not list yet,
+or a BUY's trade not settled on chain — neither just before the read nor at the squaring, and
+the books unchanged since the read: :class:`SharesRead`), the shortfall is taken out of every
+live strategy's position of the token on the wallet, pro rata of the shares each holds
+(:func:`pro_rata`: the balance does not say whose shares left; until 7 Dec 2026 the strategy
+squaring bore it all, up to its position), as a recorded move each (``orderflow_wallet_moves``,
+migration 096), in one transaction under a lock of the wallet and token: read again by the next
+squaring, which then finds no shortfall (booked once, whatever restarts in between). Every
+booking of a live fill or reversal takes that lock first too
+(:func:`~orderflow.execution.wallet_share_queries.lock_order`): none lands between the
+squaring's check and its writes. The exit then sells what the books hold, no more than the
+wallet has. Held positions are read too, on a slow schedule, whether or not they are exited
 (:mod:`orderflow.execution.wallet_audit`: maintenance, each held token once an hour).
 
 A move is booked as a sale of the shares for nothing (:class:`~orderflow.execution.
@@ -36,7 +38,8 @@ strategy's P&L, cash, equity and daily loss never count on money it cannot see.
 A fresh read showing the wallet holding, beyond the books, every share of a move (booked on a
 wrong balance: stale after the refresh, a chain read behind) undoes it (:func:`_undo`,
 migration 105): the position replayed without it, open again; shares back in part, or with no
-move, are not told apart from shares from elsewhere and book nothing.
+move, are not told apart from shares from elsewhere and book nothing; and no move is undone
+while a sale of ours is not mined (its shares still on chain: :attr:`SharesRead.selling`).
 
 A read that fails (an error, a timeout) squares nothing: the exit sells the books, as before,
 and the exchange's refusal takes its usual course (tried again, then hourly). Paper has no
