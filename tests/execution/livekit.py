@@ -111,6 +111,29 @@ async def position_state(pool: asyncpg.Pool) -> tuple[str, Decimal]:
     return row["status"], row["shares"]
 
 
+async def mined(ex: Executor, clob: FakeClob) -> None:
+    """Every trade of ours not settled yet (MATCHED, RETRYING) is mined, and the executor's
+    maintenance reads their status."""
+    for trade in clob.trades:
+        if trade["status"] in ("TRADE_STATUS_MATCHED", "TRADE_STATUS_RETRYING"):
+            clob.settle(trade["id"], "MINED")
+    await ex.maintenance()
+
+
+async def resting_second_entry(pool: asyncpg.Pool, ex: Executor, clob: FakeClob) -> str:
+    """A second live strategy, ``live-two``, follows the whale's next buy of YES at 0.50 with
+    the ask at 0.60: its entry rests. Its exchange order id."""
+    await live_strategy(pool, "live-two")
+    clob.markets[TOKEN_YES].asks[TOKEN_YES] = Decimal("0.60")
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    await ex.worker.drain()
+    return str(
+        await pool.fetchval(
+            "SELECT exchange_order_id FROM orderflow_orders WHERE strategy = 'live-two'"
+        )
+    )
+
+
 async def resting_exit(
     pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: Broker
 ) -> tuple[Executor, Clock, Decimal, asyncpg.Record]:

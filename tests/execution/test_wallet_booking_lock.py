@@ -20,12 +20,11 @@ import asyncpg
 import pytest
 
 from orderflow.execution import position_queries, wallet_share_queries
-from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
 from orderflow.execution.wallet_shares import exit_reads, square
-from tests.execution.conftest import TOKEN_YES, WAIT_SECS, add_trade, follow
+from tests.execution.conftest import TOKEN_YES, WAIT_SECS, add_trade
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import holding_yes, live_strategy
+from tests.execution.livekit import holding_yes, mined, resting_second_entry
 
 
 async def _done_or_waiting(task: asyncio.Task[Any], pool: asyncpg.Pool) -> None:
@@ -60,13 +59,6 @@ def _hold_before_positions(
     return started
 
 
-async def _mined(ex: Executor, clob: FakeClob) -> None:
-    for trade in clob.trades:
-        if trade["status"] == "TRADE_STATUS_MATCHED":
-            clob.settle(trade["id"], "MINED")
-    await ex.maintenance()  # the trades' status read
-
-
 async def _late_buy_fill(pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker) -> Any:
     """``live-one`` holds 400.16 YES, mined. ``live-two``'s entry in YES rests; a counterparty
     takes 60 shares of it, which the account's trades do not list yet, and ``live-two`` is
@@ -74,14 +66,8 @@ async def _late_buy_fill(pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: Liv
     not asked). The 60 are matched, not mined: not in the wallet yet (a real chain's)."""
     clob.credit_at_mined = True
     ex = await holding_yes(pool, dsn, clob, live)
-    await _mined(ex, clob)
-    await live_strategy(pool, "live-two")
-    clob.markets[TOKEN_YES].asks[TOKEN_YES] = Decimal("0.60")  # the entry rests at 0.50
-    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
-    await ex.worker.drain()
-    oid = await pool.fetchval(
-        "SELECT exchange_order_id FROM orderflow_orders WHERE strategy = 'live-two'"
-    )
+    await mined(ex, clob)
+    oid = await resting_second_entry(pool, ex, clob)
     clob.unlisted.add(clob.fill(oid, Decimal(60)))
     await pool.execute(
         "UPDATE orderflow_strategies SET killed = true, generation = generation + 1"
@@ -104,7 +90,7 @@ async def _failed_sale(pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveB
     on chain: the shares are back in the wallet, and the settlement watch reverses the sale —
     the position open again."""
     ex = await holding_yes(pool, dsn, clob, live)
-    await _mined(ex, clob)
+    await mined(ex, clob)
     async with pool.acquire() as conn:
         await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
     await ex.catch_up()

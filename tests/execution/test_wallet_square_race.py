@@ -20,11 +20,12 @@ from orderflow.execution.wallet_shares import exit_reads, square
 from tests.execution.conftest import TOKEN_YES, add_trade, follow
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import (
-    Clock,
     age_exits,
     holding_yes,
-    live_executor,
     live_strategy,
+    mined,
+    resting_exit,
+    resting_second_entry,
 )
 
 
@@ -33,12 +34,6 @@ async def _second_buy(pool: asyncpg.Pool, ex: Executor, clob: FakeClob) -> None:
     await live_strategy(pool, "live-two")
     await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
     await ex.worker.drain()
-
-
-async def _mined(ex: Executor, clob: FakeClob) -> None:
-    for trade in clob.trades:
-        clob.settle(trade["id"], "MINED")
-    await ex.maintenance()  # the trades' status read
 
 
 @pytest.mark.parametrize("when", ["filled after the read", "mined after the read"])
@@ -53,7 +48,7 @@ async def test_a_buy_of_ours_reaching_the_wallet_after_the_read_is_not_booked_as
     Decimal('400.160000')} == {}``, the 400.16 booked as moved out of ``live-one``'s position
     (CLOSED ``left_wallet``)."""
     ex = await holding_yes(pool, dsn, clob, live)
-    await _mined(ex, clob)
+    await mined(ex, clob)
     held = await pool.fetchval("SELECT shares FROM orderflow_positions")
     if when == "filled after the read":
         reads = await exit_reads(pool.acquire, ex.worker.desk, [TOKEN_YES])
@@ -64,7 +59,7 @@ async def test_a_buy_of_ours_reaching_the_wallet_after_the_read_is_not_booked_as
         reads = await exit_reads(pool.acquire, ex.worker.desk, [TOKEN_YES])
         clob.holdings[TOKEN_YES] += held
     assert reads[TOKEN_YES].shares == held
-    await _mined(ex, clob)
+    await mined(ex, clob)
     async with pool.acquire() as conn:
         assert await square(conn, reads) == {}
     assert await pool.fetchval("SELECT count(*) FROM orderflow_wallet_moves") == 0
@@ -79,7 +74,7 @@ async def test_a_fresh_read_after_the_buy_squares_nothing_and_a_real_move_is_sti
     100 shares leave the wallet: the next read books them."""
     ex = await holding_yes(pool, dsn, clob, live)
     await _second_buy(pool, ex, clob)
-    await _mined(ex, clob)
+    await mined(ex, clob)
     for gone in (Decimal(0), Decimal(100)):
         clob.move_shares(TOKEN_YES, gone) if gone else None
         reads = await exit_reads(pool.acquire, ex.worker.desk, [TOKEN_YES])
@@ -102,7 +97,7 @@ async def test_a_sale_of_ours_filled_but_not_booked_yet_is_not_booked_as_gone(
     then ``live-two``'s sale booked as well — the books 400.16 short of the wallet."""
     ex = await holding_yes(pool, dsn, clob, live)
     await _second_buy(pool, ex, clob)
-    await _mined(ex, clob)
+    await mined(ex, clob)
     held = await pool.fetchval("SELECT shares FROM orderflow_positions WHERE strategy = 'live-one'")
     clob.markets[TOKEN_YES].bids.pop(TOKEN_YES)
     async with pool.acquire() as conn:
@@ -136,23 +131,13 @@ async def test_a_sale_matched_but_not_listed_yet_is_not_booked_as_gone(
     '100.000000'), …)] == []``, the 100 booked as moved (a loss at their cost), the retry sold
     200.16 (the books less the move less the matched 100), and once the trades listed the sale
     the position was CLOSED with 100 shares still in the wallet."""
-    await live_strategy(pool)
-    clock = Clock()
-    ex = live_executor(pool, dsn, live, clock=clock)
-    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
-    await _mined(ex, clob)
-    held = await pool.fetchval("SELECT shares FROM orderflow_positions")
-    clob.markets[TOKEN_YES].bids.pop(TOKEN_YES, None)  # nobody bids: the exit rests
-    async with pool.acquire() as conn:
-        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
-    await ex.catch_up()
-    await ex.worker.drain()
-    sell = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'SELL'")
+    ex, clock, held, sell = await resting_exit(pool, dsn, clob, live)
+    await mined(ex, clob)  # the buy's trade
     clob.unlisted.add(clob.fill(sell["exchange_order_id"], Decimal(100)))
     clob.clock_offset += 600  # ten minutes later the exit has expired at the exchange ...
     assert clob.live_orders() == []
-    clob.clock_offset = 0
-    clock.offset += timedelta(minutes=10)  # ... and on our clock
+    clob.clock_offset = 0  # (the broker signs expirations with the real time)
+    clock.offset += timedelta(minutes=10)  # ... and on our clock: within the late-fill window
     clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.48")
     await ex.maintenance()  # closes the expired exit, 100 matched
     await age_exits(pool, timedelta(minutes=1))
@@ -182,18 +167,12 @@ async def test_a_buy_matched_but_not_listed_yet_does_not_undo_a_move(
     '-100.000000')} == {}``, the move undone (``live-one`` 400.16 again), and once the fill was
     listed the books held 500.16 against the wallet's 400.16."""
     ex = await holding_yes(pool, dsn, clob, live)
-    await _mined(ex, clob)
+    await mined(ex, clob)
     clob.move_shares(TOKEN_YES, Decimal(100))
     async with pool.acquire() as conn:
         moved = await square(conn, await exit_reads(pool.acquire, ex.worker.desk, [TOKEN_YES]))
     assert moved == {TOKEN_YES: Decimal(100)}
-    await live_strategy(pool, "live-two")
-    clob.markets[TOKEN_YES].asks[TOKEN_YES] = Decimal("0.60")  # the entry rests at 0.50
-    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
-    await ex.worker.drain()
-    oid = await pool.fetchval(
-        "SELECT exchange_order_id FROM orderflow_orders WHERE strategy = 'live-two'"
-    )
+    oid = await resting_second_entry(pool, ex, clob)
     clob.unlisted.add(clob.fill(oid, Decimal(100)))
     clob.report(oid, "CANCELED")
     await ex.maintenance()  # closed CANCELED, 100 matched
