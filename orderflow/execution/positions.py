@@ -186,6 +186,9 @@ async def settle_resolved(
             continue
         payout = Decimal(row["payout"])
         async with conn.transaction():
+            # First: a squaring of the wallet's shares of the token is waited for, not
+            # overtaken (the settlement takes the position out of the books it compares).
+            await wallet_share_queries.lock_position(conn, row["id"])
             if not await settle_queries.hold_payout(
                 conn, row["market_id"], row["outcome_index"], payout
             ):
@@ -227,6 +230,7 @@ async def unsettle_stale(conn: asyncpg.Connection) -> list[tuple[str, int]]:
             return []
         held_back: set[str] = set()
         for row in await settle_queries.stale_settlements(conn, markets):
+            await wallet_share_queries.lock_position(conn, row["id"])  # the books it reopens
             if not await settle_queries.reopen_settled(conn, row["id"]):
                 held_back.add(str(row["market_id"]))
                 continue

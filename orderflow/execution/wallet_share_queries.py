@@ -28,6 +28,14 @@ _MAKER = "($1::text IS NULL OR lower(o.signed_order->>'maker') = $1)"
 # check and its writes was compared with a balance read before it.
 _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('orderflow_wallet_shares:' || $1, 0))"
 
+# The (wallet, token)s of a live position: its signal's orders' makers (_OF_WALLET's rule).
+_POSITION_KEYS = """
+SELECT DISTINCT lower(o.signed_order->>'maker') AS wallet, p.token_id
+  FROM orderflow_positions p JOIN orderflow_orders o ON o.signal_id = p.signal_id
+ WHERE p.id = $1 AND p.mode = 'live' AND o.signed_order->>'maker' IS NOT NULL
+ ORDER BY 1
+"""
+
 # The (wallet, token) of a live order's fills: its signed order's maker (paper: none).
 _ORDER_KEY = """
 SELECT lower(signed_order->>'maker') AS wallet, token_id FROM orderflow_orders
@@ -125,6 +133,14 @@ async def lock_order(conn: asyncpg.Connection, order_id: int) -> None:
     overtaken. Paper (no wallet): nothing."""
     row = await conn.fetchrow(_ORDER_KEY, order_id)
     if row is not None:
+        await lock(conn, row["wallet"], int(row["token_id"]))
+
+
+async def lock_position(conn: asyncpg.Connection, position_id: int) -> None:
+    """Hold the (wallet, token) of a live position (:func:`lock`) until the transaction ends:
+    taken by a settlement that closes it or reopens it, which moves the books as a fill does.
+    Paper: nothing."""
+    for row in await conn.fetch(_POSITION_KEYS, position_id):
         await lock(conn, row["wallet"], int(row["token_id"]))
 
 

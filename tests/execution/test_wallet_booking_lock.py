@@ -21,8 +21,9 @@ import pytest
 
 from orderflow.execution import position_queries, wallet_share_queries
 from orderflow.execution.live import LiveBroker
+from orderflow.execution.positions import settle_resolved
 from orderflow.execution.wallet_shares import exit_reads, square
-from tests.execution.conftest import TOKEN_YES, WAIT_SECS, add_trade
+from tests.execution.conftest import MARKET, TOKEN_YES, WAIT_SECS, add_trade, follow, resolve
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import holding_yes, mined, resting_second_entry
 
@@ -105,7 +106,38 @@ async def _failed_sale(pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveB
     return ex, booking
 
 
-CASES = {"a buy's late fill": _late_buy_fill, "a sale's failure": _failed_sale}
+async def _settlement(pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker) -> Any:
+    """``live-one`` held 400.16 YES, every share of which left the wallet: booked as a move,
+    that position CLOSED ``left_wallet``. It bought YES again at 0.60, mined, held in the wallet.
+    The market resolves: maintenance's settlement closes the new position (``resolved``), and
+    with no open position of ``live-one`` left in the token the old one's move may be undone
+    by a read showing its shares back (the new position holds more than the move: 400.16)."""
+    ex = await holding_yes(pool, dsn, clob, live)
+    await mined(ex, clob)
+    held = clob.holdings[TOKEN_YES]
+    clob.move_shares(TOKEN_YES, held)
+    async with pool.acquire() as conn:
+        moved = await square(conn, await exit_reads(pool.acquire, ex.worker.desk, [TOKEN_YES]))
+    assert moved == {TOKEN_YES: held}
+    clob.markets[TOKEN_YES].asks[TOKEN_YES] = Decimal("0.60")  # more shares than the move's
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.60")
+    await ex.worker.drain()
+    await mined(ex, clob)
+    async with pool.acquire() as conn:
+        await resolve(conn, MARKET, ["1", "0"])
+
+    async def booking() -> None:
+        async with pool.acquire() as conn:
+            await settle_resolved(conn, ex.clock())
+
+    return ex, booking
+
+
+CASES = {
+    "a buy's late fill": _late_buy_fill,
+    "a sale's failure": _failed_sale,
+    "a settlement": _settlement,
+}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -130,21 +162,20 @@ async def test_a_fill_booked_while_the_books_are_squared_is_not_booked_as_gone(
     ex, booking = await CASES[case](pool, dsn, clob, live)
     reads = await exit_reads(pool.acquire, ex.worker.desk, [TOKEN_YES])
     read = reads[TOKEN_YES]
-    assert (read.shares, read.books, read.moving) in (
-        (Decimal("400.16"), Decimal("400.16"), False),
-        (Decimal(0), Decimal(0), False),
-    )
+    assert (read.shares, read.moving) == (read.books, False)  # agreed, nothing on its way
+    moves = "SELECT id, shares, undone_at FROM orderflow_wallet_moves ORDER BY id"
+    before = await pool.fetch(moves)
     started = _hold_before_positions(monkeypatch, pool, booking)
     async with pool.acquire() as conn:
         moved = await square(conn, reads)
     await started[0]
     assert moved == {}
-    assert await pool.fetchval("SELECT count(*) FROM orderflow_wallet_moves") == 0
-    books = await pool.fetchval("SELECT sum(shares) FROM orderflow_positions WHERE status = 'OPEN'")
-    assert (
-        books
-        == {"a buy's late fill": Decimal("460.16"), "a sale's failure": Decimal("400.16")}[case]
+    assert await pool.fetch(moves) == before
+    books = await pool.fetchval(
+        "SELECT coalesce(sum(shares), 0) FROM orderflow_positions WHERE status = 'OPEN'"
     )
+    held = {"a buy's late fill": "460.16", "a sale's failure": "400.16", "a settlement": "0"}
+    assert books == Decimal(held[case])
 
 
 async def test_a_squaring_started_while_a_fill_is_booked_waits_for_it(
