@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from orderflow.execution import position_queries, wallet_share_queries
+from orderflow.execution import position_queries, settle_queries, wallet_share_queries
 from orderflow.execution.live import LiveBroker
 from orderflow.execution.positions import settle_resolved
 from orderflow.execution.wallet_shares import exit_reads, square
@@ -178,35 +178,50 @@ async def test_a_fill_booked_while_the_books_are_squared_is_not_booked_as_gone(
     assert books == Decimal(held[case])
 
 
+# Where each booking is held, its lock taken (module, function), and the books it leaves.
+AFTER_LOCK = {
+    "a buy's late fill": (position_queries, "open_position_for", "460.16"),
+    "a settlement": (settle_queries, "hold_payout", "0"),
+}
+
+
+@pytest.mark.parametrize("case", list(AFTER_LOCK))
 async def test_a_squaring_started_while_a_fill_is_booked_waits_for_it(
     pool: asyncpg.Pool,
     dsn: str,
     clob: FakeClob,
     live: LiveBroker,
     monkeypatch: pytest.MonkeyPatch,
+    case: str,
 ) -> None:
-    """The other way round: the booking has begun (holding whatever it takes first) when the
-    squaring starts. Both finish — no deadlock, whichever comes first — and the squaring,
-    seeing books other than those it was read against, moves nothing."""
-    ex, booking = await _late_buy_fill(pool, dsn, clob, live)
+    """The other way round: the booking (a late fill's, a settlement's) has begun — holding
+    whatever it takes first — when the squaring starts. Both finish — no deadlock, whichever
+    comes first — and the squaring, seeing books other than those it was read against, moves
+    nothing."""
+    ex, booking = await CASES[case](pool, dsn, clob, live)
     reads = await exit_reads(pool.acquire, ex.worker.desk, [TOKEN_YES])
+    moves = "SELECT id, shares, undone_at FROM orderflow_wallet_moves ORDER BY id"
+    before = await pool.fetch(moves)
     squared: list[asyncio.Task[dict[int, Decimal]]] = []
-    real = position_queries.open_position_for
+    module, name, books_after = AFTER_LOCK[case]
+    real = getattr(module, name)
 
     async def squaring() -> dict[int, Decimal]:
         async with pool.acquire() as conn:
             return await square(conn, reads)
 
-    async def held(conn: asyncpg.Connection, **kw: Any) -> position_queries.Opened:
+    async def held(*args: Any, **kw: Any) -> Any:
         if not squared:
             squared.append(asyncio.create_task(squaring()))
             await _done_or_waiting(squared[0], pool)
-        return await real(conn, **kw)
+        return await real(*args, **kw)
 
-    monkeypatch.setattr(position_queries, "open_position_for", held)
+    monkeypatch.setattr(module, name, held)
     await booking()
     async with asyncio.timeout(WAIT_SECS):
         assert await squared[0] == {}
-    assert await pool.fetchval("SELECT count(*) FROM orderflow_wallet_moves") == 0
-    books = await pool.fetchval("SELECT sum(shares) FROM orderflow_positions WHERE status = 'OPEN'")
-    assert books == Decimal("460.16")
+    assert await pool.fetch(moves) == before
+    books = await pool.fetchval(
+        "SELECT coalesce(sum(shares), 0) FROM orderflow_positions WHERE status = 'OPEN'"
+    )
+    assert books == Decimal(books_after)
