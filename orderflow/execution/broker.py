@@ -314,11 +314,14 @@ class Broker(Protocol):
         tell."""
         ...
 
-    async def order_heartbeat(self) -> None:
+    async def order_heartbeat(self) -> bool:
         """Tell the exchange we are alive (live: the CLOB's order heartbeat, its dead man's
         switch: once one is accepted it cancels every open order of our API key when none has
         come for about 10 s; :mod:`orderflow.execution.order_heartbeat`); paper: nothing.
-        Raises :class:`ExchangeBusyError` when the exchange did not take it."""
+        True when the exchange took it as a new registration of the key (taken with an empty
+        id: it held none — its switch had lapsed, every order of the key resting then
+        cancelled, or it was never armed); False otherwise (paper: always). Raises
+        :class:`ExchangeBusyError` when the exchange did not take it."""
         ...
 
     async def close(self) -> None: ...

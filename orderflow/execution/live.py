@@ -320,20 +320,26 @@ class LiveBroker(LiveTrades):
         except PolymarketError as exc:
             raise busy("api key check", exc) from None
 
-    async def order_heartbeat(self) -> None:
+    async def order_heartbeat(self) -> bool:
         """``POST /v1/heartbeats`` with the id the last accepted one returned. The exchange
         expects one chain of ids per API key: a send with another id (this process's first, a
         standby that took over from a leader, a reply lost on its way) is refused with the id
         it expects, and sent again with it at once, which keeps the chain — and the key's
-        orders — alive across a change of leader."""
+        orders — alive across a change of leader. Whether the send taken carried an empty id:
+        the exchange held no registration of the key ("Expiry removes the registration; later
+        accepted sends register again", the SDK's ``send_order_heartbeat``), so its switch had
+        lapsed and cancelled the key's open orders (or was never armed)."""
+        sent = self.heartbeat_id
         try:
             try:
-                beat = await self.client.send_order_heartbeat(heartbeat_id=self.heartbeat_id)
+                beat = await self.client.send_order_heartbeat(heartbeat_id=sent)
             except OrderHeartbeatMismatchError as exc:
-                beat = await self.client.send_order_heartbeat(heartbeat_id=exc.heartbeat_id)
+                sent = exc.heartbeat_id
+                beat = await self.client.send_order_heartbeat(heartbeat_id=sent)
         except PolymarketError as exc:
             raise busy("order heartbeat", exc) from None
         self.heartbeat_id = beat.heartbeat_id
+        return sent == ""
 
     @property
     def wallet(self) -> str:

@@ -43,9 +43,10 @@ class LazyLiveBroker(DelegatingBroker):
                 self._broker = await self._connect()  # a refused key: raised, asked again next
             return self._broker
 
-    async def order_heartbeat(self) -> None:
-        if self._broker is not None:  # not logged in: no order of ours rests there
-            await self._broker.order_heartbeat()
+    async def order_heartbeat(self) -> bool:
+        if self._broker is None:  # not logged in: no order of ours rests there
+            return False
+        return await self._broker.order_heartbeat()
 
     async def market_rules(self, token_id: int) -> MarketRules | None:
         return await (await self._target()).market_rules(token_id)

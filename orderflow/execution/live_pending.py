@@ -94,8 +94,8 @@ class PendingLiveBroker(DelegatingBroker):
     async def _target(self) -> LiveBroker:
         return self._live()
 
-    async def order_heartbeat(self) -> None:
-        await self._live().order_heartbeat()
+    async def order_heartbeat(self) -> bool:
+        return await self._live().order_heartbeat()
 
     async def market_rules(self, token_id: int) -> MarketRules | None:
         if self._broker is None:

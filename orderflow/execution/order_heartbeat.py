@@ -17,8 +17,12 @@ when the executor stops leading: a standby that takes over continues the chain w
 exchange's 10 s (its first send is refused with the id the exchange expects and sent again with
 it: :meth:`orderflow.execution.live.LiveBroker.order_heartbeat`), so a change of leader keeps the
 orders; an executor stopped for good has them cancelled, and the next one to lead reads them
-cancelled (its reconciliation of open orders). There is no way to disarm it: the registration
-lapses with the beats.
+cancelled (its reconciliation of open orders) — also on an exchange that shows a cancelled order
+nowhere, as it shows a fully matched one: its first send is taken with an empty id, a new
+registration of the key, which says the switch had lapsed (``on_lapse``, as of that send).
+Until 7 Dec 2026 a lapse was known only from this process's own sends, and after a restart such
+an order stayed OPEN until its expiry: counted, and an exit so cancelled not tried again.
+There is no way to disarm it: the registration lapses with the beats.
 """
 
 from __future__ import annotations
@@ -89,8 +93,9 @@ class OrderHeartbeat:
         :data:`~orderflow.execution.switch.MAX_RETRY_AFTER_SECS`). A failure is logged when it
         starts or changes (at most once a minute, with the count since), and the recovery once,
         not every second."""
+        sent_at = self.clock()
         try:
-            await self.broker.order_heartbeat()
+            anew = await self.broker.order_heartbeat()
         except Exception as exc:  # an error of ours in words, anything else by its type only
             self._lapsed()
             wait = min(self.every, RETRY_SECS)
@@ -100,6 +105,8 @@ class OrderHeartbeat:
             heartbeats.add(1, {"result": "refused"})
             return wait
         self._lapsed()
+        if anew:
+            self._registered(sent_at)
         self._taken, self._lapse_told = (time.monotonic(), self.clock()), False
         heartbeats.add(1, {"result": "taken"})
         if self._failing is not None:
@@ -119,6 +126,25 @@ class OrderHeartbeat:
         if time.monotonic() - self._taken[0] >= SWITCH_SECS:
             self._lapse_told = True
             self.on_lapse(self.broker.mode, self._taken[1] + timedelta(seconds=SWITCH_SECS))
+
+    def _registered(self, sent_at: datetime) -> None:
+        """The send made at ``sent_at`` was taken as a new registration of the key: the exchange
+        held none, so its switch had lapsed — before this process's first send (its
+        predecessor stopped, crashed or lost the network more than ~10 s ago) or since one
+        taken — and cancelled every order of the key resting then. ``on_lapse`` is told, as of
+        the send, unless the lapse was told already from this process's own sends (as of their
+        last taken plus :data:`SWITCH_SECS`). Never armed before, the switch cancelled nothing:
+        the orders still rest, and the exchange shows them so (what ``on_lapse`` closes is
+        only what it shows nowhere)."""
+        if self._lapse_told or self.on_lapse is None:
+            return
+        self._lapse_told = True
+        if self._taken is not None:
+            log.warning(
+                "order heartbeat registered anew: the exchange's switch had lapsed, our open "
+                "orders were cancelled",
+            )
+        self.on_lapse(self.broker.mode, sent_at)
 
     def _failed(self, error: str, wait: float) -> None:
         long_wait = wait >= SWITCH_SECS

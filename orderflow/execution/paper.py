@@ -129,8 +129,8 @@ class PaperBroker:
     async def wallet_shares(self, token_id: int, *, refresh: bool = False) -> WalletShares | None:
         return None  # no wallet: the books are all there is
 
-    async def order_heartbeat(self) -> None:
-        return None  # no exchange holds paper orders
+    async def order_heartbeat(self) -> bool:
+        return False  # no exchange holds paper orders
 
     async def close(self) -> None:
         if self.books is not None:

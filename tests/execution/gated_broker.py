@@ -80,8 +80,8 @@ class GatedBroker:
     async def wallet_shares(self, token_id: int, *, refresh: bool = False) -> WalletShares | None:
         return await self.broker.wallet_shares(token_id, refresh=refresh)
 
-    async def order_heartbeat(self) -> None:
-        await self.broker.order_heartbeat()
+    async def order_heartbeat(self) -> bool:
+        return await self.broker.order_heartbeat()
 
     async def close(self) -> None:
         await self.broker.close()

@@ -72,11 +72,24 @@ async def _beats_past_the_timeout(clob: FakeClob) -> None:
     await wait_for(lambda: now_true(len(clob.heartbeats) - start > TIMEOUT / 0.2 + 2))
 
 
+@pytest.mark.parametrize("forgetful", [False, True], ids=["keeps", "forgets"])
+@pytest.mark.parametrize("fresh", [False, True], ids=["same-broker", "new-process"])
 async def test_the_orders_of_an_executor_that_stops_are_cancelled_by_the_exchange(
-    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker, forgetful: bool, fresh: bool
 ) -> None:
     """Before, nothing told the exchange the executor was gone: its resting entry stayed live
-    (and could fill, unwatched) until it expired, minutes or hours later."""
+    (and could fill, unwatched) until it expired, minutes or hours later.
+
+    The next executor to lead finds the order cancelled, also on an exchange that forgets the
+    orders it cancelled (``forgetful``: the order endpoint answers nothing for it, as for a
+    fully matched one) — from its own process (``new-process``: a new log-in, its first
+    heartbeat sent with an empty id) or the same broker's (its id stale). Its first heartbeat
+    taken with an empty id registers the key anew: the exchange held no registration, the
+    switch had lapsed and cancelled every order resting before. Until 7 Dec 2026 a lapse was
+    known only from this process's own heartbeats: after a restart an order shown nowhere
+    stayed OPEN until its expiry (5 minutes here, up to 7 days), counted in the exposure and
+    the market's one position; an exit so cancelled was not tried again meanwhile."""
+    clob.forgetful = forgetful
     async with _resting_while_leading(pool, dsn, clob, live) as order_id:
         await _beats_past_the_timeout(clob)
         assert clob.live_orders() == [order_id]  # kept alive while the executor runs
@@ -87,17 +100,22 @@ async def test_the_orders_of_an_executor_that_stops_are_cancelled_by_the_exchang
     assert clob.orders[order_id]["status"] == "CANCELED"
     # The next executor to lead reads it cancelled; nothing is sent again.
     posted = clob.requests.count(("POST", "/order"))
-    again = live_executor(pool, dsn, live, **EVERY)
-    async with running(again):
-        await leading(again)
+    broker = await login(clob) if fresh else live
+    try:
+        again = live_executor(pool, dsn, broker, **EVERY)
+        async with running(again):
+            await leading(again)
 
-        async def closed() -> str | None:
-            status: str = await pool.fetchval(
-                "SELECT status FROM orderflow_orders WHERE exchange_order_id = $1", order_id
-            )
-            return status if status != "OPEN" else None
+            async def closed() -> str | None:
+                status: str = await pool.fetchval(
+                    "SELECT status FROM orderflow_orders WHERE exchange_order_id = $1", order_id
+                )
+                return status if status != "OPEN" else None
 
-        assert await wait_for(closed) == "CANCELED"
+            assert await wait_for(closed) == "CANCELED"
+    finally:
+        if fresh:
+            await broker.close()
     assert clob.requests.count(("POST", "/order")) == posted
     assert await pool.fetchval("SELECT count(*) FROM orderflow_positions") == 0
 
