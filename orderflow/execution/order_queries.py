@@ -119,10 +119,18 @@ async def abandon_order(conn: asyncpg.Connection, order_id: int, reason: str) ->
 # gone (``strategy_stopped``: the kill switch cancels its orders) or paused (``strategy_paused``:
 # the pause switch cancels its entries), and its row's generation (``strategy_generation``: the
 # pause switch cancels the entries of one whose settings were found invalid at it).
+# An order row as the desk reads it: its strategy's switches, and when its market's resolution
+# was stored (NULL: none), which the CLOB cancels every order of the market at
+# (``CANCELED_MARKET_RESOLVED``: orderflow.execution.order_reconcile).
 ORDER_ROWS = """
 SELECT o.*, s.outcome_index, s.status AS signal_status,
        COALESCE(st.killed OR st.deleted_at IS NOT NULL, true) AS strategy_stopped,
-       COALESCE(st.paused, false) AS strategy_paused, st.generation AS strategy_generation
+       COALESCE(st.paused, false) AS strategy_paused, st.generation AS strategy_generation,
+       (SELECT r.resolved_at FROM orderflow_market_outcomes r
+         WHERE r.market_id = COALESCE(o.market_id, (SELECT tok.condition_id
+                                                       FROM orderflow_tokens tok
+                                                      WHERE tok.token_id = o.token_id)))
+           AS market_resolved_at
   FROM orderflow_orders o JOIN orderflow_signals s ON s.id = o.signal_id
   LEFT JOIN orderflow_strategies st ON st.name = o.strategy
 """

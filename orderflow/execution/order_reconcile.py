@@ -60,6 +60,9 @@ log = logging.getLogger(__name__)
 LAG_TOLD = timedelta(minutes=1)
 # Why an order the exchange's switch cancelled (our order heartbeat lapsed) was closed.
 HEARTBEAT_LAPSED = "heartbeat_lapsed"
+# Why an order of a resolved market the exchange shows nowhere was closed: the CLOB cancels
+# every order of a market at its resolution (``CANCELED_MARKET_RESOLVED``).
+MARKET_RESOLVED = "market_resolved"
 
 
 class OrderReconciler:
@@ -147,7 +150,8 @@ class OrderReconciler:
         rows = [r for r in rows if r["status"] != "INTENT" or r["id"] in self.in_doubt]
         open_ids = {r["id"] for r in rows if r["status"] == "OPEN"}
         self.refused.closed_but(open_ids, strategy)  # closed since: forgotten
-        complete = await self._rows(rows, {**self._lapse_gone(rows), **(gone or {})})
+        gone = {**_resolved_gone(rows), **self._lapse_gone(rows), **(gone or {})}
+        complete = await self._rows(rows, gone)
         if strategy is None and complete:
             async with self.access.pool.acquire() as conn:
                 for mode in complete:
@@ -288,3 +292,18 @@ class OrderReconciler:
             refusal = Refusal(row["id"], row["strategy"], "expired", row["exchange_order_id"], why)
             await self.refused.refused([refusal])
             return False
+
+
+def _resolved_gone(rows: Iterable[asyncpg.Record]) -> dict[int, str]:
+    """The open orders whose market's resolution is stored: the CLOB has cancelled them (it
+    closes a market's book and cancels what rests on it before its resolution reaches the
+    chain). One the exchange shows nowhere — an exchange that forgets a done order — is then
+    done: closed CANCELED ``market_resolved`` with its fills so far, its late fills asked for
+    (:func:`~orderflow.execution.settlement.settle`'s ``gone``); it stayed OPEN until its expiry
+    (up to 7 days), and held its position back from the settlement that long. One it still
+    shows is read as shown."""
+    return {
+        row["id"]: MARKET_RESOLVED
+        for row in rows
+        if row["status"] == "OPEN" and row["market_resolved_at"] is not None
+    }

@@ -2,7 +2,8 @@
 events, :class:`ClobEvents` on :class:`~tests.execution.clob_exchange.ClobExchange`; a test
 moves the exchange on with them): a counterparty taking a resting order (:meth:`ClobEvents.fill`),
 a delayed order's matching (:meth:`ClobEvents.release`), a trade's settlement on chain
-(:meth:`ClobEvents.settle`), a status the order endpoint reports from now on
+(:meth:`ClobEvents.settle`), its market's resolution cancelling what rests on it
+(:meth:`ClobEvents.resolve_market`), a status the order endpoint reports from now on
 (:meth:`ClobEvents.report`), GTD expiry on the exchange's clock (:meth:`ClobEvents.expire`),
 and the validity monitor (:meth:`ClobEvents.monitor`) cancelling resting orders the wallet no
 longer backs: BUYs a withdrawal left unpaid (:meth:`ClobEvents.withdraw`), SELLs of shares that
@@ -18,6 +19,10 @@ from decimal import Decimal
 from typing import Any
 
 from tests.execution.clob_exchange import ClobExchange
+from tests.execution.clob_market import MARKET_RESOLVED
+
+# An order that may still trade: resting, its matching held back, or its delay failed.
+_OPEN = ("LIVE", "DELAYED", "UNMATCHED")
 
 
 class ClobEvents(ClobExchange):
@@ -123,6 +128,23 @@ class ClobEvents(ClobExchange):
         if not self.share_approval:
             return True
         return self.reserved("SELL", token) > self.holdings.get(token, Decimal(0))
+
+    def resolve_market(self, condition_id: str) -> list[str]:
+        """The market resolves: the CLOB cancels every order open on it (``_OPEN``) — shown
+        ``CANCELED_MARKET_RESOLVED`` (Polymarket's order statuses; venue-initiated cancels of a
+        resolved market), forgotten by a ``forgetful`` exchange as any done order — and its
+        book is gone (``GET /book`` answers 404). The ids it cancelled."""
+        cancelled: list[str] = []
+        for market in {m.condition_id: m for m in self.markets.values()}.values():
+            if market.condition_id != condition_id:
+                continue
+            market.resolved = True
+            for order_id, placed in self.orders.items():
+                if placed["condition_id"] == condition_id and placed["status"] in _OPEN:
+                    placed["status"] = MARKET_RESOLVED
+                    self.cancel_log.append((time.monotonic(), order_id))
+                    cancelled.append(order_id)
+        return cancelled
 
     def live_orders(self) -> list[str]:
         self.expire()

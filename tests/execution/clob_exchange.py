@@ -62,6 +62,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from tests.execution.clob_market import (
+    CANCELED_STATUSES,
     MIN_MARKETABLE_BUY_USDC,
     Market,
     Placement,
@@ -251,7 +252,7 @@ class ClobExchange(ClobWallet):
         """Whether the exchange no longer holds this order of ours: a ``forgetful`` exchange
         forgets a done one (matched, cancelled, expired); an ``UNMATCHED`` one it still holds
         (it may fill), though its order endpoint shows it nowhere (``fake_clob``)."""
-        return self.forgetful and placed["status"] in ("MATCHED", "CANCELED", "EXPIRED")
+        return self.forgetful and placed["status"] in ("MATCHED", "EXPIRED", *CANCELED_STATUSES)
 
     def taker_fee(self, token: int, shares: Decimal, price: Decimal) -> Decimal:
         """What a taker pays on top (a BUY) or gives up (a SELL) for ``shares`` at ``price``:

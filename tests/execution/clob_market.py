@@ -8,6 +8,10 @@ from decimal import Decimal
 
 # The CLOB refuses a marketable BUY worth less than this many dollars (whatever its size in shares).
 MIN_MARKETABLE_BUY_USDC = Decimal(1)
+# The order status of an order its market's resolution cancelled (Polymarket's order statuses:
+# ``ORDER_STATUS_CANCELED_MARKET_RESOLVED``), and the statuses of a cancelled order.
+MARKET_RESOLVED = "CANCELED_MARKET_RESOLVED"
+CANCELED_STATUSES = ("CANCELED", MARKET_RESOLVED)
 
 
 @dataclass
@@ -28,6 +32,8 @@ class Market:
     # them in turn, one trade each.
     ask_lots: dict[int, list[Decimal]] = field(default_factory=dict)
     bid_lots: dict[int, list[Decimal]] = field(default_factory=dict)
+    # Resolved (``ClobEvents.resolve_market``): its book is gone, what rested on it cancelled.
+    resolved: bool = False
 
 
 class Rejected(Exception):

@@ -18,7 +18,9 @@ with ``clob.fill``, ``clob.settle``, ``clob.report``, ``clob.release``, ``clob.w
   and its neg-risk flag, tokens, tick and taker fee schedule (``"fd": {"r", "e"}``, absent for a
   market without one: ``Market.fee``), as the SDK reads them to build an order;
 * ``GET /book?token_id=``: the token's one-level book with the market's ``min_order_size`` and
-  ``tick_size`` (``Market.min_size``, ``Market.tick``), as the real CLOB answers it;
+  ``tick_size`` (``Market.min_size``, ``Market.tick``), as the real CLOB answers it; 404 ``No
+  orderbook exists for the requested token id`` (docs.polymarket.com/resources/error-codes,
+  GET book) for a token it does not know or a resolved market's;
 * ``GET /data/order/{id}``: a fully matched order is gone (the real CLOB answers nothing,
   py-clob-client issue 217: "it will be in get_trades");
 * ``GET /data/trades``: the account's trades, paginated (``page_size``, ``next_cursor``), by
@@ -215,7 +217,7 @@ class FakeClob(
         ``tick_size`` — the one public read that states the market's minimum order size."""
         token = request.query.get("token_id", "")
         market = self.markets.get(int(token)) if token.isdigit() else None
-        if market is None:
+        if market is None or market.resolved:  # a resolved market's book is gone
             return self._reject(404, "No orderbook exists for the requested token id")
         bid, ask = market.bids.get(int(token)), market.asks.get(int(token))
         bid_size = market.bid_sizes.get(int(token), Decimal(1000))
