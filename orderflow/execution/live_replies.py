@@ -40,9 +40,21 @@ _STATUSES: dict[str, OrderStatus] = {
     "CANCELED": "CANCELED",
     "CANCELLED": "CANCELED",
     "CANCELED_MARKET_RESOLVED": "CANCELED",
+    # The official SDK's other order statuses (polymarket-client 0.14.0,
+    # ``KnownUserOrderStatus``): cancels the exchange made on its own, named by their reason. They
+    # were unknown, kept OPEN: a BUY the validity monitor cancelled counted until its expiry, and
+    # an order expired at the exchange was never closed — its cancel past the expiry refused for
+    # ever (tests/execution/test_order_cancel_reasons.py).
+    "CANCELED_NOT_ENOUGH_BALANCE": "CANCELED",
+    "CANCELED_MARKET_NOT_FOUND": "CANCELED",
+    "CANCELED_EXPIRED_ORDER": "CANCELED",
+    "CANCELED_ORDER_TIMED_OUT": "CANCELED",
     "INVALID": "CANCELED",
     "EXPIRED": "CANCELED",
 }
+# "Cancellation reasons and newly introduced statuses flow through as strings" (the SDK): a
+# status naming a cancel's reason the map does not know yet is a cancel all the same.
+_CANCELED_PREFIXES = ("CANCELED_", "CANCELLED_")
 
 
 # An order the exchange holds with its matching not done (held back, or its delay failed): it
@@ -62,13 +74,23 @@ def matching_held(raw: str) -> bool:
     resting, and entries decided beside it overspent when it took
     (tests/execution/test_fee_reserved.py)."""
     value = _value(raw)
-    return value in _MATCHING_HELD or value not in _STATUSES
+    return value in _MATCHING_HELD or _known(value) is None
+
+
+def _known(value: str) -> OrderStatus | None:
+    """The executor's status for a CLOB order status (prefix and case removed), None when it is
+    none the executor knows: by exact value (a substring match once mapped UNMATCHED to FILLED),
+    or a cancel by the prefix of a cancel's reason."""
+    status = _STATUSES.get(value)
+    if status is None and value.startswith(_CANCELED_PREFIXES):
+        return "CANCELED"
+    return status
 
 
 def order_status(raw: str) -> OrderStatus:
     """The executor's status for a CLOB order status string."""
     value = _value(raw)
-    status = _STATUSES.get(value)
+    status = _known(value)
     if status is None:
         # Said once per status and process, counted: it was a warning at every pass.
         refuse_reply(

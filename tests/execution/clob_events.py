@@ -115,6 +115,7 @@ class ClobEvents(ClobExchange):
                 continue
             placed["status"] = "CANCELED"
             self.cancel_log.append((time.monotonic(), order_id))
+            self.unbacked.add(order_id)
             cancelled.append(order_id)
         return cancelled
 

@@ -101,6 +101,7 @@ class ClobExchange(ClobWallet):
         self.sales_leave_at_mined = False
         self.clock_offset = 0.0  # move the exchange's clock (GTD expiry)
         self.cancel_log: list[tuple[float, str]] = []  # (monotonic time, order id) cancelled
+        self.unbacked: set[str] = set()  # orders the validity monitor cancelled (clob_events)
         # (taker order, our resting order it met, shares): trades of the wallet with itself
         self.self_trades: list[tuple[str, str, Decimal]] = []
         self._ids = itertools.count(1)

@@ -39,7 +39,8 @@ accepted ``POST /order`` answers: amounts the order cannot have made), ``endless
 (``GET /data/trades`` never ends: each page names a new cursor), ``trade_patches`` (fields put
 into one trade, by id, wherever ``GET /data/trades`` answers it: a trade that does not parse),
 ``order_patch`` (fields put into every ``GET /data/order/{id}`` answer that shows an order),
-``balance_patch`` (fields put into every ``GET /balance-allowance`` answer).
+``balance_patch`` (fields put into every ``GET /balance-allowance`` answer), ``cancel_reasons``
+(an order the exchange closed on its own shown with the status naming why: ``shown_status``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ from aiohttp import web
 
 class ClobVariations:
     """Mixed into the stand-in (``FakeClob``): every variation off until a test sets it."""
+
+    unbacked: set[str]  # the exchange model's: orders the validity monitor cancelled
 
     def __init__(self) -> None:
         super().__init__()
@@ -76,6 +79,23 @@ class ClobVariations:
         self.trade_patches: dict[str, dict[str, Any]] = {}
         self.order_patch: dict[str, Any] = {}
         self.balance_patch: dict[str, Any] = {}
+        self.cancel_reasons = False  # a done order shown with its reason's status (below)
+
+    def shown_status(self, order_id: str, status: str) -> str:
+        """The status ``GET /data/order/{id}`` shows for an order of this status: with
+        ``cancel_reasons``, an order the exchange closed on its own is shown with the status
+        naming why — ``CANCELED_EXPIRED_ORDER`` (a GTD order past its expiration),
+        ``CANCELED_NOT_ENOUGH_BALANCE`` (the validity monitor) — as the official SDK's order
+        statuses name them (polymarket-client 0.14.0, ``KnownUserOrderStatus``: also
+        ``CANCELED_MARKET_NOT_FOUND``, ``CANCELED_ORDER_TIMED_OUT``; "additional statuses are
+        preserved as plain strings")."""
+        if not self.cancel_reasons:
+            return status
+        if status == "EXPIRED":
+            return "CANCELED_EXPIRED_ORDER"
+        if status == "CANCELED" and order_id in self.unbacked:
+            return "CANCELED_NOT_ENOUGH_BALANCE"
+        return status
 
     async def slowed(self, request: web.Request) -> None:
         """Before the request is processed: ``delay``, then its route's ``path_delays``."""

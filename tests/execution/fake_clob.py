@@ -346,7 +346,7 @@ class FakeClob(
                 "size_matched": str(found["matched"]),
                 "outcome": "Yes",
                 "order_type": found["order_type"],
-                "status": found["status"],
+                "status": self.shown_status(request.match_info["order_id"], found["status"]),
                 "associate_trades": found["trades"],
                 "created_at": int(int(o["timestamp"]) / 1000),
                 "expiration": o["expiration"],
