@@ -122,8 +122,12 @@ class AccountFills:
 
 
 # The real CLOB's answer to a cancel of an order it does not hold — never placed, or done:
-# matched, cancelled, expired ("order can't be found - already canceled or matched").
-_NOT_HELD = re.compile(r"can(?:'|\u2019|no)t be found|order not found", re.IGNORECASE)
+# matched, cancelled, expired ("order can't be found - already canceled or matched"; also
+# answered without its prefix, "already canceled or matched", which was read as a refusal:
+# tests/execution/test_kill_forgotten.py's short words).
+_NOT_HELD = re.compile(
+    r"can(?:'|\u2019|no)t be found|order not found|already cancel+ed or matched", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,6 +70,9 @@ from tests.execution.clob_market import (
 )
 from tests.execution.clob_wallet import ClobWallet
 
+# The real CLOB's answer to a cancel of an order it does not hold (py-clob-client users' logs).
+NOT_HELD = "order can't be found - already canceled or matched"
+
 
 class ClobExchange(ClobWallet):
     """Markets, our orders, the account's trades and balances, on the exchange's clock."""
@@ -85,6 +88,10 @@ class ClobExchange(ClobWallet):
         # Done orders (matched, cancelled, expired) are forgotten: the order endpoint answers
         # nothing for them, a cancel answers as for an order never held (``fake_clob``).
         self.forgetful = False
+        # What a cancel of an order it does not hold is answered: the real CLOB's words, seen in
+        # two forms — with the prefix (users' production logs) and without (the not_canceled
+        # reason of a Polymarket adapter's recorded answers: "already canceled or matched").
+        self.not_held_answer = NOT_HELD
         # The validity monitor lags a failed trade: it cancels what the failure left unbacked
         # only when the test calls ``ClobEvents.monitor`` (the executor may read the failure
         # first); off: at the failure.
@@ -239,7 +246,7 @@ class ClobExchange(ClobWallet):
                 found = None
             if found is None or found["owner"] != owner:
                 # the real CLOB's words for an order it does not hold
-                not_canceled[order_id] = "order can't be found - already canceled or matched"
+                not_canceled[order_id] = self.not_held_answer
                 continue
             if found["status"] != "LIVE":
                 not_canceled[order_id] = "order can't be canceled"

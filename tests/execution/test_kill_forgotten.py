@@ -27,11 +27,13 @@ import pytest
 
 from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
+from tests.execution.clob_exchange import NOT_HELD
 from tests.execution.conftest import TOKEN_NO, follow
 from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import live_executor, live_strategy
 
 REFUSES = "the exchange refuses to cancel a live order"
+SHORT = "already canceled or matched"
 KILL_SECS = 3.0  # a bound on the wait for the kill switch, not a figure asserted
 
 
@@ -82,6 +84,7 @@ async def _signal(pool: asyncpg.Pool) -> tuple[str, str]:
     return row["status"], row["reason"]
 
 
+@pytest.mark.parametrize("words", [NOT_HELD, SHORT], ids=["words", "short-words"])
 @pytest.mark.parametrize("filled", [Decimal(0), Decimal("0.5")], ids=["unfilled", "half"])
 async def test_a_forgotten_order_the_kill_cancelled_is_closed_at_the_restart(
     pool: asyncpg.Pool,
@@ -89,9 +92,15 @@ async def test_a_forgotten_order_the_kill_cancelled_is_closed_at_the_restart(
     clob: FakeClob,
     live: LiveBroker,
     filled: Decimal,
+    words: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """``short-words``: the exchange's answer without its prefix, ``already canceled or
+    matched``, as a Polymarket adapter's recorded cancel answers give it. Until 7 Dec 2026 only
+    the words "can't be found" (or "order not found") were read as "not held": the short answer
+    was a refusal, the order OPEN until its expiry, the kill refused every minute."""
     clob.forgetful = True
+    clob.not_held_answer = words
     oid, shares = await _resting_then_killed(pool, dsn, clob, live)
     half = (shares * filled).quantize(Decimal("0.01"))
     if half:
