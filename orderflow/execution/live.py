@@ -81,6 +81,7 @@ from orderflow.execution.broker import (
 from orderflow.execution.exchange_text import exchange_text
 from orderflow.execution.live_errors import busy, trading_restriction
 from orderflow.execution.live_reads import (
+    exchange_said,
     order_exchange,
     post_order,
     problem_of,
@@ -224,8 +225,11 @@ class LiveBroker(LiveTrades):
             try:
                 found = await read_order(self.client, order_id)
             except RequestRejectedError as exc:
-                if exc.status == 404:
-                    continue
+                if exc.status == 404 and exchange_said(exc):
+                    continue  # the exchange's own "not found": not shown
+                # (a 404 page from a gateway says nothing of the order: a failed read, the
+                # order left as it is; it was read as "not shown", and one past its expiry by
+                # our clock closed without a cancel while live: test_lookup_gateway_page.py)
                 raise busy("order lookup", exc) from None
             except UnexpectedResponseError as exc:
                 # An answer that does not parse is no "not shown": the order may be live (it

@@ -39,7 +39,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from polymarket import AsyncSecureClient
+from polymarket import AsyncSecureClient, RequestRejectedError
 from polymarket._internal.actions._cursor import next_cursor_or_none
 from polymarket._internal.actions.account import (
     build_get_order_request,
@@ -130,6 +130,19 @@ def problem_of(exc: PolymarketError, limit: int = 300) -> str:
         )
         return exchange_text(f"{len(errors)} field(s) refused: {text}", limit)
     return exchange_text(str(exc), limit)
+
+
+# How the SDK words a refused request whose body is not the exchange's JSON error (an HTML page,
+# a gateway's or the exchange's edge's; no body): "Request to <url> failed with status …",
+# "… was blocked by Cloudflare …" (polymarket-client 0.14.0,
+# ``_extract_response_error_message``). The exchange's own words are its ``error`` field.
+_SDK_WORDS = "Request to "
+
+
+def exchange_said(exc: RequestRejectedError) -> bool:
+    """Whether a refusal carries the exchange's own words (its JSON ``error``, or a plain-text
+    body), not the SDK's account of a body it could not read as one (an HTML page)."""
+    return not str(exc).startswith(_SDK_WORDS)
 
 
 async def read_order(client: AsyncSecureClient, order_id: str) -> OpenOrder | None:
