@@ -48,11 +48,12 @@ from orderflow.execution.broker import (
     ExchangeFill,
     Mode,
     OrderOutcome,
+    not_held,
 )
 from orderflow.execution.cancel_pacing import Refusal, RefusedCancels
 from orderflow.execution.desk_access import LOOKUP_CONCURRENCY, DeskAccess
 from orderflow.execution.log_pace import OutageLog
-from orderflow.execution.settlement import EXCHANGE_CLOCK_LAG, order_ids, settle
+from orderflow.execution.settlement import EXCHANGE_CLOCK_LAG, Verdict, order_ids, settle
 
 log = logging.getLogger(__name__)
 # A fill stamped this long before its order's creation (our clock) is logged: the exchange's
@@ -121,8 +122,10 @@ class OrderReconciler:
         been cancelled by the exchange. One it shows nowhere is then done — cancelled, or matched
         with its trades listed late — and closed CANCELED ``heartbeat_lapsed`` with its fills so
         far, its late fills asked for (:func:`~orderflow.execution.settlement.settle`'s
-        ``gone``), where it stayed OPEN until its expiry: counted, and an exit so cancelled under
-        way, not tried again. One it still shows is read as shown."""
+        ``gone``), once a cancel of it is answered cancelled or not held (:func:`_unconfirmed`:
+        an order held ``UNMATCHED`` is shown nowhere too); it stayed OPEN until its expiry:
+        counted, and an exit so cancelled under way, not tried again. One it still shows is
+        read as shown."""
         self.lapsed[mode] = max(before, self.lapsed.get(mode, before))
 
     def _lapse_gone(self, rows: Iterable[asyncpg.Record]) -> dict[int, str]:
@@ -261,7 +264,12 @@ class OrderReconciler:
             elif verdict.outcome is None:
                 if fresh["status"] == "INTENT":
                     self.in_doubt.add(row["id"])  # still in doubt: asked again next time
-            elif verdict.cancel and not await self._cancel_expired(broker, fresh):
+            elif (verdict.cancel or _unconfirmed(verdict, gone)) and not await self._cancel(
+                broker,
+                fresh,
+                "expired" if verdict.cancel else str(gone),
+                gone_too=not verdict.cancel,
+            ):
                 # Not cancelled (no answer, or refused): still open, asked again next time;
                 # what it filled meanwhile is booked now.
                 if verdict.outcome.fills:
@@ -270,9 +278,14 @@ class OrderReconciler:
             else:
                 await self.book(row["id"], verdict.outcome)
 
-    async def _cancel_expired(self, broker: Broker, row: asyncpg.Record) -> bool:
-        """Cancel an order the exchange still shows open past its expiry by our clock (which
-        may run ahead of the exchange's); False when the exchange did not cancel it: no answer,
+    async def _cancel(
+        self, broker: Broker, row: asyncpg.Record, why: str, *, gone_too: bool = False
+    ) -> bool:
+        """Cancel an order before it is closed ``why``: one the exchange still shows open past
+        its expiry by our clock (which may run ahead of the exchange's), or (``gone_too``) one a
+        lapse or a resolution should have cancelled that it shows nowhere — done, or held
+        ``UNMATCHED`` and shown nowhere all the same. True when the exchange cancelled it now
+        or (``gone_too``) answered it holds no such order; False when it did not: no answer,
         or refused (then not asked again before its pause has passed), or a cancel switch is
         cancelling it right now."""
         with self.refused.sending([row["id"]]) as due:
@@ -285,13 +298,36 @@ class OrderReconciler:
                 self.cancels_failing.failed(row["mode"], str(exc), order_id=row["id"])
                 return False
             self.cancels_failing.passed(row["mode"])
-            if not set(result.canceled).isdisjoint(ids):
+            if not set(result.canceled).isdisjoint(ids) or (
+                gone_too and not_held(result.not_canceled, ids)
+            ):
                 self.refused.closed(row["id"])
                 return True
-            why = "; ".join(sorted({result.not_canceled.get(i, "no answer") for i in ids}))
-            refusal = Refusal(row["id"], row["strategy"], "expired", row["exchange_order_id"], why)
+            words = "; ".join(sorted({result.not_canceled.get(i, "no answer") for i in ids}))
+            refusal = Refusal(row["id"], row["strategy"], why, row["exchange_order_id"], words)
             await self.refused.refused([refusal])
             return False
+
+
+# The closes inferred from what happened, not from a cancel's answer: confirmed by a cancel
+# first (:meth:`OrderReconciler._cancel`).
+_INFERRED = frozenset({HEARTBEAT_LAPSED, MARKET_RESOLVED})
+
+
+def _unconfirmed(verdict: Verdict, gone: str | None) -> bool:
+    """Whether ``verdict`` closes the order for an inferred ``gone`` — the switch's lapse, the
+    market's resolution — and the order shown nowhere: an order the exchange holds
+    ``UNMATCHED`` is shown nowhere too by an exchange that forgets done orders, and neither
+    cancelled by the switch (the stand-in's reading: Polymarket does not say) nor done. Closed
+    on the inference alone, its fill after the 15-minute look-back was never booked; the
+    exchange is asked first (a cancel: refused while it holds it)."""
+    outcome = verdict.outcome
+    return (
+        gone in _INFERRED
+        and outcome is not None
+        and outcome.status == "CANCELED"
+        and outcome.reason == gone
+    )
 
 
 def _resolved_gone(rows: Iterable[asyncpg.Record]) -> dict[int, str]:
@@ -299,7 +335,8 @@ def _resolved_gone(rows: Iterable[asyncpg.Record]) -> dict[int, str]:
     closes a market's book and cancels what rests on it before its resolution reaches the
     chain). One the exchange shows nowhere — an exchange that forgets a done order — is then
     done: closed CANCELED ``market_resolved`` with its fills so far, its late fills asked for
-    (:func:`~orderflow.execution.settlement.settle`'s ``gone``); it stayed OPEN until its expiry
+    (:func:`~orderflow.execution.settlement.settle`'s ``gone``), once a cancel of it is answered
+    cancelled or not held (:func:`_unconfirmed`); it stayed OPEN until its expiry
     (up to 7 days), and held its position back from the settlement that long. One it still
     shows is read as shown."""
     return {

@@ -197,3 +197,52 @@ async def test_an_order_that_expired_partly_filled_while_down_is_closed_with_its
     )
     assert [f["shares"] for f in await _fills(pool)] == [10]
     assert _posts(clob) == 1
+
+
+async def test_an_order_the_exchange_still_holds_after_a_lapse_is_not_closed(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The exchange holds our entry ``UNMATCHED`` (its delayed matching failed, kept: it may
+    still fill), which an exchange that forgets done orders also shows nowhere; the heartbeat's
+    switch lapses and cancels what rests — not this one. Shown nowhere after a lapse is no proof
+    it is done: the lapse's close asks the exchange first (a cancel: refused, it holds the
+    order), and it stays OPEN, counting; its fill is booked when it comes. Until 7 Dec 2026 it
+    was closed CANCELED ``heartbeat_lapsed`` on the lapse and the missing answer alone, and a
+    fill after the 15-minute look-back would never have been booked."""
+    clob.heartbeat_timeout = SWITCH_SECS
+    clob.forgetful = True
+    order_heartbeat.SWITCH_SECS = SWITCH_SECS
+    await live_strategy(pool)
+    ex = live_executor(pool, dsn, live, ORDER_HEARTBEAT_SECS=BEAT_EVERY_SECS)
+    try:
+        async with running(ex):
+            await leading(ex)
+            async with pool.acquire() as conn:
+                await add_trade(conn, token_id=TOKEN_NO, outcome_index=1, price="0.30")
+            oid = await _resting(pool, clob, "BUY")
+            await wait_for(lambda: now_true(clob.heartbeats))
+            clob.report(oid, "UNMATCHED")
+            clob.rate_limit("POST", "/v1/heartbeats", 2 * SWITCH_SECS)
+            sent = await pool.fetchval("SELECT sent_at FROM orderflow_orders")
+
+            def lapsed_since_sent() -> bool:  # (the start's registration is one too: earlier)
+                return bool(ex.desk.reconciler.lapsed.get("live", sent) > sent)
+
+            await wait_for(lambda: now_true(lapsed_since_sent()))
+            passes = clob.requests.count(("GET", "/data/trades"))
+            await wait_for(
+                lambda: now_true(clob.requests.count(("GET", "/data/trades")) > passes + 2)
+            )
+            row = await pool.fetchrow("SELECT status, status_reason FROM orderflow_orders")
+            assert (row["status"], row["status_reason"]) == ("OPEN", None)
+            clob.fill(oid)
+
+            async def booked() -> bool:
+                return bool(await pool.fetchval("SELECT count(*) FROM orderflow_fills"))
+
+            await wait_for(booked)
+    finally:
+        order_heartbeat.SWITCH_SECS = 10.0
+    row = await pool.fetchrow("SELECT status, filled_shares, shares FROM orderflow_orders")
+    assert row["status"] == "FILLED" and row["filled_shares"] == row["shares"]
+    assert _posts(clob) == 1
