@@ -25,6 +25,7 @@ from orderflow.chain.events import DeadLetter
 from orderflow.chain.fields import FieldError, log_index
 from orderflow.chain.json_keys import REASON as REPEATED_KEY
 from orderflow.chain.json_keys import duplicate_key
+from orderflow.chain.line_rules import line_text
 from orderflow.chain.storable import loads_tolerant
 
 MAX_LINE_IN_DEAD_LETTER = 10_000  # characters of a malformed line kept for inspection
@@ -170,16 +171,6 @@ def lines_locator(file_name: str, lines: LineBatch) -> Locate:
                 yield tx, index, line.number
 
     return by_identity(file_name, "line", entries)
-
-
-BOM = "\ufeff"
-
-
-def line_text(text: str) -> str:
-    """A line without surrounding whitespace and without a byte-order mark: a file appended to
-    another with ``cat`` holds one at the start of each part (the history import's JSON lines
-    read the same way)."""
-    return text.strip().lstrip(BOM).strip()
 
 
 def _text(raw: bytes) -> str:

@@ -1,4 +1,5 @@
-"""The lines of a JSON-lines file, read in chunks: what ends a line, and how long one may be.
+"""The lines of a JSON-lines file, read in chunks, by the rules of ``orderflow.chain.line_rules``
+(``listen --from-file``'s raw-log reader follows the same ones).
 
 A line ends at ``\\n`` (``\\r\\n`` too: its ``\\r`` is the line's trailing whitespace), as
 jsonlines.org has it. A lone ``\\r`` inside a line is no line end: JSON's whitespace between
@@ -17,10 +18,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO
 
-from orderflow.chain.file_lines import line_text
-from orderflow.history.row_batches import KEPT_CHARS, MAX_LINE_CHARS, CutLine
+from orderflow.chain.line_rules import (
+    KEPT_CHARS,
+    LINE_END_HEAD,
+    MAX_LINE_CHARS,
+    CutLine,
+    line_end,
+    line_text,
+)
 
-CHUNK_CHARS = 1 << 18
+__all__ = ["CHUNK_CHARS", "first_char", "line_end", "lines"]
+
+CHUNK_CHARS = LINE_END_HEAD  # the head read first decides the line end (``line_rules``)
 
 
 def first_char(text: IO[str]) -> tuple[str, str]:
@@ -34,12 +43,6 @@ def first_char(text: IO[str]) -> tuple[str, str]:
             return char, "".join(ends)
         if char in "\r\n":
             ends.append(char)
-
-
-def line_end(head: str) -> str:
-    """The file's line end, from its first characters: ``\\n`` unless they hold a ``\\r`` and no
-    ``\\n``."""
-    return "\r" if "\r" in head and "\n" not in head else "\n"
 
 
 def lines(

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator
 from typing import IO
 
-from orderflow.chain.file_lines import line_text
+from orderflow.chain.line_rules import line_text
 from orderflow.history.json_array import Scan, elements
 from orderflow.history.json_lines import CHUNK_CHARS, first_char, line_end, lines
 from orderflow.history.utf8 import not_utf8

@@ -9,14 +9,20 @@ parsing reads; a ``BadLine`` is a line that is not a row at all. The parallel pa
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from orderflow.chain.json_keys import REASON as REPEATED_KEY
-from orderflow.chain.json_keys import duplicate_key
-from orderflow.history.utf8 import not_utf8, shown
+from orderflow.chain.line_rules import (
+    KEPT_CHARS,
+    LONG_LINE,
+    MAX_LINE_CHARS,
+    SEVERAL_VALUES,
+    CutLine,
+    judged,
+    shown,
+)
+
+__all__ = ["KEPT_CHARS", "LONG_LINE", "MAX_LINE_CHARS", "SEVERAL_VALUES", "CutLine"]
 
 
 class Row:
@@ -114,22 +120,6 @@ class Batch:
         return values
 
 
-MAX_LINE_CHARS = 1 << 24
-"""Characters of a line of JSON lines held, at most (as a JSON array's element and a CSV field:
-Gamma rows are a few kB)."""
-
-
-KEPT_CHARS = 10_000
-"""Characters of a line longer than ``MAX_LINE_CHARS`` kept for its dead letter."""
-LONG_LINE = f"a line of more than {MAX_LINE_CHARS:,} characters: no row"
-
-
-class CutLine(str):
-    """The first characters of a line longer than ``MAX_LINE_CHARS``: no row (``LONG_LINE``)."""
-
-    __slots__ = ()
-
-
 @dataclass(slots=True)
 class BadLine:
     """A line that is not a row at all (not JSON, not an object): a dead letter as it is."""
@@ -143,42 +133,8 @@ class BadLine:
 
 
 def json_row(number: int, text: str) -> Row | BadLine:
-    """One JSON line as a row, or the reason it is not one."""
-    if type(text) is CutLine:
-        return BadLine(number, text, LONG_LINE)
-    if (why := not_utf8(text)) is not None:
+    """One JSON line as a row, or the reason it is not one (``line_rules.judged``)."""
+    value, why = judged(text)
+    if why is not None:
         return BadLine(number, text, why)
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        values = _values(text) if exc.args[0].startswith("Extra data") else 0
-        if values > 1:
-            return BadLine(number, text, SEVERAL_VALUES.format(values=values))
-        return BadLine(number, text, f"not JSON ({exc})")
-    if isinstance(value, dict):
-        key = duplicate_key(text, value)
-        if key is None:
-            return Row(number, value)
-        return BadLine(number, text, REPEATED_KEY.format(key=key))
-    return BadLine(number, text, f"a JSON {type(value).__name__}, not a row")
-
-
-SEVERAL_VALUES = (
-    "{values} JSON values where one row belongs (a line end, or a comma, lost where they were "
-    "joined?): none of them imported; write each on a line of its own (jq -c .) and import again"
-)
-_SPACE = re.compile(r"\s*")
-_DECODER = json.JSONDecoder()
-
-
-def _values(text: str) -> int:
-    """How many JSON values ``text`` holds one after another (0 when it is not only those; at
-    most 1,000 are counted)."""
-    at, count = _SPACE.match(text).end(), 0  # type: ignore[union-attr]
-    while at < len(text) and count < 1_000:
-        try:
-            _, at = _DECODER.raw_decode(text, at)
-        except ValueError:
-            return 0
-        at, count = _SPACE.match(text, at).end(), count + 1  # type: ignore[union-attr]
-    return count
+    return Row(number, value)

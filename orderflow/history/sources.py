@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, cast
 
-from orderflow.chain.file_lines import BOM
+from orderflow.chain.line_rules import BOM
 from orderflow.history.copy_text import copy_fields, copy_rows, read_header
 from orderflow.history.csv_headers import Headers
 from orderflow.history.csv_rows import bounded_lines, csv_rows

@@ -6,30 +6,18 @@ so a row holding one is told apart from a row holding a real U+FFFD and is a dea
 the byte (``not_utf8``), never a row with a value silently altered. Before 7 Dec 2026 such bytes
 were read as U+FFFD: a Gamma row whose text held one was imported as if whole, a fill's dead
 letter showed U+FFFD instead of the bytes, and a COPY text ``\\xNN`` escape of no UTF-8 read as
-U+FFFD too. A dead letter's text shows such a byte as ``\\xNN`` (``shown``).
+U+FFFD too. A dead letter's text shows such a byte as ``\\xNN`` (``shown``). The rule is
+``orderflow.chain.line_rules``, shared with ``listen --from-file``'s raw-log reader.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
-_ESCAPED = re.compile("[\udc80-\udcff]")
+from orderflow.chain.line_rules import NOT_UTF8 as REASON
+from orderflow.chain.line_rules import not_utf8, shown
 
-REASON = (
-    "not UTF-8: byte 0x{byte:02x} at character {at:,}: a damaged copy, or a file in another "
-    "encoding (convert it: iconv -t UTF-8); not imported"
-)
-
-
-def not_utf8(text: str) -> str | None:
-    """Why ``text`` (decoded with ``surrogateescape``) is no UTF-8, or None when it is."""
-    if text.isascii():
-        return None
-    found = _ESCAPED.search(text)
-    if found is None:
-        return None
-    return REASON.format(byte=ord(found.group()) - 0xDC00, at=found.start() + 1)
+__all__ = ["REASON", "fields_not_utf8", "not_utf8", "shown"]
 
 
 def fields_not_utf8(fields: Iterable[str]) -> str | None:
@@ -39,10 +27,3 @@ def fields_not_utf8(fields: Iterable[str]) -> str | None:
         if why is not None:
             return why
     return None
-
-
-def shown(text: str) -> str:
-    """``text`` with each byte that is no UTF-8 written ``\\xNN``."""
-    if text.isascii():
-        return text
-    return _ESCAPED.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", text)
