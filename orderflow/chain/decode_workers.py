@@ -40,7 +40,7 @@ from orderflow.chain.copy_render import CopyRows, own_timestamps, render
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.decode_fast import render_lines, render_raws
 from orderflow.chain.events import DeadLetter, DecodedBatch
-from orderflow.chain.file_lines import LineBatch, malformed, parse_line, refused
+from orderflow.chain.file_lines import LineBatch, cut_line, malformed, parse_line, refused
 from orderflow.errors import OrderflowError
 
 
@@ -272,11 +272,21 @@ class Decoders:
             ) from exc
         chunk.position = lines.end_offset
         chunk.source = lines
+        return self._with_cut(chunk, lines)
+
+    def _with_cut(self, chunk: Chunk, lines: LineBatch) -> Chunk:
+        """``chunk`` with the dead letters of the batch's lines too long to hold (the importing
+        process cut them: the decoder saw an empty line in their place)."""
+        for i, head in lines.cut:
+            line = cut_line(lines.first_line + i, head)
+            chunk.batch.dead_letters.append(malformed(self.file_name, line, self.chain_id))
+            chunk.lines += 1
+            chunk.malformed += 1
         return chunk
 
     def redecode(self, lines: LineBatch) -> Chunk:
         """Decode ``lines`` here, nothing rendered (the writer's fallback for a refused batch)."""
-        return decode_lines(
+        chunk = decode_lines(
             lines.data,
             lines.first_line,
             self.file_name,
@@ -284,6 +294,7 @@ class Decoders:
             self.addresses,
             render_rows=False,
         )
+        return self._with_cut(chunk, lines)
 
     def close(self) -> None:
         """Stop the processes (pending batches are dropped; blocks until they exit)."""

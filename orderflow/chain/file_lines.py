@@ -6,16 +6,23 @@ two (the rule of ``ingest_chunks.grouped``); it parses only the few lines around
 their transaction hash. :func:`parse_line` runs wherever a batch is decoded (a decoding
 process, or a worker thread).
 
-Line semantics are those of a file opened in text mode with ``encoding="utf-8-sig",
-errors="replace"``, as the import always read it: ``\\n``, ``\\r\\n`` and a lone ``\\r`` end a
-line, invalid UTF-8 becomes U+FFFD, a byte-order mark and surrounding whitespace are removed
-from every line, and line numbers count every line, blank or not.
+Lines are read and judged by ``orderflow import``'s rules, ``line_rules``: ``\\n`` ends a line
+(``\\r\\n`` too), a lone ``\\r`` is inside its line (a file of ``\\r`` line ends only is read
+so), a byte-order mark and surrounding whitespace are removed from every line, line numbers
+count every line, blank or not; a line holding bytes that are no UTF-8, or longer than
+``MAX_LINE_CHARS`` characters (held only up to four bytes a character, then read past), is a
+dead letter saying so. Until 7 Dec 2026 this reader had rules of its own, those of a text-mode
+file opened with ``errors="replace"``: a lone ``\\r`` ended a line (a string holding one made
+two dead letters and every later line was numbered one too far), invalid UTF-8 read as U+FFFD
+(a log with such a byte in a field the decoder does not read was stored as if whole), a line of
+any length was held and decoded (a 20 M-character log was stored), and deep nesting or a number
+of 5,000 digits was tolerated (``storable.loads_tolerant``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,13 +30,22 @@ import orjson
 
 from orderflow.chain.events import DeadLetter
 from orderflow.chain.fields import FieldError, log_index
-from orderflow.chain.json_keys import REASON as REPEATED_KEY
 from orderflow.chain.json_keys import duplicate_key
-from orderflow.chain.line_rules import line_text
+from orderflow.chain.line_rules import (
+    KEPT_CHARS,
+    LINE_END_HEAD,
+    LONG_LINE,
+    MAX_LINE_CHARS,
+    line_end,
+    line_text,
+    shown,
+)
+from orderflow.chain.line_rules import judged as judged_text
 from orderflow.chain.storable import loads_tolerant
 
-MAX_LINE_IN_DEAD_LETTER = 10_000  # characters of a malformed line kept for inspection
+MAX_LINE_IN_DEAD_LETTER = KEPT_CHARS  # characters of a malformed line kept for inspection
 _READ_BYTES = 1 << 20
+_SWAP = bytes.maketrans(b"\r\n", b"\n\r")  # a file of \r line ends read as \n ones
 _UNKNOWN = object()  # a transaction hash not read yet
 
 
@@ -69,23 +85,33 @@ def parse_line(number: int, raw: bytes) -> Line | None:
     if b[:1] == b"{" and b[-1:] == b"}":  # the common case: one log object, no BOM
         try:
             value = orjson.loads(b)  # a C parser: ~4 us per 1 KB line instead of ~9
-        except orjson.JSONDecodeError:
+        except orjson.JSONDecodeError:  # bytes that are no UTF-8 too
             value = None
         if _plain_log(value) and duplicate_key(b, value) is None:
             return Line(number, value, "")
-    # Everything else exactly as the text-mode reader did it.
+    # Everything else by the shared rules (``line_rules.judged``).
     text = _text(raw)
     if not text:
         return None
-    try:
-        value = loads_tolerant(text)
-    except ValueError as exc:
-        return Line(number, None, text, f"not JSON ({str(exc)[:200]})")
-    if not isinstance(value, dict):
-        return Line(number, None, text, f"a JSON {type(value).__name__}, not a log object")
-    if (key := duplicate_key(text, value)) is not None:
-        return Line(number, None, text, REPEATED_KEY.format(key=key))
+    value, why = judged_text(text, "a log object")
+    if why is not None:
+        return Line(number, None, shown(text), why)
     return Line(number, value, text)
+
+
+def cut_line(number: int, head: str) -> Line:
+    """Line ``number``, longer than ``MAX_LINE_CHARS`` characters: its first ones, no log."""
+    return Line(number, None, shown(head[:KEPT_CHARS]), LONG_LINE)
+
+
+def batch_lines(lines: LineBatch) -> Iterator[Line]:
+    """The non-blank lines of a batch, parsed, its cut ones (``LineBatch.cut``) included."""
+    cut = dict(lines.cut)
+    for i, raw in enumerate(lines.data.split(b"\n")):
+        number, head = lines.first_line + i, cut.get(i)
+        line = parse_line(number, raw) if head is None else cut_line(number, head)
+        if line is not None:
+            yield line
 
 
 def malformed(file_name: str, line: Line, chain_id: int) -> DeadLetter:
@@ -158,9 +184,8 @@ def lines_locator(file_name: str, lines: LineBatch) -> Locate:
     """:func:`by_identity` over the log objects of a batch of a file's lines."""
 
     def entries() -> Iterator[tuple[str, int, int]]:
-        for i, raw in enumerate(lines.data.split(b"\n")):
-            line = parse_line(lines.first_line + i, raw)
-            if line is None or line.error is not None:
+        for line in batch_lines(lines):
+            if line.error is not None:
                 continue
             tx = line.value.get("transactionHash")
             try:
@@ -174,8 +199,9 @@ def lines_locator(file_name: str, lines: LineBatch) -> Locate:
 
 
 def _text(raw: bytes) -> str:
-    """A line as the text-mode reader saw it: decoded, without a byte-order mark or spaces."""
-    return line_text(raw.decode("utf-8", "replace"))
+    """A line as ``orderflow import`` reads it: decoded (``surrogateescape``: a byte that is no
+    UTF-8 is kept, as a lone surrogate), without a byte-order mark or spaces."""
+    return line_text(raw.decode("utf-8", "surrogateescape"))
 
 
 def _blank(raw: bytes) -> bool:
@@ -185,18 +211,30 @@ def _blank(raw: bytes) -> bool:
     return not _text(raw)
 
 
+def file_line_end(fh: IO[bytes]) -> bytes:
+    """The line end of the file open as ``fh`` (``line_rules.line_end``, on its first
+    ``LINE_END_HEAD`` bytes after its leading whitespace); ``fh`` is back at its start."""
+    head = fh.read(LINE_END_HEAD).lstrip()
+    while head == b"" and (more := fh.read(LINE_END_HEAD)):  # whitespace only, so far
+        head = more.lstrip()
+    head += fh.read(LINE_END_HEAD - len(head)) if len(head) < LINE_END_HEAD else b""
+    fh.seek(0)
+    return line_end(head.decode("latin-1")).encode()
+
+
 def no_json_head(path: Path, lines: int = 20) -> int:
     """How many of the file's first non-blank lines were read, up to ``lines``, without one
     being JSON (a log object or not): 0 when one is, or when its first MiB holds no whole
     line. As many as it has, or ``lines``, is a file that is no JSON lines at all (a CSV, a log,
     a web page), not one with a few damaged lines."""
     with path.open("rb") as fh:
+        end = file_line_end(fh)
         head = fh.read(_READ_BYTES)
         whole = not fh.read(1)
     if not whole:  # the last line may be cut: judge the whole ones
-        head = head[: max(head.rfind(b"\n"), head.rfind(b"\r")) + 1]
+        head = head[: head.rfind(end) + 1]
     seen = 0
-    for raw in head.splitlines():
+    for raw in head.split(end):
         text = _text(raw)
         if not text:
             continue
@@ -216,35 +254,85 @@ def _tx_of(number: int, raw: bytes) -> Any:
     return line.value.get("transactionHash") if line is not None and line.error is None else None
 
 
-def _line_blocks(fh: IO[bytes]) -> Generator[tuple[list[bytes], int, bool], None, None]:
-    """The file's lines (without their endings) a block at a time, with the bytes read so far
-    and whether every line of the block starts with ``{`` (then none is blank: no per-line
-    check is needed)."""
-    offset = 0
-    rest = b""
+_HOLD_BYTES = 4 * MAX_LINE_CHARS + 4  # a line of MAX_LINE_CHARS characters and its \r\n, at most
+_KEPT_BYTES = 4 * KEPT_CHARS
+
+
+class _Pending:
+    """The start of the line being read, across blocks: held up to ``_HOLD_BYTES`` (a longer
+    line holds more than ``MAX_LINE_CHARS`` characters), then only its first bytes."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.head: bytes | None = None  # the line is too long: its first bytes
+
+    def add(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.head is None:
+            self.parts.append(data)
+            if self.size > _HOLD_BYTES:
+                self.head, self.parts = b"".join(self.parts)[:_KEPT_BYTES], []
+
+    def line(self, end: bytes) -> tuple[bytes, str | None]:
+        """The line ended by ``end`` (its last bytes): (its bytes, None), or (b"", its first
+        characters) when it is longer than ``MAX_LINE_CHARS`` characters."""
+        self.add(end)
+        head, raw = self.head, b"".join(self.parts)
+        self.parts, self.size, self.head = [], 0, None
+        if head is not None:
+            return b"", head.decode("utf-8", "surrogateescape")
+        cut = _long(raw)
+        return (raw, None) if cut is None else (b"", cut)
+
+
+def _long(raw: bytes) -> str | None:
+    """The first characters of ``raw`` if it holds more than ``MAX_LINE_CHARS`` characters."""
+    if len(raw) <= MAX_LINE_CHARS:
+        return None
+    text = raw.decode("utf-8", "surrogateescape")
+    return text[:KEPT_CHARS] if len(text) > MAX_LINE_CHARS else None
+
+
+Block = tuple[list[bytes], int, bool, dict[int, str]]
+
+
+def _line_blocks(fh: IO[bytes]) -> Generator[Block, None, None]:
+    """The file's lines (without their endings) a block at a time, with the bytes read up to
+    the end of the block's last line, whether every line of the block starts with ``{`` (then
+    none is blank and none is cut: no per-line check is needed), and the lines longer than
+    ``MAX_LINE_CHARS`` characters (``b""`` in the list), by index, with their first characters."""
+    swap = file_line_end(fh) == b"\r"
+    read = 0
+    pending = _Pending()
     while True:
         block = fh.read(_READ_BYTES)
-        data = rest + block
-        if block:
-            # A final \r may be the first half of a \r\n: it stays for the next block.
-            body = data[:-1] if data[-1:] == b"\r" else data
-            cut = max(body.rfind(b"\n"), body.rfind(b"\r"))
-            if cut < 0:
-                rest = data
-                continue
-            head, rest = body[: cut + 1], data[cut + 1 :]
-        else:
-            head, rest = data, b""
-        offset += len(head)
-        if b"\r" in head:
-            head = head.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        lines = head.split(b"\n")
-        if lines[-1] == b"":
-            lines.pop()  # after the last line end
-        if lines:
-            yield lines, offset, all(line[:1] == b"{" for line in lines)
-        if not block:
+        read += len(block)
+        if not block:  # the end of the file: its last line, if it has no line end
+            if pending.size:
+                last, cut = pending.line(b"")
+                cuts = {} if cut is None else {0: cut}
+                yield [last], read, not cuts and last[:1] == b"{", cuts
             return
+        if swap:
+            block = block.translate(_SWAP)
+        at = block.rfind(b"\n")
+        if at < 0:
+            pending.add(block)  # no line end: all of it belongs to the line being read
+            continue
+        lines = block[:at].split(b"\n")
+        cuts = {}
+        lines[0], cut = pending.line(lines[0])
+        if cut is not None:
+            cuts[0] = cut
+        if at > MAX_LINE_CHARS:  # a block that may hold a long line of its own: look
+            for i in range(1, len(lines)):
+                if (cut := _long(lines[i])) is not None:
+                    lines[i], cuts[i] = b"", cut
+        rest = block[at + 1 :]
+        if rest:
+            pending.add(rest)
+        yield lines, read - len(rest), not cuts and all(x[:1] == b"{" for x in lines), cuts
 
 
 @dataclass(slots=True)
@@ -255,6 +343,9 @@ class LineBatch:
     first_line: int
     lines: int  # physical lines, blank ones included
     end_offset: int  # bytes of the file read up to the end of this batch
+    cut: list[tuple[int, str]] = field(default_factory=list)
+    """Lines longer than ``MAX_LINE_CHARS`` characters, by index in ``data`` (where they are
+    empty), with their first characters: each a dead letter (``cut_line``)."""
 
 
 def line_batches(path: Path, batch_size: int) -> Generator[LineBatch, None, None]:
@@ -265,13 +356,14 @@ def line_batches(path: Path, batch_size: int) -> Generator[LineBatch, None, None
     are the same as decoding the whole file in one process."""
     with path.open("rb") as fh:
         lines: list[bytes] = []
+        cut: list[tuple[int, str]] = []  # the batch's lines too long to hold
         first = 1
         logs = 0
         last: tuple[int, bytes] | None = None  # the batch's last non-blank line
         last_tx: Any = _UNKNOWN
         end = 0
         before = 0  # lines of the file before the current block
-        for block, read, objects in _line_blocks(fh):
+        for block, read, objects, cuts in _line_blocks(fh):
             i = 0
             while i < len(block):
                 if objects and logs < batch_size:  # the common case: whole slices, no checks
@@ -283,22 +375,24 @@ def line_batches(path: Path, batch_size: int) -> Generator[LineBatch, None, None
                     end = read
                     continue
                 number, raw = before + i + 1, block[i]
-                if objects or not _blank(raw):
+                if objects or i in cuts or not _blank(raw):
                     if logs >= batch_size and last is not None:
                         if last_tx is _UNKNOWN:
                             last_tx = _tx_of(*last)
                         tx = _tx_of(number, raw)
                         if last_tx is None or tx != last_tx or logs >= 2 * batch_size:
-                            yield LineBatch(b"\n".join(lines), first, len(lines), end)
-                            lines, first, logs = [], number, 0
+                            yield LineBatch(b"\n".join(lines), first, len(lines), end, cut)
+                            lines, cut, first, logs = [], [], number, 0
                         last_tx = tx
                     else:
                         last_tx = _UNKNOWN
                     logs += 1
                     last = (number, raw)
+                if i in cuts:
+                    cut.append((len(lines), cuts[i]))
                 lines.append(raw)
                 end = read
                 i += 1
             before += len(block)
         if logs:  # not for a file of blank lines only
-            yield LineBatch(b"\n".join(lines), first, len(lines), end)
+            yield LineBatch(b"\n".join(lines), first, len(lines), end, cut)

@@ -1,4 +1,4 @@
-"""The bytes reader sees the lines the text-mode reader saw; COPY text carries any value exactly."""
+"""The bytes reader sees the lines `orderflow import` sees; COPY text carries any value exactly."""
 
 from __future__ import annotations
 
@@ -18,14 +18,15 @@ from orderflow.chain.copy_render import own_timestamps, render
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.file_lines import line_batches, parse_line
 from tests.chain import sample_logs as s
+from tests.chain.test_line_rules import history_lines, raw_log_lines
 
 _UNESCAPE = {"t": "\t", "n": "\n", "r": "\r"}
 
 TRICKY = (
     b"\xef\xbb\xbf" + json.dumps({"a": 1}).encode() + b"\r\n"  # BOM, CRLF
     b"\n"
-    b"  \t \r"  # blank, ended by a lone CR
-    b"x\ry\r\n"  # a lone CR inside what a byte reader would call one line
+    b"  \t \r"  # a lone CR: no line end, so this and the next are one line
+    b"x\ry\r\n"  # (before 7 Dec 2026: a blank line, then "x" and "y")
     b"\xc2\xa0\n"  # a no-break space only: blank for str.strip
     b"\xff\xfe{bad utf-8}\n"
     b"\xef\xbb\xbf\n"  # a BOM alone
@@ -35,32 +36,21 @@ TRICKY = (
 )
 
 
-def _text_mode(path: Path) -> list[tuple[int, str]]:
-    """What the import read before: a text-mode file, each line stripped as it did."""
-    with path.open("r", encoding="utf-8-sig", errors="replace") as fh:
-        return [(n, line.strip().lstrip("\ufeff").strip()) for n, line in enumerate(fh, 1)]
-
-
 @pytest.mark.parametrize("block", [1, 2, 3, 7, 1 << 20])
-def test_lines_numbers_and_values_are_the_text_mode_readers(
+def test_lines_numbers_and_values_are_orderflow_imports(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
 ) -> None:
+    """The same lines, numbers, values and reasons as ``orderflow import`` reads (the shared
+    ``line_rules``); until 7 Dec 2026 the reference was a text-mode file opened with
+    ``errors="replace"``, whose lone ``\\r`` ended a line and whose bad bytes read as U+FFFD."""
     monkeypatch.setattr(file_lines, "_READ_BYTES", block)  # every line end across a block end
     path = tmp_path / "tricky.jsonl"
     path.write_bytes(TRICKY)
-    expected = _text_mode(path)
-    batches = list(line_batches(path, batch_size=2))
-    got = [(b.first_line + i, raw) for b in batches for i, raw in enumerate(b.data.split(b"\n"))]
-    assert [n for n, _ in got] == [n for n, _ in expected]
-    for (n, raw), (_, text) in zip(got, expected, strict=True):
-        line = parse_line(n, raw)
-        assert (line is None) == (text == ""), (n, raw)
-        if line is not None and line.error is not None:
-            assert line.text == text
+    assert raw_log_lines(path, 2) == history_lines(path)
     # Values are what json (the text path) makes of each line, orjson or not.
     big = parse_line(1, b'{"logIndex": 123456789012345678901234567890}')
     assert big is not None and big.value == {"logIndex": 123456789012345678901234567890}
-    assert batches[-1].end_offset == len(TRICKY)
+    assert list(line_batches(path, batch_size=2))[-1].end_offset == len(TRICKY)
 
 
 def test_batches_never_split_a_transaction(tmp_path: Path) -> None:
