@@ -20,7 +20,7 @@ import pytest
 from orderflow.chain import file_lines
 from orderflow.chain.contracts import TOPIC_ORDER_FILLED_V2
 from orderflow.chain.ingest import ingest_file
-from tests.chain.test_ingest_workers import everything, sim_logs
+from tests.chain.test_ingest_workers import everything, killed_then_rerun, sim_logs
 
 TABLES = (
     "orderflow_trades",
@@ -160,6 +160,23 @@ async def test_hostile_lines_are_dead_letters_and_nothing_else_is_lost(
     assert len(long_letter["text"]) == 10_000
     again = await ingest_file(pool, path, chain_id=137, batch_size=batch_size, workers=workers)
     assert (again.stored.trades, again.stored.duplicate_trades) == (0, len(got["orderflow_trades"]))
+
+
+async def test_kill_9_mid_hostile_file_then_rerun(
+    dsn: str, pool: asyncpg.Pool, other_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """Killed mid-file and run again: each good line's rows once, each bad line one dead letter."""
+    h = hostile_file(long_line=False)
+    more = [log for seed in (21, 22) for log in sim_logs("v2", seed, days=3.0)]
+    path = tmp_path / "hostile.jsonl"
+    path.write_bytes(h.body() + b"\r\n" + b"\r\n".join(_line(log) for log in more) + b"\r\n")
+    partial = await killed_then_rerun(dsn, pool, tmp_path, path)
+    await ingest_file(other_pool, path, chain_id=137, batch_size=20, workers=0)
+    got, want = await everything(pool), await everything(other_pool)
+    assert 0 < partial < len(want["orderflow_trades"])
+    for table in TABLES:
+        assert got[table] == want[table], table
+    _check_dead(await _dead(pool), h.bad, path.name)
 
 
 WHOLE_FILES = {

@@ -214,12 +214,10 @@ def _children(pid: int) -> set[int]:
     return found
 
 
-async def test_kill_9_mid_file_then_rerun_stores_each_fill_once(
-    dsn: str, pool: asyncpg.Pool, other_pool: asyncpg.Pool, tmp_path: Path
-) -> None:
-    path = tmp_path / "logs.jsonl"
-    logs = [log for seed in (11, 12, 13) for log in sim_logs("v2", seed, days=3.0)]
-    path.write_text("".join(json.dumps(log) + "\n" for log in logs))
+async def killed_then_rerun(dsn: str, pool: asyncpg.Pool, tmp_path: Path, path: Path) -> int:
+    """``orderflow listen --from-file PATH --batch-size 20 --workers 2`` killed with SIGKILL once
+    it has stored a trade, then run again to its end: the trades stored before the rerun (its
+    decoding processes checked gone)."""
     env = orderflow_env(dsn, tmp_path)
     cmd = [sys.executable, "-m", "orderflow", "listen", "--from-file", str(path)]
     cmd += ["--batch-size", "20", "--workers", "2"]
@@ -242,7 +240,7 @@ async def test_kill_9_mid_file_then_rerun_stores_each_fill_once(
             proc.kill()
         proc.wait(timeout=30)
         out.close()
-    partial = await pool.fetchval("SELECT count(*) FROM orderflow_trades")
+    partial = int(await pool.fetchval("SELECT count(*) FROM orderflow_trades"))
     # The decoding processes do not outlive their parent.
     for _ in range(200):
         if not any(Path(f"/proc/{pid}").exists() for pid in workers):
@@ -253,6 +251,16 @@ async def test_kill_9_mid_file_then_rerun_stores_each_fill_once(
         subprocess.run, cmd, env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr[-2000:]
+    return partial
+
+
+async def test_kill_9_mid_file_then_rerun_stores_each_fill_once(
+    dsn: str, pool: asyncpg.Pool, other_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    path = tmp_path / "logs.jsonl"
+    logs = [log for seed in (11, 12, 13) for log in sim_logs("v2", seed, days=3.0)]
+    path.write_text("".join(json.dumps(log) + "\n" for log in logs))
+    partial = await killed_then_rerun(dsn, pool, tmp_path, path)
     await ingest_file(other_pool, path, chain_id=137, batch_size=20, workers=0)
     stored, reference = await everything(pool), await everything(other_pool)
     assert 0 < partial < len(reference["orderflow_trades"])
