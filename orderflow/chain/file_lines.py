@@ -14,9 +14,8 @@ count every line, blank or not; a line holding bytes that are no UTF-8, or longe
 dead letter saying so. Until 7 Dec 2026 this reader had rules of its own, those of a text-mode
 file opened with ``errors="replace"``: a lone ``\\r`` ended a line (a string holding one made
 two dead letters and every later line was numbered one too far), invalid UTF-8 read as U+FFFD
-(a log with such a byte in a field the decoder does not read was stored as if whole), a line of
-any length was held and decoded (a 20 M-character log was stored), and deep nesting or a number
-of 5,000 digits was tolerated (``storable.loads_tolerant``).
+(a log with such a byte in a field the decoder does not read was stored as if whole), and a line
+of any length was held and decoded (a 20 M-character log was stored).
 """
 
 from __future__ import annotations

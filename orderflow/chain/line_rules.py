@@ -23,9 +23,11 @@ bound on a line's length).
 * **Long lines.** A line of more than ``MAX_LINE_CHARS`` characters (before stripping) is a dead
   letter of its first ``KEPT_CHARS`` characters (a :class:`CutLine`); its rest is read past
   without being held.
-* **A line's value** (:func:`judged`): one JSON object. Not JSON, several JSON values one after
-  another, JSON nested deeper than the parser allows, any other JSON value, or an object naming
-  a key twice: a dead letter saying which.
+* **A line's value** (:func:`judged`): one JSON object, parsed as the listener parses what a
+  node sends (``storable.loads_tolerant``: a part nested deeper than 64 levels, past the
+  parser's stack, reads as a string saying so, an integer of more than 4,000 digits as its
+  text; docs/listener.md "Hostile or corrupt values"). Not JSON, several JSON values one after
+  another, any other JSON value, or an object naming a key twice: a dead letter saying which.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from typing import Any
 
 from orderflow.chain.json_keys import REASON as REPEATED_KEY
 from orderflow.chain.json_keys import duplicate_key
+from orderflow.chain.storable import loads_tolerant
 
 LINE_END_HEAD = 1 << 18
 """Characters (bytes) of a file's head, after its leading whitespace, that decide its line end."""
@@ -55,8 +58,6 @@ SEVERAL_VALUES = (
     "{values} JSON values where one row belongs (a line end, or a comma, lost where they were "
     "joined?): none of them imported; write each on a line of its own (jq -c .) and import again"
 )
-
-NESTED = "JSON nested deeper than the parser allows"
 
 NOT_UTF8 = (
     "not UTF-8: byte 0x{byte:02x} at character {at:,}: a damaged copy, or a file in another "
@@ -110,9 +111,7 @@ def judged(text: str, noun: str = "a row") -> tuple[Any, str | None]:
     if (why := not_utf8(text)) is not None:
         return None, why
     try:
-        value = json.loads(text)
-    except RecursionError:
-        return None, NESTED
+        value = loads_tolerant(text)
     except ValueError as exc:
         values = _values(text) if exc.args[0].startswith("Extra data") else 0
         if values > 1:
