@@ -242,3 +242,44 @@ def _parsed(path: Path, batch_size: int) -> list[tuple[int, Any]]:
         for line in file_lines.batch_lines(batch):
             out.append((line.number, line.error if line.error is not None else line.value))
     return out
+
+
+@pytest.mark.parametrize("block", [7, 64, 1 << 20])
+def test_long_lines_by_characters_held_only_so_far(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    """With the bound at 250 characters (held up to 1,004 bytes): a line of 200 two-byte
+    characters is read; one of 251 is cut (counted in characters); one of 5,000 bytes is held
+    only up to the bound, then read past; the lines after each keep their numbers."""
+    monkeypatch.setattr(file_lines, "MAX_LINE_CHARS", 250)
+    monkeypatch.setattr(file_lines, "_HOLD_BYTES", 4 * 250 + 4)
+    monkeypatch.setattr(file_lines, "_READ_BYTES", block)
+    held: list[int] = []
+    add = file_lines._Pending.add
+
+    def watched(self: Any, data: bytes) -> None:
+        add(self, data)
+        held.append(sum(map(len, self.parts)))
+
+    monkeypatch.setattr(file_lines._Pending, "add", watched)
+    lines = [
+        b'{"a": "' + "\u00e9".encode() * 200 + b'"}',
+        b'{"b": "' + "\u00e9".encode() * 251 + b'"}',
+        b'{"c": "' + b"x" * 5000 + b'"}',
+        b'{"d": 1}',
+    ]
+    path = tmp_path / "long.jsonl"
+    path.write_bytes(b"\r\n".join(lines) + b"\r\n")
+    got = _parsed(path, 2)
+    assert [n for n, _ in got] == [1, 2, 3, 4]
+    assert got[0][1] == {"a": "\u00e9" * 200} and got[3][1] == {"d": 1}
+    assert got[1][1] == got[2][1] == "a line of more than 16,777,216 characters: no row"
+    assert max(held) <= 4 * 250 + 4 + block
+    cut = {
+        line.number: line.text
+        for b in file_lines.line_batches(path, 9)
+        for line in file_lines.batch_lines(b)
+        if line.error
+    }
+    assert cut[2] == '{"b": "' + "\u00e9" * 251 + '"}\r'  # its first characters, as read
+    assert cut[3].startswith('{"c": "xxx') and lines[2].decode().startswith(cut[3].rstrip())
