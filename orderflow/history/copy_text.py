@@ -25,8 +25,8 @@ import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator
 
+from orderflow.chain.line_rules import LONG_LINE, CutLine
 from orderflow.history.errors import LayoutError
-from orderflow.history.row_batches import LONG_LINE, CutLine
 
 SAMPLE_LINES = 1000
 """Lines after the header ``is_copy_text`` reads."""

@@ -15,7 +15,7 @@ import csv
 from collections.abc import Callable, Iterator
 from typing import IO
 
-from orderflow.history.row_batches import KEPT_CHARS, LONG_LINE, MAX_LINE_CHARS, CutLine
+from orderflow.chain.line_rules import KEPT_CHARS, LONG_LINE, MAX_LINE_CHARS, CutLine
 
 _ENDS = ("\n", "\r")
 

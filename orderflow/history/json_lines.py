@@ -27,8 +27,6 @@ from orderflow.chain.line_rules import (
     line_text,
 )
 
-__all__ = ["CHUNK_CHARS", "first_char", "line_end", "lines"]
-
 CHUNK_CHARS = LINE_END_HEAD  # the head read first decides the line end (``line_rules``)
 
 

@@ -14,10 +14,9 @@ import json
 from collections.abc import Iterator
 from typing import IO
 
-from orderflow.chain.line_rules import line_text
+from orderflow.chain.line_rules import line_end, line_text, not_utf8
 from orderflow.history.json_array import Scan, elements
-from orderflow.history.json_lines import CHUNK_CHARS, first_char, line_end, lines
-from orderflow.history.utf8 import not_utf8
+from orderflow.history.json_lines import CHUNK_CHARS, first_char, lines
 
 HEAD_LINES, HEAD_CHARS = 1_000, 1 << 24
 """Lines (and characters) of a JSON-lines file read for its first row, at most, before it is

@@ -13,16 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from orderflow.chain.line_rules import (
-    KEPT_CHARS,
-    LONG_LINE,
-    MAX_LINE_CHARS,
-    SEVERAL_VALUES,
-    CutLine,
     judged,
     shown,
 )
-
-__all__ = ["KEPT_CHARS", "LONG_LINE", "MAX_LINE_CHARS", "SEVERAL_VALUES", "CutLine"]
 
 
 class Row:

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, cast
 
-from orderflow.chain.line_rules import BOM
+from orderflow.chain.line_rules import BOM, not_utf8, shown
 from orderflow.history.copy_text import copy_fields, copy_rows, read_header
 from orderflow.history.csv_headers import Headers
 from orderflow.history.csv_rows import bounded_lines, csv_rows
@@ -38,7 +38,7 @@ from orderflow.history.row_batches import (
     Row,
     json_row,
 )
-from orderflow.history.utf8 import fields_not_utf8, not_utf8, shown
+from orderflow.history.utf8 import fields_not_utf8
 
 csv.field_size_limit(16 * 1024 * 1024)  # Gamma rows carry long descriptions
 

@@ -14,10 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from orderflow.chain.line_rules import NOT_UTF8 as REASON
-from orderflow.chain.line_rules import not_utf8, shown
-
-__all__ = ["REASON", "fields_not_utf8", "not_utf8", "shown"]
+from orderflow.chain.line_rules import not_utf8
 
 
 def fields_not_utf8(fields: Iterable[str]) -> str | None:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from orderflow.history.row_batches import MAX_LINE_CHARS, BadLine, Row
+from orderflow.chain.line_rules import MAX_LINE_CHARS
+from orderflow.history.row_batches import BadLine, Row
 from orderflow.history.sources import RowReader
 
 
