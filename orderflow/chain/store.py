@@ -43,7 +43,7 @@ from orderflow.chain.rollback import retract_removed
 from orderflow.chain.store_forks import drop_forked
 from orderflow.chain.store_markets import MarketSteps
 from orderflow.chain.store_refunds import insert_refunds, refused_refunds, replace_refunds
-from orderflow.chain.store_replace import FILLS, MATCHES, insert_staged
+from orderflow.chain.store_replace import FILLS, MATCHES, Inserted, Staging, insert_staged
 from orderflow.chain.store_sql import row_count
 from orderflow.chain.store_stats import StoreStats
 from orderflow.chain.writer_txs import record_pairs
@@ -129,51 +129,51 @@ class _Writer(MarketSteps):
         await self.link_candidates(rows)
         fills_due = matches_due = False
         if rows.fill_count:
-            await self.conn.copy_to_table(
-                "orderflow_tmp_fills",
-                source=io.BytesIO(rows.fills),
-                columns=sql.FILL_COLUMNS,
-                format="text",
-            )
-            done = await insert_staged(
-                self.conn,
-                self.chain_id,
-                FILLS,
-                rows.fill_count,
-                rows.blocks,
-                traceparent,
-                authoritative=self.authoritative,
-                record=False,
-                repeat=rows.fills_repeat,
+            done = await self._staged(
+                FILLS, rows.fills, rows.fill_count, rows.blocks, rows.fills_repeat, traceparent
             )
             fills_due = done.unrecorded
-            self.dead.extend(done.dead)
             self.stats.trades = done.rows
             self.stats.duplicate_trades = done.staged - done.rows
             self.stats.replaced_trades += done.replaced
         if rows.match_count:
-            await self.conn.copy_to_table(
-                "orderflow_tmp_matches",
-                source=io.BytesIO(rows.matches),
-                columns=sql.MATCH_COLUMNS,
-                format="text",
+            done = await self._staged(
+                MATCHES, rows.matches, rows.match_count, rows.blocks, rows.matches_repeat
             )
-            done = await insert_staged(
-                self.conn,
-                self.chain_id,
-                MATCHES,
-                rows.match_count,
-                rows.blocks,
-                authoritative=self.authoritative,
-                record=False,
-                repeat=rows.matches_repeat,
-            )
-            self.dead.extend(done.dead)
             self.stats.matches = done.rows
             self.stats.replaced_matches += done.replaced
             matches_due = done.unrecorded
         # both kinds' (transaction, block) pairs in one statement (writer_txs.record_pairs)
         await record_pairs(self.conn, fills_due, matches_due, authoritative=self.authoritative)
+
+    async def _staged(
+        self,
+        staging: Staging,
+        text: bytes,
+        count: int,
+        blocks: tuple[int, int] | None,
+        repeat: bool,
+        *insert_args: object,
+    ) -> Inserted:
+        """One kind's rendered rows COPYed into its staging table and inserted (their pairs left
+        for ``record_pairs``); what cannot be stored joins the dead letters. ``insert_args``: the
+        insert's parameters after the chain (the fills': the traceparent; the matches': none)."""
+        await self.conn.copy_to_table(
+            staging.table, source=io.BytesIO(text), columns=staging.columns, format="text"
+        )
+        done = await insert_staged(
+            self.conn,
+            self.chain_id,
+            staging,
+            count,
+            blocks,
+            *insert_args,
+            authoritative=self.authoritative,
+            record=False,
+            repeat=repeat,
+        )
+        self.dead.extend(done.dead)
+        return done
 
     async def links(self) -> None:
         """Fills and matches of one transaction stored by different batches."""

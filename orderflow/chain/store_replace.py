@@ -181,6 +181,8 @@ class Staging:
     elsewhere: dict[int, str]
     record: str
     counted: bool  # rows in the wallet counters (trades)
+    table: str  # the staging table the rendered rows are COPYed into
+    columns: tuple[str, ...]  # its columns, in the rendered rows' order (copy_render)
 
 
 FILLS = Staging(
@@ -196,6 +198,8 @@ FILLS = Staging(
     ELSEWHERE_FILLS,
     RECORD_FILLS,
     counted=True,
+    table="orderflow_tmp_fills",
+    columns=sql.FILL_COLUMNS,
 )
 MATCHES = Staging(
     "OrdersMatched",
@@ -210,6 +214,8 @@ MATCHES = Staging(
     ELSEWHERE_MATCHES,
     RECORD_MATCHES,
     counted=False,
+    table="orderflow_tmp_matches",
+    columns=sql.MATCH_COLUMNS,
 )
 
 
