@@ -121,13 +121,15 @@ async def store_batch_isolating(
 ) -> StoreStats:
     """``store.store_batch``, except that values the database refuses cost only their own log
     (``locate``: a file import's, names the file and line of that dead letter too)."""
-    try:
+
+    async def store(part: DecodedBatch, at: Checkpoint | None) -> StoreStats:
+        """``part`` stored with this call's options; ``at``: the checkpoint it advances to."""
         return await store_batch(
             conn,
-            batch,
+            part,
             chain_id=chain_id,
             blocks=blocks,
-            checkpoint=checkpoint,
+            checkpoint=at,
             traceparent=traceparent,
             synchronous_commit=synchronous_commit,
             addresses=addresses,
@@ -136,6 +138,9 @@ async def store_batch_isolating(
             locate=locate,
             authoritative=authoritative,
         )
+
+    try:
+        return await store(batch, checkpoint)
     except REFUSED_DATA as exc:
         log.warning(
             "the database refused a batch; storing it in parts to isolate the bad log",
@@ -152,21 +157,7 @@ async def store_batch_isolating(
             return
         if not known_bad:
             try:
-                stats.add(
-                    await store_batch(
-                        conn,
-                        _batch_of(items),
-                        chain_id=chain_id,
-                        blocks=blocks,
-                        traceparent=traceparent,
-                        synchronous_commit=synchronous_commit,
-                        addresses=addresses,
-                        untimed_conditions=untimed_conditions,
-                        bulk=bulk,
-                        locate=locate,
-                        authoritative=authoritative,
-                    )
-                )
+                stats.add(await store(_batch_of(items), None))
                 return
             except REFUSED_DATA as exc:
                 if len(items) == 1:
@@ -188,6 +179,7 @@ async def store_batch_isolating(
         await attempt(items[middle:], known_bad=False)
 
     if batch.removed:  # first, as store_batch does: they retract what came before them
+        # Only the retraction: no blocks, checkpoint or writer options (those go with the rest).
         stats.add(
             await store_batch(
                 conn,
@@ -200,23 +192,7 @@ async def store_batch_isolating(
     items = _items(batch)
     if items:
         await attempt(items, known_bad=len(items) > 1)
-    rest = DecodedBatch(ignored=list(batch.ignored))
-    stats.add(
-        await store_batch(
-            conn,
-            rest,
-            chain_id=chain_id,
-            blocks=blocks,
-            checkpoint=checkpoint,
-            traceparent=traceparent,
-            synchronous_commit=synchronous_commit,
-            addresses=addresses,
-            untimed_conditions=untimed_conditions,
-            bulk=bulk,
-            locate=locate,
-            authoritative=authoritative,
-        )
-    )
+    stats.add(await store(DecodedBatch(ignored=list(batch.ignored)), checkpoint))
     return stats
 
 
