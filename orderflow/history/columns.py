@@ -81,23 +81,10 @@ def _uints(values: list[Any]) -> list[int | None]:
     ]
 
 
-def _token_uints(values: list[Any]) -> list[int | None]:
-    """:func:`_uints` for token / asset id columns: 77-digit texts that repeat (a market's
-    tokens), converted once per distinct text."""
-    seen: dict[str, int | None] = {}
-    out: list[int | None] = []
-    add = out.append
-    for v in values:
-        if type(v) is str:
-            try:
-                add(seen[v])
-                continue
-            except KeyError:
-                number = seen[v] = _uints([v])[0]
-                add(number)
-        else:
-            add(v if type(v) is int and v >= 0 else None)
-    return out
+def _uint(value: Any) -> int | None:
+    """:func:`_uints` of one value: token / asset id columns go through :func:`_memo` with it
+    (77-digit texts that repeat, a market's tokens, converted once per distinct text)."""
+    return _uints([value])[0]
 
 
 def _memo(values: list[Any], parse: Callable[[Any], Any]) -> list[Any]:
@@ -198,10 +185,10 @@ def prepared(enc: RowEncoder, batch: Batch) -> list[Prepared | None]:
         builders = metadatas = missing
     maker_amounts = _uints(col("maker_amount"))
     taker_amounts = _uints(col("taker_amount"))
-    maker_assets = _token_uints(col("maker_asset_id"))
-    taker_assets = _token_uints(col("taker_asset_id"))
+    maker_assets = _memo(col("maker_asset_id"), _uint)
+    taker_assets = _memo(col("taker_asset_id"), _uint)
     sides = _memo(col("side"), side) if "side" in cols else missing
-    tokens = _token_uints(col("token_id"))
+    tokens = _memo(col("token_id"), _uint)
     out: list[Prepared | None] = []
     add = out.append
     for i in range(n):

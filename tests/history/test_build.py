@@ -222,3 +222,13 @@ def test_unusual_values_the_strict_parsers_accept_are_stored_alike() -> None:
         "0x" + "ab" * 32, "0x" + "ab" * 32, None, "0x" + "01" * 32, None,
     ]  # fmt: skip
     assert json.dumps(columns._memo(["1", "1", "x"], int)[:2]) == "[1, 1]"
+
+
+def test_memoised_token_ids_are_the_plain_parse() -> None:
+    """Token / asset id columns go through the one memo (``_memo`` with ``_uint``): the same
+    values, repeats and hostile ones included, as ``_uints`` of the whole column."""
+    values: list[object] = ["5", "5", 7, -1, "x", None, "0x1", " 5", True, "9" * 78, "9" * 79]
+    values += ["\u0661", 5.0, b"5", "", Decimal(3), "0", 0, "5"]
+    got = columns._memo(values, columns._uint)
+    assert got == columns._uints(values)
+    assert [type(v) for v in got] == [type(v) for v in columns._uints(values)]
