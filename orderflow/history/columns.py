@@ -116,11 +116,12 @@ def _seconds(value: Any) -> int | None:
     return seconds
 
 
-def _opt_hexes(values: list[Any]) -> list[Any]:
-    """An optional bytes32 (builder, metadata): ZERO32 when absent, FAIL when not a hash."""
+def _opt_hexes(values: list[Any], absent: str | None = ZERO32) -> list[Any]:
+    """An optional bytes32: ``absent`` when absent (a builder, metadata: ZERO32; a row's own
+    block hash: None), FAIL when not a hash."""
     hexes = _hexes(values, 32)
     return [
-        ZERO32 if v is None or v == "" else FAIL if h is None else h
+        absent if v is None or v == "" else FAIL if h is None else h
         for v, h in zip(values, hexes, strict=True)
     ]
 
@@ -143,13 +144,7 @@ def identities(enc: RowEncoder, batch: Batch) -> tuple[list[Identity | None], li
         ]
     if "block_hash" not in cols:
         return ids, [None] * n
-    raw = batch.column(cols["block_hash"])
-    hexes = _hexes(raw, 32)
-    owns = [
-        None if v is None or v == "" else FAIL if h is None else h
-        for v, h in zip(raw, hexes, strict=True)
-    ]
-    return ids, owns
+    return ids, _opt_hexes(batch.column(cols["block_hash"]), None)
 
 
 def prepared(enc: RowEncoder, batch: Batch) -> list[Prepared | None]:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from orderflow.chain.contracts import MAINNET
+from orderflow.chain.encode import ZERO32
 from orderflow.chain.events import DecodedBatch, Fill, Match
 from orderflow.history import columns
 from orderflow.history.build import prepare
@@ -232,3 +233,13 @@ def test_memoised_token_ids_are_the_plain_parse() -> None:
     got = columns._memo(values, columns._uint)
     assert got == columns._uints(values)
     assert [type(v) for v in got] == [type(v) for v in columns._uints(values)]
+
+
+def test_optional_hashes_name_what_absent_is() -> None:
+    """One parse for an optional bytes32 column: a builder or metadata absent is ZERO32, a row's
+    own block hash absent is None (no hash to learn: ``events.resolve_hashes``); either one
+    that is not a hash is FAIL (the strict per-row path names it)."""
+    values: list[object] = ["", None, "0X" + "AB" * 32, "zz" * 32, "ab" * 31]
+    hexed, fail = "0x" + "ab" * 32, columns.FAIL
+    assert columns._opt_hexes(values) == [ZERO32, ZERO32, hexed, fail, fail]
+    assert columns._opt_hexes(values, None) == [None, None, hexed, fail, fail]
