@@ -17,7 +17,7 @@ import asyncpg
 
 from orderflow.chain import store_sql as sql
 from orderflow.chain.events import DeadLetter, LogRef
-from orderflow.chain.fields import MAX_BLOCK_NUMBER, MAX_LOG_INDEX
+from orderflow.chain.fields import MAX_BLOCK_NUMBER, MAX_LOG_INDEX, topic0_of
 from orderflow.chain.storable import storable_key, storable_text
 
 
@@ -36,20 +36,27 @@ def stored_place(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in ("tx_hash", "log_index", "block_number", "block_hash")}
 
 
-def untimed_dead_letter(ref: LogRef, chain_id: int, kind: str) -> DeadLetter:
-    raw = ref.raw if ref.raw is not None else {"ref": repr(ref)}
+def log_dead_letter(ref: LogRef, chain_id: int, reason: str) -> DeadLetter:
+    """The dead letter of a decoded log: its raw log (or, built by hand without one, its ref's
+    text) and where it is — transaction, index, block, emitter and event (topic0)."""
     return DeadLetter(
-        raw=raw,
-        reason=(
-            f"{kind} has no blockTimestamp and block {ref.block_number} ({ref.block_hash}) is "
-            "neither in orderflow_blocks nor among the batch's headers"
-        ),
+        raw=ref.raw if ref.raw is not None else {"ref": repr(ref)},
+        reason=reason,
         chain_id=chain_id,
         tx_hash=ref.tx_hash,
         log_index=ref.log_index,
         block_number=ref.block_number,
         address=ref.address,
-        topic0=str(ref.raw["topics"][0]).lower() if ref.raw else None,  # decoded: it exists
+        topic0=topic0_of(ref.raw) if ref.raw is not None else None,
+    )
+
+
+def untimed_dead_letter(ref: LogRef, chain_id: int, kind: str) -> DeadLetter:
+    return log_dead_letter(
+        ref,
+        chain_id,
+        f"{kind} has no blockTimestamp and block {ref.block_number} ({ref.block_hash}) is "
+        "neither in orderflow_blocks nor among the batch's headers",
     )
 
 

@@ -23,6 +23,7 @@ from orderflow.chain.block_times import BlockHeader
 from orderflow.chain.checkpoints import Checkpoint
 from orderflow.chain.contracts import MAINNET, ChainAddresses
 from orderflow.chain.copy_render import CopyRows
+from orderflow.chain.dead_letters import log_dead_letter
 from orderflow.chain.events import (
     ConditionPreparation,
     ConditionResolution,
@@ -30,7 +31,6 @@ from orderflow.chain.events import (
     DecodedBatch,
     FeeRefund,
     Fill,
-    LogRef,
     Match,
     TokenRegistration,
 )
@@ -92,16 +92,7 @@ def _refused(item: Item, exc: BaseException, chain_id: int) -> DeadLetter:
             file=item.file,
             line=item.line,
         )
-    ref: LogRef = item.ref
-    return DeadLetter(
-        raw=ref.raw if ref.raw is not None else {"ref": repr(ref)},
-        reason=storable_text(reason, 2000),
-        chain_id=chain_id,
-        tx_hash=ref.tx_hash,
-        log_index=ref.log_index,
-        block_number=ref.block_number,
-        address=ref.address,
-    )
+    return log_dead_letter(item.ref, chain_id, storable_text(reason, 2000))
 
 
 async def store_batch_isolating(

@@ -16,6 +16,7 @@ import pytest
 from orderflow.chain.block_times import BlockHeader
 from orderflow.chain.decode import decode_batch
 from orderflow.chain.store_guard import store_batch_isolating
+from tests.chain.hostile import fill
 from tests.chain.match_batches import match_tx
 
 
@@ -27,3 +28,29 @@ async def test_a_refusal_of_the_batchs_block_is_raised_not_recursed(pool: asyncp
             await store_batch_isolating(conn, batch, chain_id=137, blocks=[unstorable])
         assert await conn.fetchval("SELECT count(*) FROM orderflow_trades") == 0
         assert await conn.fetchval("SELECT count(*) FROM orderflow_dead_letters") == 0
+
+
+async def test_a_refused_log_is_kept_with_its_event_like_any_log_dead_letter(
+    pool: asyncpg.Pool,
+) -> None:
+    """The dead letter of a decoded log the database refuses names the log as every other dead
+    letter of a decoded log does (``dead_letters.log_dead_letter``): its transaction, index,
+    block, emitter and event (topic0)."""
+    batch = decode_batch([fill(10, i, i) for i in range(1, 4)], 137)
+    refused = batch.fills[1]
+    refused.maker = "0xnot-an-address"  # passes no decoder; the database's domain refuses it
+    async with pool.acquire() as conn:
+        stats = await store_batch_isolating(conn, batch, chain_id=137)
+        row = await conn.fetchrow(
+            "SELECT tx_hash, log_index, block_number, address, topic0 FROM orderflow_dead_letters"
+        )
+    assert (stats.trades, stats.dead_letters) == (2, 1)
+    ref = refused.ref
+    assert ref.raw is not None
+    assert dict(row) == {
+        "tx_hash": ref.tx_hash,
+        "log_index": ref.log_index,
+        "block_number": ref.block_number,
+        "address": ref.address,
+        "topic0": str(ref.raw["topics"][0]).lower(),
+    }
