@@ -36,6 +36,29 @@ def stored_place(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in ("tx_hash", "log_index", "block_number", "block_hash")}
 
 
+def row_dead_letter(
+    chain_id: int,
+    row: Mapping[str, Any],
+    raw: Mapping[str, Any],
+    reason: str,
+    *,
+    block: str = "block_number",
+    address: str | None = "exchange",
+) -> DeadLetter:
+    """The dead letter of a stored or staged row the store refused, replaced or removed: placed
+    at the row's transaction and log index, its ``block`` and (unless None) ``address`` read
+    from the columns of those names."""
+    return DeadLetter(
+        raw=raw,
+        reason=reason,
+        chain_id=chain_id,
+        tx_hash=row["tx_hash"],
+        log_index=row["log_index"],
+        block_number=row[block],
+        address=None if address is None else row[address],
+    )
+
+
 def log_dead_letter(ref: LogRef, chain_id: int, reason: str) -> DeadLetter:
     """The dead letter of a decoded log: its raw log (or, built by hand without one, its ref's
     text) and where it is — transaction, index, block, emitter and event (topic0)."""

@@ -38,6 +38,7 @@ from typing import Any
 import asyncpg
 
 from orderflow.chain.block_times import BlockHeader
+from orderflow.chain.dead_letters import row_dead_letter
 from orderflow.chain.events import DeadLetter
 from orderflow.chain.refund_links import Deleted, unlink_refunds
 from orderflow.chain.rollback import undo_forked
@@ -201,12 +202,4 @@ def _forked(chain_id: int, r: asyncpg.Record, real: int | None) -> DeadLetter:
         "address": r["address"],
         "chain_hash": r["chain_hash"],
     }
-    return DeadLetter(
-        raw=raw,
-        reason=reason,
-        chain_id=chain_id,
-        tx_hash=r["tx_hash"],
-        log_index=r["log_index"],
-        block_number=r["number"],
-        address=r["address"],
-    )
+    return row_dead_letter(chain_id, r, raw, reason, block="number", address="address")

@@ -30,7 +30,7 @@ from typing import Any
 
 import asyncpg
 
-from orderflow.chain.dead_letters import stored_place
+from orderflow.chain.dead_letters import row_dead_letter, stored_place
 from orderflow.chain.events import ConditionPreparation, ConditionResolution, DeadLetter, LogRef
 
 log = logging.getLogger(__name__)
@@ -159,16 +159,7 @@ def _letters(
             "chain_tx_hash": ref.tx_hash,
             "chain_log_index": ref.log_index,
         }
-        letters.append(
-            DeadLetter(
-                raw=raw,
-                reason=reason,
-                chain_id=chain_id,
-                tx_hash=s["tx_hash"],
-                log_index=s["log_index"],
-                block_number=s["block_number"],
-            )
-        )
+        letters.append(row_dead_letter(chain_id, s, raw, reason, address=None))
     if letters:
         log.warning(
             "stored conditions or resolutions the node's logs put elsewhere replaced by the node's",

@@ -25,7 +25,7 @@ from typing import Any
 
 import asyncpg
 
-from orderflow.chain.dead_letters import stored_place
+from orderflow.chain.dead_letters import row_dead_letter, stored_place
 from orderflow.chain.events import DeadLetter, FeeRefund
 from orderflow.chain.store_sql import CHAIN_FILTER
 
@@ -161,14 +161,13 @@ async def refused_refunds(
         )
         raw = raws.get((r["tx_hash"], r["log_index"]))
         letters.append(
-            DeadLetter(
-                raw=raw if raw is not None else {"staged": "FeeRefunded", **stored_place(r)},
-                reason=reason,
-                chain_id=chain_id,
-                tx_hash=r["tx_hash"],
-                log_index=r["log_index"],
-                block_number=r["chain_block"],
-                address=r["fee_module"],
+            row_dead_letter(
+                chain_id,
+                r,
+                raw if raw is not None else {"staged": "FeeRefunded", **stored_place(r)},
+                reason,
+                block="chain_block",
+                address="fee_module",
             )
         )
     return letters
@@ -192,12 +191,4 @@ def _replaced(chain_id: int, r: asyncpg.Record) -> DeadLetter:
         "refund": str(r["refund"]),
         "chain_block": r["chain_block"],
     }
-    return DeadLetter(
-        raw=raw,
-        reason=reason,
-        chain_id=chain_id,
-        tx_hash=r["tx_hash"],
-        log_index=r["log_index"],
-        block_number=r["block_number"],
-        address=r["fee_module"],
-    )
+    return row_dead_letter(chain_id, r, raw, reason, address="fee_module")

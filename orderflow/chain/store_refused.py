@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from orderflow.chain.dead_letters import row_dead_letter
 from orderflow.chain.events import DeadLetter
 
 
@@ -98,12 +99,9 @@ async def collisions(
 def _refused(chain_id: int, kind: str, r: asyncpg.Record, why: str) -> DeadLetter:
     """A staged fill or match the store refuses: ``why`` follows its "<kind> at block …, log
     index …"."""
-    return DeadLetter(
-        raw={"staged": kind, **dict(r)},
-        reason=f"{kind} at block {r['block_number']}, log index {r['log_index']} {why}",
-        chain_id=chain_id,
-        tx_hash=r["tx_hash"],
-        log_index=r["log_index"],
-        block_number=r["block_number"],
-        address=r["exchange"],
+    return row_dead_letter(
+        chain_id,
+        r,
+        {"staged": kind, **dict(r)},
+        f"{kind} at block {r['block_number']}, log index {r['log_index']} {why}",
     )

@@ -60,6 +60,7 @@ from typing import Any
 import asyncpg
 
 from orderflow.chain import store_sql as sql
+from orderflow.chain.dead_letters import row_dead_letter
 from orderflow.chain.events import DeadLetter
 from orderflow.chain.pending_sums import FOLD_LOCK_SHARED
 from orderflow.chain.refund_links import Deleted, unlink_refunds
@@ -356,12 +357,6 @@ def _replaced(chain_id: int, kind: str, r: asyncpg.Record) -> DeadLetter:
         "chain_block": r["chain_block"],
         "chain_tx": r["chain_tx"],
     }
-    return DeadLetter(
-        raw=raw,
-        reason=f"{what} (an imported row, or a fork's left over); replaced by the node's",
-        chain_id=chain_id,
-        tx_hash=r["tx_hash"],
-        log_index=r["log_index"],
-        block_number=r["block_number"],
-        address=r["exchange"],
+    return row_dead_letter(
+        chain_id, r, raw, f"{what} (an imported row, or a fork's left over); replaced by the node's"
     )
