@@ -53,9 +53,10 @@ from orderflow.reputation import (
 )
 from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation.changes import claim_changes
+from orderflow.reputation.detached_lines import CLOSES
 from orderflow.reputation.gate import GATED_TRADES
 from orderflow.reputation.settings import ReputationSettings
-from orderflow.reputation.stored_inputs import CLOSES, WASH
+from orderflow.reputation.stored_inputs import WASH
 from orderflow.reputation.sums_sql import CHANGES
 from orderflow.reputation.wash_sql import wash_settings
 

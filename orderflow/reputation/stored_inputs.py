@@ -45,7 +45,7 @@ from orderflow.reputation import (
     wash_state,
 )
 from orderflow.reputation import evidence_sql as ev
-from orderflow.reputation.detached_lines import CLOSES as CLOSES
+from orderflow.reputation.detached_lines import CLOSES
 from orderflow.reputation.detached_lines import KEEP as KEEP_DETACHED_LINES
 from orderflow.reputation.detached_lines import MARKS as KEEP_DETACHED_MARKS
 from orderflow.reputation.detached_lines import REMEMBER as REMEMBER_DETACHED_MARKS

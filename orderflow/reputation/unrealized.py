@@ -12,7 +12,7 @@ keeps:
   wallet's fills or its market's resolution (both rescore the wallet);
 * :data:`MARKS` -- each token's mark as the run's closing lines hold it: a full run's
   ``rep_close``, an incremental run's stored lines of the tokens whose fills changed
-  (:data:`orderflow.reputation.stored_inputs.CLOSES`, replaced by the run before this).
+  (:data:`orderflow.reputation.detached_lines.CLOSES`, replaced by the run before this).
 
 So a new trade that moves a token's mark writes one row of :data:`MARKS`, not a row per holder.
 Both are brought to the run's rows by difference (the rows that moved are deleted, the missing

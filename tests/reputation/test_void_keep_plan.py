@@ -13,7 +13,7 @@ import asyncpg
 
 from orderflow.reputation import detached_void, positions_sql, run_reputation
 from orderflow.reputation import evidence_sql as ev
-from orderflow.reputation.stored_inputs import CLOSES
+from orderflow.reputation.detached_lines import CLOSES
 from tests.plans import Node, nodes, plan_of
 from tests.reputation.population import World, noise_taker
 
