@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
-from recent_record import _measured  # noqa: E402
+from recent_record import measured  # noqa: E402
 from what_if_worlds import CLASSES, TOP, what_if_main, world_data, world_rows  # noqa: E402
 
 from orderflow.reputation import evidence_sql, factors  # noqa: E402
@@ -211,7 +211,7 @@ def show(args: argparse.Namespace) -> None:
         p = np.array([g[1] for g in got])
         split = np.array([g[2] for g in got])
         li = late_inputs(i, w["events_of"], split)
-        m, se = _measured(li, s, sc.prior.miss_sd)
+        m, se = measured(li, s, sc.prior.miss_sd)
         p_late = pr.posterior(m, se, sc.prior, s.follower_cost).p_above
         nothing = pr.posterior(np.array([np.nan]), np.array([np.nan]), sc.prior, s.follower_cost)
         p_late = np.where(np.isfinite(p_late), p_late, nothing.p_above[0])

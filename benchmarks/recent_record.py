@@ -133,7 +133,7 @@ def halves(
     early = {f: getattr(i, f) - late[f] for f in LATE}
     early = {f: v if f == "clv_value" else np.maximum(v, 0.0) for f, v in early.items()}
     out = [
-        _measured(dataclasses.replace(i, value=value, null_var=null_var, **half), s, miss_sd)
+        measured(dataclasses.replace(i, value=value, null_var=null_var, **half), s, miss_sd)
         for half, value, null_var in (
             (early, i.value_early, i.var_early),
             (late, i.value_late, i.var_late),
@@ -142,7 +142,7 @@ def halves(
     return out[0], out[1]
 
 
-def _measured(h: WalletInputs, s: ReputationSettings, miss_sd: float) -> tuple[Array, Array]:
+def measured(h: WalletInputs, s: ReputationSettings, miss_sd: float) -> tuple[Array, Array]:
     """A record's measured edge and standard error, as the run measures it, the outcome's
     variance not clustered by day."""
     by_events = s.model_copy(update={"variance_by_day": False})
@@ -169,7 +169,7 @@ def weighted(
         for f in late
     }
     mixed["events"] = i.events  # the pooling's count of events: the record's own
-    return _measured(dataclasses.replace(i, **mixed), s, miss_sd)
+    return measured(dataclasses.replace(i, **mixed), s, miss_sd)
 
 
 def _npdf(x: Array, var: Array) -> Array:
