@@ -26,6 +26,7 @@ import asyncpg
 from orderflow.chain import partition_indexes, rereads
 from orderflow.chain.pending_sums import fold as fold_pending_sums
 from orderflow.errors import ConfigError, DatabaseError
+from orderflow.reputation import beside as beside_mod
 from orderflow.reputation import (
     changes,
     copy_state,
@@ -36,14 +37,15 @@ from orderflow.reputation import (
     positions_sql,
     scores_sql,
     stored_inputs,
-    unrealized,
     wash_state,
 )
 from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation import incremental as inc
+from orderflow.reputation.beside import Beside
 from orderflow.reputation.population_step import Population, population_step
 from orderflow.reputation.prior import Prior
 from orderflow.reputation.run_models import RunSummary, WalletScore
+from orderflow.reputation.run_persist import persist
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.sums_sql import SUMS_MAY_MISS_FILLS
 from orderflow.reputation.wash_sql import wash_settings
@@ -124,6 +126,7 @@ async def build_evidence(
     watch: _Stopwatch | None = None,
     *,
     stored: bool = False,
+    beside: Beside | None = None,
 ) -> int:
     """``rep_positions``, ``rep_wash`` (and its hosts, which the closing lines leave out:
     :func:`orderflow.reputation.line_sql.keep_hosts`), ``rep_close`` and ``rep_void``, what the
@@ -131,14 +134,17 @@ async def build_evidence(
     (as the statement that wrote them counted them: no second scan of millions of rows).
 
     ``stored``: the positions from the per-(wallet, token) sums instead of a scan of the trades
-    gated at ``as_of`` (same rows: see :func:`_stored`)."""
+    gated at ``as_of`` (same rows: see :func:`_stored`). ``beside``: ``rep_wash`` taken from the
+    second connection when it makes it (:mod:`orderflow.reputation.beside`)."""
     watch = watch or _Stopwatch()
-    await conn.execute(f"SET LOCAL work_mem = '{settings.work_mem}'")
-    await conn.execute(f"SET LOCAL max_parallel_workers_per_gather = {settings.parallel_workers}")
+    await beside_mod.set_local(conn, settings)
     status = await conn.execute(positions_sql.positions(stored=stored), as_of)
     await conn.execute(positions_sql.ANALYZE)
     watch.lap("positions")
-    await conn.execute(ev.WASH, as_of, *wash_settings(settings))
+    if beside is not None and beside.has(beside_mod.COUNTERPARTIES):
+        await beside.take(conn, beside_mod.COUNTERPARTIES)  # made beside the positions
+    else:
+        await conn.execute(ev.WASH, as_of, *wash_settings(settings))
     watch.lap("counterparties")
     # the lines leave out the matches inside one wash group (line_sql): its hosts first
     await line_sql.keep_hosts(conn, "rep_wash")
@@ -163,18 +169,23 @@ async def _build(
     stored: bool = False,
     legs: datetime | None = None,
     keep_copies: bool = False,
+    beside: Beside | None = None,
 ) -> tuple[Population, int]:
     """Create the temp tables up to ``rep_final`` inside the caller's transaction (``stored``:
     see :func:`build_evidence`); what the population step found, and the number of positions.
     ``keep_copies``: the COPIER cells stored for the next incremental runs
     (:func:`orderflow.reputation.copy_state.build`).
     ``legs``: the neg-risk legs' cut-off (:func:`orderflow.reputation.gate.gated_conditions`:
-    the ``as_of`` asked for; None at the present, every stored leg)."""
+    the ``as_of`` asked for; None at the present, every stored leg).
+    ``beside``: the tables the second connection makes (:mod:`orderflow.reputation.beside`)."""
     watch = watch or _Stopwatch()
-    positions = await build_evidence(conn, as_of, settings, watch, stored=stored)
+    positions = await build_evidence(conn, as_of, settings, watch, stored=stored, beside=beside)
     await conn.execute(ev.WALLETS, settings.hedged_leg_window_secs, legs)
     watch.lap("wallets")
-    await copy_state.build(conn, as_of, settings, keep=keep_copies)
+    if beside is not None and beside.has(beside_mod.COPIERS):
+        await beside.take(conn, beside_mod.COPIERS)
+    else:
+        await copy_state.build(conn, as_of, settings, keep=keep_copies)
     watch.lap("copiers")
     return await population_step(conn, settings, watch), positions
 
@@ -245,64 +256,6 @@ async def population_as_of(
         population, _ = await _build(conn, as_of, settings, legs=as_of)
         factors = await conn.fetchval(scores_sql.WALLET_FACTORS, wallet)
     return population.prior, factors
-
-
-async def _persist(
-    conn: asyncpg.Connection,
-    population: Population,
-    settings: ReputationSettings,
-    watch: _Stopwatch,
-    computed_at: datetime,
-    *,
-    incremental: bool,
-    stored: bool,
-) -> tuple[int, dict[str, int]]:
-    """A live run's writes: the rows, their history, the population they are read against, the
-    next incremental run's inputs and the issues; the history rows written and the positions per
-    problem."""
-    await conn.execute(persist_sql.CHANGED_ROWS, computed_at, computed_at)
-    await conn.execute(persist_sql.UPSERT_STATS)
-    # the rows of wallets left without fills reset, each with its history row
-    reset = await conn.execute(
-        persist_sql.reset_without_fills(incremental=incremental), computed_at
-    )
-    prior = population.prior
-    await conn.execute(
-        persist_sql.POPULATION,
-        prior.mean,
-        prior.sd,
-        prior.mean_se,
-        prior.miss_sd,
-        settings.follower_cost,
-        settings.factor_z_scale,
-        computed_at,
-        computed_at,
-        prior.skill_share,
-        prior.skill_mean,
-        prior.skill_sd,
-        prior.skill_mean_se,
-    )
-    watch.lap("upsert")
-    await unrealized.save(conn, incremental=incremental)  # what the unrealized P&L is read from
-    watch.lap("unrealized")
-    history = await conn.execute(persist_sql.HISTORY, computed_at)
-    watch.lap("history")
-    if incremental:
-        await stored_inputs.mirror(conn)
-    else:  # after the upsert: the stored inputs keep the rows' scores as written
-        await (
-            stored_inputs.save(conn, settings, computed_at)
-            if stored
-            else stored_inputs.invalidate(conn)
-        )
-    watch.lap("saved")
-    if not incremental:  # the incremental build replaced the dirty tokens' issues
-        await conn.execute(persist_sql.CLEAR_ISSUES)
-        await conn.execute(persist_sql.ISSUES, computed_at, computed_at)
-    # from the issues as now stored (a full run has just rewritten them all): no scan of the
-    # positions
-    issues = {r["problem"]: r["positions"] for r in await conn.fetch(persist_sql.ISSUE_COUNTS)}
-    return int(history.split()[-1]) + int(reset.split()[-1]), issues
 
 
 async def run_reputation(
@@ -384,14 +337,23 @@ async def run_reputation(
                 await changes.clear(conn, cutoff)
             # switched: the next runs are incremental: their counterparty and COPIER cells now,
             # as the incremental run would have left them (not at the next run's expense)
-            population, positions = await _build(
-                conn, cutoff, settings, watch, stored=stored, legs=as_of, keep_copies=switched
+            beside = await beside_mod.for_run(
+                db, conn, cutoff, settings, stored=stored, switched=switched
             )
+            try:
+                population, positions = await _build(
+                    conn, cutoff, settings, watch, stored=stored, legs=as_of,
+                    keep_copies=switched, beside=beside,
+                )  # fmt: skip
+            finally:
+                if beside is not None:
+                    await beside.close()
+                    watch.stages.update({f"beside_{k}": v for k, v in beside.stages.items()})
             if switched:
                 await wash_state.build(conn, cutoff, settings)
                 watch.lap("counterparty_cells")
         if as_of is None:
-            history, issues = await _persist(
+            history, issues = await persist(
                 conn, population, settings, watch, cutoff, incremental=incremental, stored=stored
             )
         else:  # a look at the past: its history, nothing live (persist_sql.AS_OF_HISTORY)

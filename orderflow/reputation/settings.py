@@ -43,6 +43,13 @@ class ReputationSettings(CommonSettings):
         "grouping millions of (wallet, token) pairs gains little from partial aggregation and "
         "its finalize step costs more than it saves on a small machine.",
     )
+    second_connection: bool = Field(
+        default=True,
+        description="A full run makes its counterparty and COPIER evidence on a second "
+        "connection of the pool, in the run's snapshot, beside the positions and the closing "
+        "lines (the machine's second core; the same rows: docs/reputation.md \"The second "
+        'core"). false: one connection, every stage in turn.',
+    )
     incremental_max_share: float = Field(
         default=0.5,
         gt=0,

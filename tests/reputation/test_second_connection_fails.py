@@ -1,0 +1,62 @@
+"""A full run whose second connection fails (an error) or is killed (its backend terminated)
+while making its table (:mod:`orderflow.reputation.beside`): the run fails as a whole, its
+transaction rolled back: the stored scores, inputs, issues and history stay as they were, no
+connection is left in a transaction, and the next run reads the change."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import asyncpg
+import pytest
+
+from orderflow.errors import DatabaseError
+from orderflow.reputation import beside, run_reputation
+from tests.reputation.builders import Ledger, wallet
+from tests.reputation.test_second_connection import SIDE_STAGES, _stored
+
+
+async def _fails(conn: asyncpg.Connection, *_: object) -> None:
+    await conn.execute("SELECT 1 / 0")
+
+
+async def _killed(conn: asyncpg.Connection, *_: object) -> None:
+    await conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+
+@pytest.mark.parametrize("table", [beside.COUNTERPARTIES, beside.COPIERS])
+@pytest.mark.parametrize("side", [_fails, _killed], ids=["fails", "killed"])
+async def test_a_side_that_fails_leaves_the_stored_scores(
+    pool: asyncpg.Pool,
+    monkeypatch: pytest.MonkeyPatch,
+    table: str,
+    side: Callable[..., Awaitable[None]],
+) -> None:
+    led = Ledger()
+    for who in (1, 2, 3):
+        led.trade(who, "BUY", "100", "0.40", market_no=who, taker_aggregate=True)
+    await led.flush(pool)
+    await run_reputation(pool, full=True)
+    led.trade(2, "SELL", "50", "0.60", market_no=2, at=timedelta(hours=1), taker_aggregate=True)
+    await led.flush(pool)
+    before = await _stored(pool)  # the new fill's counters in (migration 098): the run's alone
+
+    with monkeypatch.context() as m:
+        m.setitem(beside._MAKERS, table, side)
+        with pytest.raises(DatabaseError, match="reputation run failed"):
+            await run_reputation(pool, full=True)
+    assert await _stored(pool) == before  # nothing written, no history
+    idle_in_tx = await pool.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND state LIKE 'idle in transaction%'"
+    )
+    assert idle_in_tx == 0
+
+    # the next run reads the change (the failed one left nothing half-done)
+    summary = await run_reputation(pool, full=True)
+    assert set(summary.stages) >= SIDE_STAGES
+    realized = await pool.fetchval(
+        "SELECT realized_pnl FROM orderflow_wallet_stats WHERE wallet_address = $1", wallet(2)
+    )
+    assert realized == 10  # sold 50 bought at 0.40 for 0.60
