@@ -1,7 +1,7 @@
 """Reputation's evidence statements: closing lines (:data:`CLOSES`), the fills that are no
-decision (:data:`VOID`), the per-wallet evidence sums (:data:`WALLETS`) (and WASH, from
-:mod:`orderflow.reputation.wash_sql`, re-exported: the run calls WASH, then the closing lines,
-which leave out the matches inside the wash groups it found, then VOID, then the sums).
+decision (:data:`VOID`), the per-wallet evidence sums (:data:`WALLETS`). The run calls
+:data:`orderflow.reputation.wash_sql.WASH` first, then the closing lines, which leave out the
+matches inside the wash groups it found, then VOID, then the sums.
 
 :data:`WALLETS` is put together here from its parts: the complete sets (the HEDGED flag,
 :mod:`orderflow.reputation.hedged_sql`), the per-position decisions
@@ -19,9 +19,6 @@ from orderflow.reputation.decisions_sql import ADJ, DEC, POS
 from orderflow.reputation.gate import GATED_TRADES
 from orderflow.reputation.hedged_sql import HEDGED_CTES
 from orderflow.reputation.wallet_sums_sql import EV, ROW, RT, SUMS, WE
-from orderflow.reputation.wash_sql import WASH
-
-__all__ = ["CLOSES", "VOID", "WALLETS", "WASH"]
 
 # Closing line of every token a decision was taken in, at the token's closing time --
 # ``clv_horizon`` of the way from its first trade to its resolution ($2; the cut-off for an

@@ -48,6 +48,7 @@ from orderflow.reputation import (
     positions_sql,
     stored_inputs,
     wash_assemble,
+    wash_sql,
     wash_state,
     wash_tot,
 )
@@ -82,7 +83,7 @@ async def _wash(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
             "CREATE TEMP TABLE rep_positions ON COMMIT DROP AS " + wash_tot.THIN.format(only="")
         )
         await wash_state.begin(conn)
-        await conn.execute(ev.WASH, as_of, *wash_settings(settings))
+        await conn.execute(wash_sql.WASH, as_of, *wash_settings(settings))
         await wash_state.build(conn, as_of, settings)
         await conn.execute("DROP TABLE rep_positions")
         old = f"SELECT * FROM {WASH}"

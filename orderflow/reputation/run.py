@@ -48,7 +48,7 @@ from orderflow.reputation.run_models import RunSummary, WalletScore
 from orderflow.reputation.run_persist import persist
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.sums_sql import SUMS_MAY_MISS_FILLS
-from orderflow.reputation.wash_sql import wash_settings
+from orderflow.reputation.wash_sql import WASH, wash_settings
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ async def build_evidence(
     if beside is not None and beside.has(beside_mod.COUNTERPARTIES):
         await beside.take(conn, beside_mod.COUNTERPARTIES)  # made beside the positions
     else:
-        await conn.execute(ev.WASH, as_of, *wash_settings(settings))
+        await conn.execute(WASH, as_of, *wash_settings(settings))
     watch.lap("counterparties")
     # the lines leave out the matches inside one wash group (line_sql): its hosts first
     await line_sql.keep_hosts(conn, "rep_wash")

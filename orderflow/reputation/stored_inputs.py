@@ -42,6 +42,7 @@ from orderflow.reputation import (
     tiers,
     unrealized,
     wallet_inputs,
+    wash_sql,
     wash_state,
 )
 from orderflow.reputation import evidence_sql as ev
@@ -93,7 +94,7 @@ def fingerprint(settings: ReputationSettings) -> str:
         KEEP_DETACHED_LINES,
         KEEP_DETACHED_MARKS,
         REMEMBER_DETACHED_MARKS,
-        ev.WASH,
+        wash_sql.WASH,
         ev.VOID,
         detached_void.KEEP,
         ev.WALLETS,

@@ -13,7 +13,7 @@ import asyncpg
 from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation import line_sql, positions_sql
 from orderflow.reputation.settings import ReputationSettings
-from orderflow.reputation.wash_sql import wash_settings
+from orderflow.reputation.wash_sql import WASH, wash_settings
 from tests.reputation.population import World, edge_taker, noise_taker
 
 
@@ -30,7 +30,7 @@ async def test_the_closing_lines_are_read_from_the_token_index_alone(pool: async
         as_of = await conn.fetchval("SELECT now()")
         await conn.execute(positions_sql.positions(stored=False), as_of)
         await conn.execute(positions_sql.ANALYZE)
-        await conn.execute(ev.WASH, as_of, *wash_settings(settings))
+        await conn.execute(WASH, as_of, *wash_settings(settings))
         await line_sql.keep_hosts(conn, "rep_wash")
         # the plan a large table gets (a small one may well be read whole)
         await conn.execute("SET LOCAL enable_seqscan = off")
