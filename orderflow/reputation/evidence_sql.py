@@ -111,25 +111,28 @@ _FEE = "CASE WHEN t.fee_asset = 'SHARES' THEN t.fee * t.price ELSE t.fee END"
 # post_tb, post_tcb, post_ts, post_tr: the shares and collateral the taker rows after the close
 # bought and sold, less their voided part (what WALLETS values at their own price instead of the
 # line).
-# A fill in both counts once (the larger share). Sums NUMERIC, one conversion at the end (no
-# order to depend on). A function of the wallet's own fills and its markets' resolutions: a
-# change to either rescores the wallet (and the post amounts' close: a token whose line moved
-# rescores its holders), so an incremental run (rep_positions: the rescored wallets') makes the
-# same rows as a full one (tests/reputation/test_void_decisions.py).
+# A fill in both counts once (the larger share), each carried by the trades' primary key
+# (chain, block, log index) and read back by it whole: by transaction, the read went by the key's
+# prefix (the block bounded by the gate alone), ≈ 15,600 rows a fill on the complete-set
+# arbitrageurs' world (docs/benchmarks.md "VOID's read of the voided fills"). Sums NUMERIC,
+# one conversion at the end (no order to depend on). A function of the wallet's own fills and
+# its markets' resolutions: a change to either rescores the wallet (and the post amounts' close:
+# a token whose line moved rescores its holders), so an incremental run (rep_positions: the
+# rescored wallets') makes the same rows as a full one (tests/reputation/test_void_decisions.py).
 # $1 = as_of. Reads rep_close.
 VOID = f"""
 CREATE TEMP TABLE rep_void ON COMMIT DROP AS
 WITH late AS (
-    SELECT t.chain_id, t.tx_hash, t.log_index, 1::numeric AS frac
+    SELECT t.chain_id, t.block_number, t.log_index, 1::numeric AS frac
       FROM rep_positions p
      CROSS JOIN LATERAL (
-           SELECT g.chain_id, g.tx_hash, g.log_index FROM ({GATED_TRADES}) g
+           SELECT g.chain_id, g.block_number, g.log_index FROM ({GATED_TRADES}) g
             WHERE g.wallet_address = p.wallet_address AND g.timestamp >= p.resolved_at
               AND g.token_id = p.token_id
            OFFSET 0) t
      WHERE p.resolved AND p.last_at >= p.resolved_at
 ), own_maker AS MATERIALIZED (
-    SELECT s.wallet_address, s.chain_id, s.tx_hash, s.log_index, s.size
+    SELECT s.wallet_address, s.chain_id, s.tx_hash, s.block_number, s.log_index, s.size
       FROM ({GATED_TRADES}) s
      WHERE s.taker_address = s.wallet_address AND NOT s.is_taker_aggregate
        AND s.wallet_address IN (SELECT wallet_address FROM rep_positions)
@@ -138,7 +141,7 @@ WITH late AS (
       FROM own_maker
      GROUP BY wallet_address, chain_id, tx_hash
 ), own_taker AS (
-    SELECT t.chain_id, t.tx_hash, t.log_index,
+    SELECT t.chain_id, t.block_number, t.log_index,
            coalesce(least(1, x.shares / nullif(sum(t.size) OVER (PARTITION BY x.wallet_address,
                                                                  x.chain_id, x.tx_hash), 0)),
                     1) AS frac
@@ -152,10 +155,10 @@ WITH late AS (
       JOIN rep_close rc ON rc.token_id = p.token_id
      WHERE p.resolved AND p.taker_first_at <= rc.close_at AND p.last_at > rc.close_at
 ), post AS (
-    SELECT t.chain_id, t.tx_hash, t.log_index
+    SELECT t.chain_id, t.block_number, t.log_index
       FROM (SELECT wallet_address, min(close_at) AS since FROM span GROUP BY wallet_address) w
      CROSS JOIN LATERAL (
-           SELECT g.chain_id, g.tx_hash, g.log_index, g.token_id, g.timestamp
+           SELECT g.chain_id, g.block_number, g.log_index, g.token_id, g.timestamp
              FROM ({GATED_TRADES}) g
             WHERE g.wallet_address = w.wallet_address AND g.timestamp > w.since
               AND g.is_taker_aggregate
@@ -163,12 +166,12 @@ WITH late AS (
       JOIN span s ON s.wallet_address = w.wallet_address AND s.token_id = t.token_id
      WHERE t.timestamp > s.close_at
 ), v AS (
-    SELECT chain_id, tx_hash, log_index, max(frac) AS frac, bool_or(post) AS post
+    SELECT chain_id, block_number, log_index, max(frac) AS frac, bool_or(post) AS post
       FROM (SELECT *, FALSE AS post FROM late
             UNION ALL SELECT *, FALSE FROM own_taker
-            UNION ALL SELECT chain_id, tx_hash, log_index, 1::numeric, FALSE FROM own_maker
-            UNION ALL SELECT chain_id, tx_hash, log_index, 0::numeric, TRUE FROM post) u
-     GROUP BY chain_id, tx_hash, log_index
+            UNION ALL SELECT chain_id, block_number, log_index, 1::numeric, FALSE FROM own_maker
+            UNION ALL SELECT chain_id, block_number, log_index, 0::numeric, TRUE FROM post) u
+     GROUP BY chain_id, block_number, log_index
 )
 SELECT t.wallet_address, t.token_id,
        {_VOIDED.format(x="t.size", taker=_TAKER, side="t.side = 'BUY'")} AS tb,
@@ -185,7 +188,8 @@ SELECT t.wallet_address, t.token_id,
        {_POST.format(x="t.usdc_size", side="t.side <> 'BUY'")} AS post_tr
   FROM v
   JOIN ({GATED_TRADES}) t
-    ON t.chain_id = v.chain_id AND t.tx_hash = v.tx_hash AND t.log_index = v.log_index
+    ON t.chain_id = v.chain_id AND t.block_number = v.block_number
+   AND t.log_index = v.log_index
  GROUP BY t.wallet_address, t.token_id
 """
 
