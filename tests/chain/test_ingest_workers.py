@@ -207,9 +207,14 @@ async def test_a_dead_decoding_process_stops_the_import_with_a_clear_error(
 
 
 def _children(pid: int) -> set[int]:
+    """The child processes of ``pid``'s threads now; a thread that ends while they are read
+    (its ``/proc`` entry gone between the listing and the read) has none left to count."""
     found: set[int] = set()
     for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
+        try:
+            text = (task / "children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
         found.update(int(x) for x in text)
     return found
 
