@@ -192,17 +192,31 @@ async def buys_in_new_markets(pool: asyncpg.Pool, clob: FakeClob, count: int) ->
 
 async def age_exits(pool: asyncpg.Pool, by: timedelta) -> None:
     """Time passes on the database's clock: every signal and order happened ``by`` earlier (the
-    pause before an exit is tried again is measured there)."""
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            "UPDATE orderflow_signals SET created_at = created_at - $1::interval,"
-            " decided_at = decided_at - $1::interval",
-            by,
-        )
-        await conn.execute("UPDATE orderflow_orders SET updated_at = updated_at - $1::interval", by)
-        await conn.execute(  # when each trade last changed settlement status (exit_queries)
-            "UPDATE orderflow_fill_trades SET updated_at = updated_at - $1::interval", by
-        )
+    pause before an exit is tried again is measured there).
+
+    Every row of three tables is updated in one transaction, in the tables' physical order, while
+    the executor's cancel switches may still be working in the background (a switch's cancel
+    writes an order, then its signal): PostgreSQL may pick this transaction as a deadlock's victim
+    (seen once in the clean-clone CI). The executor's write is the real one; the clock's shift is
+    made again after it."""
+    for attempt in range(5):
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute(
+                    "UPDATE orderflow_signals SET created_at = created_at - $1::interval,"
+                    " decided_at = decided_at - $1::interval",
+                    by,
+                )
+                await conn.execute(
+                    "UPDATE orderflow_orders SET updated_at = updated_at - $1::interval", by
+                )
+                await conn.execute(  # when each trade last changed settlement status
+                    "UPDATE orderflow_fill_trades SET updated_at = updated_at - $1::interval", by
+                )
+            return
+        except asyncpg.DeadlockDetectedError:
+            if attempt == 4:
+                raise
 
 
 def gauge_value(name: str) -> float:
