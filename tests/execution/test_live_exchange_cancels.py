@@ -138,9 +138,14 @@ async def test_an_exit_the_lapsed_heartbeat_cancelled_is_tried_again(
     ]
 
 
+@pytest.mark.parametrize("reasons", [False, True], ids=["canceled", "canceled-with-reason"])
 async def test_a_buy_the_exchange_cancels_for_a_withdrawal_stops_counting(
-    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker, reasons: bool
 ) -> None:
+    """``canceled-with-reason``: the exchange shows the order ``CANCELED_NOT_ENOUGH_BALANCE``
+    (the stand-in's ``cancel_reasons``; tests/execution/test_order_cancel_reasons.py), which was
+    unknown until 7 Dec 2026 and kept the BUY OPEN, counted, until its expiry."""
+    clob.cancel_reasons = reasons
     await live_strategy(pool)
     clob.collateral = Decimal(1000)
     ex = live_executor(pool, dsn, live)
@@ -149,7 +154,7 @@ async def test_a_buy_the_exchange_cancels_for_a_withdrawal_stops_counting(
     assert clob.withdraw(Decimal(990)) == [order["exchange_order_id"]]
     await ex.maintenance()
     row = await pool.fetchrow("SELECT * FROM orderflow_orders")
-    assert (row["status"], row["filled_shares"]) == ("CANCELED", 0)
+    assert (row["status"], row["filled_shares"], row["may_take"]) == ("CANCELED", 0, False)
     assert await pool.fetchval("SELECT status FROM orderflow_signals") == "SKIPPED"
     assert _posts(clob) == 1
 

@@ -9,7 +9,9 @@ Each is a cancelled order: closed CANCELED with its fills so far, no longer coun
 and ``EXPIRED``: another status was unknown, kept OPEN (its taker fee reserved) — a BUY the
 validity monitor cancelled counted until its expiry, and an order expired at the exchange was
 never closed at all: past its expiry its cancel was refused (``order can't be canceled``), which
-leaves an order the exchange still shows OPEN, refused again every minute for ever."""
+leaves an order the exchange still shows OPEN, refused again every minute for ever. The BUY the
+validity monitor cancelled is tests/execution/test_live_exchange_cancels.py's withdrawal test,
+``canceled-with-reason``."""
 
 from __future__ import annotations
 
@@ -25,22 +27,6 @@ from tests.execution.fake_clob import FakeClob
 from tests.execution.livekit import Clock, live_executor, live_strategy
 
 TTL = 300  # the strategy's order_ttl_secs (the default)
-
-
-async def test_a_buy_the_validity_monitor_cancelled_is_closed(
-    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
-) -> None:
-    clob.cancel_reasons = True
-    await live_strategy(pool)
-    clob.collateral = Decimal(1000)
-    ex = live_executor(pool, dsn, live)
-    order = await follow(pool, ex, token_id=TOKEN_NO, outcome_index=1, price="0.30")  # rests
-    assert order is not None and order["status"] == "OPEN"
-    assert clob.withdraw(Decimal(990)) == [order["exchange_order_id"]]
-    await ex.maintenance()
-    row = await pool.fetchrow("SELECT * FROM orderflow_orders")
-    assert (row["status"], row["filled_shares"], row["may_take"]) == ("CANCELED", 0, False)
-    assert clob.requests.count(("POST", "/order")) == 1
 
 
 async def test_an_order_expired_at_the_exchange_is_closed_not_cancelled_for_ever(
