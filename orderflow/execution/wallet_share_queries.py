@@ -53,7 +53,8 @@ SELECT COALESCE(sum(p.shares), 0) FROM orderflow_positions p
 # doubt — a BUY's fill, or a SELL's, may be booked after the balance was read, the shares
 # already in the wallet or gone from it —, or closed with more of it matched at the exchange
 # than its fills booked while its late fills are asked for (``matched_shares``, migration 089:
-# order_queries.matched_unlisted; the database's clock for the window), or a BUY's trade not
+# order_queries.matched_unlisted; $3 the executor's clock, as the limits' window: until 7 Dec
+# 2026 the database's, which let the two disagree), or a BUY's trade not
 # settled on chain yet (MATCHED, RETRYING: its shares may not be in the wallet yet;
 # exit_queries' ``unsettled``).
 _SHARES_ON_THE_WAY = f"""
@@ -63,7 +64,7 @@ SELECT EXISTS (SELECT 1 FROM orderflow_orders o
     OR EXISTS (SELECT 1 FROM orderflow_orders o
                 WHERE o.mode = 'live' AND o.token_id = $2
                   AND o.status IN ('CANCELED', 'ABANDONED') AND o.matched_shares > o.filled_shares
-                  AND {order_may_fill("o", "statement_timestamp()")} AND {_MAKER})
+                  AND {order_may_fill("o", "$3")} AND {_MAKER})
     OR EXISTS (SELECT 1 FROM orderflow_fill_trades ft
                  JOIN orderflow_orders o ON o.id = ft.order_id
                 WHERE o.mode = 'live' AND o.side = 'BUY' AND o.token_id = $2 AND {_MAKER}
@@ -150,11 +151,16 @@ async def books(conn: asyncpg.Connection, wallet: str | None, token_id: int) -> 
     return Decimal(found)
 
 
-async def shares_on_the_way(conn: asyncpg.Connection, wallet: str | None, token_id: int) -> bool:
+async def shares_on_the_way(
+    conn: asyncpg.Connection, wallet: str | None, token_id: int, now: datetime
+) -> bool:
     """Whether shares of ours may reach or leave ``wallet`` (None: any) apart from the books: a
     live order of the token resting, on its way or in doubt, or closed with shares matched that
-    its fills do not hold yet (their trades not listed), or a BUY's trade not mined."""
-    found = await conn.fetchval(_SHARES_ON_THE_WAY, wallet and wallet.lower(), Decimal(token_id))
+    its fills do not hold yet (their trades not listed) while its late fills are asked for
+    (``now`` the executor's clock, the limits' rule), or a BUY's trade not mined."""
+    found = await conn.fetchval(
+        _SHARES_ON_THE_WAY, wallet and wallet.lower(), Decimal(token_id), now
+    )
     return bool(found)
 
 

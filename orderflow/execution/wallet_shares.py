@@ -129,26 +129,30 @@ class SharesRead(NamedTuple):
     shares: Decimal
     books: Decimal
     moving: bool
-    selling: bool = False  # a sale of ours not mined: shares beyond the books undo no move
+    selling: bool  # a sale of ours not mined: shares beyond the books undo no move
+    at: datetime  # the executor's clock the books were taken at (the late-fill window's now)
 
 
 class BooksBefore(NamedTuple):
     """The books of a token (every wallet's), whether shares of ours are on their way, and
-    whether a sale of ours is not mined yet (:func:`books_before`)."""
+    whether a sale of ours is not mined yet (:func:`books_before`), as of ``at``."""
 
     books: Decimal
     moving: bool
     selling: bool
+    at: datetime
 
 
-async def books_before(conn: asyncpg.Connection, token_id: int) -> BooksBefore:
+async def books_before(conn: asyncpg.Connection, token_id: int, now: datetime) -> BooksBefore:
     """The books of a token (every wallet's), whether shares of ours are on their way, and
     whether a sale of ours is booked but not mined, as a read about to be made will be compared
-    with them."""
+    with them; ``now`` is the executor's clock (the late-fill window of an order closed with
+    shares matched but not listed ends on it, as in the limits: one clock for both)."""
     return BooksBefore(
         await wallet_share_queries.books(conn, None, token_id),
-        await wallet_share_queries.shares_on_the_way(conn, None, token_id),
+        await wallet_share_queries.shares_on_the_way(conn, None, token_id, now),
         await wallet_share_queries.sold_unmined(conn, None, token_id),
+        now,
     )
 
 
@@ -166,7 +170,8 @@ async def exit_reads(
     if desk.brokers.get("live") is None or not tokens:
         return {}
     async with connection() as conn:
-        before = {token: await books_before(conn, token) for token in tokens}
+        now = desk.clock()
+        before = {token: await books_before(conn, token, now) for token in tokens}
     reads = await read_shares(desk, tokens)
     if not reads:
         return {}
@@ -229,7 +234,7 @@ async def _square_one(conn: asyncpg.Connection, read: SharesRead) -> Decimal:
     say whose shares left."""
     token = read.token_id
     await wallet_share_queries.lock(conn, read.wallet, token)
-    now = await books_before(conn, token)
+    now = await books_before(conn, token, read.at)  # the window as of the read
     if read.moving or (now.books, now.moving) != (read.books, False):
         return Decimal(0)  # not the books the wallet was read against: the next read squares
     rows = [r for r in await wallet_share_queries.positions(conn, read.wallet, token)

@@ -141,7 +141,12 @@ async def test_a_restart_after_the_books_were_squared_books_nothing_twice(
     assert await _sold(pool) == left
     assert await pool.fetchval("SELECT count(*) FROM orderflow_wallet_moves") == 1
     async with pool.acquire() as conn:  # the same read again: square already
-        read = SharesRead(live.wallet, TOKEN_YES, left, *await books_before(conn, TOKEN_YES))
+        read = SharesRead(
+            live.wallet,
+            TOKEN_YES,
+            left,
+            *await books_before(conn, TOKEN_YES, ex.worker.desk.clock()),
+        )
         assert await square(conn, {TOKEN_YES: read}) == {}
     assert await pool.fetchval("SELECT count(*) FROM orderflow_wallet_moves") == 1
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import asyncpg
 
+from orderflow.execution import order_queries
 from orderflow.execution.live import LiveBroker
 from tests.execution.conftest import TOKEN_NO, TOKEN_YES, add_trade, follow
 from tests.execution.fake_clob import FakeClob
@@ -93,3 +94,52 @@ async def test_an_exit_tried_again_sells_only_what_the_exchange_left_unsold(
     await ex.maintenance()
     row = await pool.fetchrow("SELECT status, shares FROM orderflow_positions")
     assert (row["status"], row["shares"]) == ("CLOSED", 0)
+
+
+async def test_the_wallet_squaring_and_the_limits_end_the_late_fill_window_on_one_clock(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The exit's 100 shares matched at the exchange are never listed by its trades (the
+    exchange forgot them). Once the late-fill window is over on the executor's clock (a complete
+    pass LATE_FILLS after the close), the limits count them no more — and the wallet's squaring,
+    which reads the same window, books the 100 the wallet no longer holds (sold, never listed).
+    Until 7 Dec 2026 the squaring's window ran on the database's clock (``statement_timestamp()``)
+    and the limits' on the executor's: an executor's clock ahead of the database's left the
+    shares "on their way" for the squaring after the limits had let them go, and the position
+    kept 100 shares the wallet did not hold."""
+    await live_strategy(pool)
+    clock = Clock()
+    ex = live_executor(pool, dsn, live, clock=clock)
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    held = await pool.fetchval("SELECT shares FROM orderflow_positions")
+    clob.markets[TOKEN_YES].bids.pop(TOKEN_YES, None)  # nobody bids: the exit rests
+    async with pool.acquire() as conn:
+        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
+    await ex.catch_up()
+    await ex.worker.drain()
+    sell = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'SELL'")
+    clob.unlisted.add(clob.fill(sell["exchange_order_id"], Decimal(100)))  # never listed
+    clob.clock_offset += 600
+    assert clob.live_orders() == []
+    clob.clock_offset = 0
+    clock.offset += timedelta(minutes=10)
+    clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.48")
+    await ex.maintenance()  # closes the expired exit: CANCELED, 100 matched, none listed
+    await age_exits(pool, timedelta(minutes=1))
+    await ex.maintenance()  # the retry sells what the wallet holds
+    await ex.worker.drain()
+    row = await pool.fetchrow("SELECT status, shares FROM orderflow_positions")
+    assert (row["status"], row["shares"]) == ("OPEN", 100)
+    assert clob.holdings.get(TOKEN_YES, Decimal(0)) == 0 < held
+
+    for trade in clob.trades:  # every trade mined: nothing of ours on its way on chain
+        clob.settle(trade["id"], "MINED")
+    clock.offset += timedelta(hours=2)  # the window over, the wallet's audit due, on our clock
+    await ex.maintenance()  # a complete pass: the window ends (the fill watermark)
+    await ex.maintenance()  # the audit reads the wallet
+    async with pool.acquire() as conn:
+        counted = await order_queries.matched_unlisted(conn, "live-one", clock())
+    assert counted == []  # the limits count the 100 no more ...
+    row = await pool.fetchrow("SELECT status, shares FROM orderflow_positions")
+    moved = await pool.fetchval("SELECT coalesce(sum(shares), 0) FROM orderflow_wallet_moves")
+    assert (row["status"], row["shares"], moved) == ("CLOSED", 0, 100)  # ... nor the books
