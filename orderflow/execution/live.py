@@ -81,8 +81,8 @@ from orderflow.execution.broker import (
 from orderflow.execution.exchange_text import exchange_text
 from orderflow.execution.live_errors import busy, trading_restriction
 from orderflow.execution.live_reads import (
-    exchange_said,
     order_exchange,
+    order_unknown,
     post_order,
     problem_of,
     read_order,
@@ -225,9 +225,9 @@ class LiveBroker(LiveTrades):
             try:
                 found = await read_order(self.client, order_id)
             except RequestRejectedError as exc:
-                if exc.status == 404 and exchange_said(exc):
+                if order_unknown(exc):
                     continue  # the exchange's own "not found": not shown
-                # (a 404 page from a gateway says nothing of the order: a failed read, the
+                # (a gateway's 404 says nothing of the order: a failed read, the
                 # order left as it is; it was read as "not shown", and one past its expiry by
                 # our clock closed without a cancel while live: test_lookup_gateway_page.py)
                 raise busy("order lookup", exc) from None

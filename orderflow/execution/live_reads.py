@@ -35,6 +35,7 @@ internals, pinned with the SDK in ``requirements.lock`` and exercised by every l
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -132,17 +133,20 @@ def problem_of(exc: PolymarketError, limit: int = 300) -> str:
     return exchange_text(str(exc), limit)
 
 
-# How the SDK words a refused request whose body is not the exchange's JSON error (an HTML page,
-# a gateway's or the exchange's edge's; no body): "Request to <url> failed with status …",
-# "… was blocked by Cloudflare …" (polymarket-client 0.14.0,
-# ``_extract_response_error_message``). The exchange's own words are its ``error`` field.
-_SDK_WORDS = "Request to "
+# The CLOB's own words, its JSON ``{"error": …}``, for an order its order endpoint does not show
+# (404; the stand-in's ``done_as_404``), the whole text. The SDK reports a plain-text body word
+# for word as it does the JSON ``error`` (polymarket-client 0.14.0,
+# ``_extract_response_error_message``), and words an HTML page or an unreadable body itself
+# ("Request to <url> failed with status …"): only these words, in full, say "no such order".
+_ORDER_UNKNOWN = re.compile(r"order not found", re.IGNORECASE)
 
 
-def exchange_said(exc: RequestRejectedError) -> bool:
-    """Whether a refusal carries the exchange's own words (its JSON ``error``, or a plain-text
-    body), not the SDK's account of a body it could not read as one (an HTML page)."""
-    return not str(exc).startswith(_SDK_WORDS)
+def order_unknown(exc: RequestRejectedError) -> bool:
+    """Whether a refused order lookup is the exchange saying it shows no such order: a 404 in
+    its own words. A gateway's 404 — an HTML page, a plain-text ``404 page not found``, a JSON
+    ``error`` in other words — says nothing of the order (until 7 Dec 2026 any body the SDK had
+    not worded itself was taken for the exchange's: tests/execution/test_lookup_gateway_page.py)."""
+    return exc.status == 404 and _ORDER_UNKNOWN.fullmatch(str(exc).strip()) is not None
 
 
 async def read_order(client: AsyncSecureClient, order_id: str) -> OpenOrder | None:

@@ -41,6 +41,10 @@ class Fault:
     # API key, passphrase and signature among them), as plain text or in a JSON ``error``.
     echo: str | None = None  # "text" or "json"
     echoed: list[dict[str, str]] = field(default_factory=list)  # the headers it echoed
+    # Answered by a gateway in plain text (``text/plain``: Go's "404 page not found", a load
+    # balancer's "Not Found"), which the SDK reports word for word, as it does the CLOB's JSON
+    # ``error`` (polymarket-client 0.14.0, ``_extract_response_error_message``).
+    text: str | None = None
 
 
 RATE_LIMITED = {"error": "Too Many Requests"}
@@ -101,16 +105,18 @@ class ClobFaults:
         retry_after: int | None = None,
         cloudflare: bool = False,
         echo: str | None = None,
+        text: str | None = None,
     ) -> Fault:
         """The next ``times`` requests to ``method path*`` answered ``status`` unprocessed, with
         ``Retry-After: retry_after`` when given (a 429 always has one: 1 s by default); by the
         exchange's edge with ``cloudflare`` (its HTML page, as it blocks an IP: 403); by a
         gateway echoing the request's headers in its error text with ``echo`` ("text": a plain
-        body ``Name: value`` per header; "json": ``{"error": ...}`` naming them ``name=value``)."""
+        body ``Name: value`` per header; "json": ``{"error": ...}`` naming them ``name=value``);
+        by a gateway's plain-text body with ``text``."""
         body = _FAULT_BODIES.get(status, {"error": "service unavailable"})
         if retry_after is None and status == 429:
             retry_after = 1
-        fault = Fault(method, path, status, times, body, retry_after, cloudflare, echo)
+        fault = Fault(method, path, status, times, body, retry_after, cloudflare, echo, text=text)
         self.faults.append(fault)
         return fault
 
@@ -145,6 +151,8 @@ class ClobFaults:
                     pairs = " ".join(f"{k}={v}" for k, v in request.headers.items())
                     body = {"error": f"gateway refused [{pairs}]"}
                     return web.json_response(body, status=fault.status, headers=headers)
+                if fault.text is not None:
+                    return web.Response(text=fault.text, status=fault.status, headers=headers)
                 if fault.cloudflare:
                     headers["Server"] = "cloudflare"
                     return web.Response(

@@ -26,12 +26,21 @@ AHEAD = 60  # seconds our clock runs ahead of the exchange's
 LATER = 335  # past the expiry (300 s) and its grace (30 s) by our clock, not the exchange's
 
 
-@pytest.mark.parametrize("page", [True, False], ids=["html-page", "clob-json"])
+@pytest.mark.parametrize(
+    "page",
+    ["html", "text", "json-other", None],
+    ids=["html-page", "plain-text", "json-other-words", "clob-json"],
+)
 async def test_a_lookup_answered_by_a_gateway_page_is_a_failed_read(
-    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker, page: bool
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker, page: str | None
 ) -> None:
-    """``clob-json``, the control: the CLOB's own 404 for an order it no longer shows (here a
-    cancelled one, ``done_as_404``) still closes the order."""
+    """A gateway's 404 — an HTML page, a plain-text body (Go's ``404 page not found``), or a
+    JSON ``error`` in other words than the CLOB's for an order it does not show — says nothing
+    of the order: a failed read. ``plain-text`` and ``json-other-words`` failed until 7 Dec 2026
+    (session 45): any body the SDK did not word itself was taken for the exchange's own, and
+    the live order was closed CANCELED ``expired`` without its cancel (``assert ('CANCELED' ==
+    'OPEN'``). ``clob-json``, the control: the CLOB's own 404 for an order it no longer shows
+    (here a cancelled one, ``done_as_404``) still closes the order."""
     clob.clock_offset = -AHEAD
     clock = Clock()
     await live_strategy(pool)
@@ -41,8 +50,16 @@ async def test_a_lookup_answered_by_a_gateway_page_is_a_failed_read(
     assert clob.live_orders() == [oid]
     clock.offset = timedelta(seconds=LATER)
     clob.clock_offset = LATER - AHEAD
-    if page:
-        clob.fail("GET", "/data/order/", 404, times=1, cloudflare=True)
+    if page is not None:
+        fault = clob.fail(
+            "GET",
+            "/data/order/",
+            404,
+            times=1,
+            cloudflare=page == "html",
+            text="404 page not found" if page == "text" else None,
+        )
+        fault.body = {"error": "not found"}  # a gateway's JSON, not the CLOB's words
         await ex.maintenance()
         row = await pool.fetchrow("SELECT status FROM orderflow_orders")
         assert row["status"] == "OPEN" and clob.live_orders() == [oid]  # nothing known: as is
