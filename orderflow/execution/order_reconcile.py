@@ -265,10 +265,7 @@ class OrderReconciler:
                 if fresh["status"] == "INTENT":
                     self.in_doubt.add(row["id"])  # still in doubt: asked again next time
             elif (verdict.cancel or _unconfirmed(verdict, gone)) and not await self._cancel(
-                broker,
-                fresh,
-                "expired" if verdict.cancel else str(gone),
-                gone_too=not verdict.cancel,
+                broker, fresh, "expired" if verdict.cancel else str(gone)
             ):
                 # Not cancelled (no answer, or refused): still open, asked again next time;
                 # what it filled meanwhile is booked now.
@@ -278,16 +275,17 @@ class OrderReconciler:
             else:
                 await self.book(row["id"], verdict.outcome)
 
-    async def _cancel(
-        self, broker: Broker, row: asyncpg.Record, why: str, *, gone_too: bool = False
-    ) -> bool:
+    async def _cancel(self, broker: Broker, row: asyncpg.Record, why: str) -> bool:
         """Cancel an order before it is closed ``why``: one the exchange still shows open past
-        its expiry by our clock (which may run ahead of the exchange's), or (``gone_too``) one a
-        lapse or a resolution should have cancelled that it shows nowhere — done, or held
-        ``UNMATCHED`` and shown nowhere all the same. True when the exchange cancelled it now
-        or (``gone_too``) answered it holds no such order; False when it did not: no answer,
-        or refused (then not asked again before its pause has passed), or a cancel switch is
-        cancelling it right now."""
+        its expiry by our clock (which may run ahead of the exchange's), or one a lapse or a
+        resolution should have cancelled that it shows nowhere — done, or held ``UNMATCHED``
+        and shown nowhere all the same. True when the exchange cancelled it now or answered it
+        holds no such order (done: expired, cancelled or matched since it was read — closed
+        now, its late fills asked for as any closed order's; until 7 Dec 2026, session 45, an
+        expired order's cancel so answered was a refusal, the order OPEN to the next pass:
+        tests/execution/test_expiry_skew.py); False when it did not: no answer, or refused
+        (then not asked again before its pause has passed), or a cancel switch is cancelling
+        it right now."""
         with self.refused.sending([row["id"]]) as due:
             if not due:
                 return False
@@ -298,9 +296,7 @@ class OrderReconciler:
                 self.cancels_failing.failed(row["mode"], str(exc), order_id=row["id"])
                 return False
             self.cancels_failing.passed(row["mode"])
-            if not set(result.canceled).isdisjoint(ids) or (
-                gone_too and not_held(result.not_canceled, ids)
-            ):
+            if not set(result.canceled).isdisjoint(ids) or not_held(result.not_canceled, ids):
                 self.refused.closed(row["id"])
                 return True
             words = "; ".join(sorted({result.not_canceled.get(i, "no answer") for i in ids}))
